@@ -1,0 +1,69 @@
+import type { Pricing } from './cost';
+
+/** The provider catalog (PROVIDERS_FILE, YAML) after parsing, interpolation and validation. */
+
+export type ProviderKind = 'openai' | 'anthropic';
+export const PROVIDER_KINDS: readonly ProviderKind[] = ['openai', 'anthropic'];
+
+export type RoutingMethod = 'direct' | 'gateway' | 'auto';
+export const ROUTING_METHODS: readonly RoutingMethod[] = ['direct', 'gateway', 'auto'];
+
+export type Capability = 'chat' | 'streaming' | 'tools' | 'vision' | 'json';
+
+export interface ModelSpec extends Pricing {
+  /** Name clients use (`provider-id/<name>`). */
+  name: string;
+  /** Name sent upstream when it differs (defaults to `name`). */
+  upstreamName?: string;
+  contextWindow: number;
+  capabilities: Capability[];
+  /** 0..1, for the `quality` policy. */
+  quality?: number;
+  enabled: boolean;
+}
+
+export interface ProviderSpec {
+  id: string;
+  kind: ProviderKind;
+  baseUrl: string;
+  /** Secret. Never logged, never returned by an endpoint. */
+  apiKey?: string;
+  enabled: boolean;
+  timeoutMs: number;
+  /** Max pooled connections to this provider. */
+  maxConnections: number;
+  routing: RoutingMethod;
+  /** Gateway id, required when routing is `gateway` or `auto`. */
+  gateway?: string;
+  models: ModelSpec[];
+}
+
+/** An OpenAI-compatible proxy (e.g. a LiteLLM proxy) that providers can be routed through. */
+export interface GatewaySpec {
+  id: string;
+  baseUrl: string;
+  apiKey?: string;
+  timeoutMs: number;
+}
+
+export interface Catalog {
+  providers: ProviderSpec[];
+  gateways: GatewaySpec[];
+}
+
+/** A provider × model pair as routing sees it. `id` is `provider/model`. */
+export interface Deployment {
+  id: string;
+  provider: ProviderSpec;
+  model: ModelSpec;
+}
+
+export function deploymentsOf(catalog: Catalog): Deployment[] {
+  const out: Deployment[] = [];
+  for (const provider of catalog.providers) {
+    for (const model of provider.models) {
+      out.push({ id: `${provider.id}/${model.name}`, provider, model });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,33 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync, type ValidationError } from 'class-validator';
+
+export class InvalidEnvironmentError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid environment variables:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'InvalidEnvironmentError';
+  }
+}
+
+function describe(errors: ValidationError[]): string[] {
+  return errors.flatMap((e) => Object.values(e.constraints ?? {}).map((msg) => `${e.property}: ${msg}`));
+}
+
+/**
+ * Validates the environment once at boot against a class-validator schema. Values are
+ * converted with `@Type`/`@Transform` on the schema; unknown variables are ignored.
+ * Throws InvalidEnvironmentError naming every bad variable.
+ */
+export function validateEnv<T extends object>(schema: new () => T, env: Record<string, string | undefined>): T {
+  const defined: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v !== undefined && v !== '') {
+      defined[k] = v;
+    }
+  }
+  const instance = plainToInstance(schema, defined, { exposeDefaultValues: true });
+  const errors = validateSync(instance, { skipMissingProperties: false, forbidUnknownValues: false });
+  if (errors.length > 0) {
+    throw new InvalidEnvironmentError(describe(errors));
+  }
+  return instance;
+}

@@ -1,0 +1,218 @@
+/**
+ * Error taxonomy. `ErrorClass` classifies a failed provider call (drives retry and fallback);
+ * `ErrorCode` is what a client sees, mapped to HTTP in exactly one place (`httpStatusOf`).
+ */
+
+export enum ErrorClass {
+  Network = 'network',
+  Timeout = 'timeout',
+  RateLimit = 'rate_limit',
+  Auth = 'auth',
+  InvalidRequest = 'invalid_request',
+  ContextLength = 'context_length',
+  Provider = 'provider',
+  Gateway = 'gateway',
+  Cancelled = 'cancelled',
+}
+
+/** Classes worth retrying on the same deployment. */
+export function isRetryableClass(c: ErrorClass): boolean {
+  switch (c) {
+    case ErrorClass.Network:
+    case ErrorClass.Timeout:
+    case ErrorClass.RateLimit:
+    case ErrorClass.Provider:
+      return true;
+    case ErrorClass.Auth:
+    case ErrorClass.InvalidRequest:
+    case ErrorClass.ContextLength:
+    case ErrorClass.Gateway:
+    case ErrorClass.Cancelled:
+      return false;
+  }
+}
+
+/** Classes that would fail on every provider: do not fall back. */
+export function isFatalClass(c: ErrorClass): boolean {
+  return c === ErrorClass.InvalidRequest || c === ErrorClass.Cancelled;
+}
+
+/** Failures that count against a deployment's health (circuit breaker). */
+export function countsAgainstProvider(c: ErrorClass): boolean {
+  switch (c) {
+    case ErrorClass.Network:
+    case ErrorClass.Timeout:
+    case ErrorClass.RateLimit:
+    case ErrorClass.Provider:
+    case ErrorClass.Auth:
+    case ErrorClass.Gateway:
+      return true;
+    case ErrorClass.InvalidRequest:
+    case ErrorClass.ContextLength:
+    case ErrorClass.Cancelled:
+      return false;
+  }
+}
+
+export enum ErrorCode {
+  InvalidRequest = 'invalid_request',
+  InvalidJson = 'invalid_json',
+  InvalidApiKey = 'invalid_api_key',
+  PermissionDenied = 'permission_denied',
+  NotFound = 'not_found',
+  ModelNotFound = 'model_not_found',
+  IdempotencyConflict = 'idempotency_key_reused',
+  PayloadTooLarge = 'payload_too_large',
+  ContextLengthExceeded = 'context_length_exceeded',
+  RateLimited = 'rate_limit_exceeded',
+  ProviderError = 'provider_error',
+  AllProvidersFailed = 'all_providers_failed',
+  NoHealthyProvider = 'no_healthy_provider',
+  Timeout = 'timeout',
+  ServiceUnavailable = 'service_unavailable',
+  Internal = 'internal_error',
+}
+
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'conflict_error'
+  | 'rate_limit_error'
+  | 'provider_error'
+  | 'timeout_error'
+  | 'service_unavailable_error'
+  | 'api_error';
+
+export function httpStatusOf(code: ErrorCode): number {
+  switch (code) {
+    case ErrorCode.InvalidRequest:
+    case ErrorCode.InvalidJson:
+    case ErrorCode.ContextLengthExceeded:
+      return 400;
+    case ErrorCode.InvalidApiKey:
+      return 401;
+    case ErrorCode.PermissionDenied:
+      return 403;
+    case ErrorCode.NotFound:
+    case ErrorCode.ModelNotFound:
+      return 404;
+    case ErrorCode.IdempotencyConflict:
+      return 409;
+    case ErrorCode.PayloadTooLarge:
+      return 413;
+    case ErrorCode.RateLimited:
+      return 429;
+    case ErrorCode.ProviderError:
+    case ErrorCode.AllProvidersFailed:
+      return 502;
+    case ErrorCode.NoHealthyProvider:
+    case ErrorCode.ServiceUnavailable:
+      return 503;
+    case ErrorCode.Timeout:
+      return 504;
+    case ErrorCode.Internal:
+      return 500;
+  }
+}
+
+export function errorTypeOf(code: ErrorCode): ErrorType {
+  switch (code) {
+    case ErrorCode.InvalidRequest:
+    case ErrorCode.InvalidJson:
+    case ErrorCode.ContextLengthExceeded:
+    case ErrorCode.PayloadTooLarge:
+      return 'invalid_request_error';
+    case ErrorCode.InvalidApiKey:
+      return 'authentication_error';
+    case ErrorCode.PermissionDenied:
+      return 'permission_error';
+    case ErrorCode.NotFound:
+    case ErrorCode.ModelNotFound:
+      return 'not_found_error';
+    case ErrorCode.IdempotencyConflict:
+      return 'conflict_error';
+    case ErrorCode.RateLimited:
+      return 'rate_limit_error';
+    case ErrorCode.ProviderError:
+    case ErrorCode.AllProvidersFailed:
+      return 'provider_error';
+    case ErrorCode.NoHealthyProvider:
+    case ErrorCode.ServiceUnavailable:
+      return 'service_unavailable_error';
+    case ErrorCode.Timeout:
+      return 'timeout_error';
+    case ErrorCode.Internal:
+      return 'api_error';
+  }
+}
+
+/** The wire shape of an error, as it crosses Redis and as the client sees it (`{"error": ...}`). */
+export interface ErrorBody {
+  message: string;
+  type: ErrorType;
+  code: ErrorCode;
+  param: string | null;
+  /** Extra detail for some codes (e.g. the attempts of all_providers_failed). */
+  attempts?: import('./domain').Attempt[];
+}
+
+export interface GatewayErrorOptions {
+  param?: string | null;
+  retryAfterMs?: number;
+  attempts?: import('./domain').Attempt[];
+  cause?: unknown;
+}
+
+/** A failure with a client-facing code. Throw it anywhere; one filter turns it into HTTP. */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly param: string | null;
+  readonly retryAfterMs?: number;
+  readonly attempts?: import('./domain').Attempt[];
+
+  constructor(code: ErrorCode, message: string, opts: GatewayErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'GatewayError';
+    this.code = code;
+    this.param = opts.param ?? null;
+    this.retryAfterMs = opts.retryAfterMs;
+    this.attempts = opts.attempts;
+  }
+
+  get status(): number {
+    return httpStatusOf(this.code);
+  }
+
+  toBody(): ErrorBody {
+    const body: ErrorBody = { message: this.message, type: errorTypeOf(this.code), code: this.code, param: this.param };
+    if (this.attempts) {
+      body.attempts = this.attempts;
+    }
+    return body;
+  }
+
+  static fromBody(body: ErrorBody, retryAfterMs?: number): GatewayError {
+    return new GatewayError(body.code, body.message, { param: body.param, attempts: body.attempts, retryAfterMs });
+  }
+}
+
+/** A failed provider call, classified. Adapters throw this; routing decides what to do with it. */
+export class ProviderCallError extends Error {
+  readonly errorClass: ErrorClass;
+  readonly status?: number;
+  readonly retryAfterMs?: number;
+
+  constructor(
+    errorClass: ErrorClass,
+    message: string,
+    opts: { status?: number; retryAfterMs?: number; cause?: unknown } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'ProviderCallError';
+    this.errorClass = errorClass;
+    this.status = opts.status;
+    this.retryAfterMs = opts.retryAfterMs;
+  }
+}

@@ -1,0 +1,92 @@
+import type { GenerationRequest, GenerationResult, RoutingPolicy } from './domain';
+import type { ErrorBody } from './errors';
+
+/**
+ * Queue and job names with their payloads, in one place.
+ *
+ * WARNING: these strings are persisted in Redis. Renaming a value strands every job already
+ * enqueued under the old name (no worker will ever pick it up). Add new names; retire old ones
+ * only after their queues have drained.
+ */
+export enum QueueName {
+  Generation = 'generation',
+  Usage = 'usage',
+}
+
+export enum JobName {
+  Generate = 'generate',
+  RecordUsage = 'record-usage',
+}
+
+export interface GenerateJobData {
+  request: GenerationRequest;
+  /** Reply channel of the gateway instance waiting for this job; null for async jobs (nobody listens). */
+  replyTo: string | null;
+}
+
+export interface UsageEvent {
+  requestId: string;
+  userId: string;
+  apiKeyId: string;
+  requestedModel: string;
+  provider: string | null;
+  model: string | null;
+  context: string | null;
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  costUsd: number;
+  latencyMs: number;
+  cached: boolean;
+  status: 'success' | 'error';
+  errorClass: string | null;
+  errorCode: string | null;
+  attempts: number;
+  policy: RoutingPolicy | null;
+  stream: boolean;
+  /** ISO timestamp of when the request was received. */
+  createdAt: string;
+}
+
+/** Job name → payload and return value. Adding a job name without its entry here does not compile. */
+export interface JobMap {
+  [JobName.Generate]: { data: GenerateJobData; result: GenerationResult };
+  [JobName.RecordUsage]: { data: UsageEvent; result: void };
+}
+
+export const QUEUE_OF_JOB: { readonly [J in JobName]: QueueName } = {
+  [JobName.Generate]: QueueName.Generation,
+  [JobName.RecordUsage]: QueueName.Usage,
+};
+
+/**
+ * Messages a worker publishes on a gateway's reply channel, in order, for one job.
+ * Non-streamed jobs get exactly one `result` or `error`. Streamed jobs get `start`, then
+ * `chunk`s with increasing `seq`, then `end` or `error`.
+ */
+export type ReplyMessage =
+  | { t: 'result'; jobId: string; result: GenerationResult }
+  | { t: 'error'; jobId: string; error: ErrorBody; retryAfterMs?: number }
+  | { t: 'start'; jobId: string; provider: string; model: string; id: string; created: number }
+  | { t: 'chunk'; jobId: string; seq: number; text: string; finishReason?: string | null }
+  | { t: 'end'; jobId: string; result: GenerationResult };
+
+/** Control messages over @nestjs/microservices (Redis transport). */
+export enum ControlPattern {
+  /** A client went away or a deadline passed: abort the provider call of this job, wherever it runs. */
+  CancelGeneration = 'generation.cancel',
+  /** Admin changed providers/models: reload the catalog. */
+  ProviderChanged = 'provider.changed',
+}
+
+export interface CancelGenerationMessage {
+  /** Namespace (REDIS_PREFIX) so that several deployments sharing one Redis ignore each other. */
+  ns: string;
+  jobId: string;
+  reason: 'client_disconnected' | 'deadline';
+}
+
+export interface ProviderChangedMessage {
+  ns: string;
+  providerId: string | null;
+}

@@ -1,0 +1,32 @@
+export interface RedisConnectionOptions {
+  host: string;
+  port: number;
+  db: number;
+  username?: string;
+  password?: string;
+  tls?: Record<string, never>;
+}
+
+/** Parses `redis://[user:pass@]host:port/db` (or rediss://). The db index is honoured. */
+export function parseRedisUrl(url: string): RedisConnectionOptions {
+  const u = new URL(url);
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
+    throw new Error(`REDIS_URL must start with redis:// or rediss://, got ${u.protocol}//`);
+  }
+  const dbPart = u.pathname.replace(/^\//, '');
+  const db = dbPart === '' ? 0 : Number(dbPart);
+  if (!Number.isInteger(db) || db < 0) {
+    throw new Error(`REDIS_URL database index must be a non-negative integer, got "${dbPart}"`);
+  }
+  const opts: RedisConnectionOptions = { host: u.hostname || '127.0.0.1', port: u.port ? Number(u.port) : 6379, db };
+  if (u.username) {
+    opts.username = decodeURIComponent(u.username);
+  }
+  if (u.password) {
+    opts.password = decodeURIComponent(u.password);
+  }
+  if (u.protocol === 'rediss:') {
+    opts.tls = {};
+  }
+  return opts;
+}
