@@ -49,8 +49,15 @@ export interface UsageEvent {
 }
 
 /** Job name → payload and return value. Adding a job name without its entry here does not compile. */
+/**
+ * What a generate job returns (BullMQ stores it as the job's return value). A generation that failed
+ * on every provider is a completed job with `ok: false`: BullMQ's own "failed" state is kept for
+ * jobs whose processing crashed.
+ */
+export type GenerateOutcome = { ok: true; result: GenerationResult } | { ok: false; error: ErrorBody; retryAfterMs?: number };
+
 export interface JobMap {
-  [JobName.Generate]: { data: GenerateJobData; result: GenerationResult };
+  [JobName.Generate]: { data: GenerateJobData; result: GenerateOutcome };
   [JobName.RecordUsage]: { data: UsageEvent; result: void };
 }
 

@@ -1,0 +1,105 @@
+import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
+import { ErrorCode, GatewayError, type ErrorBody } from '@aigw/core';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+
+/** Maps anything thrown to the one error envelope `{"error": {message, type, code, param}}`. */
+export function toGatewayError(err: unknown): GatewayError {
+  if (err instanceof GatewayError) {
+    return err;
+  }
+  if (err instanceof HttpException) {
+    const status = err.getStatus();
+    const code = codeForStatus(status);
+    const response = err.getResponse();
+    const message =
+      typeof response === 'object' && response !== null && 'message' in response
+        ? String((response as { message: unknown }).message)
+        : err.message;
+    return new GatewayError(code, message, { cause: err });
+  }
+  const fastifyErr = err as Partial<FastifyError> | null;
+  if (fastifyErr && typeof fastifyErr.code === 'string' && fastifyErr.code.startsWith('FST_')) {
+    switch (fastifyErr.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return new GatewayError(ErrorCode.PayloadTooLarge, 'Request body is too large.', { cause: err });
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return new GatewayError(ErrorCode.InvalidRequest, 'Content-Type must be application/json.', { cause: err });
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return new GatewayError(ErrorCode.InvalidJson, 'Request body is empty; a JSON object is required.', {
+          cause: err,
+        });
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+        return new GatewayError(ErrorCode.InvalidJson, 'Request body is not valid JSON.', { cause: err });
+      default:
+        break;
+    }
+    if (fastifyErr.statusCode === 400 || (fastifyErr as { status?: number }).status === 400) {
+      return new GatewayError(ErrorCode.InvalidJson, 'Request body is not valid JSON.', { cause: err });
+    }
+  }
+  if (err instanceof SyntaxError) {
+    return new GatewayError(ErrorCode.InvalidJson, 'Request body is not valid JSON.', { cause: err });
+  }
+  return new GatewayError(ErrorCode.Internal, 'Internal error.', { cause: err });
+}
+
+function codeForStatus(status: number): ErrorCode {
+  switch (status) {
+    case 400:
+      return ErrorCode.InvalidRequest;
+    case 401:
+      return ErrorCode.InvalidApiKey;
+    case 403:
+      return ErrorCode.PermissionDenied;
+    case 404:
+      return ErrorCode.NotFound;
+    case 409:
+      return ErrorCode.IdempotencyConflict;
+    case 413:
+      return ErrorCode.PayloadTooLarge;
+    case 429:
+      return ErrorCode.RateLimited;
+    case 503:
+      return ErrorCode.ServiceUnavailable;
+    case 504:
+      return ErrorCode.Timeout;
+    default:
+      return status >= 500 ? ErrorCode.Internal : ErrorCode.InvalidRequest;
+  }
+}
+
+const logger = new Logger('Errors');
+
+/** Writes a GatewayError as HTTP; unexpected errors are logged (without request bodies or headers). */
+export function sendError(reply: FastifyReply, err: unknown, requestId?: string): void {
+  const gw = toGatewayError(err);
+  if (gw.code === ErrorCode.Internal) {
+    logger.error(`unhandled error${requestId ? ` (request ${requestId})` : ''}: ${describeError(err)}`);
+  }
+  if (gw.retryAfterMs !== undefined) {
+    void reply.header('retry-after', String(Math.max(1, Math.ceil(gw.retryAfterMs / 1000))));
+  }
+  const body: { error: ErrorBody } = { error: gw.toBody() };
+  void reply.status(gw.status).header('content-type', 'application/json; charset=utf-8').send(body);
+}
+
+export function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = err.cause instanceof Error ? ` (cause: ${err.cause.message})` : '';
+    return `${err.name}: ${err.message}${cause}`;
+  }
+  return typeof err;
+}
+
+@Catch()
+export class ErrorEnvelopeFilter implements ExceptionFilter {
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const reply = ctx.getResponse<FastifyReply>();
+    const request = ctx.getRequest<FastifyRequest & { requestId?: string }>();
+    if (reply.sent) {
+      return;
+    }
+    sendError(reply, exception, request?.requestId);
+  }
+}
