@@ -7,3 +7,4 @@ export * from './redis-url';
 export * from './env';
 export * from './ids';
 export * from './catalog';
+export * from './catalog-file';

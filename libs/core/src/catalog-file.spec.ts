@@ -1,0 +1,326 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CatalogFileError, loadCatalogFile, parseCatalog } from './catalog-file';
+
+const MINIMAL = `
+providers:
+  - id: openai
+    kind: openai
+    baseUrl: https://api.openai.com/v1/
+    apiKey: \${OPENAI_API_KEY}
+    models:
+      - name: gpt-4o-mini
+        promptPer1k: 0.00015
+        completionPer1k: 0.0006
+        contextWindow: 128000
+`;
+
+function problemsOf(yaml: string, env: Record<string, string | undefined> = {}): string[] {
+  try {
+    parseCatalog(yaml, env);
+  } catch (err) {
+    if (err instanceof CatalogFileError) {
+      return err.problems;
+    }
+    throw err;
+  }
+  throw new Error('expected the catalog to be rejected');
+}
+
+describe('parseCatalog', () => {
+  it('applies defaults, interpolates and trims trailing slashes', () => {
+    const catalog = parseCatalog(MINIMAL, { OPENAI_API_KEY: 'sk-test' });
+    expect(catalog).toEqual({
+      gateways: [],
+      providers: [
+        {
+          id: 'openai',
+          kind: 'openai',
+          baseUrl: 'https://api.openai.com/v1',
+          apiKey: 'sk-test',
+          enabled: true,
+          timeoutMs: 60000,
+          maxConnections: 128,
+          routing: 'direct',
+          models: [
+            {
+              name: 'gpt-4o-mini',
+              promptPer1k: 0.00015,
+              completionPer1k: 0.0006,
+              contextWindow: 128000,
+              capabilities: ['chat', 'streaming'],
+              enabled: true,
+            },
+          ],
+        },
+      ],
+    });
+  });
+
+  it('reads every optional field, gateways included', () => {
+    const catalog = parseCatalog(
+      `
+gateways:
+  - id: litellm
+    baseUrl: \${LITELLM_URL:-http://litellm:4000}/v1
+    apiKey: \${LITELLM_KEY}
+    timeoutMs: 30000
+providers:
+  - id: zai
+    kind: openai
+    baseUrl: https://api.z.ai/api/coding/paas/v4
+    enabled: false
+    timeoutMs: "\${ZAI_TIMEOUT:-45000}"
+    maxConnections: 16
+    routing: gateway
+    gateway: litellm
+    models:
+      - name: glm-4.6
+        upstreamName: zai/glm-4.6
+        promptPer1k: 0.0006
+        completionPer1k: 0.0022
+        cachedPromptPer1k: 0.00011
+        contextWindow: 200000
+        capabilities: [chat, streaming, tools, tools]
+        quality: 0.8
+        enabled: "\${GLM_ENABLED:-false}"
+`,
+      { LITELLM_KEY: 'lk' },
+    );
+    expect(catalog.gateways).toEqual([
+      { id: 'litellm', baseUrl: 'http://litellm:4000/v1', apiKey: 'lk', timeoutMs: 30000 },
+    ]);
+    const [zai] = catalog.providers;
+    expect(zai).toMatchObject({
+      enabled: false,
+      timeoutMs: 45000,
+      maxConnections: 16,
+      routing: 'gateway',
+      gateway: 'litellm',
+    });
+    expect(zai.apiKey).toBeUndefined();
+    expect(zai.models[0]).toEqual({
+      name: 'glm-4.6',
+      upstreamName: 'zai/glm-4.6',
+      promptPer1k: 0.0006,
+      completionPer1k: 0.0022,
+      cachedPromptPer1k: 0.00011,
+      contextWindow: 200000,
+      capabilities: ['chat', 'streaming', 'tools'],
+      quality: 0.8,
+      enabled: false,
+    });
+  });
+
+  it('uses the default when the variable is empty, as sh does, and substitutes anywhere in a string', () => {
+    const yaml = MINIMAL.replace('https://api.openai.com/v1/', '${SCHEME:-https}://${HOST:-api.openai.com}/v1');
+    const catalog = parseCatalog(yaml, { OPENAI_API_KEY: 'k', SCHEME: '', HOST: 'proxy.local:8080' });
+    expect(catalog.providers[0].baseUrl).toBe('https://proxy.local:8080/v1');
+  });
+
+  it('treats a key that interpolates to an empty string as no key', () => {
+    const catalog = parseCatalog(MINIMAL.replace('${OPENAI_API_KEY}', '${OPENAI_API_KEY:-}'), {});
+    expect(catalog.providers[0].apiKey).toBeUndefined();
+  });
+
+  it('names the variable and the provider when a reference cannot be resolved', () => {
+    const problems = problemsOf(MINIMAL);
+    expect(problems).toEqual([
+      "providers[0].apiKey references environment variable OPENAI_API_KEY, which is not set and has no default (provider 'openai')",
+    ]);
+  });
+
+  it('rejects malformed references', () => {
+    expect(problemsOf(MINIMAL.replace('${OPENAI_API_KEY}', '${OPENAI_API_KEY'))).toEqual([
+      'providers[0].apiKey has an unterminated or nested ${...} reference',
+    ]);
+    expect(problemsOf(MINIMAL.replace('${OPENAI_API_KEY}', '${1BAD}'))).toEqual([
+      "providers[0].apiKey has an invalid variable reference '${1BAD}'",
+    ]);
+  });
+
+  it('reports every problem at once, each with its path', () => {
+    const problems = problemsOf(
+      `
+providers:
+  - id: a
+    kind: cohere
+    baseUrl: ftp://example.com
+    routing: sideways
+    timeoutMs: 0
+    maxConnections: 1.5
+    enabled: maybe
+    models:
+      - name: m
+        promptPer1k: -1
+        completionPer1k: cheap
+        contextWindow: 0
+        capabilities: [chat, telepathy]
+        quality: 2
+      - name: m
+        promptPer1k: 0
+        completionPer1k: 0
+        contextWindow: 10
+      - promptPer1k: 0
+  - id: a/b
+    kind: openai
+    baseUrl: not a url
+`,
+      {},
+    );
+    expect(problems).toEqual([
+      'providers[0].kind must be one of: openai, anthropic',
+      'providers[0].baseUrl must be a valid http(s) URL',
+      'providers[0].enabled must be true or false',
+      'providers[0].timeoutMs must be an integer >= 1',
+      'providers[0].maxConnections must be an integer >= 1',
+      'providers[0].routing must be one of: direct, gateway, auto',
+      'providers[0].models[0].promptPer1k must be a number >= 0',
+      'providers[0].models[0].completionPer1k must be a number >= 0',
+      'providers[0].models[0].contextWindow must be an integer >= 1',
+      'providers[0].models[0].capabilities[1] must be one of: chat, streaming, tools, vision, json',
+      'providers[0].models[0].quality must be a number between 0 and 1',
+      "providers[0].models[1].name duplicates model 'm' of provider 'a'",
+      'providers[0].models[2].name is required',
+      'providers[0].models[2].completionPer1k is required',
+      'providers[0].models[2].contextWindow is required',
+      "providers[1].id must start with a letter or digit and hold only letters, digits, '.', '_' or '-' (no '/')",
+      'providers[1].baseUrl must be a valid http(s) URL',
+    ]);
+  });
+
+  it('rejects duplicate provider ids and duplicate gateway ids', () => {
+    const provider = MINIMAL.split('providers:\n')[1];
+    const problems = problemsOf(
+      `gateways:
+  - { id: g, baseUrl: "http://g" }
+  - { id: g, baseUrl: "http://g2" }
+providers:
+${provider}${provider}`,
+      { OPENAI_API_KEY: 'k' },
+    );
+    expect(problems).toEqual([
+      "gateways[1].id duplicates gateway id 'g'",
+      "providers[1].id duplicates provider id 'openai'",
+    ]);
+  });
+
+  it('requires an existing gateway for gateway and auto routing', () => {
+    const env = { OPENAI_API_KEY: 'k' };
+    expect(problemsOf(MINIMAL.replace('kind: openai', 'kind: openai\n    routing: auto'), env)).toEqual([
+      "providers[0].gateway is required when routing is 'auto'",
+    ]);
+    expect(
+      problemsOf(MINIMAL.replace('kind: openai', 'kind: openai\n    routing: gateway\n    gateway: nope'), env),
+    ).toEqual(["providers[0].gateway references unknown gateway 'nope'"]);
+  });
+
+  it('rejects unknown keys, so a typo cannot silently drop a setting', () => {
+    const problems = problemsOf(
+      MINIMAL.replace('contextWindow: 128000', 'contextWindow: 128000\n        cachedPromptPer1K: 0'),
+      {
+        OPENAI_API_KEY: 'k',
+      },
+    );
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^providers\[0\]\.models\[0\] has unknown key 'cachedPromptPer1K'/);
+  });
+
+  it('rejects empty documents, wrong shapes, empty capability lists and a missing providers list', () => {
+    expect(problemsOf('')).toEqual(["is empty: expected a top-level 'providers:' list"]);
+    expect(problemsOf('- a\n- b')).toEqual(['(top level) must be a mapping']);
+    expect(problemsOf('gateways: []')).toEqual(['providers is required (a list of providers)']);
+    expect(problemsOf('providers: {}')).toEqual(['providers must be a list']);
+    expect(problemsOf('providers: [42]')).toEqual(['providers[0] must be a mapping']);
+    expect(
+      problemsOf(MINIMAL.replace('contextWindow: 128000', 'contextWindow: 128000\n        capabilities: []'), {
+        OPENAI_API_KEY: 'k',
+      }),
+    ).toEqual(['providers[0].models[0].capabilities must not be empty']);
+  });
+
+  it('accepts an empty providers list (providers managed through the admin API only)', () => {
+    expect(parseCatalog('providers: []', {})).toEqual({ providers: [], gateways: [] });
+  });
+
+  it('reports YAML syntax errors by line without quoting the file', () => {
+    const yaml = 'providers:\n  - id: x\n    apiKey: sk-literal-secret\n   bad: [';
+    expect(() => parseCatalog(yaml, {})).toThrow(/is not valid YAML at line \d+/);
+    try {
+      parseCatalog(yaml, {});
+    } catch (err) {
+      expect((err as Error).message).not.toContain('sk-literal-secret');
+      expect((err as Error).cause).toBeDefined();
+    }
+  });
+
+  it('never echoes values in messages', () => {
+    const problems = problemsOf(MINIMAL.replace('https://api.openai.com/v1/', 'https//secret-token@host'), {
+      OPENAI_API_KEY: 'sk-very-secret',
+    });
+    expect(problems.join('\n')).not.toMatch(/secret/);
+  });
+});
+
+describe('shipped catalogs', () => {
+  const config = join(__dirname, '../../../config');
+
+  it('the example holds a disabled Z.ai template routed through the LiteLLM gateway', () => {
+    const catalog = loadCatalogFile(join(config, 'providers.example.yaml'), {
+      OPENAI_API_KEY: 'k1',
+      ANTHROPIC_API_KEY: 'k2',
+    });
+    expect(catalog.gateways.map((g) => g.id)).toEqual(['litellm']);
+    expect(catalog.providers.find((p) => p.id === 'zai')).toMatchObject({
+      kind: 'openai',
+      baseUrl: 'https://api.z.ai/api/coding/paas/v4',
+      routing: 'gateway',
+      gateway: 'litellm',
+      enabled: false,
+    });
+    expect(catalog.providers.find((p) => p.id === 'local')?.enabled).toBe(false);
+  });
+
+  it('the example needs the OpenAI and Anthropic keys', () => {
+    expect(() => loadCatalogFile(join(config, 'providers.example.yaml'), {})).toThrow(/OPENAI_API_KEY.*'openai'/);
+  });
+
+  it('the simulator catalog follows SIM_URL and serves sim-shared from both providers', () => {
+    const catalog = loadCatalogFile(join(config, 'providers.simulator.yaml'), { SIM_URL: 'http://127.0.0.1:5555' });
+    expect(catalog.providers.map((p) => [p.id, p.kind, p.baseUrl])).toEqual([
+      ['sim-openai', 'openai', 'http://127.0.0.1:5555/v1'],
+      ['sim-anthropic', 'anthropic', 'http://127.0.0.1:5555'],
+    ]);
+    const served = catalog.providers.map((p) => p.models.map((m) => m.name));
+    expect(served).toEqual([
+      ['sim-gpt', 'sim-shared'],
+      ['sim-claude', 'sim-shared'],
+    ]);
+  });
+});
+
+describe('loadCatalogFile', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'catalog-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads and parses a file', () => {
+    const path = join(dir, 'providers.yaml');
+    writeFileSync(path, MINIMAL);
+    expect(loadCatalogFile(path, { OPENAI_API_KEY: 'k' }).providers[0].id).toBe('openai');
+  });
+
+  it('names the file in errors', () => {
+    const path = join(dir, 'bad.yaml');
+    writeFileSync(path, 'providers: {}');
+    expect(() => loadCatalogFile(path, {})).toThrow(
+      `Invalid provider catalog file ${path}:\n  - providers must be a list`,
+    );
+    expect(() => loadCatalogFile(join(dir, 'missing.yaml'), {})).toThrow(
+      /missing\.yaml:\n {2}- cannot be read \(ENOENT\)/,
+    );
+  });
+});

@@ -1,0 +1,454 @@
+import { readFileSync } from 'node:fs';
+import { load, YAMLException } from 'js-yaml';
+import {
+  PROVIDER_KINDS,
+  ROUTING_METHODS,
+  type Capability,
+  type Catalog,
+  type GatewaySpec,
+  type ModelSpec,
+  type ProviderSpec,
+} from './catalog';
+
+/**
+ * The provider catalog file (YAML): parsing, `${VAR}` / `${VAR:-default}` interpolation and
+ * validation. Every problem is collected and reported at once, each naming its path
+ * (`providers[1].models[0].promptPer1k ...`). Messages never echo values: a value may be a secret.
+ */
+
+export const KNOWN_CAPABILITIES: readonly Capability[] = ['chat', 'streaming', 'tools', 'vision', 'json'];
+
+export const CATALOG_DEFAULTS = {
+  timeoutMs: 60_000,
+  maxConnections: 128,
+  routing: 'direct',
+  capabilities: ['chat', 'streaming'],
+} as const;
+
+export type CatalogEnv = Record<string, string | undefined>;
+
+export class CatalogFileError extends Error {
+  constructor(
+    readonly problems: string[],
+    source = 'provider catalog',
+    options?: ErrorOptions,
+  ) {
+    super(`Invalid ${source}:\n  - ${problems.join('\n  - ')}`, options);
+    this.name = 'CatalogFileError';
+  }
+}
+
+const TOP_KEYS = ['providers', 'gateways'];
+const GATEWAY_KEYS = ['id', 'baseUrl', 'apiKey', 'timeoutMs'];
+const PROVIDER_KEYS = [
+  'id',
+  'kind',
+  'baseUrl',
+  'apiKey',
+  'enabled',
+  'timeoutMs',
+  'maxConnections',
+  'routing',
+  'gateway',
+  'models',
+];
+const MODEL_KEYS = [
+  'name',
+  'upstreamName',
+  'promptPer1k',
+  'completionPer1k',
+  'cachedPromptPer1k',
+  'contextWindow',
+  'capabilities',
+  'quality',
+  'enabled',
+];
+
+// Ids end up in `provider/model` refs, metric labels and URLs, hence the conservative alphabet.
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const NUMBER_TEXT = /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/;
+const REFERENCE = /\$\{([^}]*)\}/g;
+const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+type Obj = Record<string, unknown>;
+
+interface NumberRule {
+  min: number;
+  max?: number;
+  integer?: boolean;
+}
+
+/** Reads one YAML tree, collecting problems instead of stopping at the first. */
+class CatalogReader {
+  readonly problems: string[] = [];
+
+  constructor(private readonly env: CatalogEnv) {}
+
+  problem(path: string, message: string): void {
+    this.problems.push(`${path} ${message}`);
+  }
+
+  object(value: unknown, path: string, allowed: readonly string[]): Obj | undefined {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      this.problem(path, 'must be a mapping');
+      return undefined;
+    }
+    for (const key of Object.keys(value)) {
+      if (!allowed.includes(key)) {
+        this.problem(path, `has unknown key '${key}' (allowed: ${allowed.join(', ')})`);
+      }
+    }
+    return value as Obj;
+  }
+
+  list(value: unknown, path: string): unknown[] {
+    if (!Array.isArray(value)) {
+      this.problem(path, 'must be a list');
+      return [];
+    }
+    return value;
+  }
+
+  /** Replaces `${VAR}` and `${VAR:-default}` (default used when VAR is unset or empty, as in sh). */
+  interpolate(text: string, path: string, owner: string): string {
+    if (text.split('${').length - 1 > (text.match(REFERENCE)?.length ?? 0)) {
+      this.problem(path, 'has an unterminated or nested ${...} reference');
+      return text;
+    }
+    return text.replace(REFERENCE, (_match, inner: string) => {
+      const sep = inner.indexOf(':-');
+      const name = sep === -1 ? inner : inner.slice(0, sep);
+      if (!VAR_NAME.test(name)) {
+        this.problem(path, `has an invalid variable reference '\${${name}}'`);
+        return '';
+      }
+      const value = this.env[name];
+      if (value !== undefined && value !== '') {
+        return value;
+      }
+      if (sep !== -1) {
+        return inner.slice(sep + 2);
+      }
+      if (value === undefined) {
+        this.problem(path, `references environment variable ${name}, which is not set and has no default (${owner})`);
+      }
+      return '';
+    });
+  }
+
+  string(obj: Obj, key: string, path: string, owner: string, required: boolean): string | undefined {
+    const raw = obj[key];
+    if (raw === undefined || raw === null) {
+      if (required) {
+        this.problem(`${path}.${key}`, 'is required');
+      }
+      return undefined;
+    }
+    if (typeof raw !== 'string' && typeof raw !== 'number') {
+      this.problem(`${path}.${key}`, 'must be a string');
+      return undefined;
+    }
+    const before = this.problems.length;
+    const text = typeof raw === 'string' ? this.interpolate(raw, `${path}.${key}`, owner).trim() : String(raw);
+    if (text === '' && required && this.problems.length === before) {
+      this.problem(`${path}.${key}`, 'must not be empty');
+      return undefined;
+    }
+    return text === '' ? undefined : text;
+  }
+
+  number(obj: Obj, key: string, path: string, owner: string, rule: NumberRule, fallback?: number): number | undefined {
+    let raw = obj[key];
+    if (raw === undefined || raw === null) {
+      return fallback;
+    }
+    if (typeof raw === 'string') {
+      const text = this.interpolate(raw, `${path}.${key}`, owner).trim();
+      raw = NUMBER_TEXT.test(text) ? Number(text) : raw;
+    }
+    const ok =
+      typeof raw === 'number' &&
+      Number.isFinite(raw) &&
+      raw >= rule.min &&
+      (rule.max === undefined || raw <= rule.max) &&
+      (!rule.integer || Number.isInteger(raw));
+    if (!ok) {
+      const kind = rule.integer ? 'an integer' : 'a number';
+      const range = rule.max === undefined ? `>= ${rule.min}` : `between ${rule.min} and ${rule.max}`;
+      this.problem(`${path}.${key}`, `must be ${kind} ${range}`);
+      return undefined;
+    }
+    return raw as number;
+  }
+
+  boolean(obj: Obj, key: string, path: string, owner: string, fallback: boolean): boolean {
+    let raw = obj[key];
+    if (raw === undefined || raw === null) {
+      return fallback;
+    }
+    if (typeof raw === 'string') {
+      const text = this.interpolate(raw, `${path}.${key}`, owner).trim().toLowerCase();
+      raw = text === 'true' ? true : text === 'false' ? false : raw;
+    }
+    if (typeof raw !== 'boolean') {
+      this.problem(`${path}.${key}`, 'must be true or false');
+      return fallback;
+    }
+    return raw;
+  }
+
+  oneOf<T extends string>(obj: Obj, key: string, path: string, owner: string, allowed: readonly T[], fallback?: T) {
+    const text = this.string(obj, key, path, owner, fallback === undefined);
+    if (text === undefined) {
+      return fallback;
+    }
+    if (!(allowed as readonly string[]).includes(text)) {
+      this.problem(`${path}.${key}`, `must be one of: ${allowed.join(', ')}`);
+      return undefined;
+    }
+    return text as T;
+  }
+
+  id(obj: Obj, path: string): string | undefined {
+    const id = this.string(obj, 'id', path, path, true);
+    if (id !== undefined && !ID_PATTERN.test(id)) {
+      this.problem(
+        `${path}.id`,
+        "must start with a letter or digit and hold only letters, digits, '.', '_' or '-' (no '/')",
+      );
+      return undefined;
+    }
+    return id;
+  }
+
+  url(obj: Obj, key: string, path: string, owner: string): string | undefined {
+    const text = this.string(obj, key, path, owner, true);
+    if (text === undefined) {
+      return undefined;
+    }
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      this.problem(`${path}.${key}`, 'must be a valid http(s) URL');
+      return undefined;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      this.problem(`${path}.${key}`, 'must be a valid http(s) URL');
+      return undefined;
+    }
+    // Adapters append paths (`/chat/completions`), so a trailing slash would double up.
+    return text.replace(/\/+$/, '');
+  }
+}
+
+function readGateway(r: CatalogReader, raw: unknown, path: string): GatewaySpec | undefined {
+  const obj = r.object(raw, path, GATEWAY_KEYS);
+  if (!obj) {
+    return undefined;
+  }
+  const id = r.id(obj, path);
+  const owner = id === undefined ? path : `gateway '${id}'`;
+  const baseUrl = r.url(obj, 'baseUrl', path, owner);
+  const apiKey = r.string(obj, 'apiKey', path, owner, false);
+  const timeoutMs = r.number(obj, 'timeoutMs', path, owner, { min: 1, integer: true }, CATALOG_DEFAULTS.timeoutMs);
+  if (id === undefined || baseUrl === undefined || timeoutMs === undefined) {
+    return undefined;
+  }
+  return { id, baseUrl, ...(apiKey === undefined ? {} : { apiKey }), timeoutMs };
+}
+
+function readCapabilities(r: CatalogReader, obj: Obj, path: string): Capability[] {
+  if (obj.capabilities === undefined || obj.capabilities === null) {
+    return [...CATALOG_DEFAULTS.capabilities];
+  }
+  const items = r.list(obj.capabilities, `${path}.capabilities`);
+  const out: Capability[] = [];
+  items.forEach((item, i) => {
+    if (typeof item !== 'string' || !(KNOWN_CAPABILITIES as readonly string[]).includes(item)) {
+      r.problem(`${path}.capabilities[${i}]`, `must be one of: ${KNOWN_CAPABILITIES.join(', ')}`);
+    } else if (!out.includes(item as Capability)) {
+      out.push(item as Capability);
+    }
+  });
+  if (Array.isArray(obj.capabilities) && items.length === 0) {
+    r.problem(`${path}.capabilities`, 'must not be empty');
+  }
+  return out;
+}
+
+function readModel(r: CatalogReader, raw: unknown, path: string, owner: string): ModelSpec | undefined {
+  const obj = r.object(raw, path, MODEL_KEYS);
+  if (!obj) {
+    return undefined;
+  }
+  const name = r.string(obj, 'name', path, owner, true);
+  const upstreamName = r.string(obj, 'upstreamName', path, owner, false);
+  const price = { min: 0 };
+  const promptPer1k = r.number(obj, 'promptPer1k', path, owner, price);
+  const completionPer1k = r.number(obj, 'completionPer1k', path, owner, price);
+  const cachedPromptPer1k = r.number(obj, 'cachedPromptPer1k', path, owner, price);
+  const contextWindow = r.number(obj, 'contextWindow', path, owner, { min: 1, integer: true });
+  const capabilities = readCapabilities(r, obj, path);
+  const quality = r.number(obj, 'quality', path, owner, { min: 0, max: 1 });
+  const enabled = r.boolean(obj, 'enabled', path, owner, true);
+  for (const key of ['promptPer1k', 'completionPer1k', 'contextWindow']) {
+    if (obj[key] === undefined || obj[key] === null) {
+      r.problem(`${path}.${key}`, 'is required');
+    }
+  }
+  if (name === undefined || promptPer1k === undefined || completionPer1k === undefined || contextWindow === undefined) {
+    return undefined;
+  }
+  return {
+    name,
+    ...(upstreamName === undefined ? {} : { upstreamName }),
+    promptPer1k,
+    completionPer1k,
+    ...(cachedPromptPer1k === undefined ? {} : { cachedPromptPer1k }),
+    contextWindow,
+    capabilities,
+    ...(quality === undefined ? {} : { quality }),
+    enabled,
+  };
+}
+
+function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpec | undefined {
+  const obj = r.object(raw, path, PROVIDER_KEYS);
+  if (!obj) {
+    return undefined;
+  }
+  const id = r.id(obj, path);
+  const owner = id === undefined ? path : `provider '${id}'`;
+  const kind = r.oneOf(obj, 'kind', path, owner, PROVIDER_KINDS);
+  const baseUrl = r.url(obj, 'baseUrl', path, owner);
+  const apiKey = r.string(obj, 'apiKey', path, owner, false);
+  const enabled = r.boolean(obj, 'enabled', path, owner, true);
+  const timeoutMs = r.number(obj, 'timeoutMs', path, owner, { min: 1, integer: true }, CATALOG_DEFAULTS.timeoutMs);
+  const maxConnections = r.number(
+    obj,
+    'maxConnections',
+    path,
+    owner,
+    { min: 1, integer: true },
+    CATALOG_DEFAULTS.maxConnections,
+  );
+  const routing = r.oneOf(obj, 'routing', path, owner, ROUTING_METHODS, CATALOG_DEFAULTS.routing);
+  const gateway = r.string(obj, 'gateway', path, owner, false);
+  const models: ModelSpec[] = [];
+  const seen = new Set<string>();
+  const rawModels = obj.models === undefined || obj.models === null ? [] : r.list(obj.models, `${path}.models`);
+  rawModels.forEach((m, i) => {
+    const model = readModel(r, m, `${path}.models[${i}]`, owner);
+    // Checked on the raw name so that a duplicate of an invalid entry is reported too.
+    const name = m !== null && typeof m === 'object' ? (m as Obj).name : undefined;
+    if (typeof name === 'string' && seen.has(name)) {
+      r.problem(`${path}.models[${i}].name`, `duplicates model '${name}' of ${owner}`);
+    } else if (typeof name === 'string') {
+      seen.add(name);
+    }
+    if (model) {
+      models.push(model);
+    }
+  });
+  if (
+    id === undefined ||
+    kind === undefined ||
+    baseUrl === undefined ||
+    timeoutMs === undefined ||
+    maxConnections === undefined ||
+    routing === undefined
+  ) {
+    return undefined;
+  }
+  return {
+    id,
+    kind,
+    baseUrl,
+    ...(apiKey === undefined ? {} : { apiKey }),
+    enabled,
+    timeoutMs,
+    maxConnections,
+    routing,
+    ...(gateway === undefined ? {} : { gateway }),
+    models,
+  };
+}
+
+function checkReferences(
+  r: CatalogReader,
+  providers: (ProviderSpec | undefined)[],
+  gateways: (GatewaySpec | undefined)[],
+) {
+  const gatewayIds = new Set<string>();
+  gateways.forEach((g, i) => {
+    if (g && gatewayIds.has(g.id)) {
+      r.problem(`gateways[${i}].id`, `duplicates gateway id '${g.id}'`);
+    }
+    if (g) {
+      gatewayIds.add(g.id);
+    }
+  });
+  const providerIds = new Set<string>();
+  providers.forEach((p, i) => {
+    if (!p) {
+      return;
+    }
+    if (providerIds.has(p.id)) {
+      r.problem(`providers[${i}].id`, `duplicates provider id '${p.id}'`);
+    }
+    providerIds.add(p.id);
+    if (p.gateway !== undefined && !gatewayIds.has(p.gateway)) {
+      r.problem(`providers[${i}].gateway`, `references unknown gateway '${p.gateway}'`);
+    } else if (p.gateway === undefined && p.routing !== 'direct') {
+      r.problem(`providers[${i}].gateway`, `is required when routing is '${p.routing}'`);
+    }
+  });
+}
+
+/** Parses catalog YAML and validates it. Throws CatalogFileError listing every problem. */
+export function parseCatalog(yamlText: string, env: CatalogEnv, source?: string): Catalog {
+  let doc: unknown;
+  try {
+    doc = load(yamlText);
+  } catch (err) {
+    // The YAMLException message quotes the offending lines, which may hold a literal key.
+    const where = err instanceof YAMLException ? ` at line ${err.mark.line + 1}: ${err.reason}` : '';
+    throw new CatalogFileError([`is not valid YAML${where}`], source, { cause: err });
+  }
+  const r = new CatalogReader(env);
+  if (doc === undefined || doc === null) {
+    throw new CatalogFileError(["is empty: expected a top-level 'providers:' list"], source);
+  }
+  const top = r.object(doc, '(top level)', TOP_KEYS);
+  if (!top) {
+    throw new CatalogFileError(r.problems, source);
+  }
+  if (top.providers === undefined || top.providers === null) {
+    r.problem('providers', 'is required (a list of providers)');
+  }
+  const rawProviders = top.providers === undefined || top.providers === null ? [] : r.list(top.providers, 'providers');
+  const rawGateways = top.gateways === undefined || top.gateways === null ? [] : r.list(top.gateways, 'gateways');
+  const gateways = rawGateways.map((g, i) => readGateway(r, g, `gateways[${i}]`));
+  const providers = rawProviders.map((p, i) => readProvider(r, p, `providers[${i}]`));
+  checkReferences(r, providers, gateways);
+  if (r.problems.length > 0) {
+    throw new CatalogFileError(r.problems, source);
+  }
+  return {
+    providers: providers.filter((p): p is ProviderSpec => p !== undefined),
+    gateways: gateways.filter((g): g is GatewaySpec => g !== undefined),
+  };
+}
+
+/** Reads and parses a catalog file (PROVIDERS_FILE). */
+export function loadCatalogFile(path: string, env: CatalogEnv): Catalog {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'read error';
+    throw new CatalogFileError([`cannot be read (${code})`], `provider catalog file ${path}`, { cause: err });
+  }
+  return parseCatalog(text, env, `provider catalog file ${path}`);
+}
