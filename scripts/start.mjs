@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+// `npm start`: the whole system on one machine. Installs and builds what is missing, starts the
+// provider simulator when no PROVIDERS_FILE is given, then the api-gateway, router-worker(s) and
+// health-monitor (each runs its migrations under a lock), waits until all are ready and prints how
+// to call the gateway. Ctrl-C stops everything gracefully.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { build, canConnect, ensureDependencies, requireService, root } from './lib.mjs';
+
+const env = { ...process.env };
+env.REDIS_URL ??= 'redis://127.0.0.1:6379/0';
+env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
+const gatewayPort = Number(env.PORT ?? 3000);
+const workers = Number(env.WORKERS ?? 2);
+
+ensureDependencies();
+await requireService('Redis', env.REDIS_URL, 6379);
+await requireService('PostgreSQL', env.DATABASE_URL, 5432);
+build();
+
+// A stable development admin key, kept out of git, so restarts keep the same key.
+const localDir = path.join(root, '.local');
+const keyFile = path.join(localDir, 'admin-key');
+if (!env.BOOTSTRAP_ADMIN_KEY) {
+  if (!existsSync(keyFile)) {
+    mkdirSync(localDir, { recursive: true });
+    writeFileSync(keyFile, `sk-aigw-dev-${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+  }
+  env.BOOTSTRAP_ADMIN_KEY = readFileSync(keyFile, 'utf8').trim();
+}
+
+const children = [];
+function start(name, script, extraEnv = {}) {
+  const child = spawn(process.execPath, [path.join(root, script)], {
+    cwd: root,
+    env: { ...env, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const prefix = `[${name}]`.padEnd(18);
+  for (const stream of [child.stdout, child.stderr]) {
+    let buf = '';
+    stream.on('data', (d) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        process.stdout.write(`${prefix} ${buf.slice(0, i)}\n`);
+        buf = buf.slice(i + 1);
+      }
+    });
+  }
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      console.error(`${prefix} exited (${signal ?? code}); stopping everything`);
+      void stopAll(1);
+    }
+  });
+  children.push(child);
+  return child;
+}
+
+let simulatorUrl = null;
+if (!env.PROVIDERS_FILE) {
+  const simPort = Number(env.SIM_PORT ?? 9100);
+  if (await canConnect('127.0.0.1', simPort, 300)) {
+    throw new Error(`port ${simPort} is taken; set SIM_PORT to a free port for the provider simulator`);
+  }
+  simulatorUrl = `http://127.0.0.1:${simPort}`;
+  env.SIM_URL = simulatorUrl;
+  env.PROVIDERS_FILE = path.join(root, 'config', 'providers.simulator.yaml');
+  start('simulator', 'dist/tools/simulator/main.js', { SIM_PORT: String(simPort), SIM_LATENCY_MS: env.SIM_LATENCY_MS ?? '150', SIM_CHUNK_DELAY_MS: env.SIM_CHUNK_DELAY_MS ?? '20' });
+}
+
+start('api-gateway', 'dist/apps/api-gateway/src/main.js', { PORT: String(gatewayPort) });
+for (let i = 1; i <= workers; i++) {
+  start(`router-worker-${i}`, 'dist/apps/router-worker/src/main.js', { PORT: String(3000 + i * 10 + 1) });
+}
+start('health-monitor', 'dist/apps/health-monitor/src/main.js', { PORT: String(env.MONITOR_PORT ?? 3002) });
+
+async function ready(url, deadline) {
+  while (Date.now() < deadline) {
+    try {
+      const r = await fetch(url);
+      if (r.ok) {
+        return;
+      }
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} did not become ready`);
+}
+
+let stopping = false;
+async function stopAll(code) {
+  if (stopping) {
+    return;
+  }
+  stopping = true;
+  for (const c of children) {
+    c.kill('SIGTERM');
+  }
+  await Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once('exit', r)))));
+  process.exit(code);
+}
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+
+try {
+  const deadline = Date.now() + 60_000;
+  await ready(`http://127.0.0.1:${gatewayPort}/health/ready`, deadline);
+  for (let i = 1; i <= workers; i++) {
+    await ready(`http://127.0.0.1:${3000 + i * 10 + 1}/health/ready`, deadline);
+  }
+  await ready(`http://127.0.0.1:${env.MONITOR_PORT ?? 3002}/health/ready`, deadline);
+} catch (err) {
+  console.error(String(err));
+  await stopAll(1);
+}
+
+const base = `http://127.0.0.1:${gatewayPort}`;
+const model = simulatorUrl ? 'sim-gpt' : '<provider-id>/<model>';
+console.log(`
+AI gateway is up: ${base}   (${workers} router-workers, health-monitor on :${env.MONITOR_PORT ?? 3002})
+${simulatorUrl ? `Provider: the built-in SIMULATOR at ${simulatorUrl} (set PROVIDERS_FILE to use real providers)\n` : ''}Admin API key: ${env.BOOTSTRAP_ADMIN_KEY}   (more keys: npm run keys -- create --user alice)
+
+  curl ${base}/v1/chat/completions \\
+    -H "Authorization: Bearer ${env.BOOTSTRAP_ADMIN_KEY}" -H 'content-type: application/json' \\
+    -d '{"model":"${model}","messages":[{"role":"user","content":"Hello!"}]}'
+
+OpenAI SDK: new OpenAI({ baseURL: '${base}/v1', apiKey: '<key>' })
+Metrics: ${base}/metrics   Health: ${base}/health/ready   Ctrl-C stops everything.
+`);

@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// `npm test`: installs what is missing, builds (e2e tests spawn the built apps), runs every jest
+// project against the real Redis and PostgreSQL, and ends with one summary line.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { build, ensureDependencies, requireService, root } from './lib.mjs';
+
+ensureDependencies();
+await requireService('Redis', process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0', 6379);
+await requireService('PostgreSQL', process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', 5432);
+build();
+
+const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'aigw-jest-')), 'results.json');
+const args = ['jest', '--json', `--outputFile=${out}`, ...process.argv.slice(2)];
+const r = spawnSync('npx', args, { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } });
+
+let summary = null;
+try {
+  summary = JSON.parse(readFileSync(out, 'utf8'));
+} catch {
+  // jest crashed before writing results; its exit code says so below.
+}
+if (summary) {
+  const skipped = summary.numPendingTests + summary.numTodoTests;
+  console.log(`\n${summary.numPassedTests} passed, ${summary.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`);
+}
+process.exit(r.status ?? 1);
