@@ -7,3 +7,4 @@ export * from './health/health';
 export * from './database/database.module';
 export * from './http/errors';
 export * from './http/bootstrap';
+export * from './catalog/catalog.service';

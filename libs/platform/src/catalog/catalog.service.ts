@@ -1,0 +1,110 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  deploymentsOf,
+  loadCatalogFile,
+  resolveModelRef,
+  type Catalog,
+  type Deployment,
+  type ProviderSpec,
+} from '@aigw/core';
+import { CatalogStore, SecretBox } from '@aigw/entities';
+import { DataSource } from 'typeorm';
+import { BaseEnv, ENV } from '../config/base-env';
+
+/** Refresh period of the in-memory catalog; admin changes also trigger an immediate reload. */
+const REFRESH_MS = 30_000;
+
+/**
+ * The provider catalog as this process sees it: seeded from PROVIDERS_FILE at boot (idempotent,
+ * safe with many replicas), read from PostgreSQL, kept in memory and refreshed, so the request
+ * path never touches the database.
+ */
+@Injectable()
+export class CatalogService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(CatalogService.name);
+  private readonly store: CatalogStore;
+  private catalog: Catalog = { providers: [], gateways: [] };
+  private deploymentList: Deployment[] = [];
+  private byId = new Map<string, Deployment>();
+  private byModelName = new Map<string, Deployment[]>();
+  private providerIds: ReadonlySet<string> = new Set();
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    @Inject(ENV) private readonly env: BaseEnv,
+    dataSource: DataSource,
+    // Ensures migrations ran before the first query.
+    @Inject('DATABASE_MIGRATED') _migrated: boolean,
+  ) {
+    const { box, usingDevelopmentKey } = SecretBox.fromEnv(env.SECRETS_KEY, env.NODE_ENV);
+    if (usingDevelopmentKey) {
+      this.logger.warn('SECRETS_KEY is not set: provider secrets are encrypted with a development key. Set it in production.');
+    }
+    this.store = new CatalogStore(dataSource, box);
+  }
+
+  async onModuleInit(): Promise<void> {
+    if (this.env.PROVIDERS_FILE) {
+      const file = loadCatalogFile(this.env.PROVIDERS_FILE, process.env);
+      await this.store.seed(file);
+      this.logger.log(`seeded ${file.providers.length} providers from ${this.env.PROVIDERS_FILE}`);
+    }
+    await this.reload();
+    this.timer = setInterval(() => {
+      this.reload().catch((err: unknown) =>
+        this.logger.warn(`catalog refresh failed, keeping the last one: ${err instanceof Error ? err.message : 'error'}`),
+      );
+    }, REFRESH_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  async reload(): Promise<void> {
+    this.apply(await this.store.load());
+  }
+
+  /** Replace the in-memory catalog (also used by tests). */
+  apply(catalog: Catalog): void {
+    const list = deploymentsOf(catalog);
+    const byModelName = new Map<string, Deployment[]>();
+    for (const d of list) {
+      const arr = byModelName.get(d.model.name);
+      if (arr) {
+        arr.push(d);
+      } else {
+        byModelName.set(d.model.name, [d]);
+      }
+    }
+    this.catalog = catalog;
+    this.deploymentList = list;
+    this.byId = new Map(list.map((d) => [d.id, d]));
+    this.byModelName = byModelName;
+    this.providerIds = new Set(catalog.providers.map((p) => p.id));
+  }
+
+  get current(): Catalog {
+    return this.catalog;
+  }
+
+  deployments(): readonly Deployment[] {
+    return this.deploymentList;
+  }
+
+  provider(id: string): ProviderSpec | undefined {
+    return this.catalog.providers.find((p) => p.id === id);
+  }
+
+  knownProviderIds(): ReadonlySet<string> {
+    return this.providerIds;
+  }
+
+  /** Enabled deployments a model string can reach, in catalog order (aliases are resolved by routing). */
+  servingDeployments(modelRef: string): Deployment[] {
+    const ref = resolveModelRef(modelRef, this.providerIds);
+    const found = ref.provider === null ? (this.byModelName.get(ref.model) ?? []) : [this.byId.get(`${ref.provider}/${ref.model}`)];
+    return found.filter((d): d is Deployment => d !== undefined && d.provider.enabled && d.model.enabled);
+  }
+}
