@@ -1,0 +1,178 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { ProviderSimulator, freePort, uniqueId, waitFor } from '@aigw/testing';
+
+/**
+ * Boots the real system as separate processes from dist/ (npm test builds first): api-gateway,
+ * router-worker(s) and health-monitor, against a simulator on loopback, with a unique Redis prefix
+ * and PostgreSQL schema so suites run in parallel and leave nothing behind.
+ */
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+
+export type AppName = 'api-gateway' | 'router-worker' | 'health-monitor';
+
+export interface AppProcess {
+  name: AppName;
+  port: number;
+  child: ChildProcess;
+  output: string[];
+  exited: Promise<number | null>;
+}
+
+export interface SystemOptions {
+  workers?: number;
+  env?: Record<string, string>;
+  /** Extra YAML appended to the providers list (already indented as list items). */
+  simulators?: number;
+}
+
+export class TestSystem {
+  readonly prefix = uniqueId('e2e');
+  readonly schema = this.prefix.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  readonly adminKey = `sk-aigw-test-${uniqueId()}`;
+  readonly sims: ProviderSimulator[] = [];
+  readonly apps: AppProcess[] = [];
+  gatewayUrl = '';
+  private catalogFile = '';
+
+  constructor(private readonly opts: SystemOptions = {}) {}
+
+  get sim(): ProviderSimulator {
+    return this.sims[0];
+  }
+
+  baseEnv(): Record<string, string> {
+    return {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'test',
+      DATABASE_URL,
+      DATABASE_SCHEMA: this.schema,
+      REDIS_URL,
+      REDIS_PREFIX: this.prefix,
+      PROVIDERS_FILE: this.catalogFile,
+      BOOTSTRAP_ADMIN_KEY: this.adminKey,
+      LOG_LEVEL: 'warn',
+      WORKER_LOCK_MS: '2000',
+      WORKER_STALLED_INTERVAL_MS: '1000',
+      SHUTDOWN_GRACE_MS: '5000',
+      ...this.opts.env,
+    };
+  }
+
+  async start(): Promise<this> {
+    const n = this.opts.simulators ?? 1;
+    for (let i = 0; i < n; i++) {
+      const sim = new ProviderSimulator({ echo: true });
+      await sim.start();
+      this.sims.push(sim);
+    }
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'aigw-e2e-'));
+    this.catalogFile = path.join(dir, 'providers.yaml');
+    writeFileSync(this.catalogFile, this.catalogYaml());
+    const gatewayPort = await freePort();
+    this.gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+    // The gateway runs migrations and seeds first; the others then find the schema ready
+    // (they would also wait on the advisory lock if started together).
+    await this.spawnApp('api-gateway', gatewayPort);
+    const workers = this.opts.workers ?? 1;
+    await Promise.all([
+      ...Array.from({ length: workers }, async () => this.spawnApp('router-worker', await freePort())),
+      (async () => this.spawnApp('health-monitor', await freePort()))(),
+    ]);
+    return this;
+  }
+
+  catalogYaml(): string {
+    const providers = this.sims.map(
+      (sim, i) => `  - id: sim${i}
+    kind: openai
+    baseUrl: ${sim.url}/v1
+    apiKey: sk-sim-secret-${i}
+    timeoutMs: 10000
+    models:
+      - { name: sim-gpt, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192, capabilities: [chat, streaming] }
+  - id: sim${i}-anthropic
+    kind: anthropic
+    baseUrl: ${sim.url}
+    apiKey: sk-sim-secret-a${i}
+    timeoutMs: 10000
+    models:
+      - { name: sim-claude, promptPer1k: 0.003, completionPer1k: 0.015, contextWindow: 8192, capabilities: [chat, streaming] }
+`,
+    );
+    return `providers:\n${providers.join('')}`;
+  }
+
+  async spawnApp(name: AppName, port: number, extraEnv: Record<string, string> = {}): Promise<AppProcess> {
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'apps', name, 'src', 'main.js')], {
+      cwd: ROOT,
+      env: { ...this.baseEnv(), PORT: String(port), HOST: '127.0.0.1', ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const output: string[] = [];
+    child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
+    child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const app: AppProcess = { name, port, child, output, exited };
+    this.apps.push(app);
+    try {
+      await waitFor(
+        async () => {
+          if (child.exitCode !== null) {
+            throw new Error(`${name} exited with ${child.exitCode}:\n${output.join('')}`);
+          }
+          const r = await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => null);
+          return r?.ok ?? false;
+        },
+        { timeoutMs: 30_000, intervalMs: 100, message: `${name} not ready` },
+      );
+    } catch (err) {
+      throw new Error(`${name} did not start: ${err instanceof Error ? err.message : ''}\n${output.join('')}`, {
+        cause: err,
+      });
+    }
+    return app;
+  }
+
+  workers(): AppProcess[] {
+    return this.apps.filter((a) => a.name === 'router-worker' && a.child.exitCode === null);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.apps.map(async (a) => {
+        if (a.child.exitCode === null && a.child.signalCode === null) {
+          a.child.kill('SIGTERM');
+          const t = setTimeout(() => a.child.kill('SIGKILL'), 8000);
+          await a.exited;
+          clearTimeout(t);
+        }
+      }),
+    );
+    await Promise.all(this.sims.map((s) => s.stop()));
+    const pg = new Client({ connectionString: DATABASE_URL });
+    await pg.connect();
+    await pg.query(`DROP SCHEMA IF EXISTS "${this.schema}" CASCADE`);
+    await pg.end();
+  }
+
+  headers(key = this.adminKey): Record<string, string> {
+    return { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
+    const pg = new Client({ connectionString: DATABASE_URL });
+    await pg.connect();
+    try {
+      await pg.query(`SET search_path TO "${this.schema}"`);
+      return (await pg.query(sql, params)).rows as T[];
+    } finally {
+      await pg.end();
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import { waitFor } from '@aigw/testing';
+import { TestSystem } from './harness';
+
+/** Worker processes dying or shutting down mid-request must not lose the request. */
+describe('router-worker failover (e2e)', () => {
+  const system = new TestSystem({ workers: 1 });
+
+  beforeAll(async () => {
+    await system.start();
+  }, 90_000);
+
+  afterAll(() => system.stop(), 30_000);
+
+  function ask(content: string): Promise<Response> {
+    return fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ model: 'sim-gpt', messages: [{ role: 'user', content }] }),
+    });
+  }
+
+  it('a job whose worker is SIGKILLed mid-request is completed by another worker', async () => {
+    const [first] = system.workers();
+    system.sim.configure({ latencyMs: 5000 });
+    system.sim.reset();
+    const pending = ask('survive a crash');
+    await waitFor(() => system.sim.stats().inFlight >= 1, { timeoutMs: 10_000, message: 'request never reached the provider' });
+
+    await system.spawnApp('router-worker', await import('@aigw/testing').then((t) => t.freePort()));
+    system.sim.configure({ latencyMs: 0 });
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    const res = await pending;
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { choices: { message: { content: string } }[] };
+    expect(body.choices[0].message.content).toBe('survive a crash');
+    // The stalled job was taken over and called the provider again.
+    expect(system.sim.stats().byRoute['/v1/chat/completions']).toBeGreaterThanOrEqual(2);
+  }, 60_000);
+
+  it('SIGTERM lets the in-flight job finish before the worker exits', async () => {
+    const spare = await system.spawnApp('router-worker', await import('@aigw/testing').then((t) => t.freePort()));
+    const victims = system.workers().filter((w) => w !== spare);
+    system.sim.configure({ latencyMs: 1500 });
+    system.sim.reset();
+    const pending = ask('finish me');
+    await waitFor(() => system.sim.stats().inFlight >= 1, { timeoutMs: 10_000 });
+    for (const w of victims) {
+      w.child.kill('SIGTERM');
+    }
+    spare.child.kill('SIGTERM');
+    const res = await pending;
+    expect(res.status).toBe(200);
+    const codes = await Promise.all([...victims, spare].map((w) => w.exited));
+    expect(codes.every((c) => c === 0)).toBe(true);
+    // Exactly one provider call: nobody had to take the job over.
+    expect(system.sim.stats().byRoute['/v1/chat/completions']).toBe(1);
+    system.sim.configure({ latencyMs: 0 });
+  }, 60_000);
+});
