@@ -1,0 +1,76 @@
+import type { ProviderCallError, StreamDelta } from '@aigw/core';
+import { classifyError } from '../errors/classify';
+import { probe } from '../health';
+import { jsonCall, streamCall } from '../http/calls';
+import { anthropicRateLimit, type ResponseHeaders } from '../http/headers';
+import type { HttpPool } from '../http/http-pool';
+import { readModelList } from '../model-list';
+import type { AdapterRequest, AdapterResponse, AdapterTarget, HealthResult, ProviderAdapter } from '../types';
+import { anthropicBody } from './anthropic-mapping';
+import { AnthropicStreamDecoder, readMessage } from './anthropic-wire';
+
+const API_VERSION = '2023-06-01';
+
+function headersOf(target: AdapterTarget, json: boolean): Record<string, string> {
+  const h: Record<string, string> = json
+    ? { 'content-type': 'application/json', 'anthropic-version': API_VERSION }
+    : { 'anthropic-version': API_VERSION };
+  if (target.apiKey !== undefined && target.apiKey.length > 0) {
+    h['x-api-key'] = target.apiKey;
+  }
+  return h;
+}
+
+function readGeneration(json: unknown, headers: ResponseHeaders, status: number): AdapterResponse {
+  const res: AdapterResponse = readMessage(json, status);
+  const rateLimit = anthropicRateLimit(headers);
+  if (rateLimit !== undefined) {
+    res.rateLimit = rateLimit;
+  }
+  return res;
+}
+
+function readModels(json: unknown, _headers: ResponseHeaders, status: number): string[] {
+  return readModelList(json, status);
+}
+
+/** The Anthropic Messages API. `baseUrl` is the origin (`https://api.anthropic.com`); paths carry `/v1`. */
+export class AnthropicAdapter implements ProviderAdapter {
+  readonly kind = 'anthropic' as const;
+
+  constructor(private readonly pool: HttpPool) {}
+
+  generate(req: AdapterRequest, signal: AbortSignal): Promise<AdapterResponse> {
+    const call = {
+      method: 'POST',
+      path: '/v1/messages',
+      headers: headersOf(req.target, true),
+      body: anthropicBody(req, false),
+    } as const;
+    return jsonCall(this.pool, req.target, call, signal, readGeneration);
+  }
+
+  stream(req: AdapterRequest, signal: AbortSignal): AsyncIterable<StreamDelta> {
+    const call = {
+      method: 'POST',
+      path: '/v1/messages',
+      headers: headersOf(req.target, true),
+      body: anthropicBody(req, true),
+    } as const;
+    return streamCall(this.pool, req.target, call, signal, new AnthropicStreamDecoder());
+  }
+
+  listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]> {
+    // One page of up to 1000 is every model Anthropic offers; paging would only add round trips.
+    const call = { method: 'GET', path: '/v1/models?limit=1000', headers: headersOf(target, false) } as const;
+    return jsonCall(this.pool, target, call, signal, readModels);
+  }
+
+  healthCheck(target: AdapterTarget, signal: AbortSignal): Promise<HealthResult> {
+    return probe(() => this.listModels(target, signal), signal);
+  }
+
+  classifyError(err: unknown, signal?: AbortSignal): ProviderCallError {
+    return classifyError(err, signal);
+  }
+}

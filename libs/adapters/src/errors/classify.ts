@@ -1,0 +1,178 @@
+import { ErrorClass, ProviderCallError } from '@aigw/core';
+import { parseRetryAfter, type ResponseHeaders } from '../http/headers';
+import { detailFromBody, type ProviderErrorDetail, safeMessage } from './provider-message';
+
+const CONTEXT_LENGTH_CODES = new Set(['context_length_exceeded', 'string_above_max_length', 'request_too_large']);
+// OpenAI and vLLM say "maximum context length", Anthropic "prompt is too long", others "context window/length".
+const CONTEXT_LENGTH_TEXT =
+  /maximum context length|prompt is too long|context[ _-](?:length|window) (?:exceeded|is exceeded)|exceeds? the (?:model's )?context/i;
+
+function isContextLength(detail: ProviderErrorDetail): boolean {
+  return (
+    (detail.code !== undefined && CONTEXT_LENGTH_CODES.has(detail.code)) || CONTEXT_LENGTH_TEXT.test(detail.message)
+  );
+}
+
+/** Classify a non-2xx answer from its status, headers and (already fully read) body. Pure. */
+export function classifyHttpFailure(
+  status: number,
+  headers: ResponseHeaders,
+  bodyText: string,
+  apiKey?: string,
+  now = Date.now(),
+): ProviderCallError {
+  const detail = detailFromBody(bodyText);
+  const message = `upstream HTTP ${status}: ${safeMessage(detail.message, apiKey)}`;
+  const make = (c: ErrorClass, retryAfterMs?: number): ProviderCallError =>
+    new ProviderCallError(c, message, { status, retryAfterMs });
+
+  if (status === 400 || status === 422) {
+    return make(isContextLength(detail) ? ErrorClass.ContextLength : ErrorClass.InvalidRequest);
+  }
+  if (status === 413) {
+    return make(ErrorClass.ContextLength);
+  }
+  if (status === 401 || status === 403) {
+    return make(ErrorClass.Auth);
+  }
+  if (status === 404) {
+    // Usually "model not found here": the same model may well be served by another deployment.
+    return make(ErrorClass.Provider);
+  }
+  if (status === 408) {
+    return make(ErrorClass.Timeout);
+  }
+  if (status === 429) {
+    // An exhausted account (OpenAI `insufficient_quota`) will not recover by waiting: treat it like a credential
+    // problem so routing moves on instead of retrying.
+    if (detail.code === 'insufficient_quota') {
+      return make(ErrorClass.Auth);
+    }
+    return make(ErrorClass.RateLimit, parseRetryAfter(headers, now));
+  }
+  if (status >= 500) {
+    return make(ErrorClass.Provider, status === 503 || status === 529 ? parseRetryAfter(headers, now) : undefined);
+  }
+  if (status >= 400) {
+    return make(isContextLength(detail) ? ErrorClass.ContextLength : ErrorClass.InvalidRequest);
+  }
+  // 1xx/3xx: we never follow redirects, so a moved endpoint is a misconfigured provider.
+  return make(ErrorClass.Provider);
+}
+
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+  'ESOCKETTIMEDOUT',
+]);
+
+const NETWORK_CODES = new Set([
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
+  'UND_ERR_INFO',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_PRX_TLS',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_FAIL',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EADDRNOTAVAIL',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+const CANCEL_CODES = new Set(['UND_ERR_ABORTED', 'UND_ERR_ABORT', 'ABORT_ERR']);
+
+function classOfCode(code: string): ErrorClass | undefined {
+  if (TIMEOUT_CODES.has(code)) {
+    return ErrorClass.Timeout;
+  }
+  if (NETWORK_CODES.has(code) || code.startsWith('HPE_') || code.startsWith('ERR_SSL_')) {
+    return ErrorClass.Network;
+  }
+  if (CANCEL_CODES.has(code)) {
+    return ErrorClass.Cancelled;
+  }
+  if (code === 'UND_ERR_INVALID_ARG') {
+    return ErrorClass.Gateway;
+  }
+  if (code === 'UND_ERR_HEADERS_OVERFLOW' || code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
+    return ErrorClass.Provider;
+  }
+  return undefined;
+}
+
+interface Found {
+  errorClass: ErrorClass;
+  code: string;
+  message: string;
+}
+
+/** Transport errors arrive wrapped (`cause`) or grouped (AggregateError from happy-eyeballs connects). */
+function findTransportClass(err: unknown, depth = 0): Found | undefined {
+  if (typeof err !== 'object' || err === null || depth > 4) {
+    return undefined;
+  }
+  const e = err as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+  const message = typeof e.message === 'string' ? e.message : '';
+  if (typeof e.code === 'string') {
+    const c = classOfCode(e.code);
+    if (c !== undefined) {
+      return { errorClass: c, code: e.code, message };
+    }
+  }
+  if (e.name === 'TimeoutError') {
+    return { errorClass: ErrorClass.Timeout, code: 'TimeoutError', message };
+  }
+  const nested = findTransportClass(e.cause, depth + 1);
+  if (nested !== undefined) {
+    return nested;
+  }
+  if (Array.isArray(e.errors) && e.errors.length > 0) {
+    return findTransportClass(e.errors[0], depth + 1);
+  }
+  if (e.name === 'AbortError') {
+    return { errorClass: ErrorClass.Cancelled, code: 'AbortError', message };
+  }
+  return undefined;
+}
+
+/**
+ * Turn anything a provider call can throw into a ProviderCallError. `signal` is the caller's: once it has
+ * aborted, whatever broke is a consequence of the cancellation.
+ */
+export function classifyError(err: unknown, signal?: AbortSignal): ProviderCallError {
+  if (err instanceof ProviderCallError) {
+    return err;
+  }
+  if (signal?.aborted === true) {
+    return new ProviderCallError(ErrorClass.Cancelled, 'cancelled by the caller', { cause: err });
+  }
+  const found = findTransportClass(err);
+  if (found !== undefined) {
+    const what =
+      found.errorClass === ErrorClass.Timeout
+        ? 'timed out'
+        : found.errorClass === ErrorClass.Cancelled
+          ? 'aborted'
+          : `${found.errorClass} error`;
+    return new ProviderCallError(found.errorClass, `upstream ${what} (${found.code}): ${safeMessage(found.message)}`, {
+      cause: err,
+    });
+  }
+  const message = err instanceof Error ? err.message : typeof err === 'string' ? err : 'unknown failure';
+  return new ProviderCallError(ErrorClass.Provider, `upstream call failed: ${safeMessage(message)}`, { cause: err });
+}

@@ -1,0 +1,169 @@
+import { ErrorClass, ProviderCallError, type StreamDelta } from '@aigw/core';
+import { classifyHttpFailure } from '../errors/classify';
+import { type SseEvent, SseParser } from '../sse/sse-parser';
+import type { AdapterTarget } from '../types';
+import { CallDeadline } from './deadline';
+import type { ResponseHeaders } from './headers';
+import type { HttpCall, HttpPool, HttpResponse } from './http-pool';
+
+/** Error bodies beyond this are not kept (only the start holds the message)... */
+const ERROR_BODY_KEEP_BYTES = 16 * 1024;
+/** ...and beyond this not even drained: tearing the socket down is cheaper than reading more. */
+const ERROR_BODY_DRAIN_BYTES = 1024 * 1024;
+/** What may follow a stream's terminal event and still be read so the socket can be reused. */
+const STREAM_TAIL_DRAIN_BYTES = 64 * 1024;
+
+async function readErrorBody(res: HttpResponse): Promise<string> {
+  const kept: Buffer[] = [];
+  let keptBytes = 0;
+  let total = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (keptBytes < ERROR_BODY_KEEP_BYTES) {
+      kept.push(chunk);
+      keptBytes += chunk.length;
+    }
+    if (total > ERROR_BODY_DRAIN_BYTES) {
+      break; // leaving the loop destroys the body, and with it the socket
+    }
+  }
+  const all = kept.length === 1 ? kept[0] : Buffer.concat(kept);
+  return all.toString('utf8', 0, Math.min(all.length, ERROR_BODY_KEEP_BYTES));
+}
+
+/**
+ * Send a call and return the response when it is 2xx. Any other status is read to the end (so the keep-alive
+ * socket stays usable) and thrown as a classified ProviderCallError.
+ */
+export async function openCall(
+  pool: HttpPool,
+  target: AdapterTarget,
+  call: HttpCall,
+  deadline: CallDeadline,
+): Promise<HttpResponse> {
+  const res = await pool.request(target, call, deadline.signal);
+  if (res.statusCode >= 200 && res.statusCode < 300) {
+    return res;
+  }
+  const text = await readErrorBody(res);
+  throw classifyHttpFailure(res.statusCode, res.headers, text, target.apiKey);
+}
+
+/** Turns a parsed 2xx JSON body into the adapter's result; throws ProviderCallError when the body is unusable. */
+export type JsonReader<T> = (json: unknown, headers: ResponseHeaders, status: number) => T;
+
+/** A whole request/response call under one deadline (`target.timeoutMs` or the caller's signal, first wins). */
+export async function jsonCall<T>(
+  pool: HttpPool,
+  target: AdapterTarget,
+  call: HttpCall,
+  signal: AbortSignal,
+  read: JsonReader<T>,
+): Promise<T> {
+  const deadline = new CallDeadline(signal, target.timeoutMs);
+  try {
+    const res = await openCall(pool, target, call, deadline);
+    const text = await res.body.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${res.statusCode}: response body is not JSON`, {
+        status: res.statusCode,
+        cause: err,
+      });
+    }
+    return read(json, res.headers, res.statusCode);
+  } catch (err) {
+    throw deadline.classify(err);
+  } finally {
+    deadline.dispose();
+  }
+}
+
+/** Maps one wire format's SSE events to deltas. Holds per-stream state, so one instance per call. */
+export interface StreamDecoder {
+  /** Name of the event that ends a complete stream, for the error when it never comes. */
+  readonly terminal: string;
+  /** Push the deltas this event yields; return true on the terminal event. Throw ProviderCallError on in-band errors. */
+  onEvent(event: SseEvent, out: StreamDelta[]): boolean;
+}
+
+/**
+ * A streamed call. The timeout is an idle timeout here: it restarts whenever bytes arrive. Leaving the loop early
+ * (or an abort) destroys the response and with it the socket, so the provider stops generating for nobody.
+ */
+export async function* streamCall(
+  pool: HttpPool,
+  target: AdapterTarget,
+  call: HttpCall,
+  signal: AbortSignal,
+  decoder: StreamDecoder,
+): AsyncGenerator<StreamDelta, void, undefined> {
+  const deadline = new CallDeadline(signal, target.timeoutMs);
+  let res: HttpResponse | undefined;
+  let completed = false;
+  try {
+    res = await openCall(pool, target, call, deadline);
+    const parser = new SseParser();
+    const events: SseEvent[] = [];
+    const deltas: StreamDelta[] = [];
+    // The body is released by hand in `finally` (drained or destroyed), not by the iterator.
+    const chunks = res.body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
+    for await (const chunk of chunks) {
+      deadline.refresh();
+      parser.feed(chunk, events);
+      if (events.length > 0) {
+        completed = decode(decoder, events, deltas);
+        for (let i = 0; i < deltas.length; i++) {
+          yield deltas[i];
+        }
+        deltas.length = 0;
+        if (completed) {
+          break;
+        }
+      }
+    }
+    if (!completed) {
+      parser.end(events);
+      completed = decode(decoder, events, deltas);
+      yield* deltas;
+    }
+    if (!completed) {
+      throw new ProviderCallError(ErrorClass.Network, `stream ended before ${decoder.terminal}`, {
+        status: res.statusCode,
+      });
+    }
+  } catch (err) {
+    throw deadline.classify(err);
+  } finally {
+    release(res, deadline, completed);
+  }
+}
+
+/** Feed a batch of events to the decoder (emptying the batch); true once the terminal event was seen. */
+function decode(decoder: StreamDecoder, events: SseEvent[], deltas: StreamDelta[]): boolean {
+  let completed = false;
+  for (let i = 0; i < events.length && !completed; i++) {
+    completed = decoder.onEvent(events[i], deltas);
+  }
+  events.length = 0;
+  return completed;
+}
+
+function release(res: HttpResponse | undefined, deadline: CallDeadline, completed: boolean): void {
+  const body = res?.body;
+  if (body === undefined || body.destroyed || body.readableEnded) {
+    deadline.dispose();
+    return;
+  }
+  if (!completed) {
+    body.destroy();
+    deadline.dispose();
+    return;
+  }
+  // The terminal event is in; the response's last bytes are at most a packet away. Reading them in the background
+  // returns the socket to the pool without making the consumer wait; the deadline still bounds the wait.
+  const done = (): void => deadline.dispose();
+  body.dump({ limit: STREAM_TAIL_DRAIN_BYTES, signal: deadline.signal }).then(done, done);
+}

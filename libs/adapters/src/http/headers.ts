@@ -1,0 +1,125 @@
+import type { RateLimitInfo } from '../types';
+
+/** Response headers as undici gives them: lower-case names, repeated headers as arrays. */
+export type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+export function headerValue(headers: ResponseHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * How long the provider asked us to wait, in ms: `retry-after-ms` (OpenAI), else `retry-after` as seconds or as an
+ * HTTP date. Undefined when absent or unreadable; never negative.
+ */
+export function parseRetryAfter(headers: ResponseHeaders, now = Date.now()): number | undefined {
+  const ms = headerValue(headers, 'retry-after-ms');
+  if (ms !== undefined) {
+    const n = Number(ms);
+    if (ms.trim() !== '' && Number.isFinite(n) && n >= 0) {
+      return Math.ceil(n);
+    }
+  }
+  const ra = headerValue(headers, 'retry-after');
+  if (ra === undefined || ra.trim() === '') {
+    return undefined;
+  }
+  const seconds = Number(ra);
+  if (Number.isFinite(seconds)) {
+    return seconds >= 0 ? Math.ceil(seconds * 1000) : undefined;
+  }
+  const at = Date.parse(ra);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+const DURATION_PART = /(\d+(?:\.\d+)?)(ms|h|m|s)/y;
+const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+
+/** A Go-style duration as OpenAI sends it (`1s`, `6m0s`, `20ms`, `1h2m3.5s`) in ms; a bare number is seconds. */
+export function parseDurationMs(text: string): number | undefined {
+  const s = text.trim();
+  if (s.length === 0) {
+    return undefined;
+  }
+  const bare = Number(s);
+  if (Number.isFinite(bare)) {
+    return bare >= 0 ? Math.ceil(bare * 1000) : undefined;
+  }
+  let total = 0;
+  DURATION_PART.lastIndex = 0;
+  while (DURATION_PART.lastIndex < s.length) {
+    const m = DURATION_PART.exec(s);
+    if (m === null) {
+      return undefined;
+    }
+    total += Number(m[1]) * UNIT_MS[m[2]];
+  }
+  return Math.ceil(total);
+}
+
+function count(headers: ResponseHeaders, name: string): number | undefined {
+  const v = headerValue(headers, name);
+  if (v === undefined || v.trim() === '') {
+    return undefined;
+  }
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function durationHeader(headers: ResponseHeaders, name: string): number | undefined {
+  const v = headerValue(headers, name);
+  return v === undefined ? undefined : parseDurationMs(v);
+}
+
+function instantHeader(headers: ResponseHeaders, name: string, now: number): number | undefined {
+  const v = headerValue(headers, name);
+  if (v === undefined) {
+    return undefined;
+  }
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+function compact(info: RateLimitInfo): RateLimitInfo | undefined {
+  if (
+    info.remainingRequests === undefined &&
+    info.remainingTokens === undefined &&
+    info.resetRequestsMs === undefined &&
+    info.resetTokensMs === undefined
+  ) {
+    return undefined;
+  }
+  return info;
+}
+
+/** OpenAI-style `x-ratelimit-*` headers (also sent by many compatible servers and proxies). */
+export function openAiRateLimit(headers: ResponseHeaders): RateLimitInfo | undefined {
+  if (
+    headers['x-ratelimit-remaining-requests'] === undefined &&
+    headers['x-ratelimit-remaining-tokens'] === undefined
+  ) {
+    return undefined;
+  }
+  return compact({
+    remainingRequests: count(headers, 'x-ratelimit-remaining-requests'),
+    remainingTokens: count(headers, 'x-ratelimit-remaining-tokens'),
+    resetRequestsMs: durationHeader(headers, 'x-ratelimit-reset-requests'),
+    resetTokensMs: durationHeader(headers, 'x-ratelimit-reset-tokens'),
+  });
+}
+
+/** Anthropic `anthropic-ratelimit-*` headers; resets are RFC 3339 instants. */
+export function anthropicRateLimit(headers: ResponseHeaders, now = Date.now()): RateLimitInfo | undefined {
+  if (
+    headers['anthropic-ratelimit-requests-remaining'] === undefined &&
+    headers['anthropic-ratelimit-tokens-remaining'] === undefined
+  ) {
+    return undefined;
+  }
+  return compact({
+    remainingRequests: count(headers, 'anthropic-ratelimit-requests-remaining'),
+    remainingTokens: count(headers, 'anthropic-ratelimit-tokens-remaining'),
+    resetRequestsMs: instantHeader(headers, 'anthropic-ratelimit-requests-reset', now),
+    resetTokensMs: instantHeader(headers, 'anthropic-ratelimit-tokens-reset', now),
+  });
+}

@@ -1,0 +1,153 @@
+import { ErrorClass, ProviderCallError } from '@aigw/core';
+import { type Dispatcher, Pool } from 'undici';
+import type { AdapterTarget } from '../types';
+
+export interface HttpPoolOptions {
+  /** Connections per pool when the target does not say. */
+  defaultMaxConnections?: number;
+  /** How long an idle keep-alive socket is kept when the server gives no hint. */
+  keepAliveTimeoutMs?: number;
+  /** Upper bound of the TCP/TLS connect timeout (a shorter target timeout wins). */
+  maxConnectTimeoutMs?: number;
+}
+
+export interface HttpCall {
+  method: 'GET' | 'POST';
+  /** Appended to the path of the target's baseUrl, e.g. `/chat/completions`. May carry a query string. */
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+export type HttpResponse = Dispatcher.ResponseData;
+
+interface Endpoint {
+  origin: string;
+  prefix: string;
+  search: string;
+}
+
+const DEFAULT_MAX_CONNECTIONS = 128;
+const DEFAULT_KEEP_ALIVE_MS = 10_000;
+const DEFAULT_MAX_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Keep-alive connection pools, one undici Pool per poolKey + origin, so one provider's connection limit and slow
+ * sockets never starve another's. Pools are created on first use and live until `close()`.
+ */
+export class HttpPool {
+  private readonly pools = new Map<string, Map<string, Pool>>();
+  private readonly endpoints = new Map<string, Endpoint>();
+  private readonly defaultMaxConnections: number;
+  private readonly keepAliveTimeoutMs: number;
+  private readonly maxConnectTimeoutMs: number;
+  private closed = false;
+
+  constructor(options: HttpPoolOptions = {}) {
+    this.defaultMaxConnections = options.defaultMaxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_MS;
+    this.maxConnectTimeoutMs = options.maxConnectTimeoutMs ?? DEFAULT_MAX_CONNECT_TIMEOUT_MS;
+  }
+
+  /**
+   * Send one request. Resolves once the response headers are in, whatever the status; the caller must consume or
+   * destroy the body. `signal` aborts the request at any stage, socket included.
+   */
+  request(target: AdapterTarget, call: HttpCall, signal: AbortSignal): Promise<HttpResponse> {
+    if (this.closed) {
+      // Only reachable during shutdown; Cancelled keeps it from counting against the provider.
+      return Promise.reject(new ProviderCallError(ErrorClass.Cancelled, 'http pool is closed (shutting down)'));
+    }
+    let endpoint: Endpoint;
+    try {
+      endpoint = this.endpointOf(target.baseUrl);
+    } catch (err) {
+      // The URL itself is not echoed: it may carry credentials.
+      return Promise.reject(
+        new ProviderCallError(ErrorClass.Provider, 'provider baseUrl is not a valid URL', { cause: err }),
+      );
+    }
+    return this.poolFor(target, endpoint.origin).request({
+      method: call.method,
+      path: joinPath(endpoint, call.path),
+      headers: call.headers,
+      body: call.body,
+      signal,
+    });
+  }
+
+  /** Number of live pools (for metrics and tests). */
+  get size(): number {
+    let n = 0;
+    for (const byOrigin of this.pools.values()) {
+      n += byOrigin.size;
+    }
+    return n;
+  }
+
+  /** Drop the pools of one poolKey, e.g. after its provider's settings changed; in-flight requests finish. */
+  async closePoolKey(poolKey: string): Promise<void> {
+    const byOrigin = this.pools.get(poolKey);
+    if (byOrigin === undefined) {
+      return;
+    }
+    this.pools.delete(poolKey);
+    await Promise.all([...byOrigin.values()].map((p) => p.close()));
+  }
+
+  /** Graceful shutdown: refuse new requests, let in-flight ones finish, then close every socket. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.pools.values()].flatMap((byOrigin) => [...byOrigin.values()]);
+    this.pools.clear();
+    await Promise.all(all.map((p) => p.close()));
+  }
+
+  /** Hard shutdown: abort in-flight requests too. */
+  async destroy(): Promise<void> {
+    this.closed = true;
+    const all = [...this.pools.values()].flatMap((byOrigin) => [...byOrigin.values()]);
+    this.pools.clear();
+    await Promise.all(all.map((p) => p.destroy()));
+  }
+
+  private poolFor(target: AdapterTarget, origin: string): Pool {
+    let byOrigin = this.pools.get(target.poolKey);
+    if (byOrigin === undefined) {
+      byOrigin = new Map();
+      this.pools.set(target.poolKey, byOrigin);
+    }
+    let pool = byOrigin.get(origin);
+    if (pool === undefined) {
+      pool = new Pool(origin, {
+        connections: target.maxConnections ?? this.defaultMaxConnections,
+        keepAliveTimeout: this.keepAliveTimeoutMs,
+        connectTimeout: Math.max(1, Math.min(target.timeoutMs, this.maxConnectTimeoutMs)),
+      });
+      byOrigin.set(origin, pool);
+    }
+    return pool;
+  }
+
+  private endpointOf(baseUrl: string): Endpoint {
+    let endpoint = this.endpoints.get(baseUrl);
+    if (endpoint === undefined) {
+      const url = new URL(baseUrl);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+        throw new TypeError('baseUrl must be http(s)');
+      }
+      const prefix = url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
+      endpoint = { origin: url.origin, prefix, search: url.search.slice(1) };
+      this.endpoints.set(baseUrl, endpoint);
+    }
+    return endpoint;
+  }
+}
+
+function joinPath(endpoint: Endpoint, path: string): string {
+  const full = endpoint.prefix + path;
+  if (endpoint.search.length === 0) {
+    return full;
+  }
+  return full + (path.includes('?') ? '&' : '?') + endpoint.search;
+}

@@ -1,0 +1,73 @@
+import type { ProviderCallError, StreamDelta } from '@aigw/core';
+import { classifyError } from '../errors/classify';
+import { jsonCall, streamCall } from '../http/calls';
+import { openAiRateLimit, type ResponseHeaders } from '../http/headers';
+import type { HttpPool } from '../http/http-pool';
+import { probe } from '../health';
+import type { AdapterRequest, AdapterResponse, AdapterTarget, HealthResult, ProviderAdapter } from '../types';
+import { readModelList } from '../model-list';
+import { OpenAiStreamDecoder, openAiBody, readCompletion } from './openai-wire';
+
+function headersOf(target: AdapterTarget, json: boolean): Record<string, string> {
+  const h: Record<string, string> = json ? { 'content-type': 'application/json' } : {};
+  if (target.apiKey !== undefined && target.apiKey.length > 0) {
+    h.authorization = `Bearer ${target.apiKey}`;
+  }
+  return h;
+}
+
+function readGeneration(json: unknown, headers: ResponseHeaders, status: number): AdapterResponse {
+  const res: AdapterResponse = readCompletion(json, status);
+  const rateLimit = openAiRateLimit(headers);
+  if (rateLimit !== undefined) {
+    res.rateLimit = rateLimit;
+  }
+  return res;
+}
+
+function readModels(json: unknown, _headers: ResponseHeaders, status: number): string[] {
+  return readModelList(json, status);
+}
+
+/**
+ * The OpenAI Chat Completions wire format, spoken by OpenAI, Z.ai, DeepSeek, vLLM, llama.cpp, Ollama `/v1`,
+ * the HuggingFace router and LiteLLM-style proxies. `baseUrl` includes the version segment (`.../v1`).
+ */
+export class OpenAiAdapter implements ProviderAdapter {
+  readonly kind = 'openai' as const;
+
+  constructor(private readonly pool: HttpPool) {}
+
+  generate(req: AdapterRequest, signal: AbortSignal): Promise<AdapterResponse> {
+    const call = {
+      method: 'POST',
+      path: '/chat/completions',
+      headers: headersOf(req.target, true),
+      body: openAiBody(req, false),
+    } as const;
+    return jsonCall(this.pool, req.target, call, signal, readGeneration);
+  }
+
+  stream(req: AdapterRequest, signal: AbortSignal): AsyncIterable<StreamDelta> {
+    const call = {
+      method: 'POST',
+      path: '/chat/completions',
+      headers: headersOf(req.target, true),
+      body: openAiBody(req, true),
+    } as const;
+    return streamCall(this.pool, req.target, call, signal, new OpenAiStreamDecoder());
+  }
+
+  listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]> {
+    const call = { method: 'GET', path: '/models', headers: headersOf(target, false) } as const;
+    return jsonCall(this.pool, target, call, signal, readModels);
+  }
+
+  healthCheck(target: AdapterTarget, signal: AbortSignal): Promise<HealthResult> {
+    return probe(() => this.listModels(target, signal), signal);
+  }
+
+  classifyError(err: unknown, signal?: AbortSignal): ProviderCallError {
+    return classifyError(err, signal);
+  }
+}

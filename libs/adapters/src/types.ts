@@ -1,0 +1,69 @@
+import type { ChatMessage, GenerationOptions, ProviderCallError, ProviderKind, StreamDelta, Usage } from '@aigw/core';
+
+/** Where and how to call one upstream. Built by the router per deployment; holds the secret, so never log it. */
+export interface AdapterTarget {
+  /** OpenAI family: includes `/v1` (`http://host:port/v1`). Anthropic: the origin (`https://api.anthropic.com`). */
+  baseUrl: string;
+  apiKey?: string;
+  /** Model name sent upstream. */
+  model: string;
+  /**
+   * Non-streaming calls: the whole call must finish within this. Streaming calls: the response headers and then
+   * every further chunk must each arrive within this (an idle timeout), so a long answer that keeps flowing is not
+   * cut off; the caller's signal bounds the stream as a whole.
+   */
+  timeoutMs: number;
+  /** Provider or gateway id: one connection pool per poolKey + origin. */
+  poolKey: string;
+  /** Connection limit of the pool; only the first target seen for a pool decides it. */
+  maxConnections?: number;
+}
+
+export interface AdapterRequest {
+  target: AdapterTarget;
+  messages: ChatMessage[];
+  options: GenerationOptions;
+}
+
+/** What the provider said about its remaining budget. Reset values are ms from when the response arrived. */
+export interface RateLimitInfo {
+  remainingRequests?: number;
+  remainingTokens?: number;
+  resetRequestsMs?: number;
+  resetTokensMs?: number;
+}
+
+export interface AdapterResponse {
+  id: string;
+  /** Epoch seconds. */
+  created: number;
+  text: string;
+  finishReason: string | null;
+  usage: Usage;
+  rateLimit?: RateLimitInfo;
+}
+
+export interface HealthResult {
+  ok: boolean;
+  latencyMs: number;
+  status?: number;
+  message?: string;
+}
+
+/**
+ * One wire format. Every method rejects (or, for `stream`, throws while iterated) only with ProviderCallError.
+ * `signal` is the caller's: aborting it cancels the upstream request and surfaces as ErrorClass.Cancelled.
+ */
+export interface ProviderAdapter {
+  readonly kind: ProviderKind;
+  generate(req: AdapterRequest, signal: AbortSignal): Promise<AdapterResponse>;
+  /**
+   * Deltas in order. The id appears on the first delta, the finish reason and usage on the last ones; when a
+   * provider repeats usage, the last one seen is the total. Stopping iteration early cancels the upstream request.
+   */
+  stream(req: AdapterRequest, signal: AbortSignal): AsyncIterable<StreamDelta>;
+  listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]>;
+  /** Never rejects: failures are reported in the result. */
+  healthCheck(target: AdapterTarget, signal: AbortSignal): Promise<HealthResult>;
+  classifyError(err: unknown, signal?: AbortSignal): ProviderCallError;
+}
