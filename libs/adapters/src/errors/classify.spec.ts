@@ -1,0 +1,166 @@
+import { ErrorClass, ProviderCallError } from '@aigw/core';
+import { classifyError, classifyHttpFailure } from './classify';
+
+const NOW = Date.parse('2026-01-01T00:00:00Z');
+
+function http(status: number, body: string, headers: Record<string, string> = {}): ProviderCallError {
+  return classifyHttpFailure(status, headers, body, 'sk-test-secret-key-123456', NOW);
+}
+
+describe('classifyHttpFailure', () => {
+  it.each([
+    [
+      400,
+      '{"error":{"message":"Invalid value for \'temperature\'","type":"invalid_request_error","param":"temperature","code":null}}',
+      ErrorClass.InvalidRequest,
+    ],
+    [
+      400,
+      '{"error":{"message":"This model\'s maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}',
+      ErrorClass.ContextLength,
+    ],
+    [
+      400,
+      '{"object":"error","message":"This model\'s maximum context length is 4096 tokens. However, you requested 5000 tokens","type":"BadRequestError","code":400}',
+      ErrorClass.ContextLength,
+    ],
+    [
+      400,
+      '{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 210000 tokens > 200000 maximum"}}',
+      ErrorClass.ContextLength,
+    ],
+    [422, '{"detail":[{"loc":["body","messages"],"msg":"field required"}]}', ErrorClass.InvalidRequest],
+    [
+      413,
+      '{"type":"error","error":{"type":"request_too_large","message":"Request exceeds the maximum allowed number of bytes."}}',
+      ErrorClass.ContextLength,
+    ],
+    [
+      401,
+      '{"error":{"message":"Invalid token","type":"invalid_request_error","code":"invalid_api_key"}}',
+      ErrorClass.Auth,
+    ],
+    [
+      403,
+      '{"type":"error","error":{"type":"permission_error","message":"Your API key does not have permission"}}',
+      ErrorClass.Auth,
+    ],
+    [
+      404,
+      '{"error":{"message":"The model `gpt-9` does not exist","type":"invalid_request_error","code":"model_not_found"}}',
+      ErrorClass.Provider,
+    ],
+    [408, 'Request Timeout', ErrorClass.Timeout],
+    [409, '{"error":{"message":"conflict"}}', ErrorClass.InvalidRequest],
+    [500, '{"error":{"message":"The server had an error while processing your request."}}', ErrorClass.Provider],
+    [502, '<html><body>Bad gateway</body></html>', ErrorClass.Provider],
+    [529, '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}', ErrorClass.Provider],
+    [302, '', ErrorClass.Provider],
+  ])('HTTP %i %s -> %s', (status, body, expected) => {
+    const e = http(status, body);
+    expect(e).toBeInstanceOf(ProviderCallError);
+    expect(e.errorClass).toBe(expected);
+    expect(e.status).toBe(status);
+    expect(e.message.startsWith(`upstream HTTP ${status}: `)).toBe(true);
+  });
+
+  it('puts the provider message in the error', () => {
+    const e = http(500, '{"error":{"message":"The server had an error while processing your request."}}');
+    expect(e.message).toBe('upstream HTTP 500: The server had an error while processing your request.');
+    expect(http(502, '').message).toBe('upstream HTTP 502: no error message');
+  });
+
+  it('reads Retry-After on 429 in every form', () => {
+    const body = '{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}';
+    expect(http(429, body, { 'retry-after-ms': '1500', 'retry-after': '9' }).retryAfterMs).toBe(1500);
+    expect(http(429, body, { 'retry-after': '2' }).retryAfterMs).toBe(2000);
+    expect(http(429, body, { 'retry-after': 'Thu, 01 Jan 2026 00:00:05 GMT' }).retryAfterMs).toBe(5000);
+    expect(http(429, body).retryAfterMs).toBeUndefined();
+    expect(http(429, body).errorClass).toBe(ErrorClass.RateLimit);
+  });
+
+  it('reads Retry-After on 503 and 529 but not on other 5xx', () => {
+    expect(http(503, 'busy', { 'retry-after': '3' }).retryAfterMs).toBe(3000);
+    expect(http(529, 'busy', { 'retry-after': '1' }).retryAfterMs).toBe(1000);
+    expect(http(500, 'oops', { 'retry-after': '3' }).retryAfterMs).toBeUndefined();
+  });
+
+  it('treats an exhausted account as an auth problem, not a rate limit to wait out', () => {
+    const body =
+      '{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","code":"insufficient_quota"}}';
+    expect(http(429, body, { 'retry-after': '1' }).errorClass).toBe(ErrorClass.Auth);
+  });
+
+  it('never carries the API key or key-like strings, and truncates long messages', () => {
+    const echoed = http(401, '{"error":{"message":"Incorrect API key provided: sk-test-secret-key-123456."}}');
+    expect(echoed.message).not.toContain('sk-test-secret-key-123456');
+    const masked = http(
+      401,
+      '{"error":{"message":"Incorrect API key provided: sk-proj-abc*********************wxyz."}}',
+    );
+    expect(masked.message).not.toMatch(/sk-proj/);
+    expect(http(400, 'auth header was Bearer abc.def.ghi').message).not.toContain('abc.def.ghi');
+    const long = http(500, 'x'.repeat(5000));
+    expect(long.message.length).toBeLessThanOrEqual('upstream HTTP 500: '.length + 300);
+  });
+});
+
+function sysError(code: string, message = code): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+describe('classifyError', () => {
+  it.each([
+    ['ECONNREFUSED', ErrorClass.Network],
+    ['ECONNRESET', ErrorClass.Network],
+    ['EPIPE', ErrorClass.Network],
+    ['ENOTFOUND', ErrorClass.Network],
+    ['EAI_AGAIN', ErrorClass.Network],
+    ['UND_ERR_SOCKET', ErrorClass.Network],
+    ['UND_ERR_CLOSED', ErrorClass.Network],
+    ['HPE_INVALID_CONSTANT', ErrorClass.Network],
+    ['UND_ERR_CONNECT_TIMEOUT', ErrorClass.Timeout],
+    ['UND_ERR_HEADERS_TIMEOUT', ErrorClass.Timeout],
+    ['UND_ERR_BODY_TIMEOUT', ErrorClass.Timeout],
+    ['ETIMEDOUT', ErrorClass.Timeout],
+    ['UND_ERR_ABORTED', ErrorClass.Cancelled],
+  ])('%s -> %s', (code, expected) => {
+    const e = classifyError(sysError(code));
+    expect(e.errorClass).toBe(expected);
+    expect(e.message).toContain(code);
+    expect(e.cause).toBeInstanceOf(Error);
+  });
+
+  it('finds the code in a cause chain and in an AggregateError', () => {
+    const wrapped = new TypeError('fetch failed', { cause: sysError('ECONNRESET') });
+    expect(classifyError(wrapped).errorClass).toBe(ErrorClass.Network);
+    const grouped = new AggregateError([sysError('ECONNREFUSED'), sysError('ECONNREFUSED')], 'connect failed');
+    expect(classifyError(grouped).errorClass).toBe(ErrorClass.Network);
+  });
+
+  it('classifies a DOMException timeout as Timeout and a bare AbortError as Cancelled', () => {
+    expect(classifyError(new DOMException('timed out', 'TimeoutError')).errorClass).toBe(ErrorClass.Timeout);
+    expect(classifyError(new DOMException('aborted', 'AbortError')).errorClass).toBe(ErrorClass.Cancelled);
+  });
+
+  it('says Cancelled for anything once the caller has aborted', () => {
+    const ac = new AbortController();
+    ac.abort();
+    expect(classifyError(sysError('ECONNRESET'), ac.signal).errorClass).toBe(ErrorClass.Cancelled);
+  });
+
+  it('passes a ProviderCallError through unchanged', () => {
+    const e = new ProviderCallError(ErrorClass.RateLimit, 'slow down', { retryAfterMs: 10 });
+    const ac = new AbortController();
+    ac.abort();
+    expect(classifyError(e, ac.signal)).toBe(e);
+  });
+
+  it('calls an unknown failure a provider error and keeps the cause', () => {
+    const err = new Error('weird');
+    const e = classifyError(err);
+    expect(e.errorClass).toBe(ErrorClass.Provider);
+    expect(e.cause).toBe(err);
+    expect(classifyError('just a string').errorClass).toBe(ErrorClass.Provider);
+  });
+});
