@@ -1,0 +1,15 @@
+export { ProviderSimulator } from './simulator/provider-simulator';
+export {
+  DEFAULT_SIMULATOR_CONFIG,
+  FAIL_MODES,
+  type FailMode,
+  type SimulatorConfig,
+  SimulatorConfigError,
+  validateSimulatorPatch,
+} from './simulator/config';
+export { type RecordedRequest, type SimulatorStats } from './simulator/stats';
+export { simulatorBanner } from './simulator/banner';
+export { uniqueId } from './unique-id';
+export { waitFor, type WaitForOptions } from './wait-for';
+export { freePort } from './free-port';
+export { parseSse, type SseEvent } from './sse';

@@ -1,0 +1,92 @@
+import { Answer } from './answers';
+import { anthropicWire } from './anthropic-wire';
+import { type Generation, isProblem } from './wire';
+import { parseSse } from '../sse';
+
+const gen = (patch: Partial<Generation> = {}): Generation => ({
+  id: 'msg_simtest',
+  created: 1_700_000_000,
+  model: 'sim-claude',
+  answer: new Answer(['Hello', ' you']),
+  promptTokens: 10,
+  cachedTokens: 4,
+  truncated: false,
+  includeUsage: true,
+  ...patch,
+});
+
+describe('anthropicWire.parse', () => {
+  it('counts the system prompt and finds the last user text', () => {
+    const parsed = anthropicWire.parse({
+      model: 'sim-claude',
+      max_tokens: 100,
+      system: [{ type: 'text', text: 'sys' }],
+      messages: [
+        { role: 'user', content: 'abc' },
+        { role: 'assistant', content: 'de' },
+        { role: 'user', content: [{ type: 'text', text: 'last' }] },
+      ],
+    });
+    expect(parsed).toEqual({
+      model: 'sim-claude',
+      stream: false,
+      maxTokens: 100,
+      includeUsage: true,
+      promptChars: 3 + 3 + 2 + 4,
+      lastUserText: 'last',
+    });
+  });
+
+  it('requires max_tokens like the real API', () => {
+    const parsed = anthropicWire.parse({ model: 'm', messages: [{ role: 'user', content: 'x' }] });
+    expect(isProblem(parsed) && parsed.param).toBe('max_tokens');
+  });
+});
+
+describe('anthropicWire rendering', () => {
+  it('splits prompt tokens into input and cache reads', () => {
+    const body = JSON.parse(anthropicWire.render(gen()).json()) as Record<string, unknown>;
+    expect(body).toMatchObject({
+      type: 'message',
+      role: 'assistant',
+      content: [{ type: 'text', text: 'Hello you' }],
+      stop_reason: 'end_turn',
+      usage: { input_tokens: 6, cache_read_input_tokens: 4, output_tokens: 2 },
+    });
+  });
+
+  it('renders the event sequence with matching event names and data types', () => {
+    const r = anthropicWire.render(gen({ truncated: true }));
+    const events = parseSse(r.streamStart() + r.streamToken(0) + r.streamToken(1) + r.streamEnd());
+    expect(events.map((e) => e.event)).toEqual([
+      'message_start',
+      'content_block_start',
+      'ping',
+      'content_block_delta',
+      'content_block_delta',
+      'content_block_stop',
+      'message_delta',
+      'message_stop',
+    ]);
+    for (const e of events) {
+      expect((JSON.parse(e.data) as { type: string }).type).toBe(e.event);
+    }
+    expect(JSON.parse(events[6].data)).toMatchObject({
+      delta: { stop_reason: 'max_tokens' },
+      usage: { output_tokens: 2 },
+    });
+  });
+
+  it('renders error events and errors shaped like Anthropic', () => {
+    const r = anthropicWire.render(gen());
+    const [e] = parseSse(r.streamError(529));
+    expect(e.event).toBe('error');
+    expect(JSON.parse(e.data)).toEqual({
+      type: 'error',
+      error: { type: 'overloaded_error', message: expect.any(String) },
+    });
+    expect(JSON.parse(anthropicWire.errorBody(401))).toMatchObject({ error: { type: 'authentication_error' } });
+    expect(JSON.parse(anthropicWire.errorBody(429))).toMatchObject({ error: { type: 'rate_limit_error' } });
+    expect(() => JSON.parse(parseSse(r.streamBroken())[0].data) as unknown).toThrow(SyntaxError);
+  });
+});

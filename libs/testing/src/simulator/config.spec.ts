@@ -1,0 +1,46 @@
+import { DEFAULT_SIMULATOR_CONFIG, SimulatorConfigError, validateSimulatorPatch } from './config';
+
+describe('validateSimulatorPatch', () => {
+  it('accepts the defaults and returns a copy', () => {
+    const patch = validateSimulatorPatch({ ...DEFAULT_SIMULATOR_CONFIG });
+    expect(patch).toEqual(DEFAULT_SIMULATOR_CONFIG);
+    expect(patch.models).not.toBe(DEFAULT_SIMULATOR_CONFIG.models);
+  });
+
+  it.each([
+    ['latencyMs', -1],
+    ['latencyMs', Number.NaN],
+    ['latencyMs', '10'],
+    ['completionTokens', 1.5],
+    ['failRate', 1.01],
+    ['failStatus', []],
+    ['failStatus', [200]],
+    ['retryAfterS', 1.5],
+    ['failMode', 'explode'],
+    ['failNext', -2],
+    ['requireAuth', 'yes'],
+    ['models', ['']],
+    ['cachedTokens', Number.POSITIVE_INFINITY],
+  ])('rejects %s = %p naming the field', (field, value) => {
+    expect(() => validateSimulatorPatch({ [field]: value })).toThrow(
+      expect.objectContaining({ name: 'SimulatorConfigError', field }) as Error,
+    );
+  });
+
+  it('rejects unknown keys so typos fail loudly', () => {
+    expect(() => validateSimulatorPatch({ latency: 5 })).toThrow(SimulatorConfigError);
+  });
+
+  it('rejects non-objects', () => {
+    expect(() => validateSimulatorPatch([1])).toThrow(/must be a JSON object/);
+    expect(() => validateSimulatorPatch(null)).toThrow(/must be a JSON object/);
+  });
+
+  it('accepts a null Retry-After and the edge values', () => {
+    expect(validateSimulatorPatch({ retryAfterS: null, failRate: 1, failStatus: [429, 529] })).toEqual({
+      retryAfterS: null,
+      failRate: 1,
+      failStatus: [429, 529],
+    });
+  });
+});

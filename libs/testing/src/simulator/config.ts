@@ -1,0 +1,131 @@
+export const FAIL_MODES = ['status', 'malformed', 'drop', 'hang', 'drop_mid_stream', 'error_mid_stream'] as const;
+export type FailMode = (typeof FAIL_MODES)[number];
+
+export interface SimulatorConfig {
+  /** Delay before the first byte of a provider answer (time to first byte). */
+  latencyMs: number;
+  /** Extra uniform random delay in [0, jitterMs) on top of latencyMs. */
+  jitterMs: number;
+  /** Delay between streamed content chunks. */
+  chunkDelayMs: number;
+  /** Tokens in the canned answer (one SSE content chunk each). */
+  completionTokens: number;
+  /** 0..1 fraction of requests that fail. */
+  failRate: number;
+  /** Statuses to pick from when failing. */
+  failStatus: number[];
+  /** Sent as Retry-After on 429/503/529 failures; null sends none. */
+  retryAfterS: number | null;
+  failMode: FailMode;
+  /** Content chunks sent before a *_mid_stream failure (or a malformed stream line). */
+  failAfterChunks: number;
+  /** Fail exactly the next N provider requests, then behave normally. */
+  failNext: number;
+  /** Answer 401 unless Authorization or x-api-key is present. */
+  requireAuth: boolean;
+  /** Answer text = content of the last user message. */
+  echo: boolean;
+  /** Model ids listed by GET /v1/models. */
+  models: string[];
+  /** Reported as cached prompt tokens in usage (capped at the prompt estimate). */
+  cachedTokens: number;
+}
+
+export const DEFAULT_SIMULATOR_CONFIG: Readonly<SimulatorConfig> = Object.freeze({
+  latencyMs: 0,
+  jitterMs: 0,
+  chunkDelayMs: 0,
+  completionTokens: 32,
+  failRate: 0,
+  failStatus: [503],
+  retryAfterS: null,
+  failMode: 'status',
+  failAfterChunks: 3,
+  failNext: 0,
+  requireAuth: false,
+  echo: false,
+  models: ['sim-gpt-4o-mini', 'sim-gpt-4o', 'sim-claude-haiku', 'sim-claude-sonnet'],
+  cachedTokens: 0,
+});
+
+/** A config value was rejected; `field` names the SimulatorConfig key. */
+export class SimulatorConfigError extends Error {
+  constructor(
+    readonly field: string,
+    problem: string,
+  ) {
+    super(`simulator config "${field}" ${problem}`);
+    this.name = 'SimulatorConfigError';
+  }
+}
+
+// Node timers overflow past 2^31-1 ms; ten minutes is already far beyond any useful delay.
+const MAX_DELAY_MS = 600_000;
+const MAX_TOKENS = 100_000;
+
+type Check = (value: unknown) => string | null;
+
+const nonNegative =
+  (max: number, integer: boolean): Check =>
+  (v) => {
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      return 'must be a finite number';
+    }
+    if (integer && !Number.isInteger(v)) {
+      return 'must be an integer';
+    }
+    return v < 0 || v > max ? `must be between 0 and ${max}` : null;
+  };
+
+const isBoolean: Check = (v) => (typeof v === 'boolean' ? null : 'must be a boolean');
+
+const CHECKS: Record<keyof SimulatorConfig, Check> = {
+  latencyMs: nonNegative(MAX_DELAY_MS, false),
+  jitterMs: nonNegative(MAX_DELAY_MS, false),
+  chunkDelayMs: nonNegative(MAX_DELAY_MS, false),
+  completionTokens: nonNegative(MAX_TOKENS, true),
+  failRate: nonNegative(1, false),
+  failStatus: (v) =>
+    Array.isArray(v) &&
+    v.length > 0 &&
+    v.every((s) => Number.isInteger(s) && (s as number) >= 400 && (s as number) <= 599)
+      ? null
+      : 'must be a non-empty list of HTTP error statuses (400..599)',
+  retryAfterS: (v) => (v === null ? null : nonNegative(86_400, true)(v)),
+  failMode: (v) => (FAIL_MODES.includes(v as FailMode) ? null : `must be one of ${FAIL_MODES.join(', ')}`),
+  failAfterChunks: nonNegative(MAX_TOKENS, true),
+  failNext: nonNegative(Number.MAX_SAFE_INTEGER, true),
+  requireAuth: isBoolean,
+  echo: isBoolean,
+  models: (v) =>
+    Array.isArray(v) && v.length > 0 && v.every((m) => typeof m === 'string' && m.trim() !== '')
+      ? null
+      : 'must be a non-empty list of model ids',
+  cachedTokens: nonNegative(Number.MAX_SAFE_INTEGER, true),
+};
+
+function isConfigKey(key: string): key is keyof SimulatorConfig {
+  return Object.prototype.hasOwnProperty.call(CHECKS, key);
+}
+
+/**
+ * Checks a partial config (from code, the CLI environment or POST /_sim/config) and returns a
+ * copy. Unknown keys are rejected so a typo in a test fails loudly instead of being ignored.
+ */
+export function validateSimulatorPatch(patch: unknown): Partial<SimulatorConfig> {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
+    throw new SimulatorConfigError('(patch)', 'must be a JSON object');
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (!isConfigKey(key)) {
+      throw new SimulatorConfigError(key, 'is not a simulator setting');
+    }
+    const problem = CHECKS[key](value);
+    if (problem !== null) {
+      throw new SimulatorConfigError(key, problem);
+    }
+    out[key] = Array.isArray(value) ? [...(value as unknown[])] : value;
+  }
+  return out;
+}

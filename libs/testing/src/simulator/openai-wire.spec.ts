@@ -1,0 +1,120 @@
+import { Answer } from './answers';
+import { openAiWire } from './openai-wire';
+import { type Generation, isProblem } from './wire';
+
+const gen = (patch: Partial<Generation> = {}): Generation => ({
+  id: 'chatcmpl-simtest',
+  created: 1_700_000_000,
+  model: 'sim-"quoted"',
+  answer: new Answer(['Hi', ' "there"']),
+  promptTokens: 12,
+  cachedTokens: 5,
+  truncated: false,
+  includeUsage: false,
+  ...patch,
+});
+
+const dataLines = (sse: string): unknown[] =>
+  sse
+    .split('\n\n')
+    .filter((e) => e.startsWith('data: ') && e !== 'data: [DONE]')
+    .map((e) => JSON.parse(e.slice(6)) as unknown);
+
+describe('openAiWire.parse', () => {
+  it('extracts what the simulator needs', () => {
+    const parsed = openAiWire.parse({
+      model: 'sim-a',
+      stream: true,
+      stream_options: { include_usage: true },
+      max_tokens: 9,
+      max_completion_tokens: 4,
+      messages: [
+        { role: 'system', content: 'abcd' },
+        { role: 'user', content: [{ type: 'text', text: 'first' }] },
+        { role: 'assistant', content: 'x' },
+        { role: 'user', content: 'last one' },
+      ],
+    });
+    expect(parsed).toEqual({
+      model: 'sim-a',
+      stream: true,
+      maxTokens: 4,
+      includeUsage: true,
+      promptChars: 4 + 5 + 1 + 8,
+      lastUserText: 'last one',
+    });
+  });
+
+  it.each([
+    [null, null],
+    [{ messages: [{ role: 'user', content: 'x' }] }, 'model'],
+    [{ model: 'm', messages: [] }, 'messages'],
+    [{ model: 'm', messages: ['nope'] }, 'messages'],
+    [{ model: 'm', messages: [{ role: 'user', content: 'x' }], max_tokens: 0 }, 'max_tokens'],
+    [{ model: 'm', messages: [{ role: 'user', content: 'x' }], stream: 'yes' }, 'stream'],
+  ])('rejects %p naming param %p', (body, param) => {
+    const parsed = openAiWire.parse(body);
+    expect(isProblem(parsed) && parsed.param).toBe(param);
+  });
+});
+
+describe('openAiWire rendering', () => {
+  it('renders a chat.completion with usage and cached tokens', () => {
+    const body = JSON.parse(openAiWire.render(gen()).json()) as Record<string, unknown>;
+    expect(body).toMatchObject({
+      id: 'chatcmpl-simtest',
+      object: 'chat.completion',
+      model: 'sim-"quoted"',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'Hi "there"' }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 12, completion_tokens: 2, total_tokens: 14, prompt_tokens_details: { cached_tokens: 5 } },
+    });
+  });
+
+  it('reports finish_reason length when truncated', () => {
+    const body = JSON.parse(openAiWire.render(gen({ truncated: true })).json()) as {
+      choices: { finish_reason: string }[];
+    };
+    expect(body.choices[0].finish_reason).toBe('length');
+  });
+
+  it('renders a stream: role chunk, content chunks, finish, usage, [DONE]', () => {
+    const r = openAiWire.render(gen({ includeUsage: true }));
+    const sse = r.streamStart() + r.streamToken(0) + r.streamToken(1) + r.streamEnd();
+    expect(sse.endsWith('data: [DONE]\n\n')).toBe(true);
+    const chunks = dataLines(sse) as {
+      choices: { delta: Record<string, unknown>; finish_reason: unknown }[];
+      usage: unknown;
+    }[];
+    expect(chunks).toHaveLength(5);
+    expect(chunks[0].choices[0].delta).toMatchObject({ role: 'assistant' });
+    expect(chunks.slice(1, 3).map((c) => c.choices[0].delta.content)).toEqual(['Hi', ' "there"']);
+    expect(chunks[3].choices[0].finish_reason).toBe('stop');
+    expect(chunks.slice(0, 4).every((c) => c.usage === null)).toBe(true);
+    expect(chunks[4]).toMatchObject({ choices: [], usage: { completion_tokens: 2, prompt_tokens: 12 } });
+  });
+
+  it('omits usage entirely unless asked', () => {
+    const r = openAiWire.render(gen());
+    const chunks = dataLines(r.streamStart() + r.streamEnd()) as Record<string, unknown>[];
+    expect(chunks).toHaveLength(2);
+    expect(chunks.every((c) => !('usage' in c))).toBe(true);
+  });
+
+  it('renders in-band errors and a broken line', () => {
+    const r = openAiWire.render(gen());
+    expect(dataLines(r.streamError(503))).toEqual([{ error: expect.objectContaining({ type: 'server_error' }) }]);
+    expect(() => dataLines(r.streamBroken())).toThrow(SyntaxError);
+  });
+
+  it('shapes errors like OpenAI', () => {
+    expect(JSON.parse(openAiWire.errorBody(429))).toEqual({
+      error: {
+        message: expect.stringContaining('simulator'),
+        type: 'requests',
+        param: null,
+        code: 'rate_limit_exceeded',
+      },
+    });
+    expect(JSON.parse(openAiWire.errorBody(400, 'bad', 'model'))).toMatchObject({ error: { param: 'model' } });
+  });
+});

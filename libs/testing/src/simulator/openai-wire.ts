@@ -1,0 +1,146 @@
+import { contentText } from './answers';
+import {
+  asRecord,
+  type Generation,
+  type ParsedRequest,
+  type Rendering,
+  simulatedMessage,
+  tokenLimit,
+  type WireFormat,
+  type WireProblem,
+} from './wire';
+
+const FINGERPRINT = '"service_tier":"default","system_fingerprint":"fp_simulator"';
+
+function errorType(status: number): { type: string; code: string | null } {
+  if (status === 401) {
+    return { type: 'invalid_request_error', code: 'invalid_api_key' };
+  }
+  if (status === 429) {
+    return { type: 'requests', code: 'rate_limit_exceeded' };
+  }
+  if (status >= 500) {
+    return { type: 'server_error', code: null };
+  }
+  return { type: 'invalid_request_error', code: status === 404 ? 'not_found' : null };
+}
+
+function errorJson(status: number, message?: string, param: string | null = null): string {
+  const { type, code } = errorType(status);
+  return JSON.stringify({ error: { message: message ?? simulatedMessage(status), type, param, code } });
+}
+
+function usageJson(gen: Generation): string {
+  const p = gen.promptTokens;
+  const c = gen.answer.length;
+  return (
+    `{"prompt_tokens":${p},"completion_tokens":${c},"total_tokens":${p + c},` +
+    `"prompt_tokens_details":{"cached_tokens":${gen.cachedTokens},"audio_tokens":0},` +
+    '"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}'
+  );
+}
+
+class OpenAiRendering implements Rendering {
+  /** `data: {...,"choices":` shared by every chunk of this answer. */
+  private readonly head: string;
+  /** Closes a choice chunk; OpenAI sends `"usage":null` on every chunk when usage was asked for. */
+  private readonly choiceTail: string;
+
+  constructor(private readonly gen: Generation) {
+    this.head =
+      `data: {"id":"${gen.id}","object":"chat.completion.chunk","created":${gen.created},` +
+      `"model":${JSON.stringify(gen.model)},${FINGERPRINT},"choices":`;
+    this.choiceTail = gen.includeUsage ? '}],"usage":null}\n\n' : '}]}\n\n';
+  }
+
+  private finishReason(): string {
+    return this.gen.truncated ? 'length' : 'stop';
+  }
+
+  json(): string {
+    const gen = this.gen;
+    return (
+      `{"id":"${gen.id}","object":"chat.completion","created":${gen.created},"model":${JSON.stringify(gen.model)},` +
+      `"choices":[{"index":0,"message":{"role":"assistant","content":${gen.answer.textJson},"refusal":null,"annotations":[]},` +
+      `"logprobs":null,"finish_reason":"${this.finishReason()}"}],"usage":${usageJson(gen)},${FINGERPRINT}}`
+    );
+  }
+
+  streamStart(): string {
+    return `${this.head}[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null${this.choiceTail}`;
+  }
+
+  streamToken(index: number): string {
+    return `${this.head}[{"index":0,"delta":{"content":${this.gen.answer.tokenJson[index]}},"logprobs":null,"finish_reason":null${this.choiceTail}`;
+  }
+
+  streamEnd(): string {
+    let out = `${this.head}[{"index":0,"delta":{},"logprobs":null,"finish_reason":"${this.finishReason()}"${this.choiceTail}`;
+    if (this.gen.includeUsage) {
+      out += `${this.head}[],"usage":${usageJson(this.gen)}}\n\n`;
+    }
+    return `${out}data: [DONE]\n\n`;
+  }
+
+  streamError(status: number): string {
+    return `data: ${errorJson(status)}\n\n`;
+  }
+
+  streamBroken(): string {
+    return `${this.head}[{"index":0,"delta":{"content":"brok\n\n`;
+  }
+}
+
+function parse(raw: unknown): ParsedRequest | WireProblem {
+  const body = asRecord(raw);
+  if (body === null) {
+    return { problem: 'The request body must be a JSON object.', param: null };
+  }
+  if (typeof body.model !== 'string' || body.model === '') {
+    return { problem: 'you must provide a model parameter', param: 'model' };
+  }
+  if (!Array.isArray(body.messages) || body.messages.length === 0) {
+    return { problem: 'messages must be a non-empty array', param: 'messages' };
+  }
+  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') {
+    return { problem: 'stream must be a boolean', param: 'stream' };
+  }
+  const maxTokens = tokenLimit(body, 'max_tokens');
+  const maxCompletion = tokenLimit(body, 'max_completion_tokens');
+  if (typeof maxTokens === 'object' && maxTokens !== null) {
+    return maxTokens;
+  }
+  if (typeof maxCompletion === 'object' && maxCompletion !== null) {
+    return maxCompletion;
+  }
+  let promptChars = 0;
+  let lastUserText = '';
+  for (const m of body.messages as unknown[]) {
+    const message = asRecord(m);
+    if (message === null) {
+      return { problem: 'each message must be an object', param: 'messages' };
+    }
+    const text = contentText(message.content);
+    promptChars += text.length;
+    if (message.role === 'user') {
+      lastUserText = text;
+    }
+  }
+  const limits = [maxTokens, maxCompletion].filter((v): v is number => v !== null);
+  return {
+    model: body.model,
+    stream: body.stream === true,
+    maxTokens: limits.length > 0 ? Math.min(...limits) : null,
+    includeUsage: asRecord(body.stream_options)?.include_usage === true,
+    promptChars,
+    lastUserText,
+  };
+}
+
+export const openAiWire: WireFormat = {
+  name: 'openai',
+  idPrefix: 'chatcmpl-sim',
+  parse,
+  render: (gen) => new OpenAiRendering(gen),
+  errorBody: (status, message, param) => errorJson(status, message, param ?? null),
+};

@@ -1,0 +1,271 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { type AddressInfo } from 'node:net';
+import { AnswerBook, echoAnswer, estimateTokens } from './answers';
+import { anthropicWire } from './anthropic-wire';
+import { DEFAULT_SIMULATOR_CONFIG, type SimulatorConfig, validateSimulatorPatch } from './config';
+import { type Controllable, handleControl } from './control';
+import { Exchange, readBody } from './exchange';
+import { drawFault } from './faults';
+import { wireHeaders } from './headers';
+import { modelsBody } from './models';
+import { openAiWire } from './openai-wire';
+import { Responder } from './respond';
+import { type Outcome, type RecordedRequest, type SimulatorStats, StatsRecorder } from './stats';
+import { isProblem, type WireFormat } from './wire';
+
+function copyConfig(c: SimulatorConfig): SimulatorConfig {
+  return { ...c, failStatus: [...c.failStatus], models: [...c.models] };
+}
+
+function hasAuth(req: IncomingMessage): boolean {
+  return Boolean(req.headers.authorization) || Boolean(req.headers['x-api-key']);
+}
+
+/**
+ * A fake LLM provider on a real loopback HTTP server, speaking the OpenAI chat-completions and
+ * Anthropic messages wire formats (JSON and SSE), with latency and fault injection. Every
+ * response carries `x-simulator: true`; it is a test and benchmark double, never a fallback.
+ *
+ * OpenAI base URL: `${url}/v1`; Anthropic base URL: `url`.
+ */
+export class ProviderSimulator implements Controllable {
+  readonly name: string;
+  private cfg: SimulatorConfig;
+  private readonly book: AnswerBook;
+  private modelList: string;
+  private readonly recorder = new StatsRecorder();
+  private readonly responder: Responder;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private server: Server | undefined;
+  private host = '127.0.0.1';
+  private boundPort = 0;
+  private stopping = false;
+  private seq = 0;
+  private readonly idBase = randomBytes(4).toString('hex');
+
+  constructor(config: Partial<SimulatorConfig> = {}, opts: { name?: string } = {}) {
+    this.name = opts.name ?? 'sim';
+    this.cfg = { ...copyConfig(DEFAULT_SIMULATOR_CONFIG), ...validateSimulatorPatch(config) };
+    this.book = new AnswerBook(this.cfg.completionTokens);
+    this.modelList = modelsBody(this.cfg.models);
+    this.responder = new Responder({
+      config: () => this.cfg,
+      later: (ms, fn) => this.later(ms, fn),
+      stats: this.recorder,
+      headers: { openai: wireHeaders(this.name, 'openai'), anthropic: wireHeaders(this.name, 'anthropic') },
+    });
+  }
+
+  get port(): number {
+    this.assertStarted();
+    return this.boundPort;
+  }
+
+  get url(): string {
+    this.assertStarted();
+    const wildcard = this.host === '0.0.0.0' || this.host === '::' || this.host === '';
+    const host = wildcard ? '127.0.0.1' : this.host.includes(':') ? `[${this.host}]` : this.host;
+    return `http://${host}:${this.boundPort}`;
+  }
+
+  async start(port = 0, host = '127.0.0.1'): Promise<void> {
+    if (this.server !== undefined) {
+      throw new Error(`simulator "${this.name}" is already started`);
+    }
+    const server = createServer((req, res) => this.onRequest(req, res));
+    // Outlive typical client pool idle timeouts so the client, not the server, closes idle sockets.
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
+    // "hang" mode holds requests open indefinitely; Node's default request timeout would cut them.
+    server.requestTimeout = 0;
+    server.on('connection', () => this.recorder.connected());
+    server.on('clientError', (_err, socket) => {
+      if (socket.writable) {
+        socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+      } else {
+        socket.destroy();
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    this.host = host;
+    this.boundPort = (server.address() as AddressInfo).port;
+  }
+
+  /** Closes the server and every open socket (hung and streaming requests included). */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server === undefined) {
+      return;
+    }
+    this.stopping = true;
+    for (const t of this.timers) {
+      clearTimeout(t);
+    }
+    this.timers.clear();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      });
+    } finally {
+      this.server = undefined;
+      this.stopping = false;
+    }
+  }
+
+  configure(patch: Partial<SimulatorConfig>): void {
+    const valid = validateSimulatorPatch(patch);
+    this.cfg = { ...this.cfg, ...valid };
+    this.book.resize(this.cfg.completionTokens);
+    if (valid.models !== undefined) {
+      this.modelList = modelsBody(this.cfg.models);
+    }
+  }
+
+  /** A copy of the current settings (`failNext` shows the forced failures still to come). */
+  config(): SimulatorConfig {
+    return copyConfig(this.cfg);
+  }
+
+  stats(): SimulatorStats {
+    return this.recorder.snapshot();
+  }
+
+  /** Zero the counters and forget recorded requests; the config is kept. */
+  reset(): void {
+    this.recorder.reset();
+  }
+
+  /** The last `n` provider requests (oldest first): route, parsed body, time, whether auth was sent. */
+  lastRequests(n = 20): RecordedRequest[] {
+    return this.recorder.last(n);
+  }
+
+  private assertStarted(): void {
+    if (this.server === undefined) {
+      throw new Error(`simulator "${this.name}" is not started`);
+    }
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private nextId(prefix: string): string {
+    return `${prefix}${this.idBase}${(++this.seq).toString(36)}`;
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    if (path === '/health' || path.startsWith('/_sim/')) {
+      handleControl(this, req, res, path);
+      return;
+    }
+    const auth = hasAuth(req);
+    const ex = new Exchange(req, res, `${req.method ?? ''} ${path}`, auth, this.nextId('req_sim'));
+    this.recorder.started(ex.route, auth);
+    res.on('close', () => this.recorder.finished(this.outcome(ex)));
+    readBody(req, (raw) => this.dispatch(ex, raw));
+  }
+
+  private outcome(ex: Exchange): Outcome {
+    if (ex.selfClosed || this.stopping) {
+      return 'dropped';
+    }
+    return ex.res.writableFinished ? ex.res.statusCode : 'cancelled';
+  }
+
+  private dispatch(ex: Exchange, raw: string | null): void {
+    // The error and model-list shape for this client: Anthropic clients send anthropic-version.
+    const wire = ex.route === 'POST /v1/messages' || ex.req.headers['anthropic-version'] ? anthropicWire : openAiWire;
+    if (raw === null) {
+      this.recorder.record({ route: ex.route, body: undefined, at: Date.now(), hadAuth: ex.hadAuth });
+      this.responder.error(ex, wire, 413);
+      return;
+    }
+    let body: unknown;
+    let invalidJson = false;
+    try {
+      body = raw === '' ? undefined : JSON.parse(raw);
+    } catch {
+      invalidJson = true;
+    }
+    this.recorder.record({ route: ex.route, body, at: Date.now(), hadAuth: ex.hadAuth });
+    if (this.cfg.requireAuth && !ex.hadAuth) {
+      this.responder.error(ex, wire, 401, 'Missing API key: send Authorization or x-api-key (provider simulator)');
+      return;
+    }
+    if (invalidJson) {
+      this.responder.error(ex, wire, 400, 'The request body is not valid JSON (provider simulator)');
+      return;
+    }
+    switch (ex.route) {
+      case 'POST /v1/chat/completions':
+        this.generate(ex, openAiWire, body);
+        return;
+      case 'POST /v1/messages':
+        this.generate(ex, anthropicWire, body);
+        return;
+      case 'GET /v1/models': {
+        const fault = drawFault(this.cfg);
+        const list = this.modelList;
+        this.afterLatency(() => this.responder.jsonReply(ex, wire, () => list, fault));
+        return;
+      }
+      default:
+        this.responder.error(ex, wire, 404, `Unknown route ${ex.route} (provider simulator)`);
+    }
+  }
+
+  private generate(ex: Exchange, wire: WireFormat, body: unknown): void {
+    const parsed = wire.parse(body);
+    if (isProblem(parsed)) {
+      this.responder.error(ex, wire, 400, parsed.problem, parsed.param);
+      return;
+    }
+    const cfg = this.cfg;
+    const fault = drawFault(cfg);
+    const full = cfg.echo ? echoAnswer(parsed.lastUserText) : this.book.get(null);
+    const answer = cfg.echo ? full.truncate(parsed.maxTokens ?? full.length) : this.book.get(parsed.maxTokens);
+    const promptTokens = estimateTokens(parsed.promptChars);
+    const rendering = wire.render({
+      id: this.nextId(wire.idPrefix),
+      created: Math.floor(Date.now() / 1000),
+      model: parsed.model,
+      answer,
+      promptTokens,
+      cachedTokens: Math.min(cfg.cachedTokens, promptTokens),
+      truncated: answer.length < full.length,
+      includeUsage: parsed.includeUsage,
+    });
+    if (parsed.stream) {
+      this.afterLatency(() => this.responder.streamReply(ex, wire, rendering, answer.length, fault));
+    } else {
+      this.afterLatency(() => this.responder.jsonReply(ex, wire, () => rendering.json(), fault));
+    }
+  }
+
+  private afterLatency(fn: () => void): void {
+    const { latencyMs, jitterMs } = this.cfg;
+    const delay = latencyMs + (jitterMs > 0 ? Math.random() * jitterMs : 0);
+    if (delay > 0) {
+      this.later(delay, fn);
+    } else {
+      fn();
+    }
+  }
+}

@@ -1,0 +1,97 @@
+import { type Answer } from './answers';
+
+/** What the simulator needs from a chat request, whichever wire format it came in. */
+export interface ParsedRequest {
+  model: string;
+  stream: boolean;
+  /** Cap on completion tokens asked for by the client, if any. */
+  maxTokens: number | null;
+  /** OpenAI `stream_options.include_usage`; Anthropic streams always carry usage. */
+  includeUsage: boolean;
+  promptChars: number;
+  lastUserText: string;
+}
+
+/** Why a request body was rejected (answered 400 in the provider's error shape). */
+export interface WireProblem {
+  problem: string;
+  param: string | null;
+}
+
+/** One answer being served. */
+export interface Generation {
+  id: string;
+  created: number;
+  model: string;
+  answer: Answer;
+  promptTokens: number;
+  cachedTokens: number;
+  /** The answer was cut by the client's max_tokens. */
+  truncated: boolean;
+  includeUsage: boolean;
+}
+
+/** The serialised pieces of one answer, in the wire format it was asked in. */
+export interface Rendering {
+  json(): string;
+  /** Everything before the first content chunk (role chunk; message_start, content_block_start, ping). */
+  streamStart(): string;
+  streamToken(index: number): string;
+  /** Everything after the last content chunk, through [DONE] / message_stop. */
+  streamEnd(): string;
+  /** An in-band error event ending a stream that already started. */
+  streamError(status: number): string;
+  /** An SSE event whose data line is not valid JSON. */
+  streamBroken(): string;
+}
+
+export interface WireFormat {
+  readonly name: 'openai' | 'anthropic';
+  readonly idPrefix: string;
+  parse(body: unknown): ParsedRequest | WireProblem;
+  render(gen: Generation): Rendering;
+  /** Error body shaped like this provider's real errors; `param` names a rejected field where the format has one. */
+  errorBody(status: number, message?: string, param?: string | null): string;
+}
+
+export function isProblem(v: ParsedRequest | WireProblem): v is WireProblem {
+  return (v as WireProblem).problem !== undefined;
+}
+
+export function asRecord(v: unknown): Record<string, unknown> | null {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+}
+
+/** A positive integer token limit, null when absent, or a problem when present but invalid. */
+export function tokenLimit(body: Record<string, unknown>, key: string): number | null | WireProblem {
+  const v = body[key];
+  if (v === undefined || v === null) {
+    return null;
+  }
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    return { problem: `${key} must be a positive integer`, param: key };
+  }
+  return v;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Invalid API key',
+  403: 'Permission denied',
+  404: 'Not found',
+  408: 'Request timed out',
+  409: 'Conflict',
+  413: 'Request too large',
+  422: 'Unprocessable request',
+  429: 'Rate limit reached',
+  500: 'Internal server error',
+  502: 'Bad gateway',
+  503: 'The server is overloaded or not ready yet',
+  504: 'Gateway timeout',
+  529: 'Overloaded',
+};
+
+/** Default error message; every one says it came from the simulator. */
+export function simulatedMessage(status: number): string {
+  return `${STATUS_TEXT[status] ?? `Error ${status}`} (provider simulator)`;
+}
