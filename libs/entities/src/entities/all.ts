@@ -1,0 +1,24 @@
+import { ApiKeyEntity } from './api-key.entity';
+import { AuditLogEntity } from './audit-log.entity';
+import { GatewayEntity } from './gateway.entity';
+import { ModelEntity } from './model.entity';
+import { ProviderHealthCheckEntity } from './provider-health-check.entity';
+import { ProviderEntity } from './provider.entity';
+import { UsageRecordEntity } from './usage-record.entity';
+import { UserPreferenceEntity } from './user-preference.entity';
+import { UserQuotaEntity } from './user-quota.entity';
+import { UserEntity } from './user.entity';
+
+/** Every entity, for DataSource options and `TypeOrmModule.forFeature`. */
+export const ENTITIES = [
+  UserEntity,
+  ApiKeyEntity,
+  GatewayEntity,
+  ProviderEntity,
+  ModelEntity,
+  UserPreferenceEntity,
+  UserQuotaEntity,
+  UsageRecordEntity,
+  ProviderHealthCheckEntity,
+  AuditLogEntity,
+] as const;

@@ -1,0 +1,22 @@
+import { Check, Column, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+
+/** An OpenAI-compatible proxy (e.g. LiteLLM) that providers can be routed through. */
+@Entity({ name: 'gateways' })
+@Check('ck_gateways_timeout_ms', '"timeout_ms" > 0')
+export class GatewayEntity {
+  @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'pk_gateways' })
+  id: string;
+
+  @Column({ name: 'base_url', type: 'text' })
+  baseUrl: string;
+
+  /** SecretBox envelope; never returned by an endpoint. */
+  @Column({ name: 'encrypted_secret', type: 'text', nullable: true })
+  encryptedSecret: string | null;
+
+  @Column({ name: 'timeout_ms', type: 'integer', default: 60000 })
+  timeoutMs: number;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+}

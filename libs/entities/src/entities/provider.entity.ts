@@ -1,0 +1,83 @@
+import type { RoutingMethod } from '@aigw/core';
+import {
+  Check,
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryColumn,
+  UpdateDateColumn,
+} from 'typeorm';
+import { GatewayEntity } from './gateway.entity';
+
+export type ProviderHealthStatus = 'unknown' | 'healthy' | 'degraded' | 'failing';
+export const PROVIDER_HEALTH_STATUSES: readonly ProviderHealthStatus[] = ['unknown', 'healthy', 'degraded', 'failing'];
+
+/**
+ * Where a provider row came from. The catalog seed only touches `file` rows; the admin API
+ * marks what it edits `admin` so that the next boot does not undo the edit.
+ */
+export type ProviderSource = 'file' | 'admin';
+
+@Entity({ name: 'providers' })
+@Index('ix_providers_gateway_id', ['gatewayId'])
+@Check('ck_providers_routing', `"routing" IN ('direct', 'gateway', 'auto')`)
+@Check('ck_providers_health_status', `"health_status" IN ('unknown', 'healthy', 'degraded', 'failing')`)
+@Check('ck_providers_source', `"source" IN ('file', 'admin')`)
+@Check('ck_providers_timeout_ms', '"timeout_ms" > 0')
+@Check('ck_providers_max_connections', '"max_connections" > 0')
+export class ProviderEntity {
+  /** The catalog id, used in `provider/model` refs. */
+  @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'pk_providers' })
+  id: string;
+
+  /** Wire protocol (`openai`, `anthropic`, ...). Not a CHECK constraint: new adapters add kinds. */
+  @Column({ type: 'text' })
+  kind: string;
+
+  @Column({ name: 'base_url', type: 'text' })
+  baseUrl: string;
+
+  @Column({ type: 'text', default: 'direct' })
+  routing: RoutingMethod;
+
+  @Column({ name: 'gateway_id', type: 'text', nullable: true })
+  gatewayId: string | null;
+
+  @ManyToOne(() => GatewayEntity, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'gateway_id', foreignKeyConstraintName: 'fk_providers_gateway' })
+  gateway?: GatewayEntity | null;
+
+  @Column({ type: 'boolean', default: true })
+  enabled: boolean;
+
+  @Column({ name: 'health_status', type: 'text', default: 'unknown' })
+  healthStatus: ProviderHealthStatus;
+
+  @Column({ name: 'consecutive_failures', type: 'integer', default: 0 })
+  consecutiveFailures: number;
+
+  @Column({ name: 'last_check_at', type: 'timestamptz', nullable: true })
+  lastCheckAt: Date | null;
+
+  @Column({ name: 'timeout_ms', type: 'integer', default: 60000 })
+  timeoutMs: number;
+
+  @Column({ name: 'max_connections', type: 'integer', default: 128 })
+  maxConnections: number;
+
+  /** SecretBox envelope of the provider's API key; never returned by an endpoint. */
+  @Column({ name: 'encrypted_secret', type: 'text', nullable: true })
+  encryptedSecret: string | null;
+
+  @Column({ type: 'text', default: 'file' })
+  source: ProviderSource;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+}

@@ -1,0 +1,36 @@
+export { ENTITIES } from './entities/all';
+export { UserEntity } from './entities/user.entity';
+export { ApiKeyEntity, type ApiKeyRole } from './entities/api-key.entity';
+export { GatewayEntity } from './entities/gateway.entity';
+export {
+  ProviderEntity,
+  PROVIDER_HEALTH_STATUSES,
+  type ProviderHealthStatus,
+  type ProviderSource,
+} from './entities/provider.entity';
+export { ModelEntity } from './entities/model.entity';
+export { UserPreferenceEntity } from './entities/user-preference.entity';
+export { UserQuotaEntity } from './entities/user-quota.entity';
+export { UsageRecordEntity } from './entities/usage-record.entity';
+export { ProviderHealthCheckEntity } from './entities/provider-health-check.entity';
+export { AuditLogEntity } from './entities/audit-log.entity';
+export { MIGRATIONS } from './migrations/all';
+export { numericTransformer } from './transformers';
+export { createDataSourceOptions, type DatabaseConfig } from './data-source-options';
+export { readDatabaseEnv, describeDatabaseError, type DatabaseEnv } from './database-env';
+export { DEFAULT_SCHEMA, checkSchemaName, advisoryLockKey } from './schema-name';
+export { runMigrationsLocked, type MigrationLog } from './migrate-locked';
+export { tableRef } from './table-ref';
+export { SecretBox, SecretBoxError } from './secret-box';
+export { CatalogStore, type SeedSummary, type SeedChange } from './stores/catalog.store';
+export {
+  ApiKeyStore,
+  AmbiguousKeyPrefixError,
+  API_KEY_PREFIX,
+  keyPrefixOf,
+  type ActiveApiKey,
+  type ApiKeyInfo,
+  type BootstrapKeyResult,
+  type CreatedApiKey,
+} from './stores/api-key.store';
+export { UsageStore } from './stores/usage.store';

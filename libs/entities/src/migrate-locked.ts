@@ -1,0 +1,49 @@
+import { MigrationExecutor, type DataSource } from 'typeorm';
+import { advisoryLockKey, checkSchemaName } from './schema-name';
+
+export type MigrationLog = (line: string) => void;
+
+function schemaOf(dataSource: DataSource): string {
+  const options = dataSource.options as { schema?: string };
+  return checkSchemaName(options.schema);
+}
+
+/**
+ * Creates the schema and runs pending migrations while holding a session advisory lock, so
+ * that replicas booting together migrate once and the others wait, then find nothing to do.
+ * Lock, migrations and unlock all use ONE dedicated connection: a session lock taken on one
+ * pooled connection and released on another would never be released.
+ * Returns the names of the migrations that ran.
+ */
+export async function runMigrationsLocked(
+  dataSource: DataSource,
+  log: MigrationLog = () => undefined,
+): Promise<string[]> {
+  if (!dataSource.isInitialized) {
+    throw new Error('runMigrationsLocked needs an initialized DataSource');
+  }
+  const schema = schemaOf(dataSource);
+  const key = advisoryLockKey('migrations', schema);
+  const runner = dataSource.createQueryRunner('master');
+  try {
+    await runner.connect();
+    await runner.query('SELECT pg_advisory_lock($1::bigint)', [key]);
+    try {
+      await runner.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+      const executor = new MigrationExecutor(dataSource, runner);
+      executor.transaction = 'each';
+      const ran = await executor.executePendingMigrations();
+      const names = ran.map((m) => m.name);
+      log(
+        names.length === 0 ? `schema "${schema}" is up to date` : `applied ${names.join(', ')} to schema "${schema}"`,
+      );
+      return names;
+    } finally {
+      // A failed unlock means the connection died, which drops the session lock anyway;
+      // do not let it mask the migration's own error.
+      await runner.query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => undefined);
+    }
+  } finally {
+    await runner.release();
+  }
+}

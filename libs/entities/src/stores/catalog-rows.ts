@@ -1,0 +1,99 @@
+import type { GatewaySpec, ModelSpec, ProviderSpec } from '@aigw/core';
+import type { GatewayEntity } from '../entities/gateway.entity';
+import type { ModelEntity } from '../entities/model.entity';
+import type { ProviderEntity } from '../entities/provider.entity';
+
+/** Catalog spec ↔ row field mapping, and the comparison that keeps seeding idempotent. */
+
+export type GatewayFields = Pick<GatewayEntity, 'baseUrl' | 'timeoutMs' | 'encryptedSecret'>;
+export type ProviderFields = Pick<
+  ProviderEntity,
+  'kind' | 'baseUrl' | 'routing' | 'gatewayId' | 'enabled' | 'timeoutMs' | 'maxConnections' | 'encryptedSecret'
+>;
+export type ModelFields = Pick<
+  ModelEntity,
+  | 'upstreamName'
+  | 'promptPer1k'
+  | 'completionPer1k'
+  | 'cachedPromptPer1k'
+  | 'contextWindow'
+  | 'capabilities'
+  | 'quality'
+  | 'enabled'
+>;
+
+export function providerFields(p: ProviderSpec, encryptedSecret: string | null): ProviderFields {
+  return {
+    kind: p.kind,
+    baseUrl: p.baseUrl,
+    routing: p.routing,
+    gatewayId: p.gateway ?? null,
+    enabled: p.enabled,
+    timeoutMs: p.timeoutMs,
+    maxConnections: p.maxConnections,
+    encryptedSecret,
+  };
+}
+
+export function modelFields(m: ModelSpec): ModelFields {
+  return {
+    upstreamName: m.upstreamName ?? m.name,
+    promptPer1k: m.promptPer1k,
+    completionPer1k: m.completionPer1k,
+    cachedPromptPer1k: m.cachedPromptPer1k ?? null,
+    contextWindow: m.contextWindow,
+    capabilities: [...m.capabilities],
+    quality: m.quality ?? null,
+    enabled: m.enabled,
+  };
+}
+
+function sameValue(key: string, a: unknown, b: unknown): boolean {
+  if (typeof a === 'number' && typeof b === 'number') {
+    // `quality` is a PostgreSQL real (float4); prices are numeric(18,9).
+    return key === 'quality' ? Math.fround(a) === Math.fround(b) : Math.round(a * 1e9) === Math.round(b * 1e9);
+  }
+  if (Array.isArray(a) && Array.isArray(b)) {
+    return a.length === b.length && a.every((v, i) => v === b[i]);
+  }
+  return a === b;
+}
+
+/** Names of the fields of `next` that differ from `row`. */
+export function changedFields<T extends object>(row: T, next: Partial<T>): string[] {
+  return Object.keys(next).filter((k) => !sameValue(k, row[k as keyof T], next[k as keyof T]));
+}
+
+export function modelFromRow(row: ModelEntity): ModelSpec {
+  return {
+    name: row.name,
+    ...(row.upstreamName === row.name ? {} : { upstreamName: row.upstreamName }),
+    promptPer1k: row.promptPer1k,
+    completionPer1k: row.completionPer1k,
+    ...(row.cachedPromptPer1k === null ? {} : { cachedPromptPer1k: row.cachedPromptPer1k }),
+    contextWindow: row.contextWindow,
+    capabilities: row.capabilities,
+    ...(row.quality === null ? {} : { quality: row.quality }),
+    enabled: row.enabled,
+  };
+}
+
+export function providerFromRow(row: ProviderEntity, apiKey: string | undefined, models: ModelSpec[]): ProviderSpec {
+  return {
+    id: row.id,
+    // Kinds the core type does not know yet stay as stored; adapters reject what they cannot serve.
+    kind: row.kind as ProviderSpec['kind'],
+    baseUrl: row.baseUrl,
+    ...(apiKey === undefined ? {} : { apiKey }),
+    enabled: row.enabled,
+    timeoutMs: row.timeoutMs,
+    maxConnections: row.maxConnections,
+    routing: row.routing,
+    ...(row.gatewayId === null ? {} : { gateway: row.gatewayId }),
+    models,
+  };
+}
+
+export function gatewayFromRow(row: GatewayEntity, apiKey: string | undefined): GatewaySpec {
+  return { id: row.id, baseUrl: row.baseUrl, ...(apiKey === undefined ? {} : { apiKey }), timeoutMs: row.timeoutMs };
+}

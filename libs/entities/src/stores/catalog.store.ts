@@ -1,0 +1,214 @@
+import type { Catalog, GatewaySpec, ModelSpec, ProviderSpec } from '@aigw/core';
+import type { DataSource, EntityManager } from 'typeorm';
+import { AuditLogEntity } from '../entities/audit-log.entity';
+import { GatewayEntity } from '../entities/gateway.entity';
+import { ModelEntity } from '../entities/model.entity';
+import { ProviderEntity } from '../entities/provider.entity';
+import { advisoryLockKey, checkSchemaName } from '../schema-name';
+import { SecretBoxError, type SecretBox } from '../secret-box';
+import {
+  changedFields,
+  gatewayFromRow,
+  modelFields,
+  modelFromRow,
+  providerFields,
+  providerFromRow,
+  type GatewayFields,
+} from './catalog-rows';
+
+export interface SeedChange {
+  id: string;
+  /** Names of the changed fields (never their values: one may be a secret). */
+  fields: string[];
+}
+
+/** What a seed did; also the `detail` of its audit_log row. */
+export interface SeedSummary {
+  gateways: { created: string[]; updated: SeedChange[]; unchanged: number };
+  providers: {
+    created: string[];
+    updated: SeedChange[];
+    unchanged: number;
+    /** Left the file: disabled with their models. */
+    disabled: string[];
+    /** Edited through the admin API (`source = 'admin'`): the file no longer overrides them. */
+    skipped: string[];
+  };
+  models: { created: number; updated: number; unchanged: number; disabled: number };
+}
+
+function emptySummary(): SeedSummary {
+  return {
+    gateways: { created: [], updated: [], unchanged: 0 },
+    providers: { created: [], updated: [], unchanged: 0, disabled: [], skipped: [] },
+    models: { created: 0, updated: 0, unchanged: 0, disabled: 0 },
+  };
+}
+
+/** The provider catalog in PostgreSQL: seeded from the catalog file, read back by every process. */
+export class CatalogStore {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly box: SecretBox,
+  ) {}
+
+  /**
+   * Upserts gateways, providers and models from the file in one transaction. Idempotent: rows
+   * (and their `updated_at`) only change when a value changed. Seeds from several replicas
+   * queue on an advisory lock instead of racing on inserts.
+   */
+  async seed(catalog: Catalog, actor = 'catalog-file'): Promise<SeedSummary> {
+    const schema = checkSchemaName((this.dataSource.options as { schema?: string }).schema);
+    return this.dataSource.transaction(async (m) => {
+      await m.query('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryLockKey('catalog-seed', schema)]);
+      const summary = emptySummary();
+      await this.seedGateways(m, catalog.gateways, summary);
+      await this.seedProviders(m, catalog.providers, summary);
+      await m.insert(AuditLogEntity, { actor, action: 'catalog.seed', target: 'catalog', detail: { ...summary } });
+      return summary;
+    });
+  }
+
+  /** Every gateway, provider and model, enabled or not, with secrets decrypted; sorted by id and name. */
+  async load(): Promise<Catalog> {
+    const m = this.dataSource.manager;
+    const [gatewayRows, providerRows, modelRows] = await Promise.all([
+      m.find(GatewayEntity, { order: { id: 'ASC' } }),
+      m.find(ProviderEntity, { order: { id: 'ASC' } }),
+      m.find(ModelEntity, { order: { providerId: 'ASC', name: 'ASC' } }),
+    ]);
+    const modelsOf = new Map<string, ModelSpec[]>();
+    for (const row of modelRows) {
+      const list = modelsOf.get(row.providerId) ?? [];
+      list.push(modelFromRow(row));
+      modelsOf.set(row.providerId, list);
+    }
+    return {
+      providers: providerRows.map((row) =>
+        providerFromRow(row, this.open(row.encryptedSecret, `provider '${row.id}'`), modelsOf.get(row.id) ?? []),
+      ),
+      gateways: gatewayRows.map((row) => gatewayFromRow(row, this.open(row.encryptedSecret, `gateway '${row.id}'`))),
+    };
+  }
+
+  private open(sealed: string | null, owner: string): string | undefined {
+    if (sealed === null) {
+      return undefined;
+    }
+    try {
+      return this.box.decrypt(sealed);
+    } catch (err) {
+      throw new SecretBoxError(`cannot read the API key of ${owner}`, { cause: err });
+    }
+  }
+
+  /** Keeps the stored envelope when it already holds this secret (a fresh IV would be a spurious change). */
+  private seal(current: string | null, plaintext: string | undefined): string | null {
+    if (plaintext === undefined) {
+      return null;
+    }
+    if (current !== null) {
+      try {
+        if (this.box.decrypt(current) === plaintext) {
+          return current;
+        }
+      } catch {
+        // Sealed under another SECRETS_KEY: the file is the source of truth, so re-seal below.
+      }
+    }
+    return this.box.encrypt(plaintext);
+  }
+
+  private async seedGateways(m: EntityManager, gateways: GatewaySpec[], summary: SeedSummary): Promise<void> {
+    const rows = new Map((await m.find(GatewayEntity)).map((r) => [r.id, r]));
+    for (const g of gateways) {
+      const row = rows.get(g.id);
+      const next: GatewayFields = {
+        baseUrl: g.baseUrl,
+        timeoutMs: g.timeoutMs,
+        encryptedSecret: this.seal(row?.encryptedSecret ?? null, g.apiKey),
+      };
+      if (!row) {
+        await m.insert(GatewayEntity, { id: g.id, ...next });
+        summary.gateways.created.push(g.id);
+        continue;
+      }
+      const fields = changedFields(row, next);
+      if (fields.length === 0) {
+        summary.gateways.unchanged++;
+      } else {
+        await m.update(GatewayEntity, { id: g.id }, next);
+        summary.gateways.updated.push({ id: g.id, fields });
+      }
+    }
+  }
+
+  private async seedProviders(m: EntityManager, providers: ProviderSpec[], summary: SeedSummary): Promise<void> {
+    const rows = new Map((await m.find(ProviderEntity)).map((r) => [r.id, r]));
+    const modelRows = await m.find(ModelEntity);
+    const modelsOf = (providerId: string) => modelRows.filter((r) => r.providerId === providerId);
+    for (const p of providers) {
+      const row = rows.get(p.id);
+      if (row?.source === 'admin') {
+        summary.providers.skipped.push(p.id);
+        continue;
+      }
+      const next = providerFields(p, this.seal(row?.encryptedSecret ?? null, p.apiKey));
+      if (!row) {
+        await m.insert(ProviderEntity, { id: p.id, source: 'file', ...next });
+        summary.providers.created.push(p.id);
+      } else {
+        const fields = changedFields(row, next);
+        if (fields.length === 0) {
+          summary.providers.unchanged++;
+        } else {
+          await m.update(ProviderEntity, { id: p.id }, next);
+          summary.providers.updated.push({ id: p.id, fields });
+        }
+      }
+      await this.seedModels(m, p, modelsOf(p.id), summary);
+    }
+    const inFile = new Set(providers.map((p) => p.id));
+    for (const row of rows.values()) {
+      if (row.source !== 'file' || inFile.has(row.id)) {
+        continue;
+      }
+      // Kept, not deleted: usage history and health checks still refer to it.
+      if (row.enabled) {
+        await m.update(ProviderEntity, { id: row.id }, { enabled: false });
+        summary.providers.disabled.push(row.id);
+      }
+      await this.disableModels(m, modelsOf(row.id), summary);
+    }
+  }
+
+  private async seedModels(m: EntityManager, p: ProviderSpec, rows: ModelEntity[], summary: SeedSummary) {
+    const byName = new Map(rows.map((r) => [r.name, r]));
+    for (const model of p.models) {
+      const row = byName.get(model.name);
+      const next = modelFields(model);
+      if (!row) {
+        await m.insert(ModelEntity, { providerId: p.id, name: model.name, ...next });
+        summary.models.created++;
+      } else if (changedFields(row, next).length === 0) {
+        summary.models.unchanged++;
+      } else {
+        await m.update(ModelEntity, { id: row.id }, next);
+        summary.models.updated++;
+      }
+    }
+    const inFile = new Set(p.models.map((x) => x.name));
+    await this.disableModels(
+      m,
+      rows.filter((r) => !inFile.has(r.name)),
+      summary,
+    );
+  }
+
+  private async disableModels(m: EntityManager, rows: ModelEntity[], summary: SeedSummary): Promise<void> {
+    for (const row of rows.filter((r) => r.enabled)) {
+      await m.update(ModelEntity, { id: row.id }, { enabled: false });
+      summary.models.disabled++;
+    }
+  }
+}

@@ -1,0 +1,54 @@
+import type { UsageEvent } from '@aigw/core';
+import type { DataSource } from 'typeorm';
+import { UsageRecordEntity } from '../entities/usage-record.entity';
+import { tableRef } from '../table-ref';
+
+// Column, SQL array type and value of one event, in insert order.
+const COLUMNS: [string, string, (e: UsageEvent) => unknown][] = [
+  ['request_id', 'text', (e) => e.requestId],
+  ['user_id', 'uuid', (e) => e.userId],
+  ['api_key_id', 'uuid', (e) => e.apiKeyId],
+  ['requested_model', 'text', (e) => e.requestedModel],
+  ['provider', 'text', (e) => e.provider],
+  ['model', 'text', (e) => e.model],
+  ['context', 'text', (e) => e.context],
+  ['prompt_tokens', 'int', (e) => Math.round(e.promptTokens)],
+  ['completion_tokens', 'int', (e) => Math.round(e.completionTokens)],
+  ['cached_tokens', 'int', (e) => Math.round(e.cachedTokens)],
+  ['cost_usd', 'numeric', (e) => e.costUsd],
+  ['latency_ms', 'int', (e) => Math.round(e.latencyMs)],
+  ['cached', 'bool', (e) => e.cached],
+  ['status', 'text', (e) => e.status],
+  ['error_class', 'text', (e) => e.errorClass],
+  ['error_code', 'text', (e) => e.errorCode],
+  ['attempts', 'int', (e) => Math.round(e.attempts)],
+  ['policy', 'text', (e) => e.policy],
+  ['stream', 'bool', (e) => e.stream],
+  ['created_at', 'timestamptz', (e) => e.createdAt],
+];
+
+export class UsageStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Inserts a batch in ONE statement; request ids already recorded (a redelivered job) are
+   * skipped. One array parameter per column (unnest), so the batch size never meets
+   * PostgreSQL's 65535-parameter limit. Returns how many rows were inserted.
+   */
+  async insertBatch(events: UsageEvent[]): Promise<number> {
+    if (events.length === 0) {
+      return 0;
+    }
+    const columns = COLUMNS.map(([name]) => `"${name}"`).join(', ');
+    const arrays = COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ');
+    const params = COLUMNS.map(([, , value]) => events.map(value));
+    const rows = await this.dataSource.query<unknown[]>(
+      `INSERT INTO ${tableRef(this.dataSource, UsageRecordEntity)} (${columns})
+       SELECT * FROM unnest(${arrays})
+       ON CONFLICT (request_id) DO NOTHING
+       RETURNING id`,
+      params,
+    );
+    return rows.length;
+  }
+}

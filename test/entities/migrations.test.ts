@@ -1,0 +1,98 @@
+import { runMigrationsLocked } from '@aigw/entities';
+import type { DataSource } from 'typeorm';
+import { dropSchema, openDataSource, tablesIn, uniqueSchema } from './pg';
+
+const TABLES = [
+  'api_keys',
+  'audit_log',
+  'gateways',
+  'migrations',
+  'models',
+  'provider_health_checks',
+  'providers',
+  'usage_records',
+  'user_preferences',
+  'user_quotas',
+  'users',
+];
+
+describe('migrations', () => {
+  const schemas: string[] = [];
+  const open: DataSource[] = [];
+
+  async function fresh(label: string, count = 1): Promise<{ schema: string; sources: DataSource[] }> {
+    const schema = uniqueSchema(label);
+    schemas.push(schema);
+    const sources = await Promise.all(Array.from({ length: count }, () => openDataSource(schema)));
+    open.push(...sources);
+    return { schema, sources };
+  }
+
+  afterAll(async () => {
+    await Promise.all(open.map((ds) => ds.destroy()));
+    for (const schema of schemas) {
+      await dropSchema(schema);
+    }
+  });
+
+  it('creates the schema and every table in it, then goes down and up again', async () => {
+    const { schema, sources } = await fresh('updown');
+    const [ds] = sources;
+    const lines: string[] = [];
+
+    expect(await runMigrationsLocked(ds, (l) => lines.push(l))).toEqual(['Initial1795254620694']);
+    expect(await tablesIn(ds, schema)).toEqual(TABLES);
+    expect(await tablesIn(ds, 'public')).not.toContain('usage_records');
+    expect(lines).toEqual([`applied Initial1795254620694 to schema "${schema}"`]);
+
+    await ds.undoLastMigration({ transaction: 'each' });
+    expect(await tablesIn(ds, schema)).toEqual(['migrations']);
+
+    expect(await runMigrationsLocked(ds)).toEqual(['Initial1795254620694']);
+    expect(await tablesIn(ds, schema)).toEqual(TABLES);
+    expect(await runMigrationsLocked(ds, (l) => lines.push(l))).toEqual([]);
+    expect(lines.at(-1)).toBe(`schema "${schema}" is up to date`);
+  });
+
+  it('matches the entities: TypeORM finds nothing to change after the migrations', async () => {
+    const { sources } = await fresh('drift');
+    const [ds] = sources;
+    await runMigrationsLocked(ds);
+    const pending = await ds.driver.createSchemaBuilder().log();
+    expect(pending.upQueries.map((q) => q.query)).toEqual([]);
+  });
+
+  it('lets three replicas race on a fresh schema: one migrates, the others find nothing to do', async () => {
+    const { schema, sources } = await fresh('race', 3);
+    const results = await Promise.all(sources.map((ds) => runMigrationsLocked(ds)));
+    expect(results.flat()).toEqual(['Initial1795254620694']);
+    const [ds] = sources;
+    expect(await tablesIn(ds, schema)).toEqual(TABLES);
+    const applied = await ds.query<{ name: string }[]>(`SELECT name FROM "${schema}"."migrations"`);
+    expect(applied).toEqual([{ name: 'Initial1795254620694' }]);
+  });
+
+  it('releases the lock when a migration fails', async () => {
+    const { schema, sources } = await fresh('fail');
+    const [ds] = sources;
+    // A table in the way makes the initial migration fail part-way; it must roll back and unlock.
+    await ds.query(`CREATE SCHEMA "${schema}"`);
+    await ds.query(`CREATE TABLE "${schema}"."providers" (id int)`);
+    await expect(runMigrationsLocked(ds)).rejects.toThrow(/providers/);
+    expect(await tablesIn(ds, schema)).toEqual(['migrations', 'providers']);
+
+    await ds.query(`DROP TABLE "${schema}"."providers"`);
+    const second = await openDataSource(schema);
+    open.push(second);
+    expect(await runMigrationsLocked(second)).toEqual(['Initial1795254620694']);
+  });
+
+  it('refuses an uninitialized DataSource and a bad schema name', async () => {
+    const { sources } = await fresh('guard');
+    const [ds] = sources;
+    await ds.destroy();
+    open.splice(open.indexOf(ds), 1);
+    await expect(runMigrationsLocked(ds)).rejects.toThrow('initialized DataSource');
+    await expect(openDataSource('Bad-Name')).rejects.toThrow("invalid database schema name 'Bad-Name'");
+  });
+});
