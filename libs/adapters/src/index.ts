@@ -6,7 +6,7 @@ export type {
   ProviderAdapter,
   RateLimitInfo,
 } from './types';
-export { HttpPool, type HttpCall, type HttpPoolOptions, type HttpResponse } from './http/http-pool';
+export { HttpPool, type HttpCall, type HttpPoolOptions, type HttpPoolStats, type HttpResponse } from './http/http-pool';
 export { AdapterRegistry } from './registry';
 export { OpenAiAdapter } from './openai/openai-adapter';
 export { AnthropicAdapter } from './anthropic/anthropic-adapter';

@@ -151,6 +151,8 @@ function decode(decoder: StreamDecoder, events: SseEvent[], deltas: StreamDelta[
   return completed;
 }
 
+function ignore(): void {}
+
 function release(res: HttpResponse | undefined, deadline: CallDeadline, completed: boolean): void {
   const body = res?.body;
   if (body === undefined || body.destroyed || body.readableEnded) {
@@ -158,7 +160,8 @@ function release(res: HttpResponse | undefined, deadline: CallDeadline, complete
     return;
   }
   if (!completed) {
-    body.destroy();
+    // Nobody listens to the body any more; the abort error its destruction emits has nowhere useful to go.
+    body.on('error', ignore).destroy();
     deadline.dispose();
     return;
   }

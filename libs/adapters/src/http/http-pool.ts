@@ -21,6 +21,19 @@ export interface HttpCall {
 
 export type HttpResponse = Dispatcher.ResponseData;
 
+export interface HttpPoolStats {
+  poolKey: string;
+  origin: string;
+  /** Open sockets. */
+  connected: number;
+  /** Open sockets ready for a request. */
+  free: number;
+  /** Requests on a socket now. */
+  running: number;
+  /** Requests waiting for a socket (the pool is at its connection limit). */
+  queued: number;
+}
+
 interface Endpoint {
   origin: string;
   prefix: string;
@@ -76,13 +89,16 @@ export class HttpPool {
     });
   }
 
-  /** Number of live pools (for metrics and tests). */
-  get size(): number {
-    let n = 0;
-    for (const byOrigin of this.pools.values()) {
-      n += byOrigin.size;
+  /** Connection usage per pool, for metrics. A socket counts as free only once undici may reuse it. */
+  stats(): HttpPoolStats[] {
+    const out: HttpPoolStats[] = [];
+    for (const [poolKey, byOrigin] of this.pools) {
+      for (const [origin, pool] of byOrigin) {
+        const s = pool.stats;
+        out.push({ poolKey, origin, connected: s.connected, free: s.free, running: s.running, queued: s.queued });
+      }
     }
-    return n;
+    return out;
   }
 
   /** Drop the pools of one poolKey, e.g. after its provider's settings changed; in-flight requests finish. */

@@ -1,0 +1,404 @@
+import {
+  AdapterRegistry,
+  type AdapterRequest,
+  type AdapterTarget,
+  HttpPool,
+  type ProviderAdapter,
+} from '@aigw/adapters';
+import { ErrorClass } from '@aigw/core';
+import type { ServerResponse } from 'node:http';
+import { collect, failure, textOf } from './support/calls';
+import { FakeUpstream, sendJson, sleep, sseEvent, startSse, within } from './support/fake-upstream';
+
+const API_KEY = 'sk-live-integration-secret-0001';
+
+function completion(content: string) {
+  return {
+    id: 'chatcmpl-abc',
+    object: 'chat.completion',
+    created: 1_760_000_000,
+    model: 'gpt-test',
+    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15, prompt_tokens_details: { cached_tokens: 8 } },
+  };
+}
+
+function chunk(delta: Record<string, unknown>, finish: string | null = null) {
+  return { id: 'chatcmpl-s1', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] };
+}
+
+const USAGE_CHUNK = {
+  id: 'chatcmpl-s1',
+  object: 'chat.completion.chunk',
+  choices: [],
+  usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11, prompt_tokens_details: { cached_tokens: 4 } },
+};
+
+/** A well-behaved streamed answer, written in several TCP writes with the given pause between them. */
+async function streamAnswer(res: ServerResponse, pauseMs = 0): Promise<void> {
+  startSse(res);
+  const parts = [
+    sseEvent(chunk({ role: 'assistant', content: '' })),
+    sseEvent(chunk({ content: 'Hel' })),
+    ': keep-alive\n\n',
+    sseEvent(chunk({ content: 'lo ✓' })),
+    sseEvent(chunk({}, 'stop')),
+    sseEvent(USAGE_CHUNK),
+    sseEvent('[DONE]'),
+  ];
+  for (const p of parts) {
+    res.write(p);
+    if (pauseMs > 0) {
+      await sleep(pauseMs);
+    }
+  }
+  res.end();
+}
+
+describe('OpenAI-compatible adapter against a real HTTP server', () => {
+  let up: FakeUpstream;
+  let pool: HttpPool;
+  let registry: AdapterRegistry;
+  let adapter: ProviderAdapter;
+  let target: AdapterTarget;
+  const never = new AbortController().signal;
+
+  const request = (t: AdapterTarget = target): AdapterRequest => ({
+    target: t,
+    messages: [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Hi' },
+    ],
+    options: { temperature: 0.3, maxTokens: 50, topP: 1, stop: ['\n\n'] },
+  });
+
+  beforeEach(async () => {
+    up = await FakeUpstream.start();
+    pool = new HttpPool();
+    registry = new AdapterRegistry(pool);
+    adapter = registry.get('openai');
+    target = {
+      baseUrl: `${up.origin}/v1`,
+      apiKey: API_KEY,
+      model: 'gpt-test',
+      timeoutMs: 2000,
+      poolKey: 'openai-test',
+    };
+  });
+
+  afterEach(async () => {
+    await pool.destroy();
+    await up.close();
+  });
+
+  it('sends a well-formed request and reads a plain answer with usage, cached tokens and rate-limit headers', async () => {
+    up.handler = (_req, res) =>
+      sendJson(res, 200, completion('Hello!'), {
+        'x-ratelimit-remaining-requests': '99',
+        'x-ratelimit-remaining-tokens': '9000',
+        'x-ratelimit-reset-requests': '1s',
+        'x-ratelimit-reset-tokens': '6m0s',
+      });
+    const r = await adapter.generate(request(), never);
+    expect(r).toEqual({
+      id: 'chatcmpl-abc',
+      created: 1_760_000_000,
+      text: 'Hello!',
+      finishReason: 'stop',
+      usage: { promptTokens: 12, completionTokens: 3, totalTokens: 15, cachedPromptTokens: 8 },
+      rateLimit: { remainingRequests: 99, remainingTokens: 9000, resetRequestsMs: 1000, resetTokensMs: 360_000 },
+    });
+    const seen = up.requests[0];
+    expect(seen.method).toBe('POST');
+    expect(seen.url).toBe('/v1/chat/completions');
+    expect(seen.headers.authorization).toBe(`Bearer ${API_KEY}`);
+    expect(seen.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(seen.body)).toEqual({
+      model: 'gpt-test',
+      messages: request().messages,
+      temperature: 0.3,
+      max_tokens: 50,
+      top_p: 1,
+      stop: ['\n\n'],
+    });
+  });
+
+  it('sends no authorization header without a key', async () => {
+    up.handler = (_req, res) => sendJson(res, 200, completion('ok'));
+    await adapter.generate(request({ ...target, apiKey: undefined }), never);
+    expect(up.requests[0].headers.authorization).toBeUndefined();
+  });
+
+  it('streams deltas, the finish reason and the final usage chunk', async () => {
+    up.handler = (_req, res) => streamAnswer(res, 5);
+    const deltas = await within(5000, 'stream', collect(adapter.stream(request(), never)));
+    expect(deltas).toEqual([
+      { text: 'Hel', id: 'chatcmpl-s1' },
+      { text: 'lo ✓' },
+      { text: '', finishReason: 'stop' },
+      { text: '', usage: { promptTokens: 9, completionTokens: 2, totalTokens: 11, cachedPromptTokens: 4 } },
+    ]);
+    const body = JSON.parse(up.requests[0].body);
+    expect(body.stream).toBe(true);
+    expect(body.stream_options).toEqual({ include_usage: true });
+  });
+
+  it('classifies 429 with Retry-After as RateLimit', async () => {
+    up.handler = (_req, res) =>
+      sendJson(
+        res,
+        429,
+        { error: { message: 'Rate limit reached for requests', type: 'requests', code: 'rate_limit_exceeded' } },
+        {
+          'retry-after': '3',
+        },
+      );
+    const e = await failure(adapter.generate(request(), never));
+    expect(e.errorClass).toBe(ErrorClass.RateLimit);
+    expect(e.status).toBe(429);
+    expect(e.retryAfterMs).toBe(3000);
+    expect(e.message).toContain('Rate limit reached for requests');
+  });
+
+  it('classifies 500 as Provider, for streams too', async () => {
+    up.handler = (_req, res) => sendJson(res, 500, { error: { message: 'The server had an error' } });
+    const e = await failure(adapter.generate(request(), never));
+    expect(e.errorClass).toBe(ErrorClass.Provider);
+    expect(e.status).toBe(500);
+    const s = await failure(collect(adapter.stream(request(), never)));
+    expect(s.errorClass).toBe(ErrorClass.Provider);
+    expect(s.status).toBe(500);
+  });
+
+  it('classifies 401 as Auth without leaking the key the provider echoed', async () => {
+    up.handler = (_req, res) =>
+      sendJson(res, 401, { error: { message: `Incorrect API key provided: ${API_KEY}.`, code: 'invalid_api_key' } });
+    const e = await failure(adapter.generate(request(), never));
+    expect(e.errorClass).toBe(ErrorClass.Auth);
+    expect(e.message).not.toContain(API_KEY);
+    expect(e.message).not.toContain('integration-secret');
+  });
+
+  it('classifies a 400 context-length error as ContextLength', async () => {
+    up.handler = (_req, res) =>
+      sendJson(res, 400, {
+        error: {
+          message:
+            "This model's maximum context length is 8192 tokens. However, your messages resulted in 9100 tokens.",
+          type: 'invalid_request_error',
+          param: 'messages',
+          code: 'context_length_exceeded',
+        },
+      });
+    const e = await failure(adapter.generate(request(), never));
+    expect(e.errorClass).toBe(ErrorClass.ContextLength);
+    expect(e.message).toContain('maximum context length is 8192');
+  });
+
+  it('classifies a 200 with a malformed JSON body as Provider', async () => {
+    up.handler = (_req, res) => sendJson(res, 200, '{"id": "x", "choices": [');
+    const e = await failure(adapter.generate(request(), never));
+    expect(e.errorClass).toBe(ErrorClass.Provider);
+    expect(e.status).toBe(200);
+  });
+
+  it('classifies a connection destroyed before the response as Network', async () => {
+    up.handler = (req) => {
+      req.socket.destroy();
+    };
+    expect((await failure(adapter.generate(request(), never))).errorClass).toBe(ErrorClass.Network);
+    expect((await failure(collect(adapter.stream(request(), never)))).errorClass).toBe(ErrorClass.Network);
+  });
+
+  it('classifies a connection destroyed mid-stream as Network, after the deltas that did arrive', async () => {
+    up.handler = async (req, res) => {
+      startSse(res);
+      res.write(sseEvent(chunk({ content: 'partial' })));
+      await sleep(20);
+      req.socket.destroy();
+    };
+    const got: string[] = [];
+    const e = await failure(
+      (async () => {
+        for await (const d of adapter.stream(request(), never)) {
+          got.push(d.text);
+        }
+      })(),
+    );
+    expect(got).toEqual(['partial']);
+    expect(e.errorClass).toBe(ErrorClass.Network);
+  });
+
+  it('reports a stream that ends cleanly without [DONE] as Network', async () => {
+    up.handler = (_req, res) => {
+      startSse(res);
+      res.end(sseEvent(chunk({ content: 'cut' })));
+    };
+    const e = await failure(collect(adapter.stream(request(), never)));
+    expect(e.errorClass).toBe(ErrorClass.Network);
+    expect(e.message).toBe('stream ended before [DONE]');
+  });
+
+  it('throws Provider for an error payload mid-stream', async () => {
+    up.handler = (_req, res) => {
+      startSse(res);
+      res.write(sseEvent(chunk({ content: 'a' })));
+      res.end(sseEvent({ error: { message: 'model overloaded mid-way', type: 'server_error' } }));
+    };
+    const e = await failure(collect(adapter.stream(request(), never)));
+    expect(e.errorClass).toBe(ErrorClass.Provider);
+    expect(e.message).toContain('model overloaded mid-way');
+  });
+
+  it('times out a hanging server as Timeout and closes the upstream request', async () => {
+    up.handler = () => undefined; // never answers
+    const e = await within(5000, 'timeout', failure(adapter.generate(request({ ...target, timeoutMs: 200 }), never)));
+    expect(e.errorClass).toBe(ErrorClass.Timeout);
+    await within(2000, 'server sees the request closed', up.requests[0].closed);
+  });
+
+  it('times out a stream that goes silent as Timeout', async () => {
+    up.handler = (_req, res) => {
+      startSse(res);
+      res.write(sseEvent(chunk({ content: 'first' })));
+    };
+    const e = await within(
+      5000,
+      'idle',
+      failure(collect(adapter.stream(request({ ...target, timeoutMs: 200 }), never))),
+    );
+    expect(e.errorClass).toBe(ErrorClass.Timeout);
+    await within(2000, 'server sees the request closed', up.requests[0].closed);
+  });
+
+  it('keeps a stream that keeps flowing alive past timeoutMs', async () => {
+    up.handler = (_req, res) => streamAnswer(res, 60);
+    const deltas = await within(
+      5000,
+      'slow stream',
+      collect(adapter.stream(request({ ...target, timeoutMs: 150 }), never)),
+    );
+    expect(textOf(deltas)).toBe('Hello ✓');
+  });
+
+  it('reports Cancelled when the caller aborts before the answer, and the server sees the request closed', async () => {
+    up.handler = () => undefined;
+    const ac = new AbortController();
+    const p = failure(adapter.generate(request(), ac.signal));
+    await within(
+      2000,
+      'request arrives',
+      waitFor(() => up.requests.length === 1),
+    );
+    ac.abort();
+    expect((await within(2000, 'abort', p)).errorClass).toBe(ErrorClass.Cancelled);
+    await within(2000, 'server sees the request closed', up.requests[0].closed);
+  });
+
+  it('stops reading when the caller aborts mid-stream: Cancelled, and the server sees its request closed', async () => {
+    up.handler = async (_req, res, seen) => {
+      startSse(res);
+      for (let i = 0; i < 500 && !seen.abortedEarly(); i++) {
+        res.write(sseEvent(chunk({ content: `t${i} ` })));
+        await sleep(10);
+      }
+      res.end();
+    };
+    const ac = new AbortController();
+    let received = 0;
+    const e = await within(
+      5000,
+      'aborted stream',
+      failure(
+        (async () => {
+          for await (const _ of adapter.stream(request(), ac.signal)) {
+            received++;
+            if (received === 3) {
+              ac.abort();
+            }
+          }
+        })(),
+      ),
+    );
+    expect(e.errorClass).toBe(ErrorClass.Cancelled);
+    expect(received).toBe(3);
+    await within(2000, 'server sees the request closed', up.requests[0].closed);
+    expect(up.requests[0].abortedEarly()).toBe(true);
+  });
+
+  it('cancels the upstream request when the consumer stops iterating', async () => {
+    up.handler = async (_req, res, seen) => {
+      startSse(res);
+      for (let i = 0; i < 500 && !seen.abortedEarly(); i++) {
+        res.write(sseEvent(chunk({ content: `t${i} ` })));
+        await sleep(10);
+      }
+      res.end();
+    };
+    for await (const d of adapter.stream(request(), never)) {
+      expect(d.text).toBe('t0 ');
+      break;
+    }
+    await within(2000, 'server sees the request closed', up.requests[0].closed);
+    expect(up.requests[0].abortedEarly()).toBe(true);
+  });
+
+  it('reuses one keep-alive connection for sequential calls, streamed or not', async () => {
+    // undici hands a socket back one event-loop turn after its response completed (its guard against servers that
+    // close despite keep-alive), and a finished stream's tail is drained in the background: "sequential" here
+    // means each call starts once the previous one has released its socket, as calls spaced by real work do.
+    const released = (): Promise<void> =>
+      within(
+        2000,
+        'socket released',
+        waitFor(() => pool.stats().every((s) => s.free === s.connected && s.running === 0)),
+      );
+    up.handler = (_req, res, seen) =>
+      JSON.parse(seen.body).stream === true ? streamAnswer(res) : sendJson(res, 200, completion('x'));
+    for (let i = 0; i < 3; i++) {
+      await adapter.generate(request(), never);
+      await released();
+      expect(textOf(await collect(adapter.stream(request(), never)))).toBe('Hello ✓');
+      await released();
+    }
+    // An error answer is read to the end, so it does not cost the connection either.
+    up.handler = (_req, res) => sendJson(res, 429, { error: { message: 'slow down' } });
+    await failure(adapter.generate(request(), never));
+    await released();
+    up.handler = (_req, res) => sendJson(res, 200, completion('x'));
+    await adapter.generate(request(), never);
+    expect(up.requests).toHaveLength(8);
+    expect(up.connections).toBe(1);
+  });
+
+  it('lists models and health-checks through GET /models', async () => {
+    up.handler = (_req, res) =>
+      sendJson(res, 200, { object: 'list', data: [{ id: 'gpt-test', object: 'model' }, { id: 'gpt-mini' }] });
+    expect(await adapter.listModels(target, never)).toEqual(['gpt-test', 'gpt-mini']);
+    expect(up.requests[0].method).toBe('GET');
+    expect(up.requests[0].url).toBe('/v1/models');
+    expect(up.requests[0].headers.authorization).toBe(`Bearer ${API_KEY}`);
+    const health = await adapter.healthCheck(target, never);
+    expect(health.ok).toBe(true);
+    expect(health.status).toBe(200);
+    expect(health.latencyMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('reports an unhealthy provider without throwing', async () => {
+    up.handler = (_req, res) => sendJson(res, 401, { error: { message: 'bad key' } });
+    const health = await adapter.healthCheck(target, never);
+    expect(health).toMatchObject({ ok: false, status: 401 });
+    expect(health.message).toContain('bad key');
+    await up.close();
+    const down = await adapter.healthCheck({ ...target, poolKey: 'other' }, never);
+    expect(down.ok).toBe(false);
+    expect(down.status).toBeUndefined();
+    up = await FakeUpstream.start(); // afterEach closes it
+  });
+});
+
+async function waitFor(cond: () => boolean): Promise<void> {
+  while (!cond()) {
+    await sleep(5);
+  }
+}
