@@ -8,3 +8,4 @@ export * from './env';
 export * from './ids';
 export * from './catalog';
 export * from './catalog-file';
+export * from './routing';

@@ -1,0 +1,198 @@
+import type { Capability, Deployment, ModelSpec, ProviderSpec } from '../catalog';
+import { ErrorCode } from '../errors';
+import { filterCandidates, selectionError, type CandidateNeed } from './candidates';
+
+function deployment(
+  providerId: string,
+  modelName: string,
+  model: Partial<Omit<ModelSpec, 'name'>> = {},
+  provider: Partial<Omit<ProviderSpec, 'id' | 'models'>> = {},
+): Deployment {
+  const m: ModelSpec = {
+    name: modelName,
+    contextWindow: 128_000,
+    capabilities: ['chat', 'streaming'] as Capability[],
+    enabled: true,
+    promptPer1k: 1,
+    completionPer1k: 1,
+    ...model,
+  };
+  const p: ProviderSpec = {
+    id: providerId,
+    kind: 'openai',
+    baseUrl: 'http://127.0.0.1:1',
+    enabled: true,
+    timeoutMs: 30_000,
+    maxConnections: 10,
+    routing: 'direct',
+    ...provider,
+    models: [m],
+  };
+  return { id: `${providerId}/${modelName}`, provider: p, model: m };
+}
+
+const ids = (ds: readonly Deployment[]): string[] => ds.map((d) => d.id);
+const neverOpen = (): boolean => false;
+const need = (model: string, extra: Partial<CandidateNeed> = {}): CandidateNeed => ({
+  model,
+  stream: false,
+  estimatedTokens: 100,
+  ...extra,
+});
+
+const catalog: Deployment[] = [
+  deployment('openai', 'gpt-4o'),
+  deployment('azure', 'gpt-4o'),
+  deployment('openai', 'gpt-4o-mini', { contextWindow: 16_000 }),
+  deployment('openai', 'text-embedding-3-small', { capabilities: [] }),
+  deployment('hf', 'meta-llama/Llama-3-8B', { capabilities: ['chat'], contextWindow: 8_000 }),
+  deployment('old', 'gpt-4o', {}, { enabled: false }),
+  deployment('openai', 'retired', { enabled: false }),
+];
+
+describe('filterCandidates: model resolution', () => {
+  it.each(['auto', 'cheapest', 'fastest', 'best'])('alias %s ranges over every enabled chat deployment', (alias) => {
+    const sel = filterCandidates(catalog, need(alias), neverOpen);
+    expect(sel.target).toEqual({ kind: 'alias', alias });
+    expect(ids(sel.candidates)).toEqual([
+      'openai/gpt-4o',
+      'azure/gpt-4o',
+      'openai/gpt-4o-mini',
+      'hf/meta-llama/Llama-3-8B',
+    ]);
+    // The embedding model is not a chat deployment: not a candidate, and not "excluded" noise either.
+    expect(sel.excluded).toEqual([
+      { deploymentId: 'old/gpt-4o', reason: 'disabled' },
+      { deploymentId: 'openai/retired', reason: 'disabled' },
+    ]);
+    expect(sel.failure).toBeNull();
+  });
+
+  it('a model name ranges over the deployments serving it', () => {
+    const sel = filterCandidates(catalog, need('gpt-4o'), neverOpen);
+    expect(sel.target).toEqual({ kind: 'model', model: 'gpt-4o' });
+    expect(ids(sel.candidates)).toEqual(['openai/gpt-4o', 'azure/gpt-4o']);
+    expect(sel.excluded).toEqual([{ deploymentId: 'old/gpt-4o', reason: 'disabled' }]);
+  });
+
+  it('provider/model pins one deployment', () => {
+    const sel = filterCandidates(catalog, need('azure/gpt-4o'), neverOpen);
+    expect(sel.target).toEqual({ kind: 'pinned', deploymentId: 'azure/gpt-4o', provider: 'azure', model: 'gpt-4o' });
+    expect(ids(sel.candidates)).toEqual(['azure/gpt-4o']);
+  });
+
+  it('a pin with fallback keeps the pinned deployment first, then the others serving the model', () => {
+    const sel = filterCandidates(catalog, need('azure/gpt-4o', { allowFallback: true }), neverOpen);
+    expect(ids(sel.candidates)).toEqual(['azure/gpt-4o', 'openai/gpt-4o']);
+  });
+
+  it('a pin with fallback still serves the model when the pinned deployment is circuit-open', () => {
+    const sel = filterCandidates(catalog, need('azure/gpt-4o', { allowFallback: true }), (id) => id === 'azure/gpt-4o');
+    expect(ids(sel.candidates)).toEqual(['openai/gpt-4o']);
+    expect(sel.excluded).toContainEqual({ deploymentId: 'azure/gpt-4o', reason: 'circuit_open' });
+  });
+
+  it('model names holding slashes resolve both plain and pinned', () => {
+    expect(ids(filterCandidates(catalog, need('meta-llama/Llama-3-8B'), neverOpen).candidates)).toEqual([
+      'hf/meta-llama/Llama-3-8B',
+    ]);
+    const pinned = filterCandidates(catalog, need('hf/meta-llama/Llama-3-8B'), neverOpen);
+    expect(pinned.target.kind).toBe('pinned');
+    expect(ids(pinned.candidates)).toEqual(['hf/meta-llama/Llama-3-8B']);
+  });
+
+  it('an unknown prefix is part of the model name, not a provider', () => {
+    const sel = filterCandidates(catalog, need('nope/gpt-4o'), neverOpen);
+    expect(sel.target).toEqual({ kind: 'model', model: 'nope/gpt-4o' });
+    expect(sel.failure?.code).toBe(ErrorCode.ModelNotFound);
+  });
+});
+
+describe('filterCandidates: exclusions and the resulting error', () => {
+  it('unknown model -> model_not_found (404)', () => {
+    const sel = filterCandidates(catalog, need('gpt-9'), neverOpen);
+    expect(sel.candidates).toEqual([]);
+    expect(sel.failure?.code).toBe(ErrorCode.ModelNotFound);
+    const err = selectionError(sel.failure!);
+    expect(err.status).toBe(404);
+    expect(err.param).toBe('model');
+    expect(err.message).toContain("'gpt-9'");
+  });
+
+  it('a model that exists only disabled is not found', () => {
+    expect(filterCandidates(catalog, need('retired'), neverOpen).failure?.code).toBe(ErrorCode.ModelNotFound);
+  });
+
+  it('a pin to a provider that does not serve the model is not found', () => {
+    expect(filterCandidates(catalog, need('azure/gpt-4o-mini'), neverOpen).failure?.code).toBe(ErrorCode.ModelNotFound);
+  });
+
+  it('a non-chat model asked for chat -> invalid_request', () => {
+    const sel = filterCandidates(catalog, need('text-embedding-3-small'), neverOpen);
+    expect(sel.excluded).toEqual([{ deploymentId: 'openai/text-embedding-3-small', reason: 'no_chat' }]);
+    expect(sel.failure?.code).toBe(ErrorCode.InvalidRequest);
+  });
+
+  it('streaming needs the streaming capability', () => {
+    const sel = filterCandidates(catalog, need('meta-llama/Llama-3-8B', { stream: true }), neverOpen);
+    expect(sel.excluded).toEqual([{ deploymentId: 'hf/meta-llama/Llama-3-8B', reason: 'no_streaming' }]);
+    expect(sel.failure?.code).toBe(ErrorCode.InvalidRequest);
+    expect(sel.failure?.message).toContain('streaming');
+    const auto = filterCandidates(catalog, need('auto', { stream: true }), neverOpen);
+    expect(ids(auto.candidates)).not.toContain('hf/meta-llama/Llama-3-8B');
+  });
+
+  it('context windows smaller than the estimate are dropped; none left -> context_length_exceeded', () => {
+    const some = filterCandidates(catalog, need('auto', { estimatedTokens: 20_000 }), neverOpen);
+    expect(ids(some.candidates)).toEqual(['openai/gpt-4o', 'azure/gpt-4o']);
+    expect(some.excluded).toContainEqual({ deploymentId: 'openai/gpt-4o-mini', reason: 'context_too_small' });
+
+    const none = filterCandidates(catalog, need('auto', { estimatedTokens: 200_000 }), neverOpen);
+    expect(none.failure?.code).toBe(ErrorCode.ContextLengthExceeded);
+    expect(none.failure?.message).toContain('200000');
+    expect(none.failure?.message).toContain('128000');
+    expect(selectionError(none.failure!).status).toBe(400);
+  });
+
+  it('a window exactly equal to the estimate fits', () => {
+    const sel = filterCandidates(catalog, need('gpt-4o-mini', { estimatedTokens: 16_000 }), neverOpen);
+    expect(ids(sel.candidates)).toEqual(['openai/gpt-4o-mini']);
+  });
+
+  it('all circuits open -> no_healthy_provider (503)', () => {
+    const sel = filterCandidates(catalog, need('gpt-4o'), () => true);
+    expect(sel.excluded).toEqual([
+      { deploymentId: 'openai/gpt-4o', reason: 'circuit_open' },
+      { deploymentId: 'azure/gpt-4o', reason: 'circuit_open' },
+      { deploymentId: 'old/gpt-4o', reason: 'disabled' },
+    ]);
+    expect(sel.failure?.code).toBe(ErrorCode.NoHealthyProvider);
+    expect(selectionError(sel.failure!).status).toBe(503);
+  });
+
+  it('the deployment that got furthest names the error: open circuit beats too-small context', () => {
+    const sel = filterCandidates(catalog, need('auto', { estimatedTokens: 20_000 }), (id) => id.endsWith('/gpt-4o'));
+    expect(sel.candidates).toEqual([]);
+    expect(sel.failure?.code).toBe(ErrorCode.NoHealthyProvider);
+  });
+
+  it('deployments the monitor marks failing are dropped while others remain', () => {
+    const failing = (id: string): boolean => id === 'openai/gpt-4o';
+    const sel = filterCandidates(catalog, need('gpt-4o'), neverOpen, failing);
+    expect(ids(sel.candidates)).toEqual(['azure/gpt-4o']);
+    expect(sel.excluded).toContainEqual({ deploymentId: 'openai/gpt-4o', reason: 'provider_failing' });
+  });
+
+  it('failing deployments are kept when nothing else is left', () => {
+    const sel = filterCandidates(catalog, need('gpt-4o'), neverOpen, () => true);
+    expect(ids(sel.candidates)).toEqual(['openai/gpt-4o', 'azure/gpt-4o']);
+    expect(sel.failure).toBeNull();
+    expect(sel.excluded.some((e) => e.reason === 'provider_failing')).toBe(false);
+  });
+
+  it('does not modify the deployments it is given', () => {
+    const copy = catalog.slice();
+    filterCandidates(catalog, need('azure/gpt-4o', { allowFallback: true }), neverOpen);
+    expect(catalog).toEqual(copy);
+  });
+});

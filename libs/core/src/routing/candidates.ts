@@ -1,0 +1,202 @@
+import type { Deployment } from '../catalog';
+import { ErrorCode, GatewayError } from '../errors';
+import { isModelAlias, resolveModelRef, type ModelAlias } from '../model-ref';
+
+/** What the request asks of a deployment. */
+export interface CandidateNeed {
+  /** As the client asked: an alias, `provider/model` or a model name. */
+  model: string;
+  stream: boolean;
+  /** Prompt plus reserved completion tokens (see `requiredContextTokens`). */
+  estimatedTokens: number;
+  /** With a pinned `provider/model`: also keep the other deployments serving that model. */
+  allowFallback?: boolean;
+}
+
+/** How the requested model string was read against the catalog. */
+export type ModelTarget =
+  | { kind: 'alias'; alias: ModelAlias }
+  | { kind: 'pinned'; deploymentId: string; provider: string; model: string }
+  | { kind: 'model'; model: string };
+
+/**
+ * Why a deployment that serves the requested model was dropped, in the order the checks run.
+ * The order matters: when nothing is left, the reason of the deployment that got furthest
+ * names the error (a context-too-long model that is also circuit-open would have worked once
+ * healthy, so the client gets no_healthy_provider, not context_length).
+ */
+export type ExclusionReason =
+  'disabled' | 'no_chat' | 'no_streaming' | 'context_too_small' | 'circuit_open' | 'provider_failing';
+
+const STAGE: { readonly [R in ExclusionReason]: number } = {
+  disabled: 0,
+  no_chat: 1,
+  no_streaming: 2,
+  context_too_small: 3,
+  circuit_open: 4,
+  provider_failing: 5,
+};
+
+export interface Exclusion {
+  deploymentId: string;
+  reason: ExclusionReason;
+}
+
+export interface CandidateSelection {
+  target: ModelTarget;
+  /** Catalog order; a policy orders them next. With a pin (and fallback), the pinned deployment is first. */
+  candidates: Deployment[];
+  excluded: Exclusion[];
+  /** Set exactly when `candidates` is empty: the error to give the client (see `selectionError`). */
+  failure: SelectionFailure | null;
+}
+
+export interface SelectionFailure {
+  code:
+    ErrorCode.ModelNotFound | ErrorCode.InvalidRequest | ErrorCode.ContextLengthExceeded | ErrorCode.NoHealthyProvider;
+  message: string;
+}
+
+function targetOf(model: string, deployments: readonly Deployment[]): ModelTarget {
+  if (isModelAlias(model)) {
+    return { kind: 'alias', alias: model };
+  }
+  const providerIds = new Set<string>();
+  for (const d of deployments) {
+    providerIds.add(d.provider.id);
+  }
+  const ref = resolveModelRef(model, providerIds);
+  if (ref.provider !== null) {
+    return { kind: 'pinned', deploymentId: `${ref.provider}/${ref.model}`, provider: ref.provider, model: ref.model };
+  }
+  return { kind: 'model', model: ref.model };
+}
+
+function matches(target: ModelTarget, d: Deployment, allowFallback: boolean): boolean {
+  switch (target.kind) {
+    case 'alias':
+      // Aliases range over chat deployments only: an embedding model is not "the cheapest chat model".
+      return d.model.capabilities.includes('chat');
+    case 'pinned':
+      return d.id === target.deploymentId || (allowFallback && d.model.name === target.model);
+    case 'model':
+      return d.model.name === target.model;
+  }
+}
+
+function exclusionOf(
+  d: Deployment,
+  need: CandidateNeed,
+  isOpen: (deploymentId: string) => boolean,
+): ExclusionReason | null {
+  if (!d.provider.enabled || !d.model.enabled) {
+    return 'disabled';
+  }
+  if (!d.model.capabilities.includes('chat')) {
+    return 'no_chat';
+  }
+  if (need.stream && !d.model.capabilities.includes('streaming')) {
+    return 'no_streaming';
+  }
+  if (d.model.contextWindow < need.estimatedTokens) {
+    return 'context_too_small';
+  }
+  if (isOpen(d.id)) {
+    return 'circuit_open';
+  }
+  return null;
+}
+
+function failureOf(
+  need: CandidateNeed,
+  excluded: readonly Exclusion[],
+  byId: Map<string, Deployment>,
+): SelectionFailure {
+  const name = `'${need.model}'`;
+  let furthest: ExclusionReason | null = null;
+  for (const e of excluded) {
+    if (furthest === null || STAGE[e.reason] > STAGE[furthest]) {
+      furthest = e.reason;
+    }
+  }
+  switch (furthest) {
+    case null:
+    case 'disabled':
+      return { code: ErrorCode.ModelNotFound, message: `The model ${name} does not exist or is not available.` };
+    case 'no_chat':
+      return { code: ErrorCode.InvalidRequest, message: `The model ${name} does not support chat completions.` };
+    case 'no_streaming':
+      return { code: ErrorCode.InvalidRequest, message: `The model ${name} does not support streaming.` };
+    case 'context_too_small': {
+      let largest = 0;
+      for (const e of excluded) {
+        largest = Math.max(largest, byId.get(e.deploymentId)?.model.contextWindow ?? 0);
+      }
+      return {
+        code: ErrorCode.ContextLengthExceeded,
+        message: `The request needs about ${need.estimatedTokens} tokens but the largest context window for ${name} is ${largest}.`,
+      };
+    }
+    case 'circuit_open':
+    case 'provider_failing':
+      return { code: ErrorCode.NoHealthyProvider, message: `No healthy provider is available for ${name} right now.` };
+  }
+}
+
+/**
+ * Resolves the requested model against the deployments and drops those that cannot serve
+ * the request. Deployments the health monitor marks failing (`isFailing`) are dropped only
+ * while something else is left: a possibly-sick provider beats a certain error.
+ */
+export function filterCandidates(
+  deployments: readonly Deployment[],
+  need: CandidateNeed,
+  isOpen: (deploymentId: string) => boolean,
+  isFailing: (deploymentId: string) => boolean = () => false,
+): CandidateSelection {
+  const target = targetOf(need.model, deployments);
+  const allowFallback = need.allowFallback === true;
+  const candidates: Deployment[] = [];
+  const failing: Deployment[] = [];
+  const excluded: Exclusion[] = [];
+  for (const d of deployments) {
+    if (!matches(target, d, allowFallback)) {
+      continue;
+    }
+    const reason = exclusionOf(d, need, isOpen);
+    if (reason !== null) {
+      excluded.push({ deploymentId: d.id, reason });
+    } else if (isFailing(d.id)) {
+      failing.push(d);
+    } else {
+      candidates.push(d);
+    }
+  }
+  if (candidates.length === 0) {
+    candidates.push(...failing);
+  } else {
+    for (const d of failing) {
+      excluded.push({ deploymentId: d.id, reason: 'provider_failing' });
+    }
+  }
+  if (target.kind === 'pinned') {
+    const i = candidates.findIndex((d) => d.id === target.deploymentId);
+    if (i > 0) {
+      candidates.unshift(...candidates.splice(i, 1));
+    }
+  }
+  let failure: SelectionFailure | null = null;
+  if (candidates.length === 0) {
+    const byId = new Map<string, Deployment>();
+    for (const d of deployments) {
+      byId.set(d.id, d);
+    }
+    failure = failureOf(need, excluded, byId);
+  }
+  return { target, candidates, excluded, failure };
+}
+
+/** The client-facing error for a selection that left nothing to call. */
+export function selectionError(failure: SelectionFailure): GatewayError {
+  return new GatewayError(failure.code, failure.message, { param: 'model' });
+}

@@ -1,0 +1,288 @@
+import { ErrorClass } from '../errors';
+import {
+  DEFAULT_CIRCUIT_CONFIG,
+  acquireCircuit,
+  assertCircuitConfig,
+  circuitAvailability,
+  circuitOutcomeOf,
+  closedCircuit,
+  recordCircuitFailure,
+  recordCircuitSuccess,
+  releaseCircuitProbe,
+  resetCircuit,
+  windowCounts,
+  type CircuitConfig,
+  type CircuitData,
+  type CircuitTransition,
+} from './circuit';
+
+const cfg: CircuitConfig = {
+  failureThreshold: 5,
+  failureRate: 0.5,
+  windowMs: 10_000,
+  minVolume: 10,
+  openMs: 60_000,
+  halfOpenMaxProbes: 1,
+  probeTtlMs: 5_000,
+};
+
+/** A breaker driven by a controlled clock, collecting transitions. */
+class Harness {
+  data: CircuitData = closedCircuit();
+  now = 1_700_000_000_000;
+  transitions: CircuitTransition[] = [];
+  private probes = 0;
+
+  constructor(readonly config: CircuitConfig = cfg) {}
+
+  private note(t: CircuitTransition | null): void {
+    if (t) {
+      this.transitions.push(t);
+    }
+  }
+
+  acquire(): ReturnType<typeof acquireCircuit>['permit'] {
+    const step = acquireCircuit(this.data, this.now, this.config, `probe-${++this.probes}`);
+    this.data = step.data;
+    this.note(step.transition);
+    return step.permit;
+  }
+
+  success(probeId: string | null = null): void {
+    const step = recordCircuitSuccess(this.data, this.now, this.config, probeId);
+    this.data = step.data;
+    this.note(step.transition);
+  }
+
+  failure(probeId: string | null = null): void {
+    const step = recordCircuitFailure(this.data, this.now, this.config, probeId);
+    this.data = step.data;
+    this.note(step.transition);
+  }
+
+  get state(): string {
+    return this.data.state;
+  }
+
+  tripOpen(): void {
+    for (let i = 0; i < this.config.failureThreshold; i++) {
+      this.failure();
+    }
+    expect(this.state).toBe('open');
+  }
+}
+
+describe('circuit breaker: closed -> open', () => {
+  it('opens after failureThreshold consecutive failures', () => {
+    const h = new Harness();
+    for (let i = 0; i < 4; i++) {
+      h.failure();
+    }
+    expect(h.state).toBe('closed');
+    h.failure();
+    expect(h.state).toBe('open');
+    expect(h.transitions).toEqual([{ from: 'closed', to: 'open', reason: 'consecutive_failures', at: h.now }]);
+    expect(h.data.openedAt).toBe(h.now);
+  });
+
+  it('a success resets the consecutive count', () => {
+    const h = new Harness();
+    for (let i = 0; i < 4; i++) {
+      h.failure();
+    }
+    h.success();
+    for (let i = 0; i < 4; i++) {
+      h.failure();
+    }
+    expect(h.state).toBe('closed');
+    expect(h.data.consecutiveFailures).toBe(4);
+  });
+
+  it('opens on a failure rate over the threshold once the window holds minVolume calls', () => {
+    const h = new Harness();
+    // S F F S F F S F: 5 of 8 failed, never 3 in a row, but volume is below 10.
+    for (const ok of [true, false, false, true, false, false, true, false]) {
+      if (ok) {
+        h.success();
+      } else {
+        h.failure();
+      }
+    }
+    expect(h.state).toBe('closed');
+    h.failure(); // 9 calls, 6 failed
+    expect(h.state).toBe('closed');
+    h.success(); // 10 calls, 6 failed: a success never opens
+    expect(h.state).toBe('closed');
+    h.failure(); // 11 calls, 7 failed = 0.64 > 0.5
+    expect(h.state).toBe('open');
+    expect(h.transitions.map((t) => t.reason)).toEqual(['failure_rate']);
+  });
+
+  it('does not open at exactly the failure rate (strictly over)', () => {
+    const h = new Harness();
+    for (let i = 0; i < 5; i++) {
+      h.success();
+      h.failure();
+    }
+    expect(windowCounts(h.data, h.now, cfg)).toEqual({ ok: 5, fail: 5 });
+    expect(h.state).toBe('closed');
+  });
+
+  it('forgets calls that slid out of the window', () => {
+    const h = new Harness();
+    for (let i = 0; i < 6; i++) {
+      h.success();
+      h.failure();
+    }
+    expect(h.state).toBe('closed');
+    expect(windowCounts(h.data, h.now, cfg)).toEqual({ ok: 6, fail: 6 });
+    // One more failure now would be 7 of 13 (> 0.5); a window later it is 1 of 1, below minVolume.
+    h.now += cfg.windowMs + 1;
+    expect(windowCounts(h.data, h.now, cfg)).toEqual({ ok: 0, fail: 0 });
+    h.failure();
+    expect(h.state).toBe('closed');
+    expect(windowCounts(h.data, h.now, cfg)).toEqual({ ok: 0, fail: 1 });
+  });
+
+  it('counts per bucket: a call in the oldest surviving bucket still counts', () => {
+    const h = new Harness();
+    h.failure();
+    h.now += cfg.windowMs * 0.85;
+    h.success();
+    expect(windowCounts(h.data, h.now, cfg)).toEqual({ ok: 1, fail: 1 });
+  });
+});
+
+describe('circuit breaker: open -> half-open -> closed/open', () => {
+  it('refuses calls while open, with the time left', () => {
+    const h = new Harness();
+    h.tripOpen();
+    h.now += 1000;
+    expect(h.acquire()).toEqual({ allowed: false, state: 'open', probeId: null, retryAfterMs: cfg.openMs - 1000 });
+  });
+
+  it('turns half-open after openMs and admits at most halfOpenMaxProbes probes', () => {
+    const h = new Harness({ ...cfg, halfOpenMaxProbes: 3 });
+    h.tripOpen();
+    h.now += cfg.openMs;
+    const permits = Array.from({ length: 5 }, () => h.acquire());
+    expect(permits.map((p) => p.allowed)).toEqual([true, true, true, false, false]);
+    expect(permits.slice(0, 3).map((p) => p.probeId)).toEqual(['probe-1', 'probe-2', 'probe-3']);
+    expect(permits[3]).toEqual({ allowed: false, state: 'half_open', probeId: null, retryAfterMs: cfg.probeTtlMs });
+    expect(h.transitions.at(-1)).toEqual({ from: 'open', to: 'half_open', reason: 'open_elapsed', at: h.now });
+  });
+
+  it('frees a probe slot when it expires (a worker died mid-probe)', () => {
+    const h = new Harness();
+    h.tripOpen();
+    h.now += cfg.openMs;
+    expect(h.acquire().allowed).toBe(true);
+    h.now += cfg.probeTtlMs - 1;
+    expect(h.acquire().allowed).toBe(false);
+    h.now += 1;
+    const again = h.acquire();
+    expect(again.allowed).toBe(true);
+    expect(h.data.probes).toHaveLength(1);
+  });
+
+  it('a released probe slot can be taken again without changing state', () => {
+    const h = new Harness();
+    h.tripOpen();
+    h.now += cfg.openMs;
+    const probe = h.acquire();
+    h.data = releaseCircuitProbe(h.data, probe.probeId!);
+    expect(h.state).toBe('half_open');
+    expect(h.acquire().allowed).toBe(true);
+  });
+
+  it("a probe's success closes the circuit and clears the window", () => {
+    const h = new Harness();
+    h.tripOpen();
+    h.now += cfg.openMs;
+    const probe = h.acquire();
+    h.success(probe.probeId);
+    expect(h.state).toBe('closed');
+    expect(h.data).toEqual(closedCircuit());
+    expect(h.transitions.map((t) => `${t.from}>${t.to}:${t.reason}`)).toEqual([
+      'closed>open:consecutive_failures',
+      'open>half_open:open_elapsed',
+      'half_open>closed:probe_succeeded',
+    ]);
+    h.failure();
+    expect(h.state).toBe('closed');
+  });
+
+  it("a probe's failure re-opens the circuit for another openMs", () => {
+    const h = new Harness();
+    h.tripOpen();
+    h.now += cfg.openMs + 500;
+    const probe = h.acquire();
+    h.now += 200;
+    h.failure(probe.probeId);
+    expect(h.state).toBe('open');
+    expect(h.data.openedAt).toBe(h.now);
+    expect(h.data.probes).toEqual([]);
+    expect(h.transitions.at(-1)).toEqual({ from: 'half_open', to: 'open', reason: 'probe_failed', at: h.now });
+    h.now += cfg.openMs - 1;
+    expect(h.acquire().allowed).toBe(false);
+  });
+
+  it('ignores late outcomes of calls admitted before the circuit opened', () => {
+    const h = new Harness();
+    h.tripOpen();
+    h.success();
+    h.failure();
+    expect(h.state).toBe('open');
+    h.now += cfg.openMs;
+    h.acquire();
+    h.success();
+    h.failure();
+    expect(h.state).toBe('half_open');
+    expect(h.transitions).toHaveLength(2);
+  });
+});
+
+describe('circuit breaker: reset, availability, config', () => {
+  it('reset closes from any state and reports the transition', () => {
+    const h = new Harness();
+    h.tripOpen();
+    const step = resetCircuit(h.data, h.now);
+    expect(step.data).toEqual(closedCircuit());
+    expect(step.transition).toEqual({ from: 'open', to: 'closed', reason: 'reset', at: h.now });
+    expect(resetCircuit(closedCircuit(), h.now).transition).toBeNull();
+  });
+
+  it('availability mirrors what acquire would do', () => {
+    expect(circuitAvailability('closed', 0, 0, 1000, cfg).available).toBe(true);
+    expect(circuitAvailability('open', 1000, 0, 1000 + cfg.openMs - 1, cfg)).toEqual({
+      available: false,
+      retryAfterMs: 1,
+    });
+    expect(circuitAvailability('open', 1000, 0, 1000 + cfg.openMs, cfg).available).toBe(true);
+    expect(circuitAvailability('half_open', 0, 0, 0, cfg).available).toBe(true);
+    expect(circuitAvailability('half_open', 0, 1, 0, cfg).available).toBe(false);
+  });
+
+  it('only provider-side failures count; the caller filters with circuitOutcomeOf', () => {
+    for (const c of [ErrorClass.InvalidRequest, ErrorClass.ContextLength, ErrorClass.Cancelled]) {
+      expect(circuitOutcomeOf(c)).toBe('neutral');
+    }
+    for (const c of [
+      ErrorClass.Network,
+      ErrorClass.Timeout,
+      ErrorClass.RateLimit,
+      ErrorClass.Provider,
+      ErrorClass.Auth,
+      ErrorClass.Gateway,
+    ]) {
+      expect(circuitOutcomeOf(c)).toBe('failure');
+    }
+  });
+
+  it('validates its config', () => {
+    expect(() => assertCircuitConfig(DEFAULT_CIRCUIT_CONFIG)).not.toThrow();
+    expect(() => assertCircuitConfig({ ...cfg, halfOpenMaxProbes: 0, failureRate: 1.5 })).toThrow(
+      /halfOpenMaxProbes must be an integer >= 1.*failureRate must be within 0\.\.1/,
+    );
+  });
+});

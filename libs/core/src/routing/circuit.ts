@@ -1,0 +1,323 @@
+import { countsAgainstProvider, type ErrorClass } from '../errors';
+
+/*
+ * Circuit breaker as a pure state machine with an explicit clock. The Redis store in
+ * @aigw/routing runs the same transitions in Lua (so they are atomic across workers); a
+ * differential test drives both with the same events and compares them.
+ *
+ * The caller filters what counts (`circuitOutcomeOf`): only provider-side failures are
+ * recorded; an invalid request says nothing about the provider's health. Outcomes that do
+ * not count still release a probe slot (`releaseCircuitProbe`).
+ */
+
+export type CircuitState = 'closed' | 'open' | 'half_open';
+
+/**
+ * How a failed call is reported to the breaker: `failure` for provider-side errors (network,
+ * timeout, 429, 5xx, auth, gateway), `neutral` for errors the request itself caused or
+ * cancellation (record nothing, but release a probe slot).
+ */
+export function circuitOutcomeOf(errorClass: ErrorClass): 'failure' | 'neutral' {
+  return countsAgainstProvider(errorClass) ? 'failure' : 'neutral';
+}
+
+export const CIRCUIT_STATES: readonly CircuitState[] = ['closed', 'open', 'half_open'];
+
+export interface CircuitConfig {
+  /** Consecutive failures that open a closed circuit (CB_FAILURE_THRESHOLD). */
+  failureThreshold: number;
+  /** Failure ratio in the window above which a closed circuit opens (CB_FAILURE_RATE, 0..1). */
+  failureRate: number;
+  /** Length of the sliding window the failure rate is computed over. */
+  windowMs: number;
+  /** Calls the window must hold before the failure rate may open the circuit. */
+  minVolume: number;
+  /** How long an open circuit refuses calls before letting probes through (CB_OPEN_MS). */
+  openMs: number;
+  /** Concurrent probe calls admitted while half-open. */
+  halfOpenMaxProbes: number;
+  /** A probe slot frees itself after this long, so a worker that died mid-probe cannot wedge the circuit. Set above the longest provider timeout. */
+  probeTtlMs: number;
+}
+
+export const DEFAULT_CIRCUIT_CONFIG: Readonly<CircuitConfig> = Object.freeze({
+  failureThreshold: 5,
+  failureRate: 0.5,
+  windowMs: 60_000,
+  minVolume: 20,
+  openMs: 60_000,
+  halfOpenMaxProbes: 1,
+  probeTtlMs: 120_000,
+});
+
+export function assertCircuitConfig(c: CircuitConfig): void {
+  const problems: string[] = [];
+  const positiveInt = (name: keyof CircuitConfig): void => {
+    if (!Number.isInteger(c[name]) || c[name] < 1) {
+      problems.push(`${name} must be an integer >= 1, got ${c[name]}`);
+    }
+  };
+  positiveInt('failureThreshold');
+  positiveInt('minVolume');
+  positiveInt('halfOpenMaxProbes');
+  positiveInt('windowMs');
+  positiveInt('openMs');
+  positiveInt('probeTtlMs');
+  if (!(c.failureRate >= 0 && c.failureRate <= 1)) {
+    problems.push(`failureRate must be within 0..1, got ${c.failureRate}`);
+  }
+  if (problems.length > 0) {
+    throw new Error(`Invalid circuit breaker config: ${problems.join('; ')}`);
+  }
+}
+
+/**
+ * The window is a ring of this many buckets of windowMs/N each; a bucket counts while its id
+ * is among the last N, so the effective window is between (N-1)/N and 1 times windowMs.
+ */
+export const CIRCUIT_WINDOW_BUCKETS = 10;
+
+export interface CircuitBucket {
+  /** floor(now / bucketMs) of the calls counted here; -1 for a never-used slot. */
+  id: number;
+  ok: number;
+  fail: number;
+}
+
+export interface CircuitProbe {
+  id: string;
+  expiresAt: number;
+}
+
+export interface CircuitData {
+  state: CircuitState;
+  consecutiveFailures: number;
+  /** When the circuit last opened (epoch ms); 0 if never. */
+  openedAt: number;
+  /** Ring of CIRCUIT_WINDOW_BUCKETS buckets, slot = bucket id mod N. */
+  buckets: readonly CircuitBucket[];
+  /** Probe slots taken while half-open. */
+  probes: readonly CircuitProbe[];
+}
+
+export type CircuitTransitionReason =
+  'consecutive_failures' | 'failure_rate' | 'open_elapsed' | 'probe_succeeded' | 'probe_failed' | 'reset';
+
+export interface CircuitTransition {
+  from: CircuitState;
+  to: CircuitState;
+  reason: CircuitTransitionReason;
+  at: number;
+}
+
+export interface CircuitPermit {
+  allowed: boolean;
+  /** State after the acquire (an elapsed open circuit turns half-open here). */
+  state: CircuitState;
+  /** Set when the call is a half-open probe: pass it back to record/release to free the slot. */
+  probeId: string | null;
+  /** When refused: how long until a call may be admitted (an estimate while probes are running). */
+  retryAfterMs: number | null;
+}
+
+export interface CircuitStep {
+  data: CircuitData;
+  transition: CircuitTransition | null;
+}
+
+export interface CircuitAcquireStep extends CircuitStep {
+  permit: CircuitPermit;
+}
+
+function emptyBuckets(): CircuitBucket[] {
+  const buckets: CircuitBucket[] = [];
+  for (let i = 0; i < CIRCUIT_WINDOW_BUCKETS; i++) {
+    buckets.push({ id: -1, ok: 0, fail: 0 });
+  }
+  return buckets;
+}
+
+export function closedCircuit(): CircuitData {
+  return { state: 'closed', consecutiveFailures: 0, openedAt: 0, buckets: emptyBuckets(), probes: [] };
+}
+
+function bucketIdAt(now: number, cfg: CircuitConfig): number {
+  return Math.floor(now / (cfg.windowMs / CIRCUIT_WINDOW_BUCKETS));
+}
+
+/** Calls counted in the sliding window at `now`. */
+export function windowCounts(data: CircuitData, now: number, cfg: CircuitConfig): { ok: number; fail: number } {
+  const current = bucketIdAt(now, cfg);
+  let ok = 0;
+  let fail = 0;
+  for (const b of data.buckets) {
+    if (b.id > current - CIRCUIT_WINDOW_BUCKETS && b.id <= current) {
+      ok += b.ok;
+      fail += b.fail;
+    }
+  }
+  return { ok, fail };
+}
+
+function countCall(data: CircuitData, now: number, cfg: CircuitConfig, failed: boolean): CircuitBucket[] {
+  const id = bucketIdAt(now, cfg);
+  const slot = id % CIRCUIT_WINDOW_BUCKETS;
+  const buckets = data.buckets.slice();
+  const old = buckets[slot];
+  const base = old.id === id ? old : { id, ok: 0, fail: 0 };
+  buckets[slot] = failed ? { ...base, fail: base.fail + 1 } : { ...base, ok: base.ok + 1 };
+  return buckets;
+}
+
+function liveProbes(data: CircuitData, now: number): CircuitProbe[] {
+  return data.probes.filter((p) => p.expiresAt > now);
+}
+
+function opened(data: CircuitData, now: number, reason: CircuitTransitionReason): CircuitStep {
+  return {
+    data: { ...data, state: 'open', openedAt: now, probes: [] },
+    transition: { from: data.state, to: 'open', reason, at: now },
+  };
+}
+
+export function acquireCircuit(
+  data: CircuitData,
+  now: number,
+  cfg: CircuitConfig,
+  probeId: string,
+): CircuitAcquireStep {
+  let current = data;
+  let transition: CircuitTransition | null = null;
+  if (current.state === 'open') {
+    const until = current.openedAt + cfg.openMs;
+    if (now < until) {
+      return {
+        data,
+        transition: null,
+        permit: { allowed: false, state: 'open', probeId: null, retryAfterMs: until - now },
+      };
+    }
+    current = { ...current, state: 'half_open', probes: [] };
+    transition = { from: 'open', to: 'half_open', reason: 'open_elapsed', at: now };
+  }
+  if (current.state === 'half_open') {
+    const probes = liveProbes(current, now);
+    if (probes.length >= cfg.halfOpenMaxProbes) {
+      const soonest = Math.min(...probes.map((p) => p.expiresAt));
+      return {
+        data: { ...current, probes },
+        transition,
+        permit: { allowed: false, state: 'half_open', probeId: null, retryAfterMs: soonest - now },
+      };
+    }
+    probes.push({ id: probeId, expiresAt: now + cfg.probeTtlMs });
+    return {
+      data: { ...current, probes },
+      transition,
+      permit: { allowed: true, state: 'half_open', probeId, retryAfterMs: null },
+    };
+  }
+  return { data, transition: null, permit: { allowed: true, state: 'closed', probeId: null, retryAfterMs: null } };
+}
+
+/**
+ * A successful call. While half-open only a probe's success closes the circuit (and clears
+ * the window, so old failures cannot re-trip it at once); a late success of a call admitted
+ * before the circuit opened proves nothing about now and is ignored.
+ */
+export function recordCircuitSuccess(
+  data: CircuitData,
+  now: number,
+  cfg: CircuitConfig,
+  probeId: string | null,
+): CircuitStep {
+  switch (data.state) {
+    case 'closed':
+      return { data: { ...data, consecutiveFailures: 0, buckets: countCall(data, now, cfg, false) }, transition: null };
+    case 'half_open':
+      if (probeId === null) {
+        return { data, transition: null };
+      }
+      return {
+        data: closedCircuit(),
+        transition: { from: 'half_open', to: 'closed', reason: 'probe_succeeded', at: now },
+      };
+    case 'open':
+      return { data, transition: null };
+  }
+}
+
+/** A provider-side failure. A probe's failure re-opens the circuit for another openMs. */
+export function recordCircuitFailure(
+  data: CircuitData,
+  now: number,
+  cfg: CircuitConfig,
+  probeId: string | null,
+): CircuitStep {
+  switch (data.state) {
+    case 'closed': {
+      const next: CircuitData = {
+        ...data,
+        consecutiveFailures: data.consecutiveFailures + 1,
+        buckets: countCall(data, now, cfg, true),
+      };
+      if (next.consecutiveFailures >= cfg.failureThreshold) {
+        return opened(next, now, 'consecutive_failures');
+      }
+      const { ok, fail } = windowCounts(next, now, cfg);
+      const total = ok + fail;
+      if (total >= cfg.minVolume && fail / total > cfg.failureRate) {
+        return opened(next, now, 'failure_rate');
+      }
+      return { data: next, transition: null };
+    }
+    case 'half_open':
+      return probeId === null ? { data, transition: null } : opened(data, now, 'probe_failed');
+    case 'open':
+      return { data, transition: null };
+  }
+}
+
+/** Frees a probe slot without judging the provider (the call ended in a client-side error or was cancelled). */
+export function releaseCircuitProbe(data: CircuitData, probeId: string): CircuitData {
+  const probes = data.probes.filter((p) => p.id !== probeId);
+  return probes.length === data.probes.length ? data : { ...data, probes };
+}
+
+export function resetCircuit(data: CircuitData, now: number): CircuitStep {
+  return {
+    data: closedCircuit(),
+    transition: data.state === 'closed' ? null : { from: data.state, to: 'closed', reason: 'reset', at: now },
+  };
+}
+
+export interface CircuitAvailability {
+  /** Whether an acquire now could be admitted (open circuits past openMs admit probes). */
+  available: boolean;
+  retryAfterMs: number | null;
+}
+
+/**
+ * Cheap read-side check used to filter candidates before ordering; `acquire` stays the
+ * authority (another worker may take the last probe slot in between).
+ */
+export function circuitAvailability(
+  state: CircuitState,
+  openedAt: number,
+  probesInFlight: number,
+  now: number,
+  cfg: CircuitConfig,
+): CircuitAvailability {
+  switch (state) {
+    case 'closed':
+      return { available: true, retryAfterMs: null };
+    case 'open': {
+      const until = openedAt + cfg.openMs;
+      return now < until ? { available: false, retryAfterMs: until - now } : { available: true, retryAfterMs: null };
+    }
+    case 'half_open':
+      return probesInFlight < cfg.halfOpenMaxProbes
+        ? { available: true, retryAfterMs: null }
+        : { available: false, retryAfterMs: null };
+  }
+}

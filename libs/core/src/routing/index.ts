@@ -1,0 +1,5 @@
+export * from './tokens';
+export * from './candidates';
+export * from './policies';
+export * from './backoff';
+export * from './circuit';
