@@ -8,7 +8,7 @@ import {
 import { ErrorClass } from '@aigw/core';
 import type { ServerResponse } from 'node:http';
 import { collect, failure, textOf } from './support/calls';
-import { FakeUpstream, sendJson, sleep, sseEvent, startSse, within } from './support/fake-upstream';
+import { FakeUpstream, sendJson, sleep, sseEvent, startSse, waitFor, within } from './support/fake-upstream';
 
 const API_KEY = 'sk-live-integration-secret-0001';
 
@@ -396,9 +396,3 @@ describe('OpenAI-compatible adapter against a real HTTP server', () => {
     up = await FakeUpstream.start(); // afterEach closes it
   });
 });
-
-async function waitFor(cond: () => boolean): Promise<void> {
-  while (!cond()) {
-    await sleep(5);
-  }
-}

@@ -111,6 +111,13 @@ export function sseEvent(data: unknown, event?: string): string {
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Poll until `cond` holds; wrap in `within` to bound it. */
+export async function waitFor(cond: () => boolean): Promise<void> {
+  while (!cond()) {
+    await sleep(5);
+  }
+}
+
 /** Bound any wait in a test so a regression fails instead of hanging the suite. */
 export async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

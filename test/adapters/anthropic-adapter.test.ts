@@ -1,0 +1,225 @@
+import {
+  AdapterRegistry,
+  type AdapterRequest,
+  type AdapterTarget,
+  HttpPool,
+  type ProviderAdapter,
+} from '@aigw/adapters';
+import { ErrorClass } from '@aigw/core';
+import type { ServerResponse } from 'node:http';
+import { collect, failure } from './support/calls';
+import { FakeUpstream, sendJson, sleep, sseEvent, startSse, within } from './support/fake-upstream';
+
+const API_KEY = 'sk-ant-integration-secret-0002';
+
+const MESSAGE = {
+  id: 'msg_01',
+  type: 'message',
+  role: 'assistant',
+  model: 'claude-test',
+  content: [{ type: 'text', text: 'Bonjour' }],
+  stop_reason: 'end_turn',
+  stop_sequence: null,
+  usage: { input_tokens: 5, cache_read_input_tokens: 40, cache_creation_input_tokens: 10, output_tokens: 3 },
+};
+
+function ev(type: string, body: Record<string, unknown> = {}): string {
+  return sseEvent({ type, ...body }, type);
+}
+
+const STREAM_EVENTS = [
+  ev('message_start', {
+    message: {
+      id: 'msg_s1',
+      type: 'message',
+      role: 'assistant',
+      content: [],
+      usage: { input_tokens: 7, cache_read_input_tokens: 20, cache_creation_input_tokens: 0, output_tokens: 1 },
+    },
+  }),
+  ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+  ev('ping'),
+  ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Bon' } }),
+  ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'jour 👋' } }),
+  ev('content_block_stop', { index: 0 }),
+  ev('message_delta', { delta: { stop_reason: 'max_tokens', stop_sequence: null }, usage: { output_tokens: 4 } }),
+  ev('message_stop'),
+];
+
+async function writeAll(res: ServerResponse, parts: string[], end = true): Promise<void> {
+  startSse(res);
+  for (const p of parts) {
+    res.write(p);
+    await sleep(2);
+  }
+  if (end) {
+    res.end();
+  }
+}
+
+describe('Anthropic adapter against a real HTTP server', () => {
+  let up: FakeUpstream;
+  let pool: HttpPool;
+  let adapter: ProviderAdapter;
+  let target: AdapterTarget;
+  const never = new AbortController().signal;
+
+  const request = (): AdapterRequest => ({
+    target,
+    messages: [
+      { role: 'system', content: 'Answer in French.' },
+      { role: 'user', content: 'Hello' },
+      { role: 'user', content: 'Anyone there?' },
+    ],
+    options: { temperature: 0.5, stop: ['STOP'] },
+  });
+
+  beforeEach(async () => {
+    up = await FakeUpstream.start();
+    pool = new HttpPool();
+    adapter = new AdapterRegistry(pool).get('anthropic');
+    target = { baseUrl: up.origin, apiKey: API_KEY, model: 'claude-test', timeoutMs: 2000, poolKey: 'anthropic-test' };
+  });
+
+  afterEach(async () => {
+    await pool.destroy();
+    await up.close();
+  });
+
+  it('sends the Messages API request and reads a plain answer with cache usage and rate-limit headers', async () => {
+    up.handler = (_req, res) =>
+      sendJson(res, 200, MESSAGE, {
+        'anthropic-ratelimit-requests-remaining': '49',
+        'anthropic-ratelimit-tokens-remaining': '80000',
+        'anthropic-ratelimit-requests-reset': new Date(Date.now() + 60_000).toISOString(),
+      });
+    const r = await adapter.generate(request(), never);
+    expect(r).toMatchObject({ id: 'msg_01', text: 'Bonjour', finishReason: 'stop' });
+    expect(r.usage).toEqual({ promptTokens: 55, completionTokens: 3, totalTokens: 58, cachedPromptTokens: 40 });
+    expect(r.rateLimit?.remainingRequests).toBe(49);
+    expect(r.rateLimit?.remainingTokens).toBe(80000);
+    expect(r.rateLimit?.resetRequestsMs).toBeGreaterThan(0);
+
+    const seen = up.requests[0];
+    expect(seen.url).toBe('/v1/messages');
+    expect(seen.headers['x-api-key']).toBe(API_KEY);
+    expect(seen.headers['anthropic-version']).toBe('2023-06-01');
+    expect(seen.headers.authorization).toBeUndefined();
+    expect(JSON.parse(seen.body)).toEqual({
+      model: 'claude-test',
+      max_tokens: 1024,
+      system: 'Answer in French.',
+      messages: [{ role: 'user', content: 'Hello\n\nAnyone there?' }],
+      temperature: 0.5,
+      stop_sequences: ['STOP'],
+    });
+  });
+
+  it('streams text deltas and ends with the mapped finish reason and usage', async () => {
+    up.handler = (_req, res) => writeAll(res, STREAM_EVENTS);
+    const deltas = await within(5000, 'stream', collect(adapter.stream(request(), never)));
+    expect(deltas).toEqual([
+      { text: 'Bon', id: 'msg_s1' },
+      { text: 'jour 👋' },
+      {
+        text: '',
+        finishReason: 'length',
+        usage: { promptTokens: 27, completionTokens: 4, totalTokens: 31, cachedPromptTokens: 20 },
+      },
+    ]);
+    expect(JSON.parse(up.requests[0].body).stream).toBe(true);
+  });
+
+  it.each([
+    ['overloaded_error', ErrorClass.Provider],
+    ['rate_limit_error', ErrorClass.RateLimit],
+  ])('turns event: error (%s) into %s', async (type, expected) => {
+    up.handler = (_req, res) =>
+      writeAll(res, [
+        ...STREAM_EVENTS.slice(0, 4),
+        sseEvent({ type: 'error', error: { type, message: 'Overloaded' } }, 'error'),
+      ]);
+    const e = await failure(collect(adapter.stream(request(), never)));
+    expect(e.errorClass).toBe(expected);
+    expect(e.message).toContain('Overloaded');
+  });
+
+  it('reports a stream that ends without message_stop as Network', async () => {
+    up.handler = (_req, res) => writeAll(res, STREAM_EVENTS.slice(0, -1));
+    const e = await failure(collect(adapter.stream(request(), never)));
+    expect(e.errorClass).toBe(ErrorClass.Network);
+    expect(e.message).toBe('stream ended before message_stop');
+  });
+
+  it('classifies HTTP errors in the Anthropic error shape', async () => {
+    const answers: [number, string, string, ErrorClass][] = [
+      [400, 'invalid_request_error', 'prompt is too long: 250000 tokens > 200000 maximum', ErrorClass.ContextLength],
+      [400, 'invalid_request_error', 'max_tokens: Field required', ErrorClass.InvalidRequest],
+      [401, 'authentication_error', 'invalid x-api-key', ErrorClass.Auth],
+      [
+        429,
+        'rate_limit_error',
+        'Number of request tokens has exceeded your per-minute rate limit',
+        ErrorClass.RateLimit,
+      ],
+      [529, 'overloaded_error', 'Overloaded', ErrorClass.Provider],
+    ];
+    for (const [status, type, message, expected] of answers) {
+      up.handler = (_req, res) =>
+        sendJson(
+          res,
+          status,
+          { type: 'error', error: { type, message } },
+          status === 429 ? { 'retry-after': '12' } : {},
+        );
+      const e = await failure(adapter.generate(request(), never));
+      expect({ status: e.status, errorClass: e.errorClass }).toEqual({ status, errorClass: expected });
+      expect(e.message).toContain(message);
+      if (status === 429) {
+        expect(e.retryAfterMs).toBe(12_000);
+      }
+    }
+  });
+
+  it('times out a hanging server as Timeout', async () => {
+    up.handler = () => undefined;
+    target = { ...target, timeoutMs: 150 };
+    const e = await within(5000, 'timeout', failure(adapter.generate(request(), never)));
+    expect(e.errorClass).toBe(ErrorClass.Timeout);
+    await within(2000, 'server sees the request closed', up.requests[0].closed);
+  });
+
+  it('cancels mid-stream on caller abort; the server sees its request closed', async () => {
+    up.handler = (_req, res) => writeAll(res, STREAM_EVENTS.slice(0, 4), false);
+    const ac = new AbortController();
+    const e = await within(
+      5000,
+      'abort',
+      failure(
+        (async () => {
+          for await (const d of adapter.stream(request(), ac.signal)) {
+            expect(d.text).toBe('Bon');
+            ac.abort();
+          }
+        })(),
+      ),
+    );
+    expect(e.errorClass).toBe(ErrorClass.Cancelled);
+    await within(2000, 'server sees the request closed', up.requests[0].closed);
+  });
+
+  it('lists models from GET /v1/models', async () => {
+    up.handler = (_req, res) =>
+      sendJson(res, 200, {
+        data: [
+          { type: 'model', id: 'claude-test' },
+          { type: 'model', id: 'claude-other' },
+        ],
+        has_more: false,
+      });
+    expect(await adapter.listModels(target, never)).toEqual(['claude-test', 'claude-other']);
+    expect(up.requests[0].url).toBe('/v1/models?limit=1000');
+    expect(up.requests[0].headers['x-api-key']).toBe(API_KEY);
+    expect((await adapter.healthCheck(target, never)).ok).toBe(true);
+  });
+});

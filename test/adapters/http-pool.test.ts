@@ -1,0 +1,122 @@
+import { type AdapterTarget, HttpPool, OpenAiAdapter } from '@aigw/adapters';
+import { ErrorClass } from '@aigw/core';
+import type { ServerResponse } from 'node:http';
+import { failure } from './support/calls';
+import { FakeUpstream, sendJson, sleep, waitFor, within } from './support/fake-upstream';
+
+const OK = {
+  id: 'c',
+  created: 1,
+  choices: [{ message: { content: 'ok' }, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+};
+
+describe('HttpPool', () => {
+  let up: FakeUpstream;
+  let pool: HttpPool;
+  let adapter: OpenAiAdapter;
+  const never = new AbortController().signal;
+  const target = (over: Partial<AdapterTarget> = {}): AdapterTarget => ({
+    baseUrl: `${up.origin}/v1`,
+    model: 'm',
+    timeoutMs: 5000,
+    poolKey: 'p1',
+    ...over,
+  });
+  const call = (t: AdapterTarget) =>
+    adapter.generate({ target: t, messages: [{ role: 'user', content: 'x' }], options: {} }, never);
+
+  beforeEach(async () => {
+    up = await FakeUpstream.start();
+    pool = new HttpPool();
+    adapter = new OpenAiAdapter(pool);
+  });
+
+  afterEach(async () => {
+    await pool.destroy();
+    await up.close();
+  });
+
+  it('never opens more connections than maxConnections; extra requests queue', async () => {
+    const held: ServerResponse[] = [];
+    up.handler = (_req, res) => {
+      held.push(res);
+    };
+    const t = target({ maxConnections: 2 });
+    const calls = Array.from({ length: 5 }, () => call(t));
+    await within(
+      3000,
+      'two requests arrive',
+      waitFor(() => up.requests.length === 2),
+    );
+    await sleep(50); // give a wrongly unlimited pool the chance to open more
+    expect(up.connections).toBe(2);
+    expect(pool.stats()).toEqual([expect.objectContaining({ poolKey: 'p1', connected: 2, running: 2, queued: 3 })]);
+    up.handler = (_req, res) => sendJson(res, 200, OK);
+    for (const res of held) {
+      sendJson(res, 200, OK);
+    }
+    const results = await within(3000, 'all answered', Promise.all(calls));
+    expect(results.map((r) => r.text)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
+    expect(up.connections).toBe(2);
+    expect(up.peakConnections).toBe(2);
+  });
+
+  it('keeps one pool per poolKey and origin', async () => {
+    up.handler = (_req, res) => sendJson(res, 200, OK);
+    await call(target({ poolKey: 'a' }));
+    await call(target({ poolKey: 'b' }));
+    await call(target({ poolKey: 'a', baseUrl: `${up.origin}/other/v1` }));
+    expect(
+      pool
+        .stats()
+        .map((s) => s.poolKey)
+        .sort(),
+    ).toEqual(['a', 'b']);
+    expect(up.requests.map((r) => r.url)).toEqual([
+      '/v1/chat/completions',
+      '/v1/chat/completions',
+      '/other/v1/chat/completions',
+    ]);
+    expect(up.connections).toBe(2);
+  });
+
+  it('closes gracefully: in-flight calls finish, later calls are refused as Cancelled', async () => {
+    let release: (() => void) | undefined;
+    up.handler = (_req, res) => {
+      release = () => sendJson(res, 200, OK);
+    };
+    const inFlight = call(target());
+    await within(
+      3000,
+      'request arrives',
+      waitFor(() => release !== undefined),
+    );
+    const closing = pool.close();
+    const refused = await failure(call(target()));
+    expect(refused.errorClass).toBe(ErrorClass.Cancelled);
+    release?.();
+    expect((await within(3000, 'in-flight call', inFlight)).text).toBe('ok');
+    await within(3000, 'close', closing);
+    await within(
+      3000,
+      'socket closed',
+      waitFor(() => up.openSockets === 0),
+    );
+  });
+
+  it('reports a refused connection as Network', async () => {
+    const origin = up.origin;
+    await up.close();
+    const e = await failure(call({ baseUrl: `${origin}/v1`, model: 'm', timeoutMs: 2000, poolKey: 'gone' }));
+    expect(e.errorClass).toBe(ErrorClass.Network);
+    expect(e.message).toContain('ECONNREFUSED');
+    up = await FakeUpstream.start(); // afterEach closes it
+  });
+
+  it('rejects a malformed baseUrl without echoing it', async () => {
+    const e = await failure(call(target({ baseUrl: 'not a url with secret-token' })));
+    expect(e.errorClass).toBe(ErrorClass.Provider);
+    expect(e.message).not.toContain('secret-token');
+  });
+});
