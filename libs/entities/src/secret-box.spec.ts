@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import { SecretBox, SecretBoxError } from './secret-box';
+
+const HEX_KEY = randomBytes(32).toString('hex');
+
+describe('SecretBox', () => {
+  const box = SecretBox.fromKey(HEX_KEY);
+
+  it('round-trips in the v1 format with a fresh IV each time', () => {
+    const a = box.encrypt('sk-provider-secret');
+    const b = box.encrypt('sk-provider-secret');
+    expect(a).toMatch(/^v1:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
+    expect(a).not.toBe(b);
+    expect(a).not.toContain('sk-provider-secret');
+    expect(box.decrypt(a)).toBe('sk-provider-secret');
+    expect(box.decrypt(box.encrypt(''))).toBe('');
+    expect(box.decrypt(box.encrypt('ünïcødé ✓'))).toBe('ünïcødé ✓');
+  });
+
+  it('detects tampering and a different key', () => {
+    const sealed = box.encrypt('secret');
+    const [v, iv, tag, ct] = sealed.split(':');
+    const flipped = Buffer.from(ct, 'base64');
+    flipped[0] ^= 1;
+    expect(() => box.decrypt([v, iv, tag, flipped.toString('base64')].join(':'))).toThrow(SecretBoxError);
+    const other = SecretBox.fromKey(randomBytes(32).toString('base64'));
+    expect(() => other.decrypt(sealed)).toThrow(/SECRETS_KEY differs/);
+  });
+
+  it('rejects values not in the v1 format', () => {
+    expect(() => box.decrypt('plaintext')).toThrow('not in the v1 format');
+    expect(() => box.decrypt('v2:a:b:c')).toThrow('not in the v1 format');
+    expect(() => box.decrypt('v1:AAAA:AAAA:AAAA')).toThrow('not in the v1 format');
+  });
+
+  it('accepts 32-byte keys as hex, base64 and base64url', () => {
+    const raw = randomBytes(32);
+    const sealed = SecretBox.fromKey(raw.toString('hex')).encrypt('x');
+    expect(SecretBox.fromKey(raw.toString('base64')).decrypt(sealed)).toBe('x');
+    expect(SecretBox.fromKey(` ${raw.toString('base64url')}\n`).decrypt(sealed)).toBe('x');
+  });
+
+  it.each([
+    ['too short', randomBytes(16).toString('base64')],
+    ['too long', randomBytes(48).toString('base64')],
+    ['not base64', '!'.repeat(44)],
+    ['63 hex chars', 'a'.repeat(63)],
+  ])('rejects a key that is %s, without echoing it', (_label, key) => {
+    expect(() => SecretBox.fromKey(key)).toThrow(/^SECRETS_KEY must be 32 bytes/);
+    try {
+      SecretBox.fromKey(key);
+    } catch (err) {
+      expect((err as Error).message).not.toContain(key);
+    }
+  });
+
+  describe('fromEnv', () => {
+    it('uses the configured key', () => {
+      const { box: fromEnv, usingDevelopmentKey } = SecretBox.fromEnv(HEX_KEY, 'production');
+      expect(usingDevelopmentKey).toBe(false);
+      expect(box.decrypt(fromEnv.encrypt('y'))).toBe('y');
+    });
+
+    it('falls back to a fixed development key outside production, flagged', () => {
+      const first = SecretBox.fromEnv(undefined, 'development');
+      const second = SecretBox.fromEnv('', undefined);
+      expect(first.usingDevelopmentKey).toBe(true);
+      expect(second.usingDevelopmentKey).toBe(true);
+      expect(second.box.decrypt(first.box.encrypt('z'))).toBe('z');
+    });
+
+    it('refuses to run without a key in production', () => {
+      expect(() => SecretBox.fromEnv(undefined, 'production')).toThrow(/SECRETS_KEY is required in production/);
+      expect(() => SecretBox.fromEnv('  ', 'production')).toThrow(SecretBoxError);
+    });
+  });
+});

@@ -1,0 +1,21 @@
+import { changedFields } from './catalog-rows';
+
+describe('changedFields', () => {
+  it('compares prices to 1e-9, quality as float4 and arrays by value', () => {
+    const row = {
+      promptPer1k: 0.00015,
+      quality: Math.fround(0.123456789),
+      capabilities: ['chat', 'streaming'],
+      name: 'a',
+    };
+    expect(
+      changedFields(row, { promptPer1k: 0.00015000000001, quality: 0.123456789, capabilities: ['chat', 'streaming'] }),
+    ).toEqual([]);
+    expect(changedFields(row, { promptPer1k: 0.000150001, quality: 0.2, capabilities: ['chat'], name: 'b' })).toEqual([
+      'promptPer1k',
+      'quality',
+      'capabilities',
+      'name',
+    ]);
+  });
+});

@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import type { UsageEvent } from '@aigw/core';
+import { runMigrationsLocked, UsageRecordEntity, UsageStore } from '@aigw/entities';
+import type { DataSource } from 'typeorm';
+import { dropSchema, openDataSource, uniqueSchema } from './pg';
+
+const USER = randomUUID();
+const KEY = randomUUID();
+
+function event(overrides: Partial<UsageEvent> = {}): UsageEvent {
+  return {
+    requestId: `req_${randomUUID().replace(/-/g, '')}`,
+    userId: USER,
+    apiKeyId: KEY,
+    requestedModel: 'sim-shared',
+    provider: 'sim-openai',
+    model: 'sim-shared',
+    context: null,
+    promptTokens: 120,
+    completionTokens: 30,
+    cachedTokens: 100,
+    costUsd: 0.000123456,
+    latencyMs: 250,
+    cached: false,
+    status: 'success',
+    errorClass: null,
+    errorCode: null,
+    attempts: 1,
+    policy: 'cost',
+    stream: false,
+    createdAt: '2026-11-20T10:00:00.000Z',
+    ...overrides,
+  };
+}
+
+describe('UsageStore', () => {
+  const schema = uniqueSchema('usage');
+  let ds: DataSource;
+  let store: UsageStore;
+
+  beforeAll(async () => {
+    ds = await openDataSource(schema);
+    await runMigrationsLocked(ds);
+    store = new UsageStore(ds);
+  });
+
+  afterAll(async () => {
+    await ds.destroy();
+    await dropSchema(schema);
+  });
+
+  it('inserts a batch, skipping request ids already recorded or repeated in the batch', async () => {
+    const first = event();
+    expect(await store.insertBatch([first])).toBe(1);
+
+    const failed = event({
+      provider: null,
+      model: null,
+      context: 'coding',
+      status: 'error',
+      errorClass: 'network',
+      errorCode: 'all_providers_failed',
+      attempts: 3,
+      policy: null,
+      stream: true,
+      costUsd: 0,
+    });
+    const cached = event({ cached: true, costUsd: 1.5e-8, latencyMs: 2.6 });
+    expect(await store.insertBatch([first, failed, cached, { ...cached, latencyMs: 9 }])).toBe(2);
+    expect(await store.insertBatch([])).toBe(0);
+
+    const repo = ds.getRepository(UsageRecordEntity);
+    expect(await repo.count()).toBe(3);
+    const stored = await repo.findOneByOrFail({ requestId: failed.requestId });
+    expect(stored).toMatchObject({
+      provider: null,
+      model: null,
+      context: 'coding',
+      status: 'error',
+      errorClass: 'network',
+      errorCode: 'all_providers_failed',
+      attempts: 3,
+      policy: null,
+      stream: true,
+      costUsd: 0,
+    });
+    expect(stored.createdAt.toISOString()).toBe('2026-11-20T10:00:00.000Z');
+
+    const firstRow = await repo.findOneByOrFail({ requestId: first.requestId });
+    expect(firstRow.costUsd).toBe(0.000123456);
+    expect(firstRow).toMatchObject({ promptTokens: 120, completionTokens: 30, cachedTokens: 100, latencyMs: 250 });
+    const cachedRow = await repo.findOneByOrFail({ requestId: cached.requestId });
+    expect(cachedRow).toMatchObject({ cached: true, costUsd: 1.5e-8, latencyMs: 3 });
+  });
+
+  it('inserts more rows in one call than a VALUES list could bind parameters for', async () => {
+    // 20 columns × 4000 rows = 80000 values, past PostgreSQL's 65535 bind parameters.
+    const batch = Array.from({ length: 4000 }, () => event());
+    expect(await store.insertBatch(batch)).toBe(4000);
+    expect(await store.insertBatch(batch)).toBe(0);
+  });
+});
