@@ -1,0 +1,171 @@
+#!/usr/bin/env node
+// `npm run bench`: what the gateway adds on top of a provider. Starts the simulator and the gateway
+// side, then measures the same request directly and through the gateway at each (simulator latency,
+// concurrency) cell and prints a Markdown table (also written to <out>/results.md).
+// docs/benchmarks.md explains the method and how to read the numbers.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { root } from './lib.mjs';
+import { parseArgs, usage } from './bench/cli.mjs';
+import { EXTRA_BENCHES } from './bench/extras.mjs';
+import { createLoadGenerator } from './bench/loadgen.mjs';
+import { preflight, runCell } from './bench/measure.mjs';
+import { pinSelf, pinning, ProcessGroup } from './bench/processes.mjs';
+import { header, notes, table } from './bench/report.mjs';
+import { startSystem } from './bench/system.mjs';
+
+const CPUS = { client: 0, gateway: 1 };
+const extraFlags = EXTRA_BENCHES.flatMap((e) => e.flags ?? []);
+
+const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
+
+function stamp(d) {
+  return d.toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
+}
+
+function firstLine(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return r.error ? null : `${r.stdout}${r.stderr}`.trim().split('\n')[0];
+}
+
+function machineFacts(loadgen, sys, opts) {
+  const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU';
+  const redis = firstLine('redis-server', ['--version'])?.match(/v=(\S+)/)?.[1];
+  return {
+    nproc: os.cpus().length,
+    cpuModel,
+    kernel: os.release(),
+    node: process.version,
+    redis: redis ? `redis-server ${redis}` : 'redis-server unknown',
+    loadgen: loadgen.describe,
+    systemLabel: sys.label,
+    placement: pinning.enabled
+      ? `CPU ${CPUS.client}: load generator + simulator + this script; CPU ${CPUS.gateway}: the whole gateway side (taskset -c)`
+      : `not pinned (${pinning.reason})`,
+    method:
+      `closed loop, keep-alive; one-time ${opts.initialWarmupS} s gateway warm-up (c=10); per run ${opts.warmupS} s ` +
+      `discarded warm-up then ${opts.durationS} s measured; direct and gateway alternate; ${opts.reps} ` +
+      `repetition(s), medians`,
+  };
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2), extraFlags);
+  if (opts.help) {
+    process.stdout.write(usage(extraFlags));
+    return 0;
+  }
+  const started = new Date();
+  const runId = `${stamp(started).toLowerCase()}_${process.pid}`;
+  const outDir = path.resolve(opts.out ?? path.join(root, '.bench-out', stamp(started)));
+  mkdirSync(path.join(outDir, 'logs'), { recursive: true });
+  const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'aigw-bench-'));
+
+  const abort = new AbortController();
+  let crashed = null;
+  const group = new ProcessGroup((err) => {
+    crashed ??= err;
+    abort.abort(err);
+  });
+  const cleanups = [];
+  let cleaning = null;
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      abort.abort();
+      await group.stopAll();
+      for (const fn of cleanups.reverse()) {
+        try {
+          await fn();
+        } catch (err) {
+          log(`cleanup step failed: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+      rmSync(tmpDir, { recursive: true, force: true });
+    })());
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.once(sig, () => {
+      log(`${sig}: stopping everything`);
+      void cleanup().then(() => process.exit(130));
+    });
+  }
+
+  try {
+    pinSelf(CPUS.client);
+    if (!pinning.enabled) {
+      log(`warning: ${pinning.reason}`);
+    }
+    const loadgen = createLoadGenerator(opts.loadgen, CPUS.client);
+    if (loadgen.name !== 'wrk') {
+      log(
+        'wrk not found: using the built-in Node load generator (install wrk for lower client overhead: apt-get install wrk)',
+      );
+    }
+    log(`output: ${outDir}`);
+    const sys = await startSystem({
+      root,
+      group,
+      cpus: CPUS,
+      outDir,
+      tmpDir,
+      runId,
+      standIn: opts.standIn,
+      onCleanup: (fn) => cleanups.push(fn),
+      log,
+    });
+    const guard = () => {
+      if (crashed) {
+        throw crashed;
+      }
+    };
+
+    await sys.sim.setLatency(0);
+    await preflight(sys, outDir, log);
+    if (opts.initialWarmupS > 0) {
+      log(`gateway warm-up ${opts.initialWarmupS} s (c=10)`);
+      await loadgen.run(sys.gateway, 10, opts.initialWarmupS, abort.signal);
+    }
+    guard();
+
+    const cells = [];
+    for (const latencyMs of opts.latencies) {
+      await sys.sim.setLatency(latencyMs);
+      for (const conc of opts.concurrencies) {
+        const cell = await runCell(sys, loadgen, { latencyMs, conc, ...opts, signal: abort.signal, log });
+        guard();
+        cells.push(cell);
+      }
+    }
+
+    const summaries = cells.map((c) => c.summary);
+    const command = `node scripts/bench.mjs ${process.argv.slice(2).join(' ')}`.trim();
+    const meta = { date: started.toISOString(), command, ...machineFacts(loadgen, sys, opts) };
+    let report = `${header(meta)}\n\n${table(summaries, Boolean(sys.rssPids.worker))}\n${notes(summaries, opts.reps)}\n`;
+    writeFileSync(path.join(outDir, 'results.json'), JSON.stringify({ meta, opts, cells }, null, 2));
+    writeFileSync(path.join(outDir, 'results.md'), report);
+
+    if (!opts.skipExtras) {
+      for (const extra of EXTRA_BENCHES.filter((e) => e.enabled(opts))) {
+        log(`extra: ${extra.title}`);
+        await sys.sim.setLatency(0);
+        const body = await extra.run({ sys, loadgen, opts, outDir, tmpDir, signal: abort.signal, log, cpus: CPUS });
+        guard();
+        report += `\n## ${extra.title}\n\n${body}\n`;
+        writeFileSync(path.join(outDir, 'results.md'), report);
+      }
+    }
+    process.stdout.write(`\n${report}\n`);
+    log(`written ${path.join(outDir, 'results.md')}`);
+    return 0;
+  } catch (err) {
+    const shown = crashed ?? err;
+    log(`failed: ${shown instanceof Error ? shown.message : String(shown)}`);
+    log(`logs: ${path.join(outDir, 'logs')}`);
+    return 1;
+  } finally {
+    await cleanup();
+  }
+}
+
+process.exitCode = await main();

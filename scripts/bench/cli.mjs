@@ -1,0 +1,139 @@
+// Command-line options of `npm run bench`.
+
+export const USAGE = `Usage: npm run bench -- [options]
+
+Starts the provider simulator, a dedicated Redis, the api-gateway and the router-worker, and measures
+the same chat request sent directly to the simulator and through the gateway, side by side.
+
+  --quick               smoke run: 3 s measured, 1 s warm-up per run, 3 s initial warm-up
+  --duration S          measured seconds per run (default 10)
+  --warmup S            discarded warm-up seconds before every measured run (default 2)
+  --initial-warmup S    one-time gateway warm-up before the first cell (default 5)
+  --reps N              repetitions per cell; direct and gateway alternate; the table shows medians (default 1)
+  --conc "1 10 100"     concurrency levels (connections of the closed-loop load generator)
+  --latency "0 50"      simulator latencies in ms
+  --out DIR             output directory (default .bench-out/<timestamp>)
+  --loadgen auto|wrk|node   load generator (default auto: wrk when installed, else the built-in Node one)
+  --stand-in FILE       measure FILE (a forwarding process such as a null gateway) instead of the
+                        real gateway side; it gets NULL_GW_HOST, NULL_GW_PORT and UPSTREAM
+  --skip-extras         run only the main table
+  --help                this text
+`;
+
+function numberList(flag, raw) {
+  const list = raw
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map(Number);
+  if (list.length === 0 || list.some((n) => !Number.isFinite(n) || n < 0)) {
+    throw new Error(`${flag} expects non-negative numbers, got "${raw}"`);
+  }
+  return list;
+}
+
+function positive(flag, raw, integer) {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    throw new Error(`${flag} expects a positive ${integer ? 'integer' : 'number'}, got "${raw}"`);
+  }
+  return n;
+}
+
+/** Parses argv (without node and script). `extraFlags` come from the extra benches. */
+export function parseArgs(argv, extraFlags = []) {
+  const opts = {
+    durationS: 10,
+    warmupS: 2,
+    initialWarmupS: 5,
+    reps: 1,
+    concurrencies: [1, 10, 100],
+    latencies: [0, 50],
+    out: null,
+    loadgen: 'auto',
+    standIn: null,
+    skipExtras: false,
+    help: false,
+    extra: {},
+  };
+  const explicit = new Set();
+  const extraByName = new Map(extraFlags.map((f) => [f.name, f]));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) {
+        throw new Error(`${arg} needs a value`);
+      }
+      return argv[++i];
+    };
+    explicit.add(arg);
+    switch (arg) {
+      case '--quick':
+        break;
+      case '--duration':
+        opts.durationS = positive(arg, value(), false);
+        break;
+      case '--warmup':
+        opts.warmupS = Number(value());
+        break;
+      case '--initial-warmup':
+        opts.initialWarmupS = Number(value());
+        break;
+      case '--reps':
+        opts.reps = positive(arg, value(), true);
+        break;
+      case '--conc':
+        opts.concurrencies = numberList(arg, value()).map((n) => Math.max(1, Math.round(n)));
+        break;
+      case '--latency':
+        opts.latencies = numberList(arg, value());
+        break;
+      case '--out':
+        opts.out = value();
+        break;
+      case '--loadgen': {
+        const v = value();
+        if (!['auto', 'wrk', 'node'].includes(v)) {
+          throw new Error(`--loadgen expects auto, wrk or node, got "${v}"`);
+        }
+        opts.loadgen = v;
+        break;
+      }
+      case '--stand-in':
+        opts.standIn = value();
+        break;
+      case '--skip-extras':
+        opts.skipExtras = true;
+        break;
+      case '--help':
+      case '-h':
+        opts.help = true;
+        break;
+      default:
+        if (extraByName.has(arg)) {
+          opts.extra[arg] = extraByName.get(arg).value ? value() : true;
+          break;
+        }
+        throw new Error(`unknown option ${arg} (see --help)`);
+    }
+  }
+  if (explicit.has('--quick')) {
+    // Explicit values still win over the smoke-run defaults.
+    opts.durationS = explicit.has('--duration') ? opts.durationS : 3;
+    opts.warmupS = explicit.has('--warmup') ? opts.warmupS : 1;
+    opts.initialWarmupS = explicit.has('--initial-warmup') ? opts.initialWarmupS : 3;
+  }
+  for (const [flag, v] of [
+    ['--warmup', opts.warmupS],
+    ['--initial-warmup', opts.initialWarmupS],
+  ]) {
+    if (!Number.isFinite(v) || v < 0) {
+      throw new Error(`${flag} expects a non-negative number`);
+    }
+  }
+  return opts;
+}
+
+export function usage(extraFlags) {
+  const extras = extraFlags.map((f) => `  ${`${f.name} ${f.value ?? ''}`.padEnd(22)}${f.help}`).join('\n');
+  return extras ? `${USAGE}\nExtra benches:\n${extras}\n` : USAGE;
+}

@@ -1,0 +1,18 @@
+// Extra benches that run after the main table, against the same running system, and append their
+// own section to results.md. Add one by appending an object to EXTRA_BENCHES:
+//
+//   {
+//     id: 'routing-decision',                     // short name, used in logs and --skip-extras
+//     title: 'Routing decision time',             // section heading in results.md
+//     flags: [{ name: '--routing-runs', value: 'N', help: '...' }], // optional CLI flags, parsed into opts.extra
+//     enabled: (opts) => true,                    // run by default, or only when its flag was given
+//     run: async (ctx) => '...markdown...',       // the section body
+//   }
+//
+// ctx = { sys, loadgen, opts, outDir, tmpDir, signal, log, cpus, median }
+//   sys.direct / sys.gateway: targets { url, body, auth } for loadgen.run(target, conc, seconds, signal)
+//   sys.sim: { setLatency(ms), total() }; sys.gatewaySidePids, sys.rssPids, sys.gatewayPid
+// The simulator latency is 0 when an extra starts; an extra sets what it needs itself.
+import { overheadShBench } from './extra-overhead-sh.mjs';
+
+export const EXTRA_BENCHES = [overheadShBench];

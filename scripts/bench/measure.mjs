@@ -1,0 +1,170 @@
+// Pre-flight, warm-up and the direct-vs-gateway cells of the main table.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { cpuDelta, cpuSeconds, cpuTimes, cpuUsage, startRssSampler, withDescendants } from './procfs.mjs';
+
+/** A run is flagged when a CPU doing real work (≥ 20 % busy) lost more than this to the hypervisor. */
+export const MAX_STEAL_PCT = 10;
+const BUSY_PCT_FOR_STEAL = 20;
+/** A gateway run is flagged when processes outside the gateway side kept its core this busy. */
+export const MAX_FOREIGN_PCT = 10;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function post(target) {
+  const headers = { 'content-type': 'application/json' };
+  if (target.auth) {
+    headers.authorization = target.auth;
+  }
+  const res = await fetch(target.url, {
+    method: 'POST',
+    headers,
+    body: target.body,
+    signal: AbortSignal.timeout(30_000),
+  });
+  return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
+}
+
+function acceptable(r) {
+  return r.status >= 200 && r.status < 300 && r.body.includes('"choices"');
+}
+
+/**
+ * One request each way must be 2xx with "choices", and the simulator's counter must move for the
+ * gateway request, so a gateway that answers from elsewhere (or fast errors) cannot be measured.
+ * The gateway gets a few seconds of retries: its worker may still be attaching to the queue.
+ */
+export async function preflight(sys, outDir, log) {
+  const direct = await post(sys.direct);
+  writeFileSync(path.join(outDir, 'preflight.direct.json'), JSON.stringify(direct, null, 2));
+  if (!acceptable(direct)) {
+    throw new Error(`pre-flight direct: HTTP ${direct.status}, body: ${direct.body.slice(0, 500)}`);
+  }
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const before = await sys.sim.total();
+    let gw;
+    try {
+      gw = await post(sys.gateway);
+    } catch (err) {
+      gw = { status: 0, headers: {}, body: `request failed: ${err instanceof Error ? err.message : String(err)}` };
+    }
+    const moved = (await sys.sim.total()) - before;
+    writeFileSync(
+      path.join(outDir, 'preflight.gateway.json'),
+      JSON.stringify({ ...gw, simulatorDelta: moved }, null, 2),
+    );
+    if (acceptable(gw) && moved >= 1) {
+      log(`pre-flight ok: direct ${direct.status}, gateway ${gw.status} (simulator +${moved})`);
+      return { direct, gateway: gw, simulatorDelta: moved };
+    }
+    const why = acceptable(gw)
+      ? `HTTP ${gw.status} but the simulator counted ${moved} requests: the gateway did not call it`
+      : `HTTP ${gw.status}, body: ${gw.body.slice(0, 500)}`;
+    if (Date.now() > deadline) {
+      throw new Error(`pre-flight gateway: ${why}`);
+    }
+    log(`pre-flight gateway not ok yet (${why}); retrying`);
+    await sleep(1000);
+  }
+}
+
+function median(values) {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) {
+    return NaN;
+  }
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+function stolen(usage) {
+  return Object.entries(usage)
+    .filter(([, u]) => u.busyPct >= BUSY_PCT_FOR_STEAL && u.stealPct > MAX_STEAL_PCT)
+    .map(([cpu, u]) => `${cpu} steal ${u.stealPct.toFixed(0)}%`);
+}
+
+/** One measured run of one side; the gateway side also gets CPU, RSS and upstream counts. */
+async function measuredRun(sys, loadgen, side, conc, seconds, signal) {
+  const target = side === 'gateway' ? sys.gateway : sys.direct;
+  const pids = side === 'gateway' ? withDescendants(sys.gatewaySidePids) : [];
+  const simBefore = side === 'gateway' ? await sys.sim.total() : 0;
+  const rss = side === 'gateway' ? startRssSampler(sys.rssPids) : null;
+  const cpuBefore = cpuSeconds(pids);
+  const times0 = cpuTimes();
+  const res = await loadgen.run(target, conc, seconds, signal);
+  const times1 = cpuTimes();
+  const run = { side, ...res, cpu: cpuUsage(times0, times1) };
+  if (side === 'gateway') {
+    const cpuAfter = cpuSeconds(withDescendants(sys.gatewaySidePids));
+    run.rssMax = rss.stop();
+    run.upstream = (await sys.sim.total()) - simBefore;
+    run.upPerReq = res.requests > 0 ? run.upstream / res.requests : NaN;
+    run.gwCpuSeconds = cpuDelta(cpuBefore, cpuAfter);
+    run.cpuUsPerReq = res.requests > 0 ? (run.gwCpuSeconds / res.requests) * 1e6 : NaN;
+    // Whatever else ran on the gateway core (other jobs on a shared box) competed with the gateway.
+    const core = run.cpu[sys.gatewayCpu];
+    run.gwSideBusyPct = (100 * run.gwCpuSeconds) / res.seconds;
+    run.foreignPct = core ? Math.max(0, core.busyPct - run.gwSideBusyPct) : NaN;
+  }
+  run.warnings = stolen(run.cpu);
+  if (run.foreignPct > MAX_FOREIGN_PCT) {
+    run.warnings.push(`${sys.gatewayCpu} ${run.foreignPct.toFixed(0)}% busy with other processes`);
+  }
+  return run;
+}
+
+/**
+ * One table cell: `reps` × (direct, gateway), each preceded by a discarded warm-up run.
+ * Returns the per-run data and the medians the table shows.
+ */
+export async function runCell(sys, loadgen, { latencyMs, conc, reps, warmupS, durationS, signal, log }) {
+  const runs = [];
+  for (let rep = 1; rep <= reps; rep++) {
+    for (const side of ['direct', 'gateway']) {
+      const target = side === 'gateway' ? sys.gateway : sys.direct;
+      if (warmupS > 0) {
+        await loadgen.run(target, conc, warmupS, signal);
+      }
+      const run = await measuredRun(sys, loadgen, side, conc, durationS, signal);
+      run.rep = rep;
+      runs.push(run);
+      log(
+        `  ${String(latencyMs).padStart(3)} ms c=${String(conc).padEnd(3)} rep ${rep} ${side.padEnd(7)} ` +
+          `${run.rps.toFixed(1).padStart(9)} req/s  p50 ${run.p50.toFixed(2)} p99 ${run.p99.toFixed(2)} ms` +
+          (run.non2xx + run.errors > 0 ? `  non2xx ${run.non2xx} err ${run.errors}` : '') +
+          (run.warnings.length ? `  ⚠ ${run.warnings.join(', ')}` : ''),
+      );
+    }
+  }
+  const of = (side, key) => median(runs.filter((r) => r.side === side).map((r) => r[key]));
+  const gwRuns = runs.filter((r) => r.side === 'gateway');
+  const summary = { latencyMs, conc, reps };
+  for (const key of ['rps', 'p50', 'p90', 'p99', 'p999']) {
+    summary[`direct_${key}`] = of('direct', key);
+    summary[`gw_${key}`] = of('gateway', key);
+  }
+  summary.gwNon2xx = gwRuns.reduce((a, r) => a + r.non2xx, 0);
+  summary.gwErrors = gwRuns.reduce((a, r) => a + r.errors, 0);
+  summary.directNon2xx = runs.filter((r) => r.side === 'direct').reduce((a, r) => a + r.non2xx + r.errors, 0);
+  summary.upPerReq = of('gateway', 'upPerReq');
+  summary.cpuUsPerReq = of('gateway', 'cpuUsPerReq');
+  summary.gwRssMb = Math.max(...gwRuns.map((r) => r.rssMax.gateway ?? 0)) / 2 ** 20;
+  summary.workerRssMb = Math.max(...gwRuns.map((r) => r.rssMax.worker ?? 0)) / 2 ** 20;
+  summary.warnings = [...new Set(runs.flatMap((r) => r.warnings))];
+  summary.hostLoad = {
+    cpu: Object.fromEntries(
+      Object.keys(gwRuns[0].cpu).map((c) => [
+        c,
+        {
+          busyPct: median(gwRuns.map((r) => r.cpu[c]?.busyPct)),
+          stealPct: median(gwRuns.map((r) => r.cpu[c]?.stealPct)),
+        },
+      ]),
+    ),
+    gwSideBusyPct: median(gwRuns.map((r) => r.gwSideBusyPct)),
+    foreignPct: median(gwRuns.map((r) => r.foreignPct)),
+  };
+  summary.dp50Range = gwRuns.map((g) => g.p50 - runs.find((d) => d.side === 'direct' && d.rep === g.rep).p50);
+  return { summary, runs };
+}

@@ -1,0 +1,123 @@
+// The Markdown report: a header with the machine and the exact command, the direct-vs-gateway
+// table, then any extra sections.
+
+const ms = (v) => (Number.isFinite(v) ? v.toFixed(2) : '–');
+const delta = (v) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${v.toFixed(2)}` : '–');
+const rps = (v) => (Number.isFinite(v) ? v.toFixed(1) : '–');
+
+export const TABLE_COLUMNS = [
+  'mock ms',
+  'conc',
+  'direct RPS',
+  'gw RPS',
+  'direct p50',
+  'gw p50',
+  'Δp50',
+  'direct p90',
+  'gw p90',
+  'Δp90',
+  'direct p99',
+  'gw p99',
+  'Δp99',
+  'gw non2xx/err',
+  'up/req',
+  'gw-side CPU µs/req',
+  'gw RSS MB',
+  'worker RSS MB',
+];
+
+function row(s, hasWorker) {
+  return [
+    s.latencyMs,
+    `${s.conc}${s.warnings.length ? ' ⚠' : ''}`,
+    rps(s.direct_rps),
+    rps(s.gw_rps),
+    ms(s.direct_p50),
+    ms(s.gw_p50),
+    delta(s.gw_p50 - s.direct_p50),
+    ms(s.direct_p90),
+    ms(s.gw_p90),
+    delta(s.gw_p90 - s.direct_p90),
+    ms(s.direct_p99),
+    ms(s.gw_p99),
+    delta(s.gw_p99 - s.direct_p99),
+    `${s.gwNon2xx}/${s.gwErrors}`,
+    Number.isFinite(s.upPerReq) ? s.upPerReq.toFixed(2) : '–',
+    Number.isFinite(s.cpuUsPerReq) ? Math.round(s.cpuUsPerReq) : '–',
+    s.gwRssMb.toFixed(0),
+    hasWorker ? s.workerRssMb.toFixed(0) : '–',
+  ];
+}
+
+export function table(summaries, hasWorker) {
+  const lines = [
+    `| ${TABLE_COLUMNS.join(' | ')} |`,
+    `|${TABLE_COLUMNS.map(() => '---:').join('|')}|`,
+    ...summaries.map((s) => `| ${row(s, hasWorker).join(' | ')} |`),
+  ];
+  return lines.join('\n');
+}
+
+export function header(meta) {
+  const lines = [
+    `# Gateway benchmark: direct vs through the gateway`,
+    '',
+    `- date: ${meta.date}`,
+    `- command: \`${meta.command}\``,
+    `- system under test: ${meta.systemLabel}`,
+    `- machine: ${meta.nproc} CPU (${meta.cpuModel}), Linux ${meta.kernel}, Node ${meta.node}, ${meta.redis}`,
+    `- load generator: ${meta.loadgen}`,
+    `- placement: ${meta.placement}`,
+    `- method: ${meta.method}`,
+  ];
+  return lines.join('\n');
+}
+
+const pct = (v) => (Number.isFinite(v) ? `${v.toFixed(0)}%` : '–');
+
+/** CPU use during the gateway runs: shows whether the gateway core was saturated or shared. */
+export function hostLoadTable(summaries) {
+  const cpus = Object.keys(summaries[0]?.hostLoad.cpu ?? {});
+  const cols = ['mock ms', 'conc', ...cpus.map((c) => `${c} busy/steal`), 'gw side', 'other on gw core'];
+  return [
+    `| ${cols.join(' | ')} |`,
+    `|${cols.map(() => '---:').join('|')}|`,
+    ...summaries.map((s) => {
+      const h = s.hostLoad;
+      const perCpu = cpus.map((c) => `${pct(h.cpu[c]?.busyPct)}/${pct(h.cpu[c]?.stealPct)}`);
+      return `| ${[s.latencyMs, s.conc, ...perCpu, pct(h.gwSideBusyPct), pct(h.foreignPct)].join(' | ')} |`;
+    }),
+  ].join('\n');
+}
+
+export function notes(summaries, reps) {
+  const out = [
+    '',
+    'Latencies in ms; Δ = gateway − direct of the medians. gw-side CPU = user+system time of every',
+    'gateway-side process (see "system under test") per completed gateway request.',
+    'up/req = simulator requests / gateway requests in the measured window (≈1.00: no retries).',
+    '',
+    'CPU use during the gateway runs (busy/steal per CPU; "gw side" = gateway-side processes as % of one',
+    'core; "other on gw core" = the rest of that core\'s busy time, i.e. processes that are not ours):',
+    '',
+    hostLoadTable(summaries),
+  ];
+  if (reps > 1) {
+    out.push('', 'Δp50 per repetition (noise indicator):');
+    for (const s of summaries) {
+      out.push(`- ${s.latencyMs} ms, c=${s.conc}: ${s.dp50Range.map(delta).join(', ')}`);
+    }
+  }
+  const flagged = summaries.filter((s) => s.warnings.length > 0);
+  if (flagged.length > 0) {
+    out.push('', '⚠ noisy cells: hypervisor steal, or other processes on the gateway core (rerun to confirm):');
+    for (const s of flagged) {
+      out.push(`- ${s.latencyMs} ms, c=${s.conc}: ${s.warnings.join('; ')}`);
+    }
+  }
+  const directErrors = summaries.filter((s) => s.directNon2xx > 0);
+  for (const s of directErrors) {
+    out.push(`- direct side had ${s.directNon2xx} non-2xx/errors at ${s.latencyMs} ms, c=${s.conc}`);
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,264 @@
+// Starts the system under test for the bench: the provider simulator (client CPU) and the gateway
+// side (gateway CPU): api-gateway, router-worker and a dedicated Redis, with a throw-away
+// PostgreSQL schema. `--stand-in FILE` replaces the gateway side with a single forwarding process
+// (e.g. a null gateway) for calibration or while the real apps do not run yet.
+import { randomBytes } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { freePort } from './processes.mjs';
+
+export const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const MODEL = 'sim-gpt';
+export const BODY = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Say hello' }] });
+const DIRECT_AUTH = 'Bearer sk-bench';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `probe` until it returns true; throws `what` with the last reason after `timeoutMs`. */
+async function waitFor(what, probe, timeoutMs, proc) {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (proc?.exited) {
+      throw new Error(`${what}: ${proc.name} exited during start-up (see ${proc.logFile})`);
+    }
+    try {
+      if (await probe()) {
+        return;
+      }
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    await sleep(200);
+  }
+  throw new Error(`${what} not ready after ${timeoutMs / 1000}s${last ? ` (last error: ${last})` : ''}`);
+}
+
+async function httpOk(url) {
+  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  await res.arrayBuffer();
+  return res.ok;
+}
+
+function redisPing(port) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.setTimeout(1000, () => s.destroy(new Error('redis ping timed out')));
+    s.once('error', reject);
+    s.once('connect', () => s.write('PING\r\n'));
+    s.once('data', (d) => {
+      s.destroy();
+      resolve(d.toString().startsWith('+PONG'));
+    });
+  });
+}
+
+/** Control client for the simulator's `/_sim/*` endpoints. */
+function simulatorControl(base) {
+  return {
+    async setLatency(ms) {
+      const res = await fetch(`${base}/_sim/config`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ latencyMs: ms }),
+      });
+      if (!res.ok) {
+        throw new Error(`simulator refused latencyMs=${ms}: HTTP ${res.status} ${await res.text()}`);
+      }
+      await res.arrayBuffer();
+    },
+    /** Provider requests received so far (control endpoints are not counted). */
+    async total() {
+      const res = await fetch(`${base}/_sim/stats`);
+      if (!res.ok) {
+        throw new Error(`simulator stats: HTTP ${res.status}`);
+      }
+      return (await res.json()).total;
+    },
+  };
+}
+
+function catalogYaml(simPort) {
+  return `# Written by scripts/bench for one run; deleted afterwards.
+providers:
+  - id: sim
+    kind: openai
+    baseUrl: http://127.0.0.1:${simPort}/v1
+    apiKey: sk-bench
+    timeoutMs: 30000
+    maxConnections: 256
+    models:
+      - name: ${MODEL}
+        promptPer1k: 0.001
+        completionPer1k: 0.002
+        contextWindow: 8192
+        capabilities: [chat, streaming]
+`;
+}
+
+function requireBuilt(root, rel) {
+  const file = path.join(root, rel);
+  if (!existsSync(file)) {
+    throw new Error(`${rel} is missing: build first (npm run build)`);
+  }
+  return file;
+}
+
+/**
+ * Starts everything and returns the handle the measurements use. Registers its own cleanup
+ * (schema drop) through `onCleanup`; processes are stopped by `group`.
+ */
+export async function startSystem({ root, group, cpus, outDir, tmpDir, runId, standIn, onCleanup, log }) {
+  const simMain = requireBuilt(root, 'dist/tools/simulator/main.js');
+  const logFile = (name) => path.join(outDir, 'logs', `${name}.log`);
+  const nodeEnv = { ...process.env };
+  // Settings meant for the orchestrator must not leak into the apps.
+  delete nodeEnv.PORT;
+  delete nodeEnv.BENCH_LOADGEN;
+
+  const simPort = await freePort();
+  const simBase = `http://127.0.0.1:${simPort}`;
+  const sim = group.start('simulator', {
+    cpu: cpus.client,
+    cmd: process.execPath,
+    args: [simMain],
+    env: { ...nodeEnv, SIM_PORT: String(simPort), SIM_HOST: '127.0.0.1', SIM_LATENCY_MS: '0' },
+    logFile: logFile('simulator'),
+  });
+  await waitFor('simulator', () => httpOk(`${simBase}/health`), 15_000, sim);
+  log(`simulator pid ${sim.pid} on ${simBase}`);
+
+  const direct = { url: `${simBase}/v1/chat/completions`, body: BODY, auth: DIRECT_AUTH };
+  const control = simulatorControl(simBase);
+
+  if (standIn) {
+    const gwPort = await freePort();
+    const proc = group.start('stand-in', {
+      cpu: cpus.gateway,
+      cmd: process.execPath,
+      args: [path.resolve(standIn)],
+      env: { ...nodeEnv, NULL_GW_HOST: '127.0.0.1', NULL_GW_PORT: String(gwPort), UPSTREAM: simBase },
+      logFile: logFile('stand-in'),
+    });
+    const gwBase = `http://127.0.0.1:${gwPort}`;
+    await waitFor('stand-in gateway', () => portOpen(gwPort), 15_000, proc);
+    log(`stand-in gateway ${standIn} pid ${proc.pid} on ${gwBase}`);
+    return {
+      label: `stand-in ${path.basename(standIn)}`,
+      direct,
+      gateway: { url: `${gwBase}/v1/chat/completions`, body: BODY, auth: DIRECT_AUTH },
+      sim: control,
+      gatewaySidePids: [proc.pid],
+      rssPids: { gateway: proc.pid },
+      gatewayPid: proc.pid,
+      gatewayCpu: `cpu${cpus.gateway}`,
+    };
+  }
+
+  const gatewayMain = requireBuilt(root, 'dist/apps/api-gateway/src/main.js');
+  const workerMain = requireBuilt(root, 'dist/apps/router-worker/src/main.js');
+  const [redisPort, gwPort, workerPort] = [await freePort(), await freePort(), await freePort()];
+
+  const redis = group.start('redis', {
+    cpu: cpus.gateway,
+    cmd: 'redis-server',
+    args: [
+      '--port',
+      String(redisPort),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--protected-mode',
+      'yes',
+      '--maxmemory-policy',
+      'noeviction',
+      '--dir',
+      tmpDir,
+    ],
+    env: nodeEnv,
+    logFile: logFile('redis'),
+  });
+  await waitFor('dedicated redis', () => redisPing(redisPort), 10_000, redis);
+  log(`dedicated redis pid ${redis.pid} on 127.0.0.1:${redisPort}`);
+
+  const schema = `bench_${runId}`;
+  onCleanup(() => dropSchema(schema, log));
+  const catalogFile = path.join(tmpDir, 'providers.bench.yaml');
+  writeFileSync(catalogFile, catalogYaml(simPort), { mode: 0o600 });
+  const adminKey = `sk-aigw-bench-${randomBytes(24).toString('base64url')}`;
+  const appEnv = {
+    ...nodeEnv,
+    DATABASE_URL,
+    DATABASE_SCHEMA: schema,
+    REDIS_URL: `redis://127.0.0.1:${redisPort}/0`,
+    REDIS_PREFIX: `bench-${runId}`,
+    HOST: '127.0.0.1',
+    PROVIDERS_FILE: catalogFile,
+    BOOTSTRAP_ADMIN_KEY: adminKey,
+    LOG_LEVEL: 'warn',
+    WORKER_CONCURRENCY: '256',
+    SHUTDOWN_GRACE_MS: '3000',
+  };
+  const gateway = group.start('api-gateway', {
+    cpu: cpus.gateway,
+    cmd: process.execPath,
+    args: [gatewayMain],
+    env: { ...appEnv, PORT: String(gwPort) },
+    logFile: logFile('api-gateway'),
+  });
+  const worker = group.start('router-worker', {
+    cpu: cpus.gateway,
+    cmd: process.execPath,
+    args: [workerMain],
+    env: { ...appEnv, PORT: String(workerPort) },
+    logFile: logFile('router-worker'),
+  });
+  const gwBase = `http://127.0.0.1:${gwPort}`;
+  await waitFor('api-gateway /health/ready', () => httpOk(`${gwBase}/health/ready`), 90_000, gateway);
+  await waitFor(
+    'router-worker /health/ready',
+    () => httpOk(`http://127.0.0.1:${workerPort}/health/ready`),
+    90_000,
+    worker,
+  );
+  log(`api-gateway pid ${gateway.pid} on ${gwBase}; router-worker pid ${worker.pid} (ops :${workerPort})`);
+
+  return {
+    label: 'api-gateway + router-worker + redis',
+    direct,
+    gateway: { url: `${gwBase}/v1/chat/completions`, body: BODY, auth: `Bearer ${adminKey}` },
+    sim: control,
+    gatewaySidePids: [gateway.pid, worker.pid, redis.pid],
+    rssPids: { gateway: gateway.pid, worker: worker.pid },
+    gatewayPid: gateway.pid,
+    gatewayCpu: `cpu${cpus.gateway}`,
+  };
+}
+
+/** A stand-in has no health route; it is up once its port accepts connections. */
+function portOpen(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function dropSchema(schema, log) {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  try {
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    log(`dropped schema ${schema}`);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
