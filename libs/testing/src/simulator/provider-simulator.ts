@@ -95,6 +95,7 @@ export class ProviderSimulator implements Controllable {
       });
     });
     this.server = server;
+    this.stopping = false;
     this.host = host;
     this.boundPort = (server.address() as AddressInfo).port;
   }
@@ -110,6 +111,8 @@ export class ProviderSimulator implements Controllable {
       clearTimeout(t);
     }
     this.timers.clear();
+    // `stopping` stays set until the next start: the responses cut here report 'close' after
+    // the server has closed, and must be counted as dropped, not as client cancellations.
     try {
       await new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
@@ -117,7 +120,6 @@ export class ProviderSimulator implements Controllable {
       });
     } finally {
       this.server = undefined;
-      this.stopping = false;
     }
   }
 
