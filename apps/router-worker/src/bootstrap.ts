@@ -1,0 +1,29 @@
+import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { parseRedisUrl } from '@aigw/core';
+import { createHttpApp, listen } from '@aigw/platform';
+import type { WorkerEnv } from './config/worker-env';
+import { routerWorkerRoot } from './router-worker.module';
+
+export const APP_NAME = 'router-worker';
+
+/**
+ * Boots a router-worker: ops HTTP server, cancel messages over the Redis transport, then the queue consumers
+ * (they start once every module is initialised). Resolves when it is ready; `app.close()` shuts it down gracefully.
+ */
+export async function startRouterWorker(env: WorkerEnv): Promise<NestFastifyApplication> {
+  const http = { host: env.HOST, port: env.PORT };
+  const app = await createHttpApp(routerWorkerRoot(env), env, APP_NAME, http);
+  app.connectMicroservice<MicroserviceOptions>(
+    {
+      transport: Transport.REDIS,
+      // Without retryAttempts the transport gives up after the first disconnect and cancels stop arriving.
+      options: { ...parseRedisUrl(env.REDIS_URL), retryAttempts: Number.MAX_SAFE_INTEGER, retryDelay: 1000 },
+    },
+    { inheritAppConfig: true },
+  );
+  // Subscribed to cancel messages before the first job can start.
+  await app.startAllMicroservices();
+  await listen(app, http, APP_NAME);
+  return app;
+}

@@ -1,0 +1,51 @@
+import { abortCauseOf } from './abort';
+import { CancellationRegistry } from './cancellation-registry';
+
+describe('CancellationRegistry', () => {
+  beforeEach(() => jest.useFakeTimers({ now: 1_000_000 }));
+  afterEach(() => jest.useRealTimers());
+
+  it('aborts at the deadline, and not after the job ended', () => {
+    const r = new CancellationRegistry();
+    const a = r.begin('a', 1_000_500);
+    const b = r.begin('b', 1_000_500);
+    b.end();
+    jest.advanceTimersByTime(499);
+    expect(a.signal.aborted).toBe(false);
+    jest.advanceTimersByTime(1);
+    expect(abortCauseOf(a.signal)).toBe('deadline');
+    expect(b.signal.aborted).toBe(false);
+  });
+
+  it('starts aborted when the deadline already passed', () => {
+    expect(abortCauseOf(new CancellationRegistry().begin('a', 999_999).signal)).toBe('deadline');
+  });
+
+  it('cancels a running job with the given cause and forgets it once ended', () => {
+    const r = new CancellationRegistry();
+    const run = r.begin('a', 2_000_000);
+    expect(r.cancel('a', 'client_disconnected')).toBe(true);
+    expect(abortCauseOf(run.signal)).toBe('client_disconnected');
+    run.end();
+    expect(r.size).toBe(0);
+  });
+
+  it('remembers a cancel that overtook its job for a minute', () => {
+    const r = new CancellationRegistry();
+    expect(r.cancel('early', 'client_disconnected')).toBe(false);
+    expect(abortCauseOf(r.begin('early', 2_000_000).signal)).toBe('client_disconnected');
+    // Consumed: a re-run of the same job id is not cancelled again.
+    expect(r.begin('early', 2_000_000).signal.aborted).toBe(false);
+
+    r.cancel('late', 'client_disconnected');
+    jest.advanceTimersByTime(60_001);
+    expect(r.begin('late', 2_000_000).signal.aborted).toBe(false);
+  });
+
+  it('aborts everything on shutdown', () => {
+    const r = new CancellationRegistry();
+    const runs = [r.begin('a', 2_000_000), r.begin('b', 2_000_000)];
+    expect(r.abortAll('shutdown')).toBe(2);
+    expect(runs.map((x) => abortCauseOf(x.signal))).toEqual(['shutdown', 'shutdown']);
+  });
+});

@@ -1,0 +1,62 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { JobName, QueueName } from '@aigw/core';
+import { ENV, RedisKeys } from '@aigw/platform';
+import { CancellationRegistry } from '../cancel/cancellation-registry';
+import type { WorkerEnv } from '../config/worker-env';
+import { WorkerMetrics } from '../metrics/worker-metrics';
+import { QueueConsumer } from '../queue/consumer';
+import { QueueProcessor, type JobObserver } from '../queue/queue-processor';
+import { GenerateHandler } from './generate.handler';
+
+/** Consumes the generation queue once the app is fully up (catalog loaded, migrations done). */
+@Injectable()
+export class GenerationConsumer implements OnApplicationBootstrap {
+  private readonly logger = new Logger(GenerationConsumer.name);
+  private consumer?: QueueConsumer;
+
+  constructor(
+    @Inject(ENV) private readonly env: WorkerEnv,
+    private readonly keys: RedisKeys,
+    private readonly handler: GenerateHandler,
+    private readonly cancellations: CancellationRegistry,
+    private readonly metrics: WorkerMetrics,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const observe: JobObserver = (queue, name, outcome, seconds) => {
+      this.metrics.jobs.inc({ queue, name, outcome });
+      this.metrics.jobDuration.observe({ name }, seconds);
+    };
+    const processor = new QueueProcessor(QueueName.Generation, { [JobName.Generate]: this.handler.handle }, observe);
+    this.consumer = new QueueConsumer(this.env.REDIS_URL, this.keys, processor, {
+      concurrency: this.env.WORKER_CONCURRENCY,
+      lockDuration: this.env.WORKER_LOCK_MS,
+      stalledInterval: this.env.WORKER_STALLED_INTERVAL_MS,
+      maxStalledCount: this.env.WORKER_MAX_STALLED_COUNT,
+    });
+    this.consumer.start();
+  }
+
+  /**
+   * Stops taking jobs and waits for the running ones. Past `graceMs` their provider calls are aborted, so they
+   * end at once with a 503 (retry) answer instead of being cut off by the process exiting.
+   */
+  async close(graceMs: number): Promise<void> {
+    const consumer = this.consumer;
+    if (!consumer) {
+      return;
+    }
+    this.consumer = undefined;
+    const timer = setTimeout(() => {
+      const aborted = this.cancellations.abortAll('shutdown');
+      if (aborted > 0) {
+        this.logger.warn(`shutdown grace of ${graceMs} ms exceeded: aborted ${aborted} running generation(s)`);
+      }
+    }, graceMs);
+    try {
+      await consumer.close();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

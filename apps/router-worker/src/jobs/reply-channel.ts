@@ -1,0 +1,47 @@
+import type { ReplyMessage } from '@aigw/core';
+import type { Redis } from 'ioredis';
+import type { StreamObserver } from '../generation/generation.service';
+
+/**
+ * Publishes one job's replies on the gateway's reply channel. Messages are not awaited one by one: they all go
+ * through one connection, which keeps their order, and auto-pipelining batches a stream's chunks. A job with no
+ * reply channel (async job) publishes nothing.
+ */
+export class ReplyChannel implements StreamObserver {
+  private seq = 0;
+  private last: Promise<unknown> = Promise.resolve();
+  private failure: unknown;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly channel: string | null,
+    private readonly jobId: string,
+  ) {}
+
+  send(message: ReplyMessage): void {
+    if (this.channel === null) {
+      return;
+    }
+    this.last = this.redis.publish(this.channel, JSON.stringify(message)).catch((err: unknown) => {
+      this.failure ??= err;
+    });
+  }
+
+  onStart(head: { provider: string; model: string; id: string; created: number }): void {
+    this.send({ t: 'start', jobId: this.jobId, ...head });
+  }
+
+  onChunk(text: string, finishReason: string | null | undefined): void {
+    const chunk: ReplyMessage = { t: 'chunk', jobId: this.jobId, seq: this.seq++, text };
+    if (finishReason !== undefined) {
+      chunk.finishReason = finishReason;
+    }
+    this.send(chunk);
+  }
+
+  /** Waits until Redis took every message; returns the first publish failure, if any. */
+  async settle(): Promise<unknown> {
+    await this.last;
+    return this.failure;
+  }
+}

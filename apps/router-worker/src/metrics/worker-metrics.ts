@@ -1,0 +1,74 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { LATENCY_BUCKETS, METRICS_REGISTRY, MetricName } from '@aigw/platform';
+import { Counter, Histogram, type Registry } from 'prom-client';
+
+/** The router-worker's metrics, registered once on the process registry. */
+@Injectable()
+export class WorkerMetrics {
+  readonly jobs: Counter<'queue' | 'name' | 'outcome'>;
+  readonly jobDuration: Histogram<'name'>;
+  readonly providerRequests: Counter<'provider' | 'model' | 'status'>;
+  readonly providerLatency: Histogram<'provider' | 'model' | 'outcome'>;
+  readonly tokens: Counter<'provider' | 'model' | 'type'>;
+  readonly costUsd: Counter<'provider' | 'model'>;
+  readonly usageWritten: Counter;
+  readonly usageWriteFailures: Counter;
+  readonly streamsCancelled: Counter;
+
+  constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
+    const registers = [registry];
+    this.jobs = new Counter({
+      name: MetricName.Jobs,
+      help: 'Jobs processed, by queue, job name and outcome (failed = the processor crashed).',
+      labelNames: ['queue', 'name', 'outcome'],
+      registers,
+    });
+    this.jobDuration = new Histogram({
+      name: MetricName.JobDuration,
+      help: 'Time from a job being taken to its end, in seconds.',
+      labelNames: ['name'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.providerRequests = new Counter({
+      name: MetricName.ProviderRequests,
+      help: 'Provider calls by provider, model and status (success or the error class).',
+      labelNames: ['provider', 'model', 'status'],
+      registers,
+    });
+    this.providerLatency = new Histogram({
+      name: MetricName.ProviderLatency,
+      help: 'Provider call duration in seconds (whole stream for streamed answers).',
+      labelNames: ['provider', 'model', 'outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.tokens = new Counter({
+      name: MetricName.Tokens,
+      help: 'Tokens reported by providers, by type (prompt, completion, cached).',
+      labelNames: ['provider', 'model', 'type'],
+      registers,
+    });
+    this.costUsd = new Counter({
+      name: MetricName.CostUsd,
+      help: 'Cost of successful generations in USD.',
+      labelNames: ['provider', 'model'],
+      registers,
+    });
+    this.usageWritten = new Counter({
+      name: MetricName.UsageRecordsWritten,
+      help: 'Usage records inserted into PostgreSQL (duplicates of already written records not counted).',
+      registers,
+    });
+    this.usageWriteFailures = new Counter({
+      name: MetricName.UsageWriteFailures,
+      help: 'Usage batch inserts that failed; their jobs are retried later.',
+      registers,
+    });
+    this.streamsCancelled = new Counter({
+      name: MetricName.StreamsCancelled,
+      help: 'Streamed generations aborted by a cancel message, the deadline or shutdown.',
+      registers,
+    });
+  }
+}

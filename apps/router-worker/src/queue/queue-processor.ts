@@ -1,0 +1,74 @@
+import { JobName, QUEUE_OF_JOB, type JobMap, type QueueName } from '@aigw/core';
+import { UnrecoverableError, type Job } from 'bullmq';
+
+export type JobOf<J extends JobName> = Job<JobMap[J]['data'], JobMap[J]['result'], J>;
+export type JobHandler<J extends JobName> = (job: JobOf<J>) => Promise<JobMap[J]['result']>;
+/** Handlers of the jobs one queue carries, by job name. */
+export type JobHandlers = { [J in JobName]?: JobHandler<J> };
+
+/** How a job ended: `error` is a completed job whose outcome is a failure, `failed` a crashed processor. */
+export type JobOutcome = 'success' | 'error' | 'failed';
+export type JobObserver = (queue: QueueName, name: string, outcome: JobOutcome, seconds: number) => void;
+
+/** Refuses a handler table that leaves a job of the queue unhandled or claims another queue's job. */
+export function assertHandlers(queue: QueueName, handlers: JobHandlers): void {
+  const problems: string[] = [];
+  for (const name of Object.values(JobName)) {
+    const ours = QUEUE_OF_JOB[name] === queue;
+    if (ours && !handlers[name]) {
+      problems.push(`job '${name}' of queue '${queue}' has no handler`);
+    }
+    if (!ours && handlers[name]) {
+      problems.push(`job '${name}' belongs to queue '${QUEUE_OF_JOB[name]}', not '${queue}'`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new Error(`refusing to start: ${problems.join('; ')}`);
+  }
+}
+
+/** The one processor of a queue: dispatches on `job.name`, times the job and reports how it ended. */
+export class QueueProcessor {
+  constructor(
+    readonly queue: QueueName,
+    private readonly handlers: JobHandlers,
+    private readonly observe: JobObserver,
+  ) {
+    assertHandlers(queue, handlers);
+  }
+
+  readonly process = async (job: Job): Promise<unknown> => {
+    const started = performance.now();
+    const done = (outcome: JobOutcome): void =>
+      this.observe(this.queue, job.name, outcome, (performance.now() - started) / 1000);
+    try {
+      const name = job.name as JobName;
+      switch (name) {
+        case JobName.Generate: {
+          const outcome = await this.handler(JobName.Generate)(job as JobOf<JobName.Generate>);
+          done(outcome.ok ? 'success' : 'error');
+          return outcome;
+        }
+        case JobName.RecordUsage: {
+          await this.handler(JobName.RecordUsage)(job as JobOf<JobName.RecordUsage>);
+          done('success');
+          return undefined;
+        }
+        default:
+          // Written by a newer release, or garbage: retrying here cannot help.
+          throw new UnrecoverableError(`unknown job name '${String(name)}' on queue '${this.queue}'`);
+      }
+    } catch (err) {
+      done('failed');
+      throw err;
+    }
+  };
+
+  private handler<J extends JobName>(name: J): JobHandler<J> {
+    const handler: JobHandler<J> | undefined = this.handlers[name];
+    if (!handler) {
+      throw new UnrecoverableError(`job '${name}' does not belong on queue '${this.queue}'`);
+    }
+    return handler;
+  }
+}

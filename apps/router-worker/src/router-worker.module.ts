@@ -1,0 +1,56 @@
+import { Global, Module, type DynamicModule, type Type } from '@nestjs/common';
+import { AdapterRegistry, HttpPool } from '@aigw/adapters';
+import { CatalogService, DatabaseModule, ENV, HealthModule, MetricsModule, RedisModule } from '@aigw/platform';
+import { CancelController } from './cancel/cancel.controller';
+import { CancellationRegistry } from './cancel/cancellation-registry';
+import type { WorkerEnv } from './config/worker-env';
+import { DeploymentSelector } from './generation/deployment-selector';
+import { GenerationService } from './generation/generation.service';
+import { GenerateHandler } from './jobs/generate.handler';
+import { GenerationConsumer } from './jobs/generation-consumer';
+import { QueueDepthGauge } from './metrics/queue-depth.gauge';
+import { WorkerMetrics } from './metrics/worker-metrics';
+import { WorkerQueues } from './queue/worker-queues';
+import { UsageRecorder } from './usage/usage-recorder';
+import { UsageWriter } from './usage/usage-writer';
+import { WorkerLifecycle } from './worker-lifecycle';
+
+@Global()
+@Module({})
+class WorkerEnvModule {
+  static forRoot(env: WorkerEnv): DynamicModule {
+    return { module: WorkerEnvModule, providers: [{ provide: ENV, useValue: env }], exports: [ENV] };
+  }
+}
+
+/**
+ * The router-worker: consumes generate jobs, calls providers, answers on reply channels, records usage.
+ * Its only HTTP surface is `/health/*` and `/metrics`; cancel messages arrive over the Redis transport.
+ */
+@Module({
+  imports: [RedisModule, DatabaseModule, MetricsModule, HealthModule],
+  controllers: [CancelController],
+  providers: [
+    CatalogService,
+    { provide: AdapterRegistry, useFactory: () => new AdapterRegistry(new HttpPool()) },
+    WorkerMetrics,
+    QueueDepthGauge,
+    WorkerQueues,
+    CancellationRegistry,
+    DeploymentSelector,
+    GenerationService,
+    UsageRecorder,
+    GenerateHandler,
+    GenerationConsumer,
+    UsageWriter,
+    WorkerLifecycle,
+  ],
+})
+export class RouterWorkerModule {}
+
+/** The root module for one validated environment. */
+export function routerWorkerRoot(env: WorkerEnv): Type<unknown> {
+  @Module({ imports: [WorkerEnvModule.forRoot(env), RouterWorkerModule] })
+  class RouterWorkerRoot {}
+  return RouterWorkerRoot;
+}

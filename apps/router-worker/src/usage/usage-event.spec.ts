@@ -1,0 +1,109 @@
+import { ErrorClass, ErrorCode, GatewayError, ProviderCallError, type GenerationResult } from '@aigw/core';
+import { GenerationCancelledError } from '../cancel/abort';
+import { failedAttempt, successAttempt } from '../generation/outcomes';
+import { deployment, generationRequest } from '../generation/test-fixtures';
+import { outcomeOf, usageEventOf } from './usage-event';
+
+const request = generationRequest({
+  context: 'coding',
+  policy: 'cost',
+  stream: true,
+  receivedAt: Date.UTC(2026, 0, 2),
+});
+const d = deployment();
+
+function result(): GenerationResult {
+  return {
+    requestId: request.requestId,
+    id: 'cmpl',
+    created: 1,
+    text: 'hi',
+    finishReason: 'stop',
+    provider: 'sim',
+    model: 'sim-gpt',
+    route: 'direct',
+    usage: { promptTokens: 10, completionTokens: 5, totalTokens: 15, cachedPromptTokens: 4 },
+    costUsd: 0.0123,
+    latencyMs: 42.6,
+    providerLatencyMs: 40,
+    attempts: [successAttempt(d, 40)],
+  };
+}
+
+describe('usageEventOf', () => {
+  it('records a success with tokens, cost and the request context', () => {
+    expect(usageEventOf(request, { ok: true, result: result() }, 0)).toEqual({
+      requestId: 'req_1',
+      userId: request.userId,
+      apiKeyId: request.apiKeyId,
+      requestedModel: 'sim-gpt',
+      provider: 'sim',
+      model: 'sim-gpt',
+      context: 'coding',
+      promptTokens: 10,
+      completionTokens: 5,
+      cachedTokens: 4,
+      costUsd: 0.0123,
+      latencyMs: 43,
+      cached: false,
+      status: 'success',
+      errorClass: null,
+      errorCode: null,
+      attempts: 1,
+      policy: 'cost',
+      stream: true,
+      createdAt: '2026-01-02T00:00:00.000Z',
+    });
+  });
+
+  it('records a provider failure against the provider of the last attempt', () => {
+    const err = new ProviderCallError(ErrorClass.Provider, 'boom', { status: 500 });
+    const error = new GatewayError(ErrorCode.ProviderError, 'failed', { attempts: [failedAttempt(d, err, 3)] });
+    const event = usageEventOf(request, { ok: false, error }, request.receivedAt + 1500);
+    expect(event).toMatchObject({
+      provider: 'sim',
+      model: 'sim-gpt',
+      status: 'error',
+      errorClass: 'provider',
+      errorCode: 'provider_error',
+      attempts: 1,
+      latencyMs: 1500,
+      promptTokens: 0,
+      costUsd: 0,
+    });
+  });
+
+  it('records a request that never reached a provider with no provider', () => {
+    const error = new GatewayError(ErrorCode.ModelNotFound, 'no such model');
+    expect(usageEventOf(request, { ok: false, error }, request.receivedAt)).toMatchObject({
+      provider: null,
+      model: null,
+      errorClass: null,
+      errorCode: 'model_not_found',
+      attempts: 0,
+    });
+  });
+
+  it('marks cancellations as such, whatever code they answer with', () => {
+    const event = usageEventOf(
+      request,
+      { ok: false, error: new GenerationCancelledError('client_disconnected', []) },
+      0,
+    );
+    expect(event).toMatchObject({ status: 'error', errorClass: 'cancelled', errorCode: 'timeout' });
+  });
+});
+
+describe('outcomeOf', () => {
+  it('wraps a result, or the error body with its retry hint', () => {
+    const r = result();
+    expect(outcomeOf({ ok: true, result: r })).toEqual({ ok: true, result: r });
+    const error = new GenerationCancelledError('shutdown', []);
+    expect(outcomeOf({ ok: false, error })).toEqual({ ok: false, error: error.toBody(), retryAfterMs: 1000 });
+    const plain = new GatewayError(ErrorCode.ModelNotFound, 'x', { param: 'model' });
+    expect(outcomeOf({ ok: false, error: plain })).toEqual({
+      ok: false,
+      error: { message: 'x', type: 'not_found_error', code: 'model_not_found', param: 'model' },
+    });
+  });
+});

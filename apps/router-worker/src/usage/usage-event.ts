@@ -1,0 +1,64 @@
+import type { GatewayError, GenerateOutcome, GenerationRequest, GenerationResult, UsageEvent } from '@aigw/core';
+import { GenerationCancelledError } from '../cancel/abort';
+
+/** How a generation ended, before it is turned into a reply, an outcome and a usage event. */
+export type Finished = { ok: true; result: GenerationResult } | { ok: false; error: GatewayError };
+
+export function outcomeOf(finished: Finished): GenerateOutcome {
+  if (finished.ok) {
+    return { ok: true, result: finished.result };
+  }
+  const { error } = finished;
+  return error.retryAfterMs === undefined
+    ? { ok: false, error: error.toBody() }
+    : { ok: false, error: error.toBody(), retryAfterMs: error.retryAfterMs };
+}
+
+/** The usage record of a finished request: success, failure or cancellation alike. */
+export function usageEventOf(request: GenerationRequest, finished: Finished, now: number): UsageEvent {
+  const base = {
+    requestId: request.requestId,
+    userId: request.userId,
+    apiKeyId: request.apiKeyId,
+    requestedModel: request.model,
+    context: request.context ?? null,
+    cached: false,
+    policy: request.policy ?? null,
+    stream: request.stream,
+    createdAt: new Date(request.receivedAt).toISOString(),
+  };
+  if (finished.ok) {
+    const { result } = finished;
+    return {
+      ...base,
+      provider: result.provider,
+      model: result.model,
+      promptTokens: result.usage.promptTokens,
+      completionTokens: result.usage.completionTokens,
+      cachedTokens: result.usage.cachedPromptTokens,
+      costUsd: result.costUsd,
+      latencyMs: Math.round(result.latencyMs),
+      status: 'success',
+      errorClass: null,
+      errorCode: null,
+      attempts: result.attempts.length,
+    };
+  }
+  const { error } = finished;
+  const attempts = error.attempts ?? [];
+  const last = attempts.at(-1);
+  return {
+    ...base,
+    provider: last?.provider ?? null,
+    model: last?.model ?? null,
+    promptTokens: 0,
+    completionTokens: 0,
+    cachedTokens: 0,
+    costUsd: 0,
+    latencyMs: Math.max(0, Math.round(now - request.receivedAt)),
+    status: 'error',
+    errorClass: error instanceof GenerationCancelledError ? 'cancelled' : (last?.errorClass ?? null),
+    errorCode: error.code,
+    attempts: attempts.length,
+  };
+}

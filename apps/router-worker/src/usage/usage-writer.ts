@@ -1,0 +1,80 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { JobName, QueueName } from '@aigw/core';
+import { UsageStore } from '@aigw/entities';
+import { describeError, ENV, RedisKeys } from '@aigw/platform';
+import { DataSource } from 'typeorm';
+import type { WorkerEnv } from '../config/worker-env';
+import { WorkerMetrics } from '../metrics/worker-metrics';
+import { QueueConsumer } from '../queue/consumer';
+import { QueueProcessor, type JobObserver } from '../queue/queue-processor';
+import { usageBackoffStrategy } from './usage-backoff';
+import { UsageBatcher } from './usage-batcher';
+
+/** While PostgreSQL is down every batch fails; one log line per interval is enough. */
+const FAILURE_LOG_INTERVAL_MS = 10_000;
+/** Usage jobs are idempotent (the insert skips known request ids), so a worker dying under them may repeat often. */
+const USAGE_MAX_STALLED = 1000;
+
+/**
+ * The usage writer: consumes `record-usage` jobs with high concurrency and writes them in batches (one
+ * multi-row INSERT each). A job completes only once its row is written; when the insert fails, every job of
+ * the batch fails and the queue retries it with a capped backoff, so no record is lost while PostgreSQL is down.
+ */
+@Injectable()
+export class UsageWriter implements OnApplicationBootstrap {
+  private readonly logger = new Logger(UsageWriter.name);
+  private readonly batcher: UsageBatcher;
+  private consumer?: QueueConsumer;
+  private lastFailureLogAt = 0;
+
+  constructor(
+    @Inject(ENV) private readonly env: WorkerEnv,
+    private readonly keys: RedisKeys,
+    private readonly metrics: WorkerMetrics,
+    dataSource: DataSource,
+  ) {
+    const store = new UsageStore(dataSource);
+    this.batcher = new UsageBatcher((events) => store.insertBatch(events), {
+      maxBatch: env.USAGE_BATCH_SIZE,
+      flushMs: env.USAGE_FLUSH_MS,
+      onWritten: (inserted) => metrics.usageWritten.inc(inserted),
+      onFailed: (err, size) => this.onFailed(err, size),
+    });
+  }
+
+  onApplicationBootstrap(): void {
+    const observe: JobObserver = (queue, name, outcome) => this.metrics.jobs.inc({ queue, name, outcome });
+    const processor = new QueueProcessor(
+      QueueName.Usage,
+      { [JobName.RecordUsage]: (job) => this.batcher.add(job.data) },
+      observe,
+    );
+    this.consumer = new QueueConsumer(this.env.REDIS_URL, this.keys, processor, {
+      concurrency: this.env.USAGE_CONCURRENCY,
+      maxStalledCount: USAGE_MAX_STALLED,
+      settings: { backoffStrategy: usageBackoffStrategy },
+    });
+    this.consumer.start();
+  }
+
+  /** Stops taking jobs, writes what is buffered, waits for the jobs held. */
+  async close(): Promise<void> {
+    const consumer = this.consumer;
+    if (!consumer) {
+      return;
+    }
+    this.consumer = undefined;
+    const closing = consumer.close();
+    await this.batcher.flush();
+    await closing;
+  }
+
+  private onFailed(err: unknown, size: number): void {
+    this.metrics.usageWriteFailures.inc();
+    const now = Date.now();
+    if (now - this.lastFailureLogAt >= FAILURE_LOG_INTERVAL_MS) {
+      this.lastFailureLogAt = now;
+      this.logger.warn(`usage batch of ${size} not written, will retry: ${describeError(err)}`);
+    }
+  }
+}

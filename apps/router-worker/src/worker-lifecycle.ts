@@ -1,0 +1,49 @@
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
+import { AdapterRegistry } from '@aigw/adapters';
+import { ENV } from '@aigw/platform';
+import type { WorkerEnv } from './config/worker-env';
+import { GenerationConsumer } from './jobs/generation-consumer';
+import { WorkerQueues } from './queue/worker-queues';
+import { UsageWriter } from './usage/usage-writer';
+
+/**
+ * Shutdown in dependency order, before Nest closes Redis and PostgreSQL: generate jobs first (they still add
+ * usage jobs), then the usage writer (flushing its buffer), then the queues and the provider connection pools.
+ */
+@Injectable()
+export class WorkerLifecycle implements BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly logger = new Logger(WorkerLifecycle.name);
+  private stopping?: Promise<void>;
+  private done = false;
+
+  constructor(
+    @Inject(ENV) private readonly env: WorkerEnv,
+    private readonly generation: GenerationConsumer,
+    private readonly usage: UsageWriter,
+    private readonly queues: WorkerQueues,
+    private readonly adapters: AdapterRegistry,
+  ) {}
+
+  beforeApplicationShutdown(): Promise<void> {
+    this.stopping ??= this.stop();
+    return this.stopping;
+  }
+
+  onApplicationShutdown(): void {
+    this.done = true;
+  }
+
+  /** Every connection is closed: the process may exit. */
+  get stopped(): boolean {
+    return this.done;
+  }
+
+  private async stop(): Promise<void> {
+    this.logger.log(`stopping: waiting up to ${this.env.SHUTDOWN_GRACE_MS} ms for running jobs`);
+    await this.generation.close(this.env.SHUTDOWN_GRACE_MS);
+    await this.usage.close();
+    await this.queues.close();
+    await this.adapters.close();
+    this.logger.log('stopped taking jobs; running jobs finished');
+  }
+}
