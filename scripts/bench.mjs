@@ -84,8 +84,10 @@ async function main() {
       }
       rmSync(tmpDir, { recursive: true, force: true });
     })());
+  let interrupted = false;
   for (const sig of ['SIGINT', 'SIGTERM']) {
     process.once(sig, () => {
+      interrupted = true;
       log(`${sig}: stopping everything`);
       void cleanup().then(() => process.exit(130));
     });
@@ -159,6 +161,9 @@ async function main() {
     log(`written ${path.join(outDir, 'results.md')}`);
     return 0;
   } catch (err) {
+    if (interrupted) {
+      return 130;
+    }
     const shown = crashed ?? err;
     log(`failed: ${shown instanceof Error ? shown.message : String(shown)}`);
     log(`logs: ${path.join(outDir, 'logs')}`);

@@ -70,7 +70,7 @@ export function parseArgs(argv, extraFlags = []) {
       case '--quick':
         break;
       case '--duration':
-        opts.durationS = positive(arg, value(), false);
+        opts.durationS = positive(arg, value(), true);
         break;
       case '--warmup':
         opts.warmupS = Number(value());
@@ -126,8 +126,8 @@ export function parseArgs(argv, extraFlags = []) {
     ['--warmup', opts.warmupS],
     ['--initial-warmup', opts.initialWarmupS],
   ]) {
-    if (!Number.isFinite(v) || v < 0) {
-      throw new Error(`${flag} expects a non-negative number`);
+    if (!Number.isInteger(v) || v < 0) {
+      throw new Error(`${flag} expects a whole number of seconds (wrk takes no fractions)`);
     }
   }
   return opts;

@@ -4,10 +4,16 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { pinning } from './processes.mjs';
 
 function runScript(script, args, signal) {
   return new Promise((resolve, reject) => {
-    const child = spawn(script, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    // This orchestrator is pinned to the client CPU; give the script the whole machine back so it sees
+    // every CPU and does its own placement.
+    const [cmd, argv] = pinning.enabled
+      ? ['taskset', ['-c', `0-${pinning.cpuCount - 1}`, script, ...args]]
+      : [script, args];
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'inherit', 'inherit'] });
     const kill = () => child.kill('SIGTERM');
     signal?.addEventListener('abort', kill, { once: true });
     child.once('error', (err) => reject(new Error(`${script} could not be started: ${err.message}`, { cause: err })));
@@ -76,9 +82,9 @@ export const overheadShBench = {
         signal,
       );
       const md = path.join(dir, 'results.md');
-      sections.push(
-        `### Simulator latency ${latencyMs} ms\n\n${existsSync(md) ? readFileSync(md, 'utf8') : '(no results.md)'}`,
-      );
+      // Its report starts at heading level 1; nest it under this section.
+      const text = existsSync(md) ? readFileSync(md, 'utf8').replace(/^#/gm, '####') : '(no results.md)';
+      sections.push(`### Simulator latency ${latencyMs} ms\n\n${text}`);
     }
     return [
       'overhead.sh measures only the api-gateway PID for CPU and RSS (not the worker or Redis).',
