@@ -1,0 +1,156 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { ApiKeyStore } from '@aigw/entities';
+import type { DataSource } from 'typeorm';
+import { DATABASE_URL, dropSchema, openDataSource, tablesIn, uniqueSchema } from './pg';
+
+const ROOT = join(__dirname, '../..');
+const MIGRATE = join(ROOT, 'dist/libs/entities/src/cli/migrate.js');
+const KEYS = join(ROOT, 'dist/tools/keys/main.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(command: string, args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const node = (file: string, args: string[], env: Record<string, string>) => run(process.execPath, [file, ...args], env);
+
+describe('command-line tools (built)', () => {
+  const schemas: string[] = [];
+  let ds: DataSource | undefined;
+
+  beforeAll(async () => {
+    // Same steps as `npm run build`.
+    for (const tool of ['tsc', 'tsc-alias']) {
+      const built = await run(join(ROOT, 'node_modules/.bin', tool), ['-p', 'tsconfig.build.json'], {}, 300_000);
+      if (built.code !== 0) {
+        throw new Error(`${tool} -p tsconfig.build.json failed:\n${built.stdout}${built.stderr}`);
+      }
+    }
+  }, 600_000);
+
+  afterAll(async () => {
+    await ds?.destroy();
+    for (const schema of schemas) {
+      await dropSchema(schema);
+    }
+  });
+
+  function freshSchema(label: string): string {
+    const schema = uniqueSchema(label);
+    schemas.push(schema);
+    return schema;
+  }
+
+  describe('migrate', () => {
+    it('applies the migrations to a fresh schema, then reports it up to date', async () => {
+      const schema = freshSchema('cli_migrate');
+      const env = { DATABASE_URL, DATABASE_SCHEMA: schema };
+      const first = await node(MIGRATE, [], env);
+      expect(first).toMatchObject({ code: 0, stderr: '' });
+      expect(first.stdout).toContain(`applied Initial1795254620694 to schema "${schema}"`);
+      const second = await node(MIGRATE, [], env);
+      expect(second.code).toBe(0);
+      expect(second.stdout.trim()).toBe(`schema "${schema}" is up to date`);
+      ds = await openDataSource(schema);
+      expect(await tablesIn(ds, schema)).toContain('usage_records');
+    });
+
+    it.each([
+      [{}, 'migration failed: DATABASE_URL is required'],
+      [{ DATABASE_URL: 'mysql://root:hunter2@127.0.0.1/db' }, 'DATABASE_URL must start with postgres://'],
+      [{ DATABASE_URL: 'postgres://postgres:hunter2@127.0.0.1:1/test' }, 'migration failed: connect ECONNREFUSED'],
+      [{ DATABASE_URL, DATABASE_SCHEMA: 'Bad-Schema' }, 'invalid database schema name'],
+    ])('fails clearly, without echoing the password, for %j', async (env, message) => {
+      const result = await node(MIGRATE, [], env);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(message);
+      expect(result.stderr).not.toContain('hunter2');
+    });
+  });
+
+  describe('keys', () => {
+    it('creates, lists and revokes keys on a fresh database', async () => {
+      const schema = freshSchema('cli_keys');
+      const env = { DATABASE_URL, DATABASE_SCHEMA: schema };
+
+      const created = await node(KEYS, ['create', '--user', 'alice', '--admin', '--name', 'ops laptop'], env);
+      expect(created.code).toBe(0);
+      expect(created.stderr).toContain('applied 1 pending migration(s)');
+      const key = /(sk-aigw-[A-Za-z0-9_-]{43})/.exec(created.stdout)?.[1];
+      expect(key).toBeDefined();
+      expect(created.stdout).toContain('cannot be shown again');
+
+      const local = await openDataSource(schema);
+      try {
+        const store = new ApiKeyStore(local);
+        const found = await store.findActiveByKey(key ?? '');
+        expect(found).toMatchObject({ userName: 'alice', role: 'admin', prefix: key?.slice(0, 16) });
+
+        const listed = await node(KEYS, ['list'], env);
+        expect(listed.code).toBe(0);
+        const lines = listed.stdout.trim().split('\n');
+        expect(lines[0]).toMatch(/^ID\s+PREFIX\s+USER\s+ROLE\s+NAME\s+CREATED\s+LAST USED\s+REVOKED$/);
+        expect(lines[1]).toContain(found?.prefix);
+        expect(lines[1]).toMatch(/alice\s+admin\s+ops laptop\s+\d{4}-\d\d-\d\dT[\d:]+Z\s+-\s+-$/);
+        expect(listed.stdout).not.toContain(key);
+        expect(listed.stdout).not.toContain(
+          createHash('sha256')
+            .update(key ?? '')
+            .digest('hex'),
+        );
+
+        const revoked = await node(KEYS, ['revoke', found?.prefix ?? ''], env);
+        expect(revoked.code).toBe(0);
+        expect(revoked.stdout).toContain(`Revoked key ${found?.prefix}`);
+        expect(await store.findActiveByKey(key ?? '')).toBeNull();
+
+        const missing = await node(KEYS, ['revoke', 'sk-aigw-nothere0'], env);
+        expect(missing.code).toBe(1);
+        expect(missing.stderr).toContain("No key has the id or prefix 'sk-aigw-nothere0'");
+
+        const audit = await local.query<{ action: string }[]>('SELECT action FROM audit_log ORDER BY id');
+        expect(audit.map((a) => a.action)).toEqual(['key.create', 'key.revoke']);
+      } finally {
+        await local.destroy();
+      }
+    });
+
+    it.each([[[]], [['create']], [['create', '--user', 'a', '--bogus']], [['revoke']], [['frobnicate']]])(
+      'prints the usage and exits 2 for %j, before touching the database',
+      async (args) => {
+        const result = await node(KEYS, args, {});
+        expect(result.code).toBe(2);
+        expect(result.stderr).toContain('Usage: npm run keys -- <command>');
+        expect(result.stdout).toBe('');
+      },
+    );
+
+    it('prints help on request and needs DATABASE_URL for real work', async () => {
+      const help = await node(KEYS, ['help'], {});
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain('create --user NAME [--admin] [--name LABEL]');
+      const noDb = await node(KEYS, ['list'], {});
+      expect(noDb.code).toBe(1);
+      expect(noDb.stderr).toContain('keys: DATABASE_URL is required');
+    });
+  });
+});

@@ -1,0 +1,85 @@
+import { parseArgs } from 'node:util';
+
+export type KeysCommand =
+  | { kind: 'create'; user: string; admin: boolean; name?: string }
+  | { kind: 'list' }
+  | { kind: 'revoke'; target: string }
+  | { kind: 'help' };
+
+/** Bad command line: the caller prints it with the usage text and exits 2. */
+export class UsageError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'UsageError';
+  }
+}
+
+export const USAGE = `Usage: npm run keys -- <command>
+
+Commands:
+  create --user NAME [--admin] [--name LABEL]   create an API key for NAME (created if new);
+                                                the key is printed once and cannot be shown again
+  list                                          list keys: id, prefix, user, role, dates (never the key)
+  revoke <id|prefix>                            revoke a key
+  help                                          show this text
+
+Environment:
+  DATABASE_URL     postgres://user:password@host:port/database (required)
+  DATABASE_SCHEMA  schema holding the tables (default: public)
+Pending migrations are applied first, so this works on a fresh database.`;
+
+function parse(
+  args: string[],
+  options: Record<string, { type: 'string' | 'boolean' }>,
+  positionals: number,
+): ReturnType<typeof parseArgs> {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: positionals > 0, strict: true });
+  } catch (err) {
+    // Not `instanceof Error`: node:util errors come from another realm under jest's VM.
+    const message = (err as { message?: unknown } | null)?.message;
+    throw new UsageError(typeof message === 'string' ? message : 'invalid arguments', { cause: err });
+  }
+  if (parsed.positionals.length > positionals) {
+    throw new UsageError(`unexpected argument '${parsed.positionals[positionals]}'`);
+  }
+  return parsed;
+}
+
+export function parseKeysArgs(argv: string[]): KeysCommand {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'create': {
+      const { values } = parse(
+        rest,
+        { user: { type: 'string' }, admin: { type: 'boolean' }, name: { type: 'string' } },
+        0,
+      );
+      const user = typeof values.user === 'string' ? values.user.trim() : '';
+      if (user === '') {
+        throw new UsageError('create needs --user NAME');
+      }
+      const name = typeof values.name === 'string' && values.name.trim() !== '' ? values.name.trim() : undefined;
+      return { kind: 'create', user, admin: values.admin === true, ...(name === undefined ? {} : { name }) };
+    }
+    case 'list':
+      parse(rest, {}, 0);
+      return { kind: 'list' };
+    case 'revoke': {
+      const { positionals } = parse(rest, {}, 1);
+      if (positionals.length === 0 || positionals[0].trim() === '') {
+        throw new UsageError('revoke needs the id or the prefix of a key');
+      }
+      return { kind: 'revoke', target: positionals[0].trim() };
+    }
+    case 'help':
+    case '--help':
+    case '-h':
+      return { kind: 'help' };
+    case undefined:
+      throw new UsageError('missing command');
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}

@@ -1,0 +1,88 @@
+import { AuditLogEntity, type ApiKeyInfo, type ApiKeyStore } from '@aigw/entities';
+import type { DataSource } from 'typeorm';
+import type { KeysCommand } from './args';
+
+export interface KeysOutput {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+function when(date: Date | null): string {
+  return date === null ? '-' : date.toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+/** Fixed-width columns; keys and hashes never appear (ApiKeyInfo holds neither). */
+export function formatKeyTable(keys: ApiKeyInfo[]): string[] {
+  const header = ['ID', 'PREFIX', 'USER', 'ROLE', 'NAME', 'CREATED', 'LAST USED', 'REVOKED'];
+  const rows = keys.map((k) => [
+    k.id,
+    k.prefix,
+    k.userName,
+    k.role,
+    k.name ?? '-',
+    when(k.createdAt),
+    when(k.lastUsedAt),
+    when(k.revokedAt),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  return [header, ...rows].map((r) =>
+    r
+      .map((cell, i) => cell.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+/** Runs one command against the database; returns the exit code. */
+export async function runKeysCommand(
+  cmd: Exclude<KeysCommand, { kind: 'help' }>,
+  store: ApiKeyStore,
+  dataSource: DataSource,
+  io: KeysOutput,
+): Promise<number> {
+  const audit = dataSource.getRepository(AuditLogEntity);
+  switch (cmd.kind) {
+    case 'create': {
+      const role = cmd.admin ? 'admin' : 'user';
+      const created = await store.create({ userName: cmd.user, role, name: cmd.name });
+      await audit.insert({
+        actor: 'cli',
+        action: 'key.create',
+        target: created.id,
+        detail: { user: cmd.user, role, prefix: created.prefix },
+      });
+      io.out(`Created ${role} key ${created.prefix} (id ${created.id}) for user '${cmd.user}':`);
+      io.out('');
+      io.out(`  ${created.key}`);
+      io.out('');
+      io.out('Store it now: it is not kept anywhere and cannot be shown again.');
+      return 0;
+    }
+    case 'list': {
+      const keys = await store.list();
+      if (keys.length === 0) {
+        io.out('No keys yet. Create one with: npm run keys -- create --user NAME');
+        return 0;
+      }
+      formatKeyTable(keys).forEach((line) => io.out(line));
+      return 0;
+    }
+    case 'revoke': {
+      const revoked = await store.revoke(cmd.target);
+      if (!revoked) {
+        io.err(`No key has the id or prefix '${cmd.target}'.`);
+        return 1;
+      }
+      await audit.insert({
+        actor: 'cli',
+        action: 'key.revoke',
+        target: revoked.id,
+        detail: { prefix: revoked.prefix },
+      });
+      io.out(
+        `Revoked key ${revoked.prefix} (id ${revoked.id}) of user '${revoked.userName}' at ${when(revoked.revokedAt)}.`,
+      );
+      return 0;
+    }
+  }
+}
