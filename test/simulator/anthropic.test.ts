@@ -43,7 +43,7 @@ describe('simulator: Anthropic messages', () => {
     expect(body).toMatchObject({
       type: 'message',
       role: 'assistant',
-      model: 'sim-claude-haiku',
+      model: 'sim-claude',
       content: [{ type: 'text', text: expect.any(String) }],
       stop_reason: 'end_turn',
       usage: { input_tokens: Math.ceil(DEFAULT_PROMPT_CHARS / 4), output_tokens: 4, cache_read_input_tokens: 0 },
@@ -112,7 +112,7 @@ describe('simulator: Anthropic messages', () => {
   it('rejects a request without max_tokens like the real API', async () => {
     const reply = await postJson(
       endpoint,
-      { model: 'sim-claude-haiku', messages: [{ role: 'user', content: 'x' }] },
+      { model: 'sim-claude', messages: [{ role: 'user', content: 'x' }] },
       headers,
     );
     expect(reply.status).toBe(400);
@@ -129,7 +129,7 @@ describe('simulator: Anthropic messages', () => {
       has_more: boolean;
     };
     expect(body.has_more).toBe(false);
-    expect(body.data[0]).toMatchObject({ id: 'sim-gpt-4o-mini', type: 'model', display_name: expect.any(String) });
+    expect(body.data[0]).toMatchObject({ id: 'sim-gpt', type: 'model', display_name: expect.any(String) });
   });
 
   it('answers Anthropic-shaped errors to Anthropic clients', async () => {

@@ -25,7 +25,7 @@ describe('simulator: OpenAI chat completions', () => {
     const body = json(reply);
     expect(body).toMatchObject({
       object: 'chat.completion',
-      model: 'sim-gpt-4o-mini',
+      model: 'sim-gpt',
       choices: [{ index: 0, message: { role: 'assistant', content: expect.any(String) }, finish_reason: 'stop' }],
       usage: {
         prompt_tokens: Math.ceil(DEFAULT_PROMPT_CHARS / 4),
@@ -158,14 +158,14 @@ describe('simulator: OpenAI chat completions', () => {
   it('works with the official OpenAI SDK, JSON and streaming', async () => {
     const client = new OpenAI({ baseURL: `${sim.url}/v1`, apiKey: 'sk-simulated', maxRetries: 0 });
     const completion = await client.chat.completions.create({
-      model: 'sim-gpt-4o',
+      model: 'sim-gpt',
       messages: [{ role: 'user', content: 'hello' }],
     });
     expect(completion.choices[0].message.content).toEqual(expect.any(String));
     expect(completion.usage?.completion_tokens).toBe(5);
 
     const stream = await client.chat.completions.create({
-      model: 'sim-gpt-4o',
+      model: 'sim-gpt',
       messages: [{ role: 'user', content: 'hello' }],
       stream: true,
       stream_options: { include_usage: true },

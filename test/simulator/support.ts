@@ -50,7 +50,7 @@ export async function readUntilBroken(res: Response): Promise<{ text: string; er
 }
 
 export const chat = (patch: Record<string, unknown> = {}): Record<string, unknown> => ({
-  model: 'sim-gpt-4o-mini',
+  model: 'sim-gpt',
   messages: [
     { role: 'system', content: 'You are terse.' },
     { role: 'user', content: 'Say hello to the tests.' },
@@ -59,7 +59,7 @@ export const chat = (patch: Record<string, unknown> = {}): Record<string, unknow
 });
 
 export const message = (patch: Record<string, unknown> = {}): Record<string, unknown> => ({
-  model: 'sim-claude-haiku',
+  model: 'sim-claude',
   max_tokens: 256,
   system: 'You are terse.',
   messages: [{ role: 'user', content: 'Say hello to the tests.' }],

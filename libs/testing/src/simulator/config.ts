@@ -44,7 +44,7 @@ export const DEFAULT_SIMULATOR_CONFIG: Readonly<SimulatorConfig> = Object.freeze
   failNext: 0,
   requireAuth: false,
   echo: false,
-  models: ['sim-gpt-4o-mini', 'sim-gpt-4o', 'sim-claude-haiku', 'sim-claude-sonnet'],
+  models: ['sim-gpt', 'sim-claude', 'sim-shared'],
   cachedTokens: 0,
 });
 
