@@ -1,0 +1,74 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { ApiKeyStore } from '@aigw/entities';
+import {
+  CatalogService,
+  DatabaseModule,
+  ENV,
+  ErrorEnvelopeFilter,
+  HealthModule,
+  MetricsModule,
+  RedisModule,
+} from '@aigw/platform';
+import { DataSource } from 'typeorm';
+import { ApiKeyAuthenticator } from './auth/api-key-authenticator';
+import { ApiKeyGuard } from './auth/api-key.guard';
+import type { GatewayEnv } from './config/gateway-env';
+import { CancellationService } from './generation/cancellation.service';
+import { GatewayMetrics } from './generation/gateway-metrics';
+import { GenerationQueue } from './generation/generation-queue';
+import { GenerationService } from './generation/generation.service';
+import { IdempotencyService } from './generation/idempotency.service';
+import { ReplyHub } from './generation/reply-hub';
+import { HttpMetrics } from './http/http-metrics';
+import { ModelListsService } from './models/model-lists.service';
+import { ModelsController } from './models/models.controller';
+import { JobsService } from './native/jobs.service';
+import { NativeGenerationController } from './native/native-generation.controller';
+import { NativeGenerationService } from './native/native-generation.service';
+import { ChatCompletionsController } from './openai/chat-completions.controller';
+import { ChatCompletionsService } from './openai/chat-completions.service';
+import { RequestValidationPipe } from './validation/validation-pipe';
+
+/**
+ * The api-gateway: controllers, the global guard, pipe and filter, the producer side of the
+ * generation queue with its reply channel, and the services behind the controllers.
+ */
+@Module({})
+export class AppModule {
+  static forRoot(env: GatewayEnv): DynamicModule {
+    return {
+      module: AppModule,
+      // The platform modules inject the validated env by the ENV token.
+      global: true,
+      imports: [RedisModule, DatabaseModule, MetricsModule, HealthModule],
+      controllers: [ChatCompletionsController, NativeGenerationController, ModelsController],
+      providers: [
+        { provide: ENV, useValue: env },
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: APP_PIPE, useClass: RequestValidationPipe },
+        { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },
+        {
+          provide: ApiKeyStore,
+          // 'DATABASE_MIGRATED' orders the store after the migrations (and thus the bootstrap key after them).
+          inject: [DataSource, 'DATABASE_MIGRATED'],
+          useFactory: (dataSource: DataSource) => new ApiKeyStore(dataSource),
+        },
+        CatalogService,
+        ApiKeyAuthenticator,
+        HttpMetrics,
+        GatewayMetrics,
+        GenerationQueue,
+        ReplyHub,
+        CancellationService,
+        IdempotencyService,
+        GenerationService,
+        ChatCompletionsService,
+        NativeGenerationService,
+        JobsService,
+        ModelListsService,
+      ],
+      exports: [ENV],
+    };
+  }
+}

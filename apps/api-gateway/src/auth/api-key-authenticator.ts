@@ -1,0 +1,104 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { ErrorCode, GatewayError } from '@aigw/core';
+import { ApiKeyStore } from '@aigw/entities';
+import { describeError, ENV } from '@aigw/platform';
+import { GatewayEnv } from '../config/gateway-env';
+import type { AuthContext } from '../http/request-context';
+import { ApiKeyCache } from './api-key-cache';
+
+const NEGATIVE_TTL_MS = 1_000;
+const MAX_CACHED_KEYS = 10_000;
+/** `last_used_at` is informational: batching it keeps a database write off every request. */
+const TOUCH_EVERY_MS = 5_000;
+
+/**
+ * Resolves API keys to callers. Lookups are cached in process (see ApiKeyCache) so the request path
+ * does no database query; `last_used_at` updates are batched off the hot path.
+ */
+@Injectable()
+export class ApiKeyAuthenticator implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly logger = new Logger(ApiKeyAuthenticator.name);
+  private readonly cache: ApiKeyCache<AuthContext>;
+  private touched = new Set<string>();
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    @Inject(ENV) private readonly env: GatewayEnv,
+    private readonly store: ApiKeyStore,
+  ) {
+    this.cache = new ApiKeyCache((key) => this.lookup(key), {
+      ttlMs: env.AUTH_CACHE_TTL_MS,
+      negativeTtlMs: NEGATIVE_TTL_MS,
+      maxEntries: MAX_CACHED_KEYS,
+    });
+  }
+
+  async onModuleInit(): Promise<void> {
+    if (this.env.BOOTSTRAP_ADMIN_KEY) {
+      const key = await this.store.ensureBootstrapKey(this.env.BOOTSTRAP_ADMIN_KEY);
+      if (key.revoked) {
+        this.logger.warn('BOOTSTRAP_ADMIN_KEY names a key that was revoked: it stays revoked.');
+      }
+    }
+    this.timer = setInterval(() => void this.flushTouches(), TOUCH_EVERY_MS);
+    this.timer.unref();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flushTouches();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  /** The caller behind `key`, or null when the key is unknown or revoked. Synchronous on a cache hit. */
+  authenticate(key: string): AuthContext | null | Promise<AuthContext | null> {
+    const found = this.cache.resolve(key);
+    if (found instanceof Promise) {
+      return found.then(
+        (auth) => this.touch(auth),
+        (err: unknown) => {
+          throw new GatewayError(ErrorCode.ServiceUnavailable, 'API keys cannot be checked right now; retry shortly.', {
+            retryAfterMs: 1_000,
+            cause: err,
+          });
+        },
+      );
+    }
+    return this.touch(found);
+  }
+
+  private touch(auth: AuthContext | null): AuthContext | null {
+    if (auth !== null) {
+      this.touched.add(auth.apiKeyId);
+    }
+    return auth;
+  }
+
+  private async lookup(key: string): Promise<AuthContext | null> {
+    const row = await this.store.findActiveByKey(key);
+    return row === null ? null : { userId: row.userId, apiKeyId: row.id, role: row.role };
+  }
+
+  private async flushTouches(): Promise<void> {
+    if (this.touched.size === 0) {
+      return;
+    }
+    const ids = [...this.touched];
+    this.touched = new Set();
+    try {
+      await this.store.touchLastUsed(ids);
+    } catch (err) {
+      this.logger.warn(`could not record key usage (${ids.length} keys): ${describeError(err)}`);
+    }
+  }
+}

@@ -1,0 +1,84 @@
+import { ApiKeyCache } from './api-key-cache';
+
+interface Key {
+  id: string;
+}
+
+function setup(table: Record<string, Key | null | Error>, opts: { ttlMs?: number; maxEntries?: number } = {}) {
+  let now = 1_000;
+  const calls: string[] = [];
+  const lookup = (key: string): Promise<Key | null> => {
+    calls.push(key);
+    const v = table[key];
+    return v instanceof Error ? Promise.reject(v) : Promise.resolve(v ?? null);
+  };
+  const cache = new ApiKeyCache<Key>(lookup, {
+    ttlMs: opts.ttlMs ?? 5_000,
+    negativeTtlMs: 1_000,
+    maxEntries: opts.maxEntries ?? 100,
+    now: () => now,
+  });
+  return { cache, calls, advance: (ms: number) => (now += ms) };
+}
+
+describe('ApiKeyCache', () => {
+  it('answers a fresh hit synchronously without a lookup', async () => {
+    const { cache, calls } = setup({ k1: { id: 'a' } });
+    await expect(cache.resolve('k1')).resolves.toEqual({ id: 'a' });
+    expect(cache.resolve('k1')).toEqual({ id: 'a' });
+    expect(calls).toEqual(['k1']);
+  });
+
+  it('looks the key up again after the TTL', async () => {
+    const table: Record<string, Key | null> = { k1: { id: 'a' } };
+    const { cache, calls, advance } = setup(table);
+    await cache.resolve('k1');
+    advance(5_001);
+    table.k1 = null;
+    await expect(cache.resolve('k1')).resolves.toBeNull();
+    expect(calls).toEqual(['k1', 'k1']);
+  });
+
+  it('remembers unknown keys for the negative TTL only', async () => {
+    const { cache, calls, advance } = setup({});
+    await expect(cache.resolve('nope')).resolves.toBeNull();
+    expect(cache.resolve('nope')).toBeNull();
+    advance(1_001);
+    await cache.resolve('nope');
+    expect(calls).toEqual(['nope', 'nope']);
+  });
+
+  it('shares one lookup between concurrent misses', async () => {
+    const { cache, calls } = setup({ k1: { id: 'a' } });
+    const [a, b] = await Promise.all([cache.resolve('k1'), cache.resolve('k1')]);
+    expect(a).toEqual({ id: 'a' });
+    expect(b).toEqual({ id: 'a' });
+    expect(calls).toHaveLength(1);
+  });
+
+  it('keeps a known key working when the store fails, but not an unknown one', async () => {
+    const table: Record<string, Key | null | Error> = { k1: { id: 'a' } };
+    const { cache, advance } = setup(table);
+    await cache.resolve('k1');
+    advance(6_000);
+    table.k1 = new Error('db down');
+    table.k2 = new Error('db down');
+    await expect(cache.resolve('k1')).resolves.toEqual({ id: 'a' });
+    await expect(cache.resolve('k2')).rejects.toThrow('db down');
+  });
+
+  it('never holds more than maxEntries per map', async () => {
+    const table: Record<string, Key> = {};
+    for (let i = 0; i < 10; i++) {
+      table[`k${i}`] = { id: String(i) };
+    }
+    const { cache, calls } = setup(table, { maxEntries: 3 });
+    for (let i = 0; i < 10; i++) {
+      await cache.resolve(`k${i}`);
+    }
+    expect(cache.size).toBe(3);
+    expect(cache.resolve('k9')).toEqual({ id: '9' });
+    await cache.resolve('k0');
+    expect(calls.filter((k) => k === 'k0')).toHaveLength(2);
+  });
+});

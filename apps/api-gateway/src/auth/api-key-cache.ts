@@ -1,0 +1,99 @@
+import { sha256Hex } from '@aigw/core';
+
+export interface ApiKeyCacheOptions {
+  /** How long a found key is trusted (revocation takes effect within this time). 0 disables caching. */
+  ttlMs: number;
+  /** How long an unknown key is remembered as unknown (keeps key-guessing off the database). */
+  negativeTtlMs: number;
+  /** Bound of each of the two maps (found / not found), so a flood of random keys cannot grow memory. */
+  maxEntries: number;
+  now?: () => number;
+}
+
+interface Entry<T> {
+  value: T;
+  expiresAt: number;
+}
+
+/**
+ * In-process cache of API-key lookups, keyed by the SHA-256 of the key so the plaintext is never
+ * retained. Hits answer synchronously (the hot path does no I/O); concurrent misses for one key share
+ * a single lookup. Unknown keys live in their own map: guessing keys cannot evict valid ones.
+ */
+export class ApiKeyCache<T> {
+  private readonly found = new Map<string, Entry<T>>();
+  private readonly unknown = new Map<string, number>();
+  private readonly inFlight = new Map<string, Promise<T | null>>();
+  private readonly now: () => number;
+
+  constructor(
+    private readonly lookup: (key: string) => Promise<T | null>,
+    private readonly opts: ApiKeyCacheOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The cached answer (synchronously) when fresh, else a promise of the looked-up one. */
+  resolve(key: string): T | null | Promise<T | null> {
+    const id = sha256Hex(key);
+    const now = this.now();
+    const hit = this.found.get(id);
+    if (hit !== undefined && hit.expiresAt > now) {
+      return hit.value;
+    }
+    const unknownUntil = this.unknown.get(id);
+    if (unknownUntil !== undefined && unknownUntil > now) {
+      return null;
+    }
+    return this.inFlight.get(id) ?? this.load(id, key, hit);
+  }
+
+  get size(): number {
+    return this.found.size + this.unknown.size;
+  }
+
+  private load(id: string, key: string, stale: Entry<T> | undefined): Promise<T | null> {
+    const pending = this.lookup(key).then(
+      (value) => {
+        this.inFlight.delete(id);
+        if (value === null) {
+          this.found.delete(id);
+          remember(this.unknown, id, this.now() + this.opts.negativeTtlMs, this.opts.maxEntries);
+        } else {
+          this.unknown.delete(id);
+          remember(this.found, id, { value, expiresAt: this.now() + this.opts.ttlMs }, this.opts.maxEntries);
+        }
+        return value;
+      },
+      (err: unknown) => {
+        this.inFlight.delete(id);
+        // The store is unreachable: a key that was valid a moment ago stays valid for one more TTL
+        // rather than locking every client out while the database recovers.
+        if (stale !== undefined) {
+          remember(
+            this.found,
+            id,
+            { value: stale.value, expiresAt: this.now() + this.opts.ttlMs },
+            this.opts.maxEntries,
+          );
+          return stale.value;
+        }
+        throw err;
+      },
+    );
+    this.inFlight.set(id, pending);
+    return pending;
+  }
+}
+
+function remember<V>(map: Map<string, V>, id: string, value: V, max: number): void {
+  // Re-inserting moves the key to the end, so the first key is always the least recently refreshed.
+  map.delete(id);
+  if (map.size >= max) {
+    const oldest = map.keys().next();
+    if (!oldest.done) {
+      map.delete(oldest.value);
+    }
+  }
+  map.set(id, value);
+}

@@ -1,0 +1,44 @@
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { ErrorCode, GatewayError } from '@aigw/core';
+import { HealthController, MetricsController } from '@aigw/platform';
+import type { FastifyRequest } from 'fastify';
+import type { AuthContext } from '../http/request-context';
+import { ApiKeyAuthenticator } from './api-key-authenticator';
+import { presentedKey } from './credentials';
+
+/** Controllers open without a key: probes and scrapers do not hold API keys. */
+const PUBLIC_CONTROLLERS: ReadonlySet<unknown> = new Set([HealthController, MetricsController]);
+
+/**
+ * Global guard: every route needs a valid API key except the public controllers above (an
+ * allow-list, so a new controller is protected by default). Attaches the caller to `request.auth`.
+ */
+@Injectable()
+export class ApiKeyGuard implements CanActivate {
+  constructor(private readonly authenticator: ApiKeyAuthenticator) {}
+
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    if (PUBLIC_CONTROLLERS.has(context.getClass())) {
+      return true;
+    }
+    const req = context.switchToHttp().getRequest<FastifyRequest>();
+    const key = presentedKey(req.headers);
+    if (key === null) {
+      throw new GatewayError(
+        ErrorCode.InvalidApiKey,
+        'Missing API key: send it as "Authorization: Bearer <key>" or in the x-api-key header.',
+      );
+    }
+    const auth = this.authenticator.authenticate(key);
+    return auth instanceof Promise ? auth.then((a) => admit(req, a)) : admit(req, auth);
+  }
+}
+
+function admit(req: FastifyRequest, auth: AuthContext | null): boolean {
+  if (auth === null) {
+    // Never echo the key: it may be a real key from another system pasted by mistake.
+    throw new GatewayError(ErrorCode.InvalidApiKey, 'Invalid API key.');
+  }
+  req.auth = auth;
+  return true;
+}

@@ -1,0 +1,52 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { ErrorCode, GenerationResult } from '@aigw/core';
+import { LATENCY_BUCKETS, METRICS_REGISTRY, MetricName } from '@aigw/platform';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { AbandonReason } from './reply-waiter';
+
+/** Provider/model labels of a request that got no answer (never the requested model: clients choose it freely). */
+const NONE = 'none';
+
+/** Generation-level metrics as the gateway sees them (the worker exports the provider-side ones). */
+@Injectable()
+export class GatewayMetrics {
+  private readonly requests: Counter<'provider' | 'model' | 'status' | 'cache'>;
+  private readonly overhead: Histogram;
+  private readonly streamsCancelled: Counter<'reason'>;
+
+  constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
+    this.requests = new Counter({
+      name: MetricName.Requests,
+      help: 'Generation requests answered by the gateway, by provider, model, status (success or error code) and cache result.',
+      labelNames: ['provider', 'model', 'status', 'cache'],
+      registers: [registry],
+    });
+    this.overhead = new Histogram({
+      name: MetricName.GatewayOverhead,
+      help: 'Time the gateway side added to a request: end-to-end latency minus the provider call, in seconds.',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    });
+    this.streamsCancelled = new Counter({
+      name: MetricName.StreamsCancelled,
+      help: 'Generations the gateway cancelled because the client went away or the deadline passed.',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+  }
+
+  /** `startedAt` is the request's `performance.now()` on arrival. */
+  succeeded(result: GenerationResult, startedAt: number): void {
+    this.requests.inc({ provider: result.provider, model: result.model, status: 'success', cache: 'miss' });
+    const overheadMs = performance.now() - startedAt - result.providerLatencyMs;
+    this.overhead.observe(Math.max(0, overheadMs) / 1000);
+  }
+
+  failed(code: ErrorCode): void {
+    this.requests.inc({ provider: NONE, model: NONE, status: code, cache: 'miss' });
+  }
+
+  cancelled(reason: AbandonReason): void {
+    this.streamsCancelled.inc({ reason });
+  }
+}

@@ -1,0 +1,189 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ErrorCode, GatewayError, isModelAlias, type GenerationRequest, type GenerationResult } from '@aigw/core';
+import { CatalogService, ENV } from '@aigw/platform';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { GatewayEnv } from '../config/gateway-env';
+import type { AuthContext } from '../http/request-context';
+import { jobIdFor } from '../http/request-context';
+import { FastifySseSink } from '../http/sse-sink';
+import { CancellationService } from './cancellation.service';
+import { GatewayMetrics } from './gateway-metrics';
+import { GenerationQueue } from './generation-queue';
+import { IdempotencyService, type Claim } from './idempotency.service';
+import { snapshotOf } from './job-snapshot';
+import { ReplyHub } from './reply-hub';
+import type { ReplyWaiter, WaiterOptions } from './reply-waiter';
+import { policyFromHeader, POLICY_HEADER, type RequestFrame } from './request-frame';
+import { StreamRelay } from './stream-relay';
+import { SyncWait } from './sync-wait';
+
+/** Our own job: its answer comes on the reply channel; the stored job is only read if that got lost. */
+const OWN_FIRST_CHECK_MS = 2_000;
+const OWN_CHECK_EVERY_MS = 1_000;
+/** A replayed job answers on another instance's channel (or none): read its stored state often. */
+const REPLAY_CHECK_MS = 100;
+
+export interface Submission {
+  request: GenerationRequest;
+  /** Endpoint name, fingerprinted with the body for Idempotency-Key replays. */
+  endpoint: string;
+  /** The body as received (before DTO transformation), for the Idempotency-Key fingerprint. */
+  body: unknown;
+  idempotencyKey: string | undefined;
+}
+
+type Mode = 'sync' | 'async';
+
+/**
+ * Enqueues generate jobs and waits for their answers: sync (one result), streamed (SSE relay) or
+ * async (job id only). Owns the Idempotency-Key flow and cancellation of abandoned jobs.
+ */
+@Injectable()
+export class GenerationService {
+  constructor(
+    @Inject(ENV) private readonly env: GatewayEnv,
+    private readonly catalog: CatalogService,
+    private readonly queue: GenerationQueue,
+    private readonly hub: ReplyHub,
+    private readonly idempotency: IdempotencyService,
+    private readonly cancellation: CancellationService,
+    private readonly metrics: GatewayMetrics,
+  ) {}
+
+  /** The fields every request carries; `async` jobs may wait in the queue as long as their result is kept. */
+  frame(req: FastifyRequest, auth: AuthContext, mode: Mode): RequestFrame {
+    const receivedAt = Date.now();
+    const budgetMs = mode === 'sync' ? this.env.REQUEST_TIMEOUT_MS : this.env.ASYNC_JOB_RETENTION_S * 1000;
+    return {
+      requestId: jobIdFor(req),
+      userId: auth.userId,
+      apiKeyId: auth.apiKeyId,
+      receivedAt,
+      deadlineAt: receivedAt + budgetMs,
+      policy: policyFromHeader(req.headers[POLICY_HEADER]),
+    };
+  }
+
+  /** 404 model_not_found before anything is enqueued, unless an alias or a deployment serves `model`. */
+  assertServable(model: string): void {
+    if (!isModelAlias(model) && this.catalog.servingDeployments(model).length === 0) {
+      throw new GatewayError(ErrorCode.ModelNotFound, `The model '${model}' does not exist or is not enabled.`, {
+        param: 'model',
+      });
+    }
+  }
+
+  async answer(sub: Submission, req: FastifyRequest, reply: FastifyReply): Promise<GenerationResult> {
+    const claim = await this.claim(sub);
+    const wait = new SyncWait(this.waiterOptions(claim, sub.request));
+    this.abandonOnDisconnect(reply, wait);
+    try {
+      await this.dispatch(sub, claim, wait);
+      const result = await wait.answer;
+      this.metrics.succeeded(result, req.startedAt);
+      return result;
+    } catch (err) {
+      this.metrics.failed(err instanceof GatewayError ? err.code : ErrorCode.Internal);
+      throw err;
+    }
+  }
+
+  /** Resolves once the SSE response is open (the relay then owns it); rejects with the error to answer. */
+  async stream(sub: Submission, req: FastifyRequest, reply: FastifyReply, includeUsage: boolean): Promise<void> {
+    const claim = await this.claim(sub);
+    const relay = new StreamRelay({
+      ...this.waiterOptions(claim, sub.request),
+      sink: new FastifySseSink(reply),
+      includeUsage,
+      onEnd: (outcome) =>
+        'result' in outcome
+          ? this.metrics.succeeded(outcome.result, req.startedAt)
+          : this.metrics.failed(outcome.error.code),
+    });
+    this.abandonOnDisconnect(reply, relay);
+    await this.dispatch(sub, claim, relay);
+    await relay.started;
+  }
+
+  /** Enqueues an async job (nobody waits on a reply channel) and returns its id. */
+  async submit(sub: Submission): Promise<string> {
+    const claim = await this.claim(sub);
+    const retentionS = this.env.ASYNC_JOB_RETENTION_S;
+    if (claim.fresh || (await this.queue.get(claim.jobId)) === undefined) {
+      await this.enqueue(sub, claim, null, retentionS);
+    }
+    return claim.jobId;
+  }
+
+  private claim(sub: Submission): Promise<Claim> | Claim {
+    if (sub.idempotencyKey === undefined) {
+      return { jobId: sub.request.requestId, fresh: true };
+    }
+    return this.idempotency.claim(sub.request.userId, sub.idempotencyKey, sub.endpoint, sub.body);
+  }
+
+  private waiterOptions(claim: Claim, request: GenerationRequest): WaiterOptions {
+    const jobId = claim.jobId;
+    return {
+      jobId,
+      deadlineAt: request.deadlineAt,
+      firstCheckMs: claim.fresh ? OWN_FIRST_CHECK_MS : REPLAY_CHECK_MS,
+      checkEveryMs: claim.fresh ? OWN_CHECK_EVERY_MS : REPLAY_CHECK_MS,
+      // A replay does not own the job: the request that enqueued it may still be waiting for it.
+      onAbandon: claim.fresh ? (reason) => this.cancellation.cancel(jobId, reason) : noop,
+    };
+  }
+
+  /**
+   * Gets the job going and the waiter watching it. The waiter listens before the job is enqueued: a
+   * fast worker may answer before `add` returns.
+   */
+  private async dispatch(sub: Submission, claim: Claim, waiter: ReplyWaiter): Promise<void> {
+    if (!claim.fresh) {
+      const existing = await this.queue.get(claim.jobId).catch((err: unknown) => {
+        waiter.discard();
+        throw new GatewayError(ErrorCode.ServiceUnavailable, 'The request could not be looked up; retry shortly.', {
+          retryAfterMs: 1_000,
+          cause: err,
+        });
+      });
+      if (existing !== undefined) {
+        this.hub.poll(waiter);
+        this.hub.arm(waiter);
+        waiter.onSnapshot(snapshotOf(existing));
+        return;
+      }
+      // The replayed job is gone (expired or removed): run it again under the same id.
+    }
+    this.hub.listen(waiter);
+    try {
+      await this.enqueue(sub, claim, this.hub.channel, this.env.SYNC_JOB_RETENTION_S);
+    } catch (err) {
+      waiter.discard();
+      throw err;
+    }
+    this.hub.arm(waiter);
+  }
+
+  private async enqueue(sub: Submission, claim: Claim, replyTo: string | null, retentionS: number): Promise<void> {
+    try {
+      await this.queue.add(sub.request, { jobId: claim.jobId, replyTo, retentionS });
+    } catch (err) {
+      if (claim.fresh && sub.idempotencyKey !== undefined) {
+        await this.idempotency.release(claim.jobId);
+      }
+      throw err;
+    }
+  }
+
+  private abandonOnDisconnect(reply: FastifyReply, waiter: ReplyWaiter): void {
+    const raw = reply.raw;
+    raw.once('close', () => {
+      if (!raw.writableFinished) {
+        waiter.abandon('client_disconnected');
+      }
+    });
+  }
+}
+
+function noop(): void {}

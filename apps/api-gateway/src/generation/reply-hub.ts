@@ -1,0 +1,166 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import type { ReplyMessage } from '@aigw/core';
+import { createRedis, describeError, ENV, RedisKeys } from '@aigw/platform';
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { GatewayEnv } from '../config/gateway-env';
+import { GenerationQueue } from './generation-queue';
+import { snapshotOf } from './job-snapshot';
+import type { ReplyWaiter } from './reply-waiter';
+
+/** Granularity of deadlines and fallback reads: one timer for all waiters instead of one per request. */
+const SWEEP_MS = 100;
+
+/**
+ * This instance's reply channel and everyone in the process waiting on it. One subscriber connection
+ * receives the workers' ReplyMessages and routes them by job id. Pub/sub is best effort, so every
+ * waiter is also swept: past its deadline it is expired, and on its cadence the stored job is read
+ * back (the job's return value is the durable answer). After the subscriber reconnects, every
+ * pending job is read back at once, since messages published during the drop are gone.
+ */
+@Injectable()
+export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
+  readonly channel: string;
+  private readonly logger = new Logger(ReplyHub.name);
+  private readonly subscriber: Redis;
+  /** Waiters that receive this channel's messages, by job id (at most one per job in a process). */
+  private readonly listening = new Map<string, ReplyWaiter>();
+  /** Waiters on somebody else's job (idempotent retries): they only read the stored job. */
+  private readonly polling = new Set<ReplyWaiter>();
+  private sweeper?: NodeJS.Timeout;
+  private graceTimer?: NodeJS.Timeout;
+  private subscribed = false;
+
+  constructor(
+    @Inject(ENV) private readonly env: GatewayEnv,
+    keys: RedisKeys,
+    private readonly queue: GenerationQueue,
+  ) {
+    this.channel = keys.replyChannel(randomUUID());
+    this.subscriber = createRedis(env.REDIS_URL, `${env.REDIS_PREFIX}:replies`, { blocking: true });
+  }
+
+  async onModuleInit(): Promise<void> {
+    this.subscriber.on('message', (_channel: string, payload: string) => this.route(payload));
+    this.subscriber.on('error', (err) => this.logger.warn(`reply subscriber: ${describeError(err)}`));
+    this.subscriber.on('ready', () => {
+      if (this.subscribed) {
+        this.logger.log('reply subscriber reconnected; reading back every pending job');
+        this.checkAll();
+      }
+    });
+    await this.subscriber.subscribe(this.channel);
+    this.subscribed = true;
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  /**
+   * In-flight requests get SHUTDOWN_GRACE_MS to finish while Nest closes the HTTP server (which
+   * waits for them); whatever still waits after that is answered 503 so the server can close.
+   */
+  beforeApplicationShutdown(): void {
+    this.graceTimer = setTimeout(() => this.failAll(), this.env.SHUTDOWN_GRACE_MS);
+    this.graceTimer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearTimeout(this.graceTimer);
+    clearInterval(this.sweeper);
+    this.failAll();
+    await this.subscriber.quit().catch(() => this.subscriber.disconnect());
+  }
+
+  /** Starts routing this channel's messages for `waiter.jobId` to it. Call before enqueueing the job. */
+  listen(waiter: ReplyWaiter): void {
+    this.listening.set(waiter.jobId, waiter);
+    waiter.detach = () => {
+      if (this.listening.get(waiter.jobId) === waiter) {
+        this.listening.delete(waiter.jobId);
+      }
+    };
+  }
+
+  /** Watches a job this request did not enqueue: no messages come here for it, only read-backs. */
+  poll(waiter: ReplyWaiter): void {
+    this.polling.add(waiter);
+    waiter.detach = () => this.polling.delete(waiter);
+  }
+
+  /** The job is in Redis: start the fallback read-backs on the waiter's cadence. */
+  arm(waiter: ReplyWaiter): void {
+    waiter.nextCheckAt = Date.now() + waiter.firstCheckMs;
+  }
+
+  get pending(): number {
+    return this.listening.size + this.polling.size;
+  }
+
+  private route(payload: string): void {
+    let msg: ReplyMessage;
+    try {
+      msg = JSON.parse(payload) as ReplyMessage;
+    } catch {
+      this.logger.warn('ignored a reply that is not JSON');
+      return;
+    }
+    this.listening.get(msg.jobId)?.onReply(msg);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const w of this.listening.values()) {
+      this.tick(w, now);
+    }
+    for (const w of this.polling) {
+      this.tick(w, now);
+    }
+  }
+
+  private tick(w: ReplyWaiter, now: number): void {
+    if (now >= w.deadlineAt) {
+      w.onDeadline();
+    } else if (!w.checking && now >= w.nextCheckAt) {
+      this.readBack(w);
+    }
+  }
+
+  private checkAll(): void {
+    for (const w of [...this.listening.values(), ...this.polling]) {
+      if (!w.checking && w.nextCheckAt !== Number.POSITIVE_INFINITY) {
+        this.readBack(w);
+      }
+    }
+  }
+
+  private readBack(w: ReplyWaiter): void {
+    w.checking = true;
+    this.queue.get(w.jobId).then(
+      (job) => {
+        w.checking = false;
+        w.nextCheckAt = Date.now() + w.checkEveryMs;
+        if (!w.done) {
+          w.onSnapshot(snapshotOf(job));
+        }
+      },
+      (err: unknown) => {
+        w.checking = false;
+        w.nextCheckAt = Date.now() + w.checkEveryMs;
+        this.logger.warn(`reading back job ${w.jobId} failed: ${describeError(err)}`);
+      },
+    );
+  }
+
+  private failAll(): void {
+    for (const w of [...this.listening.values(), ...this.polling]) {
+      w.onShutdown();
+    }
+  }
+}

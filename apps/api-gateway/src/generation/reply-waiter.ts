@@ -1,0 +1,85 @@
+import { ErrorCode, GatewayError, type CancelGenerationMessage, type ReplyMessage } from '@aigw/core';
+import type { JobSnapshot } from './job-snapshot';
+
+export type AbandonReason = CancelGenerationMessage['reason'];
+
+export interface WaiterOptions {
+  jobId: string;
+  /** Epoch ms; past it the waiter answers 504 and abandons the job. */
+  deadlineAt: number;
+  /** First fallback read of the stored job this long after the job was enqueued, then every `checkEveryMs`. */
+  firstCheckMs: number;
+  checkEveryMs: number;
+  /** Called at most once, when nobody will read the answer any more: cancel the job. */
+  onAbandon: (reason: AbandonReason) => void;
+}
+
+/**
+ * Someone in this process waiting for one job's answer. The ReplyHub feeds it reply-channel messages,
+ * snapshots of the stored job (the fallback when a pub/sub message was lost), the deadline and
+ * shutdown. Every path ends in `finish()`, which detaches it from the hub exactly once.
+ */
+export abstract class ReplyWaiter {
+  readonly jobId: string;
+  readonly deadlineAt: number;
+  readonly firstCheckMs: number;
+  readonly checkEveryMs: number;
+  /** Epoch ms of the next fallback read; Infinity until the job is known to be in Redis. */
+  nextCheckAt = Number.POSITIVE_INFINITY;
+  /** A fallback read is in flight. */
+  checking = false;
+  /** Set by the hub when it starts watching. */
+  detach: () => void = noop;
+  private finished = false;
+
+  constructor(protected readonly opts: WaiterOptions) {
+    this.jobId = opts.jobId;
+    this.deadlineAt = opts.deadlineAt;
+    this.firstCheckMs = opts.firstCheckMs;
+    this.checkEveryMs = opts.checkEveryMs;
+  }
+
+  get done(): boolean {
+    return this.finished;
+  }
+
+  abstract onReply(msg: ReplyMessage): void;
+  abstract onSnapshot(snapshot: JobSnapshot): void;
+  /** The deadline passed: answer 504 and abandon the job. */
+  abstract onDeadline(): void;
+  /** The gateway is going away: answer 503 and abandon the job. */
+  abstract onShutdown(): void;
+  /** The client went away: nobody will read the answer. */
+  abstract abandon(reason: AbandonReason): void;
+
+  /** Drops a waiter whose job never made it into the queue: no answer, no cancel. */
+  discard(): void {
+    this.finish();
+  }
+
+  /** Marks the waiter finished; true only for the first call. */
+  protected finish(): boolean {
+    if (this.finished) {
+      return false;
+    }
+    this.finished = true;
+    this.detach();
+    return true;
+  }
+}
+
+function noop(): void {}
+
+export function deadlineError(): GatewayError {
+  return new GatewayError(ErrorCode.Timeout, 'The request deadline passed before the answer was complete.');
+}
+
+export function shutdownError(): GatewayError {
+  return new GatewayError(ErrorCode.ServiceUnavailable, 'The gateway is shutting down; retry the request.', {
+    retryAfterMs: 1_000,
+  });
+}
+
+export function clientGoneError(): GatewayError {
+  return new GatewayError(ErrorCode.Timeout, 'The client closed the connection before the answer was complete.');
+}

@@ -1,0 +1,77 @@
+import {
+  ErrorCode,
+  GatewayError,
+  ROUTING_POLICIES,
+  type ChatMessage,
+  type GenerationOptions,
+  type RoutingPolicy,
+} from '@aigw/core';
+import type { ChatMessageDto } from '../dto/chat-message.dto';
+
+/** What every GenerationRequest carries besides what the client asked for. */
+export interface RequestFrame {
+  requestId: string;
+  userId: string;
+  apiKeyId: string;
+  receivedAt: number;
+  deadlineAt: number;
+  /** From the `x-gateway-policy` header; a policy in the body takes precedence. */
+  policy?: RoutingPolicy;
+}
+
+export const POLICY_HEADER = 'x-gateway-policy';
+
+/** The routing policy named by the `x-gateway-policy` header, if any; 400 naming the header when unknown. */
+export function policyFromHeader(value: string | string[] | undefined): RoutingPolicy | undefined {
+  if (value === undefined || value === '') {
+    return undefined;
+  }
+  if (typeof value === 'string' && (ROUTING_POLICIES as readonly string[]).includes(value)) {
+    return value as RoutingPolicy;
+  }
+  throw new GatewayError(ErrorCode.InvalidRequest, `${POLICY_HEADER} must be one of: ${ROUTING_POLICIES.join(', ')}.`, {
+    param: POLICY_HEADER,
+  });
+}
+
+/** Present and not null: clients send `null` to mean "default". */
+export function isSet<T>(value: T | null | undefined): value is T {
+  return value !== null && value !== undefined;
+}
+
+/** Plain objects (not DTO instances) go into the job: only known fields, nothing class-transformer added. */
+export function toChatMessage(m: ChatMessageDto): ChatMessage {
+  const message: ChatMessage = { role: m.role, content: m.content };
+  if (isSet(m.name)) {
+    message.name = m.name;
+  }
+  if (isSet(m.tool_call_id)) {
+    message.tool_call_id = m.tool_call_id;
+  }
+  return message;
+}
+
+export interface OptionFields {
+  temperature?: number | null;
+  maxTokens?: number | null;
+  topP?: number | null;
+  stop?: string | string[] | null;
+}
+
+/** Generation options with absent and null fields left out (clients send `null` for "default"). */
+export function toOptions(f: OptionFields): GenerationOptions {
+  const options: GenerationOptions = {};
+  if (isSet(f.temperature)) {
+    options.temperature = f.temperature;
+  }
+  if (isSet(f.maxTokens)) {
+    options.maxTokens = f.maxTokens;
+  }
+  if (isSet(f.topP)) {
+    options.topP = f.topP;
+  }
+  if (isSet(f.stop)) {
+    options.stop = typeof f.stop === 'string' ? [f.stop] : f.stop;
+  }
+  return options;
+}

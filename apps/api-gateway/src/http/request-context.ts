@@ -1,0 +1,57 @@
+import { newRequestId } from '@aigw/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+/** Who is calling, as the API-key guard established it. */
+export interface AuthContext {
+  userId: string;
+  apiKeyId: string;
+  role: 'user' | 'admin';
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Echoed as `x-request-id` on every response (the client's when it sent a valid one). */
+    requestId: string;
+    /** True when `requestId` came from the client: then it must not become a job id (see `jobIdFor`). */
+    clientRequestId: boolean;
+    /** `performance.now()` when the request arrived, for latency and overhead metrics. */
+    startedAt: number;
+    /** Set by the API-key guard; null on public routes. */
+    auth: AuthContext | null;
+  }
+}
+
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+export function acceptRequestId(header: string | string[] | undefined): string | null {
+  return typeof header === 'string' && CLIENT_REQUEST_ID.test(header) ? header : null;
+}
+
+/**
+ * Request-scoped fields and the `x-request-id` echo. Runs in `onRequest`, before body parsing, so
+ * even a malformed body or an unknown route gets its id back.
+ */
+export function installRequestContext(fastify: FastifyInstance): void {
+  fastify.decorateRequest('requestId', '');
+  fastify.decorateRequest('clientRequestId', false);
+  fastify.decorateRequest('startedAt', 0);
+  fastify.decorateRequest('auth', null);
+  fastify.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    req.startedAt = performance.now();
+    const fromClient = acceptRequestId(req.headers['x-request-id']);
+    req.clientRequestId = fromClient !== null;
+    req.requestId = fromClient ?? newRequestId();
+    void reply.header('x-request-id', req.requestId);
+    done();
+  });
+}
+
+/**
+ * The id of the job a request creates. A client-chosen x-request-id must never become a job id: a
+ * second request with the same id (by mistake, or another user on purpose) would attach to the first
+ * one's job and could read its answer. So a fresh id is minted then; otherwise the echoed id is used,
+ * which keeps `x-request-id` equal to the usage record's request id.
+ */
+export function jobIdFor(req: FastifyRequest): string {
+  return req.clientRequestId ? newRequestId() : req.requestId;
+}

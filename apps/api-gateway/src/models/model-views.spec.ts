@@ -1,0 +1,83 @@
+import type { Catalog } from '@aigw/core';
+import { deploymentList, openAiModelList } from './model-views';
+
+const catalog: Catalog = {
+  gateways: [],
+  providers: [
+    {
+      id: 'p1',
+      kind: 'openai',
+      baseUrl: 'http://internal.example/v1',
+      apiKey: 'sk-secret-1',
+      enabled: true,
+      timeoutMs: 1000,
+      maxConnections: 4,
+      routing: 'direct',
+      models: [
+        { name: 'gpt', promptPer1k: 1, completionPer1k: 2, contextWindow: 100, capabilities: ['chat'], enabled: true },
+        { name: 'off', promptPer1k: 1, completionPer1k: 2, contextWindow: 100, capabilities: ['chat'], enabled: false },
+      ],
+    },
+    {
+      id: 'p2',
+      kind: 'anthropic',
+      baseUrl: 'http://internal.example',
+      apiKey: 'sk-secret-2',
+      enabled: true,
+      timeoutMs: 1000,
+      maxConnections: 4,
+      routing: 'direct',
+      models: [
+        {
+          name: 'gpt',
+          promptPer1k: 3,
+          completionPer1k: 4,
+          cachedPromptPer1k: 0.5,
+          contextWindow: 200,
+          capabilities: ['chat', 'streaming'],
+          quality: 0.9,
+          enabled: true,
+        },
+      ],
+    },
+    {
+      id: 'p3',
+      kind: 'openai',
+      baseUrl: 'http://x',
+      enabled: false,
+      timeoutMs: 1000,
+      maxConnections: 4,
+      routing: 'direct',
+      models: [
+        { name: 'hidden', promptPer1k: 1, completionPer1k: 1, contextWindow: 1, capabilities: [], enabled: true },
+      ],
+    },
+  ],
+};
+
+describe('model views', () => {
+  it('lists enabled deployments and distinct model names, OpenAI style', () => {
+    const list = openAiModelList(catalog, 42);
+    expect(list.data.map((m) => m.id)).toEqual(['p1/gpt', 'p2/gpt', 'gpt']);
+    expect(list.data[0]).toEqual({ id: 'p1/gpt', object: 'model', created: 42, owned_by: 'p1' });
+  });
+
+  it('shows prices and capabilities but never a base URL or key', () => {
+    const list = deploymentList(catalog);
+    expect(list.data.map((d) => d.id)).toEqual(['p1/gpt', 'p2/gpt']);
+    expect(list.data[1]).toEqual({
+      id: 'p2/gpt',
+      provider: 'p2',
+      providerKind: 'anthropic',
+      model: 'gpt',
+      contextWindow: 200,
+      capabilities: ['chat', 'streaming'],
+      pricing: { promptPer1k: 3, completionPer1k: 4, cachedPromptPer1k: 0.5 },
+      quality: 0.9,
+      routing: 'direct',
+    });
+    const text = JSON.stringify(list);
+    expect(text).not.toContain('sk-secret');
+    expect(text).not.toContain('internal.example');
+  });
+});

@@ -1,0 +1,82 @@
+import { ROUTING_POLICIES, type RoutingPolicy } from '@aigw/core';
+import { Type } from 'class-transformer';
+import {
+  ArrayNotEmpty,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsNumber,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { ChatMessageDto } from '../dto/chat-message.dto';
+import { IsStopSequences } from '../validation/validators';
+
+export class GenerateOptionsDto {
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(2)
+  temperature?: number;
+
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  maxTokens?: number;
+
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(1)
+  topP?: number;
+
+  @IsOptional()
+  @IsStopSequences()
+  stop?: string | string[];
+}
+
+/** `POST /api/v1/ai/generate` and `POST /api/v1/ai/jobs`: exactly one of `prompt` and `messages`. */
+export class GenerateDto {
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  prompt?: string;
+
+  @IsOptional()
+  @IsArray()
+  @ArrayNotEmpty()
+  @ValidateNested({ each: true })
+  @Type(() => ChatMessageDto)
+  messages?: ChatMessageDto[];
+
+  @IsOptional()
+  @IsString()
+  systemPrompt?: string;
+
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  model?: string;
+
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => GenerateOptionsDto)
+  options?: GenerateOptionsDto;
+
+  /** Preference context, e.g. "coding": the user's model preference for it applies. */
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'context may hold letters, digits, _ . : - (1..64 chars)' })
+  context?: string;
+
+  @IsOptional()
+  @IsIn(ROUTING_POLICIES)
+  policy?: RoutingPolicy;
+}

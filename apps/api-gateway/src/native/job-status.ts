@@ -1,0 +1,46 @@
+import { ErrorCode, GatewayError, type ErrorBody } from '@aigw/core';
+import type { GenerateJob } from '../generation/generation-queue';
+import { snapshotOf } from '../generation/job-snapshot';
+import { generateResponse, type GenerateResponse } from './native-mapping';
+
+export type JobState = 'queued' | 'running' | 'completed' | 'failed';
+
+/** `GET /api/v1/ai/jobs/:id`. */
+export interface JobStatusView {
+  jobId: string;
+  status: JobState;
+  result?: GenerateResponse;
+  error?: ErrorBody;
+  createdAt: string;
+  finishedAt?: string;
+}
+
+/** From the stored job alone: no extra round trip for BullMQ's getState. */
+export function jobStatusView(jobId: string, job: GenerateJob): JobStatusView {
+  const view: JobStatusView = { jobId, status: 'queued', createdAt: new Date(job.timestamp).toISOString() };
+  if (job.finishedOn) {
+    view.finishedAt = new Date(job.finishedOn).toISOString();
+  }
+  const snapshot = snapshotOf(job);
+  switch (snapshot.state) {
+    case 'queued':
+    case 'running':
+      view.status = snapshot.state;
+      break;
+    case 'completed':
+      if (snapshot.outcome.ok) {
+        view.status = 'completed';
+        view.result = generateResponse(snapshot.outcome.result);
+      } else {
+        view.status = 'failed';
+        view.error = snapshot.outcome.error;
+      }
+      break;
+    case 'failed':
+    case 'missing':
+      view.status = 'failed';
+      view.error = new GatewayError(ErrorCode.Internal, 'The generation failed unexpectedly.').toBody();
+      break;
+  }
+  return view;
+}

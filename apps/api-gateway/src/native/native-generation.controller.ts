@@ -1,0 +1,44 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Caller } from '../auth/roles';
+import type { AuthContext } from '../http/request-context';
+import { GenerateDto } from './generate.dto';
+import type { JobStatusView } from './job-status';
+import { JobsService } from './jobs.service';
+import type { GenerateResponse } from './native-mapping';
+import { NativeGenerationService, type JobAccepted } from './native-generation.service';
+
+@Controller('api/v1/ai')
+export class NativeGenerationController {
+  constructor(
+    private readonly native: NativeGenerationService,
+    private readonly jobs: JobsService,
+  ) {}
+
+  @Post('generate')
+  @HttpCode(200)
+  generate(
+    @Body() dto: GenerateDto,
+    @Caller() auth: AuthContext,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<GenerateResponse> {
+    return this.native.generate(dto, auth, req, reply);
+  }
+
+  @Post('jobs')
+  @HttpCode(202)
+  submit(
+    @Body() dto: GenerateDto,
+    @Caller() auth: AuthContext,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<JobAccepted> {
+    return this.native.submit(dto, auth, req, reply);
+  }
+
+  @Get('jobs/:id')
+  status(@Param('id') id: string, @Caller() auth: AuthContext): Promise<JobStatusView> {
+    return this.jobs.status(id, auth);
+  }
+}

@@ -1,0 +1,79 @@
+import {
+  ErrorCode,
+  GatewayError,
+  type Attempt,
+  type ChatMessage,
+  type GenerationRequest,
+  type GenerationResult,
+  type Usage,
+} from '@aigw/core';
+import { isSet, toChatMessage, toOptions, type RequestFrame } from '../generation/request-frame';
+import type { GenerateDto } from './generate.dto';
+
+export const DEFAULT_NATIVE_MODEL = 'auto';
+
+export function nativeRequest(dto: GenerateDto, frame: RequestFrame): GenerationRequest {
+  const hasPrompt = isSet(dto.prompt);
+  const hasMessages = isSet(dto.messages);
+  if (hasPrompt === hasMessages) {
+    throw new GatewayError(ErrorCode.InvalidRequest, 'Send exactly one of prompt and messages.', {
+      param: hasPrompt ? 'messages' : 'prompt',
+    });
+  }
+  const messages: ChatMessage[] = [];
+  if (dto.systemPrompt) {
+    messages.push({ role: 'system', content: dto.systemPrompt });
+  }
+  if (isSet(dto.prompt)) {
+    messages.push({ role: 'user', content: dto.prompt });
+  } else if (dto.messages) {
+    for (const m of dto.messages) {
+      messages.push(toChatMessage(m));
+    }
+  }
+  const request: GenerationRequest = {
+    requestId: frame.requestId,
+    model: dto.model ?? DEFAULT_NATIVE_MODEL,
+    messages,
+    options: toOptions(dto.options ?? {}),
+    stream: false,
+    userId: frame.userId,
+    apiKeyId: frame.apiKeyId,
+    deadlineAt: frame.deadlineAt,
+    receivedAt: frame.receivedAt,
+  };
+  if (isSet(dto.context)) {
+    request.context = dto.context;
+  }
+  const policy = dto.policy ?? frame.policy;
+  if (policy !== undefined) {
+    request.policy = policy;
+  }
+  return request;
+}
+
+export interface GenerateResponse {
+  requestId: string;
+  text: string;
+  provider: string;
+  model: string;
+  finishReason: string | null;
+  usage: Usage;
+  costUsd: number;
+  latencyMs: number;
+  attempts: Attempt[];
+}
+
+export function generateResponse(result: GenerationResult): GenerateResponse {
+  return {
+    requestId: result.requestId,
+    text: result.text,
+    provider: result.provider,
+    model: result.model,
+    finishReason: result.finishReason,
+    usage: result.usage,
+    costUsd: result.costUsd,
+    latencyMs: result.latencyMs,
+    attempts: result.attempts,
+  };
+}

@@ -1,0 +1,22 @@
+import { Body, Controller, Post, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Caller } from '../auth/roles';
+import type { AuthContext } from '../http/request-context';
+import { ChatCompletionDto } from './chat-completion.dto';
+import { ChatCompletionsService } from './chat-completions.service';
+
+@Controller('v1')
+export class ChatCompletionsController {
+  constructor(private readonly chat: ChatCompletionsService) {}
+
+  /** Writes its own response: JSON, or SSE that outlives the handler. */
+  @Post('chat/completions')
+  create(
+    @Body() dto: ChatCompletionDto,
+    @Caller() auth: AuthContext,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    return this.chat.create(dto, auth, req, reply);
+  }
+}

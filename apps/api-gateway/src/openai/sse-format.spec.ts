@@ -1,0 +1,51 @@
+import { ErrorCode } from '@aigw/core';
+import { ChunkFormatter, SSE_DONE, sseError } from './sse-format';
+
+function payload(event: string): unknown {
+  expect(event.startsWith('data: ')).toBe(true);
+  expect(event.endsWith('\n\n')).toBe(true);
+  return JSON.parse(event.slice('data: '.length, -2));
+}
+
+describe('ChunkFormatter', () => {
+  const f = new ChunkFormatter('chatcmpl-1', 1700000000, 'sim/gpt "quoted"');
+  const common = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1700000000, model: 'sim/gpt "quoted"' };
+
+  it('opens with the assistant role', () => {
+    expect(payload(f.role())).toEqual({
+      ...common,
+      choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }],
+    });
+  });
+
+  it('escapes content safely, newlines included (one event per chunk)', () => {
+    const text = 'line1\n\ndata: [DONE]\n"q" \u2028';
+    const event = f.content(text);
+    expect(event.slice(0, -2)).not.toContain('\n');
+    expect(payload(event)).toEqual({
+      ...common,
+      choices: [{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }],
+    });
+  });
+
+  it('finishes with an empty delta and the reason', () => {
+    expect(payload(f.finish('length'))).toEqual({
+      ...common,
+      choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: 'length' }],
+    });
+  });
+
+  it('reports usage with no choices', () => {
+    expect(payload(f.usage({ promptTokens: 3, completionTokens: 5, totalTokens: 8, cachedPromptTokens: 1 }))).toEqual({
+      ...common,
+      choices: [],
+      usage: { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8, prompt_tokens_details: { cached_tokens: 1 } },
+    });
+  });
+
+  it('formats the terminator and error events', () => {
+    expect(SSE_DONE).toBe('data: [DONE]\n\n');
+    const body = { message: 'boom', type: 'provider_error' as const, code: ErrorCode.ProviderError, param: null };
+    expect(payload(sseError(body))).toEqual({ error: body });
+  });
+});

@@ -1,0 +1,81 @@
+import { registerDecorator, type ValidationArguments, type ValidationOptions } from 'class-validator';
+
+export const MAX_STOP_SEQUENCES = 4;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A content part this gateway can forward: `{type:'text', text}` or `{type:'image_url', image_url:{url, detail?}}`. */
+export function isContentPart(part: unknown): boolean {
+  if (!isRecord(part)) {
+    return false;
+  }
+  switch (part.type) {
+    case 'text':
+      return typeof part.text === 'string';
+    case 'image_url': {
+      const image = part.image_url;
+      return (
+        isRecord(image) &&
+        typeof image.url === 'string' &&
+        image.url.length > 0 &&
+        (image.detail === undefined || typeof image.detail === 'string')
+      );
+    }
+    default:
+      return false;
+  }
+}
+
+/**
+ * Message content: a string, a non-empty array of content parts, or null on an assistant message
+ * (one that only carried tool calls).
+ */
+export function IsMessageContent(options?: ValidationOptions): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) =>
+    registerDecorator({
+      name: 'isMessageContent',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      options,
+      validator: {
+        validate(value: unknown, args: ValidationArguments): boolean {
+          if (typeof value === 'string') {
+            return true;
+          }
+          if (value === null) {
+            return (args.object as { role?: unknown }).role === 'assistant';
+          }
+          return Array.isArray(value) && value.length > 0 && value.every(isContentPart);
+        },
+        defaultMessage(args: ValidationArguments): string {
+          return `${args.property} must be a string or a non-empty array of text/image_url content parts (null only for assistant messages)`;
+        },
+      },
+    });
+}
+
+/** `stop`: a string or an array of at most four strings. */
+export function IsStopSequences(options?: ValidationOptions): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) =>
+    registerDecorator({
+      name: 'isStopSequences',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      options,
+      validator: {
+        validate(value: unknown): boolean {
+          if (typeof value === 'string') {
+            return true;
+          }
+          return (
+            Array.isArray(value) && value.length <= MAX_STOP_SEQUENCES && value.every((s) => typeof s === 'string')
+          );
+        },
+        defaultMessage(args: ValidationArguments): string {
+          return `${args.property} must be a string or an array of at most ${MAX_STOP_SEQUENCES} strings`;
+        },
+      },
+    });
+}
