@@ -1,0 +1,245 @@
+import 'reflect-metadata';
+import type { GenerationResult, ReplyMessage } from '@aigw/core';
+import { CatalogService } from '@aigw/platform';
+import { waitFor } from '@aigw/testing';
+import { WorkerHarness } from './support';
+
+type Of<T extends ReplyMessage['t']> = Extract<ReplyMessage, { t: T }>;
+
+describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simulator)', () => {
+  const h = new WorkerHarness();
+
+  beforeAll(() => h.start(), 60_000);
+  afterAll(() => h.stop(), 30_000);
+  beforeEach(() => {
+    h.sim.configure({ latencyMs: 0, chunkDelayMs: 0, failNext: 0, completionTokens: 32, echo: false });
+    h.sim.reset();
+  });
+
+  it('answers a non-streamed request on the reply channel and as the stored outcome', async () => {
+    h.sim.configure({ echo: true });
+    const job = await h.enqueue({ messages: [{ role: 'user', content: 'ping pong' }] });
+    const replies = await h.finalReplies(job.id!);
+    expect(replies.map((m) => m.t)).toEqual(['result']);
+    const { result } = replies[0] as Of<'result'>;
+    expect(result).toMatchObject({
+      requestId: job.data.request.requestId,
+      text: 'ping pong',
+      provider: 'sim-openai',
+      model: 'sim-gpt',
+      route: 'direct',
+      finishReason: 'stop',
+      attempts: [{ provider: 'sim-openai', model: 'sim-gpt', ok: true, route: 'direct', retries: 0 }],
+    });
+    expect(result.usage.promptTokens).toBeGreaterThan(0);
+    expect(result.usage.completionTokens).toBeGreaterThan(0);
+    expect(result.costUsd).toBeGreaterThan(0);
+    expect(result.latencyMs).toBeGreaterThanOrEqual(result.providerLatencyMs);
+    await expect(h.outcome(job.id!)).resolves.toEqual({ ok: true, result });
+    // The provider was called with the upstream model name and the key from the catalog.
+    const [sent] = h.sim.lastRequests(1);
+    expect(sent).toMatchObject({ route: 'POST /v1/chat/completions', hadAuth: true, body: { model: 'sim-gpt' } });
+  });
+
+  it('streams start, chunks in order and an end carrying the usage', async () => {
+    h.sim.configure({ completionTokens: 12, cachedTokens: 2 });
+    const job = await h.enqueue({ stream: true });
+    const replies = await h.finalReplies(job.id!);
+    const [start, ...rest] = replies;
+    const end = rest.pop() as Of<'end'>;
+    const chunks = rest as Of<'chunk'>[];
+    expect(start).toMatchObject({ t: 'start', jobId: job.id, provider: 'sim-openai', model: 'sim-gpt' });
+    expect((start as Of<'start'>).id).toBe(end.result.id);
+    expect(chunks.length).toBeGreaterThanOrEqual(12);
+    expect(chunks.every((c) => c.t === 'chunk')).toBe(true);
+    expect(chunks.map((c) => c.seq)).toEqual(chunks.map((_, i) => i));
+    expect(end.t).toBe('end');
+    expect(chunks.map((c) => c.text).join('')).toBe(end.result.text);
+    expect(chunks.at(-1)?.finishReason).toBe('stop');
+    expect(end.result.usage).toMatchObject({ completionTokens: 12, cachedPromptTokens: 2 });
+    expect(end.result.usage.promptTokens).toBeGreaterThan(0);
+    expect(h.sim.stats().streams).toBe(1);
+    await expect(h.outcome(job.id!)).resolves.toEqual({ ok: true, result: end.result });
+  });
+
+  it('calls an Anthropic provider through its own wire format', async () => {
+    h.sim.configure({ echo: true });
+    const stream = await h.enqueue({
+      model: 'sim-claude',
+      stream: true,
+      messages: [{ role: 'user', content: 'bonjour' }],
+    });
+    const plain = await h.enqueue({
+      model: 'sim-anthropic/sim-claude',
+      messages: [{ role: 'user', content: 'salut' }],
+    });
+    const streamed = (await h.finalReplies(stream.id!)).at(-1) as Of<'end'>;
+    const answered = (await h.finalReplies(plain.id!))[0] as Of<'result'>;
+    expect(streamed.result).toMatchObject({ provider: 'sim-anthropic', model: 'sim-claude', text: 'bonjour' });
+    expect(answered.result).toMatchObject({ provider: 'sim-anthropic', model: 'sim-claude', text: 'salut' });
+    expect(answered.result.usage.completionTokens).toBeGreaterThan(0);
+    expect(h.sim.stats().byRoute['POST /v1/messages']).toBe(2);
+  });
+
+  it('answers a provider 500 with provider_error and the failed attempt', async () => {
+    h.sim.configure({ failNext: 1, failStatus: [500] });
+    const job = await h.enqueue();
+    const replies = await h.finalReplies(job.id!);
+    expect(replies).toHaveLength(1);
+    const reply = replies[0] as Of<'error'>;
+    expect(reply.t).toBe('error');
+    expect(reply.error).toMatchObject({
+      code: 'provider_error',
+      type: 'provider_error',
+      attempts: [{ provider: 'sim-openai', model: 'sim-gpt', ok: false, errorClass: 'provider', status: 500 }],
+    });
+    // The secret never leaves the worker.
+    expect(JSON.stringify(reply)).not.toContain('secret');
+    await expect(h.outcome(job.id!)).resolves.toEqual({ ok: false, error: reply.error });
+  });
+
+  it('answers an unknown model and a stream for a model that cannot stream with model_not_found', async () => {
+    const unknown = await h.enqueue({ model: 'no-such-model' });
+    const noStream = await h.enqueue({ model: 'sim-chat-only', stream: true });
+    for (const job of [unknown, noStream]) {
+      const [reply] = await h.finalReplies(job.id!);
+      expect(reply).toMatchObject({ t: 'error', error: { code: 'model_not_found', param: 'model' } });
+    }
+    expect(h.sim.stats().total).toBe(0);
+  });
+
+  it('resolves an alias to an enabled deployment', async () => {
+    const [first] = h.app.get(CatalogService).deployments();
+    const job = await h.enqueue({ model: 'auto' });
+    const [reply] = await h.finalReplies(job.id!);
+    expect(reply).toMatchObject({ t: 'result', result: { provider: first.provider.id, model: first.model.name } });
+  });
+
+  it('stores the outcome of an async job without publishing anything', async () => {
+    const job = await h.enqueue({}, null);
+    const outcome = await h.outcome(job.id!);
+    expect(outcome.ok).toBe(true);
+    expect(h.repliesOf(job.id!)).toEqual([]);
+  });
+
+  it('a cancel message stops a streaming provider call, and nobody is answered', async () => {
+    h.sim.configure({ completionTokens: 200, chunkDelayMs: 50 });
+    const job = await h.enqueue({ stream: true });
+    await waitFor(() => h.repliesOf(job.id!).some((m) => m.t === 'chunk'), { timeoutMs: 10_000 });
+    await h.cancel(job.id!);
+    const outcome = await h.outcome(job.id!);
+    expect(outcome).toMatchObject({ ok: false, error: { code: 'timeout' } });
+    await waitFor(() => h.sim.stats().cancelled === 1, { timeoutMs: 5000, message: 'provider call not cancelled' });
+    const replies = h.repliesOf(job.id!);
+    expect(replies.some((m) => m.t === 'end' || m.t === 'error')).toBe(false);
+    expect(replies.filter((m) => m.t === 'chunk').length).toBeLessThan(200);
+    expect(await h.metrics()).toMatch(/^aigw_streams_cancelled_total 1$/m);
+  });
+
+  it('ignores cancel messages of another namespace', async () => {
+    h.sim.configure({ latencyMs: 1000 });
+    const kept = await h.enqueue();
+    const cancelled = await h.enqueue();
+    await waitFor(() => h.sim.stats().inFlight === 2, { timeoutMs: 5000 });
+    // Both go through one publisher and one channel, in order: once the second took effect, the first was seen.
+    await h.cancel(kept.id!, 'client_disconnected', `${h.prefix}_other`);
+    await h.cancel(cancelled.id!);
+    await expect(h.outcome(cancelled.id!)).resolves.toMatchObject({ ok: false });
+    await expect(h.outcome(kept.id!)).resolves.toMatchObject({ ok: true });
+    expect(h.sim.stats().cancelled).toBe(1);
+  });
+
+  it('aborts the provider call at the deadline and answers timeout', async () => {
+    h.sim.configure({ latencyMs: 10_000 });
+    const job = await h.enqueue({ deadlineAt: Date.now() + 500 });
+    const [reply] = await h.finalReplies(job.id!);
+    expect(reply).toMatchObject({
+      t: 'error',
+      error: { code: 'timeout', attempts: [{ provider: 'sim-openai', ok: false, errorClass: 'cancelled' }] },
+    });
+    await waitFor(() => h.sim.stats().cancelled === 1, { timeoutMs: 5000, message: 'provider call not cancelled' });
+  });
+
+  it('answers timeout without calling the provider when the deadline passed while the job waited', async () => {
+    const job = await h.enqueue({ deadlineAt: Date.now() - 1 });
+    const [reply] = await h.finalReplies(job.id!);
+    expect(reply).toMatchObject({ t: 'error', error: { code: 'timeout' } });
+    expect(h.sim.stats().total).toBe(0);
+  });
+
+  it('records usage of successes and failures in usage_records', async () => {
+    const ok = await h.enqueue({ context: 'coding', policy: 'cost' });
+    const okResult = ((await h.finalReplies(ok.id!))[0] as Of<'result'>).result;
+    h.sim.configure({ failNext: 1, failStatus: [500] });
+    const failed = await h.enqueue({ stream: true });
+    await h.finalReplies(failed.id!);
+    const ids = [ok.data.request.requestId, failed.data.request.requestId];
+    const rows = await waitFor(async () => {
+      const r = await h.usageRows(ids);
+      return r.length === 2 ? r : undefined;
+    });
+    const byId = new Map(rows.map((r) => [r.request_id, r]));
+    expect(byId.get(ids[0])).toMatchObject({
+      user_id: ok.data.request.userId,
+      api_key_id: ok.data.request.apiKeyId,
+      requested_model: 'sim-gpt',
+      provider: 'sim-openai',
+      model: 'sim-gpt',
+      context: 'coding',
+      policy: 'cost',
+      status: 'success',
+      prompt_tokens: okResult.usage.promptTokens,
+      completion_tokens: okResult.usage.completionTokens,
+      attempts: 1,
+      stream: false,
+      error_class: null,
+    });
+    expect(Number(byId.get(ids[0])?.cost_usd)).toBeCloseTo(okResult.costUsd, 9);
+    expect(byId.get(ids[1])).toMatchObject({
+      status: 'error',
+      provider: 'sim-openai',
+      error_class: 'provider',
+      error_code: 'provider_error',
+      stream: true,
+      attempts: 1,
+    });
+    const metrics = await h.metrics();
+    expect(metrics).toMatch(/^aigw_usage_records_written_total \d+$/m);
+    expect(metrics).toMatch(/^aigw_jobs_total\{queue="generation",name="generate",outcome="success"\} \d+$/m);
+    expect(metrics).toMatch(
+      /^aigw_provider_requests_total\{provider="sim-openai",model="sim-gpt",status="provider"\} \d+$/m,
+    );
+    expect(metrics).toMatch(/^aigw_tokens_total\{provider="sim-openai",model="sim-gpt",type="prompt"\} \d+$/m);
+    expect(metrics).toMatch(/^aigw_cost_usd_total\{provider="sim-openai",model="sim-gpt"\} [\d.e-]+$/m);
+    expect(metrics).toMatch(/^aigw_queue_jobs\{queue="generation",state="completed"\} \d+$/m);
+    expect(metrics).toMatch(/^aigw_provider_latency_seconds_bucket\{.*outcome="success"/m);
+  });
+
+  it('serves /health/ready', async () => {
+    const res = await h.app.inject({ method: 'GET', url: '/health/ready' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ status: 'ok', info: { redis: { status: 'up' }, database: { status: 'up' } } });
+  });
+
+  it('on shutdown, stops taking jobs but lets the running one finish', async () => {
+    h.sim.configure({ latencyMs: 1500, echo: true });
+    const running = await h.enqueue({ messages: [{ role: 'user', content: 'finish me' }] });
+    await waitFor(() => h.sim.stats().inFlight === 1, { timeoutMs: 5000 });
+    const closing = h.closeWorker();
+    let closed = false;
+    void closing.then(() => (closed = true));
+    const [reply] = await h.finalReplies(running.id!);
+    expect(reply).toMatchObject({ t: 'result', result: { text: 'finish me' } as Partial<GenerationResult> });
+    await closing;
+    expect(closed).toBe(true);
+    await expect(h.outcome(running.id!)).resolves.toMatchObject({ ok: true });
+    expect(h.sim.stats().cancelled).toBe(0);
+    // Its usage was queued before the job completed, and written before the writer stopped.
+    const rows = await h.usageRows([running.data.request.requestId]);
+    expect(rows).toHaveLength(1);
+    // Nothing takes new jobs any more.
+    const late = await h.enqueue();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await late.getState()).toBe('waiting');
+  });
+});

@@ -1,0 +1,231 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
+import {
+  ControlPattern,
+  JobName,
+  newRequestId,
+  parseRedisUrl,
+  QueueName,
+  validateEnv,
+  type CancelGenerationMessage,
+  type GenerateJobData,
+  type GenerateOutcome,
+  type GenerationRequest,
+  type ReplyMessage,
+} from '@aigw/core';
+import { ProviderSimulator, uniqueId, waitFor } from '@aigw/testing';
+import { Queue, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { Client } from 'pg';
+import { startRouterWorker } from '../../apps/router-worker/src/bootstrap';
+import { WorkerEnv } from '../../apps/router-worker/src/config/worker-env';
+
+export const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+
+/** A catalog with one OpenAI-style and one Anthropic-style provider, both served by the simulator. */
+export function catalogYaml(simUrl: string): string {
+  return `providers:
+  - id: sim-openai
+    kind: openai
+    baseUrl: ${simUrl}/v1
+    apiKey: sk-sim-openai-secret
+    timeoutMs: 10000
+    models:
+      - { name: sim-gpt, promptPer1k: 0.001, completionPer1k: 0.002, cachedPromptPer1k: 0.0005, contextWindow: 8192 }
+      - { name: sim-chat-only, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192, capabilities: [chat] }
+  - id: sim-anthropic
+    kind: anthropic
+    baseUrl: ${simUrl}
+    apiKey: sk-sim-anthropic-secret
+    timeoutMs: 10000
+    models:
+      - { name: sim-claude, promptPer1k: 0.003, completionPer1k: 0.015, contextWindow: 8192 }
+`;
+}
+
+export interface HarnessOptions {
+  env?: Record<string, string>;
+  /** Connect the worker to PostgreSQL through this URL instead of DATABASE_URL. */
+  databaseUrl?: string;
+}
+
+/**
+ * One router-worker booted in-process against the real Redis and PostgreSQL and a provider simulator, plus the
+ * gateway's side of the contract: a BullMQ producer on the generation queue and a subscriber on a reply channel.
+ * Each harness has its own Redis prefix and PostgreSQL schema.
+ */
+export class WorkerHarness {
+  readonly prefix = uniqueId('tw');
+  readonly schema = this.prefix;
+  readonly replyTo = `${this.prefix}:reply:test-gateway`;
+  readonly sim = new ProviderSimulator();
+  app!: NestFastifyApplication;
+  env!: WorkerEnv;
+  queue!: Queue<GenerateJobData, GenerateOutcome, JobName.Generate>;
+  private readonly replies = new Map<string, ReplyMessage[]>();
+  private subscriber!: Redis;
+  private producer!: Redis;
+  private control?: ClientProxy;
+  private dir = '';
+  private closed = false;
+
+  constructor(private readonly opts: HarnessOptions = {}) {}
+
+  async start(): Promise<this> {
+    await this.sim.start();
+    this.dir = mkdtempSync(path.join(os.tmpdir(), 'aigw-worker-'));
+    const catalog = path.join(this.dir, 'providers.yaml');
+    writeFileSync(catalog, catalogYaml(this.sim.url));
+    this.env = validateEnv(WorkerEnv, {
+      NODE_ENV: 'test',
+      DATABASE_URL: this.opts.databaseUrl ?? DATABASE_URL,
+      DATABASE_SCHEMA: this.schema,
+      REDIS_URL,
+      REDIS_PREFIX: this.prefix,
+      PROVIDERS_FILE: catalog,
+      LOG_LEVEL: 'warn',
+      PORT: '0',
+      SHUTDOWN_GRACE_MS: '10000',
+      ...this.opts.env,
+    });
+    this.subscriber = new Redis(REDIS_URL);
+    this.subscriber.on('message', (_channel: string, raw: string) => {
+      const message = JSON.parse(raw) as ReplyMessage;
+      const list = this.replies.get(message.jobId) ?? [];
+      list.push(message);
+      this.replies.set(message.jobId, list);
+    });
+    await this.subscriber.subscribe(this.replyTo);
+    this.producer = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    this.queue = new Queue(QueueName.Generation, { connection: this.producer, prefix: `{${this.prefix}}` });
+    this.app = await startRouterWorker(this.env);
+    return this;
+  }
+
+  request(overrides: Partial<GenerationRequest> = {}): GenerationRequest {
+    const now = Date.now();
+    return {
+      requestId: newRequestId(),
+      model: 'sim-gpt',
+      messages: [{ role: 'user', content: 'hello worker' }],
+      options: {},
+      stream: false,
+      userId: randomUUID(),
+      apiKeyId: randomUUID(),
+      receivedAt: now,
+      deadlineAt: now + 30_000,
+      ...overrides,
+    };
+  }
+
+  /** Enqueues a generate job as the gateway does; `replyTo: null` makes it an async job. */
+  async enqueue(
+    overrides: Partial<GenerationRequest> = {},
+    replyTo: string | null = this.replyTo,
+  ): Promise<Job<GenerateJobData, GenerateOutcome, JobName.Generate>> {
+    const request = this.request(overrides);
+    return this.queue.add(
+      JobName.Generate,
+      { request, replyTo },
+      { jobId: request.requestId, removeOnComplete: false },
+    );
+  }
+
+  repliesOf(jobId: string): ReplyMessage[] {
+    return this.replies.get(jobId) ?? [];
+  }
+
+  /** Waits for the job's last reply (`result`, `end` or `error`) and returns every reply it got. */
+  async finalReplies(jobId: string, timeoutMs = 15_000): Promise<ReplyMessage[]> {
+    await waitFor(() => this.repliesOf(jobId).some((m) => m.t === 'result' || m.t === 'end' || m.t === 'error'), {
+      timeoutMs,
+      message: `no final reply for job ${jobId}`,
+    });
+    return this.repliesOf(jobId);
+  }
+
+  /** The job's stored return value once it completed. */
+  async outcome(jobId: string, timeoutMs = 15_000): Promise<GenerateOutcome> {
+    return waitFor(
+      async () => {
+        const job = await this.queue.getJob(jobId);
+        return job && (await job.getState()) === 'completed' ? job.returnvalue : undefined;
+      },
+      { timeoutMs, intervalMs: 25, message: `job ${jobId} did not complete` },
+    );
+  }
+
+  /** Sends a cancel control message the way the gateway does (Nest Redis transport). */
+  async cancel(
+    jobId: string,
+    reason: CancelGenerationMessage['reason'] = 'client_disconnected',
+    ns = this.prefix,
+  ): Promise<void> {
+    this.control ??= ClientProxyFactory.create({ transport: Transport.REDIS, options: parseRedisUrl(REDIS_URL) });
+    const message: CancelGenerationMessage = { ns, jobId, reason };
+    await this.control.connect();
+    this.control.emit(ControlPattern.CancelGeneration, message);
+  }
+
+  async metrics(): Promise<string> {
+    const res = await this.app.inject({ method: 'GET', url: '/metrics' });
+    return res.body;
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
+    const pg = new Client({ connectionString: DATABASE_URL });
+    await pg.connect();
+    try {
+      await pg.query(`SET search_path TO "${this.schema}"`);
+      return (await pg.query(sql, params)).rows as T[];
+    } finally {
+      await pg.end();
+    }
+  }
+
+  async usageRows(requestIds: string[]): Promise<Record<string, unknown>[]> {
+    return this.query('SELECT * FROM usage_records WHERE request_id = ANY($1) ORDER BY created_at', [requestIds]);
+  }
+
+  async closeWorker(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      await this.app.close();
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.closeWorker().catch(() => undefined);
+    await this.control?.close();
+    await this.queue.close();
+    await this.subscriber.quit();
+    await this.deleteKeys();
+    await this.producer.quit();
+    await this.sim.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+    const pg = new Client({ connectionString: DATABASE_URL });
+    await pg.connect();
+    await pg.query(`DROP SCHEMA IF EXISTS "${this.schema}" CASCADE`);
+    await pg.end();
+  }
+
+  /** Removes this run's keys only (the Redis is shared). */
+  private async deleteKeys(): Promise<void> {
+    for (const pattern of [`{${this.prefix}}*`, `${this.prefix}:*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.producer.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+        cursor = next;
+        if (keys.length > 0) {
+          await this.producer.del(...keys);
+        }
+      } while (cursor !== '0');
+    }
+  }
+}
