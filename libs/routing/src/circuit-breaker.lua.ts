@@ -1,0 +1,150 @@
+import { CIRCUIT_WINDOW_BUCKETS } from '@aigw/core';
+
+/*
+ * The transitions of `@aigw/core`'s circuit state machine (circuit.ts), run atomically in
+ * Redis. Keep the two in step: test/routing/circuit-differential.test.ts drives both with the
+ * same random events and fails on any difference.
+ *
+ * KEYS[1] hash: st (state), cf (consecutive failures), oa (opened at), and a ring of
+ *         N window buckets b<i> (bucket id), s<i> (successes), f<i> (failures).
+ * KEYS[2] sorted set of half-open probe ids scored by expiry (epoch ms).
+ * ARGV: now ('' = Redis server clock), op, probe id ('' = none), failureThreshold,
+ *       failureRate, windowMs, minVolume, openMs, halfOpenMaxProbes, probeTtlMs, keyTtlMs.
+ * Returns {allowed, state, probe id, retry-after ms (-1 = none), from, to, reason, now}
+ * ('' where there is no transition). No nil inside: it would truncate the reply array.
+ */
+export const CIRCUIT_LUA = `
+local hkey, pkey = KEYS[1], KEYS[2]
+local now = tonumber(ARGV[1])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local op, probe = ARGV[2], ARGV[3]
+local threshold, rate = tonumber(ARGV[4]), tonumber(ARGV[5])
+local windowMs, minVolume = tonumber(ARGV[6]), tonumber(ARGV[7])
+local openMs, maxProbes = tonumber(ARGV[8]), tonumber(ARGV[9])
+local probeTtl, keyTtl = tonumber(ARGV[10]), tonumber(ARGV[11])
+local N = ${CIRCUIT_WINDOW_BUCKETS}
+
+local h = {}
+local raw = redis.call('HGETALL', hkey)
+for i = 1, #raw, 2 do h[raw[i]] = raw[i + 1] end
+local state = h['st'] or 'closed'
+local openedAt = tonumber(h['oa'] or '0')
+
+local function reply(allowed, st, pid, retryAfter, from, to, reason)
+  return { allowed, st, pid, retryAfter, from, to, reason, now }
+end
+
+local function open_circuit(from, reason)
+  redis.call('HSET', hkey, 'st', 'open', 'oa', now)
+  redis.call('PEXPIRE', hkey, keyTtl)
+  redis.call('DEL', pkey)
+  return reply(0, 'open', '', openMs, from, 'open', reason)
+end
+
+local function bucket_id()
+  return math.floor(now / (windowMs / N))
+end
+
+local function count_call(failed)
+  local id = bucket_id()
+  local slot = id % N
+  local ok, fail = 0, 0
+  if tonumber(h['b' .. slot] or '-1') == id then
+    ok, fail = tonumber(h['s' .. slot]), tonumber(h['f' .. slot])
+  end
+  if failed then fail = fail + 1 else ok = ok + 1 end
+  h['b' .. slot], h['s' .. slot], h['f' .. slot] = tostring(id), tostring(ok), tostring(fail)
+  redis.call('HSET', hkey, 'b' .. slot, id, 's' .. slot, ok, 'f' .. slot, fail)
+end
+
+local function window_counts()
+  local current = bucket_id()
+  local ok, fail = 0, 0
+  for slot = 0, N - 1 do
+    local id = tonumber(h['b' .. slot] or '-1')
+    if id > current - N and id <= current then
+      ok = ok + tonumber(h['s' .. slot])
+      fail = fail + tonumber(h['f' .. slot])
+    end
+  end
+  return ok, fail
+end
+
+if op == 'acquire' then
+  local from, to, reason = '', '', ''
+  if state == 'open' then
+    local untilAt = openedAt + openMs
+    if now < untilAt then
+      return reply(0, 'open', '', untilAt - now, '', '', '')
+    end
+    state = 'half_open'
+    redis.call('HSET', hkey, 'st', 'half_open')
+    redis.call('PEXPIRE', hkey, keyTtl)
+    redis.call('DEL', pkey)
+    from, to, reason = 'open', 'half_open', 'open_elapsed'
+  end
+  if state == 'half_open' then
+    redis.call('ZREMRANGEBYSCORE', pkey, '-inf', now)
+    if redis.call('ZCARD', pkey) >= maxProbes then
+      local soonest = redis.call('ZRANGE', pkey, 0, 0, 'WITHSCORES')
+      return reply(0, 'half_open', '', tonumber(soonest[2]) - now, from, to, reason)
+    end
+    redis.call('ZADD', pkey, now + probeTtl, probe)
+    redis.call('PEXPIRE', pkey, keyTtl)
+    return reply(1, 'half_open', probe, -1, from, to, reason)
+  end
+  return reply(1, 'closed', '', -1, '', '', '')
+end
+
+if op == 'success' then
+  if state == 'closed' then
+    count_call(false)
+    redis.call('HSET', hkey, 'cf', 0)
+    redis.call('PEXPIRE', hkey, keyTtl)
+  elseif state == 'half_open' and probe ~= '' then
+    redis.call('DEL', hkey, pkey)
+    return reply(1, 'closed', '', -1, 'half_open', 'closed', 'probe_succeeded')
+  end
+  return reply(1, state, '', -1, '', '', '')
+end
+
+if op == 'failure' then
+  if state == 'closed' then
+    count_call(true)
+    local cf = tonumber(h['cf'] or '0') + 1
+    redis.call('HSET', hkey, 'cf', cf)
+    redis.call('PEXPIRE', hkey, keyTtl)
+    if cf >= threshold then
+      return open_circuit('closed', 'consecutive_failures')
+    end
+    local ok, fail = window_counts()
+    local total = ok + fail
+    if total >= minVolume and fail / total > rate then
+      return open_circuit('closed', 'failure_rate')
+    end
+  elseif state == 'half_open' and probe ~= '' then
+    return open_circuit('half_open', 'probe_failed')
+  end
+  return reply(1, state, '', -1, '', '', '')
+end
+
+if op == 'release' then
+  if probe ~= '' then
+    redis.call('ZREM', pkey, probe)
+  end
+  return reply(1, state, '', -1, '', '', '')
+end
+
+if op == 'reset' then
+  redis.call('DEL', hkey, pkey)
+  if state ~= 'closed' then
+    return reply(1, 'closed', '', -1, state, 'closed', 'reset')
+  end
+  return reply(1, 'closed', '', -1, '', '', '')
+end
+
+return redis.error_reply('unknown circuit op ' .. tostring(op))
+`;

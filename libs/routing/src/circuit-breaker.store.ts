@@ -1,0 +1,237 @@
+import { randomUUID } from 'node:crypto';
+import {
+  CIRCUIT_STATES,
+  CIRCUIT_WINDOW_BUCKETS,
+  assertCircuitConfig,
+  circuitAvailability,
+  type CircuitBucket,
+  type CircuitConfig,
+  type CircuitData,
+  type CircuitPermit,
+  type CircuitState,
+  type CircuitTransition,
+  type CircuitTransitionReason,
+} from '@aigw/core';
+import { CIRCUIT_LUA } from './circuit-breaker.lua';
+import { RedisScript, clockArg, type RedisClient } from './redis-script';
+
+const script = new RedisScript(CIRCUIT_LUA);
+
+/** State keys are garbage-collected after a day without writes (deployments come and go). */
+const MIN_KEY_TTL_MS = 24 * 60 * 60 * 1000;
+
+export interface CircuitAcquireResult extends CircuitPermit {
+  transition: CircuitTransition | null;
+}
+
+export interface CircuitRecordResult {
+  state: CircuitState;
+  transition: CircuitTransition | null;
+}
+
+/** What the read-side check sees for one deployment. */
+export interface CircuitStatus {
+  state: CircuitState;
+  openedAt: number;
+  probesInFlight: number;
+  /** Whether an acquire now could be admitted (see `circuitAvailability`). */
+  available: boolean;
+  retryAfterMs: number | null;
+}
+
+export interface CircuitBreakerStoreOptions {
+  /**
+   * Epoch-ms clock for tests. Without it the scripts use the Redis server clock, so workers
+   * with skewed clocks still agree on when a circuit re-opens or a probe slot expires.
+   */
+  clock?: () => number;
+  /** Called after every state change this process caused (log it, count it). Must not throw. */
+  onTransition?: (deploymentId: string, transition: CircuitTransition) => void;
+}
+
+type Op = 'acquire' | 'success' | 'failure' | 'release' | 'reset';
+
+function isState(s: unknown): s is CircuitState {
+  return typeof s === 'string' && (CIRCUIT_STATES as readonly string[]).includes(s);
+}
+
+/**
+ * Circuit breakers shared by every worker: state lives in Redis and every transition is one
+ * atomic Lua call (one round trip per acquire or record).
+ *
+ * Usage per attempt: `acquire` before calling a deployment (skip it when not allowed); then
+ * exactly one of `recordSuccess`, `recordFailure` (provider-side failures only, see
+ * `circuitOutcomeOf`) or `release` (any other ending), passing the permit's `probeId`.
+ */
+export class CircuitBreakerStore {
+  private readonly configArgs: (string | number)[];
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keyPrefix: string,
+    private readonly config: CircuitConfig,
+    private readonly options: CircuitBreakerStoreOptions = {},
+  ) {
+    assertCircuitConfig(config);
+    const keyTtlMs = Math.max(MIN_KEY_TTL_MS, 2 * (config.openMs + config.windowMs + config.probeTtlMs));
+    this.configArgs = [
+      config.failureThreshold,
+      config.failureRate,
+      config.windowMs,
+      config.minVolume,
+      config.openMs,
+      config.halfOpenMaxProbes,
+      config.probeTtlMs,
+      keyTtlMs,
+    ];
+  }
+
+  /** The hash tag keeps both keys of a deployment in one Redis Cluster slot, as the script needs. */
+  private keys(deploymentId: string): [string, string] {
+    const base = `${this.keyPrefix}cb:{${deploymentId}}`;
+    return [base, `${base}:probes`];
+  }
+
+  private async run(deploymentId: string, op: Op, probeId: string): Promise<CircuitAcquireResult> {
+    const raw = await script.run(this.redis, this.keys(deploymentId), [
+      clockArg(this.options.clock),
+      op,
+      probeId,
+      ...this.configArgs,
+    ]);
+    const result = this.parse(deploymentId, raw);
+    if (result.transition !== null) {
+      this.options.onTransition?.(deploymentId, result.transition);
+    }
+    return result;
+  }
+
+  private parse(deploymentId: string, raw: unknown): CircuitAcquireResult {
+    if (!Array.isArray(raw) || raw.length !== 8) {
+      throw new Error(`Unexpected circuit script reply for ${deploymentId}`);
+    }
+    const [allowed, state, probeId, retryAfter, from, to, reason, at] = raw as [
+      number,
+      string,
+      string,
+      number,
+      string,
+      string,
+      string,
+      number,
+    ];
+    if (!isState(state)) {
+      throw new Error(`Unexpected circuit state "${state}" for ${deploymentId}`);
+    }
+    const transition: CircuitTransition | null =
+      isState(from) && isState(to) ? { from, to, reason: reason as CircuitTransitionReason, at } : null;
+    return {
+      allowed: allowed === 1,
+      state,
+      probeId: probeId === '' ? null : probeId,
+      retryAfterMs: retryAfter < 0 ? null : retryAfter,
+      transition,
+    };
+  }
+
+  /** Asks to call a deployment. While half-open at most halfOpenMaxProbes callers get a probe permit. */
+  acquire(deploymentId: string): Promise<CircuitAcquireResult> {
+    return this.run(deploymentId, 'acquire', randomUUID());
+  }
+
+  async recordSuccess(deploymentId: string, probeId: string | null = null): Promise<CircuitRecordResult> {
+    const { state, transition } = await this.run(deploymentId, 'success', probeId ?? '');
+    return { state, transition };
+  }
+
+  /** A provider-side failure (callers filter with `circuitOutcomeOf`). */
+  async recordFailure(deploymentId: string, probeId: string | null = null): Promise<CircuitRecordResult> {
+    const { state, transition } = await this.run(deploymentId, 'failure', probeId ?? '');
+    return { state, transition };
+  }
+
+  /** Ends a call that says nothing about the provider's health; frees its probe slot if it had one. */
+  async release(deploymentId: string, probeId: string | null): Promise<CircuitRecordResult> {
+    const { state, transition } = await this.run(deploymentId, 'release', probeId ?? '');
+    return { state, transition };
+  }
+
+  /** Admin reset: closed, counters and probes cleared. */
+  async reset(deploymentId: string): Promise<CircuitRecordResult> {
+    const { state, transition } = await this.run(deploymentId, 'reset', '');
+    return { state, transition };
+  }
+
+  /**
+   * Read-only status of many deployments in one round trip (a pipeline), for filtering
+   * candidates before ordering. Compares times with the local clock (or the injected one);
+   * `acquire` remains the authority.
+   */
+  async states(deploymentIds: readonly string[]): Promise<Map<string, CircuitStatus>> {
+    const out = new Map<string, CircuitStatus>();
+    if (deploymentIds.length === 0) {
+      return out;
+    }
+    const now = this.options.clock?.() ?? Date.now();
+    const pipeline = this.redis.pipeline();
+    for (const id of deploymentIds) {
+      const [hkey, pkey] = this.keys(id);
+      pipeline.hmget(hkey, 'st', 'oa');
+      pipeline.zcount(pkey, `(${now}`, '+inf');
+    }
+    const replies = await pipeline.exec();
+    if (replies === null) {
+      throw new Error('Circuit state pipeline was discarded');
+    }
+    deploymentIds.forEach((id, i) => {
+      const [fieldsErr, fields] = replies[2 * i];
+      const [countErr, count] = replies[2 * i + 1];
+      if (fieldsErr || countErr) {
+        throw new Error(`Reading the circuit state of ${id} failed`, { cause: fieldsErr ?? countErr });
+      }
+      const [st, oa] = fields as [string | null, string | null];
+      const state = isState(st) ? st : 'closed';
+      const openedAt = oa === null ? 0 : Number(oa);
+      const probesInFlight = Number(count);
+      const { available, retryAfterMs } = circuitAvailability(state, openedAt, probesInFlight, now, this.config);
+      out.set(id, { state, openedAt, probesInFlight, available, retryAfterMs });
+    });
+    return out;
+  }
+
+  /** The full stored state of one deployment (admin views, tests). */
+  async snapshot(deploymentId: string): Promise<CircuitData> {
+    const [hkey, pkey] = this.keys(deploymentId);
+    const replies = await this.redis.pipeline().hgetall(hkey).zrange(pkey, 0, -1, 'WITHSCORES').exec();
+    if (replies === null) {
+      throw new Error('Circuit snapshot pipeline was discarded');
+    }
+    const [[hashErr, hash], [probesErr, probes]] = replies as [
+      [Error | null, Record<string, string>],
+      [Error | null, string[]],
+    ];
+    if (hashErr || probesErr) {
+      throw new Error(`Reading the circuit of ${deploymentId} failed`, { cause: hashErr ?? probesErr });
+    }
+    const buckets: CircuitBucket[] = [];
+    for (let i = 0; i < CIRCUIT_WINDOW_BUCKETS; i++) {
+      const id = hash[`b${i}`];
+      buckets.push(
+        id === undefined
+          ? { id: -1, ok: 0, fail: 0 }
+          : { id: Number(id), ok: Number(hash[`s${i}`]), fail: Number(hash[`f${i}`]) },
+      );
+    }
+    const probeList: CircuitData['probes'][number][] = [];
+    for (let i = 0; i < probes.length; i += 2) {
+      probeList.push({ id: probes[i], expiresAt: Number(probes[i + 1]) });
+    }
+    return {
+      state: isState(hash.st) ? hash.st : 'closed',
+      consecutiveFailures: Number(hash.cf ?? 0),
+      openedAt: Number(hash.oa ?? 0),
+      buckets,
+      probes: probeList,
+    };
+  }
+}

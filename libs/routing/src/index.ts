@@ -1,0 +1,5 @@
+export * from './redis-script';
+export * from './circuit-breaker.store';
+export * from './latency-tracker';
+export * from './round-robin-counter';
+export * from './route-memory';

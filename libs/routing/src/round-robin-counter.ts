@@ -1,0 +1,29 @@
+import type { RedisClient } from './redis-script';
+
+const KEY_TTL_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * A counter shared by every worker, so round-robin spreads requests evenly across the fleet
+ * rather than per process. Use one key per candidate set (e.g. the requested model or alias).
+ */
+export class RoundRobinCounter {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keyPrefix: string,
+  ) {}
+
+  /** The next value (1, 2, 3...) for this key; pass it to `roundRobin`. */
+  async next(key: string): Promise<number> {
+    const k = `${this.keyPrefix}rr:${key}`;
+    // One round trip; the expiry only garbage-collects counters of models nobody asks for any more.
+    const replies = await this.redis.multi().incr(k).pexpire(k, KEY_TTL_MS).exec();
+    if (replies === null) {
+      throw new Error('Round-robin transaction was discarded');
+    }
+    const [err, value] = replies[0];
+    if (err) {
+      throw new Error(`Incrementing the round-robin counter ${key} failed`, { cause: err });
+    }
+    return Number(value);
+  }
+}

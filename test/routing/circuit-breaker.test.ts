@@ -1,0 +1,212 @@
+import type { CircuitConfig, CircuitTransition } from '@aigw/core';
+import type Redis from 'ioredis';
+// eslint-disable-next-line no-restricted-imports -- @aigw/routing has no path alias yet (tsconfig/jest are the lead's); switch to it once added
+import { CircuitBreakerStore } from '../../libs/routing/src';
+import { connect, deleteKeys, sleep, uniquePrefix } from './redis';
+
+const config: CircuitConfig = {
+  failureThreshold: 5,
+  failureRate: 0.5,
+  windowMs: 60_000,
+  minVolume: 20,
+  openMs: 60_000,
+  halfOpenMaxProbes: 3,
+  probeTtlMs: 30_000,
+};
+
+describe('CircuitBreakerStore (real Redis, two workers)', () => {
+  let workerA: Redis;
+  let workerB: Redis;
+  let prefix: string;
+  let now: number;
+  const clock = (): number => now;
+
+  beforeAll(() => {
+    workerA = connect();
+    workerB = connect();
+  });
+
+  afterAll(async () => {
+    await Promise.all([workerA.quit(), workerB.quit()]);
+  });
+
+  beforeEach(() => {
+    prefix = uniquePrefix();
+    now = 1_700_000_000_000;
+  });
+
+  afterEach(async () => {
+    await deleteKeys(workerA, prefix);
+  });
+
+  function stores(cfg: CircuitConfig = config, onTransition?: (id: string, t: CircuitTransition) => void) {
+    return {
+      a: new CircuitBreakerStore(workerA, prefix, cfg, { clock, onTransition }),
+      b: new CircuitBreakerStore(workerB, prefix, cfg, { clock, onTransition }),
+    };
+  }
+
+  it('counts failures from both workers toward one threshold', async () => {
+    const seen: string[] = [];
+    const { a, b } = stores(config, (id, t) => seen.push(`${id} ${t.from}>${t.to} ${t.reason}`));
+    for (let i = 0; i < 2; i++) {
+      await a.recordFailure('p/m');
+      await b.recordFailure('p/m');
+    }
+    expect((await a.states(['p/m'])).get('p/m')?.state).toBe('closed');
+    const fifth = await b.recordFailure('p/m');
+    expect(fifth.state).toBe('open');
+    expect(fifth.transition).toEqual({ from: 'closed', to: 'open', reason: 'consecutive_failures', at: now });
+    expect(seen).toEqual(['p/m closed>open consecutive_failures']);
+
+    const refused = await a.acquire('p/m');
+    expect(refused).toMatchObject({ allowed: false, state: 'open', retryAfterMs: config.openMs });
+    const status = (await b.states(['p/m', 'other/model'])).get('p/m');
+    expect(status).toMatchObject({ state: 'open', available: false, openedAt: now });
+  });
+
+  it('a success on either worker resets the consecutive count', async () => {
+    const { a, b } = stores();
+    for (let i = 0; i < 4; i++) {
+      await a.recordFailure('p/m');
+    }
+    await b.recordSuccess('p/m');
+    for (let i = 0; i < 4; i++) {
+      await b.recordFailure('p/m');
+    }
+    expect((await a.snapshot('p/m')).state).toBe('closed');
+    expect((await a.snapshot('p/m')).consecutiveFailures).toBe(4);
+  });
+
+  it('opens on the shared failure rate once the window has minVolume calls', async () => {
+    const { a, b } = stores({ ...config, minVolume: 10 });
+    const results = [];
+    // S F F, alternating workers: never 3 failures in a row, 2/3 of calls fail.
+    for (let i = 0; i < 4; i++) {
+      results.push(await a.recordSuccess('p/m'));
+      results.push(await b.recordFailure('p/m'));
+      results.push(await a.recordFailure('p/m'));
+    }
+    const opened = results.find((r) => r.transition !== null);
+    expect(opened?.transition?.reason).toBe('failure_rate');
+    // Call 11 (S F F S F F S F F S F) is the first failure with volume >= 10.
+    expect(results.indexOf(opened!)).toBe(10);
+  });
+
+  it('admits exactly halfOpenMaxProbes of 50 parallel acquires in half-open', async () => {
+    const { a, b } = stores();
+    for (let i = 0; i < config.failureThreshold; i++) {
+      await a.recordFailure('p/m');
+    }
+    now += config.openMs;
+    const permits = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? a : b).acquire('p/m')));
+    const allowed = permits.filter((p) => p.allowed);
+    expect(allowed).toHaveLength(config.halfOpenMaxProbes);
+    expect(new Set(allowed.map((p) => p.probeId)).size).toBe(config.halfOpenMaxProbes);
+    expect(permits.every((p) => p.state === 'half_open')).toBe(true);
+    // Exactly one caller observed (and reports) the open -> half-open transition.
+    expect(permits.filter((p) => p.transition !== null)).toHaveLength(1);
+    expect((await a.states(['p/m'])).get('p/m')).toMatchObject({
+      state: 'half_open',
+      probesInFlight: 3,
+      available: false,
+    });
+  });
+
+  it('frees probe slots when they expire (a worker died mid-probe)', async () => {
+    const { a, b } = stores({ ...config, halfOpenMaxProbes: 1 });
+    for (let i = 0; i < config.failureThreshold; i++) {
+      await a.recordFailure('p/m');
+    }
+    now += config.openMs;
+    expect((await a.acquire('p/m')).allowed).toBe(true);
+    now += config.probeTtlMs - 1;
+    expect(await b.acquire('p/m')).toMatchObject({ allowed: false, retryAfterMs: 1 });
+    now += 1;
+    const second = await b.acquire('p/m');
+    expect(second.allowed).toBe(true);
+    expect((await a.snapshot('p/m')).probes).toEqual([{ id: second.probeId, expiresAt: now + config.probeTtlMs }]);
+  });
+
+  it('expires probe slots by the Redis server clock when no clock is injected', async () => {
+    const fast: CircuitConfig = { ...config, openMs: 100, probeTtlMs: 300, halfOpenMaxProbes: 1 };
+    const a = new CircuitBreakerStore(workerA, prefix, fast);
+    const b = new CircuitBreakerStore(workerB, prefix, fast);
+    for (let i = 0; i < fast.failureThreshold; i++) {
+      await a.recordFailure('p/m');
+    }
+    expect((await b.acquire('p/m')).allowed).toBe(false);
+    await sleep(150);
+    expect((await b.acquire('p/m')).allowed).toBe(true);
+    expect((await a.acquire('p/m')).allowed).toBe(false);
+    await sleep(350);
+    expect((await a.acquire('p/m')).allowed).toBe(true);
+  });
+
+  it("a probe's success closes the circuit for every worker; a probe's failure re-opens it", async () => {
+    const { a, b } = stores();
+    for (let i = 0; i < config.failureThreshold; i++) {
+      await a.recordFailure('p/m');
+    }
+    now += config.openMs;
+    const probe = await a.acquire('p/m');
+    const failed = await a.recordFailure('p/m', probe.probeId);
+    expect(failed.transition).toEqual({ from: 'half_open', to: 'open', reason: 'probe_failed', at: now });
+    expect((await b.acquire('p/m')).allowed).toBe(false);
+
+    now += config.openMs;
+    const again = await b.acquire('p/m');
+    expect(again.allowed).toBe(true);
+    const closed = await b.recordSuccess('p/m', again.probeId);
+    expect(closed.transition).toEqual({ from: 'half_open', to: 'closed', reason: 'probe_succeeded', at: now });
+    expect(await a.acquire('p/m')).toMatchObject({ allowed: true, state: 'closed', probeId: null });
+    expect(await a.snapshot('p/m')).toMatchObject({ state: 'closed', consecutiveFailures: 0, probes: [] });
+  });
+
+  it('release frees a probe slot without judging the provider', async () => {
+    const { a, b } = stores({ ...config, halfOpenMaxProbes: 1 });
+    for (let i = 0; i < config.failureThreshold; i++) {
+      await a.recordFailure('p/m');
+    }
+    now += config.openMs;
+    const probe = await a.acquire('p/m');
+    expect((await b.acquire('p/m')).allowed).toBe(false);
+    expect((await a.release('p/m', probe.probeId)).state).toBe('half_open');
+    expect((await b.acquire('p/m')).allowed).toBe(true);
+  });
+
+  it('reset closes an open circuit and reports the transition', async () => {
+    const { a, b } = stores();
+    for (let i = 0; i < config.failureThreshold; i++) {
+      await a.recordFailure('p/m');
+    }
+    const reset = await b.reset('p/m');
+    expect(reset).toEqual({ state: 'closed', transition: { from: 'open', to: 'closed', reason: 'reset', at: now } });
+    expect((await a.acquire('p/m')).allowed).toBe(true);
+    expect(await workerA.exists(`${prefix}cb:{p/m}`, `${prefix}cb:{p/m}:probes`)).toBe(0);
+    expect((await b.reset('p/m')).transition).toBeNull();
+  });
+
+  it('keeps deployments independent and reads many states in one call', async () => {
+    const { a } = stores();
+    for (let i = 0; i < config.failureThreshold; i++) {
+      await a.recordFailure('sick/m');
+    }
+    await a.recordSuccess('well/m');
+    const states = await a.states(['sick/m', 'well/m', 'never/seen']);
+    expect([...states.entries()].map(([id, s]) => [id, s.state, s.available])).toEqual([
+      ['sick/m', 'open', false],
+      ['well/m', 'closed', true],
+      ['never/seen', 'closed', true],
+    ]);
+    now += config.openMs;
+    expect((await a.states(['sick/m'])).get('sick/m')).toMatchObject({ state: 'open', available: true });
+    expect((await a.states([])).size).toBe(0);
+  });
+
+  it('rejects an invalid config up front', () => {
+    expect(() => new CircuitBreakerStore(workerA, prefix, { ...config, halfOpenMaxProbes: 0 })).toThrow(
+      /halfOpenMaxProbes/,
+    );
+  });
+});

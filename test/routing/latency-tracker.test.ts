@@ -1,0 +1,75 @@
+import type Redis from 'ioredis';
+// eslint-disable-next-line no-restricted-imports -- @aigw/routing has no path alias yet (tsconfig/jest are the lead's); switch to it once added
+import { LatencyTracker } from '../../libs/routing/src';
+import { connect, deleteKeys, uniquePrefix } from './redis';
+
+describe('LatencyTracker (real Redis)', () => {
+  let workerA: Redis;
+  let workerB: Redis;
+  let prefix: string;
+  let now: number;
+  const clock = (): number => now;
+
+  beforeAll(() => {
+    workerA = connect();
+    workerB = connect();
+  });
+
+  afterAll(async () => {
+    await Promise.all([workerA.quit(), workerB.quit()]);
+  });
+
+  beforeEach(() => {
+    prefix = uniquePrefix();
+    now = 1_700_000_000_000;
+  });
+
+  afterEach(async () => {
+    await deleteKeys(workerA, prefix);
+  });
+
+  it('keeps an exponentially weighted moving average shared by workers', async () => {
+    const a = new LatencyTracker(workerA, prefix, { alpha: 0.5, clock });
+    const b = new LatencyTracker(workerB, prefix, { alpha: 0.5, clock });
+    expect(await a.record('p/m', 100)).toBe(100);
+    expect(await b.record('p/m', 200)).toBe(150);
+    expect(await a.record('p/m', 50)).toBe(100);
+    expect((await b.get(['p/m'])).get('p/m')).toBe(100);
+  });
+
+  it('keeps fractions (alpha 0.2)', async () => {
+    const t = new LatencyTracker(workerA, prefix, { alpha: 0.2, clock });
+    await t.record('p/m', 100);
+    expect(await t.record('p/m', 333)).toBeCloseTo(146.6, 3);
+  });
+
+  it('reads many deployments in one call and omits the unknown', async () => {
+    const t = new LatencyTracker(workerA, prefix, { alpha: 0.3, clock });
+    await t.record('a/x', 10);
+    await t.record('b/y', 20);
+    const got = await t.get(['a/x', 'missing/z', 'b/y']);
+    expect([...got.entries()]).toEqual([
+      ['a/x', 10],
+      ['b/y', 20],
+    ]);
+    expect((await t.get([])).size).toBe(0);
+  });
+
+  it('ignores stale averages and restarts them from the next sample', async () => {
+    const t = new LatencyTracker(workerA, prefix, { alpha: 0.5, maxAgeMs: 1000, clock });
+    await t.record('p/m', 1000);
+    now += 1000;
+    expect((await t.get(['p/m'])).get('p/m')).toBe(1000);
+    now += 1;
+    expect((await t.get(['p/m'])).has('p/m')).toBe(false);
+    expect(await t.record('p/m', 40)).toBe(40);
+  });
+
+  it('rejects bad samples and a bad alpha', async () => {
+    const t = new LatencyTracker(workerA, prefix, { alpha: 0.5, clock });
+    await expect(t.record('p/m', -1)).rejects.toThrow(/non-negative/);
+    await expect(t.record('p/m', Number.NaN)).rejects.toThrow(/non-negative/);
+    expect(() => new LatencyTracker(workerA, prefix, { alpha: 0 })).toThrow(/alpha/);
+    expect(() => new LatencyTracker(workerA, prefix, { alpha: 1.5 })).toThrow(/alpha/);
+  });
+});
