@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { GenerationResult, ReplyMessage } from '@aigw/core';
+import type { ReplyMessage } from '@aigw/core';
 import { CatalogService } from '@aigw/platform';
 import { waitFor } from '@aigw/testing';
 import { WorkerHarness } from './support';
@@ -225,13 +225,11 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
     h.sim.configure({ latencyMs: 1500, echo: true });
     const running = await h.enqueue({ messages: [{ role: 'user', content: 'finish me' }] });
     await waitFor(() => h.sim.stats().inFlight === 1, { timeoutMs: 5000 });
-    const closing = h.closeWorker();
-    let closed = false;
-    void closing.then(() => (closed = true));
+    await h.closeWorker();
+    // close() returned only once the running job had completed, answered and uncancelled.
+    expect(await running.getState()).toBe('completed');
     const [reply] = await h.finalReplies(running.id!);
-    expect(reply).toMatchObject({ t: 'result', result: { text: 'finish me' } as Partial<GenerationResult> });
-    await closing;
-    expect(closed).toBe(true);
+    expect(reply).toMatchObject({ t: 'result', result: { text: 'finish me' } });
     await expect(h.outcome(running.id!)).resolves.toMatchObject({ ok: true });
     expect(h.sim.stats().cancelled).toBe(0);
     // Its usage was queued before the job completed, and written before the writer stopped.
