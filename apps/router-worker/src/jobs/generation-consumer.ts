@@ -33,6 +33,7 @@ export class GenerationConsumer implements OnApplicationBootstrap {
       lockDuration: this.env.WORKER_LOCK_MS,
       stalledInterval: this.env.WORKER_STALLED_INTERVAL_MS,
       maxStalledCount: this.env.WORKER_MAX_STALLED_COUNT,
+      logFailedJobs: true,
     });
     this.consumer.start();
   }

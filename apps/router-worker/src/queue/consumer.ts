@@ -4,7 +4,10 @@ import { Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueProcessor } from './queue-processor';
 
-export type ConsumerOptions = Omit<WorkerOptions, 'connection' | 'prefix' | 'autorun'>;
+export interface ConsumerOptions extends Omit<WorkerOptions, 'connection' | 'prefix' | 'autorun'> {
+  /** Log every failed job (off where failures come in floods and are reported elsewhere). */
+  logFailedJobs: boolean;
+}
 
 /** Errors repeat every few ms while Redis is down; one line per interval is enough. */
 const ERROR_LOG_INTERVAL_MS = 5_000;
@@ -20,17 +23,18 @@ export class QueueConsumer {
   private lastErrorLogAt = 0;
 
   constructor(redisUrl: string, keys: RedisKeys, processor: QueueProcessor, options: ConsumerOptions) {
+    const { logFailedJobs, ...workerOptions } = options;
     this.logger = new Logger(`Consumer:${processor.queue}`);
     this.connection = createRedis(redisUrl, `${keys.prefix}:worker:${processor.queue}`, { blocking: true });
     this.worker = new Worker(processor.queue, processor.process, {
-      ...options,
+      ...workerOptions,
       connection: this.connection,
       prefix: keys.bullPrefix,
       autorun: false,
     });
     this.worker.on('error', (err) => this.logError(err));
     this.worker.on('failed', (job, err) => {
-      if (job) {
+      if (job && logFailedJobs) {
         this.logger.warn(`job ${job.name} ${job.id ?? ''} failed (attempt ${job.attemptsMade}): ${describeError(err)}`);
       }
     });

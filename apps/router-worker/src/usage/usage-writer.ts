@@ -53,6 +53,8 @@ export class UsageWriter implements OnApplicationBootstrap {
       concurrency: this.env.USAGE_CONCURRENCY,
       maxStalledCount: USAGE_MAX_STALLED,
       settings: { backoffStrategy: usageBackoffStrategy },
+      // A PostgreSQL outage fails every job of every batch; onFailed reports it once per interval.
+      logFailedJobs: false,
     });
     this.consumer.start();
   }
