@@ -1,6 +1,7 @@
 import 'reflect-metadata';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -18,7 +19,7 @@ import {
   type GenerationRequest,
   type ReplyMessage,
 } from '@aigw/core';
-import { ProviderSimulator, uniqueId, waitFor } from '@aigw/testing';
+import { freePort, ProviderSimulator, uniqueId, waitFor } from '@aigw/testing';
 import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
@@ -27,6 +28,17 @@ import { WorkerEnv } from '../../apps/router-worker/src/config/worker-env';
 
 export const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const ROOT = path.resolve(__dirname, '..', '..');
+export const WORKER_MAIN = path.join(ROOT, 'dist', 'apps', 'router-worker', 'src', 'main.js');
+
+/** A router-worker running as its own process (from dist/). */
+export interface WorkerProcess {
+  child: ChildProcess;
+  port: number;
+  output: string[];
+  /** Exit code, or the signal that ended it. */
+  exited: Promise<number | NodeJS.Signals | null>;
+}
 
 /** A catalog with one OpenAI-style and one Anthropic-style provider, both served by the simulator. */
 export function catalogYaml(simUrl: string): string {
@@ -67,6 +79,8 @@ export class WorkerHarness {
   readonly sim = new ProviderSimulator();
   app!: NestFastifyApplication;
   env!: WorkerEnv;
+  readonly processes: WorkerProcess[] = [];
+  private rawEnv: Record<string, string> = {};
   queue!: Queue<GenerateJobData, GenerateOutcome, JobName.Generate>;
   private readonly replies = new Map<string, ReplyMessage[]>();
   private subscriber!: Redis;
@@ -77,12 +91,20 @@ export class WorkerHarness {
 
   constructor(private readonly opts: HarnessOptions = {}) {}
 
+  /** Boots the worker in this process. */
   async start(): Promise<this> {
+    await this.prepare();
+    this.app = await startRouterWorker(this.env);
+    return this;
+  }
+
+  /** Everything but the worker: simulator, catalog, schema name, the gateway's queue and reply subscriber. */
+  async prepare(): Promise<this> {
     await this.sim.start();
     this.dir = mkdtempSync(path.join(os.tmpdir(), 'aigw-worker-'));
     const catalog = path.join(this.dir, 'providers.yaml');
     writeFileSync(catalog, catalogYaml(this.sim.url));
-    this.env = validateEnv(WorkerEnv, {
+    this.rawEnv = {
       NODE_ENV: 'test',
       DATABASE_URL: this.opts.databaseUrl ?? DATABASE_URL,
       DATABASE_SCHEMA: this.schema,
@@ -93,7 +115,8 @@ export class WorkerHarness {
       PORT: '0',
       SHUTDOWN_GRACE_MS: '10000',
       ...this.opts.env,
-    });
+    };
+    this.env = validateEnv(WorkerEnv, this.rawEnv);
     this.subscriber = new Redis(REDIS_URL);
     this.subscriber.on('message', (_channel: string, raw: string) => {
       const message = JSON.parse(raw) as ReplyMessage;
@@ -104,8 +127,39 @@ export class WorkerHarness {
     await this.subscriber.subscribe(this.replyTo);
     this.producer = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
     this.queue = new Queue(QueueName.Generation, { connection: this.producer, prefix: `{${this.prefix}}` });
-    this.app = await startRouterWorker(this.env);
     return this;
+  }
+
+  /** Starts a worker process from the build (`npm run build`) and waits until it is ready. */
+  async spawnWorker(extraEnv: Record<string, string> = {}): Promise<WorkerProcess> {
+    if (!existsSync(WORKER_MAIN)) {
+      throw new Error(`${WORKER_MAIN} is missing: build first (npm run build)`);
+    }
+    const port = await freePort();
+    const child = spawn(process.execPath, [WORKER_MAIN], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...this.rawEnv, PORT: String(port), ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const output: string[] = [];
+    child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
+    child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
+    const exited = new Promise<number | NodeJS.Signals | null>((resolve) =>
+      child.once('exit', (code, signal) => resolve(code ?? signal)),
+    );
+    const worker: WorkerProcess = { child, port, output, exited };
+    this.processes.push(worker);
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) {
+          throw new Error(`worker exited with ${child.exitCode}`);
+        }
+        const res = await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => null);
+        return res?.ok ?? false;
+      },
+      { timeoutMs: 30_000, intervalMs: 100, message: `worker did not get ready:\n${output.join('')}` },
+    );
+    return worker;
   }
 
   request(overrides: Partial<GenerationRequest> = {}): GenerationRequest {
@@ -194,7 +248,7 @@ export class WorkerHarness {
   }
 
   async closeWorker(): Promise<void> {
-    if (!this.closed) {
+    if (!this.closed && this.app) {
       this.closed = true;
       await this.app.close();
     }
@@ -202,6 +256,12 @@ export class WorkerHarness {
 
   async stop(): Promise<void> {
     await this.closeWorker().catch(() => undefined);
+    for (const p of this.processes) {
+      if (p.child.exitCode === null && p.child.signalCode === null) {
+        p.child.kill('SIGKILL');
+        await p.exited;
+      }
+    }
     await this.control?.close();
     await this.queue.close();
     await this.subscriber.quit();
