@@ -5,7 +5,7 @@ import { CancellationRegistry } from '../cancel/cancellation-registry';
 import type { WorkerEnv } from '../config/worker-env';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import { QueueConsumer } from '../queue/consumer';
-import { QueueProcessor, type JobObserver } from '../queue/queue-processor';
+import { QueueProcessor } from '../queue/queue-processor';
 import { GenerateHandler } from './generate.handler';
 
 /** Consumes the generation queue once the app is fully up (catalog loaded, migrations done). */
@@ -23,11 +23,11 @@ export class GenerationConsumer implements OnApplicationBootstrap {
   ) {}
 
   onApplicationBootstrap(): void {
-    const observe: JobObserver = (queue, name, outcome, seconds) => {
-      this.metrics.jobs.inc({ queue, name, outcome });
-      this.metrics.jobDuration.observe({ name }, seconds);
-    };
-    const processor = new QueueProcessor(QueueName.Generation, { [JobName.Generate]: this.handler.handle }, observe);
+    const processor = new QueueProcessor(
+      QueueName.Generation,
+      { [JobName.Generate]: this.handler.handle },
+      this.metrics.observeJob,
+    );
     this.consumer = new QueueConsumer(this.env.REDIS_URL, this.keys, processor, {
       concurrency: this.env.WORKER_CONCURRENCY,
       lockDuration: this.env.WORKER_LOCK_MS,

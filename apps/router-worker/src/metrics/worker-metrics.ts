@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { LATENCY_BUCKETS, METRICS_REGISTRY, MetricName } from '@aigw/platform';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import type { JobObserver } from '../queue/queue-processor';
 
 /** The router-worker's metrics, registered once on the process registry. */
 @Injectable()
@@ -14,6 +15,12 @@ export class WorkerMetrics {
   readonly usageWritten: Counter;
   readonly usageWriteFailures: Counter;
   readonly streamsCancelled: Counter;
+
+  /** Reports a finished job (the JobObserver of every queue processor). */
+  readonly observeJob: JobObserver = (queue, name, outcome, seconds) => {
+    this.jobs.inc({ queue, name, outcome });
+    this.jobDuration.observe({ name }, seconds);
+  };
 
   constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
     const registers = [registry];

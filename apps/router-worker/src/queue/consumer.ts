@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { Logger } from '@nestjs/common';
 import { describeError, createRedis, type RedisKeys } from '@aigw/platform';
 import { Worker, type WorkerOptions } from 'bullmq';
@@ -28,6 +29,8 @@ export class QueueConsumer {
     this.connection = createRedis(redisUrl, `${keys.prefix}:worker:${processor.queue}`, { blocking: true });
     this.worker = new Worker(processor.queue, processor.process, {
       ...workerOptions,
+      // Stored on each job as `processedBy`: which pod took it.
+      name: `${hostname()}:${process.pid}`,
       connection: this.connection,
       prefix: keys.bullPrefix,
       autorun: false,

@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import type { WorkerEnv } from '../config/worker-env';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import { QueueConsumer } from '../queue/consumer';
-import { QueueProcessor, type JobObserver } from '../queue/queue-processor';
+import { QueueProcessor } from '../queue/queue-processor';
 import { usageBackoffStrategy } from './usage-backoff';
 import { UsageBatcher } from './usage-batcher';
 
@@ -43,11 +43,10 @@ export class UsageWriter implements OnApplicationBootstrap {
   }
 
   onApplicationBootstrap(): void {
-    const observe: JobObserver = (queue, name, outcome) => this.metrics.jobs.inc({ queue, name, outcome });
     const processor = new QueueProcessor(
       QueueName.Usage,
       { [JobName.RecordUsage]: (job) => this.batcher.add(job.data) },
-      observe,
+      this.metrics.observeJob,
     );
     this.consumer = new QueueConsumer(this.env.REDIS_URL, this.keys, processor, {
       concurrency: this.env.USAGE_CONCURRENCY,
