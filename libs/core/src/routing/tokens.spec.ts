@@ -1,9 +1,9 @@
 import { getEncoding } from 'js-tiktoken';
 import type { ChatMessage } from '../domain';
 import {
-  EXACT_TOKENIZE_CHARS,
   IMAGE_TOKENS_HIGH_DETAIL,
   IMAGE_TOKENS_LOW_DETAIL,
+  TOKENIZE_BUDGET,
   countTextTokens,
   estimateCompletionTokens,
   estimatePromptTokens,
@@ -61,10 +61,39 @@ describe('countTextTokens', () => {
 
   it('samples texts over the exact limit and stays within a few percent', () => {
     const text = prose(3000);
-    expect(text.length).toBeGreaterThan(EXACT_TOKENIZE_CHARS * 10);
+    expect(text.length).toBeGreaterThan(TOKENIZE_BUDGET * 10);
     const want = exact(text);
     const got = countTextTokens(text);
     expect(Math.abs(got - want) / want).toBeLessThan(0.05);
+  });
+
+  it('samples non-Latin scripts early (they tokenize ~50x slower) within ~10%', () => {
+    // cl100k itself is off by more than that for most non-OpenAI models on these scripts.
+    const russian = [
+      'Шлюз искусственного интеллекта находится между приложениями и поставщиками моделей. ',
+      'Он выбирает поставщика для каждого запроса по стоимости, задержке и качеству. ',
+      'Повторные попытки выполняются с экспоненциальной задержкой и случайным разбросом. ',
+      'Кэш хранит ответы 24 часа. ',
+    ];
+    const chinese = [
+      '人工智能网关是一个位于应用程序和多个大型语言模型提供商之间的服务。',
+      '它根据成本、延迟和质量等策略为每个请求选择合适的提供商。',
+      '在提供商出现故障时自动重试和切换，并记录使用情况和成本。',
+      '缓存保存24小时。',
+    ];
+    let seed = 7;
+    const random = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    for (const sentences of [russian, chinese]) {
+      for (const length of [1_000, 20_000, 200_000]) {
+        let text = '';
+        while (text.length < length) {
+          text += sentences[Math.floor(random() * sentences.length)];
+        }
+        const want = exact(text);
+        const got = countTextTokens(text);
+        expect(Math.abs(got - want) / want).toBeLessThan(0.12);
+      }
+    }
   });
 });
 

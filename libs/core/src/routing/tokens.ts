@@ -19,40 +19,41 @@ const REPLY_PRIMING_TOKENS = 3;
 export const IMAGE_TOKENS_HIGH_DETAIL = 765;
 export const IMAGE_TOKENS_LOW_DETAIL = 85;
 
-/**
- * Up to this many characters per request are tokenized exactly; longer prompts are sampled
- * (see `sampledCount`). Measured with js-tiktoken 1.0: ~6,000 chars/ms for English prose,
- * ~200 chars/ms for CJK text, so the cap bounds the worst case to a few tens of ms.
+/*
+ * Cost control. js-tiktoken 1.0 measured on Node 20: ~5,000 ASCII chars/ms, but only
+ * ~60-100 chars/ms for Cyrillic or CJK (its byte-pair merge works on comma-joined byte
+ * strings), plus ~5-25 µs per encode call. A request is tokenized exactly while its
+ * weighted size fits TOKENIZE_BUDGET (a few ms of work); beyond that, evenly spaced
+ * windows worth the budget are tokenized and their tokens-per-character ratio is scaled
+ * to the full length: measured within ~1% for English and code, ~10% for Cyrillic and CJK
+ * (less than the gap between cl100k and most non-OpenAI tokenizers on those scripts).
  */
-export const EXACT_TOKENIZE_CHARS = 8192;
-const SAMPLE_WINDOWS = 8;
-const SAMPLE_WINDOW_CHARS = EXACT_TOKENIZE_CHARS / SAMPLE_WINDOWS;
+/** In ASCII-character equivalents. */
+export const TOKENIZE_BUDGET = 8192;
+const NON_ASCII_WEIGHT = 32;
+const PER_TEXT_WEIGHT = 32;
+const MAX_SAMPLE_WINDOWS = 8;
+const MIN_WINDOW_CHARS = 48;
+/** Enough evenly spaced characters to know a text's non-ASCII share. */
+const WEIGHT_PROBES = 4096;
 
 /*
- * js-tiktoken's byte-pair merge is quadratic in the length of one pre-tokenized piece, so a
- * long run without spaces (base64, minified code, a CJK paragraph) takes hundreds of ms.
- * Such runs are counted in short slices instead; the count moves by at most a token per cut.
+ * The byte-pair merge is also quadratic in the length of one pre-tokenized piece, so a long
+ * run without spaces (base64, minified code, a CJK paragraph) would take hundreds of ms.
+ * Such runs are counted in short slices; the count moves by at most a token per cut.
  */
-const LONG_RUN = /[\u0080-\uffff]{9,}|[!-~]{33,}|\s{65,}/g;
-const NON_ASCII_SLICE = 8;
+const LONG_RUN = /[\u0080-\uffff]{17,}|[!-~]{33,}|\s{65,}/g;
+const NON_ASCII_SLICE = 16;
 const ASCII_SLICE = 32;
 /** cl100k has single tokens for runs of up to ~80 spaces. */
 const WHITESPACE_SLICE = 64;
-
-function sliceLength(run: string): number {
-  const c = run.charCodeAt(0);
-  if (c > 0x7f) {
-    return NON_ASCII_SLICE;
-  }
-  return c <= 0x20 ? WHITESPACE_SLICE : ASCII_SLICE;
-}
 
 let encoder: Tiktoken | null = null;
 
 function getEncoder(): Tiktoken {
   if (encoder === null) {
     // Loaded on first use: the rank table is 1 MB of source and building the encoder costs
-    // ~250 ms and ~70 MB, which processes that never estimate tokens should not pay.
+    // ~250-700 ms and ~70 MB, which processes that never estimate tokens should not pay.
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- a static import would load the table in every process importing @aigw/core
     const ranks = require('js-tiktoken/ranks/cl100k_base') as TiktokenBPE;
     encoder = new Tiktoken(ranks);
@@ -68,6 +69,14 @@ export function warmUpTokenizer(): void {
 function encodedLength(enc: Tiktoken, text: string): number {
   // Special-token strings in user text are plain text, never control tokens (and must not throw).
   return enc.encode(text, [], []).length;
+}
+
+function sliceLength(run: string): number {
+  const c = run.charCodeAt(0);
+  if (c > 0x7f) {
+    return NON_ASCII_SLICE;
+  }
+  return c <= 0x20 ? WHITESPACE_SLICE : ASCII_SLICE;
 }
 
 function exactCount(enc: Tiktoken, text: string): number {
@@ -91,40 +100,96 @@ function exactCount(enc: Tiktoken, text: string): number {
   return tokens;
 }
 
-/** Tokens in one piece of text (cl100k_base), exact up to the long-run slicing above. */
-export function countTextTokens(text: string): number {
-  if (text.length === 0) {
-    return 0;
+/** Tokenizing cost of a text in ASCII-character equivalents. */
+function weightOf(text: string): number {
+  const step = Math.max(1, Math.floor(text.length / WEIGHT_PROBES));
+  let probes = 0;
+  let nonAscii = 0;
+  for (let i = 0; i < text.length; i += step) {
+    probes++;
+    if (text.charCodeAt(i) > 0x7f) {
+      nonAscii++;
+    }
   }
-  if (text.length > EXACT_TOKENIZE_CHARS) {
-    return sampledCount(getEncoder(), [text], text.length);
-  }
-  return exactCount(getEncoder(), text);
+  const share = probes === 0 ? 0 : nonAscii / probes;
+  return PER_TEXT_WEIGHT + text.length * (1 + (NON_ASCII_WEIGHT - 1) * share);
 }
 
-/**
- * Counts evenly spaced windows across all texts (as if concatenated) and scales the
- * tokens-per-character ratio to the full length, so the cost stays bounded for megabyte prompts.
- */
-function sampledCount(enc: Tiktoken, texts: readonly string[], totalChars: number): number {
-  const span = totalChars - SAMPLE_WINDOW_CHARS;
+const WHITESPACE = /\s/;
+
+/** Shrinks a window inward to whitespace at both ends (when it has any), so no word is cut in half. */
+function wordAligned(text: string, from: number, to: number): string {
+  let start = from;
+  if (from > 0) {
+    while (start < to && !WHITESPACE.test(text[start])) {
+      start++;
+    }
+  }
+  let end = to;
+  if (to < text.length) {
+    while (end > start && !WHITESPACE.test(text[end])) {
+      end--;
+    }
+  }
+  // No whitespace inside (CJK, base64): keep the raw window; a cut costs at most a token per edge.
+  return end - start >= (to - from) / 2 ? text.slice(start, end) : text.slice(from, to);
+}
+
+/** Counts evenly spaced windows across all texts (as if concatenated) and scales to the full length. */
+function sampledCount(
+  enc: Tiktoken,
+  texts: readonly string[],
+  totalChars: number,
+  windows: number,
+  windowChars: number,
+): number {
+  const span = Math.max(0, totalChars - windowChars);
   let sampledTokens = 0;
   let sampledChars = 0;
   let textIndex = 0;
   let textStart = 0;
-  for (let k = 0; k < SAMPLE_WINDOWS; k++) {
-    const pos = Math.floor((k * span) / (SAMPLE_WINDOWS - 1));
+  for (let k = 0; k < windows; k++) {
+    const pos = Math.floor((k * span) / (windows - 1));
     while (textStart + texts[textIndex].length <= pos) {
       textStart += texts[textIndex].length;
       textIndex++;
     }
     const text = texts[textIndex];
     const from = pos - textStart;
-    const slice = text.slice(from, Math.min(from + SAMPLE_WINDOW_CHARS, text.length));
-    sampledTokens += exactCount(enc, slice);
-    sampledChars += slice.length;
+    const window = wordAligned(text, from, Math.min(from + windowChars, text.length));
+    sampledTokens += exactCount(enc, window);
+    sampledChars += window.length;
   }
-  return Math.round((sampledTokens / sampledChars) * totalChars);
+  return sampledChars === 0 ? 0 : Math.round((sampledTokens / sampledChars) * totalChars);
+}
+
+function countTexts(texts: readonly string[]): number {
+  let totalChars = 0;
+  let totalWeight = 0;
+  for (const text of texts) {
+    totalChars += text.length;
+    totalWeight += weightOf(text);
+  }
+  if (totalChars === 0) {
+    return 0;
+  }
+  const enc = getEncoder();
+  if (totalWeight <= TOKENIZE_BUDGET) {
+    let tokens = 0;
+    for (const text of texts) {
+      tokens += exactCount(enc, text);
+    }
+    return tokens;
+  }
+  const sampleChars = Math.floor((totalChars * TOKENIZE_BUDGET) / totalWeight);
+  const windows = Math.max(2, Math.min(MAX_SAMPLE_WINDOWS, Math.floor(sampleChars / MIN_WINDOW_CHARS)));
+  const windowChars = Math.max(MIN_WINDOW_CHARS, Math.ceil(sampleChars / windows));
+  return sampledCount(enc, texts, totalChars, windows, windowChars);
+}
+
+/** Tokens in one piece of text (cl100k_base); sampled beyond the tokenize budget. */
+export function countTextTokens(text: string): number {
+  return text.length === 0 ? 0 : countTexts([text]);
 }
 
 function imageTokens(part: Extract<ContentPart, { type: 'image_url' }>): number {
@@ -138,11 +203,9 @@ function imageTokens(part: Extract<ContentPart, { type: 'image_url' }>): number 
 export function estimatePromptTokens(messages: readonly ChatMessage[]): number {
   let fixed = REPLY_PRIMING_TOKENS;
   const texts: string[] = [];
-  let totalChars = 0;
   const add = (text: string): void => {
     if (text.length > 0) {
       texts.push(text);
-      totalChars += text.length;
     }
   };
   for (const message of messages) {
@@ -166,18 +229,7 @@ export function estimatePromptTokens(messages: readonly ChatMessage[]): number {
       add(message.tool_call_id);
     }
   }
-  if (totalChars === 0) {
-    return fixed;
-  }
-  const enc = getEncoder();
-  if (totalChars > EXACT_TOKENIZE_CHARS) {
-    return fixed + sampledCount(enc, texts, totalChars);
-  }
-  let counted = 0;
-  for (const text of texts) {
-    counted += exactCount(enc, text);
-  }
-  return fixed + counted;
+  return fixed + countTexts(texts);
 }
 
 /** Completion tokens to expect: the request's max_tokens, else a configured average. */
