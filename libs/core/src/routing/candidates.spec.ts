@@ -1,6 +1,6 @@
 import type { Capability, Deployment, ModelSpec, ProviderSpec } from '../catalog';
 import { ErrorCode } from '../errors';
-import { filterCandidates, selectionError, type CandidateNeed } from './candidates';
+import { filterCandidates, pinnedIdOf, selectionError, type CandidateNeed } from './candidates';
 
 function deployment(
   providerId: string,
@@ -79,6 +79,8 @@ describe('filterCandidates: model resolution', () => {
     const sel = filterCandidates(catalog, need('azure/gpt-4o'), neverOpen);
     expect(sel.target).toEqual({ kind: 'pinned', deploymentId: 'azure/gpt-4o', provider: 'azure', model: 'gpt-4o' });
     expect(ids(sel.candidates)).toEqual(['azure/gpt-4o']);
+    expect(pinnedIdOf(sel.target)).toBe('azure/gpt-4o');
+    expect(pinnedIdOf(filterCandidates(catalog, need('gpt-4o'), neverOpen).target)).toBeNull();
   });
 
   it('a pin with fallback keeps the pinned deployment first, then the others serving the model', () => {

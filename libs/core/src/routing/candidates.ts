@@ -196,6 +196,11 @@ export function filterCandidates(
   return { target, candidates, excluded, failure };
 }
 
+/** The deployment a `provider/model` request pinned, for `OrderingInputs.pinnedId`. */
+export function pinnedIdOf(target: ModelTarget): string | null {
+  return target.kind === 'pinned' ? target.deploymentId : null;
+}
+
 /** The client-facing error for a selection that left nothing to call. */
 export function selectionError(failure: SelectionFailure): GatewayError {
   return new GatewayError(failure.code, failure.message, { param: 'model' });
