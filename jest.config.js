@@ -1,7 +1,7 @@
 /** Two tiers: `unit` specs beside the code (pure, fast) and `integration` suites in test/
  *  that talk to the real Redis, PostgreSQL and loopback HTTP servers. */
 const moduleNameMapper = {
-  '^@aigw/(core|entities|adapters|observability|platform|testing)$': '<rootDir>/libs/$1/src',
+  '^@aigw/(core|entities|adapters|platform|testing|routing)$': '<rootDir>/libs/$1/src',
 };
 const transform = { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] };
 module.exports = {

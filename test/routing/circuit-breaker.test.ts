@@ -1,7 +1,6 @@
 import type { CircuitConfig, CircuitTransition } from '@aigw/core';
 import type Redis from 'ioredis';
-// eslint-disable-next-line no-restricted-imports -- @aigw/routing has no path alias yet (tsconfig/jest are the lead's); switch to it once added
-import { CircuitBreakerStore } from '../../libs/routing/src';
+import { CircuitBreakerStore } from '@aigw/routing';
 import { connect, deleteKeys, sleep, uniquePrefix } from './redis';
 
 const config: CircuitConfig = {

@@ -1,6 +1,5 @@
 import type Redis from 'ioredis';
-// eslint-disable-next-line no-restricted-imports -- @aigw/routing has no path alias yet (tsconfig/jest are the lead's); switch to it once added
-import { LatencyTracker } from '../../libs/routing/src';
+import { LatencyTracker } from '@aigw/routing';
 import { connect, deleteKeys, uniquePrefix } from './redis';
 
 describe('LatencyTracker (real Redis)', () => {

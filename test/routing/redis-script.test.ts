@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
-// eslint-disable-next-line no-restricted-imports -- @aigw/routing has no path alias yet (tsconfig/jest are the lead's); switch to it once added
-import { RedisScript } from '../../libs/routing/src';
+import { RedisScript } from '@aigw/routing';
 import { connect } from './redis';
 
 describe('RedisScript', () => {

@@ -1,7 +1,6 @@
 import { roundRobin, type Deployment } from '@aigw/core';
 import type Redis from 'ioredis';
-// eslint-disable-next-line no-restricted-imports -- @aigw/routing has no path alias yet (tsconfig/jest are the lead's); switch to it once added
-import { RoundRobinCounter } from '../../libs/routing/src';
+import { RoundRobinCounter } from '@aigw/routing';
 import { connect, deleteKeys, uniquePrefix } from './redis';
 
 describe('RoundRobinCounter (real Redis)', () => {

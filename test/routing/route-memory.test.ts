@@ -1,6 +1,5 @@
 import type Redis from 'ioredis';
-// eslint-disable-next-line no-restricted-imports -- @aigw/routing has no path alias yet (tsconfig/jest are the lead's); switch to it once added
-import { ROUTE_MEMORY_TTL_MS, RouteMemory } from '../../libs/routing/src';
+import { ROUTE_MEMORY_TTL_MS, RouteMemory } from '@aigw/routing';
 import { connect, deleteKeys, sleep, uniquePrefix } from './redis';
 
 describe('RouteMemory (real Redis)', () => {
