@@ -183,7 +183,7 @@ describe('Anthropic adapter against a real HTTP server', () => {
 
   it('times out a hanging server as Timeout', async () => {
     up.handler = () => undefined;
-    target = { ...target, timeoutMs: 150 };
+    target = { ...target, timeoutMs: 1000 }; // long enough for the request to reach a loaded server first
     const e = await within(5000, 'timeout', failure(adapter.generate(request(), never)));
     expect(e.errorClass).toBe(ErrorClass.Timeout);
     await within(2000, 'server sees the request closed', up.requests[0].closed);
@@ -206,6 +206,13 @@ describe('Anthropic adapter against a real HTTP server', () => {
     );
     expect(e.errorClass).toBe(ErrorClass.Cancelled);
     await within(2000, 'server sees the request closed', up.requests[0].closed);
+  });
+
+  it('accepts a baseUrl that already ends in /v1', async () => {
+    up.handler = (_req, res) => sendJson(res, 200, MESSAGE);
+    target = { ...target, baseUrl: `${up.origin}/v1` };
+    await adapter.generate(request(), never);
+    expect(up.requests[0].url).toBe('/v1/messages');
   });
 
   it('lists models from GET /v1/models', async () => {

@@ -252,7 +252,7 @@ describe('OpenAI-compatible adapter against a real HTTP server', () => {
 
   it('times out a hanging server as Timeout and closes the upstream request', async () => {
     up.handler = () => undefined; // never answers
-    const e = await within(5000, 'timeout', failure(adapter.generate(request({ ...target, timeoutMs: 200 }), never)));
+    const e = await within(5000, 'timeout', failure(adapter.generate(request({ ...target, timeoutMs: 1000 }), never)));
     expect(e.errorClass).toBe(ErrorClass.Timeout);
     await within(2000, 'server sees the request closed', up.requests[0].closed);
   });
@@ -265,20 +265,30 @@ describe('OpenAI-compatible adapter against a real HTTP server', () => {
     const e = await within(
       5000,
       'idle',
-      failure(collect(adapter.stream(request({ ...target, timeoutMs: 200 }), never))),
+      failure(collect(adapter.stream(request({ ...target, timeoutMs: 1000 }), never))),
     );
     expect(e.errorClass).toBe(ErrorClass.Timeout);
     await within(2000, 'server sees the request closed', up.requests[0].closed);
   });
 
   it('keeps a stream that keeps flowing alive past timeoutMs', async () => {
-    up.handler = (_req, res) => streamAnswer(res, 60);
+    // Gaps of ~20 ms against a 500 ms idle timeout, for well over 500 ms in total.
+    up.handler = async (_req, res) => {
+      startSse(res);
+      for (let i = 0; i < 40; i++) {
+        res.write(sseEvent(chunk({ content: '.' })));
+        await sleep(20);
+      }
+      res.end(sseEvent('[DONE]'));
+    };
+    const started = Date.now();
     const deltas = await within(
-      5000,
+      10_000,
       'slow stream',
-      collect(adapter.stream(request({ ...target, timeoutMs: 150 }), never)),
+      collect(adapter.stream(request({ ...target, timeoutMs: 500 }), never)),
     );
-    expect(textOf(deltas)).toBe('Hello ✓');
+    expect(textOf(deltas)).toBe('.'.repeat(40));
+    expect(Date.now() - started).toBeGreaterThan(500);
   });
 
   it('reports Cancelled when the caller aborts before the answer, and the server sees the request closed', async () => {
@@ -369,6 +379,23 @@ describe('OpenAI-compatible adapter against a real HTTP server', () => {
     await adapter.generate(request(), never);
     expect(up.requests).toHaveLength(8);
     expect(up.connections).toBe(1);
+  });
+
+  it('sends nothing when the caller aborted before the call', async () => {
+    up.handler = (_req, res) => sendJson(res, 200, completion('x'));
+    const ac = new AbortController();
+    ac.abort();
+    expect((await failure(adapter.generate(request(), ac.signal))).errorClass).toBe(ErrorClass.Cancelled);
+    expect((await failure(collect(adapter.stream(request(), ac.signal)))).errorClass).toBe(ErrorClass.Cancelled);
+    await sleep(20);
+    expect(up.requests).toHaveLength(0);
+  });
+
+  it('reports a JSON error body answering a stream request as Provider', async () => {
+    up.handler = (_req, res) => sendJson(res, 200, { error: { message: 'streaming is disabled for this key' } });
+    const e = await failure(collect(adapter.stream(request(), never)));
+    expect(e.errorClass).toBe(ErrorClass.Provider);
+    expect(e.message).toContain('streaming is disabled for this key');
   });
 
   it('lists models and health-checks through GET /models', async () => {

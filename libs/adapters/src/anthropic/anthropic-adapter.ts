@@ -21,6 +21,11 @@ function headersOf(target: AdapterTarget, json: boolean): Record<string, string>
   return h;
 }
 
+/** The documented baseUrl is the bare origin; a baseUrl that already ends in `/v1` is accepted too. */
+function apiPath(target: AdapterTarget, path: string): string {
+  return target.baseUrl.endsWith('/v1') || target.baseUrl.endsWith('/v1/') ? path : `/v1${path}`;
+}
+
 function readGeneration(json: unknown, headers: ResponseHeaders, status: number): AdapterResponse {
   const res: AdapterResponse = readMessage(json, status);
   const rateLimit = anthropicRateLimit(headers);
@@ -34,7 +39,7 @@ function readModels(json: unknown, _headers: ResponseHeaders, status: number): s
   return readModelList(json, status);
 }
 
-/** The Anthropic Messages API. `baseUrl` is the origin (`https://api.anthropic.com`); paths carry `/v1`. */
+/** The Anthropic Messages API. `baseUrl` is the origin (`https://api.anthropic.com`); paths add `/v1`. */
 export class AnthropicAdapter implements ProviderAdapter {
   readonly kind = 'anthropic' as const;
 
@@ -43,7 +48,7 @@ export class AnthropicAdapter implements ProviderAdapter {
   generate(req: AdapterRequest, signal: AbortSignal): Promise<AdapterResponse> {
     const call = {
       method: 'POST',
-      path: '/v1/messages',
+      path: apiPath(req.target, '/messages'),
       headers: headersOf(req.target, true),
       body: anthropicBody(req, false),
     } as const;
@@ -53,7 +58,7 @@ export class AnthropicAdapter implements ProviderAdapter {
   stream(req: AdapterRequest, signal: AbortSignal): AsyncIterable<StreamDelta> {
     const call = {
       method: 'POST',
-      path: '/v1/messages',
+      path: apiPath(req.target, '/messages'),
       headers: headersOf(req.target, true),
       body: anthropicBody(req, true),
     } as const;
@@ -62,7 +67,11 @@ export class AnthropicAdapter implements ProviderAdapter {
 
   listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]> {
     // One page of up to 1000 is every model Anthropic offers; paging would only add round trips.
-    const call = { method: 'GET', path: '/v1/models?limit=1000', headers: headersOf(target, false) } as const;
+    const call = {
+      method: 'GET',
+      path: apiPath(target, '/models?limit=1000'),
+      headers: headersOf(target, false),
+    } as const;
     return jsonCall(this.pool, target, call, signal, readModels);
   }
 

@@ -1,5 +1,6 @@
 import { ErrorClass, ProviderCallError, type StreamDelta } from '@aigw/core';
 import { classifyHttpFailure } from '../errors/classify';
+import { detailFromBody, safeMessage } from '../errors/provider-message';
 import { type SseEvent, SseParser } from '../sse/sse-parser';
 import type { AdapterTarget } from '../types';
 import { CallDeadline } from './deadline';
@@ -105,6 +106,10 @@ export async function* streamCall(
   let completed = false;
   try {
     res = await openCall(pool, target, call, deadline);
+    deadline.refresh();
+    if (isJson(res.headers)) {
+      throw await jsonInsteadOfStream(res);
+    }
     const parser = new SseParser();
     const events: SseEvent[] = [];
     const deltas: StreamDelta[] = [];
@@ -139,6 +144,21 @@ export async function* streamCall(
   } finally {
     release(res, deadline, completed);
   }
+}
+
+function isJson(headers: ResponseHeaders): boolean {
+  const type = headers['content-type'];
+  return typeof type === 'string' && type.startsWith('application/json');
+}
+
+/** Some proxies answer a streaming request with a 200 JSON error body instead of an event stream. */
+async function jsonInsteadOfStream(res: HttpResponse): Promise<ProviderCallError> {
+  const detail = detailFromBody(await readErrorBody(res));
+  return new ProviderCallError(
+    ErrorClass.Provider,
+    `upstream HTTP ${res.statusCode} answered a stream request with JSON: ${safeMessage(detail.message)}`,
+    { status: res.statusCode },
+  );
 }
 
 /** Feed a batch of events to the decoder (emptying the batch); true once the terminal event was seen. */

@@ -1,6 +1,16 @@
 import { ErrorClass, ProviderCallError } from '@aigw/core';
 import { classifyError } from '../errors/classify';
 
+/** Node turns a delay it cannot represent (over ~24.8 days, or NaN) into 1 ms: clamp instead of timing out at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+function timerDelay(ms: number): number {
+  if (Number.isNaN(ms) || ms > MAX_TIMER_MS) {
+    return MAX_TIMER_MS;
+  }
+  return Math.max(1, ms);
+}
+
 /**
  * The cancellation scope of one provider call: our timeout and the caller's signal folded into one signal for
  * undici. The abort reason is a ready ProviderCallError, so whichever fired first decides the class (Timeout vs
@@ -23,7 +33,7 @@ export class CallDeadline {
     };
     this.timer = setTimeout(() => {
       this.controller.abort(new ProviderCallError(ErrorClass.Timeout, `upstream timed out after ${this.timeoutMs} ms`));
-    }, timeoutMs);
+    }, timerDelay(timeoutMs));
     if (caller.aborted) {
       this.onCallerAbort();
     } else {
