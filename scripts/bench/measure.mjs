@@ -89,19 +89,25 @@ async function measuredRun(sys, loadgen, side, conc, seconds, signal) {
   const target = side === 'gateway' ? sys.gateway : sys.direct;
   const pids = side === 'gateway' ? withDescendants(sys.gatewaySidePids) : [];
   const simBefore = side === 'gateway' ? await sys.sim.total() : 0;
+  const pgPids = side === 'gateway' && sys.postgresBackendPids ? await sys.postgresBackendPids() : [];
   const rss = side === 'gateway' ? startRssSampler(sys.rssPids) : null;
   const cpuBefore = cpuSeconds(pids);
+  const pgBefore = cpuSeconds(pgPids);
   const times0 = cpuTimes();
   const res = await loadgen.run(target, conc, seconds, signal);
   const times1 = cpuTimes();
   const run = { side, ...res, cpu: cpuUsage(times0, times1) };
   if (side === 'gateway') {
     const cpuAfter = cpuSeconds(withDescendants(sys.gatewaySidePids));
+    const pgAfter = cpuSeconds(pgPids);
     run.rssMax = rss.stop();
     run.upstream = (await sys.sim.total()) - simBefore;
     run.upPerReq = res.requests > 0 ? run.upstream / res.requests : NaN;
     run.gwCpuSeconds = cpuDelta(cpuBefore, cpuAfter);
     run.cpuUsPerReq = res.requests > 0 ? (run.gwCpuSeconds / res.requests) * 1e6 : NaN;
+    // PostgreSQL is shared and not pinned: its backends for these apps are reported on their own.
+    run.pgCpuUsPerReq =
+      pgPids.length > 0 && res.requests > 0 ? (cpuDelta(pgBefore, pgAfter) / res.requests) * 1e6 : NaN;
     // Whatever else ran on the gateway core (other jobs on a shared box) competed with the gateway.
     const core = run.cpu[sys.gatewayCpu];
     run.gwSideBusyPct = (100 * run.gwCpuSeconds) / res.seconds;
@@ -164,6 +170,7 @@ export async function runCell(sys, loadgen, { latencyMs, conc, reps, warmupS, du
     ),
     gwSideBusyPct: median(gwRuns.map((r) => r.gwSideBusyPct)),
     foreignPct: median(gwRuns.map((r) => r.foreignPct)),
+    pgCpuUsPerReq: median(gwRuns.map((r) => r.pgCpuUsPerReq)),
   };
   summary.dp50Range = gwRuns.map((g) => g.p50 - runs.find((d) => d.side === 'direct' && d.rep === g.rep).p50);
   return { summary, runs };

@@ -78,14 +78,22 @@ const pct = (v) => (Number.isFinite(v) ? `${v.toFixed(0)}%` : '–');
 /** CPU use during the gateway runs: shows whether the gateway core was saturated or shared. */
 export function hostLoadTable(summaries) {
   const cpus = Object.keys(summaries[0]?.hostLoad.cpu ?? {});
-  const cols = ['mock ms', 'conc', ...cpus.map((c) => `${c} busy/steal`), 'gw side', 'other on gw core'];
+  const cols = [
+    'mock ms',
+    'conc',
+    ...cpus.map((c) => `${c} busy/steal`),
+    'gw side',
+    'other on gw core',
+    'PostgreSQL µs/req',
+  ];
   return [
     `| ${cols.join(' | ')} |`,
     `|${cols.map(() => '---:').join('|')}|`,
     ...summaries.map((s) => {
       const h = s.hostLoad;
       const perCpu = cpus.map((c) => `${pct(h.cpu[c]?.busyPct)}/${pct(h.cpu[c]?.stealPct)}`);
-      return `| ${[s.latencyMs, s.conc, ...perCpu, pct(h.gwSideBusyPct), pct(h.foreignPct)].join(' | ')} |`;
+      const pgUs = Number.isFinite(h.pgCpuUsPerReq) ? Math.round(h.pgCpuUsPerReq) : '–';
+      return `| ${[s.latencyMs, s.conc, ...perCpu, pct(h.gwSideBusyPct), pct(h.foreignPct), pgUs].join(' | ')} |`;
     }),
   ].join('\n');
 }
@@ -98,7 +106,9 @@ export function notes(summaries, reps) {
     'up/req = simulator requests / gateway requests in the measured window (≈1.00: no retries).',
     '',
     'CPU use during the gateway runs (busy/steal per CPU; "gw side" = gateway-side processes as % of one',
-    'core; "other on gw core" = the rest of that core\'s busy time, i.e. processes that are not ours):',
+    'core; "other on gw core" = the rest of that core\'s busy time, i.e. processes that are not ours;',
+    '"PostgreSQL µs/req" = CPU of the database backends serving the apps, shared and not pinned, so not',
+    'in the gw-side column):',
     '',
     hostLoadTable(summaries),
   ];

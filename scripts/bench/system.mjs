@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { openPostgres } from './postgres.mjs';
 import { freePort } from './processes.mjs';
 
 export const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -186,7 +187,16 @@ export async function startSystem({ root, group, cpus, outDir, tmpDir, runId, st
   log(`dedicated redis pid ${redis.pid} on 127.0.0.1:${redisPort}`);
 
   const schema = `bench_${runId}`;
-  onCleanup(() => dropSchema(schema, log));
+  const db = await openPostgres(DATABASE_URL);
+  // Registered before the apps start, so a failed start still drops whatever they created.
+  onCleanup(async () => {
+    try {
+      await db.dropSchema(schema);
+      log(`dropped schema ${schema}`);
+    } finally {
+      await db.close();
+    }
+  });
   const catalogFile = path.join(tmpDir, 'providers.bench.yaml');
   writeFileSync(catalogFile, catalogYaml(simPort), { mode: 0o600 });
   const adminKey = `sk-aigw-bench-${randomBytes(24).toString('base64url')}`;
@@ -203,18 +213,21 @@ export async function startSystem({ root, group, cpus, outDir, tmpDir, runId, st
     WORKER_CONCURRENCY: '256',
     SHUTDOWN_GRACE_MS: '3000',
   };
+  // node-postgres takes application_name from PGAPPNAME, which lets the bench find the PostgreSQL
+  // backends serving these apps and report their CPU separately (they run outside the pinned set).
+  const pgAppName = `aigw-bench-${runId}`;
   const gateway = group.start('api-gateway', {
     cpu: cpus.gateway,
     cmd: process.execPath,
     args: [gatewayMain],
-    env: { ...appEnv, PORT: String(gwPort) },
+    env: { ...appEnv, PORT: String(gwPort), PGAPPNAME: `${pgAppName}-gateway` },
     logFile: logFile('api-gateway'),
   });
   const worker = group.start('router-worker', {
     cpu: cpus.gateway,
     cmd: process.execPath,
     args: [workerMain],
-    env: { ...appEnv, PORT: String(workerPort) },
+    env: { ...appEnv, PORT: String(workerPort), PGAPPNAME: `${pgAppName}-worker` },
     logFile: logFile('router-worker'),
   });
   const gwBase = `http://127.0.0.1:${gwPort}`;
@@ -236,6 +249,7 @@ export async function startSystem({ root, group, cpus, outDir, tmpDir, runId, st
     rssPids: { gateway: gateway.pid, worker: worker.pid },
     gatewayPid: gateway.pid,
     gatewayCpu: `cpu${cpus.gateway}`,
+    postgresBackendPids: () => db.backendPids(pgAppName),
   };
 }
 
@@ -249,16 +263,4 @@ function portOpen(port) {
     });
     s.once('error', () => resolve(false));
   });
-}
-
-async function dropSchema(schema, log) {
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: DATABASE_URL });
-  try {
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    log(`dropped schema ${schema}`);
-  } finally {
-    await client.end().catch(() => {});
-  }
 }
