@@ -12,7 +12,14 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
   beforeAll(() => h.start(), 60_000);
   afterAll(() => h.stop(), 30_000);
   beforeEach(() => {
-    h.sim.configure({ latencyMs: 0, chunkDelayMs: 0, failNext: 0, completionTokens: 32, echo: false });
+    h.sim.configure({
+      latencyMs: 0,
+      chunkDelayMs: 0,
+      failNext: 0,
+      failMode: 'status',
+      completionTokens: 32,
+      echo: false,
+    });
     h.sim.reset();
   });
 
@@ -96,6 +103,19 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
     // The secret never leaves the worker.
     expect(JSON.stringify(reply)).not.toContain('secret');
     await expect(h.outcome(job.id!)).resolves.toEqual({ ok: false, error: reply.error });
+  });
+
+  it('ends a stream that fails midway with an error after the chunks already sent', async () => {
+    h.sim.configure({ failNext: 1, failMode: 'drop_mid_stream', failAfterChunks: 3 });
+    const job = await h.enqueue({ stream: true });
+    const replies = await h.finalReplies(job.id!);
+    expect(replies[0]).toMatchObject({ t: 'start', provider: 'sim-openai' });
+    const error = replies.at(-1) as Of<'error'>;
+    expect(error).toMatchObject({ t: 'error', error: { code: 'provider_error' } });
+    expect(error.error.attempts?.[0]).toMatchObject({ ok: false, provider: 'sim-openai' });
+    const chunks = replies.filter((m): m is Of<'chunk'> => m.t === 'chunk');
+    expect(chunks.map((c) => c.seq)).toEqual(chunks.map((_, i) => i));
+    expect(replies.some((m) => m.t === 'end')).toBe(false);
   });
 
   it('answers an unknown model and a stream for a model that cannot stream with model_not_found', async () => {
