@@ -140,7 +140,7 @@ export class TestSystem {
   }
 
   workers(): AppProcess[] {
-    return this.apps.filter((a) => a.name === 'router-worker' && a.child.exitCode === null);
+    return this.apps.filter((a) => a.name === 'router-worker' && a.child.exitCode === null && a.child.signalCode === null);
   }
 
   async stop(): Promise<void> {

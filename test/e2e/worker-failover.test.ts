@@ -36,7 +36,7 @@ describe('router-worker failover (e2e)', () => {
     const body = (await res.json()) as { choices: { message: { content: string } }[] };
     expect(body.choices[0].message.content).toBe('survive a crash');
     // The stalled job was taken over and called the provider again.
-    expect(system.sim.stats().byRoute['/v1/chat/completions']).toBeGreaterThanOrEqual(2);
+    expect(system.sim.stats().byRoute['POST /v1/chat/completions']).toBeGreaterThanOrEqual(2);
   }, 60_000);
 
   it('SIGTERM lets the in-flight job finish before the worker exits', async () => {
@@ -53,9 +53,9 @@ describe('router-worker failover (e2e)', () => {
     const res = await pending;
     expect(res.status).toBe(200);
     const codes = await Promise.all([...victims, spare].map((w) => w.exited));
-    expect(codes.every((c) => c === 0)).toBe(true);
+    expect(codes).toEqual(codes.map(() => 0));
     // Exactly one provider call: nobody had to take the job over.
-    expect(system.sim.stats().byRoute['/v1/chat/completions']).toBe(1);
+    expect(system.sim.stats().byRoute['POST /v1/chat/completions']).toBe(1);
     system.sim.configure({ latencyMs: 0 });
   }, 60_000);
 });

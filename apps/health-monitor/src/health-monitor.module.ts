@@ -1,4 +1,4 @@
-import { Global, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type Type } from '@nestjs/common';
+import { Global, Module, type DynamicModule, type Type } from '@nestjs/common';
 import { DatabaseModule, ENV, HealthModule, MetricsModule, RedisModule } from '@aigw/platform';
 import type { MonitorEnv } from './config/monitor-env';
 
@@ -10,22 +10,12 @@ class MonitorEnvModule {
   }
 }
 
-/** Set once every module has shut down (connections closed): the process may exit. */
-@Injectable()
-export class MonitorLifecycle implements OnApplicationShutdown {
-  stopped = false;
-
-  onApplicationShutdown(): void {
-    this.stopped = true;
-  }
-}
-
 /**
  * The health-monitor. For now it owns its process wiring only: the database (migrations run under the
  * shared lock), Redis, `/health/live`, `/health/ready` and `/metrics`. Scheduled provider probes, health
  * history, provider status and alerts arrive with the probes issue and plug in here.
  */
-@Module({ imports: [RedisModule, DatabaseModule, MetricsModule, HealthModule], providers: [MonitorLifecycle] })
+@Module({ imports: [RedisModule, DatabaseModule, MetricsModule, HealthModule] })
 export class HealthMonitorModule {}
 
 /** The root module for one validated environment. */

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { AdapterRegistry } from '@aigw/adapters';
 import { ENV } from '@aigw/platform';
 import type { WorkerEnv } from './config/worker-env';
@@ -11,10 +11,9 @@ import { UsageWriter } from './usage/usage-writer';
  * usage jobs), then the usage writer (flushing its buffer), then the queues and the provider connection pools.
  */
 @Injectable()
-export class WorkerLifecycle implements BeforeApplicationShutdown, OnApplicationShutdown {
+export class WorkerLifecycle implements BeforeApplicationShutdown {
   private readonly logger = new Logger(WorkerLifecycle.name);
   private stopping?: Promise<void>;
-  private done = false;
 
   constructor(
     @Inject(ENV) private readonly env: WorkerEnv,
@@ -27,15 +26,6 @@ export class WorkerLifecycle implements BeforeApplicationShutdown, OnApplication
   beforeApplicationShutdown(): Promise<void> {
     this.stopping ??= this.stop();
     return this.stopping;
-  }
-
-  onApplicationShutdown(): void {
-    this.done = true;
-  }
-
-  /** Every connection is closed: the process may exit. */
-  get stopped(): boolean {
-    return this.done;
   }
 
   private async stop(): Promise<void> {

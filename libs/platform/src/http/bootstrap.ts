@@ -49,11 +49,14 @@ export async function createHttpApp(
   app.getHttpAdapter().getInstance().setErrorHandler((err, request, reply) => {
     sendError(reply, err, (request as { requestId?: string }).requestId);
   });
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  // A graceful stop exits 0 (Nest would otherwise re-raise the signal and end as "killed").
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   return app;
 }
 
 export async function listen(app: NestFastifyApplication, opts: HttpAppOptions, appName: string): Promise<void> {
   await app.listen(opts.port, opts.host);
-  new Logger(appName).log(`listening on http://${opts.host}:${opts.port}`);
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address !== null ? address.port : opts.port;
+  new Logger(appName).log(`listening on http://${opts.host}:${port}`);
 }
