@@ -20,6 +20,7 @@ import { GenerationQueue } from './generation/generation-queue';
 import { GenerationService } from './generation/generation.service';
 import { IdempotencyService } from './generation/idempotency.service';
 import { ReplyHub } from './generation/reply-hub';
+import { ConnectionDrainer } from './http/connection-drainer';
 import { HttpMetrics } from './http/http-metrics';
 import { ModelListsService } from './models/model-lists.service';
 import { ModelsController } from './models/models.controller';
@@ -57,6 +58,7 @@ export class AppModule {
         CatalogService,
         ApiKeyAuthenticator,
         HttpMetrics,
+        ConnectionDrainer,
         GatewayMetrics,
         GenerationQueue,
         ReplyHub,

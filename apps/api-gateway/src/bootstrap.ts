@@ -1,5 +1,5 @@
 import { Module, type Type } from '@nestjs/common';
-import { createHttpApp, type HttpAppOptions } from '@aigw/platform';
+import { createHttpApp, sendError, type HttpAppOptions } from '@aigw/platform';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
 import type { GatewayEnv } from './config/gateway-env';
@@ -27,5 +27,8 @@ export async function createGatewayApp(env: GatewayEnv): Promise<NestFastifyAppl
   installRequestContext(fastify);
   app.get(HttpMetrics).install(fastify);
   await app.init();
+  // Nest's init() replaces the Fastify error handler createHttpApp installed with one that turns a JSON
+  // SyntaxError into a plain 400 (losing `invalid_json`); put the envelope-aware one back.
+  fastify.setErrorHandler((err, req, reply) => sendError(reply, err, req.requestId));
   return app;
 }

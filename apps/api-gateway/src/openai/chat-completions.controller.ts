@@ -1,4 +1,4 @@
-import { Body, Controller, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Caller } from '../auth/roles';
 import type { AuthContext } from '../http/request-context';
@@ -11,6 +11,7 @@ export class ChatCompletionsController {
 
   /** Writes its own response: JSON, or SSE that outlives the handler. */
   @Post('chat/completions')
+  @HttpCode(200)
   create(
     @Body() dto: ChatCompletionDto,
     @Caller() auth: AuthContext,

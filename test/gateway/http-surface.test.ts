@@ -1,0 +1,204 @@
+import { chat, GatewayHarness, type ErrorEnvelope } from './support';
+
+/** Auth, input validation, the error envelope, request ids, model lists and metrics of the api-gateway. */
+describe('api-gateway HTTP surface', () => {
+  const h = new GatewayHarness({ MAX_BODY_BYTES: String(64 * 1024) });
+
+  beforeAll(() => h.start(), 60_000);
+  afterAll(() => h.stop(), 30_000);
+
+  function expectEnvelope(body: ErrorEnvelope, code: string, param: string | null = null): void {
+    expect(Object.keys(body)).toEqual(['error']);
+    expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
+    expect(body.error.code).toBe(code);
+    expect(body.error.param).toBe(param);
+    expect(typeof body.error.message).toBe('string');
+  }
+
+  describe('auth', () => {
+    it('401 invalid_api_key without a key, with the envelope and a request id', async () => {
+      const res = await h.post('/v1/chat/completions', chat('x'), { 'content-type': 'application/json' });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('x-request-id')).toMatch(/^req_/);
+      expectEnvelope((await res.json()) as ErrorEnvelope, 'invalid_api_key');
+    });
+
+    it('401 with an unknown key, never echoing it', async () => {
+      const res = await h.post('/v1/chat/completions', chat('x'), h.headers('sk-aigw-unknown-key-0123456789'));
+      expect(res.status).toBe(401);
+      const text = await res.text();
+      expect(text).not.toContain('unknown-key-0123456789');
+      expectEnvelope(JSON.parse(text) as ErrorEnvelope, 'invalid_api_key');
+    });
+
+    it('accepts the bootstrap admin key as a bearer token or in x-api-key', async () => {
+      expect((await h.get('/v1/models')).status).toBe(200);
+      expect((await h.get('/v1/models', { 'x-api-key': h.adminKey })).status).toBe(200);
+    });
+
+    it('accepts a freshly created user key', async () => {
+      const key = await h.userKey('alice');
+      expect((await h.get('/api/v1/ai/models', h.headers(key))).status).toBe(200);
+    });
+
+    it('leaves health and metrics open', async () => {
+      expect((await fetch(`${h.url}/health/live`)).status).toBe(200);
+      expect((await fetch(`${h.url}/health/ready`)).status).toBe(200);
+      expect((await fetch(`${h.url}/metrics`)).status).toBe(200);
+    });
+  });
+
+  describe('x-request-id', () => {
+    it('echoes a valid client id and replaces an invalid one', async () => {
+      const mine = await h.get('/v1/models', h.headers(h.adminKey, { 'x-request-id': 'client-id_1.2' }));
+      expect(mine.headers.get('x-request-id')).toBe('client-id_1.2');
+      const bad = await h.get('/v1/models', h.headers(h.adminKey, { 'x-request-id': 'has spaces!' }));
+      expect(bad.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{32}$/);
+    });
+
+    it('is on errors too, including unknown routes', async () => {
+      const res = await h.get('/no/such/route', h.headers(h.adminKey, { 'x-request-id': 'abc' }));
+      expect(res.status).toBe(404);
+      expect(res.headers.get('x-request-id')).toBe('abc');
+      expectEnvelope((await res.json()) as ErrorEnvelope, 'not_found');
+    });
+  });
+
+  describe('bad input', () => {
+    async function expectBad(body: unknown, status: number, code: string, param: string | null): Promise<void> {
+      const res = await h.post('/v1/chat/completions', body);
+      expect(res.status).toBe(status);
+      expect(res.headers.get('x-request-id')).toBeTruthy();
+      expectEnvelope((await res.json()) as ErrorEnvelope, code, param);
+    }
+
+    it('malformed JSON -> 400 invalid_json', async () => {
+      await expectBad('{"model": "sim-gpt", "messages": [', 400, 'invalid_json', null);
+    });
+
+    it('a body that is not an object -> 400', async () => {
+      await expectBad('[1,2]', 400, 'invalid_request', null);
+    });
+
+    it('wrong types -> 400 naming the field, OpenAI style', async () => {
+      await expectBad({ model: 'sim-gpt', messages: 'hello' }, 400, 'invalid_request', 'messages');
+      await expectBad(chat('x', { temperature: 'hot' }), 400, 'invalid_request', 'temperature');
+      await expectBad(chat('x', { temperature: 2.5 }), 400, 'invalid_request', 'temperature');
+      await expectBad(
+        { model: 'sim-gpt', messages: [{ role: 'user', content: 5 }] },
+        400,
+        'invalid_request',
+        'messages[0].content',
+      );
+      await expectBad(
+        {
+          model: 'sim-gpt',
+          messages: [
+            { role: 'user', content: 'a' },
+            { role: 'robot', content: 'b' },
+          ],
+        },
+        400,
+        'invalid_request',
+        'messages[1].role',
+      );
+      await expectBad(
+        chat('x', { stream_options: { include_usage: 'yes' } }),
+        400,
+        'invalid_request',
+        'stream_options.include_usage',
+      );
+      await expectBad(chat('x', { stop: ['a', 'b', 'c', 'd', 'e'] }), 400, 'invalid_request', 'stop');
+      await expectBad(chat('x', { max_tokens: 0 }), 400, 'invalid_request', 'max_tokens');
+    });
+
+    it('missing model or messages -> 400 naming it', async () => {
+      await expectBad({ model: 'sim-gpt' }, 400, 'invalid_request', 'messages');
+      await expectBad({ model: 'sim-gpt', messages: [] }, 400, 'invalid_request', 'messages');
+      await expectBad({ messages: [{ role: 'user', content: 'x' }] }, 400, 'invalid_request', 'model');
+    });
+
+    it('n other than 1 -> 400 with param n', async () => {
+      await expectBad(chat('x', { n: 2 }), 400, 'invalid_request', 'n');
+    });
+
+    it('an unknown routing policy -> 400 naming the body field or the header', async () => {
+      await expectBad(chat('x', { policy: 'fastest-please' }), 400, 'invalid_request', 'policy');
+      const res = await h.post(
+        '/v1/chat/completions',
+        chat('x'),
+        h.headers(h.adminKey, { 'x-gateway-policy': 'nope' }),
+      );
+      expect(res.status).toBe(400);
+      expectEnvelope((await res.json()) as ErrorEnvelope, 'invalid_request', 'x-gateway-policy');
+    });
+
+    it('unknown or disabled model -> 404 model_not_found before anything is queued', async () => {
+      const before = h.jobsSeen.length;
+      await expectBad(chat('x', { model: 'gpt-nonexistent' }), 404, 'model_not_found', 'model');
+      await expectBad(chat('x', { model: 'sim-b/sim-gpt' }), 404, 'model_not_found', 'model');
+      expect(h.jobsSeen.length).toBe(before);
+    });
+
+    it('oversized body -> 413 payload_too_large', async () => {
+      await expectBad(chat('x'.repeat(70 * 1024)), 413, 'payload_too_large', null);
+    });
+
+    it('ignores OpenAI fields it has no use for', async () => {
+      const res = await h.post('/v1/chat/completions', chat('extra fields', { user: 'u1', seed: 3, logit_bias: {} }));
+      expect(res.status).toBe(200);
+    });
+
+    it('native API: exactly one of prompt and messages', async () => {
+      const neither = await h.post('/api/v1/ai/generate', { model: 'sim-gpt' });
+      expect(neither.status).toBe(400);
+      expectEnvelope((await neither.json()) as ErrorEnvelope, 'invalid_request', 'prompt');
+      const both = await h.post('/api/v1/ai/generate', { prompt: 'a', messages: [{ role: 'user', content: 'b' }] });
+      expect(both.status).toBe(400);
+      expectEnvelope((await both.json()) as ErrorEnvelope, 'invalid_request', 'messages');
+      const badOption = await h.post('/api/v1/ai/generate', { prompt: 'a', options: { maxTokens: 1.5 } });
+      expectEnvelope((await badOption.json()) as ErrorEnvelope, 'invalid_request', 'options.maxTokens');
+    });
+  });
+
+  describe('models', () => {
+    it('GET /v1/models lists every enabled deployment and model name', async () => {
+      const res = await h.get('/v1/models');
+      const body = (await res.json()) as { object: string; data: { id: string; object: string; owned_by: string }[] };
+      expect(body.object).toBe('list');
+      expect(body.data.map((m) => m.id).sort()).toEqual(['sim-b/sim-claude', 'sim-claude', 'sim-gpt', 'sim/sim-gpt']);
+      expect(body.data.every((m) => m.object === 'model')).toBe(true);
+    });
+
+    it('GET /api/v1/ai/models shows prices and capabilities, never secrets or base URLs', async () => {
+      const res = await h.get('/api/v1/ai/models');
+      const text = await res.text();
+      expect(res.status).toBe(200);
+      expect(text).not.toContain('sk-sim-secret');
+      expect(text).not.toContain(h.sim.url);
+      const body = JSON.parse(text) as {
+        data: { id: string; pricing: { promptPer1k: number }; capabilities: string[] }[];
+      };
+      const gpt = body.data.find((d) => d.id === 'sim/sim-gpt');
+      expect(gpt?.pricing.promptPer1k).toBe(0.001);
+      expect(gpt?.capabilities).toEqual(['chat', 'streaming']);
+    });
+  });
+
+  it('/metrics exposes the gateway metrics, labelled by route pattern', async () => {
+    await h.post('/v1/chat/completions', chat('count me'));
+    await h.get('/api/v1/ai/jobs/req_doesnotexist');
+    const text = await (await fetch(`${h.url}/metrics`)).text();
+    for (const name of [
+      'aigw_http_requests_total',
+      'aigw_http_request_duration_seconds',
+      'aigw_requests_total',
+      'aigw_gateway_overhead_seconds',
+    ]) {
+      expect(text).toContain(name);
+    }
+    expect(text).toContain('route="/api/v1/ai/jobs/:id"');
+    expect(text).not.toContain('req_doesnotexist');
+    expect(text).toMatch(/aigw_requests_total\{provider="sim",model="sim-gpt",status="success",cache="miss"\} \d+/);
+  });
+});

@@ -1,0 +1,180 @@
+import { ErrorCode } from '@aigw/core';
+import { waitFor } from '@aigw/testing';
+import { chat, GatewayHarness, lastUserText, sleep, sseEvents, type ErrorEnvelope } from './support';
+
+interface JobView {
+  jobId: string;
+  status: string;
+  result?: { text: string; provider: string };
+  error?: { code: string };
+  createdAt: string;
+  finishedAt?: string;
+}
+
+/** Idempotency-Key replays and the async jobs API. */
+describe('idempotency and async jobs', () => {
+  const h = new GatewayHarness();
+
+  beforeAll(() => h.start(), 60_000);
+  afterAll(() => h.stop(), 30_000);
+  beforeEach(() => h.handle((job) => h.answer(job, lastUserText(job.data.request))));
+
+  describe('Idempotency-Key', () => {
+    it('runs one job for two concurrent requests with the same key and body; both get the answer', async () => {
+      h.handle(async (job) => {
+        await sleep(300);
+        return h.answer(job, 'only once');
+      });
+      const before = h.jobsSeen.length;
+      const headers = h.headers(h.adminKey, { 'idempotency-key': 'order-1' });
+      const [a, b] = await Promise.all([
+        h.post('/v1/chat/completions', chat('buy'), headers),
+        sleep(50).then(() =>
+          h.post('/v1/chat/completions', { messages: [{ content: 'buy', role: 'user' }], model: 'sim-gpt' }, headers),
+        ),
+      ]);
+      expect([a.status, b.status]).toEqual([200, 200]);
+      const [ja, jb] = (await Promise.all([a.json(), b.json()])) as { choices: { message: { content: string } }[] }[];
+      expect(ja.choices[0].message.content).toBe('only once');
+      expect(jb.choices[0].message.content).toBe('only once');
+      expect(h.jobsSeen.length - before).toBe(1);
+      expect(h.jobsSeen[h.jobsSeen.length - 1]).toMatch(/^idem_[0-9a-f]{64}$/);
+    });
+
+    it('replays a finished request from its stored result without a new job', async () => {
+      const headers = h.headers(h.adminKey, { 'idempotency-key': 'order-2' });
+      const first = await h.post('/v1/chat/completions', chat('again'), headers);
+      expect(first.status).toBe(200);
+      const before = h.jobsSeen.length;
+      const second = await h.post('/v1/chat/completions', chat('again'), headers);
+      expect(second.status).toBe(200);
+      expect(h.jobsSeen.length).toBe(before);
+      expect(
+        ((await second.json()) as { choices: { message: { content: string } }[] }).choices[0].message.content,
+      ).toBe('again');
+    });
+
+    it('409 idempotency_key_reused when the same key comes with another body', async () => {
+      const headers = h.headers(h.adminKey, { 'idempotency-key': 'order-3' });
+      expect((await h.post('/v1/chat/completions', chat('first'), headers)).status).toBe(200);
+      const res = await h.post('/v1/chat/completions', chat('second'), headers);
+      expect(res.status).toBe(409);
+      const body = (await res.json()) as ErrorEnvelope;
+      expect(body.error).toMatchObject({
+        code: 'idempotency_key_reused',
+        param: 'Idempotency-Key',
+        type: 'conflict_error',
+      });
+    });
+
+    it('scopes keys per user: another user with the same key gets its own job', async () => {
+      const key = await h.userKey('idem-bob');
+      const before = h.jobsSeen.length;
+      await h.post('/v1/chat/completions', chat('shared key'), h.headers(h.adminKey, { 'idempotency-key': 'order-4' }));
+      await h.post('/v1/chat/completions', chat('shared key'), h.headers(key, { 'idempotency-key': 'order-4' }));
+      expect(h.jobsSeen.length - before).toBe(2);
+    });
+
+    it('replays a stream as one chunk from the stored result', async () => {
+      const headers = h.headers(h.adminKey, { 'idempotency-key': 'stream-1' });
+      const body = chat('stream me twice', { stream: true });
+      const first = await sseEvents(await h.post('/v1/chat/completions', body, headers));
+      expect(first.payloads[first.payloads.length - 1]).toBe('[DONE]');
+      const second = await sseEvents(await h.post('/v1/chat/completions', body, headers));
+      const contents = second.payloads
+        .slice(0, -1)
+        .map((p) => (p as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content)
+        .filter(Boolean);
+      expect(contents).toEqual(['stream me twice']);
+      expect(second.payloads[second.payloads.length - 1]).toBe('[DONE]');
+    });
+
+    it('400 for an over-long key', async () => {
+      const res = await h.post(
+        '/v1/chat/completions',
+        chat('x'),
+        h.headers(h.adminKey, { 'idempotency-key': 'k'.repeat(256) }),
+      );
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as ErrorEnvelope).error.param).toBe('Idempotency-Key');
+    });
+  });
+
+  describe('async jobs', () => {
+    it('202 with a Location, then queued -> completed with the result', async () => {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      h.handle(async (job) => {
+        await gate;
+        return h.answer(job, 'async answer');
+      });
+      await h.queue.pause();
+      const res = await h.post('/api/v1/ai/jobs', { prompt: 'later please', model: 'sim-gpt' });
+      expect(res.status).toBe(202);
+      const accepted = (await res.json()) as { jobId: string; status: string };
+      expect(accepted.status).toBe('queued');
+      expect(res.headers.get('location')).toBe(`/api/v1/ai/jobs/${accepted.jobId}`);
+
+      const queued = (await (await h.get(`/api/v1/ai/jobs/${accepted.jobId}`)).json()) as JobView;
+      expect(queued).toMatchObject({ jobId: accepted.jobId, status: 'queued' });
+      expect(Date.parse(queued.createdAt)).not.toBeNaN();
+
+      await h.queue.resume();
+      await waitFor(
+        async () => ((await (await h.get(`/api/v1/ai/jobs/${accepted.jobId}`)).json()) as JobView).status === 'running',
+      );
+      release();
+      const done = await waitFor(async () => {
+        const view = (await (await h.get(`/api/v1/ai/jobs/${accepted.jobId}`)).json()) as JobView;
+        return view.status === 'completed' ? view : null;
+      });
+      expect(done.result).toMatchObject({ text: 'async answer', provider: 'sim' });
+      expect(Date.parse(done.finishedAt ?? '')).not.toBeNaN();
+      const job = await h.queue.getJob(accepted.jobId);
+      expect(job?.data.replyTo).toBeNull();
+      expect(job?.data.request.messages).toEqual([{ role: 'user', content: 'later please' }]);
+    });
+
+    it('reports a failed generation as failed with its error', async () => {
+      h.handle(() =>
+        Promise.resolve({
+          ok: false as const,
+          error: { message: 'nope', type: 'provider_error' as const, code: ErrorCode.AllProvidersFailed, param: null },
+        }),
+      );
+      const { jobId } = (await (await h.post('/api/v1/ai/jobs', { prompt: 'fail' })).json()) as { jobId: string };
+      const view = await waitFor(async () => {
+        const v = (await (await h.get(`/api/v1/ai/jobs/${jobId}`)).json()) as JobView;
+        return v.status === 'failed' ? v : null;
+      });
+      expect(view.error?.code).toBe('all_providers_failed');
+    });
+
+    it("404 for an unknown job and for another user's job (but an admin sees it)", async () => {
+      const bob = await h.userKey('jobs-bob');
+      const carol = await h.userKey('jobs-carol');
+      const { jobId } = (await (await h.post('/api/v1/ai/jobs', { prompt: 'mine' }, h.headers(bob))).json()) as {
+        jobId: string;
+      };
+      expect((await h.get(`/api/v1/ai/jobs/${jobId}`, h.headers(bob))).status).toBe(200);
+      const other = await h.get(`/api/v1/ai/jobs/${jobId}`, h.headers(carol));
+      expect(other.status).toBe(404);
+      expect(((await other.json()) as ErrorEnvelope).error.code).toBe('not_found');
+      expect((await h.get(`/api/v1/ai/jobs/${jobId}`, h.headers(h.adminKey))).status).toBe(200);
+      expect((await h.get('/api/v1/ai/jobs/req_unknown', h.headers(bob))).status).toBe(404);
+    });
+
+    it('an Idempotency-Key returns the same job id without enqueueing again', async () => {
+      const headers = h.headers(h.adminKey, { 'idempotency-key': 'async-1' });
+      const before = h.jobsSeen.length;
+      const a = (await (await h.post('/api/v1/ai/jobs', { prompt: 'once' }, headers)).json()) as { jobId: string };
+      await waitFor(() => h.jobsSeen.length > before);
+      const b = (await (await h.post('/api/v1/ai/jobs', { prompt: 'once' }, headers)).json()) as { jobId: string };
+      expect(b.jobId).toBe(a.jobId);
+      await sleep(100);
+      expect(h.jobsSeen.length - before).toBe(1);
+      const conflict = await h.post('/api/v1/ai/jobs', { prompt: 'twice' }, headers);
+      expect(conflict.status).toBe(409);
+    });
+  });
+});

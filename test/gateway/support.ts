@@ -1,0 +1,261 @@
+import 'reflect-metadata';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import {
+  ControlPattern,
+  EMPTY_USAGE,
+  QueueName,
+  validateEnv,
+  type CancelGenerationMessage,
+  type GenerateJobData,
+  type GenerateOutcome,
+  type GenerationRequest,
+  type GenerationResult,
+  type JobName,
+  type ReplyMessage,
+} from '@aigw/core';
+import { ApiKeyStore } from '@aigw/entities';
+import { parseSse, ProviderSimulator, uniqueId, waitFor, type SseEvent } from '@aigw/testing';
+import { Queue, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { Client } from 'pg';
+import { createGatewayApp } from '../../apps/api-gateway/src/bootstrap';
+import { GatewayEnv } from '../../apps/api-gateway/src/config/gateway-env';
+
+export const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+
+export type GenerateJob = Job<GenerateJobData, GenerateOutcome, JobName.Generate>;
+/** The test's stand-in for the router-worker: what to do with one generate job. */
+export type JobHandler = (job: GenerateJob) => Promise<GenerateOutcome>;
+
+export interface ErrorEnvelope {
+  error: { message: string; type: string; code: string; param: string | null };
+}
+
+export function catalogYaml(simUrl: string): string {
+  return `providers:
+  - id: sim
+    kind: openai
+    baseUrl: ${simUrl}/v1
+    apiKey: sk-sim-secret-gateway-test
+    timeoutMs: 10000
+    models:
+      - { name: sim-gpt, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192, capabilities: [chat, streaming] }
+  - id: sim-b
+    kind: anthropic
+    baseUrl: ${simUrl}
+    apiKey: sk-sim-secret-gateway-test-b
+    timeoutMs: 10000
+    models:
+      - { name: sim-claude, promptPer1k: 0.003, completionPer1k: 0.015, contextWindow: 8192 }
+      - { name: sim-gpt, promptPer1k: 0.002, completionPer1k: 0.004, contextWindow: 8192, enabled: false }
+`;
+}
+
+/**
+ * The api-gateway booted in-process (real Redis, real PostgreSQL with migrations, a simulator as the
+ * catalog's provider) plus the worker's side of the contract played by the test: a real BullMQ Worker
+ * on the same prefix whose behaviour each test sets with `handle`. Own Redis prefix and schema.
+ */
+export class GatewayHarness {
+  readonly prefix = uniqueId('tg');
+  readonly schema = this.prefix;
+  readonly adminKey = `sk-aigw-admin-${uniqueId()}`;
+  readonly sim = new ProviderSimulator();
+  readonly cancels: CancelGenerationMessage[] = [];
+  readonly jobsSeen: string[] = [];
+  app!: NestFastifyApplication;
+  env!: GatewayEnv;
+  url = '';
+  private handler: JobHandler = (job) => this.answer(job, lastUserText(job.data.request));
+  /** The generation queue as the worker sees it, for inspecting jobs. */
+  queue!: Queue<GenerateJobData, GenerateOutcome, JobName.Generate>;
+  private worker!: Worker<GenerateJobData, GenerateOutcome, JobName.Generate>;
+  private workerConnection!: Redis;
+  private redis!: Redis;
+  private control!: Redis;
+  private dir = '';
+  private appClosed = false;
+
+  constructor(private readonly envOverrides: Record<string, string> = {}) {}
+
+  async start(): Promise<this> {
+    await this.sim.start();
+    this.dir = mkdtempSync(path.join(os.tmpdir(), 'aigw-gateway-'));
+    const catalog = path.join(this.dir, 'providers.yaml');
+    writeFileSync(catalog, catalogYaml(this.sim.url));
+    this.env = validateEnv(GatewayEnv, {
+      NODE_ENV: 'test',
+      DATABASE_URL,
+      DATABASE_SCHEMA: this.schema,
+      REDIS_URL,
+      REDIS_PREFIX: this.prefix,
+      PROVIDERS_FILE: catalog,
+      BOOTSTRAP_ADMIN_KEY: this.adminKey,
+      LOG_LEVEL: 'error',
+      PORT: '0',
+      ...this.envOverrides,
+    });
+    this.redis = new Redis(REDIS_URL);
+    this.control = new Redis(REDIS_URL);
+    this.control.on('message', (_channel: string, raw: string) => {
+      const packet = JSON.parse(raw) as { pattern: string; data: CancelGenerationMessage };
+      this.cancels.push(packet.data);
+    });
+    await this.control.subscribe(ControlPattern.CancelGeneration);
+    this.workerConnection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    this.worker = new Worker<GenerateJobData, GenerateOutcome, JobName.Generate>(
+      QueueName.Generation,
+      (job) => {
+        this.jobsSeen.push(job.id ?? '');
+        return this.handler(job);
+      },
+      { connection: this.workerConnection, prefix: `{${this.prefix}}`, concurrency: 50 },
+    );
+    this.queue = new Queue(QueueName.Generation, { connection: this.redis, prefix: `{${this.prefix}}` });
+    this.app = await createGatewayApp(this.env);
+    await this.app.listen(0, '127.0.0.1');
+    this.url = await this.app.getUrl();
+    return this;
+  }
+
+  /** Sets what the stand-in worker does with the next jobs. */
+  handle(handler: JobHandler): void {
+    this.handler = handler;
+  }
+
+  async publish(job: GenerateJob, message: ReplyMessage): Promise<void> {
+    if (job.data.replyTo !== null) {
+      await this.redis.publish(job.data.replyTo, JSON.stringify(message));
+    }
+  }
+
+  result(request: GenerationRequest, text: string, overrides: Partial<GenerationResult> = {}): GenerationResult {
+    return {
+      requestId: request.requestId,
+      id: `chatcmpl-${request.requestId}`,
+      created: 1_700_000_000,
+      text,
+      finishReason: 'stop',
+      provider: 'sim',
+      model: 'sim-gpt',
+      route: 'direct',
+      usage: { ...EMPTY_USAGE, promptTokens: 3, completionTokens: 2, totalTokens: 5 },
+      costUsd: 0.000007,
+      latencyMs: 12,
+      providerLatencyMs: 10,
+      attempts: [{ provider: 'sim', model: 'sim-gpt', route: 'direct', ok: true, latencyMs: 10, retries: 0 }],
+      ...overrides,
+    };
+  }
+
+  /** Answers as the real worker does: `result`, or `start` + word chunks + `end` for a stream. */
+  async answer(job: GenerateJob, text: string, opts: { publish?: boolean } = {}): Promise<GenerateOutcome> {
+    const jobId = job.id ?? '';
+    const request = job.data.request;
+    const result = this.result(request, text);
+    if (opts.publish !== false) {
+      if (request.stream) {
+        await this.publish(job, { t: 'start', jobId, provider: 'sim', model: 'sim-gpt', id: result.id, created: 1 });
+        const words = text.split(/(?= )/);
+        for (let seq = 0; seq < words.length; seq++) {
+          await this.publish(job, { t: 'chunk', jobId, seq, text: words[seq] });
+        }
+        await this.publish(job, { t: 'end', jobId, result });
+      } else {
+        await this.publish(job, { t: 'result', jobId, result });
+      }
+    }
+    return { ok: true, result };
+  }
+
+  /** Resolves when a cancel for `jobId` arrived (or after `timeoutMs`), so hanging jobs end with the test. */
+  async cancelled(jobId: string, timeoutMs = 10_000): Promise<boolean> {
+    return waitFor(() => this.cancels.some((c) => c.jobId === jobId), { timeoutMs, intervalMs: 20 }).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  headers(key = this.adminKey, extra: Record<string, string> = {}): Record<string, string> {
+    return { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...extra };
+  }
+
+  post(route: string, body: unknown, headers: Record<string, string> = this.headers()): Promise<Response> {
+    return fetch(`${this.url}${route}`, {
+      method: 'POST',
+      headers,
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+  }
+
+  get(route: string, headers: Record<string, string> = this.headers()): Promise<Response> {
+    return fetch(`${this.url}${route}`, { headers });
+  }
+
+  /** A fresh API key of a plain user. */
+  async userKey(userName: string): Promise<string> {
+    const created = await this.app.get(ApiKeyStore).create({ userName, role: 'user' });
+    return created.key;
+  }
+
+  async closeApp(): Promise<void> {
+    if (!this.appClosed) {
+      this.appClosed = true;
+      await this.app.close();
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.closeApp().catch(() => undefined);
+    await this.worker.close();
+    await this.queue.close();
+    await this.workerConnection.quit();
+    await this.control.quit();
+    await this.deleteKeys();
+    await this.redis.quit();
+    await this.sim.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+    const pg = new Client({ connectionString: DATABASE_URL });
+    await pg.connect();
+    await pg.query(`DROP SCHEMA IF EXISTS "${this.schema}" CASCADE`);
+    await pg.end();
+  }
+
+  /** Removes this run's keys only (the Redis is shared). */
+  private async deleteKeys(): Promise<void> {
+    for (const pattern of [`{${this.prefix}}*`, `${this.prefix}:*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+        cursor = next;
+        if (keys.length > 0) {
+          await this.redis.del(...keys);
+        }
+      } while (cursor !== '0');
+    }
+  }
+}
+
+export function lastUserText(request: GenerationRequest): string {
+  const last = request.messages[request.messages.length - 1];
+  return typeof last?.content === 'string' ? last.content : '';
+}
+
+export function chat(content: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { model: 'sim-gpt', messages: [{ role: 'user', content }], ...extra };
+}
+
+/** The SSE events of a finished response, with `data` parsed where it is JSON. */
+export async function sseEvents(res: Response): Promise<{ events: SseEvent[]; payloads: unknown[] }> {
+  const events = parseSse(await res.text());
+  const payloads = events.map((e) => (e.data === '[DONE]' ? '[DONE]' : (JSON.parse(e.data) as unknown)));
+  return { events, payloads };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
