@@ -118,5 +118,6 @@ describe('HttpPool', () => {
     const e = await failure(call(target({ baseUrl: 'not a url with secret-token' })));
     expect(e.errorClass).toBe(ErrorClass.Provider);
     expect(e.message).not.toContain('secret-token');
+    expect(e.cause).toBeUndefined();
   });
 });

@@ -42,7 +42,7 @@ export async function openCall(
   call: HttpCall,
   deadline: CallDeadline,
 ): Promise<HttpResponse> {
-  const res = await pool.request(target, call, deadline.signal);
+  const res = await pool.request(target, call, deadline);
   if (res.statusCode >= 200 && res.statusCode < 300) {
     return res;
   }
@@ -186,7 +186,8 @@ function release(res: HttpResponse | undefined, deadline: CallDeadline, complete
     return;
   }
   // The terminal event is in; the response's last bytes are at most a packet away. Reading them in the background
-  // returns the socket to the pool without making the consumer wait; the deadline still bounds the wait.
+  // returns the socket to the pool without making the consumer wait. The deadline still bounds the wait: undici
+  // keeps listening to it until the body closes, and destroys the body when it fires.
   const done = (): void => deadline.dispose();
-  body.dump({ limit: STREAM_TAIL_DRAIN_BYTES, signal: deadline.signal }).then(done, done);
+  body.dump({ limit: STREAM_TAIL_DRAIN_BYTES }).then(done, done);
 }

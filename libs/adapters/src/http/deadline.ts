@@ -1,4 +1,5 @@
 import { ErrorClass, ProviderCallError } from '@aigw/core';
+import { EventEmitter } from 'node:events';
 import { classifyError } from '../errors/classify';
 
 /** Node turns a delay it cannot represent (over ~24.8 days, or NaN) into 1 ms: clamp instead of timing out at once. */
@@ -15,9 +16,13 @@ function timerDelay(ms: number): number {
  * The cancellation scope of one provider call: our timeout and the caller's signal folded into one signal for
  * undici. The abort reason is a ready ProviderCallError, so whichever fired first decides the class (Timeout vs
  * Cancelled) no matter which error undici or the body stream then reports.
+ *
+ * It is itself the signal handed to undici, which accepts an EventEmitter with `aborted`/`reason` and an `abort`
+ * event: one per call on the hot path, and an AbortController costs several times what an emitter does.
  */
-export class CallDeadline {
-  private readonly controller = new AbortController();
+export class CallDeadline extends EventEmitter {
+  aborted = false;
+  reason: ProviderCallError | undefined;
   private readonly timer: NodeJS.Timeout;
   private readonly onCallerAbort: () => void;
   private disposed = false;
@@ -26,24 +31,18 @@ export class CallDeadline {
     private readonly caller: AbortSignal,
     private readonly timeoutMs: number,
   ) {
+    super();
     this.onCallerAbort = () => {
-      this.controller.abort(
-        new ProviderCallError(ErrorClass.Cancelled, 'cancelled by the caller', { cause: caller.reason }),
-      );
+      this.abort(new ProviderCallError(ErrorClass.Cancelled, 'cancelled by the caller', { cause: caller.reason }));
     };
     this.timer = setTimeout(() => {
-      this.controller.abort(new ProviderCallError(ErrorClass.Timeout, `upstream timed out after ${this.timeoutMs} ms`));
+      this.abort(new ProviderCallError(ErrorClass.Timeout, `upstream timed out after ${this.timeoutMs} ms`));
     }, timerDelay(timeoutMs));
     if (caller.aborted) {
       this.onCallerAbort();
     } else {
       caller.addEventListener('abort', this.onCallerAbort, { once: true });
     }
-  }
-
-  /** Aborts the undici request (and its body) when the call must stop. */
-  get signal(): AbortSignal {
-    return this.controller.signal;
   }
 
   /** Restart the timeout: a stream made progress. */
@@ -55,11 +54,7 @@ export class CallDeadline {
 
   /** Why the call stopped: the abort reason when we aborted it, else the classified error. */
   classify(err: unknown): ProviderCallError {
-    const reason: unknown = this.controller.signal.reason;
-    if (this.controller.signal.aborted && reason instanceof ProviderCallError) {
-      return reason;
-    }
-    return classifyError(err, this.caller);
+    return this.reason ?? classifyError(err, this.caller);
   }
 
   /** Stop the timer and let go of the caller's signal. Idempotent. */
@@ -68,6 +63,14 @@ export class CallDeadline {
       this.disposed = true;
       clearTimeout(this.timer);
       this.caller.removeEventListener('abort', this.onCallerAbort);
+    }
+  }
+
+  private abort(reason: ProviderCallError): void {
+    if (!this.aborted) {
+      this.aborted = true;
+      this.reason = reason;
+      this.emit('abort');
     }
   }
 }

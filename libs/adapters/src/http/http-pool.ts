@@ -1,4 +1,5 @@
 import { ErrorClass, ProviderCallError } from '@aigw/core';
+import type { EventEmitter } from 'node:events';
 import { type Dispatcher, Pool } from 'undici';
 import type { AdapterTarget } from '../types';
 
@@ -64,9 +65,10 @@ export class HttpPool {
 
   /**
    * Send one request. Resolves once the response headers are in, whatever the status; the caller must consume or
-   * destroy the body. `signal` aborts the request at any stage, socket included.
+   * destroy the body. `signal` (an AbortSignal, or an EventEmitter with `aborted`, `reason` and an `abort` event)
+   * aborts the request at any stage, socket included.
    */
-  request(target: AdapterTarget, call: HttpCall, signal: AbortSignal): Promise<HttpResponse> {
+  request(target: AdapterTarget, call: HttpCall, signal: AbortSignal | EventEmitter): Promise<HttpResponse> {
     if (this.closed) {
       // Only reachable during shutdown; Cancelled keeps it from counting against the provider.
       return Promise.reject(new ProviderCallError(ErrorClass.Cancelled, 'http pool is closed (shutting down)'));
@@ -74,11 +76,9 @@ export class HttpPool {
     let endpoint: Endpoint;
     try {
       endpoint = this.endpointOf(target.baseUrl);
-    } catch (err) {
-      // The URL itself is not echoed: it may carry credentials.
-      return Promise.reject(
-        new ProviderCallError(ErrorClass.Provider, 'provider baseUrl is not a valid URL', { cause: err }),
-      );
+    } catch {
+      // Deliberately without the cause: URL errors carry the input, which may hold credentials.
+      return Promise.reject(new ProviderCallError(ErrorClass.Provider, 'provider baseUrl is not a valid http(s) URL'));
     }
     return this.poolFor(target, endpoint.origin).request({
       method: call.method,
