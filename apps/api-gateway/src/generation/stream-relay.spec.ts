@@ -1,0 +1,195 @@
+import { ErrorCode, GatewayError, type GenerationResult, type ReplyMessage } from '@aigw/core';
+import type { AbandonReason } from './reply-waiter';
+import { StreamRelay, type StreamSink } from './stream-relay';
+
+class RecordingSink implements StreamSink {
+  headers: Record<string, string> | null = null;
+  readonly writes: string[] = [];
+  ended = false;
+
+  open(headers: Record<string, string>): void {
+    this.headers = headers;
+  }
+
+  write(data: string): void {
+    expect(this.headers).not.toBeNull();
+    expect(this.ended).toBe(false);
+    this.writes.push(data);
+  }
+
+  end(): void {
+    this.ended = true;
+  }
+
+  /** Parsed `data:` payloads. */
+  get events(): unknown[] {
+    return this.writes.map((w) => {
+      const data = w.slice('data: '.length, -2);
+      return data === '[DONE]' ? data : (JSON.parse(data) as unknown);
+    });
+  }
+
+  get text(): string {
+    return this.events
+      .map((e) => (e as { choices?: { delta?: { content?: string } }[] }).choices?.[0]?.delta?.content ?? '')
+      .join('');
+  }
+}
+
+const jobId = 'job1';
+
+function result(text: string): GenerationResult {
+  return {
+    requestId: 'r',
+    id: 'c1',
+    created: 7,
+    text,
+    finishReason: 'stop',
+    provider: 'p',
+    model: 'm',
+    route: 'direct',
+    usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3, cachedPromptTokens: 0 },
+    costUsd: 0,
+    latencyMs: 1,
+    providerLatencyMs: 1,
+    attempts: [],
+  };
+}
+
+const start: ReplyMessage = { t: 'start', jobId, provider: 'p', model: 'm', id: 'c1', created: 7 };
+const chunk = (seq: number, text: string): ReplyMessage => ({ t: 'chunk', jobId, seq, text });
+
+function setup(includeUsage = false) {
+  const sink = new RecordingSink();
+  const abandoned: AbandonReason[] = [];
+  const ends: unknown[] = [];
+  const relay = new StreamRelay({
+    jobId,
+    deadlineAt: Date.now() + 60_000,
+    firstCheckMs: 2000,
+    checkEveryMs: 1000,
+    onAbandon: (r) => abandoned.push(r),
+    sink,
+    includeUsage,
+    onEnd: (o) => ends.push(o),
+  });
+  return { sink, relay, abandoned, ends };
+}
+
+describe('StreamRelay', () => {
+  it('relays start, chunks and end as OpenAI SSE ending with [DONE]', async () => {
+    const { sink, relay, ends } = setup(true);
+    relay.onReply(start);
+    await expect(relay.started).resolves.toBeUndefined();
+    expect(sink.headers).toEqual({ 'x-gateway-provider': 'p', 'x-gateway-model': 'm', 'x-gateway-cache': 'miss' });
+    relay.onReply(chunk(0, 'he'));
+    relay.onReply(chunk(1, 'llo'));
+    relay.onReply({ t: 'end', jobId, result: result('hello') });
+    expect(sink.text).toBe('hello');
+    expect(sink.events).toHaveLength(6);
+    expect(sink.events[3]).toMatchObject({ choices: [{ delta: {}, finish_reason: 'stop' }] });
+    expect(sink.events[4]).toMatchObject({ choices: [], usage: { total_tokens: 3 } });
+    expect(sink.events[5]).toBe('[DONE]');
+    expect(sink.ended).toBe(true);
+    expect(relay.done).toBe(true);
+    expect(ends).toEqual([{ result: result('hello') }]);
+  });
+
+  it('sends nothing and rejects `started` when the job fails before its start', async () => {
+    const { sink, relay } = setup();
+    const error = { message: 'no', type: 'provider_error' as const, code: ErrorCode.AllProvidersFailed, param: null };
+    relay.onReply({ t: 'error', jobId, error, retryAfterMs: 1000 });
+    const err = await relay.started.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GatewayError);
+    expect((err as GatewayError).code).toBe(ErrorCode.AllProvidersFailed);
+    expect((err as GatewayError).retryAfterMs).toBe(1000);
+    expect(sink.headers).toBeNull();
+  });
+
+  it('ends with an error event (no [DONE]) when the job fails after its start', () => {
+    const { sink, relay } = setup();
+    relay.onReply(start);
+    relay.onReply(chunk(0, 'part'));
+    const error = { message: 'broke', type: 'provider_error' as const, code: ErrorCode.ProviderError, param: null };
+    relay.onReply({ t: 'error', jobId, error });
+    expect(sink.events[sink.events.length - 1]).toEqual({ error });
+    expect(sink.events).not.toContain('[DONE]');
+    expect(sink.ended).toBe(true);
+    relay.onReply({ t: 'end', jobId, result: result('part') });
+    expect(sink.events).not.toContain('[DONE]');
+  });
+
+  it('holds chunks behind a gap and fills it from the final text', () => {
+    const { sink, relay } = setup();
+    relay.onReply(start);
+    relay.onReply(chunk(0, 'a'));
+    relay.onReply(chunk(2, 'c'));
+    expect(sink.text).toBe('a');
+    relay.onReply({ t: 'end', jobId, result: result('abc') });
+    expect(sink.text).toBe('abc');
+    expect(sink.events[sink.events.length - 1]).toBe('[DONE]');
+  });
+
+  it('fails when what was sent is not a prefix of the final text after a loss', () => {
+    const { sink, relay } = setup();
+    relay.onReply(start);
+    relay.onReply(chunk(0, 'a'));
+    relay.onReply(chunk(2, 'c'));
+    relay.onReply({ t: 'end', jobId, result: result('xyz') });
+    expect((sink.events[sink.events.length - 1] as { error: { code: string } }).error.code).toBe('internal_error');
+    expect(sink.events).not.toContain('[DONE]');
+  });
+
+  it('trusts chunks that all arrived in order when the final text merely differs', () => {
+    const { sink, relay } = setup();
+    relay.onReply(start);
+    relay.onReply(chunk(0, 'answer  '));
+    relay.onReply({ t: 'end', jobId, result: result('answer') });
+    expect(sink.text).toBe('answer  ');
+    expect(sink.events[sink.events.length - 1]).toBe('[DONE]');
+  });
+
+  it('opens and answers from a stored result when every message was lost', async () => {
+    const { sink, relay } = setup();
+    relay.onSnapshot({ state: 'running' });
+    expect(sink.headers).toBeNull();
+    relay.onSnapshot({ state: 'completed', outcome: { ok: true, result: result('stored') } });
+    await relay.started;
+    expect(sink.text).toBe('stored');
+    expect(sink.events[sink.events.length - 1]).toBe('[DONE]');
+  });
+
+  it('answers the deadline with 504 before the start, an error event after it, and abandons the job', async () => {
+    const before = setup();
+    before.relay.onDeadline();
+    expect(((await before.relay.started.catch((e: unknown) => e)) as GatewayError).code).toBe(ErrorCode.Timeout);
+    expect(before.abandoned).toEqual(['deadline']);
+
+    const after = setup();
+    after.relay.onReply(start);
+    after.relay.onDeadline();
+    expect((after.sink.events[after.sink.events.length - 1] as { error: { code: string } }).error.code).toBe('timeout');
+    expect(after.abandoned).toEqual(['deadline']);
+  });
+
+  it('abandons the job once when the client goes away, and ignores later messages', () => {
+    const { sink, relay, abandoned } = setup();
+    relay.onReply(start);
+    relay.abandon('client_disconnected');
+    relay.abandon('client_disconnected');
+    relay.onReply(chunk(0, 'late'));
+    relay.onDeadline();
+    expect(abandoned).toEqual(['client_disconnected']);
+    expect(sink.text).toBe('');
+  });
+
+  it('detaches from the hub exactly once', () => {
+    const { relay } = setup();
+    const detach = jest.fn();
+    relay.detach = detach;
+    relay.onReply(start);
+    relay.onReply({ t: 'end', jobId, result: result('') });
+    relay.abandon('client_disconnected');
+    expect(detach).toHaveBeenCalledTimes(1);
+  });
+});

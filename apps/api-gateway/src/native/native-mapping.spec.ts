@@ -1,0 +1,98 @@
+import 'reflect-metadata';
+import { plainToInstance } from 'class-transformer';
+import { ErrorCode, GatewayError, type GenerationResult } from '@aigw/core';
+import type { RequestFrame } from '../generation/request-frame';
+import { GenerateDto } from './generate.dto';
+import { generateResponse, nativeRequest } from './native-mapping';
+
+const frame: RequestFrame = { requestId: 'req_2', userId: 'u1', apiKeyId: 'k1', receivedAt: 5, deadlineAt: 10 };
+
+function dto(body: Record<string, unknown>): GenerateDto {
+  return plainToInstance(GenerateDto, body);
+}
+
+function paramOf(fn: () => unknown): string | null {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(GatewayError);
+    expect((err as GatewayError).code).toBe(ErrorCode.InvalidRequest);
+    return (err as GatewayError).param;
+  }
+  throw new Error('expected a GatewayError');
+}
+
+describe('nativeRequest', () => {
+  it('turns prompt + systemPrompt into messages, with the auto model by default', () => {
+    const req = nativeRequest(
+      dto({ prompt: 'hi', systemPrompt: 'be brief', options: { maxTokens: 5, stop: ['x'] }, context: 'coding' }),
+      frame,
+    );
+    expect(req).toEqual({
+      requestId: 'req_2',
+      model: 'auto',
+      messages: [
+        { role: 'system', content: 'be brief' },
+        { role: 'user', content: 'hi' },
+      ],
+      options: { maxTokens: 5, stop: ['x'] },
+      stream: false,
+      context: 'coding',
+      userId: 'u1',
+      apiKeyId: 'k1',
+      receivedAt: 5,
+      deadlineAt: 10,
+    });
+  });
+
+  it('takes messages as given, a system prompt going first', () => {
+    const req = nativeRequest(
+      dto({ messages: [{ role: 'user', content: 'q' }], systemPrompt: 's', model: 'p/m', policy: 'quality' }),
+      frame,
+    );
+    expect(req.messages).toEqual([
+      { role: 'system', content: 's' },
+      { role: 'user', content: 'q' },
+    ]);
+    expect(req.model).toBe('p/m');
+    expect(req.policy).toBe('quality');
+  });
+
+  it('needs exactly one of prompt and messages', () => {
+    expect(paramOf(() => nativeRequest(dto({}), frame))).toBe('prompt');
+    expect(paramOf(() => nativeRequest(dto({ prompt: 'a', messages: [{ role: 'user', content: 'b' }] }), frame))).toBe(
+      'messages',
+    );
+  });
+});
+
+describe('generateResponse', () => {
+  it('exposes the result fields of the native API', () => {
+    const result = {
+      requestId: 'req_2',
+      id: 'c',
+      created: 1,
+      text: 't',
+      finishReason: 'stop',
+      provider: 'p',
+      model: 'm',
+      route: 'gateway',
+      usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3, cachedPromptTokens: 0 },
+      costUsd: 0.5,
+      latencyMs: 7,
+      providerLatencyMs: 6,
+      attempts: [{ provider: 'p', model: 'm', route: 'gateway', ok: true, latencyMs: 6, retries: 0 }],
+    } satisfies GenerationResult;
+    expect(generateResponse(result)).toEqual({
+      requestId: 'req_2',
+      text: 't',
+      provider: 'p',
+      model: 'm',
+      finishReason: 'stop',
+      usage: result.usage,
+      costUsd: 0.5,
+      latencyMs: 7,
+      attempts: result.attempts,
+    });
+  });
+});
