@@ -52,7 +52,8 @@ export interface HealthResult {
 
 /**
  * One wire format. Every method rejects (or, for `stream`, throws while iterated) only with ProviderCallError.
- * `signal` is the caller's: aborting it cancels the upstream request and surfaces as ErrorClass.Cancelled.
+ * `signal` is the caller's: aborting it cancels the upstream request and surfaces as ErrorClass.Cancelled. Each call
+ * holds one listener on it while running; a signal shared by many concurrent calls needs `events.setMaxListeners`.
  */
 export interface ProviderAdapter {
   readonly kind: ProviderKind;
