@@ -34,8 +34,11 @@ const USAGE_CHUNK = {
   usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11, prompt_tokens_details: { cached_tokens: 4 } },
 };
 
-/** A well-behaved streamed answer, written in several TCP writes with the given pause between them. */
-async function streamAnswer(res: ServerResponse, pauseMs = 0): Promise<void> {
+/**
+ * A well-behaved streamed answer, written in several TCP writes with the given pause between them; `endDelayMs`
+ * holds back the end of the response after `[DONE]`, as a server flushing late would.
+ */
+async function streamAnswer(res: ServerResponse, pauseMs = 0, endDelayMs = 0): Promise<void> {
   startSse(res);
   const parts = [
     sseEvent(chunk({ role: 'assistant', content: '' })),
@@ -51,6 +54,9 @@ async function streamAnswer(res: ServerResponse, pauseMs = 0): Promise<void> {
     if (pauseMs > 0) {
       await sleep(pauseMs);
     }
+  }
+  if (endDelayMs > 0) {
+    await sleep(endDelayMs);
   }
   res.end();
 }
@@ -355,8 +361,9 @@ describe('OpenAI-compatible adapter against a real HTTP server', () => {
 
   it('reuses one keep-alive connection for sequential calls, streamed or not', async () => {
     // undici hands a socket back one event-loop turn after its response completed (its guard against servers that
-    // close despite keep-alive), and a finished stream's tail is drained in the background: "sequential" here
-    // means each call starts once the previous one has released its socket, as calls spaced by real work do.
+    // close despite keep-alive), and a finished stream's tail (here held back 30 ms after [DONE]) is drained in the
+    // background rather than cut: "sequential" here means each call starts once the previous one has released its
+    // socket, as calls spaced by real work do.
     const released = (): Promise<void> =>
       within(
         2000,
@@ -364,7 +371,7 @@ describe('OpenAI-compatible adapter against a real HTTP server', () => {
         waitFor(() => pool.stats().every((s) => s.free === s.connected && s.running === 0)),
       );
     up.handler = (_req, res, seen) =>
-      JSON.parse(seen.body).stream === true ? streamAnswer(res) : sendJson(res, 200, completion('x'));
+      JSON.parse(seen.body).stream === true ? streamAnswer(res, 0, 30) : sendJson(res, 200, completion('x'));
     for (let i = 0; i < 3; i++) {
       await adapter.generate(request(), never);
       await released();
