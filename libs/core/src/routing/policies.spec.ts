@@ -8,6 +8,7 @@ import {
   estimatedCostUsd,
   orderCandidates,
   policyOfAlias,
+  preferredFirst,
   resolvePolicy,
   roundRobin,
   type TokenEstimate,
@@ -164,6 +165,43 @@ describe('byPreference', () => {
     const x1 = deployment('p1', 'x', { promptPer1k: 3 });
     const x2 = deployment('p2', 'x', { promptPer1k: 1 });
     expect(ids(byPreference([a, x1, x2], { userDefault: 'x' }, est))).toEqual(['p2/x', 'p1/x', 'p1/a']);
+  });
+
+  it('orders within each group by the policy the preference names', () => {
+    // Quality: a 0.9, d 0.9 (a cheaper), b 0.6, c 0.5 (default).
+    const prefs = { userDefault: 'p3/c', then: 'quality' as const };
+    expect(ids(orderCandidates('preference', all, { estimate: est, preferences: prefs }))).toEqual([
+      'p3/c',
+      'p1/a',
+      'p4/d',
+      'p2/b',
+    ]);
+    const rr = { estimate: est, roundRobinCounter: 1, preferences: { context: 'p1/a', then: 'round-robin' as const } };
+    expect(ids(orderCandidates('preference', all, rr))).toEqual(['p1/a', 'p2/b', 'p3/c', 'p4/d']);
+    expect(ids(orderCandidates('preference', all, { ...rr, pinnedId: 'p4/d' }))).toEqual([
+      'p4/d',
+      'p1/a',
+      'p2/b',
+      'p3/c',
+    ]);
+  });
+
+  it('treats then: preference or cost as the plain cost order', () => {
+    for (const then of ['preference', 'cost', null] as const) {
+      const prefs = { context: 'p4/d', then };
+      expect(ids(orderCandidates('preference', all, { estimate: est, preferences: prefs }))).toEqual(
+        ids(byPreference(all, prefs, est)),
+      );
+    }
+  });
+
+  it('preferredFirst keeps the given order within each group', () => {
+    expect(ids(preferredFirst([d, c, b, a], { userDefault: 'p2/b', systemDefault: 'c' }))).toEqual([
+      'p2/b',
+      'p3/c',
+      'p4/d',
+      'p1/a',
+    ]);
   });
 
   it('preferences naming nothing among the candidates have no effect', () => {

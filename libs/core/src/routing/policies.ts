@@ -20,6 +20,11 @@ export interface PreferenceChain {
   context?: string | null;
   userDefault?: string | null;
   systemDefault?: string | null;
+  /**
+   * How deployments are ordered within each preference group (the user's preference may name a
+   * policy for what is not preferred). Default `cost`; `preference` itself means `cost`.
+   */
+  then?: RoutingPolicy | null;
 }
 
 export interface OrderingInputs {
@@ -174,6 +179,27 @@ export function byPreference(
   return sortByKeys(candidates, rank, costKeys(candidates, estimate));
 }
 
+/** Preferred deployments first (as `byPreference`), keeping the given order within each group. */
+export function preferredFirst(ordered: readonly Deployment[], prefs: PreferenceChain): Deployment[] {
+  const rank = new Float64Array(ordered.length);
+  for (let i = 0; i < ordered.length; i++) {
+    rank[i] = preferenceRank(ordered[i], prefs);
+  }
+  return sortByKeys(ordered, rank, null);
+}
+
+function byPreferenceThen(
+  candidates: readonly Deployment[],
+  inputs: OrderingInputs,
+  prefs: PreferenceChain,
+): Deployment[] {
+  const then = prefs.then;
+  if (then === undefined || then === null || then === 'preference' || then === 'cost') {
+    return byPreference(candidates, prefs, inputs.estimate);
+  }
+  return preferredFirst(orderCandidates(then, candidates, { ...inputs, pinnedId: null }), prefs);
+}
+
 function pinFirst(ordered: Deployment[], pinnedId: string): Deployment[] {
   const i = ordered.findIndex((d) => d.id === pinnedId);
   if (i > 0) {
@@ -209,7 +235,7 @@ export function orderCandidates(
       ordered = roundRobin(candidates, inputs.roundRobinCounter ?? 0);
       break;
     case 'preference':
-      ordered = byPreference(candidates, inputs.preferences ?? {}, inputs.estimate);
+      ordered = byPreferenceThen(candidates, inputs, inputs.preferences ?? {});
       break;
   }
   return inputs.pinnedId ? pinFirst(ordered, inputs.pinnedId) : ordered;
