@@ -11,12 +11,13 @@ import { root } from './lib.mjs';
 import { parseArgs, usage } from './bench/cli.mjs';
 import { EXTRA_BENCHES } from './bench/extras.mjs';
 import { createLoadGenerator } from './bench/loadgen.mjs';
-import { preflight, runCell } from './bench/measure.mjs';
-import { pinSelf, pinning, ProcessGroup } from './bench/processes.mjs';
+import { measureIdle, preflight, runCell } from './bench/measure.mjs';
+import { pinSelf, pinning, ProcessGroup, setNice } from './bench/processes.mjs';
 import { header, notes, table } from './bench/report.mjs';
 import { startSystem } from './bench/system.mjs';
 
 const CPUS = { client: 0, gateway: 1 };
+const IDLE_SECONDS = 3;
 const extraFlags = EXTRA_BENCHES.flatMap((e) => e.flags ?? []);
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
@@ -41,9 +42,10 @@ function machineFacts(loadgen, sys, opts) {
     redis: redis ? `redis-server ${redis}` : 'redis-server unknown',
     loadgen: loadgen.describe,
     systemLabel: sys.label,
-    placement: pinning.enabled
-      ? `CPU ${CPUS.client}: load generator + simulator + this script; CPU ${CPUS.gateway}: the whole gateway side (taskset -c)`
-      : `not pinned (${pinning.reason})`,
+    placement:
+      (pinning.enabled
+        ? `CPU ${CPUS.client}: load generator + simulator + this script; CPU ${CPUS.gateway}: the whole gateway side (taskset -c)`
+        : `not pinned (${pinning.reason})`) + (opts.nice !== 0 ? `; all bench processes at nice ${opts.nice}` : ''),
     method:
       `closed loop, keep-alive; one-time ${opts.initialWarmupS} s gateway warm-up (c=10); per run ${opts.warmupS} s ` +
       `discarded warm-up then ${opts.durationS} s measured; direct and gateway alternate; ${opts.reps} ` +
@@ -94,6 +96,7 @@ async function main() {
   }
 
   try {
+    setNice(opts.nice);
     pinSelf(CPUS.client);
     if (!pinning.enabled) {
       log(`warning: ${pinning.reason}`);
@@ -129,6 +132,8 @@ async function main() {
       await loadgen.run(sys.gateway, 10, opts.initialWarmupS, abort.signal);
     }
     guard();
+    const idle = await measureIdle(sys, IDLE_SECONDS);
+    log(`gateway side at idle: ${idle.totalPct.toFixed(1)}% of one core`);
 
     const cells = [];
     for (const latencyMs of opts.latencies) {
@@ -142,7 +147,7 @@ async function main() {
 
     const summaries = cells.map((c) => c.summary);
     const command = `node scripts/bench.mjs ${process.argv.slice(2).join(' ')}`.trim();
-    const meta = { date: started.toISOString(), command, ...machineFacts(loadgen, sys, opts) };
+    const meta = { date: started.toISOString(), command, idle, ...machineFacts(loadgen, sys, opts) };
     let report = `${header(meta)}\n\n${table(summaries, Boolean(sys.rssPids.worker))}\n${notes(summaries, opts.reps)}\n`;
     writeFileSync(path.join(outDir, 'results.json'), JSON.stringify({ meta, opts, cells }, null, 2));
     writeFileSync(path.join(outDir, 'results.md'), report);

@@ -16,6 +16,8 @@ the same chat request sent directly to the simulator and through the gateway, si
   --loadgen auto|wrk|node   load generator (default auto: wrk when installed, else the built-in Node one)
   --stand-in FILE       measure FILE (a forwarding process such as a null gateway) instead of the
                         real gateway side; it gets NULL_GW_HOST, NULL_GW_PORT and UPSTREAM
+  --nice N              run every bench process at this niceness (e.g. -10, needs root): on a box
+                        shared with other jobs it keeps them off the measured cores (default 0: unchanged)
   --skip-extras         run only the main table
   --help                this text
 `;
@@ -51,6 +53,7 @@ export function parseArgs(argv, extraFlags = []) {
     out: null,
     loadgen: 'auto',
     standIn: null,
+    nice: 0,
     skipExtras: false,
     help: false,
     extra: {},
@@ -101,6 +104,14 @@ export function parseArgs(argv, extraFlags = []) {
       case '--stand-in':
         opts.standIn = value();
         break;
+      case '--nice': {
+        const v = Number(value());
+        if (!Number.isInteger(v) || v < -20 || v > 19) {
+          throw new Error(`--nice expects an integer from -20 to 19`);
+        }
+        opts.nice = v;
+        break;
+      }
       case '--skip-extras':
         opts.skipExtras = true;
         break;

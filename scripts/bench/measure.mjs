@@ -84,6 +84,34 @@ function stolen(usage) {
     .map(([cpu, u]) => `${cpu} steal ${u.stealPct.toFixed(0)}%`);
 }
 
+function perProcess(named, before, after, requests) {
+  const out = {};
+  for (const [name, pid] of Object.entries(named)) {
+    const start = before.get(pid);
+    const end = after.get(pid);
+    out[name] = start !== undefined && end !== undefined && requests > 0 ? ((end - start) / requests) * 1e6 : NaN;
+  }
+  return out;
+}
+
+/**
+ * CPU the gateway side burns with no traffic at all (timers, queue polling, metrics), as % of one
+ * core per process. It explains per-request CPU at low request rates, where it dominates.
+ */
+export async function measureIdle(sys, seconds) {
+  const pids = withDescendants(sys.gatewaySidePids);
+  const before = cpuSeconds(pids);
+  const t0 = process.hrtime.bigint();
+  await sleep(seconds * 1000);
+  const after = cpuSeconds(withDescendants(sys.gatewaySidePids));
+  const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+  const byProcess = {};
+  for (const [name, pid] of Object.entries(sys.gatewaySide)) {
+    byProcess[name] = before.has(pid) && after.has(pid) ? (100 * (after.get(pid) - before.get(pid))) / elapsed : NaN;
+  }
+  return { seconds: elapsed, totalPct: (100 * cpuDelta(before, after)) / elapsed, byProcess };
+}
+
 /** One measured run of one side; the gateway side also gets CPU, RSS and upstream counts. */
 async function measuredRun(sys, loadgen, side, conc, seconds, signal) {
   const target = side === 'gateway' ? sys.gateway : sys.direct;
@@ -104,6 +132,7 @@ async function measuredRun(sys, loadgen, side, conc, seconds, signal) {
     run.upstream = (await sys.sim.total()) - simBefore;
     run.upPerReq = res.requests > 0 ? run.upstream / res.requests : NaN;
     run.gwCpuSeconds = cpuDelta(cpuBefore, cpuAfter);
+    run.cpuUsPerReqBy = perProcess(sys.gatewaySide, cpuBefore, cpuAfter, res.requests);
     run.cpuUsPerReq = res.requests > 0 ? (run.gwCpuSeconds / res.requests) * 1e6 : NaN;
     // PostgreSQL is shared and not pinned: its backends for these apps are reported on their own.
     run.pgCpuUsPerReq =
@@ -171,6 +200,9 @@ export async function runCell(sys, loadgen, { latencyMs, conc, reps, warmupS, du
     gwSideBusyPct: median(gwRuns.map((r) => r.gwSideBusyPct)),
     foreignPct: median(gwRuns.map((r) => r.foreignPct)),
     pgCpuUsPerReq: median(gwRuns.map((r) => r.pgCpuUsPerReq)),
+    cpuUsPerReqBy: Object.fromEntries(
+      Object.keys(sys.gatewaySide).map((name) => [name, median(gwRuns.map((r) => r.cpuUsPerReqBy[name]))]),
+    ),
   };
   summary.dp50Range = gwRuns.map((g) => g.p50 - runs.find((d) => d.side === 'direct' && d.rep === g.rep).p50);
   return { summary, runs };

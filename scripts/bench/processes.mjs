@@ -18,9 +18,24 @@ if (!hasTaskset) {
   pinning.reason = `only ${cpuCount} CPU: load generator and gateway share it`;
 }
 
-/** Command prefix that runs `cmd` on `cpu` (or unpinned when pinning is off). */
+/**
+ * Scheduling priority for every process of the bench (`--nice`, 0 = unchanged). On a box shared with
+ * other jobs a negative value keeps them from taking CPU time away from the measured processes.
+ */
+export const scheduling = { nice: 0 };
+
+export function setNice(n) {
+  if (n < 0 && process.getuid?.() !== 0) {
+    // nice(1) would only warn and run the process at normal priority: refuse instead.
+    throw new Error(`--nice ${n} needs root`);
+  }
+  scheduling.nice = n;
+}
+
+/** Command prefix that runs `cmd` on `cpu` (or unpinned when pinning is off), at `scheduling.nice`. */
 export function pinned(cpu, cmd, args) {
-  return pinning.enabled ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args];
+  const [bin, argv] = pinning.enabled ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args];
+  return scheduling.nice !== 0 ? ['nice', ['-n', String(scheduling.nice), bin, ...argv]] : [bin, argv];
 }
 
 /** Moves this orchestrator (and its threads) to `cpu` so its sampling never runs on the gateway core. */

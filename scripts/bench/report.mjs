@@ -58,6 +58,14 @@ export function table(summaries, hasWorker) {
   return lines.join('\n');
 }
 
+function idleLine(idle) {
+  if (!idle) {
+    return 'not measured';
+  }
+  const parts = Object.entries(idle.byProcess).map(([n, v]) => `${n} ${v.toFixed(1)}%`);
+  return `${idle.totalPct.toFixed(1)}% of one core over ${idle.seconds.toFixed(0)} s without traffic (${parts.join(', ')})`;
+}
+
 export function header(meta) {
   const lines = [
     `# Gateway benchmark: direct vs through the gateway`,
@@ -69,6 +77,7 @@ export function header(meta) {
     `- load generator: ${meta.loadgen}`,
     `- placement: ${meta.placement}`,
     `- method: ${meta.method}`,
+    `- gateway side at idle (after warm-up): ${idleLine(meta.idle)}`,
   ];
   return lines.join('\n');
 }
@@ -78,12 +87,14 @@ const pct = (v) => (Number.isFinite(v) ? `${v.toFixed(0)}%` : '–');
 /** CPU use during the gateway runs: shows whether the gateway core was saturated or shared. */
 export function hostLoadTable(summaries) {
   const cpus = Object.keys(summaries[0]?.hostLoad.cpu ?? {});
+  const names = Object.keys(summaries[0]?.hostLoad.cpuUsPerReqBy ?? {});
   const cols = [
     'mock ms',
     'conc',
     ...cpus.map((c) => `${c} busy/steal`),
     'gw side',
     'other on gw core',
+    ...names.map((n) => `${n} µs/req`),
     'PostgreSQL µs/req',
   ];
   return [
@@ -92,8 +103,10 @@ export function hostLoadTable(summaries) {
     ...summaries.map((s) => {
       const h = s.hostLoad;
       const perCpu = cpus.map((c) => `${pct(h.cpu[c]?.busyPct)}/${pct(h.cpu[c]?.stealPct)}`);
-      const pgUs = Number.isFinite(h.pgCpuUsPerReq) ? Math.round(h.pgCpuUsPerReq) : '–';
-      return `| ${[s.latencyMs, s.conc, ...perCpu, pct(h.gwSideBusyPct), pct(h.foreignPct), pgUs].join(' | ')} |`;
+      const us = (v) => (Number.isFinite(v) ? Math.round(v) : '–');
+      const byName = names.map((n) => us(h.cpuUsPerReqBy[n]));
+      const cells = [s.latencyMs, s.conc, ...perCpu, pct(h.gwSideBusyPct), pct(h.foreignPct), ...byName];
+      return `| ${[...cells, us(h.pgCpuUsPerReq)].join(' | ')} |`;
     }),
   ].join('\n');
 }
