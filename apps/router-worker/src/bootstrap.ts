@@ -1,6 +1,6 @@
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { parseRedisUrl } from '@aigw/core';
+import { parseRedisUrl, warmUpTokenizer } from '@aigw/core';
 import { createHttpApp, listen } from '@aigw/platform';
 import type { WorkerEnv } from './config/worker-env';
 import { routerWorkerRoot } from './router-worker.module';
@@ -12,6 +12,8 @@ export const APP_NAME = 'router-worker';
  * (they start once every module is initialised). Resolves when it is ready; `app.close()` shuts it down gracefully.
  */
 export async function startRouterWorker(env: WorkerEnv): Promise<NestFastifyApplication> {
+  // Builds the tokenizer's rank table now (hundreds of ms) rather than in the first request.
+  warmUpTokenizer();
   const http = { host: env.HOST, port: env.PORT };
   const app = await createHttpApp(routerWorkerRoot(env), env, APP_NAME, http);
   app.connectMicroservice<MicroserviceOptions>(

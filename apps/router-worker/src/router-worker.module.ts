@@ -4,13 +4,13 @@ import { CatalogService, DatabaseModule, ENV, HealthModule, MetricsModule, Redis
 import { CancelController } from './cancel/cancel.controller';
 import { CancellationRegistry } from './cancel/cancellation-registry';
 import type { WorkerEnv } from './config/worker-env';
-import { DeploymentSelector } from './generation/deployment-selector';
 import { GenerationService } from './generation/generation.service';
 import { GenerateHandler } from './jobs/generate.handler';
 import { GenerationConsumer } from './jobs/generation-consumer';
 import { QueueDepthGauge } from './metrics/queue-depth.gauge';
 import { WorkerMetrics } from './metrics/worker-metrics';
 import { WorkerQueues } from './queue/worker-queues';
+import { ROUTING_PROVIDERS } from './routing/routing.providers';
 import { UsageRecorder } from './usage/usage-recorder';
 import { UsageWriter } from './usage/usage-writer';
 import { WorkerLifecycle } from './worker-lifecycle';
@@ -37,7 +37,7 @@ class WorkerEnvModule {
     QueueDepthGauge,
     WorkerQueues,
     CancellationRegistry,
-    DeploymentSelector,
+    ...ROUTING_PROVIDERS,
     GenerationService,
     UsageRecorder,
     GenerateHandler,

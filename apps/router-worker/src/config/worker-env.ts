@@ -1,5 +1,6 @@
 import { Type } from 'class-transformer';
-import { IsInt, IsNotEmpty, IsString, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsNotEmpty, IsNumber, IsOptional, IsString, Max, Min } from 'class-validator';
+import { ROUTING_POLICIES, type RoutingPolicy } from '@aigw/core';
 import { BaseEnv } from '@aigw/platform';
 
 /** The router-worker's environment, validated once at boot (see `loadEnvOrExit`). */
@@ -63,4 +64,116 @@ export class WorkerEnv extends BaseEnv {
   @Min(0)
   @Max(60_000)
   USAGE_FLUSH_MS = 50;
+
+  /**
+   * Policy of requests that name none. `preference` orders by the user's preferred models and, where the user
+   * has none, by estimated cost, so it costs nothing over `cost` until users set preferences (one cached
+   * PostgreSQL read per user every few seconds).
+   */
+  @IsIn(ROUTING_POLICIES)
+  ROUTING_DEFAULT_POLICY: RoutingPolicy = 'preference';
+
+  /** The system default of the preference policy: a model name or `provider/model`, tried after the user's own. */
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  ROUTING_DEFAULT_MODEL?: string;
+
+  /** Deployments tried per request (the first plus fallbacks). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(20)
+  ROUTING_MAX_ATTEMPTS = 3;
+
+  /** Completion tokens assumed for cost estimates when a request sets no max_tokens. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  ROUTING_AVG_COMPLETION_TOKENS = 256;
+
+  /** Weight of the newest sample in the latency moving average (0 < alpha <= 1; higher reacts faster). */
+  @Type(() => Number)
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0.001)
+  @Max(1)
+  LATENCY_EWMA_ALPHA = 0.3;
+
+  /** Retries of one deployment after its first call, for retryable failures (network, timeout, 429, 5xx). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(10)
+  RETRY_MAX = 2;
+
+  /** Cap of the first retry's jittered delay; each further retry doubles it. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(600_000)
+  RETRY_BASE_MS = 1000;
+
+  /** No computed backoff exceeds this (a provider's Retry-After may). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(600_000)
+  RETRY_MAX_DELAY_MS = 30_000;
+
+  /** A retry is only made when at least this long remains before the request's deadline after the wait. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(600_000)
+  RETRY_MIN_CALL_MS = 1000;
+
+  /** Consecutive provider-side failures that open a deployment's circuit. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  CB_FAILURE_THRESHOLD = 5;
+
+  /** Failure ratio in the sliding window above which the circuit opens (once CB_MIN_VOLUME calls were seen). */
+  @Type(() => Number)
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(1)
+  CB_FAILURE_RATE = 0.5;
+
+  /** Length of the failure-rate window. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(10)
+  @Max(86_400_000)
+  CB_WINDOW_MS = 60_000;
+
+  /** Calls the window must hold before the failure rate may open the circuit. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  CB_MIN_VOLUME = 20;
+
+  /** How long an open circuit refuses calls before admitting probes. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(86_400_000)
+  CB_OPEN_MS = 60_000;
+
+  /** Concurrent probe calls a half-open circuit admits (fleet-wide). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  CB_HALF_OPEN_PROBES = 1;
+
+  /** A probe slot frees itself after this long (a worker died mid-probe); keep it above provider timeouts. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(86_400_000)
+  CB_PROBE_TTL_MS = 120_000;
 }

@@ -1,36 +1,24 @@
 import { Injectable } from '@nestjs/common';
-import {
-  ErrorClass,
-  ProviderCallError,
-  type Deployment,
-  type GenerationRequest,
-  type GenerationResult,
-  type StreamDelta,
-} from '@aigw/core';
-import { AdapterRegistry, type AdapterRequest, type ProviderAdapter } from '@aigw/adapters';
+import type { GenerationRequest, GenerationResult } from '@aigw/core';
 import { abortCauseOf, GenerationCancelledError } from '../cancel/abort';
 import { WorkerMetrics } from '../metrics/worker-metrics';
-import { DeploymentSelector } from './deployment-selector';
-import { failedAttempt, failureOf, resultOf, successAttempt, targetOf, type ProviderAnswer } from './outcomes';
-import { StreamCollector, type StreamHead } from './stream-collector';
+import { AttemptRunner } from '../routing/attempt-runner';
+import { RoutePlanner } from '../routing/route-planner';
+import { resultOf } from './outcomes';
+import type { StreamObserver } from './stream-observer';
 
-/** Receives a streamed answer as it arrives. Must not throw. */
-export interface StreamObserver {
-  /** The first delta arrived: the answer is now committed to this deployment. */
-  onStart(head: StreamHead & { provider: string; model: string }): void;
-  onChunk(text: string, finishReason: string | null | undefined): void;
-}
+export type { StreamObserver } from './stream-observer';
 
 /**
- * Turns a request into a result: picks a deployment, calls it through its adapter, prices the answer.
- * Fails only with GatewayError (GenerationCancelledError when aborted), carrying the attempts made.
- * This is the seam a routing engine (policies, retries, fallback, circuit breaker) plugs into.
+ * Turns a request into a result: the planner orders the candidate deployments, the attempt loop calls them
+ * (retries, fallback, circuit breaker, direct or gateway route), and the answer is priced. Fails only with
+ * GatewayError (GenerationCancelledError when aborted), carrying the attempts made.
  */
 @Injectable()
 export class GenerationService {
   constructor(
-    private readonly selector: DeploymentSelector,
-    private readonly adapters: AdapterRegistry,
+    private readonly planner: RoutePlanner,
+    private readonly attempts: AttemptRunner,
     private readonly metrics: WorkerMetrics,
   ) {}
 
@@ -39,74 +27,19 @@ export class GenerationService {
     if (aborted) {
       throw new GenerationCancelledError(aborted, []);
     }
-    const deployment = this.selector.select(request);
-    const adapter = this.adapters.get(deployment.provider.kind);
-    const call: AdapterRequest = { target: targetOf(deployment), messages: request.messages, options: request.options };
-    const started = performance.now();
-    let answer: ProviderAnswer;
-    try {
-      answer = request.stream
-        ? await this.stream(adapter, call, signal, deployment, request, observer)
-        : await adapter.generate(call, signal);
-    } catch (err) {
-      const latencyMs = performance.now() - started;
-      const failure = this.classify(adapter, err, signal);
-      this.observeCall(deployment, failure.errorClass, latencyMs);
-      throw failureOf(failure, failedAttempt(deployment, failure, latencyMs), abortCauseOf(signal));
-    }
-    const latencyMs = performance.now() - started;
-    this.observeCall(deployment, 'success', latencyMs);
+    const plan = await this.planner.plan(request);
+    const routed = await this.attempts.run(plan.candidates, request, signal, observer);
     const result = resultOf(
       request,
-      deployment,
-      answer,
-      [successAttempt(deployment, latencyMs)],
-      latencyMs,
+      routed.deployment,
+      routed.route,
+      routed.answer,
+      routed.attempts,
+      routed.providerLatencyMs,
       Date.now(),
     );
     this.observeUsage(result);
     return result;
-  }
-
-  private async stream(
-    adapter: ProviderAdapter,
-    call: AdapterRequest,
-    signal: AbortSignal,
-    d: Deployment,
-    request: GenerationRequest,
-    observer: StreamObserver | undefined,
-  ): Promise<ProviderAnswer> {
-    const collector = new StreamCollector(`chatcmpl-${request.requestId}`);
-    const deltas: AsyncIterable<StreamDelta> = adapter.stream(call, signal);
-    for await (const delta of deltas) {
-      const head = collector.add(delta, Date.now());
-      if (head) {
-        observer?.onStart({ ...head, provider: d.provider.id, model: d.model.name });
-      }
-      if (delta.text !== '' || delta.finishReason) {
-        observer?.onChunk(delta.text, delta.finishReason);
-      }
-    }
-    return collector.answer(Date.now());
-  }
-
-  /** Our own abort wins over whatever the adapter made of it (a torn socket can look like a network error). */
-  private classify(adapter: ProviderAdapter, err: unknown, signal: AbortSignal): ProviderCallError {
-    const failure = err instanceof ProviderCallError ? err : adapter.classifyError(err, signal);
-    const cause = abortCauseOf(signal);
-    if (cause && failure.errorClass !== ErrorClass.Cancelled) {
-      return new ProviderCallError(ErrorClass.Cancelled, `call aborted (${cause})`, { cause: failure });
-    }
-    return failure;
-  }
-
-  private observeCall(d: Deployment, status: string, latencyMs: number): void {
-    const labels = { provider: d.provider.id, model: d.model.name };
-    this.metrics.providerRequests.inc({ ...labels, status });
-    this.metrics.providerLatency.observe(
-      { ...labels, outcome: status === 'success' ? 'success' : 'error' },
-      latencyMs / 1000,
-    );
   }
 
   private observeUsage(r: GenerationResult): void {

@@ -1,6 +1,5 @@
-import { ErrorClass, ErrorCode, ProviderCallError } from '@aigw/core';
-import { GenerationCancelledError } from '../cancel/abort';
-import { failedAttempt, failureOf, resultOf, successAttempt, targetOf } from './outcomes';
+import { ErrorClass, ProviderCallError } from '@aigw/core';
+import { failedAttempt, resultOf, successAttempt, targetOf } from './outcomes';
 import { deployment, generationRequest } from './test-fixtures';
 
 describe('targetOf', () => {
@@ -19,18 +18,18 @@ describe('targetOf', () => {
 });
 
 describe('attempts', () => {
-  it('records a success and a classified failure with its status', () => {
+  it('records a success and a classified failure with its status, route and retries', () => {
     const d = deployment();
-    expect(successAttempt(d, 12.34)).toEqual({
+    expect(successAttempt(d, 'gateway', 12.34, 2)).toEqual({
       provider: 'sim',
       model: 'sim-gpt',
-      route: 'direct',
+      route: 'gateway',
       ok: true,
       latencyMs: 12.3,
-      retries: 0,
+      retries: 2,
     });
     const err = new ProviderCallError(ErrorClass.Provider, 'upstream said 500', { status: 500 });
-    expect(failedAttempt(d, err, 5)).toEqual({
+    expect(failedAttempt(d, 'direct', err, 5, 0)).toEqual({
       provider: 'sim',
       model: 'sim-gpt',
       route: 'direct',
@@ -44,66 +43,16 @@ describe('attempts', () => {
   });
 });
 
-describe('failureOf', () => {
-  const d = deployment();
-  const failure = (errorClass: ErrorClass, opts: { status?: number; retryAfterMs?: number } = {}) => {
-    const err = new ProviderCallError(errorClass, `boom (${errorClass})`, opts);
-    return failureOf(err, failedAttempt(d, err, 1), null);
-  };
-
-  it.each([
-    [ErrorClass.Provider, ErrorCode.ProviderError, 502],
-    [ErrorClass.Network, ErrorCode.ProviderError, 502],
-    [ErrorClass.RateLimit, ErrorCode.ProviderError, 502],
-    [ErrorClass.Auth, ErrorCode.ProviderError, 502],
-    [ErrorClass.Gateway, ErrorCode.ProviderError, 502],
-    [ErrorClass.InvalidRequest, ErrorCode.InvalidRequest, 400],
-    [ErrorClass.ContextLength, ErrorCode.ContextLengthExceeded, 400],
-    [ErrorClass.Timeout, ErrorCode.Timeout, 504],
-  ])('maps %s to %s (%d) and keeps the attempt', (errorClass, code, status) => {
-    const err = failure(errorClass);
-    expect(err.code).toBe(code);
-    expect(err.status).toBe(status);
-    expect(err.attempts).toHaveLength(1);
-    expect(err.attempts?.[0]).toMatchObject({ ok: false, errorClass });
-    expect(err.cause).toBeInstanceOf(ProviderCallError);
-  });
-
-  it('names the provider and status of a provider failure without echoing its body', () => {
-    const err = failure(ErrorClass.Provider, { status: 503 });
-    expect(err.message).toBe("Provider 'sim' failed (provider, status 503).");
-  });
-
-  it("keeps the provider's explanation of a client mistake", () => {
-    expect(failure(ErrorClass.InvalidRequest).message).toContain('boom (invalid_request)');
-  });
-
-  it("passes a rate limit's Retry-After on", () => {
-    expect(failure(ErrorClass.RateLimit, { retryAfterMs: 2000 }).retryAfterMs).toBe(2000);
-  });
-
-  it('turns a cancelled call into a cancellation with its cause', () => {
-    const err = new ProviderCallError(ErrorClass.Cancelled, 'aborted');
-    const deadline = failureOf(err, failedAttempt(d, err, 1), 'deadline');
-    expect(deadline).toBeInstanceOf(GenerationCancelledError);
-    expect(deadline).toMatchObject({ code: ErrorCode.Timeout, abortCause: 'deadline', replies: true });
-    const client = failureOf(err, failedAttempt(d, err, 1), 'client_disconnected');
-    expect(client).toMatchObject({ abortCause: 'client_disconnected', replies: false });
-    // Aborted by nobody we know of: the pool was closed under the call, which only shutdown does.
-    const unknown = failureOf(err, failedAttempt(d, err, 1), null);
-    expect(unknown).toMatchObject({ code: ErrorCode.ServiceUnavailable, abortCause: 'shutdown', retryAfterMs: 1000 });
-  });
-});
-
 describe('resultOf', () => {
   it('prices the answer, names the deployment and measures from receipt', () => {
     const request = generationRequest({ receivedAt: 1000 });
     const d = deployment({}, { promptPer1k: 1, completionPer1k: 2, cachedPromptPer1k: 0.5 });
-    const attempts = [successAttempt(d, 40)];
+    const attempts = [successAttempt(d, 'gateway', 40, 0)];
     const usage = { promptTokens: 100, completionTokens: 50, totalTokens: 150, cachedPromptTokens: 20 };
     const result = resultOf(
       request,
       d,
+      'gateway',
       { id: 'chatcmpl-1', created: 7, text: 'hi', finishReason: 'stop', usage },
       attempts,
       40.04,
@@ -117,7 +66,7 @@ describe('resultOf', () => {
       finishReason: 'stop',
       provider: 'sim',
       model: 'sim-gpt',
-      route: 'direct',
+      route: 'gateway',
       usage,
       // (80 * 1 + 20 * 0.5 + 50 * 2) / 1000
       costUsd: 0.19,

@@ -1,17 +1,14 @@
 import {
   costOf,
-  ErrorClass,
-  ErrorCode,
-  GatewayError,
   type Attempt,
   type Deployment,
   type GenerationRequest,
   type GenerationResult,
   type ProviderCallError,
+  type Route,
   type Usage,
 } from '@aigw/core';
 import type { AdapterTarget } from '@aigw/adapters';
-import { GenerationCancelledError, type AbortCause } from '../cancel/abort';
 
 /** What a provider call produced, streamed or not. */
 export interface ProviderAnswer {
@@ -35,27 +32,34 @@ export function targetOf(d: Deployment): AdapterTarget {
   };
 }
 
-export function successAttempt(d: Deployment, latencyMs: number): Attempt {
+export function successAttempt(d: Deployment, route: Route, latencyMs: number, retries: number): Attempt {
   return {
     provider: d.provider.id,
     model: d.model.name,
-    route: 'direct',
+    route,
     ok: true,
     latencyMs: round(latencyMs),
-    retries: 0,
+    retries,
   };
 }
 
-export function failedAttempt(d: Deployment, err: ProviderCallError, latencyMs: number): Attempt {
+/** The message is the classified one: adapters strip secrets from it (`safeMessage`). */
+export function failedAttempt(
+  d: Deployment,
+  route: Route,
+  err: ProviderCallError,
+  latencyMs: number,
+  retries: number,
+): Attempt {
   const attempt: Attempt = {
     provider: d.provider.id,
     model: d.model.name,
-    route: 'direct',
+    route,
     ok: false,
     errorClass: err.errorClass,
     message: err.message,
     latencyMs: round(latencyMs),
-    retries: 0,
+    retries,
   };
   if (err.status !== undefined) {
     attempt.status = err.status;
@@ -63,46 +67,10 @@ export function failedAttempt(d: Deployment, err: ProviderCallError, latencyMs: 
   return attempt;
 }
 
-/**
- * The client-facing error of a failed provider call. Client mistakes keep the provider's explanation;
- * everything else is the provider's fault (502), with the attempt for the details.
- */
-export function failureOf(err: ProviderCallError, attempt: Attempt, abort: AbortCause | null): GatewayError {
-  const opts = { attempts: [attempt], cause: err };
-  switch (err.errorClass) {
-    case ErrorClass.Cancelled:
-      // Aborted without one of our reasons: the pool closing under us, i.e. shutdown.
-      return new GenerationCancelledError(abort ?? 'shutdown', [attempt], err);
-    case ErrorClass.InvalidRequest:
-      return new GatewayError(ErrorCode.InvalidRequest, `The provider rejected the request: ${err.message}`, opts);
-    case ErrorClass.ContextLength:
-      return new GatewayError(
-        ErrorCode.ContextLengthExceeded,
-        `The request is too long for the model: ${err.message}`,
-        opts,
-      );
-    case ErrorClass.Timeout:
-      return new GatewayError(ErrorCode.Timeout, `Provider '${attempt.provider}' did not answer in time.`, opts);
-    case ErrorClass.Network:
-    case ErrorClass.RateLimit:
-    case ErrorClass.Auth:
-    case ErrorClass.Provider:
-    case ErrorClass.Gateway:
-      return new GatewayError(ErrorCode.ProviderError, providerFailureMessage(attempt, err), {
-        ...opts,
-        retryAfterMs: err.retryAfterMs,
-      });
-  }
-}
-
-function providerFailureMessage(attempt: Attempt, err: ProviderCallError): string {
-  const status = err.status === undefined ? '' : `, status ${err.status}`;
-  return `Provider '${attempt.provider}' failed (${err.errorClass}${status}).`;
-}
-
 export function resultOf(
   request: GenerationRequest,
   d: Deployment,
+  route: Route,
   answer: ProviderAnswer,
   attempts: Attempt[],
   providerLatencyMs: number,
@@ -116,7 +84,7 @@ export function resultOf(
     finishReason: answer.finishReason,
     provider: d.provider.id,
     model: d.model.name,
-    route: 'direct',
+    route,
     usage: answer.usage,
     costUsd: costOf(answer.usage, d.model),
     latencyMs: Math.max(0, now - request.receivedAt),

@@ -1,6 +1,6 @@
 import type { ReplyMessage } from '@aigw/core';
 import type { Redis } from 'ioredis';
-import type { StreamObserver } from '../generation/generation.service';
+import type { StreamObserver } from '../generation/stream-observer';
 
 /**
  * Publishes one job's replies on the gateway's reply channel. Messages are not awaited one by one: they all go

@@ -15,6 +15,10 @@ export class WorkerMetrics {
   readonly usageWritten: Counter;
   readonly usageWriteFailures: Counter;
   readonly streamsCancelled: Counter;
+  readonly routingDecisions: Counter<'policy' | 'outcome'>;
+  readonly fallbacks: Counter<'provider' | 'model' | 'error_class' | 'kind'>;
+  readonly retries: Counter<'provider' | 'model' | 'error_class'>;
+  readonly circuitTransitions: Counter<'deployment' | 'from' | 'to'>;
 
   /** Reports a finished job (the JobObserver of every queue processor). */
   readonly observeJob: JobObserver = (queue, name, outcome, seconds) => {
@@ -75,6 +79,30 @@ export class WorkerMetrics {
     this.streamsCancelled = new Counter({
       name: MetricName.StreamsCancelled,
       help: 'Streamed generations aborted by a cancel message, the deadline or shutdown.',
+      registers,
+    });
+    this.routingDecisions = new Counter({
+      name: MetricName.RoutingDecisions,
+      help: 'Routing decisions by policy and outcome (routed, or the error code when nothing could be called).',
+      labelNames: ['policy', 'outcome'],
+      registers,
+    });
+    this.fallbacks = new Counter({
+      name: MetricName.Fallbacks,
+      help: 'Moves away from a failed deployment (kind=deployment) or from its failed direct/gateway route (kind=route).',
+      labelNames: ['provider', 'model', 'error_class', 'kind'],
+      registers,
+    });
+    this.retries = new Counter({
+      name: MetricName.Retries,
+      help: 'Retries of the same deployment after a retryable failure, by the failure class.',
+      labelNames: ['provider', 'model', 'error_class'],
+      registers,
+    });
+    this.circuitTransitions = new Counter({
+      name: MetricName.CircuitTransitions,
+      help: 'Circuit breaker state changes caused by this process (sum over workers for the fleet).',
+      labelNames: ['deployment', 'from', 'to'],
       registers,
     });
   }

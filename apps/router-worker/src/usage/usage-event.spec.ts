@@ -26,7 +26,7 @@ function result(): GenerationResult {
     costUsd: 0.0123,
     latencyMs: 42.6,
     providerLatencyMs: 40,
-    attempts: [successAttempt(d, 40)],
+    attempts: [successAttempt(d, 'direct', 40, 0)],
   };
 }
 
@@ -58,7 +58,9 @@ describe('usageEventOf', () => {
 
   it('records a provider failure against the provider of the last attempt', () => {
     const err = new ProviderCallError(ErrorClass.Provider, 'boom', { status: 500 });
-    const error = new GatewayError(ErrorCode.ProviderError, 'failed', { attempts: [failedAttempt(d, err, 3)] });
+    const error = new GatewayError(ErrorCode.ProviderError, 'failed', {
+      attempts: [failedAttempt(d, 'direct', err, 3, 0)],
+    });
     const event = usageEventOf(request, { ok: false, error }, request.receivedAt + 1500);
     expect(event).toMatchObject({
       provider: 'sim',

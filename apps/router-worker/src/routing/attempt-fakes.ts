@@ -1,0 +1,224 @@
+import {
+  acquireCircuit,
+  closedCircuit,
+  EMPTY_USAGE,
+  ProviderCallError,
+  recordCircuitFailure,
+  recordCircuitSuccess,
+  releaseCircuitProbe,
+  type CircuitConfig,
+  type CircuitData,
+  ErrorClass,
+  type GatewaySpec,
+  type ProviderKind,
+  type Route,
+  type StreamDelta,
+} from '@aigw/core';
+import type { AdapterRequest, AdapterResponse, ProviderAdapter } from '@aigw/adapters';
+import { AttemptLoop, type AttemptLoopDeps } from './attempt-loop';
+import type { CallPermit, CallVerdict, CircuitPort } from './circuit-guard';
+
+/*
+ * Test doubles for the attempt loop (unit specs only): a scripted adapter that fails the test on any call it
+ * was not told about, the core circuit state machine in memory, and a clock that only moves when told.
+ */
+
+/** What one scripted call does. */
+export type Step =
+  | { answer: string; ms?: number }
+  | { fail: ProviderCallError; ms?: number }
+  /** Streams: these chunks, then (optionally) a failure. */
+  | { chunks: string[]; failAfter?: ProviderCallError; ms?: number };
+
+export function failure(errorClass: ErrorClass, status?: number, retryAfterMs?: number): ProviderCallError {
+  return new ProviderCallError(errorClass, `simulated ${errorClass}`, { status, retryAfterMs });
+}
+
+export interface Call {
+  baseUrl: string;
+  model: string;
+  apiKey?: string;
+  kind: ProviderKind;
+  stream: boolean;
+}
+
+export class ScriptedAdapters {
+  readonly calls: Call[] = [];
+  readonly unexpected: string[] = [];
+  private readonly scripts = new Map<string, Step[]>();
+
+  constructor(private readonly clock: FakeClock) {}
+
+  /** Steps for calls to this base URL, in order. */
+  script(baseUrl: string, ...steps: Step[]): this {
+    this.scripts.set(baseUrl, [...(this.scripts.get(baseUrl) ?? []), ...steps]);
+    return this;
+  }
+
+  private next(req: AdapterRequest, kind: ProviderKind, stream: boolean): Step {
+    const { baseUrl, model, apiKey } = req.target;
+    this.calls.push({ baseUrl, model, apiKey, kind, stream });
+    const step = this.scripts.get(baseUrl)?.shift();
+    if (step === undefined) {
+      this.unexpected.push(`${kind} ${baseUrl} ${model}`);
+      throw new Error(`unexpected call to ${baseUrl}`);
+    }
+    this.clock.advance(step.ms ?? 10);
+    return step;
+  }
+
+  get(kind: ProviderKind): ProviderAdapter {
+    const generate = (req: AdapterRequest, signal: AbortSignal): Promise<AdapterResponse> => {
+      signal.throwIfAborted();
+      const step = this.next(req, kind, false);
+      if ('fail' in step) {
+        return Promise.reject(step.fail);
+      }
+      if (!('answer' in step)) {
+        throw new Error('a stream step was scripted for a non-streamed call');
+      }
+      return Promise.resolve({ id: 'cmpl-1', created: 1, text: step.answer, finishReason: 'stop', usage: EMPTY_USAGE });
+    };
+    const next = (req: AdapterRequest): Step => this.next(req, kind, true);
+    return {
+      kind,
+      generate,
+      async *stream(req: AdapterRequest): AsyncIterable<StreamDelta> {
+        const step = next(req);
+        if ('fail' in step) {
+          throw step.fail;
+        }
+        if (!('chunks' in step)) {
+          throw new Error('a non-stream step was scripted for a stream');
+        }
+        for (const [i, text] of step.chunks.entries()) {
+          yield i === 0 ? { text, id: 'cmpl-s' } : { text };
+          await Promise.resolve();
+        }
+        if (step.failAfter) {
+          throw step.failAfter;
+        }
+        yield { text: '', finishReason: 'stop' };
+      },
+      listModels: () => Promise.reject(new Error('unexpected listModels')),
+      healthCheck: () => Promise.reject(new Error('unexpected healthCheck')),
+      classifyError: (err: unknown) =>
+        err instanceof ProviderCallError
+          ? err
+          : new ProviderCallError(ErrorClass.Provider, err instanceof Error ? err.message : 'unknown'),
+    };
+  }
+}
+
+export class FakeClock {
+  constructor(public t = 1_700_000_000_000) {}
+  advance(ms: number): void {
+    this.t += ms;
+  }
+  now = (): number => this.t;
+  monotonic = (): number => this.t;
+}
+
+/** The core state machine, in memory, with the fake clock: the same transitions the Redis store runs. */
+export class MemoryCircuits implements CircuitPort {
+  readonly data = new Map<string, CircuitData>();
+  readonly settled: { id: string; verdict: CallVerdict; probe: boolean }[] = [];
+  private probes = 0;
+
+  constructor(
+    private readonly clock: FakeClock,
+    private readonly cfg: CircuitConfig,
+  ) {}
+
+  private get(id: string): CircuitData {
+    return this.data.get(id) ?? closedCircuit();
+  }
+
+  acquire(id: string): Promise<CallPermit> {
+    const step = acquireCircuit(this.get(id), this.clock.t, this.cfg, `p${++this.probes}`);
+    this.data.set(id, step.data);
+    const { allowed, probeId, retryAfterMs } = step.permit;
+    return Promise.resolve({ allowed, probeId, retryAfterMs });
+  }
+
+  settle(id: string, probeId: string | null, verdict: CallVerdict): Promise<void> {
+    this.settled.push({ id, verdict, probe: probeId !== null });
+    const data = this.get(id);
+    switch (verdict) {
+      case 'success':
+        this.data.set(id, recordCircuitSuccess(data, this.clock.t, this.cfg, probeId).data);
+        break;
+      case 'failure':
+        this.data.set(id, recordCircuitFailure(data, this.clock.t, this.cfg, probeId).data);
+        break;
+      case 'neutral':
+        this.data.set(id, probeId === null ? data : releaseCircuitProbe(data, probeId));
+        break;
+    }
+    return Promise.resolve();
+  }
+
+  state(id: string): string {
+    return this.get(id).state;
+  }
+}
+
+export const TEST_CIRCUIT: CircuitConfig = {
+  failureThreshold: 3,
+  failureRate: 0.5,
+  windowMs: 60_000,
+  minVolume: 1000,
+  openMs: 10_000,
+  halfOpenMaxProbes: 1,
+  probeTtlMs: 30_000,
+};
+
+/** An attempt loop over fakes, with everything it reported. */
+export class LoopBench {
+  readonly clock = new FakeClock();
+  readonly adapters = new ScriptedAdapters(this.clock);
+  readonly circuits: MemoryCircuits;
+  readonly sleeps: number[] = [];
+  readonly latencies: { id: string; stream: boolean; ms: number }[] = [];
+  readonly remembered = new Map<string, Route>();
+  readonly events: string[] = [];
+  gateways: GatewaySpec[] = [];
+  /** Aborts this controller when a sleep reaches this epoch ms. */
+  abortAt: { at: number; controller: AbortController; reason: unknown } | null = null;
+  readonly loop: AttemptLoop;
+
+  constructor(opts: { maxAttempts?: number; maxRetries?: number; circuit?: Partial<CircuitConfig> } = {}) {
+    this.circuits = new MemoryCircuits(this.clock, { ...TEST_CIRCUIT, ...opts.circuit });
+    const deps: AttemptLoopDeps = {
+      adapters: this.adapters,
+      circuit: this.circuits,
+      routes: {
+        remembered: (p) => Promise.resolve(this.remembered.get(p) ?? null),
+        remember: (p, r) => void this.remembered.set(p, r),
+      },
+      latency: { record: (id, stream, ms) => void this.latencies.push({ id, stream, ms }) },
+      gateways: () => this.gateways,
+      events: {
+        call: (d, status) => void this.events.push(`call ${d.id} ${status}`),
+        retry: (d, c) => void this.events.push(`retry ${d.id} ${c}`),
+        fallback: (d, c, kind) => void this.events.push(`fallback ${kind} ${d.id} ${c}`),
+      },
+      clock: this.clock,
+      sleep: (ms) => {
+        this.sleeps.push(ms);
+        this.clock.advance(ms);
+        if (this.abortAt && this.clock.t >= this.abortAt.at) {
+          this.abortAt.controller.abort(this.abortAt.reason);
+        }
+        return Promise.resolve();
+      },
+      // Mid-range jitter: delays are half their cap, so tests can tell them apart.
+      random: () => 0.5,
+      config: {
+        maxAttempts: opts.maxAttempts ?? 3,
+        retry: { maxRetries: opts.maxRetries ?? 2, baseMs: 100, maxMs: 1000, minCallMs: 500 },
+      },
+    };
+    this.loop = new AttemptLoop(deps);
+  }
+}

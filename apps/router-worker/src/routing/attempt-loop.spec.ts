@@ -1,0 +1,334 @@
+import { ErrorClass, ErrorCode, GatewayError, type Deployment, type GenerationRequest } from '@aigw/core';
+import { GenerationAbort, GenerationCancelledError } from '../cancel/abort';
+import type { StreamObserver } from '../generation/stream-observer';
+import { deployment, generationRequest } from '../generation/test-fixtures';
+import { failure, LoopBench } from './attempt-fakes';
+
+function dep(id: string, model: Partial<Deployment['model']> = {}, provider: Partial<Deployment['provider']> = {}) {
+  return deployment({ id, baseUrl: `http://${id}/v1`, ...provider }, { name: 'm', ...model });
+}
+
+const a = dep('a');
+const b = dep('b');
+const c = dep('c');
+
+async function failureOf(p: Promise<unknown>): Promise<GatewayError> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof GatewayError)) {
+    throw new Error(`expected a GatewayError, got ${String(err)}`);
+  }
+  return err;
+}
+
+describe('AttemptLoop', () => {
+  let bench: LoopBench;
+  let request: GenerationRequest;
+  const signal = new AbortController().signal;
+
+  beforeEach(() => {
+    bench = new LoopBench();
+    request = generationRequest({ deadlineAt: bench.clock.t + 60_000 });
+  });
+
+  afterEach(() => {
+    // Strict fakes: a call nobody scripted is a bug in the loop (or the test).
+    expect(bench.adapters.unexpected).toEqual([]);
+  });
+
+  it('answers from the first candidate, reporting the success to its circuit and the latency averages', async () => {
+    bench.adapters.script('http://a/v1', { answer: 'hi', ms: 40 });
+    const routed = await bench.loop.run([a, b], request, signal);
+    expect(routed).toMatchObject({ deployment: a, route: 'direct', answer: { text: 'hi' }, providerLatencyMs: 40 });
+    expect(routed.attempts).toEqual([
+      { provider: 'a', model: 'm', route: 'direct', ok: true, latencyMs: 40, retries: 0 },
+    ]);
+    expect(bench.circuits.settled).toEqual([{ id: 'a/m', verdict: 'success', probe: false }]);
+    expect(bench.latencies).toEqual([{ id: 'a/m', stream: false, ms: 40 }]);
+  });
+
+  it('retries a retryable failure with exponential, jittered backoff, then succeeds on the same deployment', async () => {
+    bench.adapters.script(
+      'http://a/v1',
+      { fail: failure(ErrorClass.Provider, 503) },
+      { fail: failure(ErrorClass.Timeout) },
+      { answer: 'third time' },
+    );
+    const routed = await bench.loop.run([a, b], request, signal);
+    expect(routed.answer.text).toBe('third time');
+    // random() = 0.5: half of the caps 100 and 200 (+1 for the inclusive bound, floored).
+    expect(bench.sleeps).toEqual([50, 100]);
+    expect(routed.attempts).toEqual([expect.objectContaining({ provider: 'a', ok: true, retries: 2 })]);
+    expect(bench.events).toEqual([
+      'call a/m provider',
+      'retry a/m provider',
+      'call a/m timeout',
+      'retry a/m timeout',
+      'call a/m success',
+    ]);
+  });
+
+  it("waits at least a provider's Retry-After before retrying", async () => {
+    bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 3000) }, { answer: 'ok' });
+    await bench.loop.run([a], request, signal);
+    expect(bench.sleeps).toEqual([3000]);
+  });
+
+  it('does not retry when the wait would cross the deadline, and moves on', async () => {
+    request = generationRequest({ deadlineAt: bench.clock.t + 5000 });
+    bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 10_000) });
+    bench.adapters.script('http://b/v1', { answer: 'from b' });
+    const routed = await bench.loop.run([a, b], request, signal);
+    expect(bench.sleeps).toEqual([]);
+    expect(routed.attempts).toEqual([
+      expect.objectContaining({ provider: 'a', ok: false, errorClass: 'rate_limit', status: 429, retries: 0 }),
+      expect.objectContaining({ provider: 'b', ok: true }),
+    ]);
+    expect(bench.events).toContain('fallback deployment a/m rate_limit');
+  });
+
+  it.each([ErrorClass.Auth, ErrorClass.Gateway])('moves on after %s without retrying', async (errorClass) => {
+    bench.adapters.script('http://a/v1', { fail: failure(errorClass, 401) });
+    bench.adapters.script('http://b/v1', { answer: 'b' });
+    const routed = await bench.loop.run([a, b], request, signal);
+    expect(routed.deployment).toBe(b);
+    expect(bench.sleeps).toEqual([]);
+    expect(bench.circuits.settled.map((s) => s.verdict)).toEqual(['failure', 'success']);
+  });
+
+  it('fails fast on an invalid request: no retry, no fallback, nothing counted against the provider', async () => {
+    bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.InvalidRequest, 400) });
+    const err = await failureOf(bench.loop.run([a, b], request, signal));
+    expect(err.code).toBe(ErrorCode.InvalidRequest);
+    expect(err.attempts).toEqual([expect.objectContaining({ provider: 'a', errorClass: 'invalid_request' })]);
+    expect(bench.adapters.calls).toHaveLength(1);
+    expect(bench.circuits.settled).toEqual([{ id: 'a/m', verdict: 'neutral', probe: false }]);
+  });
+
+  it('after a context-length failure only tries deployments with a larger window', async () => {
+    const small = dep('small', { contextWindow: 8000 });
+    const same = dep('same', { contextWindow: 8000 });
+    const large = dep('large', { contextWindow: 32_000 });
+    bench.adapters.script('http://small/v1', { fail: failure(ErrorClass.ContextLength, 400) });
+    bench.adapters.script('http://large/v1', { answer: 'fits' });
+    const routed = await bench.loop.run([small, same, large], request, signal);
+    expect(routed.deployment).toBe(large);
+
+    bench.adapters.script('http://small/v1', { fail: failure(ErrorClass.ContextLength, 400) });
+    const err = await failureOf(bench.loop.run([small, same], request, signal));
+    expect(err.code).toBe(ErrorCode.ContextLengthExceeded);
+    expect(err.status).toBe(400);
+  });
+
+  it('answers 502 all_providers_failed with every attempt when all fail, and the shortest Retry-After', async () => {
+    bench = new LoopBench({ maxRetries: 1 });
+    bench.adapters.script(
+      'http://a/v1',
+      { fail: failure(ErrorClass.Provider, 503, 4000) },
+      { fail: failure(ErrorClass.Provider, 503, 4000) },
+    );
+    bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.Network) }, { fail: failure(ErrorClass.Network) });
+    const err = await failureOf(bench.loop.run([a, b], request, signal));
+    expect(err.code).toBe(ErrorCode.AllProvidersFailed);
+    expect(err.status).toBe(502);
+    expect(err.retryAfterMs).toBe(4000);
+    expect(err.attempts).toEqual([
+      {
+        provider: 'a',
+        model: 'm',
+        route: 'direct',
+        ok: false,
+        errorClass: 'provider',
+        status: 503,
+        message: 'simulated provider',
+        latencyMs: 4020,
+        retries: 1,
+      },
+      expect.objectContaining({ provider: 'b', ok: false, errorClass: 'network', retries: 1 }),
+    ]);
+    expect(err.message).toBe('All providers failed (a/m: provider 503; b/m: network).');
+  });
+
+  it('tries at most maxAttempts deployments', async () => {
+    bench = new LoopBench({ maxAttempts: 2, maxRetries: 0 });
+    bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.Auth, 401) });
+    bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.Auth, 403) });
+    const err = await failureOf(bench.loop.run([a, b, c], request, signal));
+    expect(err.attempts?.map((x) => x.provider)).toEqual(['a', 'b']);
+  });
+
+  describe('with the circuit breaker', () => {
+    it('stops retrying a deployment whose circuit opened, and moves on', async () => {
+      bench = new LoopBench({ maxRetries: 5, circuit: { failureThreshold: 2 } });
+      bench.adapters.script(
+        'http://a/v1',
+        { fail: failure(ErrorClass.Provider, 500) },
+        { fail: failure(ErrorClass.Provider, 500) },
+      );
+      bench.adapters.script('http://b/v1', { answer: 'b' });
+      const routed = await bench.loop.run([a, b], request, signal);
+      expect(bench.circuits.state('a/m')).toBe('open');
+      expect(routed.attempts).toEqual([
+        expect.objectContaining({ provider: 'a', ok: false, retries: 1 }),
+        expect.objectContaining({ provider: 'b', ok: true }),
+      ]);
+    });
+
+    it('skips a refused deployment without counting it as an attempt', async () => {
+      bench = new LoopBench({ maxAttempts: 1, maxRetries: 0, circuit: { failureThreshold: 1 } });
+      bench.adapters.script(
+        'http://a/v1',
+        { fail: failure(ErrorClass.Provider, 500) },
+        { fail: failure(ErrorClass.Provider, 500) },
+      );
+      await failureOf(bench.loop.run([a], request, signal));
+      bench.adapters.script('http://b/v1', { answer: 'b' });
+      const routed = await bench.loop.run([a, b], request, signal);
+      expect(routed.attempts).toEqual([expect.objectContaining({ provider: 'b', ok: true })]);
+    });
+
+    it('answers 503 no_healthy_provider with the time to half-open when every candidate refuses', async () => {
+      bench = new LoopBench({ maxRetries: 0, circuit: { failureThreshold: 1 } });
+      bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.Provider, 500) });
+      bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.Provider, 500) });
+      await failureOf(bench.loop.run([a, b], request, signal));
+      bench.clock.advance(4000);
+      const err = await failureOf(bench.loop.run([a, b], request, signal));
+      expect(err.code).toBe(ErrorCode.NoHealthyProvider);
+      expect(err.status).toBe(503);
+      // b opened 10 ms after a: a half-opens first.
+      expect(err.retryAfterMs).toBe(10_000 - 4000 - 10);
+    });
+
+    it('a half-open probe that succeeds closes the circuit; a client error only frees the probe slot', async () => {
+      bench = new LoopBench({ maxRetries: 0, circuit: { failureThreshold: 1 } });
+      bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.Provider, 500) });
+      await failureOf(bench.loop.run([a], request, signal));
+      bench.clock.advance(10_000);
+      request = generationRequest({ deadlineAt: bench.clock.t + 60_000 });
+      bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.InvalidRequest, 400) });
+      await failureOf(bench.loop.run([a], request, signal));
+      expect(bench.circuits.state('a/m')).toBe('half_open');
+      expect(bench.circuits.settled.at(-1)).toEqual({ id: 'a/m', verdict: 'neutral', probe: true });
+      bench.adapters.script('http://a/v1', { answer: 'back' });
+      await bench.loop.run([a], request, signal);
+      expect(bench.circuits.state('a/m')).toBe('closed');
+    });
+  });
+
+  describe('routes', () => {
+    const litellm = { id: 'litellm', baseUrl: 'http://gw/v1', apiKey: 'sk-gw', timeoutMs: 1000 };
+    const auto = dep('z', { upstreamName: 'glm-4.6' }, { routing: 'auto', gateway: 'litellm', kind: 'anthropic' });
+
+    beforeEach(() => {
+      bench.gateways = [litellm];
+    });
+
+    it('auto: a network failure on the direct route switches to the gateway at once, and remembers it', async () => {
+      bench.adapters.script('http://z/v1', { fail: failure(ErrorClass.Network) });
+      bench.adapters.script('http://gw/v1', { answer: 'via gateway' });
+      const routed = await bench.loop.run([auto], request, signal);
+      expect(routed.route).toBe('gateway');
+      expect(bench.sleeps).toEqual([]);
+      expect(bench.adapters.calls).toEqual([
+        expect.objectContaining({ baseUrl: 'http://z/v1', kind: 'anthropic' }),
+        { baseUrl: 'http://gw/v1', model: 'glm-4.6', apiKey: 'sk-gw', kind: 'openai', stream: false },
+      ]);
+      expect(routed.attempts).toEqual([
+        expect.objectContaining({ provider: 'z', route: 'direct', ok: false, errorClass: 'network' }),
+        expect.objectContaining({ provider: 'z', route: 'gateway', ok: true }),
+      ]);
+      expect(bench.remembered.get('z')).toBe('gateway');
+      expect(bench.events).toContain('fallback route z/m network');
+    });
+
+    it('auto: the remembered route goes first', async () => {
+      bench.remembered.set('z', 'gateway');
+      bench.adapters.script('http://gw/v1', { answer: 'via gateway' });
+      const routed = await bench.loop.run([auto], request, signal);
+      expect(routed.attempts).toEqual([expect.objectContaining({ route: 'gateway', ok: true })]);
+    });
+
+    it('auto: a non-network failure is retried on the same route', async () => {
+      bench.adapters.script('http://z/v1', { fail: failure(ErrorClass.Provider, 502) }, { answer: 'direct again' });
+      const routed = await bench.loop.run([auto], request, signal);
+      expect(routed.route).toBe('direct');
+      expect(bench.remembered.size).toBe(0);
+    });
+
+    it('a gateway provider whose gateway is missing fails its attempt and moves on', async () => {
+      bench.gateways = [];
+      const gw = dep('g', {}, { routing: 'gateway', gateway: 'litellm' });
+      bench.adapters.script('http://b/v1', { answer: 'b' });
+      const routed = await bench.loop.run([gw, b], request, signal);
+      expect(routed.attempts).toEqual([
+        expect.objectContaining({ provider: 'g', route: 'gateway', ok: false, errorClass: 'gateway' }),
+        expect.objectContaining({ provider: 'b', ok: true }),
+      ]);
+    });
+  });
+
+  describe('streams', () => {
+    function recorder(): StreamObserver & { seen: string[] } {
+      const seen: string[] = [];
+      return {
+        seen,
+        onStart: (h) => void seen.push(`start ${h.provider}`),
+        onChunk: (text) => void seen.push(text),
+      };
+    }
+
+    beforeEach(() => {
+      request = generationRequest({ stream: true, deadlineAt: bench.clock.t + 60_000 });
+    });
+
+    it('falls back freely before the first chunk', async () => {
+      bench.adapters.script(
+        'http://a/v1',
+        { fail: failure(ErrorClass.Network) },
+        { fail: failure(ErrorClass.Network) },
+        { fail: failure(ErrorClass.Network) },
+      );
+      bench.adapters.script('http://b/v1', { chunks: ['Hel', 'lo'] });
+      const observer = recorder();
+      const routed = await bench.loop.run([a, b], request, signal, observer);
+      expect(routed.answer.text).toBe('Hello');
+      expect(observer.seen).toEqual(['start b', 'Hel', 'lo', '']);
+      // Time to the first chunk: the fake provider takes 10 ms to start answering.
+      expect(bench.latencies).toEqual([{ id: 'b/m', stream: true, ms: 10 }]);
+    });
+
+    it('after the first chunk, a failure ends the stream with an error: no retry, no fallback', async () => {
+      bench.adapters.script('http://a/v1', { chunks: ['par', 'tial'], failAfter: failure(ErrorClass.Network) });
+      const observer = recorder();
+      const err = await failureOf(bench.loop.run([a, b], request, signal, observer));
+      expect(err.code).toBe(ErrorCode.ProviderError);
+      expect(err.message).toContain("Provider 'a' failed in the middle of the stream");
+      expect(err.attempts).toEqual([expect.objectContaining({ provider: 'a', ok: false, errorClass: 'network' })]);
+      expect(observer.seen).toEqual(['start a', 'par', 'tial']);
+      expect(bench.circuits.settled).toEqual([{ id: 'a/m', verdict: 'failure', probe: false }]);
+    });
+  });
+
+  describe('cancellation', () => {
+    it('stops at the deadline while waiting to retry, answering timeout with the attempts so far', async () => {
+      const controller = new AbortController();
+      bench.abortAt = { at: bench.clock.t, controller, reason: new GenerationAbort('deadline') };
+      bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.Provider, 503) });
+      const err = await failureOf(bench.loop.run([a, b], request, controller.signal));
+      expect(err).toBeInstanceOf(GenerationCancelledError);
+      expect(err.code).toBe(ErrorCode.Timeout);
+      expect(err.attempts).toEqual([expect.objectContaining({ provider: 'a', errorClass: 'provider', retries: 0 })]);
+    });
+
+    it('does not call anything once aborted', async () => {
+      const controller = new AbortController();
+      controller.abort(new GenerationAbort('client_disconnected'));
+      const err = await failureOf(bench.loop.run([a], request, controller.signal));
+      expect(err).toMatchObject({ abortCause: 'client_disconnected' });
+      expect(bench.adapters.calls).toEqual([]);
+    });
+  });
+});

@@ -1,0 +1,236 @@
+import {
+  ErrorClass,
+  planRetry,
+  ProviderCallError,
+  type Attempt,
+  type Deployment,
+  type GatewaySpec,
+  type GenerationRequest,
+  type RetryOptions,
+  type Route,
+} from '@aigw/core';
+import { abortCauseOf } from '../cancel/abort';
+import { failedAttempt, successAttempt, type ProviderAnswer } from '../generation/outcomes';
+import type { StreamObserver } from '../generation/stream-observer';
+import type { AdapterSource, AttemptClock, AttemptEvents } from './attempt-ports';
+import type { CircuitPort } from './circuit-guard';
+import type { LatencySink } from './latency-book';
+import { callProvider } from './provider-call';
+import type { RouteMemoryPort } from './route-book';
+import { routeOptions } from './route-options';
+import {
+  allProvidersFailed,
+  cancelledFailure,
+  contextLengthFailure,
+  invalidRequestFailure,
+  midStreamFailure,
+  noHealthyProvider,
+} from './routing-failures';
+
+export interface AttemptLoopDeps {
+  adapters: AdapterSource;
+  circuit: CircuitPort;
+  routes: RouteMemoryPort;
+  latency: LatencySink;
+  gateways(): readonly GatewaySpec[];
+  events: AttemptEvents;
+  clock: AttemptClock;
+  /** Resolves after `ms` or as soon as `signal` aborts; never rejects. */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+  random(): number;
+  config: { maxAttempts: number; retry: RetryOptions };
+}
+
+/** The successful call of a routed request. */
+export interface Routed {
+  deployment: Deployment;
+  route: Route;
+  answer: ProviderAnswer;
+  /** Every attempt, the successful one last. */
+  attempts: Attempt[];
+  providerLatencyMs: number;
+}
+
+type DeploymentOutcome =
+  | { kind: 'ok'; routed: Routed }
+  | { kind: 'refused'; retryAfterMs: number | null }
+  | { kind: 'failed'; error: ProviderCallError; committed: boolean };
+
+/** Retry-After of a provider, when it gave one: the shortest across attempts. */
+function shortest(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) {
+    return b;
+  }
+  return b === undefined ? a : Math.min(a, b);
+}
+
+/** Used when every candidate refused without saying for how long (all half-open probe slots taken). */
+const DEFAULT_REFUSED_RETRY_AFTER_MS = 1000;
+
+/**
+ * The fallback chain: tries ordered candidates, at most `maxAttempts` deployments. Per deployment: asks its
+ * circuit before every call (a refusal skips it), retries retryable failures with jittered backoff within
+ * the deadline, switches an `auto` provider to its other route on a network failure, and reports every call
+ * to the circuit (provider-side failures only) and every success to the latency averages.
+ *
+ * An invalid request fails at once (it would fail everywhere); a context-length failure only moves on to
+ * deployments with a larger context window; a stream that already reached the client ends with an error.
+ */
+export class AttemptLoop {
+  constructor(private readonly deps: AttemptLoopDeps) {}
+
+  async run(
+    candidates: readonly Deployment[],
+    request: GenerationRequest,
+    signal: AbortSignal,
+    observer?: StreamObserver,
+  ): Promise<Routed> {
+    const attempts: Attempt[] = [];
+    let tried = 0;
+    let refusedRetryAfter: number | null = null;
+    let tooSmallWindow = 0;
+    let last: { d: Deployment; error: ProviderCallError } | null = null;
+    let retryAfterMs: number | undefined;
+    for (const d of candidates) {
+      if (tried >= this.deps.config.maxAttempts) {
+        break;
+      }
+      if (d.model.contextWindow <= tooSmallWindow) {
+        continue;
+      }
+      if (signal.aborted) {
+        throw cancelledFailure(signal, attempts);
+      }
+      if (last !== null) {
+        this.deps.events.fallback(last.d, last.error.errorClass, 'deployment');
+      }
+      const outcome = await this.tryDeployment(d, request, signal, observer, attempts);
+      if (outcome.kind === 'ok') {
+        return outcome.routed;
+      }
+      if (outcome.kind === 'refused') {
+        if (outcome.retryAfterMs !== null) {
+          refusedRetryAfter = Math.min(refusedRetryAfter ?? Infinity, outcome.retryAfterMs);
+        }
+        continue;
+      }
+      tried++;
+      const { error } = outcome;
+      if (error.errorClass === ErrorClass.Cancelled || signal.aborted) {
+        throw cancelledFailure(signal, attempts, error);
+      }
+      if (outcome.committed) {
+        throw midStreamFailure(d, error, attempts);
+      }
+      if (error.errorClass === ErrorClass.InvalidRequest) {
+        throw invalidRequestFailure(error, attempts);
+      }
+      if (error.errorClass === ErrorClass.ContextLength) {
+        tooSmallWindow = Math.max(tooSmallWindow, d.model.contextWindow);
+      }
+      retryAfterMs = shortest(retryAfterMs, error.retryAfterMs);
+      last = { d, error };
+    }
+    if (last === null) {
+      throw noHealthyProvider(request.model, refusedRetryAfter ?? DEFAULT_REFUSED_RETRY_AFTER_MS, attempts);
+    }
+    if (last.error.errorClass === ErrorClass.ContextLength) {
+      throw contextLengthFailure(last.error, attempts);
+    }
+    throw allProvidersFailed(attempts, retryAfterMs, last.error);
+  }
+
+  /** One deployment: its routes in order, with retries; pushes one attempt per route it called. */
+  private async tryDeployment(
+    d: Deployment,
+    request: GenerationRequest,
+    signal: AbortSignal,
+    observer: StreamObserver | undefined,
+    attempts: Attempt[],
+  ): Promise<DeploymentOutcome> {
+    const { clock } = this.deps;
+    const remembered = d.provider.routing === 'auto' ? await this.deps.routes.remembered(d.provider.id) : null;
+    const options = routeOptions(d, this.deps.gateways(), remembered);
+    if (options.length === 0) {
+      const error = new ProviderCallError(
+        ErrorClass.Gateway,
+        `gateway '${d.provider.gateway ?? ''}' of provider '${d.provider.id}' is not configured`,
+      );
+      attempts.push(failedAttempt(d, 'gateway', error, 0, 0));
+      return { kind: 'failed', error, committed: false };
+    }
+    let index = 0;
+    // Calls made on the current route, and when the first of them started (an attempt covers its retries).
+    let calls = 0;
+    let started = clock.monotonic();
+    let lastError: ProviderCallError | null = null;
+    const record = (route: Route, error: ProviderCallError | null): void => {
+      const ms = clock.monotonic() - started;
+      const retries = Math.max(0, calls - 1);
+      attempts.push(
+        error === null ? successAttempt(d, route, ms, retries) : failedAttempt(d, route, error, ms, retries),
+      );
+    };
+    for (;;) {
+      const option = options[index];
+      const permit = await this.deps.circuit.acquire(d.id);
+      if (!permit.allowed) {
+        if (lastError === null) {
+          return { kind: 'refused', retryAfterMs: permit.retryAfterMs };
+        }
+        // The circuit opened while retrying (our failures or another worker's): stop calling it.
+        if (calls > 0) {
+          record(option.route, lastError);
+        }
+        return { kind: 'failed', error: lastError, committed: false };
+      }
+      calls++;
+      const call = await callProvider(this.deps, d, option, request, signal, observer, permit.probeId);
+      if (call.ok) {
+        record(option.route, null);
+        if (option.route !== options[0].route) {
+          this.deps.routes.remember(d.provider.id, option.route);
+        }
+        const routed = {
+          deployment: d,
+          route: option.route,
+          answer: call.answer,
+          attempts,
+          providerLatencyMs: call.ms,
+        };
+        return { kind: 'ok', routed };
+      }
+      const { error } = call;
+      lastError = error;
+      if (call.committed) {
+        record(option.route, error);
+        return { kind: 'failed', error, committed: true };
+      }
+      if (error.errorClass === ErrorClass.Network && index + 1 < options.length) {
+        record(option.route, error);
+        this.deps.events.fallback(d, error.errorClass, 'route');
+        index++;
+        calls = 0;
+        started = clock.monotonic();
+        continue;
+      }
+      const { retry: retryOptions } = this.deps.config;
+      const random = (): number => this.deps.random();
+      const decision = planRetry(error, calls, clock.now(), request.deadlineAt, retryOptions, random);
+      if (!decision.retry) {
+        record(option.route, error);
+        return { kind: 'failed', error, committed: false };
+      }
+      this.deps.events.retry(d, error.errorClass);
+      await this.deps.sleep(decision.delayMs, signal);
+      if (signal.aborted) {
+        record(option.route, error);
+        const cancelled = new ProviderCallError(
+          ErrorClass.Cancelled,
+          `aborted (${abortCauseOf(signal) ?? 'shutdown'})`,
+        );
+        return { kind: 'failed', error: cancelled, committed: false };
+      }
+    }
+  }
+}

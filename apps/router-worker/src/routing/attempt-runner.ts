@@ -1,0 +1,67 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Deployment, ErrorClass, GenerationRequest } from '@aigw/core';
+import { AdapterRegistry } from '@aigw/adapters';
+import { CatalogService } from '@aigw/platform';
+import type { StreamObserver } from '../generation/stream-observer';
+import { WorkerMetrics } from '../metrics/worker-metrics';
+import { AttemptLoop, type Routed } from './attempt-loop';
+import type { AttemptEvents } from './attempt-ports';
+import { CircuitGuard } from './circuit-guard';
+import { LatencyBook } from './latency-book';
+import { RouteBook } from './route-book';
+import { ROUTING_CONFIG, type RoutingConfig } from './routing-config';
+import { sleep } from './sleep';
+
+function metricEvents(metrics: WorkerMetrics): AttemptEvents {
+  const labels = (d: Deployment) => ({ provider: d.provider.id, model: d.model.name });
+  return {
+    call(d, status, ms) {
+      metrics.providerRequests.inc({ ...labels(d), status });
+      metrics.providerLatency.observe({ ...labels(d), outcome: status === 'success' ? 'success' : 'error' }, ms / 1000);
+    },
+    retry(d, errorClass: ErrorClass) {
+      metrics.retries.inc({ ...labels(d), error_class: errorClass });
+    },
+    fallback(d, errorClass: ErrorClass, kind) {
+      metrics.fallbacks.inc({ ...labels(d), error_class: errorClass, kind });
+    },
+  };
+}
+
+/** The attempt loop wired to the worker's adapters, Redis stores, catalog, metrics and real time. */
+@Injectable()
+export class AttemptRunner {
+  private readonly loop: AttemptLoop;
+
+  constructor(
+    adapters: AdapterRegistry,
+    circuit: CircuitGuard,
+    routes: RouteBook,
+    latency: LatencyBook,
+    catalog: CatalogService,
+    metrics: WorkerMetrics,
+    @Inject(ROUTING_CONFIG) config: RoutingConfig,
+  ) {
+    this.loop = new AttemptLoop({
+      adapters,
+      circuit,
+      routes,
+      latency,
+      gateways: () => catalog.current.gateways,
+      events: metricEvents(metrics),
+      clock: { now: Date.now, monotonic: () => performance.now() },
+      sleep,
+      random: Math.random,
+      config: { maxAttempts: config.maxAttempts, retry: config.retry },
+    });
+  }
+
+  run(
+    candidates: readonly Deployment[],
+    request: GenerationRequest,
+    signal: AbortSignal,
+    observer?: StreamObserver,
+  ): Promise<Routed> {
+    return this.loop.run(candidates, request, signal, observer);
+  }
+}

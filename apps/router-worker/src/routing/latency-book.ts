@@ -1,0 +1,58 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { REDIS, RedisKeys } from '@aigw/platform';
+import { LatencyTracker } from '@aigw/routing';
+import type { Redis } from 'ioredis';
+import { HistoricalLatency } from './historical-latency';
+import { ROUTING_CONFIG, type RoutingConfig } from './routing-config';
+import { routingKeyPrefix } from './routing-keys';
+import { WarnThrottle } from './warn-throttle';
+
+/** What the attempt loop reports after a successful call. */
+export interface LatencySink {
+  /** Streams report the time to their first chunk, other calls their whole duration. */
+  record(deploymentId: string, stream: boolean, ms: number): void;
+}
+
+/**
+ * Latency averages for the latency policy. Streamed and whole answers are kept apart: time to first chunk
+ * and total duration measure different things, and a stream request should be routed by the former.
+ */
+@Injectable()
+export class LatencyBook implements LatencySink {
+  private readonly logger = new Logger(LatencyBook.name);
+  private readonly warnings = new WarnThrottle(this.logger);
+  private readonly calls: LatencyTracker;
+  private readonly firstChunks: LatencyTracker;
+
+  constructor(
+    @Inject(REDIS) redis: Redis,
+    keys: RedisKeys,
+    @Inject(ROUTING_CONFIG) config: RoutingConfig,
+    private readonly history: HistoricalLatency,
+  ) {
+    const prefix = routingKeyPrefix(keys);
+    this.calls = new LatencyTracker(redis, prefix, { alpha: config.latencyAlpha });
+    this.firstChunks = new LatencyTracker(redis, `${prefix}stream:`, { alpha: config.latencyAlpha });
+  }
+
+  /** Off the request path: the answer does not wait for the average to be updated. */
+  record(deploymentId: string, stream: boolean, ms: number): void {
+    (stream ? this.firstChunks : this.calls)
+      .record(deploymentId, Math.max(0, ms))
+      .catch((err: unknown) => this.warnings.warn('latency sample not recorded', err));
+  }
+
+  /** Recent averages (Redis); empty when Redis fails, so the historical ones decide. */
+  async recent(deploymentIds: readonly string[], stream: boolean): Promise<Map<string, number>> {
+    try {
+      return await (stream ? this.firstChunks : this.calls).get(deploymentIds);
+    } catch (err) {
+      this.warnings.warn('recent latencies not read, using historical ones', err);
+      return new Map();
+    }
+  }
+
+  historical(): ReadonlyMap<string, number> {
+    return this.history.snapshot();
+  }
+}

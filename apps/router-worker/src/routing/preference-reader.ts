@@ -1,0 +1,117 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { isModelAlias, policyOfAlias, type PreferenceChain, type RoutingPolicy } from '@aigw/core';
+import { UserPreferenceEntity } from '@aigw/entities';
+import { DataSource } from 'typeorm';
+import { ROUTING_CONFIG, type RoutingConfig } from './routing-config';
+import { WarnThrottle } from './warn-throttle';
+
+/** A changed preference takes effect within this long. */
+export const PREFERENCE_CACHE_MS = 10_000;
+const CACHE_MAX_USERS = 10_000;
+/** Routing waits no longer than this for PostgreSQL; past it the request is routed without preferences. */
+const QUERY_TIMEOUT_MS = 500;
+
+/** A user's stored preference rows that matter to routing. */
+export interface PreferenceRow {
+  /** '' is the user's default. */
+  context: string;
+  model: string;
+  policy: RoutingPolicy | null;
+}
+
+/** The policy a preference row asks for: its own, else the one its model alias stands for. */
+function policyOfRow(row: PreferenceRow | undefined): RoutingPolicy | null {
+  if (row === undefined) {
+    return null;
+  }
+  if (row.policy !== null && row.policy !== 'preference') {
+    return row.policy;
+  }
+  return isModelAlias(row.model) ? policyOfAlias(row.model) : null;
+}
+
+/**
+ * The preference chain of a request: the user's preference for its context, the user's default, the
+ * system default; ordered within each group by the policy the most specific row names (else cost).
+ */
+export function preferenceChainOf(
+  rows: readonly PreferenceRow[],
+  context: string | undefined,
+  systemDefault: string | null,
+): PreferenceChain {
+  const forContext = context ? rows.find((r) => r.context === context) : undefined;
+  const userDefault = rows.find((r) => r.context === '');
+  return {
+    context: forContext?.model ?? null,
+    userDefault: userDefault?.model ?? null,
+    systemDefault,
+    then: policyOfRow(forContext) ?? policyOfRow(userDefault),
+  };
+}
+
+interface Cached {
+  expiresAt: number;
+  rows: Promise<PreferenceRow[]>;
+}
+
+/**
+ * Reads `user_preferences` for the preference policy, with a short per-process cache so a busy user costs
+ * one query per PREFERENCE_CACHE_MS. PostgreSQL being slow or down never fails a request: it is routed as
+ * if the user had no preferences.
+ */
+@Injectable()
+export class PreferenceReader {
+  private readonly logger = new Logger(PreferenceReader.name);
+  private readonly warnings = new WarnThrottle(this.logger);
+  private readonly cache = new Map<string, Cached>();
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(ROUTING_CONFIG) private readonly config: RoutingConfig,
+  ) {}
+
+  async chainFor(userId: string, context: string | undefined): Promise<PreferenceChain> {
+    return preferenceChainOf(await this.rowsOf(userId), context, this.config.defaultModel);
+  }
+
+  private rowsOf(userId: string): Promise<PreferenceRow[]> {
+    const now = Date.now();
+    const hit = this.cache.get(userId);
+    if (hit !== undefined && hit.expiresAt > now) {
+      return hit.rows;
+    }
+    this.cache.delete(userId);
+    if (this.cache.size >= CACHE_MAX_USERS) {
+      // Map iteration is insertion order: the first entry is the oldest.
+      const oldest = this.cache.keys().next();
+      if (oldest.done !== true) {
+        this.cache.delete(oldest.value);
+      }
+    }
+    const rows = this.query(userId);
+    this.cache.set(userId, { expiresAt: now + PREFERENCE_CACHE_MS, rows });
+    return rows;
+  }
+
+  private async query(userId: string): Promise<PreferenceRow[]> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${QUERY_TIMEOUT_MS} ms`)), QUERY_TIMEOUT_MS);
+    });
+    try {
+      const found = this.dataSource.getRepository(UserPreferenceEntity).find({
+        select: { context: true, model: true, policy: true },
+        where: { userId },
+      });
+      // The query may still finish later; its result is dropped, the cache entry already holds [].
+      found.catch(() => undefined);
+      const rows = await Promise.race([found, timeout]);
+      return rows.map((r) => ({ context: r.context, model: r.model, policy: r.policy }));
+    } catch (err) {
+      this.warnings.warn('user preferences not read, routing without them', err);
+      return [];
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,103 @@
+import { circuitOutcomeOf, ErrorClass, ProviderCallError, type Deployment, type GenerationRequest } from '@aigw/core';
+import type { AdapterRequest, ProviderAdapter } from '@aigw/adapters';
+import { abortCauseOf } from '../cancel/abort';
+import type { ProviderAnswer } from '../generation/outcomes';
+import { StreamCollector } from '../generation/stream-collector';
+import type { StreamObserver } from '../generation/stream-observer';
+import type { AdapterSource, AttemptClock, AttemptEvents } from './attempt-ports';
+import type { CircuitPort } from './circuit-guard';
+import type { LatencySink } from './latency-book';
+import type { RouteOption } from './route-options';
+
+export interface ProviderCallDeps {
+  adapters: AdapterSource;
+  circuit: CircuitPort;
+  latency: LatencySink;
+  events: AttemptEvents;
+  clock: AttemptClock;
+}
+
+export type CallResult =
+  | { ok: true; answer: ProviderAnswer; ms: number }
+  | {
+      ok: false;
+      error: ProviderCallError;
+      /** A streamed answer had already reached the observer: nothing may be retried or replaced. */
+      committed: boolean;
+    };
+
+/** Our own abort wins over whatever the adapter made of it (a torn socket can look like a network error). */
+function classify(adapter: ProviderAdapter, err: unknown, signal: AbortSignal): ProviderCallError {
+  const failure = err instanceof ProviderCallError ? err : adapter.classifyError(err, signal);
+  const cause = abortCauseOf(signal);
+  if (cause && failure.errorClass !== ErrorClass.Cancelled) {
+    return new ProviderCallError(ErrorClass.Cancelled, `call aborted (${cause})`, { cause: failure });
+  }
+  return failure;
+}
+
+interface StreamProgress {
+  /** Monotonic ms of the first delta, once it arrived. */
+  firstAt: number | null;
+}
+
+async function streamAnswer(
+  adapter: ProviderAdapter,
+  call: AdapterRequest,
+  signal: AbortSignal,
+  d: Deployment,
+  request: GenerationRequest,
+  observer: StreamObserver | undefined,
+  progress: StreamProgress,
+  clock: AttemptClock,
+): Promise<ProviderAnswer> {
+  const collector = new StreamCollector(`chatcmpl-${request.requestId}`);
+  for await (const delta of adapter.stream(call, signal)) {
+    const head = collector.add(delta, clock.now());
+    if (head) {
+      progress.firstAt = clock.monotonic();
+      observer?.onStart({ ...head, provider: d.provider.id, model: d.model.name });
+    }
+    if (delta.text !== '' || delta.finishReason) {
+      observer?.onChunk(delta.text, delta.finishReason);
+    }
+  }
+  return collector.answer(clock.now());
+}
+
+/**
+ * One call to one deployment over one route, already admitted by its circuit (`probeId` from the permit).
+ * Settles the circuit (provider-side failures count, others only free a probe slot), feeds the latency
+ * averages on success (time to first chunk for streams) and reports the call. Never throws.
+ */
+export async function callProvider(
+  deps: ProviderCallDeps,
+  d: Deployment,
+  option: RouteOption,
+  request: GenerationRequest,
+  signal: AbortSignal,
+  observer: StreamObserver | undefined,
+  probeId: string | null,
+): Promise<CallResult> {
+  const { clock } = deps;
+  const adapter = deps.adapters.get(option.kind);
+  const call: AdapterRequest = { target: option.target, messages: request.messages, options: request.options };
+  const started = clock.monotonic();
+  const progress: StreamProgress = { firstAt: null };
+  try {
+    const answer = request.stream
+      ? await streamAnswer(adapter, call, signal, d, request, observer, progress, clock)
+      : await adapter.generate(call, signal);
+    const ms = clock.monotonic() - started;
+    await deps.circuit.settle(d.id, probeId, 'success');
+    deps.latency.record(d.id, request.stream, progress.firstAt === null ? ms : progress.firstAt - started);
+    deps.events.call(d, 'success', ms);
+    return { ok: true, answer, ms };
+  } catch (err) {
+    const ms = clock.monotonic() - started;
+    const error = classify(adapter, err, signal);
+    await deps.circuit.settle(d.id, probeId, circuitOutcomeOf(error.errorClass));
+    deps.events.call(d, error.errorClass, ms);
+    return { ok: false, error, committed: progress.firstAt !== null };
+  }
+}

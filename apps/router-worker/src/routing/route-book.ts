@@ -1,0 +1,40 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Route } from '@aigw/core';
+import { REDIS, RedisKeys } from '@aigw/platform';
+import { RouteMemory } from '@aigw/routing';
+import type { Redis } from 'ioredis';
+import { routingKeyPrefix } from './routing-keys';
+import { WarnThrottle } from './warn-throttle';
+
+/** What the attempt loop needs to route `auto` providers. */
+export interface RouteMemoryPort {
+  remembered(providerId: string): Promise<Route | null>;
+  /** Off the request path. */
+  remember(providerId: string, route: Route): void;
+}
+
+/** The fleet-wide memory of which route worked for an `auto` provider; forgetful (direct first) when Redis fails. */
+@Injectable()
+export class RouteBook implements RouteMemoryPort {
+  private readonly logger = new Logger(RouteBook.name);
+  private readonly warnings = new WarnThrottle(this.logger);
+  private readonly memory: RouteMemory;
+
+  constructor(@Inject(REDIS) redis: Redis, keys: RedisKeys) {
+    this.memory = new RouteMemory(redis, routingKeyPrefix(keys));
+  }
+
+  async remembered(providerId: string): Promise<Route | null> {
+    try {
+      return await this.memory.get(providerId);
+    } catch (err) {
+      this.warnings.warn('route memory not read, trying direct first', err);
+      return null;
+    }
+  }
+
+  remember(providerId: string, route: Route): void {
+    this.logger.log(`provider ${providerId}: ${route} route worked, using it first for the next 24 h`);
+    this.memory.set(providerId, route).catch((err: unknown) => this.warnings.warn('route not remembered', err));
+  }
+}

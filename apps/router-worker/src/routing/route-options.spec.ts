@@ -1,0 +1,57 @@
+import type { GatewaySpec } from '@aigw/core';
+import { deployment } from '../generation/test-fixtures';
+import { routeOptions } from './route-options';
+
+const litellm: GatewaySpec = {
+  id: 'litellm',
+  baseUrl: 'http://127.0.0.1:4000/v1',
+  apiKey: 'sk-gw-key',
+  timeoutMs: 7000,
+};
+
+describe('routeOptions', () => {
+  it('calls a direct provider with its own target and wire format', () => {
+    const d = deployment({ kind: 'anthropic', routing: 'direct', gateway: 'litellm' });
+    const [only, ...rest] = routeOptions(d, [litellm], 'gateway');
+    expect(rest).toEqual([]);
+    expect(only).toMatchObject({ route: 'direct', kind: 'anthropic', target: { baseUrl: 'http://127.0.0.1:9/v1' } });
+  });
+
+  it("sends a gateway provider through the proxy's URL, key and timeout, as OpenAI, with the upstream name", () => {
+    const d = deployment(
+      { id: 'zai', kind: 'anthropic', routing: 'gateway', gateway: 'litellm', maxConnections: 3 },
+      { name: 'glm', upstreamName: 'glm-4.6' },
+    );
+    expect(routeOptions(d, [litellm], null)).toEqual([
+      {
+        route: 'gateway',
+        kind: 'openai',
+        target: {
+          baseUrl: 'http://127.0.0.1:4000/v1',
+          apiKey: 'sk-gw-key',
+          model: 'glm-4.6',
+          timeoutMs: 7000,
+          poolKey: 'litellm',
+        },
+      },
+    ]);
+  });
+
+  it('has no route for a gateway provider whose gateway is missing', () => {
+    expect(routeOptions(deployment({ routing: 'gateway', gateway: 'gone' }), [litellm], null)).toEqual([]);
+  });
+
+  it('tries direct first for auto, unless the gateway is what worked last', () => {
+    const d = deployment({ routing: 'auto', gateway: 'litellm' });
+    expect(routeOptions(d, [litellm], null).map((o) => o.route)).toEqual(['direct', 'gateway']);
+    expect(routeOptions(d, [litellm], 'direct').map((o) => o.route)).toEqual(['direct', 'gateway']);
+    expect(routeOptions(d, [litellm], 'gateway').map((o) => o.route)).toEqual(['gateway', 'direct']);
+    expect(routeOptions(d, [], 'gateway').map((o) => o.route)).toEqual(['direct']);
+  });
+
+  it('sends no key to a gateway configured without one', () => {
+    const d = deployment({ routing: 'gateway', gateway: 'open' });
+    const [option] = routeOptions(d, [{ id: 'open', baseUrl: 'http://127.0.0.1:4001/v1', timeoutMs: 1000 }], null);
+    expect(option.target).not.toHaveProperty('apiKey');
+  });
+});

@@ -1,0 +1,137 @@
+import { ErrorCode, GatewayError, type Deployment } from '@aigw/core';
+import type { CircuitStatus } from '@aigw/routing';
+import { deployment, generationRequest } from '../generation/test-fixtures';
+import { orderingPolicyOf, planRoute, policyOf, roundRobinKeyOf, routeNeedOf } from './route-plan';
+
+// cheap < mid < dear; quality: dear best.
+const cheap = deployment({ id: 'cheap' }, { name: 'm', promptPer1k: 0.1, completionPer1k: 0.1, quality: 0.2 });
+const mid = deployment({ id: 'mid' }, { name: 'm', promptPer1k: 0.5, completionPer1k: 0.5, quality: 0.5 });
+const dear = deployment({ id: 'dear' }, { name: 'm', promptPer1k: 1, completionPer1k: 1, quality: 0.9 });
+const other = deployment({ id: 'cheap' }, { name: 'other', promptPer1k: 0.01, completionPer1k: 0.01 });
+const small = deployment({ id: 'small' }, { name: 'm', promptPer1k: 0.01, completionPer1k: 0.01, contextWindow: 20 });
+const all = [dear, mid, cheap, other, small];
+
+const ids = (ds: readonly Deployment[]) => ds.map((d) => d.id);
+const closed = new Map<string, CircuitStatus>();
+const open = (retryAfterMs: number | null): CircuitStatus => ({
+  state: 'open',
+  openedAt: 1,
+  probesInFlight: 0,
+  available: false,
+  retryAfterMs,
+});
+
+function thrown(fn: () => unknown): GatewayError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof GatewayError) {
+      return err;
+    }
+    throw err;
+  }
+  throw new Error('did not throw');
+}
+
+describe('routeNeedOf', () => {
+  it('estimates prompt tokens with the tokenizer and completion tokens from max_tokens or the average', () => {
+    const request = generationRequest({ model: 'm', messages: [{ role: 'user', content: 'hello there' }] });
+    const withAverage = routeNeedOf(request, all, 300);
+    expect(withAverage.estimate.promptTokens).toBeGreaterThan(5);
+    expect(withAverage.estimate.completionTokens).toBe(300);
+    expect(withAverage.need.estimatedTokens).toBe(withAverage.estimate.promptTokens);
+    const capped = routeNeedOf({ ...request, options: { maxTokens: 40 } }, all, 300);
+    expect(capped.estimate.completionTokens).toBe(40);
+    expect(capped.need.estimatedTokens).toBe(capped.estimate.promptTokens + 40);
+    // The 20-token window cannot hold prompt + 40.
+    expect(ids(capped.selection.candidates)).toEqual(['dear/m', 'mid/m', 'cheap/m']);
+  });
+});
+
+describe('policyOf', () => {
+  const target = (model: string) => routeNeedOf(generationRequest({ model }), all, 10).selection.target;
+
+  it('an alias naming a policy wins, then the request, then the default', () => {
+    expect(policyOf(target('cheapest'), generationRequest({ policy: 'quality' }), 'preference')).toEqual({
+      policy: 'cost',
+      source: 'alias',
+    });
+    expect(policyOf(target('auto'), generationRequest({ policy: 'latency' }), 'cost')).toEqual({
+      policy: 'latency',
+      source: 'request',
+    });
+    expect(policyOf(target('m'), generationRequest(), 'preference')).toEqual({
+      policy: 'preference',
+      source: 'default',
+    });
+  });
+
+  it('the preference policy orders by what the preference names, else cost', () => {
+    expect(orderingPolicyOf('latency', { then: 'quality' })).toBe('latency');
+    expect(orderingPolicyOf('preference', undefined)).toBe('cost');
+    expect(orderingPolicyOf('preference', { then: 'round-robin' })).toBe('round-robin');
+    expect(orderingPolicyOf('preference', { then: 'preference' })).toBe('cost');
+  });
+
+  it('keeps one round-robin counter per candidate set', () => {
+    expect(roundRobinKeyOf(target('auto'))).toBe('alias:auto');
+    expect(roundRobinKeyOf(target('m'))).toBe('model:m');
+    expect(roundRobinKeyOf(target('mid/m'))).toBe('pinned:mid/m');
+  });
+});
+
+describe('planRoute', () => {
+  const need = (model: string, extra: Parameters<typeof generationRequest>[0] = {}) =>
+    routeNeedOf(generationRequest({ model, ...extra }), all, 100);
+
+  it.each([
+    ['cost', {}, ['cheap/m', 'mid/m', 'dear/m']],
+    ['quality', {}, ['dear/m', 'mid/m', 'cheap/m']],
+    [
+      'latency',
+      { recentLatencyMs: new Map([['mid/m', 5]]), historicalLatencyMs: new Map([['dear/m', 9]]) },
+      ['mid/m', 'dear/m', 'cheap/m'],
+    ],
+    ['round-robin', { roundRobinCounter: 4 }, ['mid/m', 'cheap/m', 'dear/m']],
+    ['preference', { preferences: { context: 'dear/m', userDefault: 'mid/m' } }, ['dear/m', 'mid/m', 'cheap/m']],
+  ] as const)('orders by %s', (policy, signals, expected) => {
+    const plan = planRoute(all, need('m', { options: { maxTokens: 40 } }), policy, { circuits: closed, ...signals });
+    expect(ids(plan.candidates)).toEqual(expected);
+    expect(plan.excluded).toEqual([{ deploymentId: 'small/m', reason: 'context_too_small' }]);
+  });
+
+  it('drops deployments whose circuit refuses calls', () => {
+    const plan = planRoute(all, need('m'), 'cost', { circuits: new Map([['small/m', open(10)]]) });
+    expect(ids(plan.candidates)).toEqual(['cheap/m', 'mid/m', 'dear/m']);
+    expect(plan.excluded).toEqual([{ deploymentId: 'small/m', reason: 'circuit_open' }]);
+  });
+
+  it('a pin stays first whatever the policy, and alone unless fallback is allowed', () => {
+    expect(ids(planRoute(all, need('dear/m'), 'cost', { circuits: closed }).candidates)).toEqual(['dear/m']);
+    const fallback = need('dear/m', { allowFallback: true });
+    expect(ids(planRoute(all, fallback, 'cost', { circuits: closed }).candidates)).toEqual([
+      'dear/m',
+      'small/m',
+      'cheap/m',
+      'mid/m',
+    ]);
+  });
+
+  it('answers 503 no_healthy_provider with the time to the first half-open when every circuit is open', () => {
+    const circuits = new Map([
+      ['dear/m', open(9000)],
+      ['small/m', open(null)],
+    ]);
+    const err = thrown(() => planRoute(all, need('dear/m', { allowFallback: false }), 'cost', { circuits }));
+    expect(err).toMatchObject({ code: ErrorCode.NoHealthyProvider, retryAfterMs: 9000, param: 'model' });
+    expect(err.status).toBe(503);
+    const halfOpenFull = new Map([['dear/m', { ...open(null), state: 'half_open' as const }]]);
+    expect(thrown(() => planRoute(all, need('dear/m'), 'cost', { circuits: halfOpenFull })).retryAfterMs).toBe(1000);
+  });
+
+  it('gives the selection error when nothing serves the request', () => {
+    expect(thrown(() => planRoute(all, need('nope'), 'cost', { circuits: closed })).code).toBe(ErrorCode.ModelNotFound);
+    const huge = need('m', { options: { maxTokens: 1_000_000 } });
+    expect(thrown(() => planRoute(all, huge, 'cost', { circuits: closed })).code).toBe(ErrorCode.ContextLengthExceeded);
+  });
+});

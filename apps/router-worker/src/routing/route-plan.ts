@@ -1,0 +1,147 @@
+import {
+  ErrorCode,
+  estimateCompletionTokens,
+  estimatePromptTokens,
+  filterCandidates,
+  orderCandidates,
+  pinnedIdOf,
+  policyOfAlias,
+  requiredContextTokens,
+  resolvePolicy,
+  selectionError,
+  type CandidateNeed,
+  type CandidateSelection,
+  type Deployment,
+  type Exclusion,
+  type GenerationRequest,
+  type ModelTarget,
+  type PreferenceChain,
+  type RoutingPolicy,
+  type TokenEstimate,
+} from '@aigw/core';
+import type { CircuitStatus } from '@aigw/routing';
+import { noHealthyProvider } from './routing-failures';
+
+/*
+ * The pure half of routing a request: what it needs, which policy applies, and the ordered candidates
+ * once the signals (circuit states, latencies, counter, preferences) have been read.
+ */
+
+/** Used when the open circuits did not say when they would admit a call (half-open, probe slots taken). */
+const DEFAULT_NO_HEALTHY_RETRY_AFTER_MS = 1000;
+
+export interface RouteNeed {
+  need: CandidateNeed;
+  estimate: TokenEstimate;
+  /** The deployments that could serve the request, circuits not yet consulted. */
+  selection: CandidateSelection;
+}
+
+export function routeNeedOf(
+  request: GenerationRequest,
+  deployments: readonly Deployment[],
+  avgCompletionTokens: number,
+): RouteNeed {
+  const promptTokens = estimatePromptTokens(request.messages);
+  const { maxTokens } = request.options;
+  const need: CandidateNeed = {
+    model: request.model,
+    stream: request.stream,
+    estimatedTokens: requiredContextTokens(promptTokens, maxTokens),
+    allowFallback: request.allowFallback === true,
+  };
+  const estimate = { promptTokens, completionTokens: estimateCompletionTokens(maxTokens, avgCompletionTokens) };
+  return { need, estimate, selection: filterCandidates(deployments, need, () => false) };
+}
+
+export interface ResolvedPolicy {
+  policy: RoutingPolicy;
+  /** Why this policy: for the decision log. */
+  source: 'alias' | 'request' | 'default';
+}
+
+export function policyOf(target: ModelTarget, request: GenerationRequest, fallback: RoutingPolicy): ResolvedPolicy {
+  const policy = resolvePolicy(target, { request: request.policy ?? null, fallback });
+  if (target.kind === 'alias' && policyOfAlias(target.alias) !== null) {
+    return { policy, source: 'alias' };
+  }
+  return { policy, source: request.policy === undefined ? 'default' : 'request' };
+}
+
+/** The policy whose signals ordering needs: the preference policy orders within its groups by another. */
+export function orderingPolicyOf(policy: RoutingPolicy, preferences: PreferenceChain | undefined): RoutingPolicy {
+  if (policy !== 'preference') {
+    return policy;
+  }
+  const then = preferences?.then;
+  return then === undefined || then === null || then === 'preference' ? 'cost' : then;
+}
+
+/** One shared counter per candidate set, so each set rotates evenly on its own. */
+export function roundRobinKeyOf(target: ModelTarget): string {
+  switch (target.kind) {
+    case 'alias':
+      return `alias:${target.alias}`;
+    case 'pinned':
+      return `pinned:${target.deploymentId}`;
+    case 'model':
+      return `model:${target.model}`;
+  }
+}
+
+export interface RouteSignals {
+  circuits: ReadonlyMap<string, CircuitStatus>;
+  recentLatencyMs?: ReadonlyMap<string, number>;
+  historicalLatencyMs?: ReadonlyMap<string, number>;
+  roundRobinCounter?: number;
+  preferences?: PreferenceChain;
+}
+
+export interface RoutePlan {
+  policy: RoutingPolicy;
+  /** In the order to try them. */
+  candidates: Deployment[];
+  excluded: Exclusion[];
+  estimate: TokenEstimate;
+}
+
+function noHealthyRetryAfter(excluded: readonly Exclusion[], circuits: ReadonlyMap<string, CircuitStatus>): number {
+  let soonest = Infinity;
+  for (const e of excluded) {
+    const wait = e.reason === 'circuit_open' ? circuits.get(e.deploymentId)?.retryAfterMs : null;
+    if (wait !== null && wait !== undefined) {
+      soonest = Math.min(soonest, wait);
+    }
+  }
+  return Number.isFinite(soonest) ? Math.max(1, soonest) : DEFAULT_NO_HEALTHY_RETRY_AFTER_MS;
+}
+
+/**
+ * Drops the deployments whose circuit refuses calls and orders the rest. Throws the client-facing error
+ * when nothing is left: no_healthy_provider (503, with the time to the first half-open) when circuits are
+ * why, else the selection's own error.
+ */
+export function planRoute(
+  deployments: readonly Deployment[],
+  route: RouteNeed,
+  policy: RoutingPolicy,
+  signals: RouteSignals,
+): RoutePlan {
+  const { circuits } = signals;
+  const selection = filterCandidates(deployments, route.need, (id) => circuits.get(id)?.available === false);
+  if (selection.failure !== null) {
+    if (selection.failure.code === ErrorCode.NoHealthyProvider) {
+      throw noHealthyProvider(route.need.model, noHealthyRetryAfter(selection.excluded, circuits));
+    }
+    throw selectionError(selection.failure);
+  }
+  const candidates = orderCandidates(policy, selection.candidates, {
+    estimate: route.estimate,
+    latencyMs: signals.recentLatencyMs,
+    historicalLatencyMs: signals.historicalLatencyMs,
+    roundRobinCounter: signals.roundRobinCounter,
+    preferences: signals.preferences,
+    pinnedId: pinnedIdOf(selection.target),
+  });
+  return { policy, candidates, excluded: selection.excluded, estimate: route.estimate };
+}

@@ -1,0 +1,124 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { GatewayError, type GenerationRequest, type PreferenceChain, type RoutingPolicy } from '@aigw/core';
+import { CatalogService, ENV } from '@aigw/platform';
+import type { WorkerEnv } from '../config/worker-env';
+import { WorkerMetrics } from '../metrics/worker-metrics';
+import { CircuitGuard } from './circuit-guard';
+import { LatencyBook } from './latency-book';
+import { PreferenceReader } from './preference-reader';
+import { RotationCounter } from './rotation-counter';
+import {
+  orderingPolicyOf,
+  planRoute,
+  policyOf,
+  roundRobinKeyOf,
+  routeNeedOf,
+  type ResolvedPolicy,
+  type RouteNeed,
+  type RoutePlan,
+  type RouteSignals,
+} from './route-plan';
+import { ROUTING_CONFIG, type RoutingConfig } from './routing-config';
+
+/**
+ * Turns a request into its ordered candidates: estimate, filter by what the request needs, read the signals
+ * its policy uses (circuit states always; latencies, the round-robin counter or the user's preferences only
+ * when needed, in one concurrent batch), filter out open circuits, order. Every decision is logged at debug
+ * level and counted.
+ */
+@Injectable()
+export class RoutePlanner {
+  private readonly logger = new Logger('Routing');
+  /** Decision lines are built only when someone reads them. */
+  private readonly debug: boolean;
+
+  constructor(
+    @Inject(ENV) env: WorkerEnv,
+    private readonly catalog: CatalogService,
+    private readonly circuits: CircuitGuard,
+    private readonly latency: LatencyBook,
+    private readonly rotation: RotationCounter,
+    private readonly preferences: PreferenceReader,
+    @Inject(ROUTING_CONFIG) private readonly config: RoutingConfig,
+    private readonly metrics: WorkerMetrics,
+  ) {
+    this.debug = env.LOG_LEVEL === 'debug' || env.LOG_LEVEL === 'verbose';
+  }
+
+  async plan(request: GenerationRequest): Promise<RoutePlan> {
+    const deployments = this.catalog.deployments();
+    const route = routeNeedOf(request, deployments, this.config.avgCompletionTokens);
+    const resolved = policyOf(route.selection.target, request, this.config.defaultPolicy);
+    try {
+      const signals = await this.signals(
+        request,
+        route.selection.candidates.map((d) => d.id),
+        resolved.policy,
+        route,
+      );
+      const plan = planRoute(deployments, route, resolved.policy, signals);
+      this.decided(request, resolved, plan, signals.preferences);
+      return plan;
+    } catch (err) {
+      if (err instanceof GatewayError) {
+        this.metrics.routingDecisions.inc({ policy: resolved.policy, outcome: err.code });
+        this.logger.debug(`request ${request.requestId}: policy ${resolved.policy}, nothing to call: ${err.code}`);
+      }
+      throw err;
+    }
+  }
+
+  private async signals(
+    request: GenerationRequest,
+    ids: string[],
+    policy: RoutingPolicy,
+    route: RouteNeed,
+  ): Promise<RouteSignals> {
+    if (route.selection.failure !== null) {
+      // Nothing serves the request whatever the circuits say: no need to ask Redis.
+      return { circuits: new Map() };
+    }
+    const direct = policy === 'preference' ? null : policy;
+    const [circuits, preferences, recent, counter] = await Promise.all([
+      this.circuits.states(ids),
+      policy === 'preference' ? this.preferences.chainFor(request.userId, request.context) : undefined,
+      direct === 'latency' ? this.latency.recent(ids, request.stream) : undefined,
+      direct === 'round-robin' ? this.rotation.next(roundRobinKeyOf(route.selection.target)) : undefined,
+    ]);
+    const signals: RouteSignals = { circuits, preferences };
+    const ordering = orderingPolicyOf(policy, preferences);
+    if (ordering === 'latency') {
+      signals.recentLatencyMs = recent ?? (await this.latency.recent(ids, request.stream));
+      signals.historicalLatencyMs = this.latency.historical();
+    }
+    if (ordering === 'round-robin') {
+      signals.roundRobinCounter = counter ?? (await this.rotation.next(roundRobinKeyOf(route.selection.target)));
+    }
+    return signals;
+  }
+
+  private decided(
+    request: GenerationRequest,
+    resolved: ResolvedPolicy,
+    plan: RoutePlan,
+    preferences: PreferenceChain | undefined,
+  ): void {
+    this.metrics.routingDecisions.inc({ policy: plan.policy, outcome: 'routed' });
+    if (!this.debug) {
+      return;
+    }
+    const excluded = plan.excluded.map((e) => `${e.deploymentId} (${e.reason})`).join(', ');
+    const prefs =
+      preferences === undefined
+        ? ''
+        : `, preferences [${[preferences.context, preferences.userDefault, preferences.systemDefault]
+            .map((p) => p ?? '-')
+            .join(', ')}] then ${preferences.then ?? 'cost'}`;
+    this.logger.debug(
+      `request ${request.requestId}: policy ${plan.policy} (${resolved.source}${prefs}), ` +
+        `~${plan.estimate.promptTokens}+${plan.estimate.completionTokens} tokens, ` +
+        `order [${plan.candidates.map((d) => d.id).join(', ')}]` +
+        (excluded === '' ? '' : `, excluded [${excluded}]`),
+    );
+  }
+}

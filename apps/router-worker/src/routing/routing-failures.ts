@@ -1,0 +1,66 @@
+import { ErrorCode, GatewayError, type Attempt, type Deployment, type ProviderCallError } from '@aigw/core';
+import { abortCauseOf, GenerationCancelledError } from '../cancel/abort';
+
+/*
+ * The client-facing errors of a routed request. Messages name providers, classes and statuses, never a
+ * provider's body (it may echo the prompt) except for client mistakes, whose explanation the client needs.
+ */
+
+/** Aborted by the deadline, the client or shutdown (a call aborted by nobody we know of: the pool closed under it). */
+export function cancelledFailure(signal: AbortSignal, attempts: Attempt[], cause?: unknown): GenerationCancelledError {
+  return new GenerationCancelledError(abortCauseOf(signal) ?? 'shutdown', attempts, cause);
+}
+
+/** The request itself is wrong: it would fail on every provider. */
+export function invalidRequestFailure(err: ProviderCallError, attempts: Attempt[]): GatewayError {
+  return new GatewayError(ErrorCode.InvalidRequest, `The provider rejected the request: ${err.message}`, {
+    attempts,
+    cause: err,
+  });
+}
+
+/** No deployment with a larger context window was left to try. */
+export function contextLengthFailure(err: ProviderCallError, attempts: Attempt[]): GatewayError {
+  return new GatewayError(ErrorCode.ContextLengthExceeded, `The request is too long for the model: ${err.message}`, {
+    attempts,
+    cause: err,
+  });
+}
+
+/** The answer had started reaching the client: there is no falling back any more. */
+export function midStreamFailure(d: Deployment, err: ProviderCallError, attempts: Attempt[]): GatewayError {
+  return new GatewayError(
+    ErrorCode.ProviderError,
+    `Provider '${d.provider.id}' failed in the middle of the stream (${err.errorClass}).`,
+    { attempts, cause: err },
+  );
+}
+
+function describeAttempt(a: Attempt): string {
+  const status = a.status === undefined ? '' : ` ${a.status}`;
+  const route = a.route === 'gateway' ? ' via gateway' : '';
+  return `${a.provider}/${a.model}${route}: ${a.errorClass ?? 'error'}${status}`;
+}
+
+/**
+ * Every deployment tried failed. `retryAfterMs` is the shortest wait a provider asked for, when one did
+ * (the client's retry is pointless before it).
+ */
+export function allProvidersFailed(
+  attempts: Attempt[],
+  retryAfterMs: number | undefined,
+  cause: unknown,
+): GatewayError {
+  const failed = attempts.filter((a) => !a.ok);
+  const message = `All providers failed (${failed.map(describeAttempt).join('; ')}).`;
+  return new GatewayError(ErrorCode.AllProvidersFailed, message, { attempts, retryAfterMs, cause });
+}
+
+/** Every candidate's circuit is open (or its probe slots taken): fail fast instead of hammering a dead fleet. */
+export function noHealthyProvider(model: string, retryAfterMs: number, attempts: Attempt[] = []): GatewayError {
+  return new GatewayError(ErrorCode.NoHealthyProvider, `No healthy provider is available for '${model}' right now.`, {
+    param: 'model',
+    retryAfterMs,
+    attempts: attempts.length > 0 ? attempts : undefined,
+  });
+}

@@ -1,0 +1,27 @@
+import type { Provider } from '@nestjs/common';
+import { ENV } from '@aigw/platform';
+import type { WorkerEnv } from '../config/worker-env';
+import { CircuitStateGauge } from '../metrics/circuit-state.gauge';
+import { AttemptRunner } from './attempt-runner';
+import { CircuitGuard } from './circuit-guard';
+import { HistoricalLatency } from './historical-latency';
+import { LatencyBook } from './latency-book';
+import { PreferenceReader } from './preference-reader';
+import { RotationCounter } from './rotation-counter';
+import { RouteBook } from './route-book';
+import { RoutePlanner } from './route-planner';
+import { ROUTING_CONFIG, routingConfigOf } from './routing-config';
+
+/** The routing engine's providers (they use the catalog, metrics and adapters of the worker module). */
+export const ROUTING_PROVIDERS: Provider[] = [
+  { provide: ROUTING_CONFIG, inject: [ENV], useFactory: (env: WorkerEnv) => routingConfigOf(env) },
+  CircuitGuard,
+  CircuitStateGauge,
+  HistoricalLatency,
+  LatencyBook,
+  PreferenceReader,
+  RotationCounter,
+  RouteBook,
+  RoutePlanner,
+  AttemptRunner,
+];
