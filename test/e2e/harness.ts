@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { ProviderSimulator, freePort, uniqueId, waitFor } from '@aigw/testing';
 
@@ -26,9 +27,14 @@ export interface AppProcess {
 
 export interface SystemOptions {
   workers?: number;
+  /** Environment of every app. */
   env?: Record<string, string>;
-  /** Extra YAML appended to the providers list (already indented as list items). */
+  /** Environment of one kind of app, on top of `env`. */
+  appEnv?: Partial<Record<AppName, Record<string, string>>>;
+  /** Simulators to start (default 1). */
   simulators?: number;
+  /** The provider catalog (YAML) to seed, built once the simulators run; default: `catalogYaml()`. */
+  catalog?: (system: TestSystem) => string | Promise<string>;
 }
 
 export class TestSystem {
@@ -73,7 +79,7 @@ export class TestSystem {
     }
     const dir = mkdtempSync(path.join(os.tmpdir(), 'aigw-e2e-'));
     this.catalogFile = path.join(dir, 'providers.yaml');
-    writeFileSync(this.catalogFile, this.catalogYaml());
+    writeFileSync(this.catalogFile, this.opts.catalog ? await this.opts.catalog(this) : this.catalogYaml());
     const gatewayPort = await freePort();
     this.gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
     // The gateway runs migrations and seeds first; the others then find the schema ready
@@ -111,7 +117,7 @@ export class TestSystem {
   async spawnApp(name: AppName, port: number, extraEnv: Record<string, string> = {}): Promise<AppProcess> {
     const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'apps', name, 'src', 'main.js')], {
       cwd: ROOT,
-      env: { ...this.baseEnv(), PORT: String(port), HOST: '127.0.0.1', ...extraEnv },
+      env: { ...this.baseEnv(), ...this.opts.appEnv?.[name], PORT: String(port), HOST: '127.0.0.1', ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const output: string[] = [];
@@ -140,7 +146,9 @@ export class TestSystem {
   }
 
   workers(): AppProcess[] {
-    return this.apps.filter((a) => a.name === 'router-worker' && a.child.exitCode === null && a.child.signalCode === null);
+    return this.apps.filter(
+      (a) => a.name === 'router-worker' && a.child.exitCode === null && a.child.signalCode === null,
+    );
   }
 
   async stop(): Promise<void> {
@@ -155,10 +163,30 @@ export class TestSystem {
       }),
     );
     await Promise.all(this.sims.map((s) => s.stop()));
+    await this.deleteKeys();
     const pg = new Client({ connectionString: DATABASE_URL });
     await pg.connect();
     await pg.query(`DROP SCHEMA IF EXISTS "${this.schema}" CASCADE`);
     await pg.end();
+  }
+
+  /** Removes this run's Redis keys only (the Redis is shared). */
+  private async deleteKeys(): Promise<void> {
+    const redis = new Redis(REDIS_URL);
+    try {
+      for (const pattern of [`{${this.prefix}}*`, `${this.prefix}:*`]) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+          cursor = next;
+          if (keys.length > 0) {
+            await redis.del(...keys);
+          }
+        } while (cursor !== '0');
+      }
+    } finally {
+      await redis.quit();
+    }
   }
 
   headers(key = this.adminKey): Record<string, string> {

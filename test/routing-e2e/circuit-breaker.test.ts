@@ -1,0 +1,130 @@
+import { waitFor } from '@aigw/testing';
+import {
+  callsTo,
+  catalogYaml,
+  chat,
+  counterSum,
+  jobsPerWorker,
+  metricsOf,
+  pooled,
+  routingSystem,
+  type Answer,
+} from './support';
+
+const THRESHOLD = 3;
+const OPEN_MS = 2000;
+const PROBES = 2;
+
+/**
+ * Simulator A fails every call, B is healthy; A is cheaper, so the cost policy tries it first. The breaker
+ * state lives in Redis and is shared by the two worker processes.
+ */
+describe('circuit breaker across two workers (e2e)', () => {
+  const system = routingSystem({
+    simulators: 2,
+    env: {
+      ROUTING_DEFAULT_POLICY: 'cost',
+      RETRY_MAX: '0',
+      CB_FAILURE_THRESHOLD: String(THRESHOLD),
+      CB_OPEN_MS: String(OPEN_MS),
+      CB_HALF_OPEN_PROBES: String(PROBES),
+      // Only consecutive failures open it here: the rate rule is covered by the unit tests.
+      CB_MIN_VOLUME: '1000',
+    },
+    catalog: (s) =>
+      catalogYaml([
+        { id: 'pa', baseUrl: `${s.sims[0].url}/v1`, models: [{ name: 'shared', promptPer1k: 0.001 }] },
+        { id: 'pb', baseUrl: `${s.sims[1].url}/v1`, models: [{ name: 'shared', promptPer1k: 0.002 }] },
+      ]),
+  });
+  const simA = () => system.sims[0];
+  const simB = () => system.sims[1];
+  const ask = (): Promise<Answer> => chat(system, { model: 'shared' });
+
+  /** Circuit state of A as a worker exports it: 0 closed, 1 half-open (or open and due), 2 open. */
+  async function gaugeOfA(): Promise<number> {
+    return counterSum(await metricsOf(system.workers()[0]), 'aigw_circuit_state', { deployment: 'pa/shared' });
+  }
+
+  async function transitions(from: string, to: string): Promise<number> {
+    const texts = await Promise.all(system.workers().map((w) => metricsOf(w)));
+    return texts.reduce(
+      (sum, t) => sum + counterSum(t, 'aigw_circuit_transitions_total', { deployment: 'pa/shared', from, to }),
+      0,
+    );
+  }
+
+  beforeAll(async () => {
+    await system.start();
+  }, 90_000);
+
+  afterAll(() => system.stop(), 30_000);
+
+  it('answers every request through B while A fails; A opens after exactly the threshold', async () => {
+    simA().configure({ failRate: 1, failStatus: [503] });
+    simA().reset();
+    simB().reset();
+    const answers: Answer[] = [];
+    // One at a time, so "calls reaching A" is exact.
+    for (let i = 0; i < THRESHOLD + 3; i++) {
+      answers.push(await ask());
+    }
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+    expect(answers.map((a) => a.headers.get('x-gateway-provider'))).toEqual(answers.map(() => 'pb'));
+    // The first THRESHOLD requests tried A, then fell back to B; after that A was not even tried.
+    expect(answers.map((a) => a.headers.get('x-gateway-attempts'))).toEqual([
+      ...Array<string>(THRESHOLD).fill('2'),
+      ...Array<string>(3).fill('1'),
+    ]);
+    expect(callsTo(simA())).toBe(THRESHOLD);
+    expect(callsTo(simB())).toBe(THRESHOLD + 3);
+    expect(await gaugeOfA()).toBe(2);
+    expect(await transitions('closed', 'open')).toBe(1);
+  }, 30_000);
+
+  it('shares the open circuit: neither worker calls A while it is open', async () => {
+    const before = await jobsPerWorker(system);
+    const answers = await pooled(Array.from({ length: 20 }), 4, () => ask());
+    expect(answers.every((a) => a.status === 200 && a.headers.get('x-gateway-provider') === 'pb')).toBe(true);
+    const after = await jobsPerWorker(system);
+    // Both processes served requests in this window, and not one call reached A.
+    expect(after[0] - before[0]).toBeGreaterThan(0);
+    expect(after[1] - before[1]).toBeGreaterThan(0);
+    expect(callsTo(simA())).toBe(THRESHOLD);
+  }, 30_000);
+
+  it('fails fast with 503 no_healthy_provider and Retry-After when every candidate is open', async () => {
+    const pinned = await chat(system, { model: 'pa/shared' });
+    expect(pinned.status).toBe(503);
+    expect(pinned.body.error).toMatchObject({ code: 'no_healthy_provider', type: 'service_unavailable_error' });
+    const retryAfter = Number(pinned.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(Math.ceil(OPEN_MS / 1000));
+    expect(callsTo(simA())).toBe(THRESHOLD);
+  }, 30_000);
+
+  it('half-open lets exactly the allowed probes through; their failure re-opens the circuit', async () => {
+    // Slow failures keep the probes in flight while the other requests arrive.
+    simA().configure({ latencyMs: 1000 });
+    await waitFor(async () => (await gaugeOfA()) === 1, { timeoutMs: OPEN_MS + 5000, intervalMs: 50 });
+    const answers = await Promise.all(Array.from({ length: 8 }, () => ask()));
+    expect(answers.every((a) => a.status === 200 && a.headers.get('x-gateway-provider') === 'pb')).toBe(true);
+    expect(callsTo(simA())).toBe(THRESHOLD + PROBES);
+    expect(await transitions('open', 'half_open')).toBe(1);
+    expect(await transitions('half_open', 'open')).toBe(1);
+    expect(await gaugeOfA()).toBe(2);
+  }, 30_000);
+
+  it('recovers: a successful probe closes the circuit and A takes the traffic again', async () => {
+    simA().configure({ failRate: 0, latencyMs: 0 });
+    await waitFor(async () => (await gaugeOfA()) === 1, { timeoutMs: OPEN_MS + 5000, intervalMs: 50 });
+    const probe = await ask();
+    expect(probe.status).toBe(200);
+    expect(probe.headers.get('x-gateway-provider')).toBe('pa');
+    expect(await transitions('half_open', 'closed')).toBe(1);
+    expect(await gaugeOfA()).toBe(0);
+    const next = await pooled(Array.from({ length: 6 }), 3, () => ask());
+    expect(next.map((a) => a.headers.get('x-gateway-provider'))).toEqual(next.map(() => 'pa'));
+    expect(callsTo(simA())).toBe(THRESHOLD + PROBES + 1 + 6);
+  }, 30_000);
+});
