@@ -1,0 +1,188 @@
+import { callsTo, catalogYaml, chat, chatStream, generate, routingSystem } from './support';
+
+const REQUEST_TIMEOUT_MS = 4000;
+
+/**
+ * Retries, the fallback chain and streaming fallback through the gateway, two workers, two simulators:
+ * A (cheaper, lower quality) and B. The breaker threshold is out of reach so it never interferes here.
+ */
+describe('retries and fallback (e2e)', () => {
+  const system = routingSystem({
+    simulators: 2,
+    env: {
+      ROUTING_DEFAULT_POLICY: 'cost',
+      RETRY_MAX: '2',
+      RETRY_BASE_MS: '50',
+      RETRY_MIN_CALL_MS: '500',
+      CB_FAILURE_THRESHOLD: '1000',
+      CB_MIN_VOLUME: '1000',
+    },
+    appEnv: { 'api-gateway': { REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) } },
+    catalog: (s) =>
+      catalogYaml([
+        { id: 'pa', baseUrl: `${s.sims[0].url}/v1`, models: [{ name: 'shared', promptPer1k: 0.001, quality: 0.4 }] },
+        { id: 'pb', baseUrl: `${s.sims[1].url}/v1`, models: [{ name: 'shared', promptPer1k: 0.002, quality: 0.9 }] },
+      ]),
+  });
+  const simA = () => system.sims[0];
+  const simB = () => system.sims[1];
+
+  beforeAll(async () => {
+    await system.start();
+  }, 90_000);
+
+  afterAll(() => system.stop(), 30_000);
+
+  beforeEach(() => {
+    for (const sim of system.sims) {
+      sim.configure({
+        failRate: 0,
+        failNext: 0,
+        failMode: 'status',
+        failStatus: [503],
+        retryAfterS: null,
+        latencyMs: 0,
+        failAfterChunks: 3,
+        completionTokens: 8,
+        chunkDelayMs: 0,
+        echo: true,
+      });
+      sim.reset();
+    }
+  });
+
+  it('retries a 5xx on the same provider and reports the retries on success', async () => {
+    simA().configure({ failNext: 2 });
+    const res = await generate(system, { model: 'shared' });
+    expect(res.status).toBe(200);
+    expect(res.body.provider).toBe('pa');
+    expect(res.body.attempts).toEqual([
+      expect.objectContaining({ provider: 'pa', model: 'shared', route: 'direct', ok: true, retries: 2 }),
+    ]);
+    expect(res.headers.get('x-gateway-attempts')).toBe('1');
+    expect(callsTo(simA())).toBe(3);
+    expect(callsTo(simB())).toBe(0);
+  });
+
+  it('honours a 429 Retry-After before retrying', async () => {
+    simA().configure({ failNext: 1, failStatus: [429], retryAfterS: 1 });
+    const res = await generate(system, { model: 'shared' });
+    expect(res.status).toBe(200);
+    expect(res.body.attempts).toEqual([expect.objectContaining({ provider: 'pa', ok: true, retries: 1 })]);
+    const [first, second] = simA().lastRequests(2);
+    expect(second.at - first.at).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('stops retrying when the wait would pass the deadline, and answers before it', async () => {
+    simA().configure({ failNext: 1, failStatus: [429], retryAfterS: 10 });
+    const res = await chat(system, { model: 'pa/shared' });
+    // 502 with the attempt, not the gateway's 504: the worker gave up instead of sleeping past the deadline.
+    expect(res.status).toBe(502);
+    expect(res.body.error).toMatchObject({
+      code: 'all_providers_failed',
+      attempts: [{ provider: 'pa', model: 'shared', ok: false, errorClass: 'rate_limit', status: 429, retries: 0 }],
+    });
+    expect(res.headers.get('retry-after')).toBe('10');
+    expect(callsTo(simA())).toBe(1);
+  });
+
+  it('moves on after an auth error without retrying it', async () => {
+    simA().configure({ failNext: 1, failStatus: [401] });
+    const res = await chat(system, { model: 'shared' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-gateway-provider')).toBe('pb');
+    expect(res.headers.get('x-gateway-attempts')).toBe('2');
+    expect(res.headers.get('x-gateway-route')).toBe('direct');
+    expect(callsTo(simA())).toBe(1);
+  });
+
+  it('fails fast on an invalid request: no retry, no fallback', async () => {
+    simA().configure({ failNext: 1, failStatus: [400] });
+    const res = await chat(system, { model: 'shared' });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'invalid_request' });
+    expect(callsTo(simA())).toBe(1);
+    expect(callsTo(simB())).toBe(0);
+  });
+
+  it('answers 502 all_providers_failed with every attempt when all fail', async () => {
+    simA().configure({ failRate: 1 });
+    simB().configure({ failRate: 1, failStatus: [500] });
+    const res = await chat(system, { model: 'shared' });
+    expect(res.status).toBe(502);
+    expect(res.body.error?.code).toBe('all_providers_failed');
+    expect(res.body.error?.type).toBe('provider_error');
+    expect(res.body.error?.attempts).toEqual([
+      expect.objectContaining({
+        provider: 'pa',
+        model: 'shared',
+        route: 'direct',
+        ok: false,
+        errorClass: 'provider',
+        status: 503,
+        retries: 2,
+      }),
+      expect.objectContaining({
+        provider: 'pb',
+        model: 'shared',
+        route: 'direct',
+        ok: false,
+        errorClass: 'provider',
+        status: 500,
+        retries: 2,
+      }),
+    ]);
+    for (const attempt of res.body.error?.attempts ?? []) {
+      expect(attempt.latencyMs).toBeGreaterThanOrEqual(0);
+    }
+    expect(JSON.stringify(res.body)).not.toContain('secret');
+    expect(callsTo(simA())).toBe(3);
+    expect(callsTo(simB())).toBe(3);
+  });
+
+  it('picks the order by alias, body policy and the x-gateway-policy header', async () => {
+    const by = async (p: Promise<{ headers: Headers }>) => (await p).headers.get('x-gateway-provider');
+    expect(await by(chat(system, { model: 'cheapest' }))).toBe('pa');
+    expect(await by(chat(system, { model: 'best' }))).toBe('pb');
+    expect(await by(chat(system, { model: 'shared' }))).toBe('pa');
+    expect(await by(chat(system, { model: 'shared' }, { 'x-gateway-policy': 'quality' }))).toBe('pb');
+    expect(await by(chat(system, { model: 'shared', policy: 'quality' }))).toBe('pb');
+    expect((await generate(system, { model: 'shared', policy: 'quality' })).body.provider).toBe('pb');
+    expect(await by(chat(system, { model: 'pb/shared', policy: 'cost' }))).toBe('pb');
+  });
+
+  describe('streams', () => {
+    it('fall back to the next provider when the first fails before its first chunk', async () => {
+      simA().configure({ failRate: 1, failMode: 'drop' });
+      const res = await chatStream(system, { model: 'shared' });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-gateway-provider')).toBe('pb');
+      expect(res.events.at(-1)).toBe('[DONE]');
+      expect(res.events.some((e) => e.includes('"error"'))).toBe(false);
+      expect(callsTo(simA())).toBe(3);
+      expect(callsTo(simB())).toBe(1);
+    });
+
+    it('end with an error event, never a clean [DONE], when the provider fails after the first chunk', async () => {
+      // Chunks spaced out, so the first ones reach the client before the failure (the adapter may parse a
+      // stream written at once in one go, and fail before yielding anything: then falling back is right).
+      simA().configure({
+        echo: false,
+        chunkDelayMs: 30,
+        failNext: 1,
+        failMode: 'error_mid_stream',
+        failAfterChunks: 3,
+      });
+      const res = await chatStream(system, { model: 'shared' });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-gateway-provider')).toBe('pa');
+      expect(res.events).not.toContain('[DONE]');
+      const content = res.events.filter((e) => e.includes('"delta"') && e.includes('"content"'));
+      expect(content.length).toBeGreaterThanOrEqual(1);
+      expect(JSON.parse(res.events.at(-1) ?? '{}')).toMatchObject({ error: { code: 'provider_error' } });
+      // Committed to A: no retry, no fallback after the first chunk.
+      expect(callsTo(simA())).toBe(1);
+      expect(callsTo(simB())).toBe(0);
+    });
+  });
+});
