@@ -16,12 +16,22 @@ export default tseslint.config(
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
+      '@typescript-eslint/consistent-type-imports': [
+        'error',
+        { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false },
+      ],
       curly: 'error',
       eqeqeq: 'error',
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['@aigw/*/*', '**/libs/*/src/**', '../../libs/**'], message: 'Import a lib from its entry point (@aigw/<lib>).' }] },
+        {
+          patterns: [
+            {
+              group: ['@aigw/*/*', '**/libs/*/src/**', '../../libs/**'],
+              message: 'Import a lib from its entry point (@aigw/<lib>).',
+            },
+          ],
+        },
       ],
     },
   },

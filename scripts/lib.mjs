@@ -47,6 +47,8 @@ export async function requireService(name, url, defaultPort) {
   const host = u.hostname || '127.0.0.1';
   const port = Number(u.port || defaultPort);
   if (!(await canConnect(host, port))) {
-    throw new Error(`${name} is not reachable at ${host}:${port} (${name === 'Redis' ? 'REDIS_URL' : 'DATABASE_URL'}). Start it first.`);
+    throw new Error(
+      `${name} is not reachable at ${host}:${port} (${name === 'Redis' ? 'REDIS_URL' : 'DATABASE_URL'}). Start it first.`,
+    );
   }
 }

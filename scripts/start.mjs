@@ -69,7 +69,11 @@ if (!env.PROVIDERS_FILE) {
   simulatorUrl = `http://127.0.0.1:${simPort}`;
   env.SIM_URL = simulatorUrl;
   env.PROVIDERS_FILE = path.join(root, 'config', 'providers.simulator.yaml');
-  start('simulator', 'dist/tools/simulator/main.js', { SIM_PORT: String(simPort), SIM_LATENCY_MS: env.SIM_LATENCY_MS ?? '150', SIM_CHUNK_DELAY_MS: env.SIM_CHUNK_DELAY_MS ?? '20' });
+  start('simulator', 'dist/tools/simulator/main.js', {
+    SIM_PORT: String(simPort),
+    SIM_LATENCY_MS: env.SIM_LATENCY_MS ?? '150',
+    SIM_CHUNK_DELAY_MS: env.SIM_CHUNK_DELAY_MS ?? '20',
+  });
 }
 
 start('api-gateway', 'dist/apps/api-gateway/src/main.js', { PORT: String(gatewayPort) });

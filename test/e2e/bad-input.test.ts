@@ -37,7 +37,9 @@ describe('bad input (e2e)', () => {
     expectEnvelope(r.body);
     expect(r.body.error.param).toBe('messages');
 
-    const r2 = await post(JSON.stringify({ model: 'sim-gpt', messages: [{ role: 'user', content: 'x' }], temperature: 'hot' }));
+    const r2 = await post(
+      JSON.stringify({ model: 'sim-gpt', messages: [{ role: 'user', content: 'x' }], temperature: 'hot' }),
+    );
     expect(r2.status).toBe(400);
     expect(r2.body.error.param).toBe('temperature');
   });

@@ -24,7 +24,10 @@ describe('router-worker failover (e2e)', () => {
     system.sim.configure({ latencyMs: 5000 });
     system.sim.reset();
     const pending = ask('survive a crash');
-    await waitFor(() => system.sim.stats().inFlight >= 1, { timeoutMs: 10_000, message: 'request never reached the provider' });
+    await waitFor(() => system.sim.stats().inFlight >= 1, {
+      timeoutMs: 10_000,
+      message: 'request never reached the provider',
+    });
 
     await system.spawnApp('router-worker', await import('@aigw/testing').then((t) => t.freePort()));
     system.sim.configure({ latencyMs: 0 });

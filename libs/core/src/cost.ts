@@ -14,6 +14,7 @@ export function costOf(usage: Usage, price: Pricing): number {
   const cached = Math.min(usage.cachedPromptTokens, usage.promptTokens);
   const uncached = usage.promptTokens - cached;
   const cachedRate = price.cachedPromptPer1k ?? price.promptPer1k;
-  const usd = (uncached * price.promptPer1k + cached * cachedRate + usage.completionTokens * price.completionPer1k) / 1000;
+  const usd =
+    (uncached * price.promptPer1k + cached * cachedRate + usage.completionTokens * price.completionPer1k) / 1000;
   return Math.round(usd * 1e9) / 1e9;
 }

@@ -2,7 +2,8 @@
 
 export type Role = 'system' | 'user' | 'assistant' | 'tool';
 
-export type ContentPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string; detail?: string } };
+export type ContentPart =
+  { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string; detail?: string } };
 
 export interface ChatMessage {
   role: Role;

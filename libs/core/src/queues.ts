@@ -54,7 +54,8 @@ export interface UsageEvent {
  * on every provider is a completed job with `ok: false`: BullMQ's own "failed" state is kept for
  * jobs whose processing crashed.
  */
-export type GenerateOutcome = { ok: true; result: GenerationResult } | { ok: false; error: ErrorBody; retryAfterMs?: number };
+export type GenerateOutcome =
+  { ok: true; result: GenerationResult } | { ok: false; error: ErrorBody; retryAfterMs?: number };
 
 export interface JobMap {
   [JobName.Generate]: { data: GenerateJobData; result: GenerateOutcome };

@@ -38,7 +38,9 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
   ) {
     const { box, usingDevelopmentKey } = SecretBox.fromEnv(env.SECRETS_KEY, env.NODE_ENV);
     if (usingDevelopmentKey) {
-      this.logger.warn('SECRETS_KEY is not set: provider secrets are encrypted with a development key. Set it in production.');
+      this.logger.warn(
+        'SECRETS_KEY is not set: provider secrets are encrypted with a development key. Set it in production.',
+      );
     }
     this.store = new CatalogStore(dataSource, box);
   }
@@ -52,7 +54,9 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
     await this.reload();
     this.timer = setInterval(() => {
       this.reload().catch((err: unknown) =>
-        this.logger.warn(`catalog refresh failed, keeping the last one: ${err instanceof Error ? err.message : 'error'}`),
+        this.logger.warn(
+          `catalog refresh failed, keeping the last one: ${err instanceof Error ? err.message : 'error'}`,
+        ),
       );
     }, REFRESH_MS);
     this.timer.unref();
@@ -104,7 +108,8 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
   /** Enabled deployments a model string can reach, in catalog order (aliases are resolved by routing). */
   servingDeployments(modelRef: string): Deployment[] {
     const ref = resolveModelRef(modelRef, this.providerIds);
-    const found = ref.provider === null ? (this.byModelName.get(ref.model) ?? []) : [this.byId.get(`${ref.provider}/${ref.model}`)];
+    const found =
+      ref.provider === null ? (this.byModelName.get(ref.model) ?? []) : [this.byId.get(`${ref.provider}/${ref.model}`)];
     return found.filter((d): d is Deployment => d !== undefined && d.provider.enabled && d.model.enabled);
   }
 }

@@ -16,7 +16,10 @@ const CHECK_TIMEOUT_MS = 1500;
 function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(new Error(`${what} did not answer within ${CHECK_TIMEOUT_MS} ms`)),
+      CHECK_TIMEOUT_MS,
+    );
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
@@ -41,7 +44,10 @@ export class HealthController {
   @Get('ready')
   @HealthCheck()
   ready(): Promise<HealthCheckResult> {
-    return this.health.check([() => this.ping('redis', () => this.redis.ping()), () => this.ping('database', () => this.db.query('SELECT 1'))]);
+    return this.health.check([
+      () => this.ping('redis', () => this.redis.ping()),
+      () => this.ping('database', () => this.db.query('SELECT 1')),
+    ]);
   }
 
   private async ping(key: string, fn: () => Promise<unknown>): Promise<HealthIndicatorResult> {

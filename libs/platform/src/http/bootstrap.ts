@@ -46,9 +46,12 @@ export async function createHttpApp(
     bufferLogs: true,
     ...nestOptions,
   });
-  app.getHttpAdapter().getInstance().setErrorHandler((err, request, reply) => {
-    sendError(reply, err, (request as { requestId?: string }).requestId);
-  });
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .setErrorHandler((err, request, reply) => {
+      sendError(reply, err, (request as { requestId?: string }).requestId);
+    });
   // A graceful stop exits 0 (Nest would otherwise re-raise the signal and end as "killed").
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   return app;

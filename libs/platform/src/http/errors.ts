@@ -13,7 +13,7 @@ export function toGatewayError(err: unknown): GatewayError {
     const response = err.getResponse();
     const message =
       typeof response === 'object' && response !== null && 'message' in response
-        ? String((response as { message: unknown }).message)
+        ? String(response.message)
         : err.message;
     return new GatewayError(code, message, { cause: err });
   }

@@ -7,7 +7,11 @@ import { createRedis, REDIS, RedisKeys } from './redis';
 @Global()
 @Module({
   providers: [
-    { provide: REDIS, inject: [ENV], useFactory: (env: BaseEnv) => createRedis(env.REDIS_URL, `${env.REDIS_PREFIX}:cmd`) },
+    {
+      provide: REDIS,
+      inject: [ENV],
+      useFactory: (env: BaseEnv) => createRedis(env.REDIS_URL, `${env.REDIS_PREFIX}:cmd`),
+    },
     { provide: RedisKeys, inject: [ENV], useFactory: (env: BaseEnv) => new RedisKeys(env.REDIS_PREFIX) },
   ],
   exports: [REDIS, RedisKeys],
