@@ -1,0 +1,90 @@
+import { Redis } from 'ioredis';
+import { freePort } from '@aigw/testing';
+import { REDIS_URL } from '../e2e/harness';
+import { callsTo, catalogYaml, chat, generate, jobsPerWorker, pooled, routingSystem } from './support';
+
+/**
+ * Provider `zai` is routed `auto`: its direct base URL is a loopback port nobody listens on (connection
+ * refused), its gateway is a second simulator standing in for a LiteLLM proxy. Provider `zgw` always goes
+ * through the gateway.
+ */
+describe('direct, gateway and auto routes (e2e)', () => {
+  let closedPort = 0;
+  const system = routingSystem({
+    simulators: 1,
+    env: { RETRY_MAX: '2', RETRY_BASE_MS: '50', CB_FAILURE_THRESHOLD: '1000', CB_MIN_VOLUME: '1000' },
+    catalog: async (s) => {
+      closedPort = await freePort();
+      return catalogYaml(
+        [
+          {
+            id: 'zai',
+            baseUrl: `http://127.0.0.1:${closedPort}/v1`,
+            routing: 'auto',
+            gateway: 'litellm',
+            models: [{ name: 'glm', upstreamName: 'glm-4.6', promptPer1k: 0.001 }],
+          },
+          {
+            id: 'zgw',
+            baseUrl: 'http://127.0.0.1:9/v1',
+            routing: 'gateway',
+            gateway: 'litellm',
+            models: [{ name: 'glm-gw', upstreamName: 'zai/glm-4.6', promptPer1k: 0.001 }],
+          },
+        ],
+        [{ id: 'litellm', baseUrl: `${s.sims[0].url}/v1`, apiKey: 'sk-litellm-secret' }],
+      );
+    },
+  });
+  const gatewaySim = () => system.sims[0];
+
+  beforeAll(async () => {
+    await system.start();
+  }, 90_000);
+
+  afterAll(() => system.stop(), 30_000);
+
+  it('auto: direct refused, the gateway answers, and the route that worked is remembered in Redis', async () => {
+    const res = await generate(system, { model: 'zai/glm' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-gateway-route')).toBe('gateway');
+    expect(res.body.attempts).toEqual([
+      expect.objectContaining({ provider: 'zai', route: 'direct', ok: false, errorClass: 'network', retries: 0 }),
+      expect.objectContaining({ provider: 'zai', route: 'gateway', ok: true, retries: 0 }),
+    ]);
+    // The proxy got the upstream name, as its model list knows it.
+    expect(gatewaySim().lastRequests(1)[0]).toMatchObject({ hadAuth: true, body: { model: 'glm-4.6' } });
+    const redis = new Redis(REDIS_URL);
+    try {
+      expect(await redis.get(`${system.prefix}:routing:route:zai`)).toBe('gateway');
+      expect(await redis.pttl(`${system.prefix}:routing:route:zai`)).toBeGreaterThan(23 * 60 * 60 * 1000);
+    } finally {
+      await redis.quit();
+    }
+  }, 30_000);
+
+  it('auto: the next requests, on either worker, go to the gateway first', async () => {
+    gatewaySim().reset();
+    const before = await jobsPerWorker(system);
+    const answers = await pooled(Array.from({ length: 10 }), 3, () => chat(system, { model: 'zai/glm' }));
+    for (const a of answers) {
+      expect(a.status).toBe(200);
+      expect(a.headers.get('x-gateway-route')).toBe('gateway');
+      expect(a.headers.get('x-gateway-attempts')).toBe('1');
+    }
+    expect(callsTo(gatewaySim())).toBe(10);
+    const after = await jobsPerWorker(system);
+    expect(after[0] - before[0]).toBeGreaterThan(0);
+    expect(after[1] - before[1]).toBeGreaterThan(0);
+  }, 30_000);
+
+  it('gateway: always through the proxy, with the mapped model name', async () => {
+    gatewaySim().reset();
+    const res = await generate(system, { model: 'zgw/glm-gw' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-gateway-route')).toBe('gateway');
+    expect(res.body.attempts).toEqual([expect.objectContaining({ provider: 'zgw', route: 'gateway', ok: true })]);
+    expect(gatewaySim().lastRequests(1)[0]).toMatchObject({ body: { model: 'zai/glm-4.6' } });
+    expect(JSON.stringify(res.body)).not.toContain('secret');
+  }, 30_000);
+});
