@@ -10,6 +10,9 @@ export const PREFERENCE_CACHE_MS = 10_000;
 const CACHE_MAX_USERS = 10_000;
 /** Routing waits no longer than this for PostgreSQL; past it the request is routed without preferences. */
 const QUERY_TIMEOUT_MS = 500;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** After a failed read, requests skip PostgreSQL for this long instead of each waiting on a dead database. */
+const BACKOFF_AFTER_FAILURE_MS = 5_000;
 
 /** A user's stored preference rows that matter to routing. */
 export interface PreferenceRow {
@@ -64,6 +67,7 @@ export class PreferenceReader {
   private readonly logger = new Logger(PreferenceReader.name);
   private readonly warnings = new WarnThrottle(this.logger);
   private readonly cache = new Map<string, Cached>();
+  private unavailableUntil = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -94,6 +98,10 @@ export class PreferenceReader {
   }
 
   private async query(userId: string): Promise<PreferenceRow[]> {
+    // A user id that is no UUID has no rows (and must not make PostgreSQL look broken).
+    if (!UUID.test(userId) || Date.now() < this.unavailableUntil) {
+      return [];
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${QUERY_TIMEOUT_MS} ms`)), QUERY_TIMEOUT_MS);
@@ -108,6 +116,7 @@ export class PreferenceReader {
       const rows = await Promise.race([found, timeout]);
       return rows.map((r) => ({ context: r.context, model: r.model, policy: r.policy }));
     } catch (err) {
+      this.unavailableUntil = Date.now() + BACKOFF_AFTER_FAILURE_MS;
       this.warnings.warn('user preferences not read, routing without them', err);
       return [];
     } finally {
