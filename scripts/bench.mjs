@@ -4,7 +4,7 @@
 // concurrency) cell and prints a Markdown table (also written to <out>/results.md).
 // docs/benchmarks.md explains the method and how to read the numbers.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { root } from './lib.mjs';
@@ -31,6 +31,18 @@ function firstLine(cmd, args) {
   return r.error ? null : `${r.stdout}${r.stderr}`.trim().split('\n')[0];
 }
 
+/** Which code was measured: the bench runs whatever is in dist/, which may lag the source. */
+function buildFacts() {
+  const head = firstLine('git', ['-C', root, 'rev-parse', '--short', 'HEAD']) ?? 'unknown';
+  const dirty = spawnSync('git', ['-C', root, 'status', '--porcelain', '--', 'apps', 'libs', 'tools'], {
+    encoding: 'utf8',
+  }).stdout;
+  const changed = dirty ? dirty.split('\n').filter(Boolean).length : 0;
+  const main = path.join(root, 'dist/apps/api-gateway/src/main.js');
+  const built = existsSync(main) ? statSync(main).mtime.toISOString() : 'not built';
+  return `git ${head}${changed ? ` + ${changed} uncommitted file(s) under apps/ libs/ tools/` : ''}; dist built ${built}`;
+}
+
 function machineFacts(loadgen, sys, opts) {
   const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU';
   const redis = firstLine('redis-server', ['--version'])?.match(/v=(\S+)/)?.[1];
@@ -42,6 +54,7 @@ function machineFacts(loadgen, sys, opts) {
     redis: redis ? `redis-server ${redis}` : 'redis-server unknown',
     loadgen: loadgen.describe,
     systemLabel: sys.label,
+    build: buildFacts(),
     placement:
       (pinning.enabled
         ? `CPU ${CPUS.client}: load generator + simulator + this script; CPU ${CPUS.gateway}: the whole gateway side (taskset -c)`

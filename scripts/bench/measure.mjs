@@ -1,12 +1,20 @@
 // Pre-flight, warm-up and the direct-vs-gateway cells of the main table.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { cpuDelta, cpuSeconds, cpuTimes, cpuUsage, startRssSampler, withDescendants } from './procfs.mjs';
+import {
+  cpuDelta,
+  cpuSeconds,
+  cpuTimes,
+  cpuUsage,
+  reapedChildrenCpuSeconds,
+  startRssSampler,
+  withDescendants,
+} from './procfs.mjs';
 
 /** A run is flagged when a CPU doing real work (≥ 20 % busy) lost more than this to the hypervisor. */
 export const MAX_STEAL_PCT = 10;
 const BUSY_PCT_FOR_STEAL = 20;
-/** A gateway run is flagged when processes outside the gateway side kept its core this busy. */
+/** A run is flagged when processes that are not the bench's kept a measured core this busy. */
 export const MAX_FOREIGN_PCT = 10;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -121,10 +129,19 @@ async function measuredRun(sys, loadgen, side, conc, seconds, signal) {
   const rss = side === 'gateway' ? startRssSampler(sys.rssPids) : null;
   const cpuBefore = cpuSeconds(pids);
   const pgBefore = cpuSeconds(pgPids);
+  // The client core's own work: simulator, this orchestrator and the load generator (a reaped child).
+  const clientPids = [sys.simulatorPid, process.pid];
+  const clientBefore = cpuSeconds(clientPids);
+  const reapedBefore = reapedChildrenCpuSeconds(process.pid);
   const times0 = cpuTimes();
   const res = await loadgen.run(target, conc, seconds, signal);
   const times1 = cpuTimes();
   const run = { side, ...res, cpu: cpuUsage(times0, times1) };
+  const clientSeconds =
+    cpuDelta(clientBefore, cpuSeconds(clientPids)) + reapedChildrenCpuSeconds(process.pid) - reapedBefore;
+  const clientCore = run.cpu[sys.clientCpu];
+  run.clientBusyPct = (100 * clientSeconds) / res.seconds;
+  run.clientForeignPct = clientCore ? Math.max(0, clientCore.busyPct - run.clientBusyPct) : NaN;
   if (side === 'gateway') {
     const cpuAfter = cpuSeconds(withDescendants(sys.gatewaySidePids));
     const pgAfter = cpuSeconds(pgPids);
@@ -143,8 +160,11 @@ async function measuredRun(sys, loadgen, side, conc, seconds, signal) {
     run.foreignPct = core ? Math.max(0, core.busyPct - run.gwSideBusyPct) : NaN;
   }
   run.warnings = stolen(run.cpu);
+  if (run.clientForeignPct > MAX_FOREIGN_PCT) {
+    run.warnings.push(`${side} run: ${sys.clientCpu} ${run.clientForeignPct.toFixed(0)}% busy with other processes`);
+  }
   if (run.foreignPct > MAX_FOREIGN_PCT) {
-    run.warnings.push(`${sys.gatewayCpu} ${run.foreignPct.toFixed(0)}% busy with other processes`);
+    run.warnings.push(`gateway run: ${sys.gatewayCpu} ${run.foreignPct.toFixed(0)}% busy with other processes`);
   }
   return run;
 }
@@ -199,6 +219,10 @@ export async function runCell(sys, loadgen, { latencyMs, conc, reps, warmupS, du
     ),
     gwSideBusyPct: median(gwRuns.map((r) => r.gwSideBusyPct)),
     foreignPct: median(gwRuns.map((r) => r.foreignPct)),
+    clientForeignPct: {
+      direct: median(runs.filter((r) => r.side === 'direct').map((r) => r.clientForeignPct)),
+      gateway: median(gwRuns.map((r) => r.clientForeignPct)),
+    },
     pgCpuUsPerReq: median(gwRuns.map((r) => r.pgCpuUsPerReq)),
     cpuUsPerReqBy: Object.fromEntries(
       Object.keys(sys.gatewaySide).map((name) => [name, median(gwRuns.map((r) => r.cpuUsPerReqBy[name]))]),

@@ -71,6 +71,15 @@ export function cpuSeconds(pids) {
   return out;
 }
 
+/**
+ * CPU seconds of the already reaped children of `pid` (cutime + cstime). A load-generator run is a
+ * child that exits within the run, so the delta across the run is its CPU time.
+ */
+export function reapedChildrenCpuSeconds(pid) {
+  const f = statFields(pid);
+  return f ? (Number(f[13]) + Number(f[14])) / clockTicks : 0;
+}
+
 /** CPU seconds spent between two `cpuSeconds` snapshots, over pids present in both. */
 export function cpuDelta(before, after) {
   let sum = 0;

@@ -72,7 +72,7 @@ export function header(meta) {
     '',
     `- date: ${meta.date}`,
     `- command: \`${meta.command}\``,
-    `- system under test: ${meta.systemLabel}`,
+    `- system under test: ${meta.systemLabel} (${meta.build})`,
     `- machine: ${meta.nproc} CPU (${meta.cpuModel}), Linux ${meta.kernel}, Node ${meta.node}, ${meta.redis}`,
     `- load generator: ${meta.loadgen}`,
     `- placement: ${meta.placement}`,
@@ -94,6 +94,7 @@ export function hostLoadTable(summaries) {
     ...cpus.map((c) => `${c} busy/steal`),
     'gw side',
     'other on gw core',
+    'other on client core (direct/gw run)',
     ...names.map((n) => `${n} µs/req`),
     'PostgreSQL µs/req',
   ];
@@ -105,7 +106,8 @@ export function hostLoadTable(summaries) {
       const perCpu = cpus.map((c) => `${pct(h.cpu[c]?.busyPct)}/${pct(h.cpu[c]?.stealPct)}`);
       const us = (v) => (Number.isFinite(v) ? Math.round(v) : '–');
       const byName = names.map((n) => us(h.cpuUsPerReqBy[n]));
-      const cells = [s.latencyMs, s.conc, ...perCpu, pct(h.gwSideBusyPct), pct(h.foreignPct), ...byName];
+      const client = `${pct(h.clientForeignPct.direct)}/${pct(h.clientForeignPct.gateway)}`;
+      const cells = [s.latencyMs, s.conc, ...perCpu, pct(h.gwSideBusyPct), pct(h.foreignPct), client, ...byName];
       return `| ${[...cells, us(h.pgCpuUsPerReq)].join(' | ')} |`;
     }),
   ].join('\n');
@@ -119,7 +121,7 @@ export function notes(summaries, reps) {
     'up/req = simulator requests / gateway requests in the measured window (≈1.00: no retries).',
     '',
     'CPU use during the gateway runs (busy/steal per CPU; "gw side" = gateway-side processes as % of one',
-    'core; "other on gw core" = the rest of that core\'s busy time, i.e. processes that are not ours;',
+    'core; "other on … core" = the rest of that core\'s busy time, i.e. processes that are not the bench\'s;',
     '"PostgreSQL µs/req" = CPU of the database backends serving the apps, shared and not pinned, so not',
     'in the gw-side column):',
     '',

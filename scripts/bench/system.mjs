@@ -155,6 +155,8 @@ export async function startSystem({ root, group, cpus, outDir, tmpDir, runId, st
       rssPids: { gateway: proc.pid },
       gatewayPid: proc.pid,
       gatewayCpu: `cpu${cpus.gateway}`,
+      clientCpu: `cpu${cpus.client}`,
+      simulatorPid: sim.pid,
     };
   }
 
@@ -251,6 +253,8 @@ export async function startSystem({ root, group, cpus, outDir, tmpDir, runId, st
     rssPids: { gateway: gateway.pid, worker: worker.pid },
     gatewayPid: gateway.pid,
     gatewayCpu: `cpu${cpus.gateway}`,
+    clientCpu: `cpu${cpus.client}`,
+    simulatorPid: sim.pid,
     postgresBackendPids: () => db.backendPids(pgAppName),
   };
 }
