@@ -3,3 +3,4 @@ export * from './circuit-breaker.store';
 export * from './latency-tracker';
 export * from './round-robin-counter';
 export * from './route-memory';
+export * from './keys';

@@ -1,6 +1,7 @@
 import type { RedisKeys } from '@aigw/platform';
+import { routingKeyPrefix as prefixOf } from '@aigw/routing';
 
-/** Key prefix of every routing store (circuits, latency, round-robin, route memory) in this namespace. */
+/** Key prefix of every routing store in this namespace (`<REDIS_PREFIX>:routing:`). */
 export function routingKeyPrefix(keys: RedisKeys): string {
-  return `${keys.key('routing')}:`;
+  return prefixOf(keys.prefix);
 }
