@@ -49,6 +49,11 @@ export class ScriptedAdapters {
 
   constructor(private readonly clock: FakeClock) {}
 
+  /** Scripted steps nobody called for: a test expecting calls that did not happen. */
+  leftover(): string[] {
+    return [...this.scripts].filter(([, steps]) => steps.length > 0).map(([url, steps]) => `${url} x${steps.length}`);
+  }
+
   /** Steps for calls to this base URL, in order. */
   script(baseUrl: string, ...steps: Step[]): this {
     this.scripts.set(baseUrl, [...(this.scripts.get(baseUrl) ?? []), ...steps]);

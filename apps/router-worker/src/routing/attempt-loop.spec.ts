@@ -36,6 +36,7 @@ describe('AttemptLoop', () => {
   afterEach(() => {
     // Strict fakes: a call nobody scripted is a bug in the loop (or the test).
     expect(bench.adapters.unexpected).toEqual([]);
+    expect(bench.adapters.leftover()).toEqual([]);
   });
 
   it('answers from the first candidate, reporting the success to its circuit and the latency averages', async () => {
@@ -178,15 +179,23 @@ describe('AttemptLoop', () => {
 
     it('skips a refused deployment without counting it as an attempt', async () => {
       bench = new LoopBench({ maxAttempts: 1, maxRetries: 0, circuit: { failureThreshold: 1 } });
-      bench.adapters.script(
-        'http://a/v1',
-        { fail: failure(ErrorClass.Provider, 500) },
-        { fail: failure(ErrorClass.Provider, 500) },
-      );
+      bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.Provider, 500) });
       await failureOf(bench.loop.run([a], request, signal));
       bench.adapters.script('http://b/v1', { answer: 'b' });
       const routed = await bench.loop.run([a, b], request, signal);
       expect(routed.attempts).toEqual([expect.objectContaining({ provider: 'b', ok: true })]);
+    });
+
+    it('counts one fallback per failed deployment, refused ones in between included', async () => {
+      bench = new LoopBench({ maxRetries: 0, circuit: { failureThreshold: 1 } });
+      bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.Provider, 500) });
+      await failureOf(bench.loop.run([b], request, signal));
+      bench.events.length = 0;
+      bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.Auth, 401) });
+      bench.adapters.script('http://c/v1', { answer: 'c' });
+      const routed = await bench.loop.run([a, b, c], request, signal);
+      expect(routed.deployment).toBe(c);
+      expect(bench.events.filter((e) => e.startsWith('fallback'))).toEqual(['fallback deployment a/m auth']);
     });
 
     it('answers 503 no_healthy_provider with the time to half-open when every candidate refuses', async () => {

@@ -90,6 +90,8 @@ export class AttemptLoop {
     let refusedRetryAfter: number | null = null;
     let tooSmallWindow = 0;
     let last: { d: Deployment; error: ProviderCallError } | null = null;
+    // A failed deployment, until the next one is tried (that counts as one fallback).
+    let movingOn: typeof last = null;
     let retryAfterMs: number | undefined;
     for (const d of candidates) {
       if (tried >= this.deps.config.maxAttempts) {
@@ -101,8 +103,9 @@ export class AttemptLoop {
       if (signal.aborted) {
         throw cancelledFailure(signal, attempts);
       }
-      if (last !== null) {
-        this.deps.events.fallback(last.d, last.error.errorClass, 'deployment');
+      if (movingOn !== null) {
+        this.deps.events.fallback(movingOn.d, movingOn.error.errorClass, 'deployment');
+        movingOn = null;
       }
       const outcome = await this.tryDeployment(d, request, signal, observer, attempts);
       if (outcome.kind === 'ok') {
@@ -130,6 +133,7 @@ export class AttemptLoop {
       }
       retryAfterMs = shortest(retryAfterMs, error.retryAfterMs);
       last = { d, error };
+      movingOn = last;
     }
     if (last === null) {
       throw noHealthyProvider(request.model, refusedRetryAfter ?? DEFAULT_REFUSED_RETRY_AFTER_MS, attempts);
