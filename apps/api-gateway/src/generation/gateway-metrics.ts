@@ -13,6 +13,8 @@ export class GatewayMetrics {
   private readonly requests: Counter<'provider' | 'model' | 'status' | 'cache'>;
   private readonly overhead: Histogram;
   private readonly streamsCancelled: Counter<'reason'>;
+  // Labelled children by provider/model (a small set): resolving a child hashes its labels every time.
+  private readonly successes = new Map<string, Counter.Internal>();
 
   constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
     this.requests = new Counter({
@@ -37,7 +39,18 @@ export class GatewayMetrics {
 
   /** `startedAt` is the request's `performance.now()` on arrival. */
   succeeded(result: GenerationResult, startedAt: number): void {
-    this.requests.inc({ provider: result.provider, model: result.model, status: 'success', cache: 'miss' });
+    const key = `${result.provider}/${result.model}`;
+    let counter = this.successes.get(key);
+    if (counter === undefined) {
+      counter = this.requests.labels({
+        provider: result.provider,
+        model: result.model,
+        status: 'success',
+        cache: 'miss',
+      });
+      this.successes.set(key, counter);
+    }
+    counter.inc();
     const overheadMs = performance.now() - startedAt - result.providerLatencyMs;
     this.overhead.observe(Math.max(0, overheadMs) / 1000);
   }
