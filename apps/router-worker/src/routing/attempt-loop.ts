@@ -56,6 +56,11 @@ type DeploymentOutcome =
   | { kind: 'refused'; retryAfterMs: number | null }
   | { kind: 'failed'; error: ProviderCallError; committed: boolean };
 
+interface Failed {
+  d: Deployment;
+  error: ProviderCallError;
+}
+
 /** Retry-After of a provider, when it gave one: the shortest across attempts. */
 function shortest(a: number | undefined, b: number | undefined): number | undefined {
   if (a === undefined) {
@@ -89,9 +94,9 @@ export class AttemptLoop {
     let tried = 0;
     let refusedRetryAfter: number | null = null;
     let tooSmallWindow = 0;
-    let last: { d: Deployment; error: ProviderCallError } | null = null;
+    let last: Failed | null = null;
     // A failed deployment, until the next one is tried (that counts as one fallback).
-    let movingOn: typeof last = null;
+    let movingOn: Failed | null = null;
     let retryAfterMs: number | undefined;
     for (const d of candidates) {
       if (tried >= this.deps.config.maxAttempts) {
