@@ -7,7 +7,8 @@ import { WorkerHarness } from './support';
 type Of<T extends ReplyMessage['t']> = Extract<ReplyMessage, { t: T }>;
 
 describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simulator)', () => {
-  const h = new WorkerHarness();
+  // Retries and fallback are covered in test/routing-e2e; here one failure is one answer.
+  const h = new WorkerHarness({ env: { RETRY_MAX: '0' } });
 
   beforeAll(() => h.start(), 60_000);
   afterAll(() => h.stop(), 30_000);
@@ -88,7 +89,7 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
     expect(h.sim.stats().byRoute['POST /v1/messages']).toBe(2);
   });
 
-  it('answers a provider 500 with provider_error and the failed attempt', async () => {
+  it('answers a provider 500 with all_providers_failed and the failed attempt', async () => {
     h.sim.configure({ failNext: 1, failStatus: [500] });
     const job = await h.enqueue();
     const replies = await h.finalReplies(job.id!);
@@ -96,7 +97,7 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
     const reply = replies[0] as Of<'error'>;
     expect(reply.t).toBe('error');
     expect(reply.error).toMatchObject({
-      code: 'provider_error',
+      code: 'all_providers_failed',
       type: 'provider_error',
       attempts: [{ provider: 'sim-openai', model: 'sim-gpt', ok: false, errorClass: 'provider', status: 500 }],
     });
@@ -118,21 +119,28 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
     expect(replies.some((m) => m.t === 'end')).toBe(false);
   });
 
-  it('answers an unknown model and a stream for a model that cannot stream with model_not_found', async () => {
+  it('answers an unknown model with model_not_found and a stream for a model that cannot stream with invalid_request', async () => {
     const unknown = await h.enqueue({ model: 'no-such-model' });
     const noStream = await h.enqueue({ model: 'sim-chat-only', stream: true });
-    for (const job of [unknown, noStream]) {
-      const [reply] = await h.finalReplies(job.id!);
-      expect(reply).toMatchObject({ t: 'error', error: { code: 'model_not_found', param: 'model' } });
-    }
+    const [unknownReply] = await h.finalReplies(unknown.id!);
+    expect(unknownReply).toMatchObject({ t: 'error', error: { code: 'model_not_found', param: 'model' } });
+    const [noStreamReply] = await h.finalReplies(noStream.id!);
+    expect(noStreamReply).toMatchObject({ t: 'error', error: { code: 'invalid_request' } });
     expect(h.sim.stats().total).toBe(0);
   });
 
-  it('resolves an alias to an enabled deployment', async () => {
-    const [first] = h.app.get(CatalogService).deployments();
-    const job = await h.enqueue({ model: 'auto' });
+  it('resolves the cheapest alias to the cheapest enabled chat deployment', async () => {
+    const cheapest = [...h.app.get(CatalogService).deployments()]
+      .filter((d) => d.provider.enabled && d.model.enabled && d.model.capabilities.includes('chat'))
+      .sort(
+        (a, b) => a.model.promptPer1k + a.model.completionPer1k - (b.model.promptPer1k + b.model.completionPer1k),
+      )[0];
+    const job = await h.enqueue({ model: 'cheapest' });
     const [reply] = await h.finalReplies(job.id!);
-    expect(reply).toMatchObject({ t: 'result', result: { provider: first.provider.id, model: first.model.name } });
+    expect(reply).toMatchObject({
+      t: 'result',
+      result: { provider: cheapest.provider.id, model: cheapest.model.name },
+    });
   });
 
   it('stores the outcome of an async job without publishing anything', async () => {
@@ -219,7 +227,7 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
       status: 'error',
       provider: 'sim-openai',
       error_class: 'provider',
-      error_code: 'provider_error',
+      error_code: 'all_providers_failed',
       stream: true,
       attempts: 1,
     });

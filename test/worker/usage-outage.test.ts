@@ -15,7 +15,7 @@ describe('router-worker: usage writer while PostgreSQL is unreachable', () => {
     await proxy.up();
     h = new WorkerHarness({
       databaseUrl: `postgres://postgres@127.0.0.1:${proxy.port}/test`,
-      env: { USAGE_FLUSH_MS: '20' },
+      env: { USAGE_FLUSH_MS: '20', RETRY_MAX: '0' },
     });
     await h.start();
     usageQueue = new Queue(QueueName.Usage, { connection: h.queue.opts.connection, prefix: `{${h.prefix}}` });
