@@ -90,6 +90,9 @@ describe('POST /v1/chat/completions', () => {
     expect(res.headers.get('x-accel-buffering')).toBe('no');
     expect(res.headers.get('x-request-id')).toMatch(/^req_/);
     expect(res.headers.get('x-gateway-provider')).toBe('sim');
+    expect(res.headers.get('x-gateway-model')).toBe('sim-gpt');
+    expect(res.headers.get('x-gateway-route')).toBe('direct');
+    expect(res.headers.get('x-gateway-attempts')).toBe('1');
     const { payloads } = await sseEvents(res);
     expect(payloads[payloads.length - 1]).toBe('[DONE]');
     const chunks = payloads.slice(0, -1) as Chunk[];
@@ -107,7 +110,16 @@ describe('POST /v1/chat/completions', () => {
     h.handle(async (job) => {
       const jobId = job.id ?? '';
       const result = h.result(job.data.request, 'a b c');
-      await h.publish(job, { t: 'start', jobId, provider: 'sim', model: 'sim-gpt', id: result.id, created: 1 });
+      await h.publish(job, {
+        t: 'start',
+        jobId,
+        provider: 'sim',
+        model: 'sim-gpt',
+        route: 'direct',
+        attempts: 1,
+        id: result.id,
+        created: 1,
+      });
       await h.publish(job, { t: 'chunk', jobId, seq: 0, text: 'a' });
       await h.publish(job, { t: 'chunk', jobId, seq: 2, text: ' c' });
       await h.publish(job, { t: 'chunk', jobId, seq: 1, text: ' b' });
@@ -124,7 +136,16 @@ describe('POST /v1/chat/completions', () => {
     h.handle(async (job) => {
       const jobId = job.id ?? '';
       const result = h.result(job.data.request, 'a b c d');
-      await h.publish(job, { t: 'start', jobId, provider: 'sim', model: 'sim-gpt', id: result.id, created: 1 });
+      await h.publish(job, {
+        t: 'start',
+        jobId,
+        provider: 'sim',
+        model: 'sim-gpt',
+        route: 'direct',
+        attempts: 1,
+        id: result.id,
+        created: 1,
+      });
       await h.publish(job, { t: 'chunk', jobId, seq: 0, text: 'a' });
       // seq 1 lost
       await h.publish(job, { t: 'chunk', jobId, seq: 2, text: ' c' });
@@ -183,7 +204,16 @@ describe('POST /v1/chat/completions', () => {
         code: ErrorCode.ProviderError,
         param: null,
       };
-      await h.publish(job, { t: 'start', jobId, provider: 'sim', model: 'sim-gpt', id: 'c1', created: 1 });
+      await h.publish(job, {
+        t: 'start',
+        jobId,
+        provider: 'sim',
+        model: 'sim-gpt',
+        route: 'direct',
+        attempts: 1,
+        id: 'c1',
+        created: 1,
+      });
       await h.publish(job, { t: 'chunk', jobId, seq: 0, text: 'partial' });
       await h.publish(job, { t: 'error', jobId, error });
       return { ok: false, error };
@@ -209,7 +239,16 @@ describe('POST /v1/chat/completions', () => {
     h.handle(async (job) => {
       const jobId = job.id ?? '';
       const result = h.result(job.data.request, 'a b c');
-      await h.publish(job, { t: 'start', jobId, provider: 'sim', model: 'sim-gpt', id: result.id, created: 1 });
+      await h.publish(job, {
+        t: 'start',
+        jobId,
+        provider: 'sim',
+        model: 'sim-gpt',
+        route: 'direct',
+        attempts: 1,
+        id: result.id,
+        created: 1,
+      });
       await h.publish(job, { t: 'chunk', jobId, seq: 0, text: 'a' });
       // everything after the first chunk is lost
       return { ok: true, result };
@@ -224,7 +263,16 @@ describe('POST /v1/chat/completions', () => {
     h.handle(async (job) => {
       const jobId = job.id ?? '';
       const result = h.result(job.data.request, 'something else entirely');
-      await h.publish(job, { t: 'start', jobId, provider: 'sim', model: 'sim-gpt', id: result.id, created: 1 });
+      await h.publish(job, {
+        t: 'start',
+        jobId,
+        provider: 'sim',
+        model: 'sim-gpt',
+        route: 'direct',
+        attempts: 1,
+        id: result.id,
+        created: 1,
+      });
       await h.publish(job, { t: 'chunk', jobId, seq: 0, text: 'a' });
       await h.publish(job, { t: 'chunk', jobId, seq: 2, text: ' c' });
       return { ok: true, result };
@@ -255,7 +303,16 @@ describe('POST /v1/chat/completions', () => {
     h.handle(async (job) => {
       jobId = job.id ?? '';
       const result = h.result(job.data.request, 'never finished');
-      await h.publish(job, { t: 'start', jobId, provider: 'sim', model: 'sim-gpt', id: result.id, created: 1 });
+      await h.publish(job, {
+        t: 'start',
+        jobId,
+        provider: 'sim',
+        model: 'sim-gpt',
+        route: 'direct',
+        attempts: 1,
+        id: result.id,
+        created: 1,
+      });
       await h.publish(job, { t: 'chunk', jobId, seq: 0, text: 'never' });
       await h.cancelled(jobId);
       return { ok: true, result };

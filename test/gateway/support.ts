@@ -159,7 +159,16 @@ export class GatewayHarness {
     const result = this.result(request, text);
     if (opts.publish !== false) {
       if (request.stream) {
-        await this.publish(job, { t: 'start', jobId, provider: 'sim', model: 'sim-gpt', id: result.id, created: 1 });
+        await this.publish(job, {
+          t: 'start',
+          jobId,
+          provider: 'sim',
+          model: 'sim-gpt',
+          route: 'direct',
+          attempts: 1,
+          id: result.id,
+          created: 1,
+        });
         const words = text.split(/(?= )/);
         for (let seq = 0; seq < words.length; seq++) {
           await this.publish(job, { t: 'chunk', jobId, seq, text: words[seq] });

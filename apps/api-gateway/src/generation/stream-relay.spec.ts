@@ -56,7 +56,16 @@ function result(text: string): GenerationResult {
   };
 }
 
-const start: ReplyMessage = { t: 'start', jobId, provider: 'p', model: 'm', id: 'c1', created: 7 };
+const start: ReplyMessage = {
+  t: 'start',
+  jobId,
+  provider: 'p',
+  model: 'm',
+  route: 'direct',
+  attempts: 2,
+  id: 'c1',
+  created: 7,
+};
 const chunk = (seq: number, text: string): ReplyMessage => ({ t: 'chunk', jobId, seq, text });
 
 function setup(includeUsage = false) {
@@ -81,7 +90,13 @@ describe('StreamRelay', () => {
     const { sink, relay, ends } = setup(true);
     relay.onReply(start);
     await expect(relay.started).resolves.toBeUndefined();
-    expect(sink.headers).toEqual({ 'x-gateway-provider': 'p', 'x-gateway-model': 'm', 'x-gateway-cache': 'miss' });
+    expect(sink.headers).toEqual({
+      'x-gateway-provider': 'p',
+      'x-gateway-model': 'm',
+      'x-gateway-attempts': '2',
+      'x-gateway-route': 'direct',
+      'x-gateway-cache': 'miss',
+    });
     relay.onReply(chunk(0, 'he'));
     relay.onReply(chunk(1, 'llo'));
     relay.onReply({ t: 'end', jobId, result: result('hello') });

@@ -25,6 +25,12 @@ export interface StreamRelayOptions extends WaiterOptions {
   onEnd: (outcome: { result: GenerationResult } | { error: GatewayError }) => void;
 }
 
+/** What the SSE head needs: the `start` message, or a result when the start was lost. */
+type StreamHead = Pick<
+  Extract<ReplyMessage, { t: 'start' }>,
+  'id' | 'created' | 'provider' | 'model' | 'route' | 'attempts'
+>;
+
 interface Piece {
   text: string;
   finishReason?: string | null;
@@ -67,7 +73,7 @@ export class StreamRelay extends ReplyWaiter {
     }
     switch (msg.t) {
       case 'start':
-        this.open(msg.id, msg.created, msg.provider, msg.model);
+        this.open(msg);
         return;
       case 'chunk':
         if (this.phase === 'waiting') {
@@ -129,13 +135,19 @@ export class StreamRelay extends ReplyWaiter {
     this.relay.onEnd({ error: err });
   }
 
-  private open(id: string, created: number, provider: string, model: string): void {
+  private open(head: StreamHead): void {
     if (this.phase !== 'waiting') {
       return;
     }
     this.phase = 'streaming';
-    this.fmt = new ChunkFormatter(id, created, `${provider}/${model}`);
-    this.relay.sink.open({ 'x-gateway-provider': provider, 'x-gateway-model': model, 'x-gateway-cache': 'miss' });
+    this.fmt = new ChunkFormatter(head.id, head.created, `${head.provider}/${head.model}`);
+    this.relay.sink.open({
+      'x-gateway-provider': head.provider,
+      'x-gateway-model': head.model,
+      'x-gateway-attempts': String(head.attempts),
+      'x-gateway-route': head.route,
+      'x-gateway-cache': 'miss',
+    });
     this.relay.sink.write(this.fmt.role());
     this.resolveStarted();
   }
@@ -153,7 +165,7 @@ export class StreamRelay extends ReplyWaiter {
 
   private complete(result: GenerationResult): void {
     if (this.phase === 'waiting') {
-      this.open(result.id, result.created, result.provider, result.model);
+      this.open({ ...result, attempts: result.attempts.length });
     }
     const fmt = this.fmt;
     if (fmt === null) {
