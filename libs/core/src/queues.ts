@@ -1,4 +1,4 @@
-import type { GenerationRequest, GenerationResult, RoutingPolicy } from './domain';
+import type { GenerationRequest, GenerationResult, Route, RoutingPolicy } from './domain';
 import type { ErrorBody } from './errors';
 
 /**
@@ -75,7 +75,17 @@ export const QUEUE_OF_JOB: { readonly [J in JobName]: QueueName } = {
 export type ReplyMessage =
   | { t: 'result'; jobId: string; result: GenerationResult }
   | { t: 'error'; jobId: string; error: ErrorBody; retryAfterMs?: number }
-  | { t: 'start'; jobId: string; provider: string; model: string; id: string; created: number }
+  | {
+      t: 'start';
+      jobId: string;
+      provider: string;
+      model: string;
+      route: Route;
+      /** Attempts made so far, this one included (earlier ones failed before their first chunk). */
+      attempts: number;
+      id: string;
+      created: number;
+    }
   | { t: 'chunk'; jobId: string; seq: number; text: string; finishReason?: string | null }
   | { t: 'end'; jobId: string; result: GenerationResult };
 

@@ -1,8 +1,21 @@
+import type { Route } from '@aigw/core';
 import type { StreamHead } from './stream-collector';
+
+/** Where a streamed answer comes from, known when its first delta arrives. */
+export type StreamStart = StreamHead & { provider: string; model: string; route: Route };
 
 /** Receives a streamed answer as it arrives. Must not throw. */
 export interface StreamObserver {
-  /** The first delta arrived: the answer is now committed to this deployment (no fallback after this). */
-  onStart(head: StreamHead & { provider: string; model: string }): void;
+  /**
+   * The first delta arrived: the answer is now committed to this deployment (no fallback after this).
+   * `attempts` counts the attempts made so far, this one included.
+   */
+  onStart(head: StreamStart & { attempts: number }): void;
+  onChunk(text: string, finishReason: string | null | undefined): void;
+}
+
+/** What one provider call reports; the attempt loop adds the attempt count. */
+export interface CallObserver {
+  onStart(head: StreamStart): void;
   onChunk(text: string, finishReason: string | null | undefined): void;
 }

@@ -1,6 +1,6 @@
 import type { ReplyMessage } from '@aigw/core';
 import type { Redis } from 'ioredis';
-import type { StreamObserver } from '../generation/stream-observer';
+import type { StreamObserver, StreamStart } from '../generation/stream-observer';
 
 /**
  * Publishes one job's replies on the gateway's reply channel. Messages are not awaited one by one: they all go
@@ -27,7 +27,7 @@ export class ReplyChannel implements StreamObserver {
     });
   }
 
-  onStart(head: { provider: string; model: string; id: string; created: number }): void {
+  onStart(head: StreamStart & { attempts: number }): void {
     this.send({ t: 'start', jobId: this.jobId, ...head });
   }
 

@@ -11,7 +11,7 @@ import {
 } from '@aigw/core';
 import { abortCauseOf } from '../cancel/abort';
 import { failedAttempt, successAttempt, type ProviderAnswer } from '../generation/outcomes';
-import type { StreamObserver } from '../generation/stream-observer';
+import type { CallObserver, StreamObserver } from '../generation/stream-observer';
 import type { AdapterSource, AttemptClock, AttemptEvents } from './attempt-ports';
 import type { CircuitPort } from './circuit-guard';
 import type { LatencySink } from './latency-book';
@@ -194,7 +194,8 @@ export class AttemptLoop {
         return { kind: 'failed', error: lastError, committed: false };
       }
       calls++;
-      const call = await callProvider(this.deps, d, option, request, signal, observer, permit.probeId);
+      const callObserver = observer && withAttemptCount(observer, attempts.length + 1);
+      const call = await callProvider(this.deps, d, option, request, signal, callObserver, permit.probeId);
       if (call.ok) {
         record(option.route, null);
         if (option.route !== options[0].route) {
@@ -242,4 +243,12 @@ export class AttemptLoop {
       }
     }
   }
+}
+
+/** Tells the stream's first chunk how many attempts it took (failed routes and deployments before it included). */
+function withAttemptCount(observer: StreamObserver, attempts: number): CallObserver {
+  return {
+    onStart: (head) => observer.onStart({ ...head, attempts }),
+    onChunk: (text, finishReason) => observer.onChunk(text, finishReason),
+  };
 }

@@ -3,7 +3,7 @@ import type { AdapterRequest, ProviderAdapter } from '@aigw/adapters';
 import { abortCauseOf } from '../cancel/abort';
 import type { ProviderAnswer } from '../generation/outcomes';
 import { StreamCollector } from '../generation/stream-collector';
-import type { StreamObserver } from '../generation/stream-observer';
+import type { CallObserver } from '../generation/stream-observer';
 import type { AdapterSource, AttemptClock, AttemptEvents } from './attempt-ports';
 import type { CircuitPort } from './circuit-guard';
 import type { LatencySink } from './latency-book';
@@ -46,8 +46,9 @@ async function streamAnswer(
   call: AdapterRequest,
   signal: AbortSignal,
   d: Deployment,
+  option: RouteOption,
   request: GenerationRequest,
-  observer: StreamObserver | undefined,
+  observer: CallObserver | undefined,
   progress: StreamProgress,
   clock: AttemptClock,
 ): Promise<ProviderAnswer> {
@@ -56,7 +57,7 @@ async function streamAnswer(
     const head = collector.add(delta, clock.now());
     if (head) {
       progress.firstAt = clock.monotonic();
-      observer?.onStart({ ...head, provider: d.provider.id, model: d.model.name });
+      observer?.onStart({ ...head, provider: d.provider.id, model: d.model.name, route: option.route });
     }
     if (delta.text !== '' || delta.finishReason) {
       observer?.onChunk(delta.text, delta.finishReason);
@@ -76,7 +77,7 @@ export async function callProvider(
   option: RouteOption,
   request: GenerationRequest,
   signal: AbortSignal,
-  observer: StreamObserver | undefined,
+  observer: CallObserver | undefined,
   probeId: string | null,
 ): Promise<CallResult> {
   const { clock } = deps;
@@ -86,7 +87,7 @@ export async function callProvider(
   const progress: StreamProgress = { firstAt: null };
   try {
     const answer = request.stream
-      ? await streamAnswer(adapter, call, signal, d, request, observer, progress, clock)
+      ? await streamAnswer(adapter, call, signal, d, option, request, observer, progress, clock)
       : await adapter.generate(call, signal);
     const ms = clock.monotonic() - started;
     await deps.circuit.settle(d.id, probeId, 'success');
