@@ -1,8 +1,16 @@
-import { ConsoleLogger, Logger, type LogLevel, type NestApplicationOptions, type Type } from '@nestjs/common';
+import {
+  ConsoleLogger,
+  Logger,
+  type DynamicModule,
+  type LogLevel,
+  type NestApplicationOptions,
+  type Type,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance } from 'fastify';
 import type { BaseEnv } from '../config/base-env';
-import { sendError } from './errors';
+import { installJsonParser } from './json-body';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -22,15 +30,17 @@ export interface HttpAppOptions {
 }
 
 /**
- * Creates a Nest app on Fastify with the project's conventions: one error envelope even for
- * errors Fastify raises before Nest sees the request (bad JSON, body too large), graceful
- * shutdown hooks, and a bounded body size.
+ * Creates and initialises a Nest app on Fastify with the project's conventions: one error envelope
+ * even for errors Fastify raises before Nest sees the request (bad JSON, body too large), graceful
+ * shutdown hooks (a graceful stop exits 0), and a bounded body size. `beforeInit` may add Fastify
+ * hooks, which must exist before Nest registers the routes.
  */
 export async function createHttpApp(
-  module: Type<unknown>,
+  module: Type<unknown> | DynamicModule,
   env: BaseEnv,
   appName: string,
   opts: HttpAppOptions,
+  hooks: { beforeInit?: (fastify: FastifyInstance, app: NestFastifyApplication) => void } = {},
   nestOptions: NestApplicationOptions = {},
 ): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
@@ -44,15 +54,14 @@ export async function createHttpApp(
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
     logger: createLogger(env, appName),
     bufferLogs: true,
+    // Our own JSON parser (installJsonParser) replaces Nest's and Fastify's.
+    bodyParser: false,
     ...nestOptions,
   });
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .setErrorHandler((err, request, reply) => {
-      sendError(reply, err, (request as { requestId?: string }).requestId);
-    });
-  // A graceful stop exits 0 (Nest would otherwise re-raise the signal and end as "killed").
+  const fastify = app.getHttpAdapter().getInstance();
+  installJsonParser(fastify);
+  hooks.beforeInit?.(fastify, app);
+  await app.init();
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   return app;
 }
