@@ -11,8 +11,10 @@
 //
 // ctx = { sys, loadgen, opts, outDir, tmpDir, signal, log, cpus, median }
 //   sys.direct / sys.gateway: targets { url, body, auth } for loadgen.run(target, conc, seconds, signal)
-//   sys.sim: { setLatency(ms), total() }; sys.gatewaySidePids, sys.rssPids, sys.gatewayPid
+//   sys.sim: { setLatency(ms), total() }; sys.gatewaySidePids, sys.rssPids, sys.gatewayPid,
+//   sys.redisUrl (the dedicated Redis; undefined for a stand-in)
 // The simulator latency is 0 when an extra starts; an extra sets what it needs itself.
 import { overheadShBench } from './extra-overhead-sh.mjs';
+import { redisCommandsBench } from './extra-redis-commands.mjs';
 
-export const EXTRA_BENCHES = [overheadShBench];
+export const EXTRA_BENCHES = [redisCommandsBench, overheadShBench];

@@ -256,6 +256,7 @@ export async function startSystem({ root, group, cpus, outDir, tmpDir, runId, st
     clientCpu: `cpu${cpus.client}`,
     simulatorPid: sim.pid,
     postgresBackendPids: () => db.backendPids(pgAppName),
+    redisUrl: appEnv.REDIS_URL,
   };
 }
 
