@@ -44,6 +44,14 @@ describe('bad input (e2e)', () => {
     expect(r2.body.error.param).toBe('temperature');
   });
 
+  it('empty body -> 400 asking for a JSON object', async () => {
+    const r = await post('');
+    expect(r.status).toBe(400);
+    expectEnvelope(r.body);
+    expect(r.body.error.code).toBe('invalid_request');
+    expect(r.body.error.message).toMatch(/JSON object/);
+  });
+
   it('missing messages -> 400', async () => {
     const r = await post(JSON.stringify({ model: 'sim-gpt' }));
     expect(r.status).toBe(400);

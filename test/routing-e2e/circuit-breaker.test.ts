@@ -1,4 +1,7 @@
+import { ApiKeyStore, createDataSourceOptions } from '@aigw/entities';
 import { waitFor } from '@aigw/testing';
+import { DataSource } from 'typeorm';
+import { DATABASE_URL } from '../e2e/harness';
 import {
   callsTo,
   catalogYaml,
@@ -127,4 +130,51 @@ describe('circuit breaker across two workers (e2e)', () => {
     expect(next.map((a) => a.headers.get('x-gateway-provider'))).toEqual(next.map(() => 'pa'));
     expect(callsTo(simA())).toBe(THRESHOLD + PROBES + 1 + 6);
   }, 30_000);
+
+  it('admin circuit reset closes an open circuit at once, is audited, and is refused to non-admins', async () => {
+    simA().configure({ failRate: 1, failStatus: [503], latencyMs: 0 });
+    for (let i = 0; i < THRESHOLD; i++) {
+      await ask();
+    }
+    expect(await gaugeOfA()).toBe(2);
+    simA().configure({ failRate: 0 });
+    const resetUrl = `${system.gatewayUrl}/api/v1/ai/admin/providers/pa/circuit/reset`;
+
+    const userKey = await createUserKey(system);
+    const refused = await fetch(resetUrl, { method: 'POST', headers: system.headers(userKey) });
+    expect(refused.status).toBe(403);
+    expect(await gaugeOfA()).toBe(2);
+
+    const unknown = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/providers/nope/circuit/reset`, {
+      method: 'POST',
+      headers: system.headers(),
+    });
+    expect(unknown.status).toBe(404);
+
+    const res = await fetch(resetUrl, { method: 'POST', headers: system.headers() });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      provider: 'pa',
+      deployments: [{ id: 'pa/shared', previousState: 'open', state: 'closed' }],
+    });
+    // Closed now, long before CB_OPEN_MS would have let a probe through.
+    const pinned = await chat(system, { model: 'pa/shared' });
+    expect(pinned.status).toBe(200);
+    expect(pinned.headers.get('x-gateway-provider')).toBe('pa');
+    const audit = await system.query<{ action: string; target: string }>(
+      "SELECT action, target FROM audit_log WHERE action = 'circuit.reset'",
+    );
+    expect(audit).toEqual([{ action: 'circuit.reset', target: 'pa' }]);
+  }, 30_000);
 });
+
+/** A `user`-role key, made the way an operator would (the keys CLI's store). */
+async function createUserKey(system: { schema: string }): Promise<string> {
+  const ds = await new DataSource(createDataSourceOptions({ url: DATABASE_URL, schema: system.schema })).initialize();
+  try {
+    const created = await new ApiKeyStore(ds).create({ userName: `user-${Date.now()}`, role: 'user' });
+    return created.key;
+  } finally {
+    await ds.destroy();
+  }
+}

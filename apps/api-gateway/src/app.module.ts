@@ -11,6 +11,8 @@ import {
   RedisModule,
 } from '@aigw/platform';
 import { DataSource } from 'typeorm';
+import { CircuitAdminController } from './admin/circuit-admin.controller';
+import { CircuitAdminService } from './admin/circuit-admin.service';
 import { ApiKeyAuthenticator } from './auth/api-key-authenticator';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import type { GatewayEnv } from './config/gateway-env';
@@ -43,7 +45,7 @@ export class AppModule {
       // The platform modules inject the validated env by the ENV token.
       global: true,
       imports: [RedisModule, DatabaseModule, MetricsModule, HealthModule],
-      controllers: [ChatCompletionsController, NativeGenerationController, ModelsController],
+      controllers: [ChatCompletionsController, NativeGenerationController, ModelsController, CircuitAdminController],
       providers: [
         { provide: ENV, useValue: env },
         { provide: APP_GUARD, useClass: ApiKeyGuard },
@@ -69,6 +71,7 @@ export class AppModule {
         NativeGenerationService,
         JobsService,
         ModelListsService,
+        CircuitAdminService,
       ],
       exports: [ENV],
     };

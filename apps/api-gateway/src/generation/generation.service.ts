@@ -13,7 +13,13 @@ import { IdempotencyService, type Claim } from './idempotency.service';
 import { snapshotOf } from './job-snapshot';
 import { ReplyHub } from './reply-hub';
 import type { ReplyWaiter, WaiterOptions } from './reply-waiter';
-import { policyFromHeader, POLICY_HEADER, type RequestFrame } from './request-frame';
+import {
+  ALLOW_FALLBACK_HEADER,
+  allowFallbackFromHeader,
+  policyFromHeader,
+  POLICY_HEADER,
+  type RequestFrame,
+} from './request-frame';
 import { StreamRelay } from './stream-relay';
 import { SyncWait } from './sync-wait';
 
@@ -61,6 +67,7 @@ export class GenerationService {
       receivedAt,
       deadlineAt: receivedAt + budgetMs,
       policy: policyFromHeader(req.headers[POLICY_HEADER]),
+      allowFallback: allowFallbackFromHeader(req.headers[ALLOW_FALLBACK_HEADER]),
     };
   }
 

@@ -4,6 +4,7 @@ import {
   ROUTING_POLICIES,
   type ChatMessage,
   type GenerationOptions,
+  type GenerationRequest,
   type RoutingPolicy,
 } from '@aigw/core';
 import type { ChatMessageDto } from '../dto/chat-message.dto';
@@ -17,9 +18,41 @@ export interface RequestFrame {
   deadlineAt: number;
   /** From the `x-gateway-policy` header; a policy in the body takes precedence. */
   policy?: RoutingPolicy;
+  /** From the `x-gateway-allow-fallback` header: a pinned `provider/model` may fall back to others. */
+  allowFallback?: boolean;
 }
 
 export const POLICY_HEADER = 'x-gateway-policy';
+export const ALLOW_FALLBACK_HEADER = 'x-gateway-allow-fallback';
+
+/** `x-gateway-allow-fallback: true|false`; 400 naming the header for anything else. */
+export function allowFallbackFromHeader(value: string | string[] | undefined): boolean | undefined {
+  if (value === undefined || value === '') {
+    return undefined;
+  }
+  if (value === 'true' || value === 'false') {
+    return value === 'true';
+  }
+  throw new GatewayError(ErrorCode.InvalidRequest, `${ALLOW_FALLBACK_HEADER} must be true or false.`, {
+    param: ALLOW_FALLBACK_HEADER,
+  });
+}
+
+/** Routing choices a request may make in its body or headers; the body wins. */
+export function applyRoutingChoices(
+  request: GenerationRequest,
+  body: { policy?: RoutingPolicy; allowFallback?: boolean },
+  frame: RequestFrame,
+): void {
+  const policy = body.policy ?? frame.policy;
+  if (policy !== undefined) {
+    request.policy = policy;
+  }
+  const allowFallback = body.allowFallback ?? frame.allowFallback;
+  if (allowFallback !== undefined) {
+    request.allowFallback = allowFallback;
+  }
+}
 
 /** The routing policy named by the `x-gateway-policy` header, if any; 400 naming the header when unknown. */
 export function policyFromHeader(value: string | string[] | undefined): RoutingPolicy | undefined {

@@ -3,6 +3,7 @@ import { Type } from 'class-transformer';
 import {
   ArrayNotEmpty,
   IsArray,
+  IsBoolean,
   IsIn,
   IsInt,
   IsNotEmpty,
@@ -79,4 +80,9 @@ export class GenerateDto {
   @IsOptional()
   @IsIn(ROUTING_POLICIES)
   policy?: RoutingPolicy;
+
+  /** With a pinned `provider/model`: may other deployments answer when it fails? */
+  @IsOptional()
+  @IsBoolean()
+  allowFallback?: boolean;
 }

@@ -7,7 +7,7 @@ import {
   type GenerationResult,
   type Usage,
 } from '@aigw/core';
-import { isSet, toChatMessage, toOptions, type RequestFrame } from '../generation/request-frame';
+import { applyRoutingChoices, isSet, toChatMessage, toOptions, type RequestFrame } from '../generation/request-frame';
 import type { GenerateDto } from './generate.dto';
 
 export const DEFAULT_NATIVE_MODEL = 'auto';
@@ -45,10 +45,7 @@ export function nativeRequest(dto: GenerateDto, frame: RequestFrame): Generation
   if (isSet(dto.context)) {
     request.context = dto.context;
   }
-  const policy = dto.policy ?? frame.policy;
-  if (policy !== undefined) {
-    request.policy = policy;
-  }
+  applyRoutingChoices(request, dto, frame);
   return request;
 }
 

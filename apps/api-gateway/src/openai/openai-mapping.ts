@@ -1,5 +1,5 @@
 import type { GenerationRequest, GenerationResult, Usage } from '@aigw/core';
-import { toChatMessage, toOptions, type RequestFrame } from '../generation/request-frame';
+import { applyRoutingChoices, toChatMessage, toOptions, type RequestFrame } from '../generation/request-frame';
 import type { ChatCompletionDto } from './chat-completion.dto';
 
 export function chatCompletionRequest(dto: ChatCompletionDto, frame: RequestFrame): GenerationRequest {
@@ -20,10 +20,7 @@ export function chatCompletionRequest(dto: ChatCompletionDto, frame: RequestFram
     deadlineAt: frame.deadlineAt,
     receivedAt: frame.receivedAt,
   };
-  const policy = dto.policy ?? frame.policy;
-  if (policy !== undefined) {
-    request.policy = policy;
-  }
+  applyRoutingChoices(request, dto, frame);
   return request;
 }
 

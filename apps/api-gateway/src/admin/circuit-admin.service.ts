@@ -1,0 +1,59 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DEFAULT_CIRCUIT_CONFIG, ErrorCode, GatewayError, type CircuitState } from '@aigw/core';
+import { AuditLogEntity } from '@aigw/entities';
+import { CatalogService, ENV, REDIS } from '@aigw/platform';
+import { CircuitBreakerStore, routingKeyPrefix } from '@aigw/routing';
+import type { Redis } from 'ioredis';
+import { DataSource } from 'typeorm';
+import type { GatewayEnv } from '../config/gateway-env';
+import type { AuthContext } from '../http/request-context';
+
+export interface CircuitResetView {
+  provider: string;
+  deployments: { id: string; previousState: CircuitState; state: CircuitState }[];
+}
+
+/** Admin control of the circuit breakers the workers share in Redis. */
+@Injectable()
+export class CircuitAdminService {
+  private readonly logger = new Logger(CircuitAdminService.name);
+  private readonly circuits: CircuitBreakerStore;
+
+  constructor(
+    @Inject(ENV) env: GatewayEnv,
+    @Inject(REDIS) redis: Redis,
+    private readonly catalog: CatalogService,
+    private readonly db: DataSource,
+  ) {
+    // Reset only writes a closed state; the thresholds of the workers' own config do not matter here.
+    this.circuits = new CircuitBreakerStore(redis, routingKeyPrefix(env.REDIS_PREFIX), DEFAULT_CIRCUIT_CONFIG);
+  }
+
+  /** Closes the circuit of every deployment of `providerId` (or only of `model`), and audits who did it. */
+  async reset(providerId: string, model: string | undefined, auth: AuthContext): Promise<CircuitResetView> {
+    const provider = this.catalog.provider(providerId);
+    if (!provider) {
+      throw new GatewayError(ErrorCode.NotFound, `No provider '${providerId}'.`, { param: 'id' });
+    }
+    const models = provider.models.filter((m) => model === undefined || m.name === model);
+    if (models.length === 0) {
+      throw new GatewayError(ErrorCode.ModelNotFound, `Provider '${providerId}' has no model '${model ?? ''}'.`, {
+        param: 'model',
+      });
+    }
+    const deployments: CircuitResetView['deployments'] = [];
+    for (const m of models) {
+      const id = `${provider.id}/${m.name}`;
+      const { state, transition } = await this.circuits.reset(id);
+      deployments.push({ id, previousState: transition?.from ?? state, state });
+    }
+    await this.db.getRepository(AuditLogEntity).insert({
+      actor: `api-key:${auth.apiKeyId}`,
+      action: 'circuit.reset',
+      target: provider.id,
+      detail: { deployments: deployments.map((d) => ({ id: d.id, from: d.previousState })) },
+    });
+    this.logger.log(`circuit reset by api-key ${auth.apiKeyId}: ${deployments.map((d) => d.id).join(', ')}`);
+    return { provider: provider.id, deployments };
+  }
+}
