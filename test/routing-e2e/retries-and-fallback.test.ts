@@ -96,6 +96,26 @@ describe('retries and fallback (e2e)', () => {
     expect(callsTo(simA())).toBe(1);
   });
 
+  it('keeps a pinned provider/model pinned, unless the request allows fallback', async () => {
+    simA().configure({ failRate: 1, failStatus: [401] });
+    const pinned = await chat(system, { model: 'pa/shared' });
+    expect(pinned.status).toBe(502);
+    expect(pinned.body.error).toMatchObject({ code: 'all_providers_failed' });
+    expect(callsTo(simB())).toBe(0);
+
+    const viaHeader = await chat(system, { model: 'pa/shared' }, { 'x-gateway-allow-fallback': 'true' });
+    expect(viaHeader.status).toBe(200);
+    expect(viaHeader.headers.get('x-gateway-provider')).toBe('pb');
+    const viaBody = await generate(system, { model: 'pa/shared', allowFallback: true });
+    expect(viaBody.status).toBe(200);
+    expect(viaBody.body.provider).toBe('pb');
+    expect(callsTo(simB())).toBe(2);
+
+    const bad = await chat(system, { model: 'pa/shared' }, { 'x-gateway-allow-fallback': 'maybe' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatchObject({ param: 'x-gateway-allow-fallback' });
+  });
+
   it('fails fast on an invalid request: no retry, no fallback', async () => {
     simA().configure({ failNext: 1, failStatus: [400] });
     const res = await chat(system, { model: 'shared' });
