@@ -31,19 +31,24 @@ function firstLine(cmd, args) {
   return r.error ? null : `${r.stdout}${r.stderr}`.trim().split('\n')[0];
 }
 
-/** Which code was measured: the bench runs whatever is in dist/, which may lag the source. */
+const GATEWAY_MAIN = path.join(root, 'dist/apps/api-gateway/src/main.js');
+const builtAt = () => (existsSync(GATEWAY_MAIN) ? statSync(GATEWAY_MAIN).mtime.toISOString() : 'not built');
+
+/**
+ * Which code was measured: the bench runs whatever is in dist/, which may lag the source. Taken
+ * before the apps start, since that is the build they load.
+ */
 function buildFacts() {
   const head = firstLine('git', ['-C', root, 'rev-parse', '--short', 'HEAD']) ?? 'unknown';
   const dirty = spawnSync('git', ['-C', root, 'status', '--porcelain', '--', 'apps', 'libs', 'tools'], {
     encoding: 'utf8',
   }).stdout;
   const changed = dirty ? dirty.split('\n').filter(Boolean).length : 0;
-  const main = path.join(root, 'dist/apps/api-gateway/src/main.js');
-  const built = existsSync(main) ? statSync(main).mtime.toISOString() : 'not built';
-  return `git ${head}${changed ? ` + ${changed} uncommitted file(s) under apps/ libs/ tools/` : ''}; dist built ${built}`;
+  const uncommitted = changed ? ` + ${changed} uncommitted file(s) under apps/ libs/ tools/` : '';
+  return { text: `git ${head}${uncommitted}; dist built ${builtAt()}`, builtAt: builtAt() };
 }
 
-function machineFacts(loadgen, sys, opts) {
+function machineFacts(loadgen, sys, opts, build) {
   const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU';
   const redis = firstLine('redis-server', ['--version'])?.match(/v=(\S+)/)?.[1];
   return {
@@ -54,7 +59,11 @@ function machineFacts(loadgen, sys, opts) {
     redis: redis ? `redis-server ${redis}` : 'redis-server unknown',
     loadgen: loadgen.describe,
     systemLabel: sys.label,
-    build: buildFacts(),
+    build:
+      build.text +
+      (builtAt() !== build.builtAt
+        ? ` (dist was rebuilt during the run, ${builtAt()}; the apps ran the earlier build)`
+        : ''),
     placement:
       (pinning.enabled
         ? `CPU ${CPUS.client}: load generator + simulator + this script; CPU ${CPUS.gateway}: the whole gateway side (taskset -c)`
@@ -121,6 +130,7 @@ async function main() {
       );
     }
     log(`output: ${outDir}`);
+    const build = buildFacts();
     const sys = await startSystem({
       root,
       group,
@@ -160,7 +170,7 @@ async function main() {
 
     const summaries = cells.map((c) => c.summary);
     const command = `node scripts/bench.mjs ${process.argv.slice(2).join(' ')}`.trim();
-    const meta = { date: started.toISOString(), command, idle, ...machineFacts(loadgen, sys, opts) };
+    const meta = { date: started.toISOString(), command, idle, ...machineFacts(loadgen, sys, opts, build) };
     let report = `${header(meta)}\n\n${table(summaries, Boolean(sys.rssPids.worker))}\n${notes(summaries, opts.reps)}\n`;
     writeFileSync(path.join(outDir, 'results.json'), JSON.stringify({ meta, opts, cells }, null, 2));
     writeFileSync(path.join(outDir, 'results.md'), report);
