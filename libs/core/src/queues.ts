@@ -48,6 +48,15 @@ export interface UsageEvent {
   createdAt: string;
 }
 
+/**
+ * Usage events travel in batches: a worker ships every event that finished while its previous shipment
+ * was being added as ONE job (group commit), so the usage queue costs one job per batch, not per request.
+ * The writer stores events idempotently by request id.
+ */
+export interface UsageBatch {
+  events: UsageEvent[];
+}
+
 /** Job name → payload and return value. Adding a job name without its entry here does not compile. */
 /**
  * What a generate job returns (BullMQ stores it as the job's return value). A generation that failed
@@ -59,7 +68,7 @@ export type GenerateOutcome =
 
 export interface JobMap {
   [JobName.Generate]: { data: GenerateJobData; result: GenerateOutcome };
-  [JobName.RecordUsage]: { data: UsageEvent; result: void };
+  [JobName.RecordUsage]: { data: UsageBatch; result: void };
 }
 
 export const QUEUE_OF_JOB: { readonly [J in JobName]: QueueName } = {

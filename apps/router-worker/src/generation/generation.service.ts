@@ -28,7 +28,7 @@ export class GenerationService {
       throw new GenerationCancelledError(aborted, []);
     }
     const plan = await this.planner.plan(request);
-    const routed = await this.attempts.run(plan.candidates, request, signal, observer);
+    const routed = await this.attempts.run(plan.candidates, request, signal, observer, plan.closedAtPlan);
     const result = resultOf(
       request,
       routed.deployment,

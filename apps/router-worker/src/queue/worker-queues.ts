@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { QueueName, type JobName, type UsageEvent } from '@aigw/core';
+import { QueueName, type JobName, type UsageBatch } from '@aigw/core';
 import { REDIS, RedisKeys } from '@aigw/platform';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -8,12 +8,12 @@ import type { Redis } from 'ioredis';
 @Injectable()
 export class WorkerQueues {
   readonly generation: Queue;
-  readonly usage: Queue<UsageEvent, void, JobName.RecordUsage>;
+  readonly usage: Queue<UsageBatch, void, JobName.RecordUsage>;
 
   constructor(@Inject(REDIS) redis: Redis, keys: RedisKeys) {
     const opts = { connection: redis, prefix: keys.bullPrefix };
     this.generation = new Queue(QueueName.Generation, opts);
-    this.usage = new Queue<UsageEvent, void, JobName.RecordUsage>(QueueName.Usage, opts);
+    this.usage = new Queue<UsageBatch, void, JobName.RecordUsage>(QueueName.Usage, opts);
   }
 
   all(): Queue[] {

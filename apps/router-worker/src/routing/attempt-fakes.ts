@@ -139,7 +139,10 @@ export class MemoryCircuits implements CircuitPort {
     return this.data.get(id) ?? closedCircuit();
   }
 
+  readonly acquired: string[] = [];
+
   acquire(id: string): Promise<CallPermit> {
+    this.acquired.push(id);
     const step = acquireCircuit(this.get(id), this.clock.t, this.cfg, `p${++this.probes}`);
     this.data.set(id, step.data);
     const { allowed, probeId, retryAfterMs } = step.permit;

@@ -177,6 +177,16 @@ describe('AttemptLoop', () => {
       ]);
     });
 
+    it('admits the first call to a circuit the plan read closed without asking again; retries ask', async () => {
+      bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.Provider, 503) }, { answer: 'ok' });
+      const routed = await bench.loop.run([a, b], request, signal, undefined, new Set(['a/m']));
+      expect(routed.answer.text).toBe('ok');
+      expect(bench.circuits.acquired).toEqual(['a/m']);
+      bench.adapters.script('http://b/v1', { answer: 'b' });
+      await bench.loop.run([b], request, signal);
+      expect(bench.circuits.acquired).toEqual(['a/m', 'b/m']);
+    });
+
     it('skips a refused deployment without counting it as an attempt', async () => {
       bench = new LoopBench({ maxAttempts: 1, maxRetries: 0, circuit: { failureThreshold: 1 } });
       bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.Provider, 500) });

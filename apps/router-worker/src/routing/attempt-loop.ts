@@ -13,7 +13,7 @@ import { abortCauseOf } from '../cancel/abort';
 import { failedAttempt, successAttempt, type ProviderAnswer } from '../generation/outcomes';
 import type { CallObserver, StreamObserver } from '../generation/stream-observer';
 import type { AdapterSource, AttemptClock, AttemptEvents } from './attempt-ports';
-import type { CircuitPort } from './circuit-guard';
+import type { CallPermit, CircuitPort } from './circuit-guard';
 import type { LatencySink } from './latency-book';
 import { callProvider } from './provider-call';
 import type { RouteMemoryPort } from './route-book';
@@ -61,6 +61,9 @@ interface Failed {
   error: ProviderCallError;
 }
 
+const NONE_CLOSED: ReadonlySet<string> = new Set();
+const ADMITTED: CallPermit = { allowed: true, probeId: null, retryAfterMs: null };
+
 /** Retry-After of a provider, when it gave one: the shortest across attempts. */
 function shortest(a: number | undefined, b: number | undefined): number | undefined {
   if (a === undefined) {
@@ -89,6 +92,7 @@ export class AttemptLoop {
     request: GenerationRequest,
     signal: AbortSignal,
     observer?: StreamObserver,
+    closedAtPlan: ReadonlySet<string> = NONE_CLOSED,
   ): Promise<Routed> {
     const attempts: Attempt[] = [];
     let tried = 0;
@@ -112,7 +116,7 @@ export class AttemptLoop {
         this.deps.events.fallback(movingOn.d, movingOn.error.errorClass, 'deployment');
         movingOn = null;
       }
-      const outcome = await this.tryDeployment(d, request, signal, observer, attempts);
+      const outcome = await this.tryDeployment(d, request, signal, observer, attempts, closedAtPlan.has(d.id));
       if (outcome.kind === 'ok') {
         return outcome.routed;
       }
@@ -156,6 +160,7 @@ export class AttemptLoop {
     signal: AbortSignal,
     observer: StreamObserver | undefined,
     attempts: Attempt[],
+    closedAtPlan: boolean,
   ): Promise<DeploymentOutcome> {
     const { clock } = this.deps;
     const remembered = d.provider.routing === 'auto' ? await this.deps.routes.remembered(d.provider.id) : null;
@@ -182,7 +187,9 @@ export class AttemptLoop {
     };
     for (;;) {
       const option = options[index];
-      const permit = await this.deps.circuit.acquire(d.id);
+      // The plan just read this circuit closed: its first call is admitted without asking again. Retries and
+      // route switches follow failures, so they ask.
+      const permit = closedAtPlan && calls === 0 && index === 0 ? ADMITTED : await this.deps.circuit.acquire(d.id);
       if (!permit.allowed) {
         if (lastError === null) {
           return { kind: 'refused', retryAfterMs: permit.retryAfterMs };

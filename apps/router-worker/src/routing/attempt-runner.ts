@@ -61,7 +61,8 @@ export class AttemptRunner {
     request: GenerationRequest,
     signal: AbortSignal,
     observer?: StreamObserver,
+    closedAtPlan?: ReadonlySet<string>,
   ): Promise<Routed> {
-    return this.loop.run(candidates, request, signal, observer);
+    return this.loop.run(candidates, request, signal, observer, closedAtPlan);
   }
 }

@@ -90,7 +90,12 @@ export async function callProvider(
       ? await streamAnswer(adapter, call, signal, d, option, request, observer, progress, clock)
       : await adapter.generate(call, signal);
     const ms = clock.monotonic() - started;
-    await deps.circuit.settle(d.id, probeId, 'success');
+    // A plain success only feeds the failure-rate window: it need not delay the answer (settle never throws).
+    // A probe's success closes the circuit, so that one is awaited.
+    const settled = deps.circuit.settle(d.id, probeId, 'success');
+    if (probeId !== null) {
+      await settled;
+    }
     deps.latency.record(d.id, request.stream, progress.firstAt === null ? ms : progress.firstAt - started);
     deps.events.call(d, 'success', ms);
     return { ok: true, answer, ms };

@@ -103,6 +103,11 @@ export interface RoutePlan {
   candidates: Deployment[];
   excluded: Exclusion[];
   estimate: TokenEstimate;
+  /**
+   * Candidates whose circuit was closed when the plan read it: their first call needs no admission round
+   * trip (a closed circuit admits everything; one opening meanwhile costs at most that one call).
+   */
+  closedAtPlan: ReadonlySet<string>;
 }
 
 function noHealthyRetryAfter(excluded: readonly Exclusion[], circuits: ReadonlyMap<string, CircuitStatus>): number {
@@ -143,5 +148,11 @@ export function planRoute(
     preferences: signals.preferences,
     pinnedId: pinnedIdOf(selection.target),
   });
-  return { policy, candidates, excluded: selection.excluded, estimate: route.estimate };
+  const closedAtPlan = new Set<string>();
+  for (const d of candidates) {
+    if (circuits.get(d.id)?.state === 'closed') {
+      closedAtPlan.add(d.id);
+    }
+  }
+  return { policy, candidates, excluded: selection.excluded, estimate: route.estimate, closedAtPlan };
 }

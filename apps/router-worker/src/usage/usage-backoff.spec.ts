@@ -1,5 +1,4 @@
 import { usageJobOptions, usageRetryDelayMs, USAGE_BACKOFF } from './usage-backoff';
-import type { UsageEvent } from '@aigw/core';
 
 describe('usageRetryDelayMs', () => {
   it('doubles from 250 ms within the upper half of each step', () => {
@@ -16,9 +15,8 @@ describe('usageRetryDelayMs', () => {
 });
 
 describe('usageJobOptions', () => {
-  it('dedupes by request id, retries for hours and keeps failed jobs', () => {
-    expect(usageJobOptions({ requestId: 'req_9' } as UsageEvent)).toEqual({
-      jobId: 'req_9',
+  it('retries for hours and keeps failed jobs', () => {
+    expect(usageJobOptions()).toEqual({
       attempts: 1000,
       backoff: { type: USAGE_BACKOFF },
       removeOnComplete: true,

@@ -1,4 +1,3 @@
-import type { UsageEvent } from '@aigw/core';
 import type { BackoffStrategy, JobsOptions } from 'bullmq';
 
 /** Backoff type of usage jobs; the usage writer's Worker registers `usageBackoffStrategy` for it. */
@@ -19,10 +18,9 @@ export function usageRetryDelayMs(attemptsMade: number, random: () => number = M
 
 export const usageBackoffStrategy: BackoffStrategy = (attemptsMade) => usageRetryDelayMs(attemptsMade);
 
-/** One job per request (the request id dedupes a re-run generate job); failed ones stay visible. */
-export function usageJobOptions(event: UsageEvent): JobsOptions {
+/** Options of a usage batch job; failed ones stay visible. Duplicates (a re-run generate job) die in the insert. */
+export function usageJobOptions(): JobsOptions {
   return {
-    jobId: event.requestId,
     attempts: ATTEMPTS,
     backoff: { type: USAGE_BACKOFF },
     removeOnComplete: true,

@@ -33,6 +33,11 @@ export class UsageBatcher {
     private readonly opts: UsageBatcherOptions,
   ) {}
 
+  /** Resolves once every event is written (one batch or several). */
+  async addAll(events: readonly UsageEvent[]): Promise<void> {
+    await Promise.all(events.map((e) => this.add(e)));
+  }
+
   add(event: UsageEvent): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.buffer.push({ event, resolve, reject });

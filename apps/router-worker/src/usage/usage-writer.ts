@@ -45,7 +45,7 @@ export class UsageWriter implements OnApplicationBootstrap {
   onApplicationBootstrap(): void {
     const processor = new QueueProcessor(
       QueueName.Usage,
-      { [JobName.RecordUsage]: (job) => this.batcher.add(job.data) },
+      { [JobName.RecordUsage]: (job) => this.batcher.addAll(job.data.events) },
       this.metrics.observeJob,
     );
     this.consumer = new QueueConsumer(this.env.REDIS_URL, this.keys, processor, {

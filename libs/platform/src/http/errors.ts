@@ -88,6 +88,9 @@ export function describeError(err: unknown): string {
     const cause = err.cause instanceof Error ? ` (cause: ${err.cause.message})` : '';
     return `${err.name}: ${err.message}${cause}`;
   }
+  if (typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string') {
+    return err.message;
+  }
   return typeof err;
 }
 
