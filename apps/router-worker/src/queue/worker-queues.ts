@@ -1,17 +1,24 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { QueueName, type JobName, type UsageBatch } from '@aigw/core';
-import { REDIS, RedisKeys } from '@aigw/platform';
+import { createRedis, ENV, RedisKeys } from '@aigw/platform';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { WorkerEnv } from '../config/worker-env';
 
-/** Producer-side queue handles on the shared command connection: usage jobs are added here, depths read. */
+/**
+ * Producer-side queue handles (usage jobs are added here, depths read) on a connection of their own:
+ * BullMQ loads its Lua scripts onto whatever connection it is given, which would make the shared,
+ * auto-pipelined command connection expensive to pipeline on.
+ */
 @Injectable()
 export class WorkerQueues {
   readonly generation: Queue;
   readonly usage: Queue<UsageBatch, void, JobName.RecordUsage>;
+  private readonly connection: Redis;
 
-  constructor(@Inject(REDIS) redis: Redis, keys: RedisKeys) {
-    const opts = { connection: redis, prefix: keys.bullPrefix };
+  constructor(@Inject(ENV) env: WorkerEnv, keys: RedisKeys) {
+    this.connection = createRedis(env.REDIS_URL, `${keys.prefix}:producer`);
+    const opts = { connection: this.connection, prefix: keys.bullPrefix };
     this.generation = new Queue(QueueName.Generation, opts);
     this.usage = new Queue<UsageBatch, void, JobName.RecordUsage>(QueueName.Usage, opts);
   }
@@ -20,8 +27,8 @@ export class WorkerQueues {
     return [this.generation, this.usage as Queue];
   }
 
-  /** Leaves the shared connection open (RedisModule owns it). */
   async close(): Promise<void> {
     await Promise.all(this.all().map((q) => q.close()));
+    await this.connection.quit().catch(() => this.connection.disconnect());
   }
 }

@@ -3,14 +3,17 @@ import type { Redis } from 'ioredis';
 import { BaseEnv, ENV } from '../config/base-env';
 import { createRedis, REDIS, RedisKeys } from './redis';
 
-/** One shared command connection (auto-pipelined) plus the key namespace. */
+/**
+ * One shared command connection (auto-pipelined) plus the key namespace. BullMQ queues and workers get
+ * connections of their own (see `createRedis`).
+ */
 @Global()
 @Module({
   providers: [
     {
       provide: REDIS,
       inject: [ENV],
-      useFactory: (env: BaseEnv) => createRedis(env.REDIS_URL, `${env.REDIS_PREFIX}:cmd`),
+      useFactory: (env: BaseEnv) => createRedis(env.REDIS_URL, `${env.REDIS_PREFIX}:cmd`, { autoPipelining: true }),
     },
     { provide: RedisKeys, inject: [ENV], useFactory: (env: BaseEnv) => new RedisKeys(env.REDIS_PREFIX) },
   ],
