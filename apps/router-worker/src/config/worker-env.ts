@@ -66,6 +66,16 @@ export class WorkerEnv extends BaseEnv {
   USAGE_FLUSH_MS = 50;
 
   /**
+   * How long a finished request's usage event may wait for others to share its usage job. It waits after
+   * the answer went out, so clients never see it; it only bounds how long a worker holds the event.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(1000)
+  USAGE_LINGER_MS = 20;
+
+  /**
    * Policy of requests that name none. `preference` orders by the user's preferred models and, where the user
    * has none, by estimated cost, so it costs nothing over `cost` until users set preferences (one cached
    * PostgreSQL read per user every few seconds).

@@ -32,9 +32,27 @@ function fakeQueues(): { queues: WorkerQueues; adds: UsageBatch[]; release: (err
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 describe('UsageRecorder (group commit)', () => {
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  it('lets an event linger for others, then ships them in one job', async () => {
+    jest.useFakeTimers();
+    const { queues, adds, release } = fakeQueues();
+    const recorder = new UsageRecorder(queues, { USAGE_LINGER_MS: 20 });
+    const done = [recorder.record(event('a')), recorder.record(event('b'))];
+    expect(adds).toHaveLength(0);
+    jest.advanceTimersByTime(19);
+    expect(adds).toHaveLength(0);
+    jest.advanceTimersByTime(1);
+    expect(adds.map((b) => b.events.map((e) => e.requestId))).toEqual([['a', 'b']]);
+    release();
+    await Promise.all(done);
+  });
+
   it('ships a lone event at once and the ones finishing meanwhile together in the next job', async () => {
     const { queues, adds, release } = fakeQueues();
-    const recorder = new UsageRecorder(queues);
+    const recorder = new UsageRecorder(queues, { USAGE_LINGER_MS: 0 });
     const first = recorder.record(event('a'));
     expect(adds.map((b) => b.events.map((e) => e.requestId))).toEqual([['a']]);
     const rest = [recorder.record(event('b')), recorder.record(event('c'))];
@@ -49,7 +67,7 @@ describe('UsageRecorder (group commit)', () => {
 
   it('rejects exactly the events of a refused job and keeps shipping later ones', async () => {
     const { queues, adds, release } = fakeQueues();
-    const recorder = new UsageRecorder(queues);
+    const recorder = new UsageRecorder(queues, { USAGE_LINGER_MS: 0 });
     const refused = recorder.record(event('a'));
     const later = recorder.record(event('b'));
     release(new Error('redis down'));
