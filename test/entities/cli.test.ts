@@ -75,7 +75,6 @@ describe('command-line tools (built)', () => {
     });
 
     it.each([
-      [{}, 'migration failed: DATABASE_URL is required'],
       [{ DATABASE_URL: 'mysql://root:hunter2@127.0.0.1/db' }, 'DATABASE_URL must start with postgres://'],
       [{ DATABASE_URL: 'postgres://postgres:hunter2@127.0.0.1:1/test' }, 'migration failed: connect ECONNREFUSED'],
       [{ DATABASE_URL, DATABASE_SCHEMA: 'Bad-Schema' }, 'invalid database schema name'],
@@ -144,13 +143,14 @@ describe('command-line tools (built)', () => {
       },
     );
 
-    it('prints help on request and needs DATABASE_URL for real work', async () => {
+    it('prints help on request and fails clearly when the database is unreachable', async () => {
       const help = await node(KEYS, ['help'], {});
       expect(help.code).toBe(0);
       expect(help.stdout).toContain('create --user NAME [--admin] [--name LABEL]');
-      const noDb = await node(KEYS, ['list'], {});
+      const noDb = await node(KEYS, ['list'], { DATABASE_URL: 'postgres://postgres:hunter2@127.0.0.1:1/test' });
       expect(noDb.code).toBe(1);
-      expect(noDb.stderr).toContain('keys: DATABASE_URL is required');
+      expect(noDb.stderr).toContain('ECONNREFUSED');
+      expect(noDb.stderr).not.toContain('hunter2');
     });
   });
 });

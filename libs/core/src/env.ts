@@ -31,3 +31,7 @@ export function validateEnv<T extends object>(schema: new () => T, env: Record<s
   }
   return instance;
 }
+
+/** Where every process (and the CLIs) find PostgreSQL and Redis when nothing is configured: a local dev box. */
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0';

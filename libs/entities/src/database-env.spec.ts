@@ -9,8 +9,11 @@ describe('readDatabaseEnv', () => {
     expect(readDatabaseEnv({ DATABASE_URL: 'postgresql://h/db' }).schema).toBe('public');
   });
 
+  it('falls back to the same local default as the apps', () => {
+    expect(readDatabaseEnv({})).toEqual({ url: 'postgres://postgres@127.0.0.1:5432/postgres', schema: 'public' });
+  });
+
   it('explains what is wrong without echoing the URL (it holds a password)', () => {
-    expect(() => readDatabaseEnv({})).toThrow(/^DATABASE_URL is required/);
     expect(() => readDatabaseEnv({ DATABASE_URL: 'not a url with hunter2' })).toThrow(
       /^DATABASE_URL is not a valid URL/,
     );

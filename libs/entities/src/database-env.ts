@@ -1,3 +1,4 @@
+import { DEFAULT_DATABASE_URL } from '@aigw/core';
 import { checkSchemaName } from './schema-name';
 
 export interface DatabaseEnv {
@@ -10,10 +11,8 @@ export interface DatabaseEnv {
  * boot). Messages never include the URL: it usually carries a password.
  */
 export function readDatabaseEnv(env: Record<string, string | undefined>): DatabaseEnv {
-  const url = env.DATABASE_URL?.trim();
-  if (!url) {
-    throw new Error('DATABASE_URL is required, e.g. postgres://postgres:postgres@127.0.0.1:5432/aigw');
-  }
+  // Unset means the same local default as the apps, so the CLIs work right after `npm start`.
+  const url = env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL;
   let protocol: string;
   try {
     protocol = new URL(url).protocol;

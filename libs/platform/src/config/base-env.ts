@@ -1,3 +1,4 @@
+import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from '@aigw/core';
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 
@@ -10,13 +11,13 @@ export class BaseEnv {
   NODE_ENV: 'development' | 'production' | 'test' = 'development';
 
   @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_URL must be a postgres:// URL' })
-  DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+  DATABASE_URL = DEFAULT_DATABASE_URL;
 
   @Matches(/^[a-z_][a-z0-9_]{0,62}$/, { message: 'DATABASE_SCHEMA must be a lower-case SQL identifier' })
   DATABASE_SCHEMA = 'public';
 
   @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
-  REDIS_URL = 'redis://127.0.0.1:6379/0';
+  REDIS_URL = DEFAULT_REDIS_URL;
 
   /** Namespace for every Redis key, queue and channel; lets several deployments (or test runs) share one Redis. */
   @Matches(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'REDIS_PREFIX may hold letters, digits, _ . - (1..64 chars)' })
