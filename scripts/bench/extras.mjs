@@ -14,7 +14,9 @@
 //   sys.sim: { setLatency(ms), total() }; sys.gatewaySidePids, sys.rssPids, sys.gatewayPid,
 //   sys.redisUrl (the dedicated Redis; undefined for a stand-in)
 // The simulator latency is 0 when an extra starts; an extra sets what it needs itself.
+import { fallbackBench } from './extra-fallback.mjs';
 import { overheadShBench } from './extra-overhead-sh.mjs';
 import { redisCommandsBench } from './extra-redis-commands.mjs';
+import { routingDecisionBench } from './extra-routing-decision.mjs';
 
-export const EXTRA_BENCHES = [redisCommandsBench, overheadShBench];
+export const EXTRA_BENCHES = [redisCommandsBench, routingDecisionBench, fallbackBench, overheadShBench];

@@ -80,7 +80,22 @@ function simulatorControl(base) {
   };
 }
 
-function catalogYaml(simPort) {
+/** Served by the main simulator (cheapest, so tried first) and by the two peers: the fallback bench's model. */
+export const FALLBACK_MODEL = 'fallback-model';
+
+function catalogYaml(simPort, peerPorts) {
+  const peers = peerPorts
+    .map(
+      (port, i) => `  - id: peer-${i + 1}
+    kind: openai
+    baseUrl: http://127.0.0.1:${port}/v1
+    apiKey: sk-bench
+    timeoutMs: 30000
+    models:
+      - { name: ${FALLBACK_MODEL}, promptPer1k: ${0.002 * (i + 1)}, completionPer1k: ${0.004 * (i + 1)}, contextWindow: 8192, capabilities: [chat, streaming] }
+`,
+    )
+    .join('');
   return `# Written by scripts/bench for one run; deleted afterwards.
 providers:
   - id: sim
@@ -95,7 +110,8 @@ providers:
         completionPer1k: 0.002
         contextWindow: 8192
         capabilities: [chat, streaming]
-`;
+      - { name: ${FALLBACK_MODEL}, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192, capabilities: [chat, streaming] }
+${peers}`;
 }
 
 function requireBuilt(root, rel) {
@@ -200,8 +216,26 @@ export async function startSystem({ root, group, cpus, outDir, tmpDir, runId, st
       await db.close();
     }
   });
+  // Two healthy peers for the fallback bench (idle during the main table: only sim serves its model).
+  const peerPorts = [await freePort(), await freePort()];
+  for (const [i, port] of peerPorts.entries()) {
+    const peer = group.start(`peer-${i + 1}`, {
+      cpu: cpus.client,
+      cmd: process.execPath,
+      args: [simMain],
+      env: {
+        ...nodeEnv,
+        SIM_PORT: String(port),
+        SIM_HOST: '127.0.0.1',
+        SIM_LATENCY_MS: '0',
+        SIM_NAME: `peer-${i + 1}`,
+      },
+      logFile: logFile(`peer-${i + 1}`),
+    });
+    await waitFor(`peer-${i + 1}`, () => httpOk(`http://127.0.0.1:${port}/health`), 15_000, peer);
+  }
   const catalogFile = path.join(tmpDir, 'providers.bench.yaml');
-  writeFileSync(catalogFile, catalogYaml(simPort), { mode: 0o600 });
+  writeFileSync(catalogFile, catalogYaml(simPort, peerPorts), { mode: 0o600 });
   const adminKey = `sk-aigw-bench-${randomBytes(24).toString('base64url')}`;
   const appEnv = {
     ...nodeEnv,
@@ -257,6 +291,10 @@ export async function startSystem({ root, group, cpus, outDir, tmpDir, runId, st
     simulatorPid: sim.pid,
     postgresBackendPids: () => db.backendPids(pgAppName),
     redisUrl: appEnv.REDIS_URL,
+    simBase,
+    peerBases: peerPorts.map((port) => `http://127.0.0.1:${port}`),
+    gatewayBase: gwBase,
+    adminKey,
   };
 }
 
