@@ -3,7 +3,7 @@
 const moduleNameMapper = {
   '^@aigw/(core|entities|adapters|platform|testing|routing)$': '<rootDir>/libs/$1/src',
 };
-const transform = { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] };
+const transform = { '^.+\\.ts$': 'ts-jest' }; // transpile-only: tsconfig sets isolatedModules
 module.exports = {
   // Global option (ignored inside a project entry): integration suites boot real processes.
   testTimeout: 60000,
