@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
-import { ProviderSimulator, freePort, uniqueId, waitFor } from '@aigw/testing';
+import { ProviderSimulator, freePort, uniqueId, waitFor, deleteRedisKeysOf, dropSchema } from '@aigw/testing';
 
 /**
  * Boots the real system as separate processes from dist/ (npm test builds first): api-gateway,
@@ -163,30 +163,13 @@ export class TestSystem {
       }),
     );
     await Promise.all(this.sims.map((s) => s.stop()));
-    await this.deleteKeys();
-    const pg = new Client({ connectionString: DATABASE_URL });
-    await pg.connect();
-    await pg.query(`DROP SCHEMA IF EXISTS "${this.schema}" CASCADE`);
-    await pg.end();
-  }
-
-  /** Removes this run's Redis keys only (the Redis is shared). */
-  private async deleteKeys(): Promise<void> {
     const redis = new Redis(REDIS_URL);
     try {
-      for (const pattern of [`{${this.prefix}}*`, `${this.prefix}:*`]) {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-          cursor = next;
-          if (keys.length > 0) {
-            await redis.del(...keys);
-          }
-        } while (cursor !== '0');
-      }
+      await deleteRedisKeysOf(redis, this.prefix);
     } finally {
       await redis.quit();
     }
+    await dropSchema(DATABASE_URL, this.schema);
   }
 
   headers(key = this.adminKey): Record<string, string> {

@@ -17,10 +17,17 @@ import {
   type ReplyMessage,
 } from '@aigw/core';
 import { ApiKeyStore } from '@aigw/entities';
-import { parseSse, ProviderSimulator, uniqueId, waitFor, type SseEvent } from '@aigw/testing';
+import {
+  parseSse,
+  ProviderSimulator,
+  uniqueId,
+  waitFor,
+  type SseEvent,
+  deleteRedisKeysOf,
+  dropSchema,
+} from '@aigw/testing';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { Client } from 'pg';
 import { createGatewayApp } from '../../apps/api-gateway/src/bootstrap';
 import { GatewayEnv } from '../../apps/api-gateway/src/config/gateway-env';
 
@@ -224,28 +231,11 @@ export class GatewayHarness {
     await this.queue.close();
     await this.workerConnection.quit();
     await this.control.quit();
-    await this.deleteKeys();
+    await deleteRedisKeysOf(this.redis, this.prefix);
     await this.redis.quit();
     await this.sim.stop();
     rmSync(this.dir, { recursive: true, force: true });
-    const pg = new Client({ connectionString: DATABASE_URL });
-    await pg.connect();
-    await pg.query(`DROP SCHEMA IF EXISTS "${this.schema}" CASCADE`);
-    await pg.end();
-  }
-
-  /** Removes this run's keys only (the Redis is shared). */
-  private async deleteKeys(): Promise<void> {
-    for (const pattern of [`{${this.prefix}}*`, `${this.prefix}:*`]) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-        cursor = next;
-        if (keys.length > 0) {
-          await this.redis.del(...keys);
-        }
-      } while (cursor !== '0');
-    }
+    await dropSchema(DATABASE_URL, this.schema);
   }
 }
 

@@ -19,7 +19,7 @@ import {
   type GenerationRequest,
   type ReplyMessage,
 } from '@aigw/core';
-import { freePort, ProviderSimulator, uniqueId, waitFor } from '@aigw/testing';
+import { freePort, ProviderSimulator, uniqueId, waitFor, deleteRedisKeysOf, dropSchema } from '@aigw/testing';
 import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
@@ -265,27 +265,10 @@ export class WorkerHarness {
     await this.control?.close();
     await this.queue.close();
     await this.subscriber.quit();
-    await this.deleteKeys();
+    await deleteRedisKeysOf(this.producer, this.prefix);
     await this.producer.quit();
     await this.sim.stop();
     rmSync(this.dir, { recursive: true, force: true });
-    const pg = new Client({ connectionString: DATABASE_URL });
-    await pg.connect();
-    await pg.query(`DROP SCHEMA IF EXISTS "${this.schema}" CASCADE`);
-    await pg.end();
-  }
-
-  /** Removes this run's keys only (the Redis is shared). */
-  private async deleteKeys(): Promise<void> {
-    for (const pattern of [`{${this.prefix}}*`, `${this.prefix}:*`]) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await this.producer.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-        cursor = next;
-        if (keys.length > 0) {
-          await this.producer.del(...keys);
-        }
-      } while (cursor !== '0');
-    }
+    await dropSchema(DATABASE_URL, this.schema);
   }
 }

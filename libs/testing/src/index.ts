@@ -13,3 +13,4 @@ export { uniqueId } from './unique-id';
 export { waitFor, type WaitForOptions } from './wait-for';
 export { freePort } from './free-port';
 export { parseSse, type SseEvent } from './sse';
+export * from './cleanup';
