@@ -27,9 +27,12 @@ describe('client disconnect cancels the provider call (e2e)', () => {
       signal: client.signal,
     });
     expect(res.status).toBe(200);
-    const reader = res.body!.getReader();
-    const first = await reader.read();
-    expect(new TextDecoder().decode(first.value)).toContain('data: ');
+    // Node's fetch body is a web stream of bytes; typed `any` by @types/node, hence the annotation.
+    const body = res.body as AsyncIterable<Uint8Array>;
+    for await (const chunk of body) {
+      expect(new TextDecoder().decode(chunk)).toContain('data: ');
+      break;
+    }
     client.abort();
 
     const stats = await waitFor(() => (system.sim.stats().cancelled >= 1 ? system.sim.stats() : null), {
