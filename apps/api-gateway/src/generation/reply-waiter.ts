@@ -45,12 +45,24 @@ export abstract class ReplyWaiter {
 
   abstract onReply(msg: ReplyMessage): void;
   abstract onSnapshot(snapshot: JobSnapshot): void;
-  /** The deadline passed: answer 504 and abandon the job. */
-  abstract onDeadline(): void;
-  /** The gateway is going away: answer 503 and abandon the job. */
-  abstract onShutdown(): void;
   /** The client went away: nobody will read the answer. */
   abstract abandon(reason: AbandonReason): void;
+  /** Ends the wait with `err` as the answer; true only if this call ended it. */
+  protected abstract fail(err: GatewayError): boolean;
+
+  /** The deadline passed: answer 504 and abandon the job. */
+  onDeadline(): void {
+    if (this.fail(deadlineError())) {
+      this.opts.onAbandon('deadline');
+    }
+  }
+
+  /** The gateway is going away: answer 503 and abandon the job. */
+  onShutdown(): void {
+    if (this.fail(shutdownError())) {
+      this.opts.onAbandon('client_disconnected');
+    }
+  }
 
   /** Drops a waiter whose job never made it into the queue: no answer, no cancel. */
   discard(): void {

@@ -2,14 +2,7 @@ import { ErrorCode, GatewayError, type GenerationResult, type ReplyMessage } fro
 import { ChunkFormatter, SSE_DONE, sseError } from '../openai/sse-format';
 import { ChunkSequencer } from './chunk-sequencer';
 import { settlementOf, type JobSnapshot } from './job-snapshot';
-import {
-  clientGoneError,
-  deadlineError,
-  ReplyWaiter,
-  shutdownError,
-  type AbandonReason,
-  type WaiterOptions,
-} from './reply-waiter';
+import { clientGoneError, ReplyWaiter, type AbandonReason, type WaiterOptions } from './reply-waiter';
 
 /** Where SSE goes. `open` sends the status line and headers; nothing is sent before it. */
 export interface StreamSink {
@@ -109,18 +102,6 @@ export class StreamRelay extends ReplyWaiter {
     }
   }
 
-  onDeadline(): void {
-    if (this.fail(deadlineError())) {
-      this.opts.onAbandon('deadline');
-    }
-  }
-
-  onShutdown(): void {
-    if (this.fail(shutdownError())) {
-      this.opts.onAbandon('client_disconnected');
-    }
-  }
-
   abandon(reason: AbandonReason): void {
     if (this.done) {
       return;
@@ -202,7 +183,7 @@ export class StreamRelay extends ReplyWaiter {
   }
 
   /** Ends the relay with `err`: an HTTP error before the start, an error event after it. */
-  private fail(err: GatewayError): boolean {
+  protected override fail(err: GatewayError): boolean {
     if (this.done) {
       return false;
     }

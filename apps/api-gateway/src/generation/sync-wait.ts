@@ -1,13 +1,6 @@
 import { GatewayError, type GenerationResult, type ReplyMessage } from '@aigw/core';
 import { settlementOf, type JobSnapshot } from './job-snapshot';
-import {
-  clientGoneError,
-  deadlineError,
-  ReplyWaiter,
-  shutdownError,
-  type AbandonReason,
-  type WaiterOptions,
-} from './reply-waiter';
+import { clientGoneError, ReplyWaiter, type AbandonReason, type WaiterOptions } from './reply-waiter';
 
 /** Waits for a non-streamed answer: one `result` or `error` message, or the stored outcome. */
 export class SyncWait extends ReplyWaiter {
@@ -53,18 +46,6 @@ export class SyncWait extends ReplyWaiter {
     }
   }
 
-  onDeadline(): void {
-    if (this.fail(deadlineError())) {
-      this.opts.onAbandon('deadline');
-    }
-  }
-
-  onShutdown(): void {
-    if (this.fail(shutdownError())) {
-      this.opts.onAbandon('client_disconnected');
-    }
-  }
-
   abandon(reason: AbandonReason): void {
     if (this.fail(clientGoneError())) {
       this.opts.onAbandon(reason);
@@ -77,7 +58,7 @@ export class SyncWait extends ReplyWaiter {
     }
   }
 
-  private fail(err: GatewayError): boolean {
+  protected override fail(err: GatewayError): boolean {
     if (!this.finish()) {
       return false;
     }

@@ -5,36 +5,28 @@ import {
   IsArray,
   IsBoolean,
   IsIn,
-  IsInt,
   IsNotEmpty,
-  IsNumber,
   IsObject,
   IsOptional,
   IsString,
   Matches,
-  Max,
-  Min,
   ValidateNested,
 } from 'class-validator';
 import { ChatMessageDto } from '../dto/chat-message.dto';
+import { IsTemperature, IsTokenCount, IsTopP } from '../validation/generation-options';
 import { IsStopSequences } from '../validation/validators';
 
 export class GenerateOptionsDto {
   @IsOptional()
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(0)
-  @Max(2)
+  @IsTemperature()
   temperature?: number;
 
   @IsOptional()
-  @IsInt()
-  @Min(1)
+  @IsTokenCount()
   maxTokens?: number;
 
   @IsOptional()
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(0)
-  @Max(1)
+  @IsTopP()
   topP?: number;
 
   @IsOptional()

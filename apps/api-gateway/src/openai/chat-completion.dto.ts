@@ -5,17 +5,14 @@ import {
   IsArray,
   IsBoolean,
   IsIn,
-  IsInt,
   IsNotEmpty,
-  IsNumber,
   IsObject,
   IsOptional,
   IsString,
-  Max,
-  Min,
   ValidateNested,
 } from 'class-validator';
 import { ChatMessageDto } from '../dto/chat-message.dto';
+import { IsTemperature, IsTokenCount, IsTopP } from '../validation/generation-options';
 import { IsStopSequences } from '../validation/validators';
 
 export class StreamOptionsDto {
@@ -50,25 +47,19 @@ export class ChatCompletionDto {
   stream_options?: StreamOptionsDto;
 
   @IsOptional()
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(0)
-  @Max(2)
+  @IsTemperature()
   temperature?: number;
 
   @IsOptional()
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(0)
-  @Max(1)
+  @IsTopP()
   top_p?: number;
 
   @IsOptional()
-  @IsInt()
-  @Min(1)
+  @IsTokenCount()
   max_tokens?: number;
 
   @IsOptional()
-  @IsInt()
-  @Min(1)
+  @IsTokenCount()
   max_completion_tokens?: number;
 
   @IsOptional()

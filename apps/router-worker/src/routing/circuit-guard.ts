@@ -1,11 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { CircuitTransition } from '@aigw/core';
 import { REDIS, RedisKeys } from '@aigw/platform';
-import { CircuitBreakerStore, type CircuitStatus } from '@aigw/routing';
+import { CircuitBreakerStore, routingKeyPrefix, type CircuitStatus } from '@aigw/routing';
 import type { Redis } from 'ioredis';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import { ROUTING_CONFIG, type RoutingConfig } from './routing-config';
-import { routingKeyPrefix } from './routing-keys';
 import { WarnThrottle } from './warn-throttle';
 
 export interface CallPermit {
@@ -42,7 +41,7 @@ export class CircuitGuard implements CircuitPort {
     @Inject(ROUTING_CONFIG) config: RoutingConfig,
     private readonly metrics: WorkerMetrics,
   ) {
-    this.store = new CircuitBreakerStore(redis, routingKeyPrefix(keys), config.circuit, {
+    this.store = new CircuitBreakerStore(redis, routingKeyPrefix(keys.prefix), config.circuit, {
       onTransition: (id, t) => this.onTransition(id, t),
     });
   }

@@ -1,10 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { REDIS, RedisKeys } from '@aigw/platform';
-import { LatencyTracker } from '@aigw/routing';
+import { LatencyTracker, routingKeyPrefix } from '@aigw/routing';
 import type { Redis } from 'ioredis';
 import { HistoricalLatency } from './historical-latency';
 import { ROUTING_CONFIG, type RoutingConfig } from './routing-config';
-import { routingKeyPrefix } from './routing-keys';
 import { WarnThrottle } from './warn-throttle';
 
 /** What the attempt loop reports after a successful call. */
@@ -30,7 +29,7 @@ export class LatencyBook implements LatencySink {
     @Inject(ROUTING_CONFIG) config: RoutingConfig,
     private readonly history: HistoricalLatency,
   ) {
-    const prefix = routingKeyPrefix(keys);
+    const prefix = routingKeyPrefix(keys.prefix);
     this.calls = new LatencyTracker(redis, prefix, { alpha: config.latencyAlpha });
     this.firstChunks = new LatencyTracker(redis, `${prefix}stream:`, { alpha: config.latencyAlpha });
   }

@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { REDIS, RedisKeys } from '@aigw/platform';
-import { RoundRobinCounter } from '@aigw/routing';
+import { RoundRobinCounter, routingKeyPrefix } from '@aigw/routing';
 import type { Redis } from 'ioredis';
-import { routingKeyPrefix } from './routing-keys';
 import { WarnThrottle } from './warn-throttle';
 
 /**
@@ -16,7 +15,7 @@ export class RotationCounter {
   private readonly counter: RoundRobinCounter;
 
   constructor(@Inject(REDIS) redis: Redis, keys: RedisKeys) {
-    this.counter = new RoundRobinCounter(redis, routingKeyPrefix(keys));
+    this.counter = new RoundRobinCounter(redis, routingKeyPrefix(keys.prefix));
   }
 
   async next(key: string): Promise<number> {

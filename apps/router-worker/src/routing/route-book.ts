@@ -1,9 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Route } from '@aigw/core';
 import { REDIS, RedisKeys } from '@aigw/platform';
-import { RouteMemory } from '@aigw/routing';
+import { RouteMemory, routingKeyPrefix } from '@aigw/routing';
 import type { Redis } from 'ioredis';
-import { routingKeyPrefix } from './routing-keys';
 import { WarnThrottle } from './warn-throttle';
 
 /** What the attempt loop needs to route `auto` providers. */
@@ -21,7 +20,7 @@ export class RouteBook implements RouteMemoryPort {
   private readonly memory: RouteMemory;
 
   constructor(@Inject(REDIS) redis: Redis, keys: RedisKeys) {
-    this.memory = new RouteMemory(redis, routingKeyPrefix(keys));
+    this.memory = new RouteMemory(redis, routingKeyPrefix(keys.prefix));
   }
 
   async remembered(providerId: string): Promise<Route | null> {
