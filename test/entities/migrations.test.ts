@@ -2,6 +2,9 @@ import { runMigrationsLocked } from '@aigw/entities';
 import type { DataSource } from 'typeorm';
 import { dropSchema, openDataSource, tablesIn, uniqueSchema } from './pg';
 
+/** Every migration's name, oldest first: a fresh schema gets all of them. */
+const ALL = ['Initial1795254620694', 'CacheWritePrice1795400000000'];
+
 const TABLES = [
   'api_keys',
   'audit_log',
@@ -40,15 +43,17 @@ describe('migrations', () => {
     const [ds] = sources;
     const lines: string[] = [];
 
-    expect(await runMigrationsLocked(ds, (l) => lines.push(l))).toEqual(['Initial1795254620694']);
+    expect(await runMigrationsLocked(ds, (l) => lines.push(l))).toEqual(ALL);
     expect(await tablesIn(ds, schema)).toEqual(TABLES);
     expect(await tablesIn(ds, 'public')).not.toContain('usage_records');
-    expect(lines).toEqual([`applied Initial1795254620694 to schema "${schema}"`]);
+    expect(lines).toEqual(ALL.map((name) => `applied ${name} to schema "${schema}"`));
 
-    await ds.undoLastMigration({ transaction: 'each' });
+    for (let i = 0; i < ALL.length; i++) {
+      await ds.undoLastMigration({ transaction: 'each' });
+    }
     expect(await tablesIn(ds, schema)).toEqual(['migrations']);
 
-    expect(await runMigrationsLocked(ds)).toEqual(['Initial1795254620694']);
+    expect(await runMigrationsLocked(ds)).toEqual(ALL);
     expect(await tablesIn(ds, schema)).toEqual(TABLES);
     expect(await runMigrationsLocked(ds, (l) => lines.push(l))).toEqual([]);
     expect(lines.at(-1)).toBe(`schema "${schema}" is up to date`);
@@ -65,11 +70,11 @@ describe('migrations', () => {
   it('lets three replicas race on a fresh schema: one migrates, the others find nothing to do', async () => {
     const { schema, sources } = await fresh('race', 3);
     const results = await Promise.all(sources.map((ds) => runMigrationsLocked(ds)));
-    expect(results.flat()).toEqual(['Initial1795254620694']);
+    expect(results.flat()).toEqual(ALL);
     const [ds] = sources;
     expect(await tablesIn(ds, schema)).toEqual(TABLES);
     const applied = await ds.query<{ name: string }[]>(`SELECT name FROM "${schema}"."migrations"`);
-    expect(applied).toEqual([{ name: 'Initial1795254620694' }]);
+    expect(applied).toEqual(ALL.map((name) => ({ name })));
   });
 
   it('releases the lock when a migration fails', async () => {
@@ -84,7 +89,7 @@ describe('migrations', () => {
     await ds.query(`DROP TABLE "${schema}"."providers"`);
     const second = await openDataSource(schema);
     open.push(second);
-    expect(await runMigrationsLocked(second)).toEqual(['Initial1795254620694']);
+    expect(await runMigrationsLocked(second)).toEqual(ALL);
   });
 
   it('refuses an uninitialized DataSource and a bad schema name', async () => {

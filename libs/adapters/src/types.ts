@@ -1,4 +1,12 @@
-import type { ChatMessage, GenerationOptions, ProviderCallError, ProviderKind, StreamDelta, Usage } from '@aigw/core';
+import type {
+  AnswerDetails,
+  ChatMessage,
+  GenerationOptions,
+  ProviderCallError,
+  ProviderKind,
+  StreamDelta,
+  Usage,
+} from '@aigw/core';
 
 /** Where and how to call one upstream. Built by the router per deployment; holds the secret, so never log it. */
 export interface AdapterTarget {
@@ -33,7 +41,7 @@ export interface RateLimitInfo {
   resetTokensMs?: number;
 }
 
-export interface AdapterResponse {
+export interface AdapterResponse extends AnswerDetails {
   id: string;
   /** Epoch seconds. */
   created: number;

@@ -58,6 +58,7 @@ const MODEL_KEYS = [
   'promptPer1k',
   'completionPer1k',
   'cachedPromptPer1k',
+  'cacheWritePer1k',
   'contextWindow',
   'capabilities',
   'quality',
@@ -288,6 +289,7 @@ function readModel(r: CatalogReader, raw: unknown, path: string, owner: string):
   const promptPer1k = r.number(obj, 'promptPer1k', path, owner, price);
   const completionPer1k = r.number(obj, 'completionPer1k', path, owner, price);
   const cachedPromptPer1k = r.number(obj, 'cachedPromptPer1k', path, owner, price);
+  const cacheWritePer1k = r.number(obj, 'cacheWritePer1k', path, owner, price);
   const contextWindow = r.number(obj, 'contextWindow', path, owner, { min: 1, integer: true });
   const capabilities = readCapabilities(r, obj, path);
   const quality = r.number(obj, 'quality', path, owner, { min: 0, max: 1 });
@@ -306,6 +308,7 @@ function readModel(r: CatalogReader, raw: unknown, path: string, owner: string):
     promptPer1k,
     completionPer1k,
     ...(cachedPromptPer1k === undefined ? {} : { cachedPromptPer1k }),
+    ...(cacheWritePer1k === undefined ? {} : { cacheWritePer1k }),
     contextWindow,
     capabilities,
     ...(quality === undefined ? {} : { quality }),

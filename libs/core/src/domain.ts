@@ -1,22 +1,91 @@
 /** Domain types shared by every process. Plain data only: these cross Redis as JSON. */
 
+/** A JSON value: what tool schemas, metadata, logprobs and pass-through fields are made of. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
 export type Role = 'system' | 'user' | 'assistant' | 'tool';
 
+/** Message content parts, in OpenAI's shape (the gateway's wire format is OpenAI's). */
 export type ContentPart =
-  { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string; detail?: string } };
+  | { type: 'text'; text: string }
+  | { type: 'image_url'; image_url: { url: string; detail?: 'auto' | 'low' | 'high' } }
+  | { type: 'input_audio'; input_audio: { data: string; format: string } }
+  | { type: 'file'; file: { file_id?: string; file_data?: string; filename?: string } };
+
+/** A function call the model asked for; `arguments` is JSON text as the model wrote it (possibly invalid). */
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
 
 export interface ChatMessage {
   role: Role;
   content: string | ContentPart[] | null;
   name?: string;
+  /** On a `tool` message: the assistant tool call this answers. */
   tool_call_id?: string;
+  /** On an assistant message: the calls it made (the next turn of an agent loop refers to them). */
+  tool_calls?: ToolCall[];
+  /** On an assistant message: the model declined. */
+  refusal?: string | null;
 }
 
+export interface FunctionTool {
+  type: 'function';
+  function: { name: string; description?: string; parameters?: JsonObject; strict?: boolean };
+}
+
+export type ToolChoice = 'none' | 'auto' | 'required' | { type: 'function'; function: { name: string } };
+
+export type ResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | {
+      type: 'json_schema';
+      json_schema: { name: string; description?: string; schema?: JsonObject; strict?: boolean | null };
+    };
+
+export type ReasoningEffort = 'none' | 'minimal' | 'low' | 'medium' | 'high' | 'xhigh';
+export const REASONING_EFFORTS: readonly ReasoningEffort[] = ['none', 'minimal', 'low', 'medium', 'high', 'xhigh'];
+
+/**
+ * Every generation field a provider acts on. camelCase names; the OpenAI names are in the comments where
+ * they differ. Absent means "provider default". An adapter that cannot honour a present field must never
+ * drop it: routing keeps such requests away from it (see `requestNeedsOf`).
+ */
 export interface GenerationOptions {
   temperature?: number;
+  /** The completion budget (`max_completion_tokens`, else `max_tokens`). */
   maxTokens?: number;
+  /**
+   * Set when the client sent `max_completion_tokens`: OpenAI-compatible adapters send the budget under that
+   * name (reasoning models reject `max_tokens`; older servers only know `max_tokens`).
+   */
+  maxTokensField?: 'max_completion_tokens';
   topP?: number;
   stop?: string[];
+  tools?: FunctionTool[];
+  toolChoice?: ToolChoice;
+  parallelToolCalls?: boolean;
+  responseFormat?: ResponseFormat;
+  seed?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  /** Token id (as a string) → bias -100..100. */
+  logitBias?: Record<string, number>;
+  logprobs?: boolean;
+  topLogprobs?: number;
+  /** End-user id for the provider's abuse monitoring (`user`). */
+  user?: string;
+  reasoningEffort?: ReasoningEffort;
+  metadata?: Record<string, string>;
+  /**
+   * Top-level request fields the gateway does not model, as the client sent them: forwarded unchanged to
+   * OpenAI-compatible providers; a provider family that cannot take them is not a candidate.
+   */
+  extra?: JsonObject;
 }
 
 export type RoutingPolicy = 'preference' | 'cost' | 'latency' | 'quality' | 'round-robin';
@@ -49,6 +118,10 @@ export interface Usage {
   totalTokens: number;
   /** Prompt tokens the provider served from its prompt cache (billed at the cached rate where one is configured). */
   cachedPromptTokens: number;
+  /** Prompt tokens written to the provider's prompt cache (Anthropic bills them at their own rate). */
+  cacheWritePromptTokens?: number;
+  /** Completion tokens spent on hidden reasoning (part of `completionTokens`). */
+  reasoningTokens?: number;
 }
 
 export const EMPTY_USAGE: Readonly<Usage> = Object.freeze({
@@ -74,12 +147,25 @@ export interface Attempt {
   retries: number;
 }
 
-export interface GenerationResult {
+/** What an answer may carry besides its text; each field only when the provider gave it. */
+export interface AnswerDetails {
+  /** The calls the model asked for (finish reason `tool_calls`). */
+  toolCalls?: ToolCall[];
+  refusal?: string;
+  /** Hidden reasoning the provider returned (`reasoning_content`, Anthropic thinking). */
+  reasoning?: string;
+  /** The provider's `choices[0].logprobs`, as it sent them. */
+  logprobs?: JsonValue;
+  systemFingerprint?: string;
+}
+
+export interface GenerationResult extends AnswerDetails {
   requestId: string;
   /** Completion id (provider's when it gave one). */
   id: string;
   created: number;
   text: string;
+  /** `stop`, `length`, `tool_calls`, `content_filter` (or a provider's own value). */
   finishReason: string | null;
   provider: string;
   model: string;
@@ -93,9 +179,22 @@ export interface GenerationResult {
   attempts: Attempt[];
 }
 
+/** A piece of a streamed tool call: the first piece of a call has its id and name, later ones argument text. */
+export interface ToolCallDelta {
+  /** Position of the call in the answer's tool_calls. */
+  index: number;
+  id?: string;
+  name?: string;
+  arguments?: string;
+}
+
 /** One streamed piece of an answer as adapters yield it. */
 export interface StreamDelta {
   text: string;
+  toolCalls?: ToolCallDelta[];
+  reasoning?: string;
+  refusal?: string;
+  systemFingerprint?: string;
   finishReason?: string | null;
   /** Providers send usage in the last chunk(s); adapters surface it when seen. */
   usage?: Usage;

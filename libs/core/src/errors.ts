@@ -57,6 +57,10 @@ export function countsAgainstProvider(c: ErrorClass): boolean {
 export enum ErrorCode {
   InvalidRequest = 'invalid_request',
   InvalidJson = 'invalid_json',
+  /** No deployment of the requested model has a capability the request needs (tools, vision, json). */
+  UnsupportedCapability = 'unsupported_capability',
+  /** No deployment of the requested model can honour a field the request set (e.g. logit_bias on Anthropic). */
+  UnsupportedParameter = 'unsupported_parameter',
   InvalidApiKey = 'invalid_api_key',
   PermissionDenied = 'permission_denied',
   NotFound = 'not_found',
@@ -89,6 +93,8 @@ export function httpStatusOf(code: ErrorCode): number {
   switch (code) {
     case ErrorCode.InvalidRequest:
     case ErrorCode.InvalidJson:
+    case ErrorCode.UnsupportedCapability:
+    case ErrorCode.UnsupportedParameter:
     case ErrorCode.ContextLengthExceeded:
       return 400;
     case ErrorCode.InvalidApiKey:
@@ -121,6 +127,8 @@ export function errorTypeOf(code: ErrorCode): ErrorType {
   switch (code) {
     case ErrorCode.InvalidRequest:
     case ErrorCode.InvalidJson:
+    case ErrorCode.UnsupportedCapability:
+    case ErrorCode.UnsupportedParameter:
     case ErrorCode.ContextLengthExceeded:
     case ErrorCode.PayloadTooLarge:
       return 'invalid_request_error';

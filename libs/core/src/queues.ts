@@ -1,4 +1,4 @@
-import type { GenerationRequest, GenerationResult, Route, RoutingPolicy } from './domain';
+import type { GenerationRequest, GenerationResult, Route, RoutingPolicy, ToolCallDelta } from './domain';
 import type { ErrorBody } from './errors';
 
 /**
@@ -95,7 +95,17 @@ export type ReplyMessage =
       id: string;
       created: number;
     }
-  | { t: 'chunk'; jobId: string; seq: number; text: string; finishReason?: string | null }
+  | {
+      t: 'chunk';
+      jobId: string;
+      seq: number;
+      text: string;
+      finishReason?: string | null;
+      /** Tool-call fragments and reasoning text, only on chunks that carry them (most carry text only). */
+      toolCalls?: ToolCallDelta[];
+      reasoning?: string;
+      refusal?: string;
+    }
   | { t: 'end'; jobId: string; result: GenerationResult };
 
 /** Control messages over @nestjs/microservices (Redis transport). */

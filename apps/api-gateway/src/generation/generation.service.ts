@@ -1,5 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ErrorCode, GatewayError, isModelAlias, type GenerationRequest, type GenerationResult } from '@aigw/core';
+import {
+  ErrorCode,
+  filterCandidates,
+  GatewayError,
+  isModelAlias,
+  requestNeedsOf,
+  selectionError,
+  type GenerationRequest,
+  type GenerationResult,
+} from '@aigw/core';
 import { CatalogService, ENV } from '@aigw/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayEnv } from '../config/gateway-env';
@@ -71,12 +80,29 @@ export class GenerationService {
     };
   }
 
-  /** 404 model_not_found before anything is enqueued, unless an alias or a deployment serves `model`. */
-  assertServable(model: string): void {
+  /**
+   * Before anything is enqueued: 404 model_not_found unless an alias or a deployment serves the model, and 400
+   * unsupported_capability / unsupported_parameter when none of its deployments can honour what the request
+   * asks (tools, images, JSON mode, provider-specific fields). In memory only; the worker checks again with
+   * circuits and context windows.
+   */
+  assertServable(
+    request: Pick<GenerationRequest, 'model' | 'messages' | 'options' | 'stream' | 'allowFallback'>,
+  ): void {
+    const { model } = request;
     if (!isModelAlias(model) && this.catalog.servingDeployments(model).length === 0) {
       throw new GatewayError(ErrorCode.ModelNotFound, `The model '${model}' does not exist or is not enabled.`, {
         param: 'model',
       });
+    }
+    const needs = requestNeedsOf(request);
+    if (needs.capabilities.length === 0 && needs.params.length === 0) {
+      return;
+    }
+    const need = { model, stream: request.stream, estimatedTokens: 0, allowFallback: request.allowFallback, needs };
+    const { failure } = filterCandidates(this.catalog.deployments(), need, () => false);
+    if (failure?.code === ErrorCode.UnsupportedCapability || failure?.code === ErrorCode.UnsupportedParameter) {
+      throw selectionError(failure);
     }
   }
 

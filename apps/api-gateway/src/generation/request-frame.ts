@@ -74,12 +74,25 @@ export function isSet<T>(value: T | null | undefined): value is T {
 
 /** Plain objects (not DTO instances) go into the job: only known fields, nothing class-transformer added. */
 export function toChatMessage(m: ChatMessageDto): ChatMessage {
-  const message: ChatMessage = { role: m.role, content: m.content };
+  const message: ChatMessage = {
+    role: m.role === 'developer' ? 'system' : m.role,
+    content: m.content ?? null,
+  };
   if (isSet(m.name)) {
     message.name = m.name;
   }
   if (isSet(m.tool_call_id)) {
     message.tool_call_id = m.tool_call_id;
+  }
+  if (isSet(m.tool_calls) && m.tool_calls.length > 0) {
+    message.tool_calls = m.tool_calls.map((c) => ({
+      id: c.id,
+      type: 'function',
+      function: { name: c.function.name, arguments: c.function.arguments },
+    }));
+  }
+  if (isSet(m.refusal)) {
+    message.refusal = m.refusal;
   }
   return message;
 }

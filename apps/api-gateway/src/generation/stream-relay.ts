@@ -1,4 +1,4 @@
-import { ErrorCode, GatewayError, type GenerationResult, type ReplyMessage } from '@aigw/core';
+import { ErrorCode, GatewayError, type GenerationResult, type ReplyMessage, type ToolCallDelta } from '@aigw/core';
 import { ChunkFormatter, SSE_DONE, sseError } from '../openai/sse-format';
 import { ChunkSequencer } from './chunk-sequencer';
 import { settlementOf, type JobSnapshot } from './job-snapshot';
@@ -27,6 +27,9 @@ type StreamHead = Pick<
 interface Piece {
   text: string;
   finishReason?: string | null;
+  toolCalls?: ToolCallDelta[];
+  reasoning?: string;
+  refusal?: string;
 }
 
 /**
@@ -46,6 +49,8 @@ export class StreamRelay extends ReplyWaiter {
   private readonly sent: string[] = [];
   private sentLength = 0;
   private lastFinishReason: string | null = null;
+  /** Tool-call fragments relayed: once any went out, lost ones cannot be made up for. */
+  private toolFragmentsSent = 0;
   /** Something may have been lost (a gap, or chunks before a lost start): check against the final text. */
   private suspect = false;
   private readonly emit = (p: Piece): void => this.emitPiece(p);
@@ -134,10 +139,25 @@ export class StreamRelay extends ReplyWaiter {
   }
 
   private emitPiece(p: Piece): void {
-    if (p.text !== '' && this.fmt) {
-      this.relay.sink.write(this.fmt.content(p.text));
+    const fmt = this.fmt;
+    if (fmt === null) {
+      return;
+    }
+    // Reasoning comes before the text it leads to, as providers send it.
+    if (p.reasoning !== undefined && p.reasoning !== '') {
+      this.relay.sink.write(fmt.reasoning(p.reasoning));
+    }
+    if (p.text !== '') {
+      this.relay.sink.write(fmt.content(p.text));
       this.sent.push(p.text);
       this.sentLength += p.text.length;
+    }
+    if (p.refusal !== undefined && p.refusal !== '') {
+      this.relay.sink.write(fmt.refusal(p.refusal));
+    }
+    if (p.toolCalls !== undefined && p.toolCalls.length > 0) {
+      this.relay.sink.write(fmt.toolCalls(p.toolCalls));
+      this.toolFragmentsSent += p.toolCalls.length;
     }
     if (p.finishReason) {
       this.lastFinishReason = p.finishReason;
@@ -170,6 +190,16 @@ export class StreamRelay extends ReplyWaiter {
       }
       // Otherwise every chunk arrived in order and the worker's final text merely differs (e.g. trimmed):
       // what the client received stands.
+    }
+    const toolCalls = result.toolCalls ?? [];
+    if (toolCalls.length > 0 && this.toolFragmentsSent === 0) {
+      // The fragments never reached us (a lost start, or a worker that did not relay them): send them whole.
+      this.relay.sink.write(fmt.wholeToolCalls(toolCalls));
+    } else if (toolCalls.length > 0 && this.suspect) {
+      this.fail(
+        new GatewayError(ErrorCode.Internal, 'The stream was interrupted and cannot be resumed; retry the request.'),
+      );
+      return;
     }
     const sink = this.relay.sink;
     sink.write(fmt.finish(result.finishReason ?? this.lastFinishReason ?? 'stop'));

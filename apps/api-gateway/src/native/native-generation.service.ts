@@ -24,7 +24,7 @@ export class NativeGenerationService {
     reply: FastifyReply,
   ): Promise<GenerateResponse> {
     const request = nativeRequest(dto, this.generation.frame(req, auth, 'sync'));
-    this.generation.assertServable(request.model);
+    this.generation.assertServable(request);
     const result = await this.generation.answer(submission('generate', request, req), req, reply);
     void reply.headers(resultHeaders(result));
     return generateResponse(result);
@@ -32,7 +32,7 @@ export class NativeGenerationService {
 
   async submit(dto: GenerateDto, auth: AuthContext, req: FastifyRequest, reply: FastifyReply): Promise<JobAccepted> {
     const request = nativeRequest(dto, this.generation.frame(req, auth, 'async'));
-    this.generation.assertServable(request.model);
+    this.generation.assertServable(request);
     const jobId = await this.generation.submit(submission('jobs', request, req));
     void reply.header('location', `/api/v1/ai/jobs/${jobId}`);
     return { jobId, status: 'queued' };

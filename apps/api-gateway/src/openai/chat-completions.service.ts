@@ -4,6 +4,7 @@ import { GenerationService } from '../generation/generation.service';
 import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from '../generation/idempotency';
 import type { AuthContext } from '../http/request-context';
 import { resultHeaders } from '../http/result-headers';
+import { assertChatRules } from '../validation/chat-rules';
 import type { ChatCompletionDto } from './chat-completion.dto';
 import { chatCompletionBody, chatCompletionRequest } from './openai-mapping';
 
@@ -13,9 +14,11 @@ export class ChatCompletionsService {
   constructor(private readonly generation: GenerationService) {}
 
   async create(dto: ChatCompletionDto, auth: AuthContext, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    this.generation.assertServable(dto.model);
+    assertChatRules(dto);
+    const request = chatCompletionRequest(dto, this.generation.frame(req, auth, 'sync'), req.body);
+    this.generation.assertServable(request);
     const submission = {
-      request: chatCompletionRequest(dto, this.generation.frame(req, auth, 'sync')),
+      request,
       endpoint: 'chat.completions',
       body: req.body,
       idempotencyKey: idempotencyKeyOf(req.headers[IDEMPOTENCY_HEADER]),

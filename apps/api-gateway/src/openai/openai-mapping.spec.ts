@@ -39,7 +39,7 @@ describe('chatCompletionRequest', () => {
         { role: 'assistant', content: null },
         { role: 'tool', content: '42', tool_call_id: 'call_1' },
       ],
-      options: { temperature: 0.2, topP: 0.9, maxTokens: 50, stop: ['END'] },
+      options: { temperature: 0.2, topP: 0.9, maxTokens: 50, stop: ['END'], user: 'ignored' },
       stream: true,
       userId: 'u1',
       apiKeyId: 'k1',
@@ -54,7 +54,7 @@ describe('chatCompletionRequest', () => {
       dto({ max_tokens: 10, max_completion_tokens: 20, temperature: null, stop: null, stream: null }),
       frame,
     );
-    expect(req.options).toEqual({ maxTokens: 20 });
+    expect(req.options).toEqual({ maxTokens: 20, maxTokensField: 'max_completion_tokens' });
     expect(req.stream).toBe(false);
   });
 
@@ -62,6 +62,96 @@ describe('chatCompletionRequest', () => {
     expect(chatCompletionRequest(dto({}), { ...frame, policy: 'cost' }).policy).toBe('cost');
     expect(chatCompletionRequest(dto({ policy: 'latency' }), { ...frame, policy: 'cost' }).policy).toBe('latency');
     expect('policy' in chatCompletionRequest(dto({}), frame)).toBe(false);
+  });
+});
+
+describe('chatCompletionRequest: every field round-trips', () => {
+  const tools = [
+    {
+      type: 'function',
+      function: {
+        name: 'get_weather',
+        description: 'Weather now',
+        parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+        strict: true,
+      },
+    },
+  ];
+  const body = {
+    model: 'sim-gpt',
+    messages: [
+      { role: 'developer', content: 'be terse' },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'what is this?' },
+          { type: 'image_url', image_url: { url: 'https://x/cat.png', detail: 'low' } },
+          { type: 'input_audio', input_audio: { data: 'UklGR', format: 'wav' } },
+          { type: 'file', file: { file_id: 'file-1' } },
+        ],
+      },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } },
+        ],
+      },
+      { role: 'tool', content: '12C', tool_call_id: 'call_1' },
+      { role: 'assistant', content: 'no', refusal: 'I cannot' },
+    ],
+    tools,
+    tool_choice: { type: 'function', function: { name: 'get_weather' } },
+    parallel_tool_calls: false,
+    response_format: { type: 'json_schema', json_schema: { name: 'w', schema: { type: 'object' }, strict: true } },
+    seed: 7,
+    presence_penalty: 0.5,
+    frequency_penalty: -0.5,
+    logit_bias: { '50256': -100 },
+    logprobs: true,
+    top_logprobs: 3,
+    user: 'end-user-1',
+    reasoning_effort: 'low',
+    metadata: { team: 'a' },
+    stream_options: { include_usage: true },
+    // Not modelled by the gateway: passed through to OpenAI-compatible providers.
+    service_tier: 'flex',
+    prediction: { type: 'content', content: 'x' },
+    store: null,
+  };
+
+  it('keeps tool calls, tool results, refusals and every content part as plain data', () => {
+    const req = chatCompletionRequest(dto(body), frame, body);
+    expect(req.messages).toEqual([
+      { role: 'system', content: 'be terse' },
+      body.messages[1],
+      body.messages[2],
+      body.messages[3],
+      body.messages[4],
+    ]);
+    expect(Object.getPrototypeOf(req.messages[2].tool_calls?.[0])).toBe(Object.prototype);
+    expect(JSON.parse(JSON.stringify(req))).toEqual(req);
+  });
+
+  it('carries every generation field, and unknown top-level fields (not nulls) in extra', () => {
+    const req = chatCompletionRequest(dto(body), frame, body);
+    expect(req.options).toEqual({
+      tools,
+      toolChoice: { type: 'function', function: { name: 'get_weather' } },
+      parallelToolCalls: false,
+      responseFormat: body.response_format,
+      seed: 7,
+      presencePenalty: 0.5,
+      frequencyPenalty: -0.5,
+      logitBias: { '50256': -100 },
+      logprobs: true,
+      topLogprobs: 3,
+      user: 'end-user-1',
+      reasoningEffort: 'low',
+      metadata: { team: 'a' },
+      extra: { service_tier: 'flex', prediction: { type: 'content', content: 'x' } },
+    });
+    expect(Object.getPrototypeOf(req.options.tools?.[0])).toBe(Object.prototype);
   });
 });
 
@@ -88,9 +178,46 @@ describe('chatCompletionBody', () => {
       object: 'chat.completion',
       created: 1700000000,
       model: 'openai/gpt-4o-mini',
-      choices: [{ index: 0, message: { role: 'assistant', content: 'hello' }, finish_reason: 'stop', logprobs: null }],
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: 'hello', refusal: null },
+          finish_reason: 'stop',
+          logprobs: null,
+        },
+      ],
       usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6, prompt_tokens_details: { cached_tokens: 2 } },
     });
+  });
+
+  it('carries tool calls (null content), refusal, reasoning, logprobs, fingerprint and usage details', () => {
+    const toolCalls = [{ id: 'call_1', type: 'function' as const, function: { name: 'f', arguments: '{}' } }];
+    const logprobs = { content: [{ token: 'a', logprob: -0.1, bytes: [97], top_logprobs: [] }] };
+    const body = chatCompletionBody({
+      ...result,
+      text: '',
+      finishReason: 'tool_calls',
+      toolCalls,
+      reasoning: 'thinking',
+      logprobs,
+      systemFingerprint: 'fp_1',
+      usage: { ...result.usage, reasoningTokens: 4 },
+    });
+    expect(body.choices[0]).toEqual({
+      index: 0,
+      message: {
+        role: 'assistant',
+        content: null,
+        refusal: null,
+        tool_calls: toolCalls,
+        reasoning_content: 'thinking',
+      },
+      finish_reason: 'tool_calls',
+      logprobs,
+    });
+    expect(body.system_fingerprint).toBe('fp_1');
+    expect(body.usage.completion_tokens_details).toEqual({ reasoning_tokens: 4 });
+    expect(chatCompletionBody({ ...result, refusal: 'no' }).choices[0].message.refusal).toBe('no');
   });
 
   it('keeps a finish reason the provider gave', () => {

@@ -1,19 +1,98 @@
-import type { GenerationRequest, GenerationResult, Usage } from '@aigw/core';
-import { applyRoutingChoices, toChatMessage, toOptions, type RequestFrame } from '../generation/request-frame';
-import type { ChatCompletionDto } from './chat-completion.dto';
+import type {
+  FunctionTool,
+  GenerationOptions,
+  GenerationRequest,
+  GenerationResult,
+  JsonObject,
+  JsonValue,
+  ToolCall,
+  Usage,
+} from '@aigw/core';
+import { applyRoutingChoices, isSet, toChatMessage, toOptions, type RequestFrame } from '../generation/request-frame';
+import { CHAT_COMPLETION_FIELDS, type ChatCompletionDto } from './chat-completion.dto';
 
-export function chatCompletionRequest(dto: ChatCompletionDto, frame: RequestFrame): GenerationRequest {
+/**
+ * The body's top-level fields the gateway does not model, as received (plain JSON), for pass-through to
+ * OpenAI-compatible providers. `null` means "default" and is left out.
+ */
+export function extraFieldsOf(body: unknown): JsonObject | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return undefined;
+  }
+  let extra: JsonObject | undefined;
+  for (const [key, value] of Object.entries(body as Record<string, JsonValue>)) {
+    if (!CHAT_COMPLETION_FIELDS.has(key) && value !== null && value !== undefined) {
+      extra ??= {};
+      extra[key] = value;
+    }
+  }
+  return extra;
+}
+
+/** Plain copies: DTO instances must not reach the job. */
+function toolsOf(dto: ChatCompletionDto): FunctionTool[] | undefined {
+  if (!isSet(dto.tools) || dto.tools.length === 0) {
+    return undefined;
+  }
+  return dto.tools.map((t) => {
+    const fn: FunctionTool['function'] = { name: t.function.name };
+    if (isSet(t.function.description)) {
+      fn.description = t.function.description;
+    }
+    if (isSet(t.function.parameters)) {
+      fn.parameters = t.function.parameters;
+    }
+    if (isSet(t.function.strict)) {
+      fn.strict = t.function.strict;
+    }
+    return { type: 'function', function: fn };
+  });
+}
+
+function optionsOf(dto: ChatCompletionDto, body: unknown): GenerationOptions {
+  const options = toOptions({
+    temperature: dto.temperature,
+    // max_completion_tokens supersedes max_tokens in OpenAI's API; honour it when both are sent.
+    maxTokens: dto.max_completion_tokens ?? dto.max_tokens,
+    topP: dto.top_p,
+    stop: dto.stop,
+  });
+  if (isSet(dto.max_completion_tokens)) {
+    options.maxTokensField = 'max_completion_tokens';
+  }
+  const tools = toolsOf(dto);
+  if (tools !== undefined) {
+    options.tools = tools;
+  }
+  const set = <K extends keyof GenerationOptions>(key: K, value: GenerationOptions[K] | null | undefined): void => {
+    if (isSet(value)) {
+      options[key] = value;
+    }
+  };
+  // The remaining values are validated JSON of the very shape the domain types describe (see the DTO).
+  set('toolChoice', dto.tool_choice);
+  set('parallelToolCalls', dto.parallel_tool_calls);
+  set('responseFormat', dto.response_format);
+  set('seed', dto.seed);
+  set('presencePenalty', dto.presence_penalty);
+  set('frequencyPenalty', dto.frequency_penalty);
+  set('logitBias', dto.logit_bias);
+  set('logprobs', dto.logprobs);
+  set('topLogprobs', dto.top_logprobs);
+  set('user', dto.user);
+  set('reasoningEffort', dto.reasoning_effort);
+  set('metadata', dto.metadata);
+  set('extra', extraFieldsOf(body));
+  return options;
+}
+
+/** `body` is the request body as received, for the pass-through of fields the DTO does not declare. */
+export function chatCompletionRequest(dto: ChatCompletionDto, frame: RequestFrame, body?: unknown): GenerationRequest {
   const request: GenerationRequest = {
     requestId: frame.requestId,
     model: dto.model,
     messages: dto.messages.map(toChatMessage),
-    options: toOptions({
-      temperature: dto.temperature,
-      // max_completion_tokens supersedes max_tokens in OpenAI's API; honour it when both are sent.
-      maxTokens: dto.max_completion_tokens ?? dto.max_tokens,
-      topP: dto.top_p,
-      stop: dto.stop,
-    }),
+    options: optionsOf(dto, body),
     stream: dto.stream === true,
     userId: frame.userId,
     apiKeyId: frame.apiKeyId,
@@ -29,15 +108,29 @@ export interface OpenAiUsage {
   completion_tokens: number;
   total_tokens: number;
   prompt_tokens_details: { cached_tokens: number };
+  completion_tokens_details?: { reasoning_tokens: number };
 }
 
 export function openAiUsage(u: Usage): OpenAiUsage {
-  return {
+  const usage: OpenAiUsage = {
     prompt_tokens: u.promptTokens,
     completion_tokens: u.completionTokens,
     total_tokens: u.totalTokens,
     prompt_tokens_details: { cached_tokens: u.cachedPromptTokens },
   };
+  if (u.reasoningTokens !== undefined) {
+    usage.completion_tokens_details = { reasoning_tokens: u.reasoningTokens };
+  }
+  return usage;
+}
+
+export interface ChatCompletionMessage {
+  role: 'assistant';
+  content: string | null;
+  refusal: string | null;
+  tool_calls?: ToolCall[];
+  /** DeepSeek's field name, which OpenAI-compatible clients (and reasoning UIs) read. */
+  reasoning_content?: string;
 }
 
 export interface ChatCompletion {
@@ -47,16 +140,34 @@ export interface ChatCompletion {
   model: string;
   choices: {
     index: 0;
-    message: { role: 'assistant'; content: string };
+    message: ChatCompletionMessage;
     finish_reason: string;
-    logprobs: null;
+    logprobs: JsonValue;
   }[];
   usage: OpenAiUsage;
+  system_fingerprint?: string;
+}
+
+export function completionMessage(result: GenerationResult): ChatCompletionMessage {
+  const toolCalls = result.toolCalls ?? [];
+  const message: ChatCompletionMessage = {
+    role: 'assistant',
+    // OpenAI answers a pure tool-call turn with null content.
+    content: result.text === '' && toolCalls.length > 0 ? null : result.text,
+    refusal: result.refusal ?? null,
+  };
+  if (toolCalls.length > 0) {
+    message.tool_calls = toolCalls;
+  }
+  if (result.reasoning !== undefined && result.reasoning !== '') {
+    message.reasoning_content = result.reasoning;
+  }
+  return message;
 }
 
 /** `model` is the deployment that answered (`provider/model`), so clients see where their answer came from. */
 export function chatCompletionBody(result: GenerationResult): ChatCompletion {
-  return {
+  const body: ChatCompletion = {
     id: result.id,
     object: 'chat.completion',
     created: result.created,
@@ -64,11 +175,15 @@ export function chatCompletionBody(result: GenerationResult): ChatCompletion {
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: result.text },
-        finish_reason: result.finishReason ?? 'stop',
-        logprobs: null,
+        message: completionMessage(result),
+        finish_reason: result.finishReason ?? ((result.toolCalls?.length ?? 0) > 0 ? 'tool_calls' : 'stop'),
+        logprobs: result.logprobs ?? null,
       },
     ],
     usage: openAiUsage(result.usage),
   };
+  if (result.systemFingerprint !== undefined) {
+    body.system_fingerprint = result.systemFingerprint;
+  }
+  return body;
 }

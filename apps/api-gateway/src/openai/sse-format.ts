@@ -1,4 +1,4 @@
-import type { ErrorBody, Usage } from '@aigw/core';
+import type { ErrorBody, ToolCall, ToolCallDelta, Usage } from '@aigw/core';
 import { openAiUsage } from './openai-mapping';
 
 export const SSE_DONE = 'data: [DONE]\n\n';
@@ -23,6 +23,44 @@ export class ChunkFormatter {
 
   content(text: string): string {
     return `${this.head}{"index":0,"delta":{"content":${JSON.stringify(text)}},"logprobs":null,"finish_reason":null}]}\n\n`;
+  }
+
+  /**
+   * Tool-call fragments in OpenAI's shape: the first fragment of a call carries its id, type and name (the SDKs
+   * refuse a call without them), later ones argument text.
+   */
+  toolCalls(pieces: readonly ToolCallDelta[]): string {
+    const wire = pieces.map((p) => {
+      const fn: { name?: string; arguments?: string } = {};
+      if (p.name !== undefined) {
+        fn.name = p.name;
+      }
+      fn.arguments = p.arguments ?? '';
+      return p.id === undefined
+        ? { index: p.index, function: fn }
+        : { index: p.index, id: p.id, type: 'function', function: fn };
+    });
+    return this.delta(`{"tool_calls":${JSON.stringify(wire)}}`);
+  }
+
+  /** Whole tool calls, for a stream whose fragments were lost: one fragment per call. */
+  wholeToolCalls(calls: readonly ToolCall[]): string {
+    return this.toolCalls(
+      calls.map((c, index) => ({ index, id: c.id, name: c.function.name, arguments: c.function.arguments })),
+    );
+  }
+
+  /** Hidden reasoning under DeepSeek's field name, which OpenAI-compatible clients read. */
+  reasoning(text: string): string {
+    return this.delta(`{"reasoning_content":${JSON.stringify(text)}}`);
+  }
+
+  refusal(text: string): string {
+    return this.delta(`{"refusal":${JSON.stringify(text)}}`);
+  }
+
+  private delta(json: string): string {
+    return `${this.head}{"index":0,"delta":${json},"logprobs":null,"finish_reason":null}]}\n\n`;
   }
 
   finish(reason: string): string {

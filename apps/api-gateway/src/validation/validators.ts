@@ -6,7 +6,13 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** A content part this gateway can forward: `{type:'text', text}` or `{type:'image_url', image_url:{url, detail?}}`. */
+const IMAGE_DETAILS: readonly unknown[] = [undefined, 'auto', 'low', 'high'];
+const AUDIO_FORMATS: readonly unknown[] = ['wav', 'mp3'];
+
+/**
+ * A content part this gateway can forward, in OpenAI's shapes: `text`, `image_url` ({url, detail?}),
+ * `input_audio` ({data, format}) and `file` ({file_id | file_data, filename?}).
+ */
 export function isContentPart(part: unknown): boolean {
   if (!isRecord(part)) {
     return false;
@@ -17,10 +23,19 @@ export function isContentPart(part: unknown): boolean {
     case 'image_url': {
       const image = part.image_url;
       return (
-        isRecord(image) &&
-        typeof image.url === 'string' &&
-        image.url.length > 0 &&
-        (image.detail === undefined || typeof image.detail === 'string')
+        isRecord(image) && typeof image.url === 'string' && image.url.length > 0 && IMAGE_DETAILS.includes(image.detail)
+      );
+    }
+    case 'input_audio': {
+      const audio = part.input_audio;
+      return isRecord(audio) && typeof audio.data === 'string' && AUDIO_FORMATS.includes(audio.format);
+    }
+    case 'file': {
+      const file = part.file;
+      return (
+        isRecord(file) &&
+        (typeof file.file_id === 'string' || typeof file.file_data === 'string') &&
+        (file.filename === undefined || typeof file.filename === 'string')
       );
     }
     default:
@@ -44,13 +59,14 @@ export function IsMessageContent(options?: ValidationOptions): PropertyDecorator
           if (typeof value === 'string') {
             return true;
           }
-          if (value === null) {
+          if (value === null || value === undefined) {
+            // An assistant turn may consist of tool calls (or a refusal) only.
             return (args.object as { role?: unknown }).role === 'assistant';
           }
           return Array.isArray(value) && value.length > 0 && value.every(isContentPart);
         },
         defaultMessage(args: ValidationArguments): string {
-          return `${args.property} must be a string or a non-empty array of text/image_url content parts (null only for assistant messages)`;
+          return `${args.property} must be a string or a non-empty array of content parts (text, image_url with detail auto/low/high, input_audio wav/mp3, file); null only on assistant messages`;
         },
       },
     });

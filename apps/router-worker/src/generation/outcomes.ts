@@ -1,5 +1,6 @@
 import {
   costOf,
+  type AnswerDetails,
   type Attempt,
   type Deployment,
   type GenerationRequest,
@@ -11,7 +12,7 @@ import {
 import type { AdapterTarget } from '@aigw/adapters';
 
 /** What a provider call produced, streamed or not. */
-export interface ProviderAnswer {
+export interface ProviderAnswer extends AnswerDetails {
   id: string;
   /** Epoch seconds. */
   created: number;
@@ -76,7 +77,7 @@ export function resultOf(
   providerLatencyMs: number,
   now: number,
 ): GenerationResult {
-  return {
+  const result: GenerationResult = {
     requestId: request.requestId,
     id: answer.id,
     created: answer.created,
@@ -91,6 +92,30 @@ export function resultOf(
     providerLatencyMs: round(providerLatencyMs),
     attempts,
   };
+  copyDetails(answer, result);
+  return result;
+}
+
+/**
+ * Only the detail fields, and only those present: an adapter's response may hold more (rate-limit info) that
+ * must not travel to the gateway.
+ */
+function copyDetails(from: AnswerDetails, to: AnswerDetails): void {
+  if (from.toolCalls !== undefined && from.toolCalls.length > 0) {
+    to.toolCalls = from.toolCalls;
+  }
+  if (from.refusal !== undefined) {
+    to.refusal = from.refusal;
+  }
+  if (from.reasoning !== undefined) {
+    to.reasoning = from.reasoning;
+  }
+  if (from.logprobs !== undefined) {
+    to.logprobs = from.logprobs;
+  }
+  if (from.systemFingerprint !== undefined) {
+    to.systemFingerprint = from.systemFingerprint;
+  }
 }
 
 function round(ms: number): number {

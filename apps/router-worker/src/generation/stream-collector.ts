@@ -1,4 +1,4 @@
-import { EMPTY_USAGE, type StreamDelta, type Usage } from '@aigw/core';
+import { EMPTY_USAGE, type StreamDelta, type ToolCall, type Usage } from '@aigw/core';
 import type { ProviderAnswer } from './outcomes';
 
 /** What a stream's first delta fixes: announced in the `start` message and kept in the final result. */
@@ -11,9 +11,14 @@ export interface StreamHead {
 /** Folds a stream's deltas into the whole answer, as a non-streamed call would have returned it. */
 export class StreamCollector {
   private readonly parts: string[] = [];
+  private readonly reasoning: string[] = [];
+  private readonly refusal: string[] = [];
+  /** By tool call index; fragments of one call are concatenated in arrival order. */
+  private readonly toolCalls = new Map<number, ToolCall>();
   private head: StreamHead | undefined;
   private finishReason: string | null = null;
   private usage: Usage | undefined;
+  private systemFingerprint: string | undefined;
 
   /** `fallbackId` names the answer when the provider sends no id with its first delta. */
   constructor(private readonly fallbackId: string) {}
@@ -28,6 +33,28 @@ export class StreamCollector {
     if (delta.text !== '') {
       this.parts.push(delta.text);
     }
+    if (delta.reasoning !== undefined) {
+      this.reasoning.push(delta.reasoning);
+    }
+    if (delta.refusal !== undefined) {
+      this.refusal.push(delta.refusal);
+    }
+    for (const piece of delta.toolCalls ?? []) {
+      let call = this.toolCalls.get(piece.index);
+      if (call === undefined) {
+        call = { id: '', type: 'function', function: { name: '', arguments: '' } };
+        this.toolCalls.set(piece.index, call);
+      }
+      if (piece.id !== undefined && call.id === '') {
+        call.id = piece.id;
+      }
+      if (piece.name !== undefined) {
+        call.function.name += piece.name;
+      }
+      if (piece.arguments !== undefined) {
+        call.function.arguments += piece.arguments;
+      }
+    }
     if (delta.finishReason) {
       this.finishReason = delta.finishReason;
     }
@@ -35,16 +62,32 @@ export class StreamCollector {
     if (delta.usage) {
       this.usage = delta.usage;
     }
+    if (delta.systemFingerprint !== undefined) {
+      this.systemFingerprint ??= delta.systemFingerprint;
+    }
     return first;
   }
 
   answer(nowMs: number): ProviderAnswer {
-    return {
+    const answer: ProviderAnswer = {
       id: this.head?.id ?? this.fallbackId,
       created: this.head?.created ?? Math.floor(nowMs / 1000),
       text: this.parts.join(''),
       finishReason: this.finishReason,
       usage: this.usage ?? { ...EMPTY_USAGE },
     };
+    if (this.toolCalls.size > 0) {
+      answer.toolCalls = [...this.toolCalls.entries()].sort(([a], [b]) => a - b).map(([, call]) => call);
+    }
+    if (this.reasoning.length > 0) {
+      answer.reasoning = this.reasoning.join('');
+    }
+    if (this.refusal.length > 0) {
+      answer.refusal = this.refusal.join('');
+    }
+    if (this.systemFingerprint !== undefined) {
+      answer.systemFingerprint = this.systemFingerprint;
+    }
+    return answer;
   }
 }

@@ -1,4 +1,4 @@
-import type { Route } from '@aigw/core';
+import type { Route, StreamDelta } from '@aigw/core';
 import type { StreamHead } from './stream-collector';
 
 /** Where a streamed answer comes from, known when its first delta arrives. */
@@ -11,11 +11,12 @@ export interface StreamObserver {
    * `attempts` counts the attempts made so far, this one included.
    */
   onStart(head: StreamStart & { attempts: number }): void;
-  onChunk(text: string, finishReason: string | null | undefined): void;
+  /** A delta with something to relay: text, tool-call fragments, reasoning, a refusal or the finish reason. */
+  onChunk(delta: StreamDelta): void;
 }
 
 /** What one provider call reports; the attempt loop adds the attempt count. */
 export interface CallObserver {
   onStart(head: StreamStart): void;
-  onChunk(text: string, finishReason: string | null | undefined): void;
+  onChunk(delta: StreamDelta): void;
 }

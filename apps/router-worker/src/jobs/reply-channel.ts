@@ -1,4 +1,4 @@
-import type { ReplyMessage } from '@aigw/core';
+import type { ReplyMessage, StreamDelta } from '@aigw/core';
 import type { Redis } from 'ioredis';
 import type { StreamObserver, StreamStart } from '../generation/stream-observer';
 
@@ -31,10 +31,25 @@ export class ReplyChannel implements StreamObserver {
     this.send({ t: 'start', jobId: this.jobId, ...head });
   }
 
-  onChunk(text: string, finishReason: string | null | undefined): void {
-    const chunk: ReplyMessage = { t: 'chunk', jobId: this.jobId, seq: this.seq++, text };
-    if (finishReason !== undefined) {
-      chunk.finishReason = finishReason;
+  onChunk(delta: StreamDelta): void {
+    const chunk: Extract<ReplyMessage, { t: 'chunk' }> = {
+      t: 'chunk',
+      jobId: this.jobId,
+      seq: this.seq++,
+      text: delta.text,
+    };
+    if (delta.finishReason !== undefined) {
+      chunk.finishReason = delta.finishReason;
+    }
+    // Only the fields a chunk carries: the delta's id and usage travel in `start` and the final result.
+    if (delta.toolCalls !== undefined) {
+      chunk.toolCalls = delta.toolCalls;
+    }
+    if (delta.reasoning !== undefined) {
+      chunk.reasoning = delta.reasoning;
+    }
+    if (delta.refusal !== undefined) {
+      chunk.refusal = delta.refusal;
     }
     this.send(chunk);
   }

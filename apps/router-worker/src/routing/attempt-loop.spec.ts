@@ -295,7 +295,7 @@ describe('AttemptLoop', () => {
       return {
         seen,
         onStart: (h) => void seen.push(`start ${h.provider}`),
-        onChunk: (text) => void seen.push(text),
+        onChunk: (delta) => void seen.push(delta.text),
       };
     }
 

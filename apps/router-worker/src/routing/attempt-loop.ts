@@ -256,6 +256,6 @@ export class AttemptLoop {
 function withAttemptCount(observer: StreamObserver, attempts: number): CallObserver {
   return {
     onStart: (head) => observer.onStart({ ...head, attempts }),
-    onChunk: (text, finishReason) => observer.onChunk(text, finishReason),
+    onChunk: (delta) => observer.onChunk(delta),
   };
 }

@@ -1,4 +1,11 @@
-import { circuitOutcomeOf, ErrorClass, ProviderCallError, type Deployment, type GenerationRequest } from '@aigw/core';
+import {
+  circuitOutcomeOf,
+  ErrorClass,
+  ProviderCallError,
+  type Deployment,
+  type GenerationRequest,
+  type StreamDelta,
+} from '@aigw/core';
 import type { AdapterRequest, ProviderAdapter } from '@aigw/adapters';
 import { abortCauseOf } from '../cancel/abort';
 import type { ProviderAnswer } from '../generation/outcomes';
@@ -41,6 +48,17 @@ interface StreamProgress {
   firstAt: number | null;
 }
 
+/** Id- or usage-only deltas have nothing for the client. */
+function hasContent(d: StreamDelta): boolean {
+  return (
+    d.text !== '' ||
+    Boolean(d.finishReason) ||
+    d.toolCalls !== undefined ||
+    d.reasoning !== undefined ||
+    d.refusal !== undefined
+  );
+}
+
 async function streamAnswer(
   adapter: ProviderAdapter,
   call: AdapterRequest,
@@ -59,8 +77,8 @@ async function streamAnswer(
       progress.firstAt = clock.monotonic();
       observer?.onStart({ ...head, provider: d.provider.id, model: d.model.name, route: option.route });
     }
-    if (delta.text !== '' || delta.finishReason) {
-      observer?.onChunk(delta.text, delta.finishReason);
+    if (hasContent(delta)) {
+      observer?.onChunk(delta);
     }
   }
   return collector.answer(clock.now());

@@ -1,4 +1,5 @@
 import {
+  countTextTokens,
   ErrorCode,
   estimateCompletionTokens,
   estimatePromptTokens,
@@ -6,6 +7,7 @@ import {
   orderCandidates,
   pinnedIdOf,
   policyOfAlias,
+  requestNeedsOf,
   requiredContextTokens,
   resolvePolicy,
   selectionError,
@@ -42,13 +44,16 @@ export function routeNeedOf(
   deployments: readonly Deployment[],
   avgCompletionTokens: number,
 ): RouteNeed {
-  const promptTokens = estimatePromptTokens(request.messages);
-  const { maxTokens } = request.options;
+  const { maxTokens, tools } = request.options;
+  // Tool definitions are part of the prompt providers bill and fit into the context window.
+  const promptTokens =
+    estimatePromptTokens(request.messages) + (tools === undefined ? 0 : countTextTokens(JSON.stringify(tools)));
   const need: CandidateNeed = {
     model: request.model,
     stream: request.stream,
     estimatedTokens: requiredContextTokens(promptTokens, maxTokens),
     allowFallback: request.allowFallback === true,
+    needs: requestNeedsOf(request),
   };
   const estimate = { promptTokens, completionTokens: estimateCompletionTokens(maxTokens, avgCompletionTokens) };
   return { need, estimate, selection: filterCandidates(deployments, need, () => false) };

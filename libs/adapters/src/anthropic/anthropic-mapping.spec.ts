@@ -1,3 +1,4 @@
+import { ErrorClass, type ChatMessage } from '@aigw/core';
 import type { AdapterRequest } from '../types';
 import { anthropicBody, DEFAULT_ANTHROPIC_MAX_TOKENS, finishReasonOf, toAnthropicPrompt } from './anthropic-mapping';
 
@@ -34,13 +35,12 @@ describe('toAnthropicPrompt', () => {
         { role: 'user', content: 'three' },
         { role: 'assistant', content: 'a' },
         { role: 'assistant', content: 'b' },
-        { role: 'tool', content: 'tool output', tool_call_id: 'c1' },
         { role: 'user', content: 'four' },
       ]).messages,
     ).toEqual([
       { role: 'user', content: 'one\n\ntwo\n\nthree' },
       { role: 'assistant', content: 'a\n\nb' },
-      { role: 'user', content: 'tool output\n\nfour' },
+      { role: 'user', content: 'four' },
     ]);
   });
 
@@ -140,5 +140,104 @@ describe('finishReasonOf', () => {
     [null, null],
   ])('%p -> %p', (stop, finish) => {
     expect(finishReasonOf(stop)).toBe(finish);
+  });
+});
+
+describe('tools to the Messages API', () => {
+  const target = { baseUrl: 'http://x', model: 'claude-x', timeoutMs: 1000, poolKey: 'p' };
+  const weather = {
+    type: 'function' as const,
+    function: {
+      name: 'get_weather',
+      description: 'Weather now',
+      parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+    },
+  };
+
+  it('turns assistant tool calls into tool_use blocks and tool messages into one user turn of tool_result blocks', () => {
+    expect(
+      toAnthropicPrompt([
+        { role: 'user', content: 'Weather in Oslo and Rome?' },
+        {
+          role: 'assistant',
+          content: 'Checking.',
+          tool_calls: [
+            { id: 'toolu_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } },
+            { id: 'toolu_2', type: 'function', function: { name: 'get_weather', arguments: '' } },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'toolu_1', content: '12C' },
+        { role: 'tool', tool_call_id: 'toolu_2', content: [{ type: 'text', text: '20C' }] },
+        { role: 'user', content: 'Thanks' },
+      ]).messages,
+    ).toEqual([
+      { role: 'user', content: 'Weather in Oslo and Rome?' },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'text', text: 'Checking.' },
+          { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Oslo' } },
+          { type: 'tool_use', id: 'toolu_2', name: 'get_weather', input: {} },
+        ],
+      },
+      {
+        role: 'user',
+        content: [
+          { type: 'tool_result', tool_use_id: 'toolu_1', content: '12C' },
+          { type: 'tool_result', tool_use_id: 'toolu_2', content: [{ type: 'text', text: '20C' }] },
+          { type: 'text', text: 'Thanks' },
+        ],
+      },
+    ]);
+  });
+
+  it('sends tools with input_schema, translates tool_choice and parallel_tool_calls, user as metadata.user_id', () => {
+    const body = (options: AdapterRequest['options']): Record<string, unknown> =>
+      JSON.parse(anthropicBody({ target, messages: [{ role: 'user', content: 'U' }], options }, false)) as Record<
+        string,
+        unknown
+      >;
+    const noParams = { type: 'function' as const, function: { name: 'now' } };
+    expect(body({ tools: [weather, noParams], user: 'u-1' })).toMatchObject({
+      tools: [
+        { name: 'get_weather', description: 'Weather now', input_schema: weather.function.parameters },
+        { name: 'now', input_schema: { type: 'object', properties: {} } },
+      ],
+      metadata: { user_id: 'u-1' },
+    });
+    expect(body({ tools: [weather] }).tool_choice).toBeUndefined();
+    expect(body({ tools: [weather], toolChoice: 'required' }).tool_choice).toEqual({ type: 'any' });
+    expect(body({ tools: [weather], toolChoice: 'none' }).tool_choice).toEqual({ type: 'none' });
+    expect(
+      body({ tools: [weather], toolChoice: { type: 'function', function: { name: 'get_weather' } } }).tool_choice,
+    ).toEqual({ type: 'tool', name: 'get_weather' });
+    expect(body({ tools: [weather], parallelToolCalls: false }).tool_choice).toEqual({
+      type: 'auto',
+      disable_parallel_tool_use: true,
+    });
+    // Anthropic rejects a tool_choice without tools.
+    expect(body({ toolChoice: 'auto' }).tool_choice).toBeUndefined();
+  });
+
+  it('refuses (never drops) what the Messages API cannot express', () => {
+    const send = (options: AdapterRequest['options'], content: ChatMessage['content'] = 'U'): unknown => {
+      try {
+        return anthropicBody({ target, messages: [{ role: 'user', content }], options }, false);
+      } catch (err) {
+        return err;
+      }
+    };
+    for (const options of [
+      { logitBias: { '1': 1 } },
+      { seed: 1 },
+      { responseFormat: { type: 'json_object' as const } },
+      { extra: { service_tier: 'flex' } },
+    ]) {
+      expect(send(options)).toMatchObject({ errorClass: ErrorClass.InvalidRequest });
+    }
+    expect(send({}, [{ type: 'input_audio', input_audio: { data: 'x', format: 'wav' } }])).toMatchObject({
+      errorClass: ErrorClass.InvalidRequest,
+    });
+    expect(typeof send({ responseFormat: { type: 'text' } })).toBe('string');
   });
 });

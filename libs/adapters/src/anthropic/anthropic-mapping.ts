@@ -1,11 +1,25 @@
-import type { ChatMessage, ContentPart } from '@aigw/core';
+import {
+  ErrorClass,
+  ProviderCallError,
+  type ChatMessage,
+  type ContentPart,
+  type FunctionTool,
+  type GenerationOptions,
+  type JsonValue,
+  type ToolCall,
+  type ToolChoice,
+} from '@aigw/core';
 import type { AdapterRequest } from '../types';
 
 /** Anthropic requires `max_tokens`; this is what a request that does not set it gets. */
 export const DEFAULT_ANTHROPIC_MAX_TOKENS = 1024;
 
 export type AnthropicImageSource = { type: 'base64'; media_type: string; data: string } | { type: 'url'; url: string };
-export type AnthropicBlock = { type: 'text'; text: string } | { type: 'image'; source: AnthropicImageSource };
+export type AnthropicBlock =
+  | { type: 'text'; text: string }
+  | { type: 'image'; source: AnthropicImageSource }
+  | { type: 'tool_use'; id: string; name: string; input: JsonValue }
+  | { type: 'tool_result'; tool_use_id: string; content: string | AnthropicBlock[] };
 
 export interface AnthropicMessage {
   role: 'user' | 'assistant';
@@ -24,19 +38,67 @@ function imageSource(url: string): AnthropicImageSource {
   return m === null ? { type: 'url', url } : { type: 'base64', media_type: m[1], data: url.slice(m[0].length) };
 }
 
+/** Routing keeps requests with parts Anthropic cannot take away from it; this is the backstop. */
+function unsupported(what: string): ProviderCallError {
+  return new ProviderCallError(ErrorClass.InvalidRequest, `the Anthropic Messages API does not accept ${what}`);
+}
+
 function blocksOf(parts: ContentPart[]): AnthropicBlock[] {
   const blocks: AnthropicBlock[] = [];
   for (const p of parts) {
-    if (p.type === 'text') {
-      // Anthropic rejects empty text blocks.
-      if (p.text.length > 0) {
-        blocks.push({ type: 'text', text: p.text });
-      }
-    } else {
-      blocks.push({ type: 'image', source: imageSource(p.image_url.url) });
+    switch (p.type) {
+      case 'text':
+        // Anthropic rejects empty text blocks.
+        if (p.text.length > 0) {
+          blocks.push({ type: 'text', text: p.text });
+        }
+        break;
+      case 'image_url':
+        blocks.push({ type: 'image', source: imageSource(p.image_url.url) });
+        break;
+      case 'input_audio':
+      case 'file':
+        throw unsupported(`${p.type} content parts`);
     }
   }
   return blocks;
+}
+
+/** Tool arguments are JSON text in OpenAI's format and a JSON object in Anthropic's. */
+function toolInput(call: ToolCall): JsonValue {
+  if (call.function.arguments.trim() === '') {
+    return {};
+  }
+  try {
+    return JSON.parse(call.function.arguments) as JsonValue;
+  } catch (err) {
+    throw new ProviderCallError(
+      ErrorClass.InvalidRequest,
+      `tool call ${call.id} has arguments that are not JSON; Anthropic needs them as an object`,
+      { cause: err },
+    );
+  }
+}
+
+function assistantContent(m: ChatMessage): string | AnthropicBlock[] {
+  const content = m.content === null ? '' : typeof m.content === 'string' ? m.content : blocksOf(m.content);
+  const calls = m.tool_calls ?? [];
+  if (calls.length === 0) {
+    return content;
+  }
+  const uses: AnthropicBlock[] = calls.map((c) => ({
+    type: 'tool_use',
+    id: c.id,
+    name: c.function.name,
+    input: toolInput(c),
+  }));
+  return [...asBlocks(content), ...uses];
+}
+
+/** A tool message is a user turn holding a tool_result block for the call it answers. */
+function toolResult(m: ChatMessage): AnthropicBlock[] {
+  const content = m.content === null ? '' : typeof m.content === 'string' ? m.content : blocksOf(m.content);
+  return [{ type: 'tool_result', tool_use_id: m.tool_call_id ?? '', content }];
 }
 
 function textOf(content: ChatMessage['content']): string {
@@ -74,8 +136,9 @@ function merge(a: string | AnthropicBlock[], b: string | AnthropicBlock[]): stri
 
 /**
  * OpenAI-style messages to the Messages API: system messages (wherever they are) become the top-level `system`;
- * consecutive messages of one role are merged because Anthropic requires user/assistant alternation. `tool`
- * results have no tool_use to refer to in our message model, so they are passed on as user text.
+ * assistant tool calls become tool_use blocks and `tool` messages tool_result blocks of a user turn; consecutive
+ * messages of one role are merged because Anthropic requires user/assistant alternation (parallel tool results
+ * thus share one user turn, as Anthropic expects).
  */
 export function toAnthropicPrompt(messages: ChatMessage[]): AnthropicPrompt {
   let system: string | undefined;
@@ -89,7 +152,16 @@ export function toAnthropicPrompt(messages: ChatMessage[]): AnthropicPrompt {
       continue;
     }
     const role = m.role === 'assistant' ? 'assistant' : 'user';
-    const content = m.content === null ? '' : typeof m.content === 'string' ? m.content : blocksOf(m.content);
+    const content =
+      m.role === 'assistant'
+        ? assistantContent(m)
+        : m.role === 'tool'
+          ? toolResult(m)
+          : m.content === null
+            ? ''
+            : typeof m.content === 'string'
+              ? m.content
+              : blocksOf(m.content);
     const last = out.length > 0 ? out[out.length - 1] : undefined;
     if (last !== undefined && last.role === role) {
       last.content = merge(last.content, content);
@@ -100,10 +172,80 @@ export function toAnthropicPrompt(messages: ChatMessage[]): AnthropicPrompt {
   return system === undefined ? { messages: out } : { system, messages: out };
 }
 
+interface AnthropicTool {
+  name: string;
+  description?: string;
+  input_schema: JsonValue;
+}
+
+type AnthropicToolChoice =
+  | { type: 'auto' | 'any' | 'none'; disable_parallel_tool_use?: boolean }
+  | { type: 'tool'; name: string; disable_parallel_tool_use?: boolean };
+
+function toolsOf(tools: FunctionTool[] | undefined): AnthropicTool[] | undefined {
+  if (tools === undefined || tools.length === 0) {
+    return undefined;
+  }
+  return tools.map((t) => {
+    const tool: AnthropicTool = {
+      name: t.function.name,
+      // Anthropic requires a schema; a function without parameters takes an empty object.
+      input_schema: t.function.parameters ?? { type: 'object', properties: {} },
+    };
+    if (t.function.description !== undefined) {
+      tool.description = t.function.description;
+    }
+    return tool;
+  });
+}
+
+/** OpenAI's `required` is Anthropic's `any`; `parallel_tool_calls: false` is a flag of the choice. */
+export function toolChoiceOf(o: GenerationOptions): AnthropicToolChoice | undefined {
+  const choice: ToolChoice | undefined = o.toolChoice;
+  let out: AnthropicToolChoice | undefined;
+  if (choice === undefined) {
+    out = o.parallelToolCalls === false ? { type: 'auto' } : undefined;
+  } else if (typeof choice === 'string') {
+    out = { type: choice === 'required' ? 'any' : choice };
+  } else {
+    out = { type: 'tool', name: choice.function.name };
+  }
+  if (out !== undefined && o.parallelToolCalls === false && out.type !== 'none') {
+    out.disable_parallel_tool_use = true;
+  }
+  return out;
+}
+
+/** Options the Messages API cannot express. Routing keeps such requests away; this is the backstop. */
+function assertTranslatable(o: GenerationOptions): void {
+  const unsupportedFields: [string, unknown][] = [
+    ['response_format', o.responseFormat?.type === 'text' ? undefined : o.responseFormat],
+    ['seed', o.seed],
+    ['presence_penalty', o.presencePenalty],
+    ['frequency_penalty', o.frequencyPenalty],
+    ['logit_bias', o.logitBias],
+    ['logprobs', o.logprobs],
+    ['top_logprobs', o.topLogprobs],
+    ['reasoning_effort', o.reasoningEffort],
+    ['metadata', o.metadata],
+  ];
+  for (const [name, value] of unsupportedFields) {
+    if (value !== undefined) {
+      throw unsupported(`'${name}'`);
+    }
+  }
+  const extra = Object.keys(o.extra ?? {});
+  if (extra.length > 0) {
+    throw unsupported(`'${extra[0]}'`);
+  }
+}
+
 /** Request body for `POST /v1/messages`. */
 export function anthropicBody(req: AdapterRequest, stream: boolean): string {
   const o = req.options;
+  assertTranslatable(o);
   const prompt = toAnthropicPrompt(req.messages);
+  const tools = toolsOf(o.tools);
   return JSON.stringify({
     model: req.target.model,
     max_tokens: o.maxTokens ?? DEFAULT_ANTHROPIC_MAX_TOKENS,
@@ -112,6 +254,10 @@ export function anthropicBody(req: AdapterRequest, stream: boolean): string {
     temperature: o.temperature,
     top_p: o.topP,
     stop_sequences: o.stop !== undefined && o.stop.length > 0 ? o.stop : undefined,
+    tools,
+    // Anthropic rejects a tool_choice without tools (OpenAI accepts `auto` and `none` alone).
+    tool_choice: tools === undefined ? undefined : toolChoiceOf(o),
+    metadata: o.user === undefined ? undefined : { user_id: o.user },
     stream: stream ? true : undefined,
   });
 }

@@ -29,7 +29,13 @@ describe('anthropicUsage', () => {
         cache_creation_input_tokens: 5,
         output_tokens: 7,
       }),
-    ).toEqual({ promptTokens: 115, completionTokens: 7, totalTokens: 122, cachedPromptTokens: 100 });
+    ).toEqual({
+      promptTokens: 115,
+      completionTokens: 7,
+      totalTokens: 122,
+      cachedPromptTokens: 100,
+      cacheWritePromptTokens: 5,
+    });
   });
 });
 
@@ -105,5 +111,94 @@ describe('AnthropicStreamDecoder', () => {
     const e = thrown(() => decodeAll([['error', { type: 'error', error: { type, message: 'boom' } }]]));
     expect(e.errorClass).toBe(expected);
     expect(e.message).toContain('boom');
+  });
+});
+
+describe('tool use, both directions of the wire', () => {
+  it('reads tool_use blocks as OpenAI tool calls and thinking as reasoning', () => {
+    const r = readMessage(
+      {
+        id: 'msg_1',
+        type: 'message',
+        content: [
+          { type: 'thinking', thinking: 'user wants weather', signature: 'sig' },
+          { type: 'text', text: 'Checking.' },
+          { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Oslo' } },
+          { type: 'tool_use', id: 'toolu_2', name: 'now', input: {} },
+        ],
+        stop_reason: 'tool_use',
+        usage: { input_tokens: 10, output_tokens: 5, cache_creation_input_tokens: 3 },
+      },
+      200,
+    );
+    expect(r).toMatchObject({
+      text: 'Checking.',
+      finishReason: 'tool_calls',
+      reasoning: 'user wants weather',
+      toolCalls: [
+        { id: 'toolu_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } },
+        { id: 'toolu_2', type: 'function', function: { name: 'now', arguments: '{}' } },
+      ],
+      usage: { promptTokens: 13, cacheWritePromptTokens: 3, cachedPromptTokens: 0 },
+    });
+  });
+
+  it('streams tool_use blocks as indexed tool-call deltas (input_json_delta pieces as arguments)', () => {
+    const { deltas, done } = decodeAll([
+      ['message_start', { type: 'message_start', message: { id: 'msg_2', usage: { input_tokens: 9 } } }],
+      ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }],
+      ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hm.' } }],
+      ['content_block_stop', { type: 'content_block_stop', index: 0 }],
+      [
+        'content_block_start',
+        {
+          type: 'content_block_start',
+          index: 1,
+          content_block: { type: 'tool_use', id: 'toolu_a', name: 'get_weather', input: {} },
+        },
+      ],
+      [
+        'content_block_delta',
+        { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '{"city":' } },
+      ],
+      [
+        'content_block_delta',
+        { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '"Oslo"}' } },
+      ],
+      ['content_block_stop', { type: 'content_block_stop', index: 1 }],
+      [
+        'content_block_start',
+        { type: 'content_block_start', index: 2, content_block: { type: 'tool_use', id: 'toolu_b', name: 'now' } },
+      ],
+      ['content_block_stop', { type: 'content_block_stop', index: 2 }],
+      ['message_delta', { type: 'message_delta', delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 12 } }],
+      ['message_stop', { type: 'message_stop' }],
+    ]);
+    expect(done).toBe(true);
+    expect(deltas).toEqual([
+      { text: 'Hm.', id: 'msg_2' },
+      { text: '', toolCalls: [{ index: 0, id: 'toolu_a', name: 'get_weather', arguments: '' }] },
+      { text: '', toolCalls: [{ index: 0, arguments: '{"city":' }] },
+      { text: '', toolCalls: [{ index: 0, arguments: '"Oslo"}' }] },
+      { text: '', toolCalls: [{ index: 1, id: 'toolu_b', name: 'now', arguments: '' }] },
+      { text: '', toolCalls: [{ index: 1, arguments: '{}' }] },
+      {
+        text: '',
+        finishReason: 'tool_calls',
+        usage: { promptTokens: 9, completionTokens: 12, totalTokens: 21, cachedPromptTokens: 0 },
+      },
+    ]);
+  });
+
+  it('streams thinking_delta as reasoning', () => {
+    const { deltas } = decodeAll([
+      ['message_start', { type: 'message_start', message: { id: 'msg_3' } }],
+      ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'thinking' } }],
+      [
+        'content_block_delta',
+        { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'hmm' } },
+      ],
+    ]);
+    expect(deltas).toEqual([{ text: '', reasoning: 'hmm', id: 'msg_3' }]);
   });
 });

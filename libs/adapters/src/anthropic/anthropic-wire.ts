@@ -1,4 +1,12 @@
-import { ErrorClass, ProviderCallError, type StreamDelta, type Usage } from '@aigw/core';
+import {
+  ErrorClass,
+  ProviderCallError,
+  type AnswerDetails,
+  type JsonValue,
+  type StreamDelta,
+  type ToolCall,
+  type Usage,
+} from '@aigw/core';
 import { errorDetailOf, safeMessage } from '../errors/provider-message';
 import type { StreamDecoder } from '../http/calls';
 import type { SseEvent } from '../sse/sse-parser';
@@ -12,10 +20,21 @@ interface WireUsage {
   cache_creation_input_tokens?: number | null;
 }
 
+interface WireBlock {
+  type?: string;
+  text?: string;
+  /** tool_use */
+  id?: string;
+  name?: string;
+  input?: JsonValue;
+  /** thinking */
+  thinking?: string;
+}
+
 interface WireMessage {
   type?: string;
   id?: string;
-  content?: { type?: string; text?: string }[];
+  content?: WireBlock[];
   stop_reason?: string | null;
   usage?: WireUsage | null;
   error?: unknown;
@@ -23,8 +42,10 @@ interface WireMessage {
 
 interface WireEvent {
   type?: string;
+  index?: number;
   message?: WireMessage;
-  delta?: { type?: string; text?: string; stop_reason?: string | null };
+  content_block?: WireBlock;
+  delta?: { type?: string; text?: string; partial_json?: string; thinking?: string; stop_reason?: string | null };
   usage?: WireUsage | null;
   error?: unknown;
 }
@@ -33,16 +54,33 @@ function num(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : 0;
 }
 
-/** Cache reads and cache writes are prompt tokens too: Anthropic reports them apart from `input_tokens`. */
+/**
+ * Cache reads and cache writes are prompt tokens too: Anthropic reports them apart from `input_tokens`. Each is
+ * counted once in `promptTokens` and named by its own field, so pricing bills each at its own rate.
+ */
 export function anthropicUsage(u: WireUsage | null | undefined): Usage {
   const cacheRead = num(u?.cache_read_input_tokens);
-  const promptTokens = num(u?.input_tokens) + cacheRead + num(u?.cache_creation_input_tokens);
+  const cacheWrite = num(u?.cache_creation_input_tokens);
+  const promptTokens = num(u?.input_tokens) + cacheRead + cacheWrite;
   const completionTokens = num(u?.output_tokens);
-  return {
+  const usage: Usage = {
     promptTokens,
     completionTokens,
     totalTokens: promptTokens + completionTokens,
     cachedPromptTokens: cacheRead,
+  };
+  if (cacheWrite > 0) {
+    usage.cacheWritePromptTokens = cacheWrite;
+  }
+  return usage;
+}
+
+/** tool_use blocks as OpenAI tool calls: the input object becomes JSON argument text. */
+function toolCallOf(block: WireBlock): ToolCall {
+  return {
+    id: typeof block.id === 'string' ? block.id : '',
+    type: 'function',
+    function: { name: typeof block.name === 'string' ? block.name : '', arguments: JSON.stringify(block.input ?? {}) },
   };
 }
 
@@ -88,10 +126,23 @@ export function readMessage(json: unknown, status: number): Omit<AdapterResponse
     throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: message has no content`, { status });
   }
   let text = '';
+  let reasoning = '';
+  const toolCalls: ToolCall[] = [];
   for (const block of body.content) {
     if (block.type === 'text' && typeof block.text === 'string') {
       text += block.text;
+    } else if (block.type === 'tool_use') {
+      toolCalls.push(toolCallOf(block));
+    } else if (block.type === 'thinking' && typeof block.thinking === 'string') {
+      reasoning += block.thinking;
     }
+  }
+  const details: AnswerDetails = {};
+  if (toolCalls.length > 0) {
+    details.toolCalls = toolCalls;
+  }
+  if (reasoning !== '') {
+    details.reasoning = reasoning;
   }
   return {
     id: typeof body.id === 'string' ? body.id : '',
@@ -99,13 +150,16 @@ export function readMessage(json: unknown, status: number): Omit<AdapterResponse
     text,
     finishReason: finishReasonOf(body.stop_reason),
     usage: anthropicUsage(body.usage),
+    ...details,
   };
 }
 
 /**
- * message_start (id, input usage) → content_block_delta* (text) → message_delta (stop reason, output usage) →
- * message_stop. The finish reason and usage go out as one last delta at message_stop, so a stream cut before it
- * never looks finished.
+ * message_start (id, input usage) → per content block: content_block_start, content_block_delta* (text,
+ * tool-use input JSON, thinking), content_block_stop → message_delta (stop reason, output usage) → message_stop.
+ * tool_use blocks become tool-call deltas numbered in order of appearance (OpenAI's `index`), their streamed
+ * `input_json_delta` pieces the argument fragments. The finish reason and usage go out as one last delta at
+ * message_stop, so a stream cut before it never looks finished.
  */
 export class AnthropicStreamDecoder implements StreamDecoder {
   readonly terminal = 'message_stop';
@@ -113,10 +167,14 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   private idSent = false;
   private usage: WireUsage = {};
   private stopReason: string | null = null;
+  /** Anthropic content block index → tool call index, for the tool_use blocks seen so far. */
+  private readonly toolIndex = new Map<number, number>();
+  /** Tool calls (by tool call index) that received argument text. */
+  private readonly withArguments = new Set<number>();
 
   onEvent(event: SseEvent, out: StreamDelta[]): boolean {
     const name = event.event;
-    if (name === 'ping' || name === 'content_block_start' || name === 'content_block_stop') {
+    if (name === 'ping') {
       return false;
     }
     let e: WireEvent;
@@ -135,10 +193,14 @@ export class AnthropicStreamDecoder implements StreamDecoder {
         this.id = e.message?.id;
         this.addUsage(e.message?.usage);
         return false;
+      case 'content_block_start':
+        this.blockStarted(e, out);
+        return false;
       case 'content_block_delta':
-        if (e.delta?.type === 'text_delta' && typeof e.delta.text === 'string' && e.delta.text.length > 0) {
-          out.push(this.withId({ text: e.delta.text }));
-        }
+        this.blockDelta(e, out);
+        return false;
+      case 'content_block_stop':
+        this.blockStopped(e, out);
         return false;
       case 'message_delta':
         if (e.delta?.stop_reason !== undefined) {
@@ -155,6 +217,57 @@ export class AnthropicStreamDecoder implements StreamDecoder {
         throw inBandError(e.error);
       default:
         return false;
+    }
+  }
+
+  private blockStarted(e: WireEvent, out: StreamDelta[]): void {
+    const block = e.content_block;
+    if (block?.type !== 'tool_use') {
+      return;
+    }
+    const index = this.toolIndex.size;
+    this.toolIndex.set(typeof e.index === 'number' ? e.index : -1, index);
+    // The input arrives as input_json_delta pieces; the block's own `input` is an empty placeholder.
+    out.push(
+      this.withId({
+        text: '',
+        toolCalls: [{ index, id: typeof block.id === 'string' ? block.id : '', name: block.name ?? '', arguments: '' }],
+      }),
+    );
+  }
+
+  private blockDelta(e: WireEvent, out: StreamDelta[]): void {
+    const d = e.delta;
+    switch (d?.type ?? '') {
+      case 'text_delta':
+        if (typeof d.text === 'string' && d.text.length > 0) {
+          out.push(this.withId({ text: d.text }));
+        }
+        return;
+      case 'input_json_delta': {
+        const index = this.toolIndex.get(typeof e.index === 'number' ? e.index : -1);
+        if (index !== undefined && typeof d.partial_json === 'string' && d.partial_json.length > 0) {
+          this.withArguments.add(index);
+          out.push(this.withId({ text: '', toolCalls: [{ index, arguments: d.partial_json }] }));
+        }
+        return;
+      }
+      case 'thinking_delta':
+        if (typeof d.thinking === 'string' && d.thinking.length > 0) {
+          out.push(this.withId({ text: '', reasoning: d.thinking }));
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** A tool called without input streams no JSON at all; OpenAI clients expect `{}` as its arguments. */
+  private blockStopped(e: WireEvent, out: StreamDelta[]): void {
+    const index = this.toolIndex.get(typeof e.index === 'number' ? e.index : -1);
+    if (index !== undefined && !this.withArguments.has(index)) {
+      this.withArguments.add(index);
+      out.push(this.withId({ text: '', toolCalls: [{ index, arguments: '{}' }] }));
     }
   }
 

@@ -1,4 +1,13 @@
-import { ErrorClass, ProviderCallError, type StreamDelta, type Usage } from '@aigw/core';
+import {
+  ErrorClass,
+  ProviderCallError,
+  type AnswerDetails,
+  type JsonValue,
+  type StreamDelta,
+  type ToolCall,
+  type ToolCallDelta,
+  type Usage,
+} from '@aigw/core';
 import type { StreamDecoder } from '../http/calls';
 import { errorDetailOf, safeMessage } from '../errors/provider-message';
 import type { SseEvent } from '../sse/sse-parser';
@@ -10,14 +19,32 @@ interface WireUsage {
   completion_tokens?: number;
   total_tokens?: number;
   prompt_tokens_details?: { cached_tokens?: number } | null;
+  completion_tokens_details?: { reasoning_tokens?: number } | null;
   /** DeepSeek reports its prompt cache this way. */
   prompt_cache_hit_tokens?: number;
 }
 
+interface WireToolCall {
+  index?: number;
+  id?: string;
+  type?: string;
+  function?: { name?: string; arguments?: string } | null;
+}
+
+interface WireMessage {
+  content?: string | null;
+  refusal?: string | null;
+  tool_calls?: WireToolCall[] | null;
+  /** DeepSeek, vLLM and others stream hidden reasoning here; some servers call it `reasoning`. */
+  reasoning_content?: string | null;
+  reasoning?: string | null;
+}
+
 interface WireChoice {
-  message?: { content?: string | null } | null;
-  delta?: { content?: string | null } | null;
+  message?: WireMessage | null;
+  delta?: WireMessage | null;
   finish_reason?: string | null;
+  logprobs?: JsonValue;
 }
 
 interface WireCompletion {
@@ -25,19 +52,38 @@ interface WireCompletion {
   created?: number;
   choices?: WireChoice[];
   usage?: WireUsage | null;
+  system_fingerprint?: string | null;
   error?: unknown;
 }
 
-/** Request body for `/chat/completions`. Our ChatMessage already is the OpenAI message shape: passed as is. */
+/**
+ * Request body for `/chat/completions`. Our ChatMessage already is the OpenAI message shape: passed as is.
+ * Pass-through fields go first so that a modelled field always wins over one of the same name.
+ */
 export function openAiBody(req: AdapterRequest, stream: boolean): string {
   const o = req.options;
+  const budgetField = o.maxTokensField ?? 'max_tokens';
   return JSON.stringify({
+    ...o.extra,
     model: req.target.model,
     messages: req.messages,
     temperature: o.temperature,
-    max_tokens: o.maxTokens,
+    [budgetField]: o.maxTokens,
     top_p: o.topP,
     stop: o.stop !== undefined && o.stop.length > 0 ? o.stop : undefined,
+    tools: o.tools,
+    tool_choice: o.toolChoice,
+    parallel_tool_calls: o.parallelToolCalls,
+    response_format: o.responseFormat,
+    seed: o.seed,
+    presence_penalty: o.presencePenalty,
+    frequency_penalty: o.frequencyPenalty,
+    logit_bias: o.logitBias,
+    logprobs: o.logprobs,
+    top_logprobs: o.topLogprobs,
+    user: o.user,
+    reasoning_effort: o.reasoningEffort,
+    metadata: o.metadata,
     stream: stream ? true : undefined,
     stream_options: stream ? { include_usage: true } : undefined,
   });
@@ -53,12 +99,80 @@ export function usageOf(u: WireUsage | null | undefined): Usage {
   }
   const promptTokens = num(u.prompt_tokens);
   const completionTokens = num(u.completion_tokens);
-  return {
+  const usage: Usage = {
     promptTokens,
     completionTokens,
     totalTokens: u.total_tokens !== undefined ? num(u.total_tokens) : promptTokens + completionTokens,
     cachedPromptTokens: num(u.prompt_tokens_details?.cached_tokens ?? u.prompt_cache_hit_tokens),
   };
+  const reasoning = u.completion_tokens_details?.reasoning_tokens;
+  if (typeof reasoning === 'number' && reasoning > 0) {
+    usage.reasoningTokens = reasoning;
+  }
+  return usage;
+}
+
+function text(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+function toolCallsOf(wire: WireToolCall[] | null | undefined): ToolCall[] | undefined {
+  if (!Array.isArray(wire) || wire.length === 0) {
+    return undefined;
+  }
+  return wire.map((c) => ({
+    id: typeof c.id === 'string' ? c.id : '',
+    type: 'function',
+    function: {
+      name: typeof c.function?.name === 'string' ? c.function.name : '',
+      arguments: typeof c.function?.arguments === 'string' ? c.function.arguments : '',
+    },
+  }));
+}
+
+/** The parts of a message (or a stream delta) beyond its text, only those present. */
+function detailsOf(m: WireMessage | null | undefined, choice: WireChoice, body: WireCompletion): AnswerDetails {
+  const details: AnswerDetails = {};
+  const toolCalls = toolCallsOf(m?.tool_calls);
+  if (toolCalls !== undefined) {
+    details.toolCalls = toolCalls;
+  }
+  const refusal = text(m?.refusal);
+  if (refusal !== undefined) {
+    details.refusal = refusal;
+  }
+  const reasoning = text(m?.reasoning_content) ?? text(m?.reasoning);
+  if (reasoning !== undefined) {
+    details.reasoning = reasoning;
+  }
+  if (choice.logprobs !== undefined && choice.logprobs !== null) {
+    details.logprobs = choice.logprobs;
+  }
+  const fingerprint = text(body.system_fingerprint);
+  if (fingerprint !== undefined) {
+    details.systemFingerprint = fingerprint;
+  }
+  return details;
+}
+
+/** Streamed tool-call fragments; the index keeps parallel calls apart (servers that omit it send one call). */
+function toolCallDeltasOf(wire: WireToolCall[] | null | undefined): ToolCallDelta[] | undefined {
+  if (!Array.isArray(wire) || wire.length === 0) {
+    return undefined;
+  }
+  return wire.map((c, i) => {
+    const d: ToolCallDelta = { index: typeof c.index === 'number' ? c.index : i };
+    if (typeof c.id === 'string' && c.id.length > 0) {
+      d.id = c.id;
+    }
+    if (typeof c.function?.name === 'string' && c.function.name.length > 0) {
+      d.name = c.function.name;
+    }
+    if (typeof c.function?.arguments === 'string' && c.function.arguments.length > 0) {
+      d.arguments = c.function.arguments;
+    }
+    return d;
+  });
 }
 
 function inBandError(error: unknown, status?: number): ProviderCallError {
@@ -88,6 +202,7 @@ export function readCompletion(json: unknown, status: number): Omit<AdapterRespo
     text: typeof content === 'string' ? content : '',
     finishReason: choice.finish_reason ?? null,
     usage: usageOf(body.usage),
+    ...detailsOf(choice.message, choice, body),
   };
 }
 
@@ -95,6 +210,7 @@ export function readCompletion(json: unknown, status: number): Omit<AdapterRespo
 export class OpenAiStreamDecoder implements StreamDecoder {
   readonly terminal = '[DONE]';
   private idSent = false;
+  private fingerprintSent = false;
 
   onEvent(event: SseEvent, out: StreamDelta[]): boolean {
     const data = event.data;
@@ -115,19 +231,41 @@ export class OpenAiStreamDecoder implements StreamDecoder {
     }
     const choice = Array.isArray(chunk.choices) ? chunk.choices[0] : undefined;
     const content = choice?.delta?.content;
-    const text = typeof content === 'string' ? content : '';
+    const delta: StreamDelta = { text: typeof content === 'string' ? content : '' };
     const finishReason = choice?.finish_reason ?? undefined;
-    const usage = chunk.usage ?? undefined;
-    // Role-only and empty keep-alive chunks carry nothing worth a delta.
-    if (text.length === 0 && finishReason === undefined && usage === undefined) {
-      return false;
-    }
-    const delta: StreamDelta = { text };
     if (finishReason !== undefined) {
       delta.finishReason = finishReason;
     }
-    if (usage !== undefined) {
-      delta.usage = usageOf(usage);
+    if (chunk.usage !== undefined && chunk.usage !== null) {
+      delta.usage = usageOf(chunk.usage);
+    }
+    const toolCalls = toolCallDeltasOf(choice?.delta?.tool_calls);
+    if (toolCalls !== undefined) {
+      delta.toolCalls = toolCalls;
+    }
+    const reasoning = text(choice?.delta?.reasoning_content) ?? text(choice?.delta?.reasoning);
+    if (reasoning !== undefined) {
+      delta.reasoning = reasoning;
+    }
+    const refusal = text(choice?.delta?.refusal);
+    if (refusal !== undefined) {
+      delta.refusal = refusal;
+    }
+    // Role-only and empty keep-alive chunks carry nothing worth a delta.
+    if (
+      delta.text.length === 0 &&
+      finishReason === undefined &&
+      delta.usage === undefined &&
+      toolCalls === undefined &&
+      reasoning === undefined &&
+      refusal === undefined
+    ) {
+      return false;
+    }
+    const fingerprint = text(chunk.system_fingerprint);
+    if (fingerprint !== undefined && !this.fingerprintSent) {
+      this.fingerprintSent = true;
+      delta.systemFingerprint = fingerprint;
     }
     if (!this.idSent && typeof chunk.id === 'string' && chunk.id.length > 0) {
       this.idSent = true;

@@ -1,6 +1,8 @@
 import type { Deployment } from '../catalog';
 import { ErrorCode, GatewayError } from '../errors';
 import { isModelAlias, resolveModelRef, type ModelAlias } from '../model-ref';
+import type { Capability } from '../catalog';
+import { supportsParam, type RequestNeeds } from './request-needs';
 
 /** What the request asks of a deployment. */
 export interface CandidateNeed {
@@ -11,6 +13,8 @@ export interface CandidateNeed {
   estimatedTokens: number;
   /** With a pinned `provider/model`: also keep the other deployments serving that model. */
   allowFallback?: boolean;
+  /** Capabilities and provider-dependent fields (see `requestNeedsOf`); absent: plain chat. */
+  needs?: RequestNeeds;
 }
 
 /** How the requested model string was read against the catalog. */
@@ -26,15 +30,33 @@ export type ModelTarget =
  * healthy, so the client gets no_healthy_provider, not context_length).
  */
 export type ExclusionReason =
-  'disabled' | 'no_chat' | 'no_streaming' | 'context_too_small' | 'circuit_open' | 'provider_failing';
+  | 'disabled'
+  | 'no_chat'
+  | 'no_streaming'
+  | 'missing_capability'
+  | 'unsupported_parameter'
+  | 'context_too_small'
+  | 'circuit_open'
+  | 'provider_failing';
 
 const STAGE: { readonly [R in ExclusionReason]: number } = {
   disabled: 0,
   no_chat: 1,
   no_streaming: 2,
-  context_too_small: 3,
-  circuit_open: 4,
-  provider_failing: 5,
+  missing_capability: 3,
+  unsupported_parameter: 4,
+  context_too_small: 5,
+  circuit_open: 6,
+  provider_failing: 7,
+};
+
+/** The request field that asks for a capability, for the error's `param`. */
+const PARAM_OF_CAPABILITY: { readonly [C in Capability]: string } = {
+  chat: 'messages',
+  streaming: 'stream',
+  tools: 'tools',
+  vision: 'messages',
+  json: 'response_format',
 };
 
 export interface Exclusion {
@@ -53,8 +75,23 @@ export interface CandidateSelection {
 
 export interface SelectionFailure {
   code:
-    ErrorCode.ModelNotFound | ErrorCode.InvalidRequest | ErrorCode.ContextLengthExceeded | ErrorCode.NoHealthyProvider;
+    | ErrorCode.ModelNotFound
+    | ErrorCode.InvalidRequest
+    | ErrorCode.UnsupportedCapability
+    | ErrorCode.UnsupportedParameter
+    | ErrorCode.ContextLengthExceeded
+    | ErrorCode.NoHealthyProvider;
   message: string;
+  /** The request field at fault; `model` when absent. */
+  param?: string;
+}
+
+function missingCapability(d: Deployment, need: CandidateNeed): Capability | undefined {
+  return need.needs?.capabilities.find((c) => !d.model.capabilities.includes(c));
+}
+
+function unsupportedParam(d: Deployment, need: CandidateNeed): string | undefined {
+  return need.needs?.params.find((p) => !supportsParam(d.provider.kind, p));
 }
 
 function targetOf(model: string, deployments: readonly Deployment[]): ModelTarget {
@@ -98,6 +135,12 @@ function exclusionOf(
   if (need.stream && !d.model.capabilities.includes('streaming')) {
     return 'no_streaming';
   }
+  if (missingCapability(d, need) !== undefined) {
+    return 'missing_capability';
+  }
+  if (unsupportedParam(d, need) !== undefined) {
+    return 'unsupported_parameter';
+  }
   if (d.model.contextWindow < need.estimatedTokens) {
     return 'context_too_small';
   }
@@ -127,6 +170,29 @@ function failureOf(
       return { code: ErrorCode.InvalidRequest, message: `The model ${name} does not support chat completions.` };
     case 'no_streaming':
       return { code: ErrorCode.InvalidRequest, message: `The model ${name} does not support streaming.` };
+    case 'missing_capability': {
+      const capability = firstOf(excluded, 'missing_capability', byId, (d) => missingCapability(d, need)) ?? 'chat';
+      return {
+        code: ErrorCode.UnsupportedCapability,
+        message: `No deployment of ${name} has the '${capability}' capability this request needs.`,
+        param: PARAM_OF_CAPABILITY[capability],
+      };
+    }
+    case 'unsupported_parameter': {
+      const param = firstOf(excluded, 'unsupported_parameter', byId, (d) => unsupportedParam(d, need)) ?? 'model';
+      const kinds = new Set<string>();
+      for (const e of excluded) {
+        const d = e.reason === 'unsupported_parameter' ? byId.get(e.deploymentId) : undefined;
+        if (d !== undefined) {
+          kinds.add(d.provider.kind);
+        }
+      }
+      return {
+        code: ErrorCode.UnsupportedParameter,
+        message: `'${param}' is not supported by the deployments of ${name} (${[...kinds].join(', ')} API); remove it or choose another model.`,
+        param,
+      };
+    }
     case 'context_too_small': {
       let largest = 0;
       for (const e of excluded) {
@@ -141,6 +207,23 @@ function failureOf(
     case 'provider_failing':
       return { code: ErrorCode.NoHealthyProvider, message: `No healthy provider is available for ${name} right now.` };
   }
+}
+
+/** The first answer `of` gives for a deployment excluded for `reason`. */
+function firstOf<T>(
+  excluded: readonly Exclusion[],
+  reason: ExclusionReason,
+  byId: Map<string, Deployment>,
+  of: (d: Deployment) => T | undefined,
+): T | undefined {
+  for (const e of excluded) {
+    const d = e.reason === reason ? byId.get(e.deploymentId) : undefined;
+    const found = d === undefined ? undefined : of(d);
+    if (found !== undefined) {
+      return found;
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -203,5 +286,5 @@ export function pinnedIdOf(target: ModelTarget): string | null {
 
 /** The client-facing error for a selection that left nothing to call. */
 export function selectionError(failure: SelectionFailure): GatewayError {
-  return new GatewayError(failure.code, failure.message, { param: 'model' });
+  return new GatewayError(failure.code, failure.message, { param: failure.param ?? 'model' });
 }

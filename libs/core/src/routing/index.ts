@@ -3,3 +3,4 @@ export * from './candidates';
 export * from './policies';
 export * from './backoff';
 export * from './circuit';
+export * from './request-needs';

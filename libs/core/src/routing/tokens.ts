@@ -216,9 +216,10 @@ export function estimatePromptTokens(messages: readonly ChatMessage[]): number {
       for (const part of message.content) {
         if (part.type === 'text') {
           add(part.text);
-        } else {
+        } else if (part.type === 'image_url') {
           fixed += imageTokens(part);
         }
+        // Audio and file parts have no size-independent estimate; they only reach providers that bill them.
       }
     }
     if (message.name !== undefined) {
@@ -227,6 +228,10 @@ export function estimatePromptTokens(messages: readonly ChatMessage[]): number {
     }
     if (message.tool_call_id !== undefined) {
       add(message.tool_call_id);
+    }
+    for (const call of message.tool_calls ?? []) {
+      add(call.function.name);
+      add(call.function.arguments);
     }
   }
   return fixed + countTexts(texts);

@@ -22,6 +22,7 @@ import { ProviderEntity } from './provider.entity';
   'ck_models_prices',
   '"prompt_per_1k" >= 0 AND "completion_per_1k" >= 0 AND ("cached_prompt_per_1k" IS NULL OR "cached_prompt_per_1k" >= 0)',
 )
+@Check('ck_models_cache_write_price', '"cache_write_per_1k" IS NULL OR "cache_write_per_1k" >= 0')
 @Check('ck_models_context_window', '"context_window" > 0')
 @Check('ck_models_quality', '"quality" IS NULL OR ("quality" >= 0 AND "quality" <= 1)')
 export class ModelEntity {
@@ -58,6 +59,17 @@ export class ModelEntity {
     transformer: numericTransformer,
   })
   cachedPromptPer1k: number | null;
+
+  /** Price of prompt tokens written to the provider's prompt cache (Anthropic cache creation); null: the prompt price. */
+  @Column({
+    name: 'cache_write_per_1k',
+    type: 'numeric',
+    precision: 18,
+    scale: 9,
+    nullable: true,
+    transformer: numericTransformer,
+  })
+  cacheWritePer1k: number | null;
 
   @Column({ name: 'context_window', type: 'integer' })
   contextWindow: number;

@@ -16,6 +16,7 @@ export type ModelFields = Pick<
   | 'promptPer1k'
   | 'completionPer1k'
   | 'cachedPromptPer1k'
+  | 'cacheWritePer1k'
   | 'contextWindow'
   | 'capabilities'
   | 'quality'
@@ -41,6 +42,7 @@ export function modelFields(m: ModelSpec): ModelFields {
     promptPer1k: m.promptPer1k,
     completionPer1k: m.completionPer1k,
     cachedPromptPer1k: m.cachedPromptPer1k ?? null,
+    cacheWritePer1k: m.cacheWritePer1k ?? null,
     contextWindow: m.contextWindow,
     capabilities: [...m.capabilities],
     quality: m.quality ?? null,
@@ -71,6 +73,9 @@ export function modelFromRow(row: ModelEntity): ModelSpec {
     promptPer1k: row.promptPer1k,
     completionPer1k: row.completionPer1k,
     ...(row.cachedPromptPer1k === null ? {} : { cachedPromptPer1k: row.cachedPromptPer1k }),
+    ...(row.cacheWritePer1k === null || row.cacheWritePer1k === undefined
+      ? {}
+      : { cacheWritePer1k: row.cacheWritePer1k }),
     contextWindow: row.contextWindow,
     capabilities: row.capabilities,
     ...(row.quality === null ? {} : { quality: row.quality }),

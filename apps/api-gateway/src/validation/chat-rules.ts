@@ -1,0 +1,81 @@
+import { ErrorCode, GatewayError } from '@aigw/core';
+
+/*
+ * Rules that span fields or messages, which per-field validators cannot see. They run after the DTO
+ * validation and before anything is enqueued, each naming the field at fault.
+ */
+
+interface RuleMessage {
+  role: string;
+  tool_call_id?: string | null;
+  tool_calls?: { id: string }[] | null;
+}
+
+interface RuleBody {
+  messages: RuleMessage[];
+  tools?: { function: { name: string } }[] | null;
+  tool_choice?: unknown;
+  logprobs?: boolean | null;
+  top_logprobs?: number | null;
+}
+
+function invalid(param: string, message: string): GatewayError {
+  return new GatewayError(ErrorCode.InvalidRequest, `Invalid '${param}': ${message}.`, { param });
+}
+
+/** Every tool result answers a call an earlier assistant message made; only assistants make calls. */
+function checkToolConversation(messages: readonly RuleMessage[]): void {
+  const calls = new Set<string>();
+  messages.forEach((m, i) => {
+    const hasCalls = (m.tool_calls?.length ?? 0) > 0;
+    if (hasCalls && m.role !== 'assistant') {
+      throw invalid(`messages[${i}].tool_calls`, 'only assistant messages carry tool_calls');
+    }
+    for (const call of m.tool_calls ?? []) {
+      calls.add(call.id);
+    }
+    const answered = m.tool_call_id;
+    if (answered === undefined || answered === null) {
+      return;
+    }
+    if (m.role !== 'tool') {
+      throw invalid(`messages[${i}].tool_call_id`, 'only tool messages carry tool_call_id');
+    }
+    if (!calls.has(answered)) {
+      throw invalid(
+        `messages[${i}].tool_call_id`,
+        `'${answered}' matches no tool call of an earlier assistant message`,
+      );
+    }
+  });
+}
+
+function checkTools(body: RuleBody): void {
+  const names = new Set<string>();
+  (body.tools ?? []).forEach((tool, i) => {
+    if (names.has(tool.function.name)) {
+      throw invalid(`tools[${i}].function.name`, `the tool name '${tool.function.name}' is used twice`);
+    }
+    names.add(tool.function.name);
+  });
+  const choice = body.tool_choice;
+  if (choice === undefined || choice === null || choice === 'none' || choice === 'auto') {
+    return;
+  }
+  if (names.size === 0) {
+    throw invalid('tool_choice', 'a tool choice other than none or auto needs tools');
+  }
+  const named = typeof choice === 'object' ? (choice as { function: { name: string } }).function.name : null;
+  if (named !== null && !names.has(named)) {
+    throw invalid('tool_choice', `names the function '${named}', which is not among the tools`);
+  }
+}
+
+/** Throws 400 invalid_request naming the field when a rule is broken. */
+export function assertChatRules(body: RuleBody): void {
+  checkToolConversation(body.messages);
+  checkTools(body);
+  if (body.top_logprobs !== undefined && body.top_logprobs !== null && body.logprobs !== true) {
+    throw invalid('top_logprobs', 'needs logprobs set to true');
+  }
+}

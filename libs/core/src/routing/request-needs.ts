@@ -1,0 +1,88 @@
+import type { Capability, ProviderKind } from '../catalog';
+import type { GenerationRequest } from '../domain';
+
+/**
+ * What a request asks of a deployment beyond "chat": capabilities (from the catalog) and the request fields
+ * whose honouring depends on the provider family. Computed once per request from plain data, no I/O.
+ */
+export interface RequestNeeds {
+  /** Capabilities the request needs, in a fixed order (`tools`, `vision`, `json`). */
+  capabilities: Capability[];
+  /**
+   * Request fields (OpenAI names, e.g. `logit_bias`, or a pass-through field's own name) that only some
+   * provider families can honour. A family that cannot take one is not a candidate: never dropped silently.
+   */
+  params: string[];
+}
+
+/** Fields a family cannot honour. The OpenAI-compatible family takes everything (unmodelled fields too). */
+const UNSUPPORTED: { readonly [K in ProviderKind]: (param: string) => boolean } = {
+  openai: () => false,
+  // The Messages API has no equivalent for these (and for any pass-through field it does not know).
+  anthropic: (param) => !ANTHROPIC_PARAMS.has(param),
+};
+
+/** Provider-dependent fields the Anthropic adapter translates. */
+const ANTHROPIC_PARAMS: ReadonlySet<string> = new Set(['parallel_tool_calls', 'user']);
+
+export function supportsParam(kind: ProviderKind, param: string): boolean {
+  return !UNSUPPORTED[kind](param);
+}
+
+export function requestNeedsOf(request: Pick<GenerationRequest, 'messages' | 'options'>): RequestNeeds {
+  const o = request.options;
+  let tools = (o.tools?.length ?? 0) > 0;
+  let vision = false;
+  const params = new Set<string>();
+  for (const m of request.messages) {
+    // A conversation that already holds tool calls needs a model that understands them.
+    if (m.role === 'tool' || (m.tool_calls?.length ?? 0) > 0) {
+      tools = true;
+    }
+    if (Array.isArray(m.content)) {
+      for (const part of m.content) {
+        if (part.type === 'image_url') {
+          vision = true;
+        } else if (part.type === 'input_audio' || part.type === 'file') {
+          params.add(part.type);
+        }
+      }
+    }
+  }
+  const json = o.responseFormat !== undefined && o.responseFormat.type !== 'text';
+  if (json) {
+    // Beyond the capability: the Anthropic adapter has no JSON mode to translate it to.
+    params.add('response_format');
+  }
+  const capabilities: Capability[] = [];
+  if (tools) {
+    capabilities.push('tools');
+  }
+  if (vision) {
+    capabilities.push('vision');
+  }
+  if (json) {
+    capabilities.push('json');
+  }
+  const named: [string, unknown][] = [
+    ['parallel_tool_calls', o.parallelToolCalls],
+    ['seed', o.seed],
+    ['presence_penalty', o.presencePenalty],
+    ['frequency_penalty', o.frequencyPenalty],
+    ['logit_bias', o.logitBias],
+    ['logprobs', o.logprobs],
+    ['top_logprobs', o.topLogprobs],
+    ['user', o.user],
+    ['reasoning_effort', o.reasoningEffort],
+    ['metadata', o.metadata],
+  ];
+  for (const [name, value] of named) {
+    if (value !== undefined) {
+      params.add(name);
+    }
+  }
+  for (const key of Object.keys(o.extra ?? {})) {
+    params.add(key);
+  }
+  return { capabilities, params: [...params] };
+}
