@@ -238,7 +238,10 @@ export class AnthropicStreamDecoder implements StreamDecoder {
 
   private blockDelta(e: WireEvent, out: StreamDelta[]): void {
     const d = e.delta;
-    switch (d?.type ?? '') {
+    if (d === undefined) {
+      return;
+    }
+    switch (d.type ?? '') {
       case 'text_delta':
         if (typeof d.text === 'string' && d.text.length > 0) {
           out.push(this.withId({ text: d.text }));
