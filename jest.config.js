@@ -4,6 +4,8 @@ const moduleNameMapper = {
   '^@aigw/(core|entities|adapters|platform|testing|routing)$': '<rootDir>/libs/$1/src',
 };
 const transform = { '^.+\\.ts$': 'ts-jest' }; // transpile-only: tsconfig sets isolatedModules
+// Nest and class-validator decorators need the metadata polyfill loaded before any module, as main.ts does.
+const setupFiles = ['reflect-metadata'];
 module.exports = {
   // Global option (ignored inside a project entry): integration suites boot real processes.
   testTimeout: 60000,
@@ -15,6 +17,7 @@ module.exports = {
       testMatch: ['**/*.spec.ts'],
       moduleNameMapper,
       transform,
+      setupFiles,
     },
     {
       displayName: 'integration',
@@ -23,6 +26,7 @@ module.exports = {
       testMatch: ['**/*.test.ts'],
       moduleNameMapper,
       transform,
+      setupFiles,
     },
   ],
 };

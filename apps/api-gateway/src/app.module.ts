@@ -9,6 +9,7 @@ import {
   HealthModule,
   MetricsModule,
   RedisModule,
+  ShutdownModule,
 } from '@aigw/platform';
 import { DataSource } from 'typeorm';
 import { CircuitAdminController } from './admin/circuit-admin.controller';
@@ -44,7 +45,7 @@ export class AppModule {
       module: AppModule,
       // The platform modules inject the validated env by the ENV token.
       global: true,
-      imports: [RedisModule, DatabaseModule, MetricsModule, HealthModule],
+      imports: [ShutdownModule, RedisModule, DatabaseModule, MetricsModule, HealthModule],
       controllers: [ChatCompletionsController, NativeGenerationController, ModelsController, CircuitAdminController],
       providers: [
         { provide: ENV, useValue: env },

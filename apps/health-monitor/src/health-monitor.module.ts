@@ -1,5 +1,5 @@
 import { Global, Module, type DynamicModule, type Type } from '@nestjs/common';
-import { DatabaseModule, ENV, HealthModule, MetricsModule, RedisModule } from '@aigw/platform';
+import { DatabaseModule, ENV, HealthModule, MetricsModule, RedisModule, ShutdownModule } from '@aigw/platform';
 import type { MonitorEnv } from './config/monitor-env';
 
 @Global()
@@ -15,7 +15,7 @@ class MonitorEnvModule {
  * shared lock), Redis, `/health/live`, `/health/ready` and `/metrics`. Scheduled provider probes, health
  * history, provider status and alerts arrive with the probes issue and plug in here.
  */
-@Module({ imports: [RedisModule, DatabaseModule, MetricsModule, HealthModule] })
+@Module({ imports: [ShutdownModule, RedisModule, DatabaseModule, MetricsModule, HealthModule] })
 export class HealthMonitorModule {}
 
 /** The root module for one validated environment. */

@@ -1,7 +1,7 @@
-import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
+import type { MicroserviceOptions } from '@nestjs/microservices';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { parseRedisUrl, warmUpTokenizer } from '@aigw/core';
-import { createHttpApp, listen } from '@aigw/platform';
+import { warmUpTokenizer } from '@aigw/core';
+import { ControlServer, createHttpApp, listen, RedisErrors } from '@aigw/platform';
 import type { WorkerEnv } from './config/worker-env';
 import { routerWorkerRoot } from './router-worker.module';
 
@@ -17,11 +17,7 @@ export async function startRouterWorker(env: WorkerEnv): Promise<NestFastifyAppl
   const http = { host: env.HOST, port: env.PORT };
   const app = await createHttpApp(routerWorkerRoot(env), env, APP_NAME, http);
   app.connectMicroservice<MicroserviceOptions>(
-    {
-      transport: Transport.REDIS,
-      // Without retryAttempts the transport gives up after the first disconnect and cancels stop arriving.
-      options: { ...parseRedisUrl(env.REDIS_URL), retryAttempts: Number.MAX_SAFE_INTEGER, retryDelay: 1000 },
-    },
+    { strategy: new ControlServer(env.REDIS_URL, app.get(RedisErrors)) },
     { inheritAppConfig: true },
   );
   // Subscribed to cancel messages before the first job can start.

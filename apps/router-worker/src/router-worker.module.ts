@@ -1,11 +1,21 @@
 import { Global, Module, type DynamicModule, type Type } from '@nestjs/common';
 import { AdapterRegistry, HttpPool } from '@aigw/adapters';
-import { CatalogService, DatabaseModule, ENV, HealthModule, MetricsModule, RedisModule } from '@aigw/platform';
+import {
+  CatalogService,
+  DatabaseModule,
+  ENV,
+  HealthModule,
+  MetricsModule,
+  RedisModule,
+  ShutdownModule,
+} from '@aigw/platform';
 import { CancelController } from './cancel/cancel.controller';
 import { CancellationRegistry } from './cancel/cancellation-registry';
 import type { WorkerEnv } from './config/worker-env';
 import { GenerationService } from './generation/generation.service';
+import { AnswerStash } from './jobs/answer-stash';
 import { GenerateHandler } from './jobs/generate.handler';
+import { DrainDeadline } from './lifecycle/drain-deadline';
 import { GenerationConsumer } from './jobs/generation-consumer';
 import { QueueDepthGauge } from './metrics/queue-depth.gauge';
 import { WorkerMetrics } from './metrics/worker-metrics';
@@ -28,7 +38,7 @@ class WorkerEnvModule {
  * Its only HTTP surface is `/health/*` and `/metrics`; cancel messages arrive over the Redis transport.
  */
 @Module({
-  imports: [RedisModule, DatabaseModule, MetricsModule, HealthModule],
+  imports: [ShutdownModule, RedisModule, DatabaseModule, MetricsModule, HealthModule],
   controllers: [CancelController],
   providers: [
     CatalogService,
@@ -39,7 +49,9 @@ class WorkerEnvModule {
     CancellationRegistry,
     ...ROUTING_PROVIDERS,
     GenerationService,
+    DrainDeadline,
     UsageRecorder,
+    AnswerStash,
     GenerateHandler,
     GenerationConsumer,
     UsageWriter,

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { AdapterRegistry } from '@aigw/adapters';
-import { ENV } from '@aigw/platform';
+import { ENV, shutdownBudget } from '@aigw/platform';
 import type { WorkerEnv } from './config/worker-env';
 import { GenerationConsumer } from './jobs/generation-consumer';
 import { WorkerQueues } from './queue/worker-queues';
@@ -29,8 +29,9 @@ export class WorkerLifecycle implements BeforeApplicationShutdown {
   }
 
   private async stop(): Promise<void> {
-    this.logger.log(`stopping: waiting up to ${this.env.SHUTDOWN_GRACE_MS} ms for running jobs`);
-    await this.generation.close(this.env.SHUTDOWN_GRACE_MS);
+    const { drainMs } = shutdownBudget(this.env.SHUTDOWN_GRACE_MS);
+    this.logger.log(`stopping: waiting up to ${drainMs} ms for running jobs`);
+    await this.generation.close(drainMs);
     await this.usage.close();
     await this.queues.close();
     await this.adapters.close();

@@ -1,15 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
-import { ControlPattern, parseRedisUrl, type CancelGenerationMessage } from '@aigw/core';
-import { describeError, ENV } from '@aigw/platform';
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { ControlPattern, type CancelGenerationMessage } from '@aigw/core';
+import { ControlClient, ENV, RedisErrors } from '@aigw/platform';
 import { GatewayEnv } from '../config/gateway-env';
 import { GatewayMetrics } from './gateway-metrics';
 import { GenerationQueue } from './generation-queue';
 import type { AbandonReason } from './reply-waiter';
-
-/** Keep reconnecting through Redis restarts instead of giving up after the transport's default. */
-const RECONNECT_ATTEMPTS = Number.MAX_SAFE_INTEGER;
-const RECONNECT_DELAY_MS = 1_000;
 
 /**
  * Tells the workers to stop a generation nobody waits for (client gone, deadline passed) over the
@@ -17,22 +12,15 @@ const RECONNECT_DELAY_MS = 1_000;
  */
 @Injectable()
 export class CancellationService implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger(CancellationService.name);
-  private readonly client: ClientProxy;
+  private readonly client: ControlClient;
 
   constructor(
     @Inject(ENV) private readonly env: GatewayEnv,
     private readonly queue: GenerationQueue,
     private readonly metrics: GatewayMetrics,
+    private readonly errors: RedisErrors,
   ) {
-    this.client = ClientProxyFactory.create({
-      transport: Transport.REDIS,
-      options: {
-        ...parseRedisUrl(env.REDIS_URL),
-        retryAttempts: RECONNECT_ATTEMPTS,
-        retryDelay: RECONNECT_DELAY_MS,
-      },
-    });
+    this.client = new ControlClient(env.REDIS_URL, errors);
   }
 
   async onModuleInit(): Promise<void> {
@@ -47,7 +35,7 @@ export class CancellationService implements OnModuleInit, OnApplicationShutdown 
     this.metrics.cancelled(reason);
     const message: CancelGenerationMessage = { ns: this.env.REDIS_PREFIX, jobId, reason };
     this.client.emit(ControlPattern.CancelGeneration, message).subscribe({
-      error: (err: unknown) => this.logger.warn(`cancel of job ${jobId} not sent: ${describeError(err)}`),
+      error: (err: unknown) => this.errors.report('cancel', err),
     });
     void this.queue.removeIfWaiting(jobId);
   }

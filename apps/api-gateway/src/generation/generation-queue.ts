@@ -8,7 +8,7 @@ import {
   type GenerateOutcome,
   type GenerationRequest,
 } from '@aigw/core';
-import { createRedis, describeError, ENV, RedisKeys } from '@aigw/platform';
+import { closeRedis, createRedis, describeError, ENV, RedisErrors, RedisKeys } from '@aigw/platform';
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { GatewayEnv } from '../config/gateway-env';
@@ -17,6 +17,13 @@ export type GenerateJob = Job<GenerateJobData, GenerateOutcome, JobName.Generate
 
 /** Failed jobs are kept a day for inspection. */
 const FAILED_RETENTION_S = 86_400;
+/**
+ * Runs of a job before it fails. A worker's processor throws only for infrastructure reasons (it had to stop
+ * while Redis was away); a generation that fails is a completed job with an error outcome, never retried here.
+ * A re-run returns the answer its previous run kept instead of calling the provider again.
+ */
+export const GENERATE_ATTEMPTS = 3;
+const GENERATE_BACKOFF_MS = 1_000;
 
 export interface EnqueueOptions {
   jobId: string;
@@ -33,11 +40,14 @@ export class GenerationQueue implements OnApplicationShutdown {
   private readonly connection: Redis;
   private readonly queue: Queue<GenerateJobData, GenerateOutcome, JobName.Generate>;
 
-  constructor(@Inject(ENV) env: GatewayEnv, keys: RedisKeys) {
-    this.connection = createRedis(env.REDIS_URL, `${env.REDIS_PREFIX}:queue`, { blocking: false });
-    this.connection.on('error', (err) => this.logger.warn(`queue connection: ${describeError(err)}`));
+  constructor(
+    @Inject(ENV) env: GatewayEnv,
+    keys: RedisKeys,
+    private readonly errors: RedisErrors,
+  ) {
+    this.connection = createRedis(env.REDIS_URL, `${env.REDIS_PREFIX}:queue`, errors, { blocking: false });
     this.queue = new Queue(QueueName.Generation, { connection: this.connection, prefix: keys.bullPrefix });
-    this.queue.on('error', (err) => this.logger.warn(`queue: ${describeError(err)}`));
+    errors.watch(this.queue);
   }
 
   /**
@@ -51,12 +61,14 @@ export class GenerationQueue implements OnApplicationShutdown {
         { request, replyTo: opts.replyTo },
         {
           jobId: opts.jobId,
-          attempts: 1,
+          attempts: GENERATE_ATTEMPTS,
+          backoff: { type: 'exponential', delay: GENERATE_BACKOFF_MS },
           removeOnComplete: { age: opts.retentionS },
           removeOnFail: { age: FAILED_RETENTION_S },
         },
       );
     } catch (err) {
+      this.errors.report('enqueue', err);
       throw new GatewayError(ErrorCode.ServiceUnavailable, 'The request could not be queued; retry shortly.', {
         retryAfterMs: 1_000,
         cause: err,
@@ -79,6 +91,6 @@ export class GenerationQueue implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.queue.close().catch((err: unknown) => this.logger.warn(`closing the queue: ${describeError(err)}`));
-    await this.connection.quit().catch(() => this.connection.disconnect());
+    await closeRedis(this.connection);
   }
 }

@@ -30,13 +30,20 @@ describe('snapshotOf / settlementOf', () => {
     expect(settled.done && 'error' in settled && settled.error.retryAfterMs).toBe(2000);
   });
 
-  it('reports a crashed job or one with a malformed return value as failed, without its internals', () => {
-    const crashed = snapshotOf({ finishedOn: 9, returnvalue: null, failedReason: 'TypeError at /app/x.js' });
-    expect(crashed).toEqual({ state: 'failed' });
-    expect(snapshotOf({ finishedOn: 9, returnvalue: { ok: true } })).toEqual({ state: 'failed' });
+  it('reports a job whose every attempt failed with the real reason (first line only) and the attempts made', () => {
+    const reason = 'usage event not stored: Redis unavailable until the shutdown grace ran out\n    at stack';
+    const crashed = snapshotOf({ finishedOn: 9, returnvalue: null, failedReason: reason, attemptsMade: 3 });
+    expect(crashed).toEqual({ state: 'failed', reason, attempts: 3 });
+    expect(snapshotOf({ finishedOn: 9, returnvalue: { ok: true } })).toEqual({
+      state: 'failed',
+      reason: 'unknown',
+      attempts: 1,
+    });
     const settled = settlementOf(crashed);
     expect(settled.done && 'error' in settled && settled.error.code).toBe(ErrorCode.Internal);
-    expect(settled.done && 'error' in settled && settled.error.message).not.toContain('TypeError');
+    expect(settled.done && 'error' in settled && settled.error.message).toBe(
+      'The generation failed after 3 attempts: usage event not stored: Redis unavailable until the shutdown grace ran out',
+    );
   });
 
   it('fails a missing job', () => {

@@ -6,15 +6,20 @@ export interface StoredJob {
   finishedOn?: number;
   returnvalue: unknown;
   failedReason?: string;
+  attemptsMade?: number;
 }
 
-/** A generate job as read back from Redis. `failed` means BullMQ's failed state: the processor crashed. */
+/**
+ * A generate job as read back from Redis. `failed` means BullMQ's failed state: every attempt's processor
+ * threw, which the worker does only for infrastructure reasons (Redis gone until it had to stop); `reason` is
+ * the last one, in the worker's own words.
+ */
 export type JobSnapshot =
   | { state: 'missing' }
   | { state: 'queued' }
   | { state: 'running' }
   | { state: 'completed'; outcome: GenerateOutcome }
-  | { state: 'failed' };
+  | { state: 'failed'; reason: string; attempts: number };
 
 function isOutcome(v: unknown): v is GenerateOutcome {
   if (typeof v !== 'object' || v === null) {
@@ -32,7 +37,9 @@ export function snapshotOf(job: StoredJob | undefined | null): JobSnapshot {
     return { state: 'missing' };
   }
   if (job.finishedOn) {
-    return isOutcome(job.returnvalue) ? { state: 'completed', outcome: job.returnvalue } : { state: 'failed' };
+    return isOutcome(job.returnvalue)
+      ? { state: 'completed', outcome: job.returnvalue }
+      : { state: 'failed', reason: job.failedReason ?? 'unknown', attempts: job.attemptsMade ?? 1 };
   }
   return job.processedOn ? { state: 'running' } : { state: 'queued' };
 }
@@ -53,12 +60,21 @@ export function settlementOf(s: JobSnapshot): Settlement {
         ? { done: true, result: s.outcome.result }
         : { done: true, error: GatewayError.fromBody(s.outcome.error, s.outcome.retryAfterMs) };
     case 'failed':
-      // The reason is the worker's internals (a stack, a message): not for clients.
-      return { done: true, error: new GatewayError(ErrorCode.Internal, 'The generation failed unexpectedly.') };
+      return { done: true, error: failedJobError(s) };
     case 'missing':
       return {
         done: true,
         error: new GatewayError(ErrorCode.Internal, 'The generation job was lost; retry the request.'),
       };
   }
+}
+
+/** Longest failure reason shown to a client: the worker's message, never a stack. */
+const MAX_REASON_CHARS = 300;
+
+/** The error of a job whose every attempt failed for an infrastructure reason. */
+export function failedJobError(s: { reason: string; attempts: number }): GatewayError {
+  const reason = s.reason.split('\n', 1)[0].slice(0, MAX_REASON_CHARS);
+  const tries = s.attempts === 1 ? '1 attempt' : `${s.attempts} attempts`;
+  return new GatewayError(ErrorCode.Internal, `The generation failed after ${tries}: ${reason}`);
 }

@@ -7,7 +7,15 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import type { ReplyMessage } from '@aigw/core';
-import { createRedis, describeError, ENV, RedisKeys } from '@aigw/platform';
+import {
+  closeRedis,
+  createRedis,
+  ENV,
+  RedisErrors,
+  RedisKeys,
+  ShutdownState,
+  shutdownBudget,
+} from '@aigw/platform';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { GatewayEnv } from '../config/gateway-env';
@@ -42,14 +50,15 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     @Inject(ENV) private readonly env: GatewayEnv,
     keys: RedisKeys,
     private readonly queue: GenerationQueue,
+    private readonly errors: RedisErrors,
+    private readonly shutdown: ShutdownState,
   ) {
     this.channel = keys.replyChannel(randomUUID());
-    this.subscriber = createRedis(env.REDIS_URL, `${env.REDIS_PREFIX}:replies`, { blocking: true });
+    this.subscriber = createRedis(env.REDIS_URL, `${env.REDIS_PREFIX}:replies`, errors, { blocking: true });
   }
 
   async onModuleInit(): Promise<void> {
     this.subscriber.on('message', (_channel: string, payload: string) => this.route(payload));
-    this.subscriber.on('error', (err) => this.logger.warn(`reply subscriber: ${describeError(err)}`));
     this.subscriber.on('ready', () => {
       if (this.subscribed) {
         this.logger.log('reply subscriber reconnected; reading back every pending job');
@@ -63,11 +72,12 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
   }
 
   /**
-   * In-flight requests get SHUTDOWN_GRACE_MS to finish while Nest closes the HTTP server (which
-   * waits for them); whatever still waits after that is answered 503 so the server can close.
+   * In-flight requests get the drain part of SHUTDOWN_GRACE_MS to finish while Nest closes the HTTP
+   * server (which waits for them); whatever still waits after that is answered 503 so the server can
+   * close, and the process exits non-zero (it gave up on those requests).
    */
   beforeApplicationShutdown(): void {
-    this.graceTimer = setTimeout(() => this.failAll(), this.env.SHUTDOWN_GRACE_MS);
+    this.graceTimer = setTimeout(() => this.failAll(), shutdownBudget(this.env.SHUTDOWN_GRACE_MS).drainMs);
     this.graceTimer.unref();
   }
 
@@ -75,7 +85,7 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     clearTimeout(this.graceTimer);
     clearInterval(this.sweeper);
     this.failAll();
-    await this.subscriber.quit().catch(() => this.subscriber.disconnect());
+    await closeRedis(this.subscriber);
   }
 
   /** Starts routing this channel's messages for `waiter.jobId` to it. Call before enqueueing the job. */
@@ -153,13 +163,17 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
       (err: unknown) => {
         w.checking = false;
         w.nextCheckAt = Date.now() + w.checkEveryMs;
-        this.logger.warn(`reading back job ${w.jobId} failed: ${describeError(err)}`);
+        this.errors.report('reply_read', err);
       },
     );
   }
 
   private failAll(): void {
-    for (const w of [...this.listening.values(), ...this.polling]) {
+    const waiting = [...this.listening.values(), ...this.polling];
+    if (waiting.length > 0) {
+      this.shutdown.abandon(`${waiting.length} request(s) answered 503 at the end of the grace period`);
+    }
+    for (const w of waiting) {
       w.onShutdown();
     }
   }

@@ -1,6 +1,6 @@
 import { ErrorCode, GatewayError, type ErrorBody } from '@aigw/core';
 import type { GenerateJob } from '../generation/generation-queue';
-import { snapshotOf } from '../generation/job-snapshot';
+import { failedJobError, snapshotOf } from '../generation/job-snapshot';
 import { generateResponse, type GenerateResponse } from './native-mapping';
 
 export type JobState = 'queued' | 'running' | 'completed' | 'failed';
@@ -37,9 +37,12 @@ export function jobStatusView(jobId: string, job: GenerateJob): JobStatusView {
       }
       break;
     case 'failed':
+      view.status = 'failed';
+      view.error = failedJobError(snapshot).toBody();
+      break;
     case 'missing':
       view.status = 'failed';
-      view.error = new GatewayError(ErrorCode.Internal, 'The generation failed unexpectedly.').toBody();
+      view.error = new GatewayError(ErrorCode.Internal, 'The generation job was lost; retry the request.').toBody();
       break;
   }
   return view;

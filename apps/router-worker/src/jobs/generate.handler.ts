@@ -1,20 +1,38 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, GatewayError, type GenerateOutcome, type JobName } from '@aigw/core';
-import { describeError, REDIS } from '@aigw/platform';
+import { ErrorCode, GatewayError, type GenerateOutcome, type JobName, type ReplyMessage } from '@aigw/core';
+import { describeError, REDIS, RedisErrors } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import { GenerationCancelledError } from '../cancel/abort';
 import { CancellationRegistry } from '../cancel/cancellation-registry';
 import { GenerationService } from '../generation/generation.service';
+import { DrainDeadline } from '../lifecycle/drain-deadline';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import type { JobOf } from '../queue/queue-processor';
+import { sleep } from '../routing/sleep';
 import { outcomeOf, usageEventOf, type Finished } from '../usage/usage-event';
 import { UsageRecorder } from '../usage/usage-recorder';
+import { AnswerStash, type KeptAnswer } from './answer-stash';
 import { ReplyChannel } from './reply-channel';
 
 /**
- * One `generate` job: run it, answer on the gateway's reply channel, queue its usage event, return the outcome
- * (stored by BullMQ for the gateway's fallback read and for async jobs). A generation failure is an outcome,
- * not an exception; only infrastructure failures (Redis refusing the usage job) throw.
+ * How long a re-run of a stalled job looks for the answer its previous worker may still hand in: that worker
+ * writes it as soon as its own connection is back, which can be up to a reconnection delay after ours.
+ */
+const STALLED_ANSWER_WAIT_MS = 2_000;
+const STALLED_ANSWER_POLL_MS = 250;
+/** An outage this recent can explain a stall (locks lapse during it, stalls are detected after it). */
+const OUTAGE_RECENT_MS = 60_000;
+
+/**
+ * One `generate` job: run it, answer on the gateway's reply channel, hand its usage event to the usage queue,
+ * return the outcome (stored by BullMQ for the gateway's fallback read and for async jobs). A generation
+ * failure is an outcome, not an exception.
+ *
+ * Redis failing around the call never fails the job: the reply is best effort (the gateway reads the stored
+ * outcome back), the usage event waits for Redis' return, and a job that lived through an outage keeps its
+ * answer in Redis (AnswerStash) before completing, so that if its completion is lost with its lock, the re-run
+ * returns that answer instead of calling the provider again. The handler throws only when the worker must
+ * stop before Redis is back (the job then re-runs elsewhere).
  */
 @Injectable()
 export class GenerateHandler {
@@ -24,8 +42,11 @@ export class GenerateHandler {
     private readonly generation: GenerationService,
     private readonly cancellations: CancellationRegistry,
     private readonly usage: UsageRecorder,
-    private readonly metrics: WorkerMetrics,
+    private readonly stash: AnswerStash,
     @Inject(REDIS) private readonly redis: Redis,
+    private readonly errors: RedisErrors,
+    private readonly drain: DrainDeadline,
+    private readonly metrics: WorkerMetrics,
   ) {}
 
   readonly handle = async (job: JobOf<JobName.Generate>): Promise<GenerateOutcome> => {
@@ -33,6 +54,17 @@ export class GenerateHandler {
     // BullMQ always gives a processed job an id; the request id is only a type-level fallback.
     const jobId = job.id ?? request.requestId;
     const reply = new ReplyChannel(this.redis, replyTo, jobId);
+    if (job.attemptsStarted > 1) {
+      // A stall right after an outage may be our own lost completion; one without is a crashed worker.
+      const kept = await this.keptAnswer(jobId, job.stalledCounter > 0 && this.errors.failedWithin(OUTAGE_RECENT_MS));
+      if (kept !== null) {
+        this.logger.log(`job ${jobId}: re-run returns the answer kept by its previous run`);
+        reply.send(finalMessage(jobId, request.stream, kept.outcome));
+        await this.handOff(jobId, reply, kept, false);
+        return kept.outcome;
+      }
+    }
+    const mark = this.errors.mark;
     const running = this.cancellations.begin(jobId, request.deadlineAt);
     let finished: Finished;
     try {
@@ -58,16 +90,40 @@ export class GenerateHandler {
     } finally {
       running.end();
     }
+    const answer: KeptAnswer = { outcome: outcomeOf(finished), usage: usageEventOf(request, finished, Date.now()) };
+    // Redis failed since the job started (or still does): its lock may have lapsed, so keep the answer.
+    const outage = mark === null || this.errors.mark !== mark;
+    await this.handOff(jobId, reply, answer, outage);
+    return answer.outcome;
+  };
+
+  /** Waits until Redis holds what the job produced: its usage event and, after an outage, its answer. */
+  private async handOff(jobId: string, reply: ReplyChannel, answer: KeptAnswer, keep: boolean): Promise<void> {
     const [replyFailure] = await Promise.all([
       reply.settle(),
-      this.usage.record(usageEventOf(request, finished, Date.now())),
+      this.usage.record(answer.usage),
+      keep ? this.stash.keep(jobId, answer) : undefined,
     ]);
     if (replyFailure !== undefined) {
       // The gateway falls back to the job's stored outcome.
-      this.logger.warn(`job ${jobId}: reply not published: ${describeError(replyFailure)}`);
+      this.errors.report('reply_publish', replyFailure);
     }
-    return outcomeOf(finished);
-  };
+  }
+
+  /**
+   * The answer a previous run of this job kept. After a stall, the previous worker may still be handing it in
+   * (its connection comes back later than ours), so it is looked for a little while.
+   */
+  private async keptAnswer(jobId: string, stalled: boolean): Promise<KeptAnswer | null> {
+    const until = Date.now() + (stalled ? STALLED_ANSWER_WAIT_MS : 0);
+    for (;;) {
+      const kept = await this.stash.find(jobId);
+      if (kept !== null || Date.now() >= until || this.drain.passed) {
+        return kept;
+      }
+      await sleep(STALLED_ANSWER_POLL_MS, this.drain.signal);
+    }
+  }
 
   /** A bug must not leave the gateway waiting until its deadline: it becomes a 500 answer. */
   private asGatewayError(err: unknown, jobId: string): GatewayError {
@@ -77,4 +133,13 @@ export class GenerateHandler {
     this.logger.error(`job ${jobId}: unexpected failure: ${describeError(err)}`);
     return new GatewayError(ErrorCode.Internal, 'Internal error while generating the answer.', { cause: err });
   }
+}
+
+function finalMessage(jobId: string, stream: boolean, outcome: GenerateOutcome): ReplyMessage {
+  if (outcome.ok) {
+    return stream ? { t: 'end', jobId, result: outcome.result } : { t: 'result', jobId, result: outcome.result };
+  }
+  return outcome.retryAfterMs === undefined
+    ? { t: 'error', jobId, error: outcome.error }
+    : { t: 'error', jobId, error: outcome.error, retryAfterMs: outcome.retryAfterMs };
 }

@@ -1,8 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { JobName, QueueName } from '@aigw/core';
-import { ENV, RedisKeys } from '@aigw/platform';
+import { ENV, RedisErrors, RedisKeys, ShutdownState } from '@aigw/platform';
 import { CancellationRegistry } from '../cancel/cancellation-registry';
 import type { WorkerEnv } from '../config/worker-env';
+import { DrainDeadline } from '../lifecycle/drain-deadline';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import { QueueConsumer } from '../queue/consumer';
 import { QueueProcessor } from '../queue/queue-processor';
@@ -17,8 +18,11 @@ export class GenerationConsumer implements OnApplicationBootstrap {
   constructor(
     @Inject(ENV) private readonly env: WorkerEnv,
     private readonly keys: RedisKeys,
+    private readonly errors: RedisErrors,
     private readonly handler: GenerateHandler,
     private readonly cancellations: CancellationRegistry,
+    private readonly drain: DrainDeadline,
+    private readonly shutdown: ShutdownState,
     private readonly metrics: WorkerMetrics,
   ) {}
 
@@ -28,7 +32,7 @@ export class GenerationConsumer implements OnApplicationBootstrap {
       { [JobName.Generate]: this.handler.handle },
       this.metrics.observeJob,
     );
-    this.consumer = new QueueConsumer(this.env.REDIS_URL, this.keys, processor, {
+    this.consumer = new QueueConsumer(this.env.REDIS_URL, this.keys, this.errors, processor, {
       concurrency: this.env.WORKER_CONCURRENCY,
       lockDuration: this.env.WORKER_LOCK_MS,
       stalledInterval: this.env.WORKER_STALLED_INTERVAL_MS,
@@ -39,10 +43,11 @@ export class GenerationConsumer implements OnApplicationBootstrap {
   }
 
   /**
-   * Stops taking jobs and waits for the running ones. Past `graceMs` their provider calls are aborted, so they
-   * end at once with a 503 (retry) answer instead of being cut off by the process exiting.
+   * Stops taking jobs and waits for the running ones. Past `drainMs` their provider calls are aborted, so they
+   * end at once with a 503 (retry) answer instead of being cut off by the process exiting, and whatever waits
+   * for an unreachable Redis gives up (those jobs are re-run by another worker).
    */
-  async close(graceMs: number): Promise<void> {
+  async close(drainMs: number): Promise<void> {
     const consumer = this.consumer;
     if (!consumer) {
       return;
@@ -51,9 +56,11 @@ export class GenerationConsumer implements OnApplicationBootstrap {
     const timer = setTimeout(() => {
       const aborted = this.cancellations.abortAll('shutdown');
       if (aborted > 0) {
-        this.logger.warn(`shutdown grace of ${graceMs} ms exceeded: aborted ${aborted} running generation(s)`);
+        this.logger.warn(`shutdown: aborted ${aborted} running generation(s) after ${drainMs} ms`);
+        this.shutdown.abandon(`${aborted} generation(s) aborted`);
       }
-    }, graceMs);
+      this.drain.pass();
+    }, drainMs);
     try {
       await consumer.close();
     } finally {

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { Logger } from '@nestjs/common';
-import { describeError, createRedis, type RedisKeys } from '@aigw/platform';
+import { closeRedis, createRedis, describeError, type RedisErrors, type RedisKeys } from '@aigw/platform';
 import { Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueProcessor } from './queue-processor';
@@ -10,9 +10,6 @@ export interface ConsumerOptions extends Omit<WorkerOptions, 'connection' | 'pre
   logFailedJobs: boolean;
 }
 
-/** Errors repeat every few ms while Redis is down; one line per interval is enough. */
-const ERROR_LOG_INTERVAL_MS = 5_000;
-
 /**
  * A BullMQ Worker running one queue's processor on its own connection (a worker blocks on Redis, so it must
  * not share the command connection). `close` stops taking jobs and waits for the running ones.
@@ -21,12 +18,18 @@ export class QueueConsumer {
   private readonly logger: Logger;
   private readonly connection: Redis;
   private readonly worker: Worker;
-  private lastErrorLogAt = 0;
 
-  constructor(redisUrl: string, keys: RedisKeys, processor: QueueProcessor, options: ConsumerOptions) {
+  constructor(
+    redisUrl: string,
+    keys: RedisKeys,
+    errors: RedisErrors,
+    processor: QueueProcessor,
+    options: ConsumerOptions,
+  ) {
     const { logFailedJobs, ...workerOptions } = options;
     this.logger = new Logger(`Consumer:${processor.queue}`);
-    this.connection = createRedis(redisUrl, `${keys.prefix}:worker:${processor.queue}`, { blocking: true });
+    const name = `${keys.prefix}:worker:${processor.queue}`;
+    this.connection = createRedis(redisUrl, name, errors, { blocking: true });
     this.worker = new Worker(processor.queue, processor.process, {
       ...workerOptions,
       // Stored on each job as `processedBy`: which pod took it.
@@ -35,7 +38,8 @@ export class QueueConsumer {
       prefix: keys.bullPrefix,
       autorun: false,
     });
-    this.worker.on('error', (err) => this.logError(err));
+    // BullMQ's own blocking connection (a duplicate of ours) reports through the worker's error event.
+    errors.watch(this.worker);
     this.worker.on('failed', (job, err) => {
       if (job && logFailedJobs) {
         this.logger.warn(`job ${job.name} ${job.id ?? ''} failed (attempt ${job.attemptsMade}): ${describeError(err)}`);
@@ -55,15 +59,7 @@ export class QueueConsumer {
     try {
       await this.worker.close();
     } finally {
-      await this.connection.quit().catch(() => this.connection.disconnect());
-    }
-  }
-
-  private logError(err: Error): void {
-    const now = Date.now();
-    if (now - this.lastErrorLogAt >= ERROR_LOG_INTERVAL_MS) {
-      this.lastErrorLogAt = now;
-      this.logger.error(describeError(err));
+      await closeRedis(this.connection);
     }
   }
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { QueueName, type JobName, type UsageBatch } from '@aigw/core';
-import { createRedis, ENV, RedisKeys } from '@aigw/platform';
+import { closeRedis, createRedis, ENV, RedisErrors, RedisKeys } from '@aigw/platform';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { WorkerEnv } from '../config/worker-env';
@@ -16,11 +16,14 @@ export class WorkerQueues {
   readonly usage: Queue<UsageBatch, void, JobName.RecordUsage>;
   private readonly connection: Redis;
 
-  constructor(@Inject(ENV) env: WorkerEnv, keys: RedisKeys) {
-    this.connection = createRedis(env.REDIS_URL, `${keys.prefix}:producer`);
+  constructor(@Inject(ENV) env: WorkerEnv, keys: RedisKeys, errors: RedisErrors) {
+    this.connection = createRedis(env.REDIS_URL, `${keys.prefix}:producer`, errors);
     const opts = { connection: this.connection, prefix: keys.bullPrefix };
     this.generation = new Queue(QueueName.Generation, opts);
     this.usage = new Queue<UsageBatch, void, JobName.RecordUsage>(QueueName.Usage, opts);
+    for (const q of this.all()) {
+      errors.watch(q);
+    }
   }
 
   all(): Queue[] {
@@ -29,6 +32,6 @@ export class WorkerQueues {
 
   async close(): Promise<void> {
     await Promise.all(this.all().map((q) => q.close()));
-    await this.connection.quit().catch(() => this.connection.disconnect());
+    await closeRedis(this.connection);
   }
 }

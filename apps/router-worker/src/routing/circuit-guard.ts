@@ -1,11 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { CircuitTransition } from '@aigw/core';
-import { REDIS, RedisKeys } from '@aigw/platform';
+import { REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
 import { CircuitBreakerStore, routingKeyPrefix, type CircuitStatus } from '@aigw/routing';
 import type { Redis } from 'ioredis';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import { ROUTING_CONFIG, type RoutingConfig } from './routing-config';
-import { WarnThrottle } from './warn-throttle';
 
 export interface CallPermit {
   allowed: boolean;
@@ -32,7 +31,6 @@ export interface CircuitPort {
 @Injectable()
 export class CircuitGuard implements CircuitPort {
   private readonly logger = new Logger('CircuitBreaker');
-  private readonly warnings = new WarnThrottle(this.logger);
   private readonly store: CircuitBreakerStore;
 
   constructor(
@@ -40,6 +38,7 @@ export class CircuitGuard implements CircuitPort {
     keys: RedisKeys,
     @Inject(ROUTING_CONFIG) config: RoutingConfig,
     private readonly metrics: WorkerMetrics,
+    private readonly errors: RedisErrors,
   ) {
     this.store = new CircuitBreakerStore(redis, routingKeyPrefix(keys.prefix), config.circuit, {
       onTransition: (id, t) => this.onTransition(id, t),
@@ -51,7 +50,7 @@ export class CircuitGuard implements CircuitPort {
     try {
       return await this.store.states(deploymentIds);
     } catch (err) {
-      this.warnings.warn('circuit states not read, treating every circuit as closed', err);
+      this.errors.report('circuit_read', err);
       return new Map();
     }
   }
@@ -66,7 +65,7 @@ export class CircuitGuard implements CircuitPort {
       const { allowed, probeId, retryAfterMs } = await this.store.acquire(deploymentId);
       return { allowed, probeId, retryAfterMs };
     } catch (err) {
-      this.warnings.warn(`circuit of ${deploymentId} not consulted, calling anyway`, err);
+      this.errors.report('circuit_acquire', err);
       return { allowed: true, probeId: null, retryAfterMs: null };
     }
   }
@@ -88,7 +87,7 @@ export class CircuitGuard implements CircuitPort {
           return;
       }
     } catch (err) {
-      this.warnings.warn(`outcome of a call to ${deploymentId} not recorded in its circuit`, err);
+      this.errors.report('circuit_record', err);
     }
   }
 

@@ -1,10 +1,9 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { REDIS, RedisKeys } from '@aigw/platform';
+import { Inject, Injectable } from '@nestjs/common';
+import { REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
 import { LatencyTracker, routingKeyPrefix } from '@aigw/routing';
 import type { Redis } from 'ioredis';
 import { HistoricalLatency } from './historical-latency';
 import { ROUTING_CONFIG, type RoutingConfig } from './routing-config';
-import { WarnThrottle } from './warn-throttle';
 
 /** What the attempt loop reports after a successful call. */
 export interface LatencySink {
@@ -18,8 +17,6 @@ export interface LatencySink {
  */
 @Injectable()
 export class LatencyBook implements LatencySink {
-  private readonly logger = new Logger(LatencyBook.name);
-  private readonly warnings = new WarnThrottle(this.logger);
   private readonly calls: LatencyTracker;
   private readonly firstChunks: LatencyTracker;
 
@@ -28,17 +25,18 @@ export class LatencyBook implements LatencySink {
     keys: RedisKeys,
     @Inject(ROUTING_CONFIG) config: RoutingConfig,
     private readonly history: HistoricalLatency,
+    private readonly errors: RedisErrors,
   ) {
     const prefix = routingKeyPrefix(keys.prefix);
     this.calls = new LatencyTracker(redis, prefix, { alpha: config.latencyAlpha });
     this.firstChunks = new LatencyTracker(redis, `${prefix}stream:`, { alpha: config.latencyAlpha });
   }
 
-  /** Off the request path: the answer does not wait for the average to be updated. */
+  /** Off the request path: the answer does not wait for the average to be updated. A lost sample is harmless. */
   record(deploymentId: string, stream: boolean, ms: number): void {
     (stream ? this.firstChunks : this.calls)
       .record(deploymentId, Math.max(0, ms))
-      .catch((err: unknown) => this.warnings.warn('latency sample not recorded', err));
+      .catch((err: unknown) => this.errors.report('latency_record', err));
   }
 
   /** Recent averages (Redis); empty when Redis fails, so the historical ones decide. */
@@ -46,7 +44,7 @@ export class LatencyBook implements LatencySink {
     try {
       return await (stream ? this.firstChunks : this.calls).get(deploymentIds);
     } catch (err) {
-      this.warnings.warn('recent latencies not read, using historical ones', err);
+      this.errors.report('latency_read', err);
       return new Map();
     }
   }

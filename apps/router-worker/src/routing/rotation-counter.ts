@@ -1,8 +1,7 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { REDIS, RedisKeys } from '@aigw/platform';
+import { Inject, Injectable } from '@nestjs/common';
+import { REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
 import { RoundRobinCounter, routingKeyPrefix } from '@aigw/routing';
 import type { Redis } from 'ioredis';
-import { WarnThrottle } from './warn-throttle';
 
 /**
  * The fleet-wide round-robin counter. When Redis fails, a random start still spreads requests evenly on
@@ -10,11 +9,13 @@ import { WarnThrottle } from './warn-throttle';
  */
 @Injectable()
 export class RotationCounter {
-  private readonly logger = new Logger(RotationCounter.name);
-  private readonly warnings = new WarnThrottle(this.logger);
   private readonly counter: RoundRobinCounter;
 
-  constructor(@Inject(REDIS) redis: Redis, keys: RedisKeys) {
+  constructor(
+    @Inject(REDIS) redis: Redis,
+    keys: RedisKeys,
+    private readonly errors: RedisErrors,
+  ) {
     this.counter = new RoundRobinCounter(redis, routingKeyPrefix(keys.prefix));
   }
 
@@ -22,7 +23,7 @@ export class RotationCounter {
     try {
       return await this.counter.next(key);
     } catch (err) {
-      this.warnings.warn('round-robin counter not incremented, starting at random', err);
+      this.errors.report('rotation', err);
       return Math.floor(Math.random() * 1_000_000);
     }
   }

@@ -1,9 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Route } from '@aigw/core';
-import { REDIS, RedisKeys } from '@aigw/platform';
+import { REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
 import { RouteMemory, routingKeyPrefix } from '@aigw/routing';
 import type { Redis } from 'ioredis';
-import { WarnThrottle } from './warn-throttle';
 
 /** What the attempt loop needs to route `auto` providers. */
 export interface RouteMemoryPort {
@@ -16,10 +15,13 @@ export interface RouteMemoryPort {
 @Injectable()
 export class RouteBook implements RouteMemoryPort {
   private readonly logger = new Logger(RouteBook.name);
-  private readonly warnings = new WarnThrottle(this.logger);
   private readonly memory: RouteMemory;
 
-  constructor(@Inject(REDIS) redis: Redis, keys: RedisKeys) {
+  constructor(
+    @Inject(REDIS) redis: Redis,
+    keys: RedisKeys,
+    private readonly errors: RedisErrors,
+  ) {
     this.memory = new RouteMemory(redis, routingKeyPrefix(keys.prefix));
   }
 
@@ -27,13 +29,13 @@ export class RouteBook implements RouteMemoryPort {
     try {
       return await this.memory.get(providerId);
     } catch (err) {
-      this.warnings.warn('route memory not read, trying direct first', err);
+      this.errors.report('route_read', err);
       return null;
     }
   }
 
   remember(providerId: string, route: Route): void {
     this.logger.log(`provider ${providerId}: ${route} route worked, using it first for the next 24 h`);
-    this.memory.set(providerId, route).catch((err: unknown) => this.warnings.warn('route not remembered', err));
+    this.memory.set(providerId, route).catch((err: unknown) => this.errors.report('route_record', err));
   }
 }

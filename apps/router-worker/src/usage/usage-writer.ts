@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { JobName, QueueName } from '@aigw/core';
 import { UsageStore } from '@aigw/entities';
-import { describeError, ENV, RedisKeys } from '@aigw/platform';
+import { describeError, ENV, RedisErrors, RedisKeys } from '@aigw/platform';
 import { DataSource } from 'typeorm';
 import type { WorkerEnv } from '../config/worker-env';
 import { WorkerMetrics } from '../metrics/worker-metrics';
@@ -30,6 +30,7 @@ export class UsageWriter implements OnApplicationBootstrap {
   constructor(
     @Inject(ENV) private readonly env: WorkerEnv,
     private readonly keys: RedisKeys,
+    private readonly errors: RedisErrors,
     private readonly metrics: WorkerMetrics,
     dataSource: DataSource,
   ) {
@@ -48,7 +49,7 @@ export class UsageWriter implements OnApplicationBootstrap {
       { [JobName.RecordUsage]: (job) => this.batcher.addAll(job.data.events) },
       this.metrics.observeJob,
     );
-    this.consumer = new QueueConsumer(this.env.REDIS_URL, this.keys, processor, {
+    this.consumer = new QueueConsumer(this.env.REDIS_URL, this.keys, this.errors, processor, {
       concurrency: this.env.USAGE_CONCURRENCY,
       maxStalledCount: USAGE_MAX_STALLED,
       settings: { backoffStrategy: usageBackoffStrategy },

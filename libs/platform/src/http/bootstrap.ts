@@ -10,6 +10,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
 import type { BaseEnv } from '../config/base-env';
+import { installGracefulShutdown } from '../lifecycle/shutdown';
 import { installJsonParser } from './json-body';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -32,7 +33,8 @@ export interface HttpAppOptions {
 /**
  * Creates and initialises a Nest app on Fastify with the project's conventions: one error envelope
  * even for errors Fastify raises before Nest sees the request (bad JSON, body too large), graceful
- * shutdown hooks (a graceful stop exits 0), and a bounded body size. `beforeInit` may add Fastify
+ * shutdown bounded by SHUTDOWN_GRACE_MS (exit 0 when nothing was abandoned, see `installGracefulShutdown`;
+ * the root module must import `ShutdownModule`), and a bounded body size. `beforeInit` may add Fastify
  * hooks, which must exist before Nest registers the routes.
  */
 export async function createHttpApp(
@@ -62,7 +64,7 @@ export async function createHttpApp(
   installJsonParser(fastify);
   hooks.beforeInit?.(fastify, app);
   await app.init();
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+  installGracefulShutdown(app, env.SHUTDOWN_GRACE_MS, appName);
   return app;
 }
 

@@ -28,6 +28,7 @@ export enum MetricName {
   UsageRecordsWritten = 'aigw_usage_records_written_total',
   UsageWriteFailures = 'aigw_usage_write_failures_total',
   StreamsCancelled = 'aigw_streams_cancelled_total',
+  RedisErrors = 'aigw_redis_errors_total',
 }
 
 /** Latency buckets (seconds) from sub-millisecond overhead to multi-minute generations. */

@@ -1,28 +1,48 @@
-import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import { Counter, type Registry } from 'prom-client';
 import { BaseEnv, ENV } from '../config/base-env';
-import { createRedis, REDIS, RedisKeys } from './redis';
+import { METRICS_REGISTRY, MetricName } from '../metrics/metrics';
+import { closeRedis, createRedis, REDIS, RedisKeys } from './redis';
+import { RedisErrors } from './redis-errors';
 
 /**
- * One shared command connection (auto-pipelined) plus the key namespace. BullMQ queues and workers get
- * connections of their own (see `createRedis`).
+ * One shared command connection (auto-pipelined), the key namespace, and the process's Redis error reporter
+ * (`aigw_redis_errors_total{op}` when the metrics module is loaded). BullMQ queues and workers get connections
+ * of their own (see `createRedis`).
  */
 @Global()
 @Module({
   providers: [
     {
+      provide: RedisErrors,
+      inject: [{ token: METRICS_REGISTRY, optional: true }],
+      useFactory: (registry?: Registry) => {
+        const counter = registry
+          ? new Counter({
+              name: MetricName.RedisErrors,
+              help: 'Redis commands and connection attempts that failed, by what they were for',
+              labelNames: ['op'] as const,
+              registers: [registry],
+            })
+          : undefined;
+        return new RedisErrors(new Logger('Redis'), counter);
+      },
+    },
+    {
       provide: REDIS,
-      inject: [ENV],
-      useFactory: (env: BaseEnv) => createRedis(env.REDIS_URL, `${env.REDIS_PREFIX}:cmd`, { autoPipelining: true }),
+      inject: [ENV, RedisErrors],
+      useFactory: (env: BaseEnv, errors: RedisErrors) =>
+        createRedis(env.REDIS_URL, `${env.REDIS_PREFIX}:cmd`, errors, { autoPipelining: true }),
     },
     { provide: RedisKeys, inject: [ENV], useFactory: (env: BaseEnv) => new RedisKeys(env.REDIS_PREFIX) },
   ],
-  exports: [REDIS, RedisKeys],
+  exports: [REDIS, RedisKeys, RedisErrors],
 })
 export class RedisModule implements OnApplicationShutdown {
   constructor(@Inject(REDIS) private readonly redis: Redis) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await closeRedis(this.redis);
   }
 }

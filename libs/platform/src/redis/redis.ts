@@ -1,7 +1,11 @@
 import { parseRedisUrl } from '@aigw/core';
 import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisErrors } from './redis-errors';
 
 export const REDIS = Symbol('REDIS');
+
+/** Longest pause between reconnection attempts: the apps serve again within about this long of Redis' return. */
+export const REDIS_MAX_RECONNECT_DELAY_MS = 1000;
 
 export interface RedisConnectionRole {
   /** BullMQ workers and subscribers must not fail commands while reconnecting: `maxRetriesPerRequest: null`. */
@@ -15,19 +19,48 @@ export interface RedisConnectionRole {
   autoPipelining?: boolean;
 }
 
-/** Opens a connection for REDIS_URL (the db index is honoured). */
-export function createRedis(url: string, name: string, opts: RedisConnectionRole = {}): Redis {
+/**
+ * Opens a connection for REDIS_URL (the db index is honoured), reporting its errors to `errors`: an ioredis
+ * client without an error listener crashes the process on the first connection error, so there is no way to
+ * create one without.
+ */
+export function createRedis(url: string, name: string, errors: RedisErrors, opts: RedisConnectionRole = {}): Redis {
   const conn = parseRedisUrl(url);
   const options: RedisOptions = {
     ...conn,
     connectionName: name,
     enableAutoPipelining: opts.autoPipelining ?? false,
     maxRetriesPerRequest: opts.blocking ? null : 2,
-    // Reconnect quickly, then back off to 2 s; never give up (Redis restarts must be survivable).
-    retryStrategy: (times) => Math.min(50 * 2 ** times, 2000),
+    // Reconnect quickly, then back off to a second; never give up (Redis restarts must be survivable).
+    retryStrategy: (times) => Math.min(50 * 2 ** times, REDIS_MAX_RECONNECT_DELAY_MS),
     lazyConnect: false,
   };
-  return new Redis(options);
+  const client = new Redis(options);
+  errors.watchConnection(client, name);
+  return client;
+}
+
+/** How long a polite QUIT may take before the connection is simply dropped. */
+const QUIT_TIMEOUT_MS = 1000;
+
+/**
+ * Closes a connection without ever hanging: QUIT when Redis is reachable (pending replies arrive first), a
+ * plain disconnect when it is not. QUIT on a connection that is reconnecting would wait in the offline queue
+ * for as long as Redis stays away, which is how a process used to ignore SIGTERM during an outage.
+ */
+export async function closeRedis(client: Redis): Promise<void> {
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
+  });
+  await Promise.race([client.quit().then(() => undefined, () => undefined), timeout]);
+  clearTimeout(timer);
+  // Idempotent: a connection QUIT already ended stays ended.
+  client.disconnect();
 }
 
 /** Key and channel names under the deployment's namespace. */

@@ -1,0 +1,66 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { GenerateOutcome, UsageEvent } from '@aigw/core';
+import { REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
+import type { Redis } from 'ioredis';
+import { DrainDeadline } from '../lifecycle/drain-deadline';
+import { redisRetryDelayMs, RedisHandOffAbandoned } from '../lifecycle/redis-retry';
+import { sleep } from '../routing/sleep';
+
+/** What a job obtained, kept so that a re-run of the job returns it instead of calling the provider again. */
+export interface KeptAnswer {
+  outcome: GenerateOutcome;
+  usage: UsageEvent;
+}
+
+/** A re-run happens within seconds of Redis' return; an hour covers any outage the job itself survives. */
+const KEEP_MS = 3_600_000;
+
+/**
+ * Answers kept in Redis by job id, for jobs that finished while Redis failed. Such a job may not get to
+ * write its completion (its lock lapsed during the outage, or the worker is stopped before Redis returns);
+ * BullMQ then hands it to another worker as stalled, and that re-run must not call the provider a second
+ * time for an answer already in hand. Written only after an outage (the normal path pays nothing), read
+ * only by re-runs.
+ */
+@Injectable()
+export class AnswerStash {
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly errors: RedisErrors,
+    private readonly drain: DrainDeadline,
+  ) {}
+
+  /** Stores the answer, retrying until Redis takes it; rejects only when the worker must stop first. */
+  async keep(jobId: string, answer: KeptAnswer): Promise<void> {
+    const value = JSON.stringify(answer);
+    for (let failures = 0; ; ) {
+      try {
+        await this.redis.set(this.key(jobId), value, 'PX', KEEP_MS);
+        return;
+      } catch (err) {
+        this.errors.report('answer_stash', err);
+        failures++;
+        if (this.drain.passed) {
+          throw new RedisHandOffAbandoned(`answer of job ${jobId}`, { cause: err });
+        }
+        await sleep(redisRetryDelayMs(failures), this.drain.signal);
+      }
+    }
+  }
+
+  /** The kept answer of a job, if any. A Redis failure reads as none (the re-run then calls the provider). */
+  async find(jobId: string): Promise<KeptAnswer | null> {
+    try {
+      const value = await this.redis.get(this.key(jobId));
+      return value === null ? null : (JSON.parse(value) as KeptAnswer);
+    } catch (err) {
+      this.errors.report('answer_stash', err);
+      return null;
+    }
+  }
+
+  private key(jobId: string): string {
+    return this.keys.key('answer', jobId);
+  }
+}

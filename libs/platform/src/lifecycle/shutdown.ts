@@ -1,0 +1,93 @@
+import {
+  Global,
+  Injectable,
+  Logger,
+  Module,
+  type INestApplicationContext,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+
+/**
+ * How SHUTDOWN_GRACE_MS is spent after SIGTERM: in-flight work may run for `drainMs`; what still runs then is
+ * abandoned (aborted with a retryable answer), connections close in the rest, and at `hardExitMs` the process
+ * exits whatever is still pending (a QUIT to an unreachable Redis, a PostgreSQL pool that cannot end).
+ */
+export interface ShutdownBudget {
+  drainMs: number;
+  hardExitMs: number;
+}
+
+export function shutdownBudget(graceMs: number): ShutdownBudget {
+  // Closing connections takes milliseconds when the servers answer; the reserve covers the case they don't.
+  const reserve = Math.min(2_000, Math.max(50, Math.round(graceMs * 0.2)));
+  return { drainMs: Math.max(0, graceMs - reserve), hardExitMs: Math.max(0, graceMs - Math.min(100, reserve / 2)) };
+}
+
+/** Work a shutting-down process gave up on; a non-empty list makes it exit non-zero. */
+@Injectable()
+export class ShutdownState implements OnApplicationShutdown {
+  private readonly abandoned: string[] = [];
+  /** Removes the signal listeners once the app is closed (however it was closed: tests close apps directly). */
+  unlisten?: () => void;
+
+  onApplicationShutdown(): void {
+    this.unlisten?.();
+  }
+
+  abandon(what: string): void {
+    this.abandoned.push(what);
+  }
+
+  get abandonedWork(): readonly string[] {
+    return this.abandoned;
+  }
+}
+
+@Global()
+@Module({ providers: [ShutdownState], exports: [ShutdownState] })
+export class ShutdownModule {}
+
+/**
+ * SIGTERM and SIGINT close the app (Nest's shutdown hooks run in order) and exit: 0 when everything finished,
+ * 1 when work was abandoned or the close failed, and 1 from a watchdog when the close has not finished just
+ * before `graceMs` has passed. Kubernetes' terminationGracePeriodSeconds must be longer than the grace.
+ */
+export function installGracefulShutdown(app: INestApplicationContext, graceMs: number, appName: string): void {
+  const logger = new Logger(appName);
+  const state = app.get(ShutdownState, { strict: false });
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      return;
+    }
+    stopping = true;
+    const { hardExitMs } = shutdownBudget(graceMs);
+    logger.log(`${signal}: shutting down (grace ${graceMs} ms)`);
+    const watchdog = setTimeout(() => {
+      logger.error(`shutdown not finished within ${graceMs} ms; exiting with work abandoned`);
+      process.exit(1);
+    }, hardExitMs);
+    app.close().then(
+      () => {
+        clearTimeout(watchdog);
+        const abandoned = state.abandonedWork;
+        if (abandoned.length > 0) {
+          logger.warn(`stopped; abandoned: ${abandoned.join('; ')}`);
+          process.exit(1);
+        }
+        process.exit(0);
+      },
+      (err: unknown) => {
+        clearTimeout(watchdog);
+        logger.error(`shutdown failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  state.unlisten = () => {
+    process.removeListener('SIGTERM', stop);
+    process.removeListener('SIGINT', stop);
+  };
+}

@@ -1,0 +1,83 @@
+import { EventEmitter } from 'node:events';
+import { RedisErrors, type RedisOp } from './redis-errors';
+
+function setup(): { errors: RedisErrors; ops: RedisOp[]; lines: string[]; clock: { t: number } } {
+  const ops: RedisOp[] = [];
+  const lines: string[] = [];
+  const clock = { t: 1_000_000 };
+  const errors = new RedisErrors(
+    { warn: (m: string) => lines.push(`warn ${m}`), log: (m: string) => lines.push(`log ${m}`) },
+    { inc: ({ op }) => ops.push(op) },
+    () => clock.t,
+  );
+  return { errors, ops, lines, clock };
+}
+
+describe('RedisErrors', () => {
+  it('counts every failure by op, logs the start and the end of an outage once each', () => {
+    const { errors, ops, lines, clock } = setup();
+    const conn = new EventEmitter();
+    errors.watchConnection(conn, 'cmd');
+    conn.emit('error', new Error('connect ECONNREFUSED 127.0.0.1:6390'));
+    for (let i = 0; i < 50; i++) {
+      clock.t += 100;
+      conn.emit('error', new Error('connect ECONNREFUSED 127.0.0.1:6390'));
+      errors.report('usage_enqueue', new Error('Connection is closed.'));
+    }
+    expect(ops.filter((o) => o === 'connection')).toHaveLength(51);
+    expect(ops.filter((o) => o === 'usage_enqueue')).toHaveLength(50);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^warn Redis unavailable \(connection: .*ECONNREFUSED/);
+    conn.emit('ready');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toBe('log Redis is back after 5.0 s (101 failed commands or connection attempts)');
+    // A reconnection without an outage (the first connect) logs nothing.
+    conn.emit('ready');
+    expect(lines).toHaveLength(2);
+  });
+
+  it('ends the outage only when every connection that dropped is ready again', () => {
+    const { errors, lines } = setup();
+    const a = new EventEmitter();
+    const b = new EventEmitter();
+    errors.watchConnection(a, 'a');
+    errors.watchConnection(b, 'b');
+    a.emit('error', new Error('down'));
+    b.emit('error', new Error('down'));
+    a.emit('ready');
+    expect(errors.mark).toBeNull();
+    b.emit('ready');
+    expect(errors.mark).not.toBeNull();
+    expect(lines.filter((l) => l.startsWith('log'))).toHaveLength(1);
+  });
+
+  it('gives work a mark that tells whether Redis failed while it ran', () => {
+    const { errors, clock } = setup();
+    const conn = new EventEmitter();
+    errors.watchConnection(conn, 'cmd');
+    const before = errors.mark;
+    expect(before).not.toBeNull();
+    expect(errors.failedWithin(60_000)).toBe(false);
+    conn.emit('error', new Error('down'));
+    expect(errors.mark).toBeNull();
+    conn.emit('ready');
+    expect(errors.mark).not.toBeNull();
+    expect(errors.mark).not.toBe(before);
+    expect(errors.failedWithin(60_000)).toBe(true);
+    clock.t += 60_000;
+    expect(errors.failedWithin(60_000)).toBe(false);
+  });
+
+  it('ends an outage of failed commands alone (no connection dropped) after a quiet spell', () => {
+    const { errors, lines, clock } = setup();
+    errors.report('circuit_read', new Error('LOADING Redis is loading the dataset in memory'));
+    expect(errors.mark).toBeNull();
+    clock.t += 29_999;
+    expect(errors.mark).toBeNull();
+    clock.t += 1;
+    expect(errors.mark).not.toBeNull();
+    expect(lines).toHaveLength(2);
+    errors.report('circuit_read', new Error('again'));
+    expect(lines).toHaveLength(3);
+  });
+});

@@ -1,0 +1,141 @@
+import { Logger } from '@nestjs/common';
+import { describeError } from '../http/errors';
+
+/**
+ * What a failed Redis command was doing: the `op` label of `aigw_redis_errors_total`. A closed set, so
+ * dashboards can rely on it; add, don't rename.
+ */
+export type RedisOp =
+  /** A client's own connection error (refused, reset, timed out): one per reconnection attempt. */
+  | 'connection'
+  /** BullMQ queue or worker internals (job fetch, lock renewal, stalled check). */
+  | 'queue'
+  | 'enqueue'
+  | 'circuit_read'
+  | 'circuit_acquire'
+  | 'circuit_record'
+  | 'latency_read'
+  | 'latency_record'
+  | 'rotation'
+  | 'route_read'
+  | 'route_record'
+  | 'usage_enqueue'
+  | 'reply_publish'
+  | 'reply_read'
+  | 'answer_stash'
+  | 'cancel';
+
+/** Anything Redis-like whose failures arrive as events (an ioredis client, a BullMQ queue or worker). */
+export interface ErrorEmitter {
+  on(event: 'error', listener: (err: Error) => void): unknown;
+}
+
+/** A connection that reconnects by itself (ioredis). */
+export interface Reconnecting {
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'ready', listener: () => void): unknown;
+}
+
+/** Errors stop being one outage when none arrived for this long and no watched connection is down. */
+const QUIET_MS = 30_000;
+
+interface Outage {
+  since: number;
+  lastErrorAt: number;
+  errors: number;
+}
+
+/**
+ * The one place Redis failures of a process are reported. Every failure is counted by op; the log gets one
+ * line when an outage starts (the first failure) and one when it ends (every connection that dropped is
+ * ready again), not one per command or reconnection attempt: while Redis is down, a busy process fails
+ * thousands of commands a second, and ioredis emits an error on every reconnection attempt.
+ *
+ * Every Redis client of the project is created through `createRedis`, which attaches it here, and every
+ * BullMQ queue and worker is `watch`ed: a client without an error listener crashes the process on its first
+ * connection error (ioredis's "Unhandled error event").
+ */
+export class RedisErrors {
+  private outage: Outage | null = null;
+  private outagesStarted = 0;
+  private lastOutageEndedAt = -Infinity;
+  /** Names of watched connections currently not ready. */
+  private readonly down = new Set<string>();
+
+  constructor(
+    private readonly logger: Pick<Logger, 'warn' | 'log'> = new Logger('Redis'),
+    private readonly counter?: { inc(labels: { op: RedisOp }): void },
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** A command failed; the caller has already decided what to do without its result. */
+  report(op: RedisOp, err: unknown): void {
+    this.counter?.inc({ op });
+    const now = this.now();
+    const outage = this.current(now);
+    if (outage !== null) {
+      outage.errors++;
+      outage.lastErrorAt = now;
+      return;
+    }
+    this.outage = { since: now, lastErrorAt: now, errors: 1 };
+    this.outagesStarted++;
+    this.logger.warn(
+      `Redis unavailable (${op}: ${describeError(err)}); working without it where possible, further errors ` +
+        'are counted in aigw_redis_errors_total until it is back',
+    );
+  }
+
+  /** Attaches to a connection: its errors are reported, its drop and return end or extend the outage. */
+  watchConnection(client: Reconnecting, name: string): void {
+    client.on('error', (err: Error) => {
+      this.down.add(name);
+      this.report('connection', err);
+    });
+    client.on('ready', () => this.ready(name));
+  }
+
+  /** Attaches to a BullMQ queue or worker, whose errors come from its own connections' commands. */
+  watch(emitter: ErrorEmitter, op: RedisOp = 'queue'): void {
+    emitter.on('error', (err: Error) => this.report(op, err));
+  }
+
+  /**
+   * A mark that changes whenever an outage starts, and is null during one. Work that compares the mark taken
+   * when it started with the one when it ends knows, without a Redis call, whether Redis failed meanwhile
+   * (and so whether its job lock may have lapsed).
+   */
+  get mark(): number | null {
+    return this.current(this.now()) === null ? this.outagesStarted : null;
+  }
+
+  /** True during an outage and for `ms` after one ended. */
+  failedWithin(ms: number): boolean {
+    const now = this.now();
+    return this.current(now) !== null || now - this.lastOutageEndedAt < ms;
+  }
+
+  /** The outage in progress; one of failed commands only (no connection dropped) ends after a quiet spell. */
+  private current(now: number): Outage | null {
+    const outage = this.outage;
+    if (outage !== null && this.down.size === 0 && now - outage.lastErrorAt >= QUIET_MS) {
+      this.end(outage);
+      return null;
+    }
+    return outage;
+  }
+
+  private ready(name: string): void {
+    this.down.delete(name);
+    if (this.outage !== null && this.down.size === 0) {
+      this.end(this.outage);
+    }
+  }
+
+  private end(outage: Outage): void {
+    this.outage = null;
+    this.lastOutageEndedAt = this.now();
+    const seconds = ((this.now() - outage.since) / 1000).toFixed(1);
+    this.logger.log(`Redis is back after ${seconds} s (${outage.errors} failed commands or connection attempts)`);
+  }
+}
