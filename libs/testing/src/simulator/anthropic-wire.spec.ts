@@ -34,6 +34,11 @@ describe('anthropicWire.parse', () => {
       includeUsage: true,
       promptChars: 3 + 3 + 2 + 4,
       lastUserText: 'last',
+      tools: [],
+      forcedTool: null,
+      lastToolResult: null,
+      json: null,
+      reasoning: false,
     });
   });
 
@@ -88,5 +93,55 @@ describe('anthropicWire rendering', () => {
     expect(JSON.parse(anthropicWire.errorBody(401))).toMatchObject({ error: { type: 'authentication_error' } });
     expect(JSON.parse(anthropicWire.errorBody(429))).toMatchObject({ error: { type: 'rate_limit_error' } });
     expect(() => JSON.parse(parseSse(r.streamBroken())[0].data) as unknown).toThrow(SyntaxError);
+  });
+});
+
+describe('anthropicWire: tool use', () => {
+  it('reads tools, a forced tool and a trailing tool_result turn', () => {
+    expect(
+      anthropicWire.parse({
+        model: 'm',
+        max_tokens: 10,
+        tools: [{ name: 'get_weather', input_schema: { type: 'object' } }],
+        tool_choice: { type: 'tool', name: 'get_weather' },
+        messages: [
+          { role: 'user', content: 'Oslo?' },
+          { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'get_weather', input: {} }] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: '12C' }] },
+        ],
+      }),
+    ).toMatchObject({
+      tools: [{ name: 'get_weather', parameters: { type: 'object' } }],
+      forcedTool: 'get_weather',
+      lastToolResult: '12C',
+      lastUserText: 'Oslo?',
+    });
+  });
+
+  it('renders a tool_use block, streamed as input_json_delta pieces, stop_reason tool_use', () => {
+    const pieces = new Answer(['{"city"', ':"Oslo"}']);
+    const r = anthropicWire.render({
+      id: 'msg_1',
+      created: 1,
+      model: 'm',
+      answer: pieces,
+      promptTokens: 5,
+      cachedTokens: 0,
+      truncated: false,
+      includeUsage: true,
+      toolCall: { id: 'toolu_1', name: 'get_weather', pieces },
+    });
+    expect(JSON.parse(r.json())).toMatchObject({
+      content: [{ type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Oslo' } }],
+      stop_reason: 'tool_use',
+    });
+    const events = parseSse(r.streamStart() + r.streamToken(0) + r.streamToken(1) + r.streamEnd());
+    const data = events.map((e) => JSON.parse(e.data) as Record<string, unknown>);
+    expect(data[1]).toMatchObject({ content_block: { type: 'tool_use', id: 'toolu_1', name: 'get_weather' } });
+    expect(data.filter((d) => d.type === 'content_block_delta').map((d) => d.delta)).toEqual([
+      { type: 'input_json_delta', partial_json: '{"city"' },
+      { type: 'input_json_delta', partial_json: ':"Oslo"}' },
+    ]);
+    expect(data.find((d) => d.type === 'message_delta')).toMatchObject({ delta: { stop_reason: 'tool_use' } });
   });
 });

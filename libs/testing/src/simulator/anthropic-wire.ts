@@ -1,4 +1,5 @@
 import { contentText } from './answers';
+import { type SimTool } from './behaviours';
 import {
   asRecord,
   type Generation,
@@ -45,7 +46,17 @@ class AnthropicRendering implements Rendering {
   constructor(private readonly gen: Generation) {}
 
   private stopReason(): string {
+    if (this.gen.toolCall !== undefined) {
+      return 'tool_use';
+    }
     return this.gen.truncated ? 'max_tokens' : 'end_turn';
+  }
+
+  private contentBlock(): string {
+    const call = this.gen.toolCall;
+    return call === undefined
+      ? `{"type":"text","text":${this.gen.answer.textJson}}`
+      : `{"type":"tool_use","id":"${call.id}","name":${JSON.stringify(call.name)},"input":${this.gen.answer.text}}`;
   }
 
   /**
@@ -64,7 +75,7 @@ class AnthropicRendering implements Rendering {
     const g = this.gen;
     return (
       `{"id":"${g.id}","type":"message","role":"assistant","model":${JSON.stringify(g.model)},` +
-      `"content":[{"type":"text","text":${g.answer.textJson}}],"stop_reason":"${this.stopReason()}",` +
+      `"content":[${this.contentBlock()}],"stop_reason":"${this.stopReason()}",` +
       `"stop_sequence":null,"usage":${this.usage(g.answer.length)}}`
     );
   }
@@ -79,17 +90,21 @@ class AnthropicRendering implements Rendering {
       ) +
       event(
         'content_block_start',
-        '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}',
+        g.toolCall === undefined
+          ? '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}'
+          : `{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"${g.toolCall.id}","name":${JSON.stringify(g.toolCall.name)},"input":{}}}`,
       ) +
       event('ping', '{"type":"ping"}')
     );
   }
 
   streamToken(index: number): string {
-    return event(
-      'content_block_delta',
-      `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":${this.gen.answer.tokenJson[index]}}}`,
-    );
+    const token = this.gen.answer.tokenJson[index];
+    const delta =
+      this.gen.toolCall === undefined
+        ? `{"type":"text_delta","text":${token}}`
+        : `{"type":"input_json_delta","partial_json":${token}}`;
+    return event('content_block_delta', `{"type":"content_block_delta","index":0,"delta":${delta}}`);
   }
 
   streamEnd(): string {
@@ -138,6 +153,7 @@ function parse(raw: unknown): ParsedRequest | WireProblem {
   }
   let promptChars = contentText(body.system).length;
   let lastUserText = '';
+  let lastToolResult: string | null = null;
   for (const m of body.messages as unknown[]) {
     const message = asRecord(m);
     if (message === null) {
@@ -145,10 +161,13 @@ function parse(raw: unknown): ParsedRequest | WireProblem {
     }
     const text = contentText(message.content);
     promptChars += text.length;
-    if (message.role === 'user') {
+    const result = message.role === 'user' ? toolResultText(message.content) : null;
+    if (message.role === 'user' && result === null) {
       lastUserText = text;
     }
+    lastToolResult = result;
   }
+  const choice = asRecord(body.tool_choice);
   return {
     model: body.model,
     stream: body.stream === true,
@@ -156,7 +175,43 @@ function parse(raw: unknown): ParsedRequest | WireProblem {
     includeUsage: true,
     promptChars,
     lastUserText,
+    tools: choice?.type === 'none' ? [] : toolsOf(body.tools),
+    forcedTool: choice?.type === 'tool' && typeof choice.name === 'string' ? choice.name : null,
+    lastToolResult,
+    json: null,
+    reasoning: false,
   };
+}
+
+/** The text of the tool_result blocks of a user turn (null when it has none). */
+function toolResultText(content: unknown): string | null {
+  if (!Array.isArray(content)) {
+    return null;
+  }
+  let found = false;
+  let text = '';
+  for (const block of content) {
+    const b = asRecord(block);
+    if (b?.type === 'tool_result') {
+      found = true;
+      text += contentText(b.content);
+    }
+  }
+  return found ? text : null;
+}
+
+function toolsOf(raw: unknown): SimTool[] {
+  if (!Array.isArray(raw)) {
+    return [];
+  }
+  const tools: SimTool[] = [];
+  for (const t of raw) {
+    const tool = asRecord(t);
+    if (tool !== null && typeof tool.name === 'string') {
+      tools.push({ name: tool.name, parameters: tool.input_schema });
+    }
+  }
+  return tools;
 }
 
 export const anthropicWire: WireFormat = {

@@ -42,6 +42,11 @@ describe('openAiWire.parse', () => {
       includeUsage: true,
       promptChars: 4 + 5 + 1 + 8,
       lastUserText: 'last one',
+      tools: [],
+      forcedTool: null,
+      lastToolResult: null,
+      json: null,
+      reasoning: false,
     });
   });
 
@@ -116,5 +121,70 @@ describe('openAiWire rendering', () => {
       },
     });
     expect(JSON.parse(openAiWire.errorBody(400, 'bad', 'model'))).toMatchObject({ error: { param: 'model' } });
+  });
+});
+
+describe('openAiWire: tools, JSON mode and reasoning', () => {
+  const base = { model: 'm', messages: [{ role: 'user', content: 'Oslo' }] };
+  const tool = { type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } };
+
+  it('reads tools, tool_choice, a trailing tool result, response_format and reasoning_effort', () => {
+    expect(
+      openAiWire.parse({
+        ...base,
+        tools: [tool],
+        tool_choice: { type: 'function', function: { name: 'get_weather' } },
+        response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object' } } },
+        reasoning_effort: 'low',
+      }),
+    ).toMatchObject({
+      tools: [{ name: 'get_weather', parameters: { type: 'object' } }],
+      forcedTool: 'get_weather',
+      json: { schema: { type: 'object' } },
+      reasoning: true,
+    });
+    expect(openAiWire.parse({ ...base, tools: [tool], tool_choice: 'none' })).toMatchObject({ tools: [] });
+    const afterTool = openAiWire.parse({
+      ...base,
+      messages: [...base.messages, { role: 'assistant', content: null }, { role: 'tool', content: '12C' }],
+      response_format: { type: 'json_object' },
+    });
+    expect(afterTool).toMatchObject({ lastToolResult: '12C', json: { schema: null } });
+  });
+
+  it('renders a tool call: JSON with null content, streamed as a head fragment and argument pieces', () => {
+    const g = gen({
+      answer: new Answer(['{"ci', 'ty":"Oslo"}']),
+      toolCall: { id: 'call_1', name: 'get_weather', pieces: new Answer(['{"ci', 'ty":"Oslo"}']) },
+      reasoning: new Answer(['Thinking']),
+    });
+    const r = openAiWire.render(g);
+    expect(JSON.parse(r.json())).toMatchObject({
+      choices: [
+        {
+          message: {
+            content: null,
+            reasoning_content: 'Thinking',
+            tool_calls: [
+              { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } },
+            ],
+          },
+          finish_reason: 'tool_calls',
+        },
+      ],
+      usage: { completion_tokens: 3, completion_tokens_details: { reasoning_tokens: 1 } },
+    });
+    const chunks = dataLines(r.streamStart() + r.streamToken(0) + r.streamToken(1) + r.streamEnd()) as {
+      choices: { delta: Record<string, unknown>; finish_reason: string | null }[];
+    }[];
+    expect(chunks.map((c) => c.choices[0].delta)).toEqual([
+      { role: 'assistant', content: '', refusal: null },
+      { reasoning_content: 'Thinking' },
+      { tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } }] },
+      { tool_calls: [{ index: 0, function: { arguments: '{"ci' } }] },
+      { tool_calls: [{ index: 0, function: { arguments: 'ty":"Oslo"}' } }] },
+      {},
+    ]);
+    expect(chunks[5].choices[0].finish_reason).toBe('tool_calls');
   });
 });

@@ -1,4 +1,5 @@
 import { contentText } from './answers';
+import { type SimTool } from './behaviours';
 import {
   asRecord,
   type Generation,
@@ -32,11 +33,12 @@ function errorJson(status: number, message?: string, param: string | null = null
 
 function usageJson(gen: Generation): string {
   const p = gen.promptTokens;
-  const c = gen.answer.length;
+  const r = gen.reasoning?.length ?? 0;
+  const c = gen.answer.length + r;
   return (
     `{"prompt_tokens":${p},"completion_tokens":${c},"total_tokens":${p + c},` +
     `"prompt_tokens_details":{"cached_tokens":${gen.cachedTokens},"audio_tokens":0},` +
-    '"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}'
+    `"completion_tokens_details":{"reasoning_tokens":${r},"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}`
   );
 }
 
@@ -54,24 +56,52 @@ class OpenAiRendering implements Rendering {
   }
 
   private finishReason(): string {
+    if (this.gen.toolCall !== undefined) {
+      return 'tool_calls';
+    }
     return this.gen.truncated ? 'length' : 'stop';
+  }
+
+  private delta(json: string): string {
+    return `${this.head}[{"index":0,"delta":${json},"logprobs":null,"finish_reason":null${this.choiceTail}`;
   }
 
   json(): string {
     const gen = this.gen;
+    const call = gen.toolCall;
+    const content =
+      call === undefined
+        ? `"content":${gen.answer.textJson}`
+        : `"content":null,"tool_calls":[{"id":"${call.id}","type":"function","function":{"name":${JSON.stringify(call.name)},"arguments":${gen.answer.textJson}}}]`;
+    const reasoning = gen.reasoning === undefined ? '' : `,"reasoning_content":${gen.reasoning.textJson}`;
     return (
       `{"id":"${gen.id}","object":"chat.completion","created":${gen.created},"model":${JSON.stringify(gen.model)},` +
-      `"choices":[{"index":0,"message":{"role":"assistant","content":${gen.answer.textJson},"refusal":null,"annotations":[]},` +
+      `"choices":[{"index":0,"message":{"role":"assistant",${content}${reasoning},"refusal":null,"annotations":[]},` +
       `"logprobs":null,"finish_reason":"${this.finishReason()}"}],"usage":${usageJson(gen)},${FINGERPRINT}}`
     );
   }
 
+  /** Role chunk, then reasoning (one chunk per token), then a tool call's head (id, name, no arguments yet). */
   streamStart(): string {
-    return `${this.head}[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null${this.choiceTail}`;
+    const gen = this.gen;
+    let out = this.delta('{"role":"assistant","content":"","refusal":null}');
+    for (const token of gen.reasoning?.tokenJson ?? []) {
+      out += this.delta(`{"reasoning_content":${token}}`);
+    }
+    const call = gen.toolCall;
+    if (call !== undefined) {
+      out += this.delta(
+        `{"tool_calls":[{"index":0,"id":"${call.id}","type":"function","function":{"name":${JSON.stringify(call.name)},"arguments":""}}]}`,
+      );
+    }
+    return out;
   }
 
   streamToken(index: number): string {
-    return `${this.head}[{"index":0,"delta":{"content":${this.gen.answer.tokenJson[index]}},"logprobs":null,"finish_reason":null${this.choiceTail}`;
+    const token = this.gen.answer.tokenJson[index];
+    return this.gen.toolCall === undefined
+      ? this.delta(`{"content":${token}}`)
+      : this.delta(`{"tool_calls":[{"index":0,"function":{"arguments":${token}}}]}`);
   }
 
   streamEnd(): string {
@@ -115,6 +145,7 @@ function parse(raw: unknown): ParsedRequest | WireProblem {
   }
   let promptChars = 0;
   let lastUserText = '';
+  let lastToolResult: string | null = null;
   for (const m of body.messages as unknown[]) {
     const message = asRecord(m);
     if (message === null) {
@@ -125,8 +156,13 @@ function parse(raw: unknown): ParsedRequest | WireProblem {
     if (message.role === 'user') {
       lastUserText = text;
     }
+    lastToolResult = message.role === 'tool' ? text : null;
   }
   const limits = [maxTokens, maxCompletion].filter((v): v is number => v !== null);
+  const choice = body.tool_choice;
+  const forced = asRecord(asRecord(choice)?.function)?.name;
+  const format = asRecord(body.response_format);
+  const jsonSchema = asRecord(format?.json_schema);
   return {
     model: body.model,
     stream: body.stream === true,
@@ -134,7 +170,31 @@ function parse(raw: unknown): ParsedRequest | WireProblem {
     includeUsage: asRecord(body.stream_options)?.include_usage === true,
     promptChars,
     lastUserText,
+    tools: choice === 'none' ? [] : toolsOf(body.tools),
+    forcedTool: typeof forced === 'string' ? forced : null,
+    lastToolResult,
+    json:
+      format?.type === 'json_object'
+        ? { schema: null }
+        : format?.type === 'json_schema'
+          ? { schema: jsonSchema?.schema ?? null }
+          : null,
+    reasoning: typeof body.reasoning_effort === 'string' && body.reasoning_effort !== 'none',
   };
+}
+
+function toolsOf(raw: unknown): SimTool[] {
+  if (!Array.isArray(raw)) {
+    return [];
+  }
+  const tools: SimTool[] = [];
+  for (const t of raw) {
+    const fn = asRecord(asRecord(t)?.function);
+    if (fn !== null && typeof fn.name === 'string') {
+      tools.push({ name: fn.name, parameters: fn.parameters });
+    }
+  }
+  return tools;
 }
 
 export const openAiWire: WireFormat = {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo } from 'node:net';
-import { AnswerBook, echoAnswer, estimateTokens } from './answers';
+import { type Answer, AnswerBook, echoAnswer, estimateTokens } from './answers';
+import { jsonAnswer, reasoningAnswer, toolCallAnswer, type ToolCallAnswer, toolResultAnswer } from './behaviours';
 import { anthropicWire } from './anthropic-wire';
 import { DEFAULT_SIMULATOR_CONFIG, type SimulatorConfig, validateSimulatorPatch } from './config';
 import { type Controllable, handleControl } from './control';
@@ -12,7 +13,7 @@ import { modelsBody } from './models';
 import { openAiWire } from './openai-wire';
 import { Responder } from './respond';
 import { type Outcome, type RecordedRequest, type SimulatorStats, StatsRecorder } from './stats';
-import { isProblem, type WireFormat } from './wire';
+import { isProblem, type ParsedRequest, type WireFormat } from './wire';
 
 function copyConfig(c: SimulatorConfig): SimulatorConfig {
   return { ...c, failStatus: [...c.failStatus], models: [...c.models] };
@@ -241,9 +242,17 @@ export class ProviderSimulator implements Controllable {
     }
     const cfg = this.cfg;
     const fault = drawFault(cfg);
-    const full = cfg.echo ? echoAnswer(parsed.lastUserText) : this.book.get(null);
-    const answer = cfg.echo ? full.truncate(parsed.maxTokens ?? full.length) : this.book.get(parsed.maxTokens);
     const promptTokens = estimateTokens(parsed.promptChars);
+    const toolCall = this.toolCallFor(parsed);
+    const planned = toolCall?.pieces ?? this.plannedAnswer(parsed);
+    const full = planned ?? (cfg.echo ? echoAnswer(parsed.lastUserText) : this.book.get(null));
+    // A tool call is never cut short: its arguments must stay valid JSON.
+    const answer =
+      toolCall !== undefined
+        ? full
+        : planned !== null || cfg.echo
+          ? full.truncate(parsed.maxTokens ?? full.length)
+          : this.book.get(parsed.maxTokens);
     const rendering = wire.render({
       id: this.nextId(wire.idPrefix),
       created: Math.floor(Date.now() / 1000),
@@ -253,12 +262,34 @@ export class ProviderSimulator implements Controllable {
       cachedTokens: Math.min(cfg.cachedTokens, promptTokens),
       truncated: answer.length < full.length,
       includeUsage: parsed.includeUsage,
+      ...(toolCall === undefined ? {} : { toolCall }),
+      ...(parsed.reasoning ? { reasoning: reasoningAnswer(parsed.lastUserText) } : {}),
     });
     if (parsed.stream) {
       this.afterLatency(() => this.responder.streamReply(ex, wire, rendering, answer.length, fault));
     } else {
       this.afterLatency(() => this.responder.jsonReply(ex, wire, () => rendering.json(), fault));
     }
+  }
+
+  /** Tools offered and the turn is the user's: call the forced tool, else the first one. */
+  private toolCallFor(parsed: ParsedRequest): ToolCallAnswer | undefined {
+    if (parsed.tools.length === 0 || parsed.lastToolResult !== null) {
+      return undefined;
+    }
+    const tool = parsed.tools.find((t) => t.name === parsed.forcedTool) ?? parsed.tools[0];
+    return toolCallAnswer(this.nextId('call_sim'), tool, parsed.lastUserText);
+  }
+
+  /** A text answer the request's shape decides (after a tool result, JSON mode); null for the usual one. */
+  private plannedAnswer(parsed: ParsedRequest): Answer | null {
+    if (parsed.lastToolResult !== null) {
+      return toolResultAnswer(parsed.lastToolResult);
+    }
+    if (parsed.json !== null) {
+      return jsonAnswer(parsed.json.schema, parsed.lastUserText);
+    }
+    return null;
   }
 
   private afterLatency(fn: () => void): void {

@@ -1,4 +1,5 @@
 import { type Answer } from './answers';
+import { type SimTool, type ToolCallAnswer } from './behaviours';
 
 /** What the simulator needs from a chat request, whichever wire format it came in. */
 export interface ParsedRequest {
@@ -10,6 +11,16 @@ export interface ParsedRequest {
   includeUsage: boolean;
   promptChars: number;
   lastUserText: string;
+  /** Tools offered, unless tool choice is `none`. */
+  tools: SimTool[];
+  /** The tool a tool choice forces, if any. */
+  forcedTool: string | null;
+  /** The text of the tool result the conversation ends with; null when it ends otherwise. */
+  lastToolResult: string | null;
+  /** JSON mode: null when off; `{schema: null}` for json_object. */
+  json: { schema: unknown } | null;
+  /** Reasoning asked for (OpenAI-compatible `reasoning_effort`). */
+  reasoning: boolean;
 }
 
 /** Why a request body was rejected (answered 400 in the provider's error shape). */
@@ -29,6 +40,10 @@ export interface Generation {
   /** The answer was cut by the client's max_tokens. */
   truncated: boolean;
   includeUsage: boolean;
+  /** The answer is this tool call (its argument pieces are `answer`'s tokens) instead of text. */
+  toolCall?: ToolCallAnswer;
+  /** Reasoning sent before the answer. */
+  reasoning?: Answer;
 }
 
 /** The serialised pieces of one answer, in the wire format it was asked in. */
