@@ -1,0 +1,235 @@
+import OpenAI, { APIError } from 'openai';
+import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
+import { TestSystem } from './harness';
+
+/**
+ * The official OpenAI SDK (v6) through the whole system for what agents and structured-output clients need:
+ * tool calling (plain and streamed, assembled by the SDK), JSON schema output, images, reasoning, the
+ * pass-through of fields the gateway does not model, and the same agent loop against an Anthropic deployment.
+ */
+describe('OpenAI SDK: tools, JSON mode, vision (e2e)', () => {
+  const system = new TestSystem({
+    workers: 1,
+    env: { RETRY_MAX: '0' },
+    catalog: (s) => `providers:
+  - id: sim0
+    kind: openai
+    baseUrl: ${s.sim.url}/v1
+    apiKey: sk-sim-secret-0
+    timeoutMs: 10000
+    models:
+      - { name: sim-gpt, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192, capabilities: [chat, streaming, tools, json, vision] }
+      - { name: sim-plain, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192, capabilities: [chat, streaming] }
+  - id: sim0-anthropic
+    kind: anthropic
+    baseUrl: ${s.sim.url}
+    apiKey: sk-sim-secret-a0
+    timeoutMs: 10000
+    models:
+      - { name: sim-claude, promptPer1k: 0.003, completionPer1k: 0.015, cachedPromptPer1k: 0.0003, cacheWritePer1k: 0.00375, contextWindow: 8192, capabilities: [chat, streaming, tools, vision] }
+`,
+  });
+  let client: OpenAI;
+
+  const weather: ChatCompletionTool = {
+    type: 'function',
+    function: {
+      name: 'get_weather',
+      description: 'Current weather in a city',
+      parameters: {
+        type: 'object',
+        properties: { city: { type: 'string' }, days: { type: 'integer' } },
+        required: ['city'],
+      },
+    },
+  };
+
+  beforeAll(async () => {
+    await system.start();
+    client = new OpenAI({ baseURL: `${system.gatewayUrl}/v1`, apiKey: system.adminKey, maxRetries: 0 });
+  }, 90_000);
+
+  afterAll(() => system.stop(), 30_000);
+
+  /** Model asks for the tool, the client answers it, the model finishes in text using the result. */
+  async function roundTrip(model: string): Promise<void> {
+    const messages: ChatCompletionMessageParam[] = [{ role: 'user', content: 'Oslo' }];
+    const first = await client.chat.completions.create({ model, messages, tools: [weather] });
+    const choice = first.choices[0];
+    expect(choice.finish_reason).toBe('tool_calls');
+    expect(choice.message.content).toBeNull();
+    const call = choice.message.tool_calls?.[0];
+    expect(call?.type).toBe('function');
+    if (call?.type !== 'function') {
+      throw new Error('expected a function call');
+    }
+    expect(call.function.name).toBe('get_weather');
+    expect(JSON.parse(call.function.arguments)).toEqual({ city: 'Oslo', days: 4 });
+    expect(call.id).toMatch(/\S/);
+
+    messages.push(choice.message, { role: 'tool', tool_call_id: call.id, content: '12C and sunny' });
+    const second = await client.chat.completions.create({ model, messages, tools: [weather] });
+    expect(second.choices[0].finish_reason).toBe('stop');
+    expect(second.choices[0].message.content).toBe('Tool result: 12C and sunny');
+  }
+
+  it('runs a tool-calling round trip', async () => {
+    await roundTrip('sim0/sim-gpt');
+  });
+
+  it('runs the same round trip against an Anthropic deployment (tool_use / tool_result translated)', async () => {
+    await roundTrip('sim0-anthropic/sim-claude');
+    const sent = system.sim.lastRequests(1)[0].body as { messages: { role: string; content: unknown }[] };
+    expect(sent.messages[1].content).toEqual([
+      expect.objectContaining({ type: 'tool_use', name: 'get_weather', input: { city: 'Oslo', days: 4 } }),
+    ]);
+    expect(sent.messages[2].content).toEqual([
+      expect.objectContaining({ type: 'tool_result', content: '12C and sunny' }),
+    ]);
+  });
+
+  it.each(['sim0/sim-gpt', 'sim0-anthropic/sim-claude'])(
+    'streams tool calls that the SDK assembles (%s)',
+    async (model) => {
+      const runner = client.chat.completions.stream({
+        model,
+        messages: [{ role: 'user', content: 'Rome' }],
+        tools: [weather],
+        tool_choice: { type: 'function', function: { name: 'get_weather' } },
+        stream_options: { include_usage: true },
+      });
+      const fragments: string[] = [];
+      runner.on('chunk', (chunk) => {
+        for (const t of chunk.choices[0]?.delta?.tool_calls ?? []) {
+          fragments.push(t.function?.arguments ?? '');
+        }
+      });
+      const final = await runner.finalChatCompletion();
+      const call = final.choices[0].message.tool_calls?.[0];
+      expect(final.choices[0].finish_reason).toBe('tool_calls');
+      expect(call?.type === 'function' && call.function.name).toBe('get_weather');
+      expect(call?.type === 'function' && JSON.parse(call.function.arguments)).toEqual({ city: 'Rome', days: 4 });
+      // Arguments arrived in several fragments, in order.
+      expect(fragments.filter((f) => f !== '').length).toBeGreaterThan(1);
+      expect(final.usage?.completion_tokens).toBeGreaterThan(0);
+    },
+  );
+
+  it('answers response_format json_schema with conforming JSON', async () => {
+    const res = await client.chat.completions.create({
+      model: 'sim-gpt',
+      messages: [{ role: 'user', content: 'Paris' }],
+      response_format: {
+        type: 'json_schema',
+        json_schema: {
+          name: 'city_info',
+          strict: true,
+          schema: {
+            type: 'object',
+            properties: { name: { type: 'string' }, population: { type: 'integer' }, capital: { type: 'boolean' } },
+            required: ['name', 'population', 'capital'],
+            additionalProperties: false,
+          },
+        },
+      },
+    });
+    expect(JSON.parse(res.choices[0].message.content ?? '')).toEqual({ name: 'Paris', population: 5, capital: true });
+    const sent = system.sim.lastRequests(1)[0].body as { response_format: unknown };
+    expect(sent.response_format).toMatchObject({
+      type: 'json_schema',
+      json_schema: { name: 'city_info', strict: true },
+    });
+  });
+
+  it('takes an image part on a vision deployment, and names the missing capability elsewhere', async () => {
+    const image =
+      'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/5+hHgAHggJ/PchI7wAAAABJRU5ErkJggg==';
+    const messages: ChatCompletionMessageParam[] = [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'what is this' },
+          { type: 'image_url', image_url: { url: image, detail: 'low' } },
+        ],
+      },
+    ];
+    const res = await client.chat.completions.create({ model: 'sim0-anthropic/sim-claude', messages });
+    expect(res.choices[0].message.content).toBe('what is this');
+    const sent = system.sim.lastRequests(1)[0].body as { messages: { content: unknown }[] };
+    expect(sent.messages[0].content).toEqual([
+      { type: 'text', text: 'what is this' },
+      { type: 'image', source: { type: 'base64', media_type: 'image/png', data: image.split(',')[1] } },
+    ]);
+
+    const err = await client.chat.completions.create({ model: 'sim-plain', messages }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(APIError);
+    expect((err as APIError).status).toBe(400);
+    expect((err as APIError).code).toBe('unsupported_capability');
+    expect((err as APIError).message).toContain('vision');
+  });
+
+  it('relays reasoning_content and keeps the reasoning tokens in usage', async () => {
+    const res = await client.chat.completions.create({
+      model: 'sim0/sim-gpt',
+      messages: [{ role: 'user', content: 'why' }],
+      reasoning_effort: 'low',
+    });
+    expect((res.choices[0].message as { reasoning_content?: string }).reasoning_content).toBe('Thinking about: why');
+    expect(res.usage?.completion_tokens_details?.reasoning_tokens).toBe(3);
+
+    const stream = await client.chat.completions.create({
+      model: 'sim0/sim-gpt',
+      messages: [{ role: 'user', content: 'why not' }],
+      reasoning_effort: 'low',
+      stream: true,
+    });
+    let reasoning = '';
+    let content = '';
+    for await (const chunk of stream) {
+      const delta = chunk.choices[0]?.delta as { reasoning_content?: string; content?: string } | undefined;
+      reasoning += delta?.reasoning_content ?? '';
+      content += delta?.content ?? '';
+    }
+    expect(reasoning).toBe('Thinking about: why not');
+    expect(content).toBe('why not');
+  });
+
+  it('forwards fields it does not model to OpenAI-compatible providers, and refuses them for Anthropic', async () => {
+    // The SDK sends unknown body fields as given.
+    const body: OpenAI.ChatCompletionCreateParamsNonStreaming = {
+      model: 'sim0/sim-gpt',
+      messages: [{ role: 'user', content: 'hi' }],
+      seed: 42,
+      logit_bias: { '50256': -100 },
+      service_tier: 'flex',
+      prediction: { type: 'content', content: 'hi' },
+    };
+    await client.chat.completions.create(body);
+    const sent = system.sim.lastRequests(1)[0].body as Record<string, unknown>;
+    expect(sent).toMatchObject({
+      seed: 42,
+      logit_bias: { '50256': -100 },
+      service_tier: 'flex',
+      prediction: { type: 'content', content: 'hi' },
+    });
+
+    const before = system.sim.stats().total;
+    for (const [field, extra] of [
+      ['logit_bias', { logit_bias: { '50256': -100 } }],
+      ['service_tier', { service_tier: 'flex' }],
+    ] as const) {
+      const err = await client.chat.completions
+        .create({
+          model: 'sim-claude',
+          messages: [{ role: 'user', content: 'hi' }],
+          ...(extra as Partial<OpenAI.ChatCompletionCreateParamsNonStreaming>),
+        })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(APIError);
+      expect((err as APIError).status).toBe(400);
+      expect((err as APIError).code).toBe('unsupported_parameter');
+      expect((err as APIError).param).toBe(field);
+    }
+    expect(system.sim.stats().total).toBe(before);
+  });
+});
