@@ -1,0 +1,182 @@
+import type { GenerationRequest } from '@aigw/core';
+import { chat, GatewayHarness, sseEvents, type ErrorEnvelope } from './support';
+
+const tool = {
+  type: 'function',
+  function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } },
+};
+const call = { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } };
+
+/**
+ * Chat-completion fields in both directions through the real gateway, against a stand-in worker: bad tool
+ * input is a 400 naming the field with nothing enqueued; tool calls and reasoning reach the client, streamed
+ * in order.
+ */
+describe('POST /v1/chat/completions: tools, formats and provider fields', () => {
+  const h = new GatewayHarness();
+
+  beforeAll(() => h.start(), 60_000);
+  afterAll(() => h.stop(), 30_000);
+
+  async function rejected(body: Record<string, unknown>): Promise<ErrorEnvelope['error']> {
+    const before = h.jobsSeen.length;
+    const jobsBefore = await h.queue.getJobCountByTypes('waiting', 'active', 'delayed', 'completed', 'failed');
+    const res = await h.post('/v1/chat/completions', body);
+    expect(res.status).toBe(400);
+    const envelope = (await res.json()) as ErrorEnvelope;
+    expect(Object.keys(envelope.error).sort()).toEqual(['code', 'message', 'param', 'type']);
+    // Nothing was enqueued: the queue holds exactly the jobs it held before, and the stand-in worker got none.
+    expect(await h.queue.getJobCountByTypes('waiting', 'active', 'delayed', 'completed', 'failed')).toBe(jobsBefore);
+    expect(h.jobsSeen.length).toBe(before);
+    return envelope.error;
+  }
+
+  it.each([
+    [{ tools: [{ type: 'function', function: { name: 'bad name!' } }] }, 'tools[0].function.name'],
+    [
+      { tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { a: 3 } } } }] },
+      'tools[0].function.parameters',
+    ],
+    [
+      { tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'string' } } }] },
+      'tools[0].function.parameters',
+    ],
+    [{ tools: [{ type: 'retrieval' }] }, 'tools[0].type'],
+    [{ tools: [tool, tool] }, 'tools[1].function.name'],
+    [{ tools: [tool], tool_choice: 'sometimes' }, 'tool_choice'],
+    [{ tools: [tool], tool_choice: { type: 'function', function: { name: 'other' } } }, 'tool_choice'],
+    [{ tool_choice: 'required' }, 'tool_choice'],
+    [{ response_format: { type: 'json_schema', json_schema: { schema: { type: 'object' } } } }, 'response_format'],
+    [{ response_format: { type: 'xml' } }, 'response_format'],
+    [{ logit_bias: { abc: 1 } }, 'logit_bias'],
+    [{ top_logprobs: 3 }, 'top_logprobs'],
+    [{ presence_penalty: 3 }, 'presence_penalty'],
+    [{ reasoning_effort: 'extreme' }, 'reasoning_effort'],
+    [{ metadata: { a: 1 } }, 'metadata'],
+  ])('rejects %j naming %s, enqueueing nothing', async (extra, param) => {
+    const error = await rejected(chat('hi', extra));
+    expect(error).toMatchObject({ code: 'invalid_request', type: 'invalid_request_error', param });
+  });
+
+  it('rejects a tool message whose tool_call_id matches no earlier assistant tool call', async () => {
+    const error = await rejected({
+      model: 'sim-gpt',
+      messages: [
+        { role: 'user', content: 'weather?' },
+        { role: 'assistant', content: null, tool_calls: [call] },
+        { role: 'tool', tool_call_id: 'call_2', content: '12C' },
+      ],
+    });
+    expect(error.param).toBe('messages[2].tool_call_id');
+    expect(error.message).toContain('call_2');
+    const missing = await rejected({ model: 'sim-gpt', messages: [{ role: 'tool', content: '12C' }] });
+    expect(missing.param).toBe('messages[0].tool_call_id');
+    const badCall = await rejected({
+      model: 'sim-gpt',
+      messages: [{ role: 'assistant', content: null, tool_calls: [{ ...call, function: { name: 'f' } }] }],
+    });
+    expect(badCall.param).toBe('messages[0].tool_calls[0].function.arguments');
+  });
+
+  it('names the capability no deployment has (sim-gpt here is chat and streaming only)', async () => {
+    const error = await rejected(chat('hi', { tools: [tool] }));
+    expect(error).toMatchObject({ code: 'unsupported_capability', param: 'tools' });
+    const json = await rejected(chat('hi', { response_format: { type: 'json_object' } }));
+    expect(json).toMatchObject({ code: 'unsupported_capability', param: 'response_format' });
+    const logitOnClaude = await rejected({
+      model: 'sim-claude',
+      messages: [{ role: 'user', content: 'x' }],
+      logit_bias: { '1': 2 },
+    });
+    expect(logitOnClaude).toMatchObject({ code: 'unsupported_parameter', param: 'logit_bias' });
+  });
+
+  it('relays streamed tool-call fragments and reasoning in order, then the finish reason and usage', async () => {
+    h.handle(async (job) => {
+      const jobId = job.id ?? '';
+      const request: GenerationRequest = job.data.request;
+      const result = h.result(request, '', {
+        finishReason: 'tool_calls',
+        toolCalls: [call as never],
+        reasoning: 'hmm',
+        usage: { promptTokens: 3, completionTokens: 2, totalTokens: 5, cachedPromptTokens: 0, reasoningTokens: 1 },
+      });
+      await h.publish(job, {
+        t: 'start',
+        jobId,
+        provider: 'sim',
+        model: 'sim-gpt',
+        route: 'direct',
+        attempts: 1,
+        id: 'c1',
+        created: 1,
+      });
+      await h.publish(job, { t: 'chunk', jobId, seq: 0, text: '', reasoning: 'hmm' });
+      await h.publish(job, {
+        t: 'chunk',
+        jobId,
+        seq: 1,
+        text: '',
+        toolCalls: [{ index: 0, id: 'call_1', name: 'get_weather', arguments: '' }],
+      });
+      await h.publish(job, { t: 'chunk', jobId, seq: 2, text: '', toolCalls: [{ index: 0, arguments: '{"city":' }] });
+      await h.publish(job, { t: 'chunk', jobId, seq: 3, text: '', toolCalls: [{ index: 0, arguments: '"Oslo"}' }] });
+      await h.publish(job, { t: 'end', jobId, result });
+      return { ok: true, result };
+    });
+    const res = await h.post(
+      '/v1/chat/completions',
+      chat('hi', { stream: true, stream_options: { include_usage: true } }),
+    );
+    expect(res.status).toBe(200);
+    const { payloads } = await sseEvents(res);
+    const deltas = (
+      payloads.slice(0, -1) as { choices: { delta: unknown; finish_reason: string | null }[]; usage?: unknown }[]
+    )
+      .filter((p) => p.choices.length > 0)
+      .map((p) => p.choices[0].delta);
+    expect(deltas).toEqual([
+      { role: 'assistant', content: '' },
+      { reasoning_content: 'hmm' },
+      { tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } }] },
+      { tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] },
+      { tool_calls: [{ index: 0, function: { arguments: '"Oslo"}' } }] },
+      {},
+    ]);
+    expect(payloads.at(-2)).toMatchObject({
+      choices: [],
+      usage: { completion_tokens: 2, completion_tokens_details: { reasoning_tokens: 1 } },
+    });
+    expect(payloads.at(-1)).toBe('[DONE]');
+  });
+
+  it('answers tool calls in the JSON body', async () => {
+    let seen: GenerationRequest | undefined;
+    h.handle(async (job) => {
+      seen = job.data.request;
+      const result = h.result(job.data.request, '', { finishReason: 'tool_calls', toolCalls: [call as never] });
+      await h.publish(job, { t: 'result', jobId: job.id ?? '', result });
+      return { ok: true, result };
+    });
+    const res = await h.post('/v1/chat/completions', chat('weather?', { seed: 3, service_tier: 'flex' }));
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { choices: { message: unknown; finish_reason: string }[] };
+    expect(body.choices[0]).toMatchObject({
+      message: { role: 'assistant', content: null, refusal: null, tool_calls: [call] },
+      finish_reason: 'tool_calls',
+    });
+    expect(seen?.options).toEqual({ seed: 3, extra: { service_tier: 'flex' } });
+  });
+
+  it('needs the tools capability for a conversation that already holds tool calls', async () => {
+    const error = await rejected({
+      model: 'sim-gpt',
+      messages: [
+        { role: 'user', content: 'weather?' },
+        { role: 'assistant', content: null, tool_calls: [call] },
+        { role: 'tool', tool_call_id: 'call_1', content: '12C' },
+      ],
+    });
+    expect(error).toMatchObject({ code: 'unsupported_capability', param: 'tools' });
+  });
+});
