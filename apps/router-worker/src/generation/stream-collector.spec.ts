@@ -36,4 +36,33 @@ describe('StreamCollector', () => {
   it('answers an empty stream', () => {
     expect(new StreamCollector('f').answer(3_000)).toMatchObject({ id: 'f', created: 3, text: '' });
   });
+
+  it('assembles tool calls from indexed fragments, with reasoning, refusal and the first fingerprint', () => {
+    const c = new StreamCollector('f');
+    c.add({ text: '', reasoning: 'think', systemFingerprint: 'fp_1' }, 1_000);
+    c.add({ text: '', toolCalls: [{ index: 1, id: 'call_b', name: 'now', arguments: '' }] }, 1_000);
+    c.add({ text: '', toolCalls: [{ index: 0, id: 'call_a', name: 'get', arguments: '{"c' }] }, 1_000);
+    c.add(
+      {
+        text: '',
+        toolCalls: [
+          { index: 0, arguments: 'ity":1}' },
+          { index: 1, arguments: '{}' },
+        ],
+      },
+      1_000,
+    );
+    c.add({ text: '', reasoning: 'ing', refusal: 'no', systemFingerprint: 'fp_2', finishReason: 'tool_calls' }, 1_000);
+    expect(c.answer(2_000)).toMatchObject({
+      text: '',
+      finishReason: 'tool_calls',
+      reasoning: 'thinking',
+      refusal: 'no',
+      systemFingerprint: 'fp_1',
+      toolCalls: [
+        { id: 'call_a', type: 'function', function: { name: 'get', arguments: '{"city":1}' } },
+        { id: 'call_b', type: 'function', function: { name: 'now', arguments: '{}' } },
+      ],
+    });
+  });
 });

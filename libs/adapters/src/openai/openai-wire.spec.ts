@@ -43,6 +43,56 @@ describe('openAiBody', () => {
     });
   });
 
+  it('sends every modelled field, the budget under the name the client used, and the pass-through fields', () => {
+    const tools = [{ type: 'function' as const, function: { name: 'f', parameters: { type: 'object' } } }];
+    const body = JSON.parse(
+      openAiBody(
+        {
+          target,
+          messages,
+          options: {
+            maxTokens: 9,
+            maxTokensField: 'max_completion_tokens',
+            tools,
+            toolChoice: 'required',
+            parallelToolCalls: false,
+            responseFormat: { type: 'json_object' },
+            seed: 1,
+            presencePenalty: 0.1,
+            frequencyPenalty: 0.2,
+            logitBias: { '5': 1 },
+            logprobs: true,
+            topLogprobs: 2,
+            user: 'u',
+            reasoningEffort: 'high',
+            metadata: { a: 'b' },
+            extra: { service_tier: 'flex', model: 'must-not-win' },
+          },
+        },
+        false,
+      ),
+    );
+    expect(body).toEqual({
+      service_tier: 'flex',
+      model: 'gpt-x',
+      messages,
+      max_completion_tokens: 9,
+      tools,
+      tool_choice: 'required',
+      parallel_tool_calls: false,
+      response_format: { type: 'json_object' },
+      seed: 1,
+      presence_penalty: 0.1,
+      frequency_penalty: 0.2,
+      logit_bias: { '5': 1 },
+      logprobs: true,
+      top_logprobs: 2,
+      user: 'u',
+      reasoning_effort: 'high',
+      metadata: { a: 'b' },
+    });
+  });
+
   it('sends only what is set', () => {
     expect(JSON.parse(openAiBody({ target, messages, options: {} }, false))).toEqual({ model: 'gpt-x', messages });
   });
@@ -118,5 +168,66 @@ describe('OpenAiStreamDecoder', () => {
       ErrorClass.Provider,
     );
     expect(thrown(() => decodeAll(['{"choices":[{"delta":{"content":"x"'])).errorClass).toBe(ErrorClass.Provider);
+  });
+});
+
+describe('tool calls, reasoning and details from OpenAI-compatible answers', () => {
+  it('reads tool calls, refusal, reasoning_content, logprobs, fingerprint and reasoning tokens', () => {
+    const logprobs = { content: [{ token: 'x', logprob: -1, bytes: [120], top_logprobs: [] }] };
+    const r = readCompletion(
+      {
+        id: 'c',
+        created: 1,
+        system_fingerprint: 'fp_9',
+        choices: [
+          {
+            message: {
+              content: null,
+              refusal: null,
+              reasoning_content: 'hmm',
+              tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+            },
+            logprobs,
+            finish_reason: 'tool_calls',
+          },
+        ],
+        usage: { prompt_tokens: 5, completion_tokens: 9, completion_tokens_details: { reasoning_tokens: 4 } },
+      },
+      200,
+    );
+    expect(r).toMatchObject({
+      text: '',
+      finishReason: 'tool_calls',
+      toolCalls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+      reasoning: 'hmm',
+      logprobs,
+      systemFingerprint: 'fp_9',
+      usage: { reasoningTokens: 4 },
+    });
+    expect(r.refusal).toBeUndefined();
+  });
+
+  it('decodes streamed tool-call fragments and reasoning deltas', () => {
+    const chunk = (delta: unknown, extra: Record<string, unknown> = {}): string =>
+      JSON.stringify({
+        id: 'c1',
+        system_fingerprint: 'fp',
+        choices: [{ index: 0, delta, finish_reason: null }],
+        ...extra,
+      });
+    const { deltas } = decodeAll([
+      chunk({ role: 'assistant', content: '' }),
+      chunk({ reasoning_content: 'why' }),
+      chunk({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'f', arguments: '' } }] }),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: '{"a":' } }] }),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: '1}' } }] }),
+      '[DONE]',
+    ]);
+    expect(deltas).toEqual([
+      { text: '', reasoning: 'why', id: 'c1', systemFingerprint: 'fp' },
+      { text: '', toolCalls: [{ index: 0, id: 'call_1', name: 'f' }] },
+      { text: '', toolCalls: [{ index: 0, arguments: '{"a":' }] },
+      { text: '', toolCalls: [{ index: 0, arguments: '1}' }] },
+    ]);
   });
 });

@@ -1,6 +1,7 @@
 import type { Capability, Deployment, ModelSpec, ProviderSpec } from '../catalog';
 import { ErrorCode } from '../errors';
 import { filterCandidates, pinnedIdOf, selectionError, type CandidateNeed } from './candidates';
+import { requestNeedsOf, supportsParam } from './request-needs';
 
 function deployment(
   providerId: string,
@@ -196,5 +197,57 @@ describe('filterCandidates: exclusions and the resulting error', () => {
     const copy = catalog.slice();
     filterCandidates(catalog, need('azure/gpt-4o', { allowFallback: true }), neverOpen);
     expect(catalog).toEqual(copy);
+  });
+});
+
+describe('capabilities and provider-dependent fields', () => {
+  const tools = ['chat', 'streaming', 'tools'] as Capability[];
+  const deps: Deployment[] = [
+    deployment('oa', 'm', { capabilities: tools }),
+    deployment('an', 'm', { capabilities: [...tools, 'vision'] }, { kind: 'anthropic' }),
+    deployment('plain', 'p'),
+  ];
+  const withTools = { messages: [], options: { tools: [{ type: 'function' as const, function: { name: 'f' } }] } };
+
+  it('derives needs from tools, tool history, images, JSON mode and set fields', () => {
+    expect(requestNeedsOf(withTools)).toEqual({ capabilities: ['tools'], params: [] });
+    expect(
+      requestNeedsOf({
+        messages: [
+          { role: 'tool', content: 'x', tool_call_id: 'c' },
+          { role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x' } }] },
+        ],
+        options: { responseFormat: { type: 'json_object' }, logitBias: { '1': 1 }, extra: { store: true } },
+      }),
+    ).toEqual({ capabilities: ['tools', 'vision', 'json'], params: ['response_format', 'logit_bias', 'store'] });
+    expect(requestNeedsOf({ messages: [], options: { responseFormat: { type: 'text' } } })).toEqual({
+      capabilities: [],
+      params: [],
+    });
+  });
+
+  it('keeps only deployments with the capabilities and a family that honours every field', () => {
+    expect(ids(filterCandidates(deps, need('m', { needs: requestNeedsOf(withTools) }), neverOpen).candidates)).toEqual([
+      'oa/m',
+      'an/m',
+    ]);
+    const logit = requestNeedsOf({ ...withTools, options: { ...withTools.options, logitBias: { '1': 1 } } });
+    const sel = filterCandidates(deps, need('m', { needs: logit }), neverOpen);
+    expect(ids(sel.candidates)).toEqual(['oa/m']);
+    expect(sel.excluded).toEqual([{ deploymentId: 'an/m', reason: 'unsupported_parameter' }]);
+    expect(supportsParam('anthropic', 'user')).toBe(true);
+    expect(supportsParam('anthropic', 'seed')).toBe(false);
+  });
+
+  it('names the missing capability or the unsupported field when nothing is left', () => {
+    const vision = { capabilities: ['vision'] as Capability[], params: [] };
+    const failure = filterCandidates(deps, need('p', { needs: vision }), neverOpen).failure;
+    expect(failure).toMatchObject({ code: ErrorCode.UnsupportedCapability, param: 'messages' });
+    expect(failure?.message).toContain("'vision'");
+    const seed = filterCandidates(deps, need('an/m', { needs: { capabilities: [], params: ['seed'] } }), neverOpen);
+    expect(seed.failure).toMatchObject({ code: ErrorCode.UnsupportedParameter, param: 'seed' });
+    const err = selectionError(seed.failure!);
+    expect(err.status).toBe(400);
+    expect(err.param).toBe('seed');
   });
 });
