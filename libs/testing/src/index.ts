@@ -12,5 +12,6 @@ export { simulatorBanner } from './simulator/banner';
 export { uniqueId } from './unique-id';
 export { waitFor, type WaitForOptions } from './wait-for';
 export { freePort } from './free-port';
+export { PrivateRedis } from './private-redis';
 export { parseSse, type SseEvent } from './sse';
 export * from './cleanup';

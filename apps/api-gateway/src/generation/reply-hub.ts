@@ -7,15 +7,7 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import type { ReplyMessage } from '@aigw/core';
-import {
-  closeRedis,
-  createRedis,
-  ENV,
-  RedisErrors,
-  RedisKeys,
-  ShutdownState,
-  shutdownBudget,
-} from '@aigw/platform';
+import { closeRedis, createRedis, ENV, RedisErrors, RedisKeys, ShutdownState, shutdownBudget } from '@aigw/platform';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { GatewayEnv } from '../config/gateway-env';

@@ -34,7 +34,7 @@ export class AnswerStash {
   /** Stores the answer, retrying until Redis takes it; rejects only when the worker must stop first. */
   async keep(jobId: string, answer: KeptAnswer): Promise<void> {
     const value = JSON.stringify(answer);
-    for (let failures = 0; ; ) {
+    for (let failures = 0; ;) {
       try {
         await this.redis.set(this.key(jobId), value, 'PX', KEEP_MS);
         return;

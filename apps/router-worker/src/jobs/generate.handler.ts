@@ -99,11 +99,12 @@ export class GenerateHandler {
 
   /** Waits until Redis holds what the job produced: its usage event and, after an outage, its answer. */
   private async handOff(jobId: string, reply: ReplyChannel, answer: KeptAnswer, keep: boolean): Promise<void> {
-    const [replyFailure] = await Promise.all([
+    const work = Promise.all([
       reply.settle(),
       this.usage.record(answer.usage),
       keep ? this.stash.keep(jobId, answer) : undefined,
     ]);
+    const [replyFailure] = await this.drain.handOff(work, `results of job ${jobId}`, () => this.errors.mark === null);
     if (replyFailure !== undefined) {
       // The gateway falls back to the job's stored outcome.
       this.errors.report('reply_publish', replyFailure);

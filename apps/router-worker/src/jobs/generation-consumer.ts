@@ -66,5 +66,10 @@ export class GenerationConsumer implements OnApplicationBootstrap {
     } finally {
       clearTimeout(timer);
     }
+    const abandoned = this.drain.abandonedJobs;
+    if (abandoned > 0) {
+      this.logger.warn(`shutdown: ${abandoned} job(s) could not hand their results to Redis; they will be re-run`);
+      this.shutdown.abandon(`${abandoned} job(s) left to be re-run`);
+    }
   }
 }

@@ -18,6 +18,9 @@ export class QueueConsumer {
   private readonly logger: Logger;
   private readonly connection: Redis;
   private readonly worker: Worker;
+  /** Jobs inside the processor right now, and who waits for the count to reach zero. */
+  private active = 0;
+  private idle: (() => void)[] = [];
 
   constructor(
     redisUrl: string,
@@ -30,7 +33,7 @@ export class QueueConsumer {
     this.logger = new Logger(`Consumer:${processor.queue}`);
     const name = `${keys.prefix}:worker:${processor.queue}`;
     this.connection = createRedis(redisUrl, name, errors, { blocking: true });
-    this.worker = new Worker(processor.queue, processor.process, {
+    this.worker = new Worker(processor.queue, (job) => this.track(processor.process(job)), {
       ...workerOptions,
       // Stored on each job as `processedBy`: which pod took it.
       name: `${hostname()}:${process.pid}`,
@@ -55,11 +58,36 @@ export class QueueConsumer {
     return this.worker.isRunning();
   }
 
+  /**
+   * Stops taking jobs, waits for the running ones (the caller bounds them: see GenerationConsumer.close), then
+   * closes. BullMQ's graceful close QUITs its connections, which waits forever while Redis is away, so without
+   * Redis it is forced: nothing runs any more, and a completion that could not be written leaves its job to be
+   * re-run as stalled.
+   */
   async close(): Promise<void> {
     try {
-      await this.worker.close();
+      await this.worker.pause(true);
+      await this.whenIdle();
+      await this.worker.close(this.connection.status !== 'ready');
     } finally {
       await closeRedis(this.connection);
     }
+  }
+
+  private async track<T>(work: Promise<T>): Promise<T> {
+    this.active++;
+    try {
+      return await work;
+    } finally {
+      if (--this.active === 0) {
+        for (const resolve of this.idle.splice(0)) {
+          resolve();
+        }
+      }
+    }
+  }
+
+  private whenIdle(): Promise<void> {
+    return this.active === 0 ? Promise.resolve() : new Promise((resolve) => this.idle.push(resolve));
   }
 }

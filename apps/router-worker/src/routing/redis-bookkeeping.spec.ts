@@ -73,7 +73,13 @@ describe('worker bookkeeping while Redis fails: reported and swallowed', () => {
     await expect(guard.settle('p/a', null, 'failure')).resolves.toBeUndefined();
     await expect(guard.settle('p/a', 'probe-1', 'success')).resolves.toBeUndefined();
     await expect(guard.settle('p/a', 'probe-1', 'neutral')).resolves.toBeUndefined();
-    expect(reporter.ops).toEqual(['circuit_read', 'circuit_acquire', 'circuit_record', 'circuit_record', 'circuit_record']);
+    expect(reporter.ops).toEqual([
+      'circuit_read',
+      'circuit_acquire',
+      'circuit_record',
+      'circuit_record',
+      'circuit_record',
+    ]);
   });
 
   it('LatencyBook: drops the sample (harmless) and reads no recent averages', async () => {
@@ -103,7 +109,9 @@ describe('worker bookkeeping while Redis fails: reported and swallowed', () => {
   it('ReplyChannel: publishing never throws; settle hands the failure back for the caller to report', async () => {
     const reply = new ReplyChannel(redis, 'spec:reply:gw', 'job-1');
     expect(() => reply.onChunk({ text: 'hi' })).not.toThrow();
-    expect(() => reply.send({ t: 'error', jobId: 'job-1', error: new GatewayError(ErrorCode.Internal, 'x').toBody() })).not.toThrow();
+    expect(() =>
+      reply.send({ t: 'error', jobId: 'job-1', error: new GatewayError(ErrorCode.Internal, 'x').toBody() }),
+    ).not.toThrow();
     await expect(reply.settle()).resolves.toBeInstanceOf(Error);
   });
 

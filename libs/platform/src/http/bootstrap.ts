@@ -11,7 +11,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { FastifyInstance } from 'fastify';
 import type { BaseEnv } from '../config/base-env';
 import { installGracefulShutdown } from '../lifecycle/shutdown';
-import { installJsonParser } from './json-body';
+import { installJsonParser, installOversizeAnswer } from './json-body';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -45,8 +45,9 @@ export async function createHttpApp(
   hooks: { beforeInit?: (fastify: FastifyInstance, app: NestFastifyApplication) => void } = {},
   nestOptions: NestApplicationOptions = {},
 ): Promise<NestFastifyApplication> {
+  const bodyLimit = opts.bodyLimitBytes ?? 1024 * 1024;
   const adapter = new FastifyAdapter({
-    bodyLimit: opts.bodyLimitBytes ?? 1024 * 1024,
+    bodyLimit,
     logger: false,
     // Requests stay open for as long as a generation takes; the gateway enforces its own deadlines.
     requestTimeout: 0,
@@ -62,6 +63,7 @@ export async function createHttpApp(
   });
   const fastify = app.getHttpAdapter().getInstance();
   installJsonParser(fastify);
+  installOversizeAnswer(fastify, bodyLimit);
   hooks.beforeInit?.(fastify, app);
   await app.init();
   installGracefulShutdown(app, env.SHUTDOWN_GRACE_MS, appName);

@@ -1,5 +1,35 @@
 import { ErrorCode, GatewayError } from '@aigw/core';
 import type { FastifyInstance } from 'fastify';
+import { sendError } from './errors';
+
+/** Oversized bodies up to this many times the limit are read and discarded before the 413 (see below). */
+const DRAIN_FACTOR = 8;
+
+/**
+ * Answers a body declared larger than the limit with 413 once the client has finished sending it. Fastify
+ * answers at once and closes the connection, and a client still writing its body then fails on a reset
+ * socket (EPIPE) without ever reading the 413: an SDK reports a network error instead of "too large".
+ * Draining costs reading the bytes, so it stops at DRAIN_FACTOR times the limit; past that the early answer
+ * and close stand.
+ */
+export function installOversizeAnswer(fastify: FastifyInstance, limitBytes: number): void {
+  fastify.addHook('onRequest', (req, reply, done) => {
+    const declared = Number(req.headers['content-length']);
+    if (!(declared > limitBytes) || declared > limitBytes * DRAIN_FACTOR) {
+      done();
+      return;
+    }
+    const tooLarge = new GatewayError(ErrorCode.PayloadTooLarge, 'Request body is too large.');
+    const answer = (): void => {
+      if (!reply.sent) {
+        sendError(reply, tooLarge);
+      }
+    };
+    req.raw.once('end', answer);
+    req.raw.once('error', answer);
+    req.raw.resume();
+  });
+}
 
 /** Drops `__proto__` keys so a parsed body can never carry a prototype into code that merges objects. */
 function withoutProto(key: string, value: unknown): unknown {

@@ -57,7 +57,13 @@ export async function closeRedis(client: Redis): Promise<void> {
   const timeout = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
   });
-  await Promise.race([client.quit().then(() => undefined, () => undefined), timeout]);
+  await Promise.race([
+    client.quit().then(
+      () => undefined,
+      () => undefined,
+    ),
+    timeout,
+  ]);
   clearTimeout(timer);
   // Idempotent: a connection QUIT already ended stays ended.
   client.disconnect();
