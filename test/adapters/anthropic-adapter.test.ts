@@ -95,7 +95,13 @@ describe('Anthropic adapter against a real HTTP server', () => {
       });
     const r = await adapter.generate(request(), never);
     expect(r).toMatchObject({ id: 'msg_01', text: 'Bonjour', finishReason: 'stop' });
-    expect(r.usage).toEqual({ promptTokens: 55, completionTokens: 3, totalTokens: 58, cachedPromptTokens: 40 });
+    expect(r.usage).toEqual({
+      promptTokens: 55,
+      completionTokens: 3,
+      totalTokens: 58,
+      cachedPromptTokens: 40,
+      cacheWritePromptTokens: 10,
+    });
     expect(r.rateLimit?.remainingRequests).toBe(49);
     expect(r.rateLimit?.remainingTokens).toBe(80000);
     expect(r.rateLimit?.resetRequestsMs).toBeGreaterThan(0);

@@ -63,8 +63,9 @@ export async function createHttpApp(
   });
   const fastify = app.getHttpAdapter().getInstance();
   installJsonParser(fastify);
-  installOversizeAnswer(fastify, bodyLimit);
   hooks.beforeInit?.(fastify, app);
+  // After the app's own hooks, so the early 413 carries what they set (the request id).
+  installOversizeAnswer(fastify, bodyLimit);
   await app.init();
   installGracefulShutdown(app, env.SHUTDOWN_GRACE_MS, appName);
   return app;
