@@ -67,7 +67,7 @@ describe('command-line tools (built)', () => {
       const first = await node(MIGRATE, [], env);
       expect(first).toMatchObject({ code: 0, stderr: '' });
       expect(first.stdout).toContain(
-        `applied Initial1795254620694, CacheWritePrice1795400000000 to schema "${schema}"`,
+        `applied Initial1795254620694, CacheWritePrice1795400000000, Governance1795500000000 to schema "${schema}"`,
       );
       const second = await node(MIGRATE, [], env);
       expect(second.code).toBe(0);

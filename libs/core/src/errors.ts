@@ -69,6 +69,11 @@ export enum ErrorCode {
   PayloadTooLarge = 'payload_too_large',
   ContextLengthExceeded = 'context_length_exceeded',
   RateLimited = 'rate_limit_exceeded',
+  /** A daily or monthly request or spend limit of the user is used up. */
+  QuotaExceeded = 'quota_exceeded',
+  /** The key may not use the requested model (its allow-list). */
+  ModelNotAllowed = 'model_not_allowed',
+  KeyExpired = 'key_expired',
   ProviderError = 'provider_error',
   AllProvidersFailed = 'all_providers_failed',
   NoHealthyProvider = 'no_healthy_provider',
@@ -98,8 +103,10 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.ContextLengthExceeded:
       return 400;
     case ErrorCode.InvalidApiKey:
+    case ErrorCode.KeyExpired:
       return 401;
     case ErrorCode.PermissionDenied:
+    case ErrorCode.ModelNotAllowed:
       return 403;
     case ErrorCode.NotFound:
     case ErrorCode.ModelNotFound:
@@ -109,6 +116,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.PayloadTooLarge:
       return 413;
     case ErrorCode.RateLimited:
+    case ErrorCode.QuotaExceeded:
       return 429;
     case ErrorCode.ProviderError:
     case ErrorCode.AllProvidersFailed:
@@ -133,8 +141,10 @@ export function errorTypeOf(code: ErrorCode): ErrorType {
     case ErrorCode.PayloadTooLarge:
       return 'invalid_request_error';
     case ErrorCode.InvalidApiKey:
+    case ErrorCode.KeyExpired:
       return 'authentication_error';
     case ErrorCode.PermissionDenied:
+    case ErrorCode.ModelNotAllowed:
       return 'permission_error';
     case ErrorCode.NotFound:
     case ErrorCode.ModelNotFound:
@@ -142,6 +152,7 @@ export function errorTypeOf(code: ErrorCode): ErrorType {
     case ErrorCode.IdempotencyConflict:
       return 'conflict_error';
     case ErrorCode.RateLimited:
+    case ErrorCode.QuotaExceeded:
       return 'rate_limit_error';
     case ErrorCode.ProviderError:
     case ErrorCode.AllProvidersFailed:
@@ -154,6 +165,67 @@ export function errorTypeOf(code: ErrorCode): ErrorType {
     case ErrorCode.Internal:
       return 'api_error';
   }
+}
+
+/** Anthropic's error types, for the Anthropic-compatible entrance (`POST /v1/messages`). */
+export type AnthropicErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'request_too_large'
+  | 'rate_limit_error'
+  | 'api_error'
+  | 'overloaded_error'
+  | 'timeout_error';
+
+export function anthropicErrorTypeOf(code: ErrorCode): AnthropicErrorType {
+  switch (code) {
+    case ErrorCode.InvalidRequest:
+    case ErrorCode.InvalidJson:
+    case ErrorCode.UnsupportedCapability:
+    case ErrorCode.UnsupportedParameter:
+    case ErrorCode.ContextLengthExceeded:
+    case ErrorCode.IdempotencyConflict:
+      return 'invalid_request_error';
+    case ErrorCode.InvalidApiKey:
+    case ErrorCode.KeyExpired:
+      return 'authentication_error';
+    case ErrorCode.PermissionDenied:
+    case ErrorCode.ModelNotAllowed:
+      return 'permission_error';
+    case ErrorCode.NotFound:
+    case ErrorCode.ModelNotFound:
+      return 'not_found_error';
+    case ErrorCode.PayloadTooLarge:
+      return 'request_too_large';
+    case ErrorCode.RateLimited:
+    case ErrorCode.QuotaExceeded:
+      return 'rate_limit_error';
+    case ErrorCode.NoHealthyProvider:
+    case ErrorCode.ServiceUnavailable:
+      return 'overloaded_error';
+    case ErrorCode.Timeout:
+      return 'timeout_error';
+    case ErrorCode.ProviderError:
+    case ErrorCode.AllProvidersFailed:
+    case ErrorCode.Internal:
+      return 'api_error';
+  }
+}
+
+/**
+ * An error in Anthropic's shape, `{"type": "error", "error": {type, message}}`. The gateway's code and param ride
+ * along (Anthropic clients ignore fields they do not know), so nothing the OpenAI envelope says is lost.
+ */
+export function anthropicErrorBody(body: ErrorBody): {
+  type: 'error';
+  error: { type: AnthropicErrorType; message: string; code: ErrorCode; param: string | null };
+} {
+  return {
+    type: 'error',
+    error: { type: anthropicErrorTypeOf(body.code), message: body.message, code: body.code, param: body.param },
+  };
 }
 
 /** The wire shape of an error, as it crosses Redis and as the client sees it (`{"error": ...}`). */

@@ -8,4 +8,6 @@ export * from './env';
 export * from './ids';
 export * from './catalog';
 export * from './catalog-file';
+export * from './provider-families';
 export * from './routing';
+export * from './governance/tiers';

@@ -52,4 +52,20 @@ export class ApiKeyEntity {
 
   @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
   revokedAt: Date | null;
+
+  /** After this the key answers 401 `key_expired`. */
+  @Column({ name: 'expires_at', type: 'timestamptz', nullable: true })
+  expiresAt: Date | null;
+
+  /** Model names, `provider/model` refs or `provider/*` this key may use; null: every model. */
+  @Column({ name: 'allowed_models', type: 'text', array: true, nullable: true })
+  allowedModels: string[] | null;
+
+  /** Requests per minute of this key; null: the user's tier, then the configured default. */
+  @Column({ type: 'integer', nullable: true })
+  rpm: number | null;
+
+  /** Tokens per minute of this key (prompt estimate plus max_tokens at admission, corrected after). */
+  @Column({ type: 'integer', nullable: true })
+  tpm: number | null;
 }
