@@ -11,3 +11,4 @@ export * from './catalog-file';
 export * from './provider-families';
 export * from './routing';
 export * from './governance/tiers';
+export * from './governance/caller';

@@ -6,7 +6,7 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { ErrorCode, GatewayError } from '@aigw/core';
+import { DEFAULT_TIER, ErrorCode, GatewayError, NO_LIMITS } from '@aigw/core';
 import { ApiKeyStore } from '@aigw/entities';
 import { describeError, ENV } from '@aigw/platform';
 import { GatewayEnv } from '../config/gateway-env';
@@ -86,7 +86,14 @@ export class ApiKeyAuthenticator implements OnModuleInit, BeforeApplicationShutd
 
   private async lookup(key: string): Promise<AuthContext | null> {
     const row = await this.store.findActiveByKey(key);
-    return row === null ? null : { userId: row.userId, apiKeyId: row.id, role: row.role };
+    return row === null
+      ? null
+      : {
+          userId: row.userId,
+          apiKeyId: row.id,
+          role: row.role,
+          policy: { tier: DEFAULT_TIER, expiresAt: null, allowedModels: null, limits: NO_LIMITS },
+        };
   }
 
   private async flushTouches(): Promise<void> {

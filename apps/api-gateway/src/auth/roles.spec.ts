@@ -1,3 +1,4 @@
+import { DEFAULT_TIER, NO_LIMITS } from '@aigw/core';
 import { Controller, Get, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
@@ -22,7 +23,8 @@ function context(handler: keyof Probe, auth: AuthContext | null): ExecutionConte
 
 describe('RolesGuard', () => {
   const guard = new RolesGuard(new Reflector());
-  const user: AuthContext = { userId: 'u', apiKeyId: 'k', role: 'user' };
+  const policy = { tier: DEFAULT_TIER, expiresAt: null, allowedModels: null, limits: NO_LIMITS };
+  const user: AuthContext = { userId: 'u', apiKeyId: 'k', role: 'user', policy };
   const admin: AuthContext = { ...user, role: 'admin' };
 
   it('lets through routes without @Roles', () => {

@@ -1,3 +1,4 @@
+import type { CallerPolicy } from '@aigw/core';
 import { newRequestId } from '@aigw/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
@@ -6,6 +7,8 @@ export interface AuthContext {
   userId: string;
   apiKeyId: string;
   role: 'user' | 'admin';
+  /** Restrictions and resolved limits of the key (see CallerPolicy); cached with the key. */
+  policy: CallerPolicy;
 }
 
 declare module 'fastify' {

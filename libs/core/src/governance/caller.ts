@@ -1,0 +1,52 @@
+/**
+ * What admission needs to know about a caller, resolved once per key lookup (cached with the key, so the
+ * request path reads no database): the key's restrictions and every limit that applies, already resolved
+ * (the key's own value, then the user's quota row, then the tier, then the configured default).
+ * `null` means unlimited.
+ */
+export interface CallerLimits {
+  /** Requests and tokens per minute of this key. */
+  keyRpm: number | null;
+  keyTpm: number | null;
+  /** Requests and tokens per minute of the user, all their keys together. */
+  userRpm: number | null;
+  userTpm: number | null;
+  dailyRequestLimit: number | null;
+  monthlyRequestLimit: number | null;
+  dailySpendLimitUsd: number | null;
+  monthlySpendLimitUsd: number | null;
+}
+
+export interface CallerPolicy {
+  tier: string;
+  /** Epoch ms after which the key answers 401 key_expired; null: never. */
+  expiresAt: number | null;
+  /** Model names, `provider/model` refs or `provider/*` the key may use; null: every model. */
+  allowedModels: readonly string[] | null;
+  limits: CallerLimits;
+}
+
+export const NO_LIMITS: CallerLimits = Object.freeze({
+  keyRpm: null,
+  keyTpm: null,
+  userRpm: null,
+  userTpm: null,
+  dailyRequestLimit: null,
+  monthlyRequestLimit: null,
+  dailySpendLimitUsd: null,
+  monthlySpendLimitUsd: null,
+});
+
+/** True when no limit applies: admission then skips Redis entirely. */
+export function unlimited(l: CallerLimits): boolean {
+  return (
+    l.keyRpm === null &&
+    l.keyTpm === null &&
+    l.userRpm === null &&
+    l.userTpm === null &&
+    l.dailyRequestLimit === null &&
+    l.monthlyRequestLimit === null &&
+    l.dailySpendLimitUsd === null &&
+    l.monthlySpendLimitUsd === null
+  );
+}
