@@ -1,7 +1,7 @@
 /** Two tiers: `unit` specs beside the code (pure, fast) and `integration` suites in test/
  *  that talk to the real Redis, PostgreSQL and loopback HTTP servers. */
 const moduleNameMapper = {
-  '^@aigw/(core|entities|adapters|platform|testing|routing)$': '<rootDir>/libs/$1/src',
+  '^@aigw/(core|entities|adapters|platform|testing|routing|governance)$': '<rootDir>/libs/$1/src',
 };
 const transform = { '^.+\\.ts$': 'ts-jest' }; // transpile-only: tsconfig sets isolatedModules
 // Nest and class-validator decorators need the metadata polyfill loaded before any module, as main.ts does.

@@ -1,0 +1,68 @@
+/**
+ * Admission in one round trip: every rate limit and quota of a request is checked against its counter and,
+ * only when all pass, every counter is charged (requests +1, tokens +estimate, spend +worst-case cost in
+ * micro-dollars). Being one script, concurrent requests of one user on any number of gateway replicas are
+ * serialised by Redis: spend can never be reserved past a limit.
+ *
+ * KEYS: 1 epoch | 2 key requests 3 key tokens 4 user requests 5 user tokens (this minute)
+ *       6 day requests 7 day spend 8 month requests 9 month spend
+ * ARGV: 1..8 limits in KEYS order 2..9 (-1 = none; spend in micro-dollars) | 9 tokens | 10 reserve micros
+ *       11 window expiry 12 day expiry 13 month expiry (epoch ms, PEXPIREAT)
+ * Returns {'ok', key requests, key tokens, user requests, user tokens} after charging, {'refused', check, current, limit, pttl}, or
+ * {'rebuild'} when quotas apply and the epoch is gone (Redis lost the counters).
+ */
+export const ADMIT_LUA = `
+local limits = {}
+for i = 1, 8 do limits[i] = tonumber(ARGV[i]) end
+local tokens = tonumber(ARGV[9])
+local reserve = tonumber(ARGV[10])
+local quota = limits[5] >= 0 or limits[6] >= 0 or limits[7] >= 0 or limits[8] >= 0
+if quota and redis.call('EXISTS', KEYS[1]) == 0 then
+  return {'rebuild'}
+end
+local names = {'key_rpm', 'key_tpm', 'user_rpm', 'user_tpm', 'daily_requests', 'daily_spend', 'monthly_requests', 'monthly_spend'}
+local amounts = {1, tokens, 1, tokens, 1, reserve, 1, reserve}
+local current = {}
+for i = 1, 8 do
+  local c = 0
+  if limits[i] >= 0 then
+    c = tonumber(redis.call('GET', KEYS[i + 1]) or '0')
+    if c + amounts[i] > limits[i] then
+      return {'refused', names[i], c, limits[i], redis.call('PTTL', KEYS[i + 1])}
+    end
+  end
+  current[i] = c
+end
+for i = 1, 8 do
+  if limits[i] >= 0 and amounts[i] > 0 then
+    local key = KEYS[i + 1]
+    current[i] = redis.call('INCRBY', key, amounts[i])
+    local at = ARGV[11]
+    if i == 5 or i == 6 then at = ARGV[12] elseif i == 7 or i == 8 then at = ARGV[13] end
+    redis.call('PEXPIREAT', key, at)
+  end
+end
+return {'ok', current[1], current[2], current[3], current[4]}
+`;
+
+/**
+ * Settlement of a reservation once the real usage is known: each reserved counter moves by the difference
+ * (a failed request refunds everything). Counters that expired meanwhile (the minute or day is over) are left
+ * alone, and none goes below zero.
+ *
+ * KEYS: the reserved counters. ARGV: one delta per key.
+ */
+export const SETTLE_LUA = `
+for i = 1, #KEYS do
+  local delta = tonumber(ARGV[i])
+  if delta ~= 0 and redis.call('EXISTS', KEYS[i]) == 1 then
+    local v = redis.call('INCRBY', KEYS[i], delta)
+    if v < 0 then
+      local ttl = redis.call('PTTL', KEYS[i])
+      redis.call('SET', KEYS[i], 0)
+      if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) end
+    end
+  end
+end
+return 1
+`;

@@ -1,0 +1,179 @@
+import type { CallerLimits } from '@aigw/core';
+import { RedisScript, type RedisClient } from '@aigw/routing';
+import { ADMIT_LUA, SETTLE_LUA } from './admission.lua';
+import type { GovernanceKeys } from './keys';
+import { periodsAt, usdToMicros } from './periods';
+
+export type LimitCheck =
+  | 'key_rpm'
+  | 'key_tpm'
+  | 'user_rpm'
+  | 'user_tpm'
+  | 'daily_requests'
+  | 'daily_spend'
+  | 'monthly_requests'
+  | 'monthly_spend';
+
+export const RATE_CHECKS: ReadonlySet<LimitCheck> = new Set(['key_rpm', 'key_tpm', 'user_rpm', 'user_tpm']);
+
+export interface AdmissionInput {
+  keyId: string;
+  userId: string;
+  limits: CallerLimits;
+  /** Estimated prompt tokens plus the completion allowance. */
+  tokens: number;
+  /** Worst-case cost of the request, USD. */
+  reserveUsd: number;
+  now: number;
+}
+
+/** What was charged at admission, for settlement once the real usage is known. Plain data (rides in the job). */
+export interface Reservation {
+  tokenKeys: string[];
+  tokens: number;
+  spendKeys: string[];
+  micros: number;
+}
+
+/** The `x-ratelimit-*` view of the key's minute (the binding one of key and user limits). */
+export interface RateView {
+  limitRequests: number | null;
+  remainingRequests: number | null;
+  limitTokens: number | null;
+  remainingTokens: number | null;
+  /** ms until the minute window resets. */
+  resetMs: number;
+}
+
+export type AdmissionVerdict =
+  | { kind: 'admitted'; reservation: Reservation | null; rate: RateView }
+  | { kind: 'refused'; check: LimitCheck; current: number; limit: number; retryAfterMs: number; rate: RateView }
+  | { kind: 'rebuild' };
+
+const ADMIT = new RedisScript(ADMIT_LUA);
+const SETTLE = new RedisScript(SETTLE_LUA);
+
+/** Day counters stay readable a day past their day, month counters a week past their month. */
+const DAY_KEEP_MS = 86_400_000;
+const MONTH_KEEP_MS = 7 * 86_400_000;
+const WINDOW_KEEP_MS = 1_000;
+
+const arg = (n: number | null): number => (n === null ? -1 : n);
+
+/**
+ * Rate limits and quotas in Redis, shared by every gateway replica: one script call admits (or refuses) a
+ * request and reserves its tokens and worst-case spend; one call settles the reservation to the real usage.
+ */
+export class AdmissionStore {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: GovernanceKeys,
+  ) {}
+
+  async admit(input: AdmissionInput): Promise<AdmissionVerdict> {
+    const { limits: l, keyId, userId, now } = input;
+    const p = periodsAt(now);
+    const k = this.keys;
+    const reserveMicros = usdToMicros(input.reserveUsd);
+    const dailySpend = l.dailySpendLimitUsd === null ? null : usdToMicros(l.dailySpendLimitUsd);
+    const monthlySpend = l.monthlySpendLimitUsd === null ? null : usdToMicros(l.monthlySpendLimitUsd);
+    const keyList = [
+      k.epoch,
+      k.keyRequests(keyId, p),
+      k.keyTokens(keyId, p),
+      k.userRequests(userId, p),
+      k.userTokens(userId, p),
+      k.dayRequests(userId, p.day),
+      k.daySpend(userId, p.day),
+      k.monthRequests(userId, p.month),
+      k.monthSpend(userId, p.month),
+    ];
+    const reply = (await ADMIT.run(this.redis, keyList, [
+      arg(l.keyRpm),
+      arg(l.keyTpm),
+      arg(l.userRpm),
+      arg(l.userTpm),
+      arg(l.dailyRequestLimit),
+      arg(dailySpend),
+      arg(l.monthlyRequestLimit),
+      arg(monthlySpend),
+      input.tokens,
+      reserveMicros,
+      p.windowEndsAt + WINDOW_KEEP_MS,
+      p.dayEndsAt + DAY_KEEP_MS,
+      p.monthEndsAt + MONTH_KEEP_MS,
+    ])) as [string, ...(string | number)[]];
+    const resetMs = Math.max(0, p.windowEndsAt - now);
+    switch (reply[0]) {
+      case 'rebuild':
+        return { kind: 'rebuild' };
+      case 'refused': {
+        const [, check, current, limit] = reply as [string, LimitCheck, number, number];
+        const retryAfterMs = RATE_CHECKS.has(check) ? resetMs : this.periodEnd(check, now) - now;
+        return {
+          kind: 'refused',
+          check,
+          current: Number(current),
+          limit: Number(limit),
+          retryAfterMs,
+          rate: this.rateView(l, null, resetMs),
+        };
+      }
+      default: {
+        const counts = (reply.slice(1) as number[]).map(Number);
+        const tokenKeys: string[] = [];
+        const spendKeys: string[] = [];
+        if (l.keyTpm !== null) {
+          tokenKeys.push(keyList[2]);
+        }
+        if (l.userTpm !== null) {
+          tokenKeys.push(keyList[4]);
+        }
+        if (dailySpend !== null) {
+          spendKeys.push(keyList[6]);
+        }
+        if (monthlySpend !== null) {
+          spendKeys.push(keyList[8]);
+        }
+        const reservation =
+          tokenKeys.length + spendKeys.length === 0
+            ? null
+            : { tokenKeys, tokens: input.tokens, spendKeys, micros: reserveMicros };
+        return { kind: 'admitted', reservation, rate: this.rateView(l, counts, resetMs) };
+      }
+    }
+  }
+
+  /** Moves every reserved counter to the real usage (a failed request: tokens 0, cost 0, a full refund). */
+  async settle(reservation: Reservation, usedTokens: number, costUsd: number): Promise<void> {
+    const keys = [...reservation.tokenKeys, ...reservation.spendKeys];
+    const tokenDelta = usedTokens - reservation.tokens;
+    const spendDelta = usdToMicros(costUsd) - reservation.micros;
+    const deltas = [...reservation.tokenKeys.map(() => tokenDelta), ...reservation.spendKeys.map(() => spendDelta)];
+    await SETTLE.run(this.redis, keys, deltas);
+  }
+
+  private periodEnd(check: LimitCheck, now: number): number {
+    const p = periodsAt(now);
+    return check === 'daily_requests' || check === 'daily_spend' ? p.dayEndsAt : p.monthEndsAt;
+  }
+
+  /**
+   * The key's own limit when it has one, else the user's. `counts` are the minute's counters after charging
+   * (key requests, key tokens, user requests, user tokens); null when refused (nothing was charged: remaining 0).
+   */
+  private rateView(l: CallerLimits, counts: number[] | null, resetMs: number): RateView {
+    const requests =
+      l.keyRpm !== null ? { limit: l.keyRpm, used: counts?.[0] } : { limit: l.userRpm, used: counts?.[2] };
+    const tokens = l.keyTpm !== null ? { limit: l.keyTpm, used: counts?.[1] } : { limit: l.userTpm, used: counts?.[3] };
+    const remaining = (x: { limit: number | null; used: number | undefined }): number | null =>
+      x.limit === null ? null : Math.max(0, x.limit - (x.used ?? x.limit));
+    return {
+      limitRequests: requests.limit,
+      remainingRequests: remaining(requests),
+      limitTokens: tokens.limit,
+      remainingTokens: remaining(tokens),
+      resetMs,
+    };
+  }
+}

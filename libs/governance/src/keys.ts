@@ -1,0 +1,59 @@
+import type { Periods } from './periods';
+
+/** Every governance key of one deployment namespace (REDIS_PREFIX). */
+export class GovernanceKeys {
+  private readonly p: string;
+
+  constructor(namespace: string) {
+    this.p = `${namespace}:gov:`;
+  }
+
+  /**
+   * Present while the quota counters are trustworthy. Redis losing its data (a flush, a restart without
+   * persistence) loses this key too, which tells admission to rebuild the counters from usage_records.
+   */
+  get epoch(): string {
+    return `${this.p}epoch`;
+  }
+
+  get rebuildLock(): string {
+    return `${this.p}rebuild-lock`;
+  }
+
+  keyRequests(keyId: string, p: Periods): string {
+    return `${this.p}rl:k:${keyId}:${p.window}:r`;
+  }
+
+  keyTokens(keyId: string, p: Periods): string {
+    return `${this.p}rl:k:${keyId}:${p.window}:t`;
+  }
+
+  userRequests(userId: string, p: Periods): string {
+    return `${this.p}rl:u:${userId}:${p.window}:r`;
+  }
+
+  userTokens(userId: string, p: Periods): string {
+    return `${this.p}rl:u:${userId}:${p.window}:t`;
+  }
+
+  dayRequests(userId: string, day: string): string {
+    return `${this.p}q:${userId}:d:${day}:r`;
+  }
+
+  daySpend(userId: string, day: string): string {
+    return `${this.p}q:${userId}:d:${day}:s`;
+  }
+
+  monthRequests(userId: string, month: string): string {
+    return `${this.p}q:${userId}:m:${month}:r`;
+  }
+
+  monthSpend(userId: string, month: string): string {
+    return `${this.p}q:${userId}:m:${month}:s`;
+  }
+
+  /** Every quota key of a user, for a reset (any period). */
+  userQuotaPattern(userId: string): string {
+    return `${this.p}q:${userId}:*`;
+  }
+}

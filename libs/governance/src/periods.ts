@@ -1,0 +1,52 @@
+/** Quota periods are UTC calendar days and months; rate-limit windows are fixed minutes. */
+
+export const MINUTE_MS = 60_000;
+
+export interface Periods {
+  /** Rate-limit window: minute number since the epoch. */
+  window: number;
+  /** When the current window ends (epoch ms). */
+  windowEndsAt: number;
+  /** `YYYYMMDD` and `YYYYMM` (UTC). */
+  day: string;
+  month: string;
+  dayEndsAt: number;
+  monthEndsAt: number;
+}
+
+export function periodsAt(now: number): Periods {
+  const d = new Date(now);
+  const y = d.getUTCFullYear();
+  const m = d.getUTCMonth();
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  const window = Math.floor(now / MINUTE_MS);
+  return {
+    window,
+    windowEndsAt: (window + 1) * MINUTE_MS,
+    day: `${y}${pad(m + 1)}${pad(d.getUTCDate())}`,
+    month: `${y}${pad(m + 1)}`,
+    dayEndsAt: Date.UTC(y, m, d.getUTCDate() + 1),
+    monthEndsAt: Date.UTC(y, m + 1, 1),
+  };
+}
+
+/** Start of the UTC day and month holding `now`. */
+export function periodStarts(now: number): { dayStart: number; monthStart: number } {
+  const d = new Date(now);
+  return {
+    dayStart: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()),
+    monthStart: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1),
+  };
+}
+
+/** Spend is counted in integer micro-dollars in Redis: exact sums, no float drift across thousands of INCRBYs. */
+export const MICROS_PER_USD = 1_000_000;
+
+/** Rounds up: a reservation must never be smaller than the cost it stands for. */
+export function usdToMicros(usd: number): number {
+  return Math.ceil(usd * MICROS_PER_USD - 1e-9);
+}
+
+export function microsToUsd(micros: number): number {
+  return micros / MICROS_PER_USD;
+}

@@ -1,0 +1,91 @@
+import type { RedisClient } from '@aigw/routing';
+import type { GovernanceKeys } from './keys';
+import { microsToUsd, periodsAt, usdToMicros } from './periods';
+
+/** A user's usage in the current day and month, as counted for quotas. */
+export interface PeriodUsage {
+  dailyRequests: number;
+  dailySpendUsd: number;
+  monthlyRequests: number;
+  monthlySpendUsd: number;
+}
+
+export interface UserPeriodUsage extends PeriodUsage {
+  userId: string;
+}
+
+const DAY_KEEP_MS = 86_400_000;
+const MONTH_KEEP_MS = 7 * 86_400_000;
+
+/**
+ * The quota counters as the admin and the user see them, and their maintenance: reset, seeding one user
+ * from usage_records (after a limit is set), and rebuilding everyone's after Redis lost them. Spend
+ * counters include reservations of requests still running.
+ */
+export class QuotaCountersStore {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: GovernanceKeys,
+  ) {}
+
+  async read(userId: string, now: number): Promise<PeriodUsage> {
+    const p = periodsAt(now);
+    const k = this.keys;
+    const [dr, ds, mr, ms] = await this.redis.mget(
+      k.dayRequests(userId, p.day),
+      k.daySpend(userId, p.day),
+      k.monthRequests(userId, p.month),
+      k.monthSpend(userId, p.month),
+    );
+    return {
+      dailyRequests: Number(dr ?? 0),
+      dailySpendUsd: microsToUsd(Number(ds ?? 0)),
+      monthlyRequests: Number(mr ?? 0),
+      monthlySpendUsd: microsToUsd(Number(ms ?? 0)),
+    };
+  }
+
+  /** Zeroes the user's current day and month (the admin reset). */
+  async reset(userId: string, now: number): Promise<void> {
+    const p = periodsAt(now);
+    const k = this.keys;
+    await this.redis.del(
+      k.dayRequests(userId, p.day),
+      k.daySpend(userId, p.day),
+      k.monthRequests(userId, p.month),
+      k.monthSpend(userId, p.month),
+    );
+  }
+
+  /** Sets users' counters to what usage_records say (rebuild, or a limit newly set on a user). */
+  async write(rows: readonly UserPeriodUsage[], now: number): Promise<void> {
+    const p = periodsAt(now);
+    const k = this.keys;
+    const dayAt = p.dayEndsAt + DAY_KEEP_MS;
+    const monthAt = p.monthEndsAt + MONTH_KEEP_MS;
+    for (let i = 0; i < rows.length; i += 500) {
+      const batch = this.redis.multi();
+      for (const r of rows.slice(i, i + 500)) {
+        batch.set(k.dayRequests(r.userId, p.day), r.dailyRequests, 'PXAT', dayAt);
+        batch.set(k.daySpend(r.userId, p.day), usdToMicros(r.dailySpendUsd), 'PXAT', dayAt);
+        batch.set(k.monthRequests(r.userId, p.month), r.monthlyRequests, 'PXAT', monthAt);
+        batch.set(k.monthSpend(r.userId, p.month), usdToMicros(r.monthlySpendUsd), 'PXAT', monthAt);
+      }
+      await batch.exec();
+    }
+  }
+
+  /** Marks the counters trustworthy (after a rebuild). */
+  async markRebuilt(now: number): Promise<void> {
+    await this.redis.set(this.keys.epoch, String(now));
+  }
+
+  /** One rebuild at a time across replicas; the lock expires if its holder dies. */
+  async lockRebuild(holder: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(this.keys.rebuildLock, holder, 'PX', ttlMs, 'NX')) === 'OK';
+  }
+
+  async unlockRebuild(): Promise<void> {
+    await this.redis.del(this.keys.rebuildLock);
+  }
+}

@@ -1,0 +1,115 @@
+import { NO_LIMITS, type CallerLimits } from '@aigw/core';
+import { AdmissionStore, GovernanceKeys, QuotaCountersStore, type AdmissionInput } from '@aigw/governance';
+import type Redis from 'ioredis';
+import { connect, deleteKeys, uniquePrefix } from '../routing/redis';
+
+/** The admission and settlement scripts against the real Redis, several connections standing in for replicas. */
+describe('AdmissionStore', () => {
+  const prefix = uniquePrefix();
+  const ns = prefix.slice(0, -1);
+  const keys = new GovernanceKeys(ns);
+  const conns: Redis[] = [connect(), connect(), connect()];
+  const stores = conns.map((c) => new AdmissionStore(c, keys));
+  const counters = new QuotaCountersStore(conns[0], keys);
+  const now = Date.UTC(2026, 11, 2, 12, 0, 30);
+
+  beforeAll(() => counters.markRebuilt(now));
+  afterAll(async () => {
+    await deleteKeys(conns[0], prefix);
+    await Promise.all(conns.map((c) => c.quit()));
+  });
+
+  const input = (
+    userId: string,
+    limits: Partial<CallerLimits>,
+    extra: Partial<AdmissionInput> = {},
+  ): AdmissionInput => ({
+    keyId: `${userId}-key`,
+    userId,
+    limits: { ...NO_LIMITS, ...limits },
+    tokens: 100,
+    reserveUsd: 0.01,
+    now,
+    ...extra,
+  });
+
+  it('never reserves spend past the limit under concurrent admissions from several connections', async () => {
+    const req = input('u-budget', { dailySpendLimitUsd: 0.1 });
+    const verdicts = await Promise.all(Array.from({ length: 60 }, (_, i) => stores[i % stores.length].admit(req)));
+    const admitted = verdicts.filter((v) => v.kind === 'admitted');
+    expect(admitted).toHaveLength(10);
+    const refused = verdicts.filter((v) => v.kind === 'refused');
+    expect(refused).toHaveLength(50);
+    expect(refused[0]).toMatchObject({ kind: 'refused', check: 'daily_spend', limit: 100_000 });
+    // Refused until the end of the UTC day.
+    expect(refused[0].kind === 'refused' && refused[0].retryAfterMs).toBe(Date.UTC(2026, 11, 3) - now);
+    expect(await counters.read('u-budget', now)).toMatchObject({ dailySpendUsd: 0.1 });
+  });
+
+  it('settles a reservation to the real cost and refunds a failed request entirely', async () => {
+    const req = input('u-settle', { dailySpendLimitUsd: 1, monthlySpendLimitUsd: 5, keyTpm: 10_000 });
+    const a = await stores[0].admit(req);
+    const b = await stores[1].admit(req);
+    if (a.kind !== 'admitted' || b.kind !== 'admitted' || !a.reservation || !b.reservation) {
+      throw new Error('expected two reservations');
+    }
+    expect(a.reservation).toMatchObject({ tokens: 100, micros: 10_000 });
+    expect(await counters.read('u-settle', now)).toMatchObject({ dailySpendUsd: 0.02, monthlySpendUsd: 0.02 });
+    await stores[2].settle(a.reservation, 40, 0.0025);
+    await stores[2].settle(b.reservation, 0, 0);
+    expect(await counters.read('u-settle', now)).toMatchObject({ dailySpendUsd: 0.0025, monthlySpendUsd: 0.0025 });
+    const tokens = await conns[0].get(a.reservation.tokenKeys[0]);
+    expect(Number(tokens)).toBe(40);
+  });
+
+  it('holds requests per minute for the key and for the user (all keys together), with the header view', async () => {
+    const first = await stores[0].admit(input('u-rate', { keyRpm: 3, userRpm: 4 }));
+    expect(first).toMatchObject({ kind: 'admitted', rate: { limitRequests: 3, remainingRequests: 2 } });
+    await stores[1].admit(input('u-rate', { keyRpm: 3, userRpm: 4 }));
+    await stores[2].admit(input('u-rate', { keyRpm: 3, userRpm: 4 }));
+    const fourth = await stores[0].admit(input('u-rate', { keyRpm: 3, userRpm: 4 }));
+    expect(fourth).toMatchObject({ kind: 'refused', check: 'key_rpm', limit: 3 });
+    expect(fourth.kind === 'refused' && fourth.retryAfterMs).toBe(30_000);
+    // Another key of the same user has one request left under the user's limit.
+    const other = { keyId: 'u-rate-key2' };
+    expect(await stores[1].admit(input('u-rate', { keyRpm: 3, userRpm: 4 }, other))).toMatchObject({
+      kind: 'admitted',
+    });
+    expect(await stores[1].admit(input('u-rate', { keyRpm: 3, userRpm: 4 }, other))).toMatchObject({
+      kind: 'refused',
+      check: 'user_rpm',
+    });
+    // The next minute starts afresh.
+    expect(await stores[0].admit(input('u-rate', { keyRpm: 3, userRpm: 4 }, { now: now + 60_000 }))).toMatchObject({
+      kind: 'admitted',
+    });
+  });
+
+  it('refuses a request whose token estimate does not fit the minute', async () => {
+    const v = await stores[0].admit(input('u-tokens', { keyTpm: 1000 }, { tokens: 600 }));
+    expect(v.kind).toBe('admitted');
+    expect(await stores[0].admit(input('u-tokens', { keyTpm: 1000 }, { tokens: 600 }))).toMatchObject({
+      kind: 'refused',
+      check: 'key_tpm',
+      current: 600,
+    });
+  });
+
+  it('asks for a rebuild when quotas apply and the counters were lost, and not for rate limits alone', async () => {
+    const lostNs = `${ns}-lost`;
+    const lost = new AdmissionStore(conns[0], new GovernanceKeys(lostNs));
+    expect(await lost.admit(input('u-lost', { monthlyRequestLimit: 5 }))).toEqual({ kind: 'rebuild' });
+    expect(await lost.admit(input('u-lost', { keyRpm: 5 }))).toMatchObject({ kind: 'admitted' });
+    await deleteKeys(conns[0], `${lostNs}:`);
+  });
+
+  it('skips nothing it was asked to count, and charges nothing on a refusal', async () => {
+    const limits = { dailyRequestLimit: 2, keyRpm: 100 };
+    await stores[0].admit(input('u-req', limits));
+    await stores[0].admit(input('u-req', limits));
+    expect(await stores[0].admit(input('u-req', limits))).toMatchObject({ check: 'daily_requests' });
+    expect(await counters.read('u-req', now)).toMatchObject({ dailyRequests: 2 });
+    const keyCount = await conns[0].get(keys.keyRequests('u-req-key', { window: Math.floor(now / 60_000) } as never));
+    expect(Number(keyCount)).toBe(2);
+  });
+});
