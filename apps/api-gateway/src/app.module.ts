@@ -14,9 +14,13 @@ import {
 import { DataSource } from 'typeorm';
 import { CircuitAdminController } from './admin/circuit-admin.controller';
 import { CircuitAdminService } from './admin/circuit-admin.service';
+import { MessagesController } from './anthropic/messages.controller';
+import { MessagesService } from './anthropic/messages.service';
 import { ApiKeyAuthenticator } from './auth/api-key-authenticator';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import type { GatewayEnv } from './config/gateway-env';
+import { EmbeddingsController } from './embeddings/embeddings.controller';
+import { EmbeddingsService } from './embeddings/embeddings.service';
 import { CancellationService } from './generation/cancellation.service';
 import { GatewayMetrics } from './generation/gateway-metrics';
 import { GenerationQueue } from './generation/generation-queue';
@@ -46,7 +50,14 @@ export class AppModule {
       // The platform modules inject the validated env by the ENV token.
       global: true,
       imports: [ShutdownModule, RedisModule, DatabaseModule, MetricsModule, HealthModule],
-      controllers: [ChatCompletionsController, NativeGenerationController, ModelsController, CircuitAdminController],
+      controllers: [
+        ChatCompletionsController,
+        MessagesController,
+        EmbeddingsController,
+        NativeGenerationController,
+        ModelsController,
+        CircuitAdminController,
+      ],
       providers: [
         { provide: ENV, useValue: env },
         { provide: APP_GUARD, useClass: ApiKeyGuard },
@@ -69,6 +80,8 @@ export class AppModule {
         IdempotencyService,
         GenerationService,
         ChatCompletionsService,
+        MessagesService,
+        EmbeddingsService,
         NativeGenerationService,
         JobsService,
         ModelListsService,

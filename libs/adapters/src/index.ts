@@ -2,6 +2,8 @@ export type {
   AdapterRequest,
   AdapterResponse,
   AdapterTarget,
+  EmbeddingsAdapterRequest,
+  EmbeddingsResponse,
   HealthResult,
   ProviderAdapter,
   RateLimitInfo,

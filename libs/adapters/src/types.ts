@@ -51,6 +51,22 @@ export interface AdapterResponse extends AnswerDetails {
   rateLimit?: RateLimitInfo;
 }
 
+/** An embeddings call: one vector per input item. */
+export interface EmbeddingsAdapterRequest {
+  target: AdapterTarget;
+  input: string[] | number[][];
+  dimensions?: number;
+  /** End-user id for the provider's abuse monitoring. */
+  user?: string;
+}
+
+export interface EmbeddingsResponse {
+  /** In input order, as floats. */
+  embeddings: number[][];
+  usage: Usage;
+  rateLimit?: RateLimitInfo;
+}
+
 export interface HealthResult {
   ok: boolean;
   latencyMs: number;
@@ -71,6 +87,11 @@ export interface ProviderAdapter {
    * provider repeats usage, the last one seen is the total. Stopping iteration early cancels the upstream request.
    */
   stream(req: AdapterRequest, signal: AbortSignal): AsyncIterable<StreamDelta>;
+  /**
+   * Families that serve embeddings implement this (see `embedsWith` in core: routing sends embeddings requests only
+   * to those); the others leave it out.
+   */
+  embed?(req: EmbeddingsAdapterRequest, signal: AbortSignal): Promise<EmbeddingsResponse>;
   listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]>;
   /** Never rejects: failures are reported in the result. */
   healthCheck(target: AdapterTarget, signal: AbortSignal): Promise<HealthResult>;

@@ -16,7 +16,7 @@ import {
  * (`providers[1].models[0].promptPer1k ...`). Messages never echo values: a value may be a secret.
  */
 
-export const KNOWN_CAPABILITIES: readonly Capability[] = ['chat', 'streaming', 'tools', 'vision', 'json'];
+export const KNOWN_CAPABILITIES: readonly Capability[] = ['chat', 'streaming', 'tools', 'vision', 'json', 'embeddings'];
 
 export const CATALOG_DEFAULTS = {
   timeoutMs: 60_000,

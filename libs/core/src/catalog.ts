@@ -8,7 +8,7 @@ export const PROVIDER_KINDS: readonly ProviderKind[] = ['openai', 'anthropic'];
 export type RoutingMethod = 'direct' | 'gateway' | 'auto';
 export const ROUTING_METHODS: readonly RoutingMethod[] = ['direct', 'gateway', 'auto'];
 
-export type Capability = 'chat' | 'streaming' | 'tools' | 'vision' | 'json';
+export type Capability = 'chat' | 'streaming' | 'tools' | 'vision' | 'json' | 'embeddings';
 
 export interface ModelSpec extends Pricing {
   /** Name clients use (`provider-id/<name>`). */

@@ -110,6 +110,19 @@ export interface GenerationRequest {
   deadlineAt: number;
   /** Epoch ms the gateway accepted the request (for end-to-end latency). */
   receivedAt: number;
+  /**
+   * Set on an embeddings request (`POST /v1/embeddings`): `messages` is then empty, only deployments with the
+   * `embeddings` capability are candidates, and the answer carries `embeddings` instead of text.
+   */
+  embeddings?: EmbeddingsInput;
+}
+
+/** What to embed. Routed, retried and billed like a generation (prompt tokens only). */
+export interface EmbeddingsInput {
+  /** One vector per item: texts, or token-id arrays (a single string or token array arrives as a list of one). */
+  input: string[] | number[][];
+  /** Output dimensions, for models that can shorten their vectors. */
+  dimensions?: number;
 }
 
 export interface Usage {
@@ -157,6 +170,8 @@ export interface AnswerDetails {
   /** The provider's `choices[0].logprobs`, as it sent them. */
   logprobs?: JsonValue;
   systemFingerprint?: string;
+  /** An embeddings request's vectors, in input order (floats; the gateway encodes base64 when asked). */
+  embeddings?: number[][];
 }
 
 export interface GenerationResult extends AnswerDetails {

@@ -9,6 +9,7 @@ export {
 } from './simulator/config';
 export { type RecordedRequest, type SimulatorStats } from './simulator/stats';
 export { simulatorBanner } from './simulator/banner';
+export { DEFAULT_EMBEDDING_DIMENSIONS, simulatedEmbedding } from './simulator/embeddings';
 export { uniqueId } from './unique-id';
 export { waitFor, type WaitForOptions } from './wait-for';
 export { freePort } from './free-port';

@@ -29,7 +29,7 @@ import {
   POLICY_HEADER,
   type RequestFrame,
 } from './request-frame';
-import { StreamRelay } from './stream-relay';
+import { StreamRelay, type StreamEncoderFactory } from './stream-relay';
 import { SyncWait } from './sync-wait';
 
 /** Our own job: its answer comes on the reply channel; the stored job is only read if that got lost. */
@@ -87,7 +87,7 @@ export class GenerationService {
    * circuits and context windows.
    */
   assertServable(
-    request: Pick<GenerationRequest, 'model' | 'messages' | 'options' | 'stream' | 'allowFallback'>,
+    request: Pick<GenerationRequest, 'model' | 'messages' | 'options' | 'stream' | 'allowFallback' | 'embeddings'>,
   ): void {
     const { model } = request;
     if (!isModelAlias(model) && this.catalog.servingDeployments(model).length === 0) {
@@ -95,13 +95,26 @@ export class GenerationService {
         param: 'model',
       });
     }
+    const embeddings = request.embeddings !== undefined;
     const needs = requestNeedsOf(request);
-    if (needs.capabilities.length === 0 && needs.params.length === 0) {
+    if (!embeddings && needs.capabilities.length === 0 && needs.params.length === 0) {
       return;
     }
-    const need = { model, stream: request.stream, estimatedTokens: 0, allowFallback: request.allowFallback, needs };
+    const need = {
+      model,
+      stream: request.stream,
+      estimatedTokens: 0,
+      allowFallback: request.allowFallback,
+      needs,
+      embeddings,
+    };
     const { failure } = filterCandidates(this.catalog.deployments(), need, () => false);
-    if (failure?.code === ErrorCode.UnsupportedCapability || failure?.code === ErrorCode.UnsupportedParameter) {
+    if (
+      failure?.code === ErrorCode.UnsupportedCapability ||
+      failure?.code === ErrorCode.UnsupportedParameter ||
+      // A chat model asked for embeddings (or the reverse) would fail the same way in the worker.
+      (embeddings && failure?.code === ErrorCode.InvalidRequest)
+    ) {
       throw selectionError(failure);
     }
   }
@@ -122,12 +135,17 @@ export class GenerationService {
   }
 
   /** Resolves once the SSE response is open (the relay then owns it); rejects with the error to answer. */
-  async stream(sub: Submission, req: FastifyRequest, reply: FastifyReply, includeUsage: boolean): Promise<void> {
+  async stream(
+    sub: Submission,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    encoder: StreamEncoderFactory,
+  ): Promise<void> {
     const claim = await this.claim(sub);
     const relay = new StreamRelay({
       ...this.waiterOptions(claim, sub.request),
       sink: new FastifySseSink(reply),
-      includeUsage,
+      encoder,
       onEnd: (outcome) =>
         'result' in outcome
           ? this.metrics.succeeded(outcome.result, req.startedAt)

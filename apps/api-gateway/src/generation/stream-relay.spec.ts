@@ -1,5 +1,6 @@
 import { ErrorCode, GatewayError, type GenerationResult, type ReplyMessage } from '@aigw/core';
 import type { AbandonReason } from './reply-waiter';
+import { openAiStream } from '../openai/sse-format';
 import { StreamRelay, type StreamSink } from './stream-relay';
 
 class RecordingSink implements StreamSink {
@@ -21,10 +22,14 @@ class RecordingSink implements StreamSink {
     this.ended = true;
   }
 
-  /** Parsed `data:` payloads. */
+  /** Parsed `data:` payloads (one write may hold several events). */
   get events(): unknown[] {
-    return this.writes.map((w) => {
-      const data = w.slice('data: '.length, -2);
+    const events = this.writes
+      .join('')
+      .split('\n\n')
+      .filter((e) => e !== '');
+    return events.map((e) => {
+      const data = e.slice('data: '.length);
       return data === '[DONE]' ? data : (JSON.parse(data) as unknown);
     });
   }
@@ -79,7 +84,7 @@ function setup(includeUsage = false) {
     checkEveryMs: 1000,
     onAbandon: (r) => abandoned.push(r),
     sink,
-    includeUsage,
+    encoder: openAiStream(includeUsage),
     onEnd: (o) => ends.push(o),
   });
   return { sink, relay, abandoned, ends };

@@ -1,5 +1,12 @@
-import { ErrorCode, GatewayError, type GenerationResult, type ReplyMessage, type ToolCallDelta } from '@aigw/core';
-import { ChunkFormatter, SSE_DONE, sseError } from '../openai/sse-format';
+import {
+  ErrorCode,
+  GatewayError,
+  type ErrorBody,
+  type GenerationResult,
+  type ReplyMessage,
+  type ToolCall,
+  type ToolCallDelta,
+} from '@aigw/core';
 import { ChunkSequencer } from './chunk-sequencer';
 import { settlementOf, type JobSnapshot } from './job-snapshot';
 import { clientGoneError, ReplyWaiter, type AbandonReason, type WaiterOptions } from './reply-waiter';
@@ -11,18 +18,39 @@ export interface StreamSink {
   end(): void;
 }
 
-export interface StreamRelayOptions extends WaiterOptions {
-  sink: StreamSink;
-  includeUsage: boolean;
-  /** Called once when the relay ends: with the result, or with the error that ended it. */
-  onEnd: (outcome: { result: GenerationResult } | { error: GatewayError }) => void;
+/**
+ * Serialises one relayed stream in a client's wire format (OpenAI chunks, Anthropic events). Each method returns
+ * the SSE text to write (possibly several events, possibly none).
+ */
+export interface StreamEncoder {
+  /** The events that open the stream, once it starts. */
+  start(): string;
+  reasoning(text: string): string;
+  content(text: string): string;
+  refusal(text: string): string;
+  toolCalls(pieces: readonly ToolCallDelta[]): string;
+  /** Whole tool calls, for a stream whose fragments were lost. */
+  wholeToolCalls(calls: readonly ToolCall[]): string;
+  /** Everything after the last piece (finish reason, usage, end marker); `finishReason` in OpenAI's vocabulary. */
+  end(result: GenerationResult, finishReason: string): string;
+  /** The event that ends a stream that failed after it started. */
+  error(error: ErrorBody): string;
 }
 
 /** What the SSE head needs: the `start` message, or a result when the start was lost. */
-type StreamHead = Pick<
+export type StreamHead = Pick<
   Extract<ReplyMessage, { t: 'start' }>,
   'id' | 'created' | 'provider' | 'model' | 'route' | 'attempts'
 >;
+
+export type StreamEncoderFactory = (head: StreamHead) => StreamEncoder;
+
+export interface StreamRelayOptions extends WaiterOptions {
+  sink: StreamSink;
+  encoder: StreamEncoderFactory;
+  /** Called once when the relay ends: with the result, or with the error that ended it. */
+  onEnd: (outcome: { result: GenerationResult } | { error: GatewayError }) => void;
+}
 
 interface Piece {
   text: string;
@@ -33,7 +61,7 @@ interface Piece {
 }
 
 /**
- * Relays a streamed job as OpenAI SSE. Nothing is sent until the `start` message, so a failure
+ * Relays a streamed job as SSE in the client's format (the encoder's). Nothing is sent until the `start` message, so a failure
  * before the first token is an ordinary HTTP error (`started` rejects). Once started, the stream
  * always ends with `data: [DONE]` or an error event. Chunks are emitted strictly in `seq` order; when
  * one was lost, the final text (from `end` or the stored result) fills in what the client missed.
@@ -44,7 +72,7 @@ export class StreamRelay extends ReplyWaiter {
   private resolveStarted!: () => void;
   private rejectStarted!: (e: GatewayError) => void;
   private phase: 'waiting' | 'streaming' = 'waiting';
-  private fmt: ChunkFormatter | null = null;
+  private fmt: StreamEncoder | null = null;
   private readonly sequencer = new ChunkSequencer<Piece>();
   private readonly sent: string[] = [];
   private sentLength = 0;
@@ -126,7 +154,7 @@ export class StreamRelay extends ReplyWaiter {
       return;
     }
     this.phase = 'streaming';
-    this.fmt = new ChunkFormatter(head.id, head.created, `${head.provider}/${head.model}`);
+    this.fmt = this.relay.encoder(head);
     this.relay.sink.open({
       'x-gateway-provider': head.provider,
       'x-gateway-model': head.model,
@@ -134,7 +162,7 @@ export class StreamRelay extends ReplyWaiter {
       'x-gateway-route': head.route,
       'x-gateway-cache': 'miss',
     });
-    this.relay.sink.write(this.fmt.role());
+    this.relay.sink.write(this.fmt.start());
     this.resolveStarted();
   }
 
@@ -202,11 +230,7 @@ export class StreamRelay extends ReplyWaiter {
       return;
     }
     const sink = this.relay.sink;
-    sink.write(fmt.finish(result.finishReason ?? this.lastFinishReason ?? 'stop'));
-    if (this.relay.includeUsage) {
-      sink.write(fmt.usage(result.usage));
-    }
-    sink.write(SSE_DONE);
+    sink.write(fmt.end(result, result.finishReason ?? this.lastFinishReason ?? 'stop'));
     sink.end();
     this.finish();
     this.relay.onEnd({ result });
@@ -217,8 +241,8 @@ export class StreamRelay extends ReplyWaiter {
     if (this.done) {
       return false;
     }
-    if (this.phase === 'streaming') {
-      this.relay.sink.write(sseError(err.toBody()));
+    if (this.phase === 'streaming' && this.fmt !== null) {
+      this.relay.sink.write(this.fmt.error(err.toBody()));
       this.relay.sink.end();
     }
     this.finish();

@@ -7,6 +7,7 @@ import { resultHeaders } from '../http/result-headers';
 import { assertChatRules } from '../validation/chat-rules';
 import type { ChatCompletionDto } from './chat-completion.dto';
 import { chatCompletionBody, chatCompletionRequest } from './openai-mapping';
+import { openAiStream } from './sse-format';
 
 /** `POST /v1/chat/completions`: one JSON answer, or an SSE stream when `stream` is true. */
 @Injectable()
@@ -24,7 +25,7 @@ export class ChatCompletionsService {
       idempotencyKey: idempotencyKeyOf(req.headers[IDEMPOTENCY_HEADER]),
     };
     if (submission.request.stream) {
-      await this.generation.stream(submission, req, reply, dto.stream_options?.include_usage === true);
+      await this.generation.stream(submission, req, reply, openAiStream(dto.stream_options?.include_usage === true));
       return;
     }
     const result = await this.generation.answer(submission, req, reply);

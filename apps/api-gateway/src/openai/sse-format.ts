@@ -1,4 +1,5 @@
-import type { ErrorBody, ToolCall, ToolCallDelta, Usage } from '@aigw/core';
+import type { ErrorBody, GenerationResult, ToolCall, ToolCallDelta, Usage } from '@aigw/core';
+import type { StreamEncoder, StreamEncoderFactory } from '../generation/stream-relay';
 import { openAiUsage } from './openai-mapping';
 
 export const SSE_DONE = 'data: [DONE]\n\n';
@@ -76,4 +77,44 @@ export class ChunkFormatter {
 /** A failure after the stream started: the OpenAI SDKs raise an APIError on an event with `error`. */
 export function sseError(error: ErrorBody): string {
   return `data: ${JSON.stringify({ error })}\n\n`;
+}
+
+/** `chat.completion.chunk` events ending with `data: [DONE]`; the usage chunk only when the client asked for it. */
+export class OpenAiStreamEncoder implements StreamEncoder {
+  constructor(
+    private readonly fmt: ChunkFormatter,
+    private readonly includeUsage: boolean,
+  ) {}
+
+  start(): string {
+    return this.fmt.role();
+  }
+  reasoning(text: string): string {
+    return this.fmt.reasoning(text);
+  }
+  content(text: string): string {
+    return this.fmt.content(text);
+  }
+  refusal(text: string): string {
+    return this.fmt.refusal(text);
+  }
+  toolCalls(pieces: readonly ToolCallDelta[]): string {
+    return this.fmt.toolCalls(pieces);
+  }
+  wholeToolCalls(calls: readonly ToolCall[]): string {
+    return this.fmt.wholeToolCalls(calls);
+  }
+  end(result: GenerationResult, finishReason: string): string {
+    const usage = this.includeUsage ? this.fmt.usage(result.usage) : '';
+    return this.fmt.finish(finishReason) + usage + SSE_DONE;
+  }
+  error(error: ErrorBody): string {
+    return sseError(error);
+  }
+}
+
+/** The encoder factory for `POST /v1/chat/completions`: `model` is the deployment that answered. */
+export function openAiStream(includeUsage: boolean): StreamEncoderFactory {
+  return (head) =>
+    new OpenAiStreamEncoder(new ChunkFormatter(head.id, head.created, `${head.provider}/${head.model}`), includeUsage);
 }

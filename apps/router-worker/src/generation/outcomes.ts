@@ -116,6 +116,9 @@ function copyDetails(from: AnswerDetails, to: AnswerDetails): void {
   if (from.systemFingerprint !== undefined) {
     to.systemFingerprint = from.systemFingerprint;
   }
+  if (from.embeddings !== undefined) {
+    to.embeddings = from.embeddings;
+  }
 }
 
 function round(ms: number): number {

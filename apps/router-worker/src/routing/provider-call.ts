@@ -3,10 +3,11 @@ import {
   ErrorClass,
   ProviderCallError,
   type Deployment,
+  type EmbeddingsInput,
   type GenerationRequest,
   type StreamDelta,
 } from '@aigw/core';
-import type { AdapterRequest, ProviderAdapter } from '@aigw/adapters';
+import type { AdapterRequest, EmbeddingsAdapterRequest, ProviderAdapter } from '@aigw/adapters';
 import { abortCauseOf } from '../cancel/abort';
 import type { ProviderAnswer } from '../generation/outcomes';
 import { StreamCollector } from '../generation/stream-collector';
@@ -84,6 +85,40 @@ async function streamAnswer(
   return collector.answer(clock.now());
 }
 
+/** An embeddings call; its answer carries the vectors instead of text. */
+async function embedAnswer(
+  adapter: ProviderAdapter,
+  call: AdapterRequest,
+  request: GenerationRequest & { embeddings: EmbeddingsInput },
+  signal: AbortSignal,
+  clock: AttemptClock,
+): Promise<ProviderAnswer> {
+  if (adapter.embed === undefined) {
+    // Routing sends embeddings only to families that embed (`embedsWith`): this is the backstop.
+    throw new ProviderCallError(ErrorClass.Gateway, `the ${adapter.kind} API does not serve embeddings`);
+  }
+  const req: EmbeddingsAdapterRequest = { target: call.target, input: request.embeddings.input };
+  if (request.embeddings.dimensions !== undefined) {
+    req.dimensions = request.embeddings.dimensions;
+  }
+  if (request.options.user !== undefined) {
+    req.user = request.options.user;
+  }
+  const res = await adapter.embed(req, signal);
+  return {
+    id: `emb-${request.requestId}`,
+    created: Math.floor(clock.now() / 1000),
+    text: '',
+    finishReason: null,
+    usage: res.usage,
+    embeddings: res.embeddings,
+  };
+}
+
+function isEmbeddings(request: GenerationRequest): request is GenerationRequest & { embeddings: EmbeddingsInput } {
+  return request.embeddings !== undefined;
+}
+
 /**
  * One call to one deployment over one route, already admitted by its circuit (`probeId` from the permit).
  * Settles the circuit (provider-side failures count, others only free a probe slot), feeds the latency
@@ -104,9 +139,11 @@ export async function callProvider(
   const started = clock.monotonic();
   const progress: StreamProgress = { firstAt: null };
   try {
-    const answer = request.stream
-      ? await streamAnswer(adapter, call, signal, d, option, request, observer, progress, clock)
-      : await adapter.generate(call, signal);
+    const answer = isEmbeddings(request)
+      ? await embedAnswer(adapter, call, request, signal, clock)
+      : request.stream
+        ? await streamAnswer(adapter, call, signal, d, option, request, observer, progress, clock)
+        : await adapter.generate(call, signal);
     const ms = clock.monotonic() - started;
     // A plain success only feeds the failure-rate window: it need not delay the answer (settle never throws).
     // A probe's success closes the circuit, so that one is awaited.

@@ -45,6 +45,9 @@ export function routeNeedOf(
   avgCompletionTokens: number,
 ): RouteNeed {
   const { maxTokens, tools } = request.options;
+  if (request.embeddings !== undefined) {
+    return embeddingsNeedOf(request, request.embeddings.input, deployments);
+  }
   // Tool definitions are part of the prompt providers bill and fit into the context window.
   const promptTokens =
     estimatePromptTokens(request.messages) + (tools === undefined ? 0 : countTextTokens(JSON.stringify(tools)));
@@ -56,6 +59,31 @@ export function routeNeedOf(
     needs: requestNeedsOf(request),
   };
   const estimate = { promptTokens, completionTokens: estimateCompletionTokens(maxTokens, avgCompletionTokens) };
+  return { need, estimate, selection: filterCandidates(deployments, need, () => false) };
+}
+
+/** Each input is embedded on its own: the context window must hold the largest one; the cost counts them all. */
+function embeddingsNeedOf(
+  request: GenerationRequest,
+  input: readonly (string | readonly number[])[],
+  deployments: readonly Deployment[],
+): RouteNeed {
+  let largest = 0;
+  let total = 0;
+  for (const item of input) {
+    const tokens = typeof item === 'string' ? countTextTokens(item) : item.length;
+    largest = Math.max(largest, tokens);
+    total += tokens;
+  }
+  const need: CandidateNeed = {
+    model: request.model,
+    stream: false,
+    estimatedTokens: largest,
+    allowFallback: request.allowFallback === true,
+    needs: requestNeedsOf(request),
+    embeddings: true,
+  };
+  const estimate = { promptTokens: total, completionTokens: 0 };
   return { need, estimate, selection: filterCandidates(deployments, need, () => false) };
 }
 

@@ -4,8 +4,17 @@ import { jsonCall, streamCall } from '../http/calls';
 import { openAiRateLimit, type ResponseHeaders } from '../http/headers';
 import type { HttpPool } from '../http/http-pool';
 import { probe } from '../health';
-import type { AdapterRequest, AdapterResponse, AdapterTarget, HealthResult, ProviderAdapter } from '../types';
+import type {
+  AdapterRequest,
+  AdapterResponse,
+  AdapterTarget,
+  EmbeddingsAdapterRequest,
+  EmbeddingsResponse,
+  HealthResult,
+  ProviderAdapter,
+} from '../types';
 import { readModelList } from '../model-list';
+import { embeddingsBody, readEmbeddings } from './openai-embeddings';
 import { OpenAiStreamDecoder, openAiBody, readCompletion } from './openai-wire';
 
 function headersOf(target: AdapterTarget, json: boolean): Record<string, string> {
@@ -56,6 +65,24 @@ export class OpenAiAdapter implements ProviderAdapter {
       body: openAiBody(req, true),
     } as const;
     return streamCall(this.pool, req.target, call, signal, new OpenAiStreamDecoder());
+  }
+
+  embed(req: EmbeddingsAdapterRequest, signal: AbortSignal): Promise<EmbeddingsResponse> {
+    const call = {
+      method: 'POST',
+      path: '/embeddings',
+      headers: headersOf(req.target, true),
+      body: embeddingsBody(req),
+    } as const;
+    const count = req.input.length;
+    return jsonCall(this.pool, req.target, call, signal, (json, headers, status) => {
+      const res: EmbeddingsResponse = readEmbeddings(json, status, count);
+      const rateLimit = openAiRateLimit(headers);
+      if (rateLimit !== undefined) {
+        res.rateLimit = rateLimit;
+      }
+      return res;
+    });
   }
 
   listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]> {

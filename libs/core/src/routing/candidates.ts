@@ -2,7 +2,7 @@ import type { Deployment } from '../catalog';
 import { ErrorCode, GatewayError } from '../errors';
 import { isModelAlias, resolveModelRef, type ModelAlias } from '../model-ref';
 import type { Capability } from '../catalog';
-import { supportsParam, type RequestNeeds } from './request-needs';
+import { embedsWith, supportsParam, type RequestNeeds } from './request-needs';
 
 /** What the request asks of a deployment. */
 export interface CandidateNeed {
@@ -15,6 +15,8 @@ export interface CandidateNeed {
   allowFallback?: boolean;
   /** Capabilities and provider-dependent fields (see `requestNeedsOf`); absent: plain chat. */
   needs?: RequestNeeds;
+  /** An embeddings request: candidates need the `embeddings` capability (and a family that embeds), not `chat`. */
+  embeddings?: boolean;
 }
 
 /** How the requested model string was read against the catalog. */
@@ -32,6 +34,7 @@ export type ModelTarget =
 export type ExclusionReason =
   | 'disabled'
   | 'no_chat'
+  | 'no_embeddings'
   | 'no_streaming'
   | 'missing_capability'
   | 'unsupported_parameter'
@@ -42,6 +45,7 @@ export type ExclusionReason =
 const STAGE: { readonly [R in ExclusionReason]: number } = {
   disabled: 0,
   no_chat: 1,
+  no_embeddings: 1,
   no_streaming: 2,
   missing_capability: 3,
   unsupported_parameter: 4,
@@ -57,6 +61,7 @@ const PARAM_OF_CAPABILITY: { readonly [C in Capability]: string } = {
   tools: 'tools',
   vision: 'messages',
   json: 'response_format',
+  embeddings: 'model',
 };
 
 export interface Exclusion {
@@ -109,11 +114,11 @@ function targetOf(model: string, deployments: readonly Deployment[]): ModelTarge
   return { kind: 'model', model: ref.model };
 }
 
-function matches(target: ModelTarget, d: Deployment, allowFallback: boolean): boolean {
+function matches(target: ModelTarget, d: Deployment, allowFallback: boolean, embeddings: boolean): boolean {
   switch (target.kind) {
     case 'alias':
-      // Aliases range over chat deployments only: an embedding model is not "the cheapest chat model".
-      return d.model.capabilities.includes('chat');
+      // Aliases range over deployments of the request's kind: an embedding model is not "the cheapest chat model".
+      return d.model.capabilities.includes(embeddings ? 'embeddings' : 'chat');
     case 'pinned':
       return d.id === target.deploymentId || (allowFallback && d.model.name === target.model);
     case 'model':
@@ -129,7 +134,11 @@ function exclusionOf(
   if (!d.provider.enabled || !d.model.enabled) {
     return 'disabled';
   }
-  if (!d.model.capabilities.includes('chat')) {
+  if (need.embeddings === true) {
+    if (!d.model.capabilities.includes('embeddings') || !embedsWith(d.provider.kind)) {
+      return 'no_embeddings';
+    }
+  } else if (!d.model.capabilities.includes('chat')) {
     return 'no_chat';
   }
   if (need.stream && !d.model.capabilities.includes('streaming')) {
@@ -168,6 +177,12 @@ function failureOf(
       return { code: ErrorCode.ModelNotFound, message: `The model ${name} does not exist or is not available.` };
     case 'no_chat':
       return { code: ErrorCode.InvalidRequest, message: `The model ${name} does not support chat completions.` };
+    case 'no_embeddings':
+      return {
+        code: ErrorCode.InvalidRequest,
+        message: `The model ${name} has no deployment with the 'embeddings' capability on a provider API that serves embeddings.`,
+        param: 'model',
+      };
     case 'no_streaming':
       return { code: ErrorCode.InvalidRequest, message: `The model ${name} does not support streaming.` };
     case 'missing_capability': {
@@ -243,7 +258,7 @@ export function filterCandidates(
   const failing: Deployment[] = [];
   const excluded: Exclusion[] = [];
   for (const d of deployments) {
-    if (!matches(target, d, allowFallback)) {
+    if (!matches(target, d, allowFallback, need.embeddings === true)) {
       continue;
     }
     const reason = exclusionOf(d, need, isOpen);

@@ -25,6 +25,13 @@ const UNSUPPORTED: { readonly [K in ProviderKind]: (param: string) => boolean } 
 /** Provider-dependent fields the Anthropic adapter translates. */
 const ANTHROPIC_PARAMS: ReadonlySet<string> = new Set(['parallel_tool_calls', 'user']);
 
+/** Families whose adapter implements `embed` (the OpenAI-compatible `/embeddings`); the others cannot. */
+const EMBEDDING_FAMILIES: ReadonlySet<ProviderKind> = new Set<ProviderKind>(['openai']);
+
+export function embedsWith(kind: ProviderKind): boolean {
+  return EMBEDDING_FAMILIES.has(kind);
+}
+
 export function supportsParam(kind: ProviderKind, param: string): boolean {
   return !UNSUPPORTED[kind](param);
 }

@@ -1,5 +1,5 @@
 import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
-import { ErrorCode, GatewayError, type ErrorBody } from '@aigw/core';
+import { anthropicErrorBody, ErrorCode, GatewayError } from '@aigw/core';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 /** Maps anything thrown to the one error envelope `{"error": {message, type, code, param}}`. */
@@ -70,6 +70,18 @@ function codeForStatus(status: number): ErrorCode {
 
 const logger = new Logger('Errors');
 
+/**
+ * Route config (`@RouteConfig(ANTHROPIC_ERRORS)`) of routes that speak Anthropic's API: their errors, Fastify's own
+ * (bad JSON, 413) included, are written in Anthropic's shape. Routing happens before body parsing, so the config
+ * is known for every error of such a route.
+ */
+export const ANTHROPIC_ERRORS = { errorShape: 'anthropic' } as const;
+
+function speaksAnthropic(reply: FastifyReply): boolean {
+  const config = (reply.request?.routeOptions?.config ?? {}) as { errorShape?: string };
+  return config.errorShape === ANTHROPIC_ERRORS.errorShape;
+}
+
 /** Writes a GatewayError as HTTP; unexpected errors are logged (without request bodies or headers). */
 export function sendError(reply: FastifyReply, err: unknown, requestId?: string): void {
   const gw = toGatewayError(err);
@@ -79,7 +91,7 @@ export function sendError(reply: FastifyReply, err: unknown, requestId?: string)
   if (gw.retryAfterMs !== undefined) {
     void reply.header('retry-after', String(Math.max(1, Math.ceil(gw.retryAfterMs / 1000))));
   }
-  const body: { error: ErrorBody } = { error: gw.toBody() };
+  const body = speaksAnthropic(reply) ? anthropicErrorBody(gw.toBody()) : { error: gw.toBody() };
   void reply.status(gw.status).header('content-type', 'application/json; charset=utf-8').send(body);
 }
 

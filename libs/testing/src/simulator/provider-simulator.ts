@@ -6,6 +6,7 @@ import { jsonAnswer, reasoningAnswer, toolCallAnswer, type ToolCallAnswer, toolR
 import { anthropicWire } from './anthropic-wire';
 import { DEFAULT_SIMULATOR_CONFIG, type SimulatorConfig, validateSimulatorPatch } from './config';
 import { type Controllable, handleControl } from './control';
+import { embeddingsJson, isEmbeddingsProblem, parseEmbeddings } from './embeddings';
 import { Exchange, readBody } from './exchange';
 import { drawFault } from './faults';
 import { wireHeaders } from './headers';
@@ -223,6 +224,9 @@ export class ProviderSimulator implements Controllable {
       case 'POST /v1/messages':
         this.generate(ex, anthropicWire, body);
         return;
+      case 'POST /v1/embeddings':
+        this.embed(ex, body);
+        return;
       case 'GET /v1/models': {
         const fault = drawFault(this.cfg);
         const list = this.modelList;
@@ -270,6 +274,17 @@ export class ProviderSimulator implements Controllable {
     } else {
       this.afterLatency(() => this.responder.jsonReply(ex, wire, () => rendering.json(), fault));
     }
+  }
+
+  /** Deterministic vectors (see `simulatedEmbedding`), with the configured latency and faults. */
+  private embed(ex: Exchange, body: unknown): void {
+    const call = parseEmbeddings(body);
+    if (isEmbeddingsProblem(call)) {
+      this.responder.error(ex, openAiWire, 400, call.problem, call.param);
+      return;
+    }
+    const fault = drawFault(this.cfg);
+    this.afterLatency(() => this.responder.jsonReply(ex, openAiWire, () => embeddingsJson(call), fault));
   }
 
   /** Tools offered and the turn is the user's: call the forced tool, else the first one. */

@@ -1,0 +1,374 @@
+import {
+  ErrorCode,
+  GatewayError,
+  type ChatMessage,
+  type ContentPart,
+  type FunctionTool,
+  type GenerationOptions,
+  type GenerationRequest,
+  type ReasoningEffort,
+  type ToolCall,
+} from '@aigw/core';
+import { applyRoutingChoices, isSet, type RequestFrame } from '../generation/request-frame';
+import { FUNCTION_NAME } from '../validation/openai-fields';
+import { MESSAGES_FIELDS, type AnthropicBlock, type AnthropicToolChoice, type MessagesDto } from './messages.dto';
+
+/*
+ * Anthropic Messages → the gateway's request (OpenAI-shaped messages), checking every content block on the way and
+ * naming the exact path of the first problem. Runs before anything is enqueued.
+ */
+
+const IMAGE_TYPES: ReadonlySet<unknown> = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
+
+function invalid(param: string, message: string): GatewayError {
+  return new GatewayError(ErrorCode.InvalidRequest, `Invalid '${param}': ${message}.`, { param });
+}
+
+function unsupported(param: string, message: string): GatewayError {
+  return new GatewayError(ErrorCode.UnsupportedParameter, `'${param}' is not supported: ${message}.`, { param });
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function blockAt(v: unknown, at: string): AnthropicBlock {
+  if (!isRecord(v) || typeof v.type !== 'string') {
+    throw invalid(at, 'must be a content block object with a type');
+  }
+  return v as AnthropicBlock;
+}
+
+function textOf(b: AnthropicBlock, at: string): string {
+  if (typeof b.text !== 'string') {
+    throw invalid(`${at}.text`, 'must be a string');
+  }
+  return b.text;
+}
+
+/** Base64 sources become data URLs, URL sources stay URLs: the shapes every adapter translates from. */
+function imagePart(b: AnthropicBlock, at: string): ContentPart {
+  const source = b.source;
+  if (!isRecord(source)) {
+    throw invalid(`${at}.source`, 'must be an object');
+  }
+  if (source.type === 'base64') {
+    if (!IMAGE_TYPES.has(source.media_type)) {
+      throw invalid(`${at}.source.media_type`, `must be one of ${[...IMAGE_TYPES].join(', ')}`);
+    }
+    if (typeof source.data !== 'string' || source.data === '') {
+      throw invalid(`${at}.source.data`, 'must be base64 image data');
+    }
+    return { type: 'image_url', image_url: { url: `data:${String(source.media_type)};base64,${source.data}` } };
+  }
+  if (source.type === 'url') {
+    if (typeof source.url !== 'string' || !/^https?:\/\//.test(source.url)) {
+      throw invalid(`${at}.source.url`, 'must be an http(s) URL');
+    }
+    return { type: 'image_url', image_url: { url: source.url } };
+  }
+  throw invalid(`${at}.source.type`, "must be 'base64' or 'url'");
+}
+
+/** A tool result's content: text only (the OpenAI-shaped tool message every family takes has no images). */
+function toolResultText(b: AnthropicBlock, at: string): string {
+  const content = b.content;
+  if (content === undefined || content === null) {
+    return '';
+  }
+  if (typeof content === 'string') {
+    return content;
+  }
+  if (!Array.isArray(content)) {
+    throw invalid(`${at}.content`, 'must be a string or a list of text blocks');
+  }
+  return content
+    .map((item, k) => {
+      const inner = blockAt(item, `${at}.content[${k}]`);
+      if (inner.type !== 'text') {
+        throw unsupported(`${at}.content[${k}]`, 'tool results can carry text blocks only through the gateway');
+      }
+      return textOf(inner, `${at}.content[${k}]`);
+    })
+    .join('\n');
+}
+
+function blocksOf(content: string | AnthropicBlock[], at: string): AnthropicBlock[] {
+  return typeof content === 'string'
+    ? [{ type: 'text', text: content }]
+    : content.map((b, j) => blockAt(b, `${at}[${j}]`));
+}
+
+/** A user turn: its tool results become `tool` messages (first, answering the previous turn), the rest one user message. */
+function userMessages(content: string | AnthropicBlock[], at: string, calls: ReadonlySet<string>): ChatMessage[] {
+  if (typeof content === 'string') {
+    return [{ role: 'user', content }];
+  }
+  const results: ChatMessage[] = [];
+  const parts: ContentPart[] = [];
+  blocksOf(content, at).forEach((b, j) => {
+    const here = `${at}[${j}]`;
+    switch (b.type) {
+      case 'text':
+        parts.push({ type: 'text', text: textOf(b, here) });
+        return;
+      case 'image':
+        parts.push(imagePart(b, here));
+        return;
+      case 'tool_result': {
+        const id = b.tool_use_id;
+        if (typeof id !== 'string' || id === '') {
+          throw invalid(`${here}.tool_use_id`, 'must be the id of a tool_use block');
+        }
+        if (!calls.has(id)) {
+          throw invalid(`${here}.tool_use_id`, `'${id}' matches no tool_use block of an earlier assistant message`);
+        }
+        if (b.is_error !== undefined && typeof b.is_error !== 'boolean') {
+          throw invalid(`${here}.is_error`, 'must be a boolean');
+        }
+        const text = toolResultText(b, here);
+        // Tool messages have no error flag: the model reads that the call failed from the text.
+        results.push({ role: 'tool', tool_call_id: id, content: b.is_error === true ? `Error: ${text}` : text });
+        return;
+      }
+      default:
+        throw unsupported(`${here}.type`, `'${b.type}' blocks cannot be sent in a user message through the gateway`);
+    }
+  });
+  if (parts.length === 0) {
+    return results;
+  }
+  const single = parts.length === 1 && parts[0].type === 'text' ? parts[0].text : null;
+  return [...results, { role: 'user', content: single ?? parts }];
+}
+
+/** An assistant turn: its text and tool_use blocks; thinking blocks are history no other family takes. */
+function assistantMessage(content: string | AnthropicBlock[], at: string, calls: Set<string>): ChatMessage {
+  if (typeof content === 'string') {
+    return { role: 'assistant', content };
+  }
+  const texts: string[] = [];
+  const toolCalls: ToolCall[] = [];
+  blocksOf(content, at).forEach((b, j) => {
+    const here = `${at}[${j}]`;
+    switch (b.type) {
+      case 'text':
+        texts.push(textOf(b, here));
+        return;
+      case 'tool_use': {
+        if (typeof b.id !== 'string' || !/^\S{1,128}$/.test(b.id)) {
+          throw invalid(`${here}.id`, 'must be a non-empty id without spaces');
+        }
+        if (typeof b.name !== 'string' || !FUNCTION_NAME.test(b.name)) {
+          throw invalid(`${here}.name`, 'must be 1-64 letters, digits, _ or -');
+        }
+        if (!isRecord(b.input)) {
+          throw invalid(`${here}.input`, 'must be an object');
+        }
+        calls.add(b.id);
+        toolCalls.push({ id: b.id, type: 'function', function: { name: b.name, arguments: JSON.stringify(b.input) } });
+        return;
+      }
+      case 'thinking':
+      case 'redacted_thinking':
+        return;
+      default:
+        throw unsupported(
+          `${here}.type`,
+          `'${b.type}' blocks cannot be sent in an assistant message through the gateway`,
+        );
+    }
+  });
+  const message: ChatMessage = { role: 'assistant', content: texts.length > 0 ? texts.join('') : null };
+  if (toolCalls.length > 0) {
+    message.tool_calls = toolCalls;
+  }
+  return message;
+}
+
+function systemText(system: unknown): string | null {
+  if (system === undefined || system === null) {
+    return null;
+  }
+  if (typeof system === 'string') {
+    return system === '' ? null : system;
+  }
+  if (!Array.isArray(system)) {
+    throw invalid('system', 'must be a string or a list of text blocks');
+  }
+  return system
+    .map((b, i) => {
+      const block = blockAt(b, `system[${i}]`);
+      if (block.type !== 'text') {
+        throw invalid(`system[${i}].type`, "must be 'text'");
+      }
+      return textOf(block, `system[${i}]`);
+    })
+    .join('\n\n');
+}
+
+function toolsOf(dto: MessagesDto): FunctionTool[] | undefined {
+  const tools = dto.tools ?? [];
+  if (tools.length === 0) {
+    return undefined;
+  }
+  const names = new Set<string>();
+  return tools.map((t, i) => {
+    if (names.has(t.name)) {
+      throw invalid(`tools[${i}].name`, `the tool name '${t.name}' is used twice`);
+    }
+    names.add(t.name);
+    const fn: FunctionTool['function'] = { name: t.name, parameters: t.input_schema };
+    if (isSet(t.description)) {
+      fn.description = t.description;
+    }
+    return { type: 'function', function: fn };
+  });
+}
+
+function applyToolChoice(options: GenerationOptions, choice: AnthropicToolChoice | undefined): void {
+  if (choice === undefined || choice === null) {
+    return;
+  }
+  const names = new Set((options.tools ?? []).map((t) => t.function.name));
+  if (choice.disable_parallel_tool_use !== undefined) {
+    if (typeof choice.disable_parallel_tool_use !== 'boolean') {
+      throw invalid('tool_choice.disable_parallel_tool_use', 'must be a boolean');
+    }
+    if (choice.disable_parallel_tool_use) {
+      options.parallelToolCalls = false;
+    }
+  }
+  switch (choice.type) {
+    case 'auto':
+      options.toolChoice = 'auto';
+      return;
+    case 'none':
+      options.toolChoice = 'none';
+      return;
+    case 'any':
+      if (names.size === 0) {
+        throw invalid('tool_choice', "type 'any' needs tools");
+      }
+      options.toolChoice = 'required';
+      return;
+    case 'tool':
+      if (typeof choice.name !== 'string' || !names.has(choice.name)) {
+        throw invalid('tool_choice.name', `must name one of the tools (got ${JSON.stringify(choice.name ?? null)})`);
+      }
+      options.toolChoice = { type: 'function', function: { name: choice.name } };
+      return;
+    default:
+      throw invalid('tool_choice.type', "must be 'auto', 'any', 'tool' or 'none'");
+  }
+}
+
+/** Extended thinking as a reasoning effort, for the families that take one; the budget picks the level. */
+function effortOf(budget: number | undefined): ReasoningEffort {
+  if (budget === undefined || budget < 4096) {
+    return 'low';
+  }
+  return budget < 16384 ? 'medium' : 'high';
+}
+
+function optionsOf(dto: MessagesDto): GenerationOptions {
+  const options: GenerationOptions = { maxTokens: dto.max_tokens };
+  if (isSet(dto.temperature)) {
+    options.temperature = dto.temperature;
+  }
+  if (isSet(dto.top_p)) {
+    options.topP = dto.top_p;
+  }
+  if (isSet(dto.stop_sequences) && dto.stop_sequences.length > 0) {
+    options.stop = dto.stop_sequences;
+  }
+  const tools = toolsOf(dto);
+  if (tools !== undefined) {
+    options.tools = tools;
+  }
+  applyToolChoice(options, dto.tool_choice);
+  if (isSet(dto.metadata?.user_id)) {
+    options.user = dto.metadata.user_id;
+  }
+  if (dto.thinking?.type === 'enabled') {
+    if (dto.thinking.budget_tokens === undefined) {
+      throw invalid('thinking.budget_tokens', 'is required when thinking is enabled');
+    }
+    if (dto.thinking.budget_tokens >= dto.max_tokens) {
+      throw invalid('thinking.budget_tokens', 'must be less than max_tokens');
+    }
+    options.reasoningEffort = effortOf(dto.thinking.budget_tokens);
+  }
+  if (isSet(dto.top_k)) {
+    // No modelled equivalent: forwarded as is to the families that take unmodelled fields.
+    options.extra = { top_k: dto.top_k };
+  }
+  return options;
+}
+
+/** Top-level fields this endpoint does not know: refused by name rather than dropped. */
+function assertKnownFields(body: unknown): void {
+  if (!isRecord(body)) {
+    return;
+  }
+  for (const key of Object.keys(body)) {
+    if (!MESSAGES_FIELDS.has(key) && body[key] !== undefined && body[key] !== null) {
+      throw unsupported(key, 'the gateway does not translate this field to other providers');
+    }
+  }
+}
+
+/** `body` is the request as received, to refuse fields the DTO does not declare. */
+export function messagesRequest(dto: MessagesDto, frame: RequestFrame, body: unknown): GenerationRequest {
+  assertKnownFields(body);
+  const messages: ChatMessage[] = [];
+  const system = systemText(dto.system);
+  if (system !== null) {
+    messages.push({ role: 'system', content: system });
+  }
+  const calls = new Set<string>();
+  dto.messages.forEach((m, i) => {
+    const at = `messages[${i}].content`;
+    if (m.role === 'user') {
+      messages.push(...userMessages(m.content, at, calls));
+    } else {
+      messages.push(assistantMessage(m.content, at, calls));
+    }
+  });
+  const request: GenerationRequest = {
+    requestId: frame.requestId,
+    model: dto.model,
+    messages,
+    options: optionsOf(dto),
+    stream: dto.stream === true,
+    userId: frame.userId,
+    apiKeyId: frame.apiKeyId,
+    deadlineAt: frame.deadlineAt,
+    receivedAt: frame.receivedAt,
+  };
+  applyRoutingChoices(request, dto, frame);
+  return request;
+}
+
+/** The gateway's names of provider-dependent fields, in this API's words (for `unsupported_parameter` errors). */
+const ANTHROPIC_NAME_OF: Readonly<Record<string, string>> = {
+  reasoning_effort: 'thinking',
+  user: 'metadata.user_id',
+  parallel_tool_calls: 'tool_choice.disable_parallel_tool_use',
+};
+
+/** Re-words an error that names a field by its OpenAI name so that it names the field this client sent. */
+export function inAnthropicTerms(err: unknown): unknown {
+  if (!(err instanceof GatewayError) || err.param === null) {
+    return err;
+  }
+  const name = ANTHROPIC_NAME_OF[err.param];
+  if (name === undefined) {
+    return err;
+  }
+  return new GatewayError(err.code, err.message.split(`'${err.param}'`).join(`'${name}'`), {
+    param: name,
+    retryAfterMs: err.retryAfterMs,
+    cause: err,
+  });
+}

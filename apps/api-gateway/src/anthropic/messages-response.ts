@@ -1,0 +1,115 @@
+import type { GenerationResult, JsonValue, Usage } from '@aigw/core';
+
+/*
+ * The gateway's result → Anthropic's Message, and the pieces shared with the SSE encoder.
+ */
+
+export interface AnthropicUsage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_input_tokens: number;
+  cache_read_input_tokens: number;
+}
+
+/** Anthropic counts cache reads and writes apart from `input_tokens`; the gateway's prompt tokens include them. */
+export function anthropicUsage(u: Usage): AnthropicUsage {
+  const cacheRead = u.cachedPromptTokens;
+  const cacheWrite = u.cacheWritePromptTokens ?? 0;
+  return {
+    input_tokens: Math.max(0, u.promptTokens - cacheRead - cacheWrite),
+    output_tokens: u.completionTokens,
+    cache_creation_input_tokens: cacheWrite,
+    cache_read_input_tokens: cacheRead,
+  };
+}
+
+/** OpenAI's finish reasons in Anthropic's stop-reason vocabulary; others pass through. */
+export function stopReasonOf(finishReason: string | null, hasToolCalls: boolean): string {
+  switch (finishReason) {
+    case null:
+      return hasToolCalls ? 'tool_use' : 'end_turn';
+    case 'stop':
+      return 'end_turn';
+    case 'length':
+      return 'max_tokens';
+    case 'tool_calls':
+    case 'function_call':
+      return 'tool_use';
+    case 'content_filter':
+      return 'refusal';
+    default:
+      return finishReason;
+  }
+}
+
+/** Anthropic ids start `msg_`; an upstream's own id is kept after the prefix. */
+export function messageIdOf(id: string): string {
+  return id.startsWith('msg_') ? id : `msg_${id}`;
+}
+
+/**
+ * A tool call's arguments as the object Anthropic clients expect. A model can write invalid JSON: it is kept under
+ * `_raw_arguments` rather than dropped, so the client sees what the model said.
+ */
+export function toolInputOf(args: string): { [key: string]: JsonValue } {
+  if (args.trim() === '') {
+    return {};
+  }
+  try {
+    const parsed = JSON.parse(args) as JsonValue;
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
+      return parsed;
+    }
+  } catch {
+    // Kept as text below.
+  }
+  return { _raw_arguments: args };
+}
+
+export type AnthropicContentBlock =
+  | { type: 'thinking'; thinking: string; signature: string }
+  | { type: 'text'; text: string }
+  | { type: 'tool_use'; id: string; name: string; input: { [key: string]: JsonValue } };
+
+export interface AnthropicMessage {
+  id: string;
+  type: 'message';
+  role: 'assistant';
+  model: string;
+  content: AnthropicContentBlock[];
+  stop_reason: string;
+  stop_sequence: string | null;
+  usage: AnthropicUsage;
+}
+
+/** `model` is the deployment that answered (`provider/model`), as on every endpoint. */
+export function anthropicMessageBody(result: GenerationResult): AnthropicMessage {
+  const content: AnthropicContentBlock[] = [];
+  if (result.reasoning !== undefined && result.reasoning !== '') {
+    // The upstream's signature (if it was Anthropic) is not kept: the gateway cannot vouch for it.
+    content.push({ type: 'thinking', thinking: result.reasoning, signature: '' });
+  }
+  const text = result.text !== '' ? result.text : (result.refusal ?? '');
+  const toolCalls = result.toolCalls ?? [];
+  if (text !== '' || toolCalls.length === 0) {
+    content.push({ type: 'text', text });
+  }
+  for (const call of toolCalls) {
+    content.push({
+      type: 'tool_use',
+      id: call.id,
+      name: call.function.name,
+      input: toolInputOf(call.function.arguments),
+    });
+  }
+  return {
+    id: messageIdOf(result.id),
+    type: 'message',
+    role: 'assistant',
+    model: `${result.provider}/${result.model}`,
+    content,
+    stop_reason: stopReasonOf(result.finishReason, toolCalls.length > 0),
+    stop_sequence: null,
+    usage: anthropicUsage(result.usage),
+  };
+}

@@ -1,0 +1,27 @@
+import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { ANTHROPIC_ERRORS } from '@aigw/platform';
+import { RouteConfig } from '@nestjs/platform-fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Caller } from '../auth/roles';
+import type { AuthContext } from '../http/request-context';
+import { MessagesDto } from './messages.dto';
+import { MessagesService } from './messages.service';
+
+/** Anthropic-compatible: errors on this route, validation and auth included, come in Anthropic's shape. */
+@Controller('v1')
+export class MessagesController {
+  constructor(private readonly messages: MessagesService) {}
+
+  /** Writes its own response: JSON, or SSE that outlives the handler. */
+  @Post('messages')
+  @HttpCode(200)
+  @RouteConfig(ANTHROPIC_ERRORS)
+  create(
+    @Body() dto: MessagesDto,
+    @Caller() auth: AuthContext,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    return this.messages.create(dto, auth, req, reply);
+  }
+}

@@ -1,0 +1,22 @@
+import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Caller } from '../auth/roles';
+import type { AuthContext } from '../http/request-context';
+import { EmbeddingsDto } from './embeddings.dto';
+import { EmbeddingsService } from './embeddings.service';
+
+@Controller('v1')
+export class EmbeddingsController {
+  constructor(private readonly embeddings: EmbeddingsService) {}
+
+  @Post('embeddings')
+  @HttpCode(200)
+  create(
+    @Body() dto: EmbeddingsDto,
+    @Caller() auth: AuthContext,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    return this.embeddings.create(dto, auth, req, reply);
+  }
+}

@@ -1,0 +1,62 @@
+import { ErrorClass, ProviderCallError } from '@aigw/core';
+import type { EmbeddingsAdapterRequest, EmbeddingsResponse } from '../types';
+import { usageOf } from './openai-wire';
+
+/** Request body for `POST /embeddings`. Floats are asked for: the gateway encodes base64 itself when a client wants it. */
+export function embeddingsBody(req: EmbeddingsAdapterRequest): string {
+  return JSON.stringify({
+    model: req.target.model,
+    input: req.input,
+    encoding_format: 'float',
+    dimensions: req.dimensions,
+    user: req.user,
+  });
+}
+
+/** A vector as floats: servers that ignore `encoding_format` may still answer base64 (little-endian float32). */
+function vectorOf(v: unknown, status: number): number[] {
+  if (Array.isArray(v) && v.every((x) => typeof x === 'number')) {
+    return v;
+  }
+  if (typeof v === 'string') {
+    const bytes = Buffer.from(v, 'base64');
+    const out = new Array<number>(Math.floor(bytes.length / 4));
+    for (let i = 0; i < out.length; i++) {
+      out[i] = bytes.readFloatLE(i * 4);
+    }
+    return out;
+  }
+  throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: an embedding is not a vector`, { status });
+}
+
+interface WireEmbedding {
+  index?: unknown;
+  embedding?: unknown;
+}
+
+/** A 2xx `/embeddings` body: `data[]` (put in input order by `index`) and `usage`. */
+export function readEmbeddings(json: unknown, status: number, count: number): Omit<EmbeddingsResponse, 'rateLimit'> {
+  const body = json as { data?: unknown; usage?: Parameters<typeof usageOf>[0]; error?: unknown } | null;
+  if (typeof body !== 'object' || body === null || !Array.isArray(body.data)) {
+    throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: body is not an embedding list`, {
+      status,
+    });
+  }
+  const embeddings = new Array<number[]>(count);
+  (body.data as WireEmbedding[]).forEach((item, position) => {
+    const index = typeof item?.index === 'number' ? item.index : position;
+    if (index >= 0 && index < count) {
+      embeddings[index] = vectorOf(item?.embedding, status);
+    }
+  });
+  for (let i = 0; i < count; i++) {
+    if (embeddings[i] === undefined) {
+      throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: no embedding for input ${i}`, {
+        status,
+      });
+    }
+  }
+  const usage = usageOf(body.usage);
+  // Embeddings have no completion; some servers leave total_tokens out.
+  return { embeddings, usage: { ...usage, completionTokens: 0, totalTokens: usage.promptTokens } };
+}

@@ -1,0 +1,277 @@
+import Anthropic from '@anthropic-ai/sdk';
+import type { MessageParam, Tool } from '@anthropic-ai/sdk/resources/messages';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { QueueName } from '@aigw/core';
+import { REDIS_URL, TestSystem } from './harness';
+
+/**
+ * The official Anthropic SDK against `POST /v1/messages`, through the whole system: plain and streamed answers and
+ * a tool-use round trip, against an OpenAI-compatible deployment (translated both ways) and an Anthropic one.
+ * Bad input gets a 400 in Anthropic's error shape naming the field, and nothing is enqueued.
+ */
+describe('Anthropic SDK: /v1/messages (e2e)', () => {
+  const system = new TestSystem({
+    workers: 1,
+    env: { RETRY_MAX: '0' },
+    catalog: (s) => `providers:
+  - id: sim0
+    kind: openai
+    baseUrl: ${s.sim.url}/v1
+    apiKey: sk-sim-secret-0
+    timeoutMs: 10000
+    models:
+      - { name: sim-gpt, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192, capabilities: [chat, streaming, tools, vision] }
+  - id: sim0-anthropic
+    kind: anthropic
+    baseUrl: ${s.sim.url}
+    apiKey: sk-sim-secret-a0
+    timeoutMs: 10000
+    models:
+      - { name: sim-claude, promptPer1k: 0.003, completionPer1k: 0.015, cachedPromptPer1k: 0.0003, cacheWritePer1k: 0.00375, contextWindow: 8192, capabilities: [chat, streaming, tools, vision] }
+`,
+  });
+  let client: Anthropic;
+  let redis: Redis;
+  let queue: Queue;
+
+  const weather: Tool = {
+    name: 'get_weather',
+    description: 'Current weather in a city',
+    input_schema: {
+      type: 'object',
+      properties: { city: { type: 'string' }, days: { type: 'integer' } },
+      required: ['city'],
+    },
+  };
+
+  beforeAll(async () => {
+    await system.start();
+    client = new Anthropic({ baseURL: system.gatewayUrl, apiKey: system.adminKey, maxRetries: 0 });
+    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    queue = new Queue(QueueName.Generation, { connection: redis, prefix: `{${system.prefix}}` });
+  }, 90_000);
+
+  afterAll(async () => {
+    await queue?.close();
+    await redis?.quit();
+    await system.stop();
+  }, 30_000);
+
+  const deployments = [
+    ['an OpenAI-compatible deployment', 'sim0/sim-gpt'],
+    ['an Anthropic deployment', 'sim0-anthropic/sim-claude'],
+  ] as const;
+
+  describe.each(deployments)('against %s', (_label, model) => {
+    it('answers a plain request as an Anthropic Message', async () => {
+      const { data: msg, response } = await client.messages
+        .create({
+          model,
+          max_tokens: 64,
+          system: 'Answer briefly.',
+          messages: [{ role: 'user', content: 'Hello there, gateway' }],
+        })
+        .withResponse();
+      expect(msg.type).toBe('message');
+      expect(msg.role).toBe('assistant');
+      expect(msg.id).toMatch(/^msg_/);
+      expect(msg.model).toBe(model);
+      expect(msg.content).toEqual([{ type: 'text', text: 'Hello there, gateway' }]);
+      expect(msg.stop_reason).toBe('end_turn');
+      expect(msg.usage.input_tokens).toBeGreaterThan(0);
+      expect(msg.usage.output_tokens).toBeGreaterThan(0);
+      expect(response.headers.get('x-gateway-provider')).toBe(model.split('/')[0]);
+      expect(Number(response.headers.get('x-gateway-cost-usd'))).toBeGreaterThan(0);
+    });
+
+    it('streams with Anthropic event types, assembled by the SDK', async () => {
+      const stream = client.messages.stream({
+        model,
+        max_tokens: 64,
+        messages: [{ role: 'user', content: 'Stream these five words please' }],
+      });
+      const types: string[] = [];
+      let text = '';
+      stream.on('streamEvent', (e) => types.push(e.type));
+      stream.on('text', (t) => {
+        text += t;
+      });
+      const final = await stream.finalMessage();
+      expect(text).toBe('Stream these five words please');
+      expect(final.content).toEqual([{ type: 'text', text }]);
+      expect(final.stop_reason).toBe('end_turn');
+      expect(final.usage.input_tokens).toBeGreaterThan(0);
+      expect(final.usage.output_tokens).toBeGreaterThan(0);
+      expect(types[0]).toBe('message_start');
+      expect(types).toContain('content_block_start');
+      expect(types).toContain('content_block_delta');
+      expect(types).toContain('content_block_stop');
+      expect(types.slice(-2)).toEqual(['message_delta', 'message_stop']);
+    });
+
+    it('runs a tool-use round trip (tool_use, then tool_result)', async () => {
+      const messages: MessageParam[] = [{ role: 'user', content: 'Oslo' }];
+      const first = await client.messages.create({ model, max_tokens: 256, messages, tools: [weather] });
+      expect(first.stop_reason).toBe('tool_use');
+      const use = first.content.find((b) => b.type === 'tool_use');
+      if (use?.type !== 'tool_use') {
+        throw new Error(`expected a tool_use block, got ${JSON.stringify(first.content)}`);
+      }
+      expect(use.name).toBe('get_weather');
+      expect(use.input).toEqual({ city: 'Oslo', days: 4 });
+      messages.push(
+        { role: 'assistant', content: first.content },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: '12C and sunny' }] },
+      );
+      const second = await client.messages.create({ model, max_tokens: 256, messages, tools: [weather] });
+      expect(second.stop_reason).toBe('end_turn');
+      expect(second.content).toEqual([{ type: 'text', text: 'Tool result: 12C and sunny' }]);
+    });
+
+    it('streams a tool call as input_json_delta, assembled into the tool input', async () => {
+      const stream = client.messages.stream({
+        model,
+        max_tokens: 256,
+        messages: [{ role: 'user', content: 'Bergen' }],
+        tools: [weather],
+        tool_choice: { type: 'tool', name: 'get_weather' },
+      });
+      const deltas: string[] = [];
+      stream.on('streamEvent', (e) => {
+        if (e.type === 'content_block_delta') {
+          deltas.push(e.delta.type);
+        }
+      });
+      const final = await stream.finalMessage();
+      expect(final.stop_reason).toBe('tool_use');
+      const use = final.content.find((b) => b.type === 'tool_use');
+      expect(use).toMatchObject({ type: 'tool_use', name: 'get_weather', input: { city: 'Bergen', days: 6 } });
+      expect(deltas).toContain('input_json_delta');
+    });
+  });
+
+  it('reports prompt-cache reads in Anthropic usage fields', async () => {
+    system.sim.configure({ cachedTokens: 3 });
+    try {
+      const msg = await client.messages.create({
+        model: 'sim0-anthropic/sim-claude',
+        max_tokens: 32,
+        messages: [{ role: 'user', content: 'a prompt long enough to have some cached tokens in it' }],
+      });
+      expect(msg.usage.cache_read_input_tokens).toBe(3);
+      expect(msg.usage.cache_creation_input_tokens).toBe(0);
+      expect(msg.usage.input_tokens).toBeGreaterThan(0);
+    } finally {
+      system.sim.configure({ cachedTokens: 0 });
+    }
+  });
+
+  it('accepts Authorization: Bearer as well as x-api-key', async () => {
+    const res = await fetch(`${system.gatewayUrl}/v1/messages`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ model: 'sim0/sim-gpt', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { type: string }).type).toBe('message');
+  });
+
+  describe('bad input', () => {
+    interface AnthropicError {
+      type: string;
+      error: { type: string; message: string; param?: string | null };
+    }
+
+    async function jobCount(): Promise<number> {
+      const counts = await queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized');
+      return Object.values(counts).reduce((a, b) => a + b, 0);
+    }
+
+    async function post(
+      body: string,
+      headers: Record<string, string> = { 'x-api-key': system.adminKey, 'content-type': 'application/json' },
+    ): Promise<{ status: number; body: AnthropicError }> {
+      const res = await fetch(`${system.gatewayUrl}/v1/messages`, { method: 'POST', headers, body });
+      return { status: res.status, body: (await res.json()) as AnthropicError };
+    }
+
+    const ok = { model: 'sim0/sim-gpt', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] };
+
+    const cases: [string, unknown, string, RegExp][] = [
+      ['missing max_tokens', { model: 'sim0/sim-gpt', messages: ok.messages }, 'max_tokens', /max_tokens/],
+      ['a bad role', { ...ok, messages: [{ role: 'system', content: 'x' }] }, 'messages[0].role', /role/],
+      [
+        'a bad image media type',
+        {
+          ...ok,
+          messages: [
+            {
+              role: 'user',
+              content: [{ type: 'image', source: { type: 'base64', media_type: 'image/tiff', data: 'AAAA' } }],
+            },
+          ],
+        },
+        'messages[0].content[0].source.media_type',
+        /media_type/,
+      ],
+      [
+        'a tool_result answering no tool_use',
+        {
+          ...ok,
+          messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_x', content: 'x' }] }],
+        },
+        'messages[0].content[0].tool_use_id',
+        /toolu_x/,
+      ],
+      [
+        'a malformed tool schema',
+        { ...ok, tools: [{ name: 'f', input_schema: { type: 'object', properties: { a: { type: 'text' } } } }] },
+        'tools[0].input_schema',
+        /type/,
+      ],
+      [
+        'a tool_choice naming no tool',
+        { ...ok, tool_choice: { type: 'tool', name: 'nope' } },
+        'tool_choice.name',
+        /nope/,
+      ],
+      ['a field the gateway cannot translate', { ...ok, mcp_servers: [] }, 'mcp_servers', /mcp_servers/],
+      ['temperature above 1', { ...ok, temperature: 1.5 }, 'temperature', /temperature/],
+    ];
+
+    it.each(cases)('%s -> 400 in Anthropic shape naming the field, nothing enqueued', async (_l, body, param, re) => {
+      const jobsBefore = await jobCount();
+      const callsBefore = system.sim.stats().total;
+      const r = await post(JSON.stringify(body));
+      expect(r.status).toBe(400);
+      expect(r.body.type).toBe('error');
+      expect(r.body.error.type).toBe('invalid_request_error');
+      expect(r.body.error.param).toBe(param);
+      expect(r.body.error.message).toMatch(re);
+      expect(await jobCount()).toBe(jobsBefore);
+      expect(system.sim.stats().total).toBe(callsBefore);
+    });
+
+    it('malformed JSON and a missing key are answered in Anthropic shape', async () => {
+      const bad = await post('{"model": ');
+      expect(bad.status).toBe(400);
+      expect(bad.body).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+
+      const anon = await post(JSON.stringify(ok), { 'content-type': 'application/json' });
+      expect(anon.status).toBe(401);
+      expect(anon.body).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
+    });
+
+    it('the SDK raises its typed errors', async () => {
+      const err: unknown = await client.messages
+        .create({ model: 'no-such-model', max_tokens: 8, messages: [{ role: 'user', content: 'x' }] })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Anthropic.NotFoundError);
+      expect((err as InstanceType<typeof Anthropic.NotFoundError>).error).toMatchObject({
+        type: 'error',
+        error: { type: 'not_found_error' },
+      });
+    });
+  });
+});

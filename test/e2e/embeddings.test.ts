@@ -1,0 +1,177 @@
+import OpenAI, { APIError } from 'openai';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { QueueName } from '@aigw/core';
+import { DEFAULT_EMBEDDING_DIMENSIONS, simulatedEmbedding, waitFor } from '@aigw/testing';
+import { REDIS_URL, TestSystem } from './harness';
+
+/**
+ * `POST /v1/embeddings` with the official OpenAI SDK (v6) through the whole system: routed only to deployments with
+ * the `embeddings` capability, falling back when one fails, usage and cost recorded like chat.
+ */
+describe('OpenAI SDK: embeddings (e2e)', () => {
+  const system = new TestSystem({
+    workers: 1,
+    simulators: 2,
+    env: { RETRY_MAX: '0', ROUTING_DEFAULT_POLICY: 'cost' },
+    catalog: (s) => `providers:
+  - id: sim0
+    kind: openai
+    baseUrl: ${s.sims[0].url}/v1
+    apiKey: sk-sim-secret-0
+    timeoutMs: 10000
+    models:
+      - { name: sim-gpt, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192, capabilities: [chat, streaming] }
+      - { name: sim-embed, promptPer1k: 0.0001, completionPer1k: 0, contextWindow: 8192, capabilities: [embeddings] }
+  - id: sim1
+    kind: openai
+    baseUrl: ${s.sims[1].url}/v1
+    apiKey: sk-sim-secret-1
+    timeoutMs: 10000
+    models:
+      - { name: sim-embed, promptPer1k: 0.0002, completionPer1k: 0, contextWindow: 8192, capabilities: [embeddings] }
+`,
+  });
+  let client: OpenAI;
+  let redis: Redis;
+  let queue: Queue;
+
+  beforeAll(async () => {
+    await system.start();
+    client = new OpenAI({ baseURL: `${system.gatewayUrl}/v1`, apiKey: system.adminKey, maxRetries: 0 });
+    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    queue = new Queue(QueueName.Generation, { connection: redis, prefix: `{${system.prefix}}` });
+  }, 90_000);
+
+  afterAll(async () => {
+    await queue?.close();
+    await redis?.quit();
+    await system.stop();
+  }, 30_000);
+
+  it('embeds one string (the SDK asks for base64 and decodes it) with the deterministic vector', async () => {
+    const { data: res, response } = await client.embeddings
+      .create({ model: 'sim-embed', input: 'hello gateway' })
+      .withResponse();
+    expect(res.object).toBe('list');
+    expect(res.data).toHaveLength(1);
+    expect(res.data[0].index).toBe(0);
+    expect(res.data[0].embedding).toEqual(
+      simulatedEmbedding('sim-embed', 'hello gateway', DEFAULT_EMBEDDING_DIMENSIONS),
+    );
+    // The cost policy picks the cheaper deployment.
+    expect(res.model).toBe('sim0/sim-embed');
+    expect(res.usage.prompt_tokens).toBeGreaterThan(0);
+    expect(res.usage.total_tokens).toBe(res.usage.prompt_tokens);
+    expect(response.headers.get('x-gateway-provider')).toBe('sim0');
+    expect(response.headers.get('x-gateway-model')).toBe('sim-embed');
+    expect(response.headers.get('x-gateway-attempts')).toBe('1');
+    expect(Number(response.headers.get('x-gateway-cost-usd'))).toBeCloseTo(
+      (res.usage.prompt_tokens / 1000) * 0.0001,
+      9,
+    );
+
+    const requestId = response.headers.get('x-request-id');
+    const rows = await waitFor(
+      async () => {
+        const found = await system.query<{
+          prompt_tokens: number;
+          completion_tokens: number;
+          cost_usd: string;
+          status: string;
+          provider: string;
+        }>(
+          'SELECT prompt_tokens, completion_tokens, cost_usd, status, provider FROM usage_records WHERE request_id = $1',
+          [requestId],
+        );
+        return found.length > 0 ? found : null;
+      },
+      { timeoutMs: 10_000, intervalMs: 100, message: 'usage record' },
+    );
+    expect(rows[0]).toMatchObject({
+      prompt_tokens: res.usage.prompt_tokens,
+      completion_tokens: 0,
+      status: 'success',
+      provider: 'sim0',
+    });
+    expect(Number(rows[0].cost_usd)).toBeGreaterThan(0);
+  });
+
+  it('embeds a batch as floats with dimensions, in input order', async () => {
+    const input = ['first', 'second one', 'third and last'];
+    const res = await client.embeddings.create({
+      model: 'sim-embed',
+      input,
+      encoding_format: 'float',
+      dimensions: 8,
+      user: 'end-user-7',
+    });
+    expect(res.data.map((d) => d.index)).toEqual([0, 1, 2]);
+    res.data.forEach((d, i) => expect(d.embedding).toEqual(simulatedEmbedding('sim-embed', input[i], 8)));
+    const sent = system.sims[0].lastRequests(1)[0];
+    expect(sent.route).toBe('POST /v1/embeddings');
+    expect(sent.body).toMatchObject({ model: 'sim-embed', input, dimensions: 8, user: 'end-user-7' });
+  });
+
+  it('embeds token arrays', async () => {
+    const res = await client.embeddings.create({
+      model: 'sim-embed',
+      input: [
+        [1, 2, 3],
+        [4, 5],
+      ],
+      encoding_format: 'float',
+    });
+    expect(res.data[0].embedding).toEqual(simulatedEmbedding('sim-embed', '[1,2,3]', DEFAULT_EMBEDDING_DIMENSIONS));
+    expect(res.data[1].embedding).toEqual(simulatedEmbedding('sim-embed', '[4,5]', DEFAULT_EMBEDDING_DIMENSIONS));
+    expect(res.usage.prompt_tokens).toBe(5);
+  });
+
+  it('falls back to the next embeddings deployment when one fails', async () => {
+    system.sims[0].configure({ failNext: 1, failStatus: [503] });
+    const { data: res, response } = await client.embeddings
+      .create({ model: 'sim-embed', input: 'fallback please' })
+      .withResponse();
+    expect(res.model).toBe('sim1/sim-embed');
+    expect(response.headers.get('x-gateway-attempts')).toBe('2');
+  });
+
+  it('the cheapest alias ranges over embeddings deployments only', async () => {
+    const res = await client.embeddings.create({ model: 'cheapest', input: 'alias' });
+    expect(res.model).toBe('sim0/sim-embed');
+  });
+
+  describe('bad input: 400 naming the field, nothing enqueued', () => {
+    async function jobCount(): Promise<number> {
+      const counts = await queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized');
+      return Object.values(counts).reduce((a, b) => a + b, 0);
+    }
+
+    const cases: [string, Record<string, unknown>, string][] = [
+      ['an empty input', { model: 'sim-embed', input: '' }, 'input'],
+      ['mixed input kinds', { model: 'sim-embed', input: ['a', [1, 2]] }, 'input'],
+      ['a bad encoding format', { model: 'sim-embed', input: 'x', encoding_format: 'hex' }, 'encoding_format'],
+      ['zero dimensions', { model: 'sim-embed', input: 'x', dimensions: 0 }, 'dimensions'],
+      ['a chat model', { model: 'sim-gpt', input: 'x' }, 'model'],
+    ];
+
+    it.each(cases)('%s', async (_label, body, param) => {
+      const jobsBefore = await jobCount();
+      const callsBefore = system.sims[0].stats().total + system.sims[1].stats().total;
+      const err: unknown = await client.embeddings.create(body as never).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(APIError);
+      expect((err as APIError).status).toBe(400);
+      expect((err as APIError).param).toBe(param);
+      expect(await jobCount()).toBe(jobsBefore);
+      expect(system.sims[0].stats().total + system.sims[1].stats().total).toBe(callsBefore);
+    });
+
+    it('an embeddings model is not a chat model', async () => {
+      const err: unknown = await client.chat.completions
+        .create({ model: 'sim-embed', messages: [{ role: 'user', content: 'hi' }] })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(APIError);
+      expect((err as APIError).status).toBe(400);
+    });
+  });
+});
