@@ -3,7 +3,12 @@ import type { DataSource } from 'typeorm';
 import { dropSchema, openDataSource, tablesIn, uniqueSchema } from './pg';
 
 /** Every migration's name, oldest first: a fresh schema gets all of them. */
-const ALL = ['Initial1795254620694', 'CacheWritePrice1795400000000', 'Governance1795500000000'];
+const ALL = [
+  'Initial1795254620694',
+  'CacheWritePrice1795400000000',
+  'Governance1795500000000',
+  'ProviderPlugin1795600000000',
+];
 
 const TABLES = [
   'api_keys',

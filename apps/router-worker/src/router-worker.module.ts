@@ -20,6 +20,7 @@ import { GenerationConsumer } from './jobs/generation-consumer';
 import { QueueDepthGauge } from './metrics/queue-depth.gauge';
 import { WorkerMetrics } from './metrics/worker-metrics';
 import { WorkerQueues } from './queue/worker-queues';
+import { PluginCheck } from './plugins/plugin-check';
 import { ROUTING_PROVIDERS } from './routing/routing.providers';
 import { UsageRecorder } from './usage/usage-recorder';
 import { UsageWriter } from './usage/usage-writer';
@@ -43,6 +44,7 @@ class WorkerEnvModule {
   providers: [
     CatalogService,
     { provide: AdapterRegistry, useFactory: () => new AdapterRegistry(new HttpPool()) },
+    PluginCheck,
     WorkerMetrics,
     QueueDepthGauge,
     WorkerQueues,

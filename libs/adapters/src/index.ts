@@ -9,7 +9,12 @@ export type {
   RateLimitInfo,
 } from './types';
 export { HttpPool, type HttpCall, type HttpPoolOptions, type HttpPoolStats, type HttpResponse } from './http/http-pool';
-export { AdapterRegistry } from './registry';
+export { AdapterRegistry, type AdapterOwner } from './registry';
+export { GeminiAdapter } from './gemini/gemini-adapter';
+export { OllamaAdapter } from './ollama/ollama-adapter';
+export { TgiAdapter } from './tgi/tgi-adapter';
+export { loadPlugin, PluginLoadError, type PluginContext, type PluginFactory } from './plugin/plugin-loader';
+export { NdjsonParser } from './sse/ndjson-parser';
 export { OpenAiAdapter } from './openai/openai-adapter';
 export { AnthropicAdapter } from './anthropic/anthropic-adapter';
 export { DEFAULT_ANTHROPIC_MAX_TOKENS, toAnthropicPrompt, type AnthropicPrompt } from './anthropic/anthropic-mapping';
@@ -17,6 +22,8 @@ export { parseSse, SseParser, type SseEvent } from './sse/sse-parser';
 export { classifyError, classifyHttpFailure } from './errors/classify';
 export {
   anthropicRateLimit,
+  anyRateLimit,
+  ietfRateLimit,
   openAiRateLimit,
   parseDurationMs,
   parseRetryAfter,

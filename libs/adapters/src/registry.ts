@@ -1,26 +1,83 @@
-import type { ProviderKind } from '@aigw/core';
+import { ErrorClass, ProviderCallError, type ProviderKind } from '@aigw/core';
 import { AnthropicAdapter } from './anthropic/anthropic-adapter';
+import { GeminiAdapter } from './gemini/gemini-adapter';
 import type { HttpPool } from './http/http-pool';
+import { OllamaAdapter } from './ollama/ollama-adapter';
 import { OpenAiAdapter } from './openai/openai-adapter';
+import { loadPlugin, PluginLoadError } from './plugin/plugin-loader';
+import { TgiAdapter } from './tgi/tgi-adapter';
 import type { ProviderAdapter } from './types';
 
-/** One adapter per wire format, all sharing one HttpPool. Adapters are stateless; the pool holds the sockets. */
+type BuiltInKind = Exclude<ProviderKind, 'plugin'>;
+
+/** A provider as the registry needs to know it: plugin providers name their module. */
+export interface AdapterOwner {
+  id: string;
+  plugin?: string;
+}
+
+/**
+ * One adapter per wire format, all sharing one HttpPool, plus one per plugin module (loaded on first use or by
+ * `loadPlugins` at boot). Adapters are stateless; the pool holds the sockets.
+ */
 export class AdapterRegistry {
-  private readonly openai: OpenAiAdapter;
-  private readonly anthropic: AnthropicAdapter;
+  private readonly builtIn: { readonly [K in BuiltInKind]: ProviderAdapter };
+  private readonly plugins = new Map<string, ProviderAdapter>();
 
   constructor(private readonly pool: HttpPool) {
-    this.openai = new OpenAiAdapter(pool);
-    this.anthropic = new AnthropicAdapter(pool);
+    this.builtIn = {
+      openai: new OpenAiAdapter(pool),
+      anthropic: new AnthropicAdapter(pool),
+      gemini: new GeminiAdapter(pool),
+      ollama: new OllamaAdapter(pool),
+      tgi: new TgiAdapter(pool),
+    };
   }
 
-  get(kind: ProviderKind): ProviderAdapter {
-    switch (kind) {
-      case 'openai':
-        return this.openai;
-      case 'anthropic':
-        return this.anthropic;
+  /**
+   * The adapter for a wire format. `plugin` needs its module (`owner.plugin`); one that fails to load is a
+   * ProviderCallError (Gateway class: our configuration, not the provider, is at fault).
+   */
+  get(kind: ProviderKind, owner?: AdapterOwner): ProviderAdapter {
+    if (kind !== 'plugin') {
+      return this.builtIn[kind];
     }
+    const specifier = owner?.plugin;
+    if (specifier === undefined) {
+      throw new ProviderCallError(ErrorClass.Gateway, `provider '${owner?.id ?? '?'}' has kind plugin but no module`);
+    }
+    try {
+      return this.plugin(specifier, `provider '${owner?.id ?? '?'}'`);
+    } catch (err) {
+      throw new ProviderCallError(ErrorClass.Gateway, err instanceof Error ? err.message : 'plugin load failed', {
+        cause: err,
+      });
+    }
+  }
+
+  /** Loads and validates every plugin the catalog names, so a broken one stops the boot. Throws PluginLoadError. */
+  loadPlugins(providers: readonly (AdapterOwner & { kind: ProviderKind })[]): number {
+    let loaded = 0;
+    for (const p of providers) {
+      if (p.kind !== 'plugin') {
+        continue;
+      }
+      if (p.plugin === undefined) {
+        throw new PluginLoadError(`provider '${p.id}': kind plugin needs a plugin module`);
+      }
+      this.plugin(p.plugin, `provider '${p.id}'`);
+      loaded++;
+    }
+    return loaded;
+  }
+
+  private plugin(specifier: string, owner: string): ProviderAdapter {
+    let adapter = this.plugins.get(specifier);
+    if (adapter === undefined) {
+      adapter = loadPlugin(specifier, owner, { pool: this.pool });
+      this.plugins.set(specifier, adapter);
+    }
+    return adapter;
   }
 
   /** Graceful: in-flight calls finish, then every pooled socket closes. */

@@ -25,6 +25,8 @@ export interface AdapterTarget {
   poolKey: string;
   /** Connection limit of the pool; only the first target seen for a pool decides it. */
   maxConnections?: number;
+  /** A health endpoint on the baseUrl's origin (llama.cpp, vLLM: `/health`) the health check reads instead of models. */
+  healthPath?: string;
 }
 
 export interface AdapterRequest {

@@ -170,7 +170,7 @@ providers:
       {},
     );
     expect(problems).toEqual([
-      'providers[0].kind must be one of: openai, anthropic',
+      'providers[0].kind must be one of: openai, anthropic, gemini, ollama, tgi, plugin',
       'providers[0].baseUrl must be a valid http(s) URL',
       'providers[0].enabled must be true or false',
       'providers[0].timeoutMs must be an integer >= 1',
@@ -179,7 +179,7 @@ providers:
       'providers[0].models[0].promptPer1k must be a number >= 0',
       'providers[0].models[0].completionPer1k must be a number >= 0',
       'providers[0].models[0].contextWindow must be an integer >= 1',
-      'providers[0].models[0].capabilities[1] must be one of: chat, streaming, tools, vision, json',
+      'providers[0].models[0].capabilities[1] must be one of: chat, streaming, tools, vision, json, embeddings',
       'providers[0].models[0].quality must be a number between 0 and 1',
       "providers[0].models[1].name duplicates model 'm' of provider 'a'",
       'providers[0].models[2].name is required',
@@ -297,6 +297,56 @@ describe('shipped catalogs', () => {
       ['sim-gpt', 'sim-shared'],
       ['sim-claude', 'sim-shared'],
     ]);
+  });
+});
+
+describe('parseCatalog: provider families', () => {
+  const provider = (kind: string, extra: string, capabilities = '[chat, streaming]'): string => `
+providers:
+  - id: p
+    kind: ${kind}
+    baseUrl: http://127.0.0.1:8080
+${extra}    models:
+      - name: m
+        promptPer1k: 0
+        completionPer1k: 0
+        contextWindow: 4096
+        capabilities: ${capabilities}
+`;
+
+  it('accepts the native kinds and keeps a plugin module and a health path', () => {
+    for (const kind of ['gemini', 'ollama', 'tgi']) {
+      expect(parseCatalog(provider(kind, ''), {}).providers[0].kind).toBe(kind);
+    }
+    const plugin = parseCatalog(provider('plugin', '    plugin: ./examples/plugins/echo-provider.js\n'), {});
+    expect(plugin.providers[0].plugin).toBe('./examples/plugins/echo-provider.js');
+    const local = parseCatalog(provider('openai', '    healthPath: /health\n'), {});
+    expect(local.providers[0].healthPath).toBe('/health');
+  });
+
+  it('requires a module for kind plugin, and refuses one elsewhere', () => {
+    expect(problemsOf(provider('plugin', ''))).toEqual([
+      "providers[0].plugin is required when kind is 'plugin' (the module implementing the adapter, provider 'p')",
+    ]);
+    expect(problemsOf(provider('openai', '    plugin: x\n'))).toEqual([
+      "providers[0].plugin is only allowed with kind 'plugin'",
+    ]);
+    expect(problemsOf(provider('openai', '    healthPath: health\n'))).toEqual([
+      "providers[0].healthPath must be a path starting with '/' (e.g. /health)",
+    ]);
+  });
+
+  it('refuses capabilities the wire format cannot honour', () => {
+    expect(problemsOf(provider('tgi', '', '[chat, tools, vision]'))).toEqual([
+      "providers[0].models[0].capabilities has 'tools', which the tgi API does not support (it supports: chat, streaming, json)",
+      "providers[0].models[0].capabilities has 'vision', which the tgi API does not support (it supports: chat, streaming, json)",
+    ]);
+    expect(problemsOf(provider('anthropic', '', '[chat, json]'))).toEqual([
+      "providers[0].models[0].capabilities has 'json', which the anthropic API does not support (it supports: chat, streaming, tools, vision)",
+    ]);
+    expect(parseCatalog(provider('gemini', '', '[chat, streaming, tools, vision, json]'), {}).providers).toHaveLength(
+      1,
+    );
   });
 });
 

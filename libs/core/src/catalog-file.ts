@@ -7,8 +7,10 @@ import {
   type Catalog,
   type GatewaySpec,
   type ModelSpec,
+  type ProviderKind,
   type ProviderSpec,
 } from './catalog';
+import { PROVIDER_FAMILIES } from './provider-families';
 
 /**
  * The provider catalog file (YAML): parsing, `${VAR}` / `${VAR:-default}` interpolation and
@@ -50,6 +52,8 @@ const PROVIDER_KEYS = [
   'maxConnections',
   'routing',
   'gateway',
+  'plugin',
+  'healthPath',
   'models',
 ];
 const MODEL_KEYS = [
@@ -338,6 +342,16 @@ function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpe
   );
   const routing = r.oneOf(obj, 'routing', path, owner, ROUTING_METHODS, CATALOG_DEFAULTS.routing);
   const gateway = r.string(obj, 'gateway', path, owner, false);
+  const plugin = r.string(obj, 'plugin', path, owner, false);
+  if (kind === 'plugin' && plugin === undefined) {
+    r.problem(`${path}.plugin`, `is required when kind is 'plugin' (the module implementing the adapter, ${owner})`);
+  } else if (kind !== undefined && kind !== 'plugin' && plugin !== undefined) {
+    r.problem(`${path}.plugin`, `is only allowed with kind 'plugin'`);
+  }
+  const healthPath = r.string(obj, 'healthPath', path, owner, false);
+  if (healthPath !== undefined && !healthPath.startsWith('/')) {
+    r.problem(`${path}.healthPath`, "must be a path starting with '/' (e.g. /health)");
+  }
   const models: ModelSpec[] = [];
   const seen = new Set<string>();
   const rawModels = obj.models === undefined || obj.models === null ? [] : r.list(obj.models, `${path}.models`);
@@ -349,6 +363,9 @@ function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpe
       r.problem(`${path}.models[${i}].name`, `duplicates model '${name}' of ${owner}`);
     } else if (typeof name === 'string') {
       seen.add(name);
+    }
+    if (model && kind !== undefined) {
+      checkFamily(r, model, kind, `${path}.models[${i}]`);
     }
     if (model) {
       models.push(model);
@@ -374,8 +391,23 @@ function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpe
     maxConnections,
     routing,
     ...(gateway === undefined ? {} : { gateway }),
+    ...(plugin === undefined ? {} : { plugin }),
+    ...(healthPath === undefined ? {} : { healthPath }),
     models,
   };
+}
+
+/** A capability the provider's wire format cannot honour would be silently dropped on every request. */
+function checkFamily(r: CatalogReader, model: ModelSpec, kind: ProviderKind, path: string): void {
+  const allowed = PROVIDER_FAMILIES[kind].capabilities;
+  for (const c of model.capabilities) {
+    if (!allowed.includes(c)) {
+      r.problem(
+        `${path}.capabilities`,
+        `has '${c}', which the ${kind} API does not support (it supports: ${allowed.join(', ')})`,
+      );
+    }
+  }
 }
 
 function checkReferences(

@@ -2,8 +2,13 @@ import type { Pricing } from './cost';
 
 /** The provider catalog (PROVIDERS_FILE, YAML) after parsing, interpolation and validation. */
 
-export type ProviderKind = 'openai' | 'anthropic';
-export const PROVIDER_KINDS: readonly ProviderKind[] = ['openai', 'anthropic'];
+/**
+ * Wire formats (one adapter each): `openai` (Chat Completions and every compatible server), `anthropic`
+ * (Messages), `gemini` (generateContent), `ollama` (native `/api/chat`), `tgi` (HuggingFace text-generation-inference
+ * `/generate`), `plugin` (an operator's module implementing the adapter interface, named by `plugin`).
+ */
+export type ProviderKind = 'openai' | 'anthropic' | 'gemini' | 'ollama' | 'tgi' | 'plugin';
+export const PROVIDER_KINDS: readonly ProviderKind[] = ['openai', 'anthropic', 'gemini', 'ollama', 'tgi', 'plugin'];
 
 export type RoutingMethod = 'direct' | 'gateway' | 'auto';
 export const ROUTING_METHODS: readonly RoutingMethod[] = ['direct', 'gateway', 'auto'];
@@ -35,6 +40,13 @@ export interface ProviderSpec {
   routing: RoutingMethod;
   /** Gateway id, required when routing is `gateway` or `auto`. */
   gateway?: string;
+  /** `kind: plugin` only: the module (a path, relative to the working directory, or a package) exporting the adapter. */
+  plugin?: string;
+  /**
+   * A cheap health endpoint the health check reads instead of the model list, as a path on the baseUrl's origin
+   * (llama.cpp server and vLLM: `/health`).
+   */
+  healthPath?: string;
   models: ModelSpec[];
 }
 

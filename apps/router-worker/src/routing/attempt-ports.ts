@@ -1,5 +1,5 @@
 import type { Deployment, ErrorClass, ProviderKind } from '@aigw/core';
-import type { ProviderAdapter } from '@aigw/adapters';
+import type { AdapterOwner, ProviderAdapter } from '@aigw/adapters';
 
 /** Reported as they happen, for metrics. Must not throw. */
 export interface AttemptEvents {
@@ -17,5 +17,6 @@ export interface AttemptClock {
 }
 
 export interface AdapterSource {
-  get(kind: ProviderKind): ProviderAdapter;
+  /** `owner` names the provider (and, for `kind: plugin`, its module). */
+  get(kind: ProviderKind, owner?: AdapterOwner): ProviderAdapter;
 }

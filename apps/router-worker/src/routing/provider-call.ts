@@ -134,7 +134,7 @@ export async function callProvider(
   probeId: string | null,
 ): Promise<CallResult> {
   const { clock } = deps;
-  const adapter = deps.adapters.get(option.kind);
+  const adapter = deps.adapters.get(option.kind, d.provider);
   const call: AdapterRequest = { target: option.target, messages: request.messages, options: request.options };
   const started = clock.monotonic();
   const progress: StreamProgress = { firstAt: null };

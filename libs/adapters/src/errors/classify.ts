@@ -1,5 +1,5 @@
 import { ErrorClass, ProviderCallError } from '@aigw/core';
-import { parseRetryAfter, type ResponseHeaders } from '../http/headers';
+import { ietfRateLimit, parseRetryAfter, type ResponseHeaders } from '../http/headers';
 import { detailFromBody, type ProviderErrorDetail, safeMessage } from './provider-message';
 
 const CONTEXT_LENGTH_CODES = new Set(['context_length_exceeded', 'string_above_max_length', 'request_too_large']);
@@ -48,7 +48,8 @@ export function classifyHttpFailure(
     if (detail.code === 'insufficient_quota') {
       return make(ErrorClass.Auth);
     }
-    return make(ErrorClass.RateLimit, parseRetryAfter(headers, now));
+    // Without Retry-After, the IETF RateLimit reset (HuggingFace's free tier sends only that) says when to come back.
+    return make(ErrorClass.RateLimit, parseRetryAfter(headers, now) ?? ietfRateLimit(headers)?.resetRequestsMs);
   }
   if (status >= 500) {
     return make(ErrorClass.Provider, status === 503 || status === 529 ? parseRetryAfter(headers, now) : undefined);

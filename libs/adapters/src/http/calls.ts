@@ -1,6 +1,7 @@
 import { ErrorClass, ProviderCallError, type StreamDelta } from '@aigw/core';
 import { classifyHttpFailure } from '../errors/classify';
 import { detailFromBody, safeMessage } from '../errors/provider-message';
+import { NdjsonParser } from '../sse/ndjson-parser';
 import { type SseEvent, SseParser } from '../sse/sse-parser';
 import type { AdapterTarget } from '../types';
 import { CallDeadline } from './deadline';
@@ -82,12 +83,43 @@ export async function jsonCall<T>(
   }
 }
 
+/**
+ * A GET of `path` on the target's origin (not under its baseUrl's path) that only has to succeed: health endpoints
+ * such as llama.cpp's and vLLM's `/health` live beside `/v1`. The body is read and ignored.
+ */
+export async function originCall(
+  pool: HttpPool,
+  target: AdapterTarget,
+  path: string,
+  signal: AbortSignal,
+  headers: Record<string, string> = {},
+): Promise<void> {
+  const deadline = new CallDeadline(signal, target.timeoutMs);
+  try {
+    // The pool keys its sockets by origin, so this shares the provider's pool (an invalid URL fails in the pool).
+    const origin = URL.canParse(target.baseUrl) ? new URL(target.baseUrl).origin : target.baseUrl;
+    const res = await openCall(pool, { ...target, baseUrl: origin }, { method: 'GET', path, headers }, deadline);
+    await res.body.dump();
+  } catch (err) {
+    throw deadline.classify(err);
+  } finally {
+    deadline.dispose();
+  }
+}
+
 /** Maps one wire format's SSE events to deltas. Holds per-stream state, so one instance per call. */
 export interface StreamDecoder {
   /** Name of the event that ends a complete stream, for the error when it never comes. */
   readonly terminal: string;
+  /** How events are framed: server-sent events (the default) or newline-delimited JSON (each line one event). */
+  readonly framing?: 'sse' | 'ndjson';
   /** Push the deltas this event yields; return true on the terminal event. Throw ProviderCallError on in-band errors. */
   onEvent(event: SseEvent, out: StreamDelta[]): boolean;
+  /**
+   * For formats without a terminal event (Gemini ends its stream by closing it): called when the body ended before
+   * `onEvent` returned true; true when what arrived is a whole answer (say, a finish reason was seen).
+   */
+  complete?(): boolean;
 }
 
 /**
@@ -110,7 +142,7 @@ export async function* streamCall(
     if (isJson(res.headers)) {
       throw await jsonInsteadOfStream(res);
     }
-    const parser = new SseParser();
+    const parser = decoder.framing === 'ndjson' ? new NdjsonParser() : new SseParser();
     const events: SseEvent[] = [];
     const deltas: StreamDelta[] = [];
     // The body is released by hand in `finally` (drained or destroyed), not by the iterator.
@@ -133,6 +165,9 @@ export async function* streamCall(
       parser.end(events);
       completed = decode(decoder, events, deltas);
       yield* deltas;
+    }
+    if (!completed && decoder.complete?.() === true) {
+      completed = true;
     }
     if (!completed) {
       throw new ProviderCallError(ErrorClass.Network, `stream ended before ${decoder.terminal}`, {

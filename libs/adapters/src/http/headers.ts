@@ -123,3 +123,35 @@ export function anthropicRateLimit(headers: ResponseHeaders, now = Date.now()): 
     resetTokensMs: instantHeader(headers, 'anthropic-ratelimit-tokens-reset', now),
   });
 }
+
+const IETF_ITEM = /;\s*([rt])\s*=\s*(\d+)/g;
+
+/**
+ * The IETF `RateLimit` header (draft-ietf-httpapi-ratelimit-headers, as the HuggingFace Hub and router send it:
+ * `RateLimit: "api";r=0;t=55`, remaining requests and seconds to reset) or the older draft's separate
+ * `RateLimit-Remaining` / `RateLimit-Reset` fields.
+ */
+export function ietfRateLimit(headers: ResponseHeaders): RateLimitInfo | undefined {
+  const combined = headerValue(headers, 'ratelimit');
+  if (combined !== undefined) {
+    const info: RateLimitInfo = {};
+    for (const m of combined.matchAll(IETF_ITEM)) {
+      if (m[1] === 'r') {
+        info.remainingRequests = Number(m[2]);
+      } else {
+        info.resetRequestsMs = Number(m[2]) * 1000;
+      }
+    }
+    return compact(info);
+  }
+  const reset = count(headers, 'ratelimit-reset');
+  return compact({
+    remainingRequests: count(headers, 'ratelimit-remaining'),
+    resetRequestsMs: reset === undefined || reset < 0 ? undefined : reset * 1000,
+  });
+}
+
+/** Whatever rate-limit headers an OpenAI-compatible server sent: OpenAI's own, else the IETF ones. */
+export function anyRateLimit(headers: ResponseHeaders): RateLimitInfo | undefined {
+  return openAiRateLimit(headers) ?? ietfRateLimit(headers);
+}

@@ -1,7 +1,7 @@
 import type { ProviderCallError, StreamDelta } from '@aigw/core';
 import { classifyError } from '../errors/classify';
-import { jsonCall, streamCall } from '../http/calls';
-import { openAiRateLimit, type ResponseHeaders } from '../http/headers';
+import { jsonCall, originCall, streamCall } from '../http/calls';
+import { anyRateLimit, type ResponseHeaders } from '../http/headers';
 import type { HttpPool } from '../http/http-pool';
 import { probe } from '../health';
 import type {
@@ -27,7 +27,7 @@ function headersOf(target: AdapterTarget, json: boolean): Record<string, string>
 
 function readGeneration(json: unknown, headers: ResponseHeaders, status: number): AdapterResponse {
   const res: AdapterResponse = readCompletion(json, status);
-  const rateLimit = openAiRateLimit(headers);
+  const rateLimit = anyRateLimit(headers);
   if (rateLimit !== undefined) {
     res.rateLimit = rateLimit;
   }
@@ -77,7 +77,7 @@ export class OpenAiAdapter implements ProviderAdapter {
     const count = req.input.length;
     return jsonCall(this.pool, req.target, call, signal, (json, headers, status) => {
       const res: EmbeddingsResponse = readEmbeddings(json, status, count);
-      const rateLimit = openAiRateLimit(headers);
+      const rateLimit = anyRateLimit(headers);
       if (rateLimit !== undefined) {
         res.rateLimit = rateLimit;
       }
@@ -91,6 +91,10 @@ export class OpenAiAdapter implements ProviderAdapter {
   }
 
   healthCheck(target: AdapterTarget, signal: AbortSignal): Promise<HealthResult> {
+    if (target.healthPath !== undefined) {
+      // llama.cpp and vLLM answer `/health` (on the origin, beside `/v1`) without touching a model.
+      return probe(() => originCall(this.pool, target, target.healthPath ?? '/health', signal), signal);
+    }
     return probe(() => this.listModels(target, signal), signal);
   }
 

@@ -1,5 +1,6 @@
 import type { Capability, ProviderKind } from '../catalog';
 import type { GenerationRequest } from '../domain';
+import { familySupportsParam } from '../provider-families';
 
 /**
  * What a request asks of a deployment beyond "chat": capabilities (from the catalog) and the request fields
@@ -15,16 +16,6 @@ export interface RequestNeeds {
   params: string[];
 }
 
-/** Fields a family cannot honour. The OpenAI-compatible family takes everything (unmodelled fields too). */
-const UNSUPPORTED: { readonly [K in ProviderKind]: (param: string) => boolean } = {
-  openai: () => false,
-  // The Messages API has no equivalent for these (and for any pass-through field it does not know).
-  anthropic: (param) => !ANTHROPIC_PARAMS.has(param),
-};
-
-/** Provider-dependent fields the Anthropic adapter translates. */
-const ANTHROPIC_PARAMS: ReadonlySet<string> = new Set(['parallel_tool_calls', 'user']);
-
 /** Families whose adapter implements `embed` (the OpenAI-compatible `/embeddings`); the others cannot. */
 const EMBEDDING_FAMILIES: ReadonlySet<ProviderKind> = new Set<ProviderKind>(['openai']);
 
@@ -32,8 +23,9 @@ export function embedsWith(kind: ProviderKind): boolean {
   return EMBEDDING_FAMILIES.has(kind);
 }
 
+/** Whether a provider family honours a provider-dependent request field (see PROVIDER_FAMILIES). */
 export function supportsParam(kind: ProviderKind, param: string): boolean {
-  return !UNSUPPORTED[kind](param);
+  return familySupportsParam(kind, param);
 }
 
 export function requestNeedsOf(request: Pick<GenerationRequest, 'messages' | 'options'>): RequestNeeds {
@@ -83,6 +75,10 @@ export function requestNeedsOf(request: Pick<GenerationRequest, 'messages' | 'op
     ['reasoning_effort', o.reasoningEffort],
     ['metadata', o.metadata],
   ];
+  // Forcing a call needs a family that can force one (Ollama and TGI cannot); `auto` and `none` every family honours.
+  if (o.toolChoice === 'required' || typeof o.toolChoice === 'object') {
+    params.add('tool_choice');
+  }
   for (const [name, value] of named) {
     if (value !== undefined) {
       params.add(name);

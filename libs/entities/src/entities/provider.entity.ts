@@ -28,6 +28,7 @@ export type ProviderSource = 'file' | 'admin';
 @Check('ck_providers_source', `"source" IN ('file', 'admin')`)
 @Check('ck_providers_timeout_ms', '"timeout_ms" > 0')
 @Check('ck_providers_max_connections', '"max_connections" > 0')
+@Check('ck_providers_plugin_module', `("kind" = 'plugin') = ("plugin_module" IS NOT NULL)`)
 export class ProviderEntity {
   /** The catalog id, used in `provider/model` refs. */
   @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'pk_providers' })
@@ -39,6 +40,14 @@ export class ProviderEntity {
 
   @Column({ name: 'base_url', type: 'text' })
   baseUrl: string;
+
+  /** `kind: plugin`: the module implementing the adapter (a path relative to the working directory, or a package). */
+  @Column({ name: 'plugin_module', type: 'text', nullable: true })
+  pluginModule: string | null;
+
+  /** A health endpoint on the baseUrl's origin that health checks read instead of the model list (`/health`). */
+  @Column({ name: 'health_path', type: 'text', nullable: true })
+  healthPath: string | null;
 
   @Column({ type: 'text', default: 'direct' })
   routing: RoutingMethod;

@@ -8,7 +8,16 @@ import type { ProviderEntity } from '../entities/provider.entity';
 export type GatewayFields = Pick<GatewayEntity, 'baseUrl' | 'timeoutMs' | 'encryptedSecret'>;
 export type ProviderFields = Pick<
   ProviderEntity,
-  'kind' | 'baseUrl' | 'routing' | 'gatewayId' | 'enabled' | 'timeoutMs' | 'maxConnections' | 'encryptedSecret'
+  | 'kind'
+  | 'baseUrl'
+  | 'routing'
+  | 'gatewayId'
+  | 'enabled'
+  | 'timeoutMs'
+  | 'maxConnections'
+  | 'encryptedSecret'
+  | 'pluginModule'
+  | 'healthPath'
 >;
 export type ModelFields = Pick<
   ModelEntity,
@@ -33,6 +42,8 @@ export function providerFields(p: ProviderSpec, encryptedSecret: string | null):
     timeoutMs: p.timeoutMs,
     maxConnections: p.maxConnections,
     encryptedSecret,
+    pluginModule: p.plugin ?? null,
+    healthPath: p.healthPath ?? null,
   };
 }
 
@@ -95,6 +106,8 @@ export function providerFromRow(row: ProviderEntity, apiKey: string | undefined,
     maxConnections: row.maxConnections,
     routing: row.routing,
     ...(row.gatewayId === null ? {} : { gateway: row.gatewayId }),
+    ...(row.pluginModule === null || row.pluginModule === undefined ? {} : { plugin: row.pluginModule }),
+    ...(row.healthPath === null || row.healthPath === undefined ? {} : { healthPath: row.healthPath }),
     models,
   };
 }

@@ -1,0 +1,90 @@
+import { ErrorClass, ProviderCallError, type StreamDelta } from '@aigw/core';
+import { classifyError } from '../errors/classify';
+import { probe } from '../health';
+import { jsonCall, streamCall } from '../http/calls';
+import type { ResponseHeaders } from '../http/headers';
+import type { HttpPool } from '../http/http-pool';
+import type { AdapterRequest, AdapterResponse, AdapterTarget, HealthResult, ProviderAdapter } from '../types';
+import { geminiBody } from './gemini-mapping';
+import { GeminiStreamDecoder, readGenerateContent } from './gemini-wire';
+
+function headersOf(target: AdapterTarget, json: boolean): Record<string, string> {
+  const h: Record<string, string> = json ? { 'content-type': 'application/json' } : {};
+  if (target.apiKey !== undefined && target.apiKey.length > 0) {
+    // A header, not the `?key=` query parameter: URLs end up in logs.
+    h['x-goog-api-key'] = target.apiKey;
+  }
+  return h;
+}
+
+/** `models/{model}`; tuned models are named with their own collection (`tunedModels/...`). */
+function modelPath(model: string): string {
+  return model.includes('/') ? `/${model}` : `/models/${encodeURIComponent(model)}`;
+}
+
+function readModels(json: unknown, _headers: ResponseHeaders, status: number): string[] {
+  const models = (json as { models?: unknown } | null)?.models;
+  if (!Array.isArray(models)) {
+    throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: model list has no models array`, {
+      status,
+    });
+  }
+  const names: string[] = [];
+  for (const m of models) {
+    const name = (m as { name?: unknown } | null)?.name;
+    if (typeof name === 'string') {
+      names.push(name.startsWith('models/') ? name.slice('models/'.length) : name);
+    }
+  }
+  return names;
+}
+
+function readGeneration(json: unknown, _headers: ResponseHeaders, status: number): AdapterResponse {
+  // The Gemini API sends no rate-limit headers; its 429s say RESOURCE_EXHAUSTED (classified as RateLimit).
+  return readGenerateContent(json, status);
+}
+
+/**
+ * Google's Gemini API, natively (`generateContent`, `streamGenerateContent?alt=sse`). `baseUrl` includes the version:
+ * `https://generativelanguage.googleapis.com/v1beta`. The key goes in `x-goog-api-key`.
+ */
+export class GeminiAdapter implements ProviderAdapter {
+  readonly kind = 'gemini' as const;
+
+  constructor(private readonly pool: HttpPool) {}
+
+  // async: a request the mapping refuses (InvalidRequest) rejects instead of throwing synchronously.
+  async generate(req: AdapterRequest, signal: AbortSignal): Promise<AdapterResponse> {
+    const call = {
+      method: 'POST',
+      path: `${modelPath(req.target.model)}:generateContent`,
+      headers: headersOf(req.target, true),
+      body: geminiBody(req),
+    } as const;
+    return jsonCall(this.pool, req.target, call, signal, readGeneration);
+  }
+
+  async *stream(req: AdapterRequest, signal: AbortSignal): AsyncIterable<StreamDelta> {
+    const call = {
+      method: 'POST',
+      path: `${modelPath(req.target.model)}:streamGenerateContent?alt=sse`,
+      headers: headersOf(req.target, true),
+      body: geminiBody(req),
+    } as const;
+    yield* streamCall(this.pool, req.target, call, signal, new GeminiStreamDecoder());
+  }
+
+  listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]> {
+    // One page of 1000 holds every model Google lists; paging would only add round trips.
+    const call = { method: 'GET', path: '/models?pageSize=1000', headers: headersOf(target, false) } as const;
+    return jsonCall(this.pool, target, call, signal, readModels);
+  }
+
+  healthCheck(target: AdapterTarget, signal: AbortSignal): Promise<HealthResult> {
+    return probe(() => this.listModels(target, signal), signal);
+  }
+
+  classifyError(err: unknown, signal?: AbortSignal): ProviderCallError {
+    return classifyError(err, signal);
+  }
+}

@@ -1,0 +1,226 @@
+import {
+  ErrorClass,
+  ProviderCallError,
+  type ChatMessage,
+  type ContentPart,
+  type JsonObject,
+  type JsonValue,
+  type ToolChoice,
+} from '@aigw/core';
+import type { AdapterRequest } from '../types';
+import { dataUrlOf, mimeOfUrl } from '../content/data-url';
+
+/** Gemini `Part`s we send. */
+export type GeminiPart =
+  | { text: string }
+  | { inlineData: { mimeType: string; data: string } }
+  | { fileData: { mimeType: string; fileUri: string } }
+  | { functionCall: { name: string; args: JsonObject } }
+  | { functionResponse: { name: string; response: JsonObject } };
+
+export interface GeminiContent {
+  role: 'user' | 'model';
+  parts: GeminiPart[];
+}
+
+function invalid(message: string): ProviderCallError {
+  return new ProviderCallError(ErrorClass.InvalidRequest, message);
+}
+
+// JSON Schema keywords Gemini's OpenAPI-subset Schema rejects ("Invalid JSON payload ... Unknown name").
+const UNSUPPORTED_SCHEMA_KEYS = new Set(['$schema', '$id', 'additionalProperties', 'strict', '$comment']);
+
+/** A JSON schema as Gemini's `Schema` object takes it: the keywords it rejects removed, at every depth. */
+export function geminiSchema(schema: JsonValue): JsonValue {
+  if (Array.isArray(schema)) {
+    return schema.map(geminiSchema);
+  }
+  if (schema === null || typeof schema !== 'object') {
+    return schema;
+  }
+  const out: JsonObject = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (!UNSUPPORTED_SCHEMA_KEYS.has(key)) {
+      out[key] = geminiSchema(value);
+    }
+  }
+  return out;
+}
+
+function partOf(part: ContentPart): GeminiPart {
+  switch (part.type) {
+    case 'text':
+      return { text: part.text };
+    case 'image_url': {
+      const data = dataUrlOf(part.image_url.url);
+      return data !== null
+        ? { inlineData: { mimeType: data.mimeType, data: data.base64 } }
+        : { fileData: { mimeType: mimeOfUrl(part.image_url.url), fileUri: part.image_url.url } };
+    }
+    case 'input_audio':
+      return { inlineData: { mimeType: `audio/${part.input_audio.format}`, data: part.input_audio.data } };
+    case 'file': {
+      const data = part.file.file_data === undefined ? null : dataUrlOf(part.file.file_data);
+      if (data === null) {
+        throw invalid('Gemini takes file parts only as file_data data URLs (data:<mime>;base64,...), not file_id');
+      }
+      return { inlineData: { mimeType: data.mimeType, data: data.base64 } };
+    }
+  }
+}
+
+function partsOf(content: ChatMessage['content']): GeminiPart[] {
+  if (content === null) {
+    return [];
+  }
+  if (typeof content === 'string') {
+    return content.length > 0 ? [{ text: content }] : [];
+  }
+  return content.map(partOf);
+}
+
+function textOf(content: ChatMessage['content']): string {
+  if (typeof content === 'string') {
+    return content;
+  }
+  return (content ?? []).map((p) => (p.type === 'text' ? p.text : '')).join('');
+}
+
+function argsOf(json: string, name: string): JsonObject {
+  try {
+    const v = JSON.parse(json === '' ? '{}' : json) as unknown;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      return v as JsonObject;
+    }
+  } catch {
+    // reported below
+  }
+  throw invalid(`the arguments of tool call '${name}' are not a JSON object (Gemini needs one)`);
+}
+
+/** A tool result as Gemini's `functionResponse.response` (an object): the JSON object it is, else `{content}`. */
+function responseOf(text: string): JsonObject {
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      return v as JsonObject;
+    }
+  } catch {
+    // plain text
+  }
+  return { content: text };
+}
+
+/**
+ * Gemini wants strictly alternating turns and the results of parallel calls together in one turn: consecutive
+ * messages of the same Gemini role are merged.
+ */
+function push(contents: GeminiContent[], role: GeminiContent['role'], parts: GeminiPart[]): void {
+  if (parts.length === 0) {
+    return;
+  }
+  const last = contents[contents.length - 1];
+  if (last !== undefined && last.role === role) {
+    last.parts.push(...parts);
+  } else {
+    contents.push({ role, parts });
+  }
+}
+
+export interface GeminiPrompt {
+  systemInstruction?: { parts: { text: string }[] };
+  contents: GeminiContent[];
+}
+
+/** OpenAI-shaped messages → Gemini contents. Tool results are matched to their call's function name by id. */
+export function toGeminiPrompt(messages: readonly ChatMessage[]): GeminiPrompt {
+  const system: string[] = [];
+  const contents: GeminiContent[] = [];
+  const callNames = new Map<string, string>();
+  for (const m of messages) {
+    switch (m.role) {
+      case 'system':
+        system.push(textOf(m.content));
+        break;
+      case 'user':
+        push(contents, 'user', partsOf(m.content));
+        break;
+      case 'assistant': {
+        const parts = partsOf(m.content);
+        for (const call of m.tool_calls ?? []) {
+          callNames.set(call.id, call.function.name);
+          parts.push({
+            functionCall: { name: call.function.name, args: argsOf(call.function.arguments, call.function.name) },
+          });
+        }
+        push(contents, 'model', parts);
+        break;
+      }
+      case 'tool': {
+        const name = callNames.get(m.tool_call_id ?? '') ?? m.name;
+        if (name === undefined) {
+          throw invalid(
+            `tool message '${m.tool_call_id ?? ''}' answers no earlier tool call (Gemini needs the function name)`,
+          );
+        }
+        push(contents, 'user', [{ functionResponse: { name, response: responseOf(textOf(m.content)) } }]);
+        break;
+      }
+    }
+  }
+  const prompt: GeminiPrompt = { contents };
+  const instruction = system.filter((s) => s.length > 0).join('\n\n');
+  if (instruction.length > 0) {
+    prompt.systemInstruction = { parts: [{ text: instruction }] };
+  }
+  return prompt;
+}
+
+function toolConfigOf(choice: ToolChoice | undefined): JsonObject | undefined {
+  if (choice === undefined) {
+    return undefined;
+  }
+  if (typeof choice === 'object') {
+    return { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [choice.function.name] } };
+  }
+  const mode = choice === 'none' ? 'NONE' : choice === 'required' ? 'ANY' : 'AUTO';
+  return { functionCallingConfig: { mode } };
+}
+
+/** The `generateContent` / `streamGenerateContent` body (the model goes in the URL). */
+export function geminiBody(req: AdapterRequest): string {
+  const o = req.options;
+  const format = o.responseFormat;
+  const generationConfig = {
+    temperature: o.temperature,
+    topP: o.topP,
+    maxOutputTokens: o.maxTokens,
+    stopSequences: o.stop !== undefined && o.stop.length > 0 ? o.stop : undefined,
+    seed: o.seed,
+    presencePenalty: o.presencePenalty,
+    frequencyPenalty: o.frequencyPenalty,
+    responseMimeType: format === undefined || format.type === 'text' ? undefined : 'application/json',
+    responseSchema:
+      format?.type === 'json_schema' && format.json_schema.schema !== undefined
+        ? geminiSchema(format.json_schema.schema)
+        : undefined,
+  };
+  const tools =
+    o.tools !== undefined && o.tools.length > 0
+      ? [
+          {
+            functionDeclarations: o.tools.map((t) => ({
+              name: t.function.name,
+              description: t.function.description,
+              parameters: t.function.parameters === undefined ? undefined : geminiSchema(t.function.parameters),
+            })),
+          },
+        ]
+      : undefined;
+  return JSON.stringify({
+    ...toGeminiPrompt(req.messages),
+    tools,
+    toolConfig: tools === undefined ? undefined : toolConfigOf(o.toolChoice),
+    generationConfig,
+  });
+}

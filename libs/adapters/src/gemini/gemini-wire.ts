@@ -1,0 +1,235 @@
+import {
+  ErrorClass,
+  ProviderCallError,
+  type StreamDelta,
+  type ToolCall,
+  type ToolCallDelta,
+  type Usage,
+} from '@aigw/core';
+import { errorDetailOf, safeMessage } from '../errors/provider-message';
+import type { StreamDecoder } from '../http/calls';
+import type { SseEvent } from '../sse/sse-parser';
+import type { AdapterResponse } from '../types';
+
+/** `GenerateContentResponse` as we read it (Gemini API v1beta). */
+interface WirePart {
+  text?: string;
+  /** A thought summary (with `thinkingConfig.includeThoughts`), not answer text. */
+  thought?: boolean;
+  functionCall?: { id?: string; name?: string; args?: unknown } | null;
+}
+
+interface WireCandidate {
+  content?: { role?: string; parts?: WirePart[] } | null;
+  finishReason?: string;
+}
+
+interface WireUsage {
+  promptTokenCount?: number;
+  candidatesTokenCount?: number;
+  totalTokenCount?: number;
+  cachedContentTokenCount?: number;
+  thoughtsTokenCount?: number;
+}
+
+interface WireResponse {
+  candidates?: WireCandidate[];
+  promptFeedback?: { blockReason?: string } | null;
+  usageMetadata?: WireUsage | null;
+  responseId?: string;
+  error?: unknown;
+}
+
+const FILTERED = new Set([
+  'SAFETY',
+  'RECITATION',
+  'BLOCKLIST',
+  'PROHIBITED_CONTENT',
+  'SPII',
+  'IMAGE_SAFETY',
+  'LANGUAGE',
+]);
+
+/** Gemini's finishReason in OpenAI's terms; a stop that made function calls is `tool_calls`. */
+export function finishReasonOf(reason: string, madeCalls: boolean): string {
+  if (reason === 'STOP' || reason === 'FINISH_REASON_UNSPECIFIED') {
+    return madeCalls ? 'tool_calls' : 'stop';
+  }
+  if (reason === 'MAX_TOKENS') {
+    return 'length';
+  }
+  return FILTERED.has(reason) ? 'content_filter' : reason.toLowerCase();
+}
+
+function num(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+}
+
+/**
+ * `promptTokenCount` includes the cached part (`cachedContentTokenCount`); thinking tokens are billed as output but
+ * reported apart from `candidatesTokenCount`, so they are added to the completion here.
+ */
+export function geminiUsageOf(u: WireUsage | null | undefined): Usage {
+  const promptTokens = num(u?.promptTokenCount);
+  const thoughts = num(u?.thoughtsTokenCount);
+  const completionTokens = num(u?.candidatesTokenCount) + thoughts;
+  const usage: Usage = {
+    promptTokens,
+    completionTokens,
+    totalTokens: Math.max(num(u?.totalTokenCount), promptTokens + completionTokens),
+    cachedPromptTokens: num(u?.cachedContentTokenCount),
+  };
+  if (thoughts > 0) {
+    usage.reasoningTokens = thoughts;
+  }
+  return usage;
+}
+
+function inBandError(error: unknown, status?: number): ProviderCallError {
+  const detail = errorDetailOf({ error });
+  const code = (error as { code?: unknown } | null)?.code;
+  const errorClass = code === 429 ? ErrorClass.RateLimit : ErrorClass.Provider;
+  return new ProviderCallError(errorClass, `upstream error: ${safeMessage(detail?.message ?? 'unknown')}`, { status });
+}
+
+/** Gemini gives calls no ids (newer models sometimes do): ours are unique within the answer. */
+function callId(call: NonNullable<WirePart['functionCall']>, index: number): string {
+  return typeof call.id === 'string' && call.id.length > 0 ? call.id : `call_${index}`;
+}
+
+function argumentsOf(args: unknown): string {
+  return JSON.stringify(args ?? {});
+}
+
+/** A `generateContent` body. A prompt blocked by safety settings has no candidates: an empty, filtered answer. */
+export function readGenerateContent(json: unknown, status: number): Omit<AdapterResponse, 'rateLimit'> {
+  const body = json as WireResponse | null;
+  if (typeof body !== 'object' || body === null) {
+    throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: body is not a GenerateContentResponse`, {
+      status,
+    });
+  }
+  if (body.error !== undefined && body.error !== null) {
+    throw inBandError(body.error, status);
+  }
+  const candidate = Array.isArray(body.candidates) ? body.candidates[0] : undefined;
+  const usage = geminiUsageOf(body.usageMetadata);
+  const base = {
+    id: typeof body.responseId === 'string' ? body.responseId : '',
+    created: Math.floor(Date.now() / 1000),
+    usage,
+  };
+  if (candidate === undefined || candidate === null) {
+    if (typeof body.promptFeedback?.blockReason === 'string') {
+      return { ...base, text: '', finishReason: 'content_filter' };
+    }
+    throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: response has no candidates`, { status });
+  }
+  let text = '';
+  let reasoning = '';
+  const toolCalls: ToolCall[] = [];
+  for (const part of candidate.content?.parts ?? []) {
+    if (part.functionCall !== undefined && part.functionCall !== null) {
+      const call = part.functionCall;
+      toolCalls.push({
+        id: callId(call, toolCalls.length),
+        type: 'function',
+        function: { name: typeof call.name === 'string' ? call.name : '', arguments: argumentsOf(call.args) },
+      });
+    } else if (typeof part.text === 'string') {
+      if (part.thought === true) {
+        reasoning += part.text;
+      } else {
+        text += part.text;
+      }
+    }
+  }
+  const res: Omit<AdapterResponse, 'rateLimit'> = {
+    ...base,
+    text,
+    finishReason:
+      candidate.finishReason === undefined ? null : finishReasonOf(candidate.finishReason, toolCalls.length > 0),
+  };
+  if (toolCalls.length > 0) {
+    res.toolCalls = toolCalls;
+  }
+  if (reasoning.length > 0) {
+    res.reasoning = reasoning;
+  }
+  return res;
+}
+
+/**
+ * `streamGenerateContent?alt=sse`: every event is a whole GenerateContentResponse holding the next piece; the last
+ * carries `finishReason` and the usage. There is no terminal event: the stream is complete when it closes after a
+ * finish reason. Function calls arrive whole, each as one tool-call delta.
+ */
+export class GeminiStreamDecoder implements StreamDecoder {
+  readonly terminal = 'a finishReason';
+  private finished = false;
+  private idSent = false;
+  private calls = 0;
+
+  onEvent(event: SseEvent, out: StreamDelta[]): boolean {
+    let chunk: WireResponse;
+    try {
+      chunk = JSON.parse(event.data) as WireResponse;
+    } catch (err) {
+      throw new ProviderCallError(ErrorClass.Provider, 'upstream sent a stream chunk that is not JSON', { cause: err });
+    }
+    if (typeof chunk !== 'object' || chunk === null) {
+      throw new ProviderCallError(ErrorClass.Provider, 'upstream sent a stream chunk that is not an object');
+    }
+    if (chunk.error !== undefined && chunk.error !== null) {
+      throw inBandError(chunk.error);
+    }
+    const candidate = Array.isArray(chunk.candidates) ? chunk.candidates[0] : undefined;
+    const delta: StreamDelta = { text: '' };
+    let reasoning = '';
+    const toolCalls: ToolCallDelta[] = [];
+    for (const part of candidate?.content?.parts ?? []) {
+      if (part.functionCall !== undefined && part.functionCall !== null) {
+        const call = part.functionCall;
+        const index = this.calls++;
+        toolCalls.push({
+          index,
+          id: callId(call, index),
+          name: typeof call.name === 'string' ? call.name : '',
+          arguments: argumentsOf(call.args),
+        });
+      } else if (typeof part.text === 'string') {
+        if (part.thought === true) {
+          reasoning += part.text;
+        } else {
+          delta.text += part.text;
+        }
+      }
+    }
+    if (toolCalls.length > 0) {
+      delta.toolCalls = toolCalls;
+    }
+    if (reasoning.length > 0) {
+      delta.reasoning = reasoning;
+    }
+    if (candidate?.finishReason !== undefined) {
+      this.finished = true;
+      delta.finishReason = finishReasonOf(candidate.finishReason, this.calls > 0);
+    } else if (candidate === undefined && typeof chunk.promptFeedback?.blockReason === 'string') {
+      this.finished = true;
+      delta.finishReason = 'content_filter';
+    }
+    if (chunk.usageMetadata !== undefined && chunk.usageMetadata !== null) {
+      delta.usage = geminiUsageOf(chunk.usageMetadata);
+    }
+    if (!this.idSent && typeof chunk.responseId === 'string' && chunk.responseId.length > 0) {
+      this.idSent = true;
+      delta.id = chunk.responseId;
+    }
+    out.push(delta);
+    return false;
+  }
+
+  complete(): boolean {
+    return this.finished;
+  }
+}

@@ -1,0 +1,70 @@
+import type { ProviderCallError, StreamDelta } from '@aigw/core';
+import { classifyError } from '../errors/classify';
+import { probe } from '../health';
+import { jsonCall, streamCall } from '../http/calls';
+import type { ResponseHeaders } from '../http/headers';
+import type { HttpPool } from '../http/http-pool';
+import type { AdapterRequest, AdapterResponse, AdapterTarget, HealthResult, ProviderAdapter } from '../types';
+import { OllamaStreamDecoder, ollamaBody, readChat, readTags } from './ollama-wire';
+
+function headersOf(target: AdapterTarget, json: boolean): Record<string, string> {
+  const h: Record<string, string> = json ? { 'content-type': 'application/json' } : {};
+  // Ollama itself takes no key; one set here is for an authenticating reverse proxy in front of it.
+  if (target.apiKey !== undefined && target.apiKey.length > 0) {
+    h.authorization = `Bearer ${target.apiKey}`;
+  }
+  return h;
+}
+
+function readGeneration(json: unknown, _headers: ResponseHeaders, status: number): AdapterResponse {
+  return readChat(json, status);
+}
+
+function readModels(json: unknown, _headers: ResponseHeaders, status: number): string[] {
+  return readTags(json, status);
+}
+
+/**
+ * Ollama's native API: `/api/chat` (NDJSON when streaming) and `/api/tags`. `baseUrl` is the server's origin
+ * (`http://127.0.0.1:11434`). Its OpenAI-compatible `/v1` is served by the `openai` kind instead.
+ */
+export class OllamaAdapter implements ProviderAdapter {
+  readonly kind = 'ollama' as const;
+
+  constructor(private readonly pool: HttpPool) {}
+
+  // async: a request the mapping refuses (InvalidRequest) rejects instead of throwing synchronously.
+  async generate(req: AdapterRequest, signal: AbortSignal): Promise<AdapterResponse> {
+    const call = {
+      method: 'POST',
+      path: '/api/chat',
+      headers: headersOf(req.target, true),
+      body: ollamaBody(req, false),
+    } as const;
+    return jsonCall(this.pool, req.target, call, signal, readGeneration);
+  }
+
+  async *stream(req: AdapterRequest, signal: AbortSignal): AsyncIterable<StreamDelta> {
+    const call = {
+      method: 'POST',
+      path: '/api/chat',
+      headers: headersOf(req.target, true),
+      body: ollamaBody(req, true),
+    } as const;
+    yield* streamCall(this.pool, req.target, call, signal, new OllamaStreamDecoder());
+  }
+
+  listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]> {
+    const call = { method: 'GET', path: '/api/tags', headers: headersOf(target, false) } as const;
+    return jsonCall(this.pool, target, call, signal, readModels);
+  }
+
+  /** `/api/tags` reads the local model directory: no model is loaded, nothing is generated. */
+  healthCheck(target: AdapterTarget, signal: AbortSignal): Promise<HealthResult> {
+    return probe(() => this.listModels(target, signal), signal);
+  }
+
+  classifyError(err: unknown, signal?: AbortSignal): ProviderCallError {
+    return classifyError(err, signal);
+  }
+}

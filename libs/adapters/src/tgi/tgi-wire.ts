@@ -1,0 +1,186 @@
+import { ErrorClass, ProviderCallError, type ChatMessage, type StreamDelta, type Usage } from '@aigw/core';
+import { errorDetailOf, safeMessage } from '../errors/provider-message';
+import type { StreamDecoder } from '../http/calls';
+import type { SseEvent } from '../sse/sse-parser';
+import type { AdapterRequest, AdapterResponse } from '../types';
+
+/** HuggingFace text-generation-inference's native API: `POST /generate`, `POST /generate_stream` (SSE). */
+
+interface WireDetails {
+  finish_reason?: string;
+  generated_tokens?: number;
+  /** Stream details only. */
+  input_length?: number;
+  /** With `decoder_input_details`: the prompt's tokens. */
+  prefill?: unknown[];
+}
+
+interface WireGeneration {
+  generated_text?: string | null;
+  details?: WireDetails | null;
+  token?: { text?: string; special?: boolean } | null;
+  error?: unknown;
+  error_type?: string;
+}
+
+function invalid(message: string): ProviderCallError {
+  return new ProviderCallError(ErrorClass.InvalidRequest, message);
+}
+
+function textOf(m: ChatMessage): string {
+  if (m.content === null || typeof m.content === 'string') {
+    return m.content ?? '';
+  }
+  return m.content
+    .map((p) => {
+      if (p.type !== 'text') {
+        throw invalid(`TGI's /generate takes text only, not '${p.type}' content parts`);
+      }
+      return p.text;
+    })
+    .join('');
+}
+
+const SPEAKER: Record<ChatMessage['role'], string> = {
+  system: 'System',
+  user: 'User',
+  assistant: 'Assistant',
+  tool: 'Tool',
+};
+
+/**
+ * `/generate` takes one text, not messages: the conversation is written out as a plain transcript ending with
+ * `Assistant:`. A model that needs its own chat template is better served by TGI's OpenAI-compatible
+ * `/v1/chat/completions` (kind `openai`), which applies the template server-side.
+ */
+export function tgiPrompt(messages: readonly ChatMessage[]): string {
+  const lines: string[] = [];
+  for (const m of messages) {
+    if (m.tool_calls !== undefined && m.tool_calls.length > 0) {
+      throw invalid("TGI's /generate has no tool calls");
+    }
+    lines.push(`${SPEAKER[m.role]}: ${textOf(m)}`);
+  }
+  lines.push('Assistant:');
+  return lines.join('\n\n');
+}
+
+/** The `/generate` and `/generate_stream` body. TGI rejects temperature 0 and top_p 1: those mean greedy decoding. */
+export function tgiBody(req: AdapterRequest): string {
+  const o = req.options;
+  if (o.tools !== undefined && o.tools.length > 0) {
+    throw invalid("TGI's /generate has no tools");
+  }
+  const sampling = (o.temperature !== undefined && o.temperature > 0) || (o.topP !== undefined && o.topP < 1);
+  const format = o.responseFormat;
+  const grammar =
+    format === undefined || format.type === 'text'
+      ? undefined
+      : { type: 'json', value: format.type === 'json_schema' ? (format.json_schema.schema ?? {}) : { type: 'object' } };
+  return JSON.stringify({
+    inputs: tgiPrompt(req.messages),
+    parameters: {
+      max_new_tokens: o.maxTokens,
+      do_sample: sampling,
+      temperature: o.temperature !== undefined && o.temperature > 0 ? o.temperature : undefined,
+      top_p: o.topP !== undefined && o.topP > 0 && o.topP < 1 ? o.topP : undefined,
+      stop: o.stop !== undefined && o.stop.length > 0 ? o.stop : undefined,
+      seed: o.seed,
+      frequency_penalty: o.frequencyPenalty,
+      grammar,
+      return_full_text: false,
+      details: true,
+      // The prompt's tokens come back in details.prefill: the only prompt count the non-streamed API gives.
+      decoder_input_details: true,
+    },
+  });
+}
+
+function num(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+}
+
+function usageOf(details: WireDetails | null | undefined): Usage {
+  const promptTokens = Array.isArray(details?.prefill) ? details.prefill.length : num(details?.input_length);
+  const completionTokens = num(details?.generated_tokens);
+  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, cachedPromptTokens: 0 };
+}
+
+/** `eos_token` and `stop_sequence` are OpenAI's `stop`. */
+function finishReasonOf(reason: string | undefined): string | null {
+  if (reason === undefined) {
+    return null;
+  }
+  return reason === 'length' ? 'length' : 'stop';
+}
+
+function inBandError(body: WireGeneration, status?: number): ProviderCallError {
+  const message = errorDetailOf({ error: body.error })?.message ?? 'unknown';
+  // `overloaded` is TGI's queue being full: a rate limit, worth waiting for.
+  const errorClass = body.error_type === 'overloaded' ? ErrorClass.RateLimit : ErrorClass.Provider;
+  return new ProviderCallError(errorClass, `upstream error: ${safeMessage(message)}`, { status });
+}
+
+/** A `/generate` body. Hosted TGI (the serverless Inference API) wraps it in a list of one. */
+export function readGeneration(json: unknown, status: number): Omit<AdapterResponse, 'rateLimit'> {
+  const body = (Array.isArray(json) ? json[0] : json) as WireGeneration | null | undefined;
+  if (typeof body !== 'object' || body === null) {
+    throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: body is not a generation`, { status });
+  }
+  if (body.error !== undefined && body.error !== null) {
+    throw inBandError(body, status);
+  }
+  if (typeof body.generated_text !== 'string') {
+    throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: generation has no generated_text`, {
+      status,
+    });
+  }
+  return {
+    id: '',
+    created: Math.floor(Date.now() / 1000),
+    text: body.generated_text,
+    finishReason: finishReasonOf(body.details?.finish_reason) ?? 'stop',
+    usage: usageOf(body.details),
+  };
+}
+
+/** One event per token; the last one also carries `generated_text` and `details` (finish reason, counts). */
+export class TgiStreamDecoder implements StreamDecoder {
+  readonly terminal = 'the details event';
+
+  onEvent(event: SseEvent, out: StreamDelta[]): boolean {
+    let chunk: WireGeneration;
+    try {
+      chunk = JSON.parse(event.data) as WireGeneration;
+    } catch (err) {
+      throw new ProviderCallError(ErrorClass.Provider, 'upstream sent a stream chunk that is not JSON', { cause: err });
+    }
+    if (typeof chunk !== 'object' || chunk === null) {
+      throw new ProviderCallError(ErrorClass.Provider, 'upstream sent a stream chunk that is not an object');
+    }
+    if (chunk.error !== undefined && chunk.error !== null) {
+      throw inBandError(chunk);
+    }
+    // Special tokens (end of sequence and the like) are not answer text.
+    const text = chunk.token?.special === true ? '' : (chunk.token?.text ?? '');
+    const done = chunk.details !== undefined && chunk.details !== null;
+    const delta: StreamDelta = { text };
+    if (done) {
+      delta.finishReason = finishReasonOf(chunk.details?.finish_reason) ?? 'stop';
+      delta.usage = usageOf(chunk.details);
+    }
+    if (text.length > 0 || done) {
+      out.push(delta);
+    }
+    return done;
+  }
+}
+
+/** `GET /info`: the one model this server runs. */
+export function readInfo(json: unknown, status: number): string[] {
+  const id = (json as { model_id?: unknown } | null)?.model_id;
+  if (typeof id !== 'string') {
+    throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: info has no model_id`, { status });
+  }
+  return [id];
+}

@@ -1,0 +1,45 @@
+import { PROVIDER_KINDS } from './catalog';
+import { familySupportsParam, PROVIDER_FAMILIES } from './provider-families';
+import { embedsWith, requestNeedsOf } from './routing/request-needs';
+
+describe('provider families', () => {
+  it('declare embeddings exactly where routing sends embeddings', () => {
+    for (const kind of PROVIDER_KINDS) {
+      expect([kind, PROVIDER_FAMILIES[kind].capabilities.includes('embeddings')]).toEqual([kind, embedsWith(kind)]);
+    }
+  });
+
+  it('let the OpenAI-compatible family take every field, plugins none', () => {
+    expect(familySupportsParam('openai', 'logit_bias')).toBe(true);
+    expect(familySupportsParam('openai', 'some_passthrough')).toBe(true);
+    expect(familySupportsParam('plugin', 'seed')).toBe(false);
+  });
+
+  it('keep forced tool choices away from families that cannot force a call', () => {
+    const needs = requestNeedsOf({
+      messages: [{ role: 'user', content: 'hi' }],
+      options: {
+        tools: [{ type: 'function', function: { name: 'f' } }],
+        toolChoice: { type: 'function', function: { name: 'f' } },
+      },
+    });
+    expect(needs.params).toContain('tool_choice');
+    expect(['openai', 'anthropic', 'gemini'].every((k) => familySupportsParam(k as 'openai', 'tool_choice'))).toBe(
+      true,
+    );
+    expect(familySupportsParam('ollama', 'tool_choice')).toBe(false);
+    expect(familySupportsParam('tgi', 'tool_choice')).toBe(false);
+    const auto = requestNeedsOf({ messages: [], options: { toolChoice: 'auto' } });
+    expect(auto.params).not.toContain('tool_choice');
+  });
+
+  it('route JSON mode and sampling fields to the native families that translate them', () => {
+    for (const kind of ['gemini', 'ollama', 'tgi'] as const) {
+      expect(familySupportsParam(kind, 'response_format')).toBe(true);
+      expect(familySupportsParam(kind, 'seed')).toBe(true);
+      expect(familySupportsParam(kind, 'logit_bias')).toBe(false);
+    }
+    expect(familySupportsParam('gemini', 'input_audio')).toBe(true);
+    expect(familySupportsParam('ollama', 'input_audio')).toBe(false);
+  });
+});

@@ -1,0 +1,59 @@
+import type { Capability, ProviderKind } from './catalog';
+
+/**
+ * What each wire format's adapter can honour. The catalog refuses a deployment that declares a capability its family
+ * lacks (a TGI model cannot take tools: the native `/generate` API has none), routing keeps requests with fields a
+ * family cannot honour away from it (see `requestNeedsOf`), and docs/providers.md is generated from these tables,
+ * so the three cannot disagree.
+ */
+export interface ProviderFamily {
+  /** Capabilities a deployment of this family may declare. */
+  capabilities: readonly Capability[];
+  /**
+   * Provider-dependent request fields (OpenAI names; content part types `input_audio`, `file`) the adapter
+   * translates. `all`: every field, unmodelled pass-through fields included (the OpenAI-compatible family).
+   */
+  params: 'all' | ReadonlySet<string>;
+}
+
+/** Every chat capability; `embeddings` is added only where the adapter embeds. */
+const ALL_CAPABILITIES: readonly Capability[] = ['chat', 'streaming', 'tools', 'vision', 'json'];
+
+export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily } = {
+  // The one family whose adapter embeds (`embedsWith`); a spec keeps the two in step.
+  openai: { capabilities: [...ALL_CAPABILITIES, 'embeddings'], params: 'all' },
+  // The Messages API has no JSON mode.
+  anthropic: {
+    capabilities: ['chat', 'streaming', 'tools', 'vision'],
+    params: new Set(['parallel_tool_calls', 'user', 'tool_choice']),
+  },
+  gemini: {
+    capabilities: ALL_CAPABILITIES,
+    params: new Set([
+      'tool_choice',
+      'response_format',
+      'seed',
+      'presence_penalty',
+      'frequency_penalty',
+      'input_audio',
+      'file',
+    ]),
+  },
+  ollama: {
+    capabilities: ALL_CAPABILITIES,
+    params: new Set(['response_format', 'seed', 'presence_penalty', 'frequency_penalty']),
+  },
+  // `/generate` is plain text in, text out: no tools, no images; JSON through its grammar parameter.
+  tgi: {
+    capabilities: ['chat', 'streaming', 'json'],
+    params: new Set(['response_format', 'seed', 'frequency_penalty']),
+  },
+  // The gateway cannot know what an operator's module translates: capabilities are the operator's word, and no
+  // provider-dependent field is sent its way.
+  plugin: { capabilities: ALL_CAPABILITIES, params: new Set() },
+};
+
+export function familySupportsParam(kind: ProviderKind, param: string): boolean {
+  const params = PROVIDER_FAMILIES[kind]?.params;
+  return params === 'all' || (params !== undefined && params.has(param));
+}

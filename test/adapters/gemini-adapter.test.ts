@@ -1,0 +1,298 @@
+import {
+  AdapterRegistry,
+  type AdapterRequest,
+  type AdapterTarget,
+  HttpPool,
+  type ProviderAdapter,
+} from '@aigw/adapters';
+import { ErrorClass } from '@aigw/core';
+import type { ServerResponse } from 'node:http';
+import { collect, failure, textOf } from './support/calls';
+import { FakeUpstream, sendJson, sleep, within } from './support/fake-upstream';
+
+/*
+ * Gemini API v1beta wire format, from Google's reference (ai.google.dev/api/generate-content): JSON bodies with
+ * `candidates[].content.parts[]`, `usageMetadata`, camelCase; `streamGenerateContent?alt=sse` sends one whole
+ * GenerateContentResponse per `data:` event (CRLF framed) and closes the stream without a terminal event; errors are
+ * `{"error": {"code", "message", "status"}}`.
+ */
+
+const API_KEY = 'AIzaSy-integration-secret-0003';
+
+function sseCrlf(res: ServerResponse, chunks: unknown[], end = true): Promise<void> {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  return (async () => {
+    for (const c of chunks) {
+      res.write(`data: ${JSON.stringify(c)}\r\n\r\n`);
+      await sleep(2);
+    }
+    if (end) {
+      res.end();
+    }
+  })();
+}
+
+const USAGE = {
+  promptTokenCount: 120,
+  candidatesTokenCount: 8,
+  thoughtsTokenCount: 12,
+  cachedContentTokenCount: 100,
+  totalTokenCount: 140,
+};
+
+describe('Gemini adapter against a real HTTP server', () => {
+  let up: FakeUpstream;
+  let pool: HttpPool;
+  let adapter: ProviderAdapter;
+  let target: AdapterTarget;
+  const never = new AbortController().signal;
+
+  beforeEach(async () => {
+    up = await FakeUpstream.start();
+    pool = new HttpPool();
+    adapter = new AdapterRegistry(pool).get('gemini');
+    target = {
+      baseUrl: `${up.origin}/v1beta`,
+      apiKey: API_KEY,
+      model: 'gemini-2.5-flash',
+      timeoutMs: 2000,
+      poolKey: 'g',
+    };
+  });
+
+  afterEach(async () => {
+    await pool.destroy();
+    await up.close();
+  });
+
+  const toolRequest = (): AdapterRequest => ({
+    target,
+    messages: [
+      { role: 'system', content: 'Be brief.' },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Weather here?' },
+          { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } },
+          { type: 'image_url', image_url: { url: 'https://example.com/cat.webp' } },
+        ],
+      },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: 'call_a', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }],
+      },
+      { role: 'tool', tool_call_id: 'call_a', content: '{"celsius":21}' },
+      { role: 'user', content: 'And tomorrow?' },
+    ],
+    options: {
+      temperature: 0.2,
+      maxTokens: 64,
+      stop: ['END'],
+      seed: 7,
+      tools: [
+        {
+          type: 'function',
+          function: {
+            name: 'weather',
+            description: 'Weather for a city',
+            parameters: {
+              $schema: 'http://json-schema.org/draft-07/schema#',
+              type: 'object',
+              properties: { city: { type: 'string' } },
+              required: ['city'],
+              additionalProperties: false,
+            },
+          },
+        },
+      ],
+      toolChoice: 'required',
+      responseFormat: { type: 'json_object' },
+    },
+  });
+
+  it('sends generateContent with system instruction, images, function calls and responses, and config', async () => {
+    up.handler = (_req, res) =>
+      sendJson(res, 200, {
+        candidates: [
+          {
+            content: {
+              role: 'model',
+              parts: [
+                { text: 'Checking the forecast.', thought: true },
+                { functionCall: { name: 'weather', args: { city: 'Paris', day: 'tomorrow' } } },
+              ],
+            },
+            finishReason: 'STOP',
+            index: 0,
+          },
+        ],
+        usageMetadata: USAGE,
+        modelVersion: 'gemini-2.5-flash',
+        responseId: 'resp-1',
+      });
+    const r = await adapter.generate(toolRequest(), never);
+    expect(r).toMatchObject({
+      id: 'resp-1',
+      text: '',
+      finishReason: 'tool_calls',
+      reasoning: 'Checking the forecast.',
+    });
+    expect(r.toolCalls).toEqual([
+      { id: 'call_0', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris","day":"tomorrow"}' } },
+    ]);
+    expect(r.usage).toEqual({
+      promptTokens: 120,
+      completionTokens: 20,
+      totalTokens: 140,
+      cachedPromptTokens: 100,
+      reasoningTokens: 12,
+    });
+
+    const seen = up.requests[0];
+    expect(seen.method).toBe('POST');
+    expect(seen.url).toBe('/v1beta/models/gemini-2.5-flash:generateContent');
+    expect(seen.headers['x-goog-api-key']).toBe(API_KEY);
+    expect(seen.headers.authorization).toBeUndefined();
+    expect(JSON.parse(seen.body)).toEqual({
+      systemInstruction: { parts: [{ text: 'Be brief.' }] },
+      contents: [
+        {
+          role: 'user',
+          parts: [
+            { text: 'Weather here?' },
+            { inlineData: { mimeType: 'image/png', data: 'iVBORw0KGgo=' } },
+            { fileData: { mimeType: 'image/webp', fileUri: 'https://example.com/cat.webp' } },
+          ],
+        },
+        { role: 'model', parts: [{ functionCall: { name: 'weather', args: { city: 'Paris' } } }] },
+        {
+          role: 'user',
+          parts: [{ functionResponse: { name: 'weather', response: { celsius: 21 } } }, { text: 'And tomorrow?' }],
+        },
+      ],
+      tools: [
+        {
+          functionDeclarations: [
+            {
+              name: 'weather',
+              description: 'Weather for a city',
+              parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+            },
+          ],
+        },
+      ],
+      toolConfig: { functionCallingConfig: { mode: 'ANY' } },
+      generationConfig: {
+        temperature: 0.2,
+        maxOutputTokens: 64,
+        stopSequences: ['END'],
+        seed: 7,
+        responseMimeType: 'application/json',
+      },
+    });
+  });
+
+  it('maps finish reasons: MAX_TOKENS is length, SAFETY is content_filter, a blocked prompt is an empty filtered answer', async () => {
+    const answers = [
+      { candidates: [{ content: { parts: [{ text: 'Long' }] }, finishReason: 'MAX_TOKENS' }], usageMetadata: USAGE },
+      { candidates: [{ content: { parts: [] }, finishReason: 'SAFETY' }] },
+      { promptFeedback: { blockReason: 'PROHIBITED_CONTENT' }, usageMetadata: { promptTokenCount: 5 } },
+    ];
+    let i = 0;
+    up.handler = (_req, res) => sendJson(res, 200, answers[i++]);
+    const req: AdapterRequest = { target, messages: [{ role: 'user', content: 'x' }], options: {} };
+    expect((await adapter.generate(req, never)).finishReason).toBe('length');
+    expect((await adapter.generate(req, never)).finishReason).toBe('content_filter');
+    const blocked = await adapter.generate(req, never);
+    expect(blocked).toMatchObject({ text: '', finishReason: 'content_filter' });
+    expect(blocked.usage.promptTokens).toBe(5);
+  });
+
+  it('streams with alt=sse: text pieces, a whole function call, and the finish reason and usage of the last event', async () => {
+    up.handler = (_req, res) =>
+      sseCrlf(res, [
+        { candidates: [{ content: { role: 'model', parts: [{ text: 'Bon' }] } }], responseId: 'resp-s' },
+        { candidates: [{ content: { role: 'model', parts: [{ text: 'jour 👋' }] } }], responseId: 'resp-s' },
+        {
+          candidates: [
+            {
+              content: { role: 'model', parts: [{ functionCall: { name: 'weather', args: { city: 'Nice' } } }] },
+              finishReason: 'STOP',
+            },
+          ],
+          usageMetadata: USAGE,
+          responseId: 'resp-s',
+        },
+      ]);
+    const deltas = await within(5000, 'stream', collect(adapter.stream(toolRequest(), never)));
+    expect(up.requests[0].url).toBe('/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse');
+    expect(textOf(deltas)).toBe('Bonjour 👋');
+    expect(deltas[0].id).toBe('resp-s');
+    const last = deltas[deltas.length - 1];
+    expect(last.toolCalls).toEqual([{ index: 0, id: 'call_0', name: 'weather', arguments: '{"city":"Nice"}' }]);
+    expect(last.finishReason).toBe('tool_calls');
+    expect(last.usage).toMatchObject({ promptTokens: 120, completionTokens: 20, cachedPromptTokens: 100 });
+  });
+
+  it('fails a stream that closes before any finish reason as a network error, after what did arrive', async () => {
+    up.handler = (_req, res) => sseCrlf(res, [{ candidates: [{ content: { parts: [{ text: 'Half' }] } }] }]);
+    const seen: string[] = [];
+    const err = await failure(
+      (async () => {
+        for await (const d of adapter.stream(
+          { target, messages: [{ role: 'user', content: 'x' }], options: {} },
+          never,
+        )) {
+          seen.push(d.text);
+        }
+      })(),
+    );
+    expect(seen).toEqual(['Half']);
+    expect(err.errorClass).toBe(ErrorClass.Network);
+  });
+
+  it('classifies Google error bodies: 429 RESOURCE_EXHAUSTED is a rate limit, 400 INVALID_ARGUMENT a bad request, 403 auth', async () => {
+    const errors: [number, string, string][] = [
+      [429, 'RESOURCE_EXHAUSTED', 'Resource has been exhausted (e.g. check quota).'],
+      [400, 'INVALID_ARGUMENT', 'Request contains an invalid argument.'],
+      [403, 'PERMISSION_DENIED', `Method doesn't allow unregistered callers. ${API_KEY}`],
+    ];
+    let i = 0;
+    up.handler = (_req, res) => {
+      const [code, status, message] = errors[i++];
+      sendJson(res, code, { error: { code, message, status } }, code === 429 ? { 'retry-after': '7' } : {});
+    };
+    const req: AdapterRequest = { target, messages: [{ role: 'user', content: 'x' }], options: {} };
+    const limited = await failure(adapter.generate(req, never));
+    expect(limited).toMatchObject({ errorClass: ErrorClass.RateLimit, status: 429, retryAfterMs: 7000 });
+    expect(limited.message).toContain('Resource has been exhausted');
+    expect((await failure(adapter.generate(req, never))).errorClass).toBe(ErrorClass.InvalidRequest);
+    const denied = await failure(adapter.generate(req, never));
+    expect(denied.errorClass).toBe(ErrorClass.Auth);
+    expect(denied.message).not.toContain(API_KEY);
+  });
+
+  it('lists models without their models/ prefix and health-checks on that list (no billed call)', async () => {
+    up.handler = (_req, res) =>
+      sendJson(res, 200, {
+        models: [
+          { name: 'models/gemini-2.5-flash', supportedGenerationMethods: ['generateContent'] },
+          { name: 'models/text-embedding-004', supportedGenerationMethods: ['embedContent'] },
+        ],
+      });
+    expect(await adapter.listModels(target, never)).toEqual(['gemini-2.5-flash', 'text-embedding-004']);
+    expect(up.requests[0].url).toBe('/v1beta/models?pageSize=1000');
+    const health = await adapter.healthCheck(target, never);
+    expect(health).toMatchObject({ ok: true, status: 200 });
+    expect(up.requests.map((r) => r.url)).toEqual(['/v1beta/models?pageSize=1000', '/v1beta/models?pageSize=1000']);
+  });
+
+  it('refuses, before any HTTP, a tool call whose arguments are not a JSON object', async () => {
+    const req = toolRequest();
+    req.messages[2].tool_calls = [{ id: 'call_a', type: 'function', function: { name: 'weather', arguments: '[1]' } }];
+    const err = await failure(adapter.generate(req, never));
+    expect(err.errorClass).toBe(ErrorClass.InvalidRequest);
+    expect(up.requests).toHaveLength(0);
+  });
+});

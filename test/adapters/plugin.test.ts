@@ -1,0 +1,79 @@
+import { AdapterRegistry, HttpPool, loadPlugin, PluginLoadError } from '@aigw/adapters';
+import { ErrorClass, ProviderCallError } from '@aigw/core';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { collect, textOf } from './support/calls';
+
+const EXAMPLE = './examples/plugins/echo-provider.js';
+
+describe('provider plugins', () => {
+  let pool: HttpPool;
+  let dir: string;
+  const never = new AbortController().signal;
+  const target = { baseUrl: 'http://127.0.0.1', model: 'echo-1', timeoutMs: 1000, poolKey: 'echo' };
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'plugins-'));
+    writeFileSync(join(dir, 'half.js'), 'module.exports = { createAdapter: () => ({ generate() {}, stream() {} }) };');
+    writeFileSync(join(dir, 'nothing.js'), 'module.exports = { hello: 1 };');
+    writeFileSync(join(dir, 'broken.js'), 'throw new Error("boom at load");');
+  });
+  beforeEach(() => {
+    pool = new HttpPool();
+  });
+  afterEach(() => pool.destroy());
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('loads the shipped example from the catalog entry and answers through it, plain and streamed', async () => {
+    const registry = new AdapterRegistry(pool);
+    expect(
+      registry.loadPlugins([
+        { id: 'echo', kind: 'plugin', plugin: EXAMPLE },
+        { id: 'o', kind: 'openai' },
+      ]),
+    ).toBe(1);
+    const adapter = registry.get('plugin', { id: 'echo', plugin: EXAMPLE });
+    const messages = [{ role: 'user' as const, content: 'hello plugin world' }];
+    const res = await adapter.generate({ target, messages, options: {} }, never);
+    expect(res).toMatchObject({ text: 'echo: hello plugin world', finishReason: 'stop' });
+    expect(res.usage.completionTokens).toBeGreaterThan(0);
+    const deltas = await collect(adapter.stream({ target, messages, options: {} }, never));
+    expect(textOf(deltas)).toBe('echo: hello plugin world');
+    expect(deltas[deltas.length - 1].finishReason).toBe('stop');
+    expect(await adapter.listModels(target, never)).toEqual(['echo-1']);
+    // One instance per module, shared by every provider naming it.
+    expect(registry.get('plugin', { id: 'echo2', plugin: EXAMPLE })).toBe(adapter);
+  });
+
+  it('fails at boot naming the provider when the module is missing, broken or not an adapter', () => {
+    const registry = new AdapterRegistry(pool);
+    const boot =
+      (plugin: string): (() => number) =>
+      () =>
+        registry.loadPlugins([{ id: 'acme', kind: 'plugin', plugin }]);
+    expect(boot('./no/such/plugin.js')).toThrow(PluginLoadError);
+    expect(boot('./no/such/plugin.js')).toThrow(
+      /provider 'acme': plugin module '.\/no\/such\/plugin.js' cannot be found/,
+    );
+    expect(boot(join(dir, 'broken.js'))).toThrow(/provider 'acme': .* failed to load: boom at load/);
+    expect(boot(join(dir, 'nothing.js'))).toThrow(/provider 'acme': .* exports no createAdapter\(context\) function/);
+    expect(boot(join(dir, 'half.js'))).toThrow(
+      /does not implement the ProviderAdapter interface: missing listModels\(\), healthCheck\(\), classifyError\(\)/,
+    );
+    expect(() => registry.loadPlugins([{ id: 'acme', kind: 'plugin' }])).toThrow(/provider 'acme': kind plugin needs/);
+  });
+
+  it('turns a plugin that cannot load at call time into a Gateway-class call error', () => {
+    const registry = new AdapterRegistry(pool);
+    let err: unknown;
+    try {
+      registry.get('plugin', { id: 'late', plugin: './missing.js' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ProviderCallError);
+    expect((err as ProviderCallError).errorClass).toBe(ErrorClass.Gateway);
+    expect(() => loadPlugin(EXAMPLE, 'provider x', { pool })).not.toThrow();
+  });
+});

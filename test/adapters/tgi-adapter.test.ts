@@ -1,0 +1,193 @@
+import {
+  AdapterRegistry,
+  type AdapterRequest,
+  type AdapterTarget,
+  HttpPool,
+  type ProviderAdapter,
+} from '@aigw/adapters';
+import { ErrorClass } from '@aigw/core';
+import { collect, failure, textOf } from './support/calls';
+import { FakeUpstream, sendJson, sleep, sseEvent, startSse, within } from './support/fake-upstream';
+
+/*
+ * text-generation-inference's native API (huggingface.github.io/text-generation-inference, OpenAPI): `POST /generate`
+ * → `{generated_text, details}`; `POST /generate_stream` → SSE, one `data:` event per token, the last with
+ * `generated_text` and `details {finish_reason, generated_tokens, input_length}`; errors
+ * `{"error", "error_type"}` (422 validation, 424 generation, 429 overloaded); `GET /info`, `GET /health`.
+ */
+
+const token = (text: string, special = false): Record<string, unknown> => ({
+  index: 1,
+  token: { id: 1, text, logprob: -0.1, special },
+  generated_text: null,
+  details: null,
+});
+
+describe('TGI adapter against a real HTTP server', () => {
+  let up: FakeUpstream;
+  let pool: HttpPool;
+  let adapter: ProviderAdapter;
+  let target: AdapterTarget;
+  const never = new AbortController().signal;
+  const req = (options: AdapterRequest['options'] = {}): AdapterRequest => ({
+    target,
+    messages: [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Hi' },
+    ],
+    options,
+  });
+
+  beforeEach(async () => {
+    up = await FakeUpstream.start();
+    pool = new HttpPool();
+    adapter = new AdapterRegistry(pool).get('tgi');
+    target = { baseUrl: up.origin, apiKey: 'hf_secret_token_0004', model: 'tgi', timeoutMs: 2000, poolKey: 't' };
+  });
+
+  afterEach(async () => {
+    await pool.destroy();
+    await up.close();
+  });
+
+  it('sends /generate with a transcript and TGI parameters, and reads text, finish reason and token counts', async () => {
+    up.handler = (_req, res) =>
+      sendJson(
+        res,
+        200,
+        {
+          generated_text: ' Hello!',
+          details: {
+            finish_reason: 'eos_token',
+            generated_tokens: 3,
+            seed: null,
+            prefill: [
+              { id: 1, text: '<s>' },
+              { id: 2, text: 'Hi' },
+            ],
+            tokens: [],
+          },
+        },
+        { ratelimit: '"api";r=41;t=120' },
+      );
+    const r = await adapter.generate(
+      req({
+        temperature: 0,
+        topP: 1,
+        maxTokens: 20,
+        stop: ['User:'],
+        seed: 5,
+        responseFormat: { type: 'json_object' },
+      }),
+      never,
+    );
+    expect(r).toMatchObject({ text: ' Hello!', finishReason: 'stop' });
+    expect(r.usage).toEqual({ promptTokens: 2, completionTokens: 3, totalTokens: 5, cachedPromptTokens: 0 });
+    expect(r.rateLimit).toEqual({ remainingRequests: 41, resetRequestsMs: 120_000 });
+    const seen = up.requests[0];
+    expect(seen.url).toBe('/generate');
+    expect(seen.headers.authorization).toBe('Bearer hf_secret_token_0004');
+    expect(JSON.parse(seen.body)).toEqual({
+      inputs: 'System: Be brief.\n\nUser: Hi\n\nAssistant:',
+      parameters: {
+        max_new_tokens: 20,
+        do_sample: false,
+        stop: ['User:'],
+        seed: 5,
+        grammar: { type: 'json', value: { type: 'object' } },
+        return_full_text: false,
+        details: true,
+        decoder_input_details: true,
+      },
+    });
+  });
+
+  it('streams tokens (special ones dropped) and ends on the details event', async () => {
+    up.handler = async (_req, res) => {
+      startSse(res);
+      for (const e of [
+        token('Hel'),
+        token('lo'),
+        {
+          ...token('</s>', true),
+          generated_text: 'Hello',
+          details: { finish_reason: 'length', generated_tokens: 3, input_length: 7 },
+        },
+      ]) {
+        res.write(sseEvent(e).replace('data: ', 'data:'));
+        await sleep(2);
+      }
+      res.end();
+    };
+    const deltas = await within(5000, 'stream', collect(adapter.stream(req({ temperature: 0.7 }), never)));
+    expect(up.requests[0].url).toBe('/generate_stream');
+    expect(JSON.parse(up.requests[0].body).parameters).toMatchObject({ do_sample: true, temperature: 0.7 });
+    expect(textOf(deltas)).toBe('Hello');
+    expect(deltas[deltas.length - 1]).toEqual({
+      text: '',
+      finishReason: 'length',
+      usage: { promptTokens: 7, completionTokens: 3, totalTokens: 10, cachedPromptTokens: 0 },
+    });
+  });
+
+  it('classifies TGI errors: 422 validation, 429 overloaded (with the IETF reset as Retry-After), in-band stream errors', async () => {
+    const answers: [number, unknown, Record<string, string>][] = [
+      [
+        422,
+        { error: 'Input validation error: `inputs` must have less than 4096 tokens', error_type: 'validation' },
+        {},
+      ],
+      [429, { error: 'Model is overloaded', error_type: 'overloaded' }, { ratelimit: '"api";r=0;t=30' }],
+    ];
+    let i = 0;
+    up.handler = (_req, res) => {
+      const [status, body, headers] = answers[i++];
+      sendJson(res, status, body, headers);
+    };
+    expect((await failure(adapter.generate(req(), never))).errorClass).toBe(ErrorClass.InvalidRequest);
+    expect(await failure(adapter.generate(req(), never))).toMatchObject({
+      errorClass: ErrorClass.RateLimit,
+      retryAfterMs: 30_000,
+    });
+    up.handler = (_req, res) => {
+      startSse(res);
+      res.end(
+        sseEvent(token('a')) +
+          sseEvent({ error: 'Request failed during generation: CUDA OOM', error_type: 'generation' }),
+      );
+    };
+    const inBand = await failure(collect(adapter.stream(req(), never)));
+    expect(inBand.errorClass).toBe(ErrorClass.Provider);
+    expect(inBand.message).toContain('CUDA OOM');
+  });
+
+  it('refuses tools and images before any call (the native API has neither)', async () => {
+    const tools = await failure(
+      adapter.generate(req({ tools: [{ type: 'function', function: { name: 'f' } }] }), never),
+    );
+    expect(tools.errorClass).toBe(ErrorClass.InvalidRequest);
+    const image: AdapterRequest = {
+      target,
+      messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AA' } }] }],
+      options: {},
+    };
+    expect((await failure(adapter.generate(image, never))).errorClass).toBe(ErrorClass.InvalidRequest);
+    expect(up.requests).toHaveLength(0);
+  });
+
+  it('lists the served model from /info and health-checks /health (no generation)', async () => {
+    up.handler = (req, res) => {
+      if (req.url === '/info') {
+        sendJson(res, 200, { model_id: 'HuggingFaceH4/zephyr-7b-beta', max_input_tokens: 4095 });
+      } else {
+        res.writeHead(200).end();
+      }
+    };
+    expect(await adapter.listModels(target, never)).toEqual(['HuggingFaceH4/zephyr-7b-beta']);
+    expect(await adapter.healthCheck(target, never)).toMatchObject({ ok: true, status: 200 });
+    expect(up.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['GET /info', 'GET /health']);
+    expect(up.requests[1].headers.authorization).toBe('Bearer hf_secret_token_0004');
+    up.handler = (_req, res) => sendJson(res, 503, { error: 'not ready' });
+    expect(await adapter.healthCheck(target, never)).toMatchObject({ ok: false, status: 503 });
+  });
+});
