@@ -18,5 +18,12 @@ import { fallbackBench } from './extra-fallback.mjs';
 import { overheadShBench } from './extra-overhead-sh.mjs';
 import { redisCommandsBench } from './extra-redis-commands.mjs';
 import { routingDecisionBench } from './extra-routing-decision.mjs';
+import { toolStreamBench } from './extra-tool-stream.mjs';
 
-export const EXTRA_BENCHES = [redisCommandsBench, routingDecisionBench, fallbackBench, overheadShBench];
+export const EXTRA_BENCHES = [
+  redisCommandsBench,
+  routingDecisionBench,
+  fallbackBench,
+  overheadShBench,
+  toolStreamBench,
+];

@@ -109,7 +109,8 @@ providers:
         promptPer1k: 0.001
         completionPer1k: 0.002
         contextWindow: 8192
-        capabilities: [chat, streaming]
+        # tools: the tool-stream extra bench sends function tools.
+        capabilities: [chat, streaming, tools]
       - { name: ${FALLBACK_MODEL}, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192, capabilities: [chat, streaming] }
 ${peers}`;
 }
