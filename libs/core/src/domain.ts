@@ -1,5 +1,7 @@
 /** Domain types shared by every process. Plain data only: these cross Redis as JSON. */
 
+import type { Reservation } from './governance/caller';
+
 /** A JSON value: what tool schemas, metadata, logprobs and pass-through fields are made of. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
@@ -111,10 +113,17 @@ export interface GenerationRequest {
   /** Epoch ms the gateway accepted the request (for end-to-end latency). */
   receivedAt: number;
   /**
+   * The API key's allow-list (model names, `provider/model`, `provider/*`): only deployments it names are
+   * candidates, aliases included. Absent: the key may use every model.
+   */
+  allowedModels?: string[];
+  /**
    * Set on an embeddings request (`POST /v1/embeddings`): `messages` is then empty, only deployments with the
    * `embeddings` capability are candidates, and the answer carries `embeddings` instead of text.
    */
   embeddings?: EmbeddingsInput;
+  /** Rate-limit tokens and spend reserved at admission; the worker settles it to the real usage. */
+  reservation?: Reservation;
 }
 
 /** What to embed. Routed, retried and billed like a generation (prompt tokens only). */

@@ -29,8 +29,19 @@ export {
   API_KEY_PREFIX,
   keyPrefixOf,
   type ActiveApiKey,
+  type ApiKeyGovernance,
   type ApiKeyInfo,
   type BootstrapKeyResult,
   type CreatedApiKey,
 } from './stores/api-key.store';
 export { UsageStore } from './stores/usage.store';
+export { AuditLogStore, type AuditEntry, type AuditRecord } from './stores/audit-log.store';
+export { UserStore, DuplicateUserError, type UserView } from './stores/user.store';
+export { QuotaStore, type QuotaRow, type QuotaPatch } from './stores/quota.store';
+export {
+  UsageReportStore,
+  USAGE_GROUP_BYS,
+  type UsageGroupBy,
+  type UsageGroup,
+  type UsageTotals,
+} from './stores/usage-report.store';

@@ -56,6 +56,7 @@ export function routeNeedOf(
     stream: request.stream,
     estimatedTokens: requiredContextTokens(promptTokens, maxTokens),
     allowFallback: request.allowFallback === true,
+    allowedModels: request.allowedModels,
     needs: requestNeedsOf(request),
   };
   const estimate = { promptTokens, completionTokens: estimateCompletionTokens(maxTokens, avgCompletionTokens) };
@@ -80,6 +81,7 @@ function embeddingsNeedOf(
     stream: false,
     estimatedTokens: largest,
     allowFallback: request.allowFallback === true,
+    allowedModels: request.allowedModels,
     needs: requestNeedsOf(request),
     embeddings: true,
   };

@@ -1,5 +1,6 @@
 import type { Deployment } from '../catalog';
 import { ErrorCode, GatewayError } from '../errors';
+import { mayUseDeployment } from '../governance/model-access';
 import { isModelAlias, resolveModelRef, type ModelAlias } from '../model-ref';
 import type { Capability } from '../catalog';
 import { embedsWith, supportsParam, type RequestNeeds } from './request-needs';
@@ -17,6 +18,8 @@ export interface CandidateNeed {
   needs?: RequestNeeds;
   /** An embeddings request: candidates need the `embeddings` capability (and a family that embeds), not `chat`. */
   embeddings?: boolean;
+  /** The API key's allow-list (see `mayUseDeployment`); absent or null: every deployment. */
+  allowedModels?: readonly string[] | null;
 }
 
 /** How the requested model string was read against the catalog. */
@@ -33,6 +36,7 @@ export type ModelTarget =
  */
 export type ExclusionReason =
   | 'disabled'
+  | 'not_allowed'
   | 'no_chat'
   | 'no_embeddings'
   | 'no_streaming'
@@ -44,14 +48,16 @@ export type ExclusionReason =
 
 const STAGE: { readonly [R in ExclusionReason]: number } = {
   disabled: 0,
-  no_chat: 1,
-  no_embeddings: 1,
-  no_streaming: 2,
-  missing_capability: 3,
-  unsupported_parameter: 4,
-  context_too_small: 5,
-  circuit_open: 6,
-  provider_failing: 7,
+  // After `disabled`: a model that exists but is outside the key's allow-list is a 403, not a 404.
+  not_allowed: 1,
+  no_chat: 2,
+  no_embeddings: 2,
+  no_streaming: 3,
+  missing_capability: 4,
+  unsupported_parameter: 5,
+  context_too_small: 6,
+  circuit_open: 7,
+  provider_failing: 8,
 };
 
 /** The request field that asks for a capability, for the error's `param`. */
@@ -81,6 +87,7 @@ export interface CandidateSelection {
 export interface SelectionFailure {
   code:
     | ErrorCode.ModelNotFound
+    | ErrorCode.ModelNotAllowed
     | ErrorCode.InvalidRequest
     | ErrorCode.UnsupportedCapability
     | ErrorCode.UnsupportedParameter
@@ -134,6 +141,9 @@ function exclusionOf(
   if (!d.provider.enabled || !d.model.enabled) {
     return 'disabled';
   }
+  if (!mayUseDeployment(need.allowedModels, d)) {
+    return 'not_allowed';
+  }
   if (need.embeddings === true) {
     if (!d.model.capabilities.includes('embeddings') || !embedsWith(d.provider.kind)) {
       return 'no_embeddings';
@@ -175,6 +185,8 @@ function failureOf(
     case null:
     case 'disabled':
       return { code: ErrorCode.ModelNotFound, message: `The model ${name} does not exist or is not available.` };
+    case 'not_allowed':
+      return { code: ErrorCode.ModelNotAllowed, message: `This API key may not use the model ${name}.` };
     case 'no_chat':
       return { code: ErrorCode.InvalidRequest, message: `The model ${name} does not support chat completions.` };
     case 'no_embeddings':

@@ -2,11 +2,22 @@ import { randomBytes } from 'node:crypto';
 import { sha256Hex } from '@aigw/core';
 import { In, IsNull, type DataSource } from 'typeorm';
 import { ApiKeyEntity, type ApiKeyRole } from '../entities/api-key.entity';
+import { UserQuotaEntity } from '../entities/user-quota.entity';
 import { UserEntity } from '../entities/user.entity';
 import { tableRef } from '../table-ref';
+import { AuditLogStore } from './audit-log.store';
 
 export const API_KEY_PREFIX = 'sk-aigw-';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A key's restrictions and own limits; absent or null: none (the tier and defaults apply). */
+export interface ApiKeyGovernance {
+  expiresAt?: Date | null;
+  /** Model names, `provider/model` or `provider/*`. */
+  allowedModels?: string[] | null;
+  rpm?: number | null;
+  tpm?: number | null;
+}
 
 export interface CreatedApiKey {
   /** The plaintext key: returned here once, stored nowhere. */
@@ -15,15 +26,29 @@ export interface CreatedApiKey {
   prefix: string;
   userId: string;
   role: ApiKeyRole;
+  /** The stored key without its secret (also what the audit log records). */
+  info: ApiKeyInfo;
 }
 
-/** What authentication needs to know about a presented key. */
+/** What authentication needs to know about a presented key: the key, its governance and its user's quota row. */
 export interface ActiveApiKey {
   id: string;
   userId: string;
   userName: string;
   role: ApiKeyRole;
   prefix: string;
+  expiresAt: Date | null;
+  allowedModels: string[] | null;
+  rpm: number | null;
+  tpm: number | null;
+  /** The user's quota row; null when the user has none (the `default` tier then applies). */
+  quota: {
+    tier: string;
+    dailyRequestLimit: number | null;
+    monthlyRequestLimit: number | null;
+    dailySpendLimitUsd: number | null;
+    monthlySpendLimitUsd: number | null;
+  } | null;
 }
 
 /** A key as listings show it: never the key, never its hash. */
@@ -37,6 +62,31 @@ export interface ApiKeyInfo {
   createdAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
+  expiresAt: Date | null;
+  allowedModels: string[] | null;
+  rpm: number | null;
+  tpm: number | null;
+}
+
+interface ActiveKeyRow {
+  id: string;
+  userId: string;
+  userName: string;
+  role: ApiKeyRole;
+  prefix: string;
+  expiresAt: Date | null;
+  allowedModels: string[] | null;
+  rpm: number | null;
+  tpm: number | null;
+  tier: string | null;
+  dailyRequestLimit: number | null;
+  monthlyRequestLimit: number | null;
+  dailySpendLimitUsd: string | null;
+  monthlySpendLimitUsd: string | null;
+}
+
+function numericOrNull(v: string | null): number | null {
+  return v === null ? null : Number(v);
 }
 
 export interface BootstrapKeyResult {
@@ -66,37 +116,139 @@ export function keyPrefixOf(key: string): string {
 export class ApiKeyStore {
   constructor(private readonly dataSource: DataSource) {}
 
-  async create(input: { userName: string; role: ApiKeyRole; name?: string }): Promise<CreatedApiKey> {
+  /** A key for the user named `userName` (created when new): the CLI's way. */
+  async create(
+    input: { userName: string; role: ApiKeyRole; name?: string } & ApiKeyGovernance,
+    actor?: string,
+  ): Promise<CreatedApiKey> {
     const userId = await this.ensureUser(input.userName);
+    return this.insert({ ...input, userId }, actor);
+  }
+
+  /**
+   * A key for an existing user (the admin API's way), audited as `actor` in the same transaction; null when
+   * there is no such user.
+   */
+  async createForUser(
+    input: { userId: string; role: ApiKeyRole; name?: string | null } & ApiKeyGovernance,
+    actor?: string,
+  ): Promise<CreatedApiKey | null> {
+    if (!UUID.test(input.userId) || !(await this.dataSource.getRepository(UserEntity).existsBy({ id: input.userId }))) {
+      return null;
+    }
+    return this.insert(input, actor);
+  }
+
+  private async insert(
+    input: { userId: string; role: ApiKeyRole; name?: string | null } & ApiKeyGovernance,
+    actor: string | undefined,
+  ): Promise<CreatedApiKey> {
     const key = API_KEY_PREFIX + randomBytes(32).toString('base64url');
     const prefix = keyPrefixOf(key);
-    const row = await this.dataSource.getRepository(ApiKeyEntity).save({
-      userId,
-      role: input.role,
-      keyHash: sha256Hex(key),
-      prefix,
-      name: input.name ?? null,
+    return this.dataSource.transaction(async (m) => {
+      const row = await m.getRepository(ApiKeyEntity).save({
+        userId: input.userId,
+        role: input.role,
+        keyHash: sha256Hex(key),
+        prefix,
+        name: input.name ?? null,
+        expiresAt: input.expiresAt ?? null,
+        allowedModels: input.allowedModels ?? null,
+        rpm: input.rpm ?? null,
+        tpm: input.tpm ?? null,
+      });
+      const saved = await m
+        .getRepository(ApiKeyEntity)
+        .findOneOrFail({ where: { id: row.id }, relations: { user: true } });
+      const info = this.info(saved);
+      if (actor !== undefined) {
+        await AuditLogStore.write(m, { actor, action: 'key.create', target: row.id, before: null, after: info });
+      }
+      return { key, id: row.id, prefix, userId: input.userId, role: input.role, info };
     });
-    return { key, id: row.id, prefix, userId, role: input.role };
   }
 
-  /** The hot-path lookup: by hash, through a unique index; writes nothing (see touchLastUsed). */
+  /**
+   * The hot-path lookup (cached by the caller): by hash, through a unique index, with the key's governance and
+   * its user's quota row in the same query; writes nothing (see touchLastUsed). Expired keys are returned:
+   * the caller tells them apart (401 key_expired rather than invalid_api_key).
+   */
   async findActiveByKey(key: string): Promise<ActiveApiKey | null> {
-    const row = await this.dataSource
-      .getRepository(ApiKeyEntity)
-      .createQueryBuilder('k')
-      .innerJoin('k.user', 'u')
-      .select(['k.id AS id', 'k.userId AS "userId"', 'u.name AS "userName"', 'k.role AS role', 'k.prefix AS prefix'])
-      .where('k.keyHash = :hash AND k.revokedAt IS NULL', { hash: sha256Hex(key) })
-      .getRawOne<ActiveApiKey>();
-    return row ?? null;
+    const rows = await this.dataSource.query<ActiveKeyRow[]>(
+      `SELECT k.id, k.user_id AS "userId", u.name AS "userName", k.role, k.prefix, k.expires_at AS "expiresAt",
+              k.allowed_models AS "allowedModels", k.rpm, k.tpm, q.tier,
+              q.daily_request_limit AS "dailyRequestLimit", q.monthly_request_limit AS "monthlyRequestLimit",
+              q.daily_spend_limit_usd AS "dailySpendLimitUsd", q.monthly_spend_limit_usd AS "monthlySpendLimitUsd"
+         FROM ${tableRef(this.dataSource, ApiKeyEntity)} k
+         JOIN ${tableRef(this.dataSource, UserEntity)} u ON u.id = k.user_id
+         LEFT JOIN ${tableRef(this.dataSource, UserQuotaEntity)} q ON q.user_id = k.user_id
+        WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
+      [sha256Hex(key)],
+    );
+    const r = rows[0];
+    if (r === undefined) {
+      return null;
+    }
+    return {
+      id: r.id,
+      userId: r.userId,
+      userName: r.userName,
+      role: r.role,
+      prefix: r.prefix,
+      expiresAt: r.expiresAt,
+      allowedModels: r.allowedModels,
+      rpm: r.rpm,
+      tpm: r.tpm,
+      quota:
+        r.tier === null
+          ? null
+          : {
+              tier: r.tier,
+              dailyRequestLimit: r.dailyRequestLimit,
+              monthlyRequestLimit: r.monthlyRequestLimit,
+              dailySpendLimitUsd: numericOrNull(r.dailySpendLimitUsd),
+              monthlySpendLimitUsd: numericOrNull(r.monthlySpendLimitUsd),
+            },
+    };
   }
 
-  async list(): Promise<ApiKeyInfo[]> {
-    const rows = await this.dataSource
-      .getRepository(ApiKeyEntity)
-      .find({ relations: { user: true }, order: { createdAt: 'ASC', id: 'ASC' } });
+  /** Every key, or one user's; never a secret. */
+  async list(opts: { userId?: string } = {}): Promise<ApiKeyInfo[]> {
+    if (opts.userId !== undefined && !UUID.test(opts.userId)) {
+      return [];
+    }
+    const rows = await this.dataSource.getRepository(ApiKeyEntity).find({
+      where: opts.userId === undefined ? {} : { userId: opts.userId },
+      relations: { user: true },
+      order: { createdAt: 'ASC', id: 'ASC' },
+    });
     return rows.map((r) => this.info(r));
+  }
+
+  /**
+   * Revokes the key with this id, audited as `actor` with the key before and after. Null when there is no
+   * such key; an already revoked key is returned as it is (and not audited again).
+   */
+  async revokeById(id: string, actor: string): Promise<ApiKeyInfo | null> {
+    if (!UUID.test(id)) {
+      return null;
+    }
+    return this.dataSource.transaction(async (m) => {
+      const repo = m.getRepository(ApiKeyEntity);
+      // Lock first (FOR UPDATE cannot take the outer join that loads the user), so concurrent revokes audit once.
+      if ((await repo.findOne({ where: { id }, lock: { mode: 'pessimistic_write' } })) === null) {
+        return null;
+      }
+      const row = await repo.findOneOrFail({ where: { id }, relations: { user: true } });
+      const before = this.info(row);
+      if (row.revokedAt !== null) {
+        return before;
+      }
+      await repo.update({ id }, { revokedAt: () => 'now()' });
+      const after = this.info(await repo.findOneOrFail({ where: { id }, relations: { user: true } }));
+      await AuditLogStore.write(m, { actor, action: 'key.revoke', target: id, before, after });
+      return after;
+    });
   }
 
   /**
@@ -176,6 +328,10 @@ export class ApiKeyStore {
       createdAt: row.createdAt,
       lastUsedAt: row.lastUsedAt,
       revokedAt: row.revokedAt,
+      expiresAt: row.expiresAt,
+      allowedModels: row.allowedModels,
+      rpm: row.rpm,
+      tpm: row.tpm,
     };
   }
 }

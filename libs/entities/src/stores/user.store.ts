@@ -1,0 +1,59 @@
+import type { DataSource } from 'typeorm';
+import { UserQuotaEntity } from '../entities/user-quota.entity';
+import { UserEntity } from '../entities/user.entity';
+import { tableRef } from '../table-ref';
+import { AuditLogStore } from './audit-log.store';
+
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UNIQUE_VIOLATION = '23505';
+
+export interface UserView {
+  id: string;
+  name: string;
+  tier: string;
+  createdAt: Date;
+}
+
+export class DuplicateUserError extends Error {
+  constructor(name: string) {
+    super(`a user named '${name}' already exists`);
+    this.name = 'DuplicateUserError';
+  }
+}
+
+/** Users, each with its user_quotas row (the tier and the user's own limits). */
+export class UserStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Creates the user and its quota row with `tier` in one transaction, audited as `actor`. */
+  async create(input: { name: string; tier: string }, actor: string): Promise<UserView> {
+    try {
+      return await this.dataSource.transaction(async (m) => {
+        const user = await m.save(m.create(UserEntity, { name: input.name }));
+        await m.insert(UserQuotaEntity, { userId: user.id, tier: input.tier });
+        const view: UserView = { id: user.id, name: user.name, tier: input.tier, createdAt: user.createdAt };
+        await AuditLogStore.write(m, { actor, action: 'user.create', target: user.id, before: null, after: view });
+        return view;
+      });
+    } catch (err) {
+      if ((err as { driverError?: { code?: string } }).driverError?.code === UNIQUE_VIOLATION) {
+        throw new DuplicateUserError(input.name);
+      }
+      throw err;
+    }
+  }
+
+  /** Users without a quota row (created by the keys CLI) have the `default` tier. */
+  async list(): Promise<UserView[]> {
+    return this.dataSource.query<UserView[]>(
+      `SELECT u.id, u.name, COALESCE(q.tier, 'default') AS tier, u.created_at AS "createdAt"
+         FROM ${tableRef(this.dataSource, UserEntity)} u
+         LEFT JOIN ${tableRef(this.dataSource, UserQuotaEntity)} q ON q.user_id = u.id
+        ORDER BY u.created_at, u.id`,
+    );
+  }
+
+  async exists(id: string): Promise<boolean> {
+    return UUID.test(id) && (await this.dataSource.getRepository(UserEntity).existsBy({ id }));
+  }
+}
