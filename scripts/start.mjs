@@ -4,6 +4,7 @@
 // health-monitor (each runs its migrations under a lock), waits until all are ready and prints how
 // to call the gateway. Ctrl-C stops everything gracefully.
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -60,8 +61,15 @@ function start(name, script, extraEnv = {}) {
   return child;
 }
 
+// Provider variables (OPENAI_API_KEY, OLLAMA_BASE_URL, ...) register real providers (see libs/core provider-env);
+// the simulator's catalog is the default only when neither they nor PROVIDERS_FILE are set.
+const { providerVariablesSet } = createRequire(import.meta.url)(path.join(root, 'dist/libs/core/src/index.js'));
+const providerVariables = providerVariablesSet(env);
+if (!env.PROVIDERS_FILE && providerVariables.length > 0) {
+  console.log(`registering providers from ${providerVariables.join(', ')} (no PROVIDERS_FILE)`);
+}
 let simulatorUrl = null;
-if (!env.PROVIDERS_FILE) {
+if (!env.PROVIDERS_FILE && providerVariables.length === 0) {
   const simPort = Number(env.SIM_PORT ?? 9100);
   if (await canConnect('127.0.0.1', simPort, 300)) {
     throw new Error(`port ${simPort} is taken; set SIM_PORT to a free port for the provider simulator`);

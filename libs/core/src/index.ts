@@ -10,6 +10,7 @@ export * from './catalog';
 export * from './catalog-file';
 export * from './provider-families';
 export * from './provider-env';
+export * from './provider-matrix';
 export * from './routing';
 export * from './governance/tiers';
 export * from './governance/caller';

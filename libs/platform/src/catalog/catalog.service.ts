@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import {
+  catalogFromEnv,
   deploymentsOf,
   loadCatalogFile,
   resolveModelRef,
@@ -50,6 +51,13 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
       const file = loadCatalogFile(this.env.PROVIDERS_FILE, process.env);
       await this.store.seed(file);
       this.logger.log(`seeded ${file.providers.length} providers from ${this.env.PROVIDERS_FILE}`);
+    } else {
+      // Zero-config: providers from their usual variables (OPENAI_API_KEY, OLLAMA_BASE_URL, ...); throws naming a bad one.
+      const fromEnv = catalogFromEnv(process.env);
+      if (fromEnv !== null) {
+        await this.store.seed(fromEnv);
+        this.logger.log(`registered providers from the environment: ${fromEnv.providers.map((p) => p.id).join(', ')}`);
+      }
     }
     await this.reload();
     this.timer = setInterval(() => {

@@ -1,0 +1,75 @@
+import { CatalogFileError } from './catalog-file';
+import { PROVIDER_FAMILIES } from './provider-families';
+import { catalogFromEnv, ENV_PRESETS, providerVariablesSet } from './provider-env';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    catalogFromEnv(env);
+  } catch (err) {
+    if (err instanceof CatalogFileError) {
+      return err.problems;
+    }
+    throw err;
+  }
+  throw new Error('expected the environment to be refused');
+}
+
+describe('catalogFromEnv', () => {
+  it('is null when no provider variable is set (empty ones count as unset)', () => {
+    expect(catalogFromEnv({ PATH: '/bin', OPENAI_API_KEY: '' })).toBeNull();
+    expect(providerVariablesSet({ OPENAI_API_KEY: ' ' })).toEqual([]);
+  });
+
+  it('registers each provider whose variable is set, with its default models and prices', () => {
+    const catalog = catalogFromEnv({
+      DEEPSEEK_API_KEY: 'sk-deep',
+      GEMINI_API_KEY: 'AIza-g',
+      OLLAMA_BASE_URL: 'http://127.0.0.1:11434/',
+      OLLAMA_MODELS: 'llama3.2, qwen2.5:7b',
+      LLAMACPP_BASE_URL: 'http://127.0.0.1:8080/v1',
+    });
+    expect(catalog?.providers.map((p) => [p.id, p.kind, p.baseUrl])).toEqual([
+      ['deepseek', 'openai', 'https://api.deepseek.com'],
+      ['gemini', 'gemini', 'https://generativelanguage.googleapis.com/v1beta'],
+      ['ollama', 'ollama', 'http://127.0.0.1:11434'],
+      ['llamacpp', 'openai', 'http://127.0.0.1:8080/v1'],
+    ]);
+    const deepseek = catalog?.providers[0];
+    expect(deepseek?.apiKey).toBe('sk-deep');
+    expect(deepseek?.models[0]).toMatchObject({ name: 'deepseek-chat', promptPer1k: 0.0014, completionPer1k: 0.0028 });
+    const ollama = catalog?.providers[2];
+    expect(ollama?.apiKey).toBeUndefined();
+    expect(ollama?.models.map((m) => [m.name, m.promptPer1k, m.completionPer1k])).toEqual([
+      ['llama3.2', 0, 0],
+      ['qwen2.5:7b', 0, 0],
+    ]);
+    expect(catalog?.providers[3].healthPath).toBe('/health');
+  });
+
+  it('fails naming every bad variable', () => {
+    expect(
+      problemsOf({
+        OLLAMA_BASE_URL: 'localhost:11434',
+        OPENAI_API_KEY: 'sk-a b',
+        TGI_BASE_URL: 'http://t',
+        TGI_MODELS: 'a,,b',
+      }),
+    ).toEqual([
+      'OPENAI_API_KEY must be a single token (it holds whitespace)',
+      'OLLAMA_BASE_URL must be an http(s) URL',
+      'TGI_MODELS must be a comma-separated list of model names',
+    ]);
+    expect(problemsOf({ OPENAI_API_KEY: 'sk-a', OPENAI_BASE_URL: 'ftp://x' })).toEqual([
+      'OPENAI_BASE_URL must be an http(s) URL',
+    ]);
+  });
+
+  it('declares only capabilities each family can honour', () => {
+    for (const p of ENV_PRESETS) {
+      for (const m of p.models) {
+        const extra = m.capabilities.filter((c) => !PROVIDER_FAMILIES[p.kind].capabilities.includes(c));
+        expect([p.id, m.name, extra]).toEqual([p.id, m.name, []]);
+      }
+    }
+  });
+});
