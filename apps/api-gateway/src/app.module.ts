@@ -12,12 +12,21 @@ import {
   ShutdownModule,
 } from '@aigw/platform';
 import { DataSource } from 'typeorm';
+import { AdmissionService } from './admission/admission.service';
+import { QuotaRebuilder } from './admission/quota-rebuilder';
+import { AccountsAdminController } from './admin/accounts-admin.controller';
+import { AccountsAdminService } from './admin/accounts-admin.service';
 import { CircuitAdminController } from './admin/circuit-admin.controller';
 import { CircuitAdminService } from './admin/circuit-admin.service';
+import { GOVERNANCE_PROVIDERS } from './admin/governance-providers';
+import { QuotasAdminController } from './admin/quotas-admin.controller';
+import { QuotasAdminService } from './admin/quotas-admin.service';
 import { MessagesController } from './anthropic/messages.controller';
 import { MessagesService } from './anthropic/messages.service';
 import { ApiKeyAuthenticator } from './auth/api-key-authenticator';
 import { ApiKeyGuard } from './auth/api-key.guard';
+import { ModelAccess } from './auth/model-access';
+import { tiersProvider } from './auth/tiers.provider';
 import type { GatewayEnv } from './config/gateway-env';
 import { EmbeddingsController } from './embeddings/embeddings.controller';
 import { EmbeddingsService } from './embeddings/embeddings.service';
@@ -36,6 +45,8 @@ import { NativeGenerationController } from './native/native-generation.controlle
 import { NativeGenerationService } from './native/native-generation.service';
 import { ChatCompletionsController } from './openai/chat-completions.controller';
 import { ChatCompletionsService } from './openai/chat-completions.service';
+import { UsageController } from './usage/usage.controller';
+import { UsageService } from './usage/usage.service';
 import { RequestValidationPipe } from './validation/validation-pipe';
 
 /**
@@ -57,6 +68,9 @@ export class AppModule {
         NativeGenerationController,
         ModelsController,
         CircuitAdminController,
+        AccountsAdminController,
+        QuotasAdminController,
+        UsageController,
       ],
       providers: [
         { provide: ENV, useValue: env },
@@ -70,6 +84,14 @@ export class AppModule {
           useFactory: (dataSource: DataSource) => new ApiKeyStore(dataSource),
         },
         CatalogService,
+        tiersProvider,
+        ...GOVERNANCE_PROVIDERS,
+        ModelAccess,
+        AccountsAdminService,
+        QuotasAdminService,
+        UsageService,
+        QuotaRebuilder,
+        AdmissionService,
         ApiKeyAuthenticator,
         HttpMetrics,
         ConnectionDrainer,

@@ -15,6 +15,7 @@ import type { WorkerEnv } from './config/worker-env';
 import { GenerationService } from './generation/generation.service';
 import { AnswerStash } from './jobs/answer-stash';
 import { GenerateHandler } from './jobs/generate.handler';
+import { Settlement } from './jobs/settlement';
 import { DrainDeadline } from './lifecycle/drain-deadline';
 import { GenerationConsumer } from './jobs/generation-consumer';
 import { QueueDepthGauge } from './metrics/queue-depth.gauge';
@@ -54,6 +55,7 @@ class WorkerEnvModule {
     DrainDeadline,
     UsageRecorder,
     AnswerStash,
+    Settlement,
     GenerateHandler,
     GenerationConsumer,
     UsageWriter,

@@ -35,6 +35,7 @@ export {
   type CreatedApiKey,
 } from './stores/api-key.store';
 export { UsageStore } from './stores/usage.store';
+export { QuotaUsageStore, type QuotaUsageRow } from './stores/quota-usage.store';
 export { AuditLogStore, type AuditEntry, type AuditRecord } from './stores/audit-log.store';
 export { UserStore, DuplicateUserError, type UserView } from './stores/user.store';
 export { QuotaStore, type QuotaRow, type QuotaPatch } from './stores/quota.store';

@@ -1,4 +1,4 @@
-import type { CallerLimits } from '@aigw/core';
+import type { CallerLimits, Reservation } from '@aigw/core';
 import { RedisScript, type RedisClient } from '@aigw/routing';
 import { ADMIT_LUA, SETTLE_LUA } from './admission.lua';
 import type { GovernanceKeys } from './keys';
@@ -25,14 +25,6 @@ export interface AdmissionInput {
   /** Worst-case cost of the request, USD. */
   reserveUsd: number;
   now: number;
-}
-
-/** What was charged at admission, for settlement once the real usage is known. Plain data (rides in the job). */
-export interface Reservation {
-  tokenKeys: string[];
-  tokens: number;
-  spendKeys: string[];
-  micros: number;
 }
 
 /** The `x-ratelimit-*` view of the key's minute (the binding one of key and user limits). */

@@ -53,4 +53,30 @@ export class GatewayEnv extends BaseEnv {
   @IsInt()
   @Min(1)
   IDEMPOTENCY_TTL_S = 86_400;
+
+  /** Completion allowance reserved against spend budgets for a request without max_tokens. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  QUOTA_DEFAULT_MAX_TOKENS = 4096;
+
+  /** YAML adding or overriding usage tiers (`tiers: { name: { rpm, tpm, dailyRequestLimit, ... } }`); read at boot. */
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  TIERS_FILE?: string;
+
+  /** Requests per minute per key and per user when neither the key nor the user's tier sets one; unset: unlimited. */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  RATE_LIMIT_RPM?: number;
+
+  /** Tokens per minute per key and per user when neither the key nor the user's tier sets one; unset: unlimited. */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  RATE_LIMIT_TPM?: number;
 }

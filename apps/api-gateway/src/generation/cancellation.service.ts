@@ -31,12 +31,13 @@ export class CancellationService implements OnModuleInit, OnApplicationShutdown 
     await this.client.close();
   }
 
-  cancel(jobId: string, reason: AbandonReason): void {
+  /** Resolves true when the job was removed before any worker took it (it will never run). */
+  cancel(jobId: string, reason: AbandonReason): Promise<boolean> {
     this.metrics.cancelled(reason);
     const message: CancelGenerationMessage = { ns: this.env.REDIS_PREFIX, jobId, reason };
     this.client.emit(ControlPattern.CancelGeneration, message).subscribe({
       error: (err: unknown) => this.errors.report('cancel', err),
     });
-    void this.queue.removeIfWaiting(jobId);
+    return this.queue.removeIfWaiting(jobId);
   }
 }

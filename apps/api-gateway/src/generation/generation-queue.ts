@@ -80,12 +80,16 @@ export class GenerationQueue implements OnApplicationShutdown {
     return this.queue.getJob(jobId);
   }
 
-  /** Removes a job nobody waits for any more, if no worker took it yet (an active job is locked and stays). */
-  async removeIfWaiting(jobId: string): Promise<void> {
+  /**
+   * Removes a job nobody waits for any more, if no worker took it yet (an active job is locked and stays).
+   * Resolves true when it was removed.
+   */
+  async removeIfWaiting(jobId: string): Promise<boolean> {
     try {
-      await this.queue.remove(jobId);
+      return (await this.queue.remove(jobId)) === 1;
     } catch {
       // Locked by a worker, or already gone: the cancel message takes care of a running job.
+      return false;
     }
   }
 

@@ -10,6 +10,7 @@ import {
   type GenerationResult,
 } from '@aigw/core';
 import { CatalogService, ENV } from '@aigw/platform';
+import { AdmissionRefused, AdmissionService } from '../admission/admission.service';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayEnv } from '../config/gateway-env';
 import type { AuthContext } from '../http/request-context';
@@ -62,6 +63,7 @@ export class GenerationService {
     private readonly hub: ReplyHub,
     private readonly idempotency: IdempotencyService,
     private readonly cancellation: CancellationService,
+    private readonly admission: AdmissionService,
     private readonly metrics: GatewayMetrics,
   ) {}
 
@@ -120,6 +122,7 @@ export class GenerationService {
   }
 
   async answer(sub: Submission, req: FastifyRequest, reply: FastifyReply): Promise<GenerationResult> {
+    await this.admit(sub, req, reply);
     const claim = await this.claim(sub);
     const wait = new SyncWait(this.waiterOptions(claim, sub.request));
     this.abandonOnDisconnect(reply, wait);
@@ -141,6 +144,7 @@ export class GenerationService {
     reply: FastifyReply,
     encoder: StreamEncoderFactory,
   ): Promise<void> {
+    await this.admit(sub, req, reply);
     const claim = await this.claim(sub);
     const relay = new StreamRelay({
       ...this.waiterOptions(claim, sub.request),
@@ -157,13 +161,40 @@ export class GenerationService {
   }
 
   /** Enqueues an async job (nobody waits on a reply channel) and returns its id. */
-  async submit(sub: Submission): Promise<string> {
+  async submit(sub: Submission, req: FastifyRequest, reply: FastifyReply): Promise<string> {
+    await this.admit(sub, req, reply);
     const claim = await this.claim(sub);
     const retentionS = this.env.ASYNC_JOB_RETENTION_S;
     if (claim.fresh || (await this.queue.get(claim.jobId)) === undefined) {
       await this.enqueue(sub, claim, null, retentionS);
+    } else {
+      // An Idempotency-Key replay of a job that exists: it was charged when it was first submitted.
+      void this.admission.refund(sub.request.reservation);
     }
     return claim.jobId;
+  }
+
+  /**
+   * Rate limits and quotas (one Redis call, none without limits): the `x-ratelimit-*` headers go on the answer,
+   * a refusal is a 429 with them, and the reservation rides in the job for the worker to settle.
+   */
+  private async admit(sub: Submission, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const caller = req.auth;
+    if (caller === null) {
+      throw new GatewayError(ErrorCode.InvalidApiKey, 'Missing API key.');
+    }
+    try {
+      const admitted = await this.admission.admit(caller, sub.request);
+      void reply.headers(admitted.headers);
+      if (admitted.reservation !== null) {
+        sub.request.reservation = admitted.reservation;
+      }
+    } catch (err) {
+      if (err instanceof AdmissionRefused) {
+        void reply.headers(err.headers);
+      }
+      throw err;
+    }
   }
 
   private claim(sub: Submission): Promise<Claim> | Claim {
@@ -181,7 +212,15 @@ export class GenerationService {
       firstCheckMs: claim.fresh ? OWN_FIRST_CHECK_MS : REPLAY_CHECK_MS,
       checkEveryMs: claim.fresh ? OWN_CHECK_EVERY_MS : REPLAY_CHECK_MS,
       // A replay does not own the job: the request that enqueued it may still be waiting for it.
-      onAbandon: claim.fresh ? (reason) => this.cancellation.cancel(jobId, reason) : noop,
+      onAbandon: claim.fresh
+        ? (reason) =>
+            void this.cancellation.cancel(jobId, reason).then((removed) => {
+              // Removed before a worker took it: no worker will settle its reservation.
+              if (removed) {
+                void this.admission.refund(request.reservation);
+              }
+            })
+        : noop,
     };
   }
 
@@ -199,6 +238,8 @@ export class GenerationService {
         });
       });
       if (existing !== undefined) {
+        // The replayed job was charged when it was first submitted.
+        void this.admission.refund(sub.request.reservation);
         this.hub.poll(waiter);
         this.hub.arm(waiter);
         waiter.onSnapshot(snapshotOf(existing));
@@ -220,6 +261,7 @@ export class GenerationService {
     try {
       await this.queue.add(sub.request, { jobId: claim.jobId, replyTo, retentionS });
     } catch (err) {
+      void this.admission.refund(sub.request.reservation);
       if (claim.fresh && sub.idempotencyKey !== undefined) {
         await this.idempotency.release(claim.jobId);
       }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GenerationService, type Submission } from '../generation/generation.service';
+import { ModelAccess } from '../auth/model-access';
 import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from '../generation/idempotency';
 import type { AuthContext } from '../http/request-context';
 import { resultHeaders } from '../http/result-headers';
@@ -15,7 +16,10 @@ export interface JobAccepted {
 /** The native API: `POST /api/v1/ai/generate` (wait for the answer) and `POST /api/v1/ai/jobs` (async). */
 @Injectable()
 export class NativeGenerationService {
-  constructor(private readonly generation: GenerationService) {}
+  constructor(
+    private readonly generation: GenerationService,
+    private readonly access: ModelAccess,
+  ) {}
 
   async generate(
     dto: GenerateDto,
@@ -24,6 +28,7 @@ export class NativeGenerationService {
     reply: FastifyReply,
   ): Promise<GenerateResponse> {
     const request = nativeRequest(dto, this.generation.frame(req, auth, 'sync'));
+    this.access.restrict(request, auth);
     this.generation.assertServable(request);
     const result = await this.generation.answer(submission('generate', request, req), req, reply);
     void reply.headers(resultHeaders(result));
@@ -32,8 +37,9 @@ export class NativeGenerationService {
 
   async submit(dto: GenerateDto, auth: AuthContext, req: FastifyRequest, reply: FastifyReply): Promise<JobAccepted> {
     const request = nativeRequest(dto, this.generation.frame(req, auth, 'async'));
+    this.access.restrict(request, auth);
     this.generation.assertServable(request);
-    const jobId = await this.generation.submit(submission('jobs', request, req));
+    const jobId = await this.generation.submit(submission('jobs', request, req), req, reply);
     void reply.header('location', `/api/v1/ai/jobs/${jobId}`);
     return { jobId, status: 'queued' };
   }

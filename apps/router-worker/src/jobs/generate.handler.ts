@@ -1,5 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, GatewayError, type GenerateOutcome, type JobName, type ReplyMessage } from '@aigw/core';
+import {
+  ErrorCode,
+  GatewayError,
+  type GenerateOutcome,
+  type JobName,
+  type ReplyMessage,
+  type Reservation,
+} from '@aigw/core';
 import { describeError, REDIS, RedisErrors } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import { GenerationCancelledError } from '../cancel/abort';
@@ -13,6 +20,7 @@ import { outcomeOf, usageEventOf, type Finished } from '../usage/usage-event';
 import { UsageRecorder } from '../usage/usage-recorder';
 import { AnswerStash, type KeptAnswer } from './answer-stash';
 import { ReplyChannel } from './reply-channel';
+import { Settlement } from './settlement';
 
 /**
  * How long a re-run of a stalled job looks for the answer its previous worker may still hand in: that worker
@@ -43,6 +51,7 @@ export class GenerateHandler {
     private readonly cancellations: CancellationRegistry,
     private readonly usage: UsageRecorder,
     private readonly stash: AnswerStash,
+    private readonly settlement: Settlement,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly errors: RedisErrors,
     private readonly drain: DrainDeadline,
@@ -60,7 +69,8 @@ export class GenerateHandler {
       if (kept !== null) {
         this.logger.log(`job ${jobId}: re-run returns the answer kept by its previous run`);
         reply.send(finalMessage(jobId, request.stream, kept.outcome));
-        await this.handOff(jobId, reply, kept, false);
+        // Its reservation was settled by the run that kept it (or stays charged: never under-counted).
+        await this.handOff(jobId, reply, kept, { keep: false });
         return kept.outcome;
       }
     }
@@ -93,16 +103,26 @@ export class GenerateHandler {
     const answer: KeptAnswer = { outcome: outcomeOf(finished), usage: usageEventOf(request, finished, Date.now()) };
     // Redis failed since the job started (or still does): its lock may have lapsed, so keep the answer.
     const outage = mark === null || this.errors.mark !== mark;
-    await this.handOff(jobId, reply, answer, outage);
+    await this.handOff(jobId, reply, answer, { keep: outage, reservation: request.reservation });
     return answer.outcome;
   };
 
-  /** Waits until Redis holds what the job produced: its usage event and, after an outage, its answer. */
-  private async handOff(jobId: string, reply: ReplyChannel, answer: KeptAnswer, keep: boolean): Promise<void> {
+  /**
+   * Waits until Redis holds what the job produced: its usage event, the settlement of what admission reserved
+   * and, after an outage, its answer.
+   */
+  private async handOff(
+    jobId: string,
+    reply: ReplyChannel,
+    answer: KeptAnswer,
+    opts: { keep: boolean; reservation?: Reservation },
+  ): Promise<void> {
+    const { usage } = answer;
     const work = Promise.all([
       reply.settle(),
-      this.usage.record(answer.usage),
-      keep ? this.stash.keep(jobId, answer) : undefined,
+      this.usage.record(usage),
+      opts.keep ? this.stash.keep(jobId, answer) : undefined,
+      this.settlement.settle(opts.reservation, usage.promptTokens + usage.completionTokens, usage.costUsd),
     ]);
     const [replyFailure] = await this.drain.handOff(work, `results of job ${jobId}`, () => this.errors.mark === null);
     if (replyFailure !== undefined) {

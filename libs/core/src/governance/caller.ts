@@ -50,3 +50,14 @@ export function unlimited(l: CallerLimits): boolean {
     l.monthlySpendLimitUsd === null
   );
 }
+
+/**
+ * What admission charged for a request, so the worker can settle it to the real usage (Redis counter keys
+ * and amounts; tokens are counted per minute, spend in micro-dollars). Plain data: it rides in the job.
+ */
+export interface Reservation {
+  tokenKeys: string[];
+  tokens: number;
+  spendKeys: string[];
+  micros: number;
+}

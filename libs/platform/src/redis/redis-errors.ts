@@ -23,7 +23,12 @@ export type RedisOp =
   | 'reply_publish'
   | 'reply_read'
   | 'answer_stash'
-  | 'cancel';
+  | 'cancel'
+  /** Rate-limit and quota checks and refunds (gateway). */
+  | 'admission'
+  /** Settling a reservation to the real usage (worker). */
+  | 'settlement'
+  | 'quota_rebuild';
 
 /** Anything Redis-like whose failures arrive as events (an ioredis client, a BullMQ queue or worker). */
 export interface ErrorEmitter {

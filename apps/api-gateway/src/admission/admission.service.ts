@@ -1,0 +1,130 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ErrorCode, GatewayError, unlimited, type GenerationRequest, type Reservation } from '@aigw/core';
+import { AdmissionStore, GovernanceKeys, type LimitCheck } from '@aigw/governance';
+import { CatalogService, ENV, REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
+import type { Redis } from 'ioredis';
+import { GatewayEnv } from '../config/gateway-env';
+import type { AuthContext } from '../http/request-context';
+import { QuotaRebuilder } from './quota-rebuilder';
+import { rateLimitHeaders } from './rate-limit-headers';
+import { reachable, worstCaseCharge } from './worst-case';
+
+export interface Admitted {
+  /** `x-ratelimit-*` headers for the answer (empty when no rate limit applies). */
+  headers: Record<string, string>;
+  reservation: Reservation | null;
+}
+
+const NOT_LIMITED: Admitted = Object.freeze({ headers: {}, reservation: null });
+
+/** A refusal, with the headers its 429 must carry. */
+export class AdmissionRefused extends GatewayError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    retryAfterMs: number,
+    readonly headers: Record<string, string>,
+  ) {
+    super(code, message, { retryAfterMs });
+  }
+}
+
+const WHAT: Record<LimitCheck, string> = {
+  key_rpm: 'requests per minute of this key',
+  key_tpm: 'tokens per minute of this key',
+  user_rpm: 'requests per minute of this user',
+  user_tpm: 'tokens per minute of this user',
+  daily_requests: 'daily request limit',
+  daily_spend: 'daily spend limit',
+  monthly_requests: 'monthly request limit',
+  monthly_spend: 'monthly spend limit',
+};
+
+/**
+ * The rate-limit and quota step of the request path: one Redis script call checks every limit of the caller
+ * and reserves the request's tokens and worst-case spend (nothing at all for a caller without limits). The
+ * worker settles the reservation to the real usage; the gateway refunds it when the job never runs.
+ *
+ * Redis unreachable: admission refuses with 503 (fail closed, ADR 0004): the request could not be queued
+ * anyway, and a budget must not be overspent while its counters cannot be read.
+ */
+@Injectable()
+export class AdmissionService {
+  private readonly logger = new Logger(AdmissionService.name);
+  private readonly store: AdmissionStore;
+
+  constructor(
+    @Inject(ENV) private readonly env: GatewayEnv,
+    @Inject(REDIS) redis: Redis,
+    keys: RedisKeys,
+    private readonly catalog: CatalogService,
+    private readonly rebuilder: QuotaRebuilder,
+    private readonly errors: RedisErrors,
+  ) {
+    this.store = new AdmissionStore(redis, new GovernanceKeys(keys.prefix));
+  }
+
+  async admit(caller: AuthContext, request: GenerationRequest): Promise<Admitted> {
+    const { limits } = caller.policy;
+    if (unlimited(limits)) {
+      return NOT_LIMITED;
+    }
+    const candidates = reachable(request.model, this.catalog.deployments(), (ref) =>
+      this.catalog.servingDeployments(ref),
+    );
+    const charge = worstCaseCharge(request, candidates, this.env.QUOTA_DEFAULT_MAX_TOKENS);
+    let verdict;
+    try {
+      verdict = await this.store.admit({
+        keyId: caller.apiKeyId,
+        userId: caller.userId,
+        limits,
+        tokens: charge.tokens,
+        reserveUsd: charge.reserveUsd,
+        now: Date.now(),
+      });
+    } catch (err) {
+      this.errors.report('admission', err);
+      throw new GatewayError(ErrorCode.ServiceUnavailable, 'Limits cannot be checked right now; retry shortly.', {
+        retryAfterMs: 1_000,
+        cause: err,
+      });
+    }
+    switch (verdict.kind) {
+      case 'admitted':
+        return { headers: rateLimitHeaders(verdict.rate), reservation: verdict.reservation };
+      case 'rebuild':
+        this.rebuilder.trigger();
+        throw new GatewayError(ErrorCode.ServiceUnavailable, 'Quota counters are being rebuilt; retry in a moment.', {
+          retryAfterMs: 1_000,
+        });
+      case 'refused': {
+        const rate = verdict.check.endsWith('pm');
+        const resets = new Date(Date.now() + verdict.retryAfterMs).toISOString();
+        const message = rate
+          ? `Rate limit reached: ${WHAT[verdict.check]} (${verdict.limit}); retry after ${resets}.`
+          : `Quota exceeded: ${WHAT[verdict.check]}${verdict.check.endsWith('spend') ? ` ($${verdict.limit / 1e6})` : ` (${verdict.limit})`}; it resets at ${resets}.`;
+        throw new AdmissionRefused(
+          rate ? ErrorCode.RateLimited : ErrorCode.QuotaExceeded,
+          message,
+          verdict.retryAfterMs,
+          rateLimitHeaders(verdict.rate),
+        );
+      }
+    }
+  }
+
+  /** Gives a reservation back when its job will never run (not queued, or removed before a worker took it). */
+  async refund(reservation: Reservation | undefined): Promise<void> {
+    if (reservation === undefined) {
+      return;
+    }
+    try {
+      await this.store.settle(reservation, 0, 0);
+    } catch (err) {
+      // The day's counter stays high by one reservation until it expires or is rebuilt.
+      this.errors.report('admission', err);
+      this.logger.debug(`reservation not refunded: ${String(err)}`);
+    }
+  }
+}

@@ -1,0 +1,68 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { QuotaUsageStore } from '@aigw/entities';
+import { GovernanceKeys, periodStarts, QuotaCountersStore } from '@aigw/governance';
+import { describeError, REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { DataSource } from 'typeorm';
+
+/** Longer than any rebuild: one query and a few pipelined writes. */
+const LOCK_MS = 30_000;
+
+/**
+ * Rebuilds every user's quota counters from usage_records after Redis lost them (the epoch key is gone:
+ * a flush, or a restart without persistence), so nobody's spend resets with Redis. Runs in the background
+ * of whichever replica noticed first; admission answers 503 with Retry-After meanwhile (a second or so).
+ */
+@Injectable()
+export class QuotaRebuilder {
+  private readonly logger = new Logger(QuotaRebuilder.name);
+  private readonly counters: QuotaCountersStore;
+  private readonly usage: QuotaUsageStore;
+  private running: Promise<void> | null = null;
+
+  constructor(
+    @Inject(REDIS) redis: Redis,
+    keys: RedisKeys,
+    dataSource: DataSource,
+    private readonly errors: RedisErrors,
+  ) {
+    this.counters = new QuotaCountersStore(redis, new GovernanceKeys(keys.prefix));
+    this.usage = new QuotaUsageStore(dataSource);
+  }
+
+  trigger(): void {
+    this.running ??= this.rebuild().finally(() => {
+      this.running = null;
+    });
+  }
+
+  /** For tests and the admin reset: the rebuild in progress, if any. */
+  get settled(): Promise<void> {
+    return this.running ?? Promise.resolve();
+  }
+
+  private async rebuild(): Promise<void> {
+    const holder = randomUUID();
+    let locked = false;
+    try {
+      locked = await this.counters.lockRebuild(holder, LOCK_MS);
+      if (!locked) {
+        return;
+      }
+      const now = Date.now();
+      const { dayStart, monthStart } = periodStarts(now);
+      const rows = await this.usage.periodTotals(new Date(dayStart), new Date(monthStart));
+      await this.counters.write(rows, now);
+      await this.counters.markRebuilt(now);
+      this.logger.log(`quota counters rebuilt from usage_records for ${rows.length} user(s)`);
+    } catch (err) {
+      this.errors.report('quota_rebuild', err);
+      this.logger.warn(`quota counters not rebuilt, will retry on the next request: ${describeError(err)}`);
+    } finally {
+      if (locked) {
+        await this.counters.unlockRebuild().catch(() => undefined);
+      }
+    }
+  }
+}

@@ -1,0 +1,51 @@
+import {
+  countTextTokens,
+  estimatePromptTokens,
+  isModelAlias,
+  type Deployment,
+  type GenerationRequest,
+} from '@aigw/core';
+
+/** What admission charges a request before it runs: tokens for the per-minute limits, USD for the budgets. */
+export interface Charge {
+  tokens: number;
+  reserveUsd: number;
+}
+
+/**
+ * The most a request can cost: its estimated prompt tokens plus its completion allowance (`max_tokens`, or
+ * `defaultMaxTokens` when absent) at the highest prompt and completion prices among the deployments that may
+ * serve it. Settlement refunds the difference, so over-reserving only delays other requests of a user close
+ * to their budget; under-reserving could let concurrent requests overspend it.
+ */
+export function worstCaseCharge(
+  request: Pick<GenerationRequest, 'model' | 'messages' | 'options' | 'embeddings'>,
+  candidates: readonly Deployment[],
+  defaultMaxTokens: number,
+): Charge {
+  const embeddings = request.embeddings;
+  const prompt =
+    embeddings === undefined
+      ? estimatePromptTokens(request.messages)
+      : embeddings.input.reduce((n, item) => n + (typeof item === 'string' ? countTextTokens(item) : item.length), 0);
+  const completion = embeddings === undefined ? (request.options.maxTokens ?? defaultMaxTokens) : 0;
+  let promptPer1k = 0;
+  let completionPer1k = 0;
+  for (const d of candidates) {
+    promptPer1k = Math.max(promptPer1k, d.model.promptPer1k, d.model.cacheWritePer1k ?? 0);
+    completionPer1k = Math.max(completionPer1k, d.model.completionPer1k);
+  }
+  return {
+    tokens: prompt + completion,
+    reserveUsd: (prompt / 1000) * promptPer1k + (completion / 1000) * completionPer1k,
+  };
+}
+
+/** The deployments a model reference may reach: an alias ranges over every enabled one. */
+export function reachable(
+  model: string,
+  all: readonly Deployment[],
+  serving: (ref: string) => Deployment[],
+): readonly Deployment[] {
+  return isModelAlias(model) ? all.filter((d) => d.provider.enabled && d.model.enabled) : serving(model);
+}

@@ -1,0 +1,46 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Reservation } from '@aigw/core';
+import { AdmissionStore, GovernanceKeys } from '@aigw/governance';
+import { REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
+import type { Redis } from 'ioredis';
+import { DrainDeadline } from '../lifecycle/drain-deadline';
+import { redisRetryDelayMs, RedisHandOffAbandoned } from '../lifecycle/redis-retry';
+import { sleep } from '../routing/sleep';
+
+/**
+ * Settles what admission reserved for a job (tokens per minute, worst-case spend) to its real usage, once
+ * per job: a failed or cancelled generation refunds everything. Retried until Redis takes it, like the usage
+ * event, so an outage delays settlement but does not leave a user's budget charged for work that cost less.
+ */
+@Injectable()
+export class Settlement {
+  private readonly store: AdmissionStore;
+
+  constructor(
+    @Inject(REDIS) redis: Redis,
+    keys: RedisKeys,
+    private readonly errors: RedisErrors,
+    private readonly drain: DrainDeadline,
+  ) {
+    this.store = new AdmissionStore(redis, new GovernanceKeys(keys.prefix));
+  }
+
+  async settle(reservation: Reservation | undefined, usedTokens: number, costUsd: number): Promise<void> {
+    if (reservation === undefined) {
+      return;
+    }
+    for (let failures = 0; ;) {
+      try {
+        await this.store.settle(reservation, usedTokens, costUsd);
+        return;
+      } catch (err) {
+        this.errors.report('settlement', err);
+        failures++;
+        if (this.drain.passed) {
+          throw new RedisHandOffAbandoned('settlement', { cause: err });
+        }
+        await sleep(redisRetryDelayMs(failures), this.drain.signal);
+      }
+    }
+  }
+}
