@@ -75,6 +75,10 @@ export class QuotaCountersStore {
     }
   }
 
+  async isRebuilt(): Promise<boolean> {
+    return (await this.redis.exists(this.keys.epoch)) === 1;
+  }
+
   /** Marks the counters trustworthy (after a rebuild). */
   async markRebuilt(now: number): Promise<void> {
     await this.redis.set(this.keys.epoch, String(now));

@@ -1,6 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, GatewayError, unlimited, type GenerationRequest, type Reservation } from '@aigw/core';
-import { AdmissionStore, GovernanceKeys, type LimitCheck } from '@aigw/governance';
+import {
+  AdmissionStore,
+  GovernanceKeys,
+  type AdmissionInput,
+  type AdmissionVerdict,
+  type LimitCheck,
+} from '@aigw/governance';
 import { CatalogService, ENV, REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import { GatewayEnv } from '../config/gateway-env';
@@ -16,6 +22,15 @@ export interface Admitted {
 }
 
 const NOT_LIMITED: Admitted = Object.freeze({ headers: {}, reservation: null });
+/** How long a request waits for a rebuild of the quota counters before it is answered 503. */
+const REBUILD_WAIT_MS = 2_000;
+
+function withinMs(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
+}
 
 /** A refusal, with the headers its 429 must carry. */
 export class AdmissionRefused extends GatewayError {
@@ -73,28 +88,24 @@ export class AdmissionService {
       this.catalog.servingDeployments(ref),
     );
     const charge = worstCaseCharge(request, candidates, this.env.QUOTA_DEFAULT_MAX_TOKENS);
-    let verdict;
-    try {
-      verdict = await this.store.admit({
-        keyId: caller.apiKeyId,
-        userId: caller.userId,
-        limits,
-        tokens: charge.tokens,
-        reserveUsd: charge.reserveUsd,
-        now: Date.now(),
-      });
-    } catch (err) {
-      this.errors.report('admission', err);
-      throw new GatewayError(ErrorCode.ServiceUnavailable, 'Limits cannot be checked right now; retry shortly.', {
-        retryAfterMs: 1_000,
-        cause: err,
-      });
+    const input = {
+      keyId: caller.apiKeyId,
+      userId: caller.userId,
+      limits,
+      tokens: charge.tokens,
+      reserveUsd: charge.reserveUsd,
+      now: Date.now(),
+    };
+    let verdict = await this.check(input);
+    if (verdict.kind === 'rebuild') {
+      // Redis lost the counters: rebuilt from usage_records (one query), then this request is checked again.
+      await withinMs(this.rebuilder.trigger(), REBUILD_WAIT_MS);
+      verdict = await this.check(input);
     }
     switch (verdict.kind) {
       case 'admitted':
         return { headers: rateLimitHeaders(verdict.rate), reservation: verdict.reservation };
       case 'rebuild':
-        this.rebuilder.trigger();
         throw new GatewayError(ErrorCode.ServiceUnavailable, 'Quota counters are being rebuilt; retry in a moment.', {
           retryAfterMs: 1_000,
         });
@@ -111,6 +122,18 @@ export class AdmissionService {
           rateLimitHeaders(verdict.rate),
         );
       }
+    }
+  }
+
+  private async check(input: AdmissionInput): Promise<AdmissionVerdict> {
+    try {
+      return await this.store.admit(input);
+    } catch (err) {
+      this.errors.report('admission', err);
+      throw new GatewayError(ErrorCode.ServiceUnavailable, 'Limits cannot be checked right now; retry shortly.', {
+        retryAfterMs: 1_000,
+        cause: err,
+      });
     }
   }
 

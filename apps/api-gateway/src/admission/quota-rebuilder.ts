@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { QuotaUsageStore } from '@aigw/entities';
 import { GovernanceKeys, periodStarts, QuotaCountersStore } from '@aigw/governance';
 import { describeError, REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
@@ -15,7 +15,7 @@ const LOCK_MS = 30_000;
  * of whichever replica noticed first; admission answers 503 with Retry-After meanwhile (a second or so).
  */
 @Injectable()
-export class QuotaRebuilder {
+export class QuotaRebuilder implements OnApplicationBootstrap {
   private readonly logger = new Logger(QuotaRebuilder.name);
   private readonly counters: QuotaCountersStore;
   private readonly usage: QuotaUsageStore;
@@ -31,15 +31,24 @@ export class QuotaRebuilder {
     this.usage = new QuotaUsageStore(dataSource);
   }
 
-  trigger(): void {
+  /** A fresh deployment (or one whose Redis lost its data while this replica was down) rebuilds at boot. */
+  async onApplicationBootstrap(): Promise<void> {
+    try {
+      if (!(await this.counters.isRebuilt())) {
+        await this.trigger();
+      }
+    } catch (err) {
+      // Redis not reachable at boot: admission finds out on the first limited request.
+      this.errors.report('quota_rebuild', err);
+    }
+  }
+
+  /** Starts a rebuild unless one runs in this process; resolves when it ended (done, or left to another replica). */
+  trigger(): Promise<void> {
     this.running ??= this.rebuild().finally(() => {
       this.running = null;
     });
-  }
-
-  /** For tests and the admin reset: the rebuild in progress, if any. */
-  get settled(): Promise<void> {
-    return this.running ?? Promise.resolve();
+    return this.running;
   }
 
   private async rebuild(): Promise<void> {

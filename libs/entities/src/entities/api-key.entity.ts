@@ -18,6 +18,7 @@ export type ApiKeyRole = 'user' | 'admin';
 @Index('ix_api_keys_user_id', ['userId'])
 @Index('ix_api_keys_prefix', ['prefix'])
 @Check('ck_api_keys_role', `"role" IN ('user', 'admin')`)
+@Check('ck_api_keys_limits', '("rpm" IS NULL OR "rpm" >= 1) AND ("tpm" IS NULL OR "tpm" >= 1)')
 @Unique('uq_api_keys_key_hash', ['keyHash'])
 export class ApiKeyEntity {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'pk_api_keys' })

@@ -1,0 +1,161 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { GovernanceKeys, QuotaCountersStore } from '@aigw/governance';
+import { deleteRedisKeysOf, freePort, waitFor } from '@aigw/testing';
+import { Redis } from 'ioredis';
+import { REDIS_URL, TestSystem } from '../e2e/harness';
+
+/**
+ * Rate limits and spend budgets across two gateway processes on one Redis: a budget is never overspent by
+ * concurrent requests, a per-key rate limit holds for the sum of both replicas within one minute, and the
+ * quota counters come back from usage_records after Redis lost them.
+ */
+describe('limits shared by two gateway replicas', () => {
+  const sys = new TestSystem({ workers: 2 });
+  let gateways: string[] = [];
+  let redis: Redis;
+
+  beforeAll(async () => {
+    await sys.start();
+    await sys.spawnApp('api-gateway', await freePort());
+    gateways = sys.apps.filter((a) => a.name === 'api-gateway').map((a) => `http://127.0.0.1:${a.port}`);
+    redis = new Redis(REDIS_URL);
+  }, 90_000);
+
+  afterAll(async () => {
+    await redis?.quit();
+    await sys.stop();
+  }, 60_000);
+
+  /** A user with a key, limits set in the database before the key's first use (limits are cached with it). */
+  async function userWithKey(
+    name: string,
+    quota: { daily_spend_limit_usd?: number; daily_request_limit?: number } = {},
+    key: { rpm?: number } = {},
+  ): Promise<{ userId: string; key: string }> {
+    const [user] = await sys.query<{ id: string }>('INSERT INTO users (name) VALUES ($1) RETURNING id', [name]);
+    const plain = `sk-aigw-${randomBytes(24).toString('base64url')}`;
+    await sys.query('INSERT INTO api_keys (user_id, role, key_hash, prefix, rpm) VALUES ($1, $2, $3, $4, $5)', [
+      user.id,
+      'user',
+      createHash('sha256').update(plain).digest('hex'),
+      plain.slice(0, 16),
+      key.rpm ?? null,
+    ]);
+    await sys.query(
+      `INSERT INTO user_quotas (user_id, tier, daily_spend_limit_usd, daily_request_limit) VALUES ($1, 'default', $2, $3)`,
+      [user.id, quota.daily_spend_limit_usd ?? null, quota.daily_request_limit ?? null],
+    );
+    return { userId: user.id, key: plain };
+  }
+
+  async function chat(gateway: string, key: string, content: string): Promise<Response> {
+    return fetch(`${gateway}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'sim0/sim-gpt', max_tokens: 50, messages: [{ role: 'user', content }] }),
+    });
+  }
+
+  it('never lets 100 concurrent requests on two replicas spend past the budget', async () => {
+    // Worst case per request: ~10 prompt tokens at $0.001/1K + 50 completion tokens at $0.002/1K ≈ $0.00011.
+    const limit = 0.0011;
+    const { userId, key } = await userWithKey('budget-race', { daily_spend_limit_usd: limit });
+    sys.sim.configure({ latencyMs: 200, echo: true });
+    const responses = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => chat(gateways[i % 2], key, `budget ${i}`)),
+    );
+    const statuses = responses.map((r) => r.status);
+    const ok = statuses.filter((s) => s === 200).length;
+    const refused = responses.filter((r) => r.status === 429);
+    expect(ok + refused.length).toBe(100);
+    expect(ok).toBeGreaterThanOrEqual(10);
+    expect(refused.length).toBeGreaterThan(0);
+    const body = (await refused[0].json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('quota_exceeded');
+    expect(body.error.message).toContain('daily spend limit');
+    expect(Number(refused[0].headers.get('retry-after'))).toBeGreaterThan(0);
+
+    // What was really spent, once every usage row is in, stays within the budget.
+    const rows = await waitFor(
+      async () => {
+        const r = await sys.query<{ n: string; spent: string }>(
+          'SELECT count(*) AS n, coalesce(sum(cost_usd), 0) AS spent FROM usage_records WHERE user_id = $1',
+          [userId],
+        );
+        return Number(r[0].n) === ok ? r[0] : null;
+      },
+      { timeoutMs: 20_000, message: 'usage rows did not arrive' },
+    );
+    expect(Number(rows.spent)).toBeGreaterThan(0);
+    expect(Number(rows.spent)).toBeLessThanOrEqual(limit);
+    // Every reservation was settled: the counter equals the real spend (micro-dollar rounding per request).
+    const counters = new QuotaCountersStore(redis, new GovernanceKeys(sys.prefix));
+    await waitFor(
+      async () => {
+        const c = await counters.read(userId, Date.now());
+        return Math.abs(c.dailySpendUsd - Number(rows.spent)) <= ok * 1e-6 ? c : null;
+      },
+      { timeoutMs: 10_000, message: 'reservations were not all settled' },
+    );
+  }, 60_000);
+
+  it('holds a per-key rate limit for the sum of both replicas, with OpenAI rate-limit headers', async () => {
+    const { key } = await userWithKey('rate-shared', {}, { rpm: 5 });
+    sys.sim.configure({ latencyMs: 0, echo: true });
+    // All inside one minute window: start well before the next boundary.
+    const intoMinute = Date.now() % 60_000;
+    if (intoMinute > 50_000) {
+      await new Promise((r) => setTimeout(r, 60_500 - intoMinute));
+    }
+    const responses = await Promise.all(Array.from({ length: 12 }, (_, i) => chat(gateways[i % 2], key, `rate ${i}`)));
+    const ok = responses.filter((r) => r.status === 200);
+    const limited = responses.filter((r) => r.status === 429);
+    expect(ok).toHaveLength(5);
+    expect(limited).toHaveLength(7);
+    expect(ok[0].headers.get('x-ratelimit-limit-requests')).toBe('5');
+    expect(Number(ok[0].headers.get('x-ratelimit-remaining-requests'))).toBeLessThan(5);
+    expect(ok[0].headers.get('x-ratelimit-reset-requests')).toMatch(/^\d+(ms|s)$/);
+    expect(limited[0].headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    expect(Number(limited[0].headers.get('retry-after'))).toBeGreaterThan(0);
+    const body = (await limited[0].json()) as { error: { code: string } };
+    expect(body.error.code).toBe('rate_limit_exceeded');
+  }, 90_000);
+
+  it('rebuilds the quota counters from usage_records after Redis lost them', async () => {
+    const { userId, key } = await userWithKey('rebuild', { daily_spend_limit_usd: 1, daily_request_limit: 1000 });
+    for (let i = 0; i < 3; i++) {
+      expect((await chat(gateways[0], key, `before flush ${i}`)).status).toBe(200);
+    }
+    const usage = await waitFor(
+      async () => {
+        const r = await sys.query<{ n: string; spent: string }>(
+          'SELECT count(*) AS n, coalesce(sum(cost_usd), 0) AS spent FROM usage_records WHERE user_id = $1',
+          [userId],
+        );
+        return Number(r[0].n) === 3 ? r[0] : null;
+      },
+      { timeoutMs: 20_000, message: 'usage rows did not arrive' },
+    );
+    // What a FLUSHALL or a restart without persistence does to this deployment's counters.
+    await deleteRedisKeysOf(redis, `${sys.prefix}:gov`);
+    const during = await chat(gateways[1], key, 'while rebuilding');
+    expect([200, 503]).toContain(during.status);
+    if (during.status === 503) {
+      expect(Number(during.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+    const counters = new QuotaCountersStore(redis, new GovernanceKeys(sys.prefix));
+    const rebuilt = await waitFor(
+      async () => {
+        if (!(await redis.exists(`${sys.prefix}:gov:epoch`))) {
+          return null;
+        }
+        return counters.read(userId, Date.now());
+      },
+      { timeoutMs: 10_000, message: 'counters were not rebuilt' },
+    );
+    expect(rebuilt.dailyRequests).toBeGreaterThanOrEqual(3);
+    expect(rebuilt.dailySpendUsd).toBeGreaterThanOrEqual(Number(usage.spent) - 1e-6);
+    // And admission works again.
+    expect((await chat(gateways[1], key, 'after rebuild')).status).toBe(200);
+  }, 60_000);
+});
