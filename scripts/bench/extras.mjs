@@ -14,6 +14,7 @@
 //   sys.sim: { setLatency(ms), total() }; sys.gatewaySidePids, sys.rssPids, sys.gatewayPid,
 //   sys.redisUrl (the dedicated Redis; undefined for a stand-in)
 // The simulator latency is 0 when an extra starts; an extra sets what it needs itself.
+import { admissionBench } from './extra-admission.mjs';
 import { fallbackBench } from './extra-fallback.mjs';
 import { overheadShBench } from './extra-overhead-sh.mjs';
 import { redisCommandsBench } from './extra-redis-commands.mjs';
@@ -21,6 +22,7 @@ import { routingDecisionBench } from './extra-routing-decision.mjs';
 import { toolStreamBench } from './extra-tool-stream.mjs';
 
 export const EXTRA_BENCHES = [
+  admissionBench,
   redisCommandsBench,
   routingDecisionBench,
   fallbackBench,

@@ -14,6 +14,15 @@ export async function openPostgres(url) {
       );
       return rows.map((r) => r.pid);
     },
+    /** Runs one statement with `search_path` set to `schema` (the bench's own throw-away schema). */
+    async queryIn(schema, sql, params = []) {
+      await client.query(`SET search_path TO "${schema}"`);
+      try {
+        return (await client.query(sql, params)).rows;
+      } finally {
+        await client.query('SET search_path TO DEFAULT');
+      }
+    },
     async dropSchema(schema) {
       await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     },

@@ -296,6 +296,8 @@ export async function startSystem({ root, group, cpus, outDir, tmpDir, runId, st
     peerBases: peerPorts.map((port) => `http://127.0.0.1:${port}`),
     gatewayBase: gwBase,
     adminKey,
+    /** Runs SQL in the bench schema (e.g. to create a key with limits). */
+    sql: (text, params) => db.queryIn(schema, text, params),
   };
 }
 
