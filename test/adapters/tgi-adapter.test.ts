@@ -121,7 +121,11 @@ describe('TGI adapter against a real HTTP server', () => {
     };
     const deltas = await within(5000, 'stream', collect(adapter.stream(req({ temperature: 0.7 }), never)));
     expect(up.requests[0].url).toBe('/generate_stream');
-    expect(JSON.parse(up.requests[0].body).parameters).toMatchObject({ do_sample: true, temperature: 0.7 });
+    const parameters = (JSON.parse(up.requests[0].body) as { parameters: Record<string, unknown> }).parameters;
+    expect(parameters).toMatchObject({ do_sample: true, temperature: 0.7, details: true });
+    // /generate_stream refuses decoder_input_details with a validation error event; a stream's details carry the
+    // prompt length anyway.
+    expect(parameters).not.toHaveProperty('decoder_input_details');
     expect(textOf(deltas)).toBe('Hello');
     expect(deltas[deltas.length - 1]).toEqual({
       text: '',

@@ -79,6 +79,26 @@ describe('classifyHttpFailure', () => {
     expect(http(429, body).errorClass).toBe(ErrorClass.RateLimit);
   });
 
+  it("reads Gemini's RetryInfo retryDelay from a 429 body when no Retry-After header came", () => {
+    const gemini = (retryDelay: string): string =>
+      JSON.stringify({
+        error: {
+          code: 429,
+          message: 'You exceeded your current quota',
+          status: 'RESOURCE_EXHAUSTED',
+          details: [
+            { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaId: 'PerMinute' }] },
+            { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay },
+          ],
+        },
+      });
+    expect(http(429, gemini('37s'))).toMatchObject({ errorClass: ErrorClass.RateLimit, retryAfterMs: 37_000 });
+    expect(http(429, gemini('0.250s')).retryAfterMs).toBe(250);
+    // The header, when sent, wins; an unreadable delay is no delay.
+    expect(http(429, gemini('37s'), { 'retry-after': '2' }).retryAfterMs).toBe(2000);
+    expect(http(429, gemini('soon')).retryAfterMs).toBeUndefined();
+  });
+
   it('reads Retry-After on 503 and 529 but not on other 5xx', () => {
     expect(http(503, 'busy', { 'retry-after': '3' }).retryAfterMs).toBe(3000);
     expect(http(529, 'busy', { 'retry-after': '1' }).retryAfterMs).toBe(1000);

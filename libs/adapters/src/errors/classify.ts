@@ -1,6 +1,6 @@
 import { ErrorClass, ProviderCallError } from '@aigw/core';
 import { ietfRateLimit, parseRetryAfter, type ResponseHeaders } from '../http/headers';
-import { detailFromBody, type ProviderErrorDetail, safeMessage } from './provider-message';
+import { detailFromBody, type ProviderErrorDetail, retryInfoDelayMs, safeMessage } from './provider-message';
 
 const CONTEXT_LENGTH_CODES = new Set(['context_length_exceeded', 'string_above_max_length', 'request_too_large']);
 // OpenAI and vLLM say "maximum context length", Anthropic "prompt is too long", others "context window/length".
@@ -48,8 +48,12 @@ export function classifyHttpFailure(
     if (detail.code === 'insufficient_quota') {
       return make(ErrorClass.Auth);
     }
-    // Without Retry-After, the IETF RateLimit reset (HuggingFace's free tier sends only that) says when to come back.
-    return make(ErrorClass.RateLimit, parseRetryAfter(headers, now) ?? ietfRateLimit(headers)?.resetRequestsMs);
+    // Without Retry-After, Google's RetryInfo in the body (Gemini sends only that) or the IETF RateLimit reset
+    // (HuggingFace's free tier sends only that) says when to come back.
+    return make(
+      ErrorClass.RateLimit,
+      parseRetryAfter(headers, now) ?? retryInfoDelayMs(bodyText) ?? ietfRateLimit(headers)?.resetRequestsMs,
+    );
   }
   if (status >= 500) {
     return make(ErrorClass.Provider, status === 503 || status === 529 ? parseRetryAfter(headers, now) : undefined);

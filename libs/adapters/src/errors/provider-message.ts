@@ -58,3 +58,38 @@ export function safeMessage(message: string, apiKey?: string): string {
   out = out.replace(SECRET_LIKE, '[redacted]').replace(/\s+/g, ' ').trim();
   return out.length > MAX_MESSAGE_CHARS ? `${out.slice(0, MAX_MESSAGE_CHARS - 1)}…` : out;
 }
+
+/** A protobuf Duration in JSON (`"37s"`, `"0.250s"`), in ms. */
+const PROTO_DURATION = /^(\d+(?:\.\d+)?)s$/;
+
+/**
+ * The retry delay of a google.rpc.Status error body (Gemini, Vertex AI): a `google.rpc.RetryInfo` entry in
+ * `error.details` with `retryDelay` as a Duration (`{"@type": "type.googleapis.com/google.rpc.RetryInfo",
+ * "retryDelay": "37s"}`). Google sends no Retry-After header on its 429s. Undefined when absent or unreadable.
+ */
+export function retryInfoDelayMs(bodyText: string): number | undefined {
+  if (!bodyText.includes('RetryInfo')) {
+    return undefined;
+  }
+  let details: unknown;
+  try {
+    details = (JSON.parse(bodyText) as { error?: { details?: unknown } } | null)?.error?.details;
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(details)) {
+    return undefined;
+  }
+  for (const d of details) {
+    const entry = d as { '@type'?: unknown; retryDelay?: unknown } | null;
+    if (
+      typeof entry?.['@type'] === 'string' &&
+      entry['@type'].endsWith('google.rpc.RetryInfo') &&
+      typeof entry.retryDelay === 'string'
+    ) {
+      const m = PROTO_DURATION.exec(entry.retryDelay.trim());
+      return m === null ? undefined : Math.ceil(Number(m[1]) * 1000);
+    }
+  }
+  return undefined;
+}

@@ -45,7 +45,7 @@ export class TgiAdapter implements ProviderAdapter {
       method: 'POST',
       path: '/generate',
       headers: headersOf(req.target, true),
-      body: tgiBody(req),
+      body: tgiBody(req, false),
     } as const;
     return jsonCall(this.pool, req.target, call, signal, readGeneration);
   }
@@ -55,7 +55,7 @@ export class TgiAdapter implements ProviderAdapter {
       method: 'POST',
       path: '/generate_stream',
       headers: headersOf(req.target, true),
-      body: tgiBody(req),
+      body: tgiBody(req, true),
     } as const;
     yield* streamCall(this.pool, req.target, call, signal, new TgiStreamDecoder());
   }

@@ -65,8 +65,11 @@ export function tgiPrompt(messages: readonly ChatMessage[]): string {
   return lines.join('\n\n');
 }
 
-/** The `/generate` and `/generate_stream` body. TGI rejects temperature 0 and top_p 1: those mean greedy decoding. */
-export function tgiBody(req: AdapterRequest): string {
+/**
+ * The `/generate` and `/generate_stream` body. TGI rejects temperature 0 and top_p 1: those mean greedy decoding.
+ * `decoder_input_details` only without streaming: `/generate_stream` answers it with a validation error event.
+ */
+export function tgiBody(req: AdapterRequest, stream: boolean): string {
   const o = req.options;
   if (o.tools !== undefined && o.tools.length > 0) {
     throw invalid("TGI's /generate has no tools");
@@ -90,8 +93,9 @@ export function tgiBody(req: AdapterRequest): string {
       grammar,
       return_full_text: false,
       details: true,
-      // The prompt's tokens come back in details.prefill: the only prompt count the non-streamed API gives.
-      decoder_input_details: true,
+      // The prompt's tokens come back in details.prefill: the only prompt count the non-streamed API gives (a stream's
+      // details carry input_length instead).
+      decoder_input_details: stream ? undefined : true,
     },
   });
 }
