@@ -3,39 +3,38 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { type AddressInfo } from 'node:net';
 import { type Answer, AnswerBook, echoAnswer, estimateTokens } from './answers';
 import { jsonAnswer, reasoningAnswer, toolCallAnswer, type ToolCallAnswer, toolResultAnswer } from './behaviours';
-import { anthropicWire } from './anthropic-wire';
 import { DEFAULT_SIMULATOR_CONFIG, type SimulatorConfig, validateSimulatorPatch } from './config';
 import { type Controllable, handleControl } from './control';
 import { embeddingsJson, isEmbeddingsProblem, parseEmbeddings } from './embeddings';
 import { Exchange, readBody } from './exchange';
 import { drawFault } from './faults';
 import { wireHeaders } from './headers';
-import { modelsBody } from './models';
 import { openAiWire } from './openai-wire';
 import { Responder } from './respond';
+import { hasAuth, routeOf, type SimRoute } from './routes';
 import { type Outcome, type RecordedRequest, type SimulatorStats, StatsRecorder } from './stats';
-import { isProblem, type ParsedRequest, type WireFormat } from './wire';
+import { isProblem, type ParsedRequest, type RouteHints, type WireFormat, type WireName } from './wire';
 
 function copyConfig(c: SimulatorConfig): SimulatorConfig {
   return { ...c, failStatus: [...c.failStatus], models: [...c.models] };
 }
 
-function hasAuth(req: IncomingMessage): boolean {
-  return Boolean(req.headers.authorization) || Boolean(req.headers['x-api-key']);
-}
-
 /**
- * A fake LLM provider on a real loopback HTTP server, speaking the OpenAI chat-completions and
- * Anthropic messages wire formats (JSON and SSE), with latency and fault injection. Every
- * response carries `x-simulator: true`; it is a test and benchmark double, never a fallback.
+ * A fake LLM provider on a real loopback HTTP server, speaking the OpenAI chat-completions,
+ * Anthropic messages, Gemini generateContent, Ollama /api/chat and TGI /generate wire formats
+ * (JSON and SSE or NDJSON), with latency and fault injection. Every response carries
+ * `x-simulator: true`; it is a test and benchmark double, never a fallback.
  *
- * OpenAI base URL: `${url}/v1`; Anthropic base URL: `url`.
+ * Base URLs: OpenAI `${url}/v1`, Gemini `${url}/v1beta`; Anthropic, Ollama and TGI `url`.
+ * `GET /health` is the simulator's own liveness (never faulted); it also answers TGI's and
+ * llama.cpp's health probes.
  */
 export class ProviderSimulator implements Controllable {
   readonly name: string;
   private cfg: SimulatorConfig;
   private readonly book: AnswerBook;
-  private modelList: string;
+  /** Model listings per wire format, built once per `models` setting. */
+  private readonly listings = new Map<WireName, string>();
   private readonly recorder = new StatsRecorder();
   private readonly responder: Responder;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -50,12 +49,17 @@ export class ProviderSimulator implements Controllable {
     this.name = opts.name ?? 'sim';
     this.cfg = { ...copyConfig(DEFAULT_SIMULATOR_CONFIG), ...validateSimulatorPatch(config) };
     this.book = new AnswerBook(this.cfg.completionTokens);
-    this.modelList = modelsBody(this.cfg.models);
     this.responder = new Responder({
       config: () => this.cfg,
       later: (ms, fn) => this.later(ms, fn),
       stats: this.recorder,
-      headers: { openai: wireHeaders(this.name, 'openai'), anthropic: wireHeaders(this.name, 'anthropic') },
+      headers: {
+        openai: wireHeaders(this.name, 'openai'),
+        anthropic: wireHeaders(this.name, 'anthropic'),
+        gemini: wireHeaders(this.name, 'gemini'),
+        ollama: wireHeaders(this.name, 'ollama'),
+        tgi: wireHeaders(this.name, 'tgi'),
+      },
     });
   }
 
@@ -130,7 +134,7 @@ export class ProviderSimulator implements Controllable {
     this.cfg = { ...this.cfg, ...valid };
     this.book.resize(this.cfg.completionTokens);
     if (valid.models !== undefined) {
-      this.modelList = modelsBody(this.cfg.models);
+      this.listings.clear();
     }
   }
 
@@ -179,11 +183,13 @@ export class ProviderSimulator implements Controllable {
       handleControl(this, req, res, path);
       return;
     }
-    const auth = hasAuth(req);
+    const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+    const auth = hasAuth(req.headers, query);
     const ex = new Exchange(req, res, `${req.method ?? ''} ${path}`, auth, this.nextId('req_sim'));
     this.recorder.started(ex.route, auth);
     res.on('close', () => this.recorder.finished(this.outcome(ex)));
-    readBody(req, (raw) => this.dispatch(ex, raw));
+    const route = routeOf(req.method ?? '', path, query, req.headers);
+    readBody(req, (raw) => this.dispatch(ex, route, raw));
   }
 
   private outcome(ex: Exchange): Outcome {
@@ -193,9 +199,8 @@ export class ProviderSimulator implements Controllable {
     return ex.res.writableFinished ? ex.res.statusCode : 'cancelled';
   }
 
-  private dispatch(ex: Exchange, raw: string | null): void {
-    // The error and model-list shape for this client: Anthropic clients send anthropic-version.
-    const wire = ex.route === 'POST /v1/messages' || ex.req.headers['anthropic-version'] ? anthropicWire : openAiWire;
+  private dispatch(ex: Exchange, route: SimRoute, raw: string | null): void {
+    const wire = route.wire;
     if (raw === null) {
       this.recorder.record({ route: ex.route, body: undefined, at: Date.now(), hadAuth: ex.hadAuth });
       this.responder.error(ex, wire, 413);
@@ -210,38 +215,54 @@ export class ProviderSimulator implements Controllable {
     }
     this.recorder.record({ route: ex.route, body, at: Date.now(), hadAuth: ex.hadAuth });
     if (this.cfg.requireAuth && !ex.hadAuth) {
-      this.responder.error(ex, wire, 401, 'Missing API key: send Authorization or x-api-key (provider simulator)');
+      const refusal = wire.authFailure;
+      if (refusal !== undefined) {
+        this.responder.error(ex, wire, refusal.status, refusal.message);
+      } else {
+        this.responder.error(ex, wire, 401, 'Missing API key: send Authorization or x-api-key (provider simulator)');
+      }
       return;
     }
     if (invalidJson) {
       this.responder.error(ex, wire, 400, 'The request body is not valid JSON (provider simulator)');
       return;
     }
-    switch (ex.route) {
-      case 'POST /v1/chat/completions':
-        this.generate(ex, openAiWire, body);
+    switch (route.kind) {
+      case 'generate':
+        this.generate(ex, route.wire, route.hints, body);
         return;
-      case 'POST /v1/messages':
-        this.generate(ex, anthropicWire, body);
-        return;
-      case 'POST /v1/embeddings':
+      case 'embed':
         this.embed(ex, body);
         return;
-      case 'GET /v1/models': {
+      case 'list': {
         const fault = drawFault(this.cfg);
-        const list = this.modelList;
+        const list = this.listing(route.wire.name, route.body);
         this.afterLatency(() => this.responder.jsonReply(ex, wire, () => list, fault));
         return;
       }
-      default:
-        this.responder.error(ex, wire, 404, `Unknown route ${ex.route} (provider simulator)`);
+      case 'refuse':
+        this.responder.error(ex, wire, route.status, route.message);
+        return;
     }
   }
 
-  private generate(ex: Exchange, wire: WireFormat, body: unknown): void {
-    const parsed = wire.parse(body);
+  private listing(wire: WireName, build: (models: readonly string[]) => string): string {
+    let list = this.listings.get(wire);
+    if (list === undefined) {
+      list = build(this.cfg.models);
+      this.listings.set(wire, list);
+    }
+    return list;
+  }
+
+  private generate(ex: Exchange, wire: WireFormat, hints: RouteHints, body: unknown): void {
+    const parsed = wire.parse(body, hints);
     if (isProblem(parsed)) {
-      this.responder.error(ex, wire, 400, parsed.problem, parsed.param);
+      if (parsed.streamBody !== undefined) {
+        this.responder.streamBody(ex, wire, parsed.streamBody);
+      } else {
+        this.responder.error(ex, wire, parsed.status ?? 400, parsed.problem, parsed.param);
+      }
       return;
     }
     const cfg = this.cfg;
@@ -268,9 +289,11 @@ export class ProviderSimulator implements Controllable {
       includeUsage: parsed.includeUsage,
       ...(toolCall === undefined ? {} : { toolCall }),
       ...(parsed.reasoning ? { reasoning: reasoningAnswer(parsed.lastUserText) } : {}),
+      ...(parsed.promptTokenList === true ? { promptTokenList: true } : {}),
     });
     if (parsed.stream) {
-      this.afterLatency(() => this.responder.streamReply(ex, wire, rendering, answer.length, fault));
+      const chunks = rendering.chunks ?? answer.length;
+      this.afterLatency(() => this.responder.streamReply(ex, wire, rendering, chunks, fault));
     } else {
       this.afterLatency(() => this.responder.jsonReply(ex, wire, () => rendering.json(), fault));
     }

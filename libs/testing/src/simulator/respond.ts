@@ -21,7 +21,7 @@ export class Responder {
 
   private headersFor(ex: Exchange, wire: WireFormat, kind: 'json' | 'sse'): OutgoingHttpHeaders {
     const h = this.deps.headers[wire.name];
-    return { ...h[kind], [h.idHeader]: ex.requestId };
+    return h.idHeader === undefined ? { ...h[kind] } : { ...h[kind], [h.idHeader]: ex.requestId };
   }
 
   json(ex: Exchange, wire: WireFormat, body: string): void {
@@ -30,11 +30,16 @@ export class Responder {
 
   error(ex: Exchange, wire: WireFormat, status: number, message?: string, param?: string | null): void {
     const headers = this.headersFor(ex, wire, 'json');
-    const retryAfter = this.deps.config().retryAfterS;
-    if (retryAfter !== null && wantsRetryAfter(status)) {
+    const retryAfter = wantsRetryAfter(status) ? this.deps.config().retryAfterS : null;
+    if (retryAfter !== null && wire.retryAfterInBody !== true) {
       headers['retry-after'] = String(retryAfter);
     }
-    ex.send(status, headers, wire.errorBody(status, message, param));
+    ex.send(status, headers, wire.errorBody(status, message, param, retryAfter));
+  }
+
+  /** A 200 event stream that holds only `body` (a provider reporting a bad request inside its stream). */
+  streamBody(ex: Exchange, wire: WireFormat, body: string): void {
+    ex.send(200, this.headersFor(ex, wire, 'sse'), body);
   }
 
   /** A JSON (non-stream) answer, or the fault planned for it. */

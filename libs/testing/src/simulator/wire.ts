@@ -21,12 +21,27 @@ export interface ParsedRequest {
   json: { schema: unknown } | null;
   /** Reasoning asked for (OpenAI-compatible `reasoning_effort`). */
   reasoning: boolean;
+  /** The answer lists the prompt's tokens (TGI `decoder_input_details`). */
+  promptTokenList?: boolean;
 }
 
-/** Why a request body was rejected (answered 400 in the provider's error shape). */
+/** Why a request body was rejected (answered 400, or `status`, in the provider's error shape). */
 export interface WireProblem {
   problem: string;
   param: string | null;
+  /** The status the provider answers this problem with; 400 when absent (TGI says 422). */
+  status?: number;
+  /**
+   * A provider that reports this problem inside a 200 event stream (TGI's streaming validation errors): the whole
+   * stream body. The answer is then `200` with this body instead of an error status.
+   */
+  streamBody?: string;
+}
+
+/** What the URL says about a call, for wire formats that put the model or streaming in the path (Gemini, TGI). */
+export interface RouteHints {
+  model?: string;
+  stream?: boolean;
 }
 
 /** One answer being served. */
@@ -44,6 +59,8 @@ export interface Generation {
   toolCall?: ToolCallAnswer;
   /** Reasoning sent before the answer. */
   reasoning?: Answer;
+  /** The answer lists the prompt's tokens (TGI `decoder_input_details`). */
+  promptTokenList?: boolean;
 }
 
 /** The serialised pieces of one answer, in the wire format it was asked in. */
@@ -58,15 +75,29 @@ export interface Rendering {
   streamError(status: number): string;
   /** An SSE event whose data line is not valid JSON. */
   streamBroken(): string;
+  /**
+   * Content chunks of the stream (calls to `streamToken`); `answer.length` when absent. Formats that send a tool call
+   * whole (Gemini, Ollama) send it in one chunk.
+   */
+  readonly chunks?: number;
 }
 
+export type WireName = 'openai' | 'anthropic' | 'gemini' | 'ollama' | 'tgi';
+
 export interface WireFormat {
-  readonly name: 'openai' | 'anthropic';
+  readonly name: WireName;
   readonly idPrefix: string;
-  parse(body: unknown): ParsedRequest | WireProblem;
+  parse(body: unknown, hints?: RouteHints): ParsedRequest | WireProblem;
   render(gen: Generation): Rendering;
-  /** Error body shaped like this provider's real errors; `param` names a rejected field where the format has one. */
-  errorBody(status: number, message?: string, param?: string | null): string;
+  /**
+   * Error body shaped like this provider's real errors; `param` names a rejected field where the format has one.
+   * `retryAfterS` is given to formats that say when to come back in the body (`retryAfterInBody`).
+   */
+  errorBody(status: number, message?: string, param?: string | null, retryAfterS?: number | null): string;
+  /** The provider says when to retry in the error body (Gemini's RetryInfo), not with a Retry-After header. */
+  readonly retryAfterInBody?: boolean;
+  /** How the provider refuses a request without credentials; `401` with the default message when absent. */
+  readonly authFailure?: { status: number; message: string };
 }
 
 export function isProblem(v: ParsedRequest | WireProblem): v is WireProblem {
