@@ -14,6 +14,11 @@ describe('targetOf', () => {
       maxConnections: 16,
     });
     expect(targetOf(deployment()).model).toBe('sim-gpt');
+    expect(targetOf(deployment())).not.toHaveProperty('healthPath');
+  });
+
+  it("carries the provider's healthPath (llama.cpp, vLLM /health) for health checks", () => {
+    expect(targetOf(deployment({ id: 'llamacpp', healthPath: '/health' })).healthPath).toBe('/health');
   });
 });
 

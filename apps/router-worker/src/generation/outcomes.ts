@@ -23,7 +23,7 @@ export interface ProviderAnswer extends AnswerDetails {
 
 /** Where to send a deployment's calls. Holds the secret: never log it. */
 export function targetOf(d: Deployment): AdapterTarget {
-  return {
+  const target: AdapterTarget = {
     baseUrl: d.provider.baseUrl,
     apiKey: d.provider.apiKey,
     model: d.model.upstreamName ?? d.model.name,
@@ -31,6 +31,11 @@ export function targetOf(d: Deployment): AdapterTarget {
     poolKey: d.provider.id,
     maxConnections: d.provider.maxConnections,
   };
+  // llama.cpp, vLLM and TGI health checks read this instead of the model list.
+  if (d.provider.healthPath !== undefined) {
+    target.healthPath = d.provider.healthPath;
+  }
+  return target;
 }
 
 export function successAttempt(d: Deployment, route: Route, latencyMs: number, retries: number): Attempt {

@@ -37,6 +37,13 @@ describe('routeOptions', () => {
     ]);
   });
 
+  it("gives the direct target the provider's healthPath, never the proxy's", () => {
+    const d = deployment({ id: 'llamacpp', routing: 'auto', gateway: 'litellm', healthPath: '/health' });
+    const [direct, viaGateway] = routeOptions(d, [litellm], null);
+    expect(direct.target.healthPath).toBe('/health');
+    expect(viaGateway.target).not.toHaveProperty('healthPath');
+  });
+
   it('has no route for a gateway provider whose gateway is missing', () => {
     expect(routeOptions(deployment({ routing: 'gateway', gateway: 'gone' }), [litellm], null)).toEqual([]);
   });

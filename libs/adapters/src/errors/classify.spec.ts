@@ -45,6 +45,7 @@ describe('classifyHttpFailure', () => {
       '{"type":"error","error":{"type":"permission_error","message":"Your API key does not have permission"}}',
       ErrorClass.Auth,
     ],
+    [402, '{"error":"You have exceeded your monthly included credits for Inference Providers."}', ErrorClass.Auth],
     [
       404,
       '{"error":{"message":"The model `gpt-9` does not exist","type":"invalid_request_error","code":"model_not_found"}}',

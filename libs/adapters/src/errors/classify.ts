@@ -32,7 +32,9 @@ export function classifyHttpFailure(
   if (status === 413) {
     return make(ErrorClass.ContextLength);
   }
-  if (status === 401 || status === 403) {
+  // 402: the account's credits are spent (HuggingFace's router once the monthly included credits are used up). Like a
+  // bad key, waiting will not help, but another deployment may well answer: never a fatal "invalid request".
+  if (status === 401 || status === 402 || status === 403) {
     return make(ErrorClass.Auth);
   }
   if (status === 404) {
