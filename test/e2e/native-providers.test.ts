@@ -1,0 +1,243 @@
+import OpenAI from 'openai';
+import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
+import { waitFor } from '@aigw/testing';
+import { TestSystem } from './harness';
+
+interface UsageRow {
+  request_id: string;
+  provider: string;
+  model: string;
+  status: string;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_usd: number;
+}
+
+/**
+ * The official OpenAI SDK (v6) through the whole system to the native provider families, each served by the simulator
+ * in its own wire format: Gemini (generateContent / streamGenerateContent SSE), Ollama (/api/chat, NDJSON) and TGI
+ * (/generate, /generate_stream). The gateway translates both ways; usage reaches usage_records.
+ */
+describe('OpenAI SDK to Gemini, Ollama and TGI deployments (e2e)', () => {
+  const system = new TestSystem({
+    workers: 1,
+    env: { RETRY_MAX: '0' },
+    catalog: (s) => `providers:
+  - id: gemini
+    kind: gemini
+    baseUrl: ${s.sim.url}/v1beta
+    apiKey: AIzaSy-sim-secret
+    timeoutMs: 10000
+    models:
+      - { name: sim-gemini, promptPer1k: 0.0003, completionPer1k: 0.0025, cachedPromptPer1k: 0.000075, contextWindow: 8192, capabilities: [chat, streaming, tools, json] }
+  - id: ollama
+    kind: ollama
+    baseUrl: ${s.sim.url}
+    timeoutMs: 10000
+    models:
+      - { name: sim-llama, promptPer1k: 0, completionPer1k: 0, contextWindow: 8192, capabilities: [chat, streaming] }
+  - id: tgi
+    kind: tgi
+    baseUrl: ${s.sim.url}
+    timeoutMs: 10000
+    models:
+      - { name: sim-tgi, promptPer1k: 0, completionPer1k: 0, contextWindow: 4096, capabilities: [chat, streaming] }
+`,
+  });
+  let client: OpenAI;
+  /** Request ids of the answers given, with the provider that gave them, checked against usage_records at the end. */
+  const answered: { requestId: string; provider: string }[] = [];
+
+  const weather: ChatCompletionTool = {
+    type: 'function',
+    function: {
+      name: 'get_weather',
+      description: 'Current weather in a city',
+      parameters: {
+        type: 'object',
+        properties: { city: { type: 'string' }, days: { type: 'integer' } },
+        required: ['city'],
+        additionalProperties: false,
+      },
+    },
+  };
+
+  beforeAll(async () => {
+    await system.start();
+    client = new OpenAI({ baseURL: `${system.gatewayUrl}/v1`, apiKey: system.adminKey, maxRetries: 0 });
+  }, 90_000);
+
+  afterAll(() => system.stop(), 30_000);
+
+  function remember(response: Response, provider: string): void {
+    expect(response.headers.get('x-gateway-provider')).toBe(provider);
+    answered.push({ requestId: response.headers.get('x-request-id') ?? '', provider });
+  }
+
+  /** The routes the simulator saw since `before` requests ago. */
+  const lastRoutes = (n: number): string[] => system.sim.lastRequests(n).map((r) => r.route);
+
+  async function plain(model: string, provider: string, route: string): Promise<OpenAI.ChatCompletion> {
+    const { data, response } = await client.chat.completions
+      .create({
+        model,
+        messages: [
+          { role: 'system', content: 'be brief' },
+          { role: 'user', content: `hello ${provider}` },
+        ],
+      })
+      .withResponse();
+    remember(response, provider);
+    expect(lastRoutes(1)).toEqual([route]);
+    expect(data.choices[0].message.content).toBe(`hello ${provider}`);
+    expect(data.choices[0].finish_reason).toBe('stop');
+    expect(data.usage?.prompt_tokens).toBeGreaterThan(0);
+    expect(data.usage?.completion_tokens).toBeGreaterThan(0);
+    return data;
+  }
+
+  async function streamed(model: string, provider: string, route: string): Promise<void> {
+    const { data: stream, response } = await client.chat.completions
+      .create({
+        model,
+        messages: [{ role: 'user', content: 'one two three four five' }],
+        stream: true,
+        stream_options: { include_usage: true },
+      })
+      .withResponse();
+    remember(response, provider);
+    let text = '';
+    let finish: string | null = null;
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    let chunks = 0;
+    for await (const chunk of stream) {
+      chunks++;
+      text += chunk.choices[0]?.delta?.content ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+      usage = chunk.usage ?? usage;
+    }
+    expect(lastRoutes(1)).toEqual([route]);
+    expect(text).toBe('one two three four five');
+    expect(chunks).toBeGreaterThan(3);
+    expect(finish).toBe('stop');
+    expect(usage?.prompt_tokens).toBeGreaterThan(0);
+    expect(usage?.completion_tokens).toBeGreaterThan(0);
+  }
+
+  describe('Gemini (native generateContent)', () => {
+    it('answers a completion, with the system message as systemInstruction, and its cost', async () => {
+      const { response } = await client.chat.completions
+        .create({ model: 'sim-gemini', messages: [{ role: 'user', content: 'priced' }] })
+        .withResponse();
+      remember(response, 'gemini');
+      expect(Number(response.headers.get('x-gateway-cost-usd'))).toBeGreaterThan(0);
+      await plain('sim-gemini', 'gemini', 'POST /v1beta/models/sim-gemini:generateContent');
+      const sent = system.sim.lastRequests(1)[0].body as { systemInstruction: unknown; contents: unknown[] };
+      expect(sent.systemInstruction).toEqual({ parts: [{ text: 'be brief' }] });
+      expect(sent.contents).toEqual([{ role: 'user', parts: [{ text: 'hello gemini' }] }]);
+      expect(system.sim.lastRequests(1)[0].hadAuth).toBe(true);
+    });
+
+    it('streams through streamGenerateContent SSE with usage in the last chunk', async () => {
+      await streamed('sim-gemini', 'gemini', 'POST /v1beta/models/sim-gemini:streamGenerateContent');
+    });
+
+    it('runs a tool-call round trip: functionCall out, functionResponse back, the answer in text', async () => {
+      const messages: ChatCompletionMessageParam[] = [{ role: 'user', content: 'Oslo' }];
+      const first = await client.chat.completions.create({ model: 'sim-gemini', messages, tools: [weather] });
+      const choice = first.choices[0];
+      expect(choice.finish_reason).toBe('tool_calls');
+      const call = choice.message.tool_calls?.[0];
+      if (call?.type !== 'function') {
+        throw new Error('expected a function call');
+      }
+      expect(call.function.name).toBe('get_weather');
+      expect(JSON.parse(call.function.arguments)).toEqual({ city: 'Oslo', days: 4 });
+      // The schema reached Gemini without the keywords its Schema object refuses.
+      const declared = system.sim.lastRequests(1)[0].body as {
+        tools: { functionDeclarations: { parameters: Record<string, unknown> }[] }[];
+      };
+      expect(declared.tools[0].functionDeclarations[0].parameters).not.toHaveProperty('additionalProperties');
+
+      messages.push(choice.message, { role: 'tool', tool_call_id: call.id, content: '12C and sunny' });
+      const { data: second, response } = await client.chat.completions
+        .create({ model: 'sim-gemini', messages, tools: [weather] })
+        .withResponse();
+      remember(response, 'gemini');
+      expect(second.choices[0].finish_reason).toBe('stop');
+      expect(second.choices[0].message.content).toBe('Tool result: 12C and sunny');
+      const sent = system.sim.lastRequests(1)[0].body as { contents: { role: string; parts: unknown[] }[] };
+      expect(sent.contents.map((c) => c.role)).toEqual(['user', 'model', 'user']);
+      expect(sent.contents[2].parts).toEqual([
+        { functionResponse: { name: 'get_weather', response: { content: '12C and sunny' } } },
+      ]);
+    });
+
+    it('streams a tool call the SDK assembles', async () => {
+      const stream = client.chat.completions.stream({
+        model: 'sim-gemini',
+        messages: [{ role: 'user', content: 'Bergen' }],
+        tools: [weather],
+      });
+      const done = await stream.finalChatCompletion();
+      const call = done.choices[0].message.tool_calls?.[0];
+      expect(done.choices[0].finish_reason).toBe('tool_calls');
+      expect(call?.type === 'function' ? JSON.parse(call.function.arguments) : null).toEqual({
+        city: 'Bergen',
+        days: 6,
+      });
+    });
+  });
+
+  describe('Ollama (native /api/chat)', () => {
+    it('answers a completion', async () => {
+      await plain('sim-llama', 'ollama', 'POST /api/chat');
+      const sent = system.sim.lastRequests(1)[0].body as { model: string; stream: boolean };
+      expect(sent).toMatchObject({ model: 'sim-llama', stream: false });
+    });
+
+    it('streams NDJSON as SSE chunks with usage', async () => {
+      await streamed('sim-llama', 'ollama', 'POST /api/chat');
+      expect((system.sim.lastRequests(1)[0].body as { stream: boolean }).stream).toBe(true);
+    });
+  });
+
+  describe('TGI (native /generate)', () => {
+    it('answers a completion from the transcript it sends', async () => {
+      await plain('sim-tgi', 'tgi', 'POST /generate');
+      const sent = system.sim.lastRequests(1)[0].body as { inputs: string };
+      expect(sent.inputs).toBe('System: be brief\n\nUser: hello tgi\n\nAssistant:');
+    });
+
+    it('streams /generate_stream with usage', async () => {
+      await streamed('sim-tgi', 'tgi', 'POST /generate_stream');
+    });
+  });
+
+  it('records the usage of every answer in usage_records, priced by deployment', async () => {
+    expect(answered.length).toBeGreaterThanOrEqual(8);
+    const ids = answered.map((a) => a.requestId);
+    const rows = await waitFor(
+      async () => {
+        const r = await system.query<UsageRow>(
+          'SELECT request_id, provider, model, status, prompt_tokens, completion_tokens, cost_usd FROM usage_records WHERE request_id = ANY($1)',
+          [ids],
+        );
+        return r.length === ids.length ? r : null;
+      },
+      { timeoutMs: 10_000, message: 'usage records not written' },
+    );
+    for (const { requestId, provider } of answered) {
+      const row = rows.find((r) => r.request_id === requestId);
+      expect(row).toMatchObject({ provider, status: 'success' });
+      expect(row?.prompt_tokens).toBeGreaterThan(0);
+      expect(row?.completion_tokens).toBeGreaterThan(0);
+      if (provider === 'gemini') {
+        expect(Number(row?.cost_usd)).toBeGreaterThan(0);
+      } else {
+        expect(Number(row?.cost_usd)).toBe(0);
+      }
+    }
+    expect(new Set(rows.map((r) => r.model))).toEqual(new Set(['sim-gemini', 'sim-llama', 'sim-tgi']));
+  });
+});
