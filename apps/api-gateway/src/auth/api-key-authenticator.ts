@@ -6,12 +6,13 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { DEFAULT_TIER, ErrorCode, GatewayError, NO_LIMITS } from '@aigw/core';
-import { ApiKeyStore } from '@aigw/entities';
+import { ErrorCode, GatewayError, resolveCallerPolicy, type RateLimitDefaults, type TierTable } from '@aigw/core';
+import { ApiKeyStore, type ActiveApiKey } from '@aigw/entities';
 import { describeError, ENV } from '@aigw/platform';
 import { GatewayEnv } from '../config/gateway-env';
 import type { AuthContext } from '../http/request-context';
 import { ApiKeyCache } from './api-key-cache';
+import { TIERS } from './tiers.provider';
 
 const NEGATIVE_TTL_MS = 1_000;
 const MAX_CACHED_KEYS = 10_000;
@@ -28,11 +29,14 @@ export class ApiKeyAuthenticator implements OnModuleInit, BeforeApplicationShutd
   private readonly cache: ApiKeyCache<AuthContext>;
   private touched = new Set<string>();
   private timer?: NodeJS.Timeout;
+  private readonly rateDefaults: RateLimitDefaults;
 
   constructor(
     @Inject(ENV) private readonly env: GatewayEnv,
     private readonly store: ApiKeyStore,
+    @Inject(TIERS) private readonly tiers: TierTable,
   ) {
+    this.rateDefaults = { rpm: env.RATE_LIMIT_RPM ?? null, tpm: env.RATE_LIMIT_TPM ?? null };
     this.cache = new ApiKeyCache((key) => this.lookup(key), {
       ttlMs: env.AUTH_CACHE_TTL_MS,
       negativeTtlMs: NEGATIVE_TTL_MS,
@@ -60,7 +64,10 @@ export class ApiKeyAuthenticator implements OnModuleInit, BeforeApplicationShutd
     clearInterval(this.timer);
   }
 
-  /** The caller behind `key`, or null when the key is unknown or revoked. Synchronous on a cache hit. */
+  /**
+   * The caller behind `key`, or null when the key is unknown or revoked. Synchronous on a cache hit. An expired
+   * key is returned too (its policy says so): the guard answers it with key_expired.
+   */
   authenticate(key: string): AuthContext | null | Promise<AuthContext | null> {
     const found = this.cache.resolve(key);
     if (found instanceof Promise) {
@@ -86,14 +93,23 @@ export class ApiKeyAuthenticator implements OnModuleInit, BeforeApplicationShutd
 
   private async lookup(key: string): Promise<AuthContext | null> {
     const row = await this.store.findActiveByKey(key);
-    return row === null
-      ? null
-      : {
-          userId: row.userId,
-          apiKeyId: row.id,
-          role: row.role,
-          policy: { tier: DEFAULT_TIER, expiresAt: null, allowedModels: null, limits: NO_LIMITS },
-        };
+    return row === null ? null : this.contextOf(row);
+  }
+
+  /** Resolved once per lookup and cached with the key: the request path reads limits, never the database. */
+  private contextOf(row: ActiveApiKey): AuthContext {
+    const policy = resolveCallerPolicy(
+      {
+        expiresAt: row.expiresAt === null ? null : row.expiresAt.getTime(),
+        allowedModels: row.allowedModels,
+        rpm: row.rpm,
+        tpm: row.tpm,
+      },
+      row.quota,
+      this.tiers,
+      this.rateDefaults,
+    );
+    return { userId: row.userId, apiKeyId: row.id, keyPrefix: row.prefix, role: row.role, policy };
   }
 
   private async flushTouches(): Promise<void> {

@@ -1,5 +1,5 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import { ErrorCode, GatewayError } from '@aigw/core';
+import { ErrorCode, GatewayError, isExpired } from '@aigw/core';
 import { HealthController, MetricsController } from '@aigw/platform';
 import type { FastifyRequest } from 'fastify';
 import type { AuthContext } from '../http/request-context';
@@ -38,6 +38,10 @@ function admit(req: FastifyRequest, auth: AuthContext | null): boolean {
   if (auth === null) {
     // Never echo the key: it may be a real key from another system pasted by mistake.
     throw new GatewayError(ErrorCode.InvalidApiKey, 'Invalid API key.');
+  }
+  // Checked per request, not per lookup: a cached key may pass its expiry while cached.
+  if (isExpired(auth.policy, Date.now())) {
+    throw new GatewayError(ErrorCode.KeyExpired, 'This API key has expired.');
   }
   req.auth = auth;
   return true;

@@ -6,6 +6,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 export interface AuthContext {
   userId: string;
   apiKeyId: string;
+  /** The key's visible prefix: with the id, how audit entries name who acted. */
+  keyPrefix?: string;
   role: 'user' | 'admin';
   /** Restrictions and resolved limits of the key (see CallerPolicy); cached with the key. */
   policy: CallerPolicy;

@@ -1,0 +1,139 @@
+import { Transform } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayNotEmpty,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsNotEmpty,
+  IsNumber,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateIf,
+  registerDecorator,
+  type ValidationOptions,
+} from 'class-validator';
+import { allowedModelEntryProblem } from '@aigw/core';
+
+const MAX_RATE = 1_000_000_000;
+/** numeric(18,9) holds up to 10^9 dollars. */
+const MAX_SPEND_USD = 999_999_999;
+
+/** Present and not null: null means "clear" where a field allows it. */
+const isPresent = (_: object, v: unknown): boolean => v !== null && v !== undefined;
+
+function trimmed({ value }: { value: unknown }): unknown {
+  return typeof value === 'string' ? value.trim() : value;
+}
+
+/** Every entry a model name, `provider/model` or `provider/*`. */
+function IsAllowedModelList(options?: ValidationOptions): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) =>
+    registerDecorator({
+      name: 'isAllowedModelList',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      options: {
+        message:
+          'every entry must be a model name, provider/model or provider/* (no spaces around, * only as provider/*)',
+        ...options,
+      },
+      validator: {
+        validate: (value: unknown): boolean =>
+          Array.isArray(value) && value.every((e) => typeof e === 'string' && allowedModelEntryProblem(e) === null),
+      },
+    });
+}
+
+/** `POST /api/v1/ai/admin/users`. */
+export class CreateUserDto {
+  @Transform(trimmed)
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  name!: string;
+
+  /** Checked against the configured tiers by the service. */
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  tier?: string;
+}
+
+/** `POST /api/v1/ai/admin/keys`. */
+export class CreateKeyDto {
+  @IsUUID('all', { message: 'userId must be a user id (a UUID)' })
+  userId!: string;
+
+  @IsOptional()
+  @IsIn(['user', 'admin'])
+  role?: 'user' | 'admin';
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  name?: string;
+
+  /** ISO 8601 with a time zone; must lie in the future (checked by the service against the clock). */
+  @IsOptional()
+  @IsISO8601({ strict: true }, { message: 'expiresAt must be an ISO 8601 date-time' })
+  @Matches(/(Z|[+-]\d\d:?\d\d)$/, { message: 'expiresAt must name its time zone (Z or ±hh:mm)' })
+  expiresAt?: string;
+
+  @IsOptional()
+  @IsArray()
+  @ArrayNotEmpty()
+  @ArrayMaxSize(200)
+  @IsAllowedModelList()
+  allowedModels?: string[];
+
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_RATE)
+  rpm?: number;
+
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_RATE)
+  tpm?: number;
+}
+
+/** `PUT /api/v1/ai/admin/quotas/:userId`: absent leaves a field, null clears a limit (the tier's applies). */
+export class UpdateQuotaDto {
+  @ValidateIf((_, v) => v !== undefined)
+  @IsString({ message: 'tier must be the name of a configured tier' })
+  @IsNotEmpty()
+  tier?: string;
+
+  @ValidateIf(isPresent)
+  @IsInt()
+  @Min(0)
+  @Max(MAX_RATE)
+  dailyRequestLimit?: number | null;
+
+  @ValidateIf(isPresent)
+  @IsInt()
+  @Min(0)
+  @Max(MAX_RATE)
+  monthlyRequestLimit?: number | null;
+
+  @ValidateIf(isPresent)
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(MAX_SPEND_USD)
+  dailySpendLimitUsd?: number | null;
+
+  @ValidateIf(isPresent)
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(MAX_SPEND_USD)
+  monthlySpendLimitUsd?: number | null;
+}

@@ -1,0 +1,22 @@
+import type { Provider } from '@nestjs/common';
+import { AuditLogStore, QuotaStore, UsageReportStore, UserStore } from '@aigw/entities';
+import { DataSource } from 'typeorm';
+import { QUOTA_COUNTERS } from './quota-counters.port';
+import { UsageRecordQuotaCounters } from './usage-record-quota-counters';
+
+// 'DATABASE_MIGRATED' orders the stores after the migrations.
+const store = <T>(cls: new (ds: DataSource) => T): Provider<T> => ({
+  provide: cls,
+  inject: [DataSource, 'DATABASE_MIGRATED'],
+  useFactory: (dataSource: DataSource) => new cls(dataSource),
+});
+
+/** The stores behind the admin and usage APIs, and the quota counters they read. */
+export const GOVERNANCE_PROVIDERS: Provider[] = [
+  store(UserStore),
+  store(QuotaStore),
+  store(AuditLogStore),
+  store(UsageReportStore),
+  // TEMPORARY: replaced by the Redis-backed counters under the same token.
+  { provide: QUOTA_COUNTERS, useClass: UsageRecordQuotaCounters },
+];

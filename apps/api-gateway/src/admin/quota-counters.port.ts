@@ -1,0 +1,21 @@
+/**
+ * The live quota counters of a user (requests and spend in the current day and month), as admission counts
+ * them. Injected by the QUOTA_COUNTERS token so the admin and usage views do not depend on where they live.
+ */
+export const QUOTA_COUNTERS = Symbol('QUOTA_COUNTERS');
+
+export interface QuotaCounters {
+  dailyRequests: number;
+  monthlyRequests: number;
+  dailySpendUsd: number;
+  monthlySpendUsd: number;
+  /** ISO instants the daily and monthly counters start over (UTC midnight, the first of next month). */
+  dailyResetsAt: string;
+  monthlyResetsAt: string;
+}
+
+export interface QuotaCountersPort {
+  read(userId: string, now: number): Promise<QuotaCounters>;
+  /** Zeroes the user's counters; called after the reset times in user_quotas were set to now. */
+  reset(userId: string): Promise<void>;
+}

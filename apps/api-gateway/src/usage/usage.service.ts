@@ -1,0 +1,100 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ErrorCode, GatewayError } from '@aigw/core';
+import { UsageReportStore, type UsageGroupBy, type UsageTotals } from '@aigw/entities';
+import { QUOTA_COUNTERS, type QuotaCountersPort } from '../admin/quota-counters.port';
+import type { AuthContext } from '../http/request-context';
+import type { UsageQueryDto } from './usage-query.dto';
+
+const DAY_MS = 86_400_000;
+const DEFAULT_RANGE_MS = 30 * DAY_MS;
+/** Bounds the scan of one request (the index is per user and time, so cost grows with the range). */
+export const MAX_RANGE_DAYS = 366;
+
+export type UsageGroupView = UsageTotals & Partial<Record<UsageGroupBy, string | null>>;
+
+export interface UsageView {
+  from: string;
+  to: string;
+  groupBy: UsageGroupBy;
+  totals: UsageTotals;
+  groups: UsageGroupView[];
+  quota: {
+    tier: string;
+    dailyRequestLimit: number | null;
+    monthlyRequestLimit: number | null;
+    dailySpendLimitUsd: number | null;
+    monthlySpendLimitUsd: number | null;
+    dailyRequests: number;
+    monthlyRequests: number;
+    dailySpendUsd: number;
+    monthlySpendUsd: number;
+    /** What is left of each limit; null: unlimited. */
+    remaining: {
+      dailyRequests: number | null;
+      monthlyRequests: number | null;
+      dailySpendUsd: number | null;
+      monthlySpendUsd: number | null;
+    };
+    resetsAt: { daily: string; monthly: string };
+  };
+}
+
+function left(limit: number | null, used: number): number | null {
+  return limit === null ? null : Math.max(0, Math.round((limit - used) * 1e9) / 1e9);
+}
+
+/** The caller's own usage and quota: the user behind the key, never anyone else's. */
+@Injectable()
+export class UsageService {
+  constructor(
+    private readonly reports: UsageReportStore,
+    @Inject(QUOTA_COUNTERS) private readonly counters: QuotaCountersPort,
+  ) {}
+
+  async ofCaller(query: UsageQueryDto, auth: AuthContext): Promise<UsageView> {
+    const now = Date.now();
+    const to = query.to === undefined ? new Date(now) : new Date(query.to);
+    const from = query.from === undefined ? new Date(to.getTime() - DEFAULT_RANGE_MS) : new Date(query.from);
+    if (from >= to) {
+      throw new GatewayError(ErrorCode.InvalidRequest, "Invalid 'from': it must be before 'to'.", { param: 'from' });
+    }
+    if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY_MS) {
+      throw new GatewayError(
+        ErrorCode.InvalidRequest,
+        `Invalid 'to': a range covers at most ${MAX_RANGE_DAYS} days; ask for several ranges.`,
+        { param: 'to' },
+      );
+    }
+    const groupBy = query.groupBy ?? 'day';
+    const [{ totals, groups }, counters] = await Promise.all([
+      this.reports.summarize(auth.userId, from, to, groupBy),
+      this.counters.read(auth.userId, now),
+    ]);
+    const limits = auth.policy.limits;
+    return {
+      from: from.toISOString(),
+      to: to.toISOString(),
+      groupBy,
+      totals,
+      groups: groups.map(({ key, ...sums }) => ({ [groupBy]: key, ...sums })),
+      quota: {
+        tier: auth.policy.tier,
+        dailyRequestLimit: limits.dailyRequestLimit,
+        monthlyRequestLimit: limits.monthlyRequestLimit,
+        dailySpendLimitUsd: limits.dailySpendLimitUsd,
+        monthlySpendLimitUsd: limits.monthlySpendLimitUsd,
+        dailyRequests: counters.dailyRequests,
+        monthlyRequests: counters.monthlyRequests,
+        dailySpendUsd: counters.dailySpendUsd,
+        monthlySpendUsd: counters.monthlySpendUsd,
+        remaining: {
+          dailyRequests: left(limits.dailyRequestLimit, counters.dailyRequests),
+          monthlyRequests: left(limits.monthlyRequestLimit, counters.monthlyRequests),
+          dailySpendUsd: left(limits.dailySpendLimitUsd, counters.dailySpendUsd),
+          monthlySpendUsd: left(limits.monthlySpendLimitUsd, counters.monthlySpendUsd),
+        },
+        resetsAt: { daily: counters.dailyResetsAt, monthly: counters.monthlyResetsAt },
+      },
+    };
+  }
+}
