@@ -1,0 +1,252 @@
+import { sha256Hex } from '@aigw/core';
+import { GatewayHarness, sleep } from '../support';
+import { audit, call, createKey, createUser, errorOf, type KeyBody, type UserBody } from './admin-support';
+
+const TTL_MS = 300;
+
+/** Users and keys over the admin API: contract, validation, roles, revocation, expiry and the audit log. */
+describe('admin API: users and keys', () => {
+  const h = new GatewayHarness({ AUTH_CACHE_TTL_MS: String(TTL_MS) });
+
+  beforeAll(() => h.start(), 60_000);
+  afterAll(() => h.stop(), 30_000);
+
+  const users = async (): Promise<UserBody[]> =>
+    (await call<{ data: UserBody[] }>(h, 'GET', '/api/v1/ai/admin/users')).body.data;
+  const keys = async (): Promise<KeyBody[]> =>
+    (await call<{ data: KeyBody[] }>(h, 'GET', '/api/v1/ai/admin/keys')).body.data;
+
+  describe('users', () => {
+    it('creates a user with the default tier, or the one given, and lists them', async () => {
+      const alice = await call<UserBody>(h, 'POST', '/api/v1/ai/admin/users', { name: 'alice' });
+      expect(alice.status).toBe(201);
+      expect(alice.body).toEqual({
+        id: expect.any(String),
+        name: 'alice',
+        tier: 'default',
+        createdAt: expect.any(String),
+      });
+      const bob = await createUser(h, 'bob', 'pro');
+      expect(bob.tier).toBe('pro');
+      const listed = await users();
+      expect(listed.map((u) => [u.name, u.tier])).toEqual(
+        expect.arrayContaining([
+          ['alice', 'default'],
+          ['bob', 'pro'],
+        ]),
+      );
+    });
+
+    it.each([
+      [{}, 'name'],
+      [{ name: '' }, 'name'],
+      [{ name: '   ' }, 'name'],
+      [{ name: 42 }, 'name'],
+      [{ name: 'carol', tier: 'platinum' }, 'tier'],
+      [{ name: 'carol', tier: 7 }, 'tier'],
+    ])('400 naming the field for %j, nothing created', async (body, param) => {
+      const before = await users();
+      const res = await call(h, 'POST', '/api/v1/ai/admin/users', body);
+      expect(res.status).toBe(400);
+      expect(errorOf(res)).toMatchObject({ code: 'invalid_request', param, type: 'invalid_request_error' });
+      expect(await users()).toEqual(before);
+    });
+
+    it('400 naming the name for a duplicate, nothing changed', async () => {
+      await createUser(h, 'dora');
+      const before = await users();
+      const res = await call(h, 'POST', '/api/v1/ai/admin/users', { name: 'dora', tier: 'pro' });
+      expect(res.status).toBe(400);
+      expect(errorOf(res).param).toBe('name');
+      expect(await users()).toEqual(before);
+    });
+
+    it('400 for a body that is not a JSON object', async () => {
+      const res = await call(h, 'POST', '/api/v1/ai/admin/users', '[1]');
+      expect(res.status).toBe(400);
+    });
+  });
+
+  describe('keys', () => {
+    let user: UserBody;
+    beforeAll(async () => {
+      user = await createUser(h, 'keyholder');
+    });
+
+    it('creates a key shown once; it authenticates; listings never show it', async () => {
+      const res = await call<KeyBody & { key: string }>(h, 'POST', '/api/v1/ai/admin/keys', {
+        userId: user.id,
+        name: 'ci',
+        allowedModels: ['sim-gpt', 'sim-b/*'],
+        rpm: 10,
+        tpm: 1000,
+      });
+      expect(res.status).toBe(201);
+      expect(res.body).toMatchObject({
+        id: expect.any(String),
+        key: expect.stringMatching(/^sk-aigw-/),
+        userId: user.id,
+        userName: 'keyholder',
+        role: 'user',
+        name: 'ci',
+        allowedModels: ['sim-gpt', 'sim-b/*'],
+        rpm: 10,
+        tpm: 1000,
+        expiresAt: null,
+        revokedAt: null,
+      });
+      expect(res.body.key.startsWith(res.body.prefix)).toBe(true);
+      const usage = await call(h, 'GET', '/api/v1/ai/usage', undefined, res.body.key);
+      expect(usage.status).toBe(200);
+
+      const listing = await call(h, 'GET', '/api/v1/ai/admin/keys');
+      const text = JSON.stringify(listing.body);
+      expect(text).not.toContain(res.body.key);
+      expect(text).not.toContain(sha256Hex(res.body.key));
+      const mine = await call<{ data: KeyBody[] }>(h, 'GET', `/api/v1/ai/admin/keys?userId=${user.id}`);
+      expect(mine.body.data.map((k) => k.id)).toEqual([res.body.id]);
+      expect(mine.body.data[0]).not.toHaveProperty('key');
+    });
+
+    it('creates admin keys that can use the admin API', async () => {
+      const admin = await createKey(h, { userId: user.id, role: 'admin' });
+      expect(admin.role).toBe('admin');
+      expect((await call(h, 'GET', '/api/v1/ai/admin/users', undefined, admin.key)).status).toBe(200);
+    });
+
+    it.each([
+      [{}, 'userId'],
+      [{ userId: 'not-a-uuid' }, 'userId'],
+      [{ userId: 'USER', role: 'root' }, 'userId'],
+      [{ role: 'root' }, 'role'],
+      [{ name: 5 }, 'name'],
+      [{ expiresAt: 'tomorrow' }, 'expiresAt'],
+      [{ expiresAt: '2099-01-01T00:00:00' }, 'expiresAt'],
+      [{ expiresAt: '2001-01-01T00:00:00Z' }, 'expiresAt'],
+      [{ allowedModels: [] }, 'allowedModels'],
+      [{ allowedModels: 'sim-gpt' }, 'allowedModels'],
+      [{ allowedModels: [' sim-gpt'] }, 'allowedModels'],
+      [{ allowedModels: ['sim*'] }, 'allowedModels'],
+      [{ allowedModels: [3] }, 'allowedModels'],
+      [{ rpm: 0 }, 'rpm'],
+      [{ rpm: '5' }, 'rpm'],
+      [{ tpm: 1.5 }, 'tpm'],
+    ])('400 naming the field for %j, no key created', async (fields, param) => {
+      const body = { userId: user.id, ...fields };
+      if ('userId' in fields) {
+        body.userId = (fields as { userId?: string }).userId as string;
+      }
+      if (param === 'userId' && !('userId' in fields)) {
+        delete (body as { userId?: string }).userId;
+      }
+      const before = await keys();
+      const res = await call(h, 'POST', '/api/v1/ai/admin/keys', body);
+      expect(res.status).toBe(400);
+      expect(errorOf(res)).toMatchObject({ code: 'invalid_request', param });
+      expect(await keys()).toEqual(before);
+    });
+
+    it('404 for a user that does not exist, no key created', async () => {
+      const before = await keys();
+      const res = await call(h, 'POST', '/api/v1/ai/admin/keys', { userId: '00000000-0000-4000-8000-000000000000' });
+      expect(res.status).toBe(404);
+      expect(errorOf(res)).toMatchObject({ code: 'not_found', param: 'userId' });
+      expect(await keys()).toEqual(before);
+    });
+
+    it('revokes a key: 401 invalid_api_key once the auth cache TTL has passed; revoking again changes nothing', async () => {
+      const k = await createKey(h, { userId: user.id });
+      expect((await call(h, 'GET', '/api/v1/ai/usage', undefined, k.key)).status).toBe(200);
+      const res = await call<KeyBody>(h, 'DELETE', `/api/v1/ai/admin/keys/${k.id}`);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ id: k.id, revokedAt: expect.any(String) });
+      expect(res.body).not.toHaveProperty('key');
+      await sleep(TTL_MS + 100);
+      const after = await call(h, 'GET', '/api/v1/ai/usage', undefined, k.key);
+      expect(after.status).toBe(401);
+      expect(errorOf(after).code).toBe('invalid_api_key');
+      const again = await call<KeyBody>(h, 'DELETE', `/api/v1/ai/admin/keys/${k.id}`);
+      expect(again.status).toBe(200);
+      expect(again.body.revokedAt).toBe(res.body.revokedAt);
+      expect((await audit(h, k.id)).filter((a) => a.action === 'key.revoke')).toHaveLength(1);
+    });
+
+    it.each(['00000000-0000-4000-8000-000000000000', 'nope'])('404 revoking unknown key %s', async (id) => {
+      const res = await call(h, 'DELETE', `/api/v1/ai/admin/keys/${id}`);
+      expect(res.status).toBe(404);
+      expect(errorOf(res).code).toBe('not_found');
+    });
+
+    it('an expired key answers 401 key_expired, even while its lookup is cached', async () => {
+      const k = await createKey(h, { userId: user.id, expiresAt: new Date(Date.now() + 1_500).toISOString() });
+      expect((await call(h, 'GET', '/api/v1/ai/usage', undefined, k.key)).status).toBe(200);
+      await sleep(1_600);
+      const res = await call(h, 'POST', '/v1/chat/completions', { model: 'sim-gpt', messages: [] }, k.key);
+      expect(res.status).toBe(401);
+      expect(errorOf(res)).toMatchObject({ code: 'key_expired', type: 'authentication_error' });
+    });
+  });
+
+  describe('roles', () => {
+    let userKey = '';
+    beforeAll(async () => {
+      const u = await createUser(h, 'plain');
+      userKey = (await createKey(h, { userId: u.id })).key;
+    });
+
+    // Three entries each: jest would take a missing third argument for a done callback.
+    const routes: [string, string, unknown][] = [
+      ['GET', '/api/v1/ai/admin/users', undefined],
+      ['POST', '/api/v1/ai/admin/users', { name: 'sneaky' }],
+      ['GET', '/api/v1/ai/admin/keys', undefined],
+      ['POST', '/api/v1/ai/admin/keys', { userId: '00000000-0000-4000-8000-000000000000', role: 'admin' }],
+      ['DELETE', '/api/v1/ai/admin/keys/00000000-0000-4000-8000-000000000000', undefined],
+      ['GET', '/api/v1/ai/admin/quotas/00000000-0000-4000-8000-000000000000', undefined],
+      ['PUT', '/api/v1/ai/admin/quotas/00000000-0000-4000-8000-000000000000', { tier: 'pro' }],
+      ['POST', '/api/v1/ai/admin/quotas/00000000-0000-4000-8000-000000000000/reset', undefined],
+    ];
+
+    it.each(routes)('a user key on %s %s answers 403 and changes nothing', async (method, route, body) => {
+      const before = { users: await users(), keys: await keys() };
+      const res = await call(h, method, route, body, userKey);
+      expect(res.status).toBe(403);
+      expect(errorOf(res)).toMatchObject({ code: 'permission_denied', type: 'permission_error' });
+      expect({ users: await users(), keys: await keys() }).toEqual(before);
+    });
+
+    it.each(routes)('no key on %s %s answers 401', async (method, route, _body) => {
+      const res = await fetch(`${h.url}${route}`, { method });
+      expect(res.status).toBe(401);
+    });
+  });
+
+  describe('audit log', () => {
+    it('records who created a user and a key, and revoked it, with before and after and never a secret', async () => {
+      const u = await createUser(h, 'audited', 'free');
+      const k = await createKey(h, { userId: u.id, allowedModels: ['sim-gpt'] });
+      await call(h, 'DELETE', `/api/v1/ai/admin/keys/${k.id}`);
+      const adminKeyId = (await keys()).find((x) => x.name === 'bootstrap')?.id ?? '';
+      expect(adminKeyId).not.toBe('');
+
+      const [created] = await audit(h, u.id);
+      expect(created).toMatchObject({
+        action: 'user.create',
+        actor: expect.stringContaining(`api-key:${adminKeyId}:`),
+        before: null,
+        after: { id: u.id, name: 'audited', tier: 'free' },
+      });
+      const keyEntries = await audit(h, k.id);
+      expect(keyEntries.map((e) => e.action)).toEqual(['key.revoke', 'key.create']);
+      const [revoke, create] = keyEntries;
+      expect(create).toMatchObject({ before: null, after: { id: k.id, allowedModels: ['sim-gpt'], revokedAt: null } });
+      expect(revoke).toMatchObject({
+        before: { id: k.id, revokedAt: null },
+        after: { id: k.id, revokedAt: expect.any(String) },
+      });
+      const everything = JSON.stringify(await audit(h));
+      expect(everything).not.toContain(k.key);
+      expect(everything).not.toContain(sha256Hex(k.key));
+      expect(everything).not.toContain(h.adminKey);
+    });
+  });
+});
