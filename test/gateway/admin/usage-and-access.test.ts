@@ -1,0 +1,207 @@
+import { GatewayHarness, chat } from '../support';
+import { call, createKey, createUser, errorOf, recordUsage, usageEvent } from './admin-support';
+
+interface UsageBody {
+  from: string;
+  to: string;
+  groupBy: string;
+  totals: {
+    requests: number;
+    promptTokens: number;
+    completionTokens: number;
+    cachedPromptTokens: number;
+    costUsd: number;
+  };
+  groups: Record<string, unknown>[];
+  quota: Record<string, unknown>;
+}
+
+/** A user's own usage view, restricted keys (aliases included) and cross-tenant reads. */
+describe('usage view and access', () => {
+  const h = new GatewayHarness();
+  let aliceKey = '';
+  let bobKey = '';
+  let aliceId = '';
+
+  beforeAll(async () => {
+    await h.start();
+    const alice = await createUser(h, 'u-alice', 'free');
+    const bob = await createUser(h, 'u-bob');
+    aliceId = alice.id;
+    aliceKey = (await createKey(h, { userId: alice.id })).key;
+    bobKey = (await createKey(h, { userId: bob.id })).key;
+    const day = (d: number): string => new Date(Date.UTC(2026, 10, d, 12)).toISOString();
+    await recordUsage(h, [
+      usageEvent(alice.id, {
+        createdAt: day(1),
+        promptTokens: 100,
+        completionTokens: 10,
+        cachedTokens: 40,
+        costUsd: 0.5,
+      }),
+      usageEvent(alice.id, { createdAt: day(1), provider: 'sim-b', model: 'sim-claude', costUsd: 0.25 }),
+      usageEvent(alice.id, { createdAt: day(2), promptTokens: 1, completionTokens: 2, costUsd: 0.125 }),
+      usageEvent(alice.id, {
+        createdAt: day(3),
+        provider: null,
+        model: null,
+        requestedModel: 'auto',
+        status: 'error',
+        costUsd: 0,
+      }),
+      usageEvent(alice.id, { createdAt: day(20), costUsd: 9 }),
+      usageEvent(bob.id, { createdAt: day(1), costUsd: 100 }),
+    ]);
+  }, 60_000);
+  afterAll(() => h.stop(), 30_000);
+
+  const usage = (query: string, key = aliceKey): Promise<{ status: number; body: UsageBody }> =>
+    call<UsageBody>(h, 'GET', `/api/v1/ai/usage${query}`, undefined, key);
+
+  describe('GET /api/v1/ai/usage', () => {
+    it("groups the caller's own requests by day in [from, to)", async () => {
+      const res = await usage('?from=2026-11-01&to=2026-11-04');
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({
+        from: '2026-11-01T00:00:00.000Z',
+        to: '2026-11-04T00:00:00.000Z',
+        groupBy: 'day',
+        totals: { requests: 4, promptTokens: 121, completionTokens: 22, cachedPromptTokens: 40, costUsd: 0.875 },
+      });
+      expect(res.body.groups).toEqual([
+        {
+          day: '2026-11-01',
+          requests: 2,
+          promptTokens: 110,
+          completionTokens: 15,
+          cachedPromptTokens: 40,
+          costUsd: 0.75,
+        },
+        { day: '2026-11-02', requests: 1, promptTokens: 1, completionTokens: 2, cachedPromptTokens: 0, costUsd: 0.125 },
+        { day: '2026-11-03', requests: 1, promptTokens: 10, completionTokens: 5, cachedPromptTokens: 0, costUsd: 0 },
+      ]);
+    });
+
+    it('groups by model and by provider', async () => {
+      const byModel = await usage('?from=2026-11-01&to=2026-11-04&groupBy=model');
+      expect(byModel.body.groups.map((g) => [g.model, g.requests])).toEqual([
+        ['auto', 1],
+        ['sim-claude', 1],
+        ['sim-gpt', 2],
+      ]);
+      const byProvider = await usage('?from=2026-11-01T00:00:00Z&to=2026-11-04T00:00:00Z&groupBy=provider');
+      expect(byProvider.body.groups.map((g) => [g.provider, g.requests, g.costUsd])).toEqual([
+        ['sim', 2, 0.625],
+        ['sim-b', 1, 0.25],
+        [null, 1, 0],
+      ]);
+    });
+
+    it("never shows another user's usage", async () => {
+      const bob = await usage('?from=2026-11-01&to=2026-11-04', bobKey);
+      expect(bob.body.totals).toMatchObject({ requests: 1, costUsd: 100 });
+      const admin = await usage('?from=2026-11-01&to=2026-11-04', h.adminKey);
+      expect(admin.body.totals.requests).toBe(0);
+    });
+
+    it("carries the caller's quota: limits from the tier, counters, what is left, when it resets", async () => {
+      const res = await usage('');
+      expect(res.status).toBe(200);
+      expect(Date.parse(res.body.to) - Date.parse(res.body.from)).toBe(30 * 86_400_000);
+      expect(res.body.quota).toMatchObject({
+        tier: 'free',
+        dailyRequestLimit: 200,
+        monthlySpendLimitUsd: 10,
+        dailyRequests: expect.any(Number),
+        remaining: { dailyRequests: expect.any(Number), monthlySpendUsd: expect.any(Number) },
+        resetsAt: { daily: expect.any(String), monthly: expect.any(String) },
+      });
+      const bob = await usage('', bobKey);
+      expect(bob.body.quota).toMatchObject({
+        tier: 'default',
+        dailyRequestLimit: null,
+        remaining: { dailyRequests: null },
+      });
+    });
+
+    it.each([
+      ['?from=yesterday', 'from'],
+      ['?to=2026-13-01', 'to'],
+      ['?groupBy=user', 'groupBy'],
+      ['?from=2026-11-04&to=2026-11-01', 'from'],
+      ['?from=2026-11-01&to=2026-11-01', 'from'],
+      ['?from=2024-01-01&to=2026-01-01', 'to'],
+    ])('400 for %s naming %s', async (query, param) => {
+      const res = await usage(query);
+      expect(res.status).toBe(400);
+      expect(errorOf(res)).toMatchObject({ code: 'invalid_request', param });
+    });
+
+    it('401 without a key', async () => {
+      expect((await fetch(`${h.url}/api/v1/ai/usage`)).status).toBe(401);
+    });
+  });
+
+  describe('restricted keys', () => {
+    let claudeOnly = '';
+    let simOnly = '';
+    beforeAll(async () => {
+      claudeOnly = (await createKey(h, { userId: aliceId, allowedModels: ['sim-claude'] })).key;
+      simOnly = (await createKey(h, { userId: aliceId, allowedModels: ['sim/*'] })).key;
+    });
+
+    it.each([
+      ['/v1/chat/completions', chat('hi', { model: 'sim-gpt' })],
+      ['/v1/chat/completions', chat('hi', { model: 'sim/sim-gpt' })],
+      ['/api/v1/ai/generate', { prompt: 'hi', model: 'sim-gpt' }],
+      ['/api/v1/ai/jobs', { prompt: 'hi', model: 'sim-gpt' }],
+    ])('403 model_not_allowed on %s for a model outside the list, nothing enqueued', async (route, body) => {
+      const before = h.jobsSeen.length;
+      const res = await h.post(route, body, h.headers(claudeOnly));
+      expect(res.status).toBe(403);
+      expect(((await res.json()) as { error: unknown }).error).toMatchObject({
+        code: 'model_not_allowed',
+        type: 'permission_error',
+        param: 'model',
+      });
+      expect(h.jobsSeen.length).toBe(before);
+    });
+
+    it('admits an allowed model and carries the allow-list to the worker', async () => {
+      const res = await h.post('/api/v1/ai/jobs', { prompt: 'hi', model: 'sim-claude' }, h.headers(claudeOnly));
+      expect(res.status).toBe(202);
+      const { jobId } = (await res.json()) as { jobId: string };
+      const job = await h.queue.getJob(jobId);
+      expect(job?.data.request.allowedModels).toEqual(['sim-claude']);
+    });
+
+    it('lets an alias through only when some allowed deployment exists, carrying the list', async () => {
+      const ok = await h.post('/api/v1/ai/jobs', { prompt: 'hi', model: 'cheapest' }, h.headers(simOnly));
+      expect(ok.status).toBe(202);
+      const { jobId } = (await ok.json()) as { jobId: string };
+      expect((await h.queue.getJob(jobId))?.data.request.allowedModels).toEqual(['sim/*']);
+      const nothing = (await createKey(h, { userId: aliceId, allowedModels: ['no-such-model'] })).key;
+      const refused = await h.post('/api/v1/ai/generate', { prompt: 'hi', model: 'auto' }, h.headers(nothing));
+      expect(refused.status).toBe(403);
+    });
+
+    it('an unrestricted key carries no allow-list', async () => {
+      const res = await h.post('/api/v1/ai/jobs', { prompt: 'hi', model: 'sim-gpt' }, h.headers(aliceKey));
+      const { jobId } = (await res.json()) as { jobId: string };
+      expect((await h.queue.getJob(jobId))?.data.request).not.toHaveProperty('allowedModels');
+    });
+  });
+
+  describe('cross-tenant jobs', () => {
+    it("404 for another user's job; its owner and admins read it", async () => {
+      const res = await h.post('/api/v1/ai/jobs', { prompt: 'mine' }, h.headers(aliceKey));
+      expect(res.status).toBe(202);
+      const { jobId } = (await res.json()) as { jobId: string };
+      const asBob = await call(h, 'GET', `/api/v1/ai/jobs/${jobId}`, undefined, bobKey);
+      expect(asBob.status).toBe(404);
+      expect(errorOf(asBob).code).toBe('not_found');
+      expect((await call(h, 'GET', `/api/v1/ai/jobs/${jobId}`, undefined, aliceKey)).status).toBe(200);
+      expect((await call(h, 'GET', `/api/v1/ai/jobs/${jobId}`, undefined, h.adminKey)).status).toBe(200);
+    });
+  });
+});
