@@ -37,6 +37,11 @@ describe('ApiKeyStore', () => {
       userName: 'alice',
       role: 'user',
       prefix: created.prefix,
+      expiresAt: null,
+      allowedModels: null,
+      rpm: null,
+      tpm: null,
+      quota: null,
     });
     expect(await store.findActiveByKey(`${created.key}x`)).toBeNull();
     expect(await store.findActiveByKey('')).toBeNull();
@@ -61,7 +66,21 @@ describe('ApiKeyStore', () => {
     ]);
     for (const info of list) {
       expect(Object.keys(info).sort()).toEqual(
-        ['createdAt', 'id', 'lastUsedAt', 'name', 'prefix', 'revokedAt', 'role', 'userId', 'userName'].sort(),
+        [
+          'allowedModels',
+          'createdAt',
+          'expiresAt',
+          'id',
+          'lastUsedAt',
+          'name',
+          'prefix',
+          'revokedAt',
+          'role',
+          'rpm',
+          'tpm',
+          'userId',
+          'userName',
+        ].sort(),
       );
     }
     expect(JSON.stringify(list)).not.toContain(first.key);
