@@ -11,6 +11,35 @@ describe('parseKeysArgs', () => {
     });
   });
 
+  it('parses expiry, allowed models and rates', () => {
+    expect(
+      parseKeysArgs([
+        'create',
+        '--user',
+        'ci',
+        '--expires',
+        '2999-01-31T00:00:00Z',
+        '--models',
+        'gpt-4o, openai/*,gpt-4o',
+        '--rpm',
+        '60',
+        '--tpm=6000',
+      ]),
+    ).toEqual({
+      kind: 'create',
+      user: 'ci',
+      admin: false,
+      expiresAt: new Date('2999-01-31T00:00:00Z'),
+      allowedModels: ['gpt-4o', 'openai/*'],
+      rpm: 60,
+      tpm: 6000,
+    });
+  });
+
+  it('parses users', () => {
+    expect(parseKeysArgs(['users'])).toEqual({ kind: 'users' });
+  });
+
   it('parses list, revoke and help', () => {
     expect(parseKeysArgs(['list'])).toEqual({ kind: 'list' });
     expect(parseKeysArgs(['revoke', 'sk-aigw-abcd1234'])).toEqual({ kind: 'revoke', target: 'sk-aigw-abcd1234' });
@@ -29,6 +58,14 @@ describe('parseKeysArgs', () => {
     [['list', '--all'], "Unknown option '--all'"],
     [['revoke'], 'revoke needs the id or the prefix of a key'],
     [['revoke', 'a', 'b'], "unexpected argument 'b'"],
+    [['create', '--user', 'a', '--expires', 'tomorrow'], '--expires needs an ISO date-time'],
+    [['create', '--user', 'a', '--expires', '2999-01-01T00:00:00'], '--expires needs an ISO date-time'],
+    [['create', '--user', 'a', '--expires', '2001-01-01T00:00:00Z'], '--expires must lie in the future'],
+    [['create', '--user', 'a', '--models', 'a,,b'], "--models: ''"],
+    [['create', '--user', 'a', '--models', 'open*'], "--models: 'open*'"],
+    [['create', '--user', 'a', '--rpm', '0'], '--rpm needs a whole number'],
+    [['create', '--user', 'a', '--tpm', '1.5'], '--tpm needs a whole number'],
+    [['users', 'x'], "Unexpected argument 'x'"],
   ])('rejects %j', (argv, message) => {
     expect(() => parseKeysArgs(argv)).toThrow(UsageError);
     expect(() => parseKeysArgs(argv)).toThrow(message);

@@ -1,8 +1,19 @@
+import { allowedModelEntryProblem } from '@aigw/core';
 import { parseArgs } from 'node:util';
 
 export type KeysCommand =
-  | { kind: 'create'; user: string; admin: boolean; name?: string }
+  | {
+      kind: 'create';
+      user: string;
+      admin: boolean;
+      name?: string;
+      expiresAt?: Date;
+      allowedModels?: string[];
+      rpm?: number;
+      tpm?: number;
+    }
   | { kind: 'list' }
+  | { kind: 'users' }
   | { kind: 'revoke'; target: string }
   | { kind: 'help' };
 
@@ -18,8 +29,11 @@ export const USAGE = `Usage: npm run keys -- <command>
 
 Commands:
   create --user NAME [--admin] [--name LABEL]   create an API key for NAME (created if new);
-                                                the key is printed once and cannot be shown again
+         [--expires ISO-DATE-TIME]              the key is printed once and cannot be shown again;
+         [--models a,provider/b,provider/*]     --models restricts it to those models, --rpm/--tpm
+         [--rpm N] [--tpm N]                    set its own requests/tokens per minute
   list                                          list keys: id, prefix, user, role, dates (never the key)
+  users                                         list users: id, name, tier
   revoke <id|prefix>                            revoke a key
   help                                          show this text
 
@@ -53,7 +67,15 @@ export function parseKeysArgs(argv: string[]): KeysCommand {
     case 'create': {
       const { values } = parse(
         rest,
-        { user: { type: 'string' }, admin: { type: 'boolean' }, name: { type: 'string' } },
+        {
+          user: { type: 'string' },
+          admin: { type: 'boolean' },
+          name: { type: 'string' },
+          expires: { type: 'string' },
+          models: { type: 'string' },
+          rpm: { type: 'string' },
+          tpm: { type: 'string' },
+        },
         0,
       );
       const user = typeof values.user === 'string' ? values.user.trim() : '';
@@ -61,11 +83,30 @@ export function parseKeysArgs(argv: string[]): KeysCommand {
         throw new UsageError('create needs --user NAME');
       }
       const name = typeof values.name === 'string' && values.name.trim() !== '' ? values.name.trim() : undefined;
-      return { kind: 'create', user, admin: values.admin === true, ...(name === undefined ? {} : { name }) };
+      const cmd: KeysCommand = { kind: 'create', user, admin: values.admin === true };
+      if (name !== undefined) {
+        cmd.name = name;
+      }
+      if (typeof values.expires === 'string') {
+        cmd.expiresAt = expiryOf(values.expires);
+      }
+      if (typeof values.models === 'string') {
+        cmd.allowedModels = modelsOf(values.models);
+      }
+      if (typeof values.rpm === 'string') {
+        cmd.rpm = rateOf('--rpm', values.rpm);
+      }
+      if (typeof values.tpm === 'string') {
+        cmd.tpm = rateOf('--tpm', values.tpm);
+      }
+      return cmd;
     }
     case 'list':
       parse(rest, {}, 0);
       return { kind: 'list' };
+    case 'users':
+      parse(rest, {}, 0);
+      return { kind: 'users' };
     case 'revoke': {
       const { positionals } = parse(rest, {}, 1);
       if (positionals.length === 0 || positionals[0].trim() === '') {
@@ -82,4 +123,34 @@ export function parseKeysArgs(argv: string[]): KeysCommand {
     default:
       throw new UsageError(`unknown command '${command}'`);
   }
+}
+
+function expiryOf(value: string): Date {
+  const at = new Date(value);
+  if (!/(Z|[+-]\d\d:?\d\d)$/.test(value) || Number.isNaN(at.getTime())) {
+    throw new UsageError('--expires needs an ISO date-time with a time zone, e.g. 2027-01-31T00:00:00Z');
+  }
+  if (at.getTime() <= Date.now()) {
+    throw new UsageError('--expires must lie in the future');
+  }
+  return at;
+}
+
+function modelsOf(value: string): string[] {
+  const models = value.split(',').map((m) => m.trim());
+  for (const m of models) {
+    const problem = allowedModelEntryProblem(m);
+    if (problem !== null) {
+      throw new UsageError(`--models: '${m}' ${problem}`);
+    }
+  }
+  return [...new Set(models)];
+}
+
+function rateOf(flag: string, value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new UsageError(`${flag} needs a whole number >= 1`);
+  }
+  return n;
 }

@@ -1,4 +1,4 @@
-import { AuditLogEntity, type ApiKeyInfo, type ApiKeyStore } from '@aigw/entities';
+import { AuditLogEntity, UserStore, type ApiKeyInfo, type ApiKeyStore } from '@aigw/entities';
 import type { DataSource } from 'typeorm';
 import type { KeysCommand } from './args';
 
@@ -13,7 +13,7 @@ function when(date: Date | null): string {
 
 /** Fixed-width columns; keys and hashes never appear (ApiKeyInfo holds neither). */
 export function formatKeyTable(keys: ApiKeyInfo[]): string[] {
-  const header = ['ID', 'PREFIX', 'USER', 'ROLE', 'NAME', 'CREATED', 'LAST USED', 'REVOKED'];
+  const header = ['ID', 'PREFIX', 'USER', 'ROLE', 'NAME', 'CREATED', 'LAST USED', 'REVOKED', 'EXPIRES', 'MODELS'];
   const rows = keys.map((k) => [
     k.id,
     k.prefix,
@@ -23,6 +23,8 @@ export function formatKeyTable(keys: ApiKeyInfo[]): string[] {
     when(k.createdAt),
     when(k.lastUsedAt),
     when(k.revokedAt),
+    when(k.expiresAt),
+    k.allowedModels === null ? '*' : k.allowedModels.join(','),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   return [header, ...rows].map((r) =>
@@ -44,13 +46,18 @@ export async function runKeysCommand(
   switch (cmd.kind) {
     case 'create': {
       const role = cmd.admin ? 'admin' : 'user';
-      const created = await store.create({ userName: cmd.user, role, name: cmd.name });
-      await audit.insert({
-        actor: 'cli',
-        action: 'key.create',
-        target: created.id,
-        detail: { user: cmd.user, role, prefix: created.prefix },
-      });
+      const created = await store.create(
+        {
+          userName: cmd.user,
+          role,
+          name: cmd.name,
+          expiresAt: cmd.expiresAt,
+          allowedModels: cmd.allowedModels,
+          rpm: cmd.rpm,
+          tpm: cmd.tpm,
+        },
+        'cli',
+      );
       io.out(`Created ${role} key ${created.prefix} (id ${created.id}) for user '${cmd.user}':`);
       io.out('');
       io.out(`  ${created.key}`);
@@ -65,6 +72,15 @@ export async function runKeysCommand(
         return 0;
       }
       formatKeyTable(keys).forEach((line) => io.out(line));
+      return 0;
+    }
+    case 'users': {
+      const users = await new UserStore(dataSource).list();
+      if (users.length === 0) {
+        io.out('No users yet. Create one with a key: npm run keys -- create --user NAME');
+        return 0;
+      }
+      users.forEach((u) => io.out(`${u.id}  ${u.name}  ${u.tier}`));
       return 0;
     }
     case 'revoke': {
