@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { GatewayHarness, sleep } from '../support';
 import { audit, call, createKey, createUser, errorOf, recordUsage, usageEvent, type UserBody } from './admin-support';
 
@@ -20,12 +23,30 @@ interface QuotaBody {
 
 /** Quotas over the admin API: read with counters, update with tier changes and cleared limits, reset, audit. */
 describe('admin API: quotas', () => {
-  const h = new GatewayHarness({ AUTH_CACHE_TTL_MS: String(TTL_MS), RATE_LIMIT_RPM: '1000' });
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'aigw-tiers-'));
+  const tiersFile = path.join(dir, 'tiers.yaml');
+  writeFileSync(tiersFile, 'tiers:\n  team: { tpm: 4200, dailyRequestLimit: 7 }\n');
+  const h = new GatewayHarness({ AUTH_CACHE_TTL_MS: String(TTL_MS), RATE_LIMIT_RPM: '1000', TIERS_FILE: tiersFile });
   const quota = (userId: string): Promise<{ status: number; body: QuotaBody }> =>
     call<QuotaBody>(h, 'GET', `/api/v1/ai/admin/quotas/${userId}`);
 
   beforeAll(() => h.start(), 60_000);
-  afterAll(() => h.stop(), 30_000);
+  afterAll(async () => {
+    await h.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  it('knows the tiers of TIERS_FILE; RATE_LIMIT_RPM fills the rate a tier leaves open', async () => {
+    const u = await createUser(h, 'q-team', 'team');
+    expect(u.tier).toBe('team');
+    const res = await quota(u.id);
+    expect(res.body.effective).toMatchObject({
+      userRpm: 1000,
+      userTpm: 4200,
+      dailyRequestLimit: 7,
+      monthlyRequestLimit: null,
+    });
+  });
 
   it("reads a new user's quota: the tier's limits, no usage, when the counters start over", async () => {
     const u = await createUser(h, 'q-new', 'free');
