@@ -34,6 +34,7 @@ import { CancellationService } from './generation/cancellation.service';
 import { GatewayMetrics } from './generation/gateway-metrics';
 import { GenerationQueue } from './generation/generation-queue';
 import { GenerationService } from './generation/generation.service';
+import { Servable } from './generation/servable';
 import { IdempotencyService } from './generation/idempotency.service';
 import { ReplyHub } from './generation/reply-hub';
 import { ConnectionDrainer } from './http/connection-drainer';
@@ -100,6 +101,7 @@ export class AppModule {
         ReplyHub,
         CancellationService,
         IdempotencyService,
+        Servable,
         GenerationService,
         ChatCompletionsService,
         MessagesService,

@@ -2,8 +2,6 @@ import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ANTHROPIC_ERRORS } from '@aigw/platform';
 import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Caller } from '../auth/roles';
-import type { AuthContext } from '../http/request-context';
 import { MessagesDto } from './messages.dto';
 import { MessagesService } from './messages.service';
 
@@ -16,12 +14,7 @@ export class MessagesController {
   @Post('messages')
   @HttpCode(200)
   @RouteConfig(ANTHROPIC_ERRORS)
-  create(
-    @Body() dto: MessagesDto,
-    @Caller() auth: AuthContext,
-    @Req() req: FastifyRequest,
-    @Res() reply: FastifyReply,
-  ): Promise<void> {
-    return this.messages.create(dto, auth, req, reply);
+  create(@Body() dto: MessagesDto, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    return this.messages.create(dto, req, reply);
   }
 }

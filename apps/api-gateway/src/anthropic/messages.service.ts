@@ -1,9 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GenerationService } from '../generation/generation.service';
-import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from '../generation/idempotency';
-import type { AuthContext } from '../http/request-context';
-import { resultHeaders } from '../http/result-headers';
+import { fastifyClient } from '../http/client';
 import type { MessagesDto } from './messages.dto';
 import { inAnthropicTerms, messagesRequest } from './messages-request';
 import { anthropicMessageBody } from './messages-response';
@@ -17,24 +15,20 @@ import { anthropicStream } from './messages-sse';
 export class MessagesService {
   constructor(private readonly generation: GenerationService) {}
 
-  async create(dto: MessagesDto, auth: AuthContext, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const request = messagesRequest(dto, this.generation.frame(req, auth, 'sync'), req.body);
+  async create(dto: MessagesDto, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const client = fastifyClient(req, reply);
+    const request = messagesRequest(dto, this.generation.frame(client, 'sync'), req.body);
+    const submission = { request, endpoint: 'messages' };
     try {
-      this.generation.assertServable(request);
+      if (request.stream) {
+        await this.generation.stream(submission, client, anthropicStream);
+        return;
+      }
+      const result = await this.generation.answer(submission, client);
+      void reply.send(anthropicMessageBody(result));
     } catch (err) {
+      // Field names of the gateway's checks (e.g. `tools`) in the Messages API's own terms.
       throw inAnthropicTerms(err);
     }
-    const submission = {
-      request,
-      endpoint: 'messages',
-      body: req.body,
-      idempotencyKey: idempotencyKeyOf(req.headers[IDEMPOTENCY_HEADER]),
-    };
-    if (request.stream) {
-      await this.generation.stream(submission, req, reply, anthropicStream);
-      return;
-    }
-    const result = await this.generation.answer(submission, req, reply);
-    void reply.headers(resultHeaders(result)).send(anthropicMessageBody(result));
   }
 }

@@ -1,7 +1,5 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Caller } from '../auth/roles';
-import type { AuthContext } from '../http/request-context';
 import { EmbeddingsDto } from './embeddings.dto';
 import { EmbeddingsService } from './embeddings.service';
 
@@ -11,12 +9,7 @@ export class EmbeddingsController {
 
   @Post('embeddings')
   @HttpCode(200)
-  create(
-    @Body() dto: EmbeddingsDto,
-    @Caller() auth: AuthContext,
-    @Req() req: FastifyRequest,
-    @Res() reply: FastifyReply,
-  ): Promise<void> {
-    return this.embeddings.create(dto, auth, req, reply);
+  create(@Body() dto: EmbeddingsDto, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    return this.embeddings.create(dto, req, reply);
   }
 }

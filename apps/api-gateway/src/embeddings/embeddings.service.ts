@@ -1,9 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GenerationService } from '../generation/generation.service';
-import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from '../generation/idempotency';
-import type { AuthContext } from '../http/request-context';
-import { resultHeaders } from '../http/result-headers';
+import { fastifyClient } from '../http/client';
 import type { EmbeddingsDto } from './embeddings.dto';
 import { embeddingListBody, embeddingsRequest } from './embeddings-mapping';
 
@@ -15,16 +13,10 @@ import { embeddingListBody, embeddingsRequest } from './embeddings-mapping';
 export class EmbeddingsService {
   constructor(private readonly generation: GenerationService) {}
 
-  async create(dto: EmbeddingsDto, auth: AuthContext, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const request = embeddingsRequest(dto, this.generation.frame(req, auth, 'sync'));
-    this.generation.assertServable(request);
-    const submission = {
-      request,
-      endpoint: 'embeddings',
-      body: req.body,
-      idempotencyKey: idempotencyKeyOf(req.headers[IDEMPOTENCY_HEADER]),
-    };
-    const result = await this.generation.answer(submission, req, reply);
-    void reply.headers(resultHeaders(result)).send(embeddingListBody(result, dto.encoding_format ?? 'float'));
+  async create(dto: EmbeddingsDto, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const client = fastifyClient(req, reply);
+    const request = embeddingsRequest(dto, this.generation.frame(client, 'sync'));
+    const result = await this.generation.answer({ request, endpoint: 'embeddings' }, client);
+    void reply.send(embeddingListBody(result, dto.encoding_format ?? 'float'));
   }
 }

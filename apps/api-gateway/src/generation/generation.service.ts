@@ -1,24 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  ErrorCode,
-  filterCandidates,
-  GatewayError,
-  isModelAlias,
-  requestNeedsOf,
-  selectionError,
-  type GenerationRequest,
-  type GenerationResult,
-} from '@aigw/core';
-import { CatalogService, ENV } from '@aigw/platform';
+import { ErrorCode, GatewayError, type GenerationRequest, type GenerationResult } from '@aigw/core';
+import { ENV } from '@aigw/platform';
 import { AdmissionRefused, AdmissionService } from '../admission/admission.service';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ModelAccess } from '../auth/model-access';
 import { GatewayEnv } from '../config/gateway-env';
-import type { AuthContext } from '../http/request-context';
-import { jobIdFor } from '../http/request-context';
-import { FastifySseSink } from '../http/sse-sink';
+import type { Client } from '../http/client';
+import { resultHeaders } from '../http/result-headers';
 import { CancellationService } from './cancellation.service';
 import { GatewayMetrics } from './gateway-metrics';
 import { GenerationQueue } from './generation-queue';
+import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from './idempotency';
 import { IdempotencyService, type Claim } from './idempotency.service';
 import { snapshotOf } from './job-snapshot';
 import { ReplyHub } from './reply-hub';
@@ -30,6 +21,7 @@ import {
   POLICY_HEADER,
   type RequestFrame,
 } from './request-frame';
+import { Servable } from './servable';
 import { StreamRelay, type StreamEncoderFactory } from './stream-relay';
 import { SyncWait } from './sync-wait';
 
@@ -43,93 +35,60 @@ export interface Submission {
   request: GenerationRequest;
   /** Endpoint name, fingerprinted with the body for Idempotency-Key replays. */
   endpoint: string;
-  /** The body as received (before DTO transformation), for the Idempotency-Key fingerprint. */
-  body: unknown;
-  idempotencyKey: string | undefined;
 }
 
 type Mode = 'sync' | 'async';
 
 /**
- * Enqueues generate jobs and waits for their answers: sync (one result), streamed (SSE relay) or
- * async (job id only). Owns the Idempotency-Key flow and cancellation of abandoned jobs.
+ * The generation pipeline of every entrance (chat completions, messages, embeddings, native), free of HTTP types:
+ *
+ *   authorize (key allow-list) → validate (servable) → admit (rate limits, quota reserve) → [cache, de-duplication]
+ *   → claim (Idempotency-Key) → enqueue → await (reply channel, stored job) → answer headers
+ *
+ * Each step is a unit of its own (ModelAccess, Servable, AdmissionService, IdempotencyService, GenerationQueue,
+ * ReplyHub with its waiters); this class only orders them for the three ways to answer: sync (one result),
+ * streamed (SSE relay) and async (job id only). Settlement happens in the worker; refunds of work that never runs
+ * here. Headers go on the answer in one place each: rate limits at admission, `x-gateway-*` with the result.
  */
 @Injectable()
 export class GenerationService {
   constructor(
     @Inject(ENV) private readonly env: GatewayEnv,
-    private readonly catalog: CatalogService,
+    private readonly access: ModelAccess,
+    private readonly servable: Servable,
+    private readonly admission: AdmissionService,
+    private readonly idempotency: IdempotencyService,
     private readonly queue: GenerationQueue,
     private readonly hub: ReplyHub,
-    private readonly idempotency: IdempotencyService,
     private readonly cancellation: CancellationService,
-    private readonly admission: AdmissionService,
     private readonly metrics: GatewayMetrics,
   ) {}
 
   /** The fields every request carries; `async` jobs may wait in the queue as long as their result is kept. */
-  frame(req: FastifyRequest, auth: AuthContext, mode: Mode): RequestFrame {
+  frame(client: Client, mode: Mode): RequestFrame {
     const receivedAt = Date.now();
     const budgetMs = mode === 'sync' ? this.env.REQUEST_TIMEOUT_MS : this.env.ASYNC_JOB_RETENTION_S * 1000;
     return {
-      requestId: jobIdFor(req),
-      userId: auth.userId,
-      apiKeyId: auth.apiKeyId,
+      requestId: client.jobId,
+      userId: client.caller.userId,
+      apiKeyId: client.caller.apiKeyId,
       receivedAt,
       deadlineAt: receivedAt + budgetMs,
-      policy: policyFromHeader(req.headers[POLICY_HEADER]),
-      allowFallback: allowFallbackFromHeader(req.headers[ALLOW_FALLBACK_HEADER]),
+      policy: policyFromHeader(client.header(POLICY_HEADER)),
+      allowFallback: allowFallbackFromHeader(client.header(ALLOW_FALLBACK_HEADER)),
     };
   }
 
-  /**
-   * Before anything is enqueued: 404 model_not_found unless an alias or a deployment serves the model, and 400
-   * unsupported_capability / unsupported_parameter when none of its deployments can honour what the request
-   * asks (tools, images, JSON mode, provider-specific fields). In memory only; the worker checks again with
-   * circuits and context windows.
-   */
-  assertServable(
-    request: Pick<GenerationRequest, 'model' | 'messages' | 'options' | 'stream' | 'allowFallback' | 'embeddings'>,
-  ): void {
-    const { model } = request;
-    if (!isModelAlias(model) && this.catalog.servingDeployments(model).length === 0) {
-      throw new GatewayError(ErrorCode.ModelNotFound, `The model '${model}' does not exist or is not enabled.`, {
-        param: 'model',
-      });
-    }
-    const embeddings = request.embeddings !== undefined;
-    const needs = requestNeedsOf(request);
-    if (!embeddings && needs.capabilities.length === 0 && needs.params.length === 0) {
-      return;
-    }
-    const need = {
-      model,
-      stream: request.stream,
-      estimatedTokens: 0,
-      allowFallback: request.allowFallback,
-      needs,
-      embeddings,
-    };
-    const { failure } = filterCandidates(this.catalog.deployments(), need, () => false);
-    if (
-      failure?.code === ErrorCode.UnsupportedCapability ||
-      failure?.code === ErrorCode.UnsupportedParameter ||
-      // A chat model asked for embeddings (or the reverse) would fail the same way in the worker.
-      (embeddings && failure?.code === ErrorCode.InvalidRequest)
-    ) {
-      throw selectionError(failure);
-    }
-  }
-
-  async answer(sub: Submission, req: FastifyRequest, reply: FastifyReply): Promise<GenerationResult> {
-    await this.admit(sub, req, reply);
-    const claim = await this.claim(sub);
+  async answer(sub: Submission, client: Client): Promise<GenerationResult> {
+    await this.admit(sub, client);
+    const claim = await this.claim(sub, client);
     const wait = new SyncWait(this.waiterOptions(claim, sub.request));
-    this.abandonOnDisconnect(reply, wait);
+    client.onGone(() => wait.abandon('client_disconnected'));
     try {
       await this.dispatch(sub, claim, wait);
       const result = await wait.answer;
-      this.metrics.succeeded(result, req.startedAt);
+      client.setHeaders(resultHeaders(result));
+      this.metrics.succeeded(result, client.startedAt);
       return result;
     } catch (err) {
       this.metrics.failed(err instanceof GatewayError ? err.code : ErrorCode.Internal);
@@ -138,32 +97,27 @@ export class GenerationService {
   }
 
   /** Resolves once the SSE response is open (the relay then owns it); rejects with the error to answer. */
-  async stream(
-    sub: Submission,
-    req: FastifyRequest,
-    reply: FastifyReply,
-    encoder: StreamEncoderFactory,
-  ): Promise<void> {
-    await this.admit(sub, req, reply);
-    const claim = await this.claim(sub);
+  async stream(sub: Submission, client: Client, encoder: StreamEncoderFactory): Promise<void> {
+    await this.admit(sub, client);
+    const claim = await this.claim(sub, client);
     const relay = new StreamRelay({
       ...this.waiterOptions(claim, sub.request),
-      sink: new FastifySseSink(reply),
+      sink: client.sse(),
       encoder,
       onEnd: (outcome) =>
         'result' in outcome
-          ? this.metrics.succeeded(outcome.result, req.startedAt)
+          ? this.metrics.succeeded(outcome.result, client.startedAt)
           : this.metrics.failed(outcome.error.code),
     });
-    this.abandonOnDisconnect(reply, relay);
+    client.onGone(() => relay.abandon('client_disconnected'));
     await this.dispatch(sub, claim, relay);
     await relay.started;
   }
 
   /** Enqueues an async job (nobody waits on a reply channel) and returns its id. */
-  async submit(sub: Submission, req: FastifyRequest, reply: FastifyReply): Promise<string> {
-    await this.admit(sub, req, reply);
-    const claim = await this.claim(sub);
+  async submit(sub: Submission, client: Client): Promise<string> {
+    await this.admit(sub, client);
+    const claim = await this.claim(sub, client);
     const retentionS = this.env.ASYNC_JOB_RETENTION_S;
     if (claim.fresh || (await this.queue.get(claim.jobId)) === undefined) {
       await this.enqueue(sub, claim, null, retentionS);
@@ -175,33 +129,33 @@ export class GenerationService {
   }
 
   /**
-   * Rate limits and quotas (one Redis call, none without limits): the `x-ratelimit-*` headers go on the answer,
-   * a refusal is a 429 with them, and the reservation rides in the job for the worker to settle.
+   * Authorize, validate, admit: the key's allow-list (403 model_not_allowed), what the catalog can serve (404, 400),
+   * then rate limits and quotas (one Redis call, none without limits). The `x-ratelimit-*` headers go on the answer
+   * (a refusal is a 429 with them) and the reservation rides in the job for the worker to settle.
    */
-  private async admit(sub: Submission, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const caller = req.auth;
-    if (caller === null) {
-      throw new GatewayError(ErrorCode.InvalidApiKey, 'Missing API key.');
-    }
+  private async admit(sub: Submission, client: Client): Promise<void> {
+    this.access.restrict(sub.request, client.caller);
+    this.servable.assert(sub.request);
     try {
-      const admitted = await this.admission.admit(caller, sub.request);
-      void reply.headers(admitted.headers);
+      const admitted = await this.admission.admit(client.caller, sub.request);
+      client.setHeaders(admitted.headers);
       if (admitted.reservation !== null) {
         sub.request.reservation = admitted.reservation;
       }
     } catch (err) {
       if (err instanceof AdmissionRefused) {
-        void reply.headers(err.headers);
+        client.setHeaders(err.headers);
       }
       throw err;
     }
   }
 
-  private claim(sub: Submission): Promise<Claim> | Claim {
-    if (sub.idempotencyKey === undefined) {
+  private claim(sub: Submission, client: Client): Promise<Claim> | Claim {
+    const key = idempotencyKeyOf(client.header(IDEMPOTENCY_HEADER));
+    if (key === undefined) {
       return { jobId: sub.request.requestId, fresh: true };
     }
-    return this.idempotency.claim(sub.request.userId, sub.idempotencyKey, sub.endpoint, sub.body);
+    return this.idempotency.claim(sub.request.userId, key, sub.endpoint, client.body);
   }
 
   private waiterOptions(claim: Claim, request: GenerationRequest): WaiterOptions {
@@ -262,20 +216,12 @@ export class GenerationService {
       await this.queue.add(sub.request, { jobId: claim.jobId, replyTo, retentionS });
     } catch (err) {
       void this.admission.refund(sub.request.reservation);
-      if (claim.fresh && sub.idempotencyKey !== undefined) {
+      if (claim.fresh && claim.jobId !== sub.request.requestId) {
+        // The Idempotency-Key claim would otherwise point at a job that never existed.
         await this.idempotency.release(claim.jobId);
       }
       throw err;
     }
-  }
-
-  private abandonOnDisconnect(reply: FastifyReply, waiter: ReplyWaiter): void {
-    const raw = reply.raw;
-    raw.once('close', () => {
-      if (!raw.writableFinished) {
-        waiter.abandon('client_disconnected');
-      }
-    });
   }
 }
 

@@ -19,22 +19,20 @@ export class NativeGenerationController {
   @HttpCode(200)
   generate(
     @Body() dto: GenerateDto,
-    @Caller() auth: AuthContext,
     @Req() req: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<GenerateResponse> {
-    return this.native.generate(dto, auth, req, reply);
+    return this.native.generate(dto, req, reply);
   }
 
   @Post('jobs')
   @HttpCode(202)
   submit(
     @Body() dto: GenerateDto,
-    @Caller() auth: AuthContext,
     @Req() req: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<JobAccepted> {
-    return this.native.submit(dto, auth, req, reply);
+    return this.native.submit(dto, req, reply);
   }
 
   @Get('jobs/:id')

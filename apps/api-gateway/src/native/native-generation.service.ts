@@ -1,10 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { GenerationService, type Submission } from '../generation/generation.service';
-import { ModelAccess } from '../auth/model-access';
-import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from '../generation/idempotency';
-import type { AuthContext } from '../http/request-context';
-import { resultHeaders } from '../http/result-headers';
+import { GenerationService } from '../generation/generation.service';
+import { fastifyClient } from '../http/client';
 import type { GenerateDto } from './generate.dto';
 import { generateResponse, nativeRequest, type GenerateResponse } from './native-mapping';
 
@@ -16,35 +13,19 @@ export interface JobAccepted {
 /** The native API: `POST /api/v1/ai/generate` (wait for the answer) and `POST /api/v1/ai/jobs` (async). */
 @Injectable()
 export class NativeGenerationService {
-  constructor(
-    private readonly generation: GenerationService,
-    private readonly access: ModelAccess,
-  ) {}
+  constructor(private readonly generation: GenerationService) {}
 
-  async generate(
-    dto: GenerateDto,
-    auth: AuthContext,
-    req: FastifyRequest,
-    reply: FastifyReply,
-  ): Promise<GenerateResponse> {
-    const request = nativeRequest(dto, this.generation.frame(req, auth, 'sync'));
-    this.access.restrict(request, auth);
-    this.generation.assertServable(request);
-    const result = await this.generation.answer(submission('generate', request, req), req, reply);
-    void reply.headers(resultHeaders(result));
-    return generateResponse(result);
+  async generate(dto: GenerateDto, req: FastifyRequest, reply: FastifyReply): Promise<GenerateResponse> {
+    const client = fastifyClient(req, reply);
+    const request = nativeRequest(dto, this.generation.frame(client, 'sync'));
+    return generateResponse(await this.generation.answer({ request, endpoint: 'generate' }, client));
   }
 
-  async submit(dto: GenerateDto, auth: AuthContext, req: FastifyRequest, reply: FastifyReply): Promise<JobAccepted> {
-    const request = nativeRequest(dto, this.generation.frame(req, auth, 'async'));
-    this.access.restrict(request, auth);
-    this.generation.assertServable(request);
-    const jobId = await this.generation.submit(submission('jobs', request, req), req, reply);
+  async submit(dto: GenerateDto, req: FastifyRequest, reply: FastifyReply): Promise<JobAccepted> {
+    const client = fastifyClient(req, reply);
+    const request = nativeRequest(dto, this.generation.frame(client, 'async'));
+    const jobId = await this.generation.submit({ request, endpoint: 'jobs' }, client);
     void reply.header('location', `/api/v1/ai/jobs/${jobId}`);
     return { jobId, status: 'queued' };
   }
-}
-
-function submission(endpoint: string, request: Submission['request'], req: FastifyRequest): Submission {
-  return { request, endpoint, body: req.body, idempotencyKey: idempotencyKeyOf(req.headers[IDEMPOTENCY_HEADER]) };
 }

@@ -1,7 +1,5 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Caller } from '../auth/roles';
-import type { AuthContext } from '../http/request-context';
 import { ChatCompletionDto } from './chat-completion.dto';
 import { ChatCompletionsService } from './chat-completions.service';
 
@@ -12,12 +10,7 @@ export class ChatCompletionsController {
   /** Writes its own response: JSON, or SSE that outlives the handler. */
   @Post('chat/completions')
   @HttpCode(200)
-  create(
-    @Body() dto: ChatCompletionDto,
-    @Caller() auth: AuthContext,
-    @Req() req: FastifyRequest,
-    @Res() reply: FastifyReply,
-  ): Promise<void> {
-    return this.chat.create(dto, auth, req, reply);
+  create(@Body() dto: ChatCompletionDto, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    return this.chat.create(dto, req, reply);
   }
 }

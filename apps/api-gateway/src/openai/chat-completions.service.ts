@@ -1,9 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GenerationService } from '../generation/generation.service';
-import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from '../generation/idempotency';
-import type { AuthContext } from '../http/request-context';
-import { resultHeaders } from '../http/result-headers';
+import { fastifyClient } from '../http/client';
 import { assertChatRules } from '../validation/chat-rules';
 import type { ChatCompletionDto } from './chat-completion.dto';
 import { chatCompletionBody, chatCompletionRequest } from './openai-mapping';
@@ -14,21 +12,16 @@ import { openAiStream } from './sse-format';
 export class ChatCompletionsService {
   constructor(private readonly generation: GenerationService) {}
 
-  async create(dto: ChatCompletionDto, auth: AuthContext, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  async create(dto: ChatCompletionDto, req: FastifyRequest, reply: FastifyReply): Promise<void> {
     assertChatRules(dto);
-    const request = chatCompletionRequest(dto, this.generation.frame(req, auth, 'sync'), req.body);
-    this.generation.assertServable(request);
-    const submission = {
-      request,
-      endpoint: 'chat.completions',
-      body: req.body,
-      idempotencyKey: idempotencyKeyOf(req.headers[IDEMPOTENCY_HEADER]),
-    };
-    if (submission.request.stream) {
-      await this.generation.stream(submission, req, reply, openAiStream(dto.stream_options?.include_usage === true));
+    const client = fastifyClient(req, reply);
+    const request = chatCompletionRequest(dto, this.generation.frame(client, 'sync'), req.body);
+    const submission = { request, endpoint: 'chat.completions' };
+    if (request.stream) {
+      await this.generation.stream(submission, client, openAiStream(dto.stream_options?.include_usage === true));
       return;
     }
-    const result = await this.generation.answer(submission, req, reply);
-    void reply.headers(resultHeaders(result)).send(chatCompletionBody(result));
+    const result = await this.generation.answer(submission, client);
+    void reply.send(chatCompletionBody(result));
   }
 }

@@ -1,0 +1,58 @@
+import { Injectable } from '@nestjs/common';
+import {
+  ErrorCode,
+  filterCandidates,
+  GatewayError,
+  isModelAlias,
+  requestNeedsOf,
+  selectionError,
+  type GenerationRequest,
+} from '@aigw/core';
+import { CatalogService } from '@aigw/platform';
+
+/**
+ * The pipeline's validation step, before anything is counted or enqueued: 404 model_not_found unless an alias or
+ * a deployment serves the model, and 400 unsupported_capability / unsupported_parameter when none of its
+ * deployments can honour what the request asks (tools, images, JSON mode, provider-specific fields). In memory
+ * only; the worker checks again with circuits and context windows.
+ */
+@Injectable()
+export class Servable {
+  constructor(private readonly catalog: CatalogService) {}
+
+  assert(
+    request: Pick<
+      GenerationRequest,
+      'model' | 'messages' | 'options' | 'stream' | 'allowFallback' | 'embeddings' | 'allowedModels'
+    >,
+  ): void {
+    const { model } = request;
+    if (!isModelAlias(model) && this.catalog.servingDeployments(model).length === 0) {
+      throw new GatewayError(ErrorCode.ModelNotFound, `The model '${model}' does not exist or is not enabled.`, {
+        param: 'model',
+      });
+    }
+    const embeddings = request.embeddings !== undefined;
+    const needs = requestNeedsOf(request);
+    if (!embeddings && needs.capabilities.length === 0 && needs.params.length === 0) {
+      return;
+    }
+    const need = {
+      model,
+      stream: request.stream,
+      estimatedTokens: 0,
+      allowFallback: request.allowFallback,
+      needs,
+      embeddings,
+    };
+    const { failure } = filterCandidates(this.catalog.deployments(), need, () => false);
+    if (
+      failure?.code === ErrorCode.UnsupportedCapability ||
+      failure?.code === ErrorCode.UnsupportedParameter ||
+      // A chat model asked for embeddings (or the reverse) would fail the same way in the worker.
+      (embeddings && failure?.code === ErrorCode.InvalidRequest)
+    ) {
+      throw selectionError(failure);
+    }
+  }
+}

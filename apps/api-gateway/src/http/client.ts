@@ -1,0 +1,54 @@
+import { ErrorCode, GatewayError } from '@aigw/core';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { StreamSink } from '../generation/stream-relay';
+import { jobIdFor, type AuthContext } from './request-context';
+import { FastifySseSink } from './sse-sink';
+
+/**
+ * The caller of one request, as the generation pipeline sees it: who it is, what it sent, and how to answer.
+ * The pipeline never touches HTTP objects; a controller builds this from Fastify's request and reply.
+ */
+export interface Client {
+  readonly caller: AuthContext;
+  /** The request's id (`x-request-id`) and a safe job id for it. */
+  readonly jobId: string;
+  /** `performance.now()` when the request arrived (request duration metrics). */
+  readonly startedAt: number;
+  /** The body as received, before DTO transformation (Idempotency-Key fingerprint). */
+  readonly body: unknown;
+  header(name: string): string | undefined;
+  /** Adds headers to whatever answer goes out: a result, an error or a stream. */
+  setHeaders(headers: Record<string, string>): void;
+  /** Runs `cb` once if the client goes away before its answer is complete. */
+  onGone(cb: () => void): void;
+  /** The SSE stream to the client (opened when the first event is written). */
+  sse(): StreamSink;
+}
+
+export function fastifyClient(req: FastifyRequest, reply: FastifyReply): Client {
+  const caller = req.auth;
+  if (caller === null) {
+    // The global guard sets it on every route that gets here.
+    throw new GatewayError(ErrorCode.InvalidApiKey, 'Missing API key.');
+  }
+  return {
+    caller,
+    jobId: jobIdFor(req),
+    startedAt: req.startedAt,
+    body: req.body,
+    header: (name) => {
+      const v = req.headers[name];
+      return typeof v === 'string' ? v : undefined;
+    },
+    setHeaders: (headers) => void reply.headers(headers),
+    onGone: (cb) => {
+      const raw = reply.raw;
+      raw.once('close', () => {
+        if (!raw.writableFinished) {
+          cb();
+        }
+      });
+    },
+    sse: () => new FastifySseSink(reply),
+  };
+}
