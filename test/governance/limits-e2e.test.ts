@@ -10,7 +10,7 @@ import { REDIS_URL, TestSystem } from '../e2e/harness';
  * quota counters come back from usage_records after Redis lost them.
  */
 describe('limits shared by two gateway replicas', () => {
-  const sys = new TestSystem({ workers: 2 });
+  const sys = new TestSystem({ workers: 2, env: { AUTH_CACHE_TTL_MS: '300' } });
   let gateways: string[] = [];
   let redis: Redis;
 
@@ -157,5 +157,33 @@ describe('limits shared by two gateway replicas', () => {
     expect(rebuilt.dailySpendUsd).toBeGreaterThanOrEqual(Number(usage.spent) - 1e-6);
     // And admission works again.
     expect((await chat(gateways[1], key, 'after rebuild')).status).toBe(200);
+  }, 60_000);
+
+  it('counts what a user already spent when an admin sets a limit (counters reseeded from usage_records)', async () => {
+    const { userId, key } = await userWithKey('late-limit');
+    for (let i = 0; i < 3; i++) {
+      expect((await chat(gateways[0], key, `unlimited ${i}`)).status).toBe(200);
+    }
+    await waitFor(
+      async () => {
+        const r = await sys.query<{ n: string }>('SELECT count(*) AS n FROM usage_records WHERE user_id = $1', [
+          userId,
+        ]);
+        return Number(r[0].n) === 3;
+      },
+      { timeoutMs: 20_000, message: 'usage rows did not arrive' },
+    );
+    const put = await fetch(`${gateways[1]}/api/v1/ai/admin/quotas/${userId}`, {
+      method: 'PUT',
+      headers: sys.headers(),
+      body: JSON.stringify({ dailyRequestLimit: 4 }),
+    });
+    expect(put.status).toBe(200);
+    // The key's cached limits expire (AUTH_CACHE_TTL_MS 300 ms); three requests already count against the four.
+    await new Promise((r) => setTimeout(r, 400));
+    expect((await chat(gateways[0], key, 'fourth')).status).toBe(200);
+    const fifth = await chat(gateways[1], key, 'fifth');
+    expect(fifth.status).toBe(429);
+    expect(((await fifth.json()) as { error: { code: string } }).error.code).toBe('quota_exceeded');
   }, 60_000);
 });

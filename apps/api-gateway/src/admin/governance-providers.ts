@@ -2,7 +2,7 @@ import type { Provider } from '@nestjs/common';
 import { AuditLogStore, QuotaStore, UsageReportStore, UserStore } from '@aigw/entities';
 import { DataSource } from 'typeorm';
 import { QUOTA_COUNTERS } from './quota-counters.port';
-import { UsageRecordQuotaCounters } from './usage-record-quota-counters';
+import { RedisQuotaCounters } from '../admission/redis-quota-counters';
 
 // 'DATABASE_MIGRATED' orders the stores after the migrations.
 const store = <T>(cls: new (ds: DataSource) => T): Provider<T> => ({
@@ -17,6 +17,5 @@ export const GOVERNANCE_PROVIDERS: Provider[] = [
   store(QuotaStore),
   store(AuditLogStore),
   store(UsageReportStore),
-  // TEMPORARY: replaced by the Redis-backed counters under the same token.
-  { provide: QUOTA_COUNTERS, useClass: UsageRecordQuotaCounters },
+  { provide: QUOTA_COUNTERS, useClass: RedisQuotaCounters },
 ];

@@ -18,4 +18,9 @@ export interface QuotaCountersPort {
   read(userId: string, now: number): Promise<QuotaCounters>;
   /** Zeroes the user's counters; called after the reset times in user_quotas were set to now. */
   reset(userId: string): Promise<void>;
+  /**
+   * Sets the user's counters to what usage_records say, after their limits changed: a limit set where there was
+   * none counts from what was already spent, not from zero.
+   */
+  reseed(userId: string): Promise<void>;
 }

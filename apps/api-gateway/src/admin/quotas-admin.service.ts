@@ -52,7 +52,9 @@ export class QuotasAdminService {
         `Nothing to change: set at least one of tier, ${LIMIT_FIELDS.join(', ')}.`,
       );
     }
-    return this.view(this.found(userId, await this.quotas.update(userId, patch, actorOf(auth))));
+    const row = this.found(userId, await this.quotas.update(userId, patch, actorOf(auth)));
+    await this.counters.reseed(userId);
+    return this.view(row);
   }
 
   /** Starts the user's day and month over now: the reset times in PostgreSQL, then the live counters. */

@@ -1,0 +1,67 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { QuotaUsageStore } from '@aigw/entities';
+import { GovernanceKeys, periodStarts, periodsAt, QuotaCountersStore } from '@aigw/governance';
+import { REDIS, RedisKeys } from '@aigw/platform';
+import type { Redis } from 'ioredis';
+import { DataSource } from 'typeorm';
+import type { QuotaCounters, QuotaCountersPort } from '../admin/quota-counters.port';
+import { QuotaRebuilder } from './quota-rebuilder';
+
+/**
+ * The quota counters as the admin and usage views show them: per field, the higher of the live counters admission
+ * checks (reservations of running requests included) and what usage_records hold since the period started or was
+ * reset (which includes what admission never counted: the usage of a user without limits, or before a limit was
+ * set). After Redis lost the counters they are rebuilt first, as admission does.
+ */
+@Injectable()
+export class RedisQuotaCounters implements QuotaCountersPort {
+  private readonly counters: QuotaCountersStore;
+  private readonly usage: QuotaUsageStore;
+
+  constructor(
+    @Inject(REDIS) redis: Redis,
+    keys: RedisKeys,
+    dataSource: DataSource,
+    private readonly rebuilder: QuotaRebuilder,
+  ) {
+    this.counters = new QuotaCountersStore(redis, new GovernanceKeys(keys.prefix));
+    this.usage = new QuotaUsageStore(dataSource);
+  }
+
+  async read(userId: string, now: number): Promise<QuotaCounters> {
+    if (!(await this.counters.isRebuilt())) {
+      await this.rebuilder.trigger();
+    }
+    const { dayStart, monthStart } = periodStarts(now);
+    const [live, rows] = await Promise.all([
+      this.counters.read(userId, now),
+      this.usage.periodTotals(new Date(dayStart), new Date(monthStart), userId),
+    ]);
+    const recorded = rows[0];
+    const p = periodsAt(now);
+    return {
+      dailyRequests: Math.max(live.dailyRequests, recorded?.dailyRequests ?? 0),
+      dailySpendUsd: Math.max(live.dailySpendUsd, recorded?.dailySpendUsd ?? 0),
+      monthlyRequests: Math.max(live.monthlyRequests, recorded?.monthlyRequests ?? 0),
+      monthlySpendUsd: Math.max(live.monthlySpendUsd, recorded?.monthlySpendUsd ?? 0),
+      dailyResetsAt: new Date(p.dayEndsAt).toISOString(),
+      monthlyResetsAt: new Date(p.monthEndsAt).toISOString(),
+    };
+  }
+
+  async reset(userId: string): Promise<void> {
+    await this.counters.reset(userId, Date.now());
+  }
+
+  /**
+   * Sets a user's counters to what usage_records say: after a limit is set or raised from nothing, admission then
+   * counts from what the user already spent today and this month rather than from zero.
+   */
+  async reseed(userId: string): Promise<void> {
+    const now = Date.now();
+    const { dayStart, monthStart } = periodStarts(now);
+    const rows = await this.usage.periodTotals(new Date(dayStart), new Date(monthStart), userId);
+    const row = rows[0] ?? { userId, dailyRequests: 0, dailySpendUsd: 0, monthlyRequests: 0, monthlySpendUsd: 0 };
+    await this.counters.write([row], now);
+  }
+}

@@ -1,0 +1,56 @@
+import type { Deployment, GenerationRequest } from '@aigw/core';
+import { reachable, worstCaseCharge } from './worst-case';
+
+const deployment = (id: string, promptPer1k: number, completionPer1k: number, enabled = true): Deployment =>
+  ({
+    id,
+    provider: { id: id.split('/')[0], enabled: true },
+    model: { name: id.split('/')[1], promptPer1k, completionPer1k, enabled },
+  }) as Deployment;
+
+const chat = (content: string, maxTokens?: number): Pick<GenerationRequest, 'model' | 'messages' | 'options'> => ({
+  model: 'auto',
+  messages: [{ role: 'user', content }],
+  options: maxTokens === undefined ? {} : { maxTokens },
+});
+
+describe('worstCaseCharge', () => {
+  const cheap = deployment('a/cheap', 0.001, 0.002);
+  const dear = deployment('b/dear', 0.01, 0.03);
+
+  it('charges the prompt estimate plus max_tokens at the highest prompt and completion prices', () => {
+    const c = worstCaseCharge(chat('hello there', 100), [cheap, dear], 4096);
+    expect(c.tokens).toBeGreaterThan(100);
+    const prompt = c.tokens - 100;
+    expect(c.reserveUsd).toBeCloseTo((prompt / 1000) * 0.01 + (100 / 1000) * 0.03, 12);
+  });
+
+  it('uses the configured completion allowance when max_tokens is absent', () => {
+    const c = worstCaseCharge(chat('hi'), [cheap], 500);
+    expect(c.tokens).toBeGreaterThan(500);
+    expect(c.reserveUsd).toBeGreaterThan((500 / 1000) * 0.002);
+  });
+
+  it('charges embeddings their input tokens only', () => {
+    const texts = worstCaseCharge(
+      { model: 'e', messages: [], options: {}, embeddings: { input: ['one two three', 'four'] } },
+      [cheap],
+      4096,
+    );
+    expect(texts.tokens).toBeGreaterThanOrEqual(4);
+    expect(texts.tokens).toBeLessThan(20);
+    expect(texts.reserveUsd).toBeCloseTo((texts.tokens / 1000) * 0.001, 12);
+    const ids = worstCaseCharge(
+      { model: 'e', messages: [], options: {}, embeddings: { input: [[1, 2, 3, 4], [5]] } },
+      [cheap],
+      4096,
+    );
+    expect(ids.tokens).toBe(5);
+  });
+
+  it('reaches every enabled deployment for an alias and the serving ones for a model', () => {
+    const off = deployment('c/off', 1, 1, false);
+    expect(reachable('auto', [cheap, dear, off], () => [])).toEqual([cheap, dear]);
+    expect(reachable('cheap', [cheap, dear], () => [cheap])).toEqual([cheap]);
+  });
+});
