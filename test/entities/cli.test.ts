@@ -107,7 +107,9 @@ describe('command-line tools (built)', () => {
         const listed = await node(KEYS, ['list'], env);
         expect(listed.code).toBe(0);
         const lines = listed.stdout.trim().split('\n');
-        expect(lines[0]).toMatch(/^ID\s+PREFIX\s+USER\s+ROLE\s+NAME\s+CREATED\s+LAST USED\s+REVOKED\s+EXPIRES\s+MODELS$/);
+        expect(lines[0]).toMatch(
+          /^ID\s+PREFIX\s+USER\s+ROLE\s+NAME\s+CREATED\s+LAST USED\s+REVOKED\s+EXPIRES\s+MODELS$/,
+        );
         expect(lines[1]).toContain(found?.prefix);
         expect(lines[1]).toMatch(/alice\s+admin\s+ops laptop\s+\d{4}-\d\d-\d\dT[\d:]+Z\s+-\s+-\s+-\s+\*$/);
         expect(listed.stdout).not.toContain(key);
