@@ -7,6 +7,7 @@ import {
   type ToolCall,
   type ToolCallDelta,
 } from '@aigw/core';
+import { gatewayHeaders } from '../http/result-headers';
 import { ChunkSequencer } from './chunk-sequencer';
 import { settlementOf, type JobSnapshot } from './job-snapshot';
 import { clientGoneError, ReplyWaiter, type AbandonReason, type WaiterOptions } from './reply-waiter';
@@ -155,13 +156,7 @@ export class StreamRelay extends ReplyWaiter {
     }
     this.phase = 'streaming';
     this.fmt = this.relay.encoder(head);
-    this.relay.sink.open({
-      'x-gateway-provider': head.provider,
-      'x-gateway-model': head.model,
-      'x-gateway-attempts': String(head.attempts),
-      'x-gateway-route': head.route,
-      'x-gateway-cache': 'miss',
-    });
+    this.relay.sink.open(gatewayHeaders(head));
     this.relay.sink.write(this.fmt.start());
     this.resolveStarted();
   }

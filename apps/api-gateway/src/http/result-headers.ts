@@ -6,14 +6,33 @@ export function formatUsd(usd: number): string {
   return fixed.includes('.') ? fixed.replace(/\.?0+$/, '') : fixed;
 }
 
+/** What every answer says about where it came from; a stream knows it at its first event, before its cost. */
+export interface AnswerHead {
+  provider: string;
+  model: string;
+  attempts: number;
+  route: string;
+}
+
+/**
+ * The `x-gateway-*` headers, built here for every kind of answer: a stream's when it opens (no cost yet: it is in
+ * the final usage event), a whole answer's with its cost. Rate-limit headers are added at admission.
+ */
+export function gatewayHeaders(head: AnswerHead, costUsd?: number): Record<string, string> {
+  const out: Record<string, string> = {
+    'x-gateway-provider': head.provider,
+    'x-gateway-model': head.model,
+    'x-gateway-attempts': String(head.attempts),
+    'x-gateway-route': head.route,
+    'x-gateway-cache': 'miss',
+  };
+  if (costUsd !== undefined) {
+    out['x-gateway-cost-usd'] = formatUsd(costUsd);
+  }
+  return out;
+}
+
 /** The `x-gateway-*` headers of an answered request. */
 export function resultHeaders(result: GenerationResult): Record<string, string> {
-  return {
-    'x-gateway-provider': result.provider,
-    'x-gateway-model': result.model,
-    'x-gateway-attempts': String(result.attempts.length),
-    'x-gateway-route': result.route,
-    'x-gateway-cache': 'miss',
-    'x-gateway-cost-usd': formatUsd(result.costUsd),
-  };
+  return gatewayHeaders({ ...result, attempts: result.attempts.length }, result.costUsd);
 }
