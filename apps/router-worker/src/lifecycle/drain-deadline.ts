@@ -10,6 +10,7 @@ import { RedisHandOffAbandoned } from './redis-retry';
 export class DrainDeadline {
   private readonly controller = new AbortController();
   private abandoned = 0;
+  private readonly waiters = new Set<() => void>();
 
   get signal(): AbortSignal {
     return this.controller.signal;
@@ -21,6 +22,9 @@ export class DrainDeadline {
 
   pass(): void {
     this.controller.abort(new Error('shutdown grace exceeded'));
+    for (const giveUp of this.waiters) {
+      giveUp();
+    }
   }
 
   /** Jobs whose results were given up on (they are re-run elsewhere once Redis is back). */
@@ -30,36 +34,36 @@ export class DrainDeadline {
 
   /**
    * `work` (handing a job's results to Redis), unless the deadline passes first while `stuck()` says Redis is
-   * still away: then the job is given up at once rather than after the connection's own retries.
+   * still away: then the job is given up at once rather than after the connection's own retries. Waiters are
+   * kept in a Set, not as listeners on the signal: hundreds of concurrent jobs would make every add and remove
+   * of an EventTarget listener a linear scan.
    */
   async handOff<T>(work: Promise<T>, what: string, stuck: () => boolean): Promise<T> {
-    work.catch(() => undefined);
-    const signal = this.controller.signal;
-    let onAbort: (() => void) | undefined;
+    if (this.passed && stuck()) {
+      work.catch(() => undefined);
+      this.abandoned++;
+      throw new RedisHandOffAbandoned(what);
+    }
+    let giveUp: (() => void) | undefined;
     const given = new Promise<never>((_, reject) => {
-      onAbort = () => {
+      giveUp = () => {
         if (stuck()) {
           reject(new RedisHandOffAbandoned(what));
         }
       };
-      if (signal.aborted) {
-        onAbort();
-      } else {
-        signal.addEventListener('abort', onAbort, { once: true });
-      }
     });
-    given.catch(() => undefined);
+    const waiter = giveUp as () => void;
+    this.waiters.add(waiter);
     try {
       return await Promise.race([work, given]);
     } catch (err) {
       if (err instanceof RedisHandOffAbandoned) {
+        work.catch(() => undefined);
         this.abandoned++;
       }
       throw err;
     } finally {
-      if (onAbort) {
-        signal.removeEventListener('abort', onAbort);
-      }
+      this.waiters.delete(waiter);
     }
   }
 }
