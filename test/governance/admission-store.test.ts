@@ -85,6 +85,18 @@ describe('AdmissionStore', () => {
     });
   });
 
+  it('shows on a 429 what is left of the other rate dimension, and nothing of the one that refused', async () => {
+    const limits = { keyRpm: 1, keyTpm: 1000 };
+    expect(await stores[0].admit(input('u-view', limits, { tokens: 300 }))).toMatchObject({
+      rate: { remainingRequests: 0, remainingTokens: 700 },
+    });
+    expect(await stores[1].admit(input('u-view', limits, { tokens: 300 }))).toMatchObject({
+      kind: 'refused',
+      check: 'key_rpm',
+      rate: { limitRequests: 1, remainingRequests: 0, limitTokens: 1000, remainingTokens: 700 },
+    });
+  });
+
   it('refuses a request whose token estimate does not fit the minute', async () => {
     const v = await stores[0].admit(input('u-tokens', { keyTpm: 1000 }, { tokens: 600 }));
     expect(v.kind).toBe('admitted');

@@ -8,7 +8,8 @@
  *       6 day requests 7 day spend 8 month requests 9 month spend
  * ARGV: 1..8 limits in KEYS order 2..9 (-1 = none; spend in micro-dollars) | 9 tokens | 10 reserve micros
  *       11 window expiry 12 day expiry 13 month expiry (epoch ms, PEXPIREAT)
- * Returns {'ok', key requests, key tokens, user requests, user tokens} after charging, {'refused', check, current, limit, pttl}, or
+ * Returns {'ok', key requests, key tokens, user requests, user tokens} after charging,
+ * {'refused', check, current, limit, the same four counts uncharged}, or
  * {'rebuild'} when quotas apply and the epoch is gone (Redis lost the counters).
  */
 export const ADMIT_LUA = `
@@ -28,7 +29,12 @@ for i = 1, 8 do
   if limits[i] >= 0 then
     c = tonumber(redis.call('GET', KEYS[i + 1]) or '0')
     if c + amounts[i] > limits[i] then
-      return {'refused', names[i], c, limits[i], redis.call('PTTL', KEYS[i + 1])}
+      -- The minute's counters as they stand (nothing charged), for the rate-limit headers of the 429.
+      local counts = {}
+      for j = 1, 4 do
+        counts[j] = limits[j] >= 0 and tonumber(redis.call('GET', KEYS[j + 1]) or '0') or 0
+      end
+      return {'refused', names[i], c, limits[i], counts[1], counts[2], counts[3], counts[4]}
     end
   end
   current[i] = c

@@ -100,7 +100,7 @@ export class AdmissionStore {
       case 'rebuild':
         return { kind: 'rebuild' };
       case 'refused': {
-        const [, check, current, limit] = reply as [string, LimitCheck, number, number];
+        const [, check, current, limit, ...counts] = reply as [string, LimitCheck, number, number, ...number[]];
         const retryAfterMs = RATE_CHECKS.has(check) ? resetMs : this.periodEnd(check, now) - now;
         return {
           kind: 'refused',
@@ -108,7 +108,7 @@ export class AdmissionStore {
           current: Number(current),
           limit: Number(limit),
           retryAfterMs,
-          rate: this.rateView(l, null, resetMs),
+          rate: this.rateView(l, counts.map(Number), resetMs, check),
         };
       }
       default: {
@@ -152,19 +152,20 @@ export class AdmissionStore {
 
   /**
    * The key's own limit when it has one, else the user's. `counts` are the minute's counters after charging
-   * (key requests, key tokens, user requests, user tokens); null when refused (nothing was charged: remaining 0).
+   * (key requests, key tokens, user requests, user tokens); on a refusal they are uncharged, and the dimension
+   * that refused shows nothing remaining.
    */
-  private rateView(l: CallerLimits, counts: number[] | null, resetMs: number): RateView {
+  private rateView(l: CallerLimits, counts: number[], resetMs: number, refused?: LimitCheck): RateView {
     const requests =
       l.keyRpm !== null ? { limit: l.keyRpm, used: counts?.[0] } : { limit: l.userRpm, used: counts?.[2] };
     const tokens = l.keyTpm !== null ? { limit: l.keyTpm, used: counts?.[1] } : { limit: l.userTpm, used: counts?.[3] };
-    const remaining = (x: { limit: number | null; used: number | undefined }): number | null =>
-      x.limit === null ? null : Math.max(0, x.limit - (x.used ?? x.limit));
+    const remaining = (x: { limit: number | null; used: number | undefined }, exhausted: boolean): number | null =>
+      x.limit === null ? null : exhausted ? 0 : Math.max(0, x.limit - (x.used ?? x.limit));
     return {
       limitRequests: requests.limit,
-      remainingRequests: remaining(requests),
+      remainingRequests: remaining(requests, refused === 'key_rpm' || refused === 'user_rpm'),
       limitTokens: tokens.limit,
-      remainingTokens: remaining(tokens),
+      remainingTokens: remaining(tokens, refused === 'key_tpm' || refused === 'user_tpm'),
       resetMs,
     };
   }
