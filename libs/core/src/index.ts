@@ -17,3 +17,4 @@ export * from './governance/caller';
 export * from './governance/policy';
 export * from './governance/model-access';
 export * from './governance/tiers-file';
+export * from './cache/cache-key';

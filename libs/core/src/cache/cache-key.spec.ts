@@ -1,0 +1,91 @@
+import type { GenerationRequest } from '../domain';
+import { cacheKeyOf, canonicalJson } from './cache-key';
+
+type KeyInput = Parameters<typeof cacheKeyOf>[0];
+
+function base(): KeyInput {
+  return {
+    model: 'gpt-4o-mini',
+    userId: 'user-a',
+    messages: [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Hello' },
+    ],
+    options: { temperature: 0.2, maxTokens: 100 },
+  };
+}
+
+describe('canonicalJson', () => {
+  it('sorts keys at every level and normalises -0', () => {
+    expect(canonicalJson({ b: 1, a: { d: -0, c: [1.0, undefined] }, e: undefined })).toBe(
+      '{"a":{"c":[1,null],"d":0},"b":1}',
+    );
+  });
+});
+
+describe('cacheKeyOf', () => {
+  const key = cacheKeyOf(base(), 'global');
+
+  it('is a SHA-256 hex digest', () => {
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('ignores the caller, bookkeeping fields and key order', () => {
+    const other: KeyInput & Partial<GenerationRequest> = {
+      ...base(),
+      userId: 'user-b',
+      apiKeyId: 'key-b',
+      requestId: 'r2',
+      deadlineAt: 1,
+      receivedAt: 2,
+      stream: true,
+      options: { maxTokens: 100, temperature: 0.2, user: 'end-user-7', metadata: { team: 'x' } },
+    };
+    expect(cacheKeyOf(other, 'global')).toBe(key);
+  });
+
+  it('keeps users apart with scope user', () => {
+    const a = cacheKeyOf(base(), 'user');
+    expect(a).not.toBe(key);
+    expect(cacheKeyOf({ ...base(), userId: 'user-b' }, 'user')).not.toBe(a);
+    expect(cacheKeyOf(base(), 'user')).toBe(a);
+  });
+
+  const changes: [string, (r: KeyInput) => KeyInput][] = [
+    ['model', (r) => ({ ...r, model: 'gpt-4o' })],
+    ['system prompt', (r) => ({ ...r, messages: [{ role: 'system', content: 'Be long.' }, r.messages[1]] })],
+    ['user message', (r) => ({ ...r, messages: [r.messages[0], { role: 'user', content: 'Hi' }] })],
+    ['temperature', (r) => ({ ...r, options: { ...r.options, temperature: 0.3 } })],
+    ['maxTokens', (r) => ({ ...r, options: { ...r.options, maxTokens: 101 } })],
+    ['topP', (r) => ({ ...r, options: { ...r.options, topP: 0.9 } })],
+    ['stop', (r) => ({ ...r, options: { ...r.options, stop: ['\n'] } })],
+    ['seed', (r) => ({ ...r, options: { ...r.options, seed: 7 } })],
+    [
+      'tools',
+      (r) => ({
+        ...r,
+        options: { ...r.options, tools: [{ type: 'function', function: { name: 'f', parameters: {} } }] },
+      }),
+    ],
+    ['toolChoice', (r) => ({ ...r, options: { ...r.options, toolChoice: 'required' } })],
+    ['response_format', (r) => ({ ...r, options: { ...r.options, responseFormat: { type: 'json_object' } } })],
+    ['reasoningEffort', (r) => ({ ...r, options: { ...r.options, reasoningEffort: 'high' } })],
+    ['presencePenalty', (r) => ({ ...r, options: { ...r.options, presencePenalty: 1 } })],
+    ['frequencyPenalty', (r) => ({ ...r, options: { ...r.options, frequencyPenalty: 1 } })],
+    ['logitBias', (r) => ({ ...r, options: { ...r.options, logitBias: { '50256': -100 } } })],
+    ['logprobs', (r) => ({ ...r, options: { ...r.options, logprobs: true } })],
+    ['extra fields', (r) => ({ ...r, options: { ...r.options, extra: { top_k: 3 } } })],
+    ['context', (r) => ({ ...r, context: 'coding' })],
+    ['policy', (r) => ({ ...r, policy: 'cost' })],
+    ['allowFallback', (r) => ({ ...r, allowFallback: true })],
+    ['embeddings input', (r) => ({ ...r, embeddings: { input: ['a'] } })],
+  ];
+
+  it.each(changes)('changes with %s', (_name, change) => {
+    expect(cacheKeyOf(change(base()), 'global')).not.toBe(key);
+  });
+
+  it('uses the resolved model when given', () => {
+    expect(cacheKeyOf(base(), 'global', 'openai/gpt-4o-mini')).not.toBe(key);
+  });
+});

@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto';
+import type { GenerationRequest } from '../domain';
+
+/** `global`: one cache for every caller; `user`: each user's answers are kept apart. */
+export type CacheScope = 'global' | 'user';
+export const CACHE_SCOPES: readonly CacheScope[] = ['global', 'user'];
+
+/** What the worker needs to fill the cache with a request's answer; absent when the request may not be stored. */
+export interface CacheFill {
+  key: string;
+  ttlS: number;
+  maxEntryBytes: number;
+}
+
+/**
+ * JSON with object keys sorted at every level and numbers normalised (`-0` is `0`), so two requests that differ
+ * only in key order or number spelling serialise alike. `undefined` fields are dropped, as JSON does.
+ */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(normalise(value));
+}
+
+function normalise(value: unknown): unknown {
+  if (typeof value === 'number') {
+    return Object.is(value, -0) ? 0 : value;
+  }
+  if (Array.isArray(value)) {
+    return value.map((v) => (v === undefined ? null : normalise(v)));
+  }
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[k];
+      if (v !== undefined) {
+        out[k] = normalise(v);
+      }
+    }
+    return out;
+  }
+  return value;
+}
+
+/**
+ * The response cache key of a request: SHA-256 (hex) of everything that can change its answer — the model as
+ * resolved by the caller (`resolvedModel`), the messages (system prompt included), tools, response format and
+ * every generation option, the routing context and policy (they choose the deployment), embeddings input.
+ *
+ * Never the caller: `userId`, `apiKeyId`, the end-user id for provider abuse monitoring (`options.user`) and
+ * `metadata` are left out, as are per-request bookkeeping fields (ids, deadlines, reservation) and `stream` (a
+ * hit replays a whole answer as a stream too). With `scope: 'user'` the user id is part of the key.
+ */
+export function cacheKeyOf(
+  request: Pick<
+    GenerationRequest,
+    'model' | 'messages' | 'options' | 'context' | 'policy' | 'allowFallback' | 'embeddings' | 'userId'
+  >,
+  scope: CacheScope,
+  resolvedModel: string = request.model,
+): string {
+  // Destructured out: they never change the answer, or they name the caller.
+  const { user: _user, metadata: _metadata, maxTokensField: _field, ...options } = request.options;
+  const material = {
+    v: 1,
+    model: resolvedModel,
+    messages: request.messages,
+    options,
+    context: request.context ?? null,
+    policy: request.policy ?? null,
+    allowFallback: request.allowFallback ?? null,
+    embeddings: request.embeddings ?? null,
+    scope: scope === 'user' ? request.userId : null,
+  };
+  return createHash('sha256').update(canonicalJson(material)).digest('hex');
+}
