@@ -81,7 +81,7 @@ export class GenerationService {
 
   async answer(sub: Submission, client: Client): Promise<GenerationResult> {
     await this.admit(sub, client);
-    const claim = await this.claim(sub, client);
+    const claim = await this.claimAdmitted(sub, client);
     const wait = new SyncWait(this.waiterOptions(claim, sub.request));
     client.onGone(() => wait.abandon('client_disconnected'));
     try {
@@ -99,7 +99,7 @@ export class GenerationService {
   /** Resolves once the SSE response is open (the relay then owns it); rejects with the error to answer. */
   async stream(sub: Submission, client: Client, encoder: StreamEncoderFactory): Promise<void> {
     await this.admit(sub, client);
-    const claim = await this.claim(sub, client);
+    const claim = await this.claimAdmitted(sub, client);
     const relay = new StreamRelay({
       ...this.waiterOptions(claim, sub.request),
       sink: client.sse(),
@@ -117,7 +117,7 @@ export class GenerationService {
   /** Enqueues an async job (nobody waits on a reply channel) and returns its id. */
   async submit(sub: Submission, client: Client): Promise<string> {
     await this.admit(sub, client);
-    const claim = await this.claim(sub, client);
+    const claim = await this.claimAdmitted(sub, client);
     const retentionS = this.env.ASYNC_JOB_RETENTION_S;
     if (claim.fresh || (await this.queue.get(claim.jobId)) === undefined) {
       await this.enqueue(sub, claim, null, retentionS);
@@ -146,6 +146,16 @@ export class GenerationService {
       if (err instanceof AdmissionRefused) {
         client.setHeaders(err.headers);
       }
+      throw err;
+    }
+  }
+
+  /** The Idempotency-Key claim of an admitted request; a refusal (409, 503) gives its reservation back. */
+  private async claimAdmitted(sub: Submission, client: Client): Promise<Claim> {
+    try {
+      return await this.claim(sub, client);
+    } catch (err) {
+      void this.admission.refund(sub.request.reservation);
       throw err;
     }
   }
