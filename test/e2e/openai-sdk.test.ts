@@ -26,7 +26,7 @@ describe('OpenAI SDK against the gateway (e2e)', () => {
     expect(data.usage?.completion_tokens).toBeGreaterThan(0);
     expect(response.headers.get('x-gateway-provider')).toBe('sim0');
     expect(response.headers.get('x-gateway-model')).toBe('sim-gpt');
-    expect(response.headers.get('x-gateway-cache')).toBe('miss');
+    expect(response.headers.get('x-gateway-cache')).toBe('bypass');
     expect(Number(response.headers.get('x-gateway-cost-usd'))).toBeGreaterThan(0);
     expect(response.headers.get('x-request-id')).toMatch(/\S+/);
   });

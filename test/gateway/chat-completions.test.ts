@@ -58,7 +58,8 @@ describe('POST /v1/chat/completions', () => {
     expect(res.headers.get('x-gateway-model')).toBe('sim-gpt');
     expect(res.headers.get('x-gateway-attempts')).toBe('1');
     expect(res.headers.get('x-gateway-route')).toBe('direct');
-    expect(res.headers.get('x-gateway-cache')).toBe('miss');
+    // The response cache is off by default.
+    expect(res.headers.get('x-gateway-cache')).toBe('bypass');
     expect(res.headers.get('x-gateway-cost-usd')).toBe('0.000007');
     // The job the worker got: the request as mapped, its id being the echoed request id.
     expect(seen?.id).toBe(requestId);

@@ -199,6 +199,6 @@ describe('api-gateway HTTP surface', () => {
     }
     expect(text).toContain('route="/api/v1/ai/jobs/:id"');
     expect(text).not.toContain('req_doesnotexist');
-    expect(text).toMatch(/aigw_requests_total\{provider="sim",model="sim-gpt",status="success",cache="miss"\} \d+/);
+    expect(text).toMatch(/aigw_requests_total\{provider="sim",model="sim-gpt",status="success",cache="bypass"\} \d+/);
   });
 });

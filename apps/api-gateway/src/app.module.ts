@@ -32,7 +32,9 @@ import { EmbeddingsController } from './embeddings/embeddings.controller';
 import { EmbeddingsService } from './embeddings/embeddings.service';
 import { CancellationService } from './generation/cancellation.service';
 import { GatewayMetrics } from './generation/gateway-metrics';
+import { CacheStage } from './generation/cache-stage';
 import { GenerationQueue } from './generation/generation-queue';
+import { UsageQueue } from './generation/usage-queue';
 import { GenerationService } from './generation/generation.service';
 import { Servable } from './generation/servable';
 import { IdempotencyService } from './generation/idempotency.service';
@@ -98,6 +100,8 @@ export class AppModule {
         ConnectionDrainer,
         GatewayMetrics,
         GenerationQueue,
+        UsageQueue,
+        CacheStage,
         ReplyHub,
         CancellationService,
         IdempotencyService,

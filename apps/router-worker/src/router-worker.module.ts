@@ -6,7 +6,10 @@ import {
   ENV,
   HealthModule,
   MetricsModule,
+  RedisErrors,
+  RedisKeys,
   RedisModule,
+  ResponseCache,
   ShutdownModule,
 } from '@aigw/platform';
 import { CancelController } from './cancel/cancel.controller';
@@ -56,6 +59,12 @@ class WorkerEnvModule {
     UsageRecorder,
     AnswerStash,
     Settlement,
+    {
+      provide: ResponseCache,
+      useFactory: (env: WorkerEnv, keys: RedisKeys, errors: RedisErrors) =>
+        new ResponseCache(env.CACHE_REDIS_URL ?? env.REDIS_URL, keys, errors),
+      inject: [ENV, RedisKeys, RedisErrors],
+    },
     GenerateHandler,
     GenerationConsumer,
     UsageWriter,

@@ -1,5 +1,6 @@
 /** Domain types shared by every process. Plain data only: these cross Redis as JSON. */
 
+import type { CacheFill } from './cache/cache-key';
 import type { Reservation } from './governance/caller';
 
 /** A JSON value: what tool schemas, metadata, logprobs and pass-through fields are made of. */
@@ -124,6 +125,8 @@ export interface GenerationRequest {
   embeddings?: EmbeddingsInput;
   /** Rate-limit tokens and spend reserved at admission; the worker settles it to the real usage. */
   reservation?: Reservation;
+  /** Set when the answer may be stored in the response cache: the worker stores a successful one there. */
+  cache?: CacheFill;
 }
 
 /** What to embed. Routed, retried and billed like a generation (prompt tokens only). */
@@ -201,6 +204,8 @@ export interface GenerationResult extends AnswerDetails {
   /** Time spent waiting on the provider for the successful attempt, ms. */
   providerLatencyMs: number;
   attempts: Attempt[];
+  /** Set on an answer served from the response cache (no provider was called for it). */
+  cached?: boolean;
 }
 
 /** A piece of a streamed tool call: the first piece of a call has its id and name, later ones argument text. */

@@ -57,6 +57,10 @@ export interface UsageBatch {
   events: UsageEvent[];
 }
 
+/** Backoff type of usage jobs (the usage writer registers its strategy) and their attempts: hours of retries. */
+export const USAGE_BACKOFF = 'usage-capped';
+export const USAGE_JOB_ATTEMPTS = 1000;
+
 /** Job name → payload and return value. Adding a job name without its entry here does not compile. */
 /**
  * What a generate job returns (BullMQ stores it as the job's return value). A generation that failed

@@ -11,3 +11,4 @@ export * from './http/errors';
 export * from './http/bootstrap';
 export * from './lifecycle/shutdown';
 export * from './catalog/catalog.service';
+export * from './cache/response-cache';

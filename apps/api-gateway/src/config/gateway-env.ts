@@ -1,6 +1,7 @@
-import { BaseEnv } from '@aigw/platform';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
+import { CACHE_SCOPES, type CacheScope } from '@aigw/core';
+import { BaseEnv, toBool } from '@aigw/platform';
+import { Transform, Type } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
 
 /** The api-gateway's environment, validated once at boot (see `loadEnvOrExit`). */
 export class GatewayEnv extends BaseEnv {
@@ -79,4 +80,26 @@ export class GatewayEnv extends BaseEnv {
   @IsInt()
   @Min(1)
   RATE_LIMIT_TPM?: number;
+
+  /** Answers identical requests from the response cache (ADR 0005); per request `useCache` / `x-gateway-cache`. */
+  @Transform(toBool)
+  @IsBoolean()
+  CACHE_ENABLED = false;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(30 * 86_400)
+  CACHE_TTL_S = 3600;
+
+  /** `global`: identical requests share answers across users; `user`: each user's answers are kept apart. */
+  @IsIn(CACHE_SCOPES)
+  CACHE_SCOPE: CacheScope = 'global';
+
+  /** Answers larger than this (serialised) are not stored. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1024)
+  @Max(64 * 1024 * 1024)
+  CACHE_MAX_ENTRY_BYTES = 256 * 1024;
 }

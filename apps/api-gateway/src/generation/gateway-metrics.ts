@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ErrorCode, GenerationResult } from '@aigw/core';
 import { LATENCY_BUCKETS, METRICS_REGISTRY, MetricName } from '@aigw/platform';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import type { CacheStatus } from '../http/result-headers';
 import type { AbandonReason } from './reply-waiter';
 
 /** Provider/model labels of a request that got no answer (never the requested model: clients choose it freely). */
@@ -38,15 +39,15 @@ export class GatewayMetrics {
   }
 
   /** `startedAt` is the request's `performance.now()` on arrival. */
-  succeeded(result: GenerationResult, startedAt: number): void {
-    const key = `${result.provider}/${result.model}`;
+  succeeded(result: GenerationResult, startedAt: number, cache: CacheStatus): void {
+    const key = `${result.provider}/${result.model}/${cache}`;
     let counter = this.successes.get(key);
     if (counter === undefined) {
       counter = this.requests.labels({
         provider: result.provider,
         model: result.model,
         status: 'success',
-        cache: 'miss',
+        cache,
       });
       this.successes.set(key, counter);
     }
@@ -55,8 +56,8 @@ export class GatewayMetrics {
     this.overhead.observe(Math.max(0, overheadMs) / 1000);
   }
 
-  failed(code: ErrorCode): void {
-    this.requests.inc({ provider: NONE, model: NONE, status: code, cache: 'miss' });
+  failed(code: ErrorCode, cache: CacheStatus): void {
+    this.requests.inc({ provider: NONE, model: NONE, status: code, cache });
   }
 
   cancelled(reason: AbandonReason): void {

@@ -6,6 +6,8 @@ import { ModelAccess } from '../auth/model-access';
 import { GatewayEnv } from '../config/gateway-env';
 import type { Client } from '../http/client';
 import { resultHeaders } from '../http/result-headers';
+import { CACHE_CONTROL_HEADER, CACHE_HEADER, cacheDirectiveOf } from './cache-directive';
+import { CacheStage, type CacheDecision } from './cache-stage';
 import { CancellationService } from './cancellation.service';
 import { GatewayMetrics } from './gateway-metrics';
 import { GenerationQueue } from './generation-queue';
@@ -35,6 +37,8 @@ export interface Submission {
   request: GenerationRequest;
   /** Endpoint name, fingerprinted with the body for Idempotency-Key replays. */
   endpoint: string;
+  /** The native API's `useCache` (false: neither answer from nor store in the response cache). */
+  useCache?: boolean;
 }
 
 type Mode = 'sync' | 'async';
@@ -42,7 +46,7 @@ type Mode = 'sync' | 'async';
 /**
  * The generation pipeline of every entrance (chat completions, messages, embeddings, native), free of HTTP types:
  *
- *   authorize (key allow-list) → validate (servable) → admit (rate limits, quota reserve) → [cache, de-duplication]
+ *   authorize (key allow-list) → validate (servable) → admit (rate limits, quota reserve) → cache → [de-duplication]
  *   → claim (Idempotency-Key) → enqueue → await (reply channel, stored job) → answer headers
  *
  * Each step is a unit of its own (ModelAccess, Servable, AdmissionService, IdempotencyService, GenerationQueue,
@@ -57,6 +61,7 @@ export class GenerationService {
     private readonly access: ModelAccess,
     private readonly servable: Servable,
     private readonly admission: AdmissionService,
+    private readonly cache: CacheStage,
     private readonly idempotency: IdempotencyService,
     private readonly queue: GenerationQueue,
     private readonly hub: ReplyHub,
@@ -81,17 +86,23 @@ export class GenerationService {
 
   async answer(sub: Submission, client: Client): Promise<GenerationResult> {
     await this.admit(sub, client);
+    const cached = await this.lookup(sub, client, true);
+    if (cached.status === 'hit') {
+      client.setHeaders(resultHeaders(cached.result, 'hit'));
+      this.metrics.succeeded(cached.result, client.startedAt, 'hit');
+      return cached.result;
+    }
     const claim = await this.claimAdmitted(sub, client);
     const wait = new SyncWait(this.waiterOptions(claim, sub.request));
     client.onGone(() => wait.abandon('client_disconnected'));
     try {
       await this.dispatch(sub, claim, wait);
       const result = await wait.answer;
-      client.setHeaders(resultHeaders(result));
-      this.metrics.succeeded(result, client.startedAt);
+      client.setHeaders(resultHeaders(result, cached.status));
+      this.metrics.succeeded(result, client.startedAt, cached.status);
       return result;
     } catch (err) {
-      this.metrics.failed(err instanceof GatewayError ? err.code : ErrorCode.Internal);
+      this.metrics.failed(err instanceof GatewayError ? err.code : ErrorCode.Internal, cached.status);
       throw err;
     }
   }
@@ -99,16 +110,24 @@ export class GenerationService {
   /** Resolves once the SSE response is open (the relay then owns it); rejects with the error to answer. */
   async stream(sub: Submission, client: Client, encoder: StreamEncoderFactory): Promise<void> {
     await this.admit(sub, client);
-    const claim = await this.claimAdmitted(sub, client);
+    const cached = await this.lookup(sub, client, true);
+    const claim: Claim =
+      cached.status === 'hit' ? { jobId: sub.request.requestId, fresh: true } : await this.claimAdmitted(sub, client);
     const relay = new StreamRelay({
       ...this.waiterOptions(claim, sub.request),
       sink: client.sse(),
       encoder,
+      cache: cached.status,
       onEnd: (outcome) =>
         'result' in outcome
-          ? this.metrics.succeeded(outcome.result, client.startedAt)
-          : this.metrics.failed(outcome.error.code),
+          ? this.metrics.succeeded(outcome.result, client.startedAt, cached.status)
+          : this.metrics.failed(outcome.error.code, cached.status),
     });
+    if (cached.status === 'hit') {
+      relay.replay(cached.result);
+      await relay.started;
+      return;
+    }
     client.onGone(() => relay.abandon('client_disconnected'));
     await this.dispatch(sub, claim, relay);
     await relay.started;
@@ -117,6 +136,8 @@ export class GenerationService {
   /** Enqueues an async job (nobody waits on a reply channel) and returns its id. */
   async submit(sub: Submission, client: Client): Promise<string> {
     await this.admit(sub, client);
+    // Never answered from the cache: the job must exist for GET /jobs/:id. Its answer fills the cache.
+    await this.lookup(sub, client, false);
     const claim = await this.claimAdmitted(sub, client);
     const retentionS = this.env.ASYNC_JOB_RETENTION_S;
     if (claim.fresh || (await this.queue.get(claim.jobId)) === undefined) {
@@ -148,6 +169,19 @@ export class GenerationService {
       }
       throw err;
     }
+  }
+
+  /**
+   * The response cache: after admission (a hit counts against rate limits), before the job. A hit answers alone and
+   * gives back its spend reservation (no provider is paid for it).
+   */
+  private async lookup(sub: Submission, client: Client, lookup: boolean): Promise<CacheDecision> {
+    const directive = cacheDirectiveOf(client.header(CACHE_HEADER), client.header(CACHE_CONTROL_HEADER), sub.useCache);
+    const found = await this.cache.lookup(sub.request, directive, lookup);
+    if (found.status === 'hit') {
+      void this.admission.refund(sub.request.reservation);
+    }
+    return found;
   }
 
   /** The Idempotency-Key claim of an admitted request; a refusal (409, 503) gives its reservation back. */

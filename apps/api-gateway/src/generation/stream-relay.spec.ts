@@ -85,6 +85,7 @@ function setup(includeUsage = false) {
     onAbandon: (r) => abandoned.push(r),
     sink,
     encoder: openAiStream(includeUsage),
+    cache: 'miss',
     onEnd: (o) => ends.push(o),
   });
   return { sink, relay, abandoned, ends };

@@ -7,7 +7,7 @@ import {
   type ToolCall,
   type ToolCallDelta,
 } from '@aigw/core';
-import { gatewayHeaders } from '../http/result-headers';
+import { gatewayHeaders, type CacheStatus } from '../http/result-headers';
 import { ChunkSequencer } from './chunk-sequencer';
 import { settlementOf, type JobSnapshot } from './job-snapshot';
 import { clientGoneError, ReplyWaiter, type AbandonReason, type WaiterOptions } from './reply-waiter';
@@ -49,6 +49,8 @@ export type StreamEncoderFactory = (head: StreamHead) => StreamEncoder;
 export interface StreamRelayOptions extends WaiterOptions {
   sink: StreamSink;
   encoder: StreamEncoderFactory;
+  /** The `x-gateway-cache` header of the stream. */
+  cache: CacheStatus;
   /** Called once when the relay ends: with the result, or with the error that ended it. */
   onEnd: (outcome: { result: GenerationResult } | { error: GatewayError }) => void;
 }
@@ -150,13 +152,18 @@ export class StreamRelay extends ReplyWaiter {
     this.relay.onEnd({ error: err });
   }
 
+  /** Replays a whole answer (a response cache hit) as a stream: opened, its text in one piece, ended. */
+  replay(result: GenerationResult): void {
+    this.complete(result);
+  }
+
   private open(head: StreamHead): void {
     if (this.phase !== 'waiting') {
       return;
     }
     this.phase = 'streaming';
     this.fmt = this.relay.encoder(head);
-    this.relay.sink.open(gatewayHeaders(head));
+    this.relay.sink.open(gatewayHeaders(head, this.relay.cache));
     this.relay.sink.write(this.fmt.start());
     this.resolveStarted();
   }

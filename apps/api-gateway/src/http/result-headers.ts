@@ -6,6 +6,9 @@ export function formatUsd(usd: number): string {
   return fixed.includes('.') ? fixed.replace(/\.?0+$/, '') : fixed;
 }
 
+/** Where an answer came from: the response cache, a provider after a lookup, or a provider without one. */
+export type CacheStatus = 'hit' | 'miss' | 'bypass';
+
 /** What every answer says about where it came from; a stream knows it at its first event, before its cost. */
 export interface AnswerHead {
   provider: string;
@@ -18,13 +21,13 @@ export interface AnswerHead {
  * The `x-gateway-*` headers, built here for every kind of answer: a stream's when it opens (no cost yet: it is in
  * the final usage event), a whole answer's with its cost. Rate-limit headers are added at admission.
  */
-export function gatewayHeaders(head: AnswerHead, costUsd?: number): Record<string, string> {
+export function gatewayHeaders(head: AnswerHead, cache: CacheStatus, costUsd?: number): Record<string, string> {
   const out: Record<string, string> = {
     'x-gateway-provider': head.provider,
     'x-gateway-model': head.model,
     'x-gateway-attempts': String(head.attempts),
     'x-gateway-route': head.route,
-    'x-gateway-cache': 'miss',
+    'x-gateway-cache': cache,
   };
   if (costUsd !== undefined) {
     out['x-gateway-cost-usd'] = formatUsd(costUsd);
@@ -33,6 +36,6 @@ export function gatewayHeaders(head: AnswerHead, costUsd?: number): Record<strin
 }
 
 /** The `x-gateway-*` headers of an answered request. */
-export function resultHeaders(result: GenerationResult): Record<string, string> {
-  return gatewayHeaders({ ...result, attempts: result.attempts.length }, result.costUsd);
+export function resultHeaders(result: GenerationResult, cache: CacheStatus): Record<string, string> {
+  return gatewayHeaders({ ...result, attempts: result.attempts.length }, cache, result.costUsd);
 }

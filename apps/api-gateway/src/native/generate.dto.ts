@@ -77,4 +77,9 @@ export class GenerateDto {
   @IsOptional()
   @IsBoolean()
   allowFallback?: boolean;
+
+  /** false: neither answered from nor stored in the response cache (as `x-gateway-cache: no-store`). */
+  @IsOptional()
+  @IsBoolean()
+  useCache?: boolean;
 }

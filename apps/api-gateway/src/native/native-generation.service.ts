@@ -18,13 +18,15 @@ export class NativeGenerationService {
   async generate(dto: GenerateDto, req: FastifyRequest, reply: FastifyReply): Promise<GenerateResponse> {
     const client = fastifyClient(req, reply);
     const request = nativeRequest(dto, this.generation.frame(client, 'sync'));
-    return generateResponse(await this.generation.answer({ request, endpoint: 'generate' }, client));
+    return generateResponse(
+      await this.generation.answer({ request, endpoint: 'generate', useCache: dto.useCache }, client),
+    );
   }
 
   async submit(dto: GenerateDto, req: FastifyRequest, reply: FastifyReply): Promise<JobAccepted> {
     const client = fastifyClient(req, reply);
     const request = nativeRequest(dto, this.generation.frame(client, 'async'));
-    const jobId = await this.generation.submit({ request, endpoint: 'jobs' }, client);
+    const jobId = await this.generation.submit({ request, endpoint: 'jobs', useCache: dto.useCache }, client);
     void reply.header('location', `/api/v1/ai/jobs/${jobId}`);
     return { jobId, status: 'queued' };
   }

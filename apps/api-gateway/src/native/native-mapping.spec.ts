@@ -93,6 +93,7 @@ describe('generateResponse', () => {
       costUsd: 0.5,
       latencyMs: 7,
       attempts: result.attempts,
+      cached: false,
     });
   });
 });

@@ -59,6 +59,8 @@ export interface GenerateResponse {
   costUsd: number;
   latencyMs: number;
   attempts: Attempt[];
+  /** Answered from the response cache (no provider call; `costUsd` is 0). */
+  cached: boolean;
 }
 
 export function generateResponse(result: GenerationResult): GenerateResponse {
@@ -72,5 +74,6 @@ export function generateResponse(result: GenerationResult): GenerateResponse {
     costUsd: result.costUsd,
     latencyMs: result.latencyMs,
     attempts: result.attempts,
+    cached: result.cached === true,
   };
 }

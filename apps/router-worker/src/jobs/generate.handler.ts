@@ -7,7 +7,7 @@ import {
   type ReplyMessage,
   type Reservation,
 } from '@aigw/core';
-import { describeError, REDIS, RedisErrors } from '@aigw/platform';
+import { describeError, REDIS, RedisErrors, ResponseCache } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import { GenerationCancelledError } from '../cancel/abort';
 import { CancellationRegistry } from '../cancel/cancellation-registry';
@@ -56,6 +56,7 @@ export class GenerateHandler {
     private readonly errors: RedisErrors,
     private readonly drain: DrainDeadline,
     private readonly metrics: WorkerMetrics,
+    private readonly cache: ResponseCache,
   ) {}
 
   readonly handle = async (job: JobOf<JobName.Generate>): Promise<GenerateOutcome> => {
@@ -79,6 +80,11 @@ export class GenerateHandler {
     let finished: Finished;
     try {
       const result = await this.generation.run(request, running.signal, request.stream ? reply : undefined);
+      if (request.cache !== undefined) {
+        // Stored before the answer goes out, so the client's next identical request finds it (one SET, or a
+        // skipped fill: the cache never fails a job).
+        await this.cache.fill(request.cache, result);
+      }
       reply.send(request.stream ? { t: 'end', jobId, result } : { t: 'result', jobId, result });
       finished = { ok: true, result };
     } catch (err) {

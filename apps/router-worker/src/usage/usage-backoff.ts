@@ -1,11 +1,11 @@
+import { USAGE_BACKOFF, USAGE_JOB_ATTEMPTS } from '@aigw/core';
 import type { BackoffStrategy, JobsOptions } from 'bullmq';
 
-/** Backoff type of usage jobs; the usage writer's Worker registers `usageBackoffStrategy` for it. */
-export const USAGE_BACKOFF = 'usage-capped';
+// The usage writer's Worker registers `usageBackoffStrategy` for this type.
+export { USAGE_BACKOFF };
 const BASE_MS = 250;
 const CAP_MS = 30_000;
-/** About eight hours of retries at the cap: a long PostgreSQL outage still loses no record. */
-const ATTEMPTS = 1000;
+/** USAGE_JOB_ATTEMPTS: about eight hours of retries at the cap, so a long PostgreSQL outage loses no record. */
 
 /**
  * Delay before retry `attemptsMade` (1 for the first): doubling from BASE_MS up to CAP_MS, drawn from the
@@ -21,7 +21,7 @@ export const usageBackoffStrategy: BackoffStrategy = (attemptsMade) => usageRetr
 /** Options of a usage batch job; failed ones stay visible. Duplicates (a re-run generate job) die in the insert. */
 export function usageJobOptions(): JobsOptions {
   return {
-    attempts: ATTEMPTS,
+    attempts: USAGE_JOB_ATTEMPTS,
     backoff: { type: USAGE_BACKOFF },
     removeOnComplete: true,
     removeOnFail: false,

@@ -23,6 +23,14 @@ export class BaseEnv {
   @Matches(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'REDIS_PREFIX may hold letters, digits, _ . - (1..64 chars)' })
   REDIS_PREFIX = 'aigw';
 
+  /**
+   * Redis of the response cache (ADR 0005). Unset: the main Redis, where only TTL and CACHE_MAX_ENTRY_BYTES bound
+   * it (BullMQ needs `noeviction` there); in production point it at its own Redis with `allkeys-lru`.
+   */
+  @IsOptional()
+  @Matches(/^rediss?:\/\/.+/, { message: 'CACHE_REDIS_URL must be a redis:// or rediss:// URL' })
+  CACHE_REDIS_URL?: string;
+
   @IsOptional()
   @IsString()
   PROVIDERS_FILE?: string;

@@ -28,7 +28,9 @@ export type RedisOp =
   | 'admission'
   /** Settling a reservation to the real usage (worker). */
   | 'settlement'
-  | 'quota_rebuild';
+  | 'quota_rebuild'
+  /** Response cache lookups and fills: a failure is a `bypass`, never a failed request. */
+  | 'cache';
 
 /** Anything Redis-like whose failures arrive as events (an ioredis client, a BullMQ queue or worker). */
 export interface ErrorEmitter {

@@ -17,6 +17,11 @@ export interface RedisConnectionRole {
    * (measured: ~17% of a worker's CPU).
    */
   autoPipelining?: boolean;
+  /**
+   * Fail commands instead of waiting for Redis: none are queued while disconnected and each times out after
+   * this long. For connections whose callers carry on without an answer (the response cache).
+   */
+  failFastMs?: number;
 }
 
 /**
@@ -34,6 +39,9 @@ export function createRedis(url: string, name: string, errors: RedisErrors, opts
     // Reconnect quickly, then back off to a second; never give up (Redis restarts must be survivable).
     retryStrategy: (times) => Math.min(50 * 2 ** times, REDIS_MAX_RECONNECT_DELAY_MS),
     lazyConnect: false,
+    ...(opts.failFastMs === undefined
+      ? {}
+      : { enableOfflineQueue: false, commandTimeout: opts.failFastMs, maxRetriesPerRequest: 0 }),
   };
   const client = new Redis(options);
   errors.watchConnection(client, name);

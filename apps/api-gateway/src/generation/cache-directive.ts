@@ -1,0 +1,30 @@
+/** Per-request cache control header of both APIs: `no-cache` (do not answer from the cache) or `no-store`. */
+export const CACHE_HEADER = 'x-gateway-cache';
+export const CACHE_CONTROL_HEADER = 'cache-control';
+
+/**
+ * What a request allows the response cache: `use` (answer from it, store the answer), `no-cache` (call a provider,
+ * store its answer) or `no-store` (neither: the answer is not kept either).
+ */
+export type CacheDirective = 'use' | 'no-cache' | 'no-store';
+
+/**
+ * From `x-gateway-cache`, `Cache-Control` (its `no-cache` / `no-store` directives) and the native `useCache`
+ * (false means no-store). The strictest wins.
+ */
+export function cacheDirectiveOf(
+  gatewayHeader: string | undefined,
+  cacheControl: string | undefined,
+  useCache?: boolean,
+): CacheDirective {
+  const said = new Set(
+    [gatewayHeader ?? '', cacheControl ?? '']
+      .flatMap((h) => h.split(','))
+      .map((d) => d.trim().toLowerCase())
+      .filter((d) => d !== ''),
+  );
+  if (useCache === false || said.has('no-store')) {
+    return 'no-store';
+  }
+  return said.has('no-cache') ? 'no-cache' : 'use';
+}

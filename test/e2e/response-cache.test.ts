@@ -1,0 +1,230 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { GovernanceKeys, QuotaCountersStore } from '@aigw/governance';
+import { PrivateRedis, uniqueId, waitFor } from '@aigw/testing';
+import { Redis } from 'ioredis';
+import { REDIS_URL, TestSystem } from './harness';
+
+/**
+ * The response cache through the whole system (ADR 0005), with the cache in a Redis of its own (CACHE_REDIS_URL):
+ * a hit answers without a job or a provider call (counted at the simulator), for chat, native and streamed
+ * requests; no-cache / no-store / useCache; TTL; the usage row of a hit; async jobs fill; the cache's Redis gone
+ * means `bypass`, never a failed request.
+ */
+const TTL_S = 3;
+
+describe('response cache (e2e)', () => {
+  const cacheRedis = new PrivateRedis();
+  let system: TestSystem;
+
+  beforeAll(async () => {
+    await cacheRedis.start();
+    system = new TestSystem({
+      workers: 1,
+      env: { CACHE_ENABLED: 'true', CACHE_TTL_S: String(TTL_S), CACHE_REDIS_URL: cacheRedis.url },
+    });
+    await system.start();
+  }, 90_000);
+
+  afterAll(async () => {
+    await system?.stop();
+    await cacheRedis.stop();
+  }, 30_000);
+
+  const providerCalls = (): number => system.sims.reduce((n, s) => n + s.stats().total, 0);
+
+  function chat(prompt: string, headers: Record<string, string> = {}, stream = false): Promise<Response> {
+    return fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...system.headers(), ...headers },
+      body: JSON.stringify({ model: 'sim-gpt', messages: [{ role: 'user', content: prompt }], stream }),
+    });
+  }
+
+  function native(body: Record<string, unknown>, path = 'generate'): Promise<Response> {
+    return fetch(`${system.gatewayUrl}/api/v1/ai/${path}`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ model: 'sim-gpt', ...body }),
+    });
+  }
+
+  async function chatText(res: Response): Promise<string> {
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { choices: { message: { content: string } }[] };
+    return body.choices[0].message.content;
+  }
+
+  it('chat: a miss fills, the identical request is a hit without a provider call', async () => {
+    const prompt = `cache me ${uniqueId()}`;
+    const first = await chat(prompt);
+    expect(first.headers.get('x-gateway-cache')).toBe('miss');
+    const text = await chatText(first);
+    const calls = providerCalls();
+
+    const second = await chat(prompt);
+    expect(second.headers.get('x-gateway-cache')).toBe('hit');
+    expect(second.headers.get('x-gateway-cost-usd')).toBe('0');
+    expect(await chatText(second)).toBe(text);
+    expect(providerCalls()).toBe(calls);
+  });
+
+  it('a hit is a cached usage row with zero cost', async () => {
+    const prompt = `usage ${uniqueId()}`;
+    await chatText(await chat(prompt));
+    const hit = await chat(prompt);
+    expect(hit.headers.get('x-gateway-cache')).toBe('hit');
+    const requestId = hit.headers.get('x-request-id');
+    const rows = await waitFor(async () => {
+      const found = await system.query<{ cached: boolean; cost_usd: string; status: string; attempts: number }>(
+        'SELECT cached, cost_usd, status, attempts FROM usage_records WHERE request_id = $1',
+        [requestId],
+      );
+      return found.length > 0 ? found : null;
+    });
+    expect(rows[0]).toMatchObject({ cached: true, status: 'success', attempts: 0 });
+    expect(Number(rows[0].cost_usd)).toBe(0);
+  });
+
+  it('a hit counts against request limits but not spend: its reservation is refunded', async () => {
+    const [user] = await system.query<{ id: string }>("INSERT INTO users (name) VALUES ('cache-budget') RETURNING id");
+    const key = `sk-aigw-${randomBytes(24).toString('base64url')}`;
+    await system.query('INSERT INTO api_keys (user_id, role, key_hash, prefix) VALUES ($1, $2, $3, $4)', [
+      user.id,
+      'user',
+      createHash('sha256').update(key).digest('hex'),
+      key.slice(0, 16),
+    ]);
+    await system.query(
+      `INSERT INTO user_quotas (user_id, tier, daily_spend_limit_usd, daily_request_limit) VALUES ($1, 'default', 1, 100)`,
+      [user.id],
+    );
+    const prompt = `budget ${uniqueId()}`;
+    const auth = { authorization: `Bearer ${key}` };
+    const miss = await chat(prompt, auth);
+    expect(miss.headers.get('x-gateway-cache')).toBe('miss');
+    const missCost = Number(miss.headers.get('x-gateway-cost-usd'));
+    expect(missCost).toBeGreaterThan(0);
+    await chatText(miss);
+    const hit = await chat(prompt, auth);
+    expect(hit.headers.get('x-gateway-cache')).toBe('hit');
+    await chatText(hit);
+
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    try {
+      const counters = new QuotaCountersStore(redis, new GovernanceKeys(system.prefix));
+      const settled = await waitFor(async () => {
+        const c = await counters.read(user.id, Date.now());
+        return Math.abs(c.dailySpendUsd - missCost) <= 2e-6 ? c : null;
+      });
+      expect(settled.dailyRequests).toBe(2);
+    } finally {
+      await redis.quit();
+    }
+  });
+
+  it('stream: a hit is replayed as SSE in the same chunk format, and a streamed answer fills too', async () => {
+    const prompt = `stream ${uniqueId()}`;
+    const miss = await chat(prompt, {}, true);
+    expect(miss.headers.get('x-gateway-cache')).toBe('miss');
+    const missSse = await miss.text();
+    expect(missSse).toContain('data: [DONE]');
+    const calls = providerCalls();
+
+    const hit = await chat(prompt, {}, true);
+    expect(hit.status).toBe(200);
+    expect(hit.headers.get('content-type')).toContain('text/event-stream');
+    expect(hit.headers.get('x-gateway-cache')).toBe('hit');
+    const sse = await hit.text();
+    expect(sse).toContain('"object":"chat.completion.chunk"');
+    expect(sse).toContain('data: [DONE]');
+    const text = contentOf(sse);
+    expect(text).toBe(contentOf(missSse));
+    expect(await chatText(await chat(prompt))).toBe(text);
+    expect(providerCalls()).toBe(calls);
+  });
+
+  it('native: cached: true on a hit; useCache: false neither reads nor stores', async () => {
+    const prompt = `native ${uniqueId()}`;
+    const bypass = await native({ prompt, useCache: false });
+    expect(bypass.status).toBe(200);
+    expect(bypass.headers.get('x-gateway-cache')).toBe('bypass');
+    expect(((await bypass.json()) as { cached: boolean }).cached).toBe(false);
+
+    const miss = await native({ prompt });
+    expect(miss.headers.get('x-gateway-cache')).toBe('miss');
+    const missBody = (await miss.json()) as { cached: boolean; text: string };
+    expect(missBody.cached).toBe(false);
+
+    const hit = await native({ prompt });
+    expect(hit.headers.get('x-gateway-cache')).toBe('hit');
+    const hitBody = (await hit.json()) as { cached: boolean; text: string; costUsd: number };
+    expect(hitBody).toMatchObject({ cached: true, text: missBody.text, costUsd: 0 });
+  });
+
+  it('no-store is neither read nor stored; no-cache (Cache-Control) calls the provider and stores', async () => {
+    const prompt = `directives ${uniqueId()}`;
+    const noStore = await chat(prompt, { 'x-gateway-cache': 'no-store' });
+    expect(noStore.headers.get('x-gateway-cache')).toBe('bypass');
+    await chatText(noStore);
+    const miss = await chat(prompt);
+    expect(miss.headers.get('x-gateway-cache')).toBe('miss');
+    await chatText(miss);
+
+    const calls = providerCalls();
+    const noCache = await chat(prompt, { 'cache-control': 'no-cache' });
+    expect(noCache.headers.get('x-gateway-cache')).toBe('bypass');
+    await chatText(noCache);
+    expect(providerCalls()).toBe(calls + 1);
+    expect((await chat(prompt)).headers.get('x-gateway-cache')).toBe('hit');
+
+    const other = `directives ${uniqueId()}`;
+    await chatText(await chat(other, { 'cache-control': 'no-store' }));
+    expect((await chat(other)).headers.get('x-gateway-cache')).toBe('miss');
+  });
+
+  it('async jobs fill the cache', async () => {
+    const prompt = `async ${uniqueId()}`;
+    const accepted = await native({ prompt }, 'jobs');
+    expect(accepted.status).toBe(202);
+    const { jobId } = (await accepted.json()) as { jobId: string };
+    await waitFor(async () => {
+      const res = await fetch(`${system.gatewayUrl}/api/v1/ai/jobs/${jobId}`, { headers: system.headers() });
+      return ((await res.json()) as { status: string }).status === 'completed';
+    });
+    const hit = await native({ prompt });
+    expect(hit.headers.get('x-gateway-cache')).toBe('hit');
+  });
+
+  it('an entry expires after CACHE_TTL_S', async () => {
+    const prompt = `ttl ${uniqueId()}`;
+    await chatText(await chat(prompt));
+    expect((await chat(prompt)).headers.get('x-gateway-cache')).toBe('hit');
+    await new Promise((r) => setTimeout(r, TTL_S * 1000 + 500));
+    expect((await chat(prompt)).headers.get('x-gateway-cache')).toBe('miss');
+  }, 15_000);
+
+  it("the cache's Redis unreachable: every request is answered, as a bypass", async () => {
+    const prompt = `outage ${uniqueId()}`;
+    await chatText(await chat(prompt));
+    await cacheRedis.kill();
+    const res = await chat(prompt);
+    expect(res.headers.get('x-gateway-cache')).toBe('bypass');
+    expect(await chatText(res)).not.toBe('');
+    const streamed = await chat(prompt, {}, true);
+    expect(streamed.headers.get('x-gateway-cache')).toBe('bypass');
+    expect(await streamed.text()).toContain('data: [DONE]');
+    const nat = await native({ prompt });
+    expect(nat.status).toBe(200);
+    expect(nat.headers.get('x-gateway-cache')).toBe('bypass');
+  }, 20_000);
+});
+
+/** The text of an OpenAI chat-completion SSE body. */
+function contentOf(sse: string): string {
+  return sse
+    .split('\n')
+    .filter((l) => l.startsWith('data: {'))
+    .map((l) => (JSON.parse(l.slice(6)) as { choices: { delta?: { content?: string } }[] }).choices[0]?.delta?.content)
+    .filter((c): c is string => typeof c === 'string')
+    .join('');
+}
