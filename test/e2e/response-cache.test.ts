@@ -70,19 +70,28 @@ describe('response cache (e2e)', () => {
 
   it('a hit is a cached usage row with zero cost', async () => {
     const prompt = `usage ${uniqueId()}`;
-    await chatText(await chat(prompt));
+    const miss = await chat(prompt);
+    const missCost = Number(miss.headers.get('x-gateway-cost-usd'));
+    expect(missCost).toBeGreaterThan(0);
+    await chatText(miss);
     const hit = await chat(prompt);
     expect(hit.headers.get('x-gateway-cache')).toBe('hit');
     const requestId = hit.headers.get('x-request-id');
     const rows = await waitFor(async () => {
-      const found = await system.query<{ cached: boolean; cost_usd: string; status: string; attempts: number }>(
-        'SELECT cached, cost_usd, status, attempts FROM usage_records WHERE request_id = $1',
-        [requestId],
-      );
+      const found = await system.query<{
+        cached: boolean;
+        cost_usd: string;
+        cost_saved_usd: string;
+        status: string;
+        attempts: number;
+      }>('SELECT cached, cost_usd, cost_saved_usd, status, attempts FROM usage_records WHERE request_id = $1', [
+        requestId,
+      ]);
       return found.length > 0 ? found : null;
     });
     expect(rows[0]).toMatchObject({ cached: true, status: 'success', attempts: 0 });
     expect(Number(rows[0].cost_usd)).toBe(0);
+    expect(Number(rows[0].cost_saved_usd)).toBeCloseTo(missCost, 9);
   });
 
   it('a hit counts against request limits but not spend: its reservation is refunded', async () => {

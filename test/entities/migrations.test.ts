@@ -8,6 +8,7 @@ const ALL = [
   'CacheWritePrice1795400000000',
   'Governance1795500000000',
   'ProviderPlugin1795600000000',
+  'CostSaved1795700000000',
 ];
 
 const TABLES = [

@@ -36,6 +36,8 @@ export interface UsageEvent {
   completionTokens: number;
   cachedTokens: number;
   costUsd: number;
+  /** A response cache hit's: the cost of the answer it replayed. Absent (0) otherwise and in older events. */
+  costSavedUsd?: number;
   latencyMs: number;
   cached: boolean;
   status: 'success' | 'error';

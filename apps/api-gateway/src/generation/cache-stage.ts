@@ -79,6 +79,7 @@ function hitUsageEvent(request: GenerationRequest, stored: GenerationResult, ser
     completionTokens: stored.usage.completionTokens,
     cachedTokens: stored.usage.cachedPromptTokens,
     costUsd: 0,
+    costSavedUsd: stored.costUsd,
     latencyMs: Math.round(served.latencyMs),
     cached: true,
     status: 'success',

@@ -152,8 +152,10 @@ export class StreamRelay extends ReplyWaiter {
     this.relay.onEnd({ error: err });
   }
 
-  /** Replays a whole answer (a response cache hit) as a stream: opened, its text in one piece, ended. */
+  /** Replays a whole answer (a response cache hit) as a stream: opened, reasoning and text in one piece each, ended. */
   replay(result: GenerationResult): void {
+    this.open({ ...result, attempts: result.attempts.length });
+    this.emitPiece({ text: '', reasoning: result.reasoning, refusal: result.refusal });
     this.complete(result);
   }
 

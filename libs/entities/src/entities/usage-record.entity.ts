@@ -50,6 +50,17 @@ export class UsageRecordEntity {
   @Column({ name: 'cost_usd', type: 'numeric', precision: 18, scale: 9, default: 0, transformer: numericTransformer })
   costUsd: number;
 
+  /** On a response cache hit: what the provider call it replaced cost (`cost_usd` is 0). */
+  @Column({
+    name: 'cost_saved_usd',
+    type: 'numeric',
+    precision: 18,
+    scale: 9,
+    default: 0,
+    transformer: numericTransformer,
+  })
+  costSavedUsd: number;
+
   @Column({ name: 'latency_ms', type: 'integer', default: 0 })
   latencyMs: number;
 

@@ -2,6 +2,7 @@ import { Initial1795254620694 } from './1795254620694-Initial';
 import { CacheWritePrice1795400000000 } from './1795400000000-CacheWritePrice';
 import { Governance1795500000000 } from './1795500000000-Governance';
 import { ProviderPlugin1795600000000 } from './1795600000000-ProviderPlugin';
+import { CostSaved1795700000000 } from './1795700000000-CostSaved';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   CacheWritePrice1795400000000,
   Governance1795500000000,
   ProviderPlugin1795600000000,
+  CostSaved1795700000000,
 ] as const;

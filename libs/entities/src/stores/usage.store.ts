@@ -16,6 +16,7 @@ const COLUMNS: [string, string, (e: UsageEvent) => unknown][] = [
   ['completion_tokens', 'int', (e) => Math.round(e.completionTokens)],
   ['cached_tokens', 'int', (e) => Math.round(e.cachedTokens)],
   ['cost_usd', 'numeric', (e) => e.costUsd],
+  ['cost_saved_usd', 'numeric', (e) => e.costSavedUsd ?? 0],
   ['latency_ms', 'int', (e) => Math.round(e.latencyMs)],
   ['cached', 'bool', (e) => e.cached],
   ['status', 'text', (e) => e.status],
