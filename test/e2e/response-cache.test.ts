@@ -152,6 +152,43 @@ describe('response cache (e2e)', () => {
     expect(providerCalls()).toBe(calls);
   });
 
+  it('Anthropic messages: a hit answers whole and streamed (Anthropic events), without a provider call', async () => {
+    const messages = (stream: boolean, headers: Record<string, string> = {}): Promise<Response> =>
+      fetch(`${system.gatewayUrl}/v1/messages`, {
+        method: 'POST',
+        headers: { ...system.headers(), ...headers },
+        body: JSON.stringify({
+          model: 'sim-claude',
+          max_tokens: 64,
+          stream,
+          messages: [{ role: 'user', content: `anthropic ${prompt}` }],
+        }),
+      });
+    const prompt = uniqueId();
+    const miss = await messages(false);
+    expect(miss.status).toBe(200);
+    expect(miss.headers.get('x-gateway-cache')).toBe('miss');
+    const missBody = (await miss.json()) as { content: { text: string }[] };
+    const calls = providerCalls();
+
+    const hit = await messages(false);
+    expect(hit.headers.get('x-gateway-cache')).toBe('hit');
+    expect(((await hit.json()) as { content: { text: string }[] }).content).toEqual(missBody.content);
+
+    const streamed = await messages(true);
+    expect(streamed.headers.get('x-gateway-cache')).toBe('hit');
+    const sse = await streamed.text();
+    expect(sse).toContain('event: message_start');
+    expect(sse).toContain('event: message_stop');
+    expect(sse).toContain(JSON.stringify(missBody.content[0].text).slice(1, -1));
+    expect(providerCalls()).toBe(calls);
+
+    const noStore = await messages(true, { 'cache-control': 'no-store' });
+    expect(noStore.headers.get('x-gateway-cache')).toBe('bypass');
+    expect(await noStore.text()).toContain('event: message_stop');
+    expect(providerCalls()).toBe(calls + 1);
+  });
+
   it('native: cached: true on a hit; useCache: false neither reads nor stores', async () => {
     const prompt = `native ${uniqueId()}`;
     const bypass = await native({ prompt, useCache: false });
