@@ -63,6 +63,24 @@ export interface UsageBatch {
 export const USAGE_BACKOFF = 'usage-capped';
 export const USAGE_JOB_ATTEMPTS = 1000;
 
+/**
+ * Options of every usage batch job, whoever adds it (a worker's group commit, the gateway for cache hits): hours
+ * of capped retries, failed ones stay visible. Duplicates (a re-run generate job) die in the idempotent insert.
+ */
+export function usageJobOptions(): {
+  attempts: number;
+  backoff: { type: string };
+  removeOnComplete: true;
+  removeOnFail: false;
+} {
+  return {
+    attempts: USAGE_JOB_ATTEMPTS,
+    backoff: { type: USAGE_BACKOFF },
+    removeOnComplete: true,
+    removeOnFail: false,
+  };
+}
+
 /** Job name → payload and return value. Adding a job name without its entry here does not compile. */
 /**
  * What a generate job returns (BullMQ stores it as the job's return value). A generation that failed

@@ -37,7 +37,8 @@ export interface EnqueueOptions {
 @Injectable()
 export class GenerationQueue implements OnApplicationShutdown {
   private readonly logger = new Logger(GenerationQueue.name);
-  private readonly connection: Redis;
+  /** The gateway's producer connection; the usage queue (cache hits) shares it. */
+  readonly connection: Redis;
   private readonly queue: Queue<GenerateJobData, GenerateOutcome, JobName.Generate>;
 
   constructor(

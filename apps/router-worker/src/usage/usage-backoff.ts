@@ -1,11 +1,11 @@
-import { USAGE_BACKOFF, USAGE_JOB_ATTEMPTS } from '@aigw/core';
-import type { BackoffStrategy, JobsOptions } from 'bullmq';
+import { USAGE_BACKOFF, usageJobOptions } from '@aigw/core';
+import type { BackoffStrategy } from 'bullmq';
 
-// The usage writer's Worker registers `usageBackoffStrategy` for this type.
-export { USAGE_BACKOFF };
+// The usage writer's Worker registers `usageBackoffStrategy` for this type; every usage job uses it.
+export { USAGE_BACKOFF, usageJobOptions };
 const BASE_MS = 250;
 const CAP_MS = 30_000;
-/** USAGE_JOB_ATTEMPTS: about eight hours of retries at the cap, so a long PostgreSQL outage loses no record. */
+// USAGE_JOB_ATTEMPTS (core): about eight hours of retries at the cap, so a long PostgreSQL outage loses no record.
 
 /**
  * Delay before retry `attemptsMade` (1 for the first): doubling from BASE_MS up to CAP_MS, drawn from the
@@ -17,13 +17,3 @@ export function usageRetryDelayMs(attemptsMade: number, random: () => number = M
 }
 
 export const usageBackoffStrategy: BackoffStrategy = (attemptsMade) => usageRetryDelayMs(attemptsMade);
-
-/** Options of a usage batch job; failed ones stay visible. Duplicates (a re-run generate job) die in the insert. */
-export function usageJobOptions(): JobsOptions {
-  return {
-    attempts: USAGE_JOB_ATTEMPTS,
-    backoff: { type: USAGE_BACKOFF },
-    removeOnComplete: true,
-    removeOnFail: false,
-  };
-}
