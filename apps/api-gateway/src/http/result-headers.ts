@@ -37,5 +37,12 @@ export function gatewayHeaders(head: AnswerHead, cache: CacheStatus, costUsd?: n
 
 /** The `x-gateway-*` headers of an answered request. */
 export function resultHeaders(result: GenerationResult, cache: CacheStatus): Record<string, string> {
-  return gatewayHeaders({ ...result, attempts: result.attempts.length }, cache, result.costUsd);
+  // Only the head's fields: spreading the result would copy the whole answer (text, tool calls) per request.
+  const head = {
+    provider: result.provider,
+    model: result.model,
+    attempts: result.attempts.length,
+    route: result.route,
+  };
+  return gatewayHeaders(head, cache, result.costUsd);
 }
