@@ -29,3 +29,20 @@ export {
   parseRetryAfter,
   type ResponseHeaders,
 } from './http/headers';
+export { gatewayTarget } from './gateway-target';
+export {
+  DIAGNOSIS_CODES,
+  diagnose,
+  type Diagnosis,
+  type DiagnosisCode,
+  type DiagnosisContext,
+} from './probe/diagnosis';
+export {
+  probeRoute,
+  type AdapterSource,
+  type ProbeProvider,
+  type ProbeRouteOptions,
+  type RouteProbe,
+} from './probe/probe-route';
+export { suggestRoute, type RouteSuggestion, type SuggestionSubject } from './probe/route-suggestion';
+export { safeUrl } from './probe/safe-url';

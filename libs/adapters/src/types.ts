@@ -74,6 +74,10 @@ export interface HealthResult {
   latencyMs: number;
   status?: number;
   message?: string;
+  /** The model ids seen, when the check was a model list. */
+  models?: string[];
+  /** The classified failure (its message is secret-free), for diagnosis; set only when `ok` is false. */
+  error?: ProviderCallError;
 }
 
 /**

@@ -13,6 +13,14 @@ export const PROVIDER_KINDS: readonly ProviderKind[] = ['openai', 'anthropic', '
 export type RoutingMethod = 'direct' | 'gateway' | 'auto';
 export const ROUTING_METHODS: readonly RoutingMethod[] = ['direct', 'gateway', 'auto'];
 
+/**
+ * How the health monitor probes a provider: `health` (default) reads the model list or the server's health
+ * endpoint and is never billed; `completion` sends a one-token completion (billed), for providers whose cheap
+ * endpoints do not prove that generation works.
+ */
+export type ProbeMode = 'health' | 'completion';
+export const PROBE_MODES: readonly ProbeMode[] = ['health', 'completion'];
+
 export type Capability = 'chat' | 'streaming' | 'tools' | 'vision' | 'json' | 'embeddings';
 
 export interface ModelSpec extends Pricing {

@@ -1,0 +1,191 @@
+import {
+  ErrorClass,
+  ProviderCallError,
+  type GatewaySpec,
+  type ProbeMode,
+  type ProviderKind,
+  type Route,
+} from '@aigw/core';
+import { performance } from 'node:perf_hooks';
+import { classifyError } from '../errors/classify';
+import { gatewayTarget } from '../gateway-target';
+import type { AdapterOwner } from '../registry';
+import type { AdapterTarget, ProviderAdapter } from '../types';
+import { diagnose, invalidUrlDiagnosis, type Diagnosis, type DiagnosisContext } from './diagnosis';
+
+/** A provider as a probe needs it: saved in the catalog, or settings typed into a form and not saved yet. */
+export interface ProbeProvider {
+  /** Catalog id; an unsaved provider gets any stable placeholder (it keys the connection pool). */
+  id: string;
+  kind: ProviderKind;
+  baseUrl: string;
+  /** Secret: never logged, never in a result. */
+  apiKey?: string;
+  /** `kind: plugin`: the adapter's module. */
+  plugin?: string;
+  healthPath?: string;
+  /** `health` unless the catalog opts in to `completion`. */
+  probe?: ProbeMode;
+  /** The names the provider's models go by upstream (`upstreamName`, else `name`), enabled ones first. */
+  models?: readonly string[];
+}
+
+/** The adapters by wire format: an AdapterRegistry. */
+export interface AdapterSource {
+  get(kind: ProviderKind, owner?: AdapterOwner): ProviderAdapter;
+}
+
+export type ProbeRouteOptions = {
+  adapters: AdapterSource;
+  provider: ProbeProvider;
+  /** The whole probe (connect, answer, body) must finish within this. */
+  timeoutMs: number;
+  /** Aborts the probe early (shutdown); reported as a timeout. */
+  signal?: AbortSignal;
+} & ({ route: 'direct' } | { route: 'gateway'; gateway: GatewaySpec });
+
+/** One route's probe, as the connection test and the health history report it. */
+export interface RouteProbe {
+  route: Route;
+  ok: boolean;
+  latencyMs: number;
+  /** The HTTP status, when an answer came back. */
+  status?: number;
+  /** The model ids the route serves, when the probe read the model list (the gateway's: every model it serves). */
+  models?: string[];
+  diagnosis?: Diagnosis;
+  /** The adapter's error class, for history rows and metrics; absent when ok. */
+  errorClass?: ErrorClass;
+}
+
+const NEVER = new AbortController().signal;
+
+/**
+ * Probe one provider on one route without a billed completion, unless the provider opts in (`probe:
+ * completion`): `direct` calls the provider's own base URL with its key and wire format; `gateway` asks the
+ * gateway (an OpenAI-compatible proxy) with the gateway's key for the model list, and checks that the proxy
+ * serves the provider's models under the names the worker will send. Never rejects.
+ */
+export async function probeRoute(options: ProbeRouteOptions): Promise<RouteProbe> {
+  const { provider, route, timeoutMs } = options;
+  const gateway = options.route === 'gateway' ? options.gateway : undefined;
+  const signal = options.signal ?? NEVER;
+  const kind: ProviderKind = gateway === undefined ? provider.kind : 'openai';
+  const model = provider.models?.[0] ?? '';
+  const target: AdapterTarget =
+    gateway === undefined
+      ? { baseUrl: provider.baseUrl, model, timeoutMs, poolKey: `probe:${provider.id}`, maxConnections: 2 }
+      : { ...gatewayTarget(gateway, model), timeoutMs, poolKey: `probe:${gateway.id}`, maxConnections: 2 };
+  if (gateway === undefined && provider.apiKey !== undefined && provider.apiKey !== '') {
+    target.apiKey = provider.apiKey;
+  }
+  if (gateway === undefined && provider.healthPath !== undefined) {
+    target.healthPath = provider.healthPath;
+  }
+  const ctx: DiagnosisContext = { route, kind, baseUrl: target.baseUrl, timeoutMs };
+  if (target.healthPath !== undefined && provider.probe !== 'completion') {
+    ctx.healthPath = target.healthPath;
+  }
+  const secrets = [provider.apiKey, gateway?.apiKey];
+  const fail = (err: ProviderCallError, latencyMs: number): RouteProbe => ({
+    route,
+    ok: false,
+    latencyMs,
+    ...(err.status === undefined ? {} : { status: err.status }),
+    diagnosis: scrubbed(diagnose(err, ctx), secrets),
+    errorClass: err.errorClass,
+  });
+
+  if (!isHttpUrl(target.baseUrl)) {
+    return { route, ok: false, latencyMs: 0, diagnosis: invalidUrlDiagnosis(ctx), errorClass: ErrorClass.Gateway };
+  }
+  let adapter: ProviderAdapter;
+  try {
+    adapter = options.adapters.get(kind, {
+      id: provider.id,
+      ...(provider.plugin === undefined ? {} : { plugin: provider.plugin }),
+    });
+  } catch (err) {
+    return fail(classifyError(err), 0);
+  }
+
+  if (provider.probe === 'completion' && model !== '') {
+    return completionProbe(adapter, target, signal, route, fail);
+  }
+  const health = await adapter.healthCheck(target, signal);
+  if (!health.ok) {
+    const err =
+      health.error ??
+      new ProviderCallError(ErrorClass.Provider, health.message ?? 'health check failed', { status: health.status });
+    return fail(err, health.latencyMs);
+  }
+  const result: RouteProbe = { route, ok: true, latencyMs: health.latencyMs, status: health.status ?? 200 };
+  if (health.models !== undefined) {
+    result.models = health.models;
+  }
+  if (gateway !== undefined && health.models !== undefined) {
+    const missing = missingOnGateway(provider.models ?? [], health.models);
+    if (missing !== undefined) {
+      return {
+        ...result,
+        ok: false,
+        errorClass: ErrorClass.Provider,
+        diagnosis: {
+          code: 'not_found',
+          message: `the gateway answers but serves none of this provider's models (${missing.join(', ')})`,
+          suggestion:
+            "add them to the proxy's model list under these names (LiteLLM: model_list[].model_name), or set each model's upstreamName to the name the proxy uses",
+        },
+      };
+    }
+  }
+  return result;
+}
+
+async function completionProbe(
+  adapter: ProviderAdapter,
+  target: AdapterTarget,
+  signal: AbortSignal,
+  route: Route,
+  fail: (err: ProviderCallError, latencyMs: number) => RouteProbe,
+): Promise<RouteProbe> {
+  const started = performance.now();
+  try {
+    await adapter.generate(
+      { target, messages: [{ role: 'user', content: 'ping' }], options: { maxTokens: 1, temperature: 0 } },
+      signal,
+    );
+    return { route, ok: true, latencyMs: Math.round(performance.now() - started), status: 200 };
+  } catch (err) {
+    return fail(adapter.classifyError(err, signal), Math.round(performance.now() - started));
+  }
+}
+
+/** The provider's model names when the proxy lists none of them; undefined when any is served (or unknowable). */
+function missingOnGateway(wanted: readonly string[], served: readonly string[]): string[] | undefined {
+  if (wanted.length === 0 || served.some((m) => m.includes('*'))) {
+    return undefined;
+  }
+  const have = new Set(served);
+  return wanted.some((m) => have.has(m)) ? undefined : [...wanted];
+}
+
+function isHttpUrl(url: string): boolean {
+  if (!URL.canParse(url)) {
+    return false;
+  }
+  const { protocol } = new URL(url);
+  return protocol === 'http:' || protocol === 'https:';
+}
+
+/** Belt and braces: the adapters already redact the key they sent; this also catches the other route's. */
+function scrubbed(d: Diagnosis, secrets: readonly (string | undefined)[]): Diagnosis {
+  let { message, suggestion } = d;
+  for (const s of secrets) {
+    if (s !== undefined && s.length >= 4) {
+      message = message.split(s).join('[redacted]');
+      suggestion = suggestion.split(s).join('[redacted]');
+    }
+  }
+  return { code: d.code, message, suggestion };
+}

@@ -1,0 +1,197 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AdapterRegistry, HttpPool, probeRoute, type ProbeProvider, type RouteProbe } from '@aigw/adapters';
+import type { GatewaySpec } from '@aigw/core';
+import { freePort, ProviderSimulator } from '@aigw/testing';
+import { FakeUpstream, sendJson } from '../adapters/support/fake-upstream';
+
+/** Every diagnosis below comes from a real failure on loopback (or a name that can never resolve). */
+describe('probeRoute', () => {
+  const pool = new HttpPool();
+  const adapters = new AdapterRegistry(pool);
+  const sim = new ProviderSimulator({ models: ['sim-gpt', 'glm-4.6'] }, { name: 'probe-sim' });
+  let up: FakeUpstream;
+
+  const provider = (over: Partial<ProbeProvider> = {}): ProbeProvider => ({
+    id: 'p1',
+    kind: 'openai',
+    baseUrl: `${sim.url}/v1`,
+    apiKey: 'sk-probe-secret-0123456789',
+    models: ['sim-gpt'],
+    ...over,
+  });
+  const direct = (p: ProbeProvider, timeoutMs = 2000): Promise<RouteProbe> =>
+    probeRoute({ adapters, provider: p, route: 'direct', timeoutMs });
+
+  beforeAll(async () => {
+    await sim.start();
+    up = await FakeUpstream.start();
+  });
+  afterAll(async () => {
+    await pool.destroy();
+    await up.close();
+    await sim.stop();
+  });
+  beforeEach(() => sim.reset());
+
+  it('lists the models on a working direct route, without a completion', async () => {
+    const r = await direct(provider());
+    expect(r).toMatchObject({ route: 'direct', ok: true, status: 200, models: ['sim-gpt', 'glm-4.6'] });
+    expect(r.diagnosis).toBeUndefined();
+    expect(sim.stats().byRoute).toEqual({ 'GET /v1/models': 1 });
+  });
+
+  it('sends a one-token completion only when the provider opts in', async () => {
+    const r = await direct(provider({ probe: 'completion' }));
+    expect(r).toMatchObject({ ok: true, status: 200 });
+    const body = sim.lastRequests(1)[0].body as { max_tokens?: number; model?: string };
+    expect(sim.stats().byRoute).toEqual({ 'POST /v1/chat/completions': 1 });
+    expect(body).toMatchObject({ model: 'sim-gpt', max_tokens: 1 });
+  });
+
+  it('connection_refused: nothing listens on the port', async () => {
+    const port = await freePort();
+    const r = await direct(provider({ baseUrl: `http://127.0.0.1:${port}/v1` }));
+    expect(r).toMatchObject({ ok: false, diagnosis: { code: 'connection_refused' } });
+    expect(r.status).toBeUndefined();
+    expect(r.diagnosis?.message).toContain(`127.0.0.1:${port}`);
+  });
+
+  it('not_found: a base URL without /v1 says how an OpenAI-compatible URL ends', async () => {
+    const r = await direct(provider({ baseUrl: sim.url }));
+    expect(r).toMatchObject({ ok: false, status: 404, diagnosis: { code: 'not_found' } });
+    expect(r.diagnosis?.suggestion).toContain('/v1');
+  });
+
+  it('unauthorized: the server requires a key and none is set (401), or refuses it (403)', async () => {
+    sim.configure({ requireAuth: true });
+    try {
+      const r = await direct(provider({ apiKey: undefined }));
+      expect(r).toMatchObject({ ok: false, status: 401, diagnosis: { code: 'unauthorized' } });
+      expect(r.diagnosis?.suggestion).toContain('apiKey');
+    } finally {
+      sim.configure({ requireAuth: false });
+    }
+    const key = 'sk-echoed-back-abcdef0123456789';
+    up.handler = (req, res) =>
+      sendJson(res, 403, { error: { message: `key ${String(req.headers.authorization)} is not allowed here` } });
+    const r = await direct(provider({ baseUrl: `${up.origin}/v1`, apiKey: key }));
+    expect(r).toMatchObject({ ok: false, status: 403, diagnosis: { code: 'unauthorized' } });
+    expect(JSON.stringify(r)).not.toContain(key);
+  });
+
+  it('rate_limited (429) and server_error (5xx)', async () => {
+    up.handler = (_req, res) => sendJson(res, 429, { error: { message: 'slow down' } }, { 'retry-after': '3' });
+    expect(await direct(provider({ baseUrl: `${up.origin}/v1` }))).toMatchObject({
+      ok: false,
+      status: 429,
+      diagnosis: { code: 'rate_limited' },
+    });
+    up.handler = (_req, res) => sendJson(res, 502, { error: { message: 'bad gateway' } });
+    expect(await direct(provider({ baseUrl: `${up.origin}/v1` }))).toMatchObject({
+      ok: false,
+      status: 502,
+      diagnosis: { code: 'server_error' },
+    });
+  });
+
+  it('timeout: a server that accepts and never answers', async () => {
+    up.handler = () => undefined; // holds the request open until the client gives up
+    const r = await direct(provider({ baseUrl: `${up.origin}/v1` }), 300);
+    expect(r).toMatchObject({ ok: false, diagnosis: { code: 'timeout' } });
+    expect(r.diagnosis?.message).toContain('300 ms');
+  });
+
+  it('bad_response: an HTML page, and JSON of the wrong shape', async () => {
+    up.handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Welcome to nginx!</body></html>');
+    };
+    expect(await direct(provider({ baseUrl: `${up.origin}/v1` }))).toMatchObject({
+      ok: false,
+      diagnosis: { code: 'bad_response' },
+    });
+    up.handler = (_req, res) => sendJson(res, 200, { models: ['a'] });
+    const r = await direct(provider({ baseUrl: `${up.origin}/v1` }));
+    expect(r).toMatchObject({ ok: false, status: 200, diagnosis: { code: 'bad_response' } });
+  });
+
+  it('tls_error: https:// to a plain HTTP port', async () => {
+    const r = await direct(provider({ baseUrl: `https://127.0.0.1:${sim.port}/v1` }));
+    expect(r).toMatchObject({ ok: false, diagnosis: { code: 'tls_error' } });
+    expect(r.diagnosis?.suggestion).toContain('http://');
+  });
+
+  it('tls_error: a self-signed certificate', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'probe-tls-'));
+    let server: HttpsServer | undefined;
+    try {
+      execFileSync('openssl', [
+        'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+      ], { stdio: 'ignore' }); // prettier-ignore
+      const tls = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
+      server = createHttpsServer(tls, (_req, res) => sendJson(res, 200, { data: [] }));
+      const s = server;
+      await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+      const { port } = s.address() as AddressInfo;
+      const r = await direct(provider({ baseUrl: `https://127.0.0.1:${port}/v1` }));
+      expect(r).toMatchObject({ ok: false, diagnosis: { code: 'tls_error' } });
+      expect(r.diagnosis?.suggestion).toContain('certificate');
+    } finally {
+      server?.closeAllConnections();
+      await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('dns_failure: a .invalid host never resolves', async () => {
+    const r = await direct(provider({ baseUrl: 'http://nonexistent.invalid/v1' }), 5000);
+    expect(r).toMatchObject({ ok: false, diagnosis: { code: 'dns_failure' } });
+    expect(r.diagnosis?.message).toContain('nonexistent.invalid');
+  });
+
+  it('never shows credentials or query keys of the base URL', async () => {
+    const port = await freePort();
+    const r = await direct(provider({ baseUrl: `http://user:hunter2pass@127.0.0.1:${port}/v1?key=AIzaSECRETSECRET` }));
+    expect(r.diagnosis?.code).toBe('connection_refused');
+    const text = JSON.stringify(r);
+    expect(text).not.toContain('hunter2pass');
+    expect(text).not.toContain('AIzaSECRETSECRET');
+  });
+
+  describe('through the gateway', () => {
+    const gateway = (): GatewaySpec => ({
+      id: 'litellm',
+      baseUrl: `${sim.url}/v1`,
+      apiKey: 'sk-master',
+      timeoutMs: 1000,
+    });
+
+    it('asks the proxy for its model list with the gateway key, not the provider', async () => {
+      const p = provider({ baseUrl: 'http://nonexistent.invalid/v1', models: ['glm-4.6'] });
+      const r = await probeRoute({ adapters, provider: p, route: 'gateway', gateway: gateway(), timeoutMs: 2000 });
+      expect(r).toMatchObject({ route: 'gateway', ok: true, status: 200 });
+      expect(r.models).toContain('glm-4.6');
+      expect(sim.stats()).toMatchObject({ byRoute: { 'GET /v1/models': 1 }, authorized: 1 });
+    });
+
+    it('not_found when the proxy serves none of the provider models', async () => {
+      const p = provider({ models: ['glm-5-unknown'] });
+      const r = await probeRoute({ adapters, provider: p, route: 'gateway', gateway: gateway(), timeoutMs: 2000 });
+      expect(r).toMatchObject({ ok: false, diagnosis: { code: 'not_found' } });
+      expect(r.diagnosis?.message).toContain('glm-5-unknown');
+    });
+
+    it('a refused gateway names the gateway, not the provider', async () => {
+      const port = await freePort();
+      const g = { ...gateway(), baseUrl: `http://127.0.0.1:${port}/v1` };
+      const r = await probeRoute({ adapters, provider: provider(), route: 'gateway', gateway: g, timeoutMs: 2000 });
+      expect(r).toMatchObject({ route: 'gateway', ok: false, diagnosis: { code: 'connection_refused' } });
+      expect(r.diagnosis?.suggestion).toContain("gateway's baseUrl");
+    });
+  });
+});
