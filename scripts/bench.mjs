@@ -11,9 +11,10 @@ import { root } from './lib.mjs';
 import { parseArgs, usage } from './bench/cli.mjs';
 import { EXTRA_BENCHES } from './bench/extras.mjs';
 import { createLoadGenerator } from './bench/loadgen.mjs';
-import { measureIdle, preflight, runCell } from './bench/measure.mjs';
+import { measureIdle, preflight, preflightPeer, runCell } from './bench/measure.mjs';
+import { defaultPortkeyDir, startPortkey } from './bench/peer-portkey.mjs';
 import { pinSelf, pinning, ProcessGroup, setNice } from './bench/processes.mjs';
-import { header, notes, table } from './bench/report.mjs';
+import { header, notes, peerTable, table } from './bench/report.mjs';
 import { startSystem } from './bench/system.mjs';
 
 const CPUS = { client: 0, gateway: 1 };
@@ -148,11 +149,31 @@ async function main() {
       }
     };
 
+    if (opts.peer) {
+      if (!sys.simBase) {
+        throw new Error('--peer cannot be combined with --stand-in');
+      }
+      sys.peer = await startPortkey({
+        group,
+        cpus: CPUS,
+        outDir,
+        simBase: sys.simBase,
+        body: sys.gateway.body,
+        dir: opts.peerDir ?? defaultPortkeyDir(),
+        log,
+      });
+    }
     await sys.sim.setLatency(0);
     await preflight(sys, outDir, log);
+    if (sys.peer) {
+      await preflightPeer(sys, outDir, log);
+    }
     if (opts.initialWarmupS > 0) {
       log(`gateway warm-up ${opts.initialWarmupS} s (c=10)`);
       await loadgen.run(sys.gateway, 10, opts.initialWarmupS, abort.signal);
+      if (sys.peer) {
+        await loadgen.run(sys.peer.target, 10, opts.initialWarmupS, abort.signal);
+      }
     }
     guard();
     const idle = await measureIdle(sys, IDLE_SECONDS);
@@ -172,11 +193,16 @@ async function main() {
     const command = `node scripts/bench.mjs ${process.argv.slice(2).join(' ')}`.trim();
     const meta = { date: started.toISOString(), command, idle, ...machineFacts(loadgen, sys, opts, build) };
     let report = `${header(meta)}\n\n${table(summaries, Boolean(sys.rssPids.worker))}\n${notes(summaries, opts.reps)}\n`;
+    if (sys.peer) {
+      report += `\n## Side by side with ${sys.peer.label}\n\n${peerTable(summaries, sys.peer.label)}\n`;
+    }
     writeFileSync(path.join(outDir, 'results.json'), JSON.stringify({ meta, opts, cells }, null, 2));
     writeFileSync(path.join(outDir, 'results.md'), report);
 
     if (!opts.skipExtras) {
-      for (const extra of EXTRA_BENCHES.filter((e) => e.enabled(opts))) {
+      for (const extra of EXTRA_BENCHES.filter(
+        (e) => e.enabled(opts) && (!opts.onlyExtras || opts.onlyExtras.includes(e.id)),
+      )) {
         log(`extra: ${extra.title}`);
         await sys.sim.setLatency(0);
         const body = await extra.run({ sys, loadgen, opts, outDir, tmpDir, signal: abort.signal, log, cpus: CPUS });

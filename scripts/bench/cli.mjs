@@ -18,7 +18,11 @@ the same chat request sent directly to the simulator and through the gateway, si
                         real gateway side; it gets NULL_GW_HOST, NULL_GW_PORT and UPSTREAM
   --nice N              run every bench process at this niceness (e.g. -10, needs root): on a box
                         shared with other jobs it keeps them off the measured cores (default 0: unchanged)
+  --peer portkey        also measure Portkey (installed from npm into a scratch folder, once) in every
+                        cell, alternating direct / ours / Portkey, and print the ratios
+  --peer-dir DIR        where Portkey is installed (default: $TMPDIR/aigw-bench-portkey-<version>)
   --skip-extras         run only the main table
+  --extras "a,b"        run only these extra benches (ids: see the sections of results.md)
   --help                this text
 `;
 
@@ -55,6 +59,9 @@ export function parseArgs(argv, extraFlags = []) {
     standIn: null,
     nice: 0,
     skipExtras: false,
+    onlyExtras: null,
+    peer: null,
+    peerDir: null,
     help: false,
     extra: {},
   };
@@ -114,6 +121,22 @@ export function parseArgs(argv, extraFlags = []) {
       }
       case '--skip-extras':
         opts.skipExtras = true;
+        break;
+      case '--peer': {
+        const v = value();
+        if (v !== 'portkey') {
+          throw new Error(`--peer expects portkey, got "${v}"`);
+        }
+        opts.peer = v;
+        break;
+      }
+      case '--extras':
+        opts.onlyExtras = value()
+          .split(/[\s,]+/)
+          .filter(Boolean);
+        break;
+      case '--peer-dir':
+        opts.peerDir = value();
         break;
       case '--help':
       case '-h':

@@ -19,6 +19,7 @@ import { fallbackBench } from './extra-fallback.mjs';
 import { overheadShBench } from './extra-overhead-sh.mjs';
 import { redisCommandsBench } from './extra-redis-commands.mjs';
 import { routingDecisionBench } from './extra-routing-decision.mjs';
+import { streamTtftBench } from './extra-stream-ttft.mjs';
 import { toolStreamBench } from './extra-tool-stream.mjs';
 
 export const EXTRA_BENCHES = [
@@ -28,4 +29,5 @@ export const EXTRA_BENCHES = [
   fallbackBench,
   overheadShBench,
   toolStreamBench,
+  streamTtftBench,
 ];

@@ -8,7 +8,7 @@ import { Pool } from 'undici';
 
 const cfg = JSON.parse(process.env.BENCH_LOADGEN ?? '{}');
 const url = new URL(cfg.url);
-const headers = { 'content-type': 'application/json' };
+const headers = { 'content-type': 'application/json', ...(cfg.headers ?? {}) };
 if (cfg.auth) {
   headers.authorization = cfg.auth;
 }

@@ -48,7 +48,8 @@ function parseResult(stdout, label) {
 /**
  * Picks the engine. `prefer` is 'auto' | 'wrk' | 'node'.
  * Returns { name, describe, run(target, connections, seconds, signal) }.
- * A target is { url, body, auth } where auth is the full Authorization value or ''.
+ * A target is { url, body, auth, headers? } where auth is the full Authorization value or '' and
+ * headers any extra request headers.
  */
 export function createLoadGenerator(prefer, cpu) {
   const version = prefer === 'node' ? null : wrkVersion();
@@ -63,7 +64,14 @@ export function createLoadGenerator(prefer, cpu) {
         const args = ['-t1', `-c${connections}`, `-d${seconds}s`, `--timeout`, `${REQUEST_TIMEOUT_S}s`];
         const [cmd, argv] = pinned(cpu, 'wrk', [...args, '-s', WRK_SCRIPT, target.url]);
         const { stdout } = await runToCompletion(cmd, argv, {
-          env: { ...process.env, BENCH_BODY: target.body, BENCH_AUTH: target.auth },
+          env: {
+            ...process.env,
+            BENCH_BODY: target.body,
+            BENCH_AUTH: target.auth,
+            BENCH_HEADERS: Object.entries(target.headers ?? {})
+              .map(([k, v]) => `${k}: ${v}`)
+              .join('\n'),
+          },
           timeoutMs: (seconds + REQUEST_TIMEOUT_S + 20) * 1000,
           signal,
         });

@@ -20,7 +20,7 @@ export const MAX_FOREIGN_PCT = 10;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function post(target) {
-  const headers = { 'content-type': 'application/json' };
+  const headers = { 'content-type': 'application/json', ...(target.headers ?? {}) };
   if (target.auth) {
     headers.authorization = target.auth;
   }
@@ -77,6 +77,20 @@ export async function preflight(sys, outDir, log) {
   }
 }
 
+/** The peer gateway must answer 2xx with "choices" and reach the simulator before it is measured. */
+export async function preflightPeer(sys, outDir, log) {
+  const before = await sys.sim.total();
+  const res = await post(sys.peer.target);
+  const moved = (await sys.sim.total()) - before;
+  writeFileSync(path.join(outDir, 'preflight.peer.json'), JSON.stringify({ ...res, simulatorDelta: moved }, null, 2));
+  if (!acceptable(res) || moved < 1) {
+    throw new Error(
+      `pre-flight ${sys.peer.label}: HTTP ${res.status}, simulator +${moved}, body: ${res.body.slice(0, 300)}`,
+    );
+  }
+  log(`pre-flight ok: ${sys.peer.label} ${res.status} (simulator +${moved})`);
+}
+
 function median(values) {
   const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) {
@@ -120,13 +134,35 @@ export async function measureIdle(sys, seconds) {
   return { seconds: elapsed, totalPct: (100 * cpuDelta(before, after)) / elapsed, byProcess };
 }
 
-/** One measured run of one side; the gateway side also gets CPU, RSS and upstream counts. */
-async function measuredRun(sys, loadgen, side, conc, seconds, signal) {
-  const target = side === 'gateway' ? sys.gateway : sys.direct;
-  const pids = side === 'gateway' ? withDescendants(sys.gatewaySidePids) : [];
-  const simBefore = side === 'gateway' ? await sys.sim.total() : 0;
-  const pgPids = side === 'gateway' && sys.postgresBackendPids ? await sys.postgresBackendPids() : [];
-  const rss = side === 'gateway' ? startRssSampler(sys.rssPids) : null;
+/**
+ * What a side of a cell is: `direct` (the simulator alone), `gateway` (ours) or `peer` (a peer gateway
+ * such as Portkey, `--peer`): its target, and for the gateways the PIDs whose CPU and RSS are theirs.
+ */
+export function sideOf(sys, name) {
+  if (name === 'direct') {
+    return { target: sys.direct, measured: false };
+  }
+  if (name === 'peer') {
+    return { ...sys.peer, measured: true };
+  }
+  return {
+    target: sys.gateway,
+    pids: sys.gatewaySidePids,
+    named: sys.gatewaySide,
+    rssPids: sys.rssPids,
+    pgBackends: sys.postgresBackendPids,
+    measured: true,
+  };
+}
+
+/** One measured run of one side; a gateway side also gets CPU, RSS and upstream counts. */
+async function measuredRun(sys, loadgen, sideName, conc, seconds, signal) {
+  const side = sideOf(sys, sideName);
+  const target = side.target;
+  const pids = side.measured ? withDescendants(side.pids) : [];
+  const simBefore = side.measured ? await sys.sim.total() : 0;
+  const pgPids = side.pgBackends ? await side.pgBackends() : [];
+  const rss = side.measured ? startRssSampler(side.rssPids) : null;
   const cpuBefore = cpuSeconds(pids);
   const pgBefore = cpuSeconds(pgPids);
   // The client core's own work: simulator, this orchestrator and the load generator (a reaped child).
@@ -136,20 +172,20 @@ async function measuredRun(sys, loadgen, side, conc, seconds, signal) {
   const times0 = cpuTimes();
   const res = await loadgen.run(target, conc, seconds, signal);
   const times1 = cpuTimes();
-  const run = { side, ...res, cpu: cpuUsage(times0, times1) };
+  const run = { side: sideName, ...res, cpu: cpuUsage(times0, times1) };
   const clientSeconds =
     cpuDelta(clientBefore, cpuSeconds(clientPids)) + reapedChildrenCpuSeconds(process.pid) - reapedBefore;
   const clientCore = run.cpu[sys.clientCpu];
   run.clientBusyPct = (100 * clientSeconds) / res.seconds;
   run.clientForeignPct = clientCore ? Math.max(0, clientCore.busyPct - run.clientBusyPct) : NaN;
-  if (side === 'gateway') {
-    const cpuAfter = cpuSeconds(withDescendants(sys.gatewaySidePids));
+  if (side.measured) {
+    const cpuAfter = cpuSeconds(withDescendants(side.pids));
     const pgAfter = cpuSeconds(pgPids);
     run.rssMax = rss.stop();
     run.upstream = (await sys.sim.total()) - simBefore;
     run.upPerReq = res.requests > 0 ? run.upstream / res.requests : NaN;
     run.gwCpuSeconds = cpuDelta(cpuBefore, cpuAfter);
-    run.cpuUsPerReqBy = perProcess(sys.gatewaySide, cpuBefore, cpuAfter, res.requests);
+    run.cpuUsPerReqBy = perProcess(side.named, cpuBefore, cpuAfter, res.requests);
     run.cpuUsPerReq = res.requests > 0 ? (run.gwCpuSeconds / res.requests) * 1e6 : NaN;
     // PostgreSQL is shared and not pinned: its backends for these apps are reported on their own.
     run.pgCpuUsPerReq =
@@ -161,23 +197,26 @@ async function measuredRun(sys, loadgen, side, conc, seconds, signal) {
   }
   run.warnings = stolen(run.cpu);
   if (run.clientForeignPct > MAX_FOREIGN_PCT) {
-    run.warnings.push(`${side} run: ${sys.clientCpu} ${run.clientForeignPct.toFixed(0)}% busy with other processes`);
+    run.warnings.push(
+      `${sideName} run: ${sys.clientCpu} ${run.clientForeignPct.toFixed(0)}% busy with other processes`,
+    );
   }
   if (run.foreignPct > MAX_FOREIGN_PCT) {
-    run.warnings.push(`gateway run: ${sys.gatewayCpu} ${run.foreignPct.toFixed(0)}% busy with other processes`);
+    run.warnings.push(`${sideName} run: ${sys.gatewayCpu} ${run.foreignPct.toFixed(0)}% busy with other processes`);
   }
   return run;
 }
 
 /**
- * One table cell: `reps` × (direct, gateway), each preceded by a discarded warm-up run.
+ * One table cell: `reps` × (direct, gateway[, peer]), each preceded by a discarded warm-up run.
  * Returns the per-run data and the medians the table shows.
  */
 export async function runCell(sys, loadgen, { latencyMs, conc, reps, warmupS, durationS, signal, log }) {
   const runs = [];
+  const sides = sys.peer ? ['direct', 'gateway', 'peer'] : ['direct', 'gateway'];
   for (let rep = 1; rep <= reps; rep++) {
-    for (const side of ['direct', 'gateway']) {
-      const target = side === 'gateway' ? sys.gateway : sys.direct;
+    for (const side of sides) {
+      const { target } = sideOf(sys, side);
       if (warmupS > 0) {
         await loadgen.run(target, conc, warmupS, signal);
       }
@@ -228,6 +267,16 @@ export async function runCell(sys, loadgen, { latencyMs, conc, reps, warmupS, du
       Object.keys(sys.gatewaySide).map((name) => [name, median(gwRuns.map((r) => r.cpuUsPerReqBy[name]))]),
     ),
   };
+  if (sys.peer) {
+    const peerRuns = runs.filter((r) => r.side === 'peer');
+    for (const key of ['rps', 'p50', 'p90', 'p99', 'p999']) {
+      summary[`peer_${key}`] = of('peer', key);
+    }
+    summary.peerNon2xx = peerRuns.reduce((a, r) => a + r.non2xx + r.errors, 0);
+    summary.peerUpPerReq = of('peer', 'upPerReq');
+    summary.peerCpuUsPerReq = of('peer', 'cpuUsPerReq');
+    summary.peerRssMb = Math.max(...peerRuns.map((r) => r.rssMax.gateway ?? 0)) / 2 ** 20;
+  }
   summary.dp50Range = gwRuns.map((g) => g.p50 - runs.find((d) => d.side === 'direct' && d.rep === g.rep).p50);
   return { summary, runs };
 }

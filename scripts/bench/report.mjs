@@ -146,3 +146,57 @@ export function notes(summaries, reps) {
   }
   return out.join('\n');
 }
+
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : '–');
+
+/**
+ * `--peer`: our gateway side and the peer in the same cells (same simulator, load generator and core),
+ * with the ratios the performance targets are stated in.
+ */
+export function peerTable(summaries, label) {
+  const cols = [
+    'mock ms',
+    'conc',
+    'ours RPS',
+    'peer RPS',
+    'RPS ours/peer',
+    'ours Δp50',
+    'peer Δp50',
+    'ours Δp99',
+    'peer Δp99',
+    'ours CPU µs/req',
+    'peer CPU µs/req',
+    'ours RSS MB (gw+worker)',
+    'peer RSS MB',
+    'ours/peer non2xx+err',
+  ];
+  const us = (v) => (Number.isFinite(v) ? Math.round(v) : '–');
+  return [
+    `Peer: ${label}, pinned to the same core as our gateway side and measured in the same cells, alternating`,
+    'direct / ours / peer. Δ = side − direct of the medians, ms. Our CPU counts api-gateway, router-worker and',
+    'their Redis; the peer is one process. RSS is the maximum during the measured runs.',
+    '',
+    `| ${cols.join(' | ')} |`,
+    `|${cols.map(() => '---:').join('|')}|`,
+    ...summaries
+      .map((s) =>
+        [
+          s.latencyMs,
+          s.conc,
+          rps(s.gw_rps),
+          rps(s.peer_rps),
+          ratio(s.gw_rps, s.peer_rps),
+          delta(s.gw_p50 - s.direct_p50),
+          delta(s.peer_p50 - s.direct_p50),
+          delta(s.gw_p99 - s.direct_p99),
+          delta(s.peer_p99 - s.direct_p99),
+          us(s.cpuUsPerReq),
+          us(s.peerCpuUsPerReq),
+          (s.gwRssMb + s.workerRssMb).toFixed(0),
+          Number.isFinite(s.peerRssMb) ? s.peerRssMb.toFixed(0) : '–',
+          `${s.gwNon2xx + s.gwErrors}/${s.peerNon2xx}`,
+        ].join(' | '),
+      )
+      .map((r) => `| ${r} |`),
+  ].join('\n');
+}

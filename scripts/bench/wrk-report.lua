@@ -1,4 +1,5 @@
--- wrk script for scripts/bench: POSTs BENCH_BODY (with BENCH_AUTH as Authorization when set) and
+-- wrk script for scripts/bench: POSTs BENCH_BODY (with BENCH_AUTH as Authorization when set, and any
+-- BENCH_HEADERS) and
 -- prints one machine-readable line at the end. No response() hook: defining one makes wrk parse
 -- every response into Lua, which costs more CPU than the non-2xx count it would give;
 -- summary.errors.status already counts non-2xx/3xx answers.
@@ -8,6 +9,13 @@ wrk.headers["Content-Type"] = "application/json"
 local auth = os.getenv("BENCH_AUTH")
 if auth ~= nil and auth ~= "" then
   wrk.headers["Authorization"] = auth
+end
+-- Extra request headers (a peer gateway's routing headers), one "Name: value" per line.
+local extra = os.getenv("BENCH_HEADERS")
+if extra ~= nil then
+  for name, value in string.gmatch(extra, "([^:\n]+):%s*([^\n]*)") do
+    wrk.headers[name] = value
+  end
 end
 
 done = function(summary, latency, requests)
