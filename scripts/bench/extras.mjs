@@ -19,6 +19,8 @@ import { fallbackBench } from './extra-fallback.mjs';
 import { overheadShBench } from './extra-overhead-sh.mjs';
 import { redisCommandsBench } from './extra-redis-commands.mjs';
 import { routingDecisionBench } from './extra-routing-decision.mjs';
+import { scalingBench } from './extra-scaling.mjs';
+import { soakBench } from './extra-soak.mjs';
 import { streamTtftBench } from './extra-stream-ttft.mjs';
 import { toolStreamBench } from './extra-tool-stream.mjs';
 
@@ -30,4 +32,6 @@ export const EXTRA_BENCHES = [
   overheadShBench,
   toolStreamBench,
   streamTtftBench,
+  scalingBench,
+  soakBench,
 ];

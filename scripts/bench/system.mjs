@@ -278,8 +278,34 @@ export async function startSystem({ root, group, cpus, outDir, tmpDir, runId, st
   );
   log(`api-gateway pid ${gateway.pid} on ${gwBase}; router-worker pid ${worker.pid} (ops :${workerPort})`);
 
+  let replicas = 0;
+  /**
+   * Starts one more api-gateway or router-worker on the same Redis and database (the scaling bench), on
+   * `cpu` (a taskset list such as "0,1"); resolves once it is ready. Stopped with the rest by `group`.
+   */
+  const spawnReplica = async (kind, cpu) => {
+    const n = ++replicas;
+    const port = await freePort();
+    const name = `${kind}-${n + 1}`;
+    const proc = group.start(name, {
+      cpu,
+      cmd: process.execPath,
+      args: [kind === 'api-gateway' ? gatewayMain : workerMain],
+      env: {
+        ...appEnv,
+        PORT: String(port),
+        PGAPPNAME: `${pgAppName}-${kind === 'api-gateway' ? 'gateway' : 'worker'}`,
+      },
+      logFile: logFile(name),
+    });
+    const base = `http://127.0.0.1:${port}`;
+    await waitFor(`${name} /health/ready`, () => httpOk(`${base}/health/ready`), 90_000, proc);
+    return { name, pid: proc.pid, base };
+  };
+
   return {
     label: 'api-gateway + router-worker + redis',
+    spawnReplica,
     direct,
     gateway: { url: `${gwBase}/v1/chat/completions`, body: BODY, auth: `Bearer ${adminKey}` },
     sim: control,

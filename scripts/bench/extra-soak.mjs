@@ -1,0 +1,90 @@
+// `--soak MIN`: a steady load for MIN minutes (50 ms provider, a fixed number of connections, below
+// saturation) with the RSS of every gateway-side process sampled each minute: memory must stay flat.
+// With --peer, the peer gets the same soak afterwards.
+import { rssBytes } from './procfs.mjs';
+
+const CONNECTIONS = 20;
+const LATENCY_MS = 50;
+const STEP_S = 60;
+
+const mb = (bytes) => (bytes / 2 ** 20).toFixed(0);
+
+async function soak({ target, named, minutes, loadgen, signal, log, label }) {
+  const names = Object.keys(named);
+  const rows = [];
+  const totals = [];
+  for (let minute = 1; minute <= minutes && !signal.aborted; minute++) {
+    const res = await loadgen.run(target, CONNECTIONS, STEP_S, signal);
+    const rss = names.map((n) => rssBytes(named[n]) ?? 0);
+    const total = rss.reduce((a, b) => a + b, 0);
+    totals.push(total);
+    log(`soak ${label}: minute ${minute}/${minutes}: ${res.rps.toFixed(0)} req/s, RSS ${mb(total)} MB`);
+    rows.push(
+      `| ${label} | ${minute} | ${res.rps.toFixed(0)} | ${res.p99.toFixed(1)} | ${res.non2xx + res.errors} | ` +
+        `${rss.map(mb).join(' / ')} | ${mb(total)} |`,
+    );
+  }
+  const half = Math.floor(totals.length / 2);
+  const firstHalf = totals.slice(0, Math.max(1, half));
+  const secondHalf = totals.slice(half);
+  const avg = (v) => v.reduce((a, b) => a + b, 0) / v.length;
+  const drift = avg(secondHalf) - avg(firstHalf);
+  return { rows, names, drift, max: Math.max(...totals) };
+}
+
+export const soakBench = {
+  id: 'soak',
+  title: 'Soak: memory over time at a steady rate',
+  flags: [
+    {
+      name: '--soak',
+      value: 'MIN',
+      help: 'also run a soak of MIN minutes (RSS each minute; with --peer, the peer too)',
+    },
+  ],
+  enabled: (opts) => Number(opts.extra?.['--soak']) > 0 && !opts.standIn,
+  async run({ sys, loadgen, opts, signal, log }) {
+    const minutes = Math.round(Number(opts.extra['--soak']));
+    await sys.sim.setLatency(LATENCY_MS);
+    const out = [];
+    try {
+      const ours = await soak({
+        target: sys.gateway,
+        named: { ...sys.rssPids, redis: sys.gatewaySide.redis },
+        minutes,
+        loadgen,
+        signal,
+        log,
+        label: 'ours',
+      });
+      out.push({ label: 'ours', ...ours });
+      if (sys.peer) {
+        const peer = await soak({
+          target: sys.peer.target,
+          named: sys.peer.named,
+          minutes,
+          loadgen,
+          signal,
+          log,
+          label: sys.peer.label,
+        });
+        out.push({ label: sys.peer.label, ...peer });
+      }
+    } finally {
+      await sys.sim.setLatency(0);
+    }
+    return [
+      `${CONNECTIONS} connections, simulator latency ${LATENCY_MS} ms, ${minutes} × ${STEP_S} s back to back; RSS read at the`,
+      'end of each minute (MB). "drift" = mean RSS of the second half minus the first half.',
+      '',
+      ...out.flatMap((o) => [
+        `| side | minute | req/s | p99 ms | non2xx+err | RSS ${o.names.join(' / ')} | total RSS |`,
+        '|---|---:|---:|---:|---:|---|---:|',
+        ...o.rows,
+        '',
+        `${o.label}: max total RSS ${mb(o.max)} MB, drift ${(o.drift / 2 ** 20).toFixed(1)} MB.`,
+        '',
+      ]),
+    ].join('\n');
+  },
+};
