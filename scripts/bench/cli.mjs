@@ -21,6 +21,8 @@ the same chat request sent directly to the simulator and through the gateway, si
   --peer portkey        also measure Portkey (installed from npm into a scratch folder, once) in every
                         cell, alternating direct / ours / Portkey, and print the ratios
   --peer-dir DIR        where Portkey is installed (default: $TMPDIR/aigw-bench-portkey-<version>)
+  --profile DIR         write V8 CPU profiles of the api-gateway and router-worker to DIR (on exit;
+                        summarise with scripts/bench/profile-summary.mjs DIR)
   --skip-extras         run only the main table
   --extras "a,b"        run only these extra benches (ids: see the sections of results.md)
   --help                this text
@@ -60,6 +62,7 @@ export function parseArgs(argv, extraFlags = []) {
     nice: 0,
     skipExtras: false,
     onlyExtras: null,
+    profile: null,
     peer: null,
     peerDir: null,
     help: false,
@@ -134,6 +137,9 @@ export function parseArgs(argv, extraFlags = []) {
         opts.onlyExtras = value()
           .split(/[\s,]+/)
           .filter(Boolean);
+        break;
+      case '--profile':
+        opts.profile = value();
         break;
       case '--peer-dir':
         opts.peerDir = value();

@@ -127,7 +127,9 @@ function requireBuilt(root, rel) {
  * Starts everything and returns the handle the measurements use. Registers its own cleanup
  * (schema drop) through `onCleanup`; processes are stopped by `group`.
  */
-export async function startSystem({ root, group, cpus, outDir, tmpDir, runId, standIn, onCleanup, log }) {
+export async function startSystem({ root, group, cpus, outDir, tmpDir, runId, standIn, profileDir, onCleanup, log }) {
+  // --profile: V8 CPU profiles of the api-gateway and router-worker, written when they stop.
+  const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir)] : [];
   const simMain = requireBuilt(root, 'dist/tools/simulator/main.js');
   const logFile = (name) => path.join(outDir, 'logs', `${name}.log`);
   const nodeEnv = { ...process.env };
@@ -257,14 +259,14 @@ export async function startSystem({ root, group, cpus, outDir, tmpDir, runId, st
   const gateway = group.start('api-gateway', {
     cpu: cpus.gateway,
     cmd: process.execPath,
-    args: [gatewayMain],
+    args: [...nodeArgs, gatewayMain],
     env: { ...appEnv, PORT: String(gwPort), PGAPPNAME: `${pgAppName}-gateway` },
     logFile: logFile('api-gateway'),
   });
   const worker = group.start('router-worker', {
     cpu: cpus.gateway,
     cmd: process.execPath,
-    args: [workerMain],
+    args: [...nodeArgs, workerMain],
     env: { ...appEnv, PORT: String(workerPort), PGAPPNAME: `${pgAppName}-worker` },
     logFile: logFile('router-worker'),
   });
