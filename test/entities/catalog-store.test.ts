@@ -26,6 +26,7 @@ providers:
     baseUrl: https://api.anthropic.com
     routing: auto
     gateway: litellm
+    probe: completion
     models:
       - { name: claude, upstreamName: claude-3-5-haiku-latest, promptPer1k: 0.0008, completionPer1k: 0.004, contextWindow: 200000, quality: 0.123456789 }
 `;

@@ -9,6 +9,7 @@ const ALL = [
   'Governance1795500000000',
   'ProviderPlugin1795600000000',
   'CostSaved1795700000000',
+  'ProbeMode1795850000000',
 ];
 
 const TABLES = [

@@ -324,6 +324,14 @@ ${extra}    models:
     expect(local.providers[0].healthPath).toBe('/health');
   });
 
+  it('keeps a completion probe opt-in, and leaves the default health probe implicit', () => {
+    expect(parseCatalog(provider('openai', '    probe: completion\n'), {}).providers[0].probe).toBe('completion');
+    expect(parseCatalog(provider('openai', '    probe: health\n'), {}).providers[0]).not.toHaveProperty('probe');
+    expect(problemsOf(provider('openai', '    probe: chat\n'))).toEqual([
+      'providers[0].probe must be one of: health, completion',
+    ]);
+  });
+
   it('requires a module for kind plugin, and refuses one elsewhere', () => {
     expect(problemsOf(provider('plugin', ''))).toEqual([
       "providers[0].plugin is required when kind is 'plugin' (the module implementing the adapter, provider 'p')",

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { load, YAMLException } from 'js-yaml';
 import {
+  PROBE_MODES,
   PROVIDER_KINDS,
   ROUTING_METHODS,
   type Capability,
@@ -54,6 +55,7 @@ const PROVIDER_KEYS = [
   'gateway',
   'plugin',
   'healthPath',
+  'probe',
   'models',
 ];
 const MODEL_KEYS = [
@@ -352,6 +354,7 @@ function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpe
   if (healthPath !== undefined && !healthPath.startsWith('/')) {
     r.problem(`${path}.healthPath`, "must be a path starting with '/' (e.g. /health)");
   }
+  const probe = r.oneOf(obj, 'probe', path, owner, PROBE_MODES, 'health');
   const models: ModelSpec[] = [];
   const seen = new Set<string>();
   const rawModels = obj.models === undefined || obj.models === null ? [] : r.list(obj.models, `${path}.models`);
@@ -393,6 +396,7 @@ function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpe
     ...(gateway === undefined ? {} : { gateway }),
     ...(plugin === undefined ? {} : { plugin }),
     ...(healthPath === undefined ? {} : { healthPath }),
+    ...(probe === 'completion' ? { probe } : {}),
     models,
   };
 }

@@ -55,6 +55,8 @@ export interface ProviderSpec {
    * (llama.cpp server and vLLM: `/health`).
    */
   healthPath?: string;
+  /** How the health monitor probes it; absent means `health` (never billed). */
+  probe?: ProbeMode;
   models: ModelSpec[];
 }
 

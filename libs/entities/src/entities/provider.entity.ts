@@ -1,4 +1,4 @@
-import type { RoutingMethod } from '@aigw/core';
+import type { ProbeMode, RoutingMethod } from '@aigw/core';
 import {
   Check,
   Column,
@@ -28,6 +28,7 @@ export type ProviderSource = 'file' | 'admin';
 @Check('ck_providers_source', `"source" IN ('file', 'admin')`)
 @Check('ck_providers_timeout_ms', '"timeout_ms" > 0')
 @Check('ck_providers_max_connections', '"max_connections" > 0')
+@Check('ck_providers_probe_mode', `"probe_mode" IN ('health', 'completion')`)
 @Check('ck_providers_plugin_module', `("kind" = 'plugin') = ("plugin_module" IS NOT NULL)`)
 export class ProviderEntity {
   /** The catalog id, used in `provider/model` refs. */
@@ -48,6 +49,10 @@ export class ProviderEntity {
   /** A health endpoint on the baseUrl's origin that health checks read instead of the model list (`/health`). */
   @Column({ name: 'health_path', type: 'text', nullable: true })
   healthPath: string | null;
+
+  /** `health` (model list or health endpoint, never billed) unless the catalog opts in to a `completion` probe. */
+  @Column({ name: 'probe_mode', type: 'text', default: 'health' })
+  probeMode: ProbeMode;
 
   @Column({ type: 'text', default: 'direct' })
   routing: RoutingMethod;

@@ -3,6 +3,7 @@ import { CacheWritePrice1795400000000 } from './1795400000000-CacheWritePrice';
 import { Governance1795500000000 } from './1795500000000-Governance';
 import { ProviderPlugin1795600000000 } from './1795600000000-ProviderPlugin';
 import { CostSaved1795700000000 } from './1795700000000-CostSaved';
+import { ProbeMode1795850000000 } from './1795850000000-ProbeMode';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   Governance1795500000000,
   ProviderPlugin1795600000000,
   CostSaved1795700000000,
+  ProbeMode1795850000000,
 ] as const;

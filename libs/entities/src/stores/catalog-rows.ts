@@ -18,6 +18,7 @@ export type ProviderFields = Pick<
   | 'encryptedSecret'
   | 'pluginModule'
   | 'healthPath'
+  | 'probeMode'
 >;
 export type ModelFields = Pick<
   ModelEntity,
@@ -44,6 +45,7 @@ export function providerFields(p: ProviderSpec, encryptedSecret: string | null):
     encryptedSecret,
     pluginModule: p.plugin ?? null,
     healthPath: p.healthPath ?? null,
+    probeMode: p.probe ?? 'health',
   };
 }
 
@@ -108,6 +110,7 @@ export function providerFromRow(row: ProviderEntity, apiKey: string | undefined,
     ...(row.gatewayId === null ? {} : { gateway: row.gatewayId }),
     ...(row.pluginModule === null || row.pluginModule === undefined ? {} : { plugin: row.pluginModule }),
     ...(row.healthPath === null || row.healthPath === undefined ? {} : { healthPath: row.healthPath }),
+    ...(row.probeMode === 'completion' ? { probe: row.probeMode } : {}),
     models,
   };
 }
