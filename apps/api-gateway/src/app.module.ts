@@ -2,7 +2,9 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ApiKeyStore } from '@aigw/entities';
 import {
+  CatalogEventsController,
   CatalogService,
+  ControlChannel,
   DatabaseModule,
   ENV,
   ErrorEnvelopeFilter,
@@ -16,7 +18,14 @@ import { AdmissionService } from './admission/admission.service';
 import { QuotaRebuilder } from './admission/quota-rebuilder';
 import { AccountsAdminController } from './admin/accounts-admin.controller';
 import { AccountsAdminService } from './admin/accounts-admin.service';
+import { CatalogChanges } from './admin/catalog-changes';
 import { CircuitAdminController } from './admin/circuit-admin.controller';
+import { ConfigAdminController } from './admin/config-admin.controller';
+import { ConfigTransferService } from './admin/config-transfer.service';
+import { GatewaysAdminController } from './admin/gateways-admin.controller';
+import { GatewaysAdminService } from './admin/gateways-admin.service';
+import { ProviderCommandsController } from './admin/provider-commands.controller';
+import { ProviderCommandsService } from './admin/provider-commands.service';
 import { CircuitAdminService } from './admin/circuit-admin.service';
 import { GOVERNANCE_PROVIDERS } from './admin/governance-providers';
 import { QuotasAdminController } from './admin/quotas-admin.controller';
@@ -73,7 +82,11 @@ export class AppModule {
         CircuitAdminController,
         AccountsAdminController,
         QuotasAdminController,
+        ProviderCommandsController,
+        GatewaysAdminController,
+        ConfigAdminController,
         UsageController,
+        CatalogEventsController,
       ],
       providers: [
         { provide: ENV, useValue: env },
@@ -114,6 +127,11 @@ export class AppModule {
         JobsService,
         ModelListsService,
         CircuitAdminService,
+        ControlChannel,
+        CatalogChanges,
+        ProviderCommandsService,
+        GatewaysAdminService,
+        ConfigTransferService,
       ],
       exports: [ENV],
     };

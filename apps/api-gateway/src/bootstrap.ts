@@ -1,9 +1,11 @@
-import { createHttpApp, type HttpAppOptions } from '@aigw/platform';
+import type { MicroserviceOptions } from '@nestjs/microservices';
+import { ControlServer, createHttpApp, RedisErrors, type HttpAppOptions } from '@aigw/platform';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
 import type { GatewayEnv } from './config/gateway-env';
 import { HttpMetrics } from './http/http-metrics';
 import { installRequestContext } from './http/request-context';
+import { installYamlBody } from './http/yaml-body';
 
 export const APP_NAME = 'api-gateway';
 
@@ -13,11 +15,17 @@ export function httpOptions(env: GatewayEnv): HttpAppOptions {
 
 /** The gateway, initialised (connected, migrated, subscribed) but not listening yet. */
 export async function createGatewayApp(env: GatewayEnv): Promise<NestFastifyApplication> {
-  return createHttpApp(AppModule.forRoot(env), env, APP_NAME, httpOptions(env), {
+  const app = await createHttpApp(AppModule.forRoot(env), env, APP_NAME, httpOptions(env), {
     // Hooks go on before init() registers the routes, so every route (and the 404 handler) gets them.
     beforeInit: (fastify, app) => {
       installRequestContext(fastify);
+      installYamlBody(fastify);
       app.get(HttpMetrics).install(fastify);
     },
   });
+  // `provider.changed` from another replica's admin change reloads this one's catalog too. Not inheriting the
+  // app's global guard, pipe and filter: they speak HTTP (API keys, error envelopes), control messages do not.
+  app.connectMicroservice<MicroserviceOptions>({ strategy: new ControlServer(env.REDIS_URL, app.get(RedisErrors)) });
+  await app.startAllMicroservices();
+  return app;
 }

@@ -1,6 +1,7 @@
 import { Global, Module, type DynamicModule, type Type } from '@nestjs/common';
 import { AdapterRegistry, HttpPool } from '@aigw/adapters';
 import {
+  CatalogEventsController,
   CatalogService,
   DatabaseModule,
   ENV,
@@ -44,7 +45,7 @@ class WorkerEnvModule {
  */
 @Module({
   imports: [ShutdownModule, RedisModule, DatabaseModule, MetricsModule, HealthModule],
-  controllers: [CancelController],
+  controllers: [CancelController, CatalogEventsController],
   providers: [
     CatalogService,
     { provide: AdapterRegistry, useFactory: () => new AdapterRegistry(new HttpPool()) },

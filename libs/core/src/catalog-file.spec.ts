@@ -1,7 +1,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CatalogFileError, loadCatalogFile, parseCatalog } from './catalog-file';
+import {
+  CatalogFileError,
+  catalogToJson,
+  catalogToYaml,
+  loadCatalogFile,
+  parseCatalog,
+  readCatalogDocument,
+  secretReferenceOf,
+} from './catalog-file';
 
 const MINIMAL = `
 providers:
@@ -39,6 +47,7 @@ describe('parseCatalog', () => {
           kind: 'openai',
           baseUrl: 'https://api.openai.com/v1',
           apiKey: 'sk-test',
+          apiKeyRef: '${OPENAI_API_KEY}',
           enabled: true,
           timeoutMs: 60000,
           maxConnections: 128,
@@ -89,7 +98,7 @@ providers:
       { LITELLM_KEY: 'lk' },
     );
     expect(catalog.gateways).toEqual([
-      { id: 'litellm', baseUrl: 'http://litellm:4000/v1', apiKey: 'lk', timeoutMs: 30000 },
+      { id: 'litellm', baseUrl: 'http://litellm:4000/v1', apiKey: 'lk', apiKeyRef: '${LITELLM_KEY}', timeoutMs: 30000 },
     ]);
     const [zai] = catalog.providers;
     expect(zai).toMatchObject({
@@ -380,5 +389,50 @@ describe('loadCatalogFile', () => {
     expect(() => loadCatalogFile(join(dir, 'missing.yaml'), {})).toThrow(
       /missing\.yaml:\n {2}- cannot be read \(ENOENT\)/,
     );
+  });
+});
+
+describe('catalog export', () => {
+  const FILE = `
+providers:
+  - id: zeta
+    kind: openai
+    baseUrl: http://z/v1
+    apiKey: literal-secret
+    models:
+      - { name: b, promptPer1k: 0.00015, completionPer1k: 0.0000006, contextWindow: 10, quality: 0.5 }
+      - { name: a, promptPer1k: 1, completionPer1k: 2, contextWindow: 10, enabled: false }
+  - id: alpha
+    kind: anthropic
+    baseUrl: http://a
+    apiKey: \${ANTHROPIC_KEY}
+    routing: gateway
+    gateway: gw
+gateways:
+  - { id: gw, baseUrl: 'http://gw', apiKey: '\${GW_KEY:-}' }
+`;
+  const env = { ANTHROPIC_KEY: 'sk-ant', GW_KEY: 'sk-gw' };
+
+  it('remembers a key given as one ${VAR} reference without a literal default, never a literal', () => {
+    const c = parseCatalog(FILE, env);
+    expect(c.providers.map((p) => [p.id, p.apiKey, p.apiKeyRef])).toEqual([
+      ['zeta', 'literal-secret', undefined],
+      ['alpha', 'sk-ant', '${ANTHROPIC_KEY}'],
+    ]);
+    expect(c.gateways[0].apiKeyRef).toBe('${GW_KEY:-}');
+    expect(secretReferenceOf('${X:-literal}')).toBeUndefined();
+    expect(secretReferenceOf('Bearer ${X}')).toBeUndefined();
+  });
+
+  it('writes sorted lists, every default, no literal key; reading it back and writing again is identical', () => {
+    const yaml = catalogToYaml(parseCatalog(FILE, env));
+    expect(yaml).not.toContain('literal-secret');
+    expect(yaml).not.toContain('sk-ant');
+    expect(yaml.indexOf('id: alpha')).toBeLessThan(yaml.indexOf('id: zeta'));
+    expect(yaml.indexOf('name: a')).toBeLessThan(yaml.indexOf('name: b'));
+    expect(yaml).toContain('maxConnections: 128');
+    expect(catalogToYaml(parseCatalog(yaml, env))).toBe(yaml);
+    const json = catalogToJson(parseCatalog(FILE, env));
+    expect(catalogToJson(readCatalogDocument(JSON.parse(json), env))).toBe(json);
   });
 });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { load, YAMLException } from 'js-yaml';
+import { dump, load, YAMLException } from 'js-yaml';
 import {
   PROBE_MODES,
   PROVIDER_KINDS,
@@ -42,8 +42,9 @@ export class CatalogFileError extends Error {
 }
 
 const TOP_KEYS = ['providers', 'gateways'];
-const GATEWAY_KEYS = ['id', 'baseUrl', 'apiKey', 'timeoutMs'];
-const PROVIDER_KEYS = [
+/** Key lists in the order a config export writes them (GATEWAY_KEYS first: providers refer to gateways). */
+export const GATEWAY_KEYS = ['id', 'baseUrl', 'apiKey', 'timeoutMs'];
+export const PROVIDER_KEYS = [
   'id',
   'kind',
   'baseUrl',
@@ -58,7 +59,7 @@ const PROVIDER_KEYS = [
   'probe',
   'models',
 ];
-const MODEL_KEYS = [
+export const MODEL_KEYS = [
   'name',
   'upstreamName',
   'promptPer1k',
@@ -76,6 +77,13 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const NUMBER_TEXT = /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/;
 const REFERENCE = /\$\{([^}]*)\}/g;
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A whole value that is one environment reference without a literal default: safe to export as is. */
+const SECRET_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*(:-)?\}$/;
+
+/** The `${VAR}` reference an apiKey value is, when it is exactly one without a literal default (see ProviderSpec). */
+export function secretReferenceOf(raw: unknown): string | undefined {
+  return typeof raw === 'string' && SECRET_REFERENCE.test(raw.trim()) ? raw.trim() : undefined;
+}
 
 type Obj = Record<string, unknown>;
 
@@ -258,11 +266,18 @@ function readGateway(r: CatalogReader, raw: unknown, path: string): GatewaySpec 
   const owner = id === undefined ? path : `gateway '${id}'`;
   const baseUrl = r.url(obj, 'baseUrl', path, owner);
   const apiKey = r.string(obj, 'apiKey', path, owner, false);
+  const apiKeyRef = secretReferenceOf(obj.apiKey);
   const timeoutMs = r.number(obj, 'timeoutMs', path, owner, { min: 1, integer: true }, CATALOG_DEFAULTS.timeoutMs);
   if (id === undefined || baseUrl === undefined || timeoutMs === undefined) {
     return undefined;
   }
-  return { id, baseUrl, ...(apiKey === undefined ? {} : { apiKey }), timeoutMs };
+  return {
+    id,
+    baseUrl,
+    ...(apiKey === undefined ? {} : { apiKey }),
+    ...(apiKeyRef === undefined ? {} : { apiKeyRef }),
+    timeoutMs,
+  };
 }
 
 function readCapabilities(r: CatalogReader, obj: Obj, path: string): Capability[] {
@@ -332,6 +347,7 @@ function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpe
   const kind = r.oneOf(obj, 'kind', path, owner, PROVIDER_KINDS);
   const baseUrl = r.url(obj, 'baseUrl', path, owner);
   const apiKey = r.string(obj, 'apiKey', path, owner, false);
+  const apiKeyRef = secretReferenceOf(obj.apiKey);
   const enabled = r.boolean(obj, 'enabled', path, owner, true);
   const timeoutMs = r.number(obj, 'timeoutMs', path, owner, { min: 1, integer: true }, CATALOG_DEFAULTS.timeoutMs);
   const maxConnections = r.number(
@@ -389,6 +405,7 @@ function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpe
     kind,
     baseUrl,
     ...(apiKey === undefined ? {} : { apiKey }),
+    ...(apiKeyRef === undefined ? {} : { apiKeyRef }),
     enabled,
     timeoutMs,
     maxConnections,
@@ -455,6 +472,14 @@ export function parseCatalog(yamlText: string, env: CatalogEnv, source?: string)
     const where = err instanceof YAMLException ? ` at line ${err.mark.line + 1}: ${err.reason}` : '';
     throw new CatalogFileError([`is not valid YAML${where}`], source, { cause: err });
   }
+  return readCatalogDocument(doc, env, source);
+}
+
+/**
+ * Validates a catalog already parsed (from YAML or JSON): `{providers, gateways?}`. Throws CatalogFileError
+ * listing every problem with its path.
+ */
+export function readCatalogDocument(doc: unknown, env: CatalogEnv, source?: string): Catalog {
   const r = new CatalogReader(env);
   if (doc === undefined || doc === null) {
     throw new CatalogFileError(["is empty: expected a top-level 'providers:' list"], source);
@@ -478,6 +503,48 @@ export function parseCatalog(yamlText: string, env: CatalogEnv, source?: string)
     providers: providers.filter((p): p is ProviderSpec => p !== undefined),
     gateways: gateways.filter((g): g is GatewaySpec => g !== undefined),
   };
+}
+
+type Entry = [string, unknown];
+
+/** The fields of `spec` in `keys` order, undefined left out; `apiKey` only as its environment reference. */
+function ordered(spec: object, keys: readonly string[], children: Record<string, (v: unknown) => unknown> = {}) {
+  const fields = spec as Record<string, unknown>;
+  const out: Entry[] = [];
+  for (const key of keys) {
+    const value = key === 'apiKey' ? fields.apiKeyRef : fields[key];
+    if (value !== undefined) {
+      out.push([key, key in children ? children[key](value) : value]);
+    }
+  }
+  return Object.fromEntries(out);
+}
+
+/**
+ * The catalog as a document a config export writes: gateways then providers sorted by id, models by name,
+ * keys in a fixed order, every default spelled out, and never a secret (an apiKey appears only as the `${VAR}`
+ * reference it was configured with). Reading it back with `readCatalogDocument` gives the same catalog minus
+ * literal keys, so export → import → export is byte-identical.
+ */
+export function catalogDocument(catalog: Catalog): { gateways: object[]; providers: object[] } {
+  const byId = <T extends { id: string }>(a: T, b: T): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  const byName = (a: ModelSpec, b: ModelSpec): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  return {
+    gateways: [...catalog.gateways].sort(byId).map((g) => ordered(g, GATEWAY_KEYS)),
+    providers: [...catalog.providers].sort(byId).map((p) =>
+      ordered(p, PROVIDER_KEYS, {
+        models: (models) => [...(models as ModelSpec[])].sort(byName).map((m) => ordered(m, MODEL_KEYS)),
+      }),
+    ),
+  };
+}
+
+export function catalogToYaml(catalog: Catalog): string {
+  return dump(catalogDocument(catalog), { lineWidth: -1, noRefs: true, sortKeys: false, quotingType: "'" });
+}
+
+export function catalogToJson(catalog: Catalog): string {
+  return `${JSON.stringify(catalogDocument(catalog), null, 2)}\n`;
 }
 
 /** Reads and parses a catalog file (PROVIDERS_FILE). */

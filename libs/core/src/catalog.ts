@@ -41,6 +41,11 @@ export interface ProviderSpec {
   baseUrl: string;
   /** Secret. Never logged, never returned by an endpoint. */
   apiKey?: string;
+  /**
+   * The environment reference the key was configured with (`${ZAI_API_KEY}`, or `${ZAI_API_KEY:-}`), when it
+   * was one; a config export writes this instead of the key. Never a reference with a literal default.
+   */
+  apiKeyRef?: string;
   enabled: boolean;
   timeoutMs: number;
   /** Max pooled connections to this provider. */
@@ -65,6 +70,8 @@ export interface GatewaySpec {
   id: string;
   baseUrl: string;
   apiKey?: string;
+  /** As ProviderSpec.apiKeyRef. */
+  apiKeyRef?: string;
   timeoutMs: number;
 }
 

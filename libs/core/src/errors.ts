@@ -66,6 +66,8 @@ export enum ErrorCode {
   NotFound = 'not_found',
   ModelNotFound = 'model_not_found',
   IdempotencyConflict = 'idempotency_key_reused',
+  /** The change clashes with the current state (an id already taken, a record still referenced). */
+  Conflict = 'conflict',
   PayloadTooLarge = 'payload_too_large',
   ContextLengthExceeded = 'context_length_exceeded',
   RateLimited = 'rate_limit_exceeded',
@@ -112,6 +114,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.ModelNotFound:
       return 404;
     case ErrorCode.IdempotencyConflict:
+    case ErrorCode.Conflict:
       return 409;
     case ErrorCode.PayloadTooLarge:
       return 413;
@@ -150,6 +153,7 @@ export function errorTypeOf(code: ErrorCode): ErrorType {
     case ErrorCode.ModelNotFound:
       return 'not_found_error';
     case ErrorCode.IdempotencyConflict:
+    case ErrorCode.Conflict:
       return 'conflict_error';
     case ErrorCode.RateLimited:
     case ErrorCode.QuotaExceeded:
@@ -187,6 +191,7 @@ export function anthropicErrorTypeOf(code: ErrorCode): AnthropicErrorType {
     case ErrorCode.UnsupportedParameter:
     case ErrorCode.ContextLengthExceeded:
     case ErrorCode.IdempotencyConflict:
+    case ErrorCode.Conflict:
       return 'invalid_request_error';
     case ErrorCode.InvalidApiKey:
     case ErrorCode.KeyExpired:

@@ -22,7 +22,14 @@ export { DEFAULT_SCHEMA, checkSchemaName, advisoryLockKey } from './schema-name'
 export { runMigrationsLocked, type MigrationLog } from './migrate-locked';
 export { tableRef } from './table-ref';
 export { SecretBox, SecretBoxError } from './secret-box';
-export { CatalogStore, type SeedSummary, type SeedChange } from './stores/catalog.store';
+export { CatalogStore, resealSecret, type SeedSummary, type SeedChange } from './stores/catalog.store';
+export {
+  CatalogAdminStore,
+  CatalogTx,
+  KEEP_SECRET,
+  type CatalogState,
+  type SecretUpdate,
+} from './stores/catalog-admin.store';
 export {
   ApiKeyStore,
   AmbiguousKeyPrefixError,

@@ -1,6 +1,6 @@
-import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { ControlPattern, type CancelGenerationMessage } from '@aigw/core';
-import { ControlClient, ENV, RedisErrors } from '@aigw/platform';
+import { ControlChannel, ENV } from '@aigw/platform';
 import { GatewayEnv } from '../config/gateway-env';
 import { GatewayMetrics } from './gateway-metrics';
 import { GenerationQueue } from './generation-queue';
@@ -11,33 +11,19 @@ import type { AbandonReason } from './reply-waiter';
  * control transport, and removes the job if no worker took it yet.
  */
 @Injectable()
-export class CancellationService implements OnModuleInit, OnApplicationShutdown {
-  private readonly client: ControlClient;
-
+export class CancellationService {
   constructor(
     @Inject(ENV) private readonly env: GatewayEnv,
     private readonly queue: GenerationQueue,
     private readonly metrics: GatewayMetrics,
-    private readonly errors: RedisErrors,
-  ) {
-    this.client = new ControlClient(env.REDIS_URL, errors);
-  }
-
-  async onModuleInit(): Promise<void> {
-    await this.client.connect();
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.client.close();
-  }
+    private readonly control: ControlChannel,
+  ) {}
 
   /** Resolves true when the job was removed before any worker took it (it will never run). */
   cancel(jobId: string, reason: AbandonReason): Promise<boolean> {
     this.metrics.cancelled(reason);
     const message: CancelGenerationMessage = { ns: this.env.REDIS_PREFIX, jobId, reason };
-    this.client.emit(ControlPattern.CancelGeneration, message).subscribe({
-      error: (err: unknown) => this.errors.report('cancel', err),
-    });
+    this.control.emit(ControlPattern.CancelGeneration, message, 'cancel');
     return this.queue.removeIfWaiting(jobId);
   }
 }

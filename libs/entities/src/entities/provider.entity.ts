@@ -86,6 +86,10 @@ export class ProviderEntity {
   @Column({ name: 'encrypted_secret', type: 'text', nullable: true })
   encryptedSecret: string | null;
 
+  /** The `${VAR}` reference the key was configured with (exported instead of the key); null: a literal or none. */
+  @Column({ name: 'api_key_ref', type: 'text', nullable: true })
+  apiKeyRef: string | null;
+
   @Column({ type: 'text', default: 'file' })
   source: ProviderSource;
 

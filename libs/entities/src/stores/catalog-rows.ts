@@ -5,7 +5,7 @@ import type { ProviderEntity } from '../entities/provider.entity';
 
 /** Catalog spec ↔ row field mapping, and the comparison that keeps seeding idempotent. */
 
-export type GatewayFields = Pick<GatewayEntity, 'baseUrl' | 'timeoutMs' | 'encryptedSecret'>;
+export type GatewayFields = Pick<GatewayEntity, 'baseUrl' | 'timeoutMs' | 'encryptedSecret' | 'apiKeyRef'>;
 export type ProviderFields = Pick<
   ProviderEntity,
   | 'kind'
@@ -16,6 +16,7 @@ export type ProviderFields = Pick<
   | 'timeoutMs'
   | 'maxConnections'
   | 'encryptedSecret'
+  | 'apiKeyRef'
   | 'pluginModule'
   | 'healthPath'
   | 'probeMode'
@@ -43,6 +44,7 @@ export function providerFields(p: ProviderSpec, encryptedSecret: string | null):
     timeoutMs: p.timeoutMs,
     maxConnections: p.maxConnections,
     encryptedSecret,
+    apiKeyRef: p.apiKeyRef ?? null,
     pluginModule: p.plugin ?? null,
     healthPath: p.healthPath ?? null,
     probeMode: p.probe ?? 'health',
@@ -103,6 +105,7 @@ export function providerFromRow(row: ProviderEntity, apiKey: string | undefined,
     kind: row.kind as ProviderSpec['kind'],
     baseUrl: row.baseUrl,
     ...(apiKey === undefined ? {} : { apiKey }),
+    ...(row.apiKeyRef === null || row.apiKeyRef === undefined ? {} : { apiKeyRef: row.apiKeyRef }),
     enabled: row.enabled,
     timeoutMs: row.timeoutMs,
     maxConnections: row.maxConnections,
@@ -115,6 +118,16 @@ export function providerFromRow(row: ProviderEntity, apiKey: string | undefined,
   };
 }
 
+export function gatewayFields(g: GatewaySpec, encryptedSecret: string | null): GatewayFields {
+  return { baseUrl: g.baseUrl, timeoutMs: g.timeoutMs, encryptedSecret, apiKeyRef: g.apiKeyRef ?? null };
+}
+
 export function gatewayFromRow(row: GatewayEntity, apiKey: string | undefined): GatewaySpec {
-  return { id: row.id, baseUrl: row.baseUrl, ...(apiKey === undefined ? {} : { apiKey }), timeoutMs: row.timeoutMs };
+  return {
+    id: row.id,
+    baseUrl: row.baseUrl,
+    ...(apiKey === undefined ? {} : { apiKey }),
+    ...(row.apiKeyRef === null || row.apiKeyRef === undefined ? {} : { apiKeyRef: row.apiKeyRef }),
+    timeoutMs: row.timeoutMs,
+  };
 }

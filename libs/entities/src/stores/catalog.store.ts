@@ -8,6 +8,7 @@ import { advisoryLockKey, checkSchemaName } from '../schema-name';
 import { SecretBoxError, type SecretBox } from '../secret-box';
 import {
   changedFields,
+  gatewayFields,
   gatewayFromRow,
   modelFields,
   modelFromRow,
@@ -43,6 +44,26 @@ function emptySummary(): SeedSummary {
     providers: { created: [], updated: [], unchanged: 0, disabled: [], skipped: [] },
     models: { created: 0, updated: 0, unchanged: 0, disabled: 0 },
   };
+}
+
+/**
+ * The SecretBox envelope for `plaintext` (null: none). Keeps the stored envelope when it already holds this secret:
+ * a fresh IV would be a spurious change.
+ */
+export function resealSecret(box: SecretBox, current: string | null, plaintext: string | undefined): string | null {
+  if (plaintext === undefined) {
+    return null;
+  }
+  if (current !== null) {
+    try {
+      if (box.decrypt(current) === plaintext) {
+        return current;
+      }
+    } catch {
+      // Sealed under another SECRETS_KEY: the new value is the source of truth, so re-seal below.
+    }
+  }
+  return box.encrypt(plaintext);
 }
 
 /** The provider catalog in PostgreSQL: seeded from the catalog file, read back by every process. */
@@ -102,34 +123,20 @@ export class CatalogStore {
     }
   }
 
-  /** Keeps the stored envelope when it already holds this secret (a fresh IV would be a spurious change). */
   private seal(current: string | null, plaintext: string | undefined): string | null {
-    if (plaintext === undefined) {
-      return null;
-    }
-    if (current !== null) {
-      try {
-        if (this.box.decrypt(current) === plaintext) {
-          return current;
-        }
-      } catch {
-        // Sealed under another SECRETS_KEY: the file is the source of truth, so re-seal below.
-      }
-    }
-    return this.box.encrypt(plaintext);
+    return resealSecret(this.box, current, plaintext);
   }
 
   private async seedGateways(m: EntityManager, gateways: GatewaySpec[], summary: SeedSummary): Promise<void> {
     const rows = new Map((await m.find(GatewayEntity)).map((r) => [r.id, r]));
     for (const g of gateways) {
       const row = rows.get(g.id);
-      const next: GatewayFields = {
-        baseUrl: g.baseUrl,
-        timeoutMs: g.timeoutMs,
-        encryptedSecret: this.seal(row?.encryptedSecret ?? null, g.apiKey),
-      };
+      if (row?.source === 'admin') {
+        continue;
+      }
+      const next: GatewayFields = gatewayFields(g, this.seal(row?.encryptedSecret ?? null, g.apiKey));
       if (!row) {
-        await m.insert(GatewayEntity, { id: g.id, ...next });
+        await m.insert(GatewayEntity, { id: g.id, source: 'file', ...next });
         summary.gateways.created.push(g.id);
         continue;
       }

@@ -12,9 +12,6 @@ import { CatalogStore, SecretBox } from '@aigw/entities';
 import { DataSource } from 'typeorm';
 import { BaseEnv, ENV } from '../config/base-env';
 
-/** Refresh period of the in-memory catalog; admin changes also trigger an immediate reload. */
-const REFRESH_MS = 30_000;
-
 /**
  * The provider catalog as this process sees it: seeded from PROVIDERS_FILE at boot (idempotent,
  * safe with many replicas), read from PostgreSQL, kept in memory and refreshed, so the request
@@ -30,6 +27,10 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
   private byModelName = new Map<string, Deployment[]>();
   private providerIds: ReadonlySet<string> = new Set();
   private timer?: NodeJS.Timeout;
+  /** The reload running now, and whether another was asked for meanwhile (it then runs once after it). */
+  private running: Promise<void> | null = null;
+  private again = false;
+  private readonly listeners: ((catalog: Catalog) => void | Promise<void>)[] = [];
 
   constructor(
     @Inject(ENV) private readonly env: BaseEnv,
@@ -66,7 +67,7 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
           `catalog refresh failed, keeping the last one: ${err instanceof Error ? err.message : 'error'}`,
         ),
       );
-    }, REFRESH_MS);
+    }, this.env.CATALOG_RELOAD_S * 1000);
     this.timer.unref();
   }
 
@@ -74,11 +75,50 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
     clearInterval(this.timer);
   }
 
-  async reload(): Promise<void> {
-    this.apply(await this.store.load());
+  /**
+   * Re-reads the catalog from PostgreSQL and swaps it in. Reloads never overlap: one asked for while another runs
+   * starts after it (a change committed during the first read is then seen), and concurrent callers share it.
+   * Resolves once a read that started after the call has been applied.
+   */
+  reload(): Promise<void> {
+    if (this.running !== null) {
+      // The loop below runs once more before `running` settles.
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      try {
+        do {
+          this.again = false;
+          this.apply(await this.store.load());
+          await this.notify();
+        } while (this.again);
+      } finally {
+        this.running = null;
+      }
+    })();
+    return this.running;
   }
 
-  /** Replace the in-memory catalog (also used by tests). */
+  /** Calls `listener` after every reload (the monitor reconciles its probe schedules there). */
+  onReload(listener: (catalog: Catalog) => void | Promise<void>): void {
+    this.listeners.push(listener);
+  }
+
+  private async notify(): Promise<void> {
+    for (const listener of this.listeners) {
+      try {
+        await listener(this.catalog);
+      } catch (err) {
+        this.logger.warn(`a catalog listener failed: ${err instanceof Error ? err.message : 'error'}`);
+      }
+    }
+  }
+
+  /**
+   * Replaces the in-memory catalog (also used by tests). Synchronous, so no request sees half of it; a request
+   * that already picked its deployments keeps the objects of the old catalog to the end.
+   */
   apply(catalog: Catalog): void {
     const list = deploymentsOf(catalog);
     const byModelName = new Map<string, Deployment[]>();

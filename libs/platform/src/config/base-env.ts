@@ -49,6 +49,16 @@ export class BaseEnv {
   @IsIn(['json', 'text'])
   LOG_FORMAT: 'json' | 'text' = 'text';
 
+  /**
+   * Seconds between catalog reloads from PostgreSQL: the safety net behind `provider.changed` messages, which
+   * make every process reload at once after an admin change.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(86_400)
+  CATALOG_RELOAD_S = 30;
+
   /** How long SIGTERM waits for in-flight work before closing connections. */
   @Type(() => Number)
   @IsInt()

@@ -24,6 +24,8 @@ export type RedisOp =
   | 'reply_read'
   | 'answer_stash'
   | 'cancel'
+  /** Announcing a catalog change (`provider.changed`) to the other processes. */
+  | 'catalog_notify'
   /** Rate-limit and quota checks and refunds (gateway). */
   | 'admission'
   /** Settling a reservation to the real usage (worker). */

@@ -1,0 +1,43 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ControlPattern, type ProviderChangedMessage } from '@aigw/core';
+import { CatalogAdminStore, SecretBox, type CatalogTx } from '@aigw/entities';
+import { CatalogService, ControlChannel, ENV } from '@aigw/platform';
+import { DataSource } from 'typeorm';
+import type { GatewayEnv } from '../config/gateway-env';
+
+/**
+ * Runs an admin change to the catalog in one transaction, then makes it live: this replica reloads before the
+ * answer goes out, and `provider.changed` tells every worker, monitor and other gateway replica to reload now
+ * (each also reloads every CATALOG_RELOAD_S, should a message be lost).
+ */
+@Injectable()
+export class CatalogChanges {
+  private readonly logger = new Logger(CatalogChanges.name);
+  private readonly store: CatalogAdminStore;
+
+  constructor(
+    @Inject(ENV) private readonly env: GatewayEnv,
+    dataSource: DataSource,
+    private readonly catalog: CatalogService,
+    private readonly control: ControlChannel,
+  ) {
+    this.store = new CatalogAdminStore(dataSource, SecretBox.fromEnv(env.SECRETS_KEY, env.NODE_ENV).box);
+  }
+
+  /** Reads only (no reload, no message): e.g. a dry-run import. */
+  read<T>(work: (tx: CatalogTx) => Promise<T>): Promise<T> {
+    return this.store.transaction(work);
+  }
+
+  async apply<T>(providerId: string | null, work: (tx: CatalogTx) => Promise<T>): Promise<T> {
+    const result = await this.store.transaction(work);
+    try {
+      await this.catalog.reload();
+    } catch (err) {
+      this.logger.warn(`catalog reload after an admin change failed: ${err instanceof Error ? err.message : 'error'}`);
+    }
+    const message: ProviderChangedMessage = { ns: this.env.REDIS_PREFIX, providerId };
+    this.control.emit(ControlPattern.ProviderChanged, message, 'catalog_notify');
+    return result;
+  }
+}

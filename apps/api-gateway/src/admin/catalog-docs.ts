@@ -1,0 +1,141 @@
+import {
+  CatalogFileError,
+  catalogDocument,
+  ErrorCode,
+  GatewayError,
+  readCatalogDocument,
+  type Catalog,
+  type CatalogEnv,
+  type GatewaySpec,
+  type ModelSpec,
+  type ProviderSpec,
+} from '@aigw/core';
+import type { ProviderSource } from '@aigw/entities';
+
+/**
+ * Admin edits work on catalog documents (the catalog file's shape): the current record as a document, the change
+ * merged in, and the result validated by the very reader that checks PROVIDERS_FILE, so the API and the file
+ * accept exactly the same things and report problems by the same paths.
+ */
+
+export type Doc = Record<string, unknown>;
+
+/** A provider as a document, without its key (a reference or a literal is only written when the caller sends one). */
+export function providerDoc(p: ProviderSpec): Doc {
+  const { apiKey: _omitted, ...doc } = catalogDocument({ providers: [p], gateways: [] }).providers[0] as Doc;
+  return doc;
+}
+
+export function gatewayDoc(g: GatewaySpec): Doc {
+  const { apiKey: _omitted, ...doc } = catalogDocument({ providers: [], gateways: [g] }).gateways[0] as Doc;
+  return doc;
+}
+
+export function modelDoc(m: ModelSpec): Doc {
+  return (providerDoc({ ...placeholderProvider, models: [m] }).models as Doc[])[0];
+}
+
+const placeholderProvider: ProviderSpec = {
+  id: 'x',
+  kind: 'openai',
+  baseUrl: 'http://x',
+  enabled: true,
+  timeoutMs: 1,
+  maxConnections: 1,
+  routing: 'direct',
+  models: [],
+};
+
+/**
+ * Validates `{gateways, providers}`; a problem is a 400 naming its path (with `strip` removed, so a PATCH of one
+ * provider names `models[0].promptPer1k`, not `providers[0].models[0].promptPer1k`). Every problem is in the
+ * message; `param` names the first.
+ */
+export function validateDocs(doc: { gateways: Doc[]; providers: Doc[] }, env: CatalogEnv, strip: RegExp): Catalog {
+  try {
+    return readCatalogDocument(doc, env, 'configuration');
+  } catch (err) {
+    if (!(err instanceof CatalogFileError)) {
+      throw err;
+    }
+    const problems = err.problems.map((p) => problemOf(p, strip));
+    throw new GatewayError(
+      ErrorCode.InvalidRequest,
+      `Invalid configuration: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}`,
+      { param: problems[0]?.path ?? null, cause: err },
+    );
+  }
+}
+
+/** `providers[0].baseUrl must be ...` → path and message; an unknown key is named as the path. */
+export function problemOf(problem: string, strip: RegExp): { path: string; message: string } {
+  const space = problem.indexOf(' ');
+  let path = (space === -1 ? problem : problem.slice(0, space)).replace(strip, '');
+  const message = space === -1 ? '' : problem.slice(space + 1);
+  const unknown = /^has unknown key '([^']*)'/.exec(message);
+  if (unknown) {
+    path = path === '' || path === '(top' ? unknown[1] : `${path}.${unknown[1]}`;
+  }
+  return { path: path === '' ? '(body)' : path, message };
+}
+
+/** The gateways as documents for validating a provider against them (their keys play no part). */
+export function gatewayDocs(catalog: Catalog): Doc[] {
+  return catalog.gateways.map(gatewayDoc);
+}
+
+export interface ModelView extends Doc {
+  id: string;
+}
+
+/** A provider as the admin API shows it: never its key, only whether it has one and the `${VAR}` it came from. */
+export interface ProviderView extends Doc {
+  id: string;
+  gatewayId: string | null;
+  hasApiKey: boolean;
+  apiKeyRef: string | null;
+  source: ProviderSource | null;
+  models: ModelView[];
+}
+
+export function providerView(p: ProviderSpec, source: ProviderSource | null): ProviderView {
+  const { gateway, models, ...doc } = providerDoc(p);
+  return {
+    ...doc,
+    id: p.id,
+    gatewayId: typeof gateway === 'string' ? gateway : null,
+    hasApiKey: p.apiKey !== undefined,
+    apiKeyRef: p.apiKeyRef ?? null,
+    source,
+    models: (models as Doc[]).map((m) => ({ id: `${p.id}/${String(m.name)}`, ...m })),
+  };
+}
+
+export interface GatewayView extends Doc {
+  id: string;
+  hasApiKey: boolean;
+  apiKeyRef: string | null;
+  source: ProviderSource | null;
+}
+
+export function gatewayView(g: GatewaySpec, source: ProviderSource | null): GatewayView {
+  return {
+    ...gatewayDoc(g),
+    id: g.id,
+    hasApiKey: g.apiKey !== undefined,
+    apiKeyRef: g.apiKeyRef ?? null,
+    source,
+  };
+}
+
+export function notFound(what: string, param: string): GatewayError {
+  return new GatewayError(ErrorCode.NotFound, `No ${what}.`, { param });
+}
+
+/** The body as an object of fields (the validation pipe already refused anything else). */
+export function fieldsOf(body: unknown): Doc {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new GatewayError(ErrorCode.InvalidRequest, 'The request body must be a JSON object.');
+  }
+  return { ...(body as Doc) };
+}

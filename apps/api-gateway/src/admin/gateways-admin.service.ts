@@ -1,0 +1,111 @@
+import { Injectable } from '@nestjs/common';
+import { ErrorCode, GatewayError, type GatewaySpec } from '@aigw/core';
+import type { AuthContext } from '../http/request-context';
+import { actorOf } from './admin-views';
+import { CatalogChanges } from './catalog-changes';
+import { fieldsOf, gatewayDoc, gatewayView, notFound, validateDocs, type GatewayView } from './catalog-docs';
+
+const GATEWAY_PREFIX = /^gateways\[0\]\.?/;
+
+/** The OpenAI-compatible proxies (LiteLLM) providers can be routed through; keys write-only. */
+@Injectable()
+export class GatewaysAdminService {
+  constructor(private readonly changes: CatalogChanges) {}
+
+  async list(): Promise<{ data: GatewayView[] }> {
+    const state = await this.changes.read((tx) => tx.state());
+    return { data: state.catalog.gateways.map((g) => gatewayView(g, state.gatewaySources.get(g.id) ?? null)) };
+  }
+
+  async get(id: string): Promise<GatewayView> {
+    const state = await this.changes.read((tx) => tx.state());
+    const found = state.catalog.gateways.find((g) => g.id === id);
+    if (found === undefined) {
+      throw notFound(`gateway '${id}'`, 'gatewayId');
+    }
+    return gatewayView(found, state.gatewaySources.get(id) ?? null);
+  }
+
+  async create(body: unknown, auth: AuthContext): Promise<GatewayView> {
+    const next = this.validate(fieldsOf(body));
+    return this.changes.apply(null, async (tx) => {
+      const state = await tx.state();
+      if (state.catalog.gateways.some((g) => g.id === next.id)) {
+        throw new GatewayError(ErrorCode.Conflict, `A gateway '${next.id}' already exists.`, { param: 'id' });
+      }
+      await tx.putGateway(next, { set: next.apiKey ?? null });
+      const after = gatewayView(next, 'admin');
+      await tx.audit({ actor: actorOf(auth), action: 'gateway.create', target: next.id, before: null, after });
+      return after;
+    });
+  }
+
+  /** `apiKey`: a new key (or `${VAR}`), `null` to drop it, absent to keep it. */
+  async update(id: string, body: unknown, auth: AuthContext): Promise<GatewayView> {
+    const fields = fieldsOf(body);
+    if ('id' in fields) {
+      throw new GatewayError(ErrorCode.InvalidRequest, "'id' cannot change (create a new gateway).", { param: 'id' });
+    }
+    return this.changes.apply(null, async (tx) => {
+      const state = await tx.state();
+      const current = state.catalog.gateways.find((g) => g.id === id);
+      if (current === undefined) {
+        throw notFound(`gateway '${id}'`, 'gatewayId');
+      }
+      const doc = gatewayDoc(current);
+      let keep = true;
+      for (const [key, value] of Object.entries(fields)) {
+        keep = keep && key !== 'apiKey';
+        if (value === null) {
+          delete doc[key];
+        } else {
+          doc[key] = value;
+        }
+      }
+      let next = this.validate(doc);
+      if (keep) {
+        const { apiKey: _none, apiKeyRef: _noRef, ...rest } = next;
+        next = { ...rest, ...pick(current) };
+      }
+      await tx.putGateway(next, keep ? { keep: true } : { set: next.apiKey ?? null });
+      const before = gatewayView(current, state.gatewaySources.get(id) ?? null);
+      const after = gatewayView(next, 'admin');
+      await tx.audit({ actor: actorOf(auth), action: 'gateway.update', target: id, before, after });
+      return after;
+    });
+  }
+
+  /** 409 while a provider is routed through it. */
+  async remove(id: string, auth: AuthContext): Promise<GatewayView> {
+    return this.changes.apply(null, async (tx) => {
+      const state = await tx.state();
+      const current = state.catalog.gateways.find((g) => g.id === id);
+      if (current === undefined) {
+        throw notFound(`gateway '${id}'`, 'gatewayId');
+      }
+      const users = await tx.providersUsingGateway(id);
+      if (users.length > 0) {
+        throw new GatewayError(
+          ErrorCode.Conflict,
+          `Gateway '${id}' is used by provider(s) ${users.join(', ')}: route them elsewhere first.`,
+          { param: 'gatewayId' },
+        );
+      }
+      await tx.deleteGateway(id);
+      const before = gatewayView(current, state.gatewaySources.get(id) ?? null);
+      await tx.audit({ actor: actorOf(auth), action: 'gateway.delete', target: id, before, after: null });
+      return before;
+    });
+  }
+
+  private validate(doc: Record<string, unknown>): GatewaySpec {
+    return validateDocs({ gateways: [doc], providers: [] }, process.env, GATEWAY_PREFIX).gateways[0];
+  }
+}
+
+function pick(g: GatewaySpec): Partial<GatewaySpec> {
+  return {
+    ...(g.apiKey === undefined ? {} : { apiKey: g.apiKey }),
+    ...(g.apiKeyRef === undefined ? {} : { apiKeyRef: g.apiKeyRef }),
+  };
+}

@@ -1,0 +1,329 @@
+import { ControlPattern } from '@aigw/core';
+import { CatalogService } from '@aigw/platform';
+import { waitFor } from '@aigw/testing';
+import { Redis } from 'ioredis';
+import { DataSource } from 'typeorm';
+import { GatewayHarness, REDIS_URL } from '../support';
+import { audit, call, errorOf } from './admin-support';
+
+const P = '/api/v1/ai/admin/providers';
+const G = '/api/v1/ai/admin/gateways';
+const SECRET = 'sk-h11b-literal-secret-value';
+const GW_SECRET = 'sk-h11b-gateway-secret-value';
+
+interface ProviderBody {
+  id: string;
+  kind: string;
+  baseUrl: string;
+  enabled: boolean;
+  routing: string;
+  gatewayId: string | null;
+  hasApiKey: boolean;
+  apiKeyRef: string | null;
+  source: string;
+  timeoutMs: number;
+  models: { id: string; name: string; promptPer1k: number; enabled: boolean }[];
+}
+
+const model = (name: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  promptPer1k: 0.001,
+  completionPer1k: 0.002,
+  contextWindow: 8192,
+  ...extra,
+});
+
+/** Provider, model and gateway administration over the admin API, against real PostgreSQL and Redis. */
+describe('admin API: providers, models and gateways', () => {
+  const h = new GatewayHarness();
+  let userKey = '';
+  const messages: { ns: string; providerId: string | null }[] = [];
+  let sub: Redis;
+
+  beforeAll(async () => {
+    await h.start();
+    userKey = await h.userKey('plain-user');
+    sub = new Redis(REDIS_URL);
+    sub.on('message', (_c: string, raw: string) => {
+      const packet = JSON.parse(raw) as { data: { ns: string; providerId: string | null } };
+      if (packet.data.ns === h.prefix) {
+        messages.push(packet.data);
+      }
+    });
+    await sub.subscribe(ControlPattern.ProviderChanged);
+  }, 60_000);
+  afterAll(async () => {
+    await sub.quit();
+    await h.stop();
+  }, 30_000);
+
+  const catalog = (): CatalogService => h.app.get(CatalogService);
+  const everything = async (): Promise<string> => {
+    const rows: unknown[] = await h.app.get(DataSource).query('SELECT * FROM audit_log');
+    return JSON.stringify(rows);
+  };
+
+  it('creates a provider from scratch: 201, the key write-only, live in the catalog, audited, announced', async () => {
+    const res = await call<ProviderBody>(h, 'POST', P, {
+      id: 'made',
+      kind: 'openai',
+      baseUrl: `${h.sim.url}/v1/`,
+      apiKey: SECRET,
+      models: [model('made-gpt')],
+    });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({
+      id: 'made',
+      kind: 'openai',
+      baseUrl: `${h.sim.url}/v1`,
+      enabled: true,
+      routing: 'direct',
+      gatewayId: null,
+      hasApiKey: true,
+      apiKeyRef: null,
+      source: 'admin',
+      timeoutMs: 60000,
+      models: [expect.objectContaining({ id: 'made/made-gpt', name: 'made-gpt', capabilities: ['chat', 'streaming'] })],
+    });
+    expect(JSON.stringify(res.body)).not.toContain(SECRET);
+    // This replica's catalog has it before the answer; the key reached it decrypted.
+    expect(catalog().provider('made')?.apiKey).toBe(SECRET);
+    const stored: { encrypted_secret: string }[] = await h.app
+      .get(DataSource)
+      .query(`SELECT encrypted_secret FROM providers WHERE id = 'made'`);
+    expect(stored[0].encrypted_secret).not.toContain(SECRET);
+    const [entry] = await audit(h, 'made');
+    expect(entry).toMatchObject({ action: 'provider.create', actor: expect.stringMatching(/^api-key:/) });
+    expect(entry.after).toMatchObject({ id: 'made', hasApiKey: true });
+    await waitFor(() => messages.some((m) => m.providerId === 'made'), { timeoutMs: 5000 });
+  });
+
+  it.each([
+    [{ id: 'bad1', kind: 'nope', baseUrl: 'http://x' }, 'kind'],
+    [{ id: 'bad2', kind: 'openai' }, 'baseUrl'],
+    [{ id: 'bad/3', kind: 'openai', baseUrl: 'http://x' }, 'id'],
+    [{ id: 'bad4', kind: 'openai', baseUrl: 'ftp://x' }, 'baseUrl'],
+    [{ id: 'bad5', kind: 'openai', baseUrl: 'http://x', color: 'red' }, 'color'],
+    [
+      { id: 'bad6', kind: 'openai', baseUrl: 'http://x', models: [model('m', { promptPer1k: -1 })] },
+      'models[0].promptPer1k',
+    ],
+    [{ id: 'bad7', kind: 'openai', baseUrl: 'http://x', routing: 'gateway' }, 'gateway'],
+    [{ id: 'bad8', kind: 'openai', baseUrl: 'http://x', gatewayId: 'nowhere' }, 'gateway'],
+    [{ template: 'nope' }, 'template'],
+  ])('400 naming the field for %j, nothing created', async (body, param) => {
+    const res = await call(h, 'POST', P, body);
+    expect(res.status).toBe(400);
+    expect(errorOf(res)).toMatchObject({ code: 'invalid_request', type: 'invalid_request_error', param });
+    expect(catalog().provider(String((body as { id?: string }).id))).toBeUndefined();
+  });
+
+  it('409 for an id already taken', async () => {
+    const res = await call(h, 'POST', P, { id: 'sim', kind: 'openai', baseUrl: 'http://x' });
+    expect(res.status).toBe(409);
+    expect(errorOf(res)).toMatchObject({ code: 'conflict', param: 'id' });
+  });
+
+  it('401 without a key, 403 with a user key, on every command', async () => {
+    const routes: [string, string][] = [
+      ['POST', P],
+      ['PATCH', `${P}/sim`],
+      ['POST', `${P}/sim/toggle`],
+      ['DELETE', `${P}/sim`],
+      ['POST', `${P}/sim/models`],
+      ['PATCH', `${P}/sim/models/sim-gpt`],
+      ['DELETE', `${P}/sim/models/sim-gpt`],
+      ['GET', `${P}/templates`],
+      ['GET', G],
+      ['POST', G],
+      ['PATCH', `${G}/x`],
+      ['DELETE', `${G}/x`],
+      ['GET', '/api/v1/ai/admin/config/export'],
+      ['POST', '/api/v1/ai/admin/config/import'],
+    ];
+    for (const [method, route] of routes) {
+      const anonymous = await fetch(`${h.url}${route}`, { method });
+      expect([route, anonymous.status]).toEqual([route, 401]);
+      const user = await call(h, method, route, method === 'GET' || method === 'DELETE' ? undefined : {}, userKey);
+      expect([route, user.status]).toEqual([route, 403]);
+    }
+    expect(catalog().provider('sim')?.enabled).toBe(true);
+  });
+
+  it('PATCH changes fields, validated; the key is write-only, kept when absent, dropped with null', async () => {
+    await call(h, 'POST', P, { id: 'patchy', kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', apiKey: SECRET });
+    const res = await call<ProviderBody>(h, 'PATCH', `${P}/patchy`, {
+      timeoutMs: 5000,
+      baseUrl: 'http://127.0.0.1:8/v1',
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ timeoutMs: 5000, baseUrl: 'http://127.0.0.1:8/v1', hasApiKey: true });
+    expect(catalog().provider('patchy')?.apiKey).toBe(SECRET);
+
+    const rotated = await call<ProviderBody>(h, 'PATCH', `${P}/patchy`, { apiKey: `${SECRET}-2` });
+    expect(rotated.body.hasApiKey).toBe(true);
+    expect(JSON.stringify(rotated.body)).not.toContain(SECRET);
+    expect(catalog().provider('patchy')?.apiKey).toBe(`${SECRET}-2`);
+
+    const dropped = await call<ProviderBody>(h, 'PATCH', `${P}/patchy`, { apiKey: null });
+    expect(dropped.body.hasApiKey).toBe(false);
+    expect(catalog().provider('patchy')?.apiKey).toBeUndefined();
+
+    for (const [body, param] of [
+      [{ timeoutMs: 0 }, 'timeoutMs'],
+      [{ routing: 'sideways' }, 'routing'],
+      [{ enabled: 'maybe' }, 'enabled'],
+      [{ id: 'other' }, 'id'],
+      [{ models: [] }, 'models'],
+      [{ color: 'red' }, 'color'],
+    ] as const) {
+      const bad = await call(h, 'PATCH', `${P}/patchy`, body);
+      expect([param, bad.status, errorOf(bad).param]).toEqual([param, 400, param]);
+    }
+    expect(catalog().provider('patchy')?.timeoutMs).toBe(5000);
+    expect((await call(h, 'PATCH', `${P}/nowhere`, { timeoutMs: 5 })).status).toBe(404);
+    expect(await everything()).not.toContain(SECRET);
+  });
+
+  it('a key given as ${VAR} is read from the environment and remembered as the reference', async () => {
+    process.env.H11B_TEST_KEY = 'sk-from-the-environment';
+    const res = await call<ProviderBody>(h, 'POST', P, {
+      id: 'envkey',
+      kind: 'openai',
+      baseUrl: 'http://127.0.0.1:9/v1',
+      apiKey: '${H11B_TEST_KEY}',
+    });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ hasApiKey: true, apiKeyRef: '${H11B_TEST_KEY}' });
+    expect(catalog().provider('envkey')?.apiKey).toBe('sk-from-the-environment');
+    const unset = await call(h, 'PATCH', `${P}/envkey`, { apiKey: '${H11B_UNSET_VARIABLE}' });
+    expect(unset.status).toBe(400);
+    expect(errorOf(unset).param).toBe('apiKey');
+  });
+
+  it('toggle flips enabled, or sets it from {enabled}; 400 and 404 as due', async () => {
+    const off = await call<ProviderBody>(h, 'POST', `${P}/sim-b/toggle`);
+    expect(off.status).toBe(200);
+    expect(off.body.enabled).toBe(false);
+    expect(catalog().servingDeployments('sim-b/sim-claude')).toEqual([]);
+    const stillOff = await call<ProviderBody>(h, 'POST', `${P}/sim-b/toggle`, { enabled: false });
+    expect(stillOff.body.enabled).toBe(false);
+    const on = await call<ProviderBody>(h, 'POST', `${P}/sim-b/toggle`);
+    expect(on.body.enabled).toBe(true);
+    expect(catalog().servingDeployments('sim-b/sim-claude')).toHaveLength(1);
+    expect((await call(h, 'POST', `${P}/sim-b/toggle`, { enabled: 'no' })).status).toBe(400);
+    expect(errorOf(await call(h, 'POST', `${P}/sim-b/toggle`, { on: true })).param).toBe('on');
+    expect((await call(h, 'POST', `${P}/nowhere/toggle`)).status).toBe(404);
+    const actions = (await audit(h, 'sim-b')).map((a) => a.action);
+    expect(actions.filter((a) => a === 'provider.toggle')).toHaveLength(3);
+    // The key of a file provider never shows in its audit rows.
+    expect(await everything()).not.toContain('sk-sim-secret-gateway-test');
+  });
+
+  it('models under a provider: create, change, delete, each validated and audited', async () => {
+    await call(h, 'POST', P, { id: 'hosting', kind: 'openai', baseUrl: `${h.sim.url}/v1` });
+    const created = await call<{ id: string; promptPer1k: number }>(h, 'POST', `${P}/hosting/models`, model('m1'));
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ id: 'hosting/m1', promptPer1k: 0.001, contextWindow: 8192, enabled: true });
+    expect(catalog().servingDeployments('hosting/m1')).toHaveLength(1);
+    expect((await call(h, 'POST', `${P}/hosting/models`, model('m1'))).status).toBe(409);
+    const bad = await call(h, 'POST', `${P}/hosting/models`, model('m2', { contextWindow: -5 }));
+    expect([bad.status, errorOf(bad).param]).toEqual([400, 'contextWindow']);
+    const noName = await call(h, 'POST', `${P}/hosting/models`, {
+      promptPer1k: 1,
+      completionPer1k: 1,
+      contextWindow: 5,
+    });
+    expect([noName.status, errorOf(noName).param]).toEqual([400, 'name']);
+    const vision = await call(h, 'POST', `${P}/hosting/models`, model('m3', { capabilities: ['chat', 'telepathy'] }));
+    expect([vision.status, errorOf(vision).param]).toEqual([400, 'capabilities[1]']);
+
+    const patched = await call<{ promptPer1k: number; quality: number; enabled: boolean }>(
+      h,
+      'PATCH',
+      `${P}/hosting/models/m1`,
+      { promptPer1k: 0.5, quality: 0.9, enabled: false },
+    );
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({ promptPer1k: 0.5, quality: 0.9, enabled: false });
+    expect(catalog().servingDeployments('hosting/m1')).toEqual([]);
+    const badPatch = await call(h, 'PATCH', `${P}/hosting/models/m1`, { quality: 3 });
+    expect([badPatch.status, errorOf(badPatch).param]).toEqual([400, 'quality']);
+    expect((await call(h, 'PATCH', `${P}/hosting/models/none`, { quality: 0.1 })).status).toBe(404);
+    expect((await call(h, 'PATCH', `${P}/nowhere/models/m1`, { quality: 0.1 })).status).toBe(404);
+
+    const removed = await call(h, 'DELETE', `${P}/hosting/models/m1`);
+    expect(removed.status).toBe(200);
+    expect(catalog().provider('hosting')?.models).toEqual([]);
+    expect((await call(h, 'DELETE', `${P}/hosting/models/m1`)).status).toBe(404);
+    const actions = (await audit(h, 'hosting/m1')).map((a) => a.action);
+    expect(actions).toEqual(['model.delete', 'model.update', 'model.create']);
+  });
+
+  it('DELETE removes a provider with its models; 404 after', async () => {
+    await call(h, 'POST', P, { id: 'doomed', kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', models: [model('d1')] });
+    const res = await call<ProviderBody>(h, 'DELETE', `${P}/doomed`);
+    expect(res.status).toBe(200);
+    expect(res.body.id).toBe('doomed');
+    expect(catalog().provider('doomed')).toBeUndefined();
+    const rows: unknown[] = await h.app.get(DataSource).query(`SELECT 1 FROM models WHERE provider_id = 'doomed'`);
+    expect(rows).toEqual([]);
+    expect((await call(h, 'DELETE', `${P}/doomed`)).status).toBe(404);
+  });
+
+  it('templates: listed, and a Z.ai provider from the template routes through the only gateway', async () => {
+    const list = await call<{ data: { name: string; apiKeyEnv: string | null }[] }>(h, 'GET', `${P}/templates`);
+    expect(list.body.data.map((t) => t.name)).toEqual(expect.arrayContaining(['zai', 'openai', 'anthropic']));
+    const noGateway = await call(h, 'POST', P, { template: 'zai' });
+    expect([noGateway.status, errorOf(noGateway).param]).toEqual([400, 'gateway']);
+
+    const gw = await call<{ id: string; hasApiKey: boolean }>(h, 'POST', G, {
+      id: 'litellm',
+      baseUrl: `${h.sim.url}/v1`,
+      apiKey: GW_SECRET,
+    });
+    expect(gw.status).toBe(201);
+    expect(gw.body).toMatchObject({ id: 'litellm', hasApiKey: true, timeoutMs: 60000 });
+    expect(JSON.stringify(gw.body)).not.toContain(GW_SECRET);
+
+    const zai = await call<ProviderBody>(h, 'POST', P, { template: 'zai', enabled: false });
+    expect(zai.status).toBe(201);
+    expect(zai.body).toMatchObject({
+      id: 'zai',
+      baseUrl: 'https://api.z.ai/api/coding/paas/v4',
+      routing: 'gateway',
+      gatewayId: 'litellm',
+      enabled: false,
+      apiKeyRef: '${ZAI_API_KEY:-}',
+      timeoutMs: 120000,
+      models: [expect.objectContaining({ name: 'glm-4.6' })],
+    });
+    expect(catalog().provider('zai')?.gateway).toBe('litellm');
+  });
+
+  it('gateways: list, get, patch (key write-only), 409 deleting one in use, delete, 404', async () => {
+    const listed = await call<{ data: { id: string }[] }>(h, 'GET', G);
+    expect(listed.body.data.map((g) => g.id)).toContain('litellm');
+    const one = await call<{ id: string; hasApiKey: boolean }>(h, 'GET', `${G}/litellm`);
+    expect(one.body).toMatchObject({ id: 'litellm', hasApiKey: true });
+    const patched = await call<{ timeoutMs: number; hasApiKey: boolean }>(h, 'PATCH', `${G}/litellm`, {
+      timeoutMs: 1234,
+    });
+    expect(patched.body).toMatchObject({ timeoutMs: 1234, hasApiKey: true });
+    expect(catalog().current.gateways.find((g) => g.id === 'litellm')?.apiKey).toBe(GW_SECRET);
+    const bad = await call(h, 'PATCH', `${G}/litellm`, { baseUrl: 'not a url' });
+    expect([bad.status, errorOf(bad).param]).toEqual([400, 'baseUrl']);
+    expect((await call(h, 'POST', G, { id: 'litellm', baseUrl: 'http://x' })).status).toBe(409);
+    const busy = await call(h, 'DELETE', `${G}/litellm`);
+    expect(busy.status).toBe(409);
+    expect(errorOf(busy).message).toContain('zai');
+    expect((await call(h, 'GET', `${G}/none`)).status).toBe(404);
+    expect((await call(h, 'PATCH', `${G}/none`, { timeoutMs: 5 })).status).toBe(404);
+    expect((await call(h, 'DELETE', `${G}/none`)).status).toBe(404);
+
+    await call(h, 'POST', G, { id: 'spare', baseUrl: 'http://127.0.0.1:9' });
+    expect((await call(h, 'DELETE', `${G}/spare`)).status).toBe(200);
+    expect(catalog().current.gateways.map((g) => g.id)).not.toContain('spare');
+    expect(await everything()).not.toContain(GW_SECRET);
+  });
+});
