@@ -1,5 +1,6 @@
 import { parseCatalog } from '@aigw/core';
 import { CatalogService } from '@aigw/platform';
+import { waitFor } from '@aigw/testing';
 import { DataSource } from 'typeorm';
 import { GatewayHarness } from '../support';
 import { audit, call, errorOf } from './admin-support';
@@ -22,7 +23,7 @@ interface ImportBody {
 
 /** Config export and import: the catalog file's format, secrets left out, dry run, all-or-nothing. */
 describe('admin API: config export and import', () => {
-  const h = new GatewayHarness();
+  const h = new GatewayHarness({ CATALOG_RELOAD_S: '1' });
 
   beforeAll(async () => {
     process.env.H11B_IMPORT_KEY = 'sk-import-from-env';
@@ -169,5 +170,10 @@ describe('admin API: config export and import', () => {
     const rows: unknown[] = await h.app.get(DataSource).query('SELECT * FROM audit_log');
     expect(JSON.stringify(rows)).not.toContain('sk-fresh-literal');
     expect(JSON.stringify(rows)).not.toContain('sk-import-from-env');
+  });
+
+  it('every CATALOG_RELOAD_S the catalog is read again, should a provider.changed message be lost', async () => {
+    await h.app.get(DataSource).query(`UPDATE providers SET timeout_ms = 4321 WHERE id = 'sim-b'`);
+    await waitFor(() => h.app.get(CatalogService).provider('sim-b')?.timeoutMs === 4321, { timeoutMs: 5000 });
   });
 });

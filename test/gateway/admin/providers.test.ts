@@ -35,7 +35,8 @@ const model = (name: string, extra: Record<string, unknown> = {}) => ({
 
 /** Provider, model and gateway administration over the admin API, against real PostgreSQL and Redis. */
 describe('admin API: providers, models and gateways', () => {
-  const h = new GatewayHarness();
+  // Reloads only on provider.changed here: the periodic safety net is tested with the config transfer.
+  const h = new GatewayHarness({ CATALOG_RELOAD_S: '3600' });
   let userKey = '';
   const messages: { ns: string; providerId: string | null }[] = [];
   let sub: Redis;
@@ -325,5 +326,22 @@ describe('admin API: providers, models and gateways', () => {
     expect((await call(h, 'DELETE', `${G}/spare`)).status).toBe(200);
     expect(catalog().current.gateways.map((g) => g.id)).not.toContain('spare');
     expect(await everything()).not.toContain(GW_SECRET);
+  });
+
+  it('a provider.changed message from another replica reloads this one; other namespaces are ignored', async () => {
+    const db = h.app.get(DataSource);
+    await db.query(`UPDATE models SET context_window = 4242 WHERE provider_id = 'sim' AND name = 'sim-gpt'`);
+    const pub = new Redis(REDIS_URL);
+    try {
+      const packet = (ns: string) =>
+        JSON.stringify({ pattern: ControlPattern.ProviderChanged, data: { ns, providerId: 'sim' } });
+      await pub.publish(ControlPattern.ProviderChanged, packet('someone-else'));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(catalog().provider('sim')?.models[0].contextWindow).toBe(8192);
+      await pub.publish(ControlPattern.ProviderChanged, packet(h.prefix));
+      await waitFor(() => catalog().provider('sim')?.models[0].contextWindow === 4242, { timeoutMs: 5000 });
+    } finally {
+      await pub.quit();
+    }
   });
 });
