@@ -14,12 +14,13 @@ gateways:
     apiKey: \${GW_KEY}
 providers:
   - id: openai
+    displayName: OpenAI
     kind: openai
     baseUrl: https://api.openai.com/v1
     apiKey: \${OPENAI_KEY}
     maxConnections: 64
     models:
-      - { name: gpt-4o-mini, promptPer1k: 0.00015, completionPer1k: 0.0006, cachedPromptPer1k: 0.000075, contextWindow: 128000, capabilities: [chat, streaming, tools], quality: 0.7 }
+      - { name: gpt-4o-mini, displayName: GPT-4o mini, description: Small and fast., recommended: true, promptPer1k: 0.00015, completionPer1k: 0.0006, cachedPromptPer1k: 0.000075, contextWindow: 128000, capabilities: [chat, streaming, tools], quality: 0.7 }
       - { name: gpt-4o, promptPer1k: 0.0025, completionPer1k: 0.01, contextWindow: 128000 }
   - id: anthropic
     kind: anthropic
@@ -103,6 +104,12 @@ describe('CatalogStore', () => {
     const loaded = await store.load();
     expect(loaded).toEqual(asLoaded(catalog));
     expect(typeof loaded.providers[1].models[0].promptPer1k).toBe('number');
+    expect(loaded.providers[1].displayName).toBe('OpenAI');
+    expect(loaded.providers[1].models.find((m) => m.name === 'gpt-4o-mini')).toMatchObject({
+      displayName: 'GPT-4o mini',
+      description: 'Small and fast.',
+      recommended: true,
+    });
   });
 
   it('is idempotent: a second seed changes no row, and both seeds are audited without secrets', async () => {

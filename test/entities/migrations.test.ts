@@ -10,6 +10,7 @@ const ALL = [
   'ProviderPlugin1795600000000',
   'CostSaved1795700000000',
   'ProbeMode1795850000000',
+  'PreferenceUsage1796100000000',
   'AdminCatalog1796200000000',
 ];
 

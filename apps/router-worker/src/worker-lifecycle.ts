@@ -4,11 +4,12 @@ import { ENV, shutdownBudget } from '@aigw/platform';
 import type { WorkerEnv } from './config/worker-env';
 import { GenerationConsumer } from './jobs/generation-consumer';
 import { WorkerQueues } from './queue/worker-queues';
+import { PreferenceUsage } from './routing/preference-usage';
 import { UsageWriter } from './usage/usage-writer';
 
 /**
  * Shutdown in dependency order, before Nest closes Redis and PostgreSQL: generate jobs first (they still add
- * usage jobs), then the usage writer (flushing its buffer), then the queues and the provider connection pools.
+ * usage jobs), then the usage writer (flushing its buffer) and the preference counters, then the queues and the provider connection pools.
  */
 @Injectable()
 export class WorkerLifecycle implements BeforeApplicationShutdown {
@@ -19,6 +20,7 @@ export class WorkerLifecycle implements BeforeApplicationShutdown {
     @Inject(ENV) private readonly env: WorkerEnv,
     private readonly generation: GenerationConsumer,
     private readonly usage: UsageWriter,
+    private readonly preferenceUsage: PreferenceUsage,
     private readonly queues: WorkerQueues,
     private readonly adapters: AdapterRegistry,
   ) {}
@@ -33,6 +35,7 @@ export class WorkerLifecycle implements BeforeApplicationShutdown {
     this.logger.log(`stopping: waiting up to ${drainMs} ms for running jobs`);
     await this.generation.close(drainMs);
     await this.usage.close();
+    await this.preferenceUsage.flush();
     await this.queues.close();
     await this.adapters.close();
     this.logger.log('stopped taking jobs; running jobs finished');

@@ -122,6 +122,36 @@ providers:
     });
   });
 
+  it('reads display names, a description and the recommended flag (false is left out)', () => {
+    const catalog = parseCatalog(
+      `
+providers:
+  - id: openai
+    displayName: OpenAI
+    kind: openai
+    baseUrl: https://api.openai.com/v1
+    models:
+      - { name: a, displayName: Model A, description: The first one., recommended: true, promptPer1k: 1, completionPer1k: 1, contextWindow: 10 }
+      - { name: b, recommended: false, promptPer1k: 1, completionPer1k: 1, contextWindow: 10 }
+`,
+      {},
+    );
+    const [provider] = catalog.providers;
+    expect(provider.displayName).toBe('OpenAI');
+    expect(provider.models[0]).toMatchObject({
+      displayName: 'Model A',
+      description: 'The first one.',
+      recommended: true,
+    });
+    expect(provider.models[1]).not.toHaveProperty('recommended');
+    expect(provider.models[1]).not.toHaveProperty('displayName');
+    expect(
+      problemsOf(MINIMAL.replace('contextWindow: 128000', 'contextWindow: 128000\n        recommended: maybe'), {
+        OPENAI_API_KEY: 'k',
+      }),
+    ).toEqual(['providers[0].models[0].recommended must be true or false']);
+  });
+
   it('uses the default when the variable is empty, as sh does, and substitutes anywhere in a string', () => {
     const yaml = MINIMAL.replace('https://api.openai.com/v1/', '${SCHEME:-https}://${HOST:-api.openai.com}/v1');
     const catalog = parseCatalog(yaml, { OPENAI_API_KEY: 'k', SCHEME: '', HOST: 'proxy.local:8080' });

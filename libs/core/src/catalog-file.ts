@@ -46,6 +46,7 @@ const TOP_KEYS = ['providers', 'gateways'];
 export const GATEWAY_KEYS = ['id', 'baseUrl', 'apiKey', 'timeoutMs'];
 export const PROVIDER_KEYS = [
   'id',
+  'displayName',
   'kind',
   'baseUrl',
   'apiKey',
@@ -62,6 +63,8 @@ export const PROVIDER_KEYS = [
 export const MODEL_KEYS = [
   'name',
   'upstreamName',
+  'displayName',
+  'description',
   'promptPer1k',
   'completionPer1k',
   'cachedPromptPer1k',
@@ -69,6 +72,7 @@ export const MODEL_KEYS = [
   'contextWindow',
   'capabilities',
   'quality',
+  'recommended',
   'enabled',
 ];
 
@@ -306,6 +310,8 @@ function readModel(r: CatalogReader, raw: unknown, path: string, owner: string):
   }
   const name = r.string(obj, 'name', path, owner, true);
   const upstreamName = r.string(obj, 'upstreamName', path, owner, false);
+  const displayName = r.string(obj, 'displayName', path, owner, false);
+  const description = r.string(obj, 'description', path, owner, false);
   const price = { min: 0 };
   const promptPer1k = r.number(obj, 'promptPer1k', path, owner, price);
   const completionPer1k = r.number(obj, 'completionPer1k', path, owner, price);
@@ -314,6 +320,7 @@ function readModel(r: CatalogReader, raw: unknown, path: string, owner: string):
   const contextWindow = r.number(obj, 'contextWindow', path, owner, { min: 1, integer: true });
   const capabilities = readCapabilities(r, obj, path);
   const quality = r.number(obj, 'quality', path, owner, { min: 0, max: 1 });
+  const recommended = r.boolean(obj, 'recommended', path, owner, false);
   const enabled = r.boolean(obj, 'enabled', path, owner, true);
   for (const key of ['promptPer1k', 'completionPer1k', 'contextWindow']) {
     if (obj[key] === undefined || obj[key] === null) {
@@ -326,6 +333,8 @@ function readModel(r: CatalogReader, raw: unknown, path: string, owner: string):
   return {
     name,
     ...(upstreamName === undefined ? {} : { upstreamName }),
+    ...(displayName === undefined ? {} : { displayName }),
+    ...(description === undefined ? {} : { description }),
     promptPer1k,
     completionPer1k,
     ...(cachedPromptPer1k === undefined ? {} : { cachedPromptPer1k }),
@@ -333,6 +342,7 @@ function readModel(r: CatalogReader, raw: unknown, path: string, owner: string):
     contextWindow,
     capabilities,
     ...(quality === undefined ? {} : { quality }),
+    ...(recommended ? { recommended } : {}),
     enabled,
   };
 }
@@ -344,6 +354,7 @@ function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpe
   }
   const id = r.id(obj, path);
   const owner = id === undefined ? path : `provider '${id}'`;
+  const displayName = r.string(obj, 'displayName', path, owner, false);
   const kind = r.oneOf(obj, 'kind', path, owner, PROVIDER_KINDS);
   const baseUrl = r.url(obj, 'baseUrl', path, owner);
   const apiKey = r.string(obj, 'apiKey', path, owner, false);
@@ -402,6 +413,7 @@ function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpe
   }
   return {
     id,
+    ...(displayName === undefined ? {} : { displayName }),
     kind,
     baseUrl,
     ...(apiKey === undefined ? {} : { apiKey }),

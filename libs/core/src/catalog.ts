@@ -28,15 +28,23 @@ export interface ModelSpec extends Pricing {
   name: string;
   /** Name sent upstream when it differs (defaults to `name`). */
   upstreamName?: string;
+  /** Shown by the models listing and preferences (defaults to `name`). */
+  displayName?: string;
+  /** One or two sentences for people choosing a model. */
+  description?: string;
   contextWindow: number;
   capabilities: Capability[];
   /** 0..1, for the `quality` policy. */
   quality?: number;
+  /** Flags the deployment `recommended` in the models listing, over the computed rule. */
+  recommended?: boolean;
   enabled: boolean;
 }
 
 export interface ProviderSpec {
   id: string;
+  /** Shown by the models listing and preferences (defaults to `id`). */
+  displayName?: string;
   kind: ProviderKind;
   baseUrl: string;
   /** Secret. Never logged, never returned by an endpoint. */

@@ -68,6 +68,8 @@ export enum ErrorCode {
   IdempotencyConflict = 'idempotency_key_reused',
   /** The change clashes with the current state (an id already taken, a record still referenced). */
   Conflict = 'conflict',
+  /** The named provider or model exists but cannot take requests now (disabled, circuit open, health failing). */
+  ModelUnavailable = 'model_unavailable',
   PayloadTooLarge = 'payload_too_large',
   ContextLengthExceeded = 'context_length_exceeded',
   RateLimited = 'rate_limit_exceeded',
@@ -115,6 +117,7 @@ export function httpStatusOf(code: ErrorCode): number {
       return 404;
     case ErrorCode.IdempotencyConflict:
     case ErrorCode.Conflict:
+    case ErrorCode.ModelUnavailable:
       return 409;
     case ErrorCode.PayloadTooLarge:
       return 413;
@@ -154,6 +157,7 @@ export function errorTypeOf(code: ErrorCode): ErrorType {
       return 'not_found_error';
     case ErrorCode.IdempotencyConflict:
     case ErrorCode.Conflict:
+    case ErrorCode.ModelUnavailable:
       return 'conflict_error';
     case ErrorCode.RateLimited:
     case ErrorCode.QuotaExceeded:
@@ -192,6 +196,7 @@ export function anthropicErrorTypeOf(code: ErrorCode): AnthropicErrorType {
     case ErrorCode.ContextLengthExceeded:
     case ErrorCode.IdempotencyConflict:
     case ErrorCode.Conflict:
+    case ErrorCode.ModelUnavailable:
       return 'invalid_request_error';
     case ErrorCode.InvalidApiKey:
     case ErrorCode.KeyExpired:

@@ -42,6 +42,13 @@ export {
   type CreatedApiKey,
 } from './stores/api-key.store';
 export { UsageStore } from './stores/usage.store';
+export {
+  PreferenceStore,
+  PREFERENCE_STATS_DAYS,
+  type PreferenceRecord,
+  type PreferenceUse,
+} from './stores/preference.store';
+export { DeploymentStatsStore, type DeploymentStats } from './stores/deployment-stats.store';
 export { QuotaUsageStore, type QuotaUsageRow } from './stores/quota-usage.store';
 export { AuditLogStore, type AuditEntry, type AuditRecord } from './stores/audit-log.store';
 export { UserStore, DuplicateUserError, type UserView } from './stores/user.store';

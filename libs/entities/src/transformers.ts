@@ -8,3 +8,9 @@ export const numericTransformer: ValueTransformer = {
   to: (value: number | null | undefined) => value,
   from: (value: string | null) => (value === null ? null : Number(value)),
 };
+
+/** node-postgres returns `bigint` as a string; a counter stays far below 2^53, so read it as a number. */
+export const bigintCountTransformer: ValueTransformer = {
+  to: (value: number | null | undefined) => value,
+  from: (value: string | null) => (value === null ? null : Number(value)),
+};

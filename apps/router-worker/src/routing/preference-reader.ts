@@ -108,13 +108,17 @@ export class PreferenceReader {
     });
     try {
       const found = this.dataSource.getRepository(UserPreferenceEntity).find({
-        select: { context: true, model: true, policy: true },
+        select: { context: true, provider: true, model: true, policy: true },
         where: { userId },
       });
       // The query may still finish later; its result is dropped, the cache entry already holds [].
       found.catch(() => undefined);
       const rows = await Promise.race([found, timeout]);
-      return rows.map((r) => ({ context: r.context, model: r.model, policy: r.policy }));
+      return rows.map((r) => ({
+        context: r.context,
+        model: r.provider === null ? r.model : `${r.provider}/${r.model}`,
+        policy: r.policy,
+      }));
     } catch (err) {
       this.unavailableUntil = Date.now() + BACKOFF_AFTER_FAILURE_MS;
       this.warnings.warn('user preferences not read, routing without them', err);

@@ -1,11 +1,18 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { GatewayError, type GenerationRequest, type PreferenceChain, type RoutingPolicy } from '@aigw/core';
+import {
+  GatewayError,
+  preferenceMatchOf,
+  type GenerationRequest,
+  type PreferenceChain,
+  type RoutingPolicy,
+} from '@aigw/core';
 import { CatalogService, ENV } from '@aigw/platform';
 import type { WorkerEnv } from '../config/worker-env';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import { CircuitGuard } from './circuit-guard';
 import { LatencyBook } from './latency-book';
 import { PreferenceReader } from './preference-reader';
+import { PreferenceUsage } from './preference-usage';
 import { RotationCounter } from './rotation-counter';
 import {
   orderingPolicyOf,
@@ -39,6 +46,7 @@ export class RoutePlanner {
     private readonly latency: LatencyBook,
     private readonly rotation: RotationCounter,
     private readonly preferences: PreferenceReader,
+    private readonly preferenceUsage: PreferenceUsage,
     @Inject(ROUTING_CONFIG) private readonly config: RoutingConfig,
     private readonly metrics: WorkerMetrics,
   ) {
@@ -57,6 +65,7 @@ export class RoutePlanner {
         route,
       );
       const plan = planRoute(deployments, route, resolved.policy, signals);
+      this.countPreferenceUse(request, plan, signals.preferences);
       this.decided(request, resolved, plan, signals.preferences);
       return plan;
     } catch (err) {
@@ -95,6 +104,28 @@ export class RoutePlanner {
       signals.roundRobinCounter = counter ?? (await this.rotation.next(roundRobinKeyOf(route.selection.target)));
     }
     return signals;
+  }
+
+  /**
+   * A user's preference is used when it put the deployment tried first at the head of the plan. Counted in
+   * memory (PreferenceUsage writes the counts every second), so this costs no round trip.
+   */
+  private countPreferenceUse(request: GenerationRequest, plan: RoutePlan, prefs: PreferenceChain | undefined): void {
+    const first = plan.candidates[0];
+    if (prefs === undefined || first === undefined) {
+      return;
+    }
+    switch (preferenceMatchOf(first, prefs)) {
+      case 'context':
+        this.preferenceUsage.record(request.userId, request.context ?? '');
+        break;
+      case 'userDefault':
+        this.preferenceUsage.record(request.userId, '');
+        break;
+      case 'systemDefault':
+      case null:
+        break;
+    }
   }
 
   private decided(

@@ -7,6 +7,7 @@ import { CircuitGuard } from './circuit-guard';
 import { HistoricalLatency } from './historical-latency';
 import { LatencyBook } from './latency-book';
 import { PreferenceReader } from './preference-reader';
+import { PreferenceUsage } from './preference-usage';
 import { RotationCounter } from './rotation-counter';
 import { RouteBook } from './route-book';
 import { RoutePlanner } from './route-planner';
@@ -20,6 +21,7 @@ export const ROUTING_PROVIDERS: Provider[] = [
   HistoricalLatency,
   LatencyBook,
   PreferenceReader,
+  PreferenceUsage,
   RotationCounter,
   RouteBook,
   RoutePlanner,

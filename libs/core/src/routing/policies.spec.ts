@@ -8,6 +8,7 @@ import {
   estimatedCostUsd,
   orderCandidates,
   policyOfAlias,
+  preferenceMatchOf,
   preferredFirst,
   resolvePolicy,
   roundRobin,
@@ -279,5 +280,15 @@ describe('policy resolution', () => {
     expect(resolvePolicy({ kind: 'alias', alias: 'auto' }, { request: null, fallback: 'preference' })).toBe(
       'preference',
     );
+  });
+});
+
+describe('preferenceMatchOf', () => {
+  it('names the most specific link a deployment matches: by deployment id or by model name', () => {
+    expect(preferenceMatchOf(a, { context: 'p1/a', userDefault: 'p1/a' })).toBe('context');
+    expect(preferenceMatchOf(a, { context: 'p2/b', userDefault: 'a' })).toBe('userDefault');
+    expect(preferenceMatchOf(a, { context: null, userDefault: 'p2/b', systemDefault: 'p1/a' })).toBe('systemDefault');
+    expect(preferenceMatchOf(a, { context: 'p2/b', userDefault: null, systemDefault: null })).toBeNull();
+    expect(preferenceMatchOf(a, {})).toBeNull();
   });
 });

@@ -151,6 +151,20 @@ function prefers(pref: string | null | undefined, d: Deployment): boolean {
   return pref !== undefined && pref !== null && (pref === d.id || pref === d.model.name);
 }
 
+/** Which link of the chain a deployment matches, most specific first; null: none. */
+export function preferenceMatchOf(
+  d: Deployment,
+  prefs: PreferenceChain,
+): 'context' | 'userDefault' | 'systemDefault' | null {
+  if (prefs.context !== undefined && prefs.context !== null && prefers(prefs.context, d)) {
+    return 'context';
+  }
+  if (prefers(prefs.userDefault, d)) {
+    return 'userDefault';
+  }
+  return prefers(prefs.systemDefault, d) ? 'systemDefault' : null;
+}
+
 function preferenceRank(d: Deployment, prefs: PreferenceChain): number {
   if (prefers(prefs.context, d)) {
     return 0;

@@ -44,6 +44,13 @@ export class ModelEntity {
   @Column({ name: 'upstream_name', type: 'text' })
   upstreamName: string;
 
+  /** Shown to people (models listing, preferences); null: the name. */
+  @Column({ name: 'display_name', type: 'text', nullable: true })
+  displayName: string | null;
+
+  @Column({ type: 'text', nullable: true })
+  description: string | null;
+
   @Column({ name: 'prompt_per_1k', type: 'numeric', precision: 18, scale: 9, transformer: numericTransformer })
   promptPer1k: number;
 
@@ -84,6 +91,7 @@ export class ModelEntity {
   @Column({ type: 'boolean', default: true })
   enabled: boolean;
 
+  /** Set in the catalog: the models listing flags it `recommended` whatever the computed rule says. */
   @Column({ type: 'boolean', default: false })
   recommended: boolean;
 

@@ -35,6 +35,10 @@ export class ProviderEntity {
   @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'pk_providers' })
   id: string;
 
+  /** Shown to people (models listing, preferences); null: the id. */
+  @Column({ name: 'display_name', type: 'text', nullable: true })
+  displayName: string | null;
+
   /** Wire protocol (`openai`, `anthropic`, ...). Not a CHECK constraint: new adapters add kinds. */
   @Column({ type: 'text' })
   kind: string;

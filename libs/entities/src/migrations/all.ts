@@ -4,6 +4,7 @@ import { Governance1795500000000 } from './1795500000000-Governance';
 import { ProviderPlugin1795600000000 } from './1795600000000-ProviderPlugin';
 import { CostSaved1795700000000 } from './1795700000000-CostSaved';
 import { ProbeMode1795850000000 } from './1795850000000-ProbeMode';
+import { PreferenceUsage1796100000000 } from './1796100000000-PreferenceUsage';
 import { AdminCatalog1796200000000 } from './1796200000000-AdminCatalog';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
@@ -14,5 +15,6 @@ export const MIGRATIONS = [
   ProviderPlugin1795600000000,
   CostSaved1795700000000,
   ProbeMode1795850000000,
+  PreferenceUsage1796100000000,
   AdminCatalog1796200000000,
 ] as const;

@@ -20,10 +20,13 @@ export type ProviderFields = Pick<
   | 'pluginModule'
   | 'healthPath'
   | 'probeMode'
+  | 'displayName'
 >;
 export type ModelFields = Pick<
   ModelEntity,
   | 'upstreamName'
+  | 'displayName'
+  | 'description'
   | 'promptPer1k'
   | 'completionPer1k'
   | 'cachedPromptPer1k'
@@ -31,6 +34,7 @@ export type ModelFields = Pick<
   | 'contextWindow'
   | 'capabilities'
   | 'quality'
+  | 'recommended'
   | 'enabled'
 >;
 
@@ -48,12 +52,15 @@ export function providerFields(p: ProviderSpec, encryptedSecret: string | null):
     pluginModule: p.plugin ?? null,
     healthPath: p.healthPath ?? null,
     probeMode: p.probe ?? 'health',
+    displayName: p.displayName ?? null,
   };
 }
 
 export function modelFields(m: ModelSpec): ModelFields {
   return {
     upstreamName: m.upstreamName ?? m.name,
+    displayName: m.displayName ?? null,
+    description: m.description ?? null,
     promptPer1k: m.promptPer1k,
     completionPer1k: m.completionPer1k,
     cachedPromptPer1k: m.cachedPromptPer1k ?? null,
@@ -61,6 +68,7 @@ export function modelFields(m: ModelSpec): ModelFields {
     contextWindow: m.contextWindow,
     capabilities: [...m.capabilities],
     quality: m.quality ?? null,
+    recommended: m.recommended ?? false,
     enabled: m.enabled,
   };
 }
@@ -85,6 +93,8 @@ export function modelFromRow(row: ModelEntity): ModelSpec {
   return {
     name: row.name,
     ...(row.upstreamName === row.name ? {} : { upstreamName: row.upstreamName }),
+    ...(row.displayName === null || row.displayName === undefined ? {} : { displayName: row.displayName }),
+    ...(row.description === null || row.description === undefined ? {} : { description: row.description }),
     promptPer1k: row.promptPer1k,
     completionPer1k: row.completionPer1k,
     ...(row.cachedPromptPer1k === null ? {} : { cachedPromptPer1k: row.cachedPromptPer1k }),
@@ -94,6 +104,7 @@ export function modelFromRow(row: ModelEntity): ModelSpec {
     contextWindow: row.contextWindow,
     capabilities: row.capabilities,
     ...(row.quality === null ? {} : { quality: row.quality }),
+    ...(row.recommended ? { recommended: true } : {}),
     enabled: row.enabled,
   };
 }
@@ -101,6 +112,7 @@ export function modelFromRow(row: ModelEntity): ModelSpec {
 export function providerFromRow(row: ProviderEntity, apiKey: string | undefined, models: ModelSpec[]): ProviderSpec {
   return {
     id: row.id,
+    ...(row.displayName === null || row.displayName === undefined ? {} : { displayName: row.displayName }),
     // Kinds the core type does not know yet stay as stored; adapters reject what they cannot serve.
     kind: row.kind as ProviderSpec['kind'],
     baseUrl: row.baseUrl,

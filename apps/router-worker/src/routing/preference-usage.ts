@@ -1,0 +1,86 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { PreferenceStore, type PreferenceUse } from '@aigw/entities';
+import { DataSource } from 'typeorm';
+import { WarnThrottle } from './warn-throttle';
+
+/** How often the counted uses are written: a preference's counters lag the traffic by about this much. */
+export const PREFERENCE_USAGE_FLUSH_MS = 1_000;
+/** Distinct preferences held between flushes; past it (PostgreSQL down for long) new ones are not counted. */
+const MAX_PENDING = 50_000;
+
+/**
+ * Counts the uses of each preference (`usageCount`, `lastUsedAt`) in memory and writes them every second in
+ * one UPDATE for every preference used since the last flush. Counting costs the request path a Map update:
+ * no Redis or PostgreSQL round trip. A failed write keeps the counts for the next flush; a worker that dies
+ * loses at most its last second of counts (statistics, not billing: usage_records holds the truth).
+ */
+@Injectable()
+export class PreferenceUsage implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(PreferenceUsage.name);
+  private readonly warnings = new WarnThrottle(this.logger);
+  private readonly store: PreferenceStore;
+  private pending = new Map<string, PreferenceUse>();
+  private timer?: NodeJS.Timeout;
+  private flushing?: Promise<void>;
+
+  constructor(
+    dataSource: DataSource,
+    // The columns must exist before the first flush.
+    @Inject('DATABASE_MIGRATED') _migrated: boolean,
+  ) {
+    this.store = new PreferenceStore(dataSource);
+  }
+
+  onModuleInit(): void {
+    this.timer = setInterval(() => void this.flush(), PREFERENCE_USAGE_FLUSH_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  /** One use of the user's preference for `context` ('' = the user's default). */
+  record(userId: string, context: string, at = Date.now()): void {
+    const key = `${userId}\u0000${context}`;
+    const use = this.pending.get(key);
+    if (use !== undefined) {
+      use.count++;
+      if (at > use.lastUsedAt.getTime()) {
+        use.lastUsedAt = new Date(at);
+      }
+    } else if (this.pending.size < MAX_PENDING) {
+      this.pending.set(key, { userId, context, count: 1, lastUsedAt: new Date(at) });
+    }
+  }
+
+  /** Writes what was counted so far (also at shutdown, before the database closes). Calls share one write. */
+  flush(): Promise<void> {
+    this.flushing ??= this.write().finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
+  private async write(): Promise<void> {
+    if (this.pending.size === 0) {
+      return;
+    }
+    const batch = this.pending;
+    this.pending = new Map();
+    try {
+      await this.store.recordUses([...batch.values()]);
+    } catch (err) {
+      this.warnings.warn('preference usage not written, kept for the next flush', err);
+      for (const [key, use] of batch) {
+        const newer = this.pending.get(key);
+        if (newer !== undefined) {
+          newer.count += use.count;
+          if (use.lastUsedAt > newer.lastUsedAt) {
+            newer.lastUsedAt = use.lastUsedAt;
+          }
+        } else if (this.pending.size < MAX_PENDING) {
+          this.pending.set(key, use);
+        }
+      }
+    }
+  }
+}

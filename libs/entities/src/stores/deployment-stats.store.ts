@@ -1,0 +1,54 @@
+import type { DataSource } from 'typeorm';
+import type { ProviderHealthStatus } from '../entities/provider.entity';
+import { ProviderEntity } from '../entities/provider.entity';
+import { UsageRecordEntity } from '../entities/usage-record.entity';
+import { tableRef } from '../table-ref';
+
+/** One deployment's provider calls over a period (response cache hits left out: no provider answered them). */
+export interface DeploymentStats {
+  provider: string;
+  model: string;
+  requests: number;
+  successes: number;
+  /** Mean latency of the successful requests; null when none succeeded. */
+  avgLatencyMs: number | null;
+}
+
+interface StatsRow {
+  provider: string;
+  model: string;
+  requests: string;
+  successes: string;
+  avg_latency_ms: string | null;
+}
+
+/** What the models listing shows beside the catalog: recent usage per deployment and the monitor's verdicts. */
+export class DeploymentStatsStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** One grouped scan of usage_records since `since` (through its created_at index). */
+  async since(since: Date): Promise<DeploymentStats[]> {
+    const rows = await this.dataSource.query<StatsRow[]>(
+      `SELECT provider, model, count(*) AS requests,
+              count(*) FILTER (WHERE status = 'success') AS successes,
+              avg(latency_ms) FILTER (WHERE status = 'success') AS avg_latency_ms
+         FROM ${tableRef(this.dataSource, UsageRecordEntity)}
+        WHERE created_at >= $1 AND NOT cached AND provider IS NOT NULL AND model IS NOT NULL
+        GROUP BY provider, model`,
+      [since.toISOString()],
+    );
+    return rows.map((r) => ({
+      provider: r.provider,
+      model: r.model,
+      requests: Number(r.requests),
+      successes: Number(r.successes),
+      avgLatencyMs: r.avg_latency_ms === null ? null : Number(r.avg_latency_ms),
+    }));
+  }
+
+  /** The health monitor's status of every provider. */
+  async providerHealth(): Promise<Map<string, ProviderHealthStatus>> {
+    const rows = await this.dataSource.getRepository(ProviderEntity).find({ select: { id: true, healthStatus: true } });
+    return new Map(rows.map((r) => [r.id, r.healthStatus]));
+  }
+}

@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import type { UsageEvent } from '@aigw/core';
+import {
+  DeploymentStatsStore,
+  PreferenceStore,
+  ProviderEntity,
+  runMigrationsLocked,
+  UsageStore,
+  UserEntity,
+} from '@aigw/entities';
+import type { DataSource } from 'typeorm';
+import { dropSchema, openDataSource, uniqueSchema } from './pg';
+
+const HOUR = 3_600_000;
+
+describe('PreferenceStore and DeploymentStatsStore', () => {
+  const schema = uniqueSchema('prefs');
+  let ds: DataSource;
+  let prefs: PreferenceStore;
+  let usage: UsageStore;
+  let alice: string;
+  let bob: string;
+
+  function event(userId: string, overrides: Partial<UsageEvent> = {}): UsageEvent {
+    return {
+      requestId: `req_${randomUUID().replace(/-/g, '')}`,
+      userId,
+      apiKeyId: randomUUID(),
+      requestedModel: 'm1',
+      provider: 'pa',
+      model: 'm1',
+      context: null,
+      promptTokens: 10,
+      completionTokens: 5,
+      cachedTokens: 0,
+      costUsd: 0.25,
+      latencyMs: 100,
+      cached: false,
+      status: 'success',
+      errorClass: null,
+      errorCode: null,
+      attempts: 1,
+      policy: 'preference',
+      stream: false,
+      createdAt: new Date(Date.now() - HOUR).toISOString(),
+      ...overrides,
+    };
+  }
+
+  beforeAll(async () => {
+    ds = await openDataSource(schema);
+    await runMigrationsLocked(ds);
+    prefs = new PreferenceStore(ds);
+    usage = new UsageStore(ds);
+    const users = ds.getRepository(UserEntity);
+    alice = (await users.save({ name: 'alice' })).id;
+    bob = (await users.save({ name: 'bob' })).id;
+  });
+
+  afterAll(async () => {
+    await ds.destroy();
+    await dropSchema(schema);
+  });
+
+  it('upserts one row per user and context, and lists it with the usage of the last 30 days', async () => {
+    await usage.insertBatch([
+      event(alice),
+      event(alice, { costUsd: 0.5 }),
+      // Other deployments, other users, older than 30 days: not counted.
+      event(alice, { provider: 'pb' }),
+      event(alice, { model: 'm2' }),
+      event(bob),
+      event(alice, { createdAt: new Date(Date.now() - 31 * 24 * HOUR).toISOString() }),
+    ]);
+    const stored = await prefs.upsert(alice, { context: '', provider: 'pa', model: 'm1' });
+    expect(stored).toMatchObject({ context: '', provider: 'pa', model: 'm1', usageCount: 0, lastUsedAt: null });
+    expect(stored.requests).toBe(2);
+    expect(stored.costUsd).toBeCloseTo(0.75, 9);
+
+    await prefs.upsert(alice, { context: 'coding', provider: 'pb', model: 'm1' });
+    const again = await prefs.upsert(alice, { context: 'coding', provider: 'pb', model: 'm1' });
+    expect(again.requests).toBe(1);
+    expect((await prefs.list(alice)).map((p) => [p.context, p.provider, p.model])).toEqual([
+      ['', 'pa', 'm1'],
+      ['coding', 'pb', 'm1'],
+    ]);
+    expect(await prefs.list(bob)).toEqual([]);
+  });
+
+  it('advances the counters of many preferences in one write; re-pointing a preference starts them afresh', async () => {
+    const t1 = new Date(Date.now() - 5_000);
+    const t2 = new Date(Date.now() - 1_000);
+    await prefs.recordUses([
+      { userId: alice, context: '', count: 3, lastUsedAt: t2 },
+      { userId: alice, context: 'coding', count: 1, lastUsedAt: t1 },
+      // No such preference: matches nothing.
+      { userId: bob, context: '', count: 7, lastUsedAt: t2 },
+    ]);
+    await prefs.recordUses([{ userId: alice, context: '', count: 2, lastUsedAt: t1 }]);
+    const [defaultPref, coding] = await prefs.list(alice);
+    expect(defaultPref.usageCount).toBe(5);
+    // An older flush never moves lastUsedAt back.
+    expect(defaultPref.lastUsedAt?.getTime()).toBe(t2.getTime());
+    expect(coding.usageCount).toBe(1);
+    expect(await prefs.list(bob)).toEqual([]);
+
+    expect((await prefs.upsert(alice, { context: '', provider: 'pa', model: 'm1' })).usageCount).toBe(5);
+    const moved = await prefs.upsert(alice, { context: '', provider: 'pb', model: 'm1' });
+    expect(moved).toMatchObject({ usageCount: 0, lastUsedAt: null, provider: 'pb' });
+  });
+
+  it('removes a preference, and says when there was none', async () => {
+    expect(await prefs.remove(alice, 'coding')).toBe(true);
+    expect(await prefs.remove(alice, 'coding')).toBe(false);
+    expect((await prefs.list(alice)).map((p) => p.context)).toEqual(['']);
+  });
+
+  it('groups recent provider calls per deployment, leaving out cache hits and older rows', async () => {
+    await usage.insertBatch([
+      event(bob, { provider: 'pc', latencyMs: 200 }),
+      event(bob, { provider: 'pc', latencyMs: 400 }),
+      event(bob, { provider: 'pc', status: 'error', latencyMs: 9000, errorClass: 'provider' }),
+      event(bob, { provider: 'pc', cached: true, latencyMs: 1 }),
+      event(bob, { provider: 'pc', createdAt: new Date(Date.now() - 30 * HOUR).toISOString() }),
+    ]);
+    const stats = await new DeploymentStatsStore(ds).since(new Date(Date.now() - 24 * HOUR));
+    expect(stats.find((s) => s.provider === 'pc')).toEqual({
+      provider: 'pc',
+      model: 'm1',
+      requests: 3,
+      successes: 2,
+      avgLatencyMs: 300,
+    });
+  });
+
+  it('reads the monitor status of every provider', async () => {
+    await ds.getRepository(ProviderEntity).insert([
+      { id: 'pa', kind: 'openai', baseUrl: 'http://127.0.0.1:1', healthStatus: 'failing' },
+      { id: 'pb', kind: 'openai', baseUrl: 'http://127.0.0.1:1' },
+    ]);
+    const health = await new DeploymentStatsStore(ds).providerHealth();
+    expect([...health.entries()].sort()).toEqual([
+      ['pa', 'failing'],
+      ['pb', 'unknown'],
+    ]);
+  });
+});
