@@ -42,6 +42,7 @@ import { EmbeddingsService } from './embeddings/embeddings.service';
 import { CancellationService } from './generation/cancellation.service';
 import { GatewayMetrics } from './generation/gateway-metrics';
 import { CacheStage } from './generation/cache-stage';
+import { Coalescing } from './generation/coalescing';
 import { GenerationQueue } from './generation/generation-queue';
 import { UsageQueue } from './generation/usage-queue';
 import { GenerationService } from './generation/generation.service';
@@ -115,6 +116,7 @@ export class AppModule {
         GenerationQueue,
         UsageQueue,
         CacheStage,
+        Coalescing,
         ReplyHub,
         CancellationService,
         IdempotencyService,

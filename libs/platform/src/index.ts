@@ -14,3 +14,4 @@ export * from './lifecycle/shutdown';
 export * from './catalog/catalog.service';
 export * from './catalog/catalog-events.controller';
 export * from './cache/response-cache';
+export * from './coalescing/in-flight';

@@ -102,4 +102,12 @@ export class GatewayEnv extends BaseEnv {
   @Min(1024)
   @Max(64 * 1024 * 1024)
   CACHE_MAX_ENTRY_BYTES = 256 * 1024;
+
+  /**
+   * Identical requests in flight at the same time share one provider call (ADR 0006); only requests that may be
+   * answered from the response cache (so only with CACHE_ENABLED).
+   */
+  @Transform(toBool)
+  @IsBoolean()
+  COALESCE_ENABLED = true;
 }

@@ -54,7 +54,7 @@ export class CacheStage implements OnApplicationShutdown {
 }
 
 /** The stored answer as this request's: its id and latency, no provider cost, no attempts made. */
-function servedFromCache(stored: GenerationResult, request: GenerationRequest): GenerationResult {
+export function servedFromCache(stored: GenerationResult, request: GenerationRequest): GenerationResult {
   return {
     ...stored,
     requestId: request.requestId,
@@ -66,7 +66,12 @@ function servedFromCache(stored: GenerationResult, request: GenerationRequest): 
   };
 }
 
-function hitUsageEvent(request: GenerationRequest, stored: GenerationResult, served: GenerationResult): UsageEvent {
+/** The usage row of an answer that cost this request no provider call: zero cost, the stored answer's cost saved. */
+export function hitUsageEvent(
+  request: GenerationRequest,
+  stored: GenerationResult,
+  served: GenerationResult,
+): UsageEvent {
   return {
     requestId: request.requestId,
     userId: request.userId,

@@ -31,6 +31,8 @@ export interface EnqueueOptions {
   replyTo: string | null;
   /** How long the job (and its result) stays in Redis after completing. */
   retentionS: number;
+  /** Set when identical requests may join the job (ADR 0006). */
+  coalescingKey?: string;
 }
 
 /** The producer side of the `generation` queue. */
@@ -59,7 +61,9 @@ export class GenerationQueue implements OnApplicationShutdown {
     try {
       await this.queue.add(
         JobName.Generate,
-        { request, replyTo: opts.replyTo },
+        opts.coalescingKey === undefined
+          ? { request, replyTo: opts.replyTo }
+          : { request, replyTo: opts.replyTo, coalescingKey: opts.coalescingKey },
         {
           jobId: opts.jobId,
           attempts: GENERATE_ATTEMPTS,

@@ -9,6 +9,7 @@ import { resultHeaders } from '../http/result-headers';
 import { CACHE_CONTROL_HEADER, CACHE_HEADER, cacheDirectiveOf } from './cache-directive';
 import { CacheStage, type CacheDecision } from './cache-stage';
 import { CancellationService } from './cancellation.service';
+import { COALESCED_HEADER, Coalescing, type Party } from './coalescing';
 import { GatewayMetrics } from './gateway-metrics';
 import { GenerationQueue } from './generation-queue';
 import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from './idempotency';
@@ -46,8 +47,11 @@ type Mode = 'sync' | 'async';
 /**
  * The generation pipeline of every entrance (chat completions, messages, embeddings, native), free of HTTP types:
  *
- *   authorize (key allow-list) → validate (servable) → admit (rate limits, quota reserve) → cache → [de-duplication]
+ *   authorize (key allow-list) → validate (servable) → admit (rate limits, quota reserve) → cache → coalesce
  *   → claim (Idempotency-Key) → enqueue → await (reply channel, stored job) → answer headers
+ *
+ * A coalesced follower (an identical request already in flight, ADR 0006) skips the claim and the enqueue and
+ * awaits the leader's job instead.
  *
  * Each step is a unit of its own (ModelAccess, Servable, AdmissionService, IdempotencyService, GenerationQueue,
  * ReplyHub with its waiters); this class only orders them for the three ways to answer: sync (one result),
@@ -62,6 +66,7 @@ export class GenerationService {
     private readonly servable: Servable,
     private readonly admission: AdmissionService,
     private readonly cache: CacheStage,
+    private readonly coalescing: Coalescing,
     private readonly idempotency: IdempotencyService,
     private readonly queue: GenerationQueue,
     private readonly hub: ReplyHub,
@@ -92,12 +97,14 @@ export class GenerationService {
       this.metrics.succeeded(cached.result, client.startedAt, 'hit');
       return cached.result;
     }
-    const claim = await this.claimAdmitted(sub, client);
-    const wait = new SyncWait(this.waiterOptions(claim, sub.request));
+    const party = await this.coalesce(sub, client, cached);
+    const claim = party === null ? await this.claimAdmitted(sub, client) : { jobId: party.jobId, fresh: true };
+    const wait = new SyncWait(this.waiterOptions(claim, sub.request, party));
     client.onGone(() => wait.abandon('client_disconnected'));
     try {
-      await this.dispatch(sub, claim, wait);
-      const result = await wait.answer;
+      await (party?.role === 'follower' ? this.hub.follow(wait, party.names) : this.dispatch(sub, claim, wait, party));
+      const answer = await wait.answer;
+      const result = party?.role === 'follower' ? this.coalescing.serve(answer, sub.request) : answer;
       client.setHeaders(resultHeaders(result, cached.status));
       this.metrics.succeeded(result, client.startedAt, cached.status);
       return result;
@@ -111,13 +118,18 @@ export class GenerationService {
   async stream(sub: Submission, client: Client, encoder: StreamEncoderFactory): Promise<void> {
     await this.admit(sub, client);
     const cached = await this.lookup(sub, client, true);
+    const party = await this.coalesce(sub, client, cached);
     const claim: Claim =
-      cached.status === 'hit' ? { jobId: sub.request.requestId, fresh: true } : await this.claimAdmitted(sub, client);
+      cached.status === 'hit' || party !== null
+        ? { jobId: party?.jobId ?? sub.request.requestId, fresh: true }
+        : await this.claimAdmitted(sub, client);
+    const follower = party?.role === 'follower';
     const relay = new StreamRelay({
-      ...this.waiterOptions(claim, sub.request),
+      ...this.waiterOptions(claim, sub.request, party),
       sink: client.sse(),
       encoder,
       cache: cached.status,
+      ...(follower ? { serve: (answer: GenerationResult) => this.coalescing.serve(answer, sub.request) } : {}),
       onEnd: (outcome) =>
         'result' in outcome
           ? this.metrics.succeeded(outcome.result, client.startedAt, cached.status)
@@ -129,7 +141,7 @@ export class GenerationService {
       return;
     }
     client.onGone(() => relay.abandon('client_disconnected'));
-    await this.dispatch(sub, claim, relay);
+    await (follower ? this.hub.follow(relay, party.names) : this.dispatch(sub, claim, relay, party));
     await relay.started;
   }
 
@@ -184,6 +196,21 @@ export class GenerationService {
     return found;
   }
 
+  /**
+   * Coalescing, after a cache miss: only requests that would take a cached answer, and never one with an
+   * Idempotency-Key (its job id is the key's; a replay already finds its job). A follower's answers say so.
+   */
+  private async coalesce(sub: Submission, client: Client, cached: CacheDecision): Promise<Party | null> {
+    if (cached.status !== 'miss' || idempotencyKeyOf(client.header(IDEMPOTENCY_HEADER)) !== undefined) {
+      return null;
+    }
+    const party = await this.coalescing.join(sub.request, sub.request.requestId);
+    if (party?.role === 'follower') {
+      client.setHeaders({ [COALESCED_HEADER]: 'true' });
+    }
+    return party;
+  }
+
   /** The Idempotency-Key claim of an admitted request; a refusal (409, 503) gives its reservation back. */
   private async claimAdmitted(sub: Submission, client: Client): Promise<Claim> {
     try {
@@ -202,8 +229,18 @@ export class GenerationService {
     return this.idempotency.claim(sub.request.userId, key, sub.endpoint, client.body);
   }
 
-  private waiterOptions(claim: Claim, request: GenerationRequest): WaiterOptions {
+  private waiterOptions(claim: Claim, request: GenerationRequest, party: Party | null = null): WaiterOptions {
     const jobId = claim.jobId;
+    if (party !== null) {
+      // Others may wait for the same job: it is cancelled only when the last of them leaves.
+      return {
+        jobId,
+        deadlineAt: request.deadlineAt,
+        firstCheckMs: OWN_FIRST_CHECK_MS,
+        checkEveryMs: OWN_CHECK_EVERY_MS,
+        onAbandon: (reason) => void this.coalescing.leave(party, reason),
+      };
+    }
     return {
       jobId,
       deadlineAt: request.deadlineAt,
@@ -226,7 +263,7 @@ export class GenerationService {
    * Gets the job going and the waiter watching it. The waiter listens before the job is enqueued: a
    * fast worker may answer before `add` returns.
    */
-  private async dispatch(sub: Submission, claim: Claim, waiter: ReplyWaiter): Promise<void> {
+  private async dispatch(sub: Submission, claim: Claim, waiter: ReplyWaiter, party: Party | null): Promise<void> {
     if (!claim.fresh) {
       const existing = await this.queue.get(claim.jobId).catch((err: unknown) => {
         waiter.discard();
@@ -247,17 +284,26 @@ export class GenerationService {
     }
     this.hub.listen(waiter);
     try {
-      await this.enqueue(sub, claim, this.hub.channel, this.env.SYNC_JOB_RETENTION_S);
+      await this.enqueue(sub, claim, this.hub.channel, this.env.SYNC_JOB_RETENTION_S, party?.key);
     } catch (err) {
       waiter.discard();
+      if (party !== null) {
+        await this.coalescing.abort(party);
+      }
       throw err;
     }
     this.hub.arm(waiter);
   }
 
-  private async enqueue(sub: Submission, claim: Claim, replyTo: string | null, retentionS: number): Promise<void> {
+  private async enqueue(
+    sub: Submission,
+    claim: Claim,
+    replyTo: string | null,
+    retentionS: number,
+    coalescingKey?: string,
+  ): Promise<void> {
     try {
-      await this.queue.add(sub.request, { jobId: claim.jobId, replyTo, retentionS });
+      await this.queue.add(sub.request, { jobId: claim.jobId, replyTo, retentionS, coalescingKey });
     } catch (err) {
       void this.admission.refund(sub.request.reservation);
       if (claim.fresh && claim.jobId !== sub.request.requestId) {

@@ -7,13 +7,30 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import type { ReplyMessage } from '@aigw/core';
-import { closeRedis, createRedis, ENV, RedisErrors, RedisKeys, ShutdownState, shutdownBudget } from '@aigw/platform';
+import {
+  closeRedis,
+  createRedis,
+  ENV,
+  REDIS,
+  RedisErrors,
+  RedisKeys,
+  ShutdownState,
+  shutdownBudget,
+  type InFlightNames,
+} from '@aigw/platform';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { GatewayEnv } from '../config/gateway-env';
 import { GenerationQueue } from './generation-queue';
 import { snapshotOf } from './job-snapshot';
+import { FollowerFeed } from './follower-feed';
 import type { ReplyWaiter } from './reply-waiter';
+
+/** Followers of one coalesced job in this process, and the subscription to its mirrored replies. */
+interface Following {
+  feeds: Set<FollowerFeed>;
+  subscribed: Promise<unknown>;
+}
 
 /** Granularity of deadlines and fallback reads: one timer for all waiters instead of one per request. */
 const SWEEP_MS = 100;
@@ -24,6 +41,9 @@ const SWEEP_MS = 100;
  * waiter is also swept: past its deadline it is expired, and on its cadence the stored job is read
  * back (the job's return value is the durable answer). After the subscriber reconnects, every
  * pending job is read back at once, since messages published during the drop are gone.
+ *
+ * Followers of a coalesced job (ADR 0006) are fed from the job's mirror instead: its channel, subscribed once per
+ * job in this process, and its log, replayed first so that a late joiner gets the stream from its start.
  */
 @Injectable()
 export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
@@ -34,6 +54,9 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
   private readonly listening = new Map<string, ReplyWaiter>();
   /** Waiters on somebody else's job (idempotent retries): they only read the stored job. */
   private readonly polling = new Set<ReplyWaiter>();
+  /** Followers of coalesced jobs, by the job's mirror channel. */
+  private readonly following = new Map<string, Following>();
+  private readonly followers = new Set<ReplyWaiter>();
   private sweeper?: NodeJS.Timeout;
   private graceTimer?: NodeJS.Timeout;
   private subscribed = false;
@@ -44,13 +67,16 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     private readonly queue: GenerationQueue,
     private readonly errors: RedisErrors,
     private readonly shutdown: ShutdownState,
+    @Inject(REDIS) private readonly redis: Redis,
   ) {
     this.channel = keys.replyChannel(randomUUID());
     this.subscriber = createRedis(env.REDIS_URL, `${env.REDIS_PREFIX}:replies`, errors, { blocking: true });
   }
 
   async onModuleInit(): Promise<void> {
-    this.subscriber.on('message', (_channel: string, payload: string) => this.route(payload));
+    this.subscriber.on('message', (channel: string, payload: string) =>
+      channel === this.channel ? this.route(payload) : this.mirror(channel, payload),
+    );
     this.subscriber.on('ready', () => {
       if (this.subscribed) {
         this.logger.log('reply subscriber reconnected; reading back every pending job');
@@ -96,24 +122,78 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     waiter.detach = () => this.polling.delete(waiter);
   }
 
+  /**
+   * Feeds `waiter` the mirrored replies of a coalesced job somebody else enqueued: subscribes to the job's channel
+   * (once per job in this process), then replays the job's log, then relays what arrived meanwhile and what follows.
+   * Reading the log after subscribing misses nothing (the worker appends before it publishes). If Redis fails here,
+   * the waiter still gets the answer from the stored job.
+   */
+  async follow(waiter: ReplyWaiter, names: InFlightNames): Promise<void> {
+    if (waiter.done) {
+      // Its client left before it got here.
+      return;
+    }
+    const feed = new FollowerFeed(waiter);
+    let entry = this.following.get(names.channel);
+    if (entry === undefined) {
+      const subscribed = this.subscriber.subscribe(names.channel);
+      entry = { feeds: new Set(), subscribed };
+      this.following.set(names.channel, entry);
+    }
+    const { feeds, subscribed } = entry;
+    feeds.add(feed);
+    this.followers.add(waiter);
+    waiter.detach = () => {
+      this.followers.delete(waiter);
+      feeds.delete(feed);
+      if (feeds.size === 0 && this.following.get(names.channel)?.feeds === feeds) {
+        this.following.delete(names.channel);
+        this.subscriber.unsubscribe(names.channel).catch((err: unknown) => this.errors.report('reply_read', err));
+      }
+    };
+    let backlog: string[] = [];
+    try {
+      await subscribed;
+      backlog = await this.redis.lrange(names.log, 0, -1);
+    } catch (err) {
+      this.errors.report('reply_read', err);
+    }
+    feed.replay(backlog.flatMap((raw) => parseReply(raw) ?? []));
+    this.arm(waiter);
+  }
+
   /** The job is in Redis: start the fallback read-backs on the waiter's cadence. */
   arm(waiter: ReplyWaiter): void {
     waiter.nextCheckAt = Date.now() + waiter.firstCheckMs;
   }
 
   get pending(): number {
-    return this.listening.size + this.polling.size;
+    return this.listening.size + this.polling.size + this.followers.size;
   }
 
   private route(payload: string): void {
-    let msg: ReplyMessage;
-    try {
-      msg = JSON.parse(payload) as ReplyMessage;
-    } catch {
-      this.logger.warn('ignored a reply that is not JSON');
-      return;
+    const msg = this.parse(payload);
+    if (msg !== null) {
+      this.listening.get(msg.jobId)?.onReply(msg);
     }
-    this.listening.get(msg.jobId)?.onReply(msg);
+  }
+
+  private mirror(channel: string, payload: string): void {
+    const feeds = this.following.get(channel)?.feeds;
+    const msg = feeds === undefined ? null : this.parse(payload);
+    if (msg !== null) {
+      for (const feed of feeds ?? []) {
+        feed.onReply(msg);
+      }
+    }
+  }
+
+  private parse(payload: string): ReplyMessage | null {
+    const msg = parseReply(payload);
+    if (msg === null) {
+      this.logger.warn('ignored a reply that is not JSON');
+    }
+    return msg;
   }
 
   private sweep(): void {
@@ -122,6 +202,9 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
       this.tick(w, now);
     }
     for (const w of this.polling) {
+      this.tick(w, now);
+    }
+    for (const w of this.followers) {
       this.tick(w, now);
     }
   }
@@ -135,7 +218,7 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
   }
 
   private checkAll(): void {
-    for (const w of [...this.listening.values(), ...this.polling]) {
+    for (const w of [...this.listening.values(), ...this.polling, ...this.followers]) {
       if (!w.checking && w.nextCheckAt !== Number.POSITIVE_INFINITY) {
         this.readBack(w);
       }
@@ -161,12 +244,20 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
   }
 
   private failAll(): void {
-    const waiting = [...this.listening.values(), ...this.polling];
+    const waiting = [...this.listening.values(), ...this.polling, ...this.followers];
     if (waiting.length > 0) {
       this.shutdown.abandon(`${waiting.length} request(s) answered 503 at the end of the grace period`);
     }
     for (const w of waiting) {
       w.onShutdown();
     }
+  }
+}
+
+function parseReply(payload: string): ReplyMessage | null {
+  try {
+    return JSON.parse(payload) as ReplyMessage;
+  } catch {
+    return null;
   }
 }

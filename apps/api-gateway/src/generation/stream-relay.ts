@@ -51,6 +51,8 @@ export interface StreamRelayOptions extends WaiterOptions {
   encoder: StreamEncoderFactory;
   /** The `x-gateway-cache` header of the stream. */
   cache: CacheStatus;
+  /** The answer as this request's, when it is somebody else's (a coalesced follower's): applied before it ends. */
+  serve?: (result: GenerationResult) => GenerationResult;
   /** Called once when the relay ends: with the result, or with the error that ended it. */
   onEnd: (outcome: { result: GenerationResult } | { error: GatewayError }) => void;
 }
@@ -234,10 +236,11 @@ export class StreamRelay extends ReplyWaiter {
       return;
     }
     const sink = this.relay.sink;
-    sink.write(fmt.end(result, result.finishReason ?? this.lastFinishReason ?? 'stop'));
+    const served = this.relay.serve?.(result) ?? result;
+    sink.write(fmt.end(served, served.finishReason ?? this.lastFinishReason ?? 'stop'));
     sink.end();
     this.finish();
-    this.relay.onEnd({ result });
+    this.relay.onEnd({ result: served });
   }
 
   /** Ends the relay with `err`: an HTTP error before the start, an error event after it. */

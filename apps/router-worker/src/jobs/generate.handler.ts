@@ -7,7 +7,15 @@ import {
   type ReplyMessage,
   type Reservation,
 } from '@aigw/core';
-import { describeError, REDIS, RedisErrors, ResponseCache } from '@aigw/platform';
+import {
+  describeError,
+  inFlightNames,
+  inFlightTtlMs,
+  REDIS,
+  RedisErrors,
+  RedisKeys,
+  ResponseCache,
+} from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import { GenerationCancelledError } from '../cancel/abort';
 import { CancellationRegistry } from '../cancel/cancellation-registry';
@@ -57,13 +65,18 @@ export class GenerateHandler {
     private readonly drain: DrainDeadline,
     private readonly metrics: WorkerMetrics,
     private readonly cache: ResponseCache,
+    private readonly keys: RedisKeys,
   ) {}
 
   readonly handle = async (job: JobOf<JobName.Generate>): Promise<GenerateOutcome> => {
-    const { request, replyTo } = job.data;
+    const { request, replyTo, coalescingKey } = job.data;
     // BullMQ always gives a processed job an id; the request id is only a type-level fallback.
     const jobId = job.id ?? request.requestId;
-    const reply = new ReplyChannel(this.redis, replyTo, jobId);
+    const mirror =
+      coalescingKey === undefined
+        ? null
+        : { names: inFlightNames(this.keys, coalescingKey, jobId), ttlMs: inFlightTtlMs(request.deadlineAt) };
+    const reply = new ReplyChannel(this.redis, replyTo, jobId, mirror);
     if (job.attemptsStarted > 1) {
       // A stall right after an outage may be our own lost completion; one without is a crashed worker.
       const kept = await this.keptAnswer(jobId, job.stalledCounter > 0 && this.errors.failedWithin(OUTAGE_RECENT_MS));

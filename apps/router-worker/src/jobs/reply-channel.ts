@@ -1,30 +1,46 @@
 import type { ReplyMessage, StreamDelta } from '@aigw/core';
+import { releaseInFlight, type InFlightNames } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import type { StreamObserver, StreamStart } from '../generation/stream-observer';
+
+/** Where a coalesced job's replies are mirrored for the requests that joined it (ADR 0006). */
+export interface ReplyMirror {
+  names: InFlightNames;
+  /** TTL of the mirrored log, from the job's deadline. */
+  ttlMs: number;
+}
 
 /**
  * Publishes one job's replies on the gateway's reply channel. Messages are not awaited one by one: they all go
  * through one connection, which keeps their order, and auto-pipelining batches a stream's chunks. A job with no
  * reply channel (async job) publishes nothing.
+ *
+ * A coalesced job also mirrors every message for its followers: appended to the job's log (a late joiner replays
+ * it from the start), then published on the job's own channel, in that order, so that a follower that subscribes
+ * and then reads the log misses nothing. Its final message first ends the in-flight marker.
  */
 export class ReplyChannel implements StreamObserver {
   private seq = 0;
   private last: Promise<unknown> = Promise.resolve();
   private failure: unknown;
+  private mirrored = false;
 
   constructor(
     private readonly redis: Redis,
     private readonly channel: string | null,
     private readonly jobId: string,
+    private readonly mirror: ReplyMirror | null = null,
   ) {}
 
   send(message: ReplyMessage): void {
     if (this.channel === null) {
       return;
     }
-    this.last = this.redis.publish(this.channel, JSON.stringify(message)).catch((err: unknown) => {
-      this.failure ??= err;
-    });
+    const payload = JSON.stringify(message);
+    if (this.mirror !== null) {
+      this.mirrorMessage(this.mirror, message, payload);
+    }
+    this.last = this.redis.publish(this.channel, payload).catch(this.failed);
   }
 
   onStart(head: StreamStart & { attempts: number }): void {
@@ -53,6 +69,24 @@ export class ReplyChannel implements StreamObserver {
     }
     this.send(chunk);
   }
+
+  private mirrorMessage(mirror: ReplyMirror, message: ReplyMessage, payload: string): void {
+    const { names } = mirror;
+    if (message.t !== 'start' && message.t !== 'chunk') {
+      // Identical requests arriving from now on start a job of their own (those that joined have the log).
+      void releaseInFlight(this.redis, names, this.jobId).catch(this.failed);
+    }
+    void this.redis.rpush(names.log, payload).catch(this.failed);
+    if (!this.mirrored) {
+      this.mirrored = true;
+      void this.redis.pexpire(names.log, mirror.ttlMs).catch(this.failed);
+    }
+    void this.redis.publish(names.channel, payload).catch(this.failed);
+  }
+
+  private readonly failed = (err: unknown): void => {
+    this.failure ??= err;
+  };
 
   /** Waits until Redis took every message; returns the first publish failure, if any. */
   async settle(): Promise<unknown> {

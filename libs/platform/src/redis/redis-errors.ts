@@ -32,7 +32,9 @@ export type RedisOp =
   | 'settlement'
   | 'quota_rebuild'
   /** Response cache lookups and fills: a failure is a `bypass`, never a failed request. */
-  | 'cache';
+  | 'cache'
+  /** In-flight markers of coalesced requests: a failure means the request runs a job of its own. */
+  | 'coalesce';
 
 /** Anything Redis-like whose failures arrive as events (an ioredis client, a BullMQ queue or worker). */
 export interface ErrorEmitter {

@@ -1,0 +1,121 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { GenerationRequest, GenerationResult } from '@aigw/core';
+import {
+  ENV,
+  inFlightNames,
+  inFlightTtlMs,
+  joinInFlight,
+  leaveInFlight,
+  REDIS,
+  RedisErrors,
+  RedisKeys,
+  releaseInFlight,
+  type InFlightNames,
+} from '@aigw/platform';
+import type { Redis } from 'ioredis';
+import { AdmissionService } from '../admission/admission.service';
+import { GatewayEnv } from '../config/gateway-env';
+import { hitUsageEvent, servedFromCache } from './cache-stage';
+import { CancellationService } from './cancellation.service';
+import { GenerationQueue } from './generation-queue';
+import type { AbandonReason } from './reply-waiter';
+import { UsageQueue } from './usage-queue';
+
+/** Says on a follower's answer that it shared another request's provider call. */
+export const COALESCED_HEADER = 'x-gateway-coalesced';
+
+/**
+ * A request taking part in a coalesced job (ADR 0006): the `leader` enqueued it (`jobId` is its own), a `follower`
+ * waits for the leader's job (`jobId`) without a job of its own.
+ */
+export interface Party {
+  role: 'leader' | 'follower';
+  jobId: string;
+  /** Cache key and form (whole or streamed): what identical requests share. */
+  key: string;
+  names: InFlightNames;
+}
+
+/**
+ * Request coalescing (in-flight de-duplication, ADR 0006), after a cache miss: the first of identical requests
+ * (same cache key and form) leads, the others follow its job wherever they arrived. One Redis script per request
+ * (`join`); `leave` only when a waiter gives up. A follower is answered like a cache hit: its own request id, no
+ * provider cost (the cost is saved), its reservation refunded.
+ */
+@Injectable()
+export class Coalescing {
+  constructor(
+    @Inject(ENV) private readonly env: GatewayEnv,
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly errors: RedisErrors,
+    private readonly queue: GenerationQueue,
+    private readonly cancellation: CancellationService,
+    private readonly admission: AdmissionService,
+    private readonly usage: UsageQueue,
+  ) {}
+
+  /**
+   * Leads or follows the in-flight job of an identical request; null when the request is not coalesced (coalescing
+   * off, or the request may not use the cache) or Redis failed (it then runs a job of its own).
+   */
+  async join(request: GenerationRequest, jobId: string): Promise<Party | null> {
+    if (!this.env.COALESCE_ENABLED || request.cache === undefined) {
+      return null;
+    }
+    const key = `${request.cache.key}.${request.stream ? 'stream' : 'whole'}`;
+    const names = inFlightNames(this.keys, key, jobId);
+    let leader: string | null;
+    try {
+      leader = await joinInFlight(this.redis, names, jobId, inFlightTtlMs(request.deadlineAt));
+    } catch (err) {
+      this.errors.report('coalesce', err);
+      return null;
+    }
+    if (leader === null) {
+      return { role: 'leader', jobId, key, names };
+    }
+    // A follower does not run a job: nothing of its own to settle.
+    void this.admission.refund(request.reservation);
+    return { role: 'follower', jobId: leader, key, names: inFlightNames(this.keys, key, leader) };
+  }
+
+  /** The leader's job could not be enqueued: identical requests must not join it. */
+  async abort(party: Party): Promise<void> {
+    await releaseInFlight(this.redis, party.names, party.jobId).catch((err: unknown) =>
+      this.errors.report('coalesce', err),
+    );
+  }
+
+  /**
+   * A leader or follower gave up (client gone, deadline): the job is cancelled only when nobody else waits for it.
+   * A job removed before a worker took it gives back the reservation it carries (the leader's).
+   */
+  async leave(party: Party, reason: AbandonReason): Promise<void> {
+    let last: boolean;
+    try {
+      last = await leaveInFlight(this.redis, party.names, party.jobId);
+    } catch (err) {
+      // Unknown whether others wait: the job runs on (its deadline still bounds it).
+      this.errors.report('coalesce', err);
+      return;
+    }
+    if (!last) {
+      return;
+    }
+    const job = await this.queue.get(party.jobId).catch(() => undefined);
+    if (await this.cancellation.cancel(party.jobId, reason)) {
+      void this.admission.refund(job?.data.request.reservation);
+    }
+  }
+
+  /**
+   * The leader's answer as a follower's: its own id and latency, no provider cost, no attempts of its own. Its usage
+   * row is queued like a cache hit's (`cached`, cost 0, the leader's cost saved).
+   */
+  serve(result: GenerationResult, request: GenerationRequest): GenerationResult {
+    const served: GenerationResult = { ...servedFromCache(result, request), cached: false };
+    void this.usage.record(hitUsageEvent(request, result, served));
+    return served;
+  }
+}

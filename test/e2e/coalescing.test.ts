@@ -1,0 +1,202 @@
+import { freePort, uniqueId, waitFor } from '@aigw/testing';
+import { TestSystem } from './harness';
+
+/**
+ * Request coalescing through the whole system (ADR 0006), with two gateway processes: identical requests in flight
+ * together share one provider call (counted at the simulator), whole and streamed, wherever they arrive; a follower
+ * leaving does not cancel the call, nor does the leader leaving while a follower waits; the last one leaving does.
+ */
+describe('request coalescing (e2e)', () => {
+  const system = new TestSystem({ workers: 1, env: { CACHE_ENABLED: 'true', CACHE_TTL_S: '60' } });
+  let gateways: string[] = [];
+
+  beforeAll(async () => {
+    await system.start();
+    const second = await system.spawnApp('api-gateway', await freePort());
+    gateways = [system.gatewayUrl, `http://127.0.0.1:${second.port}`];
+  }, 90_000);
+
+  afterAll(() => system.stop(), 30_000);
+
+  beforeEach(() => {
+    system.sim.configure({ latencyMs: 0, chunkDelayMs: 0 });
+  });
+
+  function chat(gateway: string, prompt: string, stream = false, signal?: AbortSignal): Promise<Response> {
+    return fetch(`${gateway}/v1/chat/completions`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ model: 'sim-gpt', messages: [{ role: 'user', content: prompt }], stream }),
+      signal,
+    });
+  }
+
+  async function textOf(res: Response): Promise<string> {
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { choices: { message: { content: string } }[] };
+    return body.choices[0].message.content;
+  }
+
+  const calls = (): number => system.sim.stats().total;
+
+  it('ten identical concurrent requests across two gateways: one provider call, ten identical answers', async () => {
+    system.sim.configure({ latencyMs: 1_000 });
+    const prompt = `coalesce ${uniqueId()}`;
+    const before = calls();
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => chat(gateways[i % 2], prompt)));
+    const texts = await Promise.all(answers.map(textOf));
+    expect(texts).toEqual(Array.from({ length: 10 }, () => prompt));
+    expect(calls()).toBe(before + 1);
+
+    const followers = answers.filter((r) => r.headers.get('x-gateway-coalesced') === 'true');
+    expect(followers).toHaveLength(9);
+    for (const res of answers) {
+      expect(res.headers.get('x-gateway-cache')).toBe('miss');
+    }
+    for (const res of followers) {
+      expect(res.headers.get('x-gateway-cost-usd')).toBe('0');
+    }
+    // Each answer is the request's own.
+    expect(new Set(answers.map((r) => r.headers.get('x-request-id'))).size).toBe(10);
+
+    // A follower's usage row is like a cache hit's: no provider cost, the leader's cost saved.
+    const leader = answers.find((r) => r.headers.get('x-gateway-coalesced') === null);
+    const leaderCost = Number(leader?.headers.get('x-gateway-cost-usd'));
+    expect(leaderCost).toBeGreaterThan(0);
+    const rows = await waitFor(async () => {
+      const found = await system.query<{ cached: boolean; cost_usd: string; cost_saved_usd: string }>(
+        'SELECT cached, cost_usd, cost_saved_usd FROM usage_records WHERE request_id = ANY($1)',
+        [answers.map((r) => r.headers.get('x-request-id'))],
+      );
+      return found.length === 10 ? found : null;
+    });
+    const saved = rows.filter((r) => r.cached);
+    expect(saved).toHaveLength(9);
+    for (const row of saved) {
+      expect(Number(row.cost_usd)).toBe(0);
+      expect(Number(row.cost_saved_usd)).toBeCloseTo(leaderCost, 9);
+    }
+
+    // The answer was cached as usual: the next identical request is a hit.
+    expect((await chat(gateways[1], prompt)).headers.get('x-gateway-cache')).toBe('hit');
+  }, 30_000);
+
+  it('streams: one provider call; every follower, even one that joins mid-stream, gets the stream from its start', async () => {
+    system.sim.configure({ latencyMs: 300, chunkDelayMs: 100 });
+    const prompt = `stream coalesce ${uniqueId()} one two three four five six seven eight`;
+    const before = calls();
+    const early = Array.from({ length: 6 }, (_, i) => chat(gateways[i % 2], prompt, true));
+    // The rest arrive once the stream is well under way.
+    await new Promise((r) => setTimeout(r, 700));
+    const late = Array.from({ length: 4 }, (_, i) => chat(gateways[i % 2], prompt, true));
+    const answers = await Promise.all([...early, ...late]);
+    const bodies = await Promise.all(answers.map((r) => r.text()));
+    for (const sse of bodies) {
+      expect(sse).toContain('"role":"assistant"');
+      expect(sse).toContain('data: [DONE]');
+      expect(contentOf(sse)).toBe(prompt);
+    }
+    expect(calls()).toBe(before + 1);
+    expect(answers.filter((r) => r.headers.get('x-gateway-coalesced') === 'true')).toHaveLength(9);
+  }, 30_000);
+
+  it('a follower that disconnects does not cancel the leader', async () => {
+    system.sim.configure({ latencyMs: 1_500 });
+    system.sim.reset();
+    const prompt = `follower leaves ${uniqueId()}`;
+    const leader = chat(gateways[0], prompt);
+    await new Promise((r) => setTimeout(r, 200));
+    const gone = new AbortController();
+    const follower = chat(gateways[1], prompt, false, gone.signal).catch((err: unknown) => err);
+    await new Promise((r) => setTimeout(r, 300));
+    gone.abort();
+    expect(await follower).toMatchObject({ name: 'AbortError' });
+    expect(await textOf(await leader)).toBe(prompt);
+    expect(system.sim.stats()).toMatchObject({ total: 1, cancelled: 0 });
+  }, 30_000);
+
+  it('the leader disconnecting does not cancel the call while a follower waits', async () => {
+    system.sim.configure({ latencyMs: 1_500 });
+    system.sim.reset();
+    const prompt = `leader leaves ${uniqueId()}`;
+    const gone = new AbortController();
+    const leader = chat(gateways[0], prompt, false, gone.signal).catch((err: unknown) => err);
+    await new Promise((r) => setTimeout(r, 200));
+    const follower = chat(gateways[1], prompt);
+    await new Promise((r) => setTimeout(r, 300));
+    gone.abort();
+    expect(await leader).toMatchObject({ name: 'AbortError' });
+    const res = await follower;
+    expect(res.headers.get('x-gateway-coalesced')).toBe('true');
+    expect(await textOf(res)).toBe(prompt);
+    expect(system.sim.stats()).toMatchObject({ total: 1, cancelled: 0 });
+  }, 30_000);
+
+  it('a streaming leader leaving mid-stream: the follower still gets the whole stream', async () => {
+    system.sim.configure({ latencyMs: 200, chunkDelayMs: 150 });
+    system.sim.reset();
+    const prompt = `stream leader leaves ${uniqueId()} a b c d e f`;
+    const gone = new AbortController();
+    const leader = await chat(gateways[0], prompt, true, gone.signal);
+    const follower = await chat(gateways[1], prompt, true);
+    expect(follower.headers.get('x-gateway-coalesced')).toBe('true');
+    // Node's fetch body is a web stream of bytes; typed `any` by @types/node, hence the annotation.
+    const body = leader.body as AsyncIterable<Uint8Array>;
+    for await (const chunk of body) {
+      expect(new TextDecoder().decode(chunk)).toContain('data: ');
+      break;
+    }
+    gone.abort();
+    const sse = await follower.text();
+    expect(contentOf(sse)).toBe(prompt);
+    expect(sse).toContain('data: [DONE]');
+    expect(system.sim.stats()).toMatchObject({ total: 1, cancelled: 0 });
+  }, 30_000);
+
+  it('when every waiter leaves, the provider call is cancelled', async () => {
+    system.sim.configure({ latencyMs: 0, chunkDelayMs: 200 });
+    system.sim.reset();
+    const prompt = `all leave ${uniqueId()} a b c d e f g h i j k l m n o p`;
+    const clients = [new AbortController(), new AbortController()];
+    const leader = await chat(gateways[0], prompt, true, clients[0].signal);
+    expect(leader.status).toBe(200);
+    const follower = await chat(gateways[1], prompt, true, clients[1].signal);
+    expect(follower.headers.get('x-gateway-coalesced')).toBe('true');
+    clients[0].abort();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(system.sim.stats().cancelled).toBe(0);
+    clients[1].abort();
+    await waitFor(() => system.sim.stats().cancelled === 1, {
+      timeoutMs: 5_000,
+      message: 'the provider call was not cancelled',
+    });
+    expect(system.sim.stats().total).toBe(1);
+  }, 30_000);
+
+  it('no-cache requests are not coalesced (they want a call of their own)', async () => {
+    system.sim.configure({ latencyMs: 500 });
+    const prompt = `no-cache ${uniqueId()}`;
+    const before = calls();
+    const answers = await Promise.all(
+      [0, 1].map(() =>
+        fetch(`${gateways[0]}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { ...system.headers(), 'cache-control': 'no-cache' },
+          body: JSON.stringify({ model: 'sim-gpt', messages: [{ role: 'user', content: prompt }] }),
+        }),
+      ),
+    );
+    await Promise.all(answers.map(textOf));
+    expect(calls()).toBe(before + 2);
+  }, 30_000);
+});
+
+/** The text of an OpenAI chat-completion SSE body. */
+function contentOf(sse: string): string {
+  return sse
+    .split('\n')
+    .filter((l) => l.startsWith('data: {'))
+    .map((l) => (JSON.parse(l.slice(6)) as { choices: { delta?: { content?: string } }[] }).choices[0]?.delta?.content)
+    .filter((c): c is string => typeof c === 'string')
+    .join('');
+}
