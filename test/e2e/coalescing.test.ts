@@ -2,7 +2,7 @@ import { freePort, uniqueId, waitFor } from '@aigw/testing';
 import { TestSystem } from './harness';
 
 /**
- * Request coalescing through the whole system (ADR 0006), with two gateway processes: identical requests in flight
+ * Request coalescing through the whole system (ADR 0007), with two gateway processes: identical requests in flight
  * together share one provider call (counted at the simulator), whole and streamed, wherever they arrive; a follower
  * leaving does not cancel the call, nor does the leader leaving while a follower waits; the last one leaving does.
  */

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { ReplyChannel } from '../../apps/router-worker/src/jobs/reply-channel';
 import { REDIS_URL } from '../e2e/harness';
 
-/** The in-flight markers and reply mirror of coalesced jobs (ADR 0006) against a real Redis. */
+/** The in-flight markers and reply mirror of coalesced jobs (ADR 0007) against a real Redis. */
 describe('in-flight markers (real Redis)', () => {
   const prefix = uniqueId('inflight');
   const keys = new RedisKeys(prefix);

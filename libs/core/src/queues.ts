@@ -23,7 +23,7 @@ export interface GenerateJobData {
   /** Reply channel of the gateway instance waiting for this job; null for async jobs (nobody listens). */
   replyTo: string | null;
   /**
-   * Set when identical requests may join this job (ADR 0006): the worker mirrors its replies for them under this
+   * Set when identical requests may join this job (ADR 0007): the worker mirrors its replies for them under this
    * key's in-flight names and ends its in-flight marker when the job ends.
    */
   coalescingKey?: string;

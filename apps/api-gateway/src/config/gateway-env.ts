@@ -104,7 +104,7 @@ export class GatewayEnv extends BaseEnv {
   CACHE_MAX_ENTRY_BYTES = 256 * 1024;
 
   /**
-   * Identical requests in flight at the same time share one provider call (ADR 0006); only requests that may be
+   * Identical requests in flight at the same time share one provider call (ADR 0007); only requests that may be
    * answered from the response cache (so only with CACHE_ENABLED).
    */
   @Transform(toBool)

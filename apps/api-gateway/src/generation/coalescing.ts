@@ -25,7 +25,7 @@ import { UsageQueue } from './usage-queue';
 export const COALESCED_HEADER = 'x-gateway-coalesced';
 
 /**
- * A request taking part in a coalesced job (ADR 0006): the `leader` enqueued it (`jobId` is its own), a `follower`
+ * A request taking part in a coalesced job (ADR 0007): the `leader` enqueued it (`jobId` is its own), a `follower`
  * waits for the leader's job (`jobId`) without a job of its own.
  */
 export interface Party {
@@ -37,7 +37,7 @@ export interface Party {
 }
 
 /**
- * Request coalescing (in-flight de-duplication, ADR 0006), after a cache miss: the first of identical requests
+ * Request coalescing (in-flight de-duplication, ADR 0007), after a cache miss: the first of identical requests
  * (same cache key and form) leads, the others follow its job wherever they arrived. One Redis script per request
  * (`join`); `leave` only when a waiter gives up. A follower is answered like a cache hit: its own request id, no
  * provider cost (the cost is saved), its reservation refunded.

@@ -31,7 +31,7 @@ export interface EnqueueOptions {
   replyTo: string | null;
   /** How long the job (and its result) stays in Redis after completing. */
   retentionS: number;
-  /** Set when identical requests may join the job (ADR 0006). */
+  /** Set when identical requests may join the job (ADR 0007). */
   coalescingKey?: string;
 }
 

@@ -50,7 +50,7 @@ type Mode = 'sync' | 'async';
  *   authorize (key allow-list) → validate (servable) → admit (rate limits, quota reserve) → cache → coalesce
  *   → claim (Idempotency-Key) → enqueue → await (reply channel, stored job) → answer headers
  *
- * A coalesced follower (an identical request already in flight, ADR 0006) skips the claim and the enqueue and
+ * A coalesced follower (an identical request already in flight, ADR 0007) skips the claim and the enqueue and
  * awaits the leader's job instead.
  *
  * Each step is a unit of its own (ModelAccess, Servable, AdmissionService, IdempotencyService, GenerationQueue,

@@ -42,7 +42,7 @@ const SWEEP_MS = 100;
  * back (the job's return value is the durable answer). After the subscriber reconnects, every
  * pending job is read back at once, since messages published during the drop are gone.
  *
- * Followers of a coalesced job (ADR 0006) are fed from the job's mirror instead: its channel, subscribed once per
+ * Followers of a coalesced job (ADR 0007) are fed from the job's mirror instead: its channel, subscribed once per
  * job in this process, and its log, replayed first so that a late joiner gets the stream from its start.
  */
 @Injectable()

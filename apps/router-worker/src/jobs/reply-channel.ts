@@ -3,7 +3,7 @@ import { releaseInFlight, type InFlightNames } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import type { StreamObserver, StreamStart } from '../generation/stream-observer';
 
-/** Where a coalesced job's replies are mirrored for the requests that joined it (ADR 0006). */
+/** Where a coalesced job's replies are mirrored for the requests that joined it (ADR 0007). */
 export interface ReplyMirror {
   names: InFlightNames;
   /** TTL of the mirrored log, from the job's deadline. */

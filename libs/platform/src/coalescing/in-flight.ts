@@ -2,7 +2,7 @@ import { RedisScript, type RedisClient } from '@aigw/routing';
 import type { RedisKeys } from '../redis/redis';
 
 /**
- * Request coalescing (ADR 0006): identical requests in flight at the same time share one generate job. The Redis
+ * Request coalescing (ADR 0007): identical requests in flight at the same time share one generate job. The Redis
  * objects of one coalesced job, in the main Redis (the queue's: markers must not be evicted, and they are small and
  * short-lived):
  *
