@@ -201,7 +201,8 @@ function presetProvider(p: EnvPreset, value: string, env: CatalogEnv, problems: 
     id: p.id,
     kind: p.kind,
     baseUrl,
-    ...(p.holds === 'key' ? { apiKey: value } : {}),
+    // The reference lets a config export name the variable instead of leaving the key out.
+    ...(p.holds === 'key' ? { apiKey: value, apiKeyRef: `\${${p.variable}}` } : {}),
     enabled: true,
     timeoutMs: p.timeoutMs ?? CATALOG_DEFAULTS.timeoutMs,
     maxConnections: CATALOG_DEFAULTS.maxConnections,
