@@ -30,6 +30,7 @@ import { CircuitAdminService } from './admin/circuit-admin.service';
 import { GOVERNANCE_PROVIDERS } from './admin/governance-providers';
 import { QuotasAdminController } from './admin/quotas-admin.controller';
 import { QuotasAdminService } from './admin/quotas-admin.service';
+import { QueueBoard } from './admin/queue-board';
 import { MessagesController } from './anthropic/messages.controller';
 import { MessagesService } from './anthropic/messages.service';
 import { ApiKeyAuthenticator } from './auth/api-key-authenticator';
@@ -91,6 +92,7 @@ export class AppModule {
       ],
       providers: [
         { provide: ENV, useValue: env },
+        QueueBoard,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_PIPE, useClass: RequestValidationPipe },
         { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },

@@ -1,13 +1,17 @@
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import { ControlServer, createHttpApp, RedisErrors, type HttpAppOptions } from '@aigw/platform';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { QueueBoard } from './admin/queue-board';
 import { AppModule } from './app.module';
 import type { GatewayEnv } from './config/gateway-env';
+import { installApiDocs } from './docs/openapi';
 import { HttpMetrics } from './http/http-metrics';
 import { installRequestContext } from './http/request-context';
 import { installYamlBody } from './http/yaml-body';
 
 export const APP_NAME = 'api-gateway';
+/** The release the API docs name. */
+export const APP_VERSION = '0.1.0';
 
 export function httpOptions(env: GatewayEnv): HttpAppOptions {
   return { host: env.HOST, port: env.PORT, bodyLimitBytes: env.MAX_BODY_BYTES };
@@ -21,6 +25,8 @@ export async function createGatewayApp(env: GatewayEnv): Promise<NestFastifyAppl
       installRequestContext(fastify);
       installYamlBody(fastify);
       app.get(HttpMetrics).install(fastify);
+      installApiDocs(fastify, app, APP_VERSION);
+      app.get(QueueBoard).install(fastify);
     },
   });
   // `provider.changed` from another replica's admin change reloads this one's catalog too. Not inheriting the

@@ -10,6 +10,7 @@ export * from './health/health';
 export * from './database/database.module';
 export * from './http/errors';
 export * from './http/bootstrap';
+export * from './http/static-files';
 export * from './lifecycle/shutdown';
 export * from './catalog/catalog.service';
 export * from './catalog/catalog-events.controller';

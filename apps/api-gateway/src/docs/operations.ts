@@ -1,0 +1,75 @@
+/**
+ * Summaries, descriptions and examples of the operations in the OpenAPI document, by `METHOD /path` (OpenAPI
+ * path syntax). An operation missing here still appears, with a summary made from its handler's name; the
+ * docs test lists the ones that lack an entry.
+ */
+export interface OperationDoc {
+  summary: string;
+  description?: string;
+  tag?: string;
+  requestExample?: unknown;
+}
+
+const CHAT_EXAMPLE = {
+  model: 'gpt-4o-mini',
+  messages: [
+    { role: 'system', content: 'You are terse.' },
+    { role: 'user', content: 'Say hello' },
+  ],
+  stream: false,
+};
+
+export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
+  'POST /v1/chat/completions': {
+    summary: 'Create a chat completion (OpenAI wire format)',
+    description:
+      'The OpenAI Chat Completions API: tools, content parts, JSON mode, `stream: true` for SSE. The gateway picks ' +
+      'a deployment of `model` by policy, retries and falls back. Headers: `x-gateway-provider`, `x-gateway-model`, ' +
+      '`x-gateway-cache` (hit, miss, bypass, stale), rate-limit headers for limited keys. `Idempotency-Key` makes a ' +
+      'retried request return the first answer. `x-gateway-cache: no-cache|no-store` or `Cache-Control` steer the cache.',
+    requestExample: CHAT_EXAMPLE,
+  },
+  'POST /v1/messages': {
+    summary: 'Create a message (Anthropic wire format)',
+    description:
+      "The Anthropic Messages API, served by any provider family; `stream: true` gives Anthropic's SSE events.",
+    requestExample: { model: 'claude-3-5-haiku', max_tokens: 256, messages: [{ role: 'user', content: 'Say hello' }] },
+  },
+  'POST /v1/embeddings': {
+    summary: 'Create embeddings (OpenAI wire format)',
+    requestExample: { model: 'text-embedding-3-small', input: ['first text', 'second text'] },
+  },
+  'GET /v1/models': { summary: 'List models (OpenAI wire format)' },
+  'POST /api/v1/ai/generate': {
+    summary: 'Generate (native API)',
+    description:
+      'A simpler request shape: `prompt` or `messages`, `model` or a routing `policy`, `context` for preferences, ' +
+      '`useCache`. The answer says which provider and model answered, the route, attempts, tokens, cost and `cached`.',
+    requestExample: { prompt: 'Say hello', policy: 'cost', maxTokens: 64 },
+  },
+  'POST /api/v1/ai/jobs': {
+    summary: 'Submit a generation job (asynchronous)',
+    description: 'Answers 202 with the job id at once; poll `GET /api/v1/ai/jobs/{id}` for the result.',
+    requestExample: { prompt: 'Write a haiku about queues', model: 'gpt-4o-mini' },
+  },
+  'GET /api/v1/ai/jobs/{id}': { summary: 'Read a generation job: state and, once done, its result' },
+  'GET /api/v1/ai/models': {
+    summary: 'List deployments with prices, capabilities, health and availability',
+  },
+  'GET /api/v1/ai/usage': { summary: "The caller's own usage, cost and remaining quota" },
+  'POST /api/v1/ai/admin/users': {
+    summary: 'Create a user',
+    requestExample: { name: 'alice', email: 'alice@example.com', tier: 'standard' },
+  },
+  'GET /api/v1/ai/admin/users': { summary: 'List users' },
+  'POST /api/v1/ai/admin/keys': {
+    summary: 'Create an API key (the key is shown once)',
+    requestExample: { userId: '00000000-0000-4000-8000-000000000000', name: 'backend', role: 'user' },
+  },
+  'GET /api/v1/ai/admin/keys': { summary: 'List API keys (prefixes only, never the keys)' },
+  'DELETE /api/v1/ai/admin/keys/{id}': { summary: 'Revoke an API key' },
+  'GET /api/v1/ai/admin/quotas/{userId}': { summary: "A user's limits and what is used of them" },
+  'PUT /api/v1/ai/admin/quotas/{userId}': { summary: "Set a user's limits" },
+  'POST /api/v1/ai/admin/quotas/{userId}/reset': { summary: "Reset a user's counters" },
+  'POST /api/v1/ai/admin/providers/{id}/circuit/reset': { summary: "Close a deployment's circuit breaker" },
+};

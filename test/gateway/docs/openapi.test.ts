@@ -1,0 +1,117 @@
+import { GatewayHarness } from '../support';
+
+interface Operation {
+  summary?: string;
+  tags?: string[];
+  security?: Record<string, string[]>[];
+  requestBody?: { content: Record<string, { schema?: { $ref?: string }; example?: unknown }> };
+  responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>;
+}
+interface Document {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: {
+    schemas: Record<string, { properties?: Record<string, unknown>; required?: string[] }>;
+    securitySchemes: Record<string, unknown>;
+  };
+}
+
+/** The OpenAPI document at /docs-json and the page at /docs, against the running gateway. */
+describe('OpenAPI docs', () => {
+  const h = new GatewayHarness();
+  let doc: Document;
+
+  beforeAll(async () => {
+    await h.start();
+    const res = await h.get('/docs-json', {});
+    expect(res.status).toBe(200);
+    doc = (await res.json()) as Document;
+  }, 60_000);
+  afterAll(() => h.stop(), 30_000);
+
+  const operations = (): [string, string, Operation][] =>
+    Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.entries(item).map(([method, op]): [string, string, Operation] => [method, path, op]),
+    );
+
+  it('is served without a key, as OpenAPI 3, with both ways to present a key', () => {
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['apiKey', 'bearer']);
+  });
+
+  it('lists every route of the gateway, each with a summary, a tag and the error envelope', () => {
+    const paths = Object.keys(doc.paths);
+    for (const p of [
+      '/v1/chat/completions',
+      '/v1/messages',
+      '/v1/embeddings',
+      '/api/v1/ai/generate',
+      '/api/v1/ai/jobs/{id}',
+      '/api/v1/ai/admin/keys',
+    ]) {
+      expect(paths).toContain(p);
+    }
+    for (const [method, path, op] of operations()) {
+      expect({ at: `${method} ${path}`, summary: typeof op.summary === 'string' && op.summary.length > 0 }).toEqual({
+        at: `${method} ${path}`,
+        summary: true,
+      });
+      expect(op.tags?.length).toBe(1);
+      expect(op.responses['500']?.content?.['application/json']?.schema?.$ref).toBe(
+        '#/components/schemas/ErrorEnvelope',
+      );
+    }
+  });
+
+  it('requires a key on every route but health, metrics and the docs', () => {
+    for (const [method, path, op] of operations()) {
+      const open = /^\/(health|metrics|docs)/.test(path);
+      expect({ at: `${method} ${path}`, secured: (op.security ?? []).length > 0 }).toEqual({
+        at: `${method} ${path}`,
+        secured: !open,
+      });
+      if (!open) {
+        expect(op.responses['401']).toBeDefined();
+      }
+    }
+  });
+
+  it('describes request bodies from the validation rules, with examples', () => {
+    const chat = doc.paths['/v1/chat/completions'].post;
+    const ref = chat.requestBody?.content['application/json'].schema?.$ref ?? '';
+    const schema = doc.components.schemas[ref.replace('#/components/schemas/', '')];
+    expect(Object.keys(schema.properties ?? {})).toEqual(
+      expect.arrayContaining(['model', 'messages', 'stream', 'tools']),
+    );
+    expect(schema.required).toEqual(expect.arrayContaining(['model', 'messages']));
+    expect(chat.requestBody?.content['application/json'].example).toMatchObject({ model: expect.any(String) });
+    // Generation routes name their upstream failures; the error envelope lists the codes per status.
+    expect(chat.responses['502']).toBeDefined();
+    expect(doc.components.schemas.ErrorEnvelope.required).toEqual(['error']);
+  });
+
+  it('serves the Swagger UI page from the package, not a CDN', async () => {
+    const res = await h.get('/docs', {});
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain('swagger');
+    expect(html).not.toMatch(/https?:\/\/(unpkg|cdn)/);
+    for (const asset of ['/docs/assets/swagger-ui-bundle.js', '/docs/assets/swagger-ui.css', '/docs/init.js']) {
+      const a = await h.get(asset, {});
+      expect({ asset, status: a.status }).toEqual({ asset, status: 200 });
+      await a.arrayBuffer();
+    }
+  });
+
+  it('never serves a file outside the assets folder', async () => {
+    for (const probe of [
+      '/docs/assets/..%2fpackage.json',
+      '/docs/assets/%2e%2e/%2e%2e/package.json',
+      '/docs/assets/',
+    ]) {
+      const res = await h.get(probe, {});
+      expect({ probe, status: res.status }).toEqual({ probe, status: 404 });
+      await res.arrayBuffer();
+    }
+  });
+});

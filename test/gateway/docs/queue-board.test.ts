@@ -1,0 +1,53 @@
+import { GatewayHarness, type ErrorEnvelope } from '../support';
+
+/** Bull Board at /admin/queues: admins only (bearer, x-api-key, or Basic with the key as password). */
+describe('queue board', () => {
+  const h = new GatewayHarness();
+
+  beforeAll(() => h.start(), 60_000);
+  afterAll(() => h.stop(), 30_000);
+
+  const basic = (key: string): Record<string, string> => ({
+    authorization: `Basic ${Buffer.from(`admin:${key}`).toString('base64')}`,
+  });
+
+  it('asks a browser for the key: 401 with a Basic challenge and the envelope', async () => {
+    const res = await h.get('/admin/queues', {});
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
+    expect(((await res.json()) as ErrorEnvelope).error.code).toBe('invalid_api_key');
+  });
+
+  it('refuses a user key with 403, assets and API included', async () => {
+    const key = await h.userKey('bob');
+    for (const route of ['/admin/queues', '/admin/queues/api/queues', '/admin/queues/static/favicon-32x32.png']) {
+      const res = await h.get(route, { authorization: `Bearer ${key}` });
+      expect({ route, status: res.status }).toEqual({ route, status: 403 });
+      await res.arrayBuffer();
+    }
+  });
+
+  it('shows an admin the page and every queue, with jobs the gateway enqueued', async () => {
+    const page = await h.get('/admin/queues', basic(h.adminKey));
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('AI gateway queues');
+    const asset = await h.get('/admin/queues/static/favicon-32x32.png', basic(h.adminKey));
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('content-type')).toBe('image/png');
+    await asset.arrayBuffer();
+    const done = await h.post('/v1/chat/completions', {
+      model: 'sim-gpt',
+      messages: [{ role: 'user', content: 'for the board' }],
+    });
+    expect(done.status).toBe(200);
+    const res = await h.get('/admin/queues/api/queues?activeQueue=generation&status=completed', {
+      'x-api-key': h.adminKey,
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { queues: { name: string; counts: Record<string, number> }[] };
+    const names = body.queues.map((q) => q.name);
+    expect(names).toEqual(expect.arrayContaining(['generation', 'usage']));
+    const generation = body.queues.find((q) => q.name === 'generation');
+    expect(generation?.counts.completed).toBeGreaterThanOrEqual(1);
+  });
+});
