@@ -361,6 +361,11 @@ ${extra}    models:
     expect(plugin.providers[0].plugin).toBe('./examples/plugins/echo-provider.js');
     const local = parseCatalog(provider('openai', '    healthPath: /health\n'), {});
     expect(local.providers[0].healthPath).toBe('/health');
+    expect(parseCatalog(provider('openai', '    healthIntervalS: 30\n'), {}).providers[0].healthIntervalS).toBe(30);
+    expect(parseCatalog(provider('openai', ''), {}).providers[0].healthIntervalS).toBeUndefined();
+    expect(problemsOf(provider('openai', '    healthIntervalS: 0\n'))).toEqual([
+      'providers[0].healthIntervalS must be an integer between 1 and 86400',
+    ]);
   });
 
   it('keeps a completion probe opt-in, and leaves the default health probe implicit', () => {

@@ -58,6 +58,7 @@ export const PROVIDER_KEYS = [
   'plugin',
   'healthPath',
   'probe',
+  'healthIntervalS',
   'models',
 ];
 export const MODEL_KEYS = [
@@ -382,6 +383,7 @@ function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpe
     r.problem(`${path}.healthPath`, "must be a path starting with '/' (e.g. /health)");
   }
   const probe = r.oneOf(obj, 'probe', path, owner, PROBE_MODES, 'health');
+  const healthIntervalS = r.number(obj, 'healthIntervalS', path, owner, { min: 1, max: 86_400, integer: true });
   const models: ModelSpec[] = [];
   const seen = new Set<string>();
   const rawModels = obj.models === undefined || obj.models === null ? [] : r.list(obj.models, `${path}.models`);
@@ -426,6 +428,7 @@ function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpe
     ...(plugin === undefined ? {} : { plugin }),
     ...(healthPath === undefined ? {} : { healthPath }),
     ...(probe === 'completion' ? { probe } : {}),
+    ...(healthIntervalS === undefined ? {} : { healthIntervalS }),
     models,
   };
 }

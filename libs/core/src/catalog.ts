@@ -70,6 +70,8 @@ export interface ProviderSpec {
   healthPath?: string;
   /** How the health monitor probes it; absent means `health` (never billed). */
   probe?: ProbeMode;
+  /** Seconds between the health monitor's probes of this provider; absent: HEALTH_INTERVAL_S. */
+  healthIntervalS?: number;
   models: ModelSpec[];
 }
 

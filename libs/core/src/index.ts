@@ -9,6 +9,7 @@ export * from './ids';
 export * from './catalog';
 export * from './catalog-file';
 export * from './provider-families';
+export * from './health';
 export * from './provider-env';
 export * from './provider-matrix';
 export * from './routing';

@@ -11,6 +11,8 @@ import type { ErrorBody } from './errors';
 export enum QueueName {
   Generation = 'generation',
   Usage = 'usage',
+  /** The health monitor's probes, model discovery, history pruning and alert deliveries (see HealthJobName). */
+  Health = 'health',
 }
 
 export enum JobName {

@@ -13,6 +13,7 @@ export { UserPreferenceEntity } from './entities/user-preference.entity';
 export { UserQuotaEntity } from './entities/user-quota.entity';
 export { UsageRecordEntity } from './entities/usage-record.entity';
 export { ProviderHealthCheckEntity } from './entities/provider-health-check.entity';
+export { ProviderDiscoveredModelEntity } from './entities/provider-discovered-model.entity';
 export { AuditLogEntity } from './entities/audit-log.entity';
 export { MIGRATIONS } from './migrations/all';
 export { numericTransformer } from './transformers';
@@ -60,3 +61,13 @@ export {
   type UsageGroup,
   type UsageTotals,
 } from './stores/usage-report.store';
+export {
+  ProviderHealthStore,
+  type DiscoveredModel,
+  type HealthCheckRow,
+  type HealthRules,
+  type HealthSubject,
+  type HealthView,
+  type RecordedHealth,
+  type RouteCheck,
+} from './stores/provider-health.store';

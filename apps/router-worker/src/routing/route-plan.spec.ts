@@ -129,6 +129,27 @@ describe('planRoute', () => {
     expect(thrown(() => planRoute(all, need('dear/m'), 'cost', { circuits: halfOpenFull })).retryAfterMs).toBe(1000);
   });
 
+  it('puts deployments of providers the monitor marks failing last, keeping the order of each group', () => {
+    const request = need('m', { options: { maxTokens: 40 } });
+    const failing = new Set(['cheap', 'mid']);
+    expect(ids(planRoute(all, request, 'cost', { circuits: closed, failingProviders: failing }).candidates)).toEqual([
+      'dear/m',
+      'cheap/m',
+      'mid/m',
+    ]);
+    // Every candidate failing: all of them stay, in policy order.
+    const everyone = new Set(['cheap', 'mid', 'dear']);
+    expect(ids(planRoute(all, request, 'cost', { circuits: closed, failingProviders: everyone }).candidates)).toEqual([
+      'cheap/m',
+      'mid/m',
+      'dear/m',
+    ]);
+    // A failing pin falls back to the others first when fallback is allowed.
+    const fallback = need('dear/m', { allowFallback: true });
+    const plan = planRoute(all, fallback, 'cost', { circuits: closed, failingProviders: new Set(['dear']) });
+    expect(ids(plan.candidates)).toEqual(['small/m', 'cheap/m', 'mid/m', 'dear/m']);
+  });
+
   it('gives the selection error when nothing serves the request', () => {
     expect(thrown(() => planRoute(all, need('nope'), 'cost', { circuits: closed })).code).toBe(ErrorCode.ModelNotFound);
     const huge = need('m', { options: { maxTokens: 1_000_000 } });

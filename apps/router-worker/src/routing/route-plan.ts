@@ -130,6 +130,24 @@ export interface RouteSignals {
   historicalLatencyMs?: ReadonlyMap<string, number>;
   roundRobinCounter?: number;
   preferences?: PreferenceChain;
+  /** Providers the health monitor marks `failing` (read with the catalog, not per request). */
+  failingProviders?: ReadonlySet<string>;
+}
+
+/**
+ * Deployments of providers the health monitor marks `failing` go to the back, in their order: they are tried only
+ * when every other candidate failed (a pinned one too: its `allowFallback` lets the others answer first).
+ */
+export function failingLast(ordered: Deployment[], failing: ReadonlySet<string> | undefined): Deployment[] {
+  if (failing === undefined || failing.size === 0) {
+    return ordered;
+  }
+  const healthy: Deployment[] = [];
+  const last: Deployment[] = [];
+  for (const d of ordered) {
+    (failing.has(d.provider.id) ? last : healthy).push(d);
+  }
+  return last.length === 0 ? ordered : [...healthy, ...last];
 }
 
 export interface RoutePlan {
@@ -175,7 +193,7 @@ export function planRoute(
     }
     throw selectionError(selection.failure);
   }
-  const candidates = orderCandidates(policy, selection.candidates, {
+  const ordered = orderCandidates(policy, selection.candidates, {
     estimate: route.estimate,
     latencyMs: signals.recentLatencyMs,
     historicalLatencyMs: signals.historicalLatencyMs,
@@ -183,6 +201,7 @@ export function planRoute(
     preferences: signals.preferences,
     pinnedId: pinnedIdOf(selection.target),
   });
+  const candidates = failingLast(ordered, signals.failingProviders);
   const closedAtPlan = new Set<string>();
   for (const d of candidates) {
     if (circuits.get(d.id)?.state === 'closed') {

@@ -94,7 +94,7 @@ export class RoutePlanner {
       direct === 'latency' ? this.latency.recent(ids, request.stream) : undefined,
       direct === 'round-robin' ? this.rotation.next(roundRobinKeyOf(route.selection.target)) : undefined,
     ]);
-    const signals: RouteSignals = { circuits, preferences };
+    const signals: RouteSignals = { circuits, preferences, failingProviders: this.catalog.failingProviders() };
     const ordering = orderingPolicyOf(policy, preferences);
     if (ordering === 'latency') {
       signals.recentLatencyMs = recent ?? (await this.latency.recent(ids, request.stream));

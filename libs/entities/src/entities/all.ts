@@ -2,6 +2,7 @@ import { ApiKeyEntity } from './api-key.entity';
 import { AuditLogEntity } from './audit-log.entity';
 import { GatewayEntity } from './gateway.entity';
 import { ModelEntity } from './model.entity';
+import { ProviderDiscoveredModelEntity } from './provider-discovered-model.entity';
 import { ProviderHealthCheckEntity } from './provider-health-check.entity';
 import { ProviderEntity } from './provider.entity';
 import { UsageRecordEntity } from './usage-record.entity';
@@ -20,5 +21,6 @@ export const ENTITIES = [
   UserQuotaEntity,
   UsageRecordEntity,
   ProviderHealthCheckEntity,
+  ProviderDiscoveredModelEntity,
   AuditLogEntity,
 ] as const;

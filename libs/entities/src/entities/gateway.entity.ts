@@ -1,3 +1,4 @@
+import type { ProviderHealthStatus } from '@aigw/core';
 import { Check, Column, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 import type { ProviderSource } from './provider.entity';
 
@@ -5,6 +6,7 @@ import type { ProviderSource } from './provider.entity';
 @Entity({ name: 'gateways' })
 @Check('ck_gateways_timeout_ms', '"timeout_ms" > 0')
 @Check('ck_gateways_source', `"source" IN ('file', 'admin')`)
+@Check('ck_gateways_health_status', `"health_status" IN ('unknown', 'healthy', 'degraded', 'failing')`)
 export class GatewayEntity {
   @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'pk_gateways' })
   id: string;
@@ -26,6 +28,19 @@ export class GatewayEntity {
   /** As ProviderEntity.source: the boot seed leaves `admin` gateways alone. */
   @Column({ type: 'text', default: 'file' })
   source: ProviderSource;
+
+  /** The proxy's own health, as the monitor probes it (route `health`); same meaning as a provider's. */
+  @Column({ name: 'health_status', type: 'text', default: 'unknown' })
+  healthStatus: ProviderHealthStatus;
+
+  @Column({ name: 'consecutive_failures', type: 'integer', default: 0 })
+  consecutiveFailures: number;
+
+  @Column({ name: 'last_check_at', type: 'timestamptz', nullable: true })
+  lastCheckAt: Date | null;
+
+  @Column({ name: 'last_error', type: 'text', nullable: true })
+  lastError: string | null;
 
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
   updatedAt: Date;

@@ -1,4 +1,4 @@
-import type { ProbeMode, RoutingMethod } from '@aigw/core';
+import { PROVIDER_HEALTH_STATUSES, type ProbeMode, type ProviderHealthStatus, type RoutingMethod } from '@aigw/core';
 import {
   Check,
   Column,
@@ -12,8 +12,7 @@ import {
 } from 'typeorm';
 import { GatewayEntity } from './gateway.entity';
 
-export type ProviderHealthStatus = 'unknown' | 'healthy' | 'degraded' | 'failing';
-export const PROVIDER_HEALTH_STATUSES: readonly ProviderHealthStatus[] = ['unknown', 'healthy', 'degraded', 'failing'];
+export { PROVIDER_HEALTH_STATUSES, type ProviderHealthStatus };
 
 /**
  * Where a provider row came from. The catalog seed only touches `file` rows; the admin API
@@ -29,6 +28,7 @@ export type ProviderSource = 'file' | 'admin';
 @Check('ck_providers_timeout_ms', '"timeout_ms" > 0')
 @Check('ck_providers_max_connections', '"max_connections" > 0')
 @Check('ck_providers_probe_mode', `"probe_mode" IN ('health', 'completion')`)
+@Check('ck_providers_health_interval_s', '"health_interval_s" > 0')
 @Check('ck_providers_plugin_module', `("kind" = 'plugin') = ("plugin_module" IS NOT NULL)`)
 export class ProviderEntity {
   /** The catalog id, used in `provider/model` refs. */
@@ -79,6 +79,18 @@ export class ProviderEntity {
 
   @Column({ name: 'last_check_at', type: 'timestamptz', nullable: true })
   lastCheckAt: Date | null;
+
+  /** Secret-free description of what failed in the last probe; null when every route of it worked. */
+  @Column({ name: 'last_error', type: 'text', nullable: true })
+  lastError: string | null;
+
+  /** Seconds between health probes of this provider; null: HEALTH_INTERVAL_S. */
+  @Column({ name: 'health_interval_s', type: 'integer', nullable: true })
+  healthIntervalS: number | null;
+
+  /** When the monitor last read the provider's model list (see `provider_discovered_models`). */
+  @Column({ name: 'models_refreshed_at', type: 'timestamptz', nullable: true })
+  modelsRefreshedAt: Date | null;
 
   @Column({ name: 'timeout_ms', type: 'integer', default: 60000 })
   timeoutMs: number;

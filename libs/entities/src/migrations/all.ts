@@ -3,6 +3,7 @@ import { CacheWritePrice1795400000000 } from './1795400000000-CacheWritePrice';
 import { Governance1795500000000 } from './1795500000000-Governance';
 import { ProviderPlugin1795600000000 } from './1795600000000-ProviderPlugin';
 import { CostSaved1795700000000 } from './1795700000000-CostSaved';
+import { HealthChecks1795800000000 } from './1795800000000-HealthChecks';
 import { ProbeMode1795850000000 } from './1795850000000-ProbeMode';
 import { PreferenceUsage1796100000000 } from './1796100000000-PreferenceUsage';
 import { AdminCatalog1796200000000 } from './1796200000000-AdminCatalog';
@@ -14,6 +15,7 @@ export const MIGRATIONS = [
   Governance1795500000000,
   ProviderPlugin1795600000000,
   CostSaved1795700000000,
+  HealthChecks1795800000000,
   ProbeMode1795850000000,
   PreferenceUsage1796100000000,
   AdminCatalog1796200000000,

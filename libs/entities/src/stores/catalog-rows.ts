@@ -21,6 +21,7 @@ export type ProviderFields = Pick<
   | 'healthPath'
   | 'probeMode'
   | 'displayName'
+  | 'healthIntervalS'
 >;
 export type ModelFields = Pick<
   ModelEntity,
@@ -53,6 +54,7 @@ export function providerFields(p: ProviderSpec, encryptedSecret: string | null):
     healthPath: p.healthPath ?? null,
     probeMode: p.probe ?? 'health',
     displayName: p.displayName ?? null,
+    healthIntervalS: p.healthIntervalS ?? null,
   };
 }
 
@@ -126,6 +128,9 @@ export function providerFromRow(row: ProviderEntity, apiKey: string | undefined,
     ...(row.pluginModule === null || row.pluginModule === undefined ? {} : { plugin: row.pluginModule }),
     ...(row.healthPath === null || row.healthPath === undefined ? {} : { healthPath: row.healthPath }),
     ...(row.probeMode === 'completion' ? { probe: row.probeMode } : {}),
+    ...(row.healthIntervalS === null || row.healthIntervalS === undefined
+      ? {}
+      : { healthIntervalS: row.healthIntervalS }),
     models,
   };
 }

@@ -1,4 +1,4 @@
-import type { Catalog, GatewaySpec, ModelSpec, ProviderSpec } from '@aigw/core';
+import type { Catalog, GatewaySpec, ModelSpec, ProviderHealthStatus, ProviderSpec } from '@aigw/core';
 import type { DataSource, EntityManager } from 'typeorm';
 import { AuditLogEntity } from '../entities/audit-log.entity';
 import { GatewayEntity } from '../entities/gateway.entity';
@@ -92,6 +92,14 @@ export class CatalogStore {
 
   /** Every gateway, provider and model, enabled or not, with secrets decrypted; sorted by id and name. */
   async load(): Promise<Catalog> {
+    return (await this.loadWithHealth()).catalog;
+  }
+
+  /**
+   * The catalog, and each provider's health status as the monitor last recorded it (from the same rows: routing
+   * learns about failing providers at no extra cost).
+   */
+  async loadWithHealth(): Promise<{ catalog: Catalog; health: Map<string, ProviderHealthStatus> }> {
     const m = this.dataSource.manager;
     const [gatewayRows, providerRows, modelRows] = await Promise.all([
       m.find(GatewayEntity, { order: { id: 'ASC' } }),
@@ -104,12 +112,13 @@ export class CatalogStore {
       list.push(modelFromRow(row));
       modelsOf.set(row.providerId, list);
     }
-    return {
+    const catalog: Catalog = {
       providers: providerRows.map((row) =>
         providerFromRow(row, this.open(row.encryptedSecret, `provider '${row.id}'`), modelsOf.get(row.id) ?? []),
       ),
       gateways: gatewayRows.map((row) => gatewayFromRow(row, this.open(row.encryptedSecret, `gateway '${row.id}'`))),
     };
+    return { catalog, health: new Map(providerRows.map((row) => [row.id, row.healthStatus])) };
   }
 
   private open(sealed: string | null, owner: string): string | undefined {

@@ -6,6 +6,7 @@ import {
   resolveModelRef,
   type Catalog,
   type Deployment,
+  type ProviderHealthStatus,
   type ProviderSpec,
 } from '@aigw/core';
 import { CatalogStore, SecretBox } from '@aigw/entities';
@@ -26,6 +27,7 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
   private byId = new Map<string, Deployment>();
   private byModelName = new Map<string, Deployment[]>();
   private providerIds: ReadonlySet<string> = new Set();
+  private failing: ReadonlySet<string> = new Set();
   private timer?: NodeJS.Timeout;
   /** The reload running now, and whether another was asked for meanwhile (it then runs once after it). */
   private running: Promise<void> | null = null;
@@ -90,7 +92,8 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
       try {
         do {
           this.again = false;
-          this.apply(await this.store.load());
+          const { catalog, health } = await this.store.loadWithHealth();
+          this.apply(catalog, health);
           await this.notify();
         } while (this.again);
       } finally {
@@ -116,10 +119,11 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * Replaces the in-memory catalog (also used by tests). Synchronous, so no request sees half of it; a request
-   * that already picked its deployments keeps the objects of the old catalog to the end.
+   * Replaces the in-memory catalog (also used by tests), with each provider's health status as the monitor last
+   * recorded it (absent: unknown). Synchronous, so no request sees half of it; a request that already picked its
+   * deployments keeps the objects of the old catalog to the end.
    */
-  apply(catalog: Catalog): void {
+  apply(catalog: Catalog, health: ReadonlyMap<string, ProviderHealthStatus> = new Map()): void {
     const list = deploymentsOf(catalog);
     const byModelName = new Map<string, Deployment[]>();
     for (const d of list) {
@@ -135,6 +139,12 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
     this.byId = new Map(list.map((d) => [d.id, d]));
     this.byModelName = byModelName;
     this.providerIds = new Set(catalog.providers.map((p) => p.id));
+    this.failing = new Set([...health].filter(([, status]) => status === 'failing').map(([id]) => id));
+  }
+
+  /** Providers the health monitor marked `failing` at the last reload: routing tries them last. */
+  failingProviders(): ReadonlySet<string> {
+    return this.failing;
   }
 
   get current(): Catalog {

@@ -1,0 +1,312 @@
+import type { Capability, HealthRoute, ProviderHealthStatus } from '@aigw/core';
+import type { DataSource, EntityManager } from 'typeorm';
+import { GatewayEntity } from '../entities/gateway.entity';
+import { ProviderDiscoveredModelEntity } from '../entities/provider-discovered-model.entity';
+import { ProviderHealthCheckEntity } from '../entities/provider-health-check.entity';
+import { ProviderEntity } from '../entities/provider.entity';
+import { tableRef } from '../table-ref';
+
+/** What the monitor probes: a provider, or a gateway (a LiteLLM proxy) on its own. */
+export interface HealthSubject {
+  kind: 'provider' | 'gateway';
+  id: string;
+}
+
+/** One route of one probe. `message` must already be secret-free. */
+export interface RouteCheck {
+  route: HealthRoute;
+  ok: boolean;
+  latencyMs: number | null;
+  status: number | null;
+  errorClass: string | null;
+  message: string | null;
+}
+
+/** How probes become a status (see `ProviderHealthStatus`). */
+export interface HealthRules {
+  /** Consecutive failed probes that make a subject `failing` (HEALTH_FAILURE_THRESHOLD). */
+  failureThreshold: number;
+  /** A working probe slower than this is `degraded` (HEALTH_SLOW_MS). */
+  slowMs: number;
+  /** Probes looked back on: a failure among them makes a working subject `degraded` (HEALTH_WINDOW). */
+  window: number;
+}
+
+/** The subject's health after a probe, and before it: the caller raises an alert on a transition. */
+export interface RecordedHealth {
+  previous: ProviderHealthStatus;
+  status: ProviderHealthStatus;
+  consecutiveFailures: number;
+  lastError: string | null;
+}
+
+export interface HealthView {
+  status: ProviderHealthStatus;
+  consecutiveFailures: number;
+  lastCheckAt: Date | null;
+  lastError: string | null;
+}
+
+export interface HealthCheckRow {
+  at: Date;
+  route: HealthRoute;
+  ok: boolean;
+  latencyMs: number | null;
+  status: number | null;
+  errorClass: string | null;
+  message: string | null;
+}
+
+export interface DiscoveredModel {
+  model: string;
+  capabilities: Capability[];
+  firstSeenAt: Date;
+  lastSeenAt: Date;
+}
+
+/** A probe is up when any of its routes worked: that is what routing can use. */
+function failureSummary(checks: readonly RouteCheck[]): string | null {
+  const failed = checks.filter((c) => !c.ok);
+  if (failed.length === 0) {
+    return null;
+  }
+  return failed.map((c) => `${c.route}: ${c.message ?? c.errorClass ?? 'failed'}`).join('; ');
+}
+
+/**
+ * Health history and status of providers and gateways, and the models providers list. Each probe is recorded in
+ * one transaction whose status update locks the subject's row, so concurrent probes of one subject (a stalled job
+ * run twice, two monitor replicas) see each transition exactly once.
+ */
+export class ProviderHealthStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  private checks(): string {
+    return tableRef(this.dataSource, ProviderHealthCheckEntity);
+  }
+
+  private subjectTable(kind: HealthSubject['kind']): string {
+    return tableRef(this.dataSource, kind === 'provider' ? ProviderEntity : GatewayEntity);
+  }
+
+  /**
+   * Writes one row per route and moves the subject's status: `failing` after `failureThreshold` consecutive
+   * failed probes, `degraded` when it works slowly or failed within the window (or failed below the threshold),
+   * else `healthy`. Returns null when the subject no longer exists.
+   */
+  async recordProbe(
+    subject: HealthSubject,
+    checks: readonly RouteCheck[],
+    at: Date,
+    rules: HealthRules,
+  ): Promise<RecordedHealth | null> {
+    if (checks.length === 0) {
+      return null;
+    }
+    const ok = checks.some((c) => c.ok);
+    const latencies = checks.filter((c) => c.ok && c.latencyMs !== null).map((c) => c.latencyMs as number);
+    const latencyMs = latencies.length === 0 ? null : Math.min(...latencies);
+    const lastError = failureSummary(checks);
+    const column = subject.kind === 'provider' ? 'provider_id' : 'gateway_id';
+    return this.dataSource.transaction(async (m) => {
+      // Lock first: the check rows' foreign key would otherwise take a share lock that deadlocks a concurrent probe.
+      const exists = await m.query<unknown[]>(
+        `SELECT 1 FROM ${this.subjectTable(subject.kind)} WHERE id = $1 FOR NO KEY UPDATE`,
+        [subject.id],
+      );
+      if (exists.length === 0) {
+        return null;
+      }
+      await this.insertChecks(m, column, subject.id, checks, at);
+      const table = this.subjectTable(subject.kind);
+      // An UPDATE ... RETURNING comes back as [rows, count].
+      const [rows] = await m.query<
+        [
+          {
+            previous: ProviderHealthStatus;
+            status: ProviderHealthStatus;
+            failures: number;
+            last_error: string | null;
+          }[],
+          number,
+        ]
+      >(
+        `UPDATE ${table} t
+            SET consecutive_failures = CASE WHEN $2::boolean THEN 0 ELSE old.consecutive_failures + 1 END,
+                last_check_at = $3::timestamptz,
+                last_error = $4::text,
+                health_status = CASE
+                  WHEN NOT $2::boolean AND old.consecutive_failures + 1 >= $5 THEN 'failing'
+                  WHEN NOT $2::boolean THEN 'degraded'
+                  WHEN $6::integer > $7 OR w.failed > 0 THEN 'degraded'
+                  ELSE 'healthy'
+                END
+           FROM (SELECT id, health_status, consecutive_failures FROM ${table} WHERE id = $1 FOR NO KEY UPDATE) old,
+                (SELECT count(*) FILTER (WHERE NOT p.up) AS failed
+                   FROM (SELECT checked_at, bool_or(ok) AS up FROM ${this.checks()}
+                          WHERE ${column} = $1 GROUP BY checked_at ORDER BY checked_at DESC LIMIT $8) p) w
+          WHERE t.id = old.id
+      RETURNING old.health_status AS previous, t.health_status AS status,
+                t.consecutive_failures AS failures, t.last_error`,
+        [subject.id, ok, at, lastError, rules.failureThreshold, latencyMs ?? 0, rules.slowMs, rules.window],
+      );
+      const row = rows[0];
+      return row === undefined
+        ? null
+        : { previous: row.previous, status: row.status, consecutiveFailures: row.failures, lastError: row.last_error };
+    });
+  }
+
+  private async insertChecks(
+    m: EntityManager,
+    column: string,
+    id: string,
+    checks: readonly RouteCheck[],
+    at: Date,
+  ): Promise<void> {
+    const values: unknown[] = [];
+    const tuples = checks.map((c) => {
+      values.push(id, c.route, c.ok, c.latencyMs, c.status, c.errorClass, c.message, at);
+      const n = values.length;
+      return `($${n - 7}, $${n - 6}, $${n - 5}, $${n - 4}, $${n - 3}, $${n - 2}, $${n - 1}, $${n})`;
+    });
+    await m.query(
+      `INSERT INTO ${this.checks()} (${column}, route, ok, latency_ms, status, error_class, message, checked_at)
+       VALUES ${tuples.join(', ')}`,
+      values,
+    );
+  }
+
+  /** Deletes history older than `before`; returns how many rows went. */
+  async prune(before: Date): Promise<number> {
+    const result = await this.dataSource.query<[unknown[], number]>(
+      `DELETE FROM ${this.checks()} WHERE checked_at < $1`,
+      [before],
+    );
+    return result[1];
+  }
+
+  /** Every provider's health, by id. */
+  async providerHealth(): Promise<Map<string, HealthView>> {
+    const rows = await this.dataSource.getRepository(ProviderEntity).find({
+      select: { id: true, healthStatus: true, consecutiveFailures: true, lastCheckAt: true, lastError: true },
+    });
+    return new Map(
+      rows.map((r) => [
+        r.id,
+        {
+          status: r.healthStatus,
+          consecutiveFailures: r.consecutiveFailures,
+          lastCheckAt: r.lastCheckAt,
+          lastError: r.lastError,
+        },
+      ]),
+    );
+  }
+
+  /** A provider's checks in [from, to), newest first, at most `limit`. */
+  async history(providerId: string, from: Date, to: Date, limit: number): Promise<HealthCheckRow[]> {
+    const rows = await this.dataSource.query<
+      {
+        checked_at: Date;
+        route: HealthRoute;
+        ok: boolean;
+        latency_ms: number | null;
+        status: number | null;
+        error_class: string | null;
+        message: string | null;
+      }[]
+    >(
+      `SELECT checked_at, route, ok, latency_ms, status, error_class, message FROM ${this.checks()}
+        WHERE provider_id = $1 AND checked_at >= $2 AND checked_at < $3
+        ORDER BY checked_at DESC, id DESC
+        LIMIT $4`,
+      [providerId, from, to, limit],
+    );
+    return rows.map((r) => ({
+      at: r.checked_at,
+      route: r.route,
+      ok: r.ok,
+      latencyMs: r.latency_ms,
+      status: r.status,
+      errorClass: r.error_class,
+      message: r.message,
+    }));
+  }
+
+  /**
+   * Share of a provider's probes in [from, to) in which at least one route worked (what routing could use), over
+   * every probe of the range, not only the rows `history` returns; null without a probe.
+   */
+  async uptime(
+    providerId: string,
+    from: Date,
+    to: Date,
+  ): Promise<{ probes: number; up: number; uptime: number | null }> {
+    const [row] = await this.dataSource.query<{ probes: string; up: string }[]>(
+      `SELECT count(*) AS probes, count(*) FILTER (WHERE p.up) AS up
+         FROM (SELECT checked_at, bool_or(ok) AS up FROM ${this.checks()}
+                WHERE provider_id = $1 AND checked_at >= $2 AND checked_at < $3
+                GROUP BY checked_at) p`,
+      [providerId, from, to],
+    );
+    const probes = Number(row?.probes ?? 0);
+    const up = Number(row?.up ?? 0);
+    return { probes, up, uptime: probes === 0 ? null : Math.round((up / probes) * 1e6) / 1e6 };
+  }
+
+  /**
+   * Stores the models a provider listed at `at`: new ones are added, listed ones get `last_seen_at = at`, and the
+   * provider's `models_refreshed_at` becomes `at`, so what is no longer listed stays behind with an older time.
+   */
+  async recordModels(
+    providerId: string,
+    models: readonly { model: string; capabilities: Capability[] }[],
+    at: Date,
+  ): Promise<void> {
+    const table = tableRef(this.dataSource, ProviderDiscoveredModelEntity);
+    await this.dataSource.transaction(async (m) => {
+      const updated = await m.query<[unknown[], number]>(
+        `UPDATE ${this.subjectTable('provider')} SET models_refreshed_at = $2 WHERE id = $1`,
+        [providerId, at],
+      );
+      if (updated[1] === 0 || models.length === 0) {
+        return;
+      }
+      await m.query(
+        `INSERT INTO ${table} (provider_id, model, capabilities, first_seen_at, last_seen_at)
+         SELECT $1, x.model, x.capabilities, $2, $2
+           FROM jsonb_to_recordset($3::jsonb) AS x(model text, capabilities jsonb)
+         ON CONFLICT (provider_id, model)
+         DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at, capabilities = EXCLUDED.capabilities`,
+        [providerId, at, JSON.stringify(models)],
+      );
+    });
+  }
+
+  /** The models a provider listed at its last refresh (null: never refreshed), sorted by name. */
+  async discovered(providerId: string): Promise<{ refreshedAt: Date | null; models: DiscoveredModel[] }> {
+    const provider = await this.dataSource
+      .getRepository(ProviderEntity)
+      .findOne({ where: { id: providerId }, select: { id: true, modelsRefreshedAt: true } });
+    const refreshedAt = provider?.modelsRefreshedAt ?? null;
+    if (refreshedAt === null) {
+      return { refreshedAt, models: [] };
+    }
+    const rows = await this.dataSource
+      .getRepository(ProviderDiscoveredModelEntity)
+      .createQueryBuilder('d')
+      .where('d.provider_id = :providerId AND d.last_seen_at >= :refreshedAt', { providerId, refreshedAt })
+      .orderBy('d.model', 'ASC')
+      .getMany();
+    return {
+      refreshedAt,
+      models: rows.map((r) => ({
+        model: r.model,
+        capabilities: r.capabilities,
+        firstSeenAt: r.firstSeenAt,
+        lastSeenAt: r.lastSeenAt,
+      })),
+    };
+  }
+}
