@@ -72,4 +72,47 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   'PUT /api/v1/ai/admin/quotas/{userId}': { summary: "Set a user's limits" },
   'POST /api/v1/ai/admin/quotas/{userId}/reset': { summary: "Reset a user's counters" },
   'POST /api/v1/ai/admin/providers/{id}/circuit/reset': { summary: "Close a deployment's circuit breaker" },
+  'GET /api/v1/ai/admin/providers/templates': { summary: 'Provider templates (Z.ai through the gateway, OpenAI, ...)' },
+  'POST /api/v1/ai/admin/providers': {
+    summary: 'Create a provider, from scratch or from a template',
+    description:
+      'Fields as in the catalog file (`gatewayId` for `gateway`), validated as the file is. `apiKey` is write-only ' +
+      '(a literal, or `${VAR}` read from the environment); answers show `hasApiKey`. Live on every process within a second.',
+    requestExample: { template: 'zai', gatewayId: 'litellm', enabled: true },
+  },
+  'PATCH /api/v1/ai/admin/providers/{providerId}': {
+    summary: 'Change a provider (null resets a field; apiKey null drops the key)',
+    requestExample: { routing: 'gateway', gatewayId: 'litellm' },
+  },
+  'POST /api/v1/ai/admin/providers/{providerId}/toggle': {
+    summary: 'Enable or disable a provider (flips, or sets `enabled`)',
+    requestExample: { enabled: false },
+  },
+  'DELETE /api/v1/ai/admin/providers/{providerId}': { summary: 'Delete a provider with its models' },
+  'POST /api/v1/ai/admin/providers/{providerId}/models': {
+    summary: 'Add a model to a provider',
+    requestExample: { name: 'glm-4.6', promptPer1k: 0.0006, completionPer1k: 0.0022, contextWindow: 200000 },
+  },
+  'PATCH /api/v1/ai/admin/providers/{providerId}/models/{model}': {
+    summary: "Change a model's prices, traits or enabled flag",
+    requestExample: { promptPer1k: 0.0005, enabled: true },
+  },
+  'DELETE /api/v1/ai/admin/providers/{providerId}/models/{model}': { summary: 'Delete a model of a provider' },
+  'GET /api/v1/ai/admin/gateways': { summary: 'List LiteLLM-compatible gateways (keys never shown)' },
+  'GET /api/v1/ai/admin/gateways/{gatewayId}': { summary: 'Read a gateway' },
+  'POST /api/v1/ai/admin/gateways': {
+    summary: 'Add a gateway (e.g. a LiteLLM proxy)',
+    requestExample: { id: 'litellm', baseUrl: 'http://litellm:4000/v1', apiKey: '${LITELLM_MASTER_KEY}' },
+  },
+  'PATCH /api/v1/ai/admin/gateways/{gatewayId}': { summary: 'Change a gateway', requestExample: { timeoutMs: 120000 } },
+  'DELETE /api/v1/ai/admin/gateways/{gatewayId}': { summary: 'Delete a gateway no provider routes through' },
+  'GET /api/v1/ai/admin/config/export': {
+    summary: 'Export the configuration (YAML or JSON, the catalog file format, no secrets)',
+  },
+  'POST /api/v1/ai/admin/config/import': {
+    summary: 'Import a configuration (JSON or YAML; dryRun=true shows the changes only)',
+    description:
+      'Validated as a whole (every problem named by its path) and applied in one transaction: what the file lacks ' +
+      'is removed, a key the file leaves out is kept.',
+  },
 };
