@@ -11,6 +11,7 @@ const ALL = [
   'CostSaved1795700000000',
   'HealthChecks1795800000000',
   'ProbeMode1795850000000',
+  'UsageRollups1796000000000',
   'PreferenceUsage1796100000000',
   'AdminCatalog1796200000000',
 ];
@@ -24,6 +25,8 @@ const TABLES = [
   'provider_discovered_models',
   'provider_health_checks',
   'providers',
+  'usage_daily',
+  'usage_hourly',
   'usage_records',
   'user_preferences',
   'user_quotas',

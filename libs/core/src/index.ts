@@ -19,3 +19,5 @@ export * from './governance/policy';
 export * from './governance/model-access';
 export * from './governance/tiers-file';
 export * from './cache/cache-key';
+export * from './analytics/latency-histogram';
+export * from './analytics/month-projection';

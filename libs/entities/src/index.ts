@@ -12,6 +12,7 @@ export { ModelEntity } from './entities/model.entity';
 export { UserPreferenceEntity } from './entities/user-preference.entity';
 export { UserQuotaEntity } from './entities/user-quota.entity';
 export { UsageRecordEntity } from './entities/usage-record.entity';
+export { UsageHourlyEntity, UsageDailyEntity } from './entities/usage-rollup.entity';
 export { ProviderHealthCheckEntity } from './entities/provider-health-check.entity';
 export { ProviderDiscoveredModelEntity } from './entities/provider-discovered-model.entity';
 export { AuditLogEntity } from './entities/audit-log.entity';
@@ -71,3 +72,11 @@ export {
   type RecordedHealth,
   type RouteCheck,
 } from './stores/provider-health.store';
+export {
+  UsageAnalyticsStore,
+  planParts,
+  type AnalyticsGroupBy,
+  type AnalyticsQuery,
+  type UsageSums,
+  type UsageSumsGroup,
+} from './stores/usage-analytics.store';

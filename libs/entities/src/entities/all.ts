@@ -6,6 +6,7 @@ import { ProviderDiscoveredModelEntity } from './provider-discovered-model.entit
 import { ProviderHealthCheckEntity } from './provider-health-check.entity';
 import { ProviderEntity } from './provider.entity';
 import { UsageRecordEntity } from './usage-record.entity';
+import { UsageDailyEntity, UsageHourlyEntity } from './usage-rollup.entity';
 import { UserPreferenceEntity } from './user-preference.entity';
 import { UserQuotaEntity } from './user-quota.entity';
 import { UserEntity } from './user.entity';
@@ -20,6 +21,8 @@ export const ENTITIES = [
   UserPreferenceEntity,
   UserQuotaEntity,
   UsageRecordEntity,
+  UsageHourlyEntity,
+  UsageDailyEntity,
   ProviderHealthCheckEntity,
   ProviderDiscoveredModelEntity,
   AuditLogEntity,

@@ -5,6 +5,7 @@ import { ProviderPlugin1795600000000 } from './1795600000000-ProviderPlugin';
 import { CostSaved1795700000000 } from './1795700000000-CostSaved';
 import { HealthChecks1795800000000 } from './1795800000000-HealthChecks';
 import { ProbeMode1795850000000 } from './1795850000000-ProbeMode';
+import { UsageRollups1796000000000 } from './1796000000000-UsageRollups';
 import { PreferenceUsage1796100000000 } from './1796100000000-PreferenceUsage';
 import { AdminCatalog1796200000000 } from './1796200000000-AdminCatalog';
 
@@ -17,6 +18,7 @@ export const MIGRATIONS = [
   CostSaved1795700000000,
   HealthChecks1795800000000,
   ProbeMode1795850000000,
+  UsageRollups1796000000000,
   PreferenceUsage1796100000000,
   AdminCatalog1796200000000,
 ] as const;

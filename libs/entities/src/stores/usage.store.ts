@@ -1,7 +1,9 @@
 import type { UsageEvent } from '@aigw/core';
 import type { DataSource } from 'typeorm';
 import { UsageRecordEntity } from '../entities/usage-record.entity';
+import { UsageDailyEntity, UsageHourlyEntity } from '../entities/usage-rollup.entity';
 import { tableRef } from '../table-ref';
+import { ADD_MEASURES_SQL, BOUNDS_SQL, RAW_MEASURES_SQL, RAW_MODEL_SQL, RAW_PROVIDER_SQL } from './usage-rollup-sql';
 
 // Column, SQL array type and value of one event, in insert order.
 const COLUMNS: [string, string, (e: UsageEvent) => unknown][] = [
@@ -28,12 +30,25 @@ const COLUMNS: [string, string, (e: UsageEvent) => unknown][] = [
   ['created_at', 'timestamptz', (e) => e.createdAt],
 ];
 
+/** Adds the rows of `source` to a rollup table, per `unit` ('hour' or 'day') of created_at in UTC. */
+function rollupUpsert(table: string, unit: 'hour' | 'day', source: string): string {
+  // ORDER BY: concurrent writers lock rollup rows in one order, which keeps them from deadlocking.
+  return `INSERT INTO ${table} AS t
+    SELECT date_trunc('${unit}', created_at, 'UTC'), user_id, api_key_id, ${RAW_PROVIDER_SQL}, ${RAW_MODEL_SQL},
+           ${RAW_MEASURES_SQL}
+      FROM ${source}
+     GROUP BY 1, 2, 3, 4, 5
+     ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT ON CONSTRAINT pk_${unit === 'hour' ? 'usage_hourly' : 'usage_daily'} DO UPDATE SET ${ADD_MEASURES_SQL}`;
+}
+
 export class UsageStore {
   constructor(private readonly dataSource: DataSource) {}
 
   /**
-   * Inserts a batch in ONE statement; request ids already recorded (a redelivered job) are
-   * skipped. One array parameter per column (unnest), so the batch size never meets
+   * Inserts a batch in ONE statement; request ids already recorded (a redelivered job) are skipped. The same
+   * statement adds exactly the rows it inserted to the hourly and daily rollups, so a rollup never counts a
+   * record twice nor misses one. One array parameter per column (unnest), so the batch size never meets
    * PostgreSQL's 65535-parameter limit. Returns how many rows were inserted.
    */
   async insertBatch(events: UsageEvent[]): Promise<number> {
@@ -43,13 +58,22 @@ export class UsageStore {
     const columns = COLUMNS.map(([name]) => `"${name}"`).join(', ');
     const arrays = COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ');
     const params = COLUMNS.map(([, , value]) => events.map(value));
-    const rows = await this.dataSource.query<unknown[]>(
-      `INSERT INTO ${tableRef(this.dataSource, UsageRecordEntity)} (${columns})
-       SELECT * FROM unnest(${arrays})
-       ON CONFLICT (request_id) DO NOTHING
-       RETURNING id`,
+    const rows = await this.dataSource.query<{ inserted: number }[]>(
+      `WITH inserted AS (
+         INSERT INTO ${tableRef(this.dataSource, UsageRecordEntity)} (${columns})
+         SELECT * FROM unnest(${arrays})
+         ON CONFLICT (request_id) DO NOTHING
+         RETURNING *
+       ), bucketed AS (
+         SELECT *, width_bucket(latency_ms, ${BOUNDS_SQL}) AS wb FROM inserted
+       ), hourly AS (
+         ${rollupUpsert(tableRef(this.dataSource, UsageHourlyEntity), 'hour', 'bucketed')}
+       ), daily AS (
+         ${rollupUpsert(tableRef(this.dataSource, UsageDailyEntity), 'day', 'bucketed')}
+       )
+       SELECT count(*)::int AS inserted FROM inserted`,
       params,
     );
-    return rows.length;
+    return rows[0].inserted;
   }
 }

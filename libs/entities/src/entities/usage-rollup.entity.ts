@@ -1,0 +1,80 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { numericTransformer } from '../transformers';
+
+/**
+ * What one rollup row sums (ADR 0006). `provider` is '' when no deployment answered and `model` falls back to
+ * the requested model, so the key has no NULLs. Counts per latency bucket are by position of
+ * LATENCY_BUCKET_BOUNDS_MS (libs/core).
+ */
+abstract class UsageRollupMeasures {
+  @Column({ type: 'integer' })
+  requests: number;
+
+  @Column({ type: 'integer' })
+  successes: number;
+
+  @Column({ name: 'cache_hits', type: 'integer' })
+  cacheHits: number;
+
+  /** bigint: node-postgres returns int8 as a string. */
+  @Column({ name: 'prompt_tokens', type: 'bigint' })
+  promptTokens: string;
+
+  @Column({ name: 'completion_tokens', type: 'bigint' })
+  completionTokens: string;
+
+  @Column({ name: 'cached_tokens', type: 'bigint' })
+  cachedTokens: string;
+
+  @Column({ name: 'cost_usd', type: 'numeric', precision: 20, scale: 9, transformer: numericTransformer })
+  costUsd: number;
+
+  @Column({ name: 'cost_saved_usd', type: 'numeric', precision: 20, scale: 9, transformer: numericTransformer })
+  costSavedUsd: number;
+
+  @Column({ name: 'latency_sum_ms', type: 'bigint' })
+  latencySumMs: string;
+
+  @Column({ name: 'latency_buckets', type: 'integer', array: true })
+  latencyBuckets: number[];
+}
+
+/** Usage per UTC hour, user, key, provider and model; written with the usage_records rows it sums. */
+@Entity({ name: 'usage_hourly' })
+@Index('ix_usage_hourly_user_hour', ['userId', 'hour'])
+export class UsageHourlyEntity extends UsageRollupMeasures {
+  @PrimaryColumn({ type: 'timestamptz', primaryKeyConstraintName: 'pk_usage_hourly' })
+  hour: Date;
+
+  @PrimaryColumn({ name: 'user_id', type: 'uuid', primaryKeyConstraintName: 'pk_usage_hourly' })
+  userId: string;
+
+  @PrimaryColumn({ name: 'api_key_id', type: 'uuid', primaryKeyConstraintName: 'pk_usage_hourly' })
+  apiKeyId: string;
+
+  @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'pk_usage_hourly' })
+  provider: string;
+
+  @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'pk_usage_hourly' })
+  model: string;
+}
+
+/** The same per UTC day: long ranges read ~24× fewer rows. */
+@Entity({ name: 'usage_daily' })
+@Index('ix_usage_daily_user_day', ['userId', 'day'])
+export class UsageDailyEntity extends UsageRollupMeasures {
+  @PrimaryColumn({ type: 'timestamptz', primaryKeyConstraintName: 'pk_usage_daily' })
+  day: Date;
+
+  @PrimaryColumn({ name: 'user_id', type: 'uuid', primaryKeyConstraintName: 'pk_usage_daily' })
+  userId: string;
+
+  @PrimaryColumn({ name: 'api_key_id', type: 'uuid', primaryKeyConstraintName: 'pk_usage_daily' })
+  apiKeyId: string;
+
+  @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'pk_usage_daily' })
+  provider: string;
+
+  @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'pk_usage_daily' })
+  model: string;
+}

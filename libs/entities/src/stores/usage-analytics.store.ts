@@ -1,0 +1,196 @@
+import { addHistogram, emptyHistogram } from '@aigw/core';
+import type { DataSource } from 'typeorm';
+import { UsageRecordEntity } from '../entities/usage-record.entity';
+import { UsageDailyEntity, UsageHourlyEntity } from '../entities/usage-rollup.entity';
+import { tableRef } from '../table-ref';
+import { BOUNDS_SQL, BUCKET_COUNTS_SQL, BUCKET_SUMS_SQL, RAW_MODEL_SQL, RAW_PROVIDER_SQL } from './usage-rollup-sql';
+
+export type AnalyticsGroupBy = 'provider' | 'model' | 'user' | 'day' | 'hour' | 'none';
+
+/** Sums of one group of usage. */
+export interface UsageSums {
+  requests: number;
+  successes: number;
+  cacheHits: number;
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  costUsd: number;
+  costSavedUsd: number;
+  latencySumMs: number;
+  /** Requests per latency bucket (LATENCY_BUCKET_BOUNDS_MS). */
+  latencyBuckets: number[];
+}
+
+/**
+ * `key`: the provider (null: none answered), the model (the requested one when none answered), the user id, the
+ * UTC day or hour as an ISO timestamp, or null for `none`.
+ */
+export interface UsageSumsGroup extends UsageSums {
+  key: string | null;
+}
+
+export interface AnalyticsQuery {
+  from: Date;
+  to: Date;
+  groupBy: AnalyticsGroupBy;
+  /** Only this user's usage. */
+  userId?: string;
+}
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+type Source = 'raw' | 'hourly' | 'daily';
+
+interface Part {
+  source: Source;
+  from: Date;
+  to: Date;
+}
+
+const floorTo = (t: number, unit: number): number => Math.floor(t / unit) * unit;
+const ceilTo = (t: number, unit: number): number => Math.ceil(t / unit) * unit;
+
+/**
+ * Splits [from, to) into pieces each source answers exactly: raw records for the partial hours at the edges,
+ * hourly rollups for the partial days (or everything when grouping by hour), daily rollups for whole days.
+ */
+export function planParts(from: Date, to: Date, groupBy: AnalyticsGroupBy): Part[] {
+  const parts: Part[] = [];
+  const add = (source: Source, a: number, b: number): void => {
+    if (a < b) {
+      parts.push({ source, from: new Date(a), to: new Date(b) });
+    }
+  };
+  const f = from.getTime();
+  const t = to.getTime();
+  const h1 = ceilTo(f, HOUR_MS);
+  const h2 = floorTo(t, HOUR_MS);
+  if (h1 >= h2) {
+    add('raw', f, t);
+    return parts;
+  }
+  add('raw', f, h1);
+  const d1 = ceilTo(h1, DAY_MS);
+  const d2 = floorTo(h2, DAY_MS);
+  if (groupBy === 'hour' || d1 >= d2) {
+    add('hourly', h1, h2);
+  } else {
+    add('hourly', h1, d1);
+    add('daily', d1, d2);
+    add('hourly', d2, h2);
+  }
+  add('raw', h2, t);
+  return parts;
+}
+
+interface RawRow {
+  key: string | Date | null;
+  requests: string;
+  successes: string;
+  cache_hits: string;
+  prompt: string | null;
+  completion: string | null;
+  cached: string | null;
+  cost: string | null;
+  saved: string | null;
+  latency: string | null;
+  buckets: (string | number)[];
+}
+
+/** Usage aggregates over usage_records, answered from the rollups wherever they cover the range (ADR 0006). */
+export class UsageAnalyticsStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Every group of [from, to), ordered by key (NULL last). */
+  async aggregate(query: AnalyticsQuery): Promise<UsageSumsGroup[]> {
+    const parts = planParts(query.from, query.to, query.groupBy);
+    if (parts.length === 0) {
+      return [];
+    }
+    const params: unknown[] = [];
+    const bind = (v: unknown): string => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    const user = query.userId === undefined ? null : bind(query.userId);
+    const selects = parts.map((p) => this.partSql(p, query.groupBy, bind(p.from), bind(p.to), user));
+    const rows = await this.dataSource.query<RawRow[]>(
+      `SELECT key, sum(requests) AS requests, sum(successes) AS successes, sum(cache_hits) AS cache_hits,
+              sum(prompt) AS prompt, sum(completion) AS completion, sum(cached) AS cached, sum(cost) AS cost,
+              sum(saved) AS saved, sum(latency) AS latency, ${BUCKET_SUMS_SQL.replaceAll('latency_buckets', 'buckets')} AS buckets
+         FROM (${selects.join('\n UNION ALL \n')}) parts
+        GROUP BY key
+        ORDER BY key NULLS LAST`,
+      params,
+    );
+    const groups = rows.map((r) => this.groupOf(r, query.groupBy));
+    // '' (no provider) sorted first in SQL; as null it goes last like the other keys' NULLs.
+    return [...groups.filter((g) => g.key !== null), ...groups.filter((g) => g.key === null)];
+  }
+
+  private partSql(part: Part, groupBy: AnalyticsGroupBy, from: string, to: string, user: string | null): string {
+    if (part.source === 'raw') {
+      const table = tableRef(this.dataSource, UsageRecordEntity);
+      const where = `created_at >= ${from} AND created_at < ${to}${user === null ? '' : ` AND user_id = ${user}`}`;
+      return `SELECT ${keySql(groupBy, 'created_at', RAW_PROVIDER_SQL, RAW_MODEL_SQL)} AS key, count(*) AS requests,
+          count(*) FILTER (WHERE status = 'success') AS successes, count(*) FILTER (WHERE cached) AS cache_hits,
+          sum(prompt_tokens) AS prompt, sum(completion_tokens) AS completion, sum(cached_tokens) AS cached,
+          sum(cost_usd) AS cost, sum(cost_saved_usd) AS saved, sum(latency_ms) AS latency,
+          ${BUCKET_COUNTS_SQL}::bigint[] AS buckets
+        FROM (SELECT *, width_bucket(latency_ms, ${BOUNDS_SQL}) AS wb FROM ${table} WHERE ${where}) r
+        GROUP BY 1`;
+    }
+    const [entity, time] = part.source === 'hourly' ? [UsageHourlyEntity, 'hour'] : [UsageDailyEntity, 'day'];
+    const where = `${time} >= ${from} AND ${time} < ${to}${user === null ? '' : ` AND user_id = ${user}`}`;
+    return `SELECT ${keySql(groupBy, time, 'provider', 'model')} AS key, sum(requests) AS requests,
+        sum(successes) AS successes, sum(cache_hits) AS cache_hits, sum(prompt_tokens) AS prompt,
+        sum(completion_tokens) AS completion, sum(cached_tokens) AS cached, sum(cost_usd) AS cost,
+        sum(cost_saved_usd) AS saved, sum(latency_sum_ms) AS latency, ${BUCKET_SUMS_SQL}::bigint[] AS buckets
+      FROM ${tableRef(this.dataSource, entity)} WHERE ${where}
+      GROUP BY 1`;
+  }
+
+  private groupOf(r: RawRow, groupBy: AnalyticsGroupBy): UsageSumsGroup {
+    let key: string | null;
+    if (r.key instanceof Date) {
+      key = r.key.toISOString();
+    } else if (groupBy === 'provider' && r.key === '') {
+      key = null;
+    } else {
+      key = r.key;
+    }
+    return {
+      key,
+      requests: Number(r.requests),
+      successes: Number(r.successes),
+      cacheHits: Number(r.cache_hits),
+      promptTokens: Number(r.prompt ?? 0),
+      completionTokens: Number(r.completion ?? 0),
+      cachedTokens: Number(r.cached ?? 0),
+      costUsd: Number(r.cost ?? 0),
+      costSavedUsd: Number(r.saved ?? 0),
+      latencySumMs: Number(r.latency ?? 0),
+      latencyBuckets: addHistogram(emptyHistogram(), r.buckets.map(Number)),
+    };
+  }
+}
+
+/** The group key of a row of any source; `time` is its timestamp column. */
+function keySql(groupBy: AnalyticsGroupBy, time: string, provider: string, model: string): string {
+  switch (groupBy) {
+    case 'provider':
+      return provider;
+    case 'model':
+      return model;
+    case 'user':
+      return 'user_id::text';
+    case 'day':
+      return `date_trunc('day', ${time}, 'UTC')`;
+    case 'hour':
+      return `date_trunc('hour', ${time}, 'UTC')`;
+    case 'none':
+      return 'NULL::text';
+  }
+}

@@ -1,0 +1,49 @@
+import { LATENCY_BUCKET_BOUNDS_MS, LATENCY_BUCKET_COUNT } from '@aigw/core';
+
+/*
+ * SQL shared by the writer and the readers of the usage rollups (ADR 0006). Fixed strings built from constants,
+ * never from input.
+ */
+
+/** The latency bucket bounds as a PostgreSQL array literal, for width_bucket(). */
+export const BOUNDS_SQL = `ARRAY[${LATENCY_BUCKET_BOUNDS_MS.join(',')}]::int[]`;
+
+const positions = Array.from({ length: LATENCY_BUCKET_COUNT }, (_, i) => i);
+
+/** Per-bucket counts of raw rows that carry `wb` = width_bucket(latency_ms, BOUNDS_SQL). */
+export const BUCKET_COUNTS_SQL = `ARRAY[${positions.map((i) => `count(*) FILTER (WHERE wb = ${i})`).join(', ')}]`;
+
+/** Per-bucket sums of rollup rows. */
+export const BUCKET_SUMS_SQL = `ARRAY[${positions.map((i) => `sum(latency_buckets[${i + 1}])`).join(', ')}]`;
+
+/** `t.latency_buckets + EXCLUDED.latency_buckets`, element-wise, for an upsert into a table aliased `t`. */
+export const BUCKET_ADD_SQL = `ARRAY[${positions
+  .map((i) => `t.latency_buckets[${i + 1}] + EXCLUDED.latency_buckets[${i + 1}]`)
+  .join(', ')}]`;
+
+/** The rollup key of a usage_records row: no deployment answered → provider '', model the requested one. */
+export const RAW_PROVIDER_SQL = `COALESCE(provider, '')`;
+export const RAW_MODEL_SQL = `COALESCE(model, requested_model)`;
+
+/** What a rollup row sums, from usage_records rows carrying `wb`, in rollup column order. */
+export const RAW_MEASURES_SQL = `count(*), count(*) FILTER (WHERE status = 'success'), count(*) FILTER (WHERE cached),
+  sum(prompt_tokens), sum(completion_tokens), sum(cached_tokens), sum(cost_usd), sum(cost_saved_usd), sum(latency_ms),
+  ${BUCKET_COUNTS_SQL}::int[]`;
+
+export const MEASURE_COLUMNS = [
+  'requests',
+  'successes',
+  'cache_hits',
+  'prompt_tokens',
+  'completion_tokens',
+  'cached_tokens',
+  'cost_usd',
+  'cost_saved_usd',
+  'latency_sum_ms',
+] as const;
+
+/** `ON CONFLICT` update adding the new sums to the stored ones. */
+export const ADD_MEASURES_SQL = [
+  ...MEASURE_COLUMNS.map((c) => `${c} = t.${c} + EXCLUDED.${c}`),
+  `latency_buckets = ${BUCKET_ADD_SQL}::int[]`,
+].join(', ');
