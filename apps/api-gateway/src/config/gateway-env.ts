@@ -104,6 +104,16 @@ export class GatewayEnv extends BaseEnv {
   CACHE_MAX_ENTRY_BYTES = 256 * 1024;
 
   /**
+   * Seconds an answer is kept past CACHE_TTL_S to answer, stale, when every provider failed (`x-gateway-cache:
+   * stale` with a `Warning` header); 0: never.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(30 * 86_400)
+  CACHE_STALE_TTL_S = 0;
+
+  /**
    * Identical requests in flight at the same time share one provider call (ADR 0007); only requests that may be
    * answered from the response cache (so only with CACHE_ENABLED).
    */

@@ -6,7 +6,8 @@ import type { CacheStatus } from '../http/result-headers';
 import type { CacheDirective } from './cache-directive';
 import { UsageQueue } from './usage-queue';
 
-export type CacheDecision = { status: 'hit'; result: GenerationResult } | { status: Exclude<CacheStatus, 'hit'> };
+export type CacheDecision =
+  { status: 'hit'; result: GenerationResult } | { status: Exclude<CacheStatus, 'hit' | 'stale'> };
 
 const BYPASS: CacheDecision = { status: 'bypass' };
 
@@ -36,6 +37,9 @@ export class CacheStage implements OnApplicationShutdown {
     }
     const key = cacheKeyOf(request, this.env.CACHE_SCOPE);
     request.cache = { key, ttlS: this.env.CACHE_TTL_S, maxEntryBytes: this.env.CACHE_MAX_ENTRY_BYTES };
+    if (this.env.CACHE_STALE_TTL_S > 0) {
+      request.cache.staleTtlS = this.env.CACHE_STALE_TTL_S;
+    }
     if (directive === 'no-cache' || !lookup) {
       return BYPASS;
     }
@@ -46,6 +50,19 @@ export class CacheStage implements OnApplicationShutdown {
     const result = servedFromCache(found.result, request);
     void this.usage.record(hitUsageEvent(request, found.result, result));
     return { status: 'hit', result };
+  }
+
+  /**
+   * The last fallback of a request whose every provider failed: the answer kept past its freshness for it, if
+   * the request's model keeps stale answers. Its usage row is the failed job's (no second row for one request).
+   */
+  async stale(request: GenerationRequest): Promise<GenerationResult | null> {
+    const fill = request.cache;
+    if (this.cache === null || fill?.staleTtlS === undefined || fill.staleTtlS <= 0) {
+      return null;
+    }
+    const stored = await this.cache.lookupStale(fill.key);
+    return stored === null ? null : servedFromCache(stored, request);
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -5,7 +5,7 @@ import { AdmissionRefused, AdmissionService } from '../admission/admission.servi
 import { ModelAccess } from '../auth/model-access';
 import { GatewayEnv } from '../config/gateway-env';
 import type { Client } from '../http/client';
-import { resultHeaders } from '../http/result-headers';
+import { resultHeaders, STALE_WARNING, type CacheStatus } from '../http/result-headers';
 import { CACHE_CONTROL_HEADER, CACHE_HEADER, cacheDirectiveOf } from './cache-directive';
 import { CacheStage, type CacheDecision } from './cache-stage';
 import { CancellationService } from './cancellation.service';
@@ -109,8 +109,14 @@ export class GenerationService {
       this.metrics.succeeded(result, client.startedAt, cached.status);
       return result;
     } catch (err) {
-      this.metrics.failed(err instanceof GatewayError ? err.code : ErrorCode.Internal, cached.status);
-      throw err;
+      const stale = this.staleable(err, sub, cached) ? await this.cache.stale(sub.request) : null;
+      if (stale === null) {
+        this.metrics.failed(err instanceof GatewayError ? err.code : ErrorCode.Internal, cached.status);
+        throw err;
+      }
+      client.setHeaders({ ...resultHeaders(stale, 'stale'), ...STALE_WARNING });
+      this.metrics.succeeded(stale, client.startedAt, 'stale');
+      return stale;
     }
   }
 
@@ -118,31 +124,77 @@ export class GenerationService {
   async stream(sub: Submission, client: Client, encoder: StreamEncoderFactory): Promise<void> {
     await this.admit(sub, client);
     const cached = await this.lookup(sub, client, true);
+    if (cached.status === 'hit') {
+      return this.replay(cached.result, 'hit', sub, client, encoder);
+    }
     const party = await this.coalesce(sub, client, cached);
-    const claim: Claim =
-      cached.status === 'hit' || party !== null
-        ? { jobId: party?.jobId ?? sub.request.requestId, fresh: true }
-        : await this.claimAdmitted(sub, client);
+    const claim: Claim = party === null ? await this.claimAdmitted(sub, client) : { jobId: party.jobId, fresh: true };
     const follower = party?.role === 'follower';
-    const relay = new StreamRelay({
+    const relay: StreamRelay = new StreamRelay({
       ...this.waiterOptions(claim, sub.request, party),
       sink: client.sse(),
       encoder,
       cache: cached.status,
       ...(follower ? { serve: (answer: GenerationResult) => this.coalescing.serve(answer, sub.request) } : {}),
-      onEnd: (outcome) =>
-        'result' in outcome
-          ? this.metrics.succeeded(outcome.result, client.startedAt, cached.status)
-          : this.metrics.failed(outcome.error.code, cached.status),
+      onEnd: (outcome) => {
+        if ('result' in outcome) {
+          this.metrics.succeeded(outcome.result, client.startedAt, cached.status);
+        } else if (relay.opened || !this.staleable(outcome.error, sub, cached)) {
+          // A failure before the stream opened that a stale answer may replace is counted below.
+          this.metrics.failed(outcome.error.code, cached.status);
+        }
+      },
     });
-    if (cached.status === 'hit') {
-      relay.replay(cached.result);
-      await relay.started;
-      return;
-    }
     client.onGone(() => relay.abandon('client_disconnected'));
     await (follower ? this.hub.follow(relay, party.names) : this.dispatch(sub, claim, relay, party));
+    try {
+      await relay.started;
+    } catch (err) {
+      const stale = this.staleable(err, sub, cached) ? await this.cache.stale(sub.request) : null;
+      if (stale === null) {
+        if (this.staleable(err, sub, cached)) {
+          this.metrics.failed(err.code, cached.status);
+        }
+        throw err;
+      }
+      client.setHeaders(STALE_WARNING);
+      await this.replay(stale, 'stale', sub, client, encoder);
+    }
+  }
+
+  /** A whole answer (a cache hit, a stale answer) replayed as a stream in the client's format. */
+  private async replay(
+    result: GenerationResult,
+    status: CacheStatus,
+    sub: Submission,
+    client: Client,
+    encoder: StreamEncoderFactory,
+  ): Promise<void> {
+    const relay = new StreamRelay({
+      ...this.waiterOptions({ jobId: sub.request.requestId, fresh: true }, sub.request),
+      sink: client.sse(),
+      encoder,
+      cache: status,
+      onEnd: (outcome) =>
+        'result' in outcome
+          ? this.metrics.succeeded(outcome.result, client.startedAt, status)
+          : this.metrics.failed(outcome.error.code, status),
+    });
+    relay.replay(result);
     await relay.started;
+  }
+
+  /**
+   * Whether a stale answer may stand in for this failure: every provider failed (or none was healthy), the request
+   * would have taken a cached answer, and its model keeps answers past their freshness.
+   */
+  private staleable(err: unknown, sub: Submission, cached: CacheDecision): err is GatewayError {
+    return (
+      err instanceof GatewayError &&
+      (err.code === ErrorCode.AllProvidersFailed || err.code === ErrorCode.NoHealthyProvider) &&
+      cached.status === 'miss' &&
+      (sub.request.cache?.staleTtlS ?? 0) > 0
+    );
   }
 
   /** Enqueues an async job (nobody waits on a reply channel) and returns its id. */

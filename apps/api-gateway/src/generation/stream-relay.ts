@@ -98,6 +98,11 @@ export class StreamRelay extends ReplyWaiter {
     this.started.catch(noop);
   }
 
+  /** The SSE response is open: a failure now is an error event, no longer an HTTP error. */
+  get opened(): boolean {
+    return this.phase === 'streaming';
+  }
+
   onReply(msg: ReplyMessage): void {
     if (this.done) {
       return;

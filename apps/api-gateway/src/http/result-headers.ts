@@ -6,8 +6,14 @@ export function formatUsd(usd: number): string {
   return fixed.includes('.') ? fixed.replace(/\.?0+$/, '') : fixed;
 }
 
-/** Where an answer came from: the response cache, a provider after a lookup, or a provider without one. */
-export type CacheStatus = 'hit' | 'miss' | 'bypass';
+/**
+ * Where an answer came from: the response cache, a provider after a lookup, a provider without one, or an expired
+ * cache entry when every provider failed.
+ */
+export type CacheStatus = 'hit' | 'miss' | 'bypass' | 'stale';
+
+/** RFC 7234's warning on a stale answer. */
+export const STALE_WARNING = { warning: '110 - "Response is Stale"' };
 
 /** What every answer says about where it came from; a stream knows it at its first event, before its cost. */
 export interface AnswerHead {

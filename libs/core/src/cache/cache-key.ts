@@ -10,6 +10,8 @@ export interface CacheFill {
   key: string;
   ttlS: number;
   maxEntryBytes: number;
+  /** Seconds an answer is kept past `ttlS` for stale answers, the last fallback when every provider failed. */
+  staleTtlS?: number;
 }
 
 /**

@@ -9,6 +9,19 @@ const CACHE_COMMAND_TIMEOUT_MS = 250;
 export type CacheLookup = { status: 'hit'; result: GenerationResult } | { status: 'miss' } | { status: 'bypass' };
 
 /**
+ * An entry kept past its freshness for stale answers (`CacheFill.staleTtlS`): its Redis TTL covers both, and
+ * `freshUntil` (epoch ms) says until when it is a hit. An entry without stale time is the bare answer.
+ */
+interface KeptEntry {
+  freshUntil: number;
+  result: GenerationResult;
+}
+
+function isKept(entry: GenerationResult | KeptEntry): entry is KeptEntry {
+  return 'freshUntil' in entry && typeof entry.freshUntil === 'number';
+}
+
+/**
  * The response cache's Redis (ADR 0005): whole answers under `<prefix>:cache:<sha256>`, each with its TTL. Its own
  * connection (CACHE_REDIS_URL, else REDIS_URL) that never queues commands while Redis is away, so an outage costs
  * a request nothing but the cache. Errors are reported as op `cache` and never thrown.
@@ -24,24 +37,50 @@ export class ResponseCache {
     this.redis = createRedis(url, `${keys.prefix}:cache`, errors, { failFastMs: CACHE_COMMAND_TIMEOUT_MS });
   }
 
+  /** A fresh entry is a hit; one only kept for stale answers is a miss. */
   async lookup(key: string): Promise<CacheLookup> {
     try {
       const raw = await this.redis.get(this.entryKey(key));
-      return raw === null ? { status: 'miss' } : { status: 'hit', result: JSON.parse(raw) as GenerationResult };
+      if (raw === null) {
+        return { status: 'miss' };
+      }
+      const entry = JSON.parse(raw) as GenerationResult | KeptEntry;
+      if (!isKept(entry)) {
+        return { status: 'hit', result: entry };
+      }
+      return entry.freshUntil > Date.now() ? { status: 'hit', result: entry.result } : { status: 'miss' };
     } catch (err) {
       this.errors.report('cache', err);
       return { status: 'bypass' };
     }
   }
 
+  /** Any entry still kept, fresh or not: the last fallback when every provider failed. Null on any failure. */
+  async lookupStale(key: string): Promise<GenerationResult | null> {
+    try {
+      const raw = await this.redis.get(this.entryKey(key));
+      if (raw === null) {
+        return null;
+      }
+      const entry = JSON.parse(raw) as GenerationResult | KeptEntry;
+      return isKept(entry) ? entry.result : entry;
+    } catch (err) {
+      this.errors.report('cache', err);
+      return null;
+    }
+  }
+
   /** Stores an answer unless it is larger than the fill allows; resolves whether it was stored. */
   async fill(fill: CacheFill, result: GenerationResult): Promise<boolean> {
-    const raw = JSON.stringify(result);
+    const staleTtlS = fill.staleTtlS ?? 0;
+    const raw = JSON.stringify(
+      staleTtlS > 0 ? ({ freshUntil: Date.now() + fill.ttlS * 1000, result } satisfies KeptEntry) : result,
+    );
     if (Buffer.byteLength(raw) > fill.maxEntryBytes) {
       return false;
     }
     try {
-      await this.redis.set(this.entryKey(fill.key), raw, 'EX', fill.ttlS);
+      await this.redis.set(this.entryKey(fill.key), raw, 'EX', fill.ttlS + staleTtlS);
       return true;
     } catch (err) {
       this.errors.report('cache', err);

@@ -1,0 +1,93 @@
+import { freePort, uniqueId } from '@aigw/testing';
+import { TestSystem } from './harness';
+
+const TTL_S = 1;
+
+/**
+ * Stale answers as the last fallback (ADR 0005): an answer kept past its freshness (CACHE_STALE_TTL_S) stands in when
+ * every provider failed, whole and streamed, with `x-gateway-cache: stale` and a Warning; a fresh lookup never
+ * returns it. A second gateway with CACHE_STALE_TTL_S=0 answers the error as before.
+ */
+describe('stale answers as the last fallback (e2e)', () => {
+  const system = new TestSystem({
+    workers: 1,
+    env: { CACHE_ENABLED: 'true', CACHE_TTL_S: String(TTL_S), CACHE_STALE_TTL_S: '60' },
+    appEnv: { 'router-worker': { RETRY_MAX: '0', CB_FAILURE_THRESHOLD: '1000' } },
+  });
+  let noStale = '';
+
+  beforeAll(async () => {
+    await system.start();
+    const second = await system.spawnApp('api-gateway', await freePort(), { CACHE_STALE_TTL_S: '0' });
+    noStale = `http://127.0.0.1:${second.port}`;
+  }, 90_000);
+
+  afterAll(() => system.stop(), 30_000);
+
+  afterEach(() => system.sim.configure({ failRate: 0 }));
+
+  function chat(prompt: string, opts: { stream?: boolean; gateway?: string; headers?: Record<string, string> } = {}) {
+    return fetch(`${opts.gateway ?? system.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...system.headers(), ...opts.headers },
+      body: JSON.stringify({ model: 'sim-gpt', messages: [{ role: 'user', content: prompt }], stream: opts.stream }),
+    });
+  }
+
+  /** Fills the cache with `prompt`'s answer and waits until it is no longer fresh. */
+  async function expired(prompt: string): Promise<void> {
+    const miss = await chat(prompt);
+    expect(miss.headers.get('x-gateway-cache')).toBe('miss');
+    await miss.text();
+    expect((await chat(prompt)).headers.get('x-gateway-cache')).toBe('hit');
+    await new Promise((r) => setTimeout(r, TTL_S * 1000 + 300));
+  }
+
+  it('an expired answer is a miss while providers answer', async () => {
+    const prompt = `fresh ${uniqueId()}`;
+    await expired(prompt);
+    const res = await chat(prompt);
+    expect(res.headers.get('x-gateway-cache')).toBe('miss');
+    expect(res.headers.get('warning')).toBeNull();
+  }, 15_000);
+
+  it('every provider failing: the expired answer answers, marked stale', async () => {
+    const prompt = `stale ${uniqueId()}`;
+    await expired(prompt);
+    system.sim.configure({ failRate: 1, failStatus: [500] });
+
+    const res = await chat(prompt);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-gateway-cache')).toBe('stale');
+    expect(res.headers.get('warning')).toBe('110 - "Response is Stale"');
+    expect(res.headers.get('x-gateway-cost-usd')).toBe('0');
+    const body = (await res.json()) as { choices: { message: { content: string } }[] };
+    expect(body.choices[0].message.content).toBe(prompt);
+
+    const streamed = await chat(prompt, { stream: true });
+    expect(streamed.status).toBe(200);
+    expect(streamed.headers.get('x-gateway-cache')).toBe('stale');
+    expect(streamed.headers.get('warning')).toBe('110 - "Response is Stale"');
+    const sse = await streamed.text();
+    expect(sse).toContain('data: [DONE]');
+    expect(sse).toContain(prompt);
+  }, 15_000);
+
+  it('stale off (CACHE_STALE_TTL_S=0), no-cache, or nothing kept: the error as before', async () => {
+    const prompt = `no stale ${uniqueId()}`;
+    await expired(prompt);
+    system.sim.configure({ failRate: 1, failStatus: [500] });
+
+    const off = await chat(prompt, { gateway: noStale });
+    expect(off.status).toBe(502);
+    expect(((await off.json()) as { error: { code: string } }).error.code).toBe('all_providers_failed');
+
+    const noCache = await chat(prompt, { headers: { 'cache-control': 'no-cache' } });
+    expect(noCache.status).toBe(502);
+    expect(noCache.headers.get('x-gateway-cache')).toBeNull();
+
+    const never = await chat(`never stored ${uniqueId()}`, { stream: true });
+    expect(never.status).toBe(502);
+    expect(((await never.json()) as { error: { code: string } }).error.code).toBe('all_providers_failed');
+  }, 15_000);
+});
