@@ -26,6 +26,8 @@ import { GatewaysAdminController } from './admin/gateways-admin.controller';
 import { GatewaysAdminService } from './admin/gateways-admin.service';
 import { ProviderCommandsController } from './admin/provider-commands.controller';
 import { ProviderCommandsService } from './admin/provider-commands.service';
+import { ProviderTestController } from './admin/provider-test.controller';
+import { ProviderTestService } from './admin/provider-test.service';
 import { CircuitAdminService } from './admin/circuit-admin.service';
 import { GOVERNANCE_PROVIDERS } from './admin/governance-providers';
 import { QuotasAdminController } from './admin/quotas-admin.controller';
@@ -85,6 +87,7 @@ export class AppModule {
         AccountsAdminController,
         QuotasAdminController,
         ProviderCommandsController,
+        ProviderTestController,
         GatewaysAdminController,
         ConfigAdminController,
         UsageController,
@@ -134,6 +137,7 @@ export class AppModule {
         ControlChannel,
         CatalogChanges,
         ProviderCommandsService,
+        ProviderTestService,
         GatewaysAdminService,
         ConfigTransferService,
       ],

@@ -1,14 +1,23 @@
+import type { MicroserviceOptions } from '@nestjs/microservices';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { createHttpApp, listen } from '@aigw/platform';
+import { ControlServer, controlNamespace, createHttpApp, listen, RedisErrors } from '@aigw/platform';
 import type { MonitorEnv } from './config/monitor-env';
 import { healthMonitorRoot } from './health-monitor.module';
 
 export const APP_NAME = 'health-monitor';
 
-/** Boots the health-monitor and resolves once it listens; `app.close()` shuts it down gracefully. */
+/**
+ * Boots the health-monitor: ops HTTP server and the control transport (`health.probe` requests from the
+ * api-gateway, on this deployment's namespace). Resolves once it listens; `app.close()` shuts it down gracefully.
+ */
 export async function startHealthMonitor(env: MonitorEnv): Promise<NestFastifyApplication> {
   const http = { host: env.HOST, port: env.PORT };
   const app = await createHttpApp(healthMonitorRoot(env), env, APP_NAME, http);
+  app.connectMicroservice<MicroserviceOptions>(
+    { strategy: new ControlServer(env.REDIS_URL, app.get(RedisErrors), controlNamespace(env.REDIS_PREFIX)) },
+    { inheritAppConfig: true },
+  );
+  await app.startAllMicroservices();
   await listen(app, http, APP_NAME);
   return app;
 }

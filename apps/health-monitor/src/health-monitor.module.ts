@@ -1,6 +1,17 @@
 import { Global, Module, type DynamicModule, type Type } from '@nestjs/common';
-import { DatabaseModule, ENV, HealthModule, MetricsModule, RedisModule, ShutdownModule } from '@aigw/platform';
+import {
+  CatalogEventsController,
+  CatalogService,
+  DatabaseModule,
+  ENV,
+  HealthModule,
+  MetricsModule,
+  RedisModule,
+  ShutdownModule,
+} from '@aigw/platform';
 import type { MonitorEnv } from './config/monitor-env';
+import { ConnectionTestService } from './probe/connection-test.service';
+import { ProbeController } from './probe/probe.controller';
 
 @Global()
 @Module({})
@@ -11,11 +22,16 @@ class MonitorEnvModule {
 }
 
 /**
- * The health-monitor. For now it owns its process wiring only: the database (migrations run under the
- * shared lock), Redis, `/health/live`, `/health/ready` and `/metrics`. Scheduled provider probes, health
- * history, provider status and alerts arrive with the probes issue and plug in here.
+ * The health-monitor: the database (migrations run under the shared lock), Redis, `/health/live`, `/health/ready`,
+ * `/metrics`, the catalog, and on-demand connection tests (`health.probe`). Scheduled probes, health history,
+ * provider status and alerts plug in here.
  */
-@Module({ imports: [ShutdownModule, RedisModule, DatabaseModule, MetricsModule, HealthModule] })
+@Module({
+  imports: [ShutdownModule, RedisModule, DatabaseModule, MetricsModule, HealthModule],
+  controllers: [ProbeController, CatalogEventsController],
+  providers: [CatalogService, ConnectionTestService],
+  exports: [ConnectionTestService],
+})
 export class HealthMonitorModule {}
 
 /** The root module for one validated environment. */

@@ -30,13 +30,7 @@ export {
   type ResponseHeaders,
 } from './http/headers';
 export { gatewayTarget } from './gateway-target';
-export {
-  DIAGNOSIS_CODES,
-  diagnose,
-  type Diagnosis,
-  type DiagnosisCode,
-  type DiagnosisContext,
-} from './probe/diagnosis';
+export { diagnose, type DiagnosisContext } from './probe/diagnosis';
 export {
   probeRoute,
   type AdapterSource,
@@ -44,5 +38,8 @@ export {
   type ProbeRouteOptions,
   type RouteProbe,
 } from './probe/probe-route';
-export { suggestRoute, type RouteSuggestion, type SuggestionSubject } from './probe/route-suggestion';
+export { suggestRoute, type SuggestionSubject } from './probe/route-suggestion';
 export { safeUrl } from './probe/safe-url';
+// The connection-test contract types live in core (the api-gateway and the monitor share them); re-exported here
+// because the probe library first shipped them from this entry point.
+export { DIAGNOSIS_CODES, type Diagnosis, type DiagnosisCode, type RouteSuggestion } from '@aigw/core';

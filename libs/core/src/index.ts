@@ -7,6 +7,7 @@ export * from './redis-url';
 export * from './env';
 export * from './ids';
 export * from './catalog';
+export * from './connection-test';
 export * from './catalog-file';
 export * from './provider-families';
 export * from './health';

@@ -145,6 +145,12 @@ export enum ControlPattern {
   CancelGeneration = 'generation.cancel',
   /** Admin changed providers/models: reload the catalog. */
   ProviderChanged = 'provider.changed',
+  /**
+   * Request/reply, api-gateway → health-monitor: run a connection test now (`HealthProbeRequest` →
+   * `HealthProbeReply`). Sent on the namespaced channel (see `controlNamespace`), so only this deployment's
+   * monitors answer.
+   */
+  HealthProbe = 'health.probe',
 }
 
 export interface CancelGenerationMessage {

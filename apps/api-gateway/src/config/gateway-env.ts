@@ -27,6 +27,16 @@ export class GatewayEnv extends BaseEnv {
   @Max(3_600_000)
   REQUEST_TIMEOUT_MS = 120_000;
 
+  /**
+   * How long a connection test (`POST /api/v1/ai/admin/providers[/:id]/test`) waits for the health-monitor; keep
+   * it above the monitor's PROBE_TIMEOUT_MS (the routes are probed concurrently).
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  CONNECTION_TEST_TIMEOUT_MS = 30_000;
+
   @Type(() => Number)
   @IsInt()
   @Min(1024)

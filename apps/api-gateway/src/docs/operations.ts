@@ -115,4 +115,25 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       'Validated as a whole (every problem named by its path) and applied in one transaction: what the file lacks ' +
       'is removed, a key the file leaves out is kept.',
   },
+  'POST /api/v1/ai/admin/providers/{id}/test': {
+    summary: 'Test a provider connection, with troubleshooting',
+    description:
+      'The health-monitor probes the provider on the routes its routing uses (`direct`, `gateway`, both for `auto`) ' +
+      'without a billed completion (unless the catalog sets `probe: completion`) and answers per route `ok`, ' +
+      '`latencyMs`, `status`, `models` and a `diagnosis` (`dns_failure`, `connection_refused`, `tls_error`, `timeout`, ' +
+      '`unauthorized`, `not_found`, `rate_limited`, `server_error`, `bad_response`) with a suggestion; when only the ' +
+      'gateway works, `suggestion` holds the catalog change (YAML and the PATCH body). 503 when the monitor is not running.',
+  },
+  'POST /api/v1/ai/admin/providers/test': {
+    summary: 'Test unsaved provider settings, with troubleshooting',
+    description:
+      'The same test for settings not saved yet (a form before saving); `apiKey` is used once, never stored or echoed.',
+    requestExample: {
+      kind: 'openai',
+      baseUrl: 'https://api.z.ai/api/paas/v4',
+      apiKey: 'sk-...',
+      routing: 'auto',
+      gatewayId: 'litellm',
+    },
+  },
 };

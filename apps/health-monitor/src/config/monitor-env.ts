@@ -14,4 +14,11 @@ export class MonitorEnv extends BaseEnv {
   @IsString()
   @IsNotEmpty()
   HOST = '127.0.0.1';
+
+  /** Each route of an on-demand connection test must answer within this (connect, headers and body). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(120_000)
+  PROBE_TIMEOUT_MS = 10_000;
 }

@@ -1,36 +1,5 @@
-import { ErrorClass, type ProviderCallError, type ProviderKind, type Route } from '@aigw/core';
+import { ErrorClass, type Diagnosis, type ProviderCallError, type ProviderKind, type Route } from '@aigw/core';
 import { hostOf, safeUrl } from './safe-url';
-
-/** What went wrong with a probe, in the terms of the person configuring the provider. */
-export type DiagnosisCode =
-  | 'dns_failure'
-  | 'connection_refused'
-  | 'tls_error'
-  | 'timeout'
-  | 'unauthorized'
-  | 'not_found'
-  | 'rate_limited'
-  | 'server_error'
-  | 'bad_response';
-
-export const DIAGNOSIS_CODES: readonly DiagnosisCode[] = [
-  'dns_failure',
-  'connection_refused',
-  'tls_error',
-  'timeout',
-  'unauthorized',
-  'not_found',
-  'rate_limited',
-  'server_error',
-  'bad_response',
-];
-
-/** Plain-language: `message` says what happened, `suggestion` what to change. Neither ever holds a secret. */
-export interface Diagnosis {
-  code: DiagnosisCode;
-  message: string;
-  suggestion: string;
-}
 
 /** Where the failing call went: enough to word the diagnosis. */
 export interface DiagnosisContext {

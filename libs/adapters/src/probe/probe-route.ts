@@ -1,17 +1,19 @@
 import {
   ErrorClass,
   ProviderCallError,
+  type Diagnosis,
   type GatewaySpec,
   type ProbeMode,
   type ProviderKind,
   type Route,
+  type RouteCheck,
 } from '@aigw/core';
 import { performance } from 'node:perf_hooks';
 import { classifyError } from '../errors/classify';
 import { gatewayTarget } from '../gateway-target';
 import type { AdapterOwner } from '../registry';
 import type { AdapterTarget, ProviderAdapter } from '../types';
-import { diagnose, invalidUrlDiagnosis, type Diagnosis, type DiagnosisContext } from './diagnosis';
+import { diagnose, invalidUrlDiagnosis, type DiagnosisContext } from './diagnosis';
 
 /** A provider as a probe needs it: saved in the catalog, or settings typed into a form and not saved yet. */
 export interface ProbeProvider {
@@ -42,19 +44,16 @@ export type ProbeRouteOptions = {
   timeoutMs: number;
   /** Aborts the probe early (shutdown); reported as a timeout. */
   signal?: AbortSignal;
+  /**
+   * Connection pool of this probe; default `probe:<provider or gateway id>` (kept alive between probes). A one-off
+   * test passes its own and closes it afterwards (`HttpPool.closePoolKey`).
+   */
+  poolKey?: string;
 } & ({ route: 'direct' } | { route: 'gateway'; gateway: GatewaySpec });
 
-/** One route's probe, as the connection test and the health history report it. */
-export interface RouteProbe {
-  route: Route;
-  ok: boolean;
-  latencyMs: number;
-  /** The HTTP status, when an answer came back. */
-  status?: number;
-  /** The model ids the route serves, when the probe read the model list (the gateway's: every model it serves). */
-  models?: string[];
-  diagnosis?: Diagnosis;
-  /** The adapter's error class, for history rows and metrics; absent when ok. */
+/** One route's probe: the connection test's route result, plus the error class for history rows and metrics. */
+export interface RouteProbe extends RouteCheck {
+  /** The adapter's error class; absent when ok. */
   errorClass?: ErrorClass;
 }
 
@@ -74,8 +73,10 @@ export async function probeRoute(options: ProbeRouteOptions): Promise<RouteProbe
   const model = provider.models?.[0] ?? '';
   const target: AdapterTarget =
     gateway === undefined
-      ? { baseUrl: provider.baseUrl, model, timeoutMs, poolKey: `probe:${provider.id}`, maxConnections: 2 }
-      : { ...gatewayTarget(gateway, model), timeoutMs, poolKey: `probe:${gateway.id}`, maxConnections: 2 };
+      ? { baseUrl: provider.baseUrl, model, timeoutMs, poolKey: options.poolKey ?? `probe:${provider.id}` }
+      : { ...gatewayTarget(gateway, model), timeoutMs, poolKey: options.poolKey ?? `probe:${gateway.id}` };
+  // A probe needs one socket; two leave room for a scheduled probe overlapping an on-demand one.
+  target.maxConnections = 2;
   if (gateway === undefined && provider.apiKey !== undefined && provider.apiKey !== '') {
     target.apiKey = provider.apiKey;
   }

@@ -1,17 +1,5 @@
-import type { RoutingMethod } from '@aigw/core';
+import type { RouteSuggestion, RoutingMethod } from '@aigw/core';
 import type { RouteProbe } from './probe-route';
-
-/**
- * The catalog change that moves a provider onto its gateway, in the two forms a person or the console applies:
- * YAML for the catalog file, and the body of `PATCH /api/v1/ai/admin/providers/:id`.
- */
-export interface RouteSuggestion {
-  code: 'use_gateway';
-  message: string;
-  /** Lines to set in the provider's catalog entry. */
-  yaml: string;
-  patch: { routing: 'gateway'; gatewayId: string };
-}
 
 export interface SuggestionSubject {
   id: string;

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { ClientRedis, ServerRedis } from '@nestjs/microservices';
+import { ClientRedis, ServerRedis, type MessageHandler } from '@nestjs/microservices';
 import { parseRedisUrl } from '@aigw/core';
 import type { Redis } from 'ioredis';
 import { REDIS_MAX_RECONNECT_DELAY_MS } from './redis';
@@ -31,19 +31,47 @@ class TransportLogger extends Logger {
   }
 }
 
-/** The control-message client (api-gateway → workers): `cancel-generation` and friends. */
+/**
+ * Request/reply messages (`send`) travel on channels named `<namespace><pattern>` and `<namespace><pattern>.reply`,
+ * so that deployments (or test runs) sharing one Redis never answer each other's requests: pub/sub reaches every
+ * subscriber, and the first reply wins. Events (`emit`) keep the bare pattern and carry their namespace inside.
+ * Pass `controlNamespace(env.REDIS_PREFIX)` on both sides.
+ */
+export function controlNamespace(redisPrefix: string): string {
+  return `${redisPrefix}:`;
+}
+
+/** The control-message client (api-gateway → workers and monitor): `cancel-generation`, `health.probe` and friends. */
 export class ControlClient extends ClientRedis {
   protected override readonly logger = new TransportLogger('ControlClient');
 
   constructor(
     redisUrl: string,
     private readonly errors: RedisErrors,
+    private readonly namespace = '',
   ) {
     super(controlOptions(redisUrl));
   }
 
   override registerErrorListener(client: Redis): void {
     this.errors.watchConnection(client, 'control-client');
+  }
+
+  override getRequestPattern(pattern: string): string {
+    return `${this.namespace}${pattern}`;
+  }
+
+  override getReplyPattern(pattern: string): string {
+    return `${this.namespace}${pattern}.reply`;
+  }
+
+  /** How many servers listen for requests of `pattern` now (one Redis round trip); 0 means nobody would answer. */
+  async listeners(pattern: string): Promise<number> {
+    await this.connect();
+    const channel = this.getRequestPattern(pattern);
+    // ioredis: PUBSUB NUMSUB answers [channel, count]. The client is typed `any` by Nest.
+    const reply = (await (this.pubClient as Redis).pubsub('NUMSUB', channel)) as [string, number | string];
+    return Number(reply[1]);
   }
 }
 
@@ -54,11 +82,24 @@ export class ControlServer extends ServerRedis {
   constructor(
     redisUrl: string,
     private readonly errors: RedisErrors,
+    private readonly namespace = '',
   ) {
     super(controlOptions(redisUrl));
   }
 
   override registerErrorListener(client: Redis): void {
     this.errors.watchConnection(client, 'control-server');
+  }
+
+  /** Request handlers listen on the namespaced channel (the reply goes to that channel + `.reply`). */
+  override getRequestPattern(pattern: string): string {
+    return `${this.namespace}${pattern}`;
+  }
+
+  /** A request arrives on its namespaced channel; its handler is registered under the bare pattern. */
+  override getHandlerByPattern(pattern: string): MessageHandler | null {
+    const bare =
+      this.namespace !== '' && pattern.startsWith(this.namespace) ? pattern.slice(this.namespace.length) : pattern;
+    return super.getHandlerByPattern(bare);
   }
 }

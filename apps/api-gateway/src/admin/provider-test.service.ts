@@ -1,0 +1,54 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  ControlPattern,
+  ErrorCode,
+  GatewayError,
+  type ConnectionTestResult,
+  type HealthProbeReply,
+  type HealthProbeRequest,
+  type UnsavedProviderSettings,
+} from '@aigw/core';
+import { ControlChannel, ENV } from '@aigw/platform';
+import type { GatewayEnv } from '../config/gateway-env';
+import type { TestProviderDto } from './provider-test.dto';
+
+/** Connection tests run in the health-monitor; the gateway asks it over the control transport and relays. */
+@Injectable()
+export class ProviderTestService {
+  constructor(
+    @Inject(ENV) private readonly env: GatewayEnv,
+    private readonly control: ControlChannel,
+  ) {}
+
+  testSaved(providerId: string): Promise<ConnectionTestResult> {
+    return this.ask({ providerId });
+  }
+
+  testUnsaved(dto: TestProviderDto): Promise<ConnectionTestResult> {
+    const provider: UnsavedProviderSettings = { kind: dto.kind, baseUrl: dto.baseUrl, routing: dto.routing };
+    for (const key of ['apiKey', 'gatewayId', 'healthPath', 'plugin', 'probe', 'models'] as const) {
+      if (dto[key] !== undefined) {
+        Object.assign(provider, { [key]: dto[key] });
+      }
+    }
+    return this.ask({ provider });
+  }
+
+  private async ask(request: HealthProbeRequest): Promise<ConnectionTestResult> {
+    const reply = await this.control.request<HealthProbeReply>(ControlPattern.HealthProbe, request, {
+      service: 'health monitor',
+      timeoutMs: this.env.CONNECTION_TEST_TIMEOUT_MS,
+    });
+    if (reply.ok) {
+      return reply.result;
+    }
+    switch (reply.reason) {
+      case 'provider_not_found':
+        throw new GatewayError(ErrorCode.NotFound, reply.message, { param: 'id' });
+      case 'gateway_not_found':
+        throw new GatewayError(ErrorCode.NotFound, reply.message, { param: 'gatewayId' });
+      case 'invalid_request':
+        throw new GatewayError(ErrorCode.InvalidRequest, reply.message);
+    }
+  }
+}

@@ -1,0 +1,166 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  AdapterRegistry,
+  HttpPool,
+  probeRoute,
+  suggestRoute,
+  type ProbeProvider,
+  type RouteProbe,
+} from '@aigw/adapters';
+import type {
+  ConnectionTestResult,
+  GatewaySpec,
+  HealthProbeRefusal,
+  HealthProbeReply,
+  ProviderSpec,
+  RouteCheck,
+  RoutingMethod,
+} from '@aigw/core';
+import { CatalogService, ENV } from '@aigw/platform';
+import type { MonitorEnv } from '../config/monitor-env';
+import { readHealthProbeRequest } from './health-probe-request';
+
+/** A provider with the routing that decides which routes a probe takes. */
+export interface ProbeSubject {
+  provider: ProbeProvider;
+  routing: RoutingMethod;
+  /** The provider's gateway, when it has one (required for `gateway`; `auto` without one probes direct only). */
+  gateway?: GatewaySpec;
+}
+
+/** The probe view of a catalog provider: its models by upstream name, enabled ones first. */
+export function probeProviderOf(p: ProviderSpec): ProbeProvider {
+  const models = [...p.models.filter((m) => m.enabled), ...p.models.filter((m) => !m.enabled)];
+  return {
+    id: p.id,
+    kind: p.kind,
+    baseUrl: p.baseUrl,
+    ...(p.apiKey === undefined ? {} : { apiKey: p.apiKey }),
+    ...(p.plugin === undefined ? {} : { plugin: p.plugin }),
+    ...(p.healthPath === undefined ? {} : { healthPath: p.healthPath }),
+    ...(p.probe === undefined ? {} : { probe: p.probe }),
+    models: models.map((m) => m.upstreamName ?? m.name),
+  };
+}
+
+function refuse(reason: HealthProbeRefusal, message: string): HealthProbeReply {
+  return { ok: false, reason, message };
+}
+
+/** The contract's route result: the error class stays inside the monitor. */
+function routeCheck({ errorClass: _errorClass, ...check }: RouteProbe): RouteCheck {
+  return check;
+}
+
+/**
+ * The on-demand connection test (`health.probe`): probes a saved provider (read fresh from the database, so a
+ * change saved a moment ago is what gets tested) or unsaved settings on the routes its routing uses, and says
+ * when the gateway would work where direct does not. `probeRoutes` is the same probe for scheduled checks.
+ */
+@Injectable()
+export class ConnectionTestService implements OnApplicationShutdown {
+  // Sockets of on-demand tests are closed after each test; short keep-alive for the rest.
+  private readonly pool = new HttpPool({ keepAliveTimeoutMs: 2_000 });
+  private readonly adapters = new AdapterRegistry(this.pool);
+  private seq = 0;
+
+  constructor(
+    @Inject(ENV) private readonly env: MonitorEnv,
+    private readonly catalog: CatalogService,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.pool.destroy();
+  }
+
+  /** Answers one `health.probe` message. Never rejects for a failing provider: that is a result. */
+  async handle(message: unknown): Promise<HealthProbeReply> {
+    const request = readHealthProbeRequest(message);
+    if (typeof request === 'string') {
+      return refuse('invalid_request', request);
+    }
+    await this.catalog.reload();
+    const gateways = this.catalog.current.gateways;
+    let subject: ProbeSubject;
+    let providerId: string | null;
+    let gatewayId: string | undefined;
+    if ('providerId' in request) {
+      const saved = this.catalog.provider(request.providerId);
+      if (saved === undefined) {
+        return refuse('provider_not_found', `No provider '${request.providerId}'.`);
+      }
+      providerId = saved.id;
+      gatewayId = saved.gateway;
+      subject = { provider: probeProviderOf(saved), routing: saved.routing };
+    } else {
+      const { provider: s } = request;
+      providerId = null;
+      gatewayId = s.gatewayId;
+      subject = {
+        provider: {
+          id: 'unsaved',
+          kind: s.kind,
+          baseUrl: s.baseUrl,
+          ...(s.apiKey === undefined ? {} : { apiKey: s.apiKey }),
+          ...(s.plugin === undefined ? {} : { plugin: s.plugin }),
+          ...(s.healthPath === undefined ? {} : { healthPath: s.healthPath }),
+          ...(s.probe === undefined ? {} : { probe: s.probe }),
+          models: s.models ?? [],
+        },
+        routing: s.routing,
+      };
+    }
+    if (gatewayId !== undefined) {
+      const gateway = gateways.find((g) => g.id === gatewayId);
+      if (gateway === undefined) {
+        return refuse('gateway_not_found', `No gateway '${gatewayId}'.`);
+      }
+      subject.gateway = gateway;
+    }
+    if (subject.routing === 'gateway' && subject.gateway === undefined) {
+      return refuse('invalid_request', "Routing 'gateway' needs a gatewayId.");
+    }
+    const poolKey = `test-${++this.seq}`;
+    try {
+      const routes = await this.probeRoutes(subject, { poolKey });
+      const result: ConnectionTestResult = { providerId, routes: routes.map(routeCheck) };
+      const suggestion = suggestRoute(
+        { id: providerId ?? 'unsaved', routing: subject.routing, ...(gatewayId === undefined ? {} : { gatewayId }) },
+        routes,
+      );
+      if (suggestion !== undefined) {
+        result.suggestion = suggestion;
+      }
+      return { ok: true, result };
+    } finally {
+      // A one-off test leaves no sockets behind (an unsaved provider may never be tested again).
+      await this.pool.closePoolKey(poolKey);
+    }
+  }
+
+  /**
+   * Probes the routes a provider's routing uses, concurrently: `direct`, `gateway`, or both (direct first) for
+   * `auto` (direct only when it has no gateway). Never rejects.
+   */
+  probeRoutes(subject: ProbeSubject, opts: { timeoutMs?: number; poolKey?: string } = {}): Promise<RouteProbe[]> {
+    const timeoutMs = opts.timeoutMs ?? this.env.PROBE_TIMEOUT_MS;
+    const common = {
+      adapters: this.adapters,
+      provider: subject.provider,
+      timeoutMs,
+      ...(opts.poolKey === undefined ? {} : { poolKey: opts.poolKey }),
+    };
+    const direct = (): Promise<RouteProbe> => probeRoute({ ...common, route: 'direct' });
+    const viaGateway = (gateway: GatewaySpec): Promise<RouteProbe> =>
+      probeRoute({ ...common, route: 'gateway', gateway });
+    const { gateway } = subject;
+    switch (subject.routing) {
+      case 'direct':
+        return Promise.all([direct()]);
+      case 'gateway':
+        return gateway === undefined ? Promise.resolve([]) : Promise.all([viaGateway(gateway)]);
+      case 'auto':
+        return Promise.all(gateway === undefined ? [direct()] : [direct(), viaGateway(gateway)]);
+    }
+  }
+}

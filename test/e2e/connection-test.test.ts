@@ -1,0 +1,213 @@
+import { freePort, ProviderSimulator } from '@aigw/testing';
+import type { ConnectionTestResult } from '@aigw/core';
+import { TestSystem } from './harness';
+
+const GATEWAY_KEY = 'sk-litellm-master-e2e-0123456789';
+const SIM_KEY = 'sk-sim-secret-e2e-0123456789';
+const UNSAVED_KEY = 'sk-unsaved-form-key-0123456789';
+
+interface Envelope {
+  error: { message: string; type: string; code: string; param: string | null };
+}
+
+/**
+ * The connection test end to end: the real api-gateway asks the real health-monitor over the control transport
+ * (`health.probe`); a second simulator plays the LiteLLM proxy.
+ */
+describe('connection test (POST /api/v1/ai/admin/providers[/:id]/test)', () => {
+  const proxy = new ProviderSimulator({ models: ['glm-4.6', 'gpt-4o-mini'], requireAuth: true }, { name: 'litellm' });
+  let closedPort = 0;
+  let system: TestSystem;
+
+  const test = async <T = ConnectionTestResult>(
+    route: string,
+    body?: unknown,
+    key = system.adminKey,
+  ): Promise<{ status: number; body: T; text: string }> => {
+    const res = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/providers${route}`, {
+      method: 'POST',
+      headers: system.headers(key),
+      body: JSON.stringify(body ?? {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: JSON.parse(text) as T, text };
+  };
+  const completions = (sim: ProviderSimulator): number => sim.stats().byRoute['POST /v1/chat/completions'] ?? 0;
+
+  beforeAll(async () => {
+    await proxy.start();
+    closedPort = await freePort();
+    system = await new TestSystem({
+      appEnv: { 'health-monitor': { PROBE_TIMEOUT_MS: '2000' } },
+      catalog: (s) => `gateways:
+  - { id: litellm, baseUrl: ${proxy.url}/v1, apiKey: ${GATEWAY_KEY}, timeoutMs: 5000 }
+providers:
+  - id: zai
+    kind: openai
+    baseUrl: http://127.0.0.1:${closedPort}/api/paas/v4
+    apiKey: sk-zai-secret-0123456789
+    routing: auto
+    gateway: litellm
+    models:
+      - { name: glm-4.6, promptPer1k: 0.0006, completionPer1k: 0.0022, contextWindow: 128000 }
+  - id: sim
+    kind: openai
+    baseUrl: ${s.sim.url}/v1
+    apiKey: ${SIM_KEY}
+    models:
+      - { name: sim-gpt, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192 }
+  - id: sim-billed
+    kind: openai
+    baseUrl: ${s.sim.url}/v1
+    apiKey: ${SIM_KEY}
+    probe: completion
+    models:
+      - { name: sim-gpt, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192 }
+  - id: keyless
+    kind: openai
+    baseUrl: ${proxy.url}/v1
+    models:
+      - { name: glm-4.6, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192 }
+`,
+    }).start();
+  });
+
+  afterAll(async () => {
+    await system?.stop();
+    await proxy.stop();
+  });
+
+  beforeEach(() => {
+    system.sim.reset();
+    proxy.reset();
+  });
+
+  it('auto provider refused directly but served by the gateway: says so and suggests the gateway', async () => {
+    const res = await test('/zai/test');
+    expect(res.status).toBe(200);
+    expect(res.body.providerId).toBe('zai');
+    const [direct, gateway] = res.body.routes;
+    expect(direct).toMatchObject({ route: 'direct', ok: false, diagnosis: { code: 'connection_refused' } });
+    expect(direct.diagnosis?.message).toContain(`127.0.0.1:${closedPort}`);
+    expect(gateway).toMatchObject({ route: 'gateway', ok: true, status: 200 });
+    expect(gateway.models).toEqual(['glm-4.6', 'gpt-4o-mini']);
+    expect(res.body.suggestion).toMatchObject({
+      code: 'use_gateway',
+      yaml: 'routing: gateway\ngateway: litellm\n',
+      patch: { routing: 'gateway', gatewayId: 'litellm' },
+    });
+    expect(res.body.suggestion?.message).toContain('route this provider through the gateway');
+    // The proxy was asked for its model list, with the gateway's key, and never for a completion.
+    expect(proxy.stats()).toMatchObject({ byRoute: { 'GET /v1/models': 1 }, authorized: 1 });
+    for (const secret of [GATEWAY_KEY, 'sk-zai-secret-0123456789']) {
+      expect(res.text).not.toContain(secret);
+    }
+  });
+
+  it('a working direct provider lists its models, without a completion; an opted-in one sends exactly one', async () => {
+    const ok = await test('/sim/test');
+    expect(ok.status).toBe(200);
+    expect(ok.body).toEqual({
+      providerId: 'sim',
+      routes: [
+        {
+          route: 'direct',
+          ok: true,
+          latencyMs: expect.any(Number) as number,
+          status: 200,
+          models: expect.any(Array) as string[],
+        },
+      ],
+    });
+    expect(system.sim.stats().byRoute).toEqual({ 'GET /v1/models': 1 });
+    expect(completions(system.sim)).toBe(0);
+
+    const billed = await test('/sim-billed/test');
+    expect(billed.body.routes[0]).toMatchObject({ route: 'direct', ok: true });
+    expect(completions(system.sim)).toBe(1);
+  });
+
+  it('a provider without its key is diagnosed unauthorized, saying where to set it', async () => {
+    const res = await test('/keyless/test');
+    expect(res.body.routes[0]).toMatchObject({ ok: false, status: 401, diagnosis: { code: 'unauthorized' } });
+    expect(res.body.routes[0].diagnosis?.suggestion).toContain('apiKey');
+    expect(res.body.suggestion).toBeUndefined();
+  });
+
+  it('tests unsaved settings, never echoing the key; a wrong path is not_found', async () => {
+    const res = await test('/test', { kind: 'openai', baseUrl: system.sim.url, apiKey: UNSAVED_KEY });
+    expect(res.status).toBe(200);
+    expect(res.body.providerId).toBeNull();
+    expect(res.body.routes).toHaveLength(1);
+    expect(res.body.routes[0]).toMatchObject({
+      route: 'direct',
+      ok: false,
+      status: 404,
+      diagnosis: { code: 'not_found' },
+    });
+    expect(res.body.routes[0].diagnosis?.suggestion).toContain('/v1');
+    expect(system.sim.stats().authorized).toBe(1);
+    expect(res.text).not.toContain(UNSAVED_KEY);
+    expect(system.apps.flatMap((a) => a.output).join('')).not.toContain(UNSAVED_KEY);
+
+    const auto = await test('/test', {
+      kind: 'openai',
+      baseUrl: `http://127.0.0.1:${closedPort}/v1`,
+      routing: 'auto',
+      gatewayId: 'litellm',
+      models: ['glm-4.6'],
+    });
+    expect(auto.body.routes.map((r) => [r.route, r.ok])).toEqual([
+      ['direct', false],
+      ['gateway', true],
+    ]);
+    expect(auto.body.suggestion?.patch).toEqual({ routing: 'gateway', gatewayId: 'litellm' });
+    expect(completions(system.sim) + completions(proxy)).toBe(0);
+  });
+
+  it('400 for invalid settings, 404 for an unknown provider or gateway, in the error envelope', async () => {
+    const missing = await test<Envelope>('/test', { baseUrl: 'http://x/v1' });
+    expect([missing.status, missing.body.error.param]).toEqual([400, 'kind']);
+    const noGateway = await test<Envelope>('/test', { kind: 'openai', baseUrl: 'http://x/v1', routing: 'gateway' });
+    expect([noGateway.status, noGateway.body.error.param]).toEqual([400, 'gatewayId']);
+    const badUrl = await test<Envelope>('/test', { kind: 'openai', baseUrl: 'ftp://x', apiKey: UNSAVED_KEY });
+    expect([badUrl.status, badUrl.body.error.param]).toEqual([400, 'baseUrl']);
+    expect(badUrl.text).not.toContain(UNSAVED_KEY);
+
+    const unknown = await test<Envelope>('/nope/test');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error).toMatchObject({ code: 'not_found', param: 'id' });
+    const unknownGateway = await test<Envelope>('/test', {
+      kind: 'openai',
+      baseUrl: 'http://x/v1',
+      routing: 'auto',
+      gatewayId: 'nope',
+    });
+    expect([unknownGateway.status, unknownGateway.body.error.param]).toEqual([404, 'gatewayId']);
+  });
+
+  it('admin only: a user key gets 403', async () => {
+    const user = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/users`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ name: 'probe-user' }),
+    }).then((r) => r.json() as Promise<{ id: string }>);
+    const key = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/keys`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ userId: user.id }),
+    }).then((r) => r.json() as Promise<{ key: string }>);
+    expect((await test<Envelope>('/sim/test', undefined, key.key)).status).toBe(403);
+    expect(system.sim.stats().total).toBe(0);
+  });
+
+  it('503 with a clear message when the monitor is not running', async () => {
+    const monitor = system.apps.find((a) => a.name === 'health-monitor');
+    monitor?.child.kill('SIGTERM');
+    await monitor?.exited;
+    const res = await test<Envelope>('/sim/test');
+    expect(res.status).toBe(503);
+    expect(res.body.error).toMatchObject({ code: 'service_unavailable' });
+    expect(res.body.error.message).toContain('health monitor is not running');
+  });
+});
