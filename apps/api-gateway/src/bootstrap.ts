@@ -5,6 +5,7 @@ import { QueueBoard } from './admin/queue-board';
 import { AppModule } from './app.module';
 import type { GatewayEnv } from './config/gateway-env';
 import { installApiDocs } from './docs/openapi';
+import { defaultConsoleDir, installConsole } from './http/console-files';
 import { HttpMetrics } from './http/http-metrics';
 import { installRequestContext } from './http/request-context';
 import { installYamlBody } from './http/yaml-body';
@@ -27,6 +28,7 @@ export async function createGatewayApp(env: GatewayEnv): Promise<NestFastifyAppl
       app.get(HttpMetrics).install(fastify);
       installApiDocs(fastify, app, APP_VERSION);
       app.get(QueueBoard).install(fastify);
+      installConsole(fastify, defaultConsoleDir());
     },
   });
   // `provider.changed` from another replica's admin change reloads this one's catalog too. Not inheriting the

@@ -1,0 +1,133 @@
+/** The console's only way to the gateway: same origin, bearer key from session storage, errors from the envelope. */
+
+const KEY_STORAGE = 'aigw.console.key';
+
+export type Role = 'user' | 'admin';
+
+export function storedKey(): string | null {
+  return sessionStorage.getItem(KEY_STORAGE);
+}
+
+export function storeKey(key: string | null): void {
+  if (key === null) {
+    sessionStorage.removeItem(KEY_STORAGE);
+  } else {
+    sessionStorage.setItem(KEY_STORAGE, key);
+  }
+}
+
+/** A failed API call: the envelope's message (what the screens show), status and code. */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string | null,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+interface Envelope {
+  error?: { message?: string; code?: string | null };
+}
+
+/** The message of an error envelope, or a plain description when the body is not one. */
+export async function errorOf(res: Response): Promise<ApiError> {
+  let message = `${res.status} ${res.statusText || 'error'}`;
+  let code: string | null = null;
+  try {
+    const body = (await res.json()) as Envelope;
+    if (typeof body.error?.message === 'string') {
+      message = body.error.message;
+      code = body.error.code ?? null;
+    }
+  } catch {
+    // Not JSON (a proxy's page): the status line says enough.
+  }
+  return new ApiError(message, res.status, code);
+}
+
+export interface RequestOptions {
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  body?: unknown;
+  /** A raw body (e.g. YAML) with its content type, instead of JSON. */
+  raw?: { text: string; contentType: string };
+  key?: string | null;
+  signal?: AbortSignal;
+}
+
+/** Sends a request with the session's key; the response, or an ApiError with the API's message. */
+export async function send(path: string, opts: RequestOptions = {}): Promise<Response> {
+  const headers: Record<string, string> = {};
+  const key = opts.key === undefined ? storedKey() : opts.key;
+  if (key !== null) {
+    headers.authorization = `Bearer ${key}`;
+  }
+  let body: string | undefined;
+  if (opts.raw !== undefined) {
+    headers['content-type'] = opts.raw.contentType;
+    body = opts.raw.text;
+  } else if (opts.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(opts.body);
+  }
+  let res: Response;
+  try {
+    res = await fetch(path, { method: opts.method ?? 'GET', headers, body, signal: opts.signal });
+  } catch (err) {
+    if (err instanceof DOMException && err.name === 'AbortError') {
+      throw err;
+    }
+    throw new ApiError('The gateway cannot be reached.', 0, null);
+  }
+  if (!res.ok) {
+    throw await errorOf(res);
+  }
+  return res;
+}
+
+/** JSON of a successful call (undefined for 204). */
+export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T> {
+  const res = await send(path, opts);
+  if (res.status === 204) {
+    return undefined as T;
+  }
+  return (await res.json()) as T;
+}
+
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A query string of the defined values. */
+export function qs(params: Record<string, string | number | undefined | null>): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== '') {
+      p.set(k, String(v));
+    }
+  }
+  const s = p.toString();
+  return s === '' ? '' : `?${s}`;
+}
+
+/** A nil UUID: an admin lists its keys (none), anyone else gets 403. Reads nothing of anyone. */
+const NIL_USER = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * Checks a key and finds its role. There is no "who am I" endpoint: the caller's own usage view checks the key
+ * (401 otherwise), and an admin-only read that returns nothing tells an admin (200) from a user (403).
+ */
+export async function signIn(key: string): Promise<{ role: Role; tier: string }> {
+  const usage = await api<{ quota: { tier: string } }>('/api/v1/ai/usage', { key });
+  try {
+    await api(`/api/v1/ai/admin/keys${qs({ userId: NIL_USER })}`, { key });
+    return { role: 'admin', tier: usage.quota.tier };
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 403) {
+      return { role: 'user', tier: usage.quota.tier };
+    }
+    throw err;
+  }
+}

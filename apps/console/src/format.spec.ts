@@ -1,0 +1,30 @@
+import { formatMs, formatPercent, formatUsd, healthColour } from './format';
+
+describe('console formats', () => {
+  it('shows fractions of a cent with enough digits and no trailing zeros', () => {
+    expect(formatUsd(0)).toBe('$0');
+    expect(formatUsd(12.5)).toBe('$12.5');
+    expect(formatUsd(1234.567)).toBe('$1234.57');
+    expect(formatUsd(0.0375)).toBe('$0.0375');
+    expect(formatUsd(0.000015)).toBe('$0.000015');
+    expect(formatUsd(null)).toBe('—');
+    expect(formatUsd(Number.NaN)).toBe('—');
+  });
+
+  it('percentages from ratios, durations in ms or s', () => {
+    expect(formatPercent(0.5)).toBe('50%');
+    expect(formatPercent(0.9876)).toBe('98.8%');
+    expect(formatPercent(undefined)).toBe('—');
+    expect(formatMs(12.4)).toBe('12 ms');
+    expect(formatMs(1500)).toBe('1.5 s');
+    expect(formatMs(2000)).toBe('2 s');
+  });
+
+  it('maps health and circuit states to the traffic light', () => {
+    expect(healthColour('healthy')).toBe('green');
+    expect(healthColour('degraded')).toBe('yellow');
+    expect(healthColour('failing')).toBe('red');
+    expect(healthColour('unknown')).toBe('grey');
+    expect(healthColour(undefined)).toBe('grey');
+  });
+});

@@ -1,0 +1,75 @@
+/** Display formats: numbers come from the APIs, these only shape them. */
+
+export function formatUsd(usd: number | null | undefined): string {
+  if (usd === null || usd === undefined || !Number.isFinite(usd)) {
+    return '—';
+  }
+  if (usd === 0) {
+    return '$0';
+  }
+  const abs = Math.abs(usd);
+  // Per-request costs are fractions of a cent: keep enough digits to see them.
+  const digits = abs >= 1 ? 2 : abs >= 0.01 ? 4 : 6;
+  return `${usd < 0 ? '-' : ''}$${abs.toFixed(digits).replace(/(\.\d*?[1-9])0+$/, '$1')}`;
+}
+
+export function formatCount(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) {
+    return '—';
+  }
+  return Math.round(n).toLocaleString('en-US');
+}
+
+/** A ratio in [0, 1] as a percentage. */
+export function formatPercent(ratio: number | null | undefined, digits = 1): string {
+  if (ratio === null || ratio === undefined || !Number.isFinite(ratio)) {
+    return '—';
+  }
+  return `${(ratio * 100).toFixed(digits).replace(/\.0+$/, '')}%`;
+}
+
+export function formatMs(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) {
+    return '—';
+  }
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2).replace(/\.?0+$/, '')} s` : `${Math.round(ms)} ms`;
+}
+
+/** Price per 1k tokens: prompt / completion. */
+export function formatPrice(promptPer1k: number, completionPer1k: number): string {
+  return `${formatUsd(promptPer1k)} / ${formatUsd(completionPer1k)}`;
+}
+
+export function formatDateTime(iso: string | null | undefined): string {
+  if (iso === null || iso === undefined || iso === '') {
+    return '—';
+  }
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
+}
+
+export type HealthColour = 'green' | 'yellow' | 'red' | 'grey';
+
+/** The monitor's statuses (and the models listing's) as the traffic-light the screens show. */
+export function healthColour(status: string | null | undefined): HealthColour {
+  switch (status ?? '') {
+    case 'healthy':
+    case 'closed':
+      return 'green';
+    case 'degraded':
+    case 'half-open':
+    case 'half_open':
+      return 'yellow';
+    case 'failing':
+    case 'open':
+    case 'down':
+      return 'red';
+    default:
+      return 'grey';
+  }
+}
+
+/** `YYYY-MM-DD` of a date in UTC, for date inputs and day buckets. */
+export function isoDay(d: Date): string {
+  return d.toISOString().slice(0, 10);
+}

@@ -1,0 +1,120 @@
+import { useState } from 'preact/hooks';
+import { api, qs, send } from '../api';
+import { useAction } from '../hooks';
+import { ActionNote, Field, Section, download } from '../ui';
+
+const CONFIG = '/api/v1/ai/admin/config';
+type Format = 'yaml' | 'json';
+
+const CONTENT_TYPE: Record<Format, string> = { yaml: 'application/yaml', json: 'application/json' };
+
+function guessFormat(text: string): Format {
+  return /^\s*[{[]/.test(text) ? 'json' : 'yaml';
+}
+
+export function ConfigScreen() {
+  const [format, setFormat] = useState<Format>('yaml');
+  const [exported, setExported] = useState<string | null>(null);
+  const [exp, runExport] = useAction();
+  const [input, setInput] = useState('');
+  const [diff, setDiff] = useState<{ for: string; body: unknown } | null>(null);
+  const [imp, runImport] = useAction();
+
+  const importRaw = (dryRun: boolean) =>
+    api<unknown>(`${CONFIG}/import${qs({ dryRun: dryRun ? 'true' : undefined })}`, {
+      method: 'POST',
+      raw: { text: input, contentType: CONTENT_TYPE[guessFormat(input)] },
+    });
+
+  return (
+    <>
+      <Section title="Export">
+        <div class="toolbar">
+          <Field label="Format">
+            <select value={format} onChange={(e) => setFormat(e.currentTarget.value as Format)}>
+              <option value="yaml">YAML</option>
+              <option value="json">JSON</option>
+            </select>
+          </Field>
+          <button
+            type="button"
+            disabled={exp.busy}
+            onClick={() =>
+              void runExport(async () => {
+                const res = await send(`${CONFIG}/export${qs({ format })}`);
+                setExported(await res.text());
+                return null;
+              })
+            }
+          >
+            Export
+          </button>
+          <button
+            type="button"
+            class="secondary"
+            disabled={exported === null}
+            onClick={() =>
+              exported !== null &&
+              download(`aigw-config.${format === 'yaml' ? 'yaml' : 'json'}`, exported, CONTENT_TYPE[format])
+            }
+          >
+            Download
+          </button>
+        </div>
+        <ActionNote action={exp} />
+        {exported !== null && (
+          <Field label="Exported configuration (secrets left out)">
+            <textarea readOnly rows={14} class="code" value={exported} data-export />
+          </Field>
+        )}
+      </Section>
+      <Section title="Import">
+        <Field label="Configuration to import (YAML or JSON)">
+          <textarea
+            rows={10}
+            class="code"
+            value={input}
+            onInput={(e) => {
+              setInput(e.currentTarget.value);
+              setDiff(null);
+            }}
+          />
+        </Field>
+        <div class="buttons">
+          <button
+            type="button"
+            disabled={imp.busy || input.trim() === ''}
+            onClick={() =>
+              void runImport(async () => {
+                setDiff({ for: input, body: await importRaw(true) });
+                return 'Dry run: nothing changed yet. Review the changes, then apply.';
+              })
+            }
+          >
+            Preview changes (dry run)
+          </button>
+          <button
+            type="button"
+            class="danger"
+            disabled={imp.busy || diff === null || diff.for !== input}
+            onClick={() =>
+              void runImport(async () => {
+                await importRaw(false);
+                setDiff(null);
+                return 'Configuration imported.';
+              })
+            }
+          >
+            Apply
+          </button>
+        </div>
+        <ActionNote action={imp} />
+        {diff !== null && (
+          <Field label="Changes the import would make">
+            <textarea readOnly rows={12} class="code" value={JSON.stringify(diff.body, null, 2)} data-diff />
+          </Field>
+        )}
+      </Section>
+    </>
+  );
+}

@@ -1,0 +1,126 @@
+import { useState } from 'preact/hooks';
+import { api } from '../api';
+import { formatMs } from '../format';
+import { useAction, useLoad } from '../hooks';
+import { listOf, type ConnectionTest, type GatewayItem } from '../types';
+import { ActionNote, Empty, Field, Loaded, Section } from '../ui';
+
+const GATEWAYS = '/api/v1/ai/admin/gateways';
+
+function GatewayForm({ existing, onSaved }: { existing: GatewayItem | null; onSaved: () => void }) {
+  const [id, setId] = useState(existing?.id ?? 'litellm');
+  const [baseUrl, setBaseUrl] = useState(existing?.baseUrl ?? '');
+  const [apiKey, setApiKey] = useState('');
+  const [tested, setTested] = useState<{ for: string; result: ConnectionTest } | null>(null);
+  const [test, runTest] = useAction();
+  const [save, runSave] = useAction();
+  const fingerprint = `${id}\n${baseUrl}\n${apiKey}`;
+  const passed = tested !== null && tested.for === fingerprint && tested.result.routes.some((r) => r.ok);
+
+  return (
+    <form
+      aria-label="Gateway settings"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void runSave(async () => {
+          const body: Record<string, unknown> = { baseUrl };
+          if (apiKey !== '') {
+            body.apiKey = apiKey;
+          }
+          if (existing === null) {
+            await api(GATEWAYS, { method: 'POST', body: { id, ...body } });
+          } else {
+            await api(`${GATEWAYS}/${encodeURIComponent(existing.id)}`, { method: 'PATCH', body });
+          }
+          setApiKey('');
+          onSaved();
+          return 'Gateway saved.';
+        });
+      }}
+    >
+      <div class="toolbar">
+        <Field label="Gateway id">
+          <input value={id} disabled={existing !== null} required onInput={(e) => setId(e.currentTarget.value)} />
+        </Field>
+        <Field label="LiteLLM endpoint (base URL)">
+          <input
+            type="url"
+            required
+            value={baseUrl}
+            onInput={(e) => setBaseUrl(e.currentTarget.value)}
+            placeholder="http://litellm:4000"
+          />
+        </Field>
+        <Field
+          label="Gateway API key"
+          hint={existing?.hasApiKey ? 'A key is stored; leave empty to keep it.' : 'Write-only.'}
+        >
+          <input type="password" autoComplete="off" value={apiKey} onInput={(e) => setApiKey(e.currentTarget.value)} />
+        </Field>
+      </div>
+      <div class="buttons">
+        <button
+          type="button"
+          disabled={test.busy || baseUrl === ''}
+          onClick={() =>
+            void runTest(async () => {
+              // The monitor's connection test also takes settings that are not saved yet.
+              const result = await api<ConnectionTest>(`/api/v1/ai/admin/providers/${encodeURIComponent(id)}/test`, {
+                method: 'POST',
+                body: { kind: 'openai', baseUrl, apiKey: apiKey || undefined, routing: 'direct' },
+              });
+              setTested({ for: fingerprint, result });
+              return null;
+            })
+          }
+        >
+          Test
+        </button>
+        <button type="submit" disabled={save.busy || !passed} title={passed ? undefined : 'Test these settings first'}>
+          Save
+        </button>
+      </div>
+      <ActionNote action={test} />
+      {tested !== null && (
+        <ul class="test-result" aria-label="Gateway test">
+          {tested.result.routes.map((r) => (
+            <li key={r.route} class={r.ok ? 'ok' : 'fail'}>
+              {r.route}: {r.ok ? 'works' : 'fails'} in {formatMs(r.latencyMs)}
+              {r.diagnosis && (
+                <div class="diagnosis">
+                  {r.diagnosis.message} <div class="suggestion">Suggestion: {r.diagnosis.suggestion}</div>
+                </div>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+      <ActionNote action={save} />
+    </form>
+  );
+}
+
+export function GatewayScreen() {
+  const load = useLoad(async () => listOf(await api<{ data: GatewayItem[] }>(GATEWAYS)), []);
+  return (
+    <Loaded load={load} what="gateways">
+      {(list) => (
+        <>
+          {list.length === 0 && (
+            <Empty>No gateway is configured: providers on the gateway route have nowhere to go.</Empty>
+          )}
+          {list.map((g) => (
+            <Section key={g.id} title={`Gateway ${g.name ?? g.id}`}>
+              <GatewayForm existing={g} onSaved={load.reload} />
+            </Section>
+          ))}
+          {list.length === 0 && (
+            <Section title="Add the LiteLLM gateway">
+              <GatewayForm existing={null} onSaved={load.reload} />
+            </Section>
+          )}
+        </>
+      )}
+    </Loaded>
+  );
+}

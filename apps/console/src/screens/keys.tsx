@@ -1,0 +1,323 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api, qs } from '../api';
+import { formatCount, formatDateTime, formatUsd } from '../format';
+import { useAction, useLoad } from '../hooks';
+import { listOf, type KeyItem, type QuotaItem, type UserItem } from '../types';
+import { ActionNote, Empty, Field, Loaded, Section } from '../ui';
+
+const ADMIN = '/api/v1/ai/admin';
+
+function NewKey({ secret }: { secret: string }) {
+  const [copied, setCopied] = useState<string | null>(null);
+  return (
+    <div class="new-key" role="status">
+      <p>This key is shown once: copy it now.</p>
+      <Field label="New API key">
+        <input readOnly value={secret} data-new-key onFocus={(e) => e.currentTarget.select()} />
+      </Field>
+      <button
+        type="button"
+        onClick={() =>
+          void navigator.clipboard.writeText(secret).then(
+            () => setCopied('Copied.'),
+            () => setCopied('Copy failed: select the key and copy it by hand.'),
+          )
+        }
+      >
+        Copy
+      </button>
+      {copied && <span class="muted"> {copied}</span>}
+    </div>
+  );
+}
+
+function CreateUser({ onCreated }: { onCreated: () => void }) {
+  const [name, setName] = useState('');
+  const [tier, setTier] = useState('');
+  const [action, run] = useAction();
+  return (
+    <form
+      class="inline-form"
+      aria-label="Create user"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void run(async () => {
+          await api(`${ADMIN}/users`, { method: 'POST', body: tier === '' ? { name } : { name, tier } });
+          setName('');
+          onCreated();
+          return `User ${name} created.`;
+        });
+      }}
+    >
+      <Field label="User name">
+        <input required value={name} onInput={(e) => setName(e.currentTarget.value)} />
+      </Field>
+      <Field label="Tier" hint="Empty: the default tier.">
+        <input value={tier} onInput={(e) => setTier(e.currentTarget.value)} />
+      </Field>
+      <button type="submit" disabled={action.busy}>
+        Create user
+      </button>
+      <ActionNote action={action} />
+    </form>
+  );
+}
+
+function CreateKey({ users, onCreated }: { users: UserItem[]; onCreated: () => void }) {
+  const [userId, setUserId] = useState(users[0]?.id ?? '');
+  const [role, setRole] = useState<'user' | 'admin'>('user');
+  const [name, setName] = useState('');
+  const [secret, setSecret] = useState<string | null>(null);
+  const [action, run] = useAction();
+  useEffect(() => {
+    if (userId === '' && users.length > 0) {
+      setUserId(users[0].id);
+    }
+  }, [users, userId]);
+  return (
+    <form
+      aria-label="Create key"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void run(async () => {
+          const created = await api<KeyItem & { key: string }>(`${ADMIN}/keys`, {
+            method: 'POST',
+            body: name === '' ? { userId, role } : { userId, role, name },
+          });
+          setSecret(created.key);
+          setName('');
+          onCreated();
+          return null;
+        });
+      }}
+    >
+      <div class="toolbar">
+        <Field label="User">
+          <select required value={userId} onChange={(e) => setUserId(e.currentTarget.value)}>
+            {users.map((u) => (
+              <option key={u.id} value={u.id}>
+                {u.name}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field label="Role">
+          <select value={role} onChange={(e) => setRole(e.currentTarget.value as 'user' | 'admin')}>
+            <option value="user">user</option>
+            <option value="admin">admin</option>
+          </select>
+        </Field>
+        <Field label="Key name">
+          <input value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        </Field>
+      </div>
+      <button type="submit" disabled={action.busy || userId === ''}>
+        Create key
+      </button>
+      <ActionNote action={action} />
+      {secret !== null && <NewKey secret={secret} />}
+    </form>
+  );
+}
+
+function KeyList({ keys, reload }: { keys: KeyItem[]; reload: () => void }) {
+  const [action, run] = useAction();
+  if (keys.length === 0) {
+    return <Empty>No key yet.</Empty>;
+  }
+  return (
+    <>
+      <ActionNote action={action} />
+      <div class="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Key</th>
+              <th scope="col">User</th>
+              <th scope="col">Role</th>
+              <th scope="col">Created</th>
+              <th scope="col">Last used</th>
+              <th scope="col">State</th>
+              <th scope="col">Action</th>
+            </tr>
+          </thead>
+          <tbody>
+            {keys.map((k) => (
+              <tr key={k.id} data-key-prefix={k.prefix}>
+                <th scope="row">
+                  <code>{k.prefix}…</code> {k.name && <span class="muted">{k.name}</span>}
+                </th>
+                <td>{k.userName}</td>
+                <td>{k.role}</td>
+                <td>{formatDateTime(k.createdAt)}</td>
+                <td>{formatDateTime(k.lastUsedAt)}</td>
+                <td>
+                  {k.revokedAt
+                    ? `revoked ${formatDateTime(k.revokedAt)}`
+                    : k.expiresAt
+                      ? `expires ${formatDateTime(k.expiresAt)}`
+                      : 'active'}
+                </td>
+                <td>
+                  {!k.revokedAt && (
+                    <button
+                      type="button"
+                      class="danger"
+                      disabled={action.busy}
+                      aria-label={`Revoke key ${k.prefix}`}
+                      onClick={() =>
+                        void run(async () => {
+                          await api(`${ADMIN}/keys/${encodeURIComponent(k.id)}`, { method: 'DELETE' });
+                          reload();
+                          return `Key ${k.prefix}… revoked.`;
+                        })
+                      }
+                    >
+                      Revoke
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
+type LimitField = 'dailyRequestLimit' | 'monthlyRequestLimit' | 'dailySpendLimitUsd' | 'monthlySpendLimitUsd';
+const LIMITS: { field: LimitField; label: string }[] = [
+  { field: 'dailyRequestLimit', label: 'Daily request limit' },
+  { field: 'monthlyRequestLimit', label: 'Monthly request limit' },
+  { field: 'dailySpendLimitUsd', label: 'Daily spend limit (USD)' },
+  { field: 'monthlySpendLimitUsd', label: 'Monthly spend limit (USD)' },
+];
+
+function QuotaEditor({ userId }: { userId: string }) {
+  const load = useLoad(() => api<QuotaItem>(`${ADMIN}/quotas/${encodeURIComponent(userId)}`), [userId]);
+  const [form, setForm] = useState<Record<string, string>>({});
+  const [action, run] = useAction();
+  useEffect(() => {
+    const q = load.data;
+    if (q !== undefined) {
+      setForm({
+        tier: q.tier,
+        ...Object.fromEntries(LIMITS.map((l) => [l.field, q[l.field] === null ? '' : String(q[l.field])])),
+      });
+    }
+  }, [load.data]);
+  return (
+    <Loaded load={load} what="quota">
+      {(q) => (
+        <form
+          aria-label="Quota"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void run(async () => {
+              const body: Record<string, unknown> = { tier: form.tier };
+              for (const l of LIMITS) {
+                body[l.field] = (form[l.field] ?? '') === '' ? null : Number(form[l.field]);
+              }
+              await api(`${ADMIN}/quotas/${encodeURIComponent(userId)}`, { method: 'PUT', body });
+              load.reload();
+              return 'Quota saved.';
+            });
+          }}
+        >
+          <p class="muted">
+            Used: {formatCount(q.dailyRequests)} requests and {formatUsd(q.dailySpendUsd)} today;{' '}
+            {formatCount(q.monthlyRequests)} requests and {formatUsd(q.monthlySpendUsd)} this month.
+          </p>
+          <div class="toolbar">
+            <Field label="Tier">
+              <input value={form.tier ?? ''} onInput={(e) => setForm({ ...form, tier: e.currentTarget.value })} />
+            </Field>
+            {LIMITS.map((l) => (
+              <Field key={l.field} label={l.label} hint="Empty: the tier's limit.">
+                <input
+                  type="number"
+                  min={0}
+                  step="any"
+                  value={form[l.field] ?? ''}
+                  onInput={(e) => setForm({ ...form, [l.field]: e.currentTarget.value })}
+                />
+              </Field>
+            ))}
+          </div>
+          <div class="buttons">
+            <button type="submit" disabled={action.busy}>
+              Save quota
+            </button>
+            <button
+              type="button"
+              class="secondary"
+              disabled={action.busy}
+              onClick={() =>
+                void run(async () => {
+                  await api(`${ADMIN}/quotas/${encodeURIComponent(userId)}/reset`, { method: 'POST' });
+                  load.reload();
+                  return 'Counters reset.';
+                })
+              }
+            >
+              Reset counters
+            </button>
+          </div>
+          <ActionNote action={action} />
+        </form>
+      )}
+    </Loaded>
+  );
+}
+
+export function KeysScreen() {
+  const users = useLoad(async () => listOf(await api<{ data: UserItem[] }>(`${ADMIN}/users`)), []);
+  const keys = useLoad(async () => listOf(await api<{ data: KeyItem[] }>(`${ADMIN}/keys${qs({})}`)), []);
+  const [quotaUser, setQuotaUser] = useState('');
+  return (
+    <>
+      <Section title="Users">
+        <Loaded load={users} what="users">
+          {(list) => (
+            <>
+              {list.length === 0 ? <Empty>No user yet.</Empty> : <p class="muted">{list.length} user(s).</p>}
+              <CreateUser onCreated={users.reload} />
+            </>
+          )}
+        </Loaded>
+      </Section>
+      <Section title="Create a key">
+        <Loaded load={users} what="users">
+          {(list) =>
+            list.length === 0 ? <Empty>Create a user first.</Empty> : <CreateKey users={list} onCreated={keys.reload} />
+          }
+        </Loaded>
+      </Section>
+      <Section title="Keys">
+        <Loaded load={keys} what="keys">
+          {(list) => <KeyList keys={list} reload={keys.reload} />}
+        </Loaded>
+      </Section>
+      <Section title="Quotas">
+        <Loaded load={users} what="users">
+          {(list) => (
+            <>
+              <Field label="User">
+                <select value={quotaUser} onChange={(e) => setQuotaUser(e.currentTarget.value)}>
+                  <option value="">— choose a user —</option>
+                  {list.map((u) => (
+                    <option key={u.id} value={u.id}>
+                      {u.name}
+                    </option>
+                  ))}
+                </select>
+              </Field>
+              {quotaUser !== '' && <QuotaEditor key={quotaUser} userId={quotaUser} />}
+            </>
+          )}
+        </Loaded>
+      </Section>
+    </>
+  );
+}

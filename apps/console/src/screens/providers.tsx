@@ -1,0 +1,450 @@
+import { useState } from 'preact/hooks';
+import { api, qs } from '../api';
+import { Sparkline } from '../charts';
+import { formatDateTime, formatMs, formatPercent } from '../format';
+import { useAction, useLoad } from '../hooks';
+import { listOf, type ConnectionTest, type HealthHistory, type ProviderItem } from '../types';
+import { ActionNote, Badge, Empty, Field, HealthBadge, Loaded, Section } from '../ui';
+
+const ROUTINGS = ['direct', 'gateway', 'auto'];
+const KINDS = ['openai', 'anthropic', 'gemini', 'ollama', 'vllm', 'llamacpp', 'zai'];
+
+const path = (id: string, rest = '') => `/api/v1/ai/admin/providers/${encodeURIComponent(id)}${rest}`;
+
+function circuitOf(p: ProviderItem): string {
+  if (p.circuit === null || p.circuit === undefined) {
+    return '—';
+  }
+  return typeof p.circuit === 'string' ? p.circuit : p.circuit.state;
+}
+
+function suggestionText(t: ConnectionTest): string | null {
+  if (t.suggestion === undefined) {
+    return null;
+  }
+  return typeof t.suggestion === 'string' ? t.suggestion : (t.suggestion.message ?? JSON.stringify(t.suggestion));
+}
+
+/** The monitor suggests the gateway when the direct route fails and the gateway route works. */
+export function suggestsGateway(t: ConnectionTest): boolean {
+  const direct = t.routes.find((r) => r.route === 'direct');
+  const gateway = t.routes.find((r) => r.route === 'gateway');
+  return direct?.ok === false && gateway?.ok === true;
+}
+
+function History({ id }: { id: string }) {
+  const load = useLoad(async () => {
+    const from = new Date(Date.now() - 86_400_000).toISOString();
+    return api<HealthHistory>(path(id, `/health${qs({ from })}`));
+  }, [id]);
+  if (load.state === 'error') {
+    return (
+      <span class="muted small" title={load.error}>
+        history unavailable
+      </span>
+    );
+  }
+  if (load.data === undefined) {
+    return <span class="muted small">…</span>;
+  }
+  const checks = load.data.checks.slice(0, 30).reverse();
+  return (
+    <span class="history">
+      {checks.length === 0 ? (
+        <span class="muted small">no checks yet</span>
+      ) : (
+        <Sparkline checks={checks} label={`${id} health history`} />
+      )}
+      <span class="muted small"> uptime {formatPercent(load.data.uptime)}</span>
+    </span>
+  );
+}
+
+function TestResult({ t, onRoute }: { t: ConnectionTest; onRoute: () => void }) {
+  const suggestion = suggestionText(t);
+  return (
+    <div class="test-result" role="region" aria-label={`Connection test of ${t.providerId}`}>
+      <ul>
+        {t.routes.map((r) => (
+          <li key={r.route} data-route={r.route} class={r.ok ? 'ok' : 'fail'}>
+            <strong>{r.route}</strong>: {r.ok ? 'works' : 'fails'} in {formatMs(r.latencyMs)}
+            {r.status !== undefined && <> (HTTP {r.status})</>}
+            {r.models && r.models.length > 0 && <div class="muted small">models: {r.models.join(', ')}</div>}
+            {r.diagnosis && (
+              <div class="diagnosis" data-code={r.diagnosis.code}>
+                <Badge kind="warn">{r.diagnosis.code}</Badge> {r.diagnosis.message}
+                <div class="suggestion">Suggestion: {r.diagnosis.suggestion}</div>
+              </div>
+            )}
+          </li>
+        ))}
+      </ul>
+      {suggestion !== null && <p class="suggestion">{suggestion}</p>}
+      {suggestsGateway(t) && (
+        <button type="button" onClick={onRoute}>
+          Route {t.providerId} through the gateway
+        </button>
+      )}
+    </div>
+  );
+}
+
+function EditForm({ p, onSaved }: { p: ProviderItem; onSaved: () => void }) {
+  const [baseUrl, setBaseUrl] = useState(p.baseUrl ?? '');
+  const [routing, setRouting] = useState(p.routing ?? 'direct');
+  const [apiKey, setApiKey] = useState('');
+  const [action, run] = useAction();
+  return (
+    <form
+      class="inline-form"
+      aria-label={`Edit ${p.id}`}
+      onSubmit={(e) => {
+        e.preventDefault();
+        void run(async () => {
+          const body: Record<string, unknown> = { baseUrl, routing };
+          if (apiKey !== '') {
+            body.apiKey = apiKey;
+          }
+          await api(path(p.id), { method: 'PATCH', body });
+          setApiKey('');
+          onSaved();
+          return `${p.id} saved.`;
+        });
+      }}
+    >
+      <Field label="Base URL">
+        <input type="url" value={baseUrl} onInput={(e) => setBaseUrl(e.currentTarget.value)} />
+      </Field>
+      <Field label="Routing">
+        <select value={routing} onChange={(e) => setRouting(e.currentTarget.value)}>
+          {ROUTINGS.map((r) => (
+            <option key={r} value={r}>
+              {r}
+            </option>
+          ))}
+        </select>
+      </Field>
+      <Field label="API key" hint="Write-only: leave empty to keep the stored key.">
+        <input type="password" autoComplete="off" value={apiKey} onInput={(e) => setApiKey(e.currentTarget.value)} />
+      </Field>
+      <button type="submit" disabled={action.busy}>
+        Save
+      </button>
+      <ActionNote action={action} />
+    </form>
+  );
+}
+
+function DiscoveredModels({ id }: { id: string }) {
+  const load = useLoad(
+    () =>
+      api<{ discovered?: string[]; unlisted?: string[]; missing?: string[]; catalog?: string[]; [k: string]: unknown }>(
+        path(id, '/models'),
+      ),
+    [id],
+  );
+  const [action, run] = useAction();
+  return (
+    <Loaded load={load} what="discovered models">
+      {(m) => {
+        const unlisted = m.unlisted ?? m.discovered ?? [];
+        const missing = m.missing ?? [];
+        return (
+          <div class="discovered">
+            {unlisted.length === 0 ? (
+              <Empty>The provider serves no model the catalog does not list.</Empty>
+            ) : (
+              <ul aria-label={`Models ${id} serves that the catalog does not list`}>
+                {unlisted.map((name) => (
+                  <li key={name}>
+                    {name}{' '}
+                    <button
+                      type="button"
+                      disabled={action.busy}
+                      onClick={() =>
+                        void run(async () => {
+                          await api(path(id, '/models'), { method: 'POST', body: { name } });
+                          load.reload();
+                          return `${name} added (disabled until you enable it).`;
+                        })
+                      }
+                    >
+                      Add {name}
+                    </button>
+                  </li>
+                ))}
+              </ul>
+            )}
+            {missing.length > 0 && <p class="muted">In the catalog but no longer served: {missing.join(', ')}</p>}
+            <ActionNote action={action} />
+          </div>
+        );
+      }}
+    </Loaded>
+  );
+}
+
+function ProviderRow({
+  p,
+  reload,
+  onTested,
+  test,
+}: {
+  p: ProviderItem;
+  reload: () => void;
+  onTested: (t: ConnectionTest) => void;
+  test?: ConnectionTest;
+}) {
+  const [action, run] = useAction();
+  const [open, setOpen] = useState<'edit' | 'models' | null>(null);
+  const routeThroughGateway = () =>
+    run(async () => {
+      await api(path(p.id), { method: 'PATCH', body: { routing: 'gateway' } });
+      reload();
+      return `${p.id} now goes through the gateway.`;
+    });
+  return (
+    <tr data-provider={p.id}>
+      <th scope="row">
+        <div class="model-name">{p.displayName ?? p.name ?? p.id}</div>
+        <div class="muted small">
+          {p.id}
+          {p.kind ? ` · ${p.kind}` : ''}
+        </div>
+      </th>
+      <td>
+        <Badge kind={`route-${p.routing ?? 'direct'}`}>{p.routing ?? 'direct'}</Badge>
+        {p.routeInUse && <div class="muted small">in use: {p.routeInUse}</div>}
+      </td>
+      <td>
+        <HealthBadge status={p.health?.status} />
+        {p.health && (
+          <div class="muted small">
+            {p.health.consecutiveFailures} consecutive failures · last check {formatDateTime(p.health.lastCheckAt)}
+            {p.health.lastError && <div>last error: {p.health.lastError}</div>}
+          </div>
+        )}
+        <History id={p.id} />
+      </td>
+      <td>{circuitOf(p)}</td>
+      <td data-enabled={p.enabled ? 'true' : 'false'}>{p.enabled ? 'enabled' : 'disabled'}</td>
+      <td class="actions">
+        <button
+          type="button"
+          disabled={action.busy}
+          aria-label={`${p.enabled ? 'Disable' : 'Enable'} ${p.id}`}
+          onClick={() =>
+            void run(async () => {
+              await api(path(p.id, '/toggle'), { method: 'POST' });
+              reload();
+              return `${p.id} ${p.enabled ? 'disabled' : 'enabled'}.`;
+            })
+          }
+        >
+          {p.enabled ? 'Disable' : 'Enable'}
+        </button>
+        <button
+          type="button"
+          disabled={action.busy}
+          aria-label={`Test connection of ${p.id}`}
+          onClick={() =>
+            void run(async () => {
+              onTested(await api<ConnectionTest>(path(p.id, '/test'), { method: 'POST' }));
+              return null;
+            })
+          }
+        >
+          {action.busy ? 'Working…' : 'Test connection'}
+        </button>
+        <button
+          type="button"
+          class="secondary"
+          aria-expanded={open === 'edit'}
+          onClick={() => setOpen(open === 'edit' ? null : 'edit')}
+        >
+          Edit
+        </button>
+        <button
+          type="button"
+          class="secondary"
+          aria-expanded={open === 'models'}
+          onClick={() => setOpen(open === 'models' ? null : 'models')}
+        >
+          Discovered models
+        </button>
+        <ActionNote action={action} />
+        {test && <TestResult t={test} onRoute={() => void routeThroughGateway()} />}
+        {open === 'edit' && <EditForm p={p} onSaved={reload} />}
+        {open === 'models' && <DiscoveredModels id={p.id} />}
+      </td>
+    </tr>
+  );
+}
+
+function CreateForm({ onCreated }: { onCreated: () => void }) {
+  const [template, setTemplate] = useState('');
+  const [id, setId] = useState('');
+  const [kind, setKind] = useState('openai');
+  const [baseUrl, setBaseUrl] = useState('');
+  const [routing, setRouting] = useState('direct');
+  const [apiKey, setApiKey] = useState('');
+  const [models, setModels] = useState('');
+  const [action, run] = useAction();
+  const zai = template === 'zai';
+  return (
+    <form
+      aria-label="Create provider"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void run(async () => {
+          const body: Record<string, unknown> = zai
+            ? { template: 'zai', id: id || 'zai', apiKey }
+            : {
+                id,
+                kind,
+                baseUrl,
+                routing,
+                apiKey: apiKey || undefined,
+                models: models
+                  .split(',')
+                  .map((m) => m.trim())
+                  .filter((m) => m !== '')
+                  .map((name) => ({ name })),
+              };
+          await api('/api/v1/ai/admin/providers', { method: 'POST', body });
+          onCreated();
+          return `Provider ${String(body.id)} created.`;
+        });
+      }}
+    >
+      <div class="toolbar">
+        <Field label="Template">
+          <select value={template} onChange={(e) => setTemplate(e.currentTarget.value)}>
+            <option value="">none (from scratch)</option>
+            <option value="zai">Z.ai through the gateway</option>
+          </select>
+        </Field>
+        <Field label="Provider id">
+          <input
+            value={id}
+            required={!zai}
+            placeholder={zai ? 'zai' : ''}
+            onInput={(e) => setId(e.currentTarget.value)}
+          />
+        </Field>
+        {!zai && (
+          <>
+            <Field label="Kind">
+              <select value={kind} onChange={(e) => setKind(e.currentTarget.value)}>
+                {KINDS.map((k) => (
+                  <option key={k} value={k}>
+                    {k}
+                  </option>
+                ))}
+              </select>
+            </Field>
+            <Field label="Base URL">
+              <input type="url" required value={baseUrl} onInput={(e) => setBaseUrl(e.currentTarget.value)} />
+            </Field>
+            <Field label="Routing">
+              <select value={routing} onChange={(e) => setRouting(e.currentTarget.value)}>
+                {ROUTINGS.map((r) => (
+                  <option key={r} value={r}>
+                    {r}
+                  </option>
+                ))}
+              </select>
+            </Field>
+            <Field label="Models" hint="Comma-separated model names.">
+              <input value={models} onInput={(e) => setModels(e.currentTarget.value)} />
+            </Field>
+          </>
+        )}
+        <Field label="API key" hint="Write-only: never shown again.">
+          <input
+            type="password"
+            autoComplete="off"
+            required={zai}
+            value={apiKey}
+            onInput={(e) => setApiKey(e.currentTarget.value)}
+          />
+        </Field>
+      </div>
+      <button type="submit" disabled={action.busy}>
+        Create provider
+      </button>
+      <ActionNote action={action} />
+    </form>
+  );
+}
+
+export function ProvidersScreen() {
+  const load = useLoad(async () => listOf(await api<{ data: ProviderItem[] }>('/api/v1/ai/admin/providers')), []);
+  const [tests, setTests] = useState<Record<string, ConnectionTest>>({});
+  const [bulk, runBulk] = useAction();
+  const suggested = Object.values(tests).filter(suggestsGateway);
+  return (
+    <>
+      <Section
+        title="Providers"
+        actions={
+          suggested.length > 0 ? (
+            <button
+              type="button"
+              disabled={bulk.busy}
+              onClick={() =>
+                void runBulk(async () => {
+                  for (const t of suggested) {
+                    await api(path(t.providerId), { method: 'PATCH', body: { routing: 'gateway' } });
+                  }
+                  load.reload();
+                  return `${suggested.length} provider(s) now go through the gateway.`;
+                })
+              }
+            >
+              Route all {suggested.length} suggested through the gateway
+            </button>
+          ) : undefined
+        }
+      >
+        <ActionNote action={bulk} />
+        <Loaded load={load} what="providers">
+          {(list) =>
+            list.length === 0 ? (
+              <Empty>No provider is configured yet: create one below.</Empty>
+            ) : (
+              <div class="table-wrap">
+                <table>
+                  <thead>
+                    <tr>
+                      <th scope="col">Provider</th>
+                      <th scope="col">Routing</th>
+                      <th scope="col">Health</th>
+                      <th scope="col">Circuit</th>
+                      <th scope="col">State</th>
+                      <th scope="col">Actions</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {list.map((p) => (
+                      <ProviderRow
+                        key={p.id}
+                        p={p}
+                        reload={load.reload}
+                        test={tests[p.id]}
+                        onTested={(t) => setTests({ ...tests, [p.id]: t })}
+                      />
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )
+          }
+        </Loaded>
+      </Section>
+      <Section title="Create provider">
+        <CreateForm onCreated={load.reload} />
+      </Section>
+    </>
+  );
+}

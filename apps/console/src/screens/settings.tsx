@@ -1,0 +1,203 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api } from '../api';
+import { formatCount, formatDateTime } from '../format';
+import { useAction, useLoad } from '../hooks';
+import { listOf, type ModelItem, type Preference } from '../types';
+import { ActionNote, Empty, Field, Loaded, Section } from '../ui';
+import { loadModels, setPreference } from './models';
+
+/** The contexts the seeds name; a user adds more. */
+const BASE_CONTEXTS = ['writing', 'dictionary'];
+const DEFAULT = '';
+
+function contextOf(p: Preference): string {
+  return p.context === null || p.context === undefined || p.context === 'default' ? DEFAULT : p.context;
+}
+
+async function loadPreferences(): Promise<Preference[]> {
+  return listOf(await api<{ data: Preference[] } | Preference[]>('/api/v1/ai/preferences'));
+}
+
+function ModelSelect({
+  label,
+  models,
+  value,
+  onChange,
+}: {
+  label: string;
+  models: ModelItem[];
+  value: string;
+  onChange: (v: string) => void;
+}) {
+  return (
+    <Field label={label}>
+      <select value={value} onChange={(e) => onChange(e.currentTarget.value)}>
+        <option value="">— none (routing decides) —</option>
+        {models.map((m) => (
+          <option key={m.id} value={m.id}>
+            {m.displayName && m.displayName !== m.id ? `${m.displayName} (${m.id})` : m.id}
+          </option>
+        ))}
+      </select>
+    </Field>
+  );
+}
+
+function Editor({ models, prefs, reload }: { models: ModelItem[]; prefs: Preference[]; reload: () => void }) {
+  const stored = new Map(prefs.map((p) => [contextOf(p), `${p.provider}/${p.model}`]));
+  const [choice, setChoice] = useState<Map<string, string>>(new Map(stored));
+  const [contexts, setContexts] = useState<string[]>([]);
+  const [newContext, setNewContext] = useState('');
+  const [action, run] = useAction();
+  useEffect(() => setChoice(new Map(prefs.map((p) => [contextOf(p), `${p.provider}/${p.model}`]))), [prefs]);
+  const all = [...new Set([...BASE_CONTEXTS, ...[...stored.keys()].filter((c) => c !== DEFAULT), ...contexts])];
+  const set = (ctx: string, v: string) => setChoice(new Map(choice).set(ctx, v));
+  const byId = new Map(models.map((m) => [m.id, m]));
+
+  const save = () =>
+    run(async () => {
+      let changed = 0;
+      for (const ctx of [DEFAULT, ...all]) {
+        const want = choice.get(ctx) ?? '';
+        if (want === (stored.get(ctx) ?? '')) {
+          continue;
+        }
+        if (want === '') {
+          await api(ctx === DEFAULT ? '/api/v1/ai/preferences' : `/api/v1/ai/preferences/${encodeURIComponent(ctx)}`, {
+            method: 'DELETE',
+          });
+        } else {
+          const m = byId.get(want);
+          if (m === undefined) {
+            throw new Error(`Model ${want} is not offered any more.`);
+          }
+          await setPreference(m, ctx === DEFAULT ? undefined : ctx);
+        }
+        changed++;
+      }
+      reload();
+      return changed === 0 ? 'Nothing changed.' : `Saved ${changed} preference${changed === 1 ? '' : 's'}.`;
+    });
+
+  const reset = () =>
+    run(async () => {
+      for (const ctx of stored.keys()) {
+        await api(ctx === DEFAULT ? '/api/v1/ai/preferences' : `/api/v1/ai/preferences/${encodeURIComponent(ctx)}`, {
+          method: 'DELETE',
+        });
+      }
+      reload();
+      return 'Preferences reset: routing decides again.';
+    });
+
+  return (
+    <form
+      aria-label="AI preferences"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void save();
+      }}
+    >
+      <ModelSelect
+        label="Default model"
+        models={models}
+        value={choice.get(DEFAULT) ?? ''}
+        onChange={(v) => set(DEFAULT, v)}
+      />
+      <fieldset>
+        <legend>Per-context models</legend>
+        {all.map((ctx) => (
+          <ModelSelect
+            key={ctx}
+            label={`Model for '${ctx}'`}
+            models={models}
+            value={choice.get(ctx) ?? ''}
+            onChange={(v) => set(ctx, v)}
+          />
+        ))}
+        <div class="inline">
+          <Field label="New context">
+            <input value={newContext} onInput={(e) => setNewContext(e.currentTarget.value)} pattern="[A-Za-z0-9_.-]+" />
+          </Field>
+          <button
+            type="button"
+            disabled={newContext.trim() === '' || all.includes(newContext.trim())}
+            onClick={() => {
+              setContexts([...contexts, newContext.trim()]);
+              setNewContext('');
+            }}
+          >
+            Add context
+          </button>
+        </div>
+      </fieldset>
+      <div class="buttons">
+        <button type="submit" disabled={action.busy}>
+          Save
+        </button>
+        <button
+          type="button"
+          class="secondary"
+          disabled={action.busy || stored.size === 0}
+          onClick={() => void reset()}
+        >
+          Reset all
+        </button>
+      </div>
+      <ActionNote action={action} />
+    </form>
+  );
+}
+
+export function SettingsScreen() {
+  const prefs = useLoad(loadPreferences, []);
+  const models = useLoad(loadModels, []);
+  return (
+    <>
+      <Section title="Current preferences">
+        <Loaded load={prefs} what="preferences">
+          {(list) =>
+            list.length === 0 ? (
+              <Empty>No preference yet: the routing policy picks the model.</Empty>
+            ) : (
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Context</th>
+                    <th scope="col">Model</th>
+                    <th scope="col">Used</th>
+                    <th scope="col">Last used</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {list.map((p) => (
+                    <tr key={contextOf(p)} data-context={contextOf(p) || 'default'}>
+                      <th scope="row">{contextOf(p) || 'default'}</th>
+                      <td>
+                        {p.displayName ?? p.modelName ?? p.model}{' '}
+                        <span class="muted">
+                          ({p.providerName ?? p.provider}/{p.model})
+                        </span>
+                      </td>
+                      <td>{formatCount(p.usageCount)}</td>
+                      <td>{formatDateTime(p.lastUsedAt)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )
+          }
+        </Loaded>
+      </Section>
+      <Section title="Change preferences">
+        <Loaded load={models} what="models">
+          {(ms) => (
+            <Loaded load={prefs} what="preferences">
+              {(list) => <Editor models={ms} prefs={list} reload={prefs.reload} />}
+            </Loaded>
+          )}
+        </Loaded>
+      </Section>
+    </>
+  );
+}

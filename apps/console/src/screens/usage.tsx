@@ -1,0 +1,225 @@
+import { useState } from 'preact/hooks';
+import { api, qs, send } from '../api';
+import { BarChart, LineChart, type Point } from '../charts';
+import { formatCount, formatPercent, formatUsd, isoDay } from '../format';
+import { useAction, useLoad } from '../hooks';
+import type { UsageGroup, UsageTotals, UsageView } from '../types';
+import { ActionNote, Empty, Field, Loaded, Section, Stat, download } from '../ui';
+
+const DAY_MS = 86_400_000;
+
+type Metric = 'requests' | 'tokens' | 'costUsd';
+
+const METRICS: Record<Metric, { label: string; of: (g: UsageTotals) => number; format: (v: number) => string }> = {
+  requests: { label: 'Requests', of: (g) => g.requests, format: formatCount },
+  tokens: { label: 'Tokens', of: (g) => g.promptTokens + g.completionTokens, format: formatCount },
+  costUsd: { label: 'Cost', of: (g) => g.costUsd, format: formatUsd },
+};
+
+interface Range {
+  from: string;
+  to: string;
+}
+
+function lastDays(n: number): Range {
+  const today = new Date();
+  return { from: isoDay(new Date(today.getTime() - (n - 1) * DAY_MS)), to: isoDay(today) };
+}
+
+/** The API's range: from the first day's start to the end of the last day (UTC). */
+function apiRange(r: Range): { from: string; to: string } {
+  return { from: `${r.from}T00:00:00.000Z`, to: new Date(Date.parse(`${r.to}T00:00:00.000Z`) + DAY_MS).toISOString() };
+}
+
+/** The user view answers `{totals, groups}`; the admin analytics may page its groups under `data`. */
+interface AnyUsage extends Partial<UsageView> {
+  data?: UsageGroup[];
+  items?: UsageGroup[];
+}
+
+function groupsOf(u: AnyUsage): UsageGroup[] {
+  return u.groups ?? u.data ?? u.items ?? [];
+}
+
+function totalsOf(u: AnyUsage): UsageTotals {
+  if (u.totals !== undefined) {
+    return u.totals;
+  }
+  const sum = (f: (g: UsageGroup) => number | undefined) => groupsOf(u).reduce((a, g) => a + (f(g) ?? 0), 0);
+  return {
+    requests: sum((g) => g.requests),
+    promptTokens: sum((g) => g.promptTokens),
+    completionTokens: sum((g) => g.completionTokens),
+    costUsd: sum((g) => g.costUsd),
+    cacheHits: sum((g) => g.cacheHits ?? g.cachedRequests),
+  };
+}
+
+function labelOf(g: UsageGroup, by: string): string {
+  const v = g[by] ?? g.key;
+  return typeof v === 'string' || typeof v === 'number' ? String(v) : '(none)';
+}
+
+function dayPoints(groups: UsageGroup[], r: Range, metric: Metric): Point[] {
+  const byDay = new Map(groups.map((g) => [labelOf(g, 'day').slice(0, 10), METRICS[metric].of(g)]));
+  const points: Point[] = [];
+  for (let t = Date.parse(`${r.from}T00:00:00Z`); t <= Date.parse(`${r.to}T00:00:00Z`); t += DAY_MS) {
+    const day = isoDay(new Date(t));
+    points.push({ label: day.slice(5), value: byDay.get(day) ?? 0 });
+  }
+  return points;
+}
+
+async function loadUsage(all: boolean, r: Range, groupBy: 'day' | 'provider'): Promise<AnyUsage> {
+  const path = all ? '/api/v1/ai/admin/usage' : '/api/v1/ai/usage';
+  return api<AnyUsage>(`${path}${qs({ ...apiRange(r), groupBy, ...(all ? { limit: 500 } : {}) })}`);
+}
+
+function Quota({ u }: { u: AnyUsage }) {
+  const q = u.quota;
+  if (q === undefined) {
+    return null;
+  }
+  const limit = (used: number, lim: number | null, left: number | null, f: (v: number) => string) =>
+    lim === null ? `${f(used)} (no limit)` : `${f(used)} of ${f(lim)}, ${f(left ?? 0)} left`;
+  return (
+    <Section title={`Remaining quota (tier ${q.tier})`}>
+      <div class="stats">
+        <Stat
+          label="Requests today"
+          value={limit(q.dailyRequests, q.dailyRequestLimit, q.remaining.dailyRequests, formatCount)}
+        />
+        <Stat
+          label="Requests this month"
+          value={limit(q.monthlyRequests, q.monthlyRequestLimit, q.remaining.monthlyRequests, formatCount)}
+        />
+        <Stat
+          label="Spend today"
+          value={limit(q.dailySpendUsd, q.dailySpendLimitUsd, q.remaining.dailySpendUsd, formatUsd)}
+        />
+        <Stat
+          label="Spend this month"
+          value={limit(q.monthlySpendUsd, q.monthlySpendLimitUsd, q.remaining.monthlySpendUsd, formatUsd)}
+        />
+      </div>
+    </Section>
+  );
+}
+
+export function UsageScreen({ admin }: { admin: boolean }) {
+  const [range, setRange] = useState<Range>(lastDays(7));
+  const [all, setAll] = useState(false);
+  const [metric, setMetric] = useState<Metric>('requests');
+  const byDay = useLoad(() => loadUsage(all, range, 'day'), [all, range.from, range.to]);
+  const byProvider = useLoad(() => loadUsage(all, range, 'provider'), [all, range.from, range.to]);
+  const [csv, runCsv] = useAction();
+
+  const downloadCsv = () =>
+    runCsv(async () => {
+      const res = await send(`/api/v1/ai/admin/costs${qs({ ...apiRange(range), by: 'day', format: 'csv' })}`);
+      download(`costs-${range.from}-${range.to}.csv`, await res.text(), 'text/csv');
+      return 'Costs CSV downloaded.';
+    });
+
+  return (
+    <>
+      <form class="toolbar" aria-label="Usage range" onSubmit={(e) => e.preventDefault()}>
+        <Field label="From">
+          <input
+            type="date"
+            value={range.from}
+            max={range.to}
+            onChange={(e) => e.currentTarget.value && setRange({ ...range, from: e.currentTarget.value })}
+          />
+        </Field>
+        <Field label="To">
+          <input
+            type="date"
+            value={range.to}
+            min={range.from}
+            onChange={(e) => e.currentTarget.value && setRange({ ...range, to: e.currentTarget.value })}
+          />
+        </Field>
+        <div class="buttons" role="group" aria-label="Quick ranges">
+          {[1, 7, 30].map((n) => (
+            <button key={n} type="button" class="secondary" onClick={() => setRange(lastDays(n))}>
+              {n === 1 ? 'Today' : `Last ${n} days`}
+            </button>
+          ))}
+        </div>
+        <Field label="Chart">
+          <select value={metric} onChange={(e) => setMetric(e.currentTarget.value as Metric)}>
+            {(Object.keys(METRICS) as Metric[]).map((m) => (
+              <option key={m} value={m}>
+                {METRICS[m].label}
+              </option>
+            ))}
+          </select>
+        </Field>
+        {admin && (
+          <>
+            <label class="check">
+              <input type="checkbox" checked={all} onChange={(e) => setAll(e.currentTarget.checked)} />
+              All users
+            </label>
+            <button type="button" disabled={csv.busy} onClick={() => void downloadCsv()}>
+              Download costs CSV
+            </button>
+          </>
+        )}
+      </form>
+      <ActionNote action={csv} />
+      <Loaded load={byDay} what="usage">
+        {(u) => {
+          const t = totalsOf(u);
+          const hits = t.cacheHits ?? t.cachedRequests;
+          return (
+            <>
+              <Section title={all ? 'All users' : 'Your usage'}>
+                <div class="stats">
+                  <Stat label="Requests" value={formatCount(t.requests)} />
+                  <Stat
+                    label="Tokens"
+                    value={formatCount(t.promptTokens + t.completionTokens)}
+                    hint={`${formatCount(t.promptTokens)} prompt, ${formatCount(t.completionTokens)} completion`}
+                  />
+                  <Stat label="Cost" value={formatUsd(t.costUsd)} />
+                  <Stat
+                    label="Cache hit rate"
+                    value={hits === undefined || t.requests === 0 ? '—' : formatPercent(hits / t.requests)}
+                  />
+                </div>
+                {t.requests === 0 ? (
+                  <Empty>No requests in this range.</Empty>
+                ) : (
+                  <LineChart
+                    title={`${METRICS[metric].label} per day`}
+                    points={dayPoints(groupsOf(u), range, metric)}
+                    format={METRICS[metric].format}
+                  />
+                )}
+              </Section>
+              {!all && <Quota u={u} />}
+            </>
+          );
+        }}
+      </Loaded>
+      <Section title="By provider">
+        <Loaded load={byProvider} what="provider breakdown">
+          {(u) => {
+            const groups = groupsOf(u);
+            return groups.length === 0 ? (
+              <Empty>No provider answered in this range.</Empty>
+            ) : (
+              <BarChart
+                title={`${METRICS[metric].label} by provider`}
+                points={groups.map((g) => ({ label: labelOf(g, 'provider'), value: METRICS[metric].of(g) }))}
+                format={METRICS[metric].format}
+              />
+            );
+          }}
+        </Loaded>
+      </Section>
+    </>
+  );
+}

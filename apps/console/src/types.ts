@@ -1,0 +1,180 @@
+/** API shapes the console reads, as the issues' contracts name them. Optional where an endpoint may not say. */
+
+export interface ModelItem {
+  id: string;
+  provider: string;
+  model: string;
+  displayName?: string;
+  description?: string | null;
+  capabilities: string[];
+  contextWindow: number;
+  pricing: { promptPer1k: number; completionPer1k: number };
+  avgLatencyMs?: number | null;
+  successRate?: number | null;
+  health?: string | null;
+  available?: boolean;
+  recommended?: boolean;
+  routing?: string;
+}
+
+export interface Preference {
+  context?: string | null;
+  provider: string;
+  model: string;
+  providerName?: string;
+  modelName?: string;
+  displayName?: string;
+  usageCount?: number;
+  lastUsedAt?: string | null;
+}
+
+export interface UsageTotals {
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  cachedPromptTokens?: number;
+  costUsd: number;
+  cacheHits?: number;
+  cachedRequests?: number;
+}
+
+export type UsageGroup = UsageTotals & Record<string, unknown>;
+
+export interface UsageView {
+  from: string;
+  to: string;
+  groupBy: string;
+  totals: UsageTotals;
+  groups: UsageGroup[];
+  quota?: {
+    tier: string;
+    dailyRequestLimit: number | null;
+    monthlyRequestLimit: number | null;
+    dailySpendLimitUsd: number | null;
+    monthlySpendLimitUsd: number | null;
+    dailyRequests: number;
+    monthlyRequests: number;
+    dailySpendUsd: number;
+    monthlySpendUsd: number;
+    remaining: {
+      dailyRequests: number | null;
+      monthlyRequests: number | null;
+      dailySpendUsd: number | null;
+      monthlySpendUsd: number | null;
+    };
+  };
+}
+
+export interface ProviderHealth {
+  status: string;
+  consecutiveFailures: number;
+  lastCheckAt: string | null;
+  lastError: string | null;
+}
+
+export interface ProviderItem {
+  id: string;
+  kind?: string;
+  name?: string;
+  displayName?: string;
+  baseUrl?: string;
+  enabled: boolean;
+  routing?: string;
+  routeInUse?: string | null;
+  gatewayId?: string | null;
+  health?: ProviderHealth;
+  circuit?: string | { state: string } | null;
+  models?: ({ name?: string; model?: string; id?: string } | string)[];
+}
+
+export interface Diagnosis {
+  code: string;
+  message: string;
+  suggestion: string;
+}
+
+export interface RouteResult {
+  route: string;
+  ok: boolean;
+  latencyMs: number;
+  status?: number;
+  models?: string[];
+  diagnosis?: Diagnosis;
+}
+
+export interface ConnectionTest {
+  providerId: string;
+  routes: RouteResult[];
+  suggestion?: string | { message?: string; change?: unknown };
+}
+
+export interface HealthHistory {
+  uptime: number | null;
+  checks: {
+    at: string;
+    route: string;
+    ok: boolean;
+    latencyMs: number;
+    status?: number;
+    errorClass?: string;
+    message?: string;
+  }[];
+}
+
+export interface UserItem {
+  id: string;
+  name: string;
+  tier?: string;
+  createdAt?: string;
+}
+
+export interface KeyItem {
+  id: string;
+  prefix: string;
+  name: string | null;
+  role: 'user' | 'admin';
+  userId: string;
+  userName: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+  expiresAt: string | null;
+}
+
+export interface QuotaItem {
+  userId: string;
+  tier: string;
+  dailyRequestLimit: number | null;
+  monthlyRequestLimit: number | null;
+  dailySpendLimitUsd: number | null;
+  monthlySpendLimitUsd: number | null;
+  dailyRequests: number;
+  monthlyRequests: number;
+  dailySpendUsd: number;
+  monthlySpendUsd: number;
+}
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  bypasses: number;
+  hitRate: number;
+  entries: number;
+  bytes: number;
+}
+
+export interface GatewayItem {
+  id: string;
+  name?: string;
+  baseUrl: string;
+  enabled?: boolean;
+  hasApiKey?: boolean;
+}
+
+/** A list answer: `{data: [...]}` (the admin API's shape) or a bare array. */
+export function listOf<T>(body: { data?: T[]; items?: T[] } | T[]): T[] {
+  if (Array.isArray(body)) {
+    return body;
+  }
+  return body.data ?? body.items ?? [];
+}

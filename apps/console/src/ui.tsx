@@ -1,0 +1,143 @@
+import { cloneElement, type ComponentChildren, type VNode } from 'preact';
+import { useId } from 'preact/hooks';
+import type { Action, Load } from './hooks';
+import { healthColour } from './format';
+
+export function Loading({ what }: { what: string }) {
+  return (
+    <p class="state loading" role="status" aria-live="polite">
+      Loading {what}…
+    </p>
+  );
+}
+
+export function ErrorBox({ message, onRetry }: { message: string; onRetry?: () => void }) {
+  return (
+    <div class="state error" role="alert">
+      <span>{message}</span>
+      {onRetry && (
+        <button type="button" onClick={onRetry}>
+          Retry
+        </button>
+      )}
+    </div>
+  );
+}
+
+export function Empty({ children }: { children: ComponentChildren }) {
+  return <p class="state empty">{children}</p>;
+}
+
+/** Loading, error (with the API's message) or the content of a load. */
+export function Loaded<T>({
+  load,
+  what,
+  children,
+}: {
+  load: Load<T>;
+  what: string;
+  children: (data: T) => ComponentChildren;
+}) {
+  if (load.state === 'error') {
+    return <ErrorBox message={load.error} onRetry={load.reload} />;
+  }
+  if (load.state === 'loading' && load.data === undefined) {
+    return <Loading what={what} />;
+  }
+  return <>{children(load.data as T)}</>;
+}
+
+/** What a button's call said: its error (the API's message) or its success note. */
+export function ActionNote({ action }: { action: Action }) {
+  if (action.error !== null) {
+    return <ErrorBox message={action.error} />;
+  }
+  if (action.done !== null) {
+    return (
+      <p class="state ok" role="status">
+        {action.done}
+      </p>
+    );
+  }
+  return null;
+}
+
+export function HealthBadge({ status }: { status: string | null | undefined }) {
+  const colour = healthColour(status);
+  return (
+    <span class={`badge health ${colour}`} title={`health: ${status ?? 'unknown'}`}>
+      <span class="dot" aria-hidden="true" />
+      {status ?? 'unknown'}
+    </span>
+  );
+}
+
+export function Badge({ children, kind = 'neutral' }: { children: ComponentChildren; kind?: string }) {
+  return <span class={`badge ${kind}`}>{children}</span>;
+}
+
+export function Section({
+  title,
+  children,
+  actions,
+}: {
+  title: string;
+  children: ComponentChildren;
+  actions?: ComponentChildren;
+}) {
+  return (
+    <section class="card" aria-label={title}>
+      <header class="card-head">
+        <h2>{title}</h2>
+        {actions}
+      </header>
+      {children}
+    </section>
+  );
+}
+
+export function Stat({ label, value, hint }: { label: string; value: string; hint?: string }) {
+  return (
+    <div class="stat">
+      <div class="stat-label">{label}</div>
+      <div class="stat-value" data-stat={label}>
+        {value}
+      </div>
+      {hint && <div class="stat-hint">{hint}</div>}
+    </div>
+  );
+}
+
+/**
+ * A labelled control: every control on every screen carries a visible label, tied by `for`/`id` (a wrapping
+ * label would make a select's options part of its accessible name).
+ */
+export function Field({ label, children, hint }: { label: string; children: VNode<{ id?: string }>; hint?: string }) {
+  const id = useId();
+  const control = cloneElement(children, { id, 'aria-describedby': hint ? `${id}-hint` : undefined });
+  return (
+    <div class="field">
+      <label class="field-label" for={id}>
+        {label}
+      </label>
+      {control}
+      {hint && (
+        <span class="field-hint" id={`${id}-hint`}>
+          {hint}
+        </span>
+      )}
+    </div>
+  );
+}
+
+/** Offers a text as a file download (exports, CSV). */
+export function download(name: string, text: string, type: string): void {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}

@@ -1,0 +1,314 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { freePort, waitFor } from '@aigw/testing';
+import { ROOT, TestSystem } from './harness';
+
+/**
+ * The web console in headless Chromium against the whole system on loopback (gateway, worker, monitor,
+ * simulator). Screenshots of every screen go to .e2e-screens/ (gitignored) for a reviewer.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SCREENS = path.join(ROOT, '.e2e-screens');
+
+let closedPort = 0;
+const system = new TestSystem({
+  catalog: (s) =>
+    `${s.catalogYaml()}  - id: closed
+    kind: openai
+    baseUrl: http://127.0.0.1:${closedPort}/v1
+    apiKey: sk-closed-secret
+    timeoutMs: 2000
+    models:
+      - { name: closed-gpt, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192, capabilities: [chat, streaming] }
+`,
+});
+let browser: Browser;
+let page: Page;
+/** What the page must never do: talk to another origin (offline), fail a script, break the CSP. */
+const problems: string[] = [];
+
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: path.join(SCREENS, `${name}.png`), fullPage: true });
+}
+
+/** A full load of a screen (a hash change alone would keep the previous screen's state). */
+async function open(screen: string): Promise<void> {
+  await page.goto('about:blank');
+  await page.goto(`${system.gatewayUrl}/console/#/${screen}`);
+  await page.locator('#screen-title').or(page.getByLabel('API key')).waitFor();
+  if (await page.getByLabel('API key').isVisible()) {
+    // Signed out (a test run alone): sign in as the admin, the app then shows the screen of the URL.
+    await page.getByLabel('API key').fill(system.adminKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#screen-title').waitFor();
+  }
+}
+
+/** Until no loading state is left on the screen. */
+async function settled(): Promise<void> {
+  // A string: this file is compiled without the DOM lib; it runs in the page.
+  await page.waitForFunction("document.querySelector('.state.loading') === null");
+}
+
+async function signIn(key: string): Promise<void> {
+  await page.goto(`${system.gatewayUrl}/console/`);
+  await page.getByLabel('API key').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('navigation', { name: 'Screens' }).waitFor();
+}
+
+async function signOut(): Promise<void> {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByLabel('API key').waitFor();
+}
+
+/** Sends a prompt from the Playground and waits for the streamed answer and its cost. */
+async function ask(prompt: string, model: string, policy = 'preference'): Promise<void> {
+  await open('playground');
+  await page.getByLabel('Model', { exact: true }).selectOption(model);
+  await page.getByLabel('Routing policy').selectOption(policy);
+  await page.getByRole('textbox', { name: 'Prompt' }).fill(prompt);
+  await page.getByRole('button', { name: 'Send' }).click();
+  await page.locator('.answer[data-done="true"]').waitFor();
+  await page.locator('[data-stat="Cost"]').filter({ hasNotText: '…' }).waitFor();
+}
+
+const stat = (label: string) => page.locator(`[data-stat="${label}"]`);
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH).`);
+  }
+  mkdirSync(SCREENS, { recursive: true });
+  closedPort = await freePort(); // freed again at once: nothing listens there
+  await system.start();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-background-networking', '--headless'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+  // Short waits: a screen either shows its data or its error within seconds.
+  page.setDefaultTimeout(10_000);
+  page.on('request', (r) => {
+    const url = r.url();
+    if (!url.startsWith(system.gatewayUrl) && !url.startsWith('data:') && !url.startsWith('blob:')) {
+      problems.push(`request to another origin: ${url}`);
+    }
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    // A failed API call logs "Failed to load resource" (a 404 of a missing endpoint is a screen state, not a bug).
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) {
+      problems.push(`console error: ${m.text()}`);
+    }
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await system.stop();
+  process.stdout.write(`\nconsole screenshots: ${SCREENS}\n`);
+});
+
+afterEach(() => {
+  expect(problems).toEqual([]);
+});
+
+describe('web console', () => {
+  it('is served at /console: offline assets, SPA fallback, 404 envelope for a missing file', async () => {
+    const root = await fetch(`${system.gatewayUrl}/console`, { redirect: 'manual' });
+    expect(root.status).toBe(302);
+    expect(root.headers.get('location')).toBe('/console/');
+
+    const index = await fetch(`${system.gatewayUrl}/console/`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-type')).toContain('text/html');
+    expect(index.headers.get('content-security-policy')).toContain("connect-src 'self'");
+    const html = await index.text();
+    const assets = [...html.matchAll(/(?:src|href)="(\/console\/assets\/[^"]+)"/g)].map((m) => m[1]);
+    expect(assets.length).toBeGreaterThanOrEqual(2);
+    for (const a of assets) {
+      const r = await fetch(`${system.gatewayUrl}${a}`);
+      expect(r.status).toBe(200);
+      expect(r.headers.get('cache-control')).toContain('immutable');
+    }
+
+    const deep = await fetch(`${system.gatewayUrl}/console/some/client/route`);
+    expect(await deep.text()).toBe(html);
+    const missing = await fetch(`${system.gatewayUrl}/console/assets/nope.js`);
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: { message: string } }).error.message).toContain('nope.js');
+  });
+
+  it("refuses a wrong key with the API's message; an admin sees every screen, a user only theirs", async () => {
+    await page.goto(`${system.gatewayUrl}/console/`);
+    await page.getByLabel('API key').fill('sk-aigw-not-a-key');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('alert').textContent()).resolves.toContain('Invalid API key.');
+    await shot('00-sign-in-error');
+
+    await signIn(system.adminKey);
+    const nav = page.getByRole('navigation', { name: 'Screens' }).getByRole('link');
+    await expect(nav.allTextContents()).resolves.toEqual([
+      'Models',
+      'Settings',
+      'Usage',
+      'Playground',
+      'Providers',
+      'Gateway',
+      'Keys and quotas',
+      'Cache',
+      'Configuration',
+    ]);
+    // The key survives a reload (session storage), and the nav works from the keyboard.
+    await page.reload();
+    await page.getByRole('link', { name: 'Models' }).focus();
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Settings');
+  });
+
+  it('Models lists every deployment with its price and capabilities, filters and sorts', async () => {
+    await open('models');
+    const rows = page.locator('tr[data-model]');
+    await rows.first().waitFor();
+    const ids = await Promise.all((await rows.all()).map((r) => r.getAttribute('data-model')));
+    expect(ids).toEqual(expect.arrayContaining(['sim0/sim-gpt', 'sim0-anthropic/sim-claude', 'closed/closed-gpt']));
+    const claude = page.locator('tr[data-model="sim0-anthropic/sim-claude"]');
+    await expect(claude.textContent()).resolves.toContain('$0.003 / $0.015');
+    await page.getByLabel('Filter').fill('claude');
+    await expect(rows.count()).resolves.toBe(1);
+    await page.getByLabel('Filter').fill('');
+    await page.getByLabel('Sort by').selectOption('price');
+    await expect(rows.first().getAttribute('data-model')).resolves.not.toBe('sim0-anthropic/sim-claude');
+    await shot('01-models');
+  });
+
+  it('Playground streams an answer and shows provider, model, route, attempts, tokens and cost', async () => {
+    await ask('Say something about lighthouses', 'sim0/sim-gpt', '');
+    await expect(page.locator('.answer').textContent()).resolves.toMatch(/\S/);
+    await expect(stat('Provider').textContent()).resolves.toBe('sim0');
+    await expect(stat('Model').textContent()).resolves.toBe('sim-gpt');
+    await expect(stat('Route').textContent()).resolves.toBe('direct');
+    await expect(stat('Attempts').textContent()).resolves.toBe('1');
+    await expect(stat('Tokens').textContent()).resolves.toMatch(/^[1-9]\d*$/);
+    await expect(stat('Cost').textContent()).resolves.toMatch(/^\$0\.\d*[1-9]/);
+    await shot('04-playground');
+  });
+
+  // Needs PUT/GET /api/v1/ai/preferences (issue 11, h11a), not on main yet.
+  it.skip('a model picked as default answers the next Playground prompt', async () => {
+    await open('models');
+    const row = page.locator('tr[data-model="sim0-anthropic/sim-claude"]');
+    await row.getByRole('button', { name: /Use .* as default/ }).click();
+    await expect(row.getByRole('status').textContent()).resolves.toContain('is your default model');
+
+    await open('settings');
+    await page.locator('tr[data-context="default"]').waitFor();
+    await expect(page.locator('tr[data-context="default"]').textContent()).resolves.toContain('sim-claude');
+    await shot('02-settings');
+
+    await ask('Which model are you?', 'auto', 'preference');
+    await expect(stat('Provider').textContent()).resolves.toBe('sim0-anthropic');
+    await expect(stat('Model').textContent()).resolves.toBe('sim-claude');
+  });
+
+  it('Usage shows the traffic as a chart over time and by provider', async () => {
+    // Usage rows are written by the worker after the answer: wait until the API counts the Playground's.
+    await waitFor(
+      async () => {
+        const r = await fetch(`${system.gatewayUrl}/api/v1/ai/usage`, { headers: system.headers() });
+        return ((await r.json()) as { totals: { requests: number } }).totals.requests >= 1;
+      },
+      { timeoutMs: 15_000, message: 'usage not recorded' },
+    );
+    await open('usage');
+    await page.locator('svg[data-chart="line"]').waitFor();
+    await expect(stat('Requests').textContent()).resolves.toMatch(/^[1-9]\d*$/);
+    await expect(stat('Cost').textContent()).resolves.toMatch(/^\$0\.\d*[1-9]/);
+    await expect(page.locator('svg[data-chart="bar"]').getAttribute('aria-label')).resolves.toContain('sim0');
+    await expect(page.getByRole('region', { name: /Remaining quota/ }).textContent()).resolves.toContain(
+      'Requests today',
+    );
+    await shot('03-usage');
+  });
+
+  it('Keys and quotas: create a key (shown once), then sign in with it as a user and use it', async () => {
+    await open('keys');
+    await page.getByLabel('User name').fill('console-e2e-user');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    await expect(page.getByRole('form', { name: 'Create user' }).getByRole('status').textContent()).resolves.toContain(
+      'created',
+    );
+    await page.getByRole('form', { name: 'Create key' }).getByLabel('User').selectOption({ label: 'console-e2e-user' });
+    await page.getByLabel('Key name').fill('from the console');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const keyInput = page.locator('input[data-new-key]');
+    await keyInput.waitFor();
+    const key = await keyInput.inputValue();
+    expect(key).toMatch(/^sk-/);
+    await page.locator('tr[data-key-prefix]').filter({ hasText: 'from the console' }).waitFor();
+    await shot('07-keys');
+
+    await signOut();
+    await signIn(key);
+    await expect(page.locator('.who').getAttribute('data-role')).resolves.toBe('user');
+    await expect(page.getByRole('link', { name: 'Providers' }).count()).resolves.toBe(0);
+    await ask('Hello from a new key', 'sim0/sim-gpt', '');
+    await expect(stat('Provider').textContent()).resolves.toBe('sim0');
+    // An admin screen by URL: refused in the page, not shown.
+    await open('providers');
+    await expect(page.getByRole('alert').textContent()).resolves.toContain('no screen');
+    await signOut();
+    await signIn(system.adminKey);
+  });
+
+  // Needs GET /api/v1/ai/admin/providers and POST .../:id/toggle (issue 11, h10b/h11b), not on main yet.
+  it.skip('Providers: toggle a provider off and on', async () => {
+    await open('providers');
+    const row = page.locator('tr[data-provider="sim0"]');
+    await row.waitFor();
+    await expect(row.locator('[data-enabled]').textContent()).resolves.toBe('enabled');
+    await row.getByRole('button', { name: 'Disable sim0' }).click();
+    await page.locator('tr[data-provider="sim0"] [data-enabled="false"]').waitFor();
+    await row.getByRole('button', { name: 'Enable sim0' }).click();
+    await page.locator('tr[data-provider="sim0"] [data-enabled="true"]').waitFor();
+  });
+
+  // Needs GET /api/v1/ai/admin/providers and POST .../:id/test (issue 10, h10a/h10b), not on main yet.
+  it.skip('Providers: a connection test of a provider whose port is closed shows the diagnosis', async () => {
+    await open('providers');
+    const row = page.locator('tr[data-provider="closed"]');
+    await row.getByRole('button', { name: 'Test connection of closed' }).click();
+    const diagnosis = row.locator('.diagnosis[data-code="connection_refused"]');
+    await diagnosis.waitFor({ timeout: 15_000 });
+    await expect(diagnosis.textContent()).resolves.toMatch(/Suggestion: \S/);
+    await shot('05-providers');
+  });
+
+  // Needs GET /api/v1/ai/admin/config/export (issue 11, h11b), not on main yet.
+  it.skip('Configuration: export shows the catalog without secrets', async () => {
+    await open('config');
+    await page.getByLabel('Format').selectOption('yaml');
+    await page.getByRole('button', { name: 'Export' }).click();
+    const exported = await page.locator('textarea[data-export]').inputValue();
+    expect(exported).toContain('sim0-anthropic');
+    expect(exported).not.toContain('sk-sim-secret');
+    await shot('09-configuration');
+  });
+
+  it('every admin screen renders (screenshots), with the API message where an endpoint answers an error', async () => {
+    for (const [n, screen] of [
+      ['06', 'gateway'],
+      ['08', 'cache'],
+    ] as const) {
+      await open(screen);
+      // Either the screen's content or an error alert carrying the API's message, never an endless spinner.
+      await page.locator('.card, [role="alert"]').first().waitFor();
+      await settled();
+      await shot(`${n}-${screen}`);
+    }
+  });
+});
