@@ -36,10 +36,13 @@ async function shot(name: string): Promise<void> {
 async function open(screen: string): Promise<void> {
   await page.goto('about:blank');
   await page.goto(`${system.gatewayUrl}/console/#/${screen}`);
-  await page.locator('#screen-title').or(page.getByLabel('API key')).waitFor();
-  if (await page.getByLabel('API key').isVisible()) {
+  await page
+    .locator('#screen-title')
+    .or(page.getByLabel('API key', { exact: true }))
+    .waitFor();
+  if (await page.getByLabel('API key', { exact: true }).isVisible()) {
     // Signed out (a test run alone): sign in as the admin, the app then shows the screen of the URL.
-    await page.getByLabel('API key').fill(system.adminKey);
+    await page.getByLabel('API key', { exact: true }).fill(system.adminKey);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator('#screen-title').waitFor();
   }
@@ -53,14 +56,14 @@ async function settled(): Promise<void> {
 
 async function signIn(key: string): Promise<void> {
   await page.goto(`${system.gatewayUrl}/console/`);
-  await page.getByLabel('API key').fill(key);
+  await page.getByLabel('API key', { exact: true }).fill(key);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('navigation', { name: 'Screens' }).waitFor();
 }
 
 async function signOut(): Promise<void> {
   await page.getByRole('button', { name: 'Sign out' }).click();
-  await page.getByLabel('API key').waitFor();
+  await page.getByLabel('API key', { exact: true }).waitFor();
 }
 
 /** Sends a prompt from the Playground and waits for the streamed answer and its cost. */
@@ -82,11 +85,14 @@ beforeAll(async () => {
   }
   mkdirSync(SCREENS, { recursive: true });
   closedPort = await freePort(); // freed again at once: nothing listens there
-  await system.start();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-background-networking', '--headless'],
-  });
+  // The browser starts while the system does.
+  [browser] = await Promise.all([
+    chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-background-networking', '--headless'],
+    }),
+    system.start(),
+  ]);
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await context.newPage();
   // Short waits: a screen either shows its data or its error within seconds.
@@ -144,7 +150,7 @@ describe('web console', () => {
 
   it("refuses a wrong key with the API's message; an admin sees every screen, a user only theirs", async () => {
     await page.goto(`${system.gatewayUrl}/console/`);
-    await page.getByLabel('API key').fill('sk-aigw-not-a-key');
+    await page.getByLabel('API key', { exact: true }).fill('sk-aigw-not-a-key');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect(page.getByRole('alert').textContent()).resolves.toContain('Invalid API key.');
     await shot('00-sign-in-error');
@@ -288,15 +294,36 @@ describe('web console', () => {
     await shot('05-providers');
   });
 
-  // Needs GET /api/v1/ai/admin/config/export (issue 11, h11b), not on main yet.
-  it.skip('Configuration: export shows the catalog without secrets', async () => {
+  it('Configuration: export without secrets, then an import previewed as a diff before it is applied', async () => {
     await open('config');
     await page.getByLabel('Format').selectOption('yaml');
-    await page.getByRole('button', { name: 'Export' }).click();
+    await page.getByRole('button', { name: 'Export', exact: true }).click();
     const exported = await page.locator('textarea[data-export]').inputValue();
     expect(exported).toContain('sim0-anthropic');
     expect(exported).not.toContain('sk-sim-secret');
+
+    const edited = exported.replace(/(promptPer1k: )0\.003\b/, '$10.004');
+    expect(edited).not.toBe(exported);
+    await page.getByLabel('Configuration to import (YAML or JSON)').fill(edited);
+    await page.getByRole('button', { name: 'Preview changes (dry run)' }).click();
+    const diff = page.getByRole('region', { name: 'Changes the import would make' });
+    await expect(diff.locator('li.changed').textContent()).resolves.toMatch(/sim-claude.*promptPer1k 0\.003 → 0\.004/);
     await shot('09-configuration');
+    // Nothing changed yet: the models listing still has the old price.
+    const before = await fetch(`${system.gatewayUrl}/api/v1/ai/models`, { headers: system.headers() });
+    expect(JSON.stringify(await before.json())).toContain('"promptPer1k":0.003');
+
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect(page.getByRole('status').filter({ hasText: 'imported' }).textContent()).resolves.toContain(
+      'Configuration imported.',
+    );
+    await waitFor(
+      async () => {
+        const r = await fetch(`${system.gatewayUrl}/api/v1/ai/models`, { headers: system.headers() });
+        return JSON.stringify(await r.json()).includes('"promptPer1k":0.004');
+      },
+      { timeoutMs: 5_000, message: 'imported price not served' },
+    );
   });
 
   it('every admin screen renders (screenshots), with the API message where an endpoint answers an error', async () => {

@@ -12,6 +12,60 @@ function guessFormat(text: string): Format {
   return /^\s*[{[]/.test(text) ? 'json' : 'yaml';
 }
 
+interface EntityChanges {
+  added: string[];
+  changed: { id: string; fields: Record<string, { from: unknown; to: unknown }> }[];
+  removed: string[];
+}
+
+const show = (v: unknown) => (v === undefined ? '(none)' : JSON.stringify(v));
+
+/** The dry run's changes, per kind of entity: added, changed field by field, removed. */
+function Diff({ body }: { body: unknown }) {
+  const changes = (body as { changes?: Record<string, EntityChanges> }).changes;
+  if (changes === undefined) {
+    return (
+      <Field label="Changes the import would make">
+        <textarea readOnly rows={12} class="code" value={JSON.stringify(body, null, 2)} />
+      </Field>
+    );
+  }
+  const kinds = Object.entries(changes);
+  const none = kinds.every(([, c]) => c.added.length + c.changed.length + c.removed.length === 0);
+  return (
+    <div class="diff" role="region" aria-label="Changes the import would make" data-diff>
+      {none && <p class="state empty">The import changes nothing.</p>}
+      {kinds.map(([kind, c]) =>
+        c.added.length + c.changed.length + c.removed.length === 0 ? null : (
+          <div key={kind}>
+            <h3>{kind}</h3>
+            <ul>
+              {c.added.map((id) => (
+                <li key={`+${id}`} class="added">
+                  + {id}
+                </li>
+              ))}
+              {c.changed.map((ch) => (
+                <li key={`~${ch.id}`} class="changed">
+                  ~ {ch.id}:{' '}
+                  {Object.entries(ch.fields)
+                    .map(([f, v]) => `${f} ${show(v.from)} → ${show(v.to)}`)
+                    .join(', ')}
+                </li>
+              ))}
+              {c.removed.map((id) => (
+                <li key={`-${id}`} class="removed">
+                  − {id}
+                </li>
+              ))}
+            </ul>
+          </div>
+        ),
+      )}
+    </div>
+  );
+}
+
 export function ConfigScreen() {
   const [format, setFormat] = useState<Format>('yaml');
   const [exported, setExported] = useState<string | null>(null);
@@ -109,11 +163,7 @@ export function ConfigScreen() {
           </button>
         </div>
         <ActionNote action={imp} />
-        {diff !== null && (
-          <Field label="Changes the import would make">
-            <textarea readOnly rows={12} class="code" value={JSON.stringify(diff.body, null, 2)} data-diff />
-          </Field>
-        )}
+        {diff !== null && <Diff body={diff.body} />}
       </Section>
     </>
   );

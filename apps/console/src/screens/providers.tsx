@@ -4,7 +4,7 @@ import { Sparkline } from '../charts';
 import { formatDateTime, formatMs, formatPercent } from '../format';
 import { useAction, useLoad } from '../hooks';
 import { listOf, type ConnectionTest, type HealthHistory, type ProviderItem } from '../types';
-import { ActionNote, Badge, Empty, Field, HealthBadge, Loaded, Section } from '../ui';
+import { ActionNote, Badge, Empty, ErrorBox, Field, HealthBadge, Loaded, Section } from '../ui';
 
 const ROUTINGS = ['direct', 'gateway', 'auto'];
 const KINDS = ['openai', 'anthropic', 'gemini', 'ollama', 'vllm', 'llamacpp', 'zai'];
@@ -281,7 +281,17 @@ function ProviderRow({
   );
 }
 
+interface Template {
+  name: string;
+  description: string;
+  apiKeyEnv: string | null;
+}
+
 function CreateForm({ onCreated }: { onCreated: () => void }) {
+  const templates = useLoad(
+    async () => listOf(await api<{ data: Template[] }>('/api/v1/ai/admin/providers/templates')),
+    [],
+  );
   const [template, setTemplate] = useState('');
   const [id, setId] = useState('');
   const [kind, setKind] = useState('openai');
@@ -290,49 +300,56 @@ function CreateForm({ onCreated }: { onCreated: () => void }) {
   const [apiKey, setApiKey] = useState('');
   const [models, setModels] = useState('');
   const [action, run] = useAction();
-  const zai = template === 'zai';
+  const chosen = (templates.data ?? []).find((t) => t.name === template);
   return (
     <form
       aria-label="Create provider"
       onSubmit={(e) => {
         e.preventDefault();
         void run(async () => {
-          const body: Record<string, unknown> = zai
-            ? { template: 'zai', id: id || 'zai', apiKey }
-            : {
-                id,
-                kind,
-                baseUrl,
-                routing,
-                apiKey: apiKey || undefined,
-                models: models
-                  .split(',')
-                  .map((m) => m.trim())
-                  .filter((m) => m !== '')
-                  .map((name) => ({ name })),
-              };
-          await api('/api/v1/ai/admin/providers', { method: 'POST', body });
+          // A template brings every setting; the id and key override it (the key's variable otherwise).
+          const body: Record<string, unknown> =
+            chosen !== undefined
+              ? { template: chosen.name, ...(id ? { id } : {}), ...(apiKey ? { apiKey } : {}) }
+              : {
+                  id,
+                  kind,
+                  baseUrl,
+                  routing,
+                  ...(apiKey ? { apiKey } : {}),
+                  models: models
+                    .split(',')
+                    .map((m) => m.trim())
+                    .filter((m) => m !== '')
+                    .map((name) => ({ name })),
+                };
+          const created = await api<{ id: string }>('/api/v1/ai/admin/providers', { method: 'POST', body });
           onCreated();
-          return `Provider ${String(body.id)} created.`;
+          return `Provider ${created.id} created.`;
         });
       }}
     >
+      {templates.state === 'error' && <ErrorBox message={`Templates: ${templates.error}`} onRetry={templates.reload} />}
       <div class="toolbar">
         <Field label="Template">
           <select value={template} onChange={(e) => setTemplate(e.currentTarget.value)}>
             <option value="">none (from scratch)</option>
-            <option value="zai">Z.ai through the gateway</option>
+            {(templates.data ?? []).map((t) => (
+              <option key={t.name} value={t.name}>
+                {t.name === 'zai' ? 'Z.ai through the gateway' : t.name}
+              </option>
+            ))}
           </select>
         </Field>
         <Field label="Provider id">
           <input
             value={id}
-            required={!zai}
-            placeholder={zai ? 'zai' : ''}
+            required={chosen === undefined}
+            placeholder={chosen?.name ?? ''}
             onInput={(e) => setId(e.currentTarget.value)}
           />
         </Field>
-        {!zai && (
+        {chosen === undefined && (
           <>
             <Field label="Kind">
               <select value={kind} onChange={(e) => setKind(e.currentTarget.value)}>
@@ -360,16 +377,18 @@ function CreateForm({ onCreated }: { onCreated: () => void }) {
             </Field>
           </>
         )}
-        <Field label="API key" hint="Write-only: never shown again.">
-          <input
-            type="password"
-            autoComplete="off"
-            required={zai}
-            value={apiKey}
-            onInput={(e) => setApiKey(e.currentTarget.value)}
-          />
+        <Field
+          label="API key"
+          hint={
+            chosen?.apiKeyEnv
+              ? `Write-only. Empty: read from ${chosen.apiKeyEnv} on the server.`
+              : 'Write-only: never shown again.'
+          }
+        >
+          <input type="password" autoComplete="off" value={apiKey} onInput={(e) => setApiKey(e.currentTarget.value)} />
         </Field>
       </div>
+      {chosen && <p class="muted">{chosen.description}</p>}
       <button type="submit" disabled={action.busy}>
         Create provider
       </button>
