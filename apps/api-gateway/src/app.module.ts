@@ -28,6 +28,9 @@ import { ProviderCommandsController } from './admin/provider-commands.controller
 import { ProviderCommandsService } from './admin/provider-commands.service';
 import { ProviderTestController } from './admin/provider-test.controller';
 import { ProviderTestService } from './admin/provider-test.service';
+import { ProviderStatsService } from './admin/provider-stats.service';
+import { ProvidersAdminController } from './admin/providers-admin.controller';
+import { ProvidersAdminService } from './admin/providers-admin.service';
 import { CircuitAdminService } from './admin/circuit-admin.service';
 import { GOVERNANCE_PROVIDERS } from './admin/governance-providers';
 import { QuotasAdminController } from './admin/quotas-admin.controller';
@@ -86,6 +89,7 @@ export class AppModule {
         CircuitAdminController,
         AccountsAdminController,
         QuotasAdminController,
+        ProvidersAdminController,
         ProviderCommandsController,
         ProviderTestController,
         GatewaysAdminController,
@@ -138,6 +142,8 @@ export class AppModule {
         CatalogChanges,
         ProviderCommandsService,
         ProviderTestService,
+        ProviderStatsService,
+        ProvidersAdminService,
         GatewaysAdminService,
         ConfigTransferService,
       ],

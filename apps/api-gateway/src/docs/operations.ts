@@ -72,6 +72,9 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   'PUT /api/v1/ai/admin/quotas/{userId}': { summary: "Set a user's limits" },
   'POST /api/v1/ai/admin/quotas/{userId}/reset': { summary: "Reset a user's counters" },
   'POST /api/v1/ai/admin/providers/{id}/circuit/reset': { summary: "Close a deployment's circuit breaker" },
+  'GET /api/v1/ai/admin/providers': {
+    summary: 'List providers with health, circuit states, route in use and 24 h usage (keys never shown)',
+  },
   'GET /api/v1/ai/admin/providers/templates': { summary: 'Provider templates (Z.ai through the gateway, OpenAI, ...)' },
   'POST /api/v1/ai/admin/providers': {
     summary: 'Create a provider, from scratch or from a template',

@@ -1,0 +1,91 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DEFAULT_CIRCUIT_CONFIG, type CircuitState, type ProviderSpec, type Route } from '@aigw/core';
+import { UsageAnalyticsStore } from '@aigw/entities';
+import { ENV, REDIS } from '@aigw/platform';
+import { CircuitBreakerStore, RouteMemory, routingKeyPrefix } from '@aigw/routing';
+import type { Redis } from 'ioredis';
+import { DataSource } from 'typeorm';
+import type { GatewayEnv } from '../config/gateway-env';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** What the admin providers list adds to each provider's settings and health. */
+export interface ProviderStats {
+  /** Per deployment (`provider/model`), from the breakers the workers share in Redis. */
+  circuits: { id: string; state: CircuitState }[];
+  /**
+   * The route requests take now: `direct` and `gateway` providers their own; an `auto` provider the route the
+   * workers remembered last (direct until a direct call failed on the network).
+   */
+  routeInUse: Route;
+  /** The last 24 hours (from the usage rollups). */
+  usage24h: ProviderUsage;
+}
+
+export interface ProviderUsage {
+  /** Requests the provider answered or failed (response-cache hits, which call no provider, not included). */
+  requests: number;
+  failures: number;
+  /** Answers replayed from the response cache under this provider's name. */
+  cacheHits: number;
+  costUsd: number;
+}
+
+const NO_USAGE: ProviderUsage = { requests: 0, failures: 0, cacheHits: 0, costUsd: 0 };
+
+/**
+ * Circuit states, route in use and 24 h usage for many providers: one Redis pipeline for the circuits, one GET per
+ * `auto` provider, one grouped query answered mostly from the hourly rollups. An admin read, never on the request
+ * path.
+ */
+@Injectable()
+export class ProviderStatsService {
+  private readonly circuits: CircuitBreakerStore;
+  private readonly routes: RouteMemory;
+  private readonly usage: UsageAnalyticsStore;
+
+  constructor(@Inject(ENV) env: GatewayEnv, @Inject(REDIS) redis: Redis, dataSource: DataSource) {
+    // Reads only: the thresholds of the workers' own config do not matter here.
+    this.circuits = new CircuitBreakerStore(redis, routingKeyPrefix(env.REDIS_PREFIX), DEFAULT_CIRCUIT_CONFIG);
+    this.routes = new RouteMemory(redis, routingKeyPrefix(env.REDIS_PREFIX));
+    this.usage = new UsageAnalyticsStore(dataSource);
+  }
+
+  async of(providers: readonly ProviderSpec[], now = new Date()): Promise<Map<string, ProviderStats>> {
+    const deploymentIds = providers.flatMap((p) => p.models.map((m) => `${p.id}/${m.name}`));
+    const [states, usage, remembered] = await Promise.all([
+      this.circuits.states(deploymentIds),
+      this.usage24h(now),
+      Promise.all(providers.map((p) => (p.routing === 'auto' ? this.routes.get(p.id) : Promise.resolve(null)))),
+    ]);
+    return new Map(
+      providers.map((p, i) => [
+        p.id,
+        {
+          circuits: p.models.map((m) => {
+            const id = `${p.id}/${m.name}`;
+            return { id, state: states.get(id)?.state ?? 'closed' };
+          }),
+          routeInUse: p.routing === 'auto' ? (remembered[i] ?? 'direct') : p.routing,
+          usage24h: usage.get(p.id) ?? NO_USAGE,
+        },
+      ]),
+    );
+  }
+
+  private async usage24h(now: Date): Promise<Map<string, ProviderUsage>> {
+    const groups = await this.usage.aggregate({ from: new Date(now.getTime() - DAY_MS), to: now, groupBy: 'provider' });
+    const out = new Map<string, ProviderUsage>();
+    for (const g of groups) {
+      if (g.key !== null) {
+        out.set(g.key, {
+          requests: g.requests - g.cacheHits,
+          failures: g.requests - g.successes,
+          cacheHits: g.cacheHits,
+          costUsd: g.costUsd,
+        });
+      }
+    }
+    return out;
+  }
+}

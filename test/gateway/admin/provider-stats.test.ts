@@ -1,0 +1,94 @@
+import { DEFAULT_CIRCUIT_CONFIG } from '@aigw/core';
+import { REDIS } from '@aigw/platform';
+import { CircuitBreakerStore, RouteMemory, routingKeyPrefix } from '@aigw/routing';
+import type { Redis } from 'ioredis';
+import { DataSource } from 'typeorm';
+import { GatewayHarness } from '../support';
+import { call, recordUsage, usageEvent } from './admin-support';
+
+interface ListItem {
+  id: string;
+  hasApiKey: boolean;
+  health: { status: string; consecutiveFailures: number; lastCheckAt: string | null; lastError: string | null };
+  circuits: { id: string; state: string }[];
+  routeInUse: string;
+  usage24h: { requests: number; failures: number; cacheHits: number; costUsd: number };
+}
+
+/** The admin providers list: circuit state, route in use and 24 h usage next to each provider's settings. */
+describe('admin API: provider list statistics', () => {
+  const h = new GatewayHarness();
+
+  beforeAll(() => h.start(), 60_000);
+  afterAll(() => h.stop(), 30_000);
+
+  async function list(): Promise<Map<string, ListItem>> {
+    const res = await call<{ data: ListItem[] }>(h, 'GET', '/api/v1/ai/admin/providers');
+    expect(res.status).toBe(200);
+    return new Map(res.body.data.map((p) => [p.id, p]));
+  }
+
+  it('shows circuits per deployment, the route in use and the last 24 hours of usage', async () => {
+    await call(h, 'POST', '/api/v1/ai/admin/gateways', { id: 'proxy', baseUrl: `${h.sim.url}/v1` });
+    await call(h, 'POST', '/api/v1/ai/admin/providers', {
+      id: 'twoway',
+      kind: 'openai',
+      baseUrl: `${h.sim.url}/v1`,
+      routing: 'auto',
+      gatewayId: 'proxy',
+      models: [{ name: 't1', promptPer1k: 0.001, completionPer1k: 0.001, contextWindow: 100 }],
+    });
+    const redis = h.app.get<Redis>(REDIS);
+    const prefix = routingKeyPrefix(h.prefix);
+    const circuits = new CircuitBreakerStore(redis, prefix, { ...DEFAULT_CIRCUIT_CONFIG, failureThreshold: 1 });
+    await circuits.recordFailure('sim/sim-gpt');
+    await new RouteMemory(redis, prefix).set('twoway', 'gateway');
+    const old = new Date(Date.now() - 25 * 60 * 60 * 1000).toISOString();
+    const user = '00000000-0000-4000-8000-000000000001';
+    await recordUsage(h, [
+      usageEvent(user, { provider: 'sim', costUsd: 0.25, latencyMs: 100 }),
+      usageEvent(user, { provider: 'sim', costUsd: 0.5, latencyMs: 300 }),
+      usageEvent(user, { provider: 'sim', status: 'error', errorClass: 'server', costUsd: 0, latencyMs: 200 }),
+      usageEvent(user, { provider: 'sim', costUsd: 9, createdAt: old }),
+      usageEvent(user, { provider: 'sim', costUsd: 0, cached: true }),
+    ]);
+
+    const items = await list();
+    expect(items.get('sim')).toMatchObject({
+      circuits: [{ id: 'sim/sim-gpt', state: 'open' }],
+      routeInUse: 'direct',
+      usage24h: { requests: 3, failures: 1, cacheHits: 1, costUsd: 0.75 },
+    });
+    expect(items.get('sim-b')).toMatchObject({
+      circuits: [
+        { id: 'sim-b/sim-claude', state: 'closed' },
+        { id: 'sim-b/sim-gpt', state: 'closed' },
+      ],
+      usage24h: { requests: 0, failures: 0, cacheHits: 0, costUsd: 0 },
+    });
+    expect(items.get('twoway')?.routeInUse).toBe('gateway');
+    // Settings without the key, and the monitor's view of its health.
+    expect(items.get('sim')).toMatchObject({
+      hasApiKey: true,
+      health: { status: 'unknown', consecutiveFailures: 0, lastCheckAt: null, lastError: null },
+    });
+    expect(JSON.stringify([...items.values()])).not.toContain('sk-sim-secret');
+  });
+
+  it('shows the health the monitor recorded; 401 and 403', async () => {
+    await h.app
+      .get(DataSource)
+      .query(
+        `UPDATE providers SET health_status = 'failing', consecutive_failures = 4, last_check_at = now(), last_error = 'connection refused' WHERE id = 'sim-b'`,
+      );
+    expect((await list()).get('sim-b')?.health).toMatchObject({
+      status: 'failing',
+      consecutiveFailures: 4,
+      lastCheckAt: expect.any(String),
+      lastError: 'connection refused',
+    });
+    expect((await fetch(`${h.url}/api/v1/ai/admin/providers`)).status).toBe(401);
+    const user = await h.userKey('list-reader');
+    expect((await call(h, 'GET', '/api/v1/ai/admin/providers', undefined, user)).status).toBe(403);
+  });
+});
