@@ -57,6 +57,7 @@ import { IdempotencyService } from './generation/idempotency.service';
 import { ReplyHub } from './generation/reply-hub';
 import { ConnectionDrainer } from './http/connection-drainer';
 import { HttpMetrics } from './http/http-metrics';
+import { DeploymentSignals } from './models/deployment-signals.service';
 import { ModelListsService } from './models/model-lists.service';
 import { ModelsController } from './models/models.controller';
 import { JobsService } from './native/jobs.service';
@@ -64,6 +65,8 @@ import { NativeGenerationController } from './native/native-generation.controlle
 import { NativeGenerationService } from './native/native-generation.service';
 import { ChatCompletionsController } from './openai/chat-completions.controller';
 import { ChatCompletionsService } from './openai/chat-completions.service';
+import { PreferencesController } from './preferences/preferences.controller';
+import { PreferencesService } from './preferences/preferences.service';
 import { UsageController } from './usage/usage.controller';
 import { UsageService } from './usage/usage.service';
 import { RequestValidationPipe } from './validation/validation-pipe';
@@ -95,6 +98,7 @@ export class AppModule {
         GatewaysAdminController,
         ConfigAdminController,
         UsageController,
+        PreferencesController,
         CatalogEventsController,
       ],
       providers: [
@@ -136,7 +140,9 @@ export class AppModule {
         EmbeddingsService,
         NativeGenerationService,
         JobsService,
+        DeploymentSignals,
         ModelListsService,
+        PreferencesService,
         CircuitAdminService,
         ControlChannel,
         CatalogChanges,

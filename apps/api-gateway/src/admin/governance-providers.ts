@@ -1,5 +1,5 @@
 import type { Provider } from '@nestjs/common';
-import { AuditLogStore, QuotaStore, UsageReportStore, UserStore } from '@aigw/entities';
+import { AuditLogStore, PreferenceStore, QuotaStore, UsageReportStore, UserStore } from '@aigw/entities';
 import { DataSource } from 'typeorm';
 import { QUOTA_COUNTERS } from './quota-counters.port';
 import { RedisQuotaCounters } from '../admission/redis-quota-counters';
@@ -11,11 +11,12 @@ const store = <T>(cls: new (ds: DataSource) => T): Provider<T> => ({
   useFactory: (dataSource: DataSource) => new cls(dataSource),
 });
 
-/** The stores behind the admin and usage APIs, and the quota counters they read. */
+/** The stores behind the admin, usage and preferences APIs, and the quota counters they read. */
 export const GOVERNANCE_PROVIDERS: Provider[] = [
   store(UserStore),
   store(QuotaStore),
   store(AuditLogStore),
   store(UsageReportStore),
+  store(PreferenceStore),
   { provide: QUOTA_COUNTERS, useClass: RedisQuotaCounters },
 ];

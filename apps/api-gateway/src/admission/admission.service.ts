@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, GatewayError, unlimited, type GenerationRequest, type Reservation } from '@aigw/core';
+import { ErrorCode, GatewayError, NO_LIMITS, unlimited, type GenerationRequest, type Reservation } from '@aigw/core';
 import {
   AdmissionStore,
   GovernanceKeys,
@@ -118,6 +118,42 @@ export class AdmissionService {
         throw new AdmissionRefused(
           rate ? ErrorCode.RateLimited : ErrorCode.QuotaExceeded,
           message,
+          verdict.retryAfterMs,
+          rateLimitHeaders(verdict.rate),
+        );
+      }
+    }
+  }
+
+  /**
+   * The caller's requests-per-minute limits (key and user) for a read that is no generation (the models listing):
+   * one request against the minute, no tokens, no spend, no daily or monthly quota. No limit: no Redis call.
+   */
+  async admitRead(caller: AuthContext): Promise<Record<string, string>> {
+    const { keyRpm, userRpm } = caller.policy.limits;
+    if (keyRpm === null && userRpm === null) {
+      return {};
+    }
+    const input = {
+      keyId: caller.apiKeyId,
+      userId: caller.userId,
+      limits: { ...NO_LIMITS, keyRpm, userRpm },
+      tokens: 0,
+      reserveUsd: 0,
+      now: Date.now(),
+    };
+    const verdict = await this.check(input);
+    switch (verdict.kind) {
+      case 'admitted':
+        return rateLimitHeaders(verdict.rate);
+      case 'rebuild':
+        // Only quotas need the epoch; a rate-only check never asks for a rebuild.
+        return {};
+      case 'refused': {
+        const resets = new Date(Date.now() + verdict.retryAfterMs).toISOString();
+        throw new AdmissionRefused(
+          ErrorCode.RateLimited,
+          `Rate limit reached: ${WHAT[verdict.check]} (${verdict.limit}); retry after ${resets}.`,
           verdict.retryAfterMs,
           rateLimitHeaders(verdict.rate),
         );

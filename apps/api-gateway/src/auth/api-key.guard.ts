@@ -1,24 +1,36 @@
-import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import { ErrorCode, GatewayError, isExpired } from '@aigw/core';
-import { HealthController, MetricsController } from '@aigw/platform';
+import { ENV, HealthController, MetricsController } from '@aigw/platform';
 import type { FastifyRequest } from 'fastify';
+import type { GatewayEnv } from '../config/gateway-env';
 import type { AuthContext } from '../http/request-context';
 import { ApiKeyAuthenticator } from './api-key-authenticator';
 import { presentedKey } from './credentials';
+import { PUBLIC_WHEN, type PublicPredicate } from './public-when';
 
 /** Controllers open without a key: probes and scrapers do not hold API keys. */
 const PUBLIC_CONTROLLERS: ReadonlySet<unknown> = new Set([HealthController, MetricsController]);
 
 /**
  * Global guard: every route needs a valid API key except the public controllers above (an
- * allow-list, so a new controller is protected by default). Attaches the caller to `request.auth`.
+ * allow-list, so a new controller is protected by default) and routes marked `@PublicWhen` while their
+ * configuration opens them. Attaches the caller to `request.auth`.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
-  constructor(private readonly authenticator: ApiKeyAuthenticator) {}
+  constructor(
+    private readonly authenticator: ApiKeyAuthenticator,
+    private readonly reflector: Reflector,
+    @Inject(ENV) private readonly env: GatewayEnv,
+  ) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (PUBLIC_CONTROLLERS.has(context.getClass())) {
+      return true;
+    }
+    const publicWhen = this.reflector.get<PublicPredicate | undefined>(PUBLIC_WHEN, context.getHandler());
+    if (publicWhen?.(this.env) === true) {
       return true;
     }
     const req = context.switchToHttp().getRequest<FastifyRequest>();

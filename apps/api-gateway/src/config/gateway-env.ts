@@ -130,4 +130,22 @@ export class GatewayEnv extends BaseEnv {
   @Transform(toBool)
   @IsBoolean()
   COALESCE_ENABLED = true;
+
+  /** `GET /api/v1/ai/models` without an API key (rate limited per client address); false: any valid key. */
+  @Transform(toBool)
+  @IsBoolean()
+  MODELS_PUBLIC = false;
+
+  /** Requests per minute per client address to the public models listing (each gateway replica counts its own). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  MODELS_PUBLIC_RPM = 60;
+
+  /** How often the models listing recomputes latency and success rates (one grouped query) and health. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  MODELS_STATS_REFRESH_S = 30;
 }

@@ -1,15 +1,42 @@
+import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { CatalogService } from '@aigw/platform';
-import { deploymentList, openAiModelList, type DeploymentList, type OpenAiModelList } from './model-views';
+import type { CircuitStatus } from '@aigw/routing';
+import { DeploymentSignals } from './deployment-signals.service';
+import { modelListing } from './model-listing';
+import { openAiModelList, type OpenAiModelList } from './model-views';
 
-/** Model lists, rebuilt only when the catalog object changes (CatalogService replaces it on every reload). */
+/** The native listing as sent: its JSON text and the ETag of that text. */
+export interface RenderedListing {
+  body: string;
+  etag: string;
+}
+
+/** A fingerprint of what decides availability, so an unchanged listing is not serialised and hashed again. */
+function circuitKey(states: ReadonlyMap<string, CircuitStatus>): string {
+  let key = '';
+  for (const [id, s] of states) {
+    if (!s.available) {
+      key += `${id};`;
+    }
+  }
+  return key;
+}
+
+/**
+ * Model lists. The OpenAI one is rebuilt only when the catalog object changes (CatalogService replaces it on
+ * every reload); the native one also when the statistics refresh or a circuit opens or closes.
+ */
 @Injectable()
 export class ModelListsService {
   private readonly created = Math.floor(Date.now() / 1000);
   private openAi: { source: object; view: OpenAiModelList } | null = null;
-  private native: { source: object; view: DeploymentList } | null = null;
+  private native: { catalog: object; signals: object; circuits: string; rendered: RenderedListing } | null = null;
 
-  constructor(private readonly catalog: CatalogService) {}
+  constructor(
+    private readonly catalog: CatalogService,
+    private readonly signals: DeploymentSignals,
+  ) {}
 
   openAiModels(): OpenAiModelList {
     const source = this.catalog.current;
@@ -19,11 +46,20 @@ export class ModelListsService {
     return this.openAi.view;
   }
 
-  deployments(): DeploymentList {
-    const source = this.catalog.current;
-    if (this.native?.source !== source) {
-      this.native = { source, view: deploymentList(source) };
+  /** The native listing: at most one Redis read per CIRCUIT_CACHE_MS, no database access. */
+  async listing(): Promise<RenderedListing> {
+    const catalog = this.catalog.current;
+    const deployments = this.catalog.deployments();
+    const slow = this.signals.signals();
+    const states = await this.signals.circuits(deployments.map((d) => d.id));
+    const circuits = circuitKey(states);
+    const n = this.native;
+    if (n !== null && n.catalog === catalog && n.signals === slow && n.circuits === circuits) {
+      return n.rendered;
     }
-    return this.native.view;
+    const body = JSON.stringify(modelListing(deployments, slow, states));
+    const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+    this.native = { catalog, signals: slow, circuits, rendered: { body, etag } };
+    return this.native.rendered;
   }
 }

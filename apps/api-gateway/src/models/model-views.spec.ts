@@ -1,5 +1,5 @@
 import type { Catalog } from '@aigw/core';
-import { deploymentList, openAiModelList } from './model-views';
+import { openAiModelList } from './model-views';
 
 const catalog: Catalog = {
   gateways: [],
@@ -60,24 +60,5 @@ describe('model views', () => {
     const list = openAiModelList(catalog, 42);
     expect(list.data.map((m) => m.id)).toEqual(['p1/gpt', 'p2/gpt', 'gpt']);
     expect(list.data[0]).toEqual({ id: 'p1/gpt', object: 'model', created: 42, owned_by: 'p1' });
-  });
-
-  it('shows prices and capabilities but never a base URL or key', () => {
-    const list = deploymentList(catalog);
-    expect(list.data.map((d) => d.id)).toEqual(['p1/gpt', 'p2/gpt']);
-    expect(list.data[1]).toEqual({
-      id: 'p2/gpt',
-      provider: 'p2',
-      providerKind: 'anthropic',
-      model: 'gpt',
-      contextWindow: 200,
-      capabilities: ['chat', 'streaming'],
-      pricing: { promptPer1k: 3, completionPer1k: 4, cachedPromptPer1k: 0.5 },
-      quality: 0.9,
-      routing: 'direct',
-    });
-    const text = JSON.stringify(list);
-    expect(text).not.toContain('sk-secret');
-    expect(text).not.toContain('internal.example');
   });
 });

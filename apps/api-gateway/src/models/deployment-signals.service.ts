@@ -1,0 +1,132 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { DEFAULT_CIRCUIT_CONFIG, type Deployment } from '@aigw/core';
+import { DeploymentStatsStore, type DeploymentStats, type ProviderHealthStatus } from '@aigw/entities';
+import { ENV, REDIS, RedisErrors, RedisKeys, describeError } from '@aigw/platform';
+import { CircuitBreakerStore, routingKeyPrefix, type CircuitStatus } from '@aigw/routing';
+import type { Redis } from 'ioredis';
+import { DataSource } from 'typeorm';
+import type { GatewayEnv } from '../config/gateway-env';
+
+const DAY_MS = 86_400_000;
+/** Circuit states change fast, so they are read per listing, but at most once per this long per replica. */
+export const CIRCUIT_CACHE_MS = 1_000;
+
+/** The slow-moving signals: recomputed every MODELS_STATS_REFRESH_S, never on a request. */
+export interface SlowSignals {
+  /** Per deployment id (`provider/model`), the last 24 h of usage_records. */
+  stats: ReadonlyMap<string, DeploymentStats>;
+  /** The health monitor's status per provider id. */
+  health: ReadonlyMap<string, ProviderHealthStatus>;
+}
+
+/** What makes a deployment unable to take a request now; null: it can. */
+export type Unavailability = 'provider_disabled' | 'model_disabled' | 'circuit_open' | 'health_failing';
+
+/** The one availability rule of the listing and the preferences API: enabled, circuit not open, health not failing. */
+export function unavailabilityOf(
+  d: Deployment,
+  circuit: CircuitStatus | undefined,
+  health: ProviderHealthStatus | undefined,
+): Unavailability | null {
+  if (!d.provider.enabled) {
+    return 'provider_disabled';
+  }
+  if (!d.model.enabled) {
+    return 'model_disabled';
+  }
+  // `available` is false only while an open circuit still refuses calls (past CB_OPEN_MS it admits probes).
+  if (circuit !== undefined && !circuit.available) {
+    return 'circuit_open';
+  }
+  return health === 'failing' ? 'health_failing' : null;
+}
+
+/**
+ * Usage statistics, the monitor's health and the shared circuit states, as the models listing and the
+ * preferences API need them. Statistics and health come from PostgreSQL in the background (one grouped query
+ * over the last day of usage_records and one read of providers per refresh); circuit states from Redis, one
+ * pipelined read per CIRCUIT_CACHE_MS at most.
+ */
+@Injectable()
+export class DeploymentSignals implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(DeploymentSignals.name);
+  private readonly store: DeploymentStatsStore;
+  private readonly circuitStore: CircuitBreakerStore;
+  private slow: SlowSignals = { stats: new Map(), health: new Map() };
+  private circuitCache: { at: number; ids: string; states: Promise<ReadonlyMap<string, CircuitStatus>> } | null = null;
+  private timer?: NodeJS.Timeout;
+  private refreshing?: Promise<void>;
+  private lastFailure = 0;
+
+  constructor(
+    @Inject(ENV) private readonly env: GatewayEnv,
+    @Inject(REDIS) redis: Redis,
+    keys: RedisKeys,
+    private readonly errors: RedisErrors,
+    dataSource: DataSource,
+    // The tables must exist before the first refresh.
+    @Inject('DATABASE_MIGRATED') _migrated: boolean,
+  ) {
+    this.store = new DeploymentStatsStore(dataSource);
+    // Reads only: the thresholds of the workers' own config do not matter, CB_OPEN_MS aside (default 60 s).
+    this.circuitStore = new CircuitBreakerStore(redis, routingKeyPrefix(keys.prefix), DEFAULT_CIRCUIT_CONFIG);
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh(), this.env.MODELS_STATS_REFRESH_S * 1000);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  /** The statistics and health as last refreshed (the same object until the next refresh). */
+  signals(): SlowSignals {
+    return this.slow;
+  }
+
+  /** Recomputes statistics and health; a failure keeps the previous ones. Concurrent calls share one refresh. */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.load().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async load(): Promise<void> {
+    try {
+      const [rows, health] = await Promise.all([
+        this.store.since(new Date(Date.now() - DAY_MS)),
+        this.store.providerHealth(),
+      ]);
+      this.slow = { stats: new Map(rows.map((r) => [`${r.provider}/${r.model}`, r])), health };
+    } catch (err) {
+      const now = Date.now();
+      if (now - this.lastFailure > 60_000) {
+        this.logger.warn(`model statistics not refreshed, keeping the previous ones: ${describeError(err)}`);
+      }
+      this.lastFailure = now;
+    }
+  }
+
+  /** Circuit states of `ids`, at most CIRCUIT_CACHE_MS old; empty (all closed) when Redis cannot be read. */
+  circuits(ids: readonly string[]): Promise<ReadonlyMap<string, CircuitStatus>> {
+    const now = Date.now();
+    const key = ids.join('\n');
+    if (this.circuitCache !== null && this.circuitCache.ids === key && now - this.circuitCache.at < CIRCUIT_CACHE_MS) {
+      return this.circuitCache.states;
+    }
+    const states = this.circuitStore.states(ids).catch((err: unknown): ReadonlyMap<string, CircuitStatus> => {
+      this.errors.report('circuit_read', err);
+      return new Map();
+    });
+    this.circuitCache = { at: now, ids: key, states };
+    return states;
+  }
+
+  /** Fresh signals of one deployment, for a write that must not trust a cached view (a preference being stored). */
+  async current(d: Deployment): Promise<{ circuit: CircuitStatus | undefined; health: ProviderHealthStatus }> {
+    const [circuits, health] = await Promise.all([this.circuitStore.states([d.id]), this.store.providerHealth()]);
+    return { circuit: circuits.get(d.id), health: health.get(d.provider.id) ?? 'unknown' };
+  }
+}

@@ -1,0 +1,128 @@
+import { Injectable } from '@nestjs/common';
+import { ErrorCode, GatewayError, type Deployment } from '@aigw/core';
+import { PreferenceStore, type PreferenceRecord } from '@aigw/entities';
+import { CatalogService } from '@aigw/platform';
+import { ModelAccess } from '../auth/model-access';
+import type { AuthContext } from '../http/request-context';
+import { DeploymentSignals, unavailabilityOf, type Unavailability } from '../models/deployment-signals.service';
+import { CONTEXT_PATTERN, CONTEXT_RULE, type PutPreferenceDto } from './preference.dto';
+
+/** A preference as the API shows it. */
+export interface PreferenceView {
+  /** '' is the user's default. */
+  context: string;
+  /** The preferred deployment (`provider/model`); a bare model name for rows written before the API. */
+  id: string;
+  provider: string | null;
+  model: string;
+  providerDisplayName: string | null;
+  modelDisplayName: string;
+  /** Whether the preferred deployment can take requests now (as the models listing says). */
+  available: boolean;
+  /** Requests the `preference` policy routed by this preference, and the last one (advanced every second or so). */
+  usageCount: number;
+  lastUsedAt: string | null;
+  /** The user's requests answered by this deployment over the last 30 days, and what they cost. */
+  last30Days: { requests: number; costUsd: number };
+  createdAt: string;
+  updatedAt: string;
+}
+
+const UNAVAILABLE: Record<Unavailability, { param: 'provider' | 'model'; reason: string }> = {
+  provider_disabled: { param: 'provider', reason: 'the provider is disabled' },
+  model_disabled: { param: 'model', reason: 'the model is disabled at this provider' },
+  circuit_open: { param: 'model', reason: 'its circuit breaker is open after repeated failures' },
+  health_failing: { param: 'provider', reason: 'the health monitor reports the provider failing' },
+};
+
+/**
+ * The caller's model preferences, one per context, read by the worker's `preference` policy. Any role; a key
+ * only ever sees and changes its own user's preferences.
+ */
+@Injectable()
+export class PreferencesService {
+  constructor(
+    private readonly store: PreferenceStore,
+    private readonly catalog: CatalogService,
+    private readonly signals: DeploymentSignals,
+    private readonly access: ModelAccess,
+  ) {}
+
+  async list(auth: AuthContext): Promise<{ data: PreferenceView[] }> {
+    const records = await this.store.list(auth.userId);
+    return { data: records.map((r) => this.view(r)) };
+  }
+
+  /** Stores the preference after checking the deployment exists, may be used by this key and is available now. */
+  async put(dto: PutPreferenceDto, auth: AuthContext): Promise<PreferenceView> {
+    const provider = this.catalog.provider(dto.provider);
+    if (provider === undefined) {
+      throw new GatewayError(ErrorCode.InvalidRequest, `Invalid 'provider': there is no provider '${dto.provider}'.`, {
+        param: 'provider',
+      });
+    }
+    const deployment = this.catalog
+      .deployments()
+      .find((d) => d.provider.id === provider.id && d.model.name === dto.model);
+    if (deployment === undefined) {
+      throw new GatewayError(
+        ErrorCode.InvalidRequest,
+        `Invalid 'model': provider '${provider.id}' has no model '${dto.model}'.`,
+        { param: 'model' },
+      );
+    }
+    // A key restricted to some models may not prefer another (403 model_not_allowed).
+    this.access.restrict({ model: deployment.id, allowFallback: false }, auth);
+    const { circuit, health } = await this.signals.current(deployment);
+    const problem = unavailabilityOf(deployment, circuit, health);
+    if (problem !== null) {
+      const { param, reason } = UNAVAILABLE[problem];
+      throw new GatewayError(ErrorCode.ModelUnavailable, `'${deployment.id}' is not available: ${reason}.`, { param });
+    }
+    const stored = await this.store.upsert(auth.userId, {
+      context: dto.context ?? '',
+      provider: provider.id,
+      model: deployment.model.name,
+    });
+    return this.view(stored);
+  }
+
+  async remove(context: string | undefined, auth: AuthContext): Promise<{ context: string; deleted: true }> {
+    const ctx = context ?? '';
+    if (context !== undefined && !CONTEXT_PATTERN.test(context)) {
+      throw new GatewayError(ErrorCode.InvalidRequest, `Invalid 'context': context must be ${CONTEXT_RULE}.`, {
+        param: 'context',
+      });
+    }
+    if (!(await this.store.remove(auth.userId, ctx))) {
+      const which = ctx === '' ? 'no default preference' : `no preference for context '${ctx}'`;
+      throw new GatewayError(ErrorCode.NotFound, `You have ${which}.`, { param: 'context' });
+    }
+    return { context: ctx, deleted: true };
+  }
+
+  private deploymentOf(r: PreferenceRecord): Deployment | undefined {
+    const id = r.provider === null ? r.model : `${r.provider}/${r.model}`;
+    return this.catalog.deployments().find((d) => d.id === id) ?? this.catalog.servingDeployments(r.model)[0];
+  }
+
+  private view(r: PreferenceRecord): PreferenceView {
+    const d = this.deploymentOf(r);
+    const provider = r.provider === null ? undefined : this.catalog.provider(r.provider);
+    const slow = this.signals.signals();
+    return {
+      context: r.context,
+      id: r.provider === null ? r.model : `${r.provider}/${r.model}`,
+      provider: r.provider,
+      model: r.model,
+      providerDisplayName: provider === undefined ? null : (provider.displayName ?? provider.id),
+      modelDisplayName: d?.model.displayName ?? r.model,
+      available: d !== undefined && unavailabilityOf(d, undefined, slow.health.get(d.provider.id)) === null,
+      usageCount: r.usageCount,
+      lastUsedAt: r.lastUsedAt?.toISOString() ?? null,
+      last30Days: { requests: r.requests, costUsd: Math.round(r.costUsd * 1e9) / 1e9 },
+      createdAt: r.createdAt.toISOString(),
+      updatedAt: r.updatedAt.toISOString(),
+    };
+  }
+}

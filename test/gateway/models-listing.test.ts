@@ -1,0 +1,205 @@
+import { randomUUID } from 'node:crypto';
+import { DEFAULT_CIRCUIT_CONFIG } from '@aigw/core';
+import { ApiKeyStore, UsageRecordEntity } from '@aigw/entities';
+import { CircuitBreakerStore, routingKeyPrefix } from '@aigw/routing';
+import { waitFor } from '@aigw/testing';
+import { Redis } from 'ioredis';
+import { DataSource } from 'typeorm';
+import { GatewayHarness, REDIS_URL, type ErrorEnvelope } from './support';
+
+interface Item {
+  id: string;
+  provider: string;
+  model: string;
+  displayName: string;
+  description: string | null;
+  capabilities: string[];
+  contextWindow: number;
+  pricing: { promptPer1k: number; completionPer1k: number };
+  avgLatencyMs: number | null;
+  successRate: number | null;
+  health: string;
+  available: boolean;
+  recommended: boolean;
+}
+
+const CONTRACT = [
+  'id',
+  'provider',
+  'model',
+  'displayName',
+  'description',
+  'capabilities',
+  'contextWindow',
+  'pricing',
+  'avgLatencyMs',
+  'successRate',
+  'health',
+  'available',
+  'recommended',
+];
+
+/**
+ * `GET /api/v1/ai/models`: the listing contract, 24 h statistics from usage_records (refreshed in the
+ * background), the monitor's health, circuit states from Redis, the `recommended` rule, ETag/304 and rate
+ * limits. Catalog (support.ts): sim/sim-gpt (0.001 + 0.002), sim-b/sim-claude (0.003 + 0.015), sim-b/sim-gpt
+ * disabled; no quality set, so the cheapest available chat deployment is recommended.
+ */
+describe('models listing', () => {
+  const h = new GatewayHarness({ MODELS_STATS_REFRESH_S: '1' });
+  let redis: Redis;
+
+  beforeAll(async () => {
+    await h.start();
+    redis = new Redis(REDIS_URL);
+  }, 60_000);
+  afterAll(async () => {
+    await redis.quit();
+    await h.stop();
+  }, 30_000);
+
+  async function listing(headers: Record<string, string> = h.headers()): Promise<Map<string, Item>> {
+    const res = await h.get('/api/v1/ai/models', headers);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { object: string; data: Item[] };
+    expect(body.object).toBe('list');
+    return new Map(body.data.map((d) => [d.id, d]));
+  }
+
+  it('needs a key by default (401 in the envelope)', async () => {
+    const res = await fetch(`${h.url}/api/v1/ai/models`);
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as ErrorEnvelope).error.code).toBe('invalid_api_key');
+  });
+
+  it('lists every deployment with the contract fields, any role', async () => {
+    const items = await listing(h.headers(await h.userKey('lister')));
+    expect([...items.keys()]).toEqual(['sim/sim-gpt', 'sim-b/sim-claude', 'sim-b/sim-gpt']);
+    const gpt = items.get('sim/sim-gpt')!;
+    for (const field of CONTRACT) {
+      expect(gpt).toHaveProperty(field);
+    }
+    expect(gpt).toMatchObject({
+      provider: 'sim',
+      model: 'sim-gpt',
+      displayName: 'sim-gpt',
+      description: null,
+      capabilities: ['chat', 'streaming'],
+      contextWindow: 8192,
+      pricing: { promptPer1k: 0.001, completionPer1k: 0.002 },
+      health: 'unknown',
+      available: true,
+      recommended: true,
+    });
+    expect(items.get('sim-b/sim-gpt')).toMatchObject({ available: false, recommended: false });
+    expect(items.get('sim-b/sim-claude')).toMatchObject({ available: true, recommended: false });
+  });
+
+  it('answers 304 to a matching If-None-Match, with the ETag and Cache-Control', async () => {
+    const first = await h.get('/api/v1/ai/models');
+    const etag = first.headers.get('etag');
+    expect(etag).toMatch(/^"[A-Za-z0-9_-]{27}"$/);
+    expect(first.headers.get('cache-control')).toBe('private, max-age=30');
+    const again = await h.get('/api/v1/ai/models', h.headers(h.adminKey, { 'if-none-match': `W/${etag}, "other"` }));
+    expect(again.status).toBe(304);
+    expect(await again.text()).toBe('');
+    expect(again.headers.get('etag')).toBe(etag);
+    const stale = await h.get('/api/v1/ai/models', h.headers(h.adminKey, { 'if-none-match': '"stale"' }));
+    expect(stale.status).toBe(200);
+  });
+
+  it('computes average latency and success rate over the last 24 h of usage_records', async () => {
+    const ds = h.app.get(DataSource);
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    const row = (fields: Partial<UsageRecordEntity>): Partial<UsageRecordEntity> => ({
+      requestId: `req_${randomUUID().replace(/-/g, '')}`,
+      userId: randomUUID(),
+      apiKeyId: randomUUID(),
+      requestedModel: 'sim-gpt',
+      provider: 'sim',
+      model: 'sim-gpt',
+      status: 'success',
+      createdAt: hourAgo,
+      ...fields,
+    });
+    await ds.getRepository(UsageRecordEntity).insert([
+      row({ latencyMs: 100 }),
+      row({ latencyMs: 200 }),
+      row({ latencyMs: 300 }),
+      row({ latencyMs: 5000, status: 'error', errorClass: 'timeout' }),
+      // A cache hit and a row older than a day do not count.
+      row({ latencyMs: 1, cached: true }),
+      row({ latencyMs: 1, createdAt: new Date(Date.now() - 25 * 3_600_000) }),
+    ]);
+    await waitFor(async () => (await listing()).get('sim/sim-gpt')?.avgLatencyMs === 200, {
+      timeoutMs: 10_000,
+      intervalMs: 200,
+      message: 'statistics not refreshed',
+    });
+    const gpt = (await listing()).get('sim/sim-gpt')!;
+    expect(gpt.successRate).toBe(0.75);
+    expect((await listing()).get('sim-b/sim-claude')).toMatchObject({ avgLatencyMs: null, successRate: null });
+  });
+
+  it('shows an open circuit as unavailable within a second, and a failing provider too; recommended moves', async () => {
+    const breakers = new CircuitBreakerStore(redis, routingKeyPrefix(h.prefix), DEFAULT_CIRCUIT_CONFIG);
+    for (let i = 0; i < DEFAULT_CIRCUIT_CONFIG.failureThreshold; i++) {
+      await breakers.recordFailure('sim/sim-gpt');
+    }
+    await waitFor(async () => (await listing()).get('sim/sim-gpt')?.available === false, {
+      timeoutMs: 5_000,
+      intervalMs: 100,
+      message: 'open circuit not shown',
+    });
+    let items = await listing();
+    expect(items.get('sim/sim-gpt')?.recommended).toBe(false);
+    expect(items.get('sim-b/sim-claude')).toMatchObject({ available: true, recommended: true });
+
+    await breakers.reset('sim/sim-gpt');
+    await h.app.get(DataSource).query(`UPDATE providers SET health_status = 'failing' WHERE id = 'sim'`);
+    await waitFor(async () => (await listing()).get('sim/sim-gpt')?.health === 'failing', {
+      timeoutMs: 10_000,
+      intervalMs: 200,
+      message: 'health not refreshed',
+    });
+    items = await listing();
+    expect(items.get('sim/sim-gpt')).toMatchObject({ available: false, recommended: false });
+    expect(items.get('sim-b/sim-claude')?.recommended).toBe(true);
+    await h.app.get(DataSource).query(`UPDATE providers SET health_status = 'healthy' WHERE id = 'sim'`);
+  });
+
+  it("counts against the key's requests per minute: 429 with Retry-After past it", async () => {
+    const limited = await h.app.get(ApiKeyStore).create({ userName: 'rpm-2', role: 'user', rpm: 2 });
+    const headers = h.headers(limited.key);
+    const first = await h.get('/api/v1/ai/models', headers);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-ratelimit-limit-requests')).toBe('2');
+    expect((await h.get('/api/v1/ai/models', headers)).status).toBe(200);
+    const refused = await h.get('/api/v1/ai/models', headers);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(((await refused.json()) as ErrorEnvelope).error.code).toBe('rate_limit_exceeded');
+  });
+});
+
+describe('models listing with MODELS_PUBLIC=true', () => {
+  const h = new GatewayHarness({ MODELS_PUBLIC: 'true', MODELS_PUBLIC_RPM: '3' });
+
+  beforeAll(() => h.start(), 60_000);
+  afterAll(() => h.stop(), 30_000);
+
+  it('answers without a key, publicly cacheable, limited per address; other routes still need a key', async () => {
+    const res = await fetch(`${h.url}/api/v1/ai/models`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('public, max-age=30');
+    expect(res.headers.get('x-ratelimit-remaining-requests')).toBe('2');
+    expect(((await res.json()) as { data: unknown[] }).data).toHaveLength(3);
+    expect((await fetch(`${h.url}/api/v1/ai/models`)).status).toBe(200);
+    expect((await fetch(`${h.url}/api/v1/ai/models`)).status).toBe(200);
+    const refused = await fetch(`${h.url}/api/v1/ai/models`);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).not.toBeNull();
+    expect((await fetch(`${h.url}/v1/models`)).status).toBe(401);
+    expect((await fetch(`${h.url}/api/v1/ai/preferences`)).status).toBe(401);
+  });
+});
