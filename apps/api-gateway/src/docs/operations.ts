@@ -55,7 +55,28 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   'GET /api/v1/ai/jobs/{id}': { summary: 'Read a generation job: state and, once done, its result' },
   'GET /api/v1/ai/models': {
     summary: 'List deployments with prices, capabilities, health and availability',
+    description:
+      'Every deployment: `id` (`provider/model`), display name, description, capabilities, context window, ' +
+      "`pricing`, `avgLatencyMs` and `successRate` over the last 24 h, the monitor's `health`, `available` " +
+      '(enabled, circuit not open, health not failing) and `recommended` (the catalog flag, else the best quality ' +
+      'per price among healthy available chat deployments). `ETag` / `If-None-Match` (304) and `Cache-Control`; ' +
+      'open without a key when MODELS_PUBLIC=true.',
   },
+  'GET /api/v1/ai/preferences': {
+    summary: "The caller's model preferences with their usage",
+    description:
+      'One per context (`""` is the default), with display names, `usageCount` / `lastUsedAt` (uses by the ' +
+      '`preference` routing policy) and the last 30 days of requests and cost on that deployment.',
+  },
+  'PUT /api/v1/ai/preferences': {
+    summary: 'Set the preferred deployment for a context (or the default)',
+    description:
+      'The provider and model must exist, be enabled and be available now (409 `model_unavailable` otherwise, ' +
+      'naming `provider` or `model`). One preference per context: a second PUT replaces the first.',
+    requestExample: { context: 'coding', provider: 'openai', model: 'gpt-4o-mini' },
+  },
+  'DELETE /api/v1/ai/preferences': { summary: 'Remove the default preference (404 when there is none)' },
+  'DELETE /api/v1/ai/preferences/{context}': { summary: 'Remove the preference of a context (404 when there is none)' },
   'GET /api/v1/ai/usage': { summary: "The caller's own usage, cost and remaining quota" },
   'POST /api/v1/ai/admin/users': {
     summary: 'Create a user',
