@@ -55,11 +55,13 @@ describe('admin API: provider list statistics', () => {
 
     const items = await list();
     expect(items.get('sim')).toMatchObject({
+      circuit: 'open',
       circuits: [{ id: 'sim/sim-gpt', state: 'open' }],
       routeInUse: 'direct',
       usage24h: { requests: 3, failures: 1, cacheHits: 1, costUsd: 0.75 },
     });
     expect(items.get('sim-b')).toMatchObject({
+      circuit: 'closed',
       circuits: [
         { id: 'sim-b/sim-claude', state: 'closed' },
         { id: 'sim-b/sim-gpt', state: 'closed' },

@@ -11,6 +11,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** What the admin providers list adds to each provider's settings and health. */
 export interface ProviderStats {
+  /** The worst state among its deployments (`open` if any is, then `half_open`); null: no models. */
+  circuit: CircuitState | null;
   /** Per deployment (`provider/model`), from the breakers the workers share in Redis. */
   circuits: { id: string; state: CircuitState }[];
   /**
@@ -59,18 +61,29 @@ export class ProviderStatsService {
       Promise.all(providers.map((p) => (p.routing === 'auto' ? this.routes.get(p.id) : Promise.resolve(null)))),
     ]);
     return new Map(
-      providers.map((p, i) => [
-        p.id,
-        {
-          circuits: p.models.map((m) => {
-            const id = `${p.id}/${m.name}`;
-            return { id, state: states.get(id)?.state ?? 'closed' };
-          }),
-          routeInUse: p.routing === 'auto' ? (remembered[i] ?? 'direct') : p.routing,
-          usage24h: usage.get(p.id) ?? NO_USAGE,
-        },
-      ]),
+      providers.map((p, i) => {
+        const circuits = p.models.map((m) => {
+          const id = `${p.id}/${m.name}`;
+          return { id, state: states.get(id)?.state ?? 'closed' };
+        });
+        return [p.id, this.statsOf(p, circuits, remembered[i], usage)];
+      }),
     );
+  }
+
+  private statsOf(
+    p: ProviderSpec,
+    circuits: ProviderStats['circuits'],
+    remembered: Route | null,
+    usage: Map<string, ProviderUsage>,
+  ): ProviderStats {
+    const worst = (['open', 'half_open', 'closed'] as const).find((s) => circuits.some((c) => c.state === s)) ?? null;
+    return {
+      circuit: worst,
+      circuits,
+      routeInUse: p.routing === 'auto' ? (remembered ?? 'direct') : p.routing,
+      usage24h: usage.get(p.id) ?? NO_USAGE,
+    };
   }
 
   private async usage24h(now: Date): Promise<Map<string, ProviderUsage>> {
