@@ -7,8 +7,10 @@ import { healthMonitorRoot } from './health-monitor.module';
 export const APP_NAME = 'health-monitor';
 
 /**
- * Boots the health-monitor: ops HTTP server and the control transport (`health.probe` requests from the
- * api-gateway, on this deployment's namespace). Resolves once it listens; `app.close()` shuts it down gracefully.
+ * Boots the health-monitor: ops HTTP server, the control transport on this deployment's namespace
+ * (`health.probe` requests from the api-gateway; `provider.changed` reloads the catalog and reconciles the probe
+ * schedules), then the probe schedules and their consumer. Resolves once it listens; `app.close()` shuts it down
+ * gracefully.
  */
 export async function startHealthMonitor(env: MonitorEnv): Promise<NestFastifyApplication> {
   const http = { host: env.HOST, port: env.PORT };

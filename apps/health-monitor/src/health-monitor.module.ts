@@ -1,4 +1,5 @@
 import { Global, Module, type DynamicModule, type Type } from '@nestjs/common';
+import { ProviderHealthStore } from '@aigw/entities';
 import {
   CatalogEventsController,
   CatalogService,
@@ -9,7 +10,14 @@ import {
   RedisModule,
   ShutdownModule,
 } from '@aigw/platform';
+import { DataSource } from 'typeorm';
 import type { MonitorEnv } from './config/monitor-env';
+import { Alerts } from './health/alerts';
+import { HealthJobs } from './health/health-jobs';
+import { HealthQueue } from './health/health-queue';
+import { HealthScheduler } from './health/health-scheduler';
+import { MonitorMetrics } from './health/monitor-metrics';
+import { Prober } from './health/prober';
 import { ConnectionTestService } from './probe/connection-test.service';
 import { ProbeController } from './probe/probe.controller';
 
@@ -22,14 +30,30 @@ class MonitorEnvModule {
 }
 
 /**
- * The health-monitor: the database (migrations run under the shared lock), Redis, `/health/live`, `/health/ready`,
- * `/metrics`, the catalog, and on-demand connection tests (`health.probe`). Scheduled probes, health history,
- * provider status and alerts plug in here.
+ * The health-monitor: scheduled probes of every provider and gateway (BullMQ job schedulers shared by the
+ * replicas), health history and status in PostgreSQL, alerts, model discovery, history retention, on-demand
+ * connection tests (`health.probe`); plus the database (migrations under the shared lock), Redis, `/health/*` and
+ * `/metrics`.
  */
 @Module({
   imports: [ShutdownModule, RedisModule, DatabaseModule, MetricsModule, HealthModule],
   controllers: [ProbeController, CatalogEventsController],
-  providers: [CatalogService, ConnectionTestService],
+  providers: [
+    CatalogService,
+    ConnectionTestService,
+    {
+      provide: ProviderHealthStore,
+      // 'DATABASE_MIGRATED' orders the store after the migrations.
+      inject: [DataSource, 'DATABASE_MIGRATED'],
+      useFactory: (dataSource: DataSource) => new ProviderHealthStore(dataSource),
+    },
+    Prober,
+    HealthQueue,
+    MonitorMetrics,
+    Alerts,
+    HealthJobs,
+    HealthScheduler,
+  ],
   exports: [ConnectionTestService],
 })
 export class HealthMonitorModule {}

@@ -204,6 +204,12 @@ export class ProviderHealthStore {
     );
   }
 
+  /** Every gateway's status, by id. */
+  async gatewayStatuses(): Promise<Map<string, ProviderHealthStatus>> {
+    const rows = await this.dataSource.getRepository(GatewayEntity).find({ select: { id: true, healthStatus: true } });
+    return new Map(rows.map((r) => [r.id, r.healthStatus]));
+  }
+
   /** A provider's checks in [from, to), newest first, at most `limit`. */
   async history(providerId: string, from: Date, to: Date, limit: number): Promise<HealthCheckRow[]> {
     const rows = await this.dataSource.query<

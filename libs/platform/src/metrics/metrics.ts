@@ -29,6 +29,10 @@ export enum MetricName {
   UsageWriteFailures = 'aigw_usage_write_failures_total',
   StreamsCancelled = 'aigw_streams_cancelled_total',
   RedisErrors = 'aigw_redis_errors_total',
+  ProviderHealth = 'aigw_provider_health',
+  ProviderAlerts = 'aigw_provider_alerts_total',
+  HealthProbes = 'aigw_health_probes_total',
+  HealthProbeLatency = 'aigw_health_probe_latency_seconds',
 }
 
 /** Latency buckets (seconds) from sub-millisecond overhead to multi-minute generations. */

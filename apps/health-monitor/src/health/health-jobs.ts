@@ -1,0 +1,156 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { detectCapabilities, HealthJobName, type ProviderSpec, type Route } from '@aigw/core';
+import { ProviderHealthStore, type HealthRules, type HealthSubject } from '@aigw/entities';
+import { CatalogService, describeError, ENV, REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
+import { RouteMemory, routingKeyPrefix } from '@aigw/routing';
+import { UnrecoverableError } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { MonitorEnv } from '../config/monitor-env';
+import { Alerts, subjectLabel } from './alerts';
+import type { HealthJob } from './health-queue';
+import { MonitorMetrics } from './monitor-metrics';
+import { Prober, type ProbedRoute } from './prober';
+
+const DAY_MS = 86_400_000;
+
+/**
+ * What each health job does. Probes are never billed (unless the catalog opts a provider in to `probe:
+ * completion`) and never count as usage: nothing here touches usage_records or the quota counters.
+ */
+@Injectable()
+export class HealthJobs {
+  private readonly logger = new Logger('HealthMonitor');
+  private readonly rules: HealthRules;
+  private readonly routes: RouteMemory;
+
+  constructor(
+    @Inject(ENV) private readonly env: MonitorEnv,
+    private readonly catalog: CatalogService,
+    private readonly store: ProviderHealthStore,
+    private readonly prober: Prober,
+    private readonly alerts: Alerts,
+    private readonly metrics: MonitorMetrics,
+    @Inject(REDIS) redis: Redis,
+    keys: RedisKeys,
+    private readonly redisErrors: RedisErrors,
+  ) {
+    this.rules = {
+      failureThreshold: env.HEALTH_FAILURE_THRESHOLD,
+      slowMs: env.HEALTH_SLOW_MS,
+      window: env.HEALTH_WINDOW,
+    };
+    // The workers' route memory (same keys): what a probe learns, the next request uses.
+    this.routes = new RouteMemory(redis, routingKeyPrefix(keys.prefix));
+  }
+
+  readonly process = async (job: HealthJob): Promise<void> => {
+    const name = job.name;
+    switch (name) {
+      case HealthJobName.ProbeProvider:
+        return this.probeProvider((job.data as { id: string }).id);
+      case HealthJobName.ProbeGateway:
+        return this.probeGateway((job.data as { id: string }).id);
+      case HealthJobName.DiscoverModels:
+        return this.discoverModels((job.data as { id: string }).id);
+      case HealthJobName.PruneHistory:
+        return this.prune();
+      case HealthJobName.SendAlert:
+        return this.alerts.deliver(job.data as Parameters<Alerts['deliver']>[0]);
+      default:
+        throw new UnrecoverableError(`unknown health job '${String(name)}'`);
+    }
+  };
+
+  /** Probes every route of the provider, records it, alerts on a transition, and teaches the route memory. */
+  async probeProvider(id: string): Promise<void> {
+    const provider = this.catalog.provider(id);
+    if (provider === undefined || !provider.enabled) {
+      // Removed or disabled since the schedule was made: the next reconcile drops the schedule.
+      return;
+    }
+    const routes = await this.prober.probeProvider(provider, this.catalog.current.gateways);
+    const subject: HealthSubject = { kind: 'provider', id };
+    await this.record(subject, routes);
+    if (provider.routing === 'auto') {
+      await this.learnRoute(provider, routes);
+    }
+  }
+
+  async probeGateway(id: string): Promise<void> {
+    const gateway = this.catalog.current.gateways.find((g) => g.id === id);
+    if (gateway === undefined) {
+      return;
+    }
+    await this.record({ kind: 'gateway', id }, [await this.prober.probeGateway(gateway)]);
+  }
+
+  private async record(subject: HealthSubject, routes: ProbedRoute[]): Promise<void> {
+    const at = new Date();
+    for (const { check } of routes) {
+      this.metrics.probed(subjectLabel(subject), check.route, check.ok, check.latencyMs ?? 0);
+    }
+    const recorded = await this.store.recordProbe(
+      subject,
+      routes.map((r) => r.check),
+      at,
+      this.rules,
+    );
+    if (recorded !== null) {
+      await this.alerts.onRecorded(subject, recorded, at);
+    }
+  }
+
+  /**
+   * An `auto` provider whose direct route fails while its gateway works: the workers should start with the
+   * gateway. The workers themselves go back to trying direct first when the memory expires.
+   */
+  private async learnRoute(provider: ProviderSpec, routes: ProbedRoute[]): Promise<void> {
+    const ok = (route: Route) => routes.some((r) => r.probe.route === route && r.probe.ok);
+    if (ok('direct') || !ok('gateway')) {
+      return;
+    }
+    try {
+      if ((await this.routes.get(provider.id)) !== 'gateway') {
+        await this.routes.set(provider.id, 'gateway');
+        this.logger.log(`provider ${provider.id}: direct route fails, gateway works: routing through the gateway`);
+      }
+    } catch (err) {
+      this.redisErrors.report('route_record', err);
+    }
+  }
+
+  /**
+   * Reads the provider's model list through the route that works (the remembered one, else in catalog order) and
+   * stores it with guessed capabilities. Never enables anything: the admin API shows what differs from the catalog.
+   */
+  async discoverModels(id: string): Promise<void> {
+    const provider = this.catalog.provider(id);
+    if (provider === undefined || !provider.enabled) {
+      return;
+    }
+    const routes: Route[] =
+      provider.routing === 'direct' ? ['direct'] : provider.routing === 'gateway' ? ['gateway'] : ['direct', 'gateway'];
+    if (provider.routing === 'auto' && (await this.routes.get(id).catch(() => null)) === 'gateway') {
+      routes.reverse();
+    }
+    for (const route of routes) {
+      try {
+        const names = await this.prober.listModels(provider, route, this.catalog.current.gateways);
+        const kind = route === 'gateway' ? 'openai' : provider.kind;
+        const models = [...new Set(names)].map((model) => ({ model, capabilities: detectCapabilities(kind, model) }));
+        await this.store.recordModels(id, models, new Date());
+        return;
+      } catch (err) {
+        this.logger.debug(`provider ${id}: model list over ${route} unavailable: ${describeError(err)}`);
+      }
+    }
+  }
+
+  async prune(): Promise<void> {
+    const before = new Date(Date.now() - this.env.HEALTH_RETENTION_DAYS * DAY_MS);
+    const removed = await this.store.prune(before);
+    if (removed > 0) {
+      this.logger.log(`pruned ${removed} health checks older than ${this.env.HEALTH_RETENTION_DAYS} days`);
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { healthGaugeValue, type HealthAlertKind, type HealthRoute } from '@aigw/core';
+import { ProviderHealthStore } from '@aigw/entities';
+import { LATENCY_BUCKETS, METRICS_REGISTRY, MetricName } from '@aigw/platform';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/**
+ * The monitor's metrics. The health gauge is read from PostgreSQL on each scrape, so every replica reports the
+ * same, current value whichever replica ran the last probe: `aigw_provider_health{provider}` for providers and
+ * `{provider="gateway:<id>"}` for gateways (0 unknown, 1 healthy, 2 degraded, 3 failing).
+ */
+@Injectable()
+export class MonitorMetrics {
+  readonly alerts: Counter<'provider' | 'kind'>;
+  readonly probes: Counter<'provider' | 'route' | 'outcome'>;
+  readonly probeLatency: Histogram<'route'>;
+
+  constructor(@Inject(METRICS_REGISTRY) registry: Registry, store: ProviderHealthStore) {
+    new Gauge({
+      name: MetricName.ProviderHealth,
+      help: 'Health of each provider (and gateway:<id>) as the monitor last recorded it: 0 unknown, 1 healthy, 2 degraded, 3 failing',
+      labelNames: ['provider'] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        const [providers, gateways] = await Promise.all([store.providerHealth(), store.gatewayStatuses()]);
+        for (const [id, h] of providers) {
+          this.set({ provider: id }, healthGaugeValue(h.status));
+        }
+        for (const [id, status] of gateways) {
+          this.set({ provider: `gateway:${id}` }, healthGaugeValue(status));
+        }
+      },
+    });
+    this.alerts = new Counter({
+      name: MetricName.ProviderAlerts,
+      help: 'Health alerts raised: kind failing (a provider turned failing) or recovered; one per transition across replicas',
+      labelNames: ['provider', 'kind'] as const,
+      registers: [registry],
+    });
+    this.probes = new Counter({
+      name: MetricName.HealthProbes,
+      help: 'Health probes by provider (or gateway:<id>), route and outcome (ok, failed)',
+      labelNames: ['provider', 'route', 'outcome'] as const,
+      registers: [registry],
+    });
+    this.probeLatency = new Histogram({
+      name: MetricName.HealthProbeLatency,
+      help: 'Latency of health probes by route',
+      labelNames: ['route'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    });
+  }
+
+  probed(subject: string, route: HealthRoute, ok: boolean, latencyMs: number): void {
+    this.probes.inc({ provider: subject, route, outcome: ok ? 'ok' : 'failed' });
+    this.probeLatency.observe({ route }, latencyMs / 1000);
+  }
+
+  alerted(subject: string, kind: HealthAlertKind): void {
+    this.alerts.inc({ provider: subject, kind });
+  }
+}

@@ -1,0 +1,159 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { ErrorClass, type GatewaySpec, type HealthRoute, type ProviderSpec, type Route } from '@aigw/core';
+import { AdapterRegistry, HttpPool, probeRoute, type ProbeProvider, type RouteProbe } from '@aigw/adapters';
+import type { RouteCheck } from '@aigw/entities';
+import { ENV } from '@aigw/platform';
+import type { MonitorEnv } from '../config/monitor-env';
+
+/** One probed route: the history row, and what the probe saw (models, diagnosis) for the callers that want it. */
+export interface ProbedRoute {
+  check: RouteCheck;
+  probe: RouteProbe;
+}
+
+/** The routes the catalog sends a provider's traffic over: both for `auto`. */
+export function routesOf(provider: ProviderSpec): Route[] {
+  switch (provider.routing) {
+    case 'direct':
+      return ['direct'];
+    case 'gateway':
+      return ['gateway'];
+    case 'auto':
+      return ['direct', 'gateway'];
+  }
+}
+
+/** The provider as a probe sees it: its upstream model names, enabled ones first. */
+export function probeProviderOf(p: ProviderSpec): ProbeProvider {
+  const enabled = p.models.filter((m) => m.enabled);
+  const names = [...enabled, ...p.models.filter((m) => !m.enabled)].map((m) => m.upstreamName ?? m.name);
+  return {
+    id: p.id,
+    kind: p.kind,
+    baseUrl: p.baseUrl,
+    ...(p.apiKey === undefined ? {} : { apiKey: p.apiKey }),
+    ...(p.plugin === undefined ? {} : { plugin: p.plugin }),
+    ...(p.healthPath === undefined ? {} : { healthPath: p.healthPath }),
+    ...(p.probe === undefined ? {} : { probe: p.probe }),
+    models: names,
+  };
+}
+
+function checkOf(route: HealthRoute, probe: RouteProbe): RouteCheck {
+  return {
+    route,
+    ok: probe.ok,
+    latencyMs: probe.latencyMs,
+    status: probe.status ?? null,
+    errorClass: probe.ok ? null : (probe.errorClass ?? ErrorClass.Provider),
+    // Diagnoses are written without secrets (the probe library scrubs keys and URL credentials).
+    message: probe.diagnosis === undefined ? null : `${probe.diagnosis.code}: ${probe.diagnosis.message}`,
+  };
+}
+
+/**
+ * Probes providers and gateways over the adapters' cheap health checks (the model list, or a health endpoint);
+ * a billed completion only where the catalog opts in (`probe: completion`). Its own connection pool, so probes
+ * never queue behind traffic and traffic never waits on probes.
+ */
+@Injectable()
+export class Prober implements OnApplicationShutdown {
+  private readonly adapters = new AdapterRegistry(new HttpPool({ defaultMaxConnections: 4 }));
+
+  constructor(@Inject(ENV) private readonly env: MonitorEnv) {}
+
+  onApplicationShutdown(): Promise<void> {
+    return this.adapters.close();
+  }
+
+  private timeoutOf(timeoutMs: number): number {
+    return Math.min(this.env.PROBE_TIMEOUT_MS, timeoutMs);
+  }
+
+  /** Every route the provider's traffic may take, concurrently. */
+  async probeProvider(provider: ProviderSpec, gateways: readonly GatewaySpec[]): Promise<ProbedRoute[]> {
+    const subject = probeProviderOf(provider);
+    const timeoutMs = this.timeoutOf(provider.timeoutMs);
+    return Promise.all(
+      routesOf(provider).map(async (route): Promise<ProbedRoute> => {
+        if (route === 'direct') {
+          const probe = await probeRoute({ adapters: this.adapters, provider: subject, timeoutMs, route });
+          return { check: checkOf(route, probe), probe };
+        }
+        const gateway = gateways.find((g) => g.id === provider.gateway);
+        if (gateway === undefined) {
+          const probe: RouteProbe = {
+            route,
+            ok: false,
+            latencyMs: 0,
+            errorClass: ErrorClass.Gateway,
+            diagnosis: {
+              code: 'not_found',
+              message: `gateway '${provider.gateway ?? ''}' is not in the catalog`,
+              suggestion: 'add the gateway under gateways:, or route this provider direct',
+            },
+          };
+          return { check: checkOf(route, probe), probe };
+        }
+        const probe = await probeRoute({
+          adapters: this.adapters,
+          provider: subject,
+          timeoutMs: this.timeoutOf(gateway.timeoutMs),
+          route,
+          gateway,
+        });
+        return { check: checkOf(route, probe), probe };
+      }),
+    );
+  }
+
+  /** A gateway (a LiteLLM proxy) on its own: its model list with its key (route `health` in the history). */
+  async probeGateway(gateway: GatewaySpec): Promise<ProbedRoute> {
+    const provider: ProbeProvider = {
+      id: `gateway:${gateway.id}`,
+      kind: 'openai',
+      baseUrl: gateway.baseUrl,
+      ...(gateway.apiKey === undefined ? {} : { apiKey: gateway.apiKey }),
+    };
+    const probe = await probeRoute({
+      adapters: this.adapters,
+      provider,
+      timeoutMs: this.timeoutOf(gateway.timeoutMs),
+      route: 'direct',
+    });
+    return { check: checkOf('health', probe), probe };
+  }
+
+  /**
+   * The models `route` serves for the provider (through the gateway: every model the proxy serves). Rejects when
+   * the list cannot be read.
+   */
+  async listModels(provider: ProviderSpec, route: Route, gateways: readonly GatewaySpec[]): Promise<string[]> {
+    if (route === 'direct') {
+      const adapter = this.adapters.get(provider.kind, {
+        id: provider.id,
+        ...(provider.plugin === undefined ? {} : { plugin: provider.plugin }),
+      });
+      const target = {
+        baseUrl: provider.baseUrl,
+        model: '',
+        timeoutMs: this.timeoutOf(provider.timeoutMs),
+        poolKey: `probe:${provider.id}`,
+        ...(provider.apiKey === undefined || provider.apiKey === '' ? {} : { apiKey: provider.apiKey }),
+      };
+      return adapter.listModels(target, AbortSignal.timeout(target.timeoutMs));
+    }
+    const gateway = gateways.find((g) => g.id === provider.gateway);
+    if (gateway === undefined) {
+      throw new Error(`gateway '${provider.gateway ?? ''}' is not in the catalog`);
+    }
+    const target = {
+      baseUrl: gateway.baseUrl,
+      model: '',
+      timeoutMs: this.timeoutOf(gateway.timeoutMs),
+      poolKey: `probe:${gateway.id}`,
+      ...(gateway.apiKey === undefined || gateway.apiKey === '' ? {} : { apiKey: gateway.apiKey }),
+    };
+    return this.adapters.get('openai').listModels(target, AbortSignal.timeout(target.timeoutMs));
+  }
+}
