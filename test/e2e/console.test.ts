@@ -326,11 +326,32 @@ describe('web console', () => {
     );
   });
 
+  it('Gateway: the LiteLLM endpoint is tested before saving (a closed port shows its diagnosis)', async () => {
+    await open('gateway');
+    const form = page.getByRole('form', { name: 'Gateway settings' });
+    await form.getByLabel('LiteLLM endpoint (base URL)').fill(`http://127.0.0.1:${closedPort}/v1`);
+    await form.getByRole('button', { name: 'Test' }).click();
+    const diagnosis = form.locator('.diagnosis[data-code="connection_refused"]');
+    await diagnosis.waitFor({ timeout: 15_000 });
+    await expect(diagnosis.textContent()).resolves.toMatch(/Suggestion: \S/);
+    await expect(form.getByRole('button', { name: 'Save' }).isDisabled()).resolves.toBe(true);
+    await shot('06-gateway');
+
+    // A server that answers: the test passes, and only then may the settings be saved.
+    await form.getByLabel('LiteLLM endpoint (base URL)').fill(`${system.sim.url}/v1`);
+    await form.getByLabel('Gateway API key').fill('sk-litellm-secret');
+    await form.getByRole('button', { name: 'Test' }).click();
+    await form.locator('li.ok').waitFor({ timeout: 15_000 });
+    await form.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('region', { name: 'Gateway litellm' }).waitFor();
+    const r = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/gateways`, { headers: system.headers() });
+    const body = JSON.stringify(await r.json());
+    expect(body).toContain(`${system.sim.url}/v1`);
+    expect(body).not.toContain('sk-litellm-secret');
+  });
+
   it('every admin screen renders (screenshots), with the API message where an endpoint answers an error', async () => {
-    for (const [n, screen] of [
-      ['06', 'gateway'],
-      ['08', 'cache'],
-    ] as const) {
+    for (const [n, screen] of [['08', 'cache']] as const) {
       await open(screen);
       // Either the screen's content or an error alert carrying the API's message, never an endless spinner.
       await page.locator('.card, [role="alert"]').first().waitFor();

@@ -102,10 +102,19 @@ export interface RouteResult {
   diagnosis?: Diagnosis;
 }
 
+/** The monitor's suggestion to move a provider onto its gateway, with the exact change. */
+export interface RouteSuggestion {
+  code: string;
+  message: string;
+  yaml?: string;
+  patch?: Record<string, unknown>;
+}
+
 export interface ConnectionTest {
-  providerId: string;
+  /** null for settings that are not saved. */
+  providerId: string | null;
   routes: RouteResult[];
-  suggestion?: string | { message?: string; change?: unknown };
+  suggestion?: RouteSuggestion;
 }
 
 export interface HealthHistory {

@@ -64,8 +64,8 @@ function GatewayForm({ existing, onSaved }: { existing: GatewayItem | null; onSa
           disabled={test.busy || baseUrl === ''}
           onClick={() =>
             void runTest(async () => {
-              // The monitor's connection test also takes settings that are not saved yet.
-              const result = await api<ConnectionTest>(`/api/v1/ai/admin/providers/${encodeURIComponent(id)}/test`, {
+              // The monitor's connection test of settings not saved yet: the proxy speaks OpenAI's API.
+              const result = await api<ConnectionTest>('/api/v1/ai/admin/providers/test', {
                 method: 'POST',
                 body: { kind: 'openai', baseUrl, apiKey: apiKey || undefined, routing: 'direct' },
               });
@@ -86,8 +86,9 @@ function GatewayForm({ existing, onSaved }: { existing: GatewayItem | null; onSa
           {tested.result.routes.map((r) => (
             <li key={r.route} class={r.ok ? 'ok' : 'fail'}>
               {r.route}: {r.ok ? 'works' : 'fails'} in {formatMs(r.latencyMs)}
+              {r.models && r.models.length > 0 && <div class="muted small">models: {r.models.join(', ')}</div>}
               {r.diagnosis && (
-                <div class="diagnosis">
+                <div class="diagnosis" data-code={r.diagnosis.code}>
                   {r.diagnosis.message} <div class="suggestion">Suggestion: {r.diagnosis.suggestion}</div>
                 </div>
               )}

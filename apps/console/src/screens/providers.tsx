@@ -18,18 +18,14 @@ function circuitOf(p: ProviderItem): string {
   return typeof p.circuit === 'string' ? p.circuit : p.circuit.state;
 }
 
-function suggestionText(t: ConnectionTest): string | null {
-  if (t.suggestion === undefined) {
-    return null;
-  }
-  return typeof t.suggestion === 'string' ? t.suggestion : (t.suggestion.message ?? JSON.stringify(t.suggestion));
-}
-
 /** The monitor suggests the gateway when the direct route fails and the gateway route works. */
 export function suggestsGateway(t: ConnectionTest): boolean {
-  const direct = t.routes.find((r) => r.route === 'direct');
-  const gateway = t.routes.find((r) => r.route === 'gateway');
-  return direct?.ok === false && gateway?.ok === true;
+  return t.suggestion?.code === 'use_gateway';
+}
+
+/** The change the suggestion names (routing and gateway), or the plain move to the gateway route. */
+function gatewayPatch(t: ConnectionTest): Record<string, unknown> {
+  return t.suggestion?.patch ?? { routing: 'gateway' };
 }
 
 function History({ id }: { id: string }) {
@@ -61,9 +57,8 @@ function History({ id }: { id: string }) {
 }
 
 function TestResult({ t, onRoute }: { t: ConnectionTest; onRoute: () => void }) {
-  const suggestion = suggestionText(t);
   return (
-    <div class="test-result" role="region" aria-label={`Connection test of ${t.providerId}`}>
+    <div class="test-result" role="region" aria-label={`Connection test of ${t.providerId ?? 'the settings'}`}>
       <ul>
         {t.routes.map((r) => (
           <li key={r.route} data-route={r.route} class={r.ok ? 'ok' : 'fail'}>
@@ -79,8 +74,13 @@ function TestResult({ t, onRoute }: { t: ConnectionTest; onRoute: () => void }) 
           </li>
         ))}
       </ul>
-      {suggestion !== null && <p class="suggestion">{suggestion}</p>}
-      {suggestsGateway(t) && (
+      {t.suggestion && (
+        <div class="suggestion" data-suggestion={t.suggestion.code}>
+          <p>{t.suggestion.message}</p>
+          {t.suggestion.yaml && <pre class="code">{t.suggestion.yaml}</pre>}
+        </div>
+      )}
+      {suggestsGateway(t) && t.providerId !== null && (
         <button type="button" onClick={onRoute}>
           Route {t.providerId} through the gateway
         </button>
@@ -199,7 +199,10 @@ function ProviderRow({
   const [open, setOpen] = useState<'edit' | 'models' | null>(null);
   const routeThroughGateway = () =>
     run(async () => {
-      await api(path(p.id), { method: 'PATCH', body: { routing: 'gateway' } });
+      await api(path(p.id), {
+        method: 'PATCH',
+        body: test === undefined ? { routing: 'gateway' } : gatewayPatch(test),
+      });
       reload();
       return `${p.id} now goes through the gateway.`;
     });
@@ -414,7 +417,9 @@ export function ProvidersScreen() {
               onClick={() =>
                 void runBulk(async () => {
                   for (const t of suggested) {
-                    await api(path(t.providerId), { method: 'PATCH', body: { routing: 'gateway' } });
+                    if (t.providerId !== null) {
+                      await api(path(t.providerId), { method: 'PATCH', body: gatewayPatch(t) });
+                    }
                   }
                   load.reload();
                   return `${suggested.length} provider(s) now go through the gateway.`;
