@@ -83,8 +83,11 @@ export interface ProviderItem {
   routeInUse?: string | null;
   gatewayId?: string | null;
   health?: ProviderHealth;
-  circuit?: string | { state: string } | null;
-  models?: ({ name?: string; model?: string; id?: string } | string)[];
+  /** Per deployment (`provider/model`). */
+  circuits?: { id: string; state: string }[];
+  usage24h?: { requests: number; failures: number; cacheHits: number; costUsd: number };
+  hasApiKey?: boolean;
+  models?: { id: string; name: string; enabled?: boolean }[];
 }
 
 export interface Diagnosis {

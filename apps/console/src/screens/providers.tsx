@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, qs } from '../api';
 import { Sparkline } from '../charts';
-import { formatDateTime, formatMs, formatPercent } from '../format';
+import { formatCount, formatDateTime, formatMs, formatPercent, formatUsd } from '../format';
 import { useAction, useLoad } from '../hooks';
 import { listOf, type ConnectionTest, type HealthHistory, type ProviderItem } from '../types';
 import { ActionNote, Badge, Empty, ErrorBox, Field, HealthBadge, Loaded, Section } from '../ui';
@@ -11,11 +11,25 @@ const KINDS = ['openai', 'anthropic', 'gemini', 'ollama', 'vllm', 'llamacpp', 'z
 
 const path = (id: string, rest = '') => `/api/v1/ai/admin/providers/${encodeURIComponent(id)}${rest}`;
 
-function circuitOf(p: ProviderItem): string {
-  if (p.circuit === null || p.circuit === undefined) {
-    return '—';
+/** The breakers of the provider's deployments: one word when they agree, else each one that is not closed. */
+function Circuits({ p }: { p: ProviderItem }) {
+  const circuits = p.circuits ?? [];
+  if (circuits.length === 0) {
+    return <span class="muted">—</span>;
   }
-  return typeof p.circuit === 'string' ? p.circuit : p.circuit.state;
+  const notClosed = circuits.filter((c) => c.state !== 'closed');
+  if (notClosed.length === 0) {
+    return <HealthBadge status="closed" />;
+  }
+  return (
+    <ul class="plain">
+      {notClosed.map((c) => (
+        <li key={c.id}>
+          <HealthBadge status={c.state} /> <span class="small">{c.id}</span>
+        </li>
+      ))}
+    </ul>
+  );
 }
 
 /** The monitor suggests the gateway when the direct route fails and the gateway route works. */
@@ -229,7 +243,20 @@ function ProviderRow({
         )}
         <History id={p.id} />
       </td>
-      <td>{circuitOf(p)}</td>
+      <td>
+        <Circuits p={p} />
+      </td>
+      <td>
+        {p.usage24h ? (
+          <div class="small">
+            {formatCount(p.usage24h.requests)} requests, {formatCount(p.usage24h.failures)} failed
+            <br />
+            {formatCount(p.usage24h.cacheHits)} cache hits, {formatUsd(p.usage24h.costUsd)}
+          </div>
+        ) : (
+          <span class="muted">—</span>
+        )}
+      </td>
       <td data-enabled={p.enabled ? 'true' : 'false'}>{p.enabled ? 'enabled' : 'disabled'}</td>
       <td class="actions">
         <button
@@ -445,6 +472,7 @@ export function ProvidersScreen() {
                       <th scope="col">Routing</th>
                       <th scope="col">Health</th>
                       <th scope="col">Circuit</th>
+                      <th scope="col">Last 24 h</th>
                       <th scope="col">State</th>
                       <th scope="col">Actions</th>
                     </tr>
