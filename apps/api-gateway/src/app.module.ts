@@ -15,6 +15,8 @@ import {
 } from '@aigw/platform';
 import { DataSource } from 'typeorm';
 import { AdmissionService } from './admission/admission.service';
+import { AnalyticsController } from './analytics/analytics.controller';
+import { ANALYTICS_CLOCK, AnalyticsService } from './analytics/analytics.service';
 import { QuotaRebuilder } from './admission/quota-rebuilder';
 import { AccountsAdminController } from './admin/accounts-admin.controller';
 import { AccountsAdminService } from './admin/accounts-admin.service';
@@ -99,6 +101,7 @@ export class AppModule {
         ConfigAdminController,
         UsageController,
         PreferencesController,
+        AnalyticsController,
         CatalogEventsController,
       ],
       providers: [
@@ -120,6 +123,8 @@ export class AppModule {
         AccountsAdminService,
         QuotasAdminService,
         UsageService,
+        AnalyticsService,
+        { provide: ANALYTICS_CLOCK, useValue: (): Date => new Date() },
         QuotaRebuilder,
         AdmissionService,
         ApiKeyAuthenticator,

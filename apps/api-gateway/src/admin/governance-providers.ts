@@ -1,5 +1,12 @@
 import type { Provider } from '@nestjs/common';
-import { AuditLogStore, PreferenceStore, QuotaStore, UsageReportStore, UserStore } from '@aigw/entities';
+import {
+  AuditLogStore,
+  PreferenceStore,
+  QuotaStore,
+  UsageAnalyticsStore,
+  UsageReportStore,
+  UserStore,
+} from '@aigw/entities';
 import { DataSource } from 'typeorm';
 import { QUOTA_COUNTERS } from './quota-counters.port';
 import { RedisQuotaCounters } from '../admission/redis-quota-counters';
@@ -18,5 +25,6 @@ export const GOVERNANCE_PROVIDERS: Provider[] = [
   store(AuditLogStore),
   store(UsageReportStore),
   store(PreferenceStore),
+  store(UsageAnalyticsStore),
   { provide: QUOTA_COUNTERS, useClass: RedisQuotaCounters },
 ];

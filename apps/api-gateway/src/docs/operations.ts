@@ -78,6 +78,25 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   'DELETE /api/v1/ai/preferences': { summary: 'Remove the default preference (404 when there is none)' },
   'DELETE /api/v1/ai/preferences/{context}': { summary: 'Remove the preference of a context (404 when there is none)' },
   'GET /api/v1/ai/usage': { summary: "The caller's own usage, cost and remaining quota" },
+  'GET /api/v1/ai/admin/usage': {
+    summary: 'Usage analytics: requests, outcomes, tokens, cost, cache hits, average and p95 latency per group',
+    description:
+      '`groupBy` provider, model, user, day (default) or hour (ranges up to 31 days); `from`/`to` ISO dates (default ' +
+      'the last 30 days, at most 400); `page`/`limit` (default 1/100, limit at most 1000) page the groups, `totals` ' +
+      'cover all of them. Answered from the hourly and daily usage rollups, exact for any range.',
+  },
+  'GET /api/v1/ai/admin/costs': {
+    summary: 'Costs by provider, user or day, with a month-end projection; `format=csv` downloads the groups',
+    description:
+      '`projection.monthEndUsd` = cost of the month so far + `dailyRateUsd` (the average of the last 7 full UTC ' +
+      'days) × the days left in the month.',
+  },
+  'GET /api/v1/ai/metrics': {
+    summary: 'Gateway statistics for charts: totals, success rate, cache hits, latency percentiles, providers, series',
+    description:
+      'Default range the last 24 h; `series.points` are `{t, requests, failures, cacheHits, tokens, costUsd, ' +
+      'avgLatencyMs, p95LatencyMs}` per hour (per day past 7 days), zeros where nothing happened.',
+  },
   'POST /api/v1/ai/admin/users': {
     summary: 'Create a user',
     requestExample: { name: 'alice', email: 'alice@example.com', tier: 'standard' },

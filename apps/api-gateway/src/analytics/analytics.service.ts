@@ -1,0 +1,259 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  ErrorCode,
+  GatewayError,
+  latencyPercentile,
+  projectionWindows,
+  projectMonthEnd,
+  PROJECTION_RATE_DAYS,
+  roundUsd,
+} from '@aigw/core';
+import { UsageAnalyticsStore, type AnalyticsGroupBy, type UsageSumsGroup } from '@aigw/entities';
+import type { AdminUsageQueryDto, CostGroupBy, CostsQueryDto, RangeQueryDto } from './analytics-query.dto';
+import { toCsv } from './csv';
+import { figuresOf, totalOf, type UsageFigures } from './usage-views';
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+export const MAX_RANGE_DAYS = 400;
+/** Hourly groups and series points over longer ranges are more than a chart can show. */
+export const MAX_HOURLY_RANGE_DAYS = 31;
+/** Metrics series: hourly points up to this range, daily beyond. */
+const HOURLY_SERIES_MAX_DAYS = 7;
+
+/** The analytics' notion of now: injectable so the month-end projection can be tested at a fixed instant. */
+export const ANALYTICS_CLOCK = Symbol('ANALYTICS_CLOCK');
+export type Clock = () => Date;
+
+export interface Range {
+  from: Date;
+  to: Date;
+}
+
+export interface AdminUsageView {
+  from: string;
+  to: string;
+  groupBy: string;
+  page: number;
+  limit: number;
+  totalGroups: number;
+  totals: UsageFigures;
+  groups: (UsageFigures & { key: string | null })[];
+}
+
+export interface CostsView {
+  from: string;
+  to: string;
+  by: CostGroupBy;
+  totalUsd: number;
+  totalSavedUsd: number;
+  groups: {
+    key: string | null;
+    costUsd: number;
+    costSavedUsd: number;
+    requests: number;
+    promptTokens: number;
+    completionTokens: number;
+  }[];
+  projection: { monthEndUsd: number; dailyRateUsd: number; monthToDateUsd: number; daysLeft: number; basis: string };
+}
+
+export interface MetricsPoint {
+  t: string;
+  requests: number;
+  failures: number;
+  cacheHits: number;
+  tokens: number;
+  costUsd: number;
+  avgLatencyMs: number | null;
+  p95LatencyMs: number | null;
+}
+
+export interface MetricsView {
+  from: string;
+  to: string;
+  requests: number;
+  successes: number;
+  failures: number;
+  successRate: number | null;
+  tokens: { prompt: number; completion: number; cached: number; total: number };
+  costUsd: number;
+  costSavedUsd: number;
+  latency: { avgMs: number | null; p50Ms: number | null; p95Ms: number | null; p99Ms: number | null };
+  cache: { hits: number; misses: number; hitRate: number | null };
+  providers: (UsageFigures & { provider: string | null; successRate: number | null })[];
+  series: { interval: 'hour' | 'day'; points: MetricsPoint[] };
+}
+
+function invalid(param: string, message: string): GatewayError {
+  return new GatewayError(ErrorCode.InvalidRequest, `Invalid '${param}': ${message}.`, { param });
+}
+
+const rate = (part: number, whole: number): number | null =>
+  whole === 0 ? null : Math.round((part / whole) * 1e4) / 1e4;
+
+/** Time keys as charts want them: a day as `YYYY-MM-DD`, an hour as an ISO instant. */
+function keyView(key: string | null, groupBy: AnalyticsGroupBy): string | null {
+  return groupBy === 'day' && key !== null ? key.slice(0, 10) : key;
+}
+
+/** Usage, cost and gateway statistics for admins, from the usage rollups (ADR 0008). */
+@Injectable()
+export class AnalyticsService {
+  constructor(
+    private readonly store: UsageAnalyticsStore,
+    @Inject(ANALYTICS_CLOCK) private readonly clock: Clock,
+  ) {}
+
+  async usage(q: AdminUsageQueryDto): Promise<AdminUsageView> {
+    const groupBy = q.groupBy ?? 'day';
+    const range = this.range(q, 30 * DAY_MS, groupBy === 'hour' ? MAX_HOURLY_RANGE_DAYS : MAX_RANGE_DAYS);
+    const page = q.page ?? 1;
+    const limit = q.limit ?? 100;
+    const groups = await this.store.aggregate({ ...range, groupBy });
+    if (groupBy !== 'day' && groupBy !== 'hour') {
+      // Biggest first; ties by key so pages are stable.
+      groups.sort((a, b) => b.requests - a.requests);
+    }
+    return {
+      from: range.from.toISOString(),
+      to: range.to.toISOString(),
+      groupBy,
+      page,
+      limit,
+      totalGroups: groups.length,
+      totals: figuresOf(totalOf(groups)),
+      groups: groups
+        .slice((page - 1) * limit, page * limit)
+        .map((g) => ({ key: keyView(g.key, groupBy), ...figuresOf(g) })),
+    };
+  }
+
+  async costs(q: CostsQueryDto): Promise<CostsView> {
+    const by = q.by ?? 'day';
+    const range = this.range(q, 30 * DAY_MS, MAX_RANGE_DAYS);
+    const now = this.clock();
+    const w = projectionWindows(now);
+    const [groups, monthToDate, recent] = await Promise.all([
+      this.store.aggregate({ ...range, groupBy: by }),
+      this.total({ from: w.monthStart, to: now }),
+      this.total({ from: w.rateFrom, to: w.rateTo }),
+    ]);
+    if (by !== 'day') {
+      groups.sort((a, b) => b.costUsd - a.costUsd);
+    }
+    const total = totalOf(groups);
+    return {
+      from: range.from.toISOString(),
+      to: range.to.toISOString(),
+      by,
+      totalUsd: roundUsd(total.costUsd),
+      totalSavedUsd: roundUsd(total.costSavedUsd),
+      groups: groups.map((g) => ({
+        key: keyView(g.key, by),
+        costUsd: roundUsd(g.costUsd),
+        costSavedUsd: roundUsd(g.costSavedUsd),
+        requests: g.requests,
+        promptTokens: g.promptTokens,
+        completionTokens: g.completionTokens,
+      })),
+      projection: {
+        ...projectMonthEnd(now, monthToDate, recent),
+        basis: `month to date plus the average daily cost of the last ${PROJECTION_RATE_DAYS} full UTC days times the days left`,
+      },
+    };
+  }
+
+  /** The costs as CSV: one row per group, the header naming the grouping. */
+  costsCsv(view: CostsView): string {
+    return toCsv(
+      [view.by, 'costUsd', 'costSavedUsd', 'requests', 'promptTokens', 'completionTokens'],
+      view.groups.map((g) => [g.key, g.costUsd, g.costSavedUsd, g.requests, g.promptTokens, g.completionTokens]),
+    );
+  }
+
+  async metrics(q: RangeQueryDto): Promise<MetricsView> {
+    const range = this.range(q, DAY_MS, MAX_RANGE_DAYS);
+    const interval = range.to.getTime() - range.from.getTime() <= HOURLY_SERIES_MAX_DAYS * DAY_MS ? 'hour' : 'day';
+    const [providers, series] = await Promise.all([
+      this.store.aggregate({ ...range, groupBy: 'provider' }),
+      this.store.aggregate({ ...range, groupBy: interval }),
+    ]);
+    providers.sort((a, b) => b.requests - a.requests);
+    const t = totalOf(providers);
+    const f = figuresOf(t);
+    return {
+      from: range.from.toISOString(),
+      to: range.to.toISOString(),
+      requests: f.requests,
+      successes: f.successes,
+      failures: f.failures,
+      successRate: rate(f.successes, f.requests),
+      tokens: {
+        prompt: f.promptTokens,
+        completion: f.completionTokens,
+        cached: f.cachedTokens,
+        total: f.promptTokens + f.completionTokens,
+      },
+      costUsd: f.costUsd,
+      costSavedUsd: f.costSavedUsd,
+      latency: {
+        avgMs: f.avgLatencyMs,
+        p50Ms: latencyPercentile(t.latencyBuckets, 0.5),
+        p95Ms: f.p95LatencyMs,
+        p99Ms: latencyPercentile(t.latencyBuckets, 0.99),
+      },
+      cache: { hits: f.cacheHits, misses: f.requests - f.cacheHits, hitRate: rate(f.cacheHits, f.requests) },
+      providers: providers.map((p) => ({
+        provider: p.key,
+        ...figuresOf(p),
+        successRate: rate(p.successes, p.requests),
+      })),
+      series: { interval, points: this.points(range, interval, series) },
+    };
+  }
+
+  /** One point per hour or day of the range, zeros where nothing happened, so chart axes are continuous. */
+  private points(range: Range, interval: 'hour' | 'day', groups: UsageSumsGroup[]): MetricsPoint[] {
+    const unit = interval === 'hour' ? HOUR_MS : DAY_MS;
+    const byKey = new Map(groups.map((g) => [g.key, g]));
+    const points: MetricsPoint[] = [];
+    for (let t = Math.floor(range.from.getTime() / unit) * unit; t < range.to.getTime(); t += unit) {
+      const key = new Date(t).toISOString();
+      const g = byKey.get(key);
+      const f = g === undefined ? null : figuresOf(g);
+      points.push({
+        t: key,
+        requests: f?.requests ?? 0,
+        failures: f?.failures ?? 0,
+        cacheHits: f?.cacheHits ?? 0,
+        tokens: f === null ? 0 : f.promptTokens + f.completionTokens,
+        costUsd: f?.costUsd ?? 0,
+        avgLatencyMs: f?.avgLatencyMs ?? null,
+        p95LatencyMs: f?.p95LatencyMs ?? null,
+      });
+    }
+    return points;
+  }
+
+  private async total(range: Range): Promise<number> {
+    if (range.from >= range.to) {
+      return 0;
+    }
+    const [g] = await this.store.aggregate({ ...range, groupBy: 'none' });
+    return g?.costUsd ?? 0;
+  }
+
+  /** [from, to) from the query: `to` defaults to now, `from` to `defaultMs` before `to`; bounded. */
+  private range(q: RangeQueryDto, defaultMs: number, maxDays: number): Range {
+    const to = q.to === undefined ? this.clock() : new Date(q.to);
+    const from = q.from === undefined ? new Date(to.getTime() - defaultMs) : new Date(q.from);
+    if (from >= to) {
+      throw invalid('from', "it must be before 'to'");
+    }
+    if (to.getTime() - from.getTime() > maxDays * DAY_MS) {
+      throw invalid('to', `a range covers at most ${maxDays} days here; ask for several ranges`);
+    }
+    return { from, to };
+  }
+}

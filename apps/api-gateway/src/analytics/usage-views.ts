@@ -1,0 +1,66 @@
+import { addHistogram, emptyHistogram, latencyPercentile, roundUsd } from '@aigw/core';
+import type { UsageSums } from '@aigw/entities';
+
+/** The figures of one group (or of all) as the analytics endpoints show them. */
+export interface UsageFigures {
+  requests: number;
+  successes: number;
+  failures: number;
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  costUsd: number;
+  costSavedUsd: number;
+  cacheHits: number;
+  avgLatencyMs: number | null;
+  p95LatencyMs: number | null;
+}
+
+export function figuresOf(s: UsageSums): UsageFigures {
+  return {
+    requests: s.requests,
+    successes: s.successes,
+    failures: s.requests - s.successes,
+    promptTokens: s.promptTokens,
+    completionTokens: s.completionTokens,
+    cachedTokens: s.cachedTokens,
+    costUsd: roundUsd(s.costUsd),
+    costSavedUsd: roundUsd(s.costSavedUsd),
+    cacheHits: s.cacheHits,
+    avgLatencyMs: s.requests === 0 ? null : Math.round(s.latencySumMs / s.requests),
+    p95LatencyMs: latencyPercentile(s.latencyBuckets, 0.95),
+  };
+}
+
+export function emptySums(): UsageSums {
+  return {
+    requests: 0,
+    successes: 0,
+    cacheHits: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    cachedTokens: 0,
+    costUsd: 0,
+    costSavedUsd: 0,
+    latencySumMs: 0,
+    latencyBuckets: emptyHistogram(),
+  };
+}
+
+/** The sums of several groups, histograms included (so the total's p95 is a true p95, not an average). */
+export function totalOf(groups: readonly UsageSums[]): UsageSums {
+  const t = emptySums();
+  for (const g of groups) {
+    t.requests += g.requests;
+    t.successes += g.successes;
+    t.cacheHits += g.cacheHits;
+    t.promptTokens += g.promptTokens;
+    t.completionTokens += g.completionTokens;
+    t.cachedTokens += g.cachedTokens;
+    t.costUsd += g.costUsd;
+    t.costSavedUsd += g.costSavedUsd;
+    t.latencySumMs += g.latencySumMs;
+    addHistogram(t.latencyBuckets, g.latencyBuckets);
+  }
+  return t;
+}
