@@ -32,6 +32,7 @@ import { ProviderTestController } from './admin/provider-test.controller';
 import { ProviderTestService } from './admin/provider-test.service';
 import { ProviderStatsService } from './admin/provider-stats.service';
 import { ProvidersAdminController } from './admin/providers-admin.controller';
+import { ProviderHealthAdminService } from './admin/provider-health-admin.service';
 import { ProvidersAdminService } from './admin/providers-admin.service';
 import { CircuitAdminService } from './admin/circuit-admin.service';
 import { GOVERNANCE_PROVIDERS } from './admin/governance-providers';
@@ -155,6 +156,7 @@ export class AppModule {
         ProviderTestService,
         ProviderStatsService,
         ProvidersAdminService,
+        ProviderHealthAdminService,
         GatewaysAdminService,
         ConfigTransferService,
       ],

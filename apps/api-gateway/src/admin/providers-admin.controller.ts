@@ -1,15 +1,36 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Param, Query } from '@nestjs/common';
 import { Roles } from '../auth/roles';
+import {
+  ProviderHealthAdminService,
+  type ProviderHealthHistoryView,
+  type ProviderModelsView,
+} from './provider-health-admin.service';
+import { ProviderHealthQueryDto } from './provider-health.dto';
 import { ProvidersAdminService, type ProviderListItem } from './providers-admin.service';
 
 /** Reading providers: the list with health, circuits, route in use and usage. Changes: ProviderCommandsController. */
 @Controller('api/v1/ai/admin/providers')
 @Roles('admin')
 export class ProvidersAdminController {
-  constructor(private readonly providers: ProvidersAdminService) {}
+  constructor(
+    private readonly providers: ProvidersAdminService,
+    private readonly health: ProviderHealthAdminService,
+  ) {}
 
   @Get()
   list(): Promise<{ data: ProviderListItem[] }> {
     return this.providers.list();
+  }
+
+  /** Probe history in `[from, to)` (default: the last 24 h), newest first, and uptime over the whole range. */
+  @Get(':id/health')
+  history(@Param('id') id: string, @Query() query: ProviderHealthQueryDto): Promise<ProviderHealthHistoryView> {
+    return this.health.history(id, query);
+  }
+
+  /** What the provider serves (as the monitor last found) against what the catalog lists. */
+  @Get(':id/models')
+  models(@Param('id') id: string): Promise<ProviderModelsView> {
+    return this.health.models(id);
   }
 }
