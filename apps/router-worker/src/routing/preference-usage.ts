@@ -8,6 +8,14 @@ export const PREFERENCE_USAGE_FLUSH_MS = 1_000;
 /** Distinct preferences held between flushes; past it (PostgreSQL down for long) new ones are not counted. */
 const MAX_PENDING = 50_000;
 
+/** Uses of one preference since the last flush; the time as a number, so counting allocates nothing. */
+interface Pending {
+  userId: string;
+  context: string;
+  count: number;
+  lastUsedMs: number;
+}
+
 /**
  * Counts the uses of each preference (`usageCount`, `lastUsedAt`) in memory and writes them every second in
  * one UPDATE for every preference used since the last flush. Counting costs the request path a Map update:
@@ -19,7 +27,7 @@ export class PreferenceUsage implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(PreferenceUsage.name);
   private readonly warnings = new WarnThrottle(this.logger);
   private readonly store: PreferenceStore;
-  private pending = new Map<string, PreferenceUse>();
+  private pending = new Map<string, Pending>();
   private timer?: NodeJS.Timeout;
   private flushing?: Promise<void>;
 
@@ -46,11 +54,11 @@ export class PreferenceUsage implements OnModuleInit, OnApplicationShutdown {
     const use = this.pending.get(key);
     if (use !== undefined) {
       use.count++;
-      if (at > use.lastUsedAt.getTime()) {
-        use.lastUsedAt = new Date(at);
+      if (at > use.lastUsedMs) {
+        use.lastUsedMs = at;
       }
     } else if (this.pending.size < MAX_PENDING) {
-      this.pending.set(key, { userId, context, count: 1, lastUsedAt: new Date(at) });
+      this.pending.set(key, { userId, context, count: 1, lastUsedMs: at });
     }
   }
 
@@ -67,15 +75,19 @@ export class PreferenceUsage implements OnModuleInit, OnApplicationShutdown {
     const batch = this.pending;
     this.pending = new Map();
     try {
-      await this.store.recordUses([...batch.values()]);
+      const uses: PreferenceUse[] = [];
+      for (const p of batch.values()) {
+        uses.push({ userId: p.userId, context: p.context, count: p.count, lastUsedAt: new Date(p.lastUsedMs) });
+      }
+      await this.store.recordUses(uses);
     } catch (err) {
       this.warnings.warn('preference usage not written, kept for the next flush', err);
       for (const [key, use] of batch) {
         const newer = this.pending.get(key);
         if (newer !== undefined) {
           newer.count += use.count;
-          if (use.lastUsedAt > newer.lastUsedAt) {
-            newer.lastUsedAt = use.lastUsedAt;
+          if (use.lastUsedMs > newer.lastUsedMs) {
+            newer.lastUsedMs = use.lastUsedMs;
           }
         } else if (this.pending.size < MAX_PENDING) {
           this.pending.set(key, use);
