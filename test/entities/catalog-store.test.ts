@@ -21,7 +21,7 @@ providers:
     maxConnections: 64
     models:
       - { name: gpt-4o-mini, displayName: GPT-4o mini, description: Small and fast., recommended: true, promptPer1k: 0.00015, completionPer1k: 0.0006, cachedPromptPer1k: 0.000075, contextWindow: 128000, capabilities: [chat, streaming, tools], quality: 0.7 }
-      - { name: gpt-4o, promptPer1k: 0.0025, completionPer1k: 0.01, contextWindow: 128000 }
+      - { name: gpt-4o, promptPer1k: 0.0025, completionPer1k: 0.01, contextWindow: 128000, cache: { ttlS: 120, enabled: false } }
   - id: anthropic
     kind: anthropic
     baseUrl: https://api.anthropic.com

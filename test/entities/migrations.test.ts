@@ -9,6 +9,7 @@ const ALL = [
   'Governance1795500000000',
   'ProviderPlugin1795600000000',
   'CostSaved1795700000000',
+  'ModelCache1795750000000',
   'HealthChecks1795800000000',
   'ProbeMode1795850000000',
   'UsageRollups1796000000000',

@@ -1,9 +1,10 @@
-import type { GenerationResult } from '@aigw/core';
-import { RedisErrors, RedisKeys, ResponseCache, type RedisOp } from '@aigw/platform';
-import { deleteRedisKeysOf, freePort, uniqueId, waitFor } from '@aigw/testing';
+import { cacheModelTag, type GenerationResult } from '@aigw/core';
+import { RedisErrors, RedisKeys, ResponseCache, ResponseCacheAdmin, type RedisOp } from '@aigw/platform';
+import { deleteRedisKeysOf, freePort, PrivateRedis, uniqueId, waitFor } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import { REDIS_URL } from '../e2e/harness';
 
+const TAG = cacheModelTag('m');
 const quiet = { warn: (): void => undefined, log: (): void => undefined };
 
 function result(text: string): GenerationResult {
@@ -37,7 +38,7 @@ describe('ResponseCache (real Redis)', () => {
     cache = new ResponseCache(REDIS_URL, keys, errors);
     redis = new Redis(REDIS_URL);
     // The cache's connection queues nothing before it is ready: until then it answers bypass.
-    await waitFor(async () => (await cache.lookup('warm-up')).status === 'miss');
+    await waitFor(async () => (await cache.lookup(TAG, 'warm-up')).status === 'miss');
   });
 
   afterAll(async () => {
@@ -48,10 +49,10 @@ describe('ResponseCache (real Redis)', () => {
 
   it('stores an answer with its TTL and finds it', async () => {
     const key = uniqueId('k');
-    expect(await cache.lookup(key)).toEqual({ status: 'miss' });
-    expect(await cache.fill({ key, ttlS: 60, maxEntryBytes: 10_000 }, result('hello'))).toBe(true);
-    expect(await cache.lookup(key)).toEqual({ status: 'hit', result: result('hello') });
-    const ttl = await redis.ttl(keys.key('cache', key));
+    expect(await cache.lookup(TAG, key)).toEqual({ status: 'miss' });
+    expect(await cache.fill({ key, modelTag: TAG, ttlS: 60, maxEntryBytes: 10_000 }, result('hello'))).toBe(true);
+    expect(await cache.lookup(TAG, key)).toEqual({ status: 'hit', result: result('hello') });
+    const ttl = await redis.ttl(keys.key('cache', TAG, key));
     expect(ttl).toBeGreaterThan(55);
     expect(ttl).toBeLessThanOrEqual(60);
   });
@@ -59,9 +60,9 @@ describe('ResponseCache (real Redis)', () => {
   it('does not store an answer larger than maxEntryBytes', async () => {
     const key = uniqueId('k');
     const big = result('x'.repeat(2_000));
-    expect(await cache.fill({ key, ttlS: 60, maxEntryBytes: 1_024 }, big)).toBe(false);
-    expect(await cache.lookup(key)).toEqual({ status: 'miss' });
-    expect(await cache.fill({ key, ttlS: 60, maxEntryBytes: 4_096 }, big)).toBe(true);
+    expect(await cache.fill({ key, modelTag: TAG, ttlS: 60, maxEntryBytes: 1_024 }, big)).toBe(false);
+    expect(await cache.lookup(TAG, key)).toEqual({ status: 'miss' });
+    expect(await cache.fill({ key, modelTag: TAG, ttlS: 60, maxEntryBytes: 4_096 }, big)).toBe(true);
   });
 
   it('answers bypass (and reports op cache) when its Redis is unreachable, without waiting for it', async () => {
@@ -70,10 +71,95 @@ describe('ResponseCache (real Redis)', () => {
     reported.length = 0;
     try {
       const started = Date.now();
-      expect(await down.lookup('any')).toEqual({ status: 'bypass' });
-      expect(await down.fill({ key: 'any', ttlS: 60, maxEntryBytes: 10_000 }, result('x'))).toBe(false);
+      expect(await down.lookup(TAG, 'any')).toEqual({ status: 'bypass' });
+      expect(await down.fill({ key: 'any', modelTag: TAG, ttlS: 60, maxEntryBytes: 10_000 }, result('x'))).toBe(false);
       expect(Date.now() - started).toBeLessThan(1_000);
       expect(reported.filter((op) => op === 'cache')).toHaveLength(2);
+    } finally {
+      await down.close();
+    }
+  });
+});
+
+/** Invalidation and size of the cache (ADR 0005) against a real Redis: only the cache's own entries are touched. */
+describe('ResponseCacheAdmin (real Redis)', () => {
+  const prefix = uniqueId('cacheadm');
+  const keys = new RedisKeys(prefix);
+  const errors = new RedisErrors(quiet);
+  const gpt = cacheModelTag('gpt');
+  const claude = cacheModelTag('claude');
+  let cache: ResponseCache;
+  let admin: ResponseCacheAdmin;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    cache = new ResponseCache(REDIS_URL, keys, errors);
+    admin = new ResponseCacheAdmin(REDIS_URL, keys, errors, false);
+    redis = new Redis(REDIS_URL);
+    await waitFor(async () => (await cache.lookup(gpt, 'warm-up')).status === 'miss');
+  });
+
+  afterAll(async () => {
+    await deleteRedisKeysOf(redis, prefix);
+    await redis.quit();
+    await cache.close();
+    await admin.close();
+  });
+
+  const sha = (n: number, lead = ''): string => (lead + n.toString(16).padStart(8, '0')).padEnd(64, '0');
+  const put = (modelTag: string, key: string, text = 'answer'): Promise<boolean> =>
+    cache.fill({ key, modelTag, ttlS: 60, maxEntryBytes: 10_000 }, result(text));
+  const found = async (modelTag: string, key: string): Promise<boolean> =>
+    (await cache.lookup(modelTag, key)).status === 'hit';
+
+  it('deletes one model, a key prefix, then everything, leaving other keys of the deployment alone', async () => {
+    // Keys of the same deployment that are no cache entries, one even under `<prefix>:cache:`.
+    await redis.set(keys.key('cache-stats'), 'x');
+    await redis.set(keys.key('cache', 'inflight', sha(1)), 'x');
+    await redis.set(keys.key('quota', 'u1'), 'x');
+    await Promise.all(Array.from({ length: 1_200 }, (_, i) => put(gpt, sha(i, 'aa'))));
+    await put(claude, sha(1, 'ab'));
+    await put(claude, sha(2, 'bc'));
+    expect(await admin.size()).toEqual({ entries: 1_202, bytes: 1_202 * JSON.stringify(result('answer')).length });
+
+    expect(await admin.invalidate({ modelTag: gpt })).toBe(1_200);
+    expect(await found(gpt, sha(7, 'aa'))).toBe(false);
+    expect(await found(claude, sha(1, 'ab'))).toBe(true);
+
+    expect(await admin.invalidate({ keyPrefix: 'ab' })).toBe(1);
+    expect(await found(claude, sha(1, 'ab'))).toBe(false);
+    expect(await found(claude, sha(2, 'bc'))).toBe(true);
+
+    expect(await admin.invalidate({ all: true })).toBe(1);
+    expect(await admin.size()).toEqual({ entries: 0, bytes: 0 });
+    expect(
+      await redis.exists(keys.key('cache-stats'), keys.key('cache', 'inflight', sha(1)), keys.key('quota', 'u1')),
+    ).toBe(3);
+  });
+
+  it('counts a Redis of its own with DBSIZE and its dataset memory', async () => {
+    const own = await new PrivateRedis().start();
+    const ownCache = new ResponseCache(own.url, keys, errors);
+    const ownAdmin = new ResponseCacheAdmin(own.url, keys, errors, true);
+    try {
+      await waitFor(async () => (await ownCache.lookup(gpt, 'warm-up')).status === 'miss');
+      await ownCache.fill({ key: sha(1), modelTag: gpt, ttlS: 60, maxEntryBytes: 10_000 }, result('x'));
+      await ownCache.fill({ key: sha(2), modelTag: gpt, ttlS: 60, maxEntryBytes: 10_000 }, result('y'));
+      const size = await ownAdmin.size();
+      expect(size.entries).toBe(2);
+      expect(size.bytes).toBeGreaterThan(0);
+    } finally {
+      await ownCache.close();
+      await ownAdmin.close();
+      await own.stop();
+    }
+  });
+
+  it('throws, without hanging, when its Redis is unreachable', async () => {
+    const down = new ResponseCacheAdmin(`redis://127.0.0.1:${await freePort()}/0`, keys, errors, false);
+    try {
+      await expect(down.invalidate({ all: true })).rejects.toThrow();
+      await expect(down.size()).rejects.toThrow();
     } finally {
       await down.close();
     }

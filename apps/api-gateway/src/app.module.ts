@@ -39,6 +39,9 @@ import { GOVERNANCE_PROVIDERS } from './admin/governance-providers';
 import { QuotasAdminController } from './admin/quotas-admin.controller';
 import { QuotasAdminService } from './admin/quotas-admin.service';
 import { QueueBoard } from './admin/queue-board';
+import { CacheAdminController } from './cache/cache-admin.controller';
+import { CacheAdminService } from './cache/cache-admin.service';
+import { CacheStats } from './cache/cache-stats';
 import { MessagesController } from './anthropic/messages.controller';
 import { MessagesService } from './anthropic/messages.service';
 import { ApiKeyAuthenticator } from './auth/api-key-authenticator';
@@ -100,6 +103,7 @@ export class AppModule {
         ProviderTestController,
         GatewaysAdminController,
         ConfigAdminController,
+        CacheAdminController,
         UsageController,
         PreferencesController,
         AnalyticsController,
@@ -134,8 +138,10 @@ export class AppModule {
         GatewayMetrics,
         GenerationQueue,
         UsageQueue,
+        CacheStats,
         CacheStage,
         Coalescing,
+        CacheAdminService,
         ReplyHub,
         CancellationService,
         IdempotencyService,

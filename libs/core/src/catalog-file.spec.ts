@@ -255,6 +255,25 @@ ${provider}${provider}`,
     ).toEqual(["providers[0].gateway references unknown gateway 'nope'"]);
   });
 
+  it("reads a model's cache settings and rejects bad ones naming the field", () => {
+    const env = { OPENAI_API_KEY: 'k' };
+    const withCache = (cache: string): string =>
+      MINIMAL.replace('contextWindow: 128000', `contextWindow: 128000\n        cache: ${cache}`);
+    const model = (yaml: string) => parseCatalog(yaml, env).providers[0].models[0];
+    expect(model(withCache('{ enabled: true, ttlS: 60 }')).cache).toEqual({ enabled: true, ttlS: 60 });
+    expect(model(withCache('{ enabled: false }')).cache).toEqual({ enabled: false });
+    expect(model(withCache('{}')).cache).toBeUndefined();
+    expect(model(MINIMAL).cache).toBeUndefined();
+    expect(problemsOf(withCache('{ enabled: maybe, ttlS: 0 }'), env)).toEqual([
+      'providers[0].models[0].cache.enabled must be true or false',
+      'providers[0].models[0].cache.ttlS must be an integer between 1 and 31536000',
+    ]);
+    expect(problemsOf(withCache('{ ttl: 5 }'), env)[0]).toMatch(
+      /^providers\[0\]\.models\[0\]\.cache has unknown key 'ttl'/,
+    );
+    expect(problemsOf(withCache('true'), env)).toEqual(['providers[0].models[0].cache must be a mapping']);
+  });
+
   it('rejects unknown keys, so a typo cannot silently drop a setting', () => {
     const problems = problemsOf(
       MINIMAL.replace('contextWindow: 128000', 'contextWindow: 128000\n        cachedPromptPer1K: 0'),

@@ -7,6 +7,7 @@ import {
   type Capability,
   type Catalog,
   type GatewaySpec,
+  type ModelCacheSettings,
   type ModelSpec,
   type ProviderKind,
   type ProviderSpec,
@@ -75,7 +76,11 @@ export const MODEL_KEYS = [
   'quality',
   'recommended',
   'enabled',
+  'cache',
 ];
+const MODEL_CACHE_KEYS = ['enabled', 'ttlS'];
+/** A cache entry lives at most a year: longer is a typo in seconds vs. milliseconds. */
+const MAX_CACHE_TTL_S = 31_536_000;
 
 // Ids end up in `provider/model` refs, metric labels and URLs, hence the conservative alphabet.
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -323,6 +328,7 @@ function readModel(r: CatalogReader, raw: unknown, path: string, owner: string):
   const quality = r.number(obj, 'quality', path, owner, { min: 0, max: 1 });
   const recommended = r.boolean(obj, 'recommended', path, owner, false);
   const enabled = r.boolean(obj, 'enabled', path, owner, true);
+  const cache = readModelCache(r, obj, path, owner);
   for (const key of ['promptPer1k', 'completionPer1k', 'contextWindow']) {
     if (obj[key] === undefined || obj[key] === null) {
       r.problem(`${path}.${key}`, 'is required');
@@ -345,7 +351,28 @@ function readModel(r: CatalogReader, raw: unknown, path: string, owner: string):
     ...(quality === undefined ? {} : { quality }),
     ...(recommended ? { recommended } : {}),
     enabled,
+    ...(cache === undefined ? {} : { cache }),
   };
+}
+
+/** `cache: {enabled?, ttlS?}`: absent or empty means the global settings. */
+function readModelCache(r: CatalogReader, model: Obj, path: string, owner: string): ModelCacheSettings | undefined {
+  if (model.cache === undefined || model.cache === null) {
+    return undefined;
+  }
+  const obj = r.object(model.cache, `${path}.cache`, MODEL_CACHE_KEYS);
+  if (!obj) {
+    return undefined;
+  }
+  const out: ModelCacheSettings = {};
+  if (obj.enabled !== undefined && obj.enabled !== null) {
+    out.enabled = r.boolean(obj, 'enabled', `${path}.cache`, owner, false);
+  }
+  const ttlS = r.number(obj, 'ttlS', `${path}.cache`, owner, { min: 1, max: MAX_CACHE_TTL_S, integer: true });
+  if (ttlS !== undefined) {
+    out.ttlS = ttlS;
+  }
+  return Object.keys(out).length === 0 ? undefined : out;
 }
 
 function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpec | undefined {

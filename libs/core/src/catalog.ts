@@ -23,6 +23,16 @@ export const PROBE_MODES: readonly ProbeMode[] = ['health', 'completion'];
 
 export type Capability = 'chat' | 'streaming' | 'tools' | 'vision' | 'json' | 'embeddings';
 
+/**
+ * A model's response cache settings (ADR 0005): each field set here overrides the gateway's global default for
+ * requests to this model (`enabled` over CACHE_ENABLED, `ttlS` over CACHE_TTL_S).
+ */
+export interface ModelCacheSettings {
+  enabled?: boolean;
+  /** Seconds an answer is served from the cache. */
+  ttlS?: number;
+}
+
 export interface ModelSpec extends Pricing {
   /** Name clients use (`provider-id/<name>`). */
   name: string;
@@ -39,6 +49,8 @@ export interface ModelSpec extends Pricing {
   /** Flags the deployment `recommended` in the models listing, over the computed rule. */
   recommended?: boolean;
   enabled: boolean;
+  /** Response cache settings of this model; absent: the global ones. */
+  cache?: ModelCacheSettings;
 }
 
 export interface ProviderSpec {

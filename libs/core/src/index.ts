@@ -22,3 +22,4 @@ export * from './governance/tiers-file';
 export * from './cache/cache-key';
 export * from './analytics/latency-histogram';
 export * from './analytics/month-projection';
+export * from './cache/cache-policy';

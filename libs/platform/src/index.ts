@@ -16,3 +16,4 @@ export * from './catalog/catalog.service';
 export * from './catalog/catalog-events.controller';
 export * from './cache/response-cache';
 export * from './coalescing/in-flight';
+export * from './cache/response-cache-admin';

@@ -1,6 +1,16 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { cacheKeyOf, type GenerationRequest, type GenerationResult, type UsageEvent } from '@aigw/core';
-import { ENV, RedisErrors, RedisKeys, ResponseCache } from '@aigw/platform';
+import {
+  cacheKeyOf,
+  cacheModelTagOf,
+  cachePolicyOf,
+  isModelAlias,
+  type CachePolicy,
+  type GenerationRequest,
+  type GenerationResult,
+  type UsageEvent,
+} from '@aigw/core';
+import { CatalogService, ENV, RedisErrors, RedisKeys, ResponseCache } from '@aigw/platform';
+import { CacheStats } from '../cache/cache-stats';
 import { GatewayEnv } from '../config/gateway-env';
 import type { CacheStatus } from '../http/result-headers';
 import type { CacheDirective } from './cache-directive';
@@ -15,35 +25,55 @@ const BYPASS: CacheDecision = { status: 'bypass' };
  * The response cache stage of the pipeline (ADR 0005), after admission: a hit is the answer (no job, no worker),
  * recorded as a cached usage row with zero cost. Otherwise the request is marked for the worker to store its
  * answer (`request.cache`) when the request allows it. Redis failing here means `bypass`, never an error.
+ * Whether a model's answers are cached, and how long, is its catalog `cache` setting over CACHE_ENABLED/CACHE_TTL_S.
  */
 @Injectable()
 export class CacheStage implements OnApplicationShutdown {
-  /** Null when the cache is off (CACHE_ENABLED=false): every answer is a `bypass`. */
-  private readonly cache: ResponseCache | null;
+  private readonly cache: ResponseCache;
+  private readonly defaults: CachePolicy;
 
   constructor(
     @Inject(ENV) private readonly env: GatewayEnv,
     keys: RedisKeys,
     errors: RedisErrors,
     private readonly usage: UsageQueue,
+    private readonly catalog: CatalogService,
+    private readonly stats: CacheStats,
   ) {
-    this.cache = env.CACHE_ENABLED ? new ResponseCache(env.CACHE_REDIS_URL ?? env.REDIS_URL, keys, errors) : null;
+    // Always connected: a model's catalog setting may turn the cache on while CACHE_ENABLED is false.
+    this.cache = new ResponseCache(env.CACHE_REDIS_URL ?? env.REDIS_URL, keys, errors);
+    this.defaults = { enabled: env.CACHE_ENABLED, ttlS: env.CACHE_TTL_S };
   }
 
   /** `lookup: false` (async jobs) only marks the request for filling. */
   async lookup(request: GenerationRequest, directive: CacheDirective, lookup: boolean): Promise<CacheDecision> {
-    if (this.cache === null || directive === 'no-store') {
+    const decision = await this.decide(request, directive, lookup);
+    this.stats.count(decision.status);
+    return decision;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.cache.close();
+  }
+
+  private async decide(request: GenerationRequest, directive: CacheDirective, lookup: boolean): Promise<CacheDecision> {
+    if (directive === 'no-store') {
+      return BYPASS;
+    }
+    const policy = this.policyOf(request.model);
+    if (!policy.enabled) {
       return BYPASS;
     }
     const key = cacheKeyOf(request, this.env.CACHE_SCOPE);
-    request.cache = { key, ttlS: this.env.CACHE_TTL_S, maxEntryBytes: this.env.CACHE_MAX_ENTRY_BYTES };
+    const modelTag = cacheModelTagOf(request.model, this.catalog.knownProviderIds());
+    request.cache = { key, modelTag, ttlS: policy.ttlS, maxEntryBytes: this.env.CACHE_MAX_ENTRY_BYTES };
     if (this.env.CACHE_STALE_TTL_S > 0) {
       request.cache.staleTtlS = this.env.CACHE_STALE_TTL_S;
     }
     if (directive === 'no-cache' || !lookup) {
       return BYPASS;
     }
-    const found = await this.cache.lookup(key);
+    const found = await this.cache.lookup(modelTag, key);
     if (found.status !== 'hit') {
       return found;
     }
@@ -55,18 +85,30 @@ export class CacheStage implements OnApplicationShutdown {
   /**
    * The last fallback of a request whose every provider failed: the answer kept past its freshness for it, if
    * the request's model keeps stale answers. Its usage row is the failed job's (no second row for one request).
+   * Counted `stale` (its lookup was already counted a miss).
    */
   async stale(request: GenerationRequest): Promise<GenerationResult | null> {
     const fill = request.cache;
-    if (this.cache === null || fill?.staleTtlS === undefined || fill.staleTtlS <= 0) {
+    if (fill?.staleTtlS === undefined || fill.staleTtlS <= 0) {
       return null;
     }
-    const stored = await this.cache.lookupStale(fill.key);
-    return stored === null ? null : servedFromCache(stored, request);
+    const stored = await this.cache.lookupStale(fill.modelTag, fill.key);
+    if (stored === null) {
+      return null;
+    }
+    this.stats.count('stale');
+    return servedFromCache(stored, request);
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    await this.cache?.close();
+  /** Aliases (`auto`, ...) may reach any model: they follow the global settings. */
+  private policyOf(model: string): CachePolicy {
+    if (isModelAlias(model)) {
+      return this.defaults;
+    }
+    return cachePolicyOf(
+      this.catalog.servingDeployments(model).map((d) => d.model),
+      this.defaults,
+    );
   }
 }
 

@@ -8,6 +8,8 @@ export const CACHE_SCOPES: readonly CacheScope[] = ['global', 'user'];
 /** What the worker needs to fill the cache with a request's answer; absent when the request may not be stored. */
 export interface CacheFill {
   key: string;
+  /** `cacheModelTag` of the requested model: the entry's Redis key holds it (invalidation by model). */
+  modelTag: string;
   ttlS: number;
   maxEntryBytes: number;
   /** Seconds an answer is kept past `ttlS` for stale answers, the last fallback when every provider failed. */

@@ -1,4 +1,4 @@
-import type { Capability } from '@aigw/core';
+import type { Capability, ModelCacheSettings } from '@aigw/core';
 import {
   Check,
   Column,
@@ -94,6 +94,10 @@ export class ModelEntity {
   /** Set in the catalog: the models listing flags it `recommended` whatever the computed rule says. */
   @Column({ type: 'boolean', default: false })
   recommended: boolean;
+
+  /** Response cache settings overriding the global ones (`{enabled?, ttlS?}`); null: the global ones. */
+  @Column({ type: 'jsonb', nullable: true })
+  cache: ModelCacheSettings | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

@@ -3,6 +3,7 @@ import { CacheWritePrice1795400000000 } from './1795400000000-CacheWritePrice';
 import { Governance1795500000000 } from './1795500000000-Governance';
 import { ProviderPlugin1795600000000 } from './1795600000000-ProviderPlugin';
 import { CostSaved1795700000000 } from './1795700000000-CostSaved';
+import { ModelCache1795750000000 } from './1795750000000-ModelCache';
 import { HealthChecks1795800000000 } from './1795800000000-HealthChecks';
 import { ProbeMode1795850000000 } from './1795850000000-ProbeMode';
 import { UsageRollups1796000000000 } from './1796000000000-UsageRollups';
@@ -16,6 +17,7 @@ export const MIGRATIONS = [
   Governance1795500000000,
   ProviderPlugin1795600000000,
   CostSaved1795700000000,
+  ModelCache1795750000000,
   HealthChecks1795800000000,
   ProbeMode1795850000000,
   UsageRollups1796000000000,

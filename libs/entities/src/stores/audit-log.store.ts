@@ -32,6 +32,11 @@ export class AuditLogStore {
     await m.save(row);
   }
 
+  /** An entry for a change outside PostgreSQL (e.g. clearing the response cache). */
+  async record(entry: AuditEntry): Promise<void> {
+    await AuditLogStore.write(this.dataSource.manager, entry);
+  }
+
   /** Newest first; optionally one target's entries only. */
   async list(opts: { target?: string; limit?: number } = {}): Promise<AuditRecord[]> {
     const rows = await this.dataSource.getRepository(AuditLogEntity).find({

@@ -18,4 +18,12 @@ describe('changedFields', () => {
       'name',
     ]);
   });
+
+  it('compares jsonb settings key by key, null against an object as changed', () => {
+    const row = { cache: { enabled: true, ttlS: 60 } as Record<string, unknown> | null };
+    expect(changedFields(row, { cache: { ttlS: 60, enabled: true } })).toEqual([]);
+    expect(changedFields(row, { cache: { enabled: true } })).toEqual(['cache']);
+    expect(changedFields(row, { cache: null })).toEqual(['cache']);
+    expect(changedFields({ cache: null }, { cache: null })).toEqual([]);
+  });
 });

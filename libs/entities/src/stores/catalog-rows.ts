@@ -37,6 +37,7 @@ export type ModelFields = Pick<
   | 'quality'
   | 'recommended'
   | 'enabled'
+  | 'cache'
 >;
 
 export function providerFields(p: ProviderSpec, encryptedSecret: string | null): ProviderFields {
@@ -72,6 +73,7 @@ export function modelFields(m: ModelSpec): ModelFields {
     quality: m.quality ?? null,
     recommended: m.recommended ?? false,
     enabled: m.enabled,
+    cache: m.cache === undefined || Object.keys(m.cache).length === 0 ? null : { ...m.cache },
   };
 }
 
@@ -83,7 +85,16 @@ function sameValue(key: string, a: unknown, b: unknown): boolean {
   if (Array.isArray(a) && Array.isArray(b)) {
     return a.length === b.length && a.every((v, i) => v === b[i]);
   }
+  if (isRecord(a) && isRecord(b)) {
+    // jsonb settings (`cache`): flat objects of scalars, compared key by key whatever their order.
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    return [...keys].every((k) => a[k] === b[k]);
+  }
   return a === b;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 /** Names of the fields of `next` that differ from `row`. */
@@ -108,6 +119,7 @@ export function modelFromRow(row: ModelEntity): ModelSpec {
     ...(row.quality === null ? {} : { quality: row.quality }),
     ...(row.recommended ? { recommended: true } : {}),
     enabled: row.enabled,
+    ...(row.cache === null || row.cache === undefined ? {} : { cache: row.cache }),
   };
 }
 

@@ -6,6 +6,16 @@ import type { RedisErrors } from '../redis/redis-errors';
 /** A cache command waits no longer than this: past it, the request goes on without the cache (`bypass`). */
 const CACHE_COMMAND_TIMEOUT_MS = 250;
 
+/** The Redis key of an entry; every key the cache writes starts with `cacheKeyspace(keys)`. */
+export function cacheEntryKey(keys: RedisKeys, modelTag: string, key: string): string {
+  return keys.key('cache', modelTag, key);
+}
+
+/** The common start of every entry's Redis key (`<prefix>:cache:`). */
+export function cacheKeyspace(keys: RedisKeys): string {
+  return keys.key('cache', '');
+}
+
 export type CacheLookup = { status: 'hit'; result: GenerationResult } | { status: 'miss' } | { status: 'bypass' };
 
 /**
@@ -22,8 +32,8 @@ function isKept(entry: GenerationResult | KeptEntry): entry is KeptEntry {
 }
 
 /**
- * The response cache's Redis (ADR 0005): whole answers under `<prefix>:cache:<sha256>`, each with its TTL. Its own
- * connection (CACHE_REDIS_URL, else REDIS_URL) that never queues commands while Redis is away, so an outage costs
+ * The response cache's Redis (ADR 0005): whole answers under `<prefix>:cache:<modelTag>:<sha256>`, each with its TTL
+ * (the model tag lets an admin drop one model's entries by pattern, see ResponseCacheAdmin). Its own connection (CACHE_REDIS_URL, else REDIS_URL) that never queues commands while Redis is away, so an outage costs
  * a request nothing but the cache. Errors are reported as op `cache` and never thrown.
  */
 export class ResponseCache {
@@ -38,9 +48,9 @@ export class ResponseCache {
   }
 
   /** A fresh entry is a hit; one only kept for stale answers is a miss. */
-  async lookup(key: string): Promise<CacheLookup> {
+  async lookup(modelTag: string, key: string): Promise<CacheLookup> {
     try {
-      const raw = await this.redis.get(this.entryKey(key));
+      const raw = await this.redis.get(this.entryKey(modelTag, key));
       if (raw === null) {
         return { status: 'miss' };
       }
@@ -56,9 +66,9 @@ export class ResponseCache {
   }
 
   /** Any entry still kept, fresh or not: the last fallback when every provider failed. Null on any failure. */
-  async lookupStale(key: string): Promise<GenerationResult | null> {
+  async lookupStale(modelTag: string, key: string): Promise<GenerationResult | null> {
     try {
-      const raw = await this.redis.get(this.entryKey(key));
+      const raw = await this.redis.get(this.entryKey(modelTag, key));
       if (raw === null) {
         return null;
       }
@@ -80,7 +90,7 @@ export class ResponseCache {
       return false;
     }
     try {
-      await this.redis.set(this.entryKey(fill.key), raw, 'EX', fill.ttlS + staleTtlS);
+      await this.redis.set(this.entryKey(fill.modelTag, fill.key), raw, 'EX', fill.ttlS + staleTtlS);
       return true;
     } catch (err) {
       this.errors.report('cache', err);
@@ -97,7 +107,7 @@ export class ResponseCache {
     return this.close();
   }
 
-  private entryKey(key: string): string {
-    return this.keys.key('cache', key);
+  private entryKey(modelTag: string, key: string): string {
+    return cacheEntryKey(this.keys, modelTag, key);
   }
 }

@@ -33,6 +33,9 @@ export enum MetricName {
   ProviderAlerts = 'aigw_provider_alerts_total',
   HealthProbes = 'aigw_health_probes_total',
   HealthProbeLatency = 'aigw_health_probe_latency_seconds',
+  CacheRequests = 'aigw_cache_requests_total',
+  CacheBytes = 'aigw_cache_bytes',
+  CacheEntries = 'aigw_cache_entries',
 }
 
 /** Latency buckets (seconds) from sub-millisecond overhead to multi-minute generations. */

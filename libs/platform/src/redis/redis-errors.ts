@@ -34,7 +34,9 @@ export type RedisOp =
   /** Response cache lookups and fills: a failure is a `bypass`, never a failed request. */
   | 'cache'
   /** In-flight markers of coalesced requests: a failure means the request runs a job of its own. */
-  | 'coalesce';
+  | 'coalesce'
+  /** Flushing the gateway's cache hit/miss counters (kept in process and retried). */
+  | 'cache_stats';
 
 /** Anything Redis-like whose failures arrive as events (an ioredis client, a BullMQ queue or worker). */
 export interface ErrorEmitter {

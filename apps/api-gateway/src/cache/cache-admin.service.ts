@@ -1,0 +1,156 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { cacheModelTagOf, ErrorCode, GatewayError } from '@aigw/core';
+import { AuditLogStore } from '@aigw/entities';
+import {
+  CatalogService,
+  ENV,
+  METRICS_REGISTRY,
+  MetricName,
+  RedisErrors,
+  RedisKeys,
+  ResponseCacheAdmin,
+  type CacheSelector,
+  type CacheSize,
+} from '@aigw/platform';
+import { Gauge, type Registry } from 'prom-client';
+import { actorOf } from '../admin/admin-views';
+import { GatewayEnv } from '../config/gateway-env';
+import type { AuthContext } from '../http/request-context';
+import type { InvalidateCacheQuery } from './cache-admin.dto';
+import { CacheStats } from './cache-stats';
+
+export interface CacheStatsView {
+  hits: number;
+  misses: number;
+  bypasses: number;
+  stale: number;
+  /** hits / (hits + misses): of the requests that looked in the cache, how many it answered; 0 before any. */
+  hitRate: number;
+  entries: number;
+  bytes: number;
+}
+
+/** A scrape reuses a size this recent: on a shared Redis measuring it is a SCAN. */
+const SIZE_MAX_AGE_MS = 10_000;
+
+/**
+ * Clearing and measuring the response cache (ADR 0005), and its size gauges (`aigw_cache_entries`,
+ * `aigw_cache_bytes`, read on scrape). Its Redis unreachable means a 503, never a hang: commands fail fast.
+ */
+@Injectable()
+export class CacheAdminService implements OnApplicationShutdown {
+  private readonly store: ResponseCacheAdmin;
+  private measured: { at: number; size: Promise<CacheSize> } | null = null;
+
+  constructor(
+    @Inject(ENV) env: GatewayEnv,
+    keys: RedisKeys,
+    errors: RedisErrors,
+    private readonly counts: CacheStats,
+    private readonly catalog: CatalogService,
+    private readonly audit: AuditLogStore,
+    @Inject(METRICS_REGISTRY) registry: Registry,
+  ) {
+    const dedicated = env.CACHE_REDIS_URL !== undefined && env.CACHE_REDIS_URL !== env.REDIS_URL;
+    this.store = new ResponseCacheAdmin(env.CACHE_REDIS_URL ?? env.REDIS_URL, keys, errors, dedicated);
+    const gauge = (name: MetricName, help: string, field: keyof CacheSize): void => {
+      const size = (): Promise<CacheSize> => this.recentSize();
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        async collect() {
+          // Unreachable: the gauge keeps its last value (the redis errors counter tells the outage).
+          const s = await size().catch(() => null);
+          if (s !== null) {
+            this.set(s[field]);
+          }
+        },
+      });
+    };
+    gauge(
+      MetricName.CacheEntries,
+      'Entries in the response cache (refreshed on scrape, at most every 10 s).',
+      'entries',
+    );
+    gauge(
+      MetricName.CacheBytes,
+      "Bytes of the response cache: its Redis' dataset memory when it has its own, else the entries' sizes.",
+      'bytes',
+    );
+  }
+
+  async invalidate(query: InvalidateCacheQuery, auth: AuthContext): Promise<{ deleted: number }> {
+    const selector = this.selectorOf(query);
+    const deleted = await unavailableAs503(this.store.invalidate(selector));
+    this.measured = null;
+    await this.audit.record({
+      actor: actorOf(auth),
+      action: 'cache.clear',
+      target: 'cache',
+      before: null,
+      after: {
+        ...(query.model === undefined ? {} : { model: query.model }),
+        ...(query.prefix === undefined ? {} : { prefix: query.prefix }),
+        deleted,
+      },
+    });
+    return { deleted };
+  }
+
+  async stats(): Promise<CacheStatsView> {
+    const [counts, size] = await Promise.all([
+      unavailableAs503(this.counts.totals(), 'The cache statistics could not be read from Redis; retry shortly.'),
+      unavailableAs503(this.store.size()),
+    ]);
+    const looked = counts.hit + counts.miss;
+    return {
+      hits: counts.hit,
+      misses: counts.miss,
+      bypasses: counts.bypass,
+      stale: counts.stale,
+      hitRate: looked === 0 ? 0 : counts.hit / looked,
+      entries: size.entries,
+      bytes: size.bytes,
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.store.close();
+  }
+
+  private selectorOf(query: InvalidateCacheQuery): CacheSelector {
+    if (query.model !== undefined && query.prefix !== undefined) {
+      throw new GatewayError(ErrorCode.InvalidRequest, 'Give model or prefix, not both.', { param: 'prefix' });
+    }
+    if (query.model !== undefined) {
+      return { modelTag: cacheModelTagOf(query.model, this.catalog.knownProviderIds()) };
+    }
+    return query.prefix !== undefined ? { keyPrefix: query.prefix } : { all: true };
+  }
+
+  private recentSize(): Promise<CacheSize> {
+    const now = Date.now();
+    if (this.measured === null || now - this.measured.at > SIZE_MAX_AGE_MS) {
+      const size = this.store.size();
+      this.measured = { at: now, size };
+      size.catch(() => {
+        this.measured = null;
+      });
+    }
+    return this.measured.size;
+  }
+}
+
+const UNREACHABLE = "The response cache's Redis is unreachable; retry shortly.";
+
+async function unavailableAs503<T>(work: Promise<T>, message = UNREACHABLE): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    throw new GatewayError(ErrorCode.ServiceUnavailable, message, {
+      retryAfterMs: 1_000,
+      cause: err,
+    });
+  }
+}

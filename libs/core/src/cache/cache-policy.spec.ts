@@ -1,0 +1,42 @@
+import { cacheModelTag, cacheModelTagOf, cachePolicyOf } from './cache-policy';
+
+describe('cachePolicyOf', () => {
+  const defaults = { enabled: false, ttlS: 3600 };
+
+  it('is the defaults when no model sets anything', () => {
+    expect(cachePolicyOf([], defaults)).toEqual(defaults);
+    expect(cachePolicyOf([{}, { cache: {} }], defaults)).toEqual(defaults);
+  });
+
+  it("takes a model's settings over the defaults, on or off", () => {
+    expect(cachePolicyOf([{ cache: { enabled: true } }], defaults)).toEqual({ enabled: true, ttlS: 3600 });
+    expect(cachePolicyOf([{ cache: { enabled: false, ttlS: 60 } }], { enabled: true, ttlS: 3600 })).toEqual({
+      enabled: false,
+      ttlS: 60,
+    });
+  });
+
+  it('lets off and the shortest TTL win when deployments disagree', () => {
+    const models = [{ cache: { enabled: true, ttlS: 300 } }, { cache: { enabled: false, ttlS: 30 } }, {}];
+    expect(cachePolicyOf(models, { enabled: true, ttlS: 3600 })).toEqual({ enabled: false, ttlS: 30 });
+    expect(cachePolicyOf([{ cache: { enabled: true } }, { cache: { ttlS: 10 } }], defaults)).toEqual({
+      enabled: true,
+      ttlS: 10,
+    });
+  });
+});
+
+describe('cacheModelTag', () => {
+  it('is a short hex hash, stable and distinct per model name', () => {
+    expect(cacheModelTag('gpt-4o')).toMatch(/^[0-9a-f]{16}$/);
+    expect(cacheModelTag('gpt-4o')).toBe(cacheModelTag('gpt-4o'));
+    expect(cacheModelTag('gpt-4o')).not.toBe(cacheModelTag('gpt-4o-mini'));
+  });
+
+  it('is the same with or without a known provider prefix', () => {
+    const providers = new Set(['openai']);
+    expect(cacheModelTagOf('openai/gpt-4o', providers)).toBe(cacheModelTag('gpt-4o'));
+    expect(cacheModelTagOf('gpt-4o', providers)).toBe(cacheModelTag('gpt-4o'));
+    expect(cacheModelTagOf('meta-llama/Llama-3', providers)).toBe(cacheModelTag('meta-llama/Llama-3'));
+  });
+});

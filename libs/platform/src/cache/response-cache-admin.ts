@@ -1,0 +1,109 @@
+import { CACHE_MODEL_TAG_LENGTH } from '@aigw/core';
+import type { Redis } from 'ioredis';
+import { closeRedis, createRedis, type RedisKeys } from '../redis/redis';
+import type { RedisErrors } from '../redis/redis-errors';
+import { cacheKeyspace } from './response-cache';
+
+/** Admin commands wait this long at most: past it the cache's Redis counts as unreachable (a 503, not a hang). */
+const ADMIN_COMMAND_TIMEOUT_MS = 2_000;
+/** Keys per SCAN step and per UNLINK: small steps keep a big cache from blocking Redis. */
+const SCAN_BATCH = 500;
+
+/** Which entries to delete: all, one requested model's (by its model tag), or those whose key starts with a hex prefix. */
+export type CacheSelector = { all: true } | { modelTag: string } | { keyPrefix: string };
+
+export interface CacheSize {
+  entries: number;
+  bytes: number;
+}
+
+/** Any model tag: entries are `<prefix>:cache:<tag>:<sha256>`; other keys under `<prefix>:cache:` are no entries. */
+const ANY_TAG = '[0-9a-f]'.repeat(CACHE_MODEL_TAG_LENGTH);
+
+/** Escapes what SCAN MATCH would read as a glob (`* ? [ ] \`) in a literal key part. */
+function globLiteral(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/**
+ * The response cache's Redis as an admin sees it (ADR 0005): invalidation by SCAN over the entries' key pattern,
+ * in steps (no index to keep consistent with TTL expiry and LRU eviction), and the cache's size. Only keys under
+ * `<prefix>:cache:` are ever deleted. Errors are thrown: the admin endpoints answer 503 for them.
+ *
+ * Size: with a Redis of its own (`dedicated`, CACHE_REDIS_URL set), DBSIZE and INFO's `used_memory_dataset` (O(1);
+ * the Redis or db must hold nothing else). Sharing the main Redis, a SCAN over the entries summing STRLEN: O(entries),
+ * acceptable for the small caches that share it.
+ */
+export class ResponseCacheAdmin {
+  private readonly redis: Redis;
+  private readonly keyspace: string;
+
+  constructor(
+    url: string,
+    keys: RedisKeys,
+    errors: RedisErrors,
+    private readonly dedicated: boolean,
+  ) {
+    this.redis = createRedis(url, `${keys.prefix}:cache-admin`, errors, { failFastMs: ADMIN_COMMAND_TIMEOUT_MS });
+    this.keyspace = cacheKeyspace(keys);
+  }
+
+  /** Deletes the selected entries; resolves how many there were. */
+  async invalidate(selector: CacheSelector): Promise<number> {
+    let deleted = 0;
+    for await (const batch of this.scan(this.patternOf(selector))) {
+      deleted += await this.redis.unlink(...batch);
+    }
+    return deleted;
+  }
+
+  async size(): Promise<CacheSize> {
+    if (this.dedicated) {
+      const [entries, info] = await Promise.all([this.redis.dbsize(), this.redis.info('memory')]);
+      const bytes = /^used_memory_dataset:(\d+)/m.exec(info)?.[1];
+      return { entries, bytes: bytes === undefined ? 0 : Number(bytes) };
+    }
+    let entries = 0;
+    let bytes = 0;
+    for await (const batch of this.scan(this.patternOf({ all: true }))) {
+      const pipeline = this.redis.pipeline();
+      for (const key of batch) {
+        pipeline.strlen(key);
+      }
+      for (const [err, len] of (await pipeline.exec()) ?? []) {
+        if (err === null) {
+          entries++;
+          bytes += Number(len);
+        }
+      }
+    }
+    return { entries, bytes };
+  }
+
+  close(): Promise<void> {
+    return closeRedis(this.redis);
+  }
+
+  private patternOf(selector: CacheSelector): string {
+    const space = globLiteral(this.keyspace);
+    if ('modelTag' in selector) {
+      return `${space}${globLiteral(selector.modelTag)}:*`;
+    }
+    if ('keyPrefix' in selector) {
+      return `${space}${ANY_TAG}:${globLiteral(selector.keyPrefix)}*`;
+    }
+    return `${space}${ANY_TAG}:*`;
+  }
+
+  /** Batches of matching keys, a SCAN step each (a key may come twice: deleting it twice is harmless). */
+  private async *scan(pattern: string): AsyncGenerator<string[]> {
+    let cursor = '0';
+    do {
+      const [next, found] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_BATCH);
+      cursor = next;
+      if (found.length > 0) {
+        yield found;
+      }
+    } while (cursor !== '0');
+  }
+}
