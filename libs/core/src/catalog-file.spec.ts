@@ -454,7 +454,7 @@ providers:
     baseUrl: http://z/v1
     apiKey: literal-secret
     models:
-      - { name: b, promptPer1k: 0.00015, completionPer1k: 0.0000006, contextWindow: 10, quality: 0.5 }
+      - { name: b, promptPer1k: 0.00015, completionPer1k: 0.0000006, contextWindow: 10, quality: 0.5, cache: { ttlS: 60, enabled: true } }
       - { name: a, promptPer1k: 1, completionPer1k: 2, contextWindow: 10, enabled: false }
   - id: alpha
     kind: anthropic
@@ -485,6 +485,7 @@ gateways:
     expect(yaml.indexOf('id: alpha')).toBeLessThan(yaml.indexOf('id: zeta'));
     expect(yaml.indexOf('name: a')).toBeLessThan(yaml.indexOf('name: b'));
     expect(yaml).toContain('maxConnections: 128');
+    expect(yaml).toMatch(/cache:\n {10}enabled: true\n {10}ttlS: 60\n/);
     expect(catalogToYaml(parseCatalog(yaml, env))).toBe(yaml);
     const json = catalogToJson(parseCatalog(FILE, env));
     expect(catalogToJson(readCatalogDocument(JSON.parse(json), env))).toBe(json);

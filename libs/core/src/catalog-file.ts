@@ -575,7 +575,10 @@ export function catalogDocument(catalog: Catalog): { gateways: object[]; provide
     gateways: [...catalog.gateways].sort(byId).map((g) => ordered(g, GATEWAY_KEYS)),
     providers: [...catalog.providers].sort(byId).map((p) =>
       ordered(p, PROVIDER_KEYS, {
-        models: (models) => [...(models as ModelSpec[])].sort(byName).map((m) => ordered(m, MODEL_KEYS)),
+        models: (models) =>
+          [...(models as ModelSpec[])]
+            .sort(byName)
+            .map((m) => ordered(m, MODEL_KEYS, { cache: (c) => ordered(c as object, MODEL_CACHE_KEYS) })),
       }),
     ),
   };
