@@ -1,9 +1,10 @@
-import type { GenerationResult } from '@aigw/core';
+import { cacheModelTag, type GenerationResult } from '@aigw/core';
 import { RedisErrors, RedisKeys, ResponseCache } from '@aigw/platform';
 import { deleteRedisKeysOf, uniqueId, waitFor } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import { REDIS_URL } from '../e2e/harness';
 
+const TAG = cacheModelTag('m');
 const quiet = { warn: (): void => undefined, log: (): void => undefined };
 
 function result(text: string): GenerationResult {
@@ -34,7 +35,7 @@ describe('ResponseCache stale entries (real Redis)', () => {
   beforeAll(async () => {
     cache = new ResponseCache(REDIS_URL, keys, new RedisErrors(quiet));
     redis = new Redis(REDIS_URL);
-    await waitFor(async () => (await cache.lookup('warm-up')).status === 'miss');
+    await waitFor(async () => (await cache.lookup(TAG, 'warm-up')).status === 'miss');
   });
 
   afterAll(async () => {
@@ -45,21 +46,23 @@ describe('ResponseCache stale entries (real Redis)', () => {
 
   it('keeps an entry ttl + staleTtl; a hit while fresh, then a miss that the stale lookup still finds', async () => {
     const key = uniqueId('k');
-    expect(await cache.fill({ key, ttlS: 1, staleTtlS: 60, maxEntryBytes: 10_000 }, result('old'))).toBe(true);
-    const ttl = await redis.ttl(keys.key('cache', key));
+    expect(await cache.fill({ key, modelTag: TAG, ttlS: 1, staleTtlS: 60, maxEntryBytes: 10_000 }, result('old'))).toBe(
+      true,
+    );
+    const ttl = await redis.ttl(keys.key('cache', TAG, key));
     expect(ttl).toBeGreaterThan(55);
     expect(ttl).toBeLessThanOrEqual(61);
-    expect(await cache.lookup(key)).toEqual({ status: 'hit', result: result('old') });
+    expect(await cache.lookup(TAG, key)).toEqual({ status: 'hit', result: result('old') });
     await new Promise((r) => setTimeout(r, 1_100));
-    expect(await cache.lookup(key)).toEqual({ status: 'miss' });
-    expect(await cache.lookupStale(key)).toEqual(result('old'));
+    expect(await cache.lookup(TAG, key)).toEqual({ status: 'miss' });
+    expect(await cache.lookupStale(TAG, key)).toEqual(result('old'));
   });
 
   it('without stale time an entry is the bare answer, found by both lookups; nothing kept: null', async () => {
     const key = uniqueId('k');
-    expect(await cache.fill({ key, ttlS: 60, maxEntryBytes: 10_000 }, result('bare'))).toBe(true);
-    expect(JSON.parse((await redis.get(keys.key('cache', key))) ?? 'null')).toEqual(result('bare'));
-    expect(await cache.lookupStale(key)).toEqual(result('bare'));
-    expect(await cache.lookupStale(uniqueId('absent'))).toBeNull();
+    expect(await cache.fill({ key, modelTag: TAG, ttlS: 60, maxEntryBytes: 10_000 }, result('bare'))).toBe(true);
+    expect(JSON.parse((await redis.get(keys.key('cache', TAG, key))) ?? 'null')).toEqual(result('bare'));
+    expect(await cache.lookupStale(TAG, key)).toEqual(result('bare'));
+    expect(await cache.lookupStale(TAG, uniqueId('absent'))).toBeNull();
   });
 });
