@@ -18,14 +18,18 @@ export interface ModelItem {
 }
 
 export interface Preference {
-  context?: string | null;
-  provider: string;
+  /** '' is the user's default. */
+  context: string;
+  /** `provider/model`. */
+  id: string;
+  provider: string | null;
   model: string;
-  providerName?: string;
-  modelName?: string;
-  displayName?: string;
+  providerDisplayName?: string | null;
+  modelDisplayName?: string;
+  available?: boolean;
   usageCount?: number;
   lastUsedAt?: string | null;
+  last30Days?: { requests: number; costUsd: number };
 }
 
 export interface UsageTotals {

@@ -1,9 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
-import { formatCount, formatDateTime } from '../format';
+import { formatCount, formatDateTime, formatUsd } from '../format';
 import { useAction, useLoad } from '../hooks';
 import { listOf, type ModelItem, type Preference } from '../types';
-import { ActionNote, Empty, Field, Loaded, Section } from '../ui';
+import { ActionNote, Badge, Empty, Field, Loaded, Section } from '../ui';
 import { loadModels, setPreference } from './models';
 
 /** The contexts the seeds name; a user adds more. */
@@ -11,7 +11,7 @@ const BASE_CONTEXTS = ['writing', 'dictionary'];
 const DEFAULT = '';
 
 function contextOf(p: Preference): string {
-  return p.context === null || p.context === undefined || p.context === 'default' ? DEFAULT : p.context;
+  return p.context;
 }
 
 async function loadPreferences(): Promise<Preference[]> {
@@ -44,12 +44,12 @@ function ModelSelect({
 }
 
 function Editor({ models, prefs, reload }: { models: ModelItem[]; prefs: Preference[]; reload: () => void }) {
-  const stored = new Map(prefs.map((p) => [contextOf(p), `${p.provider}/${p.model}`]));
+  const stored = new Map(prefs.map((p) => [contextOf(p), p.id]));
   const [choice, setChoice] = useState<Map<string, string>>(new Map(stored));
   const [contexts, setContexts] = useState<string[]>([]);
   const [newContext, setNewContext] = useState('');
   const [action, run] = useAction();
-  useEffect(() => setChoice(new Map(prefs.map((p) => [contextOf(p), `${p.provider}/${p.model}`]))), [prefs]);
+  useEffect(() => setChoice(new Map(prefs.map((p) => [contextOf(p), p.id]))), [prefs]);
   const all = [...new Set([...BASE_CONTEXTS, ...[...stored.keys()].filter((c) => c !== DEFAULT), ...contexts])];
   const set = (ctx: string, v: string) => setChoice(new Map(choice).set(ctx, v));
   const byId = new Map(models.map((m) => [m.id, m]));
@@ -117,7 +117,11 @@ function Editor({ models, prefs, reload }: { models: ModelItem[]; prefs: Prefere
         ))}
         <div class="inline">
           <Field label="New context">
-            <input value={newContext} onInput={(e) => setNewContext(e.currentTarget.value)} pattern="[A-Za-z0-9_.-]+" />
+            <input
+              value={newContext}
+              onInput={(e) => setNewContext(e.currentTarget.value)}
+              pattern="[a-z0-9_-]{1,64}"
+            />
           </Field>
           <button
             type="button"
@@ -165,8 +169,9 @@ export function SettingsScreen() {
                   <tr>
                     <th scope="col">Context</th>
                     <th scope="col">Model</th>
-                    <th scope="col">Used</th>
+                    <th scope="col">Routed by it</th>
                     <th scope="col">Last used</th>
+                    <th scope="col">Last 30 days</th>
                   </tr>
                 </thead>
                 <tbody>
@@ -174,13 +179,17 @@ export function SettingsScreen() {
                     <tr key={contextOf(p)} data-context={contextOf(p) || 'default'}>
                       <th scope="row">{contextOf(p) || 'default'}</th>
                       <td>
-                        {p.displayName ?? p.modelName ?? p.model}{' '}
-                        <span class="muted">
-                          ({p.providerName ?? p.provider}/{p.model})
-                        </span>
+                        {p.modelDisplayName ?? p.model} <span class="muted">({p.id})</span>
+                        {p.providerDisplayName && <div class="muted small">{p.providerDisplayName}</div>}
+                        {p.available === false && <Badge kind="warn">unavailable now</Badge>}
                       </td>
                       <td>{formatCount(p.usageCount)}</td>
                       <td>{formatDateTime(p.lastUsedAt)}</td>
+                      <td>
+                        {p.last30Days
+                          ? `${formatCount(p.last30Days.requests)} requests, ${formatUsd(p.last30Days.costUsd)}`
+                          : '—'}
+                      </td>
                     </tr>
                   ))}
                 </tbody>
@@ -190,6 +199,10 @@ export function SettingsScreen() {
         </Loaded>
       </Section>
       <Section title="Change preferences">
+        <p class="muted">
+          Requests with the <code>preference</code> policy (model <code>auto</code>) use these; workers may keep what
+          they read for a few seconds.
+        </p>
         <Loaded load={models} what="models">
           {(ms) => (
             <Loaded load={prefs} what="preferences">
