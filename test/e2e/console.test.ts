@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { freePort, waitFor } from '@aigw/testing';
@@ -222,7 +222,14 @@ describe('web console', () => {
   });
 
   it('Usage shows the traffic as a chart over time and by provider', async () => {
-    // Usage rows are written by the worker after the answer: wait until the API counts the Playground's.
+    // Some traffic of its own (the Playground's too when the whole file runs).
+    const sent = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ model: 'sim0/sim-gpt', messages: [{ role: 'user', content: 'usage please' }] }),
+    });
+    expect(sent.status).toBe(200);
+    // Usage rows are written by the worker after the answer: wait until the API counts them.
     await waitFor(
       async () => {
         const r = await fetch(`${system.gatewayUrl}/api/v1/ai/usage`, { headers: system.headers() });
@@ -239,6 +246,19 @@ describe('web console', () => {
       'Requests today',
     );
     await shot('03-usage');
+
+    // An admin switches to all users (the analytics API) and downloads the costs CSV.
+    await page.getByLabel('All users').check();
+    await page.getByRole('region', { name: 'All users' }).waitFor();
+    await settled();
+    await expect(stat('Cache hit rate').textContent()).resolves.toMatch(/^\d+(\.\d)?%$/);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download costs CSV' }).click(),
+    ]);
+    const csv = readFileSync(await download.path(), 'utf8');
+    expect(csv.split('\n')[0]).toMatch(/cost/i);
+    expect(csv.trim().split('\n').length).toBeGreaterThanOrEqual(2);
   });
 
   it('Keys and quotas: create a key (shown once), then sign in with it as a user and use it', async () => {
