@@ -45,7 +45,7 @@ function gatewayPatch(t: ConnectionTest): Record<string, unknown> {
 function History({ id }: { id: string }) {
   const load = useLoad(async () => {
     const from = new Date(Date.now() - 86_400_000).toISOString();
-    return api<HealthHistory>(path(id, `/health${qs({ from })}`));
+    return api<HealthHistory>(path(id, `/health${qs({ from, limit: 30 })}`));
   }, [id]);
   if (load.state === 'error') {
     return (
@@ -149,51 +149,104 @@ function EditForm({ p, onSaved }: { p: ProviderItem; onSaved: () => void }) {
   );
 }
 
-function DiscoveredModels({ id }: { id: string }) {
-  const load = useLoad(
-    () =>
-      api<{ discovered?: string[]; unlisted?: string[]; missing?: string[]; catalog?: string[]; [k: string]: unknown }>(
-        path(id, '/models'),
-      ),
-    [id],
-  );
+interface ProviderModels {
+  refreshedAt: string | null;
+  notInCatalog: { name: string; capabilities: string[]; firstSeenAt: string }[];
+  noLongerServed: { name: string; upstreamName: string; enabled: boolean }[];
+}
+
+/** Adds a served model to the catalog, disabled: an admin enables it once its prices are right. */
+function AddModel({ id, m, onAdded }: { id: string; m: ProviderModels['notInCatalog'][number]; onAdded: () => void }) {
+  const [prompt, setPrompt] = useState('');
+  const [completion, setCompletion] = useState('');
+  const [context, setContext] = useState('8192');
   const [action, run] = useAction();
   return (
-    <Loaded load={load} what="discovered models">
-      {(m) => {
-        const unlisted = m.unlisted ?? m.discovered ?? [];
-        const missing = m.missing ?? [];
-        return (
-          <div class="discovered">
-            {unlisted.length === 0 ? (
-              <Empty>The provider serves no model the catalog does not list.</Empty>
-            ) : (
-              <ul aria-label={`Models ${id} serves that the catalog does not list`}>
-                {unlisted.map((name) => (
-                  <li key={name}>
-                    {name}{' '}
-                    <button
-                      type="button"
-                      disabled={action.busy}
-                      onClick={() =>
-                        void run(async () => {
-                          await api(path(id, '/models'), { method: 'POST', body: { name } });
-                          load.reload();
-                          return `${name} added (disabled until you enable it).`;
-                        })
-                      }
-                    >
-                      Add {name}
-                    </button>
-                  </li>
-                ))}
-              </ul>
-            )}
-            {missing.length > 0 && <p class="muted">In the catalog but no longer served: {missing.join(', ')}</p>}
-            <ActionNote action={action} />
-          </div>
-        );
+    <form
+      class="inline-form"
+      aria-label={`Add ${m.name}`}
+      onSubmit={(e) => {
+        e.preventDefault();
+        void run(async () => {
+          await api(path(id, '/models'), {
+            method: 'POST',
+            body: {
+              name: m.name,
+              promptPer1k: Number(prompt),
+              completionPer1k: Number(completion),
+              contextWindow: Number(context),
+              capabilities: m.capabilities,
+              enabled: false,
+            },
+          });
+          onAdded();
+          return `${m.name} added, disabled until you enable it.`;
+        });
       }}
+    >
+      <strong>{m.name}</strong>
+      <span class="muted small">{m.capabilities.join(', ')}</span>
+      <Field label="Prompt $/1k">
+        <input
+          type="number"
+          min={0}
+          step="any"
+          required
+          size={6}
+          value={prompt}
+          onInput={(e) => setPrompt(e.currentTarget.value)}
+        />
+      </Field>
+      <Field label="Completion $/1k">
+        <input
+          type="number"
+          min={0}
+          step="any"
+          required
+          size={6}
+          value={completion}
+          onInput={(e) => setCompletion(e.currentTarget.value)}
+        />
+      </Field>
+      <Field label="Context window">
+        <input
+          type="number"
+          min={1}
+          step={1}
+          required
+          size={7}
+          value={context}
+          onInput={(e) => setContext(e.currentTarget.value)}
+        />
+      </Field>
+      <button type="submit" disabled={action.busy}>
+        Add {m.name}
+      </button>
+      <ActionNote action={action} />
+    </form>
+  );
+}
+
+function DiscoveredModels({ id }: { id: string }) {
+  const load = useLoad(() => api<ProviderModels>(path(id, '/models')), [id]);
+  return (
+    <Loaded load={load} what="discovered models">
+      {(m) => (
+        <div class="discovered">
+          {m.refreshedAt === null ? (
+            <Empty>The monitor has not read this provider's model list yet.</Empty>
+          ) : m.notInCatalog.length === 0 ? (
+            <Empty>
+              The provider serves no model the catalog does not list (read {formatDateTime(m.refreshedAt)}).
+            </Empty>
+          ) : (
+            m.notInCatalog.map((d) => <AddModel key={d.name} id={id} m={d} onAdded={load.reload} />)
+          )}
+          {m.noLongerServed.length > 0 && (
+            <p class="muted">In the catalog but no longer served: {m.noLongerServed.map((x) => x.name).join(', ')}</p>
+          )}
+        </div>
+      )}
     </Loaded>
   );
 }
