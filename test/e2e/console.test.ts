@@ -13,6 +13,7 @@ const SCREENS = path.join(ROOT, '.e2e-screens');
 
 let closedPort = 0;
 const system = new TestSystem({
+  env: { CACHE_ENABLED: 'true' },
   catalog: (s) =>
     `${s.catalogYaml()}  - id: closed
     kind: openai
@@ -368,13 +369,41 @@ describe('web console', () => {
     expect(body).not.toContain('sk-litellm-secret');
   });
 
-  it('every admin screen renders (screenshots), with the API message where an endpoint answers an error', async () => {
-    for (const [n, screen] of [['08', 'cache']] as const) {
-      await open(screen);
-      // Either the screen's content or an error alert carrying the API's message, never an endless spinner.
-      await page.locator('.card, [role="alert"]').first().waitFor();
-      await settled();
-      await shot(`${n}-${screen}`);
-    }
+  it('Cache: statistics after a hit, then a model cleared', async () => {
+    const ask = () =>
+      fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: system.headers(),
+        body: JSON.stringify({ model: 'sim0/sim-gpt', messages: [{ role: 'user', content: 'cache me once' }] }),
+      });
+    expect((await ask()).headers.get('x-gateway-cache')).toBe('miss');
+    // The worker stores the answer after replying: the second ask hits once it is there.
+    await waitFor(async () => (await ask()).headers.get('x-gateway-cache') === 'hit', {
+      timeoutMs: 10_000,
+      message: 'no cache hit',
+    });
+    await open('cache');
+    await settled();
+    await expect(stat('Hits').textContent()).resolves.toMatch(/^[1-9]/);
+    await expect(stat('Entries').textContent()).resolves.toMatch(/^[1-9]/);
+    await shot('08-cache');
+
+    await page.getByLabel('Model to clear').selectOption('sim0/sim-gpt');
+    await page.getByRole('button', { name: 'Clear model' }).click();
+    await expect(page.getByRole('status').filter({ hasText: 'Cleared' }).textContent()).resolves.toMatch(
+      /Cleared sim0\/sim-gpt: [1-9]\d* entries/,
+    );
+    expect((await ask()).headers.get('x-gateway-cache')).toBe('miss');
+  });
+
+  it("Cache: warming from a list of prompts shows the API's answer", async () => {
+    // The cache can be warmed from a list of prompts once POST /api/v1/ai/admin/cache/warm exists; until then
+    // the form shows the API's answer.
+    await open('cache');
+    await page.getByLabel('Model', { exact: true }).selectOption('sim0/sim-gpt');
+    await page.getByLabel('Prompts').fill('warm one\nwarm two');
+    await page.getByRole('button', { name: 'Warm', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Warmed' }).or(page.getByRole('alert')).waitFor();
+    await shot('08-cache-warm');
   });
 });

@@ -174,6 +174,8 @@ export interface CacheStats {
   hits: number;
   misses: number;
   bypasses: number;
+  /** Expired entries served when every provider failed. */
+  stale?: number;
   hitRate: number;
   entries: number;
   bytes: number;

@@ -44,7 +44,13 @@ export function Loaded<T>({
   if (load.state === 'loading' && load.data === undefined) {
     return <Loading what={what} />;
   }
-  return <>{children(load.data as T)}</>;
+  // While new inputs load, the previous answer stays visible, marked as being updated.
+  return (
+    <>
+      {load.state === 'loading' && <Loading what={what} />}
+      {children(load.data as T)}
+    </>
+  );
 }
 
 /** What a button's call said: its error (the API's message) or its success note. */

@@ -36,6 +36,7 @@ export function CacheScreen() {
               <Stat label="Hits" value={formatCount(s.hits)} />
               <Stat label="Misses" value={formatCount(s.misses)} />
               <Stat label="Bypasses" value={formatCount(s.bypasses)} />
+              {s.stale !== undefined && <Stat label="Stale answers" value={formatCount(s.stale)} />}
               <Stat label="Entries" value={formatCount(s.entries)} />
               <Stat label="Size" value={bytes(s.bytes)} />
             </div>
