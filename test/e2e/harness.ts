@@ -66,6 +66,9 @@ export class TestSystem {
       WORKER_LOCK_MS: '2000',
       WORKER_STALLED_INTERVAL_MS: '1000',
       SHUTDOWN_GRACE_MS: '5000',
+      // Scheduled health probes would add model-list calls to the simulators' counts at random moments; the
+      // health suites turn them on.
+      HEALTH_PROBES_ENABLED: 'false',
       ...this.opts.env,
     };
   }

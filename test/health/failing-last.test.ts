@@ -24,7 +24,12 @@ describe('routing: failing providers go to the back of the candidate list', () =
     models:
       - { name: sim-gpt, promptPer1k: 0.01, completionPer1k: 0.01, contextWindow: 8192 }
 `,
-      env: { CATALOG_RELOAD_S: '1', HEALTH_INTERVAL_S: '3600', HEALTH_DISCOVERY_INTERVAL_S: '3600' },
+      env: {
+        HEALTH_PROBES_ENABLED: 'true',
+        CATALOG_RELOAD_S: '1',
+        HEALTH_INTERVAL_S: '3600',
+        HEALTH_DISCOVERY_INTERVAL_S: '3600',
+      },
     });
     await system.start();
     // Let the monitor's first probes land before the test sets a status (they would overwrite it).

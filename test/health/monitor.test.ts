@@ -51,6 +51,7 @@ describe('health monitor: schedules, status, alerts (two replicas)', () => {
       - { name: sim-gpt, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192 }
 `,
       env: {
+        HEALTH_PROBES_ENABLED: 'true',
         HEALTH_INTERVAL_S: '300',
         HEALTH_FAILURE_THRESHOLD: '2',
         HEALTH_DISCOVERY_INTERVAL_S: '3600',
@@ -158,7 +159,7 @@ providers:
       - { name: sim-gpt, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192 }
       - { name: retired-model, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192 }
 `,
-      env: { HEALTH_INTERVAL_S: '1', HEALTH_DISCOVERY_INTERVAL_S: '1' },
+      env: { HEALTH_PROBES_ENABLED: 'true', HEALTH_INTERVAL_S: '1', HEALTH_DISCOVERY_INTERVAL_S: '1' },
     });
     await system.start();
   });

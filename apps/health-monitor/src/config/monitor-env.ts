@@ -1,6 +1,6 @@
-import { Type } from 'class-transformer';
-import { IsInt, IsNotEmpty, IsOptional, IsString, IsUrl, Max, Min } from 'class-validator';
-import { BaseEnv } from '@aigw/platform';
+import { Transform, Type } from 'class-transformer';
+import { IsBoolean, IsInt, IsNotEmpty, IsOptional, IsString, IsUrl, Max, Min } from 'class-validator';
+import { BaseEnv, toBool } from '@aigw/platform';
 
 /** The health-monitor's environment, validated once at boot (see `loadEnvOrExit`). */
 export class MonitorEnv extends BaseEnv {
@@ -24,6 +24,14 @@ export class MonitorEnv extends BaseEnv {
   @Min(100)
   @Max(120_000)
   PROBE_TIMEOUT_MS = 10_000;
+
+  /**
+   * Scheduled probes, discovery and retention. `false` leaves this replica to on-demand connection tests only (it
+   * neither changes the schedules nor takes their jobs; the test harness uses it to keep simulator counts exact).
+   */
+  @Transform(toBool)
+  @IsBoolean()
+  HEALTH_PROBES_ENABLED = true;
 
   /** Seconds between probes of a provider without its own `healthIntervalS` (and of each gateway). */
   @Type(() => Number)

@@ -72,6 +72,10 @@ export class HealthScheduler implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    if (!this.env.HEALTH_PROBES_ENABLED) {
+      this.logger.log('scheduled probes disabled (HEALTH_PROBES_ENABLED=false): on-demand connection tests only');
+      return;
+    }
     this.catalog.onReload(() => this.reconcile());
     await this.reconcile();
     this.queue.start(this.jobs.process);
