@@ -4,15 +4,37 @@ import { TestSystem } from './harness';
 const TTL_S = 1;
 
 /**
- * Stale answers as the last fallback (ADR 0005): an answer kept past its freshness (CACHE_STALE_TTL_S) stands in when
- * every provider failed, whole and streamed, with `x-gateway-cache: stale` and a Warning; a fresh lookup never
- * returns it. A second gateway with CACHE_STALE_TTL_S=0 answers the error as before.
+ * Stale answers as the last fallback (ADR 0005): an answer kept past its freshness (CACHE_STALE_TTL_S, or a model's
+ * `cache.staleTtlS`) stands in when every provider failed, whole and streamed, with `x-gateway-cache: stale` and a
+ * Warning; a fresh lookup never returns it. A second gateway with CACHE_STALE_TTL_S=0 answers the error as before,
+ * except for a model whose catalog entry keeps stale answers; a model with `staleTtlS: 0` never gets one.
  */
 describe('stale answers as the last fallback (e2e)', () => {
   const system = new TestSystem({
     workers: 1,
     env: { CACHE_ENABLED: 'true', CACHE_TTL_S: String(TTL_S), CACHE_STALE_TTL_S: '60' },
     appEnv: { 'router-worker': { RETRY_MAX: '0', CB_FAILURE_THRESHOLD: '1000' } },
+    catalog: (s) => `providers:
+  - id: sim
+    kind: openai
+    baseUrl: ${s.sim.url}/v1
+    apiKey: sk-sim-secret
+    timeoutMs: 10000
+    models:
+      - { name: sim-gpt, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192, capabilities: [chat, streaming] }
+      - name: sim-kept
+        promptPer1k: 0.001
+        completionPer1k: 0.002
+        contextWindow: 8192
+        capabilities: [chat, streaming]
+        cache: { staleTtlS: 60 }
+      - name: sim-never-stale
+        promptPer1k: 0.001
+        completionPer1k: 0.002
+        contextWindow: 8192
+        capabilities: [chat, streaming]
+        cache: { staleTtlS: 0 }
+`,
   });
   let noStale = '';
 
@@ -26,20 +48,31 @@ describe('stale answers as the last fallback (e2e)', () => {
 
   afterEach(() => system.sim.configure({ failRate: 0 }));
 
-  function chat(prompt: string, opts: { stream?: boolean; gateway?: string; headers?: Record<string, string> } = {}) {
+  interface ChatOptions {
+    stream?: boolean;
+    gateway?: string;
+    headers?: Record<string, string>;
+    model?: string;
+  }
+
+  function chat(prompt: string, opts: ChatOptions = {}): Promise<Response> {
     return fetch(`${opts.gateway ?? system.gatewayUrl}/v1/chat/completions`, {
       method: 'POST',
       headers: { ...system.headers(), ...opts.headers },
-      body: JSON.stringify({ model: 'sim-gpt', messages: [{ role: 'user', content: prompt }], stream: opts.stream }),
+      body: JSON.stringify({
+        model: opts.model ?? 'sim-gpt',
+        messages: [{ role: 'user', content: prompt }],
+        stream: opts.stream,
+      }),
     });
   }
 
   /** Fills the cache with `prompt`'s answer and waits until it is no longer fresh. */
-  async function expired(prompt: string): Promise<void> {
-    const miss = await chat(prompt);
+  async function expired(prompt: string, opts: ChatOptions = {}): Promise<void> {
+    const miss = await chat(prompt, opts);
     expect(miss.headers.get('x-gateway-cache')).toBe('miss');
     await miss.text();
-    expect((await chat(prompt)).headers.get('x-gateway-cache')).toBe('hit');
+    expect((await chat(prompt, opts)).headers.get('x-gateway-cache')).toBe('hit');
     await new Promise((r) => setTimeout(r, TTL_S * 1000 + 300));
   }
 
@@ -89,5 +122,19 @@ describe('stale answers as the last fallback (e2e)', () => {
     const never = await chat(`never stored ${uniqueId()}`, { stream: true });
     expect(never.status).toBe(502);
     expect(((await never.json()) as { error: { code: string } }).error.code).toBe('all_providers_failed');
+  }, 15_000);
+
+  it("a model's catalog staleTtlS overrides CACHE_STALE_TTL_S: on where the gateway has it off, off where on", async () => {
+    const kept = `kept ${uniqueId()}`;
+    await expired(kept, { gateway: noStale, model: 'sim-kept' });
+    const never = `never ${uniqueId()}`;
+    await expired(never, { model: 'sim-never-stale' });
+    system.sim.configure({ failRate: 1, failStatus: [500] });
+
+    const stale = await chat(kept, { gateway: noStale, model: 'sim-kept' });
+    expect(stale.status).toBe(200);
+    expect(stale.headers.get('x-gateway-cache')).toBe('stale');
+    const off = await chat(never, { model: 'sim-never-stale' });
+    expect(off.status).toBe(502);
   }, 15_000);
 });

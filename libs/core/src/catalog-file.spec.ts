@@ -262,11 +262,14 @@ ${provider}${provider}`,
     const model = (yaml: string) => parseCatalog(yaml, env).providers[0].models[0];
     expect(model(withCache('{ enabled: true, ttlS: 60 }')).cache).toEqual({ enabled: true, ttlS: 60 });
     expect(model(withCache('{ enabled: false }')).cache).toEqual({ enabled: false });
+    expect(model(withCache('{ staleTtlS: 600 }')).cache).toEqual({ staleTtlS: 600 });
+    expect(model(withCache('{ staleTtlS: 0 }')).cache).toEqual({ staleTtlS: 0 });
     expect(model(withCache('{}')).cache).toBeUndefined();
     expect(model(MINIMAL).cache).toBeUndefined();
-    expect(problemsOf(withCache('{ enabled: maybe, ttlS: 0 }'), env)).toEqual([
+    expect(problemsOf(withCache('{ enabled: maybe, ttlS: 0, staleTtlS: -1 }'), env)).toEqual([
       'providers[0].models[0].cache.enabled must be true or false',
       'providers[0].models[0].cache.ttlS must be an integer between 1 and 31536000',
+      'providers[0].models[0].cache.staleTtlS must be an integer between 0 and 31536000',
     ]);
     expect(problemsOf(withCache('{ ttl: 5 }'), env)[0]).toMatch(
       /^providers\[0\]\.models\[0\]\.cache has unknown key 'ttl'/,

@@ -78,7 +78,7 @@ export const MODEL_KEYS = [
   'enabled',
   'cache',
 ];
-const MODEL_CACHE_KEYS = ['enabled', 'ttlS'];
+const MODEL_CACHE_KEYS = ['enabled', 'ttlS', 'staleTtlS'];
 /** A cache entry lives at most a year: longer is a typo in seconds vs. milliseconds. */
 const MAX_CACHE_TTL_S = 31_536_000;
 
@@ -355,7 +355,7 @@ function readModel(r: CatalogReader, raw: unknown, path: string, owner: string):
   };
 }
 
-/** `cache: {enabled?, ttlS?}`: absent or empty means the global settings. */
+/** `cache: {enabled?, ttlS?, staleTtlS?}`: absent or empty means the global settings. */
 function readModelCache(r: CatalogReader, model: Obj, path: string, owner: string): ModelCacheSettings | undefined {
   if (model.cache === undefined || model.cache === null) {
     return undefined;
@@ -371,6 +371,10 @@ function readModelCache(r: CatalogReader, model: Obj, path: string, owner: strin
   const ttlS = r.number(obj, 'ttlS', `${path}.cache`, owner, { min: 1, max: MAX_CACHE_TTL_S, integer: true });
   if (ttlS !== undefined) {
     out.ttlS = ttlS;
+  }
+  const staleTtlS = r.number(obj, 'staleTtlS', `${path}.cache`, owner, { min: 0, max: MAX_CACHE_TTL_S, integer: true });
+  if (staleTtlS !== undefined) {
+    out.staleTtlS = staleTtlS;
   }
   return Object.keys(out).length === 0 ? undefined : out;
 }

@@ -25,12 +25,14 @@ export type Capability = 'chat' | 'streaming' | 'tools' | 'vision' | 'json' | 'e
 
 /**
  * A model's response cache settings (ADR 0005): each field set here overrides the gateway's global default for
- * requests to this model (`enabled` over CACHE_ENABLED, `ttlS` over CACHE_TTL_S).
+ * requests to this model (`enabled` over CACHE_ENABLED, `ttlS` over CACHE_TTL_S, `staleTtlS` over CACHE_STALE_TTL_S).
  */
 export interface ModelCacheSettings {
   enabled?: boolean;
   /** Seconds an answer is served from the cache. */
   ttlS?: number;
+  /** Seconds an answer is kept past `ttlS` to answer, stale, when every provider failed; 0: never. */
+  staleTtlS?: number;
 }
 
 export interface ModelSpec extends Pricing {

@@ -42,7 +42,7 @@ export class CacheStage implements OnApplicationShutdown {
   ) {
     // Always connected: a model's catalog setting may turn the cache on while CACHE_ENABLED is false.
     this.cache = new ResponseCache(env.CACHE_REDIS_URL ?? env.REDIS_URL, keys, errors);
-    this.defaults = { enabled: env.CACHE_ENABLED, ttlS: env.CACHE_TTL_S };
+    this.defaults = { enabled: env.CACHE_ENABLED, ttlS: env.CACHE_TTL_S, staleTtlS: env.CACHE_STALE_TTL_S };
   }
 
   /** `lookup: false` (async jobs) only marks the request for filling. */
@@ -67,8 +67,8 @@ export class CacheStage implements OnApplicationShutdown {
     const key = cacheKeyOf(request, this.env.CACHE_SCOPE);
     const modelTag = cacheModelTagOf(request.model, this.catalog.knownProviderIds());
     request.cache = { key, modelTag, ttlS: policy.ttlS, maxEntryBytes: this.env.CACHE_MAX_ENTRY_BYTES };
-    if (this.env.CACHE_STALE_TTL_S > 0) {
-      request.cache.staleTtlS = this.env.CACHE_STALE_TTL_S;
+    if (policy.staleTtlS > 0) {
+      request.cache.staleTtlS = policy.staleTtlS;
     }
     if (directive === 'no-cache' || !lookup) {
       return BYPASS;

@@ -1,7 +1,7 @@
 import { cacheModelTag, cacheModelTagOf, cachePolicyOf } from './cache-policy';
 
 describe('cachePolicyOf', () => {
-  const defaults = { enabled: false, ttlS: 3600 };
+  const defaults = { enabled: false, ttlS: 3600, staleTtlS: 0 };
 
   it('is the defaults when no model sets anything', () => {
     expect(cachePolicyOf([], defaults)).toEqual(defaults);
@@ -9,20 +9,37 @@ describe('cachePolicyOf', () => {
   });
 
   it("takes a model's settings over the defaults, on or off", () => {
-    expect(cachePolicyOf([{ cache: { enabled: true } }], defaults)).toEqual({ enabled: true, ttlS: 3600 });
-    expect(cachePolicyOf([{ cache: { enabled: false, ttlS: 60 } }], { enabled: true, ttlS: 3600 })).toEqual({
+    expect(cachePolicyOf([{ cache: { enabled: true } }], defaults)).toEqual({
+      enabled: true,
+      ttlS: 3600,
+      staleTtlS: 0,
+    });
+    const on = { enabled: true, ttlS: 3600, staleTtlS: 0 };
+    expect(cachePolicyOf([{ cache: { enabled: false, ttlS: 60, staleTtlS: 600 } }], on)).toEqual({
       enabled: false,
       ttlS: 60,
+      staleTtlS: 600,
     });
   });
 
   it('lets off and the shortest TTL win when deployments disagree', () => {
     const models = [{ cache: { enabled: true, ttlS: 300 } }, { cache: { enabled: false, ttlS: 30 } }, {}];
-    expect(cachePolicyOf(models, { enabled: true, ttlS: 3600 })).toEqual({ enabled: false, ttlS: 30 });
+    expect(cachePolicyOf(models, { enabled: true, ttlS: 3600, staleTtlS: 60 })).toEqual({
+      enabled: false,
+      ttlS: 30,
+      staleTtlS: 60,
+    });
     expect(cachePolicyOf([{ cache: { enabled: true } }, { cache: { ttlS: 10 } }], defaults)).toEqual({
       enabled: true,
       ttlS: 10,
+      staleTtlS: 0,
     });
+  });
+
+  it('keeps the shortest stale time, and a model may turn stale answers off (0) or on over the default', () => {
+    const stale = [{ cache: { staleTtlS: 600 } }, { cache: { staleTtlS: 0 } }];
+    expect(cachePolicyOf(stale, { ...defaults, staleTtlS: 60 }).staleTtlS).toBe(0);
+    expect(cachePolicyOf([{ cache: { staleTtlS: 600 } }], defaults).staleTtlS).toBe(600);
   });
 });
 

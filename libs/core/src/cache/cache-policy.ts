@@ -2,20 +2,22 @@ import { createHash } from 'node:crypto';
 import type { ModelSpec } from '../catalog';
 import { resolveModelRef } from '../model-ref';
 
-/** Whether a request may use the response cache, and for how long its answer is kept. */
+/** Whether a request may use the response cache, how long its answer is fresh, and kept past that for stale answers. */
 export interface CachePolicy {
   enabled: boolean;
   ttlS: number;
+  staleTtlS: number;
 }
 
 /**
  * The cache policy of a request from the models that can serve it (ADR 0005): a model's `cache` settings override
  * the global defaults field by field. A bare model name served by several providers whose settings disagree: off
- * wins over on (an operator who turned a model's cache off meant it) and the shortest TTL wins.
+ * wins over on (an operator who turned a model's cache off meant it) and the shortest TTLs win.
  */
 export function cachePolicyOf(models: Iterable<Pick<ModelSpec, 'cache'>>, defaults: CachePolicy): CachePolicy {
   let enabled: boolean | undefined;
   let ttlS: number | undefined;
+  let staleTtlS: number | undefined;
   for (const { cache } of models) {
     if (cache?.enabled !== undefined) {
       enabled = enabled === undefined ? cache.enabled : enabled && cache.enabled;
@@ -23,8 +25,15 @@ export function cachePolicyOf(models: Iterable<Pick<ModelSpec, 'cache'>>, defaul
     if (cache?.ttlS !== undefined) {
       ttlS = ttlS === undefined ? cache.ttlS : Math.min(ttlS, cache.ttlS);
     }
+    if (cache?.staleTtlS !== undefined) {
+      staleTtlS = staleTtlS === undefined ? cache.staleTtlS : Math.min(staleTtlS, cache.staleTtlS);
+    }
   }
-  return { enabled: enabled ?? defaults.enabled, ttlS: ttlS ?? defaults.ttlS };
+  return {
+    enabled: enabled ?? defaults.enabled,
+    ttlS: ttlS ?? defaults.ttlS,
+    staleTtlS: staleTtlS ?? defaults.staleTtlS,
+  };
 }
 
 /** Length (hex) of the model tag in a cache entry's Redis key: 64 bits, collisions only merge two invalidations. */
