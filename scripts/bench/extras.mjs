@@ -15,6 +15,7 @@
 //   sys.redisUrl (the dedicated Redis; undefined for a stand-in)
 // The simulator latency is 0 when an extra starts; an extra sets what it needs itself.
 import { admissionBench } from './extra-admission.mjs';
+import { analyticsBench } from './extra-analytics.mjs';
 import { fallbackBench } from './extra-fallback.mjs';
 import { overheadShBench } from './extra-overhead-sh.mjs';
 import { redisCommandsBench } from './extra-redis-commands.mjs';
@@ -34,4 +35,5 @@ export const EXTRA_BENCHES = [
   streamTtftBench,
   scalingBench,
   soakBench,
+  analyticsBench,
 ];
