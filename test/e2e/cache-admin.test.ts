@@ -208,6 +208,70 @@ describe('response cache administration (e2e)', () => {
     expect(both.body.error.param).toBe('prefix');
   });
 
+  it('warms: the requests run once as jobs, fill the cache, and the next identical requests are hits', async () => {
+    const chatPrompt = `warm-chat ${uniqueId()}`;
+    const nativePrompt = `warm-native ${uniqueId()}`;
+    const cachedPrompt = `warm-cached ${uniqueId()}`;
+    expect(await chat(cachedPrompt)).toBe('miss');
+    const calls = providerCalls();
+    const res = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/cache/warm`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({
+        requests: [
+          { model: 'sim-gpt', messages: [{ role: 'user', content: chatPrompt }] },
+          { model: 'sim-gpt', prompt: nativePrompt },
+          { model: 'sim-gpt', messages: [{ role: 'user', content: cachedPrompt }] },
+          { model: 'sim-never', messages: [{ role: 'user', content: chatPrompt }] },
+        ],
+      }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      requested: 4,
+      warmed: 2,
+      alreadyCached: 1,
+      failed: 1,
+      results: [
+        { status: 'warmed' },
+        { status: 'warmed' },
+        { status: 'already_cached' },
+        { status: 'failed', error: 'cache_disabled' },
+      ],
+    });
+    expect(providerCalls()).toBe(calls + 2);
+    expect(await chat(chatPrompt)).toBe('hit');
+    const nat = await fetch(`${system.gatewayUrl}/api/v1/ai/generate`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ model: 'sim-gpt', prompt: nativePrompt }),
+    });
+    expect(nat.headers.get('x-gateway-cache')).toBe('hit');
+    expect(providerCalls()).toBe(calls + 2);
+  });
+
+  it('warming validates each request as its API does, naming the field, and is for admins only', async () => {
+    const warm = async (body: unknown, key = system.adminKey): Promise<{ status: number; body: ErrorBody }> => {
+      const res = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/cache/warm`, {
+        method: 'POST',
+        headers: system.headers(key),
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as ErrorBody };
+    };
+    const noMessages = await warm({
+      requests: [{ model: 'sim-gpt', messages: [{ role: 'user', content: 'x' }] }, { model: 'sim-gpt' }],
+    });
+    expect(noMessages.status).toBe(400);
+    expect(noMessages.body.error.param).toBe('requests[1].messages');
+    const badNative = await warm({ requests: [{ model: 'sim-gpt', prompt: 'x', options: { temperature: 9 } }] });
+    expect(badNative.status).toBe(400);
+    expect(badNative.body.error.param).toBe('requests[0].options.temperature');
+    expect((await warm({ requests: [] })).body.error.param).toBe('requests');
+    expect((await warm({ requests: Array.from({ length: 101 }, () => ({})) })).body.error.param).toBe('requests');
+    expect((await warm({ requests: [{ model: 'sim-gpt', prompt: 'x' }] }, userKey)).status).toBe(403);
+  });
+
   it("the cache's Redis unreachable: the admin endpoints answer 503, requests are a bypass", async () => {
     await cacheRedis.kill();
     for (const [method, route] of [

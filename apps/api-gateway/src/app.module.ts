@@ -42,6 +42,7 @@ import { QueueBoard } from './admin/queue-board';
 import { CacheAdminController } from './cache/cache-admin.controller';
 import { CacheAdminService } from './cache/cache-admin.service';
 import { CacheStats } from './cache/cache-stats';
+import { CacheWarmer } from './cache/cache-warmer';
 import { MessagesController } from './anthropic/messages.controller';
 import { MessagesService } from './anthropic/messages.service';
 import { ApiKeyAuthenticator } from './auth/api-key-authenticator';
@@ -142,6 +143,7 @@ export class AppModule {
         CacheStage,
         Coalescing,
         CacheAdminService,
+        CacheWarmer,
         ReplyHub,
         CancellationService,
         IdempotencyService,

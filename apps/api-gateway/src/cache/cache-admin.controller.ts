@@ -1,14 +1,18 @@
-import { Controller, Delete, Get, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { Caller, Roles } from '../auth/roles';
 import type { AuthContext } from '../http/request-context';
-import { InvalidateCacheQuery } from './cache-admin.dto';
+import { InvalidateCacheQuery, WarmCacheDto } from './cache-admin.dto';
 import { CacheAdminService, type CacheStatsView } from './cache-admin.service';
+import { CacheWarmer, type WarmReport } from './cache-warmer';
 
-/** The response cache for admins (ADR 0005): clear, statistics. */
+/** The response cache for admins (ADR 0005): clear, statistics, warming. */
 @Controller('api/v1/ai/admin/cache')
 @Roles('admin')
 export class CacheAdminController {
-  constructor(private readonly cache: CacheAdminService) {}
+  constructor(
+    private readonly cache: CacheAdminService,
+    private readonly warmer: CacheWarmer,
+  ) {}
 
   /** Every entry, `?model=` those of one requested model (with or without provider prefix), or `?prefix=` of a key. */
   @Delete()
@@ -19,5 +23,12 @@ export class CacheAdminController {
   @Get('stats')
   stats(): Promise<CacheStatsView> {
     return this.cache.stats();
+  }
+
+  /** Runs the requests as low-priority jobs that fill the cache; answers once they are done (at most 60 s). */
+  @Post('warm')
+  @HttpCode(200)
+  warm(@Body() dto: WarmCacheDto, @Caller() auth: AuthContext): Promise<WarmReport> {
+    return this.warmer.warm(dto.requests, auth);
   }
 }

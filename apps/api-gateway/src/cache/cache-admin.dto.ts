@@ -1,5 +1,16 @@
 import { Transform } from 'class-transformer';
-import { IsNotEmpty, IsOptional, IsString, Matches, MaxLength, ValidateIf } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayNotEmpty,
+  IsArray,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  ValidateIf,
+} from 'class-validator';
+import { MAX_WARM_REQUESTS } from './cache-warmer';
 
 /** `DELETE /api/v1/ai/admin/cache[?model=|?prefix=]`: at most one selector; none clears everything. */
 export class InvalidateCacheQuery {
@@ -14,4 +25,12 @@ export class InvalidateCacheQuery {
   @IsString()
   @Matches(/^[0-9a-f]{1,64}$/, { message: 'prefix must be 1 to 64 hex digits of a cache key' })
   prefix?: string;
+}
+
+/** `POST /api/v1/ai/admin/cache/warm`: each entry a native generate or an OpenAI chat completion request. */
+export class WarmCacheDto {
+  @IsArray()
+  @ArrayNotEmpty({ message: 'requests must not be empty' })
+  @ArrayMaxSize(MAX_WARM_REQUESTS, { message: `requests may hold at most ${MAX_WARM_REQUESTS} requests` })
+  requests!: unknown[];
 }

@@ -56,7 +56,12 @@ export class CacheStage implements OnApplicationShutdown {
     await this.cache.close();
   }
 
-  private async decide(request: GenerationRequest, directive: CacheDirective, lookup: boolean): Promise<CacheDecision> {
+  private async decide(
+    request: GenerationRequest,
+    directive: CacheDirective,
+    lookup: boolean,
+    recordHit = true,
+  ): Promise<CacheDecision> {
     if (directive === 'no-store') {
       return BYPASS;
     }
@@ -78,8 +83,22 @@ export class CacheStage implements OnApplicationShutdown {
       return found;
     }
     const result = servedFromCache(found.result, request);
-    void this.usage.record(hitUsageEvent(request, found.result, result));
+    if (recordHit) {
+      void this.usage.record(hitUsageEvent(request, found.result, result));
+    }
     return { status: 'hit', result };
+  }
+
+  /**
+   * Cache warming: marks the request for filling and tells whether it is already answered; no statistics, no
+   * usage row. `off` when the request's model is not cached.
+   */
+  async peek(request: GenerationRequest): Promise<'hit' | 'miss' | 'off' | 'bypass'> {
+    if (!this.policyOf(request.model).enabled) {
+      return 'off';
+    }
+    const decision = await this.decide(request, 'use', true, false);
+    return decision.status === 'hit' ? 'hit' : decision.status === 'miss' ? 'miss' : 'bypass';
   }
 
   /**

@@ -33,6 +33,8 @@ export interface EnqueueOptions {
   retentionS: number;
   /** Set when identical requests may join the job (ADR 0007). */
   coalescingKey?: string;
+  /** BullMQ priority (1 highest); absent: ahead of every prioritized job. Cache warming runs at WARM_PRIORITY. */
+  priority?: number;
 }
 
 /** The producer side of the `generation` queue. */
@@ -70,6 +72,7 @@ export class GenerationQueue implements OnApplicationShutdown {
           backoff: { type: 'exponential', delay: GENERATE_BACKOFF_MS },
           removeOnComplete: { age: opts.retentionS },
           removeOnFail: { age: FAILED_RETENTION_S },
+          ...(opts.priority === undefined ? {} : { priority: opts.priority }),
         },
       );
     } catch (err) {

@@ -1,0 +1,145 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ErrorCode, GatewayError, newRequestId, type GenerationRequest } from '@aigw/core';
+import { ENV } from '@aigw/platform';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
+import { GatewayEnv } from '../config/gateway-env';
+import { CacheStage } from '../generation/cache-stage';
+import { GenerationQueue } from '../generation/generation-queue';
+import { ReplyHub } from '../generation/reply-hub';
+import type { RequestFrame } from '../generation/request-frame';
+import { Servable } from '../generation/servable';
+import { SyncWait } from '../generation/sync-wait';
+import type { AuthContext } from '../http/request-context';
+import { GenerateDto } from '../native/generate.dto';
+import { nativeRequest } from '../native/native-mapping';
+import { ChatCompletionDto } from '../openai/chat-completion.dto';
+import { chatCompletionRequest } from '../openai/openai-mapping';
+import { assertChatRules } from '../validation/chat-rules';
+import { firstProblem } from '../validation/validation-errors';
+
+/** Warming jobs queue behind every normal job (which carry no priority) and each other's peers. */
+export const WARM_PRIORITY = 1_000;
+export const MAX_WARM_REQUESTS = 100;
+/** How long a warm call waits for its jobs; those not done by then count as failed (they still run and fill). */
+const WARM_DEADLINE_MS = 60_000;
+const CHECK_MS = 1_000;
+
+export interface WarmReport {
+  requested: number;
+  warmed: number;
+  alreadyCached: number;
+  failed: number;
+  /** Per request, in order: what happened and, for a failure, why (an error code). */
+  results: { status: 'warmed' | 'already_cached' | 'failed'; error?: string }[];
+}
+
+/** Native requests are told apart by their own fields; anything else is an OpenAI chat completion request. */
+const NATIVE_FIELDS = ['prompt', 'systemPrompt', 'options', 'useCache'];
+
+/**
+ * `POST /api/v1/ai/admin/cache/warm` (ADR 0005): each request, validated as its API validates it, runs as a
+ * low-priority `generate` job through the normal worker path, which fills the cache; the call waits for them with
+ * a deadline. Requests already in the cache are not run; a model whose cache is off counts as failed.
+ */
+@Injectable()
+export class CacheWarmer {
+  constructor(
+    @Inject(ENV) private readonly env: GatewayEnv,
+    private readonly servable: Servable,
+    private readonly cache: CacheStage,
+    private readonly queue: GenerationQueue,
+    private readonly hub: ReplyHub,
+  ) {}
+
+  async warm(bodies: unknown[], auth: AuthContext): Promise<WarmReport> {
+    const deadlineAt = Date.now() + WARM_DEADLINE_MS;
+    const requests: GenerationRequest[] = [];
+    for (const [i, body] of bodies.entries()) {
+      requests.push(await this.requestOf(body, i, auth, deadlineAt));
+    }
+    const results = await Promise.all(requests.map((r) => this.warmOne(r)));
+    const count = (s: WarmReport['results'][number]['status']): number => results.filter((r) => r.status === s).length;
+    return {
+      requested: requests.length,
+      warmed: count('warmed'),
+      alreadyCached: count('already_cached'),
+      failed: count('failed'),
+      results,
+    };
+  }
+
+  /** Validated like the API it belongs to; a problem is a 400 naming `requests[i].<field>`. */
+  private async requestOf(body: unknown, i: number, auth: AuthContext, deadlineAt: number): Promise<GenerationRequest> {
+    const at = `requests[${i}]`;
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      throw new GatewayError(ErrorCode.InvalidRequest, `Invalid '${at}': must be a request object.`, { param: at });
+    }
+    const frame: RequestFrame = {
+      requestId: newRequestId(),
+      userId: auth.userId,
+      apiKeyId: auth.apiKeyId,
+      receivedAt: Date.now(),
+      deadlineAt,
+    };
+    const native = NATIVE_FIELDS.some((f) => f in body);
+    const dto = plainToInstance(native ? GenerateDto : ChatCompletionDto, body);
+    const problem = firstProblem(await validate(dto, { stopAtFirstError: true }));
+    try {
+      if (problem !== null) {
+        throw new GatewayError(ErrorCode.InvalidRequest, `Invalid '${problem.param}': ${problem.message}.`, {
+          param: problem.param,
+        });
+      }
+      if (dto instanceof GenerateDto) {
+        return { ...nativeRequest(dto, frame), stream: false };
+      }
+      assertChatRules(dto);
+      return { ...chatCompletionRequest(dto, frame, body), stream: false };
+    } catch (err) {
+      if (err instanceof GatewayError && err.code === ErrorCode.InvalidRequest) {
+        const param = err.param === null || err.param === undefined ? at : `${at}.${err.param}`;
+        throw new GatewayError(ErrorCode.InvalidRequest, `${at}: ${err.message}`, { param, cause: err });
+      }
+      throw err;
+    }
+  }
+
+  private async warmOne(request: GenerationRequest): Promise<WarmReport['results'][number]> {
+    try {
+      this.servable.assert(request);
+      const found = await this.cache.peek(request);
+      if (found === 'hit') {
+        return { status: 'already_cached' };
+      }
+      if (found !== 'miss') {
+        return { status: 'failed', error: found === 'off' ? 'cache_disabled' : 'cache_unavailable' };
+      }
+      const wait = new SyncWait({
+        jobId: request.requestId,
+        deadlineAt: request.deadlineAt,
+        firstCheckMs: CHECK_MS,
+        checkEveryMs: CHECK_MS,
+        // Past the deadline the job is left to run: it still fills the cache.
+        onAbandon: () => undefined,
+      });
+      this.hub.listen(wait);
+      try {
+        await this.queue.add(request, {
+          jobId: request.requestId,
+          replyTo: this.hub.channel,
+          retentionS: this.env.SYNC_JOB_RETENTION_S,
+          priority: WARM_PRIORITY,
+        });
+      } catch (err) {
+        wait.discard();
+        throw err;
+      }
+      this.hub.arm(wait);
+      await wait.answer;
+      return { status: 'warmed' };
+    } catch (err) {
+      return { status: 'failed', error: err instanceof GatewayError ? err.code : ErrorCode.Internal };
+    }
+  }
+}
