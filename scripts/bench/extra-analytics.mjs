@@ -1,4 +1,4 @@
-// Extra: the admin analytics over a big usage table (issue 11, ADR 0008). Seeds N usage_records rows (default
+// Extra: the admin analytics over a big usage table (issue 11, ADR 0009). Seeds N usage_records rows (default
 // 5 million) in a scratch schema with one generate_series INSERT ... SELECT, builds the hourly and daily rollups
 // with the rollup migration's own INSERT ... SELECT GROUP BY, then times each analytics query through the real
 // AnalyticsService and stores of dist/ (no HTTP: the figures are the database work). The seeded schema is kept

@@ -97,7 +97,7 @@ function keyView(key: string | null, groupBy: AnalyticsGroupBy): string | null {
   return groupBy === 'day' && key !== null ? key.slice(0, 10) : key;
 }
 
-/** Usage, cost and gateway statistics for admins, from the usage rollups (ADR 0008). */
+/** Usage, cost and gateway statistics for admins, from the usage rollups (ADR 0009). */
 @Injectable()
 export class AnalyticsService {
   constructor(

@@ -1,5 +1,5 @@
 /*
- * Fixed latency buckets of the usage rollups (ADR 0008). A bucket i covers [BOUNDS[i-1], BOUNDS[i]) ms; bucket 0
+ * Fixed latency buckets of the usage rollups (ADR 0009). A bucket i covers [BOUNDS[i-1], BOUNDS[i]) ms; bucket 0
  * is [0, 5) and the last one [300000, ∞). Neighbouring bounds differ by at most 1.5× from 10 ms up, so a
  * percentile read from the buckets lies in the same bucket as the exact one.
  *

@@ -2,7 +2,7 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { numericTransformer } from '../transformers';
 
 /**
- * What one rollup row sums (ADR 0008). `provider` is '' when no deployment answered and `model` falls back to
+ * What one rollup row sums (ADR 0009). `provider` is '' when no deployment answered and `model` falls back to
  * the requested model, so the key has no NULLs. Counts per latency bucket are by position of
  * LATENCY_BUCKET_BOUNDS_MS (libs/core).
  */

@@ -30,7 +30,7 @@ const bucketCounts = Array.from({ length: BUCKETS }, (_, i) => `count(*) FILTER 
 const bucketSums = Array.from({ length: BUCKETS }, (_, i) => `sum("latency_buckets"[${i + 1}])`).join(', ');
 
 /**
- * Hourly and daily usage rollups (ADR 0008), backfilled from usage_records. From here on the usage writer
+ * Hourly and daily usage rollups (ADR 0009), backfilled from usage_records. From here on the usage writer
  * keeps them in the statement that inserts the records.
  */
 export class UsageRollups1796000000000 implements MigrationInterface {

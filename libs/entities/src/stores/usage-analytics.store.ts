@@ -99,7 +99,7 @@ interface RawRow {
   buckets: (string | number)[];
 }
 
-/** Usage aggregates over usage_records, answered from the rollups wherever they cover the range (ADR 0008). */
+/** Usage aggregates over usage_records, answered from the rollups wherever they cover the range (ADR 0009). */
 export class UsageAnalyticsStore {
   constructor(private readonly dataSource: DataSource) {}
 

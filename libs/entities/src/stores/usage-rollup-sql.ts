@@ -1,7 +1,7 @@
 import { LATENCY_BUCKET_BOUNDS_MS, LATENCY_BUCKET_COUNT } from '@aigw/core';
 
 /*
- * SQL shared by the writer and the readers of the usage rollups (ADR 0008). Fixed strings built from constants,
+ * SQL shared by the writer and the readers of the usage rollups (ADR 0009). Fixed strings built from constants,
  * never from input.
  */
 
