@@ -1,3 +1,4 @@
+import { waitFor } from '@aigw/testing';
 import { GatewayHarness, type ErrorEnvelope } from '../support';
 
 /** Bull Board at /admin/queues: admins only (bearer, x-api-key, or Basic with the key as password). */
@@ -40,14 +41,22 @@ describe('queue board', () => {
       messages: [{ role: 'user', content: 'for the board' }],
     });
     expect(done.status).toBe(200);
-    const res = await h.get('/admin/queues/api/queues?activeQueue=generation&status=completed', {
-      'x-api-key': h.adminKey,
-    });
-    expect(res.status).toBe(200);
-    const body = (await res.json()) as { queues: { name: string; counts: Record<string, number> }[] };
-    const names = body.queues.map((q) => q.name);
-    expect(names).toEqual(expect.arrayContaining(['generation', 'usage']));
-    const generation = body.queues.find((q) => q.name === 'generation');
-    expect(generation?.counts.completed).toBeGreaterThanOrEqual(1);
+    type Board = { queues: { name: string; counts: Record<string, number> }[] };
+    const read = async (): Promise<Board> => {
+      const res = await h.get('/admin/queues/api/queues?activeQueue=generation&status=completed', {
+        'x-api-key': h.adminKey,
+      });
+      expect(res.status).toBe(200);
+      return (await res.json()) as Board;
+    };
+    const body = await read();
+    expect(body.queues.map((q) => q.name)).toEqual(expect.arrayContaining(['generation', 'usage']));
+    // The answer is published before the worker marks its job completed: wait for the board to see it.
+    await waitFor(
+      async () => ((await read()).queues.find((q) => q.name === 'generation')?.counts.completed ?? 0) >= 1 || null,
+      {
+        timeoutMs: 10_000,
+      },
+    );
   });
 });
