@@ -15,6 +15,7 @@
 //   sys.redisUrl (the dedicated Redis; undefined for a stand-in)
 // The simulator latency is 0 when an extra starts; an extra sets what it needs itself.
 import { admissionBench } from './extra-admission.mjs';
+import { cacheBench } from './extra-cache.mjs';
 import { analyticsBench } from './extra-analytics.mjs';
 import { fallbackBench } from './extra-fallback.mjs';
 import { overheadShBench } from './extra-overhead-sh.mjs';
@@ -27,6 +28,7 @@ import { toolStreamBench } from './extra-tool-stream.mjs';
 
 export const EXTRA_BENCHES = [
   admissionBench,
+  cacheBench,
   redisCommandsBench,
   routingDecisionBench,
   fallbackBench,

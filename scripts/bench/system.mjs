@@ -82,6 +82,8 @@ function simulatorControl(base) {
 
 /** Served by the main simulator (cheapest, so tried first) and by the two peers: the fallback bench's model. */
 export const FALLBACK_MODEL = 'fallback-model';
+/** Served by the main simulator with the response cache on (the cache bench). */
+export const CACHE_MODEL = 'cached-model';
 
 function catalogYaml(simPort, peerPorts) {
   const peers = peerPorts
@@ -112,6 +114,8 @@ providers:
         # tools: the tool-stream extra bench sends function tools.
         capabilities: [chat, streaming, tools]
       - { name: ${FALLBACK_MODEL}, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192, capabilities: [chat, streaming] }
+      # The cache extra's model: the response cache is on for it alone (the main table's model stays uncached).
+      - { name: ${CACHE_MODEL}, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192, capabilities: [chat, streaming], cache: { enabled: true, ttlS: 3600 } }
 ${peers}`;
 }
 
