@@ -94,12 +94,12 @@ export function CacheScreen() {
                 .split('\n')
                 .map((p) => p.trim())
                 .filter((p) => p !== '');
-              const r = await api<{ warmed?: number; queued?: number }>(`${CACHE}/warm`, {
+              const r = await api<{ warmed: number; alreadyCached: number; failed: number }>(`${CACHE}/warm`, {
                 method: 'POST',
                 body: { requests: list.map((p) => ({ model: warmModel, messages: [{ role: 'user', content: p }] })) },
               });
               stats.reload();
-              return `Warmed ${r?.warmed ?? r?.queued ?? list.length} of ${list.length} prompts.`;
+              return `Warmed ${r.warmed} of ${list.length} prompts (${r.alreadyCached} already cached, ${r.failed} failed).`;
             });
           }}
         >
