@@ -1,29 +1,8 @@
-import { cacheModelTag, type GenerationResult } from '@aigw/core';
 import { RedisErrors, RedisKeys, ResponseCache } from '@aigw/platform';
 import { deleteRedisKeysOf, uniqueId, waitFor } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import { REDIS_URL } from '../e2e/harness';
-
-const TAG = cacheModelTag('m');
-const quiet = { warn: (): void => undefined, log: (): void => undefined };
-
-function result(text: string): GenerationResult {
-  return {
-    requestId: 'r1',
-    id: 'c1',
-    created: 1,
-    text,
-    finishReason: 'stop',
-    provider: 'p',
-    model: 'm',
-    route: 'direct',
-    usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3, cachedPromptTokens: 0 },
-    costUsd: 0.001,
-    latencyMs: 5,
-    providerLatencyMs: 4,
-    attempts: [],
-  };
-}
+import { quiet, result, TAG } from './cache-fixtures';
 
 /** Entries kept past their freshness for stale answers (CacheFill.staleTtlS) against a real Redis. */
 describe('ResponseCache stale entries (real Redis)', () => {

@@ -1,29 +1,9 @@
-import { cacheModelTag, type GenerationResult } from '@aigw/core';
+import { cacheModelTag } from '@aigw/core';
 import { RedisErrors, RedisKeys, ResponseCache, ResponseCacheAdmin, type RedisOp } from '@aigw/platform';
 import { deleteRedisKeysOf, freePort, PrivateRedis, uniqueId, waitFor } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import { REDIS_URL } from '../e2e/harness';
-
-const TAG = cacheModelTag('m');
-const quiet = { warn: (): void => undefined, log: (): void => undefined };
-
-function result(text: string): GenerationResult {
-  return {
-    requestId: 'r1',
-    id: 'c1',
-    created: 1,
-    text,
-    finishReason: 'stop',
-    provider: 'p',
-    model: 'm',
-    route: 'direct',
-    usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3, cachedPromptTokens: 0 },
-    costUsd: 0.001,
-    latencyMs: 5,
-    providerLatencyMs: 4,
-    attempts: [],
-  };
-}
+import { quiet, result, TAG } from './cache-fixtures';
 
 /** The response cache's Redis side against a real Redis (ADR 0005): TTL, entry size bound, bypass when unreachable. */
 describe('ResponseCache (real Redis)', () => {
