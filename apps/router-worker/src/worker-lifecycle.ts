@@ -5,11 +5,13 @@ import type { WorkerEnv } from './config/worker-env';
 import { GenerationConsumer } from './jobs/generation-consumer';
 import { WorkerQueues } from './queue/worker-queues';
 import { PreferenceUsage } from './routing/preference-usage';
+import { ProviderQuotaBook } from './routing/quota-book';
 import { UsageWriter } from './usage/usage-writer';
 
 /**
  * Shutdown in dependency order, before Nest closes Redis and PostgreSQL: generate jobs first (they still add
- * usage jobs), then the usage writer (flushing its buffer) and the preference counters, then the queues and the provider connection pools.
+ * usage jobs), then the usage writer (flushing its buffer), the preference counters and the providers' rate limits, then
+ * the queues and the provider connection pools.
  */
 @Injectable()
 export class WorkerLifecycle implements BeforeApplicationShutdown {
@@ -21,6 +23,7 @@ export class WorkerLifecycle implements BeforeApplicationShutdown {
     private readonly generation: GenerationConsumer,
     private readonly usage: UsageWriter,
     private readonly preferenceUsage: PreferenceUsage,
+    private readonly quota: ProviderQuotaBook,
     private readonly queues: WorkerQueues,
     private readonly adapters: AdapterRegistry,
   ) {}
@@ -36,6 +39,7 @@ export class WorkerLifecycle implements BeforeApplicationShutdown {
     await this.generation.close(drainMs);
     await this.usage.close();
     await this.preferenceUsage.flush();
+    await this.quota.flush();
     await this.queues.close();
     await this.adapters.close();
     this.logger.log('stopped taking jobs; running jobs finished');

@@ -7,6 +7,7 @@ export type {
   HealthResult,
   ProviderAdapter,
   RateLimitInfo,
+  ResponseObserver,
 } from './types';
 export { HttpPool, type HttpCall, type HttpPoolOptions, type HttpPoolStats, type HttpResponse } from './http/http-pool';
 export { AdapterRegistry, type AdapterOwner } from './registry';
@@ -29,6 +30,7 @@ export {
   parseRetryAfter,
   type ResponseHeaders,
 } from './http/headers';
+export { quotaFromResponse } from './http/quota-headers';
 export { gatewayTarget } from './gateway-target';
 export { diagnose, type DiagnosisContext } from './probe/diagnosis';
 export {

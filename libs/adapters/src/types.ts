@@ -7,6 +7,13 @@ import type {
   StreamDelta,
   Usage,
 } from '@aigw/core';
+import type { ResponseHeaders } from './http/headers';
+
+/**
+ * Told the status and headers of each response of a call the moment they arrive, before the body is read (errors
+ * and streams included). It runs on the request path: it must be cheap, and it must not throw.
+ */
+export type ResponseObserver = (status: number, headers: ResponseHeaders) => void;
 
 /** Where and how to call one upstream. Built by the router per deployment; holds the secret, so never log it. */
 export interface AdapterTarget {
@@ -27,6 +34,8 @@ export interface AdapterTarget {
   maxConnections?: number;
   /** A health endpoint on the baseUrl's origin (llama.cpp, vLLM: `/health`) the health check reads instead of models. */
   healthPath?: string;
+  /** Sees every response's status and headers (the router reads providers' rate limits from them). */
+  observe?: ResponseObserver;
 }
 
 export interface AdapterRequest {

@@ -13,6 +13,7 @@ export * from './provider-families';
 export * from './health';
 export * from './provider-env';
 export * from './provider-matrix';
+export * from './provider-quota';
 export * from './routing';
 export * from './governance/tiers';
 export * from './governance/caller';

@@ -3,4 +3,5 @@ export * from './circuit-breaker.store';
 export * from './latency-tracker';
 export * from './round-robin-counter';
 export * from './route-memory';
+export * from './provider-quota.store';
 export * from './keys';

@@ -2,10 +2,18 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DEFAULT_CIRCUIT_CONFIG, type CircuitState, type ProviderSpec, type Route } from '@aigw/core';
 import { UsageAnalyticsStore } from '@aigw/entities';
 import { ENV, REDIS } from '@aigw/platform';
-import { CircuitBreakerStore, RouteMemory, routingKeyPrefix } from '@aigw/routing';
+import {
+  CircuitBreakerStore,
+  ProviderQuotaStore,
+  RouteMemory,
+  routingKeyPrefix,
+  type ProviderQuotas,
+} from '@aigw/routing';
 import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import type { GatewayEnv } from '../config/gateway-env';
+import type { ProviderQuotaDto } from './provider-quota.dto';
+import { quotaView } from './provider-quota-view';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -22,6 +30,8 @@ export interface ProviderStats {
   routeInUse: Route;
   /** The last 24 hours (from the usage rollups). */
   usage24h: ProviderUsage;
+  /** Its rate limits as the workers last read them from its responses; null: none seen (see ProviderQuotaDto). */
+  quota: ProviderQuotaDto | null;
 }
 
 export interface ProviderUsage {
@@ -36,29 +46,32 @@ export interface ProviderUsage {
 const NO_USAGE: ProviderUsage = { requests: 0, failures: 0, cacheHits: 0, costUsd: 0 };
 
 /**
- * Circuit states, route in use and 24 h usage for many providers: one Redis pipeline for the circuits, one GET per
- * `auto` provider, one grouped query answered mostly from the hourly rollups. An admin read, never on the request
- * path.
+ * Circuit states, route in use, quota and 24 h usage for many providers: one Redis pipeline for the circuits, one
+ * GET per `auto` provider, one HGETALL for the quotas, one grouped query answered mostly from the hourly rollups. An
+ * admin read, never on the request path.
  */
 @Injectable()
 export class ProviderStatsService {
   private readonly circuits: CircuitBreakerStore;
   private readonly routes: RouteMemory;
   private readonly usage: UsageAnalyticsStore;
+  private readonly quotas: ProviderQuotaStore;
 
   constructor(@Inject(ENV) env: GatewayEnv, @Inject(REDIS) redis: Redis, dataSource: DataSource) {
     // Reads only: the thresholds of the workers' own config do not matter here.
     this.circuits = new CircuitBreakerStore(redis, routingKeyPrefix(env.REDIS_PREFIX), DEFAULT_CIRCUIT_CONFIG);
     this.routes = new RouteMemory(redis, routingKeyPrefix(env.REDIS_PREFIX));
     this.usage = new UsageAnalyticsStore(dataSource);
+    this.quotas = new ProviderQuotaStore(redis, env.REDIS_PREFIX);
   }
 
   async of(providers: readonly ProviderSpec[], now = new Date()): Promise<Map<string, ProviderStats>> {
     const deploymentIds = providers.flatMap((p) => p.models.map((m) => `${p.id}/${m.name}`));
-    const [states, usage, remembered] = await Promise.all([
+    const [states, usage, remembered, quotas] = await Promise.all([
       this.circuits.states(deploymentIds),
       this.usage24h(now),
       Promise.all(providers.map((p) => (p.routing === 'auto' ? this.routes.get(p.id) : Promise.resolve(null)))),
+      this.quotas.readAll(),
     ]);
     return new Map(
       providers.map((p, i) => {
@@ -66,7 +79,7 @@ export class ProviderStatsService {
           const id = `${p.id}/${m.name}`;
           return { id, state: states.get(id)?.state ?? 'closed' };
         });
-        return [p.id, this.statsOf(p, circuits, remembered[i], usage)];
+        return [p.id, this.statsOf(p, circuits, remembered[i], usage, quotas.get(p.id), now)];
       }),
     );
   }
@@ -76,13 +89,17 @@ export class ProviderStatsService {
     circuits: ProviderStats['circuits'],
     remembered: Route | null,
     usage: Map<string, ProviderUsage>,
+    quotas: ProviderQuotas | undefined,
+    now: Date,
   ): ProviderStats {
     const worst = (['open', 'half_open', 'closed'] as const).find((s) => circuits.some((c) => c.state === s)) ?? null;
+    const routeInUse = p.routing === 'auto' ? (remembered ?? 'direct') : p.routing;
     return {
       circuit: worst,
       circuits,
-      routeInUse: p.routing === 'auto' ? (remembered ?? 'direct') : p.routing,
+      routeInUse,
       usage24h: usage.get(p.id) ?? NO_USAGE,
+      quota: quotaView(quotas, p.routing, routeInUse, now.getTime()),
     };
   }
 

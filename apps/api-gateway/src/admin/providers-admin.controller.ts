@@ -1,4 +1,5 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
+import { ApiExtraModels, ApiOkResponse, getSchemaPath } from '@nestjs/swagger';
 import { Roles } from '../auth/roles';
 import {
   ProviderHealthAdminService,
@@ -6,9 +7,32 @@ import {
   type ProviderModelsView,
 } from './provider-health-admin.service';
 import { ProviderHealthQueryDto } from './provider-health.dto';
+import { ProviderQuotaDto } from './provider-quota.dto';
 import { ProvidersAdminService, type ProviderListItem } from './providers-admin.service';
 
-/** Reading providers: the list with health, circuits, route in use and usage. Changes: ProviderCommandsController. */
+/**
+ * The list's items as the OpenAPI document shows them: `quota` in full; the other fields are named in the operation's
+ * description (the README's admin API table has them all).
+ */
+const LIST_SCHEMA = {
+  type: 'object',
+  required: ['data'],
+  properties: {
+    data: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: true,
+        properties: {
+          id: { type: 'string' },
+          quota: { nullable: true, allOf: [{ $ref: getSchemaPath(ProviderQuotaDto) }] },
+        },
+      },
+    },
+  },
+};
+
+/** Reading providers: the list with health, circuits, route in use, quota and usage. Changes: ProviderCommandsController. */
 @Controller('api/v1/ai/admin/providers')
 @Roles('admin')
 export class ProvidersAdminController {
@@ -18,6 +42,8 @@ export class ProvidersAdminController {
   ) {}
 
   @Get()
+  @ApiExtraModels(ProviderQuotaDto)
+  @ApiOkResponse({ description: 'Every provider of the catalog, in catalog order.', schema: LIST_SCHEMA })
   list(): Promise<{ data: ProviderListItem[] }> {
     return this.providers.list();
   }

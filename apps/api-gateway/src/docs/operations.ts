@@ -113,7 +113,12 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   'POST /api/v1/ai/admin/quotas/{userId}/reset': { summary: "Reset a user's counters" },
   'POST /api/v1/ai/admin/providers/{id}/circuit/reset': { summary: "Close a deployment's circuit breaker" },
   'GET /api/v1/ai/admin/providers': {
-    summary: 'List providers with health, circuit states, route in use and 24 h usage (keys never shown)',
+    summary: 'List providers with health, circuit states, route in use, quota and 24 h usage (keys never shown)',
+    description:
+      "Each provider's settings (`hasApiKey`, never the key), `health`, `circuit` and `circuits`, `routeInUse`, " +
+      '`usage24h`, and `quota`: its rate limits as the workers last read them from its response headers ' +
+      '(`requests` and `tokens` windows of `{limit, remaining, resetAt, stale}`, `observedAt`, `route`), or null when ' +
+      'no response of it carried any. A window whose `resetAt` has passed is `stale`: it has refilled since.',
   },
   'GET /api/v1/ai/admin/providers/templates': { summary: 'Provider templates (Z.ai through the gateway, OpenAI, ...)' },
   'POST /api/v1/ai/admin/providers': {

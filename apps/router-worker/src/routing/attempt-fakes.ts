@@ -69,6 +69,11 @@ export class ScriptedAdapters {
       throw new Error(`unexpected call to ${baseUrl}`);
     }
     this.clock.advance(step.ms ?? 10);
+    // What a real adapter does once response headers are in (openCall); a failure without a status had none.
+    const status = 'fail' in step ? step.fail.status : 200;
+    if (status !== undefined) {
+      req.target.observe?.(status, {});
+    }
     return step;
   }
 
@@ -190,6 +195,8 @@ export class LoopBench {
   readonly latencies: { id: string; stream: boolean; ms: number }[] = [];
   readonly remembered = new Map<string, Route>();
   readonly events: string[] = [];
+  /** `provider route status` of every response the calls showed their quota observer. */
+  readonly observed: string[] = [];
   gateways: GatewaySpec[] = [];
   /** Aborts this controller when a sleep reaches this epoch ms. */
   abortAt: { at: number; controller: AbortController; reason: unknown } | null = null;
@@ -205,6 +212,7 @@ export class LoopBench {
         remember: (p, r) => void this.remembered.set(p, r),
       },
       latency: { record: (id, stream, ms) => void this.latencies.push({ id, stream, ms }) },
+      quota: { observer: (provider, route) => (status) => void this.observed.push(`${provider} ${route} ${status}`) },
       gateways: () => this.gateways,
       events: {
         call: (d, status) => void this.events.push(`call ${d.id} ${status}`),

@@ -263,6 +263,18 @@ describe('AttemptLoop', () => {
       expect(bench.events).toContain('fallback route z/m network');
     });
 
+    it("shows each response to the quota observer of the call's provider and route", async () => {
+      bench.adapters.script(
+        'http://z/v1',
+        { fail: failure(ErrorClass.RateLimit, 429, 10) },
+        { fail: failure(ErrorClass.Network) },
+      );
+      bench.adapters.script('http://gw/v1', { answer: 'via gateway' });
+      await bench.loop.run([auto], request, signal);
+      // The network failure had no response to show.
+      expect(bench.observed).toEqual(['z direct 429', 'z gateway 200']);
+    });
+
     it('auto: the remembered route goes first', async () => {
       bench.remembered.set('z', 'gateway');
       bench.adapters.script('http://gw/v1', { answer: 'via gateway' });

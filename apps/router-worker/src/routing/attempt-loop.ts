@@ -15,6 +15,7 @@ import type { CallObserver, StreamObserver } from '../generation/stream-observer
 import type { AdapterSource, AttemptClock, AttemptEvents } from './attempt-ports';
 import type { CallPermit, CircuitPort } from './circuit-guard';
 import type { LatencySink } from './latency-book';
+import type { QuotaObservers } from './quota-book';
 import { callProvider } from './provider-call';
 import type { RouteMemoryPort } from './route-book';
 import { routeOptions } from './route-options';
@@ -32,6 +33,7 @@ export interface AttemptLoopDeps {
   circuit: CircuitPort;
   routes: RouteMemoryPort;
   latency: LatencySink;
+  quota: QuotaObservers;
   gateways(): readonly GatewaySpec[];
   events: AttemptEvents;
   clock: AttemptClock;

@@ -8,6 +8,7 @@ import { AttemptLoop, type Routed } from './attempt-loop';
 import type { AttemptEvents } from './attempt-ports';
 import { CircuitGuard } from './circuit-guard';
 import { LatencyBook } from './latency-book';
+import { ProviderQuotaBook } from './quota-book';
 import { RouteBook } from './route-book';
 import { ROUTING_CONFIG, type RoutingConfig } from './routing-config';
 import { sleep } from './sleep';
@@ -38,6 +39,7 @@ export class AttemptRunner {
     circuit: CircuitGuard,
     routes: RouteBook,
     latency: LatencyBook,
+    quota: ProviderQuotaBook,
     catalog: CatalogService,
     metrics: WorkerMetrics,
     @Inject(ROUTING_CONFIG) config: RoutingConfig,
@@ -47,6 +49,7 @@ export class AttemptRunner {
       circuit,
       routes,
       latency,
+      quota,
       gateways: () => catalog.current.gateways,
       events: metricEvents(metrics),
       clock: { now: Date.now, monotonic: () => performance.now() },

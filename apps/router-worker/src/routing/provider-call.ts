@@ -15,12 +15,15 @@ import type { CallObserver } from '../generation/stream-observer';
 import type { AdapterSource, AttemptClock, AttemptEvents } from './attempt-ports';
 import type { CircuitPort } from './circuit-guard';
 import type { LatencySink } from './latency-book';
+import type { QuotaObservers } from './quota-book';
 import type { RouteOption } from './route-options';
 
 export interface ProviderCallDeps {
   adapters: AdapterSource;
   circuit: CircuitPort;
   latency: LatencySink;
+  /** Sees every response's headers, for the providers' rate limits. */
+  quota: QuotaObservers;
   events: AttemptEvents;
   clock: AttemptClock;
 }
@@ -122,7 +125,8 @@ function isEmbeddings(request: GenerationRequest): request is GenerationRequest 
 /**
  * One call to one deployment over one route, already admitted by its circuit (`probeId` from the permit).
  * Settles the circuit (provider-side failures count, others only free a probe slot), feeds the latency
- * averages on success (time to first chunk for streams) and reports the call. Never throws.
+ * averages on success (time to first chunk for streams), shows every response to the quota observer of its
+ * provider and route, and reports the call. Never throws.
  */
 export async function callProvider(
   deps: ProviderCallDeps,
@@ -135,7 +139,8 @@ export async function callProvider(
 ): Promise<CallResult> {
   const { clock } = deps;
   const adapter = deps.adapters.get(option.kind, d.provider);
-  const call: AdapterRequest = { target: option.target, messages: request.messages, options: request.options };
+  const target = { ...option.target, observe: deps.quota.observer(d.provider.id, option.route) };
+  const call: AdapterRequest = { target, messages: request.messages, options: request.options };
   const started = clock.monotonic();
   const progress: StreamProgress = { firstAt: null };
   try {

@@ -10,6 +10,7 @@ import { WorkerMetrics } from '../metrics/worker-metrics';
 import { CircuitGuard } from './circuit-guard';
 import { HistoricalLatency } from './historical-latency';
 import { LatencyBook } from './latency-book';
+import { ProviderQuotaBook } from './quota-book';
 import { RotationCounter } from './rotation-counter';
 import { RouteBook } from './route-book';
 import type { RoutingConfig } from './routing-config';
@@ -104,6 +105,21 @@ describe('worker bookkeeping while Redis fails: reported and swallowed', () => {
     expect(() => book.remember('zai', 'gateway')).not.toThrow();
     await settle();
     expect(reporter.ops).toEqual(['route_read', 'route_record']);
+  });
+
+  it('ProviderQuotaBook: observing never touches Redis; a failed flush is reported and kept for the next', async () => {
+    const book = new ProviderQuotaBook(redis, keys, reporter.errors);
+    const observe = book.observer('openai', 'direct');
+    expect(() =>
+      observe(200, { 'x-ratelimit-limit-requests': '100', 'x-ratelimit-remaining-requests': '7' }),
+    ).not.toThrow();
+    expect(reporter.ops).toEqual([]);
+    await expect(book.flush()).resolves.toBeUndefined();
+    await expect(book.flush()).resolves.toBeUndefined();
+    expect(reporter.ops).toEqual(['provider_quota', 'provider_quota']);
+    expect([...book.snapshots()].map((s) => [s.providerId, s.route, s.dirty, s.snapshot.requests?.remaining])).toEqual([
+      ['openai', 'direct', true, 7],
+    ]);
   });
 
   it('ReplyChannel: publishing never throws; settle hands the failure back for the caller to report', async () => {

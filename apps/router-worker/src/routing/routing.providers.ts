@@ -2,12 +2,14 @@ import type { Provider } from '@nestjs/common';
 import { ENV } from '@aigw/platform';
 import type { WorkerEnv } from '../config/worker-env';
 import { CircuitStateGauge } from '../metrics/circuit-state.gauge';
+import { ProviderQuotaGauge } from '../metrics/provider-quota.gauge';
 import { AttemptRunner } from './attempt-runner';
 import { CircuitGuard } from './circuit-guard';
 import { HistoricalLatency } from './historical-latency';
 import { LatencyBook } from './latency-book';
 import { PreferenceReader } from './preference-reader';
 import { PreferenceUsage } from './preference-usage';
+import { ProviderQuotaBook } from './quota-book';
 import { RotationCounter } from './rotation-counter';
 import { RouteBook } from './route-book';
 import { RoutePlanner } from './route-planner';
@@ -22,6 +24,8 @@ export const ROUTING_PROVIDERS: Provider[] = [
   LatencyBook,
   PreferenceReader,
   PreferenceUsage,
+  ProviderQuotaBook,
+  ProviderQuotaGauge,
   RotationCounter,
   RouteBook,
   RoutePlanner,

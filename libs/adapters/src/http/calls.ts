@@ -34,7 +34,7 @@ async function readErrorBody(res: HttpResponse): Promise<string> {
 }
 
 /**
- * Send a call and return the response when it is 2xx. Any other status is read to the end (so the keep-alive
+ * Send a call and return the response when it is 2xx (`target.observe` sees it first, whatever its status). Any other status is read to the end (so the keep-alive
  * socket stays usable) and thrown as a classified ProviderCallError.
  */
 export async function openCall(
@@ -44,6 +44,7 @@ export async function openCall(
   deadline: CallDeadline,
 ): Promise<HttpResponse> {
   const res = await pool.request(target, call, deadline);
+  target.observe?.(res.statusCode, res.headers);
   if (res.statusCode >= 200 && res.statusCode < 300) {
     return res;
   }

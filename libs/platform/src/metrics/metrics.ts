@@ -24,6 +24,8 @@ export enum MetricName {
   RoutingDecisions = 'aigw_routing_decisions_total',
   CircuitState = 'aigw_circuit_state',
   CircuitTransitions = 'aigw_circuit_transitions_total',
+  ProviderRateLimitRemaining = 'aigw_provider_ratelimit_remaining',
+  ProviderRateLimitLimit = 'aigw_provider_ratelimit_limit',
   QueueJobs = 'aigw_queue_jobs',
   UsageRecordsWritten = 'aigw_usage_records_written_total',
   UsageWriteFailures = 'aigw_usage_write_failures_total',

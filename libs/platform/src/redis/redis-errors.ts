@@ -36,7 +36,9 @@ export type RedisOp =
   /** In-flight markers of coalesced requests: a failure means the request runs a job of its own. */
   | 'coalesce'
   /** Flushing the gateway's cache hit/miss counters (kept in process and retried). */
-  | 'cache_stats';
+  | 'cache_stats'
+  /** Flushing providers' rate limits seen by a worker (kept in process and retried), or reading them (admin). */
+  | 'provider_quota';
 
 /** Anything Redis-like whose failures arrive as events (an ioredis client, a BullMQ queue or worker). */
 export interface ErrorEmitter {
