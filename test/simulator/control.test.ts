@@ -152,6 +152,49 @@ describe('simulator stats, auth and control endpoints', () => {
   it('configure() rejects invalid settings', () => {
     expect(() => sim.configure({ failMode: 'boom' as never })).toThrow(/failMode/);
   });
+
+  it("sends the configured rate limits in each wire's own dialect, on answers, streams and errors", async () => {
+    const res = await fetch(`${sim.url}/_sim/config`, {
+      method: 'POST',
+      body: JSON.stringify({
+        rateLimit: {
+          requests: { limit: 60, remaining: 12, resetMs: 360_000 },
+          tokens: { limit: 90_000, remaining: 80_000, resetMs: 20 },
+        },
+      }),
+    });
+    expect(res.status).toBe(200);
+    const openai = await postJson(chatUrl, chat({ stream: true }));
+    expect(Object.fromEntries([...openai.headers].filter(([k]) => k.startsWith('x-ratelimit-')))).toEqual({
+      'x-ratelimit-limit-requests': '60',
+      'x-ratelimit-remaining-requests': '12',
+      'x-ratelimit-reset-requests': '6m0s',
+      'x-ratelimit-limit-tokens': '90000',
+      'x-ratelimit-remaining-tokens': '80000',
+      'x-ratelimit-reset-tokens': '20ms',
+    });
+    const before = Date.now();
+    const anthropic = await postJson(`${sim.url}/v1/messages`, message());
+    expect(anthropic.headers.get('anthropic-ratelimit-requests-remaining')).toBe('12');
+    expect(anthropic.headers.get('anthropic-ratelimit-tokens-limit')).toBe('90000');
+    const reset = anthropic.headers.get('anthropic-ratelimit-requests-reset') ?? '';
+    expect(reset).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(Date.parse(reset) - before).toBeGreaterThanOrEqual(359_000);
+    expect(anthropic.headers.get('x-ratelimit-remaining-requests')).toBeNull();
+
+    sim.configure({ failNext: 1, failStatus: [429], retryAfterS: 3 });
+    const limited = await postJson(chatUrl, chat());
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('3');
+    expect(limited.headers.get('x-ratelimit-remaining-requests')).toBe('12');
+
+    sim.configure({ rateLimit: { requests: null, tokens: { limit: 5, remaining: 0, resetMs: 1500 } } });
+    const tokensOnly = await postJson(chatUrl, chat());
+    expect(tokensOnly.headers.get('x-ratelimit-limit-requests')).toBeNull();
+    expect(tokensOnly.headers.get('x-ratelimit-reset-tokens')).toBe('1.5s');
+    sim.configure({ rateLimit: null });
+    expect([...(await postJson(chatUrl, chat())).headers.keys()].filter((k) => k.includes('ratelimit'))).toEqual([]);
+  });
 });
 
 describe('simulator lifecycle', () => {

@@ -24,6 +24,7 @@ describe('parseSimulatorEnv', () => {
       SIM_ECHO: '1',
       SIM_MODELS: 'sim-a,sim-b',
       SIM_CACHED_TOKENS: '3',
+      SIM_RATE_LIMIT: '{"requests": {"limit": 60, "remaining": 5, "resetMs": 1000}, "tokens": null}',
     });
     expect(env).toEqual({
       host: '0.0.0.0',
@@ -43,12 +44,18 @@ describe('parseSimulatorEnv', () => {
         echo: true,
         models: ['sim-a', 'sim-b'],
         cachedTokens: 3,
+        rateLimit: { requests: { limit: 60, remaining: 5, resetMs: 1000 }, tokens: null },
       },
     });
   });
 
-  it('treats empty variables as unset and "none" as no Retry-After', () => {
-    expect(parseSimulatorEnv({ SIM_LATENCY_MS: '', SIM_RETRY_AFTER_S: 'none' }).config).toEqual({ retryAfterS: null });
+  it('treats empty variables as unset and "none" as no Retry-After or rate-limit headers', () => {
+    expect(parseSimulatorEnv({ SIM_LATENCY_MS: '', SIM_RETRY_AFTER_S: 'none', SIM_RATE_LIMIT: 'none' }).config).toEqual(
+      {
+        retryAfterS: null,
+        rateLimit: null,
+      },
+    );
   });
 
   it.each([
@@ -62,6 +69,8 @@ describe('parseSimulatorEnv', () => {
     ['SIM_FAIL_MODE', 'explode'],
     ['SIM_REQUIRE_AUTH', 'maybe'],
     ['SIM_COMPLETION_TOKENS', '2.5'],
+    ['SIM_RATE_LIMIT', '{requests'],
+    ['SIM_RATE_LIMIT', '{"requests": {"limit": -1, "remaining": 0, "resetMs": 0}}'],
   ])('rejects %s=%s naming the variable', (variable, value) => {
     expect(() => parseSimulatorEnv({ [variable]: value })).toThrow(new RegExp(`${variable}: .*`));
   });

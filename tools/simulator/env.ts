@@ -38,6 +38,14 @@ const asList =
 
 const asString: Parse = (raw) => raw;
 
+const asJson: Parse = (raw) => {
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    throw new Error(`must be JSON, got "${raw}"`);
+  }
+};
+
 /** Environment variable → simulator setting. Unset or empty variables keep the defaults. */
 const SETTINGS: [string, keyof SimulatorConfig, Parse][] = [
   ['SIM_LATENCY_MS', 'latencyMs', asNumber],
@@ -53,6 +61,8 @@ const SETTINGS: [string, keyof SimulatorConfig, Parse][] = [
   ['SIM_ECHO', 'echo', asBoolean],
   ['SIM_MODELS', 'models', asList(asString)],
   ['SIM_CACHED_TOKENS', 'cachedTokens', asNumber],
+  // {"requests": {"limit", "remaining", "resetMs"} | null, "tokens": ...}, or `none` for no rate-limit headers.
+  ['SIM_RATE_LIMIT', 'rateLimit', (raw) => (raw.toLowerCase() === 'none' ? null : asJson(raw))],
 ];
 
 function problemOf(err: unknown, raw: string): string {

@@ -3,6 +3,8 @@ export {
   DEFAULT_SIMULATOR_CONFIG,
   FAIL_MODES,
   type FailMode,
+  type SimRateLimit,
+  type SimRateWindow,
   type SimulatorConfig,
   SimulatorConfigError,
   validateSimulatorPatch,

@@ -21,10 +21,23 @@ describe('validateSimulatorPatch', () => {
     ['requireAuth', 'yes'],
     ['models', ['']],
     ['cachedTokens', Number.POSITIVE_INFINITY],
+    ['rateLimit', { requests: { limit: 10, remaining: 'x', resetMs: 0 }, tokens: null }],
+    ['rateLimit', { requests: { limit: 10, remaining: 1 }, tokens: null }],
+    ['rateLimit', { requests: null, tokens: null, minutes: 1 }],
+    ['rateLimit', 'lots'],
   ])('rejects %s = %p naming the field', (field, value) => {
     expect(() => validateSimulatorPatch({ [field]: value })).toThrow(
       expect.objectContaining({ name: 'SimulatorConfigError', field }) as Error,
     );
+  });
+
+  it('accepts rate limits (a window may be null or left out) and copies them', () => {
+    const rateLimit = { requests: { limit: 60, remaining: 0, resetMs: 2000 }, tokens: null };
+    const patch = validateSimulatorPatch({ rateLimit });
+    expect(patch).toEqual({ rateLimit });
+    expect(patch.rateLimit).not.toBe(rateLimit);
+    expect(validateSimulatorPatch({ rateLimit: { tokens: { limit: 1, remaining: 1, resetMs: 1 } } })).toBeDefined();
+    expect(validateSimulatorPatch({ rateLimit: null })).toEqual({ rateLimit: null });
   });
 
   it('rejects unknown keys so typos fail loudly', () => {

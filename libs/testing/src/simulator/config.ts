@@ -1,6 +1,19 @@
 export const FAIL_MODES = ['status', 'malformed', 'drop', 'hang', 'drop_mid_stream', 'error_mid_stream'] as const;
 export type FailMode = (typeof FAIL_MODES)[number];
 
+/** One rate-limit window the simulator reports: its size, what is left of it, and ms until it is full again. */
+export interface SimRateWindow {
+  limit: number;
+  remaining: number;
+  resetMs: number;
+}
+
+/** The windows the simulator reports; a null window is left out of the headers. */
+export interface SimRateLimit {
+  requests: SimRateWindow | null;
+  tokens: SimRateWindow | null;
+}
+
 export interface SimulatorConfig {
   /** Delay before the first byte of a provider answer (time to first byte). */
   latencyMs: number;
@@ -29,6 +42,12 @@ export interface SimulatorConfig {
   models: string[];
   /** Reported as cached prompt tokens in usage (capped at the prompt estimate). */
   cachedTokens: number;
+  /**
+   * Rate-limit headers on every response of the OpenAI and Anthropic formats (answers and errors), each in its
+   * provider's own dialect: `x-ratelimit-*` with Go-style durations (`6m0s`, `20ms`), `anthropic-ratelimit-*` with
+   * RFC 3339 instants. Static figures for tests to set (nothing is counted down); null sends none.
+   */
+  rateLimit: SimRateLimit | null;
 }
 
 export const DEFAULT_SIMULATOR_CONFIG: Readonly<SimulatorConfig> = Object.freeze({
@@ -46,6 +65,10 @@ export const DEFAULT_SIMULATOR_CONFIG: Readonly<SimulatorConfig> = Object.freeze
   echo: false,
   models: ['sim-gpt', 'sim-claude', 'sim-shared'],
   cachedTokens: 0,
+  rateLimit: Object.freeze({
+    requests: Object.freeze({ limit: 10_000, remaining: 9_999, resetMs: 6 }),
+    tokens: Object.freeze({ limit: 10_000_000, remaining: 9_990_000, resetMs: 60 }),
+  }),
 });
 
 /** A config value was rejected; `field` names the SimulatorConfig key. */
@@ -79,6 +102,36 @@ const nonNegative =
 
 const isBoolean: Check = (v) => (typeof v === 'boolean' ? null : 'must be a boolean');
 
+const RATE_WINDOW_KEYS = ['limit', 'remaining', 'resetMs'];
+
+function rateWindowProblem(v: unknown, name: string): string | null {
+  if (v === null) {
+    return null;
+  }
+  if (typeof v !== 'object' || Array.isArray(v) || Object.keys(v).some((k) => !RATE_WINDOW_KEYS.includes(k))) {
+    return `.${name} must be null or {limit, remaining, resetMs}`;
+  }
+  const w = v as Record<string, unknown>;
+  for (const k of RATE_WINDOW_KEYS) {
+    const problem = nonNegative(Number.MAX_SAFE_INTEGER, true)(w[k]);
+    if (problem !== null) {
+      return `.${name}.${k} ${problem}`;
+    }
+  }
+  return null;
+}
+
+const rateLimitProblem: Check = (v) => {
+  if (v === null) {
+    return null;
+  }
+  if (typeof v !== 'object' || Array.isArray(v) || Object.keys(v).some((k) => k !== 'requests' && k !== 'tokens')) {
+    return 'must be null or {requests, tokens}';
+  }
+  const rl = v as Record<string, unknown>;
+  return rateWindowProblem(rl.requests ?? null, 'requests') ?? rateWindowProblem(rl.tokens ?? null, 'tokens');
+};
+
 const CHECKS: Record<keyof SimulatorConfig, Check> = {
   latencyMs: nonNegative(MAX_DELAY_MS, false),
   jitterMs: nonNegative(MAX_DELAY_MS, false),
@@ -102,6 +155,7 @@ const CHECKS: Record<keyof SimulatorConfig, Check> = {
       ? null
       : 'must be a non-empty list of model ids',
   cachedTokens: nonNegative(Number.MAX_SAFE_INTEGER, true),
+  rateLimit: rateLimitProblem,
 };
 
 function isConfigKey(key: string): key is keyof SimulatorConfig {
@@ -125,7 +179,8 @@ export function validateSimulatorPatch(patch: unknown): Partial<SimulatorConfig>
     if (problem !== null) {
       throw new SimulatorConfigError(key, problem);
     }
-    out[key] = Array.isArray(value) ? [...(value as unknown[])] : value;
+    // A copy: the caller's arrays and objects stay theirs.
+    out[key] = typeof value === 'object' && value !== null ? structuredClone(value) : value;
   }
   return out;
 }

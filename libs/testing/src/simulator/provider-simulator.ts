@@ -16,7 +16,7 @@ import { type Outcome, type RecordedRequest, type SimulatorStats, StatsRecorder 
 import { isProblem, type ParsedRequest, type RouteHints, type WireFormat, type WireName } from './wire';
 
 function copyConfig(c: SimulatorConfig): SimulatorConfig {
-  return { ...c, failStatus: [...c.failStatus], models: [...c.models] };
+  return structuredClone(c);
 }
 
 /**

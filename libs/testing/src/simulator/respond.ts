@@ -2,7 +2,7 @@ import { type OutgoingHttpHeaders } from 'node:http';
 import { type SimulatorConfig } from './config';
 import { type Exchange } from './exchange';
 import { type Fault, wantsRetryAfter } from './faults';
-import { type WireHeaders } from './headers';
+import { addRateLimitHeaders, type WireHeaders } from './headers';
 import { type StatsRecorder } from './stats';
 import { type Rendering, type WireFormat } from './wire';
 
@@ -21,7 +21,10 @@ export class Responder {
 
   private headersFor(ex: Exchange, wire: WireFormat, kind: 'json' | 'sse'): OutgoingHttpHeaders {
     const h = this.deps.headers[wire.name];
-    return h.idHeader === undefined ? { ...h[kind] } : { ...h[kind], [h.idHeader]: ex.requestId };
+    const out: OutgoingHttpHeaders =
+      h.idHeader === undefined ? { ...h[kind] } : { ...h[kind], [h.idHeader]: ex.requestId };
+    addRateLimitHeaders(out, wire.name, this.deps.config().rateLimit, Date.now());
+    return out;
   }
 
   json(ex: Exchange, wire: WireFormat, body: string): void {
