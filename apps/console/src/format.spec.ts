@@ -1,4 +1,4 @@
-import { formatMs, formatPercent, formatUsd, healthColour } from './format';
+import { formatMs, formatPercent, formatQuotaWindow, formatUsd, healthColour } from './format';
 
 describe('console formats', () => {
   it('shows fractions of a cent with enough digits and no trailing zeros', () => {
@@ -18,6 +18,14 @@ describe('console formats', () => {
     expect(formatMs(12.4)).toBe('12 ms');
     expect(formatMs(1500)).toBe('1.5 s');
     expect(formatMs(2000)).toBe('2 s');
+  });
+
+  it('rate-limit windows: what is left of how much, when it resets, or that it has reset since', () => {
+    const w = { limit: 60, remaining: 42, resetAt: '2026-03-01T12:00:30.000Z', stale: false };
+    expect(formatQuotaWindow(w, 'requests')).toBe('42 / 60 requests left, resets 2026-03-01 12:00:30 UTC');
+    expect(formatQuotaWindow({ ...w, stale: true }, 'requests')).toBe('42 / 60 requests left (reset since)');
+    expect(formatQuotaWindow({ ...w, limit: null, resetAt: null }, 'tokens')).toBe('42 tokens left');
+    expect(formatQuotaWindow(null, 'tokens')).toBeNull();
   });
 
   it('maps health and circuit states to the traffic light', () => {

@@ -48,6 +48,24 @@ export function formatDateTime(iso: string | null | undefined): string {
   return Number.isNaN(d.getTime()) ? iso : d.toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
 }
 
+/**
+ * A rate-limit window: `42 / 60 requests left`, with when it resets; a window whose reset has passed says that it
+ * has refilled since, rather than pass an old figure off as current.
+ */
+export function formatQuotaWindow(
+  w: { limit: number | null; remaining: number | null; resetAt: string | null; stale: boolean } | null,
+  unit: string,
+): string | null {
+  if (w === null) {
+    return null;
+  }
+  const left = w.limit === null ? formatCount(w.remaining) : `${formatCount(w.remaining)} / ${formatCount(w.limit)}`;
+  if (w.stale) {
+    return `${left} ${unit} left (reset since)`;
+  }
+  return w.resetAt === null ? `${left} ${unit} left` : `${left} ${unit} left, resets ${formatDateTime(w.resetAt)}`;
+}
+
 export type HealthColour = 'green' | 'yellow' | 'red' | 'grey';
 
 /** The monitor's statuses (and the models listing's) as the traffic-light the screens show. */

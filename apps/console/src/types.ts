@@ -76,6 +76,22 @@ export interface ProviderHealth {
   lastError: string | null;
 }
 
+/** One rate-limit window as the provider's headers last reported it. */
+export interface QuotaWindow {
+  limit: number | null;
+  remaining: number | null;
+  resetAt: string | null;
+  /** The reset has passed: the window has refilled since. */
+  stale: boolean;
+}
+
+export interface ProviderQuota {
+  requests: QuotaWindow | null;
+  tokens: QuotaWindow | null;
+  observedAt: string;
+  route: string;
+}
+
 export interface ProviderItem {
   id: string;
   kind?: string;
@@ -90,6 +106,8 @@ export interface ProviderItem {
   /** Per deployment (`provider/model`). */
   circuits?: { id: string; state: string }[];
   usage24h?: { requests: number; failures: number; cacheHits: number; costUsd: number };
+  /** Null: no response of the provider carried rate-limit headers. */
+  quota?: ProviderQuota | null;
   hasApiKey?: boolean;
   models?: { id: string; name: string; enabled?: boolean }[];
 }

@@ -1,6 +1,6 @@
 import { DEFAULT_CIRCUIT_CONFIG } from '@aigw/core';
 import { REDIS } from '@aigw/platform';
-import { CircuitBreakerStore, RouteMemory, routingKeyPrefix } from '@aigw/routing';
+import { CircuitBreakerStore, ProviderQuotaStore, RouteMemory, routingKeyPrefix } from '@aigw/routing';
 import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { GatewayHarness } from '../support';
@@ -13,6 +13,7 @@ interface ListItem {
   circuits: { id: string; state: string }[];
   routeInUse: string;
   usage24h: { requests: number; failures: number; cacheHits: number; costUsd: number };
+  quota: unknown;
 }
 
 /** The admin providers list: circuit state, route in use and 24 h usage next to each provider's settings. */
@@ -75,6 +76,36 @@ describe('admin API: provider list statistics', () => {
       health: { status: 'unknown', consecutiveFailures: 0, lastCheckAt: null, lastError: null },
     });
     expect(JSON.stringify([...items.values()])).not.toContain('sk-sim-secret');
+  });
+
+  it("shows each provider's quota as the workers stored it, for the route it uses; null when never seen", async () => {
+    const now = Date.now();
+    const store = new ProviderQuotaStore(h.app.get<Redis>(REDIS), h.prefix);
+    await store.write([
+      {
+        providerId: 'sim',
+        route: 'direct',
+        snapshot: {
+          requests: { limit: 60, remaining: 0, resetAt: now + 60_000 },
+          tokens: { limit: 1000, remaining: 900, resetAt: now - 1000 },
+          observedAt: now - 2000,
+        },
+      },
+      // A route `sim` does not use: not shown.
+      {
+        providerId: 'sim',
+        route: 'gateway',
+        snapshot: { requests: null, tokens: null, observedAt: now },
+      },
+    ]);
+    const items = await list();
+    expect(items.get('sim')?.quota).toEqual({
+      requests: { limit: 60, remaining: 0, resetAt: new Date(now + 60_000).toISOString(), stale: false },
+      tokens: { limit: 1000, remaining: 900, resetAt: new Date(now - 1000).toISOString(), stale: true },
+      observedAt: new Date(now - 2000).toISOString(),
+      route: 'direct',
+    });
+    expect(items.get('sim-b')?.quota).toBeNull();
   });
 
   it('shows the health the monitor recorded; 401 and 403', async () => {

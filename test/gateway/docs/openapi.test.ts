@@ -90,6 +90,19 @@ describe('OpenAPI docs', () => {
     expect(doc.components.schemas.ErrorEnvelope.required).toEqual(['error']);
   });
 
+  it("documents the providers list's quota: its windows, when observed, on which route", () => {
+    const ok = doc.paths['/api/v1/ai/admin/providers'].get.responses['200'];
+    expect(JSON.stringify(ok)).toContain('#/components/schemas/ProviderQuotaDto');
+    const quota = doc.components.schemas.ProviderQuotaDto;
+    expect(Object.keys(quota.properties ?? {}).sort()).toEqual(['observedAt', 'requests', 'route', 'tokens']);
+    expect(Object.keys(doc.components.schemas.QuotaWindowDto.properties ?? {}).sort()).toEqual([
+      'limit',
+      'remaining',
+      'resetAt',
+      'stale',
+    ]);
+  });
+
   it('serves the Swagger UI page from the package, not a CDN', async () => {
     const res = await h.get('/docs', {});
     expect(res.status).toBe(200);

@@ -1,9 +1,9 @@
 import { useState } from 'preact/hooks';
 import { api, qs } from '../api';
 import { Sparkline } from '../charts';
-import { formatCount, formatDateTime, formatMs, formatPercent, formatUsd } from '../format';
+import { formatCount, formatDateTime, formatMs, formatPercent, formatQuotaWindow, formatUsd } from '../format';
 import { useAction, useLoad } from '../hooks';
-import { listOf, type ConnectionTest, type HealthHistory, type ProviderItem } from '../types';
+import { listOf, type ConnectionTest, type HealthHistory, type ProviderItem, type ProviderQuota } from '../types';
 import { ActionNote, Badge, Empty, ErrorBox, Field, HealthBadge, Loaded, Section } from '../ui';
 
 const ROUTINGS = ['direct', 'gateway', 'auto'];
@@ -251,6 +251,26 @@ function DiscoveredModels({ id }: { id: string }) {
   );
 }
 
+/** The provider's rate limits as its response headers last said, and when and on which route. */
+function Quota({ q }: { q: ProviderQuota | null | undefined }) {
+  if (q === null || q === undefined) {
+    return <span class="muted">not reported</span>;
+  }
+  const lines = [formatQuotaWindow(q.requests, 'requests'), formatQuotaWindow(q.tokens, 'tokens')].filter(
+    (l): l is string => l !== null,
+  );
+  return (
+    <div class="small" data-quota>
+      {lines.map((l) => (
+        <div key={l}>{l}</div>
+      ))}
+      <div class="muted">
+        {q.route} · seen {formatDateTime(q.observedAt)}
+      </div>
+    </div>
+  );
+}
+
 function ProviderRow({
   p,
   reload,
@@ -298,6 +318,9 @@ function ProviderRow({
       </td>
       <td>
         <Circuits p={p} />
+      </td>
+      <td>
+        <Quota q={p.quota} />
       </td>
       <td>
         {p.usage24h ? (
@@ -525,6 +548,7 @@ export function ProvidersScreen() {
                       <th scope="col">Routing</th>
                       <th scope="col">Health</th>
                       <th scope="col">Circuit</th>
+                      <th scope="col">Quota</th>
                       <th scope="col">Last 24 h</th>
                       <th scope="col">State</th>
                       <th scope="col">Actions</th>

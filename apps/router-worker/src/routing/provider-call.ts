@@ -7,7 +7,7 @@ import {
   type GenerationRequest,
   type StreamDelta,
 } from '@aigw/core';
-import type { AdapterRequest, EmbeddingsAdapterRequest, ProviderAdapter } from '@aigw/adapters';
+import type { AdapterRequest, AdapterTarget, EmbeddingsAdapterRequest, ProviderAdapter } from '@aigw/adapters';
 import { abortCauseOf } from '../cancel/abort';
 import type { ProviderAnswer } from '../generation/outcomes';
 import { StreamCollector } from '../generation/stream-collector';
@@ -139,7 +139,8 @@ export async function callProvider(
 ): Promise<CallResult> {
   const { clock } = deps;
   const adapter = deps.adapters.get(option.kind, d.provider);
-  const target = { ...option.target, observe: deps.quota.observer(d.provider.id, option.route) };
+  // `observe` first: V8 (Node 20) takes a slow path, microseconds, for a property added after a spread.
+  const target: AdapterTarget = { observe: deps.quota.observer(d.provider.id, option.route), ...option.target };
   const call: AdapterRequest = { target, messages: request.messages, options: request.options };
   const started = clock.monotonic();
   const progress: StreamProgress = { firstAt: null };

@@ -149,10 +149,10 @@ function rateLimited(w: Windows, headers: ResponseHeaders, now: number, previous
   let { requests, tokens } = w;
   if (spent(requests) || spent(tokens)) {
     if (requests !== null && spent(requests) && requests.resetAt === null) {
-      requests = { ...requests, resetAt: retryAt };
+      requests = { limit: requests.limit, remaining: 0, resetAt: retryAt };
     }
     if (tokens !== null && spent(tokens) && tokens.resetAt === null) {
-      tokens = { ...tokens, resetAt: retryAt };
+      tokens = { limit: tokens.limit, remaining: 0, resetAt: retryAt };
     }
   } else {
     requests = {
