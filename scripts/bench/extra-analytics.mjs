@@ -73,6 +73,14 @@ async function ensureSeeded({ rows, log, entities }) {
   const [marker] = await ds.query(`SELECT to_regclass($1) IS NOT NULL AS present`, [`"${schema}".bench_seeded`]);
   if (marker.present) {
     log(`analytics: reusing seeded schema ${schema}`);
+    // Migrations added since the seeding (indexes, say) apply to the kept data; a change to the seed's or the
+    // rollups' shape bumps SEED_VERSION instead.
+    const applied = await entities.runMigrationsLocked(ds, (line) => log(`analytics: ${line}`));
+    if (applied.length > 0) {
+      await ds.query(`ANALYZE usage_records`);
+      await ds.query(`ANALYZE usage_hourly`);
+      await ds.query(`ANALYZE usage_daily`);
+    }
     return { ds, schema, seededS: null, rollupS: null };
   }
   await ds.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
@@ -82,16 +90,14 @@ async function ensureSeeded({ rows, log, entities }) {
   await ds.query(seedSql(rows), [END]);
   const seededS = (performance.now() - t) / 1000;
   log(`analytics: seeded in ${seededS.toFixed(0)} s; building the rollups`);
-  // The rollup migration's own backfill: drop the (empty) rollups and run its up() again.
-  const migration = entities.MIGRATIONS.map((M) => new M()).find((m) => m.name === 'UsageRollups1796000000000');
+  // The rollup migration's own backfill: undo it (dropping the empty rollups) and every migration after it, then
+  // apply them all again, so later migrations' indexes on the rollups are there too.
   t = performance.now();
-  const qr = ds.createQueryRunner();
-  try {
-    await migration.down(qr);
-    await migration.up(qr);
-  } finally {
-    await qr.release();
+  const applied = async () => (await ds.query(`SELECT name FROM migrations`)).map((m) => m.name);
+  while ((await applied()).includes('UsageRollups1796000000000')) {
+    await ds.undoLastMigration({ transaction: 'each' });
   }
+  await entities.runMigrationsLocked(ds);
   const rollupS = (performance.now() - t) / 1000;
   await ds.query(`VACUUM ANALYZE usage_records`);
   await ds.query(`VACUUM ANALYZE usage_hourly`);

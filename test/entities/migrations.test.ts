@@ -15,6 +15,7 @@ const ALL = [
   'UsageRollups1796000000000',
   'PreferenceUsage1796100000000',
   'AdminCatalog1796200000000',
+  'UsageHourlyHourIndex1796300000000',
 ];
 
 const TABLES = [

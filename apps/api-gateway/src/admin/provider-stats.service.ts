@@ -104,7 +104,12 @@ export class ProviderStatsService {
   }
 
   private async usage24h(now: Date): Promise<Map<string, ProviderUsage>> {
-    const groups = await this.usage.aggregate({ from: new Date(now.getTime() - DAY_MS), to: now, groupBy: 'provider' });
+    const groups = await this.usage.aggregate({
+      from: new Date(now.getTime() - DAY_MS),
+      to: now,
+      groupBy: 'provider',
+      latencies: false,
+    });
     const out = new Map<string, ProviderUsage>();
     for (const g of groups) {
       if (g.key !== null) {

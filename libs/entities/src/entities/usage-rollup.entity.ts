@@ -42,6 +42,7 @@ abstract class UsageRollupMeasures {
 /** Usage per UTC hour, user, key, provider and model; written with the usage_records rows it sums. */
 @Entity({ name: 'usage_hourly' })
 @Index('ix_usage_hourly_user_hour', ['userId', 'hour'])
+@Index('ix_usage_hourly_hour', ['hour'])
 export class UsageHourlyEntity extends UsageRollupMeasures {
   @PrimaryColumn({ type: 'timestamptz', primaryKeyConstraintName: 'pk_usage_hourly' })
   hour: Date;

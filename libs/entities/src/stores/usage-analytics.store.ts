@@ -36,12 +36,20 @@ export interface AnalyticsQuery {
   groupBy: AnalyticsGroupBy;
   /** Only this user's usage. */
   userId?: string;
+  /**
+   * Sum the latency histograms too (default true). They are most of a query's work: leave them out where no
+   * percentile is shown, and the groups come back with all-zero histograms.
+   */
+  latencies?: boolean;
 }
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 
 type Source = 'raw' | 'hourly' | 'daily';
+
+/** The time a rollup row stands for is already truncated to this. */
+const GRAIN_MS: Record<Source, number> = { raw: 0, hourly: HOUR_MS, daily: DAY_MS };
 
 interface Part {
   source: Source;
@@ -96,7 +104,7 @@ interface RawRow {
   cost: string | null;
   saved: string | null;
   latency: string | null;
-  buckets: (string | number)[];
+  buckets: (string | number)[] | null;
 }
 
 /** Usage aggregates over usage_records, answered from the rollups wherever they cover the range (ADR 0009). */
@@ -114,15 +122,19 @@ export class UsageAnalyticsStore {
       params.push(v);
       return `$${params.length}`;
     };
+    const latencies = query.latencies ?? true;
     const user = query.userId === undefined ? null : bind(query.userId);
-    const selects = parts.map((p) => this.partSql(p, query.groupBy, bind(p.from), bind(p.to), user));
+    const selects = parts.map((p) => this.partSql(p, query.groupBy, latencies, bind, user));
+    // Parts group users by the uuid itself; the text form is made once per group here.
+    const key = query.groupBy === 'user' ? 'parts.key::text' : 'parts.key';
+    const buckets = latencies ? BUCKET_SUMS_SQL.replaceAll('latency_buckets', 'buckets') : 'NULL';
     const rows = await this.dataSource.query<RawRow[]>(
-      `SELECT key, sum(requests) AS requests, sum(successes) AS successes, sum(cache_hits) AS cache_hits,
+      `SELECT ${key} AS key, sum(requests) AS requests, sum(successes) AS successes, sum(cache_hits) AS cache_hits,
               sum(prompt) AS prompt, sum(completion) AS completion, sum(cached) AS cached, sum(cost) AS cost,
-              sum(saved) AS saved, sum(latency) AS latency, ${BUCKET_SUMS_SQL.replaceAll('latency_buckets', 'buckets')} AS buckets
+              sum(saved) AS saved, sum(latency) AS latency, ${buckets} AS buckets
          FROM (${selects.join('\n UNION ALL \n')}) parts
-        GROUP BY key
-        ORDER BY key NULLS LAST`,
+        GROUP BY parts.key
+        ORDER BY 1 NULLS LAST`,
       params,
     );
     const groups = rows.map((r) => this.groupOf(r, query.groupBy));
@@ -130,24 +142,37 @@ export class UsageAnalyticsStore {
     return [...groups.filter((g) => g.key !== null), ...groups.filter((g) => g.key === null)];
   }
 
-  private partSql(part: Part, groupBy: AnalyticsGroupBy, from: string, to: string, user: string | null): string {
+  private partSql(
+    part: Part,
+    groupBy: AnalyticsGroupBy,
+    latencies: boolean,
+    bind: (v: unknown) => string,
+    user: string | null,
+  ): string {
+    const from = bind(part.from);
+    const to = bind(part.to);
     if (part.source === 'raw') {
       const table = tableRef(this.dataSource, UsageRecordEntity);
       const where = `created_at >= ${from} AND created_at < ${to}${user === null ? '' : ` AND user_id = ${user}`}`;
-      return `SELECT ${keySql(groupBy, 'created_at', RAW_PROVIDER_SQL, RAW_MODEL_SQL)} AS key, count(*) AS requests,
+      const key = keySql(part, groupBy, 'created_at', RAW_PROVIDER_SQL, RAW_MODEL_SQL, bind);
+      const rows = latencies
+        ? `(SELECT *, width_bucket(latency_ms, ${BOUNDS_SQL}) AS wb FROM ${table} WHERE ${where}) r`
+        : `${table} WHERE ${where}`;
+      return `SELECT ${key} AS key, count(*) AS requests,
           count(*) FILTER (WHERE status = 'success') AS successes, count(*) FILTER (WHERE cached) AS cache_hits,
           sum(prompt_tokens) AS prompt, sum(completion_tokens) AS completion, sum(cached_tokens) AS cached,
           sum(cost_usd) AS cost, sum(cost_saved_usd) AS saved, sum(latency_ms) AS latency,
-          ${BUCKET_COUNTS_SQL}::bigint[] AS buckets
-        FROM (SELECT *, width_bucket(latency_ms, ${BOUNDS_SQL}) AS wb FROM ${table} WHERE ${where}) r
+          ${latencies ? `${BUCKET_COUNTS_SQL}::bigint[]` : 'NULL::bigint[]'} AS buckets
+        FROM ${rows}
         GROUP BY 1`;
     }
     const [entity, time] = part.source === 'hourly' ? [UsageHourlyEntity, 'hour'] : [UsageDailyEntity, 'day'];
     const where = `${time} >= ${from} AND ${time} < ${to}${user === null ? '' : ` AND user_id = ${user}`}`;
-    return `SELECT ${keySql(groupBy, time, 'provider', 'model')} AS key, sum(requests) AS requests,
+    return `SELECT ${keySql(part, groupBy, time, 'provider', 'model', bind)} AS key, sum(requests) AS requests,
         sum(successes) AS successes, sum(cache_hits) AS cache_hits, sum(prompt_tokens) AS prompt,
         sum(completion_tokens) AS completion, sum(cached_tokens) AS cached, sum(cost_usd) AS cost,
-        sum(cost_saved_usd) AS saved, sum(latency_sum_ms) AS latency, ${BUCKET_SUMS_SQL}::bigint[] AS buckets
+        sum(cost_saved_usd) AS saved, sum(latency_sum_ms) AS latency,
+        ${latencies ? `${BUCKET_SUMS_SQL}::bigint[]` : 'NULL::bigint[]'} AS buckets
       FROM ${tableRef(this.dataSource, entity)} WHERE ${where}
       GROUP BY 1`;
   }
@@ -172,24 +197,41 @@ export class UsageAnalyticsStore {
       costUsd: Number(r.cost ?? 0),
       costSavedUsd: Number(r.saved ?? 0),
       latencySumMs: Number(r.latency ?? 0),
-      latencyBuckets: addHistogram(emptyHistogram(), r.buckets.map(Number)),
+      latencyBuckets: r.buckets === null ? emptyHistogram() : addHistogram(emptyHistogram(), r.buckets.map(Number)),
     };
   }
 }
 
-/** The group key of a row of any source; `time` is its timestamp column. */
-function keySql(groupBy: AnalyticsGroupBy, time: string, provider: string, model: string): string {
+/**
+ * The group key of a part's rows; `time` is its timestamp column. A part that lies within one hour (day) has one
+ * key for all its rows, bound as a constant; a rollup grouped by its own grain uses its time column as it is.
+ * Either saves a date_trunc per row.
+ */
+function keySql(
+  part: Part,
+  groupBy: AnalyticsGroupBy,
+  time: string,
+  provider: string,
+  model: string,
+  bind: (v: unknown) => string,
+): string {
   switch (groupBy) {
     case 'provider':
       return provider;
     case 'model':
       return model;
     case 'user':
-      return 'user_id::text';
+      return 'user_id';
     case 'day':
-      return `date_trunc('day', ${time}, 'UTC')`;
-    case 'hour':
-      return `date_trunc('hour', ${time}, 'UTC')`;
+    case 'hour': {
+      const unit = groupBy === 'day' ? DAY_MS : HOUR_MS;
+      const first = floorTo(part.from.getTime(), unit);
+      // Part bounds are whole milliseconds and `to` is exclusive: no unit starts after to - 1 ms and before `to`.
+      if (first === floorTo(part.to.getTime() - 1, unit)) {
+        return `${bind(new Date(first))}::timestamptz`;
+      }
+      return GRAIN_MS[part.source] === unit ? time : `date_trunc('${groupBy}', ${time}, 'UTC')`;
+    }
     case 'none':
       return 'NULL::text';
   }
