@@ -65,6 +65,14 @@ function seedSql(rows) {
       FROM generate_series(1::bigint, ${rows}::bigint) g`;
 }
 
+/** Statistics and visibility maps for every table of the schema, as autovacuum would eventually leave them. */
+async function vacuumAnalyze(ds, schema) {
+  const tables = await ds.query(`SELECT tablename FROM pg_tables WHERE schemaname = $1`, [schema]);
+  for (const { tablename } of tables) {
+    await ds.query(`VACUUM ANALYZE "${schema}"."${tablename}"`);
+  }
+}
+
 async function ensureSeeded({ rows, log, entities }) {
   const schema = `bench_analytics_${SEED_VERSION}_${rows}`;
   const ds = await new entities.DataSource(
@@ -77,9 +85,7 @@ async function ensureSeeded({ rows, log, entities }) {
     // rollups' shape bumps SEED_VERSION instead.
     const applied = await entities.runMigrationsLocked(ds, (line) => log(`analytics: ${line}`));
     if (applied.length > 0) {
-      await ds.query(`ANALYZE usage_records`);
-      await ds.query(`ANALYZE usage_hourly`);
-      await ds.query(`ANALYZE usage_daily`);
+      await vacuumAnalyze(ds, schema);
     }
     return { ds, schema, seededS: null, rollupS: null };
   }
@@ -99,9 +105,7 @@ async function ensureSeeded({ rows, log, entities }) {
   }
   await entities.runMigrationsLocked(ds);
   const rollupS = (performance.now() - t) / 1000;
-  await ds.query(`VACUUM ANALYZE usage_records`);
-  await ds.query(`VACUUM ANALYZE usage_hourly`);
-  await ds.query(`VACUUM ANALYZE usage_daily`);
+  await vacuumAnalyze(ds, schema);
   await ds.query(`CREATE TABLE bench_seeded (rows bigint, seeded_s float8, rollup_s float8)`);
   await ds.query(`INSERT INTO bench_seeded VALUES ($1, $2, $3)`, [rows, seededS, rollupS]);
   return { ds, schema, seededS, rollupS };
@@ -115,7 +119,11 @@ export async function runAnalyticsBench({ rows = DEFAULT_ROWS, runs = DEFAULT_RU
   const { ds, schema, seededS, rollupS } = await ensureSeeded({ rows, log, entities });
   try {
     const [[counts], [first]] = await Promise.all([
-      ds.query(`SELECT (SELECT count(*) FROM usage_hourly) AS hourly, (SELECT count(*) FROM usage_daily) AS daily`),
+      ds.query(
+        `SELECT (SELECT count(*) FROM usage_hourly) AS hourly, (SELECT count(*) FROM usage_daily) AS daily,
+                (SELECT count(*) FROM usage_deployment_hourly) AS deployment_hourly,
+                (SELECT count(*) FROM usage_deployment_daily) AS deployment_daily`,
+      ),
       ds.query(`SELECT seeded_s, rollup_s FROM bench_seeded`),
     ]);
     const store = new lib.UsageAnalyticsStore(ds);
@@ -172,8 +180,10 @@ export async function runAnalyticsBench({ rows = DEFAULT_ROWS, runs = DEFAULT_RU
         : `seeded now in ${seededS.toFixed(0)} s, rollups built in ${rollupS.toFixed(0)} s`;
     return [
       `${rows.toLocaleString('en-US')} usage rows over ${DAYS} days (${USERS} users, ${KEYS} keys, ${DEPLOYMENTS.length} deployments, 2 % errors, ` +
-        `10 % cache hits), schema \`${schema}\` ${seeding}; rollups: ${Number(counts.hourly).toLocaleString('en-US')} hourly ` +
-        `and ${Number(counts.daily).toLocaleString('en-US')} daily rows. Each query through AnalyticsService / UsageReportStore ` +
+        `10 % cache hits), schema \`${schema}\` ${seeding}; rollups per user: ${Number(counts.hourly).toLocaleString('en-US')} hourly ` +
+        `and ${Number(counts.daily).toLocaleString('en-US')} daily rows, per deployment: ` +
+        `${Number(counts.deployment_hourly).toLocaleString('en-US')} hourly and ` +
+        `${Number(counts.deployment_daily).toLocaleString('en-US')} daily. Each query through AnalyticsService / UsageReportStore ` +
         `(dist), "now" = ${to} (not on an hour, so every range also reads raw records at its edges); ${runs} runs after one warm-up.`,
       '',
       '| query | p50 ms | p95 ms |',

@@ -15,7 +15,7 @@ const ALL = [
   'UsageRollups1796000000000',
   'PreferenceUsage1796100000000',
   'AdminCatalog1796200000000',
-  'UsageHourlyHourIndex1796300000000',
+  'UsageDeploymentRollups1796300000000',
 ];
 
 const TABLES = [
@@ -28,6 +28,8 @@ const TABLES = [
   'provider_health_checks',
   'providers',
   'usage_daily',
+  'usage_deployment_daily',
+  'usage_deployment_hourly',
   'usage_hourly',
   'usage_records',
   'user_preferences',

@@ -72,11 +72,16 @@ interface RawRecord {
 }
 
 /** The reference: every record of [from, to) read back and summed in JavaScript, with no rollup involved. */
-async function direct(ds: DataSource, from: Date, to: Date, groupBy: AnalyticsGroupBy): Promise<UsageSumsGroup[]> {
-  const rows = await ds.query<RawRecord[]>(`SELECT * FROM usage_records WHERE created_at >= $1 AND created_at < $2`, [
-    from,
-    to,
-  ]);
+async function direct(
+  ds: DataSource,
+  from: Date,
+  to: Date,
+  groupBy: AnalyticsGroupBy,
+  userId?: string,
+): Promise<UsageSumsGroup[]> {
+  const rows = (
+    await ds.query<RawRecord[]>(`SELECT * FROM usage_records WHERE created_at >= $1 AND created_at < $2`, [from, to])
+  ).filter((r) => userId === undefined || r.user_id === userId);
   const keyOf = (r: RawRecord): string | null => {
     const t = r.created_at.getTime();
     switch (groupBy) {
@@ -134,6 +139,8 @@ async function direct(ds: DataSource, from: Date, to: Date, groupBy: AnalyticsGr
   sorted.sort((a, b) => (a.key === null ? 1 : b.key === null ? -1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return sorted;
 }
+
+const ROLLUP_TABLES = ['usage_hourly', 'usage_daily', 'usage_deployment_hourly', 'usage_deployment_daily'];
 
 async function rollupTotals(ds: DataSource, table: string): Promise<Record<string, string>> {
   const [row] = await ds.query<Record<string, string>[]>(
@@ -206,12 +213,13 @@ describe('usage rollups', () => {
   it('reports nothing twice: the rollups hold exactly the 420 distinct records', async () => {
     const [{ count }] = await ds.query<{ count: string }[]>(`SELECT count(*) FROM usage_records`);
     expect(Number(count)).toBe(420);
-    expect((await rollupTotals(ds, 'usage_hourly')).requests).toBe('420');
-    expect((await rollupTotals(ds, 'usage_daily')).requests).toBe('420');
+    for (const table of ROLLUP_TABLES) {
+      expect({ table, requests: (await rollupTotals(ds, table)).requests }).toEqual({ table, requests: '420' });
+    }
     // The whole first batch again: nothing inserted, nothing added.
-    const before = await rollupTotals(ds, 'usage_hourly');
+    const before = await Promise.all(ROLLUP_TABLES.map((t) => rollupTotals(ds, t)));
     expect(await store.insertBatch(batches[0])).toBe(0);
-    expect(await rollupTotals(ds, 'usage_hourly')).toEqual(before);
+    expect(await Promise.all(ROLLUP_TABLES.map((t) => rollupTotals(ds, t)))).toEqual(before);
   });
 
   it("filters one user's usage", async () => {
@@ -231,13 +239,30 @@ describe('usage rollups', () => {
     expect(one.at(-1)?.key).toBeNull();
   });
 
+  it.each(ranges.slice(0, 3))(
+    "equal a direct aggregate of one user's records for %s, by every grouping (per-user rollups)",
+    async (_, from, to) => {
+      for (const groupBy of groupBys) {
+        const range = { from: new Date(from), to: new Date(to) };
+        const expected = await direct(ds, range.from, range.to, groupBy, USERS[2]);
+        expect({ groupBy, groups: await analytics.aggregate({ ...range, groupBy, userId: USERS[2] }) }).toEqual({
+          groupBy,
+          groups: expected,
+        });
+      }
+    },
+  );
+
   it('the migration backfills the same rollups from existing records', async () => {
     const snapshot = async (): Promise<unknown[]> => [
       await ds.query<unknown[]>(`SELECT * FROM usage_hourly ORDER BY 1, 2, 3, 4, 5`),
       await ds.query<unknown[]>(`SELECT * FROM usage_daily ORDER BY 1, 2, 3, 4, 5`),
+      await ds.query<unknown[]>(`SELECT * FROM usage_deployment_hourly ORDER BY 1, 2, 3`),
+      await ds.query<unknown[]>(`SELECT * FROM usage_deployment_daily ORDER BY 1, 2, 3`),
     ];
     const written = await snapshot();
-    // Undo down to (and including) the rollups' migration, then apply again: it backfills from usage_records.
+    // Undo down to (and including) the rollups' migration, then apply again: it backfills from usage_records, the
+    // per-deployment rollups' migration from the per-user rollups.
     const applied = async (): Promise<string[]> =>
       (await ds.query<{ name: string }[]>(`SELECT name FROM migrations`)).map((m) => m.name);
     while ((await applied()).includes('UsageRollups1796000000000')) {

@@ -12,7 +12,12 @@ export { ModelEntity } from './entities/model.entity';
 export { UserPreferenceEntity } from './entities/user-preference.entity';
 export { UserQuotaEntity } from './entities/user-quota.entity';
 export { UsageRecordEntity } from './entities/usage-record.entity';
-export { UsageHourlyEntity, UsageDailyEntity } from './entities/usage-rollup.entity';
+export {
+  UsageHourlyEntity,
+  UsageDailyEntity,
+  UsageDeploymentHourlyEntity,
+  UsageDeploymentDailyEntity,
+} from './entities/usage-rollup.entity';
 export { ProviderHealthCheckEntity } from './entities/provider-health-check.entity';
 export { ProviderDiscoveredModelEntity } from './entities/provider-discovered-model.entity';
 export { AuditLogEntity } from './entities/audit-log.entity';

@@ -6,7 +6,12 @@ import { ProviderDiscoveredModelEntity } from './provider-discovered-model.entit
 import { ProviderHealthCheckEntity } from './provider-health-check.entity';
 import { ProviderEntity } from './provider.entity';
 import { UsageRecordEntity } from './usage-record.entity';
-import { UsageDailyEntity, UsageHourlyEntity } from './usage-rollup.entity';
+import {
+  UsageDailyEntity,
+  UsageDeploymentDailyEntity,
+  UsageDeploymentHourlyEntity,
+  UsageHourlyEntity,
+} from './usage-rollup.entity';
 import { UserPreferenceEntity } from './user-preference.entity';
 import { UserQuotaEntity } from './user-quota.entity';
 import { UserEntity } from './user.entity';
@@ -23,6 +28,8 @@ export const ENTITIES = [
   UsageRecordEntity,
   UsageHourlyEntity,
   UsageDailyEntity,
+  UsageDeploymentHourlyEntity,
+  UsageDeploymentDailyEntity,
   ProviderHealthCheckEntity,
   ProviderDiscoveredModelEntity,
   AuditLogEntity,

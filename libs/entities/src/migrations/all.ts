@@ -9,7 +9,7 @@ import { ProbeMode1795850000000 } from './1795850000000-ProbeMode';
 import { UsageRollups1796000000000 } from './1796000000000-UsageRollups';
 import { PreferenceUsage1796100000000 } from './1796100000000-PreferenceUsage';
 import { AdminCatalog1796200000000 } from './1796200000000-AdminCatalog';
-import { UsageHourlyHourIndex1796300000000 } from './1796300000000-UsageHourlyHourIndex';
+import { UsageDeploymentRollups1796300000000 } from './1796300000000-UsageDeploymentRollups';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -24,5 +24,5 @@ export const MIGRATIONS = [
   UsageRollups1796000000000,
   PreferenceUsage1796100000000,
   AdminCatalog1796200000000,
-  UsageHourlyHourIndex1796300000000,
+  UsageDeploymentRollups1796300000000,
 ] as const;

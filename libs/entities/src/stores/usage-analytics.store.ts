@@ -1,7 +1,12 @@
 import { addHistogram, emptyHistogram } from '@aigw/core';
 import type { DataSource } from 'typeorm';
 import { UsageRecordEntity } from '../entities/usage-record.entity';
-import { UsageDailyEntity, UsageHourlyEntity } from '../entities/usage-rollup.entity';
+import {
+  UsageDailyEntity,
+  UsageDeploymentDailyEntity,
+  UsageDeploymentHourlyEntity,
+  UsageHourlyEntity,
+} from '../entities/usage-rollup.entity';
 import { tableRef } from '../table-ref';
 import { BOUNDS_SQL, BUCKET_COUNTS_SQL, BUCKET_SUMS_SQL, RAW_MODEL_SQL, RAW_PROVIDER_SQL } from './usage-rollup-sql';
 
@@ -57,6 +62,11 @@ interface Part {
   to: Date;
 }
 
+const ROLLUPS = {
+  user: { hourly: UsageHourlyEntity, daily: UsageDailyEntity },
+  deployment: { hourly: UsageDeploymentHourlyEntity, daily: UsageDeploymentDailyEntity },
+} as const;
+
 const floorTo = (t: number, unit: number): number => Math.floor(t / unit) * unit;
 const ceilTo = (t: number, unit: number): number => Math.ceil(t / unit) * unit;
 
@@ -107,7 +117,10 @@ interface RawRow {
   buckets: (string | number)[] | null;
 }
 
-/** Usage aggregates over usage_records, answered from the rollups wherever they cover the range (ADR 0009). */
+/**
+ * Usage aggregates over usage_records, answered from the rollups wherever they cover the range (ADR 0009): the
+ * per-deployment ones unless the query filters or groups by user.
+ */
 export class UsageAnalyticsStore {
   constructor(private readonly dataSource: DataSource) {}
 
@@ -124,11 +137,13 @@ export class UsageAnalyticsStore {
     };
     const latencies = query.latencies ?? true;
     const user = query.userId === undefined ? null : bind(query.userId);
-    const selects = parts.map((p) => this.partSql(p, query.groupBy, latencies, bind, user));
+    // Neither filtered nor grouped by user: the per-deployment rollups hold the same sums in far fewer rows.
+    const level = user === null && query.groupBy !== 'user' ? 'deployment' : 'user';
+    const selects = parts.map((p) => this.partSql(p, query.groupBy, level, latencies, bind, user));
     // Parts group users by the uuid itself; the text form is made once per group here.
     const key = query.groupBy === 'user' ? 'parts.key::text' : 'parts.key';
     const buckets = latencies ? BUCKET_SUMS_SQL.replaceAll('latency_buckets', 'buckets') : 'NULL';
-    const rows = await this.dataSource.query<RawRow[]>(
+    const rows = await this.withoutJit<RawRow[]>(
       `SELECT ${key} AS key, sum(requests) AS requests, sum(successes) AS successes, sum(cache_hits) AS cache_hits,
               sum(prompt) AS prompt, sum(completion) AS completion, sum(cached) AS cached, sum(cost) AS cost,
               sum(saved) AS saved, sum(latency) AS latency, ${buckets} AS buckets
@@ -142,9 +157,22 @@ export class UsageAnalyticsStore {
     return [...groups.filter((g) => g.key !== null), ...groups.filter((g) => g.key === null)];
   }
 
+  /**
+   * Runs `sql` with JIT compilation off. These queries are wide (dozens of aggregates per part) but read few rows:
+   * past jit_above_cost, compiling them took far longer than running them (a 60-day per-user query over the bench's
+   * 5M records: ~0.1 s without JIT, ~0.5 s with it, ~3.9 s with LLVM's optimisation; docs/benchmarks.md).
+   */
+  private async withoutJit<T>(sql: string, params: unknown[]): Promise<T> {
+    return this.dataSource.transaction(async (em) => {
+      await em.query('SET LOCAL jit = off');
+      return em.query<T>(sql, params);
+    });
+  }
+
   private partSql(
     part: Part,
     groupBy: AnalyticsGroupBy,
+    level: 'user' | 'deployment',
     latencies: boolean,
     bind: (v: unknown) => string,
     user: string | null,
@@ -166,7 +194,8 @@ export class UsageAnalyticsStore {
         FROM ${rows}
         GROUP BY 1`;
     }
-    const [entity, time] = part.source === 'hourly' ? [UsageHourlyEntity, 'hour'] : [UsageDailyEntity, 'day'];
+    const time = part.source === 'hourly' ? 'hour' : 'day';
+    const entity = ROLLUPS[level][part.source];
     const where = `${time} >= ${from} AND ${time} < ${to}${user === null ? '' : ` AND user_id = ${user}`}`;
     return `SELECT ${keySql(part, groupBy, time, 'provider', 'model', bind)} AS key, sum(requests) AS requests,
         sum(successes) AS successes, sum(cache_hits) AS cache_hits, sum(prompt_tokens) AS prompt,

@@ -1,7 +1,12 @@
 import type { UsageEvent } from '@aigw/core';
 import type { DataSource } from 'typeorm';
 import { UsageRecordEntity } from '../entities/usage-record.entity';
-import { UsageDailyEntity, UsageHourlyEntity } from '../entities/usage-rollup.entity';
+import {
+  UsageDailyEntity,
+  UsageDeploymentDailyEntity,
+  UsageDeploymentHourlyEntity,
+  UsageHourlyEntity,
+} from '../entities/usage-rollup.entity';
 import { tableRef } from '../table-ref';
 import { ADD_MEASURES_SQL, BOUNDS_SQL, RAW_MEASURES_SQL, RAW_MODEL_SQL, RAW_PROVIDER_SQL } from './usage-rollup-sql';
 
@@ -31,15 +36,25 @@ const COLUMNS: [string, string, (e: UsageEvent) => unknown][] = [
 ];
 
 /** Adds the rows of `source` to a rollup table, per `unit` ('hour' or 'day') of created_at in UTC. */
-function rollupUpsert(table: string, unit: 'hour' | 'day', source: string): string {
+function rollupUpsert(
+  table: string,
+  pk: string,
+  unit: 'hour' | 'day',
+  level: 'user' | 'deployment',
+  source: string,
+): string {
+  const key =
+    level === 'user'
+      ? `date_trunc('${unit}', created_at, 'UTC'), user_id, api_key_id, ${RAW_PROVIDER_SQL}, ${RAW_MODEL_SQL}`
+      : `date_trunc('${unit}', created_at, 'UTC'), ${RAW_PROVIDER_SQL}, ${RAW_MODEL_SQL}`;
+  const columns = level === 'user' ? '1, 2, 3, 4, 5' : '1, 2, 3';
   // ORDER BY: concurrent writers lock rollup rows in one order, which keeps them from deadlocking.
   return `INSERT INTO ${table} AS t
-    SELECT date_trunc('${unit}', created_at, 'UTC'), user_id, api_key_id, ${RAW_PROVIDER_SQL}, ${RAW_MODEL_SQL},
-           ${RAW_MEASURES_SQL}
+    SELECT ${key}, ${RAW_MEASURES_SQL}
       FROM ${source}
-     GROUP BY 1, 2, 3, 4, 5
-     ORDER BY 1, 2, 3, 4, 5
-    ON CONFLICT ON CONSTRAINT pk_${unit === 'hour' ? 'usage_hourly' : 'usage_daily'} DO UPDATE SET ${ADD_MEASURES_SQL}`;
+     GROUP BY ${columns}
+     ORDER BY ${columns}
+    ON CONFLICT ON CONSTRAINT ${pk} DO UPDATE SET ${ADD_MEASURES_SQL}`;
 }
 
 export class UsageStore {
@@ -47,7 +62,7 @@ export class UsageStore {
 
   /**
    * Inserts a batch in ONE statement; request ids already recorded (a redelivered job) are skipped. The same
-   * statement adds exactly the rows it inserted to the hourly and daily rollups, so a rollup never counts a
+   * statement adds exactly the rows it inserted to the four rollups (hourly and daily, per user and per deployment), so a rollup never counts a
    * record twice nor misses one. One array parameter per column (unnest), so the batch size never meets
    * PostgreSQL's 65535-parameter limit. Returns how many rows were inserted.
    */
@@ -67,9 +82,13 @@ export class UsageStore {
        ), bucketed AS (
          SELECT *, width_bucket(latency_ms, ${BOUNDS_SQL}) AS wb FROM inserted
        ), hourly AS (
-         ${rollupUpsert(tableRef(this.dataSource, UsageHourlyEntity), 'hour', 'bucketed')}
+         ${rollupUpsert(tableRef(this.dataSource, UsageHourlyEntity), 'pk_usage_hourly', 'hour', 'user', 'bucketed')}
        ), daily AS (
-         ${rollupUpsert(tableRef(this.dataSource, UsageDailyEntity), 'day', 'bucketed')}
+         ${rollupUpsert(tableRef(this.dataSource, UsageDailyEntity), 'pk_usage_daily', 'day', 'user', 'bucketed')}
+       ), deployment_hourly AS (
+         ${rollupUpsert(tableRef(this.dataSource, UsageDeploymentHourlyEntity), 'pk_usage_deployment_hourly', 'hour', 'deployment', 'bucketed')}
+       ), deployment_daily AS (
+         ${rollupUpsert(tableRef(this.dataSource, UsageDeploymentDailyEntity), 'pk_usage_deployment_daily', 'day', 'deployment', 'bucketed')}
        )
        SELECT count(*)::int AS inserted FROM inserted`,
       params,
