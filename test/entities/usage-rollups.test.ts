@@ -180,6 +180,7 @@ describe('usage rollups', () => {
     ['whole days only', '2026-10-31T00:00:00Z', '2026-11-02T00:00:00Z'],
     ['within one hour', '2026-10-31T05:10:00Z', '2026-10-31T05:50:00Z'],
     ['whole hours within a day', '2026-11-01T03:00:00Z', '2026-11-01T19:00:00Z'],
+    ['hours across midnight', '2026-10-31T22:30:00Z', '2026-11-01T02:30:00Z'],
     ['under an hour across an hour', '2026-10-31T05:40:00Z', '2026-10-31T06:20:00Z'],
     ['under an hour across midnight', '2026-10-31T23:31:00Z', '2026-11-01T00:29:59.999Z'],
     ['ending a millisecond past an hour', '2026-10-31T02:00:00Z', '2026-11-01T06:00:00.001Z'],
