@@ -1,5 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, GatewayError, NO_LIMITS, unlimited, type GenerationRequest, type Reservation } from '@aigw/core';
+import {
+  ErrorCode,
+  GatewayError,
+  NO_LIMITS,
+  unlimited,
+  type GenerationRequest,
+  type Reservation,
+  merged,
+} from '@aigw/core';
 import {
   AdmissionStore,
   GovernanceKeys,
@@ -137,7 +145,7 @@ export class AdmissionService {
     const input = {
       keyId: caller.apiKeyId,
       userId: caller.userId,
-      limits: { ...NO_LIMITS, keyRpm, userRpm },
+      limits: merged(NO_LIMITS, { keyRpm, userRpm }),
       tokens: 0,
       reserveUsd: 0,
       now: Date.now(),

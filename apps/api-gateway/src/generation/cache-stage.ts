@@ -8,6 +8,7 @@ import {
   type GenerationRequest,
   type GenerationResult,
   type UsageEvent,
+  merged,
 } from '@aigw/core';
 import { CatalogService, ENV, RedisErrors, RedisKeys, ResponseCache } from '@aigw/platform';
 import { CacheStats } from '../cache/cache-stats';
@@ -133,15 +134,14 @@ export class CacheStage implements OnApplicationShutdown {
 
 /** The stored answer as this request's: its id and latency, no provider cost, no attempts made. */
 export function servedFromCache(stored: GenerationResult, request: GenerationRequest): GenerationResult {
-  return {
-    ...stored,
+  return merged(stored, {
     requestId: request.requestId,
     latencyMs: Math.max(0, Date.now() - request.receivedAt),
     providerLatencyMs: 0,
     costUsd: 0,
     attempts: [],
     cached: true,
-  };
+  });
 }
 
 /** The usage row of an answer that cost this request no provider call: zero cost, the stored answer's cost saved. */

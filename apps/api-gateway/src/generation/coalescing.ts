@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { GenerationRequest, GenerationResult } from '@aigw/core';
+import { merged } from '@aigw/core';
 import {
   ENV,
   inFlightNames,
@@ -114,7 +115,7 @@ export class Coalescing {
    * row is queued like a cache hit's (`cached`, cost 0, the leader's cost saved).
    */
   serve(result: GenerationResult, request: GenerationRequest): GenerationResult {
-    const served: GenerationResult = { ...servedFromCache(result, request), cached: false };
+    const served: GenerationResult = merged(servedFromCache(result, request), { cached: false });
     void this.usage.record(hitUsageEvent(request, result, served));
     return served;
   }

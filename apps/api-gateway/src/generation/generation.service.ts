@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ErrorCode, GatewayError, type GenerationRequest, type GenerationResult } from '@aigw/core';
+import { ErrorCode, GatewayError, merged, type GenerationRequest, type GenerationResult } from '@aigw/core';
 import { ENV } from '@aigw/platform';
 import { AdmissionRefused, AdmissionService } from '../admission/admission.service';
 import { ModelAccess } from '../auth/model-access';
@@ -114,7 +114,7 @@ export class GenerationService {
         this.metrics.failed(err instanceof GatewayError ? err.code : ErrorCode.Internal, cached.status);
         throw err;
       }
-      client.setHeaders({ ...resultHeaders(stale, 'stale'), ...STALE_WARNING });
+      client.setHeaders(merged(resultHeaders(stale, 'stale'), STALE_WARNING));
       this.metrics.succeeded(stale, client.startedAt, 'stale');
       return stale;
     }
@@ -130,21 +130,22 @@ export class GenerationService {
     const party = await this.coalesce(sub, client, cached);
     const claim: Claim = party === null ? await this.claimAdmitted(sub, client) : { jobId: party.jobId, fresh: true };
     const follower = party?.role === 'follower';
-    const relay: StreamRelay = new StreamRelay({
-      ...this.waiterOptions(claim, sub.request, party),
-      sink: client.sse(),
-      encoder,
-      cache: cached.status,
-      ...(follower ? { serve: (answer: GenerationResult) => this.coalescing.serve(answer, sub.request) } : {}),
-      onEnd: (outcome) => {
-        if ('result' in outcome) {
-          this.metrics.succeeded(outcome.result, client.startedAt, cached.status);
-        } else if (relay.opened || !this.staleable(outcome.error, sub, cached)) {
-          // A failure before the stream opened that a stale answer may replace is counted below.
-          this.metrics.failed(outcome.error.code, cached.status);
-        }
-      },
-    });
+    const relay: StreamRelay = new StreamRelay(
+      merged(this.waiterOptions(claim, sub.request, party), {
+        sink: client.sse(),
+        encoder,
+        cache: cached.status,
+        serve: follower ? (answer: GenerationResult) => this.coalescing.serve(answer, sub.request) : undefined,
+        onEnd: (outcome: { result: GenerationResult } | { error: GatewayError }) => {
+          if ('result' in outcome) {
+            this.metrics.succeeded(outcome.result, client.startedAt, cached.status);
+          } else if (relay.opened || !this.staleable(outcome.error, sub, cached)) {
+            // A failure before the stream opened that a stale answer may replace is counted below.
+            this.metrics.failed(outcome.error.code, cached.status);
+          }
+        },
+      }),
+    );
     client.onGone(() => relay.abandon('client_disconnected'));
     await (follower ? this.hub.follow(relay, party.names) : this.dispatch(sub, claim, relay, party));
     try {
@@ -170,16 +171,17 @@ export class GenerationService {
     client: Client,
     encoder: StreamEncoderFactory,
   ): Promise<void> {
-    const relay = new StreamRelay({
-      ...this.waiterOptions({ jobId: sub.request.requestId, fresh: true }, sub.request),
-      sink: client.sse(),
-      encoder,
-      cache: status,
-      onEnd: (outcome) =>
-        'result' in outcome
-          ? this.metrics.succeeded(outcome.result, client.startedAt, status)
-          : this.metrics.failed(outcome.error.code, status),
-    });
+    const relay = new StreamRelay(
+      merged(this.waiterOptions({ jobId: sub.request.requestId, fresh: true }, sub.request), {
+        sink: client.sse(),
+        encoder,
+        cache: status,
+        onEnd: (outcome: { result: GenerationResult } | { error: GatewayError }) =>
+          'result' in outcome
+            ? this.metrics.succeeded(outcome.result, client.startedAt, status)
+            : this.metrics.failed(outcome.error.code, status),
+      }),
+    );
     relay.replay(result);
     await relay.started;
   }

@@ -6,6 +6,7 @@ import {
   type ReplyMessage,
   type ToolCall,
   type ToolCallDelta,
+  merged,
 } from '@aigw/core';
 import { gatewayHeaders, type CacheStatus } from '../http/result-headers';
 import { ChunkSequencer } from './chunk-sequencer';
@@ -161,7 +162,7 @@ export class StreamRelay extends ReplyWaiter {
 
   /** Replays a whole answer (a response cache hit) as a stream: opened, reasoning and text in one piece each, ended. */
   replay(result: GenerationResult): void {
-    this.open({ ...result, attempts: result.attempts.length });
+    this.open(merged(result, { attempts: result.attempts.length }));
     this.emitPiece({ text: '', reasoning: result.reasoning, refusal: result.refusal });
     this.complete(result);
   }
@@ -205,7 +206,7 @@ export class StreamRelay extends ReplyWaiter {
 
   private complete(result: GenerationResult): void {
     if (this.phase === 'waiting') {
-      this.open({ ...result, attempts: result.attempts.length });
+      this.open(merged(result, { attempts: result.attempts.length }));
     }
     const fmt = this.fmt;
     if (fmt === null) {

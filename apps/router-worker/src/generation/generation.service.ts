@@ -43,15 +43,15 @@ export class GenerationService {
   }
 
   private observeUsage(r: GenerationResult): void {
-    const labels = { provider: r.provider, model: r.model };
-    const { usage } = r;
-    this.metrics.tokens.inc({ ...labels, type: 'prompt' }, usage.promptTokens);
-    this.metrics.tokens.inc({ ...labels, type: 'completion' }, usage.completionTokens);
+    const { provider, model, usage } = r;
+    // Label objects written out whole: `{ ...labels, type }` is slow on Node 20 (libs/core objects.ts).
+    this.metrics.tokens.inc({ provider, model, type: 'prompt' }, usage.promptTokens);
+    this.metrics.tokens.inc({ provider, model, type: 'completion' }, usage.completionTokens);
     if (usage.cachedPromptTokens > 0) {
-      this.metrics.tokens.inc({ ...labels, type: 'cached' }, usage.cachedPromptTokens);
+      this.metrics.tokens.inc({ provider, model, type: 'cached' }, usage.cachedPromptTokens);
     }
     if (r.costUsd > 0) {
-      this.metrics.costUsd.inc(labels, r.costUsd);
+      this.metrics.costUsd.inc({ provider, model }, r.costUsd);
     }
   }
 }

@@ -1,3 +1,4 @@
+import { merged } from '@aigw/core';
 import { hostname } from 'node:os';
 import { Logger } from '@nestjs/common';
 import { closeRedis, createRedis, describeError, type RedisErrors, type RedisKeys } from '@aigw/platform';
@@ -33,14 +34,17 @@ export class QueueConsumer {
     this.logger = new Logger(`Consumer:${processor.queue}`);
     const name = `${keys.prefix}:worker:${processor.queue}`;
     this.connection = createRedis(redisUrl, name, errors, { blocking: true });
-    this.worker = new Worker(processor.queue, (job) => this.track(processor.process(job)), {
-      ...workerOptions,
-      // Stored on each job as `processedBy`: which pod took it.
-      name: `${hostname()}:${process.pid}`,
-      connection: this.connection,
-      prefix: keys.bullPrefix,
-      autorun: false,
-    });
+    this.worker = new Worker(
+      processor.queue,
+      (job) => this.track(processor.process(job)),
+      merged(workerOptions, {
+        // Stored on each job as `processedBy`: which pod took it.
+        name: `${hostname()}:${process.pid}`,
+        connection: this.connection,
+        prefix: keys.bullPrefix,
+        autorun: false,
+      }),
+    );
     // BullMQ's own blocking connection (a duplicate of ours) reports through the worker's error event.
     errors.watch(this.worker);
     this.worker.on('failed', (job, err) => {

@@ -8,6 +8,7 @@ import {
   type GenerationRequest,
   type RetryOptions,
   type Route,
+  merged,
 } from '@aigw/core';
 import { abortCauseOf } from '../cancel/abort';
 import { failedAttempt, successAttempt, type ProviderAnswer } from '../generation/outcomes';
@@ -257,7 +258,7 @@ export class AttemptLoop {
 /** Tells the stream's first chunk how many attempts it took (failed routes and deployments before it included). */
 function withAttemptCount(observer: StreamObserver, attempts: number): CallObserver {
   return {
-    onStart: (head) => observer.onStart({ ...head, attempts }),
+    onStart: (head) => observer.onStart(merged(head, { attempts })),
     onChunk: (delta) => observer.onChunk(delta),
   };
 }

@@ -14,17 +14,18 @@ import { ROUTING_CONFIG, type RoutingConfig } from './routing-config';
 import { sleep } from './sleep';
 
 function metricEvents(metrics: WorkerMetrics): AttemptEvents {
-  const labels = (d: Deployment) => ({ provider: d.provider.id, model: d.model.name });
+  // Label objects written out whole: `{ ...labels, status }` is slow on Node 20 (libs/core objects.ts).
   return {
     call(d, status, ms) {
-      metrics.providerRequests.inc({ ...labels(d), status });
-      metrics.providerLatency.observe({ ...labels(d), outcome: status === 'success' ? 'success' : 'error' }, ms / 1000);
+      const outcome = status === 'success' ? 'success' : 'error';
+      metrics.providerRequests.inc({ provider: d.provider.id, model: d.model.name, status });
+      metrics.providerLatency.observe({ provider: d.provider.id, model: d.model.name, outcome }, ms / 1000);
     },
     retry(d, errorClass: ErrorClass) {
-      metrics.retries.inc({ ...labels(d), error_class: errorClass });
+      metrics.retries.inc({ provider: d.provider.id, model: d.model.name, error_class: errorClass });
     },
     fallback(d, errorClass: ErrorClass, kind) {
-      metrics.fallbacks.inc({ ...labels(d), error_class: errorClass, kind });
+      metrics.fallbacks.inc({ provider: d.provider.id, model: d.model.name, error_class: errorClass, kind });
     },
   };
 }

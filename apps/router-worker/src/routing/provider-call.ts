@@ -6,6 +6,7 @@ import {
   type EmbeddingsInput,
   type GenerationRequest,
   type StreamDelta,
+  merged,
 } from '@aigw/core';
 import type { AdapterRequest, AdapterTarget, EmbeddingsAdapterRequest, ProviderAdapter } from '@aigw/adapters';
 import { abortCauseOf } from '../cancel/abort';
@@ -79,7 +80,7 @@ async function streamAnswer(
     const head = collector.add(delta, clock.now());
     if (head) {
       progress.firstAt = clock.monotonic();
-      observer?.onStart({ ...head, provider: d.provider.id, model: d.model.name, route: option.route });
+      observer?.onStart(merged(head, { provider: d.provider.id, model: d.model.name, route: option.route }));
     }
     if (hasContent(delta)) {
       observer?.onChunk(delta);

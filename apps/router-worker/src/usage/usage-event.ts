@@ -14,23 +14,16 @@ export function outcomeOf(finished: Finished): GenerateOutcome {
     : { ok: false, error: error.toBody(), retryAfterMs: error.retryAfterMs };
 }
 
+type Outcome = Omit<
+  UsageEvent,
+  'requestId' | 'userId' | 'apiKeyId' | 'requestedModel' | 'context' | 'cached' | 'policy' | 'stream' | 'createdAt'
+>;
+
 /** The usage record of a finished request: success, failure or cancellation alike. */
 export function usageEventOf(request: GenerationRequest, finished: Finished, now: number): UsageEvent {
-  const base = {
-    requestId: request.requestId,
-    userId: request.userId,
-    apiKeyId: request.apiKeyId,
-    requestedModel: request.model,
-    context: request.context ?? null,
-    cached: false,
-    policy: request.policy ?? null,
-    stream: request.stream,
-    createdAt: new Date(request.receivedAt).toISOString(),
-  };
   if (finished.ok) {
     const { result } = finished;
-    return {
-      ...base,
+    return recordOf(request, {
       provider: result.provider,
       model: result.model,
       promptTokens: result.usage.promptTokens,
@@ -42,13 +35,12 @@ export function usageEventOf(request: GenerationRequest, finished: Finished, now
       errorClass: null,
       errorCode: null,
       attempts: result.attempts.length,
-    };
+    });
   }
   const { error } = finished;
   const attempts = error.attempts ?? [];
   const last = attempts.at(-1);
-  return {
-    ...base,
+  return recordOf(request, {
     provider: last?.provider ?? null,
     model: last?.model ?? null,
     promptTokens: 0,
@@ -60,5 +52,34 @@ export function usageEventOf(request: GenerationRequest, finished: Finished, now
     errorClass: error instanceof GenerationCancelledError ? 'cancelled' : (last?.errorClass ?? null),
     errorCode: error.code,
     attempts: attempts.length,
+  });
+}
+
+/**
+ * The request's fields and the outcome's in one literal, not `{ ...base, more }`: on Node 20 that spread cost ~17 µs
+ * of a worker's CPU per request (objects.ts).
+ */
+function recordOf(request: GenerationRequest, o: Outcome): UsageEvent {
+  return {
+    requestId: request.requestId,
+    userId: request.userId,
+    apiKeyId: request.apiKeyId,
+    requestedModel: request.model,
+    context: request.context ?? null,
+    cached: false,
+    policy: request.policy ?? null,
+    stream: request.stream,
+    createdAt: new Date(request.receivedAt).toISOString(),
+    provider: o.provider,
+    model: o.model,
+    promptTokens: o.promptTokens,
+    completionTokens: o.completionTokens,
+    cachedTokens: o.cachedTokens,
+    costUsd: o.costUsd,
+    latencyMs: o.latencyMs,
+    status: o.status,
+    errorClass: o.errorClass,
+    errorCode: o.errorCode,
+    attempts: o.attempts,
   };
 }

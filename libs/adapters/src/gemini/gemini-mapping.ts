@@ -6,6 +6,7 @@ import {
   type JsonObject,
   type JsonValue,
   type ToolChoice,
+  merged,
 } from '@aigw/core';
 import type { AdapterRequest } from '../types';
 import { dataUrlOf, mimeOfUrl } from '../content/data-url';
@@ -217,10 +218,11 @@ export function geminiBody(req: AdapterRequest): string {
           },
         ]
       : undefined;
-  return JSON.stringify({
-    ...toGeminiPrompt(req.messages),
-    tools,
-    toolConfig: tools === undefined ? undefined : toolConfigOf(o.toolChoice),
-    generationConfig,
-  });
+  return JSON.stringify(
+    merged(toGeminiPrompt(req.messages), {
+      tools,
+      toolConfig: tools === undefined ? undefined : toolConfigOf(o.toolChoice),
+      generationConfig,
+    }),
+  );
 }

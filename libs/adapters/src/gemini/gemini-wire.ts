@@ -5,6 +5,7 @@ import {
   type ToolCall,
   type ToolCallDelta,
   type Usage,
+  merged,
 } from '@aigw/core';
 import { errorDetailOf, safeMessage } from '../errors/provider-message';
 import type { StreamDecoder } from '../http/calls';
@@ -121,7 +122,7 @@ export function readGenerateContent(json: unknown, status: number): Omit<Adapter
   };
   if (candidate === undefined || candidate === null) {
     if (typeof body.promptFeedback?.blockReason === 'string') {
-      return { ...base, text: '', finishReason: 'content_filter' };
+      return merged(base, { text: '', finishReason: 'content_filter' as const });
     }
     throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: response has no candidates`, { status });
   }
@@ -144,12 +145,11 @@ export function readGenerateContent(json: unknown, status: number): Omit<Adapter
       }
     }
   }
-  const res: Omit<AdapterResponse, 'rateLimit'> = {
-    ...base,
+  const res: Omit<AdapterResponse, 'rateLimit'> = merged(base, {
     text,
     finishReason:
       candidate.finishReason === undefined ? null : finishReasonOf(candidate.finishReason, toolCalls.length > 0),
-  };
+  });
   if (toolCalls.length > 0) {
     res.toolCalls = toolCalls;
   }

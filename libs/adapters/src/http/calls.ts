@@ -1,4 +1,4 @@
-import { ErrorClass, ProviderCallError, type StreamDelta } from '@aigw/core';
+import { ErrorClass, ProviderCallError, type StreamDelta, merged } from '@aigw/core';
 import { classifyHttpFailure } from '../errors/classify';
 import { detailFromBody, safeMessage } from '../errors/provider-message';
 import { NdjsonParser } from '../sse/ndjson-parser';
@@ -99,7 +99,7 @@ export async function originCall(
   try {
     // The pool keys its sockets by origin, so this shares the provider's pool (an invalid URL fails in the pool).
     const origin = URL.canParse(target.baseUrl) ? new URL(target.baseUrl).origin : target.baseUrl;
-    const res = await openCall(pool, { ...target, baseUrl: origin }, { method: 'GET', path, headers }, deadline);
+    const res = await openCall(pool, merged(target, { baseUrl: origin }), { method: 'GET', path, headers }, deadline);
     await res.body.dump();
   } catch (err) {
     throw deadline.classify(err);

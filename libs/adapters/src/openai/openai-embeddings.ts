@@ -1,4 +1,4 @@
-import { ErrorClass, ProviderCallError } from '@aigw/core';
+import { ErrorClass, ProviderCallError, merged } from '@aigw/core';
 import type { EmbeddingsAdapterRequest, EmbeddingsResponse } from '../types';
 import { usageOf } from './openai-wire';
 
@@ -58,5 +58,5 @@ export function readEmbeddings(json: unknown, status: number, count: number): Om
   }
   const usage = usageOf(body.usage);
   // Embeddings have no completion; some servers leave total_tokens out.
-  return { embeddings, usage: { ...usage, completionTokens: 0, totalTokens: usage.promptTokens } };
+  return { embeddings, usage: merged(usage, { completionTokens: 0, totalTokens: usage.promptTokens }) };
 }

@@ -7,6 +7,7 @@ import {
   type ToolCall,
   type ToolCallDelta,
   type Usage,
+  merged,
 } from '@aigw/core';
 import type { StreamDecoder } from '../http/calls';
 import { errorDetailOf, safeMessage } from '../errors/provider-message';
@@ -63,8 +64,7 @@ interface WireCompletion {
 export function openAiBody(req: AdapterRequest, stream: boolean): string {
   const o = req.options;
   const budgetField = o.maxTokensField ?? 'max_tokens';
-  return JSON.stringify({
-    ...o.extra,
+  const body = {
     model: req.target.model,
     messages: req.messages,
     temperature: o.temperature,
@@ -86,7 +86,9 @@ export function openAiBody(req: AdapterRequest, stream: boolean): string {
     metadata: o.metadata,
     stream: stream ? true : undefined,
     stream_options: stream ? { include_usage: true } : undefined,
-  });
+  };
+  // Not `{ ...o.extra, model, … }`: adding fields after a spread is slow on Node 20 (libs/core objects.ts).
+  return JSON.stringify(o.extra === undefined ? body : merged(o.extra, body));
 }
 
 function num(v: unknown): number {

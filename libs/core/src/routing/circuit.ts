@@ -1,4 +1,5 @@
 import { countsAgainstProvider, type ErrorClass } from '../errors';
+import { merged } from '../objects';
 
 /*
  * Circuit breaker as a pure state machine with an explicit clock. The Redis store in
@@ -165,7 +166,9 @@ function countCall(data: CircuitData, now: number, cfg: CircuitConfig, failed: b
   const buckets = data.buckets.slice();
   const old = buckets[slot];
   const base = old.id === id ? old : { id, ok: 0, fail: 0 };
-  buckets[slot] = failed ? { ...base, fail: base.fail + 1 } : { ...base, ok: base.ok + 1 };
+  buckets[slot] = failed
+    ? { id: base.id, ok: base.ok, fail: base.fail + 1 }
+    : { id: base.id, ok: base.ok + 1, fail: base.fail };
   return buckets;
 }
 
@@ -175,7 +178,7 @@ function liveProbes(data: CircuitData, now: number): CircuitProbe[] {
 
 function opened(data: CircuitData, now: number, reason: CircuitTransitionReason): CircuitStep {
   return {
-    data: { ...data, state: 'open', openedAt: now, probes: [] },
+    data: merged(data, { state: 'open' as const, openedAt: now, probes: [] }),
     transition: { from: data.state, to: 'open', reason, at: now },
   };
 }
@@ -197,7 +200,7 @@ export function acquireCircuit(
         permit: { allowed: false, state: 'open', probeId: null, retryAfterMs: until - now },
       };
     }
-    current = { ...current, state: 'half_open', probes: [] };
+    current = merged(current, { state: 'half_open' as const, probes: [] });
     transition = { from: 'open', to: 'half_open', reason: 'open_elapsed', at: now };
   }
   if (current.state === 'half_open') {
@@ -205,14 +208,14 @@ export function acquireCircuit(
     if (probes.length >= cfg.halfOpenMaxProbes) {
       const soonest = Math.min(...probes.map((p) => p.expiresAt));
       return {
-        data: { ...current, probes },
+        data: merged(current, { probes }),
         transition,
         permit: { allowed: false, state: 'half_open', probeId: null, retryAfterMs: soonest - now },
       };
     }
     probes.push({ id: probeId, expiresAt: now + cfg.probeTtlMs });
     return {
-      data: { ...current, probes },
+      data: merged(current, { probes }),
       transition,
       permit: { allowed: true, state: 'half_open', probeId, retryAfterMs: null },
     };
@@ -233,7 +236,10 @@ export function recordCircuitSuccess(
 ): CircuitStep {
   switch (data.state) {
     case 'closed':
-      return { data: { ...data, consecutiveFailures: 0, buckets: countCall(data, now, cfg, false) }, transition: null };
+      return {
+        data: merged(data, { consecutiveFailures: 0, buckets: countCall(data, now, cfg, false) }),
+        transition: null,
+      };
     case 'half_open':
       if (probeId === null) {
         return { data, transition: null };
@@ -256,11 +262,10 @@ export function recordCircuitFailure(
 ): CircuitStep {
   switch (data.state) {
     case 'closed': {
-      const next: CircuitData = {
-        ...data,
+      const next: CircuitData = merged(data, {
         consecutiveFailures: data.consecutiveFailures + 1,
         buckets: countCall(data, now, cfg, true),
-      };
+      });
       if (next.consecutiveFailures >= cfg.failureThreshold) {
         return opened(next, now, 'consecutive_failures');
       }
@@ -281,7 +286,7 @@ export function recordCircuitFailure(
 /** Frees a probe slot without judging the provider (the call ended in a client-side error or was cancelled). */
 export function releaseCircuitProbe(data: CircuitData, probeId: string): CircuitData {
   const probes = data.probes.filter((p) => p.id !== probeId);
-  return probes.length === data.probes.length ? data : { ...data, probes };
+  return probes.length === data.probes.length ? data : merged(data, { probes });
 }
 
 export function resetCircuit(data: CircuitData, now: number): CircuitStep {

@@ -1,4 +1,5 @@
 import type { Deployment } from '../catalog';
+import { merged } from '../objects';
 import type { RoutingPolicy } from '../domain';
 import type { ModelAlias } from '../model-ref';
 import type { ModelTarget } from './candidates';
@@ -211,7 +212,7 @@ function byPreferenceThen(
   if (then === undefined || then === null || then === 'preference' || then === 'cost') {
     return byPreference(candidates, prefs, inputs.estimate);
   }
-  return preferredFirst(orderCandidates(then, candidates, { ...inputs, pinnedId: null }), prefs);
+  return preferredFirst(orderCandidates(then, candidates, merged(inputs, { pinnedId: null })), prefs);
 }
 
 function pinFirst(ordered: Deployment[], pinnedId: string): Deployment[] {

@@ -1,0 +1,15 @@
+/** `{ ...base, ...extra }`: `extra`'s fields win. */
+export type Merged<A extends object, B extends object> = Omit<A, keyof B> & B;
+
+/**
+ * `{ ...base, ...extra }` in one call, for code on the request path. On Node 20 (V8 11.3) an object literal that
+ * adds properties after a spread (`{ ...base, x }`, `{ ...a, ...b }`) leaves the fast clone path: ~2 µs for one
+ * added field and ~70 µs for a usage event (a 9-field base and 11 more fields), against ~1 µs built this way
+ * (docs/benchmarks.md, "Object spread"). ESLint keeps the pattern out of the request path's directories.
+ *
+ * Only for objects the gateway built itself: like any assignment, a source's own `__proto__` key would set the
+ * result's prototype instead of becoming a field.
+ */
+export function merged<A extends object, B extends object>(base: A, extra: B): Merged<A, B> {
+  return Object.assign({}, base, extra);
+}
