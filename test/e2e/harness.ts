@@ -9,13 +9,17 @@ import { ProviderSimulator, freePort, uniqueId, waitFor, deleteRedisKeysOf, drop
 /**
  * Boots the real system as separate processes from dist/ (npm test builds first): api-gateway,
  * router-worker(s) and health-monitor, against a simulator on loopback, with a unique Redis prefix
- * and PostgreSQL schema so suites run in parallel and leave nothing behind.
+ * and PostgreSQL schema so suites run in parallel and leave nothing behind. With the `single` topology
+ * (or E2E_TOPOLOGY=single for suites that do not manage workers themselves), one all-in-one process
+ * hosts all three instead (ADR 0010).
  */
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 
-export type AppName = 'api-gateway' | 'router-worker' | 'health-monitor';
+export type AppName = 'api-gateway' | 'router-worker' | 'health-monitor' | 'all-in-one';
+
+export type Topology = 'split' | 'single';
 
 export interface AppProcess {
   name: AppName;
@@ -26,6 +30,9 @@ export interface AppProcess {
 }
 
 export interface SystemOptions {
+  /** `split` (default, unless E2E_TOPOLOGY says otherwise): one process per app; `single`: the all-in-one process. */
+  topology?: Topology;
+  /** Router-workers of the split topology. */
   workers?: number;
   /** Environment of every app. */
   env?: Record<string, string>;
@@ -46,7 +53,11 @@ export class TestSystem {
   gatewayUrl = '';
   private catalogFile = '';
 
-  constructor(private readonly opts: SystemOptions = {}) {}
+  readonly topology: Topology;
+
+  constructor(private readonly opts: SystemOptions = {}) {
+    this.topology = opts.topology ?? (process.env.E2E_TOPOLOGY === 'single' ? 'single' : 'split');
+  }
 
   get sim(): ProviderSimulator {
     return this.sims[0];
@@ -85,6 +96,10 @@ export class TestSystem {
     writeFileSync(this.catalogFile, this.opts.catalog ? await this.opts.catalog(this) : this.catalogYaml());
     const gatewayPort = await freePort();
     this.gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+    if (this.topology === 'single') {
+      await this.spawnApp('all-in-one', gatewayPort, { ALL_IN_ONE_MONITOR: 'true' });
+      return this;
+    }
     // The gateway runs migrations and seeds first; the others then find the schema ready
     // (they would also wait on the advisory lock if started together).
     await this.spawnApp('api-gateway', gatewayPort);

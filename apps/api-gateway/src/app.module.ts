@@ -9,9 +9,11 @@ import {
   ENV,
   ErrorEnvelopeFilter,
   HealthModule,
+  LocalRepliesModule,
   MetricsModule,
   RedisModule,
   ShutdownModule,
+  type SharedProcess,
 } from '@aigw/platform';
 import { DataSource } from 'typeorm';
 import { AdmissionService } from './admission/admission.service';
@@ -80,16 +82,24 @@ import { RequestValidationPipe } from './validation/validation-pipe';
 
 /**
  * The api-gateway: controllers, the global guard, pipe and filter, the producer side of the
- * generation queue with its reply channel, and the services behind the controllers.
+ * generation queue with its reply channel, and the services behind the controllers. `shared`: it hosts a
+ * router-worker in its process (ADR 0010); it still exports the process metrics and serves `/metrics` for both.
  */
 @Module({})
 export class AppModule {
-  static forRoot(env: GatewayEnv): DynamicModule {
+  static forRoot(env: GatewayEnv, shared?: SharedProcess): DynamicModule {
     return {
       module: AppModule,
       // The platform modules inject the validated env by the ENV token.
       global: true,
-      imports: [ShutdownModule, RedisModule, DatabaseModule, MetricsModule, HealthModule],
+      imports: [
+        ShutdownModule,
+        RedisModule,
+        DatabaseModule,
+        MetricsModule.forRoot(),
+        HealthModule,
+        LocalRepliesModule.forRoot(shared),
+      ],
       controllers: [
         ChatCompletionsController,
         MessagesController,

@@ -1,5 +1,5 @@
 import type { MicroserviceOptions } from '@nestjs/microservices';
-import { ControlServer, createHttpApp, RedisErrors, type HttpAppOptions } from '@aigw/platform';
+import { ControlServer, createHttpApp, RedisErrors, type HttpAppOptions, type SharedProcess } from '@aigw/platform';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { QueueBoard } from './admin/queue-board';
 import { AppModule } from './app.module';
@@ -18,9 +18,13 @@ export function httpOptions(env: GatewayEnv): HttpAppOptions {
   return { host: env.HOST, port: env.PORT, bodyLimitBytes: env.MAX_BODY_BYTES };
 }
 
-/** The gateway, initialised (connected, migrated, subscribed) but not listening yet. */
-export async function createGatewayApp(env: GatewayEnv): Promise<NestFastifyApplication> {
-  const app = await createHttpApp(AppModule.forRoot(env), env, APP_NAME, httpOptions(env), {
+/**
+ * The gateway, initialised (connected, migrated, subscribed) but not listening yet. `shared`: it hosts other apps
+ * in its process (ADR 0010), whose host then handles SIGTERM.
+ */
+export async function createGatewayApp(env: GatewayEnv, shared?: SharedProcess): Promise<NestFastifyApplication> {
+  const app = await createHttpApp(AppModule.forRoot(env, shared), env, APP_NAME, httpOptions(env), {
+    handleSignals: shared === undefined,
     // Hooks go on before init() registers the routes, so every route (and the 404 handler) gets them.
     beforeInit: (fastify, app) => {
       installRequestContext(fastify);

@@ -1,6 +1,13 @@
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ControlServer, controlNamespace, createHttpApp, listen, RedisErrors } from '@aigw/platform';
+import {
+  ControlServer,
+  controlNamespace,
+  createHttpApp,
+  listen,
+  RedisErrors,
+  type SharedProcess,
+} from '@aigw/platform';
 import type { MonitorEnv } from './config/monitor-env';
 import { healthMonitorRoot } from './health-monitor.module';
 
@@ -13,13 +20,21 @@ export const APP_NAME = 'health-monitor';
  * gracefully.
  */
 export async function startHealthMonitor(env: MonitorEnv): Promise<NestFastifyApplication> {
+  const app = await createHealthMonitor(env);
+  await listen(app, { host: env.HOST, port: env.PORT }, APP_NAME);
+  return app;
+}
+
+/** The health-monitor running, without its ops port open; `shared`: in an api-gateway's process (ADR 0010). */
+export async function createHealthMonitor(env: MonitorEnv, shared?: SharedProcess): Promise<NestFastifyApplication> {
   const http = { host: env.HOST, port: env.PORT };
-  const app = await createHttpApp(healthMonitorRoot(env), env, APP_NAME, http);
+  const app = await createHttpApp(healthMonitorRoot(env, shared), env, APP_NAME, http, {
+    handleSignals: shared === undefined,
+  });
   app.connectMicroservice<MicroserviceOptions>(
     { strategy: new ControlServer(env.REDIS_URL, app.get(RedisErrors), controlNamespace(env.REDIS_PREFIX)) },
     { inheritAppConfig: true },
   );
   await app.startAllMicroservices();
-  await listen(app, http, APP_NAME);
   return app;
 }

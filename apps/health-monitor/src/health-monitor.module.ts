@@ -9,6 +9,7 @@ import {
   MetricsModule,
   RedisModule,
   ShutdownModule,
+  type SharedProcess,
 } from '@aigw/platform';
 import { DataSource } from 'typeorm';
 import type { MonitorEnv } from './config/monitor-env';
@@ -36,7 +37,7 @@ class MonitorEnvModule {
  * `/metrics`.
  */
 @Module({
-  imports: [ShutdownModule, RedisModule, DatabaseModule, MetricsModule, HealthModule],
+  imports: [ShutdownModule, RedisModule, DatabaseModule, HealthModule],
   controllers: [ProbeController, CatalogEventsController],
   providers: [
     CatalogService,
@@ -58,9 +59,15 @@ class MonitorEnvModule {
 })
 export class HealthMonitorModule {}
 
-/** The root module for one validated environment. */
-export function healthMonitorRoot(env: MonitorEnv): Type<unknown> {
-  @Module({ imports: [MonitorEnvModule.forRoot(env), HealthMonitorModule] })
+/** The root module for one validated environment; `shared`: it runs in an api-gateway's process (ADR 0010). */
+export function healthMonitorRoot(env: MonitorEnv, shared?: SharedProcess): Type<unknown> {
+  @Module({
+    imports: [
+      MonitorEnvModule.forRoot(env),
+      MetricsModule.forRoot({ processMetrics: shared === undefined }),
+      HealthMonitorModule,
+    ],
+  })
   class HealthMonitorRoot {}
   return HealthMonitorRoot;
 }

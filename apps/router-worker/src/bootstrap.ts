@@ -1,9 +1,11 @@
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { warmUpTokenizer } from '@aigw/core';
-import { ControlServer, createHttpApp, listen, RedisErrors } from '@aigw/platform';
+import { ControlServer, createHttpApp, dependenciesOf, listen, RedisErrors, type SharedProcess } from '@aigw/platform';
 import type { WorkerEnv } from './config/worker-env';
+import { GenerationConsumer } from './jobs/generation-consumer';
 import { routerWorkerRoot } from './router-worker.module';
+import { WorkerLifecycle } from './worker-lifecycle';
 
 export const APP_NAME = 'router-worker';
 
@@ -12,16 +14,44 @@ export const APP_NAME = 'router-worker';
  * (they start once every module is initialised). Resolves when it is ready; `app.close()` shuts it down gracefully.
  */
 export async function startRouterWorker(env: WorkerEnv): Promise<NestFastifyApplication> {
+  const app = await createRouterWorker(env);
+  await listen(app, { host: env.HOST, port: env.PORT }, APP_NAME);
+  return app;
+}
+
+/**
+ * A router-worker consuming jobs, without its ops port open. `shared`: it runs in an api-gateway's process
+ * (ADR 0010), which serves `/health/*` and `/metrics` for it and orders its shutdown, so it never listens.
+ */
+export async function createRouterWorker(env: WorkerEnv, shared?: SharedProcess): Promise<NestFastifyApplication> {
   // Builds the tokenizer's rank table now (hundreds of ms) rather than in the first request.
   warmUpTokenizer();
   const http = { host: env.HOST, port: env.PORT };
-  const app = await createHttpApp(routerWorkerRoot(env), env, APP_NAME, http);
+  const app = await createHttpApp(routerWorkerRoot(env, shared), env, APP_NAME, http, {
+    handleSignals: shared === undefined,
+  });
   app.connectMicroservice<MicroserviceOptions>(
     { strategy: new ControlServer(env.REDIS_URL, app.get(RedisErrors)) },
     { inheritAppConfig: true },
   );
   // Subscribed to cancel messages before the first job can start.
   await app.startAllMicroservices();
-  await listen(app, http, APP_NAME);
   return app;
+}
+
+/** The readiness of a worker hosted in another app's process: it takes jobs, and its Redis and PostgreSQL answer. */
+export function workerReadiness(app: NestFastifyApplication): () => Promise<void> {
+  const consumer = app.get(GenerationConsumer);
+  const dependencies = dependenciesOf(app);
+  return async () => {
+    if (!consumer.consuming) {
+      throw new Error('not taking jobs');
+    }
+    await dependencies();
+  };
+}
+
+/** Stops a hosted worker taking jobs; its running jobs get `drainMs` before they are aborted (then close the app). */
+export function drainWorker(app: NestFastifyApplication, drainMs: number): Promise<void> {
+  return app.get(WorkerLifecycle).drain(drainMs);
 }

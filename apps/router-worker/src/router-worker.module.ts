@@ -6,12 +6,14 @@ import {
   DatabaseModule,
   ENV,
   HealthModule,
+  LocalRepliesModule,
   MetricsModule,
   RedisErrors,
   RedisKeys,
   RedisModule,
   ResponseCache,
   ShutdownModule,
+  type SharedProcess,
 } from '@aigw/platform';
 import { CancelController } from './cancel/cancel.controller';
 import { CancellationRegistry } from './cancel/cancellation-registry';
@@ -44,7 +46,7 @@ class WorkerEnvModule {
  * Its only HTTP surface is `/health/*` and `/metrics`; cancel messages arrive over the Redis transport.
  */
 @Module({
-  imports: [ShutdownModule, RedisModule, DatabaseModule, MetricsModule, HealthModule],
+  imports: [ShutdownModule, RedisModule, DatabaseModule, HealthModule],
   controllers: [CancelController, CatalogEventsController],
   providers: [
     CatalogService,
@@ -74,9 +76,19 @@ class WorkerEnvModule {
 })
 export class RouterWorkerModule {}
 
-/** The root module for one validated environment. */
-export function routerWorkerRoot(env: WorkerEnv): Type<unknown> {
-  @Module({ imports: [WorkerEnvModule.forRoot(env), RouterWorkerModule] })
+/**
+ * The root module for one validated environment. `shared`: the worker runs in an api-gateway's process (ADR 0010),
+ * whose registry exports the process metrics and to whose reply channel it answers in memory.
+ */
+export function routerWorkerRoot(env: WorkerEnv, shared?: SharedProcess): Type<unknown> {
+  @Module({
+    imports: [
+      WorkerEnvModule.forRoot(env),
+      MetricsModule.forRoot({ processMetrics: shared === undefined }),
+      LocalRepliesModule.forRoot(shared),
+      RouterWorkerModule,
+    ],
+  })
   class RouterWorkerRoot {}
   return RouterWorkerRoot;
 }

@@ -29,12 +29,19 @@ export class WorkerLifecycle implements BeforeApplicationShutdown {
   ) {}
 
   beforeApplicationShutdown(): Promise<void> {
-    this.stopping ??= this.stop();
+    return this.drain();
+  }
+
+  /**
+   * Stops taking jobs and gives the running ones `drainMs` (by default the drain part of SHUTDOWN_GRACE_MS) before
+   * aborting them. A process hosting several apps calls it first, with what is left of its grace (ADR 0010).
+   */
+  drain(drainMs = shutdownBudget(this.env.SHUTDOWN_GRACE_MS).drainMs): Promise<void> {
+    this.stopping ??= this.stop(drainMs);
     return this.stopping;
   }
 
-  private async stop(): Promise<void> {
-    const { drainMs } = shutdownBudget(this.env.SHUTDOWN_GRACE_MS);
+  private async stop(drainMs: number): Promise<void> {
     this.logger.log(`stopping: waiting up to ${drainMs} ms for running jobs`);
     await this.generation.close(drainMs);
     await this.usage.close();

@@ -17,3 +17,5 @@ export * from './catalog/catalog-events.controller';
 export * from './cache/response-cache';
 export * from './coalescing/in-flight';
 export * from './cache/response-cache-admin';
+export * from './replies/local-replies';
+export * from './replies/shared-process';

@@ -11,12 +11,14 @@ import {
   closeRedis,
   createRedis,
   ENV,
+  LOCAL_REPLIES,
   REDIS,
   RedisErrors,
   RedisKeys,
   ShutdownState,
   shutdownBudget,
   type InFlightNames,
+  type LocalReplies,
 } from '@aigw/platform';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -44,6 +46,9 @@ const SWEEP_MS = 100;
  *
  * Followers of a coalesced job (ADR 0007) are fed from the job's mirror instead: its channel, subscribed once per
  * job in this process, and its log, replayed first so that a late joiner gets the stream from its start.
+ *
+ * When a router-worker shares this process (ADR 0010), the channel is also registered in LocalReplies: that worker
+ * hands its replies to `receive` in memory instead of publishing them; workers elsewhere still publish.
  */
 @Injectable()
 export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
@@ -60,6 +65,7 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
   private sweeper?: NodeJS.Timeout;
   private graceTimer?: NodeJS.Timeout;
   private subscribed = false;
+  private unregisterLocal?: () => void;
 
   constructor(
     @Inject(ENV) private readonly env: GatewayEnv,
@@ -68,6 +74,7 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     private readonly errors: RedisErrors,
     private readonly shutdown: ShutdownState,
     @Inject(REDIS) private readonly redis: Redis,
+    @Inject(LOCAL_REPLIES) private readonly local: LocalReplies | null,
   ) {
     this.channel = keys.replyChannel(randomUUID());
     this.subscriber = createRedis(env.REDIS_URL, `${env.REDIS_PREFIX}:replies`, errors, { blocking: true });
@@ -85,6 +92,7 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     });
     await this.subscriber.subscribe(this.channel);
     this.subscribed = true;
+    this.unregisterLocal = this.local?.register(this.channel, this.receive);
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweeper.unref();
   }
@@ -102,6 +110,7 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
   async onApplicationShutdown(): Promise<void> {
     clearTimeout(this.graceTimer);
     clearInterval(this.sweeper);
+    this.unregisterLocal?.();
     this.failAll();
     await closeRedis(this.subscriber);
   }
@@ -174,9 +183,14 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
   private route(payload: string): void {
     const msg = this.parse(payload);
     if (msg !== null) {
-      this.listening.get(msg.jobId)?.onReply(msg);
+      this.receive(msg);
     }
   }
+
+  /** A message on this channel, published or handed over in memory by a worker of this process. */
+  private readonly receive = (msg: ReplyMessage): void => {
+    this.listening.get(msg.jobId)?.onReply(msg);
+  };
 
   private mirror(channel: string, payload: string): void {
     const feeds = this.following.get(channel)?.feeds;

@@ -11,10 +11,12 @@ import {
   describeError,
   inFlightNames,
   inFlightTtlMs,
+  LOCAL_REPLIES,
   REDIS,
   RedisErrors,
   RedisKeys,
   ResponseCache,
+  type LocalReplies,
 } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import { GenerationCancelledError } from '../cancel/abort';
@@ -66,6 +68,7 @@ export class GenerateHandler {
     private readonly metrics: WorkerMetrics,
     private readonly cache: ResponseCache,
     private readonly keys: RedisKeys,
+    @Inject(LOCAL_REPLIES) private readonly local: LocalReplies | null,
   ) {}
 
   readonly handle = async (job: JobOf<JobName.Generate>): Promise<GenerateOutcome> => {
@@ -76,7 +79,7 @@ export class GenerateHandler {
       coalescingKey === undefined
         ? null
         : { names: inFlightNames(this.keys, coalescingKey, jobId), ttlMs: inFlightTtlMs(request.deadlineAt) };
-    const reply = new ReplyChannel(this.redis, replyTo, jobId, mirror);
+    const reply = new ReplyChannel(this.redis, replyTo, jobId, mirror, this.local);
     if (job.attemptsStarted > 1) {
       // A stall right after an outage may be our own lost completion; one without is a crashed worker.
       const kept = await this.keptAnswer(jobId, job.stalledCounter > 0 && this.errors.failedWithin(OUTAGE_RECENT_MS));

@@ -42,6 +42,11 @@ export class GenerationConsumer implements OnApplicationBootstrap {
     this.consumer.start();
   }
 
+  /** Taking jobs: started and not closing. */
+  get consuming(): boolean {
+    return this.consumer?.running ?? false;
+  }
+
   /**
    * Stops taking jobs and waits for the running ones. Past `drainMs` their provider calls are aborted, so they
    * end at once with a 503 (retry) answer instead of being cut off by the process exiting, and whatever waits

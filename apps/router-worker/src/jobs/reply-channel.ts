@@ -1,5 +1,5 @@
 import type { ReplyMessage, StreamDelta } from '@aigw/core';
-import { releaseInFlight, type InFlightNames } from '@aigw/platform';
+import { releaseInFlight, type InFlightNames, type LocalReplies, type LocalReplySender } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import type { StreamObserver, StreamStart } from '../generation/stream-observer';
 
@@ -18,22 +18,37 @@ export interface ReplyMirror {
  * A coalesced job also mirrors every message for its followers: appended to the job's log (a late joiner replays
  * it from the start), then published on the job's own channel, in that order, so that a follower that subscribes
  * and then reads the log misses nothing. Its final message first ends the in-flight marker.
+ *
+ * When the waiting gateway is in this process (`local` knows its channel, ADR 0010), the messages are handed to it
+ * in memory, unserialised, instead of published; the mirror still goes through Redis for followers elsewhere.
+ * Messages are built here and never changed after `send`, which is what makes sharing them safe.
  */
 export class ReplyChannel implements StreamObserver {
   private seq = 0;
   private last: Promise<unknown> = Promise.resolve();
   private failure: unknown;
   private mirrored = false;
+  private readonly inProcess: LocalReplySender | null;
 
   constructor(
     private readonly redis: Redis,
     private readonly channel: string | null,
     private readonly jobId: string,
     private readonly mirror: ReplyMirror | null = null,
-  ) {}
+    local: LocalReplies | null = null,
+  ) {
+    this.inProcess = channel === null ? null : (local?.senderTo(channel) ?? null);
+  }
 
   send(message: ReplyMessage): void {
     if (this.channel === null) {
+      return;
+    }
+    if (this.inProcess !== null) {
+      if (this.mirror !== null) {
+        this.mirrorMessage(this.mirror, message, JSON.stringify(message));
+      }
+      this.inProcess(message);
       return;
     }
     const payload = JSON.stringify(message);
@@ -88,7 +103,7 @@ export class ReplyChannel implements StreamObserver {
     this.failure ??= err;
   };
 
-  /** Waits until Redis took every message; returns the first publish failure, if any. */
+  /** Waits until Redis took every message (a message handed over in memory is taken); returns the first publish failure, if any. */
   async settle(): Promise<unknown> {
     await this.last;
     return this.failure;

@@ -1,4 +1,4 @@
-import { Controller, Get, Inject, Module } from '@nestjs/common';
+import { Controller, Get, Inject, Injectable, Module, type INestApplicationContext } from '@nestjs/common';
 import {
   HealthCheck,
   HealthCheckService,
@@ -24,6 +24,40 @@ function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * Readiness checks beyond this app's own Redis and PostgreSQL: in a process hosting several apps (ADR 0010), the
+ * serving app's `/health/ready` also says whether the others are ready. A check resolves when ready and rejects
+ * with the reason otherwise.
+ */
+@Injectable()
+export class ReadinessChecks {
+  private readonly checks = new Map<string, () => Promise<unknown>>();
+
+  add(key: string, check: () => Promise<unknown>): void {
+    if (this.checks.has(key)) {
+      throw new Error(`readiness check ${key} is already registered`);
+    }
+    this.checks.set(key, check);
+  }
+
+  entries(): [string, () => Promise<unknown>][] {
+    return [...this.checks];
+  }
+}
+
+/**
+ * A readiness check of another app of this process (ADR 0010): its own Redis connection and PostgreSQL pool answer,
+ * what its `/health/ready` checks when it runs alone.
+ */
+export function dependenciesOf(app: INestApplicationContext): () => Promise<void> {
+  const redis = app.get<Redis>(REDIS, { strict: false });
+  const db = app.get(DataSource, { strict: false });
+  return async () => {
+    await redis.ping();
+    await db.query('SELECT 1');
+  };
+}
+
 @Controller('health')
 export class HealthController {
   constructor(
@@ -31,6 +65,7 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly db: DataSource,
+    private readonly more: ReadinessChecks,
   ) {}
 
   /** Liveness: the event loop answers. Never depends on Redis or PostgreSQL (a restart would not fix them). */
@@ -47,6 +82,11 @@ export class HealthController {
     return this.health.check([
       () => this.ping('redis', () => this.redis.ping()),
       () => this.ping('database', () => this.db.query('SELECT 1')),
+      ...this.more.entries().map(
+        ([key, check]) =>
+          () =>
+            this.ping(key, check),
+      ),
     ]);
   }
 
@@ -66,5 +106,7 @@ export class HealthController {
 @Module({
   imports: [TerminusModule.forRoot({ logger: false, errorLogStyle: 'pretty' })],
   controllers: [HealthController],
+  providers: [ReadinessChecks],
+  exports: [ReadinessChecks],
 })
 export class HealthModule {}

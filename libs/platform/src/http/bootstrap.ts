@@ -35,14 +35,15 @@ export interface HttpAppOptions {
  * even for errors Fastify raises before Nest sees the request (bad JSON, body too large), graceful
  * shutdown bounded by SHUTDOWN_GRACE_MS (exit 0 when nothing was abandoned, see `installGracefulShutdown`;
  * the root module must import `ShutdownModule`), and a bounded body size. `beforeInit` may add Fastify
- * hooks, which must exist before Nest registers the routes.
+ * hooks, which must exist before Nest registers the routes. `handleSignals: false` leaves SIGTERM to a host that
+ * closes several apps of one process in order (ADR 0010).
  */
 export async function createHttpApp(
   module: Type<unknown> | DynamicModule,
   env: BaseEnv,
   appName: string,
   opts: HttpAppOptions,
-  hooks: { beforeInit?: (fastify: FastifyInstance, app: NestFastifyApplication) => void } = {},
+  hooks: { beforeInit?: (fastify: FastifyInstance, app: NestFastifyApplication) => void; handleSignals?: boolean } = {},
   nestOptions: NestApplicationOptions = {},
 ): Promise<NestFastifyApplication> {
   const bodyLimit = opts.bodyLimitBytes ?? 1024 * 1024;
@@ -67,7 +68,9 @@ export async function createHttpApp(
   // After the app's own hooks, so the early 413 carries what they set (the request id).
   installOversizeAnswer(fastify, bodyLimit);
   await app.init();
-  installGracefulShutdown(app, env.SHUTDOWN_GRACE_MS, appName);
+  if (hooks.handleSignals !== false) {
+    installGracefulShutdown(app, env.SHUTDOWN_GRACE_MS, appName);
+  }
   return app;
 }
 

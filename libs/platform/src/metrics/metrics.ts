@@ -1,5 +1,5 @@
-import { Controller, Get, Header, Inject, Module, Global } from '@nestjs/common';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { Controller, Get, Global, Header, Inject, Injectable, Module, type DynamicModule } from '@nestjs/common';
+import { AggregatorRegistry, collectDefaultMetrics, Registry } from 'prom-client';
 
 export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 
@@ -45,31 +45,87 @@ export const LATENCY_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
 ];
 
+/**
+ * What `/metrics` serves: this app's registry, plus the registries of the other apps hosted in the same process
+ * (single-process mode, ADR 0010), merged into one exposition.
+ */
+@Injectable()
+export class MetricsExposition {
+  private readonly registries: Registry[];
+
+  constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
+    this.registries = [registry];
+  }
+
+  /** Adds another app's registry; it must not collect the default process metrics again. */
+  include(registry: Registry): void {
+    this.registries.push(registry);
+  }
+
+  metrics(): Promise<string> {
+    return this.registries.length === 1 ? this.registries[0].metrics() : mergedMetrics(this.registries);
+  }
+}
+
+/**
+ * One exposition of several registries. A family only one registry has is served as it is; one several have (e.g.
+ * `aigw_redis_errors_total`, counted by every app) becomes one family whose samples are summed per label set: the
+ * process-wide count. prom-client's cluster aggregation does the work; every family's aggregator is set here, since
+ * its own (`omit` for the process start time, `average` for the event loop lag) is meant for several processes.
+ */
+export async function mergedMetrics(registries: readonly Registry[]): Promise<string> {
+  const collected = await Promise.all(registries.map((r) => r.getMetricsAsJSON()));
+  const seen = new Map<string, number>();
+  for (const family of collected.flat()) {
+    seen.set(family.name, (seen.get(family.name) ?? 0) + 1);
+  }
+  const tagged = collected.map((families) =>
+    families.map((family) => ({ ...family, aggregator: (seen.get(family.name) ?? 0) > 1 ? 'sum' : 'first' })),
+  );
+  return AggregatorRegistry.aggregate(tagged).metrics();
+}
+
 @Controller()
 export class MetricsController {
-  constructor(@Inject(METRICS_REGISTRY) private readonly registry: Registry) {}
+  constructor(private readonly exposition: MetricsExposition) {}
 
   @Get('metrics')
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   metrics(): Promise<string> {
-    return this.registry.metrics();
+    return this.exposition.metrics();
   }
 }
 
-/** One registry per process, with Node's default process metrics under the `aigw_` prefix. */
+export interface MetricsOptions {
+  /**
+   * Node's default process metrics (CPU, memory, GC, event loop) under the `aigw_` prefix. Exactly one app of a
+   * process collects them: the others of a shared process turn them off.
+   */
+  processMetrics: boolean;
+}
+
+/** One registry per app, served at `/metrics` with Node's default process metrics under the `aigw_` prefix. */
 @Global()
-@Module({
-  controllers: [MetricsController],
-  providers: [
-    {
-      provide: METRICS_REGISTRY,
-      useFactory: () => {
-        const registry = new Registry();
-        collectDefaultMetrics({ register: registry, prefix: 'aigw_' });
-        return registry;
-      },
-    },
-  ],
-  exports: [METRICS_REGISTRY],
-})
-export class MetricsModule {}
+@Module({})
+export class MetricsModule {
+  static forRoot(opts: MetricsOptions = { processMetrics: true }): DynamicModule {
+    return {
+      module: MetricsModule,
+      controllers: [MetricsController],
+      providers: [
+        {
+          provide: METRICS_REGISTRY,
+          useFactory: () => {
+            const registry = new Registry();
+            if (opts.processMetrics) {
+              collectDefaultMetrics({ register: registry, prefix: 'aigw_' });
+            }
+            return registry;
+          },
+        },
+        MetricsExposition,
+      ],
+      exports: [METRICS_REGISTRY, MetricsExposition],
+    };
+  }
+}

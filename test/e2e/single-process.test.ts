@@ -1,0 +1,230 @@
+import { QueueName } from '@aigw/core';
+import { freePort, parseSse, waitFor } from '@aigw/testing';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { REDIS_URL, TestSystem, type AppProcess } from './harness';
+
+/**
+ * The single-process deployment (ADR 0010): one all-in-one process hosts the api-gateway, a router-worker and the
+ * health-monitor. Jobs still go through the BullMQ queue; a reply to the process's own gateway is handed over in
+ * memory, one to another instance is published on its reply channel.
+ */
+
+interface Published {
+  channel: string;
+  jobId: string;
+}
+
+interface ChatAnswer {
+  choices: { message: { content: string } }[];
+}
+
+/** Everything published on the deployment's reply channels (`<prefix>:reply:<instance>`). */
+async function watchReplyChannels(prefix: string): Promise<{ published: Published[]; close: () => Promise<void> }> {
+  const published: Published[] = [];
+  const sub = new Redis(REDIS_URL);
+  sub.on('pmessage', (_pattern: string, channel: string, raw: string) => {
+    published.push({ channel, jobId: (JSON.parse(raw) as { jobId: string }).jobId });
+  });
+  await sub.psubscribe(`${prefix}:reply:*`);
+  return { published, close: async () => void (await sub.quit()) };
+}
+
+function chatBody(content: string, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ model: 'sim0/sim-gpt', messages: [{ role: 'user', content }], ...extra });
+}
+
+async function chat(
+  system: TestSystem,
+  base: string,
+  content: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; jobId: string; text: string }> {
+  const res = await fetch(`${base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { ...system.headers(), ...headers },
+    body: chatBody(content),
+  });
+  const text = res.ok ? ((await res.json()) as ChatAnswer).choices[0].message.content : await res.text();
+  return { status: res.status, jobId: res.headers.get('x-request-id') ?? '', text };
+}
+
+/** Which process took each job (BullMQ stores `<host>:<pid>` as the job's processedBy). */
+async function processedBy(system: TestSystem, jobIds: string[]): Promise<number[]> {
+  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue(QueueName.Generation, { connection, prefix: `{${system.prefix}}` });
+  try {
+    const jobs = await Promise.all(jobIds.map((id) => queue.getJob(id)));
+    return jobs.map((job) => Number(job?.processedBy?.split(':').pop()));
+  } finally {
+    await queue.close();
+    await connection.quit();
+  }
+}
+
+describe('single-process deployment (e2e)', () => {
+  const system = new TestSystem({ topology: 'single' });
+  let watch: Awaited<ReturnType<typeof watchReplyChannels>>;
+
+  beforeAll(async () => {
+    await system.start();
+    watch = await watchReplyChannels(system.prefix);
+  }, 90_000);
+
+  afterAll(async () => {
+    await watch?.close();
+    await system.stop();
+  }, 30_000);
+
+  it('serves sync and streamed chat completions, the replies handed over in memory, none published', async () => {
+    const sync = await chat(system, system.gatewayUrl, 'hello single');
+    expect(sync.status).toBe(200);
+    expect(sync.text).toBe('hello single');
+
+    const res = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: chatBody('streamed through one process', { stream: true }),
+    });
+    expect(res.status).toBe(200);
+    const events = parseSse(await res.text());
+    expect(events[events.length - 1].data).toBe('[DONE]');
+    const text = events
+      .slice(0, -1)
+      .map((e) => (JSON.parse(e.data) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content)
+      .join('');
+    expect(text).toBe('streamed through one process');
+
+    // The in-process worker took both jobs and nothing reached a reply channel in Redis.
+    const [pid] = system.apps.map((a) => a.child.pid);
+    expect(await processedBy(system, [sync.jobId])).toEqual([pid]);
+    expect(watch.published).toEqual([]);
+  });
+
+  it('still answers from the stored outcome: an Idempotency-Key replay waits on the job it did not enqueue', async () => {
+    system.sim.configure({ latencyMs: 400 });
+    try {
+      const headers = { 'idempotency-key': 'single-replay' };
+      const first = chat(system, system.gatewayUrl, 'stored answer', headers);
+      await new Promise((r) => setTimeout(r, 100));
+      const replay = await chat(system, system.gatewayUrl, 'stored answer', headers);
+      expect(replay).toMatchObject({ status: 200, text: 'stored answer' });
+      expect(await first).toMatchObject({ status: 200, text: 'stored answer' });
+    } finally {
+      system.sim.configure({ latencyMs: 0 });
+    }
+    expect(watch.published).toEqual([]);
+  });
+
+  it('/metrics serves the gateway and the hosted apps in one exposition, the process metrics once', async () => {
+    const res = await fetch(`${system.gatewayUrl}/metrics`);
+    expect(res.status).toBe(200);
+    const body = await res.text();
+    // The gateway's, the worker's and the monitor's own series.
+    expect(body).toMatch(/^aigw_http_requests_total\{/m);
+    expect(body).toMatch(/^aigw_jobs_total\{queue="generation",name="generate",outcome="success"\} [1-9]/m);
+    expect(body).toMatch(/^# TYPE aigw_provider_health gauge$/m);
+    const types = body.split('\n').filter((l) => l.startsWith('# TYPE '));
+    expect(new Set(types).size).toBe(types.length);
+    expect(types.filter((l) => l.startsWith('# TYPE aigw_process_start_time_seconds '))).toHaveLength(1);
+    expect(body.match(/^aigw_process_resident_memory_bytes /gm)).toHaveLength(1);
+  });
+
+  it('/health/ready includes the hosted router-worker and health-monitor', async () => {
+    const res = await fetch(`${system.gatewayUrl}/health/ready`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { info: Record<string, { status: string }> };
+    expect(Object.keys(body.info).sort()).toEqual(['database', 'health-monitor', 'redis', 'router-worker']);
+    expect(Object.values(body.info).every((c) => c.status === 'up')).toBe(true);
+  });
+});
+
+describe('single-process instances sharing one Redis (e2e)', () => {
+  // One job at a time per worker, and provider calls long enough to overlap.
+  const system = new TestSystem({ topology: 'single', appEnv: { 'all-in-one': { WORKER_CONCURRENCY: '1' } } });
+  let a: AppProcess;
+  let b: AppProcess;
+  let watch: Awaited<ReturnType<typeof watchReplyChannels>>;
+
+  beforeAll(async () => {
+    await system.start();
+    a = system.apps[0];
+    b = await system.spawnApp('all-in-one', await freePort());
+    watch = await watchReplyChannels(system.prefix);
+    system.sim.configure({ latencyMs: 500 });
+  }, 90_000);
+
+  afterAll(async () => {
+    await watch?.close();
+    await system.stop();
+  }, 30_000);
+
+  it.each([
+    ['A', () => a],
+    ['B', () => b],
+  ])(
+    'two requests at once to %s: its busy worker takes one, the other instance the other, answered via Redis',
+    async (_, target) => {
+      const app = target();
+      const other = app === a ? b : a;
+      const base = `http://127.0.0.1:${app.port}`;
+      watch.published.length = 0;
+      const answers = await Promise.all([
+        chat(system, base, 'first of two'),
+        new Promise((r) => setTimeout(r, 100)).then(() => chat(system, base, 'second of two')),
+      ]);
+      expect(answers.map((x) => [x.status, x.text])).toEqual([
+        [200, 'first of two'],
+        [200, 'second of two'],
+      ]);
+      const takers = await processedBy(
+        system,
+        answers.map((x) => x.jobId),
+      );
+      expect([...takers].sort()).toEqual([app.child.pid, other.child.pid].sort());
+      // Only the job the other instance took was answered through Redis, on this instance's channel.
+      const viaRedis = answers.filter((_x, i) => takers[i] === other.child.pid).map((x) => x.jobId);
+      await waitFor(() => watch.published.length > 0, { timeoutMs: 2000, message: 'no reply was published' });
+      expect([...new Set(watch.published.map((p) => p.jobId))]).toEqual(viaRedis);
+      expect(new Set(watch.published.map((p) => p.channel)).size).toBe(1);
+    },
+  );
+
+  it("answers a worker-less api-gateway's jobs, through Redis", async () => {
+    const gateway = await system.spawnApp('api-gateway', await freePort());
+    watch.published.length = 0;
+    const answer = await chat(system, `http://127.0.0.1:${gateway.port}`, 'from a gateway alone');
+    expect(answer).toMatchObject({ status: 200, text: 'from a gateway alone' });
+    const [taker] = await processedBy(system, [answer.jobId]);
+    expect([a.child.pid, b.child.pid]).toContain(taker);
+    expect(watch.published.map((p) => p.jobId)).toContain(answer.jobId);
+  });
+});
+
+describe('single-process shutdown (e2e)', () => {
+  const system = new TestSystem({ topology: 'single' });
+
+  beforeAll(async () => {
+    await system.start();
+  }, 90_000);
+
+  afterAll(() => system.stop(), 30_000);
+
+  it('SIGTERM mid-request: the in-flight sync and streamed requests complete, then the process exits 0', async () => {
+    system.sim.configure({ latencyMs: 1_500 });
+    const [app] = system.apps;
+    const sync = chat(system, system.gatewayUrl, 'finish me');
+    const streamed = fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: chatBody('finish my stream', { stream: true }),
+    }).then(async (res) => ({ status: res.status, events: parseSse(await res.text()) }));
+    await waitFor(() => system.sim.stats().inFlight >= 2, { timeoutMs: 5000, message: 'requests not in flight' });
+    app.child.kill('SIGTERM');
+    expect(await sync).toMatchObject({ status: 200, text: 'finish me' });
+    const stream = await streamed;
+    expect(stream.status).toBe(200);
+    expect(stream.events[stream.events.length - 1].data).toBe('[DONE]');
+    expect(await app.exited).toBe(0);
+  }, 30_000);
+});
