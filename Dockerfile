@@ -1,5 +1,6 @@
 # One image for every process; the entry point picks the app:
 #   docker run IMAGE node dist/apps/api-gateway/src/main.js   (router-worker, health-monitor likewise)
+#   docker run IMAGE node dist/apps/all-in-one/src/main.js    (all of them in one process, ADR 0010)
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./

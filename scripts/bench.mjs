@@ -140,6 +140,7 @@ async function main() {
       tmpDir,
       runId,
       standIn: opts.standIn,
+      topology: opts.topology,
       profileDir: opts.profile,
       onCleanup: (fn) => cleanups.push(fn),
       log,

@@ -3,6 +3,8 @@
 // provider simulator when no PROVIDERS_FILE is given, then the api-gateway, router-worker(s) and
 // health-monitor (each runs its migrations under a lock), waits until all are ready and prints how
 // to call the gateway. Ctrl-C stops everything gracefully.
+// `npm start -- --single`: the same, with the api-gateway, one router-worker and the health-monitor
+// hosted by one all-in-one process (ADR 0010).
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
@@ -14,7 +16,8 @@ const env = { ...process.env };
 env.REDIS_URL ??= 'redis://127.0.0.1:6379/0';
 env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
 const gatewayPort = Number(env.PORT ?? 3000);
-const workers = Number(env.WORKERS ?? 2);
+const single = process.argv.slice(2).includes('--single');
+const workers = single ? 1 : Number(env.WORKERS ?? 2);
 
 ensureDependencies();
 await requireService('Redis', env.REDIS_URL, 6379);
@@ -84,11 +87,18 @@ if (!env.PROVIDERS_FILE && providerVariables.length === 0) {
   });
 }
 
-start('api-gateway', 'dist/apps/api-gateway/src/main.js', { PORT: String(gatewayPort) });
-for (let i = 1; i <= workers; i++) {
-  start(`router-worker-${i}`, 'dist/apps/router-worker/src/main.js', { PORT: String(3000 + i * 10 + 1) });
+if (single) {
+  start('all-in-one', 'dist/apps/all-in-one/src/main.js', {
+    PORT: String(gatewayPort),
+    ALL_IN_ONE_MONITOR: env.ALL_IN_ONE_MONITOR ?? 'true',
+  });
+} else {
+  start('api-gateway', 'dist/apps/api-gateway/src/main.js', { PORT: String(gatewayPort) });
+  for (let i = 1; i <= workers; i++) {
+    start(`router-worker-${i}`, 'dist/apps/router-worker/src/main.js', { PORT: String(3000 + i * 10 + 1) });
+  }
+  start('health-monitor', 'dist/apps/health-monitor/src/main.js', { PORT: String(env.MONITOR_PORT ?? 3002) });
 }
-start('health-monitor', 'dist/apps/health-monitor/src/main.js', { PORT: String(env.MONITOR_PORT ?? 3002) });
 
 async function ready(url, deadline) {
   while (Date.now() < deadline) {
@@ -122,11 +132,14 @@ process.on('SIGTERM', () => void stopAll(0));
 
 try {
   const deadline = Date.now() + 60_000;
+  // In one process, the gateway's readiness includes the hosted worker's and monitor's.
   await ready(`http://127.0.0.1:${gatewayPort}/health/ready`, deadline);
-  for (let i = 1; i <= workers; i++) {
-    await ready(`http://127.0.0.1:${3000 + i * 10 + 1}/health/ready`, deadline);
+  if (!single) {
+    for (let i = 1; i <= workers; i++) {
+      await ready(`http://127.0.0.1:${3000 + i * 10 + 1}/health/ready`, deadline);
+    }
+    await ready(`http://127.0.0.1:${env.MONITOR_PORT ?? 3002}/health/ready`, deadline);
   }
-  await ready(`http://127.0.0.1:${env.MONITOR_PORT ?? 3002}/health/ready`, deadline);
 } catch (err) {
   console.error(String(err));
   await stopAll(1);
@@ -135,7 +148,7 @@ try {
 const base = `http://127.0.0.1:${gatewayPort}`;
 const model = simulatorUrl ? 'sim-gpt' : '<provider-id>/<model>';
 console.log(`
-AI gateway is up: ${base}   (${workers} router-workers, health-monitor on :${env.MONITOR_PORT ?? 3002})
+AI gateway is up: ${base}   (${single ? 'one process: api-gateway + router-worker + health-monitor' : `${workers} router-workers, health-monitor on :${env.MONITOR_PORT ?? 3002}`})
 ${simulatorUrl ? `Provider: the built-in SIMULATOR at ${simulatorUrl} (set PROVIDERS_FILE to use real providers)\n` : ''}Admin API key: ${env.BOOTSTRAP_ADMIN_KEY}   (more keys: npm run keys -- create --user alice)
 
   curl ${base}/v1/chat/completions \\

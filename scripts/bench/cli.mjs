@@ -14,6 +14,8 @@ the same chat request sent directly to the simulator and through the gateway, si
   --latency "0 50"      simulator latencies in ms
   --out DIR             output directory (default .bench-out/<timestamp>)
   --loadgen auto|wrk|node   load generator (default auto: wrk when installed, else the built-in Node one)
+  --topology split|single   the gateway side: split (default) runs the api-gateway and the router-worker as two
+                        processes; single runs them in one all-in-one process (ADR 0010)
   --stand-in FILE       measure FILE (a forwarding process such as a null gateway) instead of the
                         real gateway side; it gets NULL_GW_HOST, NULL_GW_PORT and UPSTREAM
   --nice N              run every bench process at this niceness (e.g. -10, needs root): on a box
@@ -59,6 +61,7 @@ export function parseArgs(argv, extraFlags = []) {
     out: null,
     loadgen: 'auto',
     standIn: null,
+    topology: 'split',
     nice: 0,
     skipExtras: false,
     onlyExtras: null,
@@ -114,6 +117,14 @@ export function parseArgs(argv, extraFlags = []) {
       case '--stand-in':
         opts.standIn = value();
         break;
+      case '--topology': {
+        const v = value();
+        if (!['split', 'single'].includes(v)) {
+          throw new Error(`--topology expects split or single, got "${v}"`);
+        }
+        opts.topology = v;
+        break;
+      }
       case '--nice': {
         const v = Number(value());
         if (!Number.isInteger(v) || v < -20 || v > 19) {

@@ -1,7 +1,8 @@
 // Starts the system under test for the bench: the provider simulator (client CPU) and the gateway
 // side (gateway CPU): api-gateway, router-worker and a dedicated Redis, with a throw-away
-// PostgreSQL schema. `--stand-in FILE` replaces the gateway side with a single forwarding process
-// (e.g. a null gateway) for calibration or while the real apps do not run yet.
+// PostgreSQL schema. `--topology single` runs the api-gateway and router-worker as one all-in-one
+// process instead (ADR 0010). `--stand-in FILE` replaces the gateway side with a single forwarding
+// process (e.g. a null gateway) for calibration or while the real apps do not run yet.
 import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -131,7 +132,19 @@ function requireBuilt(root, rel) {
  * Starts everything and returns the handle the measurements use. Registers its own cleanup
  * (schema drop) through `onCleanup`; processes are stopped by `group`.
  */
-export async function startSystem({ root, group, cpus, outDir, tmpDir, runId, standIn, profileDir, onCleanup, log }) {
+export async function startSystem({
+  root,
+  group,
+  cpus,
+  outDir,
+  tmpDir,
+  runId,
+  standIn,
+  topology = 'split',
+  profileDir,
+  onCleanup,
+  log,
+}) {
   // --profile: V8 CPU profiles of the api-gateway and router-worker, written when they stop.
   const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir)] : [];
   const simMain = requireBuilt(root, 'dist/tools/simulator/main.js');
@@ -185,6 +198,7 @@ export async function startSystem({ root, group, cpus, outDir, tmpDir, runId, st
 
   const gatewayMain = requireBuilt(root, 'dist/apps/api-gateway/src/main.js');
   const workerMain = requireBuilt(root, 'dist/apps/router-worker/src/main.js');
+  const singleMain = topology === 'single' ? requireBuilt(root, 'dist/apps/all-in-one/src/main.js') : null;
   const [redisPort, gwPort, workerPort] = [await freePort(), await freePort(), await freePort()];
 
   const redis = group.start('redis', {
@@ -260,29 +274,24 @@ export async function startSystem({ root, group, cpus, outDir, tmpDir, runId, st
   // node-postgres takes application_name from PGAPPNAME, which lets the bench find the PostgreSQL
   // backends serving these apps and report their CPU separately (they run outside the pinned set).
   const pgAppName = `aigw-bench-${runId}`;
-  const gateway = group.start('api-gateway', {
-    cpu: cpus.gateway,
-    cmd: process.execPath,
-    args: [...nodeArgs, gatewayMain],
-    env: { ...appEnv, PORT: String(gwPort), PGAPPNAME: `${pgAppName}-gateway` },
-    logFile: logFile('api-gateway'),
-  });
-  const worker = group.start('router-worker', {
-    cpu: cpus.gateway,
-    cmd: process.execPath,
-    args: [...nodeArgs, workerMain],
-    env: { ...appEnv, PORT: String(workerPort), PGAPPNAME: `${pgAppName}-worker` },
-    logFile: logFile('router-worker'),
-  });
   const gwBase = `http://127.0.0.1:${gwPort}`;
-  await waitFor('api-gateway /health/ready', () => httpOk(`${gwBase}/health/ready`), 90_000, gateway);
-  await waitFor(
-    'router-worker /health/ready',
-    () => httpOk(`http://127.0.0.1:${workerPort}/health/ready`),
-    90_000,
-    worker,
-  );
-  log(`api-gateway pid ${gateway.pid} on ${gwBase}; router-worker pid ${worker.pid} (ops :${workerPort})`);
+  // One all-in-one process, or the api-gateway and the router-worker: the same core either way.
+  const side = singleMain
+    ? await startSingle({ group, cpus, nodeArgs, singleMain, appEnv, gwPort, gwBase, pgAppName, logFile, log })
+    : await startSplit({
+        group,
+        cpus,
+        nodeArgs,
+        gatewayMain,
+        workerMain,
+        appEnv,
+        gwPort,
+        workerPort,
+        gwBase,
+        pgAppName,
+        logFile,
+        log,
+      });
 
   let replicas = 0;
   /**
@@ -310,15 +319,15 @@ export async function startSystem({ root, group, cpus, outDir, tmpDir, runId, st
   };
 
   return {
-    label: 'api-gateway + router-worker + redis',
+    label: `${side.label} + redis`,
     spawnReplica,
     direct,
     gateway: { url: `${gwBase}/v1/chat/completions`, body: BODY, auth: `Bearer ${adminKey}` },
     sim: control,
-    gatewaySidePids: [gateway.pid, worker.pid, redis.pid],
-    gatewaySide: { 'api-gateway': gateway.pid, 'router-worker': worker.pid, redis: redis.pid },
-    rssPids: { gateway: gateway.pid, worker: worker.pid },
-    gatewayPid: gateway.pid,
+    gatewaySidePids: [...Object.values(side.pids), redis.pid],
+    gatewaySide: { ...side.pids, redis: redis.pid },
+    rssPids: side.rssPids,
+    gatewayPid: side.gatewayPid,
     gatewayCpu: `cpu${cpus.gateway}`,
     clientCpu: `cpu${cpus.client}`,
     simulatorPid: sim.pid,
@@ -330,6 +339,71 @@ export async function startSystem({ root, group, cpus, outDir, tmpDir, runId, st
     adminKey,
     /** Runs SQL in the bench schema (e.g. to create a key with limits). */
     sql: (text, params) => db.queryIn(schema, text, params),
+  };
+}
+
+/** The api-gateway and the router-worker as two processes on the gateway core. */
+async function startSplit({
+  group,
+  cpus,
+  nodeArgs,
+  gatewayMain,
+  workerMain,
+  appEnv,
+  gwPort,
+  workerPort,
+  gwBase,
+  pgAppName,
+  logFile,
+  log,
+}) {
+  const gateway = group.start('api-gateway', {
+    cpu: cpus.gateway,
+    cmd: process.execPath,
+    args: [...nodeArgs, gatewayMain],
+    env: { ...appEnv, PORT: String(gwPort), PGAPPNAME: `${pgAppName}-gateway` },
+    logFile: logFile('api-gateway'),
+  });
+  const worker = group.start('router-worker', {
+    cpu: cpus.gateway,
+    cmd: process.execPath,
+    args: [...nodeArgs, workerMain],
+    env: { ...appEnv, PORT: String(workerPort), PGAPPNAME: `${pgAppName}-worker` },
+    logFile: logFile('router-worker'),
+  });
+  await waitFor('api-gateway /health/ready', () => httpOk(`${gwBase}/health/ready`), 90_000, gateway);
+  await waitFor(
+    'router-worker /health/ready',
+    () => httpOk(`http://127.0.0.1:${workerPort}/health/ready`),
+    90_000,
+    worker,
+  );
+  log(`api-gateway pid ${gateway.pid} on ${gwBase}; router-worker pid ${worker.pid} (ops :${workerPort})`);
+  return {
+    label: 'api-gateway + router-worker',
+    pids: { 'api-gateway': gateway.pid, 'router-worker': worker.pid },
+    rssPids: { gateway: gateway.pid, worker: worker.pid },
+    gatewayPid: gateway.pid,
+  };
+}
+
+/** `--topology single`: one all-in-one process (api-gateway + router-worker, ADR 0010) on the gateway core. */
+async function startSingle({ group, cpus, nodeArgs, singleMain, appEnv, gwPort, gwBase, pgAppName, logFile, log }) {
+  const proc = group.start('all-in-one', {
+    cpu: cpus.gateway,
+    cmd: process.execPath,
+    args: [...nodeArgs, singleMain],
+    env: { ...appEnv, PORT: String(gwPort), PGAPPNAME: `${pgAppName}-single` },
+    logFile: logFile('all-in-one'),
+  });
+  // Its readiness includes the hosted router-worker's.
+  await waitFor('all-in-one /health/ready', () => httpOk(`${gwBase}/health/ready`), 90_000, proc);
+  log(`all-in-one (api-gateway + router-worker) pid ${proc.pid} on ${gwBase}`);
+  return {
+    label: 'all-in-one (api-gateway + router-worker)',
+    pids: { 'all-in-one': proc.pid },
+    rssPids: { gateway: proc.pid },
+    gatewayPid: proc.pid,
   };
 }
 
