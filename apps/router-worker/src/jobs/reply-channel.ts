@@ -103,7 +103,10 @@ export class ReplyChannel implements StreamObserver {
     this.failure ??= err;
   };
 
-  /** Waits until Redis took every message (a message handed over in memory is taken); returns the first publish failure, if any. */
+  /**
+   * Waits until Redis took every message (one handed over in memory counts as taken); returns the first publish
+   * failure, if any.
+   */
   async settle(): Promise<unknown> {
     await this.last;
     return this.failure;
