@@ -135,7 +135,7 @@ export class TestSystem {
   async spawnApp(name: AppName, port: number, extraEnv: Record<string, string> = {}): Promise<AppProcess> {
     const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'apps', name, 'src', 'main.js')], {
       cwd: ROOT,
-      env: { ...this.baseEnv(), ...this.opts.appEnv?.[name], PORT: String(port), HOST: '127.0.0.1', ...extraEnv },
+      env: { ...this.baseEnv(), ...this.appEnvOf(name), PORT: String(port), HOST: '127.0.0.1', ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const output: string[] = [];
@@ -161,6 +161,20 @@ export class TestSystem {
       });
     }
     return app;
+  }
+
+  /** The all-in-one process hosts every app: it gets each app's own environment, its own last. */
+  private appEnvOf(name: AppName): Record<string, string> | undefined {
+    const appEnv = this.opts.appEnv;
+    if (name !== 'all-in-one') {
+      return appEnv?.[name];
+    }
+    return {
+      ...appEnv?.['api-gateway'],
+      ...appEnv?.['router-worker'],
+      ...appEnv?.['health-monitor'],
+      ...appEnv?.[name],
+    };
   }
 
   workers(): AppProcess[] {
