@@ -40,7 +40,7 @@ export default tseslint.config(
     // (~2 µs for one field, ~70 µs for twenty; libs/core/src/objects.ts, docs/benchmarks.md "Object spread").
     files: [
       'apps/router-worker/src/**/*.ts',
-      'apps/api-gateway/src/{generation,openai,anthropic,http,admission,auth,native}/**/*.ts',
+      'apps/api-gateway/src/{generation,openai,anthropic,http,admission,auth,native,validation}/**/*.ts',
       'libs/core/src/routing/**/*.ts',
       'libs/adapters/src/**/*.ts',
     ],

@@ -67,7 +67,7 @@ const jest = rebuildOnly
       [
         'jest',
         '--config',
-        'scripts/validation/capture.jest.config.cjs',
+        'scripts/validation/capture.jest.config.js',
         '--selectProjects',
         'integration',
         '--runInBand',

@@ -1,4 +1,4 @@
-// The repository's jest config with `capture-fetch.cjs` added to every project (see capture-bodies.mjs).
+// The repository's jest config with `capture-fetch.js` added to every project (see capture-bodies.mjs).
 const path = require('node:path');
 const base = require('../../jest.config.js');
 
@@ -9,6 +9,6 @@ module.exports = {
   projects: base.projects.map((p) => ({
     ...p,
     rootDir,
-    setupFiles: [...p.setupFiles, path.join(__dirname, 'capture-fetch.cjs')],
+    setupFiles: [...p.setupFiles, path.join(__dirname, 'capture-fetch.js')],
   })),
 };
