@@ -83,7 +83,8 @@ export class CacheWarmer {
       deadlineAt,
     };
     const native = NATIVE_FIELDS.some((f) => f in body);
-    const dto = plainToInstance(native ? GenerateDto : ChatCompletionDto, body);
+    // Two calls, not one over `native ? A : B`: TypeScript infers that one's type from whichever class it met first.
+    const dto = native ? plainToInstance(GenerateDto, body) : plainToInstance(ChatCompletionDto, body);
     const problem = firstProblem(await validate(dto, { stopAtFirstError: true }));
     try {
       if (problem !== null) {
