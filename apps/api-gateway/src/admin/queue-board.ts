@@ -11,7 +11,16 @@ import type {
   UIConfig,
 } from '@bull-board/api/dist/types';
 import { ErrorCode, GatewayError, isExpired, QueueName } from '@aigw/core';
-import { closeRedis, createRedis, ENV, RedisErrors, RedisKeys, sendError, serveStaticFiles } from '@aigw/platform';
+import {
+  bullOptions,
+  closeRedis,
+  createRedis,
+  ENV,
+  RedisErrors,
+  RedisKeys,
+  sendError,
+  serveStaticFiles,
+} from '@aigw/platform';
 import { Queue } from 'bullmq';
 import { renderFile } from 'ejs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -185,7 +194,7 @@ export class QueueBoard implements OnApplicationShutdown {
     }
     this.connection = createRedis(this.env.REDIS_URL, 'queue-board', this.errors);
     for (const name of Object.values(QueueName)) {
-      const queue = new Queue(name, { connection: this.connection, prefix: this.keys.bullPrefix });
+      const queue = new Queue(name, bullOptions(this.connection, this.keys));
       this.queues.push(queue);
       this.board.addQueue(new BullMQAdapter(queue));
     }

@@ -8,7 +8,7 @@ import {
   type GenerateOutcome,
   type GenerationRequest,
 } from '@aigw/core';
-import { closeRedis, createRedis, describeError, ENV, RedisErrors, RedisKeys } from '@aigw/platform';
+import { bullOptions, closeRedis, createRedis, describeError, ENV, RedisErrors, RedisKeys } from '@aigw/platform';
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { GatewayEnv } from '../config/gateway-env';
@@ -51,7 +51,7 @@ export class GenerationQueue implements OnApplicationShutdown {
     private readonly errors: RedisErrors,
   ) {
     this.connection = createRedis(env.REDIS_URL, `${env.REDIS_PREFIX}:queue`, errors, { blocking: false });
-    this.queue = new Queue(QueueName.Generation, { connection: this.connection, prefix: keys.bullPrefix });
+    this.queue = new Queue(QueueName.Generation, bullOptions(this.connection, keys));
     errors.watch(this.queue);
   }
 

@@ -1,6 +1,6 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { JobName, QueueName, usageJobOptions, type UsageBatch, type UsageEvent } from '@aigw/core';
-import { describeError, RedisErrors, RedisKeys } from '@aigw/platform';
+import { bullOptions, describeError, RedisErrors, RedisKeys } from '@aigw/platform';
 import { Queue } from 'bullmq';
 import { GenerationQueue } from './generation-queue';
 
@@ -19,7 +19,7 @@ export class UsageQueue implements OnApplicationShutdown {
     keys: RedisKeys,
     private readonly errors: RedisErrors,
   ) {
-    this.queue = new Queue(QueueName.Usage, { connection: generation.connection, prefix: keys.bullPrefix });
+    this.queue = new Queue(QueueName.Usage, bullOptions(generation.connection, keys));
     errors.watch(this.queue);
   }
 

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { QueueName, type HealthJobMap, type HealthJobName } from '@aigw/core';
-import { closeRedis, createRedis, describeError, ENV, RedisErrors, RedisKeys } from '@aigw/platform';
+import { merged, QueueName, type HealthJobMap, type HealthJobName } from '@aigw/core';
+import { bullOptions, closeRedis, createRedis, describeError, ENV, RedisErrors, RedisKeys } from '@aigw/platform';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { MonitorEnv } from '../config/monitor-env';
@@ -26,7 +26,7 @@ export class HealthQueue implements OnApplicationShutdown {
     private readonly errors: RedisErrors,
   ) {
     this.producer = createRedis(env.REDIS_URL, `${keys.prefix}:health-producer`, errors);
-    this.queue = new Queue(QueueName.Health, { connection: this.producer, prefix: keys.bullPrefix });
+    this.queue = new Queue(QueueName.Health, bullOptions(this.producer, keys));
     errors.watch(this.queue);
   }
 
@@ -35,13 +35,15 @@ export class HealthQueue implements OnApplicationShutdown {
     const connection = createRedis(this.env.REDIS_URL, `${this.keys.prefix}:health-worker`, this.errors, {
       blocking: true,
     });
-    const worker = new Worker<HealthJobMap[HealthJobName], void, HealthJobName>(QueueName.Health, process, {
-      connection,
-      prefix: this.keys.bullPrefix,
-      concurrency: this.env.HEALTH_CONCURRENCY,
-      name: `${hostname()}:${globalThis.process.pid}`,
-      autorun: false,
-    });
+    const worker = new Worker<HealthJobMap[HealthJobName], void, HealthJobName>(
+      QueueName.Health,
+      process,
+      merged(bullOptions(connection, this.keys), {
+        concurrency: this.env.HEALTH_CONCURRENCY,
+        name: `${hostname()}:${globalThis.process.pid}`,
+        autorun: false,
+      }),
+    );
     this.errors.watch(worker);
     worker.on('failed', (job, err) => {
       if (job) {

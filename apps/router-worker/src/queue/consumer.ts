@@ -1,7 +1,7 @@
 import { merged } from '@aigw/core';
 import { hostname } from 'node:os';
 import { Logger } from '@nestjs/common';
-import { closeRedis, createRedis, describeError, type RedisErrors, type RedisKeys } from '@aigw/platform';
+import { bullOptions, closeRedis, createRedis, describeError, type RedisErrors, type RedisKeys } from '@aigw/platform';
 import { Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueProcessor } from './queue-processor';
@@ -37,13 +37,14 @@ export class QueueConsumer {
     this.worker = new Worker(
       processor.queue,
       (job) => this.track(processor.process(job)),
-      merged(workerOptions, {
-        // Stored on each job as `processedBy`: which pod took it.
-        name: `${hostname()}:${process.pid}`,
-        connection: this.connection,
-        prefix: keys.bullPrefix,
-        autorun: false,
-      }),
+      merged(
+        workerOptions,
+        merged(bullOptions(this.connection, keys), {
+          // Stored on each job as `processedBy`: which pod took it.
+          name: `${hostname()}:${process.pid}`,
+          autorun: false,
+        }),
+      ),
     );
     // BullMQ's own blocking connection (a duplicate of ours) reports through the worker's error event.
     errors.watch(this.worker);

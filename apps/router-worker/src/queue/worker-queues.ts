@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { QueueName, type JobName, type UsageBatch } from '@aigw/core';
-import { closeRedis, createRedis, ENV, RedisErrors, RedisKeys } from '@aigw/platform';
+import { bullOptions, closeRedis, createRedis, ENV, RedisErrors, RedisKeys } from '@aigw/platform';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { WorkerEnv } from '../config/worker-env';
@@ -18,7 +18,7 @@ export class WorkerQueues {
 
   constructor(@Inject(ENV) env: WorkerEnv, keys: RedisKeys, errors: RedisErrors) {
     this.connection = createRedis(env.REDIS_URL, `${keys.prefix}:producer`, errors);
-    const opts = { connection: this.connection, prefix: keys.bullPrefix };
+    const opts = bullOptions(this.connection, keys);
     this.generation = new Queue(QueueName.Generation, opts);
     this.usage = new Queue<UsageBatch, void, JobName.RecordUsage>(QueueName.Usage, opts);
     for (const q of this.all()) {

@@ -94,3 +94,24 @@ export class RedisKeys {
     return `${this.prefix}:reply:${instanceId}`;
   }
 }
+
+/**
+ * Entries kept in each BullMQ queue's event stream (`<queue>:events`), trimmed approximately (whole stream nodes of
+ * ~100 entries). Nothing in this system reads the stream (no `QueueEvents`: replies travel on the reply channels of
+ * ADR 0001), so a short tail for an operator's `XREVRANGE` is enough; BullMQ's default keeps 10,000 entries, each
+ * `completed` one with the job's whole return value. BullMQ 5 cannot switch the stream off: every job still appends
+ * its events (added, waiting, active, completed), only their memory is bounded.
+ */
+export const QUEUE_EVENTS_MAX_LEN = 100;
+
+/**
+ * Options of every BullMQ Queue and Worker of this system: the deployment's hash-tagged prefix and the event stream
+ * bound. Each Queue writes the bound into the queue's meta key when it opens (Lua scripts read it from there), so a
+ * Queue opened without it would restore BullMQ's default for everyone: always build them with this.
+ */
+export function bullOptions(
+  connection: Redis,
+  keys: RedisKeys,
+): { connection: Redis; prefix: string; streams: { events: { maxLen: number } } } {
+  return { connection, prefix: keys.bullPrefix, streams: { events: { maxLen: QUEUE_EVENTS_MAX_LEN } } };
+}
