@@ -1,6 +1,7 @@
 // `--soak MIN`: a steady load for MIN minutes (50 ms provider, a fixed number of connections, below
 // saturation) with the RSS of every gateway-side process sampled each minute: memory must stay flat.
 // With --peer, the peer gets the same soak afterwards.
+import Redis from 'ioredis';
 import { rssBytes } from './procfs.mjs';
 
 const CONNECTIONS = 20;
@@ -9,7 +10,13 @@ const STEP_S = 60;
 
 const mb = (bytes) => (bytes / 2 ** 20).toFixed(0);
 
-async function soak({ target, named, minutes, loadgen, signal, log, label }) {
+/** Redis's dataset (INFO memory `used_memory`): what it holds, unlike its RSS, which jemalloc rarely gives back. */
+async function redisUsedBytes(redis) {
+  const info = await redis.info('memory');
+  return Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? 0);
+}
+
+async function soak({ target, named, minutes, loadgen, signal, log, label, redis }) {
   const names = Object.keys(named);
   const rows = [];
   const totals = [];
@@ -18,10 +25,11 @@ async function soak({ target, named, minutes, loadgen, signal, log, label }) {
     const rss = names.map((n) => rssBytes(named[n]) ?? 0);
     const total = rss.reduce((a, b) => a + b, 0);
     totals.push(total);
+    const used = redis ? mb(await redisUsedBytes(redis)) : '–';
     log(`soak ${label}: minute ${minute}/${minutes}: ${res.rps.toFixed(0)} req/s, RSS ${mb(total)} MB`);
     rows.push(
       `| ${label} | ${minute} | ${res.rps.toFixed(0)} | ${res.p99.toFixed(1)} | ${res.non2xx + res.errors} | ` +
-        `${rss.map(mb).join(' / ')} | ${mb(total)} |`,
+        `${rss.map(mb).join(' / ')} | ${mb(total)} | ${used} |`,
     );
   }
   const half = Math.floor(totals.length / 2);
@@ -47,8 +55,10 @@ export const soakBench = {
     const minutes = Math.round(Number(opts.extra['--soak']));
     await sys.sim.setLatency(LATENCY_MS);
     const out = [];
+    const redis = sys.redisUrl ? new Redis(sys.redisUrl, { maxRetriesPerRequest: 1 }) : null;
     try {
       const ours = await soak({
+        redis,
         target: sys.gateway,
         named: { ...sys.rssPids, redis: sys.gatewaySide.redis },
         minutes,
@@ -71,15 +81,17 @@ export const soakBench = {
         out.push({ label: sys.peer.label, ...peer });
       }
     } finally {
+      redis?.disconnect();
       await sys.sim.setLatency(0);
     }
     return [
       `${CONNECTIONS} connections, simulator latency ${LATENCY_MS} ms, ${minutes} × ${STEP_S} s back to back; RSS read at the`,
-      'end of each minute (MB). "drift" = mean RSS of the second half minus the first half.',
+      'end of each minute (MB). "drift" = mean RSS of the second half minus the first half. "Redis data" = the dedicated',
+      "Redis's `used_memory` (what it holds; its RSS rarely shrinks).",
       '',
       ...out.flatMap((o) => [
-        `| side | minute | req/s | p99 ms | non2xx+err | RSS ${o.names.join(' / ')} | total RSS |`,
-        '|---|---:|---:|---:|---:|---|---:|',
+        `| side | minute | req/s | p99 ms | non2xx+err | RSS ${o.names.join(' / ')} | total RSS | Redis data MB |`,
+        '|---|---:|---:|---:|---:|---|---:|---:|',
         ...o.rows,
         '',
         `${o.label}: max total RSS ${mb(o.max)} MB, drift ${(o.drift / 2 ** 20).toFixed(1)} MB.`,
