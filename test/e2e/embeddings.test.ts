@@ -1,7 +1,5 @@
 import OpenAI, { APIError } from 'openai';
-import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { QueueName } from '@aigw/core';
 import { DEFAULT_EMBEDDING_DIMENSIONS, simulatedEmbedding, waitFor } from '@aigw/testing';
 import { REDIS_URL, TestSystem } from './harness';
 
@@ -34,17 +32,14 @@ describe('OpenAI SDK: embeddings (e2e)', () => {
   });
   let client: OpenAI;
   let redis: Redis;
-  let queue: Queue;
 
   beforeAll(async () => {
     await system.start();
     client = new OpenAI({ baseURL: `${system.gatewayUrl}/v1`, apiKey: system.adminKey, maxRetries: 0 });
     redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-    queue = new Queue(QueueName.Generation, { connection: redis, prefix: `{${system.prefix}}` });
   }, 90_000);
 
   afterAll(async () => {
-    await queue?.close();
     await redis?.quit();
     await system.stop();
   }, 30_000);
@@ -142,9 +137,9 @@ describe('OpenAI SDK: embeddings (e2e)', () => {
   });
 
   describe('bad input: 400 naming the field, nothing enqueued', () => {
+    /** Jobs ever added: BullMQ counts every add in the queue's `id` key (a sync job leaves the queue as it completes). */
     async function jobCount(): Promise<number> {
-      const counts = await queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized');
-      return Object.values(counts).reduce((a, b) => a + b, 0);
+      return Number((await redis.get(`{${system.prefix}}:generation:id`)) ?? 0);
     }
 
     const cases: [string, Record<string, unknown>, string][] = [

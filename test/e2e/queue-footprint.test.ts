@@ -1,10 +1,11 @@
 import { Redis } from 'ioredis';
 import { QUEUE_EVENTS_MAX_LEN } from '@aigw/platform';
+import { waitFor } from '@aigw/testing';
 import { REDIS_URL, TestSystem } from './harness';
 
 /** What the generation queue leaves in Redis under steady traffic: bounded, whatever the number of requests. */
 describe('queue footprint in Redis (e2e)', () => {
-  const system = new TestSystem({ workers: 1 });
+  const system = new TestSystem({ workers: 1, env: { REQUEST_TIMEOUT_MS: '20000', SYNC_JOB_RETENTION_S: '300' } });
   let redis: Redis;
   const key = (name: string): string => `{${system.prefix}}:generation:${name}`;
 
@@ -17,6 +18,17 @@ describe('queue footprint in Redis (e2e)', () => {
     await redis?.quit();
     await system.stop();
   }, 30_000);
+
+  async function keysOf(pattern: string): Promise<string[]> {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      found.push(...batch);
+    } while (cursor !== '0');
+    return found;
+  }
 
   async function chat(content: string, headers: Record<string, string> = {}): Promise<Response> {
     return fetch(`${system.gatewayUrl}/v1/chat/completions`, {
@@ -45,5 +57,37 @@ describe('queue footprint in Redis (e2e)', () => {
     expect(await redis.hget(key('meta'), 'opts.maxLenEvents')).toBe(String(QUEUE_EVENTS_MAX_LEN));
     // 300 requests append ~1,200 events; trimming keeps whole stream nodes of 100 past the bound.
     expect(await redis.xlen(key('events'))).toBeLessThanOrEqual(QUEUE_EVENTS_MAX_LEN + 200);
+  });
+
+  it('keeps no completed sync job in BullMQ; their outcomes expire with their deadlines', async () => {
+    expect(await redis.zcard(key('completed'))).toBe(0);
+    expect(await keysOf(`{${system.prefix}}:generation:req_*`)).toEqual([]);
+    const outcomes = await keysOf(`${system.prefix}:outcome:*`);
+    expect(outcomes.length).toBeGreaterThanOrEqual(300);
+    for (const k of outcomes.slice(0, 20)) {
+      const ttl = await redis.pttl(k);
+      // REQUEST_TIMEOUT_MS (20 s) plus the 10 s margin, counted from the request's arrival.
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(30_000);
+    }
+  });
+
+  it('answers an Idempotency-Key replay from the kept outcome, without calling the provider again', async () => {
+    const headers = { 'idempotency-key': 'footprint-1' };
+    const first = await chat('keyed', headers);
+    expect(first.status).toBe(200);
+    const answer = (await first.json()) as { choices: { message: { content: string } }[] };
+    const outcomes = await waitFor(async () => {
+      const found = await keysOf(`${system.prefix}:outcome:idem_*`);
+      return found.length > 0 ? found : null;
+    });
+    expect(outcomes).toHaveLength(1);
+    expect(await redis.pttl(outcomes[0])).toBeGreaterThan(250_000);
+    const calls = system.sim.stats().total;
+    const replay = await chat('keyed', headers);
+    expect(replay.status).toBe(200);
+    expect(await replay.json()).toEqual(answer);
+    expect(system.sim.stats().total).toBe(calls);
+    expect(await redis.zcard(key('completed'))).toBe(0);
   });
 });

@@ -28,9 +28,12 @@ describe('reply subscriber reconnect', () => {
       return h.answer(job, 'recovered', { publish: false });
     });
     const pending = h.post('/v1/chat/completions', chat('x'));
-    await waitFor(async () => jobId !== '' && (await h.queue.getJob(jobId))?.finishedOn !== undefined, {
-      message: 'job did not complete',
-    });
+    // Completed: BullMQ removed the job, the worker kept its outcome.
+    await waitFor(
+      async () =>
+        jobId !== '' && (await admin.exists(h.outcomeKey(jobId))) === 1 && (await h.queue.getJob(jobId)) === undefined,
+      { message: 'job did not complete' },
+    );
     // Only this gateway's own subscriber connection, found by its name.
     const clients = await admin.client('LIST');
     const line = String(clients)

@@ -6,6 +6,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import {
   ControlPattern,
   EMPTY_USAGE,
+  outcomeTtlMs,
   QueueName,
   validateEnv,
   type CancelGenerationMessage,
@@ -17,6 +18,7 @@ import {
   type ReplyMessage,
 } from '@aigw/core';
 import { ApiKeyStore } from '@aigw/entities';
+import { RedisKeys } from '@aigw/platform';
 import {
   parseSse,
   ProviderSimulator,
@@ -116,9 +118,11 @@ export class GatewayHarness {
     this.workerConnection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
     this.worker = new Worker<GenerateJobData, GenerateOutcome, JobName.Generate>(
       QueueName.Generation,
-      (job) => {
+      async (job) => {
         this.jobsSeen.push(job.id ?? '');
-        return this.handler(job);
+        const outcome = await this.handler(job);
+        await this.keepOutcome(job, outcome);
+        return outcome;
       },
       { connection: this.workerConnection, prefix: `{${this.prefix}}`, concurrency: 50 },
     );
@@ -127,6 +131,20 @@ export class GatewayHarness {
     await this.app.listen(0, '127.0.0.1');
     this.url = await this.app.getUrl();
     return this;
+  }
+
+  /** As the worker does before completing a sync job (BullMQ removes it as it completes): keeps its outcome. */
+  private async keepOutcome(job: GenerateJob, outcome: GenerateOutcome): Promise<void> {
+    const { keepOutcomeMs, request } = job.data;
+    if (keepOutcomeMs !== undefined) {
+      const ttlMs = outcomeTtlMs(request.deadlineAt, keepOutcomeMs, Date.now());
+      await this.redis.set(this.outcomeKey(job.id ?? ''), JSON.stringify(outcome), 'PX', ttlMs);
+    }
+  }
+
+  /** Where the worker keeps a sync job's outcome. */
+  outcomeKey(jobId: string): string {
+    return new RedisKeys(this.prefix).outcome(jobId);
   }
 
   /** Sets what the stand-in worker does with the next jobs. */

@@ -49,6 +49,26 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
     expect(sent).toMatchObject({ route: 'POST /v1/chat/completions', hadAuth: true, body: { model: 'sim-gpt' } });
   });
 
+  it("keeps a sync job's outcome before BullMQ removes the job: until the deadline, or keepOutcomeMs", async () => {
+    const redis = h.producer;
+    const plain = await h.enqueueSync({ deadlineAt: Date.now() + 30_000 });
+    const keyed = await h.enqueueSync({}, 600_000);
+    for (const job of [plain, keyed]) {
+      const [reply] = await h.finalReplies(job.id!);
+      await waitFor(async () => (await h.queue.getJob(job.id!)) === undefined, { message: 'job not removed' });
+      const kept = JSON.parse((await redis.get(h.outcomeKey(job.id!))) ?? 'null') as unknown;
+      expect(kept).toEqual({ ok: true, result: (reply as Of<'result'>).result });
+    }
+    // Deadline (30 s) plus the 10 s margin; the keyed one its 10 minutes.
+    expect(await redis.pttl(h.outcomeKey(plain.id!))).toBeGreaterThan(30_000);
+    expect(await redis.pttl(h.outcomeKey(plain.id!))).toBeLessThanOrEqual(40_000);
+    expect(await redis.pttl(h.outcomeKey(keyed.id!))).toBeGreaterThan(590_000);
+    // An async job keeps its return value in BullMQ and no outcome key.
+    const async = await h.enqueue({}, null);
+    await h.outcome(async.id!);
+    expect(await redis.exists(h.outcomeKey(async.id!))).toBe(0);
+  });
+
   it('streams start, chunks in order and an end carrying the usage', async () => {
     h.sim.configure({ completionTokens: 12, cachedTokens: 2 });
     const job = await h.enqueue({ stream: true });

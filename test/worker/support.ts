@@ -20,6 +20,7 @@ import {
   type ReplyMessage,
 } from '@aigw/core';
 import { freePort, ProviderSimulator, uniqueId, waitFor, deleteRedisKeysOf, dropSchema } from '@aigw/testing';
+import { RedisKeys } from '@aigw/platform';
 import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
@@ -84,7 +85,7 @@ export class WorkerHarness {
   queue!: Queue<GenerateJobData, GenerateOutcome, JobName.Generate>;
   private readonly replies = new Map<string, ReplyMessage[]>();
   private subscriber!: Redis;
-  private producer!: Redis;
+  producer!: Redis;
   private control?: ClientProxy;
   private dir = '';
   private closed = false;
@@ -189,6 +190,24 @@ export class WorkerHarness {
       { request, replyTo },
       { jobId: request.requestId, removeOnComplete: false },
     );
+  }
+
+  /** Enqueues a sync generate job as the gateway does: removed as it completes, its outcome kept by the worker. */
+  async enqueueSync(
+    overrides: Partial<GenerationRequest> = {},
+    keepOutcomeMs = 0,
+  ): Promise<Job<GenerateJobData, GenerateOutcome, JobName.Generate>> {
+    const request = this.request(overrides);
+    return this.queue.add(
+      JobName.Generate,
+      { request, replyTo: this.replyTo, keepOutcomeMs },
+      { jobId: request.requestId, removeOnComplete: true },
+    );
+  }
+
+  /** Where the worker keeps a sync job's outcome. */
+  outcomeKey(jobId: string): string {
+    return new RedisKeys(this.prefix).outcome(jobId);
   }
 
   repliesOf(jobId: string): ReplyMessage[] {

@@ -20,6 +20,7 @@ import { CancellationRegistry } from './cancel/cancellation-registry';
 import type { WorkerEnv } from './config/worker-env';
 import { GenerationService } from './generation/generation.service';
 import { AnswerStash } from './jobs/answer-stash';
+import { OutcomeStore } from './jobs/outcome-store';
 import { GenerateHandler } from './jobs/generate.handler';
 import { Settlement } from './jobs/settlement';
 import { DrainDeadline } from './lifecycle/drain-deadline';
@@ -61,6 +62,7 @@ class WorkerEnvModule {
     DrainDeadline,
     UsageRecorder,
     AnswerStash,
+    OutcomeStore,
     Settlement,
     {
       provide: ResponseCache,

@@ -29,6 +29,22 @@ export interface GenerateJobData {
    * key's in-flight names and ends its in-flight marker when the job ends.
    */
   coalescingKey?: string;
+  /**
+   * Set on sync jobs (ADR 0001): the gateway enqueued the job with `removeOnComplete: true`, so BullMQ deletes it
+   * as it completes, and the worker keeps its outcome under `outcome:<jobId>` for the gateway's read-back (a lost
+   * reply, an Idempotency-Key replay) before completing it: until the request's deadline plus
+   * `OUTCOME_MARGIN_MS`, and at least this many ms (Idempotency-Key replays, coalesced followers). Absent (async
+   * jobs, jobs enqueued by an older gateway): BullMQ keeps the job and its return value.
+   */
+  keepOutcomeMs?: number;
+}
+
+/** How long past its request's deadline a sync job's outcome stays readable (clock skew, a read-back in flight). */
+export const OUTCOME_MARGIN_MS = 10_000;
+
+/** TTL of a sync job's kept outcome when it completes at `now` (see `GenerateJobData.keepOutcomeMs`). */
+export function outcomeTtlMs(deadlineAt: number, keepOutcomeMs: number, now: number): number {
+  return Math.max(deadlineAt + OUTCOME_MARGIN_MS - now, keepOutcomeMs, 1);
 }
 
 export interface UsageEvent {

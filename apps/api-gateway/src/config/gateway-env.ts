@@ -50,11 +50,16 @@ export class GatewayEnv extends BaseEnv {
   @Max(600_000)
   AUTH_CACHE_TTL_MS = 5_000;
 
+  /**
+   * How long the outcome of a sync request with an Idempotency-Key stays readable for its replays. Sync jobs leave
+   * BullMQ as they complete; without a key their outcome is kept only until the deadline (ADR 0001).
+   */
   @Type(() => Number)
   @IsInt()
   @Min(1)
   SYNC_JOB_RETENTION_S = 600;
 
+  /** How long a completed async job stays in BullMQ for `GET /api/v1/ai/jobs/:id`; also its deadline. */
   @Type(() => Number)
   @IsInt()
   @Min(1)

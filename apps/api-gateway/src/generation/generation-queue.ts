@@ -8,10 +8,20 @@ import {
   type GenerateOutcome,
   type GenerationRequest,
 } from '@aigw/core';
-import { bullOptions, closeRedis, createRedis, describeError, ENV, RedisErrors, RedisKeys } from '@aigw/platform';
+import {
+  bullOptions,
+  closeRedis,
+  createRedis,
+  describeError,
+  ENV,
+  REDIS,
+  RedisErrors,
+  RedisKeys,
+} from '@aigw/platform';
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { GatewayEnv } from '../config/gateway-env';
+import { snapshotOf, type JobSnapshot } from './job-snapshot';
 
 export type GenerateJob = Job<GenerateJobData, GenerateOutcome, JobName.Generate>;
 
@@ -25,17 +35,30 @@ const FAILED_RETENTION_S = 86_400;
 export const GENERATE_ATTEMPTS = 3;
 const GENERATE_BACKOFF_MS = 1_000;
 
-export interface EnqueueOptions {
+/**
+ * What stays in Redis once the job completed. An async job stays in BullMQ (GET /jobs/:id reads it) for `retentionS`.
+ * A sync job is removed as it completes: its waiter only needs the outcome, which the worker keeps until the
+ * request's deadline (plus a margin) and at least `keepOutcomeMs` (`GenerateJobData.keepOutcomeMs`). Both at once in
+ * one queue would not work: BullMQ's age-based removal sweeps the whole completed set with the age of the job that
+ * just completed, so a short-lived kind would delete the long-lived one.
+ */
+export type Retention = { retentionS: number; keepOutcomeMs?: never } | { keepOutcomeMs: number; retentionS?: never };
+
+export type EnqueueOptions = Retention & {
   jobId: string;
   /** Reply channel of the waiting gateway instance; null for async jobs. */
   replyTo: string | null;
-  /** How long the job (and its result) stays in Redis after completing. */
-  retentionS: number;
   /** Set when identical requests may join the job (ADR 0007). */
   coalescingKey?: string;
   /** BullMQ priority (1 highest); absent: ahead of every prioritized job. Cache warming runs at WARM_PRIORITY. */
   priority?: number;
-}
+};
+
+/**
+ * The fields of a stored job the read-back needs (never its data: a long prompt would travel on every read);
+ * `timestamp` is set on every job, so a job without it does not exist.
+ */
+const SNAPSHOT_FIELDS = ['timestamp', 'processedOn', 'finishedOn', 'returnvalue', 'failedReason', 'atm'] as const;
 
 /** The producer side of the `generation` queue. */
 @Injectable()
@@ -47,8 +70,9 @@ export class GenerationQueue implements OnApplicationShutdown {
 
   constructor(
     @Inject(ENV) env: GatewayEnv,
-    keys: RedisKeys,
+    private readonly keys: RedisKeys,
     private readonly errors: RedisErrors,
+    @Inject(REDIS) private readonly redis: Redis,
   ) {
     this.connection = createRedis(env.REDIS_URL, `${env.REDIS_PREFIX}:queue`, errors, { blocking: false });
     this.queue = new Queue(QueueName.Generation, bullOptions(this.connection, keys));
@@ -61,20 +85,21 @@ export class GenerationQueue implements OnApplicationShutdown {
    */
   async add(request: GenerationRequest, opts: EnqueueOptions): Promise<void> {
     try {
-      await this.queue.add(
-        JobName.Generate,
-        opts.coalescingKey === undefined
-          ? { request, replyTo: opts.replyTo }
-          : { request, replyTo: opts.replyTo, coalescingKey: opts.coalescingKey },
-        {
-          jobId: opts.jobId,
-          attempts: GENERATE_ATTEMPTS,
-          backoff: { type: 'exponential', delay: GENERATE_BACKOFF_MS },
-          removeOnComplete: { age: opts.retentionS },
-          removeOnFail: { age: FAILED_RETENTION_S },
-          ...(opts.priority === undefined ? {} : { priority: opts.priority }),
-        },
-      );
+      const data: GenerateJobData = { request, replyTo: opts.replyTo };
+      if (opts.coalescingKey !== undefined) {
+        data.coalescingKey = opts.coalescingKey;
+      }
+      if (opts.keepOutcomeMs !== undefined) {
+        data.keepOutcomeMs = opts.keepOutcomeMs;
+      }
+      await this.queue.add(JobName.Generate, data, {
+        jobId: opts.jobId,
+        attempts: GENERATE_ATTEMPTS,
+        backoff: { type: 'exponential', delay: GENERATE_BACKOFF_MS },
+        removeOnComplete: opts.keepOutcomeMs === undefined ? { age: opts.retentionS } : true,
+        removeOnFail: { age: FAILED_RETENTION_S },
+        ...(opts.priority === undefined ? {} : { priority: opts.priority }),
+      });
     } catch (err) {
       this.errors.report('enqueue', err);
       throw new GatewayError(ErrorCode.ServiceUnavailable, 'The request could not be queued; retry shortly.', {
@@ -86,6 +111,35 @@ export class GenerationQueue implements OnApplicationShutdown {
 
   async get(jobId: string): Promise<GenerateJob | undefined> {
     return this.queue.getJob(jobId);
+  }
+
+  /**
+   * Where a job stands, for the read-back of a waiting request: a sync job's kept outcome, else the stored job's
+   * state. One round trip (both commands go out in one write on the auto-pipelined connection). The worker writes
+   * the outcome before BullMQ removes the job, so a job found missing is looked for once more as an outcome: it may
+   * have completed between the two reads.
+   */
+  async snapshot(jobId: string): Promise<JobSnapshot> {
+    const outcomeKey = this.keys.outcome(jobId);
+    const [kept, fields] = await Promise.all([
+      this.redis.get(outcomeKey),
+      this.redis.hmget(this.queue.toKey(jobId), ...SNAPSHOT_FIELDS),
+    ]);
+    const [timestamp, processedOn, finishedOn, returnvalue, failedReason, attemptsMade] = fields;
+    const outcome = kept ?? (timestamp === null ? await this.redis.get(outcomeKey) : null);
+    if (outcome !== null) {
+      return snapshotOf({ finishedOn: 1, returnvalue: parseJson(outcome) });
+    }
+    if (timestamp === null) {
+      return snapshotOf(undefined);
+    }
+    return snapshotOf({
+      processedOn: Number(processedOn ?? 0),
+      finishedOn: Number(finishedOn ?? 0),
+      returnvalue: returnvalue === null ? null : parseJson(returnvalue),
+      failedReason: failedReason ?? undefined,
+      attemptsMade: Number(attemptsMade ?? 0),
+    });
   }
 
   /**
@@ -104,5 +158,13 @@ export class GenerationQueue implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.queue.close().catch((err: unknown) => this.logger.warn(`closing the queue: ${describeError(err)}`));
     await closeRedis(this.connection);
+  }
+}
+
+function parseJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return null;
   }
 }

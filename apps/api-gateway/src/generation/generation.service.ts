@@ -11,10 +11,9 @@ import { CacheStage, type CacheDecision } from './cache-stage';
 import { CancellationService } from './cancellation.service';
 import { COALESCED_HEADER, Coalescing, type Party } from './coalescing';
 import { GatewayMetrics } from './gateway-metrics';
-import { GenerationQueue } from './generation-queue';
+import { GenerationQueue, type Retention } from './generation-queue';
 import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from './idempotency';
 import { IdempotencyService, type Claim } from './idempotency.service';
-import { snapshotOf } from './job-snapshot';
 import { ReplyHub } from './reply-hub';
 import type { ReplyWaiter, WaiterOptions } from './reply-waiter';
 import {
@@ -205,9 +204,8 @@ export class GenerationService {
     // Never answered from the cache: the job must exist for GET /jobs/:id. Its answer fills the cache.
     await this.lookup(sub, client, false);
     const claim = await this.claimAdmitted(sub, client);
-    const retentionS = this.env.ASYNC_JOB_RETENTION_S;
-    if (claim.fresh || (await this.queue.get(claim.jobId)) === undefined) {
-      await this.enqueue(sub, claim, null, retentionS);
+    if (claim.fresh || (await this.queue.snapshot(claim.jobId)).state === 'missing') {
+      await this.enqueue(sub, claim, null, { retentionS: this.env.ASYNC_JOB_RETENTION_S });
     } else {
       // An Idempotency-Key replay of a job that exists: it was charged when it was first submitted.
       void this.admission.refund(sub.request.reservation);
@@ -319,26 +317,26 @@ export class GenerationService {
    */
   private async dispatch(sub: Submission, claim: Claim, waiter: ReplyWaiter, party: Party | null): Promise<void> {
     if (!claim.fresh) {
-      const existing = await this.queue.get(claim.jobId).catch((err: unknown) => {
+      const existing = await this.queue.snapshot(claim.jobId).catch((err: unknown) => {
         waiter.discard();
         throw new GatewayError(ErrorCode.ServiceUnavailable, 'The request could not be looked up; retry shortly.', {
           retryAfterMs: 1_000,
           cause: err,
         });
       });
-      if (existing !== undefined) {
+      if (existing.state !== 'missing') {
         // The replayed job was charged when it was first submitted.
         void this.admission.refund(sub.request.reservation);
         this.hub.poll(waiter);
         this.hub.arm(waiter);
-        waiter.onSnapshot(snapshotOf(existing));
+        waiter.onSnapshot(existing);
         return;
       }
       // The replayed job is gone (expired or removed): run it again under the same id.
     }
     this.hub.listen(waiter);
     try {
-      await this.enqueue(sub, claim, this.hub.channel, this.env.SYNC_JOB_RETENTION_S, party?.key);
+      await this.enqueue(sub, claim, this.hub.channel, this.syncRetention(sub, claim, party), party?.key);
     } catch (err) {
       waiter.discard();
       if (party !== null) {
@@ -349,15 +347,27 @@ export class GenerationService {
     this.hub.arm(waiter);
   }
 
+  /**
+   * A sync job is removed as it completes; its outcome stays readable until the request's deadline (plus a margin),
+   * and longer where someone may come back for it: an Idempotency-Key replay (SYNC_JOB_RETENTION_S), or a coalesced
+   * follower, whose deadline may be up to a request timeout later than the leader's.
+   */
+  private syncRetention(sub: Submission, claim: Claim, party: Party | null): Retention {
+    if (claim.jobId !== sub.request.requestId) {
+      return { keepOutcomeMs: this.env.SYNC_JOB_RETENTION_S * 1000 };
+    }
+    return { keepOutcomeMs: party === null ? 0 : this.env.REQUEST_TIMEOUT_MS };
+  }
+
   private async enqueue(
     sub: Submission,
     claim: Claim,
     replyTo: string | null,
-    retentionS: number,
+    retention: Retention,
     coalescingKey?: string,
   ): Promise<void> {
     try {
-      await this.queue.add(sub.request, { jobId: claim.jobId, replyTo, retentionS, coalescingKey });
+      await this.queue.add(sub.request, { ...retention, jobId: claim.jobId, replyTo, coalescingKey });
     } catch (err) {
       void this.admission.refund(sub.request.reservation);
       if (claim.fresh && claim.jobId !== sub.request.requestId) {

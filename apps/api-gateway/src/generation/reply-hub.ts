@@ -24,7 +24,6 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { GatewayEnv } from '../config/gateway-env';
 import { GenerationQueue } from './generation-queue';
-import { snapshotOf } from './job-snapshot';
 import { FollowerFeed } from './follower-feed';
 import type { ReplyWaiter } from './reply-waiter';
 
@@ -241,12 +240,12 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
 
   private readBack(w: ReplyWaiter): void {
     w.checking = true;
-    this.queue.get(w.jobId).then(
-      (job) => {
+    this.queue.snapshot(w.jobId).then(
+      (snapshot) => {
         w.checking = false;
         w.nextCheckAt = Date.now() + w.checkEveryMs;
         if (!w.done) {
-          w.onSnapshot(snapshotOf(job));
+          w.onSnapshot(snapshot);
         }
       },
       (err: unknown) => {

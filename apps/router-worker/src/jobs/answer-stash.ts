@@ -3,8 +3,6 @@ import type { GenerateOutcome, UsageEvent } from '@aigw/core';
 import { REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import { DrainDeadline } from '../lifecycle/drain-deadline';
-import { redisRetryDelayMs, RedisHandOffAbandoned } from '../lifecycle/redis-retry';
-import { sleep } from '../routing/sleep';
 
 /** What a job obtained, kept so that a re-run of the job returns it instead of calling the provider again. */
 export interface KeptAnswer {
@@ -34,19 +32,11 @@ export class AnswerStash {
   /** Stores the answer, retrying until Redis takes it; rejects only when the worker must stop first. */
   async keep(jobId: string, answer: KeptAnswer): Promise<void> {
     const value = JSON.stringify(answer);
-    for (let failures = 0; ;) {
-      try {
-        await this.redis.set(this.key(jobId), value, 'PX', KEEP_MS);
-        return;
-      } catch (err) {
-        this.errors.report('answer_stash', err);
-        failures++;
-        if (this.drain.passed) {
-          throw new RedisHandOffAbandoned(`answer of job ${jobId}`, { cause: err });
-        }
-        await sleep(redisRetryDelayMs(failures), this.drain.signal);
-      }
-    }
+    await this.drain.untilStored(
+      `answer of job ${jobId}`,
+      () => this.redis.set(this.key(jobId), value, 'PX', KEEP_MS),
+      (err) => this.errors.report('answer_stash', err),
+    );
   }
 
   /** The kept answer of a job, if any. A Redis failure reads as none (the re-run then calls the provider). */

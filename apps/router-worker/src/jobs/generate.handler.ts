@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   ErrorCode,
   GatewayError,
+  type GenerateJobData,
   type GenerateOutcome,
   type JobName,
   type ReplyMessage,
@@ -29,6 +30,7 @@ import { sleep } from '../routing/sleep';
 import { outcomeOf, usageEventOf, type Finished } from '../usage/usage-event';
 import { UsageRecorder } from '../usage/usage-recorder';
 import { AnswerStash, type KeptAnswer } from './answer-stash';
+import { OutcomeStore } from './outcome-store';
 import { ReplyChannel } from './reply-channel';
 import { Settlement } from './settlement';
 
@@ -43,7 +45,8 @@ const OUTAGE_RECENT_MS = 60_000;
 
 /**
  * One `generate` job: run it, answer on the gateway's reply channel, hand its usage event to the usage queue,
- * return the outcome (stored by BullMQ for the gateway's fallback read and for async jobs). A generation
+ * return the outcome (stored by BullMQ for async jobs; a sync job's is kept by OutcomeStore for the gateway's
+ * fallback read, since BullMQ removes the job as it completes). A generation
  * failure is an outcome, not an exception.
  *
  * Redis failing around the call never fails the job: the reply is best effort (the gateway reads the stored
@@ -61,6 +64,7 @@ export class GenerateHandler {
     private readonly cancellations: CancellationRegistry,
     private readonly usage: UsageRecorder,
     private readonly stash: AnswerStash,
+    private readonly outcomes: OutcomeStore,
     private readonly settlement: Settlement,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly errors: RedisErrors,
@@ -87,7 +91,7 @@ export class GenerateHandler {
         this.logger.log(`job ${jobId}: re-run returns the answer kept by its previous run`);
         reply.send(finalMessage(jobId, request.stream, kept.outcome));
         // Its reservation was settled by the run that kept it (or stays charged: never under-counted).
-        await this.handOff(jobId, reply, kept, { keep: false });
+        await this.handOff(jobId, job.data, reply, kept, { keep: false });
         return kept.outcome;
       }
     }
@@ -125,16 +129,17 @@ export class GenerateHandler {
     const answer: KeptAnswer = { outcome: outcomeOf(finished), usage: usageEventOf(request, finished, Date.now()) };
     // Redis failed since the job started (or still does): its lock may have lapsed, so keep the answer.
     const outage = mark === null || this.errors.mark !== mark;
-    await this.handOff(jobId, reply, answer, { keep: outage, reservation: request.reservation });
+    await this.handOff(jobId, job.data, reply, answer, { keep: outage, reservation: request.reservation });
     return answer.outcome;
   };
 
   /**
-   * Waits until Redis holds what the job produced: its usage event, the settlement of what admission reserved
-   * and, after an outage, its answer.
+   * Waits until Redis holds what the job produced: its usage event, the settlement of what admission reserved,
+   * a sync job's outcome (BullMQ removes the job as it completes) and, after an outage, its answer.
    */
   private async handOff(
     jobId: string,
+    data: GenerateJobData,
     reply: ReplyChannel,
     answer: KeptAnswer,
     opts: { keep: boolean; reservation?: Reservation },
@@ -143,6 +148,7 @@ export class GenerateHandler {
     const work = Promise.all([
       reply.settle(),
       this.usage.record(usage),
+      this.outcomes.keep(jobId, data, answer.outcome),
       opts.keep ? this.stash.keep(jobId, answer) : undefined,
       this.settlement.settle(opts.reservation, usage.promptTokens + usage.completionTokens, usage.costUsd),
     ]);

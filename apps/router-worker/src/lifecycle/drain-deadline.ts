@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { RedisHandOffAbandoned } from './redis-retry';
+import { sleep } from '../routing/sleep';
+import { redisRetryDelayMs, RedisHandOffAbandoned } from './redis-retry';
 
 /**
  * Aborts when a shutting-down worker stops waiting for its running jobs (the drain part of
@@ -64,6 +65,26 @@ export class DrainDeadline {
       throw err;
     } finally {
       this.waiters.delete(waiter);
+    }
+  }
+
+  /**
+   * Runs `attempt` until Redis takes it, backing off between failures (each reported to `failed`); rejects with
+   * RedisHandOffAbandoned only once the deadline passed, so that the worker can stop.
+   */
+  async untilStored(what: string, attempt: () => Promise<unknown>, failed: (err: unknown) => void): Promise<void> {
+    for (let failures = 0; ;) {
+      try {
+        await attempt();
+        return;
+      } catch (err) {
+        failed(err);
+        failures++;
+        if (this.passed) {
+          throw new RedisHandOffAbandoned(what, { cause: err });
+        }
+        await sleep(redisRetryDelayMs(failures), this.signal);
+      }
     }
   }
 }

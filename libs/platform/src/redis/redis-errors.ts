@@ -23,6 +23,8 @@ export type RedisOp =
   | 'reply_publish'
   | 'reply_read'
   | 'answer_stash'
+  /** Keeping a sync job's outcome for the gateway's read-back (worker; retried until stored). */
+  | 'outcome_keep'
   | 'cancel'
   /** Announcing a catalog change (`provider.changed`) to the other processes. */
   | 'catalog_notify'

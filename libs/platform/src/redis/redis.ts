@@ -93,6 +93,11 @@ export class RedisKeys {
   replyChannel(instanceId: string): string {
     return `${this.prefix}:reply:${instanceId}`;
   }
+
+  /** Where a worker keeps a sync job's outcome for the gateway's read-back (`GenerateJobData.keepOutcomeMs`). */
+  outcome(jobId: string): string {
+    return this.key('outcome', jobId);
+  }
 }
 
 /**

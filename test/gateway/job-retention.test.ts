@@ -1,0 +1,92 @@
+import { waitFor } from '@aigw/testing';
+import { Redis } from 'ioredis';
+import { chat, GatewayHarness, REDIS_URL, type GenerateJob } from './support';
+
+interface JobView {
+  status: string;
+  result?: { text: string };
+}
+
+/**
+ * What each kind of job leaves in Redis once it completed (ADR 0001): a sync job is removed by BullMQ as it
+ * completes and its outcome kept by the worker for the read-back; an async job stays in BullMQ for
+ * ASYNC_JOB_RETENTION_S.
+ */
+describe('job retention', () => {
+  const h = new GatewayHarness({ SYNC_JOB_RETENTION_S: '1', REQUEST_TIMEOUT_MS: '20000' });
+  const seen = new Map<string, GenerateJob>();
+  let redis: Redis;
+
+  beforeAll(async () => {
+    await h.start();
+    redis = new Redis(REDIS_URL);
+  }, 60_000);
+  afterAll(async () => {
+    await redis.quit();
+    await h.stop();
+  }, 30_000);
+  beforeEach(() =>
+    h.handle((job) => {
+      seen.set(job.id ?? '', job);
+      return h.answer(job, 'kept');
+    }),
+  );
+
+  async function jobOf(res: Response): Promise<GenerateJob> {
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    const id = res.headers.get('x-request-id') ?? '';
+    const job = [...seen.values()].find((j) => j.data.request.requestId === id);
+    expect(job).toBeDefined();
+    return job as GenerateJob;
+  }
+
+  it('enqueues a sync job to be removed as it completes, its outcome kept until the deadline', async () => {
+    const job = await jobOf(await h.post('/v1/chat/completions', chat('plain')));
+    expect(job.opts.removeOnComplete).toBe(true);
+    expect(job.data.keepOutcomeMs).toBe(0);
+    // The answer went out on the reply channel before the job completed.
+    await waitFor(async () => (await h.queue.getJob(job.id ?? '')) === undefined, { message: 'job not removed' });
+    const ttl = await redis.pttl(h.outcomeKey(job.id ?? ''));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(20_000 + 10_000);
+  });
+
+  it('keeps an Idempotency-Key job outcome SYNC_JOB_RETENTION_S; the replay answers from it without a job', async () => {
+    const headers = h.headers(h.adminKey, { 'idempotency-key': 'retained-1' });
+    const job = await jobOf(await h.post('/v1/chat/completions', chat('keyed'), headers));
+    expect(job.id).toMatch(/^idem_/);
+    expect(job.data.keepOutcomeMs).toBe(1000);
+    // The answer went out on the reply channel before the job completed.
+    await waitFor(async () => (await h.queue.getJob(job.id ?? '')) === undefined, { message: 'job not removed' });
+    const before = h.jobsSeen.length;
+    const replay = await h.post('/v1/chat/completions', chat('keyed'), headers);
+    expect(replay.status).toBe(200);
+    expect(((await replay.json()) as { choices: { message: { content: string } }[] }).choices[0].message.content).toBe(
+      'kept',
+    );
+    expect(h.jobsSeen.length).toBe(before);
+  });
+
+  it('keeps an async job in BullMQ, readable after sync jobs completed past SYNC_JOB_RETENTION_S', async () => {
+    const accepted = await h.post('/api/v1/ai/jobs', { prompt: 'async', model: 'sim-gpt' });
+    expect(accepted.status).toBe(202);
+    const { jobId } = (await accepted.json()) as { jobId: string };
+    await waitFor(async () => (await h.queue.getJob(jobId))?.finishedOn !== undefined);
+    expect((await h.queue.getJob(jobId))?.opts.removeOnComplete).toEqual({ age: 86_400 });
+    expect((await h.queue.getJob(jobId))?.data.keepOutcomeMs).toBeUndefined();
+    // BullMQ's age-based removal sweeps the whole completed set with the age of the job completing: sync jobs kept
+    // there for SYNC_JOB_RETENTION_S (1 s here) used to delete this one.
+    await new Promise((r) => setTimeout(r, 1_500));
+    await jobOf(await h.post('/v1/chat/completions', chat('sweeper')));
+    await jobOf(
+      await h.post(
+        '/v1/chat/completions',
+        chat('keyed sweeper'),
+        h.headers(h.adminKey, { 'idempotency-key': 'sweeper' }),
+      ),
+    );
+    const view = (await (await h.get(`/api/v1/ai/jobs/${jobId}`)).json()) as JobView;
+    expect(view).toMatchObject({ status: 'completed', result: { text: 'kept' } });
+  });
+});
