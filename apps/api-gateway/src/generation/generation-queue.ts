@@ -22,6 +22,7 @@ import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { GatewayEnv } from '../config/gateway-env';
 import { snapshotOf, type JobSnapshot } from './job-snapshot';
+import { OutcomeRelease } from './outcome-release';
 
 export type GenerateJob = Job<GenerateJobData, GenerateOutcome, JobName.Generate>;
 
@@ -67,6 +68,7 @@ export class GenerationQueue implements OnApplicationShutdown {
   /** The gateway's producer connection; the usage queue (cache hits) shares it. */
   readonly connection: Redis;
   private readonly queue: Queue<GenerateJobData, GenerateOutcome, JobName.Generate>;
+  private readonly outcomes: OutcomeRelease;
 
   constructor(
     @Inject(ENV) env: GatewayEnv,
@@ -77,6 +79,10 @@ export class GenerationQueue implements OnApplicationShutdown {
     this.connection = createRedis(env.REDIS_URL, `${env.REDIS_PREFIX}:queue`, errors, { blocking: false });
     this.queue = new Queue(QueueName.Generation, bullOptions(this.connection, keys));
     errors.watch(this.queue);
+    this.outcomes = new OutcomeRelease(
+      (keys) => this.redis.unlink(...keys),
+      (err) => this.errors.report('outcome_release', err),
+    );
   }
 
   /**
@@ -155,7 +161,17 @@ export class GenerationQueue implements OnApplicationShutdown {
     }
   }
 
+  /**
+   * The kept outcome of a sync job whose waiter has its answer and that nobody else may read (no Idempotency-Key,
+   * no coalesced followers) is deleted now rather than at its deadline: Redis holds the outcomes of the requests
+   * in flight, not of the last two minutes'.
+   */
+  release(jobId: string): void {
+    this.outcomes.release(this.keys.outcome(jobId));
+  }
+
   async onApplicationShutdown(): Promise<void> {
+    this.outcomes.flush();
     await this.queue.close().catch((err: unknown) => this.logger.warn(`closing the queue: ${describeError(err)}`));
     await closeRedis(this.connection);
   }

@@ -102,7 +102,7 @@ export class GenerationService {
     client.onGone(() => wait.abandon('client_disconnected'));
     try {
       await (party?.role === 'follower' ? this.hub.follow(wait, party.names) : this.dispatch(sub, claim, wait, party));
-      const answer = await wait.answer;
+      const answer = await wait.answer.finally(() => this.release(sub, claim, party));
       const result = party?.role === 'follower' ? this.coalescing.serve(answer, sub.request) : answer;
       client.setHeaders(resultHeaders(result, cached.status));
       this.metrics.succeeded(result, client.startedAt, cached.status);
@@ -136,6 +136,7 @@ export class GenerationService {
         cache: cached.status,
         serve: follower ? (answer: GenerationResult) => this.coalescing.serve(answer, sub.request) : undefined,
         onEnd: (outcome: { result: GenerationResult } | { error: GatewayError }) => {
+          this.release(sub, claim, party);
           if ('result' in outcome) {
             this.metrics.succeeded(outcome.result, client.startedAt, cached.status);
           } else if (relay.opened || !this.staleable(outcome.error, sub, cached)) {
@@ -357,6 +358,13 @@ export class GenerationService {
       return { keepOutcomeMs: this.env.SYNC_JOB_RETENTION_S * 1000 };
     }
     return { keepOutcomeMs: party === null ? 0 : this.env.REQUEST_TIMEOUT_MS };
+  }
+
+  /** The request ended: a kept outcome only it could read goes now (ADR 0001), not at its deadline. */
+  private release(sub: Submission, claim: Claim, party: Party | null): void {
+    if (party === null && claim.fresh && claim.jobId === sub.request.requestId) {
+      this.queue.release(claim.jobId);
+    }
   }
 
   private async enqueue(

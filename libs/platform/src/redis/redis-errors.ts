@@ -25,6 +25,8 @@ export type RedisOp =
   | 'answer_stash'
   /** Keeping a sync job's outcome for the gateway's read-back (worker; retried until stored). */
   | 'outcome_keep'
+  /** Deleting kept outcomes whose request was answered (gateway; best effort, they expire anyway). */
+  | 'outcome_release'
   | 'cancel'
   /** Announcing a catalog change (`provider.changed`) to the other processes. */
   | 'catalog_notify'
