@@ -17,6 +17,7 @@ import {
   REDIS,
   RedisErrors,
   RedisKeys,
+  TurnCork,
 } from '@aigw/platform';
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -69,6 +70,7 @@ export class GenerationQueue implements OnApplicationShutdown {
   readonly connection: Redis;
   private readonly queue: Queue<GenerateJobData, GenerateOutcome, JobName.Generate>;
   private readonly outcomes: OutcomeRelease;
+  private readonly cork: TurnCork;
 
   constructor(
     @Inject(ENV) env: GatewayEnv,
@@ -79,6 +81,7 @@ export class GenerationQueue implements OnApplicationShutdown {
     this.connection = createRedis(env.REDIS_URL, `${env.REDIS_PREFIX}:queue`, errors, { blocking: false });
     this.queue = new Queue(QueueName.Generation, bullOptions(this.connection, keys));
     errors.watch(this.queue);
+    this.cork = new TurnCork(this.connection);
     this.outcomes = new OutcomeRelease(
       (keys) => this.redis.unlink(...keys),
       (err) => this.errors.report('outcome_release', err),
@@ -87,7 +90,8 @@ export class GenerationQueue implements OnApplicationShutdown {
 
   /**
    * Adds a `generate` job. With an id that already exists BullMQ keeps the existing job and adds
-   * nothing: that is what makes retried idempotent requests safe.
+   * nothing: that is what makes retried idempotent requests safe. Adds issued in one turn of the event loop share
+   * one socket write (TurnCork), each with its own reply: one refused add fails its own request only.
    */
   async add(request: GenerationRequest, opts: EnqueueOptions): Promise<void> {
     try {
@@ -98,6 +102,8 @@ export class GenerationQueue implements OnApplicationShutdown {
       if (opts.keepOutcomeMs !== undefined) {
         data.keepOutcomeMs = opts.keepOutcomeMs;
       }
+      // The jobs of the requests handled in this turn go to Redis in one write.
+      this.cork.hold();
       await this.queue.add(JobName.Generate, data, {
         jobId: opts.jobId,
         attempts: GENERATE_ATTEMPTS,

@@ -1,0 +1,31 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Batches the commands one connection sends in one turn of the event loop into one socket write: the first command
+ * of a turn corks the socket, a `setImmediate` (after every request handler and promise of the turn) uncorks it, and
+ * Node writes what gathered with one `writev`. Under load, the jobs of every request parsed in one turn reach Redis
+ * in one read (and their replies come back in one write); alone, a command leaves within the same turn.
+ *
+ * Cheaper than ioredis pipelines or MULTI (`addBulk`), which copy every custom command of the connection (BullMQ
+ * defines ~50) on each construction: 150-200 µs each (ADR 0003). Every command keeps its own reply and error.
+ * Only for connections without auto-pipelining (which batches by itself).
+ */
+export class TurnCork {
+  private corked = false;
+
+  constructor(private readonly connection: Redis) {}
+
+  /** Call before issuing a command; no effect while the connection is not ready (commands then wait offline). */
+  hold(): void {
+    if (this.corked || this.connection.status !== 'ready') {
+      return;
+    }
+    const stream = this.connection.stream;
+    stream.cork();
+    this.corked = true;
+    setImmediate(() => {
+      this.corked = false;
+      stream.uncork();
+    });
+  }
+}
