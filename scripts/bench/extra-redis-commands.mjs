@@ -1,11 +1,33 @@
 // Extra: Redis commands per gateway request, read from the dedicated Redis's INFO commandstats
 // around a short load. Redis time is part of the gateway side's CPU; this shows where it goes.
+import { readFileSync } from 'node:fs';
 import Redis from 'ioredis';
 import { attributeCommands } from './redis-attribution.mjs';
 
 const SECONDS = 5;
-const CONCURRENCY = 10;
+const DEFAULT_CONCURRENCY = 10;
 const MONITOR_SECONDS = 3;
+
+/** Read and write system calls of a process so far (/proc/<pid>/io), or null when it is gone. */
+function syscalls(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const num = (name) => Number(new RegExp(`^${name}: (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    return { r: num('syscr'), w: num('syscw') };
+  } catch {
+    return null;
+  }
+}
+
+function allSyscalls(pids) {
+  return Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, syscalls(pid)]));
+}
+
+/** Clients' reads and replies' writes Redis performed (INFO stats): fewer when commands travel in batches. */
+function redisIo(info) {
+  const num = (name) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+  return { reads: num('total_reads_processed'), writes: num('total_writes_processed') };
+}
 
 /** Redis's own CPU seconds (user + system) from INFO cpu: command execution plus its network I/O. */
 function redisCpuSeconds(info) {
@@ -24,7 +46,7 @@ function parseCommandStats(info) {
   return out;
 }
 
-async function attribute(sys, redis, loadgen, signal) {
+async function attribute(sys, redis, loadgen, signal, conc) {
   const monitorConn = new Redis(sys.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await monitorConn.connect();
   try {
@@ -34,7 +56,7 @@ async function attribute(sys, redis, loadgen, signal) {
       pids: sys.gatewaySide ?? {},
       load: async () => {
         const simBefore = await sys.sim.total();
-        const res = await loadgen.run(sys.gateway, CONCURRENCY, MONITOR_SECONDS, signal);
+        const res = await loadgen.run(sys.gateway, conc, MONITOR_SECONDS, signal);
         await new Promise((r) => setTimeout(r, 1000));
         return Math.max(res.requests, (await sys.sim.total()) - simBefore);
       },
@@ -47,8 +69,16 @@ async function attribute(sys, redis, loadgen, signal) {
 export const redisCommandsBench = {
   id: 'redis-commands',
   title: 'Redis commands per gateway request',
+  flags: [
+    {
+      name: '--redis-conc',
+      value: 'N',
+      help: `connections of the redis-commands extra's load (default ${DEFAULT_CONCURRENCY})`,
+    },
+  ],
   enabled: () => true,
-  async run({ sys, loadgen, signal, log }) {
+  async run({ sys, loadgen, opts, signal, log }) {
+    const CONCURRENCY = Number(opts.extra?.['--redis-conc'] ?? DEFAULT_CONCURRENCY) || DEFAULT_CONCURRENCY;
     if (!sys.redisUrl) {
       return 'Not applicable: the system under test has no dedicated Redis.';
     }
@@ -57,12 +87,17 @@ export const redisCommandsBench = {
     try {
       await redis.config('RESETSTAT');
       const cpuBefore = redisCpuSeconds(await redis.info('cpu'));
+      const ioBefore = redisIo(await redis.info('stats'));
+      const pids = sys.gatewaySide ?? {};
+      const sysBefore = allSyscalls(pids);
       const simBefore = await sys.sim.total();
       const res = await loadgen.run(sys.gateway, CONCURRENCY, SECONDS, signal);
       // Let queued tails (usage batches, job completion) finish so they are counted with their requests.
       await new Promise((r) => setTimeout(r, 1000));
       const stats = parseCommandStats(await redis.info('commandstats'));
       const cpuSeconds = redisCpuSeconds(await redis.info('cpu')) - cpuBefore;
+      const io = redisIo(await redis.info('stats'));
+      const sysAfter = allSyscalls(pids);
       const upstream = (await sys.sim.total()) - simBefore;
       // Requests still in flight when the load generator stopped also ran their commands.
       const requests = Math.max(res.requests, upstream);
@@ -75,7 +110,15 @@ export const redisCommandsBench = {
         .sort((a, b) => b.perReq - a.perReq);
       const total = rows.reduce((a, r) => a + r.perReq, 0);
       const evalsha = stats.get('evalsha');
-      const byMonitor = await attribute(sys, redis, loadgen, signal);
+      const perReq = (n) => (n / requests).toFixed(2);
+      const syscallLine = Object.keys(pids)
+        .filter((name) => sysBefore[name] && sysAfter[name])
+        .map((name) => {
+          const [b, a] = [sysBefore[name], sysAfter[name]];
+          return `${name} ${perReq(a.r - b.r)} reads + ${perReq(a.w - b.w)} writes`;
+        })
+        .join(', ');
+      const byMonitor = await attribute(sys, redis, loadgen, signal, CONCURRENCY);
       return [
         `${requests} gateway requests at c=${CONCURRENCY}, simulator latency 0 ms, ${SECONDS} s; counted with`,
         '`INFO commandstats` after `CONFIG RESETSTAT`. Commands run inside Lua scripts (BullMQ) count both in',
@@ -89,6 +132,8 @@ export const redisCommandsBench = {
         '',
         `Redis CPU (INFO cpu, user + system, includes network I/O): ${((cpuSeconds * 1e6) / requests).toFixed(0)} µs/req;`,
         `EVALSHA (scripts with what they ran): ${evalsha ? (evalsha.usec / requests).toFixed(0) : 0} µs/req.`,
+        `Redis socket I/O (INFO stats): ${perReq(io.reads - ioBefore.reads)} reads and ${perReq(io.writes - ioBefore.writes)}`,
+        `writes per request. System calls per request (/proc/<pid>/io, every file and socket): ${syscallLine || 'n/a'}.`,
         '',
         '### By source',
         '',
