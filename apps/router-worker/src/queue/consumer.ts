@@ -1,7 +1,15 @@
 import { merged } from '@aigw/core';
 import { hostname } from 'node:os';
 import { Logger } from '@nestjs/common';
-import { bullOptions, closeRedis, createRedis, describeError, type RedisErrors, type RedisKeys } from '@aigw/platform';
+import {
+  bullOptions,
+  closeRedis,
+  createRedis,
+  describeError,
+  TurnCork,
+  type RedisErrors,
+  type RedisKeys,
+} from '@aigw/platform';
 import { Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueProcessor } from './queue-processor';
@@ -19,6 +27,7 @@ export class QueueConsumer {
   private readonly logger: Logger;
   private readonly connection: Redis;
   private readonly worker: Worker;
+  private readonly cork: TurnCork;
   /** Jobs inside the processor right now, and who waits for the count to reach zero. */
   private active = 0;
   private idle: (() => void)[] = [];
@@ -34,6 +43,7 @@ export class QueueConsumer {
     this.logger = new Logger(`Consumer:${processor.queue}`);
     const name = `${keys.prefix}:worker:${processor.queue}`;
     this.connection = createRedis(redisUrl, name, errors, { blocking: true });
+    this.cork = new TurnCork(this.connection);
     this.worker = new Worker(
       processor.queue,
       (job) => this.track(processor.process(job)),
@@ -84,6 +94,9 @@ export class QueueConsumer {
     try {
       return await work;
     } finally {
+      // BullMQ writes the job's completion (and fetches the next job) right after this returns: the completions of
+      // the jobs that finish in this turn leave in one socket write.
+      this.cork.hold();
       if (--this.active === 0) {
         for (const resolve of this.idle.splice(0)) {
           resolve();
