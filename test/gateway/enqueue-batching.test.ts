@@ -36,7 +36,7 @@ describe('GenerationQueue: adds of one turn in one write', () => {
   }
 
   const add = (id: string): Promise<void> =>
-    queue.add(request(id), { jobId: id, replyTo: `${prefix}:reply:x`, keepOutcomeMs: 0 });
+    queue.add(request(id), { jobId: id, replyTo: `${prefix}:reply:x`, retention: { keepOutcomeMs: 0 } });
 
   async function readsProcessed(): Promise<number> {
     const info = await admin.info('stats');

@@ -129,7 +129,7 @@ export class CacheWarmer {
         await this.queue.add(request, {
           jobId: request.requestId,
           replyTo: this.hub.channel,
-          keepOutcomeMs: 0,
+          retention: { keepOutcomeMs: 0 },
           priority: WARM_PRIORITY,
         });
       } catch (err) {

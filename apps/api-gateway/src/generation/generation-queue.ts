@@ -46,15 +46,16 @@ const GENERATE_BACKOFF_MS = 1_000;
  */
 export type Retention = { retentionS: number; keepOutcomeMs?: never } | { keepOutcomeMs: number; retentionS?: never };
 
-export type EnqueueOptions = Retention & {
+export interface EnqueueOptions {
   jobId: string;
+  retention: Retention;
   /** Reply channel of the waiting gateway instance; null for async jobs. */
   replyTo: string | null;
   /** Set when identical requests may join the job (ADR 0007). */
   coalescingKey?: string;
   /** BullMQ priority (1 highest); absent: ahead of every prioritized job. Cache warming runs at WARM_PRIORITY. */
   priority?: number;
-};
+}
 
 /**
  * The fields of a stored job the read-back needs (never its data: a long prompt would travel on every read);
@@ -99,8 +100,9 @@ export class GenerationQueue implements OnApplicationShutdown {
       if (opts.coalescingKey !== undefined) {
         data.coalescingKey = opts.coalescingKey;
       }
-      if (opts.keepOutcomeMs !== undefined) {
-        data.keepOutcomeMs = opts.keepOutcomeMs;
+      const { keepOutcomeMs, retentionS } = opts.retention;
+      if (keepOutcomeMs !== undefined) {
+        data.keepOutcomeMs = keepOutcomeMs;
       }
       // The jobs of the requests handled in this turn go to Redis in one write.
       this.cork.hold();
@@ -108,7 +110,7 @@ export class GenerationQueue implements OnApplicationShutdown {
         jobId: opts.jobId,
         attempts: GENERATE_ATTEMPTS,
         backoff: { type: 'exponential', delay: GENERATE_BACKOFF_MS },
-        removeOnComplete: opts.keepOutcomeMs === undefined ? { age: opts.retentionS } : true,
+        removeOnComplete: keepOutcomeMs === undefined ? { age: retentionS } : true,
         removeOnFail: { age: FAILED_RETENTION_S },
         ...(opts.priority === undefined ? {} : { priority: opts.priority }),
       });

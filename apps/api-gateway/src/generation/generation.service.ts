@@ -375,7 +375,7 @@ export class GenerationService {
     coalescingKey?: string,
   ): Promise<void> {
     try {
-      await this.queue.add(sub.request, { ...retention, jobId: claim.jobId, replyTo, coalescingKey });
+      await this.queue.add(sub.request, { jobId: claim.jobId, replyTo, retention, coalescingKey });
     } catch (err) {
       void this.admission.refund(sub.request.reservation);
       if (claim.fresh && claim.jobId !== sub.request.requestId) {
