@@ -21,7 +21,8 @@ describe('router-worker failover (e2e)', () => {
 
   it('a job whose worker is SIGKILLed mid-request is completed by another worker', async () => {
     const [first] = system.workers();
-    system.sim.configure({ latencyMs: 5000 });
+    // Long enough that the first worker is still waiting for it however slowly the second boots on a busy host.
+    system.sim.configure({ latencyMs: 30_000 });
     system.sim.reset();
     const pending = ask('survive a crash');
     await waitFor(() => system.sim.stats().inFlight >= 1, {

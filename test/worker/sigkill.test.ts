@@ -15,7 +15,8 @@ describe('router-worker processes: a SIGKILLed worker does not lose its job', ()
   afterAll(() => h.stop(), 30_000);
 
   it('another worker completes the job of a worker killed mid-request, and records its usage once', async () => {
-    h.sim.configure({ latencyMs: 3000, echo: true });
+    // Long enough that the victim is still waiting for it however slowly the survivor boots on a busy host.
+    h.sim.configure({ latencyMs: 30_000, echo: true });
     const victim = await h.spawnWorker();
     const job = await h.enqueue({ messages: [{ role: 'user', content: 'survive a crash' }] });
     await waitFor(() => h.sim.stats().inFlight === 1, {
@@ -24,6 +25,8 @@ describe('router-worker processes: a SIGKILLed worker does not lose its job', ()
     });
 
     const survivor = await h.spawnWorker();
+    // The survivor's call (the re-run) answers at once; the victim's keeps its 30 s.
+    h.sim.configure({ latencyMs: 0 });
     victim.child.kill('SIGKILL');
     await expect(victim.exited).resolves.toBe('SIGKILL');
 
