@@ -11,7 +11,10 @@ describe('AdmissionStore', () => {
   const conns: Redis[] = [connect(), connect(), connect()];
   const stores = conns.map((c) => new AdmissionStore(c, keys));
   const counters = new QuotaCountersStore(conns[0], keys);
-  const now = Date.UTC(2026, 11, 2, 12, 0, 30);
+  // Half a minute into the next minute of the real clock: the scripts expire each window's keys at its end (from
+  // `now`), so a fixed date would see them expire at once once the wall clock has passed it.
+  const now = (Math.floor(Date.now() / 60_000) + 1) * 60_000 + 30_000;
+  const endOfUtcDay = (Math.floor(now / 86_400_000) + 1) * 86_400_000;
 
   beforeAll(() => counters.markRebuilt(now));
   afterAll(async () => {
@@ -42,7 +45,7 @@ describe('AdmissionStore', () => {
     expect(refused).toHaveLength(50);
     expect(refused[0]).toMatchObject({ kind: 'refused', check: 'daily_spend', limit: 100_000 });
     // Refused until the end of the UTC day.
-    expect(refused[0].kind === 'refused' && refused[0].retryAfterMs).toBe(Date.UTC(2026, 11, 3) - now);
+    expect(refused[0].kind === 'refused' && refused[0].retryAfterMs).toBe(endOfUtcDay - now);
     expect(await counters.read('u-budget', now)).toMatchObject({ dailySpendUsd: 0.1 });
   });
 
