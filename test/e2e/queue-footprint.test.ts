@@ -89,4 +89,31 @@ describe('queue footprint in Redis (e2e)', () => {
     expect(system.sim.stats().total).toBe(calls);
     expect(await redis.zcard(key('completed'))).toBe(0);
   });
+
+  it("a streamed answer's job stays readable at GET /jobs/:id (its cost is not in the stream)", async () => {
+    const res = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({
+        model: 'sim-gpt',
+        stream: true,
+        messages: [{ role: 'user', content: 'streamed, then read' }],
+      }),
+    });
+    expect(res.status).toBe(200);
+    await res.text();
+    const jobId = res.headers.get('x-request-id') ?? '';
+    // BullMQ drops the sync job as it completes; the answer then comes from the outcome its worker keeps.
+    await waitFor(async () => (await redis.exists(key(jobId))) === 0, { message: 'the sync job stayed in BullMQ' });
+    const job = await waitFor(
+      async () => {
+        const r = await fetch(`${system.gatewayUrl}/api/v1/ai/jobs/${jobId}`, { headers: system.headers() });
+        const body = (await r.json()) as { status: string; result?: { text: string; costUsd: number } };
+        return body.status === 'completed' ? body : null;
+      },
+      { timeoutMs: 5000, message: 'the streamed job was not readable as completed' },
+    );
+    expect(job.result).toMatchObject({ text: 'streamed, then read' });
+    expect(job.result?.costUsd).toBeGreaterThan(0);
+  });
 });

@@ -127,6 +127,13 @@ export class GenerationQueue implements OnApplicationShutdown {
     return this.queue.getJob(jobId);
   }
 
+  /** A sync job's kept outcome with its owner (the worker writes both), or null once it is gone. */
+  async kept(jobId: string): Promise<KeptOutcome | null> {
+    const raw = await this.redis.get(this.keys.outcome(jobId));
+    const value = raw === null ? null : parseJson(raw);
+    return isKeptOutcome(value) ? value : null;
+  }
+
   /**
    * Where a job stands, for the read-back of a waiting request: a sync job's kept outcome, else the stored job's
    * state. One round trip (both commands go out in one write on the auto-pipelined connection). The worker writes
@@ -183,6 +190,19 @@ export class GenerationQueue implements OnApplicationShutdown {
     await this.queue.close().catch((err: unknown) => this.logger.warn(`closing the queue: ${describeError(err)}`));
     await closeRedis(this.connection);
   }
+}
+
+/** What the worker keeps for a sync job: its outcome, whose it is and when it was asked. */
+export type KeptOutcome = GenerateOutcome & { userId: string; receivedAt: number };
+
+function isKeptOutcome(value: unknown): value is KeptOutcome {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as KeptOutcome).ok === 'boolean' &&
+    typeof (value as KeptOutcome).userId === 'string' &&
+    typeof (value as KeptOutcome).receivedAt === 'number'
+  );
 }
 
 function parseJson(raw: string): unknown {

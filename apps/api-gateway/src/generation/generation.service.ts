@@ -361,8 +361,12 @@ export class GenerationService {
   }
 
   /** The request ended: a kept outcome only it could read goes now (ADR 0001), not at its deadline. */
+  /**
+   * A sync answer's kept outcome is dropped once answered; a stream's stays until its deadline (+10 s), because its
+   * cost is not in the stream and GET /jobs/:id is where a client (the console's playground) reads it.
+   */
   private release(sub: Submission, claim: Claim, party: Party | null): void {
-    if (party === null && claim.fresh && claim.jobId === sub.request.requestId) {
+    if (party === null && claim.fresh && claim.jobId === sub.request.requestId && !sub.request.stream) {
       this.queue.release(claim.jobId);
     }
   }

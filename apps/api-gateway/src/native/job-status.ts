@@ -1,5 +1,5 @@
 import { ErrorCode, GatewayError, type ErrorBody } from '@aigw/core';
-import type { GenerateJob } from '../generation/generation-queue';
+import type { GenerateJob, KeptOutcome } from '../generation/generation-queue';
 import { failedJobError, snapshotOf } from '../generation/job-snapshot';
 import { generateResponse, type GenerateResponse } from './native-mapping';
 
@@ -44,6 +44,18 @@ export function jobStatusView(jobId: string, job: GenerateJob): JobStatusView {
       view.status = 'failed';
       view.error = new GatewayError(ErrorCode.Internal, 'The generation job was lost; retry the request.').toBody();
       break;
+  }
+  return view;
+}
+
+/** A completed sync job from the outcome its worker kept (BullMQ no longer has it). */
+export function keptJobView(jobId: string, kept: KeptOutcome): JobStatusView {
+  const view: JobStatusView = { jobId, status: 'completed', createdAt: new Date(kept.receivedAt).toISOString() };
+  if (kept.ok) {
+    view.result = generateResponse(kept.result);
+  } else {
+    view.status = 'failed';
+    view.error = kept.error;
   }
   return view;
 }

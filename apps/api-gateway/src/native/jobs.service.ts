@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '@aigw/core';
-import { GenerationQueue, type GenerateJob } from '../generation/generation-queue';
+import { GenerationQueue, type GenerateJob, type KeptOutcome } from '../generation/generation-queue';
 import type { AuthContext } from '../http/request-context';
-import { jobStatusView, type JobStatusView } from './job-status';
+import { jobStatusView, keptJobView, type JobStatusView } from './job-status';
 
 /** Job ids this gateway mints (`req_…`, `idem_…`); anything else cannot exist, so no lookup for it. */
 const JOB_ID = /^[A-Za-z0-9_.-]{1,200}$/;
@@ -13,16 +13,21 @@ export class JobsService {
 
   /** 404 for unknown jobs and for other users' jobs alike (admins see all): ids do not leak existence. */
   async status(jobId: string, auth: AuthContext): Promise<JobStatusView> {
-    const job = JOB_ID.test(jobId) ? await this.read(jobId) : undefined;
-    if (job === undefined || (job.data.request.userId !== auth.userId && auth.role !== 'admin')) {
+    const found = JOB_ID.test(jobId) ? await this.read(jobId) : undefined;
+    const owner = found === undefined ? undefined : 'data' in found ? found.data.request.userId : found.userId;
+    if (found === undefined || (owner !== auth.userId && auth.role !== 'admin')) {
       throw new GatewayError(ErrorCode.NotFound, 'No job with this id.', { param: 'id' });
     }
-    return jobStatusView(jobId, job);
+    return 'data' in found ? jobStatusView(jobId, found) : keptJobView(jobId, found);
   }
 
-  private async read(jobId: string): Promise<GenerateJob | undefined> {
+  /**
+   * The stored job, else (a sync job leaves BullMQ as it completes) the outcome the worker keeps for it until its
+   * request's deadline: a streamed answer's cost is read here once the stream ended.
+   */
+  private async read(jobId: string): Promise<GenerateJob | KeptOutcome | undefined> {
     try {
-      return await this.queue.get(jobId);
+      return (await this.queue.get(jobId)) ?? (await this.queue.kept(jobId)) ?? undefined;
     } catch (err) {
       throw new GatewayError(ErrorCode.ServiceUnavailable, 'Jobs cannot be read right now; retry shortly.', {
         retryAfterMs: 1_000,

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { outcomeTtlMs, type GenerateJobData, type GenerateOutcome } from '@aigw/core';
+import { merged, outcomeTtlMs, type GenerateJobData, type GenerateOutcome } from '@aigw/core';
 import { REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import { DrainDeadline } from '../lifecycle/drain-deadline';
@@ -24,7 +24,8 @@ export class OutcomeStore {
     if (data.keepOutcomeMs === undefined) {
       return;
     }
-    const value = JSON.stringify(outcome);
+    // Whose it is and when it was asked: GET /jobs/:id answers from it once BullMQ has dropped the job.
+    const value = JSON.stringify(merged(outcome, { userId: data.request.userId, receivedAt: data.request.receivedAt }));
     const ttlMs = outcomeTtlMs(data.request.deadlineAt, data.keepOutcomeMs, Date.now());
     await this.drain.untilStored(
       `outcome of job ${jobId}`,
