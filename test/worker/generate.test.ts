@@ -57,7 +57,13 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
       const [reply] = await h.finalReplies(job.id!);
       await waitFor(async () => (await h.queue.getJob(job.id!)) === undefined, { message: 'job not removed' });
       const kept = JSON.parse((await redis.get(h.outcomeKey(job.id!))) ?? 'null') as unknown;
-      expect(kept).toEqual({ ok: true, result: (reply as Of<'result'>).result });
+      // With whose it is and when it was asked (GET /jobs/:id authorises and dates the job with them).
+      expect(kept).toEqual({
+        ok: true,
+        result: (reply as Of<'result'>).result,
+        userId: expect.any(String) as unknown,
+        receivedAt: expect.any(Number) as unknown,
+      });
     }
     // Deadline (30 s) plus the 10 s margin; the keyed one its 10 minutes.
     expect(await redis.pttl(h.outcomeKey(plain.id!))).toBeGreaterThan(30_000);
