@@ -170,11 +170,15 @@ describe('web console', () => {
       'Configuration',
     ]);
     // The key survives a reload (session storage), and the nav works from the keyboard.
+    // Each step waits for what it caused: the reloaded screen, the focus move, then the new screen
+    // (reading the heading straight after Enter raced the router's render).
     await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Models' }).waitFor();
     await page.getByRole('link', { name: 'Models' }).focus();
     await page.keyboard.press('Tab');
+    await page.waitForFunction("document.activeElement?.textContent?.trim() === 'Settings'");
     await page.keyboard.press('Enter');
-    await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Settings');
+    await page.getByRole('heading', { level: 1, name: 'Settings' }).waitFor();
   });
 
   it('Models lists every deployment with its price and capabilities, filters and sorts', async () => {
