@@ -13,6 +13,7 @@ import {
 import { Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueProcessor } from './queue-processor';
+import { conditionalWakeMarker } from './wake-marker';
 
 export interface ConsumerOptions extends Omit<WorkerOptions, 'connection' | 'prefix' | 'autorun'> {
   /** Log every failed job (off where failures come in floods and are reported elsewhere). */
@@ -44,6 +45,9 @@ export class QueueConsumer {
     const name = `${keys.prefix}:worker:${processor.queue}`;
     this.connection = createRedis(redisUrl, name, errors, { blocking: true });
     this.cork = new TurnCork(this.connection);
+    if (!conditionalWakeMarker()) {
+      this.logger.warn("BullMQ's moveToActive script has changed: workers wake themselves once more per job");
+    }
     this.worker = new Worker(
       processor.queue,
       (job) => this.track(processor.process(job)),
