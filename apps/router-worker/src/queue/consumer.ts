@@ -10,10 +10,10 @@ import {
   type RedisErrors,
   type RedisKeys,
 } from '@aigw/platform';
-import { Worker, type WorkerOptions } from 'bullmq';
+import type { Worker, WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueProcessor } from './queue-processor';
-import { conditionalWakeMarker } from './wake-marker';
+import { LeanWorker, leanFetchScript } from './lean-fetch';
 
 export interface ConsumerOptions extends Omit<WorkerOptions, 'connection' | 'prefix' | 'autorun'> {
   /** Log every failed job (off where failures come in floods and are reported elsewhere). */
@@ -45,10 +45,10 @@ export class QueueConsumer {
     const name = `${keys.prefix}:worker:${processor.queue}`;
     this.connection = createRedis(redisUrl, name, errors, { blocking: true });
     this.cork = new TurnCork(this.connection);
-    if (!conditionalWakeMarker()) {
-      this.logger.warn("BullMQ's moveToActive script has changed: workers wake themselves once more per job");
+    if (!leanFetchScript()) {
+      this.logger.warn("BullMQ's moveToActive script has changed: workers ask Redis twice more per job");
     }
-    this.worker = new Worker(
+    this.worker = new LeanWorker(
       processor.queue,
       (job) => this.track(processor.process(job)),
       merged(

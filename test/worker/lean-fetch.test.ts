@@ -5,12 +5,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QueueConsumer } from '../../apps/router-worker/src/queue/consumer';
 import { QueueProcessor } from '../../apps/router-worker/src/queue/queue-processor';
-import {
-  bullMoveToActive,
-  CONDITIONAL_MARKER_LINE,
-  MARKER_LINE,
-  withConditionalMarker,
-} from '../../apps/router-worker/src/queue/wake-marker';
+import { bullMoveToActive, LEAN_TAIL, STOCK_TAIL, withLeanTail } from '../../apps/router-worker/src/queue/lean-fetch';
 
 const quiet = { warn: (): void => undefined, log: (): void => undefined };
 const outcome: GenerateOutcome = {
@@ -28,15 +23,15 @@ async function calls(redis: Redis, command: string): Promise<number> {
  * The worker's wake-up marker is re-added only when a job is left to take (wake-marker.ts). Each case runs on a Redis
  * of its own, so its command counts are the consumers' alone.
  */
-describe('BullMQ wake-up marker: re-added only for a job left', () => {
+describe('Lean fetch: one BZPOPMIN and one moveToActive per job when none is left', () => {
   it("applies to the installed BullMQ's moveToActive, once, and is idempotent", () => {
-    const stock = bullMoveToActive().content.replace(CONDITIONAL_MARKER_LINE, MARKER_LINE);
-    const patched = withConditionalMarker(stock);
-    expect(stock.split(MARKER_LINE)).toHaveLength(2);
-    expect(patched).toContain(CONDITIONAL_MARKER_LINE);
-    expect(patched).not.toContain(MARKER_LINE);
-    expect(withConditionalMarker(patched as string)).toBe(patched);
-    expect(withConditionalMarker('return {0, 0, 0, 0}')).toBeNull();
+    const stock = bullMoveToActive().content.replace(LEAN_TAIL, STOCK_TAIL);
+    const patched = withLeanTail(stock);
+    expect(stock.split(STOCK_TAIL)).toHaveLength(2);
+    expect(patched).toContain(LEAN_TAIL);
+    expect(patched).not.toContain(STOCK_TAIL);
+    expect(withLeanTail(patched as string)).toBe(patched);
+    expect(withLeanTail('return {0, 0, 0, 0}')).toBeNull();
   });
 
   describe('one consumer, jobs one at a time', () => {
@@ -69,19 +64,26 @@ describe('BullMQ wake-up marker: re-added only for a job left', () => {
       await server.stop();
     });
 
-    it('blocks once per job instead of waking itself a second time', async () => {
+    it('takes each job with one block and one script instead of waking itself and asking twice more', async () => {
       const N = 20;
+      const completed = `${keys.bullPrefix}:${QueueName.Generation}:completed`;
       await waitFor(async () => (await calls(admin, 'bzpopmin')) > 0, { message: 'consumer never blocked' });
       await admin.config('RESETSTAT');
       for (let i = 0; i < N; i++) {
         await queue.add(JobName.Generate, {}, { jobId: `j${i}` });
-        await waitFor(async () => (await queue.getCompletedCount()) === i + 1, { message: `job ${i} not completed` });
+        // Polled with a plain command: the scripts Redis runs are counted below.
+        await waitFor(async () => (await admin.zscore(completed, `j${i}`)) !== null, {
+          message: `job ${i} not completed`,
+        });
         // The consumer is blocked again before the next job (its BZPOPMIN for this one has been called).
         await waitFor(async () => (await calls(admin, 'bzpopmin')) >= i + 1, { message: 'consumer not blocked' });
       }
       // Stock BullMQ: 2 BZPOPMIN per job (the second returns at once, woken by the marker the job's own
-      // moveToActive re-added). Here: one per job.
+      // moveToActive re-added) and 4 scripts (3 moveToActive, 2 of them finding nothing, and moveToFinished).
+      // Here: one BZPOPMIN and two scripts per job.
       expect(await calls(admin, 'bzpopmin')).toBeLessThanOrEqual(N + 1);
+      // N addJob scripts are this test's own.
+      expect((await calls(admin, 'evalsha')) + (await calls(admin, 'eval'))).toBeLessThanOrEqual(3 * N + 2);
       expect(await admin.zcard(`${keys.bullPrefix}:${QueueName.Generation}:marker`)).toBe(0);
     });
   });
