@@ -1,4 +1,4 @@
-import { Tiktoken, type TiktokenBPE } from 'js-tiktoken/lite';
+import { BytePairEncoder, type RankFile } from './bpe';
 import type { ChatMessage, ContentPart } from '../domain';
 
 /*
@@ -20,13 +20,14 @@ export const IMAGE_TOKENS_HIGH_DETAIL = 765;
 export const IMAGE_TOKENS_LOW_DETAIL = 85;
 
 /*
- * Cost control. js-tiktoken 1.0 measured on Node 20: ~5,000 ASCII chars/ms, but only
- * ~60-100 chars/ms for Cyrillic or CJK (its byte-pair merge works on comma-joined byte
- * strings), plus ~5-25 µs per encode call. A request is tokenized exactly while its
- * weighted size fits TOKENIZE_BUDGET (a few ms of work); beyond that, evenly spaced
- * windows worth the budget are tokenized and their tokens-per-character ratio is scaled
- * to the full length: measured within ~1% for English and code, ~10% for Cyrillic and CJK
- * (less than the gap between cl100k and most non-OpenAI tokenizers on those scripts).
+ * Cost control. A request is tokenized exactly while its weighted size fits TOKENIZE_BUDGET
+ * (a few ms of work); beyond that, evenly spaced windows worth the budget are tokenized and
+ * their tokens-per-character ratio is scaled to the full length: measured within ~1% for
+ * English and code, ~10% for Cyrillic and CJK (less than the gap between cl100k and most
+ * non-OpenAI tokenizers on those scripts). The weights were set for js-tiktoken 1.0 on
+ * Node 20 (~5,000 ASCII chars/ms, ~60-100 for Cyrillic or CJK, ~5-25 µs per call); the
+ * compact encoder in bpe.ts counts the same tokens ~10x faster on ASCII and 25-90x on
+ * Cyrillic and CJK (docs/benchmarks.md), so the budget is now conservative.
  */
 /** In ASCII-character equivalents. */
 export const TOKENIZE_BUDGET = 8192;
@@ -48,15 +49,16 @@ const ASCII_SLICE = 32;
 /** cl100k has single tokens for runs of up to ~80 spaces. */
 const WHITESPACE_SLICE = 64;
 
-let encoder: Tiktoken | null = null;
+let encoder: BytePairEncoder | null = null;
 
-function getEncoder(): Tiktoken {
+function getEncoder(): BytePairEncoder {
   if (encoder === null) {
-    // Loaded on first use: the rank table is 1 MB of source and building the encoder costs
-    // ~250-700 ms and ~70 MB, which processes that never estimate tokens should not pay.
+    // Loaded on first use: the rank file (js-tiktoken's data, not its code) is 1 MB of source
+    // and building the encoder costs ~0.2 s and ~3.4 MB retained (~12 MB of RSS), which
+    // processes that never estimate tokens should not pay.
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- a static import would load the table in every process importing @aigw/core
-    const ranks = require('js-tiktoken/ranks/cl100k_base') as TiktokenBPE;
-    encoder = new Tiktoken(ranks);
+    const ranks = require('js-tiktoken/ranks/cl100k_base') as RankFile;
+    encoder = new BytePairEncoder(ranks);
   }
   return encoder;
 }
@@ -66,9 +68,9 @@ export function warmUpTokenizer(): void {
   getEncoder();
 }
 
-function encodedLength(enc: Tiktoken, text: string): number {
-  // Special-token strings in user text are plain text, never control tokens (and must not throw).
-  return enc.encode(text, [], []).length;
+function encodedLength(enc: BytePairEncoder, text: string): number {
+  // Special-token strings in user text are plain text, never control tokens (the encoder knows none).
+  return enc.count(text);
 }
 
 function sliceLength(run: string): number {
@@ -79,7 +81,7 @@ function sliceLength(run: string): number {
   return c <= 0x20 ? WHITESPACE_SLICE : ASCII_SLICE;
 }
 
-function exactCount(enc: Tiktoken, text: string): number {
+function exactCount(enc: BytePairEncoder, text: string): number {
   let tokens = 0;
   let last = 0;
   LONG_RUN.lastIndex = 0;
@@ -137,7 +139,7 @@ function wordAligned(text: string, from: number, to: number): string {
 
 /** Counts evenly spaced windows across all texts (as if concatenated) and scales to the full length. */
 function sampledCount(
-  enc: Tiktoken,
+  enc: BytePairEncoder,
   texts: readonly string[],
   totalChars: number,
   windows: number,
