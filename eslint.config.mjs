@@ -25,6 +25,13 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
+          paths: [
+            {
+              name: 'swagger-ui-dist',
+              message:
+                "Its main entry point loads the browser bundle into the server (~10 MB of heap): import 'swagger-ui-dist/absolute-path.js'.",
+            },
+          ],
           patterns: [
             {
               group: ['@aigw/*/*', '**/libs/*/src/**', '../../libs/**'],

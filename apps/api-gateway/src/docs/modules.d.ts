@@ -4,7 +4,8 @@ declare module 'class-transformer/cjs/storage' {
   export { defaultMetadataStorage } from 'class-transformer/types/storage';
 }
 
-// swagger-ui-dist ships no types; the one function used here returns the folder of its built assets.
-declare module 'swagger-ui-dist' {
-  export function getAbsoluteFSPath(): string;
+// swagger-ui-dist ships no types; this entry point returns the folder of its built assets (its main entry point
+// would also load the browser bundle into the server).
+declare module 'swagger-ui-dist/absolute-path.js' {
+  export default function getAbsoluteFSPath(): string;
 }

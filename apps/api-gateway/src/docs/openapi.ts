@@ -11,7 +11,8 @@ import type {
 import { defaultMetadataStorage } from 'class-transformer/cjs/storage';
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
 import type { FastifyInstance } from 'fastify';
-import { getAbsoluteFSPath } from 'swagger-ui-dist';
+// Not the package's main entry: that one loads the 1.4 MB browser bundle into the server (~6 MB of heap).
+import getAbsoluteFSPath from 'swagger-ui-dist/absolute-path.js';
 import { OPERATION_DOCS, type OperationDoc } from './operations';
 
 /** Routes anyone may call: probes, the scraper and these docs. Everything else needs a key. */
