@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { exitOnSignal, loadEnvOrExit } from '@aigw/platform';
+import { boundHeapGrowth, exitOnSignal, loadEnvOrExit } from '@aigw/platform';
 import { GatewayEnv } from '../../api-gateway/src/config/gateway-env';
 import { MonitorEnv } from '../../health-monitor/src/config/monitor-env';
 import { WorkerEnv } from '../../router-worker/src/config/worker-env';
@@ -16,6 +16,7 @@ function loadEnvs(): AllInOneEnvs {
 }
 
 async function main(): Promise<void> {
+  boundHeapGrowth();
   const envs = loadEnvs();
   const host = await AllInOne.start(envs);
   const graceMs = envs.gateway.SHUTDOWN_GRACE_MS;

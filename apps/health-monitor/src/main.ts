@@ -1,9 +1,10 @@
 import 'reflect-metadata';
-import { loadEnvOrExit } from '@aigw/platform';
+import { boundHeapGrowth, loadEnvOrExit } from '@aigw/platform';
 import { APP_NAME, startHealthMonitor } from './bootstrap';
 import { MonitorEnv } from './config/monitor-env';
 
 async function main(): Promise<void> {
+  boundHeapGrowth();
   const env = loadEnvOrExit(MonitorEnv, APP_NAME);
   await startHealthMonitor(env);
 }

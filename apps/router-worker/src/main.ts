@@ -1,9 +1,10 @@
 import 'reflect-metadata';
-import { loadEnvOrExit } from '@aigw/platform';
+import { boundHeapGrowth, loadEnvOrExit } from '@aigw/platform';
 import { APP_NAME, startRouterWorker } from './bootstrap';
 import { WorkerEnv } from './config/worker-env';
 
 async function main(): Promise<void> {
+  boundHeapGrowth();
   const env = loadEnvOrExit(WorkerEnv, APP_NAME);
   await startRouterWorker(env);
 }

@@ -13,6 +13,7 @@ export * from './http/errors';
 export * from './http/bootstrap';
 export * from './http/static-files';
 export * from './lifecycle/shutdown';
+export * from './lifecycle/heap-growth';
 export * from './catalog/catalog.service';
 export * from './catalog/catalog-events.controller';
 export * from './cache/response-cache';
