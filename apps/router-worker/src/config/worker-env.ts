@@ -73,14 +73,14 @@ export class WorkerEnv extends BaseEnv {
   /**
    * How long a finished request's usage event may wait for others to share its usage job (16 events ship at
    * once). It waits after the answer went out, so clients never see it; it bounds how long a worker holds the
-   * event and its job's slot. 100 ms: at one request at a time, a usage job (four round trips to Redis) every
-   * 100 ms instead of every other request.
+   * event and its job's slot. Tried at 100 ms to save usage jobs at low load: held slots then skewed jobs onto
+   * one worker (the two-worker auto-route e2e caught it), so it stays short.
    */
   @Type(() => Number)
   @IsInt()
   @Min(0)
   @Max(1000)
-  USAGE_LINGER_MS = 100;
+  USAGE_LINGER_MS = 20;
 
   /**
    * Policy of requests that name none. `preference` orders by the user's preferred models and, where the user
