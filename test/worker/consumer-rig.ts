@@ -1,0 +1,60 @@
+import { JobName, QueueName, type GenerateOutcome } from '@aigw/core';
+import { RedisErrors, RedisKeys } from '@aigw/platform';
+import { PrivateRedis, uniqueId } from '@aigw/testing';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { QueueConsumer, type ConsumerOptions } from '../../apps/router-worker/src/queue/consumer';
+import { QueueProcessor } from '../../apps/router-worker/src/queue/queue-processor';
+
+const quiet = { warn: (): void => undefined, log: (): void => undefined };
+
+/** An outcome for jobs whose result does not matter to the test. */
+export const anyOutcome: GenerateOutcome = {
+  ok: false,
+  error: { message: 'm', type: 'provider_error', code: 'provider_error' as never, param: null },
+};
+
+/**
+ * A generation queue on a Redis of the test's own (so its command counts and write counts are the consumers'
+ * alone), with an admin connection, a Queue to add jobs and the QueueConsumers the test starts.
+ */
+export class ConsumerRig {
+  readonly server = new PrivateRedis();
+  readonly keys: RedisKeys;
+  admin!: Redis;
+  queue!: Queue;
+  private readonly consumers: QueueConsumer[] = [];
+
+  constructor(name: string) {
+    this.keys = new RedisKeys(uniqueId(name));
+  }
+
+  async start(): Promise<void> {
+    await this.server.start();
+    this.admin = new Redis(this.server.url);
+    this.queue = new Queue(QueueName.Generation, { connection: this.admin, prefix: this.keys.bullPrefix });
+  }
+
+  /** A consumer whose generate jobs end with what `handle` resolves to (not started: call `start()` on it). */
+  consumer(handle: () => Promise<GenerateOutcome>, options: Omit<ConsumerOptions, 'logFailedJobs'>): QueueConsumer {
+    const processor = new QueueProcessor(QueueName.Generation, { [JobName.Generate]: handle }, () => undefined);
+    const consumer = new QueueConsumer(this.server.url, this.keys, new RedisErrors(quiet), processor, {
+      ...options,
+      logFailedJobs: false,
+    });
+    this.consumers.push(consumer);
+    return consumer;
+  }
+
+  /** A key of the generation queue (`marker`, `completed`, ...). */
+  key(name: string): string {
+    return `${this.keys.bullPrefix}:${QueueName.Generation}:${name}`;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.consumers.map((c) => c.close()));
+    await this.queue.close();
+    this.admin.disconnect();
+    await this.server.stop();
+  }
+}
