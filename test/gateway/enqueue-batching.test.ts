@@ -47,7 +47,7 @@ describe('GenerationQueue: adds of one turn in one write', () => {
     await server.start();
     const errors = new RedisErrors(quiet, { inc: ({ op }) => void reported.push(op) });
     const keys = new RedisKeys(prefix);
-    cmd = createRedis(server.url, `${prefix}:cmd`, errors, { autoPipelining: true });
+    cmd = createRedis(server.url, `${prefix}:cmd`, errors, { corkPerTurn: true });
     const env = { REDIS_URL: server.url, REDIS_PREFIX: prefix } as GatewayEnv;
     queue = new GenerationQueue(env, keys, errors, cmd);
     admin = new Redis(server.url);

@@ -136,7 +136,7 @@ export class GenerationQueue implements OnApplicationShutdown {
 
   /**
    * Where a job stands, for the read-back of a waiting request: a sync job's kept outcome, else the stored job's
-   * state. One round trip (both commands go out in one write on the auto-pipelined connection). The worker writes
+   * state. One round trip (both commands go out in one write on the corked command connection). The worker writes
    * the outcome before BullMQ removes the job, so a job found missing is looked for once more as an outcome: it may
    * have completed between the two reads.
    */

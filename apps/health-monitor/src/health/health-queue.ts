@@ -11,7 +11,7 @@ export type HealthJob = Job<HealthJobMap[HealthJobName], void, HealthJobName>;
 /**
  * The health queue: job schedulers add a probe per provider per interval, and whichever monitor replica takes it
  * runs it (once: a BullMQ job goes to one worker). The queue handle and the worker have connections of their own
- * (a worker blocks; BullMQ's scripts make the shared auto-pipelined connection expensive).
+ * (a worker blocks; BullMQ's scripts would make every pipeline on the shared connection copy them all).
  */
 @Injectable()
 export class HealthQueue implements OnApplicationShutdown {

@@ -12,7 +12,7 @@ export interface ReplyMirror {
 
 /**
  * Publishes one job's replies on the gateway's reply channel. Messages are not awaited one by one: they all go
- * through one connection, which keeps their order, and auto-pipelining batches a stream's chunks. A job with no
+ * through one connection, which keeps their order, and its per-turn cork batches a stream's chunks. A job with no
  * reply channel (async job) publishes nothing.
  *
  * A coalesced job also mirrors every message for its followers: appended to the job's log (a late joiner replays

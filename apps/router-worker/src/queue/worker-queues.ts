@@ -7,8 +7,8 @@ import type { WorkerEnv } from '../config/worker-env';
 
 /**
  * Producer-side queue handles (usage jobs are added here, depths read) on a connection of their own:
- * BullMQ loads its Lua scripts onto whatever connection it is given, which would make the shared,
- * auto-pipelined command connection expensive to pipeline on.
+ * BullMQ loads its Lua scripts onto whatever connection it is given, and every ioredis pipeline built on that
+ * connection (the circuit reads) would copy them all.
  */
 @Injectable()
 export class WorkerQueues {

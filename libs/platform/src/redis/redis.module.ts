@@ -7,7 +7,7 @@ import { closeRedis, createRedis, REDIS, RedisKeys } from './redis';
 import { RedisErrors } from './redis-errors';
 
 /**
- * One shared command connection (auto-pipelined), the key namespace, and the process's Redis error reporter
+ * One shared command connection (its commands of one event-loop turn leave in one write), the key namespace, and the process's Redis error reporter
  * (`aigw_redis_errors_total{op}` when the metrics module is loaded). BullMQ queues and workers get connections
  * of their own (see `createRedis`).
  */
@@ -33,7 +33,7 @@ import { RedisErrors } from './redis-errors';
       provide: REDIS,
       inject: [ENV, RedisErrors],
       useFactory: (env: BaseEnv, errors: RedisErrors) =>
-        createRedis(env.REDIS_URL, `${env.REDIS_PREFIX}:cmd`, errors, { autoPipelining: true }),
+        createRedis(env.REDIS_URL, `${env.REDIS_PREFIX}:cmd`, errors, { corkPerTurn: true }),
     },
     { provide: RedisKeys, inject: [ENV], useFactory: (env: BaseEnv) => new RedisKeys(env.REDIS_PREFIX) },
   ],

@@ -1,6 +1,7 @@
 import { parseRedisUrl } from '@aigw/core';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisErrors } from './redis-errors';
+import { corkEveryCommand } from './turn-cork';
 
 export const REDIS = Symbol('REDIS');
 
@@ -11,12 +12,13 @@ export interface RedisConnectionRole {
   /** BullMQ workers and subscribers must not fail commands while reconnecting: `maxRetriesPerRequest: null`. */
   blocking?: boolean;
   /**
-   * Merge the commands issued in one tick into one write. Worth it on our own command connection, but
-   * never on a connection BullMQ uses: ioredis builds every pipeline by copying each custom command of
-   * the connection, and BullMQ defines dozens of Lua scripts on it, so each flush cost more than it saved
-   * (measured: ~17% of a worker's CPU).
+   * Hold the connection's writes until the end of the event-loop turn (`corkEveryCommand`): the commands issued by
+   * every callback of one turn leave in one socket write. Worth it on our own command connection. BullMQ's
+   * connections cork where it matters (TurnCork at completion and add); ioredis auto-pipelining is not used: it
+   * only merges one callback's commands, and builds each pipeline by copying every custom command of the connection
+   * (BullMQ defines dozens of Lua scripts), which cost more than it saved (measured: ~17% of a worker's CPU).
    */
-  autoPipelining?: boolean;
+  corkPerTurn?: boolean;
   /**
    * Fail commands instead of waiting for Redis: none are queued while disconnected and each times out after
    * this long. For connections whose callers carry on without an answer (the response cache).
@@ -34,7 +36,6 @@ export function createRedis(url: string, name: string, errors: RedisErrors, opts
   const options: RedisOptions = {
     ...conn,
     connectionName: name,
-    enableAutoPipelining: opts.autoPipelining ?? false,
     maxRetriesPerRequest: opts.blocking ? null : 2,
     // Reconnect quickly, then back off to a second; never give up (Redis restarts must be survivable).
     retryStrategy: (times) => Math.min(50 * 2 ** times, REDIS_MAX_RECONNECT_DELAY_MS),
@@ -44,6 +45,9 @@ export function createRedis(url: string, name: string, errors: RedisErrors, opts
       : { enableOfflineQueue: false, commandTimeout: opts.failFastMs, maxRetriesPerRequest: 0 }),
   };
   const client = new Redis(options);
+  if (opts.corkPerTurn === true) {
+    corkEveryCommand(client);
+  }
   errors.watchConnection(client, name);
   return client;
 }

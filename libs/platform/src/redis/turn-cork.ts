@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
  *
  * Cheaper than ioredis pipelines or MULTI (`addBulk`), which copy every custom command of the connection (BullMQ
  * defines ~50) on each construction: 150-200 µs each (ADR 0003). Every command keeps its own reply and error.
- * Only for connections without auto-pipelining (which batches by itself).
+ * Only for connections without auto-pipelining (which batches by itself, but only the commands of one callback).
  */
 export class TurnCork {
   private corked = false;
@@ -28,4 +28,19 @@ export class TurnCork {
       stream.uncork();
     });
   }
+}
+
+/**
+ * Corks `connection` for the rest of the turn before each command it sends (`createRedis`'s `corkPerTurn`), so that
+ * the commands of every callback that runs in one turn of the event loop leave in one socket write. Auto-pipelining
+ * only merges the commands of one callback (it flushes on `process.nextTick`), and under load a worker's turn runs
+ * many: one per provider response, Redis reply and job it handles.
+ */
+export function corkEveryCommand(connection: Redis): void {
+  const cork = new TurnCork(connection);
+  const send = connection.sendCommand.bind(connection);
+  connection.sendCommand = (command, stream) => {
+    cork.hold();
+    return send(command, stream);
+  };
 }
