@@ -93,4 +93,54 @@ describe('Lean fetch: one BZPOPMIN and one moveToActive per job when none is lef
       await waitFor(async () => (await rig.queue.getCompletedCount()) === 2, { message: 'jobs not completed' });
     });
   });
+
+  describe('onWake: work started with the fetch of an idle worker', () => {
+    const rig = new ConsumerRig('onwake');
+    const attached: string[] = [];
+    let wakes = 0;
+
+    beforeAll(async () => {
+      await rig.start();
+      rig
+        .consumer(() => Promise.resolve(outcome), {
+          concurrency: 10,
+          onWake: () => {
+            wakes++;
+            return (job) => attached.push(job.id ?? '');
+          },
+        })
+        .start();
+    }, 30_000);
+
+    afterAll(() => rig.stop());
+
+    it('runs once per wake-up and is handed the job that fetch took', async () => {
+      const completed = rig.key('completed');
+      await waitFor(async () => (await calls(rig.admin, 'bzpopmin')) > 0, { message: 'consumer never blocked' });
+      for (let i = 0; i < 5; i++) {
+        await rig.queue.add(JobName.Generate, {}, { jobId: `w${i}` });
+        await waitFor(async () => (await rig.admin.zscore(completed, `w${i}`)) !== null, {
+          message: `job ${i} not completed`,
+        });
+      }
+      expect(attached).toEqual(['w0', 'w1', 'w2', 'w3', 'w4']);
+      expect(wakes).toBe(5);
+    });
+
+    it('is not run for the fetches of a busy worker', async () => {
+      const before = wakes;
+      attached.length = 0;
+      // Five jobs behind one marker: one wake-up, then four fetches while jobs are left.
+      await rig.queue.pause();
+      for (let i = 0; i < 5; i++) {
+        await rig.queue.add(JobName.Generate, {}, { jobId: `b${i}` });
+      }
+      await rig.queue.resume();
+      await waitFor(async () => (await rig.queue.getCompletedCount()) === 10, { message: 'jobs not completed' });
+      // The marker re-added for the jobs left can wake this worker once more after it took them all: that fetch
+      // finds nothing, and what it started is handed no job.
+      expect(wakes - before).toBeLessThanOrEqual(2);
+      expect(attached).toEqual(['b0']);
+    });
+  });
 });

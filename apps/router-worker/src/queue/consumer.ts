@@ -10,14 +10,16 @@ import {
   type RedisErrors,
   type RedisKeys,
 } from '@aigw/platform';
-import type { Worker, WorkerOptions } from 'bullmq';
+import type { WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueProcessor } from './queue-processor';
-import { LeanWorker, leanFetchScript } from './lean-fetch';
+import { LeanWorker, leanFetchScript, type WakeHook } from './lean-fetch';
 
 export interface ConsumerOptions extends Omit<WorkerOptions, 'connection' | 'prefix' | 'autorun'> {
   /** Log every failed job (off where failures come in floods and are reported elsewhere). */
   logFailedJobs: boolean;
+  /** Started when an idle worker fetches a job (LeanWorker.onWake). */
+  onWake?: WakeHook<unknown>;
 }
 
 /**
@@ -27,7 +29,7 @@ export interface ConsumerOptions extends Omit<WorkerOptions, 'connection' | 'pre
 export class QueueConsumer {
   private readonly logger: Logger;
   private readonly connection: Redis;
-  private readonly worker: Worker;
+  private readonly worker: LeanWorker;
   private readonly cork: TurnCork;
   /** Jobs inside the processor right now, and who waits for the count to reach zero. */
   private active = 0;
@@ -40,7 +42,7 @@ export class QueueConsumer {
     processor: QueueProcessor,
     options: ConsumerOptions,
   ) {
-    const { logFailedJobs, ...workerOptions } = options;
+    const { logFailedJobs, onWake, ...workerOptions } = options;
     this.logger = new Logger(`Consumer:${processor.queue}`);
     const name = `${keys.prefix}:worker:${processor.queue}`;
     this.connection = createRedis(redisUrl, name, errors, { blocking: true });
@@ -60,6 +62,7 @@ export class QueueConsumer {
         }),
       ),
     );
+    this.worker.onWake = onWake ?? null;
     // BullMQ's own blocking connection (a duplicate of ours) reports through the worker's error event.
     errors.watch(this.worker);
     this.worker.on('failed', (job, err) => {

@@ -4,6 +4,7 @@ import { REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
 import { CircuitBreakerStore, routingKeyPrefix, type CircuitStatus } from '@aigw/routing';
 import type { Redis } from 'ioredis';
 import { WorkerMetrics } from '../metrics/worker-metrics';
+import { CircuitReadAhead } from './circuit-read-ahead';
 import { ROUTING_CONFIG, type RoutingConfig } from './routing-config';
 
 export interface CallPermit {
@@ -32,6 +33,7 @@ export interface CircuitPort {
 export class CircuitGuard implements CircuitPort {
   private readonly logger = new Logger('CircuitBreaker');
   private readonly store: CircuitBreakerStore;
+  private readonly ahead = new CircuitReadAhead((ids) => this.states(ids));
 
   constructor(
     @Inject(REDIS) redis: Redis,
@@ -53,6 +55,19 @@ export class CircuitGuard implements CircuitPort {
       this.errors.report('circuit_read', err);
       return new Map();
     }
+  }
+
+  /**
+   * Starts reading the circuits of recently routed deployments while an idle worker fetches its job
+   * (CircuitReadAhead); returns how to attach the read to the job's request, or null.
+   */
+  readAhead(): ((request: object) => void) | null {
+    return this.ahead.start();
+  }
+
+  /** `states` for routing one request: served by the read started with its fetch when that covers `ids`. */
+  statesFor(request: object, deploymentIds: readonly string[]): Promise<Map<string, CircuitStatus>> {
+    return this.ahead.states(request, deploymentIds);
   }
 
   /** Like `states` but failing loudly: for the metrics scrape, which keeps its last values instead. */

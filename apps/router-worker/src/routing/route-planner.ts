@@ -89,7 +89,7 @@ export class RoutePlanner {
     }
     const direct = policy === 'preference' ? null : policy;
     const [circuits, preferences, recent, counter] = await Promise.all([
-      this.circuits.states(ids),
+      this.circuits.statesFor(request, ids),
       policy === 'preference' ? this.preferences.chainFor(request.userId, request.context) : undefined,
       direct === 'latency' ? this.latency.recent(ids, request.stream) : undefined,
       direct === 'round-robin' ? this.rotation.next(roundRobinKeyOf(route.selection.target)) : undefined,
