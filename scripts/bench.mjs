@@ -68,7 +68,11 @@ function machineFacts(loadgen, sys, opts, build) {
     placement:
       (pinning.enabled
         ? `CPU ${CPUS.client}: load generator + simulator + this script; CPU ${CPUS.gateway}: the whole gateway side (taskset -c)`
-        : `not pinned (${pinning.reason})`) + (opts.nice !== 0 ? `; all bench processes at nice ${opts.nice}` : ''),
+        : `not pinned (${pinning.reason})`) +
+      (opts.nice !== 0 ? `; all bench processes at nice ${opts.nice}` : '') +
+      (opts.redisDelayMs > 0
+        ? `; the apps reach Redis through a ${opts.redisDelayMs} ms-each-way relay (this script)`
+        : ''),
     method:
       `closed loop, keep-alive; one-time ${opts.initialWarmupS} s gateway warm-up (c=10); per run ${opts.warmupS} s ` +
       `discarded warm-up then ${opts.durationS} s measured; direct and gateway alternate; ${opts.reps} ` +
@@ -142,6 +146,7 @@ async function main() {
       standIn: opts.standIn,
       topology: opts.topology,
       profileDir: opts.profile,
+      redisDelayMs: opts.redisDelayMs,
       onCleanup: (fn) => cleanups.push(fn),
       log,
     });

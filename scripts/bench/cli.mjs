@@ -16,6 +16,8 @@ the same chat request sent directly to the simulator and through the gateway, si
   --loadgen auto|wrk|node   load generator (default auto: wrk when installed, else the built-in Node one)
   --topology split|single   the gateway side: split (default) runs the api-gateway and the router-worker as two
                         processes; single runs them in one all-in-one process (ADR 0010)
+  --redis-delay MS      the apps reach Redis through a relay holding each chunk MS ms (whole ms) in each
+                        direction: Redis across a network, where every round trip on the path costs 2 × MS
   --stand-in FILE       measure FILE (a forwarding process such as a null gateway) instead of the
                         real gateway side; it gets NULL_GW_HOST, NULL_GW_PORT and UPSTREAM
   --nice N              run every bench process at this niceness (e.g. -10, needs root): on a box
@@ -62,6 +64,7 @@ export function parseArgs(argv, extraFlags = []) {
     loadgen: 'auto',
     standIn: null,
     topology: 'split',
+    redisDelayMs: 0,
     nice: 0,
     skipExtras: false,
     onlyExtras: null,
@@ -125,6 +128,9 @@ export function parseArgs(argv, extraFlags = []) {
         opts.topology = v;
         break;
       }
+      case '--redis-delay':
+        opts.redisDelayMs = positive(arg, value(), true);
+        break;
       case '--nice': {
         const v = Number(value());
         if (!Number.isInteger(v) || v < -20 || v > 19) {

@@ -9,6 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { openPostgres } from './postgres.mjs';
 import { freePort } from './processes.mjs';
+import { startRedisDelay } from './redis-delay.mjs';
 
 export const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const MODEL = 'sim-gpt';
@@ -142,6 +143,7 @@ export async function startSystem({
   standIn,
   topology = 'split',
   profileDir,
+  redisDelayMs = 0,
   onCleanup,
   log,
 }) {
@@ -226,6 +228,16 @@ export async function startSystem({
   await waitFor('dedicated redis', () => redisPing(redisPort), 10_000, redis);
   log(`dedicated redis pid ${redis.pid} on 127.0.0.1:${redisPort}`);
 
+  // --redis-delay: the apps reach Redis through a relay that delays each direction (the bench's own
+  // INFO and MONITOR connections go straight to it).
+  let appRedisPort = redisPort;
+  if (redisDelayMs > 0) {
+    const delay = await startRedisDelay(redisPort, redisDelayMs);
+    onCleanup(() => delay.close());
+    appRedisPort = delay.port;
+    log(`apps reach redis through a ${redisDelayMs} ms-each-way relay on 127.0.0.1:${delay.port}`);
+  }
+
   const schema = `bench_${runId}`;
   const db = await openPostgres(DATABASE_URL);
   // Registered before the apps start, so a failed start still drops whatever they created.
@@ -262,7 +274,7 @@ export async function startSystem({
     ...nodeEnv,
     DATABASE_URL,
     DATABASE_SCHEMA: schema,
-    REDIS_URL: `redis://127.0.0.1:${redisPort}/0`,
+    REDIS_URL: `redis://127.0.0.1:${appRedisPort}/0`,
     REDIS_PREFIX: `bench-${runId}`,
     HOST: '127.0.0.1',
     PROVIDERS_FILE: catalogFile,
@@ -332,7 +344,7 @@ export async function startSystem({
     clientCpu: `cpu${cpus.client}`,
     simulatorPid: sim.pid,
     postgresBackendPids: () => db.backendPids(pgAppName),
-    redisUrl: appEnv.REDIS_URL,
+    redisUrl: `redis://127.0.0.1:${redisPort}/0`,
     simBase,
     peerBases: peerPorts.map((port) => `http://127.0.0.1:${port}`),
     gatewayBase: gwBase,
