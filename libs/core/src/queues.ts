@@ -82,6 +82,9 @@ export interface UsageBatch {
   events: UsageEvent[];
 }
 
+/** Usage events that ship in one job at once, without waiting out USAGE_LINGER_MS. */
+export const USAGE_SHIP_AT_EVENTS = 16;
+
 /** Backoff type of usage jobs (the usage writer registers its strategy) and their attempts: hours of retries. */
 export const USAGE_BACKOFF = 'usage-capped';
 export const USAGE_JOB_ATTEMPTS = 1000;

@@ -85,7 +85,7 @@ export class CacheStage implements OnApplicationShutdown {
     }
     const result = servedFromCache(found.result, request);
     if (recordHit) {
-      void this.usage.record(hitUsageEvent(request, found.result, result));
+      this.usage.record(hitUsageEvent(request, found.result, result));
     }
     return { status: 'hit', result };
   }

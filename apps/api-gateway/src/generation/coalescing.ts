@@ -116,7 +116,7 @@ export class Coalescing {
    */
   serve(result: GenerationResult, request: GenerationRequest): GenerationResult {
     const served: GenerationResult = merged(servedFromCache(result, request), { cached: false });
-    void this.usage.record(hitUsageEvent(request, result, served));
+    this.usage.record(hitUsageEvent(request, result, served));
     return served;
   }
 }

@@ -71,18 +71,6 @@ export class WorkerEnv extends BaseEnv {
   USAGE_FLUSH_MS = 250;
 
   /**
-   * How long a finished request's usage event may wait for others to share its usage job (16 events ship at
-   * once). It waits after the answer went out, so clients never see it; it bounds how long a worker holds the
-   * event and its job's slot. Tried at 100 ms to save usage jobs at low load: held slots then skewed jobs onto
-   * one worker (the two-worker auto-route e2e caught it), so it stays short.
-   */
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
-  @Max(1000)
-  USAGE_LINGER_MS = 20;
-
-  /**
    * Policy of requests that name none. `preference` orders by the user's preferred models and, where the user
    * has none, by estimated cost, so it costs nothing over `cost` until users set preferences (one cached
    * PostgreSQL read per user every few seconds).

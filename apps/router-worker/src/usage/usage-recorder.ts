@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { JobName, type UsageEvent } from '@aigw/core';
+import { JobName, USAGE_SHIP_AT_EVENTS, type UsageEvent } from '@aigw/core';
 import { ENV, RedisErrors } from '@aigw/platform';
 import type { WorkerEnv } from '../config/worker-env';
 import { DrainDeadline } from '../lifecycle/drain-deadline';
@@ -14,7 +14,7 @@ const MAX_EVENTS_PER_JOB = 500;
  * so under load (where this many gather within a few ms) the count ships them, and the linger only bounds the wait
  * at low load, where slots are plenty and each usage job's four round trips were the cost.
  */
-export const SHIP_AT_EVENTS = 16;
+export const SHIP_AT_EVENTS = USAGE_SHIP_AT_EVENTS;
 
 interface Waiting {
   event: UsageEvent;

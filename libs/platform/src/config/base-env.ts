@@ -35,6 +35,19 @@ export class BaseEnv {
   @IsString()
   PROVIDERS_FILE?: string;
 
+  /**
+   * How long a finished request's usage event may wait for others to share its usage job (USAGE_SHIP_AT_EVENTS
+   * ship at once): in a worker, after the answer went out; in the api-gateway, for response-cache hits. Clients
+   * never wait for it. In a worker it also bounds how long the event holds its job's slot: tried at 100 ms to save
+   * usage jobs at low load, held slots then skewed jobs onto one worker (the two-worker auto-route e2e caught it),
+   * so it stays short.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(1000)
+  USAGE_LINGER_MS = 20;
+
   @IsOptional()
   @IsString()
   SECRETS_KEY?: string;
