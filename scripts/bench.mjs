@@ -4,7 +4,16 @@
 // concurrency) cell and prints a Markdown table (also written to <out>/results.md).
 // docs/benchmarks.md explains the method and how to read the numbers.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { root } from './lib.mjs';
@@ -32,8 +41,27 @@ function firstLine(cmd, args) {
   return r.error ? null : `${r.stdout}${r.stderr}`.trim().split('\n')[0];
 }
 
-const GATEWAY_MAIN = path.join(root, 'dist/apps/api-gateway/src/main.js');
-const builtAt = () => (existsSync(GATEWAY_MAIN) ? statSync(GATEWAY_MAIN).mtime.toISOString() : 'not built');
+const DIST_APPS = path.join(root, 'dist/apps');
+
+/** Newest modification time under `dir` (ms), 0 when it does not exist. */
+function newestMtime(dir) {
+  if (!existsSync(dir)) {
+    return 0;
+  }
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) {
+      newest = Math.max(newest, statSync(path.join(entry.parentPath ?? entry.path, entry.name)).mtimeMs);
+    }
+  }
+  return newest;
+}
+
+/** When dist/ last changed: the newest file, since incremental builds rewrite only the files whose source changed. */
+const builtAt = () => {
+  const newest = Math.max(newestMtime(DIST_APPS), newestMtime(path.join(root, 'dist/libs')));
+  return newest === 0 ? 'not built' : new Date(newest).toISOString();
+};
 
 /**
  * Which code was measured: the bench runs whatever is in dist/, which may lag the source. Taken
