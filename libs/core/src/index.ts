@@ -1,6 +1,7 @@
 export * from './domain';
 export * from './errors';
 export * from './queues';
+export * from './usage-batcher';
 export * from './objects';
 export * from './model-ref';
 export * from './cost';

@@ -82,7 +82,11 @@ export interface UsageBatch {
   events: UsageEvent[];
 }
 
-/** Usage events that ship in one job at once, without waiting out USAGE_LINGER_MS. */
+/**
+ * Usage events that ship in one job at once, without waiting out USAGE_LINGER_MS. In a worker a lingering event
+ * holds its generate job's slot, so under load (where this many gather within a few ms) the count ships them, and
+ * the linger only bounds the wait at low load, where slots are plenty and each usage job's round trips are the cost.
+ */
 export const USAGE_SHIP_AT_EVENTS = 16;
 
 /** Backoff type of usage jobs (the usage writer registers its strategy) and their attempts: hours of retries. */

@@ -3,6 +3,7 @@ import {
   JobName,
   QueueName,
   USAGE_SHIP_AT_EVENTS,
+  UsageBatcher,
   usageJobOptions,
   type UsageBatch,
   type UsageEvent,
@@ -24,53 +25,38 @@ import { GenerationQueue } from './generation-queue';
 export class UsageQueue implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(UsageQueue.name);
   private readonly queue: Queue<UsageBatch, void, JobName.RecordUsage>;
-  private readonly lingerMs: number;
-  private waiting: UsageEvent[] = [];
-  private timer: NodeJS.Timeout | null = null;
-  private readonly shipping = new Set<Promise<void>>();
+  private readonly batcher: UsageBatcher;
 
   constructor(
     generation: GenerationQueue,
     keys: RedisKeys,
-    private readonly errors: RedisErrors,
+    errors: RedisErrors,
     @Inject(ENV) env: Pick<GatewayEnv, 'USAGE_LINGER_MS'>,
   ) {
     this.queue = new Queue(QueueName.Usage, bullOptions(generation.connection, keys));
     errors.watch(this.queue);
-    this.lingerMs = env.USAGE_LINGER_MS;
+    this.batcher = new UsageBatcher(
+      async (events) => {
+        await this.queue.add(JobName.RecordUsage, { events }, usageJobOptions());
+        return events.length;
+      },
+      {
+        // Without a linger each hit is its own job at once.
+        maxBatch: env.USAGE_LINGER_MS === 0 ? 1 : USAGE_SHIP_AT_EVENTS,
+        flushMs: env.USAGE_LINGER_MS,
+        onFailed: (err) => errors.report('usage_enqueue', err),
+      },
+    );
   }
 
   record(event: UsageEvent): void {
-    this.waiting.push(event);
-    if (this.lingerMs === 0 || this.waiting.length >= USAGE_SHIP_AT_EVENTS) {
-      this.ship();
-    } else {
-      this.timer ??= setTimeout(() => this.ship(), this.lingerMs);
-    }
-  }
-
-  private ship(): void {
-    if (this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
-    if (this.waiting.length === 0) {
-      return;
-    }
-    const events = this.waiting;
-    this.waiting = [];
-    const added = this.queue.add(JobName.RecordUsage, { events }, usageJobOptions()).then(
-      () => undefined,
-      (err: unknown) => this.errors.report('usage_enqueue', err),
-    );
-    this.shipping.add(added);
-    void added.finally(() => this.shipping.delete(added));
+    // A refused job is reported (onFailed) and its events dropped.
+    this.batcher.add(event).catch(() => undefined);
   }
 
   /** Ships what waits before the producer connection closes (GenerationQueue closes it on shutdown). */
   async beforeApplicationShutdown(): Promise<void> {
-    this.ship();
-    await Promise.all(this.shipping);
+    await this.batcher.flush();
   }
 
   async onApplicationShutdown(): Promise<void> {

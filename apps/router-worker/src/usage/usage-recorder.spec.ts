@@ -1,9 +1,9 @@
-import { JobName, type UsageBatch, type UsageEvent } from '@aigw/core';
+import { JobName, USAGE_SHIP_AT_EVENTS, type UsageBatch, type UsageEvent } from '@aigw/core';
 import { RedisErrors } from '@aigw/platform';
 import { DrainDeadline } from '../lifecycle/drain-deadline';
 import { RedisHandOffAbandoned } from '../lifecycle/redis-retry';
 import type { WorkerQueues } from '../queue/worker-queues';
-import { SHIP_AT_EVENTS, UsageRecorder } from './usage-recorder';
+import { UsageRecorder } from './usage-recorder';
 
 const event = (requestId: string): UsageEvent => ({ requestId }) as UsageEvent;
 
@@ -64,24 +64,24 @@ describe('UsageRecorder (group commit)', () => {
     await Promise.all(done);
   });
 
-  it('ships as soon as SHIP_AT_EVENTS have gathered, without waiting out the linger', async () => {
+  it('ships as soon as USAGE_SHIP_AT_EVENTS have gathered, without waiting out the linger', async () => {
     jest.useFakeTimers();
     const { queues, adds, release } = fakeQueues();
     const usage = recorder(queues, 100);
-    const ids = Array.from({ length: SHIP_AT_EVENTS + 1 }, (_, i) => `e${i}`);
-    const done = ids.slice(0, SHIP_AT_EVENTS - 1).map((id) => usage.record(event(id)));
+    const ids = Array.from({ length: USAGE_SHIP_AT_EVENTS + 1 }, (_, i) => `e${i}`);
+    const done = ids.slice(0, USAGE_SHIP_AT_EVENTS - 1).map((id) => usage.record(event(id)));
     expect(adds).toHaveLength(0);
-    done.push(usage.record(event(ids[SHIP_AT_EVENTS - 1])));
-    expect(adds.map((b) => b.events.length)).toEqual([SHIP_AT_EVENTS]);
+    done.push(usage.record(event(ids[USAGE_SHIP_AT_EVENTS - 1])));
+    expect(adds.map((b) => b.events.length)).toEqual([USAGE_SHIP_AT_EVENTS]);
     // The next one lingers again, for the full linger.
-    done.push(usage.record(event(ids[SHIP_AT_EVENTS])));
+    done.push(usage.record(event(ids[USAGE_SHIP_AT_EVENTS])));
     release();
     await jest.advanceTimersByTimeAsync(99);
     expect(adds).toHaveLength(1);
     await jest.advanceTimersByTimeAsync(1);
     expect(adds.map((b) => b.events.map((e) => e.requestId))).toEqual([
-      ids.slice(0, SHIP_AT_EVENTS),
-      [ids[SHIP_AT_EVENTS]],
+      ids.slice(0, USAGE_SHIP_AT_EVENTS),
+      [ids[USAGE_SHIP_AT_EVENTS]],
     ]);
     release();
     await Promise.all(done);

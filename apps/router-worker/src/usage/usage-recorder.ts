@@ -9,12 +9,6 @@ import { usageJobOptions } from './usage-backoff';
 
 /** Bound on one shipment, so a backlog after a Redis hiccup still makes jobs of a sane size. */
 const MAX_EVENTS_PER_JOB = 500;
-/**
- * Events that ship at once without waiting out the linger. A lingering event holds its generate job's worker slot,
- * so under load (where this many gather within a few ms) the count ships them, and the linger only bounds the wait
- * at low load, where slots are plenty and each usage job's four round trips were the cost.
- */
-export const SHIP_AT_EVENTS = USAGE_SHIP_AT_EVENTS;
 
 interface Waiting {
   event: UsageEvent;
@@ -24,7 +18,7 @@ interface Waiting {
 
 /**
  * Hands usage events to the usage queue in shared jobs. An event waits at most `lingerMs` for others
- * (after its answer went out: clients never wait for it), or until SHIP_AT_EVENTS have gathered, and while one
+ * (after its answer went out: clients never wait for it), or until USAGE_SHIP_AT_EVENTS have gathered, and while one
  * shipment is being added the events finishing meanwhile go in the next (group commit). So one job carries many
  * events at any load instead of each request paying a whole job.
  *
@@ -72,7 +66,7 @@ export class UsageRecorder {
     if (this.shipping || this.waiting.length === 0 || (this.timer !== null && this.failures > 0)) {
       return;
     }
-    if (this.failures === 0 && (this.lingerMs === 0 || this.waiting.length >= SHIP_AT_EVENTS)) {
+    if (this.failures === 0 && (this.lingerMs === 0 || this.waiting.length >= USAGE_SHIP_AT_EVENTS)) {
       this.clearTimer();
       void this.ship();
       return;

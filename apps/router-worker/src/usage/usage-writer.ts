@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { JobName, QueueName } from '@aigw/core';
+import { JobName, QueueName, UsageBatcher } from '@aigw/core';
 import { UsageStore } from '@aigw/entities';
 import { describeError, ENV, RedisErrors, RedisKeys } from '@aigw/platform';
 import { DataSource } from 'typeorm';
@@ -8,7 +8,6 @@ import { WorkerMetrics } from '../metrics/worker-metrics';
 import { QueueConsumer } from '../queue/consumer';
 import { QueueProcessor } from '../queue/queue-processor';
 import { usageBackoffStrategy } from './usage-backoff';
-import { UsageBatcher } from './usage-batcher';
 
 /** While PostgreSQL is down every batch fails; one log line per interval is enough. */
 const FAILURE_LOG_INTERVAL_MS = 10_000;

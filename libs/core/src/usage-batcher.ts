@@ -1,6 +1,6 @@
-import type { UsageEvent } from '@aigw/core';
+import type { UsageEvent } from './queues';
 
-/** Writes one batch in one statement; resolves with the rows inserted (duplicates are skipped, not counted). */
+/** Writes one batch (one INSERT, one usage job); resolves with the records written (duplicates skipped, not counted). */
 export type BatchInserter = (events: UsageEvent[]) => Promise<number>;
 
 export interface UsageBatcherOptions {
@@ -19,9 +19,10 @@ interface Pending {
 }
 
 /**
- * Gathers usage events from many concurrent jobs into few INSERTs. Each `add` settles with its batch: it
- * resolves once the batch is written and rejects when the insert fails, so every job of a failed batch is
- * retried by the queue and none is acknowledged before its row exists.
+ * Gathers usage events into few writes: the router-worker's usage writer (many jobs' events into one INSERT) and
+ * the api-gateway's cache hits (many hits into one usage job). Each `add` settles with its batch: it resolves once
+ * the batch is written and rejects when the write fails, so every job of a failed INSERT is retried by the queue
+ * and none is acknowledged before its row exists.
  */
 export class UsageBatcher {
   private buffer: Pending[] = [];

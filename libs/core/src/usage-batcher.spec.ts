@@ -1,4 +1,4 @@
-import type { UsageEvent } from '@aigw/core';
+import type { UsageEvent } from './queues';
 import { UsageBatcher, type BatchInserter } from './usage-batcher';
 
 function event(i: number): UsageEvent {
