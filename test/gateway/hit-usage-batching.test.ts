@@ -84,7 +84,8 @@ describe('UsageQueue: cache-hit usage events in shared jobs', () => {
   });
 
   it('puts the hits of one linger in one job, after the linger', async () => {
-    const { usage, jobs } = rig(50);
+    // Long enough that the first look below comes before it ends, however slow the machine.
+    const { usage, jobs } = rig(2000);
     for (const id of ['a', 'b', 'c']) {
       usage.record(hit(id));
     }
