@@ -1,5 +1,6 @@
 import { waitFor } from '@aigw/testing';
-import { chat, GatewayHarness, sleep, type ErrorEnvelope } from './support';
+import { Redis } from 'ioredis';
+import { chat, GatewayHarness, REDIS_URL, sleep, type ErrorEnvelope } from './support';
 
 /** SIGTERM path (app.close()): in-flight waits finish within the grace period, the rest get 503. */
 describe('api-gateway graceful shutdown', () => {
@@ -20,6 +21,31 @@ describe('api-gateway graceful shutdown', () => {
       );
       await closing;
     } finally {
+      await h.stop();
+    }
+  }, 30_000);
+
+  it('counts the cache use of answers finished while the server drains, before Redis closes', async () => {
+    const h = await new GatewayHarness({ SHUTDOWN_GRACE_MS: '5000' }).start();
+    const reader = new Redis(REDIS_URL);
+    try {
+      // sim-gpt has no cache: each answer counts one bypass, collected in process and flushed to the shared totals.
+      expect((await h.post('/v1/chat/completions', chat('before'))).status).toBe(200);
+      h.handle(async (job) => {
+        await sleep(700);
+        return h.answer(job, 'finished during shutdown');
+      });
+      const pending = h.post('/v1/chat/completions', chat('x'));
+      await waitFor(() => h.jobsSeen.length === 2);
+      const closing = h.closeApp();
+      expect((await pending).status).toBe(200);
+      await closing;
+      // The second count came after beforeApplicationShutdown, while the server drained: it is in the totals only if
+      // the last flush ran after the drain and before RedisModule closed the connection (the app module's hooks run
+      // first: both modules are global, and Nest keeps their registration order).
+      expect(await reader.hgetall(`${h.prefix}:cache-stats`)).toEqual({ bypass: '2' });
+    } finally {
+      reader.disconnect();
       await h.stop();
     }
   }, 30_000);
