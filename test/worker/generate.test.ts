@@ -65,13 +65,19 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
         receivedAt: expect.any(Number) as unknown,
       });
     }
+    // Not a second copy as BullMQ's return value: the queue's event stream (nothing else sees it) says null.
+    const events = await redis.xrevrange(h.queue.keys.events, '+', '-', 'COUNT', 50);
+    const completed = events
+      .map(([, fields]) => Object.fromEntries(fields.flatMap((v, i) => (i % 2 === 0 ? [[v, fields[i + 1]]] : []))))
+      .filter((e: Record<string, string>) => e.event === 'completed' && [plain.id, keyed.id].includes(e.jobId));
+    expect(completed.map((e: Record<string, string>) => e.returnvalue)).toEqual(['null', 'null']);
     // Deadline (30 s) plus the 10 s margin; the keyed one its 10 minutes.
     expect(await redis.pttl(h.outcomeKey(plain.id!))).toBeGreaterThan(30_000);
     expect(await redis.pttl(h.outcomeKey(plain.id!))).toBeLessThanOrEqual(40_000);
     expect(await redis.pttl(h.outcomeKey(keyed.id!))).toBeGreaterThan(590_000);
     // An async job keeps its return value in BullMQ and no outcome key.
     const async = await h.enqueue({}, null);
-    await h.outcome(async.id!);
+    expect(await h.outcome(async.id!)).toMatchObject({ ok: true });
     expect(await redis.exists(h.outcomeKey(async.id!))).toBe(0);
   });
 

@@ -45,9 +45,13 @@ export class QueueProcessor {
       const name = job.name as JobName;
       switch (name) {
         case JobName.Generate: {
-          const outcome = await this.handler(JobName.Generate)(job as JobOf<JobName.Generate>);
+          const generate = job as JobOf<JobName.Generate>;
+          const outcome = await this.handler(JobName.Generate)(generate);
           done(outcome.ok ? 'success' : 'error');
-          return outcome;
+          // A sync job's outcome is in OutcomeStore's key, and BullMQ deletes the job as it completes: as its return
+          // value the answer would only be serialised again, sent in moveToFinished's arguments and copied into the
+          // queue's event stream. An async job's return value is its stored outcome.
+          return generate.data.keepOutcomeMs === undefined ? outcome : null;
         }
         case JobName.RecordUsage: {
           await this.handler(JobName.RecordUsage)(job as JobOf<JobName.RecordUsage>);
