@@ -33,6 +33,41 @@ describe('provider families', () => {
     expect(auto.params).not.toContain('tool_choice');
   });
 
+  it('name every provider-dependent option a request sets, by its OpenAI name, and none it leaves out', () => {
+    const needs = requestNeedsOf({
+      messages: [],
+      options: {
+        parallelToolCalls: false,
+        seed: 1,
+        presencePenalty: 0,
+        frequencyPenalty: 0,
+        logitBias: { '1': 1 },
+        logprobs: true,
+        topLogprobs: 2,
+        user: 'u',
+        reasoningEffort: 'low',
+        metadata: { a: 'b' },
+        extra: { top_k: 3 },
+      },
+    });
+    expect(needs.params.sort()).toEqual(
+      [
+        'frequency_penalty',
+        'logit_bias',
+        'logprobs',
+        'metadata',
+        'parallel_tool_calls',
+        'presence_penalty',
+        'reasoning_effort',
+        'seed',
+        'top_k',
+        'top_logprobs',
+        'user',
+      ].sort(),
+    );
+    expect(requestNeedsOf({ messages: [], options: { temperature: 0.2 } })).toEqual({ capabilities: [], params: [] });
+  });
+
   it('route JSON mode and sampling fields to the native families that translate them', () => {
     for (const kind of ['gemini', 'ollama', 'tgi'] as const) {
       expect(familySupportsParam(kind, 'response_format')).toBe(true);

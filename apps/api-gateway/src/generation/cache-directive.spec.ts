@@ -3,6 +3,7 @@ import { cacheDirectiveOf } from './cache-directive';
 describe('cacheDirectiveOf', () => {
   it('uses the cache unless told otherwise', () => {
     expect(cacheDirectiveOf(undefined, undefined)).toBe('use');
+    expect(cacheDirectiveOf(undefined, undefined, true)).toBe('use');
     expect(cacheDirectiveOf(undefined, 'max-age=0', true)).toBe('use');
   });
 

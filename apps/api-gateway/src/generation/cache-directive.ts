@@ -17,6 +17,10 @@ export function cacheDirectiveOf(
   cacheControl: string | undefined,
   useCache?: boolean,
 ): CacheDirective {
+  if (gatewayHeader === undefined && cacheControl === undefined) {
+    // Most requests carry neither header: no parsing.
+    return useCache === false ? 'no-store' : 'use';
+  }
   const said = new Set(
     [gatewayHeader ?? '', cacheControl ?? '']
       .flatMap((h) => h.split(','))

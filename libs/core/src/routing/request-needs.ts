@@ -1,5 +1,5 @@
 import type { Capability, ProviderKind } from '../catalog';
-import type { GenerationRequest } from '../domain';
+import type { GenerationOptions, GenerationRequest } from '../domain';
 import { familySupportsParam } from '../provider-families';
 
 /**
@@ -27,6 +27,20 @@ export function embedsWith(kind: ProviderKind): boolean {
 export function supportsParam(kind: ProviderKind, param: string): boolean {
   return familySupportsParam(kind, param);
 }
+
+/** Request fields by their OpenAI name and `GenerationOptions` key; a static table, not one built per request. */
+const PROVIDER_DEPENDENT_OPTIONS: readonly (readonly [string, keyof GenerationOptions])[] = [
+  ['parallel_tool_calls', 'parallelToolCalls'],
+  ['seed', 'seed'],
+  ['presence_penalty', 'presencePenalty'],
+  ['frequency_penalty', 'frequencyPenalty'],
+  ['logit_bias', 'logitBias'],
+  ['logprobs', 'logprobs'],
+  ['top_logprobs', 'topLogprobs'],
+  ['user', 'user'],
+  ['reasoning_effort', 'reasoningEffort'],
+  ['metadata', 'metadata'],
+];
 
 export function requestNeedsOf(request: Pick<GenerationRequest, 'messages' | 'options'>): RequestNeeds {
   const o = request.options;
@@ -63,24 +77,12 @@ export function requestNeedsOf(request: Pick<GenerationRequest, 'messages' | 'op
   if (json) {
     capabilities.push('json');
   }
-  const named: [string, unknown][] = [
-    ['parallel_tool_calls', o.parallelToolCalls],
-    ['seed', o.seed],
-    ['presence_penalty', o.presencePenalty],
-    ['frequency_penalty', o.frequencyPenalty],
-    ['logit_bias', o.logitBias],
-    ['logprobs', o.logprobs],
-    ['top_logprobs', o.topLogprobs],
-    ['user', o.user],
-    ['reasoning_effort', o.reasoningEffort],
-    ['metadata', o.metadata],
-  ];
   // Forcing a call needs a family that can force one (Ollama and TGI cannot); `auto` and `none` every family honours.
   if (o.toolChoice === 'required' || typeof o.toolChoice === 'object') {
     params.add('tool_choice');
   }
-  for (const [name, value] of named) {
-    if (value !== undefined) {
+  for (const [name, key] of PROVIDER_DEPENDENT_OPTIONS) {
+    if (o[key] !== undefined) {
       params.add(name);
     }
   }
