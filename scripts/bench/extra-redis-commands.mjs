@@ -8,12 +8,12 @@ const SECONDS = 5;
 const DEFAULT_CONCURRENCY = 10;
 const MONITOR_SECONDS = 3;
 
-/** Read and write system calls of a process so far (/proc/<pid>/io), or null when it is gone. */
+/** Read and write system calls, and the bytes they moved, of a process so far (/proc/<pid>/io), or null when gone. */
 function syscalls(pid) {
   try {
     const text = readFileSync(`/proc/${pid}/io`, 'utf8');
     const num = (name) => Number(new RegExp(`^${name}: (\\d+)`, 'm').exec(text)?.[1] ?? 0);
-    return { r: num('syscr'), w: num('syscw') };
+    return { r: num('syscr'), w: num('syscw'), rb: num('rchar'), wb: num('wchar') };
   } catch {
     return null;
   }
@@ -115,7 +115,8 @@ export const redisCommandsBench = {
         .filter((name) => sysBefore[name] && sysAfter[name])
         .map((name) => {
           const [b, a] = [sysBefore[name], sysAfter[name]];
-          return `${name} ${perReq(a.r - b.r)} reads + ${perReq(a.w - b.w)} writes`;
+          const kb = (n) => (n / requests / 1024).toFixed(2);
+          return `${name} ${perReq(a.r - b.r)} reads (${kb(a.rb - b.rb)} KB) + ${perReq(a.w - b.w)} writes (${kb(a.wb - b.wb)} KB)`;
         })
         .join(', ');
       const byMonitor = await attribute(sys, redis, loadgen, signal, CONCURRENCY);
@@ -139,10 +140,11 @@ export const redisCommandsBench = {
         '',
         `MONITOR over ${byMonitor.requests} more requests (same load; MONITOR slows Redis, so read counts only):`,
         `${byMonitor.top.toFixed(1)} top-level commands and ${byMonitor.total.toFixed(1)} with the script-internal ones per request.`,
-        'Source = process · connection name; "inside" = commands the script ran, per request, and per call by command.',
+        'Source = process · connection name; "bytes/req" = the arguments it sent (MONITOR\'s rendering, so about the',
+        'payload); "inside" = commands the script ran, per request, and per call by command.',
         '',
-        '| source | command / script | calls/req | inside/req | inside per call |',
-        '|---|---|---:|---:|---|',
+        '| source | command / script | calls/req | bytes/req | inside/req | inside per call |',
+        '|---|---|---:|---:|---:|---|',
         ...byMonitor.rows,
       ].join('\n');
     } finally {

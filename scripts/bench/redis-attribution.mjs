@@ -68,7 +68,8 @@ function clientNames(clientList) {
 
 /**
  * Runs `load()` while MONITOR records; returns Markdown rows: per source (process · connection), each
- * top-level command or script with calls per request and the script-internal commands it ran per request.
+ * top-level command or script with calls and argument bytes per request and the script-internal commands it ran per
+ * request.
  */
 export async function attributeCommands({ redis, monitorConn, pids, load }) {
   const scripts = await bullmqScriptNames();
@@ -106,8 +107,10 @@ export async function attributeCommands({ redis, monitorConn, pids, load }) {
       what = `${cmd} ${strip(String(args[1])).replace(/:[^:]+$/, ':*')}`;
     }
     const key = `${who}\u0000${what}`;
-    current = bySource.get(key) ?? { who, what, calls: 0, internal: 0, inner: new Map() };
+    current = bySource.get(key) ?? { who, what, calls: 0, internal: 0, bytes: 0, inner: new Map() };
     current.calls += 1;
+    // What the command carried (its arguments' bytes, as MONITOR shows them): the request path's payload copies.
+    current.bytes += args.reduce((n, a) => n + Buffer.byteLength(String(a)), 0);
     bySource.set(key, current);
   }
   const rows = [...bySource.values()]
@@ -124,7 +127,7 @@ export async function attributeCommands({ redis, monitorConn, pids, load }) {
         .sort((a, b) => b[1] - a[1])
         .map(([c, n]) => `${c} ${(n / r.calls).toFixed(1)}`)
         .join(', ');
-      return `| ${r.who} | ${r.what} | ${(r.calls / requests).toFixed(2)} | ${(r.internal / requests).toFixed(2)} | ${inner} |`;
+      return `| ${r.who} | ${r.what} | ${(r.calls / requests).toFixed(2)} | ${Math.round(r.bytes / requests)} | ${(r.internal / requests).toFixed(2)} | ${inner} |`;
     }),
   };
 }
