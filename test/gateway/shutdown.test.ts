@@ -41,8 +41,7 @@ describe('api-gateway graceful shutdown', () => {
       expect((await pending).status).toBe(200);
       await closing;
       // The second count came after beforeApplicationShutdown, while the server drained: it is in the totals only if
-      // the last flush ran after the drain and before RedisModule closed the connection (the app module's hooks run
-      // first: both modules are global, and Nest keeps their registration order).
+      // the last flush ran after the drain and before RedisModule closed the connection (RedisFinalWrites).
       expect(await reader.hgetall(`${h.prefix}:cache-stats`)).toEqual({ bypass: '2' });
     } finally {
       reader.disconnect();

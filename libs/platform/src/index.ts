@@ -5,6 +5,7 @@ export * from './redis/redis-errors';
 export * from './redis/control-transport';
 export * from './redis/control-channel';
 export * from './redis/redis.module';
+export * from './redis/final-writes';
 export * from './redis/turn-cork';
 export * from './metrics/metrics';
 export * from './health/health';

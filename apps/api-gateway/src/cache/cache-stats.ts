@@ -1,5 +1,5 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { METRICS_REGISTRY, MetricName, REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
+import { Inject, Injectable } from '@nestjs/common';
+import { METRICS_REGISTRY, MetricName, REDIS, RedisErrors, RedisFinalWrites, RedisKeys } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
 
@@ -21,10 +21,11 @@ function zero(): CacheCounts {
  * replicas by the query), and totals shared by every replica for the admin stats, kept in a hash in the main Redis.
  * Counting costs the request path nothing but an increment: counts collect in process and each replica adds them
  * with one HINCRBY pipeline a second (and before it reads the totals), so a total lags other replicas by at most
- * that. A failed flush keeps its counts for the next one.
+ * that. A failed flush keeps its counts for the next one. The last flush is one of REDIS's final writes, after the
+ * HTTP server drained (answers finished meanwhile are counted) and before the connection closes.
  */
 @Injectable()
-export class CacheStats implements OnApplicationShutdown {
+export class CacheStats {
   private pending = zero();
   private readonly counters: Record<CacheResult, Counter.Internal>;
   private readonly key: string;
@@ -36,6 +37,7 @@ export class CacheStats implements OnApplicationShutdown {
     keys: RedisKeys,
     private readonly errors: RedisErrors,
     @Inject(METRICS_REGISTRY) registry: Registry,
+    finalWrites: RedisFinalWrites,
   ) {
     // Outside the cache's own keyspace (`<prefix>:cache:`), so clearing the cache keeps the totals.
     this.key = keys.key('cache-stats');
@@ -57,6 +59,10 @@ export class CacheStats implements OnApplicationShutdown {
     }
     this.timer = setInterval(() => void this.flush(), FLUSH_EVERY_MS);
     this.timer.unref();
+    finalWrites.add(() => {
+      clearInterval(this.timer);
+      return this.flush();
+    });
   }
 
   count(result: CacheResult): void {
@@ -81,11 +87,6 @@ export class CacheStats implements OnApplicationShutdown {
       this.flushing = null;
     });
     return this.flushing;
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.flush();
   }
 
   private async flushPending(): Promise<void> {
