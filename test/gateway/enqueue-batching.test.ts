@@ -1,5 +1,5 @@
 import { ErrorCode, GatewayError, QueueName, type GenerationRequest } from '@aigw/core';
-import { createRedis, RedisErrors, RedisKeys, type RedisOp } from '@aigw/platform';
+import { createRedis, RedisErrors, RedisFinalWrites, RedisKeys, type RedisOp } from '@aigw/platform';
 import { PrivateRedis, uniqueId, waitFor } from '@aigw/testing';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -49,7 +49,7 @@ describe('GenerationQueue: adds of one turn in one write', () => {
     const keys = new RedisKeys(prefix);
     cmd = createRedis(server.url, `${prefix}:cmd`, errors, { corkPerTurn: true });
     const env = { REDIS_URL: server.url, REDIS_PREFIX: prefix } as GatewayEnv;
-    queue = new GenerationQueue(env, keys, errors, cmd);
+    queue = new GenerationQueue(env, keys, errors, cmd, new RedisFinalWrites());
     admin = new Redis(server.url);
     jobs = new Queue(QueueName.Generation, { connection: admin, prefix: keys.bullPrefix, skipMetasUpdate: true });
     // The producer connection is ready once an add went through.

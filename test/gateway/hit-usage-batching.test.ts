@@ -1,5 +1,5 @@
 import { QueueName, USAGE_SHIP_AT_EVENTS, type UsageBatch, type UsageEvent } from '@aigw/core';
-import { createRedis, RedisErrors, RedisKeys, type RedisOp } from '@aigw/platform';
+import { createRedis, RedisErrors, RedisFinalWrites, RedisKeys, type RedisOp } from '@aigw/platform';
 import { PrivateRedis, uniqueId, waitFor } from '@aigw/testing';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -50,7 +50,7 @@ describe('UsageQueue: cache-hit usage events in shared jobs', () => {
     const keys = new RedisKeys(prefix);
     const cmd = createRedis(server.url, `${prefix}:cmd`, errors, { corkPerTurn: true });
     const env = { REDIS_URL: server.url, REDIS_PREFIX: prefix, USAGE_LINGER_MS: lingerMs } as GatewayEnv;
-    const generation = new GenerationQueue(env, keys, errors, cmd);
+    const generation = new GenerationQueue(env, keys, errors, cmd, new RedisFinalWrites());
     const usage = new UsageQueue(generation, keys, errors, env);
     const jobs = new Queue<UsageBatch>(QueueName.Usage, {
       connection: admin,

@@ -43,6 +43,8 @@ describe('api-gateway graceful shutdown', () => {
       // The second count came after beforeApplicationShutdown, while the server drained: it is in the totals only if
       // the last flush ran after the drain and before RedisModule closed the connection (RedisFinalWrites).
       expect(await reader.hgetall(`${h.prefix}:cache-stats`)).toEqual({ bypass: '2' });
+      // Its kept outcome, released once answered, is deleted by the same final writes (not left to its TTL).
+      expect(await reader.exists(h.outcomeKey(h.jobsSeen[1]))).toBe(0);
     } finally {
       reader.disconnect();
       await h.stop();

@@ -16,6 +16,7 @@ import {
   ENV,
   REDIS,
   RedisErrors,
+  RedisFinalWrites,
   RedisKeys,
   TurnCork,
 } from '@aigw/platform';
@@ -78,6 +79,7 @@ export class GenerationQueue implements OnApplicationShutdown {
     private readonly keys: RedisKeys,
     private readonly errors: RedisErrors,
     @Inject(REDIS) private readonly redis: Redis,
+    finalWrites: RedisFinalWrites,
   ) {
     this.connection = createRedis(env.REDIS_URL, `${env.REDIS_PREFIX}:queue`, errors, { blocking: false });
     this.queue = new Queue(QueueName.Generation, bullOptions(this.connection, keys));
@@ -87,6 +89,8 @@ export class GenerationQueue implements OnApplicationShutdown {
       (keys) => this.redis.unlink(...keys),
       (err) => this.errors.report('outcome_release', err),
     );
+    // After the HTTP server drained (answers given meanwhile release theirs too), before REDIS closes.
+    finalWrites.add(() => this.outcomes.flush());
   }
 
   /**
@@ -186,7 +190,6 @@ export class GenerationQueue implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.outcomes.flush();
     await this.queue.close().catch((err: unknown) => this.logger.warn(`closing the queue: ${describeError(err)}`));
     await closeRedis(this.connection);
   }

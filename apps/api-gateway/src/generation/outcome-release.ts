@@ -21,19 +21,21 @@ export class OutcomeRelease {
   release(key: string): void {
     this.pending.push(key);
     if (this.timer === undefined) {
-      this.timer = setTimeout(() => this.flush(), this.everyMs);
+      this.timer = setTimeout(() => void this.flush(), this.everyMs);
       this.timer.unref();
     }
   }
 
-  /** Deletes what is pending now (also on shutdown). */
-  flush(): void {
+  /** Deletes what is pending now (also on shutdown); resolves once Redis answered, never rejects. */
+  flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
     const keys = this.pending;
     this.pending = [];
+    const deletes: Promise<unknown>[] = [];
     for (let i = 0; i < keys.length; i += RELEASE_BATCH) {
-      this.unlink(keys.slice(i, i + RELEASE_BATCH)).catch(this.failed);
+      deletes.push(this.unlink(keys.slice(i, i + RELEASE_BATCH)).catch(this.failed));
     }
+    return Promise.all(deletes).then(() => undefined);
   }
 }
