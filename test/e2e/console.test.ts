@@ -255,6 +255,11 @@ describe('web console', () => {
     await page.getByLabel('All users').check();
     await page.getByRole('region', { name: 'All users' }).waitFor();
     await settled();
+    // The section is titled 'All users' as soon as the box is ticked, over the user's own figures (no cache hit
+    // count, so '—') until the analytics answer replaces them: wait for that answer, then read it.
+    await stat('Cache hit rate')
+      .filter({ hasText: /^\d+(\.\d)?%$/ })
+      .waitFor();
     await expect(stat('Cache hit rate').textContent()).resolves.toMatch(/^\d+(\.\d)?%$/);
     const [download] = await Promise.all([
       page.waitForEvent('download'),
