@@ -15,6 +15,7 @@ describe('GenerationQueue: adds of one turn in one write', () => {
   const server = new PrivateRedis();
   const prefix = uniqueId('batch');
   const reported: RedisOp[] = [];
+  const finalWrites = new RedisFinalWrites();
   let queue: GenerationQueue;
   let cmd: Redis;
   let admin: Redis;
@@ -49,7 +50,7 @@ describe('GenerationQueue: adds of one turn in one write', () => {
     const keys = new RedisKeys(prefix);
     cmd = createRedis(server.url, `${prefix}:cmd`, errors, { corkPerTurn: true });
     const env = { REDIS_URL: server.url, REDIS_PREFIX: prefix } as GatewayEnv;
-    queue = new GenerationQueue(env, keys, errors, cmd, new RedisFinalWrites());
+    queue = new GenerationQueue(env, keys, errors, cmd, finalWrites);
     admin = new Redis(server.url);
     jobs = new Queue(QueueName.Generation, { connection: admin, prefix: keys.bullPrefix, skipMetasUpdate: true });
     // The producer connection is ready once an add went through.
@@ -58,7 +59,8 @@ describe('GenerationQueue: adds of one turn in one write', () => {
 
   afterAll(async () => {
     await jobs.close();
-    await queue.onApplicationShutdown();
+    // What RedisModule does on shutdown: the producer connection closes with the final writes.
+    await finalWrites.run();
     cmd.disconnect();
     admin.disconnect();
     await server.stop();

@@ -42,7 +42,7 @@ describe('UsageQueue: cache-hit usage events in shared jobs', () => {
   const server = new PrivateRedis();
   const reported: RedisOp[] = [];
   let admin: Redis;
-  const opened: { generation: GenerationQueue; usage: UsageQueue; cmd: Redis; jobs: Queue<UsageBatch> }[] = [];
+  const opened: { finalWrites: RedisFinalWrites; usage: UsageQueue; cmd: Redis; jobs: Queue<UsageBatch> }[] = [];
 
   function rig(lingerMs: number) {
     const prefix = uniqueId('hits');
@@ -50,14 +50,15 @@ describe('UsageQueue: cache-hit usage events in shared jobs', () => {
     const keys = new RedisKeys(prefix);
     const cmd = createRedis(server.url, `${prefix}:cmd`, errors, { corkPerTurn: true });
     const env = { REDIS_URL: server.url, REDIS_PREFIX: prefix, USAGE_LINGER_MS: lingerMs } as GatewayEnv;
-    const generation = new GenerationQueue(env, keys, errors, cmd, new RedisFinalWrites());
-    const usage = new UsageQueue(generation, keys, errors, env);
+    const finalWrites = new RedisFinalWrites();
+    const generation = new GenerationQueue(env, keys, errors, cmd, finalWrites);
+    const usage = new UsageQueue(generation, keys, errors, env, finalWrites);
     const jobs = new Queue<UsageBatch>(QueueName.Usage, {
       connection: admin,
       prefix: keys.bullPrefix,
       skipMetasUpdate: true,
     });
-    const parts = { generation, usage, cmd, jobs };
+    const parts = { finalWrites, usage, cmd, jobs };
     opened.push(parts);
     return parts;
   }
@@ -73,9 +74,9 @@ describe('UsageQueue: cache-hit usage events in shared jobs', () => {
   }, 30_000);
 
   afterAll(async () => {
-    for (const { usage, generation, cmd, jobs } of opened) {
-      await usage.onApplicationShutdown();
-      await generation.onApplicationShutdown();
+    for (const { finalWrites, cmd, jobs } of opened) {
+      // What RedisModule does on shutdown (a no-op for the cases that ran it already).
+      await finalWrites.run();
       await jobs.close();
       cmd.disconnect();
     }
@@ -95,15 +96,15 @@ describe('UsageQueue: cache-hit usage events in shared jobs', () => {
   });
 
   it('ships USAGE_SHIP_AT_EVENTS at once without waiting out the linger', async () => {
-    const { usage, jobs } = rig(60_000);
+    const { usage, jobs, finalWrites } = rig(60_000);
     const ids = Array.from({ length: USAGE_SHIP_AT_EVENTS + 1 }, (_, i) => `e${i}`);
     for (const id of ids) {
       usage.record(hit(id));
     }
     await waitFor(async () => (await batches(jobs)).length > 0, { message: 'a full batch waited' });
     expect(await batches(jobs)).toEqual([ids.slice(0, USAGE_SHIP_AT_EVENTS)]);
-    // The one left ships on shutdown, before the producer connection closes.
-    await usage.beforeApplicationShutdown();
+    // The one left ships on shutdown (REDIS's final writes), before the producer connection closes.
+    await finalWrites.run();
     expect(await batches(jobs)).toEqual([ids.slice(0, USAGE_SHIP_AT_EVENTS), [ids[USAGE_SHIP_AT_EVENTS]]]);
   });
 

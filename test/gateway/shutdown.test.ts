@@ -1,5 +1,9 @@
+import { QueueName, type UsageBatch } from '@aigw/core';
+import { inFlightNames, inFlightTtlMs, RedisKeys } from '@aigw/platform';
 import { waitFor } from '@aigw/testing';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { ReplyChannel } from '../../apps/router-worker/src/jobs/reply-channel';
 import { chat, GatewayHarness, REDIS_URL, sleep, type ErrorEnvelope } from './support';
 
 /** SIGTERM path (app.close()): in-flight waits finish within the grace period, the rest get 503. */
@@ -46,6 +50,53 @@ describe('api-gateway graceful shutdown', () => {
       // Its kept outcome, released once answered, is deleted by the same final writes (not left to its TTL).
       expect(await reader.exists(h.outcomeKey(h.jobsSeen[1]))).toBe(0);
     } finally {
+      reader.disconnect();
+      await h.stop();
+    }
+  }, 30_000);
+
+  it('queues the usage of a coalesced follower answered while the server drains, before the producer connection closes', async () => {
+    // The longest linger: the follower's event cannot ship by its timer before the app closes, only by the final flush.
+    const h = await new GatewayHarness({
+      SHUTDOWN_GRACE_MS: '5000',
+      CACHE_ENABLED: 'true',
+      USAGE_LINGER_MS: '1000',
+    }).start();
+    const reader = new Redis(REDIS_URL);
+    const usageJobs = new Queue<UsageBatch>(QueueName.Usage, { connection: reader, prefix: `{${h.prefix}}` });
+    try {
+      const keys = new RedisKeys(h.prefix);
+      h.handle(async (job) => {
+        await sleep(700);
+        const { request, replyTo, coalescingKey } = job.data;
+        const jobId = job.id ?? '';
+        // As the worker answers a coalesced job: to the leader's gateway and, mirrored, to the job's followers.
+        const mirror =
+          coalescingKey === undefined
+            ? null
+            : { names: inFlightNames(keys, coalescingKey, jobId), ttlMs: inFlightTtlMs(request.deadlineAt) };
+        const reply = new ReplyChannel(reader, replyTo, jobId, mirror);
+        const outcome = await h.answer(job, 'finished during shutdown', { publish: false });
+        if (outcome.ok) {
+          reply.send({ t: 'result', jobId, result: outcome.result });
+        }
+        await reply.settle();
+        return outcome;
+      });
+      const pending = [h.post('/v1/chat/completions', chat('same')), h.post('/v1/chat/completions', chat('same'))];
+      await waitFor(() => h.jobsSeen.length === 1);
+      const closing = h.closeApp();
+      const answers = await Promise.all(pending);
+      expect(answers.map((r) => r.status)).toEqual([200, 200]);
+      const follower = answers.find((r) => r.headers.get('x-gateway-coalesced') === 'true');
+      expect(follower).toBeDefined();
+      await closing;
+      // Queued by the gateway (the leader's usage is the worker's to record), after the drain, by REDIS's final writes.
+      const events = (await usageJobs.getWaiting(0, -1)).flatMap((j) => j.data.events);
+      expect(events.map((e) => e.requestId)).toEqual([follower?.headers.get('x-request-id')]);
+      expect(h.jobsSeen).toHaveLength(1);
+    } finally {
+      await usageJobs.close();
       reader.disconnect();
       await h.stop();
     }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   ErrorCode,
   GatewayError,
@@ -64,9 +64,12 @@ export interface EnqueueOptions {
  */
 const SNAPSHOT_FIELDS = ['timestamp', 'processedOn', 'finishedOn', 'returnvalue', 'failedReason', 'atm'] as const;
 
-/** The producer side of the `generation` queue. */
+/**
+ * The producer side of the `generation` queue. Its producer connection closes with REDIS's final writes (after the
+ * usage queue's last hits shipped on it), not in a shutdown hook of its own.
+ */
 @Injectable()
-export class GenerationQueue implements OnApplicationShutdown {
+export class GenerationQueue {
   private readonly logger = new Logger(GenerationQueue.name);
   /** The gateway's producer connection; the usage queue (cache hits) shares it. */
   readonly connection: Redis;
@@ -91,6 +94,7 @@ export class GenerationQueue implements OnApplicationShutdown {
     );
     // After the HTTP server drained (answers given meanwhile release theirs too), before REDIS closes.
     finalWrites.add(() => this.outcomes.flush());
+    finalWrites.closeAfter(() => this.close());
   }
 
   /**
@@ -189,7 +193,7 @@ export class GenerationQueue implements OnApplicationShutdown {
     this.outcomes.release(this.keys.outcome(jobId));
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  private async close(): Promise<void> {
     await this.queue.close().catch((err: unknown) => this.logger.warn(`closing the queue: ${describeError(err)}`));
     await closeRedis(this.connection);
   }

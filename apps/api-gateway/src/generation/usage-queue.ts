@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   JobName,
   QueueName,
@@ -8,22 +8,25 @@ import {
   type UsageBatch,
   type UsageEvent,
 } from '@aigw/core';
-import { bullOptions, describeError, ENV, RedisErrors, RedisKeys } from '@aigw/platform';
+import { bullOptions, ENV, RedisErrors, RedisFinalWrites, RedisKeys } from '@aigw/platform';
 import { Queue } from 'bullmq';
 import { GatewayEnv } from '../config/gateway-env';
 import { GenerationQueue } from './generation-queue';
 
 /**
- * The producer side of the `usage` queue for answers no worker handled (response cache hits), on the gateway's one
- * producer connection (GenerationQueue's, which also closes it). Events share usage jobs: one waits at most
- * USAGE_LINGER_MS for others, USAGE_SHIP_AT_EVENTS ship at once, and shutdown ships what waits. A job per hit cost
- * a whole job lifecycle in Redis and a worker (about as much CPU as the hit itself). Best effort, as before: a
- * request is never failed or delayed because its usage row could not be queued; a refused job is reported and its
- * events dropped, and a process killed outright loses at most one linger's events.
+ * The producer side of the `usage` queue for answers no worker handled (response cache hits, coalesced followers),
+ * on the gateway's one producer connection (GenerationQueue's). Events share usage jobs: one waits at most
+ * USAGE_LINGER_MS for others, USAGE_SHIP_AT_EVENTS ship at once. A job per hit cost a whole job lifecycle in Redis
+ * and a worker (about as much CPU as the hit itself).
+ *
+ * Shutdown ships what waits as one of REDIS's final writes: after the HTTP server drained, so the answers given
+ * while it drained (a follower whose leader's answer came then) are counted too, and before the producer connection
+ * closes (this queue closes first, then GenerationQueue's connection). A request is never failed or delayed because
+ * its usage row could not be queued: a refused job is reported and its events dropped, and a process killed
+ * outright loses at most one linger's events.
  */
 @Injectable()
-export class UsageQueue implements BeforeApplicationShutdown, OnApplicationShutdown {
-  private readonly logger = new Logger(UsageQueue.name);
+export class UsageQueue {
   private readonly queue: Queue<UsageBatch, void, JobName.RecordUsage>;
   private readonly batcher: UsageBatcher;
 
@@ -32,6 +35,7 @@ export class UsageQueue implements BeforeApplicationShutdown, OnApplicationShutd
     keys: RedisKeys,
     errors: RedisErrors,
     @Inject(ENV) env: Pick<GatewayEnv, 'USAGE_LINGER_MS'>,
+    finalWrites: RedisFinalWrites,
   ) {
     this.queue = new Queue(QueueName.Usage, bullOptions(generation.connection, keys));
     errors.watch(this.queue);
@@ -47,21 +51,12 @@ export class UsageQueue implements BeforeApplicationShutdown, OnApplicationShutd
         onFailed: (err) => errors.report('usage_enqueue', err),
       },
     );
+    finalWrites.add(() => this.batcher.flush());
+    finalWrites.closeAfter(() => this.queue.close());
   }
 
   record(event: UsageEvent): void {
     // A refused job is reported (onFailed) and its events dropped.
     this.batcher.add(event).catch(() => undefined);
-  }
-
-  /** Ships what waits before the producer connection closes (GenerationQueue closes it on shutdown). */
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.batcher.flush();
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.queue
-      .close()
-      .catch((err: unknown) => this.logger.warn(`closing the usage queue: ${describeError(err)}`));
   }
 }
