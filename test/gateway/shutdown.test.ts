@@ -66,15 +66,18 @@ describe('api-gateway graceful shutdown', () => {
     const usageJobs = new Queue<UsageBatch>(QueueName.Usage, { connection: reader, prefix: `{${h.prefix}}` });
     try {
       const keys = new RedisKeys(h.prefix);
+      let marker = '';
+      let closeBegan = false;
       h.handle(async (job) => {
-        await sleep(700);
         const { request, replyTo, coalescingKey } = job.data;
         const jobId = job.id ?? '';
+        const names = coalescingKey === undefined ? null : inFlightNames(keys, coalescingKey, jobId);
+        marker = names?.marker ?? '';
+        // The answer comes while the server drains: after the app began closing (its hooks before the drain ran).
+        await waitFor(() => closeBegan, { message: 'the app did not begin closing' });
+        await sleep(300);
         // As the worker answers a coalesced job: to the leader's gateway and, mirrored, to the job's followers.
-        const mirror =
-          coalescingKey === undefined
-            ? null
-            : { names: inFlightNames(keys, coalescingKey, jobId), ttlMs: inFlightTtlMs(request.deadlineAt) };
+        const mirror = names === null ? null : { names, ttlMs: inFlightTtlMs(request.deadlineAt) };
         const reply = new ReplyChannel(reader, replyTo, jobId, mirror);
         const outcome = await h.answer(job, 'finished during shutdown', { publish: false });
         if (outcome.ok) {
@@ -84,8 +87,12 @@ describe('api-gateway graceful shutdown', () => {
         return outcome;
       });
       const pending = [h.post('/v1/chat/completions', chat('same')), h.post('/v1/chat/completions', chat('same'))];
-      await waitFor(() => h.jobsSeen.length === 1);
+      // Both requests wait for the one job (its in-flight marker counts two) before the app closes.
+      await waitFor(async () => marker !== '' && (await reader.hget(marker, 'n')) === '2', {
+        message: "the second request did not join the first one's job",
+      });
       const closing = h.closeApp();
+      closeBegan = true;
       const answers = await Promise.all(pending);
       expect(answers.map((r) => r.status)).toEqual([200, 200]);
       const follower = answers.find((r) => r.headers.get('x-gateway-coalesced') === 'true');
