@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   ErrorCode,
   GatewayError,
@@ -12,7 +12,6 @@ import {
   bullOptions,
   closeRedis,
   createRedis,
-  describeError,
   ENV,
   REDIS,
   RedisErrors,
@@ -70,7 +69,6 @@ const SNAPSHOT_FIELDS = ['timestamp', 'processedOn', 'finishedOn', 'returnvalue'
  */
 @Injectable()
 export class GenerationQueue {
-  private readonly logger = new Logger(GenerationQueue.name);
   /** The gateway's producer connection; the usage queue (cache hits) shares it. */
   readonly connection: Redis;
   private readonly queue: Queue<GenerateJobData, GenerateOutcome, JobName.Generate>;
@@ -94,7 +92,9 @@ export class GenerationQueue {
     );
     // After the HTTP server drained (answers given meanwhile release theirs too), before REDIS closes.
     finalWrites.add(() => this.outcomes.flush());
-    finalWrites.closeAfter(() => this.close());
+    // Closed newest first: the queue, then the connection it (and the usage queue) runs on.
+    finalWrites.closeAfter(() => closeRedis(this.connection));
+    finalWrites.closeAfter(() => this.queue.close());
   }
 
   /**
@@ -191,11 +191,6 @@ export class GenerationQueue {
    */
   release(jobId: string): void {
     this.outcomes.release(this.keys.outcome(jobId));
-  }
-
-  private async close(): Promise<void> {
-    await this.queue.close().catch((err: unknown) => this.logger.warn(`closing the queue: ${describeError(err)}`));
-    await closeRedis(this.connection);
   }
 }
 
