@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { root } from './lib.mjs';
+import { root, withNodeOptions } from './lib.mjs';
 import { parseArgs, usage } from './bench/cli.mjs';
 import { EXTRA_BENCHES } from './bench/extras.mjs';
 import { createLoadGenerator } from './bench/loadgen.mjs';
@@ -87,7 +87,11 @@ function machineFacts(loadgen, sys, opts, build) {
     node: process.version,
     redis: redis ? `redis-server ${redis}` : 'redis-server unknown',
     loadgen: loadgen.describe,
-    systemLabel: sys.label,
+    systemLabel:
+      sys.label +
+      (opts.standIn
+        ? ''
+        : `; app NODE_OPTIONS: ${withNodeOptions(process.env, opts.nodeOptions).NODE_OPTIONS ?? '(none)'}`),
     build:
       build.text +
       (builtAt() !== build.builtAt
@@ -175,6 +179,7 @@ async function main() {
       topology: opts.topology,
       profileDir: opts.profile,
       redisDelayMs: opts.redisDelayMs,
+      nodeOptions: opts.nodeOptions,
       onCleanup: (fn) => cleanups.push(fn),
       log,
     });

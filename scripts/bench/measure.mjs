@@ -100,6 +100,11 @@ function median(values) {
   return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
 }
 
+/** Largest memory the side's processes used together (each page once) over `runs`, MB; NaN when not readable. */
+function togetherMb(runs) {
+  const values = runs.map((r) => r.rssMax.together).filter((v) => typeof v === 'number');
+  return values.length > 0 ? Math.max(...values) / 2 ** 20 : NaN;
+}
 function stolen(usage) {
   return Object.entries(usage)
     .filter(([, u]) => u.busyPct >= BUSY_PCT_FOR_STEAL && u.stealPct > MAX_STEAL_PCT)
@@ -150,6 +155,8 @@ export function sideOf(sys, name) {
     pids: sys.gatewaySidePids,
     named: sys.gatewaySide,
     rssPids: sys.rssPids,
+    // Every gateway-side process (and its Redis), for the memory they use together.
+    togetherPids: sys.gatewaySidePids,
     pgBackends: sys.postgresBackendPids,
     measured: true,
   };
@@ -162,7 +169,7 @@ async function measuredRun(sys, loadgen, sideName, conc, seconds, signal) {
   const pids = side.measured ? withDescendants(side.pids) : [];
   const simBefore = side.measured ? await sys.sim.total() : 0;
   const pgPids = side.pgBackends ? await side.pgBackends() : [];
-  const rss = side.measured ? startRssSampler(side.rssPids) : null;
+  const rss = side.measured ? startRssSampler(side.rssPids, 250, { together: side.togetherPids ?? [] }) : null;
   const cpuBefore = cpuSeconds(pids);
   const pgBefore = cpuSeconds(pgPids);
   // The client core's own work: simulator, this orchestrator and the load generator (a reaped child).
@@ -245,6 +252,7 @@ export async function runCell(sys, loadgen, { latencyMs, conc, reps, warmupS, du
   summary.cpuUsPerReq = of('gateway', 'cpuUsPerReq');
   summary.gwRssMb = Math.max(...gwRuns.map((r) => r.rssMax.gateway ?? 0)) / 2 ** 20;
   summary.workerRssMb = Math.max(...gwRuns.map((r) => r.rssMax.worker ?? 0)) / 2 ** 20;
+  summary.togetherMb = togetherMb(gwRuns);
   summary.warnings = [...new Set(runs.flatMap((r) => r.warnings))];
   summary.hostLoad = {
     cpu: Object.fromEntries(
@@ -276,6 +284,7 @@ export async function runCell(sys, loadgen, { latencyMs, conc, reps, warmupS, du
     summary.peerUpPerReq = of('peer', 'upPerReq');
     summary.peerCpuUsPerReq = of('peer', 'cpuUsPerReq');
     summary.peerRssMb = Math.max(...peerRuns.map((r) => r.rssMax.gateway ?? 0)) / 2 ** 20;
+    summary.peerTogetherMb = togetherMb(peerRuns);
   }
   summary.dp50Range = gwRuns.map((g) => g.p50 - runs.find((d) => d.side === 'direct' && d.rep === g.rep).p50);
   return { summary, runs };

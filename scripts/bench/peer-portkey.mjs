@@ -88,6 +88,7 @@ export async function startPortkey({ group, cpus, outDir, simBase, body, dir, lo
     label: `Portkey ${PORTKEY_VERSION}`,
     target: { url: `http://127.0.0.1:${port}/v1/chat/completions`, body, auth: 'Bearer sk-bench', headers },
     pids: [proc.pid],
+    togetherPids: [proc.pid],
     named: { portkey: proc.pid },
     rssPids: { gateway: proc.pid },
   };

@@ -1,7 +1,7 @@
 // Linux /proc readers for the resource columns: CPU time of a set of processes, RSS, and per-CPU
 // busy/steal. Plain synchronous reads: each is a few kB and runs outside the timed requests.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 
 const clockTicks = (() => {
   const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
@@ -98,15 +98,97 @@ export function rssBytes(pid) {
   return m ? Number(m[1]) * 1024 : null;
 }
 
-/** Samples the RSS of named processes every `intervalMs` and keeps the maximum per name. */
-export function startRssSampler(named, intervalMs = 250) {
+const PAGE = Number(spawnSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).stdout?.trim()) || 4096;
+
+/** Address ranges of `pid`'s mappings that have pages resident (from /proc/<pid>/smaps). */
+function residentRanges(pid) {
+  const text = readText(`/proc/${pid}/smaps`);
+  if (!text) {
+    return null;
+  }
+  const ranges = [];
+  let range = null;
+  for (const line of text.split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+    if (head) {
+      range = [parseInt(head[1], 16), parseInt(head[2], 16)];
+    } else if (range && line.startsWith('Rss:')) {
+      if (!/^Rss:\s+0 kB/.test(line)) {
+        ranges.push(range);
+      }
+      range = null;
+    }
+  }
+  return ranges;
+}
+
+/**
+ * Physical memory of a set of processes with every page counted once: the number of distinct page frames
+ * resident in any of them, read from /proc/<pid>/pagemap. RSS counts a page in each process that maps it,
+ * so a sum of RSS counts the node binary's ~50 MB once per Node process; this is what the processes take
+ * from the host together. Needs CAP_SYS_ADMIN (the kernel hides frame numbers otherwise): null without it.
+ */
+export function residentBytesTogether(pids) {
+  const frames = new Set();
+  for (const pid of pids) {
+    const ranges = residentRanges(pid);
+    if (ranges === null) {
+      continue;
+    }
+    let fd;
+    try {
+      fd = openSync(`/proc/${pid}/pagemap`, 'r');
+    } catch {
+      return null;
+    }
+    try {
+      for (const [start, end] of ranges) {
+        const pages = (end - start) / PAGE;
+        const words = new Uint32Array(pages * 2);
+        const got = readSync(fd, words, 0, words.byteLength, (start / PAGE) * 8);
+        for (let i = 0; i + 1 < got / 4; i += 2) {
+          const high = words[i + 1];
+          if ((high & 0x80000000) === 0) {
+            continue; // not present
+          }
+          // Bits 0-54: the page frame number; zero when the kernel hides it from an unprivileged reader.
+          const frame = (high & 0x7fffff) * 2 ** 32 + words[i];
+          if (frame === 0) {
+            return null;
+          }
+          frames.add(frame);
+        }
+      }
+    } catch {
+      // The process exited while being read: count what was read.
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return frames.size * PAGE;
+}
+
+/**
+ * Samples the RSS of named processes every `intervalMs` and keeps the maximum per name; with `together` (PIDs),
+ * also the maximum of `residentBytesTogether` over them, read every `togetherEveryMs` (a read costs 10-40 ms of
+ * the orchestrator's core, so less often), under the name `together` (null where frame numbers are hidden).
+ */
+export function startRssSampler(named, intervalMs = 250, { together = [], togetherEveryMs = 1000 } = {}) {
   const max = Object.fromEntries(Object.keys(named).map((k) => [k, 0]));
-  const sample = () => {
+  let togetherMax = together.length > 0 ? 0 : null;
+  let lastTogether = 0;
+  const sample = (final = false) => {
     for (const [name, pid] of Object.entries(named)) {
       const rss = rssBytes(pid);
       if (rss !== null && rss > max[name]) {
         max[name] = rss;
       }
+    }
+    const now = Date.now();
+    if (togetherMax !== null && (final || now - lastTogether >= togetherEveryMs)) {
+      lastTogether = now;
+      const bytes = residentBytesTogether(together);
+      togetherMax = bytes === null ? null : Math.max(togetherMax, bytes);
     }
   };
   sample();
@@ -114,8 +196,8 @@ export function startRssSampler(named, intervalMs = 250) {
   return {
     stop() {
       clearInterval(timer);
-      sample();
-      return max;
+      sample(true);
+      return togetherMax === null ? max : { ...max, together: togetherMax };
     },
   };
 }

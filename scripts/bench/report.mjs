@@ -4,6 +4,7 @@
 const ms = (v) => (Number.isFinite(v) ? v.toFixed(2) : '–');
 const delta = (v) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${v.toFixed(2)}` : '–');
 const rps = (v) => (Number.isFinite(v) ? v.toFixed(1) : '–');
+const mb = (v) => (Number.isFinite(v) ? v.toFixed(0) : '–');
 
 export const TABLE_COLUMNS = [
   'mock ms',
@@ -24,6 +25,7 @@ export const TABLE_COLUMNS = [
   'gw-side CPU µs/req',
   'gw RSS MB',
   'worker RSS MB',
+  'gw side together MB',
 ];
 
 function row(s, hasWorker) {
@@ -46,6 +48,7 @@ function row(s, hasWorker) {
     Number.isFinite(s.cpuUsPerReq) ? Math.round(s.cpuUsPerReq) : '–',
     s.gwRssMb.toFixed(0),
     hasWorker ? s.workerRssMb.toFixed(0) : '–',
+    mb(s.togetherMb),
   ];
 }
 
@@ -119,6 +122,10 @@ export function notes(summaries, reps) {
     'Latencies in ms; Δ = gateway − direct of the medians. gw-side CPU = user+system time of every',
     'gateway-side process (see "system under test") per completed gateway request.',
     'up/req = simulator requests / gateway requests in the measured window (≈1.00: no retries).',
+    'RSS = the maximum during the measured runs. "gw side together" = the memory every gateway-side process',
+    '(Redis included) takes from the host with each page counted once, from /proc/<pid>/pagemap: RSS counts',
+    "the node binary's ~50 MB in every Node process that maps it, so the RSS columns' sum counts it twice",
+    '(– where the kernel hides page frame numbers: it needs root).',
     '',
     'CPU use during the gateway runs (busy/steal per CPU; "gw side" = gateway-side processes as % of one',
     'core; "other on … core" = the rest of that core\'s busy time, i.e. processes that are not the bench\'s;',
@@ -168,13 +175,17 @@ export function peerTable(summaries, label) {
     'peer CPU µs/req',
     'ours RSS MB (gw+worker)',
     'peer RSS MB',
+    'ours together MB (gw+worker+Redis)',
+    'peer together MB',
     'ours/peer non2xx+err',
   ];
   const us = (v) => (Number.isFinite(v) ? Math.round(v) : '–');
   return [
     `Peer: ${label}, pinned to the same core as our gateway side and measured in the same cells, alternating`,
     'direct / ours / peer. Δ = side − direct of the medians, ms. Our CPU counts api-gateway, router-worker and',
-    'their Redis; the peer is one process. RSS is the maximum during the measured runs.',
+    'their Redis; the peer is one process. RSS is the maximum during the measured runs. "Together" = the memory',
+    "the side's processes take from the host with each page counted once (/proc/<pid>/pagemap; RSS counts the",
+    'node binary once per Node process), the maximum of reads once a second during the measured runs.',
     '',
     `| ${cols.join(' | ')} |`,
     `|${cols.map(() => '---:').join('|')}|`,
@@ -194,6 +205,8 @@ export function peerTable(summaries, label) {
           us(s.peerCpuUsPerReq),
           (s.gwRssMb + s.workerRssMb).toFixed(0),
           Number.isFinite(s.peerRssMb) ? s.peerRssMb.toFixed(0) : '–',
+          mb(s.togetherMb),
+          mb(s.peerTogetherMb),
           `${s.gwNon2xx + s.gwErrors}/${s.peerNon2xx}`,
         ].join(' | '),
       )

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { openPostgres } from './postgres.mjs';
 import { freePort } from './processes.mjs';
 import { startRedisDelay } from './redis-delay.mjs';
+import { withNodeOptions } from '../lib.mjs';
 
 export const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const MODEL = 'sim-gpt';
@@ -144,6 +145,7 @@ export async function startSystem({
   topology = 'split',
   profileDir,
   redisDelayMs = 0,
+  nodeOptions = '',
   onCleanup,
   log,
 }) {
@@ -271,7 +273,7 @@ export async function startSystem({
   writeFileSync(catalogFile, catalogYaml(simPort, peerPorts), { mode: 0o600 });
   const adminKey = `sk-aigw-bench-${randomBytes(24).toString('base64url')}`;
   const appEnv = {
-    ...nodeEnv,
+    ...withNodeOptions(nodeEnv, nodeOptions),
     DATABASE_URL,
     DATABASE_SCHEMA: schema,
     REDIS_URL: `redis://127.0.0.1:${appRedisPort}/0`,
