@@ -245,7 +245,34 @@ async function main() {
       )) {
         log(`extra: ${extra.title}`);
         await sys.sim.setLatency(0);
-        const body = await extra.run({ sys, loadgen, opts, outDir, tmpDir, signal: abort.signal, log, cpus: CPUS });
+        const body = await extra.run({
+          sys,
+          loadgen,
+          opts,
+          outDir,
+          tmpDir,
+          signal: abort.signal,
+          log,
+          cpus: CPUS,
+          // Another gateway side on the same cores (the paired bench): another checkout's dist, other V8 options.
+          startSystem: async ({ root: otherRoot, nodeOptions, name }) => {
+            const dir = path.join(outDir, name);
+            mkdirSync(path.join(dir, 'logs'), { recursive: true });
+            return startSystem({
+              root: otherRoot ? path.resolve(otherRoot) : root,
+              group,
+              cpus: CPUS,
+              outDir: dir,
+              tmpDir: mkdtempSync(path.join(tmpDir, `${name}-`)),
+              runId: `${runId}_${name.replace(/\W/g, '')}`,
+              topology: opts.topology,
+              redisDelayMs: opts.redisDelayMs,
+              nodeOptions,
+              onCleanup: (fn) => cleanups.push(fn),
+              log: (m) => log(`${name}: ${m}`),
+            });
+          },
+        });
         guard();
         report += `\n## ${extra.title}\n\n${body}\n`;
         writeFileSync(path.join(outDir, 'results.md'), report);

@@ -197,6 +197,12 @@ export function parseArgs(argv, extraFlags = []) {
 }
 
 export function usage(extraFlags) {
-  const extras = extraFlags.map((f) => `  ${`${f.name} ${f.value ?? ''}`.padEnd(22)}${f.help}`).join('\n');
+  const extras = extraFlags
+    .map((f) => {
+      const flag = `${f.name} ${f.value ?? ''}`;
+      // A flag longer than the column gets its help on the next line.
+      return flag.length < 22 ? `  ${flag.padEnd(22)}${f.help}` : `  ${flag}\n  ${''.padEnd(22)}${f.help}`;
+    })
+    .join('\n');
   return extras ? `${USAGE}\nExtra benches:\n${extras}\n` : USAGE;
 }

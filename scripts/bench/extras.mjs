@@ -9,16 +9,18 @@
 //     run: async (ctx) => '...markdown...',       // the section body
 //   }
 //
-// ctx = { sys, loadgen, opts, outDir, tmpDir, signal, log, cpus, median }
+// ctx = { sys, loadgen, opts, outDir, tmpDir, signal, log, cpus, startSystem }
 //   sys.direct / sys.gateway: targets { url, body, auth } for loadgen.run(target, conc, seconds, signal)
 //   sys.sim: { setLatency(ms), total() }; sys.gatewaySidePids, sys.rssPids, sys.gatewayPid,
 //   sys.redisUrl (the dedicated Redis; undefined for a stand-in)
+//   startSystem({ root, nodeOptions, name }): starts another gateway side like sys (stopped with the rest)
 // The simulator latency is 0 when an extra starts; an extra sets what it needs itself.
 import { admissionBench } from './extra-admission.mjs';
 import { cacheBench } from './extra-cache.mjs';
 import { analyticsBench } from './extra-analytics.mjs';
 import { fallbackBench } from './extra-fallback.mjs';
 import { overheadShBench } from './extra-overhead-sh.mjs';
+import { pairedBench } from './extra-paired.mjs';
 import { redisCommandsBench } from './extra-redis-commands.mjs';
 import { routingDecisionBench } from './extra-routing-decision.mjs';
 import { scalingBench } from './extra-scaling.mjs';
@@ -38,4 +40,5 @@ export const EXTRA_BENCHES = [
   scalingBench,
   soakBench,
   analyticsBench,
+  pairedBench,
 ];
