@@ -105,6 +105,7 @@ function togetherMb(runs) {
   const values = runs.map((r) => r.rssMax.together).filter((v) => typeof v === 'number');
   return values.length > 0 ? Math.max(...values) / 2 ** 20 : NaN;
 }
+
 function stolen(usage) {
   return Object.entries(usage)
     .filter(([, u]) => u.busyPct >= BUSY_PCT_FOR_STEAL && u.stealPct > MAX_STEAL_PCT)

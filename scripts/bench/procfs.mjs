@@ -144,6 +144,7 @@ export function residentBytesTogether(pids) {
     try {
       for (const [start, end] of ranges) {
         const pages = (end - start) / PAGE;
+        // One 64-bit entry per page, read as two 32-bit halves in the host's (little-endian) byte order.
         const words = new Uint32Array(pages * 2);
         const got = readSync(fd, words, 0, words.byteLength, (start / PAGE) * 8);
         for (let i = 0; i + 1 < got / 4; i += 2) {
