@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { root, withNodeOptions } from './lib.mjs';
+import { root } from './lib.mjs';
 import { parseArgs, usage } from './bench/cli.mjs';
 import { EXTRA_BENCHES } from './bench/extras.mjs';
 import { createLoadGenerator } from './bench/loadgen.mjs';
@@ -91,7 +91,7 @@ function machineFacts(loadgen, sys, opts, build) {
       sys.label +
       (opts.standIn
         ? ''
-        : `; app NODE_OPTIONS: ${withNodeOptions(process.env, opts.nodeOptions).NODE_OPTIONS ?? '(none)'}`),
+        : `; apps run with ${opts.nodeOptions ? `node ${opts.nodeOptions}` : "Node's default options"}`),
     build:
       build.text +
       (builtAt() !== build.builtAt

@@ -52,19 +52,3 @@ export async function requireService(name, url, defaultPort) {
     );
   }
 }
-
-/**
- * `env` with `options` (e.g. "--max-semi-space-size=8") added to its NODE_OPTIONS, leaving out any option whose
- * name the environment already sets there.
- */
-export function withNodeOptions(env, options) {
-  const own = env.NODE_OPTIONS ?? '';
-  const name = (option) => option.split('=')[0].replace(/_/g, '-');
-  const set = new Set(own.split(/\s+/).filter(Boolean).map(name));
-  const added = options
-    .split(/\s+/)
-    .filter(Boolean)
-    .filter((option) => !set.has(name(option)));
-  const value = [own.trim(), ...added].filter(Boolean).join(' ');
-  return value === '' ? env : { ...env, NODE_OPTIONS: value };
-}

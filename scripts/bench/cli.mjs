@@ -16,8 +16,8 @@ the same chat request sent directly to the simulator and through the gateway, si
   --loadgen auto|wrk|node   load generator (default auto: wrk when installed, else the built-in Node one)
   --topology split|single   the gateway side: split (default) runs the api-gateway and the router-worker as two
                         processes; single runs them in one all-in-one process (ADR 0010)
-  --node-options "..."  extra V8/Node options for the apps (added to NODE_OPTIONS; an option the environment
-                        already sets there wins), e.g. "--max-semi-space-size=8"; default none, as shipped
+  --node-options "..."  extra V8/Node options on the apps' command line, e.g. "--max-semi-space-size=8"
+                        (default none, as shipped)
   --redis-delay MS      the apps reach Redis through a relay holding each chunk MS ms (whole ms) in each
                         direction: Redis across a network, where every round trip on the path costs 2 × MS
   --stand-in FILE       measure FILE (a forwarding process such as a null gateway) instead of the

@@ -103,7 +103,7 @@ export const pairedBench = {
     await Promise.all([sys.sim.setLatency(0), b.sim.setLatency(0)]);
     const pct = (r) => signed(100 * (r - 1));
     return [
-      `A = this run's gateway side${opts.nodeOptions ? ` (NODE_OPTIONS ${opts.nodeOptions})` : ''}; B = ${bLabel}.`,
+      `A = this run's gateway side${opts.nodeOptions ? ` (node ${opts.nodeOptions})` : ''}; B = ${bLabel}.`,
       `Both on the gateway core, each with its own Redis, simulator and schema, loaded at the same time (${seconds} s`,
       'per run, the same connections each). CPU = user+system time of api-gateway, router-worker and Redis per',
       'completed request;',

@@ -10,7 +10,6 @@ import path from 'node:path';
 import { openPostgres } from './postgres.mjs';
 import { freePort } from './processes.mjs';
 import { startRedisDelay } from './redis-delay.mjs';
-import { withNodeOptions } from '../lib.mjs';
 
 export const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const MODEL = 'sim-gpt';
@@ -150,7 +149,9 @@ export async function startSystem({
   log,
 }) {
   // --profile: V8 CPU profiles of the api-gateway and router-worker, written when they stop.
-  const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir)] : [];
+  // --node-options: on the apps' command line (NODE_OPTIONS refuses most V8 flags, e.g. --heap-growing-percent).
+  const appArgs = nodeOptions.split(/\s+/).filter(Boolean);
+  const nodeArgs = [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir)] : []), ...appArgs];
   const simMain = requireBuilt(root, 'dist/tools/simulator/main.js');
   const logFile = (name) => path.join(outDir, 'logs', `${name}.log`);
   const nodeEnv = { ...process.env };
@@ -273,7 +274,7 @@ export async function startSystem({
   writeFileSync(catalogFile, catalogYaml(simPort, peerPorts), { mode: 0o600 });
   const adminKey = `sk-aigw-bench-${randomBytes(24).toString('base64url')}`;
   const appEnv = {
-    ...withNodeOptions(nodeEnv, nodeOptions),
+    ...nodeEnv,
     DATABASE_URL,
     DATABASE_SCHEMA: schema,
     REDIS_URL: `redis://127.0.0.1:${appRedisPort}/0`,
@@ -319,7 +320,7 @@ export async function startSystem({
     const proc = group.start(name, {
       cpu,
       cmd: process.execPath,
-      args: [kind === 'api-gateway' ? gatewayMain : workerMain],
+      args: [...appArgs, kind === 'api-gateway' ? gatewayMain : workerMain],
       env: {
         ...appEnv,
         PORT: String(port),

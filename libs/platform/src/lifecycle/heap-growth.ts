@@ -12,15 +12,13 @@ const GROWING_FLAG = /--heap[-_]growing[-_]percent\b/;
 
 /**
  * Caps the old generation's growth between full GCs (HEAP_GROWING_PERCENT), unless the operator set
- * `--heap-growing-percent` on the command line or in NODE_OPTIONS. Call it first thing in an app's main(): the
- * flag is read at each full GC, so it takes effect from the next one. It caps no heap size: a process whose live
- * heap grows still gets the memory it needs, only later garbage is collected sooner.
+ * `--heap-growing-percent` on the command line (`node --heap-growing-percent=N dist/...`; Node refuses it in
+ * NODE_OPTIONS). Call it first thing in an app's main(): the flag is read at each full GC, so it takes effect from
+ * the next one. It caps no heap size: a process whose live heap grows still gets the memory it needs, only later
+ * garbage is collected sooner.
  */
-export function boundHeapGrowth(
-  execArgv: readonly string[] = process.execArgv,
-  nodeOptions: string = process.env.NODE_OPTIONS ?? '',
-): boolean {
-  if (GROWING_FLAG.test(nodeOptions) || execArgv.some((arg) => GROWING_FLAG.test(arg))) {
+export function boundHeapGrowth(execArgv: readonly string[] = process.execArgv): boolean {
+  if (execArgv.some((arg) => GROWING_FLAG.test(arg))) {
     return false;
   }
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
