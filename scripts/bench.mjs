@@ -168,21 +168,23 @@ async function main() {
     }
     log(`output: ${outDir}`);
     const build = buildFacts();
-    const sys = await startSystem({
-      root,
-      group,
-      cpus: CPUS,
-      outDir,
-      tmpDir,
-      runId,
-      standIn: opts.standIn,
-      topology: opts.topology,
-      profileDir: opts.profile,
-      redisDelayMs: opts.redisDelayMs,
-      nodeOptions: opts.nodeOptions,
-      onCleanup: (fn) => cleanups.push(fn),
-      log,
-    });
+    // A gateway side with this run's settings; the paired extra starts a second one with its own overrides.
+    const launch = (overrides) =>
+      startSystem({
+        root,
+        group,
+        cpus: CPUS,
+        outDir,
+        tmpDir,
+        runId,
+        topology: opts.topology,
+        redisDelayMs: opts.redisDelayMs,
+        nodeOptions: opts.nodeOptions,
+        onCleanup: (fn) => cleanups.push(fn),
+        log,
+        ...overrides,
+      });
+    const sys = await launch({ standIn: opts.standIn, profileDir: opts.profile });
     const guard = () => {
       if (crashed) {
         throw crashed;
@@ -258,17 +260,12 @@ async function main() {
           startSystem: async ({ root: otherRoot, nodeOptions, name }) => {
             const dir = path.join(outDir, name);
             mkdirSync(path.join(dir, 'logs'), { recursive: true });
-            return startSystem({
+            return launch({
               root: otherRoot ? path.resolve(otherRoot) : root,
-              group,
-              cpus: CPUS,
               outDir: dir,
               tmpDir: mkdtempSync(path.join(tmpDir, `${name}-`)),
               runId: `${runId}_${name.replace(/\W/g, '')}`,
-              topology: opts.topology,
-              redisDelayMs: opts.redisDelayMs,
               nodeOptions,
-              onCleanup: (fn) => cleanups.push(fn),
               log: (m) => log(`${name}: ${m}`),
             });
           },

@@ -34,7 +34,7 @@ the same chat request sent directly to the simulator and through the gateway, si
   --help                this text
 `;
 
-function numberList(flag, raw) {
+export function numberList(flag, raw) {
   const list = raw
     .split(/[\s,]+/)
     .filter(Boolean)

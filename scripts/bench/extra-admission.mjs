@@ -3,6 +3,7 @@
 // user has rpm/tpm limits and daily/monthly request and spend budgets high enough never to refuse, so
 // every request pays the admission script on the gateway and the settlement script on the worker.
 import { createHash, randomBytes } from 'node:crypto';
+import { median } from './measure.mjs';
 import { cpuDelta, cpuSeconds, withDescendants } from './procfs.mjs';
 
 const SECONDS = 5;
@@ -26,11 +27,6 @@ async function limitedKey(sys) {
     [user.id],
   );
   return `Bearer ${key}`;
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.floor(s.length / 2)];
 }
 
 export const admissionBench = {

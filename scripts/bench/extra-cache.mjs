@@ -4,6 +4,7 @@
 // worker, no provider). (2) A repeated-prompt workload: requests drawn from a Zipf mix (s = 1.1) over 1,000
 // prompts, a salt per run so earlier runs' entries never count: the hit rate and the provider calls saved.
 import { randomBytes } from 'node:crypto';
+import { median } from './measure.mjs';
 import { cpuDelta, cpuSeconds, withDescendants } from './procfs.mjs';
 import { CACHE_MODEL } from './system.mjs';
 
@@ -14,11 +15,6 @@ const ZIPF_PROMPTS = 1000;
 const ZIPF_S = 1.1;
 const ZIPF_REQUESTS = 3000;
 const ZIPF_CONCURRENCY = 10;
-
-const median = (xs) => {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.floor(s.length / 2)];
-};
 
 /** Draws ranks 0..n-1 with P(k) ∝ 1/(k+1)^s (inverse CDF over a precomputed table). */
 function zipfSampler(n, s) {

@@ -7,24 +7,19 @@
 // at another operating point when it shares the core, so its CPU per request there is not its own.
 // Run back to back, the same build differs by 10-30 % on a shared host; paired, an A/A run's median is within
 // ~1 % (docs/benchmarks.md, "Paired runs").
+import { numberList } from './cli.mjs';
+import { median } from './measure.mjs';
 import { cpuDelta, cpuSeconds, startRssSampler, withDescendants } from './procfs.mjs';
 
 /** Seconds both sides run together before the first cell (c=10), so that B does not start cold. */
 const WARMUP_S = 30;
 const mb = (bytes) => (Number.isFinite(bytes) ? (bytes / 2 ** 20).toFixed(0) : '–');
-const median = (values) => {
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 const signed = (v) => `${v >= 0 ? '+' : ''}${v.toFixed(1)} %`;
 
-function numbers(raw, fallback) {
-  const list = String(raw ?? '')
-    .split(/[\s,]+/)
-    .filter(Boolean)
-    .map(Number);
-  return list.length > 0 && list.every((n) => Number.isFinite(n) && n >= 0) ? list : fallback;
+/** A list flag of the paired bench, parsed as the CLI parses --conc and --latency; `fallback` when not given. */
+function numbers(opts, flag, fallback) {
+  const raw = opts.extra[flag];
+  return raw === undefined ? fallback : numberList(flag, raw);
 }
 
 /** CPU, requests and memory of one side over one concurrent run. */
@@ -68,8 +63,8 @@ export const pairedBench = {
   async run({ sys, loadgen, opts, signal, log, startSystem }) {
     const bRoot = opts.extra['--paired-root'];
     const bOptions = opts.extra['--paired-node-options'] ?? opts.nodeOptions;
-    const concs = numbers(opts.extra['--paired-conc'], [10, 100]).map((n) => Math.max(1, Math.round(n)));
-    const latencies = numbers(opts.extra['--paired-latency'], [0]);
+    const concs = numbers(opts, '--paired-conc', [10, 100]).map((n) => Math.max(1, Math.round(n)));
+    const latencies = numbers(opts, '--paired-latency', [0]);
     const reps = Math.max(1, Math.round(Number(opts.extra['--paired-reps'] ?? 3)));
     const seconds = opts.durationS;
     const b = await startSystem({ root: bRoot, nodeOptions: bOptions, name: 'paired-b' });

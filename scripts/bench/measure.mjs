@@ -91,7 +91,8 @@ export async function preflightPeer(sys, outDir, log) {
   log(`pre-flight ok: ${sys.peer.label} ${res.status} (simulator +${moved})`);
 }
 
-function median(values) {
+/** Median of the finite values (mean of the middle two for an even count); NaN when there are none. */
+export function median(values) {
   const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) {
     return NaN;
