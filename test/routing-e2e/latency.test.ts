@@ -1,3 +1,4 @@
+import { waitFor } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import { REDIS_URL } from '../e2e/harness';
 import { catalogYaml, chat, routingSystem } from './support';
@@ -27,19 +28,21 @@ describe('latency policy (e2e)', () => {
     for (let i = 0; i < 3; i++) {
       expect(await provider({ model: 'pb/shared' })).toBe('pb');
     }
-    // pa's one sample (from the first request) is slower than pb's.
-    expect(await provider({ model: 'shared' }, { 'x-gateway-policy': 'latency' })).toBe('pb');
-    expect(await provider({ model: 'fastest' })).toBe('pb');
-    expect(await provider({ model: 'shared', policy: 'cost' })).toBe('pa');
-
     const redis = new Redis(REDIS_URL);
     try {
-      const averages = await redis.hgetall(`${system.prefix}:routing:latency`);
-      const ms = (id: string) => Number(averages[id]?.split(':')[0]);
+      // The workers write their samples every LATENCY_FLUSH_MS: the shared averages lag by about that much.
+      const averages = async (): Promise<Record<string, string>> => redis.hgetall(`${system.prefix}:routing:latency`);
+      await waitFor(async () => Object.keys(await averages()).length === 2, { timeoutMs: 5000, intervalMs: 20 });
+      const written = await averages();
+      const ms = (id: string) => Number(written[id]?.split(':')[0]);
       expect(ms('pa/shared')).toBeGreaterThanOrEqual(150);
       expect(ms('pb/shared')).toBeLessThan(ms('pa/shared'));
     } finally {
       await redis.quit();
     }
+    // pa's one sample (from the first request) is slower than pb's.
+    expect(await provider({ model: 'shared' }, { 'x-gateway-policy': 'latency' })).toBe('pb');
+    expect(await provider({ model: 'fastest' })).toBe('pb');
+    expect(await provider({ model: 'shared', policy: 'cost' })).toBe('pa');
   }, 30_000);
 });

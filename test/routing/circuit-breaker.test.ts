@@ -77,6 +77,42 @@ describe('CircuitBreakerStore (real Redis, two workers)', () => {
     expect((await a.snapshot('p/m')).consecutiveFailures).toBe(4);
   });
 
+  it('successes reported late by one worker end only the failures recorded before they ended', async () => {
+    const { a, b } = stores();
+    // B's success ended at `now`; A's failures come 20 ms later; B reports the success 100 ms after it ended.
+    now += 20;
+    for (let i = 0; i < 4; i++) {
+      await a.recordFailure('p/m');
+    }
+    now += 80;
+    await b.recordSuccesses('p/m', 3, 100);
+    const kept = await a.snapshot('p/m');
+    expect(kept).toMatchObject({ state: 'closed', consecutiveFailures: 4, lastFailureAt: now - 80 });
+    expect(kept.buckets.reduce((n, bucket) => n + bucket.ok, 0)).toBe(3);
+    const fifth = await a.recordFailure('p/m');
+    expect(fifth.transition?.reason).toBe('consecutive_failures');
+
+    // After the failures, the same late report ends the streak.
+    await a.reset('p/m');
+    await a.recordFailure('p/m');
+    now += 30;
+    await b.recordSuccesses('p/m', 1, 10);
+    expect((await a.snapshot('p/m')).consecutiveFailures).toBe(0);
+    await expect(b.recordSuccesses('p/m', 0, 0)).rejects.toThrow(/count >= 1/);
+  });
+
+  it('measures a late success by the Redis server clock when no clock is injected', async () => {
+    const a = new CircuitBreakerStore(workerA, prefix, config);
+    await a.recordFailure('p/m');
+    // Ended an hour ago, long before the failure: the streak stands.
+    await a.recordSuccesses('p/m', 1, 3_600_000);
+    expect((await a.snapshot('p/m')).consecutiveFailures).toBe(1);
+    await sleep(5);
+    // Ended just now, after the failure.
+    await a.recordSuccesses('p/m', 1, 0);
+    expect((await a.snapshot('p/m')).consecutiveFailures).toBe(0);
+  });
+
   it('opens on the shared failure rate once the window has minVolume calls', async () => {
     const { a, b } = stores({ ...config, minVolume: 10 });
     const results = [];

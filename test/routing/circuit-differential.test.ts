@@ -3,6 +3,7 @@ import {
   closedCircuit,
   recordCircuitFailure,
   recordCircuitSuccess,
+  recordCircuitSuccesses,
   releaseCircuitProbe,
   resetCircuit,
   type CircuitConfig,
@@ -68,7 +69,17 @@ describe('circuit breaker: Lua store vs pure state machine', () => {
     const takeProbe = (): string | null =>
       held.length > 0 && random() < 0.7 ? held.splice(Math.floor(random() * held.length), 1)[0] : null;
     // Weighted: failures and acquires are what move the breaker; reset comes on a fixed schedule.
-    const ops = ['acquire', 'acquire', 'success', 'failure', 'failure', 'release', 'tick', 'tick'] as const;
+    const ops = [
+      'acquire',
+      'acquire',
+      'success',
+      'successes',
+      'failure',
+      'failure',
+      'release',
+      'tick',
+      'tick',
+    ] as const;
     const log: string[] = [];
 
     for (let step = 0; step < 400; step++) {
@@ -97,6 +108,15 @@ describe('circuit breaker: Lua store vs pure state machine', () => {
           transition = pure.transition;
           storeTransition = result.transition;
           expect(result.state).toBe(data.state);
+          break;
+        }
+        case 'successes': {
+          // A worker's batch of non-probe successes, the latest of which ended `age` ms ago.
+          const count = 1 + Math.floor(random() * 4);
+          const age = pick([0, 1, 40, 99, 300]);
+          const result = await store.recordSuccesses(id, count, age);
+          data = recordCircuitSuccesses(data, now, config, count, now - age);
+          expect(result).toEqual({ state: data.state, transition: null });
           break;
         }
         case 'release': {

@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { LatencyTracker } from '@aigw/routing';
+import { LatencyTracker, foldSamples } from '@aigw/routing';
 import { connect, deleteKeys, uniquePrefix } from './redis';
 
 describe('LatencyTracker (real Redis)', () => {
@@ -40,6 +40,36 @@ describe('LatencyTracker (real Redis)', () => {
     const t = new LatencyTracker(workerA, prefix, { alpha: 0.2, clock });
     await t.record('p/m', 100);
     expect(await t.record('p/m', 333)).toBeCloseTo(146.6, 3);
+  });
+
+  it('folds a batch of samples per deployment in one call, as if recorded one by one', async () => {
+    const batched = new LatencyTracker(workerA, prefix, { alpha: 0.3, clock });
+    const single = new LatencyTracker(workerB, `${prefix}single:`, { alpha: 0.3, clock });
+    await batched.record('p/m', 200);
+    await single.record('p/m', 200);
+    const samples = [120, 80, 400, 95.5];
+    let expected = 0;
+    for (const ms of samples) {
+      expected = await single.record('p/m', ms);
+    }
+    const [average, fresh] = await batched.recordMany([
+      ['p/m', samples],
+      ['q/n', [50, 150]],
+    ]);
+    expect(average).toBeCloseTo(expected, 2);
+    // Nothing to blend with: starts from the first sample, then folds the rest.
+    expect(fresh).toBeCloseTo(0.3 * 150 + 0.7 * 50, 6);
+    expect((await batched.get(['p/m', 'q/n'])).get('q/n')).toBeCloseTo(80, 6);
+    await expect(batched.recordMany([])).resolves.toEqual([]);
+    await expect(batched.recordMany([['p/m', []]])).rejects.toThrow(/non-negative/);
+  });
+
+  it('restarts a stale average from the first sample of a batch', async () => {
+    const t = new LatencyTracker(workerA, prefix, { alpha: 0.5, maxAgeMs: 1000, clock });
+    await t.record('p/m', 1000);
+    now += 1001;
+    expect(await t.recordMany([['p/m', [40, 60]]])).toEqual([50]);
+    expect(foldSamples([40, 60], 0.5)).toEqual({ restart: 50, weight: 0.25, contribution: 40 });
   });
 
   it('reads many deployments in one call and omits the unknown', async () => {

@@ -4,14 +4,16 @@ import { ENV, shutdownBudget } from '@aigw/platform';
 import type { WorkerEnv } from './config/worker-env';
 import { GenerationConsumer } from './jobs/generation-consumer';
 import { WorkerQueues } from './queue/worker-queues';
+import { CircuitGuard } from './routing/circuit-guard';
+import { LatencyBook } from './routing/latency-book';
 import { PreferenceUsage } from './routing/preference-usage';
 import { ProviderQuotaBook } from './routing/quota-book';
 import { UsageWriter } from './usage/usage-writer';
 
 /**
  * Shutdown in dependency order, before Nest closes Redis and PostgreSQL: generate jobs first (they still add
- * usage jobs), then the usage writer (flushing its buffer), the preference counters and the providers' rate limits, then
- * the queues and the provider connection pools.
+ * usage jobs), then the usage writer (flushing its buffer), the breakers' and latency averages' pending writes, the
+ * preference counters and the providers' rate limits, then the queues and the provider connection pools.
  */
 @Injectable()
 export class WorkerLifecycle implements BeforeApplicationShutdown {
@@ -22,6 +24,8 @@ export class WorkerLifecycle implements BeforeApplicationShutdown {
     @Inject(ENV) private readonly env: WorkerEnv,
     private readonly generation: GenerationConsumer,
     private readonly usage: UsageWriter,
+    private readonly circuits: CircuitGuard,
+    private readonly latency: LatencyBook,
     private readonly preferenceUsage: PreferenceUsage,
     private readonly quota: ProviderQuotaBook,
     private readonly queues: WorkerQueues,
@@ -45,6 +49,7 @@ export class WorkerLifecycle implements BeforeApplicationShutdown {
     this.logger.log(`stopping: waiting up to ${drainMs} ms for running jobs`);
     await this.generation.close(drainMs);
     await this.usage.close();
+    await Promise.all([this.circuits.flush(), this.latency.flush()]);
     await this.preferenceUsage.flush();
     await this.quota.flush();
     await this.queues.close();

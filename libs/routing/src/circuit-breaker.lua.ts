@@ -5,11 +5,14 @@ import { CIRCUIT_WINDOW_BUCKETS } from '@aigw/core';
  * Redis. Keep the two in step: test/routing/circuit-differential.test.ts drives both with the
  * same random events and fails on any difference.
  *
- * KEYS[1] hash: st (state), cf (consecutive failures), oa (opened at), and a ring of
- *         N window buckets b<i> (bucket id), s<i> (successes), f<i> (failures).
+ * KEYS[1] hash: st (state), cf (consecutive failures), lf (last failure at, while closed),
+ *         oa (opened at), and a ring of N window buckets b<i> (bucket id), s<i> (successes),
+ *         f<i> (failures).
  * KEYS[2] sorted set of half-open probe ids scored by expiry (epoch ms).
  * ARGV: now ('' = Redis server clock), op, probe id ('' = none), failureThreshold,
- *       failureRate, windowMs, minVolume, openMs, halfOpenMaxProbes, probeTtlMs, keyTtlMs.
+ *       failureRate, windowMs, minVolume, openMs, halfOpenMaxProbes, probeTtlMs, keyTtlMs,
+ *       and for 'success' only: count (successes reported together), age (ms since the latest
+ *       of them ended; the caller measures it, so it needs no clock shared with Redis).
  * Returns {allowed, state, probe id, retry-after ms (-1 = none), from, to, reason, now}
  * ('' where there is no transition). No nil inside: it would truncate the reply array.
  */
@@ -48,16 +51,17 @@ local function bucket_id()
   return math.floor(now / (windowMs / N))
 end
 
-local function count_call(failed)
+-- Adds calls to the bucket of now; returns its HSET arguments for the caller to write with its own fields.
+local function count_calls(okAdded, failAdded)
   local id = bucket_id()
   local slot = id % N
   local ok, fail = 0, 0
   if tonumber(h['b' .. slot] or '-1') == id then
     ok, fail = tonumber(h['s' .. slot]), tonumber(h['f' .. slot])
   end
-  if failed then fail = fail + 1 else ok = ok + 1 end
+  ok, fail = ok + okAdded, fail + failAdded
   h['b' .. slot], h['s' .. slot], h['f' .. slot] = tostring(id), tostring(ok), tostring(fail)
-  redis.call('HSET', hkey, 'b' .. slot, id, 's' .. slot, ok, 'f' .. slot, fail)
+  return 'b' .. slot, id, 's' .. slot, ok, 'f' .. slot, fail
 end
 
 local function window_counts()
@@ -101,8 +105,14 @@ end
 
 if op == 'success' then
   if state == 'closed' then
-    count_call(false)
-    redis.call('HSET', hkey, 'cf', 0)
+    local count, age = tonumber(ARGV[12]) or 1, tonumber(ARGV[13]) or 0
+    local b, id, s, ok, f, fail = count_calls(count, 0)
+    -- Late successes do not break a failure streak that began after the latest of them.
+    if now - age >= tonumber(h['lf'] or '0') then
+      redis.call('HSET', hkey, b, id, s, ok, f, fail, 'cf', 0)
+    else
+      redis.call('HSET', hkey, b, id, s, ok, f, fail)
+    end
     redis.call('PEXPIRE', hkey, keyTtl)
   elseif state == 'half_open' and probe ~= '' then
     redis.call('DEL', hkey, pkey)
@@ -113,9 +123,9 @@ end
 
 if op == 'failure' then
   if state == 'closed' then
-    count_call(true)
+    local b, id, s, ok, f, fail = count_calls(0, 1)
     local cf = tonumber(h['cf'] or '0') + 1
-    redis.call('HSET', hkey, 'cf', cf)
+    redis.call('HSET', hkey, b, id, s, ok, f, fail, 'cf', cf, 'lf', now)
     redis.call('PEXPIRE', hkey, keyTtl)
     if cf >= threshold then
       return open_circuit('closed', 'consecutive_failures')

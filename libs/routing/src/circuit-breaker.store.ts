@@ -61,7 +61,8 @@ function isState(s: unknown): s is CircuitState {
  *
  * Usage per attempt: `acquire` before calling a deployment (skip it when not allowed); then
  * exactly one of `recordSuccess`, `recordFailure` (provider-side failures only, see
- * `circuitOutcomeOf`) or `release` (any other ending), passing the permit's `probeId`.
+ * `circuitOutcomeOf`) or `release` (any other ending), passing the permit's `probeId`. Successes
+ * of calls that were not probes may instead be reported later and together (`recordSuccesses`).
  */
 export class CircuitBreakerStore {
   private readonly configArgs: (string | number)[];
@@ -92,12 +93,13 @@ export class CircuitBreakerStore {
     return [base, `${base}:probes`];
   }
 
-  private async run(deploymentId: string, op: Op, probeId: string): Promise<CircuitAcquireResult> {
+  private async run(deploymentId: string, op: Op, probeId: string, ...extra: number[]): Promise<CircuitAcquireResult> {
     const raw = await script.run(this.redis, this.keys(deploymentId), [
       clockArg(this.options.clock),
       op,
       probeId,
       ...this.configArgs,
+      ...extra,
     ]);
     const result = this.parse(deploymentId, raw);
     if (result.transition !== null) {
@@ -141,6 +143,18 @@ export class CircuitBreakerStore {
 
   async recordSuccess(deploymentId: string, probeId: string | null = null): Promise<CircuitRecordResult> {
     const { state, transition } = await this.run(deploymentId, 'success', probeId ?? '');
+    return { state, transition };
+  }
+
+  /**
+   * `count` successes of calls that were not probes, reported together; the latest ended `ageMs` ago, as the
+   * caller's own clock measured it (see `recordCircuitSuccesses`). Counts nothing unless the circuit is closed.
+   */
+  async recordSuccesses(deploymentId: string, count: number, ageMs: number): Promise<CircuitRecordResult> {
+    if (!Number.isInteger(count) || count < 1 || !(ageMs >= 0)) {
+      throw new Error(`recordSuccesses needs a count >= 1 and an age >= 0, got ${count} and ${ageMs}`);
+    }
+    const { state, transition } = await this.run(deploymentId, 'success', '', count, Math.round(ageMs));
     return { state, transition };
   }
 
@@ -229,6 +243,7 @@ export class CircuitBreakerStore {
     return {
       state: isState(hash.st) ? hash.st : 'closed',
       consecutiveFailures: Number(hash.cf ?? 0),
+      lastFailureAt: Number(hash.lf ?? 0),
       openedAt: Number(hash.oa ?? 0),
       buckets,
       probes: probeList,

@@ -1,10 +1,11 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { CircuitTransition } from '@aigw/core';
 import { REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
 import { CircuitBreakerStore, routingKeyPrefix, type CircuitStatus } from '@aigw/routing';
 import type { Redis } from 'ioredis';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import { CircuitReadAhead } from './circuit-read-ahead';
+import { FlushSchedule } from './flush-schedule';
 import { ROUTING_CONFIG, type RoutingConfig } from './routing-config';
 
 export interface CallPermit {
@@ -24,16 +25,36 @@ export interface CircuitPort {
   settle(deploymentId: string, probeId: string | null, verdict: CallVerdict): Promise<void>;
 }
 
+/** How long the success of a call that was not a probe may wait to be written with others (see `settle`). */
+export const CIRCUIT_SUCCESS_FLUSH_MS = 100;
+
+/** Successes of one deployment not written yet. */
+interface PendingSuccesses {
+  count: number;
+  /** Monotonic ms when the latest of them ended. */
+  lastAt: number;
+}
+
 /**
  * The fleet-wide circuit breakers (Redis), as routing uses them: transitions are logged and counted, and a
  * Redis failure never fails a request. Without Redis the breaker cannot know anything, so it lets calls
  * through (a possibly-sick provider beats a certain error); the queue itself needs Redis anyway.
+ *
+ * Successes of calls that were not probes are written in batches, one script call per deployment every
+ * CIRCUIT_SUCCESS_FLUSH_MS, instead of one per request: they only add to the failure-rate window and end a
+ * failure streak, and neither needs to be seen by the other workers at once. Such a success ends only the
+ * failures recorded before it ended (the store compares with its age), and this worker's own pending successes
+ * are written ahead of its next failure of that deployment, so a failure is judged with every success this
+ * worker saw before it. The other workers' successes reach the failure-rate window up to
+ * CIRCUIT_SUCCESS_FLUSH_MS late. A probe's success closes the circuit, so it is written at once.
  */
 @Injectable()
-export class CircuitGuard implements CircuitPort {
+export class CircuitGuard implements CircuitPort, OnApplicationShutdown {
   private readonly logger = new Logger('CircuitBreaker');
   private readonly store: CircuitBreakerStore;
   private readonly ahead = new CircuitReadAhead((ids) => this.states(ids));
+  private successes = new Map<string, PendingSuccesses>();
+  private readonly writes = new FlushSchedule(CIRCUIT_SUCCESS_FLUSH_MS, () => this.writeSuccesses());
 
   constructor(
     @Inject(REDIS) redis: Redis,
@@ -89,11 +110,18 @@ export class CircuitGuard implements CircuitPort {
     try {
       switch (verdict) {
         case 'success':
-          await this.store.recordSuccess(deploymentId, probeId);
+          if (probeId === null) {
+            this.countSuccess(deploymentId);
+          } else {
+            await this.store.recordSuccess(deploymentId, probeId);
+          }
           return;
-        case 'failure':
-          await this.store.recordFailure(deploymentId, probeId);
+        case 'failure': {
+          // Sent in the same turn, so Redis runs them in this order: the failure is judged with these successes.
+          const earlier = this.takeSuccesses(deploymentId);
+          await Promise.all([earlier, this.store.recordFailure(deploymentId, probeId)]);
           return;
+        }
         case 'neutral':
           // Only a probe slot needs freeing; a closed circuit records nothing for a neutral ending.
           if (probeId !== null) {
@@ -104,6 +132,53 @@ export class CircuitGuard implements CircuitPort {
     } catch (err) {
       this.errors.report('circuit_record', err);
     }
+  }
+
+  /** Writes the pending successes (also at shutdown, before Redis closes); resolves when they are written. */
+  flush(): Promise<void> {
+    return this.writes.flush();
+  }
+
+  onApplicationShutdown(): void {
+    this.writes.stop();
+  }
+
+  private countSuccess(deploymentId: string): void {
+    const pending = this.successes.get(deploymentId);
+    if (pending === undefined) {
+      this.successes.set(deploymentId, { count: 1, lastAt: performance.now() });
+      this.writes.soon();
+    } else {
+      pending.count++;
+      pending.lastAt = performance.now();
+    }
+  }
+
+  /** Starts writing this worker's pending successes of one deployment, if it has any; rejects if that fails. */
+  private takeSuccesses(deploymentId: string): Promise<unknown> | undefined {
+    const pending = this.successes.get(deploymentId);
+    if (pending === undefined) {
+      return undefined;
+    }
+    this.successes.delete(deploymentId);
+    return this.store.recordSuccesses(deploymentId, pending.count, performance.now() - pending.lastAt);
+  }
+
+  /** A failed write loses its successes: they only weigh in the failure rate, and Redis is failing anyway. */
+  private async writeSuccesses(): Promise<void> {
+    if (this.successes.size === 0) {
+      return;
+    }
+    const batch = this.successes;
+    this.successes = new Map();
+    const now = performance.now();
+    await Promise.all(
+      [...batch].map(([id, { count, lastAt }]) =>
+        this.store
+          .recordSuccesses(id, count, now - lastAt)
+          .catch((err: unknown) => this.errors.report('circuit_record', err)),
+      ),
+    );
   }
 
   private onTransition(deploymentId: string, t: CircuitTransition): void {

@@ -1,9 +1,13 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
 import { LatencyTracker, routingKeyPrefix } from '@aigw/routing';
 import type { Redis } from 'ioredis';
+import { FlushSchedule } from './flush-schedule';
 import { HistoricalLatency } from './historical-latency';
 import { ROUTING_CONFIG, type RoutingConfig } from './routing-config';
+
+/** How long a latency sample may wait to be written with others: the shared averages lag by about this much. */
+export const LATENCY_FLUSH_MS = 100;
 
 /** What the attempt loop reports after a successful call. */
 export interface LatencySink {
@@ -11,14 +15,24 @@ export interface LatencySink {
   record(deploymentId: string, stream: boolean, ms: number): void;
 }
 
+/** One average and the samples for it not written yet, in order, by deployment. */
+interface Pending {
+  readonly tracker: LatencyTracker;
+  samples: Map<string, number[]>;
+}
+
 /**
  * Latency averages for the latency policy. Streamed and whole answers are kept apart: time to first chunk
  * and total duration measure different things, and a stream request should be routed by the former.
+ *
+ * Samples are off the request path: they are collected in memory and folded into the shared averages every
+ * LATENCY_FLUSH_MS, one script call per average for every deployment instead of one per request.
  */
 @Injectable()
-export class LatencyBook implements LatencySink {
-  private readonly calls: LatencyTracker;
-  private readonly firstChunks: LatencyTracker;
+export class LatencyBook implements LatencySink, OnApplicationShutdown {
+  private readonly calls: Pending;
+  private readonly firstChunks: Pending;
+  private readonly writes = new FlushSchedule(LATENCY_FLUSH_MS, () => this.write());
 
   constructor(
     @Inject(REDIS) redis: Redis,
@@ -28,21 +42,30 @@ export class LatencyBook implements LatencySink {
     private readonly errors: RedisErrors,
   ) {
     const prefix = routingKeyPrefix(keys.prefix);
-    this.calls = new LatencyTracker(redis, prefix, { alpha: config.latencyAlpha });
-    this.firstChunks = new LatencyTracker(redis, `${prefix}stream:`, { alpha: config.latencyAlpha });
+    const tracker = (p: string): Pending => ({
+      tracker: new LatencyTracker(redis, p, { alpha: config.latencyAlpha }),
+      samples: new Map(),
+    });
+    this.calls = tracker(prefix);
+    this.firstChunks = tracker(`${prefix}stream:`);
   }
 
-  /** Off the request path: the answer does not wait for the average to be updated. A lost sample is harmless. */
+  /** The answer does not wait for the average to be updated. A lost sample is harmless. */
   record(deploymentId: string, stream: boolean, ms: number): void {
-    (stream ? this.firstChunks : this.calls)
-      .record(deploymentId, Math.max(0, ms))
-      .catch((err: unknown) => this.errors.report('latency_record', err));
+    const { samples } = stream ? this.firstChunks : this.calls;
+    const list = samples.get(deploymentId);
+    if (list === undefined) {
+      samples.set(deploymentId, [Math.max(0, ms)]);
+      this.writes.soon();
+    } else {
+      list.push(Math.max(0, ms));
+    }
   }
 
   /** Recent averages (Redis); empty when Redis fails, so the historical ones decide. */
   async recent(deploymentIds: readonly string[], stream: boolean): Promise<Map<string, number>> {
     try {
-      return await (stream ? this.firstChunks : this.calls).get(deploymentIds);
+      return await (stream ? this.firstChunks : this.calls).tracker.get(deploymentIds);
     } catch (err) {
       this.errors.report('latency_read', err);
       return new Map();
@@ -51,5 +74,31 @@ export class LatencyBook implements LatencySink {
 
   historical(): ReadonlyMap<string, number> {
     return this.history.snapshot();
+  }
+
+  /** Writes the pending samples (also at shutdown, before Redis closes); resolves when they are written. */
+  flush(): Promise<void> {
+    return this.writes.flush();
+  }
+
+  onApplicationShutdown(): void {
+    this.writes.stop();
+  }
+
+  private async write(): Promise<void> {
+    await Promise.all([this.writeOne(this.calls), this.writeOne(this.firstChunks)]);
+  }
+
+  private async writeOne(pending: Pending): Promise<void> {
+    if (pending.samples.size === 0) {
+      return;
+    }
+    const batch = pending.samples;
+    pending.samples = new Map();
+    try {
+      await pending.tracker.recordMany([...batch]);
+    } catch (err) {
+      this.errors.report('latency_record', err);
+    }
   }
 }

@@ -74,9 +74,14 @@ describe('worker bookkeeping while Redis fails: reported and swallowed', () => {
     await expect(guard.settle('p/a', null, 'failure')).resolves.toBeUndefined();
     await expect(guard.settle('p/a', 'probe-1', 'success')).resolves.toBeUndefined();
     await expect(guard.settle('p/a', 'probe-1', 'neutral')).resolves.toBeUndefined();
+    // A plain success waits for the batch; its failed write is reported once it is written.
+    await expect(guard.settle('p/a', null, 'success')).resolves.toBeUndefined();
+    expect(reporter.ops).toHaveLength(5);
+    await expect(guard.flush()).resolves.toBeUndefined();
     expect(reporter.ops).toEqual([
       'circuit_read',
       'circuit_acquire',
+      'circuit_record',
       'circuit_record',
       'circuit_record',
       'circuit_record',
@@ -87,7 +92,7 @@ describe('worker bookkeeping while Redis fails: reported and swallowed', () => {
     const history = new HistoricalLatency({} as DataSource, true);
     const book = new LatencyBook(redis, keys, config, history, reporter.errors);
     expect(() => book.record('p/a', false, 120)).not.toThrow();
-    await settle();
+    await expect(book.flush()).resolves.toBeUndefined();
     await expect(book.recent(['p/a'], true)).resolves.toEqual(new Map());
     expect(reporter.ops).toEqual(['latency_record', 'latency_read']);
   });

@@ -8,6 +8,7 @@ import {
   closedCircuit,
   recordCircuitFailure,
   recordCircuitSuccess,
+  recordCircuitSuccesses,
   releaseCircuitProbe,
   resetCircuit,
   windowCounts,
@@ -96,6 +97,46 @@ describe('circuit breaker: closed -> open', () => {
     }
     expect(h.state).toBe('closed');
     expect(h.data.consecutiveFailures).toBe(4);
+  });
+
+  it('successes reported together count in the window and end the streak of failures before them', () => {
+    const h = new Harness();
+    for (let i = 0; i < 4; i++) {
+      h.failure();
+    }
+    expect(h.data.lastFailureAt).toBe(h.now);
+    h.now += 50;
+    // Three successes, the latest of which ended 10 ms ago: after the failures.
+    h.data = recordCircuitSuccesses(h.data, h.now, cfg, 3, h.now - 10);
+    expect(h.data.consecutiveFailures).toBe(0);
+    expect(windowCounts(h.data, h.now, cfg)).toEqual({ ok: 3, fail: 4 });
+  });
+
+  it('successes reported late do not end a streak of failures that began after them', () => {
+    const h = new Harness();
+    const endedAt = h.now;
+    h.now += 20;
+    for (let i = 0; i < 4; i++) {
+      h.failure();
+    }
+    h.now += 80;
+    h.data = recordCircuitSuccesses(h.data, h.now, cfg, 2, endedAt);
+    expect(h.data.consecutiveFailures).toBe(4);
+    expect(windowCounts(h.data, h.now, cfg)).toEqual({ ok: 2, fail: 4 });
+    h.failure();
+    expect(h.state).toBe('open');
+    expect(h.transitions.map((t) => t.reason)).toEqual(['consecutive_failures']);
+  });
+
+  it('successes reported together change nothing unless the circuit is closed', () => {
+    const h = new Harness();
+    h.tripOpen();
+    const open = h.data;
+    expect(recordCircuitSuccesses(open, h.now, cfg, 5, h.now)).toBe(open);
+    h.now += cfg.openMs;
+    h.acquire();
+    expect(h.state).toBe('half_open');
+    expect(recordCircuitSuccesses(h.data, h.now, cfg, 5, h.now)).toBe(h.data);
   });
 
   it('opens on a failure rate over the threshold once the window holds minVolume calls', () => {

@@ -93,6 +93,11 @@ export interface CircuitProbe {
 export interface CircuitData {
   state: CircuitState;
   consecutiveFailures: number;
+  /**
+   * When the last failure was recorded while closed (epoch ms); 0 if none since the circuit closed. A success
+   * reported late (`recordCircuitSuccesses`) resets the consecutive count only if it happened after this.
+   */
+  lastFailureAt: number;
   /** When the circuit last opened (epoch ms); 0 if never. */
   openedAt: number;
   /** Ring of CIRCUIT_WINDOW_BUCKETS buckets, slot = bucket id mod N. */
@@ -139,7 +144,14 @@ function emptyBuckets(): CircuitBucket[] {
 }
 
 export function closedCircuit(): CircuitData {
-  return { state: 'closed', consecutiveFailures: 0, openedAt: 0, buckets: emptyBuckets(), probes: [] };
+  return {
+    state: 'closed',
+    consecutiveFailures: 0,
+    lastFailureAt: 0,
+    openedAt: 0,
+    buckets: emptyBuckets(),
+    probes: [],
+  };
 }
 
 function bucketIdAt(now: number, cfg: CircuitConfig): number {
@@ -160,15 +172,14 @@ export function windowCounts(data: CircuitData, now: number, cfg: CircuitConfig)
   return { ok, fail };
 }
 
-function countCall(data: CircuitData, now: number, cfg: CircuitConfig, failed: boolean): CircuitBucket[] {
+/** The window with `ok` more successes and `fail` more failures in the bucket of `now`. */
+function countCalls(data: CircuitData, now: number, cfg: CircuitConfig, ok: number, fail: number): CircuitBucket[] {
   const id = bucketIdAt(now, cfg);
   const slot = id % CIRCUIT_WINDOW_BUCKETS;
   const buckets = data.buckets.slice();
   const old = buckets[slot];
   const base = old.id === id ? old : { id, ok: 0, fail: 0 };
-  buckets[slot] = failed
-    ? { id: base.id, ok: base.ok, fail: base.fail + 1 }
-    : { id: base.id, ok: base.ok + 1, fail: base.fail };
+  buckets[slot] = { id: base.id, ok: base.ok + ok, fail: base.fail + fail };
   return buckets;
 }
 
@@ -236,10 +247,7 @@ export function recordCircuitSuccess(
 ): CircuitStep {
   switch (data.state) {
     case 'closed':
-      return {
-        data: merged(data, { consecutiveFailures: 0, buckets: countCall(data, now, cfg, false) }),
-        transition: null,
-      };
+      return { data: recordCircuitSuccesses(data, now, cfg, 1, now), transition: null };
     case 'half_open':
       if (probeId === null) {
         return { data, transition: null };
@@ -253,6 +261,27 @@ export function recordCircuitSuccess(
   }
 }
 
+/**
+ * `count` successful calls of a closed circuit reported together at `now`, the latest of which ended at `at`
+ * (<= now): a worker batches the successes of calls that were not probes instead of writing each one. They
+ * count in the window at `now`. They reset the consecutive failures only if they ended after the last recorded
+ * failure: a success reported late must not break a failure streak that began after it. In any other state
+ * they change nothing, as a late success of a call admitted before the circuit opened (`recordCircuitSuccess`).
+ */
+export function recordCircuitSuccesses(
+  data: CircuitData,
+  now: number,
+  cfg: CircuitConfig,
+  count: number,
+  at: number,
+): CircuitData {
+  if (data.state !== 'closed') {
+    return data;
+  }
+  const buckets = countCalls(data, now, cfg, count, 0);
+  return at >= data.lastFailureAt ? merged(data, { consecutiveFailures: 0, buckets }) : merged(data, { buckets });
+}
+
 /** A provider-side failure. A probe's failure re-opens the circuit for another openMs. */
 export function recordCircuitFailure(
   data: CircuitData,
@@ -264,7 +293,8 @@ export function recordCircuitFailure(
     case 'closed': {
       const next: CircuitData = merged(data, {
         consecutiveFailures: data.consecutiveFailures + 1,
-        buckets: countCall(data, now, cfg, true),
+        lastFailureAt: now,
+        buckets: countCalls(data, now, cfg, 0, 1),
       });
       if (next.consecutiveFailures >= cfg.failureThreshold) {
         return opened(next, now, 'consecutive_failures');
