@@ -30,7 +30,7 @@ describe('latency policy (e2e)', () => {
     }
     const redis = new Redis(REDIS_URL);
     try {
-      // The workers write their samples every LATENCY_FLUSH_MS: the shared averages lag by about that much.
+      // The workers write their samples in batches: the shared averages lag by up to LATENCY_MAX_DELAY_MS.
       const averages = async (): Promise<Record<string, string>> => redis.hgetall(`${system.prefix}:routing:latency`);
       await waitFor(async () => Object.keys(await averages()).length === 2, { timeoutMs: 5000, intervalMs: 20 });
       const written = await averages();

@@ -13,6 +13,7 @@ import {
   type CircuitTransitionReason,
 } from '@aigw/core';
 import { CIRCUIT_LUA } from './circuit-breaker.lua';
+import type { ChainableCommander } from 'ioredis';
 import { RedisScript, clockArg, type RedisClient } from './redis-script';
 
 const script = new RedisScript(CIRCUIT_LUA);
@@ -177,8 +178,9 @@ export class CircuitBreakerStore {
   }
 
   /**
-   * Read-only status of many deployments in one round trip (a pipeline), for filtering
-   * candidates before ordering. Compares times with the local clock (or the injected one);
+   * Read-only status of many deployments, for filtering candidates before ordering: one round trip (a pipeline
+   * of one HMGET each), and a second one only for half-open circuits, to count their probes in flight (the
+   * probe set is empty in every other state). Compares times with the local clock (or the injected one);
    * `acquire` remains the authority.
    */
   async states(deploymentIds: readonly string[]): Promise<Map<string, CircuitStatus>> {
@@ -187,30 +189,40 @@ export class CircuitBreakerStore {
       return out;
     }
     const now = this.options.clock?.() ?? Date.now();
+    const fields = await this.each(deploymentIds, (p, id) => p.hmget(this.keys(id)[0], 'st', 'oa'));
+    const halfOpen = deploymentIds.filter((_, i) => (fields[i] as (string | null)[])[0] === 'half_open');
+    const counts =
+      halfOpen.length === 0 ? [] : await this.each(halfOpen, (p, id) => p.zcount(this.keys(id)[1], `(${now}`, '+inf'));
+    deploymentIds.forEach((id, i) => {
+      const [st, oa] = fields[i] as [string | null, string | null];
+      const state = isState(st) ? st : 'closed';
+      const openedAt = oa === null ? 0 : Number(oa);
+      const probesInFlight = state === 'half_open' ? Number(counts[halfOpen.indexOf(id)]) : 0;
+      const { available, retryAfterMs } = circuitAvailability(state, openedAt, probesInFlight, now, this.config);
+      out.set(id, { state, openedAt, probesInFlight, available, retryAfterMs });
+    });
+    return out;
+  }
+
+  /** One command per deployment in one pipeline; the replies in order, or the first failure. */
+  private async each(
+    deploymentIds: readonly string[],
+    command: (pipeline: ChainableCommander, deploymentId: string) => void,
+  ): Promise<unknown[]> {
     const pipeline = this.redis.pipeline();
     for (const id of deploymentIds) {
-      const [hkey, pkey] = this.keys(id);
-      pipeline.hmget(hkey, 'st', 'oa');
-      pipeline.zcount(pkey, `(${now}`, '+inf');
+      command(pipeline, id);
     }
     const replies = await pipeline.exec();
     if (replies === null) {
       throw new Error('Circuit state pipeline was discarded');
     }
-    deploymentIds.forEach((id, i) => {
-      const [fieldsErr, fields] = replies[2 * i];
-      const [countErr, count] = replies[2 * i + 1];
-      if (fieldsErr || countErr) {
-        throw new Error(`Reading the circuit state of ${id} failed`, { cause: fieldsErr ?? countErr });
+    return replies.map(([err, reply], i) => {
+      if (err) {
+        throw new Error(`Reading the circuit state of ${deploymentIds[i]} failed`, { cause: err });
       }
-      const [st, oa] = fields as [string | null, string | null];
-      const state = isState(st) ? st : 'closed';
-      const openedAt = oa === null ? 0 : Number(oa);
-      const probesInFlight = Number(count);
-      const { available, retryAfterMs } = circuitAvailability(state, openedAt, probesInFlight, now, this.config);
-      out.set(id, { state, openedAt, probesInFlight, available, retryAfterMs });
+      return reply;
     });
-    return out;
   }
 
   /** The full stored state of one deployment (admin views, tests). */

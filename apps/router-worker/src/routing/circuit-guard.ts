@@ -25,8 +25,10 @@ export interface CircuitPort {
   settle(deploymentId: string, probeId: string | null, verdict: CallVerdict): Promise<void>;
 }
 
-/** How long the success of a call that was not a probe may wait to be written with others (see `settle`). */
+/** Successes of calls that were not probes are written together at most this often while they keep coming. */
 export const CIRCUIT_SUCCESS_FLUSH_MS = 100;
+/** How long such a success may wait at most to be written, when no other follows it. */
+export const CIRCUIT_SUCCESS_MAX_DELAY_MS = 250;
 
 /** Successes of one deployment not written yet. */
 interface PendingSuccesses {
@@ -40,13 +42,13 @@ interface PendingSuccesses {
  * Redis failure never fails a request. Without Redis the breaker cannot know anything, so it lets calls
  * through (a possibly-sick provider beats a certain error); the queue itself needs Redis anyway.
  *
- * Successes of calls that were not probes are written in batches, one script call per deployment every
- * CIRCUIT_SUCCESS_FLUSH_MS, instead of one per request: they only add to the failure-rate window and end a
- * failure streak, and neither needs to be seen by the other workers at once. Such a success ends only the
- * failures recorded before it ended (the store compares with its age), and this worker's own pending successes
- * are written ahead of its next failure of that deployment, so a failure is judged with every success this
- * worker saw before it. The other workers' successes reach the failure-rate window up to
- * CIRCUIT_SUCCESS_FLUSH_MS late. A probe's success closes the circuit, so it is written at once.
+ * Successes of calls that were not probes are written in batches (FlushSchedule): at once after a quiet spell,
+ * else one script call per deployment at most every CIRCUIT_SUCCESS_FLUSH_MS instead of one per request. They
+ * only add to the failure-rate window and end a failure streak, and neither needs to be seen by the other workers
+ * at once. Such a success ends only the failures recorded before it ended (the store compares with its age), and
+ * this worker's own pending successes are written ahead of its next failure of that deployment, so a failure is
+ * judged with every success this worker saw before it. The other workers' successes reach the failure-rate
+ * window up to CIRCUIT_SUCCESS_MAX_DELAY_MS late. A probe's success closes the circuit, so it is written at once.
  */
 @Injectable()
 export class CircuitGuard implements CircuitPort, OnApplicationShutdown {
@@ -54,7 +56,9 @@ export class CircuitGuard implements CircuitPort, OnApplicationShutdown {
   private readonly store: CircuitBreakerStore;
   private readonly ahead = new CircuitReadAhead((ids) => this.states(ids));
   private successes = new Map<string, PendingSuccesses>();
-  private readonly writes = new FlushSchedule(CIRCUIT_SUCCESS_FLUSH_MS, () => this.writeSuccesses());
+  private readonly writes = new FlushSchedule(CIRCUIT_SUCCESS_FLUSH_MS, CIRCUIT_SUCCESS_MAX_DELAY_MS, () =>
+    this.writeSuccesses(),
+  );
 
   constructor(
     @Inject(REDIS) redis: Redis,
@@ -147,11 +151,11 @@ export class CircuitGuard implements CircuitPort, OnApplicationShutdown {
     const pending = this.successes.get(deploymentId);
     if (pending === undefined) {
       this.successes.set(deploymentId, { count: 1, lastAt: performance.now() });
-      this.writes.soon();
     } else {
       pending.count++;
       pending.lastAt = performance.now();
     }
+    this.writes.added();
   }
 
   /** Starts writing this worker's pending successes of one deployment, if it has any; rejects if that fails. */

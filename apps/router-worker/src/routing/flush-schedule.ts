@@ -1,21 +1,27 @@
 /**
- * When a write-behind batch is written: at most `delayMs` after the first item added since the last write, one
- * write at a time and in order, and on demand (`flush`, at shutdown). Idle, it holds no timer. The write takes
+ * When a write-behind batch is written. The first item after a quiet spell (no write for `intervalMs`) is written
+ * at once; while items keep coming, they are written together at most every `intervalMs`, in the turn of a call
+ * that adds one, so a busy worker wakes for no timer; when they stop, a timer writes the rest at most `maxDelayMs`
+ * after the first of them was added. One write at a time, in order, and on demand (`flush`, at shutdown). The write takes
  * whatever is pending when it starts and must not reject (its owner reports failures).
  */
 export class FlushSchedule {
   private timer: NodeJS.Timeout | undefined;
   private last: Promise<void> = Promise.resolve();
+  private lastFlushAt = -Infinity;
 
   constructor(
-    private readonly delayMs: number,
+    private readonly intervalMs: number,
+    private readonly maxDelayMs: number,
     private readonly write: () => Promise<void>,
   ) {}
 
-  /** Something was added: it is written within `delayMs`. */
-  soon(): void {
-    if (this.timer === undefined) {
-      this.timer = setTimeout(() => void this.flush(), this.delayMs);
+  /** Something was added (call it for every item). */
+  added(): void {
+    if (performance.now() - this.lastFlushAt >= this.intervalMs) {
+      void this.flush();
+    } else if (this.timer === undefined) {
+      this.timer = setTimeout(() => void this.flush(), this.maxDelayMs);
       this.timer.unref();
     }
   }
@@ -23,6 +29,7 @@ export class FlushSchedule {
   /** Writes what is pending now, after any write still running; resolves when that write is done. */
   flush(): Promise<void> {
     this.stop();
+    this.lastFlushAt = performance.now();
     this.last = this.last.then(this.write);
     return this.last;
   }

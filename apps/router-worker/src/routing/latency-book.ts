@@ -6,8 +6,10 @@ import { FlushSchedule } from './flush-schedule';
 import { HistoricalLatency } from './historical-latency';
 import { ROUTING_CONFIG, type RoutingConfig } from './routing-config';
 
-/** How long a latency sample may wait to be written with others: the shared averages lag by about this much. */
+/** Latency samples are written together at most this often while they keep coming. */
 export const LATENCY_FLUSH_MS = 100;
+/** How long a sample may wait at most to be written, when no other follows it: the shared averages' lag. */
+export const LATENCY_MAX_DELAY_MS = 250;
 
 /** What the attempt loop reports after a successful call. */
 export interface LatencySink {
@@ -25,14 +27,15 @@ interface Pending {
  * Latency averages for the latency policy. Streamed and whole answers are kept apart: time to first chunk
  * and total duration measure different things, and a stream request should be routed by the former.
  *
- * Samples are off the request path: they are collected in memory and folded into the shared averages every
- * LATENCY_FLUSH_MS, one script call per average for every deployment instead of one per request.
+ * Samples are off the request path: they are collected in memory and folded into the shared averages in batches
+ * (FlushSchedule: at once after a quiet spell, else at most every LATENCY_FLUSH_MS and at most
+ * LATENCY_MAX_DELAY_MS late), one script call per average for every deployment instead of one per request.
  */
 @Injectable()
 export class LatencyBook implements LatencySink, OnApplicationShutdown {
   private readonly calls: Pending;
   private readonly firstChunks: Pending;
-  private readonly writes = new FlushSchedule(LATENCY_FLUSH_MS, () => this.write());
+  private readonly writes = new FlushSchedule(LATENCY_FLUSH_MS, LATENCY_MAX_DELAY_MS, () => this.write());
 
   constructor(
     @Inject(REDIS) redis: Redis,
@@ -56,10 +59,10 @@ export class LatencyBook implements LatencySink, OnApplicationShutdown {
     const list = samples.get(deploymentId);
     if (list === undefined) {
       samples.set(deploymentId, [Math.max(0, ms)]);
-      this.writes.soon();
     } else {
       list.push(Math.max(0, ms));
     }
+    this.writes.added();
   }
 
   /** Recent averages (Redis); empty when Redis fails, so the historical ones decide. */
