@@ -120,4 +120,16 @@ describe('ProviderQuotaBook: headers in memory, changes to Redis on flush (real 
     expect((await store.readAll()).get('openai')?.direct?.requests?.remaining).toBe(58);
     expect(ops).toEqual([]);
   });
+
+  it('a flush while another is writing writes what changed after that one started (no change lost at shutdown)', async () => {
+    const book = new ProviderQuotaBook(redis, new RedisKeys(namespace), errors);
+    const store = new ProviderQuotaStore(redis, namespace);
+    const observe = book.observer('late', 'direct');
+    observe(200, { 'x-ratelimit-limit-requests': '10', 'x-ratelimit-remaining-requests': '9' });
+    const running = book.flush();
+    observe(200, { 'x-ratelimit-limit-requests': '10', 'x-ratelimit-remaining-requests': '8' });
+    await Promise.all([running, book.flush()]);
+    expect((await store.readAll()).get('late')?.direct?.requests?.remaining).toBe(8);
+    expect(ops).toEqual([]);
+  });
 });

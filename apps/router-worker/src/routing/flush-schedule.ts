@@ -1,9 +1,9 @@
 /**
  * When a write-behind batch is written. The first item after a quiet spell (no write for `intervalMs`) is written
  * at once; while items keep coming, they are written together at most every `intervalMs`, in the turn of a call
- * that adds one, so a busy worker wakes for no timer; when they stop, a timer writes the rest at most `maxDelayMs`
- * after the first of them was added. One write at a time, in order, and on demand (`flush`, at shutdown). The write takes
- * whatever is pending when it starts and must not reject (its owner reports failures).
+ * that adds one, so a busy worker wakes for no timer; when they stop, a timer writes the rest at most
+ * `maxDelayMs` after the first of them was added. One write at a time, in order, and on demand (`flush`, at
+ * shutdown). The write takes whatever is pending when it starts and must not reject (its owner reports failures).
  */
 export class FlushSchedule {
   private timer: NodeJS.Timeout | undefined;

@@ -29,7 +29,7 @@ export class PreferenceUsage implements OnModuleInit, OnApplicationShutdown {
   private readonly store: PreferenceStore;
   private pending = new Map<string, Pending>();
   private timer?: NodeJS.Timeout;
-  private flushing?: Promise<void>;
+  private flushing: Promise<void> = Promise.resolve();
 
   constructor(
     dataSource: DataSource,
@@ -62,9 +62,10 @@ export class PreferenceUsage implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** Writes what was counted so far (also at shutdown, before the database closes). Calls share one write. */
+  /** Writes what was counted so far (also at shutdown, before the database closes); resolves once it is written. */
   flush(): Promise<void> {
-    this.flushing ??= this.write().finally(() => (this.flushing = undefined));
+    // After any write still running, which took only what was pending when it started.
+    this.flushing = this.flushing.then(() => this.write());
     return this.flushing;
   }
 

@@ -43,7 +43,7 @@ export class ProviderQuotaBook implements QuotaObservers, OnModuleInit, OnApplic
   private readonly slotsByProvider = new Map<string, Partial<Record<Route, Slot>>>();
   private changed = false;
   private timer?: NodeJS.Timeout;
-  private flushing?: Promise<void>;
+  private flushing: Promise<void> = Promise.resolve();
 
   constructor(
     @Inject(REDIS) redis: Redis,
@@ -77,9 +77,10 @@ export class ProviderQuotaBook implements QuotaObservers, OnModuleInit, OnApplic
     }
   }
 
-  /** Writes the snapshots changed since the last flush (also at shutdown, before Redis closes). Calls share one write. */
+  /** Writes the snapshots changed so far (also at shutdown, before Redis closes); resolves once they are written. */
   flush(): Promise<void> {
-    this.flushing ??= this.write().finally(() => (this.flushing = undefined));
+    // After any write still running, which took only what was pending when it started.
+    this.flushing = this.flushing.then(() => this.write());
     return this.flushing;
   }
 
