@@ -1,6 +1,6 @@
 import type { CircuitStatus } from '@aigw/routing';
 
-/** How many recently routed deployments a woken worker reads ahead (two commands each, in one round trip). */
+/** How many recently routed deployments a woken worker reads ahead (one HMGET each, in one round trip). */
 export const READ_AHEAD_IDS = 16;
 
 type Read = (deploymentIds: readonly string[]) => Promise<Map<string, CircuitStatus>>;
