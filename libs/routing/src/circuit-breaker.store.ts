@@ -191,13 +191,16 @@ export class CircuitBreakerStore {
     const now = this.options.clock?.() ?? Date.now();
     const fields = await this.each(deploymentIds, (p, id) => p.hmget(this.keys(id)[0], 'st', 'oa'));
     const halfOpen = deploymentIds.filter((_, i) => (fields[i] as (string | null)[])[0] === 'half_open');
-    const counts =
-      halfOpen.length === 0 ? [] : await this.each(halfOpen, (p, id) => p.zcount(this.keys(id)[1], `(${now}`, '+inf'));
+    const probes = new Map<string, number>();
+    if (halfOpen.length > 0) {
+      const counts = await this.each(halfOpen, (p, id) => p.zcount(this.keys(id)[1], `(${now}`, '+inf'));
+      halfOpen.forEach((id, i) => probes.set(id, Number(counts[i])));
+    }
     deploymentIds.forEach((id, i) => {
       const [st, oa] = fields[i] as [string | null, string | null];
       const state = isState(st) ? st : 'closed';
       const openedAt = oa === null ? 0 : Number(oa);
-      const probesInFlight = state === 'half_open' ? Number(counts[halfOpen.indexOf(id)]) : 0;
+      const probesInFlight = probes.get(id) ?? 0;
       const { available, retryAfterMs } = circuitAvailability(state, openedAt, probesInFlight, now, this.config);
       out.set(id, { state, openedAt, probesInFlight, available, retryAfterMs });
     });

@@ -56,11 +56,12 @@ export class LatencyBook implements LatencySink, OnApplicationShutdown {
   /** The answer does not wait for the average to be updated. A lost sample is harmless. */
   record(deploymentId: string, stream: boolean, ms: number): void {
     const { samples } = stream ? this.firstChunks : this.calls;
+    const sample = Math.max(0, ms);
     const list = samples.get(deploymentId);
     if (list === undefined) {
-      samples.set(deploymentId, [Math.max(0, ms)]);
+      samples.set(deploymentId, [sample]);
     } else {
-      list.push(Math.max(0, ms));
+      list.push(sample);
     }
     this.writes.added();
   }
