@@ -7,14 +7,16 @@
  */
 export class FlushSchedule {
   private timer: NodeJS.Timeout | undefined;
-  private last: Promise<void> = Promise.resolve();
+  private readonly writes: SerialWrites;
   private lastFlushAt = -Infinity;
 
   constructor(
     private readonly intervalMs: number,
     private readonly maxDelayMs: number,
-    private readonly write: () => Promise<void>,
-  ) {}
+    write: () => Promise<void>,
+  ) {
+    this.writes = new SerialWrites(write);
+  }
 
   /** Something was added (call it for every item). */
   added(): void {
@@ -30,13 +32,29 @@ export class FlushSchedule {
   flush(): Promise<void> {
     this.stop();
     this.lastFlushAt = performance.now();
-    this.last = this.last.then(this.write);
-    return this.last;
+    return this.writes.run();
   }
 
   /** Drops the scheduled write (at shutdown, after the last `flush`). */
   stop(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+  }
+}
+
+/**
+ * A write-behind store's writes, one at a time and in order: a write asked for while another runs starts after it,
+ * and takes what is pending then (so a flush at shutdown never returns a timer's write in flight and loses what
+ * changed after that one started). The write must not reject (its owner reports failures).
+ */
+export class SerialWrites {
+  private last: Promise<void> = Promise.resolve();
+
+  constructor(private readonly write: () => Promise<void>) {}
+
+  /** Writes after any write still running; resolves when this one is done. */
+  run(): Promise<void> {
+    this.last = this.last.then(this.write);
+    return this.last;
   }
 }

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { PreferenceStore, type PreferenceUse } from '@aigw/entities';
 import { DataSource } from 'typeorm';
+import { SerialWrites } from './flush-schedule';
 import { WarnThrottle } from './warn-throttle';
 
 /** How often the counted uses are written: a preference's counters lag the traffic by about this much. */
@@ -29,7 +30,7 @@ export class PreferenceUsage implements OnModuleInit, OnApplicationShutdown {
   private readonly store: PreferenceStore;
   private pending = new Map<string, Pending>();
   private timer?: NodeJS.Timeout;
-  private flushing: Promise<void> = Promise.resolve();
+  private readonly writes = new SerialWrites(() => this.write());
 
   constructor(
     dataSource: DataSource,
@@ -64,9 +65,7 @@ export class PreferenceUsage implements OnModuleInit, OnApplicationShutdown {
 
   /** Writes what was counted so far (also at shutdown, before the database closes); resolves once it is written. */
   flush(): Promise<void> {
-    // After any write still running, which took only what was pending when it started.
-    this.flushing = this.flushing.then(() => this.write());
-    return this.flushing;
+    return this.writes.run();
   }
 
   private async write(): Promise<void> {

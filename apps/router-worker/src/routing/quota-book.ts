@@ -4,6 +4,7 @@ import { quotaFromResponse, type ResponseHeaders, type ResponseObserver } from '
 import { REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
 import { ProviderQuotaStore, type QuotaEntry } from '@aigw/routing';
 import type { Redis } from 'ioredis';
+import { SerialWrites } from './flush-schedule';
 import { WarnThrottle } from './warn-throttle';
 
 /** How often changed snapshots are written: the admin list lags the providers' headers by about this much. */
@@ -43,7 +44,7 @@ export class ProviderQuotaBook implements QuotaObservers, OnModuleInit, OnApplic
   private readonly slotsByProvider = new Map<string, Partial<Record<Route, Slot>>>();
   private changed = false;
   private timer?: NodeJS.Timeout;
-  private flushing: Promise<void> = Promise.resolve();
+  private readonly writes = new SerialWrites(() => this.write());
 
   constructor(
     @Inject(REDIS) redis: Redis,
@@ -79,9 +80,7 @@ export class ProviderQuotaBook implements QuotaObservers, OnModuleInit, OnApplic
 
   /** Writes the snapshots changed so far (also at shutdown, before Redis closes); resolves once they are written. */
   flush(): Promise<void> {
-    // After any write still running, which took only what was pending when it started.
-    this.flushing = this.flushing.then(() => this.write());
-    return this.flushing;
+    return this.writes.run();
   }
 
   private observe(slot: QuotaSlot, status: number, headers: ResponseHeaders): void {
