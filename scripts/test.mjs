@@ -13,7 +13,9 @@ await requireService('PostgreSQL', process.env.DATABASE_URL ?? 'postgres://postg
 build();
 
 const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'aigw-jest-')), 'results.json');
-const args = ['jest', '--json', `--outputFile=${out}`, ...process.argv.slice(2)];
+// --forceExit: once every suite has reported, a connection a failed test left open must not keep the run (and CI)
+// waiting until its time limit; the results are already written by then.
+const args = ['jest', '--json', `--outputFile=${out}`, '--forceExit', ...process.argv.slice(2)];
 const r = spawnSync('npx', args, { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } });
 
 let summary = null;

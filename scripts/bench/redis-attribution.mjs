@@ -74,7 +74,9 @@ function clientNames(clientList) {
 export async function attributeCommands({ redis, monitorConn, pids, load }) {
   const scripts = await bullmqScriptNames();
   const lines = [];
-  const monitor = await monitorConn.monitor();
+  // The built test helper: ioredis's own monitor() rejects when a command lands in the read of MONITOR's OK.
+  const { openMonitor } = createRequire(import.meta.url)('../../dist/libs/testing/src/redis-monitor.js');
+  const monitor = await openMonitor(monitorConn);
   monitor.on('monitor', (_time, args, source) => lines.push([source, args]));
   let requests;
   try {

@@ -16,5 +16,6 @@ export { uniqueId } from './unique-id';
 export { waitFor, type WaitForOptions } from './wait-for';
 export { freePort } from './free-port';
 export { PrivateRedis } from './private-redis';
+export { openMonitor } from './redis-monitor';
 export { parseSse, type SseEvent } from './sse';
 export * from './cleanup';
