@@ -283,7 +283,6 @@ export async function startSystem({
     PROVIDERS_FILE: catalogFile,
     BOOTSTRAP_ADMIN_KEY: adminKey,
     LOG_LEVEL: 'warn',
-    WORKER_CONCURRENCY: '256',
     SHUTDOWN_GRACE_MS: '3000',
   };
   // node-postgres takes application_name from PGAPPNAME, which lets the bench find the PostgreSQL

@@ -16,12 +16,16 @@ export class WorkerEnv extends BaseEnv {
   @IsNotEmpty()
   HOST = '127.0.0.1';
 
-  /** Generate jobs processed in parallel by one process (they mostly wait on providers). */
+  /**
+   * Generate jobs processed in parallel by one process. Each mostly waits on its provider, so this is the number of
+   * provider calls one process keeps in flight: with answers taking seconds, 64 capped a process at a few dozen
+   * requests per second while its CPU idled.
+   */
   @Type(() => Number)
   @IsInt()
   @Min(1)
   @Max(10_000)
-  WORKER_CONCURRENCY = 64;
+  WORKER_CONCURRENCY = 256;
 
   /** A job's lock lives this long unless renewed; a dead worker's job is taken over soon after it lapses. */
   @Type(() => Number)
