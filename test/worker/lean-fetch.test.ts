@@ -1,7 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { JobName } from '@aigw/core';
 import { waitFor } from '@aigw/testing';
-import type { Redis } from 'ioredis';
-import { bullMoveToActive, LEAN_TAIL, STOCK_TAIL, withLeanTail } from '../../apps/router-worker/src/queue/lean-fetch';
+import { Redis } from 'ioredis';
+import type { QueueConsumer } from '../../apps/router-worker/src/queue/consumer';
+import {
+  bullMoveToActive,
+  LEAN_TAIL,
+  LeanWorker,
+  STOCK_TAIL,
+  withLeanTail,
+} from '../../apps/router-worker/src/queue/lean-fetch';
 import { anyOutcome as outcome, ConsumerRig } from './consumer-rig';
 
 /** Calls of one command since the last CONFIG RESETSTAT. */
@@ -141,6 +149,127 @@ describe('Lean fetch: one BZPOPMIN and one moveToActive per job when none is lef
       // finds nothing, and what it started is handed no job.
       expect(wakes - before).toBeLessThanOrEqual(2);
       expect(attached).toEqual(['b0']);
+    });
+  });
+});
+
+/** Write system calls of this process (the consumer runs in it). */
+function writes(): number {
+  return Number(/^syscw: (\d+)/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1]);
+}
+
+describe('Prefetch: the jobs a fetch is told are waiting are asked for in one write', () => {
+  describe('a burst of jobs', () => {
+    const rig = new ConsumerRig('ahead');
+    const N = 40;
+    let consumer: QueueConsumer;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+
+    beforeAll(async () => {
+      await rig.start();
+      consumer = rig.consumer(() => gate.then(() => outcome), { concurrency: N });
+    }, 30_000);
+
+    afterAll(async () => {
+      release();
+      await rig.stop();
+    });
+
+    it('takes every job, each with one moveToActive, in a few writes instead of one round trip each', async () => {
+      for (let i = 0; i < N; i++) {
+        await rig.queue.add(JobName.Generate, {}, { jobId: `a${i}` });
+      }
+      await rig.admin.config('RESETSTAT');
+      const before = writes();
+      consumer.start();
+      await waitFor(async () => (await rig.queue.getActiveCount()) === N, {
+        intervalMs: 200,
+        message: 'jobs not all taken',
+      });
+      // One fetch, then up to PREFETCH_MAX at once while jobs are left: 40 jobs in 4 fetch writes (plus the
+      // worker's start-up and the polls above). One at a time, it was a write per job.
+      expect(writes() - before).toBeLessThan(N / 3);
+      // Every fetch found a job: none was asked for twice, and none is waiting.
+      expect(await calls(rig.admin, 'evalsha')).toBeLessThanOrEqual(N + 2);
+      expect(await rig.queue.getWaitingCount()).toBe(0);
+      release();
+      await waitFor(async () => (await rig.queue.getCompletedCount()) === N, { message: 'jobs not all completed' });
+    });
+  });
+
+  describe('bounded by the free slots', () => {
+    const rig = new ConsumerRig('ahead_slots');
+    let running = 0;
+    let most = 0;
+
+    beforeAll(async () => {
+      await rig.start();
+      rig
+        .consumer(
+          async () => {
+            most = Math.max(most, ++running);
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            running--;
+            return outcome;
+          },
+          { concurrency: 5 },
+        )
+        .start();
+    }, 30_000);
+
+    afterAll(() => rig.stop());
+
+    it('never runs more jobs at once than its concurrency, and leaves none behind', async () => {
+      await rig.queue.pause();
+      for (let i = 0; i < 30; i++) {
+        await rig.queue.add(JobName.Generate, {}, { jobId: `s${i}` });
+      }
+      await rig.queue.resume();
+      await waitFor(async () => (await rig.queue.getCompletedCount()) === 30, { message: 'jobs not all completed' });
+      expect(most).toBe(5);
+      expect(await rig.queue.getActiveCount()).toBe(0);
+    });
+  });
+
+  describe('a worker paused with jobs fetched ahead', () => {
+    const rig = new ConsumerRig('ahead_release');
+    let worker: LeanWorker;
+    let connection: Redis;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+
+    beforeAll(async () => {
+      await rig.start();
+    }, 30_000);
+
+    afterAll(async () => {
+      release();
+      await worker?.close();
+      connection?.disconnect();
+      await rig.stop();
+    });
+
+    it('puts the jobs its loop never took back at the head of the queue, where another worker takes them', async () => {
+      for (let i = 0; i < 6; i++) {
+        await rig.queue.add(JobName.Generate, {}, { jobId: `r${i}` });
+      }
+      worker = new LeanWorker(rig.queue.name, () => gate.then(() => outcome), {
+        connection: (connection = new Redis(rig.server.url, { maxRetriesPerRequest: null })),
+        prefix: rig.keys.bullPrefix,
+        concurrency: 10,
+        autorun: false,
+      });
+      worker.freeSlots = () => 10;
+      // Paused as its first fetch sends the others, before its loop asks for them.
+      worker.beforePrefetch = () => void worker.pause(true);
+      void worker.run();
+      await waitFor(async () => (await rig.queue.getActiveCount()) === 6, { message: 'jobs not fetched ahead' });
+      await worker.releasePrefetched();
+      // The first job runs (held by the gate); the five fetched ahead are waiting again, in their order, first in
+      // line (BullMQ takes from the right end of the wait list).
+      expect(await rig.queue.getActiveCount()).toBe(1);
+      expect(await rig.admin.lrange(rig.key('wait'), 0, -1)).toEqual(['r5', 'r4', 'r3', 'r2', 'r1']);
     });
   });
 });

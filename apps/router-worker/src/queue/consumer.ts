@@ -63,6 +63,8 @@ export class QueueConsumer {
       ),
     );
     this.worker.onWake = onWake ?? null;
+    this.worker.freeSlots = () => this.worker.concurrency - this.active;
+    this.worker.beforePrefetch = () => this.cork.hold();
     // BullMQ's own blocking connection (a duplicate of ours) reports through the worker's error event.
     errors.watch(this.worker);
     this.worker.on('failed', (job, err) => {
@@ -89,6 +91,7 @@ export class QueueConsumer {
   async close(): Promise<void> {
     try {
       await this.worker.pause(true);
+      await this.worker.releasePrefetched();
       await this.whenIdle();
       await this.worker.close(this.connection.status !== 'ready');
     } finally {

@@ -88,7 +88,25 @@ export function leanFetchScript(): boolean {
  */
 export type WakeHook<D> = () => ((job: Job<D>) => void) | null;
 
-/** A BullMQ Worker that blocks right after taking the last job waiting instead of asking for another first. */
+/**
+ * Jobs one fetch may ask for beyond its own when the lean script says more are waiting (see `LeanWorker.prefetch`).
+ * Each is its own moveToActive run in Redis; they only share the write and the read.
+ */
+export const PREFETCH_MAX = 16;
+
+/**
+ * A BullMQ Worker that blocks right after taking the last job waiting instead of asking for another first, and that
+ * asks for the jobs it is told are waiting in one write instead of one round trip after another.
+ *
+ * BullMQ's main loop fetches one job at a time and awaits each fetch before the next ("in sequence"): a burst of n
+ * jobs costs the worker n round trips in a row, each a socket write, a Redis wake-up and a turn of this process's
+ * event loop, and the last job of the burst starts only after all of them. When a fetch comes back with jobs left
+ * (`aigwLeft`), this worker sends up to that many more moveToActive calls at once (each with a lock token of its own,
+ * bounded by its free slots and PREFETCH_MAX), in one corked write, and hands them to the main loop as it asks for
+ * its next jobs. Each is BullMQ's own script and lock, so a prefetched job is an active job like any other; one the
+ * loop never asked for (the worker was paused to stop) goes back to the head of the queue in `releasePrefetched`,
+ * and one held by a process that died is taken over as stalled when its lock lapses, like a running job.
+ */
 export class LeanWorker<D = unknown, R = unknown, N extends string = string> extends Worker<D, R, N> {
   /**
    * Called when the worker was idle (blocked on the marker) and now fetches a job: what the job's first step will
@@ -96,14 +114,37 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
    * of two in a row. Not called for fetches while busy (the job then waits in the queue anyway).
    */
   onWake: WakeHook<D> | null = null;
+  /** How many more jobs the worker may take now (its processor's free slots); no prefetch while unset. */
+  freeSlots: () => number = () => 0;
+  /** Called right before a prefetch's calls are sent, so that they leave in one socket write. */
+  beforePrefetch: () => void = () => undefined;
+
+  /** Fetches sent ahead, in the order they were sent (Redis answers them in that order). */
+  private readonly prefetched: Promise<Job<D, R, N> | undefined>[] = [];
+  /** Jobs left in the queue as the lean script counted them for the last job fetched (ahead or not). */
+  private left = 0;
 
   protected override async moveToActive(client: RedisClient, token: string, name?: string): Promise<Job<D, R, N>> {
+    const ahead = this.prefetched.shift();
+    if (ahead !== undefined) {
+      const job = await ahead;
+      if (job && this.prefetched.length === 0 && this.left === 0) {
+        // The last job sent ahead was the last one waiting: the next fetch blocks on the marker first.
+        (this as unknown as { drained: boolean }).drained = true;
+      }
+      // BullMQ's signature says Job, but its loop takes "no job" from this method too (a fetch that found none).
+      return job as Job<D, R, N>;
+    }
     // BullMQ's flag: true when this fetch follows a wait on the marker (its `_getNextJob`), false while busy.
     const woken = (this as unknown as { drained: boolean }).drained;
     const started = woken && this.onWake !== null ? this.onWake() : null;
+    this.left = 0;
     const job = await super.moveToActive(client, token, name);
-    if (job && started !== null) {
-      started(job);
+    if (job) {
+      if (started !== null) {
+        started(job);
+      }
+      this.prefetch(client, token, name);
     }
     return job;
   }
@@ -114,10 +155,58 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
     token?: string,
   ): Promise<Job<D, R, N>> {
     const job = await super.nextJobFromJobData(jobData, jobId, token);
-    if (job && (jobData as Record<string, unknown> | undefined)?.[LEFT_FIELD] === 0) {
+    const left = (jobData as Record<string, unknown> | undefined)?.[LEFT_FIELD];
+    if (job && typeof left === 'number') {
+      this.left = left;
+    }
+    const self = this as unknown as { drained: boolean };
+    if (this.prefetched.length > 0) {
+      // Fetches sent ahead are still to be handed out: the loop must ask for them, not block on the marker.
+      self.drained = false;
+    } else if (job && left === 0) {
       // BullMQ's own flag for "the wait list was empty": the next fetch blocks on the marker first.
-      (this as unknown as { drained: boolean }).drained = true;
+      self.drained = true;
     }
     return job;
+  }
+
+  /** Sends the fetches for the jobs the last fetch said are left, as far as free slots allow. */
+  private prefetch(client: RedisClient, token: string, name: string | undefined): void {
+    const count = Math.min(this.left, PREFETCH_MAX, this.freeSlots() - 1 - this.prefetched.length);
+    if (count <= 0 || this.closing || this.isPaused()) {
+      return;
+    }
+    this.beforePrefetch();
+    for (let i = 1; i <= count; i++) {
+      this.prefetched.push(
+        super.moveToActive(client, `${token}:${i}`, name).catch((err: unknown) => {
+          // Lost with its reply: a job it moved is taken over as stalled once its lock lapses.
+          this.emit('error', err instanceof Error ? err : new Error(String(err)));
+          return undefined;
+        }),
+      );
+    }
+  }
+
+  /**
+   * Puts the jobs fetched ahead that the main loop did not take back at the head of the queue (call once the worker
+   * is paused, before closing it): another worker takes them at once instead of after their lock lapses.
+   */
+  async releasePrefetched(): Promise<void> {
+    const jobs = await Promise.all(this.prefetched.splice(0));
+    // Each goes to the end of the wait list that jobs are taken from: the last first, so they keep their order.
+    await Promise.all(
+      jobs.reverse().map(async (job) => {
+        if (job?.token === undefined) {
+          return;
+        }
+        try {
+          await job.moveToWait(job.token);
+        } catch (err) {
+          // Redis is away: the job stays locked until its lock lapses, then another worker takes it as stalled.
+          this.emit('error', err instanceof Error ? err : new Error(String(err)));
+        }
+      }),
+    );
   }
 }
