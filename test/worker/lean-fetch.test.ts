@@ -187,8 +187,8 @@ describe('Prefetch: the jobs a fetch is told are waiting are asked for in one wr
         intervalMs: 200,
         message: 'jobs not all taken',
       });
-      // One fetch, then up to PREFETCH_MAX at once while jobs are left: 40 jobs in 4 fetch writes (plus the
-      // worker's start-up and the polls above). One at a time, it was a write per job.
+      // One fetch, then up to PREFETCH_MAX at once while at least PREFETCH_MIN_LEFT are left: 40 jobs in a few
+      // fetch writes (plus the worker's start-up and the polls above). One at a time, it was a write per job (43).
       expect(writes() - before).toBeLessThan(N / 3);
       // Every fetch found a job: none was asked for twice, and none is waiting.
       expect(await calls(rig.admin, 'evalsha')).toBeLessThanOrEqual(N + 2);
@@ -251,7 +251,7 @@ describe('Prefetch: the jobs a fetch is told are waiting are asked for in one wr
     });
 
     it('puts the jobs its loop never took back at the head of the queue, where another worker takes them', async () => {
-      for (let i = 0; i < 6; i++) {
+      for (let i = 0; i < 12; i++) {
         await rig.queue.add(JobName.Generate, {}, { jobId: `r${i}` });
       }
       worker = new LeanWorker(rig.queue.name, () => gate.then(() => outcome), {
@@ -264,12 +264,25 @@ describe('Prefetch: the jobs a fetch is told are waiting are asked for in one wr
       // Paused as its first fetch sends the others, before its loop asks for them.
       worker.beforePrefetch = () => void worker.pause(true);
       void worker.run();
-      await waitFor(async () => (await rig.queue.getActiveCount()) === 6, { message: 'jobs not fetched ahead' });
+      // The first fetch takes r0 and is told 11 are left: 9 more are fetched ahead (10 free slots, less r0's).
+      await waitFor(async () => (await rig.queue.getActiveCount()) === 10, { message: 'jobs not fetched ahead' });
       await worker.releasePrefetched();
-      // The first job runs (held by the gate); the five fetched ahead are waiting again, in their order, first in
-      // line (BullMQ takes from the right end of the wait list).
+      // The first job runs (held by the gate); the nine fetched ahead are waiting again, in their order, first in
+      // line (BullMQ takes from the right end of the wait list), ahead of the two never fetched.
       expect(await rig.queue.getActiveCount()).toBe(1);
-      expect(await rig.admin.lrange(rig.key('wait'), 0, -1)).toEqual(['r5', 'r4', 'r3', 'r2', 'r1']);
+      expect(await rig.admin.lrange(rig.key('wait'), 0, -1)).toEqual([
+        'r11',
+        'r10',
+        'r9',
+        'r8',
+        'r7',
+        'r6',
+        'r5',
+        'r4',
+        'r3',
+        'r2',
+        'r1',
+      ]);
     });
   });
 });
