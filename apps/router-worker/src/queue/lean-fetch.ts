@@ -104,6 +104,12 @@ export const PREFETCH_MAX = 16;
 export const PREFETCH_MIN_LEFT = 8;
 
 /**
+ * How long jobs fetched ahead may wait for the loop (at most half the lock duration) before they go back to the
+ * queue. The loop takes them in the same turns unless its slots filled meanwhile.
+ */
+export const PREFETCH_HOLD_MS = 1_000;
+
+/**
  * A BullMQ Worker that blocks right after taking the last job waiting instead of asking for another first, and that
  * asks for the jobs it is told are waiting in one write instead of one round trip after another.
  *
@@ -112,9 +118,11 @@ export const PREFETCH_MIN_LEFT = 8;
  * event loop, and the last job of the burst starts only after all of them. When a fetch comes back with a burst
  * left (`aigwLeft` ≥ PREFETCH_MIN_LEFT), this worker sends up to that many more moveToActive calls at once (each
  * with a lock token of its own, bounded by its free slots and PREFETCH_MAX), in one corked write, and hands them to
- * the main loop as it asks for its next jobs. Each is BullMQ's own script and lock, so a prefetched job is an active job like any other; one the
- * loop never asked for (the worker was paused to stop) goes back to the head of the queue in `releasePrefetched`,
- * and one held by a process that died is taken over as stalled when its lock lapses, like a running job.
+ * the main loop as it asks for its next jobs. Each is BullMQ's own script and lock, so a prefetched job is an active
+ * job like any other. Its lock is not extended until the loop starts it, so one the loop has not asked for within
+ * PREFETCH_HOLD_MS (its slots filled by jobs that came otherwise) or never will (the worker paused to stop) goes
+ * back to the head of the queue (`releasePrefetched`) long before its lock could lapse; one held by a process that
+ * died is taken over as stalled when its lock lapses, like a running job.
  */
 export class LeanWorker<D = unknown, R = unknown, N extends string = string> extends Worker<D, R, N> {
   /**
@@ -132,10 +140,15 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
   private readonly prefetched: Promise<Job<D, R, N> | undefined>[] = [];
   /** Jobs left in the queue as the lean script counted them for the last job fetched (ahead or not). */
   private left = 0;
+  /** Sends the jobs fetched ahead back to the queue if the loop has not taken them all in time. */
+  private holdTimer: NodeJS.Timeout | null = null;
 
   protected override async moveToActive(client: RedisClient, token: string, name?: string): Promise<Job<D, R, N>> {
     const ahead = this.prefetched.shift();
     if (ahead !== undefined) {
+      if (this.prefetched.length === 0) {
+        this.stopHold();
+      }
       const job = await ahead;
       if (job && this.prefetched.length === 0 && this.left === 0) {
         // The last job sent ahead was the last one waiting: the next fetch blocks on the marker first.
@@ -189,6 +202,13 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
       return;
     }
     this.beforePrefetch();
+    // A prefetch starts with none left ahead: fetches of our own are made only then.
+    const holdMs = Math.min(PREFETCH_HOLD_MS, (this.opts.lockDuration ?? PREFETCH_HOLD_MS * 2) / 2);
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = null;
+      void this.releasePrefetched();
+    }, holdMs);
+    this.holdTimer.unref();
     for (let i = 1; i <= count; i++) {
       this.prefetched.push(
         super.moveToActive(client, `${token}:${i}`, name).catch((err: unknown) => {
@@ -202,9 +222,11 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
 
   /**
    * Puts the jobs fetched ahead that the main loop did not take back at the head of the queue (call once the worker
-   * is paused, before closing it): another worker takes them at once instead of after their lock lapses.
+   * is paused, before closing it; also run when they waited PREFETCH_HOLD_MS): a worker takes them at once instead
+   * of after their lock lapses.
    */
   async releasePrefetched(): Promise<void> {
+    this.stopHold();
     const jobs = await Promise.all(this.prefetched.splice(0));
     // Each goes to the end of the wait list that jobs are taken from: the last first, so they keep their order.
     await Promise.all(
@@ -220,5 +242,12 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
         }
       }),
     );
+  }
+
+  private stopHold(): void {
+    if (this.holdTimer !== null) {
+      clearTimeout(this.holdTimer);
+      this.holdTimer = null;
+    }
   }
 }
