@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { JobName } from '@aigw/core';
 import { waitFor } from '@aigw/testing';
 import type { QueueConsumer } from '../../apps/router-worker/src/queue/consumer';
-import { anyOutcome as outcome, ConsumerRig } from './consumer-rig';
+import { anyOutcome as outcome, ConsumerRig, processWrites } from './consumer-rig';
 
 /**
  * A worker's completions of the jobs that finish in one event-loop turn leave in one socket write (TurnCork on the
@@ -14,11 +13,6 @@ describe('QueueConsumer: completions of one turn in one write', () => {
   let consumer: QueueConsumer;
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
-
-  /** Write system calls of this process (the consumer runs in it). */
-  function writes(): number {
-    return Number(/^syscw: (\d+)/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1]);
-  }
 
   beforeAll(async () => {
     await rig.start();
@@ -33,12 +27,12 @@ describe('QueueConsumer: completions of one turn in one write', () => {
     }
     consumer.start();
     await waitFor(async () => (await rig.queue.getActiveCount()) === N, { message: 'jobs not all taken' });
-    const before = writes();
+    const before = processWrites();
     release();
     await waitFor(async () => (await rig.queue.getCompletedCount()) === N, { message: 'jobs not all completed' });
     // One moveToFinished per job, all released in one turn; the waitFor above adds a write per poll. Measured: 6
     // writes (35 with a write per completion).
-    expect(writes() - before).toBeLessThan(N / 2);
+    expect(processWrites() - before).toBeLessThan(N / 2);
     expect((await rig.queue.getJob('j0'))?.returnvalue).toEqual(outcome);
   });
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { JobName, QueueName, type GenerateOutcome } from '@aigw/core';
 import { RedisErrors, RedisKeys } from '@aigw/platform';
 import { PrivateRedis, uniqueId } from '@aigw/testing';
@@ -7,6 +8,11 @@ import { QueueConsumer, type ConsumerOptions } from '../../apps/router-worker/sr
 import { QueueProcessor } from '../../apps/router-worker/src/queue/queue-processor';
 
 const quiet = { warn: (): void => undefined, log: (): void => undefined };
+
+/** Write system calls of this process so far (a consumer under test runs in it). */
+export function processWrites(): number {
+  return Number(/^syscw: (\d+)/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1]);
+}
 
 /** An outcome for jobs whose result does not matter to the test. */
 export const anyOutcome: GenerateOutcome = {

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { JobName } from '@aigw/core';
 import { waitFor } from '@aigw/testing';
 import { Redis } from 'ioredis';
@@ -11,7 +10,7 @@ import {
   STOCK_TAIL,
   withLeanTail,
 } from '../../apps/router-worker/src/queue/lean-fetch';
-import { anyOutcome as outcome, ConsumerRig } from './consumer-rig';
+import { anyOutcome as outcome, ConsumerRig, processWrites } from './consumer-rig';
 
 /** Calls of one command since the last CONFIG RESETSTAT. */
 async function calls(redis: Redis, command: string): Promise<number> {
@@ -154,11 +153,6 @@ describe('Lean fetch: one BZPOPMIN and one moveToActive per job when none is lef
   });
 });
 
-/** Write system calls of this process (the consumer runs in it). */
-function writes(): number {
-  return Number(/^syscw: (\d+)/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1]);
-}
-
 describe('Prefetch: the jobs a fetch is told are waiting are asked for in one write', () => {
   describe('a burst of jobs', () => {
     const rig = new ConsumerRig('ahead');
@@ -182,7 +176,7 @@ describe('Prefetch: the jobs a fetch is told are waiting are asked for in one wr
         await rig.queue.add(JobName.Generate, {}, { jobId: `a${i}` });
       }
       await rig.admin.config('RESETSTAT');
-      const before = writes();
+      const before = processWrites();
       consumer.start();
       await waitFor(async () => (await rig.queue.getActiveCount()) === N, {
         intervalMs: 200,
@@ -191,7 +185,7 @@ describe('Prefetch: the jobs a fetch is told are waiting are asked for in one wr
       // One fetch, then up to PREFETCH_MAX at once while at least PREFETCH_MIN_LEFT are left, the last few one at a
       // time: 40 jobs in about 9 fetch writes (plus the worker's start-up and the polls above; 14 measured). One at
       // a time, it was a write per job (43).
-      expect(writes() - before).toBeLessThan(N / 2);
+      expect(processWrites() - before).toBeLessThan(N / 2);
       // Every fetch found a job: none was asked for twice, and none is waiting.
       expect(await calls(rig.admin, 'evalsha')).toBeLessThanOrEqual(N + 2);
       expect(await rig.queue.getWaitingCount()).toBe(0);
@@ -235,36 +229,11 @@ describe('Prefetch: the jobs a fetch is told are waiting are asked for in one wr
   });
 
   describe('a worker paused with jobs fetched ahead', () => {
-    const rig = new ConsumerRig('ahead_release');
-    let worker: LeanWorker;
-    let connection: Redis;
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-
-    beforeAll(async () => {
-      // The lean script counts the jobs left; a QueueConsumer installs it, this worker is built by hand.
-      expect(leanFetchScript()).toBe(true);
-      await rig.start();
-    }, 30_000);
-
-    afterAll(async () => {
-      release();
-      await worker?.close();
-      connection?.disconnect();
-      await rig.stop();
-    });
+    const fixture = handBuiltWorker('ahead_release');
 
     it('puts the jobs its loop never took back at the head of the queue, where another worker takes them', async () => {
-      for (let i = 0; i < 12; i++) {
-        await rig.queue.add(JobName.Generate, {}, { jobId: `r${i}` });
-      }
-      worker = new LeanWorker(rig.queue.name, () => gate.then(() => outcome), {
-        connection: (connection = new Redis(rig.server.url, { maxRetriesPerRequest: null })),
-        prefix: rig.keys.bullPrefix,
-        concurrency: 10,
-        autorun: false,
-      });
-      worker.freeSlots = () => 10;
+      const { rig } = fixture;
+      const worker = await fixture.start('r', { concurrency: 10 });
       // Paused as its first fetch sends the others, before its loop asks for them.
       worker.beforePrefetch = () => void worker.pause(true);
       void worker.run();
@@ -274,77 +243,29 @@ describe('Prefetch: the jobs a fetch is told are waiting are asked for in one wr
       // The first job runs (held by the gate); the nine fetched ahead are waiting again, in their order, first in
       // line (BullMQ takes from the right end of the wait list), ahead of the two never fetched.
       expect(await rig.queue.getActiveCount()).toBe(1);
-      expect(await rig.admin.lrange(rig.key('wait'), 0, -1)).toEqual([
-        'r11',
-        'r10',
-        'r9',
-        'r8',
-        'r7',
-        'r6',
-        'r5',
-        'r4',
-        'r3',
-        'r2',
-        'r1',
-      ]);
+      expect(await rig.admin.lrange(rig.key('wait'), 0, -1)).toEqual(newestFirst('r'));
     });
   });
 
   describe('jobs fetched ahead that the loop has no slot for', () => {
-    const rig = new ConsumerRig('ahead_hold');
-    let worker: LeanWorker;
-    let connection: Redis;
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-
-    beforeAll(async () => {
-      // The lean script counts the jobs left; a QueueConsumer installs it, this worker is built by hand.
-      expect(leanFetchScript()).toBe(true);
-      await rig.start();
-    }, 30_000);
-
-    afterAll(async () => {
-      release();
-      await worker?.close();
-      connection?.disconnect();
-      await rig.stop();
-    });
+    const fixture = handBuiltWorker('ahead_hold');
 
     it('go back to the queue before their lock could lapse, and run once a slot frees', async () => {
-      for (let i = 0; i < 12; i++) {
-        await rig.queue.add(JobName.Generate, {}, { jobId: `h${i}` });
-      }
-      worker = new LeanWorker(rig.queue.name, () => gate.then(() => outcome), {
-        connection: (connection = new Redis(rig.server.url, { maxRetriesPerRequest: null })),
-        prefix: rig.keys.bullPrefix,
-        // One slot, held by the first job; the free slots are overstated, as completions that fetch their next job
-        // can make them. Held at most half the lock (500 ms).
-        concurrency: 1,
-        lockDuration: 1_000,
-        autorun: false,
-      });
-      worker.freeSlots = () => 10;
+      const { rig } = fixture;
+      // One slot, held by the first job; the free slots are overstated, as completions that fetch their next job
+      // can make them. Held at most half the lock (500 ms).
+      const worker = await fixture.start('h', { concurrency: 1, lockDuration: 1_000 });
       void worker.run();
       await waitFor(async () => (await rig.queue.getActiveCount()) === 10, { message: 'jobs not fetched ahead' });
       await waitFor(async () => (await rig.queue.getActiveCount()) === 1, {
         timeoutMs: 5_000,
         message: 'jobs fetched ahead were not sent back',
       });
-      expect(await rig.admin.lrange(rig.key('wait'), 0, -1)).toEqual([
-        'h11',
-        'h10',
-        'h9',
-        'h8',
-        'h7',
-        'h6',
-        'h5',
-        'h4',
-        'h3',
-        'h2',
-        'h1',
-      ]);
-      release();
-      await waitFor(async () => (await rig.queue.getCompletedCount()) === 12, { message: 'jobs not all completed' });
+      expect(await rig.admin.lrange(rig.key('wait'), 0, -1)).toEqual(newestFirst('h'));
+      fixture.release();
+      await waitFor(async () => (await rig.queue.getCompletedCount()) === HAND_BUILT_JOBS, {
+        message: 'jobs not all completed',
+      });
       // None ran twice or was taken as stalled.
       expect(await rig.queue.getFailedCount()).toBe(0);
       const jobs = await rig.queue.getCompleted(0, -1);
@@ -352,3 +273,58 @@ describe('Prefetch: the jobs a fetch is told are waiting are asked for in one wr
     });
   });
 });
+
+const HAND_BUILT_JOBS = 12;
+
+/** The waiting jobs but the first, as the wait list holds them: newest at the left, next to be taken at the right. */
+function newestFirst(prefix: string): string[] {
+  return Array.from({ length: HAND_BUILT_JOBS - 1 }, (_, i) => `${prefix}${HAND_BUILT_JOBS - 1 - i}`);
+}
+
+/**
+ * A LeanWorker built by hand (not a QueueConsumer) on a Redis of its own, with HAND_BUILT_JOBS jobs waiting, ten
+ * free slots claimed whatever its concurrency, and a processor held until `release()`.
+ */
+function handBuiltWorker(name: string): {
+  rig: ConsumerRig;
+  start(prefix: string, options: { concurrency: number; lockDuration?: number }): Promise<LeanWorker>;
+  release(): void;
+} {
+  const rig = new ConsumerRig(name);
+  let worker: LeanWorker | undefined;
+  let connection: Redis | undefined;
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+
+  beforeAll(async () => {
+    // The lean script counts the jobs left; a QueueConsumer installs it, this worker is built by hand.
+    expect(leanFetchScript()).toBe(true);
+    await rig.start();
+  }, 30_000);
+
+  afterAll(async () => {
+    release();
+    await worker?.close();
+    connection?.disconnect();
+    await rig.stop();
+  });
+
+  return {
+    rig,
+    release: () => release(),
+    async start(prefix, options) {
+      for (let i = 0; i < HAND_BUILT_JOBS; i++) {
+        await rig.queue.add(JobName.Generate, {}, { jobId: `${prefix}${i}` });
+      }
+      connection = new Redis(rig.server.url, { maxRetriesPerRequest: null });
+      worker = new LeanWorker(rig.queue.name, () => gate.then(() => outcome), {
+        ...options,
+        connection,
+        prefix: rig.keys.bullPrefix,
+        autorun: false,
+      });
+      worker.freeSlots = () => 10;
+      return worker;
+    },
+  };
+}
