@@ -1,31 +1,20 @@
 import { JobName } from '@aigw/core';
 import { waitFor } from '@aigw/testing';
-import type { QueueConsumer } from '../../apps/router-worker/src/queue/consumer';
-import { anyOutcome as outcome, ConsumerRig, processWrites } from './consumer-rig';
+import { anyOutcome as outcome, gatedConsumer, processWrites } from './consumer-rig';
 
 /**
  * A worker's completions of the jobs that finish in one event-loop turn leave in one socket write (TurnCork on the
  * consumer's connection), counted as this process's write system calls. A Redis of the test's own.
  */
 describe('QueueConsumer: completions of one turn in one write', () => {
-  const rig = new ConsumerRig('consume');
   const N = 30;
-  let consumer: QueueConsumer;
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => (release = resolve));
-
-  beforeAll(async () => {
-    await rig.start();
-    consumer = rig.consumer(() => gate.then(() => outcome), { concurrency: N });
-  }, 30_000);
-
-  afterAll(() => rig.stop());
+  const { rig, consumer, release } = gatedConsumer('consume', N);
 
   it('completes every job, the completions of one turn in a few writes instead of one each', async () => {
     for (let i = 0; i < N; i++) {
       await rig.queue.add(JobName.Generate, { request: {}, replyTo: null }, { jobId: `j${i}` });
     }
-    consumer.start();
+    consumer().start();
     await waitFor(async () => (await rig.queue.getActiveCount()) === N, { message: 'jobs not all taken' });
     const before = processWrites();
     release();

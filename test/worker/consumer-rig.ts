@@ -64,3 +64,29 @@ export class ConsumerRig {
     await this.server.stop();
   }
 }
+
+/**
+ * A rig with one consumer of `concurrency` slots (not started) whose jobs all wait for `release()`; registers the
+ * suite's beforeAll and afterAll.
+ */
+export function gatedConsumer(
+  name: string,
+  concurrency: number,
+): { rig: ConsumerRig; consumer: () => QueueConsumer; release: () => void } {
+  const rig = new ConsumerRig(name);
+  let consumer!: QueueConsumer;
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+
+  beforeAll(async () => {
+    await rig.start();
+    consumer = rig.consumer(() => gate.then(() => anyOutcome), { concurrency });
+  }, 30_000);
+
+  afterAll(async () => {
+    release();
+    await rig.stop();
+  });
+
+  return { rig, consumer: () => consumer, release: () => release() };
+}

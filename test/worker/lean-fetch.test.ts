@@ -1,7 +1,6 @@
 import { JobName } from '@aigw/core';
 import { waitFor } from '@aigw/testing';
 import { Redis } from 'ioredis';
-import type { QueueConsumer } from '../../apps/router-worker/src/queue/consumer';
 import {
   bullMoveToActive,
   LEAN_TAIL,
@@ -10,7 +9,7 @@ import {
   STOCK_TAIL,
   withLeanTail,
 } from '../../apps/router-worker/src/queue/lean-fetch';
-import { anyOutcome as outcome, ConsumerRig, processWrites } from './consumer-rig';
+import { anyOutcome as outcome, ConsumerRig, gatedConsumer, processWrites } from './consumer-rig';
 
 /** Calls of one command since the last CONFIG RESETSTAT. */
 async function calls(redis: Redis, command: string): Promise<number> {
@@ -155,21 +154,8 @@ describe('Lean fetch: one BZPOPMIN and one moveToActive per job when none is lef
 
 describe('Prefetch: the jobs a fetch is told are waiting are asked for in one write', () => {
   describe('a burst of jobs', () => {
-    const rig = new ConsumerRig('ahead');
     const N = 40;
-    let consumer: QueueConsumer;
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-
-    beforeAll(async () => {
-      await rig.start();
-      consumer = rig.consumer(() => gate.then(() => outcome), { concurrency: N });
-    }, 30_000);
-
-    afterAll(async () => {
-      release();
-      await rig.stop();
-    });
+    const { rig, consumer, release } = gatedConsumer('ahead', N);
 
     it('takes every job, each with one moveToActive, in a few writes instead of one round trip each', async () => {
       for (let i = 0; i < N; i++) {
@@ -177,7 +163,7 @@ describe('Prefetch: the jobs a fetch is told are waiting are asked for in one wr
       }
       await rig.admin.config('RESETSTAT');
       const before = processWrites();
-      consumer.start();
+      consumer().start();
       await waitFor(async () => (await rig.queue.getActiveCount()) === N, {
         intervalMs: 200,
         message: 'jobs not all taken',
