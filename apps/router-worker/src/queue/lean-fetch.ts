@@ -152,13 +152,13 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
       const job = await ahead;
       if (job && this.prefetched.length === 0 && this.left === 0) {
         // The last job sent ahead was the last one waiting: the next fetch blocks on the marker first.
-        (this as unknown as { drained: boolean }).drained = true;
+        this.bull.drained = true;
       }
       // BullMQ's signature says Job, but its loop takes "no job" from this method too (a fetch that found none).
       return job as Job<D, R, N>;
     }
     // BullMQ's flag: true when this fetch follows a wait on the marker (its `_getNextJob`), false while busy.
-    const woken = (this as unknown as { drained: boolean }).drained;
+    const woken = this.bull.drained;
     const started = woken && this.onWake !== null ? this.onWake() : null;
     this.left = 0;
     const job = await super.moveToActive(client, token, name);
@@ -181,13 +181,12 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
     if (job && typeof left === 'number') {
       this.left = left;
     }
-    const self = this as unknown as { drained: boolean };
     if (this.prefetched.length > 0) {
       // Fetches sent ahead are still to be handed out: the loop must ask for them, not block on the marker.
-      self.drained = false;
+      this.bull.drained = false;
     } else if (job && left === 0) {
-      // BullMQ's own flag for "the wait list was empty": the next fetch blocks on the marker first.
-      self.drained = true;
+      // The wait list was empty: the next fetch blocks on the marker first.
+      this.bull.drained = true;
     }
     return job;
   }
@@ -213,7 +212,7 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
       this.prefetched.push(
         super.moveToActive(client, `${token}:${i}`, name).catch((err: unknown) => {
           // Lost with its reply: a job it moved is taken over as stalled once its lock lapses.
-          this.emit('error', err instanceof Error ? err : new Error(String(err)));
+          this.report(err);
           return undefined;
         }),
       );
@@ -238,10 +237,23 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
           await job.moveToWait(job.token);
         } catch (err) {
           // Redis is away: the job stays locked until its lock lapses, then another worker takes it as stalled.
-          this.emit('error', err instanceof Error ? err : new Error(String(err)));
+          this.report(err);
         }
       }),
     );
+  }
+
+  /**
+   * BullMQ's private state this worker steers: `drained` is true when the wait list was found empty, and then the
+   * next fetch first blocks on the marker (its `_getNextJob`).
+   */
+  private get bull(): { drained: boolean } {
+    return this as unknown as { drained: boolean };
+  }
+
+  /** A failure of a fetch or release of its own, reported as BullMQ reports its fetches' (the `error` event). */
+  private report(err: unknown): void {
+    this.emit('error', err instanceof Error ? err : new Error(String(err)));
   }
 
   private stopHold(): void {
