@@ -1,4 +1,5 @@
 import type { GenerationRequest } from '@aigw/core';
+import { waitFor } from '@aigw/testing';
 import { chat, GatewayHarness, sseEvents, type ErrorEnvelope } from './support';
 
 const tool = {
@@ -19,6 +20,9 @@ describe('POST /v1/chat/completions: tools, formats and provider fields', () => 
   afterAll(() => h.stop(), 30_000);
 
   async function rejected(body: Record<string, unknown>): Promise<ErrorEnvelope['error']> {
+    // The previous test's job may still be completing (its answer goes out before its completion, and a completed
+    // sync job is removed): counted while it is active, it would be gone from the count after.
+    await waitFor(async () => (await h.queue.getActiveCount()) === 0, { message: 'a previous job is still active' });
     const before = h.jobsSeen.length;
     const jobsBefore = await h.queue.getJobCountByTypes('waiting', 'active', 'delayed', 'completed', 'failed');
     const res = await h.post('/v1/chat/completions', body);
