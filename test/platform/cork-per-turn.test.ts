@@ -1,6 +1,7 @@
 import { createRedis, RedisErrors } from '@aigw/platform';
-import { PrivateRedis, socketWrites, uniqueId } from '@aigw/testing';
+import { PrivateRedis, uniqueId } from '@aigw/testing';
 import { Redis } from 'ioredis';
+import type { Writable } from 'node:stream';
 
 const quiet = { warn: (): void => undefined, log: (): void => undefined };
 
@@ -16,6 +17,25 @@ describe('createRedis corkPerTurn: one write per turn of the event loop', () => 
   async function readsProcessed(): Promise<number> {
     const info = await admin.info('stats');
     return Number(/^total_reads_processed:(\d+)/m.exec(info)?.[1]);
+  }
+
+  /** Counts the writes the connection's socket hands to the OS from now on (one per `_write` or `_writev`). */
+  function socketWrites(conn: Redis): () => number {
+    const socket = conn.stream as Writable;
+    let writes = 0;
+    const write = socket._write.bind(socket);
+    socket._write = (chunk, encoding, done) => {
+      writes++;
+      write(chunk, encoding, done);
+    };
+    const writev = socket._writev?.bind(socket);
+    if (writev !== undefined) {
+      socket._writev = (chunks, done) => {
+        writes++;
+        writev(chunks, done);
+      };
+    }
+    return () => writes;
   }
 
   /** INCRs `key` from `n` timer callbacks that expire in the same turn; resolves to their replies. */
@@ -56,21 +76,21 @@ describe('createRedis corkPerTurn: one write per turn of the event loop', () => 
   it('sends the commands of ten callbacks in one write, each with its own reply', async () => {
     const conn = await connection(true);
     const key = uniqueId('k');
-    const { writes } = socketWrites(conn.stream);
+    const writes = socketWrites(conn);
     const before = await readsProcessed();
     const replies = await fromSeparateCallbacks(conn, key, 10);
     // One write (two if the timers straddled a millisecond and ran in two turns); Redis read it at once: our INFO
     // and one read for the ten INCRs.
-    expect(writes.length).toBeLessThanOrEqual(2);
+    expect(writes()).toBeLessThanOrEqual(2);
     expect((await readsProcessed()) - before).toBeLessThanOrEqual(3);
     expect([...replies].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   });
 
   it('without it, each callback writes on its own', async () => {
     const conn = await connection(false);
-    const { writes } = socketWrites(conn.stream);
+    const writes = socketWrites(conn);
     await fromSeparateCallbacks(conn, uniqueId('k'), 10);
-    expect(writes).toHaveLength(10);
+    expect(writes()).toBe(10);
   });
 
   it('a command that fails fails alone', async () => {

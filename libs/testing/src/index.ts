@@ -17,6 +17,5 @@ export { waitFor, type WaitForOptions } from './wait-for';
 export { freePort } from './free-port';
 export { PrivateRedis } from './private-redis';
 export { openMonitor } from './redis-monitor';
-export { socketWrites, type SocketWrites } from './socket-writes';
 export { parseSse, type SseEvent } from './sse';
 export * from './cleanup';

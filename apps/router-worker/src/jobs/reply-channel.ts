@@ -1,11 +1,5 @@
 import type { ReplyMessage, StreamDelta } from '@aigw/core';
-import {
-  flushTurn,
-  releaseInFlight,
-  type InFlightNames,
-  type LocalReplies,
-  type LocalReplySender,
-} from '@aigw/platform';
+import { releaseInFlight, type InFlightNames, type LocalReplies, type LocalReplySender } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import type { StreamObserver, StreamStart } from '../generation/stream-observer';
 
@@ -28,11 +22,6 @@ export interface ReplyMirror {
  * When the waiting gateway is in this process (`local` knows its channel, ADR 0010), the messages are handed to it
  * in memory, unserialised, instead of published; the mirror still goes through Redis for followers elsewhere.
  * Messages are built here and never changed after `send`, which is what makes sharing them safe.
- *
- * The connection's per-turn cork would hold a stream's `start` until the worker's turn ends; when the provider's
- * first read carries many chunks (or other jobs' work shares the turn), that is the whole turn. So the opening goes
- * out on its own: `start` and the first delta's chunk leave in one write as soon as both are sent (a microtask
- * after `onStart`, which the first chunk follows synchronously), the rest of the turn's messages in the next.
  */
 export class ReplyChannel implements StreamObserver {
   private seq = 0;
@@ -71,9 +60,6 @@ export class ReplyChannel implements StreamObserver {
 
   onStart(head: StreamStart & { attempts: number }): void {
     this.send({ t: 'start', jobId: this.jobId, ...head });
-    if (this.channel !== null && this.inProcess === null) {
-      queueMicrotask(this.flush);
-    }
   }
 
   onChunk(delta: StreamDelta): void {
@@ -112,8 +98,6 @@ export class ReplyChannel implements StreamObserver {
     }
     void this.redis.publish(names.channel, payload).catch(this.failed);
   }
-
-  private readonly flush = (): void => flushTurn(this.redis);
 
   private readonly failed = (err: unknown): void => {
     this.failure ??= err;

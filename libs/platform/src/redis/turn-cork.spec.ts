@@ -24,22 +24,6 @@ describe('TurnCork', () => {
     expect(calls).toEqual(['cork', 'uncork', 'cork', 'uncork']);
   });
 
-  it('flushes at once when asked, and corks again for what follows in the turn', async () => {
-    const { connection, calls } = fakeConnection();
-    const cork = new TurnCork(connection);
-    cork.hold();
-    cork.flush();
-    expect(calls).toEqual(['cork', 'uncork']);
-    cork.flush();
-    cork.hold();
-    expect(calls).toEqual(['cork', 'uncork', 'cork']);
-    await new Promise((r) => setImmediate(r));
-    // The first hold's end-of-turn release ends the second cork; the second's finds nothing left to do.
-    expect(calls).toEqual(['cork', 'uncork', 'cork', 'uncork']);
-    await new Promise((r) => setImmediate(r));
-    expect(calls).toEqual(['cork', 'uncork', 'cork', 'uncork']);
-  });
-
   it('leaves a connection that is not ready alone', () => {
     const { connection, calls } = fakeConnection('reconnecting');
     new TurnCork(connection).hold();

@@ -11,42 +11,23 @@ import type { Redis } from 'ioredis';
  * Only for connections without auto-pipelining (which batches by itself, but only the commands of one callback).
  */
 export class TurnCork {
-  /** The socket corked in this turn, or null. */
-  private corked: { uncork(): void } | null = null;
-  private readonly release = (): void => this.flush();
+  private corked = false;
 
   constructor(private readonly connection: Redis) {}
 
   /** Call before issuing a command; no effect while the connection is not ready (commands then wait offline). */
   hold(): void {
-    if (this.corked !== null || this.connection.status !== 'ready') {
+    if (this.corked || this.connection.status !== 'ready') {
       return;
     }
     const stream = this.connection.stream;
     stream.cork();
-    this.corked = stream;
-    setImmediate(this.release);
-  }
-
-  /**
-   * Sends what gathered so far now instead of at the end of the turn: for a message that must not wait for the rest
-   * of a long turn (a stream's first event). A command issued later in the turn corks again.
-   */
-  flush(): void {
-    const stream = this.corked;
-    if (stream !== null) {
-      this.corked = null;
+    this.corked = true;
+    setImmediate(() => {
+      this.corked = false;
       stream.uncork();
-    }
+    });
   }
-}
-
-/** The cork of each connection made with `corkEveryCommand`, for `flushTurn`. */
-const corks = new WeakMap<Redis, TurnCork>();
-
-/** Sends a `corkPerTurn` connection's commands of this turn so far at once (TurnCork.flush); no-op on any other. */
-export function flushTurn(connection: Redis): void {
-  corks.get(connection)?.flush();
 }
 
 /**
@@ -57,7 +38,6 @@ export function flushTurn(connection: Redis): void {
  */
 export function corkEveryCommand(connection: Redis): void {
   const cork = new TurnCork(connection);
-  corks.set(connection, cork);
   const send = connection.sendCommand.bind(connection);
   connection.sendCommand = (command, stream) => {
     cork.hold();
