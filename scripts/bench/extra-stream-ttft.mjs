@@ -1,11 +1,18 @@
+import { numberList } from './cli.mjs';
+
 // Streaming: time to the first SSE event and to the first content token, directly from the simulator,
 // through our gateway and (with --peer) through the peer, one request at a time, alternating sides.
-// Measured with 0 ms and 30 ms between the provider's chunks: a relay that batches or waits for content
-// shows up as a first event later than the provider's. Bounded by a request count and a time cap.
+// Measured with 0 ms and 30 ms between the provider's chunks (--ttft-spacing): a relay that batches or waits for
+// content shows up as a first event later than the provider's. Bounded by a request count and a time cap.
+// --ttft-idle adds a table of the first event after each side sat idle for the given gaps: the 30 ms spacing's
+// streams last ~1 s each, so every side there idles ~2 s between its own requests, and a host whose idle cores
+// come back slowly charges that to every process a request passes through.
 
 const DEFAULT_REQUESTS = 100;
 const TIME_CAP_MS = 60_000;
 const CHUNK_DELAYS_MS = [0, 30];
+/** Streams per side and idle gap in the --ttft-idle table. */
+const IDLE_REQUESTS = 15;
 
 const BODY = JSON.stringify({
   model: 'sim-gpt',
@@ -95,11 +102,23 @@ export const streamTtftBench = {
       value: 'N',
       help: `streamed requests per side and chunk spacing for the TTFT bench (default ${DEFAULT_REQUESTS})`,
     },
+    {
+      name: '--ttft-spacing',
+      value: 'LIST',
+      help: `ms between the provider's chunks, one table row group each (default "${CHUNK_DELAYS_MS.join(' ')}")`,
+    },
+    {
+      name: '--ttft-idle',
+      value: 'LIST',
+      help: `also: first event after each side idled this many ms, ${IDLE_REQUESTS} streams per side and gap, 0 ms spacing`,
+    },
   ],
   enabled: (opts) => !opts.standIn,
   async run(ctx) {
     const { sys, opts, signal, log } = ctx;
     const total = Number(opts.extra?.['--ttft-requests'] ?? DEFAULT_REQUESTS);
+    const spacings = numberList('--ttft-spacing', opts.extra?.['--ttft-spacing'] ?? CHUNK_DELAYS_MS.join(' '));
+    const gaps = opts.extra?.['--ttft-idle'] ? numberList('--ttft-idle', opts.extra['--ttft-idle']) : [];
     const sides = [
       ['direct', { url: `${sys.simBase}/v1/chat/completions`, auth: sys.direct.auth }],
       ['ours', { url: `${sys.gatewayBase}/v1/chat/completions`, auth: `Bearer ${sys.adminKey}` }],
@@ -108,8 +127,9 @@ export const streamTtftBench = {
       sides.push(['peer', sys.peer.target]);
     }
     const rows = [];
+    const idleRows = [];
     try {
-      for (const delay of CHUNK_DELAYS_MS) {
+      for (const delay of spacings) {
         await setChunkDelay(sys, delay);
         for (let i = 0; i < 10; i++) {
           for (const [, target] of sides) {
@@ -136,9 +156,33 @@ export const streamTtftBench = {
           );
         }
       }
+      await setChunkDelay(sys, 0);
+      for (const gap of gaps) {
+        const samples = Object.fromEntries(sides.map(([name]) => [name, []]));
+        for (let i = 0; i < IDLE_REQUESTS && !signal.aborted; i++) {
+          for (const [name, target] of sides) {
+            await new Promise((resolve) => setTimeout(resolve, gap));
+            samples[name].push(await timed(target, signal));
+          }
+        }
+        log(`stream-ttft: first event after ${gap} ms idle`);
+        idleRows.push(`| ${gap} | ${sides.map(([name]) => med(samples[name], 'firstEvent').toFixed(2)).join(' | ')} |`);
+      }
     } finally {
       await setChunkDelay(sys, 0);
     }
+    const idleTable =
+      idleRows.length === 0
+        ? []
+        : [
+            '',
+            `First event (p50 ms, ${IDLE_REQUESTS} streams per side and gap, 0 ms between chunks) after the sides sat idle`,
+            'for at least the given gap before each stream (each side waits out the gap before its own request):',
+            '',
+            `| idle ms | ${sides.map(([name]) => (name === 'peer' ? sys.peer.label : name)).join(' | ')} |`,
+            `|---:|${sides.map(() => '---:').join('|')}|`,
+            ...idleRows,
+          ];
     return [
       'Streamed `/v1/chat/completions` requests, one at a time, alternating the sides; simulator latency 0 ms,',
       '32 content chunks with the given spacing. Milliseconds from sending the request; in brackets, what the side',
@@ -147,6 +191,7 @@ export const streamTtftBench = {
       '| chunk spacing ms | side | n | first event p50 | first event p90 | first content p50 | first content p90 | last byte p50 |',
       '|---:|---|---:|---:|---:|---:|---:|---:|',
       ...rows,
+      ...idleTable,
     ].join('\n');
   },
 };
