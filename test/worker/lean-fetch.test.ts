@@ -1,13 +1,15 @@
 import { JobName } from '@aigw/core';
-import { waitFor } from '@aigw/testing';
+import { openMonitor, waitFor } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import {
   bullMoveToActive,
+  LEAN_HEAD,
   LEAN_TAIL,
   leanFetchScript,
   LeanWorker,
+  STOCK_HEAD,
   STOCK_TAIL,
-  withLeanTail,
+  withLeanScript,
 } from '../../apps/router-worker/src/queue/lean-fetch';
 import { anyOutcome as outcome, ConsumerRig, gatedConsumer, processWrites } from './consumer-rig';
 
@@ -23,13 +25,15 @@ async function calls(redis: Redis, command: string): Promise<number> {
  */
 describe('Lean fetch: one BZPOPMIN and one moveToActive per job when none is left', () => {
   it("applies to the installed BullMQ's moveToActive, once, and is idempotent", () => {
-    const stock = bullMoveToActive().content.replace(LEAN_TAIL, STOCK_TAIL);
-    const patched = withLeanTail(stock);
+    const stock = bullMoveToActive().content.replace(LEAN_TAIL, STOCK_TAIL).replace(LEAN_HEAD, STOCK_HEAD);
+    const patched = withLeanScript(stock);
     expect(stock.split(STOCK_TAIL)).toHaveLength(2);
+    expect(stock.split(STOCK_HEAD)).toHaveLength(2);
     expect(patched).toContain(LEAN_TAIL);
+    expect(patched).toContain(LEAN_HEAD);
     expect(patched).not.toContain(STOCK_TAIL);
-    expect(withLeanTail(patched as string)).toBe(patched);
-    expect(withLeanTail('return {0, 0, 0, 0}')).toBeNull();
+    expect(withLeanScript(patched as string)).toBe(patched);
+    expect(withLeanScript('return {0, 0, 0, 0}')).toBeNull();
   });
 
   describe('one consumer, jobs one at a time', () => {
@@ -121,7 +125,7 @@ describe('Lean fetch: one BZPOPMIN and one moveToActive per job when none is lef
 
     afterAll(() => rig.stop());
 
-    it('runs once per wake-up and is handed the job that fetch took', async () => {
+    it('runs once per wait for a job and is handed the job that came with the wake-up', async () => {
       const completed = rig.key('completed');
       await waitFor(async () => (await calls(rig.admin, 'bzpopmin')) > 0, { message: 'consumer never blocked' });
       for (let i = 0; i < 5; i++) {
@@ -131,7 +135,8 @@ describe('Lean fetch: one BZPOPMIN and one moveToActive per job when none is lef
         });
       }
       expect(attached).toEqual(['w0', 'w1', 'w2', 'w3', 'w4']);
-      expect(wakes).toBe(5);
+      // Called as the worker blocks: once before each job, and once more now, blocked for the next.
+      await waitFor(() => wakes >= 6, { message: 'onWake not called for each wait' });
     });
 
     it('is not run for the fetches of a busy worker', async () => {
@@ -148,6 +153,125 @@ describe('Lean fetch: one BZPOPMIN and one moveToActive per job when none is lef
       // finds nothing, and what it started is handed no job.
       expect(wakes - before).toBeLessThanOrEqual(2);
       expect(attached).toEqual(['b0']);
+    });
+  });
+});
+
+/**
+ * A moveToActive script call as MONITOR logs it: EVALSHA (EVAL the first time on a connection), its 11 keys starting
+ * with the wait and active lists.
+ */
+function isMoveToActive(args: string[]): boolean {
+  return (
+    /^eval(sha)?$/i.test(args[0] ?? '') &&
+    args[2] === '11' &&
+    /:wait$/.test(args[3] ?? '') &&
+    /:active$/.test(args[4] ?? '')
+  );
+}
+
+describe('Wake fetch: an idle worker gets its job with its wake-up', () => {
+  describe('one consumer, jobs one at a time', () => {
+    const rig = new ConsumerRig('wakefetch');
+
+    beforeAll(async () => {
+      await rig.start();
+      rig.consumer(() => Promise.resolve(outcome), { concurrency: 10 }).start();
+    }, 30_000);
+
+    afterAll(() => rig.stop());
+
+    it('sends the fetch behind its BZPOPMIN on the blocking connection, stamped when the wake-up is served', async () => {
+      const completed = rig.key('completed');
+      await waitFor(async () => (await calls(rig.admin, 'bzpopmin')) > 0, { message: 'consumer never blocked' });
+      const monitor = await openMonitor(rig.admin);
+      const seen: { source: string; args: string[] }[] = [];
+      monitor.on('monitor', (_time: string, args: string[], source: string) => seen.push({ source, args }));
+      try {
+        for (let i = 0; i < 5; i++) {
+          // The worker has waited a while when its job comes: a fetch stamped when it was sent would show it.
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          await rig.queue.add(JobName.Generate, {}, { jobId: `f${i}` });
+          await waitFor(async () => (await rig.admin.zscore(completed, `f${i}`)) !== null, {
+            message: `job ${i} not completed`,
+          });
+          const job = await rig.queue.getJob(`f${i}`);
+          expect(job?.processedOn).toBeGreaterThanOrEqual(job?.timestamp ?? Infinity);
+        }
+        // MONITOR's lines arrive after the commands' replies: wait for the last job's.
+        await waitFor(() => seen.filter((c) => isMoveToActive(c.args)).length >= 5, {
+          message: 'fetches not logged',
+        });
+      } finally {
+        monitor.disconnect();
+      }
+      const blocking = new Set(seen.filter((c) => c.args[0]?.toLowerCase() === 'bzpopmin').map((c) => c.source));
+      const fetches = seen.filter((c) => isMoveToActive(c.args));
+      expect(blocking.size).toBe(1);
+      // One fetch per job, each sent behind a BZPOPMIN: no round trip of the worker's own after a wake-up.
+      expect(fetches).toHaveLength(5);
+      expect(fetches.filter((c) => !blocking.has(c.source))).toEqual([]);
+    });
+
+    it('runs a delayed job once it is due, not when the idle wait (drainDelay, 5 s) times out', async () => {
+      await rig.queue.add(JobName.Generate, {}, { jobId: 'late', delay: 400 });
+      await waitFor(async () => (await rig.admin.zscore(rig.key('completed'), 'late')) !== null, {
+        timeoutMs: 4_000,
+        message: 'delayed job not run',
+      });
+      const job = await rig.queue.getJob('late');
+      expect((job?.processedOn ?? 0) - (job?.timestamp ?? Infinity)).toBeGreaterThanOrEqual(400);
+    });
+  });
+
+  describe('reads sent behind the wait (onWake)', () => {
+    const rig = new ConsumerRig('wakeread');
+    const read: (string | null)[] = [];
+
+    beforeAll(async () => {
+      await rig.start();
+      await rig.admin.set(rig.key('probe'), 'when it blocked');
+      rig
+        .consumer(() => Promise.resolve(outcome), {
+          concurrency: 10,
+          onWake: (via) => {
+            // The read of the last wait fails as the consumer closes (its connection is dropped).
+            const value = via.get(rig.key('probe')).catch(() => null);
+            return (job) => void value.then((v) => read.push(`${job.id ?? ''}: ${v ?? ''}`));
+          },
+        })
+        .start();
+    }, 30_000);
+
+    afterAll(() => rig.stop());
+
+    it('run when the wake-up is served: they see what changed while the worker waited', async () => {
+      await waitFor(async () => (await calls(rig.admin, 'bzpopmin')) > 0, { message: 'consumer never blocked' });
+      await rig.admin.set(rig.key('probe'), 'when the job came');
+      await rig.queue.add(JobName.Generate, {}, { jobId: 'r0' });
+      await waitFor(() => read.length > 0, { message: 'read not handed to the job' });
+      expect(read).toEqual(['r0: when the job came']);
+    });
+  });
+
+  describe('a worker closed while it waits', () => {
+    const rig = new ConsumerRig('wakeclose');
+
+    beforeAll(() => rig.start(), 30_000);
+    afterAll(() => rig.stop());
+
+    it('takes no job with it: one added afterwards waits for the next worker', async () => {
+      const first = rig.consumer(() => Promise.resolve(outcome), { concurrency: 10 });
+      first.start();
+      await waitFor(async () => (await calls(rig.admin, 'bzpopmin')) > 0, { message: 'consumer never blocked' });
+      await first.close();
+      await rig.queue.add(JobName.Generate, {}, { jobId: 'after' });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await rig.queue.getJobState('after')).toBe('waiting');
+      rig.consumer(() => Promise.resolve(outcome), { concurrency: 10 }).start();
+      await waitFor(async () => (await rig.queue.getJobState('after')) === 'completed', {
+        message: 'the next worker did not take the job',
+      });
     });
   });
 });

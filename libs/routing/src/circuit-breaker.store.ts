@@ -180,16 +180,23 @@ export class CircuitBreakerStore {
   /**
    * Read-only status of many deployments, for filtering candidates before ordering: one round trip (a pipeline
    * of one HMGET each), and a second one only for half-open circuits, to count their probes in flight (the
-   * probe set is empty in every other state). Compares times with the local clock (or the injected one);
-   * `acquire` remains the authority.
+   * probe set is empty in every other state). Compares times with the local clock (or the injected one), read when
+   * the states have come back; `acquire` remains the authority.
+   *
+   * `via` sends the HMGETs on another connection: a worker's blocking connection, behind the BZPOPMIN that waits
+   * for the job they are for (they run when it is served). The probe counts always go on this store's connection,
+   * since by then the blocking one may be blocked again.
    */
-  async states(deploymentIds: readonly string[]): Promise<Map<string, CircuitStatus>> {
+  async states(
+    deploymentIds: readonly string[],
+    via?: Pick<RedisClient, 'pipeline'>,
+  ): Promise<Map<string, CircuitStatus>> {
     const out = new Map<string, CircuitStatus>();
     if (deploymentIds.length === 0) {
       return out;
     }
+    const fields = await this.each(deploymentIds, (p, id) => p.hmget(this.keys(id)[0], 'st', 'oa'), via);
     const now = this.options.clock?.() ?? Date.now();
-    const fields = await this.each(deploymentIds, (p, id) => p.hmget(this.keys(id)[0], 'st', 'oa'));
     const halfOpen = deploymentIds.filter((_, i) => (fields[i] as (string | null)[])[0] === 'half_open');
     const probes = new Map<string, number>();
     if (halfOpen.length > 0) {
@@ -211,8 +218,9 @@ export class CircuitBreakerStore {
   private async each(
     deploymentIds: readonly string[],
     command: (pipeline: ChainableCommander, deploymentId: string) => void,
+    via: Pick<RedisClient, 'pipeline'> = this.redis,
   ): Promise<unknown[]> {
-    const pipeline = this.redis.pipeline();
+    const pipeline = via.pipeline();
     for (const id of deploymentIds) {
       command(pipeline, id);
     }

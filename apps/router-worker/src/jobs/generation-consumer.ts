@@ -40,9 +40,9 @@ export class GenerationConsumer implements OnApplicationBootstrap {
       stalledInterval: this.env.WORKER_STALLED_INTERVAL_MS,
       maxStalledCount: this.env.WORKER_MAX_STALLED_COUNT,
       logFailedJobs: true,
-      // An idle worker's circuit read travels with its fetch (CircuitReadAhead): one round trip less per request.
-      onWake: () => {
-        const attach = this.circuits.readAhead();
+      // An idle worker's circuit read travels with its wake-up and fetch (CircuitReadAhead, LeanWorker).
+      onWake: (via) => {
+        const attach = this.circuits.readAhead(via);
         return attach === null ? null : (job) => attachToRequest(job.data, attach);
       },
     });

@@ -1,4 +1,6 @@
 import { type Job, type JobJsonRaw, type RedisClient, Worker } from 'bullmq';
+import { TurnCork } from '@aigw/platform';
+import type { Redis } from 'ioredis';
 
 /*
  * BullMQ wakes idle workers with a "marker" in a sorted set they block on (BZPOPMIN). Its moveToActive
@@ -16,7 +18,12 @@ import { type Job, type JobJsonRaw, type RedisClient, Worker } from 'bullmq';
  * changes: a job added later adds its own marker (addJob), so a worker that blocks right after wakes for
  * it; delayed jobs are promoted with theirs; under load jobs are left and the loop is BullMQ's own.
  *
- * The script is BullMQ's own text with its last lines replaced, edited in memory before any connection
+ * The script also takes Redis's clock instead of the caller's for a fetch whose lock token ends in WAKE_TOKEN_SUFFIX:
+ * such a fetch is sent when the worker blocks and runs when its wake-up is served (LeanWorker), so the caller's
+ * `Date.now()` would stamp the job's `processedOn` too early and could leave a delayed job that came due meanwhile
+ * unpromoted.
+ *
+ * The script is BullMQ's own text with two places edited (STOCK_HEAD, STOCK_TAIL), in memory before any connection
  * loads it. If BullMQ's text no longer has those lines, nothing is changed and `leanFetchScript()` says so
  * (a spec pins the installed version's text: an upgrade that moves them fails CI, not the saving silently).
  */
@@ -26,6 +33,20 @@ interface BullScript {
   content: string;
   keys: number;
 }
+
+/** Where moveToActive reads its options; ARGV[2] (the caller's timestamp) is first used after it. */
+export const STOCK_HEAD = 'local opts = cmsgpack.unpack(ARGV[3])\n';
+
+/** What a fetch's lock token ends with when it is sent ahead of its wake-up (see LeanWorker's wake fetch). */
+export const WAKE_TOKEN_SUFFIX = ':wake';
+
+export const LEAN_HEAD =
+  STOCK_HEAD +
+  '-- aigw: a fetch sent ahead of its wake-up runs when that is served: stamp the job with that time\n' +
+  `if string.sub(opts["token"] or "", -${WAKE_TOKEN_SUFFIX.length}) == "${WAKE_TOKEN_SUFFIX}" then\n` +
+  '  local now = rcall("TIME")\n' +
+  '  ARGV[2] = string.format("%d", now[1] * 1000 + math.floor(now[2] / 1000))\n' +
+  'end\n';
 
 /** The end of moveToActive's prepareJobForProcessing: re-adds the marker unconditionally, returns the job. */
 export const STOCK_TAIL =
@@ -56,16 +77,21 @@ export function bullMoveToActive(): BullScript {
   return scripts.moveToActive;
 }
 
-/** Rewrites a moveToActive script's text; null when the expected lines are not there exactly once. */
-export function withLeanTail(content: string): string | null {
-  if (content.includes(LEAN_TAIL)) {
+/** Rewrites a moveToActive script's text; null when the expected lines are not there exactly once each. */
+export function withLeanScript(content: string): string | null {
+  if (content.includes(LEAN_TAIL) && content.includes(LEAN_HEAD)) {
     return content;
   }
-  const at = content.indexOf(STOCK_TAIL);
-  if (at < 0 || content.indexOf(STOCK_TAIL, at + 1) >= 0) {
+  const head = replaceOnce(content, STOCK_HEAD, LEAN_HEAD);
+  return head === null ? null : replaceOnce(head, STOCK_TAIL, LEAN_TAIL);
+}
+
+function replaceOnce(content: string, stock: string, lean: string): string | null {
+  const at = content.indexOf(stock);
+  if (at < 0 || content.indexOf(stock, at + 1) >= 0) {
     return null;
   }
-  return content.slice(0, at) + LEAN_TAIL + content.slice(at + STOCK_TAIL.length);
+  return content.slice(0, at) + lean + content.slice(at + stock.length);
 }
 
 /**
@@ -74,7 +100,7 @@ export function withLeanTail(content: string): string | null {
  */
 export function leanFetchScript(): boolean {
   const script = bullMoveToActive();
-  const patched = withLeanTail(script.content);
+  const patched = withLeanScript(script.content);
   if (patched === null) {
     return false;
   }
@@ -83,10 +109,25 @@ export function leanFetchScript(): boolean {
 }
 
 /**
- * Work to start at the moment a woken worker asks for its job, in the same turn as the fetch (see
- * `LeanWorker.onWake`): returns what to do with the job it got, or null when there is nothing to start.
+ * Reads to send behind an idle worker's wake fetch, on its blocking connection (see `LeanWorker.onWake`): they run
+ * when the wake-up is served, right after the fetch. Returns what to do with the job the fetch got, or null when
+ * there is nothing to start.
  */
-export type WakeHook<D> = () => ((job: Job<D>) => void) | null;
+export type WakeHook<D> = (connection: Redis) => ((job: Job<D>) => void) | null;
+
+/** BullMQ's private members this worker steers (see `LeanWorker.bull`). */
+interface BullInternals {
+  drained: boolean;
+  waitForJob(bclient: RedisClient, blockUntil: number): Promise<number>;
+}
+
+/** A fetch sent behind the worker's BZPOPMIN. */
+interface WakeFetch<J> {
+  job: Promise<J | undefined>;
+  /** The BZPOPMIN settled: the fetch's reply follows on the same connection. */
+  served: boolean;
+  started: ((job: J) => void) | null;
+}
 
 /**
  * Jobs one fetch may ask for beyond its own when the lean script says more are waiting (see `LeanWorker.prefetch`).
@@ -123,12 +164,23 @@ export const PREFETCH_HOLD_MS = 1_000;
  * PREFETCH_HOLD_MS (its slots filled by jobs that came otherwise) or never will (the worker paused to stop) goes
  * back to the head of the queue (`releasePrefetched`) long before its lock could lapse; one held by a process that
  * died is taken over as stalled when its lock lapses, like a running job.
+ *
+ * An idle worker blocks in BZPOPMIN on the marker; BullMQ then asks for the job (moveToActive) once the wake-up
+ * came back: a round trip after the wake-up, before the job can start. This worker sends that moveToActive (with a
+ * lock token of its own, ending in WAKE_TOKEN_SUFFIX) and `onWake`'s reads right behind its BZPOPMIN on the
+ * blocking connection, in one write. Redis runs what is pipelined behind a blocking command as soon as that is
+ * served, so the job and the reads come back with the wake-up. The job is then handed to the loop like one fetched
+ * ahead (and goes back to the queue like one, if the loop does not take it). When the block ends without a job
+ * (timeout, a marker for a delayed job), the fetch finds nothing or a job that came due, and the loop goes on as
+ * BullMQ's own. A fetch sent behind a BZPOPMIN that never comes back fails with it when BullMQ drops the connection
+ * (its watchdog, pause or close); one whose wake-up was served at the instant the connection is dropped leaves its
+ * job locked until the lock lapses and the job is taken over as stalled, as a lost moveToActive reply does.
  */
 export class LeanWorker<D = unknown, R = unknown, N extends string = string> extends Worker<D, R, N> {
   /**
-   * Called when the worker was idle (blocked on the marker) and now fetches a job: what the job's first step will
-   * read from Redis can be asked for in the same turn as the fetch, so that both travel in one round trip instead
-   * of two in a row. Not called for fetches while busy (the job then waits in the queue anyway).
+   * Called as the worker blocks for its next job: what that job's first step will read from Redis is sent behind the
+   * wake fetch, on the blocking connection, and comes back with the job. Not called for fetches while busy (the job
+   * then waits in the queue anyway).
    */
   onWake: WakeHook<D> | null = null;
   /** How many more jobs the worker may take now (its processor's free slots); no prefetch while unset. */
@@ -142,8 +194,35 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
   private left = 0;
   /** Sends the jobs fetched ahead back to the queue if the loop has not taken them all in time. */
   private holdTimer: NodeJS.Timeout | null = null;
+  /** The fetch sent behind the BZPOPMIN in progress. */
+  private wake: WakeFetch<Job<D, R, N>> | null = null;
+  /** The job a wake fetch took, until the loop asks for it (handed out before any fetched ahead). */
+  private woken: Job<D, R, N> | null = null;
+  private wakes = 0;
+  /** Blocking connections whose BZPOPMIN sends the wake fetch behind it. */
+  private readonly watched = new WeakSet<object>();
+
+  constructor(...args: ConstructorParameters<typeof Worker<D, R, N>>) {
+    super(...args);
+    // BullMQ declares waitForJob private; its loop calls it through `this`, so an own property takes its place.
+    const wait = this.bull.waitForJob.bind(this);
+    this.bull.waitForJob = (bclient, blockUntil) => this.waitWithFetch(bclient, blockUntil, wait);
+  }
 
   protected override async moveToActive(client: RedisClient, token: string, name?: string): Promise<Job<D, R, N>> {
+    const woken = this.woken;
+    if (woken !== null) {
+      this.woken = null;
+      if (this.prefetched.length === 0) {
+        this.stopHold();
+        if (this.left === 0) {
+          this.bull.drained = true;
+        }
+      }
+      // A burst that woke the worker is fetched ahead like one found by a fetch of its own.
+      this.prefetch(client, token, name);
+      return woken;
+    }
     const ahead = this.prefetched.shift();
     if (ahead !== undefined) {
       if (this.prefetched.length === 0) {
@@ -157,15 +236,9 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
       // BullMQ's signature says Job, but its loop takes "no job" from this method too (a fetch that found none).
       return job as Job<D, R, N>;
     }
-    // BullMQ's flag: true when this fetch follows a wait on the marker (its `_getNextJob`), false while busy.
-    const woken = this.bull.drained;
-    const started = woken && this.onWake !== null ? this.onWake() : null;
     this.left = 0;
     const job = await super.moveToActive(client, token, name);
     if (job) {
-      if (started !== null) {
-        started(job);
-      }
       this.prefetch(client, token, name);
     }
     return job;
@@ -181,7 +254,7 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
     if (job && typeof left === 'number') {
       this.left = left;
     }
-    if (this.prefetched.length > 0) {
+    if (this.prefetched.length > 0 || this.woken !== null) {
       // Fetches sent ahead are still to be handed out: the loop must ask for them, not block on the marker.
       this.bull.drained = false;
     } else if (job && left === 0) {
@@ -201,13 +274,7 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
       return;
     }
     this.beforePrefetch();
-    // A prefetch starts with none left ahead: fetches of our own are made only then.
-    const holdMs = Math.min(PREFETCH_HOLD_MS, (this.opts.lockDuration ?? PREFETCH_HOLD_MS * 2) / 2);
-    this.holdTimer = setTimeout(() => {
-      this.holdTimer = null;
-      void this.releasePrefetched();
-    }, holdMs);
-    this.holdTimer.unref();
+    this.startHold();
     for (let i = 1; i <= count; i++) {
       this.prefetched.push(
         super.moveToActive(client, `${token}:${i}`, name).catch((err: unknown) => {
@@ -226,34 +293,119 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
    */
   async releasePrefetched(): Promise<void> {
     this.stopHold();
-    const jobs = await Promise.all(this.prefetched.splice(0));
+    const woken = this.woken;
+    this.woken = null;
+    const jobs = [woken ?? undefined, ...(await Promise.all(this.prefetched.splice(0)))];
     // Each goes to the end of the wait list that jobs are taken from: the last first, so they keep their order.
-    await Promise.all(
-      jobs.reverse().map(async (job) => {
-        if (job?.token === undefined) {
-          return;
-        }
-        try {
-          await job.moveToWait(job.token);
-        } catch (err) {
-          // Redis is away: the job stays locked until its lock lapses, then another worker takes it as stalled.
-          this.report(err);
-        }
-      }),
-    );
+    // Redis away: a job stays locked until its lock lapses, then another worker takes it as stalled.
+    await Promise.all(jobs.reverse().map((job) => (job ? this.putBack(job) : Promise.resolve())));
   }
 
   /**
    * BullMQ's private state this worker steers: `drained` is true when the wait list was found empty, and then the
-   * next fetch first blocks on the marker (its `_getNextJob`).
+   * next fetch first blocks on the marker (its `_getNextJob`) in `waitForJob`.
    */
-  private get bull(): { drained: boolean } {
-    return this as unknown as { drained: boolean };
+  private get bull(): BullInternals {
+    return this as unknown as BullInternals;
+  }
+
+  /**
+   * BullMQ's wait for the marker, with the wake fetch sent behind its BZPOPMIN; once the wait is over, the job that
+   * fetch took (if any) is handed to the loop's next fetch.
+   */
+  private async waitWithFetch(
+    bclient: RedisClient,
+    blockUntil: number,
+    wait: BullInternals['waitForJob'],
+  ): Promise<number> {
+    this.watch(bclient);
+    const woke = await wait(bclient, blockUntil);
+    const wake = this.wake;
+    this.wake = null;
+    if (wake === null) {
+      return woke;
+    }
+    if (!wake.served) {
+      // The wait ended without its BZPOPMIN (BullMQ's watchdog or close), which drops the connection: the fetch
+      // fails with it. Should Redis still answer it, its job goes back.
+      void wake.job.then((job) => (job ? this.putBack(job) : undefined));
+      return woke;
+    }
+    const job = await wake.job;
+    if (job) {
+      wake.started?.(job);
+      this.woken = job;
+      // Taken by the loop's next fetch, which must not block first (BullMQ may wait out a delayed job's marker).
+      this.bull.drained = false;
+      this.startHold();
+    }
+    return woke;
+  }
+
+  /** Makes `bclient`'s BZPOPMIN send the wake fetch behind it (once per connection object). */
+  private watch(bclient: RedisClient): void {
+    if (this.watched.has(bclient) || !('stream' in bclient)) {
+      return;
+    }
+    this.watched.add(bclient);
+    // BullMQ's proxy of an ioredis connection (it has a socket): commands sent through either reach the same one.
+    const connection = bclient as unknown as Redis;
+    const cork = new TurnCork(connection);
+    const bzpopmin = bclient.bzpopmin.bind(bclient) as (...args: unknown[]) => Promise<unknown>;
+    (bclient as { bzpopmin: (...args: unknown[]) => Promise<unknown> }).bzpopmin = (...args) => {
+      // BZPOPMIN, the fetch and the reads leave in one write.
+      cork.hold();
+      const blocked = bzpopmin(...args);
+      this.sendWakeFetch(bclient, connection, blocked);
+      return blocked;
+    };
+  }
+
+  private sendWakeFetch(bclient: RedisClient, connection: Redis, blocked: Promise<unknown>): void {
+    if (this.closing || this.isPaused()) {
+      return;
+    }
+    const token = `${this.id}:${++this.wakes}${WAKE_TOKEN_SUFFIX}`;
+    const wake: WakeFetch<Job<D, R, N>> = {
+      // A failure is not reported: the loop's own fetch follows and reports its own.
+      job: super.moveToActive(bclient, token, this.opts.name).catch(() => undefined),
+      served: false,
+      started: this.onWake?.(connection) ?? null,
+    };
+    const served = (): void => {
+      wake.served = true;
+    };
+    blocked.then(served, served);
+    this.wake = wake;
+  }
+
+  private async putBack(job: Job<D, R, N>): Promise<void> {
+    if (job.token === undefined) {
+      return;
+    }
+    try {
+      await job.moveToWait(job.token);
+    } catch (err) {
+      this.report(err);
+    }
   }
 
   /** A failure of a fetch or release of its own, reported as BullMQ reports its fetches' (the `error` event). */
   private report(err: unknown): void {
     this.emit('error', err instanceof Error ? err : new Error(String(err)));
+  }
+
+  /** Starts the hold on jobs handed to the loop later (PREFETCH_HOLD_MS, at most half the lock). */
+  private startHold(): void {
+    if (this.holdTimer !== null) {
+      return;
+    }
+    const holdMs = Math.min(PREFETCH_HOLD_MS, (this.opts.lockDuration ?? PREFETCH_HOLD_MS * 2) / 2);
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = null;
+      void this.releasePrefetched();
+    }, holdMs);
+    this.holdTimer.unref();
   }
 
   private stopHold(): void {

@@ -54,7 +54,10 @@ interface PendingSuccesses {
 export class CircuitGuard implements CircuitPort, OnApplicationShutdown {
   private readonly logger = new Logger('CircuitBreaker');
   private readonly store: CircuitBreakerStore;
-  private readonly ahead = new CircuitReadAhead((ids) => this.states(ids));
+  private readonly ahead = new CircuitReadAhead(
+    (ids) => this.states(ids),
+    (ids, via) => this.store.states(ids, via),
+  );
   private successes = new Map<string, PendingSuccesses>();
   private readonly writes = new FlushSchedule(CIRCUIT_SUCCESS_FLUSH_MS, CIRCUIT_SUCCESS_MAX_DELAY_MS, () =>
     this.writeSuccesses(),
@@ -83,11 +86,11 @@ export class CircuitGuard implements CircuitPort, OnApplicationShutdown {
   }
 
   /**
-   * Starts reading the circuits of recently routed deployments while an idle worker fetches its job
-   * (CircuitReadAhead); returns how to attach the read to the job's request, or null.
+   * Sends the read of recently routed deployments' circuits behind an idle worker's wake fetch, on its blocking
+   * connection `via` (CircuitReadAhead); returns how to attach the read to the job's request, or null.
    */
-  readAhead(): ((request: object) => void) | null {
-    return this.ahead.start();
+  readAhead(via: Redis): ((request: object) => void) | null {
+    return this.ahead.start(via);
   }
 
   /** `states` for routing one request: served by the read started with its fetch when that covers `ids`. */

@@ -1,35 +1,58 @@
 import type { CircuitStatus } from '@aigw/routing';
+import type { Redis } from 'ioredis';
 import { CircuitReadAhead } from './circuit-read-ahead';
 
 const closed: CircuitStatus = { state: 'closed', openedAt: 0, probesInFlight: 0, available: true, retryAfterMs: null };
 
-function rig(limit?: number) {
+/** The blocking connection the read-ahead is sent on (the rig's reads only record it). */
+const blocking = {} as Redis;
+
+function rig(limit?: number, failVia = false) {
   const reads: string[][] = [];
-  const ahead = new CircuitReadAhead((ids) => {
+  const via: (Redis | null)[] = [];
+  const read = (ids: readonly string[], on: Redis | null) => {
     reads.push([...ids]);
+    via.push(on);
     return Promise.resolve(new Map(ids.map((id) => [id, { ...closed, openedAt: reads.length }])));
-  }, limit);
-  return { ahead, reads };
+  };
+  const ahead = new CircuitReadAhead(
+    (ids) => read(ids, null),
+    (ids, on) => (failVia ? Promise.reject(new Error('Connection is closed.')) : read(ids, on)),
+    limit,
+  );
+  return { ahead, reads, via };
 }
 
 describe('CircuitReadAhead', () => {
-  it('starts nothing before any routing, then reads the deployments routed to', async () => {
-    const { ahead, reads } = rig();
-    expect(ahead.start()).toBeNull();
+  it('starts nothing before any routing, then reads the deployments routed to on the blocking connection', async () => {
+    const { ahead, reads, via } = rig();
+    expect(ahead.start(blocking)).toBeNull();
     await ahead.states({}, ['a', 'b']);
     expect(reads).toEqual([['a', 'b']]);
-    expect(ahead.start()).not.toBeNull();
+    expect(ahead.start(blocking)).not.toBeNull();
     expect(reads).toEqual([
       ['a', 'b'],
       ['a', 'b'],
     ]);
+    expect(via).toEqual([null, blocking]);
+  });
+
+  it('reads afresh when the read sent ahead failed (its connection was dropped)', async () => {
+    const { ahead, reads, via } = rig(undefined, true);
+    await ahead.states({}, ['a']);
+    const request = {};
+    ahead.start(blocking)?.(request);
+    const states = await ahead.states(request, ['a']);
+    expect(states.get('a')?.state).toBe('closed');
+    expect(reads).toEqual([['a'], ['a']]);
+    expect(via).toEqual([null, null]);
   });
 
   it("serves a request's routing from the read started with its fetch, once", async () => {
     const { ahead, reads } = rig();
     await ahead.states({}, ['a', 'b']);
     const request = {};
-    ahead.start()?.(request);
+    ahead.start(blocking)?.(request);
     const first = await ahead.states(request, ['b']);
     expect(reads).toHaveLength(2);
     expect(first.get('b')?.openedAt).toBe(2);
@@ -43,17 +66,17 @@ describe('CircuitReadAhead', () => {
     const { ahead, reads } = rig();
     await ahead.states({}, ['a']);
     const request = {};
-    ahead.start()?.(request);
+    ahead.start(blocking)?.(request);
     await ahead.states(request, ['a', 'c']);
     expect(reads).toEqual([['a'], ['a'], ['a', 'c']]);
-    ahead.start();
+    ahead.start(blocking);
     expect(reads[3]).toEqual(['a', 'c']);
   });
 
   it('never serves one request from the read started for another', async () => {
     const { ahead, reads } = rig();
     await ahead.states({}, ['a']);
-    ahead.start()?.({});
+    ahead.start(blocking)?.({});
     await ahead.states({}, ['a']);
     expect(reads).toHaveLength(3);
   });
@@ -63,7 +86,7 @@ describe('CircuitReadAhead', () => {
     await ahead.states({}, ['a', 'b']);
     await ahead.states({}, ['c']);
     await ahead.states({}, ['b']);
-    ahead.start();
+    ahead.start(blocking);
     expect(reads.at(-1)).toEqual(['c', 'b']);
   });
 });
