@@ -224,6 +224,30 @@ describe('Wake fetch: an idle worker gets its job with its wake-up', () => {
     });
   });
 
+  describe('an idle worker whose waits time out', () => {
+    const rig = new ConsumerRig('wakeidle');
+
+    beforeAll(async () => {
+      await rig.start();
+      rig.consumer(() => Promise.resolve(outcome), { concurrency: 10, drainDelay: 1 }).start();
+    }, 30_000);
+
+    afterAll(() => rig.stop());
+
+    it('asks Redis once per wait: the fetch that came back empty with the timeout is not asked again', async () => {
+      await waitFor(async () => (await calls(rig.admin, 'bzpopmin')) > 0, { message: 'consumer never blocked' });
+      await rig.admin.config('RESETSTAT');
+      await waitFor(async () => (await calls(rig.admin, 'bzpopmin')) >= 4, {
+        timeoutMs: 10_000,
+        message: 'the waits did not time out',
+      });
+      // One wake fetch per wait, none after it (BullMQ's loop asks again after each timeout).
+      expect(await calls(rig.admin, 'evalsha')).toBeLessThanOrEqual((await calls(rig.admin, 'bzpopmin')) + 1);
+      await rig.queue.add(JobName.Generate, {}, { jobId: 'i0' });
+      await waitFor(async () => (await rig.queue.getJobState('i0')) === 'completed', { message: 'job not run' });
+    });
+  });
+
   describe('reads sent behind the wait (onWake)', () => {
     const rig = new ConsumerRig('wakeread');
     const read: (string | null)[] = [];

@@ -118,12 +118,16 @@ export type WakeHook<D> = (connection: Redis) => ((job: Job<D>) => void) | null;
 /** BullMQ's private members this worker steers (see `LeanWorker.bull`). */
 interface BullInternals {
   drained: boolean;
+  /** When the next delayed job is due (0: none known); the next wait blocks until then at most. */
+  blockUntil: number;
   waitForJob(bclient: RedisClient, blockUntil: number): Promise<number>;
 }
 
 /** A fetch sent behind the worker's BZPOPMIN. */
 interface WakeFetch<J> {
   job: Promise<J | undefined>;
+  /** Redis answered the fetch (with a job or none); false while it is out or when it failed. */
+  fetched: boolean;
   /** The BZPOPMIN settled: the fetch's reply follows on the same connection. */
   served: boolean;
   started: ((job: J) => void) | null;
@@ -198,6 +202,12 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
   private wake: WakeFetch<Job<D, R, N>> | null = null;
   /** The job a wake fetch took, until the loop asks for it (handed out before any fetched ahead). */
   private woken: Job<D, R, N> | null = null;
+  /**
+   * Set when a wake fetch found no job: the loop's fetch that follows its wait would find none either (a job added
+   * since re-adds the marker, so the next wait returns at once), so it is answered without Redis. Holds the next
+   * delayed job's time from that fetch's reply, which BullMQ's own fetch would have set.
+   */
+  private emptyWake: { blockUntil: number } | null = null;
   private wakes = 0;
   /** Blocking connections whose BZPOPMIN sends the wake fetch behind it. */
   private readonly watched = new WeakSet<object>();
@@ -210,6 +220,13 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
   }
 
   protected override async moveToActive(client: RedisClient, token: string, name?: string): Promise<Job<D, R, N>> {
+    const empty = this.emptyWake;
+    if (empty !== null) {
+      this.emptyWake = null;
+      this.bull.blockUntil = empty.blockUntil;
+      // "No job", as BullMQ's loop takes it from this method (see below).
+      return undefined as unknown as Job<D, R, N>;
+    }
     const woken = this.woken;
     if (woken !== null) {
       this.woken = null;
@@ -250,6 +267,10 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
     token?: string,
   ): Promise<Job<D, R, N>> {
     const job = await super.nextJobFromJobData(jobData, jobId, token);
+    if (job) {
+      // A job came some other way (a completion fetched it): what an empty wake-up said is stale.
+      this.emptyWake = null;
+    }
     const left = (jobData as Record<string, unknown> | undefined)?.[LEFT_FIELD];
     if (job && typeof left === 'number') {
       this.left = left;
@@ -319,6 +340,7 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
     wait: BullInternals['waitForJob'],
   ): Promise<number> {
     this.watch(bclient);
+    this.emptyWake = null;
     const woke = await wait(bclient, blockUntil);
     const wake = this.wake;
     this.wake = null;
@@ -338,6 +360,8 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
       // Taken by the loop's next fetch, which must not block first (BullMQ may wait out a delayed job's marker).
       this.bull.drained = false;
       this.startHold();
+    } else if (wake.fetched) {
+      this.emptyWake = { blockUntil: this.bull.blockUntil };
     }
     return woke;
   }
@@ -367,8 +391,15 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
     }
     const token = `${this.id}:${++this.wakes}${WAKE_TOKEN_SUFFIX}`;
     const wake: WakeFetch<Job<D, R, N>> = {
-      // A failure is not reported: the loop's own fetch follows and reports its own.
-      job: super.moveToActive(bclient, token, this.opts.name).catch(() => undefined),
+      job: super.moveToActive(bclient, token, this.opts.name).then(
+        (job) => {
+          wake.fetched = true;
+          return job;
+        },
+        // Not reported: the loop's own fetch follows and reports its own failure.
+        () => undefined,
+      ),
+      fetched: false,
       served: false,
       started: this.onWake?.(connection) ?? null,
     };
