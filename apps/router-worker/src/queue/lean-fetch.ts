@@ -200,14 +200,18 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
   private holdTimer: NodeJS.Timeout | null = null;
   /** The fetch sent behind the BZPOPMIN in progress. */
   private wake: WakeFetch<Job<D, R, N>> | null = null;
-  /** The job a wake fetch took, until the loop asks for it (handed out before any fetched ahead). */
-  private woken: Job<D, R, N> | null = null;
   /**
    * Set when a wake fetch found no job: the loop's fetch that follows its wait would find none either (a job added
-   * since re-adds the marker, so the next wait returns at once), so it is answered without Redis. Holds the next
-   * delayed job's time from that fetch's reply, which BullMQ's own fetch would have set.
+   * since re-adds the marker, so the next wait returns at once), so it is answered without Redis. The next delayed
+   * job's time from that fetch's reply, which BullMQ's own fetch would have set.
    */
-  private emptyWake: { blockUntil: number } | null = null;
+  private emptyWakeUntil: number | null = null;
+  /**
+   * The job ahead is a wake fetch's: when it is handed out, the jobs it says are left are asked for as after a fetch
+   * of the loop's own. Not after the last of a prefetch: what is left then is mostly taken by the completions'
+   * moveToFinished at no extra script (measured: +0.08 moveToActive per request at c=100 without this distinction).
+   */
+  private prefetchAfterWake = false;
   private wakes = 0;
   /** Blocking connections whose BZPOPMIN sends the wake fetch behind it. */
   private readonly watched = new WeakSet<object>();
@@ -220,25 +224,12 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
   }
 
   protected override async moveToActive(client: RedisClient, token: string, name?: string): Promise<Job<D, R, N>> {
-    const empty = this.emptyWake;
-    if (empty !== null) {
-      this.emptyWake = null;
-      this.bull.blockUntil = empty.blockUntil;
+    const emptyUntil = this.emptyWakeUntil;
+    if (emptyUntil !== null) {
+      this.emptyWakeUntil = null;
+      this.bull.blockUntil = emptyUntil;
       // "No job", as BullMQ's loop takes it from this method (see below).
       return undefined as unknown as Job<D, R, N>;
-    }
-    const woken = this.woken;
-    if (woken !== null) {
-      this.woken = null;
-      if (this.prefetched.length === 0) {
-        this.stopHold();
-        if (this.left === 0) {
-          this.bull.drained = true;
-        }
-      }
-      // A burst that woke the worker is fetched ahead like one found by a fetch of its own.
-      this.prefetch(client, token, name);
-      return woken;
     }
     const ahead = this.prefetched.shift();
     if (ahead !== undefined) {
@@ -246,9 +237,16 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
         this.stopHold();
       }
       const job = await ahead;
-      if (job && this.prefetched.length === 0 && this.left === 0) {
-        // The last job sent ahead was the last one waiting: the next fetch blocks on the marker first.
-        this.bull.drained = true;
+      const afterWake = this.prefetchAfterWake;
+      this.prefetchAfterWake = false;
+      if (job && this.prefetched.length === 0) {
+        if (this.left === 0) {
+          // The last job taken ahead was the last one waiting: the next fetch blocks on the marker first.
+          this.bull.drained = true;
+        } else if (afterWake) {
+          // A burst woke the worker: the jobs left are asked for as after a fetch of the loop's own.
+          this.prefetch(client, token, name);
+        }
       }
       // BullMQ's signature says Job, but its loop takes "no job" from this method too (a fetch that found none).
       return job as Job<D, R, N>;
@@ -269,13 +267,13 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
     const job = await super.nextJobFromJobData(jobData, jobId, token);
     if (job) {
       // A job came some other way (a completion fetched it): what an empty wake-up said is stale.
-      this.emptyWake = null;
+      this.emptyWakeUntil = null;
     }
     const left = (jobData as Record<string, unknown> | undefined)?.[LEFT_FIELD];
     if (job && typeof left === 'number') {
       this.left = left;
     }
-    if (this.prefetched.length > 0 || this.woken !== null) {
+    if (this.prefetched.length > 0) {
       // Fetches sent ahead are still to be handed out: the loop must ask for them, not block on the marker.
       this.bull.drained = false;
     } else if (job && left === 0) {
@@ -314,9 +312,8 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
    */
   async releasePrefetched(): Promise<void> {
     this.stopHold();
-    const woken = this.woken;
-    this.woken = null;
-    const jobs = [woken ?? undefined, ...(await Promise.all(this.prefetched.splice(0)))];
+    this.prefetchAfterWake = false;
+    const jobs = await Promise.all(this.prefetched.splice(0));
     // Each goes to the end of the wait list that jobs are taken from: the last first, so they keep their order.
     // Redis away: a job stays locked until its lock lapses, then another worker takes it as stalled.
     await Promise.all(jobs.reverse().map((job) => (job ? this.putBack(job) : Promise.resolve())));
@@ -340,7 +337,7 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
     wait: BullInternals['waitForJob'],
   ): Promise<number> {
     this.watch(bclient);
-    this.emptyWake = null;
+    this.emptyWakeUntil = null;
     const woke = await wait(bclient, blockUntil);
     const wake = this.wake;
     this.wake = null;
@@ -356,12 +353,14 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
     const job = await wake.job;
     if (job) {
       wake.started?.(job);
-      this.woken = job;
-      // Taken by the loop's next fetch, which must not block first (BullMQ may wait out a delayed job's marker).
+      // Handed to the loop's next fetch like a job fetched ahead (none are out: the worker only waits without any),
+      // which must not block first (BullMQ may wait out a delayed job's marker).
+      this.prefetched.push(Promise.resolve(job));
+      this.prefetchAfterWake = true;
       this.bull.drained = false;
       this.startHold();
     } else if (wake.fetched) {
-      this.emptyWake = { blockUntil: this.bull.blockUntil };
+      this.emptyWakeUntil = this.bull.blockUntil;
     }
     return woke;
   }
