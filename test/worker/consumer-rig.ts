@@ -41,10 +41,17 @@ export class ConsumerRig {
     this.queue = new Queue(QueueName.Generation, { connection: this.admin, prefix: this.keys.bullPrefix });
   }
 
-  /** A consumer whose generate jobs end with what `handle` resolves to (not started: call `start()` on it). */
-  consumer(handle: () => Promise<GenerateOutcome>, options: Omit<ConsumerOptions, 'logFailedJobs'>): QueueConsumer {
+  /**
+   * A consumer whose generate jobs end with what `handle` resolves to (not started: call `start()` on it), connected
+   * to `url` (this rig's Redis, or a relay in front of it).
+   */
+  consumer(
+    handle: () => Promise<GenerateOutcome>,
+    options: Omit<ConsumerOptions, 'logFailedJobs'>,
+    url = this.server.url,
+  ): QueueConsumer {
     const processor = new QueueProcessor(QueueName.Generation, { [JobName.Generate]: handle }, () => undefined);
-    const consumer = new QueueConsumer(this.server.url, this.keys, new RedisErrors(quiet), processor, {
+    const consumer = new QueueConsumer(url, this.keys, new RedisErrors(quiet), processor, {
       ...options,
       logFailedJobs: false,
     });

@@ -12,6 +12,7 @@ import {
   withLeanScript,
 } from '../../apps/router-worker/src/queue/lean-fetch';
 import { anyOutcome as outcome, ConsumerRig, gatedConsumer, processWrites } from './consumer-rig';
+import { TcpProxy } from './tcp-proxy';
 
 /** Calls of one command since the last CONFIG RESETSTAT. */
 async function calls(redis: Redis, command: string): Promise<number> {
@@ -294,6 +295,66 @@ describe('Wake fetch: an idle worker gets its job with its wake-up', () => {
       expect(await rig.queue.getJobState('after')).toBe('waiting');
       rig.consumer(() => Promise.resolve(outcome), { concurrency: 10 }).start();
       await waitFor(async () => (await rig.queue.getJobState('after')) === 'completed', {
+        message: 'the next worker did not take the job',
+      });
+    });
+  });
+
+  describe('a worker closed the instant its wake-up is served', () => {
+    const rig = new ConsumerRig('wakerace');
+    // Redis's replies reach the worker 300 ms late: its wake-up has been served, the fetch has run and locked the job,
+    // and the reply is still on its way when the worker closes.
+    let relay!: TcpProxy;
+
+    beforeAll(async () => {
+      await rig.start();
+      relay = new TcpProxy('127.0.0.1', rig.server.port, 300);
+      await relay.up();
+    }, 30_000);
+
+    afterAll(async () => {
+      await rig.stop();
+      await relay.down();
+    });
+
+    it('ends a wait still blocked with CLIENT UNBLOCK before closing, and takes no job with it', async () => {
+      const leaving = rig.consumer(
+        () => Promise.resolve(outcome),
+        { concurrency: 10 },
+        `redis://127.0.0.1:${relay.port}`,
+      );
+      leaving.start();
+      await waitFor(async () => /cmd=bzpopmin/.test(String(await rig.admin.client('LIST'))), {
+        message: 'never blocked',
+      });
+      await rig.admin.config('RESETSTAT');
+      await leaving.close();
+      // The wait ended as a timeout, so the fetch behind it ran (finding nothing) and answered before the close.
+      expect(await calls(rig.admin, 'client\\|unblock')).toBe(1);
+      expect((await calls(rig.admin, 'evalsha')) + (await calls(rig.admin, 'eval'))).toBe(1);
+      await rig.queue.add(JobName.Generate, {}, { jobId: 'later' });
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      expect(await rig.queue.getJobState('later')).toBe('waiting');
+    });
+
+    it('puts the job its fetch took back at the head of the queue instead of leaving it locked', async () => {
+      const leaving = rig.consumer(
+        () => Promise.resolve(outcome),
+        { concurrency: 10 },
+        `redis://127.0.0.1:${relay.port}`,
+      );
+      leaving.start();
+      const blocked = async (): Promise<boolean> => /cmd=bzpopmin/.test(String(await rig.admin.client('LIST')));
+      await waitFor(blocked, { message: 'consumer never blocked' });
+      await rig.queue.add(JobName.Generate, {}, { jobId: 'raced' });
+      // The fetch ran in Redis (the job is active and locked by the worker) before the worker has read a byte of it.
+      await waitFor(async () => (await rig.queue.getJobState('raced')) === 'active', { message: 'job never fetched' });
+      await leaving.close();
+      // Without the settle, the reply was dropped with the connection: the job stayed active, locked for 30 s.
+      expect(await rig.queue.getJobState('raced')).toBe('waiting');
+      expect(await rig.admin.exists(`${rig.key('raced')}:lock`)).toBe(0);
+      rig.consumer(() => Promise.resolve(outcome), { concurrency: 10 }).start();
+      await waitFor(async () => (await rig.queue.getJobState('raced')) === 'completed', {
         message: 'the next worker did not take the job',
       });
     });

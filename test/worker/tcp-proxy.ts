@@ -9,9 +9,14 @@ export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private boundPort = 0;
 
+  /**
+   * @param replyDelayMs what the server sends reaches the client this much later (in order); what the client sends
+   * goes through at once: a reply still on its way when the client acts, as on a slow link.
+   */
   constructor(
     private readonly targetHost: string,
     private readonly targetPort: number,
+    private readonly replyDelayMs = 0,
   ) {}
 
   get port(): number {
@@ -26,7 +31,11 @@ export class TcpProxy {
         [upstream, client],
       ] as const) {
         this.sockets.add(a);
-        a.pipe(b);
+        if (a === upstream && this.replyDelayMs > 0) {
+          a.on('data', (chunk: Buffer) => setTimeout(() => b.destroyed || b.write(chunk), this.replyDelayMs));
+        } else {
+          a.pipe(b);
+        }
         a.on('error', () => b.destroy());
         a.on('close', () => {
           this.sockets.delete(a);

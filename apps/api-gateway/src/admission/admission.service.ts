@@ -15,7 +15,7 @@ import {
   type AdmissionVerdict,
   type LimitCheck,
 } from '@aigw/governance';
-import { CatalogService, ENV, REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
+import { CatalogService, ENV, REDIS, RedisErrors, RedisKeys, waitAtMost } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import { GatewayEnv } from '../config/gateway-env';
 import type { AuthContext } from '../http/request-context';
@@ -32,13 +32,6 @@ export interface Admitted {
 const NOT_LIMITED: Admitted = Object.freeze({ headers: {}, reservation: null });
 /** How long a request waits for a rebuild of the quota counters before it is answered 503. */
 const REBUILD_WAIT_MS = 2_000;
-
-function withinMs(p: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() =>
-    clearTimeout(timer),
-  );
-}
 
 /** A refusal, with the headers its 429 must carry. */
 export class AdmissionRefused extends GatewayError {
@@ -107,7 +100,7 @@ export class AdmissionService {
     let verdict = await this.check(input);
     if (verdict.kind === 'rebuild') {
       // Redis lost the counters: rebuilt from usage_records (one query), then this request is checked again.
-      await withinMs(this.rebuilder.trigger(), REBUILD_WAIT_MS);
+      await waitAtMost(this.rebuilder.trigger(), REBUILD_WAIT_MS);
       verdict = await this.check(input);
     }
     switch (verdict.kind) {

@@ -1,5 +1,5 @@
 import { type Job, type JobJsonRaw, type RedisClient, Worker } from 'bullmq';
-import { TurnCork } from '@aigw/platform';
+import { TurnCork, waitAtMost } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 
 /*
@@ -121,6 +121,8 @@ interface BullInternals {
   /** When the next delayed job is due (0: none known); the next wait blocks until then at most. */
   blockUntil: number;
   waitForJob(bclient: RedisClient, blockUntil: number): Promise<number>;
+  /** Drops the blocking connection (pause, close, the wait's watchdog): `disconnect` then `reconnect`, or `close`. */
+  blockingConnection: { disconnect(wait?: boolean): Promise<void>; close(force?: boolean): Promise<void> };
 }
 
 /** A fetch sent behind the worker's BZPOPMIN. */
@@ -131,7 +133,17 @@ interface WakeFetch<J> {
   /** The BZPOPMIN settled: the fetch's reply follows on the same connection. */
   served: boolean;
   started: ((job: J) => void) | null;
+  /** The blocking connection's id in Redis (CLIENT ID), for CLIENT UNBLOCK; null when it could not be read. */
+  clientId: Promise<number | null>;
+  /** The fetch's job once it is known whether this worker may start it (see `LeanWorker.taken`). */
+  taken?: Promise<J | undefined>;
 }
+
+/**
+ * How long dropping the blocking connection waits for a wake fetch in flight to come back (see `LeanWorker.settleWake`).
+ * Its reply is normally a round trip away; the bound only matters when Redis does not answer.
+ */
+export const WAKE_SETTLE_MS = 1_000;
 
 /**
  * Jobs one fetch may ask for beyond its own when the lean script says more are waiting (see `LeanWorker.prefetch`).
@@ -176,9 +188,14 @@ export const PREFETCH_HOLD_MS = 1_000;
  * served, so the job and the reads come back with the wake-up. The job is then handed to the loop like one fetched
  * ahead (and goes back to the queue like one, if the loop does not take it). When the block ends without a job
  * (timeout, a marker for a delayed job), the fetch finds nothing or a job that came due, and the loop goes on as
- * BullMQ's own. A fetch sent behind a BZPOPMIN that never comes back fails with it when BullMQ drops the connection
- * (its watchdog, pause or close); one whose wake-up was served at the instant the connection is dropped leaves its
- * job locked until the lock lapses and the job is taken over as stalled, as a lost moveToActive reply does.
+ * BullMQ's own.
+ *
+ * BullMQ drops the blocking connection to end a wait early (pause, close, its watchdog). A fetch whose wake-up Redis
+ * served just before would then be lost with its reply, its job locked until the lock lapses (30 s) and then run as
+ * stalled. So before the connection is dropped, a wait still blocked is ended with CLIENT UNBLOCK (as a timeout, sent
+ * on the command connection), and the fetch's reply is awaited (WAKE_SETTLE_MS at most): a job it took goes back to
+ * the head of the queue when the worker is pausing or closing, and to the loop otherwise. Only a Redis that stops
+ * answering meanwhile still leaves a job to the stalled check.
  */
 export class LeanWorker<D = unknown, R = unknown, N extends string = string> extends Worker<D, R, N> {
   /**
@@ -215,12 +232,25 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
   private wakes = 0;
   /** Blocking connections whose BZPOPMIN sends the wake fetch behind it. */
   private readonly watched = new WeakSet<object>();
+  /** Each blocking socket's id in Redis, asked for once per socket with its first BZPOPMIN (a reconnect is another). */
+  private readonly clientIds = new WeakMap<object, Promise<number | null>>();
 
   constructor(...args: ConstructorParameters<typeof Worker<D, R, N>>) {
     super(...args);
     // BullMQ declares waitForJob private; its loop calls it through `this`, so an own property takes its place.
     const wait = this.bull.waitForJob.bind(this);
     this.bull.waitForJob = (bclient, blockUntil) => this.waitWithFetch(bclient, blockUntil, wait);
+    const blocking = this.bull.blockingConnection;
+    const disconnect = blocking.disconnect.bind(blocking);
+    const close = blocking.close.bind(blocking);
+    blocking.disconnect = async (wait) => {
+      await this.settleWake();
+      return disconnect(wait);
+    };
+    blocking.close = async (force) => {
+      await this.settleWake();
+      return close(force);
+    };
   }
 
   protected override async moveToActive(client: RedisClient, token: string, name?: string): Promise<Job<D, R, N>> {
@@ -350,7 +380,7 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
       void wake.job.then((job) => (job ? this.putBack(job) : undefined));
       return woke;
     }
-    const job = await wake.job;
+    const job = await this.taken(wake);
     if (job) {
       wake.started?.(job);
       // Handed to the loop's next fetch like a job fetched ahead (none are out: the worker only waits without any),
@@ -360,9 +390,49 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
       this.bull.drained = false;
       this.startHold();
     } else if (wake.fetched) {
+      // No job, or one that went back: the loop's fetch after this wait is answered without Redis.
       this.emptyWakeUntil = this.bull.blockUntil;
     }
     return woke;
+  }
+
+  /**
+   * The wake fetch's job, if this worker may start it: one that came back while the worker is pausing or closing
+   * goes back to the queue (once, whoever asks first: the wait or `settleWake`).
+   */
+  private taken(wake: WakeFetch<Job<D, R, N>>): Promise<Job<D, R, N> | undefined> {
+    wake.taken ??= wake.job.then(async (job) => {
+      if (job && (this.closing || this.isPaused())) {
+        await this.putBack(job);
+        return undefined;
+      }
+      return job;
+    });
+    return wake.taken;
+  }
+
+  /**
+   * Called before BullMQ drops the blocking connection: a wait still blocked is ended (CLIENT UNBLOCK, as a timeout),
+   * and the wake fetch's reply, which follows the wait's on that connection, is awaited instead of being lost with it.
+   */
+  private async settleWake(): Promise<void> {
+    const wake = this.wake;
+    if (wake === null || wake.fetched) {
+      return;
+    }
+    const command = await this.client;
+    if (command.status !== 'ready' || !('stream' in command)) {
+      // Redis away: nothing would answer; the fetch fails with its connection as before.
+      return;
+    }
+    // An ioredis connection, like the blocking one the fetch was sent on (see `watch`).
+    const client = command as unknown as Redis;
+    if (!wake.served) {
+      void wake.clientId
+        .then((id) => (id === null || wake.served ? 0 : client.client('UNBLOCK', id)))
+        .catch((err: unknown) => this.report(err));
+    }
+    await waitAtMost(this.taken(wake), WAKE_SETTLE_MS);
   }
 
   /** Makes `bclient`'s BZPOPMIN send the wake fetch behind it (once per connection object). */
@@ -376,15 +446,35 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
     const cork = new TurnCork(connection);
     const bzpopmin = bclient.bzpopmin.bind(bclient) as (...args: unknown[]) => Promise<unknown>;
     (bclient as { bzpopmin: (...args: unknown[]) => Promise<unknown> }).bzpopmin = (...args) => {
-      // BZPOPMIN, the fetch and the reads leave in one write.
+      // BZPOPMIN, the fetch and the reads leave in one write (with CLIENT ID first on a new socket).
       cork.hold();
+      const clientId = this.clientId(connection);
       const blocked = bzpopmin(...args);
-      this.sendWakeFetch(bclient, connection, blocked);
+      this.sendWakeFetch(bclient, connection, blocked, clientId);
       return blocked;
     };
   }
 
-  private sendWakeFetch(bclient: RedisClient, connection: Redis, blocked: Promise<unknown>): void {
+  /** The connection's id in Redis, asked for once per socket (on the connection itself, so it costs no round trip). */
+  private clientId(connection: Redis): Promise<number | null> {
+    const socket = connection.stream as object | undefined;
+    if (socket === undefined) {
+      return Promise.resolve(null);
+    }
+    let id = this.clientIds.get(socket);
+    if (id === undefined) {
+      id = connection.client('ID').then(Number, () => null);
+      this.clientIds.set(socket, id);
+    }
+    return id;
+  }
+
+  private sendWakeFetch(
+    bclient: RedisClient,
+    connection: Redis,
+    blocked: Promise<unknown>,
+    clientId: Promise<number | null>,
+  ): void {
     if (this.closing || this.isPaused()) {
       return;
     }
@@ -401,6 +491,7 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
       fetched: false,
       served: false,
       started: this.onWake?.(connection) ?? null,
+      clientId,
     };
     const served = (): void => {
       wake.served = true;

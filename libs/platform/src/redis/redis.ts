@@ -2,6 +2,7 @@ import { parseRedisUrl } from '@aigw/core';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisErrors } from './redis-errors';
 import { corkEveryCommand } from './turn-cork';
+import { waitAtMost } from '../lifecycle/wait-at-most';
 
 export const REDIS = Symbol('REDIS');
 
@@ -65,18 +66,13 @@ export async function closeRedis(client: Redis): Promise<void> {
     client.disconnect();
     return;
   }
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
-  });
-  await Promise.race([
+  await waitAtMost(
     client.quit().then(
       () => undefined,
       () => undefined,
     ),
-    timeout,
-  ]);
-  clearTimeout(timer);
+    QUIT_TIMEOUT_MS,
+  );
   // Idempotent: a connection QUIT already ended stays ended.
   client.disconnect();
 }
