@@ -317,13 +317,19 @@ describe('Wake fetch: an idle worker gets its job with its wake-up', () => {
       await relay.down();
     });
 
-    it('ends a wait still blocked with CLIENT UNBLOCK before closing, and takes no job with it', async () => {
-      const leaving = rig.consumer(
+    /** A started consumer that reaches Redis through the relay. */
+    function behindRelay(): ReturnType<ConsumerRig['consumer']> {
+      const consumer = rig.consumer(
         () => Promise.resolve(outcome),
         { concurrency: 10 },
         `redis://127.0.0.1:${relay.port}`,
       );
-      leaving.start();
+      consumer.start();
+      return consumer;
+    }
+
+    it('ends a wait still blocked with CLIENT UNBLOCK before closing, and takes no job with it', async () => {
+      const leaving = behindRelay();
       await waitFor(async () => /cmd=bzpopmin/.test(String(await rig.admin.client('LIST'))), {
         message: 'never blocked',
       });
@@ -338,14 +344,10 @@ describe('Wake fetch: an idle worker gets its job with its wake-up', () => {
     });
 
     it('puts the job its fetch took back at the head of the queue instead of leaving it locked', async () => {
-      const leaving = rig.consumer(
-        () => Promise.resolve(outcome),
-        { concurrency: 10 },
-        `redis://127.0.0.1:${relay.port}`,
-      );
-      leaving.start();
-      const blocked = async (): Promise<boolean> => /cmd=bzpopmin/.test(String(await rig.admin.client('LIST')));
-      await waitFor(blocked, { message: 'consumer never blocked' });
+      const leaving = behindRelay();
+      await waitFor(async () => /cmd=bzpopmin/.test(String(await rig.admin.client('LIST'))), {
+        message: 'never blocked',
+      });
       await rig.queue.add(JobName.Generate, {}, { jobId: 'raced' });
       // The fetch ran in Redis (the job is active and locked by the worker) before the worker has read a byte of it.
       await waitFor(async () => (await rig.queue.getJobState('raced')) === 'active', { message: 'job never fetched' });
