@@ -73,6 +73,19 @@ export class ConsumerRig {
 }
 
 /**
+ * A rig with one started consumer whose jobs complete at once; registers the suite's beforeAll and afterAll.
+ */
+export function runningConsumer(name: string, options: Omit<ConsumerOptions, 'logFailedJobs'>): ConsumerRig {
+  const rig = new ConsumerRig(name);
+  beforeAll(async () => {
+    await rig.start();
+    rig.consumer(() => Promise.resolve(anyOutcome), options).start();
+  }, 30_000);
+  afterAll(() => rig.stop());
+  return rig;
+}
+
+/**
  * A rig with one consumer of `concurrency` slots (not started) whose jobs all wait for `release()`; registers the
  * suite's beforeAll and afterAll.
  */

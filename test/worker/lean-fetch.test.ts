@@ -11,7 +11,7 @@ import {
   STOCK_TAIL,
   withLeanScript,
 } from '../../apps/router-worker/src/queue/lean-fetch';
-import { anyOutcome as outcome, ConsumerRig, gatedConsumer, processWrites } from './consumer-rig';
+import { anyOutcome as outcome, ConsumerRig, gatedConsumer, processWrites, runningConsumer } from './consumer-rig';
 import { TcpProxy } from './tcp-proxy';
 
 /** Calls of one command since the last CONFIG RESETSTAT. */
@@ -38,14 +38,7 @@ describe('Lean fetch: one BZPOPMIN and one moveToActive per job when none is lef
   });
 
   describe('one consumer, jobs one at a time', () => {
-    const rig = new ConsumerRig('wake');
-
-    beforeAll(async () => {
-      await rig.start();
-      rig.consumer(() => Promise.resolve(outcome), { concurrency: 10 }).start();
-    }, 30_000);
-
-    afterAll(() => rig.stop());
+    const rig = runningConsumer('wake', { concurrency: 10 });
 
     it('takes each job with one block and one script instead of waking itself and asking twice more', async () => {
       const N = 20;
@@ -173,14 +166,7 @@ function isMoveToActive(args: string[]): boolean {
 
 describe('Wake fetch: an idle worker gets its job with its wake-up', () => {
   describe('one consumer, jobs one at a time', () => {
-    const rig = new ConsumerRig('wakefetch');
-
-    beforeAll(async () => {
-      await rig.start();
-      rig.consumer(() => Promise.resolve(outcome), { concurrency: 10 }).start();
-    }, 30_000);
-
-    afterAll(() => rig.stop());
+    const rig = runningConsumer('wakefetch', { concurrency: 10 });
 
     it('sends the fetch behind its BZPOPMIN on the blocking connection, stamped when the wake-up is served', async () => {
       const completed = rig.key('completed');
@@ -226,14 +212,7 @@ describe('Wake fetch: an idle worker gets its job with its wake-up', () => {
   });
 
   describe('an idle worker whose waits time out', () => {
-    const rig = new ConsumerRig('wakeidle');
-
-    beforeAll(async () => {
-      await rig.start();
-      rig.consumer(() => Promise.resolve(outcome), { concurrency: 10, drainDelay: 1 }).start();
-    }, 30_000);
-
-    afterAll(() => rig.stop());
+    const rig = runningConsumer('wakeidle', { concurrency: 10, drainDelay: 1 });
 
     it('asks Redis once per wait: the fetch that came back empty with the timeout is not asked again', async () => {
       await waitFor(async () => (await calls(rig.admin, 'bzpopmin')) > 0, { message: 'consumer never blocked' });

@@ -240,17 +240,15 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
     // BullMQ declares waitForJob private; its loop calls it through `this`, so an own property takes its place.
     const wait = this.bull.waitForJob.bind(this);
     this.bull.waitForJob = (bclient, blockUntil) => this.waitWithFetch(bclient, blockUntil, wait);
+    // Both ways BullMQ drops the blocking connection first let a wake fetch in flight come back (settleWake).
     const blocking = this.bull.blockingConnection;
-    const disconnect = blocking.disconnect.bind(blocking);
-    const close = blocking.close.bind(blocking);
-    blocking.disconnect = async (wait) => {
-      await this.settleWake();
-      return disconnect(wait);
-    };
-    blocking.close = async (force) => {
-      await this.settleWake();
-      return close(force);
-    };
+    for (const method of ['disconnect', 'close'] as const) {
+      const drop = blocking[method].bind(blocking);
+      blocking[method] = async (flag?: boolean) => {
+        await this.settleWake();
+        return drop(flag);
+      };
+    }
   }
 
   protected override async moveToActive(client: RedisClient, token: string, name?: string): Promise<Job<D, R, N>> {
