@@ -108,7 +108,8 @@ function machineFacts(loadgen, sys, opts, build) {
     method:
       `closed loop, keep-alive; one-time ${opts.initialWarmupS} s gateway warm-up (c=10); per run ${opts.warmupS} s ` +
       `discarded warm-up then ${opts.durationS} s measured; direct and gateway alternate; ${opts.reps} ` +
-      `repetition(s), medians`,
+      `repetition(s), medians` +
+      (opts.stream ? '; every request streamed (SSE, 32 chunks), latency to the last byte' : ''),
   };
 }
 
@@ -180,6 +181,7 @@ async function main() {
         topology: opts.topology,
         redisDelayMs: opts.redisDelayMs,
         nodeOptions: opts.nodeOptions,
+        stream: opts.stream,
         onCleanup: (fn) => cleanups.push(fn),
         log,
         ...overrides,

@@ -18,6 +18,8 @@ the same chat request sent directly to the simulator and through the gateway, si
                         processes; single runs them in one all-in-one process (ADR 0010)
   --node-options "..."  extra V8/Node options on the apps' command line, e.g. "--max-semi-space-size=8"
                         (default none, as shipped)
+  --stream              send every measured request with \`stream: true\` (SSE: the simulator's 32 chunks arrive
+                        in one write); CPU and latency (to the last byte) of streamed answers
   --redis-delay MS      the apps reach Redis through a relay holding each chunk MS ms (whole ms) in each
                         direction: Redis across a network, where every round trip on the path costs 2 × MS
   --stand-in FILE       measure FILE (a forwarding process such as a null gateway) instead of the
@@ -67,6 +69,7 @@ export function parseArgs(argv, extraFlags = []) {
     standIn: null,
     topology: 'split',
     redisDelayMs: 0,
+    stream: false,
     nodeOptions: '',
     nice: 0,
     skipExtras: false,
@@ -145,6 +148,9 @@ export function parseArgs(argv, extraFlags = []) {
         opts.nice = v;
         break;
       }
+      case '--stream':
+        opts.stream = true;
+        break;
       case '--skip-extras':
         opts.skipExtras = true;
         break;

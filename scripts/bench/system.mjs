@@ -13,7 +13,14 @@ import { startRedisDelay } from './redis-delay.mjs';
 
 export const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const MODEL = 'sim-gpt';
-export const BODY = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Say hello' }] });
+/** The measured chat request; `stream` (`--stream`): asked as SSE, the simulator's 32 chunks in one write. */
+export function chatBody(stream = false) {
+  return JSON.stringify({
+    model: MODEL,
+    messages: [{ role: 'user', content: 'Say hello' }],
+    ...(stream ? { stream } : {}),
+  });
+}
 const DIRECT_AUTH = 'Bearer sk-bench';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -145,6 +152,7 @@ export async function startSystem({
   profileDir,
   redisDelayMs = 0,
   nodeOptions = '',
+  stream = false,
   onCleanup,
   log,
 }) {
@@ -153,6 +161,7 @@ export async function startSystem({
   const appArgs = nodeOptions.split(/\s+/).filter(Boolean);
   const nodeArgs = [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir)] : []), ...appArgs];
   const simMain = requireBuilt(root, 'dist/tools/simulator/main.js');
+  const body = chatBody(stream);
   const logFile = (name) => path.join(outDir, 'logs', `${name}.log`);
   const nodeEnv = { ...process.env };
   // Settings meant for the orchestrator must not leak into the apps.
@@ -171,7 +180,7 @@ export async function startSystem({
   await waitFor('simulator', () => httpOk(`${simBase}/health`), 15_000, sim);
   log(`simulator pid ${sim.pid} on ${simBase}`);
 
-  const direct = { url: `${simBase}/v1/chat/completions`, body: BODY, auth: DIRECT_AUTH };
+  const direct = { url: `${simBase}/v1/chat/completions`, body, auth: DIRECT_AUTH };
   const control = simulatorControl(simBase);
 
   if (standIn) {
@@ -189,7 +198,7 @@ export async function startSystem({
     return {
       label: `stand-in ${path.basename(standIn)}`,
       direct,
-      gateway: { url: `${gwBase}/v1/chat/completions`, body: BODY, auth: DIRECT_AUTH },
+      gateway: { url: `${gwBase}/v1/chat/completions`, body, auth: DIRECT_AUTH },
       sim: control,
       gatewaySidePids: [proc.pid],
       gatewaySide: { 'stand-in': proc.pid },
@@ -336,7 +345,7 @@ export async function startSystem({
     label: `${side.label} + redis`,
     spawnReplica,
     direct,
-    gateway: { url: `${gwBase}/v1/chat/completions`, body: BODY, auth: `Bearer ${adminKey}` },
+    gateway: { url: `${gwBase}/v1/chat/completions`, body, auth: `Bearer ${adminKey}` },
     sim: control,
     gatewaySidePids: [...Object.values(side.pids), redis.pid],
     gatewaySide: { ...side.pids, redis: redis.pid },

@@ -1,6 +1,8 @@
 import OpenAI, { APIError } from 'openai';
+import type { ReplyMessage } from '@aigw/core';
 import { waitFor } from '@aigw/testing';
-import { TestSystem } from './harness';
+import { Redis } from 'ioredis';
+import { REDIS_URL, TestSystem } from './harness';
 
 /** The official OpenAI SDK (v6) as the client, through the whole system: gateway -> queue -> worker -> simulator. */
 describe('OpenAI SDK against the gateway (e2e)', () => {
@@ -13,6 +15,8 @@ describe('OpenAI SDK against the gateway (e2e)', () => {
     client = new OpenAI({ baseURL: `${system.gatewayUrl}/v1`, apiKey: system.adminKey, maxRetries: 0 });
   }, 90_000);
 
+  const cleanups: (() => void)[] = [];
+  afterEach(() => cleanups.splice(0).forEach((fn) => fn()));
   afterAll(() => system.stop(), 30_000);
 
   it('answers a plain completion with usage and cost headers', async () => {
@@ -31,22 +35,36 @@ describe('OpenAI SDK against the gateway (e2e)', () => {
     expect(response.headers.get('x-request-id')).toMatch(/\S+/);
   });
 
-  it('streams a completion in order and reports usage in the last chunk', async () => {
+  it('streams a completion in order, one chunk per provider delta, and reports usage in the last chunk', async () => {
+    const replies = new Redis(REDIS_URL);
+    cleanups.push(() => replies.disconnect());
+    const published: ReplyMessage[] = [];
+    replies.on('pmessage', (_p: string, _c: string, m: string) => published.push(JSON.parse(m) as ReplyMessage));
+    await replies.psubscribe(`${system.prefix}:reply:*`);
     const stream = await client.chat.completions.create({
       model: 'sim-gpt',
       messages: [{ role: 'user', content: 'one two three four five six' }],
       stream: true,
       stream_options: { include_usage: true },
     });
-    let text = '';
+    const deltas: string[] = [];
     let finish: string | null = null;
     let usage: OpenAI.CompletionUsage | null | undefined;
     for await (const chunk of stream) {
-      text += chunk.choices[0]?.delta?.content ?? '';
+      const content = chunk.choices[0]?.delta?.content ?? '';
+      if (content !== '') {
+        deltas.push(content);
+      }
       finish = chunk.choices[0]?.finish_reason ?? finish;
       usage = chunk.usage ?? usage;
     }
-    expect(text).toBe('one two three four five six');
+    // The simulator sends the six deltas in one write; the worker relays them in one `chunks` message (ADR 0001),
+    // and the client still gets each as an event of its own.
+    expect(deltas).toEqual(['one', ' two', ' three', ' four', ' five', ' six']);
+    await waitFor(() => published.some((m) => m.t === 'end'), { message: 'the reply channel carried no end' });
+    const pieces = published.flatMap((m) => (m.t === 'chunks' ? m.pieces : m.t === 'chunk' ? [m] : []));
+    expect(pieces.map((p) => p.text).join('')).toBe('one two three four five six');
+    expect(published.filter((m) => m.t === 'chunks').length).toBeGreaterThan(0);
     expect(finish).toBe('stop');
     expect(usage?.completion_tokens).toBeGreaterThan(0);
   });

@@ -59,7 +59,7 @@ describe('in-flight markers (real Redis)', () => {
     sub.on('message', (_c: string, m: string) => live.push(JSON.parse(m) as ReplyMessage));
     await sub.subscribe(names.channel);
     try {
-      const reply = new ReplyChannel(redis, keys.replyChannel('gw'), 'job-m', { names, ttlMs: 5_000 });
+      const reply = new ReplyChannel(redis, keys.replyChannel('gw'), 'job-m', { mirror: { names, ttlMs: 5_000 } });
       reply.onStart({ provider: 'p', model: 'm', route: 'direct', attempts: 1, id: 'c', created: 1 });
       reply.onChunk({ text: 'hel' });
       reply.onChunk({ text: 'lo' });
@@ -83,9 +83,33 @@ describe('in-flight markers (real Redis)', () => {
     }
   });
 
+  it("with batchChunks, a turn's deltas are mirrored as one `chunks` message; the marker stays until the end", async () => {
+    const names = inFlightNames(keys, uniqueId('k'), 'job-b');
+    expect(await joinInFlight(redis, names, 'job-b', 10_000)).toBeNull();
+    const reply = new ReplyChannel(redis, keys.replyChannel('gw'), 'job-b', {
+      mirror: { names, ttlMs: 5_000 },
+      batchChunks: true,
+    });
+    reply.onStart({ provider: 'p', model: 'm', route: 'direct', attempts: 1, id: 'c', created: 1 });
+    reply.onChunk({ text: 'hel' });
+    reply.onChunk({ text: 'lo', finishReason: 'stop' });
+    expect(await reply.settle()).toBeUndefined();
+    expect(await redis.exists(names.marker)).toBe(1);
+    reply.onChunk({ text: '!' });
+    reply.send({ t: 'error', jobId: 'job-b', error: new GatewayError(ErrorCode.Internal, 'x').toBody() });
+    expect(await reply.settle()).toBeUndefined();
+    const log = (await redis.lrange(names.log, 0, -1)).map((m) => JSON.parse(m) as ReplyMessage);
+    expect(log.slice(1, 3)).toEqual([
+      { t: 'chunks', jobId: 'job-b', seq: 0, pieces: [{ text: 'hel' }, { text: 'lo', finishReason: 'stop' }] },
+      { t: 'chunk', jobId: 'job-b', seq: 2, text: '!' },
+    ]);
+    expect(log.map((m) => m.t)).toEqual(['start', 'chunks', 'chunk', 'error']);
+    expect(await redis.exists(names.marker)).toBe(0);
+  });
+
   it('a job without a reply channel (async) mirrors nothing', async () => {
     const names = inFlightNames(keys, uniqueId('k'), 'job-n');
-    const reply = new ReplyChannel(redis, null, 'job-n', { names, ttlMs: 5_000 });
+    const reply = new ReplyChannel(redis, null, 'job-n', { mirror: { names, ttlMs: 5_000 } });
     reply.onChunk({ text: 'x' });
     await reply.settle();
     expect(await redis.exists(names.log)).toBe(0);

@@ -78,7 +78,7 @@ describe('api-gateway graceful shutdown', () => {
         await sleep(300);
         // As the worker answers a coalesced job: to the leader's gateway and, mirrored, to the job's followers.
         const mirror = names === null ? null : { names, ttlMs: inFlightTtlMs(request.deadlineAt) };
-        const reply = new ReplyChannel(reader, replyTo, jobId, mirror);
+        const reply = new ReplyChannel(reader, replyTo, jobId, { mirror });
         const outcome = await h.answer(job, 'finished during shutdown', { publish: false });
         if (outcome.ok) {
           reply.send({ t: 'result', jobId, result: outcome.result });

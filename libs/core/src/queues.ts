@@ -37,6 +37,11 @@ export interface GenerateJobData {
    * jobs, jobs enqueued by an older gateway): BullMQ keeps the job and its return value.
    */
   keepOutcomeMs?: number;
+  /**
+   * Set by a gateway that reads `chunks` messages: the worker may publish the deltas one provider read delivered
+   * together as one message. Absent (an older gateway), every delta is a `chunk` message of its own.
+   */
+  batchChunks?: true;
 }
 
 /** How long past its request's deadline a sync job's outcome stays readable (clock skew, a read-back in flight). */
@@ -130,10 +135,21 @@ export const QUEUE_OF_JOB: { readonly [J in JobName]: QueueName } = {
   [JobName.RecordUsage]: QueueName.Usage,
 };
 
+/** One delta of a streamed answer as relayed: its text, and the rarer fields only when it carries them. */
+export interface ReplyPiece {
+  text: string;
+  finishReason?: string | null;
+  /** Tool-call fragments and reasoning text, only on pieces that carry them (most carry text only). */
+  toolCalls?: ToolCallDelta[];
+  reasoning?: string;
+  refusal?: string;
+}
+
 /**
  * Messages a worker publishes on a gateway's reply channel, in order, for one job.
  * Non-streamed jobs get exactly one `result` or `error`. Streamed jobs get `start`, then
- * `chunk`s with increasing `seq`, then `end` or `error`.
+ * `chunk`s with increasing `seq`, then `end` or `error`. For a job with `batchChunks`, deltas that arrived in one
+ * provider read travel as one `chunks` message: `seq` is its first piece's, the others follow on (seq + index).
  */
 export type ReplyMessage =
   | { t: 'result'; jobId: string; result: GenerationResult }
@@ -149,17 +165,8 @@ export type ReplyMessage =
       id: string;
       created: number;
     }
-  | {
-      t: 'chunk';
-      jobId: string;
-      seq: number;
-      text: string;
-      finishReason?: string | null;
-      /** Tool-call fragments and reasoning text, only on chunks that carry them (most carry text only). */
-      toolCalls?: ToolCallDelta[];
-      reasoning?: string;
-      refusal?: string;
-    }
+  | ({ t: 'chunk'; jobId: string; seq: number } & ReplyPiece)
+  | { t: 'chunks'; jobId: string; seq: number; pieces: ReplyPiece[] }
   | { t: 'end'; jobId: string; result: GenerationResult };
 
 /** Control messages over @nestjs/microservices (Redis transport). */

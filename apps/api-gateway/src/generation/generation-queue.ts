@@ -105,6 +105,10 @@ export class GenerationQueue {
   async add(request: GenerationRequest, opts: EnqueueOptions): Promise<void> {
     try {
       const data: GenerateJobData = { request, replyTo: opts.replyTo };
+      if (request.stream) {
+        // This gateway's StreamRelay reads `chunks` messages (fewer messages per streamed answer).
+        data.batchChunks = true;
+      }
       if (opts.coalescingKey !== undefined) {
         data.coalescingKey = opts.coalescingKey;
       }

@@ -151,6 +151,45 @@ describe('StreamRelay', () => {
     expect(sink.events[sink.events.length - 1]).toBe('[DONE]');
   });
 
+  it('relays a `chunks` message as one SSE event per piece, in one write', () => {
+    const { sink, relay } = setup();
+    relay.onReply(start);
+    const before = sink.writes.length;
+    relay.onReply({
+      t: 'chunks',
+      jobId,
+      seq: 0,
+      pieces: [{ text: 'he' }, { text: '', toolCalls: [{ index: 0, id: 'call_1', name: 'f' }] }, { text: 'llo' }],
+    });
+    expect(sink.writes).toHaveLength(before + 1);
+    relay.onReply(chunk(3, '!'));
+    relay.onReply({ t: 'end', jobId, result: { ...result('hello!'), toolCalls: [] } });
+    const deltas = sink.events.map((e) => (e as { choices?: { delta?: unknown }[] }).choices?.[0]?.delta);
+    expect(deltas.slice(1, 5)).toEqual([
+      { content: 'he' },
+      { tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'f', arguments: '' } }] },
+      { content: 'llo' },
+      { content: '!' },
+    ]);
+    expect(sink.text).toBe('hello!');
+    expect(sink.events[sink.events.length - 1]).toBe('[DONE]');
+  });
+
+  it('orders `chunks` and `chunk` messages by seq, holding pieces behind a gap', () => {
+    const { sink, relay } = setup();
+    relay.onReply(start);
+    relay.onReply({ t: 'chunks', jobId, seq: 2, pieces: [{ text: 'c' }, { text: 'd' }] });
+    expect(sink.text).toBe('');
+    relay.onReply(chunk(0, 'a'));
+    expect(sink.text).toBe('a');
+    relay.onReply({ t: 'chunks', jobId, seq: 1, pieces: [{ text: 'b' }] });
+    expect(sink.text).toBe('abcd');
+    relay.onReply({ t: 'chunks', jobId, seq: 2, pieces: [{ text: 'c' }, { text: 'd' }] });
+    relay.onReply({ t: 'end', jobId, result: result('abcd') });
+    expect(sink.text).toBe('abcd');
+    expect(sink.events[sink.events.length - 1]).toBe('[DONE]');
+  });
+
   it('fails when what was sent is not a prefix of the final text after a loss', () => {
     const { sink, relay } = setup();
     relay.onReply(start);

@@ -4,6 +4,7 @@ import {
   type ErrorBody,
   type GenerationResult,
   type ReplyMessage,
+  type ReplyPiece,
   type ToolCall,
   type ToolCallDelta,
   merged,
@@ -58,14 +59,6 @@ export interface StreamRelayOptions extends WaiterOptions {
   onEnd: (outcome: { result: GenerationResult } | { error: GatewayError }) => void;
 }
 
-interface Piece {
-  text: string;
-  finishReason?: string | null;
-  toolCalls?: ToolCallDelta[];
-  reasoning?: string;
-  refusal?: string;
-}
-
 /**
  * Relays a streamed job as SSE in the client's format (the encoder's). Nothing is sent until the `start` message, so a failure
  * before the first token is an ordinary HTTP error (`started` rejects). Once started, the stream
@@ -79,7 +72,7 @@ export class StreamRelay extends ReplyWaiter {
   private rejectStarted!: (e: GatewayError) => void;
   private phase: 'waiting' | 'streaming' = 'waiting';
   private fmt: StreamEncoder | null = null;
-  private readonly sequencer = new ChunkSequencer<Piece>();
+  private readonly sequencer = new ChunkSequencer<ReplyPiece>();
   private readonly sent: string[] = [];
   private sentLength = 0;
   private lastFinishReason: string | null = null;
@@ -87,7 +80,9 @@ export class StreamRelay extends ReplyWaiter {
   private toolFragmentsSent = 0;
   /** Something may have been lost (a gap, or chunks before a lost start): check against the final text. */
   private suspect = false;
-  private readonly emit = (p: Piece): void => this.emitPiece(p);
+  private readonly emit = (p: ReplyPiece): void => this.emitPiece(p);
+  /** SSE gathered while a `chunks` message is relayed, written at once; null: write each event as it comes. */
+  private gathered: string | null = null;
 
   constructor(private readonly relay: StreamRelayOptions) {
     super(relay);
@@ -118,6 +113,9 @@ export class StreamRelay extends ReplyWaiter {
           return;
         }
         this.sequencer.accept(msg.seq, msg, this.emit);
+        return;
+      case 'chunks':
+        this.relayPieces(msg.seq, msg.pieces);
         return;
       case 'end':
       case 'result':
@@ -178,25 +176,50 @@ export class StreamRelay extends ReplyWaiter {
     this.resolveStarted();
   }
 
-  private emitPiece(p: Piece): void {
+  /** A `chunks` message: each piece is its own SSE event, as a `chunk` would have been, and all go in one write. */
+  private relayPieces(seq: number, pieces: readonly ReplyPiece[]): void {
+    if (this.phase === 'waiting') {
+      this.suspect = true;
+      return;
+    }
+    this.gathered = '';
+    for (let i = 0; i < pieces.length; i++) {
+      this.sequencer.accept(seq + i, pieces[i], this.emit);
+    }
+    const out = this.gathered;
+    this.gathered = null;
+    if (out !== '') {
+      this.relay.sink.write(out);
+    }
+  }
+
+  private write(sse: string): void {
+    if (this.gathered !== null) {
+      this.gathered += sse;
+    } else {
+      this.relay.sink.write(sse);
+    }
+  }
+
+  private emitPiece(p: ReplyPiece): void {
     const fmt = this.fmt;
     if (fmt === null) {
       return;
     }
     // Reasoning comes before the text it leads to, as providers send it.
     if (p.reasoning !== undefined && p.reasoning !== '') {
-      this.relay.sink.write(fmt.reasoning(p.reasoning));
+      this.write(fmt.reasoning(p.reasoning));
     }
     if (p.text !== '') {
-      this.relay.sink.write(fmt.content(p.text));
+      this.write(fmt.content(p.text));
       this.sent.push(p.text);
       this.sentLength += p.text.length;
     }
     if (p.refusal !== undefined && p.refusal !== '') {
-      this.relay.sink.write(fmt.refusal(p.refusal));
+      this.write(fmt.refusal(p.refusal));
     }
     if (p.toolCalls !== undefined && p.toolCalls.length > 0) {
-      this.relay.sink.write(fmt.toolCalls(p.toolCalls));
+      this.write(fmt.toolCalls(p.toolCalls));
       this.toolFragmentsSent += p.toolCalls.length;
     }
     if (p.finishReason) {

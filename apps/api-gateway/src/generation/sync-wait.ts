@@ -29,6 +29,7 @@ export class SyncWait extends ReplyWaiter {
         return;
       case 'start':
       case 'chunk':
+      case 'chunks':
         // A streamed reply to a non-streamed wait: its `end` carries the whole answer.
         return;
     }

@@ -83,7 +83,11 @@ export class GenerateHandler {
       coalescingKey === undefined
         ? null
         : { names: inFlightNames(this.keys, coalescingKey, jobId), ttlMs: inFlightTtlMs(request.deadlineAt) };
-    const reply = new ReplyChannel(this.redis, replyTo, jobId, mirror, this.local);
+    const reply = new ReplyChannel(this.redis, replyTo, jobId, {
+      mirror,
+      local: this.local,
+      batchChunks: job.data.batchChunks === true,
+    });
     if (job.attemptsStarted > 1) {
       // A stall right after an outage may be our own lost completion; one without is a crashed worker.
       const kept = await this.keptAnswer(jobId, job.stalledCounter > 0 && this.errors.failedWithin(OUTAGE_RECENT_MS));

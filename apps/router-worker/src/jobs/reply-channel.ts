@@ -1,4 +1,4 @@
-import type { ReplyMessage, StreamDelta } from '@aigw/core';
+import type { ReplyMessage, ReplyPiece, StreamDelta } from '@aigw/core';
 import { releaseInFlight, type InFlightNames, type LocalReplies, type LocalReplySender } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import type { StreamObserver, StreamStart } from '../generation/stream-observer';
@@ -10,10 +10,24 @@ export interface ReplyMirror {
   ttlMs: number;
 }
 
+export interface ReplyChannelOptions {
+  /** Set for a coalesced job. */
+  mirror?: ReplyMirror | null;
+  /** The gateways of this process, when the worker runs in one (ADR 0010). */
+  local?: LocalReplies | null;
+  /** The job's `batchChunks`: the gateway reads `chunks` messages. */
+  batchChunks?: boolean;
+}
+
 /**
  * Publishes one job's replies on the gateway's reply channel. Messages are not awaited one by one: they all go
  * through one connection, which keeps their order, and its per-turn cork batches a stream's chunks. A job with no
  * reply channel (async job) publishes nothing.
+ *
+ * With `batchChunks`, the deltas that arrive in one turn (one provider read often holds many) leave as one `chunks`
+ * message at the end of the turn's callbacks (`process.nextTick`): one serialisation and one PUBLISH instead of one
+ * per delta, for the worker, Redis and the gateway. A lone delta still leaves as a `chunk`, so a stream whose deltas
+ * arrive one per read looks as before. Any other message first sends what is pending, so the order holds.
  *
  * A coalesced job also mirrors every message for its followers: appended to the job's log (a late joiner replays
  * it from the start), then published on the job's own channel, in that order, so that a follower that subscribes
@@ -29,19 +43,66 @@ export class ReplyChannel implements StreamObserver {
   private failure: unknown;
   private mirrored = false;
   private readonly inProcess: LocalReplySender | null;
+  private readonly mirror: ReplyMirror | null;
+  private readonly batchChunks: boolean;
+  /** Deltas of this turn not sent yet (batchChunks), and the seq of the first. */
+  private pending: ReplyPiece[] | null = null;
+  private pendingSeq = 0;
 
   constructor(
     private readonly redis: Redis,
     private readonly channel: string | null,
     private readonly jobId: string,
-    private readonly mirror: ReplyMirror | null = null,
-    local: LocalReplies | null = null,
+    opts: ReplyChannelOptions = {},
   ) {
-    this.inProcess = channel === null ? null : (local?.senderTo(channel) ?? null);
+    this.mirror = opts.mirror ?? null;
+    this.batchChunks = opts.batchChunks === true;
+    this.inProcess = channel === null ? null : (opts.local?.senderTo(channel) ?? null);
   }
 
   send(message: ReplyMessage): void {
+    this.flushPending();
+    this.post(message);
+  }
+
+  onStart(head: StreamStart & { attempts: number }): void {
+    this.send({ t: 'start', jobId: this.jobId, ...head });
+  }
+
+  onChunk(delta: StreamDelta): void {
     if (this.channel === null) {
+      return;
+    }
+    const piece = pieceOf(delta);
+    if (!this.batchChunks) {
+      this.post(chunkMessage(this.jobId, this.seq++, piece));
+      return;
+    }
+    if (this.pending === null) {
+      this.pending = [];
+      this.pendingSeq = this.seq;
+      process.nextTick(this.flushPending);
+    }
+    this.pending.push(piece);
+    this.seq++;
+  }
+
+  private readonly flushPending = (): void => {
+    const pieces = this.pending;
+    if (pieces === null) {
+      return;
+    }
+    this.pending = null;
+    this.post(
+      pieces.length === 1
+        ? chunkMessage(this.jobId, this.pendingSeq, pieces[0])
+        : { t: 'chunks', jobId: this.jobId, seq: this.pendingSeq, pieces },
+    );
+  };
+
+  private post(message: ReplyMessage): void {
+    const channel = this.channel;
+    if (channel === null) {
       return;
     }
     if (this.inProcess !== null) {
@@ -55,39 +116,12 @@ export class ReplyChannel implements StreamObserver {
     if (this.mirror !== null) {
       this.mirrorMessage(this.mirror, message, payload);
     }
-    this.last = this.redis.publish(this.channel, payload).catch(this.failed);
-  }
-
-  onStart(head: StreamStart & { attempts: number }): void {
-    this.send({ t: 'start', jobId: this.jobId, ...head });
-  }
-
-  onChunk(delta: StreamDelta): void {
-    const chunk: Extract<ReplyMessage, { t: 'chunk' }> = {
-      t: 'chunk',
-      jobId: this.jobId,
-      seq: this.seq++,
-      text: delta.text,
-    };
-    if (delta.finishReason !== undefined) {
-      chunk.finishReason = delta.finishReason;
-    }
-    // Only the fields a chunk carries: the delta's id and usage travel in `start` and the final result.
-    if (delta.toolCalls !== undefined) {
-      chunk.toolCalls = delta.toolCalls;
-    }
-    if (delta.reasoning !== undefined) {
-      chunk.reasoning = delta.reasoning;
-    }
-    if (delta.refusal !== undefined) {
-      chunk.refusal = delta.refusal;
-    }
-    this.send(chunk);
+    this.last = this.redis.publish(channel, payload).catch(this.failed);
   }
 
   private mirrorMessage(mirror: ReplyMirror, message: ReplyMessage, payload: string): void {
     const { names } = mirror;
-    if (message.t !== 'start' && message.t !== 'chunk') {
+    if (message.t !== 'start' && message.t !== 'chunk' && message.t !== 'chunks') {
       // Identical requests arriving from now on start a job of their own (those that joined have the log).
       void releaseInFlight(this.redis, names, this.jobId).catch(this.failed);
     }
@@ -108,7 +142,32 @@ export class ReplyChannel implements StreamObserver {
    * failure, if any.
    */
   async settle(): Promise<unknown> {
+    this.flushPending();
     await this.last;
     return this.failure;
   }
+}
+
+/** A delta as relayed: only the fields a piece carries (its id and usage travel in `start` and the final result). */
+function pieceOf(delta: StreamDelta): ReplyPiece {
+  const piece: ReplyPiece = { text: delta.text };
+  if (delta.finishReason !== undefined) {
+    piece.finishReason = delta.finishReason;
+  }
+  if (delta.toolCalls !== undefined) {
+    piece.toolCalls = delta.toolCalls;
+  }
+  if (delta.reasoning !== undefined) {
+    piece.reasoning = delta.reasoning;
+  }
+  if (delta.refusal !== undefined) {
+    piece.refusal = delta.refusal;
+  }
+  return piece;
+}
+
+/** One piece as a `chunk` message (field order as before: t, jobId, seq, text, …). */
+function chunkMessage(jobId: string, seq: number, piece: ReplyPiece): ReplyMessage {
+  // One Object.assign, not a spread with fields added (slow on Node 20: libs/core objects.ts).
+  return Object.assign({ t: 'chunk' as const, jobId, seq }, piece);
 }
