@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { ReplyMessage } from '@aigw/core';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { ProviderSimulator, freePort, uniqueId, waitFor, deleteRedisKeysOf, dropSchema } from '@aigw/testing';
@@ -218,4 +219,23 @@ export class TestSystem {
       await pg.end();
     }
   }
+}
+
+/** A reply a worker published, and the gateway channel it went to. */
+export interface PublishedReply {
+  channel: string;
+  message: ReplyMessage;
+}
+
+/** Records everything published on a deployment's reply channels (`<prefix>:reply:<instance>`) until closed. */
+export async function watchReplyChannels(
+  prefix: string,
+): Promise<{ published: PublishedReply[]; close: () => Promise<void> }> {
+  const published: PublishedReply[] = [];
+  const sub = new Redis(REDIS_URL);
+  sub.on('pmessage', (_pattern: string, channel: string, raw: string) => {
+    published.push({ channel, message: JSON.parse(raw) as ReplyMessage });
+  });
+  await sub.psubscribe(`${prefix}:reply:*`);
+  return { published, close: async () => void (await sub.quit()) };
 }

@@ -1,8 +1,6 @@
 import OpenAI, { APIError } from 'openai';
-import type { ReplyMessage } from '@aigw/core';
 import { waitFor } from '@aigw/testing';
-import { Redis } from 'ioredis';
-import { REDIS_URL, TestSystem } from './harness';
+import { TestSystem, watchReplyChannels } from './harness';
 
 /** The official OpenAI SDK (v6) as the client, through the whole system: gateway -> queue -> worker -> simulator. */
 describe('OpenAI SDK against the gateway (e2e)', () => {
@@ -15,8 +13,8 @@ describe('OpenAI SDK against the gateway (e2e)', () => {
     client = new OpenAI({ baseURL: `${system.gatewayUrl}/v1`, apiKey: system.adminKey, maxRetries: 0 });
   }, 90_000);
 
-  const cleanups: (() => void)[] = [];
-  afterEach(() => cleanups.splice(0).forEach((fn) => fn()));
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(() => Promise.all(cleanups.splice(0).map((fn) => fn())));
   afterAll(() => system.stop(), 30_000);
 
   it('answers a plain completion with usage and cost headers', async () => {
@@ -36,11 +34,8 @@ describe('OpenAI SDK against the gateway (e2e)', () => {
   });
 
   it('streams a completion in order, one chunk per provider delta, and reports usage in the last chunk', async () => {
-    const replies = new Redis(REDIS_URL);
-    cleanups.push(() => replies.disconnect());
-    const published: ReplyMessage[] = [];
-    replies.on('pmessage', (_p: string, _c: string, m: string) => published.push(JSON.parse(m) as ReplyMessage));
-    await replies.psubscribe(`${system.prefix}:reply:*`);
+    const watch = await watchReplyChannels(system.prefix);
+    cleanups.push(watch.close);
     const stream = await client.chat.completions.create({
       model: 'sim-gpt',
       messages: [{ role: 'user', content: 'one two three four five six' }],
@@ -61,7 +56,10 @@ describe('OpenAI SDK against the gateway (e2e)', () => {
     // The simulator sends the six deltas in one write; the worker relays them in one `chunks` message (ADR 0001),
     // and the client still gets each as an event of its own.
     expect(deltas).toEqual(['one', ' two', ' three', ' four', ' five', ' six']);
-    await waitFor(() => published.some((m) => m.t === 'end'), { message: 'the reply channel carried no end' });
+    await waitFor(() => watch.published.some((p) => p.message.t === 'end'), {
+      message: 'the reply channel carried no end',
+    });
+    const published = watch.published.map((p) => p.message);
     const pieces = published.flatMap((m) => (m.t === 'chunks' ? m.pieces : m.t === 'chunk' ? [m] : []));
     expect(pieces.map((p) => p.text).join('')).toBe('one two three four five six');
     expect(published.filter((m) => m.t === 'chunks').length).toBeGreaterThan(0);

@@ -1,6 +1,5 @@
 import { freePort, parseSse, waitFor } from '@aigw/testing';
-import { Redis } from 'ioredis';
-import { REDIS_URL, TestSystem, type AppProcess } from './harness';
+import { TestSystem, watchReplyChannels, type AppProcess } from './harness';
 
 /**
  * The single-process deployment (ADR 0010): one all-in-one process hosts the api-gateway, a router-worker and the
@@ -8,24 +7,8 @@ import { REDIS_URL, TestSystem, type AppProcess } from './harness';
  * memory, one to another instance is published on its reply channel.
  */
 
-interface Published {
-  channel: string;
-  jobId: string;
-}
-
 interface ChatAnswer {
   choices: { message: { content: string } }[];
-}
-
-/** Everything published on the deployment's reply channels (`<prefix>:reply:<instance>`). */
-async function watchReplyChannels(prefix: string): Promise<{ published: Published[]; close: () => Promise<void> }> {
-  const published: Published[] = [];
-  const sub = new Redis(REDIS_URL);
-  sub.on('pmessage', (_pattern: string, channel: string, raw: string) => {
-    published.push({ channel, jobId: (JSON.parse(raw) as { jobId: string }).jobId });
-  });
-  await sub.psubscribe(`${prefix}:reply:*`);
-  return { published, close: async () => void (await sub.quit()) };
 }
 
 function chatBody(content: string, extra: Record<string, unknown> = {}): string {
@@ -189,7 +172,7 @@ describe('single-process instances sharing one Redis (e2e)', () => {
       });
       // Only the job the other instance took was answered through Redis, on this instance's channel.
       await waitFor(() => watch.published.length > 0, { timeoutMs: 2000, message: 'no reply was published' });
-      const viaRedis = [...new Set(watch.published.map((p) => p.jobId))];
+      const viaRedis = [...new Set(watch.published.map((p) => p.message.jobId))];
       expect(viaRedis).toHaveLength(1);
       expect(answers.map((x) => x.jobId)).toContain(viaRedis[0]);
       expect(new Set(watch.published.map((p) => p.channel)).size).toBe(1);
@@ -201,7 +184,7 @@ describe('single-process instances sharing one Redis (e2e)', () => {
     watch.published.length = 0;
     const answer = await chat(system, `http://127.0.0.1:${gateway.port}`, 'from a gateway alone');
     expect(answer).toMatchObject({ status: 200, text: 'from a gateway alone' });
-    expect(watch.published.map((p) => p.jobId)).toContain(answer.jobId);
+    expect(watch.published.map((p) => p.message.jobId)).toContain(answer.jobId);
   });
 });
 

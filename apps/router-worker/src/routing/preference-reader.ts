@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { isModelAlias, policyOfAlias, type PreferenceChain, type RoutingPolicy } from '@aigw/core';
 import { UserPreferenceEntity } from '@aigw/entities';
+import { waitAtMost } from '@aigw/platform';
 import { DataSource } from 'typeorm';
 import { ROUTING_CONFIG, type RoutingConfig } from './routing-config';
 import { WarnThrottle } from './warn-throttle';
@@ -102,10 +103,6 @@ export class PreferenceReader {
     if (!UUID.test(userId) || Date.now() < this.unavailableUntil) {
       return [];
     }
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${QUERY_TIMEOUT_MS} ms`)), QUERY_TIMEOUT_MS);
-    });
     try {
       const found = this.dataSource.getRepository(UserPreferenceEntity).find({
         select: { context: true, provider: true, model: true, policy: true },
@@ -113,7 +110,10 @@ export class PreferenceReader {
       });
       // The query may still finish later; its result is dropped, the cache entry already holds [].
       found.catch(() => undefined);
-      const rows = await Promise.race([found, timeout]);
+      const rows = await waitAtMost(found, QUERY_TIMEOUT_MS);
+      if (rows === undefined) {
+        throw new Error(`no answer within ${QUERY_TIMEOUT_MS} ms`);
+      }
       return rows.map((r) => ({
         context: r.context,
         model: r.provider === null ? r.model : `${r.provider}/${r.model}`,
@@ -123,8 +123,6 @@ export class PreferenceReader {
       this.unavailableUntil = Date.now() + BACKOFF_AFTER_FAILURE_MS;
       this.warnings.warn('user preferences not read, routing without them', err);
       return [];
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

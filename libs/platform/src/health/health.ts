@@ -9,19 +9,19 @@ import {
 } from '@nestjs/terminus';
 import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
+import { waitAtMost } from '../lifecycle/wait-at-most';
 import { REDIS } from '../redis/redis';
 
 const CHECK_TIMEOUT_MS = 1500;
 
-function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what} did not answer within ${CHECK_TIMEOUT_MS} ms`)),
-      CHECK_TIMEOUT_MS,
-    );
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+async function withTimeout(p: Promise<unknown>, what: string): Promise<void> {
+  const answered = await waitAtMost(
+    p.then(() => true),
+    CHECK_TIMEOUT_MS,
+  );
+  if (answered === undefined) {
+    throw new Error(`${what} did not answer within ${CHECK_TIMEOUT_MS} ms`);
+  }
 }
 
 /**
