@@ -29,15 +29,7 @@ export class GenerationService {
     }
     const plan = await this.planner.plan(request);
     const routed = await this.attempts.run(plan.candidates, request, signal, observer, plan.closedAtPlan);
-    const result = resultOf(
-      request,
-      routed.deployment,
-      routed.route,
-      routed.answer,
-      routed.attempts,
-      routed.providerLatencyMs,
-      Date.now(),
-    );
+    const result = resultOf(request, routed, Date.now());
     this.observeUsage(result);
     return result;
   }

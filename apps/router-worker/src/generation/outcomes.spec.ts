@@ -56,11 +56,13 @@ describe('resultOf', () => {
     const usage = { promptTokens: 100, completionTokens: 50, totalTokens: 150, cachedPromptTokens: 20 };
     const result = resultOf(
       request,
-      d,
-      'gateway',
-      { id: 'chatcmpl-1', created: 7, text: 'hi', finishReason: 'stop', usage },
-      attempts,
-      40.04,
+      {
+        deployment: d,
+        route: 'gateway',
+        answer: { id: 'chatcmpl-1', created: 7, text: 'hi', finishReason: 'stop', usage },
+        attempts,
+        providerLatencyMs: 40.04,
+      },
       1250,
     );
     expect(result).toEqual({

@@ -21,6 +21,16 @@ export interface ProviderAnswer extends AnswerDetails {
   usage: Usage;
 }
 
+/** The successful call of a routed request. */
+export interface Routed {
+  deployment: Deployment;
+  route: Route;
+  answer: ProviderAnswer;
+  /** Every attempt, the successful one last. */
+  attempts: Attempt[];
+  providerLatencyMs: number;
+}
+
 /** Where to send a deployment's calls. Holds the secret: never log it. */
 export function targetOf(d: Deployment): AdapterTarget {
   const target: AdapterTarget = {
@@ -73,15 +83,9 @@ export function failedAttempt(
   return attempt;
 }
 
-export function resultOf(
-  request: GenerationRequest,
-  d: Deployment,
-  route: Route,
-  answer: ProviderAnswer,
-  attempts: Attempt[],
-  providerLatencyMs: number,
-  now: number,
-): GenerationResult {
+/** The result of a routed request, `now` (epoch ms) ending its latency. */
+export function resultOf(request: GenerationRequest, routed: Routed, now: number): GenerationResult {
+  const { deployment: d, answer } = routed;
   const result: GenerationResult = {
     requestId: request.requestId,
     id: answer.id,
@@ -90,12 +94,12 @@ export function resultOf(
     finishReason: answer.finishReason,
     provider: d.provider.id,
     model: d.model.name,
-    route,
+    route: routed.route,
     usage: answer.usage,
     costUsd: costOf(answer.usage, d.model),
     latencyMs: Math.max(0, now - request.receivedAt),
-    providerLatencyMs: round(providerLatencyMs),
-    attempts,
+    providerLatencyMs: round(routed.providerLatencyMs),
+    attempts: routed.attempts,
   };
   copyDetails(answer, result);
   return result;

@@ -11,7 +11,7 @@ import {
   merged,
 } from '@aigw/core';
 import { abortCauseOf } from '../cancel/abort';
-import { failedAttempt, successAttempt, type ProviderAnswer } from '../generation/outcomes';
+import { failedAttempt, successAttempt, type Routed } from '../generation/outcomes';
 import type { CallObserver, StreamObserver } from '../generation/stream-observer';
 import type { AdapterSource, AttemptClock, AttemptEvents } from './attempt-ports';
 import type { CallPermit, CircuitPort } from './circuit-guard';
@@ -42,16 +42,6 @@ export interface AttemptLoopDeps {
   sleep(ms: number, signal: AbortSignal): Promise<void>;
   random(): number;
   config: { maxAttempts: number; retry: RetryOptions };
-}
-
-/** The successful call of a routed request. */
-export interface Routed {
-  deployment: Deployment;
-  route: Route;
-  answer: ProviderAnswer;
-  /** Every attempt, the successful one last. */
-  attempts: Attempt[];
-  providerLatencyMs: number;
 }
 
 type DeploymentOutcome =
@@ -205,7 +195,14 @@ export class AttemptLoop {
       }
       calls++;
       const callObserver = observer && withAttemptCount(observer, attempts.length + 1);
-      const call = await callProvider(this.deps, d, option, request, signal, callObserver, permit.probeId);
+      const call = await callProvider(this.deps, {
+        deployment: d,
+        option,
+        request,
+        signal,
+        observer: callObserver,
+        probeId: permit.probeId,
+      });
       if (call.ok) {
         record(option.route, null);
         if (option.route !== options[0].route) {

@@ -29,6 +29,18 @@ export interface ProviderCallDeps {
   clock: AttemptClock;
 }
 
+/** One call: which deployment, over which route, for which request. */
+export interface CallSpec {
+  deployment: Deployment;
+  option: RouteOption;
+  request: GenerationRequest;
+  signal: AbortSignal;
+  /** Sees a streamed answer's start and deltas. */
+  observer?: CallObserver;
+  /** The probe slot the circuit's permit holds (null for a closed circuit), settled with the call. */
+  probeId: string | null;
+}
+
 export type CallResult =
   | { ok: true; answer: ProviderAnswer; ms: number }
   | {
@@ -67,16 +79,13 @@ function hasContent(d: StreamDelta): boolean {
 async function streamAnswer(
   adapter: ProviderAdapter,
   call: AdapterRequest,
-  signal: AbortSignal,
-  d: Deployment,
-  option: RouteOption,
-  request: GenerationRequest,
-  observer: CallObserver | undefined,
+  spec: CallSpec,
   progress: StreamProgress,
   clock: AttemptClock,
 ): Promise<ProviderAnswer> {
+  const { deployment: d, option, request, observer } = spec;
   const collector = new StreamCollector(`chatcmpl-${request.requestId}`);
-  for await (const delta of adapter.stream(call, signal)) {
+  for await (const delta of adapter.stream(call, spec.signal)) {
     const head = collector.add(delta, clock.now());
     if (head) {
       progress.firstAt = clock.monotonic();
@@ -129,15 +138,8 @@ function isEmbeddings(request: GenerationRequest): request is GenerationRequest 
  * averages on success (time to first chunk for streams), shows every response to the quota observer of its
  * provider and route, and reports the call. Never throws.
  */
-export async function callProvider(
-  deps: ProviderCallDeps,
-  d: Deployment,
-  option: RouteOption,
-  request: GenerationRequest,
-  signal: AbortSignal,
-  observer: CallObserver | undefined,
-  probeId: string | null,
-): Promise<CallResult> {
+export async function callProvider(deps: ProviderCallDeps, spec: CallSpec): Promise<CallResult> {
+  const { deployment: d, option, request, signal, probeId } = spec;
   const { clock } = deps;
   const adapter = deps.adapters.get(option.kind, d.provider);
   // `observe` first: V8 (Node 20) takes a slow path, microseconds, for a property added after a spread.
@@ -149,7 +151,7 @@ export async function callProvider(
     const answer = isEmbeddings(request)
       ? await embedAnswer(adapter, call, request, signal, clock)
       : request.stream
-        ? await streamAnswer(adapter, call, signal, d, option, request, observer, progress, clock)
+        ? await streamAnswer(adapter, call, spec, progress, clock)
         : await adapter.generate(call, signal);
     const ms = clock.monotonic() - started;
     // A plain success only feeds the failure-rate window: it need not delay the answer (settle never throws).
