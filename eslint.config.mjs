@@ -3,6 +3,77 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
+/** Imports no file may make: a lib's deep paths, and the Swagger UI bundle in the server. */
+const BASE_RESTRICTED_PATHS = [
+  {
+    name: 'swagger-ui-dist',
+    message:
+      "Its main entry point loads the browser bundle into the server (~10 MB of heap): import 'swagger-ui-dist/absolute-path.js'.",
+  },
+];
+const DEEP_LIB_IMPORT = {
+  group: ['@aigw/*/*', '**/libs/*/src/**', '../../libs/**'],
+  message: 'Import a lib from its entry point (@aigw/<lib>).',
+};
+
+/** `no-restricted-imports` with the base restrictions and `patterns` (a later block's options replace an earlier one's). */
+function restrictedImports(patterns) {
+  return ['error', { paths: BASE_RESTRICTED_PATHS, patterns: [DEEP_LIB_IMPORT, ...patterns] }];
+}
+
+/**
+ * The direction of ARCHITECTURE.md §3: which libs each lib may import (none imports an app). A cycle would need an
+ * edge against this order, so it also keeps the libs free of cycles.
+ */
+const LIB_IMPORTS = {
+  core: [],
+  testing: [],
+  entities: ['core'],
+  adapters: ['core'],
+  routing: ['core'],
+  governance: ['core', 'routing'],
+  platform: ['core', 'entities', 'routing'],
+};
+const APPS = ['api-gateway', 'router-worker', 'health-monitor'];
+
+function libBoundary(lib, allowed) {
+  const others = Object.keys(LIB_IMPORTS).filter((l) => l !== lib && !allowed.includes(l));
+  return {
+    files: [`libs/${lib}/src/**/*.ts`],
+    rules: {
+      'no-restricted-imports': restrictedImports([
+        ...(others.length === 0
+          ? []
+          : [
+              {
+                group: others.map((l) => `@aigw/${l}`),
+                message: `libs/${lib} may import ${allowed.length === 0 ? 'nothing internal' : allowed.map((l) => '@aigw/' + l).join(', ')} (ARCHITECTURE.md §3).`,
+              },
+            ]),
+        { regex: '(^|/)apps/', message: 'A lib never imports an app (ARCHITECTURE.md §3).' },
+      ]),
+    },
+  };
+}
+
+/** An app imports libs, never another app's source (the all-in-one process exists to compose them). */
+function appBoundary(app) {
+  const others = APPS.filter((a) => a !== app).concat('all-in-one');
+  return {
+    files: [`apps/${app}/src/**/*.ts`],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': restrictedImports([
+        {
+          regex: `(^|/)(${others.join('|')})/src(/|$)`,
+          message: `apps/${app} does not import another app: move what both need into a lib.`,
+        },
+        { group: ['@aigw/testing'], message: 'Test helpers stay out of the shipped app (specs may use them).' },
+      ]),
+    },
+  };
+}
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '**/*.mjs', '**/*.js'] },
   eslint.configs.recommended,
@@ -22,26 +93,11 @@ export default tseslint.config(
       ],
       curly: 'error',
       eqeqeq: 'error',
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [
-            {
-              name: 'swagger-ui-dist',
-              message:
-                "Its main entry point loads the browser bundle into the server (~10 MB of heap): import 'swagger-ui-dist/absolute-path.js'.",
-            },
-          ],
-          patterns: [
-            {
-              group: ['@aigw/*/*', '**/libs/*/src/**', '../../libs/**'],
-              message: 'Import a lib from its entry point (@aigw/<lib>).',
-            },
-          ],
-        },
-      ],
+      'no-restricted-imports': restrictedImports([]),
     },
   },
+  ...Object.entries(LIB_IMPORTS).map(([lib, allowed]) => libBoundary(lib, allowed)),
+  ...APPS.map(appBoundary),
   {
     // The request path: on Node 20 (V8 11.3) an object literal that adds fields after a spread takes a slow path
     // (~2 µs for one field, ~70 µs for twenty; libs/core/src/objects.ts, docs/benchmarks.md "Object spread").
