@@ -61,7 +61,7 @@ function appBoundary(app) {
   const others = APPS.filter((a) => a !== app).concat('all-in-one');
   return {
     files: [`apps/${app}/src/**/*.ts`],
-    ignores: ['**/*.spec.ts'],
+    ignores: ['**/*.spec.ts', '**/*.fixtures.ts'],
     rules: {
       'no-restricted-imports': restrictedImports([
         {
@@ -69,6 +69,7 @@ function appBoundary(app) {
           message: `apps/${app} does not import another app: move what both need into a lib.`,
         },
         { group: ['@aigw/testing'], message: 'Test helpers stay out of the shipped app (specs may use them).' },
+        { regex: '\\.fixtures$', message: 'A *.fixtures.ts file is for specs: the build leaves it out of dist.' },
       ]),
     },
   };
@@ -107,7 +108,7 @@ export default tseslint.config(
       'libs/core/src/routing/**/*.ts',
       'libs/adapters/src/**/*.ts',
     ],
-    ignores: ['**/*.spec.ts', 'libs/adapters/src/probe/**', 'apps/router-worker/src/routing/attempt-fakes.ts'],
+    ignores: ['**/*.spec.ts', '**/*.fixtures.ts', 'libs/adapters/src/probe/**'],
     rules: {
       'no-restricted-syntax': [
         'error',

@@ -1,6 +1,6 @@
 import { ErrorClass, ProviderCallError } from '@aigw/core';
 import { failedAttempt, resultOf, successAttempt, targetOf } from './outcomes';
-import { deployment, generationRequest } from './test-fixtures';
+import { deployment, generationRequest } from './request.fixtures';
 
 describe('targetOf', () => {
   it('sends the upstream name when the model has one, and pools per provider', () => {

@@ -1,8 +1,8 @@
 import { ErrorClass, ErrorCode, GatewayError, type Deployment, type GenerationRequest } from '@aigw/core';
 import { GenerationAbort, GenerationCancelledError } from '../cancel/abort';
 import type { StreamObserver } from '../generation/stream-observer';
-import { deployment, generationRequest } from '../generation/test-fixtures';
-import { failure, LoopBench } from './attempt-fakes';
+import { deployment, generationRequest } from '../generation/request.fixtures';
+import { failure, LoopBench } from './attempt.fixtures';
 
 function dep(id: string, model: Partial<Deployment['model']> = {}, provider: Partial<Deployment['provider']> = {}) {
   return deployment({ id, baseUrl: `http://${id}/v1`, ...provider }, { name: 'm', ...model });

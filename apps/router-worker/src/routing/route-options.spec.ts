@@ -1,5 +1,5 @@
 import type { GatewaySpec } from '@aigw/core';
-import { deployment } from '../generation/test-fixtures';
+import { deployment } from '../generation/request.fixtures';
 import { routeOptions } from './route-options';
 
 const litellm: GatewaySpec = {

@@ -1,6 +1,6 @@
 import { ErrorCode, GatewayError, type Deployment } from '@aigw/core';
 import type { CircuitStatus } from '@aigw/routing';
-import { deployment, generationRequest } from '../generation/test-fixtures';
+import { deployment, generationRequest } from '../generation/request.fixtures';
 import { orderingPolicyOf, planRoute, policyOf, roundRobinKeyOf, routeNeedOf } from './route-plan';
 
 // cheap < mid < dear; quality: dear best.

@@ -1,7 +1,7 @@
 import { ErrorClass, ErrorCode, GatewayError, ProviderCallError, type GenerationResult } from '@aigw/core';
 import { GenerationCancelledError } from '../cancel/abort';
 import { failedAttempt, successAttempt } from '../generation/outcomes';
-import { deployment, generationRequest } from '../generation/test-fixtures';
+import { deployment, generationRequest } from '../generation/request.fixtures';
 import { outcomeOf, usageEventOf } from './usage-event';
 
 const request = generationRequest({
