@@ -161,10 +161,21 @@ describe('circuit breaker across two workers (e2e)', () => {
     const pinned = await chat(system, { model: 'pa/shared' });
     expect(pinned.status).toBe(200);
     expect(pinned.headers.get('x-gateway-provider')).toBe('pa');
-    const audit = await system.query<{ action: string; target: string }>(
-      "SELECT action, target FROM audit_log WHERE action = 'circuit.reset'",
+    const audit = await system.query<{ action: string; target: string; actor: string; detail: unknown }>(
+      "SELECT action, target, actor, detail FROM audit_log WHERE action = 'circuit.reset'",
     );
-    expect(audit).toEqual([{ action: 'circuit.reset', target: 'pa' }]);
+    // The same entry shape as every other admin change: who (key id and visible prefix), before and after.
+    expect(audit).toEqual([
+      {
+        action: 'circuit.reset',
+        target: 'pa',
+        actor: expect.stringMatching(/^api-key:[0-9a-f-]{36}:\S+$/) as unknown,
+        detail: {
+          before: { deployments: [{ id: 'pa/shared', state: 'open' }] },
+          after: { deployments: [{ id: 'pa/shared', state: 'closed' }] },
+        },
+      },
+    ]);
   }, 30_000);
 });
 

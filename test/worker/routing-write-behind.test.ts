@@ -1,4 +1,4 @@
-import { RedisErrors, RedisKeys, type RedisOp } from '@aigw/platform';
+import { MigratedDatabase, RedisErrors, RedisKeys, type RedisOp } from '@aigw/platform';
 import { CircuitBreakerStore, LatencyTracker, routingKeyPrefix } from '@aigw/routing';
 import { waitFor } from '@aigw/testing';
 import { Registry } from 'prom-client';
@@ -139,7 +139,7 @@ describe('worker routing bookkeeping written behind (real Redis)', () => {
       redisA,
       new RedisKeys(namespace),
       config,
-      new HistoricalLatency({} as DataSource, true),
+      new HistoricalLatency(new MigratedDatabase({} as DataSource, true)),
       errors,
     );
     try {

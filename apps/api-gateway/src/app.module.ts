@@ -14,8 +14,8 @@ import {
   RedisModule,
   ShutdownModule,
   type SharedProcess,
+  MigratedDatabase,
 } from '@aigw/platform';
-import { DataSource } from 'typeorm';
 import { AdmissionService } from './admission/admission.service';
 import { AnalyticsController } from './analytics/analytics.controller';
 import { ANALYTICS_CLOCK, AnalyticsService } from './analytics/analytics.service';
@@ -128,9 +128,8 @@ export class AppModule {
         { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },
         {
           provide: ApiKeyStore,
-          // 'DATABASE_MIGRATED' orders the store after the migrations (and thus the bootstrap key after them).
-          inject: [DataSource, 'DATABASE_MIGRATED'],
-          useFactory: (dataSource: DataSource) => new ApiKeyStore(dataSource),
+          inject: [MigratedDatabase],
+          useFactory: (db: MigratedDatabase) => new ApiKeyStore(db.dataSource),
         },
         CatalogService,
         tiersProvider,

@@ -10,8 +10,8 @@ import {
   RedisModule,
   ShutdownModule,
   type SharedProcess,
+  MigratedDatabase,
 } from '@aigw/platform';
-import { DataSource } from 'typeorm';
 import type { MonitorEnv } from './config/monitor-env';
 import { Alerts } from './health/alerts';
 import { HealthJobs } from './health/health-jobs';
@@ -44,9 +44,8 @@ class MonitorEnvModule {
     ConnectionTestService,
     {
       provide: ProviderHealthStore,
-      // 'DATABASE_MIGRATED' orders the store after the migrations.
-      inject: [DataSource, 'DATABASE_MIGRATED'],
-      useFactory: (dataSource: DataSource) => new ProviderHealthStore(dataSource),
+      inject: [MigratedDatabase],
+      useFactory: (db: MigratedDatabase) => new ProviderHealthStore(db.dataSource),
     },
     Prober,
     HealthQueue,

@@ -53,6 +53,7 @@ export {
   PreferenceStore,
   PREFERENCE_STATS_DAYS,
   type PreferenceRecord,
+  type PreferenceRoute,
   type PreferenceUse,
 } from './stores/preference.store';
 export { DeploymentStatsStore, type DeploymentStats } from './stores/deployment-stats.store';

@@ -10,6 +10,7 @@ export * from './redis/turn-cork';
 export * from './metrics/metrics';
 export * from './health/health';
 export * from './database/database.module';
+export * from './database/migrated-database';
 export * from './http/errors';
 export * from './http/bootstrap';
 export * from './http/static-files';

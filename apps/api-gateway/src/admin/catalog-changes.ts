@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ControlPattern, type ProviderChangedMessage } from '@aigw/core';
 import { CatalogAdminStore, SecretBox, type CatalogTx } from '@aigw/entities';
-import { CatalogService, ControlChannel, ENV } from '@aigw/platform';
-import { DataSource } from 'typeorm';
+import { CatalogService, ControlChannel, ENV, MigratedDatabase } from '@aigw/platform';
 import type { GatewayEnv } from '../config/gateway-env';
 
 /**
@@ -17,11 +16,11 @@ export class CatalogChanges {
 
   constructor(
     @Inject(ENV) private readonly env: GatewayEnv,
-    dataSource: DataSource,
+    db: MigratedDatabase,
     private readonly catalog: CatalogService,
     private readonly control: ControlChannel,
   ) {
-    this.store = new CatalogAdminStore(dataSource, SecretBox.fromEnv(env.SECRETS_KEY, env.NODE_ENV).box);
+    this.store = new CatalogAdminStore(db.dataSource, SecretBox.fromEnv(env.SECRETS_KEY, env.NODE_ENV).box);
   }
 
   /** Reads only (no reload, no message): e.g. a dry-run import. */

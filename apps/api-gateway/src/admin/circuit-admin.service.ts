@@ -1,12 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DEFAULT_CIRCUIT_CONFIG, ErrorCode, GatewayError, type CircuitState } from '@aigw/core';
-import { AuditLogEntity } from '@aigw/entities';
+import { AuditLogStore } from '@aigw/entities';
 import { CatalogService, ENV, REDIS } from '@aigw/platform';
 import { CircuitBreakerStore, routingKeyPrefix } from '@aigw/routing';
 import type { Redis } from 'ioredis';
-import { DataSource } from 'typeorm';
 import type { GatewayEnv } from '../config/gateway-env';
 import type { AuthContext } from '../http/request-context';
+import { actorOf } from './admin-views';
 
 export interface CircuitResetView {
   provider: string;
@@ -23,7 +23,7 @@ export class CircuitAdminService {
     @Inject(ENV) env: GatewayEnv,
     @Inject(REDIS) redis: Redis,
     private readonly catalog: CatalogService,
-    private readonly db: DataSource,
+    private readonly audit: AuditLogStore,
   ) {
     // Reset only writes a closed state; the thresholds of the workers' own config do not matter here.
     this.circuits = new CircuitBreakerStore(redis, routingKeyPrefix(env.REDIS_PREFIX), DEFAULT_CIRCUIT_CONFIG);
@@ -47,11 +47,12 @@ export class CircuitAdminService {
       const { state, transition } = await this.circuits.reset(id);
       deployments.push({ id, previousState: transition?.from ?? state, state });
     }
-    await this.db.getRepository(AuditLogEntity).insert({
-      actor: `api-key:${auth.apiKeyId}`,
+    await this.audit.record({
+      actor: actorOf(auth),
       action: 'circuit.reset',
       target: provider.id,
-      detail: { deployments: deployments.map((d) => ({ id: d.id, from: d.previousState })) },
+      before: { deployments: deployments.map((d) => ({ id: d.id, state: d.previousState })) },
+      after: { deployments: deployments.map((d) => ({ id: d.id, state: d.state })) },
     });
     this.logger.log(`circuit reset by api-key ${auth.apiKeyId}: ${deployments.map((d) => d.id).join(', ')}`);
     return { provider: provider.id, deployments };

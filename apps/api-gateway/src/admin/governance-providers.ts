@@ -7,15 +7,15 @@ import {
   UsageReportStore,
   UserStore,
 } from '@aigw/entities';
-import { DataSource } from 'typeorm';
+import { MigratedDatabase } from '@aigw/platform';
+import type { DataSource } from 'typeorm';
 import { QUOTA_COUNTERS } from './quota-counters.port';
 import { RedisQuotaCounters } from '../admission/redis-quota-counters';
 
-// 'DATABASE_MIGRATED' orders the stores after the migrations.
 const store = <T>(cls: new (ds: DataSource) => T): Provider<T> => ({
   provide: cls,
-  inject: [DataSource, 'DATABASE_MIGRATED'],
-  useFactory: (dataSource: DataSource) => new cls(dataSource),
+  inject: [MigratedDatabase],
+  useFactory: (db: MigratedDatabase) => new cls(db.dataSource),
 });
 
 /** The stores behind the admin, usage and preferences APIs, and the quota counters they read. */

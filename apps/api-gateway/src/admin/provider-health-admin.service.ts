@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ErrorCode, GatewayError, type Capability, type HealthRoute, type ProviderSpec } from '@aigw/core';
 import { ProviderHealthStore } from '@aigw/entities';
-import { CatalogService } from '@aigw/platform';
-import { DataSource } from 'typeorm';
+import { CatalogService, MigratedDatabase } from '@aigw/platform';
 import { MAX_HEALTH_CHECKS, type ProviderHealthQueryDto } from './provider-health.dto';
 
 const DAY_MS = 86_400_000;
@@ -65,9 +64,9 @@ export class ProviderHealthAdminService {
 
   constructor(
     private readonly catalog: CatalogService,
-    dataSource: DataSource,
+    db: MigratedDatabase,
   ) {
-    this.store = new ProviderHealthStore(dataSource);
+    this.store = new ProviderHealthStore(db.dataSource);
   }
 
   private providerOf(id: string): ProviderSpec {

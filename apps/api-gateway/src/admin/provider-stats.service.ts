@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DEFAULT_CIRCUIT_CONFIG, type CircuitState, type ProviderSpec, type Route } from '@aigw/core';
 import { UsageAnalyticsStore } from '@aigw/entities';
-import { ENV, REDIS } from '@aigw/platform';
+import { ENV, REDIS, MigratedDatabase } from '@aigw/platform';
 import {
   CircuitBreakerStore,
   ProviderQuotaStore,
@@ -10,7 +10,6 @@ import {
   type ProviderQuotas,
 } from '@aigw/routing';
 import type { Redis } from 'ioredis';
-import { DataSource } from 'typeorm';
 import type { GatewayEnv } from '../config/gateway-env';
 import type { ProviderQuotaDto } from './provider-quota.dto';
 import { quotaView } from './provider-quota-view';
@@ -57,11 +56,11 @@ export class ProviderStatsService {
   private readonly usage: UsageAnalyticsStore;
   private readonly quotas: ProviderQuotaStore;
 
-  constructor(@Inject(ENV) env: GatewayEnv, @Inject(REDIS) redis: Redis, dataSource: DataSource) {
+  constructor(@Inject(ENV) env: GatewayEnv, @Inject(REDIS) redis: Redis, db: MigratedDatabase) {
     // Reads only: the thresholds of the workers' own config do not matter here.
     this.circuits = new CircuitBreakerStore(redis, routingKeyPrefix(env.REDIS_PREFIX), DEFAULT_CIRCUIT_CONFIG);
     this.routes = new RouteMemory(redis, routingKeyPrefix(env.REDIS_PREFIX));
-    this.usage = new UsageAnalyticsStore(dataSource);
+    this.usage = new UsageAnalyticsStore(db.dataSource);
     this.quotas = new ProviderQuotaStore(redis, env.REDIS_PREFIX);
   }
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import { MigratedDatabase } from '@aigw/platform';
 import { ProviderHealthStore, type HealthView } from '@aigw/entities';
-import { DataSource } from 'typeorm';
 import { CatalogChanges } from './catalog-changes';
 import { providerView, type ProviderView } from './catalog-docs';
 import { ProviderStatsService, type ProviderStats } from './provider-stats.service';
@@ -30,9 +30,9 @@ export class ProvidersAdminService {
   constructor(
     private readonly changes: CatalogChanges,
     private readonly stats: ProviderStatsService,
-    dataSource: DataSource,
+    db: MigratedDatabase,
   ) {
-    this.health = new ProviderHealthStore(dataSource);
+    this.health = new ProviderHealthStore(db.dataSource);
   }
 
   async list(): Promise<{ data: ProviderListItem[] }> {

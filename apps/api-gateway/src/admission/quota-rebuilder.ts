@@ -1,10 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { QuotaUsageStore } from '@aigw/entities';
 import { GovernanceKeys, periodStarts, QuotaCountersStore } from '@aigw/governance';
-import { describeError, REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
+import { describeError, REDIS, RedisErrors, RedisKeys, MigratedDatabase } from '@aigw/platform';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { DataSource } from 'typeorm';
 
 /** Longer than any rebuild: one query and a few pipelined writes. */
 const LOCK_MS = 30_000;
@@ -24,11 +23,11 @@ export class QuotaRebuilder implements OnApplicationBootstrap {
   constructor(
     @Inject(REDIS) redis: Redis,
     keys: RedisKeys,
-    dataSource: DataSource,
+    db: MigratedDatabase,
     private readonly errors: RedisErrors,
   ) {
     this.counters = new QuotaCountersStore(redis, new GovernanceKeys(keys.prefix));
-    this.usage = new QuotaUsageStore(dataSource);
+    this.usage = new QuotaUsageStore(db.dataSource);
   }
 
   /** A fresh deployment (or one whose Redis lost its data while this replica was down) rebuilds at boot. */

@@ -1,9 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { QuotaUsageStore } from '@aigw/entities';
 import { GovernanceKeys, periodStarts, periodsAt, QuotaCountersStore } from '@aigw/governance';
-import { REDIS, RedisKeys } from '@aigw/platform';
+import { REDIS, RedisKeys, MigratedDatabase } from '@aigw/platform';
 import type { Redis } from 'ioredis';
-import { DataSource } from 'typeorm';
 import type { QuotaCounters, QuotaCountersPort } from '../admin/quota-counters.port';
 import { QuotaRebuilder } from './quota-rebuilder';
 
@@ -21,11 +20,11 @@ export class RedisQuotaCounters implements QuotaCountersPort {
   constructor(
     @Inject(REDIS) redis: Redis,
     keys: RedisKeys,
-    dataSource: DataSource,
+    db: MigratedDatabase,
     private readonly rebuilder: QuotaRebuilder,
   ) {
     this.counters = new QuotaCountersStore(redis, new GovernanceKeys(keys.prefix));
-    this.usage = new QuotaUsageStore(dataSource);
+    this.usage = new QuotaUsageStore(db.dataSource);
   }
 
   async read(userId: string, now: number): Promise<QuotaCounters> {

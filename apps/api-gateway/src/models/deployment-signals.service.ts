@@ -1,10 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DEFAULT_CIRCUIT_CONFIG, type Deployment } from '@aigw/core';
 import { DeploymentStatsStore, type DeploymentStats, type ProviderHealthStatus } from '@aigw/entities';
-import { ENV, REDIS, RedisErrors, RedisKeys, describeError } from '@aigw/platform';
+import { ENV, REDIS, RedisErrors, RedisKeys, describeError, MigratedDatabase } from '@aigw/platform';
 import { CircuitBreakerStore, routingKeyPrefix, type CircuitStatus } from '@aigw/routing';
 import type { Redis } from 'ioredis';
-import { DataSource } from 'typeorm';
 import type { GatewayEnv } from '../config/gateway-env';
 
 const DAY_MS = 86_400_000;
@@ -63,11 +62,9 @@ export class DeploymentSignals implements OnModuleInit, OnApplicationShutdown {
     @Inject(REDIS) redis: Redis,
     keys: RedisKeys,
     private readonly errors: RedisErrors,
-    dataSource: DataSource,
-    // The tables must exist before the first refresh.
-    @Inject('DATABASE_MIGRATED') _migrated: boolean,
+    db: MigratedDatabase,
   ) {
-    this.store = new DeploymentStatsStore(dataSource);
+    this.store = new DeploymentStatsStore(db.dataSource);
     // Reads only: the thresholds of the workers' own config do not matter, CB_OPEN_MS aside (default 60 s).
     this.circuitStore = new CircuitBreakerStore(redis, routingKeyPrefix(keys.prefix), DEFAULT_CIRCUIT_CONFIG);
   }

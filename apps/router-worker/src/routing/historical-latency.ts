@@ -1,17 +1,11 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { tableRef, UsageRecordEntity } from '@aigw/entities';
-import { DataSource } from 'typeorm';
+import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { DeploymentStatsStore } from '@aigw/entities';
+import { MigratedDatabase } from '@aigw/platform';
 import { WarnThrottle } from './warn-throttle';
 
 /** How often the averages are recomputed, and over how much history. */
 export const HISTORY_REFRESH_MS = 60_000;
-const HISTORY_WINDOW = '24 hours';
-
-interface Row {
-  provider: string;
-  model: string;
-  avg_ms: string | number;
-}
+const HISTORY_WINDOW_MS = 24 * 3600_000;
 
 /**
  * Average latency per deployment over the last day of usage_records: what the latency policy uses for a
@@ -26,12 +20,11 @@ export class HistoricalLatency implements OnModuleInit, OnApplicationShutdown {
   private averages: ReadonlyMap<string, number> = new Map();
   private timer?: NodeJS.Timeout;
   private refreshing?: Promise<void>;
+  private readonly stats: DeploymentStatsStore;
 
-  constructor(
-    private readonly dataSource: DataSource,
-    // The table must exist before the first query.
-    @Inject('DATABASE_MIGRATED') _migrated: boolean,
-  ) {}
+  constructor(db: MigratedDatabase) {
+    this.stats = new DeploymentStatsStore(db.dataSource);
+  }
 
   onModuleInit(): void {
     // Not awaited: boot must not wait on an aggregate query.
@@ -57,18 +50,11 @@ export class HistoricalLatency implements OnModuleInit, OnApplicationShutdown {
 
   private async load(): Promise<void> {
     try {
-      const rows = await this.dataSource.query<Row[]>(
-        `SELECT provider, model, avg(latency_ms) AS avg_ms
-           FROM ${tableRef(this.dataSource, UsageRecordEntity)}
-          WHERE created_at > now() - interval '${HISTORY_WINDOW}'
-            AND status = 'success' AND NOT cached AND provider IS NOT NULL AND model IS NOT NULL
-          GROUP BY provider, model`,
-      );
+      const rows = await this.stats.since(new Date(Date.now() - HISTORY_WINDOW_MS));
       const next = new Map<string, number>();
       for (const r of rows) {
-        const ms = Number(r.avg_ms);
-        if (Number.isFinite(ms)) {
-          next.set(`${r.provider}/${r.model}`, ms);
+        if (r.avgLatencyMs !== null && Number.isFinite(r.avgLatencyMs)) {
+          next.set(`${r.provider}/${r.model}`, r.avgLatencyMs);
         }
       }
       this.averages = next;

@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { isModelAlias, policyOfAlias, type PreferenceChain, type RoutingPolicy } from '@aigw/core';
-import { UserPreferenceEntity } from '@aigw/entities';
-import { waitAtMost } from '@aigw/platform';
-import { DataSource } from 'typeorm';
+import { PreferenceStore } from '@aigw/entities';
+import { MigratedDatabase, waitAtMost } from '@aigw/platform';
 import { ROUTING_CONFIG, type RoutingConfig } from './routing-config';
 import { WarnThrottle } from './warn-throttle';
 
@@ -69,11 +68,14 @@ export class PreferenceReader {
   private readonly warnings = new WarnThrottle(this.logger);
   private readonly cache = new Map<string, Cached>();
   private unavailableUntil = 0;
+  private readonly store: PreferenceStore;
 
   constructor(
-    private readonly dataSource: DataSource,
+    db: MigratedDatabase,
     @Inject(ROUTING_CONFIG) private readonly config: RoutingConfig,
-  ) {}
+  ) {
+    this.store = new PreferenceStore(db.dataSource);
+  }
 
   async chainFor(userId: string, context: string | undefined): Promise<PreferenceChain> {
     return preferenceChainOf(await this.rowsOf(userId), context, this.config.defaultModel);
@@ -104,10 +106,7 @@ export class PreferenceReader {
       return [];
     }
     try {
-      const found = this.dataSource.getRepository(UserPreferenceEntity).find({
-        select: { context: true, provider: true, model: true, policy: true },
-        where: { userId },
-      });
+      const found = this.store.routes(userId);
       // The query may still finish later; its result is dropped, the cache entry already holds [].
       found.catch(() => undefined);
       const rows = await waitAtMost(found, QUERY_TIMEOUT_MS);

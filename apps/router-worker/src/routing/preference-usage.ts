@@ -1,6 +1,6 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { MigratedDatabase } from '@aigw/platform';
+import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { PreferenceStore, type PreferenceUse } from '@aigw/entities';
-import { DataSource } from 'typeorm';
 import { SerialWrites } from './flush-schedule';
 import { WarnThrottle } from './warn-throttle';
 
@@ -32,12 +32,8 @@ export class PreferenceUsage implements OnModuleInit, OnApplicationShutdown {
   private timer?: NodeJS.Timeout;
   private readonly writes = new SerialWrites(() => this.write());
 
-  constructor(
-    dataSource: DataSource,
-    // The columns must exist before the first flush.
-    @Inject('DATABASE_MIGRATED') _migrated: boolean,
-  ) {
-    this.store = new PreferenceStore(dataSource);
+  constructor(db: MigratedDatabase) {
+    this.store = new PreferenceStore(db.dataSource);
   }
 
   onModuleInit(): void {

@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { JobName, QueueName, UsageBatcher } from '@aigw/core';
 import { UsageStore } from '@aigw/entities';
-import { describeError, ENV, RedisErrors, RedisKeys } from '@aigw/platform';
-import { DataSource } from 'typeorm';
+import { describeError, ENV, RedisErrors, RedisKeys, MigratedDatabase } from '@aigw/platform';
 import type { WorkerEnv } from '../config/worker-env';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import { QueueConsumer } from '../queue/consumer';
@@ -31,9 +30,9 @@ export class UsageWriter implements OnApplicationBootstrap {
     private readonly keys: RedisKeys,
     private readonly errors: RedisErrors,
     private readonly metrics: WorkerMetrics,
-    dataSource: DataSource,
+    db: MigratedDatabase,
   ) {
-    const store = new UsageStore(dataSource);
+    const store = new UsageStore(db.dataSource);
     this.batcher = new UsageBatcher((events) => store.insertBatch(events), {
       maxBatch: env.USAGE_BATCH_SIZE,
       flushMs: env.USAGE_FLUSH_MS,

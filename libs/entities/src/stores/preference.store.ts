@@ -1,3 +1,4 @@
+import type { RoutingPolicy } from '@aigw/core';
 import type { DataSource } from 'typeorm';
 import { UsageRecordEntity } from '../entities/usage-record.entity';
 import { UserPreferenceEntity } from '../entities/user-preference.entity';
@@ -19,6 +20,15 @@ export interface PreferenceRecord {
   /** The user's requests answered by this deployment over the last PREFERENCE_STATS_DAYS days, and their cost. */
   requests: number;
   costUsd: number;
+}
+
+/** A stored preference as routing reads it: the deployment it names and the policy it asks for. */
+export interface PreferenceRoute {
+  /** '' is the user's default. */
+  context: string;
+  provider: string | null;
+  model: string;
+  policy: RoutingPolicy | null;
 }
 
 /** Uses of one preference counted by a worker since its last flush. */
@@ -89,6 +99,15 @@ export class PreferenceStore {
       [userId, PREFERENCE_STATS_DAYS, context ?? null],
     );
     return rows.map(recordOf);
+  }
+
+  /** The user's preferences as routing reads them, without statistics: one read of the primary key's range. */
+  async routes(userId: string): Promise<PreferenceRoute[]> {
+    const rows = await this.dataSource.getRepository(UserPreferenceEntity).find({
+      select: { context: true, provider: true, model: true, policy: true },
+      where: { userId },
+    });
+    return rows.map((r) => ({ context: r.context, provider: r.provider, model: r.model, policy: r.policy }));
   }
 
   /**

@@ -1,3 +1,4 @@
+import { MigratedDatabase } from '../database/migrated-database';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import {
   catalogFromEnv,
@@ -10,7 +11,6 @@ import {
   type ProviderSpec,
 } from '@aigw/core';
 import { CatalogStore, SecretBox } from '@aigw/entities';
-import { DataSource } from 'typeorm';
 import { BaseEnv, ENV } from '../config/base-env';
 
 /**
@@ -36,9 +36,7 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
 
   constructor(
     @Inject(ENV) private readonly env: BaseEnv,
-    dataSource: DataSource,
-    // Ensures migrations ran before the first query.
-    @Inject('DATABASE_MIGRATED') _migrated: boolean,
+    db: MigratedDatabase,
   ) {
     const { box, usingDevelopmentKey } = SecretBox.fromEnv(env.SECRETS_KEY, env.NODE_ENV);
     if (usingDevelopmentKey) {
@@ -46,7 +44,7 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
         'SECRETS_KEY is not set: provider secrets are encrypted with a development key. Set it in production.',
       );
     }
-    this.store = new CatalogStore(dataSource, box);
+    this.store = new CatalogStore(db.dataSource, box);
   }
 
   async onModuleInit(): Promise<void> {

@@ -3,10 +3,12 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { createDataSourceOptions, runMigrationsLocked } from '@aigw/entities';
 import { DataSource } from 'typeorm';
 import { BaseEnv, ENV } from '../config/base-env';
+import { MigratedDatabase } from './migrated-database';
 
 /**
  * PostgreSQL through TypeORM. Migrations run at boot under an advisory lock (several replicas may
- * start at once) unless DB_SKIP_MIGRATIONS=true; `synchronize` is never used.
+ * start at once) unless DB_SKIP_MIGRATIONS=true; `synchronize` is never used. Services inject
+ * MigratedDatabase, which exists only once the migrations have run.
  */
 @Module({
   imports: [
@@ -28,18 +30,18 @@ import { BaseEnv, ENV } from '../config/base-env';
   ],
   providers: [
     {
-      provide: 'DATABASE_MIGRATED',
+      provide: MigratedDatabase,
       inject: [ENV, DataSource],
       useFactory: async (env: BaseEnv, ds: DataSource) => {
         if (env.DB_SKIP_MIGRATIONS) {
-          return false;
+          return new MigratedDatabase(ds, false);
         }
         const logger = new Logger('Migrations');
         await runMigrationsLocked(ds, (msg: string) => logger.log(msg));
-        return true;
+        return new MigratedDatabase(ds, true);
       },
     },
   ],
-  exports: ['DATABASE_MIGRATED'],
+  exports: [MigratedDatabase],
 })
 export class DatabaseModule {}
