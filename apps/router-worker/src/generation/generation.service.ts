@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { GenerationRequest, GenerationResult } from '@aigw/core';
 import { abortCauseOf, GenerationCancelledError } from '../cancel/abort';
 import { WorkerMetrics } from '../metrics/worker-metrics';
-import { AttemptRunner } from '../routing/attempt-runner';
+import { AttemptLoop } from '../routing/attempt-loop';
 import { RoutePlanner } from '../routing/route-planner';
 import { resultOf } from './outcomes';
 import type { StreamObserver } from './stream-observer';
@@ -18,7 +18,7 @@ export type { StreamObserver } from './stream-observer';
 export class GenerationService {
   constructor(
     private readonly planner: RoutePlanner,
-    private readonly attempts: AttemptRunner,
+    private readonly attempts: AttemptLoop,
     private readonly metrics: WorkerMetrics,
   ) {}
 

@@ -3,7 +3,7 @@ import { ENV } from '@aigw/platform';
 import type { WorkerEnv } from '../config/worker-env';
 import { CircuitStateGauge } from '../metrics/circuit-state.gauge';
 import { ProviderQuotaGauge } from '../metrics/provider-quota.gauge';
-import { AttemptRunner } from './attempt-runner';
+import { ATTEMPT_LOOP_PROVIDER } from './attempt-loop.provider';
 import { CircuitGuard } from './circuit-guard';
 import { HistoricalLatency } from './historical-latency';
 import { LatencyBook } from './latency-book';
@@ -29,5 +29,5 @@ export const ROUTING_PROVIDERS: Provider[] = [
   RotationCounter,
   RouteBook,
   RoutePlanner,
-  AttemptRunner,
+  ATTEMPT_LOOP_PROVIDER,
 ];

@@ -1,10 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type { Deployment, ErrorClass, GenerationRequest } from '@aigw/core';
+import type { Provider } from '@nestjs/common';
+import type { ErrorClass } from '@aigw/core';
 import { AdapterRegistry } from '@aigw/adapters';
 import { CatalogService } from '@aigw/platform';
-import type { StreamObserver } from '../generation/stream-observer';
 import { WorkerMetrics } from '../metrics/worker-metrics';
-import type { Routed } from '../generation/outcomes';
 import { AttemptLoop } from './attempt-loop';
 import type { AttemptEvents } from './attempt-ports';
 import { CircuitGuard } from './circuit-guard';
@@ -31,12 +29,23 @@ function metricEvents(metrics: WorkerMetrics): AttemptEvents {
   };
 }
 
-/** The attempt loop wired to the worker's adapters, Redis stores, catalog, metrics and real time. */
-@Injectable()
-export class AttemptRunner {
-  private readonly loop: AttemptLoop;
-
-  constructor(
+/**
+ * The attempt loop wired to the worker's adapters, Redis stores, catalog, metrics and real time: GenerationService
+ * injects AttemptLoop itself (a factory, not a class that forwards to it).
+ */
+export const ATTEMPT_LOOP_PROVIDER: Provider<AttemptLoop> = {
+  provide: AttemptLoop,
+  inject: [
+    AdapterRegistry,
+    CircuitGuard,
+    RouteBook,
+    LatencyBook,
+    ProviderQuotaBook,
+    CatalogService,
+    WorkerMetrics,
+    ROUTING_CONFIG,
+  ],
+  useFactory: (
     adapters: AdapterRegistry,
     circuit: CircuitGuard,
     routes: RouteBook,
@@ -44,9 +53,9 @@ export class AttemptRunner {
     quota: ProviderQuotaBook,
     catalog: CatalogService,
     metrics: WorkerMetrics,
-    @Inject(ROUTING_CONFIG) config: RoutingConfig,
-  ) {
-    this.loop = new AttemptLoop({
+    config: RoutingConfig,
+  ) =>
+    new AttemptLoop({
       adapters,
       circuit,
       routes,
@@ -58,16 +67,5 @@ export class AttemptRunner {
       sleep,
       random: Math.random,
       config: { maxAttempts: config.maxAttempts, retry: config.retry },
-    });
-  }
-
-  run(
-    candidates: readonly Deployment[],
-    request: GenerationRequest,
-    signal: AbortSignal,
-    observer?: StreamObserver,
-    closedAtPlan?: ReadonlySet<string>,
-  ): Promise<Routed> {
-    return this.loop.run(candidates, request, signal, observer, closedAtPlan);
-  }
-}
+    }),
+};
