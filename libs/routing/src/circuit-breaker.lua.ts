@@ -1,8 +1,8 @@
 import { CIRCUIT_WINDOW_BUCKETS } from '@aigw/core';
 
 /*
- * The transitions of `@aigw/core`'s circuit state machine (circuit.ts), run atomically in
- * Redis. Keep the two in step: test/routing/circuit-differential.test.ts drives both with the
+ * The transitions of `@aigw/core`'s circuit state machine (circuit.ts, the specification: ADR
+ * 0012), run atomically in Redis. Port a change made there; keep the two in step: test/routing/circuit-differential.test.ts drives both with the
  * same random events and fails on any difference.
  *
  * KEYS[1] hash: st (state), cf (consecutive failures), lf (last failure at, while closed),

@@ -2,9 +2,10 @@ import { countsAgainstProvider, type ErrorClass } from '../errors';
 import { merged } from '../objects';
 
 /*
- * Circuit breaker as a pure state machine with an explicit clock. The Redis store in
- * @aigw/routing runs the same transitions in Lua (so they are atomic across workers); a
- * differential test drives both with the same events and compares them.
+ * Circuit breaker as a pure state machine with an explicit clock: the specification (ADR 0012),
+ * so a change starts here. The Redis store in @aigw/routing runs the same transitions in Lua
+ * (so they are atomic across workers); a differential test drives both with the same events
+ * and compares them.
  *
  * The caller filters what counts (`circuitOutcomeOf`): only provider-side failures are
  * recorded; an invalid request says nothing about the provider's health. Outcomes that do
