@@ -312,10 +312,7 @@ export class GenerationService {
     };
   }
 
-  /**
-   * Gets the job going and the waiter watching it. The waiter listens before the job is enqueued: a
-   * fast worker may answer before `add` returns.
-   */
+  /** Gets the job going and the waiter watching it (or, for a replay of a stored job, only watching it). */
   private async dispatch(sub: Submission, claim: Claim, waiter: ReplyWaiter, party: Party | null): Promise<void> {
     if (!claim.fresh) {
       const existing = await this.queue.snapshot(claim.jobId).catch((err: unknown) => {
@@ -328,24 +325,21 @@ export class GenerationService {
       if (existing.state !== 'missing') {
         // The replayed job was charged when it was first submitted.
         void this.admission.refund(sub.request.reservation);
-        this.hub.poll(waiter);
-        this.hub.arm(waiter);
-        waiter.onSnapshot(existing);
+        this.hub.watchStored(waiter, existing);
         return;
       }
       // The replayed job is gone (expired or removed): run it again under the same id.
     }
-    this.hub.listen(waiter);
     try {
-      await this.enqueue(sub, claim, this.hub.channel, this.syncRetention(sub, claim, party), party?.key);
+      await this.hub.watchEnqueued(waiter, () =>
+        this.enqueue(sub, claim, this.hub.channel, this.syncRetention(sub, claim, party), party?.key),
+      );
     } catch (err) {
-      waiter.discard();
       if (party !== null) {
         await this.coalescing.abort(party);
       }
       throw err;
     }
-    this.hub.arm(waiter);
   }
 
   /**

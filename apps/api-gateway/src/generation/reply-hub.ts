@@ -25,12 +25,25 @@ import type { Redis } from 'ioredis';
 import { GatewayEnv } from '../config/gateway-env';
 import { GenerationQueue } from './generation-queue';
 import { FollowerFeed } from './follower-feed';
+import type { JobSnapshot } from './job-snapshot';
 import type { ReplyWaiter } from './reply-waiter';
 
 /** Followers of one coalesced job in this process, and the subscription to its mirrored replies. */
 interface Following {
   feeds: Set<FollowerFeed>;
   subscribed: Promise<unknown>;
+}
+
+/** The hub's record of one waiter: when to read its job back, and whether a read is out. */
+interface Watch {
+  readonly waiter: ReplyWaiter;
+  /** Epoch ms of the next fallback read; Infinity until the job is known to be in Redis. */
+  nextCheckAt: number;
+  checking: boolean;
+}
+
+function watchOf(waiter: ReplyWaiter): Watch {
+  return { waiter, nextCheckAt: Number.POSITIVE_INFINITY, checking: false };
 }
 
 /** Granularity of deadlines and fallback reads: one timer for all waiters instead of one per request. */
@@ -48,6 +61,10 @@ const SWEEP_MS = 100;
  *
  * When a router-worker shares this process (ADR 0010), the channel is also registered in LocalReplies: that worker
  * hands its replies to `receive` in memory instead of publishing them; workers elsewhere still publish.
+ *
+ * A waiter is watched one of three ways, each one call that does every step in its order: `watchEnqueued` (the
+ * request enqueues the job), `watchStored` (a replay of a stored job), `follow` (a coalesced follower). The hub keeps
+ * its own record of each watch; the waiter ends it when it finishes, whatever way it finishes.
  */
 @Injectable()
 export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
@@ -55,12 +72,12 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
   private readonly logger = new Logger(ReplyHub.name);
   private readonly subscriber: Redis;
   /** Waiters that receive this channel's messages, by job id (at most one per job in a process). */
-  private readonly listening = new Map<string, ReplyWaiter>();
+  private readonly listening = new Map<string, Watch>();
   /** Waiters on somebody else's job (idempotent retries): they only read the stored job. */
-  private readonly polling = new Set<ReplyWaiter>();
+  private readonly polling = new Set<Watch>();
   /** Followers of coalesced jobs, by the job's mirror channel. */
   private readonly following = new Map<string, Following>();
-  private readonly followers = new Set<ReplyWaiter>();
+  private readonly followers = new Set<Watch>();
   private sweeper?: NodeJS.Timeout;
   private graceTimer?: NodeJS.Timeout;
   private subscribed = false;
@@ -114,20 +131,39 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     await closeRedis(this.subscriber);
   }
 
-  /** Starts routing this channel's messages for `waiter.jobId` to it. Call before enqueueing the job. */
-  listen(waiter: ReplyWaiter): void {
-    this.listening.set(waiter.jobId, waiter);
-    waiter.detach = () => {
-      if (this.listening.get(waiter.jobId) === waiter) {
+  /**
+   * Watches the job `waiter` waits for while `enqueue` puts it in Redis (with this hub's channel as its reply
+   * channel). Its messages are routed to the waiter from before the add, since a fast worker may answer before `add`
+   * returns; the fallback read-backs start once the job is stored. If `enqueue` fails, the waiter is dropped without
+   * an answer or a cancel (no job was queued) and the error is rethrown.
+   */
+  async watchEnqueued(waiter: ReplyWaiter, enqueue: () => Promise<void>): Promise<void> {
+    const watch = watchOf(waiter);
+    this.listening.set(waiter.jobId, watch);
+    waiter.watchedBy(() => {
+      if (this.listening.get(waiter.jobId) === watch) {
         this.listening.delete(waiter.jobId);
       }
-    };
+    });
+    try {
+      await enqueue();
+    } catch (err) {
+      waiter.discard();
+      throw err;
+    }
+    this.arm(watch);
   }
 
-  /** Watches a job this request did not enqueue: no messages come here for it, only read-backs. */
-  poll(waiter: ReplyWaiter): void {
-    this.polling.add(waiter);
-    waiter.detach = () => this.polling.delete(waiter);
+  /**
+   * Watches a stored job this request did not enqueue (an idempotent replay), from `snapshot`, just read: no messages
+   * come here for it, only read-backs.
+   */
+  watchStored(waiter: ReplyWaiter, snapshot: JobSnapshot): void {
+    const watch = watchOf(waiter);
+    this.polling.add(watch);
+    waiter.watchedBy(() => this.polling.delete(watch));
+    this.arm(watch);
+    waiter.onSnapshot(snapshot);
   }
 
   /**
@@ -150,15 +186,16 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     }
     const { feeds, subscribed } = entry;
     feeds.add(feed);
-    this.followers.add(waiter);
-    waiter.detach = () => {
-      this.followers.delete(waiter);
+    const watch = watchOf(waiter);
+    this.followers.add(watch);
+    waiter.watchedBy(() => {
+      this.followers.delete(watch);
       feeds.delete(feed);
       if (feeds.size === 0 && this.following.get(names.channel)?.feeds === feeds) {
         this.following.delete(names.channel);
         this.subscriber.unsubscribe(names.channel).catch((err: unknown) => this.errors.report('reply_read', err));
       }
-    };
+    });
     let backlog: string[] = [];
     try {
       await subscribed;
@@ -167,12 +204,12 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
       this.errors.report('reply_read', err);
     }
     feed.replay(backlog.flatMap((raw) => parseReply(raw) ?? []));
-    this.arm(waiter);
+    this.arm(watch);
   }
 
   /** The job is in Redis: start the fallback read-backs on the waiter's cadence. */
-  arm(waiter: ReplyWaiter): void {
-    waiter.nextCheckAt = Date.now() + waiter.firstCheckMs;
+  private arm(watch: Watch): void {
+    watch.nextCheckAt = Date.now() + watch.waiter.firstCheckMs;
   }
 
   get pending(): number {
@@ -188,7 +225,7 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
 
   /** A message on this channel, published or handed over in memory by a worker of this process. */
   private readonly receive = (msg: ReplyMessage): void => {
-    this.listening.get(msg.jobId)?.onReply(msg);
+    this.listening.get(msg.jobId)?.waiter.onReply(msg);
   };
 
   private mirror(channel: string, payload: string): void {
@@ -222,9 +259,9 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     }
   }
 
-  private tick(w: ReplyWaiter, now: number): void {
-    if (now >= w.deadlineAt) {
-      w.onDeadline();
+  private tick(w: Watch, now: number): void {
+    if (now >= w.waiter.deadlineAt) {
+      w.waiter.onDeadline();
     } else if (!w.checking && now >= w.nextCheckAt) {
       this.readBack(w);
     }
@@ -238,19 +275,20 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     }
   }
 
-  private readBack(w: ReplyWaiter): void {
+  private readBack(w: Watch): void {
+    const { waiter } = w;
     w.checking = true;
-    this.queue.snapshot(w.jobId).then(
+    this.queue.snapshot(waiter.jobId).then(
       (snapshot) => {
         w.checking = false;
-        w.nextCheckAt = Date.now() + w.checkEveryMs;
-        if (!w.done) {
-          w.onSnapshot(snapshot);
+        w.nextCheckAt = Date.now() + waiter.checkEveryMs;
+        if (!waiter.done) {
+          waiter.onSnapshot(snapshot);
         }
       },
       (err: unknown) => {
         w.checking = false;
-        w.nextCheckAt = Date.now() + w.checkEveryMs;
+        w.nextCheckAt = Date.now() + waiter.checkEveryMs;
         this.errors.report('reply_read', err);
       },
     );
@@ -262,7 +300,7 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
       this.shutdown.abandon(`${waiting.length} request(s) answered 503 at the end of the grace period`);
     }
     for (const w of waiting) {
-      w.onShutdown();
+      w.waiter.onShutdown();
     }
   }
 }

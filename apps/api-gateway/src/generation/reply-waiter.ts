@@ -17,19 +17,16 @@ export interface WaiterOptions {
 /**
  * Someone in this process waiting for one job's answer. The ReplyHub feeds it reply-channel messages,
  * snapshots of the stored job (the fallback when a pub/sub message was lost), the deadline and
- * shutdown. Every path ends in `finish()`, which detaches it from the hub exactly once.
+ * shutdown; the hub keeps its own record of when to read the job back. Every path ends in `finish()`,
+ * which releases the hub's hold on it exactly once.
  */
 export abstract class ReplyWaiter {
   readonly jobId: string;
   readonly deadlineAt: number;
   readonly firstCheckMs: number;
   readonly checkEveryMs: number;
-  /** Epoch ms of the next fallback read; Infinity until the job is known to be in Redis. */
-  nextCheckAt = Number.POSITIVE_INFINITY;
-  /** A fallback read is in flight. */
-  checking = false;
-  /** Set by the hub when it starts watching. */
-  detach: () => void = noop;
+  /** Ends the hub's watch (ReplyHub gives it when it starts watching). */
+  private release: () => void = noop;
   private finished = false;
 
   constructor(protected readonly opts: WaiterOptions) {
@@ -41,6 +38,11 @@ export abstract class ReplyWaiter {
 
   get done(): boolean {
     return this.finished;
+  }
+
+  /** Called by the hub as it starts watching: `release` ends that watch, once, when the waiter finishes. */
+  watchedBy(release: () => void): void {
+    this.release = release;
   }
 
   abstract onReply(msg: ReplyMessage): void;
@@ -75,7 +77,7 @@ export abstract class ReplyWaiter {
       return false;
     }
     this.finished = true;
-    this.detach();
+    this.release();
     return true;
   }
 }

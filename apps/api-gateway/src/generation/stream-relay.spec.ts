@@ -246,7 +246,7 @@ describe('StreamRelay', () => {
   it('detaches from the hub exactly once', () => {
     const { relay } = setup();
     const detach = jest.fn();
-    relay.detach = detach;
+    relay.watchedBy(detach);
     relay.onReply(start);
     relay.onReply({ t: 'end', jobId, result: result('') });
     relay.abandon('client_disconnected');
