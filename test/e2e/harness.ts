@@ -5,7 +5,16 @@ import path from 'node:path';
 import type { ReplyMessage } from '@aigw/core';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
-import { ProviderSimulator, freePort, uniqueId, waitFor, deleteRedisKeysOf, dropSchema } from '@aigw/testing';
+import {
+  ProviderSimulator,
+  freePort,
+  uniqueId,
+  waitFor,
+  deleteRedisKeysOf,
+  dropSchema,
+  TEST_DATABASE_URL as DATABASE_URL,
+  TEST_REDIS_URL as REDIS_URL,
+} from '@aigw/testing';
 
 /**
  * Boots the real system as separate processes from dist/ (npm test builds first): api-gateway,
@@ -15,8 +24,7 @@ import { ProviderSimulator, freePort, uniqueId, waitFor, deleteRedisKeysOf, drop
  * hosts all three instead (ADR 0010).
  */
 export const ROOT = path.resolve(__dirname, '..', '..');
-export const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+export { DATABASE_URL, REDIS_URL };
 
 export type AppName = 'api-gateway' | 'router-worker' | 'health-monitor' | 'all-in-one';
 

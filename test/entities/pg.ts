@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createDataSourceOptions } from '@aigw/entities';
 import { DataSource } from 'typeorm';
 
-export const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+import { TEST_DATABASE_URL as DATABASE_URL } from '@aigw/testing';
+export { DATABASE_URL };
 
 /** A schema name no other test file or run uses. */
 export function uniqueSchema(label: string): string {

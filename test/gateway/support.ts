@@ -27,14 +27,15 @@ import {
   type SseEvent,
   deleteRedisKeysOf,
   dropSchema,
+  TEST_DATABASE_URL as DATABASE_URL,
+  TEST_REDIS_URL as REDIS_URL,
 } from '@aigw/testing';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createGatewayApp } from '../../apps/api-gateway/src/bootstrap';
 import { GatewayEnv } from '../../apps/api-gateway/src/config/gateway-env';
 
-export const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+export { DATABASE_URL, REDIS_URL };
 
 export type GenerateJob = Job<GenerateJobData, GenerateOutcome, JobName.Generate>;
 /** The test's stand-in for the router-worker: what to do with one generate job. */
@@ -273,6 +274,4 @@ export async function sseEvents(res: Response): Promise<{ events: SseEvent[]; pa
   return { events, payloads };
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep } from '@aigw/testing';

@@ -1,8 +1,6 @@
 import { firstValueFrom, timeout } from 'rxjs';
 import { ControlClient, ControlServer, controlNamespace, RedisErrors } from '@aigw/platform';
-import { uniqueId } from '@aigw/testing';
-
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+import { uniqueId, TEST_REDIS_URL as REDIS_URL } from '@aigw/testing';
 
 /**
  * Request/reply control messages (`health.probe`) are namespaced by REDIS_PREFIX: pub/sub reaches every

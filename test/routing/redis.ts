@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { parseRedisUrl } from '@aigw/core';
 import Redis from 'ioredis';
 
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+import { TEST_REDIS_URL as REDIS_URL } from '@aigw/testing';
 
 /** A separate connection, as a separate worker process would have. */
 export function connect(): Redis {
@@ -26,6 +26,4 @@ export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
   } while (cursor !== '0');
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep } from '@aigw/testing';

@@ -1,7 +1,5 @@
-import { openMonitor } from '@aigw/testing';
+import { openMonitor, TEST_REDIS_URL as REDIS_URL } from '@aigw/testing';
 import Redis from 'ioredis';
-
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 
 /** Opens monitors while another connection keeps Redis busy, so that commands land in the read of MONITOR's OK. */
 describe('openMonitor', () => {

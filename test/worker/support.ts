@@ -19,7 +19,16 @@ import {
   type GenerationRequest,
   type ReplyMessage,
 } from '@aigw/core';
-import { freePort, ProviderSimulator, uniqueId, waitFor, deleteRedisKeysOf, dropSchema } from '@aigw/testing';
+import {
+  freePort,
+  ProviderSimulator,
+  uniqueId,
+  waitFor,
+  deleteRedisKeysOf,
+  dropSchema,
+  TEST_DATABASE_URL as DATABASE_URL,
+  TEST_REDIS_URL as REDIS_URL,
+} from '@aigw/testing';
 import { RedisKeys } from '@aigw/platform';
 import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -27,8 +36,7 @@ import { Client } from 'pg';
 import { startRouterWorker } from '../../apps/router-worker/src/bootstrap';
 import { WorkerEnv } from '../../apps/router-worker/src/config/worker-env';
 
-export const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+export { DATABASE_URL, REDIS_URL };
 const ROOT = path.resolve(__dirname, '..', '..');
 export const WORKER_MAIN = path.join(ROOT, 'dist', 'apps', 'router-worker', 'src', 'main.js');
 

@@ -7,7 +7,7 @@ export interface WaitForOptions {
   message?: string;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Calls `fn` until it returns a truthy value and resolves with it. A call that throws counts as

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { sleep } from '@aigw/testing';
 
 export interface SeenRequest {
   method: string;
@@ -109,7 +110,7 @@ export function sseEvent(data: unknown, event?: string): string {
   return `${event === undefined ? '' : `event: ${event}\n`}data: ${text}\n\n`;
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export { sleep };
 
 /** Poll until `cond` holds; wrap in `within` to bound it. */
 export async function waitFor(cond: () => boolean): Promise<void> {
