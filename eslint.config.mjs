@@ -56,23 +56,40 @@ function libBoundary(lib, allowed) {
   };
 }
 
-/** An app imports libs, never another app's source (the all-in-one process exists to compose them). */
+/** Where the api-gateway keeps HTTP out: the endpoint services and the generation pipeline take a `Client`. */
+const HTTP_FREE = ['apps/api-gateway/src/**/*.service.ts', 'apps/api-gateway/src/generation/**/*.ts'];
+
+/**
+ * An app imports libs, never another app's source (the all-in-one process exists to compose them). In the
+ * api-gateway, services and the generation pipeline do not import Fastify either.
+ */
 function appBoundary(app) {
   const others = APPS.filter((a) => a !== app).concat('all-in-one');
-  return {
-    files: [`apps/${app}/src/**/*.ts`],
-    ignores: ['**/*.spec.ts', '**/*.fixtures.ts'],
-    rules: {
-      'no-restricted-imports': restrictedImports([
-        {
-          regex: `(^|/)(${others.join('|')})/src(/|$)`,
-          message: `apps/${app} does not import another app: move what both need into a lib.`,
-        },
-        { group: ['@aigw/testing'], message: 'Test helpers stay out of the shipped app (specs may use them).' },
-        { regex: '\\.fixtures$', message: 'A *.fixtures.ts file is for specs: the build leaves it out of dist.' },
-      ]),
+  const ignores = ['**/*.spec.ts', '**/*.fixtures.ts'];
+  const patterns = [
+    {
+      regex: `(^|/)(${others.join('|')})/src(/|$)`,
+      message: `apps/${app} does not import another app: move what both need into a lib.`,
     },
-  };
+    { group: ['@aigw/testing'], message: 'Test helpers stay out of the shipped app (specs may use them).' },
+    { regex: '\\.fixtures$', message: 'A *.fixtures.ts file is for specs: the build leaves it out of dist.' },
+  ];
+  const blocks = [
+    { files: [`apps/${app}/src/**/*.ts`], ignores, rules: { 'no-restricted-imports': restrictedImports(patterns) } },
+  ];
+  if (app === 'api-gateway') {
+    const http = {
+      group: ['fastify', '@nestjs/platform-fastify'],
+      message:
+        'Services and the generation pipeline take a Client (http/client.ts): controllers build it from Fastify.',
+    };
+    blocks.push({
+      files: HTTP_FREE,
+      ignores,
+      rules: { 'no-restricted-imports': restrictedImports([...patterns, http]) },
+    });
+  }
+  return blocks;
 }
 
 export default tseslint.config(
@@ -98,7 +115,7 @@ export default tseslint.config(
     },
   },
   ...Object.entries(LIB_IMPORTS).map(([lib, allowed]) => libBoundary(lib, allowed)),
-  ...APPS.map(appBoundary),
+  ...APPS.flatMap(appBoundary),
   {
     // The request path: on Node 20 (V8 11.3) an object literal that adds fields after a spread takes a slow path
     // (~2 µs for one field, ~70 µs for twenty; libs/core/src/objects.ts, docs/benchmarks.md "Object spread").

@@ -2,6 +2,7 @@ import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ANTHROPIC_ERRORS } from '@aigw/platform';
 import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { fastifyClient } from '../http/client';
 import { MessagesDto } from './messages.dto';
 import { MessagesService } from './messages.service';
 
@@ -14,7 +15,10 @@ export class MessagesController {
   @Post('messages')
   @HttpCode(200)
   @RouteConfig(ANTHROPIC_ERRORS)
-  create(@Body() dto: MessagesDto, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    return this.messages.create(dto, req, reply);
+  async create(@Body() dto: MessagesDto, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const body = await this.messages.create(dto, fastifyClient(req, reply));
+    if (body !== null) {
+      void reply.send(body);
+    }
   }
 }

@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GenerationService } from '../generation/generation.service';
-import { fastifyClient } from '../http/client';
+import type { Client } from '../http/client';
 import type { MessagesDto } from './messages.dto';
 import { inAnthropicTerms, messagesRequest } from './messages-request';
-import { anthropicMessageBody } from './messages-response';
+import { anthropicMessageBody, type AnthropicMessage } from './messages-response';
 import { anthropicStream } from './messages-sse';
 
 /**
@@ -15,17 +14,16 @@ import { anthropicStream } from './messages-sse';
 export class MessagesService {
   constructor(private readonly generation: GenerationService) {}
 
-  async create(dto: MessagesDto, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const client = fastifyClient(req, reply);
-    const request = messagesRequest(dto, this.generation.frame(client, 'sync'), req.body);
+  /** The answer's body, or null when the answer was streamed to the client. */
+  async create(dto: MessagesDto, client: Client): Promise<AnthropicMessage | null> {
+    const request = messagesRequest(dto, this.generation.frame(client, 'sync'), client.body);
     const submission = { request, endpoint: 'messages' };
     try {
       if (request.stream) {
         await this.generation.stream(submission, client, anthropicStream);
-        return;
+        return null;
       }
-      const result = await this.generation.answer(submission, client);
-      void reply.send(anthropicMessageBody(result));
+      return anthropicMessageBody(await this.generation.answer(submission, client));
     } catch (err) {
       // Field names of the gateway's checks (e.g. `tools`) in the Messages API's own terms.
       throw inAnthropicTerms(err);

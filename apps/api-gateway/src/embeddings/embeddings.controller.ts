@@ -1,5 +1,6 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { fastifyClient } from '../http/client';
 import { EmbeddingsDto } from './embeddings.dto';
 import { EmbeddingsService } from './embeddings.service';
 
@@ -9,7 +10,7 @@ export class EmbeddingsController {
 
   @Post('embeddings')
   @HttpCode(200)
-  create(@Body() dto: EmbeddingsDto, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    return this.embeddings.create(dto, req, reply);
+  async create(@Body() dto: EmbeddingsDto, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    void reply.send(await this.embeddings.create(dto, fastifyClient(req, reply)));
   }
 }

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { fastifyClient } from '../http/client';
 import { Caller } from '../auth/roles';
 import type { AuthContext } from '../http/request-context';
 import { GenerateDto } from './generate.dto';
@@ -22,7 +23,7 @@ export class NativeGenerationController {
     @Req() req: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<GenerateResponse> {
-    return this.native.generate(dto, req, reply);
+    return this.native.generate(dto, fastifyClient(req, reply));
   }
 
   @Post('jobs')
@@ -32,7 +33,7 @@ export class NativeGenerationController {
     @Req() req: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<JobAccepted> {
-    return this.native.submit(dto, req, reply);
+    return this.native.submit(dto, fastifyClient(req, reply));
   }
 
   @Get('jobs/:id')

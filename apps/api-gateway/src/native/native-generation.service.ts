@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GenerationService } from '../generation/generation.service';
-import { fastifyClient } from '../http/client';
+import type { Client } from '../http/client';
 import type { GenerateDto } from './generate.dto';
 import { generateResponse, nativeRequest, type GenerateResponse } from './native-mapping';
 
@@ -15,19 +14,17 @@ export interface JobAccepted {
 export class NativeGenerationService {
   constructor(private readonly generation: GenerationService) {}
 
-  async generate(dto: GenerateDto, req: FastifyRequest, reply: FastifyReply): Promise<GenerateResponse> {
-    const client = fastifyClient(req, reply);
+  async generate(dto: GenerateDto, client: Client): Promise<GenerateResponse> {
     const request = nativeRequest(dto, this.generation.frame(client, 'sync'));
     return generateResponse(
       await this.generation.answer({ request, endpoint: 'generate', useCache: dto.useCache }, client),
     );
   }
 
-  async submit(dto: GenerateDto, req: FastifyRequest, reply: FastifyReply): Promise<JobAccepted> {
-    const client = fastifyClient(req, reply);
+  async submit(dto: GenerateDto, client: Client): Promise<JobAccepted> {
     const request = nativeRequest(dto, this.generation.frame(client, 'async'));
     const jobId = await this.generation.submit({ request, endpoint: 'jobs', useCache: dto.useCache }, client);
-    void reply.header('location', `/api/v1/ai/jobs/${jobId}`);
+    client.setHeaders({ location: `/api/v1/ai/jobs/${jobId}` });
     return { jobId, status: 'queued' };
   }
 }

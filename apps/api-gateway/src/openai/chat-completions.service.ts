@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GenerationService } from '../generation/generation.service';
-import { fastifyClient } from '../http/client';
+import type { Client } from '../http/client';
 import { assertChatRules } from '../validation/chat-rules';
 import type { ChatCompletionDto } from './chat-completion.dto';
-import { chatCompletionBody, chatCompletionRequest } from './openai-mapping';
+import { chatCompletionBody, chatCompletionRequest, type ChatCompletion } from './openai-mapping';
 import { openAiStream } from './sse-format';
 
 /** `POST /v1/chat/completions`: one JSON answer, or an SSE stream when `stream` is true. */
@@ -12,16 +11,15 @@ import { openAiStream } from './sse-format';
 export class ChatCompletionsService {
   constructor(private readonly generation: GenerationService) {}
 
-  async create(dto: ChatCompletionDto, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  /** The answer's body, or null when the answer was streamed to the client. */
+  async create(dto: ChatCompletionDto, client: Client): Promise<ChatCompletion | null> {
     assertChatRules(dto);
-    const client = fastifyClient(req, reply);
-    const request = chatCompletionRequest(dto, this.generation.frame(client, 'sync'), req.body);
+    const request = chatCompletionRequest(dto, this.generation.frame(client, 'sync'), client.body);
     const submission = { request, endpoint: 'chat.completions' };
     if (request.stream) {
       await this.generation.stream(submission, client, openAiStream(dto.stream_options?.include_usage === true));
-      return;
+      return null;
     }
-    const result = await this.generation.answer(submission, client);
-    void reply.send(chatCompletionBody(result));
+    return chatCompletionBody(await this.generation.answer(submission, client));
   }
 }
