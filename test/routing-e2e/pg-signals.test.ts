@@ -72,7 +72,7 @@ describe('routing signals from PostgreSQL', () => {
         usage({ provider: 'pb', latencyMs: 50 }),
         usage({ provider: null, model: null, latencyMs: 7, status: 'error' }),
       ]);
-      const history = new HistoricalLatency(new MigratedDatabase(ds, true));
+      const history = new HistoricalLatency(new MigratedDatabase(ds));
       expect(history.snapshot().size).toBe(0);
       await history.refresh();
       expect(Object.fromEntries(history.snapshot())).toEqual({ 'pa/m': 200, 'pb/m': 50 });
@@ -80,7 +80,7 @@ describe('routing signals from PostgreSQL', () => {
 
     it('keeps the last averages when PostgreSQL fails', async () => {
       const own = await open();
-      const history = new HistoricalLatency(new MigratedDatabase(own, true));
+      const history = new HistoricalLatency(new MigratedDatabase(own));
       await history.refresh();
       const before = history.snapshot();
       expect(before.size).toBeGreaterThan(0);
@@ -98,7 +98,7 @@ describe('routing signals from PostgreSQL', () => {
         { userId: user.userId, context: '', model: 'pa/m', policy: 'latency' },
         { userId: user.userId, context: 'coding', model: 'pb/m', policy: null },
       ]);
-      const reader = new PreferenceReader(new MigratedDatabase(ds, true), config);
+      const reader = new PreferenceReader(new MigratedDatabase(ds), config);
       expect(await reader.chainFor(user.userId, 'coding')).toEqual({
         context: 'pb/m',
         userDefault: 'pa/m',
@@ -109,18 +109,18 @@ describe('routing signals from PostgreSQL', () => {
       // Within the cache period the change is not seen yet.
       expect((await reader.chainFor(user.userId, 'coding')).context).toBe('pb/m');
       expect(
-        (await new PreferenceReader(new MigratedDatabase(ds, true), config).chainFor(user.userId, 'coding')).context,
+        (await new PreferenceReader(new MigratedDatabase(ds), config).chainFor(user.userId, 'coding')).context,
       ).toBe('pc/m');
     });
 
     it('routes without preferences when PostgreSQL fails, or the user id is no UUID', async () => {
       const own = await open();
-      const reader = new PreferenceReader(new MigratedDatabase(own, true), config);
+      const reader = new PreferenceReader(new MigratedDatabase(own), config);
       await own.destroy();
       const empty = { context: null, userDefault: null, systemDefault: 'sys/model', then: null };
       await expect(reader.chainFor(randomUUID(), 'coding')).resolves.toEqual(empty);
       await expect(
-        new PreferenceReader(new MigratedDatabase(ds, true), config).chainFor('not-a-uuid', undefined),
+        new PreferenceReader(new MigratedDatabase(ds), config).chainFor('not-a-uuid', undefined),
       ).resolves.toEqual(empty);
     });
   });

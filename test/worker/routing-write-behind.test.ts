@@ -139,7 +139,7 @@ describe('worker routing bookkeeping written behind (real Redis)', () => {
       redisA,
       new RedisKeys(namespace),
       config,
-      new HistoricalLatency(new MigratedDatabase({} as DataSource, true)),
+      new HistoricalLatency(new MigratedDatabase({} as DataSource)),
       errors,
     );
     try {

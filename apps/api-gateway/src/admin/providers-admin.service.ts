@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { MigratedDatabase } from '@aigw/platform';
 import { ProviderHealthStore, type HealthView } from '@aigw/entities';
+import { MigratedDatabase } from '@aigw/platform';
 import { CatalogChanges } from './catalog-changes';
 import { providerView, type ProviderView } from './catalog-docs';
 import { ProviderStatsService, type ProviderStats } from './provider-stats.service';

@@ -124,14 +124,14 @@ export class CacheWarmer {
         // Past the deadline the job is left to run: it still fills the cache.
         onAbandon: () => undefined,
       });
-      await this.hub.watchEnqueued(wait, async () => {
-        await this.queue.add(request, {
+      await this.hub.watchEnqueued(wait, () =>
+        this.queue.add(request, {
           jobId: request.requestId,
           replyTo: this.hub.channel,
           retention: { keepOutcomeMs: 0 },
           priority: WARM_PRIORITY,
-        });
-      });
+        }),
+      );
       await wait.answer;
       return { status: 'warmed' };
     } catch (err) {

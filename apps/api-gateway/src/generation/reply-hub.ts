@@ -137,7 +137,7 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
    * returns; the fallback read-backs start once the job is stored. If `enqueue` fails, the waiter is dropped without
    * an answer or a cancel (no job was queued) and the error is rethrown.
    */
-  async watchEnqueued(waiter: ReplyWaiter, enqueue: () => Promise<void>): Promise<void> {
+  async watchEnqueued(waiter: ReplyWaiter, enqueue: () => Promise<unknown>): Promise<void> {
     const watch = watchOf(waiter);
     this.listening.set(waiter.jobId, watch);
     waiter.watchedBy(() => {

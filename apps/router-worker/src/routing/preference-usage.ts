@@ -1,6 +1,6 @@
-import { MigratedDatabase } from '@aigw/platform';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { PreferenceStore, type PreferenceUse } from '@aigw/entities';
+import { MigratedDatabase } from '@aigw/platform';
 import { SerialWrites } from './flush-schedule';
 import { WarnThrottle } from './warn-throttle';
 

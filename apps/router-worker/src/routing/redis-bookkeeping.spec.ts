@@ -89,7 +89,7 @@ describe('worker bookkeeping while Redis fails: reported and swallowed', () => {
   });
 
   it('LatencyBook: drops the sample (harmless) and reads no recent averages', async () => {
-    const history = new HistoricalLatency(new MigratedDatabase({} as DataSource, true));
+    const history = new HistoricalLatency(new MigratedDatabase({} as DataSource));
     const book = new LatencyBook(redis, keys, config, history, reporter.errors);
     expect(() => book.record('p/a', false, 120)).not.toThrow();
     await expect(book.flush()).resolves.toBeUndefined();

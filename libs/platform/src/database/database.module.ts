@@ -33,12 +33,11 @@ import { MigratedDatabase } from './migrated-database';
       provide: MigratedDatabase,
       inject: [ENV, DataSource],
       useFactory: async (env: BaseEnv, ds: DataSource) => {
-        if (env.DB_SKIP_MIGRATIONS) {
-          return new MigratedDatabase(ds, false);
+        if (!env.DB_SKIP_MIGRATIONS) {
+          const logger = new Logger('Migrations');
+          await runMigrationsLocked(ds, (msg: string) => logger.log(msg));
         }
-        const logger = new Logger('Migrations');
-        await runMigrationsLocked(ds, (msg: string) => logger.log(msg));
-        return new MigratedDatabase(ds, true);
+        return new MigratedDatabase(ds);
       },
     },
   ],
