@@ -1,5 +1,6 @@
 import { JobName } from '@aigw/core';
 import { openMonitor, waitFor } from '@aigw/testing';
+import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
   bullMoveToActive,
@@ -447,6 +448,68 @@ describe('Prefetch: the jobs a fetch is told are waiting are asked for in one wr
       const jobs = await rig.queue.getCompleted(0, -1);
       expect(jobs.every((j) => j.stalledCounter === 0)).toBe(true);
     });
+  });
+});
+
+describe('A job fetched ahead starts as the loop takes it', () => {
+  /** Counts the jobs BullMQ's loop was handed by its fetches, for the processor to read as each job starts. */
+  class CountingWorker extends LeanWorker {
+    fetched = 0;
+
+    protected override async moveToActive(...args: Parameters<LeanWorker['moveToActive']>): Promise<Job> {
+      const job = await super.moveToActive(...args);
+      if (job) {
+        this.fetched++;
+      }
+      return job;
+    }
+  }
+
+  const rig = new ConsumerRig('start_each');
+  let worker: CountingWorker | undefined;
+  let connection: Redis | undefined;
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+
+  beforeAll(async () => {
+    expect(leanFetchScript()).toBe(true);
+    await rig.start();
+  }, 30_000);
+
+  afterAll(async () => {
+    release();
+    await worker?.close();
+    connection?.disconnect();
+    await rig.stop();
+  });
+
+  it('in a burst fetched ahead, instead of after the whole burst is fetched', async () => {
+    const N = 30;
+    for (let i = 0; i < N; i++) {
+      await rig.queue.add(JobName.Generate, {}, { jobId: `e${i}` });
+    }
+    connection = new Redis(rig.server.url, { maxRetriesPerRequest: null });
+    const fetchedAtStart: number[] = [];
+    const counting = new CountingWorker(
+      rig.queue.name,
+      () => {
+        fetchedAtStart.push(counting.fetched);
+        return gate.then(() => outcome);
+      },
+      { concurrency: N, connection, prefix: rig.keys.bullPrefix, autorun: false },
+    );
+    worker = counting;
+    counting.freeSlots = () => N;
+    void counting.run();
+    await waitFor(() => fetchedAtStart.length === N, { message: 'jobs not all started' });
+    // The first fetch is told 29 are left and fetches 16 of them ahead, the 18th 12 more: each of those starts one fetch
+    // later, as the loop takes the next one handed over (measured [2, 3, ..., 17, 19, ..., 30, 30, 30]). BullMQ's own
+    // loop started none before it had fetched all 30 ([30, 30, ...]).
+    const lateBy = fetchedAtStart.map((fetched, i) => fetched - (i + 1));
+    expect(Math.max(...lateBy)).toBeLessThanOrEqual(2);
+    release();
+    await waitFor(async () => (await rig.queue.getCompletedCount()) === N, { message: 'jobs not all completed' });
+    expect(await rig.queue.getFailedCount()).toBe(0);
   });
 });
 
