@@ -175,11 +175,12 @@ export const PREFETCH_HOLD_MS = 1_000;
  * event loop, and the last job of the burst starts only after all of them. When a fetch comes back with a burst
  * left (`aigwLeft` ≥ PREFETCH_MIN_LEFT), this worker sends up to that many more moveToActive calls at once (each
  * with a lock token of its own, bounded by its free slots and PREFETCH_MAX), in one corked write, and hands them to
- * the main loop as it asks for its next jobs. Each is BullMQ's own script and lock, so a prefetched job is an active
- * job like any other. Its lock is not extended until the loop starts it, so one the loop has not asked for within
- * PREFETCH_HOLD_MS (its slots filled by jobs that came otherwise) or never will (the worker paused to stop) goes
- * back to the head of the queue (`releasePrefetched`) long before its lock could lapse; one held by a process that
- * died is taken over as stalled when its lock lapses, like a running job.
+ * the main loop as it asks for its next jobs, which starts each before it fetches again (`startEachJob`). Each is
+ * BullMQ's own script and lock, so a prefetched job is an active job like any other. Its lock is not extended until
+ * the loop starts it, so one the loop has not asked for within PREFETCH_HOLD_MS (its slots filled by jobs that came
+ * otherwise) or never will (the worker paused to stop) goes back to the head of the queue (`releasePrefetched`) long
+ * before its lock could lapse; one held by a process that died is taken over as stalled when its lock lapses, like a
+ * running job.
  *
  * An idle worker blocks in BZPOPMIN on the marker; BullMQ then asks for the job (moveToActive) once the wake-up
  * came back: a round trip after the wake-up, before the job can start. This worker sends that moveToActive (with a
@@ -230,7 +231,7 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
    */
   private prefetchAfterWake = false;
   private wakes = 0;
-  /** Set when this worker's fetch hands the loop a job: BullMQ's loop then starts it before it fetches again. */
+  /** Set when a job fetched ahead or with a wake-up is handed to the loop, which then starts it before fetching again. */
   private startNow = false;
   /** Blocking connections whose BZPOPMIN sends the wake fetch behind it. */
   private readonly watched = new WeakSet<object>();
