@@ -1,6 +1,5 @@
 import { JobName } from '@aigw/core';
 import { openMonitor, waitFor } from '@aigw/testing';
-import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
   bullMoveToActive,
@@ -14,6 +13,9 @@ import {
 } from '../../apps/router-worker/src/queue/lean-fetch';
 import { anyOutcome as outcome, ConsumerRig, gatedConsumer, processWrites, runningConsumer } from './consumer-rig';
 import { TcpProxy } from './tcp-proxy';
+
+/** Jobs waiting for a hand-built worker (`handBuiltWorker`) unless its suite says otherwise. */
+const HAND_BUILT_JOBS = 12;
 
 /** Calls of one command since the last CONFIG RESETSTAT. */
 async function calls(redis: Redis, command: string): Promise<number> {
@@ -452,68 +454,34 @@ describe('Prefetch: the jobs a fetch is told are waiting are asked for in one wr
 });
 
 describe('A job fetched ahead starts as the loop takes it', () => {
-  /** Counts the jobs BullMQ's loop was handed by its fetches, for the processor to read as each job starts. */
-  class CountingWorker extends LeanWorker {
-    fetched = 0;
-
-    protected override async moveToActive(...args: Parameters<LeanWorker['moveToActive']>): Promise<Job> {
-      const job = await super.moveToActive(...args);
-      if (job) {
-        this.fetched++;
-      }
-      return job;
-    }
-  }
-
-  const rig = new ConsumerRig('start_each');
-  let worker: CountingWorker | undefined;
-  let connection: Redis | undefined;
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => (release = resolve));
-
-  beforeAll(async () => {
-    expect(leanFetchScript()).toBe(true);
-    await rig.start();
-  }, 30_000);
-
-  afterAll(async () => {
-    release();
-    await worker?.close();
-    connection?.disconnect();
-    await rig.stop();
-  });
+  const N = 30;
+  const fixture = handBuiltWorker('start_each', { jobs: N, slots: N });
 
   it('in a burst fetched ahead, instead of after the whole burst is fetched', async () => {
-    const N = 30;
-    for (let i = 0; i < N; i++) {
-      await rig.queue.add(JobName.Generate, {}, { jobId: `e${i}` });
-    }
-    connection = new Redis(rig.server.url, { maxRetriesPerRequest: null });
+    // The jobs the loop was handed so far, as each job starts (counted by the fetch BullMQ's loop calls).
+    let fetched = 0;
     const fetchedAtStart: number[] = [];
-    const counting = new CountingWorker(
-      rig.queue.name,
-      () => {
-        fetchedAtStart.push(counting.fetched);
-        return gate.then(() => outcome);
-      },
-      { concurrency: N, connection, prefix: rig.keys.bullPrefix, autorun: false },
-    );
-    worker = counting;
-    counting.freeSlots = () => N;
-    void counting.run();
+    const worker = await fixture.start('e', { concurrency: N }, () => fetchedAtStart.push(fetched));
+    const fetch = worker['moveToActive'].bind(worker);
+    worker['moveToActive'] = async (...args: Parameters<LeanWorker['moveToActive']>) => {
+      const job = await fetch(...args);
+      fetched += job ? 1 : 0;
+      return job;
+    };
+    void worker.run();
     await waitFor(() => fetchedAtStart.length === N, { message: 'jobs not all started' });
     // The first fetch is told 29 are left and fetches 16 of them ahead, the 18th 12 more: each of those starts one fetch
     // later, as the loop takes the next one handed over (measured [2, 3, ..., 17, 19, ..., 30, 30, 30]). BullMQ's own
     // loop started none before it had fetched all 30 ([30, 30, ...]).
-    const lateBy = fetchedAtStart.map((fetched, i) => fetched - (i + 1));
+    const lateBy = fetchedAtStart.map((atStart, i) => atStart - (i + 1));
     expect(Math.max(...lateBy)).toBeLessThanOrEqual(2);
-    release();
-    await waitFor(async () => (await rig.queue.getCompletedCount()) === N, { message: 'jobs not all completed' });
-    expect(await rig.queue.getFailedCount()).toBe(0);
+    fixture.release();
+    await waitFor(async () => (await fixture.rig.queue.getCompletedCount()) === N, {
+      message: 'jobs not all completed',
+    });
+    expect(await fixture.rig.queue.getFailedCount()).toBe(0);
   });
 });
-
-const HAND_BUILT_JOBS = 12;
 
 /** The waiting jobs but the first, as the wait list holds them: newest at the left, next to be taken at the right. */
 function newestFirst(prefix: string): string[] {
@@ -521,12 +489,20 @@ function newestFirst(prefix: string): string[] {
 }
 
 /**
- * A LeanWorker built by hand (not a QueueConsumer) on a Redis of its own, with HAND_BUILT_JOBS jobs waiting, ten
- * free slots claimed whatever its concurrency, and a processor held until `release()`.
+ * A LeanWorker built by hand (not a QueueConsumer) on a Redis of its own, with `jobs` jobs waiting (HAND_BUILT_JOBS),
+ * `slots` free slots claimed whatever its concurrency (ten), and a processor held until `release()` (`onStart` is
+ * called as each job enters it).
  */
-function handBuiltWorker(name: string): {
+function handBuiltWorker(
+  name: string,
+  { jobs = HAND_BUILT_JOBS, slots = 10 }: { jobs?: number; slots?: number } = {},
+): {
   rig: ConsumerRig;
-  start(prefix: string, options: { concurrency: number; lockDuration?: number }): Promise<LeanWorker>;
+  start(
+    prefix: string,
+    options: { concurrency: number; lockDuration?: number },
+    onStart?: () => void,
+  ): Promise<LeanWorker>;
   release(): void;
 } {
   const rig = new ConsumerRig(name);
@@ -551,18 +527,25 @@ function handBuiltWorker(name: string): {
   return {
     rig,
     release: () => release(),
-    async start(prefix, options) {
-      for (let i = 0; i < HAND_BUILT_JOBS; i++) {
+    async start(prefix, options, onStart) {
+      for (let i = 0; i < jobs; i++) {
         await rig.queue.add(JobName.Generate, {}, { jobId: `${prefix}${i}` });
       }
       connection = new Redis(rig.server.url, { maxRetriesPerRequest: null });
-      worker = new LeanWorker(rig.queue.name, () => gate.then(() => outcome), {
-        ...options,
-        connection,
-        prefix: rig.keys.bullPrefix,
-        autorun: false,
-      });
-      worker.freeSlots = () => 10;
+      worker = new LeanWorker(
+        rig.queue.name,
+        () => {
+          onStart?.();
+          return gate.then(() => outcome);
+        },
+        {
+          ...options,
+          connection,
+          prefix: rig.keys.bullPrefix,
+          autorun: false,
+        },
+      );
+      worker.freeSlots = () => slots;
       return worker;
     },
   };
