@@ -305,21 +305,18 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
   }
 
   /**
-   * BullMQ's loop fetches jobs in sequence and starts none of them until the sequence ends (a fetch finds nothing,
-   * the worker blocks, or `blockUntil` is set). With a burst fetched ahead, the jobs already in hand waited for the
-   * whole burst to be handed over and for the fetches after it (round trips), then started together, reached the
-   * provider together and came back together, and the core idled while the whole burst was at the provider. Measured
-   * at 50 ms and 100 connections: a job waited 11 ms at p50 and 29 at p90 between its fetch and its start, and 99 jobs
-   * started within one 5 ms window.
+   * BullMQ's loop fetches jobs in sequence and starts none of them until the sequence ends (a fetch finds nothing, the
+   * worker blocks, or `blockUntil` is set): the jobs of a burst fetched ahead would wait for the whole burst, then
+   * reach the provider together and come back together while the core idles (ADR 0011, "A job in hand starts before
+   * the loop fetches again", has the figures).
    *
    * The loop checks `blockUntil` right after each fetch it awaited and, when it is set, starts the job before fetching
    * again. So each job handed over from a fetch ahead or a wake fetch (`startNow`) makes the next read see it set,
-   * once; every other read sees the real value. The loop's own fetches (a round trip each) do not set it: a few jobs
-   * arriving apart are still started together, in one turn whose writes leave together (starting each at once cost
-   * 7-12 % more CPU per request at 10 connections). Only the loop calls `moveToActive` on this worker, and the mark is
-   * cleared when a job starts (`processJob`), so it cannot outlive the job it was set for where the loop took that job
-   * without the check. Specs in test/worker/lean-fetch.test.ts pin both: an upgrade of BullMQ that moves the check
-   * fails CI.
+   * once; every other read sees the real value. The loop's own fetches (a round trip each) do not set it, so jobs
+   * arriving a few at a time still start in one turn whose writes leave together. Only the loop calls `moveToActive`
+   * on this worker, and the mark is cleared when a job starts (`processJob`), so it cannot outlive the job it was set
+   * for where the loop took that job without the check. Specs in test/worker/lean-fetch.test.ts pin both: an upgrade
+   * of BullMQ that moves the check fails CI.
    */
   private startEachJob(): void {
     let blockUntil = this.bull.blockUntil;
