@@ -164,12 +164,38 @@ export function sideOf(sys, name) {
   };
 }
 
+/** Connections from which on a run counts as "all at the provider" (`allAtProviderPct`). */
+const ALL_OUT_MIN_CONC = 10;
+
+/**
+ * The share of a run's time (%) during which at least 90 % of its connections waited on the simulator at once, from
+ * the simulator's in-flight times before and after it (`inFlightMs`). Near 0 when requests flow evenly; high when
+ * they move in waves: they leave for the provider together, and the gateway side has nothing to do until they are
+ * back. NaN below ALL_OUT_MIN_CONC connections, where "all" is a handful of requests.
+ */
+export function allAtProviderPct(before, after, conc) {
+  if (conc < ALL_OUT_MIN_CONC) {
+    return NaN;
+  }
+  const threshold = Math.ceil(0.9 * conc);
+  let all = 0;
+  let total = 0;
+  for (let i = 0; i < after.length; i++) {
+    const ms = after[i] - (before[i] ?? 0);
+    total += ms;
+    if (i >= threshold) {
+      all += ms;
+    }
+  }
+  return total > 0 ? (100 * all) / total : NaN;
+}
+
 /** One measured run of one side; a gateway side also gets CPU, RSS and upstream counts. */
 async function measuredRun(sys, loadgen, sideName, conc, seconds, signal) {
   const side = sideOf(sys, sideName);
   const target = side.target;
   const pids = side.measured ? withDescendants(side.pids) : [];
-  const simBefore = side.measured ? await sys.sim.total() : 0;
+  const simBefore = side.measured ? await sys.sim.stats() : null;
   const pgPids = side.pgBackends ? await side.pgBackends() : [];
   const rss = side.measured ? startRssSampler(side.rssPids, 250, { together: side.togetherPids ?? [] }) : null;
   const cpuBefore = cpuSeconds(pids);
@@ -191,8 +217,10 @@ async function measuredRun(sys, loadgen, sideName, conc, seconds, signal) {
     const cpuAfter = cpuSeconds(withDescendants(side.pids));
     const pgAfter = cpuSeconds(pgPids);
     run.rssMax = rss.stop();
-    run.upstream = (await sys.sim.total()) - simBefore;
+    const simAfter = await sys.sim.stats();
+    run.upstream = simAfter.total - simBefore.total;
     run.upPerReq = res.requests > 0 ? run.upstream / res.requests : NaN;
+    run.allOutPct = allAtProviderPct(simBefore.inFlightMs, simAfter.inFlightMs, conc);
     run.gwCpuSeconds = cpuDelta(cpuBefore, cpuAfter);
     run.cpuUsPerReqBy = perProcess(side.named, cpuBefore, cpuAfter, res.requests);
     run.cpuUsPerReq = res.requests > 0 ? (run.gwCpuSeconds / res.requests) * 1e6 : NaN;
@@ -251,6 +279,7 @@ export async function runCell(sys, loadgen, { latencyMs, conc, reps, warmupS, du
   summary.gwErrors = gwRuns.reduce((a, r) => a + r.errors, 0);
   summary.directNon2xx = runs.filter((r) => r.side === 'direct').reduce((a, r) => a + r.non2xx + r.errors, 0);
   summary.upPerReq = of('gateway', 'upPerReq');
+  summary.allOutPct = of('gateway', 'allOutPct');
   summary.cpuUsPerReq = of('gateway', 'cpuUsPerReq');
   summary.gwRssMb = Math.max(...gwRuns.map((r) => r.rssMax.gateway ?? 0)) / 2 ** 20;
   summary.workerRssMb = Math.max(...gwRuns.map((r) => r.rssMax.worker ?? 0)) / 2 ** 20;
@@ -284,6 +313,7 @@ export async function runCell(sys, loadgen, { latencyMs, conc, reps, warmupS, du
     }
     summary.peerNon2xx = peerRuns.reduce((a, r) => a + r.non2xx + r.errors, 0);
     summary.peerUpPerReq = of('peer', 'upPerReq');
+    summary.peerAllOutPct = of('peer', 'allOutPct');
     summary.peerCpuUsPerReq = of('peer', 'cpuUsPerReq');
     summary.peerRssMb = Math.max(...peerRuns.map((r) => r.rssMax.gateway ?? 0)) / 2 ** 20;
     summary.peerTogetherMb = togetherMb(peerRuns);

@@ -100,6 +100,7 @@ export function hostLoadTable(summaries) {
     'other on client core (direct/gw run)',
     ...names.map((n) => `${n} µs/req`),
     'PostgreSQL µs/req',
+    'all at provider',
   ];
   return [
     `| ${cols.join(' | ')} |`,
@@ -111,7 +112,7 @@ export function hostLoadTable(summaries) {
       const byName = names.map((n) => us(h.cpuUsPerReqBy[n]));
       const client = `${pct(h.clientForeignPct.direct)}/${pct(h.clientForeignPct.gateway)}`;
       const cells = [s.latencyMs, s.conc, ...perCpu, pct(h.gwSideBusyPct), pct(h.foreignPct), client, ...byName];
-      return `| ${[...cells, us(h.pgCpuUsPerReq)].join(' | ')} |`;
+      return `| ${[...cells, us(h.pgCpuUsPerReq), pct(s.allOutPct)].join(' | ')} |`;
     }),
   ].join('\n');
 }
@@ -130,7 +131,9 @@ export function notes(summaries, reps) {
     'CPU use during the gateway runs (busy/steal per CPU; "gw side" = gateway-side processes as % of one',
     'core; "other on … core" = the rest of that core\'s busy time, i.e. processes that are not the bench\'s;',
     '"PostgreSQL µs/req" = CPU of the database backends serving the apps, shared and not pinned, so not',
-    'in the gw-side column):',
+    'in the gw-side column; "all at provider" = share of the run with ≥ 90 % of the connections waiting on',
+    'the simulator at once (from 10 connections): high when requests move in waves and the gateway core idles',
+    'while they are away, near 0 when they flow evenly):',
     '',
     hostLoadTable(summaries),
   ];
@@ -178,6 +181,7 @@ export function peerTable(summaries, label) {
     'ours together MB (gw+worker+Redis)',
     'peer together MB',
     'ours/peer non2xx+err',
+    'all at provider ours/peer',
   ];
   const us = (v) => (Number.isFinite(v) ? Math.round(v) : '–');
   return [
@@ -186,6 +190,7 @@ export function peerTable(summaries, label) {
     'their Redis; the peer is one process. RSS is the maximum during the measured runs. "Together" = the memory',
     "the side's processes take from the host with each page counted once (/proc/<pid>/pagemap; RSS counts the",
     'node binary once per Node process), the maximum of reads once a second during the measured runs.',
+    '"All at provider": share of the run with ≥ 90 % of the connections waiting on the simulator at once.',
     '',
     `| ${cols.join(' | ')} |`,
     `|${cols.map(() => '---:').join('|')}|`,
@@ -208,6 +213,7 @@ export function peerTable(summaries, label) {
           mb(s.togetherMb),
           mb(s.peerTogetherMb),
           `${s.gwNon2xx + s.gwErrors}/${s.peerNon2xx}`,
+          `${pct(s.allOutPct)}/${pct(s.peerAllOutPct)}`,
         ].join(' | '),
       )
       .map((r) => `| ${r} |`),

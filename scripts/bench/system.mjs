@@ -66,6 +66,14 @@ function redisPing(port) {
 
 /** Control client for the simulator's `/_sim/*` endpoints. */
 function simulatorControl(base) {
+  /** The simulator's counters (`SimulatorStats`): `total`, `inFlightMs`, … */
+  async function stats() {
+    const res = await fetch(`${base}/_sim/stats`);
+    if (!res.ok) {
+      throw new Error(`simulator stats: HTTP ${res.status}`);
+    }
+    return res.json();
+  }
   return {
     async setLatency(ms) {
       const res = await fetch(`${base}/_sim/config`, {
@@ -80,12 +88,9 @@ function simulatorControl(base) {
     },
     /** Provider requests received so far (control endpoints are not counted). */
     async total() {
-      const res = await fetch(`${base}/_sim/stats`);
-      if (!res.ok) {
-        throw new Error(`simulator stats: HTTP ${res.status}`);
-      }
-      return (await res.json()).total;
+      return (await stats()).total;
     },
+    stats,
   };
 }
 

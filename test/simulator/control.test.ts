@@ -133,9 +133,13 @@ describe('simulator stats, auth and control endpoints', () => {
     await postJson(chatUrl, chat());
     const stats = (await (await fetch(`${sim.url}/_sim/stats`)).json()) as {
       total: number;
+      inFlightMs: number[];
       config: { models: string[] };
     };
     expect(stats.total).toBe(1);
+    // The chat request was in flight alone for a while, and the simulator idle before and after it.
+    expect(stats.inFlightMs).toHaveLength(2);
+    expect(stats.inFlightMs[1]).toBeGreaterThan(0);
     expect(stats.config.models).toEqual(DEFAULT_SIMULATOR_CONFIG.models);
     sim.configure({ latencyMs: 3 });
     const reset = await postJson(`${sim.url}/_sim/reset`, '');

@@ -47,4 +47,33 @@ describe('StatsRecorder', () => {
     s.finished(200);
     expect(s.snapshot().inFlight).toBe(0);
   });
+
+  it('adds up the time spent at each number of requests in flight', () => {
+    let now = 1_000;
+    const s = new StatsRecorder(() => now);
+    now += 5; // 5 ms idle
+    s.started('r', false);
+    now += 10; // 10 ms with one
+    s.started('r', false);
+    now += 20; // 20 ms with two
+    s.finished(200);
+    now += 1; // 1 ms with one, then 4 with none up to the snapshot
+    s.finished(200);
+    now += 4;
+    expect(s.snapshot().inFlightMs).toEqual([9, 11, 20]);
+    s.reset();
+    now += 3;
+    expect(s.snapshot().inFlightMs).toEqual([3]);
+  });
+
+  it('returns in-flight times that later requests do not change', () => {
+    let now = 0;
+    const s = new StatsRecorder(() => now);
+    now += 2;
+    const before = s.snapshot();
+    s.started('r', false);
+    now += 7;
+    expect(before.inFlightMs).toEqual([2]);
+    expect(s.snapshot().inFlightMs).toEqual([2, 7]);
+  });
 });

@@ -12,6 +12,12 @@ export interface SimulatorStats {
   streams: number;
   inFlight: number;
   maxInFlight: number;
+  /**
+   * Milliseconds spent with each number of requests in flight since the last reset (index: requests in flight; the
+   * last possible index, IN_FLIGHT_CAP, also counts every higher number). A closed-loop load that moves in waves
+   * spends its time at the ends (all connections here, then none); an even one around its mean.
+   */
+  inFlightMs: number[];
   /** TCP connections accepted (low numbers under load mean the client pools keep-alive sockets). */
   connections: number;
   /** Requests that carried Authorization or x-api-key (the values are never recorded). */
@@ -31,10 +37,19 @@ export type Outcome = number | 'dropped' | 'cancelled';
 
 const RING_SIZE = 200;
 
+/** The highest in-flight count `inFlightMs` tells apart. */
+export const IN_FLIGHT_CAP = 4096;
+
 export class StatsRecorder {
   private s: SimulatorStats = StatsRecorder.zero();
   private ring: RecordedRequest[] = [];
   private next = 0;
+  /** When the in-flight count last changed (or was last accounted for), on `now`'s clock. */
+  private since: number;
+
+  constructor(private readonly now: () => number = () => performance.now()) {
+    this.since = now();
+  }
 
   private static zero(): SimulatorStats {
     return {
@@ -44,6 +59,7 @@ export class StatsRecorder {
       streams: 0,
       inFlight: 0,
       maxInFlight: 0,
+      inFlightMs: [],
       connections: 0,
       authorized: 0,
       cancelled: 0,
@@ -57,6 +73,7 @@ export class StatsRecorder {
     if (hadAuth) {
       s.authorized++;
     }
+    this.accrue();
     if (++s.inFlight > s.maxInFlight) {
       s.maxInFlight = s.inFlight;
     }
@@ -64,6 +81,7 @@ export class StatsRecorder {
 
   finished(outcome: Outcome): void {
     const s = this.s;
+    this.accrue();
     // A reset while requests were in flight must not drive the gauge negative.
     if (s.inFlight > 0) {
       s.inFlight--;
@@ -102,8 +120,21 @@ export class StatsRecorder {
   }
 
   snapshot(): SimulatorStats {
+    this.accrue();
     const s = this.s;
-    return { ...s, byRoute: { ...s.byRoute }, byStatus: { ...s.byStatus } };
+    return { ...s, byRoute: { ...s.byRoute }, byStatus: { ...s.byStatus }, inFlightMs: [...s.inFlightMs] };
+  }
+
+  /** Adds the time since the last change to the current in-flight count's total. */
+  private accrue(): void {
+    const t = this.now();
+    const at = Math.min(this.s.inFlight, IN_FLIGHT_CAP);
+    const spent = this.s.inFlightMs;
+    while (spent.length <= at) {
+      spent.push(0);
+    }
+    spent[at] += t - this.since;
+    this.since = t;
   }
 
   /** Zero the counters and forget recorded requests; in-flight requests keep being tracked. */
@@ -112,6 +143,7 @@ export class StatsRecorder {
     this.s = StatsRecorder.zero();
     this.s.inFlight = inFlight;
     this.s.maxInFlight = inFlight;
+    this.since = this.now();
     this.ring = [];
     this.next = 0;
   }
