@@ -11,7 +11,7 @@
 //
 // ctx = { sys, loadgen, opts, outDir, tmpDir, signal, log, cpus, startSystem }
 //   sys.direct / sys.gateway: targets { url, body, auth } for loadgen.run(target, conc, seconds, signal)
-//   sys.sim: { setLatency(ms), total() }; sys.gatewaySidePids, sys.rssPids, sys.gatewayPid,
+//   sys.sim: { setLatency(ms), total(), stats() }; sys.gatewaySidePids, sys.rssPids, sys.gatewayPid,
 //   sys.redisUrl (the dedicated Redis; undefined for a stand-in)
 //   startSystem({ root, nodeOptions, name }): starts another gateway side like sys (stopped with the rest)
 // The simulator latency is 0 when an extra starts; an extra sets what it needs itself.
