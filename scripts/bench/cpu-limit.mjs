@@ -27,7 +27,14 @@ function cpuHierarchy() {
  * process create them (no cgroup cpu controller, or no write access).
  */
 export function openCpuLimits(tag) {
-  const h = cpuHierarchy();
+  try {
+    return openIn(cpuHierarchy(), tag);
+  } catch (err) {
+    throw new Error(`cannot create CPU-limited cgroups: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function openIn(h, tag) {
   if (h === null) {
     throw new Error('no cgroup cpu controller is mounted');
   }
@@ -38,6 +45,10 @@ export function openCpuLimits(tag) {
       writeFileSync(path.join(h.dir, 'cgroup.subtree_control'), '+cpu');
     }
   }
+  // Write access, checked now rather than when the first replica is moved.
+  const probe = path.join(h.dir, `${tag}-probe`);
+  mkdirSync(probe);
+  rmdirSync(probe);
   const groups = new Map();
   const moved = new Set();
   const group = (name, cores) => {

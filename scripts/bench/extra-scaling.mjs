@@ -56,7 +56,17 @@ export const scalingBench = {
     if (limitCores !== null && !(limitCores > 0 && limitCores <= 64)) {
       throw new Error(`--scaling-cpu: expected a number of cores above 0, got ${opts.extra['--scaling-cpu']}`);
     }
-    const limits = limitCores === null ? null : openCpuLimits(`aigw-bench-${process.pid}`);
+    // Without cgroup access the bench still runs, unlimited, and says so above the table.
+    let limits = null;
+    let limitsRefused = null;
+    if (limitCores !== null) {
+      try {
+        limits = openCpuLimits(`aigw-bench-${process.pid}`);
+      } catch (err) {
+        limitsRefused = err instanceof Error ? err.message : String(err);
+        log(`scaling: --scaling-cpu not applied, running unlimited: ${limitsRefused}`);
+      }
+    }
     // Each process by kind: the all-in-one process (single topology) hosts a gateway and counts as one.
     const kinds = { gateway: [], worker: [] };
     const admit = (kind, name, pid) => {
@@ -150,6 +160,9 @@ export const scalingBench = {
             '100 ms, as a Kubernetes CPU limit); Redis is not. "CPU of limit" = the kind\'s CPU over what its limits',
             'allow; "periods throttled" = CFS periods in which its processes used their whole quota.',
           ]
+        : []),
+      ...(limitsRefused
+        ? [`--scaling-cpu ${limitCores} was not applied (${limitsRefused}): every process ran unlimited.`]
         : []),
       '',
       `| gateways | workers | req/s | gw-side CPU µs/req | Redis commands/req | Redis CPU µs/req | Redis busy | Redis-bound max req/s | non2xx+err |${limitHead}`,
