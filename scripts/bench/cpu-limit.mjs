@@ -10,7 +10,7 @@ const PERIOD_US = 100_000;
 /** Where this process's cpu cgroup lives, and which interface it speaks; null when neither is mounted. */
 function cpuHierarchy() {
   const own = readFileSync('/proc/self/cgroup', 'utf8').split('\n');
-  if (existsSync('/sys/fs/cgroup/cpu/cpu.cfs_quota_us') || existsSync('/sys/fs/cgroup/cpu/cgroup.procs')) {
+  if (existsSync('/sys/fs/cgroup/cpu/cpu.cfs_quota_us')) {
     // v1 line: "<id>:cpu,cpuacct:/path" (the controller list may name cpu among others).
     const line = own.find((l) => l.split(':')[1]?.split(',').includes('cpu'));
     return { version: 1, dir: path.join('/sys/fs/cgroup/cpu', line?.split(':')[2] ?? '/') };
@@ -49,12 +49,14 @@ function openIn(h, tag) {
   const probe = path.join(h.dir, `${tag}-probe`);
   mkdirSync(probe);
   rmdirSync(probe);
-  const groups = new Map();
+  const groups = new Set();
   const moved = new Set();
-  const group = (name, cores) => {
-    const dir = path.join(h.dir, `${tag}-${name}`);
-    if (!groups.has(dir)) {
+  return {
+    /** Moves `pid` (all its threads, and those it starts later) into a new group `name` limited to `cores`. */
+    limit(pid, name, cores) {
+      const dir = path.join(h.dir, `${tag}-${name}`);
       mkdirSync(dir);
+      groups.add(dir);
       const quota = Math.round(cores * PERIOD_US);
       if (h.version === 1) {
         writeFileSync(path.join(dir, 'cpu.cfs_period_us'), String(PERIOD_US));
@@ -62,14 +64,7 @@ function openIn(h, tag) {
       } else {
         writeFileSync(path.join(dir, 'cpu.max'), `${quota} ${PERIOD_US}`);
       }
-      groups.set(dir, cores);
-    }
-    return dir;
-  };
-  return {
-    /** Moves `pid` (all its threads, and the threads it starts later) into `name`'s group, limited to `cores`. */
-    limit(pid, name, cores) {
-      writeFileSync(path.join(group(name, cores), 'cgroup.procs'), String(pid));
+      writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
       moved.add(pid);
     },
     /** Periods in which the group used its whole quota, of those in which it ran (cpu.stat). */
@@ -87,7 +82,7 @@ function openIn(h, tag) {
           // The process already exited.
         }
       }
-      for (const dir of groups.keys()) {
+      for (const dir of groups) {
         try {
           rmdirSync(dir);
         } catch {

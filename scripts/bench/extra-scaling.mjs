@@ -67,39 +67,34 @@ export const scalingBench = {
         log(`scaling: --scaling-cpu not applied, running unlimited: ${limitsRefused}`);
       }
     }
-    // Each process by kind: the all-in-one process (single topology) hosts a gateway and counts as one.
+    // Each process by kind: the all-in-one process (single topology) counts as a gateway that also hosts a worker.
     const kinds = { gateway: [], worker: [] };
-    const admit = (kind, name, pid) => {
-      kinds[kind].push({ name, pid });
-      limits?.limit(pid, name, limitCores);
+    const hostedWorkers = sys.gatewaySide['all-in-one'] === undefined ? 0 : 1;
+    const admit = (kind, proc) => {
+      kinds[kind].push(proc);
+      limits?.limit(proc.pid, proc.name, limitCores);
     };
-    const gateways = [{ base: sys.gatewayBase, pid: sys.gatewayPid }];
-    const pids = [...sys.gatewaySidePids];
-    let workers = 1;
     const redis = new Redis(sys.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
     const rows = [];
     try {
       for (const [name, pid] of Object.entries(sys.gatewaySide)) {
         repin(pid, spread);
-        if (name !== 'redis') {
-          admit(name === 'router-worker' ? 'worker' : 'gateway', name, pid);
+        if (name === 'router-worker') {
+          admit('worker', { name, pid });
+        } else if (name !== 'redis') {
+          admit('gateway', { name, pid, base: sys.gatewayBase });
         }
       }
       await redis.connect();
       for (const step of STEPS) {
-        while (workers < step.workers) {
-          const w = await sys.spawnReplica('router-worker', spread);
-          admit('worker', w.name, w.pid);
-          pids.push(w.pid);
-          workers++;
+        while (kinds.worker.length + hostedWorkers < step.workers) {
+          admit('worker', await sys.spawnReplica('router-worker', spread));
         }
-        while (gateways.length < step.gateways) {
-          const g = await sys.spawnReplica('api-gateway', spread);
-          admit('gateway', g.name, g.pid);
-          pids.push(g.pid);
-          gateways.push(g);
+        while (kinds.gateway.length < step.gateways) {
+          admit('gateway', await sys.spawnReplica('api-gateway', spread));
         }
-        const targets = gateways.map((g) => ({ ...sys.gateway, url: `${g.base}/v1/chat/completions` }));
+        const pids = [redisPid, ...[...kinds.gateway, ...kinds.worker].map((p) => p.pid)];
+        const targets = kinds.gateway.map((g) => ({ ...sys.gateway, url: `${g.base}/v1/chat/completions` }));
         const per = Math.max(1, Math.round(CONNECTIONS / targets.length));
         // Warm-up (new replicas: JIT, pools), then the measured run with every gateway loaded at once.
         await Promise.all(targets.map((t) => loadgen.run(t, per, 2, signal)));
@@ -125,6 +120,9 @@ export const scalingBench = {
         const atLimit = (kind) => {
           if (!limits) {
             return '';
+          }
+          if (kinds[kind].length === 0) {
+            return ' – |';
           }
           const used = cpuDelta(kindCpu0[kind], kindCpu(kinds[kind])) / seconds;
           const t = throttledOf(limits, kinds[kind]);

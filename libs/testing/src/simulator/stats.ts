@@ -38,7 +38,7 @@ export type Outcome = number | 'dropped' | 'cancelled';
 const RING_SIZE = 200;
 
 /** The highest in-flight count `inFlightMs` tells apart. */
-export const IN_FLIGHT_CAP = 4096;
+const IN_FLIGHT_CAP = 4096;
 
 export class StatsRecorder {
   private s: SimulatorStats = StatsRecorder.zero();
