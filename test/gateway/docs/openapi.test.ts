@@ -76,6 +76,18 @@ describe('OpenAPI docs', () => {
     }
   });
 
+  it("documents the health routes' body for 200 and 503", () => {
+    for (const path of ['/health/live', '/health/ready']) {
+      const { responses } = doc.paths[path].get;
+      for (const status of ['200', '503']) {
+        expect(responses[status]?.content?.['application/json']?.schema?.$ref).toBe(
+          '#/components/schemas/HealthCheckResult',
+        );
+      }
+    }
+    expect(doc.components.schemas.HealthCheckResult.required).toEqual(['status', 'info', 'error', 'details']);
+  });
+
   it('describes request bodies from the validation rules, with examples', () => {
     const chat = doc.paths['/v1/chat/completions'].post;
     const ref = chat.requestBody?.content['application/json'].schema?.$ref ?? '';

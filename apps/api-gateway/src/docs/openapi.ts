@@ -50,6 +50,56 @@ const ERROR_SCHEMA: SchemaObject = {
   },
 };
 
+/** The body of `/health/live` and `/health/ready` (Terminus's result): the same shape for 200 and 503. */
+const HEALTH_SCHEMA: SchemaObject = {
+  type: 'object',
+  required: ['status', 'info', 'error', 'details'],
+  properties: {
+    status: { type: 'string', enum: ['ok', 'error', 'shutting_down'] },
+    ...Object.fromEntries(
+      (
+        [
+          ['info', 'The checks that passed.'],
+          ['error', 'The checks that failed, each with a `message`.'],
+          ['details', 'Every check.'],
+        ] as const
+      ).map(([name, description]) => [
+        name,
+        {
+          type: 'object',
+          description,
+          additionalProperties: {
+            type: 'object',
+            required: ['status'],
+            properties: {
+              status: { type: 'string', enum: ['up', 'down'] },
+              latencyMs: { type: 'number' },
+              message: { type: 'string' },
+            },
+          },
+        },
+      ]),
+    ),
+  },
+  example: {
+    status: 'ok',
+    info: { redis: { status: 'up', latencyMs: 0.4 }, database: { status: 'up', latencyMs: 0.9 } },
+    error: {},
+    details: { redis: { status: 'up', latencyMs: 0.4 }, database: { status: 'up', latencyMs: 0.9 } },
+  },
+};
+
+const HEALTH_RESPONSES: Record<string, ResponseObject> = {
+  '200': {
+    description: 'Every check passed.',
+    content: { 'application/json': { schema: { $ref: '#/components/schemas/HealthCheckResult' } } },
+  },
+  '503': {
+    description: 'A check failed (`error` says which), or the process is shutting down.',
+    content: { 'application/json': { schema: { $ref: '#/components/schemas/HealthCheckResult' } } },
+  },
+};
+
 /** One response per HTTP status the gateway can answer with an error, listing the codes behind it. */
 function errorResponses(): Map<number, ResponseObject> {
   const byStatus = new Map<number, ErrorCode[]>();
@@ -111,6 +161,9 @@ function decorate(
       json.example = doc.requestExample;
     }
   }
+  if (path.startsWith('/health/')) {
+    Object.assign(op.responses, HEALTH_RESPONSES);
+  }
   for (const status of statusesFor(path, isPublic)) {
     op.responses[String(status)] ??= errors.get(status) ?? { description: `HTTP ${status}` };
   }
@@ -145,7 +198,12 @@ export function buildOpenApiDocument(app: INestApplication, version: string): Op
     refPointerPrefix: '#/components/schemas/',
   }) as Record<string, SchemaObject>;
   document.components ??= {};
-  document.components.schemas = { ...document.components.schemas, ...generated, ErrorEnvelope: ERROR_SCHEMA };
+  document.components.schemas = {
+    ...document.components.schemas,
+    ...generated,
+    ErrorEnvelope: ERROR_SCHEMA,
+    HealthCheckResult: HEALTH_SCHEMA,
+  };
   const errors = errorResponses();
   for (const [path, item] of Object.entries(document.paths)) {
     for (const method of METHODS) {
