@@ -239,6 +239,30 @@ describe('CircuitBreakerStore (real Redis, two workers)', () => {
     expect((await a.states([])).size).toBe(0);
   });
 
+  it('reads states on another connection with one HMGET each, all issued at once, and builds no ioredis pipeline', async () => {
+    const { a } = stores({ ...config, halfOpenMaxProbes: 1 });
+    for (let i = 0; i < config.failureThreshold; i++) {
+      await a.recordFailure('probing/m');
+    }
+    now += config.openMs;
+    expect((await a.acquire('probing/m')).allowed).toBe(true);
+    // The worker's blocking connection carries BullMQ's dozens of scripts, which every pipeline built on it copies.
+    const spies = [workerA, workerB].flatMap((c) => [jest.spyOn(c, 'pipeline'), jest.spyOn(c, 'multi')]);
+    const hmget = jest.spyOn(workerB, 'hmget');
+    try {
+      const read = a.states(['probing/m', 'well/m', 'never/seen'], workerB);
+      // Issued before the first await: behind a worker's BZPOPMIN they leave in the same write as the wait.
+      expect(hmget).toHaveBeenCalledTimes(3);
+      const states = await read;
+      expect(states.get('probing/m')).toMatchObject({ state: 'half_open', probesInFlight: 1, available: false });
+      expect(states.get('well/m')).toMatchObject({ state: 'closed', available: true });
+      expect(spies.map((s) => s.mock.calls.length)).toEqual([0, 0, 0, 0]);
+    } finally {
+      hmget.mockRestore();
+      spies.forEach((s) => s.mockRestore());
+    }
+  });
+
   it('rejects an invalid config up front', () => {
     expect(() => new CircuitBreakerStore(workerA, prefix, { ...config, halfOpenMaxProbes: 0 })).toThrow(
       /halfOpenMaxProbes/,

@@ -13,7 +13,6 @@ import {
   type CircuitTransitionReason,
 } from '@aigw/core';
 import { CIRCUIT_LUA } from './circuit-breaker.lua';
-import type { ChainableCommander } from 'ioredis';
 import { RedisScript, clockArg, type RedisClient } from './redis-script';
 
 const script = new RedisScript(CIRCUIT_LUA);
@@ -178,8 +177,8 @@ export class CircuitBreakerStore {
   }
 
   /**
-   * Read-only status of many deployments, for filtering candidates before ordering: one round trip (a pipeline
-   * of one HMGET each), and a second one only for half-open circuits, to count their probes in flight (the
+   * Read-only status of many deployments, for filtering candidates before ordering: one round trip (one HMGET
+   * each, sent in one turn), and a second one only for half-open circuits, to count their probes in flight (the
    * probe set is empty in every other state). Compares times with the local clock (or the injected one), read when
    * the states have come back; `acquire` remains the authority.
    *
@@ -189,19 +188,19 @@ export class CircuitBreakerStore {
    */
   async states(
     deploymentIds: readonly string[],
-    via?: Pick<RedisClient, 'pipeline'>,
+    via: Pick<RedisClient, 'hmget'> = this.redis,
   ): Promise<Map<string, CircuitStatus>> {
     const out = new Map<string, CircuitStatus>();
     if (deploymentIds.length === 0) {
       return out;
     }
-    const fields = await this.each(deploymentIds, (p, id) => p.hmget(this.keys(id)[0], 'st', 'oa'), via);
+    const fields = await this.each(deploymentIds, (id) => via.hmget(this.keys(id)[0], 'st', 'oa'));
     const now = this.options.clock?.() ?? Date.now();
-    const halfOpen = deploymentIds.filter((_, i) => (fields[i] as (string | null)[])[0] === 'half_open');
+    const halfOpen = deploymentIds.filter((_, i) => fields[i][0] === 'half_open');
     const probes = new Map<string, number>();
     if (halfOpen.length > 0) {
-      const counts = await this.each(halfOpen, (p, id) => p.zcount(this.keys(id)[1], `(${now}`, '+inf'));
-      halfOpen.forEach((id, i) => probes.set(id, Number(counts[i])));
+      const counts = await this.each(halfOpen, (id) => this.redis.zcount(this.keys(id)[1], `(${now}`, '+inf'));
+      halfOpen.forEach((id, i) => probes.set(id, counts[i]));
     }
     deploymentIds.forEach((id, i) => {
       const [st, oa] = fields[i] as [string | null, string | null];
@@ -214,26 +213,21 @@ export class CircuitBreakerStore {
     return out;
   }
 
-  /** One command per deployment in one pipeline; the replies in order, or the first failure. */
-  private async each(
-    deploymentIds: readonly string[],
-    command: (pipeline: ChainableCommander, deploymentId: string) => void,
-    via: Pick<RedisClient, 'pipeline'> = this.redis,
-  ): Promise<unknown[]> {
-    const pipeline = via.pipeline();
-    for (const id of deploymentIds) {
-      command(pipeline, id);
-    }
-    const replies = await pipeline.exec();
-    if (replies === null) {
-      throw new Error('Circuit state pipeline was discarded');
-    }
-    return replies.map(([err, reply], i) => {
-      if (err) {
-        throw new Error(`Reading the circuit state of ${deploymentIds[i]} failed`, { cause: err });
-      }
-      return reply;
-    });
+  /**
+   * One command per deployment, all issued in this turn: a connection corked per turn (`corkEveryCommand`, or the
+   * worker's blocking connection behind its BZPOPMIN) sends them in one write. The replies in order, or the first
+   * failure. Not an ioredis pipeline: each copies every custom command of its connection (BullMQ's blocking
+   * connection has dozens) into an object that, sent behind a wait, lived long enough to reach the old generation:
+   * at one connection most of what a router-worker promoted (docs/benchmarks.md, session 23).
+   */
+  private each<T>(deploymentIds: readonly string[], command: (deploymentId: string) => Promise<T>): Promise<T[]> {
+    return Promise.all(
+      deploymentIds.map((id) =>
+        command(id).catch((err: unknown) => {
+          throw new Error(`Reading the circuit state of ${id} failed`, { cause: err });
+        }),
+      ),
+    );
   }
 
   /** The full stored state of one deployment (admin views, tests). */
