@@ -186,7 +186,10 @@ async function main() {
         log,
         ...overrides,
       });
-    const sys = await launch({ standIn: opts.standIn, profileDir: opts.profile });
+    if (opts.heapSurvivors) {
+      mkdirSync(opts.heapSurvivors, { recursive: true });
+    }
+    const sys = await launch({ standIn: opts.standIn, profileDir: opts.profile, survivorsDir: opts.heapSurvivors });
     const guard = () => {
       if (crashed) {
         throw crashed;

@@ -31,6 +31,9 @@ the same chat request sent directly to the simulator and through the gateway, si
   --peer-dir DIR        where Portkey is installed (default: $TMPDIR/aigw-bench-portkey-<version>)
   --profile DIR         write V8 CPU profiles of the api-gateway and router-worker to DIR (on exit;
                         summarise with scripts/bench/profile-summary.mjs DIR)
+  --heap-survivors DIR  sample the allocations of the api-gateway and router-worker that outlive a
+                        scavenge (20 s from 14 s after start) into DIR; summarise with
+                        scripts/bench/survivors-summary.mjs DIR
   --skip-extras         run only the main table
   --extras "a,b"        run only these extra benches (ids: see the sections of results.md)
   --help                this text
@@ -75,6 +78,7 @@ export function parseArgs(argv, extraFlags = []) {
     skipExtras: false,
     onlyExtras: null,
     profile: null,
+    heapSurvivors: null,
     peer: null,
     peerDir: null,
     help: false,
@@ -169,6 +173,9 @@ export function parseArgs(argv, extraFlags = []) {
         break;
       case '--profile':
         opts.profile = value();
+        break;
+      case '--heap-survivors':
+        opts.heapSurvivors = value();
         break;
       case '--peer-dir':
         opts.peerDir = value();

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { openPostgres } from './postgres.mjs';
 import { freePort } from './processes.mjs';
 import { startRedisDelay } from './redis-delay.mjs';
@@ -155,6 +156,7 @@ export async function startSystem({
   standIn,
   topology = 'split',
   profileDir,
+  survivorsDir,
   redisDelayMs = 0,
   nodeOptions = '',
   stream = false,
@@ -162,9 +164,14 @@ export async function startSystem({
   log,
 }) {
   // --profile: V8 CPU profiles of the api-gateway and router-worker, written when they stop.
+  // --heap-survivors: the sampling heap profile of what outlives a scavenge (survivors-preload.cjs), same processes.
   // --node-options: on the apps' command line (NODE_OPTIONS refuses most V8 flags, e.g. --heap-growing-percent).
   const appArgs = nodeOptions.split(/\s+/).filter(Boolean);
-  const nodeArgs = [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir)] : []), ...appArgs];
+  const nodeArgs = [
+    ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir)] : []),
+    ...(survivorsDir ? ['-r', fileURLToPath(new URL('./survivors-preload.cjs', import.meta.url))] : []),
+    ...appArgs,
+  ];
   const simMain = requireBuilt(root, 'dist/tools/simulator/main.js');
   const body = chatBody(stream);
   const logFile = (name) => path.join(outDir, 'logs', `${name}.log`);
@@ -298,6 +305,7 @@ export async function startSystem({
     BOOTSTRAP_ADMIN_KEY: adminKey,
     LOG_LEVEL: 'warn',
     SHUTDOWN_GRACE_MS: '3000',
+    ...(survivorsDir ? { AIGW_SURVIVORS_DIR: path.resolve(survivorsDir) } : {}),
   };
   // node-postgres takes application_name from PGAPPNAME, which lets the bench find the PostgreSQL
   // backends serving these apps and report their CPU separately (they run outside the pinned set).
