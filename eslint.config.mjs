@@ -92,6 +92,17 @@ function appBoundary(app) {
   return blocks;
 }
 
+/**
+ * ioredis `pipeline()` and `multi()` build an object that copies every custom command of the connection (BullMQ
+ * defines dozens): on the request path, send the commands in one turn instead; a connection corked per turn
+ * (`corkEveryCommand`, `TurnCork`) writes them at once (ADR 0003).
+ */
+const NO_REDIS_PIPELINE = {
+  selector:
+    'CallExpression[arguments.length=0] > MemberExpression.callee > Identifier.property[name=/^(pipeline|multi)$/]',
+  message: 'No ioredis pipeline or MULTI on the request path: issue the commands in one turn (ADR 0003).',
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '**/*.mjs', '**/*.cjs', '**/*.js'] },
   eslint.configs.recommended,
@@ -134,8 +145,14 @@ export default tseslint.config(
           message:
             'Fields after a spread are slow on Node 20: use merged(base, extra) from @aigw/core, or write the object out.',
         },
+        NO_REDIS_PIPELINE,
       ],
     },
+  },
+  {
+    files: ['libs/routing/src/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: { 'no-restricted-syntax': ['error', NO_REDIS_PIPELINE] },
   },
   {
     files: ['**/*.spec.ts', 'test/**/*.ts'],

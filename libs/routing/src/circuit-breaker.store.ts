@@ -233,17 +233,12 @@ export class CircuitBreakerStore {
   /** The full stored state of one deployment (admin views, tests). */
   async snapshot(deploymentId: string): Promise<CircuitData> {
     const [hkey, pkey] = this.keys(deploymentId);
-    const replies = await this.redis.pipeline().hgetall(hkey).zrange(pkey, 0, -1, 'WITHSCORES').exec();
-    if (replies === null) {
-      throw new Error('Circuit snapshot pipeline was discarded');
-    }
-    const [[hashErr, hash], [probesErr, probes]] = replies as [
-      [Error | null, Record<string, string>],
-      [Error | null, string[]],
-    ];
-    if (hashErr || probesErr) {
-      throw new Error(`Reading the circuit of ${deploymentId} failed`, { cause: hashErr ?? probesErr });
-    }
+    const [hash, probes] = await Promise.all([
+      this.redis.hgetall(hkey),
+      this.redis.zrange(pkey, 0, -1, 'WITHSCORES'),
+    ]).catch((err: unknown) => {
+      throw new Error(`Reading the circuit of ${deploymentId} failed`, { cause: err });
+    });
     const buckets: CircuitBucket[] = [];
     for (let i = 0; i < CIRCUIT_WINDOW_BUCKETS; i++) {
       const id = hash[`b${i}`];

@@ -62,7 +62,7 @@ function snapshotOf(raw: string): QuotaSnapshot | undefined {
 
 /**
  * Providers' rate limits as the workers last saw them, in one Redis hash (field `<provider>:<route>`, value the
- * snapshot as JSON). Workers write what changed in one round trip (HSET of every field + PEXPIRE, in MULTI); the
+ * snapshot as JSON). Workers write what changed in one round trip (HSET of every field, then PEXPIRE); the
  * admin API reads the whole hash with one HGETALL. Last writer wins per field: workers flush once a second, so a
  * field is at most that much behind the newest response any worker saw.
  */
@@ -85,18 +85,9 @@ export class ProviderQuotaStore {
     for (const e of entries) {
       fields.push(fieldOf(e.providerId, e.route), JSON.stringify(e.snapshot));
     }
-    const replies = await this.redis
-      .multi()
-      .hset(this.key, ...fields)
-      .pexpire(this.key, this.ttlMs)
-      .exec();
-    if (replies === null) {
-      throw new Error('the provider quota transaction was aborted');
-    }
-    const failed = replies.find(([err]) => err !== null);
-    if (failed !== undefined) {
-      throw failed[0] as Error;
-    }
+    // One write on a connection corked per turn; no MULTI (an ioredis pipeline object, two more commands): the
+    // expiry only lets the hash go once no worker writes it any more.
+    await Promise.all([this.redis.hset(this.key, ...fields), this.redis.pexpire(this.key, this.ttlMs)]);
   }
 
   /** Every provider's snapshots; fields that do not parse are left out. */

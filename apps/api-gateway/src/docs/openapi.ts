@@ -50,36 +50,29 @@ const ERROR_SCHEMA: SchemaObject = {
   },
 };
 
+/** A map of check name (`redis`, `database`, …) to its result. */
+const HEALTH_CHECKS: SchemaObject = {
+  type: 'object',
+  additionalProperties: {
+    type: 'object',
+    required: ['status'],
+    properties: {
+      status: { type: 'string', enum: ['up', 'down'] },
+      latencyMs: { type: 'number' },
+      message: { type: 'string' },
+    },
+  },
+};
+
 /** The body of `/health/live` and `/health/ready` (Terminus's result): the same shape for 200 and 503. */
 const HEALTH_SCHEMA: SchemaObject = {
   type: 'object',
   required: ['status', 'info', 'error', 'details'],
   properties: {
     status: { type: 'string', enum: ['ok', 'error', 'shutting_down'] },
-    ...Object.fromEntries(
-      (
-        [
-          ['info', 'The checks that passed.'],
-          ['error', 'The checks that failed, each with a `message`.'],
-          ['details', 'Every check.'],
-        ] as const
-      ).map(([name, description]) => [
-        name,
-        {
-          type: 'object',
-          description,
-          additionalProperties: {
-            type: 'object',
-            required: ['status'],
-            properties: {
-              status: { type: 'string', enum: ['up', 'down'] },
-              latencyMs: { type: 'number' },
-              message: { type: 'string' },
-            },
-          },
-        },
-      ]),
-    ),
+    info: { ...HEALTH_CHECKS, description: 'The checks that passed.' },
+    error: { ...HEALTH_CHECKS, description: 'The checks that failed, each with a `message`.' },
+    details: { ...HEALTH_CHECKS, description: 'Every check.' },
   },
   example: {
     status: 'ok',
