@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { JobName, QueueName, type GenerateOutcome } from '@aigw/core';
 import { RedisErrors, RedisKeys } from '@aigw/platform';
 import { PrivateRedis, uniqueId } from '@aigw/testing';
@@ -9,9 +8,13 @@ import { QueueProcessor } from '../../apps/router-worker/src/queue/queue-process
 
 const quiet = { warn: (): void => undefined, log: (): void => undefined };
 
-/** Write system calls of this process so far (a consumer under test runs in it). */
-export function processWrites(): number {
-  return Number(/^syscw: (\d+)/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1]);
+/**
+ * Socket reads the rig's own Redis has made so far: one per write a client sent it (the consumer's, and the test's
+ * own polls). Counted there rather than as this process's write system calls, which also count whatever else the
+ * process writes meanwhile (Jest's transform cache on a first run).
+ */
+export async function redisReads(rig: ConsumerRig): Promise<number> {
+  return Number(/^total_reads_processed:(\d+)/m.exec(await rig.admin.info('stats'))?.[1]);
 }
 
 /** An outcome for jobs whose result does not matter to the test. */

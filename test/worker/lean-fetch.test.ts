@@ -11,7 +11,7 @@ import {
   STOCK_TAIL,
   withLeanScript,
 } from '../../apps/router-worker/src/queue/lean-fetch';
-import { anyOutcome as outcome, ConsumerRig, gatedConsumer, processWrites, runningConsumer } from './consumer-rig';
+import { anyOutcome as outcome, ConsumerRig, gatedConsumer, redisReads, runningConsumer } from './consumer-rig';
 import { TcpProxy } from './tcp-proxy';
 
 /** Jobs waiting for a hand-built worker (`handBuiltWorker`) unless its suite says otherwise. */
@@ -355,7 +355,7 @@ describe('Prefetch: the jobs a fetch is told are waiting are asked for in one wr
         await rig.queue.add(JobName.Generate, {}, { jobId: `a${i}` });
       }
       await rig.admin.config('RESETSTAT');
-      const before = processWrites();
+      const before = await redisReads(rig);
       consumer().start();
       await waitFor(async () => (await rig.queue.getActiveCount()) === N, {
         intervalMs: 200,
@@ -364,7 +364,7 @@ describe('Prefetch: the jobs a fetch is told are waiting are asked for in one wr
       // One fetch, then up to PREFETCH_MAX at once while at least PREFETCH_MIN_LEFT are left, the last few one at a
       // time: 40 jobs in about 9 fetch writes (plus the worker's start-up and the polls above; 14 measured). One at
       // a time, it was a write per job (43).
-      expect(processWrites() - before).toBeLessThan(N / 2);
+      expect((await redisReads(rig)) - before).toBeLessThan(N / 2);
       // Every fetch found a job: none was asked for twice, and none is waiting.
       expect(await calls(rig.admin, 'evalsha')).toBeLessThanOrEqual(N + 2);
       expect(await rig.queue.getWaitingCount()).toBe(0);
