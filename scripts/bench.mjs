@@ -19,11 +19,12 @@ import path from 'node:path';
 import { root } from './lib.mjs';
 import { parseArgs, usage } from './bench/cli.mjs';
 import { EXTRA_BENCHES } from './bench/extras.mjs';
+import { calibrateHost } from './bench/host-calibration.mjs';
 import { createLoadGenerator } from './bench/loadgen.mjs';
 import { measureIdle, preflight, preflightPeer, runCell } from './bench/measure.mjs';
 import { defaultPortkeyDir, startPortkey } from './bench/peer-portkey.mjs';
 import { pinSelf, pinning, ProcessGroup, setNice } from './bench/processes.mjs';
-import { header, notes, peerTable, table } from './bench/report.mjs';
+import { calibrationLine, header, notes, peerTable, table } from './bench/report.mjs';
 import { startSystem } from './bench/system.mjs';
 
 const CPUS = { client: 0, gateway: 1 };
@@ -225,6 +226,8 @@ async function main() {
     guard();
     const idle = await measureIdle(sys, IDLE_SECONDS);
     log(`gateway side at idle: ${idle.totalPct.toFixed(1)}% of one core`);
+    const host = await calibrateHost({ cpus: CPUS, signal: abort.signal });
+    log(`host: ${calibrationLine(host)}`);
 
     const cells = [];
     for (const latencyMs of opts.latencies) {
@@ -238,7 +241,7 @@ async function main() {
 
     const summaries = cells.map((c) => c.summary);
     const command = `node scripts/bench.mjs ${process.argv.slice(2).join(' ')}`.trim();
-    const meta = { date: started.toISOString(), command, idle, ...machineFacts(loadgen, sys, opts, build) };
+    const meta = { date: started.toISOString(), command, idle, host, ...machineFacts(loadgen, sys, opts, build) };
     let report = `${header(meta)}\n\n${table(summaries, Boolean(sys.rssPids.worker))}\n${notes(summaries, opts.reps)}\n`;
     if (sys.peer) {
       report += `\n## Side by side with ${sys.peer.label}\n\n${peerTable(summaries, sys.peer.label)}\n`;

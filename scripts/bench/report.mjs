@@ -69,6 +69,19 @@ function idleLine(idle) {
   return `${idle.totalPct.toFixed(1)}% of one core over ${idle.seconds.toFixed(0)} s without traffic (${parts.join(', ')})`;
 }
 
+/** The host calibration's header line (scripts/bench/host-calibration.mjs). */
+export function calibrationLine(host) {
+  if (!host) {
+    return 'not measured';
+  }
+  return (
+    `compute ${host.computeUs.toFixed(2)} µs per JSON round trip of the request body; ` +
+    `hand-off ${host.handOffUs.toFixed(1)} µs per loopback round trip between two processes on the gateway core; ` +
+    `cross-core wake ${host.wakeUs.toFixed(0)} µs per round trip to the gateway core after ${host.wakeIdleMs} ms idle` +
+    (host.pinned ? '' : ' (not pinned)')
+  );
+}
+
 export function header(meta) {
   const lines = [
     `# Gateway benchmark: direct vs through the gateway`,
@@ -81,6 +94,7 @@ export function header(meta) {
     `- placement: ${meta.placement}`,
     `- method: ${meta.method}`,
     `- gateway side at idle (after warm-up): ${idleLine(meta.idle)}`,
+    `- host calibration (before the cells): ${calibrationLine(meta.host)}`,
   ];
   return lines.join('\n');
 }
