@@ -127,6 +127,10 @@ function startEcho(cpu) {
       clearTimeout(timer);
       reject(err);
     });
+    child.once('exit', (code, sig) => {
+      clearTimeout(timer);
+      reject(new Error(`host calibration: the echo process exited (${sig ?? code})`));
+    });
     child.stdout.once('data', (d) => {
       clearTimeout(timer);
       resolve({ port: Number(String(d).trim()), stop });
