@@ -36,12 +36,15 @@ describe('bad input (e2e)', () => {
     expect(r.status).toBe(400);
     expectEnvelope(r.body);
     expect(r.body.error.param).toBe('messages');
+    // The type it must have, not a failure that follows from it ("should not be empty").
+    expect(r.body.error.message).toBe("Invalid 'messages': messages must be an array.");
 
     const r2 = await post(
       JSON.stringify({ model: 'sim-gpt', messages: [{ role: 'user', content: 'x' }], temperature: 'hot' }),
     );
     expect(r2.status).toBe(400);
     expect(r2.body.error.param).toBe('temperature');
+    expect(r2.body.error.message).toMatch(/^Invalid 'temperature': temperature must be a number/);
   });
 
   it('empty body -> 400 asking for a JSON object', async () => {

@@ -85,7 +85,7 @@ export class CacheWarmer {
     const native = NATIVE_FIELDS.some((f) => f in body);
     // Two calls, not one over `native ? A : B`: TypeScript infers that one's type from whichever class it met first.
     const dto = native ? plainToInstance(GenerateDto, body) : plainToInstance(ChatCompletionDto, body);
-    const problem = firstProblem(await validate(dto, { stopAtFirstError: true }));
+    const problem = firstProblem(await validate(dto));
     try {
       if (problem !== null) {
         throw new GatewayError(ErrorCode.InvalidRequest, `Invalid '${problem.param}': ${problem.message}.`, {

@@ -5,9 +5,12 @@ import { ErrorCode } from '@aigw/core';
 import { GenerateDto } from '../native/generate.dto';
 import { ChatCompletionDto } from '../openai/chat-completion.dto';
 import { firstProblem, validationFailure } from './validation-errors';
+import { REQUEST_VALIDATION_OPTIONS } from './validation-pipe';
 
 function problem(cls: new () => object, body: Record<string, unknown>): { param: string; message: string } | null {
-  return firstProblem(validateSync(plainToInstance(cls, body), { stopAtFirstError: true }));
+  // As the gateway's pipe validates.
+  const { stopAtFirstError } = REQUEST_VALIDATION_OPTIONS;
+  return firstProblem(validateSync(plainToInstance(cls, body), { stopAtFirstError }));
 }
 
 const ok = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
@@ -44,6 +47,25 @@ describe('validation param naming', () => {
   it('reports fields in declaration order', () => {
     expect(problem(ChatCompletionDto, { messages: 'x', temperature: 'hot' })?.param).toBe('model');
     expect(problem(ChatCompletionDto, { ...ok, temperature: 'hot', n: 3 })?.param).toBe('temperature');
+  });
+
+  it("names a field's wrong type before the failures that follow from it", () => {
+    const messages = { param: 'messages', message: 'messages must be an array' };
+    expect(problem(ChatCompletionDto, { model: 'm', messages: 'nope' })).toEqual(messages);
+    expect(problem(ChatCompletionDto, { model: 'm', messages: 5 })).toEqual(messages);
+    expect(problem(ChatCompletionDto, { model: 'm', messages: {} })).toEqual(messages);
+    expect(problem(ChatCompletionDto, { model: 'm' })).toEqual(messages);
+    expect(problem(ChatCompletionDto, { model: 'm', messages: [] })).toEqual({
+      param: 'messages',
+      message: 'messages should not be empty',
+    });
+    expect(problem(ChatCompletionDto, { ...ok, model: 5 })?.message).toBe('model must be a string');
+    expect(problem(ChatCompletionDto, { ...ok, model: '' })?.message).toBe('model should not be empty');
+    expect(problem(ChatCompletionDto, { ...ok, temperature: 'hot' })?.message).toMatch(/^temperature must be a number/);
+    expect(problem(ChatCompletionDto, { ...ok, temperature: 3 })?.message).toBe(
+      'temperature must not be greater than 2',
+    );
+    expect(problem(GenerateDto, { messages: 'nope' })?.message).toBe('messages must be an array');
   });
 
   it('builds a 400 invalid_request naming the field', () => {

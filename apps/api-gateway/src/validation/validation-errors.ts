@@ -4,9 +4,17 @@ import type { ValidationError } from 'class-validator';
 const INDEX = /^\d+$/;
 
 /**
+ * Constraints that say what type a field must have. When a field fails one of them its other failures follow from
+ * it (a string sent as `messages` also fails "should not be empty"), so its message is the one given.
+ */
+const TYPE_CONSTRAINTS = ['isDefined', 'isArray', 'isObject', 'isString', 'isBoolean', 'isNumber', 'isInt'];
+
+/**
  * The first failing field as an OpenAI-style path (`messages[0].content`) with its message.
  * class-validator reports nested failures as a tree (`messages` -> `0` -> `content`); the first
- * leaf in declaration order is the one named.
+ * leaf in declaration order is the one named. Validate with every constraint of a field reported (no
+ * `stopAtFirstError`): class-validator checks a field's decorators bottom-up, so the first one it reports is not
+ * the one a reader should see; of a field's failures, a wrong type is named first.
  */
 export function firstProblem(errors: readonly ValidationError[]): { param: string; message: string } | null {
   let node = errors[0];
@@ -18,8 +26,12 @@ export function firstProblem(errors: readonly ValidationError[]): { param: strin
     node = node.children[0];
     param += INDEX.test(node.property) ? `[${node.property}]` : `.${node.property}`;
   }
-  const constraint = node.constraints ? Object.values(node.constraints)[0] : undefined;
-  return { param, message: constraint ?? 'is invalid' };
+  return { param, message: (node.constraints && messageOf(node.constraints)) ?? 'is invalid' };
+}
+
+function messageOf(constraints: Record<string, string>): string | undefined {
+  const type = TYPE_CONSTRAINTS.find((name) => name in constraints);
+  return type === undefined ? Object.values(constraints)[0] : constraints[type];
 }
 
 /** The ValidationPipe's exceptionFactory: 400 invalid_request naming the first bad field. */

@@ -11,7 +11,9 @@ export const REQUEST_VALIDATION_OPTIONS: ValidationPipeOptions = {
   transform: true,
   whitelist: false,
   forbidNonWhitelisted: false,
-  stopAtFirstError: true,
+  // Every failing constraint of a field is reported, so that the error names a wrong type first (firstProblem).
+  // Only bodies the fast path did not accept get here: the cost is on invalid ones.
+  stopAtFirstError: false,
   validationError: { target: false, value: false },
   exceptionFactory: validationFailure,
 };
