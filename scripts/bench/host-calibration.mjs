@@ -12,8 +12,10 @@
 // Modes of this file as a child process: `compute`, `echo` (prints its port; exits when its stdin closes),
 // `ping PORT N` (N back-to-back round trips; prints µs per round trip, the median of 10 batches).
 import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { median } from './measure.mjs';
 import { pinned, pinning, runToCompletion } from './processes.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -34,7 +36,6 @@ const BODY = JSON.stringify({
   temperature: 0,
 });
 
-const medianOf = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const nowUs = () => Number(process.hrtime.bigint()) / 1e3;
 
 function compute() {
@@ -53,7 +54,7 @@ function compute() {
       times.push((nowUs() - t0) / batch);
     }
   }
-  return { computeUs: medianOf(times), keep };
+  return { computeUs: median(times), keep };
 }
 
 function echo() {
@@ -107,7 +108,7 @@ async function ping(port, n) {
     times.push((nowUs() - t0) / batch);
   }
   conn.close();
-  return { handOffUs: medianOf(times) };
+  return { handOffUs: median(times) };
 }
 
 /** Starts the echo on `cpu`; resolves with its port and a stop function. */
@@ -161,13 +162,13 @@ export async function calibrateHost({ cpus, signal }) {
     const wakes = [];
     try {
       for (let i = 0; i < WAKE_SAMPLES && !signal?.aborted; i++) {
-        await new Promise((r) => setTimeout(r, WAKE_IDLE_MS));
+        await sleep(WAKE_IDLE_MS);
         wakes.push(await conn.roundTrip());
       }
     } finally {
       conn.close();
     }
-    return { computeUs, handOffUs, wakeUs: medianOf(wakes), wakeIdleMs: WAKE_IDLE_MS, pinned: pinning.enabled };
+    return { computeUs, handOffUs, wakeUs: median(wakes), wakeIdleMs: WAKE_IDLE_MS, pinned: pinning.enabled };
   } finally {
     echoProc.stop();
   }

@@ -264,6 +264,8 @@ describe('response cache administration (e2e)', () => {
     });
     expect(noMessages.status).toBe(400);
     expect(noMessages.body.error.param).toBe('requests[1].messages');
+    // Worded as the chat API words the same body.
+    expect(noMessages.body.error.message).toBe("requests[1]: Invalid 'messages': messages must be an array.");
     const badNative = await warm({ requests: [{ model: 'sim-gpt', prompt: 'x', options: { temperature: 9 } }] });
     expect(badNative.status).toBe(400);
     expect(badNative.body.error.param).toBe('requests[0].options.temperature');

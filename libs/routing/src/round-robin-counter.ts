@@ -21,6 +21,6 @@ export class RoundRobinCounter {
     const [value] = await Promise.all([this.redis.incr(k), this.redis.pexpire(k, KEY_TTL_MS)]).catch((err: unknown) => {
       throw new Error(`Incrementing the round-robin counter ${key} failed`, { cause: err });
     });
-    return Number(value);
+    return value;
   }
 }

@@ -16,7 +16,8 @@ import { nativeRequest } from '../native/native-mapping';
 import { ChatCompletionDto } from '../openai/chat-completion.dto';
 import { chatCompletionRequest } from '../openai/openai-mapping';
 import { assertChatRules } from '../validation/chat-rules';
-import { firstProblem } from '../validation/validation-errors';
+import { validationFailure } from '../validation/validation-errors';
+import { REQUEST_VALIDATION_OPTIONS } from '../validation/validation-pipe';
 
 /** Warming jobs queue behind every normal job (which carry no priority) and each other's peers. */
 export const WARM_PRIORITY = 1_000;
@@ -85,12 +86,11 @@ export class CacheWarmer {
     const native = NATIVE_FIELDS.some((f) => f in body);
     // Two calls, not one over `native ? A : B`: TypeScript infers that one's type from whichever class it met first.
     const dto = native ? plainToInstance(GenerateDto, body) : plainToInstance(ChatCompletionDto, body);
-    const problem = firstProblem(await validate(dto));
+    // Validated as the API's pipe validates, and its error worded the same way.
+    const errors = await validate(dto, REQUEST_VALIDATION_OPTIONS);
     try {
-      if (problem !== null) {
-        throw new GatewayError(ErrorCode.InvalidRequest, `Invalid '${problem.param}': ${problem.message}.`, {
-          param: problem.param,
-        });
+      if (errors.length > 0) {
+        throw validationFailure(errors);
       }
       if (dto instanceof GenerateDto) {
         return { ...nativeRequest(dto, frame), stream: false };

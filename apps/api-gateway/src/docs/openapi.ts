@@ -82,17 +82,6 @@ const HEALTH_SCHEMA: SchemaObject = {
   },
 };
 
-const HEALTH_RESPONSES: Record<string, ResponseObject> = {
-  '200': {
-    description: 'Every check passed.',
-    content: { 'application/json': { schema: { $ref: '#/components/schemas/HealthCheckResult' } } },
-  },
-  '503': {
-    description: 'A check failed (`error` says which), or the process is shutting down.',
-    content: { 'application/json': { schema: { $ref: '#/components/schemas/HealthCheckResult' } } },
-  },
-};
-
 /** One response per HTTP status the gateway can answer with an error, listing the codes behind it. */
 function errorResponses(): Map<number, ResponseObject> {
   const byStatus = new Map<number, ErrorCode[]>();
@@ -154,8 +143,8 @@ function decorate(
       json.example = doc.requestExample;
     }
   }
-  if (path.startsWith('/health/')) {
-    Object.assign(op.responses, HEALTH_RESPONSES);
+  if (doc?.responses) {
+    Object.assign(op.responses, doc.responses);
   }
   for (const status of statusesFor(path, isPublic)) {
     op.responses[String(status)] ??= errors.get(status) ?? { description: `HTTP ${status}` };

@@ -1,5 +1,7 @@
+import type { ResponseObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
+
 /**
- * Summaries, descriptions and examples of the operations in the OpenAPI document, by `METHOD /path` (OpenAPI
+ * Summaries, descriptions, examples and bodies of the operations in the OpenAPI document, by `METHOD /path` (OpenAPI
  * path syntax). An operation missing here still appears, with a summary made from its handler's name; the
  * docs test lists the ones that lack an entry.
  */
@@ -8,7 +10,21 @@ export interface OperationDoc {
   description?: string;
   tag?: string;
   requestExample?: unknown;
+  /** Success responses with a body the DTOs do not describe, by status (error statuses are added for every route). */
+  responses?: Record<string, ResponseObject>;
 }
+
+/** `/health/live` and `/health/ready` answer Terminus's result with 200 and 503 alike (`HealthCheckResult`). */
+const HEALTH_RESPONSES: Record<string, ResponseObject> = {
+  '200': {
+    description: 'Every check passed.',
+    content: { 'application/json': { schema: { $ref: '#/components/schemas/HealthCheckResult' } } },
+  },
+  '503': {
+    description: 'A check failed (`error` says which), or the process is shutting down.',
+    content: { 'application/json': { schema: { $ref: '#/components/schemas/HealthCheckResult' } } },
+  },
+};
 
 const CHAT_EXAMPLE = {
   model: 'gpt-4o-mini',
@@ -20,6 +36,14 @@ const CHAT_EXAMPLE = {
 };
 
 export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
+  'GET /health/live': {
+    summary: 'Liveness: the process answers (never depends on Redis or PostgreSQL)',
+    responses: HEALTH_RESPONSES,
+  },
+  'GET /health/ready': {
+    summary: 'Readiness: Redis, PostgreSQL and the other dependencies of the api-gateway answer',
+    responses: HEALTH_RESPONSES,
+  },
   'POST /v1/chat/completions': {
     summary: 'Create a chat completion (OpenAI wire format)',
     description:
