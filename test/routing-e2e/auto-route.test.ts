@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { freePort } from '@aigw/testing';
 import { REDIS_URL } from '../e2e/harness';
-import { callsTo, catalogYaml, chat, generate, jobsPerWorker, pooled, routingSystem } from './support';
+import { acrossWorkers, callsTo, catalogYaml, chat, generate, routingSystem } from './support';
 
 /**
  * Provider `zai` is routed `auto`: its direct base URL is a loopback port nobody listens on (connection
@@ -65,17 +65,13 @@ describe('direct, gateway and auto routes (e2e)', () => {
 
   it('auto: the next requests, on either worker, go to the gateway first', async () => {
     gatewaySim().reset();
-    const before = await jobsPerWorker(system);
-    const answers = await pooled(Array.from({ length: 10 }), 3, () => chat(system, { model: 'zai/glm' }));
+    const answers = await acrossWorkers(system, 10, 3, () => chat(system, { model: 'zai/glm' }));
     for (const a of answers) {
       expect(a.status).toBe(200);
       expect(a.headers.get('x-gateway-route')).toBe('gateway');
       expect(a.headers.get('x-gateway-attempts')).toBe('1');
     }
-    expect(callsTo(gatewaySim())).toBe(10);
-    const after = await jobsPerWorker(system);
-    expect(after[0] - before[0]).toBeGreaterThan(0);
-    expect(after[1] - before[1]).toBeGreaterThan(0);
+    expect(callsTo(gatewaySim())).toBe(answers.length);
   }, 30_000);
 
   it('gateway: always through the proxy, with the mapped model name', async () => {

@@ -3,11 +3,11 @@ import { waitFor } from '@aigw/testing';
 import { DataSource } from 'typeorm';
 import { DATABASE_URL } from '../e2e/harness';
 import {
+  acrossWorkers,
   callsTo,
   catalogYaml,
   chat,
   counterSum,
-  jobsPerWorker,
   metricsOf,
   pooled,
   routingSystem,
@@ -86,13 +86,9 @@ describe('circuit breaker across two workers (e2e)', () => {
   }, 30_000);
 
   it('shares the open circuit: neither worker calls A while it is open', async () => {
-    const before = await jobsPerWorker(system);
-    const answers = await pooled(Array.from({ length: 20 }), 4, () => ask());
+    // Both processes serve requests in this window, and not one call reaches A.
+    const answers = await acrossWorkers(system, 20, 4, () => ask());
     expect(answers.every((a) => a.status === 200 && a.headers.get('x-gateway-provider') === 'pb')).toBe(true);
-    const after = await jobsPerWorker(system);
-    // Both processes served requests in this window, and not one call reached A.
-    expect(after[0] - before[0]).toBeGreaterThan(0);
-    expect(after[1] - before[1]).toBeGreaterThan(0);
     expect(callsTo(simA())).toBe(THRESHOLD);
   }, 30_000);
 

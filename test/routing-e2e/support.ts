@@ -150,6 +150,33 @@ export async function jobsPerWorker(system: TestSystem): Promise<number[]> {
   return texts.map((t) => counterSum(t, 'aigw_jobs_total', { queue: 'generation', name: 'generate' }));
 }
 
+/**
+ * Sends `count` requests, `limit` at a time, and again while a worker has completed none of them (at most
+ * `rounds` times); returns every answer, in order. Which worker takes a job is the queue's choice (the one blocked
+ * first on the queue's marker is woken, and a worker with jobs in hand fetches the next ones itself), so a fixed
+ * number of requests can all land on one process. A check that state is shared fleet-wide needs both to have
+ * served some, so this makes sure they did instead of hoping. The job counters move as jobs complete, a little
+ * after their answers: a late one only costs another round.
+ */
+export async function acrossWorkers<R>(
+  system: TestSystem,
+  count: number,
+  limit: number,
+  send: () => Promise<R>,
+  rounds = 5,
+): Promise<R[]> {
+  const before = await jobsPerWorker(system);
+  const answers: R[] = [];
+  for (let round = 0; round < rounds; round++) {
+    answers.push(...(await pooled(Array.from({ length: count }), limit, send)));
+    const after = await jobsPerWorker(system);
+    if (after.length === before.length && after.every((n, i) => n > before[i])) {
+      return answers;
+    }
+  }
+  throw new Error(`after ${answers.length} requests a router-worker has still completed none of them`);
+}
+
 /** Runs `fn` over `items` with at most `limit` at a time, keeping the results in order. */
 export async function pooled<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
