@@ -17,6 +17,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { median } from './measure.mjs';
 import { pinned, pinning, runToCompletion } from './processes.mjs';
+import { chatBody } from './system.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const COMPUTE_OPS = 20_000;
@@ -25,16 +26,8 @@ const WAKE_SAMPLES = 20;
 const WAKE_IDLE_MS = 50;
 const TIMEOUT_MS = 30_000;
 
-/** The chat body the load generator sends (a short prompt), as the apps parse and serialise it. */
-const BODY = JSON.stringify({
-  model: 'sim-gpt',
-  messages: [
-    { role: 'system', content: 'You are a helpful assistant.' },
-    { role: 'user', content: 'Say hello in one short sentence.' },
-  ],
-  max_tokens: 64,
-  temperature: 0,
-});
+/** The measured request's body, as the apps parse and serialise it. */
+const BODY = chatBody();
 
 const nowUs = () => Number(process.hrtime.bigint()) / 1e3;
 

@@ -9,8 +9,7 @@ import { REQUEST_VALIDATION_OPTIONS } from './validation-pipe';
 
 function problem(cls: new () => object, body: Record<string, unknown>): { param: string; message: string } | null {
   // As the gateway's pipe validates.
-  const { stopAtFirstError } = REQUEST_VALIDATION_OPTIONS;
-  return firstProblem(validateSync(plainToInstance(cls, body), { stopAtFirstError }));
+  return firstProblem(validateSync(plainToInstance(cls, body), REQUEST_VALIDATION_OPTIONS));
 }
 
 const ok = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
