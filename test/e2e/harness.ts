@@ -142,6 +142,8 @@ export class TestSystem {
   }
 
   async spawnApp(name: AppName, port: number, extraEnv: Record<string, string> = {}): Promise<AppProcess> {
+    const gateway = name === 'api-gateway' || name === 'all-in-one';
+    const channelsBefore = gateway ? await this.replyChannels() : 0;
     const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'apps', name, 'src', 'main.js')], {
       cwd: ROOT,
       env: { ...this.baseEnv(), ...this.appEnvOf(name), PORT: String(port), HOST: '127.0.0.1', ...extraEnv },
@@ -169,7 +171,21 @@ export class TestSystem {
         cause: err,
       });
     }
+    if (gateway && (await this.replyChannels()) <= channelsBefore) {
+      // A gateway that lost its SUBSCRIBE still answers, each request 2 s late from the stored job: fail here instead.
+      throw new Error(`${name} on port ${port} is ready but not subscribed to its reply channel\n${output.join('')}`);
+    }
     return app;
+  }
+
+  /** How many reply channels of this system's gateways Redis has subscribers for. */
+  private async replyChannels(): Promise<number> {
+    const redis = new Redis(REDIS_URL);
+    try {
+      return ((await redis.pubsub('CHANNELS', `${this.prefix}:reply:*`)) as string[]).length;
+    } finally {
+      await redis.quit();
+    }
   }
 
   /** The all-in-one process hosts every app: it gets each app's own environment, its own last. */

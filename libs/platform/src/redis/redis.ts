@@ -25,6 +25,14 @@ export interface RedisConnectionRole {
    * this long. For connections whose callers carry on without an answer (the response cache).
    */
   failFastMs?: number;
+  /**
+   * A connection that SUBSCRIBEs (the gateway's reply channel): no ready check. ioredis 5 sends SUBSCRIBE at once
+   * while a new connection is still handshaking (it may run during a Redis load), and its ready check (INFO) then
+   * fails client-side in subscriber mode: the connection is torn down and comes back without that subscription,
+   * while `subscribe` has resolved (ioredis issue 2037, fixed in 6, which BullMQ's pinned 5.x rules out). Without
+   * the check, what a subscriber connection would skip is waiting for a loading Redis, which SUBSCRIBE does not do.
+   */
+  subscriber?: boolean;
 }
 
 /**
@@ -41,6 +49,7 @@ export function createRedis(url: string, name: string, errors: RedisErrors, opts
     // Reconnect quickly, then back off to a second; never give up (Redis restarts must be survivable).
     retryStrategy: (times) => Math.min(50 * 2 ** times, REDIS_MAX_RECONNECT_DELAY_MS),
     lazyConnect: false,
+    ...(opts.subscriber === true ? { enableReadyCheck: false } : {}),
     ...(opts.failFastMs === undefined
       ? {}
       : { enableOfflineQueue: false, commandTimeout: opts.failFastMs, maxRetriesPerRequest: 0 }),
