@@ -142,11 +142,18 @@ export class TestSystem {
   }
 
   async spawnApp(name: AppName, port: number, extraEnv: Record<string, string> = {}): Promise<AppProcess> {
+    const env: Record<string, string> = {
+      ...this.baseEnv(),
+      ...this.appEnvOf(name),
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ...extraEnv,
+    };
     const gateway = name === 'api-gateway' || name === 'all-in-one';
-    const channelsBefore = gateway ? await this.replyChannels() : 0;
+    const channelsBefore = gateway ? await this.replyChannels(env.REDIS_URL) : 0;
     const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'apps', name, 'src', 'main.js')], {
       cwd: ROOT,
-      env: { ...this.baseEnv(), ...this.appEnvOf(name), PORT: String(port), HOST: '127.0.0.1', ...extraEnv },
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const output: string[] = [];
@@ -171,16 +178,16 @@ export class TestSystem {
         cause: err,
       });
     }
-    if (gateway && (await this.replyChannels()) <= channelsBefore) {
+    if (gateway && (await this.replyChannels(env.REDIS_URL)) <= channelsBefore) {
       // A gateway that lost its SUBSCRIBE still answers, each request 2 s late from the stored job: fail here instead.
       throw new Error(`${name} on port ${port} is ready but not subscribed to its reply channel\n${output.join('')}`);
     }
     return app;
   }
 
-  /** How many reply channels of this system's gateways Redis has subscribers for. */
-  private async replyChannels(): Promise<number> {
-    const redis = new Redis(REDIS_URL);
+  /** How many reply channels of this system's gateways have subscribers on the apps' Redis (`url`). */
+  private async replyChannels(url: string): Promise<number> {
+    const redis = new Redis(url);
     try {
       return ((await redis.pubsub('CHANNELS', `${this.prefix}:reply:*`)) as string[]).length;
     } finally {
