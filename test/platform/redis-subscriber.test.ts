@@ -24,8 +24,8 @@ describe('createRedis subscriber: a SUBSCRIBE sent during the handshake holds', 
 
   afterAll(() => probe.quit());
 
-  function subscriberConnection(): Redis {
-    const conn = createRedis(TEST_REDIS_URL, uniqueId('sub'), errors, { blocking: true, subscriber: true });
+  function subscriberConnection(name = uniqueId('sub')): Redis {
+    const conn = createRedis(TEST_REDIS_URL, name, errors, { blocking: true, subscriber: true });
     open.push(conn);
     return conn;
   }
@@ -74,8 +74,7 @@ describe('createRedis subscriber: a SUBSCRIBE sent during the handshake holds', 
     const kept = uniqueId('reply');
     const added = uniqueId('follow');
     const name = uniqueId('sub');
-    const conn = createRedis(TEST_REDIS_URL, name, errors, { blocking: true, subscriber: true });
-    open.push(conn);
+    const conn = subscriberConnection(name);
     await conn.subscribe(kept);
     const id = /(?:^|\n)id=(\d+) [^\n]*name=(\S+)/g;
     const clients = String(await probe.client('LIST'));
