@@ -25,7 +25,7 @@ describe('createRedis subscriber: a SUBSCRIBE sent during the handshake holds', 
   afterAll(() => probe.quit());
 
   function subscriberConnection(name = uniqueId('sub')): Redis {
-    const conn = createRedis(TEST_REDIS_URL, name, errors, { blocking: true, subscriber: true });
+    const conn = createRedis(TEST_REDIS_URL, name, errors, { subscriber: true });
     open.push(conn);
     return conn;
   }
@@ -41,7 +41,7 @@ describe('createRedis subscriber: a SUBSCRIBE sent during the handshake holds', 
     try {
       while (!got && Date.now() < deadline) {
         await probe.publish(channel, 'ping');
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
     } finally {
       conn.off('message', onMessage);

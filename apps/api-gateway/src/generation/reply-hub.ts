@@ -93,10 +93,7 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     @Inject(LOCAL_REPLIES) private readonly local: LocalReplies | null,
   ) {
     this.channel = keys.replyChannel(randomUUID());
-    this.subscriber = createRedis(env.REDIS_URL, `${env.REDIS_PREFIX}:replies`, errors, {
-      blocking: true,
-      subscriber: true,
-    });
+    this.subscriber = createRedis(env.REDIS_URL, `${env.REDIS_PREFIX}:replies`, errors, { subscriber: true });
   }
 
   async onModuleInit(): Promise<void> {

@@ -10,7 +10,7 @@ export const REDIS = Symbol('REDIS');
 export const REDIS_MAX_RECONNECT_DELAY_MS = 1000;
 
 export interface RedisConnectionRole {
-  /** BullMQ workers and subscribers must not fail commands while reconnecting: `maxRetriesPerRequest: null`. */
+  /** BullMQ workers must not fail commands while reconnecting: `maxRetriesPerRequest: null`. */
   blocking?: boolean;
   /**
    * Hold the connection's writes until the end of the event-loop turn (`corkEveryCommand`): the commands issued by
@@ -26,11 +26,11 @@ export interface RedisConnectionRole {
    */
   failFastMs?: number;
   /**
-   * A connection that SUBSCRIBEs (the gateway's reply channel): no ready check. ioredis 5 sends SUBSCRIBE at once
-   * while a new connection is still handshaking (it may run during a Redis load), and its ready check (INFO) then
-   * fails client-side in subscriber mode: the connection is torn down and comes back without that subscription,
-   * while `subscribe` has resolved (ioredis issue 2037, fixed in 6, which BullMQ's pinned 5.x rules out). Without
-   * the check, what a subscriber connection would skip is waiting for a loading Redis, which SUBSCRIBE does not do.
+   * A connection that SUBSCRIBEs (the gateway's reply channel): it waits out a reconnection like a blocking one,
+   * and has no ready check. ioredis 5 sends SUBSCRIBE at once while a new connection is still handshaking, and its
+   * ready check (INFO) then fails client-side in subscriber mode: the connection is torn down and comes back
+   * without that subscription, while `subscribe` has resolved (ioredis issue 2037, fixed in 6, which BullMQ's
+   * pinned 5.x rules out). The check only waits for a loading Redis, which SUBSCRIBE does not need.
    */
   subscriber?: boolean;
 }
@@ -45,7 +45,7 @@ export function createRedis(url: string, name: string, errors: RedisErrors, opts
   const options: RedisOptions = {
     ...conn,
     connectionName: name,
-    maxRetriesPerRequest: opts.blocking ? null : 2,
+    maxRetriesPerRequest: opts.blocking === true || opts.subscriber === true ? null : 2,
     // Reconnect quickly, then back off to a second; never give up (Redis restarts must be survivable).
     retryStrategy: (times) => Math.min(50 * 2 ** times, REDIS_MAX_RECONNECT_DELAY_MS),
     lazyConnect: false,
