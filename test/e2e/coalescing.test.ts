@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { freePort, uniqueId, waitFor } from '@aigw/testing';
 import { TestSystem } from './harness';
 
@@ -79,6 +80,34 @@ describe('request coalescing (e2e)', () => {
 
     // The answer was cached as usual: the next identical request is a hit.
     expect((await chat(gateways[1], prompt)).headers.get('x-gateway-cache')).toBe('hit');
+  }, 30_000);
+
+  it("a key whose allow-list narrows an alias does not follow a call it may not be answered by", async () => {
+    system.sim.configure({ latencyMs: 500 });
+    const [user] = await system.query<{ id: string }>("INSERT INTO users (name) VALUES ('coalesce-acl') RETURNING id");
+    const key = `sk-aigw-${randomBytes(24).toString('base64url')}`;
+    await system.query(
+      'INSERT INTO api_keys (user_id, role, key_hash, prefix, allowed_models) VALUES ($1, $2, $3, $4, $5)',
+      [user.id, 'user', createHash('sha256').update(key).digest('hex'), key.slice(0, 16), ['sim0-anthropic/*']],
+    );
+    const prompt = `coalesce-acl ${uniqueId()}`;
+    const ask = (gateway: string, headers: Record<string, string>): Promise<Response> =>
+      fetch(`${gateway}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { ...system.headers(), ...headers },
+        body: JSON.stringify({ model: 'cheapest', messages: [{ role: 'user', content: prompt }] }),
+      });
+    const before = calls();
+    const open = ask(gateways[0], {});
+    await waitFor(() => calls() > before || system.sim.stats().inFlight > 0, { timeoutMs: 5_000, intervalMs: 10 });
+    const narrowed = await ask(gateways[1], { authorization: `Bearer ${key}` });
+    expect(narrowed.status).toBe(200);
+    expect(narrowed.headers.get('x-gateway-coalesced')).toBeNull();
+    expect(narrowed.headers.get('x-gateway-provider')).toBe('sim0-anthropic');
+    await narrowed.json();
+    const openAnswer = await open;
+    expect(openAnswer.headers.get('x-gateway-provider')).toBe('sim0');
+    await openAnswer.json();
   }, 30_000);
 
   it('streams: one provider call; every follower, even one that joins mid-stream, gets the stream from its start', async () => {

@@ -131,6 +131,44 @@ describe('response cache (e2e)', () => {
     }
   });
 
+  it("a key's allow-list: never served an answer from a deployment it may not use, nor does it spoil the shared entry", async () => {
+    const [user] = await system.query<{ id: string }>("INSERT INTO users (name) VALUES ('cache-acl') RETURNING id");
+    const key = `sk-aigw-${randomBytes(24).toString('base64url')}`;
+    await system.query(
+      'INSERT INTO api_keys (user_id, role, key_hash, prefix, allowed_models) VALUES ($1, $2, $3, $4, $5)',
+      [user.id, 'user', createHash('sha256').update(key).digest('hex'), key.slice(0, 16), ['sim0-anthropic/*']],
+    );
+    const restricted = { authorization: `Bearer ${key}` };
+    const ask = (headers: Record<string, string> = {}): Promise<Response> =>
+      fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { ...system.headers(), ...headers },
+        body: JSON.stringify({ model: 'cheapest', messages: [{ role: 'user', content: prompt }] }),
+      });
+    const prompt = `acl ${uniqueId()}`;
+
+    // The admin key's `cheapest` is sim0/sim-gpt, and fills the shared entry.
+    const open = await ask();
+    expect(open.headers.get('x-gateway-cache')).toBe('miss');
+    expect(open.headers.get('x-gateway-provider')).toBe('sim0');
+    await chatText(open);
+
+    // The restricted key's `cheapest` reaches only sim0-anthropic: its own entry, never the shared one.
+    const first = await ask(restricted);
+    expect(first.headers.get('x-gateway-cache')).toBe('miss');
+    expect(first.headers.get('x-gateway-provider')).toBe('sim0-anthropic');
+    await chatText(first);
+    const again = await ask(restricted);
+    expect(again.headers.get('x-gateway-cache')).toBe('hit');
+    expect(again.headers.get('x-gateway-provider')).toBe('sim0-anthropic');
+    await chatText(again);
+
+    const openAgain = await ask();
+    expect(openAgain.headers.get('x-gateway-cache')).toBe('hit');
+    expect(openAgain.headers.get('x-gateway-provider')).toBe('sim0');
+    await chatText(openAgain);
+  });
+
   it('stream: a hit is replayed as SSE in the same chunk format, and a streamed answer fills too', async () => {
     const prompt = `stream ${uniqueId()}`;
     const miss = await chat(prompt, {}, true);

@@ -85,9 +85,7 @@ export class AdmissionService {
     if (unlimited(limits)) {
       return NOT_LIMITED;
     }
-    const candidates = reachable(request.model, this.catalog.deployments(), (ref) =>
-      this.catalog.servingDeployments(ref),
-    );
+    const candidates = reachable(request, this.catalog.deployments(), (ref) => this.catalog.servingDeployments(ref));
     const charge = worstCaseCharge(request, candidates, this.env.QUOTA_DEFAULT_MAX_TOKENS);
     const input = {
       keyId: caller.apiKeyId,

@@ -50,7 +50,20 @@ describe('worstCaseCharge', () => {
 
   it('reaches every enabled deployment for an alias and the serving ones for a model', () => {
     const off = deployment('c/off', 1, 1, false);
-    expect(reachable('auto', [cheap, dear, off], () => [])).toEqual([cheap, dear]);
-    expect(reachable('cheap', [cheap, dear], () => [cheap])).toEqual([cheap]);
+    expect(reachable({ model: 'auto' }, [cheap, dear, off], () => [])).toEqual([cheap, dear]);
+    expect(reachable({ model: 'cheap' }, [cheap, dear], () => [cheap])).toEqual([cheap]);
+  });
+
+  it('reaches every deployment of a pinned model name when fallback is allowed, as the worker may', () => {
+    const pinned = deployment('a/shared', 0.001, 0.002);
+    const other = deployment('b/shared', 0.01, 0.03);
+    const offOther = deployment('c/shared', 1, 1, false);
+    const all = [pinned, other, offOther, dear];
+    expect(reachable({ model: 'a/shared' }, all, () => [pinned])).toEqual([pinned]);
+    expect(reachable({ model: 'a/shared', allowFallback: false }, all, () => [pinned])).toEqual([pinned]);
+    expect(reachable({ model: 'a/shared', allowFallback: true }, all, () => [pinned])).toEqual([pinned, other]);
+    // The pinned deployment disabled: the worker still falls back to the model name's others.
+    const pinnedOff = deployment('a/shared', 0.001, 0.002, false);
+    expect(reachable({ model: 'a/shared', allowFallback: true }, [pinnedOff, other, dear], () => [])).toEqual([other]);
   });
 });

@@ -2,6 +2,7 @@ import {
   countTextTokens,
   estimatePromptTokens,
   isModelAlias,
+  reachableDeployments,
   type Deployment,
   type GenerationRequest,
 } from '@aigw/core';
@@ -41,11 +42,20 @@ export function worstCaseCharge(
   };
 }
 
-/** The deployments a model reference may reach: an alias ranges over every enabled one. */
+/**
+ * The deployments a request may reach: an alias ranges over every enabled one; a pinned `provider/model` with
+ * fallback allowed also over every deployment of that model name, as the worker's candidate filter does
+ * (`reachableDeployments`); otherwise the ones serving the reference (the catalog's map, no scan).
+ */
 export function reachable(
-  model: string,
+  request: Pick<GenerationRequest, 'model' | 'allowFallback'>,
   all: readonly Deployment[],
   serving: (ref: string) => Deployment[],
 ): readonly Deployment[] {
-  return isModelAlias(model) ? all.filter((d) => d.provider.enabled && d.model.enabled) : serving(model);
+  if (isModelAlias(request.model)) {
+    return all.filter((d) => d.provider.enabled && d.model.enabled);
+  }
+  return request.allowFallback === true
+    ? reachableDeployments(all, { model: request.model, allowFallback: true })
+    : serving(request.model);
 }

@@ -1,9 +1,12 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import {
+  cacheAccessOf,
   cacheKeyOf,
   cacheModelTagOf,
   cachePolicyOf,
   isModelAlias,
+  mayServeAnswer,
+  reachableDeployments,
   type CachePolicy,
   type GenerationRequest,
   type GenerationResult,
@@ -70,7 +73,7 @@ export class CacheStage implements OnApplicationShutdown {
     if (!policy.enabled) {
       return BYPASS;
     }
-    const key = cacheKeyOf(request, this.env.CACHE_SCOPE);
+    const key = cacheKeyOf(request, this.env.CACHE_SCOPE, { access: this.accessOf(request) });
     const modelTag = cacheModelTagOf(request.model, this.catalog.knownProviderIds());
     request.cache = { key, modelTag, ttlS: policy.ttlS, maxEntryBytes: this.env.CACHE_MAX_ENTRY_BYTES };
     if (policy.staleTtlS > 0) {
@@ -82,6 +85,11 @@ export class CacheStage implements OnApplicationShutdown {
     const found = await this.cache.lookup(modelTag, key);
     if (found.status !== 'hit') {
       return found;
+    }
+    if (!mayServeAnswer(request.allowedModels, found.result)) {
+      // Stored before the catalog changed under the key's access material: never served to a key that may not
+      // use its deployment. A miss: the request's own answer replaces it.
+      return { status: 'miss' };
     }
     const result = servedFromCache(found.result, request);
     if (recordHit) {
@@ -113,11 +121,29 @@ export class CacheStage implements OnApplicationShutdown {
       return null;
     }
     const stored = await this.cache.lookupStale(fill.modelTag, fill.key);
-    if (stored === null) {
+    if (stored === null || !mayServeAnswer(request.allowedModels, stored)) {
       return null;
     }
     this.stats.count('stale');
     return servedFromCache(stored, request);
+  }
+
+  /**
+   * What a restricted key's allow-list does to the deployments this request reaches (`cacheAccessOf`): only keys
+   * with an allow-list pay the catalog scan.
+   */
+  private accessOf(request: GenerationRequest): string[] | null {
+    if (request.allowedModels === undefined) {
+      return null;
+    }
+    return cacheAccessOf(
+      request.allowedModels,
+      reachableDeployments(this.catalog.deployments(), {
+        model: request.model,
+        allowFallback: request.allowFallback,
+        embeddings: request.embeddings !== undefined,
+      }),
+    );
   }
 
   /** Aliases (`auto`, ...) may reach any model: they follow the global settings. */

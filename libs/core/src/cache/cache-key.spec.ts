@@ -1,5 +1,5 @@
 import type { GenerationRequest } from '../domain';
-import { cacheKeyOf, canonicalJson } from './cache-key';
+import { cacheAccessOf, cacheKeyOf, canonicalJson, mayServeAnswer } from './cache-key';
 
 type KeyInput = Parameters<typeof cacheKeyOf>[0];
 
@@ -86,6 +86,43 @@ describe('cacheKeyOf', () => {
   });
 
   it('uses the resolved model when given', () => {
-    expect(cacheKeyOf(base(), 'global', 'openai/gpt-4o-mini')).not.toBe(key);
+    expect(cacheKeyOf(base(), 'global', { resolvedModel: 'openai/gpt-4o-mini' })).not.toBe(key);
+  });
+});
+
+describe('cache access of a restricted key', () => {
+  const d = (id: string) => ({
+    id,
+    provider: { id: id.split('/')[0] },
+    model: { name: id.split('/')[1] },
+  });
+  const reach = [d('openai/gpt-4o'), d('anthropic/claude'), d('azure/gpt-4o')];
+
+  it('is null for an unrestricted key and for an allow-list that keeps every reachable deployment', () => {
+    expect(cacheAccessOf(null, reach)).toBeNull();
+    expect(cacheAccessOf(undefined, reach)).toBeNull();
+    expect(cacheAccessOf(['gpt-4o', 'anthropic/*'], reach)).toBeNull();
+  });
+
+  it('names the usable deployments, sorted, when the allow-list narrows the reach', () => {
+    expect(cacheAccessOf(['gpt-4o'], reach)).toEqual(['azure/gpt-4o', 'openai/gpt-4o']);
+    expect(cacheAccessOf(['openai/*'], reach)).toEqual(['openai/gpt-4o']);
+  });
+
+  it('keeps a narrowed key apart from the shared entry, and leaves unrestricted keys as they were', () => {
+    const shared = cacheKeyOf(base(), 'global');
+    expect(cacheKeyOf(base(), 'global', { access: null })).toBe(shared);
+    const narrowed = cacheKeyOf(base(), 'global', { access: ['openai/gpt-4o'] });
+    expect(narrowed).not.toBe(shared);
+    expect(cacheKeyOf(base(), 'global', { access: ['azure/gpt-4o', 'openai/gpt-4o'] })).not.toBe(narrowed);
+  });
+
+  it('serves an answer only from a deployment the allow-list names', () => {
+    const answer = { provider: 'anthropic', model: 'claude' };
+    expect(mayServeAnswer(null, answer)).toBe(true);
+    expect(mayServeAnswer(['anthropic/*'], answer)).toBe(true);
+    expect(mayServeAnswer(['claude'], answer)).toBe(true);
+    expect(mayServeAnswer(['anthropic/claude'], answer)).toBe(true);
+    expect(mayServeAnswer(['openai/*', 'gpt-4o'], answer)).toBe(false);
   });
 });

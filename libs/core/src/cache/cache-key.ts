@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { GenerationRequest } from '../domain';
+import type { GenerationRequest, GenerationResult } from '../domain';
+import { mayUseDeployment } from '../governance/model-access';
 
 /** `global`: one cache for every caller; `user`: each user's answers are kept apart. */
 export type CacheScope = 'global' | 'user';
@@ -47,7 +48,9 @@ function normalise(value: unknown): unknown {
 /**
  * The response cache key of a request: SHA-256 (hex) of everything that can change its answer — the model as
  * resolved by the caller (`resolvedModel`), the messages (system prompt included), tools, response format and
- * every generation option, the routing context and policy (they choose the deployment), embeddings input.
+ * every generation option, the routing context and policy (they choose the deployment), embeddings input, and
+ * `access`: the deployments a restricted key may be answered by, when its allow-list narrows what the request
+ * would otherwise reach (see `cacheAccessOf`; absent for everyone else, so their keys do not change).
  *
  * Never the caller: `userId`, `apiKeyId`, the end-user id for provider abuse monitoring (`options.user`) and
  * `metadata` are left out, as are per-request bookkeeping fields (ids, deadlines, reservation) and `stream` (a
@@ -59,7 +62,7 @@ export function cacheKeyOf(
     'model' | 'messages' | 'options' | 'context' | 'policy' | 'allowFallback' | 'embeddings' | 'userId'
   >,
   scope: CacheScope,
-  resolvedModel: string = request.model,
+  { resolvedModel = request.model, access = null }: { resolvedModel?: string; access?: readonly string[] | null } = {},
 ): string {
   // Destructured out: they never change the answer, or they name the caller.
   const { user: _user, metadata: _metadata, maxTokensField: _field, ...options } = request.options;
@@ -73,6 +76,38 @@ export function cacheKeyOf(
     allowFallback: request.allowFallback ?? null,
     embeddings: request.embeddings ?? null,
     scope: scope === 'user' ? request.userId : null,
+    // Left out (undefined) when unrestricted: the keys of every entry stored before it existed stay valid.
+    access: access ?? undefined,
   };
   return createHash('sha256').update(canonicalJson(material)).digest('hex');
+}
+
+/**
+ * The access material of a request's cache key: null when the key is unrestricted or its allow-list keeps every
+ * deployment the request reaches (it then shares entries with everyone); otherwise the sorted ids of the reachable
+ * deployments it may use, so its entries are filled only by answers from those. An alias or model name answered
+ * by a deployment outside a key's allow-list is never served to that key from the cache, nor by coalescing (whose
+ * key is the cache key).
+ */
+export function cacheAccessOf(
+  allowed: readonly string[] | null | undefined,
+  reachable: readonly Parameters<typeof mayUseDeployment>[1][],
+): string[] | null {
+  if (allowed === null || allowed === undefined) {
+    return null;
+  }
+  const usable = reachable.filter((d) => mayUseDeployment(allowed, d));
+  return usable.length === reachable.length ? null : usable.map((d) => d.id).sort();
+}
+
+/** May a key with this allow-list be given an answer the deployment `provider`/`model` produced? */
+export function mayServeAnswer(
+  allowed: readonly string[] | null | undefined,
+  answer: Pick<GenerationResult, 'provider' | 'model'>,
+): boolean {
+  return mayUseDeployment(allowed, {
+    id: `${answer.provider}/${answer.model}`,
+    provider: { id: answer.provider },
+    model: { name: answer.model },
+  });
 }

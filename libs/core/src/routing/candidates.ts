@@ -133,6 +133,24 @@ function matches(target: ModelTarget, d: Deployment, allowFallback: boolean, emb
   }
 }
 
+/**
+ * Every enabled deployment a request for `model` may be routed to, before the key's allow-list and the request's
+ * needs narrow them (aliases: every deployment of the request's kind; a model name: every deployment serving it;
+ * `provider/model`: that deployment, and with `allowFallback` every deployment of the same model name). What a
+ * worst-case charge must price and what the response cache's access material is computed over.
+ */
+export function reachableDeployments(
+  deployments: readonly Deployment[],
+  need: Pick<CandidateNeed, 'model' | 'allowFallback' | 'embeddings'>,
+): Deployment[] {
+  const target = targetOf(need.model, deployments);
+  const allowFallback = need.allowFallback === true;
+  const embeddings = need.embeddings === true;
+  return deployments.filter(
+    (d) => d.provider.enabled && d.model.enabled && matches(target, d, allowFallback, embeddings),
+  );
+}
+
 function exclusionOf(
   d: Deployment,
   need: CandidateNeed,
