@@ -26,6 +26,49 @@ export function assertObjectBody(value: unknown, metadata: ArgumentMetadata): vo
 }
 
 /**
+ * How deep a body may nest. The usual path (class-transformer) copies a body recursively and overflows the stack
+ * somewhere past 1,000 levels, which answered a few-KB body a 500; the fast path refuses anything past 64
+ * (`MAX_DEPTH`), so only those bodies pay this check.
+ */
+export const MAX_BODY_DEPTH = 256;
+
+/** The path of the first value nested deeper than `max` levels (`messages[0].content[0]...`), or null. Iterative. */
+export function tooDeepPath(body: unknown, max = MAX_BODY_DEPTH): string | null {
+  interface Frame {
+    value: unknown;
+    depth: number;
+    parent: Frame | null;
+    key: string | number | null;
+  }
+  const stack: Frame[] = [{ value: body, depth: 0, parent: null, key: null }];
+  while (stack.length > 0) {
+    const frame = stack.pop() as Frame;
+    const { value, depth } = frame;
+    if (typeof value !== 'object' || value === null) {
+      continue;
+    }
+    if (depth >= max) {
+      return pathOf(frame);
+    }
+    const entries: [string | number, unknown][] = Array.isArray(value)
+      ? value.map((v, i): [number, unknown] => [i, v])
+      : Object.entries(value);
+    for (const [key, child] of entries) {
+      stack.push({ value: child, depth: depth + 1, parent: frame, key });
+    }
+  }
+  return null;
+
+  function pathOf(frame: Frame): string {
+    let path = '';
+    for (let f: Frame | null = frame; f !== null && f.key !== null; f = f.parent) {
+      path = typeof f.key === 'number' ? `[${f.key}]${path}` : `${f.parent?.key === null ? '' : '.'}${f.key}${path}`;
+    }
+    return path;
+  }
+}
+
+/**
  * The global pipe: DTO classes validated by class-validator. A body the fast path accepts skips the
  * ValidationPipe's per-call work; every other body (every invalid one) takes the ValidationPipe, which
  * words the error.
@@ -43,6 +86,16 @@ export class RequestValidationPipe extends ValidationPipe {
       const accepted = this.fast?.accept(metadata.metatype, value);
       if (accepted !== undefined) {
         return accepted;
+      }
+      const deep = tooDeepPath(value);
+      if (deep !== null) {
+        throw new GatewayError(
+          ErrorCode.InvalidRequest,
+          `The request body nests deeper than ${MAX_BODY_DEPTH} levels.`,
+          {
+            param: deep,
+          },
+        );
       }
     }
     return super.transform(value, metadata);
