@@ -93,6 +93,8 @@ describe('OpenAI SDK to Gemini, Ollama and TGI deployments (e2e)', () => {
     expect(data.choices[0].finish_reason).toBe('stop');
     expect(data.usage?.prompt_tokens).toBeGreaterThan(0);
     expect(data.usage?.completion_tokens).toBeGreaterThan(0);
+    // Ollama and TGI give no completion id: the gateway's, never an empty one.
+    expect(data.id).toMatch(/^\S+$/);
     return data;
   }
 

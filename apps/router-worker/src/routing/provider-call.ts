@@ -65,6 +65,11 @@ interface StreamProgress {
   firstAt: number | null;
 }
 
+/** The completion id of an answer whose provider gave none (and a stream's, until the provider's arrives). */
+function completionIdOf(request: GenerationRequest): string {
+  return `chatcmpl-${request.requestId}`;
+}
+
 /** Id- or usage-only deltas have nothing for the client. */
 function hasContent(d: StreamDelta): boolean {
   return (
@@ -84,7 +89,7 @@ async function streamAnswer(
   clock: AttemptClock,
 ): Promise<ProviderAnswer> {
   const { deployment: d, option, request, observer } = spec;
-  const collector = new StreamCollector(`chatcmpl-${request.requestId}`);
+  const collector = new StreamCollector(completionIdOf(request));
   for await (const delta of adapter.stream(call, spec.signal)) {
     const head = collector.add(delta, clock.now());
     if (head) {
@@ -153,6 +158,10 @@ export async function callProvider(deps: ProviderCallDeps, spec: CallSpec): Prom
       : request.stream
         ? await streamAnswer(adapter, call, spec, progress, clock)
         : await adapter.generate(call, signal);
+    if (answer.id === '') {
+      // Families whose API gives no completion id (Ollama, TGI): the one a stream of this request would carry.
+      answer.id = completionIdOf(request);
+    }
     const ms = clock.monotonic() - started;
     // A plain success only feeds the failure-rate window: it need not delay the answer (settle never throws).
     // A probe's success closes the circuit, so that one is awaited.
