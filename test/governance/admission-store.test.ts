@@ -1,5 +1,5 @@
 import { NO_LIMITS, type CallerLimits } from '@aigw/core';
-import { AdmissionStore, GovernanceKeys, QuotaCountersStore, type AdmissionInput } from '@aigw/governance';
+import { AdmissionStore, GovernanceKeys, periodsAt, QuotaCountersStore, type AdmissionInput } from '@aigw/governance';
 import type Redis from 'ioredis';
 import { connect, deleteKeys, uniquePrefix } from '../routing/redis';
 
@@ -63,6 +63,34 @@ describe('AdmissionStore', () => {
     expect(await counters.read('u-settle', now)).toMatchObject({ dailySpendUsd: 0.0025, monthlySpendUsd: 0.0025 });
     const tokens = await conns[0].get(a.reservation.tokenKeys[0]);
     expect(Number(tokens)).toBe(40);
+  });
+
+  it('raising the counters to usage_records keeps the reservations of running requests (a limit changed mid-flight)', async () => {
+    const req = input('u-raise', { dailySpendLimitUsd: 1, dailyRequestLimit: 100 });
+    const running = await stores[0].admit(req);
+    if (running.kind !== 'admitted' || !running.reservation) {
+      throw new Error('expected a reservation');
+    }
+    expect(await counters.read('u-raise', now)).toMatchObject({ dailySpendUsd: 0.01, dailyRequests: 1 });
+    const recorded = (daily: number, requests: number) => ({
+      userId: 'u-raise',
+      dailyRequests: requests,
+      dailySpendUsd: daily,
+      monthlyRequests: requests,
+      monthlySpendUsd: daily,
+    });
+    // usage_records behind the live counters (the running request is not in them): nothing is lowered.
+    await counters.raise([recorded(0, 0)], now);
+    expect(await counters.read('u-raise', now)).toMatchObject({ dailySpendUsd: 0.01, dailyRequests: 1 });
+    // Spent before the limit existed: counted.
+    await counters.raise([recorded(0.5, 7)], now);
+    expect(await counters.read('u-raise', now)).toMatchObject({ dailySpendUsd: 0.5, dailyRequests: 7 });
+    for (const key of [
+      keys.daySpend('u-raise', periodsAt(now).day),
+      keys.monthSpend('u-raise', periodsAt(now).month),
+    ]) {
+      expect(await conns[0].pttl(key)).toBeGreaterThan(0);
+    }
   });
 
   it('holds requests per minute for the key and for the user (all keys together), with the header view', async () => {

@@ -17,9 +17,23 @@ export interface UserPeriodUsage extends PeriodUsage {
 const DAY_KEEP_MS = 86_400_000;
 const MONTH_KEEP_MS = 7 * 86_400_000;
 
+/** KEYS[i] = max(KEYS[i], ARGV[2i-1]), expiring at ARGV[2i] (ms) when raised or without an expiry. */
+const RAISE_SCRIPT = `
+for i, key in ipairs(KEYS) do
+  local want = tonumber(ARGV[2 * i - 1])
+  local have = tonumber(redis.call('GET', key) or '0')
+  if want > have then
+    redis.call('SET', key, want, 'PXAT', ARGV[2 * i])
+  elseif redis.call('PTTL', key) == -1 then
+    redis.call('PEXPIREAT', key, ARGV[2 * i])
+  end
+end
+return 0
+`;
+
 /**
- * The quota counters as the admin and the user see them, and their maintenance: reset, seeding one user
- * from usage_records (after a limit is set), and rebuilding everyone's after Redis lost them. Spend
+ * The quota counters as the admin and the user see them, and their maintenance: reset, raising one user's to
+ * usage_records (after a limit is set or changed), and rebuilding everyone's after Redis lost them. Spend
  * counters include reservations of requests still running.
  */
 export class QuotaCountersStore {
@@ -57,7 +71,7 @@ export class QuotaCountersStore {
     );
   }
 
-  /** Sets users' counters to what usage_records say (rebuild, or a limit newly set on a user). */
+  /** Sets users' counters to what usage_records say (the rebuild, after Redis lost them). */
   async write(rows: readonly UserPeriodUsage[], now: number): Promise<void> {
     const p = periodsAt(now);
     const k = this.keys;
@@ -72,6 +86,30 @@ export class QuotaCountersStore {
         batch.set(k.monthSpend(r.userId, p.month), usdToMicros(r.monthlySpendUsd), 'PXAT', monthAt);
       }
       await batch.exec();
+    }
+  }
+
+  /**
+   * Raises users' counters to what usage_records say, never lowering one: a limit set or changed on a user counts
+   * what they spent before it, while the counters keep the reservations of their requests still running (a plain
+   * `write` would drop those, and each running request's settlement would then take its reservation off a counter
+   * that never held it). One script call per 100 users, each key compared and set atomically.
+   */
+  async raise(rows: readonly UserPeriodUsage[], now: number): Promise<void> {
+    const p = periodsAt(now);
+    const k = this.keys;
+    const dayAt = String(p.dayEndsAt + DAY_KEEP_MS);
+    const monthAt = String(p.monthEndsAt + MONTH_KEEP_MS);
+    for (let i = 0; i < rows.length; i += 100) {
+      const keys: string[] = [];
+      const args: string[] = [];
+      for (const r of rows.slice(i, i + 100)) {
+        keys.push(k.dayRequests(r.userId, p.day), k.daySpend(r.userId, p.day));
+        keys.push(k.monthRequests(r.userId, p.month), k.monthSpend(r.userId, p.month));
+        args.push(String(r.dailyRequests), dayAt, String(usdToMicros(r.dailySpendUsd)), dayAt);
+        args.push(String(r.monthlyRequests), monthAt, String(usdToMicros(r.monthlySpendUsd)), monthAt);
+      }
+      await this.redis.eval(RAISE_SCRIPT, keys.length, ...keys, ...args);
     }
   }
 

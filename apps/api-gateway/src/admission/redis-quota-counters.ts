@@ -53,14 +53,15 @@ export class RedisQuotaCounters implements QuotaCountersPort {
   }
 
   /**
-   * Sets a user's counters to what usage_records say: after a limit is set or raised from nothing, admission then
-   * counts from what the user already spent today and this month rather than from zero.
+   * Raises a user's counters to what usage_records say: after a limit is set or raised from nothing, admission then
+   * counts from what the user already spent today and this month rather than from zero. Never lowers them: they
+   * hold the reservations of the user's running requests, which usage_records cannot.
    */
   async reseed(userId: string): Promise<void> {
     const now = Date.now();
     const { dayStart, monthStart } = periodStarts(now);
     const rows = await this.usage.periodTotals(new Date(dayStart), new Date(monthStart), userId);
     const row = rows[0] ?? { userId, dailyRequests: 0, dailySpendUsd: 0, monthlyRequests: 0, monthlySpendUsd: 0 };
-    await this.counters.write([row], now);
+    await this.counters.raise([row], now);
   }
 }
