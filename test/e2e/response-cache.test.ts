@@ -169,6 +169,33 @@ describe('response cache (e2e)', () => {
     await chatText(openAgain);
   });
 
+  it('an Idempotency-Key binds its body on a hit too: another body under the key is a 409, cached or not', async () => {
+    const cachedPrompt = `idem cached ${uniqueId()}`;
+    await chatText(await chat(cachedPrompt));
+    const key = (k: string) => ({ 'idempotency-key': k });
+
+    // Used first with a body that runs a job, then with a cached body.
+    const k1 = `k1-${uniqueId()}`;
+    await chatText(await chat(`idem job ${uniqueId()}`, key(k1)));
+    const conflict = await chat(cachedPrompt, key(k1));
+    expect(conflict.status).toBe(409);
+    expect(((await conflict.json()) as { error: { code: string } }).error.code).toBe('idempotency_key_reused');
+
+    // Used first on a hit, then with a body that would run a job; the same cached body replays.
+    const k2 = `k2-${uniqueId()}`;
+    const hit = await chat(cachedPrompt, key(k2));
+    expect(hit.headers.get('x-gateway-cache')).toBe('hit');
+    await chatText(hit);
+    const calls = providerCalls();
+    const other = await chat(`idem other ${uniqueId()}`, key(k2));
+    expect(other.status).toBe(409);
+    await other.json();
+    expect(providerCalls()).toBe(calls);
+    const replay = await chat(cachedPrompt, key(k2));
+    expect(replay.headers.get('x-gateway-cache')).toBe('hit');
+    await chatText(replay);
+  });
+
   it('stream: a hit is replayed as SSE in the same chunk format, and a streamed answer fills too', async () => {
     const prompt = `stream ${uniqueId()}`;
     const miss = await chat(prompt, {}, true);

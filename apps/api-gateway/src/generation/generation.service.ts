@@ -92,6 +92,7 @@ export class GenerationService {
     await this.admit(sub, client);
     const cached = await this.lookup(sub, client, true);
     if (cached.status === 'hit') {
+      await this.bindKey(sub, client);
       client.setHeaders(resultHeaders(cached.result, 'hit'));
       this.metrics.succeeded(cached.result, client.startedAt, 'hit');
       return cached.result;
@@ -124,6 +125,7 @@ export class GenerationService {
     await this.admit(sub, client);
     const cached = await this.lookup(sub, client, true);
     if (cached.status === 'hit') {
+      await this.bindKey(sub, client);
       return this.replay(cached.result, 'hit', sub, client, encoder);
     }
     const party = await this.coalesce(sub, client, cached);
@@ -262,6 +264,17 @@ export class GenerationService {
       client.setHeaders({ [COALESCED_HEADER]: 'true' });
     }
     return party;
+  }
+
+  /**
+   * A cache hit runs no job, but its Idempotency-Key still binds the key to its body: claimed like a job's (a replay
+   * hits again, or runs under the key's job id once the entry is gone), and the key already used with another body
+   * is a 409 here too. No refund on a refusal: the hit gave the reservation back already. Without a key, nothing.
+   */
+  private async bindKey(sub: Submission, client: Client): Promise<void> {
+    if (idempotencyKeyOf(client.header(IDEMPOTENCY_HEADER)) !== undefined) {
+      await this.claim(sub, client);
+    }
   }
 
   /** The Idempotency-Key claim of an admitted request; a refusal (409, 503) gives its reservation back. */
