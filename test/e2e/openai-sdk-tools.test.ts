@@ -231,5 +231,18 @@ describe('OpenAI SDK: tools, JSON mode, vision (e2e)', () => {
       expect((err as APIError).param).toBe(field);
     }
     expect(system.sim.stats().total).toBe(before);
+
+    // Spelled-out defaults ask for nothing Claude lacks: answered (LangChain and others send penalties of 0).
+    const answer = await client.chat.completions.create({
+      model: 'sim-claude',
+      messages: [{ role: 'user', content: 'defaults' }],
+      presence_penalty: 0,
+      frequency_penalty: 0,
+      logprobs: false,
+      parallel_tool_calls: true,
+      metadata: {},
+      store: false,
+    });
+    expect(answer.choices[0].message.content).toBe('defaults');
   });
 });

@@ -153,6 +153,36 @@ describe('chatCompletionRequest: every field round-trips', () => {
     });
     expect(Object.getPrototypeOf(req.options.tools?.[0])).toBe(Object.prototype);
   });
+
+  it("leaves out values that ask for OpenAI's defaults, so families without the field still serve them", () => {
+    const defaults = {
+      presence_penalty: 0,
+      frequency_penalty: 0,
+      logprobs: false,
+      parallel_tool_calls: true,
+      metadata: {},
+      store: false,
+      temperature: 1,
+    };
+    const req = chatCompletionRequest(dto(defaults), frame, { model: 'sim-gpt', messages: [], ...defaults });
+    // Temperature 1 is OpenAI's default but not every family's: it is sent as asked.
+    expect(req.options).toEqual({ temperature: 1 });
+    const asked = {
+      presence_penalty: 0.1,
+      logprobs: true,
+      parallel_tool_calls: false,
+      metadata: { a: 'b' },
+      store: true,
+    };
+    const kept = chatCompletionRequest(dto(asked), frame, { model: 'sim-gpt', messages: [], ...asked });
+    expect(kept.options).toEqual({
+      presencePenalty: 0.1,
+      logprobs: true,
+      parallelToolCalls: false,
+      metadata: { a: 'b' },
+      extra: { store: true },
+    });
+  });
 });
 
 describe('chatCompletionBody', () => {

@@ -21,12 +21,35 @@ export function extraFieldsOf(body: unknown): JsonObject | undefined {
   }
   let extra: JsonObject | undefined;
   for (const [key, value] of Object.entries(body as Record<string, JsonValue>)) {
-    if (!CHAT_COMPLETION_FIELDS.has(key) && value !== null && value !== undefined) {
+    if (!CHAT_COMPLETION_FIELDS.has(key) && value !== null && value !== undefined && !isDefaultExtra(key, value)) {
       extra ??= {};
       extra[key] = value;
     }
   }
   return extra;
+}
+
+/** `store: false` is what OpenAI does without the field (it stores nothing unless asked). */
+function isDefaultExtra(key: string, value: JsonValue): boolean {
+  return key === 'store' && value === false;
+}
+
+/**
+ * A value that asks for exactly what leaving its field out asks for (OpenAI's documented defaults). Such values are
+ * left out of the request: a client that spells its defaults (penalties of 0, `logprobs: false`,
+ * `parallel_tool_calls: true`, empty `metadata`) is not kept from the families that lack the field, and shares
+ * cache entries with one that sends nothing.
+ */
+const DEFAULT_VALUE: Partial<Record<keyof GenerationOptions, (value: unknown) => boolean>> = {
+  presencePenalty: (v) => v === 0,
+  frequencyPenalty: (v) => v === 0,
+  logprobs: (v) => v === false,
+  parallelToolCalls: (v) => v === true,
+  metadata: (v) => typeof v === 'object' && v !== null && Object.keys(v).length === 0,
+};
+
+function isDefault(key: keyof GenerationOptions, value: unknown): boolean {
+  return DEFAULT_VALUE[key]?.(value) === true;
 }
 
 /** Plain copies: DTO instances must not reach the job. */
@@ -65,7 +88,7 @@ function optionsOf(dto: ChatCompletionDto, body: unknown): GenerationOptions {
     options.tools = tools;
   }
   const set = <K extends keyof GenerationOptions>(key: K, value: GenerationOptions[K] | null | undefined): void => {
-    if (isSet(value)) {
+    if (isSet(value) && !isDefault(key, value)) {
       options[key] = value;
     }
   };
