@@ -139,8 +139,15 @@ describe('Gemini adapter against a real HTTP server', () => {
       reasoning: 'Checking the forecast.',
     });
     expect(r.toolCalls).toEqual([
-      { id: 'call_0', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris","day":"tomorrow"}' } },
+      {
+        id: expect.stringMatching(/^call_[0-9a-f]{24}$/),
+        type: 'function',
+        function: { name: 'weather', arguments: '{"city":"Paris","day":"tomorrow"}' },
+      },
     ]);
+    // Ids unique across answers, not only within one: a later history must not hold two calls with one id.
+    const again = await adapter.generate(toolRequest(), never);
+    expect(again.toolCalls?.[0].id).not.toBe(r.toolCalls?.[0].id);
     expect(r.usage).toEqual({
       promptTokens: 120,
       completionTokens: 20,
@@ -230,7 +237,9 @@ describe('Gemini adapter against a real HTTP server', () => {
     expect(textOf(deltas)).toBe('Bonjour 👋');
     expect(deltas[0].id).toBe('resp-s');
     const last = deltas[deltas.length - 1];
-    expect(last.toolCalls).toEqual([{ index: 0, id: 'call_0', name: 'weather', arguments: '{"city":"Nice"}' }]);
+    expect(last.toolCalls).toEqual([
+      { index: 0, id: expect.stringMatching(/^call_[0-9a-f]{24}$/), name: 'weather', arguments: '{"city":"Nice"}' },
+    ]);
     expect(last.finishReason).toBe('tool_calls');
     expect(last.usage).toMatchObject({ promptTokens: 120, completionTokens: 20, cachedPromptTokens: 100 });
   });

@@ -274,7 +274,11 @@ describe('simulator: Gemini generateContent', () => {
       const res = await adapter.generate(adapterRequest({ tools }), never);
       expect(res.finishReason).toBe('tool_calls');
       expect(res.toolCalls).toEqual([
-        { id: 'call_0', type: 'function', function: { name: 'weather', arguments: '{"city":"one two three"}' } },
+        {
+          id: expect.stringMatching(/^call_[0-9a-f]{24}$/),
+          type: 'function',
+          function: { name: 'weather', arguments: '{"city":"one two three"}' },
+        },
       ]);
       sim.configure({ failNext: 1, failStatus: [429], retryAfterS: 12 });
       const err = await adapter.generate(adapterRequest(), never).catch((e: unknown) => e);

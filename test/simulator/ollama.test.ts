@@ -196,7 +196,7 @@ describe('simulator: Ollama native /api/chat', () => {
       const tools = [{ type: 'function' as const, function: { name: 'weather', parameters: { type: 'object' } } }];
       const deltas = await collect(adapter.stream(adapterRequest({ tools }), never));
       expect(deltas.flatMap((d) => d.toolCalls ?? [])).toEqual([
-        { index: 0, id: 'call_0', name: 'weather', arguments: '{}' },
+        { index: 0, id: expect.stringMatching(/^call_[0-9a-f]{24}$/), name: 'weather', arguments: '{}' },
       ]);
       expect(deltas.at(-1)?.finishReason).toBe('tool_calls');
       sim.configure({ failNext: 1, failMode: 'drop_mid_stream', failAfterChunks: 1 });

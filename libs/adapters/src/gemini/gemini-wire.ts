@@ -7,6 +7,7 @@ import {
   type Usage,
   merged,
 } from '@aigw/core';
+import { newToolCallId } from '../content/tool-call-id';
 import { errorDetailOf, safeMessage } from '../errors/provider-message';
 import type { StreamDecoder } from '../http/calls';
 import type { SseEvent } from '../sse/sse-parser';
@@ -93,9 +94,9 @@ function inBandError(error: unknown, status?: number): ProviderCallError {
   return new ProviderCallError(errorClass, `upstream error: ${safeMessage(detail?.message ?? 'unknown')}`, { status });
 }
 
-/** Gemini gives calls no ids (newer models sometimes do): ours are unique within the answer. */
-function callId(call: NonNullable<WirePart['functionCall']>, index: number): string {
-  return typeof call.id === 'string' && call.id.length > 0 ? call.id : `call_${index}`;
+/** Gemini gives calls no ids (newer models sometimes do): ours are unique across answers. */
+function callId(call: NonNullable<WirePart['functionCall']>): string {
+  return typeof call.id === 'string' && call.id.length > 0 ? call.id : newToolCallId();
 }
 
 function argumentsOf(args: unknown): string {
@@ -133,7 +134,7 @@ export function readGenerateContent(json: unknown, status: number): Omit<Adapter
     if (part.functionCall !== undefined && part.functionCall !== null) {
       const call = part.functionCall;
       toolCalls.push({
-        id: callId(call, toolCalls.length),
+        id: callId(call),
         type: 'function',
         function: { name: typeof call.name === 'string' ? call.name : '', arguments: argumentsOf(call.args) },
       });
@@ -193,7 +194,7 @@ export class GeminiStreamDecoder implements StreamDecoder {
         const index = this.calls++;
         toolCalls.push({
           index,
-          id: callId(call, index),
+          id: callId(call),
           name: typeof call.name === 'string' ? call.name : '',
           arguments: argumentsOf(call.args),
         });

@@ -9,6 +9,7 @@ import {
   type Usage,
 } from '@aigw/core';
 import { dataUrlOf } from '../content/data-url';
+import { newToolCallId } from '../content/tool-call-id';
 import { errorDetailOf, safeMessage } from '../errors/provider-message';
 import type { StreamDecoder } from '../http/calls';
 import type { SseEvent } from '../sse/sse-parser';
@@ -189,8 +190,8 @@ export function readChat(json: unknown, status: number): Omit<AdapterResponse, '
       status,
     });
   }
-  const calls: ToolCall[] = (body.message.tool_calls ?? []).map((c, i) => ({
-    id: `call_${i}`,
+  const calls: ToolCall[] = (body.message.tool_calls ?? []).map((c) => ({
+    id: newToolCallId(),
     type: 'function',
     function: { name: c.function?.name ?? '', arguments: argumentsOf(c.function?.arguments) },
   }));
@@ -230,7 +231,7 @@ export class OllamaStreamDecoder implements StreamDecoder {
       const index = this.calls++;
       return {
         index,
-        id: `call_${index}`,
+        id: newToolCallId(),
         name: c.function?.name ?? '',
         arguments: argumentsOf(c.function?.arguments),
       };
