@@ -10,8 +10,8 @@ export interface ProviderFamily {
   /** Capabilities a deployment of this family may declare. */
   capabilities: readonly Capability[];
   /**
-   * Provider-dependent request fields (OpenAI names; content part types `input_audio`, `file`) the adapter
-   * translates. `all`: every field, unmodelled pass-through fields included (the OpenAI-compatible family).
+   * Provider-dependent request fields (OpenAI names; content part types `input_audio`, `file`; `temperature`
+   * standing for a temperature above 1) the adapter translates. `all`: every field, unmodelled pass-through fields included (the OpenAI-compatible family).
    */
   params: 'all' | ReadonlySet<string>;
 }
@@ -37,16 +37,17 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
       'frequency_penalty',
       'input_audio',
       'file',
+      'temperature',
     ]),
   },
   ollama: {
     capabilities: ALL_CAPABILITIES,
-    params: new Set(['response_format', 'seed', 'presence_penalty', 'frequency_penalty']),
+    params: new Set(['response_format', 'seed', 'presence_penalty', 'frequency_penalty', 'temperature']),
   },
   // `/generate` is plain text in, text out: no tools, no images; JSON through its grammar parameter.
   tgi: {
     capabilities: ['chat', 'streaming', 'json'],
-    params: new Set(['response_format', 'seed', 'frequency_penalty']),
+    params: new Set(['response_format', 'seed', 'frequency_penalty', 'temperature']),
   },
   // The gateway cannot know what an operator's module translates: capabilities are the operator's word, and no
   // provider-dependent field is sent its way.

@@ -80,6 +80,17 @@ describe('toAnthropicPrompt', () => {
     ).toEqual([{ role: 'user', content: 'hi' }]);
   });
 
+  it('leaves out an assistant turn that says nothing (null content, an empty string): Anthropic refuses empty content', () => {
+    expect(
+      toAnthropicPrompt([
+        { role: 'user', content: 'one' },
+        { role: 'assistant', content: null },
+        { role: 'user', content: 'two' },
+        { role: 'assistant', content: '' },
+      ]).messages,
+    ).toEqual([{ role: 'user', content: 'one\n\ntwo' }]);
+  });
+
   it('does not mutate the input messages', () => {
     const parts = [{ type: 'text' as const, text: 'x' }];
     const input = [
@@ -232,6 +243,7 @@ describe('tools to the Messages API', () => {
       { seed: 1 },
       { responseFormat: { type: 'json_object' as const } },
       { extra: { service_tier: 'flex' } },
+      { temperature: 1.5 },
     ]) {
       expect(send(options)).toMatchObject({ errorClass: ErrorClass.InvalidRequest });
     }
@@ -239,5 +251,6 @@ describe('tools to the Messages API', () => {
       errorClass: ErrorClass.InvalidRequest,
     });
     expect(typeof send({ responseFormat: { type: 'text' } })).toBe('string');
+    expect(typeof send({ temperature: 1 })).toBe('string');
   });
 });

@@ -162,6 +162,11 @@ export function toAnthropicPrompt(messages: ChatMessage[]): AnthropicPrompt {
             : typeof m.content === 'string'
               ? m.content
               : blocksOf(m.content);
+    if (content.length === 0) {
+      // Anthropic refuses empty content (an OpenAI assistant turn of `content: null` or a refusal only): a turn
+      // that says nothing is left out, and its neighbours of one role merge as usual.
+      continue;
+    }
     const last = out.length > 0 ? out[out.length - 1] : undefined;
     if (last !== undefined && last.role === role) {
       last.content = merge(last.content, content);
@@ -216,6 +221,9 @@ export function toolChoiceOf(o: GenerationOptions): AnthropicToolChoice | undefi
   return out;
 }
 
+/** The Messages API takes temperatures from 0 to 1 (OpenAI's go to 2). */
+const ANTHROPIC_MAX_TEMPERATURE = 1;
+
 /** Options the Messages API cannot express. Routing keeps such requests away; this is the backstop. */
 function assertTranslatable(o: GenerationOptions): void {
   const unsupportedFields: [string, unknown][] = [
@@ -233,6 +241,9 @@ function assertTranslatable(o: GenerationOptions): void {
     if (value !== undefined) {
       throw unsupported(`'${name}'`);
     }
+  }
+  if (o.temperature !== undefined && o.temperature > ANTHROPIC_MAX_TEMPERATURE) {
+    throw unsupported(`'temperature' above ${ANTHROPIC_MAX_TEMPERATURE}`);
   }
   const extra = Object.keys(o.extra ?? {});
   if (extra.length > 0) {

@@ -250,4 +250,17 @@ describe('capabilities and provider-dependent fields', () => {
     expect(err.status).toBe(400);
     expect(err.param).toBe('seed');
   });
+
+  it('a temperature above 1 (OpenAI takes up to 2) keeps a request from Anthropic only', () => {
+    expect(requestNeedsOf({ messages: [], options: { temperature: 1 } }).params).toEqual([]);
+    const hot = requestNeedsOf({ messages: [], options: { temperature: 1.5 } });
+    expect(hot.params).toEqual(['temperature']);
+    expect(ids(filterCandidates(deps, need('m', { needs: hot }), neverOpen).candidates)).toEqual(['oa/m']);
+    const onClaude = filterCandidates(deps, need('an/m', { needs: hot }), neverOpen).failure;
+    expect(onClaude).toMatchObject({ code: ErrorCode.UnsupportedParameter, param: 'temperature' });
+    expect(onClaude?.message).toContain("'temperature' above 1 is not supported");
+    for (const kind of ['gemini', 'ollama', 'tgi'] as const) {
+      expect(supportsParam(kind, 'temperature')).toBe(true);
+    }
+  });
 });

@@ -60,6 +60,9 @@ const STAGE: { readonly [R in ExclusionReason]: number } = {
   provider_failing: 8,
 };
 
+/** How an error names a request field that `requestNeedsOf` adds for one of its values only. */
+const PARAM_WORDING: Readonly<Record<string, string>> = { temperature: "'temperature' above 1" };
+
 /** The request field that asks for a capability, for the error's `param`. */
 const PARAM_OF_CAPABILITY: { readonly [C in Capability]: string } = {
   chat: 'messages',
@@ -234,7 +237,7 @@ function failureOf(
       }
       return {
         code: ErrorCode.UnsupportedParameter,
-        message: `'${param}' is not supported by the deployments of ${name} (${[...kinds].join(', ')} API); remove it or choose another model.`,
+        message: `${PARAM_WORDING[param] ?? `'${param}'`} is not supported by the deployments of ${name} (${[...kinds].join(', ')} API); remove it or choose another model.`,
         param,
       };
     }

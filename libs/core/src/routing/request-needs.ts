@@ -86,6 +86,10 @@ export function requestNeedsOf(request: Pick<GenerationRequest, 'messages' | 'op
       params.add(name);
     }
   }
+  // OpenAI takes temperatures up to 2, Anthropic's Messages API up to 1: above 1 is a field only some families take.
+  if (o.temperature !== undefined && o.temperature > 1) {
+    params.add('temperature');
+  }
   for (const key of Object.keys(o.extra ?? {})) {
     params.add(key);
   }
