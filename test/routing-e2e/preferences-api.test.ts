@@ -232,6 +232,19 @@ ${provider('pa', 0.001, '\n    displayName: Provider A')}${provider('pb', 0.002)
     expect(prefs[0].last30Days.costUsd).toBeGreaterThan(0);
   });
 
+  it('takes every context a native request can name (letters of either case, digits, _ . : -)', async () => {
+    const key = await newKey('ctx-rule');
+    const stored = await call('PUT', '/api/v1/ai/preferences', key, {
+      context: 'Coding.v1:eu',
+      provider: 'pb',
+      model: 'shared',
+    });
+    expect(stored.status).toBe(200);
+    expect(await answeredBy(key, { context: 'Coding.v2', policy: 'preference' })).not.toBe('pb');
+    expect(await answeredBy(key, { context: 'Coding.v1:eu', policy: 'preference' })).toBe('pb');
+    expect((await call('DELETE', '/api/v1/ai/preferences/Coding.v1:eu', key)).status).toBe(200);
+  });
+
   it('deletes a context, and the default without one; 404 when there is none', async () => {
     const key = await newKey('deleter');
     await call('PUT', '/api/v1/ai/preferences', key, { provider: 'pa', model: 'shared' });

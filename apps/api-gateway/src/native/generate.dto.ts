@@ -13,6 +13,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { ChatMessageDto } from '../dto/chat-message.dto';
+import { CONTEXT_PATTERN, CONTEXT_RULE } from '../preferences/preference.dto';
 import { IsTemperature, IsTokenCount, IsTopP } from '../validation/generation-options';
 import { IsStopSequences } from '../validation/validators';
 
@@ -66,7 +67,7 @@ export class GenerateDto {
   /** Preference context, e.g. "coding": the user's model preference for it applies. */
   @IsOptional()
   @IsString()
-  @Matches(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'context may hold letters, digits, _ . : - (1..64 chars)' })
+  @Matches(CONTEXT_PATTERN, { message: `context must be ${CONTEXT_RULE}` })
   context?: string;
 
   @IsOptional()

@@ -1,8 +1,12 @@
 import { IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 
-/** A preference context: a short slug (`coding`, `support-chat`); '' (left out) is the user's default. */
-export const CONTEXT_PATTERN = /^[a-z0-9_-]{1,64}$/;
-export const CONTEXT_RULE = '1 to 64 lowercase letters, digits, _ or -';
+/**
+ * A routing context (`coding`, `support-chat`, `Coding.v1`): what a native request names in `context` and what a
+ * preference is stored for ('' (left out) is the user's default). One rule for both, so every context a request
+ * can name can have a preference.
+ */
+export const CONTEXT_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+export const CONTEXT_RULE = '1 to 64 letters, digits, _ . : or -';
 
 /** `PUT /api/v1/ai/preferences`. */
 export class PutPreferenceDto {
