@@ -201,5 +201,14 @@ describe('models listing with MODELS_PUBLIC=true', () => {
     expect(refused.headers.get('retry-after')).not.toBeNull();
     expect((await fetch(`${h.url}/v1/models`)).status).toBe(401);
     expect((await fetch(`${h.url}/api/v1/ai/preferences`)).status).toBe(401);
+
+    // A caller who sends a key is that key's: an invalid one is refused, a valid one is not held to the address's
+    // limit (spent above) and gets a private answer.
+    const invalid = await h.get('/api/v1/ai/models', h.headers('sk-aigw-not-a-real-key-0123456789'));
+    expect(invalid.status).toBe(401);
+    const keyed = await h.get('/api/v1/ai/models');
+    expect(keyed.status).toBe(200);
+    expect(keyed.headers.get('cache-control')).toBe('private, max-age=30');
+    expect(keyed.headers.get('x-ratelimit-limit-requests')).toBeNull();
   });
 });

@@ -15,7 +15,9 @@ const PUBLIC_CONTROLLERS: ReadonlySet<unknown> = new Set([HealthController, Metr
 /**
  * Global guard: every route needs a valid API key except the public controllers above (an
  * allow-list, so a new controller is protected by default) and routes marked `@PublicWhen` while their
- * configuration opens them. Attaches the caller to `request.auth`.
+ * configuration opens them, which take callers without a key. A key sent to such a route is checked all the same
+ * (an invalid one is a 401) and makes the request that key's, with its own limits. Attaches the caller to
+ * `request.auth`.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
@@ -29,13 +31,14 @@ export class ApiKeyGuard implements CanActivate {
     if (PUBLIC_CONTROLLERS.has(context.getClass())) {
       return true;
     }
-    const publicWhen = this.reflector.get<PublicPredicate | undefined>(PUBLIC_WHEN, context.getHandler());
-    if (publicWhen?.(this.env) === true) {
-      return true;
-    }
     const req = context.switchToHttp().getRequest<FastifyRequest>();
     const key = presentedKey(req.headers);
     if (key === null) {
+      // An open route serves callers without a key; one who sends a key is that key's caller (checked below).
+      const publicWhen = this.reflector.get<PublicPredicate | undefined>(PUBLIC_WHEN, context.getHandler());
+      if (publicWhen?.(this.env) === true) {
+        return true;
+      }
       throw new GatewayError(
         ErrorCode.InvalidApiKey,
         'Missing API key: send it as "Authorization: Bearer <key>" or in the x-api-key header.',
