@@ -106,6 +106,20 @@ export function describeError(err: unknown): string {
   return typeof err;
 }
 
+/**
+ * A failed readiness check's answer (`@nestjs/terminus`: `{status: 'error', info, error, details}`, thrown as a
+ * 503): probes and operators read which check failed from it, so it is sent as it is, not as an error envelope.
+ */
+function healthCheckFailure(exception: unknown): { status: number; body: object } | null {
+  if (!(exception instanceof HttpException)) {
+    return null;
+  }
+  const body = exception.getResponse();
+  return typeof body === 'object' && body !== null && 'status' in body && body.status === 'error' && 'details' in body
+    ? { status: exception.getStatus(), body }
+    : null;
+}
+
 @Catch()
 export class ErrorEnvelopeFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
@@ -113,6 +127,11 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
     const reply = ctx.getResponse<FastifyReply>();
     const request = ctx.getRequest<FastifyRequest & { requestId?: string }>();
     if (reply.sent) {
+      return;
+    }
+    const health = healthCheckFailure(exception);
+    if (health !== null) {
+      void reply.status(health.status).header('content-type', 'application/json; charset=utf-8').send(health.body);
       return;
     }
     sendError(reply, exception, request?.requestId);
