@@ -1,13 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { healthGaugeValue, type HealthAlertKind, type HealthRoute } from '@aigw/core';
 import { ProviderHealthStore } from '@aigw/entities';
-import { LATENCY_BUCKETS, METRICS_REGISTRY, MetricName } from '@aigw/platform';
+import { LATENCY_BUCKETS, METRICS_REGISTRY, MetricName, waitAtMost } from '@aigw/platform';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** How long a scrape waits for the health gauge's read of PostgreSQL (Prometheus's own timeout is 10 s by default). */
+const HEALTH_READ_TIMEOUT_MS = 2_000;
 
 /**
  * The monitor's metrics. The health gauge is read from PostgreSQL on each scrape, so every replica reports the
  * same, current value whichever replica ran the last probe: `aigw_provider_health{provider}` for providers and
- * `{provider="gateway:<id>"}` for gateways (0 unknown, 1 healthy, 2 degraded, 3 failing).
+ * `{provider="gateway:<id>"}` for gateways (0 unknown, 1 healthy, 2 degraded, 3 failing). PostgreSQL unreachable or
+ * slower than 2 s: the gauge has no series in that scrape, and the rest of it is served (it was a 500 before).
  */
 @Injectable()
 export class MonitorMetrics {
@@ -23,7 +27,15 @@ export class MonitorMetrics {
       registers: [registry],
       async collect() {
         this.reset();
-        const [providers, gateways] = await Promise.all([store.providerHealth(), store.gatewayStatuses()]);
+        // PostgreSQL down or slow: this gauge has no series for the scrape, every other metric is still served.
+        const read = await waitAtMost(
+          Promise.all([store.providerHealth(), store.gatewayStatuses()]),
+          HEALTH_READ_TIMEOUT_MS,
+        ).catch(() => undefined);
+        if (read === undefined) {
+          return;
+        }
+        const [providers, gateways] = read;
         for (const [id, h] of providers) {
           this.set({ provider: id }, healthGaugeValue(h.status));
         }
