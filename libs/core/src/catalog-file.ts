@@ -84,6 +84,14 @@ const MAX_CACHE_TTL_S = 31_536_000;
 
 // Ids end up in `provider/model` refs, metric labels and URLs, hence the conservative alphabet.
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/**
+ * Ids and model names are path segments of the admin API (`/providers/:id/models/:name`); the HTTP apps take
+ * segments up to MAX_PATH_PARAM_LENGTH, so a longer one could be created and then never be reached again.
+ */
+export const MAX_ID_LENGTH = 64;
+export const MAX_MODEL_NAME_LENGTH = 256;
+/** PostgreSQL's `integer`. */
+const MAX_INT4 = 2_147_483_647;
 const NUMBER_TEXT = /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/;
 const REFERENCE = /\$\{([^}]*)\}/g;
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -175,6 +183,11 @@ class CatalogReader {
     }
     const before = this.problems.length;
     const text = typeof raw === 'string' ? this.interpolate(raw, `${path}.${key}`, owner).trim() : String(raw);
+    if (text.includes('\u0000')) {
+      // PostgreSQL text cannot hold it.
+      this.problem(`${path}.${key}`, 'must not contain NUL characters');
+      return undefined;
+    }
     if (text === '' && required && this.problems.length === before) {
       this.problem(`${path}.${key}`, 'must not be empty');
       return undefined;
@@ -191,15 +204,17 @@ class CatalogReader {
       const text = this.interpolate(raw, `${path}.${key}`, owner).trim();
       raw = NUMBER_TEXT.test(text) ? Number(text) : raw;
     }
+    // Integers are stored in PostgreSQL `integer` columns: larger ones were a database error (a 500) before.
+    const max = rule.max ?? (rule.integer ? MAX_INT4 : undefined);
     const ok =
       typeof raw === 'number' &&
       Number.isFinite(raw) &&
       raw >= rule.min &&
-      (rule.max === undefined || raw <= rule.max) &&
+      (max === undefined || raw <= max) &&
       (!rule.integer || Number.isInteger(raw));
     if (!ok) {
       const kind = rule.integer ? 'an integer' : 'a number';
-      const range = rule.max === undefined ? `>= ${rule.min}` : `between ${rule.min} and ${rule.max}`;
+      const range = max === undefined ? `>= ${rule.min}` : `between ${rule.min} and ${max}`;
       this.problem(`${path}.${key}`, `must be ${kind} ${range}`);
       return undefined;
     }
@@ -241,6 +256,10 @@ class CatalogReader {
         `${path}.id`,
         "must start with a letter or digit and hold only letters, digits, '.', '_' or '-' (no '/')",
       );
+      return undefined;
+    }
+    if (id !== undefined && id.length > MAX_ID_LENGTH) {
+      this.problem(`${path}.id`, `must be at most ${MAX_ID_LENGTH} characters`);
       return undefined;
     }
     return id;
@@ -315,6 +334,9 @@ function readModel(r: CatalogReader, raw: unknown, path: string, owner: string):
     return undefined;
   }
   const name = r.string(obj, 'name', path, owner, true);
+  if (name !== undefined && name.length > MAX_MODEL_NAME_LENGTH) {
+    r.problem(`${path}.name`, `must be at most ${MAX_MODEL_NAME_LENGTH} characters`);
+  }
   const upstreamName = r.string(obj, 'upstreamName', path, owner, false);
   const displayName = r.string(obj, 'displayName', path, owner, false);
   const description = r.string(obj, 'description', path, owner, false);

@@ -44,6 +44,7 @@ describe('admin API: users and keys', () => {
       [{ name: 42 }, 'name'],
       [{ name: 'carol', tier: 'platinum' }, 'tier'],
       [{ name: 'carol', tier: 7 }, 'tier'],
+      [{ name: 'ca\u0000rol' }, 'name'],
     ])('400 naming the field for %j, nothing created', async (body, param) => {
       const before = await users();
       const res = await call(h, 'POST', '/api/v1/ai/admin/users', body);
@@ -128,6 +129,8 @@ describe('admin API: users and keys', () => {
       [{ allowedModels: [' sim-gpt'] }, 'allowedModels'],
       [{ allowedModels: ['sim*'] }, 'allowedModels'],
       [{ allowedModels: [3] }, 'allowedModels'],
+      [{ allowedModels: ['sim\u0000gpt'] }, 'allowedModels'],
+      [{ name: 'ci\u0000key' }, 'name'],
       [{ rpm: 0 }, 'rpm'],
       [{ rpm: '5' }, 'rpm'],
       [{ tpm: 1.5 }, 'tpm'],

@@ -261,6 +261,31 @@ describe('admin API: providers, models and gateways', () => {
     expect(actions).toEqual(['model.delete', 'model.update', 'model.create']);
   });
 
+  it('bounds what PostgreSQL and the routes can hold: 400 naming the field, never a database error', async () => {
+    const base = { kind: 'openai', baseUrl: `${h.sim.url}/v1`, models: [model('b-m')] };
+    for (const [body, param] of [
+      [{ id: 'big-timeout', ...base, timeoutMs: 1e300 }, 'timeoutMs'],
+      [{ id: 'big-pool', ...base, maxConnections: 3_000_000_000 }, 'maxConnections'],
+      [
+        { id: 'big-window', ...base, models: [model('b-m', { contextWindow: 3_000_000_000 })] },
+        'models[0].contextWindow',
+      ],
+      [{ id: 'nul-name', ...base, models: [model('b-m', { displayName: 'a\u0000b' })] }, 'models[0].displayName'],
+      [{ id: 'x'.repeat(65), ...base }, 'id'],
+      [{ id: 'long-model', ...base, models: [model('m'.repeat(257))] }, 'models[0].name'],
+    ] as const) {
+      const res = await call(h, 'POST', P, body);
+      expect([body.id, res.status, errorOf(res).param]).toEqual([body.id, 400, param]);
+    }
+    // As long as may be: created, and reachable by every route that names it.
+    const id = 'p'.repeat(64);
+    const name = `org/${'n'.repeat(200)}`;
+    expect((await call(h, 'POST', P, { id, ...base, models: [model(name)] })).status).toBe(201);
+    const path = `${P}/${id}/models/${encodeURIComponent(name)}`;
+    expect((await call(h, 'PATCH', path, { quality: 0.4 })).status).toBe(200);
+    expect((await call(h, 'DELETE', `${P}/${id}`)).status).toBe(200);
+  });
+
   it('DELETE removes a provider with its models; 404 after', async () => {
     await call(h, 'POST', P, { id: 'doomed', kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', models: [model('d1')] });
     const res = await call<ProviderBody>(h, 'DELETE', `${P}/doomed`);

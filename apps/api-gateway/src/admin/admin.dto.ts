@@ -51,12 +51,17 @@ function IsAllowedModelList(options?: ValidationOptions): PropertyDecorator {
     });
 }
 
+/** PostgreSQL text cannot hold U+0000: such a name was a database error (a 500) before. */
+// eslint-disable-next-line no-control-regex -- U+0000 is exactly the character refused.
+const NO_NUL = /^[^\u0000]*$/;
+
 /** `POST /api/v1/ai/admin/users`. */
 export class CreateUserDto {
   @Transform(trimmed)
   @IsString()
   @IsNotEmpty()
   @MaxLength(200)
+  @Matches(NO_NUL, { message: 'name must not contain NUL characters' })
   name!: string;
 
   /** Checked against the configured tiers by the service. */
@@ -78,6 +83,7 @@ export class CreateKeyDto {
   @IsOptional()
   @IsString()
   @MaxLength(200)
+  @Matches(NO_NUL, { message: 'name must not contain NUL characters' })
   name?: string;
 
   /** ISO 8601 with a time zone; must lie in the future (checked by the service against the clock). */

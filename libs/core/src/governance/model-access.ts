@@ -59,6 +59,9 @@ export function mayUseModelRef(
 
 /** An allow-list entry's shape problem, or null: what admin input is checked with. */
 export function allowedModelEntryProblem(entry: string): string | null {
+  if (entry.includes('\u0000')) {
+    return 'must not contain NUL characters';
+  }
   if (entry.trim() !== entry || entry === '') {
     return 'must be a non-empty model name, provider/model or provider/* without surrounding spaces';
   }
