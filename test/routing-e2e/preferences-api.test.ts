@@ -143,6 +143,8 @@ ${provider('pa', 0.001, '\n    displayName: Provider A')}${provider('pb', 0.002)
       'invalid_request',
       'context',
     );
+    // A misspelt context is refused, not taken for the default preference.
+    await expectError(put({ contxt: 'typo', provider: 'pa', model: 'shared' }), 400, 'invalid_request', 'contxt');
     await expectError(put({ provider: 'nope', model: 'shared' }), 400, 'invalid_request', 'provider');
     await expectError(put({ provider: 'pa', model: 'nope' }), 400, 'invalid_request', 'model');
     await expectError(call('DELETE', '/api/v1/ai/preferences/Bad!', key), 400, 'invalid_request', 'context');

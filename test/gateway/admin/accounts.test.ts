@@ -45,6 +45,7 @@ describe('admin API: users and keys', () => {
       [{ name: 'carol', tier: 'platinum' }, 'tier'],
       [{ name: 'carol', tier: 7 }, 'tier'],
       [{ name: 'ca\u0000rol' }, 'name'],
+      [{ name: 'carol', teir: 'free' }, 'teir'],
     ])('400 naming the field for %j, nothing created', async (body, param) => {
       const before = await users();
       const res = await call(h, 'POST', '/api/v1/ai/admin/users', body);
@@ -131,6 +132,9 @@ describe('admin API: users and keys', () => {
       [{ allowedModels: [3] }, 'allowedModels'],
       [{ allowedModels: ['sim\u0000gpt'] }, 'allowedModels'],
       [{ name: 'ci\u0000key' }, 'name'],
+      // A misspelt field is refused, never ignored: ignored, these made a never-expiring, unrestricted key.
+      [{ allowedmodels: ['sim-gpt'] }, 'allowedmodels'],
+      [{ expiresat: '2099-01-01T00:00:00Z' }, 'expiresat'],
       [{ rpm: 0 }, 'rpm'],
       [{ rpm: '5' }, 'rpm'],
       [{ tpm: 1.5 }, 'tpm'],

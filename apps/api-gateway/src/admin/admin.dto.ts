@@ -20,6 +20,7 @@ import {
   type ValidationOptions,
 } from 'class-validator';
 import { allowedModelEntryProblem } from '@aigw/core';
+import { StrictBody } from '../validation/strict-body';
 
 const MAX_RATE = 1_000_000_000;
 /** numeric(18,9) holds up to 10^9 dollars. */
@@ -56,6 +57,7 @@ function IsAllowedModelList(options?: ValidationOptions): PropertyDecorator {
 const NO_NUL = /^[^\u0000]*$/;
 
 /** `POST /api/v1/ai/admin/users`. */
+@StrictBody()
 export class CreateUserDto {
   @Transform(trimmed)
   @IsString()
@@ -72,6 +74,7 @@ export class CreateUserDto {
 }
 
 /** `POST /api/v1/ai/admin/keys`. */
+@StrictBody()
 export class CreateKeyDto {
   @IsUUID('all', { message: 'userId must be a user id (a UUID)' })
   userId!: string;
@@ -113,6 +116,7 @@ export class CreateKeyDto {
 }
 
 /** `PUT /api/v1/ai/admin/quotas/:userId`: absent leaves a field, null clears a limit (the tier's applies). */
+@StrictBody()
 export class UpdateQuotaDto {
   @ValidateIf((_, v) => v !== undefined)
   @IsString({ message: 'tier must be the name of a configured tier' })

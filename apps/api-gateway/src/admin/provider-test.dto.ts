@@ -18,6 +18,7 @@ import {
   type ProviderKind,
   type RoutingMethod,
 } from '@aigw/core';
+import { StrictBody } from '../validation/strict-body';
 
 function trimmed({ value }: { value: unknown }): unknown {
   return typeof value === 'string' ? value.trim() : value;
@@ -27,6 +28,7 @@ function trimmed({ value }: { value: unknown }): unknown {
  * `POST /api/v1/ai/admin/providers/test`: a provider's settings as a console form holds them before saving.
  * `apiKey` is used for the test only: never stored, echoed or logged (validation messages never carry values).
  */
+@StrictBody()
 export class TestProviderDto {
   @IsIn(PROVIDER_KINDS)
   kind!: ProviderKind;

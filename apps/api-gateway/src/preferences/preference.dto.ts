@@ -1,4 +1,5 @@
 import { IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { StrictBody } from '../validation/strict-body';
 
 /**
  * A routing context (`coding`, `support-chat`, `Coding.v1`): what a native request names in `context` and what a
@@ -9,6 +10,7 @@ export const CONTEXT_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 export const CONTEXT_RULE = '1 to 64 letters, digits, _ . : or -';
 
 /** `PUT /api/v1/ai/preferences`. */
+@StrictBody()
 export class PutPreferenceDto {
   @IsOptional()
   @IsString({ message: 'context must be a string' })

@@ -1,6 +1,7 @@
 import { ValidationPipe, type ArgumentMetadata, type ValidationPipeOptions } from '@nestjs/common';
-import { ErrorCode, GatewayError } from '@aigw/core';
+import { ErrorCode, GatewayError, merged } from '@aigw/core';
 import { FastAccept, reproducesPipe } from './fast-accept/fast-accept';
+import { isStrict } from './strict-body';
 import { validationFailure } from './validation-errors';
 
 /**
@@ -75,6 +76,9 @@ export function tooDeepPath(body: unknown, max = MAX_BODY_DEPTH): string | null 
  */
 export class RequestValidationPipe extends ValidationPipe {
   private readonly fast = reproducesPipe(REQUEST_VALIDATION_OPTIONS) ? new FastAccept() : null;
+  private readonly strict = new ValidationPipe(
+    merged(REQUEST_VALIDATION_OPTIONS, { whitelist: true, forbidNonWhitelisted: true }),
+  );
 
   constructor() {
     super(REQUEST_VALIDATION_OPTIONS);
@@ -82,6 +86,9 @@ export class RequestValidationPipe extends ValidationPipe {
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     assertObjectBody(value, metadata);
+    if (metadata.type === 'body' && isStrict(metadata.metatype)) {
+      return this.strict.transform(value, metadata);
+    }
     if (metadata.type === 'body') {
       const accepted = this.fast?.accept(metadata.metatype, value);
       if (accepted !== undefined) {
