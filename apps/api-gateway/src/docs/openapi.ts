@@ -157,6 +157,78 @@ function decorate(
  * summaries and examples from OPERATION_DOCS, both ways to present a key, and the error envelope with the
  * codes each status carries.
  */
+/** What class-validator-jsonschema refers to for a field typed only by its design type (no schema of that name). */
+const DESIGN_TYPE_REFS: Readonly<Record<string, SchemaObject>> = {
+  '#/components/schemas/Object': {},
+  '#/components/schemas/Array': { type: 'array', items: {} },
+};
+const STRING_OR_STRINGS: SchemaObject = { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] };
+const JSON_OBJECT: SchemaObject = { type: 'object', additionalProperties: true };
+
+/**
+ * Fields whose TypeScript type is a union or a free JSON object (`string | string[]`, a JSON schema) are checked by
+ * validators of ours, which class-validator-jsonschema cannot read: it falls back to the design type, a `$ref` to an
+ * `Object` schema that does not exist, which made the document invalid for client generators. Their schemas, by
+ * field name; any other such field is left open (any JSON value).
+ */
+const UNION_FIELDS: Readonly<Record<string, SchemaObject>> = {
+  stop: STRING_OR_STRINGS,
+  tool_choice: {
+    oneOf: [
+      { type: 'string', enum: ['none', 'auto', 'required'] },
+      { type: 'object', properties: { type: { type: 'string' }, function: JSON_OBJECT } },
+    ],
+  },
+  response_format: JSON_OBJECT,
+  logit_bias: { type: 'object', additionalProperties: { type: 'number' } },
+  metadata: JSON_OBJECT,
+  parameters: JSON_OBJECT,
+  input_schema: JSON_OBJECT,
+  input: {
+    oneOf: [
+      { type: 'string' },
+      { type: 'array', items: { type: 'string' } },
+      { type: 'array', items: { type: 'integer' } },
+      { type: 'array', items: { type: 'array', items: { type: 'integer' } } },
+    ],
+  },
+  content: {
+    nullable: true,
+    oneOf: [{ type: 'string' }, { type: 'array', items: JSON_OBJECT }],
+  },
+};
+
+function resolveUnionFields(schemas: Record<string, SchemaObject>): void {
+  for (const schema of Object.values(schemas)) {
+    resolveIn(schema);
+  }
+}
+
+/** Replaces, at any depth, a `$ref` to a design type by the field's schema (UNION_FIELDS) or an open one. */
+function resolveIn(schema: SchemaObject): void {
+  for (const [name, property] of Object.entries(schema.properties ?? {})) {
+    if ('$ref' in property) {
+      const open = DESIGN_TYPE_REFS[property.$ref];
+      if (open !== undefined) {
+        schema.properties![name] = UNION_FIELDS[name] ?? open;
+      }
+    } else {
+      resolveIn(property);
+    }
+  }
+  const items = schema.items;
+  if (items !== undefined) {
+    if ('$ref' in items) {
+      const open = DESIGN_TYPE_REFS[items.$ref];
+      if (open !== undefined) {
+        schema.items = open;
+      }
+    } else {
+      resolveIn(items);
+    }
+  }
+}
+
 export function buildOpenApiDocument(app: INestApplication, version: string): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('AI gateway')
@@ -179,6 +251,7 @@ export function buildOpenApiDocument(app: INestApplication, version: string): Op
     classTransformerMetadataStorage: defaultMetadataStorage,
     refPointerPrefix: '#/components/schemas/',
   }) as Record<string, SchemaObject>;
+  resolveUnionFields(generated);
   document.components ??= {};
   document.components.schemas = {
     ...document.components.schemas,
