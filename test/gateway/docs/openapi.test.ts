@@ -108,6 +108,14 @@ describe('OpenAPI docs', () => {
     expect(doc.components.schemas.ErrorEnvelope.required).toEqual(['error']);
   });
 
+  it("each documented request example of the account routes is accepted by its route", async () => {
+    const example = (path: string) => doc.paths[path].post.requestBody?.content['application/json'].example;
+    const user = await h.post('/api/v1/ai/admin/users', example('/api/v1/ai/admin/users'));
+    expect(user.status).toBe(201);
+    // The native example's fields are all ones the route takes (unknown ones would be ignored there).
+    expect(Object.keys(example('/api/v1/ai/generate') as object).sort()).toEqual(['options', 'policy', 'prompt']);
+  });
+
   it("documents the providers list's quota: its windows, when observed, on which route", () => {
     const ok = doc.paths['/api/v1/ai/admin/providers'].get.responses['200'];
     expect(JSON.stringify(ok)).toContain('#/components/schemas/ProviderQuotaDto');

@@ -69,7 +69,7 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     description:
       'A simpler request shape: `prompt` or `messages`, `model` or a routing `policy`, `context` for preferences, ' +
       '`useCache`. The answer says which provider and model answered, the route, attempts, tokens, cost and `cached`.',
-    requestExample: { prompt: 'Say hello', policy: 'cost', maxTokens: 64 },
+    requestExample: { prompt: 'Say hello', policy: 'cost', options: { maxTokens: 64 } },
   },
   'POST /api/v1/ai/jobs': {
     summary: 'Submit a generation job (asynchronous)',
@@ -123,7 +123,7 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   },
   'POST /api/v1/ai/admin/users': {
     summary: 'Create a user',
-    requestExample: { name: 'alice', email: 'alice@example.com', tier: 'standard' },
+    requestExample: { name: 'alice', tier: 'pro' },
   },
   'GET /api/v1/ai/admin/users': { summary: 'List users' },
   'POST /api/v1/ai/admin/keys': {
