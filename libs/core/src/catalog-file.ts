@@ -281,6 +281,11 @@ class CatalogReader {
       this.problem(`${path}.${key}`, 'must be a valid http(s) URL');
       return undefined;
     }
+    if (url.username !== '' || url.password !== '') {
+      // A URL is shown in admin answers, exports and logs; a secret belongs in apiKey, which never is.
+      this.problem(`${path}.${key}`, 'must not hold credentials (user:password@): put the secret in apiKey');
+      return undefined;
+    }
     // Adapters append paths (`/chat/completions`), so a trailing slash would double up.
     return text.replace(/\/+$/, '');
   }

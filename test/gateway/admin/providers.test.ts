@@ -273,9 +273,12 @@ describe('admin API: providers, models and gateways', () => {
       [{ id: 'nul-name', ...base, models: [model('b-m', { displayName: 'a\u0000b' })] }, 'models[0].displayName'],
       [{ id: 'x'.repeat(65), ...base }, 'id'],
       [{ id: 'long-model', ...base, models: [model('m'.repeat(257))] }, 'models[0].name'],
+      // Credentials in a URL would be shown in every admin answer and export: refused, never stored.
+      [{ id: 'url-secret', ...base, baseUrl: 'https://user:hunter2@example.com/v1' }, 'baseUrl'],
     ] as const) {
       const res = await call(h, 'POST', P, body);
       expect([body.id, res.status, errorOf(res).param]).toEqual([body.id, 400, param]);
+      expect(JSON.stringify(res.body)).not.toContain('hunter2');
     }
     // As long as may be: created, and reachable by every route that names it.
     const id = 'p'.repeat(64);
