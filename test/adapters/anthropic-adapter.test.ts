@@ -136,6 +136,22 @@ describe('Anthropic adapter against a real HTTP server', () => {
     expect(JSON.parse(up.requests[0].body).stream).toBe(true);
   });
 
+  it('says which stop sequence ended the answer, whole and streamed', async () => {
+    up.handler = (_req, res) => sendJson(res, 200, { ...MESSAGE, stop_reason: 'stop_sequence', stop_sequence: 'STOP' });
+    const whole = await adapter.generate(request(), never);
+    expect(whole).toMatchObject({ finishReason: 'stop', stopSequence: 'STOP' });
+
+    const events = STREAM_EVENTS.map((e) =>
+      e.replace(
+        '"stop_reason":"max_tokens","stop_sequence":null',
+        '"stop_reason":"stop_sequence","stop_sequence":"STOP"',
+      ),
+    );
+    up.handler = (_req, res) => writeAll(res, events);
+    const deltas = await within(5000, 'stream', collect(adapter.stream(request(), never)));
+    expect(deltas.at(-1)).toMatchObject({ finishReason: 'stop', stopSequence: 'STOP' });
+  });
+
   it.each([
     ['overloaded_error', ErrorClass.Provider],
     ['rate_limit_error', ErrorClass.RateLimit],

@@ -146,6 +146,23 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
     });
   });
 
+  it('says which stop sequence ended a Claude answer, whole and streamed', async () => {
+    const ask = {
+      model: 'sim0-anthropic/sim-claude',
+      max_tokens: 64,
+      stop_sequences: ['###', 'END'],
+      messages: [{ role: 'user' as const, content: 'one two END three' }],
+    };
+    const msg = await client.messages.create(ask);
+    expect([msg.stop_reason, msg.stop_sequence]).toEqual(['stop_sequence', 'END']);
+    expect(msg.content).toEqual([{ type: 'text', text: 'one two ' }]);
+    const final = await client.messages.stream(ask).finalMessage();
+    expect([final.stop_reason, final.stop_sequence]).toEqual(['stop_sequence', 'END']);
+    // Without one in the answer: end_turn, as before.
+    const plain = await client.messages.create({ ...ask, messages: [{ role: 'user', content: 'no stop here' }] });
+    expect([plain.stop_reason, plain.stop_sequence]).toEqual(['end_turn', null]);
+  });
+
   it('reports prompt-cache reads in Anthropic usage fields', async () => {
     system.sim.configure({ cachedTokens: 3 });
     try {

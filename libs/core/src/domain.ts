@@ -182,6 +182,8 @@ export interface AnswerDetails {
   /** The provider's `choices[0].logprobs`, as it sent them. */
   logprobs?: JsonValue;
   systemFingerprint?: string;
+  /** The stop sequence that ended the answer, when the provider names it (Anthropic's `stop_sequence`). */
+  stopSequence?: string;
   /** An embeddings request's vectors, in input order (floats; the gateway encodes base64 when asked). */
   embeddings?: number[][];
 }
@@ -225,6 +227,8 @@ export interface StreamDelta {
   refusal?: string;
   systemFingerprint?: string;
   finishReason?: string | null;
+  /** With the finish reason: the stop sequence that ended the answer, when the provider names it. */
+  stopSequence?: string;
   /** Providers send usage in the last chunk(s); adapters surface it when seen. */
   usage?: Usage;
   /** Provider's completion id when first seen. */

@@ -97,12 +97,15 @@ export class AnthropicStreamEncoder implements StreamEncoder {
   }
 
   end(result: GenerationResult, finishReason: string): string {
-    const stopReason = stopReasonOf(finishReason, (result.toolCalls?.length ?? 0) > 0);
+    const stopReason =
+      result.stopSequence === undefined
+        ? stopReasonOf(finishReason, (result.toolCalls?.length ?? 0) > 0)
+        : 'stop_sequence';
     return (
       this.close() +
       event('message_delta', {
         type: 'message_delta',
-        delta: { stop_reason: stopReason, stop_sequence: null },
+        delta: { stop_reason: stopReason, stop_sequence: result.stopSequence ?? null },
         usage: anthropicUsage(result.usage),
       }) +
       event('message_stop', { type: 'message_stop' })

@@ -125,6 +125,9 @@ function copyDetails(from: AnswerDetails, to: AnswerDetails): void {
   if (from.systemFingerprint !== undefined) {
     to.systemFingerprint = from.systemFingerprint;
   }
+  if (from.stopSequence !== undefined) {
+    to.stopSequence = from.stopSequence;
+  }
   if (from.embeddings !== undefined) {
     to.embeddings = from.embeddings;
   }

@@ -19,6 +19,7 @@ export class StreamCollector {
   private finishReason: string | null = null;
   private usage: Usage | undefined;
   private systemFingerprint: string | undefined;
+  private stopSequence: string | undefined;
 
   /** `fallbackId` names the answer when the provider sends no id with its first delta. */
   constructor(private readonly fallbackId: string) {}
@@ -65,6 +66,9 @@ export class StreamCollector {
     if (delta.systemFingerprint !== undefined) {
       this.systemFingerprint ??= delta.systemFingerprint;
     }
+    if (delta.stopSequence !== undefined) {
+      this.stopSequence = delta.stopSequence;
+    }
     return first;
   }
 
@@ -87,6 +91,9 @@ export class StreamCollector {
     }
     if (this.systemFingerprint !== undefined) {
       answer.systemFingerprint = this.systemFingerprint;
+    }
+    if (this.stopSequence !== undefined) {
+      answer.stopSequence = this.stopSequence;
     }
     return answer;
   }

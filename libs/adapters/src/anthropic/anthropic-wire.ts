@@ -36,6 +36,7 @@ interface WireMessage {
   id?: string;
   content?: WireBlock[];
   stop_reason?: string | null;
+  stop_sequence?: string | null;
   usage?: WireUsage | null;
   error?: unknown;
 }
@@ -45,7 +46,14 @@ interface WireEvent {
   index?: number;
   message?: WireMessage;
   content_block?: WireBlock;
-  delta?: { type?: string; text?: string; partial_json?: string; thinking?: string; stop_reason?: string | null };
+  delta?: {
+    type?: string;
+    text?: string;
+    partial_json?: string;
+    thinking?: string;
+    stop_reason?: string | null;
+    stop_sequence?: string | null;
+  };
   usage?: WireUsage | null;
   error?: unknown;
 }
@@ -144,6 +152,9 @@ export function readMessage(json: unknown, status: number): Omit<AdapterResponse
   if (reasoning !== '') {
     details.reasoning = reasoning;
   }
+  if (typeof body.stop_sequence === 'string') {
+    details.stopSequence = body.stop_sequence;
+  }
   return {
     id: typeof body.id === 'string' ? body.id : '',
     created: Math.floor(Date.now() / 1000),
@@ -167,6 +178,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   private idSent = false;
   private usage: WireUsage = {};
   private stopReason: string | null = null;
+  private stopSequence: string | undefined;
   /** Anthropic content block index → tool call index, for the tool_use blocks seen so far. */
   private readonly toolIndex = new Map<number, number>();
   /** Tool calls (by tool call index) that received argument text. */
@@ -206,13 +218,23 @@ export class AnthropicStreamDecoder implements StreamDecoder {
         if (e.delta?.stop_reason !== undefined) {
           this.stopReason = e.delta.stop_reason;
         }
+        if (typeof e.delta?.stop_sequence === 'string') {
+          this.stopSequence = e.delta.stop_sequence;
+        }
         this.addUsage(e.usage);
         return false;
-      case 'message_stop':
-        out.push(
-          this.withId({ text: '', finishReason: finishReasonOf(this.stopReason), usage: anthropicUsage(this.usage) }),
-        );
+      case 'message_stop': {
+        const last: StreamDelta = {
+          text: '',
+          finishReason: finishReasonOf(this.stopReason),
+          usage: anthropicUsage(this.usage),
+        };
+        if (this.stopSequence !== undefined) {
+          last.stopSequence = this.stopSequence;
+        }
+        out.push(this.withId(last));
         return true;
+      }
       case 'error':
         throw inBandError(e.error);
       default:

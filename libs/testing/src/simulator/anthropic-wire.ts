@@ -45,9 +45,16 @@ const event = (name: string, data: string): string => `event: ${name}\ndata: ${d
 class AnthropicRendering implements Rendering {
   constructor(private readonly gen: Generation) {}
 
+  private stopSequenceJson(): string {
+    return this.gen.stopSequence === undefined ? 'null' : JSON.stringify(this.gen.stopSequence);
+  }
+
   private stopReason(): string {
     if (this.gen.toolCall !== undefined) {
       return 'tool_use';
+    }
+    if (this.gen.stopSequence !== undefined) {
+      return 'stop_sequence';
     }
     return this.gen.truncated ? 'max_tokens' : 'end_turn';
   }
@@ -76,7 +83,7 @@ class AnthropicRendering implements Rendering {
     return (
       `{"id":"${g.id}","type":"message","role":"assistant","model":${JSON.stringify(g.model)},` +
       `"content":[${this.contentBlock()}],"stop_reason":"${this.stopReason()}",` +
-      `"stop_sequence":null,"usage":${this.usage(g.answer.length)}}`
+      `"stop_sequence":${this.stopSequenceJson()},"usage":${this.usage(g.answer.length)}}`
     );
   }
 
@@ -112,7 +119,7 @@ class AnthropicRendering implements Rendering {
       event('content_block_stop', '{"type":"content_block_stop","index":0}') +
       event(
         'message_delta',
-        `{"type":"message_delta","delta":{"stop_reason":"${this.stopReason()}","stop_sequence":null},` +
+        `{"type":"message_delta","delta":{"stop_reason":"${this.stopReason()}","stop_sequence":${this.stopSequenceJson()}},` +
           `"usage":{"output_tokens":${this.gen.answer.length}}}`,
       ) +
       event('message_stop', '{"type":"message_stop"}')
@@ -180,6 +187,7 @@ function parse(raw: unknown): ParsedRequest | WireProblem {
     lastToolResult,
     json: null,
     reasoning: false,
+    ...(Array.isArray(body.stop_sequences) ? { stop: body.stop_sequences.filter((x) => typeof x === 'string') } : {}),
   };
 }
 

@@ -270,7 +270,9 @@ export class ProviderSimulator implements Controllable {
     const promptTokens = estimateTokens(parsed.promptChars);
     const toolCall = this.toolCallFor(parsed);
     const planned = toolCall?.pieces ?? this.plannedAnswer(parsed);
-    const full = planned ?? (cfg.echo ? echoAnswer(parsed.lastUserText) : this.book.get(null));
+    const stop = planned === null && cfg.echo ? firstStop(parsed.lastUserText, parsed.stop) : null;
+    const full =
+      planned ?? (cfg.echo ? echoAnswer(stop === null ? parsed.lastUserText : stop.before) : this.book.get(null));
     // A tool call is never cut short: its arguments must stay valid JSON.
     const answer =
       toolCall !== undefined
@@ -290,6 +292,7 @@ export class ProviderSimulator implements Controllable {
       ...(toolCall === undefined ? {} : { toolCall }),
       ...(parsed.reasoning ? { reasoning: reasoningAnswer(parsed.lastUserText) } : {}),
       ...(parsed.promptTokenList === true ? { promptTokenList: true } : {}),
+      ...(stop === null || answer.length < full.length ? {} : { stopSequence: stop.sequence }),
     });
     if (parsed.stream) {
       const chunks = rendering.chunks ?? answer.length;
@@ -339,4 +342,16 @@ export class ProviderSimulator implements Controllable {
       fn();
     }
   }
+}
+
+/** Where an echoed answer ends at a stop sequence: the text before the first one it holds, and which one. */
+function firstStop(text: string, stops: readonly string[] | undefined): { before: string; sequence: string } | null {
+  let found: { before: string; sequence: string } | null = null;
+  for (const sequence of stops ?? []) {
+    const at = sequence === '' ? -1 : text.indexOf(sequence);
+    if (at >= 0 && (found === null || at < found.before.length)) {
+      found = { before: text.slice(0, at), sequence };
+    }
+  }
+  return found;
 }

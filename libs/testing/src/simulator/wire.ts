@@ -23,6 +23,8 @@ export interface ParsedRequest {
   reasoning: boolean;
   /** The answer lists the prompt's tokens (TGI `decoder_input_details`). */
   promptTokenList?: boolean;
+  /** Stop sequences (Anthropic `stop_sequences`): an echoed answer ends before the first one it holds. */
+  stop?: string[];
 }
 
 /** Why a request body was rejected (answered 400, or `status`, in the provider's error shape). */
@@ -61,6 +63,8 @@ export interface Generation {
   reasoning?: Answer;
   /** The answer lists the prompt's tokens (TGI `decoder_input_details`). */
   promptTokenList?: boolean;
+  /** The stop sequence the answer ended at (it is not part of the answer). */
+  stopSequence?: string;
 }
 
 /** The serialised pieces of one answer, in the wire format it was asked in. */
