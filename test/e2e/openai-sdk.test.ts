@@ -67,6 +67,28 @@ describe('OpenAI SDK against the gateway (e2e)', () => {
     expect(usage?.completion_tokens).toBeGreaterThan(0);
   });
 
+  it("relays logprobs with each streamed token, and the whole answer's when not streamed", async () => {
+    const ask = {
+      model: 'sim0/sim-gpt',
+      messages: [{ role: 'user' as const, content: 'alpha beta gamma' }],
+      logprobs: true,
+    };
+    const stream = await client.chat.completions.create({ ...ask, stream: true });
+    const tokens: string[] = [];
+    for await (const chunk of stream) {
+      const content = chunk.choices[0]?.delta?.content ?? '';
+      if (content !== '') {
+        const lp = chunk.choices[0].logprobs?.content ?? [];
+        expect(lp.map((e) => e.token)).toEqual([content]);
+        expect(lp[0].logprob).toBeLessThan(0);
+        tokens.push(content);
+      }
+    }
+    expect(tokens.join('')).toBe('alpha beta gamma');
+    const whole = await client.chat.completions.create(ask);
+    expect(whole.choices[0].logprobs?.content?.map((e) => e.token).join('')).toBe('alpha beta gamma');
+  });
+
   it('reaches an Anthropic-format provider through the same OpenAI endpoint', async () => {
     const res = await client.chat.completions.create({
       model: 'sim0-anthropic/sim-claude',

@@ -229,6 +229,8 @@ export interface StreamDelta {
   finishReason?: string | null;
   /** With the finish reason: the stop sequence that ended the answer, when the provider names it. */
   stopSequence?: string;
+  /** The provider's `choices[0].logprobs` of this delta (OpenAI-compatible streams with `logprobs: true`). */
+  logprobs?: JsonValue;
   /** Providers send usage in the last chunk(s); adapters surface it when seen. */
   usage?: Usage;
   /** Provider's completion id when first seen. */

@@ -1,4 +1,4 @@
-import type { GenerationRequest, GenerationResult, Route, RoutingPolicy, ToolCallDelta } from './domain';
+import type { GenerationRequest, GenerationResult, JsonValue, Route, RoutingPolicy, ToolCallDelta } from './domain';
 import type { ErrorBody } from './errors';
 
 /**
@@ -143,6 +143,8 @@ export interface ReplyPiece {
   toolCalls?: ToolCallDelta[];
   reasoning?: string;
   refusal?: string;
+  /** The provider's `choices[0].logprobs` of this delta, when the client asked for them. */
+  logprobs?: JsonValue;
 }
 
 /**

@@ -3,6 +3,7 @@ import {
   GatewayError,
   type ErrorBody,
   type GenerationResult,
+  type JsonValue,
   type ReplyMessage,
   type ReplyPiece,
   type ToolCall,
@@ -29,7 +30,8 @@ export interface StreamEncoder {
   /** The events that open the stream, once it starts. */
   start(): string;
   reasoning(text: string): string;
-  content(text: string): string;
+  /** `logprobs`: the provider's for this text, when the client asked for them (formats without them ignore it). */
+  content(text: string, logprobs?: JsonValue): string;
   refusal(text: string): string;
   toolCalls(pieces: readonly ToolCallDelta[]): string;
   /** Whole tool calls, for a stream whose fragments were lost. */
@@ -211,7 +213,7 @@ export class StreamRelay extends ReplyWaiter {
       this.write(fmt.reasoning(p.reasoning));
     }
     if (p.text !== '') {
-      this.write(fmt.content(p.text));
+      this.write(fmt.content(p.text, p.logprobs));
       this.sent.push(p.text);
       this.sentLength += p.text.length;
     }
@@ -243,7 +245,8 @@ export class StreamRelay extends ReplyWaiter {
       if (result.text.startsWith(sentText)) {
         const rest = result.text.slice(sentText.length);
         if (rest !== '') {
-          this.relay.sink.write(fmt.content(rest));
+          // Nothing sent yet (a cache hit replayed, lost chunks): the whole answer's logprobs go with its text.
+          this.relay.sink.write(fmt.content(rest, sentText === '' ? result.logprobs : undefined));
         }
       } else if (this.suspect) {
         this.fail(

@@ -1,4 +1,4 @@
-import type { ErrorBody, GenerationResult, ToolCall, ToolCallDelta, Usage } from '@aigw/core';
+import type { ErrorBody, GenerationResult, JsonValue, ToolCall, ToolCallDelta, Usage } from '@aigw/core';
 import type { StreamEncoder, StreamEncoderFactory } from '../generation/stream-relay';
 import { openAiUsage } from './openai-mapping';
 
@@ -22,8 +22,9 @@ export class ChunkFormatter {
     return `${this.head}{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n`;
   }
 
-  content(text: string): string {
-    return `${this.head}{"index":0,"delta":{"content":${JSON.stringify(text)}},"logprobs":null,"finish_reason":null}]}\n\n`;
+  content(text: string, logprobs?: JsonValue): string {
+    const lp = logprobs === undefined ? 'null' : JSON.stringify(logprobs);
+    return `${this.head}{"index":0,"delta":{"content":${JSON.stringify(text)}},"logprobs":${lp},"finish_reason":null}]}\n\n`;
   }
 
   /**
@@ -92,8 +93,8 @@ export class OpenAiStreamEncoder implements StreamEncoder {
   reasoning(text: string): string {
     return this.fmt.reasoning(text);
   }
-  content(text: string): string {
-    return this.fmt.content(text);
+  content(text: string, logprobs?: JsonValue): string {
+    return this.fmt.content(text, logprobs);
   }
   refusal(text: string): string {
     return this.fmt.refusal(text);

@@ -1,4 +1,4 @@
-import { EMPTY_USAGE, type StreamDelta, type ToolCall, type Usage } from '@aigw/core';
+import { EMPTY_USAGE, type JsonValue, type StreamDelta, type ToolCall, type Usage } from '@aigw/core';
 import type { ProviderAnswer } from './outcomes';
 
 /** What a stream's first delta fixes: announced in the `start` message and kept in the final result. */
@@ -20,6 +20,8 @@ export class StreamCollector {
   private usage: Usage | undefined;
   private systemFingerprint: string | undefined;
   private stopSequence: string | undefined;
+  /** The streamed logprobs' `content` and `refusal` entries, in order (OpenAI sends each chunk's own). */
+  private logprobs: { content: JsonValue[]; refusal: JsonValue[] } | undefined;
 
   /** `fallbackId` names the answer when the provider sends no id with its first delta. */
   constructor(private readonly fallbackId: string) {}
@@ -69,6 +71,9 @@ export class StreamCollector {
     if (delta.stopSequence !== undefined) {
       this.stopSequence = delta.stopSequence;
     }
+    if (delta.logprobs !== undefined) {
+      this.addLogprobs(delta.logprobs);
+    }
     return first;
   }
 
@@ -95,6 +100,24 @@ export class StreamCollector {
     if (this.stopSequence !== undefined) {
       answer.stopSequence = this.stopSequence;
     }
+    if (this.logprobs !== undefined) {
+      // The whole answer's, as a non-streamed call returns them.
+      answer.logprobs =
+        this.logprobs.refusal.length > 0 ? this.logprobs : { content: this.logprobs.content, refusal: null };
+    }
     return answer;
+  }
+
+  private addLogprobs(piece: JsonValue): void {
+    if (typeof piece !== 'object' || piece === null || Array.isArray(piece)) {
+      return;
+    }
+    this.logprobs ??= { content: [], refusal: [] };
+    for (const key of ['content', 'refusal'] as const) {
+      const entries = piece[key];
+      if (Array.isArray(entries)) {
+        this.logprobs[key].push(...entries);
+      }
+    }
   }
 }

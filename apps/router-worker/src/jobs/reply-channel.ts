@@ -163,6 +163,9 @@ function pieceOf(delta: StreamDelta): ReplyPiece {
   if (delta.refusal !== undefined) {
     piece.refusal = delta.refusal;
   }
+  if (delta.logprobs !== undefined) {
+    piece.logprobs = delta.logprobs;
+  }
   return piece;
 }
 

@@ -253,6 +253,9 @@ export class OpenAiStreamDecoder implements StreamDecoder {
     if (refusal !== undefined) {
       delta.refusal = refusal;
     }
+    if (choice?.logprobs !== undefined && choice.logprobs !== null) {
+      delta.logprobs = choice.logprobs;
+    }
     // Role-only and empty keep-alive chunks carry nothing worth a delta.
     if (
       delta.text.length === 0 &&

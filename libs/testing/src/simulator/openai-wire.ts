@@ -77,7 +77,8 @@ class OpenAiRendering implements Rendering {
     return (
       `{"id":"${gen.id}","object":"chat.completion","created":${gen.created},"model":${JSON.stringify(gen.model)},` +
       `"choices":[{"index":0,"message":{"role":"assistant",${content}${reasoning},"refusal":null,"annotations":[]},` +
-      `"logprobs":null,"finish_reason":"${this.finishReason()}"}],"usage":${usageJson(gen)},${FINGERPRINT}}`
+      `"logprobs":${this.logprobsOf(gen.answer.tokenJson)},"finish_reason":"${this.finishReason()}"}],` +
+      `"usage":${usageJson(gen)},${FINGERPRINT}}`
     );
   }
 
@@ -99,9 +100,22 @@ class OpenAiRendering implements Rendering {
 
   streamToken(index: number): string {
     const token = this.gen.answer.tokenJson[index];
-    return this.gen.toolCall === undefined
-      ? this.delta(`{"content":${token}}`)
-      : this.delta(`{"tool_calls":[{"index":0,"function":{"arguments":${token}}}]}`);
+    if (this.gen.toolCall !== undefined) {
+      return this.delta(`{"tool_calls":[{"index":0,"function":{"arguments":${token}}}]}`);
+    }
+    if (this.gen.logprobs === true) {
+      return `${this.head}[{"index":0,"delta":{"content":${token}},"logprobs":${this.logprobsOf([token])},"finish_reason":null${this.choiceTail}`;
+    }
+    return this.delta(`{"content":${token}}`);
+  }
+
+  /** OpenAI's `choices[].logprobs` for these (JSON-encoded) tokens: a fixed, plausible log probability each. */
+  private logprobsOf(tokens: readonly string[]): string {
+    if (this.gen.logprobs !== true || this.gen.toolCall !== undefined) {
+      return 'null';
+    }
+    const entries = tokens.map((t) => `{"token":${t},"logprob":-0.25,"bytes":null,"top_logprobs":[]}`);
+    return `{"content":[${entries.join(',')}],"refusal":null}`;
   }
 
   streamEnd(): string {
@@ -180,6 +194,7 @@ function parse(raw: unknown): ParsedRequest | WireProblem {
           ? { schema: jsonSchema?.schema ?? null }
           : null,
     reasoning: typeof body.reasoning_effort === 'string' && body.reasoning_effort !== 'none',
+    ...(body.logprobs === true ? { logprobs: true } : {}),
   };
 }
 

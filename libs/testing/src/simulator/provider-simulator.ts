@@ -293,6 +293,7 @@ export class ProviderSimulator implements Controllable {
       ...(parsed.reasoning ? { reasoning: reasoningAnswer(parsed.lastUserText) } : {}),
       ...(parsed.promptTokenList === true ? { promptTokenList: true } : {}),
       ...(stop === null || answer.length < full.length ? {} : { stopSequence: stop.sequence }),
+      ...(parsed.logprobs === true ? { logprobs: true } : {}),
     });
     if (parsed.stream) {
       const chunks = rendering.chunks ?? answer.length;

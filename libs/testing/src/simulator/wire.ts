@@ -25,6 +25,8 @@ export interface ParsedRequest {
   promptTokenList?: boolean;
   /** Stop sequences (Anthropic `stop_sequences`): an echoed answer ends before the first one it holds. */
   stop?: string[];
+  /** OpenAI `logprobs: true`: each answer token comes with a log probability. */
+  logprobs?: boolean;
 }
 
 /** Why a request body was rejected (answered 400, or `status`, in the provider's error shape). */
@@ -65,6 +67,8 @@ export interface Generation {
   promptTokenList?: boolean;
   /** The stop sequence the answer ended at (it is not part of the answer). */
   stopSequence?: string;
+  /** Log probabilities with the answer's tokens (OpenAI wire). */
+  logprobs?: boolean;
 }
 
 /** The serialised pieces of one answer, in the wire format it was asked in. */
