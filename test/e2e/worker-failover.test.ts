@@ -43,6 +43,57 @@ describe('router-worker failover (e2e)', () => {
     expect(system.sim.stats().byRoute['POST /v1/chat/completions']).toBeGreaterThanOrEqual(2);
   }, 60_000);
 
+  it('a stream whose worker dies mid-way is never spliced from two generations: an error event, no [DONE]', async () => {
+    const [first] = system.workers();
+    // Slow chunks, so the first worker has streamed some of its answer when it dies.
+    system.sim.configure({ latencyMs: 0, chunkDelayMs: 300 });
+    system.sim.reset();
+    const res = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({
+        model: 'sim-gpt',
+        messages: [{ role: 'user', content: 'one two three four five six seven eight nine ten eleven twelve' }],
+        stream: true,
+      }),
+    });
+    expect(res.status).toBe(200);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let sse = '';
+    while (!sse.includes('"content":" two"')) {
+      const { value, done } = await reader.read();
+      if (done) {
+        break;
+      }
+      sse += new TextDecoder().decode(value);
+    }
+    await system.spawnApp('router-worker', await import('@aigw/testing').then((t) => t.freePort()));
+    // The run that takes over generates another answer (a model at temperature > 0 would).
+    system.sim.configure({ echo: false, chunkDelayMs: 0 });
+    first.child.kill('SIGKILL');
+    await first.exited;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) {
+        break;
+      }
+      sse += new TextDecoder().decode(value);
+    }
+    const events = sse.split('\n\n').filter((e) => e.startsWith('data: '));
+    const text = events
+      .map((e) => e.slice(6))
+      .filter((d) => d !== '[DONE]')
+      .map(
+        (d) => (JSON.parse(d) as { choices?: { delta?: { content?: string } }[] }).choices?.[0]?.delta?.content ?? '',
+      )
+      .join('');
+    // Only the dead run's words, then an error: the new run's text is never appended to them.
+    expect('one two three four five six seven eight nine ten eleven twelve'.startsWith(text)).toBe(true);
+    expect(events.at(-1)).toContain('"error"');
+    expect(events).not.toContain('data: [DONE]');
+    system.sim.configure({ echo: true });
+  }, 60_000);
+
   it('SIGTERM lets the in-flight job finish before the worker exits', async () => {
     const spare = await system.spawnApp('router-worker', await import('@aigw/testing').then((t) => t.freePort()));
     const victims = system.workers().filter((w) => w !== spare);

@@ -166,6 +166,11 @@ export type ReplyMessage =
       attempts: number;
       id: string;
       created: number;
+      /**
+       * The job's run (BullMQ's `attemptsStarted`) when above 1: a worker took the job over from one that died, and
+       * this run's stream starts again (its chunks from seq 0) with a generation of its own.
+       */
+      run?: number;
     }
   | ({ t: 'chunk'; jobId: string; seq: number } & ReplyPiece)
   | { t: 'chunks'; jobId: string; seq: number; pieces: ReplyPiece[] }

@@ -200,6 +200,45 @@ describe('StreamRelay', () => {
     expect(sink.events).not.toContain('[DONE]');
   });
 
+  it('a run taken over after a worker died is not spliced onto the dead run: an error event unless it extends it', () => {
+    const rerun: ReplyMessage = { ...start, run: 2 };
+    const differs = setup();
+    differs.relay.onReply(start);
+    differs.relay.onReply(chunk(0, 'first '));
+    differs.relay.onReply(chunk(1, 'run '));
+    differs.relay.onReply(rerun);
+    // The new run streams from seq 0 again: none of it may continue the dead run's text.
+    differs.relay.onReply(chunk(0, 'second '));
+    differs.relay.onReply(chunk(1, 'run '));
+    differs.relay.onReply(chunk(2, 'goes on'));
+    differs.relay.onReply({ t: 'end', jobId, result: result('second run goes on') });
+    expect(differs.sink.text).toBe('first run ');
+    const last = differs.sink.events[differs.sink.events.length - 1] as { error: { code: string } };
+    expect(last.error.code).toBe('internal_error');
+    expect(differs.sink.events).not.toContain('[DONE]');
+
+    // The same answer again (a deterministic model): completed from its final text.
+    const same = setup();
+    same.relay.onReply(start);
+    same.relay.onReply(chunk(0, 'same '));
+    same.relay.onReply(rerun);
+    same.relay.onReply(chunk(0, 'same '));
+    same.relay.onReply(chunk(1, 'text'));
+    same.relay.onReply({ t: 'end', jobId, result: result('same text') });
+    expect(same.sink.text).toBe('same text');
+    expect(same.sink.events[same.sink.events.length - 1]).toBe('[DONE]');
+
+    // A start repeated by the same run (a coalesced follower reads it from the log and live) changes nothing.
+    const repeated = setup();
+    repeated.relay.onReply(start);
+    repeated.relay.onReply(chunk(0, 'a'));
+    repeated.relay.onReply(start);
+    repeated.relay.onReply(chunk(1, 'b'));
+    repeated.relay.onReply({ t: 'end', jobId, result: result('ab') });
+    expect(repeated.sink.text).toBe('ab');
+    expect(repeated.sink.events[repeated.sink.events.length - 1]).toBe('[DONE]');
+  });
+
   it('trusts chunks that all arrived in order when the final text merely differs', () => {
     const { sink, relay } = setup();
     relay.onReply(start);

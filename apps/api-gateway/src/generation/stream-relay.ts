@@ -82,6 +82,9 @@ export class StreamRelay extends ReplyWaiter {
   private toolFragmentsSent = 0;
   /** Something may have been lost (a gap, or chunks before a lost start): check against the final text. */
   private suspect = false;
+  /** The run (`start.run`) whose stream is relayed; a `start` of another run is a takeover after a worker died. */
+  private run = 1;
+  private rerun = false;
   private readonly emit = (p: ReplyPiece): void => this.emitPiece(p);
   /** SSE gathered while a `chunks` message is relayed, written at once; null: write each event as it comes. */
   private gathered: string | null = null;
@@ -107,6 +110,14 @@ export class StreamRelay extends ReplyWaiter {
     }
     switch (msg.t) {
       case 'start':
+        if (this.phase === 'streaming' && (msg.run ?? 1) !== this.run) {
+          // A worker took the job over: its run streams a generation of its own from the start. Nothing more of
+          // it is relayed; its final text completes the stream only if it extends what was sent.
+          this.rerun = true;
+          this.suspect = true;
+          return;
+        }
+        this.run = msg.run ?? 1;
         this.open(msg);
         return;
       case 'chunk':
@@ -114,10 +125,14 @@ export class StreamRelay extends ReplyWaiter {
           this.suspect = true;
           return;
         }
-        this.sequencer.accept(msg.seq, msg, this.emit);
+        if (!this.rerun) {
+          this.sequencer.accept(msg.seq, msg, this.emit);
+        }
         return;
       case 'chunks':
-        this.relayPieces(msg.seq, msg.pieces);
+        if (!this.rerun) {
+          this.relayPieces(msg.seq, msg.pieces);
+        }
         return;
       case 'end':
       case 'result':
@@ -239,6 +254,13 @@ export class StreamRelay extends ReplyWaiter {
     }
     if (this.sequencer.hasGap) {
       this.suspect = true;
+    }
+    if (this.rerun && this.toolFragmentsSent > 0) {
+      // Tool-call fragments of the dead run went out; the new run's calls cannot be checked against them.
+      this.fail(
+        new GatewayError(ErrorCode.Internal, 'The stream was interrupted and cannot be resumed; retry the request.'),
+      );
+      return;
     }
     if (this.sentLength !== result.text.length || this.suspect) {
       const sentText = this.sent.join('');

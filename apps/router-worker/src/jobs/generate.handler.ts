@@ -87,6 +87,7 @@ export class GenerateHandler {
       mirror,
       local: this.local,
       batchChunks: job.data.batchChunks === true,
+      run: job.attemptsStarted,
     });
     if (job.attemptsStarted > 1) {
       // A stall right after an outage may be our own lost completion; one without is a crashed worker.

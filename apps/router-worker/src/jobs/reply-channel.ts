@@ -17,6 +17,8 @@ export interface ReplyChannelOptions {
   local?: LocalReplies | null;
   /** The job's `batchChunks`: the gateway reads `chunks` messages. */
   batchChunks?: boolean;
+  /** The job's run (`attemptsStarted`): a `start` of a run after the first says so. */
+  run?: number;
 }
 
 /**
@@ -45,6 +47,7 @@ export class ReplyChannel implements StreamObserver {
   private readonly inProcess: LocalReplySender | null;
   private readonly mirror: ReplyMirror | null;
   private readonly batchChunks: boolean;
+  private readonly run: number;
   /** Deltas of this turn not sent yet (batchChunks), and the seq of the first. */
   private pending: ReplyPiece[] | null = null;
   private pendingSeq = 0;
@@ -57,6 +60,7 @@ export class ReplyChannel implements StreamObserver {
   ) {
     this.mirror = opts.mirror ?? null;
     this.batchChunks = opts.batchChunks === true;
+    this.run = opts.run ?? 1;
     this.inProcess = channel === null ? null : (opts.local?.senderTo(channel) ?? null);
   }
 
@@ -66,7 +70,11 @@ export class ReplyChannel implements StreamObserver {
   }
 
   onStart(head: StreamStart & { attempts: number }): void {
-    this.send({ t: 'start', jobId: this.jobId, ...head });
+    const start: ReplyMessage = { t: 'start', jobId: this.jobId, ...head };
+    if (this.run > 1) {
+      start.run = this.run;
+    }
+    this.send(start);
   }
 
   onChunk(delta: StreamDelta): void {
