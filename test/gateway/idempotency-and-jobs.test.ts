@@ -54,6 +54,51 @@ describe('idempotency and async jobs', () => {
       ).toBe('again');
     });
 
+    it('a replay of a request that was never carried out (worker shut down) runs it again, then replays its answer', async () => {
+      const shutdown = {
+        message: 'The worker shut down before the provider answered; retry the request.',
+        type: 'service_unavailable_error' as const,
+        code: ErrorCode.ServiceUnavailable,
+        param: null,
+      };
+      h.handle(async (job) => {
+        await h.publish(job, { t: 'error', jobId: job.id ?? '', error: shutdown, retryAfterMs: 1_000 });
+        return { ok: false as const, error: shutdown, retryAfterMs: 1_000 };
+      });
+      const headers = h.headers(h.adminKey, { 'idempotency-key': 'order-shutdown' });
+      expect((await h.post('/v1/chat/completions', chat('retry me'), headers)).status).toBe(503);
+
+      h.handle((job) => h.answer(job, 'carried out'));
+      const before = h.jobsSeen.length;
+      const retried = await h.post('/v1/chat/completions', chat('retry me'), headers);
+      expect(retried.status).toBe(200);
+      const text = async (r: Response) =>
+        ((await r.json()) as { choices: { message: { content: string } }[] }).choices[0].message.content;
+      expect(await text(retried)).toBe('carried out');
+      expect(h.jobsSeen.length).toBe(before + 1);
+      const replayed = await h.post('/v1/chat/completions', chat('retry me'), headers);
+      expect(await text(replayed)).toBe('carried out');
+      expect(h.jobsSeen.length).toBe(before + 1);
+    });
+
+    it('a replay of a request the providers failed answers that failure again, without a new run', async () => {
+      const failed = {
+        message: 'every provider failed',
+        type: 'provider_error' as const,
+        code: ErrorCode.AllProvidersFailed,
+        param: null,
+      };
+      h.handle(async (job) => {
+        await h.publish(job, { t: 'error', jobId: job.id ?? '', error: failed });
+        return { ok: false as const, error: failed };
+      });
+      const headers = h.headers(h.adminKey, { 'idempotency-key': 'order-failed' });
+      expect((await h.post('/v1/chat/completions', chat('fail me'), headers)).status).toBe(502);
+      const before = h.jobsSeen.length;
+      expect((await h.post('/v1/chat/completions', chat('fail me'), headers)).status).toBe(502);
+      expect(h.jobsSeen.length).toBe(before);
+    });
+
     it('409 idempotency_key_reused when the same key comes with another body', async () => {
       const headers = h.headers(h.adminKey, { 'idempotency-key': 'order-3' });
       expect((await h.post('/v1/chat/completions', chat('first'), headers)).status).toBe(200);

@@ -189,6 +189,15 @@ export class GenerationQueue {
   }
 
   /**
+   * Drops a finished job and its kept outcome, so that its id can be enqueued again (an Idempotency-Key replay of
+   * a request that was never carried out). A job still running is locked and stays.
+   */
+  async forget(jobId: string): Promise<void> {
+    await this.redis.del(this.keys.outcome(jobId));
+    await this.queue.remove(jobId).catch(() => 0);
+  }
+
+  /**
    * The kept outcome of a sync job whose waiter has its answer and that nobody else may read (no Idempotency-Key,
    * no coalesced followers) is deleted now rather than at its deadline: Redis holds the outcomes of the requests
    * in flight, not of the last two minutes'.

@@ -12,6 +12,7 @@ import { CancellationService } from './cancellation.service';
 import { COALESCED_HEADER, Coalescing, type Party } from './coalescing';
 import { GatewayMetrics } from './gateway-metrics';
 import { GenerationQueue, type Retention } from './generation-queue';
+import type { JobSnapshot } from './job-snapshot';
 import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from './idempotency';
 import { IdempotencyService, type Claim } from './idempotency.service';
 import { ReplyHub } from './reply-hub';
@@ -207,7 +208,12 @@ export class GenerationService {
     // Never answered from the cache: the job must exist for GET /jobs/:id. Its answer fills the cache.
     await this.lookup(sub, client, false);
     const claim = await this.claimAdmitted(sub, client);
-    if (claim.fresh || (await this.queue.snapshot(claim.jobId)).state === 'missing') {
+    const existing = claim.fresh ? null : await this.queue.snapshot(claim.jobId);
+    if (existing !== null && existing.state !== 'missing' && notCarriedOut(existing)) {
+      // A replay of a job that was never carried out (its worker shut down): it runs again under its id.
+      await this.queue.forget(claim.jobId);
+    }
+    if (existing === null || existing.state === 'missing' || notCarriedOut(existing)) {
       await this.enqueue(sub, claim, null, { retentionS: this.env.ASYNC_JOB_RETENTION_S });
     } else {
       // An Idempotency-Key replay of a job that exists: it was charged when it was first submitted.
@@ -328,20 +334,25 @@ export class GenerationService {
   /** Gets the job going and the waiter watching it (or, for a replay of a stored job, only watching it). */
   private async dispatch(sub: Submission, claim: Claim, waiter: ReplyWaiter, party: Party | null): Promise<void> {
     if (!claim.fresh) {
-      const existing = await this.queue.snapshot(claim.jobId).catch((err: unknown) => {
+      const unavailable = (err: unknown): never => {
         waiter.discard();
         throw new GatewayError(ErrorCode.ServiceUnavailable, 'The request could not be looked up; retry shortly.', {
           retryAfterMs: 1_000,
           cause: err,
         });
-      });
-      if (existing.state !== 'missing') {
+      };
+      const existing = await this.queue.snapshot(claim.jobId).catch(unavailable);
+      if (existing.state !== 'missing' && !notCarriedOut(existing)) {
         // The replayed job was charged when it was first submitted.
         void this.admission.refund(sub.request.reservation);
         this.hub.watchStored(waiter, existing);
         return;
       }
-      // The replayed job is gone (expired or removed): run it again under the same id.
+      if (existing.state !== 'missing') {
+        // Its outcome says it was never carried out (cancelled, shut down, lost): no answer to replay.
+        await this.queue.forget(claim.jobId).catch(unavailable);
+      }
+      // The replayed job is gone (expired, removed, or never carried out): run it again under the same id.
     }
     try {
       await this.hub.watchEnqueued(waiter, () =>
@@ -399,3 +410,20 @@ export class GenerationService {
 }
 
 function noop(): void {}
+
+/**
+ * A stored outcome that is no answer: the request was cancelled (its client went away, or its deadline passed),
+ * the worker shut down before the provider answered, or every attempt failed on infrastructure. An Idempotency-Key
+ * replay runs such a request again instead of answering its error for SYNC_JOB_RETENTION_S: that error itself
+ * says to retry.
+ */
+function notCarriedOut(s: JobSnapshot): boolean {
+  if (s.state === 'failed') {
+    return true;
+  }
+  return (
+    s.state === 'completed' &&
+    !s.outcome.ok &&
+    (s.outcome.error.code === ErrorCode.Timeout || s.outcome.error.code === ErrorCode.ServiceUnavailable)
+  );
+}
