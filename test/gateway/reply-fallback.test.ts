@@ -1,6 +1,7 @@
 import { waitFor } from '@aigw/testing';
 import { Redis } from 'ioredis';
-import { chat, GatewayHarness, REDIS_URL } from './support';
+import type { GenerateJob } from '../../apps/api-gateway/src/generation/generation-queue';
+import { chat, GatewayHarness, REDIS_URL, sleep } from './support';
 
 /**
  * After the reply subscriber reconnects, every pending job is read back at once: messages published
@@ -48,4 +49,67 @@ describe('reply subscriber reconnect', () => {
       'recovered',
     );
   });
+});
+
+/**
+ * Redis restarted without its data: the read-back after the reconnect finds the job missing while the worker
+ * holding its answer is still reconnecting. The answer that comes a moment later is the request's; only a job
+ * missing for several seconds is lost, and then the answer is a retryable 503.
+ */
+describe('a job missing from Redis after a reconnect', () => {
+  const h = new GatewayHarness();
+  let admin: Redis;
+
+  beforeAll(async () => {
+    await h.start();
+    admin = new Redis(REDIS_URL);
+  }, 60_000);
+
+  afterAll(async () => {
+    await admin.quit();
+    await h.stop();
+  }, 30_000);
+
+  async function dropSubscriber(): Promise<void> {
+    const line = String(await admin.client('LIST'))
+      .split('\n')
+      .find((l) => l.includes(` name=${h.prefix}:replies `));
+    await admin.client('KILL', 'ID', /\bid=(\d+)/.exec(line ?? '')?.[1] ?? '');
+  }
+
+  /** Runs a request whose job is then wiped from Redis (job and kept outcome), as a restart without data does. */
+  async function wiped(): Promise<{ pending: Promise<Response>; job: GenerateJob }> {
+    let job: GenerateJob | null = null;
+    h.handle((j) => {
+      job = j;
+      return Promise.resolve({ ok: true as const, result: h.result(j.data.request, 'held') });
+    });
+    const pending = h.post('/v1/chat/completions', chat('x'));
+    await waitFor(async () => job !== null && (await h.queue.getJob(job.id ?? '')) === undefined, {
+      message: 'job did not complete',
+    });
+    const done = job as unknown as GenerateJob;
+    await admin.del(h.outcomeKey(done.id ?? ''));
+    await dropSubscriber();
+    return { pending, job: done };
+  }
+
+  it('takes the answer the worker hands over after its own reconnect', async () => {
+    const { pending, job } = await wiped();
+    await sleep(1_000);
+    await h.publish(job, { t: 'result', jobId: job.id ?? '', result: h.result(job.data.request, 'held') });
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { choices: { message: { content: string } }[] }).choices[0].message.content).toBe(
+      'held',
+    );
+  });
+
+  it('answers a job that stays missing with a retryable 503', async () => {
+    const { pending } = await wiped();
+    const res = await pending;
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('service_unavailable');
+  }, 20_000);
 });

@@ -62,11 +62,15 @@ export function settlementOf(s: JobSnapshot): Settlement {
     case 'failed':
       return { done: true, error: failedJobError(s) };
     case 'missing':
-      return {
-        done: true,
-        error: new GatewayError(ErrorCode.Internal, 'The generation job was lost; retry the request.'),
-      };
+      return { done: true, error: lostJobError() };
   }
+}
+
+/** A job Redis no longer holds (it restarted without its data): retryable, the request was not carried out. */
+export function lostJobError(): GatewayError {
+  return new GatewayError(ErrorCode.ServiceUnavailable, 'The generation job was lost; retry the request.', {
+    retryAfterMs: 1_000,
+  });
 }
 
 /** Longest failure reason shown to a client: the worker's message, never a stack. */

@@ -40,11 +40,20 @@ interface Watch {
   /** Epoch ms of the next fallback read; Infinity until the job is known to be in Redis. */
   nextCheckAt: number;
   checking: boolean;
+  /** Epoch ms of the first read-back that found the job missing, while every one since has; else null. */
+  missingSince: number | null;
 }
 
 function watchOf(waiter: ReplyWaiter): Watch {
-  return { waiter, nextCheckAt: Number.POSITIVE_INFINITY, checking: false };
+  return { waiter, nextCheckAt: Number.POSITIVE_INFINITY, checking: false, missingSince: null };
 }
+
+/**
+ * How long a job must stay missing before its waiter is told it is lost. Redis restarted without its data: the
+ * gateway's read-back after the reconnect finds nothing, while the worker that holds the answer is reconnecting
+ * too and hands it over a moment later (it was answered 500 "lost" before, though delivered and billed).
+ */
+const MISSING_CONFIRM_MS = 5_000;
 
 /** Granularity of deadlines and fallback reads: one timer for all waiters instead of one per request. */
 const SWEEP_MS = 100;
@@ -281,7 +290,16 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     this.queue.snapshot(waiter.jobId).then(
       (snapshot) => {
         w.checking = false;
-        w.nextCheckAt = Date.now() + waiter.checkEveryMs;
+        const now = Date.now();
+        w.nextCheckAt = now + waiter.checkEveryMs;
+        if (snapshot.state === 'missing') {
+          w.missingSince ??= now;
+          if (now - w.missingSince < MISSING_CONFIRM_MS) {
+            return;
+          }
+        } else {
+          w.missingSince = null;
+        }
         if (!waiter.done) {
           waiter.onSnapshot(snapshot);
         }

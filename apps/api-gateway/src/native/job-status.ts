@@ -1,6 +1,6 @@
-import { ErrorCode, GatewayError, type ErrorBody } from '@aigw/core';
+import type { ErrorBody } from '@aigw/core';
 import type { GenerateJob, KeptOutcome } from '../generation/generation-queue';
-import { failedJobError, snapshotOf } from '../generation/job-snapshot';
+import { failedJobError, lostJobError, snapshotOf } from '../generation/job-snapshot';
 import { generateResponse, type GenerateResponse } from './native-mapping';
 
 export type JobState = 'queued' | 'running' | 'completed' | 'failed';
@@ -42,7 +42,7 @@ export function jobStatusView(jobId: string, job: GenerateJob): JobStatusView {
       break;
     case 'missing':
       view.status = 'failed';
-      view.error = new GatewayError(ErrorCode.Internal, 'The generation job was lost; retry the request.').toBody();
+      view.error = lostJobError().toBody();
       break;
   }
   return view;
