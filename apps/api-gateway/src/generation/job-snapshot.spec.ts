@@ -46,8 +46,9 @@ describe('snapshotOf / settlementOf', () => {
     );
   });
 
-  it('fails a missing job', () => {
+  it('fails a missing job as retryable: it was not carried out', () => {
     const settled = settlementOf(snapshotOf(undefined));
-    expect(settled.done && 'error' in settled && settled.error.code).toBe(ErrorCode.Internal);
+    expect(settled.done && 'error' in settled && settled.error.code).toBe(ErrorCode.ServiceUnavailable);
+    expect(settled.done && 'error' in settled && settled.error.retryAfterMs).toBe(1_000);
   });
 });

@@ -56,7 +56,7 @@ export async function createHttpApp(
     return503OnClosing: true,
     // Fastify's default (100) is shorter than a model name may be (256, percent-encoded up to three times that):
     // such a model could be created and then never reached by its admin routes.
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
   });
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
     logger: createLogger(env, appName),
