@@ -65,6 +65,21 @@ describe('AdmissionStore', () => {
     expect(Number(tokens)).toBe(40);
   });
 
+  it('settles a job once: a run taking it over after its worker died settles nothing a second time', async () => {
+    const req = input('u-once', { dailySpendLimitUsd: 1 });
+    const a = await stores[0].admit(req);
+    if (a.kind !== 'admitted' || !a.reservation) {
+      throw new Error('expected a reservation');
+    }
+    const once = { jobId: `job-once-${Date.now()}`, ttlMs: 60_000 };
+    await stores[1].settle(a.reservation, 40, 0.0025, once);
+    expect(await counters.read('u-once', now)).toMatchObject({ dailySpendUsd: 0.0025 });
+    // The re-run settles the same reservation again (its own, cheaper, answer): nothing moves.
+    await stores[2].settle(a.reservation, 10, 0.001, once);
+    expect(await counters.read('u-once', now)).toMatchObject({ dailySpendUsd: 0.0025 });
+    expect(await conns[0].pttl(keys.settled(once.jobId))).toBeGreaterThan(50_000);
+  });
+
   it('raising the counters to usage_records keeps the reservations of running requests (a limit changed mid-flight)', async () => {
     const req = input('u-raise', { dailySpendLimitUsd: 1, dailyRequestLimit: 100 });
     const running = await stores[0].admit(req);

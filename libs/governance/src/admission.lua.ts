@@ -56,10 +56,17 @@ return {'ok', current[1], current[2], current[3], current[4]}
  * (a failed request refunds everything). Counters that expired meanwhile (the minute or day is over) are left
  * alone, and none goes below zero.
  *
- * KEYS: the reserved counters. ARGV: one delta per key.
+ * Once per job: KEYS[1] is the job's settlement marker, set (with ARGV[1] ms to live) by the first settlement; a
+ * later one (a run taking the job over after the worker that settled it died before completing it) changes
+ * nothing. ARGV[1] = '0': no marker.
+ *
+ * KEYS: the marker, then the reserved counters. ARGV: the marker's time to live, then one delta per counter.
  */
 export const SETTLE_LUA = `
-for i = 1, #KEYS do
+if ARGV[1] ~= '0' and not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+  return 0
+end
+for i = 2, #KEYS do
   local delta = tonumber(ARGV[i])
   if delta ~= 0 and redis.call('EXISTS', KEYS[i]) == 1 then
     local v = redis.call('INCRBY', KEYS[i], delta)

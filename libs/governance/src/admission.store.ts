@@ -136,12 +136,26 @@ export class AdmissionStore {
     }
   }
 
-  /** Moves every reserved counter to the real usage (a failed request: tokens 0, cost 0, a full refund). */
-  async settle(reservation: Reservation, usedTokens: number, costUsd: number): Promise<void> {
-    const keys = [...reservation.tokenKeys, ...reservation.spendKeys];
+  /**
+   * Moves every reserved counter to the real usage (a failed request: tokens 0, cost 0, a full refund). With `once`,
+   * only the first settlement of that job moves them (its marker lives `ttlMs`): a re-run of a job whose settlement
+   * landed before its worker died must not take the reservation off a second time.
+   */
+  async settle(
+    reservation: Reservation,
+    usedTokens: number,
+    costUsd: number,
+    once?: { jobId: string; ttlMs: number },
+  ): Promise<void> {
+    const marker = once === undefined ? this.keys.settled('') : this.keys.settled(once.jobId);
+    const keys = [marker, ...reservation.tokenKeys, ...reservation.spendKeys];
     const tokenDelta = usedTokens - reservation.tokens;
     const spendDelta = usdToMicros(costUsd) - reservation.micros;
-    const deltas = [...reservation.tokenKeys.map(() => tokenDelta), ...reservation.spendKeys.map(() => spendDelta)];
+    const deltas = [
+      once === undefined ? 0 : Math.max(1, Math.ceil(once.ttlMs)),
+      ...reservation.tokenKeys.map(() => tokenDelta),
+      ...reservation.spendKeys.map(() => spendDelta),
+    ];
     await SETTLE.run(this.redis, keys, deltas);
   }
 

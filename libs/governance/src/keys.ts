@@ -20,6 +20,11 @@ export class GovernanceKeys {
     return `${this.p}rebuild-lock`;
   }
 
+  /** Present once a job's reservation was settled (until the job can no longer run again). */
+  settled(jobId: string): string {
+    return `${this.p}settled:${jobId}`;
+  }
+
   keyRequests(keyId: string, p: Periods): string {
     return `${this.p}rl:k:${keyId}:${p.window}:r`;
   }

@@ -155,7 +155,10 @@ export class GenerateHandler {
       this.usage.record(usage),
       this.outcomes.keep(jobId, data, answer.outcome),
       opts.keep ? this.stash.keep(jobId, answer) : undefined,
-      this.settlement.settle(opts.reservation, usage.promptTokens + usage.completionTokens, usage.costUsd),
+      this.settlement.settle(opts.reservation, usage.promptTokens + usage.completionTokens, usage.costUsd, {
+        id: jobId,
+        deadlineAt: data.request.deadlineAt,
+      }),
     ]);
     const [replyFailure] = await this.drain.handOff(work, `results of job ${jobId}`, () => this.errors.mark === null);
     if (replyFailure !== undefined) {

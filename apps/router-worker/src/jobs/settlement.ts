@@ -7,6 +7,9 @@ import { DrainDeadline } from '../lifecycle/drain-deadline';
 import { redisRetryDelayMs, RedisHandOffAbandoned } from '../lifecycle/redis-retry';
 import { sleep } from '../routing/sleep';
 
+/** How long past a job's deadline its settlement stays marked. */
+const SETTLED_MARK_MARGIN_MS = 60_000;
+
 /**
  * Settles what admission reserved for a job (tokens per minute, worst-case spend) to its real usage, once
  * per job: a failed or cancelled generation refunds everything. Retried until Redis takes it, like the usage
@@ -25,13 +28,26 @@ export class Settlement {
     this.store = new AdmissionStore(redis, new GovernanceKeys(keys.prefix));
   }
 
-  async settle(reservation: Reservation | undefined, usedTokens: number, costUsd: number): Promise<void> {
+  /**
+   * `job`: the job settled and its deadline, past which it cannot run again: its settlement is marked until a
+   * minute after that, so a run taking the job over settles nothing a second time.
+   */
+  async settle(
+    reservation: Reservation | undefined,
+    usedTokens: number,
+    costUsd: number,
+    job?: { id: string; deadlineAt: number },
+  ): Promise<void> {
     if (reservation === undefined) {
       return;
     }
+    const once =
+      job === undefined
+        ? undefined
+        : { jobId: job.id, ttlMs: Math.max(0, job.deadlineAt - Date.now()) + SETTLED_MARK_MARGIN_MS };
     for (let failures = 0; ;) {
       try {
-        await this.store.settle(reservation, usedTokens, costUsd);
+        await this.store.settle(reservation, usedTokens, costUsd, once);
         return;
       } catch (err) {
         this.errors.report('settlement', err);
