@@ -3,6 +3,7 @@ import { GatewayHarness } from '../support';
 
 interface Operation {
   summary?: string;
+  parameters?: { name: string; in: string; required?: boolean; schema?: unknown }[];
   tags?: string[];
   security?: Record<string, string[]>[];
   requestBody?: { content: Record<string, { schema?: { $ref?: string }; example?: unknown }> };
@@ -43,6 +44,23 @@ describe('OpenAPI docs', () => {
   it('is a valid OpenAPI document: every $ref resolves, every schema is well-formed (what client generators need)', async () => {
     // The validator dereferences in place: it gets a copy.
     await expect(SwaggerParser.validate(structuredClone(doc) as never)).resolves.toBeDefined();
+  });
+
+  it('documents the query parameters each route reads', () => {
+    const query = (method: string, path: string) =>
+      (doc.paths[path][method].parameters ?? [])
+        .filter((p) => p.in === 'query')
+        .map((p) => p.name)
+        .sort();
+    expect(query('get', '/api/v1/ai/usage')).toEqual(['from', 'groupBy', 'to']);
+    expect(query('get', '/api/v1/ai/admin/keys')).toEqual(['userId']);
+    expect(query('get', '/api/v1/ai/admin/config/export')).toEqual(['format']);
+    expect(query('post', '/api/v1/ai/admin/config/import')).toEqual(['dryRun']);
+    expect(query('delete', '/api/v1/ai/admin/cache')).toEqual(expect.arrayContaining(['model', 'prefix']));
+    expect(query('get', '/api/v1/ai/admin/providers/{id}/health')).toEqual(expect.arrayContaining(['from', 'to']));
+    for (const path of ['/api/v1/ai/admin/usage', '/api/v1/ai/admin/costs', '/api/v1/ai/metrics']) {
+      expect(query('get', path)).toEqual(expect.arrayContaining(['from', 'to']));
+    }
   });
 
   it('lists every route of the gateway, each with a summary, a tag and the error envelope', () => {
@@ -108,7 +126,7 @@ describe('OpenAPI docs', () => {
     expect(doc.components.schemas.ErrorEnvelope.required).toEqual(['error']);
   });
 
-  it("each documented request example of the account routes is accepted by its route", async () => {
+  it('each documented request example of the account routes is accepted by its route', async () => {
     const example = (path: string) => doc.paths[path].post.requestBody?.content['application/json'].example;
     const user = await h.post('/api/v1/ai/admin/users', example('/api/v1/ai/admin/users'));
     expect(user.status).toBe(201);

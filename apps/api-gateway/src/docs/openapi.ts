@@ -4,6 +4,7 @@ import { serveStaticFiles } from '@aigw/platform';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type {
   OperationObject,
+  ParameterObject,
   ResponseObject,
   SchemaObject,
 } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
@@ -13,7 +14,7 @@ import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
 import type { FastifyInstance } from 'fastify';
 // Not the package's main entry: that one loads the 1.4 MB browser bundle into the server (~6 MB of heap).
 import getAbsoluteFSPath from 'swagger-ui-dist/absolute-path.js';
-import { OPERATION_DOCS, type OperationDoc } from './operations';
+import { OPERATION_DOCS, type OperationDoc, type QueryParam } from './operations';
 
 /** Routes anyone may call: probes, the scraper and these docs. Everything else needs a key. */
 const PUBLIC_PATHS = /^\/(health|metrics|docs)/;
@@ -129,7 +130,14 @@ function decorate(
   op: OperationObject,
   doc: OperationDoc | undefined,
   errors: Map<number, ResponseObject>,
+  schemas: Record<string, SchemaObject>,
 ): void {
+  if (doc?.query !== undefined) {
+    op.parameters = [
+      ...(op.parameters ?? []).filter((p) => !('in' in p) || p.in !== 'query'),
+      ...queryParameters(doc.query, schemas),
+    ];
+  }
   const isPublic = PUBLIC_PATHS.test(path);
   op.summary = doc?.summary ?? summaryOf(op.operationId);
   if (doc?.description) {
@@ -151,12 +159,33 @@ function decorate(
   }
 }
 
-/**
- * The OpenAPI document of the api-gateway: the routes Nest knows, the request bodies from the DTOs'
- * class-validator rules (the same rules that validate requests, so the schema cannot drift from them),
- * summaries and examples from OPERATION_DOCS, both ways to present a key, and the error envelope with the
- * codes each status carries.
- */
+/** An operation's query parameters: a DTO's properties (from its generated schema), or the ones listed. */
+function queryParameters(
+  query: string | readonly QueryParam[],
+  schemas: Record<string, SchemaObject>,
+): ParameterObject[] {
+  if (typeof query !== 'string') {
+    return query.map((q) => ({
+      name: q.name,
+      in: 'query',
+      required: false,
+      description: q.description,
+      schema: q.schema,
+    }));
+  }
+  const schema = schemas[query];
+  if (schema === undefined) {
+    throw new Error(`OPERATION_DOCS names query DTO ${query}, which has no generated schema`);
+  }
+  const required = new Set(schema.required ?? []);
+  return Object.entries(schema.properties ?? {}).map(([name, property]) => ({
+    name,
+    in: 'query',
+    required: required.has(name),
+    schema: property,
+  }));
+}
+
 /** What class-validator-jsonschema refers to for a field typed only by its design type (no schema of that name). */
 const DESIGN_TYPE_REFS: Readonly<Record<string, SchemaObject>> = {
   '#/components/schemas/Object': {},
@@ -229,6 +258,12 @@ function resolveIn(schema: SchemaObject): void {
   }
 }
 
+/**
+ * The OpenAPI document of the api-gateway: the routes Nest knows, the request bodies from the DTOs'
+ * class-validator rules (the same rules that validate requests, so the schema cannot drift from them),
+ * summaries and examples from OPERATION_DOCS, both ways to present a key, and the error envelope with the
+ * codes each status carries.
+ */
 export function buildOpenApiDocument(app: INestApplication, version: string): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('AI gateway')
@@ -264,7 +299,7 @@ export function buildOpenApiDocument(app: INestApplication, version: string): Op
     for (const method of METHODS) {
       const op = item[method];
       if (op) {
-        decorate(path, op, OPERATION_DOCS[`${method.toUpperCase()} ${path}`], errors);
+        decorate(path, op, OPERATION_DOCS[`${method.toUpperCase()} ${path}`], errors, generated);
       }
     }
   }

@@ -1,4 +1,4 @@
-import type { ResponseObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
+import type { ResponseObject, SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 
 /**
  * Summaries, descriptions, examples and bodies of the operations in the OpenAPI document, by `METHOD /path` (OpenAPI
@@ -10,8 +10,19 @@ export interface OperationDoc {
   description?: string;
   tag?: string;
   requestExample?: unknown;
+  /**
+   * Query parameters: the name of the DTO class the handler validates them with (its schema's properties become the
+   * parameters, so they cannot drift from the rules), or the parameters of a handler that reads them one by one.
+   */
+  query?: string | readonly QueryParam[];
   /** Success responses with a body the DTOs do not describe, by status (error statuses are added for every route). */
   responses?: Record<string, ResponseObject>;
+}
+
+export interface QueryParam {
+  name: string;
+  description: string;
+  schema: SchemaObject;
 }
 
 /** `/health/live` and `/health/ready` answer Terminus's result with 200 and 503 alike (`HealthCheckResult`). */
@@ -101,8 +112,9 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   },
   'DELETE /api/v1/ai/preferences': { summary: 'Remove the default preference (404 when there is none)' },
   'DELETE /api/v1/ai/preferences/{context}': { summary: 'Remove the preference of a context (404 when there is none)' },
-  'GET /api/v1/ai/usage': { summary: "The caller's own usage, cost and remaining quota" },
+  'GET /api/v1/ai/usage': { summary: "The caller's own usage, cost and remaining quota", query: 'UsageQueryDto' },
   'GET /api/v1/ai/admin/usage': {
+    query: 'AdminUsageQueryDto',
     summary: 'Usage analytics: requests, outcomes, tokens, cost, cache hits, average and p95 latency per group',
     description:
       '`groupBy` provider, model, user, day (default) or hour (ranges up to 31 days); `from`/`to` ISO dates (default ' +
@@ -110,12 +122,14 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       'cover all of them. Answered from the hourly and daily usage rollups, exact for any range.',
   },
   'GET /api/v1/ai/admin/costs': {
+    query: 'CostsQueryDto',
     summary: 'Costs by provider, user or day, with a month-end projection; `format=csv` downloads the groups',
     description:
       '`projection.monthEndUsd` = cost of the month so far + `dailyRateUsd` (the average of the last 7 full UTC ' +
       'days) × the days left in the month.',
   },
   'GET /api/v1/ai/metrics': {
+    query: 'RangeQueryDto',
     summary: 'Gateway statistics for charts: totals, success rate, cache hits, latency percentiles, providers, series',
     description:
       'Default range the last 24 h; `series.points` are `{t, requests, failures, cacheHits, tokens, costUsd, ' +
@@ -130,12 +144,32 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     summary: 'Create an API key (the key is shown once)',
     requestExample: { userId: '00000000-0000-4000-8000-000000000000', name: 'backend', role: 'user' },
   },
-  'GET /api/v1/ai/admin/keys': { summary: 'List API keys (prefixes only, never the keys)' },
+  'GET /api/v1/ai/admin/keys': {
+    summary: 'List API keys (prefixes only, never the keys)',
+    query: [{ name: 'userId', description: "Only this user's keys.", schema: { type: 'string', format: 'uuid' } }],
+  },
   'DELETE /api/v1/ai/admin/keys/{id}': { summary: 'Revoke an API key' },
   'GET /api/v1/ai/admin/quotas/{userId}': { summary: "A user's limits and what is used of them" },
   'PUT /api/v1/ai/admin/quotas/{userId}': { summary: "Set a user's limits" },
   'POST /api/v1/ai/admin/quotas/{userId}/reset': { summary: "Reset a user's counters" },
-  'POST /api/v1/ai/admin/providers/{id}/circuit/reset': { summary: "Close a deployment's circuit breaker" },
+  'GET /api/v1/ai/admin/providers/{id}/health': {
+    summary: "A provider's health: status, streak and its probe history in a range",
+    query: 'ProviderHealthQueryDto',
+  },
+  'DELETE /api/v1/ai/admin/cache': {
+    summary: 'Delete response cache entries: every one, those of a model, or those whose key starts so',
+    query: 'InvalidateCacheQuery',
+  },
+  'POST /api/v1/ai/admin/providers/{id}/circuit/reset': {
+    summary: "Close a deployment's circuit breaker",
+    query: [
+      {
+        name: 'model',
+        description: "Only this model's circuit (all of the provider's without).",
+        schema: { type: 'string' },
+      },
+    ],
+  },
   'GET /api/v1/ai/admin/providers': {
     summary: 'List providers with health, circuit states, route in use, quota and 24 h usage (keys never shown)',
     description:
@@ -179,9 +213,19 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   'PATCH /api/v1/ai/admin/gateways/{gatewayId}': { summary: 'Change a gateway', requestExample: { timeoutMs: 120000 } },
   'DELETE /api/v1/ai/admin/gateways/{gatewayId}': { summary: 'Delete a gateway no provider routes through' },
   'GET /api/v1/ai/admin/config/export': {
+    query: [
+      {
+        name: 'format',
+        description: 'yaml (the default) or json.',
+        schema: { type: 'string', enum: ['yaml', 'json'] },
+      },
+    ],
     summary: 'Export the configuration (YAML or JSON, the catalog file format, no secrets)',
   },
   'POST /api/v1/ai/admin/config/import': {
+    query: [
+      { name: 'dryRun', description: 'true: answer the changes without applying them.', schema: { type: 'boolean' } },
+    ],
     summary: 'Import a configuration (JSON or YAML; dryRun=true shows the changes only)',
     description:
       'Validated as a whole (every problem named by its path) and applied in one transaction: what the file lacks ' +
