@@ -108,6 +108,8 @@ describe('admin API: users and keys', () => {
       const mine = await call<{ data: KeyBody[] }>(h, 'GET', `/api/v1/ai/admin/keys?userId=${user.id}`);
       expect(mine.body.data.map((k) => k.id)).toEqual([res.body.id]);
       expect(mine.body.data[0]).not.toHaveProperty('key');
+      const bad = await call(h, 'GET', '/api/v1/ai/admin/keys?userId=not-a-uuid');
+      expect([bad.status, errorOf(bad).param]).toEqual([400, 'userId']);
     });
 
     it('creates admin keys that can use the admin API', async () => {

@@ -1,4 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ErrorCode, GatewayError } from '@aigw/core';
+import { isUUID } from 'class-validator';
 import { Caller, Roles } from '../auth/roles';
 import type { AuthContext } from '../http/request-context';
 import { AccountsAdminService, type UserResponse } from './accounts-admin.service';
@@ -30,6 +32,10 @@ export class AccountsAdminController {
   /** Every key, or `?userId=` one user's; never a secret. */
   @Get('keys')
   listKeys(@Query('userId') userId: string | undefined): Promise<{ data: KeyView[] }> {
+    if (userId !== undefined && !isUUID(userId)) {
+      // Not an empty list: a user id that cannot exist is a mistake the caller should hear about.
+      throw new GatewayError(ErrorCode.InvalidRequest, 'userId must be a user id (a UUID).', { param: 'userId' });
+    }
     return this.accounts.listKeys(userId);
   }
 
