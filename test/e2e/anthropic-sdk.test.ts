@@ -163,6 +163,24 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
     expect([plain.stop_reason, plain.stop_sequence]).toEqual(['end_turn', null]);
   });
 
+  it('sends Claude its own top_k (and any other family its equivalent)', async () => {
+    const msg = await client.messages.create({
+      model: 'sim0-anthropic/sim-claude',
+      max_tokens: 16,
+      top_k: 5,
+      messages: [{ role: 'user', content: 'sample narrowly' }],
+    });
+    expect(msg.stop_reason).toBe('end_turn');
+    expect((system.sim.lastRequests(1)[0].body as { top_k?: number }).top_k).toBe(5);
+    await client.messages.create({
+      model: 'sim0/sim-gpt',
+      max_tokens: 16,
+      top_k: 3,
+      messages: [{ role: 'user', content: 'sample narrowly' }],
+    });
+    expect((system.sim.lastRequests(1)[0].body as { top_k?: number }).top_k).toBe(3);
+  });
+
   it('reports prompt-cache reads in Anthropic usage fields', async () => {
     system.sim.configure({ cachedTokens: 3 });
     try {

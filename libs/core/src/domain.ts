@@ -68,6 +68,8 @@ export interface GenerationOptions {
    */
   maxTokensField?: 'max_completion_tokens';
   topP?: number;
+  /** Sample from the k likeliest tokens (Anthropic's and Ollama's `top_k`, Gemini's `topK`; `top_k` elsewhere). */
+  topK?: number;
   stop?: string[];
   tools?: FunctionTool[];
   toolChoice?: ToolChoice;

@@ -25,7 +25,7 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
   // The Messages API has no JSON mode.
   anthropic: {
     capabilities: ['chat', 'streaming', 'tools', 'vision'],
-    params: new Set(['parallel_tool_calls', 'user', 'tool_choice']),
+    params: new Set(['parallel_tool_calls', 'user', 'tool_choice', 'top_k']),
   },
   gemini: {
     capabilities: ALL_CAPABILITIES,
@@ -38,16 +38,17 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
       'input_audio',
       'file',
       'temperature',
+      'top_k',
     ]),
   },
   ollama: {
     capabilities: ALL_CAPABILITIES,
-    params: new Set(['response_format', 'seed', 'presence_penalty', 'frequency_penalty', 'temperature']),
+    params: new Set(['response_format', 'seed', 'presence_penalty', 'frequency_penalty', 'temperature', 'top_k']),
   },
   // `/generate` is plain text in, text out: no tools, no images; JSON through its grammar parameter.
   tgi: {
     capabilities: ['chat', 'streaming', 'json'],
-    params: new Set(['response_format', 'seed', 'frequency_penalty', 'temperature']),
+    params: new Set(['response_format', 'seed', 'frequency_penalty', 'temperature', 'top_k']),
   },
   // The gateway cannot know what an operator's module translates: capabilities are the operator's word, and no
   // provider-dependent field is sent its way.

@@ -300,8 +300,7 @@ function optionsOf(dto: MessagesDto): GenerationOptions {
     options.reasoningEffort = effortOf(dto.thinking.budget_tokens);
   }
   if (isSet(dto.top_k)) {
-    // No modelled equivalent: forwarded as is to the families that take unmodelled fields.
-    options.extra = { top_k: dto.top_k };
+    options.topK = dto.top_k;
   }
   return options;
 }

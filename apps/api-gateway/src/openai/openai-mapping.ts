@@ -105,7 +105,16 @@ function optionsOf(dto: ChatCompletionDto, body: unknown): GenerationOptions {
   set('user', dto.user);
   set('reasoningEffort', dto.reasoning_effort);
   set('metadata', dto.metadata);
-  set('extra', extraFieldsOf(body));
+  const extra = extraFieldsOf(body);
+  const topK = extra?.top_k;
+  if (extra !== undefined && typeof topK === 'number' && Number.isInteger(topK) && topK >= 0) {
+    // Not in OpenAI's API, but what vLLM and most other servers call it: routed to every family that samples so.
+    options.topK = topK;
+    delete extra.top_k;
+  }
+  if (extra !== undefined && Object.keys(extra).length > 0) {
+    options.extra = extra;
+  }
   return options;
 }
 

@@ -264,6 +264,7 @@ export function anthropicBody(req: AdapterRequest, stream: boolean): string {
     messages: prompt.messages,
     temperature: o.temperature,
     top_p: o.topP,
+    top_k: o.topK,
     stop_sequences: o.stop !== undefined && o.stop.length > 0 ? o.stop : undefined,
     tools,
     // Anthropic rejects a tool_choice without tools (OpenAI accepts `auto` and `none` alone).

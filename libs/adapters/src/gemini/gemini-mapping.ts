@@ -195,6 +195,7 @@ export function geminiBody(req: AdapterRequest): string {
   const generationConfig = {
     temperature: o.temperature,
     topP: o.topP,
+    topK: o.topK,
     maxOutputTokens: o.maxTokens,
     stopSequences: o.stop !== undefined && o.stop.length > 0 ? o.stop : undefined,
     seed: o.seed,

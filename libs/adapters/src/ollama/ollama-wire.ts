@@ -118,6 +118,7 @@ export function ollamaBody(req: AdapterRequest, stream: boolean): string {
     options: {
       temperature: o.temperature,
       top_p: o.topP,
+      top_k: o.topK,
       num_predict: o.maxTokens,
       stop: o.stop !== undefined && o.stop.length > 0 ? o.stop : undefined,
       seed: o.seed,

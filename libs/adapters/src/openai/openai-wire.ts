@@ -70,6 +70,7 @@ export function openAiBody(req: AdapterRequest, stream: boolean): string {
     temperature: o.temperature,
     [budgetField]: o.maxTokens,
     top_p: o.topP,
+    top_k: o.topK,
     stop: o.stop !== undefined && o.stop.length > 0 ? o.stop : undefined,
     tools: o.tools,
     tool_choice: o.toolChoice,

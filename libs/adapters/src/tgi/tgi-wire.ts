@@ -74,7 +74,10 @@ export function tgiBody(req: AdapterRequest, stream: boolean): string {
   if (o.tools !== undefined && o.tools.length > 0) {
     throw invalid("TGI's /generate has no tools");
   }
-  const sampling = (o.temperature !== undefined && o.temperature > 0) || (o.topP !== undefined && o.topP < 1);
+  const sampling =
+    (o.temperature !== undefined && o.temperature > 0) ||
+    (o.topP !== undefined && o.topP < 1) ||
+    (o.topK !== undefined && o.topK > 0);
   const format = o.responseFormat;
   const grammar =
     format === undefined || format.type === 'text'
@@ -87,6 +90,7 @@ export function tgiBody(req: AdapterRequest, stream: boolean): string {
       do_sample: sampling,
       temperature: o.temperature !== undefined && o.temperature > 0 ? o.temperature : undefined,
       top_p: o.topP !== undefined && o.topP > 0 && o.topP < 1 ? o.topP : undefined,
+      top_k: o.topK !== undefined && o.topK > 0 ? o.topK : undefined,
       stop: o.stop !== undefined && o.stop.length > 0 ? o.stop : undefined,
       seed: o.seed,
       frequency_penalty: o.frequencyPenalty,

@@ -262,5 +262,9 @@ describe('capabilities and provider-dependent fields', () => {
     for (const kind of ['gemini', 'ollama', 'tgi'] as const) {
       expect(supportsParam(kind, 'temperature')).toBe(true);
     }
+    // top_k: every family samples with it.
+    for (const kind of ['openai', 'anthropic', 'gemini', 'ollama', 'tgi'] as const) {
+      expect(supportsParam(kind, 'top_k')).toBe(true);
+    }
   });
 });

@@ -40,6 +40,7 @@ const PROVIDER_DEPENDENT_OPTIONS: readonly (readonly [string, keyof GenerationOp
   ['user', 'user'],
   ['reasoning_effort', 'reasoningEffort'],
   ['metadata', 'metadata'],
+  ['top_k', 'topK'],
 ];
 
 export function requestNeedsOf(request: Pick<GenerationRequest, 'messages' | 'options'>): RequestNeeds {
