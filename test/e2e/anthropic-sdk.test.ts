@@ -164,20 +164,18 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
   });
 
   it('sends Claude its own top_k (and any other family its equivalent)', async () => {
-    const msg = await client.messages.create({
-      model: 'sim0-anthropic/sim-claude',
-      max_tokens: 16,
-      top_k: 5,
-      messages: [{ role: 'user', content: 'sample narrowly' }],
-    });
+    // The Messages API takes top_k; this SDK's types leave it out, so the body is built apart from the call.
+    const sample = (model: string, topK: number) =>
+      ({
+        model,
+        max_tokens: 16,
+        top_k: topK,
+        messages: [{ role: 'user', content: 'sample narrowly' }],
+      }) as unknown as Parameters<typeof client.messages.create>[0] & { stream?: false };
+    const msg = await client.messages.create(sample('sim0-anthropic/sim-claude', 5));
     expect(msg.stop_reason).toBe('end_turn');
     expect((system.sim.lastRequests(1)[0].body as { top_k?: number }).top_k).toBe(5);
-    await client.messages.create({
-      model: 'sim0/sim-gpt',
-      max_tokens: 16,
-      top_k: 3,
-      messages: [{ role: 'user', content: 'sample narrowly' }],
-    });
+    await client.messages.create(sample('sim0/sim-gpt', 3));
     expect((system.sim.lastRequests(1)[0].body as { top_k?: number }).top_k).toBe(3);
   });
 
