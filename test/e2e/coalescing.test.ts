@@ -82,7 +82,7 @@ describe('request coalescing (e2e)', () => {
     expect((await chat(gateways[1], prompt)).headers.get('x-gateway-cache')).toBe('hit');
   }, 30_000);
 
-  it("a key whose allow-list narrows an alias does not follow a call it may not be answered by", async () => {
+  it('a key whose allow-list narrows an alias does not follow a call it may not be answered by', async () => {
     system.sim.configure({ latencyMs: 500 });
     const [user] = await system.query<{ id: string }>("INSERT INTO users (name) VALUES ('coalesce-acl') RETURNING id");
     const key = `sk-aigw-${randomBytes(24).toString('base64url')}`;

@@ -3,24 +3,38 @@ import { Redis } from 'ioredis';
 import type { GenerateJob } from '../../apps/api-gateway/src/generation/generation-queue';
 import { chat, GatewayHarness, REDIS_URL, sleep } from './support';
 
+/** A gateway and an admin connection to its Redis, for the life of the enclosing describe block. */
+function gatewayWithAdmin(env: Record<string, string> = {}): { h: GatewayHarness; admin: () => Redis } {
+  const h = new GatewayHarness(env);
+  let admin: Redis | undefined;
+  beforeAll(async () => {
+    await h.start();
+    admin = new Redis(REDIS_URL);
+  }, 60_000);
+  afterAll(async () => {
+    await admin?.quit();
+    await h.stop();
+  }, 30_000);
+  return { h, admin: () => admin as Redis };
+}
+
+/** Drops this gateway's own reply subscriber connection (found by its name): it reconnects and reads back. */
+async function dropSubscriber(h: GatewayHarness, admin: Redis): Promise<void> {
+  const line = String(await admin.client('LIST'))
+    .split('\n')
+    .find((l) => l.includes(` name=${h.prefix}:replies `));
+  const id = /\bid=(\d+)/.exec(line ?? '')?.[1];
+  expect(id).toBeDefined();
+  await admin.client('KILL', 'ID', id ?? '');
+}
+
 /**
  * After the reply subscriber reconnects, every pending job is read back at once: messages published
  * during the drop are gone. The deadline (1.8 s) is shorter than the first regular read-back (2 s), so
  * only the read-back on reconnect can answer in time.
  */
 describe('reply subscriber reconnect', () => {
-  const h = new GatewayHarness({ REQUEST_TIMEOUT_MS: '1800' });
-  let admin: Redis;
-
-  beforeAll(async () => {
-    await h.start();
-    admin = new Redis(REDIS_URL);
-  }, 60_000);
-
-  afterAll(async () => {
-    await admin.quit();
-    await h.stop();
-  }, 30_000);
+  const { h, admin } = gatewayWithAdmin({ REQUEST_TIMEOUT_MS: '1800' });
 
   it('answers a request whose reply was lost from the stored result right after the reconnect', async () => {
     let jobId = '';
@@ -32,17 +46,12 @@ describe('reply subscriber reconnect', () => {
     // Completed: BullMQ removed the job, the worker kept its outcome.
     await waitFor(
       async () =>
-        jobId !== '' && (await admin.exists(h.outcomeKey(jobId))) === 1 && (await h.queue.getJob(jobId)) === undefined,
+        jobId !== '' &&
+        (await admin().exists(h.outcomeKey(jobId))) === 1 &&
+        (await h.queue.getJob(jobId)) === undefined,
       { message: 'job did not complete' },
     );
-    // Only this gateway's own subscriber connection, found by its name.
-    const clients = await admin.client('LIST');
-    const line = String(clients)
-      .split('\n')
-      .find((l) => l.includes(` name=${h.prefix}:replies `));
-    const id = /\bid=(\d+)/.exec(line ?? '')?.[1];
-    expect(id).toBeDefined();
-    await admin.client('KILL', 'ID', id ?? '');
+    await dropSubscriber(h, admin());
     const res = await pending;
     expect(res.status).toBe(200);
     expect(((await res.json()) as { choices: { message: { content: string } }[] }).choices[0].message.content).toBe(
@@ -57,25 +66,7 @@ describe('reply subscriber reconnect', () => {
  * missing for several seconds is lost, and then the answer is a retryable 503.
  */
 describe('a job missing from Redis after a reconnect', () => {
-  const h = new GatewayHarness();
-  let admin: Redis;
-
-  beforeAll(async () => {
-    await h.start();
-    admin = new Redis(REDIS_URL);
-  }, 60_000);
-
-  afterAll(async () => {
-    await admin.quit();
-    await h.stop();
-  }, 30_000);
-
-  async function dropSubscriber(): Promise<void> {
-    const line = String(await admin.client('LIST'))
-      .split('\n')
-      .find((l) => l.includes(` name=${h.prefix}:replies `));
-    await admin.client('KILL', 'ID', /\bid=(\d+)/.exec(line ?? '')?.[1] ?? '');
-  }
+  const { h, admin } = gatewayWithAdmin();
 
   /** Runs a request whose job is then wiped from Redis (job and kept outcome), as a restart without data does. */
   async function wiped(): Promise<{ pending: Promise<Response>; job: GenerateJob }> {
@@ -89,8 +80,8 @@ describe('a job missing from Redis after a reconnect', () => {
       message: 'job did not complete',
     });
     const done = job as unknown as GenerateJob;
-    await admin.del(h.outcomeKey(done.id ?? ''));
-    await dropSubscriber();
+    await admin().del(h.outcomeKey(done.id ?? ''));
+    await dropSubscriber(h, admin());
     return { pending, job: done };
   }
 

@@ -108,7 +108,8 @@ export function anthropicMessageBody(result: GenerationResult): AnthropicMessage
     role: 'assistant',
     model: `${result.provider}/${result.model}`,
     content,
-    stop_reason: result.stopSequence === undefined ? stopReasonOf(result.finishReason, toolCalls.length > 0) : 'stop_sequence',
+    stop_reason:
+      result.stopSequence === undefined ? stopReasonOf(result.finishReason, toolCalls.length > 0) : 'stop_sequence',
     stop_sequence: result.stopSequence ?? null,
     usage: anthropicUsage(result.usage),
   };
