@@ -43,7 +43,7 @@ export class ProvidersAdminController {
 
   @Get()
   @ApiExtraModels(ProviderQuotaDto)
-  @ApiOkResponse({ description: 'Every provider of the catalog, in catalog order.', schema: LIST_SCHEMA })
+  @ApiOkResponse({ description: 'Every provider of the catalog, sorted by id.', schema: LIST_SCHEMA })
   list(): Promise<{ data: ProviderListItem[] }> {
     return this.providers.list();
   }
