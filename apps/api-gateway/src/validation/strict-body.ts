@@ -1,6 +1,7 @@
 import type { ArgumentMetadata } from '@nestjs/common';
 
-const STRICT_BODY = Symbol('strict-body');
+/** The DTO classes marked `@StrictBody()`: a set lookup per body, no metadata walk up the prototype chain. */
+const STRICT_BODIES = new WeakSet<object>();
 
 /**
  * Marks a body DTO whose unknown fields are a 400 naming them, instead of being ignored: the admin and account
@@ -9,10 +10,10 @@ const STRICT_BODY = Symbol('strict-body');
  */
 export function StrictBody(): ClassDecorator {
   return (target) => {
-    Reflect.defineMetadata(STRICT_BODY, true, target);
+    STRICT_BODIES.add(target);
   };
 }
 
 export function isStrict(metatype: ArgumentMetadata['metatype']): boolean {
-  return metatype !== undefined && Reflect.getMetadata(STRICT_BODY, metatype) === true;
+  return metatype !== undefined && STRICT_BODIES.has(metatype);
 }
