@@ -110,6 +110,7 @@ describe('api-gateway HTTP surface', () => {
       );
       await expectBad(chat('x', { stop: ['a', 'b', 'c', 'd', 'e'] }), 400, 'invalid_request', 'stop');
       await expectBad(chat('x', { max_tokens: 0 }), 400, 'invalid_request', 'max_tokens');
+      await expectBad(chat('x', { top_k: -1 }), 400, 'invalid_request', 'top_k');
     });
 
     it('missing model or messages -> 400 naming it', async () => {

@@ -112,6 +112,12 @@ export class ChatCompletionDto {
   @IsInt()
   seed?: number;
 
+  /** Not in OpenAI's API, but what vLLM and most compatible servers take: every provider family samples with it. */
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  top_k?: number;
+
   @IsOptional()
   @IsNumber(FINITE)
   @Min(-2)
@@ -176,6 +182,7 @@ export const CHAT_COMPLETION_FIELDS: ReadonlySet<string> = new Set([
   'parallel_tool_calls',
   'response_format',
   'seed',
+  'top_k',
   'presence_penalty',
   'frequency_penalty',
   'logit_bias',

@@ -167,7 +167,12 @@ describe('chatCompletionRequest: every field round-trips', () => {
     const req = chatCompletionRequest(dto(defaults), frame, { model: 'sim-gpt', messages: [], ...defaults });
     // Temperature 1 is OpenAI's default but not every family's: it is sent as asked.
     expect(req.options).toEqual({ temperature: 1 });
-    const sampled = chatCompletionRequest(dto({}), frame, { model: 'sim-gpt', messages: [], top_k: 40, other: 1 });
+    const sampled = chatCompletionRequest(dto({ top_k: 40 }), frame, {
+      model: 'sim-gpt',
+      messages: [],
+      top_k: 40,
+      other: 1,
+    });
     // top_k is modelled (every family samples with it); other unknown fields pass through as before.
     expect(sampled.options).toEqual({ topK: 40, extra: { other: 1 } });
     const asked = {

@@ -97,6 +97,7 @@ function optionsOf(dto: ChatCompletionDto, body: unknown): GenerationOptions {
   set('parallelToolCalls', dto.parallel_tool_calls);
   set('responseFormat', dto.response_format);
   set('seed', dto.seed);
+  set('topK', dto.top_k);
   set('presencePenalty', dto.presence_penalty);
   set('frequencyPenalty', dto.frequency_penalty);
   set('logitBias', dto.logit_bias);
@@ -105,16 +106,7 @@ function optionsOf(dto: ChatCompletionDto, body: unknown): GenerationOptions {
   set('user', dto.user);
   set('reasoningEffort', dto.reasoning_effort);
   set('metadata', dto.metadata);
-  const extra = extraFieldsOf(body);
-  const topK = extra?.top_k;
-  if (extra !== undefined && typeof topK === 'number' && Number.isInteger(topK) && topK >= 0) {
-    // Not in OpenAI's API, but what vLLM and most other servers call it: routed to every family that samples so.
-    options.topK = topK;
-    delete extra.top_k;
-  }
-  if (extra !== undefined && Object.keys(extra).length > 0) {
-    options.extra = extra;
-  }
+  set('extra', extraFieldsOf(body));
   return options;
 }
 
