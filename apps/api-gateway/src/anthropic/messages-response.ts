@@ -23,8 +23,18 @@ export function anthropicUsage(u: Usage): AnthropicUsage {
   };
 }
 
-/** OpenAI's finish reasons in Anthropic's stop-reason vocabulary; others pass through. */
-export function stopReasonOf(finishReason: string | null, hasToolCalls: boolean): string {
+/**
+ * OpenAI's finish reasons in Anthropic's stop-reason vocabulary; others pass through. An answer that names the stop
+ * sequence it ended at (an Anthropic provider's) stopped at `stop_sequence`.
+ */
+export function stopReasonOf(
+  finishReason: string | null,
+  answer: Pick<GenerationResult, 'toolCalls' | 'stopSequence'>,
+): string {
+  if (answer.stopSequence !== undefined) {
+    return 'stop_sequence';
+  }
+  const hasToolCalls = (answer.toolCalls?.length ?? 0) > 0;
   switch (finishReason) {
     case null:
       return hasToolCalls ? 'tool_use' : 'end_turn';
@@ -108,8 +118,7 @@ export function anthropicMessageBody(result: GenerationResult): AnthropicMessage
     role: 'assistant',
     model: `${result.provider}/${result.model}`,
     content,
-    stop_reason:
-      result.stopSequence === undefined ? stopReasonOf(result.finishReason, toolCalls.length > 0) : 'stop_sequence',
+    stop_reason: stopReasonOf(result.finishReason, result),
     stop_sequence: result.stopSequence ?? null,
     usage: anthropicUsage(result.usage),
   };

@@ -97,10 +97,7 @@ export class AnthropicStreamEncoder implements StreamEncoder {
   }
 
   end(result: GenerationResult, finishReason: string): string {
-    const stopReason =
-      result.stopSequence === undefined
-        ? stopReasonOf(finishReason, (result.toolCalls?.length ?? 0) > 0)
-        : 'stop_sequence';
+    const stopReason = stopReasonOf(finishReason, result);
     return (
       this.close() +
       event('message_delta', {
