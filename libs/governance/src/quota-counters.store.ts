@@ -1,4 +1,4 @@
-import type { RedisClient } from '@aigw/routing';
+import { RedisScript, type RedisClient } from '@aigw/routing';
 import type { GovernanceKeys } from './keys';
 import { microsToUsd, periodsAt, usdToMicros } from './periods';
 
@@ -18,7 +18,7 @@ const DAY_KEEP_MS = 86_400_000;
 const MONTH_KEEP_MS = 7 * 86_400_000;
 
 /** KEYS[i] = max(KEYS[i], ARGV[2i-1]), expiring at ARGV[2i] (ms) when raised or without an expiry. */
-const RAISE_SCRIPT = `
+const RAISE = new RedisScript(`
 for i, key in ipairs(KEYS) do
   local want = tonumber(ARGV[2 * i - 1])
   local have = tonumber(redis.call('GET', key) or '0')
@@ -29,7 +29,7 @@ for i, key in ipairs(KEYS) do
   end
 end
 return 0
-`;
+`);
 
 /**
  * The quota counters as the admin and the user see them, and their maintenance: reset, raising one user's to
@@ -109,7 +109,7 @@ export class QuotaCountersStore {
         args.push(String(r.dailyRequests), dayAt, String(usdToMicros(r.dailySpendUsd)), dayAt);
         args.push(String(r.monthlyRequests), monthAt, String(usdToMicros(r.monthlySpendUsd)), monthAt);
       }
-      await this.redis.eval(RAISE_SCRIPT, keys.length, ...keys, ...args);
+      await RAISE.run(this.redis, keys, args);
     }
   }
 
