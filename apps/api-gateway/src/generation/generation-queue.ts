@@ -193,8 +193,7 @@ export class GenerationQueue {
    * a request that was never carried out). A job still running is locked and stays.
    */
   async forget(jobId: string): Promise<void> {
-    await this.redis.del(this.keys.outcome(jobId));
-    await this.queue.remove(jobId).catch(() => 0);
+    await Promise.all([this.redis.del(this.keys.outcome(jobId)), this.queue.remove(jobId).catch(() => 0)]);
   }
 
   /**

@@ -208,12 +208,7 @@ export class GenerationService {
     // Never answered from the cache: the job must exist for GET /jobs/:id. Its answer fills the cache.
     await this.lookup(sub, client, false);
     const claim = await this.claimAdmitted(sub, client);
-    const existing = claim.fresh ? null : await this.queue.snapshot(claim.jobId);
-    if (existing !== null && existing.state !== 'missing' && notCarriedOut(existing)) {
-      // A replay of a job that was never carried out (its worker shut down): it runs again under its id.
-      await this.queue.forget(claim.jobId);
-    }
-    if (existing === null || existing.state === 'missing' || notCarriedOut(existing)) {
+    if (claim.fresh || (await this.replayed(claim.jobId)) === null) {
       await this.enqueue(sub, claim, null, { retentionS: this.env.ASYNC_JOB_RETENTION_S });
     } else {
       // An Idempotency-Key replay of a job that exists: it was charged when it was first submitted.
@@ -341,18 +336,13 @@ export class GenerationService {
           cause: err,
         });
       };
-      const existing = await this.queue.snapshot(claim.jobId).catch(unavailable);
-      if (existing.state !== 'missing' && !notCarriedOut(existing)) {
+      const existing = await this.replayed(claim.jobId).catch(unavailable);
+      if (existing !== null) {
         // The replayed job was charged when it was first submitted.
         void this.admission.refund(sub.request.reservation);
         this.hub.watchStored(waiter, existing);
         return;
       }
-      if (existing.state !== 'missing') {
-        // Its outcome says it was never carried out (cancelled, shut down, lost): no answer to replay.
-        await this.queue.forget(claim.jobId).catch(unavailable);
-      }
-      // The replayed job is gone (expired, removed, or never carried out): run it again under the same id.
     }
     try {
       await this.hub.watchEnqueued(waiter, () =>
@@ -364,6 +354,23 @@ export class GenerationService {
       }
       throw err;
     }
+  }
+
+  /**
+   * The job an Idempotency-Key replay answers from (stored, queued or running), or null when the request runs again
+   * under its id: the job is gone (expired, removed), or its outcome says it was never carried out (then it is
+   * dropped first, so the id can be enqueued again).
+   */
+  private async replayed(jobId: string): Promise<JobSnapshot | null> {
+    const existing = await this.queue.snapshot(jobId);
+    if (existing.state === 'missing') {
+      return null;
+    }
+    if (!notCarriedOut(existing)) {
+      return existing;
+    }
+    await this.queue.forget(jobId);
+    return null;
   }
 
   /**
