@@ -85,11 +85,12 @@ const MAX_CACHE_TTL_S = 31_536_000;
 // Ids end up in `provider/model` refs, metric labels and URLs, hence the conservative alphabet.
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /**
- * Ids and model names are path segments of the admin API (`/providers/:id/models/:name`); the HTTP apps take
- * segments up to MAX_PATH_PARAM_LENGTH, so a longer one could be created and then never be reached again.
+ * Ids and model names are path segments of the admin API (`/providers/:id/models/:name`), which the HTTP apps
+ * take up to 1,024 characters (`maxParamLength` in libs/platform's createHttpApp; a model name percent-encoded
+ * may triple): a longer one could be created and then never be reached again.
  */
-export const MAX_ID_LENGTH = 64;
-export const MAX_MODEL_NAME_LENGTH = 256;
+const MAX_ID_LENGTH = 64;
+const MAX_MODEL_NAME_LENGTH = 256;
 /** PostgreSQL's `integer`. */
 const MAX_INT4 = 2_147_483_647;
 const NUMBER_TEXT = /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/;

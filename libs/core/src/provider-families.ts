@@ -11,7 +11,8 @@ export interface ProviderFamily {
   capabilities: readonly Capability[];
   /**
    * Provider-dependent request fields (OpenAI names; content part types `input_audio`, `file`; `temperature`
-   * standing for a temperature above 1) the adapter translates. `all`: every field, unmodelled pass-through fields included (the OpenAI-compatible family).
+   * standing for a temperature above 1) the adapter translates. `all`: every field, unmodelled pass-through fields
+   * included (the OpenAI-compatible family).
    */
   params: 'all' | ReadonlySet<string>;
 }

@@ -36,15 +36,12 @@ export class Settlement {
     reservation: Reservation | undefined,
     usedTokens: number,
     costUsd: number,
-    job?: { id: string; deadlineAt: number },
+    job: { id: string; deadlineAt: number },
   ): Promise<void> {
     if (reservation === undefined) {
       return;
     }
-    const once =
-      job === undefined
-        ? undefined
-        : { jobId: job.id, ttlMs: Math.max(0, job.deadlineAt - Date.now()) + SETTLED_MARK_MARGIN_MS };
+    const once = { jobId: job.id, ttlMs: Math.max(0, job.deadlineAt - Date.now()) + SETTLED_MARK_MARGIN_MS };
     for (let failures = 0; ;) {
       try {
         await this.store.settle(reservation, usedTokens, costUsd, once);
