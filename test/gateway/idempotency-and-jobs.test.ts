@@ -61,10 +61,7 @@ describe('idempotency and async jobs', () => {
         code: ErrorCode.ServiceUnavailable,
         param: null,
       };
-      h.handle(async (job) => {
-        await h.publish(job, { t: 'error', jobId: job.id ?? '', error: shutdown, retryAfterMs: 1_000 });
-        return { ok: false as const, error: shutdown, retryAfterMs: 1_000 };
-      });
+      h.handle((job) => h.fail(job, shutdown, 1_000));
       const headers = h.headers(h.adminKey, { 'idempotency-key': 'order-shutdown' });
       expect((await h.post('/v1/chat/completions', chat('retry me'), headers)).status).toBe(503);
 
@@ -88,10 +85,7 @@ describe('idempotency and async jobs', () => {
         code: ErrorCode.AllProvidersFailed,
         param: null,
       };
-      h.handle(async (job) => {
-        await h.publish(job, { t: 'error', jobId: job.id ?? '', error: failed });
-        return { ok: false as const, error: failed };
-      });
+      h.handle((job) => h.fail(job, failed));
       const headers = h.headers(h.adminKey, { 'idempotency-key': 'order-failed' });
       expect((await h.post('/v1/chat/completions', chat('fail me'), headers)).status).toBe(502);
       const before = h.jobsSeen.length;

@@ -10,6 +10,7 @@ import {
   QueueName,
   validateEnv,
   type CancelGenerationMessage,
+  type ErrorBody,
   type GenerateJobData,
   type GenerateOutcome,
   type GenerationRequest,
@@ -176,6 +177,12 @@ export class GatewayHarness {
       attempts: [{ provider: 'sim', model: 'sim-gpt', route: 'direct', ok: true, latencyMs: 10, retries: 0 }],
       ...overrides,
     };
+  }
+
+  /** Fails as the real worker does: an `error` message on the reply channel, and the failed outcome. */
+  async fail(job: GenerateJob, error: ErrorBody, retryAfterMs?: number): Promise<GenerateOutcome> {
+    await this.publish(job, { t: 'error', jobId: job.id ?? '', error, retryAfterMs });
+    return retryAfterMs === undefined ? { ok: false, error } : { ok: false, error, retryAfterMs };
   }
 
   /** Answers as the real worker does: `result`, or `start` + word chunks + `end` for a stream. */
