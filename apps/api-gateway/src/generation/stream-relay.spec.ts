@@ -228,6 +228,15 @@ describe('StreamRelay', () => {
     expect(same.sink.text).toBe('same text');
     expect(same.sink.events[same.sink.events.length - 1]).toBe('[DONE]');
 
+    // The dead run had sent tool-call fragments: nothing of the new run's answer can follow them.
+    const tools = setup();
+    tools.relay.onReply(start);
+    tools.relay.onReply({ t: 'chunk', jobId, seq: 0, text: '', toolCalls: [{ index: 0, id: 'c', name: 'f' }] });
+    tools.relay.onReply(rerun);
+    tools.relay.onReply({ t: 'end', jobId, result: result('plain text instead') });
+    expect(tools.sink.text).toBe('');
+    expect((tools.sink.events.at(-1) as { error: { code: string } }).error.code).toBe('internal_error');
+
     // A start repeated by the same run (a coalesced follower reads it from the log and live) changes nothing.
     const repeated = setup();
     repeated.relay.onReply(start);

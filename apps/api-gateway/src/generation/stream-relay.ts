@@ -255,11 +255,10 @@ export class StreamRelay extends ReplyWaiter {
     if (this.sequencer.hasGap) {
       this.suspect = true;
     }
-    if (this.rerun && this.toolFragmentsSent > 0) {
-      // Tool-call fragments of the dead run went out; the new run's calls cannot be checked against them.
-      this.fail(
-        new GatewayError(ErrorCode.Internal, 'The stream was interrupted and cannot be resumed; retry the request.'),
-      );
+    if (this.suspect && this.toolFragmentsSent > 0) {
+      // Tool-call fragments went out and some may be lost (or came from a run that died): the final calls cannot be
+      // checked against them.
+      this.fail(notResumable());
       return;
     }
     if (this.sentLength !== result.text.length || this.suspect) {
@@ -271,9 +270,7 @@ export class StreamRelay extends ReplyWaiter {
           this.relay.sink.write(fmt.content(rest, sentText === '' ? result.logprobs : undefined));
         }
       } else if (this.suspect) {
-        this.fail(
-          new GatewayError(ErrorCode.Internal, 'The stream was interrupted and cannot be resumed; retry the request.'),
-        );
+        this.fail(notResumable());
         return;
       }
       // Otherwise every chunk arrived in order and the worker's final text merely differs (e.g. trimmed):
@@ -283,11 +280,6 @@ export class StreamRelay extends ReplyWaiter {
     if (toolCalls.length > 0 && this.toolFragmentsSent === 0) {
       // The fragments never reached us (a lost start, or a worker that did not relay them): send them whole.
       this.relay.sink.write(fmt.wholeToolCalls(toolCalls));
-    } else if (toolCalls.length > 0 && this.suspect) {
-      this.fail(
-        new GatewayError(ErrorCode.Internal, 'The stream was interrupted and cannot be resumed; retry the request.'),
-      );
-      return;
     }
     const sink = this.relay.sink;
     const served = this.relay.serve?.(result) ?? result;
@@ -314,3 +306,8 @@ export class StreamRelay extends ReplyWaiter {
 }
 
 function noop(): void {}
+
+/** A stream that lost what cannot be made up from its final answer. */
+function notResumable(): GatewayError {
+  return new GatewayError(ErrorCode.Internal, 'The stream was interrupted and cannot be resumed; retry the request.');
+}
