@@ -1,6 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { MessageParam, Tool } from '@anthropic-ai/sdk/resources/messages';
 import { Redis } from 'ioredis';
+import { REDACTED_THINKING_TRIGGER } from '@aigw/testing';
 import { REDIS_URL, TestSystem } from './harness';
 
 /**
@@ -177,6 +178,102 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
     expect((system.sim.lastRequests(1)[0].body as { top_k?: number }).top_k).toBe(5);
     await client.messages.create(sample('sim0/sim-gpt', 3));
     expect((system.sim.lastRequests(1)[0].body as { top_k?: number }).top_k).toBe(3);
+  });
+
+  describe('extended thinking with Claude', () => {
+    const model = 'sim0-anthropic/sim-claude';
+    const thinking = { type: 'enabled', budget_tokens: 2048 } as const;
+
+    it.each([
+      ['whole', false],
+      ['streamed', true],
+    ])(
+      'returns signed thinking (%s), which sent back before the tool result satisfies Claude',
+      async (_l, streamed) => {
+        const messages: MessageParam[] = [{ role: 'user', content: 'Oslo' }];
+        const ask = { model, max_tokens: 4096, thinking, messages, tools: [weather] };
+        const deltas: string[] = [];
+        const first = streamed
+          ? await client.messages
+              .stream(ask)
+              .on('streamEvent', (e) => {
+                if (e.type === 'content_block_delta') {
+                  deltas.push(e.delta.type);
+                }
+              })
+              .finalMessage()
+          : await client.messages.create(ask);
+        // The exact budget goes to Claude, not a level it was rounded to.
+        expect(system.sim.lastRequests(1)[0].body).toMatchObject({ thinking, max_tokens: 4096 });
+        expect(first.content[0]).toEqual({
+          type: 'thinking',
+          thinking: 'Thinking about: Oslo',
+          signature: expect.stringMatching(/^sim-sig-/),
+        });
+        if (streamed) {
+          expect(deltas).toEqual(expect.arrayContaining(['thinking_delta', 'signature_delta', 'input_json_delta']));
+        }
+        const use = first.content.find((b) => b.type === 'tool_use');
+        if (use?.type !== 'tool_use') {
+          throw new Error(`expected a tool_use block, got ${JSON.stringify(first.content)}`);
+        }
+        messages.push(
+          { role: 'assistant', content: first.content },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: '12C' }] },
+        );
+        const second = await client.messages.create(ask);
+        expect(second.content.at(-1)).toEqual({ type: 'text', text: 'Tool result: 12C' });
+
+        // Without its thinking the same turn is refused by Claude (thinking enabled, tool results following).
+        messages[1] = { role: 'assistant', content: first.content.filter((b) => b.type !== 'thinking') };
+        const err = await client.messages.create(ask).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+      },
+    );
+
+    it('passes redacted thinking through both ways', async () => {
+      const messages: MessageParam[] = [{ role: 'user', content: `${REDACTED_THINKING_TRIGGER} Oslo` }];
+      const ask = { model, max_tokens: 4096, thinking, messages, tools: [weather] };
+      for (const streamed of [false, true]) {
+        const first = streamed ? await client.messages.stream(ask).finalMessage() : await client.messages.create(ask);
+        expect(first.content[0]).toEqual({ type: 'redacted_thinking', data: expect.stringMatching(/^sim-redacted-/) });
+        const use = first.content.find((b) => b.type === 'tool_use');
+        if (use?.type !== 'tool_use') {
+          throw new Error(`expected a tool_use block, got ${JSON.stringify(first.content)}`);
+        }
+        const second = await client.messages.create({
+          ...ask,
+          messages: [
+            ...messages,
+            { role: 'assistant', content: first.content },
+            { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: 'mild' }] },
+          ],
+        });
+        expect(second.content.at(-1)).toEqual({ type: 'text', text: 'Tool result: mild' });
+      }
+    });
+
+    it('thinks with other families at the level its budget names, and sends them no thinking blocks', async () => {
+      const first = await client.messages.create({
+        model,
+        max_tokens: 4096,
+        thinking,
+        messages: [{ role: 'user', content: 'why' }],
+      });
+      await client.messages.create({
+        model: 'sim0/sim-gpt',
+        max_tokens: 6000,
+        thinking: { type: 'enabled', budget_tokens: 5000 },
+        messages: [
+          { role: 'user', content: 'why' },
+          { role: 'assistant', content: first.content },
+          { role: 'user', content: 'and then?' },
+        ],
+      });
+      const sent = system.sim.lastRequests(1)[0].body as { reasoning_effort?: string; messages: object[] };
+      expect(sent.reasoning_effort).toBe('medium');
+      expect(sent.messages[1]).toEqual({ role: 'assistant', content: 'why' });
+    });
   });
 
   it('reports prompt-cache reads in Anthropic usage fields', async () => {

@@ -216,6 +216,41 @@ describe('OpenAI SDK to Gemini, Ollama and TGI deployments (e2e)', () => {
     });
   });
 
+  it.each([
+    ['sim-gemini', 'gemini', { generationConfig: { thinkingConfig: { thinkingBudget: 1024, includeThoughts: true } } }],
+    ['sim-llama', 'ollama', { think: true }],
+  ])(
+    'asks %s to think for a reasoning_effort and relays its reasoning, whole and streamed',
+    async (model, provider, asked) => {
+      const ask = { model, messages: [{ role: 'user' as const, content: 'why' }], reasoning_effort: 'low' as const };
+      const { data, response } = await client.chat.completions.create(ask).withResponse();
+      remember(response, provider);
+      expect(system.sim.lastRequests(1)[0].body).toMatchObject(asked);
+      const message = data.choices[0].message as (typeof data.choices)[0]['message'] & { reasoning_content?: string };
+      expect([message.reasoning_content, message.content]).toEqual(['Thinking about: why', 'why']);
+      let reasoning = '';
+      for await (const chunk of await client.chat.completions.create({ ...ask, stream: true })) {
+        reasoning += (chunk.choices[0]?.delta as { reasoning_content?: string } | undefined)?.reasoning_content ?? '';
+      }
+      expect(reasoning).toBe('Thinking about: why');
+      // `none` turns thinking off.
+      await client.chat.completions.create({ ...ask, reasoning_effort: 'none' });
+      const off = system.sim.lastRequests(1)[0].body as { think?: boolean; generationConfig?: object };
+      expect(provider === 'ollama' ? off.think : off.generationConfig).toEqual(
+        provider === 'ollama' ? false : expect.objectContaining({ thinkingConfig: { thinkingBudget: 0 } }),
+      );
+    },
+  );
+
+  it('keeps a reasoning_effort away from TGI, which cannot think on request', async () => {
+    const err = await client.chat.completions
+      .create({ model: 'sim-tgi', messages: [{ role: 'user', content: 'why' }], reasoning_effort: 'low' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(400);
+    expect((err as InstanceType<typeof OpenAI.APIError>).param).toBe('reasoning_effort');
+  });
+
   it('records the usage of every answer in usage_records, priced by deployment', async () => {
     expect(answered.length).toBeGreaterThanOrEqual(8);
     const ids = answered.map((a) => a.requestId);

@@ -245,4 +245,92 @@ describe('OpenAI SDK: tools, JSON mode, vision (e2e)', () => {
     });
     expect(answer.choices[0].message.content).toBe('defaults');
   });
+  it('asks Claude to think for a reasoning_effort, and takes its signed thinking back in an agent loop', async () => {
+    type Thinking = { type: 'thinking'; thinking: string; signature: string };
+    type WithThinking = { reasoning_content?: string; thinking_blocks?: Thinking[] };
+    const messages: ChatCompletionMessageParam[] = [{ role: 'user', content: 'Oslo' }];
+    const ask = { model: 'sim0-anthropic/sim-claude', messages, tools: [weather], reasoning_effort: 'low' as const };
+    const first = await client.chat.completions.create(ask);
+    // `low` is a 2,048-token budget; without a limit from the client the answer keeps its usual 1,024 on top.
+    expect(system.sim.lastRequests(1)[0].body).toMatchObject({
+      thinking: { type: 'enabled', budget_tokens: 2048 },
+      max_tokens: 3072,
+    });
+    const message = first.choices[0].message as (typeof first.choices)[0]['message'] & WithThinking;
+    expect(message.reasoning_content).toBe('Thinking about: Oslo');
+    expect(message.thinking_blocks).toEqual([
+      { type: 'thinking', thinking: 'Thinking about: Oslo', signature: expect.stringMatching(/^sim-sig-/) },
+    ]);
+    const call = message.tool_calls?.[0];
+    if (call?.type !== 'function') {
+      throw new Error(`expected a tool call, got ${JSON.stringify(message)}`);
+    }
+
+    // Streamed: the reasoning in pieces, then the whole signed block once, as the whole answer has it.
+    const chunks: WithThinking[] = [];
+    const stream = await client.chat.completions.create({ ...ask, stream: true });
+    for await (const chunk of stream) {
+      chunks.push((chunk.choices[0]?.delta ?? {}) as WithThinking);
+    }
+    expect(chunks.map((d) => d.reasoning_content ?? '').join('')).toBe('Thinking about: Oslo');
+    expect(chunks.flatMap((d) => d.thinking_blocks ?? [])).toEqual(message.thinking_blocks);
+
+    // The assistant turn goes back with its thinking_blocks: Claude checks the signature and needs the block first.
+    messages.push({
+      role: 'assistant',
+      content: null,
+      tool_calls: [call],
+      thinking_blocks: message.thinking_blocks,
+    } as ChatCompletionMessageParam);
+    messages.push({ role: 'tool', tool_call_id: call.id, content: '12C and sunny' });
+    const second = await client.chat.completions.create(ask);
+    expect(second.choices[0].message.content).toBe('Tool result: 12C and sunny');
+    const sent = system.sim.lastRequests(1)[0].body as { messages: { content: { type: string }[] }[] };
+    expect(sent.messages[1].content.map((b) => b.type)).toEqual(['thinking', 'tool_use']);
+
+    // A block whose text was changed fails the provider's check (its 400, relayed), and an OpenAI-compatible
+    // deployment never sees thinking_blocks, which it would refuse.
+    const forged = [{ ...message.thinking_blocks![0], thinking: 'Thinking about: Bergen' }];
+    messages[1] = {
+      role: 'assistant',
+      content: null,
+      tool_calls: [call],
+      thinking_blocks: forged,
+    } as ChatCompletionMessageParam;
+    const err = await client.chat.completions.create(ask).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(APIError);
+    expect((err as APIError).status).toBe(400);
+    expect((err as APIError).message).toContain('signature');
+    await client.chat.completions.create({ ...ask, model: 'sim0/sim-gpt' });
+    const toGpt = system.sim.lastRequests(1)[0].body as { messages: object[]; reasoning_effort?: string };
+    expect(toGpt.messages[1]).not.toHaveProperty('thinking_blocks');
+    expect(toGpt.reasoning_effort).toBe('low');
+  });
+
+  it('refuses a reasoning_effort whose thinking budget cannot fit under the token limit Claude is given', async () => {
+    const before = system.sim.stats().total;
+    const err = await client.chat.completions
+      .create({
+        model: 'sim0-anthropic/sim-claude',
+        messages: [{ role: 'user', content: 'think briefly' }],
+        reasoning_effort: 'high',
+        max_completion_tokens: 1000,
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(APIError);
+    expect((err as APIError).status).toBe(400);
+    expect((err as APIError).message).toContain('reasoning_effort');
+    expect(system.sim.stats().total).toBe(before);
+    // With room for the minimum budget, the effort's budget is cut to fit under the limit.
+    await client.chat.completions.create({
+      model: 'sim0-anthropic/sim-claude',
+      messages: [{ role: 'user', content: 'think briefly' }],
+      reasoning_effort: 'high',
+      max_completion_tokens: 5000,
+    });
+    expect(system.sim.lastRequests(1)[0].body).toMatchObject({
+      thinking: { type: 'enabled', budget_tokens: 4999 },
+      max_tokens: 5000,
+    });
+  });
 });

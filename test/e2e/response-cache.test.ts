@@ -254,6 +254,41 @@ describe('response cache (e2e)', () => {
     expect(providerCalls()).toBe(calls + 1);
   });
 
+  it("Anthropic messages with thinking: a hit gives back Claude's signed blocks, whole and streamed", async () => {
+    const prompt = uniqueId();
+    const messages = (stream: boolean): Promise<Response> =>
+      fetch(`${system.gatewayUrl}/v1/messages`, {
+        method: 'POST',
+        headers: system.headers(),
+        body: JSON.stringify({
+          model: 'sim-claude',
+          max_tokens: 2048,
+          thinking: { type: 'enabled', budget_tokens: 1024 },
+          stream,
+          messages: [{ role: 'user', content: `think ${prompt}` }],
+        }),
+      });
+    const miss = await messages(true);
+    expect(miss.headers.get('x-gateway-cache')).toBe('miss');
+    const missSse = await miss.text();
+    const calls = providerCalls();
+    const hit = await messages(false);
+    expect(hit.headers.get('x-gateway-cache')).toBe('hit');
+    const content = ((await hit.json()) as { content: { type: string; signature?: string }[] }).content;
+    expect(content[0]).toEqual({
+      type: 'thinking',
+      thinking: `Thinking about: think ${prompt}`,
+      signature: expect.stringMatching(/^sim-sig-/),
+    });
+    // The streamed miss carried the same signature; a streamed hit replays it as a signature_delta.
+    const signatureDelta = JSON.stringify({ type: 'signature_delta', signature: content[0].signature });
+    expect(missSse).toContain(signatureDelta);
+    const streamedHit = await messages(true);
+    expect(streamedHit.headers.get('x-gateway-cache')).toBe('hit');
+    expect(await streamedHit.text()).toContain(signatureDelta);
+    expect(providerCalls()).toBe(calls);
+  });
+
   it('native: cached: true on a hit; useCache: false neither reads nor stores', async () => {
     const prompt = `native ${uniqueId()}`;
     const bypass = await native({ prompt, useCache: false });

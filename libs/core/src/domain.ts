@@ -23,6 +23,14 @@ export interface ToolCall {
   function: { name: string; arguments: string };
 }
 
+/**
+ * A block of Anthropic extended thinking, as the Messages API returns it and needs it back: the reasoning text with
+ * the provider's signature over it, or reasoning the provider encrypted (`redacted_thinking`). A tool-using turn with
+ * thinking must send its blocks back unchanged, so they travel with the answer and in history.
+ */
+export type ThinkingBlock =
+  { type: 'thinking'; thinking: string; signature: string } | { type: 'redacted_thinking'; data: string };
+
 export interface ChatMessage {
   role: Role;
   content: string | ContentPart[] | null;
@@ -33,6 +41,11 @@ export interface ChatMessage {
   tool_calls?: ToolCall[];
   /** On an assistant message: the model declined. */
   refusal?: string | null;
+  /**
+   * On an assistant message: its signed thinking (Anthropic's blocks; the name is LiteLLM's). Only the Anthropic
+   * family takes them back; every other adapter leaves them out of the history it sends.
+   */
+  thinking_blocks?: ThinkingBlock[];
 }
 
 export interface FunctionTool {
@@ -85,6 +98,11 @@ export interface GenerationOptions {
   /** End-user id for the provider's abuse monitoring (`user`). */
   user?: string;
   reasoningEffort?: ReasoningEffort;
+  /**
+   * Tokens the model may think with, when the client named a number (Anthropic's `thinking.budget_tokens`); set
+   * only beside `reasoningEffort`, which families without budgets take instead.
+   */
+  reasoningBudget?: number;
   metadata?: Record<string, string>;
   /**
    * Top-level request fields the gateway does not model, as the client sent them: forwarded unchanged to
@@ -181,6 +199,8 @@ export interface AnswerDetails {
   refusal?: string;
   /** Hidden reasoning the provider returned (`reasoning_content`, Anthropic thinking). */
   reasoning?: string;
+  /** The reasoning as signed blocks, when the provider signs it (Anthropic): what a client sends back in history. */
+  thinkingBlocks?: ThinkingBlock[];
   /** The provider's `choices[0].logprobs`, as it sent them. */
   logprobs?: JsonValue;
   systemFingerprint?: string;
@@ -226,6 +246,10 @@ export interface StreamDelta {
   text: string;
   toolCalls?: ToolCallDelta[];
   reasoning?: string;
+  /** Ends the thinking block whose text came as `reasoning` (since the last one ended) with its signature. */
+  reasoningSignature?: string;
+  /** A whole `redacted_thinking` block: reasoning the provider sends encrypted. */
+  redactedReasoning?: string;
   refusal?: string;
   systemFingerprint?: string;
   finishReason?: string | null;

@@ -26,7 +26,7 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
   // The Messages API has no JSON mode.
   anthropic: {
     capabilities: ['chat', 'streaming', 'tools', 'vision'],
-    params: new Set(['parallel_tool_calls', 'user', 'tool_choice', 'top_k']),
+    params: new Set(['parallel_tool_calls', 'user', 'tool_choice', 'top_k', 'reasoning_effort']),
   },
   gemini: {
     capabilities: ALL_CAPABILITIES,
@@ -40,11 +40,20 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
       'file',
       'temperature',
       'top_k',
+      'reasoning_effort',
     ]),
   },
   ollama: {
     capabilities: ALL_CAPABILITIES,
-    params: new Set(['response_format', 'seed', 'presence_penalty', 'frequency_penalty', 'temperature', 'top_k']),
+    params: new Set([
+      'response_format',
+      'seed',
+      'presence_penalty',
+      'frequency_penalty',
+      'temperature',
+      'top_k',
+      'reasoning_effort',
+    ]),
   },
   // `/generate` is plain text in, text out: no tools, no images; JSON through its grammar parameter.
   tgi: {

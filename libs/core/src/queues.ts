@@ -142,6 +142,9 @@ export interface ReplyPiece {
   /** Tool-call fragments and reasoning text, only on pieces that carry them (most carry text only). */
   toolCalls?: ToolCallDelta[];
   reasoning?: string;
+  /** See `StreamDelta`: the signature that ends a thinking block, or a whole redacted one. */
+  reasoningSignature?: string;
+  redactedReasoning?: string;
   refusal?: string;
   /** The provider's `choices[0].logprobs` of this delta, when the client asked for them. */
   logprobs?: JsonValue;

@@ -1,4 +1,5 @@
 export { ProviderSimulator } from './simulator/provider-simulator';
+export { REDACTED_THINKING_TRIGGER } from './simulator/anthropic-wire';
 export {
   DEFAULT_SIMULATOR_CONFIG,
   FAIL_MODES,

@@ -7,6 +7,7 @@ import {
   type GenerationOptions,
   type GenerationRequest,
   type ReasoningEffort,
+  type ThinkingBlock,
   type ToolCall,
 } from '@aigw/core';
 import { applyRoutingChoices, isSet, type RequestFrame } from '../generation/request-frame';
@@ -142,13 +143,37 @@ function userMessages(content: string | AnthropicBlock[], at: string, calls: Rea
   return [...results, { role: 'user', content: single ?? parts }];
 }
 
-/** An assistant turn: its text and tool_use blocks; thinking blocks are history no other family takes. */
+/**
+ * A thinking block sent back as it came: its text and signature (Anthropic verifies them), or a redacted block's
+ * data.
+ */
+function thinkingBlockOf(b: AnthropicBlock, here: string): ThinkingBlock {
+  if (b.type === 'redacted_thinking') {
+    if (typeof b.data !== 'string') {
+      throw invalid(`${here}.data`, 'must be a string');
+    }
+    return { type: 'redacted_thinking', data: b.data };
+  }
+  if (typeof b.thinking !== 'string') {
+    throw invalid(`${here}.thinking`, 'must be a string');
+  }
+  if (typeof b.signature !== 'string') {
+    throw invalid(`${here}.signature`, 'must be a string');
+  }
+  return { type: 'thinking', thinking: b.thinking, signature: b.signature };
+}
+
+/**
+ * An assistant turn: its text, tool_use blocks and thinking blocks (these go back to Anthropic deployments only; no
+ * other family takes them).
+ */
 function assistantMessage(content: string | AnthropicBlock[], at: string, calls: Set<string>): ChatMessage {
   if (typeof content === 'string') {
     return { role: 'assistant', content };
   }
   const texts: string[] = [];
   const toolCalls: ToolCall[] = [];
+  const thinking: ThinkingBlock[] = [];
   blocksOf(content, at).forEach((b, j) => {
     const here = `${at}[${j}]`;
     switch (b.type) {
@@ -171,6 +196,7 @@ function assistantMessage(content: string | AnthropicBlock[], at: string, calls:
       }
       case 'thinking':
       case 'redacted_thinking':
+        thinking.push(thinkingBlockOf(b, here));
         return;
       default:
         throw unsupported(
@@ -182,6 +208,9 @@ function assistantMessage(content: string | AnthropicBlock[], at: string, calls:
   const message: ChatMessage = { role: 'assistant', content: texts.length > 0 ? texts.join('') : null };
   if (toolCalls.length > 0) {
     message.tool_calls = toolCalls;
+  }
+  if (thinking.length > 0) {
+    message.thinking_blocks = thinking;
   }
   return message;
 }
@@ -298,6 +327,7 @@ function optionsOf(dto: MessagesDto): GenerationOptions {
       throw invalid('thinking.budget_tokens', 'must be less than max_tokens');
     }
     options.reasoningEffort = effortOf(dto.thinking.budget_tokens);
+    options.reasoningBudget = dto.thinking.budget_tokens;
   }
   if (isSet(dto.top_k)) {
     options.topK = dto.top_k;

@@ -1,4 +1,4 @@
-import type { GenerationResult, JsonValue, Usage } from '@aigw/core';
+import type { GenerationResult, JsonValue, ThinkingBlock, Usage } from '@aigw/core';
 
 /*
  * The gateway's result → Anthropic's Message, and the pieces shared with the SSE encoder.
@@ -77,7 +77,7 @@ export function toolInputOf(args: string): { [key: string]: JsonValue } {
 }
 
 export type AnthropicContentBlock =
-  | { type: 'thinking'; thinking: string; signature: string }
+  | ThinkingBlock
   | { type: 'text'; text: string }
   | { type: 'tool_use'; id: string; name: string; input: { [key: string]: JsonValue } };
 
@@ -95,8 +95,11 @@ export interface AnthropicMessage {
 /** `model` is the deployment that answered (`provider/model`), as on every endpoint. */
 export function anthropicMessageBody(result: GenerationResult): AnthropicMessage {
   const content: AnthropicContentBlock[] = [];
-  if (result.reasoning !== undefined && result.reasoning !== '') {
-    // The upstream's signature (if it was Anthropic) is not kept: the gateway cannot vouch for it.
+  if (result.thinkingBlocks !== undefined) {
+    // Anthropic's own blocks, signatures included: the client sends them back with the tool results.
+    content.push(...result.thinkingBlocks);
+  } else if (result.reasoning !== undefined && result.reasoning !== '') {
+    // Another family's reasoning has no signature; sent back, it is left out of what goes to Anthropic.
     content.push({ type: 'thinking', thinking: result.reasoning, signature: '' });
   }
   const text = result.text !== '' ? result.text : (result.refusal ?? '');

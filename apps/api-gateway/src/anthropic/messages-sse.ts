@@ -48,6 +48,25 @@ export class AnthropicStreamEncoder implements StreamEncoder {
     return this.ensure('thinking') + this.delta({ type: 'thinking_delta', thinking: text });
   }
 
+  /** As Anthropic streams it: a signature_delta last in the thinking block, which then closes. */
+  thinkingSignature(signature: string): string {
+    return this.ensure('thinking') + this.delta({ type: 'signature_delta', signature }) + this.close();
+  }
+
+  /** A redacted block comes whole in its content_block_start. */
+  redactedThinking(data: string): string {
+    const index = this.nextIndex++;
+    return (
+      this.close() +
+      event('content_block_start', {
+        type: 'content_block_start',
+        index,
+        content_block: { type: 'redacted_thinking', data },
+      }) +
+      event('content_block_stop', { type: 'content_block_stop', index })
+    );
+  }
+
   content(text: string): string {
     return this.ensure('text') + this.delta({ type: 'text_delta', text });
   }

@@ -8,6 +8,24 @@ import { ToolCallDto } from './tool.dto';
 export type MessageRole = Role | 'developer';
 export const MESSAGE_ROLES: readonly MessageRole[] = ['system', 'developer', 'user', 'assistant', 'tool'];
 
+/** A signed thinking block of an earlier answer (`thinking_blocks`, LiteLLM's name), sent back unchanged. */
+export class ThinkingBlockDto {
+  @IsIn(['thinking', 'redacted_thinking'])
+  type: 'thinking' | 'redacted_thinking';
+
+  @ValidateIf((b: ThinkingBlockDto) => b.type === 'thinking')
+  @IsString()
+  thinking?: string;
+
+  @ValidateIf((b: ThinkingBlockDto) => b.type === 'thinking')
+  @IsString()
+  signature?: string;
+
+  @ValidateIf((b: ThinkingBlockDto) => b.type === 'redacted_thinking')
+  @IsString()
+  data?: string;
+}
+
 /** One chat message, shared by the OpenAI and native APIs. */
 export class ChatMessageDto {
   @IsIn(MESSAGE_ROLES)
@@ -35,4 +53,11 @@ export class ChatMessageDto {
   @IsOptional()
   @IsString()
   refusal?: string | null;
+
+  /** On an assistant message: the answer's signed thinking, which Anthropic needs back before its tool results. */
+  @IsOptional()
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => ThinkingBlockDto)
+  thinking_blocks?: ThinkingBlockDto[];
 }

@@ -6,8 +6,9 @@ import {
   type GenerationOptions,
   type GenerationRequest,
   type RoutingPolicy,
+  type ThinkingBlock,
 } from '@aigw/core';
-import type { ChatMessageDto } from '../dto/chat-message.dto';
+import type { ChatMessageDto, ThinkingBlockDto } from '../dto/chat-message.dto';
 
 /** What every GenerationRequest carries besides what the client asked for. */
 export interface RequestFrame {
@@ -94,7 +95,17 @@ export function toChatMessage(m: ChatMessageDto): ChatMessage {
   if (isSet(m.refusal)) {
     message.refusal = m.refusal;
   }
+  if (message.role === 'assistant' && isSet(m.thinking_blocks) && m.thinking_blocks.length > 0) {
+    message.thinking_blocks = m.thinking_blocks.map(thinkingBlockOf);
+  }
   return message;
+}
+
+/** Only the block's own fields (the DTO instance may carry others the client sent). */
+function thinkingBlockOf(b: ThinkingBlockDto): ThinkingBlock {
+  return b.type === 'thinking'
+    ? { type: 'thinking', thinking: b.thinking ?? '', signature: b.signature ?? '' }
+    : { type: 'redacted_thinking', data: b.data ?? '' };
 }
 
 export interface OptionFields {

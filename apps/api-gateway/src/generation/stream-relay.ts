@@ -30,6 +30,10 @@ export interface StreamEncoder {
   /** The events that open the stream, once it starts. */
   start(): string;
   reasoning(text: string): string;
+  /** Ends the thinking block whose text `reasoning` carried since the last one ended, with the provider's signature. */
+  thinkingSignature(signature: string): string;
+  /** A whole `redacted_thinking` block (reasoning the provider sent encrypted). */
+  redactedThinking(data: string): string;
   /** `logprobs`: the provider's for this text, when the client asked for them (formats without them ignore it). */
   content(text: string, logprobs?: JsonValue): string;
   refusal(text: string): string;
@@ -175,10 +179,25 @@ export class StreamRelay extends ReplyWaiter {
     this.relay.onEnd({ error: err });
   }
 
-  /** Replays a whole answer (a response cache hit) as a stream: opened, reasoning and text in one piece each, ended. */
+  /**
+   * Replays a whole answer (a response cache hit) as a stream: opened, reasoning (each signed block as streamed)
+   * and text in one piece each, ended.
+   */
   replay(result: GenerationResult): void {
     this.open(merged(result, { attempts: result.attempts.length }));
-    this.emitPiece({ text: '', reasoning: result.reasoning, refusal: result.refusal });
+    const blocks = result.thinkingBlocks;
+    if (blocks === undefined) {
+      this.emitPiece({ text: '', reasoning: result.reasoning, refusal: result.refusal });
+    } else {
+      for (const b of blocks) {
+        this.emitPiece(
+          b.type === 'thinking'
+            ? { text: '', reasoning: b.thinking, reasoningSignature: b.signature }
+            : { text: '', redactedReasoning: b.data },
+        );
+      }
+      this.emitPiece({ text: '', refusal: result.refusal });
+    }
     this.complete(result);
   }
 
@@ -226,6 +245,12 @@ export class StreamRelay extends ReplyWaiter {
     // Reasoning comes before the text it leads to, as providers send it.
     if (p.reasoning !== undefined && p.reasoning !== '') {
       this.write(fmt.reasoning(p.reasoning));
+    }
+    if (p.reasoningSignature !== undefined) {
+      this.write(fmt.thinkingSignature(p.reasoningSignature));
+    }
+    if (p.redactedReasoning !== undefined) {
+      this.write(fmt.redactedThinking(p.redactedReasoning));
     }
     if (p.text !== '') {
       this.write(fmt.content(p.text, p.logprobs));

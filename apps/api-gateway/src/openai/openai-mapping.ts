@@ -5,6 +5,7 @@ import type {
   GenerationResult,
   JsonObject,
   JsonValue,
+  ThinkingBlock,
   ToolCall,
   Usage,
 } from '@aigw/core';
@@ -155,6 +156,8 @@ export interface ChatCompletionMessage {
   tool_calls?: ToolCall[];
   /** DeepSeek's field name, which OpenAI-compatible clients (and reasoning UIs) read. */
   reasoning_content?: string;
+  /** The reasoning as the provider signed it (Anthropic), under LiteLLM's name: sent back in history as it is. */
+  thinking_blocks?: ThinkingBlock[];
 }
 
 export interface ChatCompletion {
@@ -185,6 +188,9 @@ export function completionMessage(result: GenerationResult): ChatCompletionMessa
   }
   if (result.reasoning !== undefined && result.reasoning !== '') {
     message.reasoning_content = result.reasoning;
+  }
+  if (result.thinkingBlocks !== undefined) {
+    message.thinking_blocks = result.thinkingBlocks;
   }
   return message;
 }

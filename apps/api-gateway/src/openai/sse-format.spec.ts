@@ -1,5 +1,5 @@
 import { ErrorCode } from '@aigw/core';
-import { ChunkFormatter, SSE_DONE, sseError } from './sse-format';
+import { ChunkFormatter, OpenAiStreamEncoder, SSE_DONE, sseError } from './sse-format';
 
 function payload(event: string): unknown {
   expect(event.startsWith('data: ')).toBe(true);
@@ -47,5 +47,27 @@ describe('ChunkFormatter', () => {
     expect(SSE_DONE).toBe('data: [DONE]\n\n');
     const body = { message: 'boom', type: 'provider_error' as const, code: ErrorCode.ProviderError, param: null };
     expect(payload(sseError(body))).toEqual({ error: body });
+  });
+});
+
+describe('OpenAiStreamEncoder', () => {
+  it('streams reasoning in pieces and each signed block whole once it ends', () => {
+    const enc = new OpenAiStreamEncoder(new ChunkFormatter('c', 1, 'm'), false);
+    const deltas = [
+      enc.reasoning('one '),
+      enc.reasoning('two'),
+      enc.thinkingSignature('sig-1'),
+      enc.redactedThinking('opaque'),
+      enc.reasoning('three'),
+      enc.thinkingSignature('sig-2'),
+    ].map((e) => (payload(e) as { choices: { delta: unknown }[] }).choices[0].delta);
+    expect(deltas).toEqual([
+      { reasoning_content: 'one ' },
+      { reasoning_content: 'two' },
+      { thinking_blocks: [{ type: 'thinking', thinking: 'one two', signature: 'sig-1' }] },
+      { thinking_blocks: [{ type: 'redacted_thinking', data: 'opaque' }] },
+      { reasoning_content: 'three' },
+      { thinking_blocks: [{ type: 'thinking', thinking: 'three', signature: 'sig-2' }] },
+    ]);
   });
 });

@@ -1,4 +1,4 @@
-import type { ErrorBody, GenerationResult, JsonValue, ToolCall, ToolCallDelta, Usage } from '@aigw/core';
+import type { ErrorBody, GenerationResult, JsonValue, ThinkingBlock, ToolCall, ToolCallDelta, Usage } from '@aigw/core';
 import type { StreamEncoder, StreamEncoderFactory } from '../generation/stream-relay';
 import { openAiUsage } from './openai-mapping';
 
@@ -61,6 +61,11 @@ export class ChunkFormatter {
     return this.delta(`{"refusal":${JSON.stringify(text)}}`);
   }
 
+  /** A signed thinking block, whole, under LiteLLM's `thinking_blocks`: what a client sends back in history. */
+  thinkingBlock(block: ThinkingBlock): string {
+    return this.delta(`{"thinking_blocks":[${JSON.stringify(block)}]}`);
+  }
+
   private delta(json: string): string {
     return `${this.head}{"index":0,"delta":${json},"logprobs":null,"finish_reason":null}]}\n\n`;
   }
@@ -80,8 +85,15 @@ export function sseError(error: ErrorBody): string {
   return `data: ${JSON.stringify({ error })}\n\n`;
 }
 
-/** `chat.completion.chunk` events ending with `data: [DONE]`; the usage chunk only when the client asked for it. */
+/**
+ * `chat.completion.chunk` events ending with `data: [DONE]`; the usage chunk only when the client asked for it.
+ * Reasoning streams as `reasoning_content`; when the provider signs it (Anthropic), each finished block follows whole
+ * as a `thinking_blocks` delta, so a client has it to send back without stitching pieces.
+ */
 export class OpenAiStreamEncoder implements StreamEncoder {
+  /** The reasoning of the block being streamed; kept only once the provider has signed a block. */
+  private blockText = '';
+
   constructor(
     private readonly fmt: ChunkFormatter,
     private readonly includeUsage: boolean,
@@ -91,7 +103,16 @@ export class OpenAiStreamEncoder implements StreamEncoder {
     return this.fmt.role();
   }
   reasoning(text: string): string {
+    this.blockText += text;
     return this.fmt.reasoning(text);
+  }
+  thinkingSignature(signature: string): string {
+    const thinking = this.blockText;
+    this.blockText = '';
+    return this.fmt.thinkingBlock({ type: 'thinking', thinking, signature });
+  }
+  redactedThinking(data: string): string {
+    return this.fmt.thinkingBlock({ type: 'redacted_thinking', data });
   }
   content(text: string, logprobs?: JsonValue): string {
     return this.fmt.content(text, logprobs);

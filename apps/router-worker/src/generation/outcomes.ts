@@ -119,6 +119,9 @@ function copyDetails(from: AnswerDetails, to: AnswerDetails): void {
   if (from.reasoning !== undefined) {
     to.reasoning = from.reasoning;
   }
+  if (from.thinkingBlocks !== undefined) {
+    to.thinkingBlocks = from.thinkingBlocks;
+  }
   if (from.logprobs !== undefined) {
     to.logprobs = from.logprobs;
   }

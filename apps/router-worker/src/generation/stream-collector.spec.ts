@@ -65,4 +65,27 @@ describe('StreamCollector', () => {
       ],
     });
   });
+  it('assembles signed thinking blocks: each signature ends the reasoning since the last one', () => {
+    const c = new StreamCollector('f');
+    c.add({ text: '', reasoning: 'one ' }, 1_000);
+    c.add({ text: '', reasoning: 'two' }, 1_000);
+    c.add({ text: '', reasoningSignature: 'sig-1' }, 1_000);
+    c.add({ text: '', redactedReasoning: 'opaque' }, 1_000);
+    c.add({ text: '', reasoning: 'three' }, 1_000);
+    c.add({ text: '', reasoningSignature: 'sig-2' }, 1_000);
+    c.add({ text: 'Answer', finishReason: 'stop' }, 1_000);
+    expect(c.answer(2_000)).toMatchObject({
+      text: 'Answer',
+      reasoning: 'one twothree',
+      thinkingBlocks: [
+        { type: 'thinking', thinking: 'one two', signature: 'sig-1' },
+        { type: 'redacted_thinking', data: 'opaque' },
+        { type: 'thinking', thinking: 'three', signature: 'sig-2' },
+      ],
+    });
+    // Reasoning nobody signed (other families) makes no blocks.
+    const plain = new StreamCollector('g');
+    plain.add({ text: '', reasoning: 'hm' }, 1_000);
+    expect(plain.answer(2_000)).not.toHaveProperty('thinkingBlocks');
+  });
 });

@@ -1,4 +1,11 @@
-import { EMPTY_USAGE, type JsonValue, type StreamDelta, type ToolCall, type Usage } from '@aigw/core';
+import {
+  EMPTY_USAGE,
+  type JsonValue,
+  type StreamDelta,
+  type ThinkingBlock,
+  type ToolCall,
+  type Usage,
+} from '@aigw/core';
 import type { ProviderAnswer } from './outcomes';
 
 /** What a stream's first delta fixes: announced in the `start` message and kept in the final result. */
@@ -12,6 +19,9 @@ export interface StreamHead {
 export class StreamCollector {
   private readonly parts: string[] = [];
   private readonly reasoning: string[] = [];
+  /** Signed thinking blocks so far, and where the reasoning of the block being streamed starts in `reasoning`. */
+  private readonly thinking: ThinkingBlock[] = [];
+  private blockStart = 0;
   private readonly refusal: string[] = [];
   /** By tool call index; fragments of one call are concatenated in arrival order. */
   private readonly toolCalls = new Map<number, ToolCall>();
@@ -38,6 +48,14 @@ export class StreamCollector {
     }
     if (delta.reasoning !== undefined) {
       this.reasoning.push(delta.reasoning);
+    }
+    if (delta.reasoningSignature !== undefined) {
+      const text = this.reasoning.slice(this.blockStart).join('');
+      this.thinking.push({ type: 'thinking', thinking: text, signature: delta.reasoningSignature });
+      this.blockStart = this.reasoning.length;
+    }
+    if (delta.redactedReasoning !== undefined) {
+      this.thinking.push({ type: 'redacted_thinking', data: delta.redactedReasoning });
     }
     if (delta.refusal !== undefined) {
       this.refusal.push(delta.refusal);
@@ -90,6 +108,9 @@ export class StreamCollector {
     }
     if (this.reasoning.length > 0) {
       answer.reasoning = this.reasoning.join('');
+    }
+    if (this.thinking.length > 0) {
+      answer.thinkingBlocks = this.thinking;
     }
     if (this.refusal.length > 0) {
       answer.refusal = this.refusal.join('');

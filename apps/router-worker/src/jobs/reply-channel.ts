@@ -168,6 +168,12 @@ function pieceOf(delta: StreamDelta): ReplyPiece {
   if (delta.reasoning !== undefined) {
     piece.reasoning = delta.reasoning;
   }
+  if (delta.reasoningSignature !== undefined) {
+    piece.reasoningSignature = delta.reasoningSignature;
+  }
+  if (delta.redactedReasoning !== undefined) {
+    piece.redactedReasoning = delta.redactedReasoning;
+  }
   if (delta.refusal !== undefined) {
     piece.refusal = delta.refusal;
   }

@@ -77,6 +77,8 @@ function hasContent(d: StreamDelta): boolean {
     Boolean(d.finishReason) ||
     d.toolCalls !== undefined ||
     d.reasoning !== undefined ||
+    d.reasoningSignature !== undefined ||
+    d.redactedReasoning !== undefined ||
     d.refusal !== undefined
   );
 }

@@ -253,4 +253,53 @@ describe('tools to the Messages API', () => {
     expect(typeof send({ responseFormat: { type: 'text' } })).toBe('string');
     expect(typeof send({ temperature: 1 })).toBe('string');
   });
+  it('turns a reasoning effort into a thinking budget that fits under max_tokens, and sends a named budget as it is', () => {
+    const body = (options: AdapterRequest['options']): Record<string, unknown> =>
+      JSON.parse(anthropicBody({ target, messages: [{ role: 'user', content: 'U' }], options }, false)) as Record<
+        string,
+        unknown
+      >;
+    expect(body({ reasoningEffort: 'low' })).toMatchObject({
+      thinking: { type: 'enabled', budget_tokens: 2048 },
+      max_tokens: 2048 + DEFAULT_ANTHROPIC_MAX_TOKENS,
+    });
+    expect(body({ reasoningEffort: 'high', maxTokens: 5000 })).toMatchObject({
+      thinking: { type: 'enabled', budget_tokens: 4999 },
+      max_tokens: 5000,
+    });
+    expect(body({ reasoningEffort: 'medium', reasoningBudget: 5000, maxTokens: 6000 })).toMatchObject({
+      thinking: { type: 'enabled', budget_tokens: 5000 },
+      max_tokens: 6000,
+    });
+    expect(body({ reasoningEffort: 'none', maxTokens: 100 })).not.toHaveProperty('thinking');
+    expect(() => body({ reasoningEffort: 'minimal', maxTokens: 1024 })).toThrow(/reasoning_effort/);
+  });
+
+  it('sends signed thinking back first in its turn, and leaves out blocks nobody signed', () => {
+    const call = { id: 'toolu_1', type: 'function' as const, function: { name: 'now', arguments: '{}' } };
+    expect(
+      toAnthropicPrompt([
+        { role: 'user', content: 'U' },
+        {
+          role: 'assistant',
+          content: 'Let me check.',
+          tool_calls: [call],
+          thinking_blocks: [
+            { type: 'thinking', thinking: 'hm', signature: 'sig-1' },
+            { type: 'thinking', thinking: 'from another family', signature: '' },
+            { type: 'redacted_thinking', data: 'opaque' },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'toolu_1', content: '12:00' },
+      ]).messages[1],
+    ).toEqual({
+      role: 'assistant',
+      content: [
+        { type: 'thinking', thinking: 'hm', signature: 'sig-1' },
+        { type: 'redacted_thinking', data: 'opaque' },
+        { type: 'text', text: 'Let me check.' },
+        { type: 'tool_use', id: 'toolu_1', name: 'now', input: {} },
+      ],
+    });
+  });
 });

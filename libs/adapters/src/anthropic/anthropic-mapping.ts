@@ -6,6 +6,8 @@ import {
   type FunctionTool,
   type GenerationOptions,
   type JsonValue,
+  type ReasoningEffort,
+  type ThinkingBlock,
   type ToolCall,
   type ToolChoice,
 } from '@aigw/core';
@@ -19,7 +21,8 @@ export type AnthropicBlock =
   | { type: 'text'; text: string }
   | { type: 'image'; source: AnthropicImageSource }
   | { type: 'tool_use'; id: string; name: string; input: JsonValue }
-  | { type: 'tool_result'; tool_use_id: string; content: string | AnthropicBlock[] };
+  | { type: 'tool_result'; tool_use_id: string; content: string | AnthropicBlock[] }
+  | ThinkingBlock;
 
 export interface AnthropicMessage {
   role: 'user' | 'assistant';
@@ -80,10 +83,26 @@ function toolInput(call: ToolCall): JsonValue {
   }
 }
 
+/**
+ * The signed thinking of an earlier answer goes back first in its turn, unchanged (Anthropic checks the signature and
+ * needs it before the tool_use blocks of a turn whose results follow). A block without a signature came from
+ * another family and cannot be verified: it is left out, as Anthropic would refuse it.
+ */
+function signedThinkingOf(m: ChatMessage): AnthropicBlock[] {
+  const out: AnthropicBlock[] = [];
+  for (const b of m.thinking_blocks ?? []) {
+    if (b.type === 'redacted_thinking' ? b.data !== '' : b.signature !== '') {
+      out.push(b);
+    }
+  }
+  return out;
+}
+
 function assistantContent(m: ChatMessage): string | AnthropicBlock[] {
   const content = m.content === null ? '' : typeof m.content === 'string' ? m.content : blocksOf(m.content);
+  const thinking = signedThinkingOf(m);
   const calls = m.tool_calls ?? [];
-  if (calls.length === 0) {
+  if (calls.length === 0 && thinking.length === 0) {
     return content;
   }
   const uses: AnthropicBlock[] = calls.map((c) => ({
@@ -92,7 +111,7 @@ function assistantContent(m: ChatMessage): string | AnthropicBlock[] {
     name: c.function.name,
     input: toolInput(c),
   }));
-  return [...asBlocks(content), ...uses];
+  return [...thinking, ...asBlocks(content), ...uses];
 }
 
 /** A tool message is a user turn holding a tool_result block for the call it answers. */
@@ -234,7 +253,6 @@ function assertTranslatable(o: GenerationOptions): void {
     ['logit_bias', o.logitBias],
     ['logprobs', o.logprobs],
     ['top_logprobs', o.topLogprobs],
-    ['reasoning_effort', o.reasoningEffort],
     ['metadata', o.metadata],
   ];
   for (const [name, value] of unsupportedFields) {
@@ -251,15 +269,61 @@ function assertTranslatable(o: GenerationOptions): void {
   }
 }
 
+/** The smallest thinking budget the Messages API takes. */
+export const MIN_THINKING_BUDGET = 1024;
+
+/**
+ * A reasoning effort as a thinking budget. The levels sit inside the budget ranges the `/v1/messages` endpoint
+ * reads back as the same effort (below 4,096 low, below 16,384 medium, else high), so an effort survives the trip.
+ */
+const THINKING_BUDGET: { readonly [E in Exclude<ReasoningEffort, 'none'>]: number } = {
+  minimal: MIN_THINKING_BUDGET,
+  low: 2048,
+  medium: 8192,
+  high: 16384,
+  xhigh: 32768,
+};
+
+/**
+ * Extended thinking and the `max_tokens` that goes with it (Anthropic's `max_tokens` counts thinking too, as OpenAI's
+ * `max_completion_tokens` counts reasoning). A named budget is sent as it is. An effort's budget is cut to fit under
+ * the client's `max_tokens`, at least the API's minimum; without a `max_tokens` the answer gets the usual default on
+ * top of the budget. `none` (or no effort) asks for no thinking.
+ */
+export function thinkingParamOf(o: GenerationOptions): {
+  thinking?: { type: 'enabled'; budget_tokens: number };
+  maxTokens: number;
+} {
+  const effort = o.reasoningEffort;
+  if (effort === undefined || effort === 'none') {
+    return { maxTokens: o.maxTokens ?? DEFAULT_ANTHROPIC_MAX_TOKENS };
+  }
+  let budget = o.reasoningBudget ?? THINKING_BUDGET[effort];
+  if (o.maxTokens === undefined) {
+    return { thinking: { type: 'enabled', budget_tokens: budget }, maxTokens: budget + DEFAULT_ANTHROPIC_MAX_TOKENS };
+  }
+  if (o.reasoningBudget === undefined) {
+    budget = Math.min(budget, o.maxTokens - 1);
+  }
+  if (budget < MIN_THINKING_BUDGET || budget >= o.maxTokens) {
+    throw unsupported(
+      `'reasoning_effort' with a token limit of ${o.maxTokens}: thinking needs a budget of at least ${MIN_THINKING_BUDGET} tokens below the limit`,
+    );
+  }
+  return { thinking: { type: 'enabled', budget_tokens: budget }, maxTokens: o.maxTokens };
+}
+
 /** Request body for `POST /v1/messages`. */
 export function anthropicBody(req: AdapterRequest, stream: boolean): string {
   const o = req.options;
   assertTranslatable(o);
   const prompt = toAnthropicPrompt(req.messages);
   const tools = toolsOf(o.tools);
+  const thinking = thinkingParamOf(o);
   return JSON.stringify({
     model: req.target.model,
-    max_tokens: o.maxTokens ?? DEFAULT_ANTHROPIC_MAX_TOKENS,
+    max_tokens: thinking.maxTokens,
+    thinking: thinking.thinking,
     system: prompt.system,
     messages: prompt.messages,
     temperature: o.temperature,

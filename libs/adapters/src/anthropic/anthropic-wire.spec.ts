@@ -201,4 +201,52 @@ describe('tool use, both directions of the wire', () => {
     ]);
     expect(deltas).toEqual([{ text: '', reasoning: 'hmm', id: 'msg_3' }]);
   });
+  it('keeps signed and redacted thinking blocks, whole and streamed', () => {
+    const r = readMessage(
+      {
+        id: 'msg_4',
+        type: 'message',
+        content: [
+          { type: 'thinking', thinking: 'first', signature: 'sig-a' },
+          { type: 'redacted_thinking', data: 'opaque' },
+          { type: 'text', text: 'Done.' },
+        ],
+        stop_reason: 'end_turn',
+      },
+      200,
+    );
+    expect(r).toMatchObject({
+      reasoning: 'first',
+      thinkingBlocks: [
+        { type: 'thinking', thinking: 'first', signature: 'sig-a' },
+        { type: 'redacted_thinking', data: 'opaque' },
+      ],
+    });
+    const { deltas } = decodeAll([
+      ['message_start', { type: 'message_start', message: { id: 'msg_5' } }],
+      [
+        'content_block_start',
+        { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } },
+      ],
+      [
+        'content_block_delta',
+        { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'fir' } },
+      ],
+      [
+        'content_block_delta',
+        { type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'sig-a' } },
+      ],
+      ['content_block_stop', { type: 'content_block_stop', index: 0 }],
+      [
+        'content_block_start',
+        { type: 'content_block_start', index: 1, content_block: { type: 'redacted_thinking', data: 'opaque' } },
+      ],
+      ['content_block_stop', { type: 'content_block_stop', index: 1 }],
+    ]);
+    expect(deltas).toEqual([
+      { text: '', reasoning: 'fir', id: 'msg_5' },
+      { text: '', reasoningSignature: 'sig-a' },
+      { text: '', redactedReasoning: 'opaque' },
+    ]);
+  });
 });

@@ -4,6 +4,7 @@ import {
   type AnswerDetails,
   type JsonValue,
   type StreamDelta,
+  type ThinkingBlock,
   type ToolCall,
   type Usage,
 } from '@aigw/core';
@@ -29,6 +30,9 @@ interface WireBlock {
   input?: JsonValue;
   /** thinking */
   thinking?: string;
+  signature?: string;
+  /** redacted_thinking */
+  data?: string;
 }
 
 interface WireMessage {
@@ -51,6 +55,7 @@ interface WireEvent {
     text?: string;
     partial_json?: string;
     thinking?: string;
+    signature?: string;
     stop_reason?: string | null;
     stop_sequence?: string | null;
   };
@@ -136,6 +141,7 @@ export function readMessage(json: unknown, status: number): Omit<AdapterResponse
   let text = '';
   let reasoning = '';
   const toolCalls: ToolCall[] = [];
+  const thinking: ThinkingBlock[] = [];
   for (const block of body.content) {
     if (block.type === 'text' && typeof block.text === 'string') {
       text += block.text;
@@ -143,6 +149,11 @@ export function readMessage(json: unknown, status: number): Omit<AdapterResponse
       toolCalls.push(toolCallOf(block));
     } else if (block.type === 'thinking' && typeof block.thinking === 'string') {
       reasoning += block.thinking;
+      if (typeof block.signature === 'string' && block.signature !== '') {
+        thinking.push({ type: 'thinking', thinking: block.thinking, signature: block.signature });
+      }
+    } else if (block.type === 'redacted_thinking' && typeof block.data === 'string') {
+      thinking.push({ type: 'redacted_thinking', data: block.data });
     }
   }
   const details: AnswerDetails = {};
@@ -151,6 +162,9 @@ export function readMessage(json: unknown, status: number): Omit<AdapterResponse
   }
   if (reasoning !== '') {
     details.reasoning = reasoning;
+  }
+  if (thinking.length > 0) {
+    details.thinkingBlocks = thinking;
   }
   if (typeof body.stop_sequence === 'string') {
     details.stopSequence = body.stop_sequence;
@@ -167,7 +181,7 @@ export function readMessage(json: unknown, status: number): Omit<AdapterResponse
 
 /**
  * message_start (id, input usage) → per content block: content_block_start, content_block_delta* (text,
- * tool-use input JSON, thinking), content_block_stop → message_delta (stop reason, output usage) → message_stop.
+ * tool-use input JSON, thinking and its signature), content_block_stop → message_delta (stop reason, output usage) → message_stop.
  * tool_use blocks become tool-call deltas numbered in order of appearance (OpenAI's `index`), their streamed
  * `input_json_delta` pieces the argument fragments. The finish reason and usage go out as one last delta at
  * message_stop, so a stream cut before it never looks finished.
@@ -244,6 +258,13 @@ export class AnthropicStreamDecoder implements StreamDecoder {
 
   private blockStarted(e: WireEvent, out: StreamDelta[]): void {
     const block = e.content_block;
+    if (block?.type === 'redacted_thinking') {
+      // Encrypted reasoning comes whole in its start event; there is nothing to show, only to send back.
+      if (typeof block.data === 'string' && block.data !== '') {
+        out.push(this.withId({ text: '', redactedReasoning: block.data }));
+      }
+      return;
+    }
     if (block?.type !== 'tool_use') {
       return;
     }
@@ -280,6 +301,12 @@ export class AnthropicStreamDecoder implements StreamDecoder {
       case 'thinking_delta':
         if (typeof d.thinking === 'string' && d.thinking.length > 0) {
           out.push(this.withId({ text: '', reasoning: d.thinking }));
+        }
+        return;
+      case 'signature_delta':
+        // Comes last in a thinking block: it ends the block whose text the thinking deltas carried.
+        if (typeof d.signature === 'string' && d.signature.length > 0) {
+          out.push(this.withId({ text: '', reasoningSignature: d.signature }));
         }
         return;
       default:

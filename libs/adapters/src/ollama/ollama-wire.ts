@@ -125,6 +125,8 @@ export function ollamaBody(req: AdapterRequest, stream: boolean): string {
       presence_penalty: o.presencePenalty,
       frequency_penalty: o.frequencyPenalty,
     },
+    // Ollama's `think` is on or off (levels only for some models): any effort but `none` turns it on.
+    think: o.reasoningEffort === undefined ? undefined : o.reasoningEffort !== 'none',
     stream,
   });
 }

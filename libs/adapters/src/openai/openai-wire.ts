@@ -2,6 +2,7 @@ import {
   ErrorClass,
   ProviderCallError,
   type AnswerDetails,
+  type ChatMessage,
   type JsonValue,
   type StreamDelta,
   type ToolCall,
@@ -58,6 +59,26 @@ interface WireCompletion {
 }
 
 /**
+ * Signed thinking (`thinking_blocks`) goes back to Anthropic only: OpenAI refuses message fields it does not know.
+ * The history is copied only when a message holds some.
+ */
+function historyOf(messages: ChatMessage[]): ChatMessage[] {
+  for (const m of messages) {
+    if (m.thinking_blocks !== undefined) {
+      return messages.map((x) => {
+        if (x.thinking_blocks === undefined) {
+          return x;
+        }
+        const copy = Object.assign({}, x);
+        delete copy.thinking_blocks;
+        return copy;
+      });
+    }
+  }
+  return messages;
+}
+
+/**
  * Request body for `/chat/completions`. Our ChatMessage already is the OpenAI message shape: passed as is.
  * Pass-through fields go first so that a modelled field always wins over one of the same name.
  */
@@ -66,7 +87,7 @@ export function openAiBody(req: AdapterRequest, stream: boolean): string {
   const budgetField = o.maxTokensField ?? 'max_tokens';
   const body = {
     model: req.target.model,
-    messages: req.messages,
+    messages: historyOf(req.messages),
     temperature: o.temperature,
     [budgetField]: o.maxTokens,
     top_p: o.topP,
