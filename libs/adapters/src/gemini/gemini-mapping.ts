@@ -32,18 +32,40 @@ function invalid(message: string): ProviderCallError {
 
 // JSON Schema keywords Gemini's OpenAPI-subset Schema rejects ("Invalid JSON payload ... Unknown name").
 const UNSUPPORTED_SCHEMA_KEYS = new Set(['$schema', '$id', 'additionalProperties', 'strict', '$comment']);
+/** Keywords whose value maps names (a property's, a definition's) to schemas: the names are the user's own. */
+const NAMED_SCHEMAS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
+/** Keywords whose value is data, not a schema: kept as written. */
+const DATA_KEYWORDS = new Set(['enum', 'const', 'default', 'example', 'examples']);
 
-/** A JSON schema as Gemini's `Schema` object takes it: the keywords it rejects removed, at every depth. */
+function isObject(v: JsonValue): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * A JSON schema as Gemini's `Schema` object takes it: the keywords it rejects removed, at every depth. Only keywords:
+ * a property named `strict` or `additionalProperties` is the user's and stays, as do enum and default values.
+ */
 export function geminiSchema(schema: JsonValue): JsonValue {
   if (Array.isArray(schema)) {
     return schema.map(geminiSchema);
   }
-  if (schema === null || typeof schema !== 'object') {
+  if (!isObject(schema)) {
     return schema;
   }
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(schema)) {
-    if (!UNSUPPORTED_SCHEMA_KEYS.has(key)) {
+    if (UNSUPPORTED_SCHEMA_KEYS.has(key)) {
+      continue;
+    }
+    if (DATA_KEYWORDS.has(key)) {
+      out[key] = value;
+    } else if (NAMED_SCHEMAS.has(key) && isObject(value)) {
+      const named: JsonObject = {};
+      for (const [name, sub] of Object.entries(value)) {
+        named[name] = geminiSchema(sub);
+      }
+      out[key] = named;
+    } else {
       out[key] = geminiSchema(value);
     }
   }
