@@ -293,16 +293,22 @@ export class ProviderCallError extends Error {
   readonly errorClass: ErrorClass;
   readonly status?: number;
   readonly retryAfterMs?: number;
+  /**
+   * Refused by the adapter before any call: its wire format cannot express the request (an image URL to Ollama, a
+   * field Anthropic lacks). The provider never saw it, so another deployment may still serve it.
+   */
+  readonly untranslatable: boolean;
 
   constructor(
     errorClass: ErrorClass,
     message: string,
-    opts: { status?: number; retryAfterMs?: number; cause?: unknown } = {},
+    opts: { status?: number; retryAfterMs?: number; cause?: unknown; untranslatable?: boolean } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'ProviderCallError';
     this.errorClass = errorClass;
     this.status = opts.status;
     this.retryAfterMs = opts.retryAfterMs;
+    this.untranslatable = opts.untranslatable === true;
   }
 }

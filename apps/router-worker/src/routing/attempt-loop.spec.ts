@@ -1,4 +1,11 @@
-import { ErrorClass, ErrorCode, GatewayError, type Deployment, type GenerationRequest } from '@aigw/core';
+import {
+  ErrorClass,
+  ErrorCode,
+  GatewayError,
+  ProviderCallError,
+  type Deployment,
+  type GenerationRequest,
+} from '@aigw/core';
 import { GenerationAbort, GenerationCancelledError } from '../cancel/abort';
 import type { StreamObserver } from '../generation/stream-observer';
 import { deployment, generationRequest } from '../generation/request.fixtures';
@@ -106,6 +113,25 @@ describe('AttemptLoop', () => {
     expect(err.attempts).toEqual([expect.objectContaining({ provider: 'a', errorClass: 'invalid_request' })]);
     expect(bench.adapters.calls).toHaveLength(1);
     expect(bench.circuits.settled).toEqual([{ id: 'a/m', verdict: 'neutral', probe: false }]);
+  });
+
+  it('moves on when an adapter cannot express the request (never sent), and says so when none can', async () => {
+    const untranslatable = (): ProviderCallError =>
+      new ProviderCallError(ErrorClass.InvalidRequest, 'Ollama takes images only as data URLs', {
+        untranslatable: true,
+      });
+    bench.adapters.script('http://a/v1', { fail: untranslatable() });
+    bench.adapters.script('http://b/v1', { answer: 'from b' });
+    const routed = await bench.loop.run([a, b], request, signal);
+    expect(routed.deployment).toBe(b);
+    expect(bench.circuits.settled.map((s) => s.verdict)).toEqual(['neutral', 'success']);
+
+    bench.adapters.script('http://a/v1', { fail: untranslatable() });
+    bench.adapters.script('http://b/v1', { fail: untranslatable() });
+    const err = await failureOf(bench.loop.run([a, b], request, signal));
+    expect(err.code).toBe(ErrorCode.InvalidRequest);
+    expect(err.message).toBe('No deployment can take the request: Ollama takes images only as data URLs');
+    expect(err.attempts).toHaveLength(2);
   });
 
   it('after a context-length failure only tries deployments with a larger window', async () => {

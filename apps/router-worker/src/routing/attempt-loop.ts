@@ -27,6 +27,7 @@ import {
   invalidRequestFailure,
   midStreamFailure,
   noHealthyProvider,
+  untranslatableFailure,
 } from './routing-failures';
 
 export interface AttemptLoopDeps {
@@ -74,7 +75,8 @@ const DEFAULT_REFUSED_RETRY_AFTER_MS = 1000;
  * the deadline, switches an `auto` provider to its other route on a network failure, and reports every call
  * to the circuit (provider-side failures only) and every success to the latency averages.
  *
- * An invalid request fails at once (it would fail everywhere); a context-length failure only moves on to
+ * An invalid request fails at once (it would fail everywhere), unless the adapter refused it before sending (its
+ * wire format cannot express it: the next deployment may); a context-length failure only moves on to
  * deployments with a larger context window; a stream that already reached the client ends with an error.
  */
 export class AttemptLoop {
@@ -95,6 +97,8 @@ export class AttemptLoop {
     // A failed deployment, until the next one is tried (that counts as one fallback).
     let movingOn: Failed | null = null;
     let retryAfterMs: number | undefined;
+    // The first refusal by an adapter that cannot express the request: the answer when no other deployment takes it.
+    let untranslatable: ProviderCallError | null = null;
     for (const d of candidates) {
       if (tried >= this.deps.config.maxAttempts) {
         break;
@@ -119,6 +123,11 @@ export class AttemptLoop {
         }
         continue;
       }
+      if (outcome.error.untranslatable) {
+        // This deployment's wire format cannot express the request; it was never sent. Others may serve it.
+        untranslatable ??= outcome.error;
+        continue;
+      }
       tried++;
       const { error } = outcome;
       if (error.errorClass === ErrorClass.Cancelled || signal.aborted) {
@@ -138,6 +147,9 @@ export class AttemptLoop {
       movingOn = last;
     }
     if (last === null) {
+      if (untranslatable !== null && refusedRetryAfter === null) {
+        throw untranslatableFailure(untranslatable, attempts);
+      }
       throw noHealthyProvider(request.model, refusedRetryAfter ?? DEFAULT_REFUSED_RETRY_AFTER_MS, attempts);
     }
     if (last.error.errorClass === ErrorClass.ContextLength) {

@@ -19,6 +19,14 @@ export function invalidRequestFailure(err: ProviderCallError, attempts: Attempt[
   });
 }
 
+/** Every deployment that could be asked refused the request before sending it: none can express it. */
+export function untranslatableFailure(err: ProviderCallError, attempts: Attempt[]): GatewayError {
+  return new GatewayError(ErrorCode.InvalidRequest, `No deployment can take the request: ${err.message}`, {
+    attempts,
+    cause: err,
+  });
+}
+
 /** No deployment with a larger context window was left to try. */
 export function contextLengthFailure(err: ProviderCallError, attempts: Attempt[]): GatewayError {
   return new GatewayError(ErrorCode.ContextLengthExceeded, `The request is too long for the model: ${err.message}`, {

@@ -43,7 +43,9 @@ function imageSource(url: string): AnthropicImageSource {
 
 /** Routing keeps requests with parts Anthropic cannot take away from it; this is the backstop. */
 function unsupported(what: string): ProviderCallError {
-  return new ProviderCallError(ErrorClass.InvalidRequest, `the Anthropic Messages API does not accept ${what}`);
+  return new ProviderCallError(ErrorClass.InvalidRequest, `the Anthropic Messages API does not accept ${what}`, {
+    untranslatable: true,
+  });
 }
 
 function blocksOf(parts: ContentPart[]): AnthropicBlock[] {
@@ -78,7 +80,7 @@ function toolInput(call: ToolCall): JsonValue {
     throw new ProviderCallError(
       ErrorClass.InvalidRequest,
       `tool call ${call.id} has arguments that are not JSON; Anthropic needs them as an object`,
-      { cause: err },
+      { cause: err, untranslatable: true },
     );
   }
 }

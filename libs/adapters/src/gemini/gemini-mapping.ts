@@ -27,7 +27,7 @@ export interface GeminiContent {
 }
 
 function invalid(message: string): ProviderCallError {
-  return new ProviderCallError(ErrorClass.InvalidRequest, message);
+  return new ProviderCallError(ErrorClass.InvalidRequest, message, { untranslatable: true });
 }
 
 // JSON Schema keywords Gemini's OpenAPI-subset Schema rejects ("Invalid JSON payload ... Unknown name").

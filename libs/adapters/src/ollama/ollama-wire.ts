@@ -41,7 +41,7 @@ interface WireChat {
 }
 
 function invalid(message: string): ProviderCallError {
-  return new ProviderCallError(ErrorClass.InvalidRequest, message);
+  return new ProviderCallError(ErrorClass.InvalidRequest, message, { untranslatable: true });
 }
 
 function parseArgs(json: string, name: string): JsonObject {

@@ -24,7 +24,7 @@ interface WireGeneration {
 }
 
 function invalid(message: string): ProviderCallError {
-  return new ProviderCallError(ErrorClass.InvalidRequest, message);
+  return new ProviderCallError(ErrorClass.InvalidRequest, message, { untranslatable: true });
 }
 
 function textOf(m: ChatMessage): string {
