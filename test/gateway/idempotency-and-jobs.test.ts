@@ -78,6 +78,37 @@ describe('idempotency and async jobs', () => {
       expect(h.jobsSeen.length).toBe(before + 1);
     });
 
+    it('a retry right after its client left runs the request again, not the cancellation of the run it left', async () => {
+      const cancelled = {
+        message: 'The request was cancelled: the client went away.',
+        type: 'timeout_error' as const,
+        code: ErrorCode.Timeout,
+        param: null,
+      };
+      let runs = 0;
+      h.handle(async (job) => {
+        runs++;
+        if (runs === 1) {
+          // The first run is stopped because its client left; it ends in that cancellation a moment later.
+          await sleep(400);
+          return h.fail(job, cancelled);
+        }
+        return h.answer(job, 'second run');
+      });
+      const headers = h.headers(h.adminKey, { 'idempotency-key': 'order-left' });
+      const abort = new AbortController();
+      const first = h.post('/v1/chat/completions', chat('leave early'), headers, abort.signal).catch(() => null);
+      await waitFor(() => runs === 1);
+      abort.abort();
+      await first;
+      await sleep(20);
+      const retried = await h.post('/v1/chat/completions', chat('leave early'), headers);
+      expect(retried.status).toBe(200);
+      const body = (await retried.json()) as { choices: { message: { content: string } }[] };
+      expect(body.choices[0].message.content).toBe('second run');
+      expect(runs).toBe(2);
+    });
+
     it('a replay of a request the providers failed answers that failure again, without a new run', async () => {
       const failed = {
         message: 'every provider failed',

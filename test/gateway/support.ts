@@ -226,11 +226,17 @@ export class GatewayHarness {
     return { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...extra };
   }
 
-  post(route: string, body: unknown, headers: Record<string, string> = this.headers()): Promise<Response> {
+  post(
+    route: string,
+    body: unknown,
+    headers: Record<string, string> = this.headers(),
+    signal?: AbortSignal,
+  ): Promise<Response> {
     return fetch(`${this.url}${route}`, {
       method: 'POST',
       headers,
       body: typeof body === 'string' ? body : JSON.stringify(body),
+      signal,
     });
   }
 

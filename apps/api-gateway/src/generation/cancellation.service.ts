@@ -24,6 +24,9 @@ export class CancellationService {
     this.metrics.cancelled(reason);
     const message: CancelGenerationMessage = { ns: this.env.REDIS_PREFIX, jobId, reason };
     this.control.emit(ControlPattern.CancelGeneration, message, 'cancel');
+    if (reason === 'client_disconnected') {
+      this.queue.markCancelled(jobId);
+    }
     return this.queue.removeIfWaiting(jobId);
   }
 }

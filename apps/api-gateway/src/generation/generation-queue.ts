@@ -61,6 +61,9 @@ export interface EnqueueOptions {
  * The fields of a stored job the read-back needs (never its data: a long prompt would travel on every read);
  * `timestamp` is set on every job, so a job without it does not exist.
  */
+/** How long a job its client left stays marked as being stopped. */
+const CANCEL_MARK_MS = 30_000;
+
 const SNAPSHOT_FIELDS = ['timestamp', 'processedOn', 'finishedOn', 'returnvalue', 'failedReason', 'atm'] as const;
 
 /**
@@ -186,6 +189,21 @@ export class GenerationQueue {
       // Locked by a worker, or already gone: the cancel message takes care of a running job.
       return false;
     }
+  }
+
+  /**
+   * Marks a job whose client left as being stopped, for CANCEL_MARK_MS (a worker stops within a second of the cancel
+   * message): an Idempotency-Key retry arriving meanwhile waits for it to stop and runs the request again, instead
+   * of watching it end in the cancellation. One write, only when a client leaves.
+   */
+  markCancelled(jobId: string): void {
+    this.redis.set(this.keys.cancelled(jobId), '1', 'PX', CANCEL_MARK_MS).catch((err: unknown) => {
+      this.errors.report('cancel_mark', err);
+    });
+  }
+
+  async wasCancelled(jobId: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.cancelled(jobId))) === 1;
   }
 
   /**

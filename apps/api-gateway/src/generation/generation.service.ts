@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, GatewayError, merged, type GenerationRequest, type GenerationResult } from '@aigw/core';
 import { ENV } from '@aigw/platform';
 import { AdmissionRefused, AdmissionService } from '../admission/admission.service';
@@ -31,6 +32,10 @@ import { SyncWait } from './sync-wait';
 /** Our own job: its answer comes on the reply channel; the stored job is only read if that got lost. */
 const OWN_FIRST_CHECK_MS = 2_000;
 const OWN_CHECK_EVERY_MS = 1_000;
+/** How long an Idempotency-Key retry waits for the cancelled run under its key to stop, and how often it looks. */
+const CANCELLED_STOP_WAIT_MS = 3_000;
+const CANCELLED_STOP_POLL_MS = 50;
+
 /** A replayed job answers on another instance's channel (or none): read its stored state often. */
 const REPLAY_CHECK_MS = 100;
 
@@ -362,7 +367,11 @@ export class GenerationService {
    * dropped first, so the id can be enqueued again).
    */
   private async replayed(jobId: string): Promise<JobSnapshot | null> {
-    const existing = await this.queue.snapshot(jobId);
+    let existing = await this.queue.snapshot(jobId);
+    if ((existing.state === 'queued' || existing.state === 'running') && (await this.queue.wasCancelled(jobId))) {
+      // Its client left and a worker is stopping it: it would only end in that cancellation. Wait for it to stop.
+      existing = await this.stopped(jobId);
+    }
     if (existing.state === 'missing') {
       return null;
     }
@@ -371,6 +380,25 @@ export class GenerationService {
     }
     await this.queue.forget(jobId);
     return null;
+  }
+
+  /** The snapshot of a cancelled job once it stopped; a 503 to retry when it takes longer than workers do. */
+  private async stopped(jobId: string): Promise<JobSnapshot> {
+    const until = Date.now() + CANCELLED_STOP_WAIT_MS;
+    for (;;) {
+      await sleep(CANCELLED_STOP_POLL_MS);
+      const s = await this.queue.snapshot(jobId);
+      if (s.state !== 'queued' && s.state !== 'running') {
+        return s;
+      }
+      if (Date.now() >= until) {
+        throw new GatewayError(
+          ErrorCode.ServiceUnavailable,
+          'The earlier request under this Idempotency-Key is still being cancelled; retry shortly.',
+          { retryAfterMs: 1_000 },
+        );
+      }
+    }
   }
 
   /**

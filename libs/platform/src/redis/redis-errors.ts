@@ -28,6 +28,8 @@ export type RedisOp =
   /** Deleting kept outcomes whose request was answered (gateway; best effort, they expire anyway). */
   | 'outcome_release'
   | 'cancel'
+  /** Marking a job its client left as being stopped (gateway; for Idempotency-Key retries, best effort). */
+  | 'cancel_mark'
   /** Announcing a catalog change (`provider.changed`) to the other processes. */
   | 'catalog_notify'
   /** Rate-limit and quota checks and refunds (gateway). */

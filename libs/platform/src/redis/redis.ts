@@ -107,6 +107,11 @@ export class RedisKeys {
   outcome(jobId: string): string {
     return this.key('outcome', jobId);
   }
+
+  /** Set while a job its client left is being stopped: an Idempotency-Key retry then runs it again, not watches it. */
+  cancelled(jobId: string): string {
+    return this.key('cancelled', jobId);
+  }
 }
 
 /**
