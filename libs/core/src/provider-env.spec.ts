@@ -62,6 +62,10 @@ describe('catalogFromEnv', () => {
     expect(problemsOf({ OPENAI_API_KEY: 'sk-a', OPENAI_BASE_URL: 'ftp://x' })).toEqual([
       'OPENAI_BASE_URL must be an http(s) URL',
     ]);
+    // A URL is shown in admin answers and exports: a password in it is refused, as in a catalog file.
+    expect(problemsOf({ OLLAMA_BASE_URL: 'http://u:EnvUrlPW@127.0.0.1:11434' })).toEqual([
+      "OLLAMA_BASE_URL must not hold credentials (user:password@): put the secret in the provider's key variable",
+    ]);
   });
 
   it('declares only capabilities each family can honour', () => {

@@ -168,9 +168,14 @@ function set(env: CatalogEnv, name: string): string | undefined {
 }
 
 function url(text: string, name: string, problems: string[]): string | undefined {
-  const ok = URL.canParse(text) && ['http:', 'https:'].includes(new URL(text).protocol);
-  if (!ok) {
+  const parsed = URL.canParse(text) ? new URL(text) : null;
+  if (parsed === null || !['http:', 'https:'].includes(parsed.protocol)) {
     problems.push(`${name} must be an http(s) URL`);
+    return undefined;
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    // As in a catalog file: a URL is shown in admin answers and exports, where a secret must never be.
+    problems.push(`${name} must not hold credentials (user:password@): put the secret in the provider's key variable`);
     return undefined;
   }
   return text.replace(/\/+$/, '');

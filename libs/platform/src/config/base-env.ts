@@ -1,9 +1,44 @@
 import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from '@aigw/core';
 import { Transform, Type } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { SecretBox } from '@aigw/entities';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, registerDecorator } from 'class-validator';
 
-export const toBool = ({ value }: { value: unknown }): unknown =>
-  typeof value === 'string' ? ['1', 'true', 'yes', 'on'].includes(value.toLowerCase()) : value;
+const TRUE_WORDS: ReadonlySet<string> = new Set(['1', 'true', 'yes', 'on']);
+const FALSE_WORDS: ReadonlySet<string> = new Set(['', '0', 'false', 'no', 'off']);
+
+/**
+ * A boolean variable's text as a boolean. Any other word stays a string, so `@IsBoolean` refuses it naming the
+ * variable: a typo (`ture`, `nope`) must not quietly mean false.
+ */
+export const toBool = ({ value }: { value: unknown }): unknown => {
+  if (typeof value !== 'string') {
+    return value;
+  }
+  const word = value.trim().toLowerCase();
+  return TRUE_WORDS.has(word) ? true : FALSE_WORDS.has(word) ? false : value;
+};
+
+function IsSecretsKey(): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) =>
+    registerDecorator({
+      name: 'isSecretsKey',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      validator: {
+        validate(value: unknown): boolean {
+          try {
+            SecretBox.fromKey(String(value));
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        defaultMessage(): string {
+          return 'SECRETS_KEY must be 32 bytes given as 64 hex characters or as base64 (e.g. `openssl rand -base64 32`)';
+        },
+      },
+    });
+}
 
 /** Variables every process reads. Each app extends this with its own. */
 export class BaseEnv {
@@ -48,8 +83,10 @@ export class BaseEnv {
   @Max(1000)
   USAGE_LINGER_MS = 20;
 
+  /** 32 bytes as hex or base64: checked here with the rest, before anything connects. */
   @IsOptional()
   @IsString()
+  @IsSecretsKey()
   SECRETS_KEY?: string;
 
   @Transform(toBool)
