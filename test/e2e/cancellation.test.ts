@@ -1,6 +1,17 @@
 import { waitFor } from '@aigw/testing';
 import { TestSystem } from './harness';
 
+interface UsageRow {
+  status: string;
+  error_class: string | null;
+  error_code: string | null;
+  provider: string | null;
+  model: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_usd: string;
+}
+
 /** A client that goes away cancels the provider call, across every process: gateway -> worker -> provider. */
 describe('client disconnect cancels the provider call (e2e)', () => {
   const system = new TestSystem({ workers: 1 });
@@ -34,6 +45,7 @@ describe('client disconnect cancels the provider call (e2e)', () => {
       break;
     }
     client.abort();
+    const requestId = res.headers.get('x-request-id');
 
     const stats = await waitFor(() => (system.sim.stats().cancelled >= 1 ? system.sim.stats() : null), {
       timeoutMs: 3000,
@@ -41,5 +53,25 @@ describe('client disconnect cancels the provider call (e2e)', () => {
     });
     expect(stats.inFlight).toBe(0);
     expect(stats.byRoute['POST /v1/chat/completions']).toBe(1);
+
+    // What was generated before the client left is billed (providers bill it), under its own error code.
+    const [row] = await waitFor(
+      async () => {
+        const rows = await system.query<UsageRow>('SELECT * FROM usage_records WHERE request_id = $1', [requestId]);
+        return rows.length > 0 ? rows : null;
+      },
+      { timeoutMs: 5000, message: 'no usage record for the abandoned stream' },
+    );
+    expect(row).toMatchObject({
+      status: 'error',
+      error_class: 'cancelled',
+      error_code: 'client_closed_request',
+      provider: 'sim0',
+      model: 'sim-gpt',
+    });
+    expect(row.prompt_tokens).toBeGreaterThan(0);
+    expect(row.completion_tokens).toBeGreaterThan(0);
+    expect(row.completion_tokens).toBeLessThan(32);
+    expect(Number(row.cost_usd)).toBeGreaterThan(0);
   }, 30_000);
 });

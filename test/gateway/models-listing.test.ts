@@ -127,7 +127,8 @@ describe('models listing', () => {
       row({ latencyMs: 200 }),
       row({ latencyMs: 300 }),
       row({ latencyMs: 5000, status: 'error', errorClass: 'timeout' }),
-      // A cache hit and a row older than a day do not count.
+      // A cache hit, a request its client left and a row older than a day do not count.
+      row({ latencyMs: 50, status: 'error', errorClass: 'cancelled', errorCode: 'client_closed_request' }),
       row({ latencyMs: 1, cached: true }),
       row({ latencyMs: 1, createdAt: new Date(Date.now() - 25 * 3_600_000) }),
     ]);

@@ -248,11 +248,23 @@ export interface ErrorBody {
   attempts?: import('./domain').Attempt[];
 }
 
+/**
+ * What a failed generation still cost: a stream cut after it began reaching the client (the provider failed, the
+ * client left, the deadline passed) was generated, and providers bill what they generated.
+ */
+export interface Spent {
+  provider: string;
+  model: string;
+  usage: import('./domain').Usage;
+  costUsd: number;
+}
+
 export interface GatewayErrorOptions {
   param?: string | null;
   retryAfterMs?: number;
   attempts?: import('./domain').Attempt[];
   cause?: unknown;
+  spent?: Spent;
 }
 
 /** A failure with a client-facing code. Throw it anywhere; one filter turns it into HTTP. */
@@ -261,6 +273,8 @@ export class GatewayError extends Error {
   readonly param: string | null;
   readonly retryAfterMs?: number;
   readonly attempts?: import('./domain').Attempt[];
+  /** Set in the worker when the failure still cost something (see `Spent`); never sent to clients. */
+  readonly spent?: Spent;
 
   constructor(code: ErrorCode, message: string, opts: GatewayErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
@@ -269,6 +283,9 @@ export class GatewayError extends Error {
     this.param = opts.param ?? null;
     this.retryAfterMs = opts.retryAfterMs;
     this.attempts = opts.attempts;
+    if (opts.spent !== undefined) {
+      this.spent = opts.spent;
+    }
   }
 
   get status(): number {

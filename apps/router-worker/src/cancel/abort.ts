@@ -1,4 +1,4 @@
-import { ErrorCode, GatewayError, type Attempt } from '@aigw/core';
+import { ErrorCode, GatewayError, type Attempt, type Spent } from '@aigw/core';
 
 /** Why a running generation was aborted. */
 export type AbortCause = 'deadline' | 'client_disconnected' | 'shutdown';
@@ -25,8 +25,14 @@ export class GenerationCancelledError extends GatewayError {
     readonly abortCause: AbortCause,
     attempts: Attempt[],
     cause?: unknown,
+    spent?: Spent,
   ) {
-    super(...describe(abortCause), { attempts, cause, retryAfterMs: abortCause === 'shutdown' ? 1000 : undefined });
+    super(...describe(abortCause), {
+      attempts,
+      cause,
+      retryAfterMs: abortCause === 'shutdown' ? 1000 : undefined,
+      spent,
+    });
     this.name = 'GenerationCancelledError';
   }
 

@@ -1,5 +1,7 @@
 import {
   costOf,
+  countTextTokens,
+  estimatePromptTokens,
   type AnswerDetails,
   type Attempt,
   type Deployment,
@@ -7,6 +9,7 @@ import {
   type GenerationResult,
   type ProviderCallError,
   type Route,
+  type Spent,
   type Usage,
 } from '@aigw/core';
 import type { AdapterTarget } from '@aigw/adapters';
@@ -81,6 +84,34 @@ export function failedAttempt(
     attempt.status = err.status;
   }
   return attempt;
+}
+
+/** Everything a cut stream had generated: its text, reasoning and tool calls. */
+function generatedText(a: ProviderAnswer): string {
+  let text = a.text + (a.reasoning ?? '') + (a.refusal ?? '');
+  for (const call of a.toolCalls ?? []) {
+    text += call.function.name + call.function.arguments;
+  }
+  return text;
+}
+
+/**
+ * The bill of a stream cut after it reached the client: the usage its provider reported, where it had (most report
+ * it only at the end), else the prompt and what was generated counted with the prompt tokenizer, priced as a
+ * whole answer would be. Only on this failure path: a request that completes pays nothing for it.
+ */
+export function spentOf(d: Deployment, request: GenerationRequest, partial: ProviderAnswer): Spent {
+  const reported = partial.usage;
+  const promptTokens = reported.promptTokens > 0 ? reported.promptTokens : estimatePromptTokens(request.messages);
+  const completionTokens =
+    reported.completionTokens > 0 ? reported.completionTokens : countTextTokens(generatedText(partial));
+  const usage: Usage = {
+    promptTokens,
+    completionTokens,
+    totalTokens: promptTokens + completionTokens,
+    cachedPromptTokens: Math.min(reported.cachedPromptTokens, promptTokens),
+  };
+  return { provider: d.provider.id, model: d.model.name, usage, costUsd: costOf(usage, d.model) };
 }
 
 /** The result of a routed request, `now` (epoch ms) ending its latency. */

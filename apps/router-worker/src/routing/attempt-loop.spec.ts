@@ -366,6 +366,16 @@ describe('AttemptLoop', () => {
       expect(err.attempts).toEqual([expect.objectContaining({ provider: 'a', ok: false, errorClass: 'network' })]);
       expect(observer.seen).toEqual(['start a', 'par', 'tial']);
       expect(bench.circuits.settled).toEqual([{ id: 'a/m', verdict: 'failure', probe: false }]);
+      // What reached the client was generated: the failure carries its bill (counted, as the provider reported none).
+      expect(err.spent).toMatchObject({ provider: 'a', model: 'm' });
+      expect(err.spent?.usage.promptTokens).toBeGreaterThan(0);
+      expect(err.spent?.usage.completionTokens).toBeGreaterThan(0);
+    });
+
+    it('a failure before the first chunk costs nothing', async () => {
+      bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.InvalidRequest, 400) });
+      const err = await failureOf(bench.loop.run([a, b], request, signal, recorder()));
+      expect(err.spent).toBeUndefined();
     });
   });
 

@@ -11,7 +11,7 @@ import {
   merged,
 } from '@aigw/core';
 import { abortCauseOf } from '../cancel/abort';
-import { failedAttempt, successAttempt, type Routed } from '../generation/outcomes';
+import { failedAttempt, spentOf, successAttempt, type ProviderAnswer, type Routed } from '../generation/outcomes';
 import type { CallObserver, StreamObserver } from '../generation/stream-observer';
 import type { AdapterSource, AttemptClock, AttemptEvents } from './attempt-ports';
 import type { CallPermit, CircuitPort } from './circuit-guard';
@@ -48,7 +48,7 @@ export interface AttemptLoopDeps {
 type DeploymentOutcome =
   | { kind: 'ok'; routed: Routed }
   | { kind: 'refused'; retryAfterMs: number | null }
-  | { kind: 'failed'; error: ProviderCallError; committed: boolean };
+  | { kind: 'failed'; error: ProviderCallError; committed: boolean; partial?: ProviderAnswer };
 
 interface Failed {
   d: Deployment;
@@ -130,11 +130,13 @@ export class AttemptLoop {
       }
       tried++;
       const { error } = outcome;
+      // A stream cut after it reached the client was generated all the same: its bill goes with the failure.
+      const spent = outcome.partial === undefined ? undefined : spentOf(d, request, outcome.partial);
       if (error.errorClass === ErrorClass.Cancelled || signal.aborted) {
-        throw cancelledFailure(signal, attempts, error);
+        throw cancelledFailure(signal, attempts, error, spent);
       }
       if (outcome.committed) {
-        throw midStreamFailure(d, error, attempts);
+        throw midStreamFailure(d, error, attempts, spent);
       }
       if (error.errorClass === ErrorClass.InvalidRequest) {
         throw invalidRequestFailure(error, attempts);
@@ -233,7 +235,7 @@ export class AttemptLoop {
       lastError = error;
       if (call.committed) {
         record(option.route, error);
-        return { kind: 'failed', error, committed: true };
+        return { kind: 'failed', error, committed: true, partial: call.partial };
       }
       if (error.errorClass === ErrorClass.Network && index + 1 < options.length) {
         record(option.route, error);

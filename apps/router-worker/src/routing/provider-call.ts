@@ -48,6 +48,8 @@ export type CallResult =
       error: ProviderCallError;
       /** A streamed answer had already reached the observer: nothing may be retried or replaced. */
       committed: boolean;
+      /** With `committed`: what the provider had streamed when it ended (it was generated, and billed). */
+      partial?: ProviderAnswer;
     };
 
 /** Our own abort wins over whatever the adapter made of it (a torn socket can look like a network error). */
@@ -63,6 +65,8 @@ function classify(adapter: ProviderAdapter, err: unknown, signal: AbortSignal): 
 interface StreamProgress {
   /** Monotonic ms of the first delta, once it arrived. */
   firstAt: number | null;
+  /** What the stream brought so far, for the bill of one cut after it reached the client. */
+  collector: StreamCollector | null;
 }
 
 /** The completion id of an answer whose provider gave none (and a stream's, until the provider's arrives). */
@@ -92,6 +96,7 @@ async function streamAnswer(
 ): Promise<ProviderAnswer> {
   const { deployment: d, option, request, observer } = spec;
   const collector = new StreamCollector(completionIdOf(request));
+  progress.collector = collector;
   for await (const delta of adapter.stream(call, spec.signal)) {
     const head = collector.add(delta, clock.now());
     if (head) {
@@ -153,7 +158,7 @@ export async function callProvider(deps: ProviderCallDeps, spec: CallSpec): Prom
   const target: AdapterTarget = { observe: deps.quota.observer(d.provider.id, option.route), ...option.target };
   const call: AdapterRequest = { target, messages: request.messages, options: request.options };
   const started = clock.monotonic();
-  const progress: StreamProgress = { firstAt: null };
+  const progress: StreamProgress = { firstAt: null, collector: null };
   try {
     const answer = isEmbeddings(request)
       ? await embedAnswer(adapter, call, request, signal, clock)
@@ -179,6 +184,9 @@ export async function callProvider(deps: ProviderCallDeps, spec: CallSpec): Prom
     const error = classify(adapter, err, signal);
     await deps.circuit.settle(d.id, probeId, circuitOutcomeOf(error.errorClass));
     deps.events.call(d, error.errorClass, ms);
-    return { ok: false, error, committed: progress.firstAt !== null };
+    if (progress.firstAt === null || progress.collector === null) {
+      return { ok: false, error, committed: false };
+    }
+    return { ok: false, error, committed: true, partial: progress.collector.answer(clock.now()) };
   }
 }

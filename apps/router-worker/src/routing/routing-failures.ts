@@ -1,4 +1,4 @@
-import { ErrorCode, GatewayError, type Attempt, type Deployment, type ProviderCallError } from '@aigw/core';
+import { ErrorCode, GatewayError, type Attempt, type Deployment, type ProviderCallError, type Spent } from '@aigw/core';
 import { abortCauseOf, GenerationCancelledError } from '../cancel/abort';
 
 /*
@@ -7,8 +7,13 @@ import { abortCauseOf, GenerationCancelledError } from '../cancel/abort';
  */
 
 /** Aborted by the deadline, the client or shutdown (a call aborted by nobody we know of: the pool closed under it). */
-export function cancelledFailure(signal: AbortSignal, attempts: Attempt[], cause?: unknown): GenerationCancelledError {
-  return new GenerationCancelledError(abortCauseOf(signal) ?? 'shutdown', attempts, cause);
+export function cancelledFailure(
+  signal: AbortSignal,
+  attempts: Attempt[],
+  cause?: unknown,
+  spent?: Spent,
+): GenerationCancelledError {
+  return new GenerationCancelledError(abortCauseOf(signal) ?? 'shutdown', attempts, cause, spent);
 }
 
 /** The request itself is wrong: it would fail on every provider. */
@@ -36,11 +41,16 @@ export function contextLengthFailure(err: ProviderCallError, attempts: Attempt[]
 }
 
 /** The answer had started reaching the client: there is no falling back any more. */
-export function midStreamFailure(d: Deployment, err: ProviderCallError, attempts: Attempt[]): GatewayError {
+export function midStreamFailure(
+  d: Deployment,
+  err: ProviderCallError,
+  attempts: Attempt[],
+  spent?: Spent,
+): GatewayError {
   return new GatewayError(
     ErrorCode.ProviderError,
     `Provider '${d.provider.id}' failed in the middle of the stream (${err.errorClass}).`,
-    { attempts, cause: err },
+    { attempts, cause: err, spent },
   );
 }
 

@@ -87,12 +87,37 @@ describe('usageEventOf', () => {
   });
 
   it('marks cancellations as such, whatever code they answer with', () => {
-    const event = usageEventOf(
-      request,
-      { ok: false, error: new GenerationCancelledError('client_disconnected', []) },
-      0,
+    const event = usageEventOf(request, { ok: false, error: new GenerationCancelledError('shutdown', []) }, 0);
+    expect(event).toMatchObject({ status: 'error', errorClass: 'cancelled', errorCode: 'service_unavailable' });
+  });
+  it('bills what a cut stream generated, and names a client that left apart from a timeout', () => {
+    const spent = {
+      provider: 'sim',
+      model: 'sim-gpt',
+      usage: { promptTokens: 12, completionTokens: 7, totalTokens: 19, cachedPromptTokens: 0 },
+      costUsd: 0.0004,
+    };
+    const left = new GenerationCancelledError(
+      'client_disconnected',
+      [failedAttempt(d, 'direct', new ProviderCallError(ErrorClass.Cancelled, 'gone'), 5, 0)],
+      undefined,
+      spent,
     );
-    expect(event).toMatchObject({ status: 'error', errorClass: 'cancelled', errorCode: 'timeout' });
+    expect(usageEventOf(request, { ok: false, error: left }, 0)).toMatchObject({
+      provider: 'sim',
+      model: 'sim-gpt',
+      promptTokens: 12,
+      completionTokens: 7,
+      costUsd: 0.0004,
+      status: 'error',
+      errorClass: 'cancelled',
+      errorCode: 'client_closed_request',
+    });
+    const deadline = new GenerationCancelledError('deadline', []);
+    expect(usageEventOf(request, { ok: false, error: deadline }, 0)).toMatchObject({
+      costUsd: 0,
+      errorCode: ErrorCode.Timeout,
+    });
   });
 });
 

@@ -40,19 +40,33 @@ export function usageEventOf(request: GenerationRequest, finished: Finished, now
   const { error } = finished;
   const attempts = error.attempts ?? [];
   const last = attempts.at(-1);
+  // A failure costs nothing, unless it cut a stream the client was already reading: that much was generated.
+  const spent = error.spent;
   return recordOf(request, {
-    provider: last?.provider ?? null,
-    model: last?.model ?? null,
-    promptTokens: 0,
-    completionTokens: 0,
-    cachedTokens: 0,
-    costUsd: 0,
+    provider: spent?.provider ?? last?.provider ?? null,
+    model: spent?.model ?? last?.model ?? null,
+    promptTokens: spent?.usage.promptTokens ?? 0,
+    completionTokens: spent?.usage.completionTokens ?? 0,
+    cachedTokens: spent?.usage.cachedPromptTokens ?? 0,
+    costUsd: spent?.costUsd ?? 0,
     latencyMs: Math.max(0, Math.round(now - request.receivedAt)),
     status: 'error',
     errorClass: error instanceof GenerationCancelledError ? 'cancelled' : (last?.errorClass ?? null),
-    errorCode: error.code,
+    errorCode: errorCodeOf(error),
     attempts: attempts.length,
   });
+}
+
+/**
+ * What `usage_records.error_code` says of a client that left: nginx's name for it, so that neither the timeouts of
+ * analytics nor a deployment's success rate count it (the answer a client never reads says `timeout`).
+ */
+export const CLIENT_CLOSED_REQUEST = 'client_closed_request';
+
+function errorCodeOf(error: GatewayError): string {
+  return error instanceof GenerationCancelledError && error.abortCause === 'client_disconnected'
+    ? CLIENT_CLOSED_REQUEST
+    : error.code;
 }
 
 /**

@@ -26,7 +26,10 @@ interface StatsRow {
 export class DeploymentStatsStore {
   constructor(private readonly dataSource: DataSource) {}
 
-  /** One grouped scan of usage_records since `since` (through its created_at index). */
+  /**
+   * One grouped scan of usage_records since `since` (through its created_at index). A request its client left says
+   * nothing of the provider: it is not counted.
+   */
   async since(since: Date): Promise<DeploymentStats[]> {
     const rows = await this.dataSource.query<StatsRow[]>(
       `SELECT provider, model, count(*) AS requests,
@@ -34,6 +37,7 @@ export class DeploymentStatsStore {
               avg(latency_ms) FILTER (WHERE status = 'success') AS avg_latency_ms
          FROM ${tableRef(this.dataSource, UsageRecordEntity)}
         WHERE created_at >= $1 AND NOT cached AND provider IS NOT NULL AND model IS NOT NULL
+          AND error_code IS DISTINCT FROM 'client_closed_request'
         GROUP BY provider, model`,
       [since.toISOString()],
     );
