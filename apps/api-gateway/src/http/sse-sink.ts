@@ -1,10 +1,24 @@
+import { Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { StreamSink } from '../generation/stream-relay';
 
+/**
+ * How much SSE may wait unread in a client's socket buffer. Workers relay through Redis pub/sub, which has no flow
+ * control: a client that stops reading would otherwise make the gateway buffer the whole answer (10 MB for a
+ * 100,000-token one, per stream). A client reading at any pace keeps this near zero; past it, the client is treated
+ * as gone (the connection is closed, the job cancelled, what was generated billed).
+ */
+export const SSE_MAX_UNREAD_BYTES = 4 * 1024 * 1024;
+
+const logger = new Logger('SseSink');
+
 /** Writes SSE straight to the socket: the reply is hijacked from Fastify when the stream opens. */
 export class FastifySseSink implements StreamSink {
-  constructor(private readonly reply: FastifyReply) {}
+  constructor(
+    private readonly reply: FastifyReply,
+    private readonly maxUnreadBytes = SSE_MAX_UNREAD_BYTES,
+  ) {}
 
   open(headers: Record<string, string>): void {
     // Headers set through Fastify so far (x-request-id) are not written by a hijacked reply: carry them over.
@@ -23,8 +37,15 @@ export class FastifySseSink implements StreamSink {
 
   write(data: string): void {
     const raw = this.reply.raw;
-    if (!raw.destroyed && !raw.writableEnded) {
-      raw.write(data);
+    if (raw.destroyed || raw.writableEnded) {
+      return;
+    }
+    if (!raw.write(data) && raw.writableLength > this.maxUnreadBytes) {
+      logger.warn(
+        `request ${String(this.reply.request.id)}: the client left ${raw.writableLength} bytes of its stream unread; closing it`,
+      );
+      // 'close' fires: the relay abandons the stream as if the client had gone.
+      raw.destroy();
     }
   }
 
