@@ -3,9 +3,11 @@ import { APP_FILTER } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { ErrorEnvelopeFilter, HealthModule, REDIS } from '@aigw/platform';
-import { freePort, TEST_DATABASE_URL } from '@aigw/testing';
+import { runMigrationsLocked } from '@aigw/entities';
+import { freePort } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
+import { dropSchema, openDataSource, uniqueSchema } from '../entities/pg';
 
 /**
  * An app with the error envelope filter (the api-gateway, the single process) answers a failed readiness check with
@@ -14,7 +16,8 @@ import { DataSource } from 'typeorm';
 describe('/health/ready behind the error envelope filter', () => {
   let app: NestFastifyApplication;
   let redis: Redis;
-  const db = new DataSource({ type: 'postgres', url: TEST_DATABASE_URL });
+  const schema = uniqueSchema('ready');
+  let db: DataSource;
 
   beforeAll(async () => {
     // Nothing listens there: the Redis check fails at once, the database check passes.
@@ -24,7 +27,8 @@ describe('/health/ready behind the error envelope filter', () => {
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     });
-    await db.initialize();
+    db = await openDataSource(schema);
+    await runMigrationsLocked(db);
     @Global()
     @Module({
       providers: [
@@ -47,6 +51,7 @@ describe('/health/ready behind the error envelope filter', () => {
     await app?.close();
     redis.disconnect();
     await db.destroy();
+    await dropSchema(schema);
   });
 
   it('is a 503 naming the check that failed', async () => {
@@ -60,6 +65,14 @@ describe('/health/ready behind the error envelope filter', () => {
     expect(body.status).toBe('error');
     expect(body.error.redis.status).toBe('down');
     expect(Object.keys(body.info)).toEqual(['database']);
+  });
+
+  it('names the database down when its schema is gone, though the server answers', async () => {
+    await db.query(`DROP SCHEMA "${schema}" CASCADE`);
+    const res = await app.inject({ method: 'GET', url: '/health/ready' });
+    const body = res.json<{ error: Record<string, { status: string; message?: string }> }>();
+    expect(body.error.database.status).toBe('down');
+    expect(body.error.database.message).toContain('migrations');
   });
 
   it('other errors keep the envelope', async () => {

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { boundHeapGrowth, exitOnSignal, loadEnvOrExit } from '@aigw/platform';
+import { boundHeapGrowth, exitOnSignal, exitOnStartFailure, loadEnvOrExit } from '@aigw/platform';
 import { GatewayEnv } from '../../api-gateway/src/config/gateway-env';
 import { MonitorEnv } from '../../health-monitor/src/config/monitor-env';
 import { WorkerEnv } from '../../router-worker/src/config/worker-env';
@@ -23,9 +23,4 @@ async function main(): Promise<void> {
   exitOnSignal(() => host.close(graceMs), graceMs, APP_NAME);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(
-    `[${APP_NAME}] failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  );
-  process.exit(1);
-});
+main().catch(exitOnStartFailure(APP_NAME));

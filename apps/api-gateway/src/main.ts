@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { boundHeapGrowth, listen, loadEnvOrExit } from '@aigw/platform';
+import { boundHeapGrowth, exitOnStartFailure, listen, loadEnvOrExit } from '@aigw/platform';
 import { APP_NAME, createGatewayApp, httpOptions } from './bootstrap';
 import { GatewayEnv } from './config/gateway-env';
 
@@ -10,9 +10,4 @@ async function main(): Promise<void> {
   await listen(app, httpOptions(env), APP_NAME);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(
-    `[${APP_NAME}] failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  );
-  process.exit(1);
-});
+main().catch(exitOnStartFailure(APP_NAME));

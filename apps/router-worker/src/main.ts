@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { boundHeapGrowth, loadEnvOrExit } from '@aigw/platform';
+import { boundHeapGrowth, exitOnStartFailure, loadEnvOrExit } from '@aigw/platform';
 import { APP_NAME, startRouterWorker } from './bootstrap';
 import { WorkerEnv } from './config/worker-env';
 
@@ -9,9 +9,4 @@ async function main(): Promise<void> {
   await startRouterWorker(env);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(
-    `[${APP_NAME}] failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  );
-  process.exit(1);
-});
+main().catch(exitOnStartFailure(APP_NAME));

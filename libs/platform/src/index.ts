@@ -17,6 +17,7 @@ export * from './http/static-files';
 export * from './lifecycle/shutdown';
 export * from './lifecycle/heap-growth';
 export * from './lifecycle/wait-at-most';
+export * from './lifecycle/start-failure';
 export * from './catalog/catalog.service';
 export * from './catalog/catalog-events.controller';
 export * from './cache/response-cache';

@@ -59,21 +59,36 @@ export class ReadinessChecks {
 export function dependenciesOf(app: INestApplicationContext): () => Promise<void> {
   const redis = app.get<Redis>(REDIS, { strict: false });
   const db = app.get(DataSource, { strict: false });
+  const probe = schemaProbeOf(db);
   return async () => {
     await redis.ping();
-    await db.query('SELECT 1');
+    await db.query(probe);
   };
+}
+
+/**
+ * The database check reads the schema's migrations table, not `SELECT 1`: a dropped schema (or a wrong
+ * DATABASE_SCHEMA) is not ready, though the server answers.
+ */
+function schemaProbeOf(db: DataSource): string {
+  const options = db.options as { schema?: string; migrationsTableName?: string };
+  const table = `"${options.migrationsTableName ?? 'migrations'}"`;
+  return `SELECT 1 FROM ${options.schema === undefined ? table : `"${options.schema}".${table}`} LIMIT 1`;
 }
 
 @Controller('health')
 export class HealthController {
+  private readonly schemaProbe: string;
+
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly db: DataSource,
     private readonly more: ReadinessChecks,
-  ) {}
+  ) {
+    this.schemaProbe = schemaProbeOf(db);
+  }
 
   /** Liveness: the event loop answers. Never depends on Redis or PostgreSQL (a restart would not fix them). */
   @Get('live')
@@ -88,7 +103,7 @@ export class HealthController {
   ready(): Promise<HealthCheckResult> {
     return this.health.check([
       () => this.ping('redis', () => this.redis.ping()),
-      () => this.ping('database', () => this.db.query('SELECT 1')),
+      () => this.ping('database', () => this.db.query(this.schemaProbe)),
       ...this.more.entries().map(
         ([key, check]) =>
           () =>

@@ -1,0 +1,25 @@
+import { startFailureReport } from './start-failure';
+
+describe('startFailureReport', () => {
+  it('prints every cause (the reason is often one level down)', () => {
+    const err = new Error("cannot read the API key of provider 'lit'", {
+      cause: new Error('SECRETS_KEY differs from the key it was encrypted with'),
+    });
+    const report = startFailureReport('api-gateway', err, {});
+    expect(report.split('\n')[0]).toBe(
+      "[api-gateway] failed to start: cannot read the API key of provider 'lit': SECRETS_KEY differs from the key it was encrypted with",
+    );
+  });
+
+  it('names REDIS_URL, without its credentials, when Redis could not be reached', () => {
+    const err = new Error('Connection is closed.');
+    err.stack =
+      'Error: Connection is closed.\n    at EventEmitter.connectionCloseHandler (node_modules/ioredis/built/Redis.js:220:28)';
+    const report = startFailureReport('router-worker', err, { REDIS_URL: 'redis://u:s3cret@10.0.0.5:6380/0' });
+    expect(report).toContain(
+      '[router-worker] Redis at 10.0.0.5:6380 cannot be reached: check REDIS_URL and that Redis is up',
+    );
+    expect(report).not.toContain('s3cret');
+    expect(startFailureReport('x', new Error('Connection is closed.'), {})).not.toContain('REDIS_URL');
+  });
+});

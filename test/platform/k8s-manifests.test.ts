@@ -1,0 +1,74 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadAll } from 'js-yaml';
+
+/**
+ * The Kubernetes manifests as an operator applies them (`kubectl apply -k k8s/`): what they promise about rollouts,
+ * scaling and secrets, checked without a cluster.
+ */
+const K8S = join(__dirname, '../../k8s');
+
+interface Doc {
+  kind: string;
+  metadata: { name: string };
+  spec?: Record<string, unknown>;
+  data?: Record<string, string>;
+}
+
+interface Container {
+  name: string;
+  lifecycle?: { preStop?: { exec?: { command?: string[] } } };
+  readinessProbe?: { httpGet?: { path?: string } };
+  livenessProbe?: { httpGet?: { path?: string } };
+}
+
+function docs(file: string): Doc[] {
+  return loadAll(readFileSync(join(K8S, file), 'utf8')).filter((d): d is Doc => d !== null && d !== undefined);
+}
+
+const kustomization = docs('kustomization.yaml')[0] as unknown as { resources: string[] };
+const applied = kustomization.resources.flatMap(docs);
+
+function deployment(name: string): { spec: { replicas?: number; template: { spec: Record<string, unknown> } } } {
+  const d = applied.find((x) => x.kind === 'Deployment' && x.metadata.name === name);
+  if (d === undefined) {
+    throw new Error(`no Deployment ${name}`);
+  }
+  return d as unknown as { spec: { replicas?: number; template: { spec: Record<string, unknown> } } };
+}
+
+describe('k8s manifests', () => {
+  it('apply every listed file and never the Secret template (it would overwrite the real Secret)', () => {
+    for (const file of kustomization.resources) {
+      expect(existsSync(join(K8S, file))).toBe(true);
+    }
+    expect(applied.filter((d) => d.kind === 'Secret')).toEqual([]);
+  });
+
+  it('leave the replica count of autoscaled Deployments to their autoscaler', () => {
+    const scaled = applied
+      .filter((d) => d.kind === 'HorizontalPodAutoscaler' || d.kind === 'ScaledObject')
+      .map((d) => (d.spec?.scaleTargetRef as { name: string }).name);
+    expect(scaled.sort()).toEqual(['api-gateway', 'router-worker']);
+    for (const name of scaled) {
+      expect(deployment(name).spec.replicas).toBeUndefined();
+    }
+  });
+
+  it('keep the gateway accepting while its endpoints go, and give every app its grace after that', () => {
+    const config = applied.find((d) => d.kind === 'ConfigMap')?.data ?? {};
+    const graceS = Number(config.SHUTDOWN_GRACE_MS ?? 25_000) / 1000;
+    for (const name of ['api-gateway', 'router-worker', 'health-monitor']) {
+      const pod = deployment(name).spec.template.spec;
+      const [container] = pod.containers as Container[];
+      const preStop = container.lifecycle?.preStop?.exec?.command;
+      const preStopS = preStop === undefined ? 0 : Number(preStop[1]);
+      if (name === 'api-gateway') {
+        expect(preStop).toEqual(['sleep', '5']);
+      }
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(preStopS + graceS);
+      expect(container.readinessProbe?.httpGet?.path).toBe('/health/ready');
+      expect(container.livenessProbe?.httpGet?.path).toBe('/health/live');
+    }
+  });
+});
