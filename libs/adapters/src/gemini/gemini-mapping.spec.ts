@@ -15,7 +15,6 @@ describe('geminiSchema', () => {
           options: { type: 'object', default: { strict: true, additionalProperties: 1 } },
         },
         required: ['strict', 'additionalProperties'],
-        $defs: { strict: { type: 'integer', additionalProperties: false } },
         anyOf: [{ type: 'object', additionalProperties: false }],
       }),
     ).toEqual({
@@ -28,8 +27,33 @@ describe('geminiSchema', () => {
         options: { type: 'object', default: { strict: true, additionalProperties: 1 } },
       },
       required: ['strict', 'additionalProperties'],
-      $defs: { strict: { type: 'integer' } },
       anyOf: [{ type: 'object' }],
+    });
+  });
+  it("inlines local references (Pydantic's nested models) and writes nullable types Gemini's way", () => {
+    expect(
+      geminiSchema({
+        type: 'object',
+        $defs: {
+          City: { type: 'object', properties: { name: { type: 'string' } }, additionalProperties: false },
+          Tree: { type: 'object', properties: { child: { $ref: '#/$defs/Tree' } } },
+        },
+        properties: {
+          home: { $ref: '#/$defs/City', description: 'where they live' },
+          visited: { type: 'array', items: { $ref: '#/$defs/City' } },
+          nickname: { type: ['string', 'null'] },
+          tree: { $ref: '#/$defs/Tree' },
+        },
+      }),
+    ).toEqual({
+      type: 'object',
+      properties: {
+        home: { type: 'object', properties: { name: { type: 'string' } }, description: 'where they live' },
+        visited: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' } } } },
+        nickname: { type: 'string', nullable: true },
+        // A recursive reference cannot be inlined: it stays (Gemini refuses it, as it would have anyway).
+        tree: { type: 'object', properties: { child: { $ref: '#/$defs/Tree' } } },
+      },
     });
   });
 });

@@ -41,32 +41,77 @@ function isObject(v: JsonValue): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Definitions a local `$ref` (`#/$defs/Name`, `#/definitions/Name`) points into. */
+type Definitions = ReadonlyMap<string, JsonValue>;
+
+function definitionsOf(schema: JsonValue): Definitions {
+  const defs = new Map<string, JsonValue>();
+  if (isObject(schema)) {
+    for (const key of ['$defs', 'definitions']) {
+      const table = schema[key];
+      if (isObject(table)) {
+        for (const [name, sub] of Object.entries(table)) {
+          defs.set(`#/${key}/${name}`, sub);
+        }
+      }
+    }
+  }
+  return defs;
+}
+
 /**
- * A JSON schema as Gemini's `Schema` object takes it: the keywords it rejects removed, at every depth. Only keywords:
- * a property named `strict` or `additionalProperties` is the user's and stays, as do enum and default values.
+ * A JSON schema as Gemini's `Schema` object takes it (an OpenAPI subset): the keywords it rejects removed at every
+ * depth, local `$ref`s inlined and `$defs` dropped (Pydantic nests models that way; Gemini has no references), and
+ * `type: [T, "null"]` written as `type: T, nullable: true`. Only keywords: a property named `strict` or
+ * `additionalProperties` is the user's and stays, as do enum and default values. A recursive reference cannot be
+ * inlined and is left for Gemini to refuse.
  */
 export function geminiSchema(schema: JsonValue): JsonValue {
+  return toGemini(schema, definitionsOf(schema), new Set());
+}
+
+function toGemini(schema: JsonValue, defs: Definitions, resolving: ReadonlySet<string>): JsonValue {
   if (Array.isArray(schema)) {
-    return schema.map(geminiSchema);
+    return schema.map((s) => toGemini(s, defs, resolving));
   }
   if (!isObject(schema)) {
     return schema;
   }
+  const ref = schema.$ref;
+  if (typeof ref === 'string' && defs.has(ref) && !resolving.has(ref)) {
+    const target = toGemini(defs.get(ref) ?? {}, defs, new Set([...resolving, ref]));
+    // Siblings of a $ref (a description) apply to the inlined schema too.
+    const siblings = Object.keys(schema).filter((k) => k !== '$ref');
+    if (siblings.length === 0 || !isObject(target)) {
+      return target;
+    }
+    const rest: JsonObject = {};
+    for (const k of siblings) {
+      rest[k] = schema[k];
+    }
+    return Object.assign({}, target, toGemini(rest, defs, resolving) as JsonObject);
+  }
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(schema)) {
-    if (UNSUPPORTED_SCHEMA_KEYS.has(key)) {
+    if (UNSUPPORTED_SCHEMA_KEYS.has(key) || (defs.size > 0 && (key === '$defs' || key === 'definitions'))) {
       continue;
     }
-    if (DATA_KEYWORDS.has(key)) {
+    if (key === 'type' && Array.isArray(value)) {
+      const types = value.filter((t) => t !== 'null');
+      out.type = types.length === 1 ? types[0] : types;
+      if (types.length < value.length) {
+        out.nullable = true;
+      }
+    } else if (DATA_KEYWORDS.has(key)) {
       out[key] = value;
     } else if (NAMED_SCHEMAS.has(key) && isObject(value)) {
       const named: JsonObject = {};
       for (const [name, sub] of Object.entries(value)) {
-        named[name] = geminiSchema(sub);
+        named[name] = toGemini(sub, defs, resolving);
       }
       out[key] = named;
     } else {
-      out[key] = geminiSchema(value);
+      out[key] = toGemini(value, defs, resolving);
     }
   }
   return out;
