@@ -89,7 +89,13 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
       });
       const types: string[] = [];
       let text = '';
-      stream.on('streamEvent', (e) => types.push(e.type));
+      let startInput = -1;
+      stream.on('streamEvent', (e) => {
+        types.push(e.type);
+        if (e.type === 'message_start') {
+          startInput = e.message.usage.input_tokens;
+        }
+      });
       stream.on('text', (t) => {
         text += t;
       });
@@ -104,6 +110,8 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
       expect(types).toContain('content_block_delta');
       expect(types).toContain('content_block_stop');
       expect(types.slice(-2)).toEqual(['message_delta', 'message_stop']);
+      // message_start says the input tokens (Claude's own count, or the gateway's estimate for other families).
+      expect(startInput).toBeGreaterThan(0);
     });
 
     it('runs a tool-use round trip (tool_use, then tool_result)', async () => {

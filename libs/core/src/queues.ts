@@ -170,6 +170,11 @@ export type ReplyMessage =
       id: string;
       created: number;
       /**
+       * Prompt tokens, as the provider's stream said at its start (Anthropic's message_start) or else the worker's
+       * estimate: Anthropic-format clients read them from message_start.
+       */
+      promptTokens?: number;
+      /**
        * The job's run (BullMQ's `attemptsStarted`) when above 1: a worker took the job over from one that died, and
        * this run's stream starts again (its chunks from seq 0) with a generation of its own.
        */

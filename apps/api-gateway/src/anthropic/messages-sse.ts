@@ -38,8 +38,8 @@ export class AnthropicStreamEncoder implements StreamEncoder {
       content: [],
       stop_reason: null,
       stop_sequence: null,
-      // The real counts come with message_delta, when the provider has reported them.
-      usage: { input_tokens: 0, output_tokens: 0 },
+      // Input as known at the start (the provider's, or the worker's estimate); all counts again in message_delta.
+      usage: { input_tokens: this.head.promptTokens ?? 0, output_tokens: 0 },
     };
     return event('message_start', { type: 'message_start', message }) + event('ping', { type: 'ping' });
   }

@@ -49,7 +49,7 @@ export interface StreamEncoder {
 /** What the SSE head needs: the `start` message, or a result when the start was lost. */
 export type StreamHead = Pick<
   Extract<ReplyMessage, { t: 'start' }>,
-  'id' | 'created' | 'provider' | 'model' | 'route' | 'attempts'
+  'id' | 'created' | 'provider' | 'model' | 'route' | 'attempts' | 'promptTokens'
 >;
 
 export type StreamEncoderFactory = (head: StreamHead) => StreamEncoder;
@@ -184,7 +184,7 @@ export class StreamRelay extends ReplyWaiter {
    * and text in one piece each, ended.
    */
   replay(result: GenerationResult): void {
-    this.open(merged(result, { attempts: result.attempts.length }));
+    this.open(headOf(result));
     const blocks = result.thinkingBlocks;
     if (blocks === undefined) {
       this.emitPiece({ text: '', reasoning: result.reasoning, refusal: result.refusal });
@@ -271,7 +271,7 @@ export class StreamRelay extends ReplyWaiter {
 
   private complete(result: GenerationResult): void {
     if (this.phase === 'waiting') {
-      this.open(merged(result, { attempts: result.attempts.length }));
+      this.open(headOf(result));
     }
     const fmt = this.fmt;
     if (fmt === null) {
@@ -335,4 +335,9 @@ function noop(): void {}
 /** A stream that lost what cannot be made up from its final answer. */
 function notResumable(): GatewayError {
   return new GatewayError(ErrorCode.Internal, 'The stream was interrupted and cannot be resumed; retry the request.');
+}
+
+/** The head of a stream opened from a whole answer (a cache hit, or a stream whose start message was lost). */
+function headOf(result: GenerationResult): StreamHead {
+  return merged(result, { attempts: result.attempts.length, promptTokens: result.usage.promptTokens });
 }

@@ -14,6 +14,17 @@ export type { StreamObserver } from './stream-observer';
  * (retries, fallback, circuit breaker, direct or gateway route), and the answer is priced. Fails only with
  * GatewayError (GenerationCancelledError when aborted), carrying the attempts made.
  */
+/** A stream's start names its prompt tokens: the provider's when its stream gave them, else the routing estimate. */
+function withPromptEstimate(observer: StreamObserver, estimate: number): StreamObserver {
+  return {
+    onStart: (head) => {
+      head.promptTokens ??= estimate;
+      observer.onStart(head);
+    },
+    onChunk: (delta) => observer.onChunk(delta),
+  };
+}
+
 @Injectable()
 export class GenerationService {
   constructor(
@@ -28,7 +39,8 @@ export class GenerationService {
       throw new GenerationCancelledError(aborted, []);
     }
     const plan = await this.planner.plan(request);
-    const routed = await this.attempts.run(plan.candidates, request, signal, observer, plan.closedAtPlan);
+    const watching = observer === undefined ? undefined : withPromptEstimate(observer, plan.estimate.promptTokens);
+    const routed = await this.attempts.run(plan.candidates, request, signal, watching, plan.closedAtPlan);
     const result = resultOf(request, routed, Date.now());
     this.observeUsage(result);
     return result;

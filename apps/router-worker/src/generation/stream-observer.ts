@@ -2,7 +2,13 @@ import type { Route, StreamDelta } from '@aigw/core';
 import type { StreamHead } from './stream-collector';
 
 /** Where a streamed answer comes from, known when its first delta arrives. */
-export type StreamStart = StreamHead & { provider: string; model: string; route: Route };
+export type StreamStart = StreamHead & {
+  provider: string;
+  model: string;
+  route: Route;
+  /** Prompt tokens when known at the start: the provider's, or the routing estimate. */
+  promptTokens?: number;
+};
 
 /** Receives a streamed answer as it arrives. Must not throw. */
 export interface StreamObserver {

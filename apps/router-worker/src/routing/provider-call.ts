@@ -12,7 +12,7 @@ import type { AdapterRequest, AdapterTarget, EmbeddingsAdapterRequest, ProviderA
 import { abortCauseOf } from '../cancel/abort';
 import type { ProviderAnswer } from '../generation/outcomes';
 import { StreamCollector } from '../generation/stream-collector';
-import type { CallObserver } from '../generation/stream-observer';
+import type { CallObserver, StreamStart } from '../generation/stream-observer';
 import type { AdapterSource, AttemptClock, AttemptEvents } from './attempt-ports';
 import type { CircuitPort } from './circuit-guard';
 import type { LatencySink } from './latency-book';
@@ -101,7 +101,11 @@ async function streamAnswer(
     const head = collector.add(delta, clock.now());
     if (head) {
       progress.firstAt = clock.monotonic();
-      observer?.onStart(merged(head, { provider: d.provider.id, model: d.model.name, route: option.route }));
+      const start: StreamStart = merged(head, { provider: d.provider.id, model: d.model.name, route: option.route });
+      if (delta.usage !== undefined && delta.usage.promptTokens > 0) {
+        start.promptTokens = delta.usage.promptTokens;
+      }
+      observer?.onStart(start);
     }
     if (hasContent(delta)) {
       observer?.onChunk(delta);

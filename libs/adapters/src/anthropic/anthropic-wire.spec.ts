@@ -93,7 +93,12 @@ describe('AnthropicStreamDecoder', () => {
     ]);
     expect(done).toBe(true);
     expect(deltas).toEqual([
-      { text: 'Hi', id: 'msg_9' },
+      // message_start's counts ride on the first delta, so the stream's start can say its input tokens.
+      {
+        text: 'Hi',
+        id: 'msg_9',
+        usage: { promptTokens: 50, completionTokens: 1, totalTokens: 51, cachedPromptTokens: 30 },
+      },
       { text: ' there' },
       {
         text: '',
@@ -176,7 +181,11 @@ describe('tool use, both directions of the wire', () => {
     ]);
     expect(done).toBe(true);
     expect(deltas).toEqual([
-      { text: 'Hm.', id: 'msg_2' },
+      {
+        text: 'Hm.',
+        id: 'msg_2',
+        usage: { promptTokens: 9, completionTokens: 0, totalTokens: 9, cachedPromptTokens: 0 },
+      },
       { text: '', toolCalls: [{ index: 0, id: 'toolu_a', name: 'get_weather', arguments: '' }] },
       { text: '', toolCalls: [{ index: 0, arguments: '{"city":' }] },
       { text: '', toolCalls: [{ index: 0, arguments: '"Oslo"}' }] },

@@ -343,10 +343,17 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     }
   }
 
+  /**
+   * The first delta carries the message's id and the prompt usage message_start gave (output comes at the end): the
+   * stream's start then says its input tokens, as Anthropic's own message_start does.
+   */
   private withId(delta: StreamDelta): StreamDelta {
     if (!this.idSent && this.id !== undefined) {
       this.idSent = true;
       delta.id = this.id;
+      if (typeof this.usage.input_tokens === 'number') {
+        delta.usage = anthropicUsage(this.usage);
+      }
     }
     return delta;
   }
