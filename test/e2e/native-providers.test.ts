@@ -214,6 +214,22 @@ describe('OpenAI SDK to Gemini, Ollama and TGI deployments (e2e)', () => {
     it('streams /generate_stream with usage', async () => {
       await streamed('sim-tgi', 'tgi', 'POST /generate_stream');
     });
+
+    it('cuts the stop sequence TGI keeps in its text, whole and streamed', async () => {
+      const ask = {
+        model: 'sim-tgi',
+        messages: [{ role: 'user' as const, content: 'one two END three' }],
+        stop: ['END'],
+      };
+      const whole = await client.chat.completions.create(ask);
+      expect(system.sim.lastRequests(1)[0].body).toMatchObject({ parameters: { stop: ['END'] } });
+      expect([whole.choices[0].message.content, whole.choices[0].finish_reason]).toEqual(['one two ', 'stop']);
+      let text = '';
+      for await (const chunk of await client.chat.completions.create({ ...ask, stream: true })) {
+        text += chunk.choices[0]?.delta?.content ?? '';
+      }
+      expect(text).toBe('one two ');
+    });
   });
 
   it.each([

@@ -15,8 +15,13 @@ function headersOf(target: AdapterTarget, json: boolean): Record<string, string>
   return h;
 }
 
-function readGeneration(json: unknown, headers: ResponseHeaders, status: number): AdapterResponse {
-  const res: AdapterResponse = readBody(json, status);
+function readGeneration(
+  json: unknown,
+  headers: ResponseHeaders,
+  status: number,
+  stops: readonly string[] | undefined,
+): AdapterResponse {
+  const res: AdapterResponse = readBody(json, status, stops);
   // A bare TGI sends none; HuggingFace's hosted endpoints send the IETF RateLimit header.
   const rateLimit = anyRateLimit(headers);
   if (rateLimit !== undefined) {
@@ -47,7 +52,9 @@ export class TgiAdapter implements ProviderAdapter {
       headers: headersOf(req.target, true),
       body: tgiBody(req, false),
     } as const;
-    return jsonCall(this.pool, req.target, call, signal, readGeneration);
+    return jsonCall(this.pool, req.target, call, signal, (json, headers, status) =>
+      readGeneration(json, headers, status, req.options.stop),
+    );
   }
 
   async *stream(req: AdapterRequest, signal: AbortSignal): AsyncIterable<StreamDelta> {
@@ -57,7 +64,7 @@ export class TgiAdapter implements ProviderAdapter {
       headers: headersOf(req.target, true),
       body: tgiBody(req, true),
     } as const;
-    yield* streamCall(this.pool, req.target, call, signal, new TgiStreamDecoder());
+    yield* streamCall(this.pool, req.target, call, signal, new TgiStreamDecoder(req.options.stop));
   }
 
   listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]> {

@@ -129,8 +129,29 @@ function inBandError(body: WireGeneration, status?: number): ProviderCallError {
   return new ProviderCallError(errorClass, `upstream error: ${safeMessage(message)}`, { status });
 }
 
+/**
+ * TGI's text keeps the stop sequence that ended it (the last tokens generated); OpenAI's and Anthropic's answers do
+ * not, and clients split on it. The one it ends with is cut and named.
+ */
+function endingStop(text: string, reason: string | undefined, stops: readonly string[] | undefined): string | null {
+  if (reason !== 'stop_sequence' || stops === undefined) {
+    return null;
+  }
+  let found: string | null = null;
+  for (const s of stops) {
+    if (s !== '' && text.endsWith(s) && (found === null || s.length > found.length)) {
+      found = s;
+    }
+  }
+  return found;
+}
+
 /** A `/generate` body. Hosted TGI (the serverless Inference API) wraps it in a list of one. */
-export function readGeneration(json: unknown, status: number): Omit<AdapterResponse, 'rateLimit'> {
+export function readGeneration(
+  json: unknown,
+  status: number,
+  stops?: readonly string[],
+): Omit<AdapterResponse, 'rateLimit'> {
   const body = (Array.isArray(json) ? json[0] : json) as WireGeneration | null | undefined;
   if (typeof body !== 'object' || body === null) {
     throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: body is not a generation`, { status });
@@ -143,18 +164,50 @@ export function readGeneration(json: unknown, status: number): Omit<AdapterRespo
       status,
     });
   }
-  return {
+  const stop = endingStop(body.generated_text, body.details?.finish_reason, stops);
+  const res: Omit<AdapterResponse, 'rateLimit'> = {
     id: '',
     created: Math.floor(Date.now() / 1000),
-    text: body.generated_text,
+    text: stop === null ? body.generated_text : body.generated_text.slice(0, -stop.length),
     finishReason: finishReasonOf(body.details?.finish_reason) ?? 'stop',
     usage: usageOf(body.details),
   };
+  if (stop !== null) {
+    res.stopSequence = stop;
+  }
+  return res;
 }
 
-/** One event per token; the last one also carries `generated_text` and `details` (finish reason, counts). */
+/**
+ * One event per token; the last one also carries `generated_text` and `details` (finish reason, counts). With stop
+ * sequences, text that may be the start of one is held back until it is known not to be, so the one TGI ends with
+ * (it keeps it in the text) is never relayed.
+ */
 export class TgiStreamDecoder implements StreamDecoder {
   readonly terminal = 'the details event';
+  /** Text not relayed yet: it may be (the start of) a stop sequence. */
+  private held = '';
+  private readonly stops: readonly string[];
+
+  constructor(stops?: readonly string[]) {
+    this.stops = (stops ?? []).filter((s) => s !== '');
+  }
+
+  /** The held text that can go: all but its longest end that begins some stop sequence. */
+  private release(): string {
+    let keep = 0;
+    for (const s of this.stops) {
+      for (let k = Math.min(s.length, this.held.length); k > keep; k--) {
+        if (s.startsWith(this.held.slice(this.held.length - k))) {
+          keep = k;
+          break;
+        }
+      }
+    }
+    const out = this.held.slice(0, this.held.length - keep);
+    this.held = this.held.slice(this.held.length - keep);
+    return out;
+  }
 
   onEvent(event: SseEvent, out: StreamDelta[]): boolean {
     let chunk: WireGeneration;
@@ -170,12 +223,26 @@ export class TgiStreamDecoder implements StreamDecoder {
       throw inBandError(chunk);
     }
     // Special tokens (end of sequence and the like) are not answer text.
-    const text = chunk.token?.special === true ? '' : (chunk.token?.text ?? '');
+    let text = chunk.token?.special === true ? '' : (chunk.token?.text ?? '');
     const done = chunk.details !== undefined && chunk.details !== null;
+    let stop: string | null = null;
+    if (this.stops.length > 0) {
+      this.held += text;
+      if (done) {
+        stop = endingStop(this.held, chunk.details?.finish_reason, this.stops);
+        text = stop === null ? this.held : this.held.slice(0, -stop.length);
+        this.held = '';
+      } else {
+        text = this.release();
+      }
+    }
     const delta: StreamDelta = { text };
     if (done) {
       delta.finishReason = finishReasonOf(chunk.details?.finish_reason) ?? 'stop';
       delta.usage = usageOf(chunk.details);
+      if (stop !== null) {
+        delta.stopSequence = stop;
+      }
     }
     if (text.length > 0 || done) {
       out.push(delta);

@@ -54,7 +54,26 @@ class TgiRendering implements Rendering {
   }
 
   private finishReason(): string {
-    return this.gen.truncated ? 'length' : 'eos_token';
+    if (this.gen.truncated) {
+      return 'length';
+    }
+    return this.gen.stopSequence === undefined ? 'eos_token' : 'stop_sequence';
+  }
+
+  /**
+   * The last token: the end-of-sequence one, or, as TGI does, the stop sequence that ended the answer (its
+   * generated_text keeps it, unlike OpenAI's and Anthropic's answers).
+   */
+  private finalToken(): string {
+    const stop = this.gen.stopSequence;
+    return stop === undefined ? EOS : tokenJson(JSON.stringify(stop), this.gen.answer.length);
+  }
+
+  private generatedTextJson(): string {
+    const stop = this.gen.stopSequence;
+    return stop === undefined || this.gen.truncated
+      ? this.gen.answer.textJson
+      : JSON.stringify(this.gen.answer.text + stop);
   }
 
   /** TGI counts the end-of-sequence token as generated. */
@@ -76,14 +95,14 @@ class TgiRendering implements Rendering {
   json(): string {
     const g = this.gen;
     if (!this.details.details) {
-      return `{"generated_text":${g.answer.textJson}}`;
+      return `{"generated_text":${this.generatedTextJson()}}`;
     }
     const tokens = g.answer.tokenJson.map(tokenJson);
     if (!g.truncated) {
-      tokens.push(EOS);
+      tokens.push(this.finalToken());
     }
     return (
-      `{"generated_text":${g.answer.textJson},"details":{"finish_reason":"${this.finishReason()}",` +
+      `{"generated_text":${this.generatedTextJson()},"details":{"finish_reason":"${this.finishReason()}",` +
       `"generated_tokens":${this.generatedTokens()},"seed":null,"prefill":${this.prefill()},` +
       `"tokens":[${tokens.join(',')}],"top_tokens":[],"best_of_sequences":null}}`
     );
@@ -101,14 +120,14 @@ class TgiRendering implements Rendering {
   streamEnd(): string {
     const g = this.gen;
     const last = g.answer.length - 1;
-    const token = g.truncated && last >= 0 ? tokenJson(g.answer.tokenJson[last], last) : EOS;
+    const token = g.truncated && last >= 0 ? tokenJson(g.answer.tokenJson[last], last) : this.finalToken();
     const details = this.details.details
       ? `{"finish_reason":"${this.finishReason()}","generated_tokens":${this.generatedTokens()},"seed":null,` +
         `"input_length":${g.promptTokens}}`
       : 'null';
     return (
       `data:{"index":${this.chunks + 1},"token":${token},"top_tokens":[],` +
-      `"generated_text":${g.answer.textJson},"details":${details}}\n\n`
+      `"generated_text":${this.generatedTextJson()},"details":${details}}\n\n`
     );
   }
 
@@ -195,6 +214,7 @@ function parse(raw: unknown, hints: RouteHints = {}): ParsedRequest | WireProble
     json: grammar?.type === 'json' ? { schema: grammar.value ?? null } : null,
     reasoning: false,
     promptTokenList: params.details === true && params.decoder_input_details === true,
+    ...(Array.isArray(params.stop) ? { stop: params.stop.filter((x): x is string => typeof x === 'string') } : {}),
   };
 }
 
