@@ -20,7 +20,8 @@ export function createLogger(env: BaseEnv, appName: string): ConsoleLogger {
   return new ConsoleLogger(appName, {
     logLevels: LEVELS.slice(0, upto + 1),
     json: env.LOG_FORMAT === 'json',
-    colors: env.LOG_FORMAT !== 'json' && process.stdout.isTTY,
+    // `isTTY` is undefined on a pipe, which ConsoleLogger would take as "default": colours in log files.
+    colors: env.LOG_FORMAT !== 'json' && process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
   });
 }
 
