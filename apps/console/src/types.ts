@@ -38,7 +38,9 @@ export interface UsageTotals {
   completionTokens: number;
   cachedPromptTokens?: number;
   costUsd: number;
+  /** Requests answered from the response cache: the admin analytics' name. */
   cacheHits?: number;
+  /** The same count as the caller's own usage view (`GET /api/v1/ai/usage`) names it. */
   cachedRequests?: number;
 }
 
