@@ -4,9 +4,17 @@ describe('console formats', () => {
   it('shows fractions of a cent with enough digits and no trailing zeros', () => {
     expect(formatUsd(0)).toBe('$0');
     expect(formatUsd(12.5)).toBe('$12.5');
-    expect(formatUsd(1234.567)).toBe('$1234.57');
+    expect(formatUsd(1234.567)).toBe('$1,234.57');
+    expect(formatUsd(1234567)).toBe('$1,234,567');
+    expect(formatUsd(999.999)).toBe('$1,000');
+    expect(formatUsd(-2500.5)).toBe('-$2,500.5');
     expect(formatUsd(0.0375)).toBe('$0.0375');
     expect(formatUsd(0.000015)).toBe('$0.000015');
+    expect(formatUsd(0.000001)).toBe('$0.000001');
+    // Not zero, but below what six digits show: never '$0.000000', which reads as free.
+    expect(formatUsd(0.0000004)).toBe('<$0.000001');
+    expect(formatUsd(0.00000000001)).toBe('<$0.000001');
+    expect(formatUsd(0.0000009999)).toBe('$0.000001');
     expect(formatUsd(null)).toBe('—');
     expect(formatUsd(Number.NaN)).toBe('—');
   });
