@@ -409,4 +409,47 @@ describe('web console', () => {
     await page.getByRole('status').filter({ hasText: 'Warmed 2 of 2 prompts (0 already cached, 0 failed).' }).waitFor();
     await shot('08-cache-warm');
   });
+
+  it('Providers: create one from scratch with models, prices and context window', async () => {
+    await open('providers');
+    const form = page.getByRole('form', { name: 'Create provider' });
+    await form.getByLabel('Provider id').fill('sim0');
+    await form.getByLabel('Base URL').fill(`${system.sim.url}/v1`);
+    await form.getByLabel('API key').fill('sk-scratch-secret');
+    await form.getByLabel('Model names').fill('sim-gpt, sim-shared');
+    await form.getByLabel('Prompt $/1k tokens').fill('0.0005');
+    await form.getByLabel('Completion $/1k tokens').fill('0.0015');
+    await form.getByLabel('Context window (tokens)').fill('16000');
+    // A taken id: the API's message...
+    await form.getByRole('button', { name: 'Create provider' }).click();
+    await form.getByRole('alert').waitFor();
+    // ...which goes once the browser blocks the next submit (no base URL), rather than pass for its answer.
+    await form.getByLabel('Base URL').fill('');
+    await form.getByRole('button', { name: 'Create provider' }).click();
+    await expect(form.getByRole('alert').count()).resolves.toBe(0);
+
+    await form.getByLabel('Base URL').fill(`${system.sim.url}/v1`);
+    await form.getByLabel('Provider id').fill('sim-scratch');
+    await form.getByRole('button', { name: 'Create provider' }).click();
+    await expect(form.getByRole('status').textContent()).resolves.toContain('Provider sim-scratch created.');
+    await page.locator('tr[data-provider="sim-scratch"]').waitFor();
+    // Nothing of this provider stays in the form for the next one.
+    await expect(form.getByLabel('Provider id').inputValue()).resolves.toBe('');
+    await expect(form.getByLabel('API key').inputValue()).resolves.toBe('');
+    await expect(form.getByLabel('Model names').inputValue()).resolves.toBe('');
+
+    const r = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/providers`, { headers: system.headers() });
+    const created = ((await r.json()) as { data: { id: string; models: Record<string, unknown>[] }[] }).data.find(
+      (p) => p.id === 'sim-scratch',
+    );
+    expect(created?.models).toEqual([
+      expect.objectContaining({ name: 'sim-gpt', promptPer1k: 0.0005, completionPer1k: 0.0015, contextWindow: 16000 }),
+      expect.objectContaining({
+        name: 'sim-shared',
+        promptPer1k: 0.0005,
+        completionPer1k: 0.0015,
+        contextWindow: 16000,
+      }),
+    ]);
+  });
 });
