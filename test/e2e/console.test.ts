@@ -284,6 +284,20 @@ describe('web console', () => {
     await page.locator('tr[data-key-prefix]').filter({ hasText: 'from the console' }).waitFor();
     await shot('07-keys');
 
+    // Request limits are whole numbers (the API refuses 1.5): the browser says so before sending; spend takes cents.
+    await page.getByRole('region', { name: 'Quotas' }).getByLabel('User').selectOption({ label: 'console-e2e-user' });
+    const quota = page.getByRole('form', { name: 'Quota' });
+    await quota.getByLabel('Daily request limit').fill('1.5');
+    await expect(
+      quota
+        .getByLabel('Daily request limit')
+        .evaluate((el: { validity: { stepMismatch: boolean } }) => el.validity.stepMismatch),
+    ).resolves.toBe(true);
+    await quota.getByLabel('Daily spend limit (USD)').fill('0.25');
+    await expect(
+      quota.getByLabel('Daily spend limit (USD)').evaluate((el: { validity: { valid: boolean } }) => el.validity.valid),
+    ).resolves.toBe(true);
+
     await signOut();
     await signIn(key);
     await expect(page.locator('.who').getAttribute('data-role')).resolves.toBe('user');
@@ -316,6 +330,29 @@ describe('web console', () => {
     await diagnosis.waitFor({ timeout: 15_000 });
     await expect(diagnosis.textContent()).resolves.toMatch(/Suggestion: \S/);
     await shot('05-providers');
+  });
+
+  it('Providers: connection tests run at once each keep their result', async () => {
+    await open('providers');
+    await page.locator('tr[data-provider="closed"]').waitFor();
+    // sim0's answer is held back until closed's has landed: each must stay in its own row.
+    const slow = '**/api/v1/ai/admin/providers/sim0/test';
+    await page.route(slow, async (route) => {
+      await page.locator('tr[data-provider="closed"] .diagnosis').waitFor();
+      await route.continue();
+    });
+    try {
+      for (const id of ['sim0', 'closed']) {
+        await page
+          .locator(`tr[data-provider="${id}"]`)
+          .getByRole('button', { name: `Test connection of ${id}` })
+          .click();
+      }
+      await page.locator('tr[data-provider="sim0"]').getByRole('region', { name: 'Connection test of sim0' }).waitFor();
+      await expect(page.locator('tr[data-provider="closed"] .diagnosis').count()).resolves.toBeGreaterThan(0);
+    } finally {
+      await page.unroute(slow);
+    }
   });
 
   it('Configuration: export without secrets, then an import previewed as a diff before it is applied', async () => {

@@ -34,11 +34,12 @@ function NewKey({ secret }: { secret: string }) {
 function CreateUser({ onCreated }: { onCreated: () => void }) {
   const [name, setName] = useState('');
   const [tier, setTier] = useState('');
-  const [action, run] = useAction();
+  const [action, run, clear] = useAction();
   return (
     <form
       class="inline-form"
       aria-label="Create user"
+      onInvalidCapture={clear}
       onSubmit={(e) => {
         e.preventDefault();
         void run(async () => {
@@ -68,7 +69,7 @@ function CreateKey({ users, onCreated }: { users: UserItem[]; onCreated: () => v
   const [role, setRole] = useState<'user' | 'admin'>('user');
   const [name, setName] = useState('');
   const [secret, setSecret] = useState<string | null>(null);
-  const [action, run] = useAction();
+  const [action, run, clear] = useAction();
   useEffect(() => {
     if (userId === '' && users.length > 0) {
       setUserId(users[0].id);
@@ -77,6 +78,7 @@ function CreateKey({ users, onCreated }: { users: UserItem[]; onCreated: () => v
   return (
     <form
       aria-label="Create key"
+      onInvalidCapture={clear}
       onSubmit={(e) => {
         e.preventDefault();
         void run(async () => {
@@ -187,17 +189,18 @@ function KeyList({ keys, reload }: { keys: KeyItem[]; reload: () => void }) {
 }
 
 type LimitField = 'dailyRequestLimit' | 'monthlyRequestLimit' | 'dailySpendLimitUsd' | 'monthlySpendLimitUsd';
-const LIMITS: { field: LimitField; label: string }[] = [
-  { field: 'dailyRequestLimit', label: 'Daily request limit' },
-  { field: 'monthlyRequestLimit', label: 'Monthly request limit' },
-  { field: 'dailySpendLimitUsd', label: 'Daily spend limit (USD)' },
-  { field: 'monthlySpendLimitUsd', label: 'Monthly spend limit (USD)' },
+/** `step`: request limits are whole numbers (the API refuses 1.5); spend limits take any amount. */
+const LIMITS: { field: LimitField; label: string; step: number | 'any' }[] = [
+  { field: 'dailyRequestLimit', label: 'Daily request limit', step: 1 },
+  { field: 'monthlyRequestLimit', label: 'Monthly request limit', step: 1 },
+  { field: 'dailySpendLimitUsd', label: 'Daily spend limit (USD)', step: 'any' },
+  { field: 'monthlySpendLimitUsd', label: 'Monthly spend limit (USD)', step: 'any' },
 ];
 
 function QuotaEditor({ userId }: { userId: string }) {
   const load = useLoad(() => api<QuotaItem>(`${ADMIN}/quotas/${encodeURIComponent(userId)}`), [userId]);
   const [form, setForm] = useState<Record<string, string>>({});
-  const [action, run] = useAction();
+  const [action, run, clear] = useAction();
   useEffect(() => {
     const q = load.data;
     if (q !== undefined) {
@@ -212,6 +215,7 @@ function QuotaEditor({ userId }: { userId: string }) {
       {(q) => (
         <form
           aria-label="Quota"
+          onInvalidCapture={clear}
           onSubmit={(e) => {
             e.preventDefault();
             void run(async () => {
@@ -231,16 +235,25 @@ function QuotaEditor({ userId }: { userId: string }) {
           </p>
           <div class="toolbar">
             <Field label="Tier">
-              <input value={form.tier ?? ''} onInput={(e) => setForm({ ...form, tier: e.currentTarget.value })} />
+              <input
+                value={form.tier ?? ''}
+                onInput={(e) => {
+                  const v = e.currentTarget.value;
+                  setForm((f) => ({ ...f, tier: v }));
+                }}
+              />
             </Field>
             {LIMITS.map((l) => (
               <Field key={l.field} label={l.label} hint="Empty: the tier's limit.">
                 <input
                   type="number"
                   min={0}
-                  step="any"
+                  step={l.step}
                   value={form[l.field] ?? ''}
-                  onInput={(e) => setForm({ ...form, [l.field]: e.currentTarget.value })}
+                  onInput={(e) => {
+                    const v = e.currentTarget.value;
+                    setForm((f) => ({ ...f, [l.field]: v }));
+                  }}
                 />
               </Field>
             ))}

@@ -111,6 +111,7 @@ export function PlaygroundScreen() {
       <Section title="Send a prompt">
         <form
           aria-label="Playground"
+          onInvalidCapture={() => setError(null)}
           onSubmit={(e) => {
             e.preventDefault();
             void submit();

@@ -107,11 +107,12 @@ function EditForm({ p, onSaved }: { p: ProviderItem; onSaved: () => void }) {
   const [baseUrl, setBaseUrl] = useState(p.baseUrl ?? '');
   const [routing, setRouting] = useState(p.routing ?? 'direct');
   const [apiKey, setApiKey] = useState('');
-  const [action, run] = useAction();
+  const [action, run, clear] = useAction();
   return (
     <form
       class="inline-form"
       aria-label={`Edit ${p.id}`}
+      onInvalidCapture={clear}
       onSubmit={(e) => {
         e.preventDefault();
         void run(async () => {
@@ -160,11 +161,12 @@ function AddModel({ id, m, onAdded }: { id: string; m: ProviderModels['notInCata
   const [prompt, setPrompt] = useState('');
   const [completion, setCompletion] = useState('');
   const [context, setContext] = useState('8192');
-  const [action, run] = useAction();
+  const [action, run, clear] = useAction();
   return (
     <form
       class="inline-form"
       aria-label={`Add ${m.name}`}
+      onInvalidCapture={clear}
       onSubmit={(e) => {
         e.preventDefault();
         void run(async () => {
@@ -620,7 +622,7 @@ export function ProvidersScreen() {
                         p={p}
                         reload={load.reload}
                         test={tests[p.id]}
-                        onTested={(t) => setTests({ ...tests, [p.id]: t })}
+                        onTested={(t) => setTests((all) => ({ ...all, [p.id]: t }))}
                       />
                     ))}
                   </tbody>

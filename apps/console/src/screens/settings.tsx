@@ -51,7 +51,7 @@ function Editor({ models, prefs, reload }: { models: ModelItem[]; prefs: Prefere
   const [action, run] = useAction();
   useEffect(() => setChoice(new Map(prefs.map((p) => [contextOf(p), p.id]))), [prefs]);
   const all = [...new Set([...BASE_CONTEXTS, ...[...stored.keys()].filter((c) => c !== DEFAULT), ...contexts])];
-  const set = (ctx: string, v: string) => setChoice(new Map(choice).set(ctx, v));
+  const set = (ctx: string, v: string) => setChoice((c) => new Map(c).set(ctx, v));
   const byId = new Map(models.map((m) => [m.id, m]));
 
   const save = () =>
