@@ -80,6 +80,25 @@ async function ask(prompt: string, model: string, policy = 'preference'): Promis
 
 const stat = (label: string) => page.locator(`[data-stat="${label}"]`);
 
+/** A user (made through the admin API) and a key of theirs. */
+async function apiKeyFor(name: string, over: { role?: 'user' | 'admin'; expiresAt?: string } = {}): Promise<string> {
+  const user = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/users`, {
+    method: 'POST',
+    headers: system.headers(),
+    body: JSON.stringify({ name }),
+  }).then((r) => r.json() as Promise<{ id: string }>);
+  const created = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/keys`, {
+    method: 'POST',
+    headers: system.headers(),
+    body: JSON.stringify({ userId: user.id, ...over }),
+  });
+  expect(created.status).toBe(201);
+  return ((await created.json()) as { key: string }).key;
+}
+
+/** The visible prefix the gateway keeps of a key (keyPrefixOf). */
+const prefixOf = (key: string) => key.slice(0, Math.min(16, Math.floor(key.length / 3)));
+
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH).`);
@@ -155,8 +174,14 @@ describe('web console', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect(page.getByRole('alert').textContent()).resolves.toContain('Invalid API key.');
     await shot('00-sign-in-error');
+    // A character no key has (fetch cannot even send it): the key's format, not an unreachable gateway.
+    await signInKey().fill('sk-aigw-clé');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'invalid format' }).waitFor();
+    await expect(page.getByRole('alert').textContent()).resolves.not.toContain('cannot be reached');
 
-    await signIn(system.adminKey);
+    // A key pasted with its header's "Bearer " works.
+    await signIn(`Bearer ${system.adminKey}`);
     const nav = page.getByRole('navigation', { name: 'Screens' }).getByRole('link');
     await expect(nav.allTextContents()).resolves.toEqual([
       'Models',
@@ -309,6 +334,60 @@ describe('web console', () => {
     await expect(page.getByRole('alert').textContent()).resolves.toContain('no screen');
     await signOut();
     await signIn(system.adminKey);
+  });
+
+  it('Keys: revoking asks first; revoking the key of the session signs out', async () => {
+    const other = await apiKeyFor('console-e2e-other');
+    const mine = await apiKeyFor('console-e2e-admin', { role: 'admin' });
+    await signOut();
+    await signIn(mine);
+    await open('keys');
+    const own = page.locator(`tr[data-key-prefix="${prefixOf(mine)}"]`);
+    await expect(own.getAttribute('data-session')).resolves.toBe('true');
+    await expect(own.locator('th').textContent()).resolves.toContain('this session');
+    await expect(page.locator('tr[data-session="true"]').count()).resolves.toBe(1);
+
+    // Another key: the first press only asks; Cancel keeps it.
+    const row = page.locator(`tr[data-key-prefix="${prefixOf(other)}"]`);
+    await row.getByRole('button', { name: `Revoke key ${prefixOf(other)}` }).click();
+    await expect(row.getByRole('group').textContent()).resolves.toContain('loses access');
+    await row.getByRole('button', { name: 'Cancel' }).click();
+    await expect(row.locator('[data-key-state]').textContent()).resolves.toBe('active');
+    await row.getByRole('button', { name: `Revoke key ${prefixOf(other)}` }).click();
+    await row.getByRole('button', { name: 'Yes, revoke' }).click();
+    await row
+      .locator('[data-key-state]')
+      .filter({ hasText: /^revoked / })
+      .waitFor();
+
+    // The session's own key: it says so, and once revoked the console is back at the sign-in.
+    await own.getByRole('button', { name: `Revoke key ${prefixOf(mine)}` }).click();
+    await expect(own.getByRole('group').textContent()).resolves.toContain('you will be signed out');
+    await own.getByRole('button', { name: 'Yes, revoke' }).click();
+    await signInKey().waitFor();
+    await expect(page.getByRole('alert').textContent()).resolves.toContain(
+      'You revoked the key you were signed in with',
+    );
+    await signIn(system.adminKey);
+  });
+
+  it('a key that expires during the session signs out with the reason; Keys lists it as expired', async () => {
+    const expiresAt = Date.now() + 3_000;
+    const key = await apiKeyFor('console-e2e-expiring', { expiresAt: new Date(expiresAt).toISOString() });
+    await signOut();
+    await signIn(key);
+    await new Promise((r) => setTimeout(r, expiresAt + 200 - Date.now()));
+    await page.getByRole('link', { name: 'Usage' }).click();
+    await signInKey().waitFor();
+    await expect(page.getByRole('alert').textContent()).resolves.toContain(
+      'You were signed out: This API key has expired.',
+    );
+
+    await signIn(system.adminKey);
+    await open('keys');
+    await expect(
+      page.locator(`tr[data-key-prefix="${prefixOf(key)}"] [data-key-state]`).textContent(),
+    ).resolves.toMatch(/^expired \d{4}-/);
   });
 
   it('Providers: toggle a provider off and on', async () => {

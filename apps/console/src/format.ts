@@ -54,6 +54,20 @@ export function formatDateTime(iso: string | null | undefined): string {
   return Number.isNaN(d.getTime()) ? iso : d.toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
 }
 
+/** An API key's state in the keys list: revoked, expired (its expiry has passed), expiring, or active. */
+export function formatKeyState(
+  k: { revokedAt: string | null; expiresAt: string | null },
+  now: number = Date.now(),
+): string {
+  if (k.revokedAt) {
+    return `revoked ${formatDateTime(k.revokedAt)}`;
+  }
+  if (k.expiresAt) {
+    return `${Date.parse(k.expiresAt) <= now ? 'expired' : 'expires'} ${formatDateTime(k.expiresAt)}`;
+  }
+  return 'active';
+}
+
 /**
  * A rate-limit window: `42 / 60 requests left`, with when it resets; a window whose reset has passed says that it
  * has refilled since, rather than pass an old figure off as current.

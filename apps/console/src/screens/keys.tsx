@@ -1,9 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, qs } from '../api';
-import { formatCount, formatDateTime, formatUsd } from '../format';
+import { api, endSession, qs, sessionKeyPrefix } from '../api';
+import { formatCount, formatDateTime, formatKeyState, formatUsd } from '../format';
 import { useAction, useLoad } from '../hooks';
 import { listOf, type KeyItem, type QuotaItem, type UserItem } from '../types';
-import { ActionNote, Empty, Field, Loaded, Section } from '../ui';
+import { ActionNote, Badge, ConfirmButton, Empty, Field, Loaded, Section } from '../ui';
 
 const ADMIN = '/api/v1/ai/admin';
 
@@ -127,6 +127,18 @@ function KeyList({ keys, reload }: { keys: KeyItem[]; reload: () => void }) {
   if (keys.length === 0) {
     return <Empty>No key yet.</Empty>;
   }
+  const session = sessionKeyPrefix();
+  const revoke = (k: KeyItem, own: boolean) =>
+    run(async () => {
+      await api(`${ADMIN}/keys/${encodeURIComponent(k.id)}`, { method: 'DELETE' });
+      if (own) {
+        // The gateway may accept the key for a few more seconds (its lookup cache): sign out now, not then.
+        endSession(`You revoked the key you were signed in with (${k.prefix}…): sign in with another key.`);
+        return null;
+      }
+      reload();
+      return `Key ${k.prefix}… revoked.`;
+    });
   return (
     <>
       <ActionNote action={action} />
@@ -144,43 +156,38 @@ function KeyList({ keys, reload }: { keys: KeyItem[]; reload: () => void }) {
             </tr>
           </thead>
           <tbody>
-            {keys.map((k) => (
-              <tr key={k.id} data-key-prefix={k.prefix}>
-                <th scope="row">
-                  <code>{k.prefix}…</code> {k.name && <span class="muted">{k.name}</span>}
-                </th>
-                <td>{k.userName}</td>
-                <td>{k.role}</td>
-                <td>{formatDateTime(k.createdAt)}</td>
-                <td>{formatDateTime(k.lastUsedAt)}</td>
-                <td>
-                  {k.revokedAt
-                    ? `revoked ${formatDateTime(k.revokedAt)}`
-                    : k.expiresAt
-                      ? `expires ${formatDateTime(k.expiresAt)}`
-                      : 'active'}
-                </td>
-                <td>
-                  {!k.revokedAt && (
-                    <button
-                      type="button"
-                      class="danger"
-                      disabled={action.busy}
-                      aria-label={`Revoke key ${k.prefix}`}
-                      onClick={() =>
-                        void run(async () => {
-                          await api(`${ADMIN}/keys/${encodeURIComponent(k.id)}`, { method: 'DELETE' });
-                          reload();
-                          return `Key ${k.prefix}… revoked.`;
-                        })
-                      }
-                    >
-                      Revoke
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
+            {keys.map((k) => {
+              const own = k.prefix === session;
+              return (
+                <tr key={k.id} data-key-prefix={k.prefix} data-session={own ? 'true' : undefined}>
+                  <th scope="row">
+                    <code>{k.prefix}…</code> {k.name && <span class="muted">{k.name}</span>}
+                    {own && <Badge kind="session">this session</Badge>}
+                  </th>
+                  <td>{k.userName}</td>
+                  <td>{k.role}</td>
+                  <td>{formatDateTime(k.createdAt)}</td>
+                  <td>{formatDateTime(k.lastUsedAt)}</td>
+                  <td data-key-state>{formatKeyState(k)}</td>
+                  <td>
+                    {!k.revokedAt && (
+                      <ConfirmButton
+                        label="Revoke"
+                        ariaLabel={`Revoke key ${k.prefix}`}
+                        disabled={action.busy}
+                        question={
+                          own
+                            ? `Revoke ${k.prefix}…? It is the key you are signed in with: you will be signed out.`
+                            : `Revoke ${k.prefix}…? Whoever uses it loses access at once.`
+                        }
+                        confirmLabel="Yes, revoke"
+                        onConfirm={() => void revoke(k, own)}
+                      />
+                    )}
+                  </td>
+                </tr>
+              );
+            })}
           </tbody>
         </table>
       </div>
