@@ -22,6 +22,7 @@ const system = new TestSystem({
     timeoutMs: 2000
     models:
       - { name: closed-gpt, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192, capabilities: [chat, streaming] }
+      - { name: closed-nocache, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192, cache: { enabled: false } }
 `,
 });
 let browser: Browser;
@@ -515,6 +516,15 @@ describe('web console', () => {
       /Cleared sim0\/sim-gpt: [1-9]\d* entries/,
     );
     expect((await ask()).headers.get('x-gateway-cache')).toBe('miss');
+
+    // Clear all asks first: Cancel clears nothing, "Yes, clear all" clears.
+    await page.getByRole('button', { name: 'Clear all' }).click();
+    const confirm = page.getByRole('group', { name: /Clear every entry/ });
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('button', { name: 'Clear all' }).click();
+    await expect(page.getByRole('status').filter({ hasText: 'Cache cleared' }).count()).resolves.toBe(0);
+    await confirm.getByRole('button', { name: 'Yes, clear all' }).click();
+    await page.getByRole('status').filter({ hasText: 'Cache cleared' }).waitFor();
   });
 
   it('Cache: warming from a list of prompts fills the cache and says how many were warmed', async () => {
@@ -524,6 +534,19 @@ describe('web console', () => {
     await page.getByRole('button', { name: 'Warm', exact: true }).click();
     await page.getByRole('status').filter({ hasText: 'Warmed 2 of 2 prompts (0 already cached, 0 failed).' }).waitFor();
     await shot('08-cache-warm');
+
+    // A model whose cache is off: each prompt's reason, and the screen says the cache is disabled for it.
+    await page.getByLabel('Model', { exact: true }).selectOption('closed/closed-nocache');
+    await page.getByLabel('Prompts').fill('never cached');
+    await page.getByRole('button', { name: 'Warm', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Warmed 0 of 1 prompts (0 already cached, 1 failed).' }).waitFor();
+    const failures = page.getByRole('region', { name: 'Prompts not warmed' });
+    await expect(failures.locator('li[data-warm-error="cache_disabled"]').textContent()).resolves.toContain(
+      'never cached',
+    );
+    await expect(failures.locator('[data-cache-disabled]').textContent()).resolves.toContain(
+      'disabled for closed/closed-nocache',
+    );
   });
 
   it('Providers: create one from scratch with models, prices and context window', async () => {

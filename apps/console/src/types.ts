@@ -201,6 +201,15 @@ export interface CacheStats {
   bytes: number;
 }
 
+/** `POST /api/v1/ai/admin/cache/warm`: per request, in order, what happened and a failure's error code. */
+export interface WarmReport {
+  requested: number;
+  warmed: number;
+  alreadyCached: number;
+  failed: number;
+  results: { status: 'warmed' | 'already_cached' | 'failed'; error?: string }[];
+}
+
 export interface GatewayItem {
   id: string;
   name?: string;
