@@ -233,6 +233,13 @@ describe('web console', () => {
     await page.locator('tr[data-context="default"]').waitFor();
     await expect(page.locator('tr[data-context="default"]').textContent()).resolves.toContain('sim-claude');
     await shot('02-settings');
+    // A new context follows the API's rule (upper case, dots and colons too); a space is refused.
+    const add = page.getByRole('button', { name: 'Add context' });
+    await page.getByLabel('New context').fill('Team notes');
+    await expect(add.isDisabled()).resolves.toBe(true);
+    await page.getByLabel('New context').fill('Team.notes:v2');
+    await add.click();
+    await page.getByLabel("Model for 'Team.notes:v2'").waitFor();
 
     await ask('Which model are you?', 'auto', 'preference');
     await expect(stat('Provider').textContent()).resolves.toBe('sim0-anthropic');
