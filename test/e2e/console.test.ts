@@ -598,4 +598,25 @@ describe('web console', () => {
       }),
     ]);
   });
+
+  it('fits a 375 px screen: no blank band under the nav, nothing wider than the screen', async () => {
+    await page.setViewportSize({ width: 375, height: 800 });
+    try {
+      for (const screen of ['playground', 'models', 'usage', 'providers', 'keys', 'cache']) {
+        await open(screen);
+        await settled();
+        const overflow = await page
+          .locator('html')
+          .evaluate((html: { scrollWidth: number; clientWidth: number }) => html.scrollWidth - html.clientWidth);
+        expect([screen, overflow]).toEqual([screen, 0]);
+      }
+      // The nav row is as tall as its links: the screen starts right under it.
+      const nav = await page.getByRole('navigation', { name: 'Screens' }).boundingBox();
+      const list = await page.getByRole('navigation', { name: 'Screens' }).locator('ul').boundingBox();
+      expect(Math.round(nav?.height ?? 0)).toBe(Math.round(list?.height ?? -1));
+      await shot('10-narrow-cache');
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
+  });
 });
