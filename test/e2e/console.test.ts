@@ -246,6 +246,19 @@ describe('web console', () => {
     await expect(stat('Model').textContent()).resolves.toBe('sim-claude');
   });
 
+  it('Playground sends no routing policy unless one is chosen', async () => {
+    await open('playground');
+    await expect(page.getByLabel('Routing policy').inputValue()).resolves.toBe('');
+    await page.getByLabel('Model', { exact: true }).selectOption('sim0/sim-gpt');
+    await page.getByRole('textbox', { name: 'Prompt' }).fill('Which policy?');
+    const [request] = await Promise.all([
+      page.waitForRequest((r) => r.url().endsWith('/v1/chat/completions')),
+      page.getByRole('button', { name: 'Send' }).click(),
+    ]);
+    expect(JSON.parse(request.postData() ?? '{}')).not.toHaveProperty('policy');
+    await page.locator('.answer[data-done="true"]').waitFor();
+  });
+
   it('Playground streams an answer and shows provider, model, route, attempts, tokens and cost', async () => {
     await ask('Say something about lighthouses', 'sim0/sim-gpt', '');
     await expect(page.locator('.answer').textContent()).resolves.toMatch(/\S/);
@@ -276,6 +289,8 @@ describe('web console', () => {
     );
     await open('usage');
     await page.locator('svg[data-chart="line"]').waitFor();
+    // Days are UTC days: the range says so.
+    await page.getByLabel('From (UTC)').waitFor();
     await expect(stat('Requests').textContent()).resolves.toMatch(/^[1-9]\d*$/);
     await expect(stat('Cost').textContent()).resolves.toMatch(/^\$0\.\d*[1-9]/);
     // The user's own view counts its cache hits too (the usage API's cachedRequests): a rate, not '—'.
