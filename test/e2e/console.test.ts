@@ -22,6 +22,7 @@ const system = new TestSystem({
     timeoutMs: 2000
     models:
       - { name: closed-gpt, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192, capabilities: [chat, streaming] }
+      - { name: closed-nocache, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192, cache: { enabled: false } }
 `,
 });
 let browser: Browser;
@@ -79,6 +80,25 @@ async function ask(prompt: string, model: string, policy = 'preference'): Promis
 }
 
 const stat = (label: string) => page.locator(`[data-stat="${label}"]`);
+
+/** A user (made through the admin API) and a key of theirs. */
+async function apiKeyFor(name: string, over: { role?: 'user' | 'admin'; expiresAt?: string } = {}): Promise<string> {
+  const user = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/users`, {
+    method: 'POST',
+    headers: system.headers(),
+    body: JSON.stringify({ name }),
+  }).then((r) => r.json() as Promise<{ id: string }>);
+  const created = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/keys`, {
+    method: 'POST',
+    headers: system.headers(),
+    body: JSON.stringify({ userId: user.id, ...over }),
+  });
+  expect(created.status).toBe(201);
+  return ((await created.json()) as { key: string }).key;
+}
+
+/** The visible prefix the gateway keeps of a key (keyPrefixOf). */
+const prefixOf = (key: string) => key.slice(0, Math.min(16, Math.floor(key.length / 3)));
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
@@ -155,8 +175,14 @@ describe('web console', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect(page.getByRole('alert').textContent()).resolves.toContain('Invalid API key.');
     await shot('00-sign-in-error');
+    // A character no key has (fetch cannot even send it): the key's format, not an unreachable gateway.
+    await signInKey().fill('sk-aigw-clé');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'invalid format' }).waitFor();
+    await expect(page.getByRole('alert').textContent()).resolves.not.toContain('cannot be reached');
 
-    await signIn(system.adminKey);
+    // A key pasted with its header's "Bearer " works.
+    await signIn(`Bearer ${system.adminKey}`);
     const nav = page.getByRole('navigation', { name: 'Screens' }).getByRole('link');
     await expect(nav.allTextContents()).resolves.toEqual([
       'Models',
@@ -207,10 +233,30 @@ describe('web console', () => {
     await page.locator('tr[data-context="default"]').waitFor();
     await expect(page.locator('tr[data-context="default"]').textContent()).resolves.toContain('sim-claude');
     await shot('02-settings');
+    // A new context follows the API's rule (upper case, dots and colons too); a space is refused.
+    const add = page.getByRole('button', { name: 'Add context' });
+    await page.getByLabel('New context').fill('Team notes');
+    await expect(add.isDisabled()).resolves.toBe(true);
+    await page.getByLabel('New context').fill('Team.notes:v2');
+    await add.click();
+    await page.getByLabel("Model for 'Team.notes:v2'").waitFor();
 
     await ask('Which model are you?', 'auto', 'preference');
     await expect(stat('Provider').textContent()).resolves.toBe('sim0-anthropic');
     await expect(stat('Model').textContent()).resolves.toBe('sim-claude');
+  });
+
+  it('Playground sends no routing policy unless one is chosen', async () => {
+    await open('playground');
+    await expect(page.getByLabel('Routing policy').inputValue()).resolves.toBe('');
+    await page.getByLabel('Model', { exact: true }).selectOption('sim0/sim-gpt');
+    await page.getByRole('textbox', { name: 'Prompt' }).fill('Which policy?');
+    const [request] = await Promise.all([
+      page.waitForRequest((r) => r.url().endsWith('/v1/chat/completions')),
+      page.getByRole('button', { name: 'Send' }).click(),
+    ]);
+    expect(JSON.parse(request.postData() ?? '{}')).not.toHaveProperty('policy');
+    await page.locator('.answer[data-done="true"]').waitFor();
   });
 
   it('Playground streams an answer and shows provider, model, route, attempts, tokens and cost', async () => {
@@ -243,8 +289,12 @@ describe('web console', () => {
     );
     await open('usage');
     await page.locator('svg[data-chart="line"]').waitFor();
+    // Days are UTC days: the range says so.
+    await page.getByLabel('From (UTC)').waitFor();
     await expect(stat('Requests').textContent()).resolves.toMatch(/^[1-9]\d*$/);
     await expect(stat('Cost').textContent()).resolves.toMatch(/^\$0\.\d*[1-9]/);
+    // The user's own view counts its cache hits too (the usage API's cachedRequests): a rate, not '—'.
+    await expect(stat('Cache hit rate').textContent()).resolves.toMatch(/^\d+(\.\d)?%$/);
     await expect(page.locator('svg[data-chart="bar"]').getAttribute('aria-label')).resolves.toContain('sim0');
     await expect(page.getByRole('region', { name: /Remaining quota/ }).textContent()).resolves.toContain(
       'Requests today',
@@ -255,11 +305,6 @@ describe('web console', () => {
     await page.getByLabel('All users').check();
     await page.getByRole('region', { name: 'All users' }).waitFor();
     await settled();
-    // The section is titled 'All users' as soon as the box is ticked, over the user's own figures (no cache hit
-    // count, so '—') until the analytics answer replaces them: wait for that answer, then read it.
-    await stat('Cache hit rate')
-      .filter({ hasText: /^\d+(\.\d)?%$/ })
-      .waitFor();
     await expect(stat('Cache hit rate').textContent()).resolves.toMatch(/^\d+(\.\d)?%$/);
     const [download] = await Promise.all([
       page.waitForEvent('download'),
@@ -287,6 +332,20 @@ describe('web console', () => {
     await page.locator('tr[data-key-prefix]').filter({ hasText: 'from the console' }).waitFor();
     await shot('07-keys');
 
+    // Request limits are whole numbers (the API refuses 1.5): the browser says so before sending; spend takes cents.
+    await page.getByRole('region', { name: 'Quotas' }).getByLabel('User').selectOption({ label: 'console-e2e-user' });
+    const quota = page.getByRole('form', { name: 'Quota' });
+    await quota.getByLabel('Daily request limit').fill('1.5');
+    await expect(
+      quota
+        .getByLabel('Daily request limit')
+        .evaluate((el: { validity: { stepMismatch: boolean } }) => el.validity.stepMismatch),
+    ).resolves.toBe(true);
+    await quota.getByLabel('Daily spend limit (USD)').fill('0.25');
+    await expect(
+      quota.getByLabel('Daily spend limit (USD)').evaluate((el: { validity: { valid: boolean } }) => el.validity.valid),
+    ).resolves.toBe(true);
+
     await signOut();
     await signIn(key);
     await expect(page.locator('.who').getAttribute('data-role')).resolves.toBe('user');
@@ -298,6 +357,60 @@ describe('web console', () => {
     await expect(page.getByRole('alert').textContent()).resolves.toContain('no screen');
     await signOut();
     await signIn(system.adminKey);
+  });
+
+  it('Keys: revoking asks first; revoking the key of the session signs out', async () => {
+    const other = await apiKeyFor('console-e2e-other');
+    const mine = await apiKeyFor('console-e2e-admin', { role: 'admin' });
+    await signOut();
+    await signIn(mine);
+    await open('keys');
+    const own = page.locator(`tr[data-key-prefix="${prefixOf(mine)}"]`);
+    await expect(own.getAttribute('data-session')).resolves.toBe('true');
+    await expect(own.locator('th').textContent()).resolves.toContain('this session');
+    await expect(page.locator('tr[data-session="true"]').count()).resolves.toBe(1);
+
+    // Another key: the first press only asks; Cancel keeps it.
+    const row = page.locator(`tr[data-key-prefix="${prefixOf(other)}"]`);
+    await row.getByRole('button', { name: `Revoke key ${prefixOf(other)}` }).click();
+    await expect(row.getByRole('group').textContent()).resolves.toContain('loses access');
+    await row.getByRole('button', { name: 'Cancel' }).click();
+    await expect(row.locator('[data-key-state]').textContent()).resolves.toBe('active');
+    await row.getByRole('button', { name: `Revoke key ${prefixOf(other)}` }).click();
+    await row.getByRole('button', { name: 'Yes, revoke' }).click();
+    await row
+      .locator('[data-key-state]')
+      .filter({ hasText: /^revoked / })
+      .waitFor();
+
+    // The session's own key: it says so, and once revoked the console is back at the sign-in.
+    await own.getByRole('button', { name: `Revoke key ${prefixOf(mine)}` }).click();
+    await expect(own.getByRole('group').textContent()).resolves.toContain('you will be signed out');
+    await own.getByRole('button', { name: 'Yes, revoke' }).click();
+    await signInKey().waitFor();
+    await expect(page.getByRole('alert').textContent()).resolves.toContain(
+      'You revoked the key you were signed in with',
+    );
+    await signIn(system.adminKey);
+  });
+
+  it('a key that expires during the session signs out with the reason; Keys lists it as expired', async () => {
+    const expiresAt = Date.now() + 3_000;
+    const key = await apiKeyFor('console-e2e-expiring', { expiresAt: new Date(expiresAt).toISOString() });
+    await signOut();
+    await signIn(key);
+    await new Promise((r) => setTimeout(r, expiresAt + 200 - Date.now()));
+    await page.getByRole('link', { name: 'Usage' }).click();
+    await signInKey().waitFor();
+    await expect(page.getByRole('alert').textContent()).resolves.toContain(
+      'You were signed out: This API key has expired.',
+    );
+
+    await signIn(system.adminKey);
+    await open('keys');
+    await expect(
+      page.locator(`tr[data-key-prefix="${prefixOf(key)}"] [data-key-state]`).textContent(),
+    ).resolves.toMatch(/^expired \d{4}-/);
   });
 
   it('Providers: toggle a provider off and on', async () => {
@@ -319,6 +432,29 @@ describe('web console', () => {
     await diagnosis.waitFor({ timeout: 15_000 });
     await expect(diagnosis.textContent()).resolves.toMatch(/Suggestion: \S/);
     await shot('05-providers');
+  });
+
+  it('Providers: connection tests run at once each keep their result', async () => {
+    await open('providers');
+    await page.locator('tr[data-provider="closed"]').waitFor();
+    // sim0's answer is held back until closed's has landed: each must stay in its own row.
+    const slow = '**/api/v1/ai/admin/providers/sim0/test';
+    await page.route(slow, async (route) => {
+      await page.locator('tr[data-provider="closed"] .diagnosis').waitFor();
+      await route.continue();
+    });
+    try {
+      for (const id of ['sim0', 'closed']) {
+        await page
+          .locator(`tr[data-provider="${id}"]`)
+          .getByRole('button', { name: `Test connection of ${id}` })
+          .click();
+      }
+      await page.locator('tr[data-provider="sim0"]').getByRole('region', { name: 'Connection test of sim0' }).waitFor();
+      await expect(page.locator('tr[data-provider="closed"] .diagnosis').count()).resolves.toBeGreaterThan(0);
+    } finally {
+      await page.unroute(slow);
+    }
   });
 
   it('Configuration: export without secrets, then an import previewed as a diff before it is applied', async () => {
@@ -402,6 +538,15 @@ describe('web console', () => {
       /Cleared sim0\/sim-gpt: [1-9]\d* entries/,
     );
     expect((await ask()).headers.get('x-gateway-cache')).toBe('miss');
+
+    // Clear all asks first: Cancel clears nothing, "Yes, clear all" clears.
+    await page.getByRole('button', { name: 'Clear all' }).click();
+    const confirm = page.getByRole('group', { name: /Clear every entry/ });
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('button', { name: 'Clear all' }).click();
+    await expect(page.getByRole('status').filter({ hasText: 'Cache cleared' }).count()).resolves.toBe(0);
+    await confirm.getByRole('button', { name: 'Yes, clear all' }).click();
+    await page.getByRole('status').filter({ hasText: 'Cache cleared' }).waitFor();
   });
 
   it('Cache: warming from a list of prompts fills the cache and says how many were warmed', async () => {
@@ -411,5 +556,82 @@ describe('web console', () => {
     await page.getByRole('button', { name: 'Warm', exact: true }).click();
     await page.getByRole('status').filter({ hasText: 'Warmed 2 of 2 prompts (0 already cached, 0 failed).' }).waitFor();
     await shot('08-cache-warm');
+
+    // A model whose cache is off: each prompt's reason, and the screen says the cache is disabled for it.
+    await page.getByLabel('Model', { exact: true }).selectOption('closed/closed-nocache');
+    await page.getByLabel('Prompts').fill('never cached');
+    await page.getByRole('button', { name: 'Warm', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Warmed 0 of 1 prompts (0 already cached, 1 failed).' }).waitFor();
+    const failures = page.getByRole('region', { name: 'Prompts not warmed' });
+    await expect(failures.locator('li[data-warm-error="cache_disabled"]').textContent()).resolves.toContain(
+      'never cached',
+    );
+    await expect(failures.locator('[data-cache-disabled]').textContent()).resolves.toContain(
+      'disabled for closed/closed-nocache',
+    );
+  });
+
+  it('Providers: create one from scratch with models, prices and context window', async () => {
+    await open('providers');
+    const form = page.getByRole('form', { name: 'Create provider' });
+    await form.getByLabel('Provider id').fill('sim0');
+    await form.getByLabel('Base URL').fill(`${system.sim.url}/v1`);
+    await form.getByLabel('API key').fill('sk-scratch-secret');
+    await form.getByLabel('Model names').fill('sim-gpt, sim-shared');
+    await form.getByLabel('Prompt $/1k tokens').fill('0.0005');
+    await form.getByLabel('Completion $/1k tokens').fill('0.0015');
+    await form.getByLabel('Context window (tokens)').fill('16000');
+    // A taken id: the API's message...
+    await form.getByRole('button', { name: 'Create provider' }).click();
+    await form.getByRole('alert').waitFor();
+    // ...which goes once the browser blocks the next submit (no base URL), rather than pass for its answer.
+    await form.getByLabel('Base URL').fill('');
+    await form.getByRole('button', { name: 'Create provider' }).click();
+    await expect(form.getByRole('alert').count()).resolves.toBe(0);
+
+    await form.getByLabel('Base URL').fill(`${system.sim.url}/v1`);
+    await form.getByLabel('Provider id').fill('sim-scratch');
+    await form.getByRole('button', { name: 'Create provider' }).click();
+    await expect(form.getByRole('status').textContent()).resolves.toContain('Provider sim-scratch created.');
+    await page.locator('tr[data-provider="sim-scratch"]').waitFor();
+    // Nothing of this provider stays in the form for the next one.
+    await expect(form.getByLabel('Provider id').inputValue()).resolves.toBe('');
+    await expect(form.getByLabel('API key').inputValue()).resolves.toBe('');
+    await expect(form.getByLabel('Model names').inputValue()).resolves.toBe('');
+
+    const r = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/providers`, { headers: system.headers() });
+    const created = ((await r.json()) as { data: { id: string; models: Record<string, unknown>[] }[] }).data.find(
+      (p) => p.id === 'sim-scratch',
+    );
+    expect(created?.models).toEqual([
+      expect.objectContaining({ name: 'sim-gpt', promptPer1k: 0.0005, completionPer1k: 0.0015, contextWindow: 16000 }),
+      expect.objectContaining({
+        name: 'sim-shared',
+        promptPer1k: 0.0005,
+        completionPer1k: 0.0015,
+        contextWindow: 16000,
+      }),
+    ]);
+  });
+
+  it('fits a 375 px screen: no blank band under the nav, nothing wider than the screen', async () => {
+    await page.setViewportSize({ width: 375, height: 800 });
+    try {
+      for (const screen of ['playground', 'models', 'usage', 'providers', 'keys', 'cache']) {
+        await open(screen);
+        await settled();
+        const overflow = await page
+          .locator('html')
+          .evaluate((html: { scrollWidth: number; clientWidth: number }) => html.scrollWidth - html.clientWidth);
+        expect([screen, overflow]).toEqual([screen, 0]);
+      }
+      // The nav row is as tall as its links: the screen starts right under it.
+      const nav = await page.getByRole('navigation', { name: 'Screens' }).boundingBox();
+      const list = await page.getByRole('navigation', { name: 'Screens' }).locator('ul').boundingBox();
+      expect(Math.round(nav?.height ?? 0)).toBe(Math.round(list?.height ?? -1));
+      await shot('10-narrow-cache');
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
   });
 });

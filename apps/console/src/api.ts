@@ -16,6 +16,26 @@ export function storeKey(key: string | null): void {
   }
 }
 
+/** The visible prefix the gateway keeps of the session's key (keyPrefixOf in libs/entities), to find its row. */
+export function sessionKeyPrefix(): string | null {
+  const key = storedKey();
+  return key === null ? null : key.slice(0, Math.min(16, Math.floor(key.length / 3)));
+}
+
+type SessionEnd = (message: string) => void;
+let sessionEnd: SessionEnd | null = null;
+
+/** The app's sign-out, for when the session's key stops working (the API answers 401) or its user revokes it. */
+export function onSessionEnd(handler: SessionEnd | null): void {
+  sessionEnd = handler;
+}
+
+/** Forgets the key and takes the app back to the sign-in screen, saying why. */
+export function endSession(message: string): void {
+  storeKey(null);
+  sessionEnd?.(message);
+}
+
 /** A failed API call: the envelope's message (what the screens show), status and code. */
 export class ApiError extends Error {
   constructor(
@@ -26,6 +46,26 @@ export class ApiError extends Error {
     super(message);
     this.name = 'ApiError';
   }
+}
+
+/** Printable ASCII without spaces: anything else cannot be a key, and fetch refuses it in a header anyway. */
+const KEY_FORMAT = /^[\x21-\x7e]+$/;
+
+function invalidKeyFormat(): ApiError {
+  return new ApiError(
+    'The API key has an invalid format: a key has only letters, digits and ASCII punctuation (no spaces or accented characters). Check what was pasted.',
+    0,
+    'invalid_key_format',
+  );
+}
+
+/** The key as typed or pasted: trimmed and without a pasted `Bearer ` prefix; an ApiError when it cannot be a key. */
+export function normalizeKey(input: string): string {
+  const key = input.trim().replace(/^bearer\s+/i, '');
+  if (!KEY_FORMAT.test(key)) {
+    throw invalidKeyFormat();
+  }
+  return key;
 }
 
 interface Envelope {
@@ -62,6 +102,10 @@ export async function send(path: string, opts: RequestOptions = {}): Promise<Res
   const headers: Record<string, string> = {};
   const key = opts.key === undefined ? storedKey() : opts.key;
   if (key !== null) {
+    if (!KEY_FORMAT.test(key)) {
+      // fetch would throw a TypeError for the header, which reads as the gateway being unreachable.
+      throw invalidKeyFormat();
+    }
     headers.authorization = `Bearer ${key}`;
   }
   let body: string | undefined;
@@ -82,7 +126,13 @@ export async function send(path: string, opts: RequestOptions = {}): Promise<Res
     throw new ApiError('The gateway cannot be reached.', 0, null);
   }
   if (!res.ok) {
-    throw await errorOf(res);
+    const err = await errorOf(res);
+    // The session's own key refused (revoked, expired): sign out rather than fail every screen one by one. A
+    // late answer for a key already replaced by another sign-in ends nothing.
+    if (res.status === 401 && opts.key === undefined && key !== null && key === storedKey()) {
+      endSession(`You were signed out: ${err.message}`);
+    }
+    throw err;
   }
   return res;
 }

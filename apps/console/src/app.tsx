@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { messageOf, signIn, storedKey, storeKey, type Role } from './api';
+import { messageOf, normalizeKey, onSessionEnd, signIn, storedKey, storeKey, type Role } from './api';
 import { ErrorBox, Field } from './ui';
 import { ModelsScreen } from './screens/models';
 import { SettingsScreen } from './screens/settings';
@@ -48,8 +48,9 @@ function SignIn({ onSignedIn, initialError }: { onSignedIn: (s: Session) => void
     setBusy(true);
     setError(null);
     try {
-      const s = await signIn(key.trim());
-      storeKey(key.trim());
+      const k = normalizeKey(key);
+      const s = await signIn(k);
+      storeKey(k);
       onSignedIn(s);
     } catch (err) {
       setError(messageOf(err));
@@ -91,6 +92,14 @@ export function App() {
     const onHash = () => setPath(currentPath());
     window.addEventListener('hashchange', onHash);
     return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+
+  useEffect(() => {
+    onSessionEnd((message) => {
+      setSession(null);
+      setRestoreError(message);
+    });
+    return () => onSessionEnd(null);
   }, []);
 
   useEffect(() => {

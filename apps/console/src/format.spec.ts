@@ -1,12 +1,20 @@
-import { formatMs, formatPercent, formatQuotaWindow, formatUsd, healthColour } from './format';
+import { formatKeyState, formatMs, formatPercent, formatQuotaWindow, formatUsd, healthColour } from './format';
 
 describe('console formats', () => {
   it('shows fractions of a cent with enough digits and no trailing zeros', () => {
     expect(formatUsd(0)).toBe('$0');
     expect(formatUsd(12.5)).toBe('$12.5');
-    expect(formatUsd(1234.567)).toBe('$1234.57');
+    expect(formatUsd(1234.567)).toBe('$1,234.57');
+    expect(formatUsd(1234567)).toBe('$1,234,567');
+    expect(formatUsd(999.999)).toBe('$1,000');
+    expect(formatUsd(-2500.5)).toBe('-$2,500.5');
     expect(formatUsd(0.0375)).toBe('$0.0375');
     expect(formatUsd(0.000015)).toBe('$0.000015');
+    expect(formatUsd(0.000001)).toBe('$0.000001');
+    // Not zero, but below what six digits show: never '$0.000000', which reads as free.
+    expect(formatUsd(0.0000004)).toBe('<$0.000001');
+    expect(formatUsd(0.00000000001)).toBe('<$0.000001');
+    expect(formatUsd(0.0000009999)).toBe('$0.000001');
     expect(formatUsd(null)).toBe('—');
     expect(formatUsd(Number.NaN)).toBe('—');
   });
@@ -26,6 +34,18 @@ describe('console formats', () => {
     expect(formatQuotaWindow({ ...w, stale: true }, 'requests')).toBe('42 / 60 requests left (reset since)');
     expect(formatQuotaWindow({ ...w, limit: null, resetAt: null }, 'tokens')).toBe('42 tokens left');
     expect(formatQuotaWindow(null, 'tokens')).toBeNull();
+  });
+
+  it("a key's state: revoked, expired once its expiry has passed, else expiring or active", () => {
+    const now = Date.parse('2026-03-01T12:00:00Z');
+    const k = { revokedAt: null, expiresAt: null };
+    expect(formatKeyState(k, now)).toBe('active');
+    expect(formatKeyState({ ...k, expiresAt: '2026-03-02T00:00:00Z' }, now)).toBe('expires 2026-03-02 00:00:00 UTC');
+    expect(formatKeyState({ ...k, expiresAt: '2026-02-28T00:00:00Z' }, now)).toBe('expired 2026-02-28 00:00:00 UTC');
+    expect(formatKeyState({ ...k, expiresAt: '2026-03-01T12:00:00Z' }, now)).toMatch(/^expired /);
+    expect(formatKeyState({ revokedAt: '2026-02-01T00:00:00Z', expiresAt: '2026-02-28T00:00:00Z' }, now)).toBe(
+      'revoked 2026-02-01 00:00:00 UTC',
+    );
   });
 
   it('maps health and circuit states to the traffic light', () => {

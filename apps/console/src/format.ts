@@ -7,10 +7,16 @@ export function formatUsd(usd: number | null | undefined): string {
   if (usd === 0) {
     return '$0';
   }
+  const sign = usd < 0 ? '-' : '';
   const abs = Math.abs(usd);
-  // Per-request costs are fractions of a cent: keep enough digits to see them.
+  // Per-request costs are fractions of a cent: keep enough digits to see them, and never round one to zero.
+  if (abs < 0.0000005) {
+    return `${sign}<$0.000001`;
+  }
   const digits = abs >= 1 ? 2 : abs >= 0.01 ? 4 : 6;
-  return `${usd < 0 ? '-' : ''}$${abs.toFixed(digits).replace(/(\.\d*?[1-9])0+$/, '$1')}`;
+  const [whole, fraction = ''] = abs.toFixed(digits).split('.');
+  const cents = fraction.replace(/0+$/, '');
+  return `${sign}$${Number(whole).toLocaleString('en-US')}${cents === '' ? '' : `.${cents}`}`;
 }
 
 export function formatCount(n: number | null | undefined): string {
@@ -46,6 +52,20 @@ export function formatDateTime(iso: string | null | undefined): string {
   }
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : d.toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
+}
+
+/** An API key's state in the keys list: revoked, expired (its expiry has passed), expiring, or active. */
+export function formatKeyState(
+  k: { revokedAt: string | null; expiresAt: string | null },
+  now: number = Date.now(),
+): string {
+  if (k.revokedAt) {
+    return `revoked ${formatDateTime(k.revokedAt)}`;
+  }
+  if (k.expiresAt) {
+    return `${Date.parse(k.expiresAt) <= now ? 'expired' : 'expires'} ${formatDateTime(k.expiresAt)}`;
+  }
+  return 'active';
 }
 
 /**

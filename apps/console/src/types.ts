@@ -38,7 +38,9 @@ export interface UsageTotals {
   completionTokens: number;
   cachedPromptTokens?: number;
   costUsd: number;
+  /** Requests answered from the response cache: the admin analytics' name. */
   cacheHits?: number;
+  /** The same count as the caller's own usage view (`GET /api/v1/ai/usage`) names it. */
   cachedRequests?: number;
 }
 
@@ -197,6 +199,15 @@ export interface CacheStats {
   hitRate: number;
   entries: number;
   bytes: number;
+}
+
+/** `POST /api/v1/ai/admin/cache/warm`: per request, in order, what happened and a failure's error code. */
+export interface WarmReport {
+  requested: number;
+  warmed: number;
+  alreadyCached: number;
+  failed: number;
+  results: { status: 'warmed' | 'already_cached' | 'failed'; error?: string }[];
 }
 
 export interface GatewayItem {

@@ -1,5 +1,5 @@
 import { cloneElement, type ComponentChildren, type VNode } from 'preact';
-import { useId } from 'preact/hooks';
+import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import type { Action, Load } from './hooks';
 import { healthColour } from './format';
 
@@ -133,6 +133,86 @@ export function Field({ label, children, hint }: { label: string; children: VNod
         </span>
       )}
     </div>
+  );
+}
+
+/**
+ * A destructive button with a confirm step in place: the first press asks `question` and moves focus to the
+ * confirm button; that one runs `onConfirm`; Cancel or Escape goes back to the button.
+ */
+export function ConfirmButton({
+  label,
+  ariaLabel,
+  question,
+  confirmLabel,
+  disabled,
+  onConfirm,
+}: {
+  label: string;
+  ariaLabel?: string;
+  question: ComponentChildren;
+  confirmLabel: string;
+  disabled?: boolean;
+  onConfirm: () => void;
+}) {
+  const [asking, setAsking] = useState(false);
+  const confirm = useRef<HTMLButtonElement>(null);
+  const opener = useRef<HTMLButtonElement>(null);
+  const returnFocus = useRef(false);
+  const questionId = useId();
+  useEffect(() => {
+    if (asking) {
+      confirm.current?.focus();
+    } else if (returnFocus.current) {
+      returnFocus.current = false;
+      opener.current?.focus();
+    }
+  }, [asking]);
+  if (!asking) {
+    return (
+      <button
+        ref={opener}
+        type="button"
+        class="danger"
+        disabled={disabled}
+        aria-label={ariaLabel}
+        onClick={() => setAsking(true)}
+      >
+        {label}
+      </button>
+    );
+  }
+  const cancel = () => {
+    returnFocus.current = true;
+    setAsking(false);
+  };
+  return (
+    <span
+      class="confirm"
+      role="group"
+      aria-labelledby={questionId}
+      onKeyDown={(e) => {
+        if (e.key === 'Escape') {
+          cancel();
+        }
+      }}
+    >
+      <span id={questionId}>{question}</span>
+      <button
+        ref={confirm}
+        type="button"
+        class="danger"
+        onClick={() => {
+          setAsking(false);
+          onConfirm();
+        }}
+      >
+        {confirmLabel}
+      </button>
+      <button type="button" class="secondary" onClick={cancel}>
+        Cancel
+      </button>
+    </span>
   );
 }
 

@@ -10,6 +10,7 @@ interface UsageBody {
     promptTokens: number;
     completionTokens: number;
     cachedPromptTokens: number;
+    cachedRequests: number;
     costUsd: number;
   };
   groups: Record<string, unknown>[];
@@ -40,7 +41,8 @@ describe('usage view and access', () => {
         costUsd: 0.5,
       }),
       usageEvent(alice.id, { createdAt: day(1), provider: 'sim-b', model: 'sim-claude', costUsd: 0.25 }),
-      usageEvent(alice.id, { createdAt: day(2), promptTokens: 1, completionTokens: 2, costUsd: 0.125 }),
+      // Answered from the response cache: a cached request, not cached prompt tokens.
+      usageEvent(alice.id, { createdAt: day(2), promptTokens: 1, completionTokens: 2, costUsd: 0.125, cached: true }),
       usageEvent(alice.id, {
         createdAt: day(3),
         provider: null,
@@ -66,7 +68,14 @@ describe('usage view and access', () => {
         from: '2026-11-01T00:00:00.000Z',
         to: '2026-11-04T00:00:00.000Z',
         groupBy: 'day',
-        totals: { requests: 4, promptTokens: 121, completionTokens: 22, cachedPromptTokens: 40, costUsd: 0.875 },
+        totals: {
+          requests: 4,
+          promptTokens: 121,
+          completionTokens: 22,
+          cachedPromptTokens: 40,
+          cachedRequests: 1,
+          costUsd: 0.875,
+        },
       });
       expect(res.body.groups).toEqual([
         {
@@ -75,10 +84,27 @@ describe('usage view and access', () => {
           promptTokens: 110,
           completionTokens: 15,
           cachedPromptTokens: 40,
+          cachedRequests: 0,
           costUsd: 0.75,
         },
-        { day: '2026-11-02', requests: 1, promptTokens: 1, completionTokens: 2, cachedPromptTokens: 0, costUsd: 0.125 },
-        { day: '2026-11-03', requests: 1, promptTokens: 10, completionTokens: 5, cachedPromptTokens: 0, costUsd: 0 },
+        {
+          day: '2026-11-02',
+          requests: 1,
+          promptTokens: 1,
+          completionTokens: 2,
+          cachedPromptTokens: 0,
+          cachedRequests: 1,
+          costUsd: 0.125,
+        },
+        {
+          day: '2026-11-03',
+          requests: 1,
+          promptTokens: 10,
+          completionTokens: 5,
+          cachedPromptTokens: 0,
+          cachedRequests: 0,
+          costUsd: 0,
+        },
       ]);
     });
 
@@ -90,10 +116,10 @@ describe('usage view and access', () => {
         ['sim-gpt', 2],
       ]);
       const byProvider = await usage('?from=2026-11-01T00:00:00Z&to=2026-11-04T00:00:00Z&groupBy=provider');
-      expect(byProvider.body.groups.map((g) => [g.provider, g.requests, g.costUsd])).toEqual([
-        ['sim', 2, 0.625],
-        ['sim-b', 1, 0.25],
-        [null, 1, 0],
+      expect(byProvider.body.groups.map((g) => [g.provider, g.requests, g.costUsd, g.cachedRequests])).toEqual([
+        ['sim', 2, 0.625, 1],
+        ['sim-b', 1, 0.25, 0],
+        [null, 1, 0, 0],
       ]);
     });
 

@@ -2,14 +2,57 @@ import { useState } from 'preact/hooks';
 import { api, qs } from '../api';
 import { formatCount, formatPercent } from '../format';
 import { useAction, useLoad } from '../hooks';
-import type { CacheStats } from '../types';
-import { ActionNote, Field, Loaded, Section, Stat } from '../ui';
+import type { CacheStats, WarmReport } from '../types';
+import { ActionNote, ConfirmButton, Field, Loaded, Section, Stat } from '../ui';
 import { loadModels } from './models';
 
 const CACHE = '/api/v1/ai/admin/cache';
 
 function bytes(n: number): string {
   return n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : n >= 1024 ? `${(n / 1024).toFixed(1)} kB` : `${n} B`;
+}
+
+/** What a warming failure's code means, for the codes the cache itself answers; other codes are the API's. */
+const WARM_ERRORS: Record<string, string> = {
+  cache_disabled: 'the response cache is off for this model',
+  cache_unavailable: "the cache's Redis could not be reached",
+};
+
+/** The prompts a warming could not fill, each with its reason, and a plain word when the cache is off. */
+function WarmFailures({ model, prompts, report }: { model: string; prompts: string[]; report: WarmReport }) {
+  const failures = report.results
+    .map((r, i) => ({ ...r, prompt: prompts[i] ?? '' }))
+    .filter((r) => r.status === 'failed');
+  if (failures.length === 0) {
+    return null;
+  }
+  const disabled = failures.some((f) => f.error === 'cache_disabled');
+  return (
+    <div role="region" aria-label="Prompts not warmed">
+      {disabled && (
+        <p class="state warn" data-cache-disabled>
+          The response cache is disabled for {model}: neither CACHE_ENABLED nor the model's catalog <code>cache</code>{' '}
+          setting turns it on, so nothing is stored or served from the cache for it.
+        </p>
+      )}
+      <ul>
+        {failures.map((f, i) => (
+          <li key={i} data-warm-error={f.error ?? 'unknown'}>
+            “{f.prompt}”: <code>{f.error ?? 'unknown error'}</code>
+            {f.error !== undefined && WARM_ERRORS[f.error] !== undefined && ` (${WARM_ERRORS[f.error]})`}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+/**
+ * A cache nobody has looked in while requests went past it is most likely turned off: a model whose cache is off
+ * counts as a bypass (so do requests that ask for no-cache). The stats cannot tell more: the setting is per model.
+ */
+function probablyDisabled(s: CacheStats): boolean {
+  return s.hits + s.misses === 0 && s.bypasses > 0;
 }
 
 export function CacheScreen() {
@@ -19,6 +62,8 @@ export function CacheScreen() {
   const [prompts, setPrompts] = useState('');
   const [warmModel, setWarmModel] = useState('');
   const [action, run] = useAction();
+  const [warm, runWarm, clearWarm] = useAction();
+  const [report, setReport] = useState<{ model: string; prompts: string[]; report: WarmReport } | null>(null);
   return (
     <>
       <Section
@@ -31,15 +76,24 @@ export function CacheScreen() {
       >
         <Loaded load={stats} what="cache statistics">
           {(s) => (
-            <div class="stats">
-              <Stat label="Hit rate" value={formatPercent(s.hitRate)} />
-              <Stat label="Hits" value={formatCount(s.hits)} />
-              <Stat label="Misses" value={formatCount(s.misses)} />
-              <Stat label="Bypasses" value={formatCount(s.bypasses)} />
-              {s.stale !== undefined && <Stat label="Stale answers" value={formatCount(s.stale)} />}
-              <Stat label="Entries" value={formatCount(s.entries)} />
-              <Stat label="Size" value={bytes(s.bytes)} />
-            </div>
+            <>
+              {probablyDisabled(s) && (
+                <p class="state warn" data-cache-disabled>
+                  No request has looked in the response cache yet, and {formatCount(s.bypasses)} went past it: the cache
+                  is probably disabled (CACHE_ENABLED=false, and no model's catalog <code>cache</code> setting turns it
+                  on).
+                </p>
+              )}
+              <div class="stats">
+                <Stat label="Hit rate" value={formatPercent(s.hitRate)} />
+                <Stat label="Hits" value={formatCount(s.hits)} />
+                <Stat label="Misses" value={formatCount(s.misses)} />
+                <Stat label="Bypasses" value={formatCount(s.bypasses)} />
+                {s.stale !== undefined && <Stat label="Stale answers" value={formatCount(s.stale)} />}
+                <Stat label="Entries" value={formatCount(s.entries)} />
+                <Stat label="Size" value={bytes(s.bytes)} />
+              </div>
+            </>
           )}
         </Loaded>
       </Section>
@@ -68,36 +122,42 @@ export function CacheScreen() {
           >
             Clear model
           </button>
-          <button
-            type="button"
-            class="danger"
+          <ConfirmButton
+            label="Clear all"
             disabled={action.busy}
-            onClick={() =>
+            question="Clear every entry of the response cache? Until it fills again, every request goes to a provider."
+            confirmLabel="Yes, clear all"
+            onConfirm={() =>
               void run(async () => {
                 const r = await api<{ deleted?: number }>(CACHE, { method: 'DELETE' });
                 stats.reload();
                 return `Cache cleared${r?.deleted === undefined ? '' : `: ${r.deleted} entries`}.`;
               })
             }
-          >
-            Clear all
-          </button>
+          />
         </div>
       </Section>
       <Section title="Warm">
         <form
           aria-label="Warm the cache"
+          onInvalidCapture={() => {
+            clearWarm();
+            setReport(null);
+          }}
           onSubmit={(e) => {
             e.preventDefault();
-            void run(async () => {
+            setReport(null);
+            void runWarm(async () => {
               const list = prompts
                 .split('\n')
                 .map((p) => p.trim())
                 .filter((p) => p !== '');
-              const r = await api<{ warmed: number; alreadyCached: number; failed: number }>(`${CACHE}/warm`, {
+              const model = warmModel;
+              const r = await api<WarmReport>(`${CACHE}/warm`, {
                 method: 'POST',
-                body: { requests: list.map((p) => ({ model: warmModel, messages: [{ role: 'user', content: p }] })) },
+                body: { requests: list.map((p) => ({ model, messages: [{ role: 'user', content: p }] })) },
               });
+              setReport({ model, prompts: list, report: r });
               stats.reload();
               return `Warmed ${r.warmed} of ${list.length} prompts (${r.alreadyCached} already cached, ${r.failed} failed).`;
             });
@@ -116,10 +176,12 @@ export function CacheScreen() {
           <Field label="Prompts" hint="One prompt per line.">
             <textarea rows={4} value={prompts} required onInput={(e) => setPrompts(e.currentTarget.value)} />
           </Field>
-          <button type="submit" disabled={action.busy}>
+          <button type="submit" disabled={warm.busy}>
             Warm
           </button>
         </form>
+        <ActionNote action={warm} />
+        {report !== null && <WarmFailures {...report} />}
       </Section>
       <ActionNote action={action} />
     </>

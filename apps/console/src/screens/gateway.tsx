@@ -13,13 +13,14 @@ function GatewayForm({ existing, onSaved }: { existing: GatewayItem | null; onSa
   const [apiKey, setApiKey] = useState('');
   const [tested, setTested] = useState<{ for: string; result: ConnectionTest } | null>(null);
   const [test, runTest] = useAction();
-  const [save, runSave] = useAction();
+  const [save, runSave, clearSave] = useAction();
   const fingerprint = `${id}\n${baseUrl}\n${apiKey}`;
   const passed = tested !== null && tested.for === fingerprint && tested.result.routes.some((r) => r.ok);
 
   return (
     <form
       aria-label="Gateway settings"
+      onInvalidCapture={clearSave}
       onSubmit={(e) => {
         e.preventDefault();
         void runSave(async () => {

@@ -1,9 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, qs } from '../api';
-import { formatCount, formatDateTime, formatUsd } from '../format';
+import { api, endSession, qs, sessionKeyPrefix } from '../api';
+import { formatCount, formatDateTime, formatKeyState, formatUsd } from '../format';
 import { useAction, useLoad } from '../hooks';
 import { listOf, type KeyItem, type QuotaItem, type UserItem } from '../types';
-import { ActionNote, Empty, Field, Loaded, Section } from '../ui';
+import { ActionNote, Badge, ConfirmButton, Empty, Field, Loaded, Section } from '../ui';
 
 const ADMIN = '/api/v1/ai/admin';
 
@@ -34,11 +34,12 @@ function NewKey({ secret }: { secret: string }) {
 function CreateUser({ onCreated }: { onCreated: () => void }) {
   const [name, setName] = useState('');
   const [tier, setTier] = useState('');
-  const [action, run] = useAction();
+  const [action, run, clear] = useAction();
   return (
     <form
       class="inline-form"
       aria-label="Create user"
+      onInvalidCapture={clear}
       onSubmit={(e) => {
         e.preventDefault();
         void run(async () => {
@@ -68,7 +69,7 @@ function CreateKey({ users, onCreated }: { users: UserItem[]; onCreated: () => v
   const [role, setRole] = useState<'user' | 'admin'>('user');
   const [name, setName] = useState('');
   const [secret, setSecret] = useState<string | null>(null);
-  const [action, run] = useAction();
+  const [action, run, clear] = useAction();
   useEffect(() => {
     if (userId === '' && users.length > 0) {
       setUserId(users[0].id);
@@ -77,6 +78,7 @@ function CreateKey({ users, onCreated }: { users: UserItem[]; onCreated: () => v
   return (
     <form
       aria-label="Create key"
+      onInvalidCapture={clear}
       onSubmit={(e) => {
         e.preventDefault();
         void run(async () => {
@@ -125,6 +127,18 @@ function KeyList({ keys, reload }: { keys: KeyItem[]; reload: () => void }) {
   if (keys.length === 0) {
     return <Empty>No key yet.</Empty>;
   }
+  const session = sessionKeyPrefix();
+  const revoke = (k: KeyItem, own: boolean) =>
+    run(async () => {
+      await api(`${ADMIN}/keys/${encodeURIComponent(k.id)}`, { method: 'DELETE' });
+      if (own) {
+        // The gateway may accept the key for a few more seconds (its lookup cache): sign out now, not then.
+        endSession(`You revoked the key you were signed in with (${k.prefix}…): sign in with another key.`);
+        return null;
+      }
+      reload();
+      return `Key ${k.prefix}… revoked.`;
+    });
   return (
     <>
       <ActionNote action={action} />
@@ -142,43 +156,38 @@ function KeyList({ keys, reload }: { keys: KeyItem[]; reload: () => void }) {
             </tr>
           </thead>
           <tbody>
-            {keys.map((k) => (
-              <tr key={k.id} data-key-prefix={k.prefix}>
-                <th scope="row">
-                  <code>{k.prefix}…</code> {k.name && <span class="muted">{k.name}</span>}
-                </th>
-                <td>{k.userName}</td>
-                <td>{k.role}</td>
-                <td>{formatDateTime(k.createdAt)}</td>
-                <td>{formatDateTime(k.lastUsedAt)}</td>
-                <td>
-                  {k.revokedAt
-                    ? `revoked ${formatDateTime(k.revokedAt)}`
-                    : k.expiresAt
-                      ? `expires ${formatDateTime(k.expiresAt)}`
-                      : 'active'}
-                </td>
-                <td>
-                  {!k.revokedAt && (
-                    <button
-                      type="button"
-                      class="danger"
-                      disabled={action.busy}
-                      aria-label={`Revoke key ${k.prefix}`}
-                      onClick={() =>
-                        void run(async () => {
-                          await api(`${ADMIN}/keys/${encodeURIComponent(k.id)}`, { method: 'DELETE' });
-                          reload();
-                          return `Key ${k.prefix}… revoked.`;
-                        })
-                      }
-                    >
-                      Revoke
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
+            {keys.map((k) => {
+              const own = k.prefix === session;
+              return (
+                <tr key={k.id} data-key-prefix={k.prefix} data-session={own ? 'true' : undefined}>
+                  <th scope="row">
+                    <code>{k.prefix}…</code> {k.name && <span class="muted">{k.name}</span>}
+                    {own && <Badge kind="session">this session</Badge>}
+                  </th>
+                  <td>{k.userName}</td>
+                  <td>{k.role}</td>
+                  <td>{formatDateTime(k.createdAt)}</td>
+                  <td>{formatDateTime(k.lastUsedAt)}</td>
+                  <td data-key-state>{formatKeyState(k)}</td>
+                  <td>
+                    {!k.revokedAt && (
+                      <ConfirmButton
+                        label="Revoke"
+                        ariaLabel={`Revoke key ${k.prefix}`}
+                        disabled={action.busy}
+                        question={
+                          own
+                            ? `Revoke ${k.prefix}…? It is the key you are signed in with: you will be signed out.`
+                            : `Revoke ${k.prefix}…? Whoever uses it loses access at once.`
+                        }
+                        confirmLabel="Yes, revoke"
+                        onConfirm={() => void revoke(k, own)}
+                      />
+                    )}
+                  </td>
+                </tr>
+              );
+            })}
           </tbody>
         </table>
       </div>
@@ -187,17 +196,18 @@ function KeyList({ keys, reload }: { keys: KeyItem[]; reload: () => void }) {
 }
 
 type LimitField = 'dailyRequestLimit' | 'monthlyRequestLimit' | 'dailySpendLimitUsd' | 'monthlySpendLimitUsd';
-const LIMITS: { field: LimitField; label: string }[] = [
-  { field: 'dailyRequestLimit', label: 'Daily request limit' },
-  { field: 'monthlyRequestLimit', label: 'Monthly request limit' },
-  { field: 'dailySpendLimitUsd', label: 'Daily spend limit (USD)' },
-  { field: 'monthlySpendLimitUsd', label: 'Monthly spend limit (USD)' },
+/** `step`: request limits are whole numbers (the API refuses 1.5); spend limits take any amount. */
+const LIMITS: { field: LimitField; label: string; step: number | 'any' }[] = [
+  { field: 'dailyRequestLimit', label: 'Daily request limit', step: 1 },
+  { field: 'monthlyRequestLimit', label: 'Monthly request limit', step: 1 },
+  { field: 'dailySpendLimitUsd', label: 'Daily spend limit (USD)', step: 'any' },
+  { field: 'monthlySpendLimitUsd', label: 'Monthly spend limit (USD)', step: 'any' },
 ];
 
 function QuotaEditor({ userId }: { userId: string }) {
   const load = useLoad(() => api<QuotaItem>(`${ADMIN}/quotas/${encodeURIComponent(userId)}`), [userId]);
   const [form, setForm] = useState<Record<string, string>>({});
-  const [action, run] = useAction();
+  const [action, run, clear] = useAction();
   useEffect(() => {
     const q = load.data;
     if (q !== undefined) {
@@ -212,6 +222,7 @@ function QuotaEditor({ userId }: { userId: string }) {
       {(q) => (
         <form
           aria-label="Quota"
+          onInvalidCapture={clear}
           onSubmit={(e) => {
             e.preventDefault();
             void run(async () => {
@@ -231,16 +242,25 @@ function QuotaEditor({ userId }: { userId: string }) {
           </p>
           <div class="toolbar">
             <Field label="Tier">
-              <input value={form.tier ?? ''} onInput={(e) => setForm({ ...form, tier: e.currentTarget.value })} />
+              <input
+                value={form.tier ?? ''}
+                onInput={(e) => {
+                  const v = e.currentTarget.value;
+                  setForm((f) => ({ ...f, tier: v }));
+                }}
+              />
             </Field>
             {LIMITS.map((l) => (
               <Field key={l.field} label={l.label} hint="Empty: the tier's limit.">
                 <input
                   type="number"
                   min={0}
-                  step="any"
+                  step={l.step}
                   value={form[l.field] ?? ''}
-                  onInput={(e) => setForm({ ...form, [l.field]: e.currentTarget.value })}
+                  onInput={(e) => {
+                    const v = e.currentTarget.value;
+                    setForm((f) => ({ ...f, [l.field]: v }));
+                  }}
                 />
               </Field>
             ))}

@@ -48,7 +48,8 @@ async function costOf(requestId: string): Promise<number | null> {
 export function PlaygroundScreen() {
   const models = useLoad(loadModels, []);
   const [model, setModel] = useState('auto');
-  const [policy, setPolicy] = useState('preference');
+  // '' sends no policy: the key's, else the gateway's default decides, as for any other client.
+  const [policy, setPolicy] = useState('');
   const [prompt, setPrompt] = useState('');
   const [answer, setAnswer] = useState<Answer | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -111,6 +112,7 @@ export function PlaygroundScreen() {
       <Section title="Send a prompt">
         <form
           aria-label="Playground"
+          onInvalidCapture={() => setError(null)}
           onSubmit={(e) => {
             e.preventDefault();
             void submit();
@@ -137,7 +139,7 @@ export function PlaygroundScreen() {
             </Field>
             <Field label="Routing policy">
               <select value={policy} onChange={(e) => setPolicy(e.currentTarget.value)}>
-                <option value="">the key's or the gateway's default</option>
+                <option value="">default (the key's or the gateway's)</option>
                 {POLICIES.map((p) => (
                   <option key={p} value={p}>
                     {p}

@@ -107,11 +107,12 @@ function EditForm({ p, onSaved }: { p: ProviderItem; onSaved: () => void }) {
   const [baseUrl, setBaseUrl] = useState(p.baseUrl ?? '');
   const [routing, setRouting] = useState(p.routing ?? 'direct');
   const [apiKey, setApiKey] = useState('');
-  const [action, run] = useAction();
+  const [action, run, clear] = useAction();
   return (
     <form
       class="inline-form"
       aria-label={`Edit ${p.id}`}
+      onInvalidCapture={clear}
       onSubmit={(e) => {
         e.preventDefault();
         void run(async () => {
@@ -160,11 +161,12 @@ function AddModel({ id, m, onAdded }: { id: string; m: ProviderModels['notInCata
   const [prompt, setPrompt] = useState('');
   const [completion, setCompletion] = useState('');
   const [context, setContext] = useState('8192');
-  const [action, run] = useAction();
+  const [action, run, clear] = useAction();
   return (
     <form
       class="inline-form"
       aria-label={`Add ${m.name}`}
+      onInvalidCapture={clear}
       onSubmit={(e) => {
         e.preventDefault();
         void run(async () => {
@@ -393,43 +395,60 @@ interface Template {
   apiKeyEnv: string | null;
 }
 
+/** Model names as typed: comma-separated, blanks dropped. */
+export function modelNames(text: string): string[] {
+  return text
+    .split(',')
+    .map((m) => m.trim())
+    .filter((m) => m !== '');
+}
+
+const EMPTY_SCRATCH = { id: '', baseUrl: '', apiKey: '', models: '', prompt: '', completion: '', context: '8192' };
+
 function CreateForm({ onCreated }: { onCreated: () => void }) {
   const templates = useLoad(
     async () => listOf(await api<{ data: Template[] }>('/api/v1/ai/admin/providers/templates')),
     [],
   );
   const [template, setTemplate] = useState('');
-  const [id, setId] = useState('');
   const [kind, setKind] = useState('openai');
-  const [baseUrl, setBaseUrl] = useState('');
   const [routing, setRouting] = useState('direct');
-  const [apiKey, setApiKey] = useState('');
-  const [models, setModels] = useState('');
-  const [action, run] = useAction();
+  const [f, setF] = useState(EMPTY_SCRATCH);
+  const set = (field: keyof typeof EMPTY_SCRATCH) => (e: { currentTarget: { value: string } }) => {
+    const v = e.currentTarget.value;
+    setF((old) => ({ ...old, [field]: v }));
+  };
+  const [action, run, clear] = useAction();
   const chosen = (templates.data ?? []).find((t) => t.name === template);
+  const names = modelNames(f.models);
   return (
     <form
       aria-label="Create provider"
+      onInvalidCapture={clear}
       onSubmit={(e) => {
         e.preventDefault();
         void run(async () => {
           // A template brings every setting; the id and key override it (the key's variable otherwise).
           const body: Record<string, unknown> =
             chosen !== undefined
-              ? { template: chosen.name, ...(id ? { id } : {}), ...(apiKey ? { apiKey } : {}) }
+              ? { template: chosen.name, ...(f.id ? { id: f.id } : {}), ...(f.apiKey ? { apiKey: f.apiKey } : {}) }
               : {
-                  id,
+                  id: f.id,
                   kind,
-                  baseUrl,
+                  baseUrl: f.baseUrl,
                   routing,
-                  ...(apiKey ? { apiKey } : {}),
-                  models: models
-                    .split(',')
-                    .map((m) => m.trim())
-                    .filter((m) => m !== '')
-                    .map((name) => ({ name })),
+                  ...(f.apiKey ? { apiKey: f.apiKey } : {}),
+                  // The API needs prices and a context window per model: the form's apply to each listed one.
+                  models: names.map((name) => ({
+                    name,
+                    promptPer1k: Number(f.prompt),
+                    completionPer1k: Number(f.completion),
+                    contextWindow: Number(f.context),
+                  })),
                 };
           const created = await api<{ id: string }>('/api/v1/ai/admin/providers', { method: 'POST', body });
+          // The next provider starts from an empty form: never a previous id or key.
+          setF(EMPTY_SCRATCH);
           onCreated();
           return `Provider ${created.id} created.`;
         });
@@ -448,12 +467,7 @@ function CreateForm({ onCreated }: { onCreated: () => void }) {
           </select>
         </Field>
         <Field label="Provider id">
-          <input
-            value={id}
-            required={chosen === undefined}
-            placeholder={chosen?.name ?? ''}
-            onInput={(e) => setId(e.currentTarget.value)}
-          />
+          <input value={f.id} required={chosen === undefined} placeholder={chosen?.name ?? ''} onInput={set('id')} />
         </Field>
         {chosen === undefined && (
           <>
@@ -467,7 +481,7 @@ function CreateForm({ onCreated }: { onCreated: () => void }) {
               </select>
             </Field>
             <Field label="Base URL">
-              <input type="url" required value={baseUrl} onInput={(e) => setBaseUrl(e.currentTarget.value)} />
+              <input type="url" required value={f.baseUrl} onInput={set('baseUrl')} />
             </Field>
             <Field label="Routing">
               <select value={routing} onChange={(e) => setRouting(e.currentTarget.value)}>
@@ -477,9 +491,6 @@ function CreateForm({ onCreated }: { onCreated: () => void }) {
                   </option>
                 ))}
               </select>
-            </Field>
-            <Field label="Models" hint="Comma-separated model names.">
-              <input value={models} onInput={(e) => setModels(e.currentTarget.value)} />
             </Field>
           </>
         )}
@@ -491,9 +502,59 @@ function CreateForm({ onCreated }: { onCreated: () => void }) {
               : 'Write-only: never shown again.'
           }
         >
-          <input type="password" autoComplete="off" value={apiKey} onInput={(e) => setApiKey(e.currentTarget.value)} />
+          <input type="password" autoComplete="off" value={f.apiKey} onInput={set('apiKey')} />
         </Field>
       </div>
+      {chosen === undefined && (
+        <fieldset>
+          <legend>Models</legend>
+          <Field
+            label="Model names"
+            hint="Comma-separated model names. Optional: models can also be added later from Discovered models."
+          >
+            <input value={f.models} onInput={set('models')} placeholder="gpt-4o-mini, gpt-4o" />
+          </Field>
+          <p class="muted small">
+            The prices and context window below apply to every model listed; models that differ can be created one at a
+            time, or changed later with a configuration import.
+          </p>
+          <div class="toolbar">
+            <Field label="Prompt $/1k tokens">
+              <input
+                type="number"
+                min={0}
+                step="any"
+                required={names.length > 0}
+                disabled={names.length === 0}
+                value={f.prompt}
+                onInput={set('prompt')}
+              />
+            </Field>
+            <Field label="Completion $/1k tokens">
+              <input
+                type="number"
+                min={0}
+                step="any"
+                required={names.length > 0}
+                disabled={names.length === 0}
+                value={f.completion}
+                onInput={set('completion')}
+              />
+            </Field>
+            <Field label="Context window (tokens)">
+              <input
+                type="number"
+                min={1}
+                step={1}
+                required={names.length > 0}
+                disabled={names.length === 0}
+                value={f.context}
+                onInput={set('context')}
+              />
+            </Field>
+          </div>
+        </fieldset>
+      )}
       {chosen && <p class="muted">{chosen.description}</p>}
       <button type="submit" disabled={action.busy}>
         Create provider
@@ -561,7 +622,7 @@ export function ProvidersScreen() {
                         p={p}
                         reload={load.reload}
                         test={tests[p.id]}
-                        onTested={(t) => setTests({ ...tests, [p.id]: t })}
+                        onTested={(t) => setTests((all) => ({ ...all, [p.id]: t }))}
                       />
                     ))}
                   </tbody>

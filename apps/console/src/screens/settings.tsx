@@ -9,6 +9,12 @@ import { loadModels, setPreference } from './models';
 /** The contexts the seeds name; a user adds more. */
 const BASE_CONTEXTS = ['writing', 'dictionary'];
 const DEFAULT = '';
+/**
+ * The API's rule for a context (that of a native request's `context`). The browser compiles `pattern` with the `v`
+ * flag, where a `-` in a class must be escaped.
+ */
+const CONTEXT_PATTERN = '[A-Za-z0-9_.:\\-]{1,64}';
+const CONTEXT_RULE = new RegExp(`^${CONTEXT_PATTERN}$`, 'v');
 
 function contextOf(p: Preference): string {
   return p.context;
@@ -51,7 +57,7 @@ function Editor({ models, prefs, reload }: { models: ModelItem[]; prefs: Prefere
   const [action, run] = useAction();
   useEffect(() => setChoice(new Map(prefs.map((p) => [contextOf(p), p.id]))), [prefs]);
   const all = [...new Set([...BASE_CONTEXTS, ...[...stored.keys()].filter((c) => c !== DEFAULT), ...contexts])];
-  const set = (ctx: string, v: string) => setChoice(new Map(choice).set(ctx, v));
+  const set = (ctx: string, v: string) => setChoice((c) => new Map(c).set(ctx, v));
   const byId = new Map(models.map((m) => [m.id, m]));
 
   const save = () =>
@@ -116,18 +122,20 @@ function Editor({ models, prefs, reload }: { models: ModelItem[]; prefs: Prefere
           />
         ))}
         <div class="inline">
-          <Field label="New context">
+          <Field label="New context" hint="1 to 64 letters, digits, or _ . : - (as the API takes them).">
             <input
               value={newContext}
               onInput={(e) => setNewContext(e.currentTarget.value)}
-              pattern="[a-z0-9_-]{1,64}"
+              pattern={CONTEXT_PATTERN}
+              maxLength={64}
             />
           </Field>
           <button
             type="button"
-            disabled={newContext.trim() === '' || all.includes(newContext.trim())}
+            disabled={!CONTEXT_RULE.test(newContext.trim()) || all.includes(newContext.trim())}
             onClick={() => {
-              setContexts([...contexts, newContext.trim()]);
+              const ctx = newContext.trim();
+              setContexts((cs) => [...cs, ctx]);
               setNewContext('');
             }}
           >

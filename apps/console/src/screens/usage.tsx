@@ -124,20 +124,30 @@ export function UsageScreen({ admin }: { admin: boolean }) {
   return (
     <>
       <form class="toolbar" aria-label="Usage range" onSubmit={(e) => e.preventDefault()}>
-        <Field label="From">
+        <Field label="From (UTC)">
           <input
             type="date"
             value={range.from}
             max={range.to}
-            onChange={(e) => e.currentTarget.value && setRange({ ...range, from: e.currentTarget.value })}
+            onChange={(e) => {
+              const v = e.currentTarget.value;
+              if (v !== '') {
+                setRange((r) => ({ ...r, from: v }));
+              }
+            }}
           />
         </Field>
-        <Field label="To">
+        <Field label="To (UTC)">
           <input
             type="date"
             value={range.to}
             min={range.from}
-            onChange={(e) => e.currentTarget.value && setRange({ ...range, to: e.currentTarget.value })}
+            onChange={(e) => {
+              const v = e.currentTarget.value;
+              if (v !== '') {
+                setRange((r) => ({ ...r, to: v }));
+              }
+            }}
           />
         </Field>
         <div class="buttons" role="group" aria-label="Quick ranges">
@@ -193,7 +203,7 @@ export function UsageScreen({ admin }: { admin: boolean }) {
                   <Empty>No requests in this range.</Empty>
                 ) : (
                   <LineChart
-                    title={`${METRICS[metric].label} per day`}
+                    title={`${METRICS[metric].label} per day (UTC)`}
                     points={dayPoints(groupsOf(u), range, metric)}
                     format={METRICS[metric].format}
                   />

@@ -9,6 +9,8 @@ export interface UsageTotals {
   promptTokens: number;
   completionTokens: number;
   cachedPromptTokens: number;
+  /** Requests answered from the gateway's response cache (usage_records.cached), not prompt-cache tokens. */
+  cachedRequests: number;
   costUsd: number;
 }
 
@@ -39,6 +41,7 @@ export class UsageReportStore {
       promptTokens: r.promptTokens,
       completionTokens: r.completionTokens,
       cachedPromptTokens: r.cachedTokens,
+      cachedRequests: r.cacheHits,
       costUsd: r.costUsd,
     }));
     const totals: UsageTotals = {
@@ -46,6 +49,7 @@ export class UsageReportStore {
       promptTokens: 0,
       completionTokens: 0,
       cachedPromptTokens: 0,
+      cachedRequests: 0,
       costUsd: 0,
     };
     for (const g of groups) {
@@ -53,6 +57,7 @@ export class UsageReportStore {
       totals.promptTokens += g.promptTokens;
       totals.completionTokens += g.completionTokens;
       totals.cachedPromptTokens += g.cachedPromptTokens;
+      totals.cachedRequests += g.cachedRequests;
       totals.costUsd += g.costUsd;
     }
     totals.costUsd = roundUsd(totals.costUsd);
