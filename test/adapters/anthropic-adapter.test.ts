@@ -125,7 +125,12 @@ describe('Anthropic adapter against a real HTTP server', () => {
     up.handler = (_req, res) => writeAll(res, STREAM_EVENTS);
     const deltas = await within(5000, 'stream', collect(adapter.stream(request(), never)));
     expect(deltas).toEqual([
-      { text: 'Bon', id: 'msg_s1' },
+      // message_start's counts ride on the first delta (the stream's start says its input tokens).
+      {
+        text: 'Bon',
+        id: 'msg_s1',
+        usage: { promptTokens: 27, completionTokens: 1, totalTokens: 28, cachedPromptTokens: 20 },
+      },
       { text: 'jour 👋' },
       {
         text: '',
