@@ -109,6 +109,36 @@ describe('idempotency and async jobs', () => {
       expect(runs).toBe(2);
     });
 
+    it('a retry that joined the run before its first client left keeps it running: the run is not stopped under it', async () => {
+      let runs = 0;
+      h.handle(async (job) => {
+        runs++;
+        // Stopped only if a cancel comes within 800 ms.
+        if (await h.cancelled(job.id ?? '', 800)) {
+          return h.fail(job, {
+            message: 'The request was cancelled: the client went away.',
+            type: 'timeout_error',
+            code: ErrorCode.Timeout,
+            param: null,
+          });
+        }
+        return h.answer(job, 'the one run');
+      });
+      const headers = h.headers(h.adminKey, { 'idempotency-key': 'order-joined' });
+      const abort = new AbortController();
+      const first = h.post('/v1/chat/completions', chat('join me'), headers, abort.signal).catch(() => null);
+      await waitFor(() => runs === 1);
+      const retried = h.post('/v1/chat/completions', chat('join me'), headers);
+      await sleep(150);
+      abort.abort();
+      await first;
+      const res = await retried;
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { choices: { message: { content: string } }[] };
+      expect(body.choices[0].message.content).toBe('the one run');
+      expect(runs).toBe(1);
+    });
+
     it('a replay of a request the providers failed answers that failure again, without a new run', async () => {
       const failed = {
         message: 'every provider failed',

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ControlPattern, type CancelGenerationMessage } from '@aigw/core';
-import { ControlChannel, ENV } from '@aigw/platform';
+import { ControlChannel, ENV, RedisErrors } from '@aigw/platform';
 import { GatewayEnv } from '../config/gateway-env';
 import { GatewayMetrics } from './gateway-metrics';
 import { GenerationQueue } from './generation-queue';
@@ -17,16 +17,26 @@ export class CancellationService {
     private readonly queue: GenerationQueue,
     private readonly metrics: GatewayMetrics,
     private readonly control: ControlChannel,
+    private readonly errors: RedisErrors,
   ) {}
 
-  /** Resolves true when the job was removed before any worker took it (it will never run). */
-  cancel(jobId: string, reason: AbandonReason): Promise<boolean> {
+  /**
+   * Resolves true when the job was removed before any worker took it (it will never run). A job whose client left
+   * while an Idempotency-Key retry of the same request watches it is not stopped: its answer is still wanted.
+   */
+  async cancel(jobId: string, reason: AbandonReason): Promise<boolean> {
+    if (reason === 'client_disconnected') {
+      const stop = await this.queue.markCancelled(jobId).catch((err: unknown) => {
+        this.errors.report('cancel_mark', err);
+        return true;
+      });
+      if (!stop) {
+        return false;
+      }
+    }
     this.metrics.cancelled(reason);
     const message: CancelGenerationMessage = { ns: this.env.REDIS_PREFIX, jobId, reason };
     this.control.emit(ControlPattern.CancelGeneration, message, 'cancel');
-    if (reason === 'client_disconnected') {
-      this.queue.markCancelled(jobId);
-    }
     return this.queue.removeIfWaiting(jobId);
   }
 }

@@ -19,6 +19,7 @@ import {
   RedisKeys,
   TurnCork,
 } from '@aigw/platform';
+import { RedisScript } from '@aigw/routing';
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { GatewayEnv } from '../config/gateway-env';
@@ -61,6 +62,15 @@ export interface EnqueueOptions {
  * The fields of a stored job the read-back needs (never its data: a long prompt would travel on every read);
  * `timestamp` is set on every job, so a job without it does not exist.
  */
+/** Sets KEYS[1] for ARGV[1] ms unless KEYS[2] is there (the other side of the handshake got first): 1 when set. */
+const CLAIM_FIRST = new RedisScript(`
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return 0
+end
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+return 1
+`);
+
 /** How long a job its client left stays marked as being stopped. */
 const CANCEL_MARK_MS = 30_000;
 
@@ -196,14 +206,23 @@ export class GenerationQueue {
    * message): an Idempotency-Key retry arriving meanwhile waits for it to stop and runs the request again, instead
    * of watching it end in the cancellation. One write, only when a client leaves.
    */
-  markCancelled(jobId: string): void {
-    this.redis.set(this.keys.cancelled(jobId), '1', 'PX', CANCEL_MARK_MS).catch((err: unknown) => {
-      this.errors.report('cancel_mark', err);
-    });
+  async markCancelled(jobId: string): Promise<boolean> {
+    return this.claimFirst(this.keys.cancelled(jobId), this.keys.watched(jobId), CANCEL_MARK_MS);
   }
 
-  async wasCancelled(jobId: string): Promise<boolean> {
-    return (await this.redis.exists(this.keys.cancelled(jobId))) === 1;
+  /**
+   * An Idempotency-Key retry about to watch a running job registers itself for `ttlMs`, unless the job's client left
+   * and it is being stopped (false: then the retry waits for it to stop and runs the request again). With
+   * `markCancelled` this is a handshake: each side sets its own key unless the other's is there, in one script, so
+   * Redis orders them and the second sees the first. A retry that arrived first keeps the job running; a cancel that
+   * came first makes the retry run the request again. Neither watches a job that is then stopped under it.
+   */
+  async watch(jobId: string, ttlMs: number): Promise<boolean> {
+    return this.claimFirst(this.keys.watched(jobId), this.keys.cancelled(jobId), ttlMs);
+  }
+
+  private async claimFirst(mine: string, theirs: string, ttlMs: number): Promise<boolean> {
+    return (await CLAIM_FIRST.run(this.redis, [mine, theirs], [Math.ceil(ttlMs)])) === 1;
   }
 
   /**

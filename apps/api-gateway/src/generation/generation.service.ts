@@ -368,7 +368,10 @@ export class GenerationService {
    */
   private async replayed(jobId: string): Promise<JobSnapshot | null> {
     let existing = await this.queue.snapshot(jobId);
-    if ((existing.state === 'queued' || existing.state === 'running') && (await this.queue.wasCancelled(jobId))) {
+    if (
+      (existing.state === 'queued' || existing.state === 'running') &&
+      !(await this.queue.watch(jobId, this.env.REQUEST_TIMEOUT_MS))
+    ) {
       // Its client left and a worker is stopping it: it would only end in that cancellation. Wait for it to stop.
       existing = await this.stopped(jobId);
     }

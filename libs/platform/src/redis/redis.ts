@@ -108,9 +108,17 @@ export class RedisKeys {
     return this.key('outcome', jobId);
   }
 
-  /** Set while a job its client left is being stopped: an Idempotency-Key retry then runs it again, not watches it. */
+  /**
+   * Set while a job its client left is being stopped: an Idempotency-Key retry then runs it again, not watches it.
+   * `watched` is the other half of that handshake (a retry watching the job: it must not be stopped). Both hash-tag
+   * the job id, so one script may take both on a Redis Cluster.
+   */
   cancelled(jobId: string): string {
-    return this.key('cancelled', jobId);
+    return this.key('cancelled', `{${jobId}}`);
+  }
+
+  watched(jobId: string): string {
+    return this.key('watched', `{${jobId}}`);
   }
 }
 
