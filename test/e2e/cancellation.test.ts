@@ -74,4 +74,47 @@ describe('client disconnect cancels the provider call (e2e)', () => {
     expect(row.completion_tokens).toBeLessThan(32);
     expect(Number(row.cost_usd)).toBeGreaterThan(0);
   }, 30_000);
+  it.each([
+    ['an OpenAI-compatible', 'sim0/sim-gpt', 'POST /v1/chat/completions'],
+    ['an Anthropic', 'sim0-anthropic/sim-claude', 'POST /v1/messages'],
+  ])(
+    'bills what %s stream had sent when its client left',
+    async (_label, model, route) => {
+      system.sim.configure({ echo: false, completionTokens: 40, chunkDelayMs: 60, latencyMs: 0 });
+      system.sim.reset();
+      const client = new AbortController();
+      const res = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: system.headers(),
+        body: JSON.stringify({ model, messages: [{ role: 'user', content: 'long answer' }], stream: true }),
+        signal: client.signal,
+      });
+      expect(res.status).toBe(200);
+      // About ten content chunks, then the client leaves.
+      let text = '';
+      const body = res.body as AsyncIterable<Uint8Array>;
+      for await (const chunk of body) {
+        text += new TextDecoder().decode(chunk);
+        if ((text.match(/"content":"[^"]/g) ?? []).length >= 10) {
+          break;
+        }
+      }
+      client.abort();
+      await waitFor(() => system.sim.stats().cancelled >= 1, { timeoutMs: 3000, message: 'not cancelled' });
+      expect(system.sim.stats().byRoute[route]).toBe(1);
+      const requestId = res.headers.get('x-request-id');
+      const [row] = await waitFor(
+        async () => {
+          const rows = await system.query<UsageRow>('SELECT * FROM usage_records WHERE request_id = $1', [requestId]);
+          return rows.length > 0 ? rows : null;
+        },
+        { timeoutMs: 5000, message: 'no usage record for the abandoned stream' },
+      );
+      // Claude's message_start says output_tokens: 1; what was streamed counts more.
+      expect(row.error_code).toBe('client_closed_request');
+      expect(row.completion_tokens).toBeGreaterThanOrEqual(9);
+      expect(row.completion_tokens).toBeLessThan(40);
+    },
+    30_000,
+  );
 });
