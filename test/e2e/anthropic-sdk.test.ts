@@ -239,6 +239,15 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
       },
     );
 
+    it('an Idempotency-Key replay streams the same signed thinking as the live stream', async () => {
+      const ask = { model, max_tokens: 4096, thinking, messages: [{ role: 'user' as const, content: 'Replay me' }] };
+      const options = { headers: { 'Idempotency-Key': `think-${Date.now()}`, 'x-gateway-cache': 'no-store' } };
+      const live = await client.messages.stream(ask, options).finalMessage();
+      expect(live.content[0]).toMatchObject({ type: 'thinking', thinking: 'Thinking about: Replay me' });
+      const replayed = await client.messages.stream(ask, options).finalMessage();
+      expect(replayed.content).toEqual(live.content);
+    });
+
     it('passes redacted thinking through both ways', async () => {
       const messages: MessageParam[] = [{ role: 'user', content: `${REDACTED_THINKING_TRIGGER} Oslo` }];
       const ask = { model, max_tokens: 4096, thinking, messages, tools: [weather] };

@@ -82,6 +82,8 @@ export class StreamRelay extends ReplyWaiter {
   private readonly sent: string[] = [];
   private sentLength = 0;
   private lastFinishReason: string | null = null;
+  /** Whether any reasoning (text, signature, redacted block) went out. */
+  private reasoningSent = false;
   /** Tool-call fragments relayed: once any went out, lost ones cannot be made up for. */
   private toolFragmentsSent = 0;
   /** Something may have been lost (a gap, or chunks before a lost start): check against the final text. */
@@ -185,20 +187,25 @@ export class StreamRelay extends ReplyWaiter {
    */
   replay(result: GenerationResult): void {
     this.open(headOf(result));
+    this.emitReasoningOf(result);
+    this.emitPiece({ text: '', refusal: result.refusal });
+    this.complete(result);
+  }
+
+  /** A whole answer's reasoning as a stream carries it: each signed block as streamed, else the text in one piece. */
+  private emitReasoningOf(result: GenerationResult): void {
     const blocks = result.thinkingBlocks;
     if (blocks === undefined) {
-      this.emitPiece({ text: '', reasoning: result.reasoning, refusal: result.refusal });
-    } else {
-      for (const b of blocks) {
-        this.emitPiece(
-          b.type === 'thinking'
-            ? { text: '', reasoning: b.thinking, reasoningSignature: b.signature }
-            : { text: '', redactedReasoning: b.data },
-        );
-      }
-      this.emitPiece({ text: '', refusal: result.refusal });
+      this.emitPiece({ text: '', reasoning: result.reasoning });
+      return;
     }
-    this.complete(result);
+    for (const b of blocks) {
+      this.emitPiece(
+        b.type === 'thinking'
+          ? { text: '', reasoning: b.thinking, reasoningSignature: b.signature }
+          : { text: '', redactedReasoning: b.data },
+      );
+    }
   }
 
   private open(head: StreamHead): void {
@@ -245,12 +252,15 @@ export class StreamRelay extends ReplyWaiter {
     // Reasoning comes before the text it leads to, as providers send it.
     if (p.reasoning !== undefined && p.reasoning !== '') {
       this.write(fmt.reasoning(p.reasoning));
+      this.reasoningSent = true;
     }
     if (p.reasoningSignature !== undefined) {
       this.write(fmt.thinkingSignature(p.reasoningSignature));
+      this.reasoningSent = true;
     }
     if (p.redactedReasoning !== undefined) {
       this.write(fmt.redactedThinking(p.redactedReasoning));
+      this.reasoningSent = true;
     }
     if (p.text !== '') {
       this.write(fmt.content(p.text, p.logprobs));
@@ -285,6 +295,10 @@ export class StreamRelay extends ReplyWaiter {
       // checked against them.
       this.fail(notResumable());
       return;
+    }
+    if (!this.reasoningSent && this.sentLength === 0 && this.toolFragmentsSent === 0) {
+      // Nothing of the answer went out (an Idempotency-Key replay, a lost start): its reasoning leads, as it would have.
+      this.emitReasoningOf(result);
     }
     if (this.sentLength !== result.text.length || this.suspect) {
       const sentText = this.sent.join('');
