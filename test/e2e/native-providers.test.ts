@@ -265,6 +265,13 @@ describe('OpenAI SDK to Gemini, Ollama and TGI deployments (e2e)', () => {
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(400);
     expect((err as InstanceType<typeof OpenAI.APIError>).param).toBe('reasoning_effort');
+    // Asking for none is asking for nothing TGI lacks.
+    const none = await client.chat.completions.create({
+      model: 'sim-tgi',
+      messages: [{ role: 'user', content: 'why' }],
+      reasoning_effort: 'none',
+    });
+    expect(none.choices[0].message.content).toBe('why');
   });
 
   it('records the usage of every answer in usage_records, priced by deployment', async () => {

@@ -302,4 +302,34 @@ describe('tools to the Messages API', () => {
       ],
     });
   });
+  it('refuses before sending what Claude refuses with thinking on, so routing can move on to another family', () => {
+    const call = { id: 'toolu_1', type: 'function' as const, function: { name: 'now', arguments: '{}' } };
+    const loop = (thinking_blocks?: ChatMessage['thinking_blocks']): ChatMessage[] => [
+      { role: 'user', content: 'U' },
+      { role: 'assistant', content: null, tool_calls: [call], ...(thinking_blocks ? { thinking_blocks } : {}) },
+      { role: 'tool', tool_call_id: 'toolu_1', content: '12:00' },
+    ];
+    const send = (options: AdapterRequest['options'], messages: ChatMessage[] = [{ role: 'user', content: 'U' }]) => {
+      try {
+        return anthropicBody({ target, messages, options }, false);
+      } catch (err) {
+        return err;
+      }
+    };
+    for (const options of [
+      { reasoningEffort: 'low' as const, temperature: 0.5 },
+      { reasoningEffort: 'low' as const, topK: 5 },
+      { reasoningEffort: 'low' as const, topP: 0.9 },
+      { reasoningEffort: 'low' as const, tools: [weather], toolChoice: 'required' as const },
+    ]) {
+      expect(send(options)).toMatchObject({ errorClass: ErrorClass.InvalidRequest, untranslatable: true });
+    }
+    expect(send({ reasoningEffort: 'low' }, loop())).toMatchObject({ untranslatable: true });
+    // The same requests without thinking, or the loop with its signed thinking, are Claude's to serve.
+    expect(typeof send({ temperature: 0.5, topK: 5 })).toBe('string');
+    expect(typeof send({ reasoningEffort: 'low', temperature: 1, topP: 0.95 })).toBe('string');
+    expect(typeof send({ reasoningEffort: 'low' }, loop([{ type: 'thinking', thinking: 'hm', signature: 's' }]))).toBe(
+      'string',
+    );
+  });
 });

@@ -315,13 +315,52 @@ export function thinkingParamOf(o: GenerationOptions): {
   return { thinking: { type: 'enabled', budget_tokens: budget }, maxTokens: o.maxTokens };
 }
 
+/** The lowest `top_p` the Messages API takes with thinking on. */
+const THINKING_MIN_TOP_P = 0.95;
+
+/**
+ * What Claude refuses with extended thinking on (its documented limits), refused here first so routing can move on
+ * to a family that serves it: sampling changes, a forced tool, and a tool result following an assistant turn sent
+ * back without its signed thinking (Claude needs it before the tool_use blocks whose results follow).
+ */
+function assertThinkable(o: GenerationOptions, messages: readonly ChatMessage[]): void {
+  if (o.temperature !== undefined && o.temperature !== 1) {
+    throw unsupported("'temperature' other than 1 with thinking ('reasoning_effort')");
+  }
+  if (o.topK !== undefined) {
+    throw unsupported("'top_k' with thinking ('reasoning_effort')");
+  }
+  if (o.topP !== undefined && o.topP < THINKING_MIN_TOP_P) {
+    throw unsupported(`'top_p' below ${THINKING_MIN_TOP_P} with thinking ('reasoning_effort')`);
+  }
+  if (o.toolChoice === 'required' || typeof o.toolChoice === 'object') {
+    throw unsupported("a forced 'tool_choice' with thinking ('reasoning_effort')");
+  }
+  if (messages.length > 0 && messages[messages.length - 1].role === 'tool') {
+    for (let i = messages.length - 1; i >= 0; i--) {
+      const m = messages[i];
+      if (m.role === 'assistant') {
+        if ((m.tool_calls?.length ?? 0) > 0 && signedThinkingOf(m).length === 0) {
+          throw unsupported(
+            "tool results after an assistant turn without its 'thinking_blocks' with thinking on (send them back as the answer gave them)",
+          );
+        }
+        return;
+      }
+    }
+  }
+}
+
 /** Request body for `POST /v1/messages`. */
 export function anthropicBody(req: AdapterRequest, stream: boolean): string {
   const o = req.options;
   assertTranslatable(o);
+  const thinking = thinkingParamOf(o);
+  if (thinking.thinking !== undefined) {
+    assertThinkable(o, req.messages);
+  }
   const prompt = toAnthropicPrompt(req.messages);
   const tools = toolsOf(o.tools);
-  const thinking = thinkingParamOf(o);
   return JSON.stringify({
     model: req.target.model,
     max_tokens: thinking.maxTokens,

@@ -220,6 +220,9 @@ describe('capabilities and provider-dependent fields', () => {
         options: { responseFormat: { type: 'json_object' }, logitBias: { '1': 1 }, extra: { store: true } },
       }),
     ).toEqual({ capabilities: ['tools', 'vision', 'json'], params: ['response_format', 'logit_bias', 'store'] });
+    // Asking for no reasoning is something every family serves; any other effort only those that reason on request.
+    expect(requestNeedsOf({ messages: [], options: { reasoningEffort: 'none' } }).params).toEqual([]);
+    expect(requestNeedsOf({ messages: [], options: { reasoningEffort: 'low' } }).params).toEqual(['reasoning_effort']);
     expect(requestNeedsOf({ messages: [], options: { responseFormat: { type: 'text' } } })).toEqual({
       capabilities: [],
       params: [],

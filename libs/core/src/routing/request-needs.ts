@@ -87,6 +87,10 @@ export function requestNeedsOf(request: Pick<GenerationRequest, 'messages' | 'op
       params.add(name);
     }
   }
+  if (o.reasoningEffort === 'none') {
+    // No reasoning asked for: every family serves that (those that reason are told so, the others never reason).
+    params.delete('reasoning_effort');
+  }
   // OpenAI takes temperatures up to 2, Anthropic's Messages API up to 1: above 1 is a field only some families take.
   if (o.temperature !== undefined && o.temperature > 1) {
     params.add('temperature');
