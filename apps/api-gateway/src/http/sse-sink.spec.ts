@@ -13,17 +13,31 @@ function stuckClient(): Writable {
 }
 
 describe('FastifySseSink', () => {
-  it('closes a stream whose client stops reading once too much waits unread, and only then', () => {
+  const limits = { stalledBytes: 1000, stalledMs: 50, maxBytes: 5000 };
+
+  it('closes a stream whose client stopped reading once too much waits unread for too long', async () => {
     const raw = stuckClient();
-    const sink = new FastifySseSink({ raw, request: { id: 'req_1' } } as unknown as FastifyReply, 1000);
-    for (let i = 0; i < 9; i++) {
+    const sink = new FastifySseSink({ raw, request: { id: 'req_1' } } as unknown as FastifyReply, limits);
+    for (let i = 0; i < 12; i++) {
       sink.write('x'.repeat(100));
     }
+    // Over the stalled size, but the client took something recently: it may just be slow.
     expect(raw.destroyed).toBe(false);
-    sink.write('x'.repeat(200));
+    await new Promise((r) => setTimeout(r, 80));
+    sink.write('x');
     expect(raw.destroyed).toBe(true);
     // Later writes are dropped quietly.
     sink.write('more');
-    expect(raw.writableLength).toBeGreaterThan(1000);
+  });
+
+  it('closes a slow reader only past the hard cap', () => {
+    const raw = stuckClient();
+    const sink = new FastifySseSink({ raw, request: { id: 'req_2' } } as unknown as FastifyReply, limits);
+    for (let i = 0; i < 50; i++) {
+      sink.write('x'.repeat(100));
+    }
+    expect(raw.destroyed).toBe(false);
+    sink.write('x'.repeat(100));
+    expect(raw.destroyed).toBe(true);
   });
 });
