@@ -11,6 +11,8 @@ interface Stats {
   hitRate: number;
   entries: number;
   bytes: number;
+  enabledByDefault: boolean;
+  enabledDeployments: string[];
 }
 
 interface ErrorBody {
@@ -146,6 +148,12 @@ describe('response cache administration (e2e)', () => {
     expect(after.hitRate).toBeCloseTo(after.hits / (after.hits + after.misses), 9);
     expect(after.entries).toBeGreaterThan(0);
     expect(after.bytes).toBeGreaterThan(0);
+    // Which deployments are cached, from each replica's default and the catalog's per-model settings.
+    expect([after.enabledByDefault, after.enabledDeployments]).toEqual([true, ['sim0/sim-always', 'sim0/sim-gpt']]);
+    const off = (await (
+      await fetch(`${offUrl}/api/v1/ai/admin/cache/stats`, { headers: { authorization: `Bearer ${system.adminKey}` } })
+    ).json()) as Stats;
+    expect([off.enabledByDefault, off.enabledDeployments]).toEqual([false, ['sim0/sim-always']]);
 
     const metrics = await (await fetch(`${system.gatewayUrl}/metrics`)).text();
     const count = (result: string): number =>

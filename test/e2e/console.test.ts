@@ -530,6 +530,11 @@ describe('web console', () => {
     await settled();
     await expect(stat('Hits').textContent()).resolves.toMatch(/^[1-9]/);
     await expect(stat('Entries').textContent()).resolves.toMatch(/^[1-9]/);
+    // Which models are cached: on by default here, and not for the one whose catalog setting turns it off.
+    const scope = (await page.locator('[data-cache-scope]').textContent()) ?? '';
+    expect(scope).toContain('On by default');
+    expect(scope).toContain('sim0/sim-gpt');
+    expect(scope).not.toContain('closed/closed-nocache');
     await shot('08-cache');
 
     await page.getByLabel('Model to clear').selectOption('sim0/sim-gpt');

@@ -199,6 +199,10 @@ export interface CacheStats {
   hitRate: number;
   entries: number;
   bytes: number;
+  /** CACHE_ENABLED: a model without a catalog setting of its own is cached. */
+  enabledByDefault: boolean;
+  /** The deployments whose answers are cached. */
+  enabledDeployments: string[];
 }
 
 /** `POST /api/v1/ai/admin/cache/warm`: per request, in order, what happened and a failure's error code. */

@@ -28,6 +28,10 @@ export interface CacheStatsView {
   hitRate: number;
   entries: number;
   bytes: number;
+  /** CACHE_ENABLED: whether a model without a catalog `cache.enabled` of its own is cached. */
+  enabledByDefault: boolean;
+  /** The deployments (`provider/model`, sorted) whose answers are cached, by their catalog setting over the default. */
+  enabledDeployments: string[];
 }
 
 /** A scrape reuses a size this recent: on a shared Redis measuring it is a SCAN. */
@@ -41,6 +45,7 @@ const SIZE_MAX_AGE_MS = 10_000;
 export class CacheAdminService implements OnApplicationShutdown {
   private readonly store: ResponseCacheAdmin;
   private measured: { at: number; size: Promise<CacheSize> } | null = null;
+  private readonly enabledByDefault: boolean;
 
   constructor(
     @Inject(ENV) env: GatewayEnv,
@@ -51,6 +56,7 @@ export class CacheAdminService implements OnApplicationShutdown {
     private readonly audit: AuditLogStore,
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
+    this.enabledByDefault = env.CACHE_ENABLED;
     const dedicated = env.CACHE_REDIS_URL !== undefined && env.CACHE_REDIS_URL !== env.REDIS_URL;
     this.store = new ResponseCacheAdmin(env.CACHE_REDIS_URL ?? env.REDIS_URL, keys, errors, dedicated);
     const gauge = (name: MetricName, help: string, field: keyof CacheSize): void => {
@@ -112,6 +118,12 @@ export class CacheAdminService implements OnApplicationShutdown {
       hitRate: looked === 0 ? 0 : counts.hit / looked,
       entries: size.entries,
       bytes: size.bytes,
+      enabledByDefault: this.enabledByDefault,
+      enabledDeployments: this.catalog
+        .deployments()
+        .filter((d) => d.model.cache?.enabled ?? this.enabledByDefault)
+        .map((d) => d.id)
+        .sort(),
     };
   }
 

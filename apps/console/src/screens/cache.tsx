@@ -47,12 +47,22 @@ function WarmFailures({ model, prompts, report }: { model: string; prompts: stri
   );
 }
 
-/**
- * A cache nobody has looked in while requests went past it is most likely turned off: a model whose cache is off
- * counts as a bypass (so do requests that ask for no-cache). The stats cannot tell more: the setting is per model.
- */
-function probablyDisabled(s: CacheStats): boolean {
-  return s.hits + s.misses === 0 && s.bypasses > 0;
+/** Which models the cache serves: the gateway's default (CACHE_ENABLED) and each model's catalog setting over it. */
+function CacheScope({ s }: { s: CacheStats }) {
+  if (s.enabledDeployments.length === 0) {
+    return (
+      <p class="state warn" data-cache-disabled>
+        The response cache is off for every model: CACHE_ENABLED=false, and no model's catalog <code>cache</code>{' '}
+        setting turns it on.
+      </p>
+    );
+  }
+  return (
+    <p class="muted small" data-cache-scope>
+      {s.enabledByDefault ? 'On by default (CACHE_ENABLED); cached: ' : 'Off by default; on by catalog setting for: '}
+      {s.enabledDeployments.join(', ')}.
+    </p>
+  );
 }
 
 export function CacheScreen() {
@@ -77,13 +87,7 @@ export function CacheScreen() {
         <Loaded load={stats} what="cache statistics">
           {(s) => (
             <>
-              {probablyDisabled(s) && (
-                <p class="state warn" data-cache-disabled>
-                  No request has looked in the response cache yet, and {formatCount(s.bypasses)} went past it: the cache
-                  is probably disabled (CACHE_ENABLED=false, and no model's catalog <code>cache</code> setting turns it
-                  on).
-                </p>
-              )}
+              <CacheScope s={s} />
               <div class="stats">
                 <Stat label="Hit rate" value={formatPercent(s.hitRate)} />
                 <Stat label="Hits" value={formatCount(s.hits)} />
