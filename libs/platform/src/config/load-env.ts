@@ -1,4 +1,5 @@
 import { InvalidEnvironmentError, validateEnv } from '@aigw/core';
+import { jsonLine } from '../lifecycle/start-failure';
 
 /**
  * Validates process.env against the app's schema; on failure prints every bad variable and exits 1,
@@ -9,7 +10,9 @@ export function loadEnvOrExit<T extends object>(schema: new () => T, appName: st
     return validateEnv(schema, process.env);
   } catch (err) {
     if (err instanceof InvalidEnvironmentError) {
-      process.stderr.write(`[${appName}] ${err.message}\n`);
+      process.stderr.write(
+        process.env.LOG_FORMAT === 'json' ? `${jsonLine(appName, err.message)}\n` : `[${appName}] ${err.message}\n`,
+      );
       process.exit(1);
     }
     throw err;

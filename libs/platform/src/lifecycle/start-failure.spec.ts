@@ -22,4 +22,21 @@ describe('startFailureReport', () => {
     expect(report).not.toContain('s3cret');
     expect(startFailureReport('x', new Error('Connection is closed.'), {})).not.toContain('REDIS_URL');
   });
+  it("writes JSON lines in the apps' log format when LOG_FORMAT=json", () => {
+    const err = new Error('Connection is closed.');
+    err.stack = 'Error: Connection is closed.\n    at x (node_modules/ioredis/built/Redis.js:1:1)';
+    const lines = startFailureReport('api-gateway', err, { LOG_FORMAT: 'json' })
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 'fatal',
+        context: 'api-gateway',
+        message: 'failed to start: Connection is closed.',
+        stack: err.stack,
+      }),
+      expect.objectContaining({ level: 'fatal', message: expect.stringContaining('REDIS_URL') }),
+    ]);
+  });
 });

@@ -9,14 +9,33 @@ export function startFailureReport(appName: string, err: unknown, env: NodeJS.Pr
     reasons.push(e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e));
     e = e instanceof Error ? e.cause : undefined;
   }
-  let report = `[${appName}] failed to start: ${reasons.join(': ')}\n`;
+  const lines = [`failed to start: ${reasons.join(': ')}`];
   if (isRedisUnreachable(err)) {
-    report += `[${appName}] Redis at ${whereIs(env.REDIS_URL ?? 'redis://127.0.0.1:6379')} cannot be reached: check REDIS_URL and that Redis is up\n`;
+    lines.push(
+      `Redis at ${whereIs(env.REDIS_URL ?? 'redis://127.0.0.1:6379')} cannot be reached: check REDIS_URL and that Redis is up`,
+    );
   }
-  if (err instanceof Error && err.stack !== undefined) {
-    report += `${err.stack}\n`;
+  const stack = err instanceof Error ? err.stack : undefined;
+  if (env.LOG_FORMAT === 'json') {
+    // One line per message in the shape of the apps' JSON logs, so a log pipeline keeps the reason of a failed boot.
+    return lines.map((message, i) => `${jsonLine(appName, message, i === 0 ? stack : undefined)}\n`).join('');
   }
-  return report;
+  return lines.map((line) => `[${appName}] ${line}\n`).join('') + (stack === undefined ? '' : `${stack}\n`);
+}
+
+/** A line of Nest's JSON log format (ConsoleLogger with `json: true`) at level `fatal`. */
+export function jsonLine(appName: string, message: string, stack?: string): string {
+  const line: Record<string, unknown> = {
+    level: 'fatal',
+    pid: process.pid,
+    timestamp: Date.now(),
+    message,
+    context: appName,
+  };
+  if (stack !== undefined) {
+    line.stack = stack;
+  }
+  return JSON.stringify(line);
 }
 
 function isRedisUnreachable(err: unknown): boolean {
