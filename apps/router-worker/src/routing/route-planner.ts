@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import {
   GatewayError,
   preferenceMatchOf,
@@ -34,10 +34,12 @@ import { ROUTING_CONFIG, type RoutingConfig } from './routing-config';
  * level and counted.
  */
 @Injectable()
-export class RoutePlanner {
+export class RoutePlanner implements OnApplicationBootstrap {
   private readonly logger = new Logger('Routing');
   /** Decision lines are built only when someone reads them. */
   private readonly debug: boolean;
+  /** Whether ROUTING_DEFAULT_MODEL named a deployment at the last check (null: not checked yet). */
+  private defaultServed: boolean | null = null;
 
   constructor(
     @Inject(ENV) env: WorkerEnv,
@@ -51,6 +53,30 @@ export class RoutePlanner {
     private readonly metrics: WorkerMetrics,
   ) {
     this.debug = env.LOG_LEVEL === 'debug' || env.LOG_LEVEL === 'verbose';
+  }
+
+  /** ROUTING_DEFAULT_MODEL is checked against the catalog at start and after each reload: said once per change. */
+  onApplicationBootstrap(): void {
+    const model = this.config.defaultModel;
+    if (model === null) {
+      return;
+    }
+    const check = (): void => {
+      const served = this.catalog.servingDeployments(model).length > 0;
+      if (served === this.defaultServed) {
+        return;
+      }
+      if (!served) {
+        this.logger.warn(
+          `ROUTING_DEFAULT_MODEL '${model}' names no enabled deployment of the catalog: the preference policy skips it`,
+        );
+      } else if (this.defaultServed === false) {
+        this.logger.log(`ROUTING_DEFAULT_MODEL '${model}' is served again`);
+      }
+      this.defaultServed = served;
+    };
+    check();
+    this.catalog.onReload(check);
   }
 
   async plan(request: GenerationRequest): Promise<RoutePlan> {
