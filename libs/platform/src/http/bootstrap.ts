@@ -60,8 +60,8 @@ export async function createHttpApp(
     routerOptions: { maxParamLength: 1024 },
   });
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
+    // The app's own logger from the first line: buffered lines (bufferLogs) carried the time they were flushed.
     logger: createLogger(env, appName),
-    bufferLogs: true,
     // Our own JSON parser (installJsonParser) replaces Nest's and Fastify's.
     bodyParser: false,
     ...nestOptions,
