@@ -293,6 +293,34 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
     });
   });
 
+  it("counts a request's input tokens without calling a provider (count_tokens)", async () => {
+    const before = system.sim.stats().total;
+    const messages: MessageParam[] = [{ role: 'user', content: 'How warm is Oslo today, and should I bring a coat?' }];
+    const plain = await client.messages.countTokens({
+      model: 'sim0-anthropic/sim-claude',
+      messages,
+      system: 'Be brief.',
+    });
+    expect(plain.input_tokens).toBeGreaterThan(10);
+    const withTools = await client.messages.countTokens({ model: 'sim-claude', messages, tools: [weather] });
+    expect(withTools.input_tokens).toBeGreaterThan(plain.input_tokens);
+    expect(system.sim.stats().total).toBe(before);
+    // Checked as a Messages request is: a bad block is a 400 naming it, in Anthropic's shape.
+    const err = await client.messages
+      .countTokens({
+        model: 'sim-claude',
+        messages: [
+          {
+            role: 'user',
+            content: [{ type: 'image', source: { type: 'base64', media_type: 'image/bmp', data: 'x' } }],
+          },
+        ],
+      } as unknown as Parameters<typeof client.messages.countTokens>[0])
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((err as InstanceType<typeof Anthropic.BadRequestError>).message).toContain('media_type');
+  });
+
   it('reports prompt-cache reads in Anthropic usage fields', async () => {
     system.sim.configure({ cachedTokens: 3 });
     try {

@@ -3,7 +3,7 @@ import { ANTHROPIC_ERRORS } from '@aigw/platform';
 import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { fastifyClient } from '../http/client';
-import { MessagesDto } from './messages.dto';
+import { CountTokensDto, MessagesDto } from './messages.dto';
 import { MessagesService } from './messages.service';
 
 /** Anthropic-compatible: errors on this route, validation and auth included, come in Anthropic's shape. */
@@ -20,5 +20,17 @@ export class MessagesController {
     if (body !== null) {
       void reply.send(body);
     }
+  }
+
+  /** The prompt's tokens, counted by the gateway (an estimate for Claude); no provider is called. */
+  @Post('messages/count_tokens')
+  @HttpCode(200)
+  @RouteConfig(ANTHROPIC_ERRORS)
+  countTokens(
+    @Body() dto: CountTokensDto,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): { input_tokens: number } {
+    return this.messages.countTokens(dto, fastifyClient(req, reply));
   }
 }

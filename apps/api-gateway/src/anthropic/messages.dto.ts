@@ -201,3 +201,38 @@ function IsContentShape(): PropertyDecorator {
       },
     });
 }
+
+/**
+ * `POST /v1/messages/count_tokens`: what a Messages request would send, without `max_tokens` and the sampling
+ * fields (Anthropic's shape of it). The blocks are checked as a Messages request's are.
+ */
+export class CountTokensDto {
+  @IsString()
+  @IsNotEmpty()
+  model: string;
+
+  @IsArray()
+  @ArrayNotEmpty()
+  @ValidateNested({ each: true })
+  @Type(() => AnthropicMessageDto)
+  messages: AnthropicMessageDto[];
+
+  @IsOptional()
+  system?: string | AnthropicBlock[];
+
+  @IsOptional()
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => AnthropicToolDto)
+  tools?: AnthropicToolDto[];
+
+  @IsOptional()
+  @IsObject()
+  tool_choice?: AnthropicToolChoice;
+
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => ThinkingDto)
+  thinking?: ThinkingDto;
+}

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import { countTextTokens, estimatePromptTokens } from '@aigw/core';
 import { GenerationService } from '../generation/generation.service';
 import type { Client } from '../http/client';
-import type { MessagesDto } from './messages.dto';
+import type { CountTokensDto, MessagesDto } from './messages.dto';
 import { inAnthropicTerms, messagesRequest } from './messages-request';
 import { anthropicMessageBody, type AnthropicMessage } from './messages-response';
 import { anthropicStream } from './messages-sse';
@@ -26,6 +27,24 @@ export class MessagesService {
       return anthropicMessageBody(await this.generation.answer(submission, client));
     } catch (err) {
       // Field names of the gateway's checks (e.g. `tools`) in the Messages API's own terms.
+      throw inAnthropicTerms(err);
+    }
+  }
+
+  /**
+   * `POST /v1/messages/count_tokens`: the prompt's tokens as the gateway counts them for routing and budgets (the
+   * cl100k tokenizer, tool definitions included): an estimate for Claude, whose own tokenizer differs by up to
+   * ~20 %. Nothing is enqueued and no provider is called.
+   */
+  countTokens(dto: CountTokensDto, client: Client): { input_tokens: number } {
+    // Checked and translated as a Messages request is; it sends no max_tokens, so none limits the thinking budget.
+    const messages: MessagesDto = Object.assign({ max_tokens: Number.MAX_SAFE_INTEGER }, dto);
+    try {
+      const request = messagesRequest(messages, this.generation.frame(client, 'sync'), client.body);
+      const tools = request.options.tools;
+      const toolTokens = tools === undefined ? 0 : countTextTokens(JSON.stringify(tools));
+      return { input_tokens: estimatePromptTokens(request.messages) + toolTokens };
+    } catch (err) {
       throw inAnthropicTerms(err);
     }
   }
