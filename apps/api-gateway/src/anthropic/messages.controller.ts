@@ -3,7 +3,7 @@ import { ANTHROPIC_ERRORS } from '@aigw/platform';
 import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { fastifyClient } from '../http/client';
-import { CountTokensDto, MessagesDto } from './messages.dto';
+import { MessagesInputDto, MessagesDto } from './messages.dto';
 import { MessagesService } from './messages.service';
 
 /** Anthropic-compatible: errors on this route, validation and auth included, come in Anthropic's shape. */
@@ -27,7 +27,7 @@ export class MessagesController {
   @HttpCode(200)
   @RouteConfig(ANTHROPIC_ERRORS)
   countTokens(
-    @Body() dto: CountTokensDto,
+    @Body() dto: MessagesInputDto,
     @Req() req: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): { input_tokens: number } {

@@ -73,15 +73,14 @@ export class MessagesMetadataDto {
   user_id?: string | null;
 }
 
-export class MessagesDto {
+/**
+ * What a Messages request gives the model: the whole body of `POST /v1/messages/count_tokens`, and the part of
+ * `POST /v1/messages` that `MessagesDto` adds the token limit, sampling and routing fields to.
+ */
+export class MessagesInputDto {
   @IsString()
   @IsNotEmpty()
   model: string;
-
-  /** Required, as Anthropic requires it. */
-  @IsInt({ message: 'max_tokens is required and must be an integer' })
-  @Min(1)
-  max_tokens: number;
 
   @IsArray()
   @ArrayNotEmpty()
@@ -92,6 +91,30 @@ export class MessagesDto {
   /** A string or a list of text blocks (checked by `assertMessagesRules`). */
   @IsOptional()
   system?: string | AnthropicBlock[];
+
+  @IsOptional()
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => AnthropicToolDto)
+  tools?: AnthropicToolDto[];
+
+  /** `{type: auto | any | tool | none, name?, disable_parallel_tool_use?}` (checked by `assertMessagesRules`). */
+  @IsOptional()
+  @IsObject()
+  tool_choice?: AnthropicToolChoice;
+
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => ThinkingDto)
+  thinking?: ThinkingDto;
+}
+
+export class MessagesDto extends MessagesInputDto {
+  /** Required, as Anthropic requires it. */
+  @IsInt({ message: 'max_tokens is required and must be an integer' })
+  @Min(1)
+  max_tokens: number;
 
   @IsOptional()
   @IsArray()
@@ -119,27 +142,10 @@ export class MessagesDto {
   top_k?: number;
 
   @IsOptional()
-  @IsArray()
-  @ValidateNested({ each: true })
-  @Type(() => AnthropicToolDto)
-  tools?: AnthropicToolDto[];
-
-  /** `{type: auto | any | tool | none, name?, disable_parallel_tool_use?}` (checked by `assertMessagesRules`). */
-  @IsOptional()
-  @IsObject()
-  tool_choice?: AnthropicToolChoice;
-
-  @IsOptional()
   @IsObject()
   @ValidateNested()
   @Type(() => MessagesMetadataDto)
   metadata?: MessagesMetadataDto;
-
-  @IsOptional()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => ThinkingDto)
-  thinking?: ThinkingDto;
 
   /** A capacity hint for Anthropic's own fleet; it has no meaning for the gateway's routing. */
   @IsOptional()
@@ -200,39 +206,4 @@ function IsContentShape(): PropertyDecorator {
         },
       },
     });
-}
-
-/**
- * `POST /v1/messages/count_tokens`: what a Messages request would send, without `max_tokens` and the sampling
- * fields (Anthropic's shape of it). The blocks are checked as a Messages request's are.
- */
-export class CountTokensDto {
-  @IsString()
-  @IsNotEmpty()
-  model: string;
-
-  @IsArray()
-  @ArrayNotEmpty()
-  @ValidateNested({ each: true })
-  @Type(() => AnthropicMessageDto)
-  messages: AnthropicMessageDto[];
-
-  @IsOptional()
-  system?: string | AnthropicBlock[];
-
-  @IsOptional()
-  @IsArray()
-  @ValidateNested({ each: true })
-  @Type(() => AnthropicToolDto)
-  tools?: AnthropicToolDto[];
-
-  @IsOptional()
-  @IsObject()
-  tool_choice?: AnthropicToolChoice;
-
-  @IsOptional()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => ThinkingDto)
-  thinking?: ThinkingDto;
 }

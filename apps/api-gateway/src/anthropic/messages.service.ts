@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { countTextTokens, estimatePromptTokens } from '@aigw/core';
 import { GenerationService } from '../generation/generation.service';
 import type { Client } from '../http/client';
-import type { CountTokensDto, MessagesDto } from './messages.dto';
+import type { MessagesInputDto, MessagesDto } from './messages.dto';
 import { inAnthropicTerms, messagesRequest } from './messages-request';
 import { anthropicMessageBody, type AnthropicMessage } from './messages-response';
 import { anthropicStream } from './messages-sse';
@@ -36,7 +36,7 @@ export class MessagesService {
    * cl100k tokenizer, tool definitions included): an estimate for Claude, whose own tokenizer differs by up to
    * ~20 %. Nothing is enqueued and no provider is called.
    */
-  countTokens(dto: CountTokensDto, client: Client): { input_tokens: number } {
+  countTokens(dto: MessagesInputDto, client: Client): { input_tokens: number } {
     // Checked and translated as a Messages request is; it sends no max_tokens, so none limits the thinking budget.
     const messages: MessagesDto = Object.assign({ max_tokens: Number.MAX_SAFE_INTEGER }, dto);
     try {
