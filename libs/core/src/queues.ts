@@ -70,6 +70,7 @@ export interface UsageEvent {
   cached: boolean;
   status: 'success' | 'error';
   errorClass: string | null;
+  /** The answer's ErrorCode, or CLIENT_CLOSED_REQUEST for a client that left. */
   errorCode: string | null;
   attempts: number;
   policy: RoutingPolicy | null;
@@ -209,3 +210,9 @@ export interface ProviderChangedMessage {
   ns: string;
   providerId: string | null;
 }
+
+/**
+ * `usage_records.error_code` of a request its client left (nginx's name for it): neither a timeout in analytics nor
+ * a failure of the deployment in its success rate. The answer nobody reads still says `timeout`.
+ */
+export const CLIENT_CLOSED_REQUEST = 'client_closed_request';

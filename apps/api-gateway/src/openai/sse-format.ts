@@ -91,7 +91,10 @@ export function sseError(error: ErrorBody): string {
  * as a `thinking_blocks` delta, so a client has it to send back without stitching pieces.
  */
 export class OpenAiStreamEncoder implements StreamEncoder {
-  /** The reasoning of the block being streamed; kept only once the provider has signed a block. */
+  /**
+   * The reasoning since the last signed block ended: the text of the `thinking_blocks` delta a signature (Anthropic)
+   * ends it with. Kept for every reasoning stream, since none says in advance whether a signature will come.
+   */
   private blockText = '';
 
   constructor(

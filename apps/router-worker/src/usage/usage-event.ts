@@ -1,4 +1,11 @@
-import type { GatewayError, GenerateOutcome, GenerationRequest, GenerationResult, UsageEvent } from '@aigw/core';
+import {
+  CLIENT_CLOSED_REQUEST,
+  type GatewayError,
+  type GenerateOutcome,
+  type GenerationRequest,
+  type GenerationResult,
+  type UsageEvent,
+} from '@aigw/core';
 import { GenerationCancelledError } from '../cancel/abort';
 
 /** How a generation ended, before it is turned into a reply, an outcome and a usage event. */
@@ -56,12 +63,6 @@ export function usageEventOf(request: GenerationRequest, finished: Finished, now
     attempts: attempts.length,
   });
 }
-
-/**
- * What `usage_records.error_code` says of a client that left: nginx's name for it, so that neither the timeouts of
- * analytics nor a deployment's success rate count it (the answer a client never reads says `timeout`).
- */
-export const CLIENT_CLOSED_REQUEST = 'client_closed_request';
 
 function errorCodeOf(error: GatewayError): string {
   return error instanceof GenerationCancelledError && error.abortCause === 'client_disconnected'

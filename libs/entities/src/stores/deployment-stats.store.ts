@@ -1,3 +1,4 @@
+import { CLIENT_CLOSED_REQUEST } from '@aigw/core';
 import type { DataSource } from 'typeorm';
 import type { ProviderHealthStatus } from '../entities/provider.entity';
 import { ProviderEntity } from '../entities/provider.entity';
@@ -37,9 +38,9 @@ export class DeploymentStatsStore {
               avg(latency_ms) FILTER (WHERE status = 'success') AS avg_latency_ms
          FROM ${tableRef(this.dataSource, UsageRecordEntity)}
         WHERE created_at >= $1 AND NOT cached AND provider IS NOT NULL AND model IS NOT NULL
-          AND error_code IS DISTINCT FROM 'client_closed_request'
+          AND error_code IS DISTINCT FROM $2
         GROUP BY provider, model`,
-      [since.toISOString()],
+      [since.toISOString(), CLIENT_CLOSED_REQUEST],
     );
     return rows.map((r) => ({
       provider: r.provider,
