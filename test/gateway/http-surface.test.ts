@@ -191,6 +191,19 @@ describe('api-gateway HTTP surface', () => {
       expect(body.data.every((m) => m.object === 'model')).toBe(true);
     });
 
+    it('GET /v1/models/{id} answers one model, the slash of a deployment id sent plainly or encoded', async () => {
+      for (const path of ['/v1/models/sim/sim-gpt', '/v1/models/sim%2Fsim-gpt']) {
+        const res = await h.get(path);
+        expect(res.status).toBe(200);
+        expect(await res.json()).toEqual({ id: 'sim/sim-gpt', object: 'model', created: expect.any(Number), owned_by: 'sim' });
+      }
+      expect(await (await h.get('/v1/models/sim-claude')).json()).toMatchObject({ id: 'sim-claude', owned_by: 'aigw' });
+      const missing = await h.get('/v1/models/sim/no-such-model');
+      expect(missing.status).toBe(404);
+      expectEnvelope((await missing.json()) as ErrorEnvelope, 'model_not_found', 'model');
+      expect((await fetch(`${h.url}/v1/models/sim-gpt`)).status).toBe(401);
+    });
+
     it('GET /api/v1/ai/models shows prices and capabilities, never secrets or base URLs', async () => {
       const res = await h.get('/api/v1/ai/models');
       const text = await res.text();

@@ -46,6 +46,15 @@ describe('OpenAPI docs', () => {
     await expect(SwaggerParser.validate(structuredClone(doc) as never)).resolves.toBeDefined();
   });
 
+  it('declares each path parameter of a template, and none that is not in it (a wildcard route too)', () => {
+    for (const [method, path, op] of operations()) {
+      const inTemplate = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]).sort();
+      const declared = (op.parameters ?? []).filter((p) => p.in === 'path').map((p) => p.name);
+      expect({ method, path, params: declared.sort() }).toEqual({ method, path, params: inTemplate });
+    }
+    expect(doc.paths['/v1/models/{path}'].get.summary).toBe('Retrieve a model (OpenAI wire format)');
+  });
+
   it('documents the query parameters each route reads', () => {
     const query = (method: string, path: string) =>
       (doc.paths[path][method].parameters ?? [])

@@ -75,6 +75,10 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     requestExample: { model: 'text-embedding-3-small', input: ['first text', 'second text'] },
   },
   'GET /v1/models': { summary: 'List models (OpenAI wire format)' },
+  'GET /v1/models/{path}': {
+    summary: 'Retrieve a model (OpenAI wire format)',
+    description: 'One entry of `GET /v1/models`; the id may hold a slash, sent plainly or encoded (`sim%2Fsim-gpt`).',
+  },
   'POST /api/v1/ai/generate': {
     summary: 'Generate (native API)',
     description:

@@ -4,7 +4,7 @@ import { CatalogService } from '@aigw/platform';
 import type { CircuitStatus } from '@aigw/routing';
 import { DeploymentSignals } from './deployment-signals.service';
 import { modelListing } from './model-listing';
-import { openAiModelList, type OpenAiModelList } from './model-views';
+import { openAiModelList, type OpenAiModel, type OpenAiModelList } from './model-views';
 
 /** The native listing as sent: its JSON text and the ETag of that text. */
 export interface RenderedListing {
@@ -30,7 +30,7 @@ function circuitKey(states: ReadonlyMap<string, CircuitStatus>): string {
 @Injectable()
 export class ModelListsService {
   private readonly created = Math.floor(Date.now() / 1000);
-  private openAi: { source: object; view: OpenAiModelList } | null = null;
+  private openAi: { source: object; view: OpenAiModelList; byId: Map<string, OpenAiModel> } | null = null;
   private native: { catalog: object; signals: object; circuits: string; rendered: RenderedListing } | null = null;
 
   constructor(
@@ -39,11 +39,21 @@ export class ModelListsService {
   ) {}
 
   openAiModels(): OpenAiModelList {
+    return this.openAiLists().view;
+  }
+
+  /** One entry of the OpenAI list (`provider/model` or a model name), or undefined when it lists no such id. */
+  openAiModel(id: string): OpenAiModel | undefined {
+    return this.openAiLists().byId.get(id);
+  }
+
+  private openAiLists(): { view: OpenAiModelList; byId: Map<string, OpenAiModel> } {
     const source = this.catalog.current;
     if (this.openAi?.source !== source) {
-      this.openAi = { source, view: openAiModelList(source, this.created) };
+      const view = openAiModelList(source, this.created);
+      this.openAi = { source, view, byId: new Map(view.data.map((m) => [m.id, m])) };
     }
-    return this.openAi.view;
+    return this.openAi;
   }
 
   /** The native listing: at most one Redis read per CIRCUIT_CACHE_MS, no database access. */

@@ -1,5 +1,6 @@
 import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
-import { ErrorCode } from '@aigw/core';
+import { ApiParam } from '@nestjs/swagger';
+import { ErrorCode, GatewayError } from '@aigw/core';
 import { ENV } from '@aigw/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AdmissionRefused, AdmissionService } from '../admission/admission.service';
@@ -8,7 +9,7 @@ import { PublicWhen } from '../auth/public-when';
 import type { GatewayEnv } from '../config/gateway-env';
 import { AddressRateLimiter } from './address-rate-limiter';
 import { ModelListsService } from './model-lists.service';
-import type { OpenAiModelList } from './model-views';
+import type { OpenAiModel, OpenAiModelList } from './model-views';
 
 /** How long a client may reuse the native listing without asking again (then `If-None-Match` makes it cheap). */
 const MAX_AGE_S = 30;
@@ -39,6 +40,23 @@ export class ModelsController {
   @Get('v1/models')
   openAiModels(): OpenAiModelList {
     return this.lists.openAiModels();
+  }
+
+  /**
+   * One model of that list, as OpenAI's `GET /v1/models/{model}` answers it (`client.models.retrieve`). A deployment id
+   * holds a slash: the SDKs send it encoded (`sim%2Fsim-gpt`), curl users plainly, so the id is the rest of the path.
+   */
+  @Get('v1/models/*')
+  @ApiParam({ name: 'path', description: 'A deployment id (`provider/model`) or a model name', example: 'sim/sim-gpt' })
+  openAiModel(@Req() req: FastifyRequest<{ Params: { '*': string } }>): OpenAiModel {
+    const id = req.params['*'];
+    const model = this.lists.openAiModel(id);
+    if (model === undefined) {
+      throw new GatewayError(ErrorCode.ModelNotFound, `The model '${id}' does not exist or is not enabled.`, {
+        param: 'model',
+      });
+    }
+    return model;
   }
 
   /**
