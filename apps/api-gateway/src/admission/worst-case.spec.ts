@@ -66,4 +66,16 @@ describe('worstCaseCharge', () => {
     const pinnedOff = deployment('a/shared', 0.001, 0.002, false);
     expect(reachable({ model: 'a/shared', allowFallback: true }, [pinnedOff, other, dear], () => [])).toEqual([other]);
   });
+
+  it("prices only the deployments the key's allowedModels leave (an alias, a model name, a pinned fallback)", () => {
+    const sharedDear = deployment('b/cheap', 0.01, 0.03);
+    const all = [cheap, dear, sharedDear];
+    expect(reachable({ model: 'auto', allowedModels: ['cheap'] }, all, () => [])).toEqual([cheap, sharedDear]);
+    expect(reachable({ model: 'auto', allowedModels: ['a/cheap'] }, all, () => [])).toEqual([cheap]);
+    expect(reachable({ model: 'cheap', allowedModels: ['a/*'] }, all, () => [cheap, sharedDear])).toEqual([cheap]);
+    expect(
+      reachable({ model: 'a/cheap', allowFallback: true, allowedModels: ['a/cheap'] }, all, () => [cheap]),
+    ).toEqual([cheap]);
+    expect(reachable({ model: 'auto' }, all, () => [])).toEqual(all);
+  });
 });

@@ -2,6 +2,7 @@ import {
   countTextTokens,
   estimatePromptTokens,
   isModelAlias,
+  mayUseDeployment,
   reachableDeployments,
   type Deployment,
   type GenerationRequest,
@@ -45,17 +46,20 @@ export function worstCaseCharge(
 /**
  * The deployments a request may reach: an alias ranges over every enabled one; a pinned `provider/model` with
  * fallback allowed also over every deployment of that model name, as the worker's candidate filter does
- * (`reachableDeployments`); otherwise the ones serving the reference (the catalog's map, no scan).
+ * (`reachableDeployments`); otherwise the ones serving the reference (the catalog's map, no scan). A key's
+ * `allowedModels` narrows them as it narrows the worker's candidates: pricing a deployment the key may not use
+ * would refuse a request its budget covers.
  */
 export function reachable(
-  request: Pick<GenerationRequest, 'model' | 'allowFallback'>,
+  request: Pick<GenerationRequest, 'model' | 'allowFallback' | 'allowedModels'>,
   all: readonly Deployment[],
   serving: (ref: string) => Deployment[],
 ): readonly Deployment[] {
-  if (isModelAlias(request.model)) {
-    return all.filter((d) => d.provider.enabled && d.model.enabled);
-  }
-  return request.allowFallback === true
-    ? reachableDeployments(all, { model: request.model, allowFallback: true })
-    : serving(request.model);
+  const reached = isModelAlias(request.model)
+    ? all.filter((d) => d.provider.enabled && d.model.enabled)
+    : request.allowFallback === true
+      ? reachableDeployments(all, { model: request.model, allowFallback: true })
+      : serving(request.model);
+  const allowed = request.allowedModels;
+  return allowed === undefined ? reached : reached.filter((d) => mayUseDeployment(allowed, d));
 }
