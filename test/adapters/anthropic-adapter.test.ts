@@ -113,7 +113,7 @@ describe('Anthropic adapter against a real HTTP server', () => {
     expect(seen.headers.authorization).toBeUndefined();
     expect(JSON.parse(seen.body)).toEqual({
       model: 'claude-test',
-      max_tokens: 1024,
+      max_tokens: 4096,
       system: 'Answer in French.',
       messages: [{ role: 'user', content: 'Hello\n\nAnyone there?' }],
       temperature: 0.5,

@@ -13,8 +13,12 @@ import {
 } from '@aigw/core';
 import type { AdapterRequest } from '../types';
 
-/** Anthropic requires `max_tokens`; this is what a request that does not set it gets. */
-export const DEFAULT_ANTHROPIC_MAX_TOKENS = 1024;
+/**
+ * Anthropic requires `max_tokens`; this is what a request that does not set it gets (OpenAI's API has no such limit,
+ * so it should rarely cut an answer): the largest every Claude model takes (Claude 3 Haiku and Opus stop at 4,096),
+ * and the allowance admission reserves by default (QUOTA_DEFAULT_MAX_TOKENS).
+ */
+export const DEFAULT_ANTHROPIC_MAX_TOKENS = 4096;
 
 export type AnthropicImageSource = { type: 'base64'; media_type: string; data: string } | { type: 'url'; url: string };
 export type AnthropicBlock =
