@@ -1,6 +1,6 @@
 import {
   countTextTokens,
-  estimatePromptTokens,
+  estimateRequestTokens,
   isModelAlias,
   mayUseDeployment,
   reachableDeployments,
@@ -15,7 +15,7 @@ export interface Charge {
 }
 
 /**
- * The most a request can cost: its estimated prompt tokens plus its completion allowance (`max_tokens`, or
+ * The most a request can cost: its estimated prompt tokens (tool definitions included) plus its completion allowance (`max_tokens`, or
  * `defaultMaxTokens` when absent) at the highest prompt and completion prices among the deployments that may
  * serve it. Settlement refunds the difference, so over-reserving only delays other requests of a user close
  * to their budget; under-reserving could let concurrent requests overspend it.
@@ -28,7 +28,7 @@ export function worstCaseCharge(
   const embeddings = request.embeddings;
   const prompt =
     embeddings === undefined
-      ? estimatePromptTokens(request.messages)
+      ? estimateRequestTokens(request.messages, request.options.tools)
       : embeddings.input.reduce((n, item) => n + (typeof item === 'string' ? countTextTokens(item) : item.length), 0);
   const completion = embeddings === undefined ? (request.options.maxTokens ?? defaultMaxTokens) : 0;
   let promptPer1k = 0;

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { countTextTokens, estimatePromptTokens } from '@aigw/core';
+import { estimateRequestTokens } from '@aigw/core';
 import { GenerationService } from '../generation/generation.service';
 import type { Client } from '../http/client';
 import type { MessagesInputDto, MessagesDto } from './messages.dto';
@@ -41,9 +41,7 @@ export class MessagesService {
     const messages: MessagesDto = Object.assign({ max_tokens: Number.MAX_SAFE_INTEGER }, dto);
     try {
       const request = messagesRequest(messages, this.generation.frame(client, 'sync'), client.body);
-      const tools = request.options.tools;
-      const toolTokens = tools === undefined ? 0 : countTextTokens(JSON.stringify(tools));
-      return { input_tokens: estimatePromptTokens(request.messages) + toolTokens };
+      return { input_tokens: estimateRequestTokens(request.messages, request.options.tools) };
     } catch (err) {
       throw inAnthropicTerms(err);
     }

@@ -2,7 +2,7 @@ import {
   countTextTokens,
   ErrorCode,
   estimateCompletionTokens,
-  estimatePromptTokens,
+  estimateRequestTokens,
   filterCandidates,
   orderCandidates,
   pinnedIdOf,
@@ -49,8 +49,7 @@ export function routeNeedOf(
     return embeddingsNeedOf(request, request.embeddings.input, deployments);
   }
   // Tool definitions are part of the prompt providers bill and fit into the context window.
-  const promptTokens =
-    estimatePromptTokens(request.messages) + (tools === undefined ? 0 : countTextTokens(JSON.stringify(tools)));
+  const promptTokens = estimateRequestTokens(request.messages, tools);
   const need: CandidateNeed = {
     model: request.model,
     stream: request.stream,

@@ -1,5 +1,5 @@
 import { BytePairEncoder, type RankFile } from './bpe';
-import type { ChatMessage, ContentPart } from '../domain';
+import type { ChatMessage, ContentPart, FunctionTool } from '../domain';
 
 /*
  * Prompt size estimation with a real BPE tokenizer (cl100k_base). Providers use different
@@ -251,4 +251,15 @@ export function estimateCompletionTokens(maxTokens: number | undefined, averageC
  */
 export function requiredContextTokens(promptTokens: number, maxTokens: number | undefined): number {
   return promptTokens + (maxTokens ?? 0);
+}
+
+/**
+ * Estimated prompt tokens of a chat request with its tool definitions, which providers bill as prompt and fit into
+ * the context window (their JSON text, counted).
+ */
+export function estimateRequestTokens(
+  messages: readonly ChatMessage[],
+  tools: readonly FunctionTool[] | undefined,
+): number {
+  return estimatePromptTokens(messages) + (tools === undefined ? 0 : countTextTokens(JSON.stringify(tools)));
 }
