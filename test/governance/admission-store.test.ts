@@ -143,6 +143,32 @@ describe('AdmissionStore', () => {
     });
   });
 
+  it("shows the binding limit of key and user: the user's when it leaves less", async () => {
+    const limits = { keyRpm: 100, userRpm: 3, keyTpm: 10_000, userTpm: 5_000 };
+    expect(await stores[0].admit(input('u-bind', limits, { tokens: 300 }))).toMatchObject({
+      rate: { limitRequests: 3, remainingRequests: 2, limitTokens: 5_000, remainingTokens: 4_700 },
+    });
+    // Another key of the user has used nothing of its own limits: the user's still bind.
+    expect(await stores[1].admit(input('u-bind', limits, { keyId: 'u-bind-key2', tokens: 300 }))).toMatchObject({
+      rate: { limitRequests: 3, remainingRequests: 1, limitTokens: 5_000, remainingTokens: 4_400 },
+    });
+  });
+
+  it('tells a request larger than a limit itself from one that must wait, and charges neither', async () => {
+    const big = await stores[0].admit(input('u-big', { keyTpm: 1000 }, { tokens: 1500 }));
+    expect(big).toMatchObject({ kind: 'refused', check: 'key_tpm', tooLarge: true, rate: { remainingTokens: 1000 } });
+    const dear = await stores[0].admit(input('u-big', { dailySpendLimitUsd: 0.005 }, { reserveUsd: 0.01 }));
+    expect(dear).toMatchObject({ kind: 'refused', check: 'daily_spend', tooLarge: true });
+    expect(await stores[0].admit(input('u-big', { keyTpm: 1000 }, { tokens: 800 }))).toMatchObject({
+      kind: 'admitted',
+    });
+    expect(await stores[0].admit(input('u-big', { keyTpm: 1000 }, { tokens: 800 }))).toMatchObject({
+      kind: 'refused',
+      tooLarge: false,
+      rate: { remainingTokens: 0 },
+    });
+  });
+
   it('refuses a request whose token estimate does not fit the minute', async () => {
     const v = await stores[0].admit(input('u-tokens', { keyTpm: 1000 }, { tokens: 600 }));
     expect(v.kind).toBe('admitted');

@@ -10,7 +10,8 @@ import { REDIS_URL, TestSystem } from '../e2e/harness';
  * quota counters come back from usage_records after Redis lost them.
  */
 describe('limits shared by two gateway replicas', () => {
-  const sys = new TestSystem({ workers: 2, env: { AUTH_CACHE_TTL_MS: '300' } });
+  // A small completion allowance, so the cap on budgeted requests without max_tokens shows in a few tokens.
+  const sys = new TestSystem({ workers: 2, env: { AUTH_CACHE_TTL_MS: '300', QUOTA_DEFAULT_MAX_TOKENS: '100' } });
   let gateways: string[] = [];
   let redis: Redis;
 
@@ -30,17 +31,21 @@ describe('limits shared by two gateway replicas', () => {
   async function userWithKey(
     name: string,
     quota: { daily_spend_limit_usd?: number; daily_request_limit?: number } = {},
-    key: { rpm?: number } = {},
+    key: { rpm?: number; tpm?: number } = {},
   ): Promise<{ userId: string; key: string }> {
     const [user] = await sys.query<{ id: string }>('INSERT INTO users (name) VALUES ($1) RETURNING id', [name]);
     const plain = `sk-aigw-${randomBytes(24).toString('base64url')}`;
-    await sys.query('INSERT INTO api_keys (user_id, role, key_hash, prefix, rpm) VALUES ($1, $2, $3, $4, $5)', [
-      user.id,
-      'user',
-      createHash('sha256').update(plain).digest('hex'),
-      plain.slice(0, 16),
-      key.rpm ?? null,
-    ]);
+    await sys.query(
+      'INSERT INTO api_keys (user_id, role, key_hash, prefix, rpm, tpm) VALUES ($1, $2, $3, $4, $5, $6)',
+      [
+        user.id,
+        'user',
+        createHash('sha256').update(plain).digest('hex'),
+        plain.slice(0, 16),
+        key.rpm ?? null,
+        key.tpm ?? null,
+      ],
+    );
     await sys.query(
       `INSERT INTO user_quotas (user_id, tier, daily_spend_limit_usd, daily_request_limit) VALUES ($1, 'default', $2, $3)`,
       [user.id, quota.daily_spend_limit_usd ?? null, quota.daily_request_limit ?? null],
@@ -48,12 +53,29 @@ describe('limits shared by two gateway replicas', () => {
     return { userId: user.id, key: plain };
   }
 
-  async function chat(gateway: string, key: string, content: string): Promise<Response> {
+  async function chat(gateway: string, key: string, content: string, maxTokens: number | null = 50): Promise<Response> {
     return fetch(`${gateway}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'sim0/sim-gpt', max_tokens: 50, messages: [{ role: 'user', content }] }),
+      body: JSON.stringify({
+        model: 'sim0/sim-gpt',
+        ...(maxTokens === null ? {} : { max_tokens: maxTokens }),
+        messages: [{ role: 'user', content }],
+      }),
     });
+  }
+
+  async function usageOf(userId: string, n: number): Promise<{ n: string; spent: string }> {
+    return waitFor(
+      async () => {
+        const r = await sys.query<{ n: string; spent: string }>(
+          'SELECT count(*) AS n, coalesce(sum(cost_usd), 0) AS spent FROM usage_records WHERE user_id = $1',
+          [userId],
+        );
+        return Number(r[0].n) === n ? r[0] : null;
+      },
+      { timeoutMs: 20_000, message: 'usage rows did not arrive' },
+    );
   }
 
   it('never lets 100 concurrent requests on two replicas spend past the budget', async () => {
@@ -98,6 +120,51 @@ describe('limits shared by two gateway replicas', () => {
       { timeoutMs: 10_000, message: 'reservations were not all settled' },
     );
   }, 60_000);
+
+  it('caps a budgeted request without max_tokens at the allowance it reserved, so long answers cannot overspend', async () => {
+    // Reserved per request: ~10 prompt tokens and QUOTA_DEFAULT_MAX_TOKENS (100) completion tokens ≈ $0.00021; each
+    // answer would be 1,000 tokens ($0.002) uncapped, ten times the budget across the admitted ones.
+    const limit = 0.0011;
+    const { userId, key } = await userWithKey('budget-uncapped', { daily_spend_limit_usd: limit });
+    sys.sim.configure({ latencyMs: 200, echo: false, completionTokens: 1000 });
+    try {
+      const responses = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => chat(gateways[i % 2], key, `no max_tokens ${i}`, null)),
+      );
+      const ok = responses.filter((r) => r.status === 200);
+      expect(ok.length).toBeGreaterThan(0);
+      expect(responses.filter((r) => r.status === 429).length).toBe(20 - ok.length);
+      for (const body of (await Promise.all(ok.map((r) => r.json()))) as {
+        choices: { finish_reason: string }[];
+        usage: { completion_tokens: number };
+      }[]) {
+        expect(body.choices[0].finish_reason).toBe('length');
+        expect(body.usage.completion_tokens).toBe(100);
+      }
+      const rows = await usageOf(userId, ok.length);
+      expect(Number(rows.spent)).toBeLessThanOrEqual(limit);
+    } finally {
+      sys.sim.configure({ completionTokens: 32 });
+    }
+  }, 60_000);
+
+  it('tells a request larger than a limit on its own that waiting will not help, and charges nothing', async () => {
+    const { key } = await userWithKey('too-large', {}, { tpm: 1000 });
+    sys.sim.configure({ latencyMs: 0, echo: true });
+    const big = await chat(gateways[0], key, 'a long essay', 5000);
+    expect(big.status).toBe(429);
+    expect(big.headers.get('retry-after')).toBeNull();
+    expect(big.headers.get('x-should-retry')).toBe('false');
+    expect(big.headers.get('x-ratelimit-limit-tokens')).toBe('1000');
+    expect(big.headers.get('x-ratelimit-remaining-tokens')).toBe('1000');
+    const body = (await big.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('rate_limit_exceeded');
+    expect(body.error.message).toMatch(/^Request too large for the tokens per minute of this key \(1000\)/);
+    // Within the minute, a request that fits is admitted: nothing was charged.
+    const small = await chat(gateways[1], key, 'a short one', 50);
+    expect(small.status).toBe(200);
+    expect(Number(small.headers.get('x-ratelimit-remaining-tokens'))).toBeGreaterThan(900);
+  }, 30_000);
 
   it('holds a per-key rate limit for the sum of both replicas, with OpenAI rate-limit headers', async () => {
     const { key } = await userWithKey('rate-shared', {}, { rpm: 5 });

@@ -265,6 +265,30 @@ export interface GatewayErrorOptions {
   attempts?: import('./domain').Attempt[];
   cause?: unknown;
   spent?: Spent;
+  /** Whether the same request sent again may succeed, when its code alone does not say (see `retryHintOf`). */
+  retry?: boolean;
+}
+
+/**
+ * Failures a client's automatic retry of the same request cannot mend, though their status invites one (the OpenAI
+ * and Anthropic SDKs retry 409 and every 5xx): a conflict stays a conflict; `all_providers_failed` comes after the
+ * gateway's own retries and fallback; `no_healthy_provider` lasts while the breakers are open (its Retry-After,
+ * up to a minute, would have the SDK sleep that long without a word).
+ */
+const NOT_RETRYABLE: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.IdempotencyConflict,
+  ErrorCode.Conflict,
+  ErrorCode.ModelUnavailable,
+  ErrorCode.AllProvidersFailed,
+  ErrorCode.NoHealthyProvider,
+]);
+
+/**
+ * The `x-should-retry` header's value for an error (the OpenAI and Anthropic SDKs obey it before their own rule by
+ * status): the error's own `retry` when set, false for the codes above, none otherwise.
+ */
+export function retryHintOf(err: GatewayError): boolean | undefined {
+  return err.retry ?? (NOT_RETRYABLE.has(err.code) ? false : undefined);
 }
 
 /** A failure with a client-facing code. Throw it anywhere; one filter turns it into HTTP. */
@@ -275,6 +299,7 @@ export class GatewayError extends Error {
   readonly attempts?: import('./domain').Attempt[];
   /** Set in the worker when the failure still cost something (see `Spent`); never sent to clients. */
   readonly spent?: Spent;
+  readonly retry?: boolean;
 
   constructor(code: ErrorCode, message: string, opts: GatewayErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
@@ -285,6 +310,9 @@ export class GatewayError extends Error {
     this.attempts = opts.attempts;
     if (opts.spent !== undefined) {
       this.spent = opts.spent;
+    }
+    if (opts.retry !== undefined) {
+      this.retry = opts.retry;
     }
   }
 

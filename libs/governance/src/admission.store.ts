@@ -39,7 +39,19 @@ export interface RateView {
 
 export type AdmissionVerdict =
   | { kind: 'admitted'; reservation: Reservation | null; rate: RateView }
-  | { kind: 'refused'; check: LimitCheck; current: number; limit: number; retryAfterMs: number; rate: RateView }
+  | {
+      kind: 'refused';
+      check: LimitCheck;
+      current: number;
+      limit: number;
+      /**
+       * The request alone asks more than the limit allows (tokens per minute, spend): waiting never helps, only a
+       * smaller request does.
+       */
+      tooLarge: boolean;
+      retryAfterMs: number;
+      rate: RateView;
+    }
   | { kind: 'rebuild' };
 
 const ADMIT = new RedisScript(ADMIT_LUA);
@@ -102,13 +114,16 @@ export class AdmissionStore {
       case 'refused': {
         const [, check, current, limit, ...counts] = reply as [string, LimitCheck, number, number, ...number[]];
         const retryAfterMs = RATE_CHECKS.has(check) ? resetMs : this.periodEnd(check, now) - now;
+        const asked = check.endsWith('tpm') ? input.tokens : check.endsWith('spend') ? reserveMicros : 1;
+        const tooLarge = asked > Number(limit);
         return {
           kind: 'refused',
           check,
           current: Number(current),
           limit: Number(limit),
+          tooLarge,
           retryAfterMs,
-          rate: this.rateView(l, counts.map(Number), resetMs, check),
+          rate: this.rateView(l, counts.map(Number), resetMs, tooLarge ? undefined : check),
         };
       }
       default: {
@@ -165,22 +180,47 @@ export class AdmissionStore {
   }
 
   /**
-   * The key's own limit when it has one, else the user's. `counts` are the minute's counters after charging
-   * (key requests, key tokens, user requests, user tokens); on a refusal they are uncharged, and the dimension
-   * that refused shows nothing remaining.
+   * The binding one of the key's and the user's limits, per dimension: the one with less left (the smaller limit on a
+   * tie), as OpenAI's headers say what the next request runs into. `counts` are the minute's counters after charging
+   * (key requests, key tokens, user requests, user tokens); on a refusal they are uncharged, and the dimension that
+   * refused shows nothing remaining.
    */
   private rateView(l: CallerLimits, counts: number[], resetMs: number, refused?: LimitCheck): RateView {
-    const requests =
-      l.keyRpm !== null ? { limit: l.keyRpm, used: counts?.[0] } : { limit: l.userRpm, used: counts?.[2] };
-    const tokens = l.keyTpm !== null ? { limit: l.keyTpm, used: counts?.[1] } : { limit: l.userTpm, used: counts?.[3] };
-    const remaining = (x: { limit: number | null; used: number | undefined }, exhausted: boolean): number | null =>
-      x.limit === null ? null : exhausted ? 0 : Math.max(0, x.limit - (x.used ?? x.limit));
+    const requests = binding(
+      { limit: l.keyRpm, used: counts[0], exhausted: refused === 'key_rpm' },
+      { limit: l.userRpm, used: counts[2], exhausted: refused === 'user_rpm' },
+    );
+    const tokens = binding(
+      { limit: l.keyTpm, used: counts[1], exhausted: refused === 'key_tpm' },
+      { limit: l.userTpm, used: counts[3], exhausted: refused === 'user_tpm' },
+    );
     return {
-      limitRequests: requests.limit,
-      remainingRequests: remaining(requests, refused === 'key_rpm' || refused === 'user_rpm'),
-      limitTokens: tokens.limit,
-      remainingTokens: remaining(tokens, refused === 'key_tpm' || refused === 'user_tpm'),
+      limitRequests: requests?.limit ?? null,
+      remainingRequests: requests?.remaining ?? null,
+      limitTokens: tokens?.limit ?? null,
+      remainingTokens: tokens?.remaining ?? null,
       resetMs,
     };
   }
+}
+
+interface MinuteLimit {
+  limit: number | null;
+  used: number | undefined;
+  exhausted: boolean;
+}
+
+/** Of a key's and a user's limit of one dimension, the one with less remaining; null when neither is set. */
+function binding(key: MinuteLimit, user: MinuteLimit): { limit: number; remaining: number } | null {
+  let best: { limit: number; remaining: number } | null = null;
+  for (const x of [key, user]) {
+    if (x.limit === null) {
+      continue;
+    }
+    const remaining = x.exhausted ? 0 : Math.max(0, x.limit - (x.used ?? x.limit));
+    if (best === null || remaining < best.remaining || (remaining === best.remaining && x.limit < best.limit)) {
+      best = { limit: x.limit, remaining };
+    }
+  }
+  return best;
 }

@@ -21,7 +21,7 @@ import { GatewayEnv } from '../config/gateway-env';
 import type { AuthContext } from '../http/request-context';
 import { QuotaRebuilder } from './quota-rebuilder';
 import { rateLimitHeaders } from './rate-limit-headers';
-import { reachable, worstCaseCharge } from './worst-case';
+import { reachable, worstCaseCharge, type Charge } from './worst-case';
 
 export interface Admitted {
   /** `x-ratelimit-*` headers for the answer (empty when no rate limit applies). */
@@ -35,14 +35,20 @@ const REBUILD_WAIT_MS = 2_000;
 
 /** A refusal, with the headers its 429 must carry. */
 export class AdmissionRefused extends GatewayError {
+  /** `retryAfterMs` null: no wait helps (the request alone is larger than the limit); `x-should-retry: false`. */
   constructor(
     code: ErrorCode,
     message: string,
-    retryAfterMs: number,
+    retryAfterMs: number | null,
     readonly headers: Record<string, string>,
   ) {
-    super(code, message, { retryAfterMs });
+    super(code, message, retryAfterMs === null ? { retry: false } : { retryAfterMs });
   }
+}
+
+/** A limit as its message states it: spend in dollars (the store counts micro-dollars). */
+function limitText(check: LimitCheck, limit: number): string {
+  return check.endsWith('spend') ? `$${limit / 1e6}` : String(limit);
 }
 
 const WHAT: Record<LimitCheck, string> = {
@@ -85,6 +91,15 @@ export class AdmissionService {
     if (unlimited(limits)) {
       return NOT_LIMITED;
     }
+    if (
+      request.embeddings === undefined &&
+      request.options.maxTokens === undefined &&
+      (limits.dailySpendLimitUsd !== null || limits.monthlySpendLimitUsd !== null)
+    ) {
+      // The reservation assumes this completion allowance: a longer answer could take concurrent requests past the
+      // budget, so a budgeted caller's request without max_tokens is capped at it (finish_reason `length`).
+      request.options.maxTokens = this.env.QUOTA_DEFAULT_MAX_TOKENS;
+    }
     const candidates = reachable(request, this.catalog.deployments(), (ref) => this.catalog.servingDeployments(ref));
     const charge = worstCaseCharge(request, candidates, this.env.QUOTA_DEFAULT_MAX_TOKENS);
     const input = {
@@ -110,18 +125,33 @@ export class AdmissionService {
         });
       case 'refused': {
         const rate = verdict.check.endsWith('pm');
-        const resets = new Date(Date.now() + verdict.retryAfterMs).toISOString();
+        const code = rate ? ErrorCode.RateLimited : ErrorCode.QuotaExceeded;
+        const headers = rateLimitHeaders(verdict.rate);
+        if (verdict.tooLarge) {
+          throw new AdmissionRefused(code, this.tooLarge(verdict.check, verdict.limit, charge, request), null, headers);
+        }
+        const resets = new Date(input.now + verdict.retryAfterMs).toISOString();
         const message = rate
           ? `Rate limit reached: ${WHAT[verdict.check]} (${verdict.limit}); retry after ${resets}.`
-          : `Quota exceeded: ${WHAT[verdict.check]}${verdict.check.endsWith('spend') ? ` ($${verdict.limit / 1e6})` : ` (${verdict.limit})`}; it resets at ${resets}.`;
-        throw new AdmissionRefused(
-          rate ? ErrorCode.RateLimited : ErrorCode.QuotaExceeded,
-          message,
-          verdict.retryAfterMs,
-          rateLimitHeaders(verdict.rate),
-        );
+          : `Quota exceeded: ${WHAT[verdict.check]} (${limitText(verdict.check, verdict.limit)}); it resets at ${resets}.`;
+        throw new AdmissionRefused(code, message, verdict.retryAfterMs, headers);
       }
     }
+  }
+
+  /** Why a request larger than a limit on its own is refused, and what would let it through. */
+  private tooLarge(check: LimitCheck, limit: number, charge: Charge, request: GenerationRequest): string {
+    const allowance =
+      request.options.maxTokens === undefined
+        ? `plus ${this.env.QUOTA_DEFAULT_MAX_TOKENS} completion tokens reserved without max_tokens`
+        : `plus max_tokens`;
+    const asked = check.endsWith('spend')
+      ? `a worst-case cost of $${charge.reserveUsd.toPrecision(3)} (the prompt estimate ${allowance}, at the highest price it may reach)`
+      : `${charge.tokens} tokens (the prompt estimate ${allowance})`;
+    return (
+      `Request too large for the ${WHAT[check]} (${limitText(check, limit)}): it asks ${asked}. ` +
+      `Waiting will not help; lower max_tokens${check.endsWith('spend') ? ' or ask for a cheaper model' : ''}.`
+    );
   }
 
   /**

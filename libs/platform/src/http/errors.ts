@@ -1,5 +1,5 @@
 import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
-import { anthropicErrorBody, ErrorCode, GatewayError } from '@aigw/core';
+import { anthropicErrorBody, ErrorCode, GatewayError, retryHintOf } from '@aigw/core';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 /** Maps anything thrown to the one error envelope `{"error": {message, type, code, param}}`. */
@@ -90,6 +90,10 @@ export function sendError(reply: FastifyReply, err: unknown, requestId?: string)
   }
   if (gw.retryAfterMs !== undefined) {
     void reply.header('retry-after', String(Math.max(1, Math.ceil(gw.retryAfterMs / 1000))));
+  }
+  const retry = retryHintOf(gw);
+  if (retry !== undefined) {
+    void reply.header('x-should-retry', String(retry));
   }
   const body = speaksAnthropic(reply) ? anthropicErrorBody(gw.toBody()) : { error: gw.toBody() };
   void reply.status(gw.status).header('content-type', 'application/json; charset=utf-8').send(body);
