@@ -177,6 +177,8 @@ describe('POST /v1/chat/completions', () => {
     const res = await h.post('/v1/chat/completions', chat('fail please'));
     expect(res.status).toBe(502);
     expect(res.headers.get('retry-after')).toBe('3');
+    // The gateway already retried and fell back: the SDKs are told not to repeat it.
+    expect(res.headers.get('x-should-retry')).toBe('false');
     expect(res.headers.get('x-request-id')).toMatch(/^req_/);
     const body = (await res.json()) as ErrorEnvelope;
     expect(body.error).toMatchObject({ code: 'all_providers_failed', type: 'provider_error', param: null });
@@ -196,6 +198,8 @@ describe('POST /v1/chat/completions', () => {
     const res = await h.post('/v1/chat/completions', chat('x', { stream: true }));
     expect(res.status).toBe(429);
     expect(res.headers.get('content-type')).toContain('application/json');
+    // A rate limit passes: the SDKs' own rule (retry after Retry-After) stands.
+    expect(res.headers.get('x-should-retry')).toBeNull();
     expect(((await res.json()) as ErrorEnvelope).error.code).toBe('rate_limit_exceeded');
   });
 
