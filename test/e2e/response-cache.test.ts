@@ -169,6 +169,80 @@ describe('response cache (e2e)', () => {
     await chatText(openAgain);
   });
 
+  it("a user's saved preference: auto is answered by the preferred deployment, not from everyone's entry", async () => {
+    const [user] = await system.query<{ id: string }>("INSERT INTO users (name) VALUES ('cache-pref') RETURNING id");
+    const key = `sk-aigw-${randomBytes(24).toString('base64url')}`;
+    await system.query('INSERT INTO api_keys (user_id, role, key_hash, prefix) VALUES ($1, $2, $3, $4)', [
+      user.id,
+      'user',
+      createHash('sha256').update(key).digest('hex'),
+      key.slice(0, 16),
+    ]);
+    await system.query(
+      `INSERT INTO user_preferences (user_id, context, provider, model) VALUES ($1, '', 'sim0-anthropic', 'sim-claude')`,
+      [user.id],
+    );
+    const ask = (headers: Record<string, string> = {}): Promise<Response> =>
+      fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { ...system.headers(), ...headers },
+        body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: prompt }] }),
+      });
+    const prompt = `pref ${uniqueId()}`;
+    // The admin key has no preference: its `auto` goes to the cheapest, sim0, and fills the shared entry.
+    const open = await ask();
+    expect(open.headers.get('x-gateway-provider')).toBe('sim0');
+    await chatText(open);
+    const mine = { authorization: `Bearer ${key}` };
+    const first = await ask(mine);
+    expect(first.headers.get('x-gateway-cache')).toBe('miss');
+    expect(first.headers.get('x-gateway-provider')).toBe('sim0-anthropic');
+    await chatText(first);
+    const again = await ask(mine);
+    expect(again.headers.get('x-gateway-cache')).toBe('hit');
+    expect(again.headers.get('x-gateway-provider')).toBe('sim0-anthropic');
+    await chatText(again);
+  });
+
+  it("a disabled provider's stored answers are no longer served", async () => {
+    const prompt = `disabled ${uniqueId()}`;
+    const ask = (content = prompt): Promise<Response> =>
+      fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: system.headers(),
+        body: JSON.stringify({ model: 'cheapest', messages: [{ role: 'user', content }] }),
+      });
+    const setEnabled = async (enabled: boolean): Promise<void> => {
+      const res = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/providers/sim0`, {
+        method: 'PATCH',
+        headers: system.headers(),
+        body: JSON.stringify({ enabled }),
+      });
+      expect(res.status).toBe(200);
+    };
+    const first = await ask();
+    expect(first.headers.get('x-gateway-provider')).toBe('sim0');
+    await chatText(first);
+    await setEnabled(false);
+    try {
+      // The gateway and the worker each learn of the change (provider.changed): until a fresh question avoids sim0.
+      await waitFor(
+        async () => {
+          const probe = await ask(`probe ${uniqueId()}`);
+          await probe.text();
+          return probe.headers.get('x-gateway-provider') === 'sim0-anthropic';
+        },
+        { timeoutMs: 10_000, message: 'the disabled provider was still routed to' },
+      );
+      const after = await ask();
+      expect(after.headers.get('x-gateway-cache')).toBe('miss');
+      expect(after.headers.get('x-gateway-provider')).toBe('sim0-anthropic');
+      await chatText(after);
+    } finally {
+      await setEnabled(true);
+    }
+  });
+
   it('an Idempotency-Key binds its body on a hit too: another body under the key is a 409, cached or not', async () => {
     const cachedPrompt = `idem cached ${uniqueId()}`;
     await chatText(await chat(cachedPrompt));

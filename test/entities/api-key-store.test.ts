@@ -41,8 +41,15 @@ describe('ApiKeyStore', () => {
       allowedModels: null,
       rpm: null,
       tpm: null,
+      preferences: null,
       quota: null,
     });
+    // The user's preferences, one string by context, change the lookup (the response cache keys by them).
+    await ds.query(
+      `INSERT INTO user_preferences (user_id, context, provider, model) VALUES ($1, '', 'sim', 'sim-gpt'), ($1, 'code', NULL, 'sim-b/sim-claude')`,
+      [created.userId],
+    );
+    expect((await store.findActiveByKey(created.key))?.preferences).toBe('=sim/sim-gpt|,code=/sim-b/sim-claude|');
     expect(await store.findActiveByKey(`${created.key}x`)).toBeNull();
     expect(await store.findActiveByKey('')).toBeNull();
     // The lookup writes nothing.

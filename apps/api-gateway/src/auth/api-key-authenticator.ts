@@ -109,7 +109,14 @@ export class ApiKeyAuthenticator implements OnModuleInit, BeforeApplicationShutd
       this.tiers,
       this.rateDefaults,
     );
-    return { userId: row.userId, apiKeyId: row.id, keyPrefix: row.prefix, role: row.role, policy };
+    return {
+      userId: row.userId,
+      apiKeyId: row.id,
+      keyPrefix: row.prefix,
+      role: row.role,
+      policy,
+      preferences: row.preferences,
+    };
   }
 
   private async flushTouches(): Promise<void> {

@@ -6,6 +6,7 @@ import {
   cachePolicyOf,
   isModelAlias,
   mayServeAnswer,
+  preferencesRouting,
   reachableDeployments,
   type CachePolicy,
   type GenerationRequest,
@@ -49,9 +50,17 @@ export class CacheStage implements OnApplicationShutdown {
     this.defaults = { enabled: env.CACHE_ENABLED, ttlS: env.CACHE_TTL_S, staleTtlS: env.CACHE_STALE_TTL_S };
   }
 
-  /** `lookup: false` (async jobs) only marks the request for filling. */
-  async lookup(request: GenerationRequest, directive: CacheDirective, lookup: boolean): Promise<CacheDecision> {
-    const decision = await this.decide(request, directive, lookup);
+  /**
+   * `lookup: false` (async jobs) only marks the request for filling. `preferences`: the caller's model preferences
+   * (`AuthContext.preferences`), part of the key of requests they may route.
+   */
+  async lookup(
+    request: GenerationRequest,
+    directive: CacheDirective,
+    lookup: boolean,
+    preferences: string | null = null,
+  ): Promise<CacheDecision> {
+    const decision = await this.decide(request, directive, lookup, true, preferences);
     this.stats.count(decision.status);
     return decision;
   }
@@ -65,16 +74,21 @@ export class CacheStage implements OnApplicationShutdown {
     directive: CacheDirective,
     lookup: boolean,
     recordHit = true,
+    preferences: string | null = null,
   ): Promise<CacheDecision> {
     if (directive === 'no-store') {
       return BYPASS;
     }
-    const policy = this.policyOf(request.model);
+    const policy = this.policyOf(request);
     if (!policy.enabled) {
       return BYPASS;
     }
-    const key = cacheKeyOf(request, this.env.CACHE_SCOPE, { access: this.accessOf(request) });
-    const modelTag = cacheModelTagOf(request.model, this.catalog.knownProviderIds());
+    const providerIds = this.catalog.knownProviderIds();
+    const key = cacheKeyOf(request, this.env.CACHE_SCOPE, {
+      access: this.accessOf(request),
+      preferences: preferencesRouting(request, preferences, providerIds),
+    });
+    const modelTag = cacheModelTagOf(request.model, providerIds);
     request.cache = { key, modelTag, ttlS: policy.ttlS, maxEntryBytes: this.env.CACHE_MAX_ENTRY_BYTES };
     if (policy.staleTtlS > 0) {
       request.cache.staleTtlS = policy.staleTtlS;
@@ -86,9 +100,7 @@ export class CacheStage implements OnApplicationShutdown {
     if (found.status !== 'hit') {
       return found;
     }
-    if (!mayServeAnswer(request.allowedModels, found.result)) {
-      // Stored before the catalog changed under the key's access material: never served to a key that may not
-      // use its deployment. A miss: the request's own answer replaces it.
+    if (!this.mayServe(request, found.result)) {
       return { status: 'miss' };
     }
     const result = servedFromCache(found.result, request);
@@ -103,7 +115,7 @@ export class CacheStage implements OnApplicationShutdown {
    * usage row. `off` when the request's model is not cached.
    */
   async peek(request: GenerationRequest): Promise<'hit' | 'miss' | 'off' | 'bypass'> {
-    if (!this.policyOf(request.model).enabled) {
+    if (!this.policyOf(request).enabled) {
       return 'off';
     }
     const decision = await this.decide(request, 'use', true, false);
@@ -121,7 +133,7 @@ export class CacheStage implements OnApplicationShutdown {
       return null;
     }
     const stored = await this.cache.lookupStale(fill.modelTag, fill.key);
-    if (stored === null || !mayServeAnswer(request.allowedModels, stored)) {
+    if (stored === null || !this.mayServe(request, stored)) {
       return null;
     }
     this.stats.count('stale');
@@ -146,13 +158,33 @@ export class CacheStage implements OnApplicationShutdown {
     );
   }
 
-  /** Aliases (`auto`, ...) may reach any model: they follow the global settings. */
-  private policyOf(model: string): CachePolicy {
+  /**
+   * A stored answer is served only while its deployment is enabled (an operator who disables a provider stops its
+   * answers too) and to keys that may use it (stored before the catalog changed under the key's access material).
+   * Otherwise a miss: the request's own answer replaces it.
+   */
+  private mayServe(request: GenerationRequest, answer: GenerationResult): boolean {
+    return (
+      this.catalog.servingDeployments(`${answer.provider}/${answer.model}`).length > 0 &&
+      mayServeAnswer(request.allowedModels, answer)
+    );
+  }
+
+  /**
+   * Aliases (`auto`, ...) may reach any model: they follow the global settings. Otherwise every deployment the
+   * request may be answered by must allow caching (a pinned deployment with fallback reaches its model name's others).
+   */
+  private policyOf(request: Pick<GenerationRequest, 'model' | 'allowFallback'>): CachePolicy {
+    const { model } = request;
     if (isModelAlias(model)) {
       return this.defaults;
     }
+    const deployments =
+      request.allowFallback === true
+        ? reachableDeployments(this.catalog.deployments(), { model, allowFallback: true })
+        : this.catalog.servingDeployments(model);
     return cachePolicyOf(
-      this.catalog.servingDeployments(model).map((d) => d.model),
+      deployments.map((d) => d.model),
       this.defaults,
     );
   }

@@ -11,6 +11,8 @@ export interface AuthContext {
   role: 'user' | 'admin';
   /** Restrictions and resolved limits of the key (see CallerPolicy); cached with the key. */
   policy: CallerPolicy;
+  /** The user's model preferences in one string (see `ActiveApiKey.preferences`); absent or null: none. */
+  preferences?: string | null;
 }
 
 declare module 'fastify' {

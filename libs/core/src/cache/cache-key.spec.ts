@@ -1,5 +1,5 @@
 import type { GenerationRequest } from '../domain';
-import { cacheAccessOf, cacheKeyOf, canonicalJson, mayServeAnswer } from './cache-key';
+import { cacheAccessOf, cacheKeyOf, canonicalJson, mayServeAnswer, preferencesRouting } from './cache-key';
 
 type KeyInput = Parameters<typeof cacheKeyOf>[0];
 
@@ -124,5 +124,31 @@ describe('cache access of a restricted key', () => {
     expect(mayServeAnswer(['claude'], answer)).toBe(true);
     expect(mayServeAnswer(['anthropic/claude'], answer)).toBe(true);
     expect(mayServeAnswer(['openai/*', 'gpt-4o'], answer)).toBe(false);
+  });
+});
+
+describe('preferences in the key', () => {
+  const mine = '=sim-b/sim-claude|';
+  const providers = new Set(['sim', 'sim-b']);
+  const routed = (model: string, extra: Partial<GenerationRequest> = {}) =>
+    preferencesRouting({ model, ...extra }, mine, providers);
+
+  it("keeps a user's preference-routed answers apart from everyone's, and unchanged for users without any", () => {
+    const everyone = cacheKeyOf({ ...base(), model: 'auto' }, 'global');
+    expect(cacheKeyOf({ ...base(), model: 'auto' }, 'global', { preferences: null })).toBe(everyone);
+    const withMine = cacheKeyOf({ ...base(), model: 'auto' }, 'global', { preferences: mine });
+    expect(withMine).not.toBe(everyone);
+    expect(cacheKeyOf({ ...base(), model: 'auto' }, 'global', { preferences: '=sim/sim-gpt|' })).not.toBe(withMine);
+  });
+
+  it('counts preferences only where they may route: auto, model names, pinned with fallback, no other policy', () => {
+    expect(routed('auto')).toBe(mine);
+    expect(routed('sim-claude')).toBe(mine);
+    expect(routed('auto', { policy: 'preference' })).toBe(mine);
+    expect(routed('sim/sim-gpt', { allowFallback: true })).toBe(mine);
+    expect(routed('sim/sim-gpt')).toBeNull();
+    expect(routed('cheapest')).toBeNull();
+    expect(routed('auto', { policy: 'cost' })).toBeNull();
+    expect(preferencesRouting({ model: 'auto' }, null, providers)).toBeNull();
   });
 });

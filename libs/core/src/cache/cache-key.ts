@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { GenerationRequest, GenerationResult } from '../domain';
 import { mayUseDeployment } from '../governance/model-access';
+import { isModelAlias, resolveModelRef } from '../model-ref';
+import { policyOfAlias } from '../routing/policies';
 
 /** `global`: one cache for every caller; `user`: each user's answers are kept apart. */
 export type CacheScope = 'global' | 'user';
@@ -54,7 +56,9 @@ function normalise(value: unknown): unknown {
  *
  * Never the caller: `userId`, `apiKeyId`, the end-user id for provider abuse monitoring (`options.user`) and
  * `metadata` are left out, as are per-request bookkeeping fields (ids, deadlines, reservation) and `stream` (a
- * hit replays a whole answer as a stream too). With `scope: 'user'` the user id is part of the key.
+ * hit replays a whole answer as a stream too). With `scope: 'user'` the user id is part of the key. `preferences`:
+ * the caller's model preferences when the request may be routed by them (see `preferencesRouting`), so a user who
+ * prefers another deployment is not given the answer of the one everyone else's `auto` went to.
  */
 export function cacheKeyOf(
   request: Pick<
@@ -62,7 +66,11 @@ export function cacheKeyOf(
     'model' | 'messages' | 'options' | 'context' | 'policy' | 'allowFallback' | 'embeddings' | 'userId'
   >,
   scope: CacheScope,
-  { resolvedModel = request.model, access = null }: { resolvedModel?: string; access?: readonly string[] | null } = {},
+  {
+    resolvedModel = request.model,
+    access = null,
+    preferences = null,
+  }: { resolvedModel?: string; access?: readonly string[] | null; preferences?: string | null } = {},
 ): string {
   // Destructured out: they never change the answer, or they name the caller.
   const { user: _user, metadata: _metadata, maxTokensField: _field, ...options } = request.options;
@@ -78,6 +86,8 @@ export function cacheKeyOf(
     scope: scope === 'user' ? request.userId : null,
     // Left out (undefined) when unrestricted: the keys of every entry stored before it existed stay valid.
     access: access ?? undefined,
+    // Likewise left out for callers without preferences (or requests they cannot route).
+    preferences: preferences ?? undefined,
   };
   return createHash('sha256').update(canonicalJson(material)).digest('hex');
 }
@@ -110,4 +120,28 @@ export function mayServeAnswer(
     provider: { id: answer.provider },
     model: { name: answer.model },
   });
+}
+
+/**
+ * The preferences that may route a request, or null: a user's preferences count unless the request names another
+ * policy (in its body or by a `cheapest`/`fastest`/`best` alias) or pins one deployment without fallback. The
+ * gateway cannot know the workers' ROUTING_DEFAULT_POLICY, so a request without a policy counts as one they may
+ * route (only users with preferences lose sharing by it).
+ */
+export function preferencesRouting(
+  request: Pick<GenerationRequest, 'model' | 'policy' | 'allowFallback'>,
+  preferences: string | null | undefined,
+  providerIds: ReadonlySet<string>,
+): string | null {
+  if (preferences === null || preferences === undefined) {
+    return null;
+  }
+  if (request.policy !== undefined && request.policy !== 'preference') {
+    return null;
+  }
+  if (isModelAlias(request.model)) {
+    return policyOfAlias(request.model) === null ? preferences : null;
+  }
+  const pinned = resolveModelRef(request.model, providerIds).provider !== null;
+  return pinned && request.allowFallback !== true ? null : preferences;
 }

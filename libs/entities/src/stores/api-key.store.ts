@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { sha256Hex } from '@aigw/core';
 import { In, IsNull, type DataSource } from 'typeorm';
 import { ApiKeyEntity, type ApiKeyRole } from '../entities/api-key.entity';
+import { UserPreferenceEntity } from '../entities/user-preference.entity';
 import { UserQuotaEntity } from '../entities/user-quota.entity';
 import { UserEntity } from '../entities/user.entity';
 import { tableRef } from '../table-ref';
@@ -41,6 +42,11 @@ export interface ActiveApiKey {
   allowedModels: string[] | null;
   rpm: number | null;
   tpm: number | null;
+  /**
+   * The user's model preferences as one string (`context=provider/model|policy`, by context), null without any: what
+   * the `preference` policy routes by, so part of the response cache key of the requests it may route.
+   */
+  preferences: string | null;
   /** The user's quota row; null when the user has none (the `default` tier then applies). */
   quota: {
     tier: string;
@@ -83,6 +89,7 @@ interface ActiveKeyRow {
   monthlyRequestLimit: number | null;
   dailySpendLimitUsd: string | null;
   monthlySpendLimitUsd: string | null;
+  preferences: string | null;
 }
 
 function numericOrNull(v: string | null): number | null {
@@ -178,7 +185,11 @@ export class ApiKeyStore {
       `SELECT k.id, k.user_id AS "userId", u.name AS "userName", k.role, k.prefix, k.expires_at AS "expiresAt",
               k.allowed_models AS "allowedModels", k.rpm, k.tpm, q.tier,
               q.daily_request_limit AS "dailyRequestLimit", q.monthly_request_limit AS "monthlyRequestLimit",
-              q.daily_spend_limit_usd AS "dailySpendLimitUsd", q.monthly_spend_limit_usd AS "monthlySpendLimitUsd"
+              q.daily_spend_limit_usd AS "dailySpendLimitUsd", q.monthly_spend_limit_usd AS "monthlySpendLimitUsd",
+              (SELECT string_agg(p.context || '=' || coalesce(p.provider, '') || '/' || p.model || '|' ||
+                                 coalesce(p.policy, ''), ',' ORDER BY p.context)
+                 FROM ${tableRef(this.dataSource, UserPreferenceEntity)} p
+                WHERE p.user_id = k.user_id) AS preferences
          FROM ${tableRef(this.dataSource, ApiKeyEntity)} k
          JOIN ${tableRef(this.dataSource, UserEntity)} u ON u.id = k.user_id
          LEFT JOIN ${tableRef(this.dataSource, UserQuotaEntity)} q ON q.user_id = k.user_id
@@ -199,6 +210,7 @@ export class ApiKeyStore {
       allowedModels: r.allowedModels,
       rpm: r.rpm,
       tpm: r.tpm,
+      preferences: r.preferences,
       quota:
         r.tier === null
           ? null
