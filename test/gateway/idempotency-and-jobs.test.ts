@@ -1,5 +1,6 @@
 import { ErrorCode } from '@aigw/core';
 import { waitFor } from '@aigw/testing';
+import { call, createKey, createUser } from './admin/admin-support';
 import { chat, GatewayHarness, lastUserText, sleep, sseEvents, type ErrorEnvelope } from './support';
 
 interface JobView {
@@ -187,6 +188,52 @@ describe('idempotency and async jobs', () => {
         .filter(Boolean);
       expect(contents).toEqual(['stream me twice']);
       expect(second.payloads[second.payloads.length - 1]).toBe('[DONE]');
+    });
+
+    it('a replay or a 409 is neither counted against quotas nor refused by them; a refused first request frees its key', async () => {
+      const user = await createUser(h, 'idem-quota');
+      await call(h, 'PUT', `/api/v1/ai/admin/quotas/${user.id}`, { dailyRequestLimit: 3 });
+      const key = (await createKey(h, { userId: user.id })).key;
+      const dailyRequests = async () =>
+        (await call<{ dailyRequests: number }>(h, 'GET', `/api/v1/ai/admin/quotas/${user.id}`)).body.dailyRequests;
+      const chatKey = h.headers(key, { 'idempotency-key': 'quota-chat' });
+      const streamKey = h.headers(key, { 'idempotency-key': 'quota-stream' });
+      const jobKey = h.headers(key, { 'idempotency-key': 'quota-job' });
+      const streamed = chat('stream once', { stream: true });
+
+      expect((await h.post('/v1/chat/completions', chat('pay once'), chatKey)).status).toBe(200);
+      expect((await h.post('/v1/chat/completions', chat('pay once'), chatKey)).status).toBe(200);
+      expect((await h.post('/v1/chat/completions', chat('another body'), chatKey)).status).toBe(409);
+      expect((await h.post('/v1/chat/completions', streamed, streamKey)).status).toBe(200);
+      const first = await h.post('/api/v1/ai/jobs', { prompt: 'job once' }, jobKey);
+      expect(first.status).toBe(202);
+      const accepted = (await first.json()) as { jobId: string };
+      expect(await dailyRequests()).toBe(3);
+
+      // The day's last request was used: its retries still get what it paid for.
+      const before = h.jobsSeen.length;
+      const retried = await h.post('/v1/chat/completions', chat('pay once'), chatKey);
+      expect(retried.status).toBe(200);
+      expect(
+        ((await retried.json()) as { choices: { message: { content: string } }[] }).choices[0].message.content,
+      ).toBe('pay once');
+      const stream = await h.post('/v1/chat/completions', streamed, streamKey);
+      expect(stream.status).toBe(200);
+      expect((await sseEvents(stream)).payloads.at(-1)).toBe('[DONE]');
+      const job = await h.post('/api/v1/ai/jobs', { prompt: 'job once' }, jobKey);
+      expect(job.status).toBe(202);
+      expect(((await job.json()) as { jobId: string }).jobId).toBe(accepted.jobId);
+      expect((await h.post('/v1/chat/completions', chat('another body'), chatKey)).status).toBe(409);
+      expect(h.jobsSeen.length).toBe(before);
+      expect(await dailyRequests()).toBe(3);
+
+      // A new request is refused, and its key is not left bound to a body that never ran.
+      const fresh = h.headers(key, { 'idempotency-key': 'quota-refused' });
+      expect((await h.post('/v1/chat/completions', chat('over quota'), fresh)).status).toBe(429);
+      const other = await h.post('/v1/chat/completions', chat('over quota, other body'), fresh);
+      expect(other.status).toBe(429);
+      expect(((await other.json()) as ErrorEnvelope).error.code).toBe('quota_exceeded');
+      expect(await dailyRequests()).toBe(3);
     });
 
     it('400 for an over-long key', async () => {

@@ -38,6 +38,8 @@ const CANCELLED_STOP_POLL_MS = 50;
 
 /** A replayed job answers on another instance's channel (or none): read its stored state often. */
 const REPLAY_CHECK_MS = 100;
+/** A replay answered from its job looks nothing up in the response cache. */
+const REPLAYED: CacheDecision = { status: 'bypass' };
 
 export interface Submission {
   request: GenerationRequest;
@@ -49,14 +51,21 @@ export interface Submission {
 
 type Mode = 'sync' | 'async';
 
+/** A request past its Idempotency-Key: the job it runs as, and the stored job a replay answers from (else null). */
+interface Entry {
+  claim: Claim;
+  stored: JobSnapshot | null;
+}
+
 /**
  * The generation pipeline of every entrance (chat completions, messages, embeddings, native), free of HTTP types:
  *
- *   authorize (key allow-list) → validate (servable) → admit (rate limits, quota reserve) → cache → coalesce
- *   → claim (Idempotency-Key) → enqueue → await (reply channel, stored job) → answer headers
+ *   authorize (key allow-list) → validate (servable) → claim (Idempotency-Key) → admit (rate limits, quota
+ *   reserve) → cache → coalesce → enqueue → await (reply channel, stored job) → answer headers
  *
- * A coalesced follower (an identical request already in flight, ADR 0007) skips the claim and the enqueue and
- * awaits the leader's job instead.
+ * An Idempotency-Key replay of a job that exists skips admission, the cache and the enqueue and awaits that job.
+ * A coalesced follower (an identical request already in flight, ADR 0007) skips the enqueue and awaits the
+ * leader's job instead.
  *
  * Each step is a unit of its own (ModelAccess, Servable, AdmissionService, IdempotencyService, GenerationQueue,
  * ReplyHub with its waiters); this class only orders them for the three ways to answer: sync (one result),
@@ -95,20 +104,21 @@ export class GenerationService {
   }
 
   async answer(sub: Submission, client: Client): Promise<GenerationResult> {
-    await this.admit(sub, client);
-    const cached = await this.lookup(sub, client, true);
+    const entry = await this.enter(sub, client);
+    const cached = entry.stored === null ? await this.lookup(sub, client, true) : REPLAYED;
     if (cached.status === 'hit') {
-      await this.bindKey(sub, client);
       client.setHeaders(resultHeaders(cached.result, 'hit'));
       this.metrics.succeeded(cached.result, client.startedAt, 'hit');
       return cached.result;
     }
     const party = await this.coalesce(sub, client, cached);
-    const claim = party === null ? await this.claimAdmitted(sub, client) : { jobId: party.jobId, fresh: true };
+    const claim = party === null ? entry.claim : { jobId: party.jobId, fresh: true };
     const wait = new SyncWait(this.waiterOptions(claim, sub.request, party));
     client.onGone(() => wait.abandon('client_disconnected'));
     try {
-      await (party?.role === 'follower' ? this.hub.follow(wait, party.names) : this.dispatch(sub, claim, wait, party));
+      await (party?.role === 'follower'
+        ? this.hub.follow(wait, party.names)
+        : this.dispatch(sub, claim, wait, party, entry.stored));
       const answer = await wait.answer.finally(() => this.release(sub, claim, party));
       const result = party?.role === 'follower' ? this.coalescing.serve(answer, sub.request) : answer;
       client.setHeaders(resultHeaders(result, cached.status));
@@ -128,14 +138,13 @@ export class GenerationService {
 
   /** Resolves once the SSE response is open (the relay then owns it); rejects with the error to answer. */
   async stream(sub: Submission, client: Client, encoder: StreamEncoderFactory): Promise<void> {
-    await this.admit(sub, client);
-    const cached = await this.lookup(sub, client, true);
+    const entry = await this.enter(sub, client);
+    const cached = entry.stored === null ? await this.lookup(sub, client, true) : REPLAYED;
     if (cached.status === 'hit') {
-      await this.bindKey(sub, client);
       return this.replay(cached.result, 'hit', sub, client, encoder);
     }
     const party = await this.coalesce(sub, client, cached);
-    const claim: Claim = party === null ? await this.claimAdmitted(sub, client) : { jobId: party.jobId, fresh: true };
+    const claim: Claim = party === null ? entry.claim : { jobId: party.jobId, fresh: true };
     const follower = party?.role === 'follower';
     const relay: StreamRelay = new StreamRelay(
       merged(this.waiterOptions(claim, sub.request, party), {
@@ -155,7 +164,7 @@ export class GenerationService {
       }),
     );
     client.onGone(() => relay.abandon('client_disconnected'));
-    await (follower ? this.hub.follow(relay, party.names) : this.dispatch(sub, claim, relay, party));
+    await (follower ? this.hub.follow(relay, party.names) : this.dispatch(sub, claim, relay, party, entry.stored));
     try {
       await relay.started;
     } catch (err) {
@@ -209,27 +218,52 @@ export class GenerationService {
 
   /** Enqueues an async job (nobody waits on a reply channel) and returns its id. */
   async submit(sub: Submission, client: Client): Promise<string> {
-    await this.admit(sub, client);
-    // Never answered from the cache: the job must exist for GET /jobs/:id. Its answer fills the cache.
-    await this.lookup(sub, client, false);
-    const claim = await this.claimAdmitted(sub, client);
-    if (claim.fresh || (await this.replayed(claim.jobId)) === null) {
+    const { claim, stored } = await this.enter(sub, client);
+    if (stored === null) {
+      // Never answered from the cache: the job must exist for GET /jobs/:id. Its answer fills the cache.
+      await this.lookup(sub, client, false);
       await this.enqueue(sub, claim, null, { retentionS: this.env.ASYNC_JOB_RETENTION_S });
-    } else {
-      // An Idempotency-Key replay of a job that exists: it was charged when it was first submitted.
-      void this.admission.refund(sub.request.reservation);
     }
     return claim.jobId;
   }
 
   /**
-   * Authorize, validate, admit: the key's allow-list (403 model_not_allowed), what the catalog can serve (404, 400),
-   * then rate limits and quotas (one Redis call, none without limits). The `x-ratelimit-*` headers go on the answer
+   * Authorize and validate: the key's allow-list (403 model_not_allowed), what the catalog can serve (404, 400).
+   * Then the Idempotency-Key, before admission: a replay of a job that exists (and a 409 for another body) is
+   * neither refused by nor counted against rate limits and quotas; its job was counted once, when it was admitted.
+   * Only a request that runs is admitted: one without a key, the first with its key, or a replay whose job is gone
+   * or was never carried out. A first request refused admission frees its key, which would otherwise stay bound to
+   * a body that never ran. The claim costs a request with a key one Redis call; a request without one, nothing.
+   */
+  private async enter(sub: Submission, client: Client): Promise<Entry> {
+    this.access.restrict(sub.request, client.caller);
+    this.servable.assert(sub.request);
+    const key = idempotencyKeyOf(client.header(IDEMPOTENCY_HEADER));
+    if (key === undefined) {
+      await this.admit(sub, client);
+      return { claim: { jobId: sub.request.requestId, fresh: true }, stored: null };
+    }
+    const claim = await this.idempotency.claim(sub.request.userId, key, sub.endpoint, client.body);
+    const stored = claim.fresh ? null : await this.replayed(claim.jobId).catch(unavailable);
+    if (stored !== null) {
+      return { claim, stored };
+    }
+    try {
+      await this.admit(sub, client);
+    } catch (err) {
+      if (claim.fresh) {
+        await this.idempotency.release(claim.jobId);
+      }
+      throw err;
+    }
+    return { claim, stored: null };
+  }
+
+  /**
+   * Rate limits and quotas (one Redis call, none without limits). The `x-ratelimit-*` headers go on the answer
    * (a refusal is a 429 with them) and the reservation rides in the job for the worker to settle.
    */
   private async admit(sub: Submission, client: Client): Promise<void> {
-    this.access.restrict(sub.request, client.caller);
-    this.servable.assert(sub.request);
     try {
       const admitted = await this.admission.admit(client.caller, sub.request);
       client.setHeaders(admitted.headers);
@@ -272,35 +306,6 @@ export class GenerationService {
     return party;
   }
 
-  /**
-   * A cache hit runs no job, but its Idempotency-Key still binds the key to its body: claimed like a job's (a replay
-   * hits again, or runs under the key's job id once the entry is gone), and the key already used with another body
-   * is a 409 here too. No refund on a refusal: the hit gave the reservation back already. Without a key, nothing.
-   */
-  private async bindKey(sub: Submission, client: Client): Promise<void> {
-    if (idempotencyKeyOf(client.header(IDEMPOTENCY_HEADER)) !== undefined) {
-      await this.claim(sub, client);
-    }
-  }
-
-  /** The Idempotency-Key claim of an admitted request; a refusal (409, 503) gives its reservation back. */
-  private async claimAdmitted(sub: Submission, client: Client): Promise<Claim> {
-    try {
-      return await this.claim(sub, client);
-    } catch (err) {
-      void this.admission.refund(sub.request.reservation);
-      throw err;
-    }
-  }
-
-  private claim(sub: Submission, client: Client): Promise<Claim> | Claim {
-    const key = idempotencyKeyOf(client.header(IDEMPOTENCY_HEADER));
-    if (key === undefined) {
-      return { jobId: sub.request.requestId, fresh: true };
-    }
-    return this.idempotency.claim(sub.request.userId, key, sub.endpoint, client.body);
-  }
-
   private waiterOptions(claim: Claim, request: GenerationRequest, party: Party | null = null): WaiterOptions {
     const jobId = claim.jobId;
     if (party !== null) {
@@ -332,22 +337,16 @@ export class GenerationService {
   }
 
   /** Gets the job going and the waiter watching it (or, for a replay of a stored job, only watching it). */
-  private async dispatch(sub: Submission, claim: Claim, waiter: ReplyWaiter, party: Party | null): Promise<void> {
-    if (!claim.fresh) {
-      const unavailable = (err: unknown): never => {
-        waiter.discard();
-        throw new GatewayError(ErrorCode.ServiceUnavailable, 'The request could not be looked up; retry shortly.', {
-          retryAfterMs: 1_000,
-          cause: err,
-        });
-      };
-      const existing = await this.replayed(claim.jobId).catch(unavailable);
-      if (existing !== null) {
-        // The replayed job was charged when it was first submitted.
-        void this.admission.refund(sub.request.reservation);
-        this.hub.watchStored(waiter, existing);
-        return;
-      }
+  private async dispatch(
+    sub: Submission,
+    claim: Claim,
+    waiter: ReplyWaiter,
+    party: Party | null,
+    stored: JobSnapshot | null,
+  ): Promise<void> {
+    if (stored !== null) {
+      this.hub.watchStored(waiter, stored);
+      return;
     }
     try {
       await this.hub.watchEnqueued(waiter, () =>
@@ -448,6 +447,13 @@ export class GenerationService {
 }
 
 function noop(): void {}
+
+function unavailable(err: unknown): never {
+  throw new GatewayError(ErrorCode.ServiceUnavailable, 'The request could not be looked up; retry shortly.', {
+    retryAfterMs: 1_000,
+    cause: err,
+  });
+}
 
 /**
  * A stored outcome that is no answer: the request was cancelled (its client went away, or its deadline passed),
