@@ -176,6 +176,51 @@ describe('idempotency and async jobs', () => {
       expect(h.jobsSeen.length - before).toBe(2);
     });
 
+    it("scopes keys per API key: a user's key restricted to other models never gets her other key's answer", async () => {
+      const alice = await createUser(h, 'idem-alice');
+      const open = (await createKey(h, { userId: alice.id })).key;
+      const restricted = (await createKey(h, { userId: alice.id, allowedModels: ['sim-claude'] })).key;
+      const body = { model: 'auto', messages: [{ role: 'user', content: 'which model?' }] };
+      const seen: { id: string; allowedModels?: string[] }[] = [];
+      h.handle((job) => {
+        seen.push({ id: job.id ?? '', allowedModels: job.data.request.allowedModels });
+        return h.answer(job, `answered for ${job.data.request.allowedModels?.join(',') ?? 'any model'}`);
+      });
+      const text = async (r: Response) =>
+        ((await r.json()) as { choices: { message: { content: string } }[] }).choices[0].message.content;
+
+      const sync = { 'idempotency-key': 'alice-sync' };
+      expect(await text(await h.post('/v1/chat/completions', body, h.headers(open, sync)))).toBe(
+        'answered for any model',
+      );
+      expect(await text(await h.post('/v1/chat/completions', body, h.headers(restricted, sync)))).toBe(
+        'answered for sim-claude',
+      );
+      const stream = { 'idempotency-key': 'alice-stream' };
+      const streamed = async (key: string) =>
+        (
+          await sseEvents(await h.post('/v1/chat/completions', { ...body, stream: true }, h.headers(key, stream)))
+        ).payloads
+          .slice(0, -1)
+          .map((p) => (p as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? '')
+          .join('');
+      expect(await streamed(open)).toBe('answered for any model');
+      expect(await streamed(restricted)).toBe('answered for sim-claude');
+
+      const async = { 'idempotency-key': 'alice-async' };
+      const job = async (key: string) =>
+        (
+          (await (await h.post('/api/v1/ai/jobs', { prompt: 'which model?' }, h.headers(key, async))).json()) as {
+            jobId: string;
+          }
+        ).jobId;
+      const openJob = await job(open);
+      const restrictedJob = await job(restricted);
+      expect(restrictedJob).not.toBe(openJob);
+      await waitFor(() => seen.some((s) => s.id === restrictedJob));
+      expect(seen.find((s) => s.id === restrictedJob)?.allowedModels).toEqual(['sim-claude']);
+    });
+
     it('replays a stream as one chunk from the stored result', async () => {
       const headers = h.headers(h.adminKey, { 'idempotency-key': 'stream-1' });
       const body = chat('stream me twice', { stream: true });

@@ -243,7 +243,7 @@ export class GenerationService {
       await this.admit(sub, client);
       return { claim: { jobId: sub.request.requestId, fresh: true }, stored: null };
     }
-    const claim = await this.idempotency.claim(sub.request.userId, key, sub.endpoint, client.body);
+    const claim = await this.idempotency.claim(sub.request.apiKeyId, key, sub.endpoint, client.body);
     const stored = claim.fresh ? null : await this.replayed(claim.jobId).catch(unavailable);
     if (stored !== null) {
       return { claim, stored };

@@ -21,8 +21,8 @@ export class IdempotencyService {
   ) {}
 
   /** One round trip: SET NX with GET returns the fingerprint stored by an earlier request, if any. */
-  async claim(userId: string, key: string, endpoint: string, body: unknown): Promise<Claim> {
-    const jobId = idempotentJobId(userId, key);
+  async claim(apiKeyId: string, key: string, endpoint: string, body: unknown): Promise<Claim> {
+    const jobId = idempotentJobId(apiKeyId, key);
     const fingerprint = requestFingerprint(endpoint, body);
     let previous: string | null;
     try {

@@ -21,12 +21,12 @@ describe('idempotency hashing', () => {
     expect(requestFingerprint('chat', body)).not.toBe(requestFingerprint('jobs', body));
   });
 
-  it('scopes job ids by user and never embeds the key', () => {
-    const id = idempotentJobId('u1', 'key-123');
+  it('scopes job ids by API key and never embeds the Idempotency-Key', () => {
+    const id = idempotentJobId('k1', 'key-123');
     expect(id).toMatch(/^idem_[0-9a-f]{64}$/);
     expect(id).not.toContain('key-123');
-    expect(idempotentJobId('u2', 'key-123')).not.toBe(id);
-    expect(idempotentJobId('u1', 'key-123')).toBe(id);
+    expect(idempotentJobId('k2', 'key-123')).not.toBe(id);
+    expect(idempotentJobId('k1', 'key-123')).toBe(id);
   });
 
   it('accepts keys of 1..255 characters', () => {

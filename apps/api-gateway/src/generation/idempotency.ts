@@ -16,9 +16,14 @@ export function idempotencyKeyOf(header: string | string[] | undefined): string 
   return header;
 }
 
-/** Scoped by user: two users choosing the same key never share a job. */
-export function idempotentJobId(userId: string, key: string): string {
-  return `idem_${sha256Hex(`${userId}:${key}`)}`;
+/**
+ * Scoped by API key (so by user too): two keys choosing the same Idempotency-Key never share a job, not even two
+ * keys of one user, whose allowedModels may differ. A replay hands over its job's answer, and one key must never get
+ * an answer from a deployment it may not use (the response cache checks that with `mayServeAnswer`; a replay may be
+ * of a job still queued or running, or of an async job only named by its id, with no answer yet to check).
+ */
+export function idempotentJobId(apiKeyId: string, key: string): string {
+  return `idem_${sha256Hex(`${apiKeyId}:${key}`)}`;
 }
 
 /**
