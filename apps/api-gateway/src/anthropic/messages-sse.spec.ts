@@ -1,3 +1,4 @@
+import { EMPTY_USAGE, type GenerationResult } from '@aigw/core';
 import { AnthropicStreamEncoder } from './messages-sse';
 
 /** The `data` of each SSE event in `sse`, in order. */
@@ -8,7 +9,125 @@ function events(sse: string): unknown[] {
     .map((e) => JSON.parse(e.split('\n')[1].slice('data: '.length)) as unknown);
 }
 
+type Ev = { type: string; index?: number; content_block?: Record<string, unknown>; delta?: Record<string, string> };
+
+/**
+ * The content blocks as a client assembles them, checking Anthropic's wire rules on the way: one block open at a
+ * time, indexes in order from 0, every delta to the open block.
+ */
+function assembled(sse: string): Record<string, unknown>[] {
+  const blocks: Record<string, unknown>[] = [];
+  const json: string[] = [];
+  let open: number | null = null;
+  for (const e of events(sse) as Ev[]) {
+    if (e.type === 'content_block_start') {
+      expect(open).toBeNull();
+      expect(e.index).toBe(blocks.length);
+      open = e.index ?? -1;
+      blocks.push({ ...e.content_block });
+      json.push('');
+    } else if (e.type === 'content_block_delta') {
+      expect(e.index).toBe(open);
+      const block = blocks[open ?? -1];
+      const d = e.delta ?? {};
+      if (d.type === 'input_json_delta') {
+        json[open ?? -1] += d.partial_json;
+      } else if (d.type === 'text_delta') {
+        block.text = String(block.text) + d.text;
+      }
+    } else if (e.type === 'content_block_stop') {
+      expect(e.index).toBe(open);
+      if (blocks[open ?? -1].type === 'tool_use') {
+        const text = json[open ?? -1];
+        blocks[open ?? -1].input = text === '' ? {} : (JSON.parse(text) as unknown);
+      }
+      open = null;
+    }
+  }
+  expect(open).toBeNull();
+  return blocks;
+}
+
+const head = { id: 'c', created: 1, provider: 'p', model: 'm', route: 'direct', attempts: 1 } as const;
+const result: GenerationResult = {
+  requestId: 'r',
+  id: 'c',
+  created: 1,
+  text: '',
+  finishReason: 'tool_calls',
+  provider: 'p',
+  model: 'm',
+  route: 'direct',
+  usage: { ...EMPTY_USAGE, promptTokens: 1, completionTokens: 1, totalTokens: 2 },
+  costUsd: 0,
+  latencyMs: 1,
+  providerLatencyMs: 1,
+  attempts: [],
+};
+
 describe('AnthropicStreamEncoder', () => {
+  it('gives interleaved parallel tool calls sequential blocks with their whole arguments', () => {
+    const enc = new AnthropicStreamEncoder(head);
+    const sse = [
+      enc.toolCalls([{ index: 0, id: 'call_a', name: 'weather', arguments: '{"city":' }]),
+      enc.toolCalls([{ index: 1, id: 'call_b', name: 'time', arguments: '{"zone":' }]),
+      enc.toolCalls([{ index: 0, arguments: '"Oslo"}' }]),
+      enc.toolCalls([
+        { index: 1, arguments: '"CET"}' },
+        { index: 2, id: 'call_c', name: 'news', arguments: '{}' },
+      ]),
+      enc.end(result, 'tool_calls'),
+    ].join('');
+    expect(assembled(sse)).toEqual([
+      { type: 'tool_use', id: 'call_a', name: 'weather', input: { city: 'Oslo' } },
+      { type: 'tool_use', id: 'call_b', name: 'time', input: { zone: 'CET' } },
+      { type: 'tool_use', id: 'call_c', name: 'news', input: {} },
+    ]);
+  });
+
+  it('streams the first tool call live, and text after the calls in a block of its own', () => {
+    const enc = new AnthropicStreamEncoder(head);
+    const first = enc.toolCalls([{ index: 0, id: 'call_a', name: 'weather', arguments: '{"city":' }]);
+    expect(events(first)).toEqual([
+      {
+        type: 'content_block_start',
+        index: 0,
+        content_block: { type: 'tool_use', id: 'call_a', name: 'weather', input: {} },
+      },
+      { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '{"city":' } },
+    ]);
+    const sse = [
+      first,
+      enc.toolCalls([{ index: 0, arguments: '"Oslo"}' }]),
+      enc.toolCalls([{ index: 1, id: 'call_b', name: 'time' }]),
+      enc.toolCalls([{ index: 1, arguments: '{"zone":"CET"}' }]),
+      enc.content('Done.'),
+      enc.end(result, 'tool_calls'),
+    ].join('');
+    expect(assembled(sse)).toEqual([
+      { type: 'tool_use', id: 'call_a', name: 'weather', input: { city: 'Oslo' } },
+      { type: 'tool_use', id: 'call_b', name: 'time', input: { zone: 'CET' } },
+      { type: 'text', text: 'Done.' },
+    ]);
+  });
+
+  it('numbers a redacted thinking block after tool calls that waited for their turn', () => {
+    const enc = new AnthropicStreamEncoder(head);
+    const sse = [
+      enc.toolCalls([{ index: 0, id: 'call_a', name: 'a', arguments: '{}' }]),
+      enc.toolCalls([{ index: 1, id: 'call_b', name: 'b', arguments: '{}' }]),
+      enc.redactedThinking('opaque'),
+      enc.wholeToolCalls([{ id: 'call_c', type: 'function', function: { name: 'c', arguments: '{"x":1}' } }]),
+      enc.end(result, 'tool_calls'),
+    ].join('');
+    expect(assembled(sse)).toEqual([
+      { type: 'tool_use', id: 'call_a', name: 'a', input: {} },
+      { type: 'tool_use', id: 'call_b', name: 'b', input: {} },
+      { type: 'redacted_thinking', data: 'opaque' },
+      { type: 'tool_use', id: 'call_c', name: 'c', input: { x: 1 } },
+    ]);
+  });
+
   it('streams thinking as Anthropic does: deltas, the signature last, then the block closes', () => {
     const enc = new AnthropicStreamEncoder({
       id: 'c',

@@ -14,18 +14,29 @@ function event(type: string, data: unknown): string {
 
 type OpenBlock = { kind: 'text' | 'thinking'; index: number } | { kind: 'tool'; index: number; call: number };
 
+/** A tool call whose block waits for the open one to close. */
+interface WaitingCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
 /**
  * Anthropic's streaming events: message_start and a ping, then content blocks (thinking, text, tool_use) each opened
  * with content_block_start, filled with thinking_delta / text_delta / input_json_delta and closed with
  * content_block_stop, then message_delta (stop reason, usage) and message_stop. One block is open at a time, as
  * Anthropic sends them; a piece of another kind closes the open one.
+ *
+ * Parallel tool calls may come interleaved (fragments of call 0, then 1, then 0 again), which Anthropic's format
+ * cannot carry: the open call streams live, the others wait whole and follow it, each in one delta, when it closes.
  */
 export class AnthropicStreamEncoder implements StreamEncoder {
   private open: OpenBlock | null = null;
   private nextIndex = 0;
-  /** Block index of each tool call (by its index in the answer's tool calls). */
-  private readonly toolBlocks = new Map<number, number>();
-  private callsStarted = 0;
+  /** Every tool call seen (by its index in the answer's tool calls), streamed, waiting or done. */
+  private readonly calls = new Set<number>();
+  /** Calls that came while another call's block was open, in order of their first piece. */
+  private readonly waiting = new Map<number, WaitingCall>();
 
   constructor(private readonly head: StreamHead) {}
 
@@ -55,9 +66,10 @@ export class AnthropicStreamEncoder implements StreamEncoder {
 
   /** A redacted block comes whole in its content_block_start. */
   redactedThinking(data: string): string {
+    const closed = this.close();
     const index = this.nextIndex++;
     return (
-      this.close() +
+      closed +
       event('content_block_start', {
         type: 'content_block_start',
         index,
@@ -79,40 +91,40 @@ export class AnthropicStreamEncoder implements StreamEncoder {
   toolCalls(pieces: readonly ToolCallDelta[]): string {
     let out = '';
     for (const p of pieces) {
-      let index = this.toolBlocks.get(p.index);
-      if (index === undefined) {
-        if (p.id === undefined) {
-          // A fragment of a call whose first piece never came: nothing to attach it to.
-          continue;
-        }
-        out += this.close();
-        index = this.nextIndex++;
-        this.toolBlocks.set(p.index, index);
-        this.callsStarted++;
-        this.open = { kind: 'tool', index, call: p.index };
-        out += event('content_block_start', {
-          type: 'content_block_start',
-          index,
-          content_block: { type: 'tool_use', id: p.id, name: p.name ?? '', input: {} },
-        });
+      const open = this.open;
+      if (open?.kind === 'tool' && open.call === p.index) {
+        out += this.argumentsDelta(p.arguments);
+        continue;
       }
-      if (p.arguments !== undefined && p.arguments !== '') {
-        // A fragment of an earlier call (interleaved parallel calls) goes to that call's block, by index.
-        out += event('content_block_delta', {
-          type: 'content_block_delta',
-          index,
-          delta: { type: 'input_json_delta', partial_json: p.arguments },
-        });
+      const waiting = this.waiting.get(p.index);
+      if (waiting !== undefined) {
+        waiting.name ||= p.name ?? '';
+        waiting.arguments += p.arguments ?? '';
+        continue;
       }
+      if (p.id === undefined || this.calls.has(p.index)) {
+        // A fragment of a call whose first piece never came, or whose block closed: nothing to attach it to.
+        continue;
+      }
+      this.calls.add(p.index);
+      if (open?.kind === 'tool') {
+        this.waiting.set(p.index, { id: p.id, name: p.name ?? '', arguments: p.arguments ?? '' });
+        continue;
+      }
+      out += this.close() + this.startTool(p.index, p.id, p.name ?? '') + this.argumentsDelta(p.arguments);
     }
     return out;
   }
 
+  /** Calls that never came in fragments: each a whole block. */
   wholeToolCalls(calls: readonly ToolCall[]): string {
-    const offset = this.callsStarted;
-    return this.toolCalls(
-      calls.map((c, i) => ({ index: offset + i, id: c.id, name: c.function.name, arguments: c.function.arguments })),
-    );
+    let out = this.close();
+    for (const c of calls) {
+      const call = this.calls.size;
+      this.calls.add(call);
+      out += this.startTool(call, c.id, c.function.name) + this.argumentsDelta(c.function.arguments) + this.close();
+    }
+    return out;
   }
 
   end(result: GenerationResult, finishReason: string): string {
@@ -143,6 +155,22 @@ export class AnthropicStreamEncoder implements StreamEncoder {
     return closed + event('content_block_start', { type: 'content_block_start', index, content_block: block });
   }
 
+  private startTool(call: number, id: string, name: string): string {
+    const index = this.nextIndex++;
+    this.open = { kind: 'tool', index, call };
+    return event('content_block_start', {
+      type: 'content_block_start',
+      index,
+      content_block: { type: 'tool_use', id, name, input: {} },
+    });
+  }
+
+  private argumentsDelta(fragment: string | undefined): string {
+    return fragment === undefined || fragment === ''
+      ? ''
+      : this.delta({ type: 'input_json_delta', partial_json: fragment });
+  }
+
   private delta(delta: object): string {
     return event('content_block_delta', { type: 'content_block_delta', index: this.open?.index ?? 0, delta });
   }
@@ -153,7 +181,16 @@ export class AnthropicStreamEncoder implements StreamEncoder {
       return '';
     }
     this.open = null;
-    return event('content_block_stop', { type: 'content_block_stop', index: open.index });
+    let out = event('content_block_stop', { type: 'content_block_stop', index: open.index });
+    if (open.kind === 'tool') {
+      // The calls that came meanwhile, now that no block is open, each complete.
+      const waiting = [...this.waiting.entries()];
+      this.waiting.clear();
+      for (const [call, w] of waiting) {
+        out += this.startTool(call, w.id, w.name) + this.argumentsDelta(w.arguments) + this.close();
+      }
+    }
+    return out;
   }
 }
 
