@@ -61,7 +61,11 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
 
   describe.each(deployments)('against %s', (_label, model) => {
     it('answers a plain request as an Anthropic Message', async () => {
-      const { data: msg, response } = await client.messages
+      const {
+        data: msg,
+        response,
+        request_id: requestId,
+      } = await client.messages
         .create({
           model,
           max_tokens: 64,
@@ -77,6 +81,8 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
       expect(msg.stop_reason).toBe('end_turn');
       expect(msg.usage.input_tokens).toBeGreaterThan(0);
       expect(msg.usage.output_tokens).toBeGreaterThan(0);
+      // Read from `request-id`, as from Anthropic's API: the gateway's request id.
+      expect(requestId).toBe(response.headers.get('x-request-id'));
       expect(response.headers.get('x-gateway-provider')).toBe(model.split('/')[0]);
       expect(Number(response.headers.get('x-gateway-cost-usd'))).toBeGreaterThan(0);
     });
@@ -302,6 +308,7 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
       system: 'Be brief.',
     });
     expect(plain.input_tokens).toBeGreaterThan(10);
+    expect(plain._request_id).toMatch(/^req_/);
     const withTools = await client.messages.countTokens({ model: 'sim-claude', messages, tools: [weather] });
     expect(withTools.input_tokens).toBeGreaterThan(plain.input_tokens);
     expect(system.sim.stats().total).toBe(before);
@@ -438,6 +445,7 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
         .create({ model: 'no-such-model', max_tokens: 8, messages: [{ role: 'user', content: 'x' }] })
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Anthropic.NotFoundError);
+      expect((err as InstanceType<typeof Anthropic.NotFoundError>).requestID).toMatch(/^req_/);
       expect((err as InstanceType<typeof Anthropic.NotFoundError>).error).toMatchObject({
         type: 'error',
         error: { type: 'not_found_error' },

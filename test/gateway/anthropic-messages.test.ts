@@ -1,0 +1,62 @@
+import { GatewayHarness } from './support';
+
+interface AnthropicError {
+  type: 'error';
+  error: { type: string; message: string; code: string; param: string | null };
+}
+
+/** `POST /v1/messages` and `/v1/messages/count_tokens` as Anthropic's clients see them: headers and errors. */
+describe('api-gateway Anthropic Messages routes', () => {
+  const h = new GatewayHarness();
+
+  beforeAll(() => h.start(), 60_000);
+  afterAll(() => h.stop(), 30_000);
+
+  const message = { model: 'sim-gpt', max_tokens: 16, messages: [{ role: 'user', content: 'Hello there' }] };
+  const count = { model: 'sim-gpt', messages: [{ role: 'user', content: 'Hello there' }] };
+
+  /** What @anthropic-ai/sdk reads as `_request_id` / `requestID`: `request-id`, the same as `x-request-id`. */
+  function expectRequestId(res: Response): void {
+    expect(res.headers.get('x-request-id')).toMatch(/^req_/);
+    expect(res.headers.get('request-id')).toBe(res.headers.get('x-request-id'));
+  }
+
+  describe('request-id', () => {
+    it('is on answers: a message, a streamed one, a token count', async () => {
+      const plain = await h.post('/v1/messages', message);
+      expect(plain.status).toBe(200);
+      expectRequestId(plain);
+      const streamed = await h.post('/v1/messages', { ...message, stream: true });
+      expect(streamed.headers.get('content-type')).toContain('text/event-stream');
+      expectRequestId(streamed);
+      await streamed.text();
+      const counted = await h.post('/v1/messages/count_tokens', count);
+      expect(counted.status).toBe(200);
+      expectRequestId(counted);
+    });
+
+    it('is on errors: no key, bad JSON, a failed check, an unknown model', async () => {
+      for (const route of ['/v1/messages', '/v1/messages/count_tokens']) {
+        const unauthorized = await h.post(route, message, { 'content-type': 'application/json' });
+        expect(unauthorized.status).toBe(401);
+        expectRequestId(unauthorized);
+        const badJson = await h.post(route, '{"model":');
+        expect(badJson.status).toBe(400);
+        expectRequestId(badJson);
+        const invalid = await h.post(route, { ...message, messages: [] });
+        expect(invalid.status).toBe(400);
+        expect(((await invalid.json()) as AnthropicError).type).toBe('error');
+        expectRequestId(invalid);
+      }
+      const unknown = await h.post('/v1/messages', { ...message, model: 'no-such-model' });
+      expect(unknown.status).toBe(404);
+      expectRequestId(unknown);
+    });
+
+    it('echoes a client-sent x-request-id in both', async () => {
+      const res = await h.post('/v1/messages', message, h.headers(h.adminKey, { 'x-request-id': 'client-id_1' }));
+      expect(res.headers.get('request-id')).toBe('client-id_1');
+      expect(res.headers.get('x-request-id')).toBe('client-id_1');
+    });
+  });
+});
