@@ -1,3 +1,4 @@
+import { ApiKeyStore } from '@aigw/entities';
 import { GatewayHarness } from './support';
 
 interface AnthropicError {
@@ -57,6 +58,39 @@ describe('api-gateway Anthropic Messages routes', () => {
       const res = await h.post('/v1/messages', message, h.headers(h.adminKey, { 'x-request-id': 'client-id_1' }));
       expect(res.headers.get('request-id')).toBe('client-id_1');
       expect(res.headers.get('x-request-id')).toBe('client-id_1');
+    });
+  });
+
+  describe('count_tokens checks the model as /v1/messages does', () => {
+    it('404 not_found_error for a model no deployment serves (unknown or disabled)', async () => {
+      for (const model of ['no-such-model', 'sim-b/sim-gpt']) {
+        const res = await h.post('/v1/messages/count_tokens', { ...count, model });
+        expect(res.status).toBe(404);
+        const body = (await res.json()) as AnthropicError;
+        expect(body.type).toBe('error');
+        expect(body.error).toMatchObject({ type: 'not_found_error', code: 'model_not_found', param: 'model' });
+      }
+    });
+
+    it("403 permission_error for a model outside the key's allowedModels, as on /v1/messages", async () => {
+      const created = await h.app
+        .get(ApiKeyStore)
+        .create({ userName: 'count-tokens-restricted', role: 'user', allowedModels: ['sim-claude'] });
+      const headers = h.headers(created.key);
+      for (const [route, body] of [
+        ['/v1/messages', message],
+        ['/v1/messages/count_tokens', count],
+      ] as const) {
+        const res = await h.post(route, body, headers);
+        expect([route, res.status]).toEqual([route, 403]);
+        expect(((await res.json()) as AnthropicError).error).toMatchObject({
+          type: 'permission_error',
+          code: 'model_not_allowed',
+        });
+      }
+      const allowed = await h.post('/v1/messages/count_tokens', { ...count, model: 'sim-claude' }, headers);
+      expect(allowed.status).toBe(200);
+      expect(((await allowed.json()) as { input_tokens: number }).input_tokens).toBeGreaterThan(0);
     });
   });
 });

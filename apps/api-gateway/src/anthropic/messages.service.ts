@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { estimateRequestTokens } from '@aigw/core';
+import { ModelAccess } from '../auth/model-access';
 import { GenerationService } from '../generation/generation.service';
+import { Servable } from '../generation/servable';
 import type { Client } from '../http/client';
 import type { MessagesInputDto, MessagesDto } from './messages.dto';
 import { inAnthropicTerms, messagesRequest } from './messages-request';
@@ -13,7 +15,11 @@ import { anthropicStream } from './messages-sse';
  */
 @Injectable()
 export class MessagesService {
-  constructor(private readonly generation: GenerationService) {}
+  constructor(
+    private readonly generation: GenerationService,
+    private readonly access: ModelAccess,
+    private readonly servable: Servable,
+  ) {}
 
   /** The answer's body, or null when the answer was streamed to the client. */
   async create(dto: MessagesDto, client: Client): Promise<AnthropicMessage | null> {
@@ -34,13 +40,17 @@ export class MessagesService {
   /**
    * `POST /v1/messages/count_tokens`: the prompt's tokens as the gateway counts them for routing and budgets (the
    * cl100k tokenizer, tool definitions included): an estimate for Claude, whose own tokenizer differs by up to
-   * ~20 %. Nothing is enqueued and no provider is called.
+   * ~20 %. Nothing is enqueued and no provider is called. The model is checked as `/v1/messages` checks it before
+   * admission: the key's allow-list (403 model_not_allowed), then what the catalog serves (404 model_not_found, 400
+   * for a capability none of its deployments has); rate limits are not charged.
    */
   countTokens(dto: MessagesInputDto, client: Client): { input_tokens: number } {
     // Checked and translated as a Messages request is; it sends no max_tokens, so none limits the thinking budget.
     const messages: MessagesDto = Object.assign({ max_tokens: Number.MAX_SAFE_INTEGER }, dto);
     try {
       const request = messagesRequest(messages, this.generation.frame(client, 'sync'), client.body);
+      this.access.restrict(request, client.caller);
+      this.servable.assert(request);
       return { input_tokens: estimateRequestTokens(request.messages, request.options.tools) };
     } catch (err) {
       throw inAnthropicTerms(err);
