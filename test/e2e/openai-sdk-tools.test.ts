@@ -251,10 +251,10 @@ describe('OpenAI SDK: tools, JSON mode, vision (e2e)', () => {
     const messages: ChatCompletionMessageParam[] = [{ role: 'user', content: 'Oslo' }];
     const ask = { model: 'sim0-anthropic/sim-claude', messages, tools: [weather], reasoning_effort: 'low' as const };
     const first = await client.chat.completions.create(ask);
-    // `low` is a 2,048-token budget; without a limit from the client the answer keeps its usual 1,024 on top.
+    // `low` is a 2,048-token budget; without a limit from the client the answer keeps its usual 4,096 on top.
     expect(system.sim.lastRequests(1)[0].body).toMatchObject({
       thinking: { type: 'enabled', budget_tokens: 2048 },
-      max_tokens: 3072,
+      max_tokens: 6144,
     });
     const message = first.choices[0].message as (typeof first.choices)[0]['message'] & WithThinking;
     expect(message.reasoning_content).toBe('Thinking about: Oslo');
@@ -305,6 +305,30 @@ describe('OpenAI SDK: tools, JSON mode, vision (e2e)', () => {
     const toGpt = system.sim.lastRequests(1)[0].body as { messages: object[]; reasoning_effort?: string };
     expect(toGpt.messages[1]).not.toHaveProperty('thinking_blocks');
     expect(toGpt.reasoning_effort).toBe('low');
+  });
+
+  it("finishes the SDK's runTools loop on Claude with a reasoning_effort: the turn it rebuilds without thinking_blocks goes without thinking", async () => {
+    const runner = client.chat.completions.runTools({
+      model: 'sim0-anthropic/sim-claude',
+      reasoning_effort: 'low',
+      messages: [{ role: 'user', content: 'Oslo' }],
+      tools: [
+        {
+          type: 'function',
+          function: {
+            name: 'get_weather',
+            description: 'Current weather in a city',
+            parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+            function: () => '12C and sunny',
+            parse: JSON.parse,
+          },
+        },
+      ],
+    });
+    expect(await runner.finalContent()).toBe('Tool result: 12C and sunny');
+    const [first, second] = system.sim.lastRequests(2).map((r) => r.body as { thinking?: object });
+    expect(first.thinking).toEqual({ type: 'enabled', budget_tokens: 2048 });
+    expect(second).not.toHaveProperty('thinking');
   });
 
   it('refuses a reasoning_effort whose thinking budget cannot fit under the token limit Claude is given', async () => {

@@ -324,7 +324,12 @@ describe('tools to the Messages API', () => {
     ]) {
       expect(send(options)).toMatchObject({ errorClass: ErrorClass.InvalidRequest, untranslatable: true });
     }
-    expect(send({ reasoningEffort: 'low' }, loop())).toMatchObject({ untranslatable: true });
+    // A named budget (/v1/messages) on a loop without its thinking is refused as Claude refuses it; an effort (the
+    // OpenAI endpoint, whose SDK helpers drop thinking_blocks) goes without thinking for that request.
+    expect(send({ reasoningEffort: 'low', reasoningBudget: 2048 }, loop())).toMatchObject({ untranslatable: true });
+    const unthinking = JSON.parse(send({ reasoningEffort: 'low', temperature: 0.5 }, loop()) as string) as object;
+    expect(unthinking).not.toHaveProperty('thinking');
+    expect(unthinking).toMatchObject({ max_tokens: DEFAULT_ANTHROPIC_MAX_TOKENS, temperature: 0.5 });
     // The same requests without thinking, or the loop with its signed thinking, are Claude's to serve.
     expect(typeof send({ temperature: 0.5, topK: 5 })).toBe('string');
     expect(typeof send({ reasoningEffort: 'low', temperature: 1, topP: 0.95 })).toBe('string');

@@ -1,5 +1,6 @@
 import {
   ErrorClass,
+  merged,
   ProviderCallError,
   type ChatMessage,
   type ContentPart,
@@ -340,24 +341,42 @@ function assertThinkable(o: GenerationOptions, messages: readonly ChatMessage[])
   if (o.toolChoice === 'required' || typeof o.toolChoice === 'object') {
     throw unsupported("a forced 'tool_choice' with thinking ('reasoning_effort')");
   }
-  if (messages.length > 0 && messages[messages.length - 1].role === 'tool') {
-    for (let i = messages.length - 1; i >= 0; i--) {
-      const m = messages[i];
-      if (m.role === 'assistant') {
-        if ((m.tool_calls?.length ?? 0) > 0 && signedThinkingOf(m).length === 0) {
-          throw unsupported(
-            "tool results after an assistant turn without its 'thinking_blocks' with thinking on (send them back as the answer gave them)",
-          );
-        }
-        return;
-      }
+  if (toolLoopWithoutThinking(messages)) {
+    throw unsupported(
+      'tool results after an assistant turn without its thinking blocks with thinking on (send them back as the answer gave them)',
+    );
+  }
+}
+
+/** Tool results that follow an assistant turn sent back without its signed thinking. */
+function toolLoopWithoutThinking(messages: readonly ChatMessage[]): boolean {
+  if (messages.length === 0 || messages[messages.length - 1].role !== 'tool') {
+    return false;
+  }
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i];
+    if (m.role === 'assistant') {
+      return (m.tool_calls?.length ?? 0) > 0 && signedThinkingOf(m).length === 0;
     }
   }
+  return false;
+}
+
+/**
+ * `reasoning_effort` (the OpenAI endpoint) on a tool loop whose assistant turn came back without its
+ * `thinking_blocks` goes without thinking: OpenAI clients, the SDK's own `runTools` among them, rebuild the
+ * assistant turn from `content` and `tool_calls` only, and Claude refuses the loop with thinking on, so the loop
+ * could never finish. A named budget (`/v1/messages`' `thinking`, whose clients keep the blocks) is refused as
+ * Claude refuses it.
+ */
+function effectiveOptions(o: GenerationOptions, messages: readonly ChatMessage[]): GenerationOptions {
+  const effortOnly = o.reasoningBudget === undefined && o.reasoningEffort !== undefined && o.reasoningEffort !== 'none';
+  return effortOnly && toolLoopWithoutThinking(messages) ? merged(o, { reasoningEffort: undefined }) : o;
 }
 
 /** Request body for `POST /v1/messages`. */
 export function anthropicBody(req: AdapterRequest, stream: boolean): string {
-  const o = req.options;
+  const o = effectiveOptions(req.options, req.messages);
   assertTranslatable(o);
   const thinking = thinkingParamOf(o);
   if (thinking.thinking !== undefined) {
