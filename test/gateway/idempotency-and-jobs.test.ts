@@ -53,6 +53,43 @@ describe('idempotency and async jobs', () => {
       expect(
         ((await second.json()) as { choices: { message: { content: string } }[] }).choices[0].message.content,
       ).toBe('again');
+      // The replay says so (its cost header is the first request's, billed once); the first answer does not.
+      expect(second.headers.get('x-gateway-idempotent-replay')).toBe('true');
+      expect(first.headers.get('x-gateway-idempotent-replay')).toBeNull();
+    });
+
+    it.each([
+      ['no_healthy_provider', ErrorCode.NoHealthyProvider, 503, 'service_unavailable_error'],
+      ['all_providers_failed', ErrorCode.AllProvidersFailed, 502, 'provider_error'],
+    ] as const)(
+      'a replay of a request that failed with %s (an error saying to retry) runs it again',
+      async (name, code, status, type) => {
+        h.handle((job) => h.fail(job, { message: `failed: ${name}`, type, code, param: null }, 1_000));
+        const headers = h.headers(h.adminKey, { 'idempotency-key': `order-${name}` });
+        expect((await h.post('/v1/chat/completions', chat(`retry ${name}`), headers)).status).toBe(status);
+        h.handle((job) => h.answer(job, 'recovered'));
+        const retried = await h.post('/v1/chat/completions', chat(`retry ${name}`), headers);
+        expect(retried.status).toBe(200);
+        expect(retried.headers.get('x-gateway-idempotent-replay')).toBeNull();
+      },
+    );
+
+    it('a replay of a request refused for what it asks answers that error again, without a new job', async () => {
+      const tooLong = {
+        message: 'The prompt is longer than the context window.',
+        type: 'invalid_request_error' as const,
+        code: ErrorCode.ContextLengthExceeded,
+        param: 'messages',
+      };
+      h.handle((job) => h.fail(job, tooLong));
+      const headers = h.headers(h.adminKey, { 'idempotency-key': 'order-too-long' });
+      expect((await h.post('/v1/chat/completions', chat('too long'), headers)).status).toBe(400);
+      const before = h.jobsSeen.length;
+      h.handle((job) => h.answer(job, 'not this'));
+      const again = await h.post('/v1/chat/completions', chat('too long'), headers);
+      expect(again.status).toBe(400);
+      expect(again.headers.get('x-gateway-idempotent-replay')).toBe('true');
+      expect(h.jobsSeen.length).toBe(before);
     });
 
     it('a replay of a request that was never carried out (worker shut down) runs it again, then replays its answer', async () => {
@@ -138,21 +175,6 @@ describe('idempotency and async jobs', () => {
       const body = (await res.json()) as { choices: { message: { content: string } }[] };
       expect(body.choices[0].message.content).toBe('the one run');
       expect(runs).toBe(1);
-    });
-
-    it('a replay of a request the providers failed answers that failure again, without a new run', async () => {
-      const failed = {
-        message: 'every provider failed',
-        type: 'provider_error' as const,
-        code: ErrorCode.AllProvidersFailed,
-        param: null,
-      };
-      h.handle((job) => h.fail(job, failed));
-      const headers = h.headers(h.adminKey, { 'idempotency-key': 'order-failed' });
-      expect((await h.post('/v1/chat/completions', chat('fail me'), headers)).status).toBe(502);
-      const before = h.jobsSeen.length;
-      expect((await h.post('/v1/chat/completions', chat('fail me'), headers)).status).toBe(502);
-      expect(h.jobsSeen.length).toBe(before);
     });
 
     it('409 idempotency_key_reused when the same key comes with another body', async () => {

@@ -40,6 +40,7 @@ const CANCELLED_STOP_POLL_MS = 50;
 const REPLAY_CHECK_MS = 100;
 /** A replay answered from its job looks nothing up in the response cache. */
 const REPLAYED: CacheDecision = { status: 'bypass' };
+const REPLAY_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'x-gateway-idempotent-replay': 'true' });
 
 export interface Submission {
   request: GenerationRequest;
@@ -246,6 +247,8 @@ export class GenerationService {
     const claim = await this.idempotency.claim(sub.request.apiKeyId, key, sub.endpoint, client.body);
     const stored = claim.fresh ? null : await this.replayed(claim.jobId).catch(unavailable);
     if (stored !== null) {
+      // As Stripe's `Idempotent-Replayed`: the answer is the first request's (its cost included), not billed again.
+      client.setHeaders(REPLAY_HEADERS);
       return { claim, stored };
     }
     try {
@@ -448,7 +451,11 @@ export class GenerationService {
 
 function noop(): void {}
 
+/** A failed look-up of a replay's job: its own answer when it is one (e.g. still being cancelled), else a 503. */
 function unavailable(err: unknown): never {
+  if (err instanceof GatewayError) {
+    throw err;
+  }
   throw new GatewayError(ErrorCode.ServiceUnavailable, 'The request could not be looked up; retry shortly.', {
     retryAfterMs: 1_000,
     cause: err,
@@ -456,18 +463,28 @@ function unavailable(err: unknown): never {
 }
 
 /**
- * A stored outcome that is no answer: the request was cancelled (its client went away, or its deadline passed),
- * the worker shut down before the provider answered, or every attempt failed on infrastructure. An Idempotency-Key
- * replay runs such a request again instead of answering its error for SYNC_JOB_RETENTION_S: that error itself
- * says to retry.
+ * Failures whose answer says to retry: the request was cancelled (its client went away, or its deadline passed), the
+ * worker shut down before the provider answered, no deployment was healthy (no provider was called), every attempt
+ * failed, a provider kept refusing for its rate limit, or the gateway failed. None was billed (a failed job refunds
+ * its reservation).
+ */
+const RUNS_AGAIN: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.Timeout,
+  ErrorCode.ServiceUnavailable,
+  ErrorCode.NoHealthyProvider,
+  ErrorCode.AllProvidersFailed,
+  ErrorCode.RateLimited,
+  ErrorCode.Internal,
+]);
+
+/**
+ * A stored outcome an Idempotency-Key replay runs again instead of answering its error for SYNC_JOB_RETENTION_S:
+ * the job failed on infrastructure, or its error is one that says to retry (`RUNS_AGAIN`). An answer, and an error
+ * about the request itself (a 4xx), is answered again.
  */
 function notCarriedOut(s: JobSnapshot): boolean {
   if (s.state === 'failed') {
     return true;
   }
-  return (
-    s.state === 'completed' &&
-    !s.outcome.ok &&
-    (s.outcome.error.code === ErrorCode.Timeout || s.outcome.error.code === ErrorCode.ServiceUnavailable)
-  );
+  return s.state === 'completed' && !s.outcome.ok && RUNS_AGAIN.has(s.outcome.error.code);
 }
