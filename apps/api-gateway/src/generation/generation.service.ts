@@ -465,8 +465,8 @@ function unavailable(err: unknown): never {
 /**
  * Failures whose answer says to retry: the request was cancelled (its client went away, or its deadline passed), the
  * worker shut down before the provider answered, no deployment was healthy (no provider was called), every attempt
- * failed, a provider kept refusing for its rate limit, or the gateway failed. None was billed (a failed job refunds
- * its reservation).
+ * failed, a provider kept refusing for its rate limit, or the gateway failed. A failed job refunded its reservation
+ * (but for what a cut stream had already delivered).
  */
 const RUNS_AGAIN: ReadonlySet<ErrorCode> = new Set([
   ErrorCode.Timeout,
