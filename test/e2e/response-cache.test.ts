@@ -58,13 +58,18 @@ describe('response cache (e2e)', () => {
     const prompt = `cache me ${uniqueId()}`;
     const first = await chat(prompt);
     expect(first.headers.get('x-gateway-cache')).toBe('miss');
-    const text = await chatText(first);
+    type Completion = { id: string; choices: { message: { content: string } }[] };
+    const missed = (await first.json()) as Completion;
     const calls = providerCalls();
 
     const second = await chat(prompt);
     expect(second.headers.get('x-gateway-cache')).toBe('hit');
     expect(second.headers.get('x-gateway-cost-usd')).toBe('0');
-    expect(await chatText(second)).toBe(text);
+    const hit = (await second.json()) as Completion;
+    expect(hit.choices[0].message.content).toBe(missed.choices[0].message.content);
+    // Another completion: its own id (tools keying on it must not merge the two), the request's.
+    expect(hit.id).not.toBe(missed.id);
+    expect(hit.id).toBe(`chatcmpl-${second.headers.get('x-request-id')}`);
     expect(providerCalls()).toBe(calls);
   });
 

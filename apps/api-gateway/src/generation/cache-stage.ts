@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import {
   cacheAccessOf,
+  completionIdOf,
   cacheKeyOf,
   cacheModelTagOf,
   cachePolicyOf,
@@ -190,10 +191,15 @@ export class CacheStage implements OnApplicationShutdown {
   }
 }
 
-/** The stored answer as this request's: its id and latency, no provider cost, no attempts made. */
+/**
+ * The stored answer as this request's: its request and completion ids (two requests never share a completion id),
+ * its time and latency, no provider cost, no attempts made.
+ */
 export function servedFromCache(stored: GenerationResult, request: GenerationRequest): GenerationResult {
   return merged(stored, {
     requestId: request.requestId,
+    id: completionIdOf(request.requestId),
+    created: Math.floor(Date.now() / 1000),
     latencyMs: Math.max(0, Date.now() - request.receivedAt),
     providerLatencyMs: 0,
     costUsd: 0,

@@ -1,5 +1,6 @@
 import {
   circuitOutcomeOf,
+  completionIdOf,
   ErrorClass,
   ProviderCallError,
   type Deployment,
@@ -69,11 +70,6 @@ interface StreamProgress {
   collector: StreamCollector | null;
 }
 
-/** The completion id of an answer whose provider gave none (and a stream's, until the provider's arrives). */
-function completionIdOf(request: GenerationRequest): string {
-  return `chatcmpl-${request.requestId}`;
-}
-
 /** Id- or usage-only deltas have nothing for the client. */
 function hasContent(d: StreamDelta): boolean {
   return (
@@ -95,7 +91,7 @@ async function streamAnswer(
   clock: AttemptClock,
 ): Promise<ProviderAnswer> {
   const { deployment: d, option, request, observer } = spec;
-  const collector = new StreamCollector(completionIdOf(request));
+  const collector = new StreamCollector(completionIdOf(request.requestId));
   progress.collector = collector;
   for await (const delta of adapter.stream(call, spec.signal)) {
     const head = collector.add(delta, clock.now());
@@ -171,7 +167,7 @@ export async function callProvider(deps: ProviderCallDeps, spec: CallSpec): Prom
         : await adapter.generate(call, signal);
     if (answer.id === '') {
       // Families whose API gives no completion id (Ollama, TGI): the one a stream of this request would carry.
-      answer.id = completionIdOf(request);
+      answer.id = completionIdOf(request.requestId);
     }
     const ms = clock.monotonic() - started;
     // A plain success only feeds the failure-rate window: it need not delay the answer (settle never throws).
