@@ -48,6 +48,36 @@ describe('response cache (e2e)', () => {
     });
   }
 
+  /** An answer from the cache (`hit`) or not (`miss`), by `provider`. */
+  async function expectServed(res: Response, cache: 'hit' | 'miss', provider: string): Promise<void> {
+    expect(res.headers.get('x-gateway-cache')).toBe(cache);
+    expect(res.headers.get('x-gateway-provider')).toBe(provider);
+    await chatText(res);
+  }
+
+  /** A user with a key of its own, unrestricted unless `allowedModels` says otherwise. */
+  async function userWithKey(
+    name: string,
+    allowedModels: string[] | null = null,
+  ): Promise<{ user: { id: string }; key: string }> {
+    const [user] = await system.query<{ id: string }>('INSERT INTO users (name) VALUES ($1) RETURNING id', [name]);
+    const key = `sk-aigw-${randomBytes(24).toString('base64url')}`;
+    await system.query(
+      'INSERT INTO api_keys (user_id, role, key_hash, prefix, allowed_models) VALUES ($1, $2, $3, $4, $5)',
+      [user.id, 'user', createHash('sha256').update(key).digest('hex'), key.slice(0, 16), allowedModels],
+    );
+    return { user, key };
+  }
+
+  /** A chat request for `model`, by the admin key unless `headers` name another. */
+  function chatAs(model: string, content: string, headers: Record<string, string> = {}): Promise<Response> {
+    return fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...system.headers(), ...headers },
+      body: JSON.stringify({ model, messages: [{ role: 'user', content }] }),
+    });
+  }
+
   async function chatText(res: Response): Promise<string> {
     expect(res.status).toBe(200);
     const body = (await res.json()) as { choices: { message: { content: string } }[] };
@@ -100,14 +130,7 @@ describe('response cache (e2e)', () => {
   });
 
   it('a hit counts against request limits but not spend: its reservation is refunded', async () => {
-    const [user] = await system.query<{ id: string }>("INSERT INTO users (name) VALUES ('cache-budget') RETURNING id");
-    const key = `sk-aigw-${randomBytes(24).toString('base64url')}`;
-    await system.query('INSERT INTO api_keys (user_id, role, key_hash, prefix) VALUES ($1, $2, $3, $4)', [
-      user.id,
-      'user',
-      createHash('sha256').update(key).digest('hex'),
-      key.slice(0, 16),
-    ]);
+    const { user, key } = await userWithKey('cache-budget');
     await system.query(
       `INSERT INTO user_quotas (user_id, tier, daily_spend_limit_usd, daily_request_limit) VALUES ($1, 'default', 1, 100)`,
       [user.id],
@@ -137,62 +160,32 @@ describe('response cache (e2e)', () => {
   });
 
   it("a key's allow-list: never served an answer from a deployment it may not use, nor does it spoil the shared entry", async () => {
-    const [user] = await system.query<{ id: string }>("INSERT INTO users (name) VALUES ('cache-acl') RETURNING id");
-    const key = `sk-aigw-${randomBytes(24).toString('base64url')}`;
-    await system.query(
-      'INSERT INTO api_keys (user_id, role, key_hash, prefix, allowed_models) VALUES ($1, $2, $3, $4, $5)',
-      [user.id, 'user', createHash('sha256').update(key).digest('hex'), key.slice(0, 16), ['sim0-anthropic/*']],
-    );
+    const { key } = await userWithKey('cache-acl', ['sim0-anthropic/*']);
     const restricted = { authorization: `Bearer ${key}` };
-    const ask = (headers: Record<string, string> = {}): Promise<Response> =>
-      fetch(`${system.gatewayUrl}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { ...system.headers(), ...headers },
-        body: JSON.stringify({ model: 'cheapest', messages: [{ role: 'user', content: prompt }] }),
-      });
+    const ask = (headers: Record<string, string> = {}): Promise<Response> => chatAs('cheapest', prompt, headers);
     const prompt = `acl ${uniqueId()}`;
 
     // The admin key's `cheapest` is sim0/sim-gpt, and fills the shared entry.
     const open = await ask();
-    expect(open.headers.get('x-gateway-cache')).toBe('miss');
-    expect(open.headers.get('x-gateway-provider')).toBe('sim0');
-    await chatText(open);
+    await expectServed(open, 'miss', 'sim0');
 
     // The restricted key's `cheapest` reaches only sim0-anthropic: its own entry, never the shared one.
     const first = await ask(restricted);
-    expect(first.headers.get('x-gateway-cache')).toBe('miss');
-    expect(first.headers.get('x-gateway-provider')).toBe('sim0-anthropic');
-    await chatText(first);
+    await expectServed(first, 'miss', 'sim0-anthropic');
     const again = await ask(restricted);
-    expect(again.headers.get('x-gateway-cache')).toBe('hit');
-    expect(again.headers.get('x-gateway-provider')).toBe('sim0-anthropic');
-    await chatText(again);
+    await expectServed(again, 'hit', 'sim0-anthropic');
 
     const openAgain = await ask();
-    expect(openAgain.headers.get('x-gateway-cache')).toBe('hit');
-    expect(openAgain.headers.get('x-gateway-provider')).toBe('sim0');
-    await chatText(openAgain);
+    await expectServed(openAgain, 'hit', 'sim0');
   });
 
   it("a user's saved preference: auto is answered by the preferred deployment, not from everyone's entry", async () => {
-    const [user] = await system.query<{ id: string }>("INSERT INTO users (name) VALUES ('cache-pref') RETURNING id");
-    const key = `sk-aigw-${randomBytes(24).toString('base64url')}`;
-    await system.query('INSERT INTO api_keys (user_id, role, key_hash, prefix) VALUES ($1, $2, $3, $4)', [
-      user.id,
-      'user',
-      createHash('sha256').update(key).digest('hex'),
-      key.slice(0, 16),
-    ]);
+    const { user, key } = await userWithKey('cache-pref');
     await system.query(
       `INSERT INTO user_preferences (user_id, context, provider, model) VALUES ($1, '', 'sim0-anthropic', 'sim-claude')`,
       [user.id],
     );
-    const ask = (headers: Record<string, string> = {}): Promise<Response> =>
-      fetch(`${system.gatewayUrl}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { ...system.headers(), ...headers },
-        body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: prompt }] }),
-      });
+    const ask = (headers: Record<string, string> = {}): Promise<Response> => chatAs('auto', prompt, headers);
     const prompt = `pref ${uniqueId()}`;
     // The admin key has no preference: its `auto` goes to the cheapest, sim0, and fills the shared entry.
     const open = await ask();
@@ -200,23 +193,14 @@ describe('response cache (e2e)', () => {
     await chatText(open);
     const mine = { authorization: `Bearer ${key}` };
     const first = await ask(mine);
-    expect(first.headers.get('x-gateway-cache')).toBe('miss');
-    expect(first.headers.get('x-gateway-provider')).toBe('sim0-anthropic');
-    await chatText(first);
+    await expectServed(first, 'miss', 'sim0-anthropic');
     const again = await ask(mine);
-    expect(again.headers.get('x-gateway-cache')).toBe('hit');
-    expect(again.headers.get('x-gateway-provider')).toBe('sim0-anthropic');
-    await chatText(again);
+    await expectServed(again, 'hit', 'sim0-anthropic');
   });
 
   it("a disabled provider's stored answers are no longer served", async () => {
     const prompt = `disabled ${uniqueId()}`;
-    const ask = (content = prompt): Promise<Response> =>
-      fetch(`${system.gatewayUrl}/v1/chat/completions`, {
-        method: 'POST',
-        headers: system.headers(),
-        body: JSON.stringify({ model: 'cheapest', messages: [{ role: 'user', content }] }),
-      });
+    const ask = (content = prompt): Promise<Response> => chatAs('cheapest', content);
     const setEnabled = async (enabled: boolean): Promise<void> => {
       const res = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/providers/sim0`, {
         method: 'PATCH',
@@ -240,9 +224,7 @@ describe('response cache (e2e)', () => {
         { timeoutMs: 10_000, message: 'the disabled provider was still routed to' },
       );
       const after = await ask();
-      expect(after.headers.get('x-gateway-cache')).toBe('miss');
-      expect(after.headers.get('x-gateway-provider')).toBe('sim0-anthropic');
-      await chatText(after);
+      await expectServed(after, 'miss', 'sim0-anthropic');
     } finally {
       await setEnabled(true);
     }

@@ -98,16 +98,7 @@ describe('limits shared by two gateway replicas', () => {
     expect(Number(refused[0].headers.get('retry-after'))).toBeGreaterThan(0);
 
     // What was really spent, once every usage row is in, stays within the budget.
-    const rows = await waitFor(
-      async () => {
-        const r = await sys.query<{ n: string; spent: string }>(
-          'SELECT count(*) AS n, coalesce(sum(cost_usd), 0) AS spent FROM usage_records WHERE user_id = $1',
-          [userId],
-        );
-        return Number(r[0].n) === ok ? r[0] : null;
-      },
-      { timeoutMs: 20_000, message: 'usage rows did not arrive' },
-    );
+    const rows = await usageOf(userId, ok);
     expect(Number(rows.spent)).toBeGreaterThan(0);
     expect(Number(rows.spent)).toBeLessThanOrEqual(limit);
     // Every reservation was settled: the counter equals the real spend (micro-dollar rounding per request).
@@ -193,16 +184,7 @@ describe('limits shared by two gateway replicas', () => {
     for (let i = 0; i < 3; i++) {
       expect((await chat(gateways[0], key, `before flush ${i}`)).status).toBe(200);
     }
-    const usage = await waitFor(
-      async () => {
-        const r = await sys.query<{ n: string; spent: string }>(
-          'SELECT count(*) AS n, coalesce(sum(cost_usd), 0) AS spent FROM usage_records WHERE user_id = $1',
-          [userId],
-        );
-        return Number(r[0].n) === 3 ? r[0] : null;
-      },
-      { timeoutMs: 20_000, message: 'usage rows did not arrive' },
-    );
+    const usage = await usageOf(userId, 3);
     // What a FLUSHALL or a restart without persistence does to this deployment's counters.
     await deleteRedisKeysOf(redis, `${sys.prefix}:gov`);
     const during = await chat(gateways[1], key, 'while rebuilding');
