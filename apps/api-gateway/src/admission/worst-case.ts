@@ -15,10 +15,10 @@ export interface Charge {
 }
 
 /**
- * The most a request can cost: its estimated prompt tokens (tool definitions included) plus its completion allowance (`max_tokens`, or
- * `defaultMaxTokens` when absent) at the highest prompt and completion prices among the deployments that may
- * serve it. Settlement refunds the difference, so over-reserving only delays other requests of a user close
- * to their budget; under-reserving could let concurrent requests overspend it.
+ * The most a request can cost: its estimated prompt tokens (tool definitions included) plus its completion
+ * allowance (`max_tokens`, or `defaultMaxTokens` when absent) at the highest prompt and completion prices among the
+ * deployments that may serve it. Settlement refunds the difference, so over-reserving only delays other requests
+ * of a user close to their budget; under-reserving could let concurrent requests overspend it.
  */
 export function worstCaseCharge(
   request: Pick<GenerationRequest, 'model' | 'messages' | 'options' | 'embeddings'>,
