@@ -195,7 +195,12 @@ describe('api-gateway HTTP surface', () => {
       for (const path of ['/v1/models/sim/sim-gpt', '/v1/models/sim%2Fsim-gpt']) {
         const res = await h.get(path);
         expect(res.status).toBe(200);
-        expect(await res.json()).toEqual({ id: 'sim/sim-gpt', object: 'model', created: expect.any(Number), owned_by: 'sim' });
+        expect(await res.json()).toEqual({
+          id: 'sim/sim-gpt',
+          object: 'model',
+          created: expect.any(Number),
+          owned_by: 'sim',
+        });
       }
       expect(await (await h.get('/v1/models/sim-claude')).json()).toMatchObject({ id: 'sim-claude', owned_by: 'aigw' });
       const missing = await h.get('/v1/models/sim/no-such-model');
