@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { QueueName, type UsageBatch } from '@aigw/core';
 import { inFlightNames, inFlightTtlMs, RedisKeys } from '@aigw/platform';
 import { waitFor } from '@aigw/testing';
@@ -5,6 +6,46 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ReplyChannel } from '../../apps/router-worker/src/jobs/reply-channel';
 import { chat, GatewayHarness, REDIS_URL, sleep, type ErrorEnvelope } from './support';
+
+interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/** A connection opened now, whose one request is written by `send`: it reaches the server whenever the test says. */
+async function openConnection(
+  url: string,
+): Promise<{ send: (request: string) => Promise<RawAnswer>; destroy: () => void }> {
+  const { hostname, port } = new URL(url);
+  const socket = net.connect(Number(port), hostname);
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  let received = '';
+  socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+  const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  return {
+    send: async (request) => {
+      socket.write(request);
+      // The answers below close the connection (connection: close), which is what the test waits for.
+      await ended;
+      const [head, body] = received.split('\r\n\r\n', 2);
+      const [statusLine, ...lines] = head.split('\r\n');
+      const headers = Object.fromEntries(
+        lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+      );
+      return { status: Number(statusLine.split(' ')[1]), headers, body: JSON.parse(body) };
+    },
+    destroy: () => socket.destroy(),
+  };
+}
+
+function rawPost(route: string, body: unknown, key: string): string {
+  const text = JSON.stringify(body);
+  return (
+    `POST ${route} HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer ${key}\r\n` +
+    `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`
+  );
+}
 
 /** SIGTERM path (app.close()): in-flight waits finish within the grace period, the rest get 503. */
 describe('api-gateway graceful shutdown', () => {
@@ -105,6 +146,61 @@ describe('api-gateway graceful shutdown', () => {
     } finally {
       await usageJobs.close();
       reader.disconnect();
+      await h.stop();
+    }
+  }, 30_000);
+
+  it('answers a request that reaches the closing server in the error envelope, to be sent to another replica', async () => {
+    const h = await new GatewayHarness({ SHUTDOWN_GRACE_MS: '5000' }).start();
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const connections: Awaited<ReturnType<typeof openConnection>>[] = [];
+    try {
+      h.handle(async (job) => {
+        await released;
+        return h.answer(job, 'finished during shutdown');
+      });
+      // Connections a load balancer or a client's pool opened before the shutdown, and use during it.
+      connections.push(...(await Promise.all([openConnection(h.url), openConnection(h.url)])));
+      const [openAi, anthropic] = connections;
+      // An in-flight request keeps the server closing (not closed) while the others arrive.
+      const pending = h.post('/v1/chat/completions', chat('x'));
+      await waitFor(() => h.jobsSeen.length === 1);
+      const closing = h.closeApp();
+      await waitFor(() => !h.app.getHttpServer().listening, { message: 'the server did not begin closing' });
+
+      const chatAnswer = await openAi.send(rawPost('/v1/chat/completions', chat('late'), h.adminKey));
+      expect(chatAnswer.status).toBe(503);
+      expect(chatAnswer.body).toEqual({
+        error: {
+          message: expect.any(String),
+          type: 'service_unavailable_error',
+          code: 'service_unavailable',
+          param: null,
+        },
+      });
+      expect(chatAnswer.headers).toMatchObject({ 'retry-after': '1', connection: 'close' });
+      expect(chatAnswer.headers['x-request-id']).toMatch(/^req_/);
+
+      const message = { model: 'sim-gpt', max_tokens: 16, messages: [{ role: 'user', content: 'late' }] };
+      const messagesAnswer = await anthropic.send(rawPost('/v1/messages', message, h.adminKey));
+      expect(messagesAnswer.status).toBe(503);
+      expect(messagesAnswer.body).toMatchObject({
+        type: 'error',
+        error: { type: 'overloaded_error', code: 'service_unavailable' },
+      });
+      expect(messagesAnswer.headers).toMatchObject({ 'retry-after': '1', connection: 'close' });
+      expect(messagesAnswer.headers['request-id']).toBe(messagesAnswer.headers['x-request-id']);
+      expect(messagesAnswer.headers['x-request-id']).toMatch(/^req_/);
+      // Neither became a job.
+      expect(h.jobsSeen).toHaveLength(1);
+
+      release();
+      expect((await pending).status).toBe(200);
+      await closing;
+    } finally {
+      release();
+      connections.forEach((c) => c.destroy());
       await h.stop();
     }
   }, 30_000);

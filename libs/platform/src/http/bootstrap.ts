@@ -11,6 +11,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { FastifyInstance } from 'fastify';
 import type { BaseEnv } from '../config/base-env';
 import { installGracefulShutdown } from '../lifecycle/shutdown';
+import { installClosingAnswer } from './closing';
 import { installJsonParser, installOversizeAnswer } from './json-body';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -54,7 +55,8 @@ export async function createHttpApp(
     // Requests stay open for as long as a generation takes; the gateway enforces its own deadlines.
     requestTimeout: 0,
     keepAliveTimeout: 65_000,
-    return503OnClosing: true,
+    // A request arriving while the server closes gets the error envelope from `installClosingAnswer` instead.
+    return503OnClosing: false,
     // Fastify's default (100) is shorter than a model name may be (256, percent-encoded up to three times that):
     // such a model could be created and then never reached by its admin routes.
     routerOptions: { maxParamLength: 1024 },
@@ -69,7 +71,8 @@ export async function createHttpApp(
   const fastify = app.getHttpAdapter().getInstance();
   installJsonParser(fastify);
   hooks.beforeInit?.(fastify, app);
-  // After the app's own hooks, so the early 413 carries what they set (the request id).
+  // After the app's own hooks, so the early 503 and 413 carry what they set (the request id).
+  installClosingAnswer(fastify);
   installOversizeAnswer(fastify, bodyLimit);
   await app.init();
   if (hooks.handleSignals !== false) {

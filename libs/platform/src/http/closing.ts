@@ -1,0 +1,34 @@
+import { ErrorCode, GatewayError } from '@aigw/core';
+import type { FastifyInstance } from 'fastify';
+import { sendError } from './errors';
+
+/** How soon a client may send again what a closing server refused: at once, to another replica behind the balancer. */
+const CLOSING_RETRY_AFTER_MS = 1_000;
+
+/**
+ * Answers a request that arrives while the server closes (on a connection opened before: new connections are no
+ * longer accepted) in the error envelope, `service_unavailable` with Retry-After, on its route's shape (Anthropic's on
+ * its routes), with the app's own headers (the request id), and `connection: close`, so that the client's next
+ * request opens a connection to another replica. It stands in for Fastify's `return503OnClosing`, whose bare 503
+ * (`{"error":"Service Unavailable",...}`) no hook could reshape. Fastify flags its routes as closing just before
+ * running `preClose`; the flag here follows at the same point. While open, a request pays one boolean check.
+ */
+export function installClosingAnswer(fastify: FastifyInstance): void {
+  let closing = false;
+  fastify.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  fastify.addHook('onRequest', (_req, reply, done) => {
+    if (!closing) {
+      done();
+      return;
+    }
+    const refused = new GatewayError(ErrorCode.ServiceUnavailable, 'The server is shutting down; retry the request.', {
+      retryAfterMs: CLOSING_RETRY_AFTER_MS,
+      retry: true,
+    });
+    void reply.header('connection', 'close');
+    sendError(reply, refused);
+  });
+}
