@@ -205,6 +205,34 @@ describe('api-gateway graceful shutdown', () => {
     }
   }, 30_000);
 
+  it('closes the connection of a request answered while the server closes, before the client sends another on it', async () => {
+    const h = await new GatewayHarness({ SHUTDOWN_GRACE_MS: '5000' }).start();
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const connection = await openConnection(h.url);
+    try {
+      h.handle(async (job) => {
+        await released;
+        return h.answer(job, 'finished during shutdown');
+      });
+      const pending = connection.send(rawPost('/v1/chat/completions', chat('x'), h.adminKey));
+      await waitFor(() => h.jobsSeen.length === 1);
+      const closing = h.closeApp();
+      await waitFor(() => !h.app.getHttpServer().listening, { message: 'the server did not begin closing' });
+      release();
+      // Kept alive, the connection would be closed by the drain as soon as it is idle: a request the client sent on
+      // it meanwhile would fail on a reset connection (ECONNRESET), unanswered, instead of going to another replica.
+      const answer = await pending;
+      expect(answer.status).toBe(200);
+      expect(answer.headers.connection).toBe('close');
+      await closing;
+    } finally {
+      release();
+      connection.destroy();
+      await h.stop();
+    }
+  }, 30_000);
+
   it('answers 503 to what still waits when the grace period ends, and cancels it', async () => {
     const h = await new GatewayHarness({ SHUTDOWN_GRACE_MS: '500' }).start();
     try {

@@ -11,7 +11,12 @@ const CLOSING_RETRY_AFTER_MS = 1_000;
  * its routes), with the app's own headers (the request id), and `connection: close`, so that the client's next
  * request opens a connection to another replica. It stands in for Fastify's `return503OnClosing`, whose bare 503
  * (`{"error":"Service Unavailable",...}`) no hook could reshape. Fastify flags its routes as closing just before
- * running `preClose`; the flag here follows at the same point. While open, a request pays one boolean check.
+ * running `preClose`; the flag here follows at the same point.
+ *
+ * An answer to a request that was in flight when the close began says `connection: close` too: kept alive, its
+ * connection would be closed as soon as it is idle (by `server.close()` or the gateway's `ConnectionDrainer`), and a
+ * request the client sent on it in that instant would fail on a reset connection (ECONNRESET), unanswered. Streams
+ * that wrote their head themselves (hijacked replies) are not reached. While open, a request pays two boolean checks.
  */
 export function installClosingAnswer(fastify: FastifyInstance): void {
   let closing = false;
@@ -28,7 +33,13 @@ export function installClosingAnswer(fastify: FastifyInstance): void {
       retryAfterMs: CLOSING_RETRY_AFTER_MS,
       retry: true,
     });
-    void reply.header('connection', 'close');
+    // `connection: close` comes from the onSend hook below.
     sendError(reply, refused);
+  });
+  fastify.addHook('onSend', (_req, reply, payload, done) => {
+    if (closing) {
+      void reply.header('connection', 'close');
+    }
+    done(null, payload);
   });
 }
