@@ -155,8 +155,11 @@ describe('CircuitBreakerStore (real Redis, two workers)', () => {
     }
     now += config.openMs;
     expect((await a.acquire('p/m')).allowed).toBe(true);
+    // Refused while the probe runs: come back in a second (it usually settles by then), as `states` says too.
+    expect(await b.acquire('p/m')).toMatchObject({ allowed: false, retryAfterMs: 1000 });
+    expect((await b.states(['p/m'])).get('p/m')).toMatchObject({ available: false, retryAfterMs: 1000 });
     now += config.probeTtlMs - 1;
-    expect(await b.acquire('p/m')).toMatchObject({ allowed: false, retryAfterMs: 1 });
+    expect(await b.acquire('p/m')).toMatchObject({ allowed: false, retryAfterMs: 1000 });
     now += 1;
     const second = await b.acquire('p/m');
     expect(second.allowed).toBe(true);

@@ -1,4 +1,4 @@
-import { CIRCUIT_WINDOW_BUCKETS } from '@aigw/core';
+import { CIRCUIT_PROBE_RETRY_AFTER_MS, CIRCUIT_WINDOW_BUCKETS } from '@aigw/core';
 
 /*
  * The transitions of `@aigw/core`'s circuit state machine (circuit.ts, the specification: ADR
@@ -93,8 +93,7 @@ if op == 'acquire' then
   if state == 'half_open' then
     redis.call('ZREMRANGEBYSCORE', pkey, '-inf', now)
     if redis.call('ZCARD', pkey) >= maxProbes then
-      local soonest = redis.call('ZRANGE', pkey, 0, 0, 'WITHSCORES')
-      return reply(0, 'half_open', '', tonumber(soonest[2]) - now, from, to, reason)
+      return reply(0, 'half_open', '', ${CIRCUIT_PROBE_RETRY_AFTER_MS}, from, to, reason)
     end
     redis.call('ZADD', pkey, now + probeTtl, probe)
     redis.call('PEXPIRE', pkey, keyTtl)

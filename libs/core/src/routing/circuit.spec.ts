@@ -209,8 +209,22 @@ describe('circuit breaker: open -> half-open -> closed/open', () => {
     const permits = Array.from({ length: 5 }, () => h.acquire());
     expect(permits.map((p) => p.allowed)).toEqual([true, true, true, false, false]);
     expect(permits.slice(0, 3).map((p) => p.probeId)).toEqual(['probe-1', 'probe-2', 'probe-3']);
-    expect(permits[3]).toEqual({ allowed: false, state: 'half_open', probeId: null, retryAfterMs: cfg.probeTtlMs });
+    expect(permits[3]).toEqual({ allowed: false, state: 'half_open', probeId: null, retryAfterMs: 1000 });
     expect(h.transitions.at(-1)).toEqual({ from: 'open', to: 'half_open', reason: 'open_elapsed', at: h.now });
+  });
+
+  it('tells a call refused while the probes run to come back in a second, as the read-side check does', () => {
+    // The probe's own call usually settles the circuit within a second; its slot's expiry (probeTtlMs) only bounds
+    // a probe whose worker died, and is no estimate of when a call may go through.
+    const h = new Harness({ ...cfg, probeTtlMs: 120_000 });
+    h.tripOpen();
+    h.now += cfg.openMs;
+    expect(h.acquire().allowed).toBe(true);
+    h.now += 10;
+    const refused = h.acquire();
+    expect(refused).toMatchObject({ allowed: false, state: 'half_open', retryAfterMs: 1000 });
+    const check = circuitAvailability('half_open', h.now - 10 - cfg.openMs, 1, h.now, h.config);
+    expect(check).toEqual({ available: false, retryAfterMs: refused.retryAfterMs });
   });
 
   it('frees a probe slot when it expires (a worker died mid-probe)', () => {
@@ -301,7 +315,7 @@ describe('circuit breaker: reset, availability, config', () => {
     });
     expect(circuitAvailability('open', 1000, 0, 1000 + cfg.openMs, cfg).available).toBe(true);
     expect(circuitAvailability('half_open', 0, 0, 0, cfg).available).toBe(true);
-    expect(circuitAvailability('half_open', 0, 1, 0, cfg).available).toBe(false);
+    expect(circuitAvailability('half_open', 0, 1, 0, cfg)).toEqual({ available: false, retryAfterMs: 1000 });
   });
 
   it('only provider-side failures count; the caller filters with circuitOutcomeOf', () => {

@@ -52,6 +52,13 @@ export const DEFAULT_CIRCUIT_CONFIG: Readonly<CircuitConfig> = Object.freeze({
   probeTtlMs: 120_000,
 });
 
+/**
+ * How long a call refused by a half-open circuit whose probe slots are all taken is told to wait (Retry-After). The
+ * probes' own calls usually settle the circuit within about a second; `probeTtlMs` only bounds a probe whose worker
+ * died, and is no estimate of when a call may go through. The same for `acquireCircuit` and `circuitAvailability`.
+ */
+export const CIRCUIT_PROBE_RETRY_AFTER_MS = 1_000;
+
 export function assertCircuitConfig(c: CircuitConfig): void {
   const problems: string[] = [];
   const positiveInt = (name: keyof CircuitConfig): void => {
@@ -123,7 +130,7 @@ export interface CircuitPermit {
   state: CircuitState;
   /** Set when the call is a half-open probe: pass it back to record/release to free the slot. */
   probeId: string | null;
-  /** When refused: how long until a call may be admitted (an estimate while probes are running). */
+  /** When refused: how long until a call may be admitted (while probes run, CIRCUIT_PROBE_RETRY_AFTER_MS). */
   retryAfterMs: number | null;
 }
 
@@ -218,11 +225,10 @@ export function acquireCircuit(
   if (current.state === 'half_open') {
     const probes = liveProbes(current, now);
     if (probes.length >= cfg.halfOpenMaxProbes) {
-      const soonest = Math.min(...probes.map((p) => p.expiresAt));
       return {
         data: merged(current, { probes }),
         transition,
-        permit: { allowed: false, state: 'half_open', probeId: null, retryAfterMs: soonest - now },
+        permit: { allowed: false, state: 'half_open', probeId: null, retryAfterMs: CIRCUIT_PROBE_RETRY_AFTER_MS },
       };
     }
     probes.push({ id: probeId, expiresAt: now + cfg.probeTtlMs });
@@ -354,6 +360,6 @@ export function circuitAvailability(
     case 'half_open':
       return probesInFlight < cfg.halfOpenMaxProbes
         ? { available: true, retryAfterMs: null }
-        : { available: false, retryAfterMs: null };
+        : { available: false, retryAfterMs: CIRCUIT_PROBE_RETRY_AFTER_MS };
   }
 }
