@@ -33,7 +33,8 @@ async function openConnection(
       const headers = Object.fromEntries(
         lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
       );
-      return { status: Number(statusLine.split(' ')[1]), headers, body: JSON.parse(body) };
+      const json = (headers['content-type'] ?? '').startsWith('application/json');
+      return { status: Number(statusLine.split(' ')[1]), headers, body: json ? JSON.parse(body) : body };
     },
     destroy: () => socket.destroy(),
   };
@@ -225,6 +226,34 @@ describe('api-gateway graceful shutdown', () => {
       const answer = await pending;
       expect(answer.status).toBe(200);
       expect(answer.headers.connection).toBe('close');
+      await closing;
+    } finally {
+      release();
+      connection.destroy();
+      await h.stop();
+    }
+  }, 30_000);
+
+  it('closes the connection of a stream that opens while the server closes (an SSE head is written by hand)', async () => {
+    const h = await new GatewayHarness({ SHUTDOWN_GRACE_MS: '5000' }).start();
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const connection = await openConnection(h.url);
+    try {
+      h.handle(async (job) => {
+        await released;
+        return h.answer(job, 'streamed during shutdown');
+      });
+      const pending = connection.send(rawPost('/v1/chat/completions', chat('x', { stream: true }), h.adminKey));
+      await waitFor(() => h.jobsSeen.length === 1);
+      const closing = h.closeApp();
+      await waitFor(() => !h.app.getHttpServer().listening, { message: 'the server did not begin closing' });
+      release();
+      const answer = await pending;
+      expect(answer.status).toBe(200);
+      expect(answer.headers['content-type']).toBe('text/event-stream');
+      expect(answer.headers.connection).toBe('close');
+      expect(answer.body).toContain('data: [DONE]');
       await closing;
     } finally {
       release();

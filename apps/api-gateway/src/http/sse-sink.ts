@@ -43,14 +43,17 @@ export class FastifySseSink implements StreamSink {
       this.drainedAt = performance.now();
     });
     // One Object.assign, not `{ ...carried, ...headers, … }` (slow on Node 20: libs/core objects.ts).
-    this.reply.raw.writeHead(
-      200,
-      Object.assign({}, carried, headers, {
-        'content-type': 'text/event-stream',
-        'cache-control': 'no-cache',
-        'x-accel-buffering': 'no',
-      }),
-    );
+    const head: OutgoingHttpHeaders = Object.assign({}, carried, headers, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+    });
+    if (this.reply.server.closing) {
+      // As Fastify's own answers say while the server closes (libs/platform closing.ts): the client's next request
+      // goes to another replica instead of onto a connection the drain resets once the stream ends.
+      head.connection = 'close';
+    }
+    this.reply.raw.writeHead(200, head);
   }
 
   write(data: string): void {

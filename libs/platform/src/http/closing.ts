@@ -2,6 +2,13 @@ import { ErrorCode, GatewayError } from '@aigw/core';
 import type { FastifyInstance } from 'fastify';
 import { sendError } from './errors';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** True once the server began to close (see `installClosingAnswer`); read by replies that write their own head. */
+    closing: boolean;
+  }
+}
+
 /** How soon a client may send again what a closing server refused: at once, to another replica behind the balancer. */
 const CLOSING_RETRY_AFTER_MS = 1_000;
 
@@ -15,17 +22,18 @@ const CLOSING_RETRY_AFTER_MS = 1_000;
  *
  * An answer to a request that was in flight when the close began says `connection: close` too: kept alive, its
  * connection would be closed as soon as it is idle (by `server.close()` or the gateway's `ConnectionDrainer`), and a
- * request the client sent on it in that instant would fail on a reset connection (ECONNRESET), unanswered. Streams
- * that wrote their head themselves (hijacked replies) are not reached. While open, a request pays two boolean checks.
+ * request the client sent on it in that instant would fail on a reset connection (ECONNRESET), unanswered. Replies
+ * that write their own head (hijacked SSE streams) read `fastify.closing` for the same. While open, a request pays
+ * two boolean checks.
  */
 export function installClosingAnswer(fastify: FastifyInstance): void {
-  let closing = false;
+  fastify.decorate('closing', false);
   fastify.addHook('preClose', (done) => {
-    closing = true;
+    fastify.closing = true;
     done();
   });
   fastify.addHook('onRequest', (_req, reply, done) => {
-    if (!closing) {
+    if (!fastify.closing) {
       done();
       return;
     }
@@ -37,7 +45,7 @@ export function installClosingAnswer(fastify: FastifyInstance): void {
     sendError(reply, refused);
   });
   fastify.addHook('onSend', (_req, reply, payload, done) => {
-    if (closing) {
+    if (fastify.closing) {
       void reply.header('connection', 'close');
     }
     done(null, payload);
