@@ -1,5 +1,6 @@
 import { Injectable, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance } from 'fastify';
 import type { Server } from 'node:http';
 
 const DRAIN_EVERY_MS = 100;
@@ -21,6 +22,9 @@ export class ConnectionDrainer implements BeforeApplicationShutdown, OnApplicati
     if (server === undefined) {
       return;
     }
+    // From the first idle connection closed on: answers say `connection: close` (and new requests are sent to
+    // another replica, libs/platform closing.ts), or a client could reuse a connection this is about to close.
+    this.adapterHost.httpAdapter.getInstance<FastifyInstance>().closing = true;
     this.timer = setInterval(() => server.closeIdleConnections(), DRAIN_EVERY_MS);
     this.timer.unref();
   }
