@@ -110,6 +110,7 @@ describe('Anthropic adapter against a real HTTP server', () => {
     expect(seen.url).toBe('/v1/messages');
     expect(seen.headers['x-api-key']).toBe(API_KEY);
     expect(seen.headers['anthropic-version']).toBe('2023-06-01');
+    expect(seen.headers['anthropic-beta']).toBeUndefined();
     expect(seen.headers.authorization).toBeUndefined();
     expect(JSON.parse(seen.body)).toEqual({
       model: 'claude-test',
@@ -119,6 +120,21 @@ describe('Anthropic adapter against a real HTTP server', () => {
       temperature: 0.5,
       stop_sequences: ['STOP'],
     });
+  });
+
+  it("sends the client's beta features in anthropic-beta, whole and streamed", async () => {
+    const betas = {
+      ...request(),
+      options: { anthropicBeta: ['interleaved-thinking-2025-05-14', 'context-1m-2025-08-07'] },
+    };
+    up.handler = (_req, res) => sendJson(res, 200, MESSAGE);
+    await adapter.generate(betas, never);
+    up.handler = (_req, res) => writeAll(res, STREAM_EVENTS);
+    await within(5000, 'stream', collect(adapter.stream(betas, never)));
+    expect(up.requests.map((r) => r.headers['anthropic-beta'])).toEqual([
+      'interleaved-thinking-2025-05-14,context-1m-2025-08-07',
+      'interleaved-thinking-2025-05-14,context-1m-2025-08-07',
+    ]);
   });
 
   it('streams text deltas and ends with the mapped finish reason and usage', async () => {

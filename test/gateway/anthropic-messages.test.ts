@@ -61,6 +61,26 @@ describe('api-gateway Anthropic Messages routes', () => {
     });
   });
 
+  describe('anthropic-beta', () => {
+    it('carries the beta names to the worker (for Claude), and refuses a malformed list naming the header', async () => {
+      let betas: string[] | undefined;
+      h.handle((job) => {
+        betas = job.data.request.options.anthropicBeta;
+        return h.answer(job, 'beta');
+      });
+      const res = await h.post('/v1/messages', message, {
+        ...h.headers(h.adminKey),
+        'anthropic-beta': 'interleaved-thinking-2025-05-14, context-1m-2025-08-07,interleaved-thinking-2025-05-14',
+      });
+      expect(res.status).toBe(200);
+      expect(betas).toEqual(['interleaved-thinking-2025-05-14', 'context-1m-2025-08-07']);
+      const bad = await h.post('/v1/messages', message, { ...h.headers(h.adminKey), 'anthropic-beta': 'a b' });
+      expect(bad.status).toBe(400);
+      const body = (await bad.json()) as AnthropicError;
+      expect(body.error).toMatchObject({ type: 'invalid_request_error', param: 'anthropic-beta' });
+    });
+  });
+
   describe('count_tokens checks the model as /v1/messages does', () => {
     it('404 not_found_error for a model no deployment serves (unknown or disabled)', async () => {
       for (const model of ['no-such-model', 'sim-b/sim-gpt']) {

@@ -105,6 +105,11 @@ export interface GenerationOptions {
   reasoningBudget?: number;
   metadata?: Record<string, string>;
   /**
+   * Anthropic beta features the client asked for (`/v1/messages`' `anthropic-beta` header): sent to Claude in that
+   * header; other families have no use for Anthropic's API flags and ignore them.
+   */
+  anthropicBeta?: string[];
+  /**
    * Top-level request fields the gateway does not model, as the client sent them: forwarded unchanged to
    * OpenAI-compatible providers; a provider family that cannot take them is not a candidate.
    */

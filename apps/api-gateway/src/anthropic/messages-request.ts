@@ -401,3 +401,27 @@ export function inAnthropicTerms(err: unknown): unknown {
     cause: err,
   });
 }
+
+/** The header Anthropic's SDKs send beta feature names in (`client.beta.messages.create({betas})`). */
+export const ANTHROPIC_BETA_HEADER = 'anthropic-beta';
+const BETA_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const MAX_BETAS = 20;
+
+/**
+ * The beta features of an `anthropic-beta` header (comma-separated names, as Anthropic takes them), or undefined
+ * without any; a malformed list is a 400 naming the header (it goes to the provider as a header).
+ */
+export function anthropicBetasOf(header: string | undefined): string[] | undefined {
+  if (header === undefined) {
+    return undefined;
+  }
+  const names = [...new Set(header.split(',').map((name) => name.trim()))].filter((name) => name !== '');
+  if (names.length > MAX_BETAS || names.some((name) => !BETA_NAME.test(name))) {
+    throw new GatewayError(
+      ErrorCode.InvalidRequest,
+      `'${ANTHROPIC_BETA_HEADER}' must be up to ${MAX_BETAS} comma-separated beta names (letters, digits, . _ -).`,
+      { param: ANTHROPIC_BETA_HEADER },
+    );
+  }
+  return names.length === 0 ? undefined : names;
+}

@@ -5,7 +5,7 @@ import { GenerationService } from '../generation/generation.service';
 import { Servable } from '../generation/servable';
 import type { Client } from '../http/client';
 import type { MessagesInputDto, MessagesDto } from './messages.dto';
-import { inAnthropicTerms, messagesRequest } from './messages-request';
+import { ANTHROPIC_BETA_HEADER, anthropicBetasOf, inAnthropicTerms, messagesRequest } from './messages-request';
 import { anthropicMessageBody, type AnthropicMessage } from './messages-response';
 import { anthropicStream } from './messages-sse';
 
@@ -24,6 +24,10 @@ export class MessagesService {
   /** The answer's body, or null when the answer was streamed to the client. */
   async create(dto: MessagesDto, client: Client): Promise<AnthropicMessage | null> {
     const request = messagesRequest(dto, this.generation.frame(client, 'sync'), client.body);
+    const betas = anthropicBetasOf(client.header(ANTHROPIC_BETA_HEADER));
+    if (betas !== undefined) {
+      request.options.anthropicBeta = betas;
+    }
     const submission = { request, endpoint: 'messages' };
     try {
       if (request.stream) {

@@ -11,12 +11,15 @@ import { AnthropicStreamDecoder, readMessage } from './anthropic-wire';
 
 const API_VERSION = '2023-06-01';
 
-function headersOf(target: AdapterTarget, json: boolean): Record<string, string> {
+function headersOf(target: AdapterTarget, json: boolean, betas?: readonly string[]): Record<string, string> {
   const h: Record<string, string> = json
     ? { 'content-type': 'application/json', 'anthropic-version': API_VERSION }
     : { 'anthropic-version': API_VERSION };
   if (target.apiKey !== undefined && target.apiKey.length > 0) {
     h['x-api-key'] = target.apiKey;
+  }
+  if (betas !== undefined && betas.length > 0) {
+    h['anthropic-beta'] = betas.join(',');
   }
   return h;
 }
@@ -49,7 +52,7 @@ export class AnthropicAdapter implements ProviderAdapter {
     const call = {
       method: 'POST',
       path: apiPath(req.target, '/messages'),
-      headers: headersOf(req.target, true),
+      headers: headersOf(req.target, true, req.options.anthropicBeta),
       body: anthropicBody(req, false),
     } as const;
     return jsonCall(this.pool, req.target, call, signal, readGeneration);
@@ -59,7 +62,7 @@ export class AnthropicAdapter implements ProviderAdapter {
     const call = {
       method: 'POST',
       path: apiPath(req.target, '/messages'),
-      headers: headersOf(req.target, true),
+      headers: headersOf(req.target, true, req.options.anthropicBeta),
       body: anthropicBody(req, true),
     } as const;
     return streamCall(this.pool, req.target, call, signal, new AnthropicStreamDecoder());
