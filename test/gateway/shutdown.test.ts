@@ -206,7 +206,8 @@ describe('api-gateway graceful shutdown', () => {
     }
   }, 30_000);
 
-  it('closes the connection of a request answered while the server closes, before the client sends another on it', async () => {
+  /** The answer to `body`, sent before the gateway began to close and answered once it has. */
+  async function answeredWhileClosing(body: object): Promise<RawAnswer> {
     const h = await new GatewayHarness({ SHUTDOWN_GRACE_MS: '5000' }).start();
     let release = (): void => undefined;
     const released = new Promise<void>((resolve) => (release = resolve));
@@ -216,50 +217,35 @@ describe('api-gateway graceful shutdown', () => {
         await released;
         return h.answer(job, 'finished during shutdown');
       });
-      const pending = connection.send(rawPost('/v1/chat/completions', chat('x'), h.adminKey));
+      const pending = connection.send(rawPost('/v1/chat/completions', body, h.adminKey));
       await waitFor(() => h.jobsSeen.length === 1);
       const closing = h.closeApp();
       await waitFor(() => !h.app.getHttpServer().listening, { message: 'the server did not begin closing' });
       release();
-      // Kept alive, the connection would be closed by the drain as soon as it is idle: a request the client sent on
-      // it meanwhile would fail on a reset connection (ECONNRESET), unanswered, instead of going to another replica.
       const answer = await pending;
-      expect(answer.status).toBe(200);
-      expect(answer.headers.connection).toBe('close');
       await closing;
+      return answer;
     } finally {
       release();
       connection.destroy();
       await h.stop();
     }
+  }
+
+  it('closes the connection of a request answered while the server closes, before the client sends another on it', async () => {
+    // Kept alive, the connection would be closed by the drain as soon as it is idle: a request the client sent on
+    // it meanwhile would fail on a reset connection (ECONNRESET), unanswered, instead of going to another replica.
+    const answer = await answeredWhileClosing(chat('x'));
+    expect(answer.status).toBe(200);
+    expect(answer.headers.connection).toBe('close');
   }, 30_000);
 
   it('closes the connection of a stream that opens while the server closes (an SSE head is written by hand)', async () => {
-    const h = await new GatewayHarness({ SHUTDOWN_GRACE_MS: '5000' }).start();
-    let release = (): void => undefined;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const connection = await openConnection(h.url);
-    try {
-      h.handle(async (job) => {
-        await released;
-        return h.answer(job, 'streamed during shutdown');
-      });
-      const pending = connection.send(rawPost('/v1/chat/completions', chat('x', { stream: true }), h.adminKey));
-      await waitFor(() => h.jobsSeen.length === 1);
-      const closing = h.closeApp();
-      await waitFor(() => !h.app.getHttpServer().listening, { message: 'the server did not begin closing' });
-      release();
-      const answer = await pending;
-      expect(answer.status).toBe(200);
-      expect(answer.headers['content-type']).toBe('text/event-stream');
-      expect(answer.headers.connection).toBe('close');
-      expect(answer.body).toContain('data: [DONE]');
-      await closing;
-    } finally {
-      release();
-      connection.destroy();
-      await h.stop();
-    }
+    const answer = await answeredWhileClosing(chat('x', { stream: true }));
+    expect(answer.status).toBe(200);
+    expect(answer.headers['content-type']).toBe('text/event-stream');
+    expect(answer.headers.connection).toBe('close');
+    expect(answer.body).toContain('data: [DONE]');
   }, 30_000);
 
   it('answers 503 to what still waits when the grace period ends, and cancels it', async () => {
