@@ -58,10 +58,6 @@ export interface EnqueueOptions {
   priority?: number;
 }
 
-/**
- * The fields of a stored job the read-back needs (never its data: a long prompt would travel on every read);
- * `timestamp` is set on every job, so a job without it does not exist.
- */
 /** Sets KEYS[1] for ARGV[1] ms unless KEYS[2] is there (the other side of the handshake got first): 1 when set. */
 const CLAIM_FIRST = new RedisScript(`
 if redis.call('EXISTS', KEYS[2]) == 1 then
@@ -74,6 +70,10 @@ return 1
 /** How long a job its client left stays marked as being stopped. */
 const CANCEL_MARK_MS = 30_000;
 
+/**
+ * The fields of a stored job the read-back needs (never its data: a long prompt would travel on every read);
+ * `timestamp` is set on every job, so a job without it does not exist.
+ */
 const SNAPSHOT_FIELDS = ['timestamp', 'processedOn', 'finishedOn', 'returnvalue', 'failedReason', 'atm'] as const;
 
 /**
