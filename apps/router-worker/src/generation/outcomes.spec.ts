@@ -1,5 +1,5 @@
-import { ErrorClass, ProviderCallError } from '@aigw/core';
-import { failedAttempt, resultOf, successAttempt, targetOf } from './outcomes';
+import { EMPTY_USAGE, ErrorClass, estimateRequestTokens, ProviderCallError } from '@aigw/core';
+import { failedAttempt, resultOf, spentOf, successAttempt, targetOf } from './outcomes';
 import { deployment, generationRequest } from './request.fixtures';
 
 describe('targetOf', () => {
@@ -81,5 +81,21 @@ describe('resultOf', () => {
       providerLatencyMs: 40,
       attempts,
     });
+  });
+});
+
+describe('spentOf', () => {
+  it("bills a cut stream's prompt by the routing estimate, tool definitions included, when the provider said none", () => {
+    const tools = [
+      {
+        type: 'function' as const,
+        function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } },
+      },
+    ];
+    const request = generationRequest({ options: { tools } });
+    const partial = { id: 'c', created: 1, text: 'It is', finishReason: null, usage: EMPTY_USAGE };
+    const spent = spentOf(deployment(), request, partial);
+    expect(spent.usage.promptTokens).toBe(estimateRequestTokens(request.messages, tools));
+    expect(spent.usage.promptTokens).toBeGreaterThan(estimateRequestTokens(request.messages, undefined));
   });
 });
