@@ -1,8 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { estimateRequestTokens } from '@aigw/core';
-import { ModelAccess } from '../auth/model-access';
 import { GenerationService } from '../generation/generation.service';
-import { Servable } from '../generation/servable';
 import type { Client } from '../http/client';
 import type { MessagesInputDto, MessagesDto } from './messages.dto';
 import { ANTHROPIC_BETA_HEADER, anthropicBetasOf, inAnthropicTerms, messagesRequest } from './messages-request';
@@ -15,11 +13,7 @@ import { anthropicStream } from './messages-sse';
  */
 @Injectable()
 export class MessagesService {
-  constructor(
-    private readonly generation: GenerationService,
-    private readonly access: ModelAccess,
-    private readonly servable: Servable,
-  ) {}
+  constructor(private readonly generation: GenerationService) {}
 
   /** The answer's body, or null when the answer was streamed to the client. */
   async create(dto: MessagesDto, client: Client): Promise<AnthropicMessage | null> {
@@ -53,8 +47,7 @@ export class MessagesService {
     const messages: MessagesDto = Object.assign({ max_tokens: Number.MAX_SAFE_INTEGER }, dto);
     try {
       const request = messagesRequest(messages, this.generation.frame(client, 'sync'), client.body);
-      this.access.restrict(request, client.caller);
-      this.servable.assert(request);
+      this.generation.check(request, client.caller);
       return { input_tokens: estimateRequestTokens(request.messages, request.options.tools) };
     } catch (err) {
       throw inAnthropicTerms(err);

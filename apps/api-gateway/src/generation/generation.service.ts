@@ -6,6 +6,7 @@ import { AdmissionRefused, AdmissionService } from '../admission/admission.servi
 import { ModelAccess } from '../auth/model-access';
 import { GatewayEnv } from '../config/gateway-env';
 import type { Client } from '../http/client';
+import type { AuthContext } from '../http/request-context';
 import { resultHeaders, STALE_WARNING, type CacheStatus } from '../http/result-headers';
 import { CACHE_CONTROL_HEADER, CACHE_HEADER, cacheDirectiveOf } from './cache-directive';
 import { CacheStage, type CacheDecision } from './cache-stage';
@@ -229,16 +230,24 @@ export class GenerationService {
   }
 
   /**
-   * Authorize and validate: the key's allow-list (403 model_not_allowed), what the catalog can serve (404, 400).
-   * Then the Idempotency-Key, before admission: a replay of a job that exists (and a 409 for another body) is
+   * Authorize and validate, before anything is counted or enqueued: the key's allow-list (403 model_not_allowed), then
+   * what the catalog can serve (404 model_not_found, 400 for a capability or field none of its deployments takes).
+   * In memory only; also the whole check of a request that is only counted (`/v1/messages/count_tokens`).
+   */
+  check(request: GenerationRequest, caller: AuthContext): void {
+    this.access.restrict(request, caller);
+    this.servable.assert(request);
+  }
+
+  /**
+   * `check`, then the Idempotency-Key, before admission: a replay of a job that exists (and a 409 for another body) is
    * neither refused by nor counted against rate limits and quotas; its job was counted once, when it was admitted.
    * Only a request that runs is admitted: one without a key, the first with its key, or a replay whose job is gone
    * or was never carried out. A first request refused admission frees its key, which would otherwise stay bound to
    * a body that never ran. The claim costs a request with a key one Redis call; a request without one, nothing.
    */
   private async enter(sub: Submission, client: Client): Promise<Entry> {
-    this.access.restrict(sub.request, client.caller);
-    this.servable.assert(sub.request);
+    this.check(sub.request, client.caller);
     const key = idempotencyKeyOf(client.header(IDEMPOTENCY_HEADER));
     if (key === undefined) {
       await this.admit(sub, client);

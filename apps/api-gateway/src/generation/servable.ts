@@ -10,6 +10,13 @@ import {
 } from '@aigw/core';
 import { CatalogService } from '@aigw/platform';
 
+/** 404 model_not_found for a model no enabled deployment serves (a request's, or a model listing's id). */
+export function modelNotFound(model: string): GatewayError {
+  return new GatewayError(ErrorCode.ModelNotFound, `The model '${model}' does not exist or is not enabled.`, {
+    param: 'model',
+  });
+}
+
 /**
  * The pipeline's validation step, before anything is counted or enqueued: 404 model_not_found unless an alias or
  * a deployment serves the model, and 400 unsupported_capability / unsupported_parameter when none of its
@@ -28,9 +35,7 @@ export class Servable {
   ): void {
     const { model } = request;
     if (!isModelAlias(model) && this.catalog.servingDeployments(model).length === 0) {
-      throw new GatewayError(ErrorCode.ModelNotFound, `The model '${model}' does not exist or is not enabled.`, {
-        param: 'model',
-      });
+      throw modelNotFound(model);
     }
     const embeddings = request.embeddings !== undefined;
     const needs = requestNeedsOf(request);

@@ -1,12 +1,13 @@
 import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import { ApiParam } from '@nestjs/swagger';
-import { ErrorCode, GatewayError } from '@aigw/core';
+import { ErrorCode } from '@aigw/core';
 import { ENV } from '@aigw/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AdmissionRefused, AdmissionService } from '../admission/admission.service';
 import { resetDuration } from '../admission/rate-limit-headers';
 import { PublicWhen } from '../auth/public-when';
 import type { GatewayEnv } from '../config/gateway-env';
+import { modelNotFound } from '../generation/servable';
 import { AddressRateLimiter } from './address-rate-limiter';
 import { ModelListsService } from './model-lists.service';
 import type { OpenAiModel, OpenAiModelList } from './model-views';
@@ -52,9 +53,7 @@ export class ModelsController {
     const id = req.params['*'];
     const model = this.lists.openAiModel(id);
     if (model === undefined) {
-      throw new GatewayError(ErrorCode.ModelNotFound, `The model '${id}' does not exist or is not enabled.`, {
-        param: 'model',
-      });
+      throw modelNotFound(id);
     }
     return model;
   }
