@@ -328,7 +328,7 @@ const THINKING_MIN_TOP_P = 0.95;
  * to a family that serves it: sampling changes, a forced tool, and a tool result following an assistant turn sent
  * back without its signed thinking (Claude needs it before the tool_use blocks whose results follow).
  */
-function assertThinkable(o: GenerationOptions, messages: readonly ChatMessage[]): void {
+function assertThinkable(o: GenerationOptions, unthinkingToolLoop: boolean): void {
   if (o.temperature !== undefined && o.temperature !== 1) {
     throw unsupported("'temperature' other than 1 with thinking ('reasoning_effort')");
   }
@@ -341,7 +341,7 @@ function assertThinkable(o: GenerationOptions, messages: readonly ChatMessage[])
   if (o.toolChoice === 'required' || typeof o.toolChoice === 'object') {
     throw unsupported("a forced 'tool_choice' with thinking ('reasoning_effort')");
   }
-  if (toolLoopWithoutThinking(messages)) {
+  if (unthinkingToolLoop) {
     throw unsupported(
       'tool results after an assistant turn without its thinking blocks with thinking on (send them back as the answer gave them)',
     );
@@ -363,24 +363,22 @@ function toolLoopWithoutThinking(messages: readonly ChatMessage[]): boolean {
 }
 
 /**
- * `reasoning_effort` (the OpenAI endpoint) on a tool loop whose assistant turn came back without its
- * `thinking_blocks` goes without thinking: OpenAI clients, the SDK's own `runTools` among them, rebuild the
- * assistant turn from `content` and `tool_calls` only, and Claude refuses the loop with thinking on, so the loop
- * could never finish. A named budget (`/v1/messages`' `thinking`, whose clients keep the blocks) is refused as
- * Claude refuses it.
+ * Request body for `POST /v1/messages`. A `reasoning_effort` (the OpenAI endpoint) on a tool loop whose assistant
+ * turn came back without its `thinking_blocks` goes without thinking: OpenAI clients, the SDK's own `runTools` among
+ * them, rebuild the assistant turn from `content` and `tool_calls` only, and Claude refuses the loop with thinking on,
+ * so the loop could never finish. A named budget (`/v1/messages`' `thinking`, whose clients keep the blocks) is
+ * refused as Claude refuses it.
  */
-function effectiveOptions(o: GenerationOptions, messages: readonly ChatMessage[]): GenerationOptions {
-  const effortOnly = o.reasoningBudget === undefined && o.reasoningEffort !== undefined && o.reasoningEffort !== 'none';
-  return effortOnly && toolLoopWithoutThinking(messages) ? merged(o, { reasoningEffort: undefined }) : o;
-}
-
-/** Request body for `POST /v1/messages`. */
 export function anthropicBody(req: AdapterRequest, stream: boolean): string {
-  const o = effectiveOptions(req.options, req.messages);
+  const unthinkingToolLoop = toolLoopWithoutThinking(req.messages);
+  const o =
+    unthinkingToolLoop && req.options.reasoningEffort !== undefined && req.options.reasoningBudget === undefined
+      ? merged(req.options, { reasoningEffort: undefined })
+      : req.options;
   assertTranslatable(o);
   const thinking = thinkingParamOf(o);
   if (thinking.thinking !== undefined) {
-    assertThinkable(o, req.messages);
+    assertThinkable(o, unthinkingToolLoop);
   }
   const prompt = toAnthropicPrompt(req.messages);
   const tools = toolsOf(o.tools);
