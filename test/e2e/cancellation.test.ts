@@ -22,21 +22,34 @@ describe('client disconnect cancels the provider call (e2e)', () => {
 
   afterAll(() => system.stop(), 30_000);
 
+  /** A streamed chat request for `model`, to be left by aborting `client`. */
+  function streamChat(model: string, client: AbortController): Promise<Response> {
+    return fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'long answer' }], stream: true }),
+      signal: client.signal,
+    });
+  }
+
+  /** The usage row of a request, once the usage writer has it. */
+  async function usageRowOf(requestId: string | null): Promise<UsageRow> {
+    const [row] = await waitFor(
+      async () => {
+        const rows = await system.query<UsageRow>('SELECT * FROM usage_records WHERE request_id = $1', [requestId]);
+        return rows.length > 0 ? rows : null;
+      },
+      { timeoutMs: 5000, message: 'no usage record for the abandoned stream' },
+    );
+    return row;
+  }
+
   it('a stream abandoned after its first chunk stops the upstream request', async () => {
     // A slow stream: 32 chunks 150 ms apart would take ~5 s to finish on its own.
     system.sim.configure({ echo: false, completionTokens: 32, chunkDelayMs: 150, latencyMs: 0 });
     system.sim.reset();
     const client = new AbortController();
-    const res = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {
-      method: 'POST',
-      headers: system.headers(),
-      body: JSON.stringify({
-        model: 'sim0/sim-gpt',
-        messages: [{ role: 'user', content: 'long answer' }],
-        stream: true,
-      }),
-      signal: client.signal,
-    });
+    const res = await streamChat('sim0/sim-gpt', client);
     expect(res.status).toBe(200);
     // Node's fetch body is a web stream of bytes; typed `any` by @types/node, hence the annotation.
     const body = res.body as AsyncIterable<Uint8Array>;
@@ -55,13 +68,7 @@ describe('client disconnect cancels the provider call (e2e)', () => {
     expect(stats.byRoute['POST /v1/chat/completions']).toBe(1);
 
     // What was generated before the client left is billed (providers bill it), under its own error code.
-    const [row] = await waitFor(
-      async () => {
-        const rows = await system.query<UsageRow>('SELECT * FROM usage_records WHERE request_id = $1', [requestId]);
-        return rows.length > 0 ? rows : null;
-      },
-      { timeoutMs: 5000, message: 'no usage record for the abandoned stream' },
-    );
+    const row = await usageRowOf(requestId);
     expect(row).toMatchObject({
       status: 'error',
       error_class: 'cancelled',
@@ -83,12 +90,7 @@ describe('client disconnect cancels the provider call (e2e)', () => {
       system.sim.configure({ echo: false, completionTokens: 40, chunkDelayMs: 60, latencyMs: 0 });
       system.sim.reset();
       const client = new AbortController();
-      const res = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {
-        method: 'POST',
-        headers: system.headers(),
-        body: JSON.stringify({ model, messages: [{ role: 'user', content: 'long answer' }], stream: true }),
-        signal: client.signal,
-      });
+      const res = await streamChat(model, client);
       expect(res.status).toBe(200);
       // About ten content chunks, then the client leaves.
       let text = '';
@@ -102,14 +104,7 @@ describe('client disconnect cancels the provider call (e2e)', () => {
       client.abort();
       await waitFor(() => system.sim.stats().cancelled >= 1, { timeoutMs: 3000, message: 'not cancelled' });
       expect(system.sim.stats().byRoute[route]).toBe(1);
-      const requestId = res.headers.get('x-request-id');
-      const [row] = await waitFor(
-        async () => {
-          const rows = await system.query<UsageRow>('SELECT * FROM usage_records WHERE request_id = $1', [requestId]);
-          return rows.length > 0 ? rows : null;
-        },
-        { timeoutMs: 5000, message: 'no usage record for the abandoned stream' },
-      );
+      const row = await usageRowOf(res.headers.get('x-request-id'));
       // Claude's message_start says output_tokens: 1; what was streamed counts more.
       expect(row.error_code).toBe('client_closed_request');
       expect(row.completion_tokens).toBeGreaterThanOrEqual(9);
