@@ -1,14 +1,14 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
-import { ANTHROPIC_ERRORS, ANTHROPIC_REQUEST_ID_HEADER } from '@aigw/platform';
+import { ANTHROPIC_ERRORS } from '@aigw/platform';
 import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { fastifyClient, type Client } from '../http/client';
+import { fastifyClient } from '../http/client';
 import { MessagesInputDto, MessagesDto } from './messages.dto';
 import { MessagesService } from './messages.service';
 
 /**
  * Anthropic-compatible: errors on these routes, validation and auth included, come in Anthropic's shape, and every
- * answer carries the request id in `request-id` too (errors get it where they are written, `sendError`).
+ * answer carries the request id in `request-id` too (`installRequestContext`).
  */
 @Controller('v1')
 export class MessagesController {
@@ -19,7 +19,7 @@ export class MessagesController {
   @HttpCode(200)
   @RouteConfig(ANTHROPIC_ERRORS)
   async create(@Body() dto: MessagesDto, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    const body = await this.messages.create(dto, anthropicClient(req, reply));
+    const body = await this.messages.create(dto, fastifyClient(req, reply));
     if (body !== null) {
       void reply.send(body);
     }
@@ -34,12 +34,6 @@ export class MessagesController {
     @Req() req: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): { input_tokens: number } {
-    return this.messages.countTokens(dto, anthropicClient(req, reply));
+    return this.messages.countTokens(dto, fastifyClient(req, reply));
   }
-}
-
-/** The caller, with `request-id` on whatever answer goes out (a stream carries it over as it opens). */
-function anthropicClient(req: FastifyRequest, reply: FastifyReply): Client {
-  void reply.header(ANTHROPIC_REQUEST_ID_HEADER, req.requestId);
-  return fastifyClient(req, reply);
 }

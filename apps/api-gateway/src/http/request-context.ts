@@ -1,5 +1,6 @@
 import type { CallerPolicy } from '@aigw/core';
 import { newRequestId } from '@aigw/core';
+import { ANTHROPIC_REQUEST_ID_HEADER, speaksAnthropic } from '@aigw/platform';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /** Who is calling, as the API-key guard established it. */
@@ -36,7 +37,8 @@ export function acceptRequestId(header: string | string[] | undefined): string |
 
 /**
  * Request-scoped fields and the `x-request-id` echo. Runs in `onRequest`, before body parsing, so
- * even a malformed body or an unknown route gets its id back.
+ * even a malformed body or an unknown route gets its id back. Routes that speak Anthropic's API also say it in
+ * `request-id`, where @anthropic-ai/sdk reads it (`_request_id`, `requestID`): answers, streams and errors alike.
  */
 export function installRequestContext(fastify: FastifyInstance): void {
   fastify.decorateRequest('requestId', '');
@@ -49,6 +51,9 @@ export function installRequestContext(fastify: FastifyInstance): void {
     req.clientRequestId = fromClient !== null;
     req.requestId = fromClient ?? newRequestId();
     void reply.header('x-request-id', req.requestId);
+    if (speaksAnthropic(reply)) {
+      void reply.header(ANTHROPIC_REQUEST_ID_HEADER, req.requestId);
+    }
     done();
   });
 }

@@ -80,7 +80,8 @@ export const ANTHROPIC_ERRORS = { errorShape: 'anthropic' } as const;
 /** Where Anthropic's API, and so its SDK (`_request_id`, `requestID`), puts the request id: `x-request-id`'s value. */
 export const ANTHROPIC_REQUEST_ID_HEADER = 'request-id';
 
-function speaksAnthropic(reply: FastifyReply): boolean {
+/** Whether the reply's route speaks Anthropic's API (`@RouteConfig(ANTHROPIC_ERRORS)`): its errors, `request-id`. */
+export function speaksAnthropic(reply: FastifyReply): boolean {
   const config = (reply.request?.routeOptions?.config ?? {}) as { errorShape?: string };
   return config.errorShape === ANTHROPIC_ERRORS.errorShape;
 }
@@ -98,12 +99,7 @@ export function sendError(reply: FastifyReply, err: unknown, requestId?: string)
   if (retry !== undefined) {
     void reply.header('x-should-retry', String(retry));
   }
-  const anthropic = speaksAnthropic(reply);
-  const requestIdHeader = reply.getHeader('x-request-id');
-  if (anthropic && typeof requestIdHeader === 'string') {
-    void reply.header(ANTHROPIC_REQUEST_ID_HEADER, requestIdHeader);
-  }
-  const body = anthropic ? anthropicErrorBody(gw.toBody()) : { error: gw.toBody() };
+  const body = speaksAnthropic(reply) ? anthropicErrorBody(gw.toBody()) : { error: gw.toBody() };
   void reply.status(gw.status).header('content-type', 'application/json; charset=utf-8').send(body);
 }
 
