@@ -227,6 +227,15 @@ describe('response cache (e2e)', () => {
       await expectServed(after, 'miss', 'sim0-anthropic');
     } finally {
       await setEnabled(true);
+      // The next tests ask sim0: until the gateway and the worker both know it is back, it answers 404.
+      await waitFor(
+        async () => {
+          const probe = await chatAs('sim0/sim-gpt', `probe ${uniqueId()}`);
+          await probe.text();
+          return probe.status === 200;
+        },
+        { timeoutMs: 10_000, message: 'the provider enabled again was not served' },
+      );
     }
   });
 
