@@ -165,6 +165,16 @@ describe('api-gateway HTTP surface', () => {
       await expectBad(chat('x'.repeat(70 * 1024)), 413, 'payload_too_large', null);
     });
 
+    it('a body that is not JSON by its content type -> 415 unsupported_media_type, on both error shapes', async () => {
+      const form = { authorization: `Bearer ${h.adminKey}`, 'content-type': 'application/x-www-form-urlencoded' };
+      const res = await h.post('/v1/chat/completions', 'model=sim-gpt', form);
+      expect(res.status).toBe(415);
+      expectEnvelope((await res.json()) as ErrorEnvelope, 'unsupported_media_type');
+      const anthropic = await h.post('/v1/messages', 'model=sim-gpt', form);
+      expect(anthropic.status).toBe(415);
+      expect(((await anthropic.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
+    });
+
     it('ignores OpenAI fields it has no use for', async () => {
       const res = await h.post('/v1/chat/completions', chat('extra fields', { user: 'u1', seed: 3, logit_bias: {} }));
       expect(res.status).toBe(200);

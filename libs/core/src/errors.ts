@@ -71,6 +71,8 @@ export enum ErrorCode {
   /** The named provider or model exists but cannot take requests now (disabled, circuit open, health failing). */
   ModelUnavailable = 'model_unavailable',
   PayloadTooLarge = 'payload_too_large',
+  /** A body in a format the route does not read (a form, say, where JSON is required). */
+  UnsupportedMediaType = 'unsupported_media_type',
   ContextLengthExceeded = 'context_length_exceeded',
   RateLimited = 'rate_limit_exceeded',
   /** A daily or monthly request or spend limit of the user is used up. */
@@ -121,6 +123,8 @@ export function httpStatusOf(code: ErrorCode): number {
       return 409;
     case ErrorCode.PayloadTooLarge:
       return 413;
+    case ErrorCode.UnsupportedMediaType:
+      return 415;
     case ErrorCode.RateLimited:
     case ErrorCode.QuotaExceeded:
       return 429;
@@ -145,6 +149,7 @@ export function errorTypeOf(code: ErrorCode): ErrorType {
     case ErrorCode.UnsupportedParameter:
     case ErrorCode.ContextLengthExceeded:
     case ErrorCode.PayloadTooLarge:
+    case ErrorCode.UnsupportedMediaType:
       return 'invalid_request_error';
     case ErrorCode.InvalidApiKey:
     case ErrorCode.KeyExpired:
@@ -194,6 +199,7 @@ export function anthropicErrorTypeOf(code: ErrorCode): AnthropicErrorType {
     case ErrorCode.UnsupportedCapability:
     case ErrorCode.UnsupportedParameter:
     case ErrorCode.ContextLengthExceeded:
+    case ErrorCode.UnsupportedMediaType:
     case ErrorCode.IdempotencyConflict:
     case ErrorCode.Conflict:
     case ErrorCode.ModelUnavailable:

@@ -104,7 +104,7 @@ function statusesFor(path: string, isPublic: boolean): number[] {
   if (isPublic) {
     return [500];
   }
-  const local = [400, 401, 403, 404, 409, 413, 429, 500];
+  const local = [400, 401, 403, 404, 409, 413, 415, 429, 500];
   return GENERATION_PATHS.test(path) ? [...local, 502, 503, 504] : local;
 }
 

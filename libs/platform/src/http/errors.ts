@@ -9,6 +9,9 @@ export function toGatewayError(err: unknown): GatewayError {
   }
   if (err instanceof HttpException) {
     const status = err.getStatus();
+    if (status === 415) {
+      return unsupportedMediaType(err);
+    }
     const code = codeForStatus(status);
     const response = err.getResponse();
     const message =
@@ -23,7 +26,7 @@ export function toGatewayError(err: unknown): GatewayError {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
         return new GatewayError(ErrorCode.PayloadTooLarge, 'Request body is too large.', { cause: err });
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-        return new GatewayError(ErrorCode.InvalidRequest, 'Content-Type must be application/json.', { cause: err });
+        return unsupportedMediaType(err);
       case 'FST_ERR_CTP_EMPTY_JSON_BODY':
         return new GatewayError(ErrorCode.InvalidJson, 'Request body is empty; a JSON object is required.', {
           cause: err,
@@ -41,6 +44,10 @@ export function toGatewayError(err: unknown): GatewayError {
     return new GatewayError(ErrorCode.InvalidJson, 'Request body is not valid JSON.', { cause: err });
   }
   return new GatewayError(ErrorCode.Internal, 'Internal error.', { cause: err });
+}
+
+function unsupportedMediaType(cause: unknown): GatewayError {
+  return new GatewayError(ErrorCode.UnsupportedMediaType, 'Content-Type must be application/json.', { cause });
 }
 
 function codeForStatus(status: number): ErrorCode {
