@@ -144,6 +144,58 @@ describe('request coalescing (e2e)', () => {
     expect(system.sim.stats()).toMatchObject({ total: 1, cancelled: 0 });
   }, 30_000);
 
+  it('a follower of a leader whose call failed gets its error and a usage row of its own; so does one that left', async () => {
+    // The follower that leaves is the only request of its own user, so its row is found by user.
+    const admin = (route: string, body: object): Promise<{ id: string; key: string }> =>
+      fetch(`${system.gatewayUrl}/api/v1/ai/admin/${route}`, {
+        method: 'POST',
+        headers: system.headers(),
+        body: JSON.stringify(body),
+      }).then((r) => r.json() as Promise<{ id: string; key: string }>);
+    const leaver = await admin('users', { name: `leaver-${uniqueId()}` });
+    const leaverKey = (await admin('keys', { userId: leaver.id })).key;
+    system.sim.configure({ latencyMs: 1_000, failStatus: [400], failNext: 1 });
+    system.sim.reset();
+    const prompt = `leader fails ${uniqueId()}`;
+    const leader = chat(gateways[0], prompt);
+    await new Promise((r) => setTimeout(r, 200));
+    const follower = chat(gateways[1], prompt);
+    const gone = new AbortController();
+    const leaving = fetch(`${gateways[0]}/v1/chat/completions`, {
+      method: 'POST',
+      headers: system.headers(leaverKey),
+      body: JSON.stringify({ model: 'sim-gpt', messages: [{ role: 'user', content: prompt }] }),
+      signal: gone.signal,
+    }).catch((err: unknown) => err);
+    await new Promise((r) => setTimeout(r, 200));
+    gone.abort();
+    expect(await leaving).toMatchObject({ name: 'AbortError' });
+    const [led, followed] = await Promise.all([leader, follower]);
+    expect(led.status).toBeGreaterThanOrEqual(400);
+    expect(followed.status).toBe(led.status);
+    expect(followed.headers.get('x-gateway-coalesced')).toBe('true');
+    expect(system.sim.stats().total).toBe(1);
+
+    const ids = [led.headers.get('x-request-id'), followed.headers.get('x-request-id')];
+    type Row = { request_id: string; user_id: string; status: string; cached: boolean; error_code: string };
+    const rows = await waitFor(async () => {
+      const found = await system.query<Row>(
+        'SELECT request_id, user_id, status, cached, error_code FROM usage_records WHERE request_id = ANY($1) OR user_id = $2',
+        [ids, leaver.id],
+      );
+      return found.length === 3 ? found : null;
+    });
+    const byId = new Map(rows.map((r) => [r.request_id, r]));
+    const leaderCode = ((await led.json()) as { error: { code: string } }).error.code;
+    expect(byId.get(ids[0]!)).toMatchObject({ status: 'error', cached: false, error_code: leaderCode });
+    expect(byId.get(ids[1]!)).toMatchObject({ status: 'error', cached: true, error_code: leaderCode });
+    expect(rows.find((r) => r.user_id === leaver.id)).toMatchObject({
+      status: 'error',
+      cached: true,
+      error_code: 'client_closed_request',
+    });
+  }, 30_000);
+
   it('the leader disconnecting does not cancel the call while a follower waits', async () => {
     system.sim.configure({ latencyMs: 1_500 });
     system.sim.reset();

@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { GenerationRequest, GenerationResult } from '@aigw/core';
-import { merged } from '@aigw/core';
+import { CLIENT_CLOSED_REQUEST, merged, type GatewayError, type GenerationRequest, type GenerationResult } from '@aigw/core';
 import {
   ENV,
   inFlightNames,
@@ -19,7 +18,7 @@ import { GatewayEnv } from '../config/gateway-env';
 import { hitUsageEvent, servedFromCache } from './cache-stage';
 import { CancellationService } from './cancellation.service';
 import { GenerationQueue } from './generation-queue';
-import type { AbandonReason } from './reply-waiter';
+import { ClientGoneError, type AbandonReason } from './reply-waiter';
 import { UsageQueue } from './usage-queue';
 
 /** Says on a follower's answer that it shared another request's provider call. */
@@ -118,5 +117,36 @@ export class Coalescing {
     const served: GenerationResult = merged(servedFromCache(result, request), { cached: false });
     this.usage.record(hitUsageEvent(request, result, served));
     return served;
+  }
+
+  /**
+   * A follower answered with an error (the leader's call failed, the deadline passed, its client left): its usage row,
+   * so that it counts among the failures, as it would had it run on its own. No cost, no attempts of its own; the
+   * deployment the leader's last attempt tried.
+   */
+  failed(error: GatewayError, request: GenerationRequest): void {
+    const last = error.attempts?.at(-1);
+    this.usage.record({
+      requestId: request.requestId,
+      userId: request.userId,
+      apiKeyId: request.apiKeyId,
+      requestedModel: request.model,
+      provider: last?.provider ?? null,
+      model: last?.model ?? null,
+      context: request.context ?? null,
+      promptTokens: 0,
+      completionTokens: 0,
+      cachedTokens: 0,
+      costUsd: 0,
+      latencyMs: Math.max(0, Date.now() - request.receivedAt),
+      cached: true,
+      status: 'error',
+      errorClass: error instanceof ClientGoneError ? 'cancelled' : (last?.errorClass ?? null),
+      errorCode: error instanceof ClientGoneError ? CLIENT_CLOSED_REQUEST : error.code,
+      attempts: 0,
+      policy: request.policy ?? null,
+      stream: request.stream,
+      createdAt: new Date(request.receivedAt).toISOString(),
+    });
   }
 }

@@ -130,6 +130,9 @@ export class GenerationService {
       const stale = this.staleable(err, sub, cached) ? await this.cache.stale(sub.request) : null;
       if (stale === null) {
         this.metrics.failed(err instanceof GatewayError ? err.code : ErrorCode.Internal, cached.status);
+        if (party?.role === 'follower' && err instanceof GatewayError) {
+          this.coalescing.failed(err, sub.request);
+        }
         throw err;
       }
       client.setHeaders(merged(resultHeaders(stale, 'stale'), STALE_WARNING));
@@ -161,6 +164,9 @@ export class GenerationService {
           } else if (relay.opened || !this.staleable(outcome.error, sub, cached)) {
             // A failure before the stream opened that a stale answer may replace is counted below.
             this.metrics.failed(outcome.error.code, cached.status);
+            if (follower) {
+              this.coalescing.failed(outcome.error, sub.request);
+            }
           }
         },
       }),
@@ -174,6 +180,9 @@ export class GenerationService {
       if (stale === null) {
         if (this.staleable(err, sub, cached)) {
           this.metrics.failed(err.code, cached.status);
+          if (follower) {
+            this.coalescing.failed(err, sub.request);
+          }
         }
         throw err;
       }

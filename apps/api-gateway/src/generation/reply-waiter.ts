@@ -94,6 +94,13 @@ export function shutdownError(): GatewayError {
   });
 }
 
+/** The answer of a waiter whose client went away (nobody reads it); its usage row says `client_closed_request`. */
+export class ClientGoneError extends GatewayError {
+  constructor() {
+    super(ErrorCode.Timeout, 'The client closed the connection before the answer was complete.');
+  }
+}
+
 export function clientGoneError(): GatewayError {
-  return new GatewayError(ErrorCode.Timeout, 'The client closed the connection before the answer was complete.');
+  return new ClientGoneError();
 }
