@@ -20,6 +20,7 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
       failMode: 'status',
       completionTokens: 32,
       echo: false,
+      reportUsage: true,
     });
     h.sim.reset();
   });
@@ -273,6 +274,34 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
     expect(metrics).toMatch(/^aigw_cost_usd_total\{provider="sim-openai",model="sim-gpt"\} [\d.e-]+$/m);
     expect(metrics).toMatch(/^aigw_queue_jobs\{queue="generation",state="completed"\} \d+$/m);
     expect(metrics).toMatch(/^aigw_provider_latency_seconds_bucket\{.*outcome="success"/m);
+  });
+
+  it('bills an answer whose provider reported no usage by the estimate, streamed or not, never as free', async () => {
+    h.sim.configure({ reportUsage: false, echo: true });
+    const prompt = 'the quick brown fox jumps over the lazy dog';
+    const whole = await h.enqueue({ messages: [{ role: 'user', content: prompt }] });
+    const streamed = await h.enqueue({ messages: [{ role: 'user', content: prompt }], stream: true });
+    const wholeResult = ((await h.finalReplies(whole.id!))[0] as Of<'result'>).result;
+    const end = (await h.finalReplies(streamed.id!)).at(-1) as Of<'end'>;
+    expect(end.t).toBe('end');
+    for (const result of [wholeResult, end.result]) {
+      expect(result.text).toBe(prompt);
+      expect(result.usage.promptTokens).toBeGreaterThan(0);
+      expect(result.usage.completionTokens).toBeGreaterThanOrEqual(9);
+      expect(result.usage.totalTokens).toBe(result.usage.promptTokens + result.usage.completionTokens);
+      expect(result.costUsd).toBeGreaterThan(0);
+    }
+    // The usage rows carry the estimate.
+    const ids = [whole.data.request.requestId, streamed.data.request.requestId];
+    const rows = await waitFor(async () => {
+      const r = await h.usageRows(ids);
+      return r.length === 2 ? r : undefined;
+    });
+    for (const row of rows) {
+      expect(row.prompt_tokens).toBeGreaterThan(0);
+      expect(row.completion_tokens).toBeGreaterThan(0);
+      expect(Number(row.cost_usd)).toBeGreaterThan(0);
+    }
   });
 
   it('serves /health/ready', async () => {

@@ -41,7 +41,7 @@ export class GenerationService {
     const plan = await this.planner.plan(request);
     const watching = observer === undefined ? undefined : withPromptEstimate(observer, plan.estimate.promptTokens);
     const routed = await this.attempts.run(plan.candidates, request, signal, watching, plan.closedAtPlan);
-    const result = resultOf(request, routed, Date.now());
+    const result = resultOf(request, routed, Date.now(), plan.estimate.promptTokens);
     this.observeUsage(result);
     return result;
   }

@@ -1,5 +1,5 @@
-import { EMPTY_USAGE, ErrorClass, estimateRequestTokens, ProviderCallError } from '@aigw/core';
-import { failedAttempt, resultOf, spentOf, successAttempt, targetOf } from './outcomes';
+import { countTextTokens, EMPTY_USAGE, ErrorClass, estimateRequestTokens, merged, ProviderCallError } from '@aigw/core';
+import { failedAttempt, resultOf, spentOf, successAttempt, targetOf, usageOf } from './outcomes';
 import { deployment, generationRequest } from './request.fixtures';
 
 describe('targetOf', () => {
@@ -64,6 +64,7 @@ describe('resultOf', () => {
         providerLatencyMs: 40.04,
       },
       1250,
+      999,
     );
     expect(result).toEqual({
       requestId: 'req_1',
@@ -81,6 +82,63 @@ describe('resultOf', () => {
       providerLatencyMs: 40,
       attempts,
     });
+  });
+});
+
+describe('usageOf', () => {
+  const answer = (usage: typeof EMPTY_USAGE, text = 'The weather in Paris is mild today.') => ({
+    id: 'c',
+    created: 1,
+    text,
+    finishReason: 'stop',
+    usage,
+  });
+
+  it("keeps the provider's counts, the very object, when it reported both", () => {
+    const usage = { promptTokens: 12, completionTokens: 3, totalTokens: 15, cachedPromptTokens: 4 };
+    expect(usageOf(answer(usage), 999)).toBe(usage);
+  });
+
+  it('estimates what a provider left out: the prompt from the routing estimate, the completion from the text', () => {
+    const none = usageOf(answer(EMPTY_USAGE), 42);
+    expect(none).toEqual({
+      promptTokens: 42,
+      completionTokens: countTextTokens('The weather in Paris is mild today.'),
+      totalTokens: 42 + countTextTokens('The weather in Paris is mild today.'),
+      cachedPromptTokens: 0,
+    });
+    expect(none.completionTokens).toBeGreaterThan(0);
+    // Only the missing count is estimated.
+    const promptOnly = { promptTokens: 30, completionTokens: 0, totalTokens: 30, cachedPromptTokens: 50 };
+    expect(usageOf(answer(promptOnly), 42)).toEqual({
+      promptTokens: 30,
+      completionTokens: none.completionTokens,
+      totalTokens: 30 + none.completionTokens,
+      cachedPromptTokens: 30,
+    });
+    // Tool calls are generated text too.
+    const call = {
+      id: 't',
+      type: 'function' as const,
+      function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+    };
+    const tools = merged(answer(EMPTY_USAGE, ''), { toolCalls: [call] });
+    expect(usageOf(tools, 42).completionTokens).toBe(countTextTokens('get_weather{"city":"Paris"}'));
+  });
+
+  it('prices the estimate: an answer whose provider reported nothing is not free', () => {
+    const request = generationRequest();
+    const d = deployment({}, { promptPer1k: 1, completionPer1k: 2 });
+    const routed = {
+      deployment: d,
+      route: 'direct' as const,
+      answer: answer(EMPTY_USAGE),
+      attempts: [successAttempt(d, 'direct', 1, 0)],
+      providerLatencyMs: 1,
+    };
+    const result = resultOf(request, routed, Date.now(), 100);
+    expect(result.usage.promptTokens).toBe(100);
+    expect(result.costUsd).toBeGreaterThan(0.1);
   });
 });
 

@@ -116,9 +116,41 @@ export function spentOf(d: Deployment, request: GenerationRequest, partial: Prov
   return { provider: d.provider.id, model: d.model.name, usage, costUsd: costOf(usage, d.model) };
 }
 
-/** The result of a routed request, `now` (epoch ms) ending its latency. */
-export function resultOf(request: GenerationRequest, routed: Routed, now: number): GenerationResult {
+/**
+ * The usage a whole answer is billed by: the provider's counts, and for a count it left out (an OpenAI-compatible
+ * server that ignores `stream_options.include_usage`, a proxy that strips `usage`) the routing estimate of the prompt
+ * (`promptEstimate`, tool definitions included) and the generated text counted with the prompt tokenizer, as for a cut
+ * stream. Without it such a provider's answers were recorded as 0 tokens and $0, past every spend limit. An answer
+ * whose provider reported both counts pays two comparisons.
+ */
+export function usageOf(answer: ProviderAnswer, promptEstimate: number): Usage {
+  const reported = answer.usage;
+  if (reported.promptTokens > 0 && reported.completionTokens > 0) {
+    return reported;
+  }
+  const promptTokens = reported.promptTokens > 0 ? reported.promptTokens : promptEstimate;
+  const completionTokens =
+    reported.completionTokens > 0 ? reported.completionTokens : countTextTokens(generatedText(answer));
+  return {
+    promptTokens,
+    completionTokens,
+    totalTokens: promptTokens + completionTokens,
+    cachedPromptTokens: Math.min(reported.cachedPromptTokens, promptTokens),
+  };
+}
+
+/**
+ * The result of a routed request, `now` (epoch ms) ending its latency; `promptEstimate` stands in for a prompt count
+ * the provider did not report (`usageOf`).
+ */
+export function resultOf(
+  request: GenerationRequest,
+  routed: Routed,
+  now: number,
+  promptEstimate: number,
+): GenerationResult {
   const { deployment: d, answer } = routed;
+  const usage = usageOf(answer, promptEstimate);
   const result: GenerationResult = {
     requestId: request.requestId,
     id: answer.id,
@@ -128,8 +160,8 @@ export function resultOf(request: GenerationRequest, routed: Routed, now: number
     provider: d.provider.id,
     model: d.model.name,
     route: routed.route,
-    usage: answer.usage,
-    costUsd: costOf(answer.usage, d.model),
+    usage,
+    costUsd: costOf(usage, d.model),
     latencyMs: Math.max(0, now - request.receivedAt),
     providerLatencyMs: round(routed.providerLatencyMs),
     attempts: routed.attempts,

@@ -43,6 +43,11 @@ export interface SimulatorConfig {
   /** Reported as cached prompt tokens in usage (capped at the prompt estimate). */
   cachedTokens: number;
   /**
+   * False: OpenAI-format answers carry no usage (no `usage` field, no usage chunk in a stream), as OpenAI-compatible
+   * servers and proxies that ignore `stream_options.include_usage` answer.
+   */
+  reportUsage: boolean;
+  /**
    * Rate-limit headers on every response of the OpenAI and Anthropic formats (answers and errors), each in its
    * provider's own dialect: `x-ratelimit-*` with Go-style durations (`6m0s`, `20ms`), `anthropic-ratelimit-*` with
    * RFC 3339 instants. Static figures for tests to set (nothing is counted down); null sends none.
@@ -65,6 +70,7 @@ export const DEFAULT_SIMULATOR_CONFIG: Readonly<SimulatorConfig> = Object.freeze
   echo: false,
   models: ['sim-gpt', 'sim-claude', 'sim-shared'],
   cachedTokens: 0,
+  reportUsage: true,
   rateLimit: Object.freeze({
     requests: Object.freeze({ limit: 10_000, remaining: 9_999, resetMs: 6 }),
     tokens: Object.freeze({ limit: 10_000_000, remaining: 9_990_000, resetMs: 60 }),
@@ -155,6 +161,7 @@ const CHECKS: Record<keyof SimulatorConfig, Check> = {
       ? null
       : 'must be a non-empty list of model ids',
   cachedTokens: nonNegative(Number.MAX_SAFE_INTEGER, true),
+  reportUsage: isBoolean,
   rateLimit: rateLimitProblem,
 };
 

@@ -52,7 +52,7 @@ class OpenAiRendering implements Rendering {
     this.head =
       `data: {"id":"${gen.id}","object":"chat.completion.chunk","created":${gen.created},` +
       `"model":${JSON.stringify(gen.model)},${FINGERPRINT},"choices":`;
-    this.choiceTail = gen.includeUsage ? '}],"usage":null}\n\n' : '}]}\n\n';
+    this.choiceTail = gen.includeUsage && gen.omitUsage !== true ? '}],"usage":null}\n\n' : '}]}\n\n';
   }
 
   private finishReason(): string {
@@ -78,7 +78,7 @@ class OpenAiRendering implements Rendering {
       `{"id":"${gen.id}","object":"chat.completion","created":${gen.created},"model":${JSON.stringify(gen.model)},` +
       `"choices":[{"index":0,"message":{"role":"assistant",${content}${reasoning},"refusal":null,"annotations":[]},` +
       `"logprobs":${this.logprobsOf(gen.answer.tokenJson)},"finish_reason":"${this.finishReason()}"}],` +
-      `"usage":${usageJson(gen)},${FINGERPRINT}}`
+      `${gen.omitUsage === true ? '' : `"usage":${usageJson(gen)},`}${FINGERPRINT}}`
     );
   }
 
@@ -120,7 +120,7 @@ class OpenAiRendering implements Rendering {
 
   streamEnd(): string {
     let out = `${this.head}[{"index":0,"delta":{},"logprobs":null,"finish_reason":"${this.finishReason()}"${this.choiceTail}`;
-    if (this.gen.includeUsage) {
+    if (this.gen.includeUsage && this.gen.omitUsage !== true) {
       out += `${this.head}[],"usage":${usageJson(this.gen)}}\n\n`;
     }
     return `${out}data: [DONE]\n\n`;

@@ -289,6 +289,7 @@ export class ProviderSimulator implements Controllable {
       cachedTokens: Math.min(cfg.cachedTokens, promptTokens),
       truncated: answer.length < full.length,
       includeUsage: parsed.includeUsage,
+      ...(cfg.reportUsage ? {} : { omitUsage: true }),
       ...(toolCall === undefined ? {} : { toolCall }),
       ...(parsed.reasoning ? { reasoning: reasoningAnswer(parsed.lastUserText) } : {}),
       ...(parsed.promptTokenList === true ? { promptTokenList: true } : {}),

@@ -59,6 +59,8 @@ export interface Generation {
   /** The answer was cut by the client's max_tokens. */
   truncated: boolean;
   includeUsage: boolean;
+  /** OpenAI wire: leave usage out of the answer and the stream (SimulatorConfig.reportUsage false). */
+  omitUsage?: boolean;
   /** The answer is this tool call (its argument pieces are `answer`'s tokens) instead of text. */
   toolCall?: ToolCallAnswer;
   /** Reasoning sent before the answer. */
