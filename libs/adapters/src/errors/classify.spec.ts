@@ -30,6 +30,54 @@ describe('classifyHttpFailure', () => {
       ErrorClass.ContextLength,
     ],
     [422, '{"detail":[{"loc":["body","messages"],"msg":"field required"}]}', ErrorClass.InvalidRequest],
+    // Gemini, llama.cpp and TGI say "context too long" each their own way.
+    [
+      400,
+      '{"error":{"code":400,"message":"The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).","status":"INVALID_ARGUMENT"}}',
+      ErrorClass.ContextLength,
+    ],
+    [
+      400,
+      '{"error":{"code":400,"type":"exceed_context_size_error","message":"request (9412 tokens) exceeds the available context size (8192 tokens), try increasing it","n_prompt_tokens":9412,"n_ctx":8192}}',
+      ErrorClass.ContextLength,
+    ],
+    [
+      422,
+      '{"error":"Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 4000 `inputs` tokens and 200 `max_new_tokens`","error_type":"validation"}',
+      ErrorClass.ContextLength,
+    ],
+    [
+      422,
+      '{"error":"Input validation error: `inputs` must have less than 4000 tokens. Given: 4100","error_type":"validation"}',
+      ErrorClass.ContextLength,
+    ],
+    [
+      422,
+      '{"error":"Input validation error: `temperature` must be strictly positive","error_type":"validation"}',
+      ErrorClass.InvalidRequest,
+    ],
+    // Google answers account problems with 400: a bad key, an unsupported region. Another deployment may answer.
+    [
+      400,
+      '{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID","domain":"googleapis.com","metadata":{"service":"generativelanguage.googleapis.com"}}]}}',
+      ErrorClass.Auth,
+    ],
+    [
+      400,
+      '{"error":{"code":400,"message":"User location is not supported for the API use.","status":"FAILED_PRECONDITION"}}',
+      ErrorClass.Auth,
+    ],
+    [
+      400,
+      '{"error":{"code":400,"message":"* GenerateContentRequest.contents: contents is not specified","status":"INVALID_ARGUMENT"}}',
+      ErrorClass.InvalidRequest,
+    ],
+    // TGI: generation failed on the server (CUDA out of memory, a shard).
+    [
+      424,
+      '{"error":"Request failed during generation: Server error: CUDA out of memory","error_type":"generation"}',
+      ErrorClass.Provider,
+    ],
     [
       413,
       '{"type":"error","error":{"type":"request_too_large","message":"Request exceeds the maximum allowed number of bytes."}}',

@@ -2,10 +2,45 @@ import { ErrorClass, ProviderCallError } from '@aigw/core';
 import { ietfRateLimit, parseRetryAfter, type ResponseHeaders } from '../http/headers';
 import { detailFromBody, type ProviderErrorDetail, retryInfoDelayMs, safeMessage } from './provider-message';
 
-const CONTEXT_LENGTH_CODES = new Set(['context_length_exceeded', 'string_above_max_length', 'request_too_large']);
-// OpenAI and vLLM say "maximum context length", Anthropic "prompt is too long", others "context window/length".
+const CONTEXT_LENGTH_CODES = new Set([
+  'context_length_exceeded',
+  'string_above_max_length',
+  'request_too_large',
+  // llama.cpp's server (`error.type`).
+  'exceed_context_size_error',
+]);
+// OpenAI and vLLM say "maximum context length", Anthropic "prompt is too long", others "context window/length";
+// Gemini "The input token count (N) exceeds the maximum number of tokens allowed (M)"; llama.cpp "exceeds the
+// available context size"; TGI's validation "`inputs` tokens + `max_new_tokens` must be <= N" and "`inputs` must
+// have less than N tokens".
 const CONTEXT_LENGTH_TEXT =
-  /maximum context length|prompt is too long|context[ _-](?:length|window) (?:exceeded|is exceeded)|exceeds? the (?:model's )?context/i;
+  /maximum context length|prompt is too long|context[ _-](?:length|window) (?:exceeded|is exceeded)|exceeds? the (?:model's |available )?context|input token count.{0,40}exceeds the maximum|`inputs` tokens \+ `max_new_tokens` must be|`inputs` must have less than \d+ tokens/i;
+
+/**
+ * A 400 about the account, not the request: Google answers a bad, expired or blocked API key, a disabled API or
+ * billing, and an unsupported region with 400 (`INVALID_ARGUMENT` with an ErrorInfo reason, `FAILED_PRECONDITION`).
+ * Like a 401/403 it is the operator's to mend and another deployment may answer; as InvalidRequest it was blamed on
+ * the client, skipped the fallback and never counted against the deployment.
+ */
+const ACCOUNT_REASONS = new Set([
+  'API_KEY_INVALID',
+  'API_KEY_EXPIRED',
+  'API_KEY_SERVICE_BLOCKED',
+  'API_KEY_HTTP_REFERRER_BLOCKED',
+  'API_KEY_IP_ADDRESS_BLOCKED',
+  'SERVICE_DISABLED',
+  'BILLING_DISABLED',
+  'CONSUMER_SUSPENDED',
+  'CONSUMER_INVALID',
+]);
+
+function isAccountProblem(detail: ProviderErrorDetail): boolean {
+  return (
+    detail.googleStatus === 'FAILED_PRECONDITION' ||
+    (detail.googleReason !== undefined && ACCOUNT_REASONS.has(detail.googleReason)) ||
+    /API key (?:not valid|expired|is invalid)/i.test(detail.message)
+  );
+}
 
 function isContextLength(detail: ProviderErrorDetail): boolean {
   return (
@@ -27,7 +62,10 @@ export function classifyHttpFailure(
     new ProviderCallError(c, message, { status, retryAfterMs });
 
   if (status === 400 || status === 422) {
-    return make(isContextLength(detail) ? ErrorClass.ContextLength : ErrorClass.InvalidRequest);
+    if (isContextLength(detail)) {
+      return make(ErrorClass.ContextLength);
+    }
+    return make(status === 400 && isAccountProblem(detail) ? ErrorClass.Auth : ErrorClass.InvalidRequest);
   }
   if (status === 413) {
     return make(ErrorClass.ContextLength);
@@ -43,6 +81,11 @@ export function classifyHttpFailure(
   }
   if (status === 408) {
     return make(ErrorClass.Timeout);
+  }
+  // 424 Failed Dependency: TGI's answer when generation itself failed on the server (a shard, CUDA out of memory),
+  // a server fault like a 5xx, not the request's.
+  if (status === 424) {
+    return make(ErrorClass.Provider);
   }
   if (status === 429) {
     // An exhausted account (OpenAI `insufficient_quota`) will not recover by waiting: treat it like a credential

@@ -6,6 +6,26 @@ export interface ProviderErrorDetail {
   message: string;
   /** OpenAI `error.code`, Anthropic `error.type`, when given. */
   code?: string;
+  /**
+   * A google.rpc.Status body's (Gemini, Vertex AI): `status` (`INVALID_ARGUMENT`, `FAILED_PRECONDITION`, ...) and the
+   * `reason` of its `google.rpc.ErrorInfo` detail (`API_KEY_INVALID`, ...), when given.
+   */
+  googleStatus?: string;
+  googleReason?: string;
+}
+
+/** The `reason` of a google.rpc.ErrorInfo entry in `error.details`. */
+function errorInfoReason(details: unknown): string | undefined {
+  if (!Array.isArray(details)) {
+    return undefined;
+  }
+  for (const d of details as unknown[]) {
+    const entry = d as { '@type'?: unknown; reason?: unknown } | null;
+    if (typeof entry?.['@type'] === 'string' && entry['@type'].endsWith('google.rpc.ErrorInfo')) {
+      return str(entry.reason);
+    }
+  }
+  return undefined;
 }
 
 function str(v: unknown): string | undefined {
@@ -22,7 +42,13 @@ export function errorDetailOf(parsed: unknown): ProviderErrorDetail | undefined 
   if (typeof err === 'object' && err !== null) {
     const e = err as Record<string, unknown>;
     const message = str(e.message) ?? str(e.type) ?? JSON.stringify(e);
-    return { message, code: str(e.code) ?? str(e.type) };
+    const detail: ProviderErrorDetail = { message, code: str(e.code) ?? str(e.type) };
+    const googleStatus = str(e.status);
+    if (googleStatus !== undefined) {
+      detail.googleStatus = googleStatus;
+      detail.googleReason = errorInfoReason(e.details);
+    }
+    return detail;
   }
   const message = str(err) ?? str(body.message) ?? str(body.detail);
   return message === undefined ? undefined : { message, code: str(body.code) ?? str(body.type) };
