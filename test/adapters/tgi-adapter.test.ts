@@ -134,8 +134,9 @@ describe('TGI adapter against a real HTTP server', () => {
     });
   });
 
-  it('classifies TGI errors: 422 validation, 429 overloaded (with the IETF reset as Retry-After), in-band stream errors', async () => {
+  it('classifies TGI errors: 422 validation (a prompt too long: context length), 429 overloaded (with the IETF reset as Retry-After), in-band stream errors', async () => {
     const answers: [number, unknown, Record<string, string>][] = [
+      [422, { error: 'Input validation error: `temperature` must be strictly positive', error_type: 'validation' }, {}],
       [
         422,
         { error: 'Input validation error: `inputs` must have less than 4096 tokens', error_type: 'validation' },
@@ -149,6 +150,7 @@ describe('TGI adapter against a real HTTP server', () => {
       sendJson(res, status, body, headers);
     };
     expect((await failure(adapter.generate(req(), never))).errorClass).toBe(ErrorClass.InvalidRequest);
+    expect((await failure(adapter.generate(req(), never))).errorClass).toBe(ErrorClass.ContextLength);
     expect(await failure(adapter.generate(req(), never))).toMatchObject({
       errorClass: ErrorClass.RateLimit,
       retryAfterMs: 30_000,

@@ -24,7 +24,8 @@ export function anthropicUsage(u: Usage): AnthropicUsage {
 }
 
 /**
- * OpenAI's finish reasons in Anthropic's stop-reason vocabulary; others pass through. An answer that names the stop
+ * OpenAI's finish reasons in Anthropic's stop-reason vocabulary (the workers give no others; an answer cached by an
+ * older version might: it ended, `end_turn`). An answer that names the stop
  * sequence it ended at (an Anthropic provider's) stopped at `stop_sequence`.
  */
 export function stopReasonOf(
@@ -48,7 +49,7 @@ export function stopReasonOf(
     case 'content_filter':
       return 'refusal';
     default:
-      return finishReason;
+      return 'end_turn';
   }
 }
 

@@ -147,7 +147,7 @@ describe('finishReasonOf', () => {
     ['max_tokens', 'length'],
     ['tool_use', 'tool_calls'],
     ['refusal', 'content_filter'],
-    ['something_new', 'something_new'],
+    ['something_new', 'stop'],
     [null, null],
   ])('%p -> %p', (stop, finish) => {
     expect(finishReasonOf(stop)).toBe(finish);

@@ -400,7 +400,7 @@ export function anthropicBody(req: AdapterRequest, stream: boolean): string {
   });
 }
 
-/** Anthropic stop reasons in OpenAI's finish-reason vocabulary; unknown ones pass through unchanged. */
+/** Anthropic stop reasons in OpenAI's finish-reason vocabulary; an unknown one ended the answer: `stop`. */
 export function finishReasonOf(stopReason: string | null | undefined): string | null {
   switch (stopReason) {
     case undefined:
@@ -418,6 +418,6 @@ export function finishReasonOf(stopReason: string | null | undefined): string | 
     case 'refusal':
       return 'content_filter';
     default:
-      return stopReason;
+      return 'stop';
   }
 }

@@ -52,15 +52,25 @@ const FILTERED = new Set([
   'LANGUAGE',
 ]);
 
-/** Gemini's finishReason in OpenAI's terms; a stop that made function calls is `tool_calls`. */
+/** The model failed to produce a usable call: no answer, and another try (or deployment) may well make one. */
+const FAILED_CALLS = new Set(['MALFORMED_FUNCTION_CALL', 'UNEXPECTED_TOOL_CALL']);
+
+/**
+ * Gemini's finishReason in OpenAI's terms; a stop that made function calls is `tool_calls`. A malformed or unexpected
+ * function call is a provider failure (it was answered as an empty success); anything else undocumented (`OTHER`)
+ * ended the answer, `stop`.
+ */
 export function finishReasonOf(reason: string, madeCalls: boolean): string {
-  if (reason === 'STOP' || reason === 'FINISH_REASON_UNSPECIFIED') {
-    return madeCalls ? 'tool_calls' : 'stop';
-  }
   if (reason === 'MAX_TOKENS') {
     return 'length';
   }
-  return FILTERED.has(reason) ? 'content_filter' : reason.toLowerCase();
+  if (FILTERED.has(reason)) {
+    return 'content_filter';
+  }
+  if (FAILED_CALLS.has(reason)) {
+    throw new ProviderCallError(ErrorClass.Provider, `upstream ended the answer with finishReason ${reason}`);
+  }
+  return madeCalls ? 'tool_calls' : 'stop';
 }
 
 function num(v: unknown): number {

@@ -11,6 +11,7 @@ import {
   merged,
 } from '@aigw/core';
 import type { StreamDecoder } from '../http/calls';
+import { openAiFinishReason } from '../content/finish-reason';
 import { errorDetailOf, safeMessage } from '../errors/provider-message';
 import type { SseEvent } from '../sse/sse-parser';
 import type { AdapterRequest, AdapterResponse } from '../types';
@@ -224,7 +225,7 @@ export function readCompletion(json: unknown, status: number): Omit<AdapterRespo
     id: typeof body.id === 'string' ? body.id : '',
     created: typeof body.created === 'number' ? body.created : Math.floor(Date.now() / 1000),
     text: typeof content === 'string' ? content : '',
-    finishReason: choice.finish_reason ?? null,
+    finishReason: openAiFinishReason(choice.finish_reason),
     usage: usageOf(body.usage),
     ...detailsOf(choice.message, choice, body),
   };
@@ -256,7 +257,7 @@ export class OpenAiStreamDecoder implements StreamDecoder {
     const choice = Array.isArray(chunk.choices) ? chunk.choices[0] : undefined;
     const content = choice?.delta?.content;
     const delta: StreamDelta = { text: typeof content === 'string' ? content : '' };
-    const finishReason = choice?.finish_reason ?? undefined;
+    const finishReason = openAiFinishReason(choice?.finish_reason) ?? undefined;
     if (finishReason !== undefined) {
       delta.finishReason = finishReason;
     }

@@ -1,0 +1,39 @@
+import { ErrorClass, ProviderCallError } from '@aigw/core';
+
+/** OpenAI's finish reasons: the only ones an answer carries, whatever its provider's family. */
+const OPENAI_FINISH_REASONS = new Set(['stop', 'length', 'tool_calls', 'content_filter', 'function_call']);
+
+/** Other servers' words for them (OpenAI-compatible servers, families' own vocabularies), lower-cased. */
+const SYNONYMS: Readonly<Record<string, string>> = {
+  eos: 'stop',
+  eos_token: 'stop',
+  end_turn: 'stop',
+  stop_sequence: 'stop',
+  model_length: 'length',
+  max_tokens: 'length',
+  max_output_tokens: 'length',
+  tool_use: 'tool_calls',
+  refusal: 'content_filter',
+  safety: 'content_filter',
+};
+
+/**
+ * A provider's finish reason in OpenAI's vocabulary, the one both entrances translate from (Anthropic's stop reasons
+ * are derived from it). Known synonyms are mapped; a reason nobody documents ends a complete answer, so it is `stop`:
+ * strict clients (typed SDKs, Anthropic's stop-reason enum) never see a value outside the enum. `error` (Mistral's
+ * and other OpenAI-compatible servers' "generation failed") is no answer at all: a provider failure, retried and
+ * failed over like one, never billed as a success. Null (not finished yet) stays null.
+ */
+export function openAiFinishReason(reason: string | null | undefined): string | null {
+  if (reason === null || reason === undefined) {
+    return null;
+  }
+  if (OPENAI_FINISH_REASONS.has(reason)) {
+    return reason;
+  }
+  const lower = reason.toLowerCase();
+  if (lower === 'error') {
+    throw new ProviderCallError(ErrorClass.Provider, 'upstream ended the answer with finish_reason "error"');
+  }
+  return OPENAI_FINISH_REASONS.has(lower) ? lower : (SYNONYMS[lower] ?? 'stop');
+}
