@@ -112,11 +112,31 @@ interface NumberRule {
   integer?: boolean;
 }
 
+/**
+ * How a catalog document may read the environment. An operator's file (PROVIDERS_FILE) reads `${VAR}` in any field:
+ * its author holds the environment anyway. A document from the admin API or an import (`apiKeyOnly`) reads it only in
+ * `apiKey`, which is never shown: elsewhere a `${VAR}` is refused, for a display name or URL that read the
+ * environment would show any variable of the gateway (another provider's key, DATABASE_URL) to admins, in `/v1/models`
+ * to every key and in `/metrics` to anyone.
+ */
+export interface CatalogReadOptions {
+  environment?: 'anywhere' | 'apiKeyOnly';
+}
+
+/**
+ * The gateway's own secrets: an admin document's apiKey may not name them, or an admin could send them to a provider
+ * URL of their choosing. (PostgreSQL's PG* variables stand in for parts of DATABASE_URL.)
+ */
+const GATEWAY_SECRETS = /^(?:DATABASE_URL|REDIS_URL|BOOTSTRAP_ADMIN_KEY|SECRETS_KEY|PG[A-Z]*)$/;
+
 /** Reads one YAML tree, collecting problems instead of stopping at the first. */
 class CatalogReader {
   readonly problems: string[] = [];
 
-  constructor(private readonly env: CatalogEnv) {}
+  constructor(
+    private readonly env: CatalogEnv,
+    private readonly options: CatalogReadOptions = {},
+  ) {}
 
   problem(path: string, message: string): void {
     this.problems.push(`${path} ${message}`);
@@ -145,6 +165,10 @@ class CatalogReader {
 
   /** Replaces `${VAR}` and `${VAR:-default}` (default used when VAR is unset or empty, as in sh). */
   interpolate(text: string, path: string, owner: string): string {
+    if (this.options.environment === 'apiKeyOnly' && !path.endsWith('.apiKey') && text.includes('${')) {
+      this.problem(path, 'must not reference the environment (${...}): only apiKey may, in the admin API and imports');
+      return text;
+    }
     if (text.split('${').length - 1 > (text.match(REFERENCE)?.length ?? 0)) {
       this.problem(path, 'has an unterminated or nested ${...} reference');
       return text;
@@ -154,6 +178,10 @@ class CatalogReader {
       const name = sep === -1 ? inner : inner.slice(0, sep);
       if (!VAR_NAME.test(name)) {
         this.problem(path, `has an invalid variable reference '\${${name}}'`);
+        return '';
+      }
+      if (this.options.environment === 'apiKeyOnly' && GATEWAY_SECRETS.test(name)) {
+        this.problem(path, `must not reference the gateway's own secret ${name}`);
         return '';
       }
       const value = this.env[name];
@@ -537,7 +565,12 @@ function checkReferences(
 }
 
 /** Parses catalog YAML and validates it. Throws CatalogFileError listing every problem. */
-export function parseCatalog(yamlText: string, env: CatalogEnv, source?: string): Catalog {
+export function parseCatalog(
+  yamlText: string,
+  env: CatalogEnv,
+  source?: string,
+  options?: CatalogReadOptions,
+): Catalog {
   let doc: unknown;
   try {
     doc = load(yamlText);
@@ -546,15 +579,20 @@ export function parseCatalog(yamlText: string, env: CatalogEnv, source?: string)
     const where = err instanceof YAMLException ? ` at line ${err.mark.line + 1}: ${err.reason}` : '';
     throw new CatalogFileError([`is not valid YAML${where}`], source, { cause: err });
   }
-  return readCatalogDocument(doc, env, source);
+  return readCatalogDocument(doc, env, source, options);
 }
 
 /**
  * Validates a catalog already parsed (from YAML or JSON): `{providers, gateways?}`. Throws CatalogFileError
  * listing every problem with its path.
  */
-export function readCatalogDocument(doc: unknown, env: CatalogEnv, source?: string): Catalog {
-  const r = new CatalogReader(env);
+export function readCatalogDocument(
+  doc: unknown,
+  env: CatalogEnv,
+  source?: string,
+  options?: CatalogReadOptions,
+): Catalog {
+  const r = new CatalogReader(env, options);
   if (doc === undefined || doc === null) {
     throw new CatalogFileError(["is empty: expected a top-level 'providers:' list"], source);
   }

@@ -202,6 +202,31 @@ describe('admin API: providers, models and gateways', () => {
     expect(errorOf(unset).param).toBe('apiKey');
   });
 
+  it("reads the environment only in apiKey, and never the gateway's own secrets: elsewhere a ${VAR} is a 400", async () => {
+    process.env.H11B_TEST_KEY = 'sk-from-the-environment';
+    const base = { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1' };
+    const refused: [string, Record<string, unknown>, string][] = [
+      ['POST', { ...base, id: 'leak1', displayName: '${H11B_TEST_KEY}' }, 'displayName'],
+      ['POST', { ...base, id: 'leak2', baseUrl: 'http://127.0.0.1:9/${H11B_TEST_KEY}' }, 'baseUrl'],
+      ['POST', { ...base, id: 'leak3', models: [model('m-${H11B_TEST_KEY}')] }, 'models[0].name'],
+      ['POST', { ...base, id: 'leak4', apiKey: '${DATABASE_URL}' }, 'apiKey'],
+      ['POST', { ...base, id: 'leak5', apiKey: '${BOOTSTRAP_ADMIN_KEY:-x}' }, 'apiKey'],
+      ['PATCH', { displayName: 'db=${DATABASE_URL:-none}' }, 'displayName'],
+    ];
+    for (const [method, body, param] of refused) {
+      const res = await call(h, method, method === 'POST' ? P : `${P}/envkey`, body);
+      expect([res.status, errorOf(res).param]).toEqual([400, param]);
+      expect(JSON.stringify(res.body)).not.toContain('sk-from-the-environment');
+    }
+    const gateway = await call(h, 'POST', G, { id: 'leakgw', baseUrl: 'http://127.0.0.1:9/${H11B_TEST_KEY}' });
+    expect([gateway.status, errorOf(gateway).param]).toEqual([400, 'baseUrl']);
+    const imported = await call(h, 'POST', '/api/v1/ai/admin/config/import?dryRun=true', {
+      providers: [{ ...base, id: 'leak6', displayName: '${H11B_TEST_KEY}' }],
+    });
+    expect([imported.status, errorOf(imported).param]).toEqual([400, 'providers[0].displayName']);
+    expect(catalog().provider('leak1')).toBeUndefined();
+  });
+
   it('toggle flips enabled, or sets it from {enabled}; 400 and 404 as due', async () => {
     const off = await call<ProviderBody>(h, 'POST', `${P}/sim-b/toggle`);
     expect(off.status).toBe(200);

@@ -6,6 +6,7 @@ import {
   readCatalogDocument,
   type Catalog,
   type CatalogEnv,
+  type CatalogReadOptions,
   type GatewaySpec,
   type ModelSpec,
   type ProviderSpec,
@@ -46,6 +47,9 @@ const placeholderProvider: ProviderSpec = {
   models: [],
 };
 
+/** Documents from the admin API and imports read the environment only in apiKey (CatalogReadOptions). */
+export const ADMIN_DOCUMENT: CatalogReadOptions = { environment: 'apiKeyOnly' };
+
 /**
  * Validates `{gateways, providers}`; a problem is a 400 naming its path (with `strip` removed, so a PATCH of one
  * provider names `models[0].promptPer1k`, not `providers[0].models[0].promptPer1k`). Every problem is in the
@@ -53,7 +57,7 @@ const placeholderProvider: ProviderSpec = {
  */
 export function validateDocs(doc: { gateways: Doc[]; providers: Doc[] }, env: CatalogEnv, strip: RegExp): Catalog {
   try {
-    return readCatalogDocument(doc, env, 'configuration');
+    return readCatalogDocument(doc, env, 'configuration', ADMIN_DOCUMENT);
   } catch (err) {
     if (!(err instanceof CatalogFileError)) {
       throw err;
