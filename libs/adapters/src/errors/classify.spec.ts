@@ -169,6 +169,16 @@ describe('classifyHttpFailure', () => {
     );
     expect(masked.message).not.toMatch(/sk-proj/);
     expect(http(400, 'auth header was Bearer abc.def.ghi').message).not.toContain('abc.def.ghi');
+    // A key of no known format, echoed URL-encoded or masked by a proxy (LiteLLM), is still caught.
+    const odd = 'proxy+key/ABC=123xyz';
+    const proxied = classifyHttpFailure(
+      400,
+      {},
+      `{"error":{"message":"raw=${encodeURIComponent(odd)} Received API Key = proxy+...123xyz, Key Hash = x"}}`,
+      odd,
+      NOW,
+    );
+    expect(proxied.message).toBe('upstream HTTP 400: raw=[redacted] Received API Key = [redacted], Key Hash = x');
     const long = http(500, 'x'.repeat(5000));
     expect(long.message.length).toBeLessThanOrEqual('upstream HTTP 500: '.length + 300);
   });

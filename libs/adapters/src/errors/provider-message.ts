@@ -72,14 +72,38 @@ export function detailFromBody(text: string): ProviderErrorDetail {
 // Things that look like credentials: OpenAI/Anthropic style keys (even partly masked) and bearer tokens.
 const SECRET_LIKE = /\b(?:sk|pk|rk|api|key)[-_][A-Za-z0-9_*.-]{6,}|\bBearer\s+\S+/gi;
 
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * The key as it was sent, URL-encoded (a proxy that echoes the query or form it received), and masked as proxies
+ * print it (LiteLLM's `proxy+...123xyz`: a head and a tail of the key around `...`, `…` or asterisks), each replaced.
+ * Keys that look like no known format (`proxy+key/ABC=123xyz`) pass SECRET_LIKE; only these catch them.
+ */
+function withoutKey(message: string, apiKey: string): string {
+  let out = message;
+  for (const form of new Set([apiKey, encodeURIComponent(apiKey)])) {
+    if (out.includes(form)) {
+      out = out.split(form).join('[redacted]');
+    }
+  }
+  if (apiKey.length >= 12) {
+    const head = escapeRegExp(apiKey.slice(0, 4));
+    const tail = escapeRegExp(apiKey.slice(-4));
+    out = out.replace(new RegExp(`${head}\\S{0,16}?(?:\\.{3}|…|\\*{3,})\\S{0,16}?${tail}`, 'g'), '[redacted]');
+  }
+  return out;
+}
+
 /**
  * Make a provider message safe and short for our errors: providers echo (masked) keys in auth errors, and a key
  * must never reach a log or a client.
  */
 export function safeMessage(message: string, apiKey?: string): string {
   let out = message;
-  if (apiKey !== undefined && apiKey.length > 0 && out.includes(apiKey)) {
-    out = out.split(apiKey).join('[redacted]');
+  if (apiKey !== undefined && apiKey.length > 0) {
+    out = withoutKey(out, apiKey);
   }
   out = out.replace(SECRET_LIKE, '[redacted]').replace(/\s+/g, ' ').trim();
   return out.length > MAX_MESSAGE_CHARS ? `${out.slice(0, MAX_MESSAGE_CHARS - 1)}…` : out;
