@@ -157,6 +157,18 @@ describe('limits shared by two gateway replicas', () => {
     expect(Number(small.headers.get('x-ratelimit-remaining-tokens'))).toBeGreaterThan(900);
   }, 30_000);
 
+  it('a request limit of 0 says no request is allowed, not that the request is too large', async () => {
+    const { key } = await userWithKey('no-requests', { daily_request_limit: 0 });
+    const res = await chat(gateways[0], key, 'anything', 5);
+    expect(res.status).toBe(429);
+    expect(res.headers.get('x-should-retry')).toBe('false');
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('quota_exceeded');
+    expect(body.error.message).toBe(
+      'The daily request limit is 0: no request is allowed. Waiting will not help; an admin can raise it.',
+    );
+  }, 30_000);
+
   it('holds a per-key rate limit for the sum of both replicas, with OpenAI rate-limit headers', async () => {
     const { key } = await userWithKey('rate-shared', {}, { rpm: 5 });
     sys.sim.configure({ latencyMs: 0, echo: true });

@@ -141,6 +141,10 @@ export class AdmissionService {
 
   /** Why a request larger than a limit on its own is refused, and what would let it through. */
   private tooLarge(check: LimitCheck, limit: number, charge: Charge, request: GenerationRequest): string {
+    if (check.endsWith('rpm') || check.endsWith('requests')) {
+      // Only a limit of 0 refuses one request on its own: it allows none, whatever the request.
+      return `The ${WHAT[check]} is ${limitText(check, limit)}: no request is allowed. Waiting will not help; an admin can raise it.`;
+    }
     const allowance =
       request.options.maxTokens === undefined
         ? `plus ${this.env.QUOTA_DEFAULT_MAX_TOKENS} completion tokens reserved without max_tokens`
