@@ -122,18 +122,26 @@ describe('ApiKeyStore', () => {
     expect(await store.findActiveByKey(a.key)).not.toBeNull();
   });
 
-  it('touches last_used_at in one batch', async () => {
+  it('touches last_used_at in one batch, each key at its own time of use, never moving one back', async () => {
     const a = await store.create({ userName: 'erin', role: 'user' });
     const b = await store.create({ userName: 'erin', role: 'user' });
     const c = await store.create({ userName: 'erin', role: 'user' });
-    await store.touchLastUsed([]);
-    await store.touchLastUsed([a.id, b.id, a.id]);
+    const early = new Date('2026-01-01T10:00:00.000Z');
+    const later = new Date('2026-01-01T10:00:07.250Z');
+    await store.touchLastUsed(new Map());
+    await store.touchLastUsed(
+      new Map([
+        [a.id, later],
+        [b.id, early],
+      ]),
+    );
+    await store.touchLastUsed(new Map([[a.id, early]]));
     const rows = await ds.query<{ id: string; last_used_at: Date | null }[]>(
       'SELECT id, last_used_at FROM api_keys WHERE id = ANY($1::uuid[])',
       [[a.id, b.id, c.id]],
     );
-    const used = Object.fromEntries(rows.map((r) => [r.id, r.last_used_at !== null]));
-    expect(used).toEqual({ [a.id]: true, [b.id]: true, [c.id]: false });
+    const used = Object.fromEntries(rows.map((r) => [r.id, r.last_used_at?.toISOString() ?? null]));
+    expect(used).toEqual({ [a.id]: later.toISOString(), [b.id]: early.toISOString(), [c.id]: null });
   });
 
   it('ensures the bootstrap admin key exactly once, even when three processes race', async () => {

@@ -1,4 +1,5 @@
 import { sha256Hex } from '@aigw/core';
+import { ApiKeyAuthenticator } from '../../../apps/api-gateway/src/auth/api-key-authenticator';
 import { GatewayHarness, sleep } from '../support';
 import { audit, call, createKey, createUser, errorOf, type KeyBody, type UserBody } from './admin-support';
 
@@ -193,6 +194,11 @@ describe('admin API: users and keys', () => {
       const res = await call(h, 'POST', '/v1/chat/completions', { model: 'sim-gpt', messages: [] }, k.key);
       expect(res.status).toBe(401);
       expect(errorOf(res)).toMatchObject({ code: 'key_expired', type: 'authentication_error' });
+      // Its last use is the accepted request's time, not the refused one's, nor the time the uses were written.
+      await h.app.get(ApiKeyAuthenticator).flushTouches();
+      const listed = await call<{ data: KeyBody[] }>(h, 'GET', `/api/v1/ai/admin/keys?userId=${user.id}`);
+      const lastUsed = listed.body.data.find((key) => key.id === k.id)?.lastUsedAt;
+      expect(Date.parse(lastUsed ?? '')).toBeLessThan(Date.parse(k.expiresAt ?? ''));
     });
   });
 

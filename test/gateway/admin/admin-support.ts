@@ -24,6 +24,7 @@ export interface KeyBody {
   rpm: number | null;
   tpm: number | null;
   revokedAt: string | null;
+  lastUsedAt: string | null;
 }
 
 export interface Reply<T> {

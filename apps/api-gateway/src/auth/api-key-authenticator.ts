@@ -6,7 +6,14 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { ErrorCode, GatewayError, resolveCallerPolicy, type RateLimitDefaults, type TierTable } from '@aigw/core';
+import {
+  ErrorCode,
+  GatewayError,
+  isExpired,
+  resolveCallerPolicy,
+  type RateLimitDefaults,
+  type TierTable,
+} from '@aigw/core';
 import { ApiKeyStore, type ActiveApiKey } from '@aigw/entities';
 import { describeError, ENV } from '@aigw/platform';
 import { GatewayEnv } from '../config/gateway-env';
@@ -27,7 +34,8 @@ const TOUCH_EVERY_MS = 5_000;
 export class ApiKeyAuthenticator implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(ApiKeyAuthenticator.name);
   private readonly cache: ApiKeyCache<AuthContext>;
-  private touched = new Set<string>();
+  /** Keys used since the last flush, with the time of their last use (epoch ms). */
+  private touched = new Map<string, number>();
   private timer?: NodeJS.Timeout;
   private readonly rateDefaults: RateLimitDefaults;
 
@@ -84,9 +92,13 @@ export class ApiKeyAuthenticator implements OnModuleInit, BeforeApplicationShutd
     return this.touch(found);
   }
 
+  /** An expired key is refused (key_expired): not a use. */
   private touch(auth: AuthContext | null): AuthContext | null {
     if (auth !== null) {
-      this.touched.add(auth.apiKeyId);
+      const now = Date.now();
+      if (!isExpired(auth.policy, now)) {
+        this.touched.set(auth.apiKeyId, now);
+      }
     }
     return auth;
   }
@@ -119,16 +131,17 @@ export class ApiKeyAuthenticator implements OnModuleInit, BeforeApplicationShutd
     };
   }
 
-  private async flushTouches(): Promise<void> {
+  /** Writes the uses recorded since the last flush (every TOUCH_EVERY_MS, and at shutdown). */
+  async flushTouches(): Promise<void> {
     if (this.touched.size === 0) {
       return;
     }
-    const ids = [...this.touched];
-    this.touched = new Set();
+    const uses = new Map([...this.touched].map(([id, at]) => [id, new Date(at)]));
+    this.touched = new Map();
     try {
-      await this.store.touchLastUsed(ids);
+      await this.store.touchLastUsed(uses);
     } catch (err) {
-      this.logger.warn(`could not record key usage (${ids.length} keys): ${describeError(err)}`);
+      this.logger.warn(`could not record key usage (${uses.size} keys): ${describeError(err)}`);
     }
   }
 }

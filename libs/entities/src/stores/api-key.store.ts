@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sha256Hex } from '@aigw/core';
-import { In, IsNull, type DataSource } from 'typeorm';
+import { IsNull, type DataSource } from 'typeorm';
 import { ApiKeyEntity, type ApiKeyRole } from '../entities/api-key.entity';
 import { UserPreferenceEntity } from '../entities/user-preference.entity';
 import { UserQuotaEntity } from '../entities/user-quota.entity';
@@ -310,13 +310,21 @@ export class ApiKeyStore {
     return { id: row.id, userId: row.userId, created: false, revoked: row.revokedAt !== null };
   }
 
-  /** Records use of keys seen since the last call (callers batch them off the request path). */
-  async touchLastUsed(ids: string[]): Promise<void> {
-    const unique = [...new Set(ids)];
-    if (unique.length === 0) {
+  /**
+   * Records when keys were last used (callers batch them off the request path): each key's time of use, not the time
+   * of the batch, and never moving a later time back.
+   */
+  async touchLastUsed(uses: ReadonlyMap<string, Date>): Promise<void> {
+    if (uses.size === 0) {
       return;
     }
-    await this.dataSource.getRepository(ApiKeyEntity).update({ id: In(unique) }, { lastUsedAt: () => 'now()' });
+    await this.dataSource.query(
+      `UPDATE ${tableRef(this.dataSource, ApiKeyEntity)} AS k
+          SET last_used_at = GREATEST(k.last_used_at, u.used_at)
+         FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, used_at)
+        WHERE k.id = u.id`,
+      [[...uses.keys()], [...uses.values()]],
+    );
   }
 
   private async ensureUser(name: string): Promise<string> {
