@@ -146,8 +146,19 @@ describe('admin API: config export and import', () => {
     expect(error.message).toContain('providers[3].baseUrl');
     expect((await exported('yaml')).text).toBe(before.text);
 
-    const notYaml = await importText('providers: [unclosed', 'application/yaml');
-    expect(notYaml.status).toBe(400);
+    // Problems of the whole document name no field; an unknown top-level key is named.
+    const problem = async (text: string): Promise<{ message: string; param: string | null }> => {
+      const answer = await importText(text, 'application/yaml');
+      expect(answer.status).toBe(400);
+      return ((await answer.json()) as { error: { message: string; param: string | null } }).error;
+    };
+    expect(await problem('providers: [unclosed')).toMatchObject({
+      param: null,
+      message: expect.stringMatching(/^Invalid configuration .*not valid YAML/) as string,
+    });
+    expect((await problem('- a')).param).toBeNull();
+    expect((await problem('')).param).toBeNull();
+    expect((await problem('providers: []\nextra: 1\n')).param).toBe('extra');
     const neither = await call(h, 'POST', IMPORT, '[1, 2]');
     expect(neither.status).toBe(400);
   });

@@ -63,24 +63,34 @@ export function validateDocs(doc: { gateways: Doc[]; providers: Doc[] }, env: Ca
       throw err;
     }
     const problems = err.problems.map((p) => problemOf(p, strip));
-    throw new GatewayError(
-      ErrorCode.InvalidRequest,
-      `Invalid configuration: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}`,
-      { param: problems[0]?.path ?? null, cause: err },
-    );
+    throw new GatewayError(ErrorCode.InvalidRequest, `Invalid configuration: ${problems.map(problemText).join('; ')}`, {
+      param: problems[0]?.path ?? null,
+      cause: err,
+    });
   }
 }
 
 /** `providers[0].baseUrl must be ...` → path and message; an unknown key is named as the path. */
-export function problemOf(problem: string, strip: RegExp): { path: string; message: string } {
-  const space = problem.indexOf(' ');
-  let path = (space === -1 ? problem : problem.slice(0, space)).replace(strip, '');
+export function problemOf(problem: string, strip: RegExp): { path: string | null; message: string } {
+  // The whole document's problems ("is not valid YAML ...", "is empty ...", "(top level) must be a mapping") name no
+  // field: their param is null.
+  if (problem.startsWith('is ')) {
+    return { path: null, message: `The document ${problem}` };
+  }
+  const top = problem.startsWith('(top level) ');
+  const space = top ? '(top level)'.length : problem.indexOf(' ');
+  let path: string | null = top ? null : (space === -1 ? problem : problem.slice(0, space)).replace(strip, '');
   const message = space === -1 ? '' : problem.slice(space + 1);
   const unknown = /^has unknown key '([^']*)'/.exec(message);
   if (unknown) {
-    path = path === '' || path === '(top' ? unknown[1] : `${path}.${unknown[1]}`;
+    path = path === null || path === '' ? unknown[1] : `${path}.${unknown[1]}`;
   }
-  return { path: path === '' ? '(body)' : path, message };
+  return { path: path === '' ? '(body)' : path, message: path === null && top ? `The document ${message}` : message };
+}
+
+/** A problem as the error message lists it: its path first, when it has one. */
+export function problemText(p: { path: string | null; message: string }): string {
+  return p.path === null ? p.message : `${p.path} ${p.message}`;
 }
 
 /** The gateways as documents for validating a provider against them (their keys play no part). */

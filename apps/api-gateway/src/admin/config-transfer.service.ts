@@ -16,7 +16,7 @@ import type { CatalogTx, SecretUpdate } from '@aigw/entities';
 import type { AuthContext } from '../http/request-context';
 import { actorOf } from './admin-views';
 import { CatalogChanges } from './catalog-changes';
-import { ADMIN_DOCUMENT, problemOf, type Doc } from './catalog-docs';
+import { ADMIN_DOCUMENT, problemOf, problemText, type Doc } from './catalog-docs';
 
 export type ExportFormat = 'yaml' | 'json';
 
@@ -88,7 +88,7 @@ function parseImport(body: unknown): Catalog {
       throw new GatewayError(
         ErrorCode.InvalidRequest,
         `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}): ` +
-          problems.map((p) => `${p.path} ${p.message}`).join('; '),
+          problems.map(problemText).join('; '),
         { param: problems[0]?.path ?? null, cause: err },
       );
     }
