@@ -55,12 +55,12 @@ describe('admin API: users and keys', () => {
       expect(await users()).toEqual(before);
     });
 
-    it('400 naming the name for a duplicate, nothing changed', async () => {
+    it('409 conflict naming the name for a duplicate (as for a taken provider id), nothing changed', async () => {
       await createUser(h, 'dora');
       const before = await users();
       const res = await call(h, 'POST', '/api/v1/ai/admin/users', { name: 'dora', tier: 'pro' });
-      expect(res.status).toBe(400);
-      expect(errorOf(res).param).toBe('name');
+      expect(res.status).toBe(409);
+      expect(errorOf(res)).toMatchObject({ code: 'conflict', param: 'name' });
       expect(await users()).toEqual(before);
     });
 

@@ -33,7 +33,7 @@ export class AccountsAdminService {
       return userResponse(await this.users.create({ name: dto.name, tier }, actorOf(auth)));
     } catch (err) {
       if (err instanceof DuplicateUserError) {
-        throw new GatewayError(ErrorCode.InvalidRequest, `A user named '${dto.name}' already exists.`, {
+        throw new GatewayError(ErrorCode.Conflict, `A user named '${dto.name}' already exists.`, {
           param: 'name',
           cause: err,
         });
