@@ -1,3 +1,4 @@
+import { waitFor } from '@aigw/testing';
 import { TestSystem } from './harness';
 
 interface Envelope {
@@ -87,6 +88,27 @@ describe('bad input (e2e)', () => {
     expect(r2.status).toBe(401);
     expect(JSON.stringify(r2.body)).not.toContain('not-a-real-key');
   });
+
+  it('a request no provider answered leaves a warning with its request id and attempts', async () => {
+    system.sim.configure({ failNext: 20, failStatus: [500] });
+    try {
+      const res = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: system.headers(),
+        body: JSON.stringify({ model: 'sim-gpt', messages: [{ role: 'user', content: 'fail me' }] }),
+      });
+      expect(res.status).toBe(502);
+      const id = res.headers.get('x-request-id') ?? '';
+      const line = await waitFor(() => {
+        const logs = system.apps.flatMap((a) => a.output).join('');
+        return logs.split('\n').find((l) => l.includes(`request ${id} failed`)) ?? null;
+      });
+      expect(line).toMatch(/WARN/);
+      expect(line).toMatch(/all_providers_failed \(502\) All providers failed \(\S+\/sim-gpt: provider 500\)/);
+    } finally {
+      system.sim.configure({ failNext: 0 });
+    }
+  }, 30_000);
 
   it('never leaks provider keys in responses or logs', async () => {
     const res = await fetch(`${system.gatewayUrl}/api/v1/ai/models`, { headers: system.headers() });

@@ -127,6 +127,9 @@ export class GenerateHandler {
       if (cancelled && request.stream) {
         this.metrics.streamsCancelled.inc();
       }
+      if (!cancelled) {
+        this.logFailure(request.requestId, error);
+      }
       finished = { ok: false, error };
     } finally {
       running.end();
@@ -137,6 +140,21 @@ export class GenerateHandler {
     await this.handOff(jobId, job.data, reply, answer, { keep: outage, reservation: request.reservation });
     return answer.outcome;
   };
+
+  /**
+   * One line per failed generation, with its request id (the client's `x-request-id`), so that an error a client
+   * reports can be found: a warning when no provider answered (the operator's to look at), debug for a request the
+   * providers refused as invalid (the client's). The message names each attempt's deployment and failure; adapters
+   * made provider messages safe (no key).
+   */
+  private logFailure(requestId: string, error: GatewayError): void {
+    const line = `request ${requestId} failed: ${error.code} (${error.status}) ${error.message}`;
+    if (error.status >= 500) {
+      this.logger.warn(line);
+    } else {
+      this.logger.debug(line);
+    }
+  }
 
   /**
    * Waits until Redis holds what the job produced: its usage event, the settlement of what admission reserved,
