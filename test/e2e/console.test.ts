@@ -424,6 +424,30 @@ describe('web console', () => {
     await page.locator('tr[data-provider="sim0"] [data-enabled="true"]').waitFor();
   });
 
+  it('Providers: Disable on a stale page disables (what the button says), never flips it back on', async () => {
+    const toggle = (enabled: boolean) =>
+      fetch(`${system.gatewayUrl}/api/v1/ai/admin/providers/sim0/toggle`, {
+        method: 'POST',
+        headers: system.headers(),
+        body: JSON.stringify({ enabled }),
+      });
+    await open('providers');
+    const row = page.locator('tr[data-provider="sim0"]');
+    await row.getByRole('button', { name: 'Disable sim0' }).waitFor();
+    // Another admin disables it meanwhile: this page still offers "Disable".
+    expect((await toggle(false)).status).toBe(200);
+    try {
+      await row.getByRole('button', { name: 'Disable sim0' }).click();
+      await expect(row.getByRole('status').textContent()).resolves.toBe('sim0 disabled.');
+      await page.locator('tr[data-provider="sim0"] [data-enabled="false"]').waitFor();
+      const r = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/providers`, { headers: system.headers() });
+      const list = ((await r.json()) as { data: { id: string; enabled: boolean }[] }).data;
+      expect(list.find((p) => p.id === 'sim0')?.enabled).toBe(false);
+    } finally {
+      expect((await toggle(true)).status).toBe(200);
+    }
+  });
+
   it('Providers: a connection test of a provider whose port is closed shows the diagnosis', async () => {
     await open('providers');
     const row = page.locator('tr[data-provider="closed"]');

@@ -343,9 +343,14 @@ function ProviderRow({
           aria-label={`${p.enabled ? 'Disable' : 'Enable'} ${p.id}`}
           onClick={() =>
             void run(async () => {
-              await api(path(p.id, '/toggle'), { method: 'POST' });
+              // The state the button names, not a flip: on a stale page (someone else changed it meanwhile) a
+              // flip would do the opposite of what the admin clicked.
+              const answered = await api<ProviderItem>(path(p.id, '/toggle'), {
+                method: 'POST',
+                body: { enabled: !p.enabled },
+              });
               reload();
-              return `${p.id} ${p.enabled ? 'disabled' : 'enabled'}.`;
+              return `${p.id} ${answered.enabled ? 'enabled' : 'disabled'}.`;
             })
           }
         >
