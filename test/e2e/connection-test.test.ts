@@ -165,6 +165,28 @@ providers:
     expect(completions(system.sim) + completions(proxy)).toBe(0);
   });
 
+  it("tests changed settings with a saved gateway's stored key, which never leaves the server", async () => {
+    const unsaved = { kind: 'openai', baseUrl: `${proxy.url}/v1` };
+    const without = await test('/test', unsaved);
+    expect(without.body.routes[0]).toMatchObject({ ok: false, status: 401 });
+    proxy.reset();
+    const stored = await test('/test', { ...unsaved, apiKeyFromGateway: 'litellm' });
+    expect(stored.status).toBe(200);
+    expect(stored.body.routes[0]).toMatchObject({ route: 'direct', ok: true, status: 200 });
+    expect(proxy.stats()).toMatchObject({ byRoute: { 'GET /v1/models': 1 }, authorized: 1 });
+    expect(stored.text).not.toContain(GATEWAY_KEY);
+
+    const unknown = await test<Envelope>('/test', { ...unsaved, apiKeyFromGateway: 'nope' });
+    expect([unknown.status, unknown.body.error.code, unknown.body.error.param]).toEqual([
+      404,
+      'not_found',
+      'apiKeyFromGateway',
+    ]);
+    const both = await test<Envelope>('/test', { ...unsaved, apiKey: UNSAVED_KEY, apiKeyFromGateway: 'litellm' });
+    expect([both.status, both.body.error.param]).toEqual([400, 'apiKeyFromGateway']);
+    expect(both.text).not.toContain(UNSAVED_KEY);
+  });
+
   it('400 for invalid settings, 404 for an unknown provider or gateway, in the error envelope', async () => {
     const missing = await test<Envelope>('/test', { baseUrl: 'http://x/v1' });
     expect([missing.status, missing.body.error.param]).toEqual([400, 'kind']);

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { freePort, waitFor } from '@aigw/testing';
+import { freePort, ProviderSimulator, waitFor } from '@aigw/testing';
 import { ROOT, TestSystem } from './harness';
 
 /**
@@ -12,6 +12,8 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENS = path.join(ROOT, '.e2e-screens');
 
 let closedPort = 0;
+/** A LiteLLM stand-in that refuses a request without a key. */
+const keyedProxy = new ProviderSimulator({ models: ['glm-4.6'], requireAuth: true }, { name: 'litellm' });
 const system = new TestSystem({
   env: { CACHE_ENABLED: 'true' },
   catalog: (s) =>
@@ -113,6 +115,7 @@ beforeAll(async () => {
       args: ['--no-sandbox', '--disable-background-networking', '--headless'],
     }),
     system.start(),
+    keyedProxy.start(),
   ]);
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await context.newPage();
@@ -136,6 +139,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await system.stop();
+  await keyedProxy.stop();
   process.stdout.write(`\nconsole screenshots: ${SCREENS}\n`);
 });
 
@@ -535,6 +539,45 @@ describe('web console', () => {
     const body = JSON.stringify(await r.json());
     expect(body).toContain(`${system.sim.url}/v1`);
     expect(body).not.toContain('sk-litellm-secret');
+  });
+
+  it('Gateway: a new URL with the key field left empty is tested with the stored key', async () => {
+    const gateways = `${system.gatewayUrl}/api/v1/ai/admin/gateways`;
+    // Saved by the test above; made here when this test runs alone.
+    if ((await fetch(`${gateways}/litellm`, { headers: system.headers() })).status === 404) {
+      const made = await fetch(gateways, {
+        method: 'POST',
+        headers: system.headers(),
+        body: JSON.stringify({ id: 'litellm', baseUrl: `${system.sim.url}/v1`, apiKey: 'sk-litellm-secret' }),
+      });
+      expect(made.status).toBe(201);
+    }
+    keyedProxy.reset();
+    await open('gateway');
+    const form = page.getByRole('region', { name: 'Gateway litellm' }).getByRole('form', { name: 'Gateway settings' });
+    await form.getByText('A key is stored; leave empty to keep it.').waitFor();
+    // Same proxy, new address: the admin changes only the URL; the proxy refuses a request without a key.
+    await form.getByLabel('LiteLLM endpoint (base URL)').fill(`${keyedProxy.url}/v1`);
+    const [request] = await Promise.all([
+      page.waitForRequest((r) => r.url().endsWith('/api/v1/ai/admin/providers/test')),
+      form.getByRole('button', { name: 'Test' }).click(),
+    ]);
+    await form.locator('li.ok').waitFor({ timeout: 15_000 });
+    expect(keyedProxy.stats().authorized).toBe(1);
+    // The page names the gateway whose key to use; it never holds the key.
+    expect(JSON.parse(request.postData() ?? '{}')).toEqual({
+      kind: 'openai',
+      baseUrl: `${keyedProxy.url}/v1`,
+      routing: 'direct',
+      apiKeyFromGateway: 'litellm',
+    });
+    await form.getByRole('button', { name: 'Save' }).click();
+    await form.getByRole('status').filter({ hasText: 'Gateway saved.' }).waitFor();
+    const saved = (await fetch(`${gateways}/litellm`, { headers: system.headers() }).then((r) => r.json())) as {
+      baseUrl: string;
+      hasApiKey: boolean;
+    };
+    expect(saved).toMatchObject({ baseUrl: `${keyedProxy.url}/v1`, hasApiKey: true });
   });
 
   it('Cache: statistics after a hit, then a model cleared', async () => {

@@ -74,6 +74,11 @@ export interface UnsavedProviderSettings {
   baseUrl: string;
   /** Secret: never logged, never echoed. */
   apiKey?: string;
+  /**
+   * Instead of `apiKey`: the id of a saved gateway whose stored key the test sends (the Gateway screen testing a
+   * changed URL while keeping the key). The monitor reads the key from its catalog: it never travels in a message.
+   */
+  apiKeyFromGateway?: string;
   routing: RoutingMethod;
   /** Id of a saved gateway; required for `gateway` and `auto`. */
   gatewayId?: string;
@@ -94,5 +99,7 @@ export type HealthProbeRequest = { providerId: string } | { provider: UnsavedPro
 /** Why the monitor could not run the test at all (as opposed to a route that failed). */
 export type HealthProbeRefusal = 'provider_not_found' | 'gateway_not_found' | 'invalid_request';
 
+/** A refusal's `param` names the request field at fault when it is not the obvious one (`id`, `gatewayId`). */
 export type HealthProbeReply =
-  { ok: true; result: ConnectionTestResult } | { ok: false; reason: HealthProbeRefusal; message: string };
+  | { ok: true; result: ConnectionTestResult }
+  | { ok: false; reason: HealthProbeRefusal; message: string; param?: string };

@@ -44,6 +44,16 @@ export class TestProviderDto {
   @MaxLength(4096)
   apiKey?: string;
 
+  /**
+   * Instead of `apiKey`: a saved gateway whose stored key the test sends, so that a form can test changed settings
+   * while keeping the key it never sees (the monitor reads the key; it is never returned).
+   */
+  @ValidateIf((o: TestProviderDto) => o.apiKeyFromGateway !== undefined)
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  apiKeyFromGateway?: string;
+
   @IsOptional()
   @IsIn(ROUTING_METHODS)
   routing: RoutingMethod = 'direct';

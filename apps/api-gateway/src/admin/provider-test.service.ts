@@ -25,8 +25,21 @@ export class ProviderTestService {
   }
 
   testUnsaved(dto: TestProviderDto): Promise<ConnectionTestResult> {
+    if (dto.apiKey !== undefined && dto.apiKeyFromGateway !== undefined) {
+      throw new GatewayError(ErrorCode.InvalidRequest, "Send 'apiKey' or 'apiKeyFromGateway', not both.", {
+        param: 'apiKeyFromGateway',
+      });
+    }
     const provider: UnsavedProviderSettings = { kind: dto.kind, baseUrl: dto.baseUrl, routing: dto.routing };
-    for (const key of ['apiKey', 'gatewayId', 'healthPath', 'plugin', 'probe', 'models'] as const) {
+    for (const key of [
+      'apiKey',
+      'apiKeyFromGateway',
+      'gatewayId',
+      'healthPath',
+      'plugin',
+      'probe',
+      'models',
+    ] as const) {
       if (dto[key] !== undefined) {
         Object.assign(provider, { [key]: dto[key] });
       }
@@ -44,9 +57,9 @@ export class ProviderTestService {
     }
     switch (reply.reason) {
       case 'provider_not_found':
-        throw new GatewayError(ErrorCode.NotFound, reply.message, { param: 'id' });
+        throw new GatewayError(ErrorCode.NotFound, reply.message, { param: reply.param ?? 'id' });
       case 'gateway_not_found':
-        throw new GatewayError(ErrorCode.NotFound, reply.message, { param: 'gatewayId' });
+        throw new GatewayError(ErrorCode.NotFound, reply.message, { param: reply.param ?? 'gatewayId' });
       case 'invalid_request':
         throw new GatewayError(ErrorCode.InvalidRequest, reply.message);
     }

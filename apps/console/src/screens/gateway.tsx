@@ -65,10 +65,12 @@ function GatewayForm({ existing, onSaved }: { existing: GatewayItem | null; onSa
           disabled={test.busy || baseUrl === ''}
           onClick={() =>
             void runTest(async () => {
-              // The monitor's connection test of settings not saved yet: the proxy speaks OpenAI's API.
+              // The monitor's connection test of settings not saved yet: the proxy speaks OpenAI's API. An empty
+              // key field keeps the stored key, so the test uses it too (the monitor reads it; the page never does).
+              const key = apiKey !== '' ? { apiKey } : existing?.hasApiKey ? { apiKeyFromGateway: existing.id } : {};
               const result = await api<ConnectionTest>('/api/v1/ai/admin/providers/test', {
                 method: 'POST',
-                body: { kind: 'openai', baseUrl, apiKey: apiKey || undefined, routing: 'direct' },
+                body: { kind: 'openai', baseUrl, routing: 'direct', ...key },
               });
               setTested({ for: fingerprint, result });
               return null;

@@ -43,8 +43,8 @@ export function probeProviderOf(p: ProviderSpec): ProbeProvider {
   };
 }
 
-function refuse(reason: HealthProbeRefusal, message: string): HealthProbeReply {
-  return { ok: false, reason, message };
+function refuse(reason: HealthProbeRefusal, message: string, param?: string): HealthProbeReply {
+  return param === undefined ? { ok: false, reason, message } : { ok: false, reason, message, param };
 }
 
 /** The contract's route result: the error class stays inside the monitor. */
@@ -96,12 +96,20 @@ export class ConnectionTestService implements OnApplicationShutdown {
       const { provider: s } = request;
       providerId = null;
       gatewayId = s.gatewayId;
+      let apiKey = s.apiKey;
+      if (s.apiKeyFromGateway !== undefined) {
+        const keeper = gateways.find((g) => g.id === s.apiKeyFromGateway);
+        if (keeper === undefined) {
+          return refuse('gateway_not_found', `No gateway '${s.apiKeyFromGateway}'.`, 'apiKeyFromGateway');
+        }
+        apiKey = keeper.apiKey;
+      }
       subject = {
         provider: {
           id: 'unsaved',
           kind: s.kind,
           baseUrl: s.baseUrl,
-          ...(s.apiKey === undefined ? {} : { apiKey: s.apiKey }),
+          ...(apiKey === undefined ? {} : { apiKey }),
           ...(s.plugin === undefined ? {} : { plugin: s.plugin }),
           ...(s.healthPath === undefined ? {} : { healthPath: s.healthPath }),
           ...(s.probe === undefined ? {} : { probe: s.probe }),

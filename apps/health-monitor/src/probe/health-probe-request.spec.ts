@@ -9,6 +9,13 @@ describe('readHealthProbeRequest', () => {
     expect(unsaved).toEqual({
       provider: { kind: 'openai', baseUrl: 'http://x/v1', routing: 'auto', gatewayId: 'g', models: ['m'] },
     });
+    // The Gateway screen keeping its stored key: the gateway's id, never the key, travels.
+    const storedKey = readHealthProbeRequest({
+      provider: { kind: 'openai', baseUrl: 'http://x/v1', routing: 'direct', apiKeyFromGateway: 'litellm' },
+    });
+    expect(storedKey).toEqual({
+      provider: { kind: 'openai', baseUrl: 'http://x/v1', routing: 'direct', apiKeyFromGateway: 'litellm' },
+    });
   });
 
   it('names what is wrong, never echoing a value', () => {
@@ -21,6 +28,10 @@ describe('readHealthProbeRequest', () => {
       provider: { kind: 'openai', baseUrl: 'x', routing: 'direct', apiKey: 42 },
     });
     expect(badKey).toBe("'provider.apiKey' must be a string.");
+    const badKeeper = readHealthProbeRequest({
+      provider: { kind: 'openai', baseUrl: 'x', routing: 'direct', apiKeyFromGateway: ['litellm'] },
+    });
+    expect(badKeeper).toBe("'provider.apiKeyFromGateway' must be a string.");
     expect(readHealthProbeRequest({ provider: { kind: 'openai', baseUrl: 'x', routing: 'sideways' } })).toMatch(
       /routing/,
     );
