@@ -643,6 +643,29 @@ describe('web console', () => {
     );
   });
 
+  it('Providers: the Kind list offers what the API accepts; a plugin asks for its module', async () => {
+    await open('providers');
+    const form = page.getByRole('form', { name: 'Create provider' });
+    const kinds = form.getByLabel('Kind').locator('option');
+    await kinds.nth(1).waitFor({ state: 'attached' });
+    await expect(kinds.allTextContents()).resolves.toEqual([
+      'openai',
+      'anthropic',
+      'gemini',
+      'ollama',
+      'tgi',
+      'plugin',
+    ]);
+    await expect(form.getByLabel('Plugin module').count()).resolves.toBe(0);
+    await form.getByLabel('Kind').selectOption('plugin');
+    await expect(form.getByLabel('Plugin module').getAttribute('required')).resolves.not.toBeNull();
+    await form.getByLabel('Kind').selectOption('openai');
+    // Z.ai is a template (through the gateway), not a kind.
+    await expect(form.getByLabel('Template').locator('option').allTextContents()).resolves.toContain(
+      'Z.ai through the gateway',
+    );
+  });
+
   it('Providers: create one from scratch with models, prices and context window', async () => {
     await open('providers');
     const form = page.getByRole('form', { name: 'Create provider' });

@@ -326,8 +326,14 @@ describe('admin API: providers, models and gateways', () => {
   });
 
   it('templates: listed, and a Z.ai provider from the template routes through the only gateway', async () => {
-    const list = await call<{ data: { name: string; apiKeyEnv: string | null }[] }>(h, 'GET', `${P}/templates`);
+    const list = await call<{ data: { name: string; apiKeyEnv: string | null }[]; kinds: string[] }>(
+      h,
+      'GET',
+      `${P}/templates`,
+    );
     expect(list.body.data.map((t) => t.name)).toEqual(expect.arrayContaining(['zai', 'openai', 'anthropic']));
+    // The kinds a provider from scratch may have: what the catalog accepts, so the console offers no other.
+    expect(list.body.kinds).toEqual(['openai', 'anthropic', 'gemini', 'ollama', 'tgi', 'plugin']);
     const noGateway = await call(h, 'POST', P, { template: 'zai' });
     expect([noGateway.status, errorOf(noGateway).param]).toEqual([400, 'gateway']);
 

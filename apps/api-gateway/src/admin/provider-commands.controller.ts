@@ -3,8 +3,7 @@ import { Caller, Roles } from '../auth/roles';
 import { RawBody } from '../http/raw-body';
 import type { AuthContext } from '../http/request-context';
 import type { ModelView, ProviderView } from './catalog-docs';
-import { ProviderCommandsService } from './provider-commands.service';
-import type { ProviderTemplate } from './provider-templates';
+import { ProviderCommandsService, type ProviderStarts } from './provider-commands.service';
 
 /**
  * Changes to providers and their models. Bodies use the catalog file's field names (`gatewayId` is accepted for
@@ -17,7 +16,7 @@ export class ProviderCommandsController {
   constructor(private readonly providers: ProviderCommandsService) {}
 
   @Get('templates')
-  templates(): { data: ProviderTemplate[] } {
+  templates(): ProviderStarts {
     return this.providers.templates();
   }
 

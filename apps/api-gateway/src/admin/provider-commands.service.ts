@@ -1,5 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { ErrorCode, GatewayError, type ModelSpec, type ProviderSpec } from '@aigw/core';
+import {
+  ErrorCode,
+  GatewayError,
+  PROVIDER_KINDS,
+  type ModelSpec,
+  type ProviderKind,
+  type ProviderSpec,
+} from '@aigw/core';
 import { KEEP_SECRET, type CatalogState, type CatalogTx, type SecretUpdate } from '@aigw/entities';
 import type { AuthContext } from '../http/request-context';
 import { actorOf } from './admin-views';
@@ -20,6 +27,11 @@ import { PROVIDER_TEMPLATES, templateNamed, type ProviderTemplate } from './prov
 
 const PROVIDER_PREFIX = /^providers\[0\]\.?/;
 
+export interface ProviderStarts {
+  data: ProviderTemplate[];
+  kinds: ProviderKind[];
+}
+
 /**
  * Create, change, toggle and delete providers and their models. Every change is one transaction with its audit
  * row, validated as the catalog file is, and live on every process within a second (CatalogChanges).
@@ -28,8 +40,9 @@ const PROVIDER_PREFIX = /^providers\[0\]\.?/;
 export class ProviderCommandsService {
   constructor(private readonly changes: CatalogChanges) {}
 
-  templates(): { data: ProviderTemplate[] } {
-    return { data: [...PROVIDER_TEMPLATES] };
+  /** The two ways to start a provider: a template, or a `kind` (the catalog's list, so a form offers no other). */
+  templates(): ProviderStarts {
+    return { data: [...PROVIDER_TEMPLATES], kinds: [...PROVIDER_KINDS] };
   }
 
   async create(body: unknown, auth: AuthContext): Promise<ProviderView> {

@@ -182,7 +182,12 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       '(`requests` and `tokens` windows of `{limit, remaining, resetAt, stale}`, `observedAt`, `route`), or null when ' +
       'no response of it carried any. A window whose `resetAt` has passed is `stale`: it has refilled since.',
   },
-  'GET /api/v1/ai/admin/providers/templates': { summary: 'Provider templates (Z.ai through the gateway, OpenAI, ...)' },
+  'GET /api/v1/ai/admin/providers/templates': {
+    summary: 'Provider templates (Z.ai through the gateway, OpenAI, ...) and the kinds a provider may have',
+    description:
+      '`data`: the templates (`{template: name}` when creating); `kinds`: the wire formats a provider from scratch ' +
+      'may have (`openai` serves every OpenAI-compatible server: vLLM, llama.cpp, LM Studio, LiteLLM).',
+  },
   'POST /api/v1/ai/admin/providers': {
     summary: 'Create a provider, from scratch or from a template',
     description:

@@ -7,7 +7,6 @@ import { listOf, type ConnectionTest, type HealthHistory, type ProviderItem, typ
 import { ActionNote, Badge, Empty, ErrorBox, Field, HealthBadge, Loaded, Section } from '../ui';
 
 const ROUTINGS = ['direct', 'gateway', 'auto'];
-const KINDS = ['openai', 'anthropic', 'gemini', 'ollama', 'vllm', 'llamacpp', 'zai'];
 
 const path = (id: string, rest = '') => `/api/v1/ai/admin/providers/${encodeURIComponent(id)}${rest}`;
 
@@ -400,6 +399,12 @@ interface Template {
   apiKeyEnv: string | null;
 }
 
+/** The two ways to start a provider, as the API accepts them: a template's name, or a kind (its own list). */
+interface ProviderStarts {
+  data: Template[];
+  kinds: string[];
+}
+
 /** Model names as typed: comma-separated, blanks dropped. */
 export function modelNames(text: string): string[] {
   return text
@@ -408,13 +413,20 @@ export function modelNames(text: string): string[] {
     .filter((m) => m !== '');
 }
 
-const EMPTY_SCRATCH = { id: '', baseUrl: '', apiKey: '', models: '', prompt: '', completion: '', context: '8192' };
+const EMPTY_SCRATCH = {
+  id: '',
+  baseUrl: '',
+  apiKey: '',
+  plugin: '',
+  models: '',
+  prompt: '',
+  completion: '',
+  context: '8192',
+};
 
 function CreateForm({ onCreated }: { onCreated: () => void }) {
-  const templates = useLoad(
-    async () => listOf(await api<{ data: Template[] }>('/api/v1/ai/admin/providers/templates')),
-    [],
-  );
+  const starts = useLoad(() => api<ProviderStarts>('/api/v1/ai/admin/providers/templates'), []);
+  const templates = starts.data?.data ?? [];
   const [template, setTemplate] = useState('');
   const [kind, setKind] = useState('openai');
   const [routing, setRouting] = useState('direct');
@@ -424,7 +436,7 @@ function CreateForm({ onCreated }: { onCreated: () => void }) {
     setF((old) => ({ ...old, [field]: v }));
   };
   const [action, run, clear] = useAction();
-  const chosen = (templates.data ?? []).find((t) => t.name === template);
+  const chosen = templates.find((t) => t.name === template);
   const names = modelNames(f.models);
   return (
     <form
@@ -443,6 +455,7 @@ function CreateForm({ onCreated }: { onCreated: () => void }) {
                   baseUrl: f.baseUrl,
                   routing,
                   ...(f.apiKey ? { apiKey: f.apiKey } : {}),
+                  ...(kind === 'plugin' ? { plugin: f.plugin } : {}),
                   // The API needs prices and a context window per model: the form's apply to each listed one.
                   models: names.map((name) => ({
                     name,
@@ -459,12 +472,12 @@ function CreateForm({ onCreated }: { onCreated: () => void }) {
         });
       }}
     >
-      {templates.state === 'error' && <ErrorBox message={`Templates: ${templates.error}`} onRetry={templates.reload} />}
+      {starts.state === 'error' && <ErrorBox message={`Templates: ${starts.error}`} onRetry={starts.reload} />}
       <div class="toolbar">
         <Field label="Template">
           <select value={template} onChange={(e) => setTemplate(e.currentTarget.value)}>
             <option value="">none (from scratch)</option>
-            {(templates.data ?? []).map((t) => (
+            {templates.map((t) => (
               <option key={t.name} value={t.name}>
                 {t.name === 'zai' ? 'Z.ai through the gateway' : t.name}
               </option>
@@ -476,15 +489,23 @@ function CreateForm({ onCreated }: { onCreated: () => void }) {
         </Field>
         {chosen === undefined && (
           <>
-            <Field label="Kind">
+            <Field label="Kind" hint="openai also serves vLLM, llama.cpp, LM Studio and other compatible servers.">
               <select value={kind} onChange={(e) => setKind(e.currentTarget.value)}>
-                {KINDS.map((k) => (
+                {(starts.data?.kinds ?? [kind]).map((k) => (
                   <option key={k} value={k}>
                     {k}
                   </option>
                 ))}
               </select>
             </Field>
+            {kind === 'plugin' && (
+              <Field
+                label="Plugin module"
+                hint="The module implementing the adapter interface, as the gateway loads it."
+              >
+                <input required value={f.plugin} onInput={set('plugin')} />
+              </Field>
+            )}
             <Field label="Base URL">
               <input type="url" required value={f.baseUrl} onInput={set('baseUrl')} />
             </Field>
