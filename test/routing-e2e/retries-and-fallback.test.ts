@@ -64,13 +64,25 @@ describe('retries and fallback (e2e)', () => {
     expect(callsTo(simB())).toBe(0);
   });
 
-  it('honours a 429 Retry-After before retrying', async () => {
+  it('honours a 429 Retry-After before retrying the only deployment', async () => {
     simA().configure({ failNext: 1, failStatus: [429], retryAfterS: 1 });
-    const res = await generate(system, { model: 'shared' });
+    const res = await generate(system, { model: 'pa/shared' });
     expect(res.status).toBe(200);
     expect(res.body.attempts).toEqual([expect.objectContaining({ provider: 'pa', ok: true, retries: 1 })]);
     const [first, second] = simA().lastRequests(2);
     expect(second.at - first.at).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('a 429 with a long Retry-After moves on to another deployment at once instead of waiting it out', async () => {
+    simA().configure({ failNext: 1, failStatus: [429], retryAfterS: 10 });
+    const started = Date.now();
+    const res = await generate(system, { model: 'shared' });
+    expect(res.status).toBe(200);
+    expect(res.body.attempts).toEqual([
+      expect.objectContaining({ provider: 'pa', ok: false, errorClass: 'rate_limit', status: 429, retries: 0 }),
+      expect.objectContaining({ provider: 'pb', ok: true, retries: 0 }),
+    ]);
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('stops retrying when the wait would pass the deadline, and answers before it', async () => {

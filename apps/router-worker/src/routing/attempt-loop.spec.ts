@@ -84,6 +84,50 @@ describe('AttemptLoop', () => {
     expect(bench.sleeps).toEqual([3000]);
   });
 
+  it('a long Retry-After sends the request to the next candidate at once, without waiting', async () => {
+    bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 9000) });
+    bench.adapters.script('http://b/v1', { answer: 'from b' });
+    const routed = await bench.loop.run([a, b], request, signal);
+    expect(routed.deployment).toBe(b);
+    expect(bench.sleeps).toEqual([]);
+    expect(routed.attempts).toEqual([
+      expect.objectContaining({ provider: 'a', ok: false, errorClass: 'rate_limit', status: 429, retries: 0 }),
+      expect.objectContaining({ provider: 'b', ok: true, retries: 0 }),
+    ]);
+    expect(bench.events).toEqual(['call a/m rate_limit', 'fallback deployment a/m rate_limit', 'call b/m success']);
+  });
+
+  it('a deferred deployment is retried after its wait when no other candidate answers', async () => {
+    bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 3000) }, { answer: 'a at last' });
+    bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.Auth, 401) });
+    const routed = await bench.loop.run([a, b], request, signal);
+    expect(routed.answer.text).toBe('a at last');
+    // 3000 ms after a's failure, less the 10 ms b's call took.
+    expect(bench.sleeps).toEqual([2990]);
+    expect(routed.attempts).toEqual([
+      expect.objectContaining({ provider: 'a', ok: false, errorClass: 'rate_limit', retries: 0 }),
+      expect.objectContaining({ provider: 'b', ok: false, errorClass: 'auth' }),
+      // Its first retry: the retries before and after the others count as one budget.
+      expect.objectContaining({ provider: 'a', ok: true, retries: 1 }),
+    ]);
+  });
+
+  it('a short Retry-After, or the last candidate, is waited for on the same deployment', async () => {
+    bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 80) }, { answer: 'soon' });
+    expect((await bench.loop.run([a, b], request, signal)).deployment).toBe(a);
+    expect(bench.sleeps).toEqual([80]);
+  });
+
+  it('a deferred wait that would cross the deadline is not made: all_providers_failed', async () => {
+    request = generationRequest({ deadlineAt: bench.clock.t + 5000 });
+    bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 4500) });
+    bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.Auth, 401) });
+    const err = await failureOf(bench.loop.run([a, b], request, signal));
+    expect(err.code).toBe(ErrorCode.AllProvidersFailed);
+    expect(bench.sleeps).toEqual([]);
+    expect(err.attempts?.map((x) => x.provider)).toEqual(['a', 'b']);
+  });
+
   it('does not retry when the wait would cross the deadline, and moves on', async () => {
     request = generationRequest({ deadlineAt: bench.clock.t + 5000 });
     bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 10_000) });
@@ -161,6 +205,7 @@ describe('AttemptLoop', () => {
     expect(err.code).toBe(ErrorCode.AllProvidersFailed);
     expect(err.status).toBe(502);
     expect(err.retryAfterMs).toBe(4000);
+    // a's Retry-After is long: b goes first, then a's retry after its wait (one retry in all, as maxRetries says).
     expect(err.attempts).toEqual([
       {
         provider: 'a',
@@ -170,12 +215,13 @@ describe('AttemptLoop', () => {
         errorClass: 'provider',
         status: 503,
         message: 'simulated provider',
-        latencyMs: 4020,
-        retries: 1,
+        latencyMs: 10,
+        retries: 0,
       },
       expect.objectContaining({ provider: 'b', ok: false, errorClass: 'network', retries: 1 }),
+      expect.objectContaining({ provider: 'a', ok: false, errorClass: 'provider', status: 503, retries: 1 }),
     ]);
-    expect(err.message).toBe('All providers failed (a/m: provider 503; b/m: network).');
+    expect(err.message).toBe('All providers failed (a/m: provider 503; b/m: network; a/m: provider 503).');
   });
 
   it('tries at most maxAttempts deployments', async () => {

@@ -1,5 +1,6 @@
 import {
   ErrorClass,
+  fitsDeadline,
   planRetry,
   ProviderCallError,
   type Attempt,
@@ -48,7 +49,24 @@ export interface AttemptLoopDeps {
 type DeploymentOutcome =
   | { kind: 'ok'; routed: Routed }
   | { kind: 'refused'; retryAfterMs: number | null }
-  | { kind: 'failed'; error: ProviderCallError; committed: boolean; partial?: ProviderAnswer };
+  | {
+      kind: 'failed';
+      error: ProviderCallError;
+      committed: boolean;
+      partial?: ProviderAnswer;
+      /** Its retry was left for after the other candidates: it may be called again this long after now. */
+      defer?: { ms: number; calls: number };
+    };
+
+/**
+ * A deployment to try: a candidate in plan order, or one whose long retry wait was deferred, due `at` (epoch ms),
+ * its retries counted on from the `calls` already made.
+ */
+interface Turn {
+  d: Deployment;
+  at?: number;
+  calls?: number;
+}
 
 interface Failed {
   d: Deployment;
@@ -75,6 +93,10 @@ const DEFAULT_REFUSED_RETRY_AFTER_MS = 1000;
  * the deadline, switches an `auto` provider to its other route on a network failure, and reports every call
  * to the circuit (provider-side failures only) and every success to the latency averages.
  *
+ * A provider that asks for a long wait (a Retry-After longer than the first backoff, e.g. a rate limit's) is not
+ * waited for while another candidate may still answer: the others are tried first, and it is retried after its wait
+ * (within the deadline, its retries counted on) only when none answered.
+ *
  * An invalid request fails at once (it would fail everywhere), unless the adapter refused it before sending (its
  * wire format cannot express it: the next deployment may); a context-length failure only moves on to
  * deployments with a larger context window; a stream that already reached the client ends with an error.
@@ -99,21 +121,39 @@ export class AttemptLoop {
     let retryAfterMs: number | undefined;
     // The first refusal by an adapter that cannot express the request: the answer when no other deployment takes it.
     let untranslatable: ProviderCallError | null = null;
-    for (const d of candidates) {
-      if (tried >= this.deps.config.maxAttempts) {
-        break;
-      }
-      if (d.model.contextWindow <= tooSmallWindow) {
+    const turns: Turn[] = candidates.map((d) => ({ d }));
+    for (let i = 0; i < turns.length; i++) {
+      const { d, at, calls } = turns[i];
+      const revisit = at !== undefined;
+      if (!revisit && (tried >= this.deps.config.maxAttempts || d.model.contextWindow <= tooSmallWindow)) {
         continue;
       }
       if (signal.aborted) {
         throw cancelledFailure(signal, attempts);
       }
+      if (revisit) {
+        // Every other candidate failed: wait out what this one asked for, if the deadline leaves a call after it.
+        const waitMs = Math.max(0, at - this.deps.clock.now());
+        if (!fitsDeadline(this.deps.clock.now(), waitMs, request.deadlineAt, this.deps.config.retry.minCallMs)) {
+          continue;
+        }
+        this.deps.events.retry(d, last?.error.errorClass ?? ErrorClass.RateLimit);
+        await this.deps.sleep(waitMs, signal);
+        if (signal.aborted) {
+          throw cancelledFailure(signal, attempts);
+        }
+      }
       if (movingOn !== null) {
         this.deps.events.fallback(movingOn.d, movingOn.error.errorClass, 'deployment');
         movingOn = null;
       }
-      const outcome = await this.tryDeployment(d, request, signal, observer, attempts, closedAtPlan.has(d.id));
+      // Only a first try defers, and only while another first try may follow.
+      const mayDefer = !revisit && i + 1 < candidates.length && tried + 1 < this.deps.config.maxAttempts;
+      const outcome = await this.tryDeployment(d, request, signal, observer, attempts, {
+        closedAtPlan: !revisit && closedAtPlan.has(d.id),
+        mayDefer,
+        callsBefore: calls ?? 0,
+      });
       if (outcome.kind === 'ok') {
         return outcome.routed;
       }
@@ -128,7 +168,9 @@ export class AttemptLoop {
         untranslatable ??= outcome.error;
         continue;
       }
-      tried++;
+      if (!revisit) {
+        tried++;
+      }
       const { error } = outcome;
       // A stream cut after it reached the client was generated all the same: its bill goes with the failure.
       const spent = outcome.partial === undefined ? undefined : spentOf(d, request, outcome.partial);
@@ -147,6 +189,9 @@ export class AttemptLoop {
       retryAfterMs = shortest(retryAfterMs, error.retryAfterMs);
       last = { d, error };
       movingOn = last;
+      if (outcome.defer !== undefined) {
+        turns.push({ d, at: this.deps.clock.now() + outcome.defer.ms, calls: outcome.defer.calls });
+      }
     }
     if (last === null) {
       if (untranslatable !== null && refusedRetryAfter === null) {
@@ -167,8 +212,9 @@ export class AttemptLoop {
     signal: AbortSignal,
     observer: StreamObserver | undefined,
     attempts: Attempt[],
-    closedAtPlan: boolean,
+    turn: { closedAtPlan: boolean; mayDefer: boolean; callsBefore: number },
   ): Promise<DeploymentOutcome> {
+    const { closedAtPlan, mayDefer, callsBefore } = turn;
     const { clock } = this.deps;
     const remembered = d.provider.routing === 'auto' ? await this.deps.routes.remembered(d.provider.id) : null;
     const options = routeOptions(d, this.deps.gateways(), remembered);
@@ -181,8 +227,9 @@ export class AttemptLoop {
       return { kind: 'failed', error, committed: false };
     }
     let index = 0;
-    // Calls made on the current route, and when the first of them started (an attempt covers its retries).
-    let calls = 0;
+    // Calls made on the current route, and when the first of them started (an attempt covers its retries). A
+    // deferred deployment's second turn counts on from its first's.
+    let calls = callsBefore;
     let started = clock.monotonic();
     let lastError: ProviderCallError | null = null;
     const record = (route: Route, error: ProviderCallError | null): void => {
@@ -251,6 +298,12 @@ export class AttemptLoop {
       if (!decision.retry) {
         record(option.route, error);
         return { kind: 'failed', error, committed: false };
+      }
+      if (mayDefer && error.retryAfterMs !== undefined && decision.delayMs > retryOptions.baseMs) {
+        // The provider asks for a long wait (a rate limit's Retry-After): the other candidates go first, and this
+        // one is called again after its wait only if none of them answers.
+        record(option.route, error);
+        return { kind: 'failed', error, committed: false, defer: { ms: decision.delayMs, calls } };
       }
       this.deps.events.retry(d, error.errorClass);
       await this.deps.sleep(decision.delayMs, signal);
