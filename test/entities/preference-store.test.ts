@@ -91,12 +91,12 @@ describe('PreferenceStore and DeploymentStatsStore', () => {
     const t1 = new Date(Date.now() - 5_000);
     const t2 = new Date(Date.now() - 1_000);
     await prefs.recordUses([
-      { userId: alice, context: '', count: 3, lastUsedAt: t2 },
-      { userId: alice, context: 'coding', count: 1, lastUsedAt: t1 },
+      { userId: alice, context: '', preferred: 'pa/m1', count: 3, lastUsedAt: t2 },
+      { userId: alice, context: 'coding', preferred: 'pb/m1', count: 1, lastUsedAt: t1 },
       // No such preference: matches nothing.
-      { userId: bob, context: '', count: 7, lastUsedAt: t2 },
+      { userId: bob, context: '', preferred: 'pa/m1', count: 7, lastUsedAt: t2 },
     ]);
-    await prefs.recordUses([{ userId: alice, context: '', count: 2, lastUsedAt: t1 }]);
+    await prefs.recordUses([{ userId: alice, context: '', preferred: 'pa/m1', count: 2, lastUsedAt: t1 }]);
     const [defaultPref, coding] = await prefs.list(alice);
     expect(defaultPref.usageCount).toBe(5);
     // An older flush never moves lastUsedAt back.
@@ -107,6 +107,26 @@ describe('PreferenceStore and DeploymentStatsStore', () => {
     expect((await prefs.upsert(alice, { context: '', provider: 'pa', model: 'm1' })).usageCount).toBe(5);
     const moved = await prefs.upsert(alice, { context: '', provider: 'pb', model: 'm1' });
     expect(moved).toMatchObject({ usageCount: 0, lastUsedAt: null, provider: 'pb' });
+
+    // Uses counted while a worker still routed by its cached copy (pa/m1) are not uses of the new preference.
+    await prefs.recordUses([
+      { userId: alice, context: '', preferred: 'pa/m1', count: 4, lastUsedAt: t2 },
+      { userId: alice, context: '', preferred: 'pb/m1', count: 1, lastUsedAt: t1 },
+    ]);
+    expect((await prefs.list(alice, ''))[0]).toMatchObject({ provider: 'pb', usageCount: 1, lastUsedAt: t1 });
+  });
+
+  it('counts a preference stored without a provider by its model reference', async () => {
+    const carol = (await ds.getRepository(UserEntity).save({ name: 'carol' })).id;
+    await ds.query(
+      `INSERT INTO "${schema}".user_preferences (user_id, context, provider, model) VALUES ($1, '', NULL, 'pa/m1')`,
+      [carol],
+    );
+    await prefs.recordUses([
+      { userId: carol, context: '', preferred: 'pa/m1', count: 2, lastUsedAt: new Date() },
+      { userId: carol, context: '', preferred: 'm1', count: 5, lastUsedAt: new Date() },
+    ]);
+    expect((await prefs.list(carol))[0]).toMatchObject({ provider: null, model: 'pa/m1', usageCount: 2 });
   });
 
   it('removes a preference, and says when there was none', async () => {

@@ -234,6 +234,32 @@ ${provider('pa', 0.001, '\n    displayName: Provider A')}${provider('pb', 0.002)
     expect(prefs[0].last30Days.costUsd).toBeGreaterThan(0);
   });
 
+  it('counts a re-pointed preference only for the requests routed by it, not by the copy a worker cached', async () => {
+    const key = await newKey('re-pointer');
+    await call('PUT', '/api/v1/ai/preferences', key, { provider: 'pc', model: 'shared' });
+    expect(await answeredBy(key)).toBe('pc');
+    // The worker now holds pc for up to 10 s: these still go to pc, after the row points at pb.
+    expect((await call('PUT', '/api/v1/ai/preferences', key, { provider: 'pb', model: 'shared' })).status).toBe(200);
+    expect(await answeredBy(key)).toBe('pc');
+    expect(await answeredBy(key)).toBe('pc');
+    await waitFor(async () => (await answeredBy(key)) === 'pb', {
+      timeoutMs: 15_000,
+      intervalMs: 500,
+      message: 'the worker never picked the new preference up',
+    });
+
+    let pref: Preference | undefined;
+    await waitFor(
+      async () => {
+        pref = ((await call('GET', '/api/v1/ai/preferences', key)).body as { data: Preference[] }).data[0];
+        return pref !== undefined && pref.usageCount > 0;
+      },
+      { timeoutMs: 5_000, intervalMs: 250, message: 'preference usage not recorded' },
+    );
+    // The uses of pc were flushed (every second) long before; only the request pb answered counts.
+    expect(pref).toMatchObject({ id: 'pb/shared', usageCount: 1, last30Days: { requests: 1 } });
+  }, 30_000);
+
   it('takes every context a native request can name (letters of either case, digits, _ . : -)', async () => {
     const key = await newKey('ctx-rule');
     const stored = await call('PUT', '/api/v1/ai/preferences', key, {

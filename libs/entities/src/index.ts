@@ -52,6 +52,7 @@ export { UsageStore } from './stores/usage.store';
 export {
   PreferenceStore,
   PREFERENCE_STATS_DAYS,
+  preferenceRefOf,
   type PreferenceRecord,
   type PreferenceRoute,
   type PreferenceUse,

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { isModelAlias, policyOfAlias, type PreferenceChain, type RoutingPolicy } from '@aigw/core';
-import { PreferenceStore } from '@aigw/entities';
+import { PreferenceStore, preferenceRefOf } from '@aigw/entities';
 import { MigratedDatabase, waitAtMost } from '@aigw/platform';
 import { ROUTING_CONFIG, type RoutingConfig } from './routing-config';
 import { WarnThrottle } from './warn-throttle';
@@ -115,7 +115,7 @@ export class PreferenceReader {
       }
       return rows.map((r) => ({
         context: r.context,
-        model: r.provider === null ? r.model : `${r.provider}/${r.model}`,
+        model: preferenceRefOf(r.provider, r.model),
         policy: r.policy,
       }));
     } catch (err) {

@@ -13,6 +13,7 @@ const MAX_PENDING = 50_000;
 interface Pending {
   userId: string;
   context: string;
+  preferred: string;
   count: number;
   lastUsedMs: number;
 }
@@ -45,9 +46,12 @@ export class PreferenceUsage implements OnModuleInit, OnApplicationShutdown {
     clearInterval(this.timer);
   }
 
-  /** One use of the user's preference for `context` ('' = the user's default). */
-  record(userId: string, context: string, at = Date.now()): void {
-    const key = `${userId}\u0000${context}`;
+  /**
+   * One use of the user's preference for `context` ('' = the user's default) while it named `preferred`
+   * (`provider/model` or a model). Keyed by the deployment too: re-pointed, it is another preference.
+   */
+  record(userId: string, context: string, preferred: string, at = Date.now()): void {
+    const key = `${userId}\u0000${context}\u0000${preferred}`;
     const use = this.pending.get(key);
     if (use !== undefined) {
       use.count++;
@@ -55,7 +59,7 @@ export class PreferenceUsage implements OnModuleInit, OnApplicationShutdown {
         use.lastUsedMs = at;
       }
     } else if (this.pending.size < MAX_PENDING) {
-      this.pending.set(key, { userId, context, count: 1, lastUsedMs: at });
+      this.pending.set(key, { userId, context, preferred, count: 1, lastUsedMs: at });
     }
   }
 
@@ -73,7 +77,13 @@ export class PreferenceUsage implements OnModuleInit, OnApplicationShutdown {
     try {
       const uses: PreferenceUse[] = [];
       for (const p of batch.values()) {
-        uses.push({ userId: p.userId, context: p.context, count: p.count, lastUsedAt: new Date(p.lastUsedMs) });
+        uses.push({
+          userId: p.userId,
+          context: p.context,
+          preferred: p.preferred,
+          count: p.count,
+          lastUsedAt: new Date(p.lastUsedMs),
+        });
       }
       await this.store.recordUses(uses);
     } catch (err) {

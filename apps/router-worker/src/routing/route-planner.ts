@@ -141,12 +141,13 @@ export class RoutePlanner implements OnApplicationBootstrap {
     if (prefs === undefined || first === undefined) {
       return;
     }
+    // Counted for the deployment the preference named when read: the row may point elsewhere by the flush.
     switch (preferenceMatchOf(first, prefs)) {
       case 'context':
-        this.preferenceUsage.record(request.userId, request.context ?? '');
+        this.preferenceUsage.record(request.userId, request.context ?? '', prefs.context ?? '');
         break;
       case 'userDefault':
-        this.preferenceUsage.record(request.userId, '');
+        this.preferenceUsage.record(request.userId, '', prefs.userDefault ?? '');
         break;
       case 'systemDefault':
       case null:

@@ -35,8 +35,18 @@ export interface PreferenceRoute {
 export interface PreferenceUse {
   userId: string;
   context: string;
+  /** The deployment the preference named when the worker read it, as preferenceRefOf renders it. */
+  preferred: string;
   count: number;
   lastUsedAt: Date;
+}
+
+/**
+ * How routing names the deployment a preference row points at: `provider/model`, or `model` alone when the
+ * row has no provider. recordUses compares a row with the same rendering in SQL: change both together.
+ */
+export function preferenceRefOf(provider: string | null, model: string): string {
+  return provider === null ? model : `${provider}/${model}`;
 }
 
 interface RecordRow {
@@ -144,8 +154,9 @@ export class PreferenceStore {
   }
 
   /**
-   * Adds the counted uses in one statement. A preference deleted or re-pointed meanwhile simply matches
-   * nothing (or starts its new count with these uses: the difference is at most one flush period).
+   * Adds the counted uses in one statement, each to the row that still points at the deployment it was
+   * counted for. A preference deleted or re-pointed meanwhile matches nothing: a worker routes by its cached
+   * copy for up to 10 s after a change, and those requests are not uses of the new preference.
    */
   async recordUses(uses: readonly PreferenceUse[]): Promise<void> {
     if (uses.length === 0) {
@@ -155,11 +166,14 @@ export class PreferenceStore {
       `UPDATE ${this.prefs} AS p
           SET usage_count = p.usage_count + v.n,
               last_used_at = GREATEST(p.last_used_at, v.t)
-         FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::timestamptz[]) AS v(user_id, context, n, t)
-        WHERE p.user_id = v.user_id AND p.context = v.context`,
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[])
+              AS v(user_id, context, preferred, n, t)
+        WHERE p.user_id = v.user_id AND p.context = v.context
+          AND CASE WHEN p.provider IS NULL THEN p.model ELSE p.provider || '/' || p.model END = v.preferred`,
       [
         uses.map((u) => u.userId),
         uses.map((u) => u.context),
+        uses.map((u) => u.preferred),
         uses.map((u) => u.count),
         uses.map((u) => u.lastUsedAt.toISOString()),
       ],
