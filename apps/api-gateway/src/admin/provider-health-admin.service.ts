@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ErrorCode, GatewayError, type Capability, type HealthRoute, type ProviderSpec } from '@aigw/core';
 import { ProviderHealthStore } from '@aigw/entities';
 import { CatalogService, MigratedDatabase } from '@aigw/platform';
+import { rangeOf } from '../http/time-range';
 import { MAX_HEALTH_CHECKS, type ProviderHealthQueryDto } from './provider-health.dto';
 
 const DAY_MS = 86_400_000;
@@ -79,16 +80,7 @@ export class ProviderHealthAdminService {
 
   async history(id: string, query: ProviderHealthQueryDto): Promise<ProviderHealthHistoryView> {
     this.providerOf(id);
-    const to = query.to === undefined ? new Date() : new Date(query.to);
-    const from = query.from === undefined ? new Date(to.getTime() - DEFAULT_RANGE_MS) : new Date(query.from);
-    if (from >= to) {
-      throw new GatewayError(ErrorCode.InvalidRequest, "Invalid 'from': it must be before 'to'.", { param: 'from' });
-    }
-    if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY_MS) {
-      throw new GatewayError(ErrorCode.InvalidRequest, `Invalid 'to': a range covers at most ${MAX_RANGE_DAYS} days.`, {
-        param: 'to',
-      });
-    }
+    const { from, to } = rangeOf(query, { now: new Date(), defaultMs: DEFAULT_RANGE_MS, maxDays: MAX_RANGE_DAYS });
     const limit = Math.min(query.limit ?? DEFAULT_LIMIT, MAX_HEALTH_CHECKS);
     const [rows, uptime] = await Promise.all([
       this.store.history(id, from, to, limit),

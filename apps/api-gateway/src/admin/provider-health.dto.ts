@@ -1,17 +1,18 @@
 import { Type } from 'class-transformer';
-import { IsInt, IsISO8601, IsOptional, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsInstant } from '../validation/validators';
 
 /** Most checks one history answer carries (newest first); uptime always covers the whole range. */
 export const MAX_HEALTH_CHECKS = 1000;
 
-/** `GET /api/v1/ai/admin/providers/:id/health?from&to&limit`: ISO dates or date-times, `[from, to)`. */
+/** `GET /api/v1/ai/admin/providers/:id/health?from&to&limit`: dates or date-times (IsInstant, UTC without a zone), `[from, to)`. */
 export class ProviderHealthQueryDto {
   @IsOptional()
-  @IsISO8601({ strict: true }, { message: 'from must be an ISO 8601 date or date-time' })
+  @IsInstant()
   from?: string;
 
   @IsOptional()
-  @IsISO8601({ strict: true }, { message: 'to must be an ISO 8601 date or date-time' })
+  @IsInstant()
   to?: string;
 
   @IsOptional()

@@ -1,5 +1,6 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsOptional, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsInstant } from '../validation/validators';
 
 export const ADMIN_USAGE_GROUP_BYS = ['provider', 'model', 'user', 'day', 'hour'] as const;
 export type AdminUsageGroupBy = (typeof ADMIN_USAGE_GROUP_BYS)[number];
@@ -7,14 +8,14 @@ export const COST_GROUP_BYS = ['provider', 'user', 'day'] as const;
 export type CostGroupBy = (typeof COST_GROUP_BYS)[number];
 export const MAX_PAGE_LIMIT = 1000;
 
-/** `from` and `to`: ISO 8601 dates or date-times; the range itself is checked by the service. */
+/** `from` and `to`: dates or date-times (IsInstant, UTC without a zone); the range itself is checked by the service. */
 export class RangeQueryDto {
   @IsOptional()
-  @IsISO8601({ strict: true }, { message: 'from must be an ISO 8601 date or date-time' })
+  @IsInstant()
   from?: string;
 
   @IsOptional()
-  @IsISO8601({ strict: true }, { message: 'to must be an ISO 8601 date or date-time' })
+  @IsInstant()
   to?: string;
 }
 

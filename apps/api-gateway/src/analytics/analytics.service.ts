@@ -1,14 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  ErrorCode,
-  GatewayError,
-  latencyPercentile,
-  projectionWindows,
-  projectMonthEnd,
-  PROJECTION_RATE_DAYS,
-  roundUsd,
-} from '@aigw/core';
+import { latencyPercentile, projectionWindows, projectMonthEnd, PROJECTION_RATE_DAYS, roundUsd } from '@aigw/core';
 import { UsageAnalyticsStore, type AnalyticsGroupBy, type UsageSumsGroup } from '@aigw/entities';
+import { rangeOf } from '../http/time-range';
 import type { AdminUsageQueryDto, CostGroupBy, CostsQueryDto, RangeQueryDto } from './analytics-query.dto';
 import { toCsv } from './csv';
 import { figuresOf, totalOf, type UsageFigures } from './usage-views';
@@ -83,10 +76,6 @@ export interface MetricsView {
   cache: { hits: number; misses: number; hitRate: number | null };
   providers: (UsageFigures & { provider: string | null; successRate: number | null })[];
   series: { interval: 'hour' | 'day'; points: MetricsPoint[] };
-}
-
-function invalid(param: string, message: string): GatewayError {
-  return new GatewayError(ErrorCode.InvalidRequest, `Invalid '${param}': ${message}.`, { param });
 }
 
 const rate = (part: number, whole: number): number | null =>
@@ -245,16 +234,8 @@ export class AnalyticsService {
     return g?.costUsd ?? 0;
   }
 
-  /** [from, to) from the query: `to` defaults to now, `from` to `defaultMs` before `to`; bounded. */
+  /** [from, to) from the query (rangeOf), `to` defaulting to the clock's now. */
   private range(q: RangeQueryDto, defaultMs: number, maxDays: number): Range {
-    const to = q.to === undefined ? this.clock() : new Date(q.to);
-    const from = q.from === undefined ? new Date(to.getTime() - defaultMs) : new Date(q.from);
-    if (from >= to) {
-      throw invalid('from', "it must be before 'to'");
-    }
-    if (to.getTime() - from.getTime() > maxDays * DAY_MS) {
-      throw invalid('to', `a range covers at most ${maxDays} days here; ask for several ranges`);
-    }
-    return { from, to };
+    return rangeOf(q, { now: this.clock(), defaultMs, maxDays });
   }
 }

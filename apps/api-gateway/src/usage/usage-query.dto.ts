@@ -1,14 +1,15 @@
-import { IsIn, IsISO8601, IsOptional } from 'class-validator';
+import { IsIn, IsOptional } from 'class-validator';
 import { USAGE_GROUP_BYS, type UsageGroupBy } from '@aigw/entities';
+import { IsInstant } from '../validation/validators';
 
-/** `GET /api/v1/ai/usage?from&to&groupBy`: ISO dates or date-times; the range is checked by the service. */
+/** `GET /api/v1/ai/usage?from&to&groupBy`: dates or date-times (IsInstant, UTC without a zone); the range is checked by the service. */
 export class UsageQueryDto {
   @IsOptional()
-  @IsISO8601({ strict: true }, { message: 'from must be an ISO 8601 date or date-time' })
+  @IsInstant()
   from?: string;
 
   @IsOptional()
-  @IsISO8601({ strict: true }, { message: 'to must be an ISO 8601 date or date-time' })
+  @IsInstant()
   to?: string;
 
   @IsOptional()

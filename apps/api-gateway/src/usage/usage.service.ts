@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ErrorCode, GatewayError } from '@aigw/core';
 import { UsageReportStore, type UsageGroupBy, type UsageTotals } from '@aigw/entities';
 import { QUOTA_COUNTERS, type QuotaCountersPort } from '../admin/quota-counters.port';
 import type { AuthContext } from '../http/request-context';
+import { rangeOf } from '../http/time-range';
 import type { UsageQueryDto } from './usage-query.dto';
 
 const DAY_MS = 86_400_000;
@@ -53,18 +53,7 @@ export class UsageService {
 
   async ofCaller(query: UsageQueryDto, auth: AuthContext): Promise<UsageView> {
     const now = Date.now();
-    const to = query.to === undefined ? new Date(now) : new Date(query.to);
-    const from = query.from === undefined ? new Date(to.getTime() - DEFAULT_RANGE_MS) : new Date(query.from);
-    if (from >= to) {
-      throw new GatewayError(ErrorCode.InvalidRequest, "Invalid 'from': it must be before 'to'.", { param: 'from' });
-    }
-    if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY_MS) {
-      throw new GatewayError(
-        ErrorCode.InvalidRequest,
-        `Invalid 'to': a range covers at most ${MAX_RANGE_DAYS} days; ask for several ranges.`,
-        { param: 'to' },
-      );
-    }
+    const { from, to } = rangeOf(query, { now: new Date(now), defaultMs: DEFAULT_RANGE_MS, maxDays: MAX_RANGE_DAYS });
     const groupBy = query.groupBy ?? 'day';
     const [{ totals, groups }, counters] = await Promise.all([
       this.reports.summarize(auth.userId, from, to, groupBy),

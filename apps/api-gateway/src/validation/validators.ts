@@ -1,4 +1,6 @@
 import { registerDecorator, type ValidationArguments, type ValidationOptions } from 'class-validator';
+import { JSONSchema } from 'class-validator-jsonschema';
+import { INSTANT_PATTERN, INSTANT_RULE, instantOf } from '../http/instant';
 
 export const MAX_STOP_SEQUENCES = 4;
 
@@ -94,4 +96,29 @@ export function IsStopSequences(options?: ValidationOptions): PropertyDecorator 
         },
       },
     });
+}
+
+/**
+ * A range bound of a query (`from`, `to`): INSTANT_RULE, the rule `rangeOf` reads it by. Not `@IsISO8601`: it let
+ * through forms `new Date()` cannot read (`2026-W49-1`, `20261205`), and a date-time without a zone was then read in
+ * the host's time zone.
+ */
+export function IsInstant(options?: ValidationOptions): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) => {
+    JSONSchema({ type: 'string', pattern: INSTANT_PATTERN, description: INSTANT_RULE })(target, String(propertyName));
+    registerDecorator({
+      name: 'isInstant',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      options,
+      validator: {
+        validate(value: unknown): boolean {
+          return typeof value === 'string' && instantOf(value) !== null;
+        },
+        defaultMessage(args: ValidationArguments): string {
+          return `${args.property} must be ${INSTANT_RULE}`;
+        },
+      },
+    });
+  };
 }
