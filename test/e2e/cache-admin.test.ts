@@ -277,6 +277,10 @@ describe('response cache administration (e2e)', () => {
     const badNative = await warm({ requests: [{ model: 'sim-gpt', prompt: 'x', options: { temperature: 9 } }] });
     expect(badNative.status).toBe(400);
     expect(badNative.body.error.param).toBe('requests[0].options.temperature');
+    // An unknown native field is refused as the native API refuses it.
+    const unknownNative = await warm({ requests: [{ model: 'sim-gpt', prompt: 'x', options: { max_tokens: 3 } }] });
+    expect(unknownNative.status).toBe(400);
+    expect(unknownNative.body.error.param).toBe('requests[0].options.max_tokens');
     expect((await warm({ requests: [] })).body.error.param).toBe('requests');
     expect((await warm({ requests: Array.from({ length: 101 }, () => ({})) })).body.error.param).toBe('requests');
     expect((await warm({ requests: [{ model: 'sim-gpt', prompt: 'x' }] }, userKey)).status).toBe(403);

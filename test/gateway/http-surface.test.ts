@@ -190,6 +190,35 @@ describe('api-gateway HTTP surface', () => {
       const badOption = await h.post('/api/v1/ai/generate', { prompt: 'a', options: { maxTokens: 1.5 } });
       expectEnvelope((await badOption.json()) as ErrorEnvelope, 'invalid_request', 'options.maxTokens');
     });
+
+    it('native API: an unknown field is a 400 naming it, never ignored (a limit spelt max_tokens billed the whole answer)', async () => {
+      const before = h.jobsSeen.length;
+      const cases: [string, Record<string, unknown>, string, string | null][] = [
+        ['/api/v1/ai/generate', { prompt: 'x', options: { max_tokens: 3 } }, 'options.max_tokens', 'maxTokens'],
+        ['/api/v1/ai/jobs', { prompt: 'x', options: { top_p: 0.5 } }, 'options.top_p', 'topP'],
+        ['/api/v1/ai/generate', { prompt: 'x', system_prompt: 'be brief' }, 'system_prompt', 'systemPrompt'],
+        ['/api/v1/ai/jobs', { prompt: 'x', allow_fallback: false }, 'allow_fallback', 'allowFallback'],
+        ['/api/v1/ai/generate', { prompt: 'x', stream: true }, 'stream', null],
+        ['/api/v1/ai/generate', { prompt: 'x', options: { maxTokens: 3, seed: 1 } }, 'options.seed', null],
+        // The first unknown field is named even when another field is invalid too.
+        ['/api/v1/ai/generate', { prompt: 7, optoins: {} }, 'optoins', null],
+      ];
+      for (const [path, body, param, hint] of cases) {
+        const res = await h.post(path, body);
+        expect(res.status).toBe(400);
+        expect(res.headers.get('x-request-id')).toBeTruthy();
+        const envelope = (await res.json()) as ErrorEnvelope;
+        expectEnvelope(envelope, 'invalid_request', param);
+        expect(envelope.error.message).toContain(hint === null ? 'no such field' : `'${hint}'`);
+      }
+      expect(h.jobsSeen.length).toBe(before);
+      // Messages stay OpenAI's: fields the gateway has no use for are ignored there, as on /v1/chat/completions.
+      const res = await h.post('/api/v1/ai/generate', {
+        messages: [{ role: 'user', content: 'x', name: 'ann' }],
+        options: { maxTokens: 3, temperature: 0, topP: 1, stop: 'END' },
+      });
+      expect(res.status).toBe(200);
+    });
   });
 
   describe('models', () => {

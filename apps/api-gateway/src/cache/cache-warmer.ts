@@ -16,6 +16,7 @@ import { nativeRequest } from '../native/native-mapping';
 import { ChatCompletionDto } from '../openai/chat-completion.dto';
 import { chatCompletionRequest } from '../openai/openai-mapping';
 import { assertChatRules } from '../validation/chat-rules';
+import { unknownFieldError } from '../validation/known-fields';
 import { validationFailure } from '../validation/validation-errors';
 import { REQUEST_VALIDATION_OPTIONS } from '../validation/validation-pipe';
 
@@ -89,6 +90,10 @@ export class CacheWarmer {
     // Validated as the API's pipe validates, and its error worded the same way.
     const errors = await validate(dto, REQUEST_VALIDATION_OPTIONS);
     try {
+      const unknown = native ? unknownFieldError(GenerateDto, body) : null;
+      if (unknown !== null) {
+        throw unknown;
+      }
       if (errors.length > 0) {
         throw validationFailure(errors);
       }

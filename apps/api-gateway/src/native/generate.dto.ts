@@ -15,8 +15,11 @@ import {
 import { ChatMessageDto } from '../dto/chat-message.dto';
 import { CONTEXT_PATTERN, CONTEXT_RULE } from '../preferences/preference.dto';
 import { IsTemperature, IsTokenCount, IsTopP } from '../validation/generation-options';
+import { KnownFieldsOnly } from '../validation/known-fields';
 import { IsStopSequences } from '../validation/validators';
 
+/** Unknown fields are a 400: `max_tokens` for `maxTokens` would otherwise be ignored and the whole answer billed. */
+@KnownFieldsOnly()
 export class GenerateOptionsDto {
   @IsOptional()
   @IsTemperature()
@@ -35,7 +38,11 @@ export class GenerateOptionsDto {
   stop?: string | string[];
 }
 
-/** `POST /api/v1/ai/generate` and `POST /api/v1/ai/jobs`: exactly one of `prompt` and `messages`. */
+/**
+ * `POST /api/v1/ai/generate` and `POST /api/v1/ai/jobs`: exactly one of `prompt` and `messages`. Unknown fields
+ * are a 400 naming them (the `messages` themselves are OpenAI's, as lenient as on /v1/chat/completions).
+ */
+@KnownFieldsOnly()
 export class GenerateDto {
   @IsOptional()
   @IsString()

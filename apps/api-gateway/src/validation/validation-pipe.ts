@@ -1,6 +1,7 @@
 import { ValidationPipe, type ArgumentMetadata, type ValidationPipeOptions } from '@nestjs/common';
 import { ErrorCode, GatewayError, merged } from '@aigw/core';
 import { FastAccept, reproducesPipe } from './fast-accept/fast-accept';
+import { unknownFieldError } from './known-fields';
 import { isStrict } from './strict-body';
 import { validationFailure } from './validation-errors';
 
@@ -93,6 +94,11 @@ export class RequestValidationPipe extends ValidationPipe {
       const accepted = this.fast?.accept(metadata.metatype, value);
       if (accepted !== undefined) {
         return accepted;
+      }
+      // Here, not in class-validator: it has no rule for "no other field" short of closing every nested class.
+      const unknown = unknownFieldError(metadata.metatype, value);
+      if (unknown !== null) {
+        throw unknown;
       }
       const deep = tooDeepPath(value);
       if (deep !== null) {

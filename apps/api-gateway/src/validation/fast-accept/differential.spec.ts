@@ -7,6 +7,7 @@ import { MessagesDto } from '../../anthropic/messages.dto';
 import { EmbeddingsDto } from '../../embeddings/embeddings.dto';
 import { GenerateDto } from '../../native/generate.dto';
 import { ChatCompletionDto } from '../../openai/chat-completion.dto';
+import { unknownFieldError } from '../known-fields';
 import { assertObjectBody, REQUEST_VALIDATION_OPTIONS, RequestValidationPipe } from '../validation-pipe';
 import { FastAccept } from './fast-accept';
 
@@ -103,7 +104,10 @@ interface Tally {
   problems: string[];
 }
 
-/** The gateway's pipe as it was before the fast path: the body check, then Nest's ValidationPipe. */
+/**
+ * The gateway's pipe without the fast path: the body check, the unknown fields of `@KnownFieldsOnly()` classes,
+ * then Nest's ValidationPipe.
+ */
 class UsualPipe extends ValidationPipe {
   constructor() {
     super(REQUEST_VALIDATION_OPTIONS);
@@ -111,6 +115,10 @@ class UsualPipe extends ValidationPipe {
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     assertObjectBody(value, metadata);
+    const unknown = unknownFieldError(metadata.metatype, value);
+    if (unknown !== null) {
+      throw unknown;
+    }
     return super.transform(value, metadata);
   }
 }

@@ -1,6 +1,7 @@
 import { TransformationType, type TypeMetadata } from 'class-transformer';
 import { defaultMetadataStorage as transformerMetadata } from 'class-transformer/cjs/storage';
 import { getMetadataStorage } from 'class-validator';
+import { isKnownFieldsOnly } from '../known-fields';
 import { copyJson, isPlainArray, isPlainObject, mapItems, MAX_DEPTH, REFUSE } from './json-copy';
 
 /** A DTO class as the pipe gets it (`metadata.metatype`). */
@@ -30,6 +31,8 @@ interface Shape {
   /** The declared fields with @Type; the other declared fields are copied as plain JSON. */
   readonly typed: ReadonlyMap<string, TypeMetadata>;
   readonly declared: ReadonlySet<string>;
+  /** `@KnownFieldsOnly()`: an undeclared key is REFUSEd, the usual path names it. */
+  readonly closed: boolean;
 }
 
 function prototypeNames(ctor: DtoClass): Set<string> {
@@ -79,7 +82,7 @@ function compileShape(ctor: DtoClass): Shape | null {
       typed.set(field, type);
     }
   }
-  return { ctor, reserved, typed, declared };
+  return { ctor, reserved, typed, declared, closed: isKnownFieldsOnly(ctor) };
 }
 
 /**
@@ -122,7 +125,7 @@ export class InstanceBuilder {
       }
       return this.typed(value, target, depth + 1);
     }
-    if (!shape.declared.has(key) && this.hasMetadata(shape.ctor, key)) {
+    if (!shape.declared.has(key) && (shape.closed || this.hasMetadata(shape.ctor, key))) {
       return REFUSE;
     }
     return copyJson(value, depth + 1);
