@@ -390,5 +390,45 @@ describe('idempotency and async jobs', () => {
       const conflict = await h.post('/api/v1/ai/jobs', { prompt: 'twice' }, headers);
       expect(conflict.status).toBe(409);
     });
+
+    it("a replay with the same Idempotency-Key answers the job's state, not always queued", async () => {
+      const submit = async (prompt: string, key: string): Promise<{ jobId: string; status: string }> => {
+        const res = await h.post('/api/v1/ai/jobs', { prompt }, h.headers(h.adminKey, { 'idempotency-key': key }));
+        expect(res.status).toBe(202);
+        return (await res.json()) as { jobId: string; status: string };
+      };
+      const finished = async (jobId: string, status: string): Promise<void> => {
+        await waitFor(
+          async () => ((await (await h.get(`/api/v1/ai/jobs/${jobId}`)).json()) as JobView).status === status,
+        );
+      };
+
+      const first = await submit('state please', 'async-state');
+      expect(first.status).toBe('queued');
+      await finished(first.jobId, 'completed');
+      expect(await submit('state please', 'async-state')).toEqual({ jobId: first.jobId, status: 'completed' });
+
+      // An error about the request itself is replayed, not run again: the job failed.
+      h.handle((job) =>
+        h.fail(job, {
+          message: 'The prompt is longer than the context window.',
+          type: 'invalid_request_error',
+          code: ErrorCode.ContextLengthExceeded,
+          param: 'prompt',
+        }),
+      );
+      const refused = await submit('too long', 'async-refused');
+      await finished(refused.jobId, 'failed');
+      expect(await submit('too long', 'async-refused')).toEqual({ jobId: refused.jobId, status: 'failed' });
+
+      // Still waiting: queued it is.
+      await h.queue.pause();
+      try {
+        const waiting = await submit('wait', 'async-waiting');
+        expect(await submit('wait', 'async-waiting')).toEqual({ jobId: waiting.jobId, status: 'queued' });
+      } finally {
+        await h.queue.resume();
+      }
+    });
   });
 });

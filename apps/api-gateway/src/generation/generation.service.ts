@@ -227,15 +227,18 @@ export class GenerationService {
     );
   }
 
-  /** Enqueues an async job (nobody waits on a reply channel) and returns its id. */
-  async submit(sub: Submission, client: Client): Promise<string> {
+  /**
+   * Enqueues an async job (nobody waits on a reply channel) and returns its id; for an Idempotency-Key replay, the
+   * id of the job that exists and its state as read.
+   */
+  async submit(sub: Submission, client: Client): Promise<{ jobId: string; replayed: JobSnapshot | null }> {
     const { claim, stored } = await this.enter(sub, client);
     if (stored === null) {
       // Never answered from the cache: the job must exist for GET /jobs/:id. Its answer fills the cache.
       await this.lookup(sub, client, false);
       await this.enqueue(sub, claim, null, { retentionS: this.env.ASYNC_JOB_RETENTION_S });
     }
-    return claim.jobId;
+    return { jobId: claim.jobId, replayed: stored };
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { ErrorBody } from '@aigw/core';
 import type { GenerateJob, KeptOutcome } from '../generation/generation-queue';
-import { failedJobError, lostJobError, snapshotOf } from '../generation/job-snapshot';
+import { failedJobError, lostJobError, snapshotOf, type JobSnapshot } from '../generation/job-snapshot';
 import { generateResponse, type GenerateResponse } from './native-mapping';
 
 export type JobState = 'queued' | 'running' | 'completed' | 'failed';
@@ -15,33 +15,42 @@ export interface JobStatusView {
   finishedAt?: string;
 }
 
-/** From the stored job alone: no extra round trip for BullMQ's getState. */
-export function jobStatusView(jobId: string, job: GenerateJob): JobStatusView {
-  const view: JobStatusView = { jobId, status: 'queued', createdAt: new Date(job.timestamp).toISOString() };
-  if (job.finishedOn) {
-    view.finishedAt = new Date(job.finishedOn).toISOString();
-  }
-  const snapshot = snapshotOf(job);
+/** The state a client sees of a job read back from Redis (a job gone from Redis was lost: failed). */
+export function jobStateOf(snapshot: JobSnapshot): JobState {
   switch (snapshot.state) {
     case 'queued':
     case 'running':
-      view.status = snapshot.state;
+      return snapshot.state;
+    case 'completed':
+      return snapshot.outcome.ok ? 'completed' : 'failed';
+    case 'failed':
+    case 'missing':
+      return 'failed';
+  }
+}
+
+/** From the stored job alone: no extra round trip for BullMQ's getState. */
+export function jobStatusView(jobId: string, job: GenerateJob): JobStatusView {
+  const snapshot = snapshotOf(job);
+  const view: JobStatusView = { jobId, status: jobStateOf(snapshot), createdAt: new Date(job.timestamp).toISOString() };
+  if (job.finishedOn) {
+    view.finishedAt = new Date(job.finishedOn).toISOString();
+  }
+  switch (snapshot.state) {
+    case 'queued':
+    case 'running':
       break;
     case 'completed':
       if (snapshot.outcome.ok) {
-        view.status = 'completed';
         view.result = generateResponse(snapshot.outcome.result);
       } else {
-        view.status = 'failed';
         view.error = snapshot.outcome.error;
       }
       break;
     case 'failed':
-      view.status = 'failed';
       view.error = failedJobError(snapshot).toBody();
       break;
     case 'missing':
-      view.status = 'failed';
       view.error = lostJobError().toBody();
       break;
   }

@@ -2,11 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { GenerationService } from '../generation/generation.service';
 import type { Client } from '../http/client';
 import type { GenerateDto } from './generate.dto';
+import { jobStateOf, type JobState } from './job-status';
 import { generateResponse, nativeRequest, type GenerateResponse } from './native-mapping';
 
 export interface JobAccepted {
   jobId: string;
-  status: 'queued';
+  /** `queued` for a new job; an Idempotency-Key replay says the state of the job it found. */
+  status: JobState;
 }
 
 /** The native API: `POST /api/v1/ai/generate` (wait for the answer) and `POST /api/v1/ai/jobs` (async). */
@@ -23,8 +25,11 @@ export class NativeGenerationService {
 
   async submit(dto: GenerateDto, client: Client): Promise<JobAccepted> {
     const request = nativeRequest(dto, this.generation.frame(client, 'async'));
-    const jobId = await this.generation.submit({ request, endpoint: 'jobs', useCache: dto.useCache }, client);
+    const { jobId, replayed } = await this.generation.submit(
+      { request, endpoint: 'jobs', useCache: dto.useCache },
+      client,
+    );
     client.setHeaders({ location: `/api/v1/ai/jobs/${jobId}` });
-    return { jobId, status: 'queued' };
+    return { jobId, status: replayed === null ? 'queued' : jobStateOf(replayed) };
   }
 }
