@@ -62,6 +62,27 @@ describe('api-gateway HTTP surface', () => {
       expect(res.headers.get('x-request-id')).toBe('abc');
       expectEnvelope((await res.json()) as ErrorEnvelope, 'not_found');
     });
+
+    it("is on the router's own refusals, in the envelope: a path parameter too long, a bad percent-encoding", async () => {
+      const long = await h.get(`/api/v1/ai/jobs/${'x'.repeat(1200)}`, h.headers(h.adminKey, { 'x-request-id': 'l1' }));
+      expect(long.status).toBe(404);
+      expect(long.headers.get('x-request-id')).toBe('l1');
+      expectEnvelope((await long.json()) as ErrorEnvelope, 'not_found');
+      // Anonymous too: the router answers before any guard.
+      const minted = await h.get(`/api/v1/ai/jobs/${'y'.repeat(1100)}`, {});
+      expect(minted.status).toBe(404);
+      expect(minted.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{32}$/);
+      expectEnvelope((await minted.json()) as ErrorEnvelope, 'not_found');
+      // Up to the limit a parameter reaches its route, which answers for itself.
+      const atLimit = await h.get(`/api/v1/ai/jobs/${'x'.repeat(1024)}`);
+      expect(atLimit.status).toBe(404);
+      expectEnvelope((await atLimit.json()) as ErrorEnvelope, 'not_found', 'id');
+
+      const badUrl = await h.get('/api/v1/ai/jobs/%E0%A4%A', h.headers(h.adminKey, { 'x-request-id': 'b1' }));
+      expect(badUrl.status).toBe(400);
+      expect(badUrl.headers.get('x-request-id')).toBe('b1');
+      expectEnvelope((await badUrl.json()) as ErrorEnvelope, 'invalid_request');
+    });
   });
 
   describe('bad input', () => {

@@ -13,6 +13,7 @@ export * from './database/database.module';
 export * from './database/migrated-database';
 export * from './http/errors';
 export * from './http/bootstrap';
+export * from './http/framework-errors';
 export * from './http/static-files';
 export * from './lifecycle/shutdown';
 export * from './lifecycle/heap-growth';

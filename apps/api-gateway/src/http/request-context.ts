@@ -1,6 +1,6 @@
 import type { CallerPolicy } from '@aigw/core';
 import { newRequestId } from '@aigw/core';
-import { ANTHROPIC_REQUEST_ID_HEADER, speaksAnthropic } from '@aigw/platform';
+import { ANTHROPIC_REQUEST_ID_HEADER, speaksAnthropic, tagFrameworkErrors } from '@aigw/platform';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /** Who is calling, as the API-key guard established it. */
@@ -46,16 +46,22 @@ export function installRequestContext(fastify: FastifyInstance): void {
   fastify.decorateRequest('startedAt', 0);
   fastify.decorateRequest('auth', null);
   fastify.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
-    req.startedAt = performance.now();
-    const fromClient = acceptRequestId(req.headers['x-request-id']);
-    req.clientRequestId = fromClient !== null;
-    req.requestId = fromClient ?? newRequestId();
-    void reply.header('x-request-id', req.requestId);
-    if (speaksAnthropic(reply)) {
-      void reply.header(ANTHROPIC_REQUEST_ID_HEADER, req.requestId);
-    }
+    identify(req, reply);
     done();
   });
+  // The router's own refusals (a path parameter too long) come before any hook: they get their id all the same.
+  tagFrameworkErrors(fastify, identify);
+}
+
+function identify(req: FastifyRequest, reply: FastifyReply): void {
+  req.startedAt = performance.now();
+  const fromClient = acceptRequestId(req.headers['x-request-id']);
+  req.clientRequestId = fromClient !== null;
+  req.requestId = fromClient ?? newRequestId();
+  void reply.header('x-request-id', req.requestId);
+  if (speaksAnthropic(reply)) {
+    void reply.header(ANTHROPIC_REQUEST_ID_HEADER, req.requestId);
+  }
 }
 
 /**

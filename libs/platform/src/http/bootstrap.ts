@@ -12,7 +12,11 @@ import type { FastifyInstance } from 'fastify';
 import type { BaseEnv } from '../config/base-env';
 import { installGracefulShutdown } from '../lifecycle/shutdown';
 import { installClosingAnswer } from './closing';
+import { answerFrameworkError } from './framework-errors';
 import { installJsonParser, installOversizeAnswer } from './json-body';
+
+/** The longest path parameter a route takes; nothing the gateway names has a longer id (see toGatewayError). */
+export const MAX_PARAM_LENGTH = 1024;
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -59,7 +63,9 @@ export async function createHttpApp(
     return503OnClosing: false,
     // Fastify's default (100) is shorter than a model name may be (256, percent-encoded up to three times that):
     // such a model could be created and then never reached by its admin routes.
-    routerOptions: { maxParamLength: 1024 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // A longer parameter, or a bad percent-encoding, in the error envelope (404 / 400) rather than Fastify's own.
+    frameworkErrors: answerFrameworkError,
   });
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
     // The app's own logger from the first line: buffered lines (bufferLogs) carried the time they were flushed.

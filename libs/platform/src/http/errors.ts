@@ -33,6 +33,14 @@ export function toGatewayError(err: unknown): GatewayError {
         });
       case 'FST_ERR_CTP_INVALID_JSON_BODY':
         return new GatewayError(ErrorCode.InvalidJson, 'Request body is not valid JSON.', { cause: err });
+      // The router's, before any route (answerFrameworkError). Fastify's own answer for a long one is a 414, but
+      // nothing has an id that long (ids and model names are far shorter, percent-encoded included): not found.
+      case 'FST_ERR_MAX_PARAM_LENGTH':
+        return new GatewayError(ErrorCode.NotFound, 'Nothing here has a path segment that long.', { cause: err });
+      case 'FST_ERR_BAD_URL':
+        return new GatewayError(ErrorCode.InvalidRequest, 'The URL is not valid: a bad percent-encoding.', {
+          cause: err,
+        });
       default:
         break;
     }
