@@ -1,5 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CLIENT_CLOSED_REQUEST, merged, type GatewayError, type GenerationRequest, type GenerationResult } from '@aigw/core';
+import {
+  CLIENT_CLOSED_REQUEST,
+  merged,
+  type GatewayError,
+  type GenerationRequest,
+  type GenerationResult,
+} from '@aigw/core';
 import {
   ENV,
   inFlightNames,
