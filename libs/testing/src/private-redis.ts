@@ -16,6 +16,9 @@ export class PrivateRedis {
   private readonly dir = mkdtempSync(path.join(os.tmpdir(), 'aigw-redis-'));
   port = 0;
 
+  /** `extraArgs`: more redis-server options (`['--databases', '2']`). */
+  constructor(private readonly extraArgs: string[] = []) {}
+
   get url(): string {
     return `redis://127.0.0.1:${this.port}/0`;
   }
@@ -44,6 +47,7 @@ export class PrivateRedis {
       '',
       '--maxmemory-policy',
       'noeviction',
+      ...this.extraArgs,
     ];
     const child = spawn('redis-server', args, { stdio: 'ignore' });
     this.child = child;

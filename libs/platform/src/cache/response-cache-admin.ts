@@ -44,7 +44,10 @@ export class ResponseCacheAdmin {
     errors: RedisErrors,
     private readonly dedicated: boolean,
   ) {
-    this.redis = createRedis(url, `${keys.prefix}:cache-admin`, errors, { failFastMs: ADMIN_COMMAND_TIMEOUT_MS });
+    this.redis = createRedis(url, `${keys.prefix}:cache-admin`, errors, {
+      failFastMs: ADMIN_COMMAND_TIMEOUT_MS,
+      variable: 'CACHE_REDIS_URL (else REDIS_URL)',
+    });
     this.keyspace = cacheKeyspace(keys);
   }
 

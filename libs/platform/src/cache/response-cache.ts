@@ -44,7 +44,10 @@ export class ResponseCache {
     private readonly keys: RedisKeys,
     private readonly errors: RedisErrors,
   ) {
-    this.redis = createRedis(url, `${keys.prefix}:cache`, errors, { failFastMs: CACHE_COMMAND_TIMEOUT_MS });
+    this.redis = createRedis(url, `${keys.prefix}:cache`, errors, {
+      failFastMs: CACHE_COMMAND_TIMEOUT_MS,
+      variable: 'CACHE_REDIS_URL (else REDIS_URL)',
+    });
   }
 
   /** A fresh entry is a hit; one only kept for stale answers is a miss. */

@@ -1,4 +1,5 @@
 import { parseRedisUrl } from '@aigw/core';
+import { Logger } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisErrors } from './redis-errors';
 import { corkEveryCommand } from './turn-cork';
@@ -33,6 +34,8 @@ export interface RedisConnectionRole {
    * pinned 5.x rules out). The check only waits for a loading Redis, which SUBSCRIBE does not need.
    */
   subscriber?: boolean;
+  /** The variable `url` came from, for the message that stops the process when its database is refused. */
+  variable?: string;
 }
 
 /**
@@ -58,8 +61,46 @@ export function createRedis(url: string, name: string, errors: RedisErrors, opts
   if (opts.corkPerTurn === true) {
     corkEveryCommand(client);
   }
+  // First: its stop must come before the outage report, which would say the process carries on.
+  stopOnRefusedDatabase(client, conn.db, opts.variable ?? 'REDIS_URL');
   errors.watchConnection(client, name);
   return client;
+}
+
+/** What a process does when Redis refuses its database: it cannot work anywhere else, so it stops. */
+function exitOnRefusedDatabase(message: string): void {
+  new Logger('Redis').fatal(message);
+  process.exit(1);
+}
+
+/**
+ * Stops the process when Redis refuses to SELECT REDIS_URL's database index (one the server does not have: it has
+ * `databases`, 16 unless configured). ioredis only emits that error and carries on in database 0, among the queues
+ * and keys of whatever else uses it; nothing may run there. The refusal is the reply to the first command of each
+ * connection, so it is handled before the connection turns ready and sends what waited in its offline queue (the
+ * connection is dropped first all the same). This covers a start (every app refuses to) and a Redis restarted with
+ * fewer databases; BullMQ's duplicated blocking connections have no such guard, but the process's own connections
+ * reconnect to the same server and stop it.
+ */
+export function stopOnRefusedDatabase(
+  client: Redis,
+  db: number,
+  variable: string,
+  stop: (message: string) => void = exitOnRefusedDatabase,
+): void {
+  if (db === 0) {
+    return;
+  }
+  client.on('error', (err: Error & { command?: { name?: string } }) => {
+    if (err.command?.name !== 'select') {
+      return;
+    }
+    client.disconnect();
+    stop(
+      `${variable} selects database ${db}, which this Redis refuses (${err.message}): use an index it has ` +
+        '(below its "databases" setting, 16 unless configured)',
+    );
+  });
 }
 
 /** How long a polite QUIT may take before the connection is simply dropped. */
