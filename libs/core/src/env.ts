@@ -8,26 +8,34 @@ export class InvalidEnvironmentError extends Error {
   }
 }
 
-function describe(errors: ValidationError[]): string[] {
-  return errors.flatMap((e) => Object.values(e.constraints ?? {}).map((msg) => `${e.property}: ${msg}`));
+function describe(errors: ValidationError[], given: Record<string, string>): string[] {
+  return errors.flatMap((e) => {
+    // A numeric variable whose text is no number (`@Type(() => Number)` made it NaN): its range messages
+    // ("must not be less than 1") would only mislead.
+    if (typeof e.value === 'number' && Number.isNaN(e.value)) {
+      return [`${e.property}: must be a number, got "${given[e.property]}"`];
+    }
+    return Object.values(e.constraints ?? {}).map((msg) => `${e.property}: ${msg}`);
+  });
 }
 
 /**
  * Validates the environment once at boot against a class-validator schema. Values are
- * converted with `@Type`/`@Transform` on the schema; unknown variables are ignored.
+ * converted with `@Type`/`@Transform` on the schema; unknown variables are ignored, and empty or blank ones are unset.
  * Throws InvalidEnvironmentError naming every bad variable.
  */
 export function validateEnv<T extends object>(schema: new () => T, env: Record<string, string | undefined>): T {
   const defined: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
-    if (v !== undefined && v !== '') {
+    // Empty or blank is unset (the default applies): `PORT=" "` would otherwise be Number(" ") = 0, a random port.
+    if (v !== undefined && v.trim() !== '') {
       defined[k] = v;
     }
   }
   const instance = plainToInstance(schema, defined, { exposeDefaultValues: true });
   const errors = validateSync(instance, { skipMissingProperties: false, forbidUnknownValues: false });
   if (errors.length > 0) {
-    throw new InvalidEnvironmentError(describe(errors));
+    throw new InvalidEnvironmentError(describe(errors, defined));
   }
   return instance;
 }

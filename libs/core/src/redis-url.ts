@@ -7,16 +7,24 @@ export interface RedisConnectionOptions {
   tls?: Record<string, never>;
 }
 
-/** Parses `redis://[user:pass@]host:port/db` (or rediss://). The db index is honoured. */
-export function parseRedisUrl(url: string): RedisConnectionOptions {
-  const u = new URL(url);
+/**
+ * Parses `redis://[user:pass@]host:port/db` (or rediss://). The db index is honoured. `variable` names where the URL
+ * came from in the errors, which never include the URL itself (it may carry a password).
+ */
+export function parseRedisUrl(url: string, variable = 'REDIS_URL'): RedisConnectionOptions {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch (err) {
+    throw new Error(`${variable} is not a valid URL (expected redis://[user:password@]host:port/db)`, { cause: err });
+  }
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
-    throw new Error(`REDIS_URL must start with redis:// or rediss://, got ${u.protocol}//`);
+    throw new Error(`${variable} must start with redis:// or rediss://, got ${u.protocol}//`);
   }
   const dbPart = u.pathname.replace(/^\//, '');
   const db = dbPart === '' ? 0 : Number(dbPart);
   if (!Number.isInteger(db) || db < 0) {
-    throw new Error(`REDIS_URL database index must be a non-negative integer, got "${dbPart}"`);
+    throw new Error(`${variable} database index must be a non-negative integer, got "${dbPart}"`);
   }
   const opts: RedisConnectionOptions = { host: u.hostname || '127.0.0.1', port: u.port ? Number(u.port) : 6379, db };
   if (u.username) {

@@ -1,5 +1,5 @@
 import { CACHE_SCOPES, type CacheScope } from '@aigw/core';
-import { BaseEnv, toBool } from '@aigw/platform';
+import { BaseEnv, IsListenHost, toBool } from '@aigw/platform';
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
 
@@ -11,7 +11,7 @@ export class GatewayEnv extends BaseEnv {
   @Max(65535)
   PORT = 3000;
 
-  @IsString()
+  @IsListenHost()
   HOST = '127.0.0.1';
 
   /** When set, an admin key with exactly this value exists after boot (stored hashed). */

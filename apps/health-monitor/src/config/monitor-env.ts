@@ -1,6 +1,6 @@
 import { Transform, Type } from 'class-transformer';
-import { IsBoolean, IsInt, IsNotEmpty, IsOptional, IsString, IsUrl, Max, Min } from 'class-validator';
-import { BaseEnv, toBool } from '@aigw/platform';
+import { IsBoolean, IsInt, IsOptional, IsUrl, Max, Min } from 'class-validator';
+import { BaseEnv, IsListenHost, toBool } from '@aigw/platform';
 
 /** The health-monitor's environment, validated once at boot (see `loadEnvOrExit`). */
 export class MonitorEnv extends BaseEnv {
@@ -11,8 +11,7 @@ export class MonitorEnv extends BaseEnv {
   @Max(65_535)
   PORT = 3002;
 
-  @IsString()
-  @IsNotEmpty()
+  @IsListenHost()
   HOST = '127.0.0.1';
 
   /**

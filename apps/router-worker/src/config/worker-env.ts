@@ -1,7 +1,7 @@
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsNotEmpty, IsNumber, IsOptional, IsString, Max, Min } from 'class-validator';
 import { ROUTING_POLICIES, type RoutingPolicy } from '@aigw/core';
-import { BaseEnv } from '@aigw/platform';
+import { BaseEnv, IsListenHost } from '@aigw/platform';
 
 /** The router-worker's environment, validated once at boot (see `loadEnvOrExit`). */
 export class WorkerEnv extends BaseEnv {
@@ -12,8 +12,7 @@ export class WorkerEnv extends BaseEnv {
   @Max(65_535)
   PORT = 3001;
 
-  @IsString()
-  @IsNotEmpty()
+  @IsListenHost()
   HOST = '127.0.0.1';
 
   /**

@@ -35,4 +35,29 @@ describe('BaseEnv', () => {
     expect(message).toContain('SECRETS_KEY must be 32 bytes');
     expect(message).not.toContain('notvalid-secret-text');
   });
+
+  it('takes a blank value as unset, like an empty one: `PORT=" "` was port 0, a random one', () => {
+    expect(validateEnv(BaseEnv, { USAGE_LINGER_MS: ' ' }).USAGE_LINGER_MS).toBe(20);
+    expect(validateEnv(BaseEnv, { USAGE_LINGER_MS: '\t' }).USAGE_LINGER_MS).toBe(20);
+    expect(validateEnv(BaseEnv, { USAGE_LINGER_MS: '' }).USAGE_LINGER_MS).toBe(20);
+  });
+
+  it('says a number is no number, without its range messages', () => {
+    expect(problem({ USAGE_LINGER_MS: 'abc' })).toBe(
+      'Invalid environment variables:\n  - USAGE_LINGER_MS: must be a number, got "abc"',
+    );
+    expect(problem({ USAGE_LINGER_MS: '5000' })).toContain('USAGE_LINGER_MS: USAGE_LINGER_MS must not be greater');
+  });
+
+  it('refuses a Redis URL the apps could not open, naming the variable and never echoing the URL', () => {
+    const message = problem({ REDIS_URL: 'redis://:s3cret@127.0.0.1:notaport' });
+    expect(message).toBe(
+      'Invalid environment variables:\n  - REDIS_URL: REDIS_URL is not a valid URL (expected redis://[user:password@]host:port/db)',
+    );
+    expect(problem({ CACHE_REDIS_URL: 'redis://127.0.0.1:6379/x' })).toContain(
+      'CACHE_REDIS_URL database index must be a non-negative integer',
+    );
+    expect(problem({ REDIS_URL: 'http://127.0.0.1:6379' })).toContain('REDIS_URL must start with redis://');
+    expect(problem({ REDIS_URL: 'rediss://u:p@redis.example:6380/3' })).toBe('');
+  });
 });

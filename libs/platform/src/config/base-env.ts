@@ -1,4 +1,4 @@
-import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from '@aigw/core';
+import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, parseRedisUrl } from '@aigw/core';
 import { Transform, Type } from 'class-transformer';
 import { SecretBox } from '@aigw/entities';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, registerDecorator } from 'class-validator';
@@ -40,6 +40,42 @@ function IsSecretsKey(): PropertyDecorator {
     });
 }
 
+/** A Redis URL the apps can open: what `parseRedisUrl` says is wrong with it, before anything connects. */
+function IsRedisUrl(): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) =>
+    registerDecorator({
+      name: 'isRedisUrl',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      validator: {
+        validate(value: unknown): boolean {
+          try {
+            parseRedisUrl(String(value), String(propertyName));
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        defaultMessage(args): string {
+          try {
+            parseRedisUrl(String(args?.value), String(propertyName));
+            return `${String(propertyName)} is not a usable Redis URL`;
+          } catch (err) {
+            return err instanceof Error ? err.message : String(err);
+          }
+        },
+      },
+    });
+}
+
+/**
+ * HOST, the address an app listens on: a name or an address, in one word. One with a space (`"0.0.0.0 "`) would
+ * fail the listen's DNS lookup, after everything had connected, with a stack instead of the variable's name.
+ */
+export function IsListenHost(): PropertyDecorator {
+  return Matches(/^\S+$/, { message: 'HOST must be a host name or IP address, without spaces' });
+}
+
 /** Variables every process reads. Each app extends this with its own. */
 export class BaseEnv {
   @IsIn(['development', 'production', 'test'])
@@ -51,7 +87,7 @@ export class BaseEnv {
   @Matches(/^[a-z_][a-z0-9_]{0,62}$/, { message: 'DATABASE_SCHEMA must be a lower-case SQL identifier' })
   DATABASE_SCHEMA = 'public';
 
-  @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  @IsRedisUrl()
   REDIS_URL = DEFAULT_REDIS_URL;
 
   /** Namespace for every Redis key, queue and channel; lets several deployments (or test runs) share one Redis. */
@@ -63,7 +99,7 @@ export class BaseEnv {
    * it (BullMQ needs `noeviction` there); in production point it at its own Redis with `allkeys-lru`.
    */
   @IsOptional()
-  @Matches(/^rediss?:\/\/.+/, { message: 'CACHE_REDIS_URL must be a redis:// or rediss:// URL' })
+  @IsRedisUrl()
   CACHE_REDIS_URL?: string;
 
   @IsOptional()
