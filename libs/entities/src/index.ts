@@ -26,7 +26,7 @@ export { numericTransformer } from './transformers';
 export { createDataSourceOptions, type DatabaseConfig } from './data-source-options';
 export { readDatabaseEnv, describeDatabaseError, type DatabaseEnv } from './database-env';
 export { DEFAULT_SCHEMA, checkSchemaName, advisoryLockKey } from './schema-name';
-export { runMigrationsLocked, type MigrationLog } from './migrate-locked';
+export { runMigrationsLocked, pendingMigrations, type MigrationLog } from './migrate-locked';
 export { tableRef } from './table-ref';
 export { SecretBox, SecretBoxError } from './secret-box';
 export { CatalogStore, resealSecret, type SeedSummary, type SeedChange } from './stores/catalog.store';

@@ -47,3 +47,19 @@ export async function runMigrationsLocked(
     await runner.release();
   }
 }
+
+/**
+ * Names of the migrations this build has that the DataSource's schema has not applied; read only (no lock, and the
+ * migrations table is not created when missing), for a process that skips migrations (DB_SKIP_MIGRATIONS) and must
+ * not start on a schema a migration job has not brought up to date.
+ */
+export async function pendingMigrations(dataSource: DataSource): Promise<string[]> {
+  const schema = schemaOf(dataSource);
+  const table = `${dataSource.driver.escape(schema)}.${dataSource.driver.escape('migrations')}`;
+  const [found] = await dataSource.query<{ present: boolean }[]>('SELECT to_regclass($1) IS NOT NULL AS present', [
+    table,
+  ]);
+  const rows = found.present ? await dataSource.query<{ name: string }[]>(`SELECT name FROM ${table}`) : [];
+  const applied = new Set(rows.map((r) => r.name));
+  return dataSource.migrations.map((m) => m.name ?? m.constructor.name).filter((name) => !applied.has(name));
+}

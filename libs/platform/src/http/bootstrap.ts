@@ -20,9 +20,23 @@ export const MAX_PARAM_LENGTH = 1024;
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
+/**
+ * Nest's ExceptionHandler logs, with its stack, every error of `NestFactory.create` and of the app's methods, then
+ * rethrows it (`abortOnError: false`) to the caller, which reports it: a start failure in one line naming the
+ * variable to fix (exitOnStartFailure), a failed close in the shutdown's own line. Its lines are left out.
+ */
+class AppLogger extends ConsoleLogger {
+  override error(message: unknown, ...rest: unknown[]): void {
+    if (rest.at(-1) === 'ExceptionHandler') {
+      return;
+    }
+    super.error(message, ...rest);
+  }
+}
+
 export function createLogger(env: BaseEnv, appName: string): ConsoleLogger {
   const upto = LEVELS.indexOf(env.LOG_LEVEL);
-  return new ConsoleLogger(appName, {
+  return new AppLogger(appName, {
     logLevels: LEVELS.slice(0, upto + 1),
     json: env.LOG_FORMAT === 'json',
     // `isTTY` is undefined on a pipe, which ConsoleLogger would take as "default": colours in log files.
@@ -72,6 +86,9 @@ export async function createHttpApp(
     logger: createLogger(env, appName),
     // Our own JSON parser (installJsonParser) replaces Nest's and Fastify's.
     bodyParser: false,
+    // A provider that fails to start rejects here, for the app's own start-failure report (exitOnStartFailure):
+    // Nest's default logs its ExceptionHandler stack and aborts the process first.
+    abortOnError: false,
     ...nestOptions,
   });
   const fastify = app.getHttpAdapter().getInstance();

@@ -1,4 +1,4 @@
-import { startFailureReport } from './start-failure';
+import { StartupError, startFailureReport } from './start-failure';
 
 describe('startFailureReport', () => {
   it('prints every cause (the reason is often one level down)', () => {
@@ -38,5 +38,14 @@ describe('startFailureReport', () => {
       }),
       expect.objectContaining({ level: 'fatal', message: expect.stringContaining('REDIS_URL') }),
     ]);
+  });
+
+  it('prints a StartupError as its one line, without a stack or the cause it carries', () => {
+    const err = new StartupError('PostgreSQL at db:5432/app cannot be reached (ECONNREFUSED): check DATABASE_URL', {
+      cause: new Error('connect ECONNREFUSED'),
+    });
+    expect(startFailureReport('api-gateway', err, {})).toBe(
+      '[api-gateway] failed to start: PostgreSQL at db:5432/app cannot be reached (ECONNREFUSED): check DATABASE_URL\n',
+    );
   });
 });

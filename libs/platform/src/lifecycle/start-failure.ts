@@ -1,9 +1,21 @@
 /**
+ * A start failure whose message says all an operator needs: what is wrong, naming the variable to fix (PostgreSQL
+ * unreachable, a schema not migrated). Reported as that one line, without a stack; its cause is kept for a debugger.
+ */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+}
+
+/**
  * What a process that failed to start prints: the error and every cause under it (the reason is often the cause: a
  * provider key that SECRETS_KEY cannot read), a hint naming the variable when Redis could not be reached (ioredis
  * says only "Connection is closed."), then the stack. Never a URL's credentials.
  */
 export function startFailureReport(appName: string, err: unknown, env: NodeJS.ProcessEnv = process.env): string {
+  if (err instanceof StartupError) {
+    const line = `failed to start: ${err.message}`;
+    return env.LOG_FORMAT === 'json' ? `${jsonLine(appName, line)}\n` : `[${appName}] ${line}\n`;
+  }
   const reasons: string[] = [];
   for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
     reasons.push(e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e));

@@ -1,0 +1,134 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import {
+  deleteRedisKeysOf,
+  dropSchema,
+  freePort,
+  PrivateRedis,
+  TEST_DATABASE_URL,
+  TEST_REDIS_URL,
+  uniqueId,
+} from '@aigw/testing';
+import { ROOT, type AppName } from './harness';
+
+interface Exit {
+  code: number | null;
+  output: string;
+}
+
+/**
+ * A misconfigured app exits 1 with one line naming the variable to fix: no stack, no Nest ExceptionHandler dump,
+ * no TypeORM retry stacks, and never a start on the wrong Redis database.
+ */
+describe('apps that cannot start say why, naming the variable, and exit 1', () => {
+  const prefix = uniqueId('startfail');
+  const schema = prefix;
+  const fewDatabases = new PrivateRedis(['--databases', '2']);
+
+  beforeAll(async () => {
+    await fewDatabases.start();
+  });
+
+  afterAll(async () => {
+    await fewDatabases.stop();
+    const redis = new Redis(TEST_REDIS_URL);
+    await deleteRedisKeysOf(redis, prefix);
+    await redis.quit();
+    await dropSchema(TEST_DATABASE_URL, schema);
+  });
+
+  async function run(app: AppName, env: Record<string, string>): Promise<Exit> {
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'apps', app, 'src', 'main.js')], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'test',
+        DATABASE_URL: TEST_DATABASE_URL,
+        DATABASE_SCHEMA: schema,
+        REDIS_URL: TEST_REDIS_URL,
+        REDIS_PREFIX: prefix,
+        HOST: '127.0.0.1',
+        PORT: String(await freePort()),
+        LOG_LEVEL: 'warn',
+        HEALTH_PROBES_ENABLED: 'false',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    clearTimeout(timer);
+    return { code, output };
+  }
+
+  /** Lines that are no warning of a start in progress. */
+  function failureLines(output: string): string[] {
+    return output
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.includes(' WARN '))
+      .map((l) => l.replace(/^\[Nest\] \d+ +- .*? (FATAL|ERROR) /, '$1 '));
+  }
+
+  it.each<AppName>(['api-gateway', 'router-worker', 'health-monitor', 'all-in-one'])(
+    '%s refuses a REDIS_URL database index Redis does not have, and writes nothing to database 0',
+    async (app) => {
+      const { code, output } = await run(app, { REDIS_URL: `redis://127.0.0.1:${fewDatabases.port}/7` });
+      expect(code).toBe(1);
+      expect(failureLines(output)).toEqual([
+        expect.stringMatching(
+          /^FATAL \[Redis\] REDIS_URL selects database 7, which this Redis refuses \(ERR DB index is out of range\)/,
+        ),
+      ]);
+      const probe = new Redis(fewDatabases.url);
+      try {
+        expect(await probe.dbsize()).toBe(0);
+      } finally {
+        await probe.quit();
+      }
+    },
+  );
+
+  it('PostgreSQL unreachable: one line per attempt, then one naming DATABASE_URL', async () => {
+    const closed = await freePort();
+    const { code, output } = await run('api-gateway', {
+      DATABASE_URL: `postgres://postgres:pg-s3cret@127.0.0.1:${closed}/postgres`,
+    });
+    expect(code).toBe(1);
+    expect(output).not.toMatch(/ExceptionHandler|\n\s+at /);
+    expect(output).not.toContain('pg-s3cret');
+    expect(failureLines(output)).toEqual([
+      `[api-gateway] failed to start: PostgreSQL at 127.0.0.1:${closed}/postgres cannot be reached ` +
+        `(connect ECONNREFUSED 127.0.0.1:${closed}): check DATABASE_URL and that PostgreSQL is up`,
+    ]);
+  });
+
+  it('a schema without its migrations and DB_SKIP_MIGRATIONS=true: says to run them', async () => {
+    const { code, output } = await run('router-worker', { DB_SKIP_MIGRATIONS: 'true' });
+    expect(code).toBe(1);
+    expect(failureLines(output)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^\\[router-worker\\] failed to start: schema "${schema}" lacks \\d+ migration\\(s\\) \\(from Initial\\d+\\) ` +
+            'and DB_SKIP_MIGRATIONS=true: run them first \\(`npm run migration:run`',
+        ),
+      ),
+    ]);
+  });
+
+  it.each([
+    ['REDIS_URL', 'redis://127.0.0.1:notaport', 'REDIS_URL is not a valid URL'],
+    ['HOST', '0.0.0.0 x', 'HOST must be a host name or IP address, without spaces'],
+    ['PORT', 'abc', 'must be a number, got "abc"'],
+  ])('%s=%j: the variable, not a stack', async (name, value, message) => {
+    const { code, output } = await run('api-gateway', { [name]: value });
+    expect(code).toBe(1);
+    expect(output.trim().split('\n')).toEqual([
+      '[api-gateway] Invalid environment variables:',
+      expect.stringContaining(`  - ${name}: ${message}`),
+    ]);
+  });
+});
