@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
 import { anthropicErrorBody, ErrorCode, GatewayError, retryHintOf } from '@aigw/core';
+import { describeDatabaseError } from '@aigw/entities';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 /** Maps anything thrown to the one error envelope `{"error": {message, type, code, param}}`. */
@@ -51,7 +52,57 @@ export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof SyntaxError) {
     return new GatewayError(ErrorCode.InvalidJson, 'Request body is not valid JSON.', { cause: err });
   }
+  if (databaseUnavailable(err)) {
+    return new GatewayError(ErrorCode.ServiceUnavailable, 'The database is unavailable; retry shortly.', {
+      retryAfterMs: DATABASE_RETRY_AFTER_MS,
+      cause: err,
+    });
+  }
   return new GatewayError(ErrorCode.Internal, 'Internal error.', { cause: err });
+}
+
+/** What a client that met a PostgreSQL outage is told to wait (Retry-After). */
+const DATABASE_RETRY_AFTER_MS = 5_000;
+
+/**
+ * Socket errors of a connection to PostgreSQL, and its own codes for a server that is not there (yet): class 08
+ * (connection exception), 57P01-57P03 (shutting down, starting up). Only the error itself, TypeORM's `driverError`
+ * and an AggregateError's members (one per address tried) count: a provider call's fetch failure carries its
+ * ECONNREFUSED as a `cause`, and is no database's.
+ */
+const DATABASE_DOWN_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+]);
+
+/** pg's own messages for a connection that ended or never came (they have no code). */
+const DATABASE_DOWN_MESSAGE =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is not established)/;
+
+/** Whether `err` says PostgreSQL cannot be reached (a connection failure of pg, raw or wrapped by TypeORM). */
+export function databaseUnavailable(err: unknown, depth = 0): boolean {
+  if (depth > 3 || typeof err !== 'object' || err === null) {
+    return false;
+  }
+  if (err instanceof AggregateError && err.errors.some((e) => databaseUnavailable(e, depth + 1))) {
+    return true;
+  }
+  const { code, message, driverError } = err as { code?: unknown; message?: unknown; driverError?: unknown };
+  if (typeof code === 'string' && (DATABASE_DOWN_CODES.has(code) || code.startsWith('08'))) {
+    return true;
+  }
+  if (typeof message === 'string' && DATABASE_DOWN_MESSAGE.test(message)) {
+    return true;
+  }
+  return driverError !== undefined && databaseUnavailable(driverError, depth + 1);
 }
 
 function unsupportedMediaType(cause: unknown): GatewayError {
@@ -85,6 +136,22 @@ function codeForStatus(status: number): ErrorCode {
 
 const logger = new Logger('Errors');
 
+/** Quiet spell after which a database failure is logged again: one line per outage, not one per request. */
+const DATABASE_LOG_QUIET_MS = 30_000;
+
+/** One warning when requests start failing for PostgreSQL, then silence until it has answered for a while. */
+const databaseOutageLog = {
+  lastAt: -Infinity,
+  report(err: unknown): void {
+    const now = Date.now();
+    if (now - this.lastAt >= DATABASE_LOG_QUIET_MS) {
+      // pg's messages name an address and a code, never the URL's credentials.
+      logger.warn(`PostgreSQL unavailable (${describeDatabaseError(err)}); answering 503 until it is back`);
+    }
+    this.lastAt = now;
+  },
+};
+
 /**
  * Route config (`@RouteConfig(ANTHROPIC_ERRORS)`) of routes that speak Anthropic's API: their errors, Fastify's own
  * (bad JSON, 413) included, are written in Anthropic's shape. Routing happens before body parsing, so the config
@@ -106,6 +173,8 @@ export function sendError(reply: FastifyReply, err: unknown, requestId?: string)
   const gw = toGatewayError(err);
   if (gw.code === ErrorCode.Internal) {
     logger.error(`unhandled error${requestId ? ` (request ${requestId})` : ''}: ${describeError(err)}`);
+  } else if (gw.cause !== undefined && databaseUnavailable(gw.cause)) {
+    databaseOutageLog.report(gw.cause);
   }
   if (gw.retryAfterMs !== undefined) {
     void reply.header('retry-after', String(Math.max(1, Math.ceil(gw.retryAfterMs / 1000))));
