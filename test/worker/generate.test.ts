@@ -194,7 +194,7 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
     const replies = h.repliesOf(job.id!);
     expect(replies.some((m) => m.t === 'end' || m.t === 'error')).toBe(false);
     expect(replies.filter((m) => m.t === 'chunk').length).toBeLessThan(200);
-    expect(await h.metrics()).toMatch(/^aigw_streams_cancelled_total 1$/m);
+    expect(await h.metrics()).toMatch(/^aigw_worker_streams_aborted_total 1$/m);
   });
 
   it('ignores cancel messages of another namespace', async () => {

@@ -125,7 +125,7 @@ export class GenerateHandler {
         });
       }
       if (cancelled && request.stream) {
-        this.metrics.streamsCancelled.inc();
+        this.metrics.streamsAborted.inc();
       }
       if (!cancelled) {
         this.logFailure(request.requestId, error);

@@ -14,7 +14,7 @@ export class WorkerMetrics {
   readonly costUsd: Counter<'provider' | 'model'>;
   readonly usageWritten: Counter;
   readonly usageWriteFailures: Counter;
-  readonly streamsCancelled: Counter;
+  readonly streamsAborted: Counter;
   readonly routingDecisions: Counter<'policy' | 'outcome'>;
   readonly fallbacks: Counter<'provider' | 'model' | 'error_class' | 'kind'>;
   readonly retries: Counter<'provider' | 'model' | 'error_class'>;
@@ -76,8 +76,8 @@ export class WorkerMetrics {
       help: 'Usage batch inserts that failed; their jobs are retried later.',
       registers,
     });
-    this.streamsCancelled = new Counter({
-      name: MetricName.StreamsCancelled,
+    this.streamsAborted = new Counter({
+      name: MetricName.WorkerStreamsAborted,
       help: 'Streamed generations aborted by a cancel message, the deadline or shutdown.',
       registers,
     });

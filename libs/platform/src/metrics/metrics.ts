@@ -29,7 +29,13 @@ export enum MetricName {
   QueueJobs = 'aigw_queue_jobs',
   UsageRecordsWritten = 'aigw_usage_records_written_total',
   UsageWriteFailures = 'aigw_usage_write_failures_total',
+  /** Gateway: generations it cancelled (client gone, deadline), by `reason`. */
   StreamsCancelled = 'aigw_streams_cancelled_total',
+  /**
+   * Worker: streamed generations it aborted (a cancel message, the deadline, shutdown). Its own name: under the
+   * gateway's, one cancelled stream counted twice (once per side), summed into one family in the all-in-one process.
+   */
+  WorkerStreamsAborted = 'aigw_worker_streams_aborted_total',
   RedisErrors = 'aigw_redis_errors_total',
   ProviderHealth = 'aigw_provider_health',
   ProviderAlerts = 'aigw_provider_alerts_total',
