@@ -18,6 +18,10 @@ env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
 const gatewayPort = Number(env.PORT ?? 3000);
 const single = process.argv.slice(2).includes('--single');
 const workers = single ? 1 : Number(env.WORKERS ?? 2);
+// Ops ports next to the gateway's, so a second checkout started with another PORT takes none of the first's:
+// router-worker i (1-based) on PORT+1+10(i-1) (3001, 3011, ...), the health-monitor on MONITOR_PORT, else PORT+2.
+const workerPort = (i) => gatewayPort + 1 + (i - 1) * 10;
+const monitorPort = Number(env.MONITOR_PORT ?? gatewayPort + 2);
 
 ensureDependencies();
 await requireService('Redis', env.REDIS_URL, 6379);
@@ -95,9 +99,9 @@ if (single) {
 } else {
   start('api-gateway', 'dist/apps/api-gateway/src/main.js', { PORT: String(gatewayPort) });
   for (let i = 1; i <= workers; i++) {
-    start(`router-worker-${i}`, 'dist/apps/router-worker/src/main.js', { PORT: String(3000 + i * 10 + 1) });
+    start(`router-worker-${i}`, 'dist/apps/router-worker/src/main.js', { PORT: String(workerPort(i)) });
   }
-  start('health-monitor', 'dist/apps/health-monitor/src/main.js', { PORT: String(env.MONITOR_PORT ?? 3002) });
+  start('health-monitor', 'dist/apps/health-monitor/src/main.js', { PORT: String(monitorPort) });
 }
 
 async function ready(url, deadline) {
@@ -136,9 +140,9 @@ try {
   await ready(`http://127.0.0.1:${gatewayPort}/health/ready`, deadline);
   if (!single) {
     for (let i = 1; i <= workers; i++) {
-      await ready(`http://127.0.0.1:${3000 + i * 10 + 1}/health/ready`, deadline);
+      await ready(`http://127.0.0.1:${workerPort(i)}/health/ready`, deadline);
     }
-    await ready(`http://127.0.0.1:${env.MONITOR_PORT ?? 3002}/health/ready`, deadline);
+    await ready(`http://127.0.0.1:${monitorPort}/health/ready`, deadline);
   }
 } catch (err) {
   console.error(String(err));
@@ -148,7 +152,7 @@ try {
 const base = `http://127.0.0.1:${gatewayPort}`;
 const model = simulatorUrl ? 'sim-gpt' : '<provider-id>/<model>';
 console.log(`
-AI gateway is up: ${base}   (${single ? 'one process: api-gateway + router-worker + health-monitor' : `${workers} router-workers, health-monitor on :${env.MONITOR_PORT ?? 3002}`})
+AI gateway is up: ${base}   (${single ? 'one process: api-gateway + router-worker + health-monitor' : `${workers} router-workers, health-monitor on :${monitorPort}`})
 ${simulatorUrl ? `Provider: the built-in SIMULATOR at ${simulatorUrl} (set PROVIDERS_FILE to use real providers)\n` : ''}Admin API key: ${env.BOOTSTRAP_ADMIN_KEY}   (more keys: npm run keys -- create --user alice)
 
   curl ${base}/v1/chat/completions \\
