@@ -67,8 +67,55 @@ describe('k8s manifests', () => {
         expect(preStop).toEqual(['sleep', '5']);
       }
       expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(preStopS + graceS);
-      expect(container.readinessProbe?.httpGet?.path).toBe('/health/ready');
       expect(container.livenessProbe?.httpGet?.path).toBe('/health/live');
     }
+  });
+
+  it("keep a gateway pod ready through a Redis or PostgreSQL outage: its 503s beat the Service's refused connections", () => {
+    const readiness = (name: string): string | undefined =>
+      (deployment(name).spec.template.spec.containers as Container[])[0].readinessProbe?.httpGet?.path;
+    expect(readiness('api-gateway')).toBe('/health/live');
+    expect(readiness('router-worker')).toBe('/health/ready');
+    expect(readiness('health-monitor')).toBe('/health/ready');
+  });
+
+  it('turn only variables into environment variables (envFrom takes every key of its ConfigMaps)', () => {
+    for (const name of ['api-gateway', 'router-worker', 'health-monitor']) {
+      const [container] = deployment(name).spec.template.spec.containers as {
+        envFrom?: { configMapRef?: { name: string } }[];
+      }[];
+      for (const ref of container.envFrom ?? []) {
+        if (ref.configMapRef === undefined) {
+          continue;
+        }
+        const map = applied.find((d) => d.kind === 'ConfigMap' && d.metadata.name === ref.configMapRef?.name);
+        expect(Object.keys(map?.data ?? {}).filter((k) => !/^[A-Z][A-Z0-9_]*$/.test(k))).toEqual([]);
+      }
+    }
+    const catalog = applied.find((d) => d.kind === 'ConfigMap' && d.data?.['providers.yaml'] !== undefined);
+    expect(catalog?.metadata.name).toBe('ai-gateway-catalog');
+  });
+
+  it("scale workers on this deployment's queue, in the Redis of the Secret, with its password", () => {
+    const config = applied.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'ai-gateway-config')?.data ?? {};
+    const scaled = applied.find((d) => d.kind === 'ScaledObject')?.spec as {
+      triggers: { type: string; authenticationRef?: { name: string }; metadata: Record<string, string> }[];
+    };
+    const [trigger] = scaled.triggers;
+    expect(trigger.metadata.listName).toBe(`{${config.REDIS_PREFIX}}:generation:wait`);
+    expect(Object.keys(trigger.metadata).filter((k) => /^(address|host|port|password)/i.test(k))).toEqual([]);
+    const auth = applied.find(
+      (d) => d.kind === 'TriggerAuthentication' && d.metadata.name === trigger.authenticationRef?.name,
+    )?.spec as { secretTargetRef: { parameter: string; name: string; key: string }[] };
+    const secret = (docs('secret.example.yaml')[0] as unknown as { stringData: Record<string, string> }).stringData;
+    expect(auth.secretTargetRef.map((r) => r.parameter).sort()).toEqual(['address', 'password']);
+    for (const ref of auth.secretTargetRef) {
+      expect(ref.name).toBe('ai-gateway-secrets');
+      expect(Object.keys(secret)).toContain(ref.key);
+    }
+    // The example Secret's address and index are REDIS_URL's.
+    const url = new URL(secret.REDIS_URL);
+    expect(secret.REDIS_ADDRESS).toBe(`${url.hostname}:${url.port || '6379'}`);
+    expect(trigger.metadata.databaseIndex).toBe(url.pathname.replace('/', '') || '0');
   });
 });
