@@ -3,18 +3,26 @@ import { GatewayHarness } from '../support';
 
 interface Operation {
   summary?: string;
-  parameters?: { name: string; in: string; required?: boolean; schema?: unknown }[];
+  parameters?: { name?: string; in?: string; required?: boolean; schema?: unknown; $ref?: string }[];
   tags?: string[];
   security?: Record<string, string[]>[];
   requestBody?: { content: Record<string, { schema?: { $ref?: string }; example?: unknown }> };
-  responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>;
+  responses: Record<
+    string,
+    {
+      description: string;
+      headers?: Record<string, { $ref: string }>;
+      content?: Record<string, { schema?: { $ref?: string } }>;
+    }
+  >;
 }
 interface Document {
   openapi: string;
   paths: Record<string, Record<string, Operation>>;
   components: {
     schemas: Record<string, { properties?: Record<string, unknown>; required?: string[] }>;
-    securitySchemes: Record<string, unknown>;
+    securitySchemes: Record<string, Record<string, unknown>>;
+    parameters: Record<string, { name: string; in: string }>;
   };
 }
 
@@ -52,7 +60,10 @@ describe('OpenAPI docs', () => {
       const declared = (op.parameters ?? []).filter((p) => p.in === 'path').map((p) => p.name);
       expect({ method, path, params: declared.sort() }).toEqual({ method, path, params: inTemplate });
     }
-    expect(doc.paths['/v1/models/{path}'].get.summary).toBe('Retrieve a model (OpenAI wire format)');
+    // The wildcard route's parameter has the README's name, and a type.
+    const [id] = doc.paths['/v1/models/{id}'].get.parameters ?? [];
+    expect(id).toMatchObject({ name: 'id', in: 'path', schema: { type: 'string' } });
+    expect(doc.paths['/v1/models/{id}'].get.summary).toBe('Retrieve a model (OpenAI wire format)');
   });
 
   it('documents the query parameters each route reads', () => {
@@ -90,16 +101,19 @@ describe('OpenAPI docs', () => {
         summary: true,
       });
       expect(op.tags?.length).toBe(1);
-      expect(op.responses['500']?.content?.['application/json']?.schema?.$ref).toBe(
-        '#/components/schemas/ErrorEnvelope',
-      );
+      // Anthropic's routes answer errors in Anthropic's shape.
+      const envelope = path.startsWith('/v1/messages') ? 'AnthropicErrorEnvelope' : 'ErrorEnvelope';
+      expect(op.responses['500']?.content?.['application/json']?.schema?.$ref).toBe(`#/components/schemas/${envelope}`);
     }
   });
 
   it('requires a key on every route but health, metrics and the docs', () => {
     for (const [method, path, op] of operations()) {
       const open = /^\/(health|metrics|docs)/.test(path);
-      expect({ at: `${method} ${path}`, secured: (op.security ?? []).length > 0 }).toEqual({
+      // An empty requirement would make the key optional: only MODELS_PUBLIC does that (below).
+      const keyRequired =
+        (op.security ?? []).length > 0 && !(op.security ?? []).some((s) => Object.keys(s).length === 0);
+      expect({ at: `${method} ${path}`, secured: keyRequired }).toEqual({
         at: `${method} ${path}`,
         secured: !open,
       });
@@ -107,6 +121,98 @@ describe('OpenAPI docs', () => {
         expect(op.responses['401']).toBeDefined();
       }
     }
+  });
+
+  it('presents a key as an opaque bearer token, not a JWT', () => {
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.components.securitySchemes.bearer.bearerFormat).toBeUndefined();
+  });
+
+  it('names ISO date ranges with anyOf (a date-time is no date, but a validator that ignores formats sees both)', () => {
+    const from = (path: string) => doc.paths[path].get.parameters?.find((p) => p.name === 'from')?.schema;
+    for (const path of ['/api/v1/ai/usage', '/api/v1/ai/admin/usage', '/api/v1/ai/metrics']) {
+      expect(from(path)).toEqual({
+        type: 'string',
+        description: expect.any(String),
+        anyOf: [{ format: 'date' }, { format: 'date-time' }],
+      });
+    }
+    expect(JSON.stringify(doc)).not.toContain('"oneOf":[{"format":"date"');
+  });
+
+  it('types whole-number fields as integers, as the server checks them', () => {
+    const type = (schema: string, field: string) =>
+      (doc.components.schemas[schema].properties?.[field] as { type?: string }).type;
+    expect(type('GenerateOptionsDto', 'maxTokens')).toBe('integer');
+    expect(type('ChatCompletionDto', 'max_tokens')).toBe('integer');
+    expect(type('ChatCompletionDto', 'max_completion_tokens')).toBe('integer');
+    expect(type('ChatCompletionDto', 'n')).toBe('integer');
+    expect(type('MessagesDto', 'max_tokens')).toBe('integer');
+    expect(type('GenerateOptionsDto', 'temperature')).toBe('number');
+  });
+
+  it('describes every success answer, and the bodies of the client-facing routes', () => {
+    for (const [method, path, op] of operations()) {
+      for (const [status, response] of Object.entries(op.responses)) {
+        expect({ at: `${method} ${path} ${status}`, described: response.description !== '' }).toEqual({
+          at: `${method} ${path} ${status}`,
+          described: true,
+        });
+      }
+    }
+    const body = (method: string, path: string, status: string, type = 'application/json') =>
+      doc.paths[path][method].responses[status]?.content?.[type]?.schema?.$ref?.replace('#/components/schemas/', '');
+    expect(body('post', '/v1/chat/completions', '200')).toBe('ChatCompletion');
+    expect(doc.paths['/v1/chat/completions'].post.responses['200'].content?.['text/event-stream']).toBeDefined();
+    expect(body('post', '/v1/messages', '200')).toBe('AnthropicMessage');
+    expect(body('post', '/v1/messages', '400')).toBe('AnthropicErrorEnvelope');
+    expect(body('post', '/v1/embeddings', '200')).toBe('EmbeddingList');
+    expect(body('get', '/v1/models', '200')).toBe('ModelList');
+    expect(body('get', '/v1/models/{id}', '200')).toBe('Model');
+    expect(body('post', '/api/v1/ai/generate', '200')).toBe('GenerateResponse');
+    expect(body('post', '/api/v1/ai/jobs', '202')).toBe('JobAccepted');
+    expect(body('get', '/api/v1/ai/jobs/{id}', '200')).toBe('JobStatus');
+    expect(body('get', '/api/v1/ai/models', '200')).toBe('ModelListing');
+    expect(body('get', '/api/v1/ai/preferences', '200')).toBe('PreferenceList');
+    expect(body('put', '/api/v1/ai/preferences', '200')).toBe('Preference');
+    expect(body('delete', '/api/v1/ai/preferences', '200')).toBe('PreferenceDeleted');
+    expect(body('get', '/api/v1/ai/usage', '200')).toBe('UsageReport');
+    // Failed generations and jobs list what was tried.
+    expect(Object.keys(doc.components.schemas.ErrorBody.properties ?? {})).toContain('attempts');
+  });
+
+  it('declares the request headers of the generation routes and the response headers clients act on', () => {
+    const headerParams = (method: string, path: string) =>
+      (doc.paths[path][method].parameters ?? [])
+        .map((p) => (p.$ref === undefined ? p : doc.components.parameters[p.$ref.split('/').pop() ?? '']))
+        .filter((p) => p.in === 'header')
+        .map((p) => p.name)
+        .sort();
+    const routes: [string, string][] = [
+      ['post', '/v1/chat/completions'],
+      ['post', '/v1/messages'],
+      ['post', '/v1/embeddings'],
+      ['post', '/api/v1/ai/generate'],
+      ['post', '/api/v1/ai/jobs'],
+    ];
+    for (const [method, path] of routes) {
+      expect({ path, headers: headerParams(method, path) }).toEqual({
+        path,
+        headers: ['Idempotency-Key', 'x-gateway-allow-fallback', 'x-gateway-cache', 'x-gateway-policy'],
+      });
+    }
+    const headers = (method: string, path: string, status: string) =>
+      Object.keys(doc.paths[path][method].responses[status]?.headers ?? {});
+    expect(headers('post', '/v1/chat/completions', '200')).toEqual(
+      expect.arrayContaining(['x-request-id', 'x-gateway-cost-usd', 'x-gateway-cache', 'x-gateway-coalesced']),
+    );
+    for (const status of ['429', '503']) {
+      expect(headers('post', '/v1/chat/completions', status)).toEqual(['x-request-id', 'Retry-After']);
+    }
+    expect(headers('post', '/api/v1/ai/jobs', '202')).toContain('Location');
+    expect(headers('get', '/api/v1/ai/models', '200')).toEqual(expect.arrayContaining(['ETag', 'Cache-Control']));
+    expect(headers('get', '/api/v1/ai/models', '304')).toContain('ETag');
+    expect(headerParams('get', '/api/v1/ai/models')).toEqual(['If-None-Match']);
   });
 
   it("documents the health routes' body for 200 and 503", () => {
@@ -179,5 +285,22 @@ describe('OpenAPI docs', () => {
       expect({ probe, status: res.status }).toEqual({ probe, status: 404 });
       await res.arrayBuffer();
     }
+  });
+});
+
+/** The document is built from the environment the gateway runs with: MODELS_PUBLIC opens the models listing. */
+describe('OpenAPI docs with MODELS_PUBLIC=true', () => {
+  const h = new GatewayHarness({ MODELS_PUBLIC: 'true' });
+
+  beforeAll(() => h.start(), 60_000);
+  afterAll(() => h.stop(), 30_000);
+
+  it('makes the key optional on GET /api/v1/ai/models only, which answers without one', async () => {
+    const doc = (await (await h.get('/docs-json', {})).json()) as Document;
+    expect(doc.paths['/api/v1/ai/models'].get.security).toEqual([{}, { bearer: [] }, { apiKey: [] }]);
+    expect(doc.paths['/v1/models'].get.security).toEqual([{ bearer: [] }, { apiKey: [] }]);
+    const anonymous = await h.get('/api/v1/ai/models', {});
+    expect(anonymous.status).toBe(200);
+    await anonymous.arrayBuffer();
   });
 });

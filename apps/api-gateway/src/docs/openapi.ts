@@ -1,55 +1,42 @@
 import type { INestApplication } from '@nestjs/common';
+import { ModulesContainer } from '@nestjs/core';
 import { ErrorCode, errorTypeOf, httpStatusOf } from '@aigw/core';
-import { serveStaticFiles } from '@aigw/platform';
+import { ENV, serveStaticFiles } from '@aigw/platform';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type {
   OperationObject,
   ParameterObject,
   ResponseObject,
   SchemaObject,
+  SecurityRequirementObject,
 } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
+import type { ValidationMetadata } from 'class-validator/types/metadata/ValidationMetadata';
 // class-transformer keeps @Type() metadata here; the schema generator needs it to follow nested DTOs.
 import { defaultMetadataStorage } from 'class-transformer/cjs/storage';
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
 import type { FastifyInstance } from 'fastify';
 // Not the package's main entry: that one loads the 1.4 MB browser bundle into the server (~6 MB of heap).
 import getAbsoluteFSPath from 'swagger-ui-dist/absolute-path.js';
+import { PUBLIC_WHEN, type PublicPredicate } from '../auth/public-when';
+import type { GatewayEnv } from '../config/gateway-env';
+import { headerRefs, REQUEST_HEADERS, RESPONSE_HEADERS } from './headers';
 import { OPERATION_DOCS, type OperationDoc, type QueryParam } from './operations';
+import { RESPONSE_SCHEMAS } from './response-schemas';
 
 /** Routes anyone may call: probes, the scraper and these docs. Everything else needs a key. */
 const PUBLIC_PATHS = /^\/(health|metrics|docs)/;
 /** Routes that run a generation, and so can fail upstream (502/503/504) as well as locally. */
 const GENERATION_PATHS = /^\/(v1\/(chat\/completions|messages|embeddings)|api\/v1\/ai\/(generate|jobs))/;
-const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
-
-const ERROR_SCHEMA: SchemaObject = {
-  type: 'object',
-  required: ['error'],
-  properties: {
-    error: {
-      type: 'object',
-      required: ['message', 'type', 'code', 'param'],
-      properties: {
-        message: { type: 'string', description: 'What went wrong, for a person; never contains a secret.' },
-        type: { type: 'string', description: 'OpenAI-style error family, e.g. invalid_request_error.' },
-        code: { type: 'string', enum: Object.values(ErrorCode) },
-        param: {
-          type: 'string',
-          nullable: true,
-          description: 'The request field at fault (dotted path), or null.',
-        },
-      },
-    },
-  },
-  example: {
-    error: {
-      message: 'messages must contain at least 1 elements',
-      type: 'invalid_request_error',
-      code: 'invalid_request',
-      param: 'messages',
-    },
-  },
+/** Routes that speak Anthropic's API: their errors have Anthropic's shape (`@RouteConfig(ANTHROPIC_ERRORS)`). */
+const ANTHROPIC_PATHS = /^\/v1\/messages/;
+/**
+ * Wildcard routes (`@Get('v1/models/*')`) come out of the scanner with a parameter named `path`; the name the
+ * README and OpenAI's SDKs use.
+ */
+const WILDCARD_PATHS: Readonly<Record<string, { path: string; param: string }>> = {
+  '/v1/models/{path}': { path: '/v1/models/{id}', param: 'id' },
 };
+const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
 
 /** A map of check name (`redis`, `database`, …) to its result. */
 const HEALTH_CHECKS: SchemaObject = {
@@ -83,8 +70,11 @@ const HEALTH_SCHEMA: SchemaObject = {
   },
 };
 
-/** One response per HTTP status the gateway can answer with an error, listing the codes behind it. */
-function errorResponses(): Map<number, ResponseObject> {
+/**
+ * One response per HTTP status the gateway can answer with an error, listing the codes behind it, in the envelope
+ * `envelope` (the gateway's, or Anthropic's on its routes).
+ */
+function errorResponses(envelope: 'ErrorEnvelope' | 'AnthropicErrorEnvelope'): Map<number, ResponseObject> {
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of Object.values(ErrorCode)) {
     const status = httpStatusOf(code);
@@ -94,7 +84,10 @@ function errorResponses(): Map<number, ResponseObject> {
   for (const [status, codes] of [...byStatus].sort((a, b) => a[0] - b[0])) {
     out.set(status, {
       description: `Error envelope; \`code\` is one of: ${codes.map((c) => `\`${c}\` (${errorTypeOf(c)})`).join(', ')}.`,
-      content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorEnvelope' } } },
+      // Rate limits, quotas and open breakers say when to come back.
+      headers:
+        status === 429 || status === 503 ? headerRefs('x-request-id', 'Retry-After') : headerRefs('x-request-id'),
+      content: { 'application/json': { schema: { $ref: `#/components/schemas/${envelope}` } } },
     });
   }
   return out;
@@ -125,18 +118,26 @@ function tagOf(path: string): string {
   return path.startsWith('/v1/') ? 'OpenAI and Anthropic compatible' : 'Native API';
 }
 
-function decorate(
-  path: string,
-  op: OperationObject,
-  doc: OperationDoc | undefined,
-  errors: Map<number, ResponseObject>,
-  schemas: Record<string, SchemaObject>,
-): void {
+/** What decorating an operation needs besides the operation. */
+interface DocContext {
+  errors: Map<number, ResponseObject>;
+  anthropicErrors: Map<number, ResponseObject>;
+  schemas: Record<string, SchemaObject>;
+  /** Operation ids of the `@PublicWhen` routes the environment opens to callers without a key. */
+  openOperations: ReadonlySet<string>;
+}
+
+const KEY: SecurityRequirementObject[] = [{ bearer: [] }, { apiKey: [] }];
+
+function decorate(path: string, op: OperationObject, doc: OperationDoc | undefined, ctx: DocContext): void {
   if (doc?.query !== undefined) {
     op.parameters = [
       ...(op.parameters ?? []).filter((p) => !('in' in p) || p.in !== 'query'),
-      ...queryParameters(doc.query, schemas),
+      ...queryParameters(doc.query, ctx.schemas),
     ];
+  }
+  if (doc?.headers !== undefined) {
+    op.parameters = [...(op.parameters ?? []), ...doc.headers];
   }
   const isPublic = PUBLIC_PATHS.test(path);
   op.summary = doc?.summary ?? summaryOf(op.operationId);
@@ -144,7 +145,8 @@ function decorate(
     op.description = doc.description;
   }
   op.tags = [doc?.tag ?? tagOf(path)];
-  op.security = isPublic ? [] : [{ bearer: [] }, { apiKey: [] }];
+  // An empty requirement makes the key optional: the route is open (MODELS_PUBLIC), a key still counts when sent.
+  op.security = isPublic ? [] : ctx.openOperations.has(op.operationId ?? '') ? [{}, ...KEY] : KEY;
   if (doc?.requestExample !== undefined && op.requestBody && 'content' in op.requestBody) {
     const json = op.requestBody.content['application/json'];
     if (json) {
@@ -154,9 +156,41 @@ function decorate(
   if (doc?.responses) {
     Object.assign(op.responses, doc.responses);
   }
+  for (const [status, response] of Object.entries(op.responses)) {
+    // The scanner's default answers say nothing; every answer carries its request id.
+    if (response !== undefined && Number(status) < 400 && !('$ref' in response)) {
+      response.description ||= status === '204' ? 'No content.' : 'Done.';
+      response.headers = { ...headerRefs('x-request-id'), ...response.headers };
+    }
+  }
+  const errors = ANTHROPIC_PATHS.test(path) ? ctx.anthropicErrors : ctx.errors;
   for (const status of statusesFor(path, isPublic)) {
     op.responses[String(status)] ??= errors.get(status) ?? { description: `HTTP ${status}` };
   }
+}
+
+/** The operation ids (`Controller_method`, as the scanner names them) of `@PublicWhen` routes open under `env`. */
+function openOperations(app: INestApplication, env: GatewayEnv): Set<string> {
+  const open = new Set<string>();
+  for (const module of app.get(ModulesContainer).values()) {
+    for (const { metatype } of module.controllers.values()) {
+      if (typeof metatype !== 'function') {
+        continue;
+      }
+      const prototype = metatype.prototype as object;
+      for (const name of Object.getOwnPropertyNames(prototype)) {
+        const handler: unknown = Object.getOwnPropertyDescriptor(prototype, name)?.value;
+        const predicate =
+          typeof handler === 'function'
+            ? (Reflect.getMetadata(PUBLIC_WHEN, handler) as PublicPredicate | undefined)
+            : undefined;
+        if (predicate?.(env) === true) {
+          open.add(`${metatype.name}_${name}`);
+        }
+      }
+    }
+  }
+  return open;
 }
 
 /** An operation's query parameters: a DTO's properties (from its generated schema), or the ones listed. */
@@ -184,6 +218,23 @@ function queryParameters(
     required: required.has(name),
     schema: property,
   }));
+}
+
+/** Moves the operations of `from` to `to`, whose wildcard parameter is named `param`. */
+function renamePathParam(document: OpenAPIObject, from: string, to: string, param: string): void {
+  const item = document.paths[from];
+  if (item === undefined) {
+    throw new Error(`No route ${from} to document as ${to}`);
+  }
+  delete document.paths[from];
+  document.paths[to] = item;
+  for (const method of METHODS) {
+    for (const p of item[method]?.parameters ?? []) {
+      if ('in' in p && p.in === 'path') {
+        p.name = param;
+      }
+    }
+  }
 }
 
 /** What class-validator-jsonschema refers to for a field typed only by its design type (no schema of that name). */
@@ -258,6 +309,36 @@ function resolveIn(schema: SchemaObject): void {
   }
 }
 
+/** An `@IsIn` list's schema: integers are `integer` (`n: 1`), not `number`. */
+function enumSchema(values: readonly unknown[]): SchemaObject | undefined {
+  for (const type of ['string', 'boolean'] as const) {
+    if (values.every((v) => typeof v === type)) {
+      return { type, enum: [...values] };
+    }
+  }
+  if (values.every((v) => typeof v === 'number')) {
+    return { type: values.every((v) => Number.isInteger(v)) ? 'integer' : 'number', enum: [...values] };
+  }
+  return undefined;
+}
+
+/**
+ * Rules whose schema from class-validator-jsonschema is not what the rule checks, by validation type. Its `@Min` and
+ * `@Max` also say `type: number`, which overwrote `@IsInt()`'s `integer` when they came later (`maxTokens` was a
+ * number; `@IsInt` or `@IsNumber` give the type). Its `@IsISO8601` was a `oneOf` of a date and a date-time, which
+ * every value fails in a validator that ignores formats (both branches match).
+ */
+const CONVERTERS: Record<string, SchemaObject | ((meta: ValidationMetadata) => SchemaObject | undefined)> = {
+  min: (meta) => ({ minimum: meta.constraints[0] as number }),
+  max: (meta) => ({ maximum: meta.constraints[0] as number }),
+  isIn: (meta) => enumSchema(meta.constraints[0] as unknown[]),
+  isIso8601: {
+    type: 'string',
+    description: 'An ISO 8601 date or date-time.',
+    anyOf: [{ format: 'date' }, { format: 'date-time' }],
+  },
+};
+
 /**
  * The OpenAPI document of the api-gateway: the routes Nest knows, the request bodies from the DTOs'
  * class-validator rules (the same rules that validate requests, so the schema cannot drift from them),
@@ -269,13 +350,16 @@ export function buildOpenApiDocument(app: INestApplication, version: string): Op
     .setTitle('AI gateway')
     .setDescription(
       'One endpoint in front of many LLM providers: OpenAI- and Anthropic-compatible APIs, a native API, and ' +
-        'the admin API. Every error has the same envelope (`ErrorEnvelope`); every answer carries `x-request-id`.',
+        "the admin API. Every error has the same envelope (`ErrorEnvelope`; Anthropic's shape on `/v1/messages`); " +
+        'every answer carries `x-request-id`.',
     )
     .setVersion(version)
-    .addBearerAuth(
-      { type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer <key>`.' },
-      'bearer',
-    )
+    // Not addBearerAuth: it says `bearerFormat: JWT`, and a key is an opaque token.
+    .addSecurity('bearer', {
+      type: 'http',
+      scheme: 'bearer',
+      description: 'An API key (an opaque `sk-aigw-...` token, not a JWT): `Authorization: Bearer <key>`.',
+    })
     .addApiKey(
       { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'The same key in `x-api-key`.' },
       'apiKey',
@@ -285,21 +369,33 @@ export function buildOpenApiDocument(app: INestApplication, version: string): Op
   const generated = validationMetadatasToSchemas({
     classTransformerMetadataStorage: defaultMetadataStorage,
     refPointerPrefix: '#/components/schemas/',
+    // The library's own types of converters (openapi3-ts) differ from Nest's only in naming.
+    additionalConverters: CONVERTERS as never,
   }) as Record<string, SchemaObject>;
   resolveUnionFields(generated);
   document.components ??= {};
   document.components.schemas = {
     ...document.components.schemas,
     ...generated,
-    ErrorEnvelope: ERROR_SCHEMA,
+    ...RESPONSE_SCHEMAS,
     HealthCheckResult: HEALTH_SCHEMA,
   };
-  const errors = errorResponses();
+  document.components.headers = { ...RESPONSE_HEADERS };
+  document.components.parameters = { ...REQUEST_HEADERS };
+  for (const [from, to] of Object.entries(WILDCARD_PATHS)) {
+    renamePathParam(document, from, to.path, to.param);
+  }
+  const ctx: DocContext = {
+    errors: errorResponses('ErrorEnvelope'),
+    anthropicErrors: errorResponses('AnthropicErrorEnvelope'),
+    schemas: generated,
+    openOperations: openOperations(app, app.get<GatewayEnv>(ENV)),
+  };
   for (const [path, item] of Object.entries(document.paths)) {
     for (const method of METHODS) {
       const op = item[method];
       if (op) {
-        decorate(path, op, OPERATION_DOCS[`${method.toUpperCase()} ${path}`], errors, generated);
+        decorate(path, op, OPERATION_DOCS[`${method.toUpperCase()} ${path}`], ctx);
       }
     }
   }

@@ -1,4 +1,10 @@
-import type { ResponseObject, SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
+import type {
+  ParameterObject,
+  ReferenceObject,
+  ResponseObject,
+  SchemaObject,
+} from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
+import { ANSWER_HEADERS, GENERATION_REQUEST_HEADERS, headerRefs, jsonAnswer } from './headers';
 
 /**
  * Summaries, descriptions, examples and bodies of the operations in the OpenAPI document, by `METHOD /path` (OpenAPI
@@ -17,6 +23,8 @@ export interface OperationDoc {
   query?: string | readonly QueryParam[];
   /** Success responses with a body the DTOs do not describe, by status (error statuses are added for every route). */
   responses?: Record<string, ResponseObject>;
+  /** Request headers the route reads (`#/components/parameters/...`). */
+  headers?: readonly (ParameterObject | ReferenceObject)[];
 }
 
 export interface QueryParam {
@@ -36,6 +44,15 @@ const HEALTH_RESPONSES: Record<string, ResponseObject> = {
     content: { 'application/json': { schema: { $ref: '#/components/schemas/HealthCheckResult' } } },
   },
 };
+
+/** A generation's answer: JSON, or with `stream: true` server-sent events described in words. */
+function generationAnswer(description: string, schema: string, stream?: string): Record<string, ResponseObject> {
+  const ok = jsonAnswer(description, schema, ...ANSWER_HEADERS);
+  if (stream !== undefined) {
+    ok.content!['text/event-stream'] = { schema: { type: 'string', description: stream } };
+  }
+  return { '200': ok };
+}
 
 const CHAT_EXAMPLE = {
   model: 'gpt-4o-mini',
@@ -63,21 +80,54 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       '`x-gateway-cache` (hit, miss, bypass, stale), rate-limit headers for limited keys. `Idempotency-Key` makes a ' +
       'retried request return the first answer. `x-gateway-cache: no-cache|no-store` or `Cache-Control` steer the cache.',
     requestExample: CHAT_EXAMPLE,
+    headers: GENERATION_REQUEST_HEADERS,
+    responses: generationAnswer(
+      'The chat completion (`stream` false), or its events (`stream: true`).',
+      'ChatCompletion',
+      'Events `data: <ChatCompletionChunk>` (the first announces the role, the last before `[DONE]` has the ' +
+        '`finish_reason`, then a usage chunk when `stream_options.include_usage`), ending with `data: [DONE]`; a ' +
+        'failure after the stream began is an event `data: {"error": <ErrorBody>}`. No `x-gateway-cost-usd` header: ' +
+        'the cost is in the usage.',
+    ),
   },
   'POST /v1/messages': {
     summary: 'Create a message (Anthropic wire format)',
     description:
       "The Anthropic Messages API, served by any provider family; `stream: true` gives Anthropic's SSE events.",
     requestExample: { model: 'claude-3-5-haiku', max_tokens: 256, messages: [{ role: 'user', content: 'Say hello' }] },
+    headers: GENERATION_REQUEST_HEADERS,
+    responses: generationAnswer(
+      'The message (`stream` false), or its events (`stream: true`).',
+      'AnthropicMessage',
+      "Anthropic's events, each `event: <type>` and `data: <JSON>`: `message_start`, `ping`, " +
+        '`content_block_start`/`content_block_delta`/`content_block_stop`, `message_delta` (`stop_reason`, usage), ' +
+        '`message_stop`; a failure after the stream began is an `error` event (`AnthropicErrorEnvelope`).',
+    ),
+  },
+  'POST /v1/messages/count_tokens': {
+    summary: "Count a message's input tokens (Anthropic wire format)",
+    description:
+      "The gateway's routing tokenizer (cl100k, tools included): an estimate for Claude. Nothing is queued, no " +
+      'provider is called and no rate limit is charged.',
+    requestExample: { model: 'claude-3-5-haiku', messages: [{ role: 'user', content: 'Say hello' }] },
+    responses: { '200': jsonAnswer('The count.', 'AnthropicTokenCount') },
   },
   'POST /v1/embeddings': {
     summary: 'Create embeddings (OpenAI wire format)',
     requestExample: { model: 'text-embedding-3-small', input: ['first text', 'second text'] },
+    headers: GENERATION_REQUEST_HEADERS,
+    responses: generationAnswer('One vector per input, in input order.', 'EmbeddingList'),
   },
-  'GET /v1/models': { summary: 'List models (OpenAI wire format)' },
-  'GET /v1/models/{path}': {
+  'GET /v1/models': {
+    summary: 'List models (OpenAI wire format)',
+    responses: {
+      '200': jsonAnswer('Every enabled deployment (`provider/model`), then every model name they serve.', 'ModelList'),
+    },
+  },
+  'GET /v1/models/{id}': {
     summary: 'Retrieve a model (OpenAI wire format)',
     description: 'One entry of `GET /v1/models`; the id may hold a slash, sent plainly or encoded (`sim%2Fsim-gpt`).',
+    responses: { '200': jsonAnswer('The model.', 'Model') },
   },
   'POST /api/v1/ai/generate': {
     summary: 'Generate (native API)',
@@ -85,13 +135,25 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       'A simpler request shape: `prompt` or `messages`, `model` or a routing `policy`, `context` for preferences, ' +
       '`useCache`. The answer says which provider and model answered, the route, attempts, tokens, cost and `cached`.',
     requestExample: { prompt: 'Say hello', policy: 'cost', options: { maxTokens: 64 } },
+    headers: GENERATION_REQUEST_HEADERS,
+    responses: generationAnswer('The answer, with where it came from and what it cost.', 'GenerateResponse'),
   },
   'POST /api/v1/ai/jobs': {
     summary: 'Submit a generation job (asynchronous)',
     description: 'Answers 202 with the job id at once; poll `GET /api/v1/ai/jobs/{id}` for the result.',
     requestExample: { prompt: 'Write a haiku about queues', model: 'gpt-4o-mini' },
+    headers: GENERATION_REQUEST_HEADERS,
+    responses: {
+      '202': jsonAnswer('Accepted: the job is queued.', 'JobAccepted', 'Location', 'x-gateway-idempotent-replay'),
+    },
   },
-  'GET /api/v1/ai/jobs/{id}': { summary: 'Read a generation job: state and, once done, its result' },
+  'GET /api/v1/ai/jobs/{id}': {
+    summary: 'Read a generation job: state and, once done, its result',
+    description: "404 for another user's job, or one whose result is no longer kept (`ASYNC_JOB_RETENTION_S`).",
+    responses: {
+      '200': jsonAnswer('The job: `result` once `completed`, `error` once `failed`.', 'JobStatus'),
+    },
+  },
   'GET /api/v1/ai/models': {
     summary: 'List deployments with prices, capabilities, health and availability',
     description:
@@ -100,12 +162,26 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       '(enabled, circuit not open, health not failing) and `recommended` (the catalog flag, else the best quality ' +
       'per price among healthy available chat deployments). `ETag` / `If-None-Match` (304) and `Cache-Control`; ' +
       'open without a key when MODELS_PUBLIC=true.',
+    headers: [
+      {
+        name: 'If-None-Match',
+        in: 'header',
+        required: false,
+        description: 'The `ETag` of a listing this client holds: a `304` without a body while it is current.',
+        schema: { type: 'string' },
+      },
+    ],
+    responses: {
+      '200': jsonAnswer('Every deployment, enabled or not.', 'ModelListing', 'ETag', 'Cache-Control'),
+      '304': { description: 'Not modified: the `If-None-Match` tag is current.', headers: headerRefs('ETag') },
+    },
   },
   'GET /api/v1/ai/preferences': {
     summary: "The caller's model preferences with their usage",
     description:
       'One per context (`""` is the default), with display names, `usageCount` / `lastUsedAt` (uses by the ' +
       '`preference` routing policy) and the last 30 days of requests and cost on that deployment.',
+    responses: { '200': jsonAnswer("The caller's preferences.", 'PreferenceList') },
   },
   'PUT /api/v1/ai/preferences': {
     summary: 'Set the preferred deployment for a context (or the default)',
@@ -113,10 +189,24 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       'The provider and model must exist, be enabled and be available now (409 `model_unavailable` otherwise, ' +
       'naming `provider` or `model`). One preference per context: a second PUT replaces the first.',
     requestExample: { context: 'coding', provider: 'openai', model: 'gpt-4o-mini' },
+    responses: { '200': jsonAnswer('The stored preference.', 'Preference') },
   },
-  'DELETE /api/v1/ai/preferences': { summary: 'Remove the default preference (404 when there is none)' },
-  'DELETE /api/v1/ai/preferences/{context}': { summary: 'Remove the preference of a context (404 when there is none)' },
-  'GET /api/v1/ai/usage': { summary: "The caller's own usage, cost and remaining quota", query: 'UsageQueryDto' },
+  'DELETE /api/v1/ai/preferences': {
+    summary: 'Remove the default preference (404 when there is none)',
+    responses: { '200': jsonAnswer('Removed.', 'PreferenceDeleted') },
+  },
+  'DELETE /api/v1/ai/preferences/{context}': {
+    summary: 'Remove the preference of a context (404 when there is none)',
+    responses: { '200': jsonAnswer('Removed.', 'PreferenceDeleted') },
+  },
+  'GET /api/v1/ai/usage': {
+    summary: "The caller's own usage, cost and remaining quota",
+    description:
+      '`[from, to)`, default the last 30 days, at most 366; groups by UTC `day` (default), `model` or `provider`. A ' +
+      'limit, and what remains of it, is null when there is none.',
+    query: 'UsageQueryDto',
+    responses: { '200': jsonAnswer('Totals, groups and the quota.', 'UsageReport') },
+  },
   'GET /api/v1/ai/admin/usage': {
     query: 'AdminUsageQueryDto',
     summary: 'Usage analytics: requests, outcomes, tokens, cost, cache hits, average and p95 latency per group',

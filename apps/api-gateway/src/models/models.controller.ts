@@ -48,7 +48,12 @@ export class ModelsController {
    * holds a slash: the SDKs send it encoded (`sim%2Fsim-gpt`), curl users plainly, so the id is the rest of the path.
    */
   @Get('v1/models/*')
-  @ApiParam({ name: 'path', description: 'A deployment id (`provider/model`) or a model name', example: 'sim/sim-gpt' })
+  @ApiParam({
+    name: 'id',
+    type: String,
+    description: 'A deployment id (`provider/model`, the slash plain or encoded) or a model name',
+    example: 'sim/sim-gpt',
+  })
   openAiModel(@Req() req: FastifyRequest<{ Params: { '*': string } }>): OpenAiModel {
     const id = req.params['*'];
     const model = this.lists.openAiModel(id);

@@ -1,0 +1,381 @@
+import { ErrorCode, KNOWN_CAPABILITIES, PROVIDER_HEALTH_STATUSES } from '@aigw/core';
+import { USAGE_GROUP_BYS } from '@aigw/entities';
+import type { ReferenceObject, SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
+
+/*
+ * The bodies the client-facing routes answer with, as components of the OpenAPI document. They are written by hand
+ * from the view types (ChatCompletion, AnthropicMessage, GenerateResponse, JobStatusView, ModelListItem,
+ * PreferenceView, UsageView, ...); test/gateway/docs/response-schemas.test.ts validates real answers of every route
+ * against them, undocumented fields included, so they cannot drift from the code.
+ */
+
+type Schema = SchemaObject | ReferenceObject;
+
+const ref = (name: string): ReferenceObject => ({ $ref: `#/components/schemas/${name}` });
+const STRING: SchemaObject = { type: 'string' };
+const INTEGER: SchemaObject = { type: 'integer' };
+const NUMBER: SchemaObject = { type: 'number' };
+const BOOLEAN: SchemaObject = { type: 'boolean' };
+const DATE_TIME: SchemaObject = { type: 'string', format: 'date-time' };
+const nullable = (schema: SchemaObject): SchemaObject => ({ ...schema, nullable: true });
+const constant = (value: string | boolean): SchemaObject => ({ type: typeof value, enum: [value] });
+const arrayOf = (items: Schema): SchemaObject => ({ type: 'array', items });
+const described = (schema: SchemaObject, description: string): SchemaObject => ({ ...schema, description });
+
+/** An object whose every property is required but those named in `optional`. */
+function object(properties: Record<string, Schema>, optional: readonly string[] = []): SchemaObject {
+  const required = Object.keys(properties).filter((k) => !optional.includes(k));
+  // OpenAPI 3.0 refuses an empty `required`.
+  return required.length > 0 ? { type: 'object', required, properties } : { type: 'object', properties };
+}
+
+/** Any JSON value, null included (a provider's own data passed on as it is). */
+const ANY_JSON: SchemaObject = {};
+
+const ATTEMPT = object(
+  {
+    provider: STRING,
+    model: STRING,
+    route: { type: 'string', enum: ['direct', 'gateway'] },
+    ok: BOOLEAN,
+    errorClass: described(STRING, 'Why the attempt failed (when `ok` is false).'),
+    status: described(INTEGER, "The provider's HTTP status (when it answered one)."),
+    message: STRING,
+    latencyMs: NUMBER,
+    retries: INTEGER,
+  },
+  ['errorClass', 'status', 'message'],
+);
+
+const ERROR_BODY = object(
+  {
+    message: described(STRING, 'What went wrong, for a person; never contains a secret.'),
+    type: described(STRING, 'OpenAI-style error family, e.g. invalid_request_error.'),
+    code: { type: 'string', enum: Object.values(ErrorCode) },
+    param: described(nullable(STRING), 'The request field at fault (dotted path), or null.'),
+    attempts: described(
+      arrayOf(ref('Attempt')),
+      'Every provider call the gateway made, on `all_providers_failed` (502) and failed jobs that tried providers.',
+    ),
+  },
+  ['attempts'],
+);
+
+const ERROR_ENVELOPE: SchemaObject = {
+  ...object({ error: ref('ErrorBody') }),
+  example: {
+    error: {
+      message: 'messages must contain at least 1 elements',
+      type: 'invalid_request_error',
+      code: 'invalid_request',
+      param: 'messages',
+    },
+  },
+};
+
+const ANTHROPIC_ERROR_ENVELOPE: SchemaObject = described(
+  object({
+    type: constant('error'),
+    error: object({
+      type: described(STRING, "Anthropic's error type, e.g. invalid_request_error, overloaded_error."),
+      message: STRING,
+      code: { type: 'string', enum: Object.values(ErrorCode) },
+      param: nullable(STRING),
+    }),
+  }),
+  "The errors of the Anthropic routes, in Anthropic's shape; the gateway's `code` and `param` ride along.",
+);
+
+const TOOL_CALL = object({
+  id: STRING,
+  type: constant('function'),
+  function: object({ name: STRING, arguments: described(STRING, 'JSON text, as the model wrote it.') }),
+});
+
+const THINKING_BLOCK: SchemaObject = {
+  description: "Anthropic's signed reasoning (LiteLLM's `thinking_blocks`): sent back unchanged in history.",
+  oneOf: [
+    object({ type: constant('thinking'), thinking: STRING, signature: STRING }),
+    object({ type: constant('redacted_thinking'), data: STRING }),
+  ],
+};
+
+const OPENAI_USAGE = object(
+  {
+    prompt_tokens: INTEGER,
+    completion_tokens: INTEGER,
+    total_tokens: INTEGER,
+    prompt_tokens_details: object({ cached_tokens: INTEGER }),
+    completion_tokens_details: object({ reasoning_tokens: INTEGER }),
+  },
+  ['completion_tokens_details'],
+);
+
+const CHAT_COMPLETION = object(
+  {
+    id: STRING,
+    object: constant('chat.completion'),
+    created: INTEGER,
+    model: described(STRING, 'The deployment that answered (`provider/model`).'),
+    choices: arrayOf(
+      object({
+        index: INTEGER,
+        message: object(
+          {
+            role: constant('assistant'),
+            content: described(nullable(STRING), 'Null on a turn of tool calls only.'),
+            refusal: nullable(STRING),
+            tool_calls: arrayOf(ref('ToolCall')),
+            reasoning_content: STRING,
+            thinking_blocks: arrayOf(ref('ThinkingBlock')),
+          },
+          ['tool_calls', 'reasoning_content', 'thinking_blocks'],
+        ),
+        finish_reason: described(STRING, '`stop`, `length`, `tool_calls`, `content_filter`.'),
+        logprobs: described(ANY_JSON, "The provider's logprobs as it sent them, or null."),
+      }),
+    ),
+    usage: ref('ChatCompletionUsage'),
+    system_fingerprint: STRING,
+  },
+  ['system_fingerprint'],
+);
+
+const CHUNK_DELTA = object(
+  {
+    role: constant('assistant'),
+    content: STRING,
+    refusal: STRING,
+    reasoning_content: STRING,
+    tool_calls: arrayOf(
+      object(
+        {
+          index: INTEGER,
+          id: STRING,
+          type: constant('function'),
+          function: object({ name: STRING, arguments: STRING }, ['name']),
+        },
+        ['id', 'type'],
+      ),
+    ),
+    thinking_blocks: arrayOf(ref('ThinkingBlock')),
+  },
+  ['role', 'content', 'refusal', 'reasoning_content', 'tool_calls', 'thinking_blocks'],
+);
+
+const CHAT_COMPLETION_CHUNK = described(
+  object(
+    {
+      id: STRING,
+      object: constant('chat.completion.chunk'),
+      created: INTEGER,
+      model: STRING,
+      choices: described(
+        arrayOf(object({ index: INTEGER, delta: CHUNK_DELTA, logprobs: ANY_JSON, finish_reason: nullable(STRING) })),
+        'One choice; empty in the usage chunk.',
+      ),
+      usage: ref('ChatCompletionUsage'),
+    },
+    ['usage'],
+  ),
+  'The `data` of one event of a streamed chat completion; the last chunk carries `usage` when ' +
+    '`stream_options.include_usage` asked for it.',
+);
+
+const ANTHROPIC_BLOCK: SchemaObject = {
+  oneOf: [
+    object({ type: constant('text'), text: STRING }),
+    object({
+      type: constant('tool_use'),
+      id: STRING,
+      name: STRING,
+      input: { type: 'object', additionalProperties: true },
+    }),
+    object({ type: constant('thinking'), thinking: STRING, signature: STRING }),
+    object({ type: constant('redacted_thinking'), data: STRING }),
+  ],
+};
+
+const ANTHROPIC_MESSAGE = object({
+  id: STRING,
+  type: constant('message'),
+  role: constant('assistant'),
+  model: described(STRING, 'The deployment that answered (`provider/model`).'),
+  content: arrayOf(ANTHROPIC_BLOCK),
+  stop_reason: described(STRING, '`end_turn`, `max_tokens`, `stop_sequence`, `tool_use`, `refusal`.'),
+  stop_sequence: nullable(STRING),
+  usage: object({
+    input_tokens: INTEGER,
+    output_tokens: INTEGER,
+    cache_creation_input_tokens: INTEGER,
+    cache_read_input_tokens: INTEGER,
+  }),
+});
+
+const EMBEDDING_LIST = object({
+  object: constant('list'),
+  data: arrayOf(
+    object({
+      object: constant('embedding'),
+      index: INTEGER,
+      embedding: {
+        description: 'Floats, or with `encoding_format: base64` their little-endian float32 bytes in base64.',
+        oneOf: [arrayOf(NUMBER), STRING],
+      },
+    }),
+  ),
+  model: STRING,
+  usage: object({ prompt_tokens: INTEGER, total_tokens: INTEGER }),
+});
+
+const OPENAI_MODEL = object({
+  id: described(STRING, 'A deployment (`provider/model`) or a model name (any provider serving it).'),
+  object: constant('model'),
+  created: INTEGER,
+  owned_by: described(STRING, 'The provider of a deployment; `aigw` for a model name.'),
+});
+
+const USAGE = object(
+  {
+    promptTokens: INTEGER,
+    completionTokens: INTEGER,
+    totalTokens: INTEGER,
+    cachedPromptTokens: described(INTEGER, "Prompt tokens the provider's prompt cache served."),
+    cacheWritePromptTokens: INTEGER,
+    reasoningTokens: described(INTEGER, 'Part of `completionTokens` spent on hidden reasoning.'),
+  },
+  ['cacheWritePromptTokens', 'reasoningTokens'],
+);
+
+const GENERATE_RESPONSE = object({
+  requestId: STRING,
+  text: STRING,
+  provider: STRING,
+  model: STRING,
+  finishReason: nullable(STRING),
+  usage: ref('Usage'),
+  costUsd: NUMBER,
+  latencyMs: NUMBER,
+  attempts: arrayOf(ref('Attempt')),
+  cached: described(BOOLEAN, 'Answered from the response cache (no provider call; `costUsd` is 0).'),
+});
+
+const JOB_ACCEPTED = object({ jobId: STRING, status: constant('queued') });
+
+const JOB_STATUS = object(
+  {
+    jobId: STRING,
+    status: { type: 'string', enum: ['queued', 'running', 'completed', 'failed'] },
+    result: { description: 'When `completed`.', allOf: [ref('GenerateResponse')] },
+    error: { description: 'When `failed`; `attempts` when providers were tried.', allOf: [ref('ErrorBody')] },
+    createdAt: DATE_TIME,
+    finishedAt: DATE_TIME,
+  },
+  ['result', 'error', 'finishedAt'],
+);
+
+const MODEL_LIST_ITEM = object({
+  id: described(STRING, '`provider/model`: what a request pins.'),
+  provider: STRING,
+  model: STRING,
+  displayName: STRING,
+  providerDisplayName: STRING,
+  description: nullable(STRING),
+  capabilities: arrayOf({ type: 'string', enum: [...KNOWN_CAPABILITIES] }),
+  contextWindow: INTEGER,
+  pricing: object({ promptPer1k: NUMBER, completionPer1k: NUMBER }),
+  avgLatencyMs: described(nullable(NUMBER), 'Successful provider calls of the last 24 h; null without any.'),
+  successRate: described(nullable(NUMBER), '0..1 over the last 24 h; null without any.'),
+  requests24h: INTEGER,
+  health: { type: 'string', enum: [...PROVIDER_HEALTH_STATUSES] },
+  available: described(BOOLEAN, 'Enabled, circuit not open, health not failing.'),
+  recommended: BOOLEAN,
+});
+
+const PREFERENCE = object({
+  context: described(STRING, '`""` is the default.'),
+  id: STRING,
+  provider: nullable(STRING),
+  model: STRING,
+  providerDisplayName: nullable(STRING),
+  modelDisplayName: STRING,
+  available: BOOLEAN,
+  usageCount: INTEGER,
+  lastUsedAt: nullable(DATE_TIME),
+  last30Days: object({ requests: INTEGER, costUsd: NUMBER }),
+  createdAt: DATE_TIME,
+  updatedAt: DATE_TIME,
+});
+
+const USAGE_TOTALS: Record<string, SchemaObject> = {
+  requests: INTEGER,
+  promptTokens: INTEGER,
+  completionTokens: INTEGER,
+  cachedPromptTokens: INTEGER,
+  cachedRequests: described(INTEGER, 'Requests answered without a provider call of their own (cache, coalesced).'),
+  costUsd: NUMBER,
+};
+
+/** A limit, or what is left of it: null when there is none. */
+const LIMIT = nullable(NUMBER);
+
+const USAGE_REPORT = object({
+  from: DATE_TIME,
+  to: DATE_TIME,
+  groupBy: { type: 'string', enum: [...USAGE_GROUP_BYS] },
+  totals: object(USAGE_TOTALS),
+  groups: arrayOf(
+    described(
+      object(
+        Object.fromEntries([
+          ...USAGE_GROUP_BYS.map((by) => [by, nullable(STRING)]),
+          ...Object.entries(USAGE_TOTALS),
+        ]) as Record<string, SchemaObject>,
+        USAGE_GROUP_BYS,
+      ),
+      'The group (the field named by `groupBy`: a UTC day, a model, or a provider, null when none answered) and ' +
+        'its totals.',
+    ),
+  ),
+  quota: object({
+    tier: STRING,
+    dailyRequestLimit: LIMIT,
+    monthlyRequestLimit: LIMIT,
+    dailySpendLimitUsd: LIMIT,
+    monthlySpendLimitUsd: LIMIT,
+    dailyRequests: INTEGER,
+    monthlyRequests: INTEGER,
+    dailySpendUsd: NUMBER,
+    monthlySpendUsd: NUMBER,
+    remaining: object({ dailyRequests: LIMIT, monthlyRequests: LIMIT, dailySpendUsd: LIMIT, monthlySpendUsd: LIMIT }),
+    resetsAt: object({ daily: DATE_TIME, monthly: DATE_TIME }),
+  }),
+});
+
+/** The response components, by name (referred to as `#/components/schemas/<name>`). */
+export const RESPONSE_SCHEMAS: Readonly<Record<string, SchemaObject>> = {
+  ErrorEnvelope: ERROR_ENVELOPE,
+  ErrorBody: ERROR_BODY,
+  AnthropicErrorEnvelope: ANTHROPIC_ERROR_ENVELOPE,
+  Attempt: ATTEMPT,
+  ToolCall: TOOL_CALL,
+  ThinkingBlock: THINKING_BLOCK,
+  ChatCompletionUsage: OPENAI_USAGE,
+  ChatCompletion: CHAT_COMPLETION,
+  ChatCompletionChunk: CHAT_COMPLETION_CHUNK,
+  AnthropicMessage: ANTHROPIC_MESSAGE,
+  AnthropicTokenCount: object({ input_tokens: INTEGER }),
+  EmbeddingList: EMBEDDING_LIST,
+  Model: OPENAI_MODEL,
+  ModelList: object({ object: constant('list'), data: arrayOf(ref('Model')) }),
+  Usage: USAGE,
+  GenerateResponse: GENERATE_RESPONSE,
+  JobAccepted: JOB_ACCEPTED,
+  JobStatus: JOB_STATUS,
+  ModelListItem: MODEL_LIST_ITEM,
+  ModelListing: object({ object: constant('list'), data: arrayOf(ref('ModelListItem')) }),
+  Preference: PREFERENCE,
+  PreferenceList: object({ data: arrayOf(ref('Preference')) }),
+  PreferenceDeleted: object({ context: STRING, deleted: constant(true) }),
+  UsageReport: USAGE_REPORT,
+};
