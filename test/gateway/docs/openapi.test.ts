@@ -123,19 +123,27 @@ describe('OpenAPI docs', () => {
     }
   });
 
+  it('closes the native request body and its options to unknown fields, as the gateway does', () => {
+    const schemas = doc.components.schemas as Record<string, { additionalProperties?: boolean }>;
+    expect(schemas.GenerateDto.additionalProperties).toBe(false);
+    expect(schemas.GenerateOptionsDto.additionalProperties).toBe(false);
+  });
+
   it('presents a key as an opaque bearer token, not a JWT', () => {
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(doc.components.securitySchemes.bearer.bearerFormat).toBeUndefined();
   });
 
-  it('names ISO date ranges with anyOf (a date-time is no date, but a validator that ignores formats sees both)', () => {
+  it('names ISO date ranges by one string pattern (a oneOf of date and date-time fails where formats are ignored)', () => {
     const from = (path: string) => doc.paths[path].get.parameters?.find((p) => p.name === 'from')?.schema;
     for (const path of ['/api/v1/ai/usage', '/api/v1/ai/admin/usage', '/api/v1/ai/metrics']) {
-      expect(from(path)).toEqual({
-        type: 'string',
-        description: expect.any(String),
-        anyOf: [{ format: 'date' }, { format: 'date-time' }],
-      });
+      const schema = from(path) as { type: string; pattern: string; description: string };
+      expect(schema).toEqual({ type: 'string', pattern: expect.any(String), description: expect.any(String) });
+      const pattern = new RegExp(schema.pattern);
+      for (const ok of ['2026-12-05', '2026-12-05T10:00:00Z', '2026-12-05T10:00:00', '2026-12-05T10:00:00.5+09:00']) {
+        expect(ok).toMatch(pattern);
+      }
+      expect('2026-W49-1').not.toMatch(pattern);
     }
     expect(JSON.stringify(doc)).not.toContain('"oneOf":[{"format":"date"');
   });

@@ -1,6 +1,7 @@
 import { ErrorCode, GatewayError } from '@aigw/core';
 import { defaultMetadataStorage as transformerMetadata } from 'class-transformer/cjs/storage';
 import { getMetadataStorage } from 'class-validator';
+import { JSONSchema } from 'class-validator-jsonschema';
 
 /** The DTO classes marked `@KnownFieldsOnly()`: a set lookup, no metadata walk. */
 const CLOSED = new WeakSet<object>();
@@ -16,6 +17,8 @@ const CLOSED = new WeakSet<object>();
 export function KnownFieldsOnly(): ClassDecorator {
   return (target) => {
     CLOSED.add(target);
+    // The OpenAPI document says so too.
+    JSONSchema({ additionalProperties: false })(target);
   };
 }
 
