@@ -18,54 +18,48 @@ export const toBool = ({ value }: { value: unknown }): unknown => {
   return TRUE_WORDS.has(word) ? true : FALSE_WORDS.has(word) ? false : value;
 };
 
-function IsSecretsKey(): PropertyDecorator {
-  return (target: object, propertyName: string | symbol) =>
+/**
+ * A property decorator accepting the values `parse` reads without throwing; the message of a refused one is what
+ * `parse` threw, or `message` when it says nothing useful (`fixedMessage`).
+ */
+function ReadableBy(
+  name: string,
+  parse: (value: string, variable: string) => unknown,
+  fixedMessage?: string,
+): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) => {
+    const variable = String(propertyName);
+    const problemOf = (value: unknown): string | null => {
+      try {
+        parse(String(value), variable);
+        return null;
+      } catch (err) {
+        return fixedMessage ?? (err instanceof Error ? err.message : String(err));
+      }
+    };
     registerDecorator({
-      name: 'isSecretsKey',
+      name,
       target: target.constructor,
-      propertyName: String(propertyName),
+      propertyName: variable,
       validator: {
-        validate(value: unknown): boolean {
-          try {
-            SecretBox.fromKey(String(value));
-            return true;
-          } catch {
-            return false;
-          }
-        },
-        defaultMessage(): string {
-          return 'SECRETS_KEY must be 32 bytes given as 64 hex characters or as base64 (e.g. `openssl rand -base64 32`)';
-        },
+        validate: (value: unknown): boolean => problemOf(value) === null,
+        defaultMessage: (args): string => problemOf(args?.value) ?? `${variable} is not usable`,
       },
     });
+  };
+}
+
+function IsSecretsKey(): PropertyDecorator {
+  return ReadableBy(
+    'isSecretsKey',
+    (value) => SecretBox.fromKey(value),
+    'SECRETS_KEY must be 32 bytes given as 64 hex characters or as base64 (e.g. `openssl rand -base64 32`)',
+  );
 }
 
 /** A Redis URL the apps can open: what `parseRedisUrl` says is wrong with it, before anything connects. */
 function IsRedisUrl(): PropertyDecorator {
-  return (target: object, propertyName: string | symbol) =>
-    registerDecorator({
-      name: 'isRedisUrl',
-      target: target.constructor,
-      propertyName: String(propertyName),
-      validator: {
-        validate(value: unknown): boolean {
-          try {
-            parseRedisUrl(String(value), String(propertyName));
-            return true;
-          } catch {
-            return false;
-          }
-        },
-        defaultMessage(args): string {
-          try {
-            parseRedisUrl(String(args?.value), String(propertyName));
-            return `${String(propertyName)} is not a usable Redis URL`;
-          } catch (err) {
-            return err instanceof Error ? err.message : String(err);
-          }
-        },
-      },
-    });
+  return ReadableBy('isRedisUrl', parseRedisUrl);
 }
 
 /**
