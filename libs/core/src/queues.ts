@@ -79,6 +79,43 @@ export interface UsageEvent {
   createdAt: string;
 }
 
+/** How a request ended, as its usage event says it; the rest of the event is the request's own. */
+export type UsageOutcome = Omit<
+  UsageEvent,
+  'requestId' | 'userId' | 'apiKeyId' | 'requestedModel' | 'context' | 'policy' | 'stream' | 'createdAt'
+>;
+
+/**
+ * A request's usage event: its own fields and the outcome's, in one literal, not `{ ...base, more }` (on Node 20
+ * that spread cost ~17 µs of a worker's CPU per request, objects.ts). The one builder of the worker's events and the
+ * gateway's (cache hits, coalesced followers).
+ */
+export function usageRecordOf(request: GenerationRequest, o: UsageOutcome): UsageEvent {
+  return {
+    requestId: request.requestId,
+    userId: request.userId,
+    apiKeyId: request.apiKeyId,
+    requestedModel: request.model,
+    context: request.context ?? null,
+    policy: request.policy ?? null,
+    stream: request.stream,
+    createdAt: new Date(request.receivedAt).toISOString(),
+    provider: o.provider,
+    model: o.model,
+    promptTokens: o.promptTokens,
+    completionTokens: o.completionTokens,
+    cachedTokens: o.cachedTokens,
+    costUsd: o.costUsd,
+    costSavedUsd: o.costSavedUsd,
+    latencyMs: o.latencyMs,
+    cached: o.cached,
+    status: o.status,
+    errorClass: o.errorClass,
+    errorCode: o.errorCode,
+    attempts: o.attempts,
+  };
+}
+
 /**
  * Usage events travel in batches: a worker ships every event that finished while its previous shipment
  * was being added as ONE job (group commit), so the usage queue costs one job per batch, not per request.

@@ -24,7 +24,7 @@ export { AuditLogEntity } from './entities/audit-log.entity';
 export { MIGRATIONS } from './migrations/all';
 export { numericTransformer } from './transformers';
 export { createDataSourceOptions, type DatabaseConfig } from './data-source-options';
-export { readDatabaseEnv, describeDatabaseError, type DatabaseEnv } from './database-env';
+export { readDatabaseEnv, describeDatabaseError, databaseUnavailable, type DatabaseEnv } from './database-env';
 export { DEFAULT_SCHEMA, checkSchemaName, advisoryLockKey } from './schema-name';
 export { runMigrationsLocked, pendingMigrations, type MigrationLog } from './migrate-locked';
 export { tableRef } from './table-ref';

@@ -179,9 +179,11 @@ export class QueueBoard implements OnApplicationShutdown {
         ),
       );
     }
-    if (isExpired(auth.policy, Date.now())) {
+    const now = Date.now();
+    if (isExpired(auth.policy, now)) {
       return sendError(reply, new GatewayError(ErrorCode.KeyExpired, 'This API key has expired.'));
     }
+    this.authenticator.used(auth, now);
     if (auth.role !== 'admin') {
       return sendError(reply, new GatewayError(ErrorCode.PermissionDenied, 'The queue board requires the admin role.'));
     }

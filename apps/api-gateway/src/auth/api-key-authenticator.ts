@@ -6,14 +6,7 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import {
-  ErrorCode,
-  GatewayError,
-  isExpired,
-  resolveCallerPolicy,
-  type RateLimitDefaults,
-  type TierTable,
-} from '@aigw/core';
+import { ErrorCode, GatewayError, resolveCallerPolicy, type RateLimitDefaults, type TierTable } from '@aigw/core';
 import { ApiKeyStore, type ActiveApiKey } from '@aigw/entities';
 import { describeError, ENV } from '@aigw/platform';
 import { GatewayEnv } from '../config/gateway-env';
@@ -79,28 +72,22 @@ export class ApiKeyAuthenticator implements OnModuleInit, BeforeApplicationShutd
   authenticate(key: string): AuthContext | null | Promise<AuthContext | null> {
     const found = this.cache.resolve(key);
     if (found instanceof Promise) {
-      return found.then(
-        (auth) => this.touch(auth),
-        (err: unknown) => {
-          throw new GatewayError(ErrorCode.ServiceUnavailable, 'API keys cannot be checked right now; retry shortly.', {
-            retryAfterMs: 1_000,
-            cause: err,
-          });
-        },
-      );
+      return found.catch((err: unknown) => {
+        throw new GatewayError(ErrorCode.ServiceUnavailable, 'API keys cannot be checked right now; retry shortly.', {
+          retryAfterMs: 1_000,
+          cause: err,
+        });
+      });
     }
-    return this.touch(found);
+    return found;
   }
 
-  /** An expired key is refused (key_expired): not a use. */
-  private touch(auth: AuthContext | null): AuthContext | null {
-    if (auth !== null) {
-      const now = Date.now();
-      if (!isExpired(auth.policy, now)) {
-        this.touched.set(auth.apiKeyId, now);
-      }
-    }
-    return auth;
+  /**
+   * A key accepted at `now` (after its expiry check: a refused key is no use): its `lastUsedAt`, written in batches
+   * every TOUCH_EVERY_MS.
+   */
+  used(auth: AuthContext, now: number): void {
+    this.touched.set(auth.apiKeyId, now);
   }
 
   private async lookup(key: string): Promise<AuthContext | null> {

@@ -45,19 +45,21 @@ export class ApiKeyGuard implements CanActivate {
       );
     }
     const auth = this.authenticator.authenticate(key);
-    return auth instanceof Promise ? auth.then((a) => admit(req, a)) : admit(req, auth);
+    return auth instanceof Promise ? auth.then((a) => this.admit(req, a)) : this.admit(req, auth);
   }
-}
 
-function admit(req: FastifyRequest, auth: AuthContext | null): boolean {
-  if (auth === null) {
-    // Never echo the key: it may be a real key from another system pasted by mistake.
-    throw new GatewayError(ErrorCode.InvalidApiKey, 'Invalid API key.');
+  private admit(req: FastifyRequest, auth: AuthContext | null): boolean {
+    if (auth === null) {
+      // Never echo the key: it may be a real key from another system pasted by mistake.
+      throw new GatewayError(ErrorCode.InvalidApiKey, 'Invalid API key.');
+    }
+    // Checked per request, not per lookup: a cached key may pass its expiry while cached.
+    const now = Date.now();
+    if (isExpired(auth.policy, now)) {
+      throw new GatewayError(ErrorCode.KeyExpired, 'This API key has expired.');
+    }
+    this.authenticator.used(auth, now);
+    req.auth = auth;
+    return true;
   }
-  // Checked per request, not per lookup: a cached key may pass its expiry while cached.
-  if (isExpired(auth.policy, Date.now())) {
-    throw new GatewayError(ErrorCode.KeyExpired, 'This API key has expired.');
-  }
-  req.auth = auth;
-  return true;
 }

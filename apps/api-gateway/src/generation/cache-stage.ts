@@ -14,6 +14,7 @@ import {
   type GenerationResult,
   type UsageEvent,
   merged,
+  usageRecordOf,
 } from '@aigw/core';
 import { CatalogService, ENV, RedisErrors, RedisKeys, ResponseCache } from '@aigw/platform';
 import { CacheStats } from '../cache/cache-stats';
@@ -214,14 +215,9 @@ export function hitUsageEvent(
   stored: GenerationResult,
   served: GenerationResult,
 ): UsageEvent {
-  return {
-    requestId: request.requestId,
-    userId: request.userId,
-    apiKeyId: request.apiKeyId,
-    requestedModel: request.model,
+  return usageRecordOf(request, {
     provider: stored.provider,
     model: stored.model,
-    context: request.context ?? null,
     promptTokens: stored.usage.promptTokens,
     completionTokens: stored.usage.completionTokens,
     cachedTokens: stored.usage.cachedPromptTokens,
@@ -233,8 +229,5 @@ export function hitUsageEvent(
     errorClass: null,
     errorCode: null,
     attempts: 0,
-    policy: request.policy ?? null,
-    stream: request.stream,
-    createdAt: new Date(request.receivedAt).toISOString(),
-  };
+  });
 }

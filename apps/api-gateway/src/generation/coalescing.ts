@@ -5,6 +5,7 @@ import {
   type GatewayError,
   type GenerationRequest,
   type GenerationResult,
+  usageRecordOf,
 } from '@aigw/core';
 import {
   ENV,
@@ -132,27 +133,21 @@ export class Coalescing {
    */
   failed(error: GatewayError, request: GenerationRequest): void {
     const last = error.attempts?.at(-1);
-    this.usage.record({
-      requestId: request.requestId,
-      userId: request.userId,
-      apiKeyId: request.apiKeyId,
-      requestedModel: request.model,
-      provider: last?.provider ?? null,
-      model: last?.model ?? null,
-      context: request.context ?? null,
-      promptTokens: 0,
-      completionTokens: 0,
-      cachedTokens: 0,
-      costUsd: 0,
-      latencyMs: Math.max(0, Date.now() - request.receivedAt),
-      cached: true,
-      status: 'error',
-      errorClass: error instanceof ClientGoneError ? 'cancelled' : (last?.errorClass ?? null),
-      errorCode: error instanceof ClientGoneError ? CLIENT_CLOSED_REQUEST : error.code,
-      attempts: 0,
-      policy: request.policy ?? null,
-      stream: request.stream,
-      createdAt: new Date(request.receivedAt).toISOString(),
-    });
+    this.usage.record(
+      usageRecordOf(request, {
+        provider: last?.provider ?? null,
+        model: last?.model ?? null,
+        promptTokens: 0,
+        completionTokens: 0,
+        cachedTokens: 0,
+        costUsd: 0,
+        latencyMs: Math.max(0, Date.now() - request.receivedAt),
+        cached: true,
+        status: 'error',
+        errorClass: error instanceof ClientGoneError ? 'cancelled' : (last?.errorClass ?? null),
+        errorCode: error instanceof ClientGoneError ? CLIENT_CLOSED_REQUEST : error.code,
+        attempts: 0,
+      }),
+    );
   }
 }

@@ -129,10 +129,7 @@ export class GenerationService {
     } catch (err) {
       const stale = this.staleable(err, sub, cached) ? await this.cache.stale(sub.request) : null;
       if (stale === null) {
-        this.metrics.failed(err instanceof GatewayError ? err.code : ErrorCode.Internal, cached.status);
-        if (party?.role === 'follower' && err instanceof GatewayError) {
-          this.coalescing.failed(err, sub.request);
-        }
+        this.failed(err, cached, sub, party);
         throw err;
       }
       client.setHeaders(merged(resultHeaders(stale, 'stale'), STALE_WARNING));
@@ -163,10 +160,7 @@ export class GenerationService {
             this.metrics.succeeded(outcome.result, client.startedAt, cached.status);
           } else if (relay.opened || !this.staleable(outcome.error, sub, cached)) {
             // A failure before the stream opened that a stale answer may replace is counted below.
-            this.metrics.failed(outcome.error.code, cached.status);
-            if (follower) {
-              this.coalescing.failed(outcome.error, sub.request);
-            }
+            this.failed(outcome.error, cached, sub, party);
           }
         },
       }),
@@ -179,10 +173,7 @@ export class GenerationService {
       const stale = this.staleable(err, sub, cached) ? await this.cache.stale(sub.request) : null;
       if (stale === null) {
         if (this.staleable(err, sub, cached)) {
-          this.metrics.failed(err.code, cached.status);
-          if (follower) {
-            this.coalescing.failed(err, sub.request);
-          }
+          this.failed(err, cached, sub, party);
         }
         throw err;
       }
@@ -218,6 +209,15 @@ export class GenerationService {
    * Whether a stale answer may stand in for this failure: every provider failed (or none was healthy), the request
    * would have taken a cached answer, and its model keeps answers past their freshness.
    */
+  /** A request answered with an error: counted, and a coalesced follower's usage row written (it had no job). */
+  private failed(err: unknown, cached: CacheDecision, sub: Submission, party: Party | null): void {
+    const error = err instanceof GatewayError ? err : null;
+    this.metrics.failed(error?.code ?? ErrorCode.Internal, cached.status);
+    if (party?.role === 'follower' && error !== null) {
+      this.coalescing.failed(error, sub.request);
+    }
+  }
+
   private staleable(err: unknown, sub: Submission, cached: CacheDecision): err is GatewayError {
     return (
       err instanceof GatewayError &&

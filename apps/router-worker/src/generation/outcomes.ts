@@ -107,12 +107,7 @@ export function spentOf(d: Deployment, request: GenerationRequest, partial: Prov
     reported.promptTokens > 0 ? reported.promptTokens : estimateRequestTokens(request.messages, request.options.tools);
   // A count from the stream's start (Anthropic's message_start says output_tokens: 1) is no total: the larger wins.
   const completionTokens = Math.max(reported.completionTokens, countTextTokens(generatedText(partial)));
-  const usage: Usage = {
-    promptTokens,
-    completionTokens,
-    totalTokens: promptTokens + completionTokens,
-    cachedPromptTokens: Math.min(reported.cachedPromptTokens, promptTokens),
-  };
+  const usage = billedUsage(promptTokens, completionTokens, reported);
   return { provider: d.provider.id, model: d.model.name, usage, costUsd: costOf(usage, d.model) };
 }
 
@@ -131,6 +126,11 @@ export function usageOf(answer: ProviderAnswer, promptEstimate: number): Usage {
   const promptTokens = reported.promptTokens > 0 ? reported.promptTokens : promptEstimate;
   const completionTokens =
     reported.completionTokens > 0 ? reported.completionTokens : countTextTokens(generatedText(answer));
+  return billedUsage(promptTokens, completionTokens, reported);
+}
+
+/** Usage from the counts billed, the provider's cached prompt tokens kept within the prompt. */
+function billedUsage(promptTokens: number, completionTokens: number, reported: Usage): Usage {
   return {
     promptTokens,
     completionTokens,

@@ -1,6 +1,12 @@
 import { Logger, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { createDataSourceOptions, describeDatabaseError, pendingMigrations, runMigrationsLocked } from '@aigw/entities';
+import {
+  createDataSourceOptions,
+  databaseUnavailable,
+  describeDatabaseError,
+  pendingMigrations,
+  runMigrationsLocked,
+} from '@aigw/entities';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { BaseEnv, ENV } from '../config/base-env';
 import { StartupError } from '../lifecycle/start-failure';
@@ -9,17 +15,6 @@ import { MigratedDatabase } from './migrated-database';
 /** A PostgreSQL starting alongside the apps (compose, a cluster's first rollout) gets this long: 4 × 2 s. */
 const CONNECT_ATTEMPTS = 5;
 const CONNECT_RETRY_MS = 2000;
-
-/** Errors that mean PostgreSQL is not (yet) there, worth another attempt; a refused login or database is not. */
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', '57P03']);
-
-function unreachable(err: unknown): boolean {
-  if (err instanceof AggregateError) {
-    return err.errors.some(unreachable);
-  }
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && UNREACHABLE.has(code);
-}
 
 /** host:port/database of DATABASE_URL, never its credentials. */
 function whereIs(url: string | undefined): string {
@@ -44,7 +39,8 @@ async function connect(options: DataSourceOptions): Promise<DataSource> {
       return await ds.initialize();
     } catch (err) {
       const reason = describeDatabaseError(err);
-      if (!unreachable(err)) {
+      // Not (yet) there is worth another attempt; a refused login or database is not.
+      if (!databaseUnavailable(err)) {
         throw new StartupError(`PostgreSQL at ${where} refused the connection (${reason}): check DATABASE_URL`, {
           cause: err,
         });

@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
 import { anthropicErrorBody, ErrorCode, GatewayError, retryHintOf } from '@aigw/core';
-import { describeDatabaseError } from '@aigw/entities';
+import { databaseUnavailable, describeDatabaseError } from '@aigw/entities';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 /** Maps anything thrown to the one error envelope `{"error": {message, type, code, param}}`. */
@@ -63,47 +63,6 @@ export function toGatewayError(err: unknown): GatewayError {
 
 /** What a client that met a PostgreSQL outage is told to wait (Retry-After). */
 const DATABASE_RETRY_AFTER_MS = 5_000;
-
-/**
- * Socket errors of a connection to PostgreSQL, and its own codes for a server that is not there (yet): class 08
- * (connection exception), 57P01-57P03 (shutting down, starting up). Only the error itself, TypeORM's `driverError`
- * and an AggregateError's members (one per address tried) count: a provider call's fetch failure carries its
- * ECONNREFUSED as a `cause`, and is no database's.
- */
-const DATABASE_DOWN_CODES: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'EPIPE',
-  '57P01',
-  '57P02',
-  '57P03',
-]);
-
-/** pg's own messages for a connection that ended or never came (they have no code). */
-const DATABASE_DOWN_MESSAGE =
-  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is not established)/;
-
-/** Whether `err` says PostgreSQL cannot be reached (a connection failure of pg, raw or wrapped by TypeORM). */
-export function databaseUnavailable(err: unknown, depth = 0): boolean {
-  if (depth > 3 || typeof err !== 'object' || err === null) {
-    return false;
-  }
-  if (err instanceof AggregateError && err.errors.some((e) => databaseUnavailable(e, depth + 1))) {
-    return true;
-  }
-  const { code, message, driverError } = err as { code?: unknown; message?: unknown; driverError?: unknown };
-  if (typeof code === 'string' && (DATABASE_DOWN_CODES.has(code) || code.startsWith('08'))) {
-    return true;
-  }
-  if (typeof message === 'string' && DATABASE_DOWN_MESSAGE.test(message)) {
-    return true;
-  }
-  return driverError !== undefined && databaseUnavailable(driverError, depth + 1);
-}
 
 function unsupportedMediaType(cause: unknown): GatewayError {
   return new GatewayError(ErrorCode.UnsupportedMediaType, 'Content-Type must be application/json.', { cause });
