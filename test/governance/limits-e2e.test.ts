@@ -220,6 +220,46 @@ describe('limits shared by two gateway replicas', () => {
     expect((await chat(gateways[1], key, 'after rebuild')).status).toBe(200);
   }, 60_000);
 
+  it("settles an Idempotency-Key re-run of a failed request to its real cost, not the re-run's reservation", async () => {
+    const { userId, key } = await userWithKey('rerun', { daily_spend_limit_usd: 1 });
+    const send = (): Promise<Response> =>
+      fetch(`${gateways[0]}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'idempotency-key': 'rerun-1' },
+        body: JSON.stringify({ model: 'sim0/sim-gpt', max_tokens: 50, messages: [{ role: 'user', content: 'again' }] }),
+      });
+    // Every call of the first run fails (the first try and RETRY_MAX retries): 502, its reservation refunded.
+    sys.sim.configure({ latencyMs: 0, echo: true, failNext: 3, failStatus: [500] });
+    try {
+      const first = await send();
+      expect(first.status).toBe(502);
+    } finally {
+      sys.sim.configure({ failNext: 0, failStatus: [503] });
+    }
+    // The same key runs the request again (all_providers_failed says to retry): admitted anew and answered.
+    const again = await send();
+    expect(again.status).toBe(200);
+    const rows = await waitFor(
+      async () => {
+        const r = await sys.query<{ spent: string }>(
+          `SELECT coalesce(sum(cost_usd), 0) AS spent FROM usage_records WHERE user_id = $1 AND status = 'success'`,
+          [userId],
+        );
+        return Number(r[0].spent) > 0 ? r[0] : null;
+      },
+      { timeoutMs: 20_000, message: 'the usage row did not arrive' },
+    );
+    // The re-run's reservation was settled to what it cost (the first run's settlement did not stand for it).
+    const counters = new QuotaCountersStore(redis, new GovernanceKeys(sys.prefix));
+    await waitFor(
+      async () => {
+        const c = await counters.read(userId, Date.now());
+        return Math.abs(c.dailySpendUsd - Number(rows.spent)) <= 1e-6 ? c : null;
+      },
+      { timeoutMs: 10_000, message: "the re-run's reservation was not settled" },
+    );
+  }, 60_000);
+
   it('counts what a user already spent when an admin sets a limit (counters reseeded from usage_records)', async () => {
     const { userId, key } = await userWithKey('late-limit');
     for (let i = 0; i < 3; i++) {

@@ -153,8 +153,9 @@ export class AdmissionStore {
 
   /**
    * Moves every reserved counter to the real usage (a failed request: tokens 0, cost 0, a full refund). With `once`,
-   * only the first settlement of that job moves them (its marker lives `ttlMs`): a re-run of a job whose settlement
-   * landed before its worker died must not take the reservation off a second time.
+   * only the first settlement of that reservation moves them (`once.jobId` names its admission: the request id; its
+   * marker lives `ttlMs`): a re-run of a job whose settlement landed before its worker died must not take the
+   * reservation off a second time.
    */
   async settle(
     reservation: Reservation,

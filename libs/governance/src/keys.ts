@@ -20,7 +20,10 @@ export class GovernanceKeys {
     return `${this.p}rebuild-lock`;
   }
 
-  /** Present once a job's reservation was settled (until the job can no longer run again). */
+  /**
+   * Present once a reservation was settled (until its job can no longer run again), named by the admission's request
+   * id: a run taking the job over shares it, an Idempotency-Key re-run (a new admission of the same job id) does not.
+   */
   settled(jobId: string): string {
     return `${this.p}settled:${jobId}`;
   }

@@ -174,7 +174,9 @@ export class GenerateHandler {
       this.outcomes.keep(jobId, data, answer.outcome),
       opts.keep ? this.stash.keep(jobId, answer) : undefined,
       this.settlement.settle(opts.reservation, usage.promptTokens + usage.completionTokens, usage.costUsd, {
-        id: jobId,
+        // Marked per admission (its request id), not per job id: an Idempotency-Key re-run of a failed job reuses
+        // the job id with a reservation of its own, which the first run's settlement must not stand for.
+        id: data.request.requestId,
         deadlineAt: data.request.deadlineAt,
       }),
     ]);

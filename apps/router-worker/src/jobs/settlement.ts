@@ -29,7 +29,8 @@ export class Settlement {
   }
 
   /**
-   * `job`: the job settled and its deadline, past which it cannot run again: its settlement is marked until a
+   * `job`: the admission settled (the request id it reserved for; a job re-run under an Idempotency-Key is admitted
+   * anew with a new request id) and its deadline, past which it cannot run again: its settlement is marked until a
    * minute after that, so a run taking the job over settles nothing a second time.
    */
   async settle(
