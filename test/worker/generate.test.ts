@@ -152,6 +152,24 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
     expect(replies.some((m) => m.t === 'end')).toBe(false);
   });
 
+  it('counts the billed part of a stream cut midway in the cost and token metrics, as its usage row says', async () => {
+    const metric = async (pattern: RegExp): Promise<number> => Number(pattern.exec(await h.metrics())?.[1] ?? 0);
+    const cost = /^aigw_cost_usd_total\{provider="sim-openai",model="sim-gpt"\} ([\d.e-]+)$/m;
+    const completion = /^aigw_tokens_total\{provider="sim-openai",model="sim-gpt",type="completion"\} (\d+)$/m;
+    const [costBefore, completionBefore] = [await metric(cost), await metric(completion)];
+    h.sim.configure({ failNext: 1, failMode: 'drop_mid_stream', failAfterChunks: 3 });
+    const job = await h.enqueue({ stream: true });
+    const replies = await h.finalReplies(job.id!);
+    expect(replies.at(-1)).toMatchObject({ t: 'error', error: { code: 'provider_error' } });
+    const [row] = await waitFor(async () => {
+      const r = await h.usageRows([job.data.request.requestId]);
+      return r.length === 1 ? r : null;
+    });
+    expect(Number(row.cost_usd)).toBeGreaterThan(0);
+    expect((await metric(cost)) - costBefore).toBeCloseTo(Number(row.cost_usd), 9);
+    expect((await metric(completion)) - completionBefore).toBe(Number(row.completion_tokens));
+  });
+
   it('answers an unknown model with model_not_found and a stream for a model that cannot stream with invalid_request', async () => {
     const unknown = await h.enqueue({ model: 'no-such-model' });
     const noStream = await h.enqueue({ model: 'sim-chat-only', stream: true });

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import type { GenerationRequest, GenerationResult } from '@aigw/core';
+import { GatewayError, type GenerationRequest, type GenerationResult, type Spent } from '@aigw/core';
 import { abortCauseOf, GenerationCancelledError } from '../cancel/abort';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import { AttemptLoop } from '../routing/attempt-loop';
 import { RoutePlanner } from '../routing/route-planner';
-import { resultOf } from './outcomes';
+import { resultOf, type Routed } from './outcomes';
 import type { StreamObserver } from './stream-observer';
 
 export type { StreamObserver } from './stream-observer';
@@ -40,13 +40,23 @@ export class GenerationService {
     }
     const plan = await this.planner.plan(request);
     const watching = observer === undefined ? undefined : withPromptEstimate(observer, plan.estimate.promptTokens);
-    const routed = await this.attempts.run(plan.candidates, request, signal, watching, plan.closedAtPlan);
+    let routed: Routed;
+    try {
+      routed = await this.attempts.run(plan.candidates, request, signal, watching, plan.closedAtPlan);
+    } catch (err) {
+      // A stream cut (or cancelled) after it reached the client is billed for what was generated: counted here too,
+      // so the metrics sum what usage_records hold.
+      if (err instanceof GatewayError && err.spent !== undefined) {
+        this.observeUsage(err.spent);
+      }
+      throw err;
+    }
     const result = resultOf(request, routed, Date.now(), plan.estimate.promptTokens);
     this.observeUsage(result);
     return result;
   }
 
-  private observeUsage(r: GenerationResult): void {
+  private observeUsage(r: Spent): void {
     const { provider, model, usage } = r;
     // Label objects written out whole: `{ ...labels, type }` is slow on Node 20 (libs/core objects.ts).
     this.metrics.tokens.inc({ provider, model, type: 'prompt' }, usage.promptTokens);
