@@ -156,4 +156,39 @@ describe('spentOf', () => {
     expect(spent.usage.promptTokens).toBe(estimateRequestTokens(request.messages, tools));
     expect(spent.usage.promptTokens).toBeGreaterThan(estimateRequestTokens(request.messages, undefined));
   });
+
+  it("prices a cut Anthropic stream's cache writes at the cache-write rate, as the whole answer would be", () => {
+    // message_start's usage: 600 plain input tokens, 300 read from the cache, 100 written to it; output comes later.
+    const usage = {
+      promptTokens: 1000,
+      completionTokens: 1,
+      totalTokens: 1001,
+      cachedPromptTokens: 300,
+      cacheWritePromptTokens: 100,
+    };
+    const partial = { id: 'm', created: 1, text: 'It is', finishReason: null, usage };
+    const d = deployment({}, { promptPer1k: 1, completionPer1k: 2, cachedPromptPer1k: 0.1, cacheWritePer1k: 1.25 });
+    const spent = spentOf(d, generationRequest(), partial);
+    expect(spent.usage).toMatchObject({ promptTokens: 1000, cachedPromptTokens: 300, cacheWritePromptTokens: 100 });
+    const completion = spent.usage.completionTokens;
+    expect(spent.costUsd).toBeCloseTo((600 * 1 + 300 * 0.1 + 100 * 1.25 + completion * 2) / 1000, 9);
+  });
+});
+
+describe('usageOf with cache writes', () => {
+  it('keeps the cache writes a provider reported when it estimates the count it left out', () => {
+    const usage = {
+      promptTokens: 1000,
+      completionTokens: 0,
+      totalTokens: 1000,
+      cachedPromptTokens: 300,
+      cacheWritePromptTokens: 100,
+    };
+    const answer = { id: 'm', created: 1, text: 'Done.', finishReason: 'stop', usage };
+    expect(usageOf(answer, 42)).toMatchObject({
+      promptTokens: 1000,
+      cachedPromptTokens: 300,
+      cacheWritePromptTokens: 100,
+    });
+  });
 });

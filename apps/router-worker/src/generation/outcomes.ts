@@ -129,14 +129,23 @@ export function usageOf(answer: ProviderAnswer, promptEstimate: number): Usage {
   return billedUsage(promptTokens, completionTokens, reported);
 }
 
-/** Usage from the counts billed, the provider's cached prompt tokens kept within the prompt. */
+/**
+ * Usage from the counts billed, the provider's cached prompt tokens kept within the prompt, and its cache writes
+ * (Anthropic's `cache_creation_input_tokens`, priced at `cacheWritePer1k`) kept within the rest of it.
+ */
 function billedUsage(promptTokens: number, completionTokens: number, reported: Usage): Usage {
-  return {
+  const cachedPromptTokens = Math.min(reported.cachedPromptTokens, promptTokens);
+  const usage: Usage = {
     promptTokens,
     completionTokens,
     totalTokens: promptTokens + completionTokens,
-    cachedPromptTokens: Math.min(reported.cachedPromptTokens, promptTokens),
+    cachedPromptTokens,
   };
+  const written = Math.min(reported.cacheWritePromptTokens ?? 0, promptTokens - cachedPromptTokens);
+  if (written > 0) {
+    usage.cacheWritePromptTokens = written;
+  }
+  return usage;
 }
 
 /**
