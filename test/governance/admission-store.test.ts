@@ -1,4 +1,4 @@
-import { NO_LIMITS, type CallerLimits } from '@aigw/core';
+import { NO_LIMITS, type CallerLimits, type Reservation } from '@aigw/core';
 import { AdmissionStore, GovernanceKeys, periodsAt, QuotaCountersStore, type AdmissionInput } from '@aigw/governance';
 import type Redis from 'ioredis';
 import { connect, deleteKeys, uniquePrefix } from '../routing/redis';
@@ -43,7 +43,7 @@ describe('AdmissionStore', () => {
     expect(admitted).toHaveLength(10);
     const refused = verdicts.filter((v) => v.kind === 'refused');
     expect(refused).toHaveLength(50);
-    expect(refused[0]).toMatchObject({ kind: 'refused', check: 'daily_spend', limit: 100_000 });
+    expect(refused[0]).toMatchObject({ kind: 'refused', check: 'daily_spend', limit: 100_000_000 });
     // Refused until the end of the UTC day.
     expect(refused[0].kind === 'refused' && refused[0].retryAfterMs).toBe(endOfUtcDay - now);
     expect(await counters.read('u-budget', now)).toMatchObject({ dailySpendUsd: 0.1 });
@@ -56,13 +56,35 @@ describe('AdmissionStore', () => {
     if (a.kind !== 'admitted' || b.kind !== 'admitted' || !a.reservation || !b.reservation) {
       throw new Error('expected two reservations');
     }
-    expect(a.reservation).toMatchObject({ tokens: 100, micros: 10_000 });
+    expect(a.reservation).toMatchObject({ tokens: 100, nanos: 10_000_000 });
     expect(await counters.read('u-settle', now)).toMatchObject({ dailySpendUsd: 0.02, monthlySpendUsd: 0.02 });
     await stores[2].settle(a.reservation, 40, 0.0025);
     await stores[2].settle(b.reservation, 0, 0);
     expect(await counters.read('u-settle', now)).toMatchObject({ dailySpendUsd: 0.0025, monthlySpendUsd: 0.0025 });
     const tokens = await conns[0].get(a.reservation.tokenKeys[0]);
     expect(Number(tokens)).toBe(40);
+  });
+
+  it('sums many tiny costs exactly: a request costing a fraction of a micro-dollar is not counted as a whole one', async () => {
+    // 50 requests of a cheap model (an embedding, a small local model): $0.00000025 each, $0.0000125 in all.
+    const req = input('u-tiny', { dailySpendLimitUsd: 1 }, { reserveUsd: 0.0000003 });
+    for (let i = 0; i < 50; i++) {
+      const v = await stores[i % stores.length].admit(req);
+      if (v.kind !== 'admitted' || !v.reservation) {
+        throw new Error('expected a reservation');
+      }
+      await stores[(i + 1) % stores.length].settle(v.reservation, 10, 0.00000025);
+    }
+    const counted = await counters.read('u-tiny', now);
+    expect(counted.dailySpendUsd).toBeCloseTo(0.0000125, 12);
+  });
+
+  it('settles a micro-dollar reservation of the previous release (a job queued across the upgrade) in its own unit', async () => {
+    const legacyKey = `${ns}:gov:q:u-legacy:d:${periodsAt(now).day}:s`;
+    await conns[0].set(legacyKey, 5_000, 'PX', 60_000);
+    const legacy = { tokenKeys: [], tokens: 0, spendKeys: [legacyKey], micros: 5_000 } as unknown as Reservation;
+    await stores[0].settle(legacy, 10, 0.0012345);
+    expect(Number(await conns[0].get(legacyKey))).toBe(1_235);
   });
 
   it('settles a job once: a run taking it over after its worker died settles nothing a second time', async () => {

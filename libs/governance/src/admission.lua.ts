@@ -1,12 +1,12 @@
 /**
  * Admission in one round trip: every rate limit and quota of a request is checked against its counter and,
  * only when all pass, every counter is charged (requests +1, tokens +estimate, spend +worst-case cost in
- * micro-dollars). Being one script, concurrent requests of one user on any number of gateway replicas are
+ * nano-dollars). Being one script, concurrent requests of one user on any number of gateway replicas are
  * serialised by Redis: spend can never be reserved past a limit.
  *
  * KEYS: 1 epoch | 2 key requests 3 key tokens 4 user requests 5 user tokens (this minute)
  *       6 day requests 7 day spend 8 month requests 9 month spend
- * ARGV: 1..8 limits in KEYS order 2..9 (-1 = none; spend in micro-dollars) | 9 tokens | 10 reserve micros
+ * ARGV: 1..8 limits in KEYS order 2..9 (-1 = none; spend in nano-dollars) | 9 tokens | 10 reserve nanos
  *       11 window expiry 12 day expiry 13 month expiry (epoch ms, PEXPIREAT)
  * Returns {'ok', key requests, key tokens, user requests, user tokens} after charging,
  * {'refused', check, current, limit, the same four counts uncharged}, or

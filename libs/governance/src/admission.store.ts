@@ -2,7 +2,7 @@ import type { CallerLimits, Reservation } from '@aigw/core';
 import { RedisScript, type RedisClient } from '@aigw/routing';
 import { ADMIT_LUA, SETTLE_LUA } from './admission.lua';
 import type { GovernanceKeys } from './keys';
-import { periodsAt, usdToMicros } from './periods';
+import { periodsAt, reservedNanos, usdToNanos } from './periods';
 
 export type LimitCheck =
   | 'key_rpm'
@@ -78,9 +78,9 @@ export class AdmissionStore {
     const { limits: l, keyId, userId, now } = input;
     const p = periodsAt(now);
     const k = this.keys;
-    const reserveMicros = usdToMicros(input.reserveUsd);
-    const dailySpend = l.dailySpendLimitUsd === null ? null : usdToMicros(l.dailySpendLimitUsd);
-    const monthlySpend = l.monthlySpendLimitUsd === null ? null : usdToMicros(l.monthlySpendLimitUsd);
+    const reserveNanos = reservedNanos(input.reserveUsd);
+    const dailySpend = l.dailySpendLimitUsd === null ? null : usdToNanos(l.dailySpendLimitUsd);
+    const monthlySpend = l.monthlySpendLimitUsd === null ? null : usdToNanos(l.monthlySpendLimitUsd);
     const keyList = [
       k.epoch,
       k.keyRequests(keyId, p),
@@ -102,7 +102,7 @@ export class AdmissionStore {
       arg(l.monthlyRequestLimit),
       arg(monthlySpend),
       input.tokens,
-      reserveMicros,
+      reserveNanos,
       p.windowEndsAt + WINDOW_KEEP_MS,
       p.dayEndsAt + DAY_KEEP_MS,
       p.monthEndsAt + MONTH_KEEP_MS,
@@ -114,7 +114,7 @@ export class AdmissionStore {
       case 'refused': {
         const [, check, current, limit, ...counts] = reply as [string, LimitCheck, number, number, ...number[]];
         const retryAfterMs = RATE_CHECKS.has(check) ? resetMs : this.periodEnd(check, now) - now;
-        const asked = check.endsWith('tpm') ? input.tokens : check.endsWith('spend') ? reserveMicros : 1;
+        const asked = check.endsWith('tpm') ? input.tokens : check.endsWith('spend') ? reserveNanos : 1;
         const tooLarge = asked > Number(limit);
         return {
           kind: 'refused',
@@ -145,7 +145,7 @@ export class AdmissionStore {
         const reservation =
           tokenKeys.length + spendKeys.length === 0
             ? null
-            : { tokenKeys, tokens: input.tokens, spendKeys, micros: reserveMicros };
+            : { tokenKeys, tokens: input.tokens, spendKeys, nanos: reserveNanos };
         return { kind: 'admitted', reservation, rate: this.rateView(l, counts, resetMs) };
       }
     }
@@ -166,7 +166,11 @@ export class AdmissionStore {
     const marker = once === undefined ? this.keys.settled('') : this.keys.settled(once.jobId);
     const keys = [marker, ...reservation.tokenKeys, ...reservation.spendKeys];
     const tokenDelta = usedTokens - reservation.tokens;
-    const spendDelta = usdToMicros(costUsd) - reservation.micros;
+    // A reservation of the release that counted micro-dollars is settled in its own counters and unit.
+    const spendDelta =
+      reservation.micros === undefined
+        ? usdToNanos(costUsd) - reservation.nanos
+        : Math.ceil(costUsd * 1_000_000 - 1e-9) - reservation.micros;
     const deltas = [
       once === undefined ? 0 : Math.max(1, Math.ceil(once.ttlMs)),
       ...reservation.tokenKeys.map(() => tokenDelta),

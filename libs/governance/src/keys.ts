@@ -13,7 +13,9 @@ export class GovernanceKeys {
    * persistence) loses this key too, which tells admission to rebuild the counters from usage_records.
    */
   get epoch(): string {
-    return `${this.p}epoch`;
+    // `epoch:n`: the spend counters are nano-dollars (`:n`). Those of a release that counted micro-dollars (`epoch`,
+    // `:s`) are not read: its absence makes the first admission rebuild the counters from usage_records.
+    return `${this.p}epoch:n`;
   }
 
   get rebuildLock(): string {
@@ -48,16 +50,18 @@ export class GovernanceKeys {
     return `${this.p}q:${userId}:d:${day}:r`;
   }
 
+  /** Nano-dollars spent (and reserved) on the day. */
   daySpend(userId: string, day: string): string {
-    return `${this.p}q:${userId}:d:${day}:s`;
+    return `${this.p}q:${userId}:d:${day}:n`;
   }
 
   monthRequests(userId: string, month: string): string {
     return `${this.p}q:${userId}:m:${month}:r`;
   }
 
+  /** Nano-dollars spent (and reserved) in the month. */
   monthSpend(userId: string, month: string): string {
-    return `${this.p}q:${userId}:m:${month}:s`;
+    return `${this.p}q:${userId}:m:${month}:n`;
   }
 
   /** Every quota key of a user, for a reset (any period). */

@@ -39,14 +39,24 @@ export function periodStarts(now: number): { dayStart: number; monthStart: numbe
   };
 }
 
-/** Spend is counted in integer micro-dollars in Redis: exact sums, no float drift across thousands of INCRBYs. */
-export const MICROS_PER_USD = 1_000_000;
+/**
+ * Spend is counted in integer nano-dollars in Redis: exact sums, no float drift across thousands of INCRBYs, and
+ * the precision costs are rounded to (`costOf`, `usage_records.cost_usd` numeric(18,9)), so a request costing a
+ * fraction of a micro-dollar (an embedding, a cheap model) counts what it cost, not a whole micro-dollar. Lua reads
+ * the counters as doubles: exact up to 2^53 nano-dollars ($9 million) per user and month.
+ */
+export const NANOS_PER_USD = 1_000_000_000;
 
-/** Rounds up: a reservation must never be smaller than the cost it stands for. */
-export function usdToMicros(usd: number): number {
-  return Math.ceil(usd * MICROS_PER_USD - 1e-9);
+/** An amount of the cost's precision (a cost, a limit, a sum of usage_records) in nano-dollars, exactly. */
+export function usdToNanos(usd: number): number {
+  return Math.round(usd * NANOS_PER_USD);
 }
 
-export function microsToUsd(micros: number): number {
-  return micros / MICROS_PER_USD;
+/** Rounds up: a reservation must never be smaller than the cost it stands for. */
+export function reservedNanos(usd: number): number {
+  return Math.ceil(usd * NANOS_PER_USD);
+}
+
+export function nanosToUsd(nanos: number): number {
+  return nanos / NANOS_PER_USD;
 }

@@ -1,6 +1,6 @@
 import { RedisScript, type RedisClient } from '@aigw/routing';
 import type { GovernanceKeys } from './keys';
-import { microsToUsd, periodsAt, usdToMicros } from './periods';
+import { nanosToUsd, periodsAt, usdToNanos } from './periods';
 
 /** A user's usage in the current day and month, as counted for quotas. */
 export interface PeriodUsage {
@@ -53,9 +53,9 @@ export class QuotaCountersStore {
     );
     return {
       dailyRequests: Number(dr ?? 0),
-      dailySpendUsd: microsToUsd(Number(ds ?? 0)),
+      dailySpendUsd: nanosToUsd(Number(ds ?? 0)),
       monthlyRequests: Number(mr ?? 0),
-      monthlySpendUsd: microsToUsd(Number(ms ?? 0)),
+      monthlySpendUsd: nanosToUsd(Number(ms ?? 0)),
     };
   }
 
@@ -81,9 +81,9 @@ export class QuotaCountersStore {
       const batch = this.redis.multi();
       for (const r of rows.slice(i, i + 500)) {
         batch.set(k.dayRequests(r.userId, p.day), r.dailyRequests, 'PXAT', dayAt);
-        batch.set(k.daySpend(r.userId, p.day), usdToMicros(r.dailySpendUsd), 'PXAT', dayAt);
+        batch.set(k.daySpend(r.userId, p.day), usdToNanos(r.dailySpendUsd), 'PXAT', dayAt);
         batch.set(k.monthRequests(r.userId, p.month), r.monthlyRequests, 'PXAT', monthAt);
-        batch.set(k.monthSpend(r.userId, p.month), usdToMicros(r.monthlySpendUsd), 'PXAT', monthAt);
+        batch.set(k.monthSpend(r.userId, p.month), usdToNanos(r.monthlySpendUsd), 'PXAT', monthAt);
       }
       await batch.exec();
     }
@@ -106,8 +106,8 @@ export class QuotaCountersStore {
       for (const r of rows.slice(i, i + 100)) {
         keys.push(k.dayRequests(r.userId, p.day), k.daySpend(r.userId, p.day));
         keys.push(k.monthRequests(r.userId, p.month), k.monthSpend(r.userId, p.month));
-        args.push(String(r.dailyRequests), dayAt, String(usdToMicros(r.dailySpendUsd)), dayAt);
-        args.push(String(r.monthlyRequests), monthAt, String(usdToMicros(r.monthlySpendUsd)), monthAt);
+        args.push(String(r.dailyRequests), dayAt, String(usdToNanos(r.dailySpendUsd)), dayAt);
+        args.push(String(r.monthlyRequests), monthAt, String(usdToNanos(r.monthlySpendUsd)), monthAt);
       }
       await RAISE.run(this.redis, keys, args);
     }

@@ -14,6 +14,7 @@ import {
   type AdmissionInput,
   type AdmissionVerdict,
   type LimitCheck,
+  nanosToUsd,
 } from '@aigw/governance';
 import { CatalogService, ENV, REDIS, RedisErrors, RedisKeys, waitAtMost } from '@aigw/platform';
 import type { Redis } from 'ioredis';
@@ -46,9 +47,9 @@ export class AdmissionRefused extends GatewayError {
   }
 }
 
-/** A limit as its message states it: spend in dollars (the store counts micro-dollars). */
+/** A limit as its message states it: spend in dollars (the store counts nano-dollars). */
 function limitText(check: LimitCheck, limit: number): string {
-  return check.endsWith('spend') ? `$${limit / 1e6}` : String(limit);
+  return check.endsWith('spend') ? `$${nanosToUsd(limit)}` : String(limit);
 }
 
 const WHAT: Record<LimitCheck, string> = {

@@ -53,11 +53,16 @@ export function unlimited(l: CallerLimits): boolean {
 
 /**
  * What admission charged for a request, so the worker can settle it to the real usage (Redis counter keys
- * and amounts; tokens are counted per minute, spend in micro-dollars). Plain data: it rides in the job.
+ * and amounts; tokens are counted per minute, spend in nano-dollars). Plain data: it rides in the job.
  */
 export interface Reservation {
   tokenKeys: string[];
   tokens: number;
   spendKeys: string[];
-  micros: number;
+  nanos: number;
+  /**
+   * Micro-dollars instead of `nanos`: a reservation made by a release that counted spend in micro-dollars (a job
+   * queued across the upgrade), in that release's counters. Settled in their unit.
+   */
+  micros?: number;
 }
