@@ -82,9 +82,12 @@ export interface HealthSubjectJobData {
   id: string;
 }
 
-/** One alert to POST to ALERT_WEBHOOK_URL (retried with backoff by BullMQ). */
+/**
+ * One alert to POST to ALERT_WEBHOOK_URL (retried with backoff by BullMQ). The URL is read when the delivery runs,
+ * never stored in the job: it may carry credentials, and a changed ALERT_WEBHOOK_URL applies to pending retries.
+ * (Jobs queued by older versions also hold a `url`; it is ignored.)
+ */
 export interface SendAlertJobData {
-  url: string;
   alert: HealthAlert;
 }
 

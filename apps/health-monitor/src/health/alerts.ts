@@ -1,25 +1,63 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { alertKindOf, HealthJobName, type HealthAlert, type SendAlertJobData } from '@aigw/core';
 import type { HealthSubject, RecordedHealth } from '@aigw/entities';
-import { describeError, ENV } from '@aigw/platform';
+import { describeError, ENV, REDIS, RedisKeys } from '@aigw/platform';
+import { DelayedError } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { MonitorEnv } from '../config/monitor-env';
-import { HealthQueue } from './health-queue';
+import { HealthQueue, type HealthJob } from './health-queue';
 import { MonitorMetrics } from './monitor-metrics';
 
 /** Deliveries are retried this many times, 1 s, 2 s, 4 s ... apart (about 4 minutes in all). */
 const WEBHOOK_ATTEMPTS = 8;
 const WEBHOOK_TIMEOUT_MS = 10_000;
+/**
+ * How long an undelivered alert holds back the newer alerts of its subject: well past its last retry (about 2 minutes
+ * of backoff and 8 timeouts of 10 s), with room for a busy queue. An older alert is then delivered out of order.
+ */
+const ORDER_HOLD_MS = 15 * 60_000;
+/** How soon a delivery held back behind an older alert of its subject looks again. */
+const ORDER_RECHECK_MS = 1_000;
 
 /** The metric label of a subject: a provider id, or `gateway:<id>`. */
 export function subjectLabel(subject: HealthSubject): string {
   return subject.kind === 'provider' ? subject.id : `gateway:${subject.id}`;
 }
 
+/** The webhook request: the URL without user info, whose credentials (`https://user:pass@host/...`) go as Basic auth. */
+export function webhookRequest(raw: string): { url: string; headers: Record<string, string> } {
+  const url = new URL(raw);
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'aigw-health-monitor' };
+  if (url.username !== '' || url.password !== '') {
+    const user = decodeURIComponent(url.username);
+    const password = decodeURIComponent(url.password);
+    headers.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    url.username = '';
+    url.password = '';
+  }
+  return { url: url.href, headers };
+}
+
+/** An error's description without the webhook URL or its credentials (a path may hold a token, as Slack's do). */
+function withoutUrl(description: string, raw: string): string {
+  const url = new URL(raw);
+  const secrets = [raw, url.href, url.pathname.length > 1 ? url.pathname : '', url.search, url.password];
+  let out = description;
+  for (const s of secrets) {
+    if (s.length >= 4) {
+      out = out.split(s).join('[redacted]');
+    }
+  }
+  return out;
+}
+
 /**
  * A subject turning `failing`, or recovering: one structured log line, `aigw_provider_alerts_total`, and a JSON
  * POST to ALERT_WEBHOOK_URL. Only the probe whose locked status update saw the transition gets here (see
  * ProviderHealthStore.recordProbe), so there is one alert per transition whatever the number of replicas; the
- * delivery is a BullMQ job with a deterministic id (added once) and retries with backoff.
+ * delivery is a BullMQ job with a deterministic id (added once) and retries with backoff. The alerts of one subject
+ * reach the webhook in the order of their transitions: a sorted set per subject (`health:alert-order:<kind>:<id>`,
+ * scored by the transition's time) holds the undelivered ones, and a delivery waits while an older one is in it.
  */
 @Injectable()
 export class Alerts {
@@ -29,7 +67,13 @@ export class Alerts {
     @Inject(ENV) private readonly env: MonitorEnv,
     private readonly queue: HealthQueue,
     private readonly metrics: MonitorMetrics,
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly keys: RedisKeys,
   ) {}
+
+  private orderKey(alert: Pick<HealthAlert, 'subject' | 'id'>): string {
+    return this.keys.key('health', 'alert-order', alert.subject, alert.id);
+  }
 
   async onRecorded(subject: HealthSubject, health: RecordedHealth, at: Date): Promise<void> {
     const kind = alertKindOf(health.previous, health.status);
@@ -49,36 +93,82 @@ export class Alerts {
     const label = subjectLabel(subject);
     this.metrics.alerted(label, kind);
     this.logger.warn(`health_alert ${JSON.stringify(alert)}`);
-    const url = this.env.ALERT_WEBHOOK_URL;
-    if (url === undefined) {
+    if (this.env.ALERT_WEBHOOK_URL === undefined) {
       return;
     }
-    const data: SendAlertJobData = { url, alert };
-    await this.queue.queue.add(HealthJobName.SendAlert, data, {
-      jobId: `alert-${subject.kind}-${subject.id}-${kind}-${at.getTime()}`,
-      attempts: WEBHOOK_ATTEMPTS,
-      backoff: { type: 'exponential', delay: 1000 },
-      removeOnComplete: true,
-      removeOnFail: 1000,
-    });
-  }
-
-  /** One delivery attempt; a rejection makes BullMQ retry it later. */
-  async deliver(data: SendAlertJobData): Promise<void> {
-    let res: Response;
+    const jobId = `alert-${subject.kind}-${subject.id}-${kind}-${at.getTime()}`;
+    const order = this.orderKey(alert);
+    // In the order set before the job exists, so no newer alert of the subject can overtake it.
+    await this.redis.multi().zadd(order, at.getTime(), jobId).pexpire(order, ORDER_HOLD_MS).exec();
+    const data: SendAlertJobData = { alert };
     try {
-      res = await fetch(data.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'aigw-health-monitor' },
-        body: JSON.stringify(data.alert),
-        signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+      await this.queue.queue.add(HealthJobName.SendAlert, data, {
+        jobId,
+        attempts: WEBHOOK_ATTEMPTS,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: true,
+        removeOnFail: 1000,
       });
     } catch (err) {
-      throw new Error(`alert webhook unreachable: ${describeError(err)}`, { cause: err });
+      await this.redis.zrem(order, jobId).catch(() => undefined);
+      throw err;
     }
-    await res.arrayBuffer().catch(() => undefined);
-    if (!res.ok) {
-      throw new Error(`alert webhook answered HTTP ${res.status}`);
+  }
+
+  /**
+   * One delivery attempt; a rejection makes BullMQ retry it later. Held back (delayed, no attempt spent) while an
+   * older alert of the same subject is undelivered. ALERT_WEBHOOK_URL unset since the alert was raised: dropped.
+   */
+  async deliver(job: HealthJob, token?: string): Promise<void> {
+    const { alert } = job.data as SendAlertJobData;
+    const order = this.orderKey(alert);
+    const raw = this.env.ALERT_WEBHOOK_URL;
+    if (raw === undefined) {
+      await this.release(order, job);
+      return;
+    }
+    if (token !== undefined && job.id !== undefined && (await this.olderPending(order, job.id, alert))) {
+      await job.moveToDelayed(Date.now() + ORDER_RECHECK_MS, token);
+      throw new DelayedError();
+    }
+    const { url, headers } = webhookRequest(raw);
+    try {
+      let res: Response;
+      try {
+        res = await fetch(url, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify(alert),
+          signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+        });
+      } catch (err) {
+        throw new Error(`alert webhook unreachable: ${withoutUrl(describeError(err), raw)}`);
+      }
+      await res.arrayBuffer().catch(() => undefined);
+      if (!res.ok) {
+        throw new Error(`alert webhook answered HTTP ${res.status}`);
+      }
+    } catch (err) {
+      if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
+        // The last attempt: the newer alerts of the subject go on without this one.
+        await this.release(order, job);
+      }
+      throw err;
+    }
+    await this.release(order, job);
+  }
+
+  /** Whether an alert of the subject older than this one is still to be delivered (stale entries are dropped). */
+  private async olderPending(order: string, jobId: string, alert: HealthAlert): Promise<boolean> {
+    const at = Date.parse(alert.at);
+    await this.redis.zremrangebyscore(order, '-inf', Date.now() - ORDER_HOLD_MS);
+    const older = await this.redis.zrangebyscore(order, '-inf', `(${at}`, 'LIMIT', 0, 1);
+    return older.some((id) => id !== jobId);
+  }
+
+  private async release(order: string, job: HealthJob): Promise<void> {
+    if (job.id !== undefined) {
+      await this.redis.zrem(order, job.id).catch(() => undefined);
     }
   }
 }

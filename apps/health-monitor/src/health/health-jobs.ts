@@ -43,7 +43,7 @@ export class HealthJobs {
     this.routes = new RouteMemory(redis, routingKeyPrefix(keys.prefix));
   }
 
-  readonly process = async (job: HealthJob): Promise<void> => {
+  readonly process = async (job: HealthJob, token?: string): Promise<void> => {
     const name = job.name;
     switch (name) {
       case HealthJobName.ProbeProvider:
@@ -55,7 +55,7 @@ export class HealthJobs {
       case HealthJobName.PruneHistory:
         return this.prune();
       case HealthJobName.SendAlert:
-        return this.alerts.deliver(job.data as Parameters<Alerts['deliver']>[0]);
+        return this.alerts.deliver(job, token);
       default:
         throw new UnrecoverableError(`unknown health job '${String(name)}'`);
     }

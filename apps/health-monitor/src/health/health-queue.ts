@@ -30,8 +30,11 @@ export class HealthQueue implements OnApplicationShutdown {
     errors.watch(this.queue);
   }
 
-  /** Starts taking jobs; `process` runs each (a rejection fails the job: BullMQ retries it when it has attempts). */
-  start(process: (job: HealthJob) => Promise<void>): void {
+  /**
+   * Starts taking jobs; `process` runs each (a rejection fails the job: BullMQ retries it when it has attempts),
+   * with the job's lock token (for `moveToDelayed`).
+   */
+  start(process: (job: HealthJob, token?: string) => Promise<void>): void {
     const connection = createRedis(this.env.REDIS_URL, `${this.keys.prefix}:health-worker`, this.errors, {
       blocking: true,
     });
