@@ -1,11 +1,14 @@
+import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { HealthJobName, type Catalog, type HealthJobMap } from '@aigw/core';
+import { HealthJobName, type Catalog, type GatewaySpec, type HealthJobMap, type ProviderSpec } from '@aigw/core';
 import { CatalogService, describeError, ENV } from '@aigw/platform';
 import type { MonitorEnv } from '../config/monitor-env';
 import { HealthJobs } from './health-jobs';
 import { HealthQueue } from './health-queue';
 
 const DAY_MS = 86_400_000;
+/** How long a probe run at once for a change stays in Redis: its id keeps the other replicas from adding it again. */
+const PROBE_NOW_KEEP_S = 600;
 
 /** One BullMQ job scheduler: which job, for what, how often. */
 export interface ScheduleSpec {
@@ -13,6 +16,35 @@ export interface ScheduleSpec {
   name: HealthJobName;
   data: HealthJobMap[HealthJobName];
   everyMs: number;
+  /**
+   * Probes: a hash of the settings the probe uses. When it changes (a fixed base URL, a new key), the subject is
+   * probed at once rather than at its next interval, so a fixed provider does not stay `failing` that long.
+   */
+  settings?: string;
+}
+
+/** A short hash of what a probe depends on (keys included, so only the hash is ever kept). */
+function settingsHash(parts: unknown): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
+}
+
+function gatewaySettings(g: GatewaySpec | undefined): unknown {
+  return g === undefined ? null : [g.baseUrl, g.apiKey ?? null, g.timeoutMs];
+}
+
+function providerSettings(p: ProviderSpec, gateways: readonly GatewaySpec[]): string {
+  return settingsHash([
+    p.kind,
+    p.baseUrl,
+    p.apiKey ?? null,
+    p.timeoutMs,
+    p.routing,
+    p.plugin ?? null,
+    p.healthPath ?? null,
+    p.probe ?? null,
+    p.models.map((m) => [m.upstreamName ?? m.name, m.enabled]),
+    p.routing === 'direct' ? null : gatewaySettings(gateways.find((g) => g.id === p.gateway)),
+  ]);
 }
 
 /**
@@ -28,7 +60,13 @@ export function schedulesOf(catalog: Catalog, env: MonitorEnv): ScheduleSpec[] {
       continue;
     }
     const everyMs = (p.healthIntervalS ?? env.HEALTH_INTERVAL_S) * 1000;
-    out.push({ id: `probe:provider:${p.id}`, name: HealthJobName.ProbeProvider, data: { id: p.id }, everyMs });
+    out.push({
+      id: `probe:provider:${p.id}`,
+      name: HealthJobName.ProbeProvider,
+      data: { id: p.id },
+      everyMs,
+      settings: providerSettings(p, catalog.gateways),
+    });
     out.push({
       id: `discover:provider:${p.id}`,
       name: HealthJobName.DiscoverModels,
@@ -46,6 +84,7 @@ export function schedulesOf(catalog: Catalog, env: MonitorEnv): ScheduleSpec[] {
         name: HealthJobName.ProbeGateway,
         data: { id: g.id },
         everyMs: env.HEALTH_INTERVAL_S * 1000,
+        settings: settingsHash(gatewaySettings(g)),
       });
     }
   }
@@ -63,6 +102,8 @@ export function schedulesOf(catalog: Catalog, env: MonitorEnv): ScheduleSpec[] {
 export class HealthScheduler implements OnApplicationBootstrap {
   private readonly logger = new Logger('HealthScheduler');
   private chain: Promise<void> = Promise.resolve();
+  /** The probe settings each schedule had at this replica's last reconcile (none before the first). */
+  private readonly settings = new Map<string, string>();
 
   constructor(
     @Inject(ENV) private readonly env: MonitorEnv,
@@ -123,8 +164,41 @@ export class HealthScheduler implements OnApplicationBootstrap {
       );
       added++;
     }
-    if (added > 0 || removed > 0) {
-      this.logger.log(`probe schedules: ${added} added or changed, ${removed} removed, ${wanted.size} in all`);
+    const probedNow = await this.probeChanged(wanted);
+    if (added > 0 || removed > 0 || probedNow > 0) {
+      this.logger.log(
+        `probe schedules: ${added} added or changed, ${removed} removed, ${wanted.size} in all; ${probedNow} probed now for changed settings`,
+      );
     }
+  }
+
+  /**
+   * Adds a one-off probe of each subject whose probe settings changed since the last reconcile. Its id names the
+   * settings, so replicas that see the same change add it once (it is kept PROBE_NOW_KEEP_S once done). A new
+   * schedule needs none: its first job runs at once.
+   */
+  private async probeChanged(wanted: ReadonlyMap<string, ScheduleSpec>): Promise<number> {
+    let added = 0;
+    for (const spec of wanted.values()) {
+      if (spec.settings === undefined) {
+        continue;
+      }
+      const before = this.settings.get(spec.id);
+      if (before !== undefined && before !== spec.settings) {
+        await this.queue.queue.add(spec.name, spec.data, {
+          jobId: `now-${spec.id.replaceAll(':', '-')}-${spec.settings}`,
+          removeOnComplete: { age: PROBE_NOW_KEEP_S },
+          removeOnFail: { age: PROBE_NOW_KEEP_S },
+        });
+        added++;
+      }
+      this.settings.set(spec.id, spec.settings);
+    }
+    for (const id of this.settings.keys()) {
+      if (!wanted.has(id)) {
+        this.settings.delete(id);
+      }
+    }
+    return added;
   }
 }

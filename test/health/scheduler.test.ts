@@ -1,0 +1,112 @@
+import { HealthJobName, parseCatalog, type Catalog } from '@aigw/core';
+import { type CatalogService, RedisErrors, RedisKeys } from '@aigw/platform';
+import { TEST_REDIS_URL, uniqueId } from '@aigw/testing';
+import { Redis } from 'ioredis';
+import type { MonitorEnv } from '../../apps/health-monitor/src/config/monitor-env';
+import type { HealthJobs } from '../../apps/health-monitor/src/health/health-jobs';
+import { HealthQueue } from '../../apps/health-monitor/src/health/health-queue';
+import { HealthScheduler } from '../../apps/health-monitor/src/health/health-scheduler';
+import { quiet } from '../gateway/cache-fixtures';
+
+function catalogOf(baseUrl: string, apiKey = 'sk-one'): Catalog {
+  return parseCatalog(
+    `providers:
+  - id: p1
+    kind: openai
+    baseUrl: ${baseUrl}
+    apiKey: ${apiKey}
+    healthIntervalS: 300
+    models:
+      - { name: m1, promptPer1k: 0, completionPer1k: 0, contextWindow: 1000 }
+  - id: p2
+    kind: openai
+    baseUrl: http://127.0.0.1:9/v1
+    healthIntervalS: 300
+    models:
+      - { name: m2, promptPer1k: 0, completionPer1k: 0, contextWindow: 1000 }
+`,
+    {},
+  );
+}
+
+/**
+ * The schedules follow the catalog (real Redis, no consumer: the jobs stay queued for the test to count). A change
+ * of what a provider's probe uses (base URL, key) probes it at once, once across replicas, instead of leaving a
+ * fixed provider `failing` until its next interval (HEALTH_INTERVAL_S, 300 s by default).
+ */
+describe('HealthScheduler: a changed provider is probed at once', () => {
+  const prefix = uniqueId('sched');
+  const keys = new RedisKeys(prefix);
+  const errors = new RedisErrors(quiet);
+  const env = {
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_PREFIX: prefix,
+    HEALTH_PROBES_ENABLED: true,
+    HEALTH_INTERVAL_S: 300,
+    HEALTH_DISCOVERY_INTERVAL_S: 3600,
+    HEALTH_CONCURRENCY: 1,
+  } as MonitorEnv;
+  const catalog = { current: catalogOf('http://127.0.0.1:1/v1'), onReload: () => undefined };
+  let queue: HealthQueue;
+  let replicas: HealthScheduler[];
+
+  beforeAll(() => {
+    queue = new HealthQueue(env, keys, errors);
+    // Two replicas of the scheduler on one queue; neither takes jobs (HealthJobs is never called).
+    replicas = [0, 1].map(
+      () => new HealthScheduler(env, catalog as unknown as CatalogService, queue, {} as HealthJobs),
+    );
+  });
+
+  afterAll(async () => {
+    await queue?.queue.obliterate({ force: true });
+    await queue?.onApplicationShutdown();
+    const redis = new Redis(TEST_REDIS_URL);
+    const stale = await redis.keys(`*${prefix}*`);
+    if (stale.length > 0) {
+      await redis.del(...stale);
+    }
+    redis.disconnect();
+  });
+
+  /** Probe jobs of a provider that run now (waiting), not the schedules' next ones (delayed). */
+  const probesNow = async (id: string): Promise<number> =>
+    (await queue.queue.getJobs(['waiting', 'prioritized'])).filter(
+      (j) => j.name === HealthJobName.ProbeProvider && (j.data as { id: string }).id === id,
+    ).length;
+
+  it('adds one immediate probe per change of the probe settings, whatever the number of replicas', async () => {
+    for (const r of replicas) {
+      await r.reconcile();
+    }
+    // The schedules' first probes run at once.
+    expect(await probesNow('p1')).toBe(1);
+    expect(await probesNow('p2')).toBe(1);
+
+    catalog.current = catalogOf('http://127.0.0.1:2/v1');
+    for (const r of replicas) {
+      await r.reconcile();
+    }
+    expect(await probesNow('p1')).toBe(2);
+    expect(await probesNow('p2')).toBe(1);
+
+    // Nothing changed: nothing added.
+    for (const r of replicas) {
+      await r.reconcile();
+    }
+    expect(await probesNow('p1')).toBe(2);
+
+    // A new key is a change too.
+    catalog.current = catalogOf('http://127.0.0.1:2/v1', 'sk-two');
+    await replicas[0].reconcile();
+    expect(await probesNow('p1')).toBe(3);
+    const schedulers = await queue.queue.getJobSchedulers(0, -1);
+    expect(schedulers.map((s) => s.key).sort()).toEqual([
+      'discover:provider:p1',
+      'discover:provider:p2',
+      'probe:provider:p1',
+      'probe:provider:p2',
+      'prune-health-history',
+    ]);
+  });
+});
