@@ -94,7 +94,13 @@ export interface UnsavedProviderSettings {
  * `health.probe` request: a saved provider by id, or unsaved settings. The channel is namespaced by REDIS_PREFIX
  * (see `controlNamespace`), so the message itself carries no namespace.
  */
-export type HealthProbeRequest = { providerId: string } | { provider: UnsavedProviderSettings };
+export type HealthProbeRequest = ({ providerId: string } | { provider: UnsavedProviderSettings }) & {
+  /**
+   * One id per test (the gateway sends a UUID). Every monitor replica hears the request (pub/sub): the one that
+   * claims the id in Redis probes, the others answer with its result, so a test probes the provider once.
+   */
+  testId?: string;
+};
 
 /** Why the monitor could not run the test at all (as opposed to a route that failed). */
 export type HealthProbeRefusal = 'provider_not_found' | 'gateway_not_found' | 'invalid_request';

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import {
   ControlPattern,
@@ -48,7 +49,9 @@ export class ProviderTestService {
   }
 
   private async ask(request: HealthProbeRequest): Promise<ConnectionTestResult> {
-    const reply = await this.control.request<HealthProbeReply>(ControlPattern.HealthProbe, request, {
+    // Every monitor replica hears the request; the test id lets them probe once between them.
+    const message: HealthProbeRequest = { ...request, testId: randomUUID() };
+    const reply = await this.control.request<HealthProbeReply>(ControlPattern.HealthProbe, message, {
       service: 'health monitor',
       timeoutMs: this.env.CONNECTION_TEST_TIMEOUT_MS,
     });

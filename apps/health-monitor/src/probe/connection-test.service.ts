@@ -9,6 +9,7 @@ import {
 } from '@aigw/adapters';
 import type {
   ConnectionTestResult,
+  HealthProbeRequest,
   GatewaySpec,
   HealthProbeRefusal,
   HealthProbeReply,
@@ -16,9 +17,15 @@ import type {
   RouteCheck,
   RoutingMethod,
 } from '@aigw/core';
-import { CatalogService, ENV } from '@aigw/platform';
+import { CatalogService, ENV, REDIS, RedisKeys } from '@aigw/platform';
+import type { Redis } from 'ioredis';
 import type { MonitorEnv } from '../config/monitor-env';
 import { readHealthProbeRequest } from './health-probe-request';
+
+/** How often a replica that lost the claim on a test looks for the winner's result (only while it waits). */
+const RESULT_POLL_MS = 100;
+/** How long a test's result stays in Redis for the replicas that lost its claim. */
+const RESULT_KEEP_MS = 60_000;
 
 /** A provider with the routing that decides which routes a probe takes. */
 export interface ProbeSubject {
@@ -67,18 +74,63 @@ export class ConnectionTestService implements OnApplicationShutdown {
   constructor(
     @Inject(ENV) private readonly env: MonitorEnv,
     private readonly catalog: CatalogService,
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly keys: RedisKeys,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
     await this.pool.destroy();
   }
 
-  /** Answers one `health.probe` message. Never rejects for a failing provider: that is a result. */
+  /**
+   * Answers one `health.probe` message. Never rejects for a failing provider: that is a result. Every replica hears
+   * the message: with a `testId`, the replica that claims it in Redis (`SET NX`) runs the test and leaves the reply
+   * there, and the others answer with that reply (polling for it), so the provider is probed once per test (a
+   * `probe: completion` provider is billed once). Redis unreachable, or the claimer gone: this replica tests too.
+   */
   async handle(message: unknown): Promise<HealthProbeReply> {
     const request = readHealthProbeRequest(message);
     if (typeof request === 'string') {
       return refuse('invalid_request', request);
     }
+    if (request.testId === undefined) {
+      return this.test(request);
+    }
+    const key = this.keys.key('health', 'test', request.testId);
+    // The longest a test takes: its routes run concurrently, each within PROBE_TIMEOUT_MS; plus the catalog read.
+    const waitMs = this.env.PROBE_TIMEOUT_MS + 5_000;
+    const claimed = await this.redis
+      .set(key, '', 'PX', waitMs, 'NX')
+      .then((ok) => ok === 'OK')
+      .catch(() => true);
+    if (!claimed) {
+      const reply = await this.replyOf(key, Date.now() + waitMs);
+      if (reply !== undefined) {
+        return reply;
+      }
+    }
+    const reply = await this.test(request);
+    await this.redis.set(key, JSON.stringify(reply), 'PX', RESULT_KEEP_MS).catch(() => undefined);
+    return reply;
+  }
+
+  /** The reply the replica that claimed the test left in Redis; undefined when none came by `deadline`. */
+  private async replyOf(key: string, deadline: number): Promise<HealthProbeReply | undefined> {
+    while (Date.now() < deadline) {
+      const value = await this.redis.get(key).catch(() => null);
+      if (value === null) {
+        // The claim expired without a result (its replica died): test here.
+        return undefined;
+      }
+      if (value !== '') {
+        return JSON.parse(value) as HealthProbeReply;
+      }
+      await new Promise((resolve) => setTimeout(resolve, RESULT_POLL_MS));
+    }
+    return undefined;
+  }
+
+  private async test(request: HealthProbeRequest): Promise<HealthProbeReply> {
     await this.catalog.reload();
     const gateways = this.catalog.current.gateways;
     let subject: ProbeSubject;

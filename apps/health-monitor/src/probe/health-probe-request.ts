@@ -8,6 +8,8 @@ import {
 
 type Obj = Record<string, unknown>;
 
+const TEST_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const optionalString = (o: Obj, key: string): boolean => o[key] === undefined || typeof o[key] === 'string';
 
@@ -19,8 +21,14 @@ export function readHealthProbeRequest(message: unknown): HealthProbeRequest | s
   if (!isObject(message)) {
     return 'The request must be an object.';
   }
+  const testId = message.testId;
+  if (testId !== undefined && !(typeof testId === 'string' && TEST_ID.test(testId))) {
+    return "'testId' must be 1 to 64 letters, digits, '-' or '_'.";
+  }
+  const withId = <T extends object>(request: T): T & { testId?: string } =>
+    testId === undefined ? request : { ...request, testId };
   if (typeof message.providerId === 'string' && message.providerId !== '') {
-    return { providerId: message.providerId };
+    return withId({ providerId: message.providerId });
   }
   const p = message.provider;
   if (!isObject(p)) {
@@ -63,5 +71,5 @@ export function readHealthProbeRequest(message: unknown): HealthProbeRequest | s
   if (Array.isArray(p.models)) {
     provider.models = p.models;
   }
-  return { provider };
+  return withId({ provider });
 }
