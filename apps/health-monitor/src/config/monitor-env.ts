@@ -1,6 +1,29 @@
 import { Transform, Type } from 'class-transformer';
-import { IsBoolean, IsInt, IsOptional, IsUrl, Max, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsOptional, IsUrl, Max, Min, ValidateBy } from 'class-validator';
 import { BaseEnv, IsListenHost, toBool } from '@aigw/platform';
+
+/**
+ * Ports fetch refuses to connect to (the WHATWG Fetch standard's "bad ports"): a webhook on one of them would fail
+ * every delivery with `fetch failed (cause: bad port)`.
+ */
+const FETCH_BAD_PORTS = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110,
+  111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532,
+  540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061,
+  6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+]);
+
+function IsFetchablePort(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isFetchablePort',
+    validator: {
+      validate: (value: unknown) =>
+        typeof value !== 'string' || !URL.canParse(value) || !FETCH_BAD_PORTS.has(Number(new URL(value).port)),
+      defaultMessage: (args) =>
+        `${args?.property ?? 'the URL'} uses a port fetch refuses to connect to (a Fetch standard "bad port"): pick another`,
+    },
+  });
+}
 
 /** The health-monitor's environment, validated once at boot (see `loadEnvOrExit`). */
 export class MonitorEnv extends BaseEnv {
@@ -83,5 +106,6 @@ export class MonitorEnv extends BaseEnv {
   /** Where each alert (a provider turning failing, or recovering) is POSTed as JSON; unset: log and metrics only. */
   @IsOptional()
   @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
+  @IsFetchablePort()
   ALERT_WEBHOOK_URL?: string;
 }
