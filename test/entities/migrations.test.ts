@@ -16,6 +16,7 @@ const ALL = [
   'PreferenceUsage1796100000000',
   'AdminCatalog1796200000000',
   'UsageDeploymentRollups1796300000000',
+  'HealthValidUntil1796400000000',
 ];
 
 const TABLES = [

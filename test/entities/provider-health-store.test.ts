@@ -1,6 +1,7 @@
 import { parseCatalog } from '@aigw/core';
 import {
   CatalogStore,
+  DeploymentStatsStore,
   ProviderHealthStore,
   runMigrationsLocked,
   SecretBox,
@@ -182,5 +183,37 @@ describe('ProviderHealthStore (real PostgreSQL)', () => {
     const found = await store.discovered('p1');
     expect(found.refreshedAt?.getTime()).toBe(t2.getTime());
     expect(found.models).toEqual([{ model: 'extra', capabilities: ['chat'], firstSeenAt: t1, lastSeenAt: t2 }]);
+  });
+
+  it('a status no probe confirmed past its validity reads unknown everywhere routing and listings look, not to the monitor', async () => {
+    const p2 = { kind: 'provider', id: 'p2' } as const;
+    const gw = { kind: 'gateway', id: 'litellm' } as const;
+    const catalogStore = new CatalogStore(ds, SecretBox.fromEnv(undefined, 'test').box);
+    const stats = new DeploymentStatsStore(ds);
+    const readers = async (): Promise<unknown[]> => [
+      (await store.providerHealth()).get('p2')?.status,
+      (await catalogStore.loadWithHealth()).health.get('p2'),
+      (await stats.providerHealth()).get('p2'),
+    ];
+    const later = new Date(Date.now() + 60_000);
+    for (let i = 0; i < RULES.failureThreshold; i++) {
+      await store.recordProbe(p2, [down(), down('gateway')], tick(), RULES, later);
+    }
+    await store.recordProbe(gw, [down('health')], tick(), RULES, later);
+    expect(await readers()).toEqual(['failing', 'failing', 'failing']);
+    expect((await store.gatewayStatuses()).get('litellm')).toBe('degraded');
+
+    // The monitor stopped: the last probe's status has lapsed.
+    const past = new Date(Date.now() - 1);
+    const lapsed = await store.recordProbe(p2, [down(), down('gateway')], tick(), RULES, past);
+    await store.recordProbe(gw, [down('health')], tick(), RULES, past);
+    expect(lapsed).toMatchObject({ previous: 'failing', status: 'failing' });
+    expect(await readers()).toEqual(['unknown', 'unknown', 'unknown']);
+    expect((await store.gatewayStatuses()).get('litellm')).toBe('unknown');
+
+    // A monitor back: its next probe moves on from what was recorded, not from unknown.
+    const back = await store.recordProbe(p2, [up(), up(20, 'gateway')], tick(), RULES, later);
+    expect(back).toMatchObject({ previous: 'failing', status: 'degraded' });
+    expect(await readers()).toEqual(['degraded', 'degraded', 'degraded']);
   });
 });

@@ -13,6 +13,9 @@ import { Prober, type ProbedRoute } from './prober';
 
 const DAY_MS = 86_400_000;
 
+/** Probe intervals a recorded status holds without a newer probe (see `record`). */
+export const STATUS_HOLDS_FOR_PROBES = 3;
+
 /**
  * What each health job does. Probes are never billed (unless the catalog opts a provider in to `probe:
  * completion`) and never count as usage: nothing here touches usage_records or the quota counters.
@@ -70,7 +73,7 @@ export class HealthJobs {
     }
     const routes = await this.prober.probeProvider(provider, this.catalog.current.gateways);
     const subject: HealthSubject = { kind: 'provider', id };
-    await this.record(subject, routes);
+    await this.record(subject, routes, provider.healthIntervalS ?? this.env.HEALTH_INTERVAL_S);
     if (provider.routing === 'auto') {
       await this.learnRoute(provider, routes);
     }
@@ -81,11 +84,17 @@ export class HealthJobs {
     if (gateway === undefined) {
       return;
     }
-    await this.record({ kind: 'gateway', id }, [await this.prober.probeGateway(gateway)]);
+    await this.record({ kind: 'gateway', id }, [await this.prober.probeGateway(gateway)], this.env.HEALTH_INTERVAL_S);
   }
 
-  private async record(subject: HealthSubject, routes: ProbedRoute[]): Promise<void> {
+  /**
+   * Records a probe of a subject probed every `intervalS`. Its status holds for STATUS_HOLDS_FOR_PROBES intervals
+   * and a probe's timeout: probes that come late (a busy monitor, a restart) keep it, while a monitor that stopped
+   * leaves readers an `unknown` rather than a stale `failing` for good.
+   */
+  private async record(subject: HealthSubject, routes: ProbedRoute[], intervalS: number): Promise<void> {
     const at = new Date();
+    const validUntil = new Date(at.getTime() + STATUS_HOLDS_FOR_PROBES * intervalS * 1000 + this.env.PROBE_TIMEOUT_MS);
     for (const { check } of routes) {
       this.metrics.probed(subjectLabel(subject), check.route, check.ok, check.latencyMs ?? 0);
     }
@@ -94,6 +103,7 @@ export class HealthJobs {
       routes.map((r) => r.check),
       at,
       this.rules,
+      validUntil,
     );
     if (recorded !== null) {
       await this.alerts.onRecorded(subject, recorded, at);

@@ -80,6 +80,10 @@ export class ProviderEntity {
   @Column({ name: 'last_check_at', type: 'timestamptz', nullable: true })
   lastCheckAt: Date | null;
 
+  /** Past this instant the status is no longer confirmed by a probe and reads as `unknown` (`currentHealth`). */
+  @Column({ name: 'health_valid_until', type: 'timestamptz', nullable: true })
+  healthValidUntil: Date | null;
+
   /** Secret-free description of what failed in the last probe; null when every route of it worked. */
   @Column({ name: 'last_error', type: 'text', nullable: true })
   lastError: string | null;

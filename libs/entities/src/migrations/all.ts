@@ -10,6 +10,7 @@ import { UsageRollups1796000000000 } from './1796000000000-UsageRollups';
 import { PreferenceUsage1796100000000 } from './1796100000000-PreferenceUsage';
 import { AdminCatalog1796200000000 } from './1796200000000-AdminCatalog';
 import { UsageDeploymentRollups1796300000000 } from './1796300000000-UsageDeploymentRollups';
+import { HealthValidUntil1796400000000 } from './1796400000000-HealthValidUntil';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   PreferenceUsage1796100000000,
   AdminCatalog1796200000000,
   UsageDeploymentRollups1796300000000,
+  HealthValidUntil1796400000000,
 ] as const;

@@ -6,6 +6,7 @@ import { ModelEntity } from '../entities/model.entity';
 import { ProviderEntity } from '../entities/provider.entity';
 import { advisoryLockKey, checkSchemaName } from '../schema-name';
 import { SecretBoxError, type SecretBox } from '../secret-box';
+import { currentHealth } from './provider-health.store';
 import {
   changedFields,
   gatewayFields,
@@ -118,7 +119,11 @@ export class CatalogStore {
       ),
       gateways: gatewayRows.map((row) => gatewayFromRow(row, this.open(row.encryptedSecret, `gateway '${row.id}'`))),
     };
-    return { catalog, health: new Map(providerRows.map((row) => [row.id, row.healthStatus])) };
+    const now = Date.now();
+    return {
+      catalog,
+      health: new Map(providerRows.map((row) => [row.id, currentHealth(row.healthStatus, row.healthValidUntil, now)])),
+    };
   }
 
   private open(sealed: string | null, owner: string): string | undefined {

@@ -4,6 +4,7 @@ import type { ProviderHealthStatus } from '../entities/provider.entity';
 import { ProviderEntity } from '../entities/provider.entity';
 import { UsageRecordEntity } from '../entities/usage-record.entity';
 import { tableRef } from '../table-ref';
+import { currentHealth } from './provider-health.store';
 
 /** One deployment's provider calls over a period (response cache hits left out: no provider answered them). */
 export interface DeploymentStats {
@@ -53,7 +54,10 @@ export class DeploymentStatsStore {
 
   /** The health monitor's status of every provider. */
   async providerHealth(): Promise<Map<string, ProviderHealthStatus>> {
-    const rows = await this.dataSource.getRepository(ProviderEntity).find({ select: { id: true, healthStatus: true } });
-    return new Map(rows.map((r) => [r.id, r.healthStatus]));
+    const rows = await this.dataSource
+      .getRepository(ProviderEntity)
+      .find({ select: { id: true, healthStatus: true, healthValidUntil: true } });
+    const now = Date.now();
+    return new Map(rows.map((r) => [r.id, currentHealth(r.healthStatus, r.healthValidUntil, now)]));
   }
 }

@@ -64,6 +64,19 @@ export interface DiscoveredModel {
   lastSeenAt: Date;
 }
 
+/**
+ * A subject's status as readers should take it: the recorded one while a probe confirms it (`health_valid_until`,
+ * set by the monitor from the subject's probe interval), `unknown` once that has passed. Without a monitor running,
+ * a provider last seen `failing` would otherwise be routed last and listed unavailable for good.
+ */
+export function currentHealth(
+  status: ProviderHealthStatus,
+  validUntil: Date | null,
+  now: number = Date.now(),
+): ProviderHealthStatus {
+  return validUntil !== null && validUntil.getTime() <= now ? 'unknown' : status;
+}
+
 /** A probe is up when any of its routes worked: that is what routing can use. */
 function failureSummary(checks: readonly RouteCheck[]): string | null {
   const failed = checks.filter((c) => !c.ok);
@@ -92,13 +105,15 @@ export class ProviderHealthStore {
   /**
    * Writes one row per route and moves the subject's status: `failing` after `failureThreshold` consecutive
    * failed probes, `degraded` when it works slowly or failed within the window (or failed below the threshold),
-   * else `healthy`. Returns null when the subject no longer exists.
+   * else `healthy`. The status holds until `validUntil` (null: until the next probe, however late): past it,
+   * readers take it as `unknown` (`currentHealth`). Returns null when the subject no longer exists.
    */
   async recordProbe(
     subject: HealthSubject,
     checks: readonly RouteCheck[],
     at: Date,
     rules: HealthRules,
+    validUntil: Date | null = null,
   ): Promise<RecordedHealth | null> {
     if (checks.length === 0) {
       return null;
@@ -135,6 +150,7 @@ export class ProviderHealthStore {
             SET consecutive_failures = CASE WHEN $2::boolean THEN 0 ELSE old.consecutive_failures + 1 END,
                 last_check_at = $3::timestamptz,
                 last_error = $4::text,
+                health_valid_until = $9::timestamptz,
                 health_status = CASE
                   WHEN NOT $2::boolean AND old.consecutive_failures + 1 >= $5 THEN 'failing'
                   WHEN NOT $2::boolean THEN 'degraded'
@@ -148,7 +164,7 @@ export class ProviderHealthStore {
           WHERE t.id = old.id
       RETURNING old.health_status AS previous, t.health_status AS status,
                 t.consecutive_failures AS failures, t.last_error`,
-        [subject.id, ok, at, lastError, rules.failureThreshold, latencyMs ?? 0, rules.slowMs, rules.window],
+        [subject.id, ok, at, lastError, rules.failureThreshold, latencyMs ?? 0, rules.slowMs, rules.window, validUntil],
       );
       const row = rows[0];
       return row === undefined
@@ -189,13 +205,21 @@ export class ProviderHealthStore {
   /** Every provider's health, by id. */
   async providerHealth(): Promise<Map<string, HealthView>> {
     const rows = await this.dataSource.getRepository(ProviderEntity).find({
-      select: { id: true, healthStatus: true, consecutiveFailures: true, lastCheckAt: true, lastError: true },
+      select: {
+        id: true,
+        healthStatus: true,
+        healthValidUntil: true,
+        consecutiveFailures: true,
+        lastCheckAt: true,
+        lastError: true,
+      },
     });
+    const now = Date.now();
     return new Map(
       rows.map((r) => [
         r.id,
         {
-          status: r.healthStatus,
+          status: currentHealth(r.healthStatus, r.healthValidUntil, now),
           consecutiveFailures: r.consecutiveFailures,
           lastCheckAt: r.lastCheckAt,
           lastError: r.lastError,
@@ -206,8 +230,11 @@ export class ProviderHealthStore {
 
   /** Every gateway's status, by id. */
   async gatewayStatuses(): Promise<Map<string, ProviderHealthStatus>> {
-    const rows = await this.dataSource.getRepository(GatewayEntity).find({ select: { id: true, healthStatus: true } });
-    return new Map(rows.map((r) => [r.id, r.healthStatus]));
+    const rows = await this.dataSource
+      .getRepository(GatewayEntity)
+      .find({ select: { id: true, healthStatus: true, healthValidUntil: true } });
+    const now = Date.now();
+    return new Map(rows.map((r) => [r.id, currentHealth(r.healthStatus, r.healthValidUntil, now)]));
   }
 
   /** A provider's checks in [from, to), newest first, at most `limit`. */
