@@ -42,6 +42,45 @@ describe('idempotency and async jobs', () => {
       expect(h.jobsSeen[h.jobsSeen.length - 1]).toMatch(/^idem_[0-9a-f]{64}$/);
     });
 
+    it.each([false, true])(
+      'requests sent at the same instant with one key (stream: %s) run one job, all get its answer, counted once',
+      async (stream) => {
+        // Found by exploratory testing: the requests after the first found its job not queued yet and each ran it
+        // again, under the same job id: every one was admitted (its reservation never settled), and all but one
+        // waiter of the gateway were dropped from its watch, hanging past their deadline until the client left.
+        const user = await createUser(h, `idem-burst-${String(stream)}`);
+        await call(h, 'PUT', `/api/v1/ai/admin/quotas/${user.id}`, { dailyRequestLimit: 100 });
+        const key = (await createKey(h, { userId: user.id })).key;
+        h.handle(async (job) => {
+          await sleep(200);
+          return h.answer(job, 'one run');
+        });
+        const before = h.jobsSeen.length;
+        const headers = h.headers(key, { 'idempotency-key': `burst-${String(stream)}` });
+        const body = chat('at once', stream ? { stream: true } : {});
+        const answers = await Promise.all(
+          Array.from({ length: 6 }, async () => {
+            const res = await h.post('/v1/chat/completions', body, headers, AbortSignal.timeout(5_000));
+            if (!stream) {
+              const json = (await res.json()) as { choices: { message: { content: string } }[] };
+              return { status: res.status, text: json.choices[0].message.content };
+            }
+            const { payloads } = await sseEvents(res);
+            const deltas = payloads
+              .slice(0, -1)
+              .map((p) => (p as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? '');
+            return { status: res.status, text: deltas.join('') };
+          }),
+        );
+        for (const a of answers) {
+          expect(a).toEqual({ status: 200, text: 'one run' });
+        }
+        expect(h.jobsSeen.length - before).toBe(1);
+        const quota = await call<{ dailyRequests: number }>(h, 'GET', `/api/v1/ai/admin/quotas/${user.id}`);
+        expect(quota.body.dailyRequests).toBe(1);
+      },
+    );
+
     it('replays a finished request from its stored result without a new job', async () => {
       const headers = h.headers(h.adminKey, { 'idempotency-key': 'order-2' });
       const first = await h.post('/v1/chat/completions', chat('again'), headers);

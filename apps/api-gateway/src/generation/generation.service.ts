@@ -16,7 +16,7 @@ import { GatewayMetrics } from './gateway-metrics';
 import { GenerationQueue, type Retention } from './generation-queue';
 import type { JobSnapshot } from './job-snapshot';
 import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from './idempotency';
-import { IdempotencyService, type Claim } from './idempotency.service';
+import { IdempotencyService, RUN_HOLD_MS, type Claim } from './idempotency.service';
 import { ReplyHub } from './reply-hub';
 import type { ReplyWaiter, WaiterOptions } from './reply-waiter';
 import {
@@ -36,6 +36,8 @@ const OWN_CHECK_EVERY_MS = 1_000;
 /** How long an Idempotency-Key retry waits for the cancelled run under its key to stop, and how often it looks. */
 const CANCELLED_STOP_WAIT_MS = 3_000;
 const CANCELLED_STOP_POLL_MS = 50;
+/** How often a replay that found no job looks again while another request under its key is queuing it. */
+const RUN_WAIT_POLL_MS = 25;
 
 /** A replayed job answers on another instance's channel (or none): read its stored state often. */
 const REPLAY_CHECK_MS = 100;
@@ -109,6 +111,8 @@ export class GenerationService {
     const entry = await this.enter(sub, client);
     const cached = entry.stored === null ? await this.lookup(sub, client, true) : REPLAYED;
     if (cached.status === 'hit') {
+      // No job under the key: a replay hits again, or runs the request.
+      this.idempotency.unlock(entry.claim);
       client.setHeaders(resultHeaders(cached.result, 'hit'));
       this.metrics.succeeded(cached.result, client.startedAt, 'hit');
       return cached.result;
@@ -143,6 +147,7 @@ export class GenerationService {
     const entry = await this.enter(sub, client);
     const cached = entry.stored === null ? await this.lookup(sub, client, true) : REPLAYED;
     if (cached.status === 'hit') {
+      this.idempotency.unlock(entry.claim);
       return this.replay(cached.result, 'hit', sub, client, encoder);
     }
     const party = await this.coalesce(sub, client, cached);
@@ -265,22 +270,75 @@ export class GenerationService {
       await this.admit(sub, client);
       return { claim: { jobId: sub.request.requestId, fresh: true }, stored: null };
     }
-    const claim = await this.idempotency.claim(sub.request.apiKeyId, key, sub.endpoint, client.body);
-    const stored = claim.fresh ? null : await this.replayed(claim.jobId).catch(unavailable);
-    if (stored !== null) {
+    const entry = await this.claimed(sub, client, key);
+    if (entry.stored !== null) {
       // As Stripe's `Idempotent-Replayed`: the answer is the first request's (its cost included), not billed again.
       client.setHeaders(REPLAY_HEADERS);
-      return { claim, stored };
+      return entry;
     }
+    const { claim } = entry;
     try {
       await this.admit(sub, client);
     } catch (err) {
       if (claim.fresh) {
         await this.idempotency.release(claim.jobId);
+      } else {
+        this.idempotency.unlock(claim);
       }
       throw err;
     }
-    return { claim, stored: null };
+    return entry;
+  }
+
+  /**
+   * The Idempotency-Key's claim, and the stored job a replay answers from; or, with no stored job, the key's run
+   * (`claim.run`): this request is the one that runs it now. A replay that finds no job while another request holds
+   * the run (it has not queued its job yet) waits for that job, up to the run's longest hold.
+   */
+  private async claimed(sub: Submission, client: Client, key: string): Promise<Entry> {
+    const { apiKeyId, requestId } = sub.request;
+    let claim = await this.idempotency.claim(apiKeyId, key, sub.endpoint, client.body, requestId);
+    const until = Date.now() + RUN_HOLD_MS + CANCELLED_STOP_WAIT_MS;
+    for (;;) {
+      if (claim.fresh) {
+        return { claim, stored: null };
+      }
+      const existing = await this.replayed(claim.jobId).catch(unavailable);
+      if (answerable(existing)) {
+        return { claim, stored: existing };
+      }
+      const took = await this.idempotency.takeRun(claim.jobId, sub.endpoint, client.body, requestId);
+      if (took === 'taken') {
+        const run: Claim = { jobId: claim.jobId, fresh: claim.fresh, run: requestId };
+        // Another request may have run it between the read and the take; none can start now.
+        const again = await this.replayed(claim.jobId).catch((err: unknown) => {
+          this.idempotency.unlock(run);
+          return unavailable(err);
+        });
+        if (answerable(again)) {
+          this.idempotency.unlock(run);
+          return { claim, stored: again };
+        }
+        if (again.state !== 'missing') {
+          // Never carried out: dropped, so its id can be enqueued again.
+          await this.queue.forget(claim.jobId);
+        }
+        return { claim: run, stored: null };
+      }
+      if (took === 'gone') {
+        // Its first request was refused and freed the key (or the claim expired): claim it afresh.
+        claim = await this.idempotency.claim(apiKeyId, key, sub.endpoint, client.body, requestId);
+        continue;
+      }
+      if (Date.now() >= until) {
+        throw new GatewayError(
+          ErrorCode.ServiceUnavailable,
+          'The earlier request under this Idempotency-Key has not queued its job yet; retry shortly.',
+          { retryAfterMs: 1_000 },
+        );
+      }
+      await sleep(RUN_WAIT_POLL_MS);
+    }
   }
 
   /**
@@ -385,27 +443,19 @@ export class GenerationService {
   }
 
   /**
-   * The job an Idempotency-Key replay answers from (stored, queued or running), or null when the request runs again
-   * under its id: the job is gone (expired, removed), or its outcome says it was never carried out (then it is
-   * dropped first, so the id can be enqueued again).
+   * The job under an Idempotency-Key as a replay finds it (stored, queued or running, or missing), waiting for a
+   * job its client left to stop first.
    */
-  private async replayed(jobId: string): Promise<JobSnapshot | null> {
-    let existing = await this.queue.snapshot(jobId);
+  private async replayed(jobId: string): Promise<JobSnapshot> {
+    const existing = await this.queue.snapshot(jobId);
     if (
       (existing.state === 'queued' || existing.state === 'running') &&
       !(await this.queue.watch(jobId, this.env.REQUEST_TIMEOUT_MS))
     ) {
       // Its client left and a worker is stopping it: it would only end in that cancellation. Wait for it to stop.
-      existing = await this.stopped(jobId);
+      return this.stopped(jobId);
     }
-    if (existing.state === 'missing') {
-      return null;
-    }
-    if (!notCarriedOut(existing)) {
-      return existing;
-    }
-    await this.queue.forget(jobId);
-    return null;
+    return existing;
   }
 
   /** The snapshot of a cancelled job once it stopped; a 503 to retry when it takes longer than workers do. */
@@ -459,11 +509,15 @@ export class GenerationService {
   ): Promise<void> {
     try {
       await this.queue.add(sub.request, { jobId: claim.jobId, replyTo, retention, coalescingKey });
+      // Replays under the key find the job from now on.
+      this.idempotency.unlock(claim);
     } catch (err) {
       void this.admission.refund(sub.request.reservation);
       if (claim.fresh && claim.jobId !== sub.request.requestId) {
         // The Idempotency-Key claim would otherwise point at a job that never existed.
         await this.idempotency.release(claim.jobId);
+      } else {
+        this.idempotency.unlock(claim);
       }
       throw err;
     }
@@ -503,6 +557,14 @@ const RUNS_AGAIN: ReadonlySet<ErrorCode> = new Set([
  * the job failed on infrastructure, or its error is one that says to retry (`RUNS_AGAIN`). An answer, and an error
  * about the request itself (a 4xx), is answered again.
  */
+/**
+ * Whether a replay answers from the job found under its key: it exists and was carried out (or still runs). Otherwise
+ * the request runs again under the key's job id: the job is gone (expired, removed), or it was never carried out.
+ */
+function answerable(s: JobSnapshot): boolean {
+  return s.state !== 'missing' && !notCarriedOut(s);
+}
+
 function notCarriedOut(s: JobSnapshot): boolean {
   if (s.state === 'failed') {
     return true;
