@@ -47,6 +47,7 @@ import { CacheStats } from './cache/cache-stats';
 import { CacheWarmer } from './cache/cache-warmer';
 import { MessagesController } from './anthropic/messages.controller';
 import { MessagesService } from './anthropic/messages.service';
+import { AuthChanges, AuthEventsController } from './auth/auth-changes';
 import { ApiKeyAuthenticator } from './auth/api-key-authenticator';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { ModelAccess } from './auth/model-access';
@@ -119,6 +120,7 @@ export class AppModule {
         PreferencesController,
         AnalyticsController,
         CatalogEventsController,
+        AuthEventsController,
       ],
       providers: [
         { provide: ENV, useValue: env },
@@ -143,6 +145,7 @@ export class AppModule {
         QuotaRebuilder,
         AdmissionService,
         ApiKeyAuthenticator,
+        AuthChanges,
         HttpMetrics,
         ConnectionDrainer,
         GatewayMetrics,

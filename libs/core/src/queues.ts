@@ -229,6 +229,11 @@ export enum ControlPattern {
   /** Admin changed providers/models: reload the catalog. */
   ProviderChanged = 'provider.changed',
   /**
+   * Admin revoked a key of a user or changed the user's limits (or the user changed preferences): every api-gateway
+   * drops its cached lookups of that user's keys, so the change applies at once rather than after AUTH_CACHE_TTL_MS.
+   */
+  AuthChanged = 'auth.changed',
+  /**
    * Request/reply, api-gateway → health-monitor: run a connection test now (`HealthProbeRequest` →
    * `HealthProbeReply`). Sent on the namespaced channel (see `controlNamespace`), so only this deployment's
    * monitors answer.
@@ -246,6 +251,11 @@ export interface CancelGenerationMessage {
 export interface ProviderChangedMessage {
   ns: string;
   providerId: string | null;
+}
+
+export interface AuthChangedMessage {
+  ns: string;
+  userId: string;
 }
 
 /**

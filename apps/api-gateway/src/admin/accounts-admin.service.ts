@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ErrorCode, GatewayError, type TierTable } from '@aigw/core';
 import { ApiKeyStore, DuplicateUserError, UserStore, type UserView } from '@aigw/entities';
+import { AuthChanges } from '../auth/auth-changes';
 import { TIERS } from '../auth/tiers.provider';
 import type { AuthContext } from '../http/request-context';
 import type { CreateKeyDto, CreateUserDto } from './admin.dto';
@@ -24,6 +25,7 @@ export class AccountsAdminService {
     private readonly users: UserStore,
     private readonly keys: ApiKeyStore,
     @Inject(TIERS) private readonly tiers: TierTable,
+    private readonly authChanges: AuthChanges,
   ) {}
 
   async createUser(dto: CreateUserDto, auth: AuthContext): Promise<UserResponse> {
@@ -79,12 +81,16 @@ export class AccountsAdminService {
     return { data: (await this.keys.list({ userId })).map(keyView) };
   }
 
-  /** Takes effect on every replica within AUTH_CACHE_TTL_MS (each caches key lookups that long). */
+  /**
+   * Takes effect on this replica before the answer, on the others when `auth.changed` reaches them (milliseconds;
+   * AUTH_CACHE_TTL_MS, how long each caches key lookups, should the message be lost).
+   */
   async revokeKey(id: string, auth: AuthContext): Promise<KeyView> {
     const revoked = await this.keys.revokeById(id, actorOf(auth));
     if (revoked === null) {
       throw new GatewayError(ErrorCode.NotFound, `No key with id '${id}'.`, { param: 'id' });
     }
+    this.authChanges.changed(revoked.userId);
     return keyView(revoked);
   }
 }

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ErrorCode, GatewayError, resolveCallerPolicy, type TierTable } from '@aigw/core';
 import { QuotaStore, type QuotaPatch, type QuotaRow } from '@aigw/entities';
 import { ENV } from '@aigw/platform';
+import { AuthChanges } from '../auth/auth-changes';
 import { TIERS } from '../auth/tiers.provider';
 import type { GatewayEnv } from '../config/gateway-env';
 import type { AuthContext } from '../http/request-context';
@@ -18,8 +19,9 @@ const LIMIT_FIELDS = [
 ] as const;
 
 /**
- * Users' quotas for admins. Limit changes reach admission when the user's keys are next looked up (within
- * AUTH_CACHE_TTL_MS); counters come from the QuotaCountersPort.
+ * Users' quotas for admins. Limit changes reach admission on every replica at once (AuthChanges drops the cached
+ * lookups of the user's keys; AUTH_CACHE_TTL_MS bounds it should the message be lost); counters come from the
+ * QuotaCountersPort.
  */
 @Injectable()
 export class QuotasAdminService {
@@ -28,6 +30,7 @@ export class QuotasAdminService {
     @Inject(QUOTA_COUNTERS) private readonly counters: QuotaCountersPort,
     @Inject(TIERS) private readonly tiers: TierTable,
     @Inject(ENV) private readonly env: GatewayEnv,
+    private readonly authChanges: AuthChanges,
   ) {}
 
   async get(userId: string): Promise<QuotaUsageView> {
@@ -53,6 +56,8 @@ export class QuotasAdminService {
       );
     }
     const row = this.found(userId, await this.quotas.update(userId, patch, actorOf(auth)));
+    // Before the reseed: requests admitted under the old limits after it would be in no counter.
+    this.authChanges.changed(userId);
     await this.counters.reseed(userId);
     return this.view(row);
   }

@@ -83,6 +83,14 @@ export class ApiKeyAuthenticator implements OnModuleInit, BeforeApplicationShutd
   }
 
   /**
+   * A key of `userId` was revoked, or the user's limits or preferences changed: the next request with any of their keys
+   * reads them again (an `auth.changed` message, from this replica or another).
+   */
+  forgetUser(userId: string): void {
+    this.cache.forget((auth) => auth.userId === userId);
+  }
+
+  /**
    * A key accepted at `now` (after its expiry check: a refused key is no use): its `lastUsedAt`, written in batches
    * every TOUCH_EVERY_MS.
    */

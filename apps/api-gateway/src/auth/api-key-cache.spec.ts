@@ -29,6 +29,29 @@ describe('ApiKeyCache', () => {
     expect(calls).toEqual(['k1']);
   });
 
+  it('forget drops the matching entries: they are looked up again at once, others stay cached', async () => {
+    const table: Record<string, Key | null> = { k1: { id: 'a' }, k2: { id: 'b' } };
+    const { cache, calls } = setup(table);
+    await cache.resolve('k1');
+    await cache.resolve('k2');
+    table.k1 = null;
+    cache.forget((key) => key.id === 'a');
+    await expect(cache.resolve('k1')).resolves.toBeNull();
+    expect(cache.resolve('k2')).toEqual({ id: 'b' });
+    expect(calls).toEqual(['k1', 'k2', 'k1']);
+  });
+
+  it('a lookup in flight when forget is called answers its request but is not kept', async () => {
+    const table: Record<string, Key | null> = { k1: { id: 'a' } };
+    const { cache, calls } = setup(table);
+    const pending = cache.resolve('k1');
+    cache.forget(() => true);
+    await expect(pending).resolves.toEqual({ id: 'a' });
+    table.k1 = null;
+    await expect(cache.resolve('k1')).resolves.toBeNull();
+    expect(calls).toEqual(['k1', 'k1']);
+  });
+
   it('looks the key up again after the TTL', async () => {
     const table: Record<string, Key | null> = { k1: { id: 'a' } };
     const { cache, calls, advance } = setup(table);

@@ -25,6 +25,8 @@ export class ApiKeyCache<T> {
   private readonly unknown = new Map<string, number>();
   private readonly inFlight = new Map<string, Promise<T | null>>();
   private readonly now: () => number;
+  /** Bumped by `forget`: a lookup that began before it may have read what changed, and is not kept. */
+  private generation = 0;
 
   constructor(
     private readonly lookup: (key: string) => Promise<T | null>,
@@ -53,10 +55,28 @@ export class ApiKeyCache<T> {
     return this.found.size + this.unknown.size;
   }
 
+  /**
+   * Drops every found entry `matches` (a revoked key, changed limits): they are looked up again on next use. Lookups
+   * in flight are answered but not kept, since they may have read the database before the change. O(entries).
+   */
+  forget(matches: (value: T) => boolean): void {
+    this.generation++;
+    for (const [id, entry] of this.found) {
+      if (matches(entry.value)) {
+        this.found.delete(id);
+      }
+    }
+  }
+
   private load(id: string, key: string, stale: Entry<T> | undefined): Promise<T | null> {
+    const generation = this.generation;
     const pending = this.lookup(key).then(
       (value) => {
         this.inFlight.delete(id);
+        if (generation !== this.generation) {
+          // Read before a change that `forget` announced: answers this request, is not kept.
+          return value;
+        }
         if (value === null) {
           this.found.delete(id);
           remember(this.unknown, id, this.now() + this.opts.negativeTtlMs, this.opts.maxEntries);

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ErrorCode, GatewayError, type Deployment } from '@aigw/core';
 import { PreferenceStore, type PreferenceRecord } from '@aigw/entities';
 import { CatalogService } from '@aigw/platform';
+import { AuthChanges } from '../auth/auth-changes';
 import { ModelAccess } from '../auth/model-access';
 import type { AuthContext } from '../http/request-context';
 import { DeploymentSignals, unavailabilityOf, type Unavailability } from '../models/deployment-signals.service';
@@ -46,6 +47,7 @@ export class PreferencesService {
     private readonly catalog: CatalogService,
     private readonly signals: DeploymentSignals,
     private readonly access: ModelAccess,
+    private readonly authChanges: AuthChanges,
   ) {}
 
   async list(auth: AuthContext): Promise<{ data: PreferenceView[] }> {
@@ -84,6 +86,8 @@ export class PreferencesService {
       provider: provider.id,
       model: deployment.model.name,
     });
+    // The preferences ride with the key's cached lookup (they key the user's cached answers).
+    this.authChanges.changed(auth.userId);
     return this.view(stored);
   }
 
@@ -98,6 +102,7 @@ export class PreferencesService {
       const which = ctx === '' ? 'no default preference' : `no preference for context '${ctx}'`;
       throw new GatewayError(ErrorCode.NotFound, `You have ${which}.`, { param: 'context' });
     }
+    this.authChanges.changed(auth.userId);
     return { context: ctx, deleted: true };
   }
 

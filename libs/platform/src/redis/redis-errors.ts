@@ -32,6 +32,8 @@ export type RedisOp =
   | 'cancel_mark'
   /** Announcing a catalog change (`provider.changed`) to the other processes. */
   | 'catalog_notify'
+  /** Announcing a key revocation or a limit change (`auth.changed`) to the other gateway replicas. */
+  | 'auth_notify'
   /** Rate-limit and quota checks and refunds (gateway). */
   | 'admission'
   /** Settling a reservation to the real usage (worker). */
