@@ -1,6 +1,10 @@
 import { Logger } from '@nestjs/common';
+import type { Deployment } from '@aigw/core';
 import type { CatalogService } from '@aigw/platform';
 import type { WorkerEnv } from '../config/worker-env';
+import { deployment, generationRequest } from '../generation/request.fixtures';
+import type { WorkerMetrics } from '../metrics/worker-metrics';
+import type { CircuitGuard } from './circuit-guard';
 import { RoutePlanner } from './route-planner';
 import type { RoutingConfig } from './routing-config';
 
@@ -43,5 +47,69 @@ describe('RoutePlanner: ROUTING_DEFAULT_MODEL against the catalog', () => {
     expect(warn).toHaveBeenCalledTimes(1);
     warn.mockRestore();
     log.mockRestore();
+  });
+});
+
+/** RoutePlanner over a catalog that learns of a deployment only when reloaded (an admin change on its way). */
+function plannerBehindTheCatalog(readAt: number): { p: RoutePlanner; reloads: () => number } {
+  let known: Deployment[] = [];
+  let reloads = 0;
+  const catalog = {
+    deployments: () => known,
+    failingProviders: () => new Set<string>(),
+    get readAt() {
+      return readAt;
+    },
+    reload: () => {
+      reloads++;
+      known = [deployment({ id: 'fresh' }, { name: 'fresh-model' })];
+      readAt = Date.now();
+      return Promise.resolve();
+    },
+  } as unknown as CatalogService;
+  const circuits = { statesFor: () => Promise.resolve(new Map()) } as unknown as CircuitGuard;
+  const metrics = { routingDecisions: { inc: () => undefined } } as unknown as WorkerMetrics;
+  const unused = undefined as never;
+  const p = new RoutePlanner(
+    { LOG_LEVEL: 'log' } as WorkerEnv,
+    catalog,
+    circuits,
+    unused,
+    unused,
+    unused,
+    unused,
+    { defaultModel: null, defaultPolicy: 'cost', avgCompletionTokens: 256 } as unknown as RoutingConfig,
+    metrics,
+  );
+  return { p, reloads: () => reloads };
+}
+
+describe('RoutePlanner: a model the worker does not know yet', () => {
+  it('reads the catalog again for a request newer than its catalog, and routes it', async () => {
+    const { p, reloads } = plannerBehindTheCatalog(Date.now() - 1_000);
+    const request = generationRequest({ model: 'fresh/fresh-model', receivedAt: Date.now(), policy: 'cost' });
+    const plan = await p.plan(request);
+    expect(plan.candidates.map((d) => d.id)).toEqual(['fresh/fresh-model']);
+    expect(reloads()).toBe(1);
+  });
+
+  it('answers 404 without a read when its catalog is newer than the request, and reads at most once a second', async () => {
+    const stale = plannerBehindTheCatalog(Date.now() + 60_000);
+    await expect(stale.p.plan(generationRequest({ model: 'nope/none', receivedAt: Date.now() }))).rejects.toMatchObject(
+      {
+        code: 'model_not_found',
+      },
+    );
+    expect(stale.reloads()).toBe(0);
+
+    const behind = plannerBehindTheCatalog(0);
+    for (let i = 0; i < 3; i++) {
+      await expect(
+        behind.p.plan(generationRequest({ model: 'nope/none', receivedAt: Date.now() + 1 })),
+      ).rejects.toMatchObject({
+        code: 'model_not_found',
+      });
+    }
+    expect(behind.reloads()).toBe(1);
   });
 });

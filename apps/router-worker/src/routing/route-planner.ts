@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import {
+  ErrorCode,
   GatewayError,
   preferenceMatchOf,
+  type Deployment,
   type GenerationRequest,
   type PreferenceChain,
   type RoutingPolicy,
@@ -27,6 +29,9 @@ import {
 } from './route-plan';
 import { ROUTING_CONFIG, type RoutingConfig } from './routing-config';
 
+/** At most one catalog read a second for requests naming a model this worker's catalog lacks. */
+const MISS_RELOAD_EVERY_MS = 1_000;
+
 /**
  * Turns a request into its ordered candidates: estimate, filter by what the request needs, read the signals
  * its policy uses (circuit states always; latencies, the round-robin counter or the user's preferences only
@@ -40,6 +45,8 @@ export class RoutePlanner implements OnApplicationBootstrap {
   private readonly debug: boolean;
   /** Whether ROUTING_DEFAULT_MODEL named a deployment at the last check (null: not checked yet). */
   private defaultServed: boolean | null = null;
+  /** Epoch ms of the last catalog read a request's unknown model asked for (see `route`). */
+  private lastMissReloadAt = 0;
 
   constructor(
     @Inject(ENV) env: WorkerEnv,
@@ -80,8 +87,7 @@ export class RoutePlanner implements OnApplicationBootstrap {
   }
 
   async plan(request: GenerationRequest): Promise<RoutePlan> {
-    const deployments = this.catalog.deployments();
-    const route = routeNeedOf(request, deployments, this.config.avgCompletionTokens);
+    const { deployments, route } = await this.route(request);
     const resolved = policyOf(route.selection.target, request, this.config.defaultPolicy);
     try {
       const signals = await this.signals(
@@ -101,6 +107,34 @@ export class RoutePlanner implements OnApplicationBootstrap {
       }
       throw err;
     }
+  }
+
+  /**
+   * What the request needs, against the catalog. The gateway checked the model against its own catalog: one this
+   * worker does not know may be an admin change newer than its last read (the gateway that made it reloaded before
+   * answering; this worker's `provider.changed` may still be on its way). Such a request reads the catalog again
+   * rather than fail with a 404 for a provider created a moment ago (found by exploratory testing: one request in five
+   * sent right after the 201). Only on that path, and at most one read a second.
+   */
+  private async route(request: GenerationRequest): Promise<{ deployments: readonly Deployment[]; route: RouteNeed }> {
+    let deployments = this.catalog.deployments();
+    let route = routeNeedOf(request, deployments, this.config.avgCompletionTokens);
+    const now = Date.now();
+    if (
+      route.selection.failure?.code === ErrorCode.ModelNotFound &&
+      this.catalog.readAt < request.receivedAt &&
+      now - this.lastMissReloadAt >= MISS_RELOAD_EVERY_MS
+    ) {
+      this.lastMissReloadAt = now;
+      try {
+        await this.catalog.reload();
+      } catch (err) {
+        this.logger.warn(`catalog reload for an unknown model failed: ${err instanceof Error ? err.message : 'error'}`);
+      }
+      deployments = this.catalog.deployments();
+      route = routeNeedOf(request, deployments, this.config.avgCompletionTokens);
+    }
+    return { deployments, route };
   }
 
   private async signals(

@@ -32,6 +32,8 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
   /** The reload running now, and whether another was asked for meanwhile (it then runs once after it). */
   private running: Promise<void> | null = null;
   private again = false;
+  /** Epoch ms at which the read behind the catalog in force began (0: none applied yet). */
+  private readStartedAt = 0;
   private readonly listeners: ((catalog: Catalog) => void | Promise<void>)[] = [];
 
   constructor(
@@ -90,8 +92,10 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
       try {
         do {
           this.again = false;
+          const startedAt = Date.now();
           const { catalog, health } = await this.store.loadWithHealth();
           this.apply(catalog, health);
+          this.readStartedAt = startedAt;
           await this.notify();
         } while (this.again);
       } finally {
@@ -99,6 +103,14 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
       }
     })();
     return this.running;
+  }
+
+  /**
+   * Epoch ms at which the read of the catalog in force began: a change committed before it is in it, one committed
+   * after may not be (its `provider.changed` may still be on its way).
+   */
+  get readAt(): number {
+    return this.readStartedAt;
   }
 
   /** Calls `listener` after every reload (the monitor reconciles its probe schedules there). */
