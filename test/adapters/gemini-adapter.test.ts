@@ -304,4 +304,92 @@ describe('Gemini adapter against a real HTTP server', () => {
     expect(err.errorClass).toBe(ErrorClass.InvalidRequest);
     expect(up.requests).toHaveLength(0);
   });
+
+  // Gemini 2.5+ signs its function calls (`thoughtSignature` on the part; only the first of parallel calls has one) and
+  // Gemini 3 refuses, with a 400, a history whose function call comes back without its signature: a tool loop's
+  // second turn. The signature rides in the tool call id, which every client sends back as it came.
+  const SIGNATURE = 'CiQBVKhc7+/aN1vX3T2m0f9sK4Q=';
+  const signedCalls = [
+    { functionCall: { name: 'weather', args: { city: 'Paris' } }, thoughtSignature: SIGNATURE },
+    { functionCall: { name: 'weather', args: { city: 'Rome' } } },
+  ];
+
+  function loopRequest(calls: { id: string; name: string; arguments: string }[]): AdapterRequest {
+    return {
+      target,
+      messages: [
+        { role: 'user', content: 'Weather in Paris and Rome?' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: calls.map((c) => ({
+            id: c.id,
+            type: 'function' as const,
+            function: { name: c.name, arguments: c.arguments },
+          })),
+        },
+        ...calls.map((c, i) => ({ role: 'tool' as const, tool_call_id: c.id, content: `{"celsius":${20 + i}}` })),
+      ],
+      options: {},
+    };
+  }
+
+  function sentModelTurn(): unknown {
+    const body = JSON.parse(up.requests[up.requests.length - 1].body) as { contents: { role: string }[] };
+    return body.contents.find((c) => c.role === 'model');
+  }
+
+  it('sends the thought signature of a function call back with that call in the next turn', async () => {
+    up.handler = (_req, res) =>
+      sendJson(res, 200, {
+        candidates: [{ content: { role: 'model', parts: signedCalls }, finishReason: 'STOP', index: 0 }],
+        usageMetadata: USAGE,
+      });
+    const r = await adapter.generate({ target, messages: [{ role: 'user', content: 'x' }], options: {} }, never);
+    const calls = (r.toolCalls ?? []).map((c) => ({ id: c.id, ...c.function }));
+    expect(calls).toHaveLength(2);
+    // Ids stay what tool-call ids may be (Anthropic's pattern), whoever the conversation goes to next.
+    for (const c of calls) {
+      expect(c.id).toMatch(/^[A-Za-z0-9_-]+$/);
+    }
+    await adapter.generate(loopRequest(calls), never);
+    expect(sentModelTurn()).toEqual({
+      role: 'model',
+      parts: [
+        { functionCall: { name: 'weather', args: { city: 'Paris' } }, thoughtSignature: SIGNATURE },
+        { functionCall: { name: 'weather', args: { city: 'Rome' } } },
+      ],
+    });
+  });
+
+  it('keeps the thought signature of a streamed function call for the next turn', async () => {
+    up.handler = (_req, res) =>
+      sseCrlf(res, [
+        { candidates: [{ content: { role: 'model', parts: [signedCalls[0]] } }] },
+        { candidates: [{ content: { role: 'model', parts: [signedCalls[1]] } }] },
+        {
+          candidates: [{ content: { role: 'model', parts: [{ text: '' }] }, finishReason: 'STOP' }],
+          usageMetadata: USAGE,
+        },
+      ]);
+    const deltas = await within(
+      5000,
+      'stream',
+      collect(adapter.stream({ target, messages: [{ role: 'user', content: 'x' }], options: {} }, never)),
+    );
+    const calls = deltas
+      .flatMap((d) => d.toolCalls ?? [])
+      .map((c) => ({ id: c.id ?? '', name: c.name ?? '', arguments: c.arguments ?? '' }));
+    expect(calls.map((c) => c.name)).toEqual(['weather', 'weather']);
+    up.handler = (_req, res) =>
+      sendJson(res, 200, { candidates: [{ content: { parts: [{ text: 'ok' }] }, finishReason: 'STOP' }] });
+    await adapter.generate(loopRequest(calls), never);
+    expect(sentModelTurn()).toEqual({
+      role: 'model',
+      parts: [
+        { functionCall: { name: 'weather', args: { city: 'Paris' } }, thoughtSignature: SIGNATURE },
+        { functionCall: { name: 'weather', args: { city: 'Rome' } } },
+      ],
+    });
+  });
 });

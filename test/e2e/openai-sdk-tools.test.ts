@@ -115,6 +115,39 @@ describe('OpenAI SDK: tools, JSON mode, vision (e2e)', () => {
     },
   );
 
+  it('takes back a tool call id that carries a Gemini thought signature (hundreds of characters), on both APIs', async () => {
+    // What the Gemini adapter (and LiteLLM) answers for a signed call: the id, then the signature in base64url.
+    const id = `call_0123456789abcdef01234567__thought__${'CiQBVKhc7-_aN1vX3T2m0f9sK4Q'.repeat(60)}`;
+    const call = { id, type: 'function' as const, function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } };
+    for (const model of ['sim0/sim-gpt', 'sim0-anthropic/sim-claude']) {
+      const res = await client.chat.completions.create({
+        model,
+        tools: [weather],
+        messages: [
+          { role: 'user', content: 'Oslo' },
+          { role: 'assistant', content: null, tool_calls: [call] },
+          { role: 'tool', tool_call_id: id, content: '12C' },
+        ],
+      });
+      expect(res.choices[0].message.content).toContain('12C');
+    }
+    const res = await fetch(`${system.gatewayUrl}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': system.adminKey },
+      body: JSON.stringify({
+        model: 'sim0/sim-gpt',
+        max_tokens: 64,
+        tools: [{ name: 'get_weather', input_schema: { type: 'object' } }],
+        messages: [
+          { role: 'user', content: 'Oslo' },
+          { role: 'assistant', content: [{ type: 'tool_use', id, name: 'get_weather', input: { city: 'Oslo' } }] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: id, content: '12C' }] },
+        ],
+      }),
+    });
+    expect(res.status).toBe(200);
+  });
+
   it('answers response_format json_schema with conforming JSON', async () => {
     const res = await client.chat.completions.create({
       model: 'sim-gpt',

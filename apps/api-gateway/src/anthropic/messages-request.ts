@@ -11,7 +11,7 @@ import {
   type ToolCall,
 } from '@aigw/core';
 import { applyRoutingChoices, isSet, type RequestFrame } from '../generation/request-frame';
-import { FUNCTION_NAME } from '../validation/openai-fields';
+import { FUNCTION_NAME, TOOL_CALL_ID } from '../validation/openai-fields';
 import { MESSAGES_FIELDS, type AnthropicBlock, type AnthropicToolChoice, type MessagesDto } from './messages.dto';
 
 /*
@@ -181,7 +181,7 @@ function assistantMessage(content: string | AnthropicBlock[], at: string, calls:
         texts.push(textOf(b, here));
         return;
       case 'tool_use': {
-        if (typeof b.id !== 'string' || !/^\S{1,128}$/.test(b.id)) {
+        if (typeof b.id !== 'string' || !TOOL_CALL_ID.test(b.id)) {
           throw invalid(`${here}.id`, 'must be a non-empty id without spaces');
         }
         if (typeof b.name !== 'string' || !FUNCTION_NAME.test(b.name)) {

@@ -1,7 +1,7 @@
 import type { JsonObject } from '@aigw/core';
 import { Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsNotEmptyObject, IsOptional, IsString, Matches, ValidateNested } from 'class-validator';
-import { FUNCTION_NAME, IsToolParameters } from '../validation/openai-fields';
+import { FUNCTION_NAME, IsToolParameters, TOOL_CALL_ID } from '../validation/openai-fields';
 
 const NAME_RULE = { message: '$property must be 1-64 letters, digits, _ or -' };
 
@@ -47,7 +47,7 @@ export class ToolCallFunctionDto {
 /** A call an assistant message made (`messages[].tool_calls[]`). */
 export class ToolCallDto {
   @IsString()
-  @Matches(/^\S{1,128}$/, { message: '$property must be a non-empty id without spaces' })
+  @Matches(TOOL_CALL_ID, { message: '$property must be a non-empty id without spaces' })
   id: string;
 
   @IsIn(['function'])

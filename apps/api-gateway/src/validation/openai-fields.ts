@@ -8,6 +8,12 @@ import { jsonSchemaProblem } from './json-schema';
 
 /** OpenAI's rule for function and schema names. */
 export const FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+
+/**
+ * A tool call's id as a client sends it back: any characters but spaces. Long enough for an id carrying a Gemini
+ * thought signature (libs/adapters gemini/thought-signature.ts: a few hundred to a few thousand characters).
+ */
+export const TOOL_CALL_ID = /^\S{1,16384}$/;
 export const MAX_METADATA_PAIRS = 16;
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -12,13 +12,14 @@ import {
 } from '@aigw/core';
 import type { AdapterRequest } from '../types';
 import { dataUrlOf, mimeOfUrl } from '../content/data-url';
+import { signatureOfId } from './thought-signature';
 
 /** Gemini `Part`s we send. */
 export type GeminiPart =
   | { text: string }
   | { inlineData: { mimeType: string; data: string } }
   | { fileData: { mimeType: string; fileUri: string } }
-  | { functionCall: { name: string; args: JsonObject } }
+  | { functionCall: { name: string; args: JsonObject }; thoughtSignature?: string }
   | { functionResponse: { name: string; response: JsonObject } };
 
 export interface GeminiContent {
@@ -219,9 +220,9 @@ export function toGeminiPrompt(messages: readonly ChatMessage[]): GeminiPrompt {
         const parts = partsOf(m.content);
         for (const call of m.tool_calls ?? []) {
           callNames.set(call.id, call.function.name);
-          parts.push({
-            functionCall: { name: call.function.name, args: argsOf(call.function.arguments, call.function.name) },
-          });
+          const functionCall = { name: call.function.name, args: argsOf(call.function.arguments, call.function.name) };
+          const thoughtSignature = signatureOfId(call.id);
+          parts.push(thoughtSignature === undefined ? { functionCall } : { functionCall, thoughtSignature });
         }
         push(contents, 'model', parts);
         break;

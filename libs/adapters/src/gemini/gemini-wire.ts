@@ -8,6 +8,7 @@ import {
   merged,
 } from '@aigw/core';
 import { newToolCallId } from '../content/tool-call-id';
+import { idWithSignature } from './thought-signature';
 import { errorDetailOf, safeMessage } from '../errors/provider-message';
 import type { StreamDecoder } from '../http/calls';
 import type { SseEvent } from '../sse/sse-parser';
@@ -19,6 +20,8 @@ interface WirePart {
   /** A thought summary (with `thinkingConfig.includeThoughts`), not answer text. */
   thought?: boolean;
   functionCall?: { id?: string; name?: string; args?: unknown } | null;
+  /** Signs a function call (the first of parallel ones) of a thinking model; Gemini wants it back with the call. */
+  thoughtSignature?: string;
 }
 
 interface WireCandidate {
@@ -104,9 +107,13 @@ function inBandError(error: unknown, status?: number): ProviderCallError {
   return new ProviderCallError(errorClass, `upstream error: ${safeMessage(detail?.message ?? 'unknown')}`, { status });
 }
 
-/** Gemini gives calls no ids (newer models sometimes do): ours are unique across answers. */
-function callId(call: NonNullable<WirePart['functionCall']>): string {
-  return typeof call.id === 'string' && call.id.length > 0 ? call.id : newToolCallId();
+/**
+ * Gemini gives calls no ids (newer models sometimes do): ours are unique across answers. The call's thought signature
+ * rides in the id (thought-signature.ts).
+ */
+function callId(part: WirePart, call: NonNullable<WirePart['functionCall']>): string {
+  const id = typeof call.id === 'string' && call.id.length > 0 ? call.id : newToolCallId();
+  return idWithSignature(id, part.thoughtSignature);
 }
 
 function argumentsOf(args: unknown): string {
@@ -144,7 +151,7 @@ export function readGenerateContent(json: unknown, status: number): Omit<Adapter
     if (part.functionCall !== undefined && part.functionCall !== null) {
       const call = part.functionCall;
       toolCalls.push({
-        id: callId(call),
+        id: callId(part, call),
         type: 'function',
         function: { name: typeof call.name === 'string' ? call.name : '', arguments: argumentsOf(call.args) },
       });
@@ -204,7 +211,7 @@ export class GeminiStreamDecoder implements StreamDecoder {
         const index = this.calls++;
         toolCalls.push({
           index,
-          id: callId(call),
+          id: callId(part, call),
           name: typeof call.name === 'string' ? call.name : '',
           arguments: argumentsOf(call.args),
         });
