@@ -392,4 +392,38 @@ describe('Gemini adapter against a real HTTP server', () => {
       ],
     });
   });
+
+  it('sends the images of a tool result (a screenshot tool) after its functionResponse instead of dropping them', async () => {
+    up.handler = (_req, res) =>
+      sendJson(res, 200, { candidates: [{ content: { parts: [{ text: 'ok' }] }, finishReason: 'STOP' }] });
+    const req: AdapterRequest = {
+      target,
+      messages: [
+        { role: 'user', content: 'What is on screen?' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'call_s', type: 'function', function: { name: 'screenshot', arguments: '{}' } }],
+        },
+        {
+          role: 'tool',
+          tool_call_id: 'call_s',
+          content: [
+            { type: 'text', text: 'taken' },
+            { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } },
+          ],
+        },
+      ],
+      options: {},
+    };
+    await adapter.generate(req, never);
+    const body = JSON.parse(up.requests[0].body) as { contents: unknown[] };
+    expect(body.contents[2]).toEqual({
+      role: 'user',
+      parts: [
+        { functionResponse: { name: 'screenshot', response: { content: 'taken' } } },
+        { inlineData: { mimeType: 'image/png', data: 'iVBORw0KGgo=' } },
+      ],
+    });
+  });
 });

@@ -129,6 +129,32 @@ describe('OpenAI-compatible adapter against a real HTTP server', () => {
     });
   });
 
+  it('sends the images of tool results after them as a user turn (OpenAI tool messages take text only)', async () => {
+    up.handler = (_req, res) => sendJson(res, 200, completion('A cat.'));
+    const shot = { type: 'image_url' as const, image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } };
+    const call = (id: string) => ({ id, type: 'function' as const, function: { name: 'screenshot', arguments: '{}' } });
+    await adapter.generate(
+      {
+        target,
+        messages: [
+          { role: 'user', content: 'What is on both screens?' },
+          { role: 'assistant', content: null, tool_calls: [call('call_1'), call('call_2')] },
+          { role: 'tool', tool_call_id: 'call_1', content: [{ type: 'text', text: 'left' }, shot] },
+          { role: 'tool', tool_call_id: 'call_2', content: [shot] },
+          { role: 'user', content: 'Describe them.' },
+        ],
+        options: {},
+      },
+      never,
+    );
+    expect((JSON.parse(up.requests[0].body) as { messages: unknown[] }).messages.slice(2)).toEqual([
+      { role: 'tool', tool_call_id: 'call_1', content: [{ type: 'text', text: 'left' }] },
+      { role: 'tool', tool_call_id: 'call_2', content: '' },
+      { role: 'user', content: [shot, shot] },
+      { role: 'user', content: 'Describe them.' },
+    ]);
+  });
+
   it('sends no authorization header without a key', async () => {
     up.handler = (_req, res) => sendJson(res, 200, completion('ok'));
     await adapter.generate(request({ ...target, apiKey: undefined }), never);

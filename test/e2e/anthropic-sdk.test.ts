@@ -139,6 +139,39 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
       expect(second.content).toEqual([{ type: 'text', text: 'Tool result: 12C and sunny' }]);
     });
 
+    it('carries the images of a tool_result (a screenshot or file-reading tool) to the model', async () => {
+      const messages: MessageParam[] = [{ role: 'user', content: 'Oslo' }];
+      const first = await client.messages.create({ model, max_tokens: 256, messages, tools: [weather] });
+      const use = first.content.find((b) => b.type === 'tool_use');
+      if (use?.type !== 'tool_use') {
+        throw new Error(`expected a tool_use block, got ${JSON.stringify(first.content)}`);
+      }
+      const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
+      messages.push(
+        { role: 'assistant', content: first.content },
+        {
+          role: 'user',
+          content: [
+            {
+              type: 'tool_result',
+              tool_use_id: use.id,
+              content: [
+                { type: 'text', text: 'the radar' },
+                { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png } },
+              ],
+            },
+          ],
+        },
+      );
+      const second = await client.messages.create({ model, max_tokens: 256, messages, tools: [weather] });
+      expect(second.type).toBe('message');
+      // The provider got the image, in the tool result (Anthropic) or in a user turn right after it (OpenAI, whose
+      // tool messages take text only).
+      const sent = JSON.stringify(system.sim.lastRequests(1)[0].body);
+      expect(sent).toContain(png);
+      expect(sent).toContain('the radar');
+    });
+
     it('streams a tool call as input_json_delta, assembled into the tool input', async () => {
       const stream = client.messages.stream({
         model,

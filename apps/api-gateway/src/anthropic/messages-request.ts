@@ -71,8 +71,11 @@ function imagePart(b: AnthropicBlock, at: string): ContentPart {
   throw invalid(`${at}.source.type`, "must be 'base64' or 'url'");
 }
 
-/** A tool result's content: text only (the OpenAI-shaped tool message every family takes has no images). */
-function toolResultText(b: AnthropicBlock, at: string): string {
+/**
+ * A tool result's content: its text, or, when it holds images (a screenshot tool's, a file read), its text and image
+ * parts, which each family's adapter places where that family takes them (Anthropic: in the tool_result).
+ */
+function toolResultContent(b: AnthropicBlock, at: string): string | ContentPart[] {
   const content = b.content;
   if (content === undefined || content === null) {
     return '';
@@ -81,17 +84,31 @@ function toolResultText(b: AnthropicBlock, at: string): string {
     return content;
   }
   if (!Array.isArray(content)) {
-    throw invalid(`${at}.content`, 'must be a string or a list of text blocks');
+    throw invalid(`${at}.content`, 'must be a string or a list of text and image blocks');
   }
-  return content
-    .map((item, k) => {
-      const inner = blockAt(item, `${at}.content[${k}]`);
-      if (inner.type !== 'text') {
-        throw unsupported(`${at}.content[${k}]`, 'tool results can carry text blocks only through the gateway');
-      }
-      return textOf(inner, `${at}.content[${k}]`);
-    })
-    .join('\n');
+  const parts = content.map((item, k): ContentPart => {
+    const here = `${at}.content[${k}]`;
+    const inner = blockAt(item, here);
+    if (inner.type === 'text') {
+      return { type: 'text', text: textOf(inner, here) };
+    }
+    if (inner.type === 'image') {
+      return imagePart(inner, here);
+    }
+    throw unsupported(here, 'tool results can carry text and image blocks only through the gateway');
+  });
+  if (parts.every((p) => p.type === 'text')) {
+    return parts.map((p) => (p.type === 'text' ? p.text : '')).join('\n');
+  }
+  return parts;
+}
+
+/** Tool messages have no error flag: the model reads that the call failed from the text. */
+function asError(content: string | ContentPart[]): string | ContentPart[] {
+  if (typeof content === 'string') {
+    return `Error: ${content}`;
+  }
+  return [{ type: 'text', text: 'Error:' }, ...content];
 }
 
 function blocksOf(content: string | AnthropicBlock[], at: string): AnthropicBlock[] {
@@ -127,9 +144,8 @@ function userMessages(content: string | AnthropicBlock[], at: string, calls: Rea
         if (b.is_error !== undefined && typeof b.is_error !== 'boolean') {
           throw invalid(`${here}.is_error`, 'must be a boolean');
         }
-        const text = toolResultText(b, here);
-        // Tool messages have no error flag: the model reads that the call failed from the text.
-        results.push({ role: 'tool', tool_call_id: id, content: b.is_error === true ? `Error: ${text}` : text });
+        const result = toolResultContent(b, here);
+        results.push({ role: 'tool', tool_call_id: id, content: b.is_error === true ? asError(result) : result });
         return;
       }
       default:

@@ -234,7 +234,9 @@ export function toGeminiPrompt(messages: readonly ChatMessage[]): GeminiPrompt {
             `tool message '${m.tool_call_id ?? ''}' answers no earlier tool call (Gemini needs the function name)`,
           );
         }
-        push(contents, 'user', [{ functionResponse: { name, response: responseOf(textOf(m.content)) } }]);
+        // A functionResponse holds text only: the result's images and files (a screenshot tool's) follow it as parts.
+        const media = Array.isArray(m.content) ? m.content.filter((p) => p.type !== 'text').map(partOf) : [];
+        push(contents, 'user', [{ functionResponse: { name, response: responseOf(textOf(m.content)) } }, ...media]);
         break;
       }
     }

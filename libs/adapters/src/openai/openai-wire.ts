@@ -3,6 +3,7 @@ import {
   ProviderCallError,
   type AnswerDetails,
   type ChatMessage,
+  type ContentPart,
   type JsonValue,
   type StreamDelta,
   type ToolCall,
@@ -59,24 +60,43 @@ interface WireCompletion {
   error?: unknown;
 }
 
+function hasMedia(m: ChatMessage): boolean {
+  return m.role === 'tool' && Array.isArray(m.content) && m.content.some((p) => p.type !== 'text');
+}
+
 /**
- * Signed thinking (`thinking_blocks`) goes back to Anthropic only: OpenAI refuses message fields it does not know.
- * The history is copied only when a message holds some.
+ * The history as the OpenAI family takes it. Signed thinking (`thinking_blocks`) goes back to Anthropic only: OpenAI
+ * refuses message fields it does not know. A tool message takes text parts only, so the images and files of tool
+ * results (a screenshot tool's) follow the run of tool messages as one user message, as OpenAI's guides do it. The
+ * history is copied only when a message needs either.
  */
 function historyOf(messages: ChatMessage[]): ChatMessage[] {
+  if (!messages.some((m) => m.thinking_blocks !== undefined || hasMedia(m))) {
+    return messages;
+  }
+  const out: ChatMessage[] = [];
+  let media: ContentPart[] = [];
   for (const m of messages) {
-    if (m.thinking_blocks !== undefined) {
-      return messages.map((x) => {
-        if (x.thinking_blocks === undefined) {
-          return x;
-        }
-        const copy = Object.assign({}, x);
-        delete copy.thinking_blocks;
-        return copy;
-      });
+    if (m.role !== 'tool' && media.length > 0) {
+      out.push({ role: 'user', content: media });
+      media = [];
+    }
+    if (hasMedia(m) && Array.isArray(m.content)) {
+      const texts = m.content.filter((p) => p.type === 'text');
+      media.push(...m.content.filter((p) => p.type !== 'text'));
+      out.push(Object.assign({}, m, { content: texts.length > 0 ? texts : '' }));
+    } else if (m.thinking_blocks !== undefined) {
+      const copy = Object.assign({}, m);
+      delete copy.thinking_blocks;
+      out.push(copy);
+    } else {
+      out.push(m);
     }
   }
-  return messages;
+  if (media.length > 0) {
+    out.push({ role: 'user', content: media });
+  }
+  return out;
 }
 
 /**
