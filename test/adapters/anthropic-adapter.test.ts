@@ -122,6 +122,42 @@ describe('Anthropic adapter against a real HTTP server', () => {
     });
   });
 
+  it("rewrites another family's tool call ids (Kimi's functions.get_weather:0) into ids Anthropic takes, call and result alike", async () => {
+    up.handler = (_req, res) => sendJson(res, 200, MESSAGE);
+    const ids = ['functions.get_weather:0', 'functions.get_weather:1', 'toolu_01AbC-d_e'];
+    await adapter.generate(
+      {
+        target,
+        messages: [
+          { role: 'user', content: 'Weather in Oslo, Rome and Nice?' },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: ids.map((id) => ({
+              id,
+              type: 'function' as const,
+              function: { name: 'get_weather', arguments: '{}' },
+            })),
+          },
+          ...ids.map((id) => ({ role: 'tool' as const, tool_call_id: id, content: '12C' })),
+        ],
+        options: {},
+      },
+      never,
+    );
+    const [, assistant, results] = (
+      JSON.parse(up.requests[0].body) as { messages: { content: { id?: string; tool_use_id?: string }[] }[] }
+    ).messages;
+    const uses = assistant.content.map((b) => b.id ?? '');
+    // Anthropic's rule for tool_use ids; an id that already follows it is sent as it is.
+    for (const id of uses) {
+      expect(id).toMatch(/^[a-zA-Z0-9_-]+$/);
+    }
+    expect(uses[2]).toBe('toolu_01AbC-d_e');
+    expect(new Set(uses).size).toBe(3);
+    expect(results.content.map((b) => b.tool_use_id)).toEqual(uses);
+  });
+
   it("sends the client's beta features in anthropic-beta, whole and streamed", async () => {
     const betas = {
       ...request(),

@@ -12,6 +12,7 @@ import {
   type ToolCall,
   type ToolChoice,
 } from '@aigw/core';
+import { createHash } from 'node:crypto';
 import type { AdapterRequest } from '../types';
 
 /**
@@ -74,6 +75,22 @@ function blocksOf(parts: ContentPart[]): AnthropicBlock[] {
   return blocks;
 }
 
+const ANTHROPIC_TOOL_ID = /^[a-zA-Z0-9_-]+$/;
+
+/**
+ * Anthropic takes tool_use ids of `[a-zA-Z0-9_-]` only; other families' ids may hold more (Kimi's
+ * `functions.get_weather:0`), and a conversation can move between families (fallback, aliases). Such an id is
+ * rewritten the same way in its tool_use and its tool_result: the other characters as `_`, plus a hash of the id so
+ * two ids never become one. A few microseconds for an id that needs it; the others are only tested.
+ */
+function anthropicToolId(id: string): string {
+  if (ANTHROPIC_TOOL_ID.test(id)) {
+    return id;
+  }
+  const hash = createHash('sha256').update(id).digest('hex').slice(0, 12);
+  return `${id.replace(/[^a-zA-Z0-9_-]/g, '_')}_${hash}`;
+}
+
 /** Tool arguments are JSON text in OpenAI's format and a JSON object in Anthropic's. */
 function toolInput(call: ToolCall): JsonValue {
   if (call.function.arguments.trim() === '') {
@@ -114,7 +131,7 @@ function assistantContent(m: ChatMessage): string | AnthropicBlock[] {
   }
   const uses: AnthropicBlock[] = calls.map((c) => ({
     type: 'tool_use',
-    id: c.id,
+    id: anthropicToolId(c.id),
     name: c.function.name,
     input: toolInput(c),
   }));
@@ -124,7 +141,7 @@ function assistantContent(m: ChatMessage): string | AnthropicBlock[] {
 /** A tool message is a user turn holding a tool_result block for the call it answers. */
 function toolResult(m: ChatMessage): AnthropicBlock[] {
   const content = m.content === null ? '' : typeof m.content === 'string' ? m.content : blocksOf(m.content);
-  return [{ type: 'tool_result', tool_use_id: m.tool_call_id ?? '', content }];
+  return [{ type: 'tool_result', tool_use_id: anthropicToolId(m.tool_call_id ?? ''), content }];
 }
 
 function textOf(content: ChatMessage['content']): string {
