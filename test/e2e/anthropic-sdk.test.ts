@@ -139,6 +139,49 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
       expect(second.content).toEqual([{ type: 'text', text: 'Tool result: 12C and sunny' }]);
     });
 
+    it('sends prompt-cache breakpoints (cache_control) to Claude where the client put them, and to no other family', async () => {
+      const ephemeral = { type: 'ephemeral' as const };
+      const messages: MessageParam[] = [{ role: 'user', content: 'Oslo' }];
+      const first = await client.messages.create({ model, max_tokens: 256, messages, tools: [weather] });
+      const use = first.content.find((b) => b.type === 'tool_use');
+      if (use?.type !== 'tool_use') {
+        throw new Error(`expected a tool_use block, got ${JSON.stringify(first.content)}`);
+      }
+      messages.push(
+        { role: 'assistant', content: first.content },
+        {
+          role: 'user',
+          content: [{ type: 'tool_result', tool_use_id: use.id, content: '12C', cache_control: ephemeral }],
+        },
+        { role: 'assistant', content: [{ type: 'text', text: 'It is 12C.', cache_control: ephemeral }] },
+        { role: 'user', content: [{ type: 'text', text: 'And tomorrow?', cache_control: ephemeral }] },
+      );
+      await client.messages.create({
+        model,
+        max_tokens: 256,
+        system: [
+          { type: 'text', text: 'You are a weather bot.' },
+          { type: 'text', text: 'A long, stable prompt.', cache_control: { type: 'ephemeral', ttl: '1h' } },
+        ],
+        messages,
+        tools: [{ ...weather, cache_control: ephemeral }],
+      });
+      const sent = system.sim.lastRequests(1)[0].body as Record<string, unknown>;
+      if (!model.includes('anthropic')) {
+        expect(JSON.stringify(sent)).not.toContain('cache_control');
+        return;
+      }
+      expect(sent.system).toEqual([
+        { type: 'text', text: 'You are a weather bot.' },
+        { type: 'text', text: 'A long, stable prompt.', cache_control: { type: 'ephemeral', ttl: '1h' } },
+      ]);
+      expect(sent.tools).toEqual([expect.objectContaining({ name: 'get_weather', cache_control: ephemeral })]);
+      const turns = sent.messages as { role: string; content: { type: string; cache_control?: unknown }[] }[];
+      expect(turns[2].content[0]).toMatchObject({ type: 'tool_result', cache_control: ephemeral });
+      expect(turns[3].content).toEqual([{ type: 'text', text: 'It is 12C.', cache_control: ephemeral }]);
+      expect(turns[4].content).toEqual([{ type: 'text', text: 'And tomorrow?', cache_control: ephemeral }]);
+    });
+
     it('carries the images of a tool_result (a screenshot or file-reading tool) to the model', async () => {
       const messages: MessageParam[] = [{ role: 'user', content: 'Oslo' }];
       const first = await client.messages.create({ model, max_tokens: 256, messages, tools: [weather] });

@@ -9,10 +9,19 @@ export type JsonObject = { [key: string]: JsonValue };
 
 export type Role = 'system' | 'user' | 'assistant' | 'tool';
 
+/**
+ * An Anthropic prompt-cache breakpoint (`{type: "ephemeral", ttl?: "5m" | "1h"}`), as a `/v1/messages` client marks
+ * its system, tools and messages: the Anthropic family sends it where it was; every other family leaves it out.
+ */
+export interface CacheControl {
+  type: string;
+  ttl?: string;
+}
+
 /** Message content parts, in OpenAI's shape (the gateway's wire format is OpenAI's). */
 export type ContentPart =
-  | { type: 'text'; text: string }
-  | { type: 'image_url'; image_url: { url: string; detail?: 'auto' | 'low' | 'high' } }
+  | { type: 'text'; text: string; cache_control?: CacheControl }
+  | { type: 'image_url'; image_url: { url: string; detail?: 'auto' | 'low' | 'high' }; cache_control?: CacheControl }
   | { type: 'input_audio'; input_audio: { data: string; format: string } }
   | { type: 'file'; file: { file_id?: string; file_data?: string; filename?: string } };
 
@@ -46,11 +55,15 @@ export interface ChatMessage {
    * family takes them back; every other adapter leaves them out of the history it sends.
    */
   thinking_blocks?: ThinkingBlock[];
+  /** On a `tool` message: a prompt-cache breakpoint on its tool_result (Anthropic family only). */
+  cache_control?: CacheControl;
 }
 
 export interface FunctionTool {
   type: 'function';
   function: { name: string; description?: string; parameters?: JsonObject; strict?: boolean };
+  /** A prompt-cache breakpoint after this tool (Anthropic family only). */
+  cache_control?: CacheControl;
 }
 
 export type ToolChoice = 'none' | 'auto' | 'required' | { type: 'function'; function: { name: string } };

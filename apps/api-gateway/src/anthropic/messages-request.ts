@@ -1,6 +1,7 @@
 import {
   ErrorCode,
   GatewayError,
+  type CacheControl,
   type ChatMessage,
   type ContentPart,
   type FunctionTool,
@@ -47,8 +48,38 @@ function textOf(b: AnthropicBlock, at: string): string {
   return b.text;
 }
 
+/**
+ * A prompt-cache breakpoint (`cache_control`) as the client set it: Claude deployments get it where it was (prompt
+ * caching bills cached input at a tenth), other families none.
+ */
+function cacheControlOf(cc: unknown, at: string): CacheControl | undefined {
+  if (cc === undefined || cc === null) {
+    return undefined;
+  }
+  if (!isRecord(cc) || typeof cc.type !== 'string' || (cc.ttl !== undefined && typeof cc.ttl !== 'string')) {
+    throw invalid(`${at}.cache_control`, "must be an object such as {type: 'ephemeral'}");
+  }
+  return cc.ttl === undefined ? { type: cc.type } : { type: cc.type, ttl: cc.ttl };
+}
+
+function textPart(b: AnthropicBlock, at: string): ContentPart {
+  const text = textOf(b, at);
+  const cacheControl = cacheControlOf(b.cache_control, at);
+  return cacheControl === undefined ? { type: 'text', text } : { type: 'text', text, cache_control: cacheControl };
+}
+
+function isMarked(p: ContentPart): boolean {
+  return 'cache_control' in p && p.cache_control !== undefined;
+}
+
 /** Base64 sources become data URLs, URL sources stay URLs: the shapes every adapter translates from. */
 function imagePart(b: AnthropicBlock, at: string): ContentPart {
+  const part = imageUrlPart(b, at);
+  const cacheControl = cacheControlOf(b.cache_control, at);
+  return cacheControl === undefined ? part : Object.assign(part, { cache_control: cacheControl });
+}
+
+function imageUrlPart(b: AnthropicBlock, at: string): ContentPart & { type: 'image_url' } {
   const source = b.source;
   if (!isRecord(source)) {
     throw invalid(`${at}.source`, 'must be an object');
@@ -90,14 +121,14 @@ function toolResultContent(b: AnthropicBlock, at: string): string | ContentPart[
     const here = `${at}.content[${k}]`;
     const inner = blockAt(item, here);
     if (inner.type === 'text') {
-      return { type: 'text', text: textOf(inner, here) };
+      return textPart(inner, here);
     }
     if (inner.type === 'image') {
       return imagePart(inner, here);
     }
     throw unsupported(here, 'tool results can carry text and image blocks only through the gateway');
   });
-  if (parts.every((p) => p.type === 'text')) {
+  if (parts.every((p) => p.type === 'text' && !isMarked(p))) {
     return parts.map((p) => (p.type === 'text' ? p.text : '')).join('\n');
   }
   return parts;
@@ -128,7 +159,7 @@ function userMessages(content: string | AnthropicBlock[], at: string, calls: Rea
     const here = `${at}[${j}]`;
     switch (b.type) {
       case 'text':
-        parts.push({ type: 'text', text: textOf(b, here) });
+        parts.push(textPart(b, here));
         return;
       case 'image':
         parts.push(imagePart(b, here));
@@ -145,7 +176,16 @@ function userMessages(content: string | AnthropicBlock[], at: string, calls: Rea
           throw invalid(`${here}.is_error`, 'must be a boolean');
         }
         const result = toolResultContent(b, here);
-        results.push({ role: 'tool', tool_call_id: id, content: b.is_error === true ? asError(result) : result });
+        const message: ChatMessage = {
+          role: 'tool',
+          tool_call_id: id,
+          content: b.is_error === true ? asError(result) : result,
+        };
+        const cacheControl = cacheControlOf(b.cache_control, here);
+        if (cacheControl !== undefined) {
+          message.cache_control = cacheControl;
+        }
+        results.push(message);
         return;
       }
       default:
@@ -155,7 +195,7 @@ function userMessages(content: string | AnthropicBlock[], at: string, calls: Rea
   if (parts.length === 0) {
     return results;
   }
-  const single = parts.length === 1 && parts[0].type === 'text' ? parts[0].text : null;
+  const single = parts.length === 1 && parts[0].type === 'text' && !isMarked(parts[0]) ? parts[0].text : null;
   return [...results, { role: 'user', content: single ?? parts }];
 }
 
@@ -187,14 +227,14 @@ function assistantMessage(content: string | AnthropicBlock[], at: string, calls:
   if (typeof content === 'string') {
     return { role: 'assistant', content };
   }
-  const texts: string[] = [];
+  const texts: ContentPart[] = [];
   const toolCalls: ToolCall[] = [];
   const thinking: ThinkingBlock[] = [];
   blocksOf(content, at).forEach((b, j) => {
     const here = `${at}[${j}]`;
     switch (b.type) {
       case 'text':
-        texts.push(textOf(b, here));
+        texts.push(textPart(b, here));
         return;
       case 'tool_use': {
         if (typeof b.id !== 'string' || !TOOL_CALL_ID.test(b.id)) {
@@ -221,7 +261,16 @@ function assistantMessage(content: string | AnthropicBlock[], at: string, calls:
         );
     }
   });
-  const message: ChatMessage = { role: 'assistant', content: texts.length > 0 ? texts.join('') : null };
+  // Text, or its parts when the client marked a prompt-cache breakpoint in it.
+  const message: ChatMessage = {
+    role: 'assistant',
+    content:
+      texts.length === 0
+        ? null
+        : texts.some(isMarked)
+          ? texts
+          : texts.map((p) => (p.type === 'text' ? p.text : '')).join(''),
+  };
   if (toolCalls.length > 0) {
     message.tool_calls = toolCalls;
   }
@@ -231,7 +280,8 @@ function assistantMessage(content: string | AnthropicBlock[], at: string, calls:
   return message;
 }
 
-function systemText(system: unknown): string | null {
+/** The system prompt: text, or its text parts when the client marked a prompt-cache breakpoint in it. */
+function systemText(system: unknown): string | ContentPart[] | null {
   if (system === undefined || system === null) {
     return null;
   }
@@ -241,15 +291,14 @@ function systemText(system: unknown): string | null {
   if (!Array.isArray(system)) {
     throw invalid('system', 'must be a string or a list of text blocks');
   }
-  return system
-    .map((b, i) => {
-      const block = blockAt(b, `system[${i}]`);
-      if (block.type !== 'text') {
-        throw invalid(`system[${i}].type`, "must be 'text'");
-      }
-      return textOf(block, `system[${i}]`);
-    })
-    .join('\n\n');
+  const parts = system.map((b, i) => {
+    const block = blockAt(b, `system[${i}]`);
+    if (block.type !== 'text') {
+      throw invalid(`system[${i}].type`, "must be 'text'");
+    }
+    return textPart(block, `system[${i}]`);
+  });
+  return parts.some(isMarked) ? parts : parts.map((p) => (p.type === 'text' ? p.text : '')).join('\n\n');
 }
 
 function toolsOf(dto: MessagesDto): FunctionTool[] | undefined {
@@ -267,7 +316,10 @@ function toolsOf(dto: MessagesDto): FunctionTool[] | undefined {
     if (isSet(t.description)) {
       fn.description = t.description;
     }
-    return { type: 'function', function: fn };
+    const cacheControl = cacheControlOf(t.cache_control, `tools[${i}]`);
+    return cacheControl === undefined
+      ? { type: 'function', function: fn }
+      : { type: 'function', function: fn, cache_control: cacheControl };
   });
 }
 

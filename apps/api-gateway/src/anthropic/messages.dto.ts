@@ -51,6 +51,10 @@ export class AnthropicToolDto {
   @IsToolParameters()
   input_schema: JsonObject;
 
+  /** A prompt-cache breakpoint (checked when the request is translated); Claude deployments get it. */
+  @IsOptional()
+  cache_control?: unknown;
+
   /** Server tools (web search, code execution, ...) run at Anthropic; only client tools can be routed anywhere. */
   @IsOptional()
   @IsIn(['custom'], { message: "type must be 'custom': Anthropic server tools cannot be routed through the gateway" })

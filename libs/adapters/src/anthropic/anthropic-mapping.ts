@@ -1,6 +1,7 @@
 import {
   ErrorClass,
   merged,
+  type CacheControl,
   ProviderCallError,
   type ChatMessage,
   type ContentPart,
@@ -24,10 +25,10 @@ export const DEFAULT_ANTHROPIC_MAX_TOKENS = 4096;
 
 export type AnthropicImageSource = { type: 'base64'; media_type: string; data: string } | { type: 'url'; url: string };
 export type AnthropicBlock =
-  | { type: 'text'; text: string }
-  | { type: 'image'; source: AnthropicImageSource }
+  | { type: 'text'; text: string; cache_control?: CacheControl }
+  | { type: 'image'; source: AnthropicImageSource; cache_control?: CacheControl }
   | { type: 'tool_use'; id: string; name: string; input: JsonValue }
-  | { type: 'tool_result'; tool_use_id: string; content: string | AnthropicBlock[] }
+  | { type: 'tool_result'; tool_use_id: string; content: string | AnthropicBlock[]; cache_control?: CacheControl }
   | ThinkingBlock;
 
 export interface AnthropicMessage {
@@ -36,7 +37,8 @@ export interface AnthropicMessage {
 }
 
 export interface AnthropicPrompt {
-  system?: string;
+  /** Text, or text blocks when the client marked a prompt-cache breakpoint in it. */
+  system?: string | AnthropicBlock[];
   messages: AnthropicMessage[];
 }
 
@@ -61,12 +63,22 @@ function blocksOf(parts: ContentPart[]): AnthropicBlock[] {
       case 'text':
         // Anthropic rejects empty text blocks.
         if (p.text.length > 0) {
-          blocks.push({ type: 'text', text: p.text });
+          blocks.push(
+            p.cache_control === undefined
+              ? { type: 'text', text: p.text }
+              : { type: 'text', text: p.text, cache_control: p.cache_control },
+          );
         }
         break;
-      case 'image_url':
-        blocks.push({ type: 'image', source: imageSource(p.image_url.url) });
+      case 'image_url': {
+        const source = imageSource(p.image_url.url);
+        blocks.push(
+          p.cache_control === undefined
+            ? { type: 'image', source }
+            : { type: 'image', source, cache_control: p.cache_control },
+        );
         break;
+      }
       case 'input_audio':
       case 'file':
         throw unsupported(`${p.type} content parts`);
@@ -141,7 +153,12 @@ function assistantContent(m: ChatMessage): string | AnthropicBlock[] {
 /** A tool message is a user turn holding a tool_result block for the call it answers. */
 function toolResult(m: ChatMessage): AnthropicBlock[] {
   const content = m.content === null ? '' : typeof m.content === 'string' ? m.content : blocksOf(m.content);
-  return [{ type: 'tool_result', tool_use_id: anthropicToolId(m.tool_call_id ?? ''), content }];
+  const tool_use_id = anthropicToolId(m.tool_call_id ?? '');
+  return [
+    m.cache_control === undefined
+      ? { type: 'tool_result', tool_use_id, content }
+      : { type: 'tool_result', tool_use_id, content, cache_control: m.cache_control },
+  ];
 }
 
 function textOf(content: ChatMessage['content']): string {
@@ -184,13 +201,16 @@ function merge(a: string | AnthropicBlock[], b: string | AnthropicBlock[]): stri
  * thus share one user turn, as Anthropic expects).
  */
 export function toAnthropicPrompt(messages: ChatMessage[]): AnthropicPrompt {
-  let system: string | undefined;
+  let system: string | AnthropicBlock[] | undefined;
   const out: AnthropicMessage[] = [];
   for (const m of messages) {
     if (m.role === 'system') {
-      const text = textOf(m.content);
+      // Text, unless the client marked a prompt-cache breakpoint in it: then its blocks, where the mark is.
+      const marked =
+        Array.isArray(m.content) && m.content.some((p) => 'cache_control' in p && p.cache_control !== undefined);
+      const text = marked && Array.isArray(m.content) ? blocksOf(m.content) : textOf(m.content);
       if (text.length > 0) {
-        system = system === undefined ? text : `${system}\n\n${text}`;
+        system = system === undefined ? text : merge(system, text);
       }
       continue;
     }
@@ -224,6 +244,7 @@ interface AnthropicTool {
   name: string;
   description?: string;
   input_schema: JsonValue;
+  cache_control?: CacheControl;
 }
 
 type AnthropicToolChoice =
@@ -242,6 +263,9 @@ function toolsOf(tools: FunctionTool[] | undefined): AnthropicTool[] | undefined
     };
     if (t.function.description !== undefined) {
       tool.description = t.function.description;
+    }
+    if (t.cache_control !== undefined) {
+      tool.cache_control = t.cache_control;
     }
     return tool;
   });

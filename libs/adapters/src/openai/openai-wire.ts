@@ -4,6 +4,7 @@ import {
   type AnswerDetails,
   type ChatMessage,
   type ContentPart,
+  type FunctionTool,
   type JsonValue,
   type StreamDelta,
   type ToolCall,
@@ -64,19 +65,52 @@ function hasMedia(m: ChatMessage): boolean {
   return m.role === 'tool' && Array.isArray(m.content) && m.content.some((p) => p.type !== 'text');
 }
 
+function marked(p: ContentPart): boolean {
+  return 'cache_control' in p && p.cache_control !== undefined;
+}
+
+/** Fields of ours OpenAI does not take: Claude's signed thinking, Anthropic prompt-cache marks. */
+function hasForeignFields(m: ChatMessage): boolean {
+  return (
+    m.thinking_blocks !== undefined ||
+    m.cache_control !== undefined ||
+    (Array.isArray(m.content) && m.content.some(marked))
+  );
+}
+
+function withoutMark(p: ContentPart): ContentPart {
+  if (!marked(p) || (p.type !== 'text' && p.type !== 'image_url')) {
+    return p;
+  }
+  const copy = Object.assign({}, p);
+  delete copy.cache_control;
+  return copy;
+}
+
+function withoutForeignFields(m: ChatMessage): ChatMessage {
+  const copy = Object.assign({}, m);
+  delete copy.thinking_blocks;
+  delete copy.cache_control;
+  if (Array.isArray(copy.content)) {
+    copy.content = copy.content.map(withoutMark);
+  }
+  return copy;
+}
+
 /**
- * The history as the OpenAI family takes it. Signed thinking (`thinking_blocks`) goes back to Anthropic only: OpenAI
- * refuses message fields it does not know. A tool message takes text parts only, so the images and files of tool
- * results (a screenshot tool's) follow the run of tool messages as one user message, as OpenAI's guides do it. The
- * history is copied only when a message needs either.
+ * The history as the OpenAI family takes it. Signed thinking (`thinking_blocks`) goes back to Anthropic only, as do
+ * prompt-cache marks (`cache_control`): OpenAI refuses message fields it does not know. A tool message takes text
+ * parts only, so the images and files of tool results (a screenshot tool's) follow the run of tool messages as one
+ * user message, as OpenAI's guides do it. The history is copied only when a message needs any of it.
  */
 function historyOf(messages: ChatMessage[]): ChatMessage[] {
-  if (!messages.some((m) => m.thinking_blocks !== undefined || hasMedia(m))) {
+  if (!messages.some((m) => hasForeignFields(m) || hasMedia(m))) {
     return messages;
   }
   const out: ChatMessage[] = [];
   let media: ContentPart[] = [];
-  for (const m of messages) {
+  for (const original of messages) {
+    const m = hasForeignFields(original) ? withoutForeignFields(original) : original;
     if (m.role !== 'tool' && media.length > 0) {
       out.push({ role: 'user', content: media });
       media = [];
@@ -85,10 +119,6 @@ function historyOf(messages: ChatMessage[]): ChatMessage[] {
       const texts = m.content.filter((p) => p.type === 'text');
       media.push(...m.content.filter((p) => p.type !== 'text'));
       out.push(Object.assign({}, m, { content: texts.length > 0 ? texts : '' }));
-    } else if (m.thinking_blocks !== undefined) {
-      const copy = Object.assign({}, m);
-      delete copy.thinking_blocks;
-      out.push(copy);
     } else {
       out.push(m);
     }
@@ -97,6 +127,14 @@ function historyOf(messages: ChatMessage[]): ChatMessage[] {
     out.push({ role: 'user', content: media });
   }
   return out;
+}
+
+/** Tools as OpenAI takes them: without Anthropic prompt-cache marks (copied only when one has one). */
+function toolsOf(tools: FunctionTool[] | undefined): FunctionTool[] | undefined {
+  if (tools === undefined || !tools.some((t) => t.cache_control !== undefined)) {
+    return tools;
+  }
+  return tools.map((t) => ({ type: t.type, function: t.function }));
 }
 
 /**
@@ -114,7 +152,7 @@ export function openAiBody(req: AdapterRequest, stream: boolean): string {
     top_p: o.topP,
     top_k: o.topK,
     stop: o.stop !== undefined && o.stop.length > 0 ? o.stop : undefined,
-    tools: o.tools,
+    tools: toolsOf(o.tools),
     tool_choice: o.toolChoice,
     parallel_tool_calls: o.parallelToolCalls,
     response_format: o.responseFormat,
