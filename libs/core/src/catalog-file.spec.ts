@@ -170,6 +170,35 @@ providers:
     ]);
   });
 
+  it("refuses, from the admin API and imports, an apiKey naming any of the gateway's own secrets", () => {
+    const env = {
+      DATABASE_URL: 'postgres://u:db-password@db/aigw',
+      REDIS_URL: 'redis://:redis-password@redis:6379',
+      CACHE_REDIS_URL: 'redis://:cache-password@cache:6379',
+      ALERT_WEBHOOK_URL: 'https://hooks.example/T000/B000/webhook-token',
+      BOOTSTRAP_ADMIN_KEY: 'sk-aigw-admin',
+      SECRETS_KEY: 'k'.repeat(32),
+      PGPASSWORD: 'pg-password',
+    };
+    for (const name of Object.keys(env)) {
+      const yaml = MINIMAL.replace('${OPENAI_API_KEY}', `\${${name}}`);
+      let problems: string[] = [];
+      try {
+        parseCatalog(yaml, env, undefined, { environment: 'apiKeyOnly' });
+      } catch (err) {
+        problems = err instanceof CatalogFileError ? err.problems : [String(err)];
+      }
+      expect([name, problems]).toEqual([
+        name,
+        [`providers[0].apiKey must not reference the gateway's own secret ${name}`],
+      ]);
+    }
+    // An operator's own file reads whatever it names.
+    expect(parseCatalog(MINIMAL.replace('${OPENAI_API_KEY}', '${CACHE_REDIS_URL}'), env).providers[0].apiKey).toBe(
+      env.CACHE_REDIS_URL,
+    );
+  });
+
   it('rejects malformed references', () => {
     expect(problemsOf(MINIMAL.replace('${OPENAI_API_KEY}', '${OPENAI_API_KEY'))).toEqual([
       'providers[0].apiKey has an unterminated or nested ${...} reference',

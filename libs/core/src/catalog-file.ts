@@ -125,9 +125,12 @@ export interface CatalogReadOptions {
 
 /**
  * The gateway's own secrets: an admin document's apiKey may not name them, or an admin could send them to a provider
- * URL of their choosing. (PostgreSQL's PG* variables stand in for parts of DATABASE_URL.)
+ * URL of their choosing. (PostgreSQL's PG* variables stand in for parts of DATABASE_URL.) `CACHE_REDIS_URL` carries
+ * the cache Redis' password as `REDIS_URL` does the queue's, and `ALERT_WEBHOOK_URL` is often a bearer URL (a chat
+ * webhook's token is in its path); a ConfigMap given whole to every app (`envFrom`) puts both in the gateway's process.
  */
-const GATEWAY_SECRETS = /^(?:DATABASE_URL|REDIS_URL|BOOTSTRAP_ADMIN_KEY|SECRETS_KEY|PG[A-Z]*)$/;
+const GATEWAY_SECRETS =
+  /^(?:DATABASE_URL|REDIS_URL|CACHE_REDIS_URL|ALERT_WEBHOOK_URL|BOOTSTRAP_ADMIN_KEY|SECRETS_KEY|PG[A-Z]*)$/;
 
 /** Reads one YAML tree, collecting problems instead of stopping at the first. */
 class CatalogReader {
