@@ -20,6 +20,7 @@ import {
 } from 'class-validator';
 import { IsTopP } from '../validation/generation-options';
 import { FUNCTION_NAME, IsToolParameters } from '../validation/openai-fields';
+import { IsObjectList } from '../validation/validators';
 
 /*
  * `POST /v1/messages` in Anthropic's wire format. The DTOs check the shape of each field; content blocks, the
@@ -88,6 +89,7 @@ export class MessagesInputDto {
 
   @IsArray()
   @ArrayNotEmpty()
+  @IsObjectList()
   @ValidateNested({ each: true })
   @Type(() => AnthropicMessageDto)
   messages: AnthropicMessageDto[];
@@ -98,6 +100,7 @@ export class MessagesInputDto {
 
   @IsOptional()
   @IsArray()
+  @IsObjectList()
   @ValidateNested({ each: true })
   @Type(() => AnthropicToolDto)
   tools?: AnthropicToolDto[];

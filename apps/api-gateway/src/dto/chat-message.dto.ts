@@ -1,7 +1,7 @@
 import type { ContentPart, Role } from '@aigw/core';
 import { Type } from 'class-transformer';
 import { IsArray, IsIn, IsNotEmpty, IsOptional, IsString, ValidateIf, ValidateNested } from 'class-validator';
-import { IsMessageContent } from '../validation/validators';
+import { IsMessageContent, IsObjectList } from '../validation/validators';
 import { ToolCallDto } from './tool.dto';
 
 /** `developer` is OpenAI's newer name for `system` (its SDKs send it to reasoning models); it maps to `system`. */
@@ -46,6 +46,7 @@ export class ChatMessageDto {
 
   @IsOptional()
   @IsArray()
+  @IsObjectList()
   @ValidateNested({ each: true })
   @Type(() => ToolCallDto)
   tool_calls?: ToolCallDto[];
@@ -57,6 +58,7 @@ export class ChatMessageDto {
   /** On an assistant message: the answer's signed thinking, which Anthropic needs back before its tool results. */
   @IsOptional()
   @IsArray()
+  @IsObjectList()
   @ValidateNested({ each: true })
   @Type(() => ThinkingBlockDto)
   thinking_blocks?: ThinkingBlockDto[];

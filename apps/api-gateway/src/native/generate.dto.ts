@@ -16,7 +16,7 @@ import { ChatMessageDto } from '../dto/chat-message.dto';
 import { CONTEXT_PATTERN, CONTEXT_RULE } from '../preferences/preference.dto';
 import { IsTemperature, IsTokenCount, IsTopP } from '../validation/generation-options';
 import { KnownFieldsOnly } from '../validation/known-fields';
-import { IsStopSequences } from '../validation/validators';
+import { IsObjectList, IsStopSequences } from '../validation/validators';
 
 /** Unknown fields are a 400: `max_tokens` for `maxTokens` would otherwise be ignored and the whole answer billed. */
 @KnownFieldsOnly()
@@ -52,6 +52,7 @@ export class GenerateDto {
   @IsOptional()
   @IsArray()
   @ArrayNotEmpty()
+  @IsObjectList()
   @ValidateNested({ each: true })
   @Type(() => ChatMessageDto)
   messages?: ChatMessageDto[];

@@ -27,7 +27,7 @@ import { ChatMessageDto } from '../dto/chat-message.dto';
 import { ToolDto } from '../dto/tool.dto';
 import { IsTemperature, IsTokenCount, IsTopP } from '../validation/generation-options';
 import { IsLogitBias, IsResponseFormat, IsStringMap, IsToolChoice } from '../validation/openai-fields';
-import { IsStopSequences } from '../validation/validators';
+import { IsObjectList, IsStopSequences } from '../validation/validators';
 
 /** OpenAI accepts at most 128 tools per request. */
 export const MAX_TOOLS = 128;
@@ -51,6 +51,7 @@ export class ChatCompletionDto {
 
   @IsArray()
   @ArrayNotEmpty()
+  @IsObjectList()
   @ValidateNested({ each: true })
   @Type(() => ChatMessageDto)
   messages: ChatMessageDto[];
@@ -92,6 +93,7 @@ export class ChatCompletionDto {
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(MAX_TOOLS)
+  @IsObjectList()
   @ValidateNested({ each: true })
   @Type(() => ToolDto)
   tools?: ToolDto[];

@@ -74,6 +74,34 @@ export function IsMessageContent(options?: ValidationOptions): PropertyDecorator
     });
 }
 
+/**
+ * Every item of a list of objects (messages, tools, tool calls, ...) is a JSON object. `@ValidateNested({ each: true })`
+ * alone lets a list through as an item: class-validator walks into it item by item, so `[[]]` and `[[{...}]]` passed
+ * and reached code reading the item's fields. Not `@IsObject({ each: true })`: its JSON Schema would replace the
+ * items' `$ref` in the OpenAPI document. One pass over the list; only lists get here (`@IsArray` words the rest).
+ */
+export function IsObjectList(options?: ValidationOptions): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) =>
+    registerDecorator({
+      name: 'isObjectList',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      options,
+      validator: {
+        validate(value: unknown): boolean {
+          return !Array.isArray(value) || value.every(isRecord);
+        },
+        defaultMessage(args: ValidationArguments): string {
+          const list = Array.isArray(args.value) ? (args.value as unknown[]) : [];
+          const at = list.findIndex((item) => !isRecord(item));
+          const item = list[at];
+          const kind = Array.isArray(item) ? 'a list' : item === null ? 'null' : typeof item;
+          return `${args.property}[${at}] must be an object, not ${kind}`;
+        },
+      },
+    });
+}
+
 /** `stop`: a string or an array of at most four strings. */
 export function IsStopSequences(options?: ValidationOptions): PropertyDecorator {
   return (target: object, propertyName: string | symbol) =>
