@@ -179,6 +179,11 @@ describe('classifyHttpFailure', () => {
       NOW,
     );
     expect(proxied.message).toBe('upstream HTTP 400: raw=[redacted] Received API Key = [redacted], Key Hash = x');
+    // Credentials in a URL an upstream error quotes (a proxy's or a crashed server's own database URL).
+    const crashed = http(500, 'Traceback: connect to postgres://admin:hunter2@db.internal:5432/app failed');
+    expect(crashed.message).not.toContain('hunter2');
+    expect(crashed.message).not.toContain('admin:');
+    expect(crashed.message).toContain('postgres://[redacted]@db.internal:5432/app');
     const long = http(500, 'x'.repeat(5000));
     expect(long.message.length).toBeLessThanOrEqual('upstream HTTP 500: '.length + 300);
   });
@@ -208,6 +213,52 @@ describe('classifyError', () => {
     expect(e.errorClass).toBe(expected);
     expect(e.message).toContain(code);
     expect(e.cause).toBeInstanceOf(Error);
+  });
+
+  it("never names the provider's host or address: the message reaches every client in the attempts", () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.5:8000'), {
+      code: 'ECONNREFUSED',
+      syscall: 'connect',
+      address: '10.0.0.5',
+      port: 8000,
+    });
+    const refused6 = Object.assign(new Error('connect ECONNREFUSED fd00::5:8000'), {
+      code: 'ECONNREFUSED',
+      syscall: 'connect',
+      address: 'fd00::5',
+      port: 8000,
+    });
+    const unknown = Object.assign(new Error('getaddrinfo ENOTFOUND vllm.internal.corp'), {
+      code: 'ENOTFOUND',
+      syscall: 'getaddrinfo',
+      hostname: 'vllm.internal.corp',
+    });
+    const connectTimeout = Object.assign(
+      new Error('Connect Timeout Error (attempted address: vllm.internal.corp:8000, timeout: 10000ms)'),
+      { code: 'UND_ERR_CONNECT_TIMEOUT' },
+    );
+    const altname = Object.assign(
+      new Error(
+        "Hostname/IP does not match certificate's altnames: Host: vllm.internal.corp. is not in the cert's altnames: DNS:other.corp",
+      ),
+      { code: 'ERR_TLS_CERT_ALTNAME_INVALID', host: 'vllm.internal.corp' },
+    );
+    const expected: [Error, string][] = [
+      [refused, 'upstream network error (ECONNREFUSED): connect ECONNREFUSED'],
+      [refused6, 'upstream network error (ECONNREFUSED): connect ECONNREFUSED'],
+      [new TypeError('fetch failed', { cause: unknown }), 'upstream network error (ENOTFOUND): getaddrinfo ENOTFOUND'],
+      [connectTimeout, 'upstream timed out (UND_ERR_CONNECT_TIMEOUT): Connect Timeout Error (timeout: 10000ms)'],
+      [
+        altname,
+        "upstream network error (ERR_TLS_CERT_ALTNAME_INVALID): the provider's TLS certificate does not name its host",
+      ],
+    ];
+    for (const [err, message] of expected) {
+      const e = classifyError(err);
+      expect(e.message).toBe(message);
+      expect(e.message).not.toMatch(/10\.0\.0\.5|fd00|vllm|internal\.corp|8000/);
+      expect(e.cause).toBe(err);
+    }
   });
 
   it('finds the code in a cause chain and in an AggregateError', () => {

@@ -169,6 +169,45 @@ interface Found {
   errorClass: ErrorClass;
   code: string;
   message: string;
+  /** The erroring object, whose fields name where it tried to connect (`address`, `hostname`, `host`, `port`). */
+  source: TransportFields;
+}
+
+interface TransportFields {
+  code?: unknown;
+  name?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  errors?: unknown;
+  address?: unknown;
+  hostname?: unknown;
+  host?: unknown;
+  port?: unknown;
+}
+
+const IPV4 = /\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b/g;
+const BRACKETED_IPV6 = /\[[0-9a-f:.]+\](?::\d{1,5})?/gi;
+
+/**
+ * A transport error's message without the provider's host, address or port: it becomes the attempt's message, which
+ * every client is shown (`attempts` of a 502, a stream's error event), and an internal host name or address is the
+ * operator's to know (the provider id says which deployment failed). Node's system errors read `<syscall> <code>
+ * <address>[:<port>]` and give the address as fields; undici's connect timeout and the TLS altname check write it
+ * into their own sentences.
+ */
+function withoutAddress(found: Found): string {
+  if (found.code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return "the provider's TLS certificate does not name its host";
+  }
+  let out = found.message.replace(/attempted address: [^,)]*(?:, )?/, '');
+  const { address, hostname, host, port } = found.source;
+  for (const where of [address, hostname, host]) {
+    if (typeof where === 'string' && where.length > 0) {
+      const at = typeof port === 'number' || typeof port === 'string' ? `${where}:${port}` : where;
+      out = out.split(at).join('').split(where).join('');
+    }
+  }
+  return out.replace(IPV4, '').replace(BRACKETED_IPV6, '').replace(/\s+/g, ' ').trim();
 }
 
 /** Transport errors arrive wrapped (`cause`) or grouped (AggregateError from happy-eyeballs connects). */
@@ -176,16 +215,16 @@ function findTransportClass(err: unknown, depth = 0): Found | undefined {
   if (typeof err !== 'object' || err === null || depth > 4) {
     return undefined;
   }
-  const e = err as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+  const e = err as TransportFields;
   const message = typeof e.message === 'string' ? e.message : '';
   if (typeof e.code === 'string') {
     const c = classOfCode(e.code);
     if (c !== undefined) {
-      return { errorClass: c, code: e.code, message };
+      return { errorClass: c, code: e.code, message, source: e };
     }
   }
   if (e.name === 'TimeoutError') {
-    return { errorClass: ErrorClass.Timeout, code: 'TimeoutError', message };
+    return { errorClass: ErrorClass.Timeout, code: 'TimeoutError', message, source: e };
   }
   const nested = findTransportClass(e.cause, depth + 1);
   if (nested !== undefined) {
@@ -195,7 +234,7 @@ function findTransportClass(err: unknown, depth = 0): Found | undefined {
     return findTransportClass(e.errors[0], depth + 1);
   }
   if (e.name === 'AbortError') {
-    return { errorClass: ErrorClass.Cancelled, code: 'AbortError', message };
+    return { errorClass: ErrorClass.Cancelled, code: 'AbortError', message, source: e };
   }
   return undefined;
 }
@@ -219,9 +258,12 @@ export function classifyError(err: unknown, signal?: AbortSignal): ProviderCallE
         : found.errorClass === ErrorClass.Cancelled
           ? 'aborted'
           : `${found.errorClass} error`;
-    return new ProviderCallError(found.errorClass, `upstream ${what} (${found.code}): ${safeMessage(found.message)}`, {
-      cause: err,
-    });
+    const detail = safeMessage(withoutAddress(found));
+    return new ProviderCallError(
+      found.errorClass,
+      `upstream ${what} (${found.code})${detail === '' ? '' : `: ${detail}`}`,
+      { cause: err },
+    );
   }
   const message = err instanceof Error ? err.message : typeof err === 'string' ? err : 'unknown failure';
   return new ProviderCallError(ErrorClass.Provider, `upstream call failed: ${safeMessage(message)}`, { cause: err });

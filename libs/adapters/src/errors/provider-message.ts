@@ -71,6 +71,8 @@ export function detailFromBody(text: string): ProviderErrorDetail {
 
 // Things that look like credentials: OpenAI/Anthropic style keys (even partly masked) and bearer tokens.
 const SECRET_LIKE = /\b(?:sk|pk|rk|api|key)[-_][A-Za-z0-9_*.-]{6,}|\bBearer\s+\S+/gi;
+// The user and password of a URL (`postgres://admin:pw@db/app` in a crashed server's traceback, a proxy's upstream).
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]+@/gi;
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -97,15 +99,15 @@ function withoutKey(message: string, apiKey: string): string {
 }
 
 /**
- * Make a provider message safe and short for our errors: providers echo (masked) keys in auth errors, and a key
- * must never reach a log or a client.
+ * Make a provider message safe and short for our errors: providers echo (masked) keys in auth errors, servers quote
+ * URLs with their credentials, and neither may reach a log or a client.
  */
 export function safeMessage(message: string, apiKey?: string): string {
   let out = message;
   if (apiKey !== undefined && apiKey.length > 0) {
     out = withoutKey(out, apiKey);
   }
-  out = out.replace(SECRET_LIKE, '[redacted]').replace(/\s+/g, ' ').trim();
+  out = out.replace(URL_CREDENTIALS, '$1[redacted]@').replace(SECRET_LIKE, '[redacted]').replace(/\s+/g, ' ').trim();
   return out.length > MAX_MESSAGE_CHARS ? `${out.slice(0, MAX_MESSAGE_CHARS - 1)}…` : out;
 }
 
