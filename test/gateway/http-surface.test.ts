@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { chat, GatewayHarness, type ErrorEnvelope } from './support';
 
 /** Auth, input validation, the error envelope, request ids, model lists and metrics of the api-gateway. */
@@ -45,6 +46,38 @@ describe('api-gateway HTTP surface', () => {
       expect((await fetch(`${h.url}/health/live`)).status).toBe(200);
       expect((await fetch(`${h.url}/health/ready`)).status).toBe(200);
       expect((await fetch(`${h.url}/metrics`)).status).toBe(200);
+    });
+  });
+
+  describe("requests Node's HTTP parser refuses", () => {
+    /** Writes `raw` on a fresh connection and reads what comes back until the server closes it. */
+    function rawExchange(raw: string): Promise<string> {
+      const url = new URL(h.url);
+      return new Promise((resolve, reject) => {
+        const socket = connect(Number(url.port), url.hostname, () => socket.write(raw));
+        let got = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (d: string) => (got += d));
+        socket.on('close', () => resolve(got));
+        socket.on('error', (err) => (got === '' ? reject(err) : resolve(got)));
+      });
+    }
+
+    function envelopeOf(response: string): ErrorEnvelope {
+      return JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4)) as ErrorEnvelope;
+    }
+
+    it('431 in the envelope for headers over the limit', async () => {
+      const res = await h.get('/v1/models', h.headers(h.adminKey, { 'x-padding': 'p'.repeat(20_000) }));
+      expect(res.status).toBe(431);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expectEnvelope((await res.json()) as ErrorEnvelope, 'invalid_request');
+    });
+
+    it('400 in the envelope for a request that is not HTTP', async () => {
+      const response = await rawExchange('GET /v1/models HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n');
+      expect(response).toMatch(/^HTTP\/1\.1 400 /);
+      expectEnvelope(envelopeOf(response), 'invalid_request');
     });
   });
 

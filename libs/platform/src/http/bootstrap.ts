@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import type { BaseEnv } from '../config/base-env';
 import { installGracefulShutdown } from '../lifecycle/shutdown';
 import { installClosingAnswer } from './closing';
-import { answerFrameworkError } from './framework-errors';
+import { answerClientError, answerFrameworkError } from './framework-errors';
 import { installJsonParser, installOversizeAnswer } from './json-body';
 
 /** The longest path parameter a route takes; nothing the gateway names has a longer id (see toGatewayError). */
@@ -80,6 +80,8 @@ export async function createHttpApp(
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // A longer parameter, or a bad percent-encoding, in the error envelope (404 / 400) rather than Fastify's own.
     frameworkErrors: answerFrameworkError,
+    // What Node's HTTP parser refuses (headers over its limit: 431, a request that is not HTTP: 400), likewise.
+    clientErrorHandler: answerClientError,
   });
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
     // The app's own logger from the first line: buffered lines (bufferLogs) carried the time they were flushed.

@@ -1,3 +1,6 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ErrorCode, GatewayError } from '@aigw/core';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sendError } from './errors';
 
@@ -19,4 +22,36 @@ export function tagFrameworkErrors(fastify: FastifyInstance, tag: EarlyTag): voi
 export function answerFrameworkError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   tags.get(req.server)?.(req, reply);
   sendError(reply, err);
+}
+
+/** 431 for headers over Node's limit (`maxHeaderSize`), 408 for a request that never finished arriving, else 400. */
+function clientErrorOf(code: string | undefined): { status: number; message: string } {
+  if (code === 'HPE_HEADER_OVERFLOW') {
+    return { status: 431, message: 'The request headers are larger than this server accepts.' };
+  }
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return { status: 408, message: 'The request did not arrive in time.' };
+  }
+  return { status: 400, message: 'The request is not valid HTTP.' };
+}
+
+/**
+ * Fastify's `clientErrorHandler`: what Node's HTTP parser refuses before Fastify sees a request (headers over the
+ * limit, a malformed request line or header), answered in the error envelope instead of Fastify's bare
+ * `{"error":"Bad Request","message":"Client Error","statusCode":400}`. There is no request to tag or route, so it is
+ * written on the socket, which then closes, as Node's own answer does.
+ */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) {
+    return;
+  }
+  if (socket.writable) {
+    const { status, message } = clientErrorOf(err.code);
+    const body = JSON.stringify({ error: new GatewayError(ErrorCode.InvalidRequest, message).toBody() });
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }
