@@ -227,6 +227,11 @@ describe('api-gateway HTTP surface', () => {
       const anthropic = await h.post('/v1/messages', 'model=sim-gpt', form);
       expect(anthropic.status).toBe(415);
       expect(((await anthropic.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
+      // text/plain too (Fastify parses it by default: the string then failed as "must be a JSON object", a 400).
+      const json = JSON.stringify(chat('typed as text'));
+      const text = await h.post('/v1/chat/completions', json, { ...form, 'content-type': 'text/plain; charset=utf-8' });
+      expect(text.status).toBe(415);
+      expectEnvelope((await text.json()) as ErrorEnvelope, 'unsupported_media_type');
     });
 
     it('ignores OpenAI fields it has no use for', async () => {

@@ -40,10 +40,12 @@ function withoutProto(key: string, value: unknown): unknown {
  * Parses JSON bodies ourselves so that a bad body fails as `invalid_json` in the one error envelope:
  * Nest's Fastify error layer would otherwise turn Fastify's parse error into an anonymous 400. The slow,
  * prototype-safe path runs only when the text mentions `__proto__` (it may, legitimately, inside a
- * message about JavaScript). Size limits stay Fastify's (413 before parsing).
+ * message about JavaScript). Size limits stay Fastify's (413 before parsing). Any other content type, text/plain
+ * included, is a 415 (`unsupported_media_type`), unless an app adds its own parser (the config import's YAML).
  */
 export function installJsonParser(fastify: FastifyInstance): void {
-  fastify.removeContentTypeParser(['application/json']);
+  // Fastify's default text/plain parser too: a body typed as text is not application/json (415), not a string body.
+  fastify.removeContentTypeParser(['application/json', 'text/plain']);
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = body as string;
     if (text.length === 0) {
