@@ -211,6 +211,23 @@ describe('usage view and access', () => {
       expect(refused.status).toBe(403);
     });
 
+    it('/v1/models lists only what the key may use; retrieving another model is a 403', async () => {
+      const ids = async (key: string): Promise<string[]> => {
+        const res = await call<{ data: { id: string }[] }>(h, 'GET', '/v1/models', undefined, key);
+        expect(res.status).toBe(200);
+        return res.body.data.map((m) => m.id).sort();
+      };
+      expect(await ids(claudeOnly)).toEqual(['sim-b/sim-claude', 'sim-claude']);
+      expect(await ids(simOnly)).toEqual(['sim-gpt', 'sim/sim-gpt']);
+      expect(await ids(aliceKey)).toEqual(['sim-b/sim-claude', 'sim-claude', 'sim-gpt', 'sim/sim-gpt']);
+      expect((await call(h, 'GET', '/v1/models/sim-b%2Fsim-claude', undefined, claudeOnly)).status).toBe(200);
+      for (const id of ['sim-gpt', 'sim%2Fsim-gpt', 'sim/sim-gpt']) {
+        const refused = await call(h, 'GET', `/v1/models/${id}`, undefined, claudeOnly);
+        expect([id, refused.status, errorOf(refused).code]).toEqual([id, 403, 'model_not_allowed']);
+      }
+      expect((await call(h, 'GET', '/v1/models/sim-gpt', undefined, aliceKey)).status).toBe(200);
+    });
+
     it('an unrestricted key carries no allow-list', async () => {
       const res = await h.post('/api/v1/ai/jobs', { prompt: 'hi', model: 'sim-gpt' }, h.headers(aliceKey));
       const { jobId } = (await res.json()) as { jobId: string };

@@ -121,12 +121,18 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   'GET /v1/models': {
     summary: 'List models (OpenAI wire format)',
     responses: {
-      '200': jsonAnswer('Every enabled deployment (`provider/model`), then every model name they serve.', 'ModelList'),
+      '200': jsonAnswer(
+        'Every enabled deployment (`provider/model`), then every model name they serve; for a key restricted by ' +
+          '`allowedModels`, only those it may use.',
+        'ModelList',
+      ),
     },
   },
   'GET /v1/models/{id}': {
     summary: 'Retrieve a model (OpenAI wire format)',
-    description: 'One entry of `GET /v1/models`; the id may hold a slash, sent plainly or encoded (`sim%2Fsim-gpt`).',
+    description:
+      'One entry of `GET /v1/models`; the id may hold a slash, sent plainly or encoded (`sim%2Fsim-gpt`). ' +
+      "`403 model_not_allowed` for one the key's `allowedModels` exclude.",
     responses: { '200': jsonAnswer('The model.', 'Model') },
   },
   'POST /api/v1/ai/generate': {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import { mayUseModelRef } from '@aigw/core';
 import { CatalogService } from '@aigw/platform';
 import type { CircuitStatus } from '@aigw/routing';
 import { DeploymentSignals } from './deployment-signals.service';
@@ -38,8 +39,17 @@ export class ModelListsService {
     private readonly signals: DeploymentSignals,
   ) {}
 
-  openAiModels(): OpenAiModelList {
-    return this.openAiLists().view;
+  /**
+   * The OpenAI list, of the entries a key with this allow-list may use (`null`: unrestricted, the whole cached list).
+   * A restricted key's list is filtered per request, in memory: entries × deployments comparisons.
+   */
+  openAiModels(allowed: readonly string[] | null = null): OpenAiModelList {
+    const { view } = this.openAiLists();
+    if (allowed === null) {
+      return view;
+    }
+    const deployments = this.catalog.deployments();
+    return { ...view, data: view.data.filter((m) => mayUseModelRef(allowed, m.id, deployments)) };
   }
 
   /** One entry of the OpenAI list (`provider/model` or a model name), or undefined when it lists no such id. */

@@ -5,8 +5,11 @@ import { ENV } from '@aigw/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AdmissionRefused, AdmissionService } from '../admission/admission.service';
 import { resetDuration } from '../admission/rate-limit-headers';
+import { ModelAccess } from '../auth/model-access';
 import { PublicWhen } from '../auth/public-when';
+import { Caller } from '../auth/roles';
 import type { GatewayEnv } from '../config/gateway-env';
+import type { AuthContext } from '../http/request-context';
 import { modelNotFound } from '../generation/servable';
 import { AddressRateLimiter } from './address-rate-limiter';
 import { ModelListsService } from './model-lists.service';
@@ -33,14 +36,16 @@ export class ModelsController {
   constructor(
     private readonly lists: ModelListsService,
     private readonly admission: AdmissionService,
+    private readonly access: ModelAccess,
     @Inject(ENV) private readonly env: GatewayEnv,
   ) {
     this.anonymous = new AddressRateLimiter(env.MODELS_PUBLIC_RPM);
   }
 
+  /** The models a key may use: a key restricted by `allowedModels` is shown only those, as OpenAI and LiteLLM do. */
   @Get('v1/models')
-  openAiModels(): OpenAiModelList {
-    return this.lists.openAiModels();
+  openAiModels(@Caller() auth: AuthContext): OpenAiModelList {
+    return this.lists.openAiModels(auth.policy.allowedModels);
   }
 
   /**
@@ -54,12 +59,14 @@ export class ModelsController {
     description: 'A deployment id (`provider/model`, the slash plain or encoded) or a model name',
     example: 'sim/sim-gpt',
   })
-  openAiModel(@Req() req: FastifyRequest<{ Params: { '*': string } }>): OpenAiModel {
+  openAiModel(@Req() req: FastifyRequest<{ Params: { '*': string } }>, @Caller() auth: AuthContext): OpenAiModel {
     const id = req.params['*'];
     const model = this.lists.openAiModel(id);
     if (model === undefined) {
       throw modelNotFound(id);
     }
+    // Outside the key's allowedModels: 403 model_not_allowed, as a generation asking for it gets.
+    this.access.restrict({ model: model.id, allowFallback: false }, auth);
     return model;
   }
 
