@@ -199,6 +199,14 @@ providers:
     );
   });
 
+  it('bounds prices by what the database column holds (numeric(18,9)): a larger one was a 500 from the admin API', () => {
+    const priced = (v: string) => MINIMAL.replace('promptPer1k: 0.00015', `promptPer1k: ${v}`);
+    expect(problemsOf(priced('1e308'), { OPENAI_API_KEY: 'k' })).toEqual([
+      'providers[0].models[0].promptPer1k must be a number between 0 and 1000000',
+    ]);
+    expect(parseCatalog(priced('1000000'), { OPENAI_API_KEY: 'k' }).providers[0].models[0].promptPer1k).toBe(1_000_000);
+  });
+
   it('rejects malformed references', () => {
     expect(problemsOf(MINIMAL.replace('${OPENAI_API_KEY}', '${OPENAI_API_KEY'))).toEqual([
       'providers[0].apiKey has an unterminated or nested ${...} reference',
@@ -244,8 +252,8 @@ providers:
       'providers[0].timeoutMs must be an integer between 1 and 2147483647',
       'providers[0].maxConnections must be an integer between 1 and 2147483647',
       'providers[0].routing must be one of: direct, gateway, auto',
-      'providers[0].models[0].promptPer1k must be a number >= 0',
-      'providers[0].models[0].completionPer1k must be a number >= 0',
+      'providers[0].models[0].promptPer1k must be a number between 0 and 1000000',
+      'providers[0].models[0].completionPer1k must be a number between 0 and 1000000',
       'providers[0].models[0].contextWindow must be an integer between 1 and 2147483647',
       'providers[0].models[0].capabilities[1] must be one of: chat, streaming, tools, vision, json, embeddings',
       'providers[0].models[0].quality must be a number between 0 and 1',

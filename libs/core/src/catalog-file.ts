@@ -93,6 +93,11 @@ const MAX_ID_LENGTH = 64;
 const MAX_MODEL_NAME_LENGTH = 256;
 /** PostgreSQL's `integer`. */
 const MAX_INT4 = 2_147_483_647;
+/**
+ * USD per 1k tokens: prices are stored as numeric(18,9), whose largest value is just under 1e9 (a larger one was a
+ * database error, a 500 from the admin API). A million dollars per thousand tokens is past any real price.
+ */
+const MAX_PRICE_PER_1K = 1_000_000;
 const NUMBER_TEXT = /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/;
 const REFERENCE = /\$\{([^}]*)\}/g;
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -377,7 +382,7 @@ function readModel(r: CatalogReader, raw: unknown, path: string, owner: string):
   const upstreamName = r.string(obj, 'upstreamName', path, owner, false);
   const displayName = r.string(obj, 'displayName', path, owner, false);
   const description = r.string(obj, 'description', path, owner, false);
-  const price = { min: 0 };
+  const price = { min: 0, max: MAX_PRICE_PER_1K };
   const promptPer1k = r.number(obj, 'promptPer1k', path, owner, price);
   const completionPer1k = r.number(obj, 'completionPer1k', path, owner, price);
   const cachedPromptPer1k = r.number(obj, 'cachedPromptPer1k', path, owner, price);
