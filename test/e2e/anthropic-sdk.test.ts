@@ -415,6 +415,32 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
       expect(msg.usage.cache_read_input_tokens).toBe(3);
       expect(msg.usage.cache_creation_input_tokens).toBe(0);
       expect(msg.usage.input_tokens).toBeGreaterThan(0);
+
+      // Streamed, message_start splits the input as Anthropic does (not the total as input_tokens), as
+      // message_delta does at the end: a client costing the request from either gets the same figures.
+      // (The raw events: MessageStream would fold message_delta's usage into message_start's object.)
+      const stream = await client.messages.create({
+        model: 'sim0-anthropic/sim-claude',
+        max_tokens: 32,
+        stream: true,
+        messages: [{ role: 'user', content: 'a prompt long enough to have some cached tokens in it' }],
+      });
+      let startUsage: Anthropic.Usage | undefined;
+      let deltaUsage: Anthropic.MessageDeltaUsage | undefined;
+      for await (const e of stream) {
+        if (e.type === 'message_start') {
+          startUsage = structuredClone(e.message.usage);
+        } else if (e.type === 'message_delta') {
+          deltaUsage = e.usage;
+        }
+      }
+      const split = {
+        input_tokens: msg.usage.input_tokens,
+        cache_read_input_tokens: 3,
+        cache_creation_input_tokens: 0,
+      };
+      expect(startUsage).toMatchObject(split);
+      expect(deltaUsage).toMatchObject(split);
     } finally {
       system.sim.configure({ cachedTokens: 0 });
     }

@@ -212,6 +212,10 @@ export type ReplyMessage =
        * estimate: Anthropic-format clients read them from message_start.
        */
       promptTokens?: number;
+      /** Of `promptTokens`, those the provider's prompt cache served, when its stream's start said (Anthropic's). */
+      cachedPromptTokens?: number;
+      /** Of `promptTokens`, those written to the provider's prompt cache, when its stream's start said. */
+      cacheWritePromptTokens?: number;
       /**
        * The job's run (BullMQ's `attemptsStarted`) when above 1: a worker took the job over from one that died, and
        * this run's stream starts again (its chunks from seq 0) with a generation of its own.

@@ -49,8 +49,15 @@ export class AnthropicStreamEncoder implements StreamEncoder {
       content: [],
       stop_reason: null,
       stop_sequence: null,
-      // Input as known at the start (the provider's, or the worker's estimate); all counts again in message_delta.
-      usage: { input_tokens: this.head.promptTokens ?? 0, output_tokens: 0 },
+      // Input as known at the start (the provider's, or the worker's estimate), cache reads and writes apart as
+      // Anthropic counts them; all counts again in message_delta.
+      usage: anthropicUsage({
+        promptTokens: this.head.promptTokens ?? 0,
+        completionTokens: 0,
+        totalTokens: this.head.promptTokens ?? 0,
+        cachedPromptTokens: this.head.cachedPromptTokens ?? 0,
+        cacheWritePromptTokens: this.head.cacheWritePromptTokens ?? 0,
+      }),
     };
     return event('message_start', { type: 'message_start', message }) + event('ping', { type: 'ping' });
   }

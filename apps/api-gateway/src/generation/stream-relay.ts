@@ -49,7 +49,15 @@ export interface StreamEncoder {
 /** What the SSE head needs: the `start` message, or a result when the start was lost. */
 export type StreamHead = Pick<
   Extract<ReplyMessage, { t: 'start' }>,
-  'id' | 'created' | 'provider' | 'model' | 'route' | 'attempts' | 'promptTokens'
+  | 'id'
+  | 'created'
+  | 'provider'
+  | 'model'
+  | 'route'
+  | 'attempts'
+  | 'promptTokens'
+  | 'cachedPromptTokens'
+  | 'cacheWritePromptTokens'
 >;
 
 export type StreamEncoderFactory = (head: StreamHead) => StreamEncoder;
@@ -353,5 +361,6 @@ function notResumable(): GatewayError {
 
 /** The head of a stream opened from a whole answer (a cache hit, or a stream whose start message was lost). */
 function headOf(result: GenerationResult): StreamHead {
-  return merged(result, { attempts: result.attempts.length, promptTokens: result.usage.promptTokens });
+  const { promptTokens, cachedPromptTokens, cacheWritePromptTokens } = result.usage;
+  return merged(result, { attempts: result.attempts.length, promptTokens, cachedPromptTokens, cacheWritePromptTokens });
 }

@@ -8,6 +8,9 @@ export type StreamStart = StreamHead & {
   route: Route;
   /** Prompt tokens when known at the start: the provider's, or the routing estimate. */
   promptTokens?: number;
+  /** Of those, read from and written to the provider's prompt cache, when the provider said at the start. */
+  cachedPromptTokens?: number;
+  cacheWritePromptTokens?: number;
 };
 
 /** Receives a streamed answer as it arrives. Must not throw. */

@@ -98,8 +98,15 @@ async function streamAnswer(
     if (head) {
       progress.firstAt = clock.monotonic();
       const start: StreamStart = merged(head, { provider: d.provider.id, model: d.model.name, route: option.route });
-      if (delta.usage !== undefined && delta.usage.promptTokens > 0) {
-        start.promptTokens = delta.usage.promptTokens;
+      const usage = delta.usage;
+      if (usage !== undefined && usage.promptTokens > 0) {
+        start.promptTokens = usage.promptTokens;
+        if (usage.cachedPromptTokens > 0) {
+          start.cachedPromptTokens = usage.cachedPromptTokens;
+        }
+        if (usage.cacheWritePromptTokens !== undefined && usage.cacheWritePromptTokens > 0) {
+          start.cacheWritePromptTokens = usage.cacheWritePromptTokens;
+        }
       }
       observer?.onStart(start);
     }
