@@ -124,7 +124,7 @@ describe('Anthropic adapter against a real HTTP server', () => {
 
   it("rewrites another family's tool call ids (Kimi's functions.get_weather:0) into ids Anthropic takes, call and result alike", async () => {
     up.handler = (_req, res) => sendJson(res, 200, MESSAGE);
-    const ids = ['functions.get_weather:0', 'functions.get_weather:1', 'toolu_01AbC-d_e'];
+    const ids = ['functions.get_weather:0', 'functions.get_weather:1', 'toolu_01AbC-d_e', 'call_9f__thought__c2lnbmVk'];
     await adapter.generate(
       {
         target,
@@ -154,7 +154,9 @@ describe('Anthropic adapter against a real HTTP server', () => {
       expect(id).toMatch(/^[a-zA-Z0-9_-]+$/);
     }
     expect(uses[2]).toBe('toolu_01AbC-d_e');
-    expect(new Set(uses).size).toBe(3);
+    // A Gemini thought signature riding in an id is Gemini's alone.
+    expect(uses[3]).toBe('call_9f');
+    expect(new Set(uses).size).toBe(4);
     expect(results.content.map((b) => b.tool_use_id)).toEqual(uses);
   });
 

@@ -14,6 +14,7 @@ import {
   type ToolChoice,
 } from '@aigw/core';
 import { createHash } from 'node:crypto';
+import { idWithoutSignature } from '../gemini/thought-signature';
 import type { AdapterRequest } from '../types';
 
 /**
@@ -95,7 +96,9 @@ const ANTHROPIC_TOOL_ID = /^[a-zA-Z0-9_-]+$/;
  * rewritten the same way in its tool_use and its tool_result: the other characters as `_`, plus a hash of the id so
  * two ids never become one. A few microseconds for an id that needs it; the others are only tested.
  */
-function anthropicToolId(id: string): string {
+function anthropicToolId(signed: string): string {
+  // A Gemini thought signature riding in the id (gemini/thought-signature.ts) is Gemini's alone.
+  const id = idWithoutSignature(signed);
   if (ANTHROPIC_TOOL_ID.test(id)) {
     return id;
   }

@@ -17,6 +17,17 @@ export function idWithSignature(id: string, signature: unknown): string {
   return `${id}${SEPARATOR}${Buffer.from(signature, 'base64').toString('base64url')}`;
 }
 
+/** Whether a call id carries a signature (cheap: no decoding). */
+export function hasSignature(id: string): boolean {
+  return id.includes(SEPARATOR);
+}
+
+/** The call's id without the signature it carries: what any provider but Gemini is sent. */
+export function idWithoutSignature(id: string): string {
+  const at = id.indexOf(SEPARATOR);
+  return at < 0 ? id : id.slice(0, at);
+}
+
 /** The signature a call id carries (standard base64, as Gemini sent it), or undefined. */
 export function signatureOfId(id: string): string | undefined {
   const at = id.indexOf(SEPARATOR);

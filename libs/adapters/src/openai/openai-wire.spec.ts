@@ -96,6 +96,72 @@ describe('openAiBody', () => {
   it('sends only what is set', () => {
     expect(JSON.parse(openAiBody({ target, messages, options: {} }, false))).toEqual({ model: 'gpt-x', messages });
   });
+
+  describe("other families' tool call ids", () => {
+    const signature = Buffer.from('signed by gemini, opaque').toString('base64');
+    const signed = `call_0123456789abcdef01234567__thought__${Buffer.from(signature, 'base64').toString('base64url')}`;
+    const long = `toolu_${'x'.repeat(60)}`;
+    const history = [
+      { role: 'user' as const, content: 'weather?' },
+      {
+        role: 'assistant' as const,
+        content: null,
+        tool_calls: [signed, long, 'call_short'].map((id) => ({
+          id,
+          type: 'function' as const,
+          function: { name: 'get_weather', arguments: '{}' },
+        })),
+      },
+      { role: 'tool' as const, tool_call_id: signed, content: 'sunny' },
+      { role: 'tool' as const, tool_call_id: long, content: 'rainy' },
+      { role: 'tool' as const, tool_call_id: 'call_short', content: 'windy' },
+    ];
+    type Sent = { messages: { tool_calls?: { id: string; extra_content?: unknown }[]; tool_call_id?: string }[] };
+    const sent = (baseUrl: string): Sent =>
+      JSON.parse(openAiBody({ target: { ...target, baseUrl }, messages: history, options: {} }, false)) as Sent;
+
+    it('are at most 40 characters and without a Gemini signature, the same in the call and its result', () => {
+      const body = sent('http://x/v1');
+      const ids = body.messages[1].tool_calls!.map((c) => c.id);
+      expect(ids[0]).toBe('call_0123456789abcdef01234567');
+      expect(ids[1]).toHaveLength(40);
+      expect(ids[1].startsWith('toolu_xxx')).toBe(true);
+      expect(ids[2]).toBe('call_short');
+      expect(body.messages.slice(2).map((m) => m.tool_call_id)).toEqual(ids);
+      expect(body.messages[1].tool_calls!.every((c) => c.extra_content === undefined)).toBe(true);
+      expect(JSON.stringify(body)).not.toContain('__thought__');
+    });
+
+    it('keep two long ids that share their head apart', () => {
+      const calls = [`${long}a`, `${long}b`].map((id) => ({
+        id,
+        type: 'function' as const,
+        function: { name: 'f', arguments: '{}' },
+      }));
+      const body = JSON.parse(
+        openAiBody({ target, messages: [{ role: 'assistant', content: null, tool_calls: calls }], options: {} }, false),
+      ) as Sent;
+      const [a, b] = body.messages[0].tool_calls!.map((c) => c.id);
+      expect(a).toHaveLength(40);
+      expect(b).toHaveLength(40);
+      expect(a).not.toBe(b);
+    });
+
+    it("give Google's OpenAI-compatible endpoint its thought signature back in extra_content", () => {
+      const body = sent('https://generativelanguage.googleapis.com/v1beta/openai');
+      expect(body.messages[1].tool_calls![0]).toMatchObject({
+        id: 'call_0123456789abcdef01234567',
+        extra_content: { google: { thought_signature: signature } },
+      });
+      expect(body.messages[1].tool_calls![2].extra_content).toBeUndefined();
+    });
+
+    it('leave a history without such ids as it is (no copy)', () => {
+      const [ask, answer, , , result] = history;
+      const plain = [ask, { ...answer, tool_calls: answer.tool_calls!.slice(2) }, result];
+      expect(JSON.parse(openAiBody({ target, messages: plain, options: {} }, false)).messages).toEqual(plain);
+    });
+  });
 });
 
 describe('readCompletion', () => {
@@ -168,6 +234,53 @@ describe('OpenAiStreamDecoder', () => {
       ErrorClass.Provider,
     );
     expect(thrown(() => decodeAll(['{"choices":[{"delta":{"content":"x"'])).errorClass).toBe(ErrorClass.Provider);
+  });
+});
+
+describe("Google's thought signatures on the OpenAI-compatible endpoint", () => {
+  const signature = Buffer.from('opaque signature bytes').toString('base64');
+  const call = {
+    id: 'function-call-1',
+    type: 'function',
+    function: { name: 'get_weather', arguments: '{}' },
+    extra_content: { google: { thought_signature: signature } },
+  };
+
+  it('ride in the tool call id of a whole answer and of a stream, as for native Gemini', () => {
+    const whole = readCompletion(
+      {
+        id: 'c',
+        choices: [{ index: 0, message: { role: 'assistant', tool_calls: [call] }, finish_reason: 'tool_calls' }],
+      },
+      200,
+    );
+    const id = whole.toolCalls![0].id;
+    expect(id.startsWith('function-call-1__thought__')).toBe(true);
+    const { deltas } = decodeAll([
+      JSON.stringify({ id: 'c', choices: [{ index: 0, delta: { tool_calls: [{ index: 0, ...call }] } }] }),
+    ]);
+    expect(deltas[0].toolCalls![0].id).toBe(id);
+    // Sent back to Google, the signature is what Google gave.
+    const body = JSON.parse(
+      openAiBody(
+        {
+          target: {
+            baseUrl: 'https://generativelanguage.googleapis.com/v1beta/openai',
+            model: 'g',
+            timeoutMs: 1,
+            poolKey: 'p',
+          },
+          messages: [
+            { role: 'assistant', content: null, tool_calls: whole.toolCalls },
+            { role: 'tool', tool_call_id: id, content: 'ok' },
+          ],
+          options: {},
+        },
+        false,
+      ),
+    ) as { messages: [{ tool_calls: unknown[] }, { tool_call_id: string }] };
+    expect(body.messages[0].tool_calls[0]).toEqual(call);
+    expect(body.messages[1].tool_call_id).toBe('function-call-1');
   });
 });
 

@@ -12,9 +12,11 @@ import {
   type Usage,
   merged,
 } from '@aigw/core';
+import { createHash } from 'node:crypto';
 import type { StreamDecoder } from '../http/calls';
 import { openAiFinishReason } from '../content/finish-reason';
 import { errorDetailOf, safeMessage } from '../errors/provider-message';
+import { hasSignature, idWithSignature, idWithoutSignature, signatureOfId } from '../gemini/thought-signature';
 import type { SseEvent } from '../sse/sse-parser';
 import type { AdapterRequest, AdapterResponse } from '../types';
 
@@ -34,6 +36,8 @@ interface WireToolCall {
   id?: string;
   type?: string;
   function?: { name?: string; arguments?: string } | null;
+  /** Google's OpenAI-compatible endpoint: a Gemini thinking model's signature of the call, wanted back with it. */
+  extra_content?: { google?: { thought_signature?: unknown } | null } | null;
 }
 
 interface WireMessage {
@@ -97,20 +101,77 @@ function withoutForeignFields(m: ChatMessage): ChatMessage {
   return copy;
 }
 
+/** OpenAI refuses a tool call id over 40 characters in the history (`string_above_max_length`). */
+const OPENAI_TOOL_ID_MAX = 40;
+
+function foreignId(id: string | undefined): boolean {
+  return id !== undefined && (id.length > OPENAI_TOOL_ID_MAX || hasSignature(id));
+}
+
+/** Tool call ids another family gave (Gemini's signed ones, long ones) that the OpenAI family would refuse. */
+function hasForeignIds(m: ChatMessage): boolean {
+  return foreignId(m.tool_call_id) || (m.tool_calls?.some((c) => foreignId(c.id)) ?? false);
+}
+
+/**
+ * A tool call id as the OpenAI family takes it: without a Gemini thought signature riding in it
+ * (gemini/thought-signature.ts; Google's OpenAI-compatible endpoint gets it in its own field), and at most 40
+ * characters: a longer one keeps its head and a hash of the whole id, so two ids never become one. A call and the
+ * tool message answering it get the same id.
+ */
+function openAiToolId(id: string): string {
+  const bare = idWithoutSignature(id);
+  if (bare.length <= OPENAI_TOOL_ID_MAX) {
+    return bare;
+  }
+  const hash = createHash('sha256').update(bare).digest('hex').slice(0, 12);
+  return `${bare.slice(0, OPENAI_TOOL_ID_MAX - hash.length - 1)}_${hash}`;
+}
+
+/** Google's OpenAI-compatible endpoint (generativelanguage or Vertex AI): thought signatures go back to it. */
+function isGoogleEndpoint(baseUrl: string): boolean {
+  try {
+    return new URL(baseUrl).hostname.endsWith('.googleapis.com');
+  } catch {
+    return false;
+  }
+}
+
+function withPortableIds(m: ChatMessage, google: boolean): ChatMessage {
+  const copy = Object.assign({}, m);
+  if (copy.tool_call_id !== undefined) {
+    copy.tool_call_id = openAiToolId(copy.tool_call_id);
+  }
+  if (copy.tool_calls !== undefined) {
+    copy.tool_calls = copy.tool_calls.map((c) => {
+      const signature = google ? signatureOfId(c.id) : undefined;
+      const call: ToolCall & Pick<WireToolCall, 'extra_content'> = Object.assign({}, c, { id: openAiToolId(c.id) });
+      if (signature !== undefined) {
+        call.extra_content = { google: { thought_signature: signature } };
+      }
+      return call;
+    });
+  }
+  return copy;
+}
+
 /**
  * The history as the OpenAI family takes it. Signed thinking (`thinking_blocks`) goes back to Anthropic only, as do
  * prompt-cache marks (`cache_control`): OpenAI refuses message fields it does not know. A tool message takes text
  * parts only, so the images and files of tool results (a screenshot tool's) follow the run of tool messages as one
- * user message, as OpenAI's guides do it. The history is copied only when a message needs any of it.
+ * user message, as OpenAI's guides do it. Tool call ids other families gave are made ones OpenAI takes
+ * (`openAiToolId`). The history is copied only when a message needs any of it.
  */
-function historyOf(messages: ChatMessage[]): ChatMessage[] {
-  if (!messages.some((m) => hasForeignFields(m) || hasMedia(m))) {
+function historyOf(messages: ChatMessage[], baseUrl: string): ChatMessage[] {
+  if (!messages.some((m) => hasForeignFields(m) || hasMedia(m) || hasForeignIds(m))) {
     return messages;
   }
+  const google = messages.some(hasForeignIds) && isGoogleEndpoint(baseUrl);
   const out: ChatMessage[] = [];
   let media: ContentPart[] = [];
   for (const original of messages) {
-    const m = hasForeignFields(original) ? withoutForeignFields(original) : original;
+    const unmarked = hasForeignFields(original) ? withoutForeignFields(original) : original;
+    const m = hasForeignIds(unmarked) ? withPortableIds(unmarked, google) : unmarked;
     if (m.role !== 'tool' && media.length > 0) {
       out.push({ role: 'user', content: media });
       media = [];
@@ -146,7 +207,7 @@ export function openAiBody(req: AdapterRequest, stream: boolean): string {
   const budgetField = o.maxTokensField ?? 'max_tokens';
   const body = {
     model: req.target.model,
-    messages: historyOf(req.messages),
+    messages: historyOf(req.messages, req.target.baseUrl),
     temperature: o.temperature,
     [budgetField]: o.maxTokens,
     top_p: o.topP,
@@ -204,7 +265,7 @@ function toolCallsOf(wire: WireToolCall[] | null | undefined): ToolCall[] | unde
     return undefined;
   }
   return wire.map((c) => ({
-    id: typeof c.id === 'string' ? c.id : '',
+    id: typeof c.id === 'string' ? idWithSignature(c.id, c.extra_content?.google?.thought_signature) : '',
     type: 'function',
     function: {
       name: typeof c.function?.name === 'string' ? c.function.name : '',
@@ -246,7 +307,7 @@ function toolCallDeltasOf(wire: WireToolCall[] | null | undefined): ToolCallDelt
   return wire.map((c, i) => {
     const d: ToolCallDelta = { index: typeof c.index === 'number' ? c.index : i };
     if (typeof c.id === 'string' && c.id.length > 0) {
-      d.id = c.id;
+      d.id = idWithSignature(c.id, c.extra_content?.google?.thought_signature);
     }
     if (typeof c.function?.name === 'string' && c.function.name.length > 0) {
       d.name = c.function.name;
