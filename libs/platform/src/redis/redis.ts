@@ -10,6 +10,19 @@ export const REDIS = Symbol('REDIS');
 /** Longest pause between reconnection attempts: the apps serve again within about this long of Redis' return. */
 export const REDIS_MAX_RECONNECT_DELAY_MS = 1000;
 
+/**
+ * A connection with a command waiting and nothing received for this long is dead (a half-open network: a proxy or NAT
+ * that stopped forwarding without closing): its socket is destroyed and ioredis reconnects and sends its unanswered
+ * commands again. Above the longest wait of a healthy connection: BullMQ's BZPOPMIN blocks 10 s at most.
+ */
+export const REDIS_SOCKET_TIMEOUT_MS = 15_000;
+
+/**
+ * A subscriber waits without a command of its own, so nothing would ever time out on it: it PINGs this often (one
+ * command per interval and connection, none while it is not ready), and a silent network then fails that PING.
+ */
+export const REDIS_SUBSCRIBER_PING_MS = 5_000;
+
 export interface RedisConnectionRole {
   /** BullMQ workers must not fail commands while reconnecting: `maxRetriesPerRequest: null`. */
   blocking?: boolean;
@@ -51,6 +64,7 @@ export function createRedis(url: string, name: string, errors: RedisErrors, opts
     maxRetriesPerRequest: opts.blocking === true || opts.subscriber === true ? null : 2,
     // Reconnect quickly, then back off to a second; never give up (Redis restarts must be survivable).
     retryStrategy: (times) => Math.min(50 * 2 ** times, REDIS_MAX_RECONNECT_DELAY_MS),
+    socketTimeout: REDIS_SOCKET_TIMEOUT_MS,
     lazyConnect: false,
     ...(opts.subscriber === true ? { enableReadyCheck: false } : {}),
     ...(opts.failFastMs === undefined
@@ -64,7 +78,22 @@ export function createRedis(url: string, name: string, errors: RedisErrors, opts
   // First: its stop must come before the outage report, which would say the process carries on.
   stopOnRefusedDatabase(client, conn.db, opts.variable ?? 'REDIS_URL');
   errors.watchConnection(client, name);
+  if (opts.subscriber === true) {
+    pingWhileOpen(client);
+  }
   return client;
+}
+
+/** The heartbeat of a subscriber (REDIS_SUBSCRIBER_PING_MS), until the connection is closed for good. */
+function pingWhileOpen(client: Redis): void {
+  const timer = setInterval(() => {
+    if (client.status === 'ready') {
+      // A failure is the connection's to report (its error event); the socket timeout does the rest.
+      client.ping().catch(() => undefined);
+    }
+  }, REDIS_SUBSCRIBER_PING_MS);
+  timer.unref();
+  client.once('end', () => clearInterval(timer));
 }
 
 /** What a process does when Redis refuses its database: it cannot work anywhere else, so it stops. */
