@@ -23,7 +23,12 @@ export { ProviderDiscoveredModelEntity } from './entities/provider-discovered-mo
 export { AuditLogEntity } from './entities/audit-log.entity';
 export { MIGRATIONS } from './migrations/all';
 export { numericTransformer } from './transformers';
-export { createDataSourceOptions, type DatabaseConfig } from './data-source-options';
+export {
+  createDataSourceOptions,
+  DATABASE_READ_TIMEOUT_MS,
+  withoutReadTimeout,
+  type DatabaseConfig,
+} from './data-source-options';
 export { readDatabaseEnv, describeDatabaseError, databaseUnavailable, type DatabaseEnv } from './database-env';
 export { DEFAULT_SCHEMA, checkSchemaName, advisoryLockKey } from './schema-name';
 export { runMigrationsLocked, pendingMigrations, type MigrationLog } from './migrate-locked';

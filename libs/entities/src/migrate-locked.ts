@@ -1,4 +1,5 @@
-import { MigrationExecutor, type DataSource } from 'typeorm';
+import { MigrationExecutor, type DataSource, type QueryRunner } from 'typeorm';
+import { withoutReadTimeout } from './data-source-options';
 import { advisoryLockKey, checkSchemaName } from './schema-name';
 
 export type MigrationLog = (line: string) => void;
@@ -26,25 +27,33 @@ export async function runMigrationsLocked(
   const key = advisoryLockKey('migrations', schema);
   const runner = dataSource.createQueryRunner('master');
   try {
-    await runner.connect();
-    await runner.query('SELECT pg_advisory_lock($1::bigint)', [key]);
-    try {
-      await runner.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-      const executor = new MigrationExecutor(dataSource, runner);
-      executor.transaction = 'each';
-      const ran = await executor.executePendingMigrations();
-      const names = ran.map((m) => m.name);
-      log(
-        names.length === 0 ? `schema "${schema}" is up to date` : `applied ${names.join(', ')} to schema "${schema}"`,
-      );
-      return names;
-    } finally {
-      // A failed unlock means the connection died, which drops the session lock anyway;
-      // do not let it mask the migration's own error.
-      await runner.query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => undefined);
-    }
+    // Waiting for another replica's migrations, or an index build, is no dead connection: no read timeout.
+    return await withoutReadTimeout(runner, () => migrateHoldingLock(dataSource, runner, schema, key, log));
   } finally {
     await runner.release();
+  }
+}
+
+async function migrateHoldingLock(
+  dataSource: DataSource,
+  runner: QueryRunner,
+  schema: string,
+  key: string,
+  log: MigrationLog,
+): Promise<string[]> {
+  await runner.query('SELECT pg_advisory_lock($1::bigint)', [key]);
+  try {
+    await runner.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    const executor = new MigrationExecutor(dataSource, runner);
+    executor.transaction = 'each';
+    const ran = await executor.executePendingMigrations();
+    const names = ran.map((m) => m.name);
+    log(names.length === 0 ? `schema "${schema}" is up to date` : `applied ${names.join(', ')} to schema "${schema}"`);
+    return names;
+  } finally {
+    // A failed unlock means the connection died, which drops the session lock anyway;
+    // do not let it mask the migration's own error.
+    await runner.query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => undefined);
   }
 }
 
