@@ -16,6 +16,11 @@ import { TIERS } from './tiers.provider';
 
 const NEGATIVE_TTL_MS = 1_000;
 const MAX_CACHED_KEYS = 10_000;
+/**
+ * A key looked up before is answered from that lookup when PostgreSQL takes longer than this (a key lookup takes
+ * milliseconds): during a half-open network every request used to wait for the pool's timeouts (10 to 30 s).
+ */
+const STALE_KEY_AFTER_MS = 1_000;
 /** `last_used_at` is informational: batching it keeps a database write off every request. */
 const TOUCH_EVERY_MS = 5_000;
 
@@ -42,6 +47,7 @@ export class ApiKeyAuthenticator implements OnModuleInit, BeforeApplicationShutd
       ttlMs: env.AUTH_CACHE_TTL_MS,
       negativeTtlMs: NEGATIVE_TTL_MS,
       maxEntries: MAX_CACHED_KEYS,
+      staleAfterMs: STALE_KEY_AFTER_MS,
     });
   }
 

@@ -90,6 +90,57 @@ describe('ApiKeyCache', () => {
     await expect(cache.resolve('k2')).rejects.toThrow('db down');
   });
 
+  it('answers a known key from its last lookup when the refresh does not answer in time', async () => {
+    let now = 1_000;
+    let hang = false;
+    const lookup = (): Promise<Key | null> =>
+      hang ? new Promise<Key | null>(() => undefined) : Promise.resolve({ id: 'a' });
+    const cache = new ApiKeyCache<Key>(lookup, {
+      ttlMs: 5_000,
+      negativeTtlMs: 1_000,
+      maxEntries: 100,
+      staleAfterMs: 50,
+      now: () => now,
+    });
+    await cache.resolve('k1');
+    now += 6_000;
+    // The store stopped answering (a half-open network): the request must not wait for the store's own timeout.
+    hang = true;
+    const started = Date.now();
+    await expect(cache.resolve('k1')).resolves.toEqual({ id: 'a' });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    // A key never seen still waits for the store.
+    const unknown = await Promise.race([cache.resolve('k2'), new Promise((r) => setTimeout(() => r('waiting'), 200))]);
+    expect(unknown).toBe('waiting');
+  });
+
+  it('never answers a key from its last lookup once forget dropped it (revoked while the store stalls or fails)', async () => {
+    let now = 1_000;
+    let pending: { resolve: (v: Key | null) => void; reject: (e: Error) => void } | null = null;
+    let hang = false;
+    const lookup = (): Promise<Key | null> =>
+      hang
+        ? new Promise<Key | null>((resolve, reject) => (pending = { resolve, reject }))
+        : Promise.resolve({ id: 'a' });
+    const cache = new ApiKeyCache<Key>(lookup, {
+      ttlMs: 5_000,
+      negativeTtlMs: 1_000,
+      maxEntries: 100,
+      staleAfterMs: 50,
+      now: () => now,
+    });
+    await cache.resolve('k1');
+    now += 6_000;
+    hang = true;
+    const stalled = cache.resolve('k1');
+    cache.forget((k) => k.id === 'a');
+    const first = await Promise.race([stalled, new Promise((r) => setTimeout(() => r('waiting'), 200))]);
+    expect(first).toBe('waiting');
+    // The store then fails: still not the last lookup.
+    pending!.reject(new Error('db down'));
+    await expect(stalled).rejects.toThrow('db down');
+  });
+
   it('never holds more than maxEntries per map', async () => {
     const table: Record<string, Key> = {};
     for (let i = 0; i < 10; i++) {

@@ -7,6 +7,12 @@ export interface ApiKeyCacheOptions {
   negativeTtlMs: number;
   /** Bound of each of the two maps (found / not found), so a flood of random keys cannot grow memory. */
   maxEntries: number;
+  /**
+   * How long the refresh of a key known from an earlier lookup may take before that lookup answers instead (the
+   * refresh carries on and updates the cache when it lands): a store that stopped answering must not hold every
+   * request until its own timeout. A key never seen always waits for the store. Unset: no bound.
+   */
+  staleAfterMs?: number;
   now?: () => number;
 }
 
@@ -89,8 +95,8 @@ export class ApiKeyCache<T> {
       (err: unknown) => {
         this.inFlight.delete(id);
         // The store is unreachable: a key that was valid a moment ago stays valid for one more TTL
-        // rather than locking every client out while the database recovers.
-        if (stale !== undefined) {
+        // rather than locking every client out while the database recovers; not one `forget` dropped since.
+        if (stale !== undefined && generation === this.generation) {
           remember(
             this.found,
             id,
@@ -102,8 +108,38 @@ export class ApiKeyCache<T> {
         throw err;
       },
     );
-    this.inFlight.set(id, pending);
-    return pending;
+    const bounded = stale === undefined ? pending : this.orStale(pending, stale.value, generation);
+    this.inFlight.set(id, bounded);
+    return bounded;
+  }
+
+  /**
+   * `pending`, or `value` when it has not settled within `staleAfterMs` and no `forget` came since the refresh
+   * began (a revoked key must not be answered from its last lookup). One timer per refresh, not per request.
+   */
+  private orStale(pending: Promise<T | null>, value: T, generation: number): Promise<T | null> {
+    const afterMs = this.opts.staleAfterMs;
+    if (afterMs === undefined) {
+      return pending;
+    }
+    return new Promise<T | null>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (generation === this.generation) {
+          resolve(value);
+        }
+      }, afterMs);
+      timer.unref();
+      pending.then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    });
   }
 }
 
