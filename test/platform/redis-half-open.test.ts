@@ -1,4 +1,4 @@
-import { closeRedis, createRedis, REDIS_SOCKET_TIMEOUT_MS, RedisErrors } from '@aigw/platform';
+import { closeRedis, ControlClient, createRedis, REDIS_SOCKET_TIMEOUT_MS, RedisErrors } from '@aigw/platform';
 import { sleep, TEST_REDIS_URL, uniqueId } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import { TcpProxy } from '../worker/tcp-proxy';
@@ -67,5 +67,25 @@ describe('createRedis over a half-open network', () => {
       await sleep(200);
     }
     expect(got.length).toBeGreaterThan(0);
+  }, 40_000);
+
+  it('the control client (cancellations, catalog changes) is answered once the network is back', async () => {
+    const url = new URL(TEST_REDIS_URL);
+    url.port = String(relay.port);
+    const control = new ControlClient(url.toString(), errors, `${uniqueId('half_open_ns')}:`);
+    try {
+      await expect(control.listeners('nobody')).resolves.toBe(0);
+      relay.stall();
+      const started = Date.now();
+      const asked = control.listeners('nobody');
+      await sleep(1_000);
+      relay.resume();
+      await expect(asked).resolves.toBe(0);
+      expect(Date.now() - started).toBeLessThan(RECOVERY_MS);
+      await expect(control.listeners('nobody')).resolves.toBe(0);
+    } finally {
+      // Its subscriber may still be reconnecting from the silence: QUIT then fails, which is no part of this test.
+      await control.close().catch(() => undefined);
+    }
   }, 40_000);
 });

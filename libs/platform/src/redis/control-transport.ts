@@ -1,20 +1,24 @@
 import { Logger } from '@nestjs/common';
 import { ClientRedis, ServerRedis, type MessageHandler } from '@nestjs/microservices';
 import { parseRedisUrl } from '@aigw/core';
-import type { Redis } from 'ioredis';
-import { REDIS_MAX_RECONNECT_DELAY_MS } from './redis';
+import type { Redis, RedisOptions } from 'ioredis';
+import { pingWhileOpen, REDIS_MAX_RECONNECT_DELAY_MS, REDIS_SOCKET_TIMEOUT_MS } from './redis';
 import type { RedisErrors } from './redis-errors';
 
 type TransportOptions = ConstructorParameters<typeof ClientRedis>[0];
 
 /** Options of the control transport on REDIS_URL: reconnect forever (Redis restarts must be survivable). */
 function controlOptions(redisUrl: string): TransportOptions {
-  return {
+  const base: TransportOptions = {
     ...parseRedisUrl(redisUrl),
     // Without retryAttempts the transport gives up after the first disconnect and control messages stop.
     retryAttempts: Number.MAX_SAFE_INTEGER,
     retryDelay: REDIS_MAX_RECONNECT_DELAY_MS,
   };
+  // Nest passes its options on to ioredis but types only some of them: the socket timeout of createRedis, so that a
+  // half-open network does not leave control messages (cancellations, catalog changes) and the close hanging for good.
+  const halfOpen: Pick<RedisOptions, 'socketTimeout'> = { socketTimeout: REDIS_SOCKET_TIMEOUT_MS };
+  return Object.assign(base, halfOpen);
 }
 
 /**
@@ -55,6 +59,8 @@ export class ControlClient extends ClientRedis {
 
   override registerErrorListener(client: Redis): void {
     this.errors.watchConnection(client, 'control-client');
+    // Its subscriber waits with nothing pending: the heartbeat lets the socket timeout find a silent network.
+    pingWhileOpen(client);
   }
 
   override getRequestPattern(pattern: string): string {
@@ -89,6 +95,7 @@ export class ControlServer extends ServerRedis {
 
   override registerErrorListener(client: Redis): void {
     this.errors.watchConnection(client, 'control-server');
+    pingWhileOpen(client);
   }
 
   /** Request handlers listen on the namespaced channel (the reply goes to that channel + `.reply`). */

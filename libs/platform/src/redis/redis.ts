@@ -85,7 +85,7 @@ export function createRedis(url: string, name: string, errors: RedisErrors, opts
 }
 
 /** The heartbeat of a subscriber (REDIS_SUBSCRIBER_PING_MS), until the connection is closed for good. */
-function pingWhileOpen(client: Redis): void {
+export function pingWhileOpen(client: Redis): void {
   const timer = setInterval(() => {
     if (client.status === 'ready') {
       // A failure is the connection's to report (its error event); the socket timeout does the rest.
