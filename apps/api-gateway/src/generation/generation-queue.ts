@@ -37,6 +37,9 @@ const FAILED_RETENTION_S = 86_400;
  */
 export const GENERATE_ATTEMPTS = 3;
 const GENERATE_BACKOFF_MS = 1_000;
+/** How long `forget` waits for a worker to let go of a job whose outcome is kept, and how often it looks. */
+const FORGET_WAIT_MS = 3_000;
+const FORGET_POLL_MS = 20;
 
 /**
  * What stays in Redis once the job completed. An async job stays in BullMQ (GET /jobs/:id reads it) for `retentionS`.
@@ -227,10 +230,27 @@ export class GenerationQueue {
 
   /**
    * Drops a finished job and its kept outcome, so that its id can be enqueued again (an Idempotency-Key replay of
-   * a request that was never carried out). A job still running is locked and stays.
+   * a request that was never carried out). The outcome is kept before the worker completes the job (its usage and
+   * settlement are stored in between), so a replay sent right after the answer may find the job still active and
+   * locked: it waits for the worker to let go (milliseconds; FORGET_WAIT_MS at most, then a 503 to retry), since an
+   * id still held would make the new run's enqueue a no-op and its waiter find the job gone.
    */
   async forget(jobId: string): Promise<void> {
-    await Promise.all([this.redis.del(this.keys.outcome(jobId)), this.queue.remove(jobId).catch(() => 0)]);
+    const until = Date.now() + FORGET_WAIT_MS;
+    while (
+      (await this.queue.remove(jobId).catch(() => 0)) !== 1 &&
+      (await this.redis.exists(this.queue.toKey(jobId)))
+    ) {
+      if (Date.now() >= until) {
+        throw new GatewayError(
+          ErrorCode.ServiceUnavailable,
+          'The earlier run under this Idempotency-Key is still finishing; retry shortly.',
+          { retryAfterMs: 1_000 },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, FORGET_POLL_MS));
+    }
+    await this.redis.del(this.keys.outcome(jobId));
   }
 
   /**
