@@ -2,10 +2,13 @@ import { parseRedisUrl } from '@aigw/core';
 import { Logger } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisErrors } from './redis-errors';
+import { bindSocketTimeoutToItsSocket } from './socket-timeout-fix';
 import { corkEveryCommand } from './turn-cork';
 import { waitAtMost } from '../lifecycle/wait-at-most';
 
 export const REDIS = Symbol('REDIS');
+
+bindSocketTimeoutToItsSocket();
 
 /** Longest pause between reconnection attempts: the apps serve again within about this long of Redis' return. */
 export const REDIS_MAX_RECONNECT_DELAY_MS = 1000;
