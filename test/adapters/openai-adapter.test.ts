@@ -271,6 +271,31 @@ describe('OpenAI-compatible adapter against a real HTTP server', () => {
     expect(e.message).toBe('stream ended before [DONE]');
   });
 
+  it('completes a stream that ends without [DONE] after its finish reason (and usage), as the SDKs do', async () => {
+    up.handler = (_req, res) => {
+      startSse(res);
+      res.write(sseEvent(chunk({ content: 'whole ' })));
+      res.write(sseEvent(chunk({ content: 'answer' })));
+      res.write(sseEvent(chunk({}, 'length')));
+      res.end(sseEvent(USAGE_CHUNK));
+    };
+    const deltas = await collect(adapter.stream(request(), never));
+    expect(textOf(deltas)).toBe('whole answer');
+    expect(deltas.some((d) => d.finishReason === 'length')).toBe(true);
+    expect(deltas.some((d) => d.usage?.completionTokens === 2)).toBe(true);
+  });
+
+  it('completes a stream that ends without [DONE] and without a usage chunk after its finish reason', async () => {
+    up.handler = (_req, res) => {
+      startSse(res);
+      res.write(sseEvent(chunk({ content: 'done' })));
+      res.end(sseEvent(chunk({}, 'stop')));
+    };
+    const deltas = await collect(adapter.stream(request(), never));
+    expect(textOf(deltas)).toBe('done');
+    expect(deltas.at(-1)?.finishReason).toBe('stop');
+  });
+
   it('throws Provider for an error payload mid-stream', async () => {
     up.handler = (_req, res) => {
       startSse(res);

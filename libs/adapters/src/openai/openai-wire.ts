@@ -350,11 +350,20 @@ export function readCompletion(json: unknown, status: number): Omit<AdapterRespo
   };
 }
 
-/** `data:` chunks until `data: [DONE]`; the usage chunk (empty `choices`) comes right before it. */
+/**
+ * `data:` chunks until `data: [DONE]`; the usage chunk (empty `choices`) comes right before it. Some
+ * OpenAI-compatible servers close the stream without `[DONE]`: once a finish reason came, what arrived is the whole
+ * answer (the OpenAI SDKs read it so too); a stream closed before any finish reason stays a cut one.
+ */
 export class OpenAiStreamDecoder implements StreamDecoder {
   readonly terminal = '[DONE]';
   private idSent = false;
   private fingerprintSent = false;
+  private finished = false;
+
+  complete(): boolean {
+    return this.finished;
+  }
 
   onEvent(event: SseEvent, out: StreamDelta[]): boolean {
     const data = event.data;
@@ -379,6 +388,7 @@ export class OpenAiStreamDecoder implements StreamDecoder {
     const finishReason = openAiFinishReason(choice?.finish_reason) ?? undefined;
     if (finishReason !== undefined) {
       delta.finishReason = finishReason;
+      this.finished = true;
     }
     if (chunk.usage !== undefined && chunk.usage !== null) {
       delta.usage = usageOf(chunk.usage);
