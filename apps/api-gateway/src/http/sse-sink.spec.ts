@@ -12,8 +12,19 @@ function stuckClient(): Writable {
   });
 }
 
+/** A client that keeps reading, `bytesPerMs` at a time: each write is acknowledged once that pace has taken it. */
+function steadyReader(bytesPerMs: number, received: string[]): Writable {
+  return new Writable({
+    highWaterMark: 16,
+    write(chunk: Buffer, _encoding, done) {
+      received.push(chunk.toString());
+      setTimeout(done, Math.ceil(chunk.length / bytesPerMs));
+    },
+  });
+}
+
 describe('FastifySseSink', () => {
-  const limits = { stalledBytes: 1000, stalledMs: 50, maxBytes: 5000 };
+  const limits = { stalledBytes: 1000, stalledMs: 50, maxBytes: 5000, writeBytes: 100 };
 
   it('closes a stream whose client stopped reading once too much waits unread for too long', async () => {
     const raw = stuckClient();
@@ -39,5 +50,28 @@ describe('FastifySseSink', () => {
     expect(raw.destroyed).toBe(false);
     sink.write('x'.repeat(100));
     expect(raw.destroyed).toBe(true);
+  });
+
+  it('keeps a reader that keeps reading, only slower than the stream is written, until the hard cap', async () => {
+    // The socket never empties while the provider outpaces the reader, so 'drain' never fires: what it took must count.
+    const received: string[] = [];
+    const raw = steadyReader(20, received);
+    const sink = new FastifySseSink({ raw, request: { id: 'req_3' } } as unknown as FastifyReply, {
+      stalledBytes: 1000,
+      stalledMs: 50,
+      maxBytes: 1_000_000,
+      writeBytes: 100,
+    });
+    const ended = new Promise((r) => raw.on('finish', r));
+    for (let i = 0; i < 150; i++) {
+      sink.write(String(i % 10).repeat(100));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(raw.destroyed).toBe(false);
+    sink.end();
+    await ended;
+    // Everything reached the client, in order.
+    const expected = Array.from({ length: 150 }, (_, i) => String(i % 10).repeat(100)).join('');
+    expect(received.join('')).toBe(expected);
   });
 });

@@ -14,20 +14,41 @@ export interface UnreadLimits {
   stalledBytes: number;
   stalledMs: number;
   maxBytes: number;
+  /**
+   * At most this much SSE (one write at least) is handed to a socket in one write while the client is behind: each
+   * write's callback is a sign of life, and a bigger write would take a slow reader longer than `stalledMs`.
+   */
+  writeBytes: number;
 }
 
 export const SSE_UNREAD_LIMITS: UnreadLimits = {
   stalledBytes: 4 * 1024 * 1024,
   stalledMs: 10_000,
   maxBytes: 32 * 1024 * 1024,
+  writeBytes: 64 * 1024,
 };
 
 const logger = new Logger('SseSink');
 
-/** Writes SSE straight to the socket: the reply is hijacked from Fastify when the stream opens. */
+/**
+ * Writes SSE straight to the socket: the reply is hijacked from Fastify when the stream opens.
+ *
+ * At most one write is handed to the socket at a time; what comes meanwhile waits here, and each write's callback
+ * hands over the next one. The callbacks are what tells a slow reader from a stuck one: a socket whose client reads
+ * slower than the provider writes never empties, so it never emits 'drain', and Node hands it everything buffered in
+ * one `writev` whose callback comes only once the client took all of it (seconds to minutes behind a slow reader).
+ * A client that keeps up never has anything waiting here: each write completes before the next reply message comes.
+ */
 export class FastifySseSink implements StreamSink {
-  /** `performance.now()` when the client last took what was buffered (or the stream opened). */
+  /** `performance.now()` when the client last took a write (or the stream opened). */
   private drainedAt = performance.now();
+  /** A write is with the socket and its callback has not come yet. */
+  private writing = false;
+  /** SSE waiting for the socket to take the write before it (from `next`), each with its size in bytes. */
+  private readonly waiting: string[] = [];
+  private readonly sizes: number[] = [];
+  private next = 0;
+  private waitingBytes = 0;
 
   constructor(
     private readonly reply: FastifyReply,
@@ -39,9 +60,6 @@ export class FastifySseSink implements StreamSink {
     const carried = this.reply.getHeaders() as OutgoingHttpHeaders;
     this.reply.hijack();
     this.drainedAt = performance.now();
-    this.reply.raw.on('drain', () => {
-      this.drainedAt = performance.now();
-    });
     // One Object.assign, not `{ ...carried, ...headers, … }` (slow on Node 20: libs/core objects.ts).
     const head: OutgoingHttpHeaders = Object.assign({}, carried, headers, {
       'content-type': 'text/event-stream',
@@ -61,10 +79,17 @@ export class FastifySseSink implements StreamSink {
     if (raw.destroyed || raw.writableEnded) {
       return;
     }
-    if (raw.write(data)) {
+    if (!this.writing) {
+      this.writing = true;
+      raw.write(data, this.written);
       return;
     }
-    const unread = raw.writableLength;
+    // Only when the client is behind: the byte count costs a pass over the text.
+    const size = Buffer.byteLength(data);
+    this.waiting.push(data);
+    this.sizes.push(size);
+    this.waitingBytes += size;
+    const unread = this.waitingBytes + raw.writableLength;
     if (unread <= this.limits.stalledBytes) {
       return;
     }
@@ -72,15 +97,58 @@ export class FastifySseSink implements StreamSink {
       logger.warn(
         `request ${String(this.reply.request.id)}: the client left ${unread} bytes of its stream unread; closing it`,
       );
+      this.clearWaiting();
       // 'close' fires: the relay abandons the stream as if the client had gone.
       raw.destroy();
     }
   }
 
+  /** The socket took the last write: the client is reading. Hands it what waited meanwhile, up to `writeBytes`. */
+  private readonly written = (err?: Error | null): void => {
+    this.writing = false;
+    const raw = this.reply.raw;
+    if (err || raw.destroyed) {
+      return;
+    }
+    this.drainedAt = performance.now();
+    if (this.next === this.waiting.length || raw.writableEnded) {
+      return;
+    }
+    const from = this.next;
+    let bytes = this.sizes[from];
+    let to = from + 1;
+    while (to < this.waiting.length && bytes + this.sizes[to] <= this.limits.writeBytes) {
+      bytes += this.sizes[to];
+      to++;
+    }
+    const text = to === from + 1 ? this.waiting[from] : this.waiting.slice(from, to).join('');
+    this.waitingBytes -= bytes;
+    if (to === this.waiting.length) {
+      this.clearWaiting();
+    } else {
+      this.next = to;
+    }
+    this.writing = true;
+    raw.write(text, this.written);
+  };
+
+  private clearWaiting(): void {
+    this.waiting.length = 0;
+    this.sizes.length = 0;
+    this.next = 0;
+    this.waitingBytes = 0;
+  }
+
   end(): void {
     const raw = this.reply.raw;
-    if (!raw.writableEnded) {
-      raw.end();
+    if (raw.writableEnded) {
+      return;
     }
+    if (this.next < this.waiting.length && !raw.destroyed) {
+      // Queued behind the write in flight, in order; nothing is written after this.
+      raw.write(this.waiting.slice(this.next).join(''));
+    }
+    this.clearWaiting();
+    raw.end();
   }
 }
