@@ -307,6 +307,18 @@ describe('OpenAI-compatible adapter against a real HTTP server', () => {
     expect(e.message).toContain('model overloaded mid-way');
   });
 
+  it("throws Provider for a bare error object mid-stream (vLLM's ErrorResponse shape), not a truncated answer", async () => {
+    up.handler = (_req, res) => {
+      startSse(res);
+      res.write(sseEvent(chunk({ content: 'a' })));
+      res.write(sseEvent({ object: 'error', message: 'CUDA out of memory', type: 'InternalServerError', code: 500 }));
+      res.end(sseEvent('[DONE]'));
+    };
+    const e = await failure(collect(adapter.stream(request(), never)));
+    expect(e.errorClass).toBe(ErrorClass.Provider);
+    expect(e.message).toContain('CUDA out of memory');
+  });
+
   it('times out a hanging server as Timeout and closes the upstream request', async () => {
     up.handler = () => undefined; // never answers
     const e = await within(5000, 'timeout', failure(adapter.generate(request({ ...target, timeoutMs: 1000 }), never)));

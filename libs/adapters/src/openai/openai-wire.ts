@@ -57,6 +57,9 @@ interface WireChoice {
 }
 
 interface WireCompletion {
+  /** `chat.completion.chunk`, or `error` for an error in the shape of vLLM's `ErrorResponse` (`message`, `code`). */
+  object?: string;
+  message?: unknown;
   id?: string;
   created?: number;
   choices?: WireChoice[];
@@ -381,6 +384,10 @@ export class OpenAiStreamDecoder implements StreamDecoder {
     }
     if (chunk.error !== undefined && chunk.error !== null) {
       throw inBandError(chunk.error);
+    }
+    if (chunk.object === 'error') {
+      // Without `choices` it would read as an empty chunk, and the `[DONE]` after it end a truncated answer as whole.
+      throw inBandError(chunk);
     }
     const choice = Array.isArray(chunk.choices) ? chunk.choices[0] : undefined;
     const content = choice?.delta?.content;
