@@ -13,7 +13,7 @@ import {
   type ToolCall,
   type ToolChoice,
 } from '@aigw/core';
-import { createHash } from 'node:crypto';
+import { rewrittenToolCallId } from '../content/tool-call-id';
 import { idWithoutSignature } from '../gemini/thought-signature';
 import type { AdapterRequest } from '../types';
 
@@ -102,8 +102,7 @@ function anthropicToolId(signed: string): string {
   if (ANTHROPIC_TOOL_ID.test(id)) {
     return id;
   }
-  const hash = createHash('sha256').update(id).digest('hex').slice(0, 12);
-  return `${id.replace(/[^a-zA-Z0-9_-]/g, '_')}_${hash}`;
+  return rewrittenToolCallId(id.replace(/[^a-zA-Z0-9_-]/g, '_'), id);
 }
 
 /** Tool arguments are JSON text in OpenAI's format and a JSON object in Anthropic's. */

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /**
  * An id for a tool call whose provider gave none (Gemini, Ollama): `call_` and 24 random hex digits, as OpenAI's
@@ -7,4 +7,13 @@ import { randomBytes } from 'node:crypto';
  */
 export function newToolCallId(): string {
   return `call_${randomBytes(12).toString('hex')}`;
+}
+
+/**
+ * Another family's tool call id rewritten for a provider that refuses it as it is: `kept` (what of the id that
+ * provider takes), `_` and a hash of the whole id, so two ids never become one. The call and the tool result that
+ * answers it go through the same rewrite, so they still match.
+ */
+export function rewrittenToolCallId(kept: string, whole: string): string {
+  return `${kept}_${createHash('sha256').update(whole).digest('hex').slice(0, 12)}`;
 }

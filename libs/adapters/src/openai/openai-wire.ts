@@ -12,9 +12,9 @@ import {
   type Usage,
   merged,
 } from '@aigw/core';
-import { createHash } from 'node:crypto';
 import type { StreamDecoder } from '../http/calls';
 import { openAiFinishReason } from '../content/finish-reason';
+import { rewrittenToolCallId } from '../content/tool-call-id';
 import { errorDetailOf, safeMessage } from '../errors/provider-message';
 import { hasSignature, idWithSignature, idWithoutSignature, signatureOfId } from '../gemini/thought-signature';
 import type { SseEvent } from '../sse/sse-parser';
@@ -127,8 +127,8 @@ function openAiToolId(id: string): string {
   if (bare.length <= OPENAI_TOOL_ID_MAX) {
     return bare;
   }
-  const hash = createHash('sha256').update(bare).digest('hex').slice(0, 12);
-  return `${bare.slice(0, OPENAI_TOOL_ID_MAX - hash.length - 1)}_${hash}`;
+  // The head, `_` and 12 hex digits of the hash: 40 characters.
+  return rewrittenToolCallId(bare.slice(0, OPENAI_TOOL_ID_MAX - 13), bare);
 }
 
 /** Google's OpenAI-compatible endpoint (generativelanguage or Vertex AI): thought signatures go back to it. */
@@ -169,12 +169,12 @@ function historyOf(messages: ChatMessage[], baseUrl: string): ChatMessage[] {
   if (!messages.some((m) => hasForeignFields(m) || hasMedia(m) || hasForeignIds(m))) {
     return messages;
   }
-  const google = messages.some(hasForeignIds) && isGoogleEndpoint(baseUrl);
+  let google: boolean | undefined;
   const out: ChatMessage[] = [];
   let media: ContentPart[] = [];
   for (const original of messages) {
     const unmarked = hasForeignFields(original) ? withoutForeignFields(original) : original;
-    const m = hasForeignIds(unmarked) ? withPortableIds(unmarked, google) : unmarked;
+    const m = hasForeignIds(unmarked) ? withPortableIds(unmarked, (google ??= isGoogleEndpoint(baseUrl))) : unmarked;
     if (m.role !== 'tool' && media.length > 0) {
       out.push({ role: 'user', content: media });
       media = [];
