@@ -109,10 +109,17 @@ export class GenerationService {
 
   async answer(sub: Submission, client: Client): Promise<GenerationResult> {
     const entry = await this.enter(sub, client);
+    try {
+      return await this.answerEntered(sub, client, entry);
+    } finally {
+      // However the request ended (queued, a hit, a refusal, an error), replays under its key stop waiting for it.
+      this.idempotency.unlock(entry.claim);
+    }
+  }
+
+  private async answerEntered(sub: Submission, client: Client, entry: Entry): Promise<GenerationResult> {
     const cached = entry.stored === null ? await this.lookup(sub, client, true) : REPLAYED;
     if (cached.status === 'hit') {
-      // No job under the key: a replay hits again, or runs the request.
-      this.idempotency.unlock(entry.claim);
       client.setHeaders(resultHeaders(cached.result, 'hit'));
       this.metrics.succeeded(cached.result, client.startedAt, 'hit');
       return cached.result;
@@ -145,9 +152,21 @@ export class GenerationService {
   /** Resolves once the SSE response is open (the relay then owns it); rejects with the error to answer. */
   async stream(sub: Submission, client: Client, encoder: StreamEncoderFactory): Promise<void> {
     const entry = await this.enter(sub, client);
+    try {
+      await this.streamEntered(sub, client, encoder, entry);
+    } finally {
+      this.idempotency.unlock(entry.claim);
+    }
+  }
+
+  private async streamEntered(
+    sub: Submission,
+    client: Client,
+    encoder: StreamEncoderFactory,
+    entry: Entry,
+  ): Promise<void> {
     const cached = entry.stored === null ? await this.lookup(sub, client, true) : REPLAYED;
     if (cached.status === 'hit') {
-      this.idempotency.unlock(entry.claim);
       return this.replay(cached.result, 'hit', sub, client, encoder);
     }
     const party = await this.coalesce(sub, client, cached);
@@ -210,10 +229,6 @@ export class GenerationService {
     await relay.started;
   }
 
-  /**
-   * Whether a stale answer may stand in for this failure: every provider failed (or none was healthy), the request
-   * would have taken a cached answer, and its model keeps answers past their freshness.
-   */
   /** A request answered with an error: counted, and a coalesced follower's usage row written (it had no job). */
   private failed(err: unknown, cached: CacheDecision, sub: Submission, party: Party | null): void {
     const error = err instanceof GatewayError ? err : null;
@@ -223,6 +238,10 @@ export class GenerationService {
     }
   }
 
+  /**
+   * Whether a stale answer may stand in for this failure: every provider failed (or none was healthy), the request
+   * would have taken a cached answer, and its model keeps answers past their freshness.
+   */
   private staleable(err: unknown, sub: Submission, cached: CacheDecision): err is GatewayError {
     return (
       err instanceof GatewayError &&
@@ -309,7 +328,7 @@ export class GenerationService {
       }
       const took = await this.idempotency.takeRun(claim.jobId, sub.endpoint, client.body, requestId);
       if (took === 'taken') {
-        const run: Claim = { jobId: claim.jobId, fresh: claim.fresh, run: requestId };
+        const run: Claim = { jobId: claim.jobId, fresh: false, run: requestId };
         // Another request may have run it between the read and the take; none can start now.
         const again = await this.replayed(claim.jobId).catch((err: unknown) => {
           this.idempotency.unlock(run);
@@ -516,8 +535,6 @@ export class GenerationService {
       if (claim.fresh && claim.jobId !== sub.request.requestId) {
         // The Idempotency-Key claim would otherwise point at a job that never existed.
         await this.idempotency.release(claim.jobId);
-      } else {
-        this.idempotency.unlock(claim);
       }
       throw err;
     }
@@ -553,11 +570,6 @@ const RUNS_AGAIN: ReadonlySet<ErrorCode> = new Set([
 ]);
 
 /**
- * A stored outcome an Idempotency-Key replay runs again instead of answering its error for SYNC_JOB_RETENTION_S:
- * the job failed on infrastructure, or its error is one that says to retry (`RUNS_AGAIN`). An answer, and an error
- * about the request itself (a 4xx), is answered again.
- */
-/**
  * Whether a replay answers from the job found under its key: it exists and was carried out (or still runs). Otherwise
  * the request runs again under the key's job id: the job is gone (expired, removed), or it was never carried out.
  */
@@ -565,6 +577,11 @@ function answerable(s: JobSnapshot): boolean {
   return s.state !== 'missing' && !notCarriedOut(s);
 }
 
+/**
+ * A stored outcome an Idempotency-Key replay runs again instead of answering its error for SYNC_JOB_RETENTION_S:
+ * the job failed on infrastructure, or its error is one that says to retry (`RUNS_AGAIN`). An answer, and an error
+ * about the request itself (a 4xx), is answered again.
+ */
 function notCarriedOut(s: JobSnapshot): boolean {
   if (s.state === 'failed') {
     return true;
