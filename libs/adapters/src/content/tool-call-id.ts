@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { sha256Hex } from '@aigw/core';
+import { randomBytes } from 'node:crypto';
 
 /**
  * An id for a tool call whose provider gave none (Gemini, Ollama): `call_` and 24 random hex digits, as OpenAI's
@@ -11,9 +12,10 @@ export function newToolCallId(): string {
 
 /**
  * Another family's tool call id rewritten for a provider that refuses it as it is: `kept` (what of the id that
- * provider takes), `_` and a hash of the whole id, so two ids never become one. The call and the tool result that
- * answers it go through the same rewrite, so they still match.
+ * provider takes, cut to leave room for the suffix within `maxLength`), `_` and a hash of the whole id, so two ids
+ * never become one. The call and the tool result that answers it go through the same rewrite, so they still match.
  */
-export function rewrittenToolCallId(kept: string, whole: string): string {
-  return `${kept}_${createHash('sha256').update(whole).digest('hex').slice(0, 12)}`;
+export function rewrittenToolCallId(kept: string, whole: string, maxLength = Number.POSITIVE_INFINITY): string {
+  const suffix = `_${sha256Hex(whole).slice(0, 12)}`;
+  return `${kept.slice(0, Math.max(0, maxLength - suffix.length))}${suffix}`;
 }

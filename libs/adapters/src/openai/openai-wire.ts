@@ -127,8 +127,7 @@ function openAiToolId(id: string): string {
   if (bare.length <= OPENAI_TOOL_ID_MAX) {
     return bare;
   }
-  // The head, `_` and 12 hex digits of the hash: 40 characters.
-  return rewrittenToolCallId(bare.slice(0, OPENAI_TOOL_ID_MAX - 13), bare);
+  return rewrittenToolCallId(bare, bare, OPENAI_TOOL_ID_MAX);
 }
 
 /** Google's OpenAI-compatible endpoint (generativelanguage or Vertex AI): thought signatures go back to it. */

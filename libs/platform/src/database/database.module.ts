@@ -9,29 +9,19 @@ import {
 } from '@aigw/entities';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { BaseEnv, ENV } from '../config/base-env';
-import { StartupError } from '../lifecycle/start-failure';
+import { StartupError, whereIs } from '../lifecycle/start-failure';
 import { MigratedDatabase } from './migrated-database';
 
 /** A PostgreSQL starting alongside the apps (compose, a cluster's first rollout) gets this long: 4 × 2 s. */
 const CONNECT_ATTEMPTS = 5;
 const CONNECT_RETRY_MS = 2000;
 
-/** host:port/database of DATABASE_URL, never its credentials. */
-function whereIs(url: string | undefined): string {
-  try {
-    const u = new URL(url ?? '');
-    return `${u.hostname}:${u.port === '' ? '5432' : u.port}${u.pathname}`;
-  } catch {
-    return 'the configured address';
-  }
-}
-
 /**
  * Connects, trying again while PostgreSQL cannot be reached, with one line per attempt (TypeORM's own retries log
  * a stack each, and Nest's ExceptionHandler another); then fails with one line naming DATABASE_URL.
  */
 async function connect(options: DataSourceOptions): Promise<DataSource> {
-  const where = whereIs('url' in options ? options.url : undefined);
+  const where = whereIs('url' in options ? options.url : undefined, '5432', true);
   const logger = new Logger('Database');
   for (let attempt = 1; ; attempt++) {
     const ds = new DataSource(options);

@@ -53,6 +53,9 @@ export function toGatewayError(err: unknown): GatewayError {
     return new GatewayError(ErrorCode.InvalidJson, 'Request body is not valid JSON.', { cause: err });
   }
   if (databaseUnavailable(err)) {
+    // Reported here, where the error is known to be the database's: a 503 of ours may wrap a Redis error whose
+    // code (ECONNREFUSED, ...) would read the same in sendError.
+    databaseOutageLog.report(err);
     return new GatewayError(ErrorCode.ServiceUnavailable, 'The database is unavailable; retry shortly.', {
       retryAfterMs: DATABASE_RETRY_AFTER_MS,
       cause: err,
@@ -132,8 +135,6 @@ export function sendError(reply: FastifyReply, err: unknown, requestId?: string)
   const gw = toGatewayError(err);
   if (gw.code === ErrorCode.Internal) {
     logger.error(`unhandled error${requestId ? ` (request ${requestId})` : ''}: ${describeError(err)}`);
-  } else if (gw.cause !== undefined && databaseUnavailable(gw.cause)) {
-    databaseOutageLog.report(gw.cause);
   }
   if (gw.retryAfterMs !== undefined) {
     void reply.header('retry-after', String(Math.max(1, Math.ceil(gw.retryAfterMs / 1000))));

@@ -24,7 +24,7 @@ export function startFailureReport(appName: string, err: unknown, env: NodeJS.Pr
   const lines = [`failed to start: ${reasons.join(': ')}`];
   if (isRedisUnreachable(err)) {
     lines.push(
-      `Redis at ${whereIs(env.REDIS_URL ?? 'redis://127.0.0.1:6379')} cannot be reached: check REDIS_URL and that Redis is up`,
+      `Redis at ${whereIs(env.REDIS_URL ?? 'redis://127.0.0.1:6379', '6379')} cannot be reached: check REDIS_URL and that Redis is up`,
     );
   }
   const stack = err instanceof Error ? err.stack : undefined;
@@ -61,11 +61,11 @@ function isRedisUnreachable(err: unknown): boolean {
   );
 }
 
-/** host:port of a URL, nothing else of it. */
-function whereIs(url: string): string {
+/** host:port of a URL (its path too with `withPath`, a database's name), never its credentials. */
+export function whereIs(url: string | undefined, defaultPort: string, withPath = false): string {
   try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port === '' ? '6379' : u.port}`;
+    const u = new URL(url ?? '');
+    return `${u.hostname}:${u.port === '' ? defaultPort : u.port}${withPath ? u.pathname : ''}`;
   } catch {
     return 'the configured address';
   }
