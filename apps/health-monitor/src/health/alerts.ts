@@ -127,7 +127,7 @@ export class Alerts {
       await this.release(order, job);
       return;
     }
-    if (token !== undefined && job.id !== undefined && (await this.olderPending(order, job.id, alert))) {
+    if (token !== undefined && job.id !== undefined && (await this.olderPending(order, alert))) {
       await job.moveToDelayed(Date.now() + ORDER_RECHECK_MS, token);
       throw new DelayedError();
     }
@@ -159,11 +159,18 @@ export class Alerts {
   }
 
   /** Whether an alert of the subject older than this one is still to be delivered (stale entries are dropped). */
-  private async olderPending(order: string, jobId: string, alert: HealthAlert): Promise<boolean> {
-    const at = Date.parse(alert.at);
-    await this.redis.zremrangebyscore(order, '-inf', Date.now() - ORDER_HOLD_MS);
-    const older = await this.redis.zrangebyscore(order, '-inf', `(${at}`, 'LIMIT', 0, 1);
-    return older.some((id) => id !== jobId);
+  private async olderPending(order: string, alert: HealthAlert): Promise<boolean> {
+    // One read: an alert older than ORDER_HOLD_MS no longer holds the newer ones back (the bound skips it; release
+    // and the key's expiry clear it), and the alert's own entry, scored at its own time, is past the exclusive end.
+    const older = await this.redis.zrangebyscore(
+      order,
+      Date.now() - ORDER_HOLD_MS,
+      `(${Date.parse(alert.at)}`,
+      'LIMIT',
+      0,
+      1,
+    );
+    return older.length > 0;
   }
 
   private async release(order: string, job: HealthJob): Promise<void> {

@@ -9,6 +9,7 @@ import type { MonitorEnv } from '../config/monitor-env';
 import { Alerts, subjectLabel } from './alerts';
 import type { HealthJob } from './health-queue';
 import { MonitorMetrics } from './monitor-metrics';
+import { probeEveryMs } from './probe-interval';
 import { Prober, type ProbedRoute } from './prober';
 
 const DAY_MS = 86_400_000;
@@ -73,7 +74,7 @@ export class HealthJobs {
     }
     const routes = await this.prober.probeProvider(provider, this.catalog.current.gateways);
     const subject: HealthSubject = { kind: 'provider', id };
-    await this.record(subject, routes, provider.healthIntervalS ?? this.env.HEALTH_INTERVAL_S);
+    await this.record(subject, routes, probeEveryMs(this.env, provider));
     if (provider.routing === 'auto') {
       await this.learnRoute(provider, routes);
     }
@@ -84,17 +85,17 @@ export class HealthJobs {
     if (gateway === undefined) {
       return;
     }
-    await this.record({ kind: 'gateway', id }, [await this.prober.probeGateway(gateway)], this.env.HEALTH_INTERVAL_S);
+    await this.record({ kind: 'gateway', id }, [await this.prober.probeGateway(gateway)], probeEveryMs(this.env));
   }
 
   /**
-   * Records a probe of a subject probed every `intervalS`. Its status holds for STATUS_HOLDS_FOR_PROBES intervals
+   * Records a probe of a subject probed every `everyMs`. Its status holds for STATUS_HOLDS_FOR_PROBES intervals
    * and a probe's timeout: probes that come late (a busy monitor, a restart) keep it, while a monitor that stopped
    * leaves readers an `unknown` rather than a stale `failing` for good.
    */
-  private async record(subject: HealthSubject, routes: ProbedRoute[], intervalS: number): Promise<void> {
+  private async record(subject: HealthSubject, routes: ProbedRoute[], everyMs: number): Promise<void> {
     const at = new Date();
-    const validUntil = new Date(at.getTime() + STATUS_HOLDS_FOR_PROBES * intervalS * 1000 + this.env.PROBE_TIMEOUT_MS);
+    const validUntil = new Date(at.getTime() + STATUS_HOLDS_FOR_PROBES * everyMs + this.env.PROBE_TIMEOUT_MS);
     for (const { check } of routes) {
       this.metrics.probed(subjectLabel(subject), check.route, check.ok, check.latencyMs ?? 0);
     }

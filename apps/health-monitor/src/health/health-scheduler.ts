@@ -4,6 +4,7 @@ import { HealthJobName, type Catalog, type GatewaySpec, type HealthJobMap, type 
 import { CatalogService, describeError, ENV } from '@aigw/platform';
 import type { MonitorEnv } from '../config/monitor-env';
 import { HealthJobs } from './health-jobs';
+import { probeEveryMs } from './probe-interval';
 import { HealthQueue } from './health-queue';
 
 const DAY_MS = 86_400_000;
@@ -59,7 +60,7 @@ export function schedulesOf(catalog: Catalog, env: MonitorEnv): ScheduleSpec[] {
     if (!p.enabled) {
       continue;
     }
-    const everyMs = (p.healthIntervalS ?? env.HEALTH_INTERVAL_S) * 1000;
+    const everyMs = probeEveryMs(env, p);
     out.push({
       id: `probe:provider:${p.id}`,
       name: HealthJobName.ProbeProvider,
@@ -83,7 +84,7 @@ export function schedulesOf(catalog: Catalog, env: MonitorEnv): ScheduleSpec[] {
         id: `probe:gateway:${g.id}`,
         name: HealthJobName.ProbeGateway,
         data: { id: g.id },
-        everyMs: env.HEALTH_INTERVAL_S * 1000,
+        everyMs: probeEveryMs(env),
         settings: settingsHash(gatewaySettings(g)),
       });
     }
