@@ -206,87 +206,88 @@ const LIMITS: { field: LimitField; label: string; step: number | 'any' }[] = [
 
 function QuotaEditor({ userId }: { userId: string }) {
   const load = useLoad(() => api<QuotaItem>(`${ADMIN}/quotas/${encodeURIComponent(userId)}`), [userId]);
-  const [form, setForm] = useState<Record<string, string>>({});
+  // Only what was edited since the quota loaded: the fields show the loaded quota until then, from the first render
+  // on (a copy made in an effect came a render late and could overwrite what was typed meanwhile).
+  const [edits, setForm] = useState<Record<string, string>>({});
   const [action, run, clear] = useAction();
-  useEffect(() => {
-    const q = load.data;
-    if (q !== undefined) {
-      setForm({
-        tier: q.tier,
-        ...Object.fromEntries(LIMITS.map((l) => [l.field, q[l.field] === null ? '' : String(q[l.field])])),
-      });
-    }
-  }, [load.data]);
   return (
     <Loaded load={load} what="quota">
-      {(q) => (
-        <form
-          aria-label="Quota"
-          onInvalidCapture={clear}
-          onSubmit={(e) => {
-            e.preventDefault();
-            void run(async () => {
-              const body: Record<string, unknown> = { tier: form.tier };
-              for (const l of LIMITS) {
-                body[l.field] = (form[l.field] ?? '') === '' ? null : Number(form[l.field]);
-              }
-              await api(`${ADMIN}/quotas/${encodeURIComponent(userId)}`, { method: 'PUT', body });
-              load.reload();
-              return 'Quota saved.';
-            });
-          }}
-        >
-          <p class="muted">
-            Used: {formatCount(q.dailyRequests)} requests and {formatUsd(q.dailySpendUsd)} today;{' '}
-            {formatCount(q.monthlyRequests)} requests and {formatUsd(q.monthlySpendUsd)} this month.
-          </p>
-          <div class="toolbar">
-            <Field label="Tier">
-              <input
-                value={form.tier ?? ''}
-                onInput={(e) => {
-                  const v = e.currentTarget.value;
-                  setForm((f) => ({ ...f, tier: v }));
-                }}
-              />
-            </Field>
-            {LIMITS.map((l) => (
-              <Field key={l.field} label={l.label} hint="Empty: the tier's limit.">
+      {(q) => {
+        const form: Record<string, string> = {
+          tier: q.tier,
+          ...Object.fromEntries(LIMITS.map((l) => [l.field, q[l.field] === null ? '' : String(q[l.field])])),
+          ...edits,
+        };
+        return (
+          <form
+            aria-label="Quota"
+            onInvalidCapture={clear}
+            onSubmit={(e) => {
+              e.preventDefault();
+              void run(async () => {
+                const body: Record<string, unknown> = { tier: form.tier };
+                for (const l of LIMITS) {
+                  body[l.field] = (form[l.field] ?? '') === '' ? null : Number(form[l.field]);
+                }
+                await api(`${ADMIN}/quotas/${encodeURIComponent(userId)}`, { method: 'PUT', body });
+                setForm({});
+                load.reload();
+                return 'Quota saved.';
+              });
+            }}
+          >
+            <p class="muted">
+              Used: {formatCount(q.dailyRequests)} requests and {formatUsd(q.dailySpendUsd)} today;{' '}
+              {formatCount(q.monthlyRequests)} requests and {formatUsd(q.monthlySpendUsd)} this month.
+            </p>
+            <div class="toolbar">
+              <Field label="Tier">
                 <input
-                  type="number"
-                  min={0}
-                  step={l.step}
-                  value={form[l.field] ?? ''}
+                  value={form.tier ?? ''}
                   onInput={(e) => {
                     const v = e.currentTarget.value;
-                    setForm((f) => ({ ...f, [l.field]: v }));
+                    setForm((f) => ({ ...f, tier: v }));
                   }}
                 />
               </Field>
-            ))}
-          </div>
-          <div class="buttons">
-            <button type="submit" disabled={action.busy}>
-              Save quota
-            </button>
-            <button
-              type="button"
-              class="secondary"
-              disabled={action.busy}
-              onClick={() =>
-                void run(async () => {
-                  await api(`${ADMIN}/quotas/${encodeURIComponent(userId)}/reset`, { method: 'POST' });
-                  load.reload();
-                  return 'Counters reset.';
-                })
-              }
-            >
-              Reset counters
-            </button>
-          </div>
-          <ActionNote action={action} />
-        </form>
-      )}
+              {LIMITS.map((l) => (
+                <Field key={l.field} label={l.label} hint="Empty: the tier's limit.">
+                  <input
+                    type="number"
+                    min={0}
+                    step={l.step}
+                    value={form[l.field] ?? ''}
+                    onInput={(e) => {
+                      const v = e.currentTarget.value;
+                      setForm((f) => ({ ...f, [l.field]: v }));
+                    }}
+                  />
+                </Field>
+              ))}
+            </div>
+            <div class="buttons">
+              <button type="submit" disabled={action.busy}>
+                Save quota
+              </button>
+              <button
+                type="button"
+                class="secondary"
+                disabled={action.busy}
+                onClick={() =>
+                  void run(async () => {
+                    await api(`${ADMIN}/quotas/${encodeURIComponent(userId)}/reset`, { method: 'POST' });
+                    load.reload();
+                    return 'Counters reset.';
+                  })
+                }
+              >
+                Reset counters
+              </button>
+            </div>
+            <ActionNote action={action} />
+          </form>
+        );
+      }}
     </Loaded>
   );
 }
