@@ -164,6 +164,33 @@ ${provider('pa', 0.001, '\n    displayName: Provider A')}${provider('pb', 0.002)
     await expectError(put('pb'), 409, 'model_unavailable', 'model');
     await breakers.reset('pb/shared');
     expect((await put('pb')).status).toBe(200);
+    // A stored preference whose circuit opens is listed unavailable, as the models listing and a PUT say.
+    const listed = async (): Promise<{ preference?: boolean; listing?: boolean }> => {
+      const prefs = ((await call('GET', '/api/v1/ai/preferences', key)).body as { data: Preference[] }).data;
+      const models = (
+        (await call('GET', '/api/v1/ai/models', key)).body as { data: { id: string; available: boolean }[] }
+      ).data;
+      return {
+        preference: prefs.find((p) => p.id === 'pb/shared')?.available,
+        listing: models.find((m) => m.id === 'pb/shared')?.available,
+      };
+    };
+    for (let i = 0; i < DEFAULT_CIRCUIT_CONFIG.failureThreshold; i++) {
+      await breakers.recordFailure('pb/shared');
+    }
+    await expectError(put('pb'), 409, 'model_unavailable', 'model');
+    // Both read the circuits at most a second old: each reaches the new state within a second.
+    const both = async (available: boolean): Promise<unknown> =>
+      waitFor(
+        async () => {
+          const seen = await listed();
+          return seen.preference === available && seen.listing === available;
+        },
+        { timeoutMs: 5_000, intervalMs: 100, message: `the preference and the listing did not both say ${available}` },
+      );
+    await both(false);
+    await breakers.reset('pb/shared');
+    await both(true);
 
     await system.query(`UPDATE providers SET health_status = 'failing' WHERE id = 'pc'`);
     try {

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ErrorCode, GatewayError, type Deployment } from '@aigw/core';
 import { PreferenceStore, type PreferenceRecord } from '@aigw/entities';
 import { CatalogService } from '@aigw/platform';
+import type { CircuitStatus } from '@aigw/routing';
 import { AuthChanges } from '../auth/auth-changes';
 import { ModelAccess } from '../auth/model-access';
 import type { AuthContext } from '../http/request-context';
@@ -51,8 +52,8 @@ export class PreferencesService {
   ) {}
 
   async list(auth: AuthContext): Promise<{ data: PreferenceView[] }> {
-    const records = await this.store.list(auth.userId);
-    return { data: records.map((r) => this.view(r)) };
+    const [records, circuits] = await Promise.all([this.store.list(auth.userId), this.circuits()]);
+    return { data: records.map((r) => this.view(r, circuits)) };
   }
 
   /** Stores the preference after checking the deployment exists, may be used by this key and is available now. */
@@ -88,7 +89,7 @@ export class PreferencesService {
     });
     // The preferences ride with the key's cached lookup (they key the user's cached answers).
     this.authChanges.changed(auth.userId);
-    return this.view(stored);
+    return this.view(stored, circuit === undefined ? new Map() : new Map([[deployment.id, circuit]]));
   }
 
   async remove(context: string | undefined, auth: AuthContext): Promise<{ context: string; deleted: true }> {
@@ -111,7 +112,15 @@ export class PreferencesService {
     return this.catalog.deployments().find((d) => d.id === id) ?? this.catalog.servingDeployments(r.model)[0];
   }
 
-  private view(r: PreferenceRecord): PreferenceView {
+  /**
+   * The circuit states `available` reads, as the models listing reads them: of every deployment, so both share
+   * one cached Redis read (at most one per CIRCUIT_CACHE_MS).
+   */
+  private circuits(): Promise<ReadonlyMap<string, CircuitStatus>> {
+    return this.signals.circuits(this.catalog.deployments().map((d) => d.id));
+  }
+
+  private view(r: PreferenceRecord, circuits: ReadonlyMap<string, CircuitStatus>): PreferenceView {
     const d = this.deploymentOf(r);
     const provider = r.provider === null ? undefined : this.catalog.provider(r.provider);
     const slow = this.signals.signals();
@@ -122,7 +131,7 @@ export class PreferencesService {
       model: r.model,
       providerDisplayName: provider === undefined ? null : (provider.displayName ?? provider.id),
       modelDisplayName: d?.model.displayName ?? r.model,
-      available: d !== undefined && unavailabilityOf(d, undefined, slow.health.get(d.provider.id)) === null,
+      available: d !== undefined && unavailabilityOf(d, circuits.get(d.id), slow.health.get(d.provider.id)) === null,
       usageCount: r.usageCount,
       lastUsedAt: r.lastUsedAt?.toISOString() ?? null,
       last30Days: { requests: r.requests, costUsd: Math.round(r.costUsd * 1e9) / 1e9 },
