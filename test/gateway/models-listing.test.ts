@@ -183,6 +183,45 @@ describe('models listing', () => {
   });
 });
 
+/**
+ * The workers' CB_OPEN_MS decides how long an open circuit refuses calls; the listing (and a preference's PUT) must
+ * use the same, not the 60 s default: past 60 s but within CB_OPEN_MS the workers still refuse the deployment.
+ */
+describe('models listing with CB_OPEN_MS longer than the default', () => {
+  const h = new GatewayHarness({ CB_OPEN_MS: '600000' });
+  let redis: Redis;
+
+  beforeAll(async () => {
+    await h.start();
+    redis = new Redis(REDIS_URL);
+  }, 60_000);
+  afterAll(async () => {
+    await redis.quit();
+    await h.stop();
+  }, 30_000);
+
+  it('shows a circuit opened two minutes ago as unavailable and refuses it as a preference (409)', async () => {
+    // Opened two minutes ago by the clock of the store that recorded the failures.
+    const breakers = new CircuitBreakerStore(redis, routingKeyPrefix(h.prefix), DEFAULT_CIRCUIT_CONFIG, {
+      clock: () => Date.now() - 120_000,
+    });
+    for (let i = 0; i < DEFAULT_CIRCUIT_CONFIG.failureThreshold; i++) {
+      await breakers.recordFailure('sim/sim-gpt');
+    }
+    const res = await h.get('/api/v1/ai/models');
+    const items = ((await res.json()) as { data: Item[] }).data;
+    expect(items.find((d) => d.id === 'sim/sim-gpt')).toMatchObject({ available: false, recommended: false });
+    const put = await fetch(`${h.url}/api/v1/ai/preferences`, {
+      method: 'PUT',
+      headers: h.headers(),
+      body: JSON.stringify({ provider: 'sim', model: 'sim-gpt' }),
+    });
+    expect(put.status).toBe(409);
+    expect(((await put.json()) as ErrorEnvelope).error.code).toBe('model_unavailable');
+    await breakers.reset('sim/sim-gpt');
+  });
+});
+
 describe('models listing with MODELS_PUBLIC=true', () => {
   const h = new GatewayHarness({ MODELS_PUBLIC: 'true', MODELS_PUBLIC_RPM: '3' });
 

@@ -147,6 +147,22 @@ export class GatewayEnv extends BaseEnv {
   @Min(1)
   MODELS_PUBLIC_RPM = 60;
 
+  /**
+   * The workers' CB_OPEN_MS and CB_HALF_OPEN_PROBES (set both apps alike): how long an open circuit refuses calls and
+   * how many probes a half-open one admits, which decide `available` in the models listing and the preferences API.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(86_400_000)
+  CB_OPEN_MS = 60_000;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  CB_HALF_OPEN_PROBES = 1;
+
   /** How often the models listing recomputes latency and success rates (one grouped query) and health. */
   @Type(() => Number)
   @IsInt()

@@ -65,8 +65,12 @@ export class DeploymentSignals implements OnModuleInit, OnApplicationShutdown {
     db: MigratedDatabase,
   ) {
     this.store = new DeploymentStatsStore(db.dataSource);
-    // Reads only: the thresholds of the workers' own config do not matter, CB_OPEN_MS aside (default 60 s).
-    this.circuitStore = new CircuitBreakerStore(redis, routingKeyPrefix(keys.prefix), DEFAULT_CIRCUIT_CONFIG);
+    // Reads only: of the workers' config, what decides whether an open or half-open circuit admits a call now.
+    this.circuitStore = new CircuitBreakerStore(redis, routingKeyPrefix(keys.prefix), {
+      ...DEFAULT_CIRCUIT_CONFIG,
+      openMs: env.CB_OPEN_MS,
+      halfOpenMaxProbes: env.CB_HALF_OPEN_PROBES,
+    });
   }
 
   async onModuleInit(): Promise<void> {
