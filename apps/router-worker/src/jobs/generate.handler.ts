@@ -53,7 +53,7 @@ const OUTAGE_RECENT_MS = 60_000;
  * outcome back), the usage event waits for Redis' return, and a job that lived through an outage keeps its
  * answer in Redis (AnswerStash) before completing, so that if its completion is lost with its lock, the re-run
  * returns that answer instead of calling the provider again. The handler throws only when the worker must
- * stop before Redis is back (the job then re-runs elsewhere).
+ * stop before Redis is back, or stops before an async job's provider answered (the job then re-runs elsewhere).
  */
 @Injectable()
 export class GenerateHandler {
@@ -114,6 +114,12 @@ export class GenerateHandler {
       finished = { ok: true, result };
     } catch (err) {
       const error = this.asGatewayError(err, jobId);
+      if (requeuedAtShutdown(job, error)) {
+        // Nobody waits to retry an async job: BullMQ's next attempt runs it on another worker (no usage row, no
+        // settlement for this run: the run that answers records and settles it, under the same request id).
+        this.logger.warn(`job ${jobId}: the worker shut down before the provider answered; left to another worker`);
+        throw error;
+      }
       const cancelled = error instanceof GenerationCancelledError;
       if (!cancelled || error.replies) {
         const { retryAfterMs } = error;
@@ -210,6 +216,20 @@ export class GenerateHandler {
     this.logger.error(`job ${jobId}: unexpected failure: ${describeError(err)}`);
     return new GatewayError(ErrorCode.Internal, 'Internal error while generating the answer.', { cause: err });
   }
+}
+
+/**
+ * An async job (no reply channel: its client polls GET /jobs/:id and is not there to send it again) whose provider
+ * call the shutdown grace cut, with an attempt left: it is failed for BullMQ to retry rather than completed with a
+ * 503 that says "retry the request". A sync request's client gets that 503 and retries itself.
+ */
+function requeuedAtShutdown(job: JobOf<JobName.Generate>, error: GatewayError): boolean {
+  return (
+    error instanceof GenerationCancelledError &&
+    error.abortCause === 'shutdown' &&
+    job.data.replyTo === null &&
+    job.attemptsMade + 1 < (job.opts.attempts ?? 1)
+  );
 }
 
 function finalMessage(jobId: string, stream: boolean, outcome: GenerateOutcome): ReplyMessage {
