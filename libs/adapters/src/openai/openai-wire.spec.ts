@@ -93,6 +93,34 @@ describe('openAiBody', () => {
     });
   });
 
+  it("sends OpenAI's own API the budget as max_completion_tokens, which its reasoning models require", () => {
+    const openai = { ...target, baseUrl: 'https://api.openai.com/v1', model: 'o3-mini' };
+    const bodyOf = (t: typeof target, maxTokensField?: 'max_completion_tokens'): Record<string, unknown> =>
+      JSON.parse(openAiBody({ target: t, messages, options: { maxTokens: 4096, maxTokensField } }, false)) as Record<
+        string,
+        unknown
+      >;
+    // A budget from /v1/messages' max_tokens, native maxTokens, a spend limit's cap or the client's max_tokens.
+    expect(bodyOf(openai)).toEqual({ model: 'o3-mini', messages, max_completion_tokens: 4096 });
+    expect(bodyOf(openai, 'max_completion_tokens')).toEqual({
+      model: 'o3-mini',
+      messages,
+      max_completion_tokens: 4096,
+    });
+    // Other OpenAI-compatible servers keep the name they all know, unless the client used the new one.
+    expect(bodyOf(target)).toEqual({ model: 'gpt-x', messages, max_tokens: 4096 });
+    expect(bodyOf({ ...target, baseUrl: 'https://api.deepseek.com' })).toEqual({
+      model: 'gpt-x',
+      messages,
+      max_tokens: 4096,
+    });
+    expect(bodyOf(target, 'max_completion_tokens')).toEqual({ model: 'gpt-x', messages, max_completion_tokens: 4096 });
+    expect(JSON.parse(openAiBody({ target: openai, messages, options: {} }, false))).toEqual({
+      model: 'o3-mini',
+      messages,
+    });
+  });
+
   it('sends only what is set', () => {
     expect(JSON.parse(openAiBody({ target, messages, options: {} }, false))).toEqual({ model: 'gpt-x', messages });
   });

@@ -200,13 +200,46 @@ function toolsOf(tools: FunctionTool[] | undefined): FunctionTool[] | undefined 
   return tools.map((t) => ({ type: t.type, function: t.function }));
 }
 
+/** Whether each base URL is OpenAI's own API (`api.openai.com`), remembered: a provider's URL is parsed once. */
+const openAiApi = new Map<string, boolean>();
+
+function isOpenAiApi(baseUrl: string): boolean {
+  let known = openAiApi.get(baseUrl);
+  if (known === undefined) {
+    try {
+      known = new URL(baseUrl).hostname === 'api.openai.com';
+    } catch {
+      known = false;
+    }
+    if (openAiApi.size < 1024) {
+      openAiApi.set(baseUrl, known);
+    }
+  }
+  return known;
+}
+
+/**
+ * The name the completion budget goes under. The client's own name when it used `max_completion_tokens`. OpenAI's
+ * API gets `max_completion_tokens` always: `max_tokens` is deprecated there and its reasoning models (o1, o3, gpt-5)
+ * refuse it, while every chat model takes the new name, so a budget the client gave as `max_tokens` (or as
+ * `/v1/messages`' `max_tokens`, native `maxTokens`, or the cap a spend limit sets) reaches them too. Other
+ * OpenAI-compatible servers (vLLM, Ollama, DeepSeek, proxies) get `max_tokens`, the name they all know.
+ */
+function budgetFieldOf(req: AdapterRequest): 'max_tokens' | 'max_completion_tokens' {
+  const o = req.options;
+  if (o.maxTokensField !== undefined) {
+    return o.maxTokensField;
+  }
+  return o.maxTokens !== undefined && isOpenAiApi(req.target.baseUrl) ? 'max_completion_tokens' : 'max_tokens';
+}
+
 /**
  * Request body for `/chat/completions`. Our ChatMessage already is the OpenAI message shape: passed as is.
  * Pass-through fields go first so that a modelled field always wins over one of the same name.
  */
 export function openAiBody(req: AdapterRequest, stream: boolean): string {
   const o = req.options;
-  const budgetField = o.maxTokensField ?? 'max_tokens';
+  const budgetField = budgetFieldOf(req);
   const body = {
     model: req.target.model,
     messages: historyOf(req.messages, req.target.baseUrl),
