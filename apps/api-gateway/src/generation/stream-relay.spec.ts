@@ -267,6 +267,35 @@ describe('StreamRelay', () => {
     expect(sink.events[sink.events.length - 1]).toBe('[DONE]');
   });
 
+  it("carries a refusal the client did not get streamed: a whole answer's (a replay), or the rest of a cut one", async () => {
+    const refusalOf = (events: unknown[]): string =>
+      events
+        .map((e) => (e as { choices?: { delta?: { refusal?: string } }[] }).choices?.[0]?.delta?.refusal ?? '')
+        .join('');
+    const refused = { ...result(''), refusal: "I can't help with that." };
+    // An Idempotency-Key replay, or a stream whose messages were all lost: the answer comes whole.
+    const whole = setup();
+    whole.relay.onReply({ t: 'result', jobId, result: refused });
+    await whole.relay.started;
+    expect(refusalOf(whole.sink.events)).toBe("I can't help with that.");
+    expect(whole.sink.events[whole.sink.events.length - 1]).toBe('[DONE]');
+    // Streamed in pieces, one lost behind a gap: the rest follows once, nothing twice.
+    const cut = setup();
+    cut.relay.onReply(start);
+    cut.relay.onReply({ t: 'chunk', jobId, seq: 0, text: '', refusal: "I can't" });
+    cut.relay.onReply({ t: 'end', jobId, result: refused });
+    expect(refusalOf(cut.sink.events)).toBe("I can't help with that.");
+    // Streamed whole: nothing added. A cache hit replays it once.
+    const streamed = setup();
+    streamed.relay.onReply(start);
+    streamed.relay.onReply({ t: 'chunk', jobId, seq: 0, text: '', refusal: "I can't help with that." });
+    streamed.relay.onReply({ t: 'end', jobId, result: refused });
+    expect(refusalOf(streamed.sink.events)).toBe("I can't help with that.");
+    const hit = setup();
+    hit.relay.replay(refused);
+    expect(refusalOf(hit.sink.events)).toBe("I can't help with that.");
+  });
+
   it('answers the deadline with 504 before the start, an error event after it, and abandons the job', async () => {
     const before = setup();
     before.relay.onDeadline();

@@ -89,6 +89,9 @@ export class StreamRelay extends ReplyWaiter {
   private readonly sequencer = new ChunkSequencer<ReplyPiece>();
   private readonly sent: string[] = [];
   private sentLength = 0;
+  /** The refusal text relayed so far (OpenAI's `refusal` deltas; Anthropic's format makes it the text). */
+  private readonly refusalSent: string[] = [];
+  private refusalLength = 0;
   private lastFinishReason: string | null = null;
   /** Whether any reasoning (text, signature, redacted block) went out. */
   private reasoningSent = false;
@@ -190,13 +193,12 @@ export class StreamRelay extends ReplyWaiter {
   }
 
   /**
-   * Replays a whole answer (a response cache hit) as a stream: opened, reasoning (each signed block as streamed)
-   * and text in one piece each, ended.
+   * Replays a whole answer (a response cache hit) as a stream: opened, reasoning (each signed block as streamed),
+   * refusal and text in one piece each, ended.
    */
   replay(result: GenerationResult): void {
     this.open(headOf(result));
     this.emitReasoningOf(result);
-    this.emitPiece({ text: '', refusal: result.refusal });
     this.complete(result);
   }
 
@@ -277,6 +279,8 @@ export class StreamRelay extends ReplyWaiter {
     }
     if (p.refusal !== undefined && p.refusal !== '') {
       this.write(fmt.refusal(p.refusal));
+      this.refusalSent.push(p.refusal);
+      this.refusalLength += p.refusal.length;
     }
     if (p.toolCalls !== undefined && p.toolCalls.length > 0) {
       this.write(fmt.toolCalls(p.toolCalls));
@@ -307,6 +311,14 @@ export class StreamRelay extends ReplyWaiter {
     if (!this.reasoningSent && this.sentLength === 0 && this.toolFragmentsSent === 0) {
       // Nothing of the answer went out (an Idempotency-Key replay, a lost start): its reasoning leads, as it would have.
       this.emitReasoningOf(result);
+    }
+    const refusal = result.refusal ?? '';
+    if (this.refusalLength !== refusal.length) {
+      // A refusal that did not come in pieces (an Idempotency-Key replay, a cache hit, lost chunks): the rest of it.
+      const sentRefusal = this.refusalSent.join('');
+      if (refusal.startsWith(sentRefusal)) {
+        this.emitPiece({ text: '', refusal: refusal.slice(sentRefusal.length) });
+      }
     }
     if (this.sentLength !== result.text.length || this.suspect) {
       const sentText = this.sent.join('');
