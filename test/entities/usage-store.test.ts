@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { UsageEvent } from '@aigw/core';
-import { runMigrationsLocked, UsageRecordEntity, UsageStore } from '@aigw/entities';
+import { runMigrationsLocked, UsageDeploymentDailyEntity, UsageRecordEntity, UsageStore } from '@aigw/entities';
 import type { DataSource } from 'typeorm';
 import { dropSchema, openDataSource, uniqueSchema } from './pg';
 
@@ -98,5 +98,24 @@ describe('UsageStore', () => {
     const batch = Array.from({ length: 4000 }, () => event());
     expect(await store.insertBatch(batch)).toBe(4000);
     expect(await store.insertBatch(batch)).toBe(0);
+  });
+
+  it('records an event whose provider reported counts past the columns, and the events batched with it', async () => {
+    // An OpenAI-compatible server reporting 3 billion prompt tokens: the statement failed on the integer column, so the
+    // batch (and every job in it) was retried for hours and never written.
+    const day = '2026-10-07T09:00:00.000Z';
+    const normal = event({ createdAt: day });
+    const huge = event({ createdAt: day, promptTokens: 3e9, completionTokens: 5, cachedTokens: -3e9, costUsd: 3e9 });
+    expect(await store.insertBatch([normal, huge])).toBe(2);
+
+    const repo = ds.getRepository(UsageRecordEntity);
+    expect(await repo.findOneByOrFail({ requestId: huge.requestId })).toMatchObject({
+      promptTokens: 2_147_483_647,
+      completionTokens: 5,
+      cachedTokens: -2_147_483_648,
+      costUsd: 999_999_999,
+    });
+    const rollup = await ds.getRepository(UsageDeploymentDailyEntity).findOneByOrFail({ day: new Date(day.slice(0, 10)) });
+    expect(rollup).toMatchObject({ requests: 2, promptTokens: String(120 + 2_147_483_647) });
   });
 });

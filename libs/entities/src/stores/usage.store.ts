@@ -10,6 +10,24 @@ import {
 import { tableRef } from '../table-ref';
 import { ADD_MEASURES_SQL, BOUNDS_SQL, RAW_MEASURES_SQL, RAW_MODEL_SQL, RAW_PROVIDER_SQL } from './usage-rollup-sql';
 
+/**
+ * The counts a provider reports go into `integer` columns and the costs made from them into numeric(18,9): a value
+ * past a column's range (a broken or hostile OpenAI-compatible server reporting 3 billion prompt tokens) failed the
+ * whole statement, so the event's job and every job batched with it failed and were retried for hours, and that
+ * job's events were never recorded. Such a value is stored as the nearest one the column holds: the record is
+ * written, with counts no real request reaches.
+ */
+const INT_MAX = 2_147_483_647;
+const USD_MAX = 999_999_999;
+
+function int(v: number): number {
+  return Math.min(INT_MAX, Math.max(-INT_MAX - 1, Math.round(v)));
+}
+
+function usd(v: number): number {
+  return Math.min(USD_MAX, Math.max(-USD_MAX, v));
+}
+
 // Column, SQL array type and value of one event, in insert order.
 const COLUMNS: [string, string, (e: UsageEvent) => unknown][] = [
   ['request_id', 'text', (e) => e.requestId],
@@ -19,17 +37,17 @@ const COLUMNS: [string, string, (e: UsageEvent) => unknown][] = [
   ['provider', 'text', (e) => e.provider],
   ['model', 'text', (e) => e.model],
   ['context', 'text', (e) => e.context],
-  ['prompt_tokens', 'int', (e) => Math.round(e.promptTokens)],
-  ['completion_tokens', 'int', (e) => Math.round(e.completionTokens)],
-  ['cached_tokens', 'int', (e) => Math.round(e.cachedTokens)],
-  ['cost_usd', 'numeric', (e) => e.costUsd],
-  ['cost_saved_usd', 'numeric', (e) => e.costSavedUsd ?? 0],
-  ['latency_ms', 'int', (e) => Math.round(e.latencyMs)],
+  ['prompt_tokens', 'int', (e) => int(e.promptTokens)],
+  ['completion_tokens', 'int', (e) => int(e.completionTokens)],
+  ['cached_tokens', 'int', (e) => int(e.cachedTokens)],
+  ['cost_usd', 'numeric', (e) => usd(e.costUsd)],
+  ['cost_saved_usd', 'numeric', (e) => usd(e.costSavedUsd ?? 0)],
+  ['latency_ms', 'int', (e) => int(e.latencyMs)],
   ['cached', 'bool', (e) => e.cached],
   ['status', 'text', (e) => e.status],
   ['error_class', 'text', (e) => e.errorClass],
   ['error_code', 'text', (e) => e.errorCode],
-  ['attempts', 'int', (e) => Math.round(e.attempts)],
+  ['attempts', 'int', (e) => int(e.attempts)],
   ['policy', 'text', (e) => e.policy],
   ['stream', 'bool', (e) => e.stream],
   ['created_at', 'timestamptz', (e) => e.createdAt],
