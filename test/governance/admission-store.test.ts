@@ -15,6 +15,7 @@ describe('AdmissionStore', () => {
   // `now`), so a fixed date would see them expire at once once the wall clock has passed it.
   const now = (Math.floor(Date.now() / 60_000) + 1) * 60_000 + 30_000;
   const endOfUtcDay = (Math.floor(now / 86_400_000) + 1) * 86_400_000;
+  const endOfUtcMonth = periodsAt(now).monthEndsAt;
 
   beforeAll(() => counters.markRebuilt(now));
   afterAll(async () => {
@@ -217,5 +218,35 @@ describe('AdmissionStore', () => {
     expect(await counters.read('u-req', now)).toMatchObject({ dailyRequests: 2 });
     const keyCount = await conns[0].get(keys.keyRequests('u-req-key', { window: Math.floor(now / 60_000) } as never));
     expect(Number(keyCount)).toBe(2);
+  });
+
+  it('names the exhausted limit that resets last: waiting for an earlier reset would only meet the next refusal', async () => {
+    // Both the day's and the month's requests are used up: at midnight the month's still refuses, so Retry-After and
+    // the message must name the month (it named the day, and a client that waited was refused again).
+    const limits = { dailyRequestLimit: 2, monthlyRequestLimit: 2, keyRpm: 2 };
+    await stores[0].admit(input('u-last', limits));
+    await stores[0].admit(input('u-last', limits));
+    expect(await stores[1].admit(input('u-last', limits))).toMatchObject({
+      kind: 'refused',
+      check: 'monthly_requests',
+      current: 2,
+      limit: 2,
+      tooLarge: false,
+      retryAfterMs: endOfUtcMonth - now,
+    });
+    // The minute's rate limit and the day's quota: the day.
+    const dayAndMinute = { dailyRequestLimit: 1, keyRpm: 1 };
+    await stores[0].admit(input('u-last-day', dayAndMinute));
+    expect(await stores[1].admit(input('u-last-day', dayAndMinute))).toMatchObject({
+      check: 'daily_requests',
+      retryAfterMs: endOfUtcDay - now,
+    });
+    // A limit the request alone exceeds wins over any wait: no reset lets it through.
+    const big = { keyTpm: 50, monthlyRequestLimit: 1 };
+    await stores[0].admit(input('u-last-big', big, { tokens: 10 }));
+    expect(await stores[1].admit(input('u-last-big', big, { tokens: 100 }))).toMatchObject({
+      check: 'key_tpm',
+      tooLarge: true,
+    });
   });
 });

@@ -9,7 +9,8 @@
  * ARGV: 1..8 limits in KEYS order 2..9 (-1 = none; spend in nano-dollars) | 9 tokens | 10 reserve nanos
  *       11 window expiry 12 day expiry 13 month expiry (epoch ms, PEXPIREAT)
  * Returns {'ok', key requests, key tokens, user requests, user tokens} after charging,
- * {'refused', check, current, limit, the same four counts uncharged}, or
+ * {'refused', check, current, limit, the same four counts uncharged} (the check: the one the request alone exceeds,
+ * else the one that resets last, so that its Retry-After is when the request can pass), or
  * {'rebuild'} when quotas apply and the epoch is gone (Redis lost the counters).
  */
 export const ADMIT_LUA = `
@@ -24,20 +25,24 @@ end
 local names = {'key_rpm', 'key_tpm', 'user_rpm', 'user_tpm', 'daily_requests', 'daily_spend', 'monthly_requests', 'monthly_spend'}
 local amounts = {1, tokens, 1, tokens, 1, reserve, 1, reserve}
 local current = {}
+-- The refusing check: of those that refuse, the one that resets last (they run minute, day, month), so waiting for
+-- it is never followed by the next refusal; unless the request alone exceeds one, which no wait mends.
+local refused = 0
+local alone = false
 for i = 1, 8 do
   local c = 0
   if limits[i] >= 0 then
     c = tonumber(redis.call('GET', KEYS[i + 1]) or '0')
-    if c + amounts[i] > limits[i] then
-      -- The minute's counters as they stand (nothing charged), for the rate-limit headers of the 429.
-      local counts = {}
-      for j = 1, 4 do
-        counts[j] = limits[j] >= 0 and tonumber(redis.call('GET', KEYS[j + 1]) or '0') or 0
-      end
-      return {'refused', names[i], c, limits[i], counts[1], counts[2], counts[3], counts[4]}
+    if c + amounts[i] > limits[i] and not alone then
+      refused = i
+      alone = amounts[i] > limits[i]
     end
   end
   current[i] = c
+end
+if refused > 0 then
+  -- The minute's counters as they stand (nothing charged), for the rate-limit headers of the 429.
+  return {'refused', names[refused], current[refused], limits[refused], current[1], current[2], current[3], current[4]}
 end
 for i = 1, 8 do
   if limits[i] >= 0 and amounts[i] > 0 then
