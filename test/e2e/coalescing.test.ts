@@ -126,7 +126,19 @@ describe('request coalescing (e2e)', () => {
       expect(contentOf(sse)).toBe(prompt);
     }
     expect(calls()).toBe(before + 1);
-    expect(answers.filter((r) => r.headers.get('x-gateway-coalesced') === 'true')).toHaveLength(9);
+    const followers = answers.filter((r) => r.headers.get('x-gateway-coalesced') === 'true');
+    expect(followers).toHaveLength(9);
+    // Each stream is the request's own, as a whole follower's answer is: its own completion id in every chunk (two
+    // requests never share one), and no attempts of its own.
+    const ids = bodies.map(chunkIdsOf);
+    for (const [i, res] of answers.entries()) {
+      expect(ids[i]).toHaveLength(1);
+      if (followers.includes(res)) {
+        expect(ids[i]).toEqual([`chatcmpl-${res.headers.get('x-request-id')}`]);
+        expect(res.headers.get('x-gateway-attempts')).toBe('0');
+      }
+    }
+    expect(new Set(ids.flat()).size).toBe(10);
   }, 30_000);
 
   it('a follower that disconnects does not cancel the leader', async () => {
@@ -280,4 +292,13 @@ function contentOf(sse: string): string {
     .map((l) => (JSON.parse(l.slice(6)) as { choices: { delta?: { content?: string } }[] }).choices[0]?.delta?.content)
     .filter((c): c is string => typeof c === 'string')
     .join('');
+}
+
+/** The distinct `id`s of an OpenAI chat-completion SSE body's chunks. */
+function chunkIdsOf(sse: string): string[] {
+  const ids = sse
+    .split('\n')
+    .filter((l) => l.startsWith('data: {'))
+    .map((l) => (JSON.parse(l.slice(6)) as { id: string }).id);
+  return [...new Set(ids)];
 }

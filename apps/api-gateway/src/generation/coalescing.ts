@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   CLIENT_CLOSED_REQUEST,
+  completionIdOf,
   merged,
   type GatewayError,
   type GenerationRequest,
@@ -26,6 +27,7 @@ import { hitUsageEvent, servedFromCache } from './cache-stage';
 import { CancellationService } from './cancellation.service';
 import { GenerationQueue } from './generation-queue';
 import { ClientGoneError, type AbandonReason } from './reply-waiter';
+import type { StreamHead } from './stream-relay';
 import { UsageQueue } from './usage-queue';
 
 /** Says on a follower's answer that it shared another request's provider call. */
@@ -124,6 +126,14 @@ export class Coalescing {
     const served: GenerationResult = merged(servedFromCache(result, request), { cached: false });
     this.usage.record(hitUsageEvent(request, result, served));
     return served;
+  }
+
+  /**
+   * The head of the leader's stream as a follower's: its own completion id and time (every chunk carries them; two
+   * requests never share a completion id), no attempts of its own. As `serve` does for the whole answer.
+   */
+  serveHead(head: StreamHead, request: GenerationRequest): StreamHead {
+    return merged(head, { id: completionIdOf(request.requestId), created: Math.floor(Date.now() / 1000), attempts: 0 });
   }
 
   /**

@@ -27,7 +27,7 @@ import {
   type RequestFrame,
 } from './request-frame';
 import { Servable } from './servable';
-import { StreamRelay, type StreamEncoderFactory } from './stream-relay';
+import { StreamRelay, type StreamEncoderFactory, type StreamHead } from './stream-relay';
 import { SyncWait } from './sync-wait';
 
 /** Our own job: its answer comes on the reply channel; the stored job is only read if that got lost. */
@@ -178,6 +178,7 @@ export class GenerationService {
         encoder,
         cache: cached.status,
         serve: follower ? (answer: GenerationResult) => this.coalescing.serve(answer, sub.request) : undefined,
+        serveHead: follower ? (head: StreamHead) => this.coalescing.serveHead(head, sub.request) : undefined,
         onEnd: (outcome: { result: GenerationResult } | { error: GatewayError }) => {
           this.release(sub, claim, party);
           if ('result' in outcome) {

@@ -69,6 +69,8 @@ export interface StreamRelayOptions extends WaiterOptions {
   cache: CacheStatus;
   /** The answer as this request's, when it is somebody else's (a coalesced follower's): applied before it ends. */
   serve?: (result: GenerationResult) => GenerationResult;
+  /** Likewise the stream's head (its completion id, created, attempts): applied before the stream opens. */
+  serveHead?: (head: StreamHead) => StreamHead;
   /** Called once when the relay ends: with the result, or with the error that ended it. */
   onEnd: (outcome: { result: GenerationResult } | { error: GatewayError }) => void;
 }
@@ -223,8 +225,9 @@ export class StreamRelay extends ReplyWaiter {
       return;
     }
     this.phase = 'streaming';
-    this.fmt = this.relay.encoder(head);
-    this.relay.sink.open(gatewayHeaders(head, this.relay.cache));
+    const own = this.relay.serveHead?.(head) ?? head;
+    this.fmt = this.relay.encoder(own);
+    this.relay.sink.open(gatewayHeaders(own, this.relay.cache));
     this.relay.sink.write(this.fmt.start());
     this.resolveStarted();
   }
