@@ -1,4 +1,4 @@
-import { freePort, uniqueId } from '@aigw/testing';
+import { freePort, uniqueId, waitFor } from '@aigw/testing';
 import { TestSystem } from './harness';
 
 const TTL_S = 1;
@@ -46,7 +46,7 @@ describe('stale answers as the last fallback (e2e)', () => {
 
   afterAll(() => system.stop(), 30_000);
 
-  afterEach(() => system.sim.configure({ failRate: 0 }));
+  afterEach(() => system.sim.configure({ failRate: 0, latencyMs: 0 }));
 
   interface ChatOptions {
     stream?: boolean;
@@ -105,6 +105,39 @@ describe('stale answers as the last fallback (e2e)', () => {
     expect(sse).toContain('data: [DONE]');
     expect(sse).toContain(prompt);
   }, 15_000);
+
+  it('a coalesced follower answered stale has a usage row, the failure, as its leader has', async () => {
+    for (const stream of [false, true]) {
+      const prompt = `stale follower ${stream} ${uniqueId()}`;
+      await expired(prompt);
+      system.sim.configure({ failRate: 1, failStatus: [500], latencyMs: 800 });
+      const leading = chat(prompt, { stream });
+      await new Promise((r) => setTimeout(r, 200));
+      const [leader, follower] = await Promise.all([leading, chat(prompt, { stream })]);
+      expect(follower.headers.get('x-gateway-coalesced')).toBe('true');
+      for (const res of [leader, follower]) {
+        expect(res.status).toBe(200);
+        expect(res.headers.get('x-gateway-cache')).toBe('stale');
+        await res.text();
+      }
+
+      const ids = [leader, follower].map((r) => r.headers.get('x-request-id'));
+      type Row = { request_id: string; status: string; cached: boolean; error_code: string; cost_usd: string };
+      const rows = await waitFor(async () => {
+        const found = await system.query<Row>(
+          'SELECT request_id, status, cached, error_code, cost_usd FROM usage_records WHERE request_id = ANY($1)',
+          [ids],
+        );
+        return found.length === 2 ? found : null;
+      });
+      const byId = new Map(rows.map((r) => [r.request_id, r]));
+      const failure = { status: 'error', error_code: 'all_providers_failed' };
+      expect(byId.get(ids[0]!)).toMatchObject({ ...failure, cached: false });
+      expect(byId.get(ids[1]!)).toMatchObject({ ...failure, cached: true });
+      expect(Number(byId.get(ids[1]!)?.cost_usd)).toBe(0);
+      system.sim.configure({ failRate: 0, latencyMs: 0 });
+    }
+  }, 30_000);
 
   it('stale off (CACHE_STALE_TTL_S=0), no-cache, or nothing kept: the error as before', async () => {
     const prompt = `no stale ${uniqueId()}`;

@@ -143,6 +143,7 @@ export class GenerationService {
         this.failed(err, cached, sub, party);
         throw err;
       }
+      this.servedStale(err, sub, party);
       client.setHeaders(merged(resultHeaders(stale, 'stale'), STALE_WARNING));
       this.metrics.succeeded(stale, client.startedAt, 'stale');
       return stale;
@@ -202,6 +203,7 @@ export class GenerationService {
         }
         throw err;
       }
+      this.servedStale(err, sub, party);
       client.setHeaders(STALE_WARNING);
       await this.replay(stale, 'stale', sub, client, encoder);
     }
@@ -236,6 +238,16 @@ export class GenerationService {
     this.metrics.failed(error?.code ?? ErrorCode.Internal, cached.status);
     if (party?.role === 'follower' && error !== null) {
       this.coalescing.failed(error, sub.request);
+    }
+  }
+
+  /**
+   * A stale answer stood in for a failure: it makes no usage row of its own, the failed job's row is the request's
+   * (ADR 0005). A coalesced follower had no job: its row is the failure's, as it is when no stale answer is kept.
+   */
+  private servedStale(err: unknown, sub: Submission, party: Party | null): void {
+    if (party?.role === 'follower' && err instanceof GatewayError) {
+      this.coalescing.failed(err, sub.request);
     }
   }
 
