@@ -62,6 +62,51 @@ describe('HttpPool', () => {
     expect(up.peakConnections).toBe(2);
   });
 
+  it('applies a changed maxConnections to the next calls (an admin edit of the provider), in-flight calls finish', async () => {
+    const held: ServerResponse[] = [];
+    up.handler = (_req, res) => {
+      held.push(res);
+    };
+    const first = call(target({ maxConnections: 1 }));
+    await within(
+      3000,
+      'the first request arrives',
+      waitFor(() => up.requests.length === 1),
+    );
+    const raised = target({ maxConnections: 3 });
+    const more = Array.from({ length: 3 }, () => call(raised));
+    await within(
+      3000,
+      'the raised limit lets three more in at once',
+      waitFor(() => up.requests.length === 4),
+    );
+    for (const res of held.splice(0)) {
+      sendJson(res, 200, OK);
+    }
+    expect((await within(3000, 'all answered', Promise.all([first, ...more]))).map((r) => r.text)).toEqual([
+      'ok',
+      'ok',
+      'ok',
+      'ok',
+    ]);
+    // Lowered again: two calls at once reach the provider one after the other.
+    const lowered = target({ maxConnections: 1 });
+    const two = [call(lowered), call(lowered)];
+    await within(
+      3000,
+      'one request arrives',
+      waitFor(() => up.requests.length === 5),
+    );
+    await sleep(50); // give a pool still allowing three the chance to send the second
+    expect(up.requests).toHaveLength(5);
+    expect(pool.stats()).toEqual([expect.objectContaining({ poolKey: 'p1', running: 1, queued: 1 })]);
+    up.handler = (_req, res) => sendJson(res, 200, OK);
+    for (const res of held.splice(0)) {
+      sendJson(res, 200, OK);
+    }
+    expect((await within(3000, 'both answered', Promise.all(two))).map((r) => r.text)).toEqual(['ok', 'ok']);
+  });
+
   it('keeps one pool per poolKey and origin', async () => {
     up.handler = (_req, res) => sendJson(res, 200, OK);
     await call(target({ poolKey: 'a' }));

@@ -11,8 +11,9 @@ export function gatewayTarget(gateway: GatewaySpec, upstreamModel: string): Adap
     baseUrl: gateway.baseUrl,
     model: upstreamModel,
     timeoutMs: gateway.timeoutMs,
-    // One pool per gateway, shared by every provider routed through it.
-    poolKey: gateway.id,
+    // One pool per gateway, shared by every provider routed through it; apart from a provider of the same id (its
+    // pool has the provider's own settings).
+    poolKey: `gateway:${gateway.id}`,
   };
   if (gateway.apiKey !== undefined) {
     target.apiKey = gateway.apiKey;

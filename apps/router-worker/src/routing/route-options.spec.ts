@@ -31,7 +31,7 @@ describe('routeOptions', () => {
           apiKey: 'sk-gw-key',
           model: 'glm-4.6',
           timeoutMs: 7000,
-          poolKey: 'litellm',
+          poolKey: 'gateway:litellm',
         },
       },
     ]);

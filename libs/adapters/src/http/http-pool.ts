@@ -45,12 +45,23 @@ const DEFAULT_MAX_CONNECTIONS = 128;
 const DEFAULT_KEEP_ALIVE_MS = 10_000;
 const DEFAULT_MAX_CONNECT_TIMEOUT_MS = 10_000;
 
+/** An undici Pool and the settings it was made with (undici cannot change them afterwards). */
+interface PoolEntry {
+  pool: Pool;
+  connections: number;
+  connectTimeoutMs: number;
+}
+
 /**
  * Keep-alive connection pools, one undici Pool per poolKey + origin, so one provider's connection limit and slow
- * sockets never starve another's. Pools are created on first use and live until `close()`.
+ * sockets never starve another's. Pools are created on first use and live until `close()`, or until a call's target
+ * asks for other settings (an admin changed the provider's `maxConnections` or `timeoutMs`): that call gets a new
+ * pool, and the old one closes once its in-flight and queued requests are done.
  */
 export class HttpPool {
-  private readonly pools = new Map<string, Map<string, Pool>>();
+  private readonly pools = new Map<string, Map<string, PoolEntry>>();
+  /** Pools replaced by one with new settings, closing: shutdown waits for (or aborts) their requests too. */
+  private readonly retired = new Set<Pool>();
   private readonly endpoints = new Map<string, Endpoint>();
   private readonly defaultMaxConnections: number;
   private readonly keepAliveTimeoutMs: number;
@@ -93,7 +104,7 @@ export class HttpPool {
   stats(): HttpPoolStats[] {
     const out: HttpPoolStats[] = [];
     for (const [poolKey, byOrigin] of this.pools) {
-      for (const [origin, pool] of byOrigin) {
+      for (const [origin, { pool }] of byOrigin) {
         const s = pool.stats;
         out.push({ poolKey, origin, connected: s.connected, free: s.free, running: s.running, queued: s.queued });
       }
@@ -108,23 +119,28 @@ export class HttpPool {
       return;
     }
     this.pools.delete(poolKey);
-    await Promise.all([...byOrigin.values()].map((p) => p.close()));
+    await Promise.all([...byOrigin.values()].map((e) => e.pool.close()));
   }
 
   /** Graceful shutdown: refuse new requests, let in-flight ones finish, then close every socket. */
   async close(): Promise<void> {
     this.closed = true;
-    const all = [...this.pools.values()].flatMap((byOrigin) => [...byOrigin.values()]);
-    this.pools.clear();
-    await Promise.all(all.map((p) => p.close()));
+    await Promise.all(this.takeAll().map((p) => p.close()));
   }
 
   /** Hard shutdown: abort in-flight requests too. */
   async destroy(): Promise<void> {
     this.closed = true;
-    const all = [...this.pools.values()].flatMap((byOrigin) => [...byOrigin.values()]);
+    await Promise.all(this.takeAll().map((p) => p.destroy()));
+  }
+
+  /** Every pool, the retired ones included, forgotten here (for shutdown). */
+  private takeAll(): Pool[] {
+    const all = [...this.pools.values()].flatMap((byOrigin) => [...byOrigin.values()].map((e) => e.pool));
+    all.push(...this.retired);
     this.pools.clear();
-    await Promise.all(all.map((p) => p.destroy()));
+    this.retired.clear();
+    return all;
   }
 
   private poolFor(target: AdapterTarget, origin: string): Pool {
@@ -133,16 +149,31 @@ export class HttpPool {
       byOrigin = new Map();
       this.pools.set(target.poolKey, byOrigin);
     }
-    let pool = byOrigin.get(origin);
-    if (pool === undefined) {
-      pool = new Pool(origin, {
-        connections: target.maxConnections ?? this.defaultMaxConnections,
-        keepAliveTimeout: this.keepAliveTimeoutMs,
-        connectTimeout: Math.max(1, Math.min(target.timeoutMs, this.maxConnectTimeoutMs)),
-      });
-      byOrigin.set(origin, pool);
+    const connections = target.maxConnections ?? this.defaultMaxConnections;
+    const connectTimeoutMs = Math.max(1, Math.min(target.timeoutMs, this.maxConnectTimeoutMs));
+    const entry = byOrigin.get(origin);
+    if (entry !== undefined && entry.connections === connections && entry.connectTimeoutMs === connectTimeoutMs) {
+      return entry.pool;
     }
+    if (entry !== undefined) {
+      this.retire(entry.pool);
+    }
+    const pool = new Pool(origin, {
+      connections,
+      keepAliveTimeout: this.keepAliveTimeoutMs,
+      connectTimeout: connectTimeoutMs,
+    });
+    byOrigin.set(origin, { pool, connections, connectTimeoutMs });
     return pool;
+  }
+
+  /** Lets a replaced pool finish what it holds, then close its sockets. */
+  private retire(pool: Pool): void {
+    this.retired.add(pool);
+    pool.close().then(
+      () => this.retired.delete(pool),
+      () => this.retired.delete(pool),
+    );
   }
 
   private endpointOf(baseUrl: string): Endpoint {
