@@ -107,6 +107,24 @@ describe('HttpPool', () => {
     expect((await within(3000, 'both answered', Promise.all(two))).map((r) => r.text)).toEqual(['ok', 'ok']);
   });
 
+  it("times a call from when it is sent: waiting for one of the provider's maxConnections is no provider timeout", async () => {
+    // Each answer takes 400 ms; with one connection the third call waits 800 ms for it, over the 600 ms timeout.
+    up.handler = (_req, res) => {
+      setTimeout(() => sendJson(res, 200, OK), 400);
+    };
+    const t = target({ maxConnections: 1, timeoutMs: 600 });
+    const results = await within(5000, 'all answered', Promise.all([call(t), call(t), call(t)]));
+    expect(results.map((r) => r.text)).toEqual(['ok', 'ok', 'ok']);
+    expect(up.requests).toHaveLength(3);
+    expect(up.peakConnections).toBe(1);
+  });
+
+  it('still times out a call the provider is slow to answer once it was sent', async () => {
+    up.handler = () => undefined; // never answers
+    const e = await within(3000, 'the timeout', failure(call(target({ timeoutMs: 200 }))));
+    expect(e.errorClass).toBe(ErrorClass.Timeout);
+  });
+
   it('keeps one pool per poolKey and origin', async () => {
     up.handler = (_req, res) => sendJson(res, 200, OK);
     await call(target({ poolKey: 'a' }));

@@ -6,6 +6,7 @@ const tick = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(
 describe('CallDeadline', () => {
   it('aborts with a Timeout reason when the time is up, and classifies any later error by it', async () => {
     const d = new CallDeadline(new AbortController().signal, 5);
+    d.sent();
     await tick(30);
     expect(d.aborted).toBe(true);
     expect(d.classify(Object.assign(new Error('x'), { code: 'ECONNRESET' })).errorClass).toBe(ErrorClass.Timeout);
@@ -34,6 +35,7 @@ describe('CallDeadline', () => {
   it('restarts on refresh and stops after dispose', async () => {
     const caller = new AbortController();
     const d = new CallDeadline(caller.signal, 250);
+    d.sent();
     const started = Date.now();
     while (Date.now() - started < 400) {
       await tick(10);
@@ -46,8 +48,21 @@ describe('CallDeadline', () => {
     expect(d.aborted).toBe(false);
   });
 
+  it('starts the timeout only once the request was sent (a call waiting for a connection is not timed)', async () => {
+    const d = new CallDeadline(new AbortController().signal, 5);
+    await tick(30);
+    expect(d.aborted).toBe(false);
+    d.sent();
+    d.sent(); // idempotent: the first one started it
+    await tick(30);
+    expect(d.aborted).toBe(true);
+    expect(d.reason?.errorClass).toBe(ErrorClass.Timeout);
+    d.dispose();
+  });
+
   it('does not fire at once for timeouts Node cannot represent', async () => {
     const d = new CallDeadline(new AbortController().signal, Number.POSITIVE_INFINITY);
+    d.sent();
     await tick(10);
     expect(d.aborted).toBe(false);
     d.dispose();

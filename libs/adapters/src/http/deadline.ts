@@ -17,13 +17,18 @@ function timerDelay(ms: number): number {
  * undici. The abort reason is a ready ProviderCallError, so whichever fired first decides the class (Timeout vs
  * Cancelled) no matter which error undici or the body stream then reports.
  *
+ * The timeout runs from when the request is written to the provider (`sent`, which HttpPool calls): a call waiting
+ * for one of the provider's `maxConnections` is not being slow at the provider, and timing it out there would count
+ * against the provider's circuit and retry a request the provider then answers twice. The caller's signal (the
+ * request's deadline) bounds that wait, and the pool's connect timeout the connection.
+ *
  * It is itself the signal handed to undici, which accepts an EventEmitter with `aborted`/`reason` and an `abort`
  * event: one per call on the hot path, and an AbortController costs several times what an emitter does.
  */
 export class CallDeadline extends EventEmitter {
   aborted = false;
   reason: ProviderCallError | undefined;
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | null = null;
   private readonly onCallerAbort: () => void;
   private disposed = false;
 
@@ -35,9 +40,6 @@ export class CallDeadline extends EventEmitter {
     this.onCallerAbort = () => {
       this.abort(new ProviderCallError(ErrorClass.Cancelled, 'cancelled by the caller', { cause: caller.reason }));
     };
-    this.timer = setTimeout(() => {
-      this.abort(new ProviderCallError(ErrorClass.Timeout, `upstream timed out after ${this.timeoutMs} ms`));
-    }, timerDelay(timeoutMs));
     if (caller.aborted) {
       this.onCallerAbort();
     } else {
@@ -45,10 +47,19 @@ export class CallDeadline extends EventEmitter {
     }
   }
 
+  /** The request is on its way to the provider: the timeout starts. Idempotent. */
+  sent(): void {
+    if (!this.disposed && !this.aborted && this.timer === null) {
+      this.timer = setTimeout(() => {
+        this.abort(new ProviderCallError(ErrorClass.Timeout, `upstream timed out after ${this.timeoutMs} ms`));
+      }, timerDelay(this.timeoutMs));
+    }
+  }
+
   /** Restart the timeout: a stream made progress. */
   refresh(): void {
     if (!this.disposed) {
-      this.timer.refresh();
+      this.timer?.refresh();
     }
   }
 
@@ -61,7 +72,9 @@ export class CallDeadline extends EventEmitter {
   dispose(): void {
     if (!this.disposed) {
       this.disposed = true;
-      clearTimeout(this.timer);
+      if (this.timer !== null) {
+        clearTimeout(this.timer);
+      }
       this.caller.removeEventListener('abort', this.onCallerAbort);
     }
   }

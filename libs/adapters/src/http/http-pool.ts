@@ -1,7 +1,10 @@
 import { ErrorClass, ProviderCallError } from '@aigw/core';
 import type { EventEmitter } from 'node:events';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { type Dispatcher, Pool } from 'undici';
 import type { AdapterTarget } from '../types';
+import { CallDeadline } from './deadline';
 
 export interface HttpPoolOptions {
   /** Connections per pool when the target does not say. */
@@ -45,9 +48,63 @@ const DEFAULT_MAX_CONNECTIONS = 128;
 const DEFAULT_KEEP_ALIVE_MS = 10_000;
 const DEFAULT_MAX_CONNECT_TIMEOUT_MS = 10_000;
 
+/**
+ * Tells a call's CallDeadline when undici writes the request to a socket, so its timeout does not run while the call
+ * waits for a free connection (see CallDeadline). Everything else goes straight to undici's own handler.
+ */
+class SentNotice implements Dispatcher.DispatchHandler {
+  constructor(
+    private readonly handler: Dispatcher.DispatchHandler,
+    private readonly deadline: CallDeadline,
+  ) {}
+
+  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+    this.deadline.sent();
+    this.handler.onRequestStart?.(controller, context);
+  }
+
+  onRequestUpgrade(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    socket: Duplex,
+  ): void {
+    this.handler.onRequestUpgrade?.(controller, statusCode, headers, socket);
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    statusMessage?: string,
+  ): void {
+    this.handler.onResponseStart?.(controller, statusCode, headers, statusMessage);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.handler.onResponseData?.(controller, chunk);
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
+    this.handler.onResponseEnd?.(controller, trailers);
+  }
+
+  onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
+    this.handler.onResponseError?.(controller, error);
+  }
+}
+
+const noticeSent: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) => {
+  // `request()` hands its options, signal included, to dispatch.
+  const { signal } = opts as Dispatcher.RequestOptions;
+  return dispatch(opts, signal instanceof CallDeadline ? new SentNotice(handler, signal) : handler);
+};
+
 /** An undici Pool and the settings it was made with (undici cannot change them afterwards). */
 interface PoolEntry {
   pool: Pool;
+  /** The pool as calls use it: with SentNotice. */
+  calls: Dispatcher.ComposedDispatcher;
   connections: number;
   connectTimeoutMs: number;
 }
@@ -143,7 +200,7 @@ export class HttpPool {
     return all;
   }
 
-  private poolFor(target: AdapterTarget, origin: string): Pool {
+  private poolFor(target: AdapterTarget, origin: string): Dispatcher {
     let byOrigin = this.pools.get(target.poolKey);
     if (byOrigin === undefined) {
       byOrigin = new Map();
@@ -153,7 +210,7 @@ export class HttpPool {
     const connectTimeoutMs = Math.max(1, Math.min(target.timeoutMs, this.maxConnectTimeoutMs));
     const entry = byOrigin.get(origin);
     if (entry !== undefined && entry.connections === connections && entry.connectTimeoutMs === connectTimeoutMs) {
-      return entry.pool;
+      return entry.calls;
     }
     if (entry !== undefined) {
       this.retire(entry.pool);
@@ -163,8 +220,9 @@ export class HttpPool {
       keepAliveTimeout: this.keepAliveTimeoutMs,
       connectTimeout: connectTimeoutMs,
     });
-    byOrigin.set(origin, { pool, connections, connectTimeoutMs });
-    return pool;
+    const calls = pool.compose(noticeSent);
+    byOrigin.set(origin, { pool, calls, connections, connectTimeoutMs });
+    return calls;
   }
 
   /** Lets a replaced pool finish what it holds, then close its sockets. */
