@@ -1,11 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { healthGaugeValue, type HealthAlertKind, type HealthRoute } from '@aigw/core';
 import { ProviderHealthStore } from '@aigw/entities';
-import { LATENCY_BUCKETS, METRICS_REGISTRY, MetricName, waitAtMost } from '@aigw/platform';
+import { LATENCY_BUCKETS, METRICS_REGISTRY, MetricName, SCRAPE_READ_TIMEOUT_MS, waitAtMost } from '@aigw/platform';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-
-/** How long a scrape waits for the health gauge's read of PostgreSQL (Prometheus's own timeout is 10 s by default). */
-const HEALTH_READ_TIMEOUT_MS = 2_000;
 
 /**
  * The monitor's metrics. The health gauge is read from PostgreSQL on each scrape, so every replica reports the
@@ -30,7 +27,7 @@ export class MonitorMetrics {
         // PostgreSQL down or slow: this gauge has no series for the scrape, every other metric is still served.
         const read = await waitAtMost(
           Promise.all([store.providerHealth(), store.gatewayStatuses()]),
-          HEALTH_READ_TIMEOUT_MS,
+          SCRAPE_READ_TIMEOUT_MS,
         ).catch(() => undefined);
         if (read === undefined) {
           return;

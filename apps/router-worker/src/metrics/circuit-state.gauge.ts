@@ -1,6 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { CircuitState } from '@aigw/core';
-import { CatalogService, METRICS_REGISTRY, MetricName, describeError } from '@aigw/platform';
+import {
+  CatalogService,
+  METRICS_REGISTRY,
+  MetricName,
+  SCRAPE_READ_TIMEOUT_MS,
+  describeError,
+  waitAtMost,
+} from '@aigw/platform';
 import type { CircuitStatus } from '@aigw/routing';
 import { Gauge, type Registry } from 'prom-client';
 import { CircuitGuard } from '../routing/circuit-guard';
@@ -29,7 +36,14 @@ export class CircuitStateGauge {
       registers: [registry],
       async collect() {
         try {
-          const states = await circuits.statesOrThrow(catalog.deployments().map((d) => d.id));
+          const states = await waitAtMost(
+            circuits.statesOrThrow(catalog.deployments().map((d) => d.id)),
+            SCRAPE_READ_TIMEOUT_MS,
+          );
+          if (states === undefined) {
+            logger.warn(`circuit states not collected: Redis did not answer within ${SCRAPE_READ_TIMEOUT_MS} ms`);
+            return;
+          }
           // Deployments removed from the catalog must not linger with their last value.
           this.reset();
           for (const [deployment, status] of states) {

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { METRICS_REGISTRY, MetricName, describeError } from '@aigw/platform';
+import { METRICS_REGISTRY, MetricName, SCRAPE_READ_TIMEOUT_MS, describeError, waitAtMost } from '@aigw/platform';
 import { Gauge, type Registry } from 'prom-client';
 import { WorkerQueues } from '../queue/worker-queues';
 
@@ -19,7 +19,14 @@ export class QueueDepthGauge {
       registers: [registry],
       async collect() {
         try {
-          const counts = await Promise.all(queues.all().map((q) => q.getJobCounts(...STATES)));
+          const counts = await waitAtMost(
+            Promise.all(queues.all().map((q) => q.getJobCounts(...STATES))),
+            SCRAPE_READ_TIMEOUT_MS,
+          );
+          if (counts === undefined) {
+            logger.warn(`queue depth not collected: Redis did not answer within ${SCRAPE_READ_TIMEOUT_MS} ms`);
+            return;
+          }
           queues.all().forEach((q, i) => {
             for (const state of STATES) {
               this.set({ queue: q.name, state }, counts[i][state] ?? 0);

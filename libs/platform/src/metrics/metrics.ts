@@ -46,6 +46,13 @@ export enum MetricName {
   CacheEntries = 'aigw_cache_entries',
 }
 
+/**
+ * How long a gauge read from Redis or PostgreSQL at scrape time waits for it. A store that does not answer (stalled,
+ * a half-open network) must not hold the scrape past Prometheus' scrape timeout (10 s by default): the whole target
+ * would be down, every series of the process missing. Past this the gauge keeps its last values, or has none.
+ */
+export const SCRAPE_READ_TIMEOUT_MS = 2_000;
+
 /** Latency buckets (seconds) from sub-millisecond overhead to multi-minute generations. */
 export const LATENCY_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
