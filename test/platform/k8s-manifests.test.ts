@@ -71,6 +71,25 @@ describe('k8s manifests', () => {
     }
   });
 
+  it('migrate in an init container, outside the startupProbe, and start the apps only on a migrated schema', () => {
+    for (const name of ['api-gateway', 'router-worker', 'health-monitor']) {
+      const pod = deployment(name).spec.template.spec as {
+        initContainers?: { name: string; image: string; command: string[]; envFrom: unknown }[];
+        containers: { image: string; env?: { name: string; value: string }[]; envFrom: unknown }[];
+      };
+      const [app] = pod.containers;
+      const migrate = pod.initContainers?.find((c) => c.name === 'migrate');
+      // An upgrade's migration may run for minutes (the usage rollups' backfill reads every usage record): behind
+      // the app's startupProbe (2 min) the pod was restarted mid-way, the migration rolled back and begun again.
+      expect(migrate).toMatchObject({
+        image: app.image,
+        command: ['node', 'dist/libs/entities/src/cli/migrate.js'],
+        envFrom: app.envFrom,
+      });
+      expect(app.env).toContainEqual({ name: 'DB_SKIP_MIGRATIONS', value: 'true' });
+    }
+  });
+
   it("keep a gateway pod ready through a Redis or PostgreSQL outage: its 503s beat the Service's refused connections", () => {
     const readiness = (name: string): string | undefined =>
       (deployment(name).spec.template.spec.containers as Container[])[0].readinessProbe?.httpGet?.path;
