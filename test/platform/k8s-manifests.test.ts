@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
+import { shutdownBudget } from '@aigw/platform';
 
 /**
  * The Kubernetes manifests as an operator applies them (`kubectl apply -k k8s/`): what they promise about rollouts,
@@ -69,6 +70,14 @@ describe('k8s manifests', () => {
       expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(preStopS + graceS);
       expect(container.livenessProbe?.httpGet?.path).toBe('/health/live');
     }
+  });
+
+  it('let a scale-in or a rollout finish every request in flight: the drain covers the request deadline', () => {
+    const config = applied.find((d) => d.kind === 'ConfigMap')?.data ?? {};
+    const { drainMs } = shutdownBudget(Number(config.SHUTDOWN_GRACE_MS ?? 25_000));
+    // Autoscalers scale in routinely: a generation still running when its gateway or worker pod stops was cut with
+    // a 503 (a stream: an error event mid-answer) once the drain ran out, 23 s into a 120 s deadline.
+    expect(drainMs).toBeGreaterThanOrEqual(Number(config.REQUEST_TIMEOUT_MS ?? 120_000));
   });
 
   it('migrate in an init container, outside the startupProbe, and start the apps only on a migrated schema', () => {
