@@ -32,17 +32,16 @@ export class RedisQuotaCounters implements QuotaCountersPort {
       await this.rebuilder.trigger();
     }
     const { dayStart, monthStart } = periodStarts(now);
-    const [live, rows] = await Promise.all([
+    const [live, recorded] = await Promise.all([
       this.counters.read(userId, now),
-      this.usage.periodTotals(new Date(dayStart), new Date(monthStart), userId),
+      this.usage.userTotals(userId, new Date(dayStart), new Date(monthStart)),
     ]);
-    const recorded = rows[0];
     const p = periodsAt(now);
     return {
-      dailyRequests: Math.max(live.dailyRequests, recorded?.dailyRequests ?? 0),
-      dailySpendUsd: Math.max(live.dailySpendUsd, recorded?.dailySpendUsd ?? 0),
-      monthlyRequests: Math.max(live.monthlyRequests, recorded?.monthlyRequests ?? 0),
-      monthlySpendUsd: Math.max(live.monthlySpendUsd, recorded?.monthlySpendUsd ?? 0),
+      dailyRequests: Math.max(live.dailyRequests, recorded.dailyRequests),
+      dailySpendUsd: Math.max(live.dailySpendUsd, recorded.dailySpendUsd),
+      monthlyRequests: Math.max(live.monthlyRequests, recorded.monthlyRequests),
+      monthlySpendUsd: Math.max(live.monthlySpendUsd, recorded.monthlySpendUsd),
       dailyResetsAt: new Date(p.dayEndsAt).toISOString(),
       monthlyResetsAt: new Date(p.monthEndsAt).toISOString(),
     };
@@ -60,8 +59,7 @@ export class RedisQuotaCounters implements QuotaCountersPort {
   async reseed(userId: string): Promise<void> {
     const now = Date.now();
     const { dayStart, monthStart } = periodStarts(now);
-    const rows = await this.usage.periodTotals(new Date(dayStart), new Date(monthStart), userId);
-    const row = rows[0] ?? { userId, dailyRequests: 0, dailySpendUsd: 0, monthlyRequests: 0, monthlySpendUsd: 0 };
+    const row = await this.usage.userTotals(userId, new Date(dayStart), new Date(monthStart));
     await this.counters.raise([row], now);
   }
 }
