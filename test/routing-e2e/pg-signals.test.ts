@@ -113,6 +113,37 @@ describe('routing signals from PostgreSQL', () => {
       ).toBe('pc/m');
     });
 
+    it("reads the rows again at once when they differ from the preferences a request's cache key holds", async () => {
+      const keys = new ApiKeyStore(ds);
+      const user = await keys.create({ userName: `u-${randomUUID()}`, role: 'user' });
+      const seen = async (): Promise<string> => (await keys.findActiveByKey(user.key))?.preferences ?? '';
+      const prefs = ds.getRepository(UserPreferenceEntity);
+      await prefs.save([
+        { userId: user.userId, context: '', model: 'm', provider: 'pa', policy: null },
+        { userId: user.userId, context: 'coding', model: 'm', provider: 'pb', policy: 'latency' },
+        { userId: user.userId, context: 'Z-9', model: 'm', provider: null, policy: null },
+      ]);
+      const reader = new PreferenceReader(new MigratedDatabase(ds), config);
+      expect((await reader.chainFor(user.userId, 'coding', await seen())).context).toBe('pb/m');
+
+      // The gateway keys a request by the changed preferences: the worker routes it by them, not its cached copy.
+      await prefs.update({ userId: user.userId, context: 'coding' }, { provider: 'pc' });
+      expect((await reader.chainFor(user.userId, 'coding', await seen())).context).toBe('pc/m');
+      // A request that names none keeps the cached rows for their period.
+      await prefs.update({ userId: user.userId, context: 'coding' }, { provider: 'pd' });
+      expect((await reader.chainFor(user.userId, 'coding')).context).toBe('pc/m');
+
+      // Preferences removed: '' (none) as the gateway saw it routes without them.
+      await prefs.delete({ userId: user.userId });
+      expect(await seen()).toBe('');
+      expect(await reader.chainFor(user.userId, 'coding', '')).toEqual({
+        context: null,
+        userDefault: null,
+        systemDefault: 'sys/model',
+        then: null,
+      });
+    });
+
     it('routes without preferences when PostgreSQL fails, or the user id is no UUID', async () => {
       const own = await open();
       const reader = new PreferenceReader(new MigratedDatabase(own), config);

@@ -86,14 +86,19 @@ export class CacheStage implements OnApplicationShutdown {
       return BYPASS;
     }
     const providerIds = this.catalog.knownProviderIds();
+    // '' (none) where preferences may route the request: the worker then routes it by none, whatever it read before.
+    const routing = preferencesRouting(request, preferences ?? '', providerIds);
     const key = cacheKeyOf(request, this.env.CACHE_SCOPE, {
       access: this.accessOf(request),
-      preferences: preferencesRouting(request, preferences, providerIds),
+      preferences: routing === '' ? null : routing,
     });
     const modelTag = cacheModelTagOf(request.model, providerIds);
     request.cache = { key, modelTag, ttlS: policy.ttlS, maxEntryBytes: this.env.CACHE_MAX_ENTRY_BYTES };
     if (policy.staleTtlS > 0) {
       request.cache.staleTtlS = policy.staleTtlS;
+    }
+    if (routing !== null) {
+      request.cache.preferences = routing;
     }
     if (directive === 'no-cache' || !lookup) {
       return BYPASS;

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { isModelAlias, policyOfAlias, type PreferenceChain, type RoutingPolicy } from '@aigw/core';
-import { PreferenceStore, preferenceRefOf } from '@aigw/entities';
+import { PreferenceStore, preferenceRefOf, type PreferenceRoute } from '@aigw/entities';
 import { MigratedDatabase, waitAtMost } from '@aigw/platform';
 import { ROUTING_CONFIG, type RoutingConfig } from './routing-config';
 import { WarnThrottle } from './warn-throttle';
@@ -55,6 +55,25 @@ export function preferenceChainOf(
 interface Cached {
   expiresAt: number;
   rows: Promise<PreferenceRow[]>;
+  /** The rows as the gateway renders a user's preferences (`preferencesStringOf`), '' without any. */
+  rendered: Promise<string>;
+  /** The gateway's rendering this entry was last read again for (see `chainFor`). */
+  readFor?: string;
+}
+
+/**
+ * The user's preference rows as the gateway's key lookup renders them (`context=provider/model|policy`, see
+ * ApiKeyStore.findActiveByKey), order aside: what a response cache key holds. Entries are compared sorted, so
+ * PostgreSQL's collation of the contexts does not matter.
+ */
+export function preferencesStringOf(routes: readonly PreferenceRoute[]): string {
+  return canonicalPreferences(
+    routes.map((r) => `${r.context}=${r.provider ?? ''}/${r.model}|${r.policy ?? ''}`).join(','),
+  );
+}
+
+function canonicalPreferences(rendered: string): string {
+  return rendered.split(',').sort().join(',');
 }
 
 /**
@@ -77,15 +96,34 @@ export class PreferenceReader {
     this.store = new PreferenceStore(db.dataSource);
   }
 
-  async chainFor(userId: string, context: string | undefined): Promise<PreferenceChain> {
-    return preferenceChainOf(await this.rowsOf(userId), context, this.config.defaultModel);
+  /**
+   * `seen`: the user's preferences as the gateway saw them when it keyed the request's response cache entry by them
+   * ('' for none; see CacheFill.preferences). Cached rows that differ are read again at once (once per difference),
+   * so the answer stored under that key is the preferred deployment's, not that of a preference changed within
+   * PREFERENCE_CACHE_MS, which would otherwise be served from the cache for its whole TTL.
+   */
+  async chainFor(userId: string, context: string | undefined, seen?: string): Promise<PreferenceChain> {
+    return preferenceChainOf(await this.rowsOf(userId, seen), context, this.config.defaultModel);
   }
 
-  private rowsOf(userId: string): Promise<PreferenceRow[]> {
+  private async rowsOf(userId: string, seen: string | undefined): Promise<PreferenceRow[]> {
     const now = Date.now();
     const hit = this.cache.get(userId);
     if (hit !== undefined && hit.expiresAt > now) {
-      return hit.rows;
+      if (seen === undefined || hit.readFor === seen) {
+        return hit.rows;
+      }
+      const wanted = canonicalPreferences(seen);
+      if ((await hit.rendered) === wanted) {
+        return hit.rows;
+      }
+      // Only the first request that finds the difference reads again; the entry it leaves is the newest read.
+      if (this.cache.get(userId) === hit) {
+        this.cache.delete(userId);
+        const fresh = this.read(userId, now);
+        fresh.readFor = seen;
+      }
+      return this.cache.get(userId)?.rows ?? hit.rows;
     }
     this.cache.delete(userId);
     if (this.cache.size >= CACHE_MAX_USERS) {
@@ -95,12 +133,24 @@ export class PreferenceReader {
         this.cache.delete(oldest.value);
       }
     }
-    const rows = this.query(userId);
-    this.cache.set(userId, { expiresAt: now + PREFERENCE_CACHE_MS, rows });
-    return rows;
+    return this.read(userId, now).rows;
   }
 
-  private async query(userId: string): Promise<PreferenceRow[]> {
+  /** Reads the user's rows into the cache. */
+  private read(userId: string, now: number): Cached {
+    const routes = this.query(userId);
+    const entry: Cached = {
+      expiresAt: now + PREFERENCE_CACHE_MS,
+      rows: routes.then((found) =>
+        found.map((r) => ({ context: r.context, model: preferenceRefOf(r.provider, r.model), policy: r.policy })),
+      ),
+      rendered: routes.then(preferencesStringOf),
+    };
+    this.cache.set(userId, entry);
+    return entry;
+  }
+
+  private async query(userId: string): Promise<PreferenceRoute[]> {
     // A user id that is no UUID has no rows (and must not make PostgreSQL look broken).
     if (!UUID.test(userId) || Date.now() < this.unavailableUntil) {
       return [];
@@ -113,11 +163,7 @@ export class PreferenceReader {
       if (rows === undefined) {
         throw new Error(`no answer within ${QUERY_TIMEOUT_MS} ms`);
       }
-      return rows.map((r) => ({
-        context: r.context,
-        model: preferenceRefOf(r.provider, r.model),
-        policy: r.policy,
-      }));
+      return rows;
     } catch (err) {
       this.unavailableUntil = Date.now() + BACKOFF_AFTER_FAILURE_MS;
       this.warnings.warn('user preferences not read, routing without them', err);

@@ -150,7 +150,9 @@ export class RoutePlanner implements OnApplicationBootstrap {
     const direct = policy === 'preference' ? null : policy;
     const [circuits, preferences, recent, counter] = await Promise.all([
       this.circuits.statesFor(request, ids),
-      policy === 'preference' ? this.preferences.chainFor(request.userId, request.context) : undefined,
+      policy === 'preference'
+        ? this.preferences.chainFor(request.userId, request.context, request.cache?.preferences)
+        : undefined,
       direct === 'latency' ? this.latency.recent(ids, request.stream) : undefined,
       direct === 'round-robin' ? this.rotation.next(roundRobinKeyOf(route.selection.target)) : undefined,
     ]);

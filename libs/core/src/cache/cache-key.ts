@@ -17,6 +17,11 @@ export interface CacheFill {
   maxEntryBytes: number;
   /** Seconds an answer is kept past `ttlS` for stale answers, the last fallback when every provider failed. */
   staleTtlS?: number;
+  /**
+   * The caller's preferences as the key holds them ('' for none), when they may route the request
+   * (`preferencesRouting`): the worker routes by these, not by a copy it read before they changed.
+   */
+  preferences?: string;
 }
 
 /**
