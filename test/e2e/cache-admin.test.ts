@@ -214,6 +214,20 @@ describe('response cache administration (e2e)', () => {
     const both = await admin<ErrorBody>('DELETE', '?prefix=ab&model=sim-gpt');
     expect(both.status).toBe(400);
     expect(both.body.error.param).toBe('prefix');
+    // A selector it does not have (a typo, or one it might be thought to have) must not clear everything.
+    await chat('kept through a bad selector');
+    const before = (await entryKeys()).length;
+    expect(before).toBeGreaterThan(0);
+    for (const [query, param] of [
+      ['?provider=sim', 'provider'],
+      ['?models=sim-gpt', 'models'],
+      ['?model=sim-gpt&dryRun=true', 'dryRun'],
+    ]) {
+      const unknown = await admin<ErrorBody>('DELETE', query);
+      expect(unknown.status).toBe(400);
+      expect(unknown.body.error).toMatchObject({ code: 'invalid_request', param });
+    }
+    expect((await entryKeys()).length).toBe(before);
   });
 
   it('warms: the requests run once as jobs, fill the cache, and the next identical requests are hits', async () => {

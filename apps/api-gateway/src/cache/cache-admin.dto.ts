@@ -10,9 +10,14 @@ import {
   MaxLength,
   ValidateIf,
 } from 'class-validator';
+import { StrictBody } from '../validation/strict-body';
 import { MAX_WARM_REQUESTS } from './cache-warmer';
 
-/** `DELETE /api/v1/ai/admin/cache[?model=|?prefix=]`: at most one selector; none clears everything. */
+/**
+ * `DELETE /api/v1/ai/admin/cache[?model=|?prefix=]`: at most one selector; none clears everything. Any other
+ * parameter is a 400 naming it: a misspelt or imagined selector (`?models=`, `?provider=`) must not clear everything.
+ */
+@StrictBody()
 export class InvalidateCacheQuery {
   @IsOptional()
   @IsString()

@@ -7,6 +7,8 @@ const STRICT_BODIES = new WeakSet<object>();
  * Marks a body DTO whose unknown fields are a 400 naming them, instead of being ignored: the admin and account
  * bodies, where a misspelt field (`allowedmodels`, `expiresat`) would otherwise quietly create an unrestricted,
  * never-expiring key. The OpenAI and Anthropic bodies stay lenient (SDKs send fields the gateway has no use for).
+ * Also for a query DTO whose unknown parameter would widen what the request does (`DELETE /admin/cache?provider=x`
+ * would otherwise clear every entry).
  */
 export function StrictBody(): ClassDecorator {
   return (target) => {

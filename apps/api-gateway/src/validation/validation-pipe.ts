@@ -87,7 +87,7 @@ export class RequestValidationPipe extends ValidationPipe {
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     assertObjectBody(value, metadata);
-    if (metadata.type === 'body' && isStrict(metadata.metatype)) {
+    if ((metadata.type === 'body' || metadata.type === 'query') && isStrict(metadata.metatype)) {
       return this.strict.transform(value, metadata);
     }
     if (metadata.type === 'body') {
