@@ -133,15 +133,13 @@ describe('routing signals from PostgreSQL', () => {
       await prefs.update({ userId: user.userId, context: 'coding' }, { provider: 'pd' });
       expect((await reader.chainFor(user.userId, 'coding')).context).toBe('pc/m');
 
-      // Preferences removed: '' (none) as the gateway saw it routes without them.
+      // '' (none): keyed as the requests of users without preferences (shared by all of them), routed as theirs,
+      // whatever rows the user has (an admin's cache warming job).
+      const none = { context: null, userDefault: null, systemDefault: 'sys/model', then: null };
+      expect(await reader.chainFor(user.userId, 'coding', '')).toEqual(none);
       await prefs.delete({ userId: user.userId });
       expect(await seen()).toBe('');
-      expect(await reader.chainFor(user.userId, 'coding', '')).toEqual({
-        context: null,
-        userDefault: null,
-        systemDefault: 'sys/model',
-        then: null,
-      });
+      expect(await reader.chainFor(user.userId, 'coding', await seen())).toEqual(none);
     });
 
     it('routes without preferences when PostgreSQL fails, or the user id is no UUID', async () => {

@@ -100,13 +100,19 @@ export class PreferenceReader {
    * `seen`: the user's preferences as the gateway saw them when it keyed the request's response cache entry by them
    * ('' for none; see CacheFill.preferences). Cached rows that differ are read again at once (once per difference),
    * so the answer stored under that key is the preferred deployment's, not that of a preference changed within
-   * PREFERENCE_CACHE_MS, which would otherwise be served from the cache for its whole TTL.
+   * PREFERENCE_CACHE_MS, which would otherwise be served from the cache for its whole TTL. '' routes without
+   * preferences: the entry is shared by every user without any.
    */
   async chainFor(userId: string, context: string | undefined, seen?: string): Promise<PreferenceChain> {
     return preferenceChainOf(await this.rowsOf(userId, seen), context, this.config.defaultModel);
   }
 
   private async rowsOf(userId: string, seen: string | undefined): Promise<PreferenceRow[]> {
+    if (seen === '') {
+      // Keyed as a request of a user without preferences, shared with every such user: routed as theirs (a cache
+      // warming job of an admin with preferences, a user whose preferences came after the gateway's key lookup).
+      return [];
+    }
     const now = Date.now();
     const hit = this.cache.get(userId);
     if (hit !== undefined && hit.expiresAt > now) {
