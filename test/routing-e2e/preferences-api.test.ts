@@ -300,6 +300,38 @@ ${provider('pa', 0.001, '\n    displayName: Provider A')}${provider('pb', 0.002)
     expect((await call('DELETE', '/api/v1/ai/preferences/Coding.v1:eu', key)).status).toBe(200);
   });
 
+  it('lists a preference whose deployment was deleted as unavailable, not as another provider serving the model', async () => {
+    const key = await newKey('orphaned');
+    const created = await call('POST', '/api/v1/ai/admin/providers', system.adminKey, {
+      id: 'pe',
+      kind: 'openai',
+      baseUrl: `${system.sim.url}/v1`,
+      apiKey: 'sk-pe-secret',
+      models: [{ name: 'shared', promptPer1k: 0.005, completionPer1k: 0.005, contextWindow: 8192 }],
+    });
+    expect(created.status).toBe(201);
+    await waitFor(
+      async () =>
+        (await call('PUT', '/api/v1/ai/preferences', key, { provider: 'pe', model: 'shared' })).status === 200,
+      {
+        timeoutMs: 5_000,
+        intervalMs: 100,
+        message: 'the new provider never reached the catalog',
+      },
+    );
+    expect((await call('DELETE', '/api/v1/ai/admin/providers/pe', system.adminKey)).status).toBe(200);
+    let pref: Preference | undefined;
+    await waitFor(
+      async () => {
+        pref = ((await call('GET', '/api/v1/ai/preferences', key)).body as { data: Preference[] }).data[0];
+        return pref?.providerDisplayName === null;
+      },
+      { timeoutMs: 5_000, intervalMs: 100, message: 'the deletion never reached the catalog' },
+    );
+    // pa, pb and pc serve 'shared' too, but the preference names pe's, which routing can no longer match.
+    expect(pref).toMatchObject({ id: 'pe/shared', available: false });
+  });
+
   it('deletes a context, and the default without one; 404 when there is none', async () => {
     const key = await newKey('deleter');
     await call('PUT', '/api/v1/ai/preferences', key, { provider: 'pa', model: 'shared' });

@@ -107,9 +107,14 @@ export class PreferencesService {
     return { context: ctx, deleted: true };
   }
 
+  /**
+   * The deployment a preference names. Only a row without a provider (a bare model name) stands for any deployment
+   * serving the model, as routing reads it; `provider/model` is that one deployment, or none once it was deleted.
+   */
   private deploymentOf(r: PreferenceRecord): Deployment | undefined {
     const id = r.provider === null ? r.model : `${r.provider}/${r.model}`;
-    return this.catalog.deployments().find((d) => d.id === id) ?? this.catalog.servingDeployments(r.model)[0];
+    const named = this.catalog.deployments().find((d) => d.id === id);
+    return named ?? (r.provider === null ? this.catalog.servingDeployments(r.model)[0] : undefined);
   }
 
   /**
