@@ -66,6 +66,9 @@ describe('PreferenceStore and DeploymentStatsStore', () => {
     await usage.insertBatch([
       event(alice),
       event(alice, { costUsd: 0.5 }),
+      // A request that failed on it was not answered by it (a cut stream's cost is still paid).
+      event(alice, { status: 'error', errorClass: 'provider', errorCode: 'all_providers_failed', costUsd: 0 }),
+      event(alice, { status: 'error', errorClass: 'provider', errorCode: 'provider_error', costUsd: 0.125 }),
       // Other deployments, other users, older than 30 days: not counted.
       event(alice, { provider: 'pb' }),
       event(alice, { model: 'm2' }),
@@ -75,7 +78,7 @@ describe('PreferenceStore and DeploymentStatsStore', () => {
     const stored = await prefs.upsert(alice, { context: '', provider: 'pa', model: 'm1' });
     expect(stored).toMatchObject({ context: '', provider: 'pa', model: 'm1', usageCount: 0, lastUsedAt: null });
     expect(stored.requests).toBe(2);
-    expect(stored.costUsd).toBeCloseTo(0.75, 9);
+    expect(stored.costUsd).toBeCloseTo(0.875, 9);
 
     await prefs.upsert(alice, { context: 'coding', provider: 'pb', model: 'm1' });
     const again = await prefs.upsert(alice, { context: 'coding', provider: 'pb', model: 'm1' });

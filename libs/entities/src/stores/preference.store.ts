@@ -89,7 +89,8 @@ export class PreferenceStore {
 
   /**
    * The user's preferences with their statistics, in one query: the lateral join reads the user's recent
-   * usage_records through (user_id, created_at), once per preference row.
+   * usage_records through (user_id, created_at), once per preference row. `requests` are the ones the deployment
+   * answered (a request that failed on it was not); the cost is all the user paid it (a stream cut midway too).
    */
   async list(userId: string, context?: string): Promise<PreferenceRecord[]> {
     const rows = await this.dataSource.query<RecordRow[]>(
@@ -97,7 +98,7 @@ export class PreferenceStore {
               s.requests, s.cost_usd
          FROM ${this.prefs} p
          CROSS JOIN LATERAL (
-           SELECT count(*) AS requests, COALESCE(sum(u.cost_usd), 0) AS cost_usd
+           SELECT count(*) FILTER (WHERE u.status = 'success') AS requests, COALESCE(sum(u.cost_usd), 0) AS cost_usd
              FROM ${this.usage} u
             WHERE u.user_id = p.user_id
               AND u.created_at >= now() - make_interval(days => $2)
