@@ -122,6 +122,26 @@ describe('OpenAI SDK: embeddings (e2e)', () => {
     expect(res.usage.prompt_tokens).toBe(5);
   });
 
+  it("passes the fields it does not model (a server's own, such as input_type) through to the provider", async () => {
+    // NVIDIA NIM, Cohere or Voyage (through LiteLLM) embed a query and a passage differently; vLLM truncates.
+    const body = {
+      model: 'sim0/sim-embed',
+      input: ['what is a gateway?'],
+      input_type: 'query',
+      truncate_prompt_tokens: 64,
+    };
+    const res = await client.embeddings.create(body);
+    expect(res.data).toHaveLength(1);
+    const sent = system.sims[0].lastRequests(1)[0];
+    expect(sent.route).toBe('POST /v1/embeddings');
+    expect(sent.body).toMatchObject({
+      model: 'sim-embed',
+      input: body.input,
+      input_type: 'query',
+      truncate_prompt_tokens: 64,
+    });
+  });
+
   it('falls back to the next embeddings deployment when one fails', async () => {
     system.sims[0].configure({ failNext: 1, failStatus: [503] });
     const { data: res, response } = await client.embeddings

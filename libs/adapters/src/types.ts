@@ -2,6 +2,7 @@ import type {
   AnswerDetails,
   ChatMessage,
   GenerationOptions,
+  JsonObject,
   ProviderCallError,
   ProviderKind,
   StreamDelta,
@@ -69,6 +70,8 @@ export interface EmbeddingsAdapterRequest {
   dimensions?: number;
   /** End-user id for the provider's abuse monitoring. */
   user?: string;
+  /** The client's fields the gateway does not model (`input_type`, ...), passed through as they came. */
+  extra?: JsonObject;
 }
 
 export interface EmbeddingsResponse {

@@ -92,3 +92,14 @@ export class EmbeddingsDto {
   @IsBoolean()
   allowFallback?: boolean;
 }
+
+/** The top-level fields this gateway models (the DTO's); everything else in a body is passed through. */
+export const EMBEDDINGS_FIELDS: ReadonlySet<string> = new Set([
+  'model',
+  'input',
+  'encoding_format',
+  'dimensions',
+  'user',
+  'policy',
+  'allowFallback',
+]);

@@ -13,7 +13,7 @@ export class EmbeddingsService {
   constructor(private readonly generation: GenerationService) {}
 
   async create(dto: EmbeddingsDto, client: Client): Promise<EmbeddingList> {
-    const request = embeddingsRequest(dto, this.generation.frame(client, 'sync'));
+    const request = embeddingsRequest(dto, this.generation.frame(client, 'sync'), client.body);
     const result = await this.generation.answer({ request, endpoint: 'embeddings' }, client);
     return embeddingListBody(result, dto.encoding_format ?? 'float');
   }

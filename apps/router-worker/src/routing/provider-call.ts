@@ -136,6 +136,9 @@ async function embedAnswer(
   if (request.options.user !== undefined) {
     req.user = request.options.user;
   }
+  if (request.options.extra !== undefined) {
+    req.extra = request.options.extra;
+  }
   const res = await adapter.embed(req, signal);
   return {
     id: `emb-${request.requestId}`,

@@ -2,15 +2,19 @@ import { ErrorClass, ProviderCallError, merged } from '@aigw/core';
 import type { EmbeddingsAdapterRequest, EmbeddingsResponse } from '../types';
 import { usageOf } from './openai-wire';
 
-/** Request body for `POST /embeddings`. Floats are asked for: the gateway encodes base64 itself when a client wants it. */
+/**
+ * Request body for `POST /embeddings`. Floats are asked for: the gateway encodes base64 itself when a client wants it.
+ * Pass-through fields go first so that a modelled field always wins over one of the same name.
+ */
 export function embeddingsBody(req: EmbeddingsAdapterRequest): string {
-  return JSON.stringify({
+  const body = {
     model: req.target.model,
     input: req.input,
     encoding_format: 'float',
     dimensions: req.dimensions,
     user: req.user,
-  });
+  };
+  return JSON.stringify(req.extra === undefined ? body : merged(req.extra, body));
 }
 
 /** A vector as floats: servers that ignore `encoding_format` may still answer base64 (little-endian float32). */
