@@ -26,7 +26,9 @@ export function anthropicUsage(u: Usage): AnthropicUsage {
 /**
  * OpenAI's finish reasons in Anthropic's stop-reason vocabulary (the workers give no others; an answer cached by an
  * older version might: it ended, `end_turn`). An answer that names the stop
- * sequence it ended at (an Anthropic provider's) stopped at `stop_sequence`.
+ * sequence it ended at (an Anthropic provider's) stopped at `stop_sequence`. An answer that ended normally with tool
+ * calls is `tool_use` whatever the provider called it: OpenAI says `stop` when the request's tool_choice named the
+ * function (so does vLLM), and Anthropic's clients run the tools, and loop, only on `tool_use`.
  */
 export function stopReasonOf(
   finishReason: string | null,
@@ -40,7 +42,7 @@ export function stopReasonOf(
     case null:
       return hasToolCalls ? 'tool_use' : 'end_turn';
     case 'stop':
-      return 'end_turn';
+      return hasToolCalls ? 'tool_use' : 'end_turn';
     case 'length':
       return 'max_tokens';
     case 'tool_calls':

@@ -1,4 +1,5 @@
 import { EMPTY_USAGE, type GenerationResult } from '@aigw/core';
+import { anthropicMessageBody } from './messages-response';
 import { AnthropicStreamEncoder } from './messages-sse';
 
 /** The `data` of each SSE event in `sse`, in order. */
@@ -157,5 +158,24 @@ describe('AnthropicStreamEncoder', () => {
       { type: 'content_block_start', index: 2, content_block: { type: 'text', text: '' } },
       { type: 'content_block_delta', index: 2, delta: { type: 'text_delta', text: 'Hi' } },
     ]);
+  });
+});
+
+describe('stop_reason of an answer that called tools', () => {
+  const call = { id: 'call_1', type: 'function' as const, function: { name: 'get_weather', arguments: '{}' } };
+  const stopReasonOf = (sse: string): unknown =>
+    (events(sse) as { type: string; delta?: { stop_reason?: string } }[]).find((e) => e.type === 'message_delta')?.delta
+      ?.stop_reason;
+
+  it("is tool_use also when the provider said 'stop' (OpenAI forcing a function, vLLM): the client runs the tools", () => {
+    // OpenAI answers a request whose tool_choice names a function with finish_reason "stop" and the call.
+    const forced: GenerationResult = { ...result, finishReason: 'stop', toolCalls: [call] };
+    expect(anthropicMessageBody(forced).stop_reason).toBe('tool_use');
+    const enc = new AnthropicStreamEncoder(head);
+    const sse = enc.start() + enc.toolCalls([{ index: 0, id: 'call_1', name: 'get_weather', arguments: '{}' }]);
+    expect(stopReasonOf(sse + enc.end(forced, 'stop'))).toBe('tool_use');
+    // Cut at the token limit it stays max_tokens; without calls, a stop is end_turn.
+    expect(anthropicMessageBody({ ...forced, finishReason: 'length' }).stop_reason).toBe('max_tokens');
+    expect(anthropicMessageBody({ ...result, finishReason: 'stop', text: 'Hi' }).stop_reason).toBe('end_turn');
   });
 });
