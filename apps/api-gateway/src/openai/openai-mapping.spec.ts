@@ -258,6 +258,13 @@ describe('chatCompletionBody', () => {
     expect(chatCompletionBody({ ...result, refusal: 'no' }).choices[0].message.refusal).toBe('no');
   });
 
+  it('answers a refusal with null content, as OpenAI does (and as the streamed answer assembles)', () => {
+    const refused = chatCompletionBody({ ...result, text: '', refusal: "I can't help with that." }).choices[0].message;
+    expect(refused).toEqual({ role: 'assistant', content: null, refusal: "I can't help with that." });
+    // Text that came with it stays.
+    expect(chatCompletionBody({ ...result, text: 'Sorry.', refusal: 'no' }).choices[0].message.content).toBe('Sorry.');
+  });
+
   it('keeps a finish reason the provider gave', () => {
     expect(chatCompletionBody({ ...result, finishReason: 'length' }).choices[0].finish_reason).toBe('length');
   });

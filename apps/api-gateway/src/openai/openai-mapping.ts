@@ -179,8 +179,8 @@ export function completionMessage(result: GenerationResult): ChatCompletionMessa
   const toolCalls = result.toolCalls ?? [];
   const message: ChatCompletionMessage = {
     role: 'assistant',
-    // OpenAI answers a pure tool-call turn with null content.
-    content: result.text === '' && toolCalls.length > 0 ? null : result.text,
+    // OpenAI answers a pure tool-call turn, and a refusal, with null content.
+    content: result.text === '' && (toolCalls.length > 0 || (result.refusal ?? '') !== '') ? null : result.text,
     refusal: result.refusal ?? null,
   };
   if (toolCalls.length > 0) {
