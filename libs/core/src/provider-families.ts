@@ -11,7 +11,7 @@ export interface ProviderFamily {
   capabilities: readonly Capability[];
   /**
    * Provider-dependent request fields (OpenAI names; content part types `input_audio`, `file`; `temperature`
-   * standing for a temperature above 1) the adapter translates. `all`: every field, unmodelled pass-through fields
+   * standing for a temperature above 1, `stop` for a stop sequence of whitespace only) the adapter translates. `all`: every field, unmodelled pass-through fields
    * included (the OpenAI-compatible family).
    */
   params: 'all' | ReadonlySet<string>;
@@ -23,7 +23,7 @@ const ALL_CAPABILITIES: readonly Capability[] = ['chat', 'streaming', 'tools', '
 export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily } = {
   // The one family whose adapter embeds (`embedsWith`); a spec keeps the two in step.
   openai: { capabilities: [...ALL_CAPABILITIES, 'embeddings'], params: 'all' },
-  // The Messages API has no JSON mode.
+  // The Messages API has no JSON mode, and refuses a stop sequence of whitespace only (`"\n"`).
   anthropic: {
     capabilities: ['chat', 'streaming', 'tools', 'vision'],
     params: new Set(['parallel_tool_calls', 'user', 'tool_choice', 'top_k', 'reasoning_effort']),
@@ -39,6 +39,7 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
       'input_audio',
       'file',
       'temperature',
+      'stop',
       'top_k',
       'reasoning_effort',
     ]),
@@ -51,6 +52,7 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
       'presence_penalty',
       'frequency_penalty',
       'temperature',
+      'stop',
       'top_k',
       'reasoning_effort',
     ]),
@@ -58,7 +60,7 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
   // `/generate` is plain text in, text out: no tools, no images; JSON through its grammar parameter.
   tgi: {
     capabilities: ['chat', 'streaming', 'json'],
-    params: new Set(['response_format', 'seed', 'frequency_penalty', 'temperature', 'top_k']),
+    params: new Set(['response_format', 'seed', 'frequency_penalty', 'temperature', 'stop', 'top_k']),
   },
   // The gateway cannot know what an operator's module translates: capabilities are the operator's word, and no
   // provider-dependent field is sent its way.

@@ -452,6 +452,7 @@ const ANTHROPIC_NAME_OF: Readonly<Record<string, string>> = {
   reasoning_effort: 'thinking',
   user: 'metadata.user_id',
   parallel_tool_calls: 'tool_choice.disable_parallel_tool_use',
+  stop: 'stop_sequences',
 };
 
 /** Re-words an error that names a field by its OpenAI name so that it names the field this client sent. */

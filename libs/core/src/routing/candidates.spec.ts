@@ -254,6 +254,20 @@ describe('capabilities and provider-dependent fields', () => {
     expect(err.param).toBe('seed');
   });
 
+  it('a stop sequence of whitespace only (Anthropic refuses it) keeps a request from Anthropic only', () => {
+    expect(requestNeedsOf({ messages: [], options: { stop: ['\n\nHuman:', 'END'] } }).params).toEqual([]);
+    const blank = requestNeedsOf({ messages: [], options: { stop: ['END', '\n'] } });
+    expect(blank.params).toEqual(['stop']);
+    expect(ids(filterCandidates(deps, need('m', { needs: blank }), neverOpen).candidates)).toEqual(['oa/m']);
+    const onClaude = filterCandidates(deps, need('an/m', { needs: blank }), neverOpen).failure;
+    expect(onClaude).toMatchObject({ code: ErrorCode.UnsupportedParameter, param: 'stop' });
+    expect(onClaude?.message).toContain("'stop' with a sequence of whitespace only is not supported");
+    for (const kind of ['openai', 'gemini', 'ollama', 'tgi'] as const) {
+      expect(supportsParam(kind, 'stop')).toBe(true);
+    }
+    expect(supportsParam('anthropic', 'stop')).toBe(false);
+  });
+
   it('a temperature above 1 (OpenAI takes up to 2) keeps a request from Anthropic only', () => {
     expect(requestNeedsOf({ messages: [], options: { temperature: 1 } }).params).toEqual([]);
     const hot = requestNeedsOf({ messages: [], options: { temperature: 1.5 } });

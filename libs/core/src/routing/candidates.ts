@@ -61,7 +61,10 @@ const STAGE: { readonly [R in ExclusionReason]: number } = {
 };
 
 /** How an error names a request field that `requestNeedsOf` adds for one of its values only. */
-const PARAM_WORDING: Readonly<Record<string, string>> = { temperature: "'temperature' above 1" };
+const PARAM_WORDING: Readonly<Record<string, string>> = {
+  temperature: "'temperature' above 1",
+  stop: "'stop' with a sequence of whitespace only",
+};
 
 /** The request field that asks for a capability, for the error's `param`. */
 const PARAM_OF_CAPABILITY: { readonly [C in Capability]: string } = {

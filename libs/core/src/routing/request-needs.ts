@@ -43,6 +43,12 @@ const PROVIDER_DEPENDENT_OPTIONS: readonly (readonly [string, keyof GenerationOp
   ['top_k', 'topK'],
 ];
 
+const BLANK = /^\s*$/;
+
+function isBlank(stop: string): boolean {
+  return BLANK.test(stop);
+}
+
 export function requestNeedsOf(request: Pick<GenerationRequest, 'messages' | 'options'>): RequestNeeds {
   const o = request.options;
   let tools = (o.tools?.length ?? 0) > 0;
@@ -94,6 +100,10 @@ export function requestNeedsOf(request: Pick<GenerationRequest, 'messages' | 'op
   // OpenAI takes temperatures up to 2, Anthropic's Messages API up to 1: above 1 is a field only some families take.
   if (o.temperature !== undefined && o.temperature > 1) {
     params.add('temperature');
+  }
+  // Anthropic refuses a stop sequence of whitespace only (`"\n"`, common in completion-style prompts); the others stop at it.
+  if (o.stop !== undefined && o.stop.some(isBlank)) {
+    params.add('stop');
   }
   for (const key of Object.keys(o.extra ?? {})) {
     params.add(key);
