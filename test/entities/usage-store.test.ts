@@ -115,7 +115,9 @@ describe('UsageStore', () => {
       cachedTokens: -2_147_483_648,
       costUsd: 999_999_999,
     });
-    const rollup = await ds.getRepository(UsageDeploymentDailyEntity).findOneByOrFail({ day: new Date(day.slice(0, 10)) });
+    const rollup = await ds
+      .getRepository(UsageDeploymentDailyEntity)
+      .findOneByOrFail({ day: new Date(day.slice(0, 10)) });
     expect(rollup).toMatchObject({ requests: 2, promptTokens: String(120 + 2_147_483_647) });
   });
 });

@@ -49,7 +49,12 @@ describe('router-worker: shutdown grace exceeded with an async job', () => {
     const job = await h.queue.add(
       JobName.Generate,
       { request, replyTo: null },
-      { jobId: request.requestId, attempts: 3, backoff: { type: 'exponential', delay: 1_000 }, removeOnComplete: false },
+      {
+        jobId: request.requestId,
+        attempts: 3,
+        backoff: { type: 'exponential', delay: 1_000 },
+        removeOnComplete: false,
+      },
     );
     await waitFor(() => h.sim.stats().inFlight === 1, { timeoutMs: 5000 });
     await h.closeWorker();

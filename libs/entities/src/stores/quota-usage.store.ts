@@ -43,10 +43,7 @@ export class QuotaUsageStore {
     const monthFrom = later(monthStart, resets[0]?.monthly_reset_at);
     const dayEnd = new Date(dayStart.getTime() + DAY_MS);
     const monthEnd = new Date(Date.UTC(monthStart.getUTCFullYear(), monthStart.getUTCMonth() + 1, 1));
-    const [day, month] = await Promise.all([
-      this.sum(userId, dayFrom, dayEnd),
-      this.sum(userId, monthFrom, monthEnd),
-    ]);
+    const [day, month] = await Promise.all([this.sum(userId, dayFrom, dayEnd), this.sum(userId, monthFrom, monthEnd)]);
     return {
       userId,
       dailyRequests: day.requests,
