@@ -274,6 +274,31 @@ describe('OpenAI SDK to Gemini, Ollama and TGI deployments (e2e)', () => {
     expect(none.choices[0].message.content).toBe('why');
   });
 
+  it("serves the end user's id (chat's user, Claude Code's metadata.user_id) on every family, sending it to none of these", async () => {
+    for (const model of ['sim-gemini', 'sim-llama', 'sim-tgi']) {
+      const res = await client.chat.completions.create({
+        model,
+        messages: [{ role: 'user', content: 'who' }],
+        user: 'end-user-42',
+      });
+      expect(res.choices[0].message.content).toBeTruthy();
+      expect(JSON.stringify(system.sim.lastRequests(1)[0].body)).not.toContain('end-user-42');
+    }
+    const res = await fetch(`${system.gatewayUrl}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': system.adminKey, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({
+        model: 'sim-gemini',
+        max_tokens: 20,
+        metadata: { user_id: 'user_abc_account_def_session_ghi' },
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { type: string }).type).toBe('message');
+    expect(JSON.stringify(system.sim.lastRequests(1)[0].body)).not.toContain('user_abc');
+  });
+
   it('records the usage of every answer in usage_records, priced by deployment', async () => {
     expect(answered.length).toBeGreaterThanOrEqual(8);
     const ids = answered.map((a) => a.requestId);

@@ -62,10 +62,11 @@ describe('provider families', () => {
         'seed',
         'top_k',
         'top_logprobs',
-        'user',
       ].sort(),
     );
     expect(requestNeedsOf({ messages: [], options: { temperature: 0.2 } })).toEqual({ capabilities: [], params: [] });
+    // The end user's id changes no answer: every family serves a request that names one (Claude Code always does).
+    expect(requestNeedsOf({ messages: [], options: { user: 'u' } })).toEqual({ capabilities: [], params: [] });
   });
 
   it('route JSON mode and sampling fields to the native families that translate them', () => {

@@ -28,7 +28,12 @@ export function supportsParam(kind: ProviderKind, param: string): boolean {
   return familySupportsParam(kind, param);
 }
 
-/** Request fields by their OpenAI name and `GenerationOptions` key; a static table, not one built per request. */
+/**
+ * Request fields by their OpenAI name and `GenerationOptions` key; a static table, not one built per request.
+ * `user` (Anthropic's `metadata.user_id`) is not among them: it names the end user for the provider's abuse
+ * monitoring and changes no answer, so a family without such a field serves the request without it. Clients send
+ * it on every request (Claude Code does), and refusing it would keep them from every family but two.
+ */
 const PROVIDER_DEPENDENT_OPTIONS: readonly (readonly [string, keyof GenerationOptions])[] = [
   ['parallel_tool_calls', 'parallelToolCalls'],
   ['seed', 'seed'],
@@ -37,7 +42,6 @@ const PROVIDER_DEPENDENT_OPTIONS: readonly (readonly [string, keyof GenerationOp
   ['logit_bias', 'logitBias'],
   ['logprobs', 'logprobs'],
   ['top_logprobs', 'topLogprobs'],
-  ['user', 'user'],
   ['reasoning_effort', 'reasoningEffort'],
   ['metadata', 'metadata'],
   ['top_k', 'topK'],
