@@ -247,6 +247,23 @@ describe('AttemptLoop', () => {
         expect.objectContaining({ provider: 'a', ok: false, retries: 1 }),
         expect.objectContaining({ provider: 'b', ok: true }),
       ]);
+      // One backoff, between a's two calls: none after the failure that opened its circuit.
+      expect(bench.sleeps).toHaveLength(1);
+    });
+
+    it('does not wait out a Retry-After for a retry the circuit its failure opened would refuse', async () => {
+      bench = new LoopBench({ maxRetries: 5, circuit: { failureThreshold: 2 } });
+      bench.adapters.script(
+        'http://a/v1',
+        { fail: failure(ErrorClass.RateLimit, 429, 20_000) },
+        { fail: failure(ErrorClass.RateLimit, 429, 20_000) },
+      );
+      const started = bench.clock.t;
+      const err = await failureOf(bench.loop.run([a], request, signal));
+      expect(err.code).toBe(ErrorCode.AllProvidersFailed);
+      expect(err.attempts).toEqual([expect.objectContaining({ provider: 'a', ok: false, retries: 1 })]);
+      expect(bench.sleeps).toEqual([20_000]);
+      expect(bench.clock.t - started).toBeLessThan(21_000);
     });
 
     it('admits the first call to a circuit the plan read closed without asking again; retries ask', async () => {

@@ -295,7 +295,9 @@ export class AttemptLoop {
       const { retry: retryOptions } = this.deps.config;
       const random = (): number => this.deps.random();
       const decision = planRetry(error, calls, clock.now(), request.deadlineAt, retryOptions, random);
-      if (!decision.retry) {
+      // A circuit this failure left open would refuse the retry: waiting for it (a Retry-After may ask for many
+      // seconds) would only delay the fallback, or the error.
+      if (!decision.retry || call.circuitOpen) {
         record(option.route, error);
         return { kind: 'failed', error, committed: false };
       }

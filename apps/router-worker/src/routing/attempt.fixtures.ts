@@ -154,7 +154,7 @@ export class MemoryCircuits implements CircuitPort {
     return Promise.resolve({ allowed, probeId, retryAfterMs });
   }
 
-  settle(id: string, probeId: string | null, verdict: CallVerdict): Promise<void> {
+  settle(id: string, probeId: string | null, verdict: CallVerdict): Promise<boolean> {
     this.settled.push({ id, verdict, probe: probeId !== null });
     const data = this.get(id);
     switch (verdict) {
@@ -168,7 +168,7 @@ export class MemoryCircuits implements CircuitPort {
         this.data.set(id, probeId === null ? data : releaseCircuitProbe(data, probeId));
         break;
     }
-    return Promise.resolve();
+    return Promise.resolve(verdict === 'failure' && this.get(id).state === 'open');
   }
 
   state(id: string): string {

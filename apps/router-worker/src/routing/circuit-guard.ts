@@ -22,7 +22,11 @@ export type CallVerdict = 'success' | 'failure' | 'neutral';
 /** What the attempt loop needs from the breaker. */
 export interface CircuitPort {
   acquire(deploymentId: string): Promise<CallPermit>;
-  settle(deploymentId: string, probeId: string | null, verdict: CallVerdict): Promise<void>;
+  /**
+   * Reports how a call ended. Resolves true when a failure left the circuit open (this one opened it, or it already
+   * was): the deployment would refuse a retry, so the caller need not wait for one.
+   */
+  settle(deploymentId: string, probeId: string | null, verdict: CallVerdict): Promise<boolean>;
 }
 
 /** Successes of calls that were not probes are written together at most this often while they keep coming. */
@@ -113,7 +117,7 @@ export class CircuitGuard implements CircuitPort, OnApplicationShutdown {
     }
   }
 
-  async settle(deploymentId: string, probeId: string | null, verdict: CallVerdict): Promise<void> {
+  async settle(deploymentId: string, probeId: string | null, verdict: CallVerdict): Promise<boolean> {
     try {
       switch (verdict) {
         case 'success':
@@ -122,22 +126,23 @@ export class CircuitGuard implements CircuitPort, OnApplicationShutdown {
           } else {
             await this.store.recordSuccess(deploymentId, probeId);
           }
-          return;
+          return false;
         case 'failure': {
           // Sent in the same turn, so Redis runs them in this order: the failure is judged with these successes.
           const earlier = this.takeSuccesses(deploymentId);
-          await Promise.all([earlier, this.store.recordFailure(deploymentId, probeId)]);
-          return;
+          const [, recorded] = await Promise.all([earlier, this.store.recordFailure(deploymentId, probeId)]);
+          return recorded.state === 'open';
         }
         case 'neutral':
           // Only a probe slot needs freeing; a closed circuit records nothing for a neutral ending.
           if (probeId !== null) {
             await this.store.release(deploymentId, probeId);
           }
-          return;
+          return false;
       }
     } catch (err) {
       this.errors.report('circuit_record', err);
+      return false;
     }
   }
 

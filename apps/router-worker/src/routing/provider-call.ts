@@ -51,6 +51,8 @@ export type CallResult =
       committed: boolean;
       /** With `committed`: what the provider had streamed when it ended (it was generated, and billed). */
       partial?: ProviderAnswer;
+      /** The failure left the deployment's circuit open: a retry would be refused. */
+      circuitOpen: boolean;
     };
 
 /** Our own abort wins over whatever the adapter made of it (a torn socket can look like a network error). */
@@ -192,11 +194,11 @@ export async function callProvider(deps: ProviderCallDeps, spec: CallSpec): Prom
   } catch (err) {
     const ms = clock.monotonic() - started;
     const error = classify(adapter, err, signal);
-    await deps.circuit.settle(d.id, probeId, circuitOutcomeOf(error.errorClass));
+    const circuitOpen = await deps.circuit.settle(d.id, probeId, circuitOutcomeOf(error.errorClass));
     deps.events.call(d, error.errorClass, ms);
     if (progress.firstAt === null || progress.collector === null) {
-      return { ok: false, error, committed: false };
+      return { ok: false, error, committed: false, circuitOpen };
     }
-    return { ok: false, error, committed: true, partial: progress.collector.answer(clock.now()) };
+    return { ok: false, error, committed: true, partial: progress.collector.answer(clock.now()), circuitOpen };
   }
 }

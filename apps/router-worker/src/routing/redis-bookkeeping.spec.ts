@@ -71,11 +71,12 @@ describe('worker bookkeeping while Redis fails: reported and swallowed', () => {
     const guard = new CircuitGuard(redis, keys, config, new WorkerMetrics(new Registry()), reporter.errors);
     await expect(guard.states(['p/a', 'p/b'])).resolves.toEqual(new Map());
     await expect(guard.acquire('p/a')).resolves.toEqual({ allowed: true, probeId: null, retryAfterMs: null });
-    await expect(guard.settle('p/a', null, 'failure')).resolves.toBeUndefined();
-    await expect(guard.settle('p/a', 'probe-1', 'success')).resolves.toBeUndefined();
-    await expect(guard.settle('p/a', 'probe-1', 'neutral')).resolves.toBeUndefined();
+    // Nothing known about the circuit: it does not say open (the retry asks again, and is admitted).
+    await expect(guard.settle('p/a', null, 'failure')).resolves.toBe(false);
+    await expect(guard.settle('p/a', 'probe-1', 'success')).resolves.toBe(false);
+    await expect(guard.settle('p/a', 'probe-1', 'neutral')).resolves.toBe(false);
     // A plain success waits for the batch; its failed write is reported once it is written.
-    await expect(guard.settle('p/a', null, 'success')).resolves.toBeUndefined();
+    await expect(guard.settle('p/a', null, 'success')).resolves.toBe(false);
     expect(reporter.ops).toHaveLength(5);
     await expect(guard.flush()).resolves.toBeUndefined();
     expect(reporter.ops).toEqual([
