@@ -61,7 +61,7 @@ describe('AttemptLoop', () => {
     bench.adapters.script(
       'http://a/v1',
       { fail: failure(ErrorClass.Provider, 503) },
-      { fail: failure(ErrorClass.Timeout) },
+      { fail: failure(ErrorClass.Network) },
       { answer: 'third time' },
     );
     const routed = await bench.loop.run([a, b], request, signal);
@@ -72,8 +72,8 @@ describe('AttemptLoop', () => {
     expect(bench.events).toEqual([
       'call a/m provider',
       'retry a/m provider',
-      'call a/m timeout',
-      'retry a/m timeout',
+      'call a/m network',
+      'retry a/m network',
       'call a/m success',
     ]);
   });
@@ -108,6 +108,31 @@ describe('AttemptLoop', () => {
       expect.objectContaining({ provider: 'a', ok: false, errorClass: 'rate_limit', retries: 0 }),
       expect.objectContaining({ provider: 'b', ok: false, errorClass: 'auth' }),
       // Its first retry: the retries before and after the others count as one budget.
+      expect.objectContaining({ provider: 'a', ok: true, retries: 1 }),
+    ]);
+  });
+
+  it('a timed-out deployment is not retried before the next candidate had its turn', async () => {
+    // a hung for its whole timeout: calling it again first would spend the deadline on it, as the first call did.
+    bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.Timeout), ms: 30_000 });
+    bench.adapters.script('http://b/v1', { answer: 'from b' });
+    const routed = await bench.loop.run([a, b], request, signal);
+    expect(routed.deployment).toBe(b);
+    expect(bench.sleeps).toEqual([]);
+    expect(routed.attempts).toEqual([
+      expect.objectContaining({ provider: 'a', ok: false, errorClass: 'timeout', retries: 0 }),
+      expect.objectContaining({ provider: 'b', ok: true, retries: 0 }),
+    ]);
+  });
+
+  it('a timed-out deployment is retried after the others failed, while the deadline leaves time', async () => {
+    bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.Timeout), ms: 20_000 }, { answer: 'a at last' });
+    bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.Auth, 401) });
+    const routed = await bench.loop.run([a, b], request, signal);
+    expect(routed.answer.text).toBe('a at last');
+    expect(routed.attempts).toEqual([
+      expect.objectContaining({ provider: 'a', ok: false, errorClass: 'timeout', retries: 0 }),
+      expect.objectContaining({ provider: 'b', ok: false, errorClass: 'auth' }),
       expect.objectContaining({ provider: 'a', ok: true, retries: 1 }),
     ]);
   });

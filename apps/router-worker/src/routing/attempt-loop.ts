@@ -93,9 +93,9 @@ const DEFAULT_REFUSED_RETRY_AFTER_MS = 1000;
  * the deadline, switches an `auto` provider to its other route on a network failure, and reports every call
  * to the circuit (provider-side failures only) and every success to the latency averages.
  *
- * A provider that asks for a long wait (a Retry-After longer than the first backoff, e.g. a rate limit's) is not
- * waited for while another candidate may still answer: the others are tried first, and it is retried after its wait
- * (within the deadline, its retries counted on) only when none answered.
+ * A provider that asks for a long wait (a Retry-After longer than the first backoff, e.g. a rate limit's), or that
+ * timed out, is not retried while another candidate may still answer: the others are tried first, and it is retried
+ * after its wait (within the deadline, its retries counted on) only when none answered.
  *
  * An invalid request fails at once (it would fail everywhere), unless the adapter refused it before sending (its
  * wire format cannot express it: the next deployment may); a context-length failure only moves on to
@@ -301,9 +301,11 @@ export class AttemptLoop {
         record(option.route, error);
         return { kind: 'failed', error, committed: false };
       }
-      if (mayDefer && error.retryAfterMs !== undefined && decision.delayMs > retryOptions.baseMs) {
-        // The provider asks for a long wait (a rate limit's Retry-After): the other candidates go first, and this
-        // one is called again after its wait only if none of them answers.
+      const longWait = error.retryAfterMs !== undefined && decision.delayMs > retryOptions.baseMs;
+      if (mayDefer && (longWait || error.errorClass === ErrorClass.Timeout)) {
+        // The provider asks for a long wait (a rate limit's Retry-After), or took its whole timeout without
+        // answering (calling it again first could spend the rest of the deadline the same way): the other candidates
+        // go first, and this one is called again after its wait only if none of them answers.
         record(option.route, error);
         return { kind: 'failed', error, committed: false, defer: { ms: decision.delayMs, calls } };
       }
