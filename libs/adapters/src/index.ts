@@ -20,7 +20,7 @@ export { OpenAiAdapter } from './openai/openai-adapter';
 export { AnthropicAdapter } from './anthropic/anthropic-adapter';
 export { DEFAULT_ANTHROPIC_MAX_TOKENS, toAnthropicPrompt, type AnthropicPrompt } from './anthropic/anthropic-mapping';
 export { parseSse, SseParser, type SseEvent } from './sse/sse-parser';
-export { classifyError, classifyHttpFailure } from './errors/classify';
+export { classifyError, classifyHttpFailure, isConnectTimeout } from './errors/classify';
 export {
   anthropicRateLimit,
   anyRateLimit,

@@ -396,6 +396,22 @@ describe('AttemptLoop', () => {
       expect(routed.attempts).toEqual([expect.objectContaining({ route: 'gateway', ok: true })]);
     });
 
+    it('auto: a connect timeout on the direct route (a host dropping connections) switches to the gateway', async () => {
+      const connectTimeout = new ProviderCallError(ErrorClass.Timeout, 'upstream timed out (UND_ERR_CONNECT_TIMEOUT)', {
+        cause: Object.assign(new Error('Connect Timeout Error'), { code: 'UND_ERR_CONNECT_TIMEOUT' }),
+      });
+      bench.adapters.script('http://z/v1', { fail: connectTimeout, ms: 10_000 });
+      bench.adapters.script('http://gw/v1', { answer: 'via gateway' });
+      const routed = await bench.loop.run([auto], request, signal);
+      expect(routed.route).toBe('gateway');
+      expect(bench.sleeps).toEqual([]);
+      expect(routed.attempts).toEqual([
+        expect.objectContaining({ provider: 'z', route: 'direct', ok: false, errorClass: 'timeout' }),
+        expect.objectContaining({ provider: 'z', route: 'gateway', ok: true }),
+      ]);
+      expect(bench.remembered.get('z')).toBe('gateway');
+    });
+
     it('auto: a non-network failure is retried on the same route', async () => {
       bench.adapters.script('http://z/v1', { fail: failure(ErrorClass.Provider, 502) }, { answer: 'direct again' });
       const routed = await bench.loop.run([auto], request, signal);

@@ -11,6 +11,7 @@ import {
   type Route,
   merged,
 } from '@aigw/core';
+import { isConnectTimeout } from '@aigw/adapters';
 import { abortCauseOf } from '../cancel/abort';
 import { failedAttempt, spentOf, successAttempt, type ProviderAnswer, type Routed } from '../generation/outcomes';
 import type { CallObserver, StreamObserver } from '../generation/stream-observer';
@@ -284,7 +285,8 @@ export class AttemptLoop {
         record(option.route, error);
         return { kind: 'failed', error, committed: true, partial: call.partial };
       }
-      if (error.errorClass === ErrorClass.Network && index + 1 < options.length) {
+      // The route itself failed (no connection, or none made in time): an `auto` provider's other route may work.
+      if ((error.errorClass === ErrorClass.Network || isConnectTimeout(error)) && index + 1 < options.length) {
         record(option.route, error);
         this.deps.events.fallback(d, error.errorClass, 'route');
         index++;

@@ -268,3 +268,12 @@ export function classifyError(err: unknown, signal?: AbortSignal): ProviderCallE
   const message = err instanceof Error ? err.message : typeof err === 'string' ? err : 'unknown failure';
   return new ProviderCallError(ErrorClass.Provider, `upstream call failed: ${safeMessage(message)}`, { cause: err });
 }
+
+/**
+ * Whether a call failed because no connection to the provider could be made in time (a host that drops the
+ * connection attempts, e.g. behind a firewall): a timeout by class, but one the provider never saw, which another
+ * route (an `auto` provider's gateway) may get around.
+ */
+export function isConnectTimeout(err: ProviderCallError): boolean {
+  return findTransportClass(err.cause)?.code === 'UND_ERR_CONNECT_TIMEOUT';
+}
