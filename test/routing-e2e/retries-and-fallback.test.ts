@@ -88,10 +88,13 @@ describe('retries and fallback (e2e)', () => {
   it('stops retrying when the wait would pass the deadline, and answers before it', async () => {
     simA().configure({ failNext: 1, failStatus: [429], retryAfterS: 10 });
     const res = await chat(system, { model: 'pa/shared' });
-    // 502 with the attempt, not the gateway's 504: the worker gave up instead of sleeping past the deadline.
-    expect(res.status).toBe(502);
+    // 429 with the attempt, not the gateway's 504: the worker gave up instead of sleeping past the deadline, and the
+    // client's retry logic (the SDKs retry a 429 after its Retry-After) takes over; no x-should-retry: false.
+    expect(res.status).toBe(429);
+    expect(res.headers.get('x-should-retry')).toBeNull();
     expect(res.body.error).toMatchObject({
-      code: 'all_providers_failed',
+      code: 'provider_rate_limited',
+      type: 'rate_limit_error',
       attempts: [{ provider: 'pa', model: 'shared', ok: false, errorClass: 'rate_limit', status: 429, retries: 0 }],
     });
     expect(res.headers.get('retry-after')).toBe('10');

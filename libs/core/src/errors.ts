@@ -75,6 +75,11 @@ export enum ErrorCode {
   UnsupportedMediaType = 'unsupported_media_type',
   ContextLengthExceeded = 'context_length_exceeded',
   RateLimited = 'rate_limit_exceeded',
+  /**
+   * Every provider call the request made was refused for the provider's rate limit (the gateway's own retries and
+   * fallback included): a 429 with the shortest wait a provider asked for, which clients' retry logic honours.
+   */
+  ProviderRateLimited = 'provider_rate_limited',
   /** A daily or monthly request or spend limit of the user is used up. */
   QuotaExceeded = 'quota_exceeded',
   /** The key may not use the requested model (its allow-list). */
@@ -127,6 +132,7 @@ export function httpStatusOf(code: ErrorCode): number {
       return 415;
     case ErrorCode.RateLimited:
     case ErrorCode.QuotaExceeded:
+    case ErrorCode.ProviderRateLimited:
       return 429;
     case ErrorCode.ProviderError:
     case ErrorCode.AllProvidersFailed:
@@ -166,6 +172,7 @@ export function errorTypeOf(code: ErrorCode): ErrorType {
       return 'conflict_error';
     case ErrorCode.RateLimited:
     case ErrorCode.QuotaExceeded:
+    case ErrorCode.ProviderRateLimited:
       return 'rate_limit_error';
     case ErrorCode.ProviderError:
     case ErrorCode.AllProvidersFailed:
@@ -217,6 +224,7 @@ export function anthropicErrorTypeOf(code: ErrorCode): AnthropicErrorType {
       return 'request_too_large';
     case ErrorCode.RateLimited:
     case ErrorCode.QuotaExceeded:
+    case ErrorCode.ProviderRateLimited:
       return 'rate_limit_error';
     case ErrorCode.NoHealthyProvider:
     case ErrorCode.ServiceUnavailable:

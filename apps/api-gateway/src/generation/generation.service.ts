@@ -258,7 +258,9 @@ export class GenerationService {
   private staleable(err: unknown, sub: Submission, cached: CacheDecision): err is GatewayError {
     return (
       err instanceof GatewayError &&
-      (err.code === ErrorCode.AllProvidersFailed || err.code === ErrorCode.NoHealthyProvider) &&
+      (err.code === ErrorCode.AllProvidersFailed ||
+        err.code === ErrorCode.ProviderRateLimited ||
+        err.code === ErrorCode.NoHealthyProvider) &&
       cached.status === 'miss' &&
       (sub.request.cache?.staleTtlS ?? 0) > 0
     );
@@ -578,6 +580,7 @@ const RUNS_AGAIN: ReadonlySet<ErrorCode> = new Set([
   ErrorCode.ServiceUnavailable,
   ErrorCode.NoHealthyProvider,
   ErrorCode.AllProvidersFailed,
+  ErrorCode.ProviderRateLimited,
   ErrorCode.RateLimited,
   ErrorCode.Internal,
 ]);

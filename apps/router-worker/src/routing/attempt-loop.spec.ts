@@ -285,7 +285,7 @@ describe('AttemptLoop', () => {
       );
       const started = bench.clock.t;
       const err = await failureOf(bench.loop.run([a], request, signal));
-      expect(err.code).toBe(ErrorCode.AllProvidersFailed);
+      expect(err.code).toBe(ErrorCode.ProviderRateLimited);
       expect(err.attempts).toEqual([expect.objectContaining({ provider: 'a', ok: false, retries: 1 })]);
       expect(bench.sleeps).toEqual([20_000]);
       expect(bench.clock.t - started).toBeLessThan(21_000);

@@ -1,4 +1,4 @@
-import { ErrorCode, GatewayError, type Attempt, type Deployment, type ProviderCallError, type Spent } from '@aigw/core';
+import { ErrorClass, ErrorCode, GatewayError, type Attempt, type Deployment, type ProviderCallError, type Spent } from '@aigw/core';
 import { abortCauseOf, GenerationCancelledError } from '../cancel/abort';
 
 /*
@@ -62,7 +62,8 @@ function describeAttempt(a: Attempt): string {
 
 /**
  * Every deployment tried failed. `retryAfterMs` is the shortest wait a provider asked for, when one did
- * (the client's retry is pointless before it).
+ * (the client's retry is pointless before it). When every call was refused for a rate limit, the answer is a 429
+ * that clients retry after that wait (as they would a provider's own), not a 502 they are told not to retry.
  */
 export function allProvidersFailed(
   attempts: Attempt[],
@@ -70,8 +71,19 @@ export function allProvidersFailed(
   cause: unknown,
 ): GatewayError {
   const failed = attempts.filter((a) => !a.ok);
-  const message = `All providers failed (${failed.map(describeAttempt).join('; ')}).`;
-  return new GatewayError(ErrorCode.AllProvidersFailed, message, { attempts, retryAfterMs, cause });
+  const detail = failed.map(describeAttempt).join('; ');
+  if (failed.length > 0 && failed.every((a) => a.errorClass === ErrorClass.RateLimit)) {
+    return new GatewayError(ErrorCode.ProviderRateLimited, `Every provider rate limited the request (${detail}).`, {
+      attempts,
+      retryAfterMs,
+      cause,
+    });
+  }
+  return new GatewayError(ErrorCode.AllProvidersFailed, `All providers failed (${detail}).`, {
+    attempts,
+    retryAfterMs,
+    cause,
+  });
 }
 
 /** Every candidate's circuit is open (or its probe slots taken): fail fast instead of hammering a dead fleet. */
