@@ -139,6 +139,33 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
       expect(second.content).toEqual([{ type: 'text', text: 'Tool result: 12C and sunny' }]);
     });
 
+    it("sends a failed tool call's result to Claude with its is_error flag, to other families led by 'Error:'", async () => {
+      const messages: MessageParam[] = [{ role: 'user', content: 'Oslo' }];
+      const first = await client.messages.create({ model, max_tokens: 256, messages, tools: [weather] });
+      const use = first.content.find((b) => b.type === 'tool_use');
+      if (use?.type !== 'tool_use') {
+        throw new Error(`expected a tool_use block, got ${JSON.stringify(first.content)}`);
+      }
+      messages.push(
+        { role: 'assistant', content: first.content },
+        {
+          role: 'user',
+          content: [{ type: 'tool_result', tool_use_id: use.id, content: 'weather service down', is_error: true }],
+        },
+      );
+      await client.messages.create({ model, max_tokens: 256, messages, tools: [weather] });
+      const sent = system.sim.lastRequests(1)[0].body as { messages: { role: string; content: unknown }[] };
+      const last = sent.messages[sent.messages.length - 1];
+      if (model.includes('anthropic')) {
+        expect(last.content).toEqual([
+          { type: 'tool_result', tool_use_id: use.id, content: 'weather service down', is_error: true },
+        ]);
+      } else {
+        expect(last).toMatchObject({ role: 'tool', content: 'Error: weather service down' });
+        expect(JSON.stringify(sent)).not.toContain('is_error');
+      }
+    });
+
     it('sends prompt-cache breakpoints (cache_control) to Claude where the client put them, and to no other family', async () => {
       const ephemeral = { type: 'ephemeral' as const };
       const messages: MessageParam[] = [{ role: 'user', content: 'Oslo' }];

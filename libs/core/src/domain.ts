@@ -57,6 +57,26 @@ export interface ChatMessage {
   thinking_blocks?: ThinkingBlock[];
   /** On a `tool` message: a prompt-cache breakpoint on its tool_result (Anthropic family only). */
   cache_control?: CacheControl;
+  /**
+   * On a `tool` message: the call failed (Anthropic's `tool_result.is_error`). Claude gets the flag; families whose
+   * tool messages have none read `Error:` before the result (`toolResultContent`).
+   */
+  is_error?: boolean;
+}
+
+/**
+ * A tool message's content for a family without an error flag on tool results: a failed call's result is led by
+ * `Error:`, so the model reads that the call failed.
+ */
+export function toolResultContent(m: ChatMessage): ChatMessage['content'] {
+  const content = m.content;
+  if (m.is_error !== true) {
+    return content;
+  }
+  if (content === null || typeof content === 'string') {
+    return `Error: ${content ?? ''}`;
+  }
+  return [{ type: 'text', text: 'Error:' }, ...content];
 }
 
 export interface FunctionTool {

@@ -134,14 +134,6 @@ function toolResultContent(b: AnthropicBlock, at: string): string | ContentPart[
   return parts;
 }
 
-/** Tool messages have no error flag: the model reads that the call failed from the text. */
-function asError(content: string | ContentPart[]): string | ContentPart[] {
-  if (typeof content === 'string') {
-    return `Error: ${content}`;
-  }
-  return [{ type: 'text', text: 'Error:' }, ...content];
-}
-
 function blocksOf(content: string | AnthropicBlock[], at: string): AnthropicBlock[] {
   return typeof content === 'string'
     ? [{ type: 'text', text: content }]
@@ -176,11 +168,11 @@ function userMessages(content: string | AnthropicBlock[], at: string, calls: Rea
           throw invalid(`${here}.is_error`, 'must be a boolean');
         }
         const result = toolResultContent(b, here);
-        const message: ChatMessage = {
-          role: 'tool',
-          tool_call_id: id,
-          content: b.is_error === true ? asError(result) : result,
-        };
+        const message: ChatMessage = { role: 'tool', tool_call_id: id, content: result };
+        if (b.is_error === true) {
+          // Claude gets the flag as sent; the other families read it from the text (toolResultContent).
+          message.is_error = true;
+        }
         const cacheControl = cacheControlOf(b.cache_control, here);
         if (cacheControl !== undefined) {
           message.cache_control = cacheControl;

@@ -29,7 +29,13 @@ export type AnthropicBlock =
   | { type: 'text'; text: string; cache_control?: CacheControl }
   | { type: 'image'; source: AnthropicImageSource; cache_control?: CacheControl }
   | { type: 'tool_use'; id: string; name: string; input: JsonValue }
-  | { type: 'tool_result'; tool_use_id: string; content: string | AnthropicBlock[]; cache_control?: CacheControl }
+  | {
+      type: 'tool_result';
+      tool_use_id: string;
+      content: string | AnthropicBlock[];
+      is_error?: boolean;
+      cache_control?: CacheControl;
+    }
   | ThinkingBlock;
 
 export interface AnthropicMessage {
@@ -156,11 +162,14 @@ function assistantContent(m: ChatMessage): string | AnthropicBlock[] {
 function toolResult(m: ChatMessage): AnthropicBlock[] {
   const content = m.content === null ? '' : typeof m.content === 'string' ? m.content : blocksOf(m.content);
   const tool_use_id = anthropicToolId(m.tool_call_id ?? '');
-  return [
-    m.cache_control === undefined
-      ? { type: 'tool_result', tool_use_id, content }
-      : { type: 'tool_result', tool_use_id, content, cache_control: m.cache_control },
-  ];
+  const block: AnthropicBlock = { type: 'tool_result', tool_use_id, content };
+  if (m.is_error === true) {
+    block.is_error = true;
+  }
+  if (m.cache_control !== undefined) {
+    block.cache_control = m.cache_control;
+  }
+  return [block];
 }
 
 function textOf(content: ChatMessage['content']): string {

@@ -236,7 +236,10 @@ export function toGeminiPrompt(messages: readonly ChatMessage[]): GeminiPrompt {
         }
         // A functionResponse holds text only: the result's images and files (a screenshot tool's) follow it as parts.
         const media = Array.isArray(m.content) ? m.content.filter((p) => p.type !== 'text').map(partOf) : [];
-        push(contents, 'user', [{ functionResponse: { name, response: responseOf(textOf(m.content)) } }, ...media]);
+        // Gemini reads a failed call from the response's `error` key (its documented convention), the rest as output.
+        const text = textOf(m.content);
+        const response = m.is_error === true ? { error: text } : responseOf(text);
+        push(contents, 'user', [{ functionResponse: { name, response } }, ...media]);
         break;
       }
     }

@@ -7,6 +7,7 @@ import {
   type ToolCall,
   type ToolCallDelta,
   type Usage,
+  toolResultContent,
 } from '@aigw/core';
 import { dataUrlOf } from '../content/data-url';
 import { newToolCallId } from '../content/tool-call-id';
@@ -58,11 +59,12 @@ function parseArgs(json: string, name: string): JsonObject {
 
 function messageOf(m: ChatMessage, callNames: Map<string, string>): OllamaMessage {
   const out: OllamaMessage = { role: m.role, content: '' };
-  if (typeof m.content === 'string') {
-    out.content = m.content;
-  } else if (m.content !== null) {
+  const content = toolResultContent(m);
+  if (typeof content === 'string') {
+    out.content = content;
+  } else if (content !== null) {
     const images: string[] = [];
-    for (const part of m.content) {
+    for (const part of content) {
       if (part.type === 'text') {
         out.content += part.text;
       } else if (part.type === 'image_url') {

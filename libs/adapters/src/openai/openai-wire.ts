@@ -11,6 +11,7 @@ import {
   type ToolCallDelta,
   type Usage,
   merged,
+  toolResultContent,
 } from '@aigw/core';
 import type { StreamDecoder } from '../http/calls';
 import { openAiFinishReason } from '../content/finish-reason';
@@ -76,11 +77,12 @@ function marked(p: ContentPart): boolean {
   return 'cache_control' in p && p.cache_control !== undefined;
 }
 
-/** Fields of ours OpenAI does not take: Claude's signed thinking, Anthropic prompt-cache marks. */
+/** Fields of ours OpenAI does not take: Claude's signed thinking, Anthropic prompt-cache marks, a tool error flag. */
 function hasForeignFields(m: ChatMessage): boolean {
   return (
     m.thinking_blocks !== undefined ||
     m.cache_control !== undefined ||
+    m.is_error !== undefined ||
     (Array.isArray(m.content) && m.content.some(marked))
   );
 }
@@ -96,8 +98,10 @@ function withoutMark(p: ContentPart): ContentPart {
 
 function withoutForeignFields(m: ChatMessage): ChatMessage {
   const copy = Object.assign({}, m);
+  copy.content = toolResultContent(m);
   delete copy.thinking_blocks;
   delete copy.cache_control;
+  delete copy.is_error;
   if (Array.isArray(copy.content)) {
     copy.content = copy.content.map(withoutMark);
   }
