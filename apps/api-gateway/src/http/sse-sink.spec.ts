@@ -54,16 +54,18 @@ describe('FastifySseSink', () => {
 
   it('keeps a reader that keeps reading, only slower than the stream is written, until the hard cap', async () => {
     // The socket never empties while the provider outpaces the reader, so 'drain' never fires: what it took must count.
+    // The reader takes a write every 5 ms; the stall limit is far above that (a loaded host's timers run late), and the
+    // writes go on for over twice as long, so a sink that counted only 'drain' would close it.
     const received: string[] = [];
     const raw = steadyReader(20, received);
     const sink = new FastifySseSink({ raw, request: { id: 'req_3' } } as unknown as FastifyReply, {
       stalledBytes: 1000,
-      stalledMs: 50,
+      stalledMs: 250,
       maxBytes: 1_000_000,
       writeBytes: 100,
     });
     const ended = new Promise((r) => raw.on('finish', r));
-    for (let i = 0; i < 150; i++) {
+    for (let i = 0; i < 300; i++) {
       sink.write(String(i % 10).repeat(100));
       await new Promise((r) => setTimeout(r, 2));
     }
@@ -71,7 +73,7 @@ describe('FastifySseSink', () => {
     sink.end();
     await ended;
     // Everything reached the client, in order.
-    const expected = Array.from({ length: 150 }, (_, i) => String(i % 10).repeat(100)).join('');
+    const expected = Array.from({ length: 300 }, (_, i) => String(i % 10).repeat(100)).join('');
     expect(received.join('')).toBe(expected);
   });
 });
