@@ -61,10 +61,15 @@ describe('parseKeysArgs', () => {
     [['create', '--user', 'a', '--expires', 'tomorrow'], '--expires needs an ISO date-time'],
     [['create', '--user', 'a', '--expires', '2999-01-01T00:00:00'], '--expires needs an ISO date-time'],
     [['create', '--user', 'a', '--expires', '2001-01-01T00:00:00Z'], '--expires must lie in the future'],
+    // Days that do not exist: JavaScript's Date would read them as 2 March (the admin API refuses them too).
+    [['create', '--user', 'a', '--expires', '2999-02-30T00:00:00Z'], '--expires needs an ISO date-time'],
+    [['create', '--user', 'a', '--expires', '2999-04-31T00:00:00+02:00'], '--expires needs an ISO date-time'],
     [['create', '--user', 'a', '--models', 'a,,b'], "--models: ''"],
     [['create', '--user', 'a', '--models', 'open*'], "--models: 'open*'"],
     [['create', '--user', 'a', '--rpm', '0'], '--rpm needs a whole number'],
     [['create', '--user', 'a', '--tpm', '1.5'], '--tpm needs a whole number'],
+    // The admin API's bound: more does not fit the column (a database error after the user was created).
+    [['create', '--user', 'a', '--rpm', '10000000000'], '--rpm needs a whole number from 1 to 1000000000'],
     [['users', 'x'], "Unexpected argument 'x'"],
   ])('rejects %j', (argv, message) => {
     expect(() => parseKeysArgs(argv)).toThrow(UsageError);

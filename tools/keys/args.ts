@@ -1,4 +1,5 @@
 import { allowedModelEntryProblem } from '@aigw/core';
+import { isISO8601 } from 'class-validator';
 import { parseArgs } from 'node:util';
 
 export type KeysCommand =
@@ -125,9 +126,14 @@ export function parseKeysArgs(argv: string[]): KeysCommand {
   }
 }
 
+/** The admin API's bound on a key's rpm and tpm (CreateKeyDto); the columns hold no more. */
+const MAX_RATE = 1_000_000_000;
+
 function expiryOf(value: string): Date {
   const at = new Date(value);
-  if (!/(Z|[+-]\d\d:?\d\d)$/.test(value) || Number.isNaN(at.getTime())) {
+  // The admin API's rule (CreateKeyDto.expiresAt). Strict: a day that does not exist (2027-02-30) is refused, where
+  // Date alone would read it as one in the next month.
+  if (!isISO8601(value, { strict: true }) || !/(Z|[+-]\d\d:?\d\d)$/.test(value) || Number.isNaN(at.getTime())) {
     throw new UsageError('--expires needs an ISO date-time with a time zone, e.g. 2027-01-31T00:00:00Z');
   }
   if (at.getTime() <= Date.now()) {
@@ -149,8 +155,8 @@ function modelsOf(value: string): string[] {
 
 function rateOf(flag: string, value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-    throw new UsageError(`${flag} needs a whole number >= 1`);
+  if (!/^\d+$/.test(value) || n < 1 || n > MAX_RATE) {
+    throw new UsageError(`${flag} needs a whole number from 1 to ${MAX_RATE}`);
   }
   return n;
 }
