@@ -94,6 +94,33 @@ describe('ApiKeyStore', () => {
     expect(JSON.stringify(list)).not.toContain(sha256(first.key));
   });
 
+  it("creates the CLI's new user with the key in one transaction, audited as user.create once", async () => {
+    const audit = (target: string) =>
+      ds.query<{ actor: string; action: string; detail: { after: Record<string, unknown> } }[]>(
+        'SELECT actor, action, detail FROM audit_log WHERE target = $1 ORDER BY id',
+        [target],
+      );
+    const first = await store.create({ userName: 'carol', role: 'user' }, 'cli');
+    const second = await store.create({ userName: 'carol', role: 'user' }, 'cli');
+    expect(second.userId).toBe(first.userId);
+    const userRows = await audit(first.userId);
+    expect(userRows).toEqual([
+      {
+        actor: 'cli',
+        action: 'user.create',
+        detail: expect.objectContaining({
+          before: null,
+          after: expect.objectContaining({ id: first.userId, name: 'carol', tier: 'default' }),
+        }),
+      },
+    ]);
+    expect((await audit(first.id)).map((r) => r.action)).toEqual(['key.create']);
+
+    // A key the database refuses (a rate beyond its column) leaves no user behind.
+    await expect(store.create({ userName: 'dan', role: 'user', rpm: 10_000_000_000 }, 'cli')).rejects.toThrow();
+    expect(await ds.query('SELECT id FROM users WHERE name = $1', ['dan'])).toEqual([]);
+  });
+
   it('revokes by prefix or id; revocation sticks and is idempotent', async () => {
     const a = await store.create({ userName: 'carol', role: 'user' });
     const b = await store.create({ userName: 'carol', role: 'user' });

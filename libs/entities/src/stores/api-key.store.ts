@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sha256Hex } from '@aigw/core';
-import { IsNull, type DataSource } from 'typeorm';
+import { IsNull, type DataSource, type EntityManager } from 'typeorm';
 import { ApiKeyEntity, type ApiKeyRole } from '../entities/api-key.entity';
 import { UserPreferenceEntity } from '../entities/user-preference.entity';
 import { UserQuotaEntity } from '../entities/user-quota.entity';
@@ -128,8 +128,8 @@ export class ApiKeyStore {
     input: { userName: string; role: ApiKeyRole; name?: string } & ApiKeyGovernance,
     actor?: string,
   ): Promise<CreatedApiKey> {
-    const userId = await this.ensureUser(input.userName);
-    return this.insert({ ...input, userId }, actor);
+    // The user (audited as `user.create` when new) and the key in one transaction: a key that fails leaves no user.
+    return this.insert(input, (m) => this.ensureUser(m, input.userName, actor), actor);
   }
 
   /**
@@ -143,18 +143,20 @@ export class ApiKeyStore {
     if (!UUID.test(input.userId) || !(await this.dataSource.getRepository(UserEntity).existsBy({ id: input.userId }))) {
       return null;
     }
-    return this.insert(input, actor);
+    return this.insert(input, () => Promise.resolve(input.userId), actor);
   }
 
   private async insert(
-    input: { userId: string; role: ApiKeyRole; name?: string | null } & ApiKeyGovernance,
+    input: { role: ApiKeyRole; name?: string | null } & ApiKeyGovernance,
+    userOf: (m: EntityManager) => Promise<string>,
     actor: string | undefined,
   ): Promise<CreatedApiKey> {
     const key = API_KEY_PREFIX + randomBytes(32).toString('base64url');
     const prefix = keyPrefixOf(key);
     return this.dataSource.transaction(async (m) => {
+      const userId = await userOf(m);
       const row = await m.getRepository(ApiKeyEntity).save({
-        userId: input.userId,
+        userId,
         role: input.role,
         keyHash: sha256Hex(key),
         prefix,
@@ -171,7 +173,7 @@ export class ApiKeyStore {
       if (actor !== undefined) {
         await AuditLogStore.write(m, { actor, action: 'key.create', target: row.id, before: null, after: info });
       }
-      return { key, id: row.id, prefix, userId: input.userId, role: input.role, info };
+      return { key, id: row.id, prefix, userId, role: input.role, info };
     });
   }
 
@@ -294,7 +296,7 @@ export class ApiKeyStore {
     if (key.trim() === '') {
       throw new Error('the bootstrap key must not be empty');
     }
-    const userId = await this.ensureUser(userName);
+    const userId = await this.ensureUser(this.dataSource.manager, userName);
     const hash = sha256Hex(key);
     const inserted = await this.dataSource.query<{ id: string }[]>(
       `INSERT INTO ${tableRef(this.dataSource, ApiKeyEntity)} (user_id, role, key_hash, prefix, name)
@@ -327,13 +329,26 @@ export class ApiKeyStore {
     );
   }
 
-  private async ensureUser(name: string): Promise<string> {
+  /** The id of the user of this name, created (and audited as `actor`'s `user.create`, when given) if new. */
+  private async ensureUser(m: EntityManager, name: string, actor?: string): Promise<string> {
     if (name.trim() === '') {
       throw new Error('a user name must not be empty');
     }
     const users = tableRef(this.dataSource, UserEntity);
-    await this.dataSource.query(`INSERT INTO ${users} (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`, [name]);
-    const rows = await this.dataSource.query<{ id: string }[]>(`SELECT id FROM ${users} WHERE name = $1`, [name]);
+    const inserted = await m.query<{ id: string; createdAt: Date }[]>(
+      `INSERT INTO ${users} (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id, created_at AS "createdAt"`,
+      [name],
+    );
+    if (inserted.length === 1) {
+      const { id, createdAt } = inserted[0];
+      if (actor !== undefined) {
+        // As the admin API records it (a user without a quota row has the default tier).
+        const after = { id, name, tier: 'default', createdAt };
+        await AuditLogStore.write(m, { actor, action: 'user.create', target: id, before: null, after });
+      }
+      return id;
+    }
+    const rows = await m.query<{ id: string }[]>(`SELECT id FROM ${users} WHERE name = $1`, [name]);
     return rows[0].id;
   }
 
