@@ -129,7 +129,7 @@ describe('command-line tools (built)', () => {
         expect(missing.stderr).toContain("No key has the id or prefix 'sk-aigw-nothere0'");
 
         const audit = await local.query<{ action: string }[]>('SELECT action FROM audit_log ORDER BY id');
-        expect(audit.map((a) => a.action)).toEqual(['key.create', 'key.revoke']);
+        expect(audit.map((a) => a.action)).toEqual(['user.create', 'key.create', 'key.revoke']);
       } finally {
         await local.destroy();
       }
