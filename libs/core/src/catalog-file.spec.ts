@@ -353,6 +353,20 @@ ${provider}${provider}`,
     }
   });
 
+  it('refuses a key an HTTP header cannot carry, without echoing it; a gateway key too', () => {
+    for (const key of ['sk-abc\ndef', '\u201csk-abc\u201d']) {
+      const problems = problemsOf(MINIMAL, { OPENAI_API_KEY: key });
+      expect(problems).toEqual([
+        'providers[0].apiKey holds a character an HTTP header cannot carry (a line break, or one beyond Latin-1)',
+      ]);
+      expect(problems.join('\n')).not.toContain('abc');
+      const gateway = { gateways: [{ id: 'gw', baseUrl: 'http://gw', apiKey: key }], providers: [] };
+      expect(() => readCatalogDocument(gateway, {})).toThrow(/gateways\[0\]\.apiKey holds a character/);
+    }
+    // Latin-1 beyond ASCII and tabs are sendable.
+    expect(parseCatalog(MINIMAL, { OPENAI_API_KEY: 'sk-\u00e9\tx' }).providers[0].apiKey).toBe('sk-\u00e9\tx');
+  });
+
   it('never echoes values in messages', () => {
     const problems = problemsOf(MINIMAL.replace('https://api.openai.com/v1/', 'https//secret-token@host'), {
       OPENAI_API_KEY: 'sk-very-secret',

@@ -103,6 +103,8 @@ const REFERENCE = /\$\{([^}]*)\}/g;
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** A whole value that is one environment reference without a literal default: safe to export as is. */
 const SECRET_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*(:-)?\}$/;
+/** What an HTTP header value may not hold (undici's rule): keys are sent in one. */
+const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 /** The `${VAR}` reference an apiKey value is, when it is exactly one without a literal default (see ProviderSpec). */
 export function secretReferenceOf(raw: unknown): string | undefined {
@@ -148,6 +150,19 @@ class CatalogReader {
 
   problem(path: string, message: string): void {
     this.problems.push(`${path} ${message}`);
+  }
+
+  /**
+   * A key, sent as a header value: a line break or a character beyond Latin-1 (a key pasted with typographic quotes)
+   * could never be sent, so it is refused here, where the problem is named, not at every call. Never echoed.
+   */
+  apiKey(obj: Obj, path: string, owner: string): string | undefined {
+    const key = this.string(obj, 'apiKey', path, owner, false);
+    if (key !== undefined && INVALID_HEADER_VALUE.test(key)) {
+      this.problem(`${path}.apiKey`, 'holds a character an HTTP header cannot carry (a line break, or one beyond Latin-1)');
+      return undefined;
+    }
+    return key;
   }
 
   object(value: unknown, path: string, allowed: readonly string[]): Obj | undefined {
@@ -336,7 +351,7 @@ function readGateway(r: CatalogReader, raw: unknown, path: string): GatewaySpec 
   const id = r.id(obj, path);
   const owner = id === undefined ? path : `gateway '${id}'`;
   const baseUrl = r.url(obj, 'baseUrl', path, owner);
-  const apiKey = r.string(obj, 'apiKey', path, owner, false);
+  const apiKey = r.apiKey(obj, path, owner);
   const apiKeyRef = secretReferenceOf(obj.apiKey);
   const timeoutMs = r.number(obj, 'timeoutMs', path, owner, { min: 1, integer: true }, CATALOG_DEFAULTS.timeoutMs);
   if (id === undefined || baseUrl === undefined || timeoutMs === undefined) {
@@ -453,7 +468,7 @@ function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpe
   const displayName = r.string(obj, 'displayName', path, owner, false);
   const kind = r.oneOf(obj, 'kind', path, owner, PROVIDER_KINDS);
   const baseUrl = r.url(obj, 'baseUrl', path, owner);
-  const apiKey = r.string(obj, 'apiKey', path, owner, false);
+  const apiKey = r.apiKey(obj, path, owner);
   const apiKeyRef = secretReferenceOf(obj.apiKey);
   const enabled = r.boolean(obj, 'enabled', path, owner, true);
   const timeoutMs = r.number(obj, 'timeoutMs', path, owner, { min: 1, integer: true }, CATALOG_DEFAULTS.timeoutMs);
