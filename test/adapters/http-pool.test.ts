@@ -144,6 +144,21 @@ describe('HttpPool', () => {
     expect(up.connections).toBe(2);
   });
 
+  it('refuses a key HTTP cannot carry without handing it to the pool, which then keeps serving', async () => {
+    up.handler = (_req, res) => sendJson(res, 200, OK);
+    const one = target({ maxConnections: 1 });
+    expect((await within(3000, 'first call', call(one))).text).toBe('ok');
+    for (const apiKey of ['sk-abc\ndef', 'sk-\u201cabc\u201d']) {
+      const e = await within(3000, 'refused', failure(call({ ...one, apiKey })));
+      expect(e.errorClass).toBe(ErrorClass.Gateway);
+      expect(e.message).toContain('authorization header');
+      expect(e.message).not.toContain('abc');
+      // undici refused such a request itself, after which a pool of one connection never answered again.
+      expect((await within(3000, 'next call', call(one))).text).toBe('ok');
+    }
+    expect(up.requests).toHaveLength(3);
+  });
+
   it('closes gracefully: in-flight calls finish, later calls are refused as Cancelled', async () => {
     let release: (() => void) | undefined;
     up.handler = (_req, res) => {

@@ -44,6 +44,14 @@ interface Endpoint {
   search: string;
 }
 
+/**
+ * What undici refuses in a header value and in a request path (lib/core/request.js). It refuses such a request, but
+ * the pool it was handed to may never serve another: with one connection (maxConnections: 1) every later request
+ * waits forever. A key pasted with a line break or typographic quotes did that to its provider until a restart.
+ */
+const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+const INVALID_PATH = /[^\u0021-\u00ff]/;
+
 const DEFAULT_MAX_CONNECTIONS = 128;
 const DEFAULT_KEEP_ALIVE_MS = 10_000;
 const DEFAULT_MAX_CONNECT_TIMEOUT_MS = 10_000;
@@ -148,9 +156,20 @@ export class HttpPool {
       // Deliberately without the cause: URL errors carry the input, which may hold credentials.
       return Promise.reject(new ProviderCallError(ErrorClass.Provider, 'provider baseUrl is not a valid http(s) URL'));
     }
+    const path = joinPath(endpoint, call.path);
+    const invalid = invalidPart(path, call.headers);
+    if (invalid !== null) {
+      // Never handed to the pool (see INVALID_HEADER_VALUE); the value is not shown: it may be a key.
+      return Promise.reject(
+        new ProviderCallError(
+          ErrorClass.Gateway,
+          `the ${invalid} holds characters HTTP does not allow (a line break, or one beyond Latin-1): check the provider's settings`,
+        ),
+      );
+    }
     return this.poolFor(target, endpoint.origin).request({
       method: call.method,
-      path: joinPath(endpoint, call.path),
+      path,
       headers: call.headers,
       body: call.body,
       signal,
@@ -247,6 +266,19 @@ export class HttpPool {
     }
     return endpoint;
   }
+}
+
+/** `request path` or `<name> header` when undici would refuse it; null when it may be sent. */
+function invalidPart(path: string, headers: Record<string, string>): string | null {
+  if (INVALID_PATH.test(path)) {
+    return 'request path';
+  }
+  for (const name in headers) {
+    if (INVALID_HEADER_VALUE.test(headers[name])) {
+      return `${name} header`;
+    }
+  }
+  return null;
 }
 
 function joinPath(endpoint: Endpoint, path: string): string {
