@@ -159,7 +159,10 @@ class CatalogReader {
   apiKey(obj: Obj, path: string, owner: string): string | undefined {
     const key = this.string(obj, 'apiKey', path, owner, false);
     if (key !== undefined && INVALID_HEADER_VALUE.test(key)) {
-      this.problem(`${path}.apiKey`, 'holds a character an HTTP header cannot carry (a line break, or one beyond Latin-1)');
+      this.problem(
+        `${path}.apiKey`,
+        'holds a character an HTTP header cannot carry (a line break, or one beyond Latin-1)',
+      );
       return undefined;
     }
     return key;

@@ -1,4 +1,12 @@
-import { ErrorClass, ErrorCode, GatewayError, type Attempt, type Deployment, type ProviderCallError, type Spent } from '@aigw/core';
+import {
+  ErrorClass,
+  ErrorCode,
+  GatewayError,
+  type Attempt,
+  type Deployment,
+  type ProviderCallError,
+  type Spent,
+} from '@aigw/core';
 import { abortCauseOf, GenerationCancelledError } from '../cancel/abort';
 
 /*
