@@ -1,8 +1,17 @@
 import Anthropic from '@anthropic-ai/sdk';
-import type { MessageParam, Tool } from '@anthropic-ai/sdk/resources/messages';
+import type { Message, MessageParam, Tool, ToolUseBlock } from '@anthropic-ai/sdk/resources/messages';
 import { Redis } from 'ioredis';
 import { REDACTED_THINKING_TRIGGER } from '@aigw/testing';
 import { REDIS_URL, TestSystem } from './harness';
+
+/** The tool call of an answer that made one. */
+function toolUseOf(answer: Message): ToolUseBlock {
+  const use = answer.content.find((b) => b.type === 'tool_use');
+  if (use?.type !== 'tool_use') {
+    throw new Error(`expected a tool_use block, got ${JSON.stringify(answer.content)}`);
+  }
+  return use;
+}
 
 /**
  * The official Anthropic SDK against `POST /v1/messages`, through the whole system: plain and streamed answers and
@@ -124,10 +133,7 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
       const messages: MessageParam[] = [{ role: 'user', content: 'Oslo' }];
       const first = await client.messages.create({ model, max_tokens: 256, messages, tools: [weather] });
       expect(first.stop_reason).toBe('tool_use');
-      const use = first.content.find((b) => b.type === 'tool_use');
-      if (use?.type !== 'tool_use') {
-        throw new Error(`expected a tool_use block, got ${JSON.stringify(first.content)}`);
-      }
+      const use = toolUseOf(first);
       expect(use.name).toBe('get_weather');
       expect(use.input).toEqual({ city: 'Oslo', days: 4 });
       messages.push(
@@ -142,10 +148,7 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
     it("sends a failed tool call's result to Claude with its is_error flag, to other families led by 'Error:'", async () => {
       const messages: MessageParam[] = [{ role: 'user', content: 'Oslo' }];
       const first = await client.messages.create({ model, max_tokens: 256, messages, tools: [weather] });
-      const use = first.content.find((b) => b.type === 'tool_use');
-      if (use?.type !== 'tool_use') {
-        throw new Error(`expected a tool_use block, got ${JSON.stringify(first.content)}`);
-      }
+      const use = toolUseOf(first);
       messages.push(
         { role: 'assistant', content: first.content },
         {
@@ -170,10 +173,7 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
       const ephemeral = { type: 'ephemeral' as const };
       const messages: MessageParam[] = [{ role: 'user', content: 'Oslo' }];
       const first = await client.messages.create({ model, max_tokens: 256, messages, tools: [weather] });
-      const use = first.content.find((b) => b.type === 'tool_use');
-      if (use?.type !== 'tool_use') {
-        throw new Error(`expected a tool_use block, got ${JSON.stringify(first.content)}`);
-      }
+      const use = toolUseOf(first);
       messages.push(
         { role: 'assistant', content: first.content },
         {
@@ -212,10 +212,7 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
     it('carries the images of a tool_result (a screenshot or file-reading tool) to the model', async () => {
       const messages: MessageParam[] = [{ role: 'user', content: 'Oslo' }];
       const first = await client.messages.create({ model, max_tokens: 256, messages, tools: [weather] });
-      const use = first.content.find((b) => b.type === 'tool_use');
-      if (use?.type !== 'tool_use') {
-        throw new Error(`expected a tool_use block, got ${JSON.stringify(first.content)}`);
-      }
+      const use = toolUseOf(first);
       const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
       messages.push(
         { role: 'assistant', content: first.content },
@@ -330,10 +327,7 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
         if (streamed) {
           expect(deltas).toEqual(expect.arrayContaining(['thinking_delta', 'signature_delta', 'input_json_delta']));
         }
-        const use = first.content.find((b) => b.type === 'tool_use');
-        if (use?.type !== 'tool_use') {
-          throw new Error(`expected a tool_use block, got ${JSON.stringify(first.content)}`);
-        }
+        const use = toolUseOf(first);
         messages.push(
           { role: 'assistant', content: first.content },
           { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: '12C' }] },
@@ -363,10 +357,7 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
       for (const streamed of [false, true]) {
         const first = streamed ? await client.messages.stream(ask).finalMessage() : await client.messages.create(ask);
         expect(first.content[0]).toEqual({ type: 'redacted_thinking', data: expect.stringMatching(/^sim-redacted-/) });
-        const use = first.content.find((b) => b.type === 'tool_use');
-        if (use?.type !== 'tool_use') {
-          throw new Error(`expected a tool_use block, got ${JSON.stringify(first.content)}`);
-        }
+        const use = toolUseOf(first);
         const second = await client.messages.create({
           ...ask,
           messages: [
