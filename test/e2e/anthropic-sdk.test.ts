@@ -68,6 +68,14 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
     ['an Anthropic deployment', 'sim0-anthropic/sim-claude'],
   ] as const;
 
+  /** Asks `model` for Oslo's weather: the conversation so far (the question, the answer with its call) and the call. */
+  async function weatherCall(model: string): Promise<{ messages: MessageParam[]; use: ToolUseBlock }> {
+    const messages: MessageParam[] = [{ role: 'user', content: 'Oslo' }];
+    const first = await client.messages.create({ model, max_tokens: 256, messages, tools: [weather] });
+    messages.push({ role: 'assistant', content: first.content });
+    return { messages, use: toolUseOf(first) };
+  }
+
   describe.each(deployments)('against %s', (_label, model) => {
     it('answers a plain request as an Anthropic Message', async () => {
       const {
@@ -146,16 +154,11 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
     });
 
     it("sends a failed tool call's result to Claude with its is_error flag, to other families led by 'Error:'", async () => {
-      const messages: MessageParam[] = [{ role: 'user', content: 'Oslo' }];
-      const first = await client.messages.create({ model, max_tokens: 256, messages, tools: [weather] });
-      const use = toolUseOf(first);
-      messages.push(
-        { role: 'assistant', content: first.content },
-        {
-          role: 'user',
-          content: [{ type: 'tool_result', tool_use_id: use.id, content: 'weather service down', is_error: true }],
-        },
-      );
+      const { messages, use } = await weatherCall(model);
+      messages.push({
+        role: 'user',
+        content: [{ type: 'tool_result', tool_use_id: use.id, content: 'weather service down', is_error: true }],
+      });
       await client.messages.create({ model, max_tokens: 256, messages, tools: [weather] });
       const sent = system.sim.lastRequests(1)[0].body as { messages: { role: string; content: unknown }[] };
       const last = sent.messages[sent.messages.length - 1];
@@ -171,11 +174,8 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
 
     it('sends prompt-cache breakpoints (cache_control) to Claude where the client put them, and to no other family', async () => {
       const ephemeral = { type: 'ephemeral' as const };
-      const messages: MessageParam[] = [{ role: 'user', content: 'Oslo' }];
-      const first = await client.messages.create({ model, max_tokens: 256, messages, tools: [weather] });
-      const use = toolUseOf(first);
+      const { messages, use } = await weatherCall(model);
       messages.push(
-        { role: 'assistant', content: first.content },
         {
           role: 'user',
           content: [{ type: 'tool_result', tool_use_id: use.id, content: '12C', cache_control: ephemeral }],
@@ -210,26 +210,21 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
     });
 
     it('carries the images of a tool_result (a screenshot or file-reading tool) to the model', async () => {
-      const messages: MessageParam[] = [{ role: 'user', content: 'Oslo' }];
-      const first = await client.messages.create({ model, max_tokens: 256, messages, tools: [weather] });
-      const use = toolUseOf(first);
+      const { messages, use } = await weatherCall(model);
       const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
-      messages.push(
-        { role: 'assistant', content: first.content },
-        {
-          role: 'user',
-          content: [
-            {
-              type: 'tool_result',
-              tool_use_id: use.id,
-              content: [
-                { type: 'text', text: 'the radar' },
-                { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png } },
-              ],
-            },
-          ],
-        },
-      );
+      messages.push({
+        role: 'user',
+        content: [
+          {
+            type: 'tool_result',
+            tool_use_id: use.id,
+            content: [
+              { type: 'text', text: 'the radar' },
+              { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png } },
+            ],
+          },
+        ],
+      });
       const second = await client.messages.create({ model, max_tokens: 256, messages, tools: [weather] });
       expect(second.type).toBe('message');
       // The provider got the image, in the tool result (Anthropic) or in a user turn right after it (OpenAI, whose
