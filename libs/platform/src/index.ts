@@ -1,4 +1,5 @@
 export * from './config/base-env';
+export * from './config/circuit-timing-env';
 export * from './config/load-env';
 export * from './redis/redis';
 export * from './redis/redis-errors';

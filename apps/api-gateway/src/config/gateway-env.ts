@@ -1,10 +1,11 @@
 import { CACHE_SCOPES, type CacheScope } from '@aigw/core';
-import { BaseEnv, IsListenHost, toBool } from '@aigw/platform';
+import { CircuitTimingEnv, IsListenHost, toBool } from '@aigw/platform';
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
 
 /** The api-gateway's environment, validated once at boot (see `loadEnvOrExit`). */
-export class GatewayEnv extends BaseEnv {
+/** CB_OPEN_MS and CB_HALF_OPEN_PROBES (CircuitTimingEnv) decide `available` in the models listing and preferences. */
+export class GatewayEnv extends CircuitTimingEnv {
   @Type(() => Number)
   @IsInt()
   @Min(0)
@@ -146,22 +147,6 @@ export class GatewayEnv extends BaseEnv {
   @IsInt()
   @Min(1)
   MODELS_PUBLIC_RPM = 60;
-
-  /**
-   * The workers' CB_OPEN_MS and CB_HALF_OPEN_PROBES (set both apps alike): how long an open circuit refuses calls and
-   * how many probes a half-open one admits, which decide `available` in the models listing and the preferences API.
-   */
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(86_400_000)
-  CB_OPEN_MS = 60_000;
-
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
-  CB_HALF_OPEN_PROBES = 1;
 
   /** How often the models listing recomputes latency and success rates (one grouped query) and health. */
   @Type(() => Number)

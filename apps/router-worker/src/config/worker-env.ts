@@ -1,10 +1,10 @@
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsNotEmpty, IsNumber, IsOptional, IsString, Max, Min } from 'class-validator';
 import { ROUTING_POLICIES, type RoutingPolicy } from '@aigw/core';
-import { BaseEnv, IsListenHost } from '@aigw/platform';
+import { CircuitTimingEnv, IsListenHost } from '@aigw/platform';
 
 /** The router-worker's environment, validated once at boot (see `loadEnvOrExit`). */
-export class WorkerEnv extends BaseEnv {
+export class WorkerEnv extends CircuitTimingEnv {
   /** Port of the small ops server (`/health/*`, `/metrics`); 0 picks a free one. */
   @Type(() => Number)
   @IsInt()
@@ -163,20 +163,6 @@ export class WorkerEnv extends BaseEnv {
   @Min(1)
   @Max(1_000_000)
   CB_MIN_VOLUME = 20;
-
-  /** How long an open circuit refuses calls before admitting probes. */
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(86_400_000)
-  CB_OPEN_MS = 60_000;
-
-  /** Concurrent probe calls a half-open circuit admits (fleet-wide). */
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
-  CB_HALF_OPEN_PROBES = 1;
 
   /** A probe slot frees itself after this long (a worker died mid-probe); keep it above provider timeouts. */
   @Type(() => Number)
