@@ -258,9 +258,7 @@ export class GenerationService {
   private staleable(err: unknown, sub: Submission, cached: CacheDecision): err is GatewayError {
     return (
       err instanceof GatewayError &&
-      (err.code === ErrorCode.AllProvidersFailed ||
-        err.code === ErrorCode.ProviderRateLimited ||
-        err.code === ErrorCode.NoHealthyProvider) &&
+      PROVIDERS_FAILED.has(err.code) &&
       cached.status === 'miss' &&
       (sub.request.cache?.staleTtlS ?? 0) > 0
     );
@@ -569,6 +567,13 @@ function unavailable(err: unknown): never {
   });
 }
 
+/** No provider answered: every one failed, refused for its rate limit, or none was healthy (no call made). */
+const PROVIDERS_FAILED: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.AllProvidersFailed,
+  ErrorCode.ProviderRateLimited,
+  ErrorCode.NoHealthyProvider,
+]);
+
 /**
  * Failures whose answer says to retry: the request was cancelled (its client went away, or its deadline passed), the
  * worker shut down before the provider answered, no deployment was healthy (no provider was called), every attempt
@@ -578,9 +583,7 @@ function unavailable(err: unknown): never {
 const RUNS_AGAIN: ReadonlySet<ErrorCode> = new Set([
   ErrorCode.Timeout,
   ErrorCode.ServiceUnavailable,
-  ErrorCode.NoHealthyProvider,
-  ErrorCode.AllProvidersFailed,
-  ErrorCode.ProviderRateLimited,
+  ...PROVIDERS_FAILED,
   ErrorCode.RateLimited,
   ErrorCode.Internal,
 ]);

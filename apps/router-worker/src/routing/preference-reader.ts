@@ -57,7 +57,7 @@ interface Cached {
   rows: Promise<PreferenceRow[]>;
   /** The rows as the gateway renders a user's preferences (`preferencesStringOf`), '' without any. */
   rendered: Promise<string>;
-  /** The gateway's rendering this entry was last read again for (see `chainFor`). */
+  /** The gateway's rendering this entry was read again for or found to match (see `chainFor`): not compared again. */
   readFor?: string;
 }
 
@@ -121,6 +121,7 @@ export class PreferenceReader {
       }
       const wanted = canonicalPreferences(seen);
       if ((await hit.rendered) === wanted) {
+        hit.readFor = seen;
         return hit.rows;
       }
       // Only the first request that finds the difference reads again; the entry it leaves is the newest read.

@@ -80,18 +80,12 @@ export function allProvidersFailed(
 ): GatewayError {
   const failed = attempts.filter((a) => !a.ok);
   const detail = failed.map(describeAttempt).join('; ');
-  if (failed.length > 0 && failed.every((a) => a.errorClass === ErrorClass.RateLimit)) {
-    return new GatewayError(ErrorCode.ProviderRateLimited, `Every provider rate limited the request (${detail}).`, {
-      attempts,
-      retryAfterMs,
-      cause,
-    });
-  }
-  return new GatewayError(ErrorCode.AllProvidersFailed, `All providers failed (${detail}).`, {
-    attempts,
-    retryAfterMs,
-    cause,
-  });
+  const limited = failed.length > 0 && failed.every((a) => a.errorClass === ErrorClass.RateLimit);
+  return new GatewayError(
+    limited ? ErrorCode.ProviderRateLimited : ErrorCode.AllProvidersFailed,
+    limited ? `Every provider rate limited the request (${detail}).` : `All providers failed (${detail}).`,
+    { attempts, retryAfterMs, cause },
+  );
 }
 
 /** Every candidate's circuit is open (or its probe slots taken): fail fast instead of hammering a dead fleet. */

@@ -58,13 +58,9 @@ export class QuotaUsageStore {
     return { requests: g?.requests ?? 0, costUsd: g?.costUsd ?? 0 };
   }
 
-  async periodTotals(dayStart: Date, monthStart: Date, userId?: string): Promise<QuotaUsageRow[]> {
+  async periodTotals(dayStart: Date, monthStart: Date): Promise<QuotaUsageRow[]> {
     const usage = tableRef(this.dataSource, UsageRecordEntity);
     const quotas = tableRef(this.dataSource, UserQuotaEntity);
-    const params: unknown[] = [dayStart, monthStart];
-    if (userId !== undefined) {
-      params.push(userId);
-    }
     const rows = await this.dataSource.query<
       { user_id: string; dr: string; ds: string | null; mr: string; ms: string | null }[]
     >(
@@ -75,9 +71,9 @@ export class QuotaUsageStore {
               sum(u.cost_usd) FILTER (WHERE u.created_at >= greatest($2, coalesce(q.monthly_reset_at, $2))) AS ms
          FROM ${usage} u
          LEFT JOIN ${quotas} q ON q.user_id = u.user_id
-        WHERE u.created_at >= $2 ${userId === undefined ? '' : 'AND u.user_id = $3'}
+        WHERE u.created_at >= $2
         GROUP BY u.user_id`,
-      params,
+      [dayStart, monthStart],
     );
     return rows.map((r) => ({
       userId: r.user_id,
