@@ -103,8 +103,12 @@ const REFERENCE = /\$\{([^}]*)\}/g;
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** A whole value that is one environment reference without a literal default: safe to export as is. */
 const SECRET_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*(:-)?\}$/;
-/** What an HTTP header value may not hold (undici's rule): keys are sent in one. */
-const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+/**
+ * What an HTTP header value may not hold (undici's rule, lib/core/request.js): keys are sent in one. The catalog
+ * refuses such a key, and the adapters' pool refuses such a header before undici sees it (undici refuses the
+ * request but may leave a one-connection pool that never serves again).
+ */
+export const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 /** The `${VAR}` reference an apiKey value is, when it is exactly one without a literal default (see ProviderSpec). */
 export function secretReferenceOf(raw: unknown): string | undefined {

@@ -1,4 +1,4 @@
-import { ErrorClass, ProviderCallError } from '@aigw/core';
+import { ErrorClass, INVALID_HEADER_VALUE, ProviderCallError } from '@aigw/core';
 import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -45,11 +45,10 @@ interface Endpoint {
 }
 
 /**
- * What undici refuses in a header value and in a request path (lib/core/request.js). It refuses such a request, but
- * the pool it was handed to may never serve another: with one connection (maxConnections: 1) every later request
- * waits forever. A key pasted with a line break or typographic quotes did that to its provider until a restart.
+ * What undici refuses in a request path (lib/core/request.js; header values: core's INVALID_HEADER_VALUE). It refuses
+ * such a request, but the pool it was handed to may never serve another: with one connection (maxConnections: 1)
+ * every later request waits forever. A key pasted with a line break or typographic quotes did that until a restart.
  */
-const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const INVALID_PATH = /[^\u0021-\u00ff]/;
 
 const DEFAULT_MAX_CONNECTIONS = 128;
