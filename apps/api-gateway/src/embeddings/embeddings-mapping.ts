@@ -1,5 +1,6 @@
-import type { GenerationRequest, GenerationResult, JsonObject, JsonValue } from '@aigw/core';
+import type { GenerationRequest, GenerationResult } from '@aigw/core';
 import { applyRoutingChoices, isSet, type RequestFrame } from '../generation/request-frame';
+import { extraFieldsOf } from '../openai/openai-mapping';
 import { EMBEDDINGS_FIELDS, type EmbeddingInputBody, type EmbeddingsDto } from './embeddings.dto';
 
 /** A single string or token array is a list of one; a list of token ids is one token array. */
@@ -13,30 +14,12 @@ function inputList(input: EmbeddingInputBody): string[] | number[][] {
   return input as string[] | number[][];
 }
 
-/**
- * The body's top-level fields the gateway does not model, as received, for the provider (embeddings go to the
- * OpenAI-compatible family only): servers' own fields such as `input_type` (NVIDIA NIM, Cohere and Voyage through
- * LiteLLM: query or passage vectors), vLLM's `truncate_prompt_tokens`, Jina's `task`. `null` means "default" and is
- * left out.
- */
-function extraFieldsOf(body: unknown): JsonObject | undefined {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    return undefined;
-  }
-  let extra: JsonObject | undefined;
-  for (const [key, value] of Object.entries(body as Record<string, JsonValue>)) {
-    if (!EMBEDDINGS_FIELDS.has(key) && value !== null && value !== undefined) {
-      extra ??= {};
-      extra[key] = value;
-    }
-  }
-  return extra;
-}
-
 /** `body` is the request body as received, for the pass-through of fields the DTO does not declare. */
 export function embeddingsRequest(dto: EmbeddingsDto, frame: RequestFrame, body?: unknown): GenerationRequest {
   const options: GenerationRequest['options'] = isSet(dto.user) ? { user: dto.user } : {};
-  const extra = extraFieldsOf(body);
+  // Servers' own fields such as `input_type` (NVIDIA NIM, Cohere and Voyage through LiteLLM: query or passage
+  // vectors), vLLM's `truncate_prompt_tokens`, Jina's `task` (embeddings go to the OpenAI-compatible family only).
+  const extra = extraFieldsOf(body, EMBEDDINGS_FIELDS);
   if (extra !== undefined) {
     options.extra = extra;
   }

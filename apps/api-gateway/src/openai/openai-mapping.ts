@@ -13,16 +13,19 @@ import { applyRoutingChoices, isSet, toChatMessage, toOptions, type RequestFrame
 import { CHAT_COMPLETION_FIELDS, type ChatCompletionDto } from './chat-completion.dto';
 
 /**
- * The body's top-level fields the gateway does not model, as received (plain JSON), for pass-through to
- * OpenAI-compatible providers. `null` means "default" and is left out.
+ * The body's top-level fields the gateway does not model (`known`: the route's own), as received (plain JSON), for
+ * pass-through to OpenAI-compatible providers. `null` means "default" and is left out.
  */
-export function extraFieldsOf(body: unknown): JsonObject | undefined {
+export function extraFieldsOf(
+  body: unknown,
+  known: ReadonlySet<string> = CHAT_COMPLETION_FIELDS,
+): JsonObject | undefined {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return undefined;
   }
   let extra: JsonObject | undefined;
   for (const [key, value] of Object.entries(body as Record<string, JsonValue>)) {
-    if (!CHAT_COMPLETION_FIELDS.has(key) && value !== null && value !== undefined && !isDefaultExtra(key, value)) {
+    if (!known.has(key) && value !== null && value !== undefined && !isDefaultExtra(key, value)) {
       extra ??= {};
       extra[key] = value;
     }
