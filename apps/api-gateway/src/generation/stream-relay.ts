@@ -91,9 +91,8 @@ export class StreamRelay extends ReplyWaiter {
   private readonly sequencer = new ChunkSequencer<ReplyPiece>();
   private readonly sent: string[] = [];
   private sentLength = 0;
-  /** The refusal text relayed so far (OpenAI's `refusal` deltas; Anthropic's format makes it the text). */
-  private readonly refusalSent: string[] = [];
-  private refusalLength = 0;
+  /** The refusal text relayed so far (OpenAI's `refusal` deltas; Anthropic's format makes it the text): short, rare. */
+  private refusalSent = '';
   private lastFinishReason: string | null = null;
   /** Whether any reasoning (text, signature, redacted block) went out. */
   private reasoningSent = false;
@@ -282,8 +281,7 @@ export class StreamRelay extends ReplyWaiter {
     }
     if (p.refusal !== undefined && p.refusal !== '') {
       this.write(fmt.refusal(p.refusal));
-      this.refusalSent.push(p.refusal);
-      this.refusalLength += p.refusal.length;
+      this.refusalSent += p.refusal;
     }
     if (p.toolCalls !== undefined && p.toolCalls.length > 0) {
       this.write(fmt.toolCalls(p.toolCalls));
@@ -316,12 +314,9 @@ export class StreamRelay extends ReplyWaiter {
       this.emitReasoningOf(result);
     }
     const refusal = result.refusal ?? '';
-    if (this.refusalLength !== refusal.length) {
+    if (refusal !== this.refusalSent && refusal.startsWith(this.refusalSent)) {
       // A refusal that did not come in pieces (an Idempotency-Key replay, a cache hit, lost chunks): the rest of it.
-      const sentRefusal = this.refusalSent.join('');
-      if (refusal.startsWith(sentRefusal)) {
-        this.emitPiece({ text: '', refusal: refusal.slice(sentRefusal.length) });
-      }
+      this.emitPiece({ text: '', refusal: refusal.slice(this.refusalSent.length) });
     }
     if (this.sentLength !== result.text.length || this.suspect) {
       const sentText = this.sent.join('');
