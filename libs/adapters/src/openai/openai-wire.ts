@@ -134,13 +134,32 @@ function openAiToolId(id: string): string {
   return rewrittenToolCallId(bare, bare, OPENAI_TOOL_ID_MAX);
 }
 
+/** Each base URL's host name, remembered: a provider's URL is parsed once ('' when it does not parse). */
+const hostnames = new Map<string, string>();
+
+function hostnameOf(baseUrl: string): string {
+  let host = hostnames.get(baseUrl);
+  if (host === undefined) {
+    try {
+      host = new URL(baseUrl).hostname;
+    } catch {
+      host = '';
+    }
+    if (hostnames.size < 1024) {
+      hostnames.set(baseUrl, host);
+    }
+  }
+  return host;
+}
+
 /** Google's OpenAI-compatible endpoint (generativelanguage or Vertex AI): thought signatures go back to it. */
 function isGoogleEndpoint(baseUrl: string): boolean {
-  try {
-    return new URL(baseUrl).hostname.endsWith('.googleapis.com');
-  } catch {
-    return false;
-  }
+  return hostnameOf(baseUrl).endsWith('.googleapis.com');
+}
+
+/** OpenAI's own API. */
+function isOpenAiApi(baseUrl: string): boolean {
+  return hostnameOf(baseUrl) === 'api.openai.com';
 }
 
 function withPortableIds(m: ChatMessage, google: boolean): ChatMessage {
@@ -172,12 +191,12 @@ function historyOf(messages: ChatMessage[], baseUrl: string): ChatMessage[] {
   if (!messages.some((m) => hasForeignFields(m) || hasMedia(m) || hasForeignIds(m))) {
     return messages;
   }
-  let google: boolean | undefined;
+  const google = isGoogleEndpoint(baseUrl);
   const out: ChatMessage[] = [];
   let media: ContentPart[] = [];
   for (const original of messages) {
     const unmarked = hasForeignFields(original) ? withoutForeignFields(original) : original;
-    const m = hasForeignIds(unmarked) ? withPortableIds(unmarked, (google ??= isGoogleEndpoint(baseUrl))) : unmarked;
+    const m = hasForeignIds(unmarked) ? withPortableIds(unmarked, google) : unmarked;
     if (m.role !== 'tool' && media.length > 0) {
       out.push({ role: 'user', content: media });
       media = [];
@@ -202,24 +221,6 @@ function toolsOf(tools: FunctionTool[] | undefined): FunctionTool[] | undefined 
     return tools;
   }
   return tools.map((t) => ({ type: t.type, function: t.function }));
-}
-
-/** Whether each base URL is OpenAI's own API (`api.openai.com`), remembered: a provider's URL is parsed once. */
-const openAiApi = new Map<string, boolean>();
-
-function isOpenAiApi(baseUrl: string): boolean {
-  let known = openAiApi.get(baseUrl);
-  if (known === undefined) {
-    try {
-      known = new URL(baseUrl).hostname === 'api.openai.com';
-    } catch {
-      known = false;
-    }
-    if (openAiApi.size < 1024) {
-      openAiApi.set(baseUrl, known);
-    }
-  }
-  return known;
 }
 
 /**
