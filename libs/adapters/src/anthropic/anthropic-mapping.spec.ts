@@ -244,6 +244,7 @@ describe('tools to the Messages API', () => {
       { responseFormat: { type: 'json_object' as const } },
       { extra: { service_tier: 'flex' } },
       { temperature: 1.5 },
+      { stop: ['END', '\n'] },
     ]) {
       expect(send(options)).toMatchObject({ errorClass: ErrorClass.InvalidRequest });
     }
@@ -252,6 +253,7 @@ describe('tools to the Messages API', () => {
     });
     expect(typeof send({ responseFormat: { type: 'text' } })).toBe('string');
     expect(typeof send({ temperature: 1 })).toBe('string');
+    expect(typeof send({ stop: ['END'] })).toBe('string');
   });
   it('turns a reasoning effort into a thinking budget that fits under max_tokens, and sends a named budget as it is', () => {
     const body = (options: AdapterRequest['options']): Record<string, unknown> =>

@@ -4,6 +4,7 @@ import {
   type CacheControl,
   ProviderCallError,
   type ChatMessage,
+  isBlankStop,
   type ContentPart,
   type FunctionTool,
   type GenerationOptions,
@@ -321,6 +322,9 @@ function assertTranslatable(o: GenerationOptions): void {
   }
   if (o.temperature !== undefined && o.temperature > ANTHROPIC_MAX_TEMPERATURE) {
     throw unsupported(`'temperature' above ${ANTHROPIC_MAX_TEMPERATURE}`);
+  }
+  if (o.stop?.some(isBlankStop) === true) {
+    throw unsupported("'stop' with a sequence of whitespace only");
   }
   const extra = Object.keys(o.extra ?? {});
   if (extra.length > 0) {

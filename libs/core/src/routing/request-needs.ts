@@ -49,7 +49,8 @@ const PROVIDER_DEPENDENT_OPTIONS: readonly (readonly [string, keyof GenerationOp
 
 const BLANK = /^\s*$/;
 
-function isBlank(stop: string): boolean {
+/** A stop sequence of whitespace only (`"\n"`), which Anthropic refuses and the other families stop at. */
+export function isBlankStop(stop: string): boolean {
   return BLANK.test(stop);
 }
 
@@ -106,7 +107,7 @@ export function requestNeedsOf(request: Pick<GenerationRequest, 'messages' | 'op
     params.add('temperature');
   }
   // Anthropic refuses a stop sequence of whitespace only (`"\n"`, common in completion-style prompts); the others stop at it.
-  if (o.stop !== undefined && o.stop.some(isBlank)) {
+  if (o.stop !== undefined && o.stop.some(isBlankStop)) {
     params.add('stop');
   }
   for (const key of Object.keys(o.extra ?? {})) {
