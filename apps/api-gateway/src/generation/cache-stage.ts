@@ -197,15 +197,21 @@ export class CacheStage implements OnApplicationShutdown {
   }
 }
 
+/** The completion id and time of an answer another request's call made (two requests never share a completion id). */
+export function servedIdsOf(request: GenerationRequest): { id: string; created: number } {
+  return { id: completionIdOf(request.requestId), created: Math.floor(Date.now() / 1000) };
+}
+
 /**
- * The stored answer as this request's: its request and completion ids (two requests never share a completion id),
- * its time and latency, no provider cost, no attempts made.
+ * The stored answer as this request's: its request and completion ids, its time and latency (`servedIdsOf`), no
+ * provider cost, no attempts made.
  */
 export function servedFromCache(stored: GenerationResult, request: GenerationRequest): GenerationResult {
+  const { id, created } = servedIdsOf(request);
   return merged(stored, {
     requestId: request.requestId,
-    id: completionIdOf(request.requestId),
-    created: Math.floor(Date.now() / 1000),
+    id,
+    created,
     latencyMs: Math.max(0, Date.now() - request.receivedAt),
     providerLatencyMs: 0,
     costUsd: 0,

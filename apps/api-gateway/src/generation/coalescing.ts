@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   CLIENT_CLOSED_REQUEST,
-  completionIdOf,
   merged,
   type GatewayError,
   type GenerationRequest,
@@ -23,7 +22,7 @@ import {
 import type { Redis } from 'ioredis';
 import { AdmissionService } from '../admission/admission.service';
 import { GatewayEnv } from '../config/gateway-env';
-import { hitUsageEvent, servedFromCache } from './cache-stage';
+import { hitUsageEvent, servedFromCache, servedIdsOf } from './cache-stage';
 import { CancellationService } from './cancellation.service';
 import { GenerationQueue } from './generation-queue';
 import { ClientGoneError, type AbandonReason } from './reply-waiter';
@@ -133,7 +132,8 @@ export class Coalescing {
    * requests never share a completion id), no attempts of its own. As `serve` does for the whole answer.
    */
   serveHead(head: StreamHead, request: GenerationRequest): StreamHead {
-    return merged(head, { id: completionIdOf(request.requestId), created: Math.floor(Date.now() / 1000), attempts: 0 });
+    const { id, created } = servedIdsOf(request);
+    return merged(head, { id, created, attempts: 0 });
   }
 
   /**
