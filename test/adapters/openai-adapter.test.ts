@@ -468,6 +468,28 @@ describe('OpenAI-compatible adapter against a real HTTP server', () => {
     expect(e.message).toContain('streaming is disabled for this key');
   });
 
+  it('never carries the key a provider echoed in a 200 error body, a stream answered with JSON or a mid-stream error', async () => {
+    // A key of no known format (a HuggingFace token, a proxy's virtual key): only the key itself can find it.
+    const key = 'hf_IntegrationToken0001';
+    const keyed = { ...target, apiKey: key };
+    up.handler = (_req, res) => sendJson(res, 200, { error: { message: `key ${key} was revoked` } });
+    const plain = await failure(adapter.generate(request(keyed), never));
+    const asJson = await failure(collect(adapter.stream(request(keyed), never)));
+    up.handler = (_req, res) => {
+      startSse(res);
+      res.write(sseEvent(chunk({ content: 'a' })));
+      res.end(sseEvent({ error: { message: `key ${key} was revoked`, type: 'invalid_request_error' } }));
+    };
+    const midStream = await failure(collect(adapter.stream(request(keyed), never)));
+    for (const e of [plain, asJson, midStream]) {
+      expect(e.errorClass).toBe(ErrorClass.Provider);
+      expect(e.message).toContain('was revoked');
+      expect(e.message).toContain('[redacted]');
+      expect(e.message).not.toContain(key);
+    }
+    expect(asJson.status).toBe(200);
+  });
+
   it('lists models and health-checks through GET /models', async () => {
     up.handler = (_req, res) =>
       sendJson(res, 200, { object: 'list', data: [{ id: 'gpt-test', object: 'model' }, { id: 'gpt-mini' }] });

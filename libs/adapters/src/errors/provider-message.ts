@@ -1,3 +1,5 @@
+import { ProviderCallError } from '@aigw/core';
+
 /** Longest provider message we carry into an error: enough to diagnose, short enough for logs and attempts lists. */
 export const MAX_MESSAGE_CHARS = 300;
 
@@ -109,6 +111,28 @@ export function safeMessage(message: string, apiKey?: string): string {
   }
   out = out.replace(URL_CREDENTIALS, '$1[redacted]@').replace(SECRET_LIKE, '[redacted]').replace(/\s+/g, ' ').trim();
   return out.length > MAX_MESSAGE_CHARS ? `${out.slice(0, MAX_MESSAGE_CHARS - 1)}…` : out;
+}
+
+/**
+ * `err` without `apiKey` in its message. A non-2xx body is cleaned of the key as it is read (classifyHttpFailure), but
+ * a provider or proxy also echoes it where an answer was expected: a 200 JSON error to a stream request, an error
+ * event mid-stream, an error object in a 200 body. Those messages are made by the wire decoders, which do not hold the
+ * key; the call that holds it cleans whatever it throws here. Only failed calls pay for it.
+ */
+export function withoutApiKey(err: ProviderCallError, apiKey: string | undefined): ProviderCallError {
+  if (apiKey === undefined || apiKey.length === 0) {
+    return err;
+  }
+  const message = withoutKey(err.message, apiKey);
+  if (message === err.message) {
+    return err;
+  }
+  return new ProviderCallError(err.errorClass, message, {
+    status: err.status,
+    retryAfterMs: err.retryAfterMs,
+    cause: err.cause,
+    untranslatable: err.untranslatable,
+  });
 }
 
 /** A protobuf Duration in JSON (`"37s"`, `"0.250s"`), in ms. */

@@ -1,6 +1,6 @@
 import { ErrorClass, ProviderCallError, type StreamDelta, merged } from '@aigw/core';
 import { classifyHttpFailure } from '../errors/classify';
-import { detailFromBody, safeMessage } from '../errors/provider-message';
+import { detailFromBody, safeMessage, withoutApiKey } from '../errors/provider-message';
 import { NdjsonParser } from '../sse/ndjson-parser';
 import { type SseEvent, SseParser } from '../sse/sse-parser';
 import type { AdapterTarget } from '../types';
@@ -78,7 +78,7 @@ export async function jsonCall<T>(
     }
     return read(json, res.headers, res.statusCode);
   } catch (err) {
-    throw deadline.classify(err);
+    throw withoutApiKey(deadline.classify(err), target.apiKey);
   } finally {
     deadline.dispose();
   }
@@ -176,7 +176,7 @@ export async function* streamCall(
       });
     }
   } catch (err) {
-    throw deadline.classify(err);
+    throw withoutApiKey(deadline.classify(err), target.apiKey);
   } finally {
     release(res, deadline, completed);
   }
