@@ -57,4 +57,48 @@ describe('queue board', () => {
       },
     );
   });
+
+  it('may not be framed by another site, and its answers are not stored', async () => {
+    for (const route of ['/admin/queues', '/admin/queues/api/queues']) {
+      const res = await h.get(route, basic(h.adminKey));
+      expect({ route, status: res.status }).toEqual({ route, status: 200 });
+      expect(res.headers.get('x-frame-options')).toBe('DENY');
+      expect(res.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      await res.arrayBuffer();
+    }
+    // Its unchanging assets stay cacheable.
+    const asset = await h.get('/admin/queues/static/favicon-32x32.png', basic(h.adminKey));
+    expect(asset.headers.get('cache-control')).toMatch(/max-age/);
+    await asset.arrayBuffer();
+  });
+
+  it("refuses a change another site's page sent with the browser's cached credentials", async () => {
+    // A body-less POST is a request any page may send across sites without asking (no CORS preflight).
+    const send = (site?: string): Promise<Response> =>
+      fetch(`${h.url}/admin/queues/api/queues/health/add`, {
+        method: 'POST',
+        headers: { ...basic(h.adminKey), ...(site === undefined ? {} : { 'sec-fetch-site': site }) },
+      });
+    for (const site of ['cross-site', 'same-site']) {
+      const res = await send(site);
+      expect({ site, status: res.status }).toEqual({ site, status: 403 });
+      expect(((await res.json()) as ErrorEnvelope).error.code).toBe('permission_denied');
+    }
+    const counts = async (): Promise<number> => {
+      const res = await h.get('/admin/queues/api/queues?activeQueue=health', basic(h.adminKey));
+      const body = (await res.json()) as { queues: { name: string; counts: Record<string, number> }[] };
+      const health = body.queues.find((q) => q.name === 'health');
+      return Object.values(health?.counts ?? {}).reduce((a, b) => a + b, 0);
+    };
+    const before = await counts();
+    // The board's own pages (same-origin) and clients that are not browsers (no Sec-Fetch-Site) still act (no
+    // monitor runs here: the health queue holds only these jobs).
+    for (const site of ['same-origin', undefined]) {
+      const res = await send(site);
+      expect({ site, status: res.status }).toEqual({ site, status: 200 });
+      await res.arrayBuffer();
+    }
+    expect(await counts()).toBe(before + 2);
+  });
 });

@@ -34,6 +34,31 @@ export const QUEUE_BOARD_PATH = '/admin/queues';
 const BASIC = /^Basic[ \t]+([A-Za-z0-9+/=]+)[ \t]*$/i;
 
 /**
+ * Every board answer: a browser holds the admin key as Basic credentials and sends it with any request to this
+ * origin, so no other site may frame the board (its Clean, Empty and Obliterate buttons) or keep its job data (the
+ * static assets set their own cache-control after this).
+ */
+const BOARD_HEADERS: Readonly<Record<string, string>> = {
+  'x-frame-options': 'DENY',
+  'content-security-policy': "frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};
+
+/**
+ * A change (anything but GET and HEAD) that a page of another site made the browser send: the browser attached the
+ * cached Basic credentials on its own. Browsers say so in `Sec-Fetch-Site`; other clients send none and pass.
+ */
+function crossSiteChange(req: FastifyRequest): boolean {
+  if (req.method === 'GET' || req.method === 'HEAD') {
+    return false;
+  }
+  const site = req.headers['sec-fetch-site'];
+  return site !== undefined && site !== 'same-origin' && site !== 'none';
+}
+
+/**
  * The key a browser or a client presents: a bearer token or `x-api-key` like every route, or HTTP Basic with
  * the key as the password (the user name is ignored), so that a browser can open the board after a prompt.
  */
@@ -167,6 +192,13 @@ export class QueueBoard implements OnApplicationShutdown {
   }
 
   private async guard(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    void reply.headers(BOARD_HEADERS);
+    if (crossSiteChange(req)) {
+      return sendError(
+        reply,
+        new GatewayError(ErrorCode.PermissionDenied, 'The queue board takes changes from its own pages only.'),
+      );
+    }
     const key = keyOf(req);
     const auth = key === null ? null : await this.authenticator.authenticate(key);
     if (auth === null) {
