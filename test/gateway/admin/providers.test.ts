@@ -325,6 +325,54 @@ describe('admin API: providers, models and gateways', () => {
     expect((await call(h, 'DELETE', `${P}/doomed`)).status).toBe(404);
   });
 
+  it('refuses a plugin module the router-workers could not load at boot, by create, change or import', async () => {
+    // Workers load every plugin at boot and refuse to start on a broken one: saving it would stop the next worker.
+    const plugin = (id: string, module: string, enabled = true) => ({
+      id,
+      kind: 'plugin',
+      plugin: module,
+      baseUrl: 'http://127.0.0.1:9',
+      enabled,
+      models: [model(`${id}-1`)],
+    });
+    for (const [module, why] of [
+      ['./no/such/plugin.js', /cannot be found/],
+      ['./test/gateway/admin/fixtures/not-a-plugin.js', /exports no createAdapter/],
+    ] as const) {
+      for (const enabled of [true, false]) {
+        const res = await call(h, 'POST', P, plugin('broken', module, enabled));
+        expect({ module, enabled, status: res.status, param: errorOf(res).param }).toEqual({
+          module,
+          enabled,
+          status: 400,
+          param: 'plugin',
+        });
+        expect(errorOf(res).message).toMatch(why);
+      }
+    }
+    expect(catalog().provider('broken')).toBeUndefined();
+
+    const good = await call<ProviderBody>(h, 'POST', P, plugin('echo-plugin', './examples/plugins/echo-provider.js'));
+    expect(good.status).toBe(201);
+    const changed = await call(h, 'PATCH', `${P}/echo-plugin`, { plugin: './no/such/plugin.js' });
+    expect([changed.status, errorOf(changed).param]).toEqual([400, 'plugin']);
+    expect(catalog().provider('echo-plugin')?.plugin).toBe('./examples/plugins/echo-provider.js');
+
+    const exported = await fetch(`${h.url}/api/v1/ai/admin/config/export?format=json`, { headers: h.headers() });
+    const config = (await exported.json()) as { gateways: unknown[]; providers: Record<string, unknown>[] };
+    const broken = config.providers.map((p) =>
+      p.id === 'echo-plugin' ? { ...p, plugin: './test/gateway/admin/fixtures/not-a-plugin.js' } : p,
+    );
+    const index = broken.findIndex((p) => p.id === 'echo-plugin');
+    const imported = await call(h, 'POST', '/api/v1/ai/admin/config/import', { ...config, providers: broken });
+    expect([imported.status, errorOf(imported).param]).toEqual([400, `providers[${index}].plugin`]);
+    expect(catalog().provider('echo-plugin')?.plugin).toBe('./examples/plugins/echo-provider.js');
+    // Only the good provider's creation was written.
+    expect(await audit(h, 'broken')).toEqual([]);
+    expect((await audit(h, 'echo-plugin')).map((a) => a.action)).toEqual(['provider.create']);
+    expect((await call(h, 'DELETE', `${P}/echo-plugin`)).status).toBe(200);
+  });
+
   it('templates: listed, and a Z.ai provider from the template routes through the only gateway', async () => {
     const list = await call<{ data: { name: string; apiKeyEnv: string | null }[]; kinds: string[] }>(
       h,

@@ -12,6 +12,7 @@ import {
   type ProviderSpec,
 } from '@aigw/core';
 import type { ProviderSource } from '@aigw/entities';
+import { pluginProblems } from './plugin-check';
 
 /**
  * Admin edits work on catalog documents (the catalog file's shape): the current record as a document, the change
@@ -57,7 +58,7 @@ export const ADMIN_DOCUMENT: CatalogReadOptions = { environment: 'apiKeyOnly' };
  */
 export function validateDocs(doc: { gateways: Doc[]; providers: Doc[] }, env: CatalogEnv, strip: RegExp): Catalog {
   try {
-    return readCatalogDocument(doc, env, 'configuration', ADMIN_DOCUMENT);
+    return withLoadablePlugins(readCatalogDocument(doc, env, 'configuration', ADMIN_DOCUMENT));
   } catch (err) {
     if (!(err instanceof CatalogFileError)) {
       throw err;
@@ -68,6 +69,18 @@ export function validateDocs(doc: { gateways: Doc[]; providers: Doc[] }, env: Ca
       cause: err,
     });
   }
+}
+
+/**
+ * `catalog`, once every plugin module it names loads and implements the adapter interface (see pluginProblems);
+ * otherwise a CatalogFileError naming each `providers[<i>].plugin`, as a problem of the document itself.
+ */
+export function withLoadablePlugins(catalog: Catalog): Catalog {
+  const problems = pluginProblems(catalog);
+  if (problems.length > 0) {
+    throw new CatalogFileError(problems, 'configuration');
+  }
+  return catalog;
 }
 
 /** `providers[0].baseUrl must be ...` → path and message; an unknown key is named as the path. */

@@ -16,7 +16,7 @@ import type { CatalogTx, SecretUpdate } from '@aigw/entities';
 import type { AuthContext } from '../http/request-context';
 import { actorOf } from './admin-views';
 import { CatalogChanges } from './catalog-changes';
-import { ADMIN_DOCUMENT, problemOf, problemText, type Doc } from './catalog-docs';
+import { ADMIN_DOCUMENT, problemOf, problemText, withLoadablePlugins, type Doc } from './catalog-docs';
 
 export type ExportFormat = 'yaml' | 'json';
 
@@ -77,10 +77,10 @@ export class ConfigTransferService {
 function parseImport(body: unknown): Catalog {
   try {
     if (typeof body === 'string') {
-      return parseCatalog(body, process.env, 'configuration', ADMIN_DOCUMENT);
+      return withLoadablePlugins(parseCatalog(body, process.env, 'configuration', ADMIN_DOCUMENT));
     }
     if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
-      return readCatalogDocument(body, process.env, 'configuration', ADMIN_DOCUMENT);
+      return withLoadablePlugins(readCatalogDocument(body, process.env, 'configuration', ADMIN_DOCUMENT));
     }
   } catch (err) {
     if (err instanceof CatalogFileError) {

@@ -1,0 +1,30 @@
+import { HttpPool, loadPlugin } from '@aigw/adapters';
+import type { Catalog } from '@aigw/core';
+
+/** What a plugin's factory is handed here: a pool nothing calls through (it holds nothing until a request). */
+let unusedPool: HttpPool | undefined;
+
+/**
+ * The problems of a document's plugin providers, worded as the catalog reader words its own
+ * (`providers[<i>].plugin <why>`): a module that cannot be found or loaded, or that does not implement the adapter
+ * interface. Router-workers load every plugin of the catalog at boot and refuse to start on such a one (PluginCheck),
+ * so an admin change that saved it would stop the next worker to start (a restart, a scale-out, a deploy), and with
+ * it every generation. The module is loaded here as the workers load it (same image, same working directory);
+ * only admin changes pay for it.
+ */
+export function pluginProblems(catalog: Catalog): string[] {
+  const problems: string[] = [];
+  catalog.providers.forEach((p, i) => {
+    if (p.kind !== 'plugin' || p.plugin === undefined) {
+      return;
+    }
+    try {
+      unusedPool ??= new HttpPool();
+      loadPlugin(p.plugin, `provider '${p.id}'`, { pool: unusedPool });
+    } catch (err) {
+      const why = err instanceof Error ? err.message.replace(`provider '${p.id}': `, '') : 'cannot be loaded';
+      problems.push(`providers[${i}].plugin ${why}`);
+    }
+  });
+  return problems;
+}
