@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { freePort, parseSse, waitFor } from '@aigw/testing';
-import { TestSystem, watchReplyChannels, type AppProcess } from './harness';
+import { ROOT, TestSystem, watchReplyChannels, type AppProcess } from './harness';
 
 /**
  * The single-process deployment (ADR 0010): one all-in-one process hosts the api-gateway, a router-worker and the
@@ -214,4 +216,40 @@ describe('single-process shutdown (e2e)', () => {
     expect(stream.events[stream.events.length - 1].data).toBe('[DONE]');
     expect(await app.exited).toBe(0);
   }, 30_000);
+});
+
+describe('single-process start that fails after its worker took a job (e2e)', () => {
+  // A worker-less api-gateway queues the job; the all-in-one process is given that gateway's port, which it
+  // cannot open. Its worker and monitor start before the port is opened, and the worker takes the waiting job.
+  const system = new TestSystem({ topology: 'split', workers: 0 });
+
+  beforeAll(async () => {
+    await system.start();
+    system.sim.configure({ latencyMs: 1_500 });
+  }, 90_000);
+
+  afterAll(() => system.stop(), 30_000);
+
+  it('lets the job it took finish before it exits 1 (EADDRINUSE), instead of leaving it to stall', async () => {
+    const answer = chat(system, system.gatewayUrl, 'queued before the failed start');
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'apps', 'all-in-one', 'src', 'main.js')], {
+      cwd: ROOT,
+      env: {
+        ...system.baseEnv(),
+        HOST: '127.0.0.1',
+        PORT: system.gatewayUrl.split(':')[2],
+        ALL_IN_ONE_MONITOR: 'true',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // Abandoned by a process that exits at once, the job would wait for a worker that never comes (none runs).
+    expect(await answer).toMatchObject({ status: 200, text: 'queued before the failed start' });
+    expect(await exited).toBe(1);
+    expect(output).toContain('EADDRINUSE');
+    expect(system.sim.stats().byRoute['POST /v1/chat/completions']).toBe(1);
+  }, 40_000);
 });

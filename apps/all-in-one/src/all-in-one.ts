@@ -48,11 +48,29 @@ export class AllInOne {
     const shared: SharedProcess = { replies: new LocalReplies({ freeze: envs.gateway.NODE_ENV === 'test' }) };
     const gateway = await createGatewayApp(envs.gateway, shared);
     const worker = await createRouterWorker(migrated(envs.worker), shared);
-    const monitor = envs.monitor === null ? null : await createHealthMonitor(migrated(envs.monitor), shared);
-    const host = new AllInOne(gateway, worker, monitor);
-    host.serveForAll();
-    await listen(gateway, httpOptions(envs.gateway), APP_NAME);
+    // From here the worker takes jobs (this gateway's or any other's): a start that fails now (the monitor, the
+    // port) closes as SIGTERM would, so that a job it took finishes instead of stalling behind a process gone.
+    let host = new AllInOne(gateway, worker, null);
+    try {
+      const monitor = envs.monitor === null ? null : await createHealthMonitor(migrated(envs.monitor), shared);
+      host = new AllInOne(gateway, worker, monitor);
+      host.serveForAll();
+      await listen(gateway, httpOptions(envs.gateway), APP_NAME);
+    } catch (err) {
+      await host.closeAfterFailedStart(envs.gateway.SHUTDOWN_GRACE_MS);
+      throw err;
+    }
     return host;
+  }
+
+  /** `close` within the grace, whatever it throws: the start's own failure is what the process reports. */
+  private async closeAfterFailedStart(graceMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const watchdog = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, shutdownBudget(graceMs).hardExitMs);
+    });
+    await Promise.race([this.close(graceMs).catch(() => undefined), watchdog]);
+    clearTimeout(timer);
   }
 
   /**
