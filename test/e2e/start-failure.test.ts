@@ -131,4 +131,21 @@ describe('apps that cannot start say why, naming the variable, and exit 1', () =
       expect.stringContaining(`  - ${name}: ${message}`),
     ]);
   });
+  it('all-in-one: every hosted app names its bad variables at once, as the split apps each do', async () => {
+    const { code, output } = await run('all-in-one', {
+      ALL_IN_ONE_MONITOR: 'true',
+      CACHE_TTL_S: 'abc',
+      WORKER_CONCURRENCY: 'abc',
+      HEALTH_INTERVAL_S: 'abc',
+    });
+    expect(code).toBe(1);
+    expect(output.trim().split('\n')).toEqual([
+      '[api-gateway] Invalid environment variables:',
+      '  - CACHE_TTL_S: must be a number, got "abc"',
+      '[router-worker] Invalid environment variables:',
+      '  - WORKER_CONCURRENCY: must be a number, got "abc"',
+      '[health-monitor] Invalid environment variables:',
+      '  - HEALTH_INTERVAL_S: must be a number, got "abc"',
+    ]);
+  });
 });

@@ -1,18 +1,21 @@
 import 'reflect-metadata';
-import { boundHeapGrowth, exitOnSignal, exitOnStartFailure, loadEnvOrExit } from '@aigw/platform';
+import { boundHeapGrowth, exitOnSignal, exitOnStartFailure, loadEnvOrReport } from '@aigw/platform';
 import { GatewayEnv } from '../../api-gateway/src/config/gateway-env';
 import { MonitorEnv } from '../../health-monitor/src/config/monitor-env';
 import { WorkerEnv } from '../../router-worker/src/config/worker-env';
 import { AllInOne, APP_NAME, type AllInOneEnvs } from './all-in-one';
 import { AllInOneEnv } from './config/all-in-one-env';
 
+/** Each hosted app's environment; every app's bad variables are printed before the exit, not only the first's. */
 function loadEnvs(): AllInOneEnvs {
-  const own = loadEnvOrExit(AllInOneEnv, APP_NAME);
-  return {
-    gateway: loadEnvOrExit(GatewayEnv, 'api-gateway'),
-    worker: loadEnvOrExit(WorkerEnv, 'router-worker'),
-    monitor: own.ALL_IN_ONE_MONITOR ? loadEnvOrExit(MonitorEnv, 'health-monitor') : null,
-  };
+  const own = loadEnvOrReport(AllInOneEnv, APP_NAME);
+  const gateway = loadEnvOrReport(GatewayEnv, 'api-gateway');
+  const worker = loadEnvOrReport(WorkerEnv, 'router-worker');
+  const monitor = own?.ALL_IN_ONE_MONITOR === true ? loadEnvOrReport(MonitorEnv, 'health-monitor') : null;
+  if (own === null || gateway === null || worker === null || (own.ALL_IN_ONE_MONITOR && monitor === null)) {
+    process.exit(1);
+  }
+  return { gateway, worker, monitor };
 }
 
 async function main(): Promise<void> {
