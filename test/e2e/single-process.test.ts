@@ -253,3 +253,32 @@ describe('single-process start that fails after its worker took a job (e2e)', ()
     expect(system.sim.stats().byRoute['POST /v1/chat/completions']).toBe(1);
   }, 40_000);
 });
+
+describe('single-process SIGTERM while starting (e2e)', () => {
+  const system = new TestSystem({ topology: 'single' });
+
+  beforeAll(async () => {
+    await system.start();
+  }, 90_000);
+
+  afterAll(() => system.stop(), 30_000);
+
+  it('finishes the start, then closes as for any SIGTERM and exits 0, rather than dying by the signal', async () => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'apps', 'all-in-one', 'src', 'main.js')], {
+      cwd: ROOT,
+      env: { ...system.baseEnv(), HOST: '127.0.0.1', PORT: String(await freePort()), LOG_LEVEL: 'log' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<[number | null, string | null]>((resolve) =>
+      child.once('exit', (code, signal) => resolve([code, signal])),
+    );
+    // The first app's start has begun: from here its worker may take jobs before the port opens.
+    await waitFor(() => output.includes('Starting Nest application'), { timeoutMs: 20_000 });
+    child.kill('SIGTERM');
+    expect(await exited).toEqual([0, null]);
+    expect(output).toContain('SIGTERM: shutting down');
+  }, 40_000);
+});

@@ -21,9 +21,12 @@ function loadEnvs(): AllInOneEnvs {
 async function main(): Promise<void> {
   boundHeapGrowth();
   const envs = loadEnvs();
-  const host = await AllInOne.start(envs);
   const graceMs = envs.gateway.SHUTDOWN_GRACE_MS;
-  exitOnSignal(() => host.close(graceMs), graceMs, APP_NAME);
+  // The signals are handled from the start, not once it is done: the hosted worker takes jobs before the port opens,
+  // and a SIGTERM meanwhile (a pod scaled in while it starts) would kill it with them. The close waits for the start.
+  const starting = AllInOne.start(envs);
+  exitOnSignal(() => starting.then((host) => host.close(graceMs)), graceMs, APP_NAME);
+  await starting;
 }
 
 main().catch(exitOnStartFailure(APP_NAME));
