@@ -175,6 +175,83 @@ describe('OpenAI-compatible adapter against a real HTTP server', () => {
     expect(body.stream_options).toEqual({ include_usage: true });
   });
 
+  describe('numbers streamed parallel tool calls as OpenAI does, whatever the server sent', () => {
+    const call = (id: string | undefined, name: string | undefined, args: string, index?: number) => ({
+      ...(index === undefined ? {} : { index }),
+      ...(id === undefined ? {} : { id, type: 'function' }),
+      function: { ...(name === undefined ? {} : { name }), arguments: args },
+    });
+    const streamOf = (fragments: Record<string, unknown>[]) => (_req: unknown, res: ServerResponse) => {
+      startSse(res);
+      for (const f of fragments) {
+        res.write(sseEvent(chunk({ tool_calls: [f] })));
+      }
+      res.write(sseEvent(chunk({}, 'tool_calls')));
+      res.end(sseEvent('[DONE]'));
+    };
+    const callsOf = async () => {
+      const deltas = await collect(adapter.stream({ ...request(), options: {} }, never));
+      return deltas.flatMap((d) => d.toolCalls ?? []);
+    };
+    const TWO_CALLS = [
+      { index: 0, id: 'call_a', name: 'get_weather', arguments: '{"city":"Paris"}' },
+      { index: 1, id: 'call_b', name: 'get_time', arguments: '{"tz":"CET"}' },
+    ];
+
+    it("each call whole without an index (Google's OpenAI-compatible endpoint): two calls, not one", async () => {
+      up.handler = streamOf([
+        call('call_a', 'get_weather', '{"city":"Paris"}'),
+        call('call_b', 'get_time', '{"tz":"CET"}'),
+      ]);
+      expect(await callsOf()).toEqual(TWO_CALLS);
+    });
+
+    it('every call at index 0 (some Ollama proxies): a new id starts a new call', async () => {
+      up.handler = streamOf([
+        call('call_a', 'get_weather', '{"city":', 0),
+        call(undefined, undefined, '"Paris"}', 0),
+        call('call_b', 'get_time', '{"tz":', 0),
+        call(undefined, undefined, '"CET"}', 0),
+      ]);
+      expect(await callsOf()).toEqual([
+        { index: 0, id: 'call_a', name: 'get_weather', arguments: '{"city":' },
+        { index: 0, arguments: '"Paris"}' },
+        { index: 1, id: 'call_b', name: 'get_time', arguments: '{"tz":' },
+        { index: 1, arguments: '"CET"}' },
+      ]);
+    });
+
+    it('the id and name repeated in every fragment go out once, so the name is not doubled', async () => {
+      up.handler = streamOf([
+        call('call_a', 'get_weather', '{"city":', 0),
+        call('call_a', 'get_weather', '"Paris"}', 0),
+      ]);
+      expect(await callsOf()).toEqual([
+        { index: 0, id: 'call_a', name: 'get_weather', arguments: '{"city":' },
+        { index: 0, arguments: '"Paris"}' },
+      ]);
+    });
+
+    it("OpenAI's own interleaved fragments keep their numbering", async () => {
+      up.handler = streamOf([
+        call('call_a', 'get_weather', '', 0),
+        call('call_b', 'get_time', '', 1),
+        call(undefined, undefined, '{"city":', 0),
+        call(undefined, undefined, '{"tz":', 1),
+        call(undefined, undefined, '"Paris"}', 0),
+        call(undefined, undefined, '"CET"}', 1),
+      ]);
+      expect(await callsOf()).toEqual([
+        { index: 0, id: 'call_a', name: 'get_weather' },
+        { index: 1, id: 'call_b', name: 'get_time' },
+        { index: 0, arguments: '{"city":' },
+        { index: 1, arguments: '{"tz":' },
+        { index: 0, arguments: '"Paris"}' },
+        { index: 1, arguments: '"CET"}' },
+      ]);
+    });
+  });
+
   it('classifies 429 with Retry-After as RateLimit', async () => {
     up.handler = (_req, res) =>
       sendJson(

@@ -339,24 +339,79 @@ function detailsOf(m: WireMessage | null | undefined, choice: WireChoice, body: 
   return details;
 }
 
-/** Streamed tool-call fragments; the index keeps parallel calls apart (servers that omit it send one call). */
-function toolCallDeltasOf(wire: WireToolCall[] | null | undefined): ToolCallDelta[] | undefined {
-  if (!Array.isArray(wire) || wire.length === 0) {
-    return undefined;
-  }
-  return wire.map((c, i) => {
-    const d: ToolCallDelta = { index: typeof c.index === 'number' ? c.index : i };
-    if (typeof c.id === 'string' && c.id.length > 0) {
-      d.id = idWithSignature(c.id, c.extra_content?.google?.thought_signature);
+/** A streamed tool call as numbered for the client: whether its id and name went out already. */
+interface ToolSlot {
+  id: boolean;
+  name: boolean;
+}
+
+/**
+ * Streamed tool-call fragments in OpenAI's form: calls numbered 0, 1, ... in the order they start, the first fragment
+ * of each with its id and name, later ones with argument text only. Servers differ: OpenAI numbers parallel calls by
+ * `index` and names each once; Google's OpenAI-compatible endpoint (and others) send each call whole without an
+ * `index`, some proxies of Ollama give every call `index` 0, some servers repeat the id and name in every fragment.
+ * A fragment with an id not seen yet starts a call, whatever its index; one without an id continues the call its
+ * index (or, without one, the last call) names.
+ */
+class ToolCallNumbering {
+  private readonly slots: ToolSlot[] = [];
+  /** The server's index → ours, for the fragments that carry only an index. */
+  private readonly byIndex = new Map<number, number>();
+  private readonly byId = new Map<string, number>();
+
+  deltasOf(wire: WireToolCall[] | null | undefined): ToolCallDelta[] | undefined {
+    if (!Array.isArray(wire) || wire.length === 0) {
+      return undefined;
     }
-    if (typeof c.function?.name === 'string' && c.function.name.length > 0) {
-      d.name = c.function.name;
+    return wire.map((c) => this.deltaOf(c));
+  }
+
+  private deltaOf(c: WireToolCall): ToolCallDelta {
+    const id = typeof c.id === 'string' && c.id.length > 0 ? c.id : undefined;
+    const name = typeof c.function?.name === 'string' && c.function.name.length > 0 ? c.function.name : undefined;
+    const index = this.slotOf(id, typeof c.index === 'number' ? c.index : undefined, name !== undefined);
+    const slot = this.slots[index];
+    const d: ToolCallDelta = { index };
+    if (id !== undefined && !slot.id) {
+      slot.id = true;
+      d.id = idWithSignature(id, c.extra_content?.google?.thought_signature);
+    }
+    if (name !== undefined && !slot.name) {
+      slot.name = true;
+      d.name = name;
     }
     if (typeof c.function?.arguments === 'string' && c.function.arguments.length > 0) {
       d.arguments = c.function.arguments;
     }
     return d;
-  });
+  }
+
+  private slotOf(id: string | undefined, wireIndex: number | undefined, hasName: boolean): number {
+    let index = id === undefined ? undefined : this.byId.get(id);
+    if (index === undefined) {
+      const named = wireIndex === undefined ? undefined : this.byIndex.get(wireIndex);
+      const last = this.slots.length - 1;
+      if (id === undefined) {
+        // A continuation: of the call its index names, else of the last one (unless it names a second function).
+        index =
+          named ?? (wireIndex === undefined && last >= 0 && !(hasName && this.slots[last].name) ? last : undefined);
+      } else if (named !== undefined && !this.slots[named].id) {
+        // The id came after the call's first fragment.
+        index = named;
+      }
+      if (index === undefined) {
+        index = this.slots.length;
+        this.slots.push({ id: false, name: false });
+      }
+      if (id !== undefined) {
+        this.byId.set(id, index);
+      }
+    }
+    if (wireIndex !== undefined) {
+      this.byIndex.set(wireIndex, index);
+    }
+    return index;
+  }
 }
 
 function inBandError(error: unknown, status?: number): ProviderCallError {
@@ -400,6 +455,7 @@ export class OpenAiStreamDecoder implements StreamDecoder {
   private idSent = false;
   private fingerprintSent = false;
   private finished = false;
+  private readonly toolCalls = new ToolCallNumbering();
 
   complete(): boolean {
     return this.finished;
@@ -437,7 +493,7 @@ export class OpenAiStreamDecoder implements StreamDecoder {
     if (chunk.usage !== undefined && chunk.usage !== null) {
       delta.usage = usageOf(chunk.usage);
     }
-    const toolCalls = toolCallDeltasOf(choice?.delta?.tool_calls);
+    const toolCalls = this.toolCalls.deltasOf(choice?.delta?.tool_calls);
     if (toolCalls !== undefined) {
       delta.toolCalls = toolCalls;
     }
