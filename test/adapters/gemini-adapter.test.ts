@@ -5,7 +5,7 @@ import {
   HttpPool,
   type ProviderAdapter,
 } from '@aigw/adapters';
-import { ErrorClass } from '@aigw/core';
+import { ErrorClass, type JsonObject } from '@aigw/core';
 import type { ServerResponse } from 'node:http';
 import { collect, failure, textOf } from './support/calls';
 import { FakeUpstream, sendJson, sleep, within } from './support/fake-upstream';
@@ -295,6 +295,65 @@ describe('Gemini adapter against a real HTTP server', () => {
     const health = await adapter.healthCheck(target, never);
     expect(health).toMatchObject({ ok: true, status: 200 });
     expect(up.requests.map((r) => r.url)).toEqual(['/v1beta/models?pageSize=1000', '/v1beta/models?pageSize=1000']);
+  });
+
+  it("writes a Zod or Pydantic schema as Gemini's Schema takes it (const, oneOf, exclusiveMinimum, examples, number enums)", async () => {
+    up.handler = (_req, res) =>
+      sendJson(res, 200, {
+        candidates: [{ content: { role: 'model', parts: [{ text: '{}' }] }, finishReason: 'STOP', index: 0 }],
+        usageMetadata: USAGE,
+      });
+    // What zod-to-json-schema and Pydantic write for literals, unions, positive numbers, examples and int enums.
+    const schema: JsonObject = {
+      $schema: 'http://json-schema.org/draft-07/schema#',
+      type: 'object',
+      properties: {
+        kind: { type: 'string', const: 'math' },
+        shape: {
+          oneOf: [
+            { type: 'object', properties: { r: { type: 'number', exclusiveMinimum: 0 } }, additionalProperties: false },
+            { type: 'object', properties: { side: { type: 'number', multipleOf: 0.5 } } },
+          ],
+        },
+        level: { type: 'integer', enum: [1, 2, 3], examples: [2] },
+        mode: { enum: ['a', null] },
+        note: { allOf: [{ type: 'string', minLength: 1 }], description: 'a note' },
+        tags: { type: 'array', items: { type: 'string' }, uniqueItems: true, minItems: 1 },
+      },
+      required: ['kind'],
+      additionalProperties: false,
+    };
+    await adapter.generate(
+      {
+        target,
+        messages: [{ role: 'user', content: 'Solve' }],
+        options: {
+          responseFormat: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } },
+          tools: [{ type: 'function', function: { name: 'solve', parameters: schema } }],
+        },
+      },
+      never,
+    );
+    const expected = {
+      type: 'object',
+      properties: {
+        kind: { type: 'string', enum: ['math'] },
+        shape: {
+          anyOf: [
+            { type: 'object', properties: { r: { type: 'number' } } },
+            { type: 'object', properties: { side: { type: 'number' } } },
+          ],
+        },
+        level: { type: 'integer', enum: ['1', '2', '3'], format: 'enum' },
+        mode: { enum: ['a'], nullable: true },
+        note: { type: 'string', minLength: 1, description: 'a note' },
+        tags: { type: 'array', items: { type: 'string' }, minItems: 1 },
+      },
+      required: ['kind'],
+    };
+    const body = JSON.parse(up.requests[0].body);
+    expect(body.generationConfig.responseSchema).toEqual(expected);
+    expect(body.tools[0].functionDeclarations[0].parameters).toEqual(expected);
   });
 
   it('refuses, before any HTTP, a tool call whose arguments are not a JSON object', async () => {

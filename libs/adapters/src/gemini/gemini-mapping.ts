@@ -31,12 +31,39 @@ function invalid(message: string): ProviderCallError {
   return new ProviderCallError(ErrorClass.InvalidRequest, message, { untranslatable: true });
 }
 
-// JSON Schema keywords Gemini's OpenAPI-subset Schema rejects ("Invalid JSON payload ... Unknown name").
-const UNSUPPORTED_SCHEMA_KEYS = new Set(['$schema', '$id', 'additionalProperties', 'strict', '$comment']);
-/** Keywords whose value maps names (a property's, a definition's) to schemas: the names are the user's own. */
-const NAMED_SCHEMAS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
+/**
+ * The keywords of Gemini's `Schema` (an OpenAPI 3.0 subset, v1beta). Google's JSON parser refuses any other
+ * ("Invalid JSON payload received. Unknown name \"const\""), and JSON schemas as clients write them (Zod's, Pydantic's,
+ * MCP servers' tool schemas) hold many: `$schema`, `additionalProperties`, `const`, `oneOf`, `exclusiveMinimum`,
+ * `examples`... Such keywords are left out. `$ref` stays only where it cannot be inlined (see `geminiSchema`).
+ */
+const GEMINI_SCHEMA_KEYS = new Set([
+  'type',
+  'format',
+  'title',
+  'description',
+  'nullable',
+  'enum',
+  'maxItems',
+  'minItems',
+  'properties',
+  'required',
+  'minProperties',
+  'maxProperties',
+  'minLength',
+  'maxLength',
+  'pattern',
+  'example',
+  'anyOf',
+  'propertyOrdering',
+  'default',
+  'items',
+  'minimum',
+  'maximum',
+  '$ref',
+]);
 /** Keywords whose value is data, not a schema: kept as written. */
-const DATA_KEYWORDS = new Set(['enum', 'const', 'default', 'example', 'examples']);
+const DATA_KEYWORDS = new Set(['default', 'example']);
 
 function isObject(v: JsonValue): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -61,10 +88,12 @@ function definitionsOf(schema: JsonValue): Definitions {
 }
 
 /**
- * A JSON schema as Gemini's `Schema` object takes it (an OpenAPI subset): the keywords it rejects removed at every
- * depth, local `$ref`s inlined and `$defs` dropped (Pydantic nests models that way; Gemini has no references), and
- * `type: [T, "null"]` written as `type: T, nullable: true`. Only keywords: a property named `strict` or
- * `additionalProperties` is the user's and stays, as do enum and default values. A recursive reference cannot be
+ * A JSON schema as Gemini's `Schema` object takes it (an OpenAPI subset): the keywords it does not know removed at
+ * every depth, local `$ref`s inlined and `$defs` dropped (Pydantic nests models that way; Gemini has no references),
+ * `type: [T, "null"]` written as `type: T, nullable: true`, `oneOf` as `anyOf`, a one-schema `allOf` as that schema and a
+ * `const` as an enum of one value (what Zod and Pydantic write for a literal). Enum values are strings in Gemini's schema (`format: enum` for numbers
+ * too): other values are written as strings, a `null` among them as `nullable`. Only keywords: a property named
+ * `strict` or `additionalProperties` is the user's and stays, as do default values. A recursive reference cannot be
  * inlined and is left for Gemini to refuse.
  */
 export function geminiSchema(schema: JsonValue): JsonValue {
@@ -94,18 +123,26 @@ function toGemini(schema: JsonValue, defs: Definitions, resolving: ReadonlySet<s
   }
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(schema)) {
-    if (UNSUPPORTED_SCHEMA_KEYS.has(key) || (defs.size > 0 && (key === '$defs' || key === 'definitions'))) {
+    if (key === 'oneOf' && schema.anyOf === undefined) {
+      out.anyOf = toGemini(value, defs, resolving);
+    } else if (key === 'const' && schema.enum === undefined && value !== null) {
+      enumOf([value], out);
+    } else if (key === 'allOf' && Array.isArray(value) && value.length === 1) {
+      // What Pydantic wrote for a described reference (`allOf: [{$ref}]`): the one schema itself.
+      Object.assign(out, toGemini(value[0], defs, resolving));
+    } else if (!GEMINI_SCHEMA_KEYS.has(key)) {
       continue;
-    }
-    if (key === 'type' && Array.isArray(value)) {
+    } else if (key === 'type' && Array.isArray(value)) {
       const types = value.filter((t) => t !== 'null');
       out.type = types.length === 1 ? types[0] : types;
       if (types.length < value.length) {
         out.nullable = true;
       }
+    } else if (key === 'enum' && Array.isArray(value)) {
+      enumOf(value, out);
     } else if (DATA_KEYWORDS.has(key)) {
       out[key] = value;
-    } else if (NAMED_SCHEMAS.has(key) && isObject(value)) {
+    } else if (key === 'properties' && isObject(value)) {
       const named: JsonObject = {};
       for (const [name, sub] of Object.entries(value)) {
         named[name] = toGemini(sub, defs, resolving);
@@ -116,6 +153,22 @@ function toGemini(schema: JsonValue, defs: Definitions, resolving: ReadonlySet<s
     }
   }
   return out;
+}
+
+/** An enum as Gemini's schema takes it: string values (`format: enum` for other types), a null as `nullable`. */
+function enumOf(values: readonly JsonValue[], out: JsonObject): void {
+  const strings: string[] = [];
+  for (const v of values) {
+    if (v === null) {
+      out.nullable = true;
+    } else {
+      strings.push(typeof v === 'string' ? v : JSON.stringify(v));
+    }
+  }
+  out.enum = strings;
+  if (out.format === undefined && values.some((v) => v !== null && typeof v !== 'string')) {
+    out.format = 'enum';
+  }
 }
 
 function partOf(part: ContentPart): GeminiPart {
