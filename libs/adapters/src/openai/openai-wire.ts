@@ -359,10 +359,7 @@ class ToolCallNumbering {
   private readonly byIndex = new Map<number, number>();
   private readonly byId = new Map<string, number>();
 
-  deltasOf(wire: WireToolCall[] | null | undefined): ToolCallDelta[] | undefined {
-    if (!Array.isArray(wire) || wire.length === 0) {
-      return undefined;
-    }
+  deltasOf(wire: WireToolCall[]): ToolCallDelta[] {
     return wire.map((c) => this.deltaOf(c));
   }
 
@@ -455,7 +452,8 @@ export class OpenAiStreamDecoder implements StreamDecoder {
   private idSent = false;
   private fingerprintSent = false;
   private finished = false;
-  private readonly toolCalls = new ToolCallNumbering();
+  /** Made when the first tool-call fragment comes: most streams have none. */
+  private toolCalls: ToolCallNumbering | undefined;
 
   complete(): boolean {
     return this.finished;
@@ -493,7 +491,11 @@ export class OpenAiStreamDecoder implements StreamDecoder {
     if (chunk.usage !== undefined && chunk.usage !== null) {
       delta.usage = usageOf(chunk.usage);
     }
-    const toolCalls = this.toolCalls.deltasOf(choice?.delta?.tool_calls);
+    const wireCalls = choice?.delta?.tool_calls;
+    const toolCalls =
+      Array.isArray(wireCalls) && wireCalls.length > 0
+        ? (this.toolCalls ??= new ToolCallNumbering()).deltasOf(wireCalls)
+        : undefined;
     if (toolCalls !== undefined) {
       delta.toolCalls = toolCalls;
     }
