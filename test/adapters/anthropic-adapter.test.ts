@@ -195,6 +195,37 @@ describe('Anthropic adapter against a real HTTP server', () => {
     expect(JSON.parse(up.requests[0].body).stream).toBe(true);
   });
 
+  it("takes a tool's input given whole in content_block_start when no input_json_delta follows (as the SDKs do)", async () => {
+    const tool = (index: number, id: string, input: Record<string, unknown>) =>
+      ev('content_block_start', { index, content_block: { type: 'tool_use', id, name: 'weather', input } });
+    up.handler = (_req, res) =>
+      writeAll(res, [
+        ev('message_start', { message: { id: 'msg_t', usage: { input_tokens: 5, output_tokens: 1 } } }),
+        // Some Anthropic-compatible servers stream no input_json_delta: the block starts with its whole input.
+        tool(0, 'toolu_a', { city: 'Paris' }),
+        ev('content_block_stop', { index: 0 }),
+        // Anthropic's own: an empty placeholder, then the input in pieces.
+        tool(1, 'toolu_b', {}),
+        ev('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: '{"city":"Rome"}' } }),
+        ev('content_block_stop', { index: 1 }),
+        // No input at all.
+        tool(2, 'toolu_c', {}),
+        ev('content_block_stop', { index: 2 }),
+        ev('message_delta', { delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 9 } }),
+        ev('message_stop'),
+      ]);
+    const deltas = await within(5000, 'stream', collect(adapter.stream(request(), never)));
+    const args = new Map<number, string>();
+    for (const p of deltas.flatMap((d) => d.toolCalls ?? [])) {
+      args.set(p.index, (args.get(p.index) ?? '') + (p.arguments ?? ''));
+    }
+    expect([...args.entries()]).toEqual([
+      [0, '{"city":"Paris"}'],
+      [1, '{"city":"Rome"}'],
+      [2, '{}'],
+    ]);
+  });
+
   it('says which stop sequence ended the answer, whole and streamed', async () => {
     up.handler = (_req, res) => sendJson(res, 200, { ...MESSAGE, stop_reason: 'stop_sequence', stop_sequence: 'STOP' });
     const whole = await adapter.generate(request(), never);

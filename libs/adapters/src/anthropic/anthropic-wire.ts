@@ -197,6 +197,8 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   private readonly toolIndex = new Map<number, number>();
   /** Tool calls (by tool call index) that received argument text. */
   private readonly withArguments = new Set<number>();
+  /** A tool_use block's input given whole in its content_block_start (by tool call index), for a block without deltas. */
+  private startInputs: Map<number, string> | undefined;
 
   onEvent(event: SseEvent, out: StreamDelta[]): boolean {
     const name = event.event;
@@ -270,7 +272,12 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     }
     const index = this.toolIndex.size;
     this.toolIndex.set(typeof e.index === 'number' ? e.index : -1, index);
-    // The input arrives as input_json_delta pieces; the block's own `input` is an empty placeholder.
+    // The input arrives as input_json_delta pieces; the block's own `input` is an empty placeholder. Some
+    // Anthropic-compatible servers give the whole input here and stream none: it is the input then, as the SDKs read it.
+    const input = block.input;
+    if (typeof input === 'object' && input !== null && !Array.isArray(input) && Object.keys(input).length > 0) {
+      (this.startInputs ??= new Map()).set(index, JSON.stringify(input));
+    }
     out.push(
       this.withId({
         text: '',
@@ -314,12 +321,15 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     }
   }
 
-  /** A tool called without input streams no JSON at all; OpenAI clients expect `{}` as its arguments. */
+  /**
+   * A tool called without input streams no JSON at all; OpenAI clients expect `{}` as its arguments. A block whose
+   * input came whole in its start has that input.
+   */
   private blockStopped(e: WireEvent, out: StreamDelta[]): void {
     const index = this.toolIndex.get(typeof e.index === 'number' ? e.index : -1);
     if (index !== undefined && !this.withArguments.has(index)) {
       this.withArguments.add(index);
-      out.push(this.withId({ text: '', toolCalls: [{ index, arguments: '{}' }] }));
+      out.push(this.withId({ text: '', toolCalls: [{ index, arguments: this.startInputs?.get(index) ?? '{}' }] }));
     }
   }
 
