@@ -232,6 +232,40 @@ describe('OpenAI-compatible adapter against a real HTTP server', () => {
       ]);
     });
 
+    it('a call that comes without an id (some servers give none past the first call) gets one made up', async () => {
+      up.handler = streamOf([
+        call('call_a', 'get_weather', '{"city":', 0),
+        call(undefined, 'get_time', '{"tz":', 1),
+        call(undefined, undefined, '"Paris"}', 0),
+        call(undefined, undefined, '"CET"}', 1),
+      ]);
+      const calls = await callsOf();
+      expect(calls).toEqual([
+        { index: 0, id: 'call_a', name: 'get_weather', arguments: '{"city":' },
+        { index: 1, id: expect.stringMatching(/^call_[0-9a-f]{24}$/), name: 'get_time', arguments: '{"tz":' },
+        { index: 0, arguments: '"Paris"}' },
+        { index: 1, arguments: '"CET"}' },
+      ]);
+      // Whole answers too.
+      up.handler = (_req, res) =>
+        sendJson(res, 200, {
+          ...completion(''),
+          choices: [
+            {
+              index: 0,
+              message: {
+                role: 'assistant',
+                content: null,
+                tool_calls: [{ type: 'function', function: call(undefined, 'f', '{}').function }],
+              },
+              finish_reason: 'tool_calls',
+            },
+          ],
+        });
+      const whole = await adapter.generate({ ...request(), options: {} }, never);
+      expect(whole.toolCalls?.[0].id).toMatch(/^call_[0-9a-f]{24}$/);
+    });
+
     it("OpenAI's own interleaved fragments keep their numbering", async () => {
       up.handler = streamOf([
         call('call_a', 'get_weather', '', 0),

@@ -15,7 +15,7 @@ import {
 } from '@aigw/core';
 import type { StreamDecoder } from '../http/calls';
 import { openAiFinishReason } from '../content/finish-reason';
-import { rewrittenToolCallId } from '../content/tool-call-id';
+import { newToolCallId, rewrittenToolCallId } from '../content/tool-call-id';
 import { errorDetailOf, safeMessage } from '../errors/provider-message';
 import { hasSignature, idWithSignature, idWithoutSignature, signatureOfId } from '../gemini/thought-signature';
 import type { SseEvent } from '../sse/sse-parser';
@@ -305,7 +305,11 @@ function toolCallsOf(wire: WireToolCall[] | null | undefined): ToolCall[] | unde
     return undefined;
   }
   return wire.map((c) => ({
-    id: typeof c.id === 'string' ? idWithSignature(c.id, c.extra_content?.google?.thought_signature) : '',
+    // A server that gives a call no id (some do) gets one made up: the next turn must name the call.
+    id:
+      typeof c.id === 'string' && c.id.length > 0
+        ? idWithSignature(c.id, c.extra_content?.google?.thought_signature)
+        : newToolCallId(),
     type: 'function',
     function: {
       name: typeof c.function?.name === 'string' ? c.function.name : '',
@@ -339,9 +343,12 @@ function detailsOf(m: WireMessage | null | undefined, choice: WireChoice, body: 
   return details;
 }
 
-/** A streamed tool call as numbered for the client: whether its id and name went out already. */
+/**
+ * A streamed tool call as numbered for the client: whether its id went out (`none`, the server's `given`, or one `made`
+ * up because the call started without one) and whether its name did.
+ */
 interface ToolSlot {
-  id: boolean;
+  id: 'none' | 'made' | 'given';
   name: boolean;
 }
 
@@ -351,7 +358,9 @@ interface ToolSlot {
  * `index` and names each once; Google's OpenAI-compatible endpoint (and others) send each call whole without an
  * `index`, some proxies of Ollama give every call `index` 0, some servers repeat the id and name in every fragment.
  * A fragment with an id not seen yet starts a call, whatever its index; one without an id continues the call its
- * index (or, without one, the last call) names.
+ * index (or, without one, the last call) names. A call that starts without an id (some servers give none, or none
+ * past the first call) gets one made up, as Gemini's and Ollama's calls do: the SDKs refuse a call without one, and
+ * the next turn must name it.
  */
 class ToolCallNumbering {
   private readonly slots: ToolSlot[] = [];
@@ -369,9 +378,14 @@ class ToolCallNumbering {
     const index = this.slotOf(id, typeof c.index === 'number' ? c.index : undefined, name !== undefined);
     const slot = this.slots[index];
     const d: ToolCallDelta = { index };
-    if (id !== undefined && !slot.id) {
-      slot.id = true;
-      d.id = idWithSignature(id, c.extra_content?.google?.thought_signature);
+    if (id !== undefined && slot.id !== 'given') {
+      if (slot.id === 'none') {
+        d.id = idWithSignature(id, c.extra_content?.google?.thought_signature);
+      }
+      slot.id = 'given';
+    } else if (slot.id === 'none') {
+      slot.id = 'made';
+      d.id = newToolCallId();
     }
     if (name !== undefined && !slot.name) {
       slot.name = true;
@@ -392,13 +406,13 @@ class ToolCallNumbering {
         // A continuation: of the call its index names, else of the last one (unless it names a second function).
         index =
           named ?? (wireIndex === undefined && last >= 0 && !(hasName && this.slots[last].name) ? last : undefined);
-      } else if (named !== undefined && !this.slots[named].id) {
+      } else if (named !== undefined && this.slots[named].id !== 'given') {
         // The id came after the call's first fragment.
         index = named;
       }
       if (index === undefined) {
         index = this.slots.length;
-        this.slots.push({ id: false, name: false });
+        this.slots.push({ id: 'none', name: false });
       }
       if (id !== undefined) {
         this.byId.set(id, index);
