@@ -1,5 +1,5 @@
 import { ApiKeyStore, createDataSourceOptions } from '@aigw/entities';
-import { waitFor } from '@aigw/testing';
+import { waitFor, type ProviderSimulator } from '@aigw/testing';
 import { DataSource } from 'typeorm';
 import { DATABASE_URL } from '../e2e/harness';
 import {
@@ -24,7 +24,7 @@ const PROBES = 2;
  */
 describe('circuit breaker across two workers (e2e)', () => {
   const system = routingSystem({
-    simulators: 2,
+    simulators: 3,
     env: {
       ROUTING_DEFAULT_POLICY: 'cost',
       RETRY_MAX: '0',
@@ -35,10 +35,21 @@ describe('circuit breaker across two workers (e2e)', () => {
       CB_MIN_VOLUME: '1000',
     },
     catalog: (s) =>
-      catalogYaml([
-        { id: 'pa', baseUrl: `${s.sims[0].url}/v1`, models: [{ name: 'shared', promptPer1k: 0.001 }] },
-        { id: 'pb', baseUrl: `${s.sims[1].url}/v1`, models: [{ name: 'shared', promptPer1k: 0.002 }] },
-      ]),
+      catalogYaml(
+        [
+          { id: 'pa', baseUrl: `${s.sims[0].url}/v1`, models: [{ name: 'shared', promptPer1k: 0.001 }] },
+          { id: 'pb', baseUrl: `${s.sims[1].url}/v1`, models: [{ name: 'shared', promptPer1k: 0.002 }] },
+          // Called through a gateway (simulator C); a model of its own, so no other test routes to it.
+          {
+            id: 'pg',
+            baseUrl: 'http://127.0.0.1:9/v1',
+            routing: 'gateway',
+            gateway: 'gw',
+            models: [{ name: 'solo', promptPer1k: 0.001 }],
+          },
+        ],
+        [{ id: 'gw', baseUrl: `${s.sims[2].url}/v1`, apiKey: 'sk-gw-secret' }],
+      ),
   });
   const simA = () => system.sims[0];
   const simB = () => system.sims[1];
@@ -172,6 +183,61 @@ describe('circuit breaker across two workers (e2e)', () => {
         },
       },
     ]);
+  }, 30_000);
+
+  it('an admin change to how a provider is called closes its open circuit at once; other edits leave it open', async () => {
+    const admin = (method: string, path: string, body: unknown): Promise<Response> =>
+      fetch(`${system.gatewayUrl}/api/v1/ai/admin/${path}`, {
+        method,
+        headers: system.headers(),
+        body: JSON.stringify(body),
+      });
+    const lastReset = async (): Promise<unknown> =>
+      (
+        await system.query<{ detail: unknown }>(
+          "SELECT detail FROM audit_log WHERE action = 'circuit.reset' ORDER BY id DESC LIMIT 1",
+        )
+      )[0]?.detail;
+    const openBy = async (model: string, sim: ProviderSimulator): Promise<void> => {
+      sim.configure({ failRate: 1, failStatus: [503], latencyMs: 0 });
+      for (let i = 0; i < THRESHOLD; i++) {
+        await chat(system, { model });
+      }
+      sim.configure({ failRate: 0 });
+      // Open: a pinned request fails fast, without calling A.
+      expect((await chat(system, { model })).body).toMatchObject({ error: { code: 'no_healthy_provider' } });
+    };
+
+    await openBy('pa/shared', simA());
+    // A label is not how it is called: the circuit stays open.
+    expect((await admin('PATCH', 'providers/pa', { displayName: 'Provider A' })).status).toBe(200);
+    expect((await chat(system, { model: 'pa/shared' })).status).toBe(503);
+    const resets = await system.query<{ n: string }>(
+      "SELECT count(*) AS n FROM audit_log WHERE action = 'circuit.reset'",
+    );
+
+    // A rotated key is: the next request is served by A, long before CB_OPEN_MS, and the close is audited.
+    expect((await admin('PATCH', 'providers/pa', { apiKey: 'sk-pa-rotated' })).status).toBe(200);
+    const served = await chat(system, { model: 'pa/shared' });
+    expect(served.status).toBe(200);
+    expect(served.headers.get('x-gateway-provider')).toBe('pa');
+    expect(await lastReset()).toEqual({
+      before: { deployments: [{ id: 'pa/shared', state: 'open' }] },
+      after: { deployments: [{ id: 'pa/shared', state: 'closed' }], cause: 'provider.update' },
+    });
+
+    // So is the key of the gateway a provider is called through.
+    await openBy('pg/solo', system.sims[2]);
+    expect((await admin('PATCH', 'gateways/gw', { apiKey: 'sk-gw-rotated' })).status).toBe(200);
+    expect((await chat(system, { model: 'pg/solo' })).status).toBe(200);
+    expect(await lastReset()).toEqual({
+      before: { deployments: [{ id: 'pg/solo', state: 'open' }] },
+      after: { deployments: [{ id: 'pg/solo', state: 'closed' }], cause: 'gateway.update' },
+    });
+    const after = await system.query<{ n: string }>(
+      "SELECT count(*) AS n FROM audit_log WHERE action = 'circuit.reset'",
+    );
+    expect(Number(after[0].n)).toBe(Number(resets[0].n) + 2);
   }, 30_000);
 });
 

@@ -41,12 +41,7 @@ export class CircuitAdminService {
         param: 'model',
       });
     }
-    const deployments: CircuitResetView['deployments'] = [];
-    for (const m of models) {
-      const id = `${provider.id}/${m.name}`;
-      const { state, transition } = await this.circuits.reset(id);
-      deployments.push({ id, previousState: transition?.from ?? state, state });
-    }
+    const deployments = await this.resetAll(provider.id, models);
     await this.audit.record({
       actor: actorOf(auth),
       action: 'circuit.reset',
@@ -56,5 +51,48 @@ export class CircuitAdminService {
     });
     this.logger.log(`circuit reset by api-key ${auth.apiKeyId}: ${deployments.map((d) => d.id).join(', ')}`);
     return { provider: provider.id, deployments };
+  }
+
+  /**
+   * After an admin changed how a provider is called (`cause`: its key, URL, kind, routing, gateway, plugin or
+   * timeout), forgets what its circuits learnt from the old settings: an open circuit closes at once, so the next
+   * request tries the corrected provider instead of waiting out CB_OPEN_MS, and a closed one drops its failure
+   * count. Audited as `circuit.reset` (the cause beside the states) when a circuit was not closed; a Redis failure
+   * is logged, not thrown, since the change itself has been made (the circuit then half-opens as usual).
+   */
+  async forgetAfterChange(providerId: string, cause: string, auth: AuthContext): Promise<void> {
+    const provider = this.catalog.provider(providerId);
+    if (!provider) {
+      return;
+    }
+    try {
+      const changed = (await this.resetAll(provider.id, provider.models)).filter((d) => d.previousState !== 'closed');
+      if (changed.length === 0) {
+        return;
+      }
+      await this.audit.record({
+        actor: actorOf(auth),
+        action: 'circuit.reset',
+        target: provider.id,
+        before: { deployments: changed.map((d) => ({ id: d.id, state: d.previousState })) },
+        after: { deployments: changed.map((d) => ({ id: d.id, state: d.state })), cause },
+      });
+      this.logger.log(`circuit closed by ${cause} of ${provider.id}: ${changed.map((d) => d.id).join(', ')}`);
+    } catch (err) {
+      this.logger.warn(`closing ${provider.id}'s circuits after ${cause} failed: ${(err as Error).message}`);
+    }
+  }
+
+  private async resetAll(
+    providerId: string,
+    models: readonly { name: string }[],
+  ): Promise<CircuitResetView['deployments']> {
+    const deployments: CircuitResetView['deployments'] = [];
+    for (const m of models) {
+      const id = `${providerId}/${m.name}`;
+      const { state, transition } = await this.circuits.reset(id);
+      deployments.push({ id, previousState: transition?.from ?? state, state });
+    }
+    return deployments;
   }
 }

@@ -3,6 +3,7 @@ import { ErrorCode, GatewayError, type GatewaySpec } from '@aigw/core';
 import type { AuthContext } from '../http/request-context';
 import { actorOf } from './admin-views';
 import { CatalogChanges } from './catalog-changes';
+import { CircuitAdminService } from './circuit-admin.service';
 import { fieldsOf, gatewayDoc, gatewayView, notFound, validateDocs, type GatewayView } from './catalog-docs';
 
 const GATEWAY_PREFIX = /^gateways\[0\]\.?/;
@@ -10,7 +11,10 @@ const GATEWAY_PREFIX = /^gateways\[0\]\.?/;
 /** The OpenAI-compatible proxies (LiteLLM) providers can be routed through; keys write-only. */
 @Injectable()
 export class GatewaysAdminService {
-  constructor(private readonly changes: CatalogChanges) {}
+  constructor(
+    private readonly changes: CatalogChanges,
+    private readonly circuits: CircuitAdminService,
+  ) {}
 
   async list(): Promise<{ data: GatewayView[] }> {
     const state = await this.changes.read((tx) => tx.state());
@@ -46,7 +50,8 @@ export class GatewaysAdminService {
     if ('id' in fields) {
       throw new GatewayError(ErrorCode.InvalidRequest, "'id' cannot change (create a new gateway).", { param: 'id' });
     }
-    return this.changes.apply(null, async (tx) => {
+    let users: string[] = [];
+    const view = await this.changes.apply(null, async (tx) => {
       const state = await tx.state();
       const current = state.catalog.gateways.find((g) => g.id === id);
       if (current === undefined) {
@@ -71,8 +76,16 @@ export class GatewaysAdminService {
       const before = gatewayView(current, state.gatewaySources.get(id) ?? null);
       const after = gatewayView(next, 'admin');
       await tx.audit({ actor: actorOf(auth), action: 'gateway.update', target: id, before, after });
+      if (!keep || next.baseUrl !== current.baseUrl || next.timeoutMs !== current.timeoutMs) {
+        users = await tx.providersUsingGateway(id);
+      }
       return after;
     });
+    // The providers called through it are called differently now: what their circuits learnt is stale.
+    for (const provider of users) {
+      await this.circuits.forgetAfterChange(provider, 'gateway.update', auth);
+    }
+    return view;
   }
 
   /** 409 while a provider is routed through it. */

@@ -10,6 +10,7 @@ import {
 import { KEEP_SECRET, type CatalogState, type CatalogTx, type SecretUpdate } from '@aigw/entities';
 import type { AuthContext } from '../http/request-context';
 import { actorOf } from './admin-views';
+import { CircuitAdminService } from './circuit-admin.service';
 import { CatalogChanges } from './catalog-changes';
 import {
   fieldsOf,
@@ -27,6 +28,12 @@ import { PROVIDER_TEMPLATES, templateNamed, type ProviderTemplate } from './prov
 
 const PROVIDER_PREFIX = /^providers\[0\]\.?/;
 
+/**
+ * How a provider is called: a change to one of these (or a new key) makes what its circuits learnt stale, so an
+ * update closes them (a wrong key or URL fixed is served at once, not after CB_OPEN_MS).
+ */
+const CONNECTION_FIELDS = ['kind', 'baseUrl', 'routing', 'gateway', 'plugin', 'timeoutMs'] as const;
+
 export interface ProviderStarts {
   data: ProviderTemplate[];
   kinds: ProviderKind[];
@@ -38,7 +45,10 @@ export interface ProviderStarts {
  */
 @Injectable()
 export class ProviderCommandsService {
-  constructor(private readonly changes: CatalogChanges) {}
+  constructor(
+    private readonly changes: CatalogChanges,
+    private readonly circuits: CircuitAdminService,
+  ) {}
 
   /** The two ways to start a provider: a template, or a `kind` (the catalog's list, so a form offers no other). */
   templates(): ProviderStarts {
@@ -76,13 +86,20 @@ export class ProviderCommandsService {
         throw new GatewayError(ErrorCode.InvalidRequest, `'${fixed}': ${why}.`, { param: fixed });
       }
     }
-    return this.changes.apply(id, async (tx) => {
+    let reconnected = false;
+    const view = await this.changes.apply(id, async (tx) => {
       const { state, current } = await this.current(tx, id);
       const doc = providerDoc(current);
       const secret = mergeFields(doc, fields);
       const next = this.validate(doc, state, current, secret);
+      reconnected = !('keep' in secret) || CONNECTION_FIELDS.some((f) => current[f] !== next[f]);
       return this.write(tx, auth, action, current, next, secret, state);
     });
+    if (reconnected) {
+      // Live on this replica already (CatalogChanges reloaded it), and on the workers within a second.
+      await this.circuits.forgetAfterChange(id, action, auth);
+    }
+    return view;
   }
 
   /** Flips `enabled`, or sets it to `enabled` when given. */
