@@ -367,6 +367,35 @@ ${provider}${provider}`,
     expect(parseCatalog(MINIMAL, { OPENAI_API_KEY: 'sk-\u00e9\tx' }).providers[0].apiKey).toBe('sk-\u00e9\tx');
   });
 
+  it('refuses a credential in a URL query (shown in answers, exports and logs), keeping other parameters', () => {
+    for (const [query, name] of [
+      ['?api-key=UrlSecret1', 'api-key'],
+      ['?key=UrlSecret1', 'key'],
+      ['?api-version=2024-10-21&access_token=UrlSecret1', 'access_token'],
+      ['?SIG=UrlSecret1', 'SIG'],
+    ]) {
+      const problems = problemsOf(MINIMAL.replace('https://api.openai.com/v1/', `https://proxy.local/v1${query}`), {
+        OPENAI_API_KEY: 'sk-test',
+      });
+      expect(problems).toEqual([
+        `providers[0].baseUrl must not hold credentials (?${name}=): put the secret in apiKey`,
+      ]);
+      expect(problems.join('\n')).not.toContain('UrlSecret1');
+    }
+    const gateway = { gateways: [{ id: 'gw', baseUrl: 'http://gw/v1?token=UrlSecret1' }], providers: [] };
+    expect(() => readCatalogDocument(gateway, {})).toThrow(
+      /gateways\[0\]\.baseUrl must not hold credentials \(\?token=\)/,
+    );
+    // Azure OpenAI's version parameter is not a secret.
+    const azure = MINIMAL.replace(
+      'https://api.openai.com/v1/',
+      'https://x.openai.azure.com/openai?api-version=2024-10-21',
+    );
+    expect(parseCatalog(azure, { OPENAI_API_KEY: 'sk-test' }).providers[0].baseUrl).toBe(
+      'https://x.openai.azure.com/openai?api-version=2024-10-21',
+    );
+  });
+
   it('never echoes values in messages', () => {
     const problems = problemsOf(MINIMAL.replace('https://api.openai.com/v1/', 'https//secret-token@host'), {
       OPENAI_API_KEY: 'sk-very-secret',

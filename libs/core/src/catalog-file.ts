@@ -345,9 +345,31 @@ class CatalogReader {
       this.problem(`${path}.${key}`, 'must not hold credentials (user:password@): put the secret in apiKey');
       return undefined;
     }
+    const secretParam = credentialParamOf(url);
+    if (secretParam !== undefined) {
+      this.problem(`${path}.${key}`, `must not hold credentials (?${secretParam}=): put the secret in apiKey`);
+      return undefined;
+    }
     // Adapters append paths (`/chat/completions`), so a trailing slash would double up.
     return text.replace(/\/+$/, '');
   }
+}
+
+/**
+ * Query parameters that carry a credential (`?key=`, `?api-key=`, `?access_token=`, `?sig=`, Azure Functions'
+ * `?code=`): a URL is shown in admin answers, exports, the audit log and logs, so a secret there is refused, as
+ * `user:password@` is. Other parameters (Azure OpenAI's `api-version`) are kept and sent on every call.
+ */
+const CREDENTIAL_PARAM =
+  /^(?:.*[-_])?(?:key|apikey|token|secret|password|passwd|pwd|sig|signature|code|auth|credentials?)$/i;
+
+export function credentialParamOf(url: URL): string | undefined {
+  for (const name of url.searchParams.keys()) {
+    if (CREDENTIAL_PARAM.test(name)) {
+      return name;
+    }
+  }
+  return undefined;
 }
 
 function readGateway(r: CatalogReader, raw: unknown, path: string): GatewaySpec | undefined {

@@ -66,6 +66,9 @@ describe('catalogFromEnv', () => {
     expect(problemsOf({ OLLAMA_BASE_URL: 'http://u:EnvUrlPW@127.0.0.1:11434' })).toEqual([
       "OLLAMA_BASE_URL must not hold credentials (user:password@): put the secret in the provider's key variable",
     ]);
+    expect(problemsOf({ OLLAMA_BASE_URL: 'http://127.0.0.1:11434?access_token=EnvUrlTok' })).toEqual([
+      "OLLAMA_BASE_URL must not hold credentials (?access_token=): put the secret in the provider's key variable",
+    ]);
   });
 
   it('declares only capabilities each family can honour', () => {

@@ -1,5 +1,5 @@
 import type { Capability, Catalog, ModelSpec, ProviderKind, ProviderSpec } from './catalog';
-import { CATALOG_DEFAULTS, CatalogFileError, type CatalogEnv } from './catalog-file';
+import { CATALOG_DEFAULTS, CatalogFileError, credentialParamOf, type CatalogEnv } from './catalog-file';
 
 /**
  * Zero-config registration: with no PROVIDERS_FILE, each provider whose usual environment variable is set is
@@ -176,6 +176,13 @@ function url(text: string, name: string, problems: string[]): string | undefined
   if (parsed.username !== '' || parsed.password !== '') {
     // As in a catalog file: a URL is shown in admin answers and exports, where a secret must never be.
     problems.push(`${name} must not hold credentials (user:password@): put the secret in the provider's key variable`);
+    return undefined;
+  }
+  const secretParam = credentialParamOf(parsed);
+  if (secretParam !== undefined) {
+    problems.push(
+      `${name} must not hold credentials (?${secretParam}=): put the secret in the provider's key variable`,
+    );
     return undefined;
   }
   return text.replace(/\/+$/, '');
