@@ -80,4 +80,34 @@ describe('RedisErrors', () => {
     errors.report('circuit_read', new Error('again'));
     expect(lines).toHaveLength(3);
   });
+
+  it("logs and counts the response cache's failures, but leaves them out of the mark (they hold no lock)", () => {
+    const { errors, ops, lines, clock } = setup();
+    const cache = new EventEmitter();
+    const cmd = new EventEmitter();
+    errors.watchConnection(cache, 'cache', { apart: true });
+    errors.watchConnection(cmd, 'cmd');
+    const before = errors.mark;
+    errors.report('cache', new Error('Command timed out'));
+    cache.emit('error', new Error('connect ECONNREFUSED 127.0.0.1:6391'));
+    expect(ops).toEqual(['cache', 'connection']);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^warn Redis unavailable \(cache: .*Command timed out\)/);
+    expect(errors.mark).toBe(before);
+    expect(errors.failedWithin(60_000)).toBe(false);
+    // A failure of the queue's Redis during it still counts, and ends when its connection is back.
+    cmd.emit('error', new Error('connect ECONNREFUSED 127.0.0.1:6379'));
+    expect(errors.mark).toBeNull();
+    cmd.emit('ready');
+    expect(errors.mark).not.toBeNull();
+    expect(errors.mark).not.toBe(before);
+    expect(errors.failedWithin(60_000)).toBe(true);
+    // The cache coming back ends the logged outage; it never ended or started the other.
+    const after = errors.mark;
+    cache.emit('ready');
+    expect(lines.at(-1)).toMatch(/^log Redis is back/);
+    clock.t += 60_000;
+    expect(errors.mark).toBe(after);
+    expect(errors.failedWithin(60_000)).toBe(false);
+  });
 });

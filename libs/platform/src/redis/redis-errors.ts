@@ -62,6 +62,12 @@ export interface Reconnecting {
 /** Errors stop being one outage when none arrived for this long and no watched connection is down. */
 const QUIET_MS = 30_000;
 
+/**
+ * Ops of the response cache, whose commands run on a fail-fast connection of their own (CACHE_REDIS_URL, else
+ * REDIS_URL) that holds no job, lock or result: see `mark`.
+ */
+const APART_OPS: ReadonlySet<RedisOp> = new Set<RedisOp>(['cache']);
+
 interface Outage {
   since: number;
   lastErrorAt: number;
@@ -84,6 +90,15 @@ export class RedisErrors {
   private lastOutageEndedAt = -Infinity;
   /** Names of watched connections currently not ready. */
   private readonly down = new Set<string>();
+  /**
+   * The same for `mark` and `failedWithin`, which leave out the failures of connections watched `apart` and of
+   * APART_OPS: a response-cache command past its 250 ms, or a cache Redis of its own that is down, says nothing of
+   * the queue's Redis, yet made every job of the next 30 s keep its answer in Redis for an hour (AnswerStash).
+   */
+  private lockOutage: { lastErrorAt: number } | null = null;
+  private lockOutagesStarted = 0;
+  private lastLockOutageEndedAt = -Infinity;
+  private readonly lockDown = new Set<string>();
 
   constructor(
     private readonly logger: Pick<Logger, 'warn' | 'log'> = new Logger('Redis'),
@@ -93,8 +108,15 @@ export class RedisErrors {
 
   /** A command failed; the caller has already decided what to do without its result. */
   report(op: RedisOp, err: unknown): void {
+    this.failed(op, err, APART_OPS.has(op));
+  }
+
+  private failed(op: RedisOp, err: unknown, apart: boolean): void {
     this.counter?.inc({ op });
     const now = this.now();
+    if (!apart) {
+      this.lockFailed(now);
+    }
     const outage = this.current(now);
     if (outage !== null) {
       outage.errors++;
@@ -109,11 +131,18 @@ export class RedisErrors {
     );
   }
 
-  /** Attaches to a connection: its errors are reported, its drop and return end or extend the outage. */
-  watchConnection(client: Reconnecting, name: string): void {
+  /**
+   * Attaches to a connection: its errors are reported, its drop and return end or extend the outage. `apart`: a
+   * connection that holds no job, lock or result (the response cache's), whose failures `mark` does not see.
+   */
+  watchConnection(client: Reconnecting, name: string, opts: { apart?: boolean } = {}): void {
+    const apart = opts.apart === true;
     client.on('error', (err: Error) => {
       this.down.add(name);
-      this.report('connection', err);
+      if (!apart) {
+        this.lockDown.add(name);
+      }
+      this.failed('connection', err, apart);
     });
     client.on('ready', () => this.ready(name));
   }
@@ -126,16 +155,42 @@ export class RedisErrors {
   /**
    * A mark that changes whenever an outage starts, and is null during one. Work that compares the mark taken
    * when it started with the one when it ends knows, without a Redis call, whether Redis failed meanwhile
-   * (and so whether its job lock may have lapsed).
+   * (and so whether its job lock may have lapsed). Failures of the response cache's connection do not count.
    */
   get mark(): number | null {
-    return this.current(this.now()) === null ? this.outagesStarted : null;
+    const now = this.now();
+    this.current(now);
+    return this.currentLockOutage(now) ? null : this.lockOutagesStarted;
   }
 
-  /** True during an outage and for `ms` after one ended. */
+  /** True during an outage and for `ms` after one ended (the response cache's failures aside, as for `mark`). */
   failedWithin(ms: number): boolean {
     const now = this.now();
-    return this.current(now) !== null || now - this.lastOutageEndedAt < ms;
+    this.current(now);
+    return this.currentLockOutage(now) || now - this.lastLockOutageEndedAt < ms;
+  }
+
+  private lockFailed(now: number): void {
+    if (this.currentLockOutage(now) && this.lockOutage !== null) {
+      this.lockOutage.lastErrorAt = now;
+      return;
+    }
+    this.lockOutage = { lastErrorAt: now };
+    this.lockOutagesStarted++;
+  }
+
+  /** Whether a lock-relevant outage is in progress; it ends as the logged one does (connections back, or quiet). */
+  private currentLockOutage(now: number): boolean {
+    const outage = this.lockOutage;
+    if (outage !== null && this.lockDown.size === 0 && now - outage.lastErrorAt >= QUIET_MS) {
+      this.endLockOutage(now);
+    }
+    return this.lockOutage !== null;
+  }
+
+  private endLockOutage(now: number): void {
+    this.lockOutage = null;
+    this.lastLockOutageEndedAt = now;
   }
 
   /** The outage in progress; one of failed commands only (no connection dropped) ends after a quiet spell. */
@@ -150,6 +205,10 @@ export class RedisErrors {
 
   private ready(name: string): void {
     this.down.delete(name);
+    // Only a connection that may hold locks ends their outage (the cache's coming back says nothing of them).
+    if (this.lockDown.delete(name) && this.lockOutage !== null && this.lockDown.size === 0) {
+      this.endLockOutage(this.now());
+    }
     if (this.outage !== null && this.down.size === 0) {
       this.end(this.outage);
     }

@@ -39,7 +39,8 @@ export interface RedisConnectionRole {
   corkPerTurn?: boolean;
   /**
    * Fail commands instead of waiting for Redis: none are queued while disconnected and each times out after
-   * this long. For connections whose callers carry on without an answer (the response cache).
+   * this long. For connections whose callers carry on without an answer (the response cache), and which hold no
+   * job, lock or result: their failures do not count for `RedisErrors.mark`.
    */
   failFastMs?: number;
   /**
@@ -80,7 +81,8 @@ export function createRedis(url: string, name: string, errors: RedisErrors, opts
   }
   // First: its stop must come before the outage report, which would say the process carries on.
   stopOnRefusedDatabase(client, conn.db, opts.variable ?? 'REDIS_URL');
-  errors.watchConnection(client, name);
+  // A fail-fast connection (the response cache's) holds no job, lock or result: RedisErrors.mark leaves it out.
+  errors.watchConnection(client, name, { apart: opts.failFastMs !== undefined });
   if (opts.subscriber === true) {
     pingWhileOpen(client);
   }
