@@ -81,6 +81,36 @@ describe('RedisErrors', () => {
     expect(lines).toHaveLength(3);
   });
 
+  it('logs the end of an outage of failed commands when it goes quiet, not at the next failure', () => {
+    jest.useFakeTimers({ now: 1_000_000 });
+    try {
+      const lines: string[] = [];
+      const errors = new RedisErrors(
+        { warn: (m: string) => lines.push(`warn ${m}`), log: (m: string) => lines.push(`log ${m}`) },
+        undefined,
+        () => Date.now(),
+      );
+      errors.report('cache', new Error('Command timed out'));
+      jest.advanceTimersByTime(10_000);
+      errors.report('cache', new Error('Command timed out'));
+      jest.advanceTimersByTime(29_999);
+      expect(lines).toHaveLength(1);
+      jest.advanceTimersByTime(1);
+      expect(lines).toEqual([expect.stringMatching(/^warn Redis unavailable/), expect.any(String)]);
+      expect(lines[1]).toBe('log Redis is back after 40.0 s (2 failed commands or connection attempts)');
+      // Five minutes later, a new blip is a new outage of its own.
+      jest.advanceTimersByTime(300_000);
+      errors.report('cache', new Error('Command timed out'));
+      jest.advanceTimersByTime(30_000);
+      expect(lines.slice(2)).toEqual([
+        expect.stringMatching(/^warn Redis unavailable/),
+        'log Redis is back after 30.0 s (1 failed commands or connection attempts)',
+      ]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it("logs and counts the response cache's failures, but leaves them out of the mark (they hold no lock)", () => {
     const { errors, ops, lines, clock } = setup();
     const cache = new EventEmitter();

@@ -99,6 +99,8 @@ export class RedisErrors {
   private lockOutagesStarted = 0;
   private lastLockOutageEndedAt = -Infinity;
   private readonly lockDown = new Set<string>();
+  /** Looks again once an outage of failed commands may have gone quiet (see `checkWhenQuiet`). */
+  private quietCheck: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly logger: Pick<Logger, 'warn' | 'log'> = new Logger('Redis'),
@@ -125,6 +127,7 @@ export class RedisErrors {
     }
     this.outage = { since: now, lastErrorAt: now, errors: 1 };
     this.outagesStarted++;
+    this.checkWhenQuiet(QUIET_MS);
     this.logger.warn(
       `Redis unavailable (${op}: ${describeError(err)}); working without it where possible, further errors ` +
         'are counted in aigw_redis_errors_total until it is back',
@@ -191,6 +194,28 @@ export class RedisErrors {
   private endLockOutage(now: number): void {
     this.lockOutage = null;
     this.lastLockOutageEndedAt = now;
+  }
+
+  /**
+   * One timer per outage, not per failure: an outage of failed commands only ends after a quiet spell, but nothing
+   * looked before the next failure in a process that never reads `mark` (the api-gateway), so "Redis is back" came
+   * minutes or hours late, just before the next "Redis unavailable", naming the whole gap as the outage's length.
+   * An outage with a connection down ends when it is ready again, without this.
+   */
+  private checkWhenQuiet(delayMs: number): void {
+    if (this.quietCheck !== undefined) {
+      return;
+    }
+    this.quietCheck = setTimeout(() => {
+      this.quietCheck = undefined;
+      const now = this.now();
+      this.currentLockOutage(now);
+      const outage = this.current(now);
+      if (outage !== null && this.down.size === 0) {
+        this.checkWhenQuiet(Math.max(1, outage.lastErrorAt + QUIET_MS - now));
+      }
+    }, delayMs);
+    this.quietCheck.unref();
   }
 
   /** The outage in progress; one of failed commands only (no connection dropped) ends after a quiet spell. */
