@@ -210,6 +210,39 @@ describe('web console', () => {
     await page.getByRole('heading', { level: 1, name: 'Settings' }).waitFor();
   });
 
+  it('a reload while the gateway cannot check the key keeps the key for a retry; only a refused key is forgotten', async () => {
+    await open('usage');
+    // The gateway fails the key check as it does while its Redis is down (an error that says nothing of the key).
+    const envelope = (status: number, message: string, code: string) => ({
+      status,
+      contentType: 'application/json',
+      body: JSON.stringify({ error: { message, type: 'api_error', code, param: null } }),
+    });
+    await page.route('**/api/v1/ai/usage', (r) => r.fulfill(envelope(500, 'Internal error.', 'internal_error')), {
+      times: 1,
+    });
+    await page.reload();
+    await page.getByRole('alert').filter({ hasText: 'Your key could not be checked: Internal error.' }).waitFor();
+    await expect(signInKey().count()).resolves.toBe(0);
+    await shot('00-restore-failed');
+    // The gateway answers again: Retry signs back in with the kept key, on the screen of the URL.
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Usage' }).waitFor();
+
+    // A key the gateway refuses (401) is forgotten: the sign-in says why, and a reload does not bring it back.
+    await page.route(
+      '**/api/v1/ai/usage',
+      (r) => r.fulfill(envelope(401, 'This API key has been revoked.', 'invalid_api_key')),
+      { times: 1 },
+    );
+    await page.reload();
+    await signInKey().waitFor();
+    await expect(page.getByRole('alert').textContent()).resolves.toContain('This API key has been revoked.');
+    await page.reload();
+    await signInKey().waitFor();
+    await signIn(system.adminKey);
+  });
+
   it('Models lists every deployment with its price and capabilities, filters and sorts', async () => {
     await open('models');
     const rows = page.locator('tr[data-model]');

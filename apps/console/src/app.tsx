@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { messageOf, normalizeKey, onSessionEnd, signIn, storedKey, storeKey, type Role } from './api';
+import { ApiError, messageOf, normalizeKey, onSessionEnd, signIn, storedKey, storeKey, type Role } from './api';
 import { ErrorBox, Field } from './ui';
 import { ModelsScreen } from './screens/models';
 import { SettingsScreen } from './screens/settings';
@@ -34,6 +34,11 @@ const ROUTES: Route[] = [
   { path: 'cache', label: 'Cache', admin: true, render: () => <CacheScreen /> },
   { path: 'config', label: 'Configuration', admin: true, render: () => <ConfigScreen /> },
 ];
+
+/** The gateway refused the key itself (401), or it cannot be a key: only then is a stored key of no more use. */
+function keyRefused(err: unknown): boolean {
+  return err instanceof ApiError && (err.status === 401 || err.code === 'invalid_key_format');
+}
 
 function currentPath(): string {
   return window.location.hash.replace(/^#\/?/, '') || 'models';
@@ -102,6 +107,11 @@ export function App() {
     return () => onSessionEnd(null);
   }, []);
 
+  // Why the stored key could not be checked when the gateway did not answer for it (unreachable, 5xx): the key is
+  // kept for a retry, as only signing out or closing the tab forgets it.
+  const [restoreFailed, setRestoreFailed] = useState<string | null>(null);
+  const [restoreAttempt, setRestoreAttempt] = useState(0);
+
   useEffect(() => {
     const key = storedKey();
     if (key === null) {
@@ -109,16 +119,21 @@ export function App() {
     }
     signIn(key).then(
       (s) => {
+        setRestoreFailed(null);
         setSession(s);
         setChecking(false);
       },
       (err: unknown) => {
-        storeKey(null);
-        setRestoreError(messageOf(err));
+        if (keyRefused(err)) {
+          storeKey(null);
+          setRestoreError(messageOf(err));
+        } else {
+          setRestoreFailed(messageOf(err));
+        }
         setChecking(false);
       },
     );
-  }, []);
+  }, [restoreAttempt]);
 
   useEffect(() => {
     const route = ROUTES.find((r) => r.path === path);
@@ -134,16 +149,35 @@ export function App() {
       </p>
     );
   }
+  const signOut = () => {
+    storeKey(null);
+    setSession(null);
+    setRestoreError(null);
+    setRestoreFailed(null);
+  };
+  if (session === null && restoreFailed !== null && storedKey() !== null) {
+    return (
+      <main class="signin" aria-label="Session">
+        <h1>AI Gateway console</h1>
+        <ErrorBox
+          message={`Your key could not be checked: ${restoreFailed}`}
+          onRetry={() => {
+            setChecking(true);
+            setRestoreAttempt((n) => n + 1);
+          }}
+        />
+        <p class="muted">The key is still kept in this tab: retry once the gateway answers again.</p>
+        <button type="button" class="secondary" onClick={signOut}>
+          Sign in with another key
+        </button>
+      </main>
+    );
+  }
   if (session === null) {
     return <SignIn onSignedIn={setSession} initialError={restoreError} />;
   }
   const visible = ROUTES.filter((r) => !r.admin || session.role === 'admin');
   const route = visible.find((r) => r.path === path);
-  const signOut = () => {
-    storeKey(null);
-    setSession(null);
-    setRestoreError(null);
-  };
   return (
     <div class="layout">
       <a
