@@ -525,6 +525,14 @@ describe('web console', () => {
     const exported = await page.locator('textarea[data-export]').inputValue();
     expect(exported).toContain('sim0-anthropic');
     expect(exported).not.toContain('sk-sim-secret');
+    // The file is what was exported, named for its format, even once the Format select says another.
+    await page.getByLabel('Format').selectOption('json');
+    const [file] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download' }).click(),
+    ]);
+    expect(file.suggestedFilename()).toBe('aigw-config.yaml');
+    expect(readFileSync(await file.path(), 'utf8')).toBe(exported);
 
     const edited = exported.replace(/(promptPer1k: )0\.003\b/, '$10.004');
     expect(edited).not.toBe(exported);

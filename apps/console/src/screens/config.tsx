@@ -68,7 +68,8 @@ function Diff({ body }: { body: unknown }) {
 
 export function ConfigScreen() {
   const [format, setFormat] = useState<Format>('yaml');
-  const [exported, setExported] = useState<string | null>(null);
+  // The text with the format it was exported in: the Format select may have changed since, the file must not.
+  const [exported, setExported] = useState<{ text: string; format: Format } | null>(null);
   const [exp, runExport] = useAction();
   const [input, setInput] = useState('');
   const [diff, setDiff] = useState<{ for: string; body: unknown } | null>(null);
@@ -96,7 +97,7 @@ export function ConfigScreen() {
             onClick={() =>
               void runExport(async () => {
                 const res = await send(`${CONFIG}/export${qs({ format })}`);
-                setExported(await res.text());
+                setExported({ text: await res.text(), format });
                 return null;
               })
             }
@@ -109,7 +110,7 @@ export function ConfigScreen() {
             disabled={exported === null}
             onClick={() =>
               exported !== null &&
-              download(`aigw-config.${format === 'yaml' ? 'yaml' : 'json'}`, exported, CONTENT_TYPE[format])
+              download(`aigw-config.${exported.format}`, exported.text, CONTENT_TYPE[exported.format])
             }
           >
             Download
@@ -118,7 +119,7 @@ export function ConfigScreen() {
         <ActionNote action={exp} />
         {exported !== null && (
           <Field label="Exported configuration (secrets left out)">
-            <textarea readOnly rows={14} class="code" value={exported} data-export />
+            <textarea readOnly rows={14} class="code" value={exported.text} data-export />
           </Field>
         )}
       </Section>
