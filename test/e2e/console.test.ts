@@ -518,6 +518,36 @@ describe('web console', () => {
     }
   });
 
+  it("Providers: an open circuit shows with a Reset that closes it (the admin API's circuit reset)", async () => {
+    const circuitOf = async (): Promise<string | undefined> => {
+      const r = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/providers`, { headers: system.headers() });
+      const list = (await r.json()) as { data: { id: string; circuits: { id: string; state: string }[] }[] };
+      return list.data.find((p) => p.id === 'closed')?.circuits.find((c) => c.id === 'closed/closed-gpt')?.state;
+    };
+    // Calls to a closed port fail at once (and on each retry) until the breaker opens.
+    await waitFor(
+      async () => {
+        await Promise.all(
+          [1, 2, 3].map(() =>
+            fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+              method: 'POST',
+              headers: system.headers(),
+              body: JSON.stringify({ model: 'closed/closed-gpt', messages: [{ role: 'user', content: 'hi' }] }),
+            }).then((r) => r.arrayBuffer()),
+          ),
+        );
+        return (await circuitOf()) === 'open';
+      },
+      { timeoutMs: 20_000, intervalMs: 100, message: 'circuit of closed/closed-gpt never opened' },
+    );
+    await open('providers');
+    const circuit = page.locator('tr[data-provider="closed"] [data-circuit="closed/closed-gpt"]');
+    await expect(circuit.textContent()).resolves.toContain('open');
+    await circuit.getByRole('button', { name: 'Reset circuit of closed/closed-gpt' }).click();
+    await circuit.waitFor({ state: 'detached' });
+    await expect(circuitOf()).resolves.toBe('closed');
+  });
+
   it('Configuration: export without secrets, then an import previewed as a diff before it is applied', async () => {
     await open('config');
     await page.getByLabel('Format').selectOption('yaml');

@@ -10,8 +10,12 @@ const ROUTINGS = ['direct', 'gateway', 'auto'];
 
 const path = (id: string, rest = '') => `/api/v1/ai/admin/providers/${encodeURIComponent(id)}${rest}`;
 
-/** The breakers of the provider's deployments: one word when they agree, else each one that is not closed. */
-function Circuits({ p }: { p: ProviderItem }) {
+/**
+ * The breakers of the provider's deployments: one word when they agree, else each one that is not closed, with
+ * the admin API's reset (it closes that deployment's breaker at once, for every worker).
+ */
+function Circuits({ p, reload }: { p: ProviderItem; reload: () => void }) {
+  const [action, run] = useAction();
   const circuits = p.circuits ?? [];
   if (circuits.length === 0) {
     return <span class="muted">—</span>;
@@ -20,14 +24,34 @@ function Circuits({ p }: { p: ProviderItem }) {
   if (notClosed.length === 0) {
     return <HealthBadge status="closed" />;
   }
+  const reset = (deployment: string) =>
+    run(async () => {
+      // A deployment's id is `provider/model`; the model's name may itself hold a slash.
+      const model = deployment.startsWith(`${p.id}/`) ? deployment.slice(p.id.length + 1) : undefined;
+      await api(path(p.id, `/circuit/reset${qs({ model })}`), { method: 'POST' });
+      reload();
+      return `Circuit of ${deployment} closed.`;
+    });
   return (
-    <ul class="plain">
-      {notClosed.map((c) => (
-        <li key={c.id}>
-          <HealthBadge status={c.state} /> <span class="small">{c.id}</span>
-        </li>
-      ))}
-    </ul>
+    <>
+      <ul class="plain">
+        {notClosed.map((c) => (
+          <li key={c.id} data-circuit={c.id}>
+            <HealthBadge status={c.state} /> <span class="small">{c.id}</span>{' '}
+            <button
+              type="button"
+              class="secondary"
+              disabled={action.busy}
+              aria-label={`Reset circuit of ${c.id}`}
+              onClick={() => void reset(c.id)}
+            >
+              Reset
+            </button>
+          </li>
+        ))}
+      </ul>
+      <ActionNote action={action} />
+    </>
   );
 }
 
@@ -318,7 +342,7 @@ function ProviderRow({
         <History id={p.id} />
       </td>
       <td>
-        <Circuits p={p} />
+        <Circuits p={p} reload={reload} />
       </td>
       <td>
         <Quota q={p.quota} />
