@@ -651,6 +651,41 @@ describe('web console', () => {
     expect(saved).toMatchObject({ baseUrl: `${keyedProxy.url}/v1`, hasApiKey: true });
   });
 
+  it('Providers: Edit moves a provider to the gateway or auto route by naming its gateway', async () => {
+    const gateways = `${system.gatewayUrl}/api/v1/ai/admin/gateways`;
+    // Saved by the Gateway tests above; made here when this test runs alone.
+    if ((await fetch(`${gateways}/litellm`, { headers: system.headers() })).status === 404) {
+      const made = await fetch(gateways, {
+        method: 'POST',
+        headers: system.headers(),
+        body: JSON.stringify({ id: 'litellm', baseUrl: `${system.sim.url}/v1`, apiKey: 'sk-litellm-secret' }),
+      });
+      expect(made.status).toBe(201);
+    }
+    const provider = `${system.gatewayUrl}/api/v1/ai/admin/providers/closed`;
+    try {
+      await open('providers');
+      const row = page.locator('tr[data-provider="closed"]');
+      await row.getByRole('button', { name: 'Edit' }).click();
+      const form = row.getByRole('form', { name: 'Edit closed' });
+      await form.getByLabel('Routing').selectOption('auto');
+      await form.getByLabel('Gateway', { exact: true }).selectOption('litellm');
+      await form.getByRole('button', { name: 'Save' }).click();
+      await form.getByRole('status').filter({ hasText: 'closed saved.' }).waitFor();
+      const list = (await fetch(`${system.gatewayUrl}/api/v1/ai/admin/providers`, { headers: system.headers() }).then(
+        (r) => r.json(),
+      )) as { data: { id: string; routing: string; gatewayId: string | null }[] };
+      expect(list.data.find((p) => p.id === 'closed')).toMatchObject({ routing: 'auto', gatewayId: 'litellm' });
+      await expect(row.locator('.badge.route-auto').count()).resolves.toBe(1);
+    } finally {
+      await fetch(provider, {
+        method: 'PATCH',
+        headers: system.headers(),
+        body: JSON.stringify({ routing: 'direct', gatewayId: null }),
+      });
+    }
+  });
+
   it('Cache: statistics after a hit, then a model cleared', async () => {
     const ask = () =>
       fetch(`${system.gatewayUrl}/v1/chat/completions`, {

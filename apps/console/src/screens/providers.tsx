@@ -3,12 +3,55 @@ import { api, qs } from '../api';
 import { Sparkline } from '../charts';
 import { formatCount, formatDateTime, formatMs, formatPercent, formatQuotaWindow, formatUsd } from '../format';
 import { useAction, useLoad } from '../hooks';
-import { listOf, type ConnectionTest, type HealthHistory, type ProviderItem, type ProviderQuota } from '../types';
+import {
+  listOf,
+  type ConnectionTest,
+  type GatewayItem,
+  type HealthHistory,
+  type ProviderItem,
+  type ProviderQuota,
+} from '../types';
 import { ActionNote, Badge, Empty, ErrorBox, Field, HealthBadge, Loaded, Section } from '../ui';
 
 const ROUTINGS = ['direct', 'gateway', 'auto'];
 
 const path = (id: string, rest = '') => `/api/v1/ai/admin/providers/${encodeURIComponent(id)}${rest}`;
+
+/**
+ * The gateway a provider goes through on the `gateway` and `auto` routes (the API requires one for them), from the
+ * configured gateways; `''` is none.
+ */
+function GatewaySelect({
+  gateways,
+  routing,
+  value,
+  onChange,
+}: {
+  gateways: GatewayItem[];
+  routing: string;
+  value: string;
+  onChange: (v: string) => void;
+}) {
+  return (
+    <Field
+      label="Gateway"
+      hint={
+        gateways.length === 0
+          ? 'No gateway is configured: add one on the Gateway screen first.'
+          : 'Required for the gateway and auto routes.'
+      }
+    >
+      <select required={routing !== 'direct'} value={value} onChange={(e) => onChange(e.currentTarget.value)}>
+        <option value="">— none —</option>
+        {gateways.map((g) => (
+          <option key={g.id} value={g.id}>
+            {g.name ?? g.id}
+          </option>
+        ))}
+      </select>
+    </Field>
+  );
+}
 
 /**
  * The breakers of the provider's deployments: one word when they agree, else each one that is not closed, with
@@ -126,9 +169,10 @@ function TestResult({ t, onRoute }: { t: ConnectionTest; onRoute: () => void }) 
   );
 }
 
-function EditForm({ p, onSaved }: { p: ProviderItem; onSaved: () => void }) {
+function EditForm({ p, gateways, onSaved }: { p: ProviderItem; gateways: GatewayItem[]; onSaved: () => void }) {
   const [baseUrl, setBaseUrl] = useState(p.baseUrl ?? '');
   const [routing, setRouting] = useState(p.routing ?? 'direct');
+  const [gatewayId, setGatewayId] = useState(p.gatewayId ?? '');
   const [apiKey, setApiKey] = useState('');
   const [action, run, clear] = useAction();
   return (
@@ -140,6 +184,9 @@ function EditForm({ p, onSaved }: { p: ProviderItem; onSaved: () => void }) {
         e.preventDefault();
         void run(async () => {
           const body: Record<string, unknown> = { baseUrl, routing };
+          if (gatewayId !== (p.gatewayId ?? '')) {
+            body.gatewayId = gatewayId === '' ? null : gatewayId;
+          }
           if (apiKey !== '') {
             body.apiKey = apiKey;
           }
@@ -162,6 +209,7 @@ function EditForm({ p, onSaved }: { p: ProviderItem; onSaved: () => void }) {
           ))}
         </select>
       </Field>
+      <GatewaySelect gateways={gateways} routing={routing} value={gatewayId} onChange={setGatewayId} />
       <Field label="API key" hint="Write-only: leave empty to keep the stored key.">
         <input type="password" autoComplete="off" value={apiKey} onInput={(e) => setApiKey(e.currentTarget.value)} />
       </Field>
@@ -298,11 +346,13 @@ function Quota({ q }: { q: ProviderQuota | null | undefined }) {
 
 function ProviderRow({
   p,
+  gateways,
   reload,
   onTested,
   test,
 }: {
   p: ProviderItem;
+  gateways: GatewayItem[];
   reload: () => void;
   onTested: (t: ConnectionTest) => void;
   test?: ConnectionTest;
@@ -410,7 +460,7 @@ function ProviderRow({
         </button>
         <ActionNote action={action} />
         {test && <TestResult t={test} onRoute={() => void routeThroughGateway()} />}
-        {open === 'edit' && <EditForm p={p} onSaved={reload} />}
+        {open === 'edit' && <EditForm p={p} gateways={gateways} onSaved={reload} />}
         {open === 'models' && <DiscoveredModels id={p.id} />}
       </td>
     </tr>
@@ -448,12 +498,13 @@ const EMPTY_SCRATCH = {
   context: '8192',
 };
 
-function CreateForm({ onCreated }: { onCreated: () => void }) {
+function CreateForm({ gateways, onCreated }: { gateways: GatewayItem[]; onCreated: () => void }) {
   const starts = useLoad(() => api<ProviderStarts>('/api/v1/ai/admin/providers/templates'), []);
   const templates = starts.data?.data ?? [];
   const [template, setTemplate] = useState('');
   const [kind, setKind] = useState('openai');
   const [routing, setRouting] = useState('direct');
+  const [gatewayId, setGatewayId] = useState('');
   const [f, setF] = useState(EMPTY_SCRATCH);
   const set = (field: keyof typeof EMPTY_SCRATCH) => (e: { currentTarget: { value: string } }) => {
     const v = e.currentTarget.value;
@@ -478,6 +529,7 @@ function CreateForm({ onCreated }: { onCreated: () => void }) {
                   kind,
                   baseUrl: f.baseUrl,
                   routing,
+                  ...(gatewayId !== '' ? { gatewayId } : {}),
                   ...(f.apiKey ? { apiKey: f.apiKey } : {}),
                   ...(kind === 'plugin' ? { plugin: f.plugin } : {}),
                   // The API needs prices and a context window per model: the form's apply to each listed one.
@@ -542,6 +594,7 @@ function CreateForm({ onCreated }: { onCreated: () => void }) {
                 ))}
               </select>
             </Field>
+            <GatewaySelect gateways={gateways} routing={routing} value={gatewayId} onChange={setGatewayId} />
           </>
         )}
         <Field
@@ -616,6 +669,7 @@ function CreateForm({ onCreated }: { onCreated: () => void }) {
 
 export function ProvidersScreen() {
   const load = useLoad(async () => listOf(await api<{ data: ProviderItem[] }>('/api/v1/ai/admin/providers')), []);
+  const gateways = useLoad(async () => listOf(await api<{ data: GatewayItem[] }>('/api/v1/ai/admin/gateways')), []);
   const [tests, setTests] = useState<Record<string, ConnectionTest>>({});
   const [bulk, runBulk] = useAction();
   const suggested = Object.values(tests).filter(suggestsGateway);
@@ -670,6 +724,7 @@ export function ProvidersScreen() {
                       <ProviderRow
                         key={p.id}
                         p={p}
+                        gateways={gateways.data ?? []}
                         reload={load.reload}
                         test={tests[p.id]}
                         onTested={(t) => setTests((all) => ({ ...all, [p.id]: t }))}
@@ -683,7 +738,8 @@ export function ProvidersScreen() {
         </Loaded>
       </Section>
       <Section title="Create provider">
-        <CreateForm onCreated={load.reload} />
+        {gateways.state === 'error' && <ErrorBox message={`Gateways: ${gateways.error}`} onRetry={gateways.reload} />}
+        <CreateForm gateways={gateways.data ?? []} onCreated={load.reload} />
       </Section>
     </>
   );
