@@ -686,6 +686,43 @@ describe('web console', () => {
     }
   });
 
+  it('Providers: once a provider is routed through the gateway as suggested, the suggestion goes', async () => {
+    const admin = `${system.gatewayUrl}/api/v1/ai/admin`;
+    const post = (to: string, body: unknown) =>
+      fetch(`${admin}/${to}`, { method: 'POST', headers: system.headers(), body: JSON.stringify(body) });
+    // On auto, the direct route (a closed port) fails while the gateway (serving sim-gpt) works: the test suggests it.
+    expect((await post('gateways', { id: 'via-sim', baseUrl: `${system.sim.url}/v1` })).status).toBe(201);
+    const model = { name: 'sim-gpt', promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192 };
+    const created = await post('providers', {
+      id: 'routable',
+      kind: 'openai',
+      baseUrl: `http://127.0.0.1:${closedPort}/v1`,
+      routing: 'auto',
+      gatewayId: 'via-sim',
+      models: [model],
+    });
+    expect(created.status).toBe(201);
+    try {
+      await open('providers');
+      const row = page.locator('tr[data-provider="routable"]');
+      await row.getByRole('button', { name: 'Test connection of routable' }).click();
+      const route = row.getByRole('button', { name: 'Route routable through the gateway' });
+      const routeAll = page.getByRole('button', { name: 'Route all 1 suggested through the gateway' });
+      await route.waitFor();
+      await routeAll.waitFor();
+      await route.click();
+      await row.getByRole('status').filter({ hasText: 'routable now goes through the gateway.' }).waitFor();
+      await row.locator('.badge.route-gateway').waitFor();
+      // Done: neither the row nor the screen offers it again; the routes the test found stay on show.
+      await expect(route.count()).resolves.toBe(0);
+      await expect(routeAll.count()).resolves.toBe(0);
+      await expect(row.locator('.test-result li[data-route="direct"].fail').count()).resolves.toBe(1);
+    } finally {
+      await fetch(`${admin}/providers/routable`, { method: 'DELETE', headers: system.headers() });
+      await fetch(`${admin}/gateways/via-sim`, { method: 'DELETE', headers: system.headers() });
+    }
+  });
+
   it('Cache: statistics after a hit, then a model cleared', async () => {
     const ask = () =>
       fetch(`${system.gatewayUrl}/v1/chat/completions`, {

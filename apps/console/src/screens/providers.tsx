@@ -349,12 +349,15 @@ function ProviderRow({
   gateways,
   reload,
   onTested,
+  onRouted,
   test,
 }: {
   p: ProviderItem;
   gateways: GatewayItem[];
   reload: () => void;
   onTested: (t: ConnectionTest) => void;
+  /** The provider now goes through the gateway: its test's suggestion to do so is done. */
+  onRouted: () => void;
   test?: ConnectionTest;
 }) {
   const [action, run] = useAction();
@@ -365,6 +368,7 @@ function ProviderRow({
         method: 'PATCH',
         body: test === undefined ? { routing: 'gateway' } : gatewayPatch(test),
       });
+      onRouted();
       reload();
       return `${p.id} now goes through the gateway.`;
     });
@@ -673,6 +677,9 @@ export function ProvidersScreen() {
   const [tests, setTests] = useState<Record<string, ConnectionTest>>({});
   const [bulk, runBulk] = useAction();
   const suggested = Object.values(tests).filter(suggestsGateway);
+  // Once followed, a suggestion to route through the gateway goes (the routes it tested stay on show).
+  const followed = (id: string) =>
+    setTests((all) => (all[id] === undefined ? all : { ...all, [id]: { ...all[id], suggestion: undefined } }));
   return (
     <>
       <Section
@@ -687,6 +694,7 @@ export function ProvidersScreen() {
                   for (const t of suggested) {
                     if (t.providerId !== null) {
                       await api(path(t.providerId), { method: 'PATCH', body: gatewayPatch(t) });
+                      followed(t.providerId);
                     }
                   }
                   load.reload();
@@ -728,6 +736,7 @@ export function ProvidersScreen() {
                         reload={load.reload}
                         test={tests[p.id]}
                         onTested={(t) => setTests((all) => ({ ...all, [p.id]: t }))}
+                        onRouted={() => followed(p.id)}
                       />
                     ))}
                   </tbody>
