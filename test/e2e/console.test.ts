@@ -852,6 +852,29 @@ describe('web console', () => {
     ]);
   });
 
+  it('Settings: when one change is refused, the table shows those stored before it', async () => {
+    const admin = `${system.gatewayUrl}/api/v1/ai/admin/providers/closed/toggle`;
+    const toggle = (enabled: boolean) =>
+      fetch(admin, { method: 'POST', headers: system.headers(), body: JSON.stringify({ enabled }) });
+    const preferences = `${system.gatewayUrl}/api/v1/ai/preferences`;
+    // A disabled provider's model cannot be preferred (409): the default is saved first, then 'writing' refused.
+    expect((await toggle(false)).status).toBe(200);
+    try {
+      await open('settings');
+      await settled();
+      await page.getByLabel('Default model').selectOption('sim0/sim-gpt');
+      await page.getByLabel("Model for 'writing'").selectOption('closed/closed-gpt');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByRole('alert').filter({ hasText: 'not available' }).waitFor();
+      await page.locator('tr[data-context="default"]').filter({ hasText: 'sim0/sim-gpt' }).waitFor();
+      await expect(page.locator('tr[data-context="writing"]').count()).resolves.toBe(0);
+    } finally {
+      await fetch(preferences, { method: 'DELETE', headers: system.headers() });
+      await fetch(`${preferences}/writing`, { method: 'DELETE', headers: system.headers() });
+      await toggle(true);
+    }
+  });
+
   it('fits a 375 px screen: no blank band under the nav, nothing wider than the screen', async () => {
     await page.setViewportSize({ width: 375, height: 800 });
     try {

@@ -63,36 +63,44 @@ function Editor({ models, prefs, reload }: { models: ModelItem[]; prefs: Prefere
   const save = () =>
     run(async () => {
       let changed = 0;
-      for (const ctx of [DEFAULT, ...all]) {
-        const want = choice.get(ctx) ?? '';
-        if (want === (stored.get(ctx) ?? '')) {
-          continue;
-        }
-        if (want === '') {
-          await api(ctx === DEFAULT ? '/api/v1/ai/preferences' : `/api/v1/ai/preferences/${encodeURIComponent(ctx)}`, {
-            method: 'DELETE',
-          });
-        } else {
-          const m = byId.get(want);
-          if (m === undefined) {
-            throw new Error(`Model ${want} is not offered any more.`);
+      try {
+        for (const ctx of [DEFAULT, ...all]) {
+          const want = choice.get(ctx) ?? '';
+          if (want === (stored.get(ctx) ?? '')) {
+            continue;
           }
-          await setPreference(m, ctx === DEFAULT ? undefined : ctx);
+          if (want === '') {
+            await api(
+              ctx === DEFAULT ? '/api/v1/ai/preferences' : `/api/v1/ai/preferences/${encodeURIComponent(ctx)}`,
+              { method: 'DELETE' },
+            );
+          } else {
+            const m = byId.get(want);
+            if (m === undefined) {
+              throw new Error(`Model ${want} is not offered any more.`);
+            }
+            await setPreference(m, ctx === DEFAULT ? undefined : ctx);
+          }
+          changed++;
         }
-        changed++;
+      } finally {
+        // Also when one change is refused: those made before it are stored, and the table must say so.
+        reload();
       }
-      reload();
       return changed === 0 ? 'Nothing changed.' : `Saved ${changed} preference${changed === 1 ? '' : 's'}.`;
     });
 
   const reset = () =>
     run(async () => {
-      for (const ctx of stored.keys()) {
-        await api(ctx === DEFAULT ? '/api/v1/ai/preferences' : `/api/v1/ai/preferences/${encodeURIComponent(ctx)}`, {
-          method: 'DELETE',
-        });
+      try {
+        for (const ctx of stored.keys()) {
+          await api(ctx === DEFAULT ? '/api/v1/ai/preferences' : `/api/v1/ai/preferences/${encodeURIComponent(ctx)}`, {
+            method: 'DELETE',
+          });
+        }
+      } finally {
+        reload();
       }
-      reload();
       return 'Preferences reset: routing decides again.';
     });
 
