@@ -749,7 +749,9 @@ describe('web console', () => {
 
     await page.getByLabel('Model to clear').selectOption('sim0/sim-gpt');
     await page.getByRole('button', { name: 'Clear model' }).click();
-    await expect(page.getByRole('status').filter({ hasText: 'Cleared' }).textContent()).resolves.toMatch(
+    // What clearing did is said in the Clear section, beside its buttons (not under Warm, at the page's end).
+    const cleared = page.getByRole('region', { name: 'Clear', exact: true }).getByRole('status');
+    await expect(cleared.filter({ hasText: 'Cleared' }).textContent()).resolves.toMatch(
       /Cleared sim0\/sim-gpt: [1-9]\d* entries/,
     );
     expect((await ask()).headers.get('x-gateway-cache')).toBe('miss');
@@ -761,7 +763,7 @@ describe('web console', () => {
     await page.getByRole('button', { name: 'Clear all' }).click();
     await expect(page.getByRole('status').filter({ hasText: 'Cache cleared' }).count()).resolves.toBe(0);
     await confirm.getByRole('button', { name: 'Yes, clear all' }).click();
-    await page.getByRole('status').filter({ hasText: 'Cache cleared' }).waitFor();
+    await cleared.filter({ hasText: 'Cache cleared' }).waitFor();
   });
 
   it('Cache: warming from a list of prompts fills the cache and says how many were warmed', async () => {

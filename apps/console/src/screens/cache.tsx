@@ -140,6 +140,7 @@ export function CacheScreen() {
             }
           />
         </div>
+        <ActionNote action={action} />
       </Section>
       <Section title="Warm">
         <form
@@ -187,7 +188,6 @@ export function CacheScreen() {
         <ActionNote action={warm} />
         {report !== null && <WarmFailures {...report} />}
       </Section>
-      <ActionNote action={action} />
     </>
   );
 }
