@@ -48,6 +48,18 @@ describe('admission while Redis is unreachable', () => {
     expect(down.status).toBe(503);
     expect(Number(down.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(((await down.json()) as { error: { code: string } }).error.code).toBe('service_unavailable');
+    // The usage report reads the quota counters from Redis: a 503 to retry, not a 500 (it was "Internal error.").
+    const usage = await fetch(`${sys.gatewayUrl}/api/v1/ai/usage`, { headers: { authorization: `Bearer ${key}` } });
+    expect(usage.status).toBe(503);
+    expect(Number(usage.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await usage.json()).toEqual({
+      error: {
+        message: 'Redis is unavailable; retry shortly.',
+        type: 'service_unavailable_error',
+        code: 'service_unavailable',
+        param: null,
+      },
+    });
     await redis.start();
     // The gateway reconnects within about a second; the third request of the day is the last one allowed.
     let third: Response | undefined;

@@ -52,6 +52,14 @@ export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof SyntaxError) {
     return new GatewayError(ErrorCode.InvalidJson, 'Request body is not valid JSON.', { cause: err });
   }
+  if (redisUnavailable(err)) {
+    // A route that reads Redis without its own answer for an outage (the usage report's quota counters, ...):
+    // the client is told to retry, as the routes that have one tell it, not that the gateway broke.
+    return new GatewayError(ErrorCode.ServiceUnavailable, 'Redis is unavailable; retry shortly.', {
+      retryAfterMs: 1_000,
+      cause: err,
+    });
+  }
   if (databaseUnavailable(err)) {
     // Reported here, where the error is known to be the database's: a 503 of ours may wrap a Redis error whose
     // code (ECONNREFUSED, ...) would read the same in sendError.
@@ -63,6 +71,17 @@ export function toGatewayError(err: unknown): GatewayError {
   }
   return new GatewayError(ErrorCode.Internal, 'Internal error.', { cause: err });
 }
+
+/**
+ * ioredis's ways of saying the server is out of reach: a command that ran out of reconnection attempts, one sent on
+ * a closed connection or with the offline queue off, one past its timeout. Checked before the database's, whose
+ * codes (ECONNREFUSED, ...) would also match a Redis connection error.
+ */
+function redisUnavailable(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'MaxRetriesPerRequestError' || REDIS_DOWN_MESSAGE.test(err.message));
+}
+
+const REDIS_DOWN_MESSAGE = /^(?:Connection is closed\.|Command timed out|Stream isn't writeable)/;
 
 /** What a client that met a PostgreSQL outage is told to wait (Retry-After). */
 const DATABASE_RETRY_AFTER_MS = 5_000;
