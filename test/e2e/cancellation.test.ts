@@ -112,4 +112,56 @@ describe('client disconnect cancels the provider call (e2e)', () => {
     },
     30_000,
   );
+
+  /** `aigw_requests_total` of the gateway, summed by status. */
+  async function requestsByStatus(): Promise<Record<string, number>> {
+    const text = await (await fetch(`${system.gatewayUrl}/metrics`)).text();
+    const counts: Record<string, number> = {};
+    for (const m of text.matchAll(/^aigw_requests_total\{[^}]*status="([^"]+)"[^}]*\} (\S+)$/gm)) {
+      counts[m[1]] = (counts[m[1]] ?? 0) + Number(m[2]);
+    }
+    return counts;
+  }
+
+  it('counts a client that left as client_closed_request in aigw_requests_total, never as a timeout', async () => {
+    system.sim.configure({ echo: false, completionTokens: 32, chunkDelayMs: 150, latencyMs: 0 });
+    system.sim.reset();
+    const before = await requestsByStatus();
+
+    // A stream left after its first chunk.
+    const streamClient = new AbortController();
+    const res = await streamChat('sim0/sim-gpt', streamClient);
+    const body = res.body as AsyncIterable<Uint8Array>;
+    for await (const _chunk of body) {
+      break;
+    }
+    streamClient.abort();
+    await waitFor(() => system.sim.stats().cancelled >= 1 && system.sim.stats().inFlight === 0, {
+      timeoutMs: 3000,
+      message: 'the stream was not cancelled',
+    });
+    // A request without stream left while the provider is still answering (it takes 3 s).
+    system.sim.configure({ latencyMs: 3000 });
+    const syncClient = new AbortController();
+    const sync = fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ model: 'sim0/sim-gpt', messages: [{ role: 'user', content: 'long answer' }] }),
+      signal: syncClient.signal,
+    }).catch(() => null);
+    await waitFor(() => system.sim.stats().inFlight >= 1, { timeoutMs: 3000, message: 'the sync call never started' });
+    syncClient.abort();
+    await sync;
+
+    const after = await waitFor(
+      async () => {
+        const counts = await requestsByStatus();
+        const left = (counts.client_closed_request ?? 0) - (before.client_closed_request ?? 0);
+        return left >= 2 ? counts : null;
+      },
+      { timeoutMs: 5000, message: 'the clients that left were not counted as client_closed_request' },
+    );
+    expect((after.client_closed_request ?? 0) - (before.client_closed_request ?? 0)).toBe(2);
+    expect(after.timeout ?? 0).toBe(before.timeout ?? 0);
+  }, 30_000);
 });

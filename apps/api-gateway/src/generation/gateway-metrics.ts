@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { ErrorCode, GenerationResult } from '@aigw/core';
+import { CLIENT_CLOSED_REQUEST, ErrorCode, type GatewayError, type GenerationResult } from '@aigw/core';
 import { LATENCY_BUCKETS, METRICS_REGISTRY, MetricName } from '@aigw/platform';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { CacheStatus } from '../http/result-headers';
-import type { AbandonReason } from './reply-waiter';
+import { ClientGoneError, type AbandonReason } from './reply-waiter';
 
 /** Provider/model labels of a request that got no answer (never the requested model: clients choose it freely). */
 const NONE = 'none';
@@ -56,8 +56,14 @@ export class GatewayMetrics {
     this.overhead.observe(Math.max(0, overheadMs) / 1000);
   }
 
-  failed(code: ErrorCode, cache: CacheStatus): void {
-    this.requests.inc({ provider: NONE, model: NONE, status: code, cache });
+  /**
+   * A client that left is `client_closed_request`, as its usage row says, not the `timeout` its error carries: a
+   * user pressing stop is no deadline passed, and must not page whoever watches for timeouts. Null: an error that is
+   * no GatewayError (`internal_error`).
+   */
+  failed(error: GatewayError | null, cache: CacheStatus): void {
+    const status = error instanceof ClientGoneError ? CLIENT_CLOSED_REQUEST : (error?.code ?? ErrorCode.Internal);
+    this.requests.inc({ provider: NONE, model: NONE, status, cache });
   }
 
   cancelled(reason: AbandonReason): void {

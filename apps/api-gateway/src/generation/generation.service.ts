@@ -225,7 +225,7 @@ export class GenerationService {
         onEnd: (outcome: { result: GenerationResult } | { error: GatewayError }) =>
           'result' in outcome
             ? this.metrics.succeeded(outcome.result, client.startedAt, status)
-            : this.metrics.failed(outcome.error.code, status),
+            : this.metrics.failed(outcome.error, status),
       }),
     );
     relay.replay(result);
@@ -235,7 +235,7 @@ export class GenerationService {
   /** A request answered with an error: counted, and a coalesced follower's usage row written (it had no job). */
   private failed(err: unknown, cached: CacheDecision, sub: Submission, party: Party | null): void {
     const error = err instanceof GatewayError ? err : null;
-    this.metrics.failed(error?.code ?? ErrorCode.Internal, cached.status);
+    this.metrics.failed(error, cached.status);
     if (party?.role === 'follower' && error !== null) {
       this.coalescing.failed(error, sub.request);
     }
