@@ -108,7 +108,12 @@ export class GenerationService {
   }
 
   async answer(sub: Submission, client: Client): Promise<GenerationResult> {
-    const entry = await this.enter(sub, client);
+    let entry: Entry;
+    try {
+      entry = await this.enter(sub, client);
+    } catch (err) {
+      this.refused(err);
+    }
     try {
       return await this.answerEntered(sub, client, entry);
     } finally {
@@ -152,7 +157,12 @@ export class GenerationService {
 
   /** Resolves once the SSE response is open (the relay then owns it); rejects with the error to answer. */
   async stream(sub: Submission, client: Client, encoder: StreamEncoderFactory): Promise<void> {
-    const entry = await this.enter(sub, client);
+    let entry: Entry;
+    try {
+      entry = await this.enter(sub, client);
+    } catch (err) {
+      this.refused(err);
+    }
     try {
       await this.streamEntered(sub, client, encoder, entry);
     } finally {
@@ -232,6 +242,15 @@ export class GenerationService {
     await relay.started;
   }
 
+  /**
+   * A request refused before it ran (the key's allow-list, no such model, its rate limit or quota, an
+   * Idempotency-Key conflict): counted as the error its client gets, then thrown on. The cache was not consulted.
+   */
+  private refused(err: unknown): never {
+    this.metrics.failed(err instanceof GatewayError ? err : null, 'bypass');
+    throw err;
+  }
+
   /** A request answered with an error: counted, and a coalesced follower's usage row written (it had no job). */
   private failed(err: unknown, cached: CacheDecision, sub: Submission, party: Party | null): void {
     const error = err instanceof GatewayError ? err : null;
@@ -269,7 +288,13 @@ export class GenerationService {
    * id of the job that exists and its state as read.
    */
   async submit(sub: Submission, client: Client): Promise<{ jobId: string; replayed: JobSnapshot | null }> {
-    const { claim, stored } = await this.enter(sub, client);
+    let entry: Entry;
+    try {
+      entry = await this.enter(sub, client);
+    } catch (err) {
+      this.refused(err);
+    }
+    const { claim, stored } = entry;
     if (stored === null) {
       // Never answered from the cache: the job must exist for GET /jobs/:id. Its answer fills the cache.
       await this.lookup(sub, client, false);
