@@ -110,6 +110,30 @@ describe('bad input (e2e)', () => {
     }
   }, 30_000);
 
+  it("names the client's own x-request-id in that warning, with the request id it ran under", async () => {
+    system.sim.configure({ failNext: 20, failStatus: [500] });
+    try {
+      const res = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { ...system.headers(), 'x-request-id': 'client-trace-7f3a' },
+        body: JSON.stringify({ model: 'sim-gpt', messages: [{ role: 'user', content: 'fail my trace' }] }),
+      });
+      expect(res.status).toBe(502);
+      expect(res.headers.get('x-request-id')).toBe('client-trace-7f3a');
+      const line = await waitFor(() => {
+        const logs = system.apps.flatMap((a) => a.output).join('');
+        return logs.split('\n').find((l) => l.includes('client-trace-7f3a')) ?? null;
+      });
+      expect(line).toMatch(/WARN/);
+      // Its job and usage record have an id of the gateway's own: another client may send the same x-request-id.
+      expect(line).toMatch(
+        /request client-trace-7f3a \(request id req_[0-9a-f]+\) failed: all_providers_failed \(502\)/,
+      );
+    } finally {
+      system.sim.configure({ failNext: 0 });
+    }
+  }, 30_000);
+
   it('never leaks provider keys in responses or logs', async () => {
     const res = await fetch(`${system.gatewayUrl}/api/v1/ai/models`, { headers: system.headers() });
     const text = await res.text();

@@ -155,6 +155,11 @@ export const ROUTING_POLICIES: readonly RoutingPolicy[] = ['preference', 'cost',
 /** What the gateway hands to a worker. Never holds secrets. */
 export interface GenerationRequest {
   requestId: string;
+  /**
+   * The client's own `x-request-id`, when it sent one: it never becomes a job or request id (another client may send
+   * the same), but the worker's log lines name it, so an error the client reports under it can be found.
+   */
+  clientRequestId?: string;
   /** As the client asked: `model`, `provider/model` or an alias. */
   model: string;
   messages: ChatMessage[];

@@ -322,6 +322,9 @@ export class GenerationService {
    */
   private async enter(sub: Submission, client: Client): Promise<Entry> {
     this.check(sub.request, client.caller);
+    if (client.requestId !== client.jobId) {
+      sub.request.clientRequestId = client.requestId;
+    }
     const key = idempotencyKeyOf(client.header(IDEMPOTENCY_HEADER));
     if (key === undefined) {
       await this.admit(sub, client);

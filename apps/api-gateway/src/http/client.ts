@@ -10,7 +10,9 @@ import { FastifySseSink } from './sse-sink';
  */
 export interface Client {
   readonly caller: AuthContext;
-  /** The request's id (`x-request-id`) and a safe job id for it. */
+  /** The request's id (`x-request-id`, the client's when it sent one)... */
+  readonly requestId: string;
+  /** ...and a safe job id for it: the same id, or a fresh one when the client chose it (see `jobIdFor`). */
   readonly jobId: string;
   /** `performance.now()` when the request arrived (request duration metrics). */
   readonly startedAt: number;
@@ -33,6 +35,7 @@ export function fastifyClient(req: FastifyRequest, reply: FastifyReply): Client 
   }
   return {
     caller,
+    requestId: req.requestId,
     jobId: jobIdFor(req),
     startedAt: req.startedAt,
     body: req.body,

@@ -4,6 +4,7 @@ import {
   GatewayError,
   type GenerateJobData,
   type GenerateOutcome,
+  type GenerationRequest,
   type JobName,
   type ReplyMessage,
   type Reservation,
@@ -134,7 +135,7 @@ export class GenerateHandler {
         this.metrics.streamsAborted.inc();
       }
       if (!cancelled) {
-        this.logFailure(request.requestId, error);
+        this.logFailure(request, error);
       }
       finished = { ok: false, error };
     } finally {
@@ -153,8 +154,11 @@ export class GenerateHandler {
    * providers refused as invalid (the client's). The message names each attempt's deployment and failure; adapters
    * made provider messages safe (no key).
    */
-  private logFailure(requestId: string, error: GatewayError): void {
-    const line = `request ${requestId} failed: ${error.code} (${error.status}) ${error.message}`;
+  private logFailure(request: GenerationRequest, error: GatewayError): void {
+    const { requestId, clientRequestId } = request;
+    // A client's own x-request-id never is the request id (see GenerationRequest): the line names both then.
+    const id = clientRequestId === undefined ? requestId : `${clientRequestId} (request id ${requestId})`;
+    const line = `request ${id} failed: ${error.code} (${error.status}) ${error.message}`;
     if (error.status >= 500) {
       this.logger.warn(line);
     } else {
