@@ -82,6 +82,27 @@ describe('request coalescing (e2e)', () => {
     expect((await chat(gateways[1], prompt)).headers.get('x-gateway-cache')).toBe('hit');
   }, 30_000);
 
+  /** `aigw_gateway_overhead_seconds` of one gateway: observations in all, and those over one second. */
+  async function overheadOf(gateway: string): Promise<{ count: number; overOneSecond: number }> {
+    const text = await (await fetch(`${gateway}/metrics`)).text();
+    const sample = (pattern: RegExp): number => Number(pattern.exec(text)?.[1] ?? NaN);
+    const count = sample(/^aigw_gateway_overhead_seconds_count (\S+)$/m);
+    return { count, overOneSecond: count - sample(/^aigw_gateway_overhead_seconds_bucket\{le="1"\} (\S+)$/m) };
+  }
+
+  it("a follower's wait for the leader's provider call is not counted as gateway overhead", async () => {
+    system.sim.configure({ latencyMs: 1_500 });
+    const prompt = `overhead ${uniqueId()}`;
+    const before = await overheadOf(gateways[0]);
+    const answers = await Promise.all(Array.from({ length: 4 }, () => chat(gateways[0], prompt)));
+    await Promise.all(answers.map(textOf));
+    expect(answers.filter((r) => r.headers.get('x-gateway-coalesced') === 'true')).toHaveLength(3);
+    const after = await overheadOf(gateways[0]);
+    expect(after.count - before.count).toBe(4);
+    // Every one of them spent ~1.5 s waiting for the provider: none of it is the gateway's.
+    expect(after.overOneSecond - before.overOneSecond).toBe(0);
+  });
+
   it('a key whose allow-list narrows an alias does not follow a call it may not be answered by', async () => {
     system.sim.configure({ latencyMs: 500 });
     const [user] = await system.query<{ id: string }>("INSERT INTO users (name) VALUES ('coalesce-acl') RETURNING id");

@@ -122,7 +122,11 @@ export class Coalescing {
    * row is queued like a cache hit's (`cached`, cost 0, the leader's cost saved).
    */
   serve(result: GenerationResult, request: GenerationRequest): GenerationResult {
-    const served: GenerationResult = merged(servedFromCache(result, request), { cached: false });
+    // The leader's provider call is what the follower waited for: its latency is not the gateway's overhead.
+    const served: GenerationResult = merged(servedFromCache(result, request), {
+      cached: false,
+      providerLatencyMs: result.providerLatencyMs,
+    });
     this.usage.record(hitUsageEvent(request, result, served));
     return served;
   }
