@@ -322,6 +322,22 @@ describe('api-gateway HTTP surface', () => {
     });
   });
 
+  it("/metrics counts the router's own refusals (bad percent-encoding, path too long) as unmatched", async () => {
+    const unmatched = async (status: number): Promise<number> => {
+      const text = await (await fetch(`${h.url}/metrics`)).text();
+      const line = new RegExp(
+        `^aigw_http_requests_total\\{route="unmatched",method="GET",status="${status}"\\} (\\S+)$`,
+        'm',
+      );
+      return Number(line.exec(text)?.[1] ?? 0);
+    };
+    const before = { 400: await unmatched(400), 404: await unmatched(404) };
+    expect((await h.get('/api/v1/ai/jobs/%E0%A4%A')).status).toBe(400);
+    expect((await h.get(`/api/v1/ai/jobs/${'z'.repeat(1100)}`)).status).toBe(404);
+    expect(await unmatched(400)).toBe(before[400] + 1);
+    expect(await unmatched(404)).toBe(before[404] + 1);
+  });
+
   it('/metrics exposes the gateway metrics, labelled by route pattern', async () => {
     await h.post('/v1/chat/completions', chat('count me'));
     await h.get('/api/v1/ai/jobs/req_doesnotexist');

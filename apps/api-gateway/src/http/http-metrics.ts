@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { LATENCY_BUCKETS, METRICS_REGISTRY, MetricName } from '@aigw/platform';
+import { LATENCY_BUCKETS, METRICS_REGISTRY, MetricName, tagFrameworkErrors } from '@aigw/platform';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Histogram, type Registry } from 'prom-client';
 
@@ -39,6 +39,13 @@ export class HttpMetrics {
     fastify.addHook('onResponse', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
       this.observe(req.routeOptions.url ?? UNMATCHED, req.method, reply.statusCode, performance.now() - req.startedAt);
       done();
+    });
+    // What the router refuses before any hook (a bad percent-encoding, a path segment over the limit) gets no
+    // `onResponse`: counted as the answer finishes, as an unmatched route. Rare: nothing on other requests.
+    tagFrameworkErrors(fastify, (req, reply) => {
+      reply.raw.once('finish', () => {
+        this.observe(UNMATCHED, req.method, reply.statusCode, performance.now() - req.startedAt);
+      });
     });
   }
 

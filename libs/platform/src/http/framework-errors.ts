@@ -9,9 +9,21 @@ export type EarlyTag = (req: FastifyRequest, reply: FastifyReply) => void;
 
 const tags = new WeakMap<FastifyInstance, EarlyTag>();
 
-/** Registers what `answerFrameworkError` does first, as the app's `onRequest` hook would have done. */
+/**
+ * Registers what `answerFrameworkError` does first, as the app's `onRequest` hook would have done; tags registered
+ * later run after the earlier ones (the request id first, then what reads it).
+ */
 export function tagFrameworkErrors(fastify: FastifyInstance, tag: EarlyTag): void {
-  tags.set(fastify, tag);
+  const before = tags.get(fastify);
+  tags.set(
+    fastify,
+    before === undefined
+      ? tag
+      : (req, reply) => {
+          before(req, reply);
+          tag(req, reply);
+        },
+  );
 }
 
 /**
