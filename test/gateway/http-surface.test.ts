@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { chat, GatewayHarness, type ErrorEnvelope } from './support';
 
 /** Auth, input validation, the error envelope, request ids, model lists and metrics of the api-gateway. */
@@ -232,6 +233,65 @@ describe('api-gateway HTTP surface', () => {
       const text = await h.post('/v1/chat/completions', json, { ...form, 'content-type': 'text/plain; charset=utf-8' });
       expect(text.status).toBe(415);
       expectEnvelope((await text.json()) as ErrorEnvelope, 'unsupported_media_type');
+    });
+
+    it('a body sent with Content-Encoding gzip, deflate or br is decoded; another coding is a 415 naming those', async () => {
+      const send = (body: Buffer, encoding: string, route = '/v1/chat/completions'): Promise<Response> =>
+        fetch(`${h.url}${route}`, {
+          method: 'POST',
+          headers: h.headers(h.adminKey, { 'content-encoding': encoding }),
+          body,
+        });
+      const json = (text: string): Buffer => Buffer.from(JSON.stringify(chat(text)));
+      for (const [encoding, encode] of [
+        ['gzip', gzipSync],
+        ['x-gzip', gzipSync],
+        ['Deflate', deflateSync],
+        ['br', brotliCompressSync],
+      ] as const) {
+        const res = await send(encode(json(`compressed ${encoding}`)), encoding);
+        expect(res.status).toBe(200);
+        const body = (await res.json()) as { choices: { message: { content: string } }[] };
+        expect(body.choices[0].message.content).toBe(`compressed ${encoding}`);
+      }
+      // Anthropic's route too, its errors in its own shape.
+      const messages = { model: 'sim-gpt', max_tokens: 5, messages: [{ role: 'user', content: 'zipped' }] };
+      const anthropic = await send(gzipSync(Buffer.from(JSON.stringify(messages))), 'gzip', '/v1/messages');
+      expect(anthropic.status).toBe(200);
+      const zstd = await send(json('zstd'), 'zstd', '/v1/messages');
+      expect(zstd.status).toBe(415);
+      expect(zstd.headers.get('accept-encoding')).toBe('gzip, deflate, br');
+      expect(((await zstd.json()) as { type: string; error: { code: string } }).error.code).toBe(
+        'unsupported_media_type',
+      );
+
+      const twice = await send(gzipSync(gzipSync(json('twice'))), 'gzip, gzip');
+      expect(twice.status).toBe(415);
+      expect(twice.headers.get('x-request-id')).toBeTruthy();
+      expectEnvelope((await twice.json()) as ErrorEnvelope, 'unsupported_media_type', 'Content-Encoding');
+      // Before, the compressed bytes were parsed as JSON: a 400 invalid_json quoting binary.
+      const corrupt = await send(gzipSync(json('corrupt')).subarray(0, 20), 'gzip');
+      expect(corrupt.status).toBe(400);
+      expectEnvelope((await corrupt.json()) as ErrorEnvelope, 'invalid_request', 'Content-Encoding');
+      const notGzip = await send(json('plain'), 'gzip');
+      expect(notGzip.status).toBe(400);
+      expectEnvelope((await notGzip.json()) as ErrorEnvelope, 'invalid_request', 'Content-Encoding');
+    });
+
+    it('the body limit holds for the decoded body: a small compressed body that inflates past it is a 413', async () => {
+      const before = h.jobsSeen.length;
+      const bomb = gzipSync(JSON.stringify(chat(' '.repeat(16 * 1024 * 1024))));
+      expect(bomb.length).toBeLessThan(64 * 1024);
+      const res = await fetch(`${h.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: h.headers(h.adminKey, { 'content-encoding': 'gzip' }),
+        body: bomb,
+      });
+      expect(res.status).toBe(413);
+      expectEnvelope((await res.json()) as ErrorEnvelope, 'payload_too_large');
+      expect(h.jobsSeen.length).toBe(before);
+      // The connection's next request is served as usual.
+      expect((await h.post('/v1/chat/completions', chat('after the bomb'))).status).toBe(200);
     });
 
     it('ignores OpenAI fields it has no use for', async () => {

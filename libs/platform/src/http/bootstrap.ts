@@ -13,7 +13,7 @@ import type { BaseEnv } from '../config/base-env';
 import { installGracefulShutdown } from '../lifecycle/shutdown';
 import { installClosingAnswer } from './closing';
 import { answerClientError, answerFrameworkError } from './framework-errors';
-import { installJsonParser, installOversizeAnswer } from './json-body';
+import { installContentDecoding, installJsonParser, installOversizeAnswer } from './json-body';
 
 /** The longest path parameter a route takes; nothing the gateway names has a longer id (see toGatewayError). */
 export const MAX_PARAM_LENGTH = 1024;
@@ -95,6 +95,7 @@ export async function createHttpApp(
   });
   const fastify = app.getHttpAdapter().getInstance();
   installJsonParser(fastify);
+  installContentDecoding(fastify, bodyLimit);
   hooks.beforeInit?.(fastify, app);
   // After the app's own hooks, so the early 503 and 413 carry what they set (the request id).
   installClosingAnswer(fastify);
