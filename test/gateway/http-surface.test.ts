@@ -97,6 +97,37 @@ describe('api-gateway HTTP surface', () => {
       expectEnvelope((await res.json()) as ErrorEnvelope, 'not_found');
     });
 
+    it('a path that exists with other methods is a 405 naming them in Allow (204 to OPTIONS), not a 404', async () => {
+      const cases: [string, string, string][] = [
+        ['GET', '/v1/chat/completions', 'POST'],
+        ['PUT', '/v1/embeddings?x=1', 'POST'],
+        ['DELETE', '/api/v1/ai/jobs/job_1', 'GET, HEAD'],
+        ['PATCH', '/api/v1/ai/preferences', 'DELETE, GET, HEAD, PUT'],
+        ['POST', '/v1/models/sim/sim-gpt', 'GET, HEAD'],
+      ];
+      for (const [method, route, allow] of cases) {
+        // Without a key too: the router answers before any guard, as for an unknown route.
+        const res = await fetch(`${h.url}${route}`, { method, headers: { 'x-request-id': 'm1' } });
+        expect([method, route, res.status]).toEqual([method, route, 405]);
+        expect(res.headers.get('allow')).toBe(allow);
+        expect(res.headers.get('x-request-id')).toBe('m1');
+        const envelope = (await res.json()) as ErrorEnvelope;
+        expectEnvelope(envelope, 'method_not_allowed');
+        expect(envelope.error.message).toContain(allow);
+      }
+      const options = await fetch(`${h.url}/v1/models`, { method: 'OPTIONS' });
+      expect(options.status).toBe(204);
+      expect(options.headers.get('allow')).toBe('GET, HEAD');
+      expect(await options.text()).toBe('');
+      // A path nothing answers stays a 404.
+      for (const method of ['GET', 'OPTIONS']) {
+        const res = await fetch(`${h.url}/v1/chat/completion`, { method });
+        expect(res.status).toBe(404);
+        expect(res.headers.get('allow')).toBeNull();
+        expectEnvelope((await res.json()) as ErrorEnvelope, 'not_found');
+      }
+    });
+
     it("is on the router's own refusals, in the envelope: a path parameter too long, a bad percent-encoding", async () => {
       const long = await h.get(`/api/v1/ai/jobs/${'x'.repeat(1200)}`, h.headers(h.adminKey, { 'x-request-id': 'l1' }));
       expect(long.status).toBe(404);

@@ -64,6 +64,8 @@ export enum ErrorCode {
   InvalidApiKey = 'invalid_api_key',
   PermissionDenied = 'permission_denied',
   NotFound = 'not_found',
+  /** The path exists, with other methods (a 405 naming them in `Allow`). */
+  MethodNotAllowed = 'method_not_allowed',
   ModelNotFound = 'model_not_found',
   IdempotencyConflict = 'idempotency_key_reused',
   /** The change clashes with the current state (an id already taken, a record still referenced). */
@@ -122,6 +124,8 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.NotFound:
     case ErrorCode.ModelNotFound:
       return 404;
+    case ErrorCode.MethodNotAllowed:
+      return 405;
     case ErrorCode.IdempotencyConflict:
     case ErrorCode.Conflict:
     case ErrorCode.ModelUnavailable:
@@ -156,6 +160,7 @@ export function errorTypeOf(code: ErrorCode): ErrorType {
     case ErrorCode.ContextLengthExceeded:
     case ErrorCode.PayloadTooLarge:
     case ErrorCode.UnsupportedMediaType:
+    case ErrorCode.MethodNotAllowed:
       return 'invalid_request_error';
     case ErrorCode.InvalidApiKey:
     case ErrorCode.KeyExpired:
@@ -207,6 +212,7 @@ export function anthropicErrorTypeOf(code: ErrorCode): AnthropicErrorType {
     case ErrorCode.UnsupportedParameter:
     case ErrorCode.ContextLengthExceeded:
     case ErrorCode.UnsupportedMediaType:
+    case ErrorCode.MethodNotAllowed:
     case ErrorCode.IdempotencyConflict:
     case ErrorCode.Conflict:
     case ErrorCode.ModelUnavailable:

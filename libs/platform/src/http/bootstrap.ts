@@ -14,6 +14,7 @@ import { installGracefulShutdown } from '../lifecycle/shutdown';
 import { installClosingAnswer } from './closing';
 import { answerClientError, answerFrameworkError } from './framework-errors';
 import { installContentDecoding, installJsonParser, installOversizeAnswer } from './json-body';
+import { collectRouteMethods } from './route-methods';
 
 /** The longest path parameter a route takes; nothing the gateway names has a longer id (see toGatewayError). */
 export const MAX_PARAM_LENGTH = 1024;
@@ -96,6 +97,8 @@ export async function createHttpApp(
   const fastify = app.getHttpAdapter().getInstance();
   installJsonParser(fastify);
   installContentDecoding(fastify, bodyLimit);
+  // Before Nest adds the routes: a path answered with other methods is a 405, not a 404.
+  collectRouteMethods(fastify);
   hooks.beforeInit?.(fastify, app);
   // After the app's own hooks, so the early 503 and 413 carry what they set (the request id).
   installClosingAnswer(fastify);

@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } fro
 import { anthropicErrorBody, ErrorCode, GatewayError, retryHintOf } from '@aigw/core';
 import { databaseUnavailable, describeDatabaseError } from '@aigw/entities';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { allowedMethodsOf } from './route-methods';
 
 /** Maps anything thrown to the one error envelope `{"error": {message, type, code, param}}`. */
 export function toGatewayError(err: unknown): GatewayError {
@@ -203,6 +204,22 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
     const health = healthCheckFailure(exception);
     if (health !== null) {
       void reply.status(health.status).header('content-type', 'application/json; charset=utf-8').send(health.body);
+      return;
+    }
+    const allowed = request?.is404 === true ? allowedMethodsOf(request) : [];
+    if (allowed.length > 0) {
+      // The path exists with other methods: say which (RFC 9110 §15.5.6), rather than "not found".
+      void reply.header('allow', allowed.join(', '));
+      if (request.method === 'OPTIONS') {
+        void reply.status(204).send();
+        return;
+      }
+      const path = request.url.split('?', 1)[0];
+      const notAllowed = new GatewayError(
+        ErrorCode.MethodNotAllowed,
+        `Method ${request.method} is not allowed on ${path}; it takes ${allowed.join(', ')}.`,
+      );
+      sendError(reply, notAllowed, request.requestId);
       return;
     }
     sendError(reply, exception, request?.requestId);
