@@ -325,6 +325,32 @@ describe('api-gateway HTTP surface', () => {
       expect((await h.post('/v1/chat/completions', chat('after the bomb'))).status).toBe(200);
     });
 
+    it('a body in the charset its Content-Type names is read in it; a charset nothing reads is a 415', async () => {
+      const send = (body: Buffer, contentType: string): Promise<Response> =>
+        fetch(`${h.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: h.headers(h.adminKey, { 'content-type': contentType }),
+          body,
+        });
+      const json = JSON.stringify(chat('café crème'));
+      // Before, ISO-8859-1 bytes were read as UTF-8: the prompt said 'caf\uFFFD cr\uFFFDme'.
+      for (const [contentType, body] of [
+        ['application/json; charset=ISO-8859-1', Buffer.from(json, 'latin1')],
+        ['application/json;charset="windows-1252"', Buffer.from(json, 'latin1')],
+        ['application/json; charset=utf-16le', Buffer.from(json, 'utf16le')],
+        ['application/json; charset=UTF-8', Buffer.from(json, 'utf8')],
+        ['application/json', Buffer.from(`\uFEFF${json}`, 'utf8')],
+      ] as const) {
+        const res = await send(body, contentType);
+        expect([contentType, res.status]).toEqual([contentType, 200]);
+        const answer = (await res.json()) as { choices: { message: { content: string } }[] };
+        expect(answer.choices[0].message.content).toBe('café crème');
+      }
+      const unknown = await send(Buffer.from(json), 'application/json; charset=klingon');
+      expect(unknown.status).toBe(415);
+      expectEnvelope((await unknown.json()) as ErrorEnvelope, 'unsupported_media_type', 'Content-Type');
+    });
+
     it('ignores OpenAI fields it has no use for', async () => {
       const res = await h.post('/v1/chat/completions', chat('extra fields', { user: 'u1', seed: 3, logit_bias: {} }));
       expect(res.status).toBe(200);

@@ -1,4 +1,5 @@
 import { PassThrough, type Readable, type Transform } from 'node:stream';
+import { TextDecoder } from 'node:util';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { ErrorCode, GatewayError } from '@aigw/core';
 import type { FastifyInstance } from 'fastify';
@@ -126,8 +127,12 @@ function withoutProto(key: string, value: unknown): unknown {
 export function installJsonParser(fastify: FastifyInstance): void {
   // Fastify's default text/plain parser too: a body typed as text is not application/json (415), not a string body.
   fastify.removeContentTypeParser(['application/json', 'text/plain']);
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = body as string;
+  fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    const text = decodeText(body as Buffer, req.headers['content-type']);
+    if (text instanceof GatewayError) {
+      done(text, undefined);
+      return;
+    }
     if (text.length === 0) {
       // No body at all (a bodiless POST from a client that still sets the header): routes that need one say so in validation.
       done(null, undefined);
@@ -143,4 +148,34 @@ export function installJsonParser(fastify: FastifyInstance): void {
       );
     }
   });
+}
+
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
+const UTF8 = /^utf-?8$/i;
+
+/**
+ * The body's text: UTF-8 (JSON's encoding, RFC 8259 §8.1) unless the Content-Type names another charset, which is
+ * then honoured (a client that says ISO-8859-1 and sends it had every accented letter turned into U+FFFD, silently,
+ * in the prompt the provider got); a charset nothing decodes is a 415. A leading byte order mark is ignored (§8.1
+ * allows it), as JSON.parse would otherwise refuse the body.
+ */
+function decodeText(body: Buffer, contentType: string | undefined): string | GatewayError {
+  const charset = contentType === undefined ? undefined : CHARSET.exec(contentType)?.[1];
+  let text: string;
+  if (charset === undefined || UTF8.test(charset)) {
+    text = body.toString('utf8');
+  } else {
+    let decoder: TextDecoder;
+    try {
+      decoder = new TextDecoder(charset);
+    } catch {
+      return new GatewayError(
+        ErrorCode.UnsupportedMediaType,
+        `Charset '${charset.slice(0, 64)}' is not supported: send the body in UTF-8.`,
+        { param: 'Content-Type' },
+      );
+    }
+    text = decoder.decode(body);
+  }
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
