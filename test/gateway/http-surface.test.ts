@@ -220,6 +220,26 @@ describe('api-gateway HTTP surface', () => {
       expectEnvelope((await res.json()) as ErrorEnvelope, 'invalid_request', 'x-gateway-policy');
     });
 
+    it('an x-gateway-cache other than no-cache / no-store -> 400 naming the header, nothing queued', async () => {
+      const before = h.jobsSeen.length;
+      // `bypass` is what an answer's own header says; it was ignored, and the answer stored.
+      for (const value of ['bypass', 'no_store', 'no-cache, nope']) {
+        for (const route of ['/v1/chat/completions', '/api/v1/ai/jobs']) {
+          const body = route === '/v1/chat/completions' ? chat('x') : { prompt: 'x' };
+          const res = await h.post(route, body, h.headers(h.adminKey, { 'x-gateway-cache': value }));
+          expect([value, route, res.status]).toEqual([value, route, 400]);
+          expectEnvelope((await res.json()) as ErrorEnvelope, 'invalid_request', 'x-gateway-cache');
+        }
+      }
+      expect(h.jobsSeen.length).toBe(before);
+      const fine = await h.post(
+        '/v1/chat/completions',
+        chat('x'),
+        h.headers(h.adminKey, { 'x-gateway-cache': 'No-Store' }),
+      );
+      expect(fine.status).toBe(200);
+    });
+
     it('unknown or disabled model -> 404 model_not_found before anything is queued', async () => {
       const before = h.jobsSeen.length;
       await expectBad(chat('x', { model: 'gpt-nonexistent' }), 404, 'model_not_found', 'model');

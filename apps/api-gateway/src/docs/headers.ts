@@ -114,7 +114,7 @@ export const REQUEST_HEADERS: Readonly<Record<string, ParameterObject>> = {
     required: false,
     description:
       '`no-cache`: call a provider (its answer is stored); `no-store`: neither read nor store. `Cache-Control` ' +
-      'with these directives does the same.',
+      'with these directives does the same. Any other value is a 400 naming the header.',
     schema: { type: 'string', enum: ['no-cache', 'no-store'] },
   },
 };

@@ -1,3 +1,5 @@
+import { ErrorCode, GatewayError } from '@aigw/core';
+
 /** Per-request cache control header of both APIs: `no-cache` (do not answer from the cache) or `no-store`. */
 export const CACHE_HEADER = 'x-gateway-cache';
 export const CACHE_CONTROL_HEADER = 'cache-control';
@@ -31,4 +33,26 @@ export function cacheDirectiveOf(
     return 'no-store';
   }
   return said.has('no-cache') ? 'no-cache' : 'use';
+}
+
+const GATEWAY_DIRECTIVES: ReadonlySet<string> = new Set(['no-cache', 'no-store']);
+
+/**
+ * 400 naming `x-gateway-cache` when it says anything but `no-cache` / `no-store` (in any case, comma-separated):
+ * a misspelt `no_store`, or `bypass` copied from the answer's header, was ignored, and the answer stored. Checked as
+ * the request arrives, with the other `x-gateway-*` headers. `Cache-Control` stays lenient: it carries directives
+ * of its own (`max-age=0`, `private`) that clients and proxies add.
+ */
+export function checkCacheHeader(value: string | undefined): void {
+  if (value === undefined || value === '') {
+    return;
+  }
+  for (const part of value.split(',')) {
+    const directive = part.trim().toLowerCase();
+    if (directive !== '' && !GATEWAY_DIRECTIVES.has(directive)) {
+      throw new GatewayError(ErrorCode.InvalidRequest, `${CACHE_HEADER} must be no-cache or no-store.`, {
+        param: CACHE_HEADER,
+      });
+    }
+  }
 }

@@ -8,7 +8,7 @@ import { GatewayEnv } from '../config/gateway-env';
 import type { Client } from '../http/client';
 import type { AuthContext } from '../http/request-context';
 import { resultHeaders, STALE_WARNING, type CacheStatus } from '../http/result-headers';
-import { CACHE_CONTROL_HEADER, CACHE_HEADER, cacheDirectiveOf } from './cache-directive';
+import { CACHE_CONTROL_HEADER, CACHE_HEADER, cacheDirectiveOf, checkCacheHeader } from './cache-directive';
 import { CacheStage, type CacheDecision } from './cache-stage';
 import { CancellationService } from './cancellation.service';
 import { COALESCED_HEADER, Coalescing, type Party } from './coalescing';
@@ -94,6 +94,7 @@ export class GenerationService {
 
   /** The fields every request carries; `async` jobs may wait in the queue as long as their result is kept. */
   frame(client: Client, mode: Mode): RequestFrame {
+    checkCacheHeader(client.header(CACHE_HEADER));
     const receivedAt = Date.now();
     const budgetMs = mode === 'sync' ? this.env.REQUEST_TIMEOUT_MS : this.env.ASYNC_JOB_RETENTION_S * 1000;
     return {
