@@ -22,7 +22,7 @@ interface Document {
   components: {
     schemas: Record<string, { properties?: Record<string, unknown>; required?: string[] }>;
     securitySchemes: Record<string, Record<string, unknown>>;
-    parameters: Record<string, { name: string; in: string }>;
+    parameters: Record<string, { name: string; in: string; schema?: unknown }>;
   };
 }
 
@@ -221,6 +221,8 @@ describe('OpenAPI docs', () => {
     expect(headers('get', '/api/v1/ai/models', '200')).toEqual(expect.arrayContaining(['ETag', 'Cache-Control']));
     expect(headers('get', '/api/v1/ai/models', '304')).toContain('ETag');
     expect(headerParams('get', '/api/v1/ai/models')).toEqual(['If-None-Match']);
+    // The key's limits as the gateway checks them (1..255): a generated client validates what it sends.
+    expect(doc.components.parameters.IdempotencyKey.schema).toEqual({ type: 'string', minLength: 1, maxLength: 255 });
   });
 
   it("documents the health routes' body for 200 and 503", () => {

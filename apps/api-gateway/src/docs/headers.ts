@@ -6,6 +6,7 @@ import type {
   ReferenceObject,
   ResponseObject,
 } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
+import { MAX_KEY_LENGTH } from '../generation/idempotency';
 
 /*
  * The headers of the OpenAPI document: request headers the generation routes read, and the response headers clients
@@ -92,7 +93,7 @@ export const REQUEST_HEADERS: Readonly<Record<string, ParameterObject>> = {
     description:
       'A retried request with the same key (and API key) gets the first answer (or joins its job) instead of ' +
       'running again; the same key with another body is a 409.',
-    schema: { type: 'string', minLength: 1 },
+    schema: { type: 'string', minLength: 1, maxLength: MAX_KEY_LENGTH },
   },
   GatewayPolicy: {
     name: 'x-gateway-policy',

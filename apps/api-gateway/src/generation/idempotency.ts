@@ -1,7 +1,7 @@
 import { ErrorCode, GatewayError, sha256Hex } from '@aigw/core';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
-const MAX_KEY_LENGTH = 255;
+export const MAX_KEY_LENGTH = 255;
 
 /** The Idempotency-Key header, if sent; 400 naming it when it is empty, repeated or too long. */
 export function idempotencyKeyOf(header: string | string[] | undefined): string | undefined {
