@@ -221,6 +221,14 @@ describe('OpenAPI docs', () => {
     expect(headers('get', '/api/v1/ai/models', '200')).toEqual(expect.arrayContaining(['ETag', 'Cache-Control']));
     expect(headers('get', '/api/v1/ai/models', '304')).toContain('ETag');
     expect(headerParams('get', '/api/v1/ai/models')).toEqual(['If-None-Match']);
+    // Anthropic's routes also say the id in `request-id`, where its SDK reads it; answers and errors alike.
+    for (const path of ['/v1/messages', '/v1/messages/count_tokens']) {
+      for (const status of ['200', '400', '429']) {
+        expect(headers('post', path, status)).toContain('request-id');
+      }
+    }
+    expect(headers('post', '/v1/chat/completions', '200')).not.toContain('request-id');
+    expect(headers('post', '/v1/chat/completions', '400')).not.toContain('request-id');
     // The key's limits as the gateway checks them (1..255): a generated client validates what it sends.
     expect(doc.components.parameters.IdempotencyKey.schema).toEqual({ type: 'string', minLength: 1, maxLength: 255 });
   });

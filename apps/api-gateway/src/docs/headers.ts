@@ -22,6 +22,13 @@ export const RESPONSE_HEADERS: Readonly<Record<string, HeaderObject>> = {
     required: true,
     schema: STRING,
   },
+  'request-id': {
+    description:
+      "`x-request-id`'s value, on the routes that speak Anthropic's API (where its SDK reads it: `_request_id`, " +
+      '`requestID`); on every answer of theirs, errors too.',
+    required: true,
+    schema: STRING,
+  },
   'x-gateway-provider': { description: 'The provider that answered.', schema: STRING },
   'x-gateway-model': { description: 'The model that answered.', schema: STRING },
   'x-gateway-attempts': { description: 'How many deployments were tried.', schema: { type: 'integer' } },

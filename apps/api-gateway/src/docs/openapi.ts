@@ -85,8 +85,10 @@ function errorResponses(envelope: 'ErrorEnvelope' | 'AnthropicErrorEnvelope'): M
     out.set(status, {
       description: `Error envelope; \`code\` is one of: ${codes.map((c) => `\`${c}\` (${errorTypeOf(c)})`).join(', ')}.`,
       // Rate limits, quotas and open breakers say when to come back.
-      headers:
-        status === 429 || status === 503 ? headerRefs('x-request-id', 'Retry-After') : headerRefs('x-request-id'),
+      headers: {
+        ...(status === 429 || status === 503 ? headerRefs('x-request-id', 'Retry-After') : headerRefs('x-request-id')),
+        ...(envelope === 'AnthropicErrorEnvelope' ? headerRefs('request-id') : {}),
+      },
       content: { 'application/json': { schema: { $ref: `#/components/schemas/${envelope}` } } },
     });
   }
@@ -160,7 +162,11 @@ function decorate(path: string, op: OperationObject, doc: OperationDoc | undefin
     // The scanner's default answers say nothing; every answer carries its request id.
     if (response !== undefined && Number(status) < 400 && !('$ref' in response)) {
       response.description ||= status === '204' ? 'No content.' : 'Done.';
-      response.headers = { ...headerRefs('x-request-id'), ...response.headers };
+      response.headers = {
+        ...headerRefs('x-request-id'),
+        ...(ANTHROPIC_PATHS.test(path) ? headerRefs('request-id') : {}),
+        ...response.headers,
+      };
     }
   }
   const errors = ANTHROPIC_PATHS.test(path) ? ctx.anthropicErrors : ctx.errors;
