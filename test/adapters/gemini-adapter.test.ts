@@ -297,7 +297,7 @@ describe('Gemini adapter against a real HTTP server', () => {
     expect(up.requests.map((r) => r.url)).toEqual(['/v1beta/models?pageSize=1000', '/v1beta/models?pageSize=1000']);
   });
 
-  it("writes a Zod or Pydantic schema as Gemini's Schema takes it (const, oneOf, exclusiveMinimum, examples, number enums)", async () => {
+  it("writes a Zod or Pydantic schema as Gemini's Schema takes it (const, oneOf, exclusiveMinimum, examples, number enums, formats)", async () => {
     up.handler = (_req, res) =>
       sendJson(res, 200, {
         candidates: [{ content: { role: 'model', parts: [{ text: '{}' }] }, finishReason: 'STOP', index: 0 }],
@@ -317,7 +317,11 @@ describe('Gemini adapter against a real HTTP server', () => {
         },
         level: { type: 'integer', enum: [1, 2, 3], examples: [2] },
         mode: { enum: ['a', null] },
-        note: { allOf: [{ type: 'string', minLength: 1 }], description: 'a note' },
+        note: { allOf: [{ type: 'string', minLength: 1, description: 'the model doc' }], description: 'a note' },
+        email: { type: 'string', format: 'email' },
+        when: { type: 'string', format: 'date-time' },
+        ratio: { type: 'number', format: 'double' },
+        flag: { const: true },
         tags: { type: 'array', items: { type: 'string' }, uniqueItems: true, minItems: 1 },
       },
       required: ['kind'],
@@ -344,9 +348,16 @@ describe('Gemini adapter against a real HTTP server', () => {
             { type: 'object', properties: { side: { type: 'number' } } },
           ],
         },
-        level: { type: 'integer', enum: ['1', '2', '3'], format: 'enum' },
-        mode: { enum: ['a'], nullable: true },
+        // Gemini takes enum on strings only: other values are named in the description, the type kept.
+        level: { type: 'integer', description: 'One of: 1, 2, 3.' },
+        mode: { type: 'string', enum: ['a'], nullable: true },
+        // The field's own description over the referenced schema's.
         note: { type: 'string', minLength: 1, description: 'a note' },
+        // Formats Gemini refuses for the type (Zod's .email()) are left out; its own are kept.
+        email: { type: 'string' },
+        when: { type: 'string', format: 'date-time' },
+        ratio: { type: 'number', format: 'double' },
+        flag: { type: 'boolean', description: 'One of: true.' },
         tags: { type: 'array', items: { type: 'string' }, minItems: 1 },
       },
       required: ['kind'],

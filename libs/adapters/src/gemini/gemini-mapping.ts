@@ -90,9 +90,9 @@ function definitionsOf(schema: JsonValue): Definitions {
 /**
  * A JSON schema as Gemini's `Schema` object takes it (an OpenAPI subset): the keywords it does not know removed at
  * every depth, local `$ref`s inlined and `$defs` dropped (Pydantic nests models that way; Gemini has no references),
- * `type: [T, "null"]` written as `type: T, nullable: true`, `oneOf` as `anyOf`, a one-schema `allOf` as that schema and a
- * `const` as an enum of one value (what Zod and Pydantic write for a literal). Enum values are strings in Gemini's schema (`format: enum` for numbers
- * too): other values are written as strings, a `null` among them as `nullable`. Only keywords: a property named
+ * `type: [T, "null"]` written as `type: T, nullable: true`, `oneOf` as `anyOf`, a one-schema `allOf` as that schema under
+ * the field's own keys and a `const` as an enum of one value (what Zod and Pydantic write for a literal); an enum as
+ * `enumInto` says, and a `format` Gemini does not take for the type left out. Only keywords: a property named
  * `strict` or `additionalProperties` is the user's and stays, as do default values. A recursive reference cannot be
  * inlined and is left for Gemini to refuse.
  */
@@ -122,14 +122,17 @@ function toGemini(schema: JsonValue, defs: Definitions, resolving: ReadonlySet<s
     return Object.assign({}, target, toGemini(rest, defs, resolving) as JsonObject);
   }
   const out: JsonObject = {};
+  // What Pydantic wrote for a described reference (`allOf: [{$ref}]`): the one schema, under the field's own keys.
+  let base: JsonObject | undefined;
+  let values: readonly JsonValue[] | undefined;
   for (const [key, value] of Object.entries(schema)) {
     if (key === 'oneOf' && schema.anyOf === undefined) {
       out.anyOf = toGemini(value, defs, resolving);
     } else if (key === 'const' && schema.enum === undefined && value !== null) {
-      enumOf([value], out);
+      values = [value];
     } else if (key === 'allOf' && Array.isArray(value) && value.length === 1) {
-      // What Pydantic wrote for a described reference (`allOf: [{$ref}]`): the one schema itself.
-      Object.assign(out, toGemini(value[0], defs, resolving));
+      const one = toGemini(value[0], defs, resolving);
+      base = isObject(one) ? one : undefined;
     } else if (!GEMINI_SCHEMA_KEYS.has(key)) {
       continue;
     } else if (key === 'type' && Array.isArray(value)) {
@@ -139,7 +142,7 @@ function toGemini(schema: JsonValue, defs: Definitions, resolving: ReadonlySet<s
         out.nullable = true;
       }
     } else if (key === 'enum' && Array.isArray(value)) {
-      enumOf(value, out);
+      values = value;
     } else if (DATA_KEYWORDS.has(key)) {
       out[key] = value;
     } else if (key === 'properties' && isObject(value)) {
@@ -152,23 +155,67 @@ function toGemini(schema: JsonValue, defs: Definitions, resolving: ReadonlySet<s
       out[key] = toGemini(value, defs, resolving);
     }
   }
-  return out;
+  const merged = base === undefined ? out : Object.assign({}, base, out);
+  if (values !== undefined) {
+    enumInto(values, merged);
+  }
+  const format = merged.format;
+  const type = typeof merged.type === 'string' ? merged.type.toLowerCase() : undefined;
+  if (format !== undefined && !(typeof format === 'string' && GEMINI_FORMATS[type ?? '']?.includes(format))) {
+    // `email`, `uri`, `uuid`, `date` (Zod's .email(), Pydantic's HttpUrl) are refused by Gemini: left out.
+    delete merged.format;
+  }
+  return merged;
 }
 
-/** An enum as Gemini's schema takes it: string values (`format: enum` for other types), a null as `nullable`. */
-function enumOf(values: readonly JsonValue[], out: JsonObject): void {
-  const strings: string[] = [];
-  for (const v of values) {
-    if (v === null) {
-      out.nullable = true;
-    } else {
-      strings.push(typeof v === 'string' ? v : JSON.stringify(v));
+/** The formats Gemini's `Schema` takes, by type; it refuses any other ("only 'enum' and 'date-time' are supported"). */
+const GEMINI_FORMATS: Readonly<Record<string, readonly string[]>> = {
+  string: ['enum', 'date-time'],
+  number: ['float', 'double'],
+  integer: ['int32', 'int64'],
+};
+
+/**
+ * An enum (or a `const`) as Gemini's schema takes it: Gemini allows `enum` on strings only ("enum: only allowed for
+ * STRING type"), so string values stay an enum (`type: string`), a `null` among them is `nullable`, and other values
+ * (Pydantic's int enums, `const: true`) are named in the description instead, the type kept (or read off the values),
+ * so the model still answers `1`, not `"1"`, and the client's own validation still passes.
+ */
+function enumInto(values: readonly JsonValue[], out: JsonObject): void {
+  const present = values.filter((v) => v !== null);
+  if (present.length < values.length) {
+    out.nullable = true;
+  }
+  if (present.length === 0) {
+    return;
+  }
+  const declared = typeof out.type === 'string' ? out.type.toLowerCase() : undefined;
+  if (present.every((v) => typeof v === 'string') && (declared === undefined || declared === 'string')) {
+    out.type = out.type ?? 'string';
+    out.enum = present;
+    return;
+  }
+  if (out.type === undefined) {
+    const kind = valueTypeOf(present);
+    if (kind !== undefined) {
+      out.type = kind;
     }
   }
-  out.enum = strings;
-  if (out.format === undefined && values.some((v) => v !== null && typeof v !== 'string')) {
-    out.format = 'enum';
+  const listed = `One of: ${present.map((v) => JSON.stringify(v)).join(', ')}.`;
+  out.description = typeof out.description === 'string' ? `${out.description} ${listed}` : listed;
+}
+
+function valueTypeOf(values: readonly JsonValue[]): string | undefined {
+  if (values.every((v) => typeof v === 'number' && Number.isInteger(v))) {
+    return 'integer';
   }
+  if (values.every((v) => typeof v === 'number')) {
+    return 'number';
+  }
+  if (values.every((v) => typeof v === 'boolean')) {
+    return 'boolean';
+  }
+  return undefined;
 }
 
 function partOf(part: ContentPart): GeminiPart {
