@@ -256,7 +256,15 @@ describe('OpenAI-compatible adapter against a real HTTP server', () => {
               message: {
                 role: 'assistant',
                 content: null,
-                tool_calls: [{ type: 'function', function: call(undefined, 'f', '{}').function }],
+                tool_calls: [
+                  { type: 'function', function: call(undefined, 'f', '{}').function },
+                  // Google's endpoint signs a call in extra_content; a made-up id carries it as a given one does.
+                  {
+                    type: 'function',
+                    function: call(undefined, 'g', '{}').function,
+                    extra_content: { google: { thought_signature: 'c2lnbmVk' } },
+                  },
+                ],
               },
               finish_reason: 'tool_calls',
             },
@@ -264,6 +272,7 @@ describe('OpenAI-compatible adapter against a real HTTP server', () => {
         });
       const whole = await adapter.generate({ ...request(), options: {} }, never);
       expect(whole.toolCalls?.[0].id).toMatch(/^call_[0-9a-f]{24}$/);
+      expect(whole.toolCalls?.[1].id).toMatch(/^call_[0-9a-f]{24}__thought__c2lnbmVk$/);
     });
 
     it("OpenAI's own interleaved fragments keep their numbering", async () => {

@@ -306,10 +306,11 @@ function toolCallsOf(wire: WireToolCall[] | null | undefined): ToolCall[] | unde
   }
   return wire.map((c) => ({
     // A server that gives a call no id (some do) gets one made up: the next turn must name the call.
-    id:
-      typeof c.id === 'string' && c.id.length > 0
-        ? idWithSignature(c.id, c.extra_content?.google?.thought_signature)
-        : newToolCallId(),
+    // Its thought signature rides on either id (Gemini 3 refuses the next turn without it).
+    id: idWithSignature(
+      typeof c.id === 'string' && c.id.length > 0 ? c.id : newToolCallId(),
+      c.extra_content?.google?.thought_signature,
+    ),
     type: 'function',
     function: {
       name: typeof c.function?.name === 'string' ? c.function.name : '',
@@ -385,7 +386,7 @@ class ToolCallNumbering {
       slot.id = 'given';
     } else if (slot.id === 'none') {
       slot.id = 'made';
-      d.id = newToolCallId();
+      d.id = idWithSignature(newToolCallId(), c.extra_content?.google?.thought_signature);
     }
     if (name !== undefined && !slot.name) {
       slot.name = true;
