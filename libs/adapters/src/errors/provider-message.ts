@@ -97,7 +97,27 @@ function withoutKey(message: string, apiKey: string): string {
     const tail = escapeRegExp(apiKey.slice(-4));
     out = out.replace(new RegExp(`${head}\\S{0,16}?(?:\\.{3}|…|\\*{3,})\\S{0,16}?${tail}`, 'g'), '[redacted]');
   }
-  return out;
+  return withoutCutKey(out, apiKey);
+}
+
+/** The fewest characters of a key, cut off at the end of a message, that are worth hiding. */
+const MIN_CUT_KEY_CHARS = 8;
+
+/**
+ * A message already cut to length (`safeMessage` without the key: the wire decoders do not hold it) may end in the
+ * first part of the key, where the whole key no longer matches: that part is hidden too.
+ */
+function withoutCutKey(message: string, apiKey: string): string {
+  if (!message.endsWith('…')) {
+    return message;
+  }
+  const body = message.slice(0, -1);
+  for (let n = Math.min(apiKey.length - 1, body.length); n >= MIN_CUT_KEY_CHARS; n--) {
+    if (body.endsWith(apiKey.slice(0, n))) {
+      return `${body.slice(0, -n)}[redacted]…`;
+    }
+  }
+  return message;
 }
 
 /**
