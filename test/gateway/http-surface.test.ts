@@ -329,6 +329,11 @@ describe('api-gateway HTTP surface', () => {
       expectEnvelope((await notGzip.json()) as ErrorEnvelope, 'invalid_request', 'Content-Encoding');
     });
 
+    it('a bodiless GET ignores its Content-Encoding: nothing to decode, not a 415', async () => {
+      const get = await h.get('/v1/models', h.headers(h.adminKey, { 'content-encoding': 'zstd' }));
+      expect(get.status).toBe(200);
+    });
+
     it('the body limit holds for the decoded body: a small compressed body that inflates past it is a 413', async () => {
       const before = h.jobsSeen.length;
       const bomb = gzipSync(JSON.stringify(chat(' '.repeat(16 * 1024 * 1024))));

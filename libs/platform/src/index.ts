@@ -16,6 +16,7 @@ export * from './http/errors';
 export * from './http/bootstrap';
 export * from './http/framework-errors';
 export * from './http/static-files';
+export { installContentDecoding } from './http/json-body';
 export * from './lifecycle/shutdown';
 export * from './lifecycle/heap-growth';
 export * from './lifecycle/wait-at-most';

@@ -61,7 +61,7 @@ export function installContentDecoding(fastify: FastifyInstance, limitBytes: num
       return;
     }
     const coding = header.trim().toLowerCase();
-    if (coding === '' || coding === 'identity') {
+    if (coding === '' || coding === 'identity' || !hasBody(req.headers)) {
       done(null, payload);
       return;
     }
@@ -108,8 +108,24 @@ function decode(payload: Readable, decoder: Transform, coding: string, limitByte
       }),
     );
   });
+  // A client gone mid-upload: pipe() passes no error on, and the request would wait for a body that never ends.
+  payload.once('error', (err) => {
+    stop();
+    body.destroy(err);
+  });
+  payload.once('close', () => {
+    if (!payload.readableEnded) {
+      stop();
+      body.destroy(new Error('The request body was cut off.'));
+    }
+  });
   payload.pipe(decoder).pipe(body);
   return body;
+}
+
+/** A request that carries a body (RFC 9112 §6.3): a bodiless GET's Content-Encoding says nothing to decode. */
+function hasBody(headers: { 'content-length'?: string; 'transfer-encoding'?: string }): boolean {
+  return headers['transfer-encoding'] !== undefined || (headers['content-length'] ?? '0') !== '0';
 }
 
 /** Drops `__proto__` keys so a parsed body can never carry a prototype into code that merges objects. */
