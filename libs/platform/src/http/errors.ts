@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } fro
 import { anthropicErrorBody, ErrorCode, GatewayError, retryHintOf } from '@aigw/core';
 import { databaseUnavailable, describeDatabaseError } from '@aigw/entities';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isRedisUnreachable } from '../redis/redis-unreachable';
 import { allowedMethodsOf } from './route-methods';
 
 /** Maps anything thrown to the one error envelope `{"error": {message, type, code, param}}`. */
@@ -53,9 +54,11 @@ export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof SyntaxError) {
     return new GatewayError(ErrorCode.InvalidJson, 'Request body is not valid JSON.', { cause: err });
   }
-  if (redisUnavailable(err)) {
+  if (isRedisUnreachable(err)) {
     // A route that reads Redis without its own answer for an outage (the usage report's quota counters, ...):
-    // the client is told to retry, as the routes that have one tell it, not that the gateway broke.
+    // the client is told to retry, as the routes that have one tell it, not that the gateway broke. Checked before
+    // the database's, whose codes (ECONNREFUSED, ...) a Redis connection error also has.
+    redisOutageLog.report(err);
     return new GatewayError(ErrorCode.ServiceUnavailable, 'Redis is unavailable; retry shortly.', {
       retryAfterMs: 1_000,
       cause: err,
@@ -72,17 +75,6 @@ export function toGatewayError(err: unknown): GatewayError {
   }
   return new GatewayError(ErrorCode.Internal, 'Internal error.', { cause: err });
 }
-
-/**
- * ioredis's ways of saying the server is out of reach: a command that ran out of reconnection attempts, one sent on
- * a closed connection or with the offline queue off, one past its timeout. Checked before the database's, whose
- * codes (ECONNREFUSED, ...) would also match a Redis connection error.
- */
-function redisUnavailable(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'MaxRetriesPerRequestError' || REDIS_DOWN_MESSAGE.test(err.message));
-}
-
-const REDIS_DOWN_MESSAGE = /^(?:Connection is closed\.|Command timed out|Stream isn't writeable)/;
 
 /** What a client that met a PostgreSQL outage is told to wait (Retry-After). */
 const DATABASE_RETRY_AFTER_MS = 5_000;
@@ -118,21 +110,26 @@ function codeForStatus(status: number): ErrorCode {
 
 const logger = new Logger('Errors');
 
-/** Quiet spell after which a database failure is logged again: one line per outage, not one per request. */
-const DATABASE_LOG_QUIET_MS = 30_000;
+/** Quiet spell after which a store's failure is logged again: one line per outage, not one per request. */
+const OUTAGE_LOG_QUIET_MS = 30_000;
 
-/** One warning when requests start failing for PostgreSQL, then silence until it has answered for a while. */
-const databaseOutageLog = {
-  lastAt: -Infinity,
-  report(err: unknown): void {
-    const now = Date.now();
-    if (now - this.lastAt >= DATABASE_LOG_QUIET_MS) {
-      // pg's messages name an address and a code, never the URL's credentials.
-      logger.warn(`PostgreSQL unavailable (${describeDatabaseError(err)}); answering 503 until it is back`);
-    }
-    this.lastAt = now;
-  },
-};
+/** One warning when requests start failing for a store, then silence until it has answered for a while. */
+function outageLog(store: string, describe: (err: unknown) => string): { report(err: unknown): void } {
+  let lastAt = -Infinity;
+  return {
+    report(err: unknown): void {
+      const now = Date.now();
+      if (now - lastAt >= OUTAGE_LOG_QUIET_MS) {
+        logger.warn(`${store} unavailable (${describe(err)}); answering 503 until it is back`);
+      }
+      lastAt = now;
+    },
+  };
+}
+
+// pg's and ioredis's messages name an address and a code, never the URL's credentials.
+const databaseOutageLog = outageLog('PostgreSQL', describeDatabaseError);
+const redisOutageLog = outageLog('Redis', (err) => (err instanceof Error ? err.message : 'error'));
 
 /**
  * Route config (`@RouteConfig(ANTHROPIC_ERRORS)`) of routes that speak Anthropic's API: their errors, Fastify's own

@@ -1,3 +1,5 @@
+import { isRedisUnreachable } from '../redis/redis-unreachable';
+
 /**
  * A start failure whose message says all an operator needs: what is wrong, naming the variable to fix (PostgreSQL
  * unreachable, a schema not migrated). Reported as that one line, without a stack; its cause is kept for a debugger.
@@ -48,17 +50,6 @@ export function jsonLine(appName: string, message: string, stack?: string): stri
     line.stack = stack;
   }
   return JSON.stringify(line);
-}
-
-function isRedisUnreachable(err: unknown): boolean {
-  if (!(err instanceof Error)) {
-    return false;
-  }
-  const code = (err as { code?: unknown }).code;
-  return (
-    (err.message === 'Connection is closed.' || code === 'ECONNREFUSED' || code === 'ENOTFOUND') &&
-    (err.stack ?? '').includes('ioredis')
-  );
 }
 
 /** host:port of a URL (its path too with `withPath`, a database's name), never its credentials. */
