@@ -1,8 +1,11 @@
-import { HttpPool, loadPlugin } from '@aigw/adapters';
+import { AdapterRegistry, HttpPool } from '@aigw/adapters';
 import type { Catalog } from '@aigw/core';
 
-/** What a plugin's factory is handed here: a pool nothing calls through (it holds nothing until a request). */
-let unusedPool: HttpPool | undefined;
+/**
+ * Loads plugins as the workers' registry does, and keeps each (one factory call per module, as in a worker); its pool
+ * is one nothing calls through (it holds nothing until a request).
+ */
+let registry: AdapterRegistry | undefined;
 
 /**
  * The problems of a document's plugin providers, worded as the catalog reader words its own
@@ -19,8 +22,8 @@ export function pluginProblems(catalog: Catalog): string[] {
       return;
     }
     try {
-      unusedPool ??= new HttpPool();
-      loadPlugin(p.plugin, `provider '${p.id}'`, { pool: unusedPool });
+      registry ??= new AdapterRegistry(new HttpPool());
+      registry.loadPlugins([p]);
     } catch (err) {
       const why = err instanceof Error ? err.message.replace(`provider '${p.id}': `, '') : 'cannot be loaded';
       problems.push(`providers[${i}].plugin ${why}`);
