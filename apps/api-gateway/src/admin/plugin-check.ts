@@ -1,4 +1,4 @@
-import { AdapterRegistry, HttpPool } from '@aigw/adapters';
+import type { AdapterRegistry } from '@aigw/adapters';
 import type { Catalog } from '@aigw/core';
 
 /**
@@ -22,7 +22,7 @@ export function pluginProblems(catalog: Catalog): string[] {
       return;
     }
     try {
-      registry ??= new AdapterRegistry(new HttpPool());
+      registry ??= newRegistry();
       registry.loadPlugins([p]);
     } catch (err) {
       const why = err instanceof Error ? err.message.replace(`provider '${p.id}': `, '') : 'cannot be loaded';
@@ -30,4 +30,14 @@ export function pluginProblems(catalog: Catalog): string[] {
     }
   });
   return problems;
+}
+
+/**
+ * Loaded at the first plugin to check, not at boot: the gateway otherwise loads no HTTP client of the adapters
+ * (undici) and none of their code (test/platform/loaded-modules).
+ */
+function newRegistry(): AdapterRegistry {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a lazy load: import() would make every catalog check async
+  const adapters = require('@aigw/adapters') as typeof import('@aigw/adapters');
+  return new adapters.AdapterRegistry(new adapters.HttpPool());
 }
