@@ -612,9 +612,8 @@ describe('web console', () => {
     expect(body).not.toContain('sk-litellm-secret');
   });
 
-  it('Gateway: a new URL with the key field left empty is tested with the stored key', async () => {
-    const gateways = `${system.gatewayUrl}/api/v1/ai/admin/gateways`;
-    // Saved by the test above; made here when this test runs alone.
+  /** The `litellm` gateway the Gateway tests save; made here when a test that needs it runs alone. */
+  async function ensureGateway(gateways: string): Promise<void> {
     if ((await fetch(`${gateways}/litellm`, { headers: system.headers() })).status === 404) {
       const made = await fetch(gateways, {
         method: 'POST',
@@ -623,6 +622,11 @@ describe('web console', () => {
       });
       expect(made.status).toBe(201);
     }
+  }
+
+  it('Gateway: a new URL with the key field left empty is tested with the stored key', async () => {
+    const gateways = `${system.gatewayUrl}/api/v1/ai/admin/gateways`;
+    await ensureGateway(gateways);
     keyedProxy.reset();
     await open('gateway');
     const form = page.getByRole('region', { name: 'Gateway litellm' }).getByRole('form', { name: 'Gateway settings' });
@@ -652,16 +656,7 @@ describe('web console', () => {
   });
 
   it('Providers: Edit moves a provider to the gateway or auto route by naming its gateway', async () => {
-    const gateways = `${system.gatewayUrl}/api/v1/ai/admin/gateways`;
-    // Saved by the Gateway tests above; made here when this test runs alone.
-    if ((await fetch(`${gateways}/litellm`, { headers: system.headers() })).status === 404) {
-      const made = await fetch(gateways, {
-        method: 'POST',
-        headers: system.headers(),
-        body: JSON.stringify({ id: 'litellm', baseUrl: `${system.sim.url}/v1`, apiKey: 'sk-litellm-secret' }),
-      });
-      expect(made.status).toBe(201);
-    }
+    await ensureGateway(`${system.gatewayUrl}/api/v1/ai/admin/gateways`);
     const provider = `${system.gatewayUrl}/api/v1/ai/admin/providers/closed`;
     try {
       await open('providers');

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { ErrorCode } from '@aigw/core';
 import { waitFor } from '@aigw/testing';
 import { call, createKey, createUser } from './admin/admin-support';
@@ -227,6 +228,40 @@ describe('idempotency and async jobs', () => {
         param: 'Idempotency-Key',
         type: 'conflict_error',
       });
+    });
+
+    it('400 naming Idempotency-Key when it is sent twice (Node joined the two into one key, "a1, a2")', async () => {
+      const url = new URL(`${h.url}/v1/chat/completions`);
+      const body = JSON.stringify(chat('two keys'));
+      const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = httpRequest(
+          url,
+          {
+            method: 'POST',
+            headers: { ...h.headers(h.adminKey), 'idempotency-key': ['order-a1', 'order-a2'] },
+          },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (d: string) => (text += d));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+      expect(answer.status).toBe(400);
+      expect((JSON.parse(answer.text) as ErrorEnvelope).error).toMatchObject({
+        code: 'invalid_request',
+        param: 'Idempotency-Key',
+      });
+      // One header whose value holds a comma is one key, as sent.
+      const one = await h.post(
+        '/v1/chat/completions',
+        chat('one key'),
+        h.headers(h.adminKey, { 'idempotency-key': 'a, b' }),
+      );
+      expect(one.status).toBe(200);
     });
 
     it('scopes keys per user: another user with the same key gets its own job', async () => {

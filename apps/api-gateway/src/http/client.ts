@@ -18,6 +18,7 @@ export interface Client {
   readonly startedAt: number;
   /** The body as received, before DTO transformation (Idempotency-Key fingerprint). */
   readonly body: unknown;
+  /** A request header the gateway reads (lower-case name); a `400` naming it when the client sent it more than once. */
   header(name: string): string | undefined;
   /** Adds headers to whatever answer goes out: a result, an error or a stream. */
   setHeaders(headers: Record<string, string>): void;
@@ -26,6 +27,9 @@ export interface Client {
   /** The SSE stream to the client (opened when the first event is written). */
   sse(): StreamSink;
 }
+
+/** How the errors of the other header checks name a header (`x-gateway-*` as they are). */
+const PARAM_NAMES: Readonly<Record<string, string>> = { 'idempotency-key': 'Idempotency-Key' };
 
 export function fastifyClient(req: FastifyRequest, reply: FastifyReply): Client {
   const caller = req.auth;
@@ -41,7 +45,16 @@ export function fastifyClient(req: FastifyRequest, reply: FastifyReply): Client 
     body: req.body,
     header: (name) => {
       const v = req.headers[name];
-      return typeof v === 'string' ? v : undefined;
+      if (typeof v !== 'string') {
+        return undefined;
+      }
+      // Node joins a repeated header into one value ("a1, a2"), which would pass as one Idempotency-Key or policy.
+      if (v.includes(',') && (req.raw.headersDistinct[name]?.length ?? 0) > 1) {
+        throw new GatewayError(ErrorCode.InvalidRequest, `The ${name} header was sent more than once: send it once.`, {
+          param: PARAM_NAMES[name] ?? name,
+        });
+      }
+      return v;
     },
     setHeaders: (headers) => void reply.headers(headers),
     onGone: (cb) => {
