@@ -239,6 +239,7 @@ describe('admin analytics', () => {
       ['/api/v1/ai/admin/usage?groupBy=week', 'groupBy'],
       ['/api/v1/ai/admin/usage?page=0', 'page'],
       ['/api/v1/ai/admin/usage?page=x', 'page'],
+      ['/api/v1/ai/admin/usage?page=99999999999999999999', 'page'],
       ['/api/v1/ai/admin/usage?limit=5000', 'limit'],
       ['/api/v1/ai/admin/usage?from=2026-10-03&to=2026-10-01', 'from'],
       ['/api/v1/ai/admin/usage?from=2025-01-01&to=2026-10-01', 'to'],

@@ -7,6 +7,11 @@ export type AdminUsageGroupBy = (typeof ADMIN_USAGE_GROUP_BYS)[number];
 export const COST_GROUP_BYS = ['provider', 'user', 'day'] as const;
 export type CostGroupBy = (typeof COST_GROUP_BYS)[number];
 export const MAX_PAGE_LIMIT = 1000;
+/**
+ * Past any page a report can have (a million pages of the largest limit); a bound, so a page number past what a
+ * JSON client reads exactly (2^53) is refused rather than echoed back rounded.
+ */
+const MAX_PAGE = 1_000_000;
 
 /** `from` and `to`: dates or date-times (IsInstant, UTC without a zone); the range itself is checked by the service. */
 export class RangeQueryDto {
@@ -27,8 +32,9 @@ export class AdminUsageQueryDto extends RangeQueryDto {
 
   @IsOptional()
   @Type(() => Number)
-  @IsInt({ message: 'page must be a whole number of at least 1' })
-  @Min(1, { message: 'page must be a whole number of at least 1' })
+  @IsInt({ message: `page must be a whole number from 1 to ${MAX_PAGE}` })
+  @Min(1, { message: `page must be a whole number from 1 to ${MAX_PAGE}` })
+  @Max(MAX_PAGE, { message: `page must be a whole number from 1 to ${MAX_PAGE}` })
   page?: number;
 
   @IsOptional()
