@@ -54,6 +54,23 @@ describe('api-gateway Anthropic Messages routes', () => {
       expectRequestId(unknown);
     });
 
+    it("answers a request under /v1/messages that no route takes in Anthropic's shape: another method, no such path", async () => {
+      const wrongMethod = await h.get('/v1/messages');
+      expect(wrongMethod.status).toBe(405);
+      expect(wrongMethod.headers.get('allow')).toBe('POST');
+      expect(await wrongMethod.json()).toMatchObject({
+        type: 'error',
+        error: { type: 'invalid_request_error', code: 'method_not_allowed' },
+      });
+      expectRequestId(wrongMethod);
+      const noPath = await h.post('/v1/messages/batches', message);
+      expect(noPath.status).toBe(404);
+      expect(await noPath.json()).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+      // Paths elsewhere keep the OpenAI shape.
+      const other = await h.get('/v1/chat/completions');
+      expect(((await other.json()) as { type?: string }).type).toBeUndefined();
+    });
+
     it('echoes a client-sent x-request-id in both', async () => {
       const res = await h.post('/v1/messages', message, h.headers(h.adminKey, { 'x-request-id': 'client-id_1' }));
       expect(res.headers.get('request-id')).toBe('client-id_1');

@@ -143,9 +143,17 @@ export const ANTHROPIC_REQUEST_ID_HEADER = 'request-id';
 
 /** Whether the reply's route speaks Anthropic's API (`@RouteConfig(ANTHROPIC_ERRORS)`): its errors, `request-id`. */
 export function speaksAnthropic(reply: FastifyReply): boolean {
-  const config = (reply.request?.routeOptions?.config ?? {}) as { errorShape?: string };
-  return config.errorShape === ANTHROPIC_ERRORS.errorShape;
+  const request = reply.request as FastifyRequest | undefined;
+  const config = (request?.routeOptions?.config ?? {}) as { errorShape?: string };
+  if (config.errorShape === ANTHROPIC_ERRORS.errorShape) {
+    return true;
+  }
+  // A request under Anthropic's paths that no route matched (another method, a path that is not there) has no route
+  // config; its client is Anthropic's all the same.
+  return request?.is404 === true && ANTHROPIC_PATH.test(request.url);
 }
+
+const ANTHROPIC_PATH = /^\/v1\/messages(?:[/?]|$)/;
 
 /** Writes a GatewayError as HTTP; unexpected errors are logged (without request bodies or headers). */
 export function sendError(reply: FastifyReply, err: unknown, requestId?: string): void {
