@@ -1,6 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
-/** Every admin change (and every catalog seed). `detail` never holds a secret. */
+/** Every admin change (and every catalog seed that changed a row). `detail` never holds a secret. */
 @Entity({ name: 'audit_log' })
 @Index('ix_audit_log_created_at', ['createdAt'])
 export class AuditLogEntity {

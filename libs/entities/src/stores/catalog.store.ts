@@ -67,6 +67,14 @@ export function resealSecret(box: SecretBox, current: string | null, plaintext: 
   return box.encrypt(plaintext);
 }
 
+function changedAnything(s: SeedSummary): boolean {
+  return (
+    s.gateways.created.length + s.gateways.updated.length > 0 ||
+    s.providers.created.length + s.providers.updated.length + s.providers.disabled.length > 0 ||
+    s.models.created + s.models.updated + s.models.disabled > 0
+  );
+}
+
 /** The provider catalog in PostgreSQL: seeded from the catalog file, read back by every process. */
 export class CatalogStore {
   constructor(
@@ -76,7 +84,7 @@ export class CatalogStore {
 
   /**
    * Upserts gateways, providers and models from the file in one transaction. Idempotent: rows
-   * (and their `updated_at`) only change when a value changed. Seeds from several replicas
+   * (and their `updated_at`) only change when a value changed, and only a seed that changed one is audited. Seeds from several replicas
    * queue on an advisory lock instead of racing on inserts.
    */
   async seed(catalog: Catalog, actor = 'catalog-file'): Promise<SeedSummary> {
@@ -86,7 +94,11 @@ export class CatalogStore {
       const summary = emptySummary();
       await this.seedGateways(m, catalog.gateways, summary);
       await this.seedProviders(m, catalog.providers, summary);
-      await m.insert(AuditLogEntity, { actor, action: 'catalog.seed', target: 'catalog', detail: { ...summary } });
+      if (changedAnything(summary)) {
+        // Every process seeds at boot: a seed that found the file as stored (most boots, every autoscaled worker)
+        // leaves no row, or the audit log fills with no-ops.
+        await m.insert(AuditLogEntity, { actor, action: 'catalog.seed', target: 'catalog', detail: { ...summary } });
+      }
       return summary;
     });
   }
