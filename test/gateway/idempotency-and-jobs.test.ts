@@ -231,25 +231,23 @@ describe('idempotency and async jobs', () => {
     });
 
     it('400 naming Idempotency-Key when it is sent twice (Node joined the two into one key, "a1, a2")', async () => {
-      const url = new URL(`${h.url}/v1/chat/completions`);
-      const body = JSON.stringify(chat('two keys'));
-      const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-        const req = httpRequest(
-          url,
-          {
-            method: 'POST',
-            headers: { ...h.headers(h.adminKey), 'idempotency-key': ['order-a1', 'order-a2'] },
-          },
-          (res) => {
-            let text = '';
-            res.setEncoding('utf8');
-            res.on('data', (d: string) => (text += d));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-          },
-        );
-        req.on('error', reject);
-        req.end(body);
-      });
+      /** A chat request with headers sent on several lines each (fetch would join them into one line). */
+      const postLines = (text: string, lines: Record<string, string[]>): Promise<{ status: number; text: string }> =>
+        new Promise((resolve, reject) => {
+          const req = httpRequest(
+            new URL(`${h.url}/v1/chat/completions`),
+            { method: 'POST', headers: { ...h.headers(h.adminKey), ...lines } },
+            (res) => {
+              let got = '';
+              res.setEncoding('utf8');
+              res.on('data', (d: string) => (got += d));
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, text: got }));
+            },
+          );
+          req.on('error', reject);
+          req.end(JSON.stringify(chat(text)));
+        });
+      const answer = await postLines('two keys', { 'idempotency-key': ['order-a1', 'order-a2'] });
       expect(answer.status).toBe(400);
       expect((JSON.parse(answer.text) as ErrorEnvelope).error).toMatchObject({
         code: 'invalid_request',
@@ -262,6 +260,8 @@ describe('idempotency and async jobs', () => {
         h.headers(h.adminKey, { 'idempotency-key': 'a, b' }),
       );
       expect(one.status).toBe(200);
+      // A list header on two lines means its values joined: not refused.
+      expect((await postLines('two lines', { 'cache-control': ['no-cache', 'max-age=0'] })).status).toBe(200);
     });
 
     it('scopes keys per user: another user with the same key gets its own job', async () => {

@@ -18,7 +18,10 @@ export interface Client {
   readonly startedAt: number;
   /** The body as received, before DTO transformation (Idempotency-Key fingerprint). */
   readonly body: unknown;
-  /** A request header the gateway reads (lower-case name); a `400` naming it when the client sent it more than once. */
+  /**
+   * A request header the gateway reads (lower-case name); a `400` naming it when one that holds a single value
+   * (`Idempotency-Key`, `x-gateway-policy`, `x-gateway-allow-fallback`) was sent more than once.
+   */
   header(name: string): string | undefined;
   /** Adds headers to whatever answer goes out: a result, an error or a stream. */
   setHeaders(headers: Record<string, string>): void;
@@ -28,8 +31,15 @@ export interface Client {
   sse(): StreamSink;
 }
 
-/** How the errors of the other header checks name a header (`x-gateway-*` as they are). */
-const PARAM_NAMES: Readonly<Record<string, string>> = { 'idempotency-key': 'Idempotency-Key' };
+/**
+ * The headers that hold one value, and how errors name them (as the other checks of each do). List headers
+ * (`Cache-Control`, `x-gateway-cache`, `anthropic-beta`) may come on several lines, which mean their values joined.
+ */
+const SINGLE_VALUED: ReadonlyMap<string, string> = new Map([
+  ['idempotency-key', 'Idempotency-Key'],
+  ['x-gateway-policy', 'x-gateway-policy'],
+  ['x-gateway-allow-fallback', 'x-gateway-allow-fallback'],
+]);
 
 export function fastifyClient(req: FastifyRequest, reply: FastifyReply): Client {
   const caller = req.auth;
@@ -49,9 +59,10 @@ export function fastifyClient(req: FastifyRequest, reply: FastifyReply): Client 
         return undefined;
       }
       // Node joins a repeated header into one value ("a1, a2"), which would pass as one Idempotency-Key or policy.
-      if (v.includes(',') && (req.raw.headersDistinct[name]?.length ?? 0) > 1) {
+      const param = v.includes(',') ? SINGLE_VALUED.get(name) : undefined;
+      if (param !== undefined && (req.raw.headersDistinct[name]?.length ?? 0) > 1) {
         throw new GatewayError(ErrorCode.InvalidRequest, `The ${name} header was sent more than once: send it once.`, {
-          param: PARAM_NAMES[name] ?? name,
+          param,
         });
       }
       return v;
