@@ -109,12 +109,7 @@ export class GenerationService {
   }
 
   async answer(sub: Submission, client: Client): Promise<GenerationResult> {
-    let entry: Entry;
-    try {
-      entry = await this.enter(sub, client);
-    } catch (err) {
-      this.refused(err);
-    }
+    const entry = await this.enter(sub, client);
     try {
       return await this.answerEntered(sub, client, entry);
     } finally {
@@ -158,12 +153,7 @@ export class GenerationService {
 
   /** Resolves once the SSE response is open (the relay then owns it); rejects with the error to answer. */
   async stream(sub: Submission, client: Client, encoder: StreamEncoderFactory): Promise<void> {
-    let entry: Entry;
-    try {
-      entry = await this.enter(sub, client);
-    } catch (err) {
-      this.refused(err);
-    }
+    const entry = await this.enter(sub, client);
     try {
       await this.streamEntered(sub, client, encoder, entry);
     } finally {
@@ -289,12 +279,7 @@ export class GenerationService {
    * id of the job that exists and its state as read.
    */
   async submit(sub: Submission, client: Client): Promise<{ jobId: string; replayed: JobSnapshot | null }> {
-    let entry: Entry;
-    try {
-      entry = await this.enter(sub, client);
-    } catch (err) {
-      this.refused(err);
-    }
+    const entry = await this.enter(sub, client);
     const { claim, stored } = entry;
     if (stored === null) {
       // Never answered from the cache: the job must exist for GET /jobs/:id. Its answer fills the cache.
@@ -320,8 +305,17 @@ export class GenerationService {
    * Only a request that runs is admitted: one without a key, the first with its key, or a replay whose job is gone
    * or was never carried out. A first request refused admission frees its key, which would otherwise stay bound to
    * a body that never ran. The claim costs a request with a key one Redis call; a request without one, nothing.
+   * A refusal is counted as the error its client gets (`refused`).
    */
   private async enter(sub: Submission, client: Client): Promise<Entry> {
+    try {
+      return await this.claimOrAdmit(sub, client);
+    } catch (err) {
+      this.refused(err);
+    }
+  }
+
+  private async claimOrAdmit(sub: Submission, client: Client): Promise<Entry> {
     this.check(sub.request, client.caller);
     if (client.requestId !== client.jobId) {
       sub.request.clientRequestId = client.requestId;
