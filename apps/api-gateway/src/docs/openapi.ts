@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
 import { ErrorCode, errorTypeOf, httpStatusOf } from '@aigw/core';
-import { ENV, serveStaticFiles } from '@aigw/platform';
+import { ANTHROPIC_PATH, ENV, serveStaticFiles } from '@aigw/platform';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type {
   OperationObject,
@@ -27,8 +27,6 @@ import { RESPONSE_SCHEMAS } from './response-schemas';
 const PUBLIC_PATHS = /^\/(health|metrics|docs)/;
 /** Routes that run a generation, and so can fail upstream (502/503/504) as well as locally. */
 const GENERATION_PATHS = /^\/(v1\/(chat\/completions|messages|embeddings)|api\/v1\/ai\/(generate|jobs))/;
-/** Routes that speak Anthropic's API: their errors have Anthropic's shape (`@RouteConfig(ANTHROPIC_ERRORS)`). */
-const ANTHROPIC_PATHS = /^\/v1\/messages/;
 /**
  * Wildcard routes (`@Get('v1/models/*')`) come out of the scanner with a parameter named `path`; the name the
  * README and OpenAI's SDKs use.
@@ -164,12 +162,12 @@ function decorate(path: string, op: OperationObject, doc: OperationDoc | undefin
       response.description ||= status === '204' ? 'No content.' : 'Done.';
       response.headers = {
         ...headerRefs('x-request-id'),
-        ...(ANTHROPIC_PATHS.test(path) ? headerRefs('request-id') : {}),
+        ...(ANTHROPIC_PATH.test(path) ? headerRefs('request-id') : {}),
         ...response.headers,
       };
     }
   }
-  const errors = ANTHROPIC_PATHS.test(path) ? ctx.anthropicErrors : ctx.errors;
+  const errors = ANTHROPIC_PATH.test(path) ? ctx.anthropicErrors : ctx.errors;
   for (const status of statusesFor(path, isPublic)) {
     op.responses[String(status)] ??= errors.get(status) ?? { description: `HTTP ${status}` };
   }

@@ -153,7 +153,8 @@ export function speaksAnthropic(reply: FastifyReply): boolean {
   return request?.is404 === true && ANTHROPIC_PATH.test(request.url);
 }
 
-const ANTHROPIC_PATH = /^\/v1\/messages(?:[/?]|$)/;
+/** The paths of Anthropic's API (`/v1/messages`, `/v1/messages/count_tokens`, a query or not). */
+export const ANTHROPIC_PATH = /^\/v1\/messages(?:[/?]|$)/;
 
 /** Writes a GatewayError as HTTP; unexpected errors are logged (without request bodies or headers). */
 export function sendError(reply: FastifyReply, err: unknown, requestId?: string): void {
