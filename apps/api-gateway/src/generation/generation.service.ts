@@ -317,8 +317,8 @@ export class GenerationService {
 
   private async claimOrAdmit(sub: Submission, client: Client): Promise<Entry> {
     this.check(sub.request, client.caller);
-    if (client.requestId !== client.jobId) {
-      sub.request.clientRequestId = client.requestId;
+    if (client.clientRequestId !== undefined) {
+      sub.request.clientRequestId = client.clientRequestId;
     }
     const key = idempotencyKeyOf(client.header(IDEMPOTENCY_HEADER));
     if (key === undefined) {

@@ -10,10 +10,10 @@ import { FastifySseSink } from './sse-sink';
  */
 export interface Client {
   readonly caller: AuthContext;
-  /** The request's id (`x-request-id`, the client's when it sent one)... */
-  readonly requestId: string;
-  /** ...and a safe job id for it: the same id, or a fresh one when the client chose it (see `jobIdFor`). */
+  /** The request's id as a safe job id: `x-request-id`, or a fresh one when the client chose that (see `jobIdFor`). */
   readonly jobId: string;
+  /** The `x-request-id` the client sent, when it sent one (failure log lines name it). */
+  readonly clientRequestId: string | undefined;
   /** `performance.now()` when the request arrived (request duration metrics). */
   readonly startedAt: number;
   /** The body as received, before DTO transformation (Idempotency-Key fingerprint). */
@@ -49,7 +49,7 @@ export function fastifyClient(req: FastifyRequest, reply: FastifyReply): Client 
   }
   return {
     caller,
-    requestId: req.requestId,
+    clientRequestId: req.clientRequestId ? req.requestId : undefined,
     jobId: jobIdFor(req),
     startedAt: req.startedAt,
     body: req.body,
