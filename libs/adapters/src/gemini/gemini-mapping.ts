@@ -107,32 +107,33 @@ function toGemini(schema: JsonValue, defs: Definitions, resolving: ReadonlySet<s
   if (!isObject(schema)) {
     return schema;
   }
+  // A local `$ref`, or what Pydantic writes for a described reference (`allOf: [{$ref}]`): the one schema inlined,
+  // under the field's own keys (a description).
   const ref = schema.$ref;
-  if (typeof ref === 'string' && defs.has(ref) && !resolving.has(ref)) {
-    const target = toGemini(defs.get(ref) ?? {}, defs, new Set([...resolving, ref]));
-    // Siblings of a $ref (a description) apply to the inlined schema too.
-    const siblings = Object.keys(schema).filter((k) => k !== '$ref');
-    if (siblings.length === 0 || !isObject(target)) {
-      return target;
+  const inlined =
+    typeof ref === 'string' && defs.has(ref) && !resolving.has(ref)
+      ? { key: '$ref', target: toGemini(defs.get(ref) ?? {}, defs, new Set([...resolving, ref])) }
+      : Array.isArray(schema.allOf) && schema.allOf.length === 1
+        ? { key: 'allOf', target: toGemini(schema.allOf[0], defs, resolving) }
+        : undefined;
+  if (inlined !== undefined) {
+    const siblings = Object.keys(schema).filter((k) => k !== inlined.key);
+    if (siblings.length === 0 || !isObject(inlined.target)) {
+      return inlined.target;
     }
     const rest: JsonObject = {};
     for (const k of siblings) {
       rest[k] = schema[k];
     }
-    return Object.assign({}, target, toGemini(rest, defs, resolving) as JsonObject);
+    return Object.assign({}, inlined.target, toGemini(rest, defs, resolving) as JsonObject);
   }
   const out: JsonObject = {};
-  // What Pydantic wrote for a described reference (`allOf: [{$ref}]`): the one schema, under the field's own keys.
-  let base: JsonObject | undefined;
   let values: readonly JsonValue[] | undefined;
   for (const [key, value] of Object.entries(schema)) {
     if (key === 'oneOf' && schema.anyOf === undefined) {
       out.anyOf = toGemini(value, defs, resolving);
     } else if (key === 'const' && schema.enum === undefined && value !== null) {
       values = [value];
-    } else if (key === 'allOf' && Array.isArray(value) && value.length === 1) {
-      const one = toGemini(value[0], defs, resolving);
-      base = isObject(one) ? one : undefined;
     } else if (!GEMINI_SCHEMA_KEYS.has(key)) {
       continue;
     } else if (key === 'type' && Array.isArray(value)) {
@@ -155,17 +156,16 @@ function toGemini(schema: JsonValue, defs: Definitions, resolving: ReadonlySet<s
       out[key] = toGemini(value, defs, resolving);
     }
   }
-  const merged = base === undefined ? out : Object.assign({}, base, out);
   if (values !== undefined) {
-    enumInto(values, merged);
+    enumInto(values, out);
   }
-  const format = merged.format;
-  const type = typeof merged.type === 'string' ? merged.type.toLowerCase() : undefined;
+  const format = out.format;
+  const type = typeof out.type === 'string' ? out.type.toLowerCase() : undefined;
   if (format !== undefined && !(typeof format === 'string' && GEMINI_FORMATS[type ?? '']?.includes(format))) {
     // `email`, `uri`, `uuid`, `date` (Zod's .email(), Pydantic's HttpUrl) are refused by Gemini: left out.
-    delete merged.format;
+    delete out.format;
   }
-  return merged;
+  return out;
 }
 
 /** The formats Gemini's `Schema` takes, by type; it refuses any other ("only 'enum' and 'date-time' are supported"). */
