@@ -671,6 +671,8 @@ describe('web console', () => {
         (r) => r.json(),
       )) as { data: { id: string; routing: string; gatewayId: string | null }[] };
       expect(list.data.find((p) => p.id === 'closed')).toMatchObject({ routing: 'auto', gatewayId: 'litellm' });
+      // The table is read again after the save; the status may show first.
+      await row.locator('.badge.route-auto').waitFor();
       await expect(row.locator('.badge.route-auto').count()).resolves.toBe(1);
     } finally {
       await fetch(provider, {
