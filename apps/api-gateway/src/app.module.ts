@@ -41,6 +41,7 @@ import { GOVERNANCE_PROVIDERS } from './admin/governance-providers';
 import { QuotasAdminController } from './admin/quotas-admin.controller';
 import { QuotasAdminService } from './admin/quotas-admin.service';
 import { QueueBoard } from './admin/queue-board';
+import { PluginAllowance } from './admin/plugin-check';
 import { CacheAdminController } from './cache/cache-admin.controller';
 import { CacheAdminService } from './cache/cache-admin.service';
 import { CacheStats } from './cache/cache-stats';
@@ -172,6 +173,7 @@ export class AppModule {
         CircuitAdminService,
         ControlChannel,
         CatalogChanges,
+        PluginAllowance,
         ProviderCommandsService,
         ProviderTestService,
         ProviderStatsService,

@@ -36,7 +36,12 @@ const model = (name: string, extra: Record<string, unknown> = {}) => ({
 /** Provider, model and gateway administration over the admin API, against real PostgreSQL and Redis. */
 describe('admin API: providers, models and gateways', () => {
   // Reloads only on provider.changed here: the periodic safety net is tested with the config transfer.
-  const h = new GatewayHarness({ CATALOG_RELOAD_S: '3600' });
+  const h = new GatewayHarness({
+    CATALOG_RELOAD_S: '3600',
+    // The modules the plugin tests name; ./test/gateway/admin/fixtures/unlisted-plugin.js is left out on purpose.
+    ADMIN_ALLOWED_PLUGINS:
+      './examples/plugins/echo-provider.js, ./no/such/plugin.js,./test/gateway/admin/fixtures/not-a-plugin.js',
+  });
   let userKey = '';
   const messages: { ns: string; providerId: string | null }[] = [];
   let sub: Redis;
@@ -371,6 +376,50 @@ describe('admin API: providers, models and gateways', () => {
     expect(await audit(h, 'broken')).toEqual([]);
     expect((await audit(h, 'echo-plugin')).map((a) => a.action)).toEqual(['provider.create']);
     expect((await call(h, 'DELETE', `${P}/echo-plugin`)).status).toBe(200);
+  });
+
+  it('refuses, without loading it, a plugin module the operator did not list, by create, change, import or test', async () => {
+    // Loading a module runs its code in the gateway (and then in every worker): an admin key must not choose one.
+    const unlisted = './test/gateway/admin/fixtures/unlisted-plugin.js';
+    const loaded = (): boolean =>
+      (globalThis as { __aigwUnlistedPluginLoaded?: boolean }).__aigwUnlistedPluginLoaded === true;
+    const body = (id: string, module: string) => ({
+      id,
+      kind: 'plugin',
+      plugin: module,
+      baseUrl: 'http://127.0.0.1:9',
+      models: [model(`${id}-1`)],
+    });
+    const created = await call(h, 'POST', P, body('unlisted', unlisted));
+    expect([created.status, errorOf(created).param]).toEqual([400, 'plugin']);
+    expect(errorOf(created).message).toMatch(/ADMIN_ALLOWED_PLUGINS/);
+    expect(catalog().provider('unlisted')).toBeUndefined();
+
+    expect((await call(h, 'POST', P, body('listed', './examples/plugins/echo-provider.js'))).status).toBe(201);
+    const changed = await call(h, 'PATCH', `${P}/listed`, { plugin: unlisted });
+    expect([changed.status, errorOf(changed).param]).toEqual([400, 'plugin']);
+    // A change to the other fields of a provider whose module is listed (or already loaded) passes.
+    expect((await call(h, 'PATCH', `${P}/listed`, { displayName: 'Listed echo' })).status).toBe(200);
+
+    const exported = await fetch(`${h.url}/api/v1/ai/admin/config/export?format=json`, { headers: h.headers() });
+    const config = (await exported.json()) as { gateways: unknown[]; providers: Record<string, unknown>[] };
+    const providers = config.providers.map((p) => (p.id === 'listed' ? { ...p, plugin: unlisted } : p));
+    const index = providers.findIndex((p) => p.id === 'listed');
+    const imported = await call(h, 'POST', '/api/v1/ai/admin/config/import', { ...config, providers });
+    expect([imported.status, errorOf(imported).param]).toEqual([400, `providers[${index}].plugin`]);
+    // The export itself, with the listed module, imports back (a dry run).
+    expect((await call(h, 'POST', '/api/v1/ai/admin/config/import?dryRun=true', config)).status).toBe(200);
+
+    const tested = await call(h, 'POST', `${P}/test`, {
+      kind: 'plugin',
+      baseUrl: 'http://127.0.0.1:9',
+      plugin: unlisted,
+    });
+    expect([tested.status, errorOf(tested).param]).toEqual([400, 'plugin']);
+
+    expect(loaded()).toBe(false);
+    expect(catalog().provider('listed')?.plugin).toBe('./examples/plugins/echo-provider.js');
+    expect((await call(h, 'DELETE', `${P}/listed`)).status).toBe(200);
   });
 
   it('templates: listed, and a Z.ai provider from the template routes through the only gateway', async () => {

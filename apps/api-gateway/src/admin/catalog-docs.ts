@@ -12,7 +12,7 @@ import {
   type ProviderSpec,
 } from '@aigw/core';
 import type { ProviderSource } from '@aigw/entities';
-import { pluginProblems } from './plugin-check';
+import { pluginProblems, type PluginAllowed } from './plugin-check';
 
 /**
  * Admin edits work on catalog documents (the catalog file's shape): the current record as a document, the change
@@ -54,11 +54,16 @@ export const ADMIN_DOCUMENT: CatalogReadOptions = { environment: 'apiKeyOnly' };
 /**
  * Validates `{gateways, providers}`; a problem is a 400 naming its path (with `strip` removed, so a PATCH of one
  * provider names `models[0].promptPer1k`, not `providers[0].models[0].promptPer1k`). Every problem is in the
- * message; `param` names the first.
+ * message; `param` names the first. A plugin module must be one `pluginAllowed` accepts (PluginAllowance).
  */
-export function validateDocs(doc: { gateways: Doc[]; providers: Doc[] }, env: CatalogEnv, strip: RegExp): Catalog {
+export function validateDocs(
+  doc: { gateways: Doc[]; providers: Doc[] },
+  env: CatalogEnv,
+  strip: RegExp,
+  pluginAllowed: PluginAllowed,
+): Catalog {
   try {
-    return withLoadablePlugins(readCatalogDocument(doc, env, 'configuration', ADMIN_DOCUMENT));
+    return withLoadablePlugins(readCatalogDocument(doc, env, 'configuration', ADMIN_DOCUMENT), pluginAllowed);
   } catch (err) {
     if (!(err instanceof CatalogFileError)) {
       throw err;
@@ -72,11 +77,11 @@ export function validateDocs(doc: { gateways: Doc[]; providers: Doc[] }, env: Ca
 }
 
 /**
- * `catalog`, once every plugin module it names loads and implements the adapter interface (see pluginProblems);
- * otherwise a CatalogFileError naming each `providers[<i>].plugin`, as a problem of the document itself.
+ * `catalog`, once every plugin module it names is `allowed`, loads and implements the adapter interface (see
+ * pluginProblems); otherwise a CatalogFileError naming each `providers[<i>].plugin`, as a problem of the document.
  */
-export function withLoadablePlugins(catalog: Catalog): Catalog {
-  const problems = pluginProblems(catalog);
+export function withLoadablePlugins(catalog: Catalog, allowed: PluginAllowed): Catalog {
+  const problems = pluginProblems(catalog, allowed);
   if (problems.length > 0) {
     throw new CatalogFileError(problems, 'configuration');
   }

@@ -17,6 +17,7 @@ import type { AuthContext } from '../http/request-context';
 import { actorOf } from './admin-views';
 import { CatalogChanges } from './catalog-changes';
 import { ADMIN_DOCUMENT, problemOf, problemText, withLoadablePlugins, type Doc } from './catalog-docs';
+import { PluginAllowance, type PluginAllowed } from './plugin-check';
 
 export type ExportFormat = 'yaml' | 'json';
 
@@ -46,7 +47,10 @@ type Keyed = { id: string; apiKey?: string; apiKeyRef?: string };
  */
 @Injectable()
 export class ConfigTransferService {
-  constructor(private readonly changes: CatalogChanges) {}
+  constructor(
+    private readonly changes: CatalogChanges,
+    private readonly plugins: PluginAllowance,
+  ) {}
 
   async export(format: ExportFormat): Promise<string> {
     const { catalog } = await this.changes.read((tx) => tx.state());
@@ -54,7 +58,7 @@ export class ConfigTransferService {
   }
 
   async import(body: unknown, dryRun: boolean, auth: AuthContext): Promise<ImportResult> {
-    const incoming = parseImport(body);
+    const incoming = parseImport(body, this.plugins.allows);
     const plan = async (tx: CatalogTx): Promise<ImportResult> => {
       const { catalog } = await tx.state();
       const changes = diffCatalogs(catalog, incoming);
@@ -74,13 +78,16 @@ export class ConfigTransferService {
   }
 }
 
-function parseImport(body: unknown): Catalog {
+function parseImport(body: unknown, pluginAllowed: PluginAllowed): Catalog {
   try {
     if (typeof body === 'string') {
-      return withLoadablePlugins(parseCatalog(body, process.env, 'configuration', ADMIN_DOCUMENT));
+      return withLoadablePlugins(parseCatalog(body, process.env, 'configuration', ADMIN_DOCUMENT), pluginAllowed);
     }
     if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
-      return withLoadablePlugins(readCatalogDocument(body, process.env, 'configuration', ADMIN_DOCUMENT));
+      return withLoadablePlugins(
+        readCatalogDocument(body, process.env, 'configuration', ADMIN_DOCUMENT),
+        pluginAllowed,
+      );
     }
   } catch (err) {
     if (err instanceof CatalogFileError) {

@@ -7,6 +7,8 @@ import { CircuitAdminService } from './circuit-admin.service';
 import { fieldsOf, gatewayDoc, gatewayView, notFound, validateDocs, type GatewayView } from './catalog-docs';
 
 const GATEWAY_PREFIX = /^gateways\[0\]\.?/;
+/** A gateway document has no providers, so no plugin to allow. */
+const NO_PLUGINS = (): boolean => false;
 
 /** The OpenAI-compatible proxies (LiteLLM) providers can be routed through; keys write-only. */
 @Injectable()
@@ -112,7 +114,7 @@ export class GatewaysAdminService {
   }
 
   private validate(doc: Record<string, unknown>): GatewaySpec {
-    return validateDocs({ gateways: [doc], providers: [] }, process.env, GATEWAY_PREFIX).gateways[0];
+    return validateDocs({ gateways: [doc], providers: [] }, process.env, GATEWAY_PREFIX, NO_PLUGINS).gateways[0];
   }
 }
 

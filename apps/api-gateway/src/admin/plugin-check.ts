@@ -1,5 +1,46 @@
+import { Inject, Injectable } from '@nestjs/common';
 import type { AdapterRegistry } from '@aigw/adapters';
-import type { Catalog } from '@aigw/core';
+import { ErrorCode, GatewayError, type Catalog } from '@aigw/core';
+import { CatalogService, ENV } from '@aigw/platform';
+import type { GatewayEnv } from '../config/gateway-env';
+
+/** Whether an admin change may name a plugin module (which the gateway and every router-worker then `require`). */
+export type PluginAllowed = (specifier: string) => boolean;
+
+/**
+ * The plugin modules an admin key may name: those the operator listed (ADMIN_ALLOWED_PLUGINS) and those the running
+ * catalog already loads (PROVIDERS_FILE's, or saved before), so a change to such a provider's other fields, or an
+ * export imported back, still passes. Any other module is refused before it is loaded: loading runs its code, with
+ * this process's environment (provider keys, SECRETS_KEY) in reach.
+ */
+@Injectable()
+export class PluginAllowance {
+  private readonly listed: ReadonlySet<string>;
+
+  constructor(
+    @Inject(ENV) env: GatewayEnv,
+    private readonly catalog: CatalogService,
+  ) {
+    this.listed = new Set(env.ADMIN_ALLOWED_PLUGINS);
+  }
+
+  readonly allows: PluginAllowed = (specifier) =>
+    this.listed.has(specifier) || this.catalog.current.providers.some((p) => p.plugin === specifier);
+
+  /** 400 naming `param` for a module `allows` refuses. */
+  assert(specifier: string, param: string): void {
+    if (!this.allows(specifier)) {
+      throw new GatewayError(ErrorCode.InvalidRequest, `${param} ${notAllowed(specifier)}`, { param });
+    }
+  }
+}
+
+function notAllowed(specifier: string): string {
+  return (
+    `'${specifier}' is not a plugin module admin changes may name: the operator lists those in ` +
+    'ADMIN_ALLOWED_PLUGINS (or configures the provider in PROVIDERS_FILE)'
+  );
+}
 
 /**
  * Loads plugins as the workers' registry does, and keeps each (one factory call per module, as in a worker); its pool
@@ -9,16 +50,20 @@ let registry: AdapterRegistry | undefined;
 
 /**
  * The problems of a document's plugin providers, worded as the catalog reader words its own
- * (`providers[<i>].plugin <why>`): a module that cannot be found or loaded, or that does not implement the adapter
- * interface. Router-workers load every plugin of the catalog at boot and refuse to start on such a one (PluginCheck),
+ * (`providers[<i>].plugin <why>`): a module `allowed` refuses (not loaded), one that cannot be found or loaded, or
+ * that does not implement the adapter interface. Router-workers load every plugin of the catalog at boot and refuse to start on such a one (PluginCheck),
  * so an admin change that saved it would stop the next worker to start (a restart, a scale-out, a deploy), and with
  * it every generation. The module is loaded here as the workers load it (same image, same working directory);
  * only admin changes pay for it.
  */
-export function pluginProblems(catalog: Catalog): string[] {
+export function pluginProblems(catalog: Catalog, allowed: PluginAllowed): string[] {
   const problems: string[] = [];
   catalog.providers.forEach((p, i) => {
     if (p.kind !== 'plugin' || p.plugin === undefined) {
+      return;
+    }
+    if (!allowed(p.plugin)) {
+      problems.push(`providers[${i}].plugin ${notAllowed(p.plugin)}`);
       return;
     }
     try {

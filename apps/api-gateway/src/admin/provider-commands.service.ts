@@ -12,6 +12,7 @@ import type { AuthContext } from '../http/request-context';
 import { actorOf } from './admin-views';
 import { CircuitAdminService } from './circuit-admin.service';
 import { CatalogChanges } from './catalog-changes';
+import { PluginAllowance } from './plugin-check';
 import {
   fieldsOf,
   gatewayDocs,
@@ -48,6 +49,7 @@ export class ProviderCommandsService {
   constructor(
     private readonly changes: CatalogChanges,
     private readonly circuits: CircuitAdminService,
+    private readonly plugins: PluginAllowance,
   ) {}
 
   /** The two ways to start a provider: a template, or a `kind` (the catalog's list, so a form offers no other). */
@@ -204,7 +206,12 @@ export class ProviderCommandsService {
     secret: SecretUpdate = KEEP_SECRET,
     strip: RegExp = PROVIDER_PREFIX,
   ): ProviderSpec {
-    const catalog = validateDocs({ gateways: gatewayDocs(state.catalog), providers: [doc] }, process.env, strip);
+    const catalog = validateDocs(
+      { gateways: gatewayDocs(state.catalog), providers: [doc] },
+      process.env,
+      strip,
+      this.plugins.allows,
+    );
     const next = catalog.providers[0];
     if ('keep' in secret && current !== undefined) {
       const { apiKey: _new, apiKeyRef: _ref, ...rest } = next;

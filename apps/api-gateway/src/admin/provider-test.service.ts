@@ -11,6 +11,7 @@ import {
 } from '@aigw/core';
 import { ControlChannel, ENV } from '@aigw/platform';
 import type { GatewayEnv } from '../config/gateway-env';
+import { PluginAllowance } from './plugin-check';
 import type { TestProviderDto } from './provider-test.dto';
 
 /** Connection tests run in the health-monitor; the gateway asks it over the control transport and relays. */
@@ -19,6 +20,7 @@ export class ProviderTestService {
   constructor(
     @Inject(ENV) private readonly env: GatewayEnv,
     private readonly control: ControlChannel,
+    private readonly plugins: PluginAllowance,
   ) {}
 
   testSaved(providerId: string): Promise<ConnectionTestResult> {
@@ -30,6 +32,10 @@ export class ProviderTestService {
       throw new GatewayError(ErrorCode.InvalidRequest, "Send 'apiKey' or 'apiKeyFromGateway', not both.", {
         param: 'apiKeyFromGateway',
       });
+    }
+    if (dto.plugin !== undefined) {
+      // The health-monitor loads the module to test it: refused here first, as a save of it would be.
+      this.plugins.assert(dto.plugin, 'plugin');
     }
     const provider: UnsavedProviderSettings = { kind: dto.kind, baseUrl: dto.baseUrl, routing: dto.routing };
     for (const key of [

@@ -1,5 +1,5 @@
 import { CACHE_SCOPES, type CacheScope } from '@aigw/core';
-import { CircuitTimingEnv, IsListenHost, toBool } from '@aigw/platform';
+import { CircuitTimingEnv, IsListenHost, toBool, toList } from '@aigw/platform';
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
 
@@ -37,6 +37,16 @@ export class GatewayEnv extends CircuitTimingEnv {
   @Min(100)
   @Max(600_000)
   CONNECTION_TEST_TIMEOUT_MS = 30_000;
+
+  /**
+   * Plugin modules (`kind: plugin`) that admin changes, config imports and connection tests may name, comma-separated
+   * as a provider's `plugin` writes them. Naming one makes this process and every router-worker `require` it, so the
+   * choice is the operator's, not an admin key's: besides these, only a module the running catalog already loads
+   * (from PROVIDERS_FILE, or saved before) is accepted.
+   */
+  @Transform(toList)
+  @IsString({ each: true })
+  ADMIN_ALLOWED_PLUGINS: string[] = [];
 
   @Type(() => Number)
   @IsInt()

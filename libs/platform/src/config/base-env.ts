@@ -18,6 +18,15 @@ export const toBool = ({ value }: { value: unknown }): unknown => {
   return TRUE_WORDS.has(word) ? true : FALSE_WORDS.has(word) ? false : value;
 };
 
+/** A comma-separated variable as its items, each trimmed, empty ones left out (`a, b,` is `['a', 'b']`). */
+export const toList = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string'
+    ? value
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '')
+    : value;
+
 /**
  * A property decorator accepting the values `parse` reads without throwing; the message of a refused one is what
  * `parse` threw, or `message` when it says nothing useful (`fixedMessage`).
