@@ -1,4 +1,5 @@
-import { parseKeysArgs, UsageError } from './args';
+import { DEFAULT_DATABASE_URL } from '@aigw/core';
+import { parseKeysArgs, USAGE, UsageError } from './args';
 
 describe('parseKeysArgs', () => {
   it('parses create with and without options', () => {
@@ -74,5 +75,12 @@ describe('parseKeysArgs', () => {
   ])('rejects %j', (argv, message) => {
     expect(() => parseKeysArgs(argv)).toThrow(UsageError);
     expect(() => parseKeysArgs(argv)).toThrow(message);
+  });
+});
+
+describe('USAGE', () => {
+  it("gives the DATABASE_URL the CLI falls back to, the apps' default, instead of calling it required", () => {
+    expect(USAGE).not.toMatch(/required/);
+    expect(USAGE).toContain(`(default: ${DEFAULT_DATABASE_URL}, as the apps)`);
   });
 });

@@ -1,4 +1,4 @@
-import { allowedModelEntryProblem } from '@aigw/core';
+import { allowedModelEntryProblem, DEFAULT_DATABASE_URL } from '@aigw/core';
 import { isISO8601 } from 'class-validator';
 import { parseArgs } from 'node:util';
 
@@ -39,7 +39,8 @@ Commands:
   help                                          show this text
 
 Environment:
-  DATABASE_URL     postgres://user:password@host:port/database (required)
+  DATABASE_URL     postgres://user:password@host:port/database
+                   (default: ${DEFAULT_DATABASE_URL}, as the apps)
   DATABASE_SCHEMA  schema holding the tables (default: public)
 Pending migrations are applied first, so this works on a fresh database.`;
 

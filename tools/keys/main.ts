@@ -10,7 +10,7 @@ import { DataSource } from 'typeorm';
 import { parseKeysArgs, USAGE, UsageError, type KeysCommand } from './args';
 import { runKeysCommand, type KeysOutput } from './commands';
 
-/** `npm run keys -- create|list|revoke`: API key administration from a shell. Exit 2 = bad arguments. */
+/** `npm run keys -- create|list|users|revoke`: API key administration from a shell. Exit 2 = bad arguments. */
 async function main(argv: string[], io: KeysOutput): Promise<number> {
   let cmd: KeysCommand;
   try {
