@@ -157,6 +157,23 @@ describe('limits shared by two gateway replicas', () => {
     expect(Number(small.headers.get('x-ratelimit-remaining-tokens'))).toBeGreaterThan(900);
   }, 30_000);
 
+  it('tells a budgeted request without max_tokens what it was charged, not to lower a max_tokens it never sent', async () => {
+    // A spend limit caps a request without max_tokens at QUOTA_DEFAULT_MAX_TOKENS (100 here): the cap is the
+    // gateway's, so the refusal must say so rather than echo it back as the client's max_tokens.
+    const { key } = await userWithKey('too-large-unset', { daily_spend_limit_usd: 10 }, { tpm: 50 });
+    const res = await chat(gateways[0], key, 'no max_tokens here', null);
+    expect(res.status).toBe(429);
+    expect(res.headers.get('x-should-retry')).toBe('false');
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('rate_limit_exceeded');
+    expect(body.error.message).toMatch(/^Request too large for the tokens per minute of this key \(50\)/);
+    expect(body.error.message).toContain(
+      '(the prompt estimate plus 100 completion tokens reserved without max_tokens)',
+    );
+    expect(body.error.message).toContain('Waiting will not help; send a max_tokens below the 100 reserved without it.');
+    expect(body.error.message).not.toContain('lower max_tokens');
+  }, 30_000);
+
   it('a request limit of 0 says no request is allowed, not that the request is too large', async () => {
     const { key } = await userWithKey('no-requests', { daily_request_limit: 0 });
     const res = await chat(gateways[0], key, 'anything', 5);

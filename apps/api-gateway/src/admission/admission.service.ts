@@ -92,6 +92,8 @@ export class AdmissionService {
     if (unlimited(limits)) {
       return NOT_LIMITED;
     }
+    // Whether the client chose the completion allowance: the cap below sets one it did not send.
+    const clientMaxTokens = request.options.maxTokens !== undefined;
     if (
       request.embeddings === undefined &&
       request.options.maxTokens === undefined &&
@@ -129,7 +131,12 @@ export class AdmissionService {
         const code = rate ? ErrorCode.RateLimited : ErrorCode.QuotaExceeded;
         const headers = rateLimitHeaders(verdict.rate);
         if (verdict.tooLarge) {
-          throw new AdmissionRefused(code, this.tooLarge(verdict.check, verdict.limit, charge, request), null, headers);
+          throw new AdmissionRefused(
+            code,
+            this.tooLarge(verdict.check, verdict.limit, charge, clientMaxTokens),
+            null,
+            headers,
+          );
         }
         const resets = new Date(input.now + verdict.retryAfterMs).toISOString();
         const message = rate
@@ -141,21 +148,25 @@ export class AdmissionService {
   }
 
   /** Why a request larger than a limit on its own is refused, and what would let it through. */
-  private tooLarge(check: LimitCheck, limit: number, charge: Charge, request: GenerationRequest): string {
+  private tooLarge(check: LimitCheck, limit: number, charge: Charge, clientMaxTokens: boolean): string {
     if (check.endsWith('rpm') || check.endsWith('requests')) {
       // Only a limit of 0 refuses one request on its own: it allows none, whatever the request.
       return `The ${WHAT[check]} is ${limitText(check, limit)}: no request is allowed. Waiting will not help; an admin can raise it.`;
     }
-    const allowance =
-      request.options.maxTokens === undefined
-        ? `plus ${this.env.QUOTA_DEFAULT_MAX_TOKENS} completion tokens reserved without max_tokens`
-        : `plus max_tokens`;
+    // A request without max_tokens is charged QUOTA_DEFAULT_MAX_TOKENS (and, under a spend limit, capped at it):
+    // telling its client to lower a max_tokens it never sent would leave it nothing to change.
+    const allowance = clientMaxTokens
+      ? `plus max_tokens`
+      : `plus ${this.env.QUOTA_DEFAULT_MAX_TOKENS} completion tokens reserved without max_tokens`;
+    const advice = clientMaxTokens
+      ? 'lower max_tokens'
+      : `send a max_tokens below the ${this.env.QUOTA_DEFAULT_MAX_TOKENS} reserved without it`;
     const asked = check.endsWith('spend')
       ? `a worst-case cost of $${charge.reserveUsd.toPrecision(3)} (the prompt estimate ${allowance}, at the highest price it may reach)`
       : `${charge.tokens} tokens (the prompt estimate ${allowance})`;
     return (
       `Request too large for the ${WHAT[check]} (${limitText(check, limit)}): it asks ${asked}. ` +
-      `Waiting will not help; lower max_tokens${check.endsWith('spend') ? ' or ask for a cheaper model' : ''}.`
+      `Waiting will not help; ${advice}${check.endsWith('spend') ? ' or ask for a cheaper model' : ''}.`
     );
   }
 
