@@ -259,6 +259,16 @@ describe('web console', () => {
     await shot('01-models');
   });
 
+  // Before any generation: the cache has not been asked yet.
+  it("Cache: before any lookup the hit rate says there is no data ('—'), not 0%", async () => {
+    const r = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/cache/stats`, { headers: system.headers() });
+    expect((await r.json()) as Record<string, unknown>).toMatchObject({ hits: 0, misses: 0 });
+    await open('cache');
+    await settled();
+    await expect(stat('Hits').textContent()).resolves.toBe('0');
+    await expect(stat('Hit rate').textContent()).resolves.toBe('—');
+  });
+
   // First of the generation tests: workers cache a user's preferences for a few seconds after reading them.
   it('a model picked as default answers the next Playground prompt', async () => {
     await open('models');

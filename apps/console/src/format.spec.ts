@@ -1,4 +1,12 @@
-import { formatKeyState, formatMs, formatPercent, formatQuotaWindow, formatUsd, healthColour } from './format';
+import {
+  formatHitRate,
+  formatKeyState,
+  formatMs,
+  formatPercent,
+  formatQuotaWindow,
+  formatUsd,
+  healthColour,
+} from './format';
 
 describe('console formats', () => {
   it('shows fractions of a cent with enough digits and no trailing zeros', () => {
@@ -26,6 +34,14 @@ describe('console formats', () => {
     expect(formatMs(12.4)).toBe('12 ms');
     expect(formatMs(1500)).toBe('1.5 s');
     expect(formatMs(2000)).toBe('2 s');
+  });
+
+  it("a cache's hit rate: no data ('—') before any lookup, not 0%", () => {
+    expect(formatHitRate(0, 0)).toBe('—');
+    expect(formatHitRate(undefined, undefined)).toBe('—');
+    expect(formatHitRate(0, 4)).toBe('0%');
+    expect(formatHitRate(1, 3)).toBe('25%');
+    expect(formatHitRate(2, 0)).toBe('100%');
   });
 
   it('rate-limit windows: what is left of how much, when it resets, or that it has reset since', () => {
