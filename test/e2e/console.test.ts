@@ -406,6 +406,71 @@ describe('web console', () => {
     await signIn(system.adminKey);
   });
 
+  it("Keys: a key made with expiry, allowed models and rate limits; the API's refusals show by their field", async () => {
+    await apiKeyFor('console-e2e-limits');
+    await open('keys');
+    const form = page.getByRole('form', { name: 'Create key' });
+    await form.getByLabel('User').selectOption({ label: 'console-e2e-limits' });
+    await form.getByLabel('Key name').fill('limited');
+    // The API refuses an expiry in the past: its message (param expiresAt) goes under that field.
+    await form.getByLabel('Expires (UTC)').fill('2020-01-01T00:00');
+    await form.getByRole('button', { name: 'Create key' }).click();
+    // The answer first (reading the field straight after the click raced it), then the field it marks.
+    const expiresError = form.locator('[data-field-error="expiresAt"]');
+    await expect(expiresError.textContent()).resolves.toContain('must lie in the future');
+    const expires = form.getByLabel('Expires (UTC)');
+    await expect(expires.getAttribute('aria-invalid')).resolves.toBe('true');
+    await expect(
+      expires.evaluate((el: { getAttribute(n: string): string | null }) => el.getAttribute('aria-describedby')),
+    ).resolves.toContain((await expiresError.getAttribute('id')) ?? 'no id');
+
+    // An entry the API does not take ('*' only as provider/*): the message moves to the allowed models.
+    await form.getByLabel('Expires (UTC)').fill('2099-01-31T12:30');
+    await form.getByLabel('Allowed models').fill('sim0/sim-gpt, sim-*');
+    await form.getByRole('button', { name: 'Create key' }).click();
+    await form
+      .locator('[data-field-error="allowedModels"]')
+      .filter({ hasText: /provider\/\*/ })
+      .waitFor();
+    await expect(form.locator('[data-field-error="expiresAt"]').count()).resolves.toBe(0);
+    await expect(form.getByLabel('Allowed models').getAttribute('aria-invalid')).resolves.toBe('true');
+    // Rate limits are whole numbers of at least 1: the browser says so before sending.
+    await form.getByLabel('Requests per minute').fill('0');
+    await expect(
+      form
+        .getByLabel('Requests per minute')
+        .evaluate((el: { validity: { rangeUnderflow: boolean } }) => el.validity.rangeUnderflow),
+    ).resolves.toBe(true);
+    await shot('07-keys-errors');
+
+    await form.getByLabel('Allowed models').fill('sim0/sim-gpt, sim0-anthropic/*');
+    await form.getByLabel('Requests per minute').fill('30');
+    await form.getByLabel('Tokens per minute').fill('5000');
+    await form.getByRole('button', { name: 'Create key' }).click();
+    const secret = await form.locator('input[data-new-key]').inputValue();
+    await expect(form.locator('[data-field-error]').count()).resolves.toBe(0);
+    const keys = (await fetch(`${system.gatewayUrl}/api/v1/ai/admin/keys`, { headers: system.headers() }).then((r) =>
+      r.json(),
+    )) as { data: Record<string, unknown>[] };
+    expect(keys.data.find((k) => k.prefix === prefixOf(secret))).toMatchObject({
+      name: 'limited',
+      expiresAt: '2099-01-31T12:30:00.000Z',
+      allowedModels: ['sim0/sim-gpt', 'sim0-anthropic/*'],
+      rpm: 30,
+      tpm: 5000,
+    });
+    // The key holds to them: a model outside its list is refused.
+    const outside = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: system.headers(secret),
+      body: JSON.stringify({ model: 'closed/closed-gpt', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(outside.status).toBe(403);
+    // The fields are cleared for the next key.
+    await expect(form.getByLabel('Allowed models').inputValue()).resolves.toBe('');
+    await expect(form.getByLabel('Requests per minute').inputValue()).resolves.toBe('');
+  });
+
   it('Keys: revoking asks first; revoking the key of the session signs out', async () => {
     const other = await apiKeyFor('console-e2e-other');
     const mine = await apiKeyFor('console-e2e-admin', { role: 'admin' });

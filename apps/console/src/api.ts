@@ -36,12 +36,14 @@ export function endSession(message: string): void {
   sessionEnd?.(message);
 }
 
-/** A failed API call: the envelope's message (what the screens show), status and code. */
+/** A failed API call: the envelope's message (what the screens show), status, code and the field it names. */
 export class ApiError extends Error {
   constructor(
     message: string,
     readonly status: number,
     readonly code: string | null,
+    /** The envelope's `param`: the request field the error is about (`allowedModels`, `messages[0].content`). */
+    readonly param: string | null = null,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -69,23 +71,25 @@ export function normalizeKey(input: string): string {
 }
 
 interface Envelope {
-  error?: { message?: string; code?: string | null };
+  error?: { message?: string; code?: string | null; param?: string | null };
 }
 
 /** The message of an error envelope, or a plain description when the body is not one. */
 export async function errorOf(res: Response): Promise<ApiError> {
   let message = `${res.status} ${res.statusText || 'error'}`;
   let code: string | null = null;
+  let param: string | null = null;
   try {
     const body = (await res.json()) as Envelope;
     if (typeof body.error?.message === 'string') {
       message = body.error.message;
       code = body.error.code ?? null;
+      param = typeof body.error.param === 'string' ? body.error.param : null;
     }
   } catch {
     // Not JSON (a proxy's page): the status line says enough.
   }
-  return new ApiError(message, res.status, code);
+  return new ApiError(message, res.status, code, param);
 }
 
 export interface RequestOptions {

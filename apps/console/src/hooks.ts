@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { messageOf } from './api';
+import { ApiError, messageOf } from './api';
 
 export type Load<T> =
   | { state: 'loading'; data?: T; reload: () => void }
@@ -24,20 +24,23 @@ export function useLoad<T>(fetcher: () => Promise<T>, deps: readonly unknown[]):
   return { ...state, reload } as Load<T>;
 }
 
-export type Action = { busy: boolean; error: string | null; done: string | null };
+/** `param`: the request field the API named in its error (the envelope's `param`), for the form to mark it. */
+export type Action = { busy: boolean; error: string | null; param: string | null; done: string | null };
+
+const IDLE: Action = { busy: false, error: null, param: null, done: null };
 
 /** A button's call: busy while it runs, then the API's message on failure or `done` on success. */
 export function useAction(): [Action, (run: () => Promise<string | null | void>) => Promise<void>, () => void] {
-  const [action, setAction] = useState<Action>({ busy: false, error: null, done: null });
+  const [action, setAction] = useState<Action>(IDLE);
   const run = useCallback(async (fn: () => Promise<string | null | void>) => {
-    setAction({ busy: true, error: null, done: null });
+    setAction({ ...IDLE, busy: true });
     try {
       const done = await fn();
-      setAction({ busy: false, error: null, done: done ?? null });
+      setAction({ ...IDLE, done: done ?? null });
     } catch (err) {
-      setAction({ busy: false, error: messageOf(err), done: null });
+      setAction({ ...IDLE, error: messageOf(err), param: err instanceof ApiError ? err.param : null });
     }
   }, []);
-  const clear = useCallback(() => setAction({ busy: false, error: null, done: null }), []);
+  const clear = useCallback(() => setAction(IDLE), []);
   return [action, run, clear];
 }

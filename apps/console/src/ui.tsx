@@ -116,11 +116,31 @@ export function Stat({ label, value, hint }: { label: string; value: string; hin
 
 /**
  * A labelled control: every control on every screen carries a visible label, tied by `for`/`id` (a wrapping
- * label would make a select's options part of its accessible name).
+ * label would make a select's options part of its accessible name). `error`: what the API said of this field
+ * (its envelope's `param`), shown under it and tied to the control, which is marked invalid.
  */
-export function Field({ label, children, hint }: { label: string; children: VNode<{ id?: string }>; hint?: string }) {
+export function Field({
+  label,
+  children,
+  hint,
+  error,
+  name,
+}: {
+  label: string;
+  children: VNode<{ id?: string }>;
+  hint?: string;
+  error?: string | null;
+  /** The request field, for `data-field-error`. */
+  name?: string;
+}) {
   const id = useId();
-  const control = cloneElement(children, { id, 'aria-describedby': hint ? `${id}-hint` : undefined });
+  const invalid = error !== undefined && error !== null;
+  const describedBy = [hint ? `${id}-hint` : null, invalid ? `${id}-error` : null].filter((d) => d !== null);
+  const control = cloneElement(children, {
+    id,
+    'aria-describedby': describedBy.length > 0 ? describedBy.join(' ') : undefined,
+    'aria-invalid': invalid ? 'true' : undefined,
+  });
   return (
     <div class="field">
       <label class="field-label" for={id}>
@@ -130,6 +150,11 @@ export function Field({ label, children, hint }: { label: string; children: VNod
       {hint && (
         <span class="field-hint" id={`${id}-hint`}>
           {hint}
+        </span>
+      )}
+      {invalid && (
+        <span class="field-error" id={`${id}-error`} role="alert" data-field-error={name}>
+          {error}
         </span>
       )}
     </div>

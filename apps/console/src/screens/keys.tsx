@@ -64,10 +64,38 @@ function CreateUser({ onCreated }: { onCreated: () => void }) {
   );
 }
 
+/** The fields of the create-key form the API checks one by one, as its error envelope's `param` names them. */
+type KeyField = 'name' | 'expiresAt' | 'allowedModels' | 'rpm' | 'tpm';
+const KEY_FIELDS: readonly KeyField[] = ['name', 'expiresAt', 'allowedModels', 'rpm', 'tpm'];
+
+/** The form field an API error is about: `allowedModels[1]` is the allowed models' field; null for none of them. */
+function keyFieldOf(param: string | null): KeyField | null {
+  const top = param?.split(/[.[]/)[0];
+  return KEY_FIELDS.find((f) => f === top) ?? null;
+}
+
+/** The allowed models as typed: one entry per comma or line, each trimmed (the API refuses surrounding spaces). */
+function modelList(text: string): string[] {
+  return text
+    .split(/[,\n]/)
+    .map((m) => m.trim())
+    .filter((m) => m !== '');
+}
+
+/** A `datetime-local` value read as UTC (the console shows every time in UTC), as the API's ISO 8601 with its zone. */
+function utcInstant(local: string): string {
+  const d = new Date(`${local}Z`);
+  return Number.isNaN(d.getTime()) ? local : d.toISOString();
+}
+
 function CreateKey({ users, onCreated }: { users: UserItem[]; onCreated: () => void }) {
   const [userId, setUserId] = useState(users[0]?.id ?? '');
   const [role, setRole] = useState<'user' | 'admin'>('user');
   const [name, setName] = useState('');
+  const [expiresAt, setExpiresAt] = useState('');
+  const [allowedModels, setAllowedModels] = useState('');
+  const [rpm, setRpm] = useState('');
+  const [tpm, setTpm] = useState('');
   const [secret, setSecret] = useState<string | null>(null);
   const [action, run, clear] = useAction();
   useEffect(() => {
@@ -75,6 +103,9 @@ function CreateKey({ users, onCreated }: { users: UserItem[]; onCreated: () => v
       setUserId(users[0].id);
     }
   }, [users, userId]);
+  // The API's refusal goes under the field it names; one of no field here (the user) goes under the button.
+  const field = keyFieldOf(action.param);
+  const errorOf = (f: KeyField) => (field === f ? action.error : null);
   return (
     <form
       aria-label="Create key"
@@ -82,12 +113,30 @@ function CreateKey({ users, onCreated }: { users: UserItem[]; onCreated: () => v
       onSubmit={(e) => {
         e.preventDefault();
         void run(async () => {
-          const created = await api<KeyItem & { key: string }>(`${ADMIN}/keys`, {
-            method: 'POST',
-            body: name === '' ? { userId, role } : { userId, role, name },
-          });
+          const body: Record<string, unknown> = { userId, role };
+          if (name !== '') {
+            body.name = name;
+          }
+          if (expiresAt !== '') {
+            body.expiresAt = utcInstant(expiresAt);
+          }
+          const models = modelList(allowedModels);
+          if (models.length > 0) {
+            body.allowedModels = models;
+          }
+          if (rpm !== '') {
+            body.rpm = Number(rpm);
+          }
+          if (tpm !== '') {
+            body.tpm = Number(tpm);
+          }
+          const created = await api<KeyItem & { key: string }>(`${ADMIN}/keys`, { method: 'POST', body });
           setSecret(created.key);
           setName('');
+          setExpiresAt('');
+          setAllowedModels('');
+          setRpm('');
+          setTpm('');
           onCreated();
           return null;
         });
@@ -109,14 +158,51 @@ function CreateKey({ users, onCreated }: { users: UserItem[]; onCreated: () => v
             <option value="admin">admin</option>
           </select>
         </Field>
-        <Field label="Key name">
-          <input value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        <Field label="Key name" name="name" error={errorOf('name')}>
+          <input value={name} maxLength={200} onInput={(e) => setName(e.currentTarget.value)} />
+        </Field>
+        <Field label="Expires (UTC)" name="expiresAt" error={errorOf('expiresAt')} hint="Empty: never expires.">
+          <input type="datetime-local" value={expiresAt} onInput={(e) => setExpiresAt(e.currentTarget.value)} />
+        </Field>
+      </div>
+      <div class="toolbar">
+        <Field
+          label="Allowed models"
+          name="allowedModels"
+          error={errorOf('allowedModels')}
+          hint="Comma-separated: model, provider/model or provider/*. Empty: every model."
+        >
+          <input
+            value={allowedModels}
+            placeholder="sim-gpt, openai/*"
+            onInput={(e) => setAllowedModels(e.currentTarget.value)}
+          />
+        </Field>
+        <Field label="Requests per minute" name="rpm" error={errorOf('rpm')} hint="Empty: the tier's limit.">
+          <input
+            type="number"
+            min={1}
+            max={1_000_000_000}
+            step={1}
+            value={rpm}
+            onInput={(e) => setRpm(e.currentTarget.value)}
+          />
+        </Field>
+        <Field label="Tokens per minute" name="tpm" error={errorOf('tpm')} hint="Empty: the tier's limit.">
+          <input
+            type="number"
+            min={1}
+            max={1_000_000_000}
+            step={1}
+            value={tpm}
+            onInput={(e) => setTpm(e.currentTarget.value)}
+          />
         </Field>
       </div>
       <button type="submit" disabled={action.busy || userId === ''}>
         Create key
       </button>
-      <ActionNote action={action} />
+      {field === null && <ActionNote action={action} />}
       {secret !== null && <NewKey secret={secret} />}
     </form>
   );
