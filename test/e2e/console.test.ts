@@ -949,6 +949,116 @@ describe('web console', () => {
     }
   });
 
+  it('Cache, Usage and Providers refresh their figures on their own: not while the tab is hidden, one fetch at a time', async () => {
+    // A page of its own whose timers the test moves on (the clock is installed before the app loads).
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await context.clock.install();
+    const tab = await context.newPage();
+    tab.setDefaultTimeout(10_000);
+    tab.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    const calls: string[] = [];
+    tab.on('request', (r) => {
+      const url = new URL(r.url());
+      if (url.pathname.startsWith('/api/')) {
+        calls.push(url.pathname);
+      }
+    });
+    const count = (p: string) => calls.filter((c) => c === p).length;
+    const STATS = '/api/v1/ai/admin/cache/stats';
+    const setHidden = (hidden: boolean) =>
+      tab.evaluate((h: boolean) => {
+        // The page's own globals (this function runs in the page, which the test's types do not describe).
+        const win = globalThis as unknown as {
+          document: { dispatchEvent(e: unknown): boolean };
+          Event: new (type: string) => unknown;
+        };
+        const doc = win.document;
+        Object.defineProperty(doc, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') });
+        Object.defineProperty(doc, 'hidden', { configurable: true, get: () => h });
+        doc.dispatchEvent(new win.Event('visibilitychange'));
+      }, hidden);
+    /**
+     * Moves the tab's clock on a second at a time until `done` (a fetch that just ended schedules the next one when
+     * the page has handled its answer, a moment later in real time): how far it went, at most `limitMs`.
+     */
+    const advanceUntil = async (done: () => boolean, limitMs: number): Promise<number> => {
+      let ms = 0;
+      while (!done() && ms < limitMs) {
+        await tab.clock.runFor(1_000);
+        ms += 1_000;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return ms;
+    };
+    try {
+      await tab.goto(`${system.gatewayUrl}/console/#/cache`);
+      await tab.getByRole('form', { name: 'Sign in' }).getByLabel('API key').fill(system.adminKey);
+      await tab.getByRole('button', { name: 'Sign in' }).click();
+      await tab.locator('[data-stat="Misses"]').waitFor();
+      const misses = Number((await tab.locator('[data-stat="Misses"]').textContent())?.replace(/,/g, ''));
+      // A lookup the open page has not seen: within 15 s it shows, without a click and without a loading line.
+      const miss = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: system.headers(),
+        body: JSON.stringify({ model: 'sim0/sim-gpt', messages: [{ role: 'user', content: `refresh ${Date.now()}` }] }),
+      });
+      expect(miss.headers.get('x-gateway-cache')).toBe('miss');
+      const before = count(STATS);
+      expect(await advanceUntil(() => count(STATS) > before, 20_000)).toBeLessThanOrEqual(16_000);
+      await tab
+        .locator('[data-stat="Misses"]')
+        .filter({ hasText: new RegExp(`^${(misses + 1).toLocaleString('en-US')}$`) })
+        .waitFor();
+      expect(count(STATS)).toBe(before + 1);
+
+      // Hidden: no fetch however long; shown again after that long: one fetch at once.
+      await setHidden(true);
+      const hiddenAt = count(STATS);
+      await tab.clock.runFor(60_000);
+      expect(count(STATS)).toBe(hiddenAt);
+      await Promise.all([tab.waitForResponse((r) => r.url().endsWith(STATS)), setHidden(false)]);
+      expect(count(STATS)).toBe(hiddenAt + 1);
+
+      // A slow answer: the next refresh waits for it instead of piling up fetches.
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      await tab.route(`**${STATS}`, async (route) => {
+        await held;
+        await route.continue();
+      });
+      await advanceUntil(() => count(STATS) === hiddenAt + 2, 20_000);
+      expect(count(STATS)).toBe(hiddenAt + 2);
+      await tab.clock.runFor(60_000);
+      expect(count(STATS)).toBe(hiddenAt + 2);
+      const answered = tab.waitForResponse((r) => r.url().endsWith(STATS));
+      release();
+      await answered;
+      await tab.unroute(`**${STATS}`);
+      await advanceUntil(() => count(STATS) === hiddenAt + 3, 20_000);
+      expect(count(STATS)).toBe(hiddenAt + 3);
+
+      // Usage and Providers (health, circuits) refresh too.
+      for (const [screen, paths] of [
+        ['usage', ['/api/v1/ai/usage']],
+        ['providers', ['/api/v1/ai/admin/providers']],
+      ] as const) {
+        await tab.getByRole('link', { name: screen === 'usage' ? 'Usage' : 'Providers' }).click();
+        await tab.locator('.state.loading').first().waitFor({ state: 'detached' });
+        const at = paths.map(count);
+        await advanceUntil(() => paths.every((p, i) => count(p) > at[i]), 20_000);
+        expect([screen, ...paths.map((p, i) => count(p) > at[i])]).toEqual([screen, ...paths.map(() => true)]);
+      }
+      // A screen left behind stops: back on Cache, only Cache's figures are fetched.
+      await tab.getByRole('link', { name: 'Cache' }).click();
+      await tab.locator('[data-stat="Misses"]').waitFor();
+      const usageCalls = count('/api/v1/ai/usage');
+      await tab.clock.runFor(30_000);
+      expect(count('/api/v1/ai/usage')).toBe(usageCalls);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('fits a 375 px screen: no blank band under the nav, nothing wider than the screen', async () => {
     await page.setViewportSize({ width: 375, height: 800 });
     try {

@@ -44,10 +44,16 @@ export function Loaded<T>({
   if (load.state === 'loading' && load.data === undefined) {
     return <Loading what={what} />;
   }
-  // While new inputs load, the previous answer stays visible, marked as being updated.
+  // While new inputs load, the previous answer stays visible, marked as being updated; after a failed periodic
+  // refresh too, marked as not current.
   return (
     <>
       {load.state === 'loading' && <Loading what={what} />}
+      {load.state === 'ok' && load.refreshError !== undefined && (
+        <p class="state warn" role="status" data-refresh-failed>
+          Could not refresh the {what}: {load.refreshError} What is shown is from the last successful fetch.
+        </p>
+      )}
       {children(load.data as T)}
     </>
   );

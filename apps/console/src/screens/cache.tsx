@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, qs } from '../api';
 import { formatCount, formatHitRate } from '../format';
-import { useAction, useLoad } from '../hooks';
+import { REFRESH_MS, useAction, useLoad } from '../hooks';
 import type { CacheStats, WarmReport } from '../types';
 import { ActionNote, ConfirmButton, Field, Loaded, Section, Stat } from '../ui';
 import { loadModels } from './models';
@@ -66,7 +66,7 @@ function CacheScope({ s }: { s: CacheStats }) {
 }
 
 export function CacheScreen() {
-  const stats = useLoad(() => api<CacheStats>(`${CACHE}/stats`), []);
+  const stats = useLoad(() => api<CacheStats>(`${CACHE}/stats`), [], { refreshMs: REFRESH_MS });
   const models = useLoad(loadModels, []);
   const [model, setModel] = useState('');
   const [prompts, setPrompts] = useState('');

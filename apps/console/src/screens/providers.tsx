@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, qs } from '../api';
 import { Sparkline } from '../charts';
 import { formatCount, formatDateTime, formatMs, formatPercent, formatQuotaWindow, formatUsd } from '../format';
-import { useAction, useLoad } from '../hooks';
+import { REFRESH_MS, useAction, useLoad } from '../hooks';
 import {
   listOf,
   type ConnectionTest,
@@ -109,10 +109,14 @@ function gatewayPatch(t: ConnectionTest): Record<string, unknown> {
 }
 
 function History({ id }: { id: string }) {
-  const load = useLoad(async () => {
-    const from = new Date(Date.now() - 86_400_000).toISOString();
-    return api<HealthHistory>(path(id, `/health${qs({ from, limit: 30 })}`));
-  }, [id]);
+  const load = useLoad(
+    async () => {
+      const from = new Date(Date.now() - 86_400_000).toISOString();
+      return api<HealthHistory>(path(id, `/health${qs({ from, limit: 30 })}`));
+    },
+    [id],
+    { refreshMs: REFRESH_MS },
+  );
   if (load.state === 'error') {
     return (
       <span class="muted small" title={load.error}>
@@ -672,7 +676,10 @@ function CreateForm({ gateways, onCreated }: { gateways: GatewayItem[]; onCreate
 }
 
 export function ProvidersScreen() {
-  const load = useLoad(async () => listOf(await api<{ data: ProviderItem[] }>('/api/v1/ai/admin/providers')), []);
+  // Health, circuits, quotas and the last 24 h change on their own: fetched again while the screen is open.
+  const load = useLoad(async () => listOf(await api<{ data: ProviderItem[] }>('/api/v1/ai/admin/providers')), [], {
+    refreshMs: REFRESH_MS,
+  });
   const gateways = useLoad(async () => listOf(await api<{ data: GatewayItem[] }>('/api/v1/ai/admin/gateways')), []);
   const [tests, setTests] = useState<Record<string, ConnectionTest>>({});
   const [bulk, runBulk] = useAction();

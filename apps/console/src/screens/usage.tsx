@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, qs, send } from '../api';
 import { BarChart, LineChart, type Point } from '../charts';
 import { formatCount, formatPercent, formatUsd, isoDay } from '../format';
-import { useAction, useLoad } from '../hooks';
+import { REFRESH_MS, useAction, useLoad } from '../hooks';
 import type { UsageGroup, UsageTotals, UsageView } from '../types';
 import { ActionNote, Empty, Field, Loaded, Section, Stat, download } from '../ui';
 
@@ -110,8 +110,9 @@ export function UsageScreen({ admin }: { admin: boolean }) {
   const [range, setRange] = useState<Range>(lastDays(7));
   const [all, setAll] = useState(false);
   const [metric, setMetric] = useState<Metric>('requests');
-  const byDay = useLoad(() => loadUsage(all, range, 'day'), [all, range.from, range.to]);
-  const byProvider = useLoad(() => loadUsage(all, range, 'provider'), [all, range.from, range.to]);
+  const live = { refreshMs: REFRESH_MS };
+  const byDay = useLoad(() => loadUsage(all, range, 'day'), [all, range.from, range.to], live);
+  const byProvider = useLoad(() => loadUsage(all, range, 'provider'), [all, range.from, range.to], live);
   const [csv, runCsv] = useAction();
 
   const downloadCsv = () =>
