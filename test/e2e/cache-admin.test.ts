@@ -8,7 +8,7 @@ interface Stats {
   misses: number;
   bypasses: number;
   stale: number;
-  hitRate: number;
+  hitRate: number | null;
   entries: number;
   bytes: number;
   enabledByDefault: boolean;
@@ -111,6 +111,11 @@ describe('response cache administration (e2e)', () => {
       await redis.quit();
     }
   }
+
+  it('before any lookup the hit rate is null (no data), not 0', async () => {
+    const first = await stats();
+    expect([first.hits, first.misses, first.hitRate]).toEqual([0, 0, null]);
+  });
 
   it('per model: off in the catalog wins over CACHE_ENABLED=true, on wins over CACHE_ENABLED=false', async () => {
     const prompt = `per-model ${uniqueId()}`;

@@ -196,7 +196,7 @@ export interface CacheStats {
   bypasses: number;
   /** Expired entries served when every provider failed. */
   stale?: number;
-  hitRate: number;
+  hitRate: number | null;
   entries: number;
   bytes: number;
   /** CACHE_ENABLED: a model without a catalog setting of its own is cached. */

@@ -24,8 +24,8 @@ export interface CacheStatsView {
   misses: number;
   bypasses: number;
   stale: number;
-  /** hits / (hits + misses): of the requests that looked in the cache, how many it answered; 0 before any. */
-  hitRate: number;
+  /** hits / (hits + misses): of the requests that looked in the cache, how many it answered; null before any. */
+  hitRate: number | null;
   entries: number;
   bytes: number;
   /** CACHE_ENABLED: whether a model without a catalog `cache.enabled` of its own is cached. */
@@ -115,7 +115,7 @@ export class CacheAdminService implements OnApplicationShutdown {
       misses: counts.miss,
       bypasses: counts.bypass,
       stale: counts.stale,
-      hitRate: looked === 0 ? 0 : counts.hit / looked,
+      hitRate: looked === 0 ? null : counts.hit / looked,
       entries: size.entries,
       bytes: size.bytes,
       enabledByDefault: this.enabledByDefault,
