@@ -111,6 +111,20 @@ describe('RedisErrors', () => {
     }
   });
 
+  it('says Redis is back when the mark does: a connection that never dropped coming ready ends neither', () => {
+    const { errors, lines, clock } = setup();
+    const conn = new EventEmitter();
+    errors.watchConnection(conn, 'cmd');
+    errors.report('circuit_read', new Error('Command timed out'));
+    clock.t += 1_000;
+    conn.emit('ready');
+    expect(lines).toHaveLength(1);
+    expect(errors.mark).toBeNull();
+    clock.t += 29_000;
+    expect(errors.mark).not.toBeNull();
+    expect(lines[1]).toBe('log Redis is back after 30.0 s (1 failed commands or connection attempts)');
+  });
+
   it("logs and counts the response cache's failures, but leaves them out of the mark (they hold no lock)", () => {
     const { errors, ops, lines, clock } = setup();
     const cache = new EventEmitter();

@@ -75,6 +75,77 @@ interface Outage {
 }
 
 /**
+ * One kind of outage at a time: it starts with a failure and ends when every connection that dropped is ready
+ * again, or, when none is down, after QUIET_MS without a failure. `RedisErrors` keeps two: the logged one (every
+ * failure) and the one of the connections that may hold a job's lock (see `mark`).
+ */
+class OutageTracker {
+  private outage: Outage | null = null;
+  /** Outages started so far: the `mark` between outages. */
+  private started = 0;
+  private lastEndedAt = -Infinity;
+  /** Names of connections that dropped and are not ready again. */
+  private readonly down = new Set<string>();
+
+  constructor(private readonly onEnd: (outage: Outage, now: number) => void = () => undefined) {}
+
+  /** A failure, of the connection `name` when given; true when it starts an outage. */
+  failed(now: number, name?: string): boolean {
+    if (name !== undefined) {
+      this.down.add(name);
+    }
+    const outage = this.current(now);
+    if (outage !== null) {
+      outage.errors++;
+      outage.lastErrorAt = now;
+      return false;
+    }
+    this.outage = { since: now, lastErrorAt: now, errors: 1 };
+    this.started++;
+    return true;
+  }
+
+  /** A connection is ready: the outage ends when it was the last one down (one that never dropped says nothing). */
+  ready(name: string, now: number): void {
+    if (this.down.delete(name) && this.down.size === 0 && this.outage !== null) {
+      this.end(this.outage, now);
+    }
+  }
+
+  /** The outage in progress, after ending one that went quiet. */
+  current(now: number): Outage | null {
+    const outage = this.outage;
+    if (outage !== null && this.down.size === 0 && now - outage.lastErrorAt >= QUIET_MS) {
+      this.end(outage, now);
+      return null;
+    }
+    return outage;
+  }
+
+  /** When the outage in progress ends if no failure comes first; undefined when none is, or a connection is down. */
+  quietAt(now: number): number | undefined {
+    const outage = this.current(now);
+    return outage !== null && this.down.size === 0 ? outage.lastErrorAt + QUIET_MS : undefined;
+  }
+
+  /** Null during an outage, else a number that changes whenever one starts. */
+  mark(now: number): number | null {
+    return this.current(now) === null ? this.started : null;
+  }
+
+  /** True during an outage and for `ms` after one ended. */
+  within(ms: number, now: number): boolean {
+    return this.current(now) !== null || now - this.lastEndedAt < ms;
+  }
+
+  private end(outage: Outage, now: number): void {
+    this.outage = null;
+    this.lastEndedAt = now;
+    this.onEnd(outage, now);
+  }
+}
+
+/**
  * The one place Redis failures of a process are reported. Every failure is counted by op; the log gets one
  * line when an outage starts (the first failure) and one when it ends (every connection that dropped is
  * ready again), not one per command or reconnection attempt: while Redis is down, a busy process fails
@@ -85,20 +156,14 @@ interface Outage {
  * connection error (ioredis's "Unhandled error event").
  */
 export class RedisErrors {
-  private outage: Outage | null = null;
-  private outagesStarted = 0;
-  private lastOutageEndedAt = -Infinity;
-  /** Names of watched connections currently not ready. */
-  private readonly down = new Set<string>();
+  /** Every failure: the log's outages. */
+  private readonly logged: OutageTracker;
   /**
    * The same for `mark` and `failedWithin`, which leave out the failures of connections watched `apart` and of
    * APART_OPS: a response-cache command past its 250 ms, or a cache Redis of its own that is down, says nothing of
    * the queue's Redis, yet made every job of the next 30 s keep its answer in Redis for an hour (AnswerStash).
    */
-  private lockOutage: { lastErrorAt: number } | null = null;
-  private lockOutagesStarted = 0;
-  private lastLockOutageEndedAt = -Infinity;
-  private readonly lockDown = new Set<string>();
+  private readonly locks = new OutageTracker();
   /** Looks again once an outage of failed commands may have gone quiet (see `checkWhenQuiet`). */
   private quietCheck: NodeJS.Timeout | undefined;
 
@@ -106,27 +171,27 @@ export class RedisErrors {
     private readonly logger: Pick<Logger, 'warn' | 'log'> = new Logger('Redis'),
     private readonly counter?: { inc(labels: { op: RedisOp }): void },
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.logged = new OutageTracker((outage, now) => {
+      const seconds = ((now - outage.since) / 1000).toFixed(1);
+      this.logger.log(`Redis is back after ${seconds} s (${outage.errors} failed commands or connection attempts)`);
+    });
+  }
 
   /** A command failed; the caller has already decided what to do without its result. */
   report(op: RedisOp, err: unknown): void {
-    this.failed(op, err, APART_OPS.has(op));
+    this.failed(op, err, { apart: APART_OPS.has(op) });
   }
 
-  private failed(op: RedisOp, err: unknown, apart: boolean): void {
+  private failed(op: RedisOp, err: unknown, from: { apart: boolean; connection?: string }): void {
     this.counter?.inc({ op });
     const now = this.now();
-    if (!apart) {
-      this.lockFailed(now);
+    if (!from.apart) {
+      this.locks.failed(now, from.connection);
     }
-    const outage = this.current(now);
-    if (outage !== null) {
-      outage.errors++;
-      outage.lastErrorAt = now;
+    if (!this.logged.failed(now, from.connection)) {
       return;
     }
-    this.outage = { since: now, lastErrorAt: now, errors: 1 };
-    this.outagesStarted++;
     this.checkWhenQuiet(QUIET_MS);
     this.logger.warn(
       `Redis unavailable (${op}: ${describeError(err)}); working without it where possible, further errors ` +
@@ -140,14 +205,15 @@ export class RedisErrors {
    */
   watchConnection(client: Reconnecting, name: string, opts: { apart?: boolean } = {}): void {
     const apart = opts.apart === true;
-    client.on('error', (err: Error) => {
-      this.down.add(name);
+    client.on('error', (err: Error) => this.failed('connection', err, { apart, connection: name }));
+    client.on('ready', () => {
+      const now = this.now();
+      // Only a connection that may hold locks ends their outage (the cache's coming back says nothing of them).
       if (!apart) {
-        this.lockDown.add(name);
+        this.locks.ready(name, now);
       }
-      this.failed('connection', err, apart);
+      this.logged.ready(name, now);
     });
-    client.on('ready', () => this.ready(name));
   }
 
   /** Attaches to a BullMQ queue or worker, whose errors come from its own connections' commands. */
@@ -162,38 +228,15 @@ export class RedisErrors {
    */
   get mark(): number | null {
     const now = this.now();
-    this.current(now);
-    return this.currentLockOutage(now) ? null : this.lockOutagesStarted;
+    this.logged.current(now);
+    return this.locks.mark(now);
   }
 
   /** True during an outage and for `ms` after one ended (the response cache's failures aside, as for `mark`). */
   failedWithin(ms: number): boolean {
     const now = this.now();
-    this.current(now);
-    return this.currentLockOutage(now) || now - this.lastLockOutageEndedAt < ms;
-  }
-
-  private lockFailed(now: number): void {
-    if (this.currentLockOutage(now) && this.lockOutage !== null) {
-      this.lockOutage.lastErrorAt = now;
-      return;
-    }
-    this.lockOutage = { lastErrorAt: now };
-    this.lockOutagesStarted++;
-  }
-
-  /** Whether a lock-relevant outage is in progress; it ends as the logged one does (connections back, or quiet). */
-  private currentLockOutage(now: number): boolean {
-    const outage = this.lockOutage;
-    if (outage !== null && this.lockDown.size === 0 && now - outage.lastErrorAt >= QUIET_MS) {
-      this.endLockOutage(now);
-    }
-    return this.lockOutage !== null;
-  }
-
-  private endLockOutage(now: number): void {
-    this.lockOutage = null;
-    this.lastLockOutageEndedAt = now;
+    this.logged.current(now);
+    return this.locks.within(ms, now);
   }
 
   /**
@@ -209,40 +252,12 @@ export class RedisErrors {
     this.quietCheck = setTimeout(() => {
       this.quietCheck = undefined;
       const now = this.now();
-      this.currentLockOutage(now);
-      const outage = this.current(now);
-      if (outage !== null && this.down.size === 0) {
-        this.checkWhenQuiet(Math.max(1, outage.lastErrorAt + QUIET_MS - now));
+      this.locks.current(now);
+      const quietAt = this.logged.quietAt(now);
+      if (quietAt !== undefined) {
+        this.checkWhenQuiet(Math.max(1, quietAt - now));
       }
     }, delayMs);
     this.quietCheck.unref();
-  }
-
-  /** The outage in progress; one of failed commands only (no connection dropped) ends after a quiet spell. */
-  private current(now: number): Outage | null {
-    const outage = this.outage;
-    if (outage !== null && this.down.size === 0 && now - outage.lastErrorAt >= QUIET_MS) {
-      this.end(outage);
-      return null;
-    }
-    return outage;
-  }
-
-  private ready(name: string): void {
-    this.down.delete(name);
-    // Only a connection that may hold locks ends their outage (the cache's coming back says nothing of them).
-    if (this.lockDown.delete(name) && this.lockOutage !== null && this.lockDown.size === 0) {
-      this.endLockOutage(this.now());
-    }
-    if (this.outage !== null && this.down.size === 0) {
-      this.end(this.outage);
-    }
-  }
-
-  private end(outage: Outage): void {
-    this.outage = null;
-    this.lastOutageEndedAt = this.now();
-    const seconds = ((this.now() - outage.since) / 1000).toFixed(1);
-    this.logger.log(`Redis is back after ${seconds} s (${outage.errors} failed commands or connection attempts)`);
   }
 }
