@@ -29,8 +29,13 @@ function apiPath(target: AdapterTarget, path: string): string {
   return target.baseUrl.endsWith('/v1') || target.baseUrl.endsWith('/v1/') ? path : `/v1${path}`;
 }
 
-function readGeneration(json: unknown, headers: ResponseHeaders, status: number): AdapterResponse {
-  const res: AdapterResponse = readMessage(json, status);
+function readGeneration(
+  json: unknown,
+  headers: ResponseHeaders,
+  status: number,
+  apiKey: string | undefined,
+): AdapterResponse {
+  const res: AdapterResponse = readMessage(json, status, apiKey);
   const rateLimit = anthropicRateLimit(headers);
   if (rateLimit !== undefined) {
     res.rateLimit = rateLimit;
@@ -65,7 +70,7 @@ export class AnthropicAdapter implements ProviderAdapter {
       headers: headersOf(req.target, true, req.options.anthropicBeta),
       body: anthropicBody(req, true),
     } as const;
-    return streamCall(this.pool, req.target, call, signal, new AnthropicStreamDecoder());
+    return streamCall(this.pool, req.target, call, signal, new AnthropicStreamDecoder(req.target.apiKey));
   }
 
   listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]> {

@@ -11,7 +11,7 @@ function thrown(fn: () => unknown): ProviderCallError {
 }
 
 function decodeAll(events: [string, unknown][]): { deltas: StreamDelta[]; done: boolean } {
-  const decoder = new AnthropicStreamDecoder();
+  const decoder = new AnthropicStreamDecoder(undefined);
   const deltas: StreamDelta[] = [];
   let done = false;
   for (const [event, data] of events) {
@@ -55,6 +55,7 @@ describe('readMessage', () => {
         usage: { input_tokens: 3, output_tokens: 2 },
       },
       200,
+      undefined,
     );
     expect(r).toMatchObject({ id: 'msg_1', text: 'Hello world', finishReason: 'length' });
     expect(r.usage).toEqual({ promptTokens: 3, completionTokens: 2, totalTokens: 5, cachedPromptTokens: 0 });
@@ -62,7 +63,7 @@ describe('readMessage', () => {
 
   it('turns an error body into a classified error', () => {
     const e = thrown(() =>
-      readMessage({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 200),
+      readMessage({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 200, undefined),
     );
     expect(e.errorClass).toBe(ErrorClass.Provider);
     expect(e.message).toContain('Overloaded');
@@ -135,6 +136,7 @@ describe('tool use, both directions of the wire', () => {
         usage: { input_tokens: 10, output_tokens: 5, cache_creation_input_tokens: 3 },
       },
       200,
+      undefined,
     );
     expect(r).toMatchObject({
       text: 'Checking.',
@@ -223,6 +225,7 @@ describe('tool use, both directions of the wire', () => {
         stop_reason: 'end_turn',
       },
       200,
+      undefined,
     );
     expect(r).toMatchObject({
       reasoning: 'first',

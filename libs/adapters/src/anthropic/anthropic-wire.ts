@@ -118,22 +118,28 @@ export function anthropicErrorClass(type: string | undefined, message: string): 
   }
 }
 
-function inBandError(error: unknown, status?: number): ProviderCallError {
+function inBandError(error: unknown, apiKey: string | undefined, status?: number): ProviderCallError {
   const detail = errorDetailOf({ error });
   const message = detail?.message ?? 'unknown';
-  return new ProviderCallError(anthropicErrorClass(detail?.code, message), `upstream error: ${safeMessage(message)}`, {
-    status,
-  });
+  return new ProviderCallError(
+    anthropicErrorClass(detail?.code, message),
+    `upstream error: ${safeMessage(message, apiKey)}`,
+    { status },
+  );
 }
 
-/** A 2xx `/v1/messages` body. */
-export function readMessage(json: unknown, status: number): Omit<AdapterResponse, 'rateLimit'> {
+/** A 2xx `/v1/messages` body (or an error one, whose message may echo `apiKey`, the key the call sent). */
+export function readMessage(
+  json: unknown,
+  status: number,
+  apiKey: string | undefined,
+): Omit<AdapterResponse, 'rateLimit'> {
   const body = json as WireMessage | null;
   if (typeof body !== 'object' || body === null) {
     throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: body is not a message`, { status });
   }
   if (body.type === 'error' || (body.error !== undefined && body.error !== null)) {
-    throw inBandError(body.error, status);
+    throw inBandError(body.error, apiKey, status);
   }
   if (!Array.isArray(body.content)) {
     throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: message has no content`, { status });
@@ -200,6 +206,9 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   /** A tool_use block's input given whole in its content_block_start (by tool call index), for a block without deltas. */
   private startInputs: Map<number, string> | undefined;
 
+  /** `apiKey`: the key the call sent, hidden from in-band error messages. */
+  constructor(private readonly apiKey: string | undefined) {}
+
   onEvent(event: SseEvent, out: StreamDelta[]): boolean {
     const name = event.event;
     if (name === 'ping') {
@@ -252,7 +261,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
         return true;
       }
       case 'error':
-        throw inBandError(e.error);
+        throw inBandError(e.error, this.apiKey);
       default:
         return false;
     }

@@ -241,9 +241,10 @@ function findTransportClass(err: unknown, depth = 0): Found | undefined {
 
 /**
  * Turn anything a provider call can throw into a ProviderCallError. `signal` is the caller's: once it has
- * aborted, whatever broke is a consequence of the cancellation.
+ * aborted, whatever broke is a consequence of the cancellation. `apiKey`, the key the call sent, is kept out of the
+ * message. A ProviderCallError is returned as it is: its message was made safe where it was made.
  */
-export function classifyError(err: unknown, signal?: AbortSignal): ProviderCallError {
+export function classifyError(err: unknown, signal?: AbortSignal, apiKey?: string): ProviderCallError {
   if (err instanceof ProviderCallError) {
     return err;
   }
@@ -258,7 +259,7 @@ export function classifyError(err: unknown, signal?: AbortSignal): ProviderCallE
         : found.errorClass === ErrorClass.Cancelled
           ? 'aborted'
           : `${found.errorClass} error`;
-    const detail = safeMessage(withoutAddress(found));
+    const detail = safeMessage(withoutAddress(found), apiKey);
     return new ProviderCallError(
       found.errorClass,
       `upstream ${what} (${found.code})${detail === '' ? '' : `: ${detail}`}`,
@@ -266,7 +267,9 @@ export function classifyError(err: unknown, signal?: AbortSignal): ProviderCallE
     );
   }
   const message = err instanceof Error ? err.message : typeof err === 'string' ? err : 'unknown failure';
-  return new ProviderCallError(ErrorClass.Provider, `upstream call failed: ${safeMessage(message)}`, { cause: err });
+  return new ProviderCallError(ErrorClass.Provider, `upstream call failed: ${safeMessage(message, apiKey)}`, {
+    cause: err,
+  });
 }
 
 /**

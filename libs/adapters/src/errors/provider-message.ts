@@ -1,5 +1,3 @@
-import { ProviderCallError } from '@aigw/core';
-
 /** Longest provider message we carry into an error: enough to diagnose, short enough for logs and attempts lists. */
 export const MAX_MESSAGE_CHARS = 300;
 
@@ -97,32 +95,14 @@ function withoutKey(message: string, apiKey: string): string {
     const tail = escapeRegExp(apiKey.slice(-4));
     out = out.replace(new RegExp(`${head}\\S{0,16}?(?:\\.{3}|…|\\*{3,})\\S{0,16}?${tail}`, 'g'), '[redacted]');
   }
-  return withoutCutKey(out, apiKey);
-}
-
-/** The fewest characters of a key, cut off at the end of a message, that are worth hiding. */
-const MIN_CUT_KEY_CHARS = 8;
-
-/**
- * A message already cut to length (`safeMessage` without the key: the wire decoders do not hold it) may end in the
- * first part of the key, where the whole key no longer matches: that part is hidden too.
- */
-function withoutCutKey(message: string, apiKey: string): string {
-  if (!message.endsWith('…')) {
-    return message;
-  }
-  const body = message.slice(0, -1);
-  for (let n = Math.min(apiKey.length - 1, body.length); n >= MIN_CUT_KEY_CHARS; n--) {
-    if (body.endsWith(apiKey.slice(0, n))) {
-      return `${body.slice(0, -n)}[redacted]…`;
-    }
-  }
-  return message;
+  return out;
 }
 
 /**
  * Make a provider message safe and short for our errors: providers echo (masked) keys in auth errors, servers quote
- * URLs with their credentials, and neither may reach a log or a client.
+ * URLs with their credentials, and neither may reach a log or a client. The one place a provider's text is cleaned:
+ * every error that carries one passes it here with `apiKey`, the key the call sent. Cleaned first, cut after: a key
+ * that straddled the cut would leave its first characters, and no whole key to find.
  */
 export function safeMessage(message: string, apiKey?: string): string {
   let out = message;
@@ -131,28 +111,6 @@ export function safeMessage(message: string, apiKey?: string): string {
   }
   out = out.replace(URL_CREDENTIALS, '$1[redacted]@').replace(SECRET_LIKE, '[redacted]').replace(/\s+/g, ' ').trim();
   return out.length > MAX_MESSAGE_CHARS ? `${out.slice(0, MAX_MESSAGE_CHARS - 1)}…` : out;
-}
-
-/**
- * `err` without `apiKey` in its message. A non-2xx body is cleaned of the key as it is read (classifyHttpFailure), but
- * a provider or proxy also echoes it where an answer was expected: a 200 JSON error to a stream request, an error
- * event mid-stream, an error object in a 200 body. Those messages are made by the wire decoders, which do not hold the
- * key; the call that holds it cleans whatever it throws here. Only failed calls pay for it.
- */
-export function withoutApiKey(err: ProviderCallError, apiKey: string | undefined): ProviderCallError {
-  if (apiKey === undefined || apiKey.length === 0) {
-    return err;
-  }
-  const message = withoutKey(err.message, apiKey);
-  if (message === err.message) {
-    return err;
-  }
-  return new ProviderCallError(err.errorClass, message, {
-    status: err.status,
-    retryAfterMs: err.retryAfterMs,
-    cause: err.cause,
-    untranslatable: err.untranslatable,
-  });
 }
 
 /** A protobuf Duration in JSON (`"37s"`, `"0.250s"`), in ms. */

@@ -39,9 +39,14 @@ function readModels(json: unknown, _headers: ResponseHeaders, status: number): s
   return names;
 }
 
-function readGeneration(json: unknown, _headers: ResponseHeaders, status: number): AdapterResponse {
+function readGeneration(
+  json: unknown,
+  _headers: ResponseHeaders,
+  status: number,
+  apiKey: string | undefined,
+): AdapterResponse {
   // The Gemini API sends no rate-limit headers; its 429s say RESOURCE_EXHAUSTED (classified as RateLimit).
-  return readGenerateContent(json, status);
+  return readGenerateContent(json, status, apiKey);
 }
 
 /**
@@ -71,7 +76,7 @@ export class GeminiAdapter implements ProviderAdapter {
       headers: headersOf(req.target, true),
       body: geminiBody(req),
     } as const;
-    yield* streamCall(this.pool, req.target, call, signal, new GeminiStreamDecoder());
+    yield* streamCall(this.pool, req.target, call, signal, new GeminiStreamDecoder(req.target.apiKey));
   }
 
   listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]> {

@@ -100,11 +100,12 @@ export function geminiUsageOf(u: WireUsage | null | undefined): Usage {
   return usage;
 }
 
-function inBandError(error: unknown, status?: number): ProviderCallError {
+function inBandError(error: unknown, apiKey: string | undefined, status?: number): ProviderCallError {
   const detail = errorDetailOf({ error });
   const code = (error as { code?: unknown } | null)?.code;
   const errorClass = code === 429 ? ErrorClass.RateLimit : ErrorClass.Provider;
-  return new ProviderCallError(errorClass, `upstream error: ${safeMessage(detail?.message ?? 'unknown')}`, { status });
+  const message = safeMessage(detail?.message ?? 'unknown', apiKey);
+  return new ProviderCallError(errorClass, `upstream error: ${message}`, { status });
 }
 
 /**
@@ -121,7 +122,11 @@ function argumentsOf(args: unknown): string {
 }
 
 /** A `generateContent` body. A prompt blocked by safety settings has no candidates: an empty, filtered answer. */
-export function readGenerateContent(json: unknown, status: number): Omit<AdapterResponse, 'rateLimit'> {
+export function readGenerateContent(
+  json: unknown,
+  status: number,
+  apiKey: string | undefined,
+): Omit<AdapterResponse, 'rateLimit'> {
   const body = json as WireResponse | null;
   if (typeof body !== 'object' || body === null) {
     throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: body is not a GenerateContentResponse`, {
@@ -129,7 +134,7 @@ export function readGenerateContent(json: unknown, status: number): Omit<Adapter
     });
   }
   if (body.error !== undefined && body.error !== null) {
-    throw inBandError(body.error, status);
+    throw inBandError(body.error, apiKey, status);
   }
   const candidate = Array.isArray(body.candidates) ? body.candidates[0] : undefined;
   const usage = geminiUsageOf(body.usageMetadata);
@@ -188,6 +193,9 @@ export class GeminiStreamDecoder implements StreamDecoder {
   private idSent = false;
   private calls = 0;
 
+  /** `apiKey`: the key the call sent, hidden from in-band error messages. */
+  constructor(private readonly apiKey: string | undefined) {}
+
   onEvent(event: SseEvent, out: StreamDelta[]): boolean {
     let chunk: WireResponse;
     try {
@@ -199,7 +207,7 @@ export class GeminiStreamDecoder implements StreamDecoder {
       throw new ProviderCallError(ErrorClass.Provider, 'upstream sent a stream chunk that is not an object');
     }
     if (chunk.error !== undefined && chunk.error !== null) {
-      throw inBandError(chunk.error);
+      throw inBandError(chunk.error, this.apiKey);
     }
     const candidate = Array.isArray(chunk.candidates) ? chunk.candidates[0] : undefined;
     const delta: StreamDelta = { text: '' };

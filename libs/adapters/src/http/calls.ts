@@ -1,6 +1,6 @@
 import { ErrorClass, ProviderCallError, type StreamDelta, merged } from '@aigw/core';
 import { classifyHttpFailure } from '../errors/classify';
-import { detailFromBody, safeMessage, withoutApiKey } from '../errors/provider-message';
+import { detailFromBody, safeMessage } from '../errors/provider-message';
 import { NdjsonParser } from '../sse/ndjson-parser';
 import { type SseEvent, SseParser } from '../sse/sse-parser';
 import type { AdapterTarget } from '../types';
@@ -52,8 +52,12 @@ export async function openCall(
   throw classifyHttpFailure(res.statusCode, res.headers, text, target.apiKey);
 }
 
-/** Turns a parsed 2xx JSON body into the adapter's result; throws ProviderCallError when the body is unusable. */
-export type JsonReader<T> = (json: unknown, headers: ResponseHeaders, status: number) => T;
+/**
+ * Turns a parsed 2xx JSON body into the adapter's result; throws ProviderCallError when the body is unusable. `apiKey`
+ * is the key the call sent: a provider or proxy may echo it in an error object of a 200 body, and its message goes
+ * through `safeMessage` with it.
+ */
+export type JsonReader<T> = (json: unknown, headers: ResponseHeaders, status: number, apiKey: string | undefined) => T;
 
 /** A whole request/response call under one deadline (`target.timeoutMs` or the caller's signal, first wins). */
 export async function jsonCall<T>(
@@ -76,9 +80,9 @@ export async function jsonCall<T>(
         cause: err,
       });
     }
-    return read(json, res.headers, res.statusCode);
+    return read(json, res.headers, res.statusCode, target.apiKey);
   } catch (err) {
-    throw withoutApiKey(deadline.classify(err), target.apiKey);
+    throw deadline.classify(err, target.apiKey);
   } finally {
     deadline.dispose();
   }
@@ -102,7 +106,7 @@ export async function originCall(
     const res = await openCall(pool, merged(target, { baseUrl: origin }), { method: 'GET', path, headers }, deadline);
     await res.body.dump();
   } catch (err) {
-    throw deadline.classify(err);
+    throw deadline.classify(err, target.apiKey);
   } finally {
     deadline.dispose();
   }
@@ -141,7 +145,7 @@ export async function* streamCall(
     res = await openCall(pool, target, call, deadline);
     deadline.refresh();
     if (isJson(res.headers)) {
-      throw await jsonInsteadOfStream(res);
+      throw await jsonInsteadOfStream(res, target.apiKey);
     }
     const parser = decoder.framing === 'ndjson' ? new NdjsonParser() : new SseParser();
     const events: SseEvent[] = [];
@@ -176,7 +180,7 @@ export async function* streamCall(
       });
     }
   } catch (err) {
-    throw withoutApiKey(deadline.classify(err), target.apiKey);
+    throw deadline.classify(err, target.apiKey);
   } finally {
     release(res, deadline, completed);
   }
@@ -188,11 +192,11 @@ function isJson(headers: ResponseHeaders): boolean {
 }
 
 /** Some proxies answer a streaming request with a 200 JSON error body instead of an event stream. */
-async function jsonInsteadOfStream(res: HttpResponse): Promise<ProviderCallError> {
+async function jsonInsteadOfStream(res: HttpResponse, apiKey: string | undefined): Promise<ProviderCallError> {
   const detail = detailFromBody(await readErrorBody(res));
   return new ProviderCallError(
     ErrorClass.Provider,
-    `upstream HTTP ${res.statusCode} answered a stream request with JSON: ${safeMessage(detail.message)}`,
+    `upstream HTTP ${res.statusCode} answered a stream request with JSON: ${safeMessage(detail.message, apiKey)}`,
     { status: res.statusCode },
   );
 }

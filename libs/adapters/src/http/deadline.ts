@@ -63,9 +63,9 @@ export class CallDeadline extends EventEmitter {
     }
   }
 
-  /** Why the call stopped: the abort reason when we aborted it, else the classified error. */
-  classify(err: unknown): ProviderCallError {
-    return this.reason ?? classifyError(err, this.caller);
+  /** Why the call stopped: the abort reason when we aborted it, else the classified error (without `apiKey`). */
+  classify(err: unknown, apiKey?: string): ProviderCallError {
+    return this.reason ?? classifyError(err, this.caller, apiKey);
   }
 
   /** Stop the timer and let go of the caller's signal. Idempotent. */

@@ -16,8 +16,13 @@ function headersOf(target: AdapterTarget, json: boolean): Record<string, string>
   return h;
 }
 
-function readGeneration(json: unknown, _headers: ResponseHeaders, status: number): AdapterResponse {
-  return readChat(json, status);
+function readGeneration(
+  json: unknown,
+  _headers: ResponseHeaders,
+  status: number,
+  apiKey: string | undefined,
+): AdapterResponse {
+  return readChat(json, status, apiKey);
 }
 
 function readModels(json: unknown, _headers: ResponseHeaders, status: number): string[] {
@@ -51,7 +56,7 @@ export class OllamaAdapter implements ProviderAdapter {
       headers: headersOf(req.target, true),
       body: ollamaBody(req, true),
     } as const;
-    yield* streamCall(this.pool, req.target, call, signal, new OllamaStreamDecoder());
+    yield* streamCall(this.pool, req.target, call, signal, new OllamaStreamDecoder(req.target.apiKey));
   }
 
   listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]> {

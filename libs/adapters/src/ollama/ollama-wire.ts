@@ -152,9 +152,9 @@ function finishReasonOf(reason: string | undefined, madeCalls: boolean): string 
   return madeCalls ? 'tool_calls' : 'stop';
 }
 
-function inBandError(error: unknown, status?: number): ProviderCallError {
+function inBandError(error: unknown, apiKey: string | undefined, status?: number): ProviderCallError {
   const message = errorDetailOf({ error })?.message ?? 'unknown';
-  return new ProviderCallError(ErrorClass.Provider, `upstream error: ${safeMessage(message)}`, { status });
+  return new ProviderCallError(ErrorClass.Provider, `upstream error: ${safeMessage(message, apiKey)}`, { status });
 }
 
 function argumentsOf(args: unknown): string {
@@ -179,8 +179,15 @@ function parseChunk(data: string): WireChat {
   return chunk;
 }
 
-/** A `stream: false` answer. Ollama gives calls no ids: ours are unique within the answer. */
-export function readChat(json: unknown, status: number): Omit<AdapterResponse, 'rateLimit'> {
+/**
+ * A `stream: false` answer. Ollama gives calls no ids: ours are unique within the answer. `apiKey`: the key the call
+ * sent (a proxy in front of Ollama may echo it), hidden from an in-band error's message.
+ */
+export function readChat(
+  json: unknown,
+  status: number,
+  apiKey: string | undefined,
+): Omit<AdapterResponse, 'rateLimit'> {
   const body = json as WireChat | null;
   if (typeof body !== 'object' || body === null) {
     throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: body is not a chat response`, {
@@ -188,7 +195,7 @@ export function readChat(json: unknown, status: number): Omit<AdapterResponse, '
     });
   }
   if (body.error !== undefined && body.error !== null) {
-    throw inBandError(body.error, status);
+    throw inBandError(body.error, apiKey, status);
   }
   if (body.message === undefined || body.message === null) {
     throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: chat response has no message`, {
@@ -222,10 +229,13 @@ export class OllamaStreamDecoder implements StreamDecoder {
   readonly framing = 'ndjson' as const;
   private calls = 0;
 
+  /** `apiKey`: the key the call sent, hidden from in-band error messages. */
+  constructor(private readonly apiKey: string | undefined) {}
+
   onEvent(event: SseEvent, out: StreamDelta[]): boolean {
     const chunk = parseChunk(event.data);
     if (chunk.error !== undefined && chunk.error !== null) {
-      throw inBandError(chunk.error);
+      throw inBandError(chunk.error, this.apiKey);
     }
     const m = chunk.message;
     const delta: StreamDelta = { text: typeof m?.content === 'string' ? m.content : '' };

@@ -25,8 +25,13 @@ function headersOf(target: AdapterTarget, json: boolean): Record<string, string>
   return h;
 }
 
-function readGeneration(json: unknown, headers: ResponseHeaders, status: number): AdapterResponse {
-  const res: AdapterResponse = readCompletion(json, status);
+function readGeneration(
+  json: unknown,
+  headers: ResponseHeaders,
+  status: number,
+  apiKey: string | undefined,
+): AdapterResponse {
+  const res: AdapterResponse = readCompletion(json, status, apiKey);
   const rateLimit = anyRateLimit(headers);
   if (rateLimit !== undefined) {
     res.rateLimit = rateLimit;
@@ -64,7 +69,7 @@ export class OpenAiAdapter implements ProviderAdapter {
       headers: headersOf(req.target, true),
       body: openAiBody(req, true),
     } as const;
-    return streamCall(this.pool, req.target, call, signal, new OpenAiStreamDecoder());
+    return streamCall(this.pool, req.target, call, signal, new OpenAiStreamDecoder(req.target.apiKey));
   }
 
   embed(req: EmbeddingsAdapterRequest, signal: AbortSignal): Promise<EmbeddingsResponse> {

@@ -5,7 +5,7 @@ import { OpenAiStreamDecoder, openAiBody, readCompletion, usageOf } from './open
 const msg = (data: string): SseEvent => ({ event: 'message', data });
 
 function decodeAll(datas: string[]): { deltas: StreamDelta[]; done: boolean } {
-  const decoder = new OpenAiStreamDecoder();
+  const decoder = new OpenAiStreamDecoder(undefined);
   const deltas: StreamDelta[] = [];
   let done = false;
   for (const d of datas) {
@@ -207,6 +207,7 @@ describe('readCompletion', () => {
         },
       },
       200,
+      undefined,
     );
     expect(r).toEqual({
       id: 'chatcmpl-1',
@@ -218,9 +219,9 @@ describe('readCompletion', () => {
   });
 
   it('rejects bodies that are not completions, and in-band errors, as provider errors', () => {
-    expect(thrown(() => readCompletion('nope', 200)).errorClass).toBe(ErrorClass.Provider);
-    expect(thrown(() => readCompletion({ choices: [] }, 200)).errorClass).toBe(ErrorClass.Provider);
-    const inBand = thrown(() => readCompletion({ error: { message: 'upstream exploded' } }, 200));
+    expect(thrown(() => readCompletion('nope', 200, undefined)).errorClass).toBe(ErrorClass.Provider);
+    expect(thrown(() => readCompletion({ choices: [] }, 200, undefined)).errorClass).toBe(ErrorClass.Provider);
+    const inBand = thrown(() => readCompletion({ error: { message: 'upstream exploded' } }, 200, undefined));
     expect(inBand.errorClass).toBe(ErrorClass.Provider);
     expect(inBand.message).toContain('upstream exploded');
   });
@@ -281,6 +282,7 @@ describe("Google's thought signatures on the OpenAI-compatible endpoint", () => 
         choices: [{ index: 0, message: { role: 'assistant', tool_calls: [call] }, finish_reason: 'tool_calls' }],
       },
       200,
+      undefined,
     );
     const id = whole.toolCalls![0].id;
     expect(id.startsWith('function-call-1__thought__')).toBe(true);
@@ -335,6 +337,7 @@ describe('tool calls, reasoning and details from OpenAI-compatible answers', () 
         usage: { prompt_tokens: 5, completion_tokens: 9, completion_tokens_details: { reasoning_tokens: 4 } },
       },
       200,
+      undefined,
     );
     expect(r).toMatchObject({
       text: '',

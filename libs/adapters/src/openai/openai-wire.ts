@@ -426,21 +426,27 @@ class ToolCallNumbering {
   }
 }
 
-function inBandError(error: unknown, status?: number): ProviderCallError {
+function inBandError(error: unknown, apiKey: string | undefined, status?: number): ProviderCallError {
   const detail = errorDetailOf({ error });
-  return new ProviderCallError(ErrorClass.Provider, `upstream error: ${safeMessage(detail?.message ?? 'unknown')}`, {
-    status,
-  });
+  const message = safeMessage(detail?.message ?? 'unknown', apiKey);
+  return new ProviderCallError(ErrorClass.Provider, `upstream error: ${message}`, { status });
 }
 
-/** A 2xx `/chat/completions` body. Some proxies answer 200 with `{"error": ...}`: that is a provider failure. */
-export function readCompletion(json: unknown, status: number): Omit<AdapterResponse, 'rateLimit'> {
+/**
+ * A 2xx `/chat/completions` body. Some proxies answer 200 with `{"error": ...}`: that is a provider failure, whose
+ * message may echo `apiKey` (the key the call sent).
+ */
+export function readCompletion(
+  json: unknown,
+  status: number,
+  apiKey: string | undefined,
+): Omit<AdapterResponse, 'rateLimit'> {
   const body = json as WireCompletion | null;
   if (typeof body !== 'object' || body === null) {
     throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: body is not a completion`, { status });
   }
   if (body.error !== undefined && body.error !== null) {
-    throw inBandError(body.error, status);
+    throw inBandError(body.error, apiKey, status);
   }
   const choice = Array.isArray(body.choices) ? body.choices[0] : undefined;
   if (choice === undefined || choice === null || typeof choice !== 'object') {
@@ -470,6 +476,9 @@ export class OpenAiStreamDecoder implements StreamDecoder {
   /** Made when the first tool-call fragment comes: most streams have none. */
   private toolCalls: ToolCallNumbering | undefined;
 
+  /** `apiKey`: the key the call sent, hidden from in-band error messages. */
+  constructor(private readonly apiKey: string | undefined) {}
+
   complete(): boolean {
     return this.finished;
   }
@@ -489,11 +498,11 @@ export class OpenAiStreamDecoder implements StreamDecoder {
       throw new ProviderCallError(ErrorClass.Provider, 'upstream sent a stream chunk that is not an object');
     }
     if (chunk.error !== undefined && chunk.error !== null) {
-      throw inBandError(chunk.error);
+      throw inBandError(chunk.error, this.apiKey);
     }
     if (chunk.object === 'error') {
       // Without `choices` it would read as an empty chunk, and the `[DONE]` after it end a truncated answer as whole.
-      throw inBandError(chunk);
+      throw inBandError(chunk, this.apiKey);
     }
     const choice = Array.isArray(chunk.choices) ? chunk.choices[0] : undefined;
     const content = choice?.delta?.content;

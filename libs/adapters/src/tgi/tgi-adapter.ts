@@ -19,9 +19,10 @@ function readGeneration(
   json: unknown,
   headers: ResponseHeaders,
   status: number,
+  apiKey: string | undefined,
   stops: readonly string[] | undefined,
 ): AdapterResponse {
-  const res: AdapterResponse = readBody(json, status, stops);
+  const res: AdapterResponse = readBody(json, status, stops, apiKey);
   // A bare TGI sends none; HuggingFace's hosted endpoints send the IETF RateLimit header.
   const rateLimit = anyRateLimit(headers);
   if (rateLimit !== undefined) {
@@ -52,8 +53,8 @@ export class TgiAdapter implements ProviderAdapter {
       headers: headersOf(req.target, true),
       body: tgiBody(req, false),
     } as const;
-    return jsonCall(this.pool, req.target, call, signal, (json, headers, status) =>
-      readGeneration(json, headers, status, req.options.stop),
+    return jsonCall(this.pool, req.target, call, signal, (json, headers, status, apiKey) =>
+      readGeneration(json, headers, status, apiKey, req.options.stop),
     );
   }
 
@@ -64,7 +65,7 @@ export class TgiAdapter implements ProviderAdapter {
       headers: headersOf(req.target, true),
       body: tgiBody(req, true),
     } as const;
-    yield* streamCall(this.pool, req.target, call, signal, new TgiStreamDecoder(req.options.stop));
+    yield* streamCall(this.pool, req.target, call, signal, new TgiStreamDecoder(req.options.stop, req.target.apiKey));
   }
 
   listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]> {

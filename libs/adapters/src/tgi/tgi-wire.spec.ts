@@ -9,7 +9,7 @@ const token = (text: string, details?: object): string =>
   });
 
 function decode(stops: string[] | undefined, tokens: string[], reason: string): StreamDelta[] {
-  const decoder = new TgiStreamDecoder(stops);
+  const decoder = new TgiStreamDecoder(stops, undefined);
   const out: StreamDelta[] = [];
   tokens.forEach((t, i) => {
     const last = i === tokens.length - 1;
@@ -30,11 +30,13 @@ describe('TGI stop sequences (TGI keeps the one that ended the text; OpenAI clie
       { generated_text: 'one two END', details: { finish_reason: 'stop_sequence', generated_tokens: 3 } },
       200,
       ['###', 'END'],
+      undefined,
     );
     expect(r).toMatchObject({ text: 'one two ', finishReason: 'stop', stopSequence: 'END' });
     // Ended otherwise: the text is the model's, even when it happens to end like a stop sequence.
     expect(
-      readGeneration({ generated_text: 'one END', details: { finish_reason: 'eos_token' } }, 200, ['END']).text,
+      readGeneration({ generated_text: 'one END', details: { finish_reason: 'eos_token' } }, 200, ['END'], undefined)
+        .text,
     ).toBe('one END');
   });
 

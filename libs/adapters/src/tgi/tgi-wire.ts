@@ -122,11 +122,11 @@ function finishReasonOf(reason: string | undefined): string | null {
   return reason === 'length' ? 'length' : 'stop';
 }
 
-function inBandError(body: WireGeneration, status?: number): ProviderCallError {
+function inBandError(body: WireGeneration, apiKey: string | undefined, status?: number): ProviderCallError {
   const message = errorDetailOf({ error: body.error })?.message ?? 'unknown';
   // `overloaded` is TGI's queue being full: a rate limit, worth waiting for.
   const errorClass = body.error_type === 'overloaded' ? ErrorClass.RateLimit : ErrorClass.Provider;
-  return new ProviderCallError(errorClass, `upstream error: ${safeMessage(message)}`, { status });
+  return new ProviderCallError(errorClass, `upstream error: ${safeMessage(message, apiKey)}`, { status });
 }
 
 /**
@@ -146,18 +146,22 @@ function endingStop(text: string, reason: string | undefined, stops: readonly st
   return found;
 }
 
-/** A `/generate` body. Hosted TGI (the serverless Inference API) wraps it in a list of one. */
+/**
+ * A `/generate` body. Hosted TGI (the serverless Inference API) wraps it in a list of one. `apiKey`: the key the call
+ * sent, hidden from an in-band error's message.
+ */
 export function readGeneration(
   json: unknown,
   status: number,
-  stops?: readonly string[],
+  stops: readonly string[] | undefined,
+  apiKey: string | undefined,
 ): Omit<AdapterResponse, 'rateLimit'> {
   const body = (Array.isArray(json) ? json[0] : json) as WireGeneration | null | undefined;
   if (typeof body !== 'object' || body === null) {
     throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: body is not a generation`, { status });
   }
   if (body.error !== undefined && body.error !== null) {
-    throw inBandError(body, status);
+    throw inBandError(body, apiKey, status);
   }
   if (typeof body.generated_text !== 'string') {
     throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: generation has no generated_text`, {
@@ -189,7 +193,11 @@ export class TgiStreamDecoder implements StreamDecoder {
   private held = '';
   private readonly stops: readonly string[];
 
-  constructor(stops?: readonly string[]) {
+  /** `apiKey`: the key the call sent, hidden from in-band error messages. */
+  constructor(
+    stops: readonly string[] | undefined,
+    private readonly apiKey: string | undefined,
+  ) {
     this.stops = (stops ?? []).filter((s) => s !== '');
   }
 
@@ -220,7 +228,7 @@ export class TgiStreamDecoder implements StreamDecoder {
       throw new ProviderCallError(ErrorClass.Provider, 'upstream sent a stream chunk that is not an object');
     }
     if (chunk.error !== undefined && chunk.error !== null) {
-      throw inBandError(chunk);
+      throw inBandError(chunk, this.apiKey);
     }
     // Special tokens (end of sequence and the like) are not answer text.
     let text = chunk.token?.special === true ? '' : (chunk.token?.text ?? '');
