@@ -107,6 +107,56 @@ describe('HttpPool', () => {
     expect((await within(3000, 'both answered', Promise.all(two))).map((r) => r.text)).toEqual(['ok', 'ok']);
   });
 
+  it("closes the pool of an origin no target uses any more (a provider's baseUrl changed) once its calls finish", async () => {
+    const other = await FakeUpstream.start();
+    // Idle sockets would stay for a minute: only the pool's closing explains one closing sooner.
+    const lasting = new HttpPool({ keepAliveTimeoutMs: 60_000 });
+    const calls = new OpenAiAdapter(lasting);
+    const send = (t: AdapterTarget) =>
+      calls.generate({ target: t, messages: [{ role: 'user', content: 'x' }], options: {} }, never);
+    try {
+      const moved = target({ baseUrl: `${other.origin}/v1` });
+      other.handler = (_req, res) => sendJson(res, 200, OK);
+      expect((await send(moved)).text).toBe('ok');
+      const held: ServerResponse[] = [];
+      up.handler = (_req, res) => {
+        held.push(res);
+      };
+      const inFlight = send(target());
+      await within(
+        3000,
+        'the call reaches the old origin',
+        waitFor(() => held.length === 1),
+      );
+      const socketClosed = new Promise<void>((resolve) => held[0].socket?.once('close', () => resolve()));
+
+      // The catalog now sends p1 to the other origin only.
+      expect(lasting.retainOnly([moved])).toBe(1);
+      await sleep(50);
+      expect(up.openSockets).toBe(1); // the call in flight keeps it
+      sendJson(held[0], 200, OK);
+      expect((await within(3000, 'the call in flight is answered', inFlight)).text).toBe('ok');
+      await within(2000, "the old origin's socket closes", socketClosed);
+      expect(up.openSockets).toBe(0);
+      expect(other.openSockets).toBe(1);
+      expect(lasting.stats()).toEqual([expect.objectContaining({ poolKey: 'p1', origin: other.origin })]);
+
+      // A call that still held the old target is sent all the same, over a pool the next reload closes.
+      up.handler = (_req, res) => sendJson(res, 200, OK);
+      expect((await send(target())).text).toBe('ok');
+      expect(lasting.retainOnly([moved])).toBe(1);
+      await within(
+        2000,
+        "the old origin's new socket closes",
+        waitFor(() => up.openSockets === 0),
+      );
+      expect(lasting.retainOnly([moved])).toBe(0);
+    } finally {
+      await lasting.destroy();
+      await other.close();
+    }
+  });
+
   it("times a call from when it is sent: waiting for one of the provider's maxConnections is no provider timeout", async () => {
     // Each answer takes 400 ms; with one connection the third call waits 800 ms for it, over the 600 ms timeout.
     up.handler = (_req, res) => {

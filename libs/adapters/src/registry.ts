@@ -6,7 +6,7 @@ import { OllamaAdapter } from './ollama/ollama-adapter';
 import { OpenAiAdapter } from './openai/openai-adapter';
 import { loadPlugin, PluginLoadError } from './plugin/plugin-loader';
 import { TgiAdapter } from './tgi/tgi-adapter';
-import type { ProviderAdapter } from './types';
+import type { AdapterTarget, ProviderAdapter } from './types';
 
 type BuiltInKind = Exclude<ProviderKind, 'plugin'>;
 
@@ -78,6 +78,14 @@ export class AdapterRegistry {
       this.plugins.set(specifier, adapter);
     }
     return adapter;
+  }
+
+  /**
+   * Closes the connection pools none of `targets` uses (a provider's old baseUrl after an admin changed it, a deleted
+   * provider), once their in-flight calls finish. Returns how many it closed.
+   */
+  retainPools(targets: Iterable<Pick<AdapterTarget, 'poolKey' | 'baseUrl'>>): number {
+    return this.pool.retainOnly(targets);
   }
 
   /** Graceful: in-flight calls finish, then every pooled socket closes. */

@@ -9,6 +9,7 @@ import { HistoricalLatency } from './historical-latency';
 import { LatencyBook } from './latency-book';
 import { PreferenceReader } from './preference-reader';
 import { PreferenceUsage } from './preference-usage';
+import { ProviderPools } from './provider-pools';
 import { ProviderQuotaBook } from './quota-book';
 import { RotationCounter } from './rotation-counter';
 import { RouteBook } from './route-book';
@@ -26,6 +27,7 @@ export const ROUTING_PROVIDERS: Provider[] = [
   PreferenceUsage,
   ProviderQuotaBook,
   ProviderQuotaGauge,
+  ProviderPools,
   RotationCounter,
   RouteBook,
   RoutePlanner,

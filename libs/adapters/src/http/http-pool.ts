@@ -118,9 +118,10 @@ interface PoolEntry {
 
 /**
  * Keep-alive connection pools, one undici Pool per poolKey + origin, so one provider's connection limit and slow
- * sockets never starve another's. Pools are created on first use and live until `close()`, or until a call's target
+ * sockets never starve another's. Pools are created on first use and live until `close()`, until a call's target
  * asks for other settings (an admin changed the provider's `maxConnections` or `timeoutMs`): that call gets a new
- * pool, and the old one closes once its in-flight and queued requests are done.
+ * pool, and the old one closes once its in-flight and queued requests are done; or until `retainOnly` is told that
+ * no target sends there any more (an admin changed the provider's `baseUrl`, or deleted it).
  */
 export class HttpPool {
   private readonly pools = new Map<string, Map<string, PoolEntry>>();
@@ -187,6 +188,46 @@ export class HttpPool {
     return out;
   }
 
+  /**
+   * Closes every pool that none of `targets` sends to (by poolKey and origin), e.g. after a catalog reload: the
+   * old origin of a provider whose baseUrl changed, a deleted provider. Each closes once its in-flight and queued
+   * requests are done, as a replaced one does. A call still holding an old target later gets a pool again (a new
+   * one), which the next `retainOnly` closes. Returns how many pools it closed.
+   */
+  retainOnly(targets: Iterable<Pick<AdapterTarget, 'poolKey' | 'baseUrl'>>): number {
+    const wanted = new Map<string, Set<string>>();
+    const baseUrls = new Set<string>();
+    for (const t of targets) {
+      baseUrls.add(t.baseUrl);
+      const origin = URL.canParse(t.baseUrl) ? new URL(t.baseUrl).origin : t.baseUrl;
+      const origins = wanted.get(t.poolKey);
+      if (origins === undefined) {
+        wanted.set(t.poolKey, new Set([origin]));
+      } else {
+        origins.add(origin);
+      }
+    }
+    let closed = 0;
+    for (const [poolKey, byOrigin] of this.pools) {
+      for (const [origin, entry] of byOrigin) {
+        if (wanted.get(poolKey)?.has(origin) !== true) {
+          byOrigin.delete(origin);
+          this.retire(entry.pool);
+          closed++;
+        }
+      }
+      if (byOrigin.size === 0) {
+        this.pools.delete(poolKey);
+      }
+    }
+    for (const baseUrl of this.endpoints.keys()) {
+      if (!baseUrls.has(baseUrl)) {
+        this.endpoints.delete(baseUrl);
+      }
+    }
+    return closed;
+  }
+
   /** Drop the pools of one poolKey, e.g. after its provider's settings changed; in-flight requests finish. */
   async closePoolKey(poolKey: string): Promise<void> {
     const byOrigin = this.pools.get(poolKey);
@@ -243,7 +284,7 @@ export class HttpPool {
     return calls;
   }
 
-  /** Lets a replaced pool finish what it holds, then close its sockets. */
+  /** Lets a replaced or unused pool finish what it holds, then close its sockets. */
   private retire(pool: Pool): void {
     this.retired.add(pool);
     pool.close().then(
