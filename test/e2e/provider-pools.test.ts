@@ -15,11 +15,18 @@ function chunk(content: string, finish: string | null = null): string {
  */
 class HeldProvider {
   readonly streams: { res: ServerResponse; socket: Socket }[] = [];
+  /** Model-list calls: the health monitor's probes. */
+  probes = 0;
+  readonly sockets = new Set<Socket>();
   private readonly server: Server;
 
   constructor() {
     this.server = createServer((req, res) => void this.answer(req, res));
     this.server.keepAliveTimeout = 60_000;
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
   }
 
   async start(): Promise<void> {
@@ -47,7 +54,10 @@ class HeldProvider {
       body += (part as Buffer).toString();
     }
     if (req.method === 'GET') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"object":"list","data":[{"id":"held"}]}');
+      this.probes++;
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'keep-alive': 'timeout=60' })
+        .end('{"object":"list","data":[{"id":"held"}]}');
       return;
     }
     const stream = (JSON.parse(body) as { stream?: boolean }).stream === true;
@@ -72,15 +82,16 @@ class HeldProvider {
 /**
  * An admin moves a provider to another baseUrl while a stream to the old one is in flight: the stream completes,
  * then the worker closes its pool for the old origin (the old server sees the socket close, well before its
- * minute-long keep-alive), and the next request goes to the new origin. In the single process, beside the monitor.
+ * minute-long keep-alive), the monitor its probes' pool, and the next request goes to the new origin. In the single
+ * process, where both run beside each other.
  */
 describe("a provider's old origin's connection pool after its baseUrl changed (e2e)", () => {
   const before = new HeldProvider();
   const after = new HeldProvider();
   const system = new TestSystem({
     topology: 'single',
-    // Only the control message can explain a prompt reload.
-    env: { CATALOG_RELOAD_S: '3600' },
+    // Only the control message can explain a prompt reload. Probes on: the monitor's pools are pruned too.
+    env: { CATALOG_RELOAD_S: '3600', HEALTH_PROBES_ENABLED: 'true' },
     catalog: () => `providers:
   - id: held
     kind: openai
@@ -110,7 +121,8 @@ describe("a provider's old origin's connection pool after its baseUrl changed (e
       body: JSON.stringify({ model: 'held-gpt', stream, messages: [{ role: 'user', content: 'hi' }] }),
     });
 
-  it('finishes the stream in flight, then closes the old pool; new requests go to the new baseUrl', async () => {
+  it("finishes the stream in flight, then closes the old origin's pools; new requests go to the new baseUrl", async () => {
+    await waitFor(() => before.probes > 0, { timeoutMs: 15_000, message: 'the monitor probes the provider' });
     const streaming = chat(true);
     await waitFor(() => before.streams.length === 1, { timeoutMs: 15_000, message: 'the stream reaches the provider' });
     const socket = before.streams[0].socket;
@@ -139,6 +151,8 @@ describe("a provider's old origin's connection pool after its baseUrl changed (e
     const doneAt = Date.now();
     await waitFor(() => closedAt > 0, { timeoutMs: 5_000, message: "the old origin's socket closes" });
     expect(closedAt - doneAt).toBeLessThan(5_000);
+    // The monitor's probe connection too (its own pool, in the same process).
+    await waitFor(() => before.sockets.size === 0, { timeoutMs: 5_000, message: "the probes' socket closes" });
 
     const moved = await chat(false);
     expect(moved.status).toBe(200);

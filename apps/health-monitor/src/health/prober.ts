@@ -1,9 +1,30 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { ErrorClass, type GatewaySpec, type HealthRoute, type ProviderSpec, type Route } from '@aigw/core';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  type Catalog,
+  ErrorClass,
+  type GatewaySpec,
+  type HealthRoute,
+  type ProviderSpec,
+  type Route,
+} from '@aigw/core';
 import { AdapterRegistry, HttpPool, probeRoute, type ProbeProvider, type RouteProbe } from '@aigw/adapters';
 import type { RouteCheck } from '@aigw/entities';
-import { ENV } from '@aigw/platform';
+import { CatalogService, ENV } from '@aigw/platform';
 import type { MonitorEnv } from '../config/monitor-env';
+
+/**
+ * The pools the probes of `catalog` send over, under probe-route's keys (`probe:<id>`): each provider's direct route,
+ * each gateway as a route and on its own (probed as provider `gateway:<id>`).
+ */
+function probeTargets(catalog: Catalog): { poolKey: string; baseUrl: string }[] {
+  return [
+    ...catalog.providers.map((p) => ({ poolKey: `probe:${p.id}`, baseUrl: p.baseUrl })),
+    ...catalog.gateways.flatMap((g) => [
+      { poolKey: `probe:${g.id}`, baseUrl: g.baseUrl },
+      { poolKey: `probe:gateway:${g.id}`, baseUrl: g.baseUrl },
+    ]),
+  ];
+}
 
 /** One probed route: the history row, and what the probe saw (models, diagnosis) for the callers that want it. */
 export interface ProbedRoute {
@@ -57,10 +78,20 @@ function checkOf(route: HealthRoute, probe: RouteProbe): RouteCheck {
  * never queue behind traffic and traffic never waits on probes.
  */
 @Injectable()
-export class Prober implements OnApplicationShutdown {
+export class Prober implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly adapters = new AdapterRegistry(new HttpPool({ defaultMaxConnections: 4 }));
 
-  constructor(@Inject(ENV) private readonly env: MonitorEnv) {}
+  constructor(
+    @Inject(ENV) private readonly env: MonitorEnv,
+    private readonly catalog: CatalogService,
+  ) {}
+
+  /** After each catalog reload, the pools of origins no probe uses any more (a baseUrl an admin changed) close. */
+  onApplicationBootstrap(): void {
+    this.catalog.onReload((catalog) => {
+      this.adapters.retainPools(probeTargets(catalog));
+    });
+  }
 
   onApplicationShutdown(): Promise<void> {
     return this.adapters.close();
