@@ -34,6 +34,7 @@ export { quotaFromResponse } from './http/quota-headers';
 export { gatewayTarget } from './gateway-target';
 export { diagnose, type DiagnosisContext } from './probe/diagnosis';
 export {
+  probePoolKey,
   probeRoute,
   type AdapterSource,
   type ProbeProvider,

@@ -7,21 +7,28 @@ import {
   type ProviderSpec,
   type Route,
 } from '@aigw/core';
-import { AdapterRegistry, HttpPool, probeRoute, type ProbeProvider, type RouteProbe } from '@aigw/adapters';
+import {
+  AdapterRegistry,
+  HttpPool,
+  probePoolKey,
+  probeRoute,
+  type ProbeProvider,
+  type RouteProbe,
+} from '@aigw/adapters';
 import type { RouteCheck } from '@aigw/entities';
 import { CatalogService, ENV } from '@aigw/platform';
 import type { MonitorEnv } from '../config/monitor-env';
 
 /**
- * The pools the probes of `catalog` send over, under probe-route's keys (`probe:<id>`): each provider's direct route,
- * each gateway as a route and on its own (probed as provider `gateway:<id>`).
+ * The pools the probes of `catalog` send over (probePoolKey): each provider's direct route, each gateway as a route
+ * and on its own (probed as provider `gateway:<id>`).
  */
 function probeTargets(catalog: Catalog): { poolKey: string; baseUrl: string }[] {
   return [
-    ...catalog.providers.map((p) => ({ poolKey: `probe:${p.id}`, baseUrl: p.baseUrl })),
+    ...catalog.providers.map((p) => ({ poolKey: probePoolKey(p.id), baseUrl: p.baseUrl })),
     ...catalog.gateways.flatMap((g) => [
-      { poolKey: `probe:${g.id}`, baseUrl: g.baseUrl },
-      { poolKey: `probe:gateway:${g.id}`, baseUrl: g.baseUrl },
+      { poolKey: probePoolKey(g.id), baseUrl: g.baseUrl },
+      { poolKey: probePoolKey(`gateway:${g.id}`), baseUrl: g.baseUrl },
     ]),
   ];
 }

@@ -59,6 +59,11 @@ export interface RouteProbe extends RouteCheck {
 
 const NEVER = new AbortController().signal;
 
+/** The connection pool a probe of `id` (a provider, or a gateway) keeps alive between probes, unless given its own. */
+export function probePoolKey(id: string): string {
+  return `probe:${id}`;
+}
+
 /**
  * Probe one provider on one route without a billed completion, unless the provider opts in (`probe:
  * completion`): `direct` calls the provider's own base URL with its key and wire format; `gateway` asks the
@@ -73,8 +78,8 @@ export async function probeRoute(options: ProbeRouteOptions): Promise<RouteProbe
   const model = provider.models?.[0] ?? '';
   const target: AdapterTarget =
     gateway === undefined
-      ? { baseUrl: provider.baseUrl, model, timeoutMs, poolKey: options.poolKey ?? `probe:${provider.id}` }
-      : { ...gatewayTarget(gateway, model), timeoutMs, poolKey: options.poolKey ?? `probe:${gateway.id}` };
+      ? { baseUrl: provider.baseUrl, model, timeoutMs, poolKey: options.poolKey ?? probePoolKey(provider.id) }
+      : { ...gatewayTarget(gateway, model), timeoutMs, poolKey: options.poolKey ?? probePoolKey(gateway.id) };
   // A probe needs one socket; two leave room for a scheduled probe overlapping an on-demand one.
   target.maxConnections = 2;
   if (gateway === undefined && provider.apiKey !== undefined && provider.apiKey !== '') {
