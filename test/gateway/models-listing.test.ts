@@ -239,6 +239,9 @@ describe('models listing with MODELS_PUBLIC=true', () => {
     const refused = await fetch(`${h.url}/api/v1/ai/models`);
     expect(refused.status).toBe(429);
     expect(refused.headers.get('retry-after')).not.toBeNull();
+    // Without TRUST_PROXY the peer is the client: claiming another address in X-Forwarded-For gets no new budget.
+    const spoofed = await fetch(`${h.url}/api/v1/ai/models`, { headers: { 'x-forwarded-for': '198.51.100.9' } });
+    expect(spoofed.status).toBe(429);
     expect((await fetch(`${h.url}/v1/models`)).status).toBe(401);
     expect((await fetch(`${h.url}/api/v1/ai/preferences`)).status).toBe(401);
 
@@ -250,5 +253,27 @@ describe('models listing with MODELS_PUBLIC=true', () => {
     expect(keyed.status).toBe(200);
     expect(keyed.headers.get('cache-control')).toBe('private, max-age=30');
     expect(keyed.headers.get('x-ratelimit-limit-requests')).toBeNull();
+  });
+});
+
+describe('models listing with MODELS_PUBLIC=true behind a trusted proxy (TRUST_PROXY)', () => {
+  // The test's requests come from loopback: they play the proxy, and X-Forwarded-For names the clients.
+  const h = new GatewayHarness({ MODELS_PUBLIC: 'true', MODELS_PUBLIC_RPM: '2', TRUST_PROXY: 'loopback' });
+
+  beforeAll(() => h.start(), 60_000);
+  afterAll(() => h.stop(), 30_000);
+
+  const from = (client: string): Promise<Response> =>
+    fetch(`${h.url}/api/v1/ai/models`, { headers: { 'x-forwarded-for': client } });
+
+  it('limits each client behind the proxy on its own, not all of them as the one proxy address', async () => {
+    expect((await from('203.0.113.1')).status).toBe(200);
+    expect((await from('203.0.113.1')).status).toBe(200);
+    expect((await from('203.0.113.1')).status).toBe(429);
+    const other = await from('203.0.113.2');
+    expect(other.status).toBe(200);
+    expect(other.headers.get('x-ratelimit-remaining-requests')).toBe('1');
+    // The client is the address the last trusted proxy saw: a forged entry before it changes nothing.
+    expect((await from('198.51.100.7, 203.0.113.1')).status).toBe(429);
   });
 });

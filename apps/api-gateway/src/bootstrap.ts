@@ -3,7 +3,7 @@ import { ControlServer, createHttpApp, RedisErrors, type HttpAppOptions, type Sh
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { QueueBoard } from './admin/queue-board';
 import { AppModule } from './app.module';
-import type { GatewayEnv } from './config/gateway-env';
+import { trustProxyOf, type GatewayEnv } from './config/gateway-env';
 import { installApiDocs } from './docs/openapi';
 import { defaultConsoleDir, installConsole } from './http/console-files';
 import { HttpMetrics } from './http/http-metrics';
@@ -15,7 +15,12 @@ export const APP_NAME = 'api-gateway';
 export const APP_VERSION = '0.1.0';
 
 export function httpOptions(env: GatewayEnv): HttpAppOptions {
-  return { host: env.HOST, port: env.PORT, bodyLimitBytes: env.MAX_BODY_BYTES };
+  return {
+    host: env.HOST,
+    port: env.PORT,
+    bodyLimitBytes: env.MAX_BODY_BYTES,
+    trustProxy: trustProxyOf(env.TRUST_PROXY),
+  };
 }
 
 /**

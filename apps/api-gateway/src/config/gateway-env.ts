@@ -1,7 +1,22 @@
 import { CACHE_SCOPES, type CacheScope } from '@aigw/core';
 import { CircuitTimingEnv, IsListenHost, toBool, toList } from '@aigw/platform';
 import { Transform, Type } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
+
+/** One entry of TRUST_PROXY's list: an IP address or CIDR range, or one of proxy-addr's names for ranges. */
+const TRUSTED_PEER = String.raw`(?:loopback|linklocal|uniquelocal|[0-9A-Fa-f.:]+(?:/\d{1,3})?)`;
+const TRUST_PROXY = new RegExp(String.raw`^(?:true|false|${TRUSTED_PEER}(?:\s*,\s*${TRUSTED_PEER})*)$`);
+
+/**
+ * TRUST_PROXY as Fastify's `trustProxy`: `true` (every peer: only behind a proxy that overwrites the header),
+ * `false`, or the list of the proxies' addresses and ranges. No hop count: Fastify trusts no peer with one.
+ */
+export function trustProxyOf(value: string): boolean | string[] {
+  if (value === 'true' || value === 'false') {
+    return value === 'true';
+  }
+  return value.split(',').map((s) => s.trim());
+}
 
 /** The api-gateway's environment, validated once at boot (see `loadEnvOrExit`). */
 /** CB_OPEN_MS and CB_HALF_OPEN_PROBES (CircuitTimingEnv) decide `available` in the models listing and preferences. */
@@ -151,6 +166,15 @@ export class GatewayEnv extends CircuitTimingEnv {
   @Transform(toBool)
   @IsBoolean()
   MODELS_PUBLIC = false;
+
+  /**
+   * Which peers are proxies whose `X-Forwarded-For` names the client (see trustProxyOf). The client address is what
+   * the per-address limits (MODELS_PUBLIC_RPM) count: behind a proxy left untrusted every client shares its address.
+   */
+  @Matches(TRUST_PROXY, {
+    message: 'TRUST_PROXY must be true, false, or a comma-separated list of IP addresses and CIDR ranges',
+  })
+  TRUST_PROXY = 'false';
 
   /** Requests per minute per client address to the public models listing (each gateway replica counts its own). */
   @Type(() => Number)

@@ -47,6 +47,11 @@ export function createLogger(env: BaseEnv, appName: string): ConsoleLogger {
 
 export interface HttpAppOptions {
   bodyLimitBytes?: number;
+  /**
+   * Fastify's `trustProxy`: which peers' `X-Forwarded-For` gives the client address (`request.ip`). Off by default:
+   * anyone could claim any address.
+   */
+  trustProxy?: boolean | string[];
   host: string;
   port: number;
 }
@@ -70,6 +75,7 @@ export async function createHttpApp(
   const bodyLimit = opts.bodyLimitBytes ?? 1024 * 1024;
   const adapter = new FastifyAdapter({
     bodyLimit,
+    trustProxy: opts.trustProxy ?? false,
     logger: false,
     // Requests stay open for as long as a generation takes; the gateway enforces its own deadlines.
     requestTimeout: 0,
