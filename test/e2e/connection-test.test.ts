@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { freePort, ProviderSimulator } from '@aigw/testing';
 import type { ConnectionTestResult } from '@aigw/core';
 import { TestSystem } from './harness';
@@ -5,6 +7,8 @@ import { TestSystem } from './harness';
 const GATEWAY_KEY = 'sk-litellm-master-e2e-0123456789';
 const SIM_KEY = 'sk-sim-secret-e2e-0123456789';
 const UNSAVED_KEY = 'sk-unsaved-form-key-0123456789';
+/** In the api-gateway's environment only: a form's `${CT_E2E_FORM_KEY}` reads it there, as saving the form would. */
+const FORM_KEY = 'sk-form-key-from-the-environment-0123';
 
 interface Envelope {
   error: { message: string; type: string; code: string; param: string | null };
@@ -18,6 +22,10 @@ describe('connection test (POST /api/v1/ai/admin/providers[/:id]/test)', () => {
   const proxy = new ProviderSimulator({ models: ['glm-4.6', 'gpt-4o-mini'], requireAuth: true }, { name: 'litellm' });
   let closedPort = 0;
   let system: TestSystem;
+  /** A provider that records the Authorization header of every request. */
+  let keyed: Server;
+  let keyedUrl = '';
+  const authorizations: (string | undefined)[] = [];
 
   const test = async <T = ConnectionTestResult>(
     route: string,
@@ -36,9 +44,15 @@ describe('connection test (POST /api/v1/ai/admin/providers[/:id]/test)', () => {
 
   beforeAll(async () => {
     await proxy.start();
+    keyed = createServer((req, res) => {
+      authorizations.push(req.headers.authorization);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"object":"list","data":[{"id":"m1"}]}');
+    });
+    await new Promise<void>((resolve) => keyed.listen(0, '127.0.0.1', resolve));
+    keyedUrl = `http://127.0.0.1:${(keyed.address() as AddressInfo).port}/v1`;
     closedPort = await freePort();
     system = await new TestSystem({
-      appEnv: { 'health-monitor': { PROBE_TIMEOUT_MS: '2000' } },
+      appEnv: { 'health-monitor': { PROBE_TIMEOUT_MS: '2000' }, 'api-gateway': { CT_E2E_FORM_KEY: FORM_KEY } },
       catalog: (s) => `gateways:
   - { id: litellm, baseUrl: ${proxy.url}/v1, apiKey: ${GATEWAY_KEY}, timeoutMs: 5000 }
 providers:
@@ -75,6 +89,7 @@ providers:
   afterAll(async () => {
     await system?.stop();
     await proxy.stop();
+    await new Promise<void>((resolve) => (keyed === undefined ? resolve() : keyed.close(() => resolve())));
   });
 
   beforeEach(() => {
@@ -163,6 +178,21 @@ providers:
     ]);
     expect(auto.body.suggestion?.patch).toEqual({ routing: 'gateway', gatewayId: 'litellm' });
     expect(completions(system.sim) + completions(proxy)).toBe(0);
+  });
+
+  it('reads a ${VAR} key of unsaved settings as saving them would: from the environment, refused when unset', async () => {
+    const res = await test('/test', { kind: 'openai', baseUrl: `${keyedUrl}/`, apiKey: '${CT_E2E_FORM_KEY}' });
+    expect(res.status).toBe(200);
+    expect(res.body.routes[0]).toMatchObject({ route: 'direct', ok: true, status: 200, models: ['m1'] });
+    expect(authorizations).toEqual([`Bearer ${FORM_KEY}`]);
+    expect(res.text).not.toContain(FORM_KEY);
+
+    for (const apiKey of ['${CT_E2E_UNSET_KEY}', '${DATABASE_URL}']) {
+      const refused = await test<Envelope>('/test', { kind: 'openai', baseUrl: keyedUrl, apiKey });
+      expect([apiKey, refused.status, refused.body.error.param]).toEqual([apiKey, 400, 'apiKey']);
+      expect(refused.text).not.toContain('postgres://');
+    }
+    expect(authorizations).toHaveLength(1);
   });
 
   it("tests changed settings with a saved gateway's stored key, which never leaves the server", async () => {

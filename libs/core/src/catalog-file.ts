@@ -487,6 +487,37 @@ function readModelCache(r: CatalogReader, model: Obj, path: string, owner: strin
   return Object.keys(out).length === 0 ? undefined : out;
 }
 
+/** How a provider is reached: what a connection test of settings not saved yet needs from them. */
+export interface ConnectionSettings {
+  baseUrl: string;
+  apiKey?: string;
+}
+
+/**
+ * `baseUrl` and `apiKey` of provider settings that are not a catalog entry (a connection test of a form not saved
+ * yet), read exactly as a provider's in a catalog document: `${VAR}` resolved from `env` under `options`, the same
+ * checks, a trailing slash dropped, an empty key absent. Throws a CatalogFileError whose problems name `baseUrl` or
+ * `apiKey` (never a value), so what a test accepts is what a save would store.
+ */
+export function readConnectionSettings(
+  raw: { baseUrl: unknown; apiKey?: unknown },
+  env: CatalogEnv,
+  options: CatalogReadOptions = {},
+): ConnectionSettings {
+  const r = new CatalogReader(env, options);
+  const obj: Obj = { baseUrl: raw.baseUrl, apiKey: raw.apiKey };
+  // The path `.apiKey` is what CatalogReadOptions' `apiKeyOnly` recognises; it is stripped from the problems below.
+  const baseUrl = r.url(obj, 'baseUrl', '', 'the settings tested');
+  const apiKey = r.apiKey(obj, '', 'the settings tested');
+  if (r.problems.length > 0 || baseUrl === undefined) {
+    throw new CatalogFileError(
+      r.problems.map((p) => p.replace(/^\./, '')),
+      'configuration',
+    );
+  }
+  return apiKey === undefined ? { baseUrl } : { baseUrl, apiKey };
+}
+
 function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpec | undefined {
   const obj = r.object(raw, path, PROVIDER_KEYS);
   if (!obj) {

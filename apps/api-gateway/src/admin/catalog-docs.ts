@@ -65,15 +65,17 @@ export function validateDocs(
   try {
     return withLoadablePlugins(readCatalogDocument(doc, env, 'configuration', ADMIN_DOCUMENT), pluginAllowed);
   } catch (err) {
-    if (!(err instanceof CatalogFileError)) {
-      throw err;
-    }
-    const problems = err.problems.map((p) => problemOf(p, strip));
-    throw new GatewayError(ErrorCode.InvalidRequest, `Invalid configuration: ${problems.map(problemText).join('; ')}`, {
-      param: problems[0]?.path ?? null,
-      cause: err,
-    });
+    throw err instanceof CatalogFileError ? invalidConfiguration(err, strip) : err;
   }
+}
+
+/** A document's problems as the 400 an admin request gets: every problem in the message, `param` the first's path. */
+export function invalidConfiguration(err: CatalogFileError, strip: RegExp): GatewayError {
+  const problems = err.problems.map((p) => problemOf(p, strip));
+  return new GatewayError(ErrorCode.InvalidRequest, `Invalid configuration: ${problems.map(problemText).join('; ')}`, {
+    param: problems[0]?.path ?? null,
+    cause: err,
+  });
 }
 
 /**

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  CatalogFileError,
   ControlPattern,
   ErrorCode,
   GatewayError,
+  readConnectionSettings,
   type ConnectionTestResult,
   type HealthProbeReply,
   type HealthProbeRequest,
@@ -11,6 +13,7 @@ import {
 } from '@aigw/core';
 import { ControlChannel, ENV } from '@aigw/platform';
 import type { GatewayEnv } from '../config/gateway-env';
+import { ADMIN_DOCUMENT, invalidConfiguration } from './catalog-docs';
 import { PluginAllowance } from './plugin-check';
 import type { TestProviderDto } from './provider-test.dto';
 
@@ -37,21 +40,25 @@ export class ProviderTestService {
       // The health-monitor loads the module to test it: refused here first, as a save of it would be.
       this.plugins.assert(dto.plugin, 'plugin');
     }
-    const provider: UnsavedProviderSettings = { kind: dto.kind, baseUrl: dto.baseUrl, routing: dto.routing };
-    for (const key of [
-      'apiKey',
-      'apiKeyFromGateway',
-      'gatewayId',
-      'healthPath',
-      'plugin',
-      'probe',
-      'models',
-    ] as const) {
+    const provider: UnsavedProviderSettings = { kind: dto.kind, ...this.connection(dto), routing: dto.routing };
+    for (const key of ['apiKeyFromGateway', 'gatewayId', 'healthPath', 'plugin', 'probe', 'models'] as const) {
       if (dto[key] !== undefined) {
         Object.assign(provider, { [key]: dto[key] });
       }
     }
     return this.ask({ provider });
+  }
+
+  /**
+   * The URL and key as saving these settings would store them (`${VAR}` in the key read from this process's
+   * environment, as a create or PATCH reads it), so a test sends what the provider would get once saved.
+   */
+  private connection(dto: TestProviderDto): { baseUrl: string; apiKey?: string } {
+    try {
+      return readConnectionSettings(dto, process.env, ADMIN_DOCUMENT);
+    } catch (err) {
+      throw err instanceof CatalogFileError ? invalidConfiguration(err, /^$/) : err;
+    }
   }
 
   private async ask(request: HealthProbeRequest): Promise<ConnectionTestResult> {
