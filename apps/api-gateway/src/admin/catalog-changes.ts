@@ -5,6 +5,15 @@ import { CatalogService, ControlChannel, ENV, MigratedDatabase } from '@aigw/pla
 import type { GatewayEnv } from '../config/gateway-env';
 
 /**
+ * What a change that changes nothing answers with (a PATCH of the values a record already has): nothing is written,
+ * audited or announced, and the record keeps its source (a file provider stays the file's, so the next boot's seed
+ * still updates it).
+ */
+export class Unchanged<T> {
+  constructor(readonly view: T) {}
+}
+
+/**
  * Runs an admin change to the catalog in one transaction, then makes it live: this replica reloads before the
  * answer goes out, and `provider.changed` tells every worker, monitor and other gateway replica to reload now
  * (each also reloads every CATALOG_RELOAD_S, should a message be lost).
@@ -28,8 +37,12 @@ export class CatalogChanges {
     return this.store.transaction(work);
   }
 
-  async apply<T>(providerId: string | null, work: (tx: CatalogTx) => Promise<T>): Promise<T> {
+  /** `work` answers `Unchanged` when the change would change nothing: no reload, no message, the view as is. */
+  async apply<T>(providerId: string | null, work: (tx: CatalogTx) => Promise<T | Unchanged<T>>): Promise<T> {
     const result = await this.store.transaction(work);
+    if (result instanceof Unchanged) {
+      return result.view;
+    }
     try {
       await this.catalog.reload();
     } catch (err) {

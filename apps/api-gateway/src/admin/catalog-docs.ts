@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import {
   CatalogFileError,
   catalogDocument,
@@ -26,6 +27,15 @@ export type Doc = Record<string, unknown>;
 export function providerDoc(p: ProviderSpec): Doc {
   const { apiKey: _omitted, ...doc } = catalogDocument({ providers: [p], gateways: [] }).providers[0] as Doc;
   return doc;
+}
+
+/**
+ * Whether two specs hold the same settings: every field the catalog document has (models sorted by name, defaults
+ * spelled out), and the same key. What a no-op change is (see Unchanged).
+ */
+export function sameSettings<T extends ProviderSpec | GatewaySpec>(a: T, b: T): boolean {
+  const doc = (x: T): Doc => ('models' in x ? providerDoc(x) : gatewayDoc(x));
+  return a.apiKey === b.apiKey && a.apiKeyRef === b.apiKeyRef && isDeepStrictEqual(doc(a), doc(b));
 }
 
 export function gatewayDoc(g: GatewaySpec): Doc {

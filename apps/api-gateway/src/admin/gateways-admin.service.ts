@@ -2,9 +2,17 @@ import { Injectable } from '@nestjs/common';
 import { ErrorCode, GatewayError, type GatewaySpec } from '@aigw/core';
 import type { AuthContext } from '../http/request-context';
 import { actorOf } from './admin-views';
-import { CatalogChanges } from './catalog-changes';
+import { CatalogChanges, Unchanged } from './catalog-changes';
 import { CircuitAdminService } from './circuit-admin.service';
-import { fieldsOf, gatewayDoc, gatewayView, notFound, validateDocs, type GatewayView } from './catalog-docs';
+import {
+  fieldsOf,
+  gatewayDoc,
+  gatewayView,
+  notFound,
+  sameSettings,
+  validateDocs,
+  type GatewayView,
+} from './catalog-docs';
 
 const GATEWAY_PREFIX = /^gateways\[0\]\.?/;
 /** A gateway document has no providers, so no plugin to allow. */
@@ -74,8 +82,11 @@ export class GatewaysAdminService {
         const { apiKey: _none, apiKeyRef: _noRef, ...rest } = next;
         next = { ...rest, ...pick(current) };
       }
-      await tx.putGateway(next, keep ? { keep: true } : { set: next.apiKey ?? null });
       const before = gatewayView(current, state.gatewaySources.get(id) ?? null);
+      if (sameSettings(current, next)) {
+        return new Unchanged(before);
+      }
+      await tx.putGateway(next, keep ? { keep: true } : { set: next.apiKey ?? null });
       const after = gatewayView(next, 'admin');
       await tx.audit({ actor: actorOf(auth), action: 'gateway.update', target: id, before, after });
       if (!keep || next.baseUrl !== current.baseUrl || next.timeoutMs !== current.timeoutMs) {

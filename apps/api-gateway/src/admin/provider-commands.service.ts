@@ -11,7 +11,7 @@ import { KEEP_SECRET, type CatalogState, type CatalogTx, type SecretUpdate } fro
 import type { AuthContext } from '../http/request-context';
 import { actorOf } from './admin-views';
 import { CircuitAdminService } from './circuit-admin.service';
-import { CatalogChanges } from './catalog-changes';
+import { CatalogChanges, Unchanged } from './catalog-changes';
 import { PluginAllowance } from './plugin-check';
 import {
   fieldsOf,
@@ -20,6 +20,7 @@ import {
   notFound,
   providerDoc,
   providerView,
+  sameSettings,
   validateDocs,
   type Doc,
   type ModelView,
@@ -94,7 +95,7 @@ export class ProviderCommandsService {
       const doc = providerDoc(current);
       const secret = mergeFields(doc, fields);
       const next = this.validate(doc, state, current, secret);
-      reconnected = !('keep' in secret) || CONNECTION_FIELDS.some((f) => current[f] !== next[f]);
+      reconnected = current.apiKey !== next.apiKey || CONNECTION_FIELDS.some((f) => current[f] !== next[f]);
       return this.write(tx, auth, action, current, next, secret, state);
     });
     if (reconnected) {
@@ -232,10 +233,13 @@ export class ProviderCommandsService {
     next: ProviderSpec,
     secret: SecretUpdate,
     state: CatalogState,
-  ): Promise<ProviderView> {
+  ): Promise<ProviderView | Unchanged<ProviderView>> {
+    const before = providerView(current, state.providerSources.get(current.id) ?? null);
+    if (sameSettings(current, next)) {
+      return new Unchanged(before);
+    }
     const stored: SecretUpdate = 'keep' in secret ? secret : { set: next.apiKey ?? null };
     await tx.putProvider(next, stored);
-    const before = providerView(current, state.providerSources.get(current.id) ?? null);
     const after = providerView(next, 'admin');
     await tx.audit({ actor: actorOf(auth), action, target: current.id, before, after });
     return after;
@@ -249,15 +253,18 @@ export class ProviderCommandsService {
     current: ProviderSpec,
     modelDocs: Doc[],
     index = modelDocs.length - 1,
-  ): Promise<ModelView> {
+  ): Promise<ModelView | Unchanged<ModelView>> {
     const doc = { ...providerDoc(current), models: modelDocs };
     const strip = new RegExp(`^providers\\[0\\]\\.(models\\[${index}\\]\\.?)?`);
     const next = this.validate(doc, state, current, KEEP_SECRET, strip);
-    await tx.putProvider(next, KEEP_SECRET);
     const name = String(modelDocs[index].name);
     const before = current.models.find((m) => m.name === name);
     const written = next.models.find((m) => m.name === name) as ModelSpec;
     const after = modelView(next, written);
+    if (before !== undefined && sameSettings(current, next)) {
+      return new Unchanged(after);
+    }
+    await tx.putProvider(next, KEEP_SECRET);
     await tx.audit({
       actor: actorOf(auth),
       action,
