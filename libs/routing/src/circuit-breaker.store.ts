@@ -170,6 +170,12 @@ export class CircuitBreakerStore {
     return { state, transition };
   }
 
+  /** Drops a deleted deployment's circuit (its state and probes): one re-created with the same id starts closed. */
+  async forget(deploymentId: string): Promise<void> {
+    // Both keys share the deployment's hash tag, so this is one command on Redis Cluster too.
+    await this.redis.del(...this.keys(deploymentId));
+  }
+
   /** Admin reset: closed, counters and probes cleared. */
   async reset(deploymentId: string): Promise<CircuitRecordResult> {
     const { state, transition } = await this.run(deploymentId, 'reset', '');

@@ -5,3 +5,4 @@ export * from './round-robin-counter';
 export * from './route-memory';
 export * from './provider-quota.store';
 export * from './keys';
+export * from './forget-deleted';

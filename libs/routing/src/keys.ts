@@ -6,3 +6,8 @@
 export function routingKeyPrefix(namespace: string): string {
   return `${namespace}:routing:`;
 }
+
+/** Prefix of the time-to-first-chunk latency averages (streams), beside the whole-call ones at `routingPrefix`. */
+export function firstChunkLatencyPrefix(routingPrefix: string): string {
+  return `${routingPrefix}stream:`;
+}

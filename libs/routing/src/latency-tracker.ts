@@ -121,6 +121,13 @@ export class LatencyTracker {
     return (reply as string[]).map(Number);
   }
 
+  /** Drops the averages of deleted deployments. */
+  async forget(deploymentIds: readonly string[]): Promise<void> {
+    if (deploymentIds.length > 0) {
+      await this.redis.hdel(this.key, ...deploymentIds);
+    }
+  }
+
   /** Recent averages of the given deployments in one round trip; missing or stale ones are absent. */
   async get(deploymentIds: readonly string[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();

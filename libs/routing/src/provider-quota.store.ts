@@ -18,6 +18,8 @@ export interface QuotaEntry {
   snapshot: QuotaSnapshot;
 }
 
+const ROUTES: readonly Route[] = ['direct', 'gateway'];
+
 /** Provider ids are `[A-Za-z0-9][A-Za-z0-9._-]*`: the colon cannot be part of one. */
 function fieldOf(providerId: string, route: Route): string {
   return `${providerId}:${route}`;
@@ -88,6 +90,11 @@ export class ProviderQuotaStore {
     // One write on a connection corked per turn; no MULTI (an ioredis pipeline object, two more commands): the
     // expiry only lets the hash go once no worker writes it any more.
     await Promise.all([this.redis.hset(this.key, ...fields), this.redis.pexpire(this.key, this.ttlMs)]);
+  }
+
+  /** Drops what was seen of a deleted provider, on every route. */
+  async forget(providerId: string): Promise<void> {
+    await this.redis.hdel(this.key, ...ROUTES.map((route) => fieldOf(providerId, route)));
   }
 
   /** Every provider's snapshots; fields that do not parse are left out. */

@@ -1,5 +1,15 @@
+import { DEFAULT_CIRCUIT_CONFIG } from '@aigw/core';
+import {
+  CircuitBreakerStore,
+  LatencyTracker,
+  ProviderQuotaStore,
+  RouteMemory,
+  firstChunkLatencyPrefix,
+  routingKeyPrefix,
+} from '@aigw/routing';
+import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
-import { GatewayHarness } from '../support';
+import { GatewayHarness, REDIS_URL } from '../support';
 import { audit, call } from './admin-support';
 
 const P = '/api/v1/ai/admin/providers';
@@ -16,12 +26,21 @@ interface ProviderItem {
   models: { name: string; promptPer1k: number }[];
 }
 
-/** Admin changes over a provider's life: edits that change nothing. */
+const model = (name: string) => ({ name, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192 });
+
+/** Admin changes over a provider's life: edits that change nothing, and what a deletion leaves behind in Redis. */
 describe('admin API: provider lifecycle', () => {
   const h = new GatewayHarness({ CATALOG_RELOAD_S: '3600' });
+  let redis: Redis;
 
-  beforeAll(() => h.start(), 60_000);
-  afterAll(() => h.stop(), 30_000);
+  beforeAll(async () => {
+    await h.start();
+    redis = new Redis(REDIS_URL);
+  }, 60_000);
+  afterAll(async () => {
+    await redis?.quit();
+    await h.stop();
+  }, 30_000);
 
   const source = async (id: string): Promise<string> => {
     const rows: { source: string }[] = await h.app
@@ -78,6 +97,103 @@ describe('admin API: provider lifecycle', () => {
       const res = await call<{ source: string }>(h, 'PATCH', `${G}/still`, { baseUrl: 'http://127.0.0.1:9/' });
       expect([res.status, res.body.source]).toEqual([200, 'admin']);
       expect((await audit(h, 'still')).map((a) => a.action)).toEqual(['gateway.create']);
+    });
+  });
+
+  describe('deleting a provider or a model', () => {
+    const prefix = (): string => routingKeyPrefix(h.prefix);
+    const circuits = (): CircuitBreakerStore =>
+      new CircuitBreakerStore(redis, prefix(), { ...DEFAULT_CIRCUIT_CONFIG, failureThreshold: 1 });
+    const latency = (stream: boolean): LatencyTracker =>
+      new LatencyTracker(redis, stream ? firstChunkLatencyPrefix(prefix()) : prefix(), { alpha: 0.3 });
+
+    /** What workers leave in Redis after calling a deployment that failed: an open circuit, latency, quota, route. */
+    const learn = async (providerId: string, deploymentIds: string[]): Promise<void> => {
+      for (const id of deploymentIds) {
+        expect((await circuits().recordFailure(id)).state).toBe('open');
+        await latency(false).record(id, 1234);
+        await latency(true).record(id, 321);
+      }
+      await new RouteMemory(redis, prefix()).set(providerId, 'gateway');
+      const snapshot = {
+        requests: { limit: 10, remaining: 0, resetAt: Date.now() + 60_000 },
+        tokens: null,
+        observedAt: Date.now(),
+      };
+      await new ProviderQuotaStore(redis, h.prefix).write([
+        { providerId, route: 'direct', snapshot },
+        { providerId, route: 'gateway', snapshot },
+      ]);
+    };
+    const keysOf = async (providerId: string): Promise<string[]> =>
+      (await redis.keys(`${prefix()}*${providerId}*`)).sort();
+
+    it('forgets its circuits, latency, route and rate limits: the same id re-created starts afresh', async () => {
+      const body = {
+        id: 'phoenix',
+        kind: 'openai',
+        baseUrl: `${h.sim.url}/v1`,
+        routing: 'auto',
+        gateway: 'still',
+        models: [model('p1'), model('p2')],
+      };
+      expect((await call(h, 'POST', P, body)).status).toBe(201);
+      await learn('phoenix', ['phoenix/p1', 'phoenix/p2']);
+      expect(await listed('phoenix')).toMatchObject({
+        circuit: 'open',
+        routeInUse: 'gateway',
+        quota: expect.anything(),
+      });
+      expect((await keysOf('phoenix')).length).toBeGreaterThanOrEqual(3);
+
+      expect((await call(h, 'DELETE', `${P}/phoenix`)).status).toBe(200);
+      expect(await keysOf('phoenix')).toEqual([]);
+      for (const stream of [false, true]) {
+        expect((await latency(stream).get(['phoenix/p1', 'phoenix/p2'])).size).toBe(0);
+      }
+      expect((await new ProviderQuotaStore(redis, h.prefix).readAll()).has('phoenix')).toBe(false);
+
+      expect((await call(h, 'POST', P, body)).status).toBe(201);
+      expect(await listed('phoenix')).toMatchObject({
+        circuit: 'closed',
+        circuits: [
+          { id: 'phoenix/p1', state: 'closed' },
+          { id: 'phoenix/p2', state: 'closed' },
+        ],
+        routeInUse: 'direct',
+        quota: null,
+      });
+    });
+
+    it("deleting a model forgets that deployment's circuit and latency only", async () => {
+      await learn('phoenix', ['phoenix/p1', 'phoenix/p2']);
+      expect((await call(h, 'DELETE', `${P}/phoenix/models/p1`)).status).toBe(200);
+      const states = await circuits().states(['phoenix/p1', 'phoenix/p2']);
+      expect(states.get('phoenix/p1')?.state ?? 'closed').toBe('closed');
+      expect(await redis.exists(`${prefix()}cb:{phoenix/p1}`)).toBe(0);
+      expect(states.get('phoenix/p2')?.state).toBe('open');
+      expect([...(await latency(false).get(['phoenix/p1', 'phoenix/p2'])).keys()]).toEqual(['phoenix/p2']);
+      // The provider itself stays: its route and rate limits are kept.
+      expect((await listed('phoenix'))?.routeInUse).toBe('gateway');
+
+      expect((await call(h, 'POST', `${P}/phoenix/models`, model('p1'))).status).toBe(201);
+      expect((await listed('phoenix'))?.circuits).toEqual([
+        { id: 'phoenix/p1', state: 'closed' },
+        { id: 'phoenix/p2', state: 'open' },
+      ]);
+    });
+
+    it('an import that removes a provider forgets it too', async () => {
+      await learn('phoenix', ['phoenix/p1']);
+      const exported = await fetch(`${h.url}/api/v1/ai/admin/config/export?format=json`, { headers: h.headers() });
+      const config = (await exported.json()) as { gateways: unknown[]; providers: { id: string }[] };
+      const res = await call(h, 'POST', '/api/v1/ai/admin/config/import', {
+        ...config,
+        providers: config.providers.filter((p) => p.id !== 'phoenix'),
+      });
+      expect(res.status).toBe(200);
+      expect(await keysOf('phoenix')).toEqual([]);
+      expect((await latency(false).get(['phoenix/p1'])).size).toBe(0);
     });
   });
 });

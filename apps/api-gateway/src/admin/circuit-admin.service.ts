@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DEFAULT_CIRCUIT_CONFIG, ErrorCode, GatewayError, type CircuitState } from '@aigw/core';
 import { AuditLogStore } from '@aigw/entities';
 import { CatalogService, ENV, REDIS } from '@aigw/platform';
-import { CircuitBreakerStore, routingKeyPrefix } from '@aigw/routing';
+import { CircuitBreakerStore, forgetDeletedRouting, routingKeyPrefix, type DeletedRouting } from '@aigw/routing';
 import type { Redis } from 'ioredis';
 import type { GatewayEnv } from '../config/gateway-env';
 import type { AuthContext } from '../http/request-context';
@@ -20,8 +20,8 @@ export class CircuitAdminService {
   private readonly circuits: CircuitBreakerStore;
 
   constructor(
-    @Inject(ENV) env: GatewayEnv,
-    @Inject(REDIS) redis: Redis,
+    @Inject(ENV) private readonly env: GatewayEnv,
+    @Inject(REDIS) private readonly redis: Redis,
     private readonly catalog: CatalogService,
     private readonly audit: AuditLogStore,
   ) {
@@ -80,6 +80,19 @@ export class CircuitAdminService {
       this.logger.log(`circuit closed by ${cause} of ${provider.id}: ${changed.map((d) => d.id).join(', ')}`);
     } catch (err) {
       this.logger.warn(`closing ${provider.id}'s circuits after ${cause} failed: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * After an admin deleted a provider or models: drops their circuits, latency averages, remembered route and rate
+   * limits from Redis (forgetDeletedRouting), so one re-created with the same id starts afresh. A Redis failure is
+   * logged, not thrown: the deletion has been made (the keys then expire in a day).
+   */
+  async forgetDeleted(deleted: DeletedRouting): Promise<void> {
+    try {
+      await forgetDeletedRouting(this.redis, this.env.REDIS_PREFIX, deleted);
+    } catch (err) {
+      this.logger.warn(`forgetting the routing state of ${deleted.providerId} failed: ${(err as Error).message}`);
     }
   }
 

@@ -16,6 +16,7 @@ import type { CatalogTx, SecretUpdate } from '@aigw/entities';
 import type { AuthContext } from '../http/request-context';
 import { actorOf } from './admin-views';
 import { CatalogChanges } from './catalog-changes';
+import { CircuitAdminService } from './circuit-admin.service';
 import { ADMIN_DOCUMENT, problemOf, problemText, withLoadablePlugins, type Doc } from './catalog-docs';
 import { PluginAllowance, type PluginAllowed } from './plugin-check';
 
@@ -50,6 +51,7 @@ export class ConfigTransferService {
   constructor(
     private readonly changes: CatalogChanges,
     private readonly plugins: PluginAllowance,
+    private readonly circuits: CircuitAdminService,
   ) {}
 
   async export(format: ExportFormat): Promise<string> {
@@ -74,7 +76,25 @@ export class ConfigTransferService {
       }
       return { dryRun, applied: !dryRun, changes };
     };
-    return dryRun ? this.changes.read(plan) : this.changes.apply(null, plan);
+    if (dryRun) {
+      return this.changes.read(plan);
+    }
+    const result = await this.changes.apply(null, plan);
+    await this.forgetRemoved(result.changes);
+    return result;
+  }
+
+  /** What the workers learnt of removed providers and models goes with them (CircuitAdminService.forgetDeleted). */
+  private async forgetRemoved(changes: ImportResult['changes']): Promise<void> {
+    const gone = new Set(changes.providers.removed);
+    const byProvider = new Map<string, string[]>([...gone].map((id) => [id, []]));
+    for (const deploymentId of changes.models.removed) {
+      const providerId = deploymentId.slice(0, deploymentId.indexOf('/'));
+      byProvider.set(providerId, [...(byProvider.get(providerId) ?? []), deploymentId]);
+    }
+    for (const [providerId, deploymentIds] of byProvider) {
+      await this.circuits.forgetDeleted({ providerId, deploymentIds, wholeProvider: gone.has(providerId) });
+    }
   }
 }
 

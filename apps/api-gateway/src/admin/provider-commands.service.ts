@@ -125,15 +125,24 @@ export class ProviderCommandsService {
     });
   }
 
-  /** Deletes a provider with its models and health history; usage records keep its id. */
+  /**
+   * Deletes a provider with its models and health history, and what the workers learnt of it in Redis (circuits,
+   * latency, route, rate limits); usage records keep its id.
+   */
   async remove(id: string, auth: AuthContext): Promise<ProviderView> {
-    return this.changes.apply(id, async (tx) => {
+    const before = await this.changes.apply(id, async (tx) => {
       const { state, current } = await this.current(tx, id);
       await tx.deleteProvider(id);
-      const before = providerView(current, state.providerSources.get(id) ?? null);
-      await tx.audit({ actor: actorOf(auth), action: 'provider.delete', target: id, before, after: null });
-      return before;
+      const view = providerView(current, state.providerSources.get(id) ?? null);
+      await tx.audit({ actor: actorOf(auth), action: 'provider.delete', target: id, before: view, after: null });
+      return view;
     });
+    await this.circuits.forgetDeleted({
+      providerId: id,
+      deploymentIds: before.models.map((m) => m.id),
+      wholeProvider: true,
+    });
+    return before;
   }
 
   async createModel(id: string, body: unknown, auth: AuthContext): Promise<ModelView> {
@@ -165,8 +174,9 @@ export class ProviderCommandsService {
     });
   }
 
+  /** Deletes a model, and its deployment's circuit and latency averages in Redis (see `remove`). */
   async removeModel(id: string, model: string, auth: AuthContext): Promise<ModelView> {
-    return this.changes.apply(id, async (tx) => {
+    const before = await this.changes.apply(id, async (tx) => {
       const { current } = await this.current(tx, id);
       const index = this.modelIndex(current, model);
       const next = { ...current, models: current.models.filter((_, i) => i !== index) };
@@ -175,6 +185,8 @@ export class ProviderCommandsService {
       await tx.audit({ actor: actorOf(auth), action: 'model.delete', target: before.id, before, after: null });
       return before;
     });
+    await this.circuits.forgetDeleted({ providerId: id, deploymentIds: [before.id], wholeProvider: false });
+    return before;
   }
 
   private async current(tx: CatalogTx, id: string): Promise<{ state: CatalogState; current: ProviderSpec }> {

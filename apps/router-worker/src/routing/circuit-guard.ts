@@ -146,6 +146,19 @@ export class CircuitGuard implements CircuitPort, OnApplicationShutdown {
     }
   }
 
+  /**
+   * Drops what this worker holds of deployments no longer in the catalog (pending successes, read-ahead ids), so a
+   * late flush does not write a deleted deployment's circuit back after the admin API removed it.
+   */
+  retain(deploymentIds: ReadonlySet<string>): void {
+    for (const id of this.successes.keys()) {
+      if (!deploymentIds.has(id)) {
+        this.successes.delete(id);
+      }
+    }
+    this.ahead.retain(deploymentIds);
+  }
+
   /** Writes the pending successes (also at shutdown, before Redis closes); resolves when they are written. */
   flush(): Promise<void> {
     return this.writes.flush();

@@ -66,6 +66,15 @@ export class CircuitReadAhead {
     return this.read(ids);
   }
 
+  /** Forgets recently routed deployments that are not in `deploymentIds` (deleted from the catalog). */
+  retain(deploymentIds: ReadonlySet<string>): void {
+    for (const id of this.hot) {
+      if (!deploymentIds.has(id)) {
+        this.hot.delete(id);
+      }
+    }
+  }
+
   private remember(ids: readonly string[]): void {
     for (const id of ids) {
       this.hot.delete(id);

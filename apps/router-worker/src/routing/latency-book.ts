@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
-import { LatencyTracker, routingKeyPrefix } from '@aigw/routing';
+import { LatencyTracker, firstChunkLatencyPrefix, routingKeyPrefix } from '@aigw/routing';
 import type { Redis } from 'ioredis';
 import { FlushSchedule } from './flush-schedule';
 import { HistoricalLatency } from './historical-latency';
@@ -50,7 +50,7 @@ export class LatencyBook implements LatencySink, OnApplicationShutdown {
       samples: new Map(),
     });
     this.calls = tracker(prefix);
-    this.firstChunks = tracker(`${prefix}stream:`);
+    this.firstChunks = tracker(firstChunkLatencyPrefix(prefix));
   }
 
   /** The answer does not wait for the average to be updated. A lost sample is harmless. */
@@ -73,6 +73,17 @@ export class LatencyBook implements LatencySink, OnApplicationShutdown {
     } catch (err) {
       this.errors.report('latency_read', err);
       return new Map();
+    }
+  }
+
+  /** Drops samples not written yet of deployments no longer in the catalog (see CircuitGuard.retain). */
+  retain(deploymentIds: ReadonlySet<string>): void {
+    for (const { samples } of [this.calls, this.firstChunks]) {
+      for (const id of samples.keys()) {
+        if (!deploymentIds.has(id)) {
+          samples.delete(id);
+        }
+      }
     }
   }
 

@@ -78,6 +78,18 @@ export class ProviderQuotaBook implements QuotaObservers, OnModuleInit, OnApplic
     }
   }
 
+  /**
+   * Drops what was seen of providers no longer in the catalog: a provider re-created with the same id starts with
+   * no snapshot (none shown in the metrics, none merged into its first), and nothing of the old one is written back.
+   */
+  retainProviders(providerIds: ReadonlySet<string>): void {
+    for (const id of this.slotsByProvider.keys()) {
+      if (!providerIds.has(id)) {
+        this.slotsByProvider.delete(id);
+      }
+    }
+  }
+
   /** Writes the snapshots changed so far (also at shutdown, before Redis closes); resolves once they are written. */
   flush(): Promise<void> {
     return this.writes.run();

@@ -5,6 +5,7 @@ import { CircuitStateGauge } from '../metrics/circuit-state.gauge';
 import { ProviderQuotaGauge } from '../metrics/provider-quota.gauge';
 import { ATTEMPT_LOOP_PROVIDER } from './attempt-loop.provider';
 import { CircuitGuard } from './circuit-guard';
+import { DeletedRouting } from './deleted-routing';
 import { HistoricalLatency } from './historical-latency';
 import { LatencyBook } from './latency-book';
 import { PreferenceReader } from './preference-reader';
@@ -21,6 +22,7 @@ export const ROUTING_PROVIDERS: Provider[] = [
   { provide: ROUTING_CONFIG, inject: [ENV], useFactory: (env: WorkerEnv) => routingConfigOf(env) },
   CircuitGuard,
   CircuitStateGauge,
+  DeletedRouting,
   HistoricalLatency,
   LatencyBook,
   PreferenceReader,
