@@ -17,6 +17,7 @@ const ALL = [
   'AdminCatalog1796200000000',
   'UsageDeploymentRollups1796300000000',
   'HealthValidUntil1796400000000',
+  'UsageAttempts1796500000000',
 ];
 
 const TABLES = [

@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { UsageEvent } from '@aigw/core';
-import { runMigrationsLocked, UsageDeploymentDailyEntity, UsageRecordEntity, UsageStore } from '@aigw/entities';
+import {
+  DeploymentStatsStore,
+  QuotaUsageStore,
+  runMigrationsLocked,
+  UsageAnalyticsStore,
+  UsageDeploymentDailyEntity,
+  UsageRecordEntity,
+  UsageStore,
+} from '@aigw/entities';
 import type { DataSource } from 'typeorm';
 import { dropSchema, openDataSource, uniqueSchema } from './pg';
 
@@ -119,5 +127,67 @@ describe('UsageStore', () => {
       .getRepository(UsageDeploymentDailyEntity)
       .findOneByOrFail({ day: new Date(day.slice(0, 10)) });
     expect(rollup).toMatchObject({ requests: 2, promptTokens: String(120 + 2_147_483_647) });
+  });
+
+  it("stores a fallback's failed attempts for their deployments, not as requests of the user", async () => {
+    // pa failed twice (two deployments' worth of attempts), pb answered: the listing counted pb's answer only, so pa
+    // looked perfect. The request must still count once for the user's quota and the analytics.
+    const user = randomUUID();
+    const now = new Date();
+    const answered = event({
+      userId: user,
+      provider: 'fb-b',
+      model: 'shared',
+      latencyMs: 700,
+      attempts: 3,
+      createdAt: now.toISOString(),
+      failedAttempts: [
+        { provider: 'fb-a', model: 'shared', errorClass: 'provider', latencyMs: 300 },
+        { provider: 'fb-c', model: 'shared', errorClass: 'timeout', latencyMs: 200 },
+      ],
+    });
+    expect(await store.insertBatch([answered])).toBe(1);
+    // A redelivered job stores neither the request nor its attempts again.
+    expect(await store.insertBatch([answered])).toBe(0);
+
+    const rows = await ds
+      .getRepository(UsageRecordEntity)
+      .find({ where: { userId: user }, order: { requestId: 'ASC' } });
+    expect(rows.map((r) => [r.requestId, r.attemptOf, r.provider, r.status, r.errorClass, r.costUsd])).toEqual([
+      [answered.requestId, null, 'fb-b', 'success', null, 0.000123456],
+      [`${answered.requestId}#1`, answered.requestId, 'fb-a', 'error', 'provider', 0],
+      [`${answered.requestId}#2`, answered.requestId, 'fb-c', 'error', 'timeout', 0],
+    ]);
+    expect(rows[1]).toMatchObject({ promptTokens: 0, completionTokens: 0, latencyMs: 300, apiKeyId: KEY });
+
+    const stats = await new DeploymentStatsStore(ds).since(new Date(now.getTime() - 60_000));
+    const of = (provider: string) => stats.find((s) => s.provider === provider);
+    expect(of('fb-a')).toEqual({ provider: 'fb-a', model: 'shared', requests: 1, successes: 0, avgLatencyMs: null });
+    expect(of('fb-c')).toMatchObject({ requests: 1, successes: 0 });
+    expect(of('fb-b')).toMatchObject({ requests: 1, successes: 1, avgLatencyMs: 700 });
+
+    const dayStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+    const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+    const quota = new QuotaUsageStore(ds);
+    expect(await quota.userTotals(user, dayStart, monthStart)).toMatchObject({
+      dailyRequests: 1,
+      monthlyRequests: 1,
+      dailySpendUsd: 0.000123456,
+    });
+    expect((await quota.periodTotals(dayStart, monthStart)).find((t) => t.userId === user)).toMatchObject({
+      dailyRequests: 1,
+      monthlyRequests: 1,
+    });
+    // From the rollups (whole days) and from the raw rows (the current hour), by user and by deployment.
+    const analytics = new UsageAnalyticsStore(ds);
+    const range = { from: new Date(dayStart.getTime() - 86_400_000), to: new Date(now.getTime() + 60_000) };
+    const byUser = await analytics.aggregate({ ...range, groupBy: 'none', userId: user });
+    expect(byUser).toMatchObject([{ requests: 1, successes: 1 }]);
+    const raw = await analytics.aggregate({ from: new Date(now.getTime() - 1), to: range.to, groupBy: 'provider' });
+    expect(raw.map((g) => [g.key, g.requests])).toEqual([['fb-b', 1]]);
+    const daily = await ds.getRepository(UsageDeploymentDailyEntity).findBy({ day: dayStart });
+    expect(daily.filter((r) => r.provider.startsWith('fb-')).map((r) => [r.provider, r.requests])).toEqual([
+      ['fb-b', 1],
+    ]);
   });
 });

@@ -73,10 +73,25 @@ export interface UsageEvent {
   /** The answer's ErrorCode, or CLIENT_CLOSED_REQUEST for a client that left. */
   errorCode: string | null;
   attempts: number;
+  /**
+   * The provider attempts of this request that failed before the one the event stands for (a fallback's failed
+   * deployments). The writer stores each as a row of its own linked to the request (`attempt_of`), which the models
+   * listing's success rates and latencies count and per-user request counts, quotas and analytics do not: the
+   * request is counted once. Absent (none, or an event from an older worker): nothing more is stored.
+   */
+  failedAttempts?: FailedAttempt[];
   policy: RoutingPolicy | null;
   stream: boolean;
   /** ISO timestamp of when the request was received. */
   createdAt: string;
+}
+
+/** A failed provider attempt of a request, as its usage event carries it. A failed call is not billed. */
+export interface FailedAttempt {
+  provider: string;
+  model: string;
+  errorClass: string | null;
+  latencyMs: number;
 }
 
 /** How a request ended, as its usage event says it; the rest of the event is the request's own. */
@@ -113,6 +128,7 @@ export function usageRecordOf(request: GenerationRequest, o: UsageOutcome): Usag
     errorClass: o.errorClass,
     errorCode: o.errorCode,
     attempts: o.attempts,
+    failedAttempts: o.failedAttempts,
   };
 }
 

@@ -75,6 +75,31 @@ describe('usageEventOf', () => {
     });
   });
 
+  it('carries the attempts that failed before the one it stands for, unbilled, and none when there were none', () => {
+    const a = deployment({ id: 'pa' }, { name: 'shared' });
+    const b = deployment({ id: 'pb' }, { name: 'shared' });
+    const c = deployment({ id: 'pc' }, { name: 'shared' });
+    const down = new ProviderCallError(ErrorClass.Provider, 'boom', { status: 503 });
+    const slow = new ProviderCallError(ErrorClass.Timeout, 'slow');
+    const answered = {
+      ...result(),
+      attempts: [failedAttempt(a, 'direct', down, 120.4, 2), failedAttempt(b, 'direct', slow, 900, 0)],
+    };
+    answered.attempts.push(successAttempt(c, 'direct', 40, 0));
+    expect(usageEventOf(request, { ok: true, result: answered }, 0).failedAttempts).toEqual([
+      { provider: 'pa', model: 'shared', errorClass: 'provider', latencyMs: 120 },
+      { provider: 'pb', model: 'shared', errorClass: 'timeout', latencyMs: 900 },
+    ]);
+    // All failed: the last failure is the event's own (its provider), the earlier ones ride along.
+    const error = new GatewayError(ErrorCode.AllProvidersFailed, 'failed', { attempts: answered.attempts.slice(0, 2) });
+    const failed = usageEventOf(request, { ok: false, error }, request.receivedAt);
+    expect(failed).toMatchObject({ provider: 'pb', attempts: 2 });
+    expect(failed.failedAttempts).toEqual([
+      { provider: 'pa', model: 'shared', errorClass: 'provider', latencyMs: 120 },
+    ]);
+    expect(usageEventOf(request, { ok: true, result: result() }, 0).failedAttempts).toBeUndefined();
+  });
+
   it('records a request that never reached a provider with no provider', () => {
     const error = new GatewayError(ErrorCode.ModelNotFound, 'no such model');
     expect(usageEventOf(request, { ok: false, error }, request.receivedAt)).toMatchObject({

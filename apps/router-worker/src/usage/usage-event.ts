@@ -1,5 +1,7 @@
 import {
+  type Attempt,
   CLIENT_CLOSED_REQUEST,
+  type FailedAttempt,
   type GatewayError,
   type GenerateOutcome,
   type GenerationRequest,
@@ -39,6 +41,7 @@ export function usageEventOf(request: GenerationRequest, finished: Finished, now
       errorClass: null,
       errorCode: null,
       attempts: result.attempts.length,
+      failedAttempts: failedBefore(result.attempts),
     });
   }
   const { error } = finished;
@@ -59,7 +62,29 @@ export function usageEventOf(request: GenerationRequest, finished: Finished, now
     errorClass: error instanceof GenerationCancelledError ? 'cancelled' : (last?.errorClass ?? null),
     errorCode: errorCodeOf(error),
     attempts: attempts.length,
+    failedAttempts: failedBefore(attempts),
   });
+}
+
+/**
+ * The failed attempts before the last one (the last is the event's own: the answer, or the failure it reports), so
+ * that a deployment that failed before a fallback answered still counts against it. Undefined when there are none,
+ * which keeps the usual event as small as before.
+ */
+function failedBefore(attempts: readonly Attempt[]): FailedAttempt[] | undefined {
+  let failed: FailedAttempt[] | undefined;
+  for (let i = 0; i < attempts.length - 1; i++) {
+    const a = attempts[i];
+    if (!a.ok) {
+      (failed ??= []).push({
+        provider: a.provider,
+        model: a.model,
+        errorClass: a.errorClass ?? null,
+        latencyMs: Math.round(a.latencyMs),
+      });
+    }
+  }
+  return failed;
 }
 
 function errorCodeOf(error: GatewayError): string {

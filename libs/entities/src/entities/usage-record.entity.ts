@@ -3,7 +3,8 @@ import { Check, Column, Entity, Index, PrimaryGeneratedColumn, Unique } from 'ty
 import { numericTransformer } from '../transformers';
 
 /**
- * One finished request. Append-only and written in batches off the hot path, so no foreign
+ * One finished request, or one failed provider attempt of a request that another row stands for (`attemptOf`).
+ * Append-only and written in batches off the hot path, so no foreign
  * keys: a usage event must never be refused because its user or provider was deleted meanwhile.
  */
 @Entity({ name: 'usage_records' })
@@ -85,6 +86,13 @@ export class UsageRecordEntity {
 
   @Column({ type: 'boolean', default: false })
   stream: boolean;
+
+  /**
+   * Set on the row of a provider attempt that failed before its request's last one: that request's id. Such rows
+   * count for the deployment they failed on (the models listing), never as requests (quotas, analytics, rollups).
+   */
+  @Column({ name: 'attempt_of', type: 'text', nullable: true })
+  attemptOf: string | null;
 
   /** When the gateway received the request (not when the row was written). */
   @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })

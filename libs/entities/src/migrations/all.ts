@@ -11,6 +11,7 @@ import { PreferenceUsage1796100000000 } from './1796100000000-PreferenceUsage';
 import { AdminCatalog1796200000000 } from './1796200000000-AdminCatalog';
 import { UsageDeploymentRollups1796300000000 } from './1796300000000-UsageDeploymentRollups';
 import { HealthValidUntil1796400000000 } from './1796400000000-HealthValidUntil';
+import { UsageAttempts1796500000000 } from './1796500000000-UsageAttempts';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   AdminCatalog1796200000000,
   UsageDeploymentRollups1796300000000,
   HealthValidUntil1796400000000,
+  UsageAttempts1796500000000,
 ] as const;

@@ -71,7 +71,7 @@ export class QuotaUsageStore {
               sum(u.cost_usd) FILTER (WHERE u.created_at >= greatest($2, coalesce(q.monthly_reset_at, $2))) AS ms
          FROM ${usage} u
          LEFT JOIN ${quotas} q ON q.user_id = u.user_id
-        WHERE u.created_at >= $2
+        WHERE u.created_at >= $2 AND u.attempt_of IS NULL
         GROUP BY u.user_id`,
       [dayStart, monthStart],
     );

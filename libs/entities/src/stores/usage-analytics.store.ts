@@ -181,7 +181,8 @@ export class UsageAnalyticsStore {
     const to = bind(part.to);
     if (part.source === 'raw') {
       const table = tableRef(this.dataSource, UsageRecordEntity);
-      const where = `created_at >= ${from} AND created_at < ${to}${user === null ? '' : ` AND user_id = ${user}`}`;
+      // Rows of failed attempts are not requests: the rollups leave them out too.
+      const where = `created_at >= ${from} AND created_at < ${to} AND attempt_of IS NULL${user === null ? '' : ` AND user_id = ${user}`}`;
       const key = keySql(part, groupBy, 'created_at', RAW_PROVIDER_SQL, RAW_MODEL_SQL, bind);
       const rows = latencies
         ? `(SELECT *, width_bucket(latency_ms, ${BOUNDS_SQL}) AS wb FROM ${table} WHERE ${where}) r`

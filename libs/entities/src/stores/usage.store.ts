@@ -28,8 +28,11 @@ function usd(v: number): number {
   return Math.min(USD_MAX, Math.max(-USD_MAX, v));
 }
 
-// Column, SQL array type and value of one event, in insert order.
-const COLUMNS: [string, string, (e: UsageEvent) => unknown][] = [
+/** A usage_records row: a request's event, or one of its failed provider attempts (`attemptOf` its request id). */
+type UsageRow = UsageEvent & { attemptOf?: string };
+
+// Column, SQL array type and value of one row, in insert order.
+const COLUMNS: [string, string, (e: UsageRow) => unknown][] = [
   ['request_id', 'text', (e) => e.requestId],
   ['user_id', 'uuid', (e) => e.userId],
   ['api_key_id', 'uuid', (e) => e.apiKeyId],
@@ -51,7 +54,42 @@ const COLUMNS: [string, string, (e: UsageEvent) => unknown][] = [
   ['policy', 'text', (e) => e.policy],
   ['stream', 'bool', (e) => e.stream],
   ['created_at', 'timestamptz', (e) => e.createdAt],
+  ['attempt_of', 'text', (e) => e.attemptOf ?? null],
 ];
+
+/**
+ * The rows of a batch: each event, then a row per failed attempt it carries. An attempt's request id is derived from
+ * its request's, so a redelivered event skips its attempts as it skips itself. A failed call is not billed: no
+ * tokens, no cost.
+ */
+function rowsOf(events: UsageEvent[]): UsageRow[] {
+  const rows: UsageRow[] = [];
+  for (const e of events) {
+    rows.push(e);
+    e.failedAttempts?.forEach((a, i) => {
+      rows.push({
+        ...e,
+        requestId: `${e.requestId}#${i + 1}`,
+        attemptOf: e.requestId,
+        provider: a.provider,
+        model: a.model,
+        promptTokens: 0,
+        completionTokens: 0,
+        cachedTokens: 0,
+        costUsd: 0,
+        costSavedUsd: 0,
+        latencyMs: a.latencyMs,
+        cached: false,
+        status: 'error',
+        errorClass: a.errorClass,
+        errorCode: null,
+        attempts: 1,
+        failedAttempts: undefined,
+      });
+    });
+  }
+  return rows;
+}
 
 /** Adds the rows of `source` to a rollup table, per `unit` ('hour' or 'day') of created_at in UTC. */
 function rollupUpsert(
@@ -82,15 +120,17 @@ export class UsageStore {
    * Inserts a batch in ONE statement; request ids already recorded (a redelivered job) are skipped. The same
    * statement adds exactly the rows it inserted to the four rollups (hourly and daily, per user and per deployment), so a rollup never counts a
    * record twice nor misses one. One array parameter per column (unnest), so the batch size never meets
-   * PostgreSQL's 65535-parameter limit. Returns how many rows were inserted.
+   * PostgreSQL's 65535-parameter limit. The rows of failed attempts (`rowsOf`) are inserted with their requests but
+   * stay out of the rollups: those count client requests. Returns how many requests' rows were inserted.
    */
   async insertBatch(events: UsageEvent[]): Promise<number> {
     if (events.length === 0) {
       return 0;
     }
+    const records = rowsOf(events);
     const columns = COLUMNS.map(([name]) => `"${name}"`).join(', ');
     const arrays = COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ');
-    const params = COLUMNS.map(([, , value]) => events.map(value));
+    const params = COLUMNS.map(([, , value]) => records.map(value));
     const rows = await this.dataSource.query<{ inserted: number }[]>(
       `WITH inserted AS (
          INSERT INTO ${tableRef(this.dataSource, UsageRecordEntity)} (${columns})
@@ -98,7 +138,7 @@ export class UsageStore {
          ON CONFLICT (request_id) DO NOTHING
          RETURNING *
        ), bucketed AS (
-         SELECT *, width_bucket(latency_ms, ${BOUNDS_SQL}) AS wb FROM inserted
+         SELECT *, width_bucket(latency_ms, ${BOUNDS_SQL}) AS wb FROM inserted WHERE attempt_of IS NULL
        ), hourly AS (
          ${rollupUpsert(tableRef(this.dataSource, UsageHourlyEntity), 'pk_usage_hourly', 'hour', 'user', 'bucketed')}
        ), daily AS (
@@ -108,7 +148,7 @@ export class UsageStore {
        ), deployment_daily AS (
          ${rollupUpsert(tableRef(this.dataSource, UsageDeploymentDailyEntity), 'pk_usage_deployment_daily', 'day', 'deployment', 'bucketed')}
        )
-       SELECT count(*)::int AS inserted FROM inserted`,
+       SELECT count(*)::int AS inserted FROM inserted WHERE attempt_of IS NULL`,
       params,
     );
     return rows[0].inserted;
