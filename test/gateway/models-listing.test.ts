@@ -119,6 +119,7 @@ describe('models listing', () => {
       provider: 'sim',
       model: 'sim-gpt',
       status: 'success',
+      attempts: 1,
       createdAt: hourAgo,
       ...fields,
     });
@@ -127,9 +128,11 @@ describe('models listing', () => {
       row({ latencyMs: 200 }),
       row({ latencyMs: 300 }),
       row({ latencyMs: 5000, status: 'error', errorClass: 'timeout' }),
-      // A cache hit, a request its client left and a row older than a day do not count.
+      // A cache hit, a request its client left, a coalesced follower of a failed call (the leader's row counts that
+      // call) and a row older than a day do not count.
       row({ latencyMs: 50, status: 'error', errorClass: 'cancelled', errorCode: 'client_closed_request' }),
-      row({ latencyMs: 1, cached: true }),
+      row({ latencyMs: 1, cached: true, attempts: 0 }),
+      row({ latencyMs: 4000, status: 'error', errorClass: 'timeout', errorCode: 'timeout', attempts: 0 }),
       row({ latencyMs: 1, createdAt: new Date(Date.now() - 25 * 3_600_000) }),
     ]);
     await waitFor(async () => (await listing()).get('sim/sim-gpt')?.avgLatencyMs === 200, {

@@ -30,7 +30,8 @@ export class DeploymentStatsStore {
 
   /**
    * One grouped scan of usage_records since `since` (through its created_at index). A request its client left says
-   * nothing of the provider: it is not counted.
+   * nothing of the provider: it is not counted. Nor is a row without a provider call of its own (`attempts` 0: a
+   * cache hit, a coalesced follower, whose leader's row counts the call).
    */
   async since(since: Date): Promise<DeploymentStats[]> {
     const rows = await this.dataSource.query<StatsRow[]>(
@@ -38,7 +39,7 @@ export class DeploymentStatsStore {
               count(*) FILTER (WHERE status = 'success') AS successes,
               avg(latency_ms) FILTER (WHERE status = 'success') AS avg_latency_ms
          FROM ${tableRef(this.dataSource, UsageRecordEntity)}
-        WHERE created_at >= $1 AND NOT cached AND provider IS NOT NULL AND model IS NOT NULL
+        WHERE created_at >= $1 AND NOT cached AND attempts > 0 AND provider IS NOT NULL AND model IS NOT NULL
           AND error_code IS DISTINCT FROM $2
         GROUP BY provider, model`,
       [since.toISOString(), CLIENT_CLOSED_REQUEST],
