@@ -201,6 +201,26 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
     expect(h.repliesOf(job.id!)).toEqual([]);
   });
 
+  it("counts async jobs' requests in aigw_requests_total by their final outcome, and no sync one", async () => {
+    // The gateway answers an async submission 202 and never sees its end: only the worker can count it.
+    const requests = (exposition: string, labels: string): number =>
+      Number(new RegExp(`^aigw_requests_total\\{${labels}\\} (\\d+)$`, 'm').exec(exposition)?.[1] ?? 0);
+    const ok = 'provider="sim-openai",model="sim-gpt",status="success",cache="bypass"';
+    const failed = 'provider="none",model="none",status="all_providers_failed",cache="bypass"';
+    const before = await h.metrics();
+    await h.outcome((await h.enqueue({}, null)).id!);
+    h.sim.configure({ failNext: 1, failStatus: [500] });
+    expect(await h.outcome((await h.enqueue({}, null)).id!)).toMatchObject({ ok: false });
+    // A sync job is the gateway's to count.
+    await h.finalReplies((await h.enqueue()).id!);
+    const after = await h.metrics();
+    expect(requests(after, ok) - requests(before, ok)).toBe(1);
+    expect(requests(after, failed) - requests(before, failed)).toBe(1);
+    const total = (e: string): number =>
+      [...e.matchAll(/^aigw_requests_total\{.*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    expect(total(after) - total(before)).toBe(2);
+  });
+
   it('a cancel message stops a streaming provider call, and nobody is answered', async () => {
     h.sim.configure({ completionTokens: 200, chunkDelayMs: 50 });
     const job = await h.enqueue({ stream: true });

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CLIENT_CLOSED_REQUEST, ErrorCode, type GatewayError, type GenerationResult } from '@aigw/core';
-import { LATENCY_BUCKETS, METRICS_REGISTRY, MetricName } from '@aigw/platform';
+import { LATENCY_BUCKETS, METRICS_REGISTRY, MetricName, REQUESTS_HELP } from '@aigw/platform';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { CacheStatus } from '../http/result-headers';
 import { ClientGoneError, type AbandonReason } from './reply-waiter';
@@ -20,7 +20,7 @@ export class GatewayMetrics {
   constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
     this.requests = new Counter({
       name: MetricName.Requests,
-      help: 'Generation requests answered by the gateway, by provider, model, status (success or error code) and cache result.',
+      help: REQUESTS_HELP,
       labelNames: ['provider', 'model', 'status', 'cache'],
       registers: [registry],
     });

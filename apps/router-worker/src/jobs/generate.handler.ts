@@ -28,7 +28,7 @@ import { DrainDeadline } from '../lifecycle/drain-deadline';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import type { JobOf } from '../queue/queue-processor';
 import { sleep } from '../routing/sleep';
-import { outcomeOf, usageEventOf, type Finished } from '../usage/usage-event';
+import { outcomeOf, requestLabelsOf, usageEventOf, type Finished } from '../usage/usage-event';
 import { UsageRecorder } from '../usage/usage-recorder';
 import { AnswerStash, type KeptAnswer } from './answer-stash';
 import { OutcomeStore } from './outcome-store';
@@ -145,6 +145,10 @@ export class GenerateHandler {
     // Redis failed since the job started (or still does): its lock may have lapsed, so keep the answer.
     const outage = mark === null || this.errors.mark !== mark;
     await this.handOff(jobId, job.data, reply, answer, { keep: outage, reservation: request.reservation });
+    if (replyTo === null) {
+      // Counted once handed off: a run that could not hand off is re-run, and that run counts the request.
+      this.metrics.asyncRequest(requestLabelsOf(finished));
+    }
     return answer.outcome;
   };
 

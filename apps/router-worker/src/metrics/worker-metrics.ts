@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { LATENCY_BUCKETS, METRICS_REGISTRY, MetricName } from '@aigw/platform';
+import { LATENCY_BUCKETS, METRICS_REGISTRY, MetricName, REQUESTS_HELP } from '@aigw/platform';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { JobObserver } from '../queue/queue-processor';
 
@@ -19,6 +19,7 @@ export class WorkerMetrics {
   readonly fallbacks: Counter<'provider' | 'model' | 'error_class' | 'kind'>;
   readonly retries: Counter<'provider' | 'model' | 'error_class'>;
   readonly circuitTransitions: Counter<'deployment' | 'from' | 'to'>;
+  private readonly requests: Counter<'provider' | 'model' | 'status' | 'cache'>;
 
   /** Reports a finished job (the JobObserver of every queue processor). */
   readonly observeJob: JobObserver = (queue, name, outcome, seconds) => {
@@ -26,8 +27,22 @@ export class WorkerMetrics {
     this.jobDuration.observe({ name }, seconds);
   };
 
+  /**
+   * An async job's request (POST /api/v1/ai/jobs) by its final outcome, labelled as the gateway labels a sync request
+   * it answers: the gateway only accepted it (202) and counts it nowhere. Never looked up in the cache: `bypass`.
+   */
+  asyncRequest(labels: { provider: string; model: string; status: string }): void {
+    this.requests.inc({ provider: labels.provider, model: labels.model, status: labels.status, cache: 'bypass' });
+  }
+
   constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
     const registers = [registry];
+    this.requests = new Counter({
+      name: MetricName.Requests,
+      help: REQUESTS_HELP,
+      labelNames: ['provider', 'model', 'status', 'cache'],
+      registers,
+    });
     this.jobs = new Counter({
       name: MetricName.Jobs,
       help: 'Jobs processed, by queue, job name and outcome (failed = the processor crashed).',

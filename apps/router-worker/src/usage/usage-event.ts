@@ -87,6 +87,16 @@ function failedBefore(attempts: readonly Attempt[]): FailedAttempt[] | undefined
   return failed;
 }
 
+/**
+ * The `aigw_requests_total` labels of a finished request, as the gateway sets them: the deployment that answered, or
+ * `none` and the error code (its usage row's).
+ */
+export function requestLabelsOf(finished: Finished): { provider: string; model: string; status: string } {
+  return finished.ok
+    ? { provider: finished.result.provider, model: finished.result.model, status: 'success' }
+    : { provider: 'none', model: 'none', status: errorCodeOf(finished.error) };
+}
+
 function errorCodeOf(error: GatewayError): string {
   return error instanceof GenerationCancelledError && error.abortCause === 'client_disconnected'
     ? CLIENT_CLOSED_REQUEST

@@ -4,6 +4,13 @@ import { AggregatorRegistry, collectDefaultMetrics, Registry } from 'prom-client
 export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 
 /**
+ * The help of `aigw_requests_total`, which two apps count: the gateway the requests it answers, the worker the async
+ * jobs' (nobody waits on a gateway for them). One text, so the families merge (single-process mode) and read alike.
+ */
+export const REQUESTS_HELP =
+  'Generation requests answered, by provider, model, status (success or error code) and cache result; the gateway counts those it answers, the router-worker async jobs.';
+
+/**
  * Every metric name the project exports. Names are part of the operator contract (dashboards and
  * alerts depend on them): add, don't rename.
  */
