@@ -1,3 +1,4 @@
+import { waitFor } from '@aigw/testing';
 import { callsTo, catalogYaml, chat, chatStream, generate, routingSystem } from './support';
 
 const REQUEST_TIMEOUT_MS = 4000;
@@ -109,6 +110,32 @@ describe('retries and fallback (e2e)', () => {
     expect(res.headers.get('x-gateway-attempts')).toBe('2');
     expect(res.headers.get('x-gateway-route')).toBe('direct');
     expect(callsTo(simA())).toBe(1);
+
+    // pa's failure has a usage row of its own (unbilled, linked to the request) beside the request's pb row.
+    const id = res.headers.get('x-request-id')!;
+    type Row = { request_id: string; attempt_of: string | null; provider: string; status: string; cost_usd: string };
+    const rows = await waitFor(
+      async () => {
+        const found = await system.query<Row>(
+          `SELECT request_id, attempt_of, provider, status, error_class, cost_usd FROM usage_records
+            WHERE request_id = $1 OR attempt_of = $1 ORDER BY request_id`,
+          [id],
+        );
+        return found.length === 2 ? found : null;
+      },
+      { timeoutMs: 15_000, message: 'usage rows not written' },
+    );
+    expect(rows).toEqual([
+      expect.objectContaining({ request_id: id, attempt_of: null, provider: 'pb', status: 'success' }),
+      expect.objectContaining({
+        request_id: `${id}#1`,
+        attempt_of: id,
+        provider: 'pa',
+        status: 'error',
+        error_class: 'auth',
+      }),
+    ]);
+    expect(Number(rows[1].cost_usd)).toBe(0);
   });
 
   it('keeps a pinned provider/model pinned, unless the request allows fallback', async () => {
