@@ -46,6 +46,18 @@ function events(count: number, seed: number): UsageEvent[] {
       errorClass: error ? 'network' : null,
       errorCode: error ? 'all_providers_failed' : null,
       attempts: 1,
+      // Now and then a deployment failed first (a fallback): a row of its own, no request.
+      failedAttempts:
+        n % 4 === 1
+          ? [
+              {
+                provider: DEPLOYMENTS[(n * 7 + 1) % 3][0]!,
+                model: DEPLOYMENTS[(n * 7 + 1) % 3][1]!,
+                errorClass: 'timeout',
+                latencyMs: LATENCIES[(n * 5) % LATENCIES.length],
+              },
+            ]
+          : undefined,
       policy: null,
       stream: false,
       // ~17 minutes apart with some jitter, batch after batch (150 slots each): ~5 days from START, partial hours
@@ -69,6 +81,7 @@ interface RawRecord {
   cost_saved_usd: string;
   latency_ms: number;
   created_at: Date;
+  attempt_of: string | null;
 }
 
 /** The reference: every record of [from, to) read back and summed in JavaScript, with no rollup involved. */
@@ -116,8 +129,13 @@ async function direct(
         costSavedUsd: 0,
         latencySumMs: 0,
         latencyBuckets: new Array<number>(34).fill(0),
+        failedAttempts: 0,
       };
       groups.set(key, g);
+    }
+    if (r.attempt_of !== null) {
+      g.failedAttempts++;
+      continue;
     }
     g.requests++;
     g.successes += r.status === 'success' ? 1 : 0;
@@ -144,7 +162,7 @@ const ROLLUP_TABLES = ['usage_hourly', 'usage_daily', 'usage_deployment_hourly',
 
 async function rollupTotals(ds: DataSource, table: string): Promise<Record<string, string>> {
   const [row] = await ds.query<Record<string, string>[]>(
-    `SELECT sum(requests) AS requests, sum(prompt_tokens) AS prompt, sum(cost_usd) AS cost,
+    `SELECT sum(requests) AS requests, sum(failed_attempts) AS attempts, sum(prompt_tokens) AS prompt, sum(cost_usd) AS cost,
             sum(latency_buckets[1]) AS b0, count(*) AS rows FROM ${table}`,
   );
   return row;
@@ -212,10 +230,20 @@ describe('usage rollups', () => {
   });
 
   it('reports nothing twice: the rollups hold exactly the 420 distinct records', async () => {
-    const [{ count }] = await ds.query<{ count: string }[]>(`SELECT count(*) FROM usage_records`);
+    const [{ count, attempts }] = await ds.query<{ count: string; attempts: string }[]>(
+      `SELECT count(*) FILTER (WHERE attempt_of IS NULL) AS count, count(attempt_of) AS attempts FROM usage_records`,
+    );
+    const failed = String(batches.flat().filter((e) => e.failedAttempts !== undefined).length);
     expect(Number(count)).toBe(420);
+    expect(attempts).toBe(failed);
+    expect(Number(failed)).toBeGreaterThan(50);
     for (const table of ROLLUP_TABLES) {
-      expect({ table, requests: (await rollupTotals(ds, table)).requests }).toEqual({ table, requests: '420' });
+      const totals = await rollupTotals(ds, table);
+      expect({ table, requests: totals.requests, attempts: totals.attempts }).toEqual({
+        table,
+        requests: '420',
+        attempts: failed,
+      });
     }
     // The whole first batch again: nothing inserted, nothing added.
     const before = await Promise.all(ROLLUP_TABLES.map((t) => rollupTotals(ds, t)));
@@ -255,11 +283,14 @@ describe('usage rollups', () => {
   );
 
   it('the migration backfills the same rollups from existing records', async () => {
+    // Undoing the failed attempts' migration drops their rows with their column: the requests' sums come back.
+    const requestsOnly = (rows: Record<string, unknown>[]): unknown[] =>
+      rows.filter((r) => r.requests !== 0).map(({ failed_attempts: _, ...r }) => r);
     const snapshot = async (): Promise<unknown[]> => [
-      await ds.query<unknown[]>(`SELECT * FROM usage_hourly ORDER BY 1, 2, 3, 4, 5`),
-      await ds.query<unknown[]>(`SELECT * FROM usage_daily ORDER BY 1, 2, 3, 4, 5`),
-      await ds.query<unknown[]>(`SELECT * FROM usage_deployment_hourly ORDER BY 1, 2, 3`),
-      await ds.query<unknown[]>(`SELECT * FROM usage_deployment_daily ORDER BY 1, 2, 3`),
+      requestsOnly(await ds.query(`SELECT * FROM usage_hourly ORDER BY 1, 2, 3, 4, 5`)),
+      requestsOnly(await ds.query(`SELECT * FROM usage_daily ORDER BY 1, 2, 3, 4, 5`)),
+      requestsOnly(await ds.query(`SELECT * FROM usage_deployment_hourly ORDER BY 1, 2, 3`)),
+      requestsOnly(await ds.query(`SELECT * FROM usage_deployment_daily ORDER BY 1, 2, 3`)),
     ];
     const written = await snapshot();
     // Undo down to (and including) the rollups' migration, then apply again: it backfills from usage_records, the

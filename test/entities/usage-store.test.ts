@@ -8,6 +8,7 @@ import {
   UsageDeploymentDailyEntity,
   UsageRecordEntity,
   UsageStore,
+  type UsageSumsGroup,
 } from '@aigw/entities';
 import type { DataSource } from 'typeorm';
 import { dropSchema, openDataSource, uniqueSchema } from './pg';
@@ -183,11 +184,17 @@ describe('UsageStore', () => {
     const range = { from: new Date(dayStart.getTime() - 86_400_000), to: new Date(now.getTime() + 60_000) };
     const byUser = await analytics.aggregate({ ...range, groupBy: 'none', userId: user });
     expect(byUser).toMatchObject([{ requests: 1, successes: 1 }]);
+    // By provider, each failed attempt shows where it failed, apart from the requests.
     const raw = await analytics.aggregate({ from: new Date(now.getTime() - 1), to: range.to, groupBy: 'provider' });
-    expect(raw.map((g) => [g.key, g.requests])).toEqual([['fb-b', 1]]);
-    const daily = await ds.getRepository(UsageDeploymentDailyEntity).findBy({ day: dayStart });
-    expect(daily.filter((r) => r.provider.startsWith('fb-')).map((r) => [r.provider, r.requests])).toEqual([
-      ['fb-b', 1],
+    const figures = (groups: UsageSumsGroup[]) =>
+      groups.map((g) => [g.key, g.requests, g.failedAttempts, g.latencySumMs]);
+    expect(figures(raw)).toEqual([
+      ['fb-a', 0, 1, 0],
+      ['fb-b', 1, 0, 700],
+      ['fb-c', 0, 1, 0],
     ]);
+    const daily = await ds.getRepository(UsageDeploymentDailyEntity).findBy({ day: dayStart });
+    const ours = daily.filter((r) => r.provider.startsWith('fb-')).sort((a, b) => (a.provider < b.provider ? -1 : 1));
+    expect(ours.map((r) => [r.provider, r.requests, r.failedAttempts, Number(r.latencySumMs)])).toEqual(figures(raw));
   });
 });

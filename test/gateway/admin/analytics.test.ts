@@ -61,7 +61,15 @@ describe('admin analytics', () => {
       usageEvent(alice, { createdAt: at(1, 9, 10), latencyMs: 100, costUsd: 0.5, promptTokens: 100 }),
       usageEvent(alice, { createdAt: at(1, 9, 50), latencyMs: 200, costUsd: 0.25, cached: true, cachedTokens: 7 }),
       usageEvent(alice, { createdAt: at(1, 10, 5), latencyMs: 300, costUsd: 0.25 }),
-      usageEvent(bob, { createdAt: at(1, 11), provider: QUOTED, model: 'q-1', latencyMs: 1200, costUsd: 2 }),
+      // Answered by QUOTED after sim failed: sim's failed attempt is no request of its own.
+      usageEvent(bob, {
+        createdAt: at(1, 11),
+        provider: QUOTED,
+        model: 'q-1',
+        latencyMs: 1200,
+        costUsd: 2,
+        failedAttempts: [{ provider: 'sim', model: 'sim-gpt', errorClass: 'timeout', latencyMs: 5000 }],
+      }),
       // Oct 2: one failure nobody answered.
       usageEvent(bob, {
         createdAt: at(2, 8),
@@ -113,11 +121,19 @@ describe('admin analytics', () => {
           avgLatencyMs: 200,
           // 3rd of 3 in [300, 400): interpolated to the bucket's top.
           p95LatencyMs: 400,
+          failedAttempts: 1,
         },
         expect.objectContaining({ key: QUOTED, requests: 1, costUsd: 2, p95LatencyMs: 1500 }),
         expect.objectContaining({ key: null, requests: 1, successes: 0, failures: 1 }),
       ]);
-      expect(res.body.totals).toMatchObject({ requests: 5, failures: 1, costUsd: 3, cacheHits: 1, avgLatencyMs: 368 });
+      expect(res.body.totals).toMatchObject({
+        requests: 5,
+        failures: 1,
+        costUsd: 3,
+        cacheHits: 1,
+        avgLatencyMs: 368,
+        failedAttempts: 1,
+      });
     });
 
     it('groups by day, hour, user and model, and pages', async () => {
@@ -147,12 +163,11 @@ describe('admin analytics', () => {
       const from = '2026-10-01T09:30:00.000Z';
       const to = '2026-10-02T08:00:00.001Z';
       const res = await get<UsageBody>(`/api/v1/ai/admin/usage?from=${from}&to=${to}&groupBy=provider`);
-      const [direct] = await h.app
-        .get(DataSource)
-        .query<{ n: string; cost: string }[]>(
-          `SELECT count(*) AS n, sum(cost_usd) AS cost FROM usage_records WHERE created_at >= $1 AND created_at < $2`,
-          [from, to],
-        );
+      const [direct] = await h.app.get(DataSource).query<{ n: string; cost: string }[]>(
+        `SELECT count(*) FILTER (WHERE attempt_of IS NULL) AS n, sum(cost_usd) AS cost FROM usage_records
+            WHERE created_at >= $1 AND created_at < $2`,
+        [from, to],
+      );
       expect(res.body.totals.requests).toBe(Number(direct.n));
       expect(res.body.totals.costUsd).toBe(Number(direct.cost));
     });

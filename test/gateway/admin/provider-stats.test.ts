@@ -52,6 +52,12 @@ describe('admin API: provider list statistics', () => {
       usageEvent(user, { provider: 'sim', status: 'error', errorClass: 'server', costUsd: 0, latencyMs: 200 }),
       usageEvent(user, { provider: 'sim', costUsd: 9, createdAt: old }),
       usageEvent(user, { provider: 'sim', costUsd: 0, cached: true }),
+      // sim-b failed first, sim answered: the failure is sim-b's, the request sim's.
+      usageEvent(user, {
+        provider: 'sim',
+        costUsd: 0,
+        failedAttempts: [{ provider: 'sim-b', model: 'sim-claude', errorClass: 'timeout', latencyMs: 30 }],
+      }),
     ]);
 
     const items = await list();
@@ -59,7 +65,7 @@ describe('admin API: provider list statistics', () => {
       circuit: 'open',
       circuits: [{ id: 'sim/sim-gpt', state: 'open' }],
       routeInUse: 'direct',
-      usage24h: { requests: 3, failures: 1, cacheHits: 1, costUsd: 0.75 },
+      usage24h: { requests: 4, failures: 1, cacheHits: 1, costUsd: 0.75 },
     });
     expect(items.get('sim-b')).toMatchObject({
       circuit: 'closed',
@@ -67,7 +73,7 @@ describe('admin API: provider list statistics', () => {
         { id: 'sim-b/sim-claude', state: 'closed' },
         { id: 'sim-b/sim-gpt', state: 'closed' },
       ],
-      usage24h: { requests: 0, failures: 0, cacheHits: 0, costUsd: 0 },
+      usage24h: { requests: 1, failures: 1, cacheHits: 0, costUsd: 0 },
     });
     expect(items.get('twoway')?.routeInUse).toBe('gateway');
     // Settings without the key, and the monitor's view of its health.

@@ -34,7 +34,10 @@ export interface ProviderStats {
 }
 
 export interface ProviderUsage {
-  /** Requests the provider answered or failed (response-cache hits, which call no provider, not included). */
+  /**
+   * Requests the provider answered or failed (response-cache hits, which call no provider, not included), and the
+   * failed attempts of requests another provider then answered or failed (a fallback's).
+   */
   requests: number;
   failures: number;
   /** Answers replayed from the response cache under this provider's name. */
@@ -113,8 +116,8 @@ export class ProviderStatsService {
     for (const g of groups) {
       if (g.key !== null) {
         out.set(g.key, {
-          requests: g.requests - g.cacheHits,
-          failures: g.requests - g.successes,
+          requests: g.requests - g.cacheHits + g.failedAttempts,
+          failures: g.requests - g.successes + g.failedAttempts,
           cacheHits: g.cacheHits,
           costUsd: g.costUsd,
         });

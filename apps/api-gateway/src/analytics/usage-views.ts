@@ -14,6 +14,11 @@ export interface UsageFigures {
   cacheHits: number;
   avgLatencyMs: number | null;
   p95LatencyMs: number | null;
+  /**
+   * Provider attempts that failed before their request's last one (a fallback's failed deployments): by provider,
+   * those that failed on it. Not in `requests`, which counts each client request once.
+   */
+  failedAttempts: number;
 }
 
 export function figuresOf(s: UsageSums): UsageFigures {
@@ -29,6 +34,7 @@ export function figuresOf(s: UsageSums): UsageFigures {
     cacheHits: s.cacheHits,
     avgLatencyMs: s.requests === 0 ? null : Math.round(s.latencySumMs / s.requests),
     p95LatencyMs: latencyPercentile(s.latencyBuckets, 0.95),
+    failedAttempts: s.failedAttempts,
   };
 }
 
@@ -44,6 +50,7 @@ export function emptySums(): UsageSums {
     costSavedUsd: 0,
     latencySumMs: 0,
     latencyBuckets: emptyHistogram(),
+    failedAttempts: 0,
   };
 }
 
@@ -60,6 +67,7 @@ export function totalOf(groups: readonly UsageSums[]): UsageSums {
     t.costUsd += g.costUsd;
     t.costSavedUsd += g.costSavedUsd;
     t.latencySumMs += g.latencySumMs;
+    t.failedAttempts += g.failedAttempts;
     addHistogram(t.latencyBuckets, g.latencyBuckets);
   }
   return t;

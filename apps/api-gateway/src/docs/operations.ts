@@ -219,7 +219,9 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     description:
       '`groupBy` provider, model, user, day (default) or hour (ranges up to 31 days); `from`/`to` ISO dates (default ' +
       'the last 30 days, at most 400); `page`/`limit` (default 1/100, limit at most 1000) page the groups, `totals` ' +
-      'cover all of them. Answered from the hourly and daily usage rollups, exact for any range.',
+      'cover all of them. Answered from the hourly and daily usage rollups, exact for any range. `requests` counts ' +
+      "client requests once, where they ended; `failedAttempts` the provider attempts that failed before a request's " +
+      'last one (a fallback), under the provider and model they failed on.',
   },
   'GET /api/v1/ai/admin/costs': {
     query: 'CostsQueryDto',
@@ -274,7 +276,8 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     summary: 'List providers with health, circuit states, route in use, quota and 24 h usage (keys never shown)',
     description:
       "Each provider's settings (`hasApiKey`, never the key), `health`, `circuit` and `circuits`, `routeInUse`, " +
-      '`usage24h`, and `quota`: its rate limits as the workers last read them from its response headers ' +
+      "`usage24h` (its `requests` and `failures` include the provider's failed attempts of requests another answered), " +
+      'and `quota`: its rate limits as the workers last read them from its response headers ' +
       '(`requests` and `tokens` windows of `{limit, remaining, resetAt, stale}`, `observedAt`, `route`), or null when ' +
       'no response of it carried any. A window whose `resetAt` has passed is `stale`: it has refilled since.',
   },

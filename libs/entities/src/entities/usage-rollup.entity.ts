@@ -37,6 +37,10 @@ abstract class UsageRollupMeasures {
 
   @Column({ name: 'latency_buckets', type: 'integer', array: true })
   latencyBuckets: number[];
+
+  /** Provider attempts that failed before their request's last one (a fallback's failed deployments): no requests. */
+  @Column({ name: 'failed_attempts', type: 'integer', default: 0 })
+  failedAttempts: number;
 }
 
 /** Usage per UTC hour, user, key, provider and model; written with the usage_records rows it sums. */

@@ -8,7 +8,13 @@ import {
   UsageHourlyEntity,
 } from '../entities/usage-rollup.entity';
 import { tableRef } from '../table-ref';
-import { BOUNDS_SQL, BUCKET_COUNTS_SQL, BUCKET_SUMS_SQL, RAW_MODEL_SQL, RAW_PROVIDER_SQL } from './usage-rollup-sql';
+import {
+  BUCKET_COUNTS_SQL,
+  BUCKET_SUMS_SQL,
+  RAW_BUCKET_SQL,
+  RAW_MODEL_SQL,
+  RAW_PROVIDER_SQL,
+} from './usage-rollup-sql';
 
 export type AnalyticsGroupBy = 'provider' | 'model' | 'user' | 'day' | 'hour' | 'none';
 
@@ -25,6 +31,11 @@ export interface UsageSums {
   latencySumMs: number;
   /** Requests per latency bucket (LATENCY_BUCKET_BOUNDS_MS). */
   latencyBuckets: number[];
+  /**
+   * Provider attempts that failed before their request's last one (a fallback's failed deployments), under the
+   * deployment they failed on. Not requests: `requests` counts each client request once, where it ended.
+   */
+  failedAttempts: number;
 }
 
 /**
@@ -115,6 +126,7 @@ interface RawRow {
   saved: string | null;
   latency: string | null;
   buckets: (string | number)[] | null;
+  failed_attempts: string | null;
 }
 
 /**
@@ -146,7 +158,8 @@ export class UsageAnalyticsStore {
     const rows = await this.withoutJit<RawRow[]>(
       `SELECT ${key} AS key, sum(requests) AS requests, sum(successes) AS successes, sum(cache_hits) AS cache_hits,
               sum(prompt) AS prompt, sum(completion) AS completion, sum(cached) AS cached, sum(cost) AS cost,
-              sum(saved) AS saved, sum(latency) AS latency, ${buckets} AS buckets
+              sum(saved) AS saved, sum(latency) AS latency, ${buckets} AS buckets,
+              sum(failed_attempts) AS failed_attempts
          FROM (${selects.join('\n UNION ALL \n')}) parts
         GROUP BY parts.key
         ORDER BY 1 NULLS LAST`,
@@ -181,17 +194,20 @@ export class UsageAnalyticsStore {
     const to = bind(part.to);
     if (part.source === 'raw') {
       const table = tableRef(this.dataSource, UsageRecordEntity);
-      // Rows of failed attempts are not requests: the rollups leave them out too.
-      const where = `created_at >= ${from} AND created_at < ${to} AND attempt_of IS NULL${user === null ? '' : ` AND user_id = ${user}`}`;
+      const where = `created_at >= ${from} AND created_at < ${to}${user === null ? '' : ` AND user_id = ${user}`}`;
       const key = keySql(part, groupBy, 'created_at', RAW_PROVIDER_SQL, RAW_MODEL_SQL, bind);
       const rows = latencies
-        ? `(SELECT *, width_bucket(latency_ms, ${BOUNDS_SQL}) AS wb FROM ${table} WHERE ${where}) r`
+        ? `(SELECT *, ${RAW_BUCKET_SQL} AS wb FROM ${table} WHERE ${where}) r`
         : `${table} WHERE ${where}`;
-      return `SELECT ${key} AS key, count(*) AS requests,
-          count(*) FILTER (WHERE status = 'success') AS successes, count(*) FILTER (WHERE cached) AS cache_hits,
+      // As the rollups sum them (RAW_MEASURES_SQL): a failed attempt's row is no request.
+      return `SELECT ${key} AS key, count(*) FILTER (WHERE attempt_of IS NULL) AS requests,
+          count(*) FILTER (WHERE attempt_of IS NULL AND status = 'success') AS successes,
+          count(*) FILTER (WHERE cached) AS cache_hits,
           sum(prompt_tokens) AS prompt, sum(completion_tokens) AS completion, sum(cached_tokens) AS cached,
-          sum(cost_usd) AS cost, sum(cost_saved_usd) AS saved, sum(latency_ms) AS latency,
-          ${latencies ? `${BUCKET_COUNTS_SQL}::bigint[]` : 'NULL::bigint[]'} AS buckets
+          sum(cost_usd) AS cost, sum(cost_saved_usd) AS saved,
+          sum(latency_ms) FILTER (WHERE attempt_of IS NULL) AS latency,
+          ${latencies ? `${BUCKET_COUNTS_SQL}::bigint[]` : 'NULL::bigint[]'} AS buckets,
+          count(*) FILTER (WHERE attempt_of IS NOT NULL) AS failed_attempts
         FROM ${rows}
         GROUP BY 1`;
     }
@@ -202,7 +218,8 @@ export class UsageAnalyticsStore {
         sum(successes) AS successes, sum(cache_hits) AS cache_hits, sum(prompt_tokens) AS prompt,
         sum(completion_tokens) AS completion, sum(cached_tokens) AS cached, sum(cost_usd) AS cost,
         sum(cost_saved_usd) AS saved, sum(latency_sum_ms) AS latency,
-        ${latencies ? `${BUCKET_SUMS_SQL}::bigint[]` : 'NULL::bigint[]'} AS buckets
+        ${latencies ? `${BUCKET_SUMS_SQL}::bigint[]` : 'NULL::bigint[]'} AS buckets,
+        sum(failed_attempts) AS failed_attempts
       FROM ${tableRef(this.dataSource, entity)} WHERE ${where}
       GROUP BY 1`;
   }
@@ -228,6 +245,7 @@ export class UsageAnalyticsStore {
       costSavedUsd: Number(r.saved ?? 0),
       latencySumMs: Number(r.latency ?? 0),
       latencyBuckets: r.buckets === null ? emptyHistogram() : addHistogram(emptyHistogram(), r.buckets.map(Number)),
+      failedAttempts: Number(r.failed_attempts ?? 0),
     };
   }
 }

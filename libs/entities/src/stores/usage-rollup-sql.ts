@@ -25,10 +25,22 @@ export const BUCKET_ADD_SQL = `ARRAY[${positions
 export const RAW_PROVIDER_SQL = `COALESCE(provider, '')`;
 export const RAW_MODEL_SQL = `COALESCE(model, requested_model)`;
 
-/** What a rollup row sums, from usage_records rows carrying `wb`, in rollup column order. */
-export const RAW_MEASURES_SQL = `count(*), count(*) FILTER (WHERE status = 'success'), count(*) FILTER (WHERE cached),
-  sum(prompt_tokens), sum(completion_tokens), sum(cached_tokens), sum(cost_usd), sum(cost_saved_usd), sum(latency_ms),
-  ${BUCKET_COUNTS_SQL}::int[]`;
+/**
+ * `wb` of a usage_records row: its latency bucket, none for the row of a failed attempt (`attempt_of` set), whose
+ * latency is no request's.
+ */
+export const RAW_BUCKET_SQL = `CASE WHEN attempt_of IS NULL THEN width_bucket(latency_ms, ${BOUNDS_SQL}) END`;
+
+/**
+ * What a rollup row sums, from usage_records rows carrying `wb` (RAW_BUCKET_SQL), in rollup column order. Requests,
+ * successes and latencies are the requests' own rows; a failed attempt's row counts in `failed_attempts` only (it
+ * costs nothing, carries no tokens).
+ */
+export const RAW_MEASURES_SQL = `count(*) FILTER (WHERE attempt_of IS NULL),
+  count(*) FILTER (WHERE attempt_of IS NULL AND status = 'success'), count(*) FILTER (WHERE cached),
+  sum(prompt_tokens), sum(completion_tokens), sum(cached_tokens), sum(cost_usd), sum(cost_saved_usd),
+  COALESCE(sum(latency_ms) FILTER (WHERE attempt_of IS NULL), 0), ${BUCKET_COUNTS_SQL}::int[],
+  count(*) FILTER (WHERE attempt_of IS NOT NULL)`;
 
 export const MEASURE_COLUMNS = [
   'requests',
@@ -40,6 +52,7 @@ export const MEASURE_COLUMNS = [
   'cost_usd',
   'cost_saved_usd',
   'latency_sum_ms',
+  'failed_attempts',
 ] as const;
 
 /** `ON CONFLICT` update adding the new sums to the stored ones. */

@@ -8,7 +8,13 @@ import {
   UsageHourlyEntity,
 } from '../entities/usage-rollup.entity';
 import { tableRef } from '../table-ref';
-import { ADD_MEASURES_SQL, BOUNDS_SQL, RAW_MEASURES_SQL, RAW_MODEL_SQL, RAW_PROVIDER_SQL } from './usage-rollup-sql';
+import {
+  ADD_MEASURES_SQL,
+  RAW_BUCKET_SQL,
+  RAW_MEASURES_SQL,
+  RAW_MODEL_SQL,
+  RAW_PROVIDER_SQL,
+} from './usage-rollup-sql';
 
 /**
  * The counts a provider reports go into `integer` columns and the costs made from them into numeric(18,9): a value
@@ -120,8 +126,9 @@ export class UsageStore {
    * Inserts a batch in ONE statement; request ids already recorded (a redelivered job) are skipped. The same
    * statement adds exactly the rows it inserted to the four rollups (hourly and daily, per user and per deployment), so a rollup never counts a
    * record twice nor misses one. One array parameter per column (unnest), so the batch size never meets
-   * PostgreSQL's 65535-parameter limit. The rows of failed attempts (`rowsOf`) are inserted with their requests but
-   * stay out of the rollups: those count client requests. Returns how many requests' rows were inserted.
+   * PostgreSQL's 65535-parameter limit. The rows of failed attempts (`rowsOf`) are inserted with their requests and
+   * count in the rollups' `failed_attempts` only: their requests are client requests. Returns how many requests'
+   * rows were inserted.
    */
   async insertBatch(events: UsageEvent[]): Promise<number> {
     if (events.length === 0) {
@@ -138,7 +145,7 @@ export class UsageStore {
          ON CONFLICT (request_id) DO NOTHING
          RETURNING *
        ), bucketed AS (
-         SELECT *, width_bucket(latency_ms, ${BOUNDS_SQL}) AS wb FROM inserted WHERE attempt_of IS NULL
+         SELECT *, ${RAW_BUCKET_SQL} AS wb FROM inserted
        ), hourly AS (
          ${rollupUpsert(tableRef(this.dataSource, UsageHourlyEntity), 'pk_usage_hourly', 'hour', 'user', 'bucketed')}
        ), daily AS (
