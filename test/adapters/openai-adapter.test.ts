@@ -175,6 +175,26 @@ describe('OpenAI-compatible adapter against a real HTTP server', () => {
     expect(body.stream_options).toEqual({ include_usage: true });
   });
 
+  it("passes on the provider's created time and system_fingerprint with the first delta", async () => {
+    up.handler = (_req, res) => {
+      startSse(res);
+      const stamped = (delta: Record<string, unknown>, finish: string | null = null) => ({
+        ...chunk(delta, finish),
+        created: 1_700_000_123,
+        system_fingerprint: 'fp_up_1',
+      });
+      res.write(sseEvent(stamped({ role: 'assistant', content: '' })));
+      res.write(sseEvent(stamped({ content: 'Hi' })));
+      res.write(sseEvent(stamped({}, 'stop')));
+      res.end(sseEvent('[DONE]'));
+    };
+    const deltas = await within(5000, 'stream', collect(adapter.stream(request(), never)));
+    expect(deltas).toEqual([
+      { text: 'Hi', id: 'chatcmpl-s1', created: 1_700_000_123, systemFingerprint: 'fp_up_1' },
+      { text: '', finishReason: 'stop' },
+    ]);
+  });
+
   describe('numbers streamed parallel tool calls as OpenAI does, whatever the server sent', () => {
     const call = (id: string | undefined, name: string | undefined, args: string, index?: number) => ({
       ...(index === undefined ? {} : { index }),

@@ -154,6 +154,39 @@ describe('POST /v1/chat/completions: tools, formats and provider fields', () => 
     expect(payloads.at(-1)).toBe('[DONE]');
   });
 
+  it("stamps every chunk with the provider's created time and system_fingerprint from the stream's start", async () => {
+    h.handle(async (job) => {
+      const jobId = job.id ?? '';
+      const request: GenerationRequest = job.data.request;
+      const result = h.result(request, 'Hi', { created: 1_700_000_123, systemFingerprint: 'fp_up_1' });
+      await h.publish(job, {
+        t: 'start',
+        jobId,
+        provider: 'sim',
+        model: 'sim-gpt',
+        route: 'direct',
+        attempts: 1,
+        id: 'c2',
+        created: 1_700_000_123,
+        systemFingerprint: 'fp_up_1',
+      });
+      await h.publish(job, { t: 'chunk', jobId, seq: 0, text: 'Hi', finishReason: 'stop' });
+      await h.publish(job, { t: 'end', jobId, result });
+      return { ok: true, result };
+    });
+    const res = await h.post(
+      '/v1/chat/completions',
+      chat('hi', { stream: true, stream_options: { include_usage: true } }),
+    );
+    expect(res.status).toBe(200);
+    const { payloads } = await sseEvents(res);
+    const chunks = payloads.slice(0, -1) as { id: string; created: number; system_fingerprint?: string }[];
+    expect(chunks.length).toBe(4); // role, content, finish, usage
+    for (const c of chunks) {
+      expect(c).toMatchObject({ id: 'c2', created: 1_700_000_123, system_fingerprint: 'fp_up_1' });
+    }
+  });
+
   it('answers tool calls in the JSON body', async () => {
     let seen: GenerationRequest | undefined;
     h.handle(async (job) => {

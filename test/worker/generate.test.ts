@@ -91,6 +91,9 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
     const chunks = rest as Of<'chunk'>[];
     expect(start).toMatchObject({ t: 'start', jobId: job.id, provider: 'sim-openai', model: 'sim-gpt' });
     expect((start as Of<'start'>).id).toBe(end.result.id);
+    // The provider's fingerprint reaches the gateway with the start, which stamps every chunk with it.
+    expect((start as Of<'start'>).systemFingerprint).toBe('fp_simulator');
+    expect(end.result.systemFingerprint).toBe('fp_simulator');
     expect(chunks.length).toBeGreaterThanOrEqual(12);
     expect(chunks.every((c) => c.t === 'chunk')).toBe(true);
     expect(chunks.map((c) => c.seq)).toEqual(chunks.map((_, i) => i));

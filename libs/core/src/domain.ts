@@ -304,4 +304,6 @@ export interface StreamDelta {
   usage?: Usage;
   /** Provider's completion id when first seen. */
   id?: string;
+  /** Provider's creation time (epoch seconds) of the completion, with its id, when the provider sends one. */
+  created?: number;
 }

@@ -223,6 +223,8 @@ export type ReplyMessage =
       attempts: number;
       id: string;
       created: number;
+      /** The provider's `system_fingerprint`, when its stream's first chunk carried one (OpenAI-compatible). */
+      systemFingerprint?: string;
       /**
        * Prompt tokens, as the provider's stream said at its start (Anthropic's message_start) or else the worker's
        * estimate: Anthropic-format clients read them from message_start.

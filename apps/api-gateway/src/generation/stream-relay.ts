@@ -51,6 +51,7 @@ export type StreamHead = Pick<
   Extract<ReplyMessage, { t: 'start' }>,
   | 'id'
   | 'created'
+  | 'systemFingerprint'
   | 'provider'
   | 'model'
   | 'route'

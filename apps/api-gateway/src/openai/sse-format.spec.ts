@@ -1,4 +1,4 @@
-import { ErrorCode } from '@aigw/core';
+import { EMPTY_USAGE, ErrorCode } from '@aigw/core';
 import { ChunkFormatter, OpenAiStreamEncoder, SSE_DONE, sseError } from './sse-format';
 
 function payload(event: string): unknown {
@@ -41,6 +41,14 @@ describe('ChunkFormatter', () => {
       choices: [],
       usage: { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8, prompt_tokens_details: { cached_tokens: 1 } },
     });
+  });
+
+  it("carries the provider's system_fingerprint in every chunk when it sent one", () => {
+    const stamped = new ChunkFormatter('chatcmpl-1', 1700000000, 'sim/gpt "quoted"', 'fp_"1"');
+    for (const event of [stamped.role(), stamped.content('x'), stamped.finish('stop'), stamped.usage(EMPTY_USAGE)]) {
+      expect(payload(event)).toMatchObject({ ...common, system_fingerprint: 'fp_"1"' });
+    }
+    expect(payload(f.role())).not.toHaveProperty('system_fingerprint');
   });
 
   it('formats the terminator and error events', () => {

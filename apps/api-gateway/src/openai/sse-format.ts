@@ -11,10 +11,12 @@ export const SSE_DONE = 'data: [DONE]\n\n';
 export class ChunkFormatter {
   private readonly head: string;
 
-  constructor(id: string, created: number, model: string) {
+  constructor(id: string, created: number, model: string, systemFingerprint?: string) {
+    const fingerprint =
+      systemFingerprint === undefined ? '' : `"system_fingerprint":${JSON.stringify(systemFingerprint)},`;
     this.head =
       `data: {"id":${JSON.stringify(id)},"object":"chat.completion.chunk",` +
-      `"created":${created},"model":${JSON.stringify(model)},"choices":[`;
+      `"created":${created},"model":${JSON.stringify(model)},${fingerprint}"choices":[`;
   }
 
   /** The first event: OpenAI announces the role before any content. */
@@ -138,8 +140,14 @@ export class OpenAiStreamEncoder implements StreamEncoder {
   }
 }
 
-/** The encoder factory for `POST /v1/chat/completions`: `model` is the deployment that answered. */
+/**
+ * The encoder factory for `POST /v1/chat/completions`: `model` is the deployment that answered; every chunk carries
+ * the provider's `system_fingerprint` when it sent one, as OpenAI's chunks do.
+ */
 export function openAiStream(includeUsage: boolean): StreamEncoderFactory {
   return (head) =>
-    new OpenAiStreamEncoder(new ChunkFormatter(head.id, head.created, `${head.provider}/${head.model}`), includeUsage);
+    new OpenAiStreamEncoder(
+      new ChunkFormatter(head.id, head.created, `${head.provider}/${head.model}`, head.systemFingerprint),
+      includeUsage,
+    );
 }

@@ -33,6 +33,18 @@ describe('StreamCollector', () => {
     });
   });
 
+  it("heads the stream with the provider's created time and fingerprint when its first delta has them", () => {
+    const c = new StreamCollector('f');
+    expect(c.add({ text: 'a', id: 'up-1', created: 1_700_000_123, systemFingerprint: 'fp_1' }, 5_000)).toEqual({
+      id: 'up-1',
+      created: 1_700_000_123,
+      systemFingerprint: 'fp_1',
+    });
+    expect(c.answer(9_000)).toMatchObject({ id: 'up-1', created: 1_700_000_123, systemFingerprint: 'fp_1' });
+    // Without them, the time the first delta arrived.
+    expect(new StreamCollector('g').add({ text: 'a' }, 5_000)).toEqual({ id: 'g', created: 5 });
+  });
+
   it('answers an empty stream', () => {
     expect(new StreamCollector('f').answer(3_000)).toMatchObject({ id: 'f', created: 3, text: '' });
   });

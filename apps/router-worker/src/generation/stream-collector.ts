@@ -11,8 +11,10 @@ import type { ProviderAnswer } from './outcomes';
 /** What a stream's first delta fixes: announced in the `start` message and kept in the final result. */
 export interface StreamHead {
   id: string;
-  /** Epoch seconds. */
+  /** Epoch seconds: the provider's when its first delta says, else the time that delta arrived. */
   created: number;
+  /** The provider's, when its first delta carries one: OpenAI-compatible streams repeat it in every chunk. */
+  systemFingerprint?: string;
 }
 
 /** Folds a stream's deltas into the whole answer, as a non-streamed call would have returned it. */
@@ -40,7 +42,10 @@ export class StreamCollector {
   add(delta: StreamDelta, nowMs: number): StreamHead | undefined {
     let first: StreamHead | undefined;
     if (!this.head) {
-      first = { id: delta.id ?? this.fallbackId, created: Math.floor(nowMs / 1000) };
+      first = { id: delta.id ?? this.fallbackId, created: delta.created ?? Math.floor(nowMs / 1000) };
+      if (delta.systemFingerprint !== undefined) {
+        first.systemFingerprint = delta.systemFingerprint;
+      }
       this.head = first;
     }
     if (delta.text !== '') {

@@ -553,6 +553,9 @@ export class OpenAiStreamDecoder implements StreamDecoder {
     if (!this.idSent && typeof chunk.id === 'string' && chunk.id.length > 0) {
       this.idSent = true;
       delta.id = chunk.id;
+      if (typeof chunk.created === 'number') {
+        delta.created = chunk.created;
+      }
     }
     out.push(delta);
     return false;
