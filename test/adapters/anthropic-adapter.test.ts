@@ -243,9 +243,10 @@ describe('Anthropic adapter against a real HTTP server', () => {
   });
 
   it.each([
-    ['overloaded_error', ErrorClass.Provider],
-    ['rate_limit_error', ErrorClass.RateLimit],
-  ])('turns event: error (%s) into %s', async (type, expected) => {
+    ['overloaded_error', ErrorClass.Provider, true],
+    ['rate_limit_error', ErrorClass.RateLimit, false],
+    ['api_error', ErrorClass.Provider, false],
+  ])('turns event: error (%s) into %s, overloaded: %s', async (type, expected, overloaded) => {
     up.handler = (_req, res) =>
       writeAll(res, [
         ...STREAM_EVENTS.slice(0, 4),
@@ -254,6 +255,8 @@ describe('Anthropic adapter against a real HTTP server', () => {
     const e = await failure(collect(adapter.stream(request(), never)));
     expect(e.errorClass).toBe(expected);
     expect(e.message).toContain('Overloaded');
+    // The router names a stream the provider cut for overload so (`overloaded_error` to Anthropic clients).
+    expect(e.overloaded).toBe(overloaded);
   });
 
   it('reports a stream that ends without message_stop as Network', async () => {

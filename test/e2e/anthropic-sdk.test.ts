@@ -1,7 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { Message, MessageParam, Tool, ToolUseBlock } from '@anthropic-ai/sdk/resources/messages';
 import { Redis } from 'ioredis';
-import { REDACTED_THINKING_TRIGGER } from '@aigw/testing';
+import { REDACTED_THINKING_TRIGGER, type SimulatorConfig } from '@aigw/testing';
 import { REDIS_URL, TestSystem } from './harness';
 
 /** The tool call of an answer that made one. */
@@ -271,6 +271,52 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
     // Without one in the answer: end_turn, as before.
     const plain = await client.messages.create({ ...ask, messages: [{ role: 'user', content: 'no stop here' }] });
     expect([plain.stop_reason, plain.stop_sequence]).toEqual(['end_turn', null]);
+  });
+
+  it("keeps Claude's overloaded_error that cuts a stream midway: the SDK's error says overloaded, chat's event too", async () => {
+    const cut = (): Partial<SimulatorConfig> => ({
+      failNext: 1,
+      failMode: 'error_mid_stream',
+      failAfterChunks: 2,
+      failStatus: [529],
+      // Chunks apart, so that the first ones reach the client before the error does.
+      chunkDelayMs: 20,
+    });
+    const ask = {
+      model: 'sim0-anthropic/sim-claude',
+      max_tokens: 64,
+      messages: [{ role: 'user' as const, content: 'a long answer please' }],
+    };
+    try {
+      system.sim.configure(cut());
+      const seen: string[] = [];
+      const err: unknown = await (async () => {
+        for await (const event of await client.messages.create({ ...ask, stream: true })) {
+          seen.push(event.type);
+        }
+      })().catch((e: unknown) => e);
+      expect(seen).toContain('content_block_delta');
+      expect(err).toBeInstanceOf(Anthropic.APIError);
+      expect((err as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({
+        type: 'error',
+        error: { type: 'overloaded_error', code: 'provider_overloaded' },
+      });
+
+      system.sim.configure(cut());
+      const res = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${system.adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ ...ask, stream: true }),
+      });
+      expect(res.status).toBe(200);
+      const events = (await res.text()).split('\n\n').filter((e) => e.startsWith('data: '));
+      expect(events).not.toContain('data: [DONE]');
+      expect(JSON.parse(events[events.length - 1].slice('data: '.length))).toMatchObject({
+        error: { type: 'service_unavailable_error', code: 'provider_overloaded' },
+      });
+    } finally {
+      system.sim.configure({ failNext: 0, failMode: 'status', failStatus: [503], chunkDelayMs: 0 });
+    }
   });
 
   it('sends Claude its own top_k (and any other family its equivalent)', async () => {

@@ -1,4 +1,4 @@
-import { ErrorCode, type GenerateOutcome, type GenerationResult } from '@aigw/core';
+import { ErrorCode, GatewayError, type GenerateOutcome, type GenerationResult } from '@aigw/core';
 import { waitFor } from '@aigw/testing';
 import { chat, GatewayHarness, lastUserText, sseEvents, type ErrorEnvelope, type GenerateJob } from './support';
 import { GENERATE_ATTEMPTS } from '../../apps/api-gateway/src/generation/generation-queue';
@@ -234,6 +234,52 @@ describe('POST /v1/chat/completions', () => {
       error: { message: 'Provider broke.', type: 'provider_error', code: 'provider_error', param: null },
     });
     expect((payloads[1] as Chunk).choices[0].delta.content).toBe('partial');
+  });
+
+  it('ends a stream the provider cut for overload with service_unavailable_error provider_overloaded', async () => {
+    h.handle(async (job) => {
+      const jobId = job.id ?? '';
+      const error = new GatewayError(ErrorCode.ProviderOverloaded, 'Provider is overloaded.').toBody();
+      await h.publish(job, {
+        t: 'start',
+        jobId,
+        provider: 'sim-b',
+        model: 'sim-claude',
+        route: 'direct',
+        attempts: 1,
+        id: 'c1',
+        created: 1,
+      });
+      await h.publish(job, { t: 'chunk', jobId, seq: 0, text: 'partial' });
+      await h.publish(job, { t: 'error', jobId, error });
+      return { ok: false, error };
+    });
+    const chatRes = await h.post('/v1/chat/completions', { ...chat('x', { stream: true }), model: 'sim-claude' });
+    expect(chatRes.status).toBe(200);
+    const { payloads } = await sseEvents(chatRes);
+    expect(payloads.at(-1)).toEqual({
+      error: {
+        message: 'Provider is overloaded.',
+        type: 'service_unavailable_error',
+        code: 'provider_overloaded',
+        param: null,
+      },
+    });
+    // The Anthropic entrance: Anthropic's own type for it, as Claude said it.
+    const messagesRes = await h.post('/v1/messages', {
+      model: 'sim-claude',
+      max_tokens: 16,
+      stream: true,
+      messages: [{ role: 'user', content: 'x' }],
+    });
+    expect(messagesRes.status).toBe(200);
+    const text = await messagesRes.text();
+    const last = text.trim().split('\n\n').at(-1) ?? '';
+    expect(last.split('\n')[0]).toBe('event: error');
+    expect(JSON.parse(last.split('\n')[1].slice('data: '.length))).toMatchObject({
+      type: 'error',
+      error: { type: 'overloaded_error', code: 'provider_overloaded' },
+    });
   });
 
   it('answers from the stored return value when the reply message is lost', async () => {

@@ -155,6 +155,27 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
     expect(replies.some((m) => m.t === 'end')).toBe(false);
   });
 
+  it('names a stream Claude cut midway with overloaded_error provider_overloaded, not a bare provider error', async () => {
+    // Chunks apart, so that the first ones reach the client before the error does (one read would hold them all).
+    h.sim.configure({
+      failNext: 1,
+      failMode: 'error_mid_stream',
+      failAfterChunks: 3,
+      failStatus: [529],
+      chunkDelayMs: 20,
+    });
+    const job = await h.enqueue({ model: 'sim-anthropic/sim-claude', stream: true });
+    const replies = await h.finalReplies(job.id!);
+    expect(replies[0]).toMatchObject({ t: 'start', provider: 'sim-anthropic' });
+    expect(replies.some((m) => m.t === 'chunk')).toBe(true);
+    const error = replies.at(-1) as Of<'error'>;
+    expect(error).toMatchObject({
+      t: 'error',
+      error: { code: 'provider_overloaded', type: 'service_unavailable_error' },
+    });
+    expect(error.error.attempts?.[0]).toMatchObject({ ok: false, provider: 'sim-anthropic' });
+  });
+
   it('counts the billed part of a stream cut midway in the cost and token metrics, as its usage row says', async () => {
     const metric = async (pattern: RegExp): Promise<number> => Number(pattern.exec(await h.metrics())?.[1] ?? 0);
     const cost = /^aigw_cost_usd_total\{provider="sim-openai",model="sim-gpt"\} ([\d.e-]+)$/m;

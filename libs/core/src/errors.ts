@@ -88,6 +88,11 @@ export enum ErrorCode {
   ModelNotAllowed = 'model_not_allowed',
   KeyExpired = 'key_expired',
   ProviderError = 'provider_error',
+  /**
+   * The provider said it is overloaded (Anthropic's `overloaded_error`) after the answer had started streaming, when
+   * there is no falling back any more: `overloaded_error` on the Anthropic entrance, as the provider said it.
+   */
+  ProviderOverloaded = 'provider_overloaded',
   AllProvidersFailed = 'all_providers_failed',
   NoHealthyProvider = 'no_healthy_provider',
   Timeout = 'timeout',
@@ -143,6 +148,7 @@ export function httpStatusOf(code: ErrorCode): number {
       return 502;
     case ErrorCode.NoHealthyProvider:
     case ErrorCode.ServiceUnavailable:
+    case ErrorCode.ProviderOverloaded:
       return 503;
     case ErrorCode.Timeout:
       return 504;
@@ -184,6 +190,7 @@ export function errorTypeOf(code: ErrorCode): ErrorType {
       return 'provider_error';
     case ErrorCode.NoHealthyProvider:
     case ErrorCode.ServiceUnavailable:
+    case ErrorCode.ProviderOverloaded:
       return 'service_unavailable_error';
     case ErrorCode.Timeout:
       return 'timeout_error';
@@ -234,6 +241,7 @@ export function anthropicErrorTypeOf(code: ErrorCode): AnthropicErrorType {
       return 'rate_limit_error';
     case ErrorCode.NoHealthyProvider:
     case ErrorCode.ServiceUnavailable:
+    case ErrorCode.ProviderOverloaded:
       return 'overloaded_error';
     case ErrorCode.Timeout:
       return 'timeout_error';
@@ -363,11 +371,19 @@ export class ProviderCallError extends Error {
    * field Anthropic lacks). The provider never saw it, so another deployment may still serve it.
    */
   readonly untranslatable: boolean;
+  /** The provider said it is overloaded (Anthropic's `overloaded_error`): a stream cut by it says so to the client. */
+  readonly overloaded: boolean;
 
   constructor(
     errorClass: ErrorClass,
     message: string,
-    opts: { status?: number; retryAfterMs?: number; cause?: unknown; untranslatable?: boolean } = {},
+    opts: {
+      status?: number;
+      retryAfterMs?: number;
+      cause?: unknown;
+      untranslatable?: boolean;
+      overloaded?: boolean;
+    } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'ProviderCallError';
@@ -375,5 +391,6 @@ export class ProviderCallError extends Error {
     this.status = opts.status;
     this.retryAfterMs = opts.retryAfterMs;
     this.untranslatable = opts.untranslatable === true;
+    this.overloaded = opts.overloaded === true;
   }
 }

@@ -48,13 +48,23 @@ export function contextLengthFailure(err: ProviderCallError, attempts: Attempt[]
   });
 }
 
-/** The answer had started reaching the client: there is no falling back any more. */
+/**
+ * The answer had started reaching the client: there is no falling back any more. A provider that said it is
+ * overloaded is named so (Anthropic clients see its `overloaded_error`), any other failure is a provider error.
+ */
 export function midStreamFailure(
   d: Deployment,
   err: ProviderCallError,
   attempts: Attempt[],
   spent?: Spent,
 ): GatewayError {
+  if (err.overloaded) {
+    return new GatewayError(
+      ErrorCode.ProviderOverloaded,
+      `Provider '${d.provider.id}' is overloaded: it stopped in the middle of the stream.`,
+      { attempts, cause: err, spent },
+    );
+  }
   return new GatewayError(
     ErrorCode.ProviderError,
     `Provider '${d.provider.id}' failed in the middle of the stream (${err.errorClass}).`,

@@ -124,7 +124,7 @@ function inBandError(error: unknown, apiKey: string | undefined, status?: number
   return new ProviderCallError(
     anthropicErrorClass(detail?.code, message),
     `upstream error: ${safeMessage(message, apiKey)}`,
-    { status },
+    { status, overloaded: detail?.code === 'overloaded_error' },
   );
 }
 
