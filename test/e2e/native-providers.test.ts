@@ -30,6 +30,7 @@ describe('OpenAI SDK to Gemini, Ollama and TGI deployments (e2e)', () => {
     timeoutMs: 10000
     models:
       - { name: sim-gemini, promptPer1k: 0.0003, completionPer1k: 0.0025, cachedPromptPer1k: 0.000075, contextWindow: 8192, capabilities: [chat, streaming, tools, json] }
+      - { name: flash-2, upstreamName: gemini-2.5-flash, promptPer1k: 0.0003, completionPer1k: 0.0025, contextWindow: 8192, capabilities: [chat, streaming, tools, json] }
   - id: ollama
     kind: ollama
     baseUrl: ${s.sim.url}
@@ -173,6 +174,35 @@ describe('OpenAI SDK to Gemini, Ollama and TGI deployments (e2e)', () => {
       expect(sent.contents[2].parts).toEqual([
         { functionResponse: { name: 'get_weather', response: { content: '12C and sunny' } } },
       ]);
+    });
+
+    it('refuses JSON mode with tools for a Gemini model before 3 (Gemini answers 400) before calling it', async () => {
+      const ask = {
+        model: 'flash-2',
+        messages: [{ role: 'user' as const, content: 'Oslo' }],
+        tools: [weather],
+        response_format: { type: 'json_object' as const },
+      };
+      const callsBefore = system.sim.stats().total;
+      const err: unknown = await client.chat.completions.create(ask).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((err as InstanceType<typeof OpenAI.BadRequestError>).error).toMatchObject({
+        code: 'unsupported_parameter',
+        param: 'response_format',
+      });
+      expect(system.sim.stats().total).toBe(callsBefore);
+      // Either one alone goes to it.
+      const { tools: _tools, ...jsonOnly } = ask;
+      await client.chat.completions.create(jsonOnly);
+      expect(system.sim.lastRequests(1)[0].route).toBe('POST /v1beta/models/gemini-2.5-flash:generateContent');
+      // A Gemini model without a version in its name gets both: the provider decides.
+      await client.chat.completions.create({ ...ask, model: 'sim-gemini' });
+      const sent = system.sim.lastRequests(1)[0].body as {
+        tools?: unknown[];
+        generationConfig: Record<string, unknown>;
+      };
+      expect(sent.tools).toHaveLength(1);
+      expect(sent.generationConfig.responseMimeType).toBe('application/json');
     });
 
     it('streams a tool call the SDK assembles', async () => {

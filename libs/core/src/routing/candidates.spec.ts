@@ -268,6 +268,49 @@ describe('capabilities and provider-dependent fields', () => {
     expect(supportsParam('anthropic', 'stop')).toBe(false);
   });
 
+  it('JSON mode with tools keeps a request from Gemini models before 3, which refuse the two together', () => {
+    const all: Capability[] = ['chat', 'streaming', 'tools', 'json'];
+    const gemini = (model: string, upstreamName?: string): Deployment =>
+      deployment(
+        model.startsWith('g3') ? 'g3' : 'g2',
+        'flash',
+        { capabilities: all, upstreamName },
+        { kind: 'gemini' },
+      );
+    const flash2 = gemini('g2', 'gemini-2.5-flash');
+    const flash3 = gemini('g3', 'gemini-3-flash-preview');
+    const openai = deployment('oa', 'flash', { capabilities: all });
+    const tools = [{ type: 'function' as const, function: { name: 'f' } }];
+    const json = { type: 'json_object' as const };
+    const both = requestNeedsOf({ messages: [], options: { tools, responseFormat: json } });
+    expect(both.jsonWithTools).toBe(true);
+    expect(requestNeedsOf({ messages: [], options: { responseFormat: json } }).jsonWithTools).toBeUndefined();
+    expect(requestNeedsOf({ messages: [], options: { tools } }).jsonWithTools).toBeUndefined();
+    // Routed to a deployment that takes both, when the model has one.
+    const sel = filterCandidates([flash2, flash3, openai], need('flash', { needs: both }), neverOpen);
+    expect(ids(sel.candidates)).toEqual(['g3/flash', 'oa/flash']);
+    expect(sel.excluded).toEqual([{ deploymentId: 'g2/flash', reason: 'unsupported_parameter' }]);
+    // Else refused before any call, naming the field.
+    const failure = filterCandidates([flash2], need('flash', { needs: both }), neverOpen).failure;
+    expect(failure).toMatchObject({ code: ErrorCode.UnsupportedParameter, param: 'response_format' });
+    expect(failure?.message).toContain("'response_format' (JSON mode) together with 'tools' is not supported");
+    // Either one alone is served; so is a Gemini name without a version (the provider decides).
+    for (const options of [{ tools }, { responseFormat: json }]) {
+      const one = requestNeedsOf({ messages: [], options });
+      expect(ids(filterCandidates([flash2], need('flash', { needs: one }), neverOpen).candidates)).toEqual([
+        'g2/flash',
+      ]);
+    }
+    for (const name of ['gemini-flash-latest', 'gemini-3-pro-preview', 'models/gemini-3.1-pro']) {
+      const d = gemini('g', name);
+      expect(ids(filterCandidates([d], need('flash', { needs: both }), neverOpen).candidates)).toEqual([d.id]);
+    }
+    for (const name of ['gemini-2.0-flash-001', 'models/gemini-1.5-pro', 'gemini-2.5-pro']) {
+      const d = gemini('g', name);
+      expect(filterCandidates([d], need('flash', { needs: both }), neverOpen).failure?.param).toBe('response_format');
+    }
+  });
+
   it('a temperature above 1 (OpenAI takes up to 2) keeps a request from Anthropic only', () => {
     expect(requestNeedsOf({ messages: [], options: { temperature: 1 } }).params).toEqual([]);
     const hot = requestNeedsOf({ messages: [], options: { temperature: 1.5 } });

@@ -3,7 +3,7 @@ import { ErrorCode, GatewayError } from '../errors';
 import { mayUseDeployment } from '../governance/model-access';
 import { isModelAlias, resolveModelRef, type ModelAlias } from '../model-ref';
 import type { Capability } from '../catalog';
-import { embedsWith, supportsParam, type RequestNeeds } from './request-needs';
+import { embedsWith, refusesJsonWithTools, supportsParam, type RequestNeeds } from './request-needs';
 
 /** What the request asks of a deployment. */
 export interface CandidateNeed {
@@ -60,11 +60,18 @@ const STAGE: { readonly [R in ExclusionReason]: number } = {
   provider_failing: 8,
 };
 
+/** JSON mode with tool declarations, which some deployments refuse together (see `refusesJsonWithTools`). */
+const JSON_WITH_TOOLS = 'response_format+tools';
+
 /** How an error names a request field that `requestNeedsOf` adds for one of its values only. */
 const PARAM_WORDING: Readonly<Record<string, string>> = {
   temperature: "'temperature' above 1",
   stop: "'stop' with a sequence of whitespace only",
+  [JSON_WITH_TOOLS]: "'response_format' (JSON mode) together with 'tools'",
 };
+
+/** The request field an error's `param` names, where the unsupported thing is a combination. */
+const PARAM_FIELD: Readonly<Record<string, string>> = { [JSON_WITH_TOOLS]: 'response_format' };
 
 /** The request field that asks for a capability, for the error's `param`. */
 const PARAM_OF_CAPABILITY: { readonly [C in Capability]: string } = {
@@ -109,7 +116,15 @@ function missingCapability(d: Deployment, need: CandidateNeed): Capability | und
 }
 
 function unsupportedParam(d: Deployment, need: CandidateNeed): string | undefined {
-  return need.needs?.params.find((p) => !supportsParam(d.provider.kind, p));
+  const needs = need.needs;
+  if (needs === undefined) {
+    return undefined;
+  }
+  const param = needs.params.find((p) => !supportsParam(d.provider.kind, p));
+  if (param !== undefined) {
+    return param;
+  }
+  return needs.jsonWithTools === true && refusesJsonWithTools(d) ? JSON_WITH_TOOLS : undefined;
 }
 
 function targetOf(model: string, deployments: readonly Deployment[]): ModelTarget {
@@ -241,7 +256,7 @@ function failureOf(
       return {
         code: ErrorCode.UnsupportedParameter,
         message: `${PARAM_WORDING[param] ?? `'${param}'`} is not supported by the deployments of ${name} (${[...kinds].join(', ')} API); remove it or choose another model.`,
-        param,
+        param: PARAM_FIELD[param] ?? param,
       };
     }
     case 'context_too_small': {

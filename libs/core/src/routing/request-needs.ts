@@ -1,4 +1,4 @@
-import type { Capability, ProviderKind } from '../catalog';
+import type { Capability, Deployment, ProviderKind } from '../catalog';
 import type { GenerationOptions, GenerationRequest } from '../domain';
 import { familySupportsParam } from '../provider-families';
 
@@ -14,6 +14,11 @@ export interface RequestNeeds {
    * provider families can honour. A family that cannot take one is not a candidate: never dropped silently.
    */
   params: string[];
+  /**
+   * JSON mode (`response_format` other than text) together with tool declarations (`tools`): a combination Gemini
+   * models before 3 refuse (see `refusesJsonWithTools`). Set only when true.
+   */
+  jsonWithTools?: true;
 }
 
 /** Families whose adapter implements `embed` (the OpenAI-compatible `/embeddings`); the others cannot. */
@@ -26,6 +31,19 @@ export function embedsWith(kind: ProviderKind): boolean {
 /** Whether a provider family honours a provider-dependent request field (see PROVIDER_FAMILIES). */
 export function supportsParam(kind: ProviderKind, param: string): boolean {
   return familySupportsParam(kind, param);
+}
+
+/** A Gemini API model name (`gemini-2.5-flash`, `models/gemini-2.0-flash-001`) with a major version before 3. */
+const GEMINI_BEFORE_3 = /^(?:models\/)?gemini-[12](?:\.\d+)?-/i;
+
+/**
+ * Whether a deployment refuses JSON mode together with function declarations: the Gemini API answers 400 ("Function
+ * calling with a response mime type: 'application/json' is unsupported") for models before Gemini 3, which take
+ * both. Told by the upstream model name; a name without a version (`gemini-flash-latest`, a tuned model) is let
+ * through, the provider's word deciding.
+ */
+export function refusesJsonWithTools(d: Deployment): boolean {
+  return d.provider.kind === 'gemini' && GEMINI_BEFORE_3.test(d.model.upstreamName ?? d.model.name);
 }
 
 /**
@@ -113,5 +131,9 @@ export function requestNeedsOf(request: Pick<GenerationRequest, 'messages' | 'op
   for (const key of Object.keys(o.extra ?? {})) {
     params.add(key);
   }
-  return { capabilities, params: [...params] };
+  const needs: RequestNeeds = { capabilities, params: [...params] };
+  if (json && (o.tools?.length ?? 0) > 0) {
+    needs.jsonWithTools = true;
+  }
+  return needs;
 }
