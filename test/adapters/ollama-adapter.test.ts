@@ -153,6 +153,27 @@ describe('Ollama adapter against a real HTTP server', () => {
     expect(JSON.parse(up.requests[0].body)).toMatchObject({ stream: true, options: { num_predict: 2 } });
   });
 
+  it("sizes Ollama's context to the deployment's window (num_ctx), whole and streamed, and leaves it out without one", async () => {
+    up.handler = (_req, res, seen) => {
+      const streamed = (JSON.parse(seen.body) as { stream?: boolean }).stream === true;
+      return streamed
+        ? ndjson(res, [{ ...line('ok'), done: true, done_reason: 'stop' }])
+        : sendJson(res, 200, { ...line('ok'), done: true, done_reason: 'stop' });
+    };
+    const req: AdapterRequest = {
+      target: { ...target, contextWindow: 32_768 },
+      messages: [{ role: 'user', content: 'hi' }],
+      options: {},
+    };
+    await adapter.generate(req, never);
+    await within(5000, 'stream', collect(adapter.stream(req, never)));
+    await adapter.generate({ ...req, target }, never);
+    const options = up.requests.map((r) => (JSON.parse(r.body) as { options: Record<string, unknown> }).options);
+    expect(options[0]).toEqual({ num_ctx: 32_768 });
+    expect(options[1]).toEqual({ num_ctx: 32_768 });
+    expect(options[2]).toEqual({});
+  });
+
   it('fails on an in-band error line and on a stream cut before done', async () => {
     up.handler = (_req, res) => ndjson(res, [line('a'), { error: 'an error was encountered while running the model' }]);
     const req: AdapterRequest = { target, messages: [{ role: 'user', content: 'hi' }], options: {} };

@@ -225,12 +225,13 @@ describe('OpenAI SDK to Gemini, Ollama and TGI deployments (e2e)', () => {
     it('answers a completion', async () => {
       await plain('sim-llama', 'ollama', 'POST /api/chat');
       const sent = system.sim.lastRequests(1)[0].body as { model: string; stream: boolean };
-      expect(sent).toMatchObject({ model: 'sim-llama', stream: false });
+      // The catalog's context window, so that Ollama does not cut the prompt at its default (2048 or 4096 tokens).
+      expect(sent).toMatchObject({ model: 'sim-llama', stream: false, options: { num_ctx: 8192 } });
     });
 
     it('streams NDJSON as SSE chunks with usage', async () => {
       await streamed('sim-llama', 'ollama', 'POST /api/chat');
-      expect((system.sim.lastRequests(1)[0].body as { stream: boolean }).stream).toBe(true);
+      expect(system.sim.lastRequests(1)[0].body).toMatchObject({ stream: true, options: { num_ctx: 8192 } });
     });
   });
 

@@ -33,6 +33,12 @@ export interface AdapterTarget {
   poolKey: string;
   /** Connection limit of the pool; only the first target seen for a pool decides it. */
   maxConnections?: number;
+  /**
+   * The deployment's context window in tokens (catalog `contextWindow`), which routing sized the request by. Ollama
+   * is told it (`options.num_ctx`): without it, it loads the model with its own default window (2048 or 4096
+   * tokens) and silently drops the start of a longer prompt.
+   */
+  contextWindow?: number;
   /** A health endpoint on the baseUrl's origin (llama.cpp, vLLM: `/health`) the health check reads instead of models. */
   healthPath?: string;
   /** Sees every response's status and headers (the router reads providers' rate limits from them). */

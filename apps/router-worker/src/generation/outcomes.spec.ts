@@ -3,8 +3,11 @@ import { failedAttempt, resultOf, spentOf, successAttempt, targetOf, usageOf } f
 import { deployment, generationRequest } from './request.fixtures';
 
 describe('targetOf', () => {
-  it('sends the upstream name when the model has one, and pools per provider', () => {
-    const d = deployment({ id: 'zai', maxConnections: 16 }, { name: 'glm', upstreamName: 'zai/glm-4.6' });
+  it("sends the upstream name when the model has one, pools per provider, and carries the model's window", () => {
+    const d = deployment(
+      { id: 'zai', maxConnections: 16 },
+      { name: 'glm', upstreamName: 'zai/glm-4.6', contextWindow: 8192 },
+    );
     expect(targetOf(d)).toEqual({
       baseUrl: 'http://127.0.0.1:9/v1',
       apiKey: 'sk-test-secret',
@@ -12,6 +15,8 @@ describe('targetOf', () => {
       timeoutMs: 5000,
       poolKey: 'zai',
       maxConnections: 16,
+      // Ollama's num_ctx: the window routing sized the request by.
+      contextWindow: 8192,
     });
     expect(targetOf(deployment()).model).toBe('sim-gpt');
     expect(targetOf(deployment())).not.toHaveProperty('healthPath');

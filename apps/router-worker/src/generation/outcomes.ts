@@ -43,6 +43,7 @@ export function targetOf(d: Deployment): AdapterTarget {
     timeoutMs: d.provider.timeoutMs,
     poolKey: d.provider.id,
     maxConnections: d.provider.maxConnections,
+    contextWindow: d.model.contextWindow,
   };
   // llama.cpp, vLLM and TGI health checks read this instead of the model list.
   if (d.provider.healthPath !== undefined) {

@@ -97,7 +97,11 @@ function messageOf(m: ChatMessage, callNames: Map<string, string>): OllamaMessag
   return out;
 }
 
-/** The `/api/chat` body. Sampling fields go under `options` with Ollama's names (`num_predict` is the budget). */
+/**
+ * The `/api/chat` body. Sampling fields go under `options` with Ollama's names (`num_predict` is the budget), and the
+ * deployment's context window as `num_ctx`: the same value on every request, since Ollama reloads a model whose
+ * `num_ctx` changes.
+ */
 export function ollamaBody(req: AdapterRequest, stream: boolean): string {
   const o = req.options;
   const callNames = new Map<string, string>();
@@ -126,6 +130,7 @@ export function ollamaBody(req: AdapterRequest, stream: boolean): string {
       seed: o.seed,
       presence_penalty: o.presencePenalty,
       frequency_penalty: o.frequencyPenalty,
+      num_ctx: req.target.contextWindow,
     },
     // Ollama's `think` is on or off (levels only for some models): any effort but `none` turns it on.
     think: o.reasoningEffort === undefined ? undefined : o.reasoningEffort !== 'none',
