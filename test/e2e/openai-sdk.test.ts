@@ -45,7 +45,9 @@ describe('OpenAI SDK against the gateway (e2e)', () => {
     const deltas: string[] = [];
     let finish: string | null = null;
     let usage: OpenAI.CompletionUsage | null | undefined;
+    const fingerprints = new Set<string | undefined>();
     for await (const chunk of stream) {
+      fingerprints.add(chunk.system_fingerprint);
       const content = chunk.choices[0]?.delta?.content ?? '';
       if (content !== '') {
         deltas.push(content);
@@ -65,6 +67,8 @@ describe('OpenAI SDK against the gateway (e2e)', () => {
     expect(published.filter((m) => m.t === 'chunks').length).toBeGreaterThan(0);
     expect(finish).toBe('stop');
     expect(usage?.completion_tokens).toBeGreaterThan(0);
+    // The provider's fingerprint on every chunk, as OpenAI's own streams carry it.
+    expect([...fingerprints]).toEqual(['fp_simulator']);
   });
 
   it("relays logprobs with each streamed token, and the whole answer's when not streamed", async () => {
