@@ -179,6 +179,10 @@ providers:
       BOOTSTRAP_ADMIN_KEY: 'sk-aigw-admin',
       SECRETS_KEY: 'k'.repeat(32),
       PGPASSWORD: 'pg-password',
+      REDIS_PASSWORD: 'keda-redis-password',
+      REDIS_ADDRESS: 'redis:6379',
+      SECRETS_KEY_PREVIOUS: 'p'.repeat(32),
+      SMTP_PASSWORD: 'smtp-password',
     };
     for (const name of Object.keys(env)) {
       const yaml = MINIMAL.replace('${OPENAI_API_KEY}', `\${${name}}`);

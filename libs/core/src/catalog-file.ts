@@ -139,9 +139,11 @@ export interface CatalogReadOptions {
  * URL of their choosing. (PostgreSQL's PG* variables stand in for parts of DATABASE_URL.) `CACHE_REDIS_URL` carries
  * the cache Redis' password as `REDIS_URL` does the queue's, and `ALERT_WEBHOOK_URL` is often a bearer URL (a chat
  * webhook's token is in its path); a ConfigMap given whole to every app (`envFrom`) puts both in the gateway's process.
+ * So does k8s/'s Secret with `REDIS_PASSWORD` (KEDA's Redis login): every `REDIS_*`, and any `*PASSWORD`, is refused
+ * too, and `SECRETS_KEY*` covers a rotation's previous keys.
  */
 const GATEWAY_SECRETS =
-  /^(?:DATABASE_URL|REDIS_URL|CACHE_REDIS_URL|ALERT_WEBHOOK_URL|BOOTSTRAP_ADMIN_KEY|SECRETS_KEY|PG[A-Z]*)$/;
+  /^(?:DATABASE_URL|REDIS_[A-Z0-9_]*|CACHE_REDIS_URL|ALERT_WEBHOOK_URL|BOOTSTRAP_ADMIN_KEY|SECRETS_KEY[A-Z0-9_]*|PG[A-Z]*|[A-Z0-9_]*PASSWORD)$/;
 
 /** Reads one YAML tree, collecting problems instead of stopping at the first. */
 class CatalogReader {
