@@ -74,4 +74,54 @@ describe('SecretBox', () => {
       expect(() => SecretBox.fromEnv('  ', 'production')).toThrow(SecretBoxError);
     });
   });
+
+  describe('previous keys (SECRETS_KEY_PREVIOUS)', () => {
+    const oldHex = randomBytes(32).toString('hex');
+    const older = randomBytes(32).toString('base64');
+    const underOld = SecretBox.fromKey(oldHex).encrypt('old secret');
+    const underOlder = SecretBox.fromKey(older).encrypt('older secret');
+
+    it('opens secrets sealed under any previous key, and says which were not under the current one', () => {
+      const rotated = SecretBox.fromKey(HEX_KEY, ` ${oldHex} ,${older},`);
+      expect(rotated.open(underOld)).toEqual({ plaintext: 'old secret', underCurrentKey: false });
+      expect(rotated.decrypt(underOlder)).toBe('older secret');
+      expect(rotated.open(box.encrypt('new'))).toEqual({ plaintext: 'new', underCurrentKey: true });
+    });
+
+    it('seals only under the current key', () => {
+      const sealed = SecretBox.fromKey(HEX_KEY, oldHex).encrypt('fresh');
+      expect(box.decrypt(sealed)).toBe('fresh');
+      expect(() => SecretBox.fromKey(oldHex).decrypt(sealed)).toThrow(SecretBoxError);
+    });
+
+    it('fails clearly, never with garbage, when no key fits', () => {
+      const rotated = SecretBox.fromKey(HEX_KEY, older);
+      expect(() => rotated.decrypt(underOld)).toThrow(
+        /neither SECRETS_KEY nor any key in SECRETS_KEY_PREVIOUS is the key it was encrypted with/,
+      );
+    });
+
+    it('applies to the development key too (fromEnv)', () => {
+      const { box: dev } = SecretBox.fromEnv(undefined, 'development', oldHex);
+      expect(dev.decrypt(underOld)).toBe('old secret');
+      expect(SecretBox.fromEnv(HEX_KEY, 'production', oldHex).box.decrypt(underOld)).toBe('old secret');
+    });
+
+    it('refuses a bad list naming the variable and the position, never echoing a key', () => {
+      const bad = 'zz-not-a-key-zz';
+      for (const text of [`${oldHex},${bad}`, bad]) {
+        let message = '';
+        try {
+          SecretBox.fromKey(HEX_KEY, text);
+        } catch (err) {
+          message = (err as Error).message;
+        }
+        expect(message).toMatch(/^SECRETS_KEY_PREVIOUS must list keys separated by commas, each 32 bytes/);
+        expect(message).not.toContain(bad);
+        expect(message).not.toContain(oldHex);
+      }
+      expect(() => SecretBox.checkPreviousKeys(`${oldHex},${bad}`)).toThrow('key 2 of 2 is not one');
+      expect(() => SecretBox.checkPreviousKeys(' , ')).not.toThrow();
+    });
+  });
 });

@@ -29,7 +29,10 @@ export class CatalogChanges {
     private readonly catalog: CatalogService,
     private readonly control: ControlChannel,
   ) {
-    this.store = new CatalogAdminStore(db.dataSource, SecretBox.fromEnv(env.SECRETS_KEY, env.NODE_ENV).box);
+    this.store = new CatalogAdminStore(
+      db.dataSource,
+      SecretBox.fromEnv(env.SECRETS_KEY, env.NODE_ENV, env.SECRETS_KEY_PREVIOUS).box,
+    );
   }
 
   /** Reads only (no reload, no message): e.g. a dry-run import. */

@@ -40,7 +40,7 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
     @Inject(ENV) private readonly env: BaseEnv,
     db: MigratedDatabase,
   ) {
-    const { box, usingDevelopmentKey } = SecretBox.fromEnv(env.SECRETS_KEY, env.NODE_ENV);
+    const { box, usingDevelopmentKey } = SecretBox.fromEnv(env.SECRETS_KEY, env.NODE_ENV, env.SECRETS_KEY_PREVIOUS);
     if (usingDevelopmentKey) {
       this.logger.warn(
         'SECRETS_KEY is not set: provider secrets are encrypted with a development key. Set it in production.',

@@ -36,6 +36,15 @@ describe('BaseEnv', () => {
     expect(message).not.toContain('notvalid-secret-text');
   });
 
+  it('checks SECRETS_KEY_PREVIOUS (comma-separated keys) with the rest, without echoing it', () => {
+    expect(problem({ SECRETS_KEY_PREVIOUS: `${'a'.repeat(64)}, ${'b'.repeat(64)}` })).toBe('');
+    const message = problem({ SECRETS_KEY_PREVIOUS: `${'a'.repeat(64)},notvalid-secret-text` });
+    expect(message).toContain('SECRETS_KEY_PREVIOUS: SECRETS_KEY_PREVIOUS must list keys separated by commas');
+    expect(message).toContain('key 2 of 2 is not one');
+    expect(message).not.toContain('notvalid-secret-text');
+    expect(message).not.toContain('a'.repeat(64));
+  });
+
   it('takes a blank value as unset, like an empty one: `PORT=" "` was port 0, a random one', () => {
     expect(validateEnv(BaseEnv, { USAGE_LINGER_MS: ' ' }).USAGE_LINGER_MS).toBe(20);
     expect(validateEnv(BaseEnv, { USAGE_LINGER_MS: '\t' }).USAGE_LINGER_MS).toBe(20);

@@ -66,6 +66,11 @@ function IsSecretsKey(): PropertyDecorator {
   );
 }
 
+/** SECRETS_KEY_PREVIOUS: keys in SECRETS_KEY's format, comma-separated; the message names the bad one's position. */
+function IsPreviousSecretsKeys(): PropertyDecorator {
+  return ReadableBy('isPreviousSecretsKeys', (value) => SecretBox.checkPreviousKeys(value));
+}
+
 /** A Redis URL the apps can open: what `parseRedisUrl` says is wrong with it, before anything connects. */
 function IsRedisUrl(): PropertyDecorator {
   return ReadableBy('isRedisUrl', parseRedisUrl);
@@ -127,6 +132,15 @@ export class BaseEnv {
   @IsString()
   @IsSecretsKey()
   SECRETS_KEY?: string;
+
+  /**
+   * Old SECRETS_KEYs, comma-separated: secrets sealed under one still decrypt (new writes use SECRETS_KEY) until
+   * `npm run secrets -- rotate` re-encrypts them under SECRETS_KEY. Checked here, like SECRETS_KEY.
+   */
+  @IsOptional()
+  @IsString()
+  @IsPreviousSecretsKeys()
+  SECRETS_KEY_PREVIOUS?: string;
 
   @Transform(toBool)
   @IsBoolean()
