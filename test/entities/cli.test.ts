@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { ApiKeyStore, MIGRATIONS } from '@aigw/entities';
+import { ApiKeyStore, MIGRATIONS, ProviderEntity, runMigrationsLocked, SecretBox } from '@aigw/entities';
 import type { DataSource } from 'typeorm';
 import { DATABASE_URL, dropSchema, openDataSource, tablesIn, uniqueSchema } from './pg';
 
 const ROOT = join(__dirname, '../..');
 const MIGRATE = join(ROOT, 'dist/libs/entities/src/cli/migrate.js');
 const KEYS = join(ROOT, 'dist/tools/keys/main.js');
+const SECRETS = join(ROOT, 'dist/tools/secrets/main.js');
 
 interface Run {
   code: number | null;
@@ -153,6 +154,56 @@ describe('command-line tools (built)', () => {
       expect(noDb.code).toBe(1);
       expect(noDb.stderr).toContain('ECONNREFUSED');
       expect(noDb.stderr).not.toContain('hunter2');
+    });
+  });
+
+  describe('secrets', () => {
+    it('re-encrypts under SECRETS_KEY, refusing clearly (exit 1, nothing changed) when a key is missing', async () => {
+      const schema = freshSchema('cli_secrets');
+      const [a, b] = [randomBytes(32).toString('base64'), randomBytes(32).toString('hex')];
+      const db = await openDataSource(schema);
+      try {
+        await runMigrationsLocked(db);
+        const sealed = SecretBox.fromKey(a).encrypt('sk-cli-rotation-secret');
+        await db.getRepository(ProviderEntity).insert({
+          id: 'acme',
+          kind: 'openai',
+          baseUrl: 'http://127.0.0.1:1/v1',
+          encryptedSecret: sealed,
+        });
+        const env = { DATABASE_URL, DATABASE_SCHEMA: schema, NODE_ENV: 'production' };
+
+        const refused = await node(SECRETS, ['rotate'], { ...env, SECRETS_KEY: b });
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toContain("secrets: cannot decrypt the stored API key of provider 'acme'");
+        expect(refused.stdout).toBe('');
+        const badList = await node(SECRETS, ['rotate'], { ...env, SECRETS_KEY: b, SECRETS_KEY_PREVIOUS: `${a},nope` });
+        expect(badList.code).toBe(1);
+        expect(badList.stderr).toContain('SECRETS_KEY_PREVIOUS must list keys separated by commas');
+        expect(badList.stderr).not.toContain(a);
+        expect((await db.getRepository(ProviderEntity).findOneByOrFail({ id: 'acme' })).encryptedSecret).toBe(sealed);
+
+        const rotated = await node(SECRETS, ['rotate'], { ...env, SECRETS_KEY: b, SECRETS_KEY_PREVIOUS: a });
+        expect(rotated).toMatchObject({ code: 0, stderr: '' });
+        expect(rotated.stdout).toContain('Re-encrypted 1 secret(s) under SECRETS_KEY (providers: 1, gateways: 0).');
+        for (const text of [rotated.stdout, refused.stderr]) {
+          expect(text).not.toMatch(/sk-cli-rotation-secret|v1:/);
+        }
+        const row = await db.getRepository(ProviderEntity).findOneByOrFail({ id: 'acme' });
+        expect(SecretBox.fromKey(b).decrypt(row.encryptedSecret!)).toBe('sk-cli-rotation-secret');
+        const again = await node(SECRETS, ['check'], { ...env, SECRETS_KEY: b });
+        expect(again.code).toBe(0);
+        expect(again.stdout).toContain('Under a key in SECRETS_KEY_PREVIOUS: 0');
+      } finally {
+        await db.destroy();
+      }
+    });
+
+    it('prints the usage and exits 2 for a bad command line, before touching the database', async () => {
+      const result = await node(SECRETS, ['rotat'], { DATABASE_URL: 'postgres://postgres:hunter2@127.0.0.1:1/test' });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain("secrets: unknown command 'rotat'");
+      expect(result.stderr).toContain('Usage: npm run secrets -- <command>');
     });
   });
 });

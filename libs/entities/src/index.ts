@@ -33,7 +33,13 @@ export { readDatabaseEnv, describeDatabaseError, databaseUnavailable, type Datab
 export { DEFAULT_SCHEMA, checkSchemaName, advisoryLockKey } from './schema-name';
 export { runMigrationsLocked, pendingMigrations, type MigrationLog } from './migrate-locked';
 export { tableRef } from './table-ref';
-export { SecretBox, SecretBoxError } from './secret-box';
+export { SecretBox, SecretBoxError, type OpenedSecret } from './secret-box';
+export {
+  rotateSecrets,
+  UnreadableSecretsError,
+  type RotationCounts,
+  type RotationSummary,
+} from './stores/secret-rotation';
 export { CatalogStore, resealSecret, type SeedSummary, type SeedChange } from './stores/catalog.store';
 export {
   CatalogAdminStore,

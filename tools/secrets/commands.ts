@@ -1,0 +1,45 @@
+import { rotateSecrets, type RotationSummary, type SecretBox } from '@aigw/entities';
+import type { DataSource } from 'typeorm';
+import type { SecretsCommand } from './args';
+
+export interface SecretsOutput {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+function total(s: RotationSummary, field: 'reencrypted' | 'current'): number {
+  return s.providers[field] + s.gateways[field];
+}
+
+function split(s: RotationSummary, field: 'reencrypted' | 'current'): string {
+  return `providers: ${s.providers[field]}, gateways: ${s.gateways[field]}`;
+}
+
+/** Runs one command; returns the exit code. Throws UnreadableSecretsError (nothing changed) and database errors. */
+export async function runSecretsCommand(
+  cmd: Exclude<SecretsCommand, { kind: 'help' }>,
+  dataSource: DataSource,
+  box: SecretBox,
+  io: SecretsOutput,
+): Promise<number> {
+  const summary = await rotateSecrets(dataSource, box, { dryRun: cmd.kind === 'check' });
+  const stale = total(summary, 'reencrypted');
+  const current = total(summary, 'current');
+  if (cmd.kind === 'check') {
+    io.out(`${stale + current} stored secret(s), all readable.`);
+    io.out(`Under SECRETS_KEY: ${current} (${split(summary, 'current')}).`);
+    io.out(`Under a key in SECRETS_KEY_PREVIOUS: ${stale} (${split(summary, 'reencrypted')}).`);
+    if (stale > 0) {
+      io.out('Re-encrypt them under SECRETS_KEY with: npm run secrets -- rotate');
+    }
+    return 0;
+  }
+  if (stale === 0) {
+    io.out(`Nothing to re-encrypt: all ${current} stored secret(s) are under SECRETS_KEY.`);
+    return 0;
+  }
+  io.out(`Re-encrypted ${stale} secret(s) under SECRETS_KEY (${split(summary, 'reencrypted')}).`);
+  io.out(`Already under it: ${current} (${split(summary, 'current')}).`);
+  io.out('Every stored secret is now under SECRETS_KEY: SECRETS_KEY_PREVIOUS can be removed from every process.');
+  return 0;
+}
