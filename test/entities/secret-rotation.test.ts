@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { parseCatalog } from '@aigw/core';
+import { parseCatalog, validateEnv } from '@aigw/core';
 import {
   AuditLogEntity,
   CatalogAdminStore,
@@ -11,6 +11,7 @@ import {
   SecretBoxError,
   UnreadableSecretsError,
 } from '@aigw/entities';
+import { BaseEnv, CatalogService, MigratedDatabase } from '@aigw/platform';
 import type { DataSource } from 'typeorm';
 import { runSecretsCommand } from '../../tools/secrets/commands';
 import { dropSchema, openDataSource, uniqueSchema } from './pg';
@@ -90,6 +91,22 @@ describe('SECRETS_KEY rotation (real PostgreSQL)', () => {
     const extra = await ds.getRepository(ProviderEntity).findOneByOrFail({ id: 'extra' });
     expect(SecretBox.fromKey(B).decrypt(extra.encryptedSecret!)).toBe(EXTRA_SECRET);
     expect(() => SecretBox.fromKey(A).decrypt(extra.encryptedSecret!)).toThrow(SecretBoxError);
+  });
+
+  it("every app's catalog reader takes SECRETS_KEY_PREVIOUS from its validated environment", async () => {
+    const catalogOf = (env: Record<string, string>) =>
+      new CatalogService(
+        validateEnv(BaseEnv, { NODE_ENV: 'production', DATABASE_SCHEMA: schema, ...env }),
+        new MigratedDatabase(ds),
+      );
+    const rotating = catalogOf({ SECRETS_KEY: B, SECRETS_KEY_PREVIOUS: A });
+    await rotating.reload();
+    expect(rotating.provider('openai')?.apiKey).toBe(OPENAI_SECRET);
+    expect(rotating.provider('extra')?.apiKey).toBe(EXTRA_SECRET);
+    expect(rotating.current.gateways[0].apiKey).toBe(GATEWAY_SECRET);
+    await expect(catalogOf({ SECRETS_KEY: B }).reload()).rejects.toThrow(
+      "cannot read the API key of provider 'openai'",
+    );
   });
 
   it('refuses to rotate when a secret decrypts under none of the keys, naming it and changing nothing', async () => {

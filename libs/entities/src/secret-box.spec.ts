@@ -107,6 +107,15 @@ describe('SecretBox', () => {
       expect(SecretBox.fromEnv(HEX_KEY, 'production', oldHex).box.decrypt(underOld)).toBe('old secret');
     });
 
+    it('reads secrets of a development run once the public development key (as README gives it) is a previous key', () => {
+      const underDevKey = SecretBox.fromEnv(undefined, 'development').box.encrypt('dev secret');
+      const readme = '5f6b355469103365c4871c81125f8d85e7cc18fb009be0afdfbcd27ed8daeed9';
+      expect(SecretBox.fromEnv(HEX_KEY, 'production', readme).box.open(underDevKey)).toEqual({
+        plaintext: 'dev secret',
+        underCurrentKey: false,
+      });
+    });
+
     it('refuses a bad list naming the variable and the position, never echoing a key', () => {
       const bad = 'zz-not-a-key-zz';
       for (const text of [`${oldHex},${bad}`, bad]) {
