@@ -132,7 +132,8 @@ export class SecretBox {
     }
     throw new SecretBoxError(
       this.previousKeys.length === 0
-        ? 'cannot decrypt a stored secret: SECRETS_KEY differs from the key it was encrypted with, or the value is corrupt'
+        ? 'cannot decrypt a stored secret: SECRETS_KEY differs from the key it was encrypted with (after changing ' +
+            'SECRETS_KEY, set the old key in SECRETS_KEY_PREVIOUS), or the value is corrupt'
         : 'cannot decrypt a stored secret: neither SECRETS_KEY nor any key in SECRETS_KEY_PREVIOUS is the key it was encrypted with, or the value is corrupt',
       { cause: failure },
     );
