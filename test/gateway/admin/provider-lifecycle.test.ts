@@ -7,6 +7,8 @@ import {
   firstChunkLatencyPrefix,
   routingKeyPrefix,
 } from '@aigw/routing';
+import { randomBytes } from 'node:crypto';
+import { SecretBox } from '@aigw/entities';
 import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { GatewayHarness, REDIS_URL } from '../support';
@@ -90,6 +92,25 @@ describe('admin API: provider lifecycle', () => {
       // Then the same value again: no second row.
       expect((await call(h, 'PATCH', `${P}/sim-b`, { timeoutMs: 9000 })).status).toBe(200);
       expect((await audit(h, 'sim-b')).map((a) => a.action)).toEqual(['provider.update']);
+    });
+
+    it('apiKey: null still removes a stored key this process cannot open (sealed under another SECRETS_KEY)', async () => {
+      expect(
+        (await call(h, 'POST', P, { id: 'sealed', kind: 'openai', baseUrl: 'http://127.0.0.1:9', apiKey: 'sk-a' }))
+          .status,
+      ).toBe(201);
+      const db = h.app.get(DataSource);
+      const elsewhere = SecretBox.fromKey(randomBytes(32).toString('base64')).encrypt('sk-sealed-elsewhere');
+      await db.query('UPDATE providers SET encrypted_secret = $1 WHERE id = $2', [elsewhere, 'sealed']);
+      // The admin API reads that key as none; clearing it must still write.
+      const res = await call<ProviderItem>(h, 'PATCH', `${P}/sealed`, { apiKey: null });
+      expect(res.status).toBe(200);
+      const rows: { encrypted_secret: string | null }[] = await db.query(
+        'SELECT encrypted_secret FROM providers WHERE id = $1',
+        ['sealed'],
+      );
+      expect(rows).toEqual([{ encrypted_secret: null }]);
+      expect((await call(h, 'DELETE', `${P}/sealed`)).status).toBe(200);
     });
 
     it('a gateway PATCH that changes nothing writes no audit row', async () => {

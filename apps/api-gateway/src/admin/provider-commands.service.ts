@@ -247,7 +247,9 @@ export class ProviderCommandsService {
     state: CatalogState,
   ): Promise<ProviderView | Unchanged<ProviderView>> {
     const before = providerView(current, state.providerSources.get(current.id) ?? null);
-    if (sameSettings(current, next)) {
+    // A key cleared is always written: the stored one may be sealed under a SECRETS_KEY this process cannot open (it
+    // reads as none), and `null` must still remove it.
+    if (('keep' in secret || next.apiKey !== undefined) && sameSettings(current, next)) {
       return new Unchanged(before);
     }
     const stored: SecretUpdate = 'keep' in secret ? secret : { set: next.apiKey ?? null };
