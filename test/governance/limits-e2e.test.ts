@@ -11,7 +11,17 @@ import { REDIS_URL, TestSystem } from '../e2e/harness';
  */
 describe('limits shared by two gateway replicas', () => {
   // A small completion allowance, so the cap on budgeted requests without max_tokens shows in a few tokens.
-  const sys = new TestSystem({ workers: 2, env: { AUTH_CACHE_TTL_MS: '300', QUOTA_DEFAULT_MAX_TOKENS: '100' } });
+  const sys = new TestSystem({
+    workers: 2,
+    env: { AUTH_CACHE_TTL_MS: '300', QUOTA_DEFAULT_MAX_TOKENS: '100' },
+    catalog: (s) => `${s.catalogYaml()}  - id: sim-embedder
+    kind: openai
+    baseUrl: ${s.sim.url}/v1
+    apiKey: sk-sim-secret-embed
+    models:
+      - { name: sim-embed, promptPer1k: 0.0001, completionPer1k: 0, contextWindow: 8192, capabilities: [embeddings] }
+`,
+  });
   let gateways: string[] = [];
   let redis: Redis;
 
@@ -155,6 +165,21 @@ describe('limits shared by two gateway replicas', () => {
     const small = await chat(gateways[1], key, 'a short one', 50);
     expect(small.status).toBe(200);
     expect(Number(small.headers.get('x-ratelimit-remaining-tokens'))).toBeGreaterThan(900);
+  }, 30_000);
+
+  it('tells an embeddings request too large for a limit to send less input, not to change a max_tokens it has none of', async () => {
+    const { key } = await userWithKey('too-large-embed', { daily_spend_limit_usd: 10 }, { tpm: 20 });
+    const res = await fetch(`${gateways[0]}/v1/embeddings`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'sim-embed', input: 'many words '.repeat(40) }),
+    });
+    expect(res.status).toBe(429);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.message).toMatch(/^Request too large for the tokens per minute of this key \(20\)/);
+    expect(body.error.message).toContain('(the input estimate)');
+    expect(body.error.message).toContain('Waiting will not help; send fewer or shorter inputs.');
+    expect(body.error.message).not.toContain('max_tokens');
   }, 30_000);
 
   it('tells a budgeted request without max_tokens what it was charged, not to lower a max_tokens it never sent', async () => {

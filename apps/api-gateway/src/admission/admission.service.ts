@@ -71,6 +71,9 @@ const WHAT: Record<LimitCheck, string> = {
  * Redis unreachable: admission refuses with 503 (fail closed, ADR 0004): the request could not be queued
  * anyway, and a budget must not be overspent while its counters cannot be read.
  */
+/** Where a charge's completion allowance came from (see tooLarge). */
+type Allowance = 'client' | 'default' | 'none';
+
 @Injectable()
 export class AdmissionService {
   private readonly logger = new Logger(AdmissionService.name);
@@ -92,8 +95,10 @@ export class AdmissionService {
     if (unlimited(limits)) {
       return NOT_LIMITED;
     }
-    // Whether the client chose the completion allowance: the cap below sets one it did not send.
-    const clientMaxTokens = request.options.maxTokens !== undefined;
+    // What the charge's completion allowance is: none for embeddings, else the client's max_tokens or, when it sent
+    // none, the one the cap below sets.
+    const allowance: Allowance =
+      request.embeddings !== undefined ? 'none' : request.options.maxTokens !== undefined ? 'client' : 'default';
     if (
       request.embeddings === undefined &&
       request.options.maxTokens === undefined &&
@@ -133,7 +138,7 @@ export class AdmissionService {
         if (verdict.tooLarge) {
           throw new AdmissionRefused(
             code,
-            this.tooLarge(verdict.check, verdict.limit, charge, clientMaxTokens),
+            this.tooLarge(verdict.check, verdict.limit, charge, allowance),
             null,
             headers,
           );
@@ -148,22 +153,25 @@ export class AdmissionService {
   }
 
   /** Why a request larger than a limit on its own is refused, and what would let it through. */
-  private tooLarge(check: LimitCheck, limit: number, charge: Charge, clientMaxTokens: boolean): string {
+  private tooLarge(check: LimitCheck, limit: number, charge: Charge, allowance: Allowance): string {
     if (check.endsWith('rpm') || check.endsWith('requests')) {
       // Only a limit of 0 refuses one request on its own: it allows none, whatever the request.
       return `The ${WHAT[check]} is ${limitText(check, limit)}: no request is allowed. Waiting will not help; an admin can raise it.`;
     }
     // A request without max_tokens is charged QUOTA_DEFAULT_MAX_TOKENS (and, under a spend limit, capped at it):
-    // telling its client to lower a max_tokens it never sent would leave it nothing to change.
-    const allowance = clientMaxTokens
-      ? `plus max_tokens`
-      : `plus ${this.env.QUOTA_DEFAULT_MAX_TOKENS} completion tokens reserved without max_tokens`;
-    const advice = clientMaxTokens
-      ? 'lower max_tokens'
-      : `send a max_tokens below the ${this.env.QUOTA_DEFAULT_MAX_TOKENS} reserved without it`;
+    // telling its client to lower a max_tokens it never sent would leave it nothing to change. Embeddings have no
+    // completion: only their input counts.
+    const { estimate, advice } = {
+      client: { estimate: 'the prompt estimate plus max_tokens', advice: 'lower max_tokens' },
+      default: {
+        estimate: `the prompt estimate plus ${this.env.QUOTA_DEFAULT_MAX_TOKENS} completion tokens reserved without max_tokens`,
+        advice: `send a max_tokens below the ${this.env.QUOTA_DEFAULT_MAX_TOKENS} reserved without it`,
+      },
+      none: { estimate: 'the input estimate', advice: 'send fewer or shorter inputs' },
+    }[allowance];
     const asked = check.endsWith('spend')
-      ? `a worst-case cost of $${charge.reserveUsd.toPrecision(3)} (the prompt estimate ${allowance}, at the highest price it may reach)`
-      : `${charge.tokens} tokens (the prompt estimate ${allowance})`;
+      ? `a worst-case cost of $${charge.reserveUsd.toPrecision(3)} (${estimate}, at the highest price it may reach)`
+      : `${charge.tokens} tokens (${estimate})`;
     return (
       `Request too large for the ${WHAT[check]} (${limitText(check, limit)}): it asks ${asked}. ` +
       `Waiting will not help; ${advice}${check.endsWith('spend') ? ' or ask for a cheaper model' : ''}.`
