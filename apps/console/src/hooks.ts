@@ -75,7 +75,8 @@ export function useLoad<T>(fetcher: () => Promise<T>, deps: readonly unknown[], 
       if (due <= 0) {
         run(true);
       } else {
-        timer = setTimeout(() => run(true), due);
+        // A load the page started meanwhile (new range, reload) reschedules this when it ends.
+        timer = setTimeout(() => (running.current > 0 ? undefined : run(true)), due);
       }
     };
     onSettled.current = schedule;
