@@ -1,21 +1,54 @@
 import { CACHE_SCOPES, type CacheScope } from '@aigw/core';
-import { CircuitTimingEnv, IsListenHost, toBool, toList } from '@aigw/platform';
+import { isIP } from 'node:net';
+import { CircuitTimingEnv, IsListenHost, ReadableBy, toBool, toList } from '@aigw/platform';
 import { Transform, Type } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
 
-/** One entry of TRUST_PROXY's list: an IP address or CIDR range, or one of proxy-addr's names for ranges. */
-const TRUSTED_PEER = String.raw`(?:loopback|linklocal|uniquelocal|[0-9A-Fa-f.:]+(?:/\d{1,3})?)`;
-const TRUST_PROXY = new RegExp(String.raw`^(?:true|false|${TRUSTED_PEER}(?:\s*,\s*${TRUSTED_PEER})*)$`);
+/** proxy-addr's names for ranges, usable in TRUST_PROXY's list. */
+const NAMED_RANGES: ReadonlySet<string> = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** One entry of TRUST_PROXY's list, as Fastify's proxy-addr reads it: an address, a CIDR range or a range's name. */
+function trustedPeerProblem(entry: string): string | null {
+  if (NAMED_RANGES.has(entry)) {
+    return null;
+  }
+  const slash = entry.indexOf('/');
+  const address = slash === -1 ? entry : entry.slice(0, slash);
+  const family = isIP(address);
+  if (family === 0) {
+    // A bare number reads to proxy-addr as an IPv4 address (`1` is 0.0.0.1), not as a hop count.
+    return /^\d+$/.test(entry)
+      ? `'${entry}' is not an address (hop counts are not supported: list the proxies' addresses)`
+      : `'${entry}' is not an IP address, CIDR range or one of ${[...NAMED_RANGES].join(', ')}`;
+  }
+  if (slash !== -1) {
+    const bits = entry.slice(slash + 1);
+    const max = family === 4 ? 32 : 128;
+    if (!/^\d{1,3}$/.test(bits) || Number(bits) > max) {
+      return `'${entry}' has a prefix length outside 0-${max}`;
+    }
+  }
+  return null;
+}
 
 /**
  * TRUST_PROXY as Fastify's `trustProxy`: `true` (every peer: only behind a proxy that overwrites the header),
- * `false`, or the list of the proxies' addresses and ranges. No hop count: Fastify trusts no peer with one.
+ * `false`, or the list of the proxies' addresses and ranges. Throws naming a bad entry.
  */
 export function trustProxyOf(value: string): boolean | string[] {
   if (value === 'true' || value === 'false') {
     return value === 'true';
   }
-  return value.split(',').map((s) => s.trim());
+  const entries = value.split(',').map((s) => s.trim());
+  for (const entry of entries) {
+    const problem = trustedPeerProblem(entry);
+    if (problem !== null) {
+      throw new Error(
+        `TRUST_PROXY must be true, false, or a comma-separated list of IP addresses and CIDR ranges: ${problem}`,
+      );
+    }
+  }
+  return entries;
 }
 
 /** The api-gateway's environment, validated once at boot (see `loadEnvOrExit`). */
@@ -171,9 +204,7 @@ export class GatewayEnv extends CircuitTimingEnv {
    * Which peers are proxies whose `X-Forwarded-For` names the client (see trustProxyOf). The client address is what
    * the per-address limits (MODELS_PUBLIC_RPM) count: behind a proxy left untrusted every client shares its address.
    */
-  @Matches(TRUST_PROXY, {
-    message: 'TRUST_PROXY must be true, false, or a comma-separated list of IP addresses and CIDR ranges',
-  })
+  @ReadableBy('isTrustProxy', trustProxyOf)
   TRUST_PROXY = 'false';
 
   /** Requests per minute per client address to the public models listing (each gateway replica counts its own). */

@@ -31,7 +31,7 @@ export const toList = ({ value }: { value: unknown }): unknown =>
  * A property decorator accepting the values `parse` reads without throwing; the message of a refused one is what
  * `parse` threw, or `message` when it says nothing useful (`fixedMessage`).
  */
-function ReadableBy(
+export function ReadableBy(
   name: string,
   parse: (value: string, variable: string) => unknown,
   fixedMessage?: string,

@@ -1,0 +1,47 @@
+import { InvalidEnvironmentError, validateEnv } from '@aigw/core';
+import { GatewayEnv, trustProxyOf } from './gateway-env';
+
+function problem(env: Record<string, string>): string {
+  try {
+    validateEnv(GatewayEnv, env);
+  } catch (err) {
+    return err instanceof InvalidEnvironmentError ? err.message : String(err);
+  }
+  return '';
+}
+
+describe('GatewayEnv', () => {
+  describe('TRUST_PROXY', () => {
+    it('reads true, false, and lists of addresses, CIDR ranges and named ranges', () => {
+      expect(trustProxyOf('false')).toBe(false);
+      expect(trustProxyOf('true')).toBe(true);
+      expect(trustProxyOf('10.0.0.0/8, 192.168.1.7,loopback, fd00::/8, ::1')).toEqual([
+        '10.0.0.0/8',
+        '192.168.1.7',
+        'loopback',
+        'fd00::/8',
+        '::1',
+      ]);
+      expect(validateEnv(GatewayEnv, { TRUST_PROXY: '10.0.0.0/8,uniquelocal' }).TRUST_PROXY).toBe(
+        '10.0.0.0/8,uniquelocal',
+      );
+    });
+
+    it.each([
+      ['1', /'1' is not an address \(hop counts are not supported/],
+      ['2', /hop counts are not supported/],
+      ['10.0.0.0/99', /'10.0.0.0\/99' has a prefix length outside 0-32/],
+      ['fd00::/200', /outside 0-128/],
+      [
+        'proxy.internal',
+        /'proxy.internal' is not an IP address, CIDR range or one of loopback, linklocal, uniquelocal/,
+      ],
+      ['10.0.0.1,', /'' is not an IP address/],
+      ['300.1.1.1', /'300.1.1.1' is not an IP address/],
+    ])('refuses %j at boot, naming the variable and the entry', (value, why) => {
+      const message = problem({ TRUST_PROXY: value });
+      expect(message).toContain('TRUST_PROXY');
+      expect(message).toMatch(why);
+    });
+  });
+});
