@@ -63,6 +63,10 @@ export class CircuitGuard implements CircuitPort, OnApplicationShutdown {
     (ids, via) => this.store.states(ids, via),
   );
   private successes = new Map<string, PendingSuccesses>();
+  /** The deployments of the catalog in force (`retain`); null until the first reload: all are recorded. */
+  private known: ReadonlySet<string> | null = null;
+  /** Failures, probe results and releases sent to Redis and not answered yet (`settled` waits for them). */
+  private readonly recording = new Set<Promise<unknown>>();
   private readonly writes = new FlushSchedule(CIRCUIT_SUCCESS_FLUSH_MS, CIRCUIT_SUCCESS_MAX_DELAY_MS, () =>
     this.writeSuccesses(),
   );
@@ -118,6 +122,23 @@ export class CircuitGuard implements CircuitPort, OnApplicationShutdown {
   }
 
   async settle(deploymentId: string, probeId: string | null, verdict: CallVerdict): Promise<boolean> {
+    if (this.known !== null && !this.known.has(deploymentId)) {
+      // A call to a deployment deleted while it ran: its circuit was forgotten and must stay so (one Set lookup).
+      return false;
+    }
+    const recorded = this.record(deploymentId, probeId, verdict);
+    if (verdict === 'success' && probeId === null) {
+      return recorded;
+    }
+    this.recording.add(recorded);
+    try {
+      return await recorded;
+    } finally {
+      this.recording.delete(recorded);
+    }
+  }
+
+  private async record(deploymentId: string, probeId: string | null, verdict: CallVerdict): Promise<boolean> {
     try {
       switch (verdict) {
         case 'success':
@@ -148,15 +169,25 @@ export class CircuitGuard implements CircuitPort, OnApplicationShutdown {
 
   /**
    * Drops what this worker holds of deployments no longer in the catalog (pending successes, read-ahead ids), so a
-   * late flush does not write a deleted deployment's circuit back after the admin API removed it.
+   * late flush does not write a deleted deployment's circuit back after the admin API removed it; a call to one of
+   * them that ends later records nothing.
    */
   retain(deploymentIds: ReadonlySet<string>): void {
+    this.known = deploymentIds;
     for (const id of this.successes.keys()) {
       if (!deploymentIds.has(id)) {
         this.successes.delete(id);
       }
     }
     this.ahead.retain(deploymentIds);
+  }
+
+  /**
+   * Resolves once every write sent so far has been answered: the pending successes (written now) and the failures
+   * and probe results in flight. What `retain` dropped is then no longer on its way to Redis.
+   */
+  async settled(): Promise<void> {
+    await Promise.all([this.flush(), ...this.recording]);
   }
 
   /** Writes the pending successes (also at shutdown, before Redis closes); resolves when they are written. */

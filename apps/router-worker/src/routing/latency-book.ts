@@ -36,6 +36,8 @@ export class LatencyBook implements LatencySink, OnApplicationShutdown {
   private readonly calls: Pending;
   private readonly firstChunks: Pending;
   private readonly writes = new FlushSchedule(LATENCY_FLUSH_MS, LATENCY_MAX_DELAY_MS, () => this.write());
+  /** The deployments of the catalog in force (`retain`); null until the first reload: all are recorded. */
+  private known: ReadonlySet<string> | null = null;
 
   constructor(
     @Inject(REDIS) redis: Redis,
@@ -55,6 +57,10 @@ export class LatencyBook implements LatencySink, OnApplicationShutdown {
 
   /** The answer does not wait for the average to be updated. A lost sample is harmless. */
   record(deploymentId: string, stream: boolean, ms: number): void {
+    if (this.known !== null && !this.known.has(deploymentId)) {
+      // A call to a deployment deleted while it ran: its averages were forgotten and must stay so.
+      return;
+    }
     const { samples } = stream ? this.firstChunks : this.calls;
     const sample = Math.max(0, ms);
     const list = samples.get(deploymentId);
@@ -76,8 +82,12 @@ export class LatencyBook implements LatencySink, OnApplicationShutdown {
     }
   }
 
-  /** Drops samples not written yet of deployments no longer in the catalog (see CircuitGuard.retain). */
+  /**
+   * Drops samples not written yet of deployments no longer in the catalog, and records none of them from now on
+   * (see CircuitGuard.retain).
+   */
   retain(deploymentIds: ReadonlySet<string>): void {
+    this.known = deploymentIds;
     for (const { samples } of [this.calls, this.firstChunks]) {
       for (const id of samples.keys()) {
         if (!deploymentIds.has(id)) {

@@ -43,6 +43,8 @@ export class ProviderQuotaBook implements QuotaObservers, OnModuleInit, OnApplic
   private readonly store: ProviderQuotaStore;
   private readonly slotsByProvider = new Map<string, Partial<Record<Route, Slot>>>();
   private changed = false;
+  /** The providers of the catalog in force (`retainProviders`); null until the first reload: all are observed. */
+  private known: ReadonlySet<string> | null = null;
   private timer?: NodeJS.Timeout;
   private readonly writes = new SerialWrites(() => this.write());
 
@@ -80,9 +82,11 @@ export class ProviderQuotaBook implements QuotaObservers, OnModuleInit, OnApplic
 
   /**
    * Drops what was seen of providers no longer in the catalog: a provider re-created with the same id starts with
-   * no snapshot (none shown in the metrics, none merged into its first), and nothing of the old one is written back.
+   * no snapshot (none shown in the metrics, none merged into its first), and nothing of the old one is written back,
+   * not even from a call that ends after this.
    */
   retainProviders(providerIds: ReadonlySet<string>): void {
+    this.known = providerIds;
     for (const id of this.slotsByProvider.keys()) {
       if (!providerIds.has(id)) {
         this.slotsByProvider.delete(id);
@@ -96,6 +100,9 @@ export class ProviderQuotaBook implements QuotaObservers, OnModuleInit, OnApplic
   }
 
   private observe(slot: QuotaSlot, status: number, headers: ResponseHeaders): void {
+    if (this.known !== null && !this.known.has(slot.providerId)) {
+      return;
+    }
     try {
       const snapshot = quotaFromResponse(status, headers, Date.now(), slot.snapshot ?? undefined);
       if (snapshot !== null) {

@@ -16,6 +16,8 @@ export interface RouteMemoryPort {
 export class RouteBook implements RouteMemoryPort {
   private readonly logger = new Logger(RouteBook.name);
   private readonly memory: RouteMemory;
+  /** The providers of the catalog in force (`retainProviders`); null until the first reload: all are remembered. */
+  private known: ReadonlySet<string> | null = null;
 
   constructor(
     @Inject(REDIS) redis: Redis,
@@ -23,6 +25,11 @@ export class RouteBook implements RouteMemoryPort {
     private readonly errors: RedisErrors,
   ) {
     this.memory = new RouteMemory(redis, routingKeyPrefix(keys.prefix));
+  }
+
+  /** After a catalog reload: routes of providers no longer in it are not remembered any more (see DeletedRouting). */
+  retainProviders(providerIds: ReadonlySet<string>): void {
+    this.known = providerIds;
   }
 
   async remembered(providerId: string): Promise<Route | null> {
@@ -35,6 +42,10 @@ export class RouteBook implements RouteMemoryPort {
   }
 
   remember(providerId: string, route: Route): void {
+    if (this.known !== null && !this.known.has(providerId)) {
+      // A call to a provider deleted while it ran: a re-created one with its id must not inherit the route.
+      return;
+    }
     this.logger.log(`provider ${providerId}: ${route} route worked, using it first for the next 24 h`);
     this.memory.set(providerId, route).catch((err: unknown) => this.errors.report('route_record', err));
   }

@@ -19,6 +19,8 @@ export type RedisOp =
   | 'rotation'
   | 'route_read'
   | 'route_record'
+  /** Deleting the routing state of providers and models that left the catalog (worker, after a reload). */
+  | 'routing_forget'
   | 'usage_enqueue'
   | 'reply_publish'
   | 'reply_read'
