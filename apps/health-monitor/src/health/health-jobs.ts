@@ -75,7 +75,8 @@ export class HealthJobs {
     const routes = await this.prober.probeProvider(provider, this.catalog.current.gateways);
     const subject: HealthSubject = { kind: 'provider', id };
     await this.record(subject, routes, probeEveryMs(this.env, provider));
-    if (provider.routing === 'auto') {
+    // Deleted while it was probed (the catalog reloaded meanwhile): its remembered route was just forgotten.
+    if (provider.routing === 'auto' && this.catalog.provider(id) !== undefined) {
       await this.learnRoute(provider, routes);
     }
   }
