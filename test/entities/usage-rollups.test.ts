@@ -45,7 +45,8 @@ function events(count: number, seed: number): UsageEvent[] {
       status: error ? 'error' : 'success',
       errorClass: error ? 'network' : null,
       errorCode: error ? 'all_providers_failed' : null,
-      attempts: 1,
+      // Now and then a coalesced follower: no provider call of its own.
+      attempts: n % 13 === 6 ? 0 : 1,
       // Now and then a deployment failed first (a fallback): a row of its own, no request.
       failedAttempts:
         n % 4 === 1
@@ -82,6 +83,7 @@ interface RawRecord {
   latency_ms: number;
   created_at: Date;
   attempt_of: string | null;
+  attempts: number;
 }
 
 /** The reference: every record of [from, to) read back and summed in JavaScript, with no rollup involved. */
@@ -130,8 +132,15 @@ async function direct(
         latencySumMs: 0,
         latencyBuckets: new Array<number>(34).fill(0),
         failedAttempts: 0,
+        calls: 0,
+        failedCalls: 0,
       };
       groups.set(key, g);
+    }
+    // A provider call of its own: not a response-cache hit, nor a coalesced follower (attempts 0).
+    if (r.attempts > 0 && !r.cached) {
+      g.calls++;
+      g.failedCalls += r.status === 'success' ? 0 : 1;
     }
     if (r.attempt_of !== null) {
       g.failedAttempts++;
@@ -283,9 +292,16 @@ describe('usage rollups', () => {
   );
 
   it('the migration backfills the same rollups from existing records', async () => {
-    // Undoing the failed attempts' migration drops their rows with their column: the requests' sums come back.
+    // Undoing the failed attempts' migration drops their rows with their column: the requests' sums come back, and
+    // the calls less the failed attempts' (each a failed call).
     const requestsOnly = (rows: Record<string, unknown>[]): unknown[] =>
-      rows.filter((r) => r.requests !== 0).map(({ failed_attempts: _, ...r }) => r);
+      rows
+        .filter((r) => r.requests !== 0)
+        .map(({ failed_attempts: attempts, calls, failed_calls: failed, ...r }) => ({
+          ...r,
+          calls: Number(calls) - Number(attempts),
+          failedCalls: Number(failed) - Number(attempts),
+        }));
     const snapshot = async (): Promise<unknown[]> => [
       requestsOnly(await ds.query(`SELECT * FROM usage_hourly ORDER BY 1, 2, 3, 4, 5`)),
       requestsOnly(await ds.query(`SELECT * FROM usage_daily ORDER BY 1, 2, 3, 4, 5`)),

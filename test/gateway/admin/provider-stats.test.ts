@@ -58,6 +58,11 @@ describe('admin API: provider list statistics', () => {
         costUsd: 0,
         failedAttempts: [{ provider: 'sim-b', model: 'sim-claude', errorClass: 'timeout', latencyMs: 30 }],
       }),
+      // A coalesced leader failed on sim, and its three followers with it: one call, one failure.
+      usageEvent(user, { provider: 'sim', status: 'error', errorClass: 'server', costUsd: 0 }),
+      ...[1, 2, 3].map(() =>
+        usageEvent(user, { provider: 'sim', status: 'error', errorClass: 'server', costUsd: 0, attempts: 0 }),
+      ),
     ]);
 
     const items = await list();
@@ -65,7 +70,7 @@ describe('admin API: provider list statistics', () => {
       circuit: 'open',
       circuits: [{ id: 'sim/sim-gpt', state: 'open' }],
       routeInUse: 'direct',
-      usage24h: { requests: 4, failures: 1, cacheHits: 1, costUsd: 0.75 },
+      usage24h: { requests: 5, failures: 2, cacheHits: 1, costUsd: 0.75 },
     });
     expect(items.get('sim-b')).toMatchObject({
       circuit: 'closed',

@@ -35,10 +35,12 @@ export interface ProviderStats {
 
 export interface ProviderUsage {
   /**
-   * Requests the provider answered or failed (response-cache hits, which call no provider, not included), and the
-   * failed attempts of requests another provider then answered or failed (a fallback's).
+   * Calls to the provider: requests it answered or failed, and the failed attempts of requests another provider then
+   * answered or failed (a fallback's). Response-cache hits and coalesced followers, which call no provider, are not
+   * included (a failed leader's followers do not multiply its failure).
    */
   requests: number;
+  /** Those calls that failed. */
   failures: number;
   /** Answers replayed from the response cache under this provider's name. */
   cacheHits: number;
@@ -116,8 +118,8 @@ export class ProviderStatsService {
     for (const g of groups) {
       if (g.key !== null) {
         out.set(g.key, {
-          requests: g.requests - g.cacheHits + g.failedAttempts,
-          failures: g.requests - g.successes + g.failedAttempts,
+          requests: g.calls,
+          failures: g.failedCalls,
           cacheHits: g.cacheHits,
           costUsd: g.costUsd,
         });

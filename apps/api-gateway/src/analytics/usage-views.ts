@@ -51,6 +51,8 @@ export function emptySums(): UsageSums {
     latencySumMs: 0,
     latencyBuckets: emptyHistogram(),
     failedAttempts: 0,
+    calls: 0,
+    failedCalls: 0,
   };
 }
 
@@ -68,6 +70,8 @@ export function totalOf(groups: readonly UsageSums[]): UsageSums {
     t.costSavedUsd += g.costSavedUsd;
     t.latencySumMs += g.latencySumMs;
     t.failedAttempts += g.failedAttempts;
+    t.calls += g.calls;
+    t.failedCalls += g.failedCalls;
     addHistogram(t.latencyBuckets, g.latencyBuckets);
   }
   return t;

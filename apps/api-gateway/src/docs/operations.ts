@@ -276,7 +276,8 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     summary: 'List providers with health, circuit states, route in use, quota and 24 h usage (keys never shown)',
     description:
       "Each provider's settings (`hasApiKey`, never the key), `health`, `circuit` and `circuits`, `routeInUse`, " +
-      "`usage24h` (its `requests` and `failures` include the provider's failed attempts of requests another answered), " +
+      '`usage24h`: its calls of the last 24 h (`requests`, answered or failed, its failed attempts of requests ' +
+      'another answered included, response-cache hits and coalesced followers not; `failures` those that failed), ' +
       'and `quota`: its rate limits as the workers last read them from its response headers ' +
       '(`requests` and `tokens` windows of `{limit, remaining, resetAt, stale}`, `observedAt`, `route`), or null when ' +
       'no response of it carried any. A window whose `resetAt` has passed is `stale`: it has refilled since.',

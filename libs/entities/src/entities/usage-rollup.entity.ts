@@ -41,6 +41,17 @@ abstract class UsageRollupMeasures {
   /** Provider attempts that failed before their request's last one (a fallback's failed deployments): no requests. */
   @Column({ name: 'failed_attempts', type: 'integer', default: 0 })
   failedAttempts: number;
+
+  /**
+   * Provider calls: rows with a call of their own (attempts > 0, not a response-cache hit), failed attempts included;
+   * a coalesced follower is none (its leader's row is the call).
+   */
+  @Column({ type: 'integer', default: 0 })
+  calls: number;
+
+  /** The provider calls that failed. */
+  @Column({ name: 'failed_calls', type: 'integer', default: 0 })
+  failedCalls: number;
 }
 
 /** Usage per UTC hour, user, key, provider and model; written with the usage_records rows it sums. */

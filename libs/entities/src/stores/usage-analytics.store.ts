@@ -12,6 +12,7 @@ import {
   BUCKET_COUNTS_SQL,
   BUCKET_SUMS_SQL,
   RAW_BUCKET_SQL,
+  RAW_CALL_SQL,
   RAW_MODEL_SQL,
   RAW_PROVIDER_SQL,
 } from './usage-rollup-sql';
@@ -36,6 +37,12 @@ export interface UsageSums {
    * deployment they failed on. Not requests: `requests` counts each client request once, where it ended.
    */
   failedAttempts: number;
+  /**
+   * Provider calls of the deployment: the requests it answered or failed with a call of their own (not response-cache
+   * hits nor coalesced followers) and the failed attempts; `failedCalls` those that failed.
+   */
+  calls: number;
+  failedCalls: number;
 }
 
 /**
@@ -127,6 +134,8 @@ interface RawRow {
   latency: string | null;
   buckets: (string | number)[] | null;
   failed_attempts: string | null;
+  calls: string | null;
+  failed_calls: string | null;
 }
 
 /**
@@ -159,7 +168,7 @@ export class UsageAnalyticsStore {
       `SELECT ${key} AS key, sum(requests) AS requests, sum(successes) AS successes, sum(cache_hits) AS cache_hits,
               sum(prompt) AS prompt, sum(completion) AS completion, sum(cached) AS cached, sum(cost) AS cost,
               sum(saved) AS saved, sum(latency) AS latency, ${buckets} AS buckets,
-              sum(failed_attempts) AS failed_attempts
+              sum(failed_attempts) AS failed_attempts, sum(calls) AS calls, sum(failed_calls) AS failed_calls
          FROM (${selects.join('\n UNION ALL \n')}) parts
         GROUP BY parts.key
         ORDER BY 1 NULLS LAST`,
@@ -207,7 +216,9 @@ export class UsageAnalyticsStore {
           sum(cost_usd) AS cost, sum(cost_saved_usd) AS saved,
           sum(latency_ms) FILTER (WHERE attempt_of IS NULL) AS latency,
           ${latencies ? `${BUCKET_COUNTS_SQL}::bigint[]` : 'NULL::bigint[]'} AS buckets,
-          count(*) FILTER (WHERE attempt_of IS NOT NULL) AS failed_attempts
+          count(*) FILTER (WHERE attempt_of IS NOT NULL) AS failed_attempts,
+          count(*) FILTER (WHERE ${RAW_CALL_SQL}) AS calls,
+          count(*) FILTER (WHERE ${RAW_CALL_SQL} AND status <> 'success') AS failed_calls
         FROM ${rows}
         GROUP BY 1`;
     }
@@ -219,7 +230,7 @@ export class UsageAnalyticsStore {
         sum(completion_tokens) AS completion, sum(cached_tokens) AS cached, sum(cost_usd) AS cost,
         sum(cost_saved_usd) AS saved, sum(latency_sum_ms) AS latency,
         ${latencies ? `${BUCKET_SUMS_SQL}::bigint[]` : 'NULL::bigint[]'} AS buckets,
-        sum(failed_attempts) AS failed_attempts
+        sum(failed_attempts) AS failed_attempts, sum(calls) AS calls, sum(failed_calls) AS failed_calls
       FROM ${tableRef(this.dataSource, entity)} WHERE ${where}
       GROUP BY 1`;
   }
@@ -246,6 +257,8 @@ export class UsageAnalyticsStore {
       latencySumMs: Number(r.latency ?? 0),
       latencyBuckets: r.buckets === null ? emptyHistogram() : addHistogram(emptyHistogram(), r.buckets.map(Number)),
       failedAttempts: Number(r.failed_attempts ?? 0),
+      calls: Number(r.calls ?? 0),
+      failedCalls: Number(r.failed_calls ?? 0),
     };
   }
 }

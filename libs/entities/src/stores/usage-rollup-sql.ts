@@ -32,15 +32,23 @@ export const RAW_MODEL_SQL = `COALESCE(model, requested_model)`;
 export const RAW_BUCKET_SQL = `CASE WHEN attempt_of IS NULL THEN width_bucket(latency_ms, ${BOUNDS_SQL}) END`;
 
 /**
+ * A usage_records row that stands for a provider call of its own: a request a deployment answered or failed, or a
+ * failed attempt's row. Not a response-cache hit nor a coalesced follower (`attempts` 0: its leader's row counts the
+ * call), as DeploymentStatsStore counts them.
+ */
+export const RAW_CALL_SQL = `attempts > 0 AND NOT cached`;
+
+/**
  * What a rollup row sums, from usage_records rows carrying `wb` (RAW_BUCKET_SQL), in rollup column order. Requests,
  * successes and latencies are the requests' own rows; a failed attempt's row counts in `failed_attempts` only (it
- * costs nothing, carries no tokens).
+ * costs nothing, carries no tokens), and among the provider calls (`calls`, `failed_calls`).
  */
 export const RAW_MEASURES_SQL = `count(*) FILTER (WHERE attempt_of IS NULL),
   count(*) FILTER (WHERE attempt_of IS NULL AND status = 'success'), count(*) FILTER (WHERE cached),
   sum(prompt_tokens), sum(completion_tokens), sum(cached_tokens), sum(cost_usd), sum(cost_saved_usd),
   COALESCE(sum(latency_ms) FILTER (WHERE attempt_of IS NULL), 0), ${BUCKET_COUNTS_SQL}::int[],
-  count(*) FILTER (WHERE attempt_of IS NOT NULL)`;
+  count(*) FILTER (WHERE attempt_of IS NOT NULL), count(*) FILTER (WHERE ${RAW_CALL_SQL}),
+  count(*) FILTER (WHERE ${RAW_CALL_SQL} AND status <> 'success')`;
 
 export const MEASURE_COLUMNS = [
   'requests',
@@ -53,6 +61,8 @@ export const MEASURE_COLUMNS = [
   'cost_saved_usd',
   'latency_sum_ms',
   'failed_attempts',
+  'calls',
+  'failed_calls',
 ] as const;
 
 /** `ON CONFLICT` update adding the new sums to the stored ones. */
