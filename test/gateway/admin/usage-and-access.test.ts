@@ -51,6 +51,17 @@ describe('usage view and access', () => {
         status: 'error',
         costUsd: 0,
       }),
+      // sim-c failed first, then sim-b answered with an empty answer: one request, sim-b's. The failed attempt is
+      // no request of hers: no group of its own (a deployment with 0 requests, 0 tokens, $0).
+      usageEvent(alice.id, {
+        createdAt: day(3),
+        provider: 'sim-b',
+        model: 'sim-claude',
+        promptTokens: 0,
+        completionTokens: 0,
+        costUsd: 0,
+        failedAttempts: [{ provider: 'sim-c', model: 'sim-c-model', errorClass: 'timeout', latencyMs: 30 }],
+      }),
       usageEvent(alice.id, { createdAt: day(20), costUsd: 9 }),
       usageEvent(bob.id, { createdAt: day(1), costUsd: 100 }),
     ]);
@@ -69,7 +80,7 @@ describe('usage view and access', () => {
         to: '2026-11-04T00:00:00.000Z',
         groupBy: 'day',
         totals: {
-          requests: 4,
+          requests: 5,
           promptTokens: 121,
           completionTokens: 22,
           cachedPromptTokens: 40,
@@ -98,7 +109,7 @@ describe('usage view and access', () => {
         },
         {
           day: '2026-11-03',
-          requests: 1,
+          requests: 2,
           promptTokens: 10,
           completionTokens: 5,
           cachedPromptTokens: 0,
@@ -112,13 +123,13 @@ describe('usage view and access', () => {
       const byModel = await usage('?from=2026-11-01&to=2026-11-04&groupBy=model');
       expect(byModel.body.groups.map((g) => [g.model, g.requests])).toEqual([
         ['auto', 1],
-        ['sim-claude', 1],
+        ['sim-claude', 2],
         ['sim-gpt', 2],
       ]);
       const byProvider = await usage('?from=2026-11-01T00:00:00Z&to=2026-11-04T00:00:00Z&groupBy=provider');
       expect(byProvider.body.groups.map((g) => [g.provider, g.requests, g.costUsd, g.cachedRequests])).toEqual([
         ['sim', 2, 0.625, 1],
-        ['sim-b', 1, 0.25, 0],
+        ['sim-b', 2, 0.25, 0],
         [null, 1, 0, 0],
       ]);
     });

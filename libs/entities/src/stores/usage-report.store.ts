@@ -35,15 +35,19 @@ export class UsageReportStore {
     groupBy: UsageGroupBy,
   ): Promise<{ totals: UsageTotals; groups: UsageGroup[] }> {
     const rows = await this.analytics.aggregate({ from, to, groupBy, userId, latencies: false });
-    const groups = rows.map((r) => ({
-      key: groupBy === 'day' && r.key !== null ? r.key.slice(0, 10) : r.key,
-      requests: r.requests,
-      promptTokens: r.promptTokens,
-      completionTokens: r.completionTokens,
-      cachedPromptTokens: r.cachedTokens,
-      cachedRequests: r.cacheHits,
-      costUsd: r.costUsd,
-    }));
+    // A group of failed attempts only (a deployment that failed before a fallback answered) holds none of the
+    // user's requests: no tokens, no cost. Left out rather than listed with zeros.
+    const groups = rows
+      .filter((r) => r.requests > 0)
+      .map((r) => ({
+        key: groupBy === 'day' && r.key !== null ? r.key.slice(0, 10) : r.key,
+        requests: r.requests,
+        promptTokens: r.promptTokens,
+        completionTokens: r.completionTokens,
+        cachedPromptTokens: r.cachedTokens,
+        cachedRequests: r.cacheHits,
+        costUsd: r.costUsd,
+      }));
     const totals: UsageTotals = {
       requests: 0,
       promptTokens: 0,
