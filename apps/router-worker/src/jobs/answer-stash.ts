@@ -8,6 +8,11 @@ import { DrainDeadline } from '../lifecycle/drain-deadline';
 export interface KeptAnswer {
   outcome: GenerateOutcome;
   usage: UsageEvent;
+  /**
+   * An async job's request is counted in aigw_requests_total (by the run that kept the answer, or a re-run that
+   * returned it): a later re-run must not count it again. Absent: not counted yet (its run gave up on its hand-off).
+   */
+  counted?: true;
 }
 
 /** A re-run happens within seconds of Redis' return; an hour covers any outage the job itself survives. */

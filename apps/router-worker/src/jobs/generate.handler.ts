@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   ErrorCode,
   GatewayError,
+  merged,
   type GenerateJobData,
   type GenerateOutcome,
   type GenerationRequest,
@@ -98,6 +99,10 @@ export class GenerateHandler {
         reply.send(finalMessage(jobId, request.stream, kept.outcome));
         // Its reservation was settled by the run that kept it (or stays charged: never under-counted).
         await this.handOff(jobId, job.data, reply, kept, { keep: false });
+        if (replyTo === null && kept.counted !== true) {
+          // The run that kept it gave up on its hand-off before counting it.
+          await this.countAsync(jobId, kept, true);
+        }
         return kept.outcome;
       }
     }
@@ -147,10 +152,24 @@ export class GenerateHandler {
     await this.handOff(jobId, job.data, reply, answer, { keep: outage, reservation: request.reservation });
     if (replyTo === null) {
       // Counted once handed off: a run that could not hand off is re-run, and that run counts the request.
-      this.metrics.asyncRequest(requestLabelsOf(finished));
+      await this.countAsync(jobId, answer, outage);
     }
     return answer.outcome;
   };
+
+  /**
+   * Counts an async job's request in aigw_requests_total, exactly once across its runs. A job whose answer is kept
+   * in Redis (its run lived through an outage, so its completion may be lost and the job re-run) first marks the
+   * kept answer counted, then counts: a re-run that finds the mark does not count again, and one that does not (the
+   * mark was never written: this worker gave up, and stops) counts it. Only jobs that kept their answer pay that
+   * write.
+   */
+  private async countAsync(jobId: string, answer: KeptAnswer, kept: boolean): Promise<void> {
+    if (kept) {
+      await this.stash.keep(jobId, merged(answer, { counted: true as const }));
+    }
+    this.metrics.asyncRequest(requestLabelsOf(answer.usage));
+  }
 
   /**
    * One line per failed generation, with its request id (the client's `x-request-id`), so that an error a client

@@ -1,6 +1,7 @@
 import {
   type Attempt,
   CLIENT_CLOSED_REQUEST,
+  ErrorCode,
   type FailedAttempt,
   type GatewayError,
   type GenerateOutcome,
@@ -88,13 +89,14 @@ function failedBefore(attempts: readonly Attempt[]): FailedAttempt[] | undefined
 }
 
 /**
- * The `aigw_requests_total` labels of a finished request, as the gateway sets them: the deployment that answered, or
- * `none` and the error code (its usage row's).
+ * The `aigw_requests_total` labels of a finished request, from its usage event (usageEventOf), as the gateway sets
+ * them: the deployment that answered, or `none` and the error code. From the event, so that an answer kept in Redis
+ * (AnswerStash) is labelled as the run that obtained it would have.
  */
-export function requestLabelsOf(finished: Finished): { provider: string; model: string; status: string } {
-  return finished.ok
-    ? { provider: finished.result.provider, model: finished.result.model, status: 'success' }
-    : { provider: 'none', model: 'none', status: errorCodeOf(finished.error) };
+export function requestLabelsOf(usage: UsageEvent): { provider: string; model: string; status: string } {
+  return usage.status === 'success'
+    ? { provider: usage.provider ?? 'none', model: usage.model ?? 'none', status: 'success' }
+    : { provider: 'none', model: 'none', status: usage.errorCode ?? ErrorCode.Internal };
 }
 
 function errorCodeOf(error: GatewayError): string {
