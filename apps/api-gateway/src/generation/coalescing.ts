@@ -144,9 +144,10 @@ export class Coalescing {
    * A follower answered with an error (the leader's call failed, the deadline passed, its client left): its usage row,
    * so that it counts among the failures, as it would had it run on its own. No cost, no attempts of its own (which
    * keeps it out of the deployment's statistics: the leader's row counts that call); the deployment the leader's last
-   * attempt tried. Not `cached`: nothing answered it, and a cache hit (cachedRequests) is an answer.
+   * attempt tried. `cached` only when a stale answer from the cache stood in for the error (`servedStale`): otherwise
+   * nothing answered it, and a cache hit (cachedRequests) is an answer.
    */
-  failed(error: GatewayError, request: GenerationRequest): void {
+  failed(error: GatewayError, request: GenerationRequest, servedStale = false): void {
     const last = error.attempts?.at(-1);
     this.usage.record(
       usageRecordOf(request, {
@@ -157,7 +158,7 @@ export class Coalescing {
         cachedTokens: 0,
         costUsd: 0,
         latencyMs: Math.max(0, Date.now() - request.receivedAt),
-        cached: false,
+        cached: servedStale,
         status: 'error',
         errorClass: error instanceof ClientGoneError ? 'cancelled' : (last?.errorClass ?? null),
         errorCode: error instanceof ClientGoneError ? CLIENT_CLOSED_REQUEST : error.code,

@@ -253,11 +253,11 @@ export class GenerationService {
 
   /**
    * A stale answer stood in for a failure: it makes no usage row of its own, the failed job's row is the request's
-   * (ADR 0005). A coalesced follower had no job: its row is the failure's, as it is when no stale answer is kept.
+   * (ADR 0005). A coalesced follower had no job: its row is the failure's, answered from the cache.
    */
   private servedStale(err: unknown, sub: Submission, party: Party | null): void {
     if (party?.role === 'follower' && err instanceof GatewayError) {
-      this.coalescing.failed(err, sub.request);
+      this.coalescing.failed(err, sub.request, true);
     }
   }
 
