@@ -356,9 +356,45 @@ export class GatewayError extends Error {
     return body;
   }
 
+  /**
+   * The error a peer sent over Redis (a worker's reply, a stored outcome). During a rolling upgrade the peer may be
+   * of a newer release, with codes this one does not know: such an error takes the code of this release that stands
+   * for its `type` (see `knownCodeOf`), so the client still gets a well-formed envelope and a status.
+   */
   static fromBody(body: ErrorBody, retryAfterMs?: number): GatewayError {
-    return new GatewayError(body.code, body.message, { param: body.param, attempts: body.attempts, retryAfterMs });
+    return new GatewayError(knownCodeOf(body), body.message, {
+      param: body.param,
+      attempts: body.attempts,
+      retryAfterMs,
+    });
   }
+}
+
+const KNOWN_CODES: ReadonlySet<string> = new Set<string>(Object.values(ErrorCode));
+
+/** The code of this release for each error type, for a code it does not know. */
+const CODE_OF_TYPE: Readonly<Record<ErrorType, ErrorCode>> = {
+  invalid_request_error: ErrorCode.InvalidRequest,
+  authentication_error: ErrorCode.InvalidApiKey,
+  permission_error: ErrorCode.PermissionDenied,
+  not_found_error: ErrorCode.NotFound,
+  conflict_error: ErrorCode.Conflict,
+  rate_limit_error: ErrorCode.RateLimited,
+  provider_error: ErrorCode.ProviderError,
+  timeout_error: ErrorCode.Timeout,
+  service_unavailable_error: ErrorCode.ServiceUnavailable,
+  api_error: ErrorCode.Internal,
+};
+
+/**
+ * `body.code` when this release knows it; else the code for the body's `type` (which a newer peer set from its own
+ * code), else `provider_error`: the peer that sent it was answering for a provider.
+ */
+function knownCodeOf(body: ErrorBody): ErrorCode {
+  if (KNOWN_CODES.has(body.code)) {
+    return body.code;
+  }
+  return Object.hasOwn(CODE_OF_TYPE, body.type) ? CODE_OF_TYPE[body.type] : ErrorCode.ProviderError;
 }
 
 /** A failed provider call, classified. Adapters throw this; routing decides what to do with it. */
