@@ -162,21 +162,22 @@ describe('OpenAI SDK: embeddings (e2e)', () => {
       return Number((await redis.get(`{${system.prefix}}:generation:id`)) ?? 0);
     }
 
-    const cases: [string, Record<string, unknown>, string][] = [
+    const cases: [string, Record<string, unknown>, string, string?][] = [
       ['an empty input', { model: 'sim-embed', input: '' }, 'input'],
       ['mixed input kinds', { model: 'sim-embed', input: ['a', [1, 2]] }, 'input'],
       ['a bad encoding format', { model: 'sim-embed', input: 'x', encoding_format: 'hex' }, 'encoding_format'],
       ['zero dimensions', { model: 'sim-embed', input: 'x', dimensions: 0 }, 'dimensions'],
-      ['a chat model', { model: 'sim-gpt', input: 'x' }, 'model'],
+      ['a chat model', { model: 'sim-gpt', input: 'x' }, 'model', 'unsupported_capability'],
     ];
 
-    it.each(cases)('%s', async (_label, body, param) => {
+    it.each(cases)('%s', async (_label, body, param, code = 'invalid_request') => {
       const jobsBefore = await jobCount();
       const callsBefore = system.sims[0].stats().total + system.sims[1].stats().total;
       const err: unknown = await client.embeddings.create(body as never).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(APIError);
       expect((err as APIError).status).toBe(400);
       expect((err as APIError).param).toBe(param);
+      expect((err as APIError).code).toBe(code);
       expect(await jobCount()).toBe(jobsBefore);
       expect(system.sims[0].stats().total + system.sims[1].stats().total).toBe(callsBefore);
     });

@@ -51,12 +51,8 @@ export class Servable {
       embeddings,
     };
     const { failure } = filterCandidates(this.catalog.deployments(), need, () => false);
-    if (
-      failure?.code === ErrorCode.UnsupportedCapability ||
-      failure?.code === ErrorCode.UnsupportedParameter ||
-      // A chat model asked for embeddings (or the reverse) would fail the same way in the worker.
-      (embeddings && failure?.code === ErrorCode.InvalidRequest)
-    ) {
+    // A chat model asked for embeddings is an unsupported capability too: it would fail the same way in the worker.
+    if (failure?.code === ErrorCode.UnsupportedCapability || failure?.code === ErrorCode.UnsupportedParameter) {
       throw selectionError(failure);
     }
   }

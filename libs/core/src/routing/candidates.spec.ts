@@ -136,6 +136,15 @@ describe('filterCandidates: exclusions and the resulting error', () => {
     expect(sel.failure?.code).toBe(ErrorCode.InvalidRequest);
   });
 
+  it('a model without the embeddings capability asked for embeddings -> unsupported_capability naming model', () => {
+    const sel = filterCandidates(catalog, need('gpt-4o', { embeddings: true }), neverOpen);
+    expect(sel.excluded).toContainEqual({ deploymentId: 'openai/gpt-4o', reason: 'no_embeddings' });
+    expect(sel.excluded).toContainEqual({ deploymentId: 'azure/gpt-4o', reason: 'no_embeddings' });
+    expect(sel.failure?.code).toBe(ErrorCode.UnsupportedCapability);
+    expect(sel.failure?.param).toBe('model');
+    expect(selectionError(sel.failure!).status).toBe(400);
+  });
+
   it('streaming needs the streaming capability', () => {
     const sel = filterCandidates(catalog, need('meta-llama/Llama-3-8B', { stream: true }), neverOpen);
     expect(sel.excluded).toEqual([{ deploymentId: 'hf/meta-llama/Llama-3-8B', reason: 'no_streaming' }]);

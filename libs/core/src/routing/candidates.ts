@@ -228,9 +228,10 @@ function failureOf(
       return { code: ErrorCode.ModelNotAllowed, message: `This API key may not use the model ${name}.` };
     case 'no_chat':
       return { code: ErrorCode.InvalidRequest, message: `The model ${name} does not support chat completions.` };
+    // A capability none of the model's deployments has, as for tools or vision (README, errors).
     case 'no_embeddings':
       return {
-        code: ErrorCode.InvalidRequest,
+        code: ErrorCode.UnsupportedCapability,
         message: `The model ${name} has no deployment with the 'embeddings' capability on a provider API that serves embeddings.`,
         param: 'model',
       };
