@@ -449,6 +449,18 @@ describe('api-gateway HTTP surface', () => {
       expect((await fetch(`${h.url}/v1/models/sim-gpt`)).status).toBe(401);
     });
 
+    it('GET /v1/models/{id} over 1,024 characters is not_found, as an over-long parameter is on every route', async () => {
+      for (const id of ['x'.repeat(1025), `sim/${'x'.repeat(1100)}`, `sim%2F${'x'.repeat(1100)}`]) {
+        const res = await h.get(`/v1/models/${id}`);
+        expect(res.status).toBe(404);
+        expectEnvelope((await res.json()) as ErrorEnvelope, 'not_found');
+      }
+      // Up to the limit it is the model's own answer.
+      const atLimit = await h.get(`/v1/models/${'x'.repeat(1024)}`);
+      expect(atLimit.status).toBe(404);
+      expectEnvelope((await atLimit.json()) as ErrorEnvelope, 'model_not_found', 'model');
+    });
+
     it('GET /api/v1/ai/models shows prices and capabilities, never secrets or base URLs', async () => {
       const res = await h.get('/api/v1/ai/models');
       const text = await res.text();

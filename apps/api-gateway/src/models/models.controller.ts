@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import { ApiParam } from '@nestjs/swagger';
 import { ErrorCode } from '@aigw/core';
-import { ENV } from '@aigw/platform';
+import { ENV, MAX_PARAM_LENGTH, pathSegmentTooLong } from '@aigw/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AdmissionRefused, AdmissionService } from '../admission/admission.service';
 import { resetDuration } from '../admission/rate-limit-headers';
@@ -61,6 +61,10 @@ export class ModelsController {
   })
   openAiModel(@Req() req: FastifyRequest<{ Params: { '*': string } }>, @Caller() auth: AuthContext): OpenAiModel {
     const id = req.params['*'];
+    // The router measures `:param`s, not the rest of the path: nothing has an id this long (README, errors).
+    if (id.length > MAX_PARAM_LENGTH) {
+      throw pathSegmentTooLong();
+    }
     const model = this.lists.openAiModel(id);
     if (model === undefined) {
       throw modelNotFound(id);

@@ -5,6 +5,14 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isRedisUnreachable } from '../redis/redis-unreachable';
 import { allowedMethodsOf } from './route-methods';
 
+/**
+ * 404 not_found for a path parameter over MAX_PARAM_LENGTH: the router's refusal (toGatewayError), and a route
+ * whose parameter is the rest of the path (`*`), which the router does not measure, answers the same.
+ */
+export function pathSegmentTooLong(cause?: unknown): GatewayError {
+  return new GatewayError(ErrorCode.NotFound, 'Nothing here has a path segment that long.', { cause });
+}
+
 /** Maps anything thrown to the one error envelope `{"error": {message, type, code, param}}`. */
 export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof GatewayError) {
@@ -39,7 +47,7 @@ export function toGatewayError(err: unknown): GatewayError {
       // The router's, before any route (answerFrameworkError). Fastify's own answer for a long one is a 414, but
       // nothing has an id that long (ids and model names are far shorter, percent-encoded included): not found.
       case 'FST_ERR_MAX_PARAM_LENGTH':
-        return new GatewayError(ErrorCode.NotFound, 'Nothing here has a path segment that long.', { cause: err });
+        return pathSegmentTooLong(err);
       case 'FST_ERR_BAD_URL':
         return new GatewayError(ErrorCode.InvalidRequest, 'The URL is not valid: a bad percent-encoding.', {
           cause: err,
