@@ -153,6 +153,26 @@ describe('Ollama adapter against a real HTTP server', () => {
     expect(JSON.parse(up.requests[0].body)).toMatchObject({ stream: true, options: { num_predict: 2 } });
   });
 
+  it("gives the first delta the provider's created_at (the stream's created), as whole answers use it", async () => {
+    up.handler = (_req, res) =>
+      ndjson(res, [
+        // A first line with nothing to pass on still dates the answer.
+        line('', { created_at: '2024-06-01T12:00:05.123456789Z' }),
+        line('Hi', { created_at: '2024-06-01T12:00:06.000000000Z' }),
+        { ...line('', { created_at: '2024-06-01T12:00:07Z' }), done: true, done_reason: 'stop', eval_count: 1 },
+      ]);
+    const req: AdapterRequest = { target, messages: [{ role: 'user', content: 'hi' }], options: {} };
+    const deltas = await within(5000, 'stream', collect(adapter.stream(req, never)));
+    expect(deltas[0]).toEqual({ text: 'Hi', created: Date.parse('2024-06-01T12:00:05Z') / 1000 });
+    expect(deltas.slice(1).every((d) => d.created === undefined)).toBe(true);
+
+    // Without a readable created_at, nothing: the worker dates the stream by the first delta's arrival.
+    up.handler = (_req, res) =>
+      ndjson(res, [line('Hi', { created_at: 'soon' }), { ...line(''), done: true, done_reason: 'stop' }]);
+    const undated = await within(5000, 'stream', collect(adapter.stream(req, never)));
+    expect(undated.every((d) => d.created === undefined)).toBe(true);
+  });
+
   it("sizes Ollama's context to the deployment's window (num_ctx), whole and streamed, and leaves it out without one", async () => {
     up.handler = (_req, res, seen) => {
       const streamed = (JSON.parse(seen.body) as { stream?: boolean }).stream === true;

@@ -166,9 +166,14 @@ function argumentsOf(args: unknown): string {
   return typeof args === 'string' ? args : JSON.stringify(args ?? {});
 }
 
-function createdOf(body: WireChat): number {
+/** The provider's `created_at` in epoch seconds, if it sent a readable one. */
+function providerCreatedOf(body: WireChat): number | undefined {
   const at = typeof body.created_at === 'string' ? Date.parse(body.created_at) : NaN;
-  return Math.floor((Number.isNaN(at) ? Date.now() : at) / 1000);
+  return Number.isNaN(at) ? undefined : Math.floor(at / 1000);
+}
+
+function createdOf(body: WireChat): number {
+  return providerCreatedOf(body) ?? Math.floor(Date.now() / 1000);
 }
 
 function parseChunk(data: string): WireChat {
@@ -233,6 +238,9 @@ export class OllamaStreamDecoder implements StreamDecoder {
   readonly terminal = 'done: true';
   readonly framing = 'ndjson' as const;
   private calls = 0;
+  /** The first line's `created_at` (epoch seconds), given to the first delta: the stream head's `created`. */
+  private created: number | undefined;
+  private headSent = false;
 
   /** `apiKey`: the key the call sent, hidden from in-band error messages. */
   constructor(private readonly apiKey: string | undefined) {}
@@ -263,7 +271,17 @@ export class OllamaStreamDecoder implements StreamDecoder {
       delta.finishReason = finishReasonOf(chunk.done_reason, this.calls > 0);
       delta.usage = usageOf(chunk);
     }
+    if (!this.headSent) {
+      // A field read per line only until the first delta goes out (lines before it may carry nothing to pass on).
+      this.created ??= providerCreatedOf(chunk);
+    }
     if (delta.text.length > 0 || delta.reasoning !== undefined || calls.length > 0 || chunk.done === true) {
+      if (!this.headSent) {
+        this.headSent = true;
+        if (this.created !== undefined) {
+          delta.created = this.created;
+        }
+      }
       out.push(delta);
     }
     return chunk.done === true;
