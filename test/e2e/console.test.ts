@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { freePort, ProviderSimulator, waitFor } from '@aigw/testing';
 import { ROOT, TestSystem } from './harness';
 
@@ -101,6 +101,47 @@ async function apiKeyFor(name: string, over: { role?: 'user' | 'admin'; expiresA
 
 /** The visible prefix the gateway keeps of a key (keyPrefixOf). */
 const prefixOf = (key: string) => key.slice(0, Math.min(16, Math.floor(key.length / 3)));
+
+/** A page of its own whose timers the test moves on, and the API paths it requested, in order. */
+interface ClockedTab {
+  context: BrowserContext;
+  tab: Page;
+  calls: string[];
+}
+
+/** A new context whose clock is installed before the app loads, signed in as the admin on `screen`. */
+async function clockedTab(screen: string): Promise<ClockedTab> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await context.clock.install();
+  const tab = await context.newPage();
+  tab.setDefaultTimeout(10_000);
+  tab.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  const calls: string[] = [];
+  tab.on('request', (r) => {
+    const url = new URL(r.url());
+    if (url.pathname.startsWith('/api/')) {
+      calls.push(url.pathname);
+    }
+  });
+  await tab.goto(`${system.gatewayUrl}/console/#/${screen}`);
+  await tab.getByRole('form', { name: 'Sign in' }).getByLabel('API key').fill(system.adminKey);
+  await tab.getByRole('button', { name: 'Sign in' }).click();
+  return { context, tab, calls };
+}
+
+/**
+ * Moves the tab's clock on a second at a time until `done` (a fetch that just ended schedules the next one when
+ * the page has handled its answer, a moment later in real time): how far it went, at most `limitMs`.
+ */
+async function advanceUntil(tab: Page, done: () => boolean, limitMs: number): Promise<number> {
+  let ms = 0;
+  while (!done() && ms < limitMs) {
+    await tab.clock.runFor(1_000);
+    ms += 1_000;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return ms;
+}
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
@@ -950,19 +991,7 @@ describe('web console', () => {
   });
 
   it('Cache, Usage and Providers refresh their figures on their own: not while the tab is hidden, one fetch at a time', async () => {
-    // A page of its own whose timers the test moves on (the clock is installed before the app loads).
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    await context.clock.install();
-    const tab = await context.newPage();
-    tab.setDefaultTimeout(10_000);
-    tab.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    const calls: string[] = [];
-    tab.on('request', (r) => {
-      const url = new URL(r.url());
-      if (url.pathname.startsWith('/api/')) {
-        calls.push(url.pathname);
-      }
-    });
+    const { context, tab, calls } = await clockedTab('cache');
     const count = (p: string) => calls.filter((c) => c === p).length;
     const STATS = '/api/v1/ai/admin/cache/stats';
     const setHidden = (hidden: boolean) =>
@@ -977,23 +1006,7 @@ describe('web console', () => {
         Object.defineProperty(doc, 'hidden', { configurable: true, get: () => h });
         doc.dispatchEvent(new win.Event('visibilitychange'));
       }, hidden);
-    /**
-     * Moves the tab's clock on a second at a time until `done` (a fetch that just ended schedules the next one when
-     * the page has handled its answer, a moment later in real time): how far it went, at most `limitMs`.
-     */
-    const advanceUntil = async (done: () => boolean, limitMs: number): Promise<number> => {
-      let ms = 0;
-      while (!done() && ms < limitMs) {
-        await tab.clock.runFor(1_000);
-        ms += 1_000;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      return ms;
-    };
     try {
-      await tab.goto(`${system.gatewayUrl}/console/#/cache`);
-      await tab.getByRole('form', { name: 'Sign in' }).getByLabel('API key').fill(system.adminKey);
-      await tab.getByRole('button', { name: 'Sign in' }).click();
       await tab.locator('[data-stat="Misses"]').waitFor();
       const misses = Number((await tab.locator('[data-stat="Misses"]').textContent())?.replace(/,/g, ''));
       // A lookup the open page has not seen: within 15 s it shows, without a click and without a loading line.
@@ -1004,7 +1017,7 @@ describe('web console', () => {
       });
       expect(miss.headers.get('x-gateway-cache')).toBe('miss');
       const before = count(STATS);
-      expect(await advanceUntil(() => count(STATS) > before, 20_000)).toBeLessThanOrEqual(16_000);
+      expect(await advanceUntil(tab, () => count(STATS) > before, 20_000)).toBeLessThanOrEqual(16_000);
       await tab
         .locator('[data-stat="Misses"]')
         .filter({ hasText: new RegExp(`^${(misses + 1).toLocaleString('en-US')}$`) })
@@ -1026,7 +1039,7 @@ describe('web console', () => {
         await held;
         await route.continue();
       });
-      await advanceUntil(() => count(STATS) === hiddenAt + 2, 20_000);
+      await advanceUntil(tab, () => count(STATS) === hiddenAt + 2, 20_000);
       expect(count(STATS)).toBe(hiddenAt + 2);
       await tab.clock.runFor(60_000);
       expect(count(STATS)).toBe(hiddenAt + 2);
@@ -1034,7 +1047,7 @@ describe('web console', () => {
       release();
       await answered;
       await tab.unroute(`**${STATS}`);
-      await advanceUntil(() => count(STATS) === hiddenAt + 3, 20_000);
+      await advanceUntil(tab, () => count(STATS) === hiddenAt + 3, 20_000);
       expect(count(STATS)).toBe(hiddenAt + 3);
 
       // Usage and Providers (health, circuits) refresh too.
@@ -1045,7 +1058,7 @@ describe('web console', () => {
         await tab.getByRole('link', { name: screen === 'usage' ? 'Usage' : 'Providers' }).click();
         await tab.locator('.state.loading').first().waitFor({ state: 'detached' });
         const at = paths.map(count);
-        await advanceUntil(() => paths.every((p, i) => count(p) > at[i]), 20_000);
+        await advanceUntil(tab, () => paths.every((p, i) => count(p) > at[i]), 20_000);
         expect([screen, ...paths.map((p, i) => count(p) > at[i])]).toEqual([screen, ...paths.map(() => true)]);
       }
       // A screen left behind stops: back on Cache, only Cache's figures are fetched.
@@ -1055,6 +1068,51 @@ describe('web console', () => {
       await tab.clock.runFor(30_000);
       expect(count('/api/v1/ai/usage')).toBe(usageCalls);
     } finally {
+      await context.close();
+    }
+  });
+
+  it('a refresh that comes due while a load the page started runs sends no second fetch; one follows that load', async () => {
+    const { context, tab, calls } = await clockedTab('cache');
+    const STATS = '/api/v1/ai/admin/cache/stats';
+    const count = () => calls.filter((c) => c === STATS).length;
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await tab.locator('[data-stat="Misses"]').waitFor();
+      await tab.locator('.state.loading').first().waitFor({ state: 'detached' });
+      // From here the page's clock moves only as the test moves it: the refresh timer the first load set is
+      // pending, due 15 s after that load ended.
+      const now = await tab.evaluate(() => Date.now());
+      await tab.clock.pauseAt(now + 1_000);
+      const before = count();
+      // The Refresh button starts a load of the page's own, whose answer is held back.
+      await tab.route(`**${STATS}`, async (route) => {
+        await held;
+        await route.continue();
+      });
+      await tab.getByRole('button', { name: 'Refresh' }).click();
+      await advanceUntil(tab, () => count() === before + 1, 5_000);
+      expect(count()).toBe(before + 1);
+      await tab.locator('.state.loading').first().waitFor();
+      // The refresh comes due while that load runs: it leaves it alone (no second fetch of the same figures).
+      await tab.clock.runFor(60_000);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(count()).toBe(before + 1);
+
+      // Once the load ends, one refresh follows, a full interval later.
+      const answered = tab.waitForResponse((r) => r.url().endsWith(STATS));
+      release();
+      await answered;
+      await tab.locator('.state.loading').first().waitFor({ state: 'detached' });
+      await tab.unroute(`**${STATS}`);
+      const waited = await advanceUntil(tab, () => count() > before + 1, 30_000);
+      expect(waited).toBeGreaterThanOrEqual(15_000);
+      expect(waited).toBeLessThanOrEqual(17_000);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(count()).toBe(before + 2);
+    } finally {
+      release();
       await context.close();
     }
   });
