@@ -584,19 +584,35 @@ describe('web console', () => {
         headers: system.headers(),
         body: JSON.stringify({ enabled }),
       });
-    await open('providers');
-    const row = page.locator('tr[data-provider="sim0"]');
-    await row.getByRole('button', { name: 'Disable sim0' }).waitFor();
-    // Another admin disables it meanwhile: this page still offers "Disable".
-    expect((await toggle(false)).status).toBe(200);
+    // The page stays stale until the click has been answered: the screen's first fetch of the list goes through;
+    // any later one (its periodic refresh, which could otherwise land mid-test, or the reload after the click)
+    // reaches the gateway only then.
+    const LIST = '**/api/v1/ai/admin/providers';
+    let fetched = 0;
+    let release: () => void = () => undefined;
+    const clicked = new Promise<void>((resolve) => (release = resolve));
+    await page.route(LIST, async (route) => {
+      if (fetched++ > 0) {
+        await clicked;
+      }
+      await route.continue();
+    });
     try {
+      await open('providers');
+      const row = page.locator('tr[data-provider="sim0"]');
+      await row.getByRole('button', { name: 'Disable sim0' }).waitFor();
+      // Another admin disables it meanwhile: this page still offers "Disable".
+      expect((await toggle(false)).status).toBe(200);
       await row.getByRole('button', { name: 'Disable sim0' }).click();
       await expect(row.getByRole('status').textContent()).resolves.toBe('sim0 disabled.');
+      release();
       await page.locator('tr[data-provider="sim0"] [data-enabled="false"]').waitFor();
       const r = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/providers`, { headers: system.headers() });
       const list = ((await r.json()) as { data: { id: string; enabled: boolean }[] }).data;
       expect(list.find((p) => p.id === 'sim0')?.enabled).toBe(false);
     } finally {
+      release();
+      await page.unroute(LIST);
       expect((await toggle(true)).status).toBe(200);
     }
   });
