@@ -43,8 +43,9 @@ function events(count: number, seed: number): UsageEvent[] {
       latencyMs: LATENCIES[(n * 13) % LATENCIES.length],
       cached: n % 5 === 0,
       status: error ? 'error' : 'success',
-      errorClass: error ? 'network' : null,
-      errorCode: error ? 'all_providers_failed' : null,
+      // Now and then a failure is the client leaving (it says nothing of the provider: no call in the rollups).
+      errorClass: error ? (n % 22 === 0 ? 'cancelled' : 'network') : null,
+      errorCode: error ? (n % 22 === 0 ? 'client_closed_request' : 'all_providers_failed') : null,
       // Now and then a coalesced follower: no provider call of its own.
       attempts: n % 13 === 6 ? 0 : 1,
       // Now and then a deployment failed first (a fallback): a row of its own, no request.
@@ -84,6 +85,7 @@ interface RawRecord {
   created_at: Date;
   attempt_of: string | null;
   attempts: number;
+  error_code: string | null;
 }
 
 /** The reference: every record of [from, to) read back and summed in JavaScript, with no rollup involved. */
@@ -137,8 +139,9 @@ async function direct(
       };
       groups.set(key, g);
     }
-    // A provider call of its own: not a response-cache hit, nor a coalesced follower (attempts 0).
-    if (r.attempts > 0 && !r.cached) {
+    // A provider call of its own: not a response-cache hit, nor a coalesced follower (attempts 0), nor a request its
+    // client left.
+    if (r.attempts > 0 && !r.cached && r.error_code !== 'client_closed_request') {
       g.calls++;
       g.failedCalls += r.status === 'success' ? 0 : 1;
     }

@@ -10,7 +10,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 const ROLLUPS = ['usage_hourly', 'usage_daily', 'usage_deployment_hourly', 'usage_deployment_daily'];
 
 /** Frozen copy of the calls' definition as of this migration (RAW_CALL_SQL). */
-const CALL = `attempts > 0 AND NOT cached`;
+const CALL = `attempts > 0 AND NOT cached AND error_code IS DISTINCT FROM 'client_closed_request'`;
 
 /** Sets `table`'s calls from `sums` (a subquery with the table's key columns, `calls` and `failed_calls`). */
 function setCalls(table: string, keys: string[], sums: string): string {

@@ -1,4 +1,4 @@
-import { LATENCY_BUCKET_BOUNDS_MS, LATENCY_BUCKET_COUNT } from '@aigw/core';
+import { CLIENT_CLOSED_REQUEST, LATENCY_BUCKET_BOUNDS_MS, LATENCY_BUCKET_COUNT } from '@aigw/core';
 
 /*
  * SQL shared by the writer and the readers of the usage rollups (ADR 0009). Fixed strings built from constants,
@@ -34,9 +34,10 @@ export const RAW_BUCKET_SQL = `CASE WHEN attempt_of IS NULL THEN width_bucket(la
 /**
  * A usage_records row that stands for a provider call of its own: a request a deployment answered or failed, or a
  * failed attempt's row. Not a response-cache hit nor a coalesced follower (`attempts` 0: its leader's row counts the
- * call), as DeploymentStatsStore counts them.
+ * call), nor a request its client left (`client_closed_request`: it says nothing of the provider), as
+ * DeploymentStatsStore counts them.
  */
-export const RAW_CALL_SQL = `attempts > 0 AND NOT cached`;
+export const RAW_CALL_SQL = `attempts > 0 AND NOT cached AND error_code IS DISTINCT FROM '${CLIENT_CLOSED_REQUEST}'`;
 
 /**
  * What a rollup row sums, from usage_records rows carrying `wb` (RAW_BUCKET_SQL), in rollup column order. Requests,
