@@ -1,6 +1,9 @@
 import { allowedModelEntryProblem, DEFAULT_DATABASE_URL } from '@aigw/core';
 import { isISO8601 } from 'class-validator';
 import { parseArgs } from 'node:util';
+import { UsageError } from '../shared/database-cli';
+
+export { UsageError };
 
 export type KeysCommand =
   | {
@@ -17,14 +20,6 @@ export type KeysCommand =
   | { kind: 'users' }
   | { kind: 'revoke'; target: string }
   | { kind: 'help' };
-
-/** Bad command line: the caller prints it with the usage text and exits 2. */
-export class UsageError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'UsageError';
-  }
-}
 
 export const USAGE = `Usage: npm run keys -- <command>
 

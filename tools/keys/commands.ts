@@ -1,11 +1,10 @@
 import { AuditLogEntity, UserStore, type ApiKeyInfo, type ApiKeyStore } from '@aigw/entities';
 import type { DataSource } from 'typeorm';
 import type { KeysCommand } from './args';
+import type { CliOutput } from '../shared/database-cli';
 
-export interface KeysOutput {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
+/** Where a command writes (see CliOutput). */
+export type KeysOutput = CliOutput;
 
 function when(date: Date | null): string {
   return date === null ? '-' : date.toISOString().replace(/\.\d+Z$/, 'Z');

@@ -1,14 +1,9 @@
 import { DEFAULT_DATABASE_URL } from '@aigw/core';
+import { UsageError } from '../shared/database-cli';
+
+export { UsageError };
 
 export type SecretsCommand = { kind: 'rotate' } | { kind: 'check' } | { kind: 'help' };
-
-/** Bad command line: the caller prints it with the usage text and exits 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
 
 export const USAGE = `Usage: npm run secrets -- <command>
 

@@ -1,11 +1,10 @@
 import { rotateSecrets, type RotationSummary, type SecretBox } from '@aigw/entities';
 import type { DataSource } from 'typeorm';
 import type { SecretsCommand } from './args';
+import type { CliOutput } from '../shared/database-cli';
 
-export interface SecretsOutput {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
+/** Where a command writes (see CliOutput). */
+export type SecretsOutput = CliOutput;
 
 function total(s: RotationSummary, field: 'reencrypted' | 'current'): number {
   return s.providers[field] + s.gateways[field];
