@@ -1,5 +1,4 @@
 import {
-  formatHitRate,
   formatKeyState,
   formatMs,
   formatPercent,
@@ -36,12 +35,12 @@ describe('console formats', () => {
     expect(formatMs(2000)).toBe('2 s');
   });
 
-  it("a cache's hit rate: no data ('—') before any lookup, not 0%", () => {
-    expect(formatHitRate(0, 0)).toBe('—');
-    expect(formatHitRate(undefined, undefined)).toBe('—');
-    expect(formatHitRate(0, 4)).toBe('0%');
-    expect(formatHitRate(1, 3)).toBe('25%');
-    expect(formatHitRate(2, 0)).toBe('100%');
+  it("a cache's hit rate as the API gives it: no data ('—') before any lookup (hitRate null), not 0%", () => {
+    expect(formatPercent(null)).toBe('—');
+    expect(formatPercent(undefined)).toBe('—');
+    expect(formatPercent(0)).toBe('0%');
+    expect(formatPercent(1 / 4)).toBe('25%');
+    expect(formatPercent(2 / 2)).toBe('100%');
   });
 
   it('rate-limit windows: what is left of how much, when it resets, or that it has reset since', () => {

@@ -34,15 +34,6 @@ export function formatPercent(ratio: number | null | undefined, digits = 1): str
   return `${(ratio * 100).toFixed(digits).replace(/\.0+$/, '')}%`;
 }
 
-/**
- * A cache's hit rate from its hits and misses: '—' (no data) when nothing was looked up yet, never a 0% that
- * reads as a cache that misses every time.
- */
-export function formatHitRate(hits: number | null | undefined, misses: number | null | undefined): string {
-  const looked = (hits ?? 0) + (misses ?? 0);
-  return looked > 0 && Number.isFinite(looked) ? formatPercent((hits ?? 0) / looked) : '—';
-}
-
 export function formatMs(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) {
     return '—';

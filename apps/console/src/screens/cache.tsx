@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, qs } from '../api';
-import { formatCount, formatHitRate } from '../format';
+import { formatCount, formatPercent } from '../format';
 import { REFRESH_MS, useAction, useLoad } from '../hooks';
 import type { CacheStats, WarmReport } from '../types';
 import { ActionNote, ConfirmButton, Field, Loaded, Section, Stat } from '../ui';
@@ -89,7 +89,7 @@ export function CacheScreen() {
             <>
               <CacheScope s={s} />
               <div class="stats">
-                <Stat label="Hit rate" value={formatHitRate(s.hits, s.misses)} />
+                <Stat label="Hit rate" value={formatPercent(s.hitRate)} />
                 <Stat label="Hits" value={formatCount(s.hits)} />
                 <Stat label="Misses" value={formatCount(s.misses)} />
                 <Stat label="Bypasses" value={formatCount(s.bypasses)} />
