@@ -199,7 +199,11 @@ export class HttpPool {
     const baseUrls = new Set<string>();
     for (const t of targets) {
       baseUrls.add(t.baseUrl);
-      const origin = URL.canParse(t.baseUrl) ? new URL(t.baseUrl).origin : t.baseUrl;
+      // The origin its pools are keyed by (endpointOf); a baseUrl never sent to has no endpoint, and so no pool.
+      const origin = this.endpoints.get(t.baseUrl)?.origin;
+      if (origin === undefined) {
+        continue;
+      }
       const origins = wanted.get(t.poolKey);
       if (origins === undefined) {
         wanted.set(t.poolKey, new Set([origin]));
