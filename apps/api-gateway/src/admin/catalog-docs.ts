@@ -30,12 +30,19 @@ export function providerDoc(p: ProviderSpec): Doc {
 }
 
 /**
- * Whether two specs hold the same settings: every field the catalog document has (models sorted by name, defaults
- * spelled out), and the same key. What a no-op change is (see Unchanged).
+ * Whether a change from `current` to `next` changes nothing: every field the catalog document has (models sorted by
+ * name, defaults spelled out), and the same key. What a no-op change is (see Unchanged). A key cleared (`keyKept`
+ * false, none in `next`) always changes something: the stored one may be sealed under a SECRETS_KEY this process
+ * cannot open (it reads as none), and `null` must still remove it.
  */
-export function sameSettings<T extends ProviderSpec | GatewaySpec>(a: T, b: T): boolean {
+export function sameSettings<T extends ProviderSpec | GatewaySpec>(current: T, next: T, keyKept: boolean): boolean {
+  if (!keyKept && next.apiKey === undefined) {
+    return false;
+  }
   const doc = (x: T): Doc => ('models' in x ? providerDoc(x) : gatewayDoc(x));
-  return a.apiKey === b.apiKey && a.apiKeyRef === b.apiKeyRef && isDeepStrictEqual(doc(a), doc(b));
+  return (
+    current.apiKey === next.apiKey && current.apiKeyRef === next.apiKeyRef && isDeepStrictEqual(doc(current), doc(next))
+  );
 }
 
 export function gatewayDoc(g: GatewaySpec): Doc {

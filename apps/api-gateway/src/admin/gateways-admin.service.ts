@@ -83,9 +83,7 @@ export class GatewaysAdminService {
         next = { ...rest, ...pick(current) };
       }
       const before = gatewayView(current, state.gatewaySources.get(id) ?? null);
-      // A key cleared is always written: the stored one may be sealed under a SECRETS_KEY this process cannot open (it
-      // reads as none), and `null` must still remove it.
-      if ((keep || next.apiKey !== undefined) && sameSettings(current, next)) {
+      if (sameSettings(current, next, keep)) {
         return new Unchanged(before);
       }
       await tx.putGateway(next, keep ? { keep: true } : { set: next.apiKey ?? null });

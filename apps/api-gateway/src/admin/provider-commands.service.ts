@@ -247,9 +247,7 @@ export class ProviderCommandsService {
     state: CatalogState,
   ): Promise<ProviderView | Unchanged<ProviderView>> {
     const before = providerView(current, state.providerSources.get(current.id) ?? null);
-    // A key cleared is always written: the stored one may be sealed under a SECRETS_KEY this process cannot open (it
-    // reads as none), and `null` must still remove it.
-    if (('keep' in secret || next.apiKey !== undefined) && sameSettings(current, next)) {
+    if (sameSettings(current, next, 'keep' in secret)) {
       return new Unchanged(before);
     }
     const stored: SecretUpdate = 'keep' in secret ? secret : { set: next.apiKey ?? null };
@@ -275,7 +273,7 @@ export class ProviderCommandsService {
     const before = current.models.find((m) => m.name === name);
     const written = next.models.find((m) => m.name === name) as ModelSpec;
     const after = modelView(next, written);
-    if (before !== undefined && sameSettings(current, next)) {
+    if (before !== undefined && sameSettings(current, next, true)) {
       return new Unchanged(after);
     }
     await tx.putProvider(next, KEEP_SECRET);
