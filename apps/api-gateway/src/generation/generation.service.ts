@@ -59,6 +59,8 @@ type Mode = 'sync' | 'async';
 interface Entry {
   claim: Claim;
   stored: JobSnapshot | null;
+  /** Whether the request came with an Idempotency-Key (read once, as it arrived). */
+  keyed: boolean;
 }
 
 /**
@@ -125,7 +127,7 @@ export class GenerationService {
       this.metrics.succeeded(cached.result, client.startedAt, 'hit');
       return cached.result;
     }
-    const party = await this.coalesce(sub, client, cached);
+    const party = await this.coalesce(sub, client, cached, entry.keyed);
     const claim = party === null ? entry.claim : { jobId: party.jobId, fresh: true };
     const wait = new SyncWait(this.waiterOptions(claim, sub.request, party));
     client.onGone(() => wait.abandon('client_disconnected'));
@@ -171,7 +173,7 @@ export class GenerationService {
     if (cached.status === 'hit') {
       return this.replay(cached.result, 'hit', sub, client, encoder);
     }
-    const party = await this.coalesce(sub, client, cached);
+    const party = await this.coalesce(sub, client, cached, entry.keyed);
     const claim: Claim = party === null ? entry.claim : { jobId: party.jobId, fresh: true };
     const follower = party?.role === 'follower';
     const relay: StreamRelay = new StreamRelay(
@@ -323,7 +325,7 @@ export class GenerationService {
     const key = idempotencyKeyOf(client.header(IDEMPOTENCY_HEADER));
     if (key === undefined) {
       await this.admit(sub, client);
-      return { claim: { jobId: sub.request.requestId, fresh: true }, stored: null };
+      return { claim: { jobId: sub.request.requestId, fresh: true }, stored: null, keyed: false };
     }
     const entry = await this.claimed(sub, client, key);
     if (entry.stored !== null) {
@@ -356,11 +358,11 @@ export class GenerationService {
     const until = Date.now() + RUN_HOLD_MS + CANCELLED_STOP_WAIT_MS;
     for (;;) {
       if (claim.fresh) {
-        return { claim, stored: null };
+        return { claim, stored: null, keyed: true };
       }
       const existing = await this.replayed(claim.jobId).catch(unavailable);
       if (answerable(existing)) {
-        return { claim, stored: existing };
+        return { claim, stored: existing, keyed: true };
       }
       const took = await this.idempotency.takeRun(claim.jobId, sub.endpoint, client.body, requestId);
       if (took === 'taken') {
@@ -372,13 +374,13 @@ export class GenerationService {
         });
         if (answerable(again)) {
           this.idempotency.unlock(run);
-          return { claim, stored: again };
+          return { claim, stored: again, keyed: true };
         }
         if (again.state !== 'missing') {
           // Never carried out: dropped, so its id can be enqueued again.
           await this.queue.forget(claim.jobId);
         }
-        return { claim: run, stored: null };
+        return { claim: run, stored: null, keyed: true };
       }
       if (took === 'gone') {
         // Its first request was refused and freed the key (or the claim expired): claim it afresh.
@@ -432,8 +434,13 @@ export class GenerationService {
    * Coalescing, after a cache miss: only requests that would take a cached answer, and never one with an
    * Idempotency-Key (its job id is the key's; a replay already finds its job). A follower's answers say so.
    */
-  private async coalesce(sub: Submission, client: Client, cached: CacheDecision): Promise<Party | null> {
-    if (cached.status !== 'miss' || idempotencyKeyOf(client.header(IDEMPOTENCY_HEADER)) !== undefined) {
+  private async coalesce(
+    sub: Submission,
+    client: Client,
+    cached: CacheDecision,
+    keyed: boolean,
+  ): Promise<Party | null> {
+    if (cached.status !== 'miss' || keyed) {
       return null;
     }
     const party = await this.coalescing.join(sub.request, sub.request.requestId);
