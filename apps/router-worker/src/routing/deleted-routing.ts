@@ -65,13 +65,13 @@ export class DeletedRouting implements OnModuleInit {
 
 /** What `previous` had that the reloaded catalog (its provider and deployment ids) lacks, by provider. */
 function deletedSince(previous: Catalog, providers: ReadonlySet<string>, deployments: ReadonlySet<string>): Deleted[] {
-  const gone: Deleted[] = [];
-  for (const p of previous.providers) {
-    const ids = p.models.map((m) => `${p.id}/${m.name}`).filter((id) => !deployments.has(id));
-    const wholeProvider = !providers.has(p.id);
-    if (wholeProvider || ids.length > 0) {
-      gone.push({ providerId: p.id, deploymentIds: ids, wholeProvider });
+  const dropped = new Map<string, string[]>(previous.providers.map((p) => [p.id, []]));
+  for (const d of deploymentsOf(previous)) {
+    if (!deployments.has(d.id)) {
+      dropped.get(d.provider.id)?.push(d.id);
     }
   }
-  return gone;
+  return [...dropped]
+    .map(([providerId, deploymentIds]) => ({ providerId, deploymentIds, wholeProvider: !providers.has(providerId) }))
+    .filter((g) => g.wholeProvider || g.deploymentIds.length > 0);
 }
