@@ -89,12 +89,20 @@ export class ConfigTransferService {
     const gone = new Set(changes.providers.removed);
     const byProvider = new Map<string, string[]>([...gone].map((id) => [id, []]));
     for (const deploymentId of changes.models.removed) {
+      // A provider id holds no '/' (the catalog's rule), so a deployment id's first one ends it.
       const providerId = deploymentId.slice(0, deploymentId.indexOf('/'));
-      byProvider.set(providerId, [...(byProvider.get(providerId) ?? []), deploymentId]);
+      const ids = byProvider.get(providerId);
+      if (ids === undefined) {
+        byProvider.set(providerId, [deploymentId]);
+      } else {
+        ids.push(deploymentId);
+      }
     }
-    for (const [providerId, deploymentIds] of byProvider) {
-      await this.circuits.forgetDeleted({ providerId, deploymentIds, wholeProvider: gone.has(providerId) });
-    }
+    await Promise.all(
+      [...byProvider].map(([providerId, deploymentIds]) =>
+        this.circuits.forgetDeleted({ providerId, deploymentIds, wholeProvider: gone.has(providerId) }),
+      ),
+    );
   }
 }
 
