@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ControlPattern, type ProviderChangedMessage } from '@aigw/core';
-import { CatalogAdminStore, SecretBox, type CatalogTx } from '@aigw/entities';
+import { CatalogAdminStore, type CatalogTx } from '@aigw/entities';
 import { CatalogService, ControlChannel, ENV, MigratedDatabase } from '@aigw/platform';
 import type { GatewayEnv } from '../config/gateway-env';
 
@@ -29,10 +29,8 @@ export class CatalogChanges {
     private readonly catalog: CatalogService,
     private readonly control: ControlChannel,
   ) {
-    this.store = new CatalogAdminStore(
-      db.dataSource,
-      SecretBox.fromEnv(env.SECRETS_KEY, env.NODE_ENV, env.SECRETS_KEY_PREVIOUS).box,
-    );
+    // The catalog's own box: admin writes seal with the keys its reads open with.
+    this.store = new CatalogAdminStore(db.dataSource, catalog.secrets);
   }
 
   /** Reads only (no reload, no message): e.g. a dry-run import. */

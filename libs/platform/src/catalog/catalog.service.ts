@@ -22,6 +22,8 @@ import { BaseEnv, ENV } from '../config/base-env';
 export class CatalogService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(CatalogService.name);
   private readonly store: CatalogStore;
+  /** SECRETS_KEY (and SECRETS_KEY_PREVIOUS) as this process reads and writes provider secrets with them. */
+  readonly secrets: SecretBox;
   private catalog: Catalog = { providers: [], gateways: [] };
   private deploymentList: Deployment[] = [];
   private byId = new Map<string, Deployment>();
@@ -46,6 +48,7 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
         'SECRETS_KEY is not set: provider secrets are encrypted with a development key. Set it in production.',
       );
     }
+    this.secrets = box;
     this.store = new CatalogStore(db.dataSource, box);
   }
 
