@@ -1,11 +1,4 @@
-import {
-  formatKeyState,
-  formatMs,
-  formatPercent,
-  formatQuotaWindow,
-  formatUsd,
-  healthColour,
-} from './format';
+import { formatKeyState, formatMs, formatPercent, formatQuotaWindow, formatUsd, healthColour } from './format';
 
 describe('console formats', () => {
   it('shows fractions of a cent with enough digits and no trailing zeros', () => {
