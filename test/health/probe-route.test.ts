@@ -4,8 +4,15 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AdapterRegistry, HttpPool, probeRoute, type ProbeProvider, type RouteProbe } from '@aigw/adapters';
-import type { GatewaySpec } from '@aigw/core';
+import {
+  AdapterRegistry,
+  HttpPool,
+  probeProviderOf,
+  probeRoute,
+  type ProbeProvider,
+  type RouteProbe,
+} from '@aigw/adapters';
+import type { GatewaySpec, ModelSpec } from '@aigw/core';
 import { freePort, ProviderSimulator } from '@aigw/testing';
 import { FakeUpstream, sendJson } from '../adapters/support/fake-upstream';
 
@@ -51,6 +58,36 @@ describe('probeRoute', () => {
     const body = sim.lastRequests(1)[0].body as { max_tokens?: number; model?: string };
     expect(sim.stats().byRoute).toEqual({ 'POST /v1/chat/completions': 1 });
     expect(body).toMatchObject({ model: 'sim-gpt', max_tokens: 1 });
+  });
+
+  it("tells Ollama the probed model's context window, as generations do (a different num_ctx reloads the model)", async () => {
+    const model = (name: string, contextWindow: number, enabled: boolean): ModelSpec => ({
+      name,
+      contextWindow,
+      enabled,
+      capabilities: ['chat'],
+      promptPer1k: 0,
+      completionPer1k: 0,
+    });
+    const ollama = probeProviderOf({
+      id: 'local',
+      kind: 'ollama',
+      baseUrl: sim.url,
+      enabled: true,
+      timeoutMs: 2000,
+      maxConnections: 2,
+      routing: 'direct',
+      probe: 'completion',
+      // The first enabled model is the one probed, with its own window.
+      models: [model('glm-4.6', 4096, false), model('sim-gpt', 32768, true)],
+    });
+    const r = await direct(ollama);
+    expect(r).toMatchObject({ ok: true, status: 200 });
+    expect(sim.stats().byRoute).toEqual({ 'POST /api/chat': 1 });
+    expect(sim.lastRequests(1)[0].body).toMatchObject({
+      model: 'sim-gpt',
+      options: { num_predict: 1, num_ctx: 32768 },
+    });
   });
 
   it('connection_refused: nothing listens on the port', async () => {

@@ -35,6 +35,7 @@ export { gatewayTarget } from './gateway-target';
 export { diagnose, type DiagnosisContext } from './probe/diagnosis';
 export {
   probePoolKey,
+  probeProviderOf,
   probeRoute,
   type AdapterSource,
   type ProbeProvider,

@@ -11,6 +11,7 @@ import {
   AdapterRegistry,
   HttpPool,
   probePoolKey,
+  probeProviderOf,
   probeRoute,
   type ProbeProvider,
   type RouteProbe,
@@ -49,22 +50,6 @@ export function routesOf(provider: ProviderSpec): Route[] {
     case 'auto':
       return ['direct', 'gateway'];
   }
-}
-
-/** The provider as a probe sees it: its upstream model names, enabled ones first. */
-export function probeProviderOf(p: ProviderSpec): ProbeProvider {
-  const enabled = p.models.filter((m) => m.enabled);
-  const names = [...enabled, ...p.models.filter((m) => !m.enabled)].map((m) => m.upstreamName ?? m.name);
-  return {
-    id: p.id,
-    kind: p.kind,
-    baseUrl: p.baseUrl,
-    ...(p.apiKey === undefined ? {} : { apiKey: p.apiKey }),
-    ...(p.plugin === undefined ? {} : { plugin: p.plugin }),
-    ...(p.healthPath === undefined ? {} : { healthPath: p.healthPath }),
-    ...(p.probe === undefined ? {} : { probe: p.probe }),
-    models: names,
-  };
 }
 
 function checkOf(route: HealthRoute, probe: RouteProbe): RouteCheck {

@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import {
   AdapterRegistry,
   HttpPool,
+  probeProviderOf,
   probeRoute,
   suggestRoute,
   type ProbeProvider,
@@ -13,7 +14,6 @@ import type {
   GatewaySpec,
   HealthProbeRefusal,
   HealthProbeReply,
-  ProviderSpec,
   RouteCheck,
   RoutingMethod,
 } from '@aigw/core';
@@ -33,21 +33,6 @@ export interface ProbeSubject {
   routing: RoutingMethod;
   /** The provider's gateway, when it has one (required for `gateway`; `auto` without one probes direct only). */
   gateway?: GatewaySpec;
-}
-
-/** The probe view of a catalog provider: its models by upstream name, enabled ones first. */
-export function probeProviderOf(p: ProviderSpec): ProbeProvider {
-  const models = [...p.models.filter((m) => m.enabled), ...p.models.filter((m) => !m.enabled)];
-  return {
-    id: p.id,
-    kind: p.kind,
-    baseUrl: p.baseUrl,
-    ...(p.apiKey === undefined ? {} : { apiKey: p.apiKey }),
-    ...(p.plugin === undefined ? {} : { plugin: p.plugin }),
-    ...(p.healthPath === undefined ? {} : { healthPath: p.healthPath }),
-    ...(p.probe === undefined ? {} : { probe: p.probe }),
-    models: models.map((m) => m.upstreamName ?? m.name),
-  };
 }
 
 function refuse(reason: HealthProbeRefusal, message: string, param?: string): HealthProbeReply {

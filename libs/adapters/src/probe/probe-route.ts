@@ -5,6 +5,7 @@ import {
   type GatewaySpec,
   type ProbeMode,
   type ProviderKind,
+  type ProviderSpec,
   type Route,
   type RouteCheck,
 } from '@aigw/core';
@@ -30,6 +31,27 @@ export interface ProbeProvider {
   probe?: ProbeMode;
   /** The names the provider's models go by upstream (`upstreamName`, else `name`), enabled ones first. */
   models?: readonly string[];
+  /**
+   * The context window of the first of `models` (the one a completion probe asks). Ollama is told it as `num_ctx`,
+   * as on every generation: a probe with another value would make it reload the model, and time out doing so.
+   */
+  contextWindow?: number;
+}
+
+/** The probe view of a catalog provider: its models by upstream name, enabled ones first. */
+export function probeProviderOf(p: ProviderSpec): ProbeProvider {
+  const models = [...p.models.filter((m) => m.enabled), ...p.models.filter((m) => !m.enabled)];
+  return {
+    id: p.id,
+    kind: p.kind,
+    baseUrl: p.baseUrl,
+    ...(p.apiKey === undefined ? {} : { apiKey: p.apiKey }),
+    ...(p.plugin === undefined ? {} : { plugin: p.plugin }),
+    ...(p.healthPath === undefined ? {} : { healthPath: p.healthPath }),
+    ...(p.probe === undefined ? {} : { probe: p.probe }),
+    models: models.map((m) => m.upstreamName ?? m.name),
+    ...(models.length === 0 ? {} : { contextWindow: models[0].contextWindow }),
+  };
 }
 
 /** The adapters by wire format: an AdapterRegistry. */
@@ -87,6 +109,9 @@ export async function probeRoute(options: ProbeRouteOptions): Promise<RouteProbe
   }
   if (gateway === undefined && provider.healthPath !== undefined) {
     target.healthPath = provider.healthPath;
+  }
+  if (gateway === undefined && provider.contextWindow !== undefined) {
+    target.contextWindow = provider.contextWindow;
   }
   const ctx: DiagnosisContext = { route, kind, baseUrl: target.baseUrl, timeoutMs };
   if (target.healthPath !== undefined && provider.probe !== 'completion') {
