@@ -7,9 +7,17 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 const UNMATCHED = 'unmatched';
 
 /**
- * `aigw_http_requests_total{route,method,status}` and `aigw_http_request_duration_seconds{route}`,
- * observed in Fastify's `onResponse` hook (cheaper than a Nest interceptor per request). Labelled by
- * route pattern (`/api/v1/ai/jobs/:id`), never by raw URL.
+ * The status of a request whose client left before its answer began (nginx's 499, Client Closed Request): it was
+ * never answered, and no status code of HTTP's own says so.
+ */
+export const CLIENT_CLOSED_STATUS = 499;
+
+/**
+ * `aigw_http_requests_total{route,method,status}` and `aigw_http_request_duration_seconds{route}`, observed as each
+ * response closes: once per request, whether its answer was sent whole or its client left before the end (a stream
+ * it stopped, an answer it did not wait for), which Fastify's `onResponse` hook never reports. Labelled by route
+ * pattern (`/api/v1/ai/jobs/:id`), never by raw URL; a request whose client left is counted by the status it was
+ * sent, or 499 when nothing was.
  */
 @Injectable()
 export class HttpMetrics {
@@ -22,13 +30,13 @@ export class HttpMetrics {
   constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
     this.requests = new Counter({
       name: MetricName.HttpRequests,
-      help: 'HTTP requests answered by the api-gateway, by route pattern, method and status.',
+      help: 'HTTP requests answered by the api-gateway, by route pattern, method and status (499: the client left before the answer began).',
       labelNames: ['route', 'method', 'status'],
       registers: [registry],
     });
     this.duration = new Histogram({
       name: MetricName.HttpDuration,
-      help: 'HTTP request duration in seconds (to the last byte, whole stream for SSE), by route pattern.',
+      help: 'HTTP request duration in seconds (to the last byte, whole stream for SSE, or until the client left), by route pattern.',
       labelNames: ['route'],
       buckets: LATENCY_BUCKETS,
       registers: [registry],
@@ -36,17 +44,24 @@ export class HttpMetrics {
   }
 
   install(fastify: FastifyInstance): void {
-    fastify.addHook('onResponse', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
-      this.observe(req.routeOptions.url ?? UNMATCHED, req.method, reply.statusCode, performance.now() - req.startedAt);
+    // A response closes exactly once, after its last byte or when its client left (`onResponse` fires only for the
+    // first): one listener per request, in place of that hook.
+    fastify.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      reply.raw.once('close', () => this.closed(req.routeOptions.url ?? UNMATCHED, req, reply));
       done();
     });
     // What the router refuses before any hook (a bad percent-encoding, a path segment over the limit) gets no
-    // `onResponse`: counted as the answer finishes, as an unmatched route. Rare: nothing on other requests.
+    // `onRequest`: counted as its answer closes, as an unmatched route. Rare: nothing on other requests.
     tagFrameworkErrors(fastify, (req, reply) => {
-      reply.raw.once('finish', () => {
-        this.observe(UNMATCHED, req.method, reply.statusCode, performance.now() - req.startedAt);
-      });
+      reply.raw.once('close', () => this.closed(UNMATCHED, req, reply));
     });
+  }
+
+  private closed(route: string, req: FastifyRequest, reply: FastifyReply): void {
+    const raw = reply.raw;
+    // Hijacked streams wrote their status on `raw` themselves.
+    const status = raw.headersSent ? raw.statusCode : CLIENT_CLOSED_STATUS;
+    this.observe(route, req.method, status, performance.now() - req.startedAt);
   }
 
   observe(route: string, method: string, status: number, elapsedMs: number): void {
