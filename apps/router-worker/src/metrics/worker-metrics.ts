@@ -83,7 +83,7 @@ export class WorkerMetrics {
     });
     this.usageWritten = new Counter({
       name: MetricName.UsageRecordsWritten,
-      help: 'Usage records inserted into PostgreSQL (duplicates of already written records not counted).',
+      help: "Requests' usage records inserted into PostgreSQL (their failed attempts' rows and duplicates of already written records not counted).",
       registers,
     });
     this.usageWriteFailures = new Counter({

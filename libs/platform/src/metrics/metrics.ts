@@ -18,7 +18,6 @@ export enum MetricName {
   HttpRequests = 'aigw_http_requests_total',
   HttpDuration = 'aigw_http_request_duration_seconds',
   Requests = 'aigw_requests_total',
-  RequestDuration = 'aigw_request_duration_seconds',
   GatewayOverhead = 'aigw_gateway_overhead_seconds',
   Jobs = 'aigw_jobs_total',
   JobDuration = 'aigw_job_duration_seconds',
