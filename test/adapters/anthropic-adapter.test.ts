@@ -259,6 +259,21 @@ describe('Anthropic adapter against a real HTTP server', () => {
     expect(e.overloaded).toBe(overloaded);
   });
 
+  it('yields the deltas that arrived in the same read as an error event before failing', async () => {
+    const error = sseEvent({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 'error');
+    up.handler = (_req, res) => writeAll(res, [[...STREAM_EVENTS.slice(0, 5), error].join('')]);
+    const seen: string[] = [];
+    const e = await failure(
+      (async () => {
+        for await (const d of adapter.stream(request(), never)) {
+          seen.push(d.text);
+        }
+      })(),
+    );
+    expect(e.errorClass).toBe(ErrorClass.Provider);
+    expect(seen.join('')).toBe('Bonjour 👋');
+  });
+
   it('reports a stream that ends without message_stop as Network', async () => {
     up.handler = (_req, res) => writeAll(res, STREAM_EVENTS.slice(0, -1));
     const e = await failure(collect(adapter.stream(request(), never)));

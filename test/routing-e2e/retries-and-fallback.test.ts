@@ -226,8 +226,8 @@ describe('retries and fallback (e2e)', () => {
     });
 
     it('end with an error event, never a clean [DONE], when the provider fails after the first chunk', async () => {
-      // Chunks spaced out, so the first ones reach the client before the failure (the adapter may parse a
-      // stream written at once in one go, and fail before yielding anything: then falling back is right).
+      // Chunks spaced out, so the first ones reach the client in reads of their own (chunks read together with
+      // the error event reach it too: test/worker/stream-failures.test.ts).
       simA().configure({
         echo: false,
         chunkDelayMs: 30,

@@ -156,7 +156,7 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
   });
 
   it('names a stream Claude cut midway with overloaded_error provider_overloaded, not a bare provider error', async () => {
-    // Chunks apart, so that the first ones reach the client before the error does (one read would hold them all).
+    // Chunks apart, each in a read of its own (test/worker/stream-failures.test.ts has them read at once).
     h.sim.configure({
       failNext: 1,
       failMode: 'error_mid_stream',

@@ -74,6 +74,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** Connect the worker to PostgreSQL through this URL instead of DATABASE_URL. */
   databaseUrl?: string;
+  /** The provider catalog for the simulator at `simUrl`, instead of `catalogYaml`'s. */
+  catalog?: (simUrl: string) => string;
 }
 
 /**
@@ -112,7 +114,7 @@ export class WorkerHarness {
     await this.sim.start();
     this.dir = mkdtempSync(path.join(os.tmpdir(), 'aigw-worker-'));
     const catalog = path.join(this.dir, 'providers.yaml');
-    writeFileSync(catalog, catalogYaml(this.sim.url));
+    writeFileSync(catalog, (this.opts.catalog ?? catalogYaml)(this.sim.url));
     this.rawEnv = {
       NODE_ENV: 'test',
       DATABASE_URL: this.opts.databaseUrl ?? DATABASE_URL,

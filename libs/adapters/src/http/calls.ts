@@ -156,11 +156,15 @@ export async function* streamCall(
       deadline.refresh();
       parser.feed(chunk, events);
       if (events.length > 0) {
-        completed = decode(decoder, events, deltas);
+        const decoded = decodeAll(decoder, events, deltas);
         for (let i = 0; i < deltas.length; i++) {
           yield deltas[i];
         }
         deltas.length = 0;
+        completed = decoded.completed;
+        if (decoded.error !== undefined) {
+          throw decoded.error;
+        }
         if (completed) {
           break;
         }
@@ -168,8 +172,12 @@ export async function* streamCall(
     }
     if (!completed) {
       parser.end(events);
-      completed = decode(decoder, events, deltas);
+      const decoded = decodeAll(decoder, events, deltas);
       yield* deltas;
+      completed = decoded.completed;
+      if (decoded.error !== undefined) {
+        throw decoded.error;
+      }
     }
     if (!completed && decoder.complete?.() === true) {
       completed = true;
@@ -201,14 +209,31 @@ async function jsonInsteadOfStream(res: HttpResponse, apiKey: string | undefined
   );
 }
 
-/** Feed a batch of events to the decoder (emptying the batch); true once the terminal event was seen. */
-function decode(decoder: StreamDecoder, events: SseEvent[], deltas: StreamDelta[]): boolean {
+interface Decoded {
+  /** The terminal event was seen. */
+  completed: boolean;
+  /** An in-band error (or an unreadable event) that ends the stream once the deltas before it went out. */
+  error?: Error;
+}
+
+/**
+ * Feed a batch of events to the decoder (emptying the batch). One read often holds the last deltas and the error
+ * event that follows them: the error is returned, not thrown, so the deltas decoded before it still reach the client
+ * (and its bill) ahead of it.
+ */
+function decodeAll(decoder: StreamDecoder, events: SseEvent[], deltas: StreamDelta[]): Decoded {
   let completed = false;
-  for (let i = 0; i < events.length && !completed; i++) {
-    completed = decoder.onEvent(events[i], deltas);
+  try {
+    for (let i = 0; i < events.length && !completed; i++) {
+      completed = decoder.onEvent(events[i], deltas);
+    }
+  } catch (err) {
+    // Decoders throw ProviderCallError; anything else is a bug of theirs, kept as the cause.
+    return { completed: false, error: err instanceof Error ? err : new Error('stream decoder failed', { cause: err }) };
+  } finally {
+    events.length = 0;
   }
-  events.length = 0;
-  return completed;
+  return { completed };
 }
 
 function ignore(): void {}

@@ -1,0 +1,118 @@
+import 'reflect-metadata';
+import type { ReplyMessage } from '@aigw/core';
+import { waitFor } from '@aigw/testing';
+import { WorkerHarness } from './support';
+
+type Of<T extends ReplyMessage['t']> = Extract<ReplyMessage, { t: T }>;
+
+/** One deployment of each provider family, all served by the simulator in their own wire formats. */
+function catalog(simUrl: string): string {
+  const model = (name: string): string =>
+    `      - { name: ${name}, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192 }`;
+  return `providers:
+  - id: sim-openai
+    kind: openai
+    baseUrl: ${simUrl}/v1
+    apiKey: sk-sim-openai-secret
+    timeoutMs: 10000
+    models:
+${model('sim-gpt')}
+  - id: sim-anthropic
+    kind: anthropic
+    baseUrl: ${simUrl}
+    apiKey: sk-sim-anthropic-secret
+    timeoutMs: 10000
+    models:
+${model('sim-claude')}
+  - id: sim-gemini
+    kind: gemini
+    baseUrl: ${simUrl}/v1beta
+    apiKey: AIzaSy-sim-secret
+    timeoutMs: 10000
+    models:
+${model('sim-gemini')}
+  - id: sim-ollama
+    kind: ollama
+    baseUrl: ${simUrl}
+    timeoutMs: 10000
+    models:
+${model('sim-llama')}
+  - id: sim-tgi
+    kind: tgi
+    baseUrl: ${simUrl}
+    timeoutMs: 10000
+    models:
+${model('sim-tgi')}
+`;
+}
+
+/** Family, model, and whether the provider reports usage (an OpenAI-compatible server may not). */
+const FAMILIES: [string, string, boolean][] = [
+  ['OpenAI', 'sim-gpt', true],
+  ['OpenAI-compatible without usage', 'sim-gpt', false],
+  ['Anthropic', 'sim-claude', true],
+  ['Gemini', 'sim-gemini', true],
+  ['Ollama', 'sim-llama', true],
+  ['TGI', 'sim-tgi', true],
+];
+
+function textOf(replies: ReplyMessage[]): string {
+  return replies
+    .filter((m): m is Of<'chunk'> => m.t === 'chunk')
+    .map((c) => c.text ?? '')
+    .join('');
+}
+
+describe('router-worker: streams that fail part-way, per provider family (simulator)', () => {
+  // Retries allowed (and quick): a failure the client saw nothing of would be retried, one it saw part of must not.
+  const h = new WorkerHarness({ env: { RETRY_MAX: '2', RETRY_BASE_MS: '10' }, catalog });
+
+  beforeAll(() => h.start(), 60_000);
+  afterAll(() => h.stop(), 30_000);
+  beforeEach(() => {
+    h.sim.configure({
+      latencyMs: 0,
+      chunkDelayMs: 0,
+      failNext: 0,
+      failMode: 'status',
+      completionTokens: 12,
+      echo: false,
+    });
+    h.sim.reset();
+  });
+
+  async function usageRow(requestId: string): Promise<Record<string, unknown>> {
+    const [row] = await waitFor(async () => {
+      const rows = await h.usageRows([requestId]);
+      return rows.length === 1 ? rows : null;
+    });
+    return row;
+  }
+
+  it.each(FAMILIES)(
+    '%s: deltas read together with the error event reach the client before it, and are billed',
+    async (_family, model, reportUsage) => {
+      h.sim.configure({ reportUsage });
+      const whole = textOf(await h.finalReplies((await h.enqueue({ model, stream: true })).id!));
+      h.sim.reset();
+      // No chunk delay: the simulator writes the chunks and the error event at once, so they arrive in one read.
+      h.sim.configure({ failNext: 1, failMode: 'error_mid_stream', failAfterChunks: 3, failStatus: [500] });
+      const job = await h.enqueue({ model, stream: true });
+      const replies = await h.finalReplies(job.id!);
+
+      expect(replies.map((m) => m.t)).toEqual(['start', ...replies.slice(1, -1).map(() => 'chunk'), 'error']);
+      const chunks = replies.filter((m): m is Of<'chunk'> => m.t === 'chunk');
+      expect(chunks.map((c) => c.seq)).toEqual(chunks.map((_, i) => i));
+      const partial = textOf(replies);
+      expect(partial.length).toBeGreaterThan(0);
+      expect(whole.startsWith(partial)).toBe(true);
+      expect((replies.at(-1) as Of<'error'>).error.attempts).toHaveLength(1);
+      // Committed: neither retried nor sent elsewhere.
+      expect(h.sim.stats().total).toBe(1);
+
+      const row = await usageRow(job.data.request.requestId);
+      expect(Number(row.completion_tokens)).toBeGreaterThan(0);
+      expect(Number(row.cost_usd)).toBeGreaterThan(0);
+    },
+  );
+});
