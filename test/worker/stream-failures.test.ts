@@ -115,4 +115,23 @@ describe('router-worker: streams that fail part-way, per provider family (simula
       expect(Number(row.cost_usd)).toBeGreaterThan(0);
     },
   );
+
+  it.each(FAMILIES)(
+    '%s: a client that leaves mid-stream cancels the provider call and pays for what was streamed',
+    async (_family, model, reportUsage) => {
+      h.sim.configure({ reportUsage, completionTokens: 200, chunkDelayMs: 40 });
+      const job = await h.enqueue({ model, stream: true });
+      await waitFor(() => h.repliesOf(job.id!).filter((m) => m.t === 'chunk').length >= 2, { timeoutMs: 10_000 });
+      await h.cancel(job.id!, 'client_disconnected');
+      await waitFor(() => h.sim.stats().cancelled === 1, { timeoutMs: 5000, message: 'provider call not cancelled' });
+      await expect(h.outcome(job.id!)).resolves.toMatchObject({ ok: false });
+
+      const row = await usageRow(job.data.request.requestId);
+      expect(row.error_class).toBe('cancelled');
+      expect(Number(row.completion_tokens)).toBeGreaterThan(0);
+      expect(Number(row.completion_tokens)).toBeLessThan(200);
+      expect(Number(row.cost_usd)).toBeGreaterThan(0);
+      expect(h.sim.stats().total).toBe(1);
+    },
+  );
 });
