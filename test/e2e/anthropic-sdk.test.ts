@@ -273,51 +273,64 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
     expect([plain.stop_reason, plain.stop_sequence]).toEqual(['end_turn', null]);
   });
 
-  it("keeps Claude's overloaded_error that cuts a stream midway: the SDK's error says overloaded, chat's event too", async () => {
-    const cut = (): Partial<SimulatorConfig> => ({
-      failNext: 1,
-      failMode: 'error_mid_stream',
-      failAfterChunks: 2,
-      failStatus: [529],
-      // Chunks apart, so that the first ones reach the client before the error does.
-      chunkDelayMs: 20,
-    });
-    const ask = {
-      model: 'sim0-anthropic/sim-claude',
-      max_tokens: 64,
-      messages: [{ role: 'user' as const, content: 'a long answer please' }],
-    };
-    try {
-      system.sim.configure(cut());
-      const seen: string[] = [];
-      const err: unknown = await (async () => {
-        for await (const event of await client.messages.create({ ...ask, stream: true })) {
-          seen.push(event.type);
-        }
-      })().catch((e: unknown) => e);
-      expect(seen).toContain('content_block_delta');
-      expect(err).toBeInstanceOf(Anthropic.APIError);
-      expect((err as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({
-        type: 'error',
-        error: { type: 'overloaded_error', code: 'provider_overloaded' },
+  it.each([
+    ['in reads of their own', 20],
+    ['read at once with the error', 0],
+  ])(
+    "keeps Claude's overloaded_error that cuts a stream midway (chunks %s): the SDK's error says overloaded, chat's event too",
+    async (_reads, chunkDelayMs) => {
+      const cut = (): Partial<SimulatorConfig> => ({
+        failNext: 1,
+        failMode: 'error_mid_stream',
+        failAfterChunks: 2,
+        failStatus: [529],
+        chunkDelayMs,
       });
+      const ask = {
+        model: 'sim0-anthropic/sim-claude',
+        max_tokens: 64,
+        messages: [{ role: 'user' as const, content: 'a long answer please' }],
+      };
+      try {
+        system.sim.configure(cut());
+        const seen: string[] = [];
+        let text = '';
+        const err: unknown = await (async () => {
+          for await (const event of await client.messages.create({ ...ask, stream: true })) {
+            seen.push(event.type);
+            if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') {
+              text += event.delta.text;
+            }
+          }
+        })().catch((e: unknown) => e);
+        // The text the provider streamed before its error, however the reads cut it.
+        expect(seen).toContain('content_block_delta');
+        expect(text.length).toBeGreaterThan(0);
+        expect(err).toBeInstanceOf(Anthropic.APIError);
+        expect((err as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({
+          type: 'error',
+          error: { type: 'overloaded_error', code: 'provider_overloaded' },
+        });
 
-      system.sim.configure(cut());
-      const res = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${system.adminKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ ...ask, stream: true }),
-      });
-      expect(res.status).toBe(200);
-      const events = (await res.text()).split('\n\n').filter((e) => e.startsWith('data: '));
-      expect(events).not.toContain('data: [DONE]');
-      expect(JSON.parse(events[events.length - 1].slice('data: '.length))).toMatchObject({
-        error: { type: 'service_unavailable_error', code: 'provider_overloaded' },
-      });
-    } finally {
-      system.sim.configure({ failNext: 0, failMode: 'status', failStatus: [503], chunkDelayMs: 0 });
-    }
-  });
+        system.sim.configure(cut());
+        const res = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${system.adminKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ ...ask, stream: true }),
+        });
+        expect(res.status).toBe(200);
+        const events = (await res.text()).split('\n\n').filter((e) => e.startsWith('data: '));
+        expect(events).not.toContain('data: [DONE]');
+        expect(events.filter((e) => e.includes('"content":"')).length).toBeGreaterThan(0);
+        expect(events.filter((e) => e.includes('"error"'))).toHaveLength(1);
+        expect(JSON.parse(events[events.length - 1].slice('data: '.length))).toMatchObject({
+          error: { type: 'service_unavailable_error', code: 'provider_overloaded' },
+        });
+      } finally {
+        system.sim.configure({ failNext: 0, failMode: 'status', failStatus: [503], chunkDelayMs: 0 });
+      }
+    },
+  );
 
   it('sends Claude its own top_k (and any other family its equivalent)', async () => {
     // The Messages API takes top_k; this SDK's types leave it out, so the body is built apart from the call.
