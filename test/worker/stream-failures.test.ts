@@ -89,14 +89,17 @@ describe('router-worker: streams that fail part-way, per provider family (simula
     return row;
   }
 
-  it.each(FAMILIES)(
-    '%s: deltas read together with the error event reach the client before it, and are billed',
-    async (_family, model, reportUsage) => {
+  /** How a stream fails after its third chunk: an in-band error event, an event cut off mid-JSON, a dropped socket. */
+  const FAULTS = ['error_mid_stream', 'malformed', 'drop_mid_stream'] as const;
+
+  it.each(FAULTS.flatMap((fault) => FAMILIES.map(([family, model, usage]) => [family, fault, model, usage] as const)))(
+    '%s, %s: the deltas read with the failure reach the client before the error, and are billed',
+    async (_family, fault, model, reportUsage) => {
       h.sim.configure({ reportUsage });
       const whole = textOf(await h.finalReplies((await h.enqueue({ model, stream: true })).id!));
       h.sim.reset();
-      // No chunk delay: the simulator writes the chunks and the error event at once, so they arrive in one read.
-      h.sim.configure({ failNext: 1, failMode: 'error_mid_stream', failAfterChunks: 3, failStatus: [500] });
+      // No chunk delay: the simulator writes the chunks and the failure at once, so they arrive in one read.
+      h.sim.configure({ failNext: 1, failMode: fault, failAfterChunks: 3, failStatus: [500] });
       const job = await h.enqueue({ model, stream: true });
       const replies = await h.finalReplies(job.id!);
 
