@@ -137,4 +137,26 @@ describe('router-worker: streams that fail part-way, per provider family (simula
       expect(h.sim.stats().total).toBe(1);
     },
   );
+
+  it.each(FAMILIES)(
+    '%s: a stream that failed before any content (its opening events only) is tried again, not ended',
+    async (_family, model, reportUsage) => {
+      // The OpenAI wire opens with a chunk that carries only the role, Anthropic's with message_start: nothing to show.
+      h.sim.configure({
+        reportUsage,
+        failNext: 1,
+        failMode: 'error_mid_stream',
+        failAfterChunks: 0,
+        failStatus: [500],
+      });
+      const job = await h.enqueue({ model, stream: true });
+      const replies = await h.finalReplies(job.id!);
+      expect(replies.filter((m) => m.t === 'start')).toHaveLength(1);
+      expect(replies.at(-1)).toMatchObject({ t: 'end' });
+      const { result } = replies.at(-1) as Of<'end'>;
+      expect(result.attempts).toMatchObject([{ ok: true, retries: 1 }]);
+      expect(textOf(replies)).toBe(result.text);
+      expect(h.sim.stats().total).toBe(2);
+    },
+  );
 });
