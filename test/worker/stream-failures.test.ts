@@ -17,6 +17,13 @@ function catalog(simUrl: string): string {
     timeoutMs: 10000
     models:
 ${model('sim-gpt')}
+  - id: sim-impatient
+    kind: openai
+    baseUrl: ${simUrl}/v1
+    apiKey: sk-sim-impatient-secret
+    timeoutMs: 300
+    models:
+${model('sim-impatient')}
   - id: sim-anthropic
     kind: anthropic
     baseUrl: ${simUrl}
@@ -159,4 +166,22 @@ describe('router-worker: streams that fail part-way, per provider family (simula
       expect(h.sim.stats().total).toBe(2);
     },
   );
+
+  it('ends a stream whose provider went quiet after its first chunks with an error event, and bills what came', async () => {
+    // Chunks 1 s apart against an idle timeout of 300 ms: the first read holds the opening and the first token.
+    h.sim.configure({ chunkDelayMs: 1000 });
+    const job = await h.enqueue({ model: 'sim-impatient', stream: true });
+    const replies = await h.finalReplies(job.id!);
+    expect(replies[0]).toMatchObject({ t: 'start' });
+    expect(textOf(replies).length).toBeGreaterThan(0);
+    // Past the first chunk a failure of any class ends as provider_error (midStreamFailure), its class in the attempt.
+    expect(replies.at(-1)).toMatchObject({
+      t: 'error',
+      error: { code: 'provider_error', attempts: [{ ok: false, errorClass: 'timeout' }] },
+    });
+    const row = await usageRow(job.data.request.requestId);
+    expect(Number(row.completion_tokens)).toBeGreaterThan(0);
+    await waitFor(() => h.sim.stats().inFlight === 0, { timeoutMs: 5000, message: 'the provider call still runs' });
+    expect(h.sim.stats().total).toBe(1);
+  });
 });
