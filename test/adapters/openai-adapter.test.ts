@@ -459,6 +459,29 @@ describe('OpenAI-compatible adapter against a real HTTP server', () => {
     expect(e.message).toContain('CUDA out of memory');
   });
 
+  it.each([
+    // llama.cpp's server writes a streamed error as an `error:` field, which SSE itself ignores, and then [DONE].
+    ["llama.cpp's `error:` line", `error: ${JSON.stringify({ code: 500, message: 'context shift is disabled' })}\n\n`],
+    ['an error event with plain text', 'event: error\ndata: context shift is disabled\n\n'],
+  ])('throws Provider for %s mid-stream (then [DONE]), not a truncated answer', async (_shape, error) => {
+    up.handler = (_req, res) => {
+      startSse(res);
+      res.write(sseEvent(chunk({ content: 'a' })));
+      res.end(error + sseEvent('[DONE]'));
+    };
+    const seen: string[] = [];
+    const e = await failure(
+      (async () => {
+        for await (const d of adapter.stream(request(), never)) {
+          seen.push(d.text);
+        }
+      })(),
+    );
+    expect(e.errorClass).toBe(ErrorClass.Provider);
+    expect(e.message).toContain('context shift is disabled');
+    expect(seen.join('')).toBe('a');
+  });
+
   it('times out a hanging server as Timeout and closes the upstream request', async () => {
     up.handler = () => undefined; // never answers
     const e = await within(5000, 'timeout', failure(adapter.generate(request({ ...target, timeoutMs: 1000 }), never)));

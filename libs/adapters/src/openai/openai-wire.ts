@@ -492,6 +492,9 @@ export class OpenAiStreamDecoder implements StreamDecoder {
     try {
       chunk = JSON.parse(data) as WireCompletion;
     } catch (err) {
+      if (event.event === 'error') {
+        throw inBandError(data, this.apiKey);
+      }
       throw new ProviderCallError(ErrorClass.Provider, 'upstream sent a stream chunk that is not JSON', { cause: err });
     }
     if (typeof chunk !== 'object' || chunk === null) {
@@ -500,7 +503,8 @@ export class OpenAiStreamDecoder implements StreamDecoder {
     if (chunk.error !== undefined && chunk.error !== null) {
       throw inBandError(chunk.error, this.apiKey);
     }
-    if (chunk.object === 'error') {
+    // An `error` event (llama.cpp's `error:` line, see SseParser) holds the error object itself, as vLLM's does.
+    if (chunk.object === 'error' || event.event === 'error') {
       // Without `choices` it would read as an empty chunk, and the `[DONE]` after it end a truncated answer as whole.
       throw inBandError(chunk, this.apiKey);
     }

@@ -37,6 +37,15 @@ const EXPECTED: SseEvent[] = [
 ];
 
 describe('SseParser', () => {
+  it("reads llama.cpp's `error:` line (not a field of the format) as an error event, not as nothing", () => {
+    const error = '{"code":500,"message":"context shift is disabled","type":"server_error"}';
+    expect(parseWhole([`data: {"n":1}\n\nerror: ${error}\n\ndata: [DONE]\n\n`])).toEqual([
+      { event: 'message', data: '{"n":1}' },
+      { event: 'error', data: error },
+      { event: 'message', data: '[DONE]' },
+    ]);
+  });
+
   it('parses a whole stream in one chunk', () => {
     expect(parseWhole([bytes(STREAM)])).toEqual(EXPECTED);
   });

@@ -117,12 +117,14 @@ export class SseParser {
     }
     switch (field) {
       case 'data':
-        if (this.hasData) {
-          this.data += '\n' + value;
-        } else {
-          this.data = value;
-          this.hasData = true;
-        }
+        this.addData(value);
+        break;
+      case 'error':
+        // Not a field of the format: llama.cpp's server writes a streamed error so (`error: {...}`), then `data:
+        // [DONE]`. Ignored as the standard says, the failed stream would read as a whole answer; it is an `error`
+        // event carrying that value instead.
+        this.eventType = 'error';
+        this.addData(value);
         break;
       case 'event':
         this.eventType = value;
@@ -135,6 +137,15 @@ export class SseParser {
       default:
         // `retry` and unknown fields do not matter to a client that never reconnects.
         break;
+    }
+  }
+
+  private addData(value: string): void {
+    if (this.hasData) {
+      this.data += '\n' + value;
+    } else {
+      this.data = value;
+      this.hasData = true;
     }
   }
 
