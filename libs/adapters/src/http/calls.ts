@@ -157,11 +157,11 @@ export async function* streamCall(
       parser.feed(chunk, events);
       if (events.length > 0) {
         const decoded = decodeAll(decoder, events, deltas);
+        completed = decoded.completed;
         for (let i = 0; i < deltas.length; i++) {
           yield deltas[i];
         }
         deltas.length = 0;
-        completed = decoded.completed;
         if (decoded.error !== undefined) {
           throw decoded.error;
         }
@@ -173,8 +173,8 @@ export async function* streamCall(
     if (!completed) {
       parser.end(events);
       const decoded = decodeAll(decoder, events, deltas);
-      yield* deltas;
       completed = decoded.completed;
+      yield* deltas;
       if (decoded.error !== undefined) {
         throw decoded.error;
       }
