@@ -8,6 +8,31 @@ import { CallDeadline } from './deadline';
 import type { ResponseHeaders } from './headers';
 import type { HttpCall, HttpPool, HttpResponse } from './http-pool';
 
+function mib(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${bytes / (1024 * 1024)} MiB` : `${bytes / 1024} KiB`;
+}
+
+/**
+ * A 2xx body as text, failing once it passes `maxBytes`: leaving the loop destroys the body, and with it the socket,
+ * so the rest is never read.
+ */
+async function readBody(res: HttpResponse, maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > maxBytes) {
+      throw new ProviderCallError(
+        ErrorClass.Provider,
+        `upstream HTTP ${res.statusCode}: response body is larger than ${mib(maxBytes)}`,
+        { status: res.statusCode },
+      );
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total).toString('utf8');
+}
+
 /** Error bodies beyond this are not kept (only the start holds the message)... */
 const ERROR_BODY_KEEP_BYTES = 16 * 1024;
 /** ...and beyond this not even drained: tearing the socket down is cheaper than reading more. */
@@ -70,7 +95,7 @@ export async function jsonCall<T>(
   const deadline = new CallDeadline(signal, target.timeoutMs);
   try {
     const res = await openCall(pool, target, call, deadline);
-    const text = await res.body.text();
+    const text = await readBody(res, pool.limits.maxResponseBytes);
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -150,6 +175,7 @@ export async function* streamCall(
     const parser = decoder.framing === 'ndjson' ? new NdjsonParser() : new SseParser();
     const events: SseEvent[] = [];
     const deltas: StreamDelta[] = [];
+    const { maxStreamEventBytes } = pool.limits;
     // The body is released by hand in `finally` (drained or destroyed), not by the iterator.
     const chunks = res.body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
     for await (const chunk of chunks) {
@@ -168,6 +194,14 @@ export async function* streamCall(
         if (completed) {
           break;
         }
+      }
+      // After the events before it went out. Counted in characters, as the parser holds them: at most two bytes each.
+      if (parser.pendingLength > maxStreamEventBytes) {
+        throw new ProviderCallError(
+          ErrorClass.Provider,
+          `upstream HTTP ${res.statusCode}: a stream event is larger than ${mib(maxStreamEventBytes)}`,
+          { status: res.statusCode },
+        );
       }
     }
     if (!completed) {

@@ -13,6 +13,20 @@ export interface HttpPoolOptions {
   keepAliveTimeoutMs?: number;
   /** Upper bound of the TCP/TLS connect timeout (a shorter target timeout wins). */
   maxConnectTimeoutMs?: number;
+  /** The largest whole (non-streamed) 2xx body read; a larger one fails the call (see ResponseLimits). */
+  maxResponseBytes?: number;
+  /** The largest single event (SSE) or line (NDJSON) of a stream; a larger one fails the call. */
+  maxStreamEventBytes?: number;
+}
+
+/**
+ * What a provider's answer may weigh in memory. A body is held whole before it is parsed, and a stream event until
+ * its end arrives: without a bound, a broken or hostile server (any OpenAI-compatible URL an admin enters) sending
+ * an endless body or line grew the worker's heap until the process died, taking every other request with it.
+ */
+export interface ResponseLimits {
+  maxResponseBytes: number;
+  maxStreamEventBytes: number;
 }
 
 export interface HttpCall {
@@ -54,6 +68,10 @@ const INVALID_PATH = /[^\u0021-\u00ff]/;
 const DEFAULT_MAX_CONNECTIONS = 128;
 const DEFAULT_KEEP_ALIVE_MS = 10_000;
 const DEFAULT_MAX_CONNECT_TIMEOUT_MS = 10_000;
+/** Far above any real answer: 2048 embeddings of 3072 floats, the largest the gateway asks for, are ~130 MiB of JSON. */
+const DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
+/** A streamed event is one delta; the largest real ones are inline images (a few MiB of base64). */
+const DEFAULT_MAX_STREAM_EVENT_BYTES = 32 * 1024 * 1024;
 
 /**
  * Tells a call's CallDeadline when undici writes the request to a socket, so its timeout does not run while the call
@@ -131,12 +149,17 @@ export class HttpPool {
   private readonly defaultMaxConnections: number;
   private readonly keepAliveTimeoutMs: number;
   private readonly maxConnectTimeoutMs: number;
+  readonly limits: ResponseLimits;
   private closed = false;
 
   constructor(options: HttpPoolOptions = {}) {
     this.defaultMaxConnections = options.defaultMaxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_MS;
     this.maxConnectTimeoutMs = options.maxConnectTimeoutMs ?? DEFAULT_MAX_CONNECT_TIMEOUT_MS;
+    this.limits = {
+      maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+      maxStreamEventBytes: options.maxStreamEventBytes ?? DEFAULT_MAX_STREAM_EVENT_BYTES,
+    };
   }
 
   /**

@@ -9,9 +9,13 @@ export class NdjsonParser {
   private readonly decoder = new TextDecoder('utf-8');
   private partial = '';
 
+  /** Characters held for the line not yet complete. */
+  get pendingLength(): number {
+    return this.partial.length;
+  }
+
   feed(chunk: Uint8Array | string, out: SseEvent[]): void {
-    const text = typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true });
-    this.scan(this.partial + text, out);
+    this.scan(typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true }), out);
   }
 
   /** End of input: a last line without its line break is still a whole JSON value when it parses (checked later). */
@@ -21,13 +25,22 @@ export class NdjsonParser {
     this.push(rest, out);
   }
 
+  /** Searches only the new text for line breaks: a long line arriving in many chunks is not scanned again each time. */
   private scan(text: string, out: SseEvent[]): void {
     let start = 0;
     for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', start)) {
-      this.push(text.slice(start, i), out);
+      const piece = text.slice(start, i);
+      if (this.partial.length > 0) {
+        this.push(this.partial + piece, out);
+        this.partial = '';
+      } else {
+        this.push(piece, out);
+      }
       start = i + 1;
     }
-    this.partial = text.slice(start);
+    if (start < text.length) {
+      this.partial += text.slice(start);
+    }
   }
 
   private push(line: string, out: SseEvent[]): void {

@@ -24,6 +24,11 @@ export class SseParser {
   private hasData = false;
   private lastId: string | undefined;
 
+  /** Characters held for the event not yet complete (its unterminated line and its data so far). */
+  get pendingLength(): number {
+    return this.partial.length + this.data.length;
+  }
+
   feed(chunk: Uint8Array | string, out: SseEvent[]): void {
     let text = typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true });
     if (text.length === 0) {
