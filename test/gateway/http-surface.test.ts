@@ -376,6 +376,21 @@ describe('api-gateway HTTP surface', () => {
       expectEnvelope((await unknown.json()) as ErrorEnvelope, 'unsupported_media_type', 'Content-Type');
     });
 
+    it('a body that is not valid UTF-8 and names no other charset is a 400, not a prompt with U+FFFD in it', async () => {
+      const before = h.jobsSeen.length;
+      // Latin-1 bytes sent as if UTF-8: before, the prompt reached the provider as 'caf\uFFFD cr\uFFFDme'.
+      const res = await fetch(`${h.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: h.headers(h.adminKey, { 'content-type': 'application/json' }),
+        body: Buffer.from(JSON.stringify(chat('café crème')), 'latin1'),
+      });
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as ErrorEnvelope;
+      expectEnvelope(body, 'invalid_json');
+      expect(body.error.message).toContain('UTF-8');
+      expect(h.jobsSeen.length).toBe(before);
+    });
+
     it('ignores OpenAI fields it has no use for', async () => {
       const res = await h.post('/v1/chat/completions', chat('extra fields', { user: 'u1', seed: 3, logit_bias: {} }));
       expect(res.status).toBe(200);

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { PassThrough, type Readable, type Transform } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
@@ -173,12 +174,20 @@ const UTF8 = /^utf-?8$/i;
  * The body's text: UTF-8 (JSON's encoding, RFC 8259 §8.1) unless the Content-Type names another charset, which is
  * then honoured (a client that says ISO-8859-1 and sends it had every accented letter turned into U+FFFD, silently,
  * in the prompt the provider got); a charset nothing decodes is a 415. A leading byte order mark is ignored (§8.1
- * allows it), as JSON.parse would otherwise refuse the body.
+ * allows it), as JSON.parse would otherwise refuse the body. Bytes that are not UTF-8 in a body that names no other
+ * charset are a 400 (`invalid_json`): decoding them anyway put U+FFFD into the prompt, silently, where the client
+ * meant another character (Latin-1 sent without its charset).
  */
 function decodeText(body: Buffer, contentType: string | undefined): string | GatewayError {
   const charset = contentType === undefined ? undefined : CHARSET.exec(contentType)?.[1];
   let text: string;
   if (charset === undefined || UTF8.test(charset)) {
+    if (!isUtf8(body)) {
+      return new GatewayError(
+        ErrorCode.InvalidJson,
+        'Request body is not valid UTF-8: send it in UTF-8, or name its charset in Content-Type.',
+      );
+    }
     text = body.toString('utf8');
   } else {
     let decoder: TextDecoder;
