@@ -14,6 +14,7 @@ import {
   type ToolCall,
   type ToolChoice,
 } from '@aigw/core';
+import { dataUrlOf } from '../content/data-url';
 import { rewrittenToolCallId } from '../content/tool-call-id';
 import { idWithoutSignature } from '../gemini/thought-signature';
 import type { AdapterRequest } from '../types';
@@ -50,11 +51,9 @@ export interface AnthropicPrompt {
   messages: AnthropicMessage[];
 }
 
-const DATA_URL = /^data:([^;,]+);base64,/;
-
 function imageSource(url: string): AnthropicImageSource {
-  const m = DATA_URL.exec(url);
-  return m === null ? { type: 'url', url } : { type: 'base64', media_type: m[1], data: url.slice(m[0].length) };
+  const data = dataUrlOf(url);
+  return data === null ? { type: 'url', url } : { type: 'base64', media_type: data.mimeType, data: data.base64 };
 }
 
 /** Routing keeps requests with parts Anthropic cannot take away from it; this is the backstop. */

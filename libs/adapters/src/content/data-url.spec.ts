@@ -1,0 +1,25 @@
+import { dataUrlOf } from './data-url';
+
+describe('dataUrlOf', () => {
+  it('splits a base64 data URL into its MIME type and data', () => {
+    expect(dataUrlOf('data:image/png;base64,iVBORw0KGgo=')).toEqual({ mimeType: 'image/png', base64: 'iVBORw0KGgo=' });
+  });
+
+  it('takes MIME parameters before ;base64 and any case of the token (RFC 2397), keeping the bare type', () => {
+    // Both failed to match before: Anthropic and Gemini were sent the data URL as an image URL to fetch, Ollama
+    // refused it as "not a data URL".
+    expect(dataUrlOf('data:image/jpeg;name=photo.jpg;base64,/9j/4AA=')).toEqual({
+      mimeType: 'image/jpeg',
+      base64: '/9j/4AA=',
+    });
+    expect(dataUrlOf('data:Image/PNG;charset=binary;BASE64,iVBO')).toEqual({ mimeType: 'image/png', base64: 'iVBO' });
+    expect(dataUrlOf('DATA:image/webp;Base64,UklG')).toEqual({ mimeType: 'image/webp', base64: 'UklG' });
+  });
+
+  it('is null for other URLs, and for data URLs that are not base64 or name no type', () => {
+    expect(dataUrlOf('https://example.com/a.png')).toBeNull();
+    expect(dataUrlOf('data:image/svg+xml,%3Csvg%3E')).toBeNull();
+    expect(dataUrlOf('data:;base64,iVBO')).toBeNull();
+    expect(dataUrlOf('data:image/png;name=a;b.png,iVBO')).toBeNull();
+  });
+});
