@@ -8,11 +8,16 @@ import {
   selectionError,
   type GenerationRequest,
 } from '@aigw/core';
-import { CatalogService } from '@aigw/platform';
+import { CatalogService, MAX_PARAM_LENGTH } from '@aigw/platform';
 
-/** 404 model_not_found for a model no enabled deployment serves (a request's, or a model listing's id). */
+/**
+ * 404 model_not_found for a model no enabled deployment serves (a request's, or a model listing's id). A name longer
+ * than any id is cut where no real one could reach: the body's `model` has no length limit of its own, and the
+ * answer echoed all of it, up to the body limit.
+ */
 export function modelNotFound(model: string): GatewayError {
-  return new GatewayError(ErrorCode.ModelNotFound, `The model '${model}' does not exist or is not enabled.`, {
+  const shown = model.length > MAX_PARAM_LENGTH ? `${model.slice(0, MAX_PARAM_LENGTH)}…` : model;
+  return new GatewayError(ErrorCode.ModelNotFound, `The model '${shown}' does not exist or is not enabled.`, {
     param: 'model',
   });
 }
