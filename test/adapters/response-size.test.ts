@@ -79,6 +79,20 @@ describe('provider answers larger than the pool allows', () => {
     expect(up.requests[0].abortedEarly()).toBe(true);
   });
 
+  it('fails a JSON answer whose Content-Length is past maxResponseBytes at once, without waiting for its body', async () => {
+    up.handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(2 * MIB) });
+      res.write('{"id":"c1",'); // and nothing more: only the declared length says how large it is
+    };
+    const err = await within(
+      10_000,
+      'call',
+      failure(registry.get('openai').generate(request({ ...openaiTarget(), timeoutMs: 60_000 }), never)),
+    );
+    expect(err.errorClass).toBe(ErrorClass.Provider);
+    expect(err.message).toContain('larger than 1 MiB');
+  });
+
   it('fails a stream whose one event grows past maxStreamEventBytes, after passing on what came before', async () => {
     up.handler = (_req, res) => {
       startSse(res);

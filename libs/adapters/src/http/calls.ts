@@ -12,21 +12,29 @@ function mib(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${bytes / (1024 * 1024)} MiB` : `${bytes / 1024} KiB`;
 }
 
+function tooLarge(res: HttpResponse, maxBytes: number): ProviderCallError {
+  return new ProviderCallError(
+    ErrorClass.Provider,
+    `upstream HTTP ${res.statusCode}: response body is larger than ${mib(maxBytes)}`,
+    { status: res.statusCode },
+  );
+}
+
 /**
- * A 2xx body as text, failing once it passes `maxBytes`: leaving the loop destroys the body, and with it the socket,
- * so the rest is never read.
+ * A 2xx body as text, failing once it passes `maxBytes` (at once when its Content-Length says it will): leaving the
+ * loop destroys the body, and with it the socket, so the rest is never read.
  */
 async function readBody(res: HttpResponse, maxBytes: number): Promise<string> {
+  if (Number(res.headers['content-length']) > maxBytes) {
+    res.body.on('error', ignore).destroy();
+    throw tooLarge(res, maxBytes);
+  }
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of res.body as AsyncIterable<Buffer>) {
     total += chunk.length;
     if (total > maxBytes) {
-      throw new ProviderCallError(
-        ErrorClass.Provider,
-        `upstream HTTP ${res.statusCode}: response body is larger than ${mib(maxBytes)}`,
-        { status: res.statusCode },
-      );
+      throw tooLarge(res, maxBytes);
     }
     chunks.push(chunk);
   }
