@@ -1,4 +1,5 @@
 import { AdapterRegistry, type AdapterRequest, type AdapterTarget, HttpPool } from '@aigw/adapters';
+import type { ProviderKind } from '@aigw/core';
 import type { ServerResponse } from 'node:http';
 import { collect, textOf } from './support/calls';
 import { FakeUpstream, sleep, sseEvent, within } from './support/fake-upstream';
@@ -8,7 +9,9 @@ const PIECES = ['Grüße ', '日本語 ', '👋🏽', ' ✓'];
 const TEXT = PIECES.join('');
 
 /** Each family's stream of PIECES, as its server writes it. */
-const STREAMS: Record<string, { contentType: string; body: string; baseUrl: (origin: string) => string }> = {
+type Family = Exclude<ProviderKind, 'plugin'>;
+
+const STREAMS: Record<Family, { contentType: string; body: string; baseUrl: (origin: string) => string }> = {
   openai: {
     contentType: 'text/event-stream',
     baseUrl: (o) => `${o}/v1`,
@@ -117,7 +120,7 @@ describe('streams whose bytes arrive split inside characters, every family', () 
     await up.close();
   });
 
-  it.each(Object.keys(STREAMS))('%s: the text comes out whole, character for character', async (family) => {
+  it.each(Object.keys(STREAMS) as Family[])('%s: the text comes out whole, character for character', async (family) => {
     const { contentType, body, baseUrl } = STREAMS[family];
     up.handler = (_req, res) => inThreeByteWrites(res, contentType, body);
     const target: AdapterTarget = {
