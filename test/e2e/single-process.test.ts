@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import { freePort, parseSse, waitFor } from '@aigw/testing';
-import { ROOT, TestSystem, watchReplyChannels, type AppProcess } from './harness';
+import { REDIS_URL, ROOT, TestSystem, watchReplyChannels, type AppProcess } from './harness';
 
 /**
  * The single-process deployment (ADR 0010): one all-in-one process hosts the api-gateway, a router-worker and the
@@ -215,6 +216,83 @@ describe('single-process shutdown (e2e)', () => {
     expect(stream.status).toBe(200);
     expect(stream.events[stream.events.length - 1].data).toBe('[DONE]');
     expect(await app.exited).toBe(0);
+  }, 30_000);
+});
+
+describe('single-process SIGTERM beside other gateways (e2e)', () => {
+  // A worker-less api-gateway shares the queue: once the single process's own gateway has no job waiting for a
+  // worker, the draining process must leave that gateway's new jobs to the workers that stay.
+  const system = new TestSystem({
+    topology: 'single',
+    appEnv: { 'all-in-one': { SHUTDOWN_GRACE_MS: '20000', LOG_LEVEL: 'log' } },
+  });
+
+  beforeAll(async () => {
+    await system.start();
+  }, 90_000);
+
+  afterAll(() => system.stop(), 30_000);
+
+  it('stops taking jobs while its own in-flight request finishes; a worker that stays takes the new one', async () => {
+    const [app] = system.apps;
+    const other = `http://127.0.0.1:${(await system.spawnApp('api-gateway', await freePort())).port}`;
+    system.sim.configure({ latencyMs: 3_000 });
+    const own = chat(system, system.gatewayUrl, 'in flight at the SIGTERM');
+    await waitFor(() => system.sim.stats().inFlight >= 1, { timeoutMs: 5000, message: 'request not in flight' });
+    app.child.kill('SIGTERM');
+    // Its only request is running: nothing of its gateway waits for a worker, so its worker stops taking jobs now.
+    await waitFor(() => app.output.join('').includes('stopping: waiting up to'), {
+      timeoutMs: 2_000,
+      message: 'the hosted worker still takes jobs while its gateway drains',
+    });
+    const redis = new Redis(REDIS_URL);
+    try {
+      const elsewhere = chat(system, other, 'queued while it drains');
+      await waitFor(async () => (await redis.llen(`{${system.prefix}}:generation:wait`)) === 1, {
+        timeoutMs: 5000,
+        message: 'job not queued',
+      });
+      expect(await own).toMatchObject({ status: 200, text: 'in flight at the SIGTERM' });
+      expect(await app.exited).toBe(0);
+      const asked = system.sim.lastRequests().map((r) => JSON.stringify(r.body));
+      expect(asked.filter((body) => body.includes('queued while it drains'))).toEqual([]);
+      await system.spawnApp('router-worker', await freePort());
+      expect(await elsewhere).toMatchObject({ status: 200, text: 'queued while it drains' });
+    } finally {
+      await redis.quit();
+    }
+  }, 40_000);
+});
+
+describe('single-process SIGTERM with its own job queued (e2e)', () => {
+  // One job at a time: the second request's job waits in the queue when the SIGTERM comes, and no other worker runs.
+  const system = new TestSystem({ topology: 'single', appEnv: { 'all-in-one': { WORKER_CONCURRENCY: '1' } } });
+
+  beforeAll(async () => {
+    await system.start();
+  }, 90_000);
+
+  afterAll(() => system.stop(), 30_000);
+
+  it('keeps taking jobs until its own queued one is taken, then exits 0', async () => {
+    const [app] = system.apps;
+    system.sim.configure({ latencyMs: 1_500 });
+    const redis = new Redis(REDIS_URL);
+    try {
+      const first = chat(system, system.gatewayUrl, 'running at the SIGTERM');
+      await waitFor(() => system.sim.stats().inFlight >= 1, { timeoutMs: 5000, message: 'request not in flight' });
+      const second = chat(system, system.gatewayUrl, 'queued at the SIGTERM');
+      await waitFor(async () => (await redis.llen(`{${system.prefix}}:generation:wait`)) === 1, {
+        timeoutMs: 5000,
+        message: 'job not queued',
+      });
+      app.child.kill('SIGTERM');
+      expect(await first).toMatchObject({ status: 200, text: 'running at the SIGTERM' });
+      expect(await second).toMatchObject({ status: 200, text: 'queued at the SIGTERM' });
+      expect(await app.exited).toBe(0);
+    } finally {
+      await redis.quit();
+    }
   }, 30_000);
 });
 

@@ -1,4 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   dependenciesOf,
   listen,
@@ -12,7 +13,7 @@ import {
   type SharedProcess,
 } from '@aigw/platform';
 import type { Registry } from 'prom-client';
-import { createGatewayApp, httpOptions } from '../../api-gateway/src/bootstrap';
+import { createGatewayApp, gatewayAwaitsWorker, httpOptions } from '../../api-gateway/src/bootstrap';
 import type { GatewayEnv } from '../../api-gateway/src/config/gateway-env';
 import { createHealthMonitor } from '../../health-monitor/src/bootstrap';
 import type { MonitorEnv } from '../../health-monitor/src/config/monitor-env';
@@ -20,6 +21,9 @@ import { createRouterWorker, drainWorker, workerReadiness } from '../../router-w
 import type { WorkerEnv } from '../../router-worker/src/config/worker-env';
 
 export const APP_NAME = 'all-in-one';
+
+/** How often a draining process asks whether its gateway still needs its worker to take a job. */
+const GATEWAY_NEEDS_POLL_MS = 50;
 
 /** Each hosted app's environment, validated by its own schema from the same process environment. */
 export interface AllInOneEnvs {
@@ -75,18 +79,38 @@ export class AllInOne {
 
   /**
    * SIGTERM in dependency order, within one SHUTDOWN_GRACE_MS. The gateway first: it stops accepting requests and
-   * waits for those in flight, whose jobs this worker keeps taking and answering meanwhile. Then the worker stops
-   * taking jobs and its running ones get what is left of the drain time; the monitor stops beside it. Each app
+   * waits for those in flight. This worker keeps taking jobs only while one of them still needs a worker to take its
+   * job (on its way to the queue, or queued): then it stops taking jobs, which the queue leaves to the workers that
+   * stay, and its running ones get what is left of the drain time. The monitor stops once the worker has. Each app
    * closes its own connections last. Resolves with the work any of them abandoned.
    */
   async close(graceMs: number): Promise<string[]> {
     const drainUntil = Date.now() + shutdownBudget(graceMs).drainMs;
     const apps = this.apps();
     const states = apps.map((app) => app.get(ShutdownState, { strict: false }));
-    await this.gateway.close();
+    const gatewayClosed = this.gateway.close();
+    await this.whileGatewayNeedsWorker(gatewayClosed, drainUntil);
     await drainWorker(this.worker, Math.max(0, drainUntil - Date.now()));
+    await gatewayClosed;
     await Promise.all(apps.slice(1).map((app) => app.close()));
     return states.flatMap((state) => state.abandonedWork);
+  }
+
+  /**
+   * Returns once the closing gateway needs no worker for its requests any more (a failed read counts as a need), it
+   * closed, or `until` passed.
+   */
+  private async whileGatewayNeedsWorker(gatewayClosed: Promise<void>, until: number): Promise<void> {
+    let closed = false;
+    const ended = (): void => {
+      closed = true;
+    };
+    // Handled here and awaited again by `close`, which then gets its rejection.
+    gatewayClosed.then(ended, ended);
+    const needs = gatewayAwaitsWorker(this.gateway);
+    while (!closed && Date.now() < until && (await needs().catch(() => true))) {
+      await delay(GATEWAY_NEEDS_POLL_MS);
+    }
   }
 
   private apps(): NestFastifyApplication[] {

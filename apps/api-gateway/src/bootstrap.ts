@@ -3,6 +3,7 @@ import { ControlServer, createHttpApp, RedisErrors, type HttpAppOptions, type Sh
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { QueueBoard } from './admin/queue-board';
 import { AppModule } from './app.module';
+import { ReplyHub } from './generation/reply-hub';
 import { trustProxyOf, type GatewayEnv } from './config/gateway-env';
 import { installApiDocs } from './docs/openapi';
 import { defaultConsoleDir, installConsole } from './http/console-files';
@@ -45,4 +46,15 @@ export async function createGatewayApp(env: GatewayEnv, shared?: SharedProcess):
   app.connectMicroservice<MicroserviceOptions>({ strategy: new ControlServer(env.REDIS_URL, app.get(RedisErrors)) });
   await app.startAllMicroservices();
   return app;
+}
+
+/**
+ * Whether a gateway hosted with a worker (ADR 0010) may still need a worker to take one of its jobs: its port still
+ * accepts connections, a request is on its way to the queue, or a job of its own is still queued. Its host keeps the
+ * worker taking jobs while this holds.
+ */
+export function gatewayAwaitsWorker(app: NestFastifyApplication): () => Promise<boolean> {
+  const hub = app.get(ReplyHub, { strict: false });
+  const server = app.getHttpServer();
+  return async () => server.listening || (await hub.awaitsWorker());
 }

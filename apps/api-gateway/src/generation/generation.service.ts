@@ -111,16 +111,27 @@ export class GenerationService {
   }
 
   async answer(sub: Submission, client: Client): Promise<GenerationResult> {
-    const entry = await this.enter(sub, client);
+    // Until its job is queued (or it needs none), a draining process keeps its own worker taking jobs for it.
+    const arrived = this.hub.arriving();
     try {
-      return await this.answerEntered(sub, client, entry);
+      const entry = await this.enter(sub, client);
+      try {
+        return await this.answerEntered(sub, client, entry, arrived);
+      } finally {
+        // However the request ended (queued, a hit, a refusal, an error), replays under its key stop waiting for it.
+        this.idempotency.unlock(entry.claim);
+      }
     } finally {
-      // However the request ended (queued, a hit, a refusal, an error), replays under its key stop waiting for it.
-      this.idempotency.unlock(entry.claim);
+      arrived();
     }
   }
 
-  private async answerEntered(sub: Submission, client: Client, entry: Entry): Promise<GenerationResult> {
+  private async answerEntered(
+    sub: Submission,
+    client: Client,
+    entry: Entry,
+    arrived: () => void,
+  ): Promise<GenerationResult> {
     const cached = entry.stored === null ? await this.lookup(sub, client, true) : REPLAYED;
     if (cached.status === 'hit') {
       client.setHeaders(resultHeaders(cached.result, 'hit'));
@@ -135,6 +146,7 @@ export class GenerationService {
       await (party?.role === 'follower'
         ? this.hub.follow(wait, party.names)
         : this.dispatch(sub, claim, wait, party, entry.stored));
+      arrived();
       const answer = await wait.answer.finally(() => this.release(sub, claim, party));
       const result = party?.role === 'follower' ? this.coalescing.serve(answer, sub.request) : answer;
       client.setHeaders(resultHeaders(result, cached.status));
@@ -155,11 +167,16 @@ export class GenerationService {
 
   /** Resolves once the SSE response is open (the relay then owns it); rejects with the error to answer. */
   async stream(sub: Submission, client: Client, encoder: StreamEncoderFactory): Promise<void> {
-    const entry = await this.enter(sub, client);
+    const arrived = this.hub.arriving();
     try {
-      await this.streamEntered(sub, client, encoder, entry);
+      const entry = await this.enter(sub, client);
+      try {
+        await this.streamEntered(sub, client, encoder, entry, arrived);
+      } finally {
+        this.idempotency.unlock(entry.claim);
+      }
     } finally {
-      this.idempotency.unlock(entry.claim);
+      arrived();
     }
   }
 
@@ -168,6 +185,7 @@ export class GenerationService {
     client: Client,
     encoder: StreamEncoderFactory,
     entry: Entry,
+    arrived: () => void,
   ): Promise<void> {
     const cached = entry.stored === null ? await this.lookup(sub, client, true) : REPLAYED;
     if (cached.status === 'hit') {
@@ -196,6 +214,7 @@ export class GenerationService {
     );
     client.onGone(() => relay.abandon('client_disconnected'));
     await (follower ? this.hub.follow(relay, party.names) : this.dispatch(sub, claim, relay, party, entry.stored));
+    arrived();
     try {
       await relay.started;
     } catch (err) {

@@ -42,10 +42,12 @@ interface Watch {
   checking: boolean;
   /** Epoch ms of the first read-back that found the job missing, while every one since has; else null. */
   missingSince: number | null;
+  /** A worker took the job (a message came, or a read-back found it past the queue). */
+  taken: boolean;
 }
 
 function watchOf(waiter: ReplyWaiter): Watch {
-  return { waiter, nextCheckAt: Number.POSITIVE_INFINITY, checking: false, missingSince: null };
+  return { waiter, nextCheckAt: Number.POSITIVE_INFINITY, checking: false, missingSince: null, taken: false };
 }
 
 /**
@@ -91,6 +93,8 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
   private graceTimer?: NodeJS.Timeout;
   private subscribed = false;
   private unregisterLocal?: () => void;
+  /** Requests on their way to a job (admitted, not yet watching one): see `arriving`. */
+  private arrivals = 0;
 
   constructor(
     @Inject(ENV) private readonly env: GatewayEnv,
@@ -225,6 +229,40 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     return this.listening.size + this.polling.size + this.followers.size;
   }
 
+  /**
+   * Counts one request on its way to a job until the returned function is called (once is enough; more calls do
+   * nothing). With `listening`, it tells whether this gateway still needs a worker to take a job (`awaitsWorker`).
+   */
+  arriving(): () => void {
+    this.arrivals++;
+    let arrived = false;
+    return () => {
+      if (!arrived) {
+        arrived = true;
+        this.arrivals--;
+      }
+    };
+  }
+
+  /**
+   * Whether a request of this gateway still needs a worker to take its job: one is on its way to the queue, or a job
+   * it enqueued is still queued as far as the hub knows (no message came for it; one read of each such job). A
+   * process hosting a worker beside this gateway keeps it taking jobs while this holds during the drain (ADR 0010).
+   */
+  async awaitsWorker(): Promise<boolean> {
+    if (this.arrivals > 0) {
+      return true;
+    }
+    const unknown = [...this.listening.values()].filter((w) => !w.taken && !w.waiter.done);
+    const states = await Promise.all(unknown.map((w) => this.queue.snapshot(w.waiter.jobId)));
+    states.forEach((snapshot, i) => {
+      if (snapshot.state !== 'queued') {
+        unknown[i].taken = true;
+      }
+    });
+    return unknown.some((w) => !w.taken && !w.waiter.done);
+  }
+
   private route(payload: string): void {
     const msg = this.parse(payload);
     if (msg !== null) {
@@ -234,7 +272,11 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
 
   /** A message on this channel, published or handed over in memory by a worker of this process. */
   private readonly receive = (msg: ReplyMessage): void => {
-    this.listening.get(msg.jobId)?.waiter.onReply(msg);
+    const watch = this.listening.get(msg.jobId);
+    if (watch !== undefined) {
+      watch.taken = true;
+      watch.waiter.onReply(msg);
+    }
   };
 
   private mirror(channel: string, payload: string): void {
@@ -300,6 +342,7 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
         } else {
           w.missingSince = null;
         }
+        w.taken ||= snapshot.state !== 'queued';
         if (!waiter.done) {
           waiter.onSnapshot(snapshot);
         }
