@@ -13,7 +13,7 @@ import { waitFor } from '@aigw/testing';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startRouterWorker } from '../../apps/router-worker/src/bootstrap';
-import type { KeptAnswer } from '../../apps/router-worker/src/jobs/answer-stash';
+import { AnswerStash, type KeptAnswer } from '../../apps/router-worker/src/jobs/answer-stash';
 import { REDIS_URL, WorkerHarness } from './support';
 
 const requests = (exposition: string, labels: string): number =>
@@ -104,5 +104,36 @@ describe('router-worker: an async job re-run with the answer its previous run ke
     expect((await h.queue.getJob(job.id!))?.returnvalue).toEqual(outcome);
     expect(h.sim.stats().total).toBe(calls);
     expect(requests(await h.metrics(), ok)).toBe(before + 1);
+  });
+
+  it('is kept already marked counted: a re-run reading it the moment it lands does not count it again', async () => {
+    // The run's worker may stop (or its lock lapse) right after Redis took the answer: a re-run then finds the answer
+    // as it stands. Were the mark a second write, a re-run in between would count the request as the run does.
+    // Started by the first case; run alone, this one starts it.
+    h.app ??= await startRouterWorker(h.env);
+    const stash = h.app.get(AnswerStash);
+    const keep = stash.keep.bind(stash);
+    const found: (KeptAnswer | null)[] = [];
+    const spy = jest.spyOn(stash, 'keep').mockImplementation(async (jobId, answer) => {
+      await keep(jobId, answer);
+      found.push(await kept(jobId));
+    });
+    try {
+      const ok = 'provider="sim-openai",model="sim-gpt",status="success",cache="bypass"';
+      const before = requests(await h.metrics(), ok);
+      h.sim.configure({ latencyMs: 300 });
+      const job = await h.enqueue({}, null);
+      await waitFor(() => h.sim.stats().inFlight === 1, { timeoutMs: 5000 });
+      h.app.get(RedisErrors).report('reply_publish', new Error('connection reset'));
+      const outcome = await h.outcome(job.id!);
+      expect(outcome).toMatchObject({ ok: true });
+      expect(found.length).toBeGreaterThan(0);
+      for (const answer of found) {
+        expect(answer).toMatchObject({ outcome, counted: true });
+      }
+      expect(requests(await h.metrics(), ok)).toBe(before + 1);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

@@ -9,8 +9,9 @@ export interface KeptAnswer {
   outcome: GenerateOutcome;
   usage: UsageEvent;
   /**
-   * An async job's request is counted in aigw_requests_total (by the run that kept the answer, or a re-run that
-   * returned it): a later re-run must not count it again. Absent: not counted yet (its run gave up on its hand-off).
+   * An async job's request is counted in aigw_requests_total (by the run that kept the answer, in the same write, or
+   * a re-run that returned an unmarked one): a later re-run must not count it again. Absent: a sync job's answer, or
+   * one kept unmarked by an earlier version (which marked it in a second write), not counted yet.
    */
   counted?: true;
 }

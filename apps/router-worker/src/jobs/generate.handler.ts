@@ -98,10 +98,11 @@ export class GenerateHandler {
         this.logger.log(`job ${jobId}: re-run returns the answer kept by its previous run`);
         reply.send(finalMessage(jobId, request.stream, kept.outcome));
         // Its reservation was settled by the run that kept it (or stays charged: never under-counted).
-        await this.handOff(jobId, job.data, reply, kept, { keep: false });
+        await this.handOff(jobId, job.data, reply, kept, { keep: null });
         if (replyTo === null && kept.counted !== true) {
-          // The run that kept it gave up on its hand-off before counting it.
-          await this.countAsync(jobId, kept, true);
+          // Kept unmarked (by a worker of a version that marked it in a second write) and not counted yet.
+          await this.stash.keep(jobId, merged(kept, { counted: true as const }));
+          this.metrics.asyncRequest(requestLabelsOf(kept.usage));
         }
         return kept.outcome;
       }
@@ -149,27 +150,24 @@ export class GenerateHandler {
     const answer: KeptAnswer = { outcome: outcomeOf(finished), usage: usageEventOf(request, finished, Date.now()) };
     // Redis failed since the job started (or still does): its lock may have lapsed, so keep the answer.
     const outage = mark === null || this.errors.mark !== mark;
-    await this.handOff(jobId, job.data, reply, answer, { keep: outage, reservation: request.reservation });
-    if (replyTo === null) {
+    const count = replyTo === null ? () => this.metrics.asyncRequest(requestLabelsOf(answer.usage)) : null;
+    if (!outage) {
+      await this.handOff(jobId, job.data, reply, answer, { keep: null, reservation: request.reservation });
       // Counted once handed off: a run that could not hand off is re-run, and that run counts the request.
-      await this.countAsync(jobId, answer, outage);
+      count?.();
+      return answer.outcome;
     }
+    // An async job's request is counted in aigw_requests_total exactly once across its runs: its answer is kept
+    // already marked counted, and counted as soon as Redis took it, even if the rest of the hand-off is then given
+    // up. A re-run that finds the answer (its completion lost with the lock, or this worker stopped) never counts
+    // it again, however early it reads it; one that finds none calls the provider and counts itself.
+    await this.handOff(jobId, job.data, reply, answer, {
+      keep: count === null ? answer : merged(answer, { counted: true as const }),
+      onKept: count ?? undefined,
+      reservation: request.reservation,
+    });
     return answer.outcome;
   };
-
-  /**
-   * Counts an async job's request in aigw_requests_total, exactly once across its runs. A job whose answer is kept
-   * in Redis (its run lived through an outage, so its completion may be lost and the job re-run) first marks the
-   * kept answer counted, then counts: a re-run that finds the mark does not count again, and one that does not (the
-   * mark was never written: this worker gave up, and stops) counts it. Only jobs that kept their answer pay that
-   * write.
-   */
-  private async countAsync(jobId: string, answer: KeptAnswer, kept: boolean): Promise<void> {
-    if (kept) {
-      await this.stash.keep(jobId, merged(answer, { counted: true as const }));
-    }
-    this.metrics.asyncRequest(requestLabelsOf(answer.usage));
-  }
 
   /**
    * One line per failed generation, with its request id (the client's `x-request-id`), so that an error a client
@@ -191,21 +189,22 @@ export class GenerateHandler {
 
   /**
    * Waits until Redis holds what the job produced: its usage event, the settlement of what admission reserved,
-   * a sync job's outcome (BullMQ removes the job as it completes) and, after an outage, its answer.
+   * a sync job's outcome (BullMQ removes the job as it completes) and, after an outage, its answer (`keep`), then
+   * `onKept` as soon as Redis took that, even if the rest is given up meanwhile.
    */
   private async handOff(
     jobId: string,
     data: GenerateJobData,
     reply: ReplyChannel,
     answer: KeptAnswer,
-    opts: { keep: boolean; reservation?: Reservation },
+    opts: { keep: KeptAnswer | null; onKept?: () => void; reservation?: Reservation },
   ): Promise<void> {
     const { usage } = answer;
     const work = Promise.all([
       reply.settle(),
       this.usage.record(usage),
       this.outcomes.keep(jobId, data, answer.outcome),
-      opts.keep ? this.stash.keep(jobId, answer) : undefined,
+      opts.keep === null ? undefined : this.stash.keep(jobId, opts.keep).then(opts.onKept),
       this.settlement.settle(opts.reservation, usage.promptTokens + usage.completionTokens, usage.costUsd, {
         // Marked per admission (its request id), not per job id: an Idempotency-Key re-run of a failed job reuses
         // the job id with a reservation of its own, which the first run's settlement must not stand for.
