@@ -1,4 +1,4 @@
-import { waitFor } from '@aigw/testing';
+import { parseSse, waitFor } from '@aigw/testing';
 import { TestSystem } from './harness';
 
 /** Worker processes dying or shutting down mid-request must not lose the request. */
@@ -112,5 +112,64 @@ describe('router-worker failover (e2e)', () => {
     // Exactly one provider call: nobody had to take the job over.
     expect(system.sim.stats().byRoute['POST /v1/chat/completions']).toBe(1);
     system.sim.configure({ latencyMs: 0 });
+  }, 60_000);
+});
+
+describe('router-worker SIGTERM under steady load (e2e)', () => {
+  const system = new TestSystem({ workers: 2 });
+
+  beforeAll(async () => {
+    await system.start();
+  }, 90_000);
+
+  afterAll(() => system.stop(), 30_000);
+
+  it('loses no request: the stopping worker finishes its jobs, the other takes the queued ones; one call and one usage row each', async () => {
+    system.sim.configure({ latencyMs: 300, chunkDelayMs: 20, completionTokens: 5 });
+    system.sim.reset();
+    const [victim, stays] = system.workers();
+    const answers: Promise<{ status: number; id: string; text: string }>[] = [];
+    for (let i = 0; i < 24; i++) {
+      const stream = i % 2 === 1;
+      answers.push(
+        fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+          method: 'POST',
+          headers: system.headers(),
+          body: JSON.stringify({ model: 'sim-gpt', stream, messages: [{ role: 'user', content: `load ${i}` }] }),
+        }).then(async (res) => ({
+          status: res.status,
+          id: res.headers.get('x-request-id') ?? '',
+          text: await res.text(),
+        })),
+      );
+      if (i === 8) {
+        victim.child.kill('SIGTERM');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 40));
+    }
+    const done = await Promise.all(answers);
+    done.forEach((answer, i) => {
+      expect(answer.status).toBe(200);
+      if (i % 2 === 1) {
+        const events = parseSse(answer.text);
+        expect(events[events.length - 1].data).toBe('[DONE]');
+        expect(answer.text).not.toContain('"error"');
+      } else {
+        expect(
+          (JSON.parse(answer.text) as { choices: { message: { content: string } }[] }).choices[0].message.content,
+        ).toBe(`load ${i}`);
+      }
+    });
+    expect(await victim.exited).toBe(0);
+    expect(stays.child.exitCode).toBeNull();
+    expect(system.sim.stats().byRoute['POST /v1/chat/completions']).toBe(24);
+    const ids = done.map((answer) => answer.id);
+    await waitFor(
+      async () =>
+        (
+          await system.query<{ n: string }>('SELECT count(*) AS n FROM usage_records WHERE request_id = ANY($1)', [ids])
+        )[0].n === '24',
+      { timeoutMs: 10_000, message: 'not one usage row per request' },
+    );
   }, 60_000);
 });
