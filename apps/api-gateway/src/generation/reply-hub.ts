@@ -246,21 +246,24 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
 
   /**
    * Whether a request of this gateway still needs a worker to take its job: one is on its way to the queue, or a job
-   * it enqueued is still queued as far as the hub knows (no message came for it; one read of each such job). A
+   * it enqueued is still queued. A job a message came for is taken; the others are read, oldest first (the queue
+   * hands out the oldest first), up to the first still queued, and each is read again only until found taken. A
    * process hosting a worker beside this gateway keeps it taking jobs while this holds during the drain (ADR 0010).
    */
   async awaitsWorker(): Promise<boolean> {
     if (this.arrivals > 0) {
       return true;
     }
-    const unknown = [...this.listening.values()].filter((w) => !w.taken && !w.waiter.done);
-    const states = await Promise.all(unknown.map((w) => this.queue.snapshot(w.waiter.jobId)));
-    states.forEach((snapshot, i) => {
-      if (snapshot.state !== 'queued') {
-        unknown[i].taken = true;
+    for (const w of [...this.listening.values()]) {
+      if (w.taken || w.waiter.done) {
+        continue;
       }
-    });
-    return unknown.some((w) => !w.taken && !w.waiter.done);
+      if ((await this.queue.snapshot(w.waiter.jobId)).state === 'queued') {
+        return true;
+      }
+      w.taken = true;
+    }
+    return false;
   }
 
   private route(payload: string): void {
