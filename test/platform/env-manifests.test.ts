@@ -1,0 +1,235 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { getMetadataStorage } from 'class-validator';
+import { load, loadAll } from 'js-yaml';
+import { validateEnv } from '@aigw/core';
+import { SecretBox, readDatabaseEnv } from '@aigw/entities';
+import { AllInOneEnv } from '../../apps/all-in-one/src/config/all-in-one-env';
+import { GatewayEnv, trustProxyOf } from '../../apps/api-gateway/src/config/gateway-env';
+import { MonitorEnv } from '../../apps/health-monitor/src/config/monitor-env';
+import { WorkerEnv } from '../../apps/router-worker/src/config/worker-env';
+import { parseSimulatorEnv } from '../../tools/simulator/env';
+
+/**
+ * The variables the apps read (their env schemas), the README's variable tables and the deployment artefacts
+ * (k8s/, docker-compose.yml) kept in step: every variable is documented, every documented one is read, every one a
+ * manifest sets is read by something in that container, and each container's environment passes its app's schema.
+ */
+const ROOT = join(__dirname, '../..');
+const read = (file: string): string => readFileSync(join(ROOT, file), 'utf8');
+
+type Schema = new () => object;
+type Env = Record<string, string>;
+
+/** The schemas each entry point validates its environment with (the single process: all of them). */
+const SCHEMAS: Record<string, Schema[]> = {
+  'dist/apps/api-gateway/src/main.js': [GatewayEnv],
+  'dist/apps/router-worker/src/main.js': [WorkerEnv],
+  'dist/apps/health-monitor/src/main.js': [MonitorEnv],
+  'dist/apps/all-in-one/src/main.js': [AllInOneEnv, GatewayEnv, WorkerEnv, MonitorEnv],
+};
+
+function variablesOf(schema: Schema): string[] {
+  return getMetadataStorage()
+    .getTargetValidationMetadatas(schema, '', true, false)
+    .map((m) => m.propertyName);
+}
+
+const READ_BY_APPS = new Set([GatewayEnv, WorkerEnv, MonitorEnv, AllInOneEnv].flatMap(variablesOf));
+
+/** `npm start`'s own variables (scripts/start.mjs), documented in the same table. */
+const START_SCRIPT = ['WORKERS', 'MONITOR_PORT'];
+
+/** The variables named in the first column of the README's variable tables. */
+function documented(): Set<string> {
+  const names = new Set<string>();
+  let inVariableTable = false;
+  for (const line of read('README.md').split('\n')) {
+    if (!line.startsWith('|')) {
+      inVariableTable = false;
+      continue;
+    }
+    const first = line.split('|')[1].trim();
+    if (/^variable\b/.test(first)) {
+      inVariableTable = true;
+    } else if (inVariableTable) {
+      for (const m of first.matchAll(/`([A-Z][A-Z0-9_]*)`/g)) {
+        names.add(m[1]);
+      }
+    }
+  }
+  return names;
+}
+
+/** `${VAR}` / `${VAR:-default}` references of a catalog file: variables the catalog seed reads. */
+function interpolated(catalogYaml: string): Set<string> {
+  return new Set([...catalogYaml.matchAll(/\$\{([A-Z][A-Z0-9_]*)(:-[^}]*)?\}/g)].map((m) => m[1]));
+}
+
+function unknownIn(env: Env, known: Set<string>): string[] {
+  return Object.keys(env).filter((k) => !READ_BY_APPS.has(k) && !known.has(k));
+}
+
+/** Every schema of the entry point accepts the environment; the production secrets key opens. */
+function expectAccepted(command: string[], env: Env): void {
+  const schemas = SCHEMAS[command.find((arg) => arg in SCHEMAS) ?? ''];
+  expect(schemas).toBeDefined();
+  for (const schema of schemas) {
+    expect(() => validateEnv(schema, env)).not.toThrow();
+  }
+  expect(() => SecretBox.fromEnv(env.SECRETS_KEY, env.NODE_ENV, env.SECRETS_KEY_PREVIOUS)).not.toThrow();
+}
+
+const SECRETS_KEY = randomBytes(32).toString('base64');
+
+describe('README variable tables and the env schemas', () => {
+  const docs = documented();
+
+  it('document every variable an app reads', () => {
+    expect([...READ_BY_APPS].filter((v) => !docs.has(v)).sort()).toEqual([]);
+  });
+
+  it('document no variable that nothing reads', () => {
+    const script = read('scripts/start.mjs');
+    for (const v of START_SCRIPT) {
+      expect(script).toContain(`env.${v}`);
+    }
+    expect([...docs].filter((v) => !READ_BY_APPS.has(v) && !START_SCRIPT.includes(v)).sort()).toEqual([]);
+  });
+});
+
+interface K8sContainer {
+  name: string;
+  command: string[];
+  env?: { name: string; value: string }[];
+  envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
+  ports?: { name: string; containerPort: number }[];
+}
+
+interface K8sDoc {
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string> };
+  spec?: Record<string, unknown>;
+  data?: Env;
+  stringData?: Env;
+}
+
+describe('k8s manifests and the env schemas', () => {
+  const docsOf = (file: string): K8sDoc[] =>
+    loadAll(read(`k8s/${file}`)).filter((d): d is K8sDoc => d !== null && d !== undefined);
+  const { resources } = docsOf('kustomization.yaml')[0] as unknown as { resources: string[] };
+  const applied = resources.flatMap(docsOf);
+  const [secret] = docsOf('secret.example.yaml');
+  const configMap = (name: string): Env =>
+    applied.find((d) => d.kind === 'ConfigMap' && d.metadata.name === name)!.data!;
+  const catalog = interpolated(configMap('ai-gateway-catalog')['providers.yaml']);
+  // KEDA's scaler reads these from the Secret (router-worker.yaml's TriggerAuthentication); the apps do not.
+  const keda = new Set(
+    applied
+      .filter((d) => d.kind === 'TriggerAuthentication')
+      .flatMap((d) => (d.spec as { secretTargetRef: { key: string }[] }).secretTargetRef.map((r) => r.key)),
+  );
+  const deployments = applied.filter((d) => d.kind === 'Deployment');
+  const podOf = (d: K8sDoc): { containers: K8sContainer[]; initContainers?: K8sContainer[] } =>
+    (d.spec as { template: { spec: { containers: K8sContainer[]; initContainers?: K8sContainer[] } } }).template.spec;
+
+  /** A container's environment as the pod gets it, the Secret template's placeholder key replaced by a real one. */
+  function envOf(container: K8sContainer): Env {
+    const env: Env = {};
+    for (const ref of container.envFrom ?? []) {
+      if (ref.configMapRef !== undefined) {
+        Object.assign(env, configMap(ref.configMapRef.name));
+      } else if (ref.secretRef !== undefined) {
+        expect(ref.secretRef.name).toBe(secret.metadata.name);
+        Object.assign(env, secret.stringData, { SECRETS_KEY });
+      }
+    }
+    for (const { name, value } of container.env ?? []) {
+      env[name] = value;
+    }
+    return env;
+  }
+
+  it('leave the Secret template without a usable SECRETS_KEY: the operator makes one', () => {
+    expect(() => SecretBox.fromKey(secret.stringData!.SECRETS_KEY)).toThrow();
+  });
+
+  it.each(deployments.map((d) => [d.metadata.name, d]))('give %s an environment its app accepts', (_, d) => {
+    const pod = podOf(d);
+    for (const container of pod.containers) {
+      const env = envOf(container);
+      expect(unknownIn(env, new Set([...catalog, ...keda]))).toEqual([]);
+      expectAccepted(container.command, env);
+      // PORT is where the probes, the Service and the ServiceMonitor connect.
+      expect(container.ports).toEqual([{ name: 'http', containerPort: Number(env.PORT) }]);
+    }
+    for (const init of pod.initContainers ?? []) {
+      expect(() => readDatabaseEnv(envOf(init))).not.toThrow();
+    }
+  });
+
+  it('trust the ingress in front of the api-gateway for the client address (X-Forwarded-For)', () => {
+    const gateway = deployments.find((d) => d.metadata.name === 'api-gateway')!;
+    const trusted = trustProxyOf(envOf(podOf(gateway).containers[0]).TRUST_PROXY ?? 'false');
+    // Without it, every client behind the ingress is the ingress' address: one MODELS_PUBLIC_RPM for all of them.
+    expect(trusted).not.toBe(false);
+    // `true` believes any peer's header, also a client's connecting past the ingress.
+    expect(trusted).not.toBe(true);
+  });
+
+  it("scrape /metrics on every app's Service, on the port the app listens on", () => {
+    const monitor = applied.find((d) => d.kind === 'ServiceMonitor')!.spec as {
+      selector: { matchLabels: Record<string, string> };
+      endpoints: { port: string; path: string }[];
+    };
+    expect(monitor.endpoints).toEqual([expect.objectContaining({ port: 'http', path: '/metrics' })]);
+    for (const d of deployments) {
+      const service = applied.find((s) => s.kind === 'Service' && s.metadata.name === d.metadata.name)!;
+      expect(service.metadata.labels).toMatchObject(monitor.selector.matchLabels);
+      const ports = (service.spec as { ports: { name: string; targetPort: string }[] }).ports;
+      expect(ports).toContainEqual(expect.objectContaining({ name: 'http', targetPort: 'http' }));
+    }
+  });
+});
+
+interface ComposeService {
+  command?: string[];
+  environment?: Env;
+}
+
+describe('docker-compose.yml and the env schemas', () => {
+  const compose = load(read('docker-compose.yml')) as { services: Record<string, ComposeService> };
+
+  /** What `docker compose up` passes with only SECRETS_KEY set in the shell, as its header says. */
+  function interpolate(value: string): string {
+    return String(value).replace(/\$\{([A-Z_]+)(?::[?-]([^}]*))?\}/g, (_, name: string, fallback?: string) =>
+      name === 'SECRETS_KEY' ? SECRETS_KEY : name === 'SECRETS_KEY_PREVIOUS' ? '' : (fallback ?? ''),
+    );
+  }
+
+  const apps = Object.entries(compose.services).filter(([, s]) => (s.command ?? []).some((arg) => arg in SCHEMAS));
+
+  it.each(apps)('give %s an environment its app accepts', (_, service) => {
+    const env = Object.fromEntries<string>(
+      Object.entries(service.environment ?? {}).map(([k, v]) => [k, interpolate(v)]),
+    );
+    const catalogFile = env.PROVIDERS_FILE.replace(/^\/app\//, '');
+    expect(unknownIn(env, interpolated(read(catalogFile)))).toEqual([]);
+    expectAccepted(service.command!, env);
+  });
+
+  it('run the simulator with variables it reads and accepts', () => {
+    const env = compose.services.simulator.environment!;
+    const source = read('tools/simulator/env.ts');
+    expect(Object.keys(env).filter((k) => !source.includes(`'${k}'`) && !source.includes(`env.${k}`))).toEqual([]);
+    expect(() => parseSimulatorEnv(env)).not.toThrow();
+  });
+
+  it('keep the gateway on the TCP peer for the client address unless told otherwise (it is published directly)', () => {
+    for (const name of ['api-gateway', 'all-in-one']) {
+      expect(compose.services[name].environment).toHaveProperty('TRUST_PROXY');
+      expect(trustProxyOf(interpolate(compose.services[name].environment!.TRUST_PROXY))).toBe(false);
+    }
+  });
+});
