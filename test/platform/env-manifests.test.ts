@@ -41,25 +41,29 @@ const READ_BY_APPS = new Set([GatewayEnv, WorkerEnv, MonitorEnv, AllInOneEnv].fl
 /** `npm start`'s own variables (scripts/start.mjs), documented in the same table. */
 const START_SCRIPT = ['WORKERS', 'MONITOR_PORT'];
 
-/** The variables named in the first column of the README's variable tables. */
-function documented(): Set<string> {
-  const names = new Set<string>();
+interface Row {
+  variables: string[];
+  /** The default column: one value, or one per variable (`200 / 250 / 20`). */
+  defaults: string;
+}
+
+/** The rows of the README's variable tables: the variables of the first column and their defaults. */
+function documentedRows(): Row[] {
+  const rows: Row[] = [];
   let inVariableTable = false;
   for (const line of read('README.md').split('\n')) {
     if (!line.startsWith('|')) {
       inVariableTable = false;
       continue;
     }
-    const first = line.split('|')[1].trim();
+    const [, first, second] = line.split('|').map((cell) => cell.trim());
     if (/^variable\b/.test(first)) {
       inVariableTable = true;
-    } else if (inVariableTable) {
-      for (const m of first.matchAll(/`([A-Z][A-Z0-9_]*)`/g)) {
-        names.add(m[1]);
-      }
+    } else if (inVariableTable && !first.startsWith('---')) {
+      rows.push({ variables: [...first.matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1]), defaults: second });
     }
   }
-  return names;
+  return rows;
 }
 
 /** `${VAR}` / `${VAR:-default}` references of a catalog file: variables the catalog seed reads. */
@@ -84,7 +88,8 @@ function expectAccepted(command: string[], env: Env): void {
 const SECRETS_KEY = randomBytes(32).toString('base64');
 
 describe('README variable tables and the env schemas', () => {
-  const docs = documented();
+  const rows = documentedRows();
+  const docs = new Set(rows.flatMap((row) => row.variables));
 
   it('document every variable an app reads', () => {
     expect([...READ_BY_APPS].filter((v) => !docs.has(v)).sort()).toEqual([]);
@@ -96,6 +101,35 @@ describe('README variable tables and the env schemas', () => {
       expect(script).toContain(`env.${v}`);
     }
     expect([...docs].filter((v) => !READ_BY_APPS.has(v) && !START_SCRIPT.includes(v)).sort()).toEqual([]);
+  });
+
+  it('give the defaults the schemas give', () => {
+    const defaults = new Map<string, unknown>();
+    for (const schema of [GatewayEnv, WorkerEnv, MonitorEnv, AllInOneEnv]) {
+      for (const [variable, value] of Object.entries(new schema())) {
+        if (value !== undefined) {
+          defaults.set(variable, value);
+        }
+      }
+    }
+    const wrong: string[] = [];
+    let compared = 0;
+    for (const { variables, defaults: cell } of rows) {
+      const parts = cell.split(' / ').map((part) => part.replace(/`/g, '').trim());
+      variables.forEach((variable, i) => {
+        const documentedValue = parts.length === variables.length ? parts[i] : cell;
+        // Only a plain value (a number, a word): `2 MiB`, `– (none)` or `dev key outside production` are prose.
+        if (!defaults.has(variable) || !/^[\w.-]+$/.test(documentedValue)) {
+          return;
+        }
+        compared += 1;
+        if (String(defaults.get(variable)) !== documentedValue) {
+          wrong.push(`${variable}: README ${documentedValue}, schema ${String(defaults.get(variable))}`);
+        }
+      });
+    }
+    expect(wrong).toEqual([]);
+    expect(compared).toBeGreaterThan(50);
   });
 });
 
