@@ -124,6 +124,37 @@ describe('k8s manifests', () => {
     expect(catalog?.metadata.name).toBe('ai-gateway-catalog');
   });
 
+  it('run every container as a user other than root, unable to gain privileges, on a read-only root filesystem', () => {
+    interface Security {
+      runAsNonRoot?: boolean;
+      runAsUser?: number;
+      readOnlyRootFilesystem?: boolean;
+      allowPrivilegeEscalation?: boolean;
+    }
+    type PodSpec = { securityContext?: Security; containers: { name: string; securityContext?: Security }[] };
+    const workloads = applied.filter((d) => d.kind === 'Deployment' || d.kind === 'StatefulSet');
+    expect(workloads.map((d) => d.metadata.name).sort()).toEqual([
+      'api-gateway',
+      'health-monitor',
+      'redis',
+      'router-worker',
+    ]);
+    for (const workload of workloads) {
+      const pod = (workload.spec as { template: { spec: PodSpec & { initContainers?: PodSpec['containers'] } } })
+        .template.spec;
+      for (const container of [...(pod.initContainers ?? []), ...pod.containers]) {
+        const security = { ...pod.securityContext, ...container.securityContext };
+        expect({ workload: workload.metadata.name, container: container.name, ...security }).toMatchObject({
+          runAsNonRoot: true,
+          runAsUser: expect.any(Number),
+          readOnlyRootFilesystem: true,
+          allowPrivilegeEscalation: false,
+        });
+        expect(security.runAsUser).not.toBe(0);
+      }
+    }
+  });
+
   it("scale workers on this deployment's queue, in the Redis of the Secret, with its password", () => {
     const config = applied.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'ai-gateway-config')?.data ?? {};
     const scaled = applied.find((d) => d.kind === 'ScaledObject')?.spec as {
