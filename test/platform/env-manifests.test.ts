@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getMetadataStorage } from 'class-validator';
 import { load, loadAll } from 'js-yaml';
-import { validateEnv } from '@aigw/core';
+import { ENV_PRESETS, validateEnv } from '@aigw/core';
 import { SecretBox, readDatabaseEnv } from '@aigw/entities';
 import { AllInOneEnv } from '../../apps/all-in-one/src/config/all-in-one-env';
 import { GatewayEnv, trustProxyOf } from '../../apps/api-gateway/src/config/gateway-env';
@@ -101,6 +101,32 @@ describe('README variable tables and the env schemas', () => {
       expect(script).toContain(`env.${v}`);
     }
     expect([...docs].filter((v) => !READ_BY_APPS.has(v) && !START_SCRIPT.includes(v)).sort()).toEqual([]);
+  });
+
+  it('name every variable that registers a provider without PROVIDERS_FILE (README and docs/providers.md)', () => {
+    const providersFileRow = read('README.md')
+      .split('\n')
+      .find((line) => line.startsWith('| `PROVIDERS_FILE`'));
+    const providersDoc = read('docs/providers.md');
+    const missing: string[] = [];
+    for (const preset of ENV_PRESETS) {
+      for (const variable of [preset.variable, preset.urlVariable].filter((v) => v !== undefined)) {
+        if (!providersFileRow?.includes(`\`${variable}\``)) {
+          missing.push(`README: ${variable}`);
+        }
+        if (!providersDoc.includes(`\`${variable}\``)) {
+          missing.push(`docs/providers.md: ${variable}`);
+        }
+      }
+      // `*_MODELS` there names the models variable of each local server: `<X>_MODELS` beside `<X>_BASE_URL`.
+      const models = preset.modelsVariable;
+      const byPattern =
+        providersDoc.includes('`*_MODELS`') && models === preset.variable.replace(/_BASE_URL$/, '_MODELS');
+      if (models !== undefined && !providersDoc.includes(`\`${models}\``) && !byPattern) {
+        missing.push(`docs/providers.md: ${models}`);
+      }
+    }
+    expect(missing).toEqual([]);
   });
 
   it('give the defaults the schemas give', () => {
