@@ -160,21 +160,32 @@ describe('k8s manifests', () => {
     const scaled = applied.find((d) => d.kind === 'ScaledObject')?.spec as {
       triggers: { type: string; authenticationRef?: { name: string }; metadata: Record<string, string> }[];
     };
-    const [trigger] = scaled.triggers;
-    expect(trigger.metadata.listName).toBe(`{${config.REDIS_PREFIX}}:generation:wait`);
-    expect(Object.keys(trigger.metadata).filter((k) => /^(address|host|port|password)/i.test(k))).toEqual([]);
-    const auth = applied.find(
-      (d) => d.kind === 'TriggerAuthentication' && d.metadata.name === trigger.authenticationRef?.name,
-    )?.spec as { secretTargetRef: { parameter: string; name: string; key: string }[] };
     const secret = (docs('secret.example.yaml')[0] as unknown as { stringData: Record<string, string> }).stringData;
-    expect(auth.secretTargetRef.map((r) => r.parameter).sort()).toEqual(['address', 'password']);
-    for (const ref of auth.secretTargetRef) {
-      expect(ref.name).toBe('ai-gateway-secrets');
-      expect(Object.keys(secret)).toContain(ref.key);
-    }
-    // The example Secret's address and index are REDIS_URL's.
     const url = new URL(secret.REDIS_URL);
+    const list = (state: string) =>
+      scaled.triggers.find((t) => t.metadata.listName === `{${config.REDIS_PREFIX}}:generation:${state}`);
+    // The jobs the workers run, not only those waiting: the wait list is empty while the workers keep up, and on
+    // it alone a busy fleet would be scaled in to minReplicaCount. Aim below WORKER_CONCURRENCY, or never scale out
+    // before every worker is full.
+    expect(Number(list('active')?.metadata.listLength)).toBeLessThan(Number(config.WORKER_CONCURRENCY ?? 256));
+    expect(list('wait')).toBeDefined();
+    expect(scaled.triggers).toHaveLength(2);
+    for (const trigger of scaled.triggers) {
+      expect(trigger.type).toBe('redis');
+      expect(Object.keys(trigger.metadata).filter((k) => /^(address|host|port|password)/i.test(k))).toEqual([]);
+      // The example Secret's index is REDIS_URL's.
+      expect(trigger.metadata.databaseIndex).toBe(url.pathname.replace('/', '') || '0');
+      expect(trigger.metadata.enableTLS).toBe(String(url.protocol === 'rediss:'));
+      const auth = applied.find(
+        (d) => d.kind === 'TriggerAuthentication' && d.metadata.name === trigger.authenticationRef?.name,
+      )?.spec as { secretTargetRef: { parameter: string; name: string; key: string }[] };
+      expect(auth.secretTargetRef.map((r) => r.parameter).sort()).toEqual(['address', 'password']);
+      for (const ref of auth.secretTargetRef) {
+        expect(ref.name).toBe('ai-gateway-secrets');
+        expect(Object.keys(secret)).toContain(ref.key);
+      }
+    }
+    // The example Secret's address is REDIS_URL's.
     expect(secret.REDIS_ADDRESS).toBe(`${url.hostname}:${url.port || '6379'}`);
-    expect(trigger.metadata.databaseIndex).toBe(url.pathname.replace('/', '') || '0');
   });
 });
