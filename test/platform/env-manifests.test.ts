@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { getMetadataStorage } from 'class-validator';
 import { load, loadAll } from 'js-yaml';
@@ -156,6 +156,22 @@ describe('README variable tables and the env schemas', () => {
     }
     expect(wrong).toEqual([]);
     expect(compared).toBeGreaterThan(50);
+  });
+});
+
+describe('entry points the deployment artefacts and README start', () => {
+  it('are built from a source file (dist/X.js from X.ts, as tsconfig.build.json compiles)', () => {
+    const files = [
+      'Dockerfile',
+      'docker-compose.yml',
+      'README.md',
+      ...readdirSync(join(ROOT, 'k8s')).map((f) => `k8s/${f}`),
+    ];
+    const started = new Set(
+      files.flatMap((file) => [...read(file).matchAll(/\bdist\/([\w/.-]+)\.js\b/g)].map((m) => m[1])),
+    );
+    expect([...started].filter((entry) => !existsSync(join(ROOT, `${entry}.ts`)))).toEqual([]);
+    expect(started.size).toBeGreaterThanOrEqual(8);
   });
 });
 
