@@ -8,8 +8,9 @@ import path from 'node:path';
 import { build, ensureDependencies, requireService, root } from './lib.mjs';
 
 ensureDependencies();
-await requireService('Redis', process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0', 6379);
-await requireService('PostgreSQL', process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', 5432);
+// The servers the suites use (libs/testing test-services.ts): TEST_* when set, the machine's own otherwise.
+await requireService('Redis', process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0', 6379);
+await requireService('PostgreSQL', process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', 5432);
 build();
 
 const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'aigw-jest-')), 'results.json');
