@@ -34,6 +34,8 @@ export interface AppProcess {
   name: AppName;
   port: number;
   child: ChildProcess;
+  /** Its whole environment. */
+  env: Record<string, string>;
   output: string[];
   exited: Promise<number | null>;
 }
@@ -41,7 +43,10 @@ export interface AppProcess {
 export interface SystemOptions {
   /** `split` (default, unless E2E_TOPOLOGY says otherwise): one process per app; `single`: the all-in-one process. */
   topology?: Topology;
-  /** Router-workers of the split topology. */
+  /**
+   * Router-workers of the split topology (default 1). In the single topology, all-in-one instances sharing the
+   * Redis (default 1, at least 1): each hosts a worker, the first is `gatewayUrl` and hosts the health-monitor.
+   */
   workers?: number;
   /** Environment of every app. */
   env?: Record<string, string>;
@@ -107,6 +112,9 @@ export class TestSystem {
     this.gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
     if (this.topology === 'single') {
       await this.spawnApp('all-in-one', gatewayPort, { ALL_IN_ONE_MONITOR: 'true' });
+      for (let i = 1; i < (this.opts.workers ?? 1); i++) {
+        await this.spawnApp('all-in-one', await freePort());
+      }
       return this;
     }
     // The gateway runs migrations and seeds first; the others then find the schema ready
@@ -160,7 +168,7 @@ export class TestSystem {
     child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
     child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const app: AppProcess = { name, port, child, output, exited };
+    const app: AppProcess = { name, port, child, env, output, exited };
     this.apps.push(app);
     try {
       await waitFor(
@@ -209,10 +217,41 @@ export class TestSystem {
     };
   }
 
+  /** The running processes that host a router-worker: router-workers, or all-in-one instances (their `/metrics`
+   *  includes the hosted worker's). */
   workers(): AppProcess[] {
-    return this.apps.filter(
-      (a) => a.name === 'router-worker' && a.child.exitCode === null && a.child.signalCode === null,
+    return this.running().filter((a) => a.name === 'router-worker' || a.name === 'all-in-one');
+  }
+
+  /** The running processes that serve the gateway's API: api-gateways, or all-in-one instances. */
+  gateways(): AppProcess[] {
+    return this.running().filter((a) => a.name === 'api-gateway' || a.name === 'all-in-one');
+  }
+
+  /** The running processes that host a health-monitor: health-monitors, or all-in-one instances started with one. */
+  monitors(): AppProcess[] {
+    return this.running().filter(
+      (a) => a.name === 'health-monitor' || (a.name === 'all-in-one' && a.env.ALL_IN_ONE_MONITOR === 'true'),
     );
+  }
+
+  /**
+   * One more replica of `name` on a free port. In the single topology it is one more all-in-one instance, which is
+   * an api-gateway and a router-worker, and hosts a health-monitor when `name` is one.
+   */
+  async addReplica(
+    name: 'api-gateway' | 'router-worker' | 'health-monitor',
+    env: Record<string, string> = {},
+  ): Promise<AppProcess> {
+    if (this.topology === 'single') {
+      const monitor: Record<string, string> = name === 'health-monitor' ? { ALL_IN_ONE_MONITOR: 'true' } : {};
+      return this.spawnApp('all-in-one', await freePort(), { ...monitor, ...env });
+    }
+    return this.spawnApp(name, await freePort(), env);
+  }
+
+  private running(): AppProcess[] {
+    return this.apps.filter((a) => a.child.exitCode === null && a.child.signalCode === null);
   }
 
   async stop(): Promise<void> {
