@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { freePort, uniqueId, waitFor } from '@aigw/testing';
+import { uniqueId, waitFor } from '@aigw/testing';
 import { TestSystem } from './harness';
 
 /**
@@ -13,7 +13,8 @@ describe('request coalescing (e2e)', () => {
 
   beforeAll(async () => {
     await system.start();
-    const second = await system.spawnApp('api-gateway', await freePort());
+    // In the single topology a second all-in-one instance: its worker takes jobs too.
+    const second = await system.addReplica('api-gateway');
     gateways = [system.gatewayUrl, `http://127.0.0.1:${second.port}`];
   }, 90_000);
 

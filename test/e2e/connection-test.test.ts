@@ -31,8 +31,9 @@ describe('connection test (POST /api/v1/ai/admin/providers[/:id]/test)', () => {
     route: string,
     body?: unknown,
     key = system.adminKey,
+    gatewayUrl = system.gatewayUrl,
   ): Promise<{ status: number; body: T; text: string }> => {
-    const res = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/providers${route}`, {
+    const res = await fetch(`${gatewayUrl}/api/v1/ai/admin/providers${route}`, {
       method: 'POST',
       headers: system.headers(key),
       body: JSON.stringify(body ?? {}),
@@ -254,10 +255,14 @@ providers:
   });
 
   it('503 with a clear message when the monitor is not running', async () => {
-    const monitor = system.apps.find((a) => a.name === 'health-monitor');
+    // In the single topology the first all-in-one instance hosts the monitor: a second one, without it, asks.
+    const asking = system.topology === 'single' ? await system.addReplica('api-gateway') : undefined;
+    const monitor = system.apps.find((a) => a !== asking && (a.name === 'health-monitor' || a.name === 'all-in-one'));
+    expect(monitor).toBeDefined();
     monitor?.child.kill('SIGTERM');
     await monitor?.exited;
-    const res = await test<Envelope>('/sim/test');
+    const gatewayUrl = asking === undefined ? system.gatewayUrl : `http://127.0.0.1:${asking.port}`;
+    const res = await test<Envelope>('/sim/test', undefined, system.adminKey, gatewayUrl);
     expect(res.status).toBe(503);
     expect(res.body.error).toMatchObject({ code: 'service_unavailable' });
     expect(res.body.error.message).toContain('health monitor is not running');

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { GovernanceKeys, QuotaCountersStore } from '@aigw/governance';
-import { deleteRedisKeysOf, freePort, waitFor } from '@aigw/testing';
+import { deleteRedisKeysOf, waitFor } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import { REDIS_URL, TestSystem } from '../e2e/harness';
 
@@ -27,8 +27,11 @@ describe('limits shared by two gateway replicas', () => {
 
   beforeAll(async () => {
     await sys.start();
-    await sys.spawnApp('api-gateway', await freePort());
-    gateways = sys.apps.filter((a) => a.name === 'api-gateway').map((a) => `http://127.0.0.1:${a.port}`);
+    // Two gateway replicas: two api-gateways, or in the single topology two of the all-in-one instances.
+    if (sys.gateways().length < 2) {
+      await sys.addReplica('api-gateway');
+    }
+    gateways = sys.gateways().map((a) => `http://127.0.0.1:${a.port}`);
     redis = new Redis(REDIS_URL);
   }, 90_000);
 

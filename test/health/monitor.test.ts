@@ -59,7 +59,7 @@ describe('health monitor: schedules, status, alerts (two replicas)', () => {
       },
     });
     await system.start();
-    await system.spawnApp('health-monitor', await freePort());
+    await system.addReplica('health-monitor');
   });
 
   afterAll(async () => {
@@ -116,9 +116,7 @@ describe('health monitor: schedules, status, alerts (two replicas)', () => {
     expect(await status()).toBe('degraded');
 
     const metrics = await Promise.all(
-      system.apps
-        .filter((a) => a.name === 'health-monitor')
-        .map(async (a) => (await fetch(`http://127.0.0.1:${a.port}/metrics`)).text()),
+      system.monitors().map(async (a) => (await fetch(`http://127.0.0.1:${a.port}/metrics`)).text()),
     );
     for (const text of metrics) {
       expect(text).toContain('aigw_provider_health{provider="sim"} 2');
