@@ -1,9 +1,12 @@
 import { parseSse, waitFor } from '@aigw/testing';
 import { TestSystem } from './harness';
 
-/** Worker processes dying or shutting down mid-request must not lose the request. */
+/**
+ * Worker processes dying or shutting down mid-request must not lose the request. Router-worker processes of their
+ * own: the split topology whatever E2E_TOPOLOGY says (an all-in-one worker dies with its gateway; see below).
+ */
 describe('router-worker failover (e2e)', () => {
-  const system = new TestSystem({ workers: 1 });
+  const system = new TestSystem({ topology: 'split', workers: 1 });
 
   beforeAll(async () => {
     await system.start();
@@ -116,7 +119,7 @@ describe('router-worker failover (e2e)', () => {
 });
 
 describe('router-worker SIGTERM under steady load (e2e)', () => {
-  const system = new TestSystem({ workers: 2 });
+  const system = new TestSystem({ topology: 'split', workers: 2 });
 
   beforeAll(async () => {
     await system.start();
@@ -171,5 +174,49 @@ describe('router-worker SIGTERM under steady load (e2e)', () => {
         )[0].n === '24',
       { timeoutMs: 10_000, message: 'not one usage row per request' },
     );
+  }, 60_000);
+});
+
+/** Single-process instances (ADR 0010) on one Redis: one dying with another instance's job in hand. */
+describe('all-in-one failover (e2e)', () => {
+  // One job at a time per instance's worker, so two requests at once put one on each.
+  const system = new TestSystem({
+    topology: 'single',
+    workers: 2,
+    appEnv: { 'all-in-one': { WORKER_CONCURRENCY: '1' } },
+  });
+
+  beforeAll(async () => {
+    await system.start();
+  }, 90_000);
+
+  afterAll(() => system.stop(), 30_000);
+
+  it("a job whose instance is SIGKILLed mid-request is completed by the client's instance", async () => {
+    const [client, other] = system.workers();
+    system.sim.configure({ latencyMs: 3000 });
+    system.sim.reset();
+    const ask = (content: string): Promise<{ status: number; text?: string }> =>
+      fetch(`http://127.0.0.1:${client.port}/v1/chat/completions`, {
+        method: 'POST',
+        headers: system.headers(),
+        body: JSON.stringify({ model: 'sim-gpt', messages: [{ role: 'user', content }] }),
+      }).then(async (res) => ({
+        status: res.status,
+        text: ((await res.json()) as { choices?: { message: { content: string } }[] }).choices?.[0].message.content,
+      }));
+    const answers = Promise.all([ask('first of two'), ask('second of two')]);
+    // Both at the provider: each instance's worker holds one of the client instance's jobs.
+    await waitFor(() => system.sim.stats().inFlight >= 2, { timeoutMs: 10_000, message: 'both jobs not in flight' });
+    system.sim.configure({ latencyMs: 0 });
+    other.child.kill('SIGKILL');
+    await other.exited;
+
+    // The dead instance's job stalls and the client instance's own worker takes it over once free.
+    expect(await answers).toEqual([
+      { status: 200, text: 'first of two' },
+      { status: 200, text: 'second of two' },
+    ]);
+    expect(system.sim.stats().byRoute['POST /v1/chat/completions']).toBe(3);
   }, 60_000);
 });
