@@ -20,8 +20,8 @@ import {
  * Boots the real system as separate processes from dist/ (npm test builds first): api-gateway,
  * router-worker(s) and health-monitor, against a simulator on loopback, with a unique Redis prefix
  * and PostgreSQL schema so suites run in parallel and leave nothing behind. With the `single` topology
- * (or E2E_TOPOLOGY=single for suites that do not manage workers themselves), one all-in-one process
- * hosts all three instead (ADR 0010).
+ * (or E2E_TOPOLOGY=single for suites that do not name their topology), all-in-one processes host them instead
+ * (ADR 0010), one per replica; `workers()`, `gateways()`, `monitors()` and `addReplica()` serve either topology.
  */
 export const ROOT = path.resolve(__dirname, '..', '..');
 export { DATABASE_URL, REDIS_URL };
