@@ -1,4 +1,9 @@
-import { createDataSourceOptions, DATABASE_READ_TIMEOUT_MS, withoutReadTimeout } from '@aigw/entities';
+import {
+  createDataSourceOptions,
+  DATABASE_READ_TIMEOUT_MS,
+  databaseUnavailable,
+  withoutReadTimeout,
+} from '@aigw/entities';
 import { DataSource } from 'typeorm';
 import { TcpProxy } from '../worker/tcp-proxy';
 import { DATABASE_URL } from './pg';
@@ -42,6 +47,8 @@ describe('the PostgreSQL pool over a half-open network', () => {
     const stuck = await Promise.allSettled([db.query('SELECT 3'), db.query('SELECT 4')]);
     expect(stuck.map((s) => s.status)).toEqual(['rejected', 'rejected']);
     expect(Date.now() - started).toBeLessThan(4_000);
+    // Told apart from a bug: the gateway answers such a failure with a retryable 503, not a 500 internal_error.
+    expect(stuck.map((s) => s.status === 'rejected' && databaseUnavailable(s.reason))).toEqual([true, true]);
     relay.resume();
     // No connection that went silent is handed out again.
     for (let i = 0; i < 4; i++) {

@@ -71,7 +71,10 @@ export class ReadTimeoutClient extends Client {
    * keeps the pool from handing it out again when it is released before its socket has closed.
    */
   private drop(timeoutMs: number): void {
-    const error = new Error(`no answer from PostgreSQL within ${timeoutMs} ms; connection dropped`);
+    // ETIMEDOUT, as a socket's own timeout: callers tell an unreachable database (a retryable 503) by its code.
+    const error = Object.assign(new Error(`no answer from PostgreSQL within ${timeoutMs} ms; connection dropped`), {
+      code: 'ETIMEDOUT',
+    });
     this.connection.stream.destroy(error);
     this.end().catch(() => undefined);
   }
