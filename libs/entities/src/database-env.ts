@@ -43,7 +43,8 @@ export function describeDatabaseError(err: unknown): string {
 
 /**
  * Socket errors of a connection to PostgreSQL, and its own codes for a server that is not there (yet): class 08
- * (connection exception), 57P01-57P03 (shutting down, starting up). Only the error itself, TypeORM's `driverError`
+ * (connection exception), 57P01-57P03 (shutting down, starting up), 53300 (at its connection limit, the server's or
+ * the role's: there, but not for another connection now). Only the error itself, TypeORM's `driverError`
  * and an AggregateError's members (one per address tried) count: a provider call's fetch failure carries its
  * ECONNREFUSED as a `cause`, and is no database's.
  */
@@ -58,6 +59,7 @@ const DATABASE_DOWN_CODES: ReadonlySet<string> = new Set([
   '57P01',
   '57P02',
   '57P03',
+  '53300',
 ]);
 
 /** pg's own messages for a connection that ended or never came (they have no code). */
