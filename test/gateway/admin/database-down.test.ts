@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { ApiKeyStore } from '@aigw/entities';
 import { freePort } from '@aigw/testing';
 import { DATABASE_URL, GatewayHarness } from '../support';
 
@@ -87,4 +88,38 @@ describe('admin API while PostgreSQL is down', () => {
     await relay.open();
     expect((await users()).status).toBe(200);
   });
+
+  it('keeps accepting a key it knows, and records that use once PostgreSQL is back', async () => {
+    const keys = h.app.get(ApiKeyStore);
+    const created = await keys.create({ userName: 'outage-user', role: 'user' });
+    const lastUsed = async (): Promise<number> => {
+      const found = (await keys.list({ userId: created.userId })).find((k) => k.id === created.id);
+      return found?.lastUsedAt?.getTime() ?? 0;
+    };
+    const listModels = (): Promise<Response> => fetch(`${h.url}/v1/models`, { headers: h.headers(created.key) });
+    expect((await listModels()).status).toBe(200);
+    await waitFor(async () => (await lastUsed()) > 0);
+
+    await relay.cut();
+    const usedFrom = Date.now();
+    expect((await listModels()).status).toBe(200);
+    // Longer than the authenticator's batching of `last_used_at` (5 s): one write of it meets the outage.
+    await new Promise((r) => setTimeout(r, 6_000));
+    await relay.open();
+    await waitFor(async () => (await lastUsed()) >= usedFrom);
+  }, 40_000);
 });
+
+/** Polls `check` every 250 ms until it holds; fails after `timeoutMs`. */
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) {
+      return;
+    }
+    if (Date.now() > until) {
+      throw new Error(`still not so after ${timeoutMs} ms`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

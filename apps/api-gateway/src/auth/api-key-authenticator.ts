@@ -35,6 +35,8 @@ export class ApiKeyAuthenticator implements OnModuleInit, BeforeApplicationShutd
   /** Keys used since the last flush, with the time of their last use (epoch ms). */
   private touched = new Map<string, number>();
   private timer?: NodeJS.Timeout;
+  /** Whether the last write of `touched` failed: logged once per outage, not at every flush. */
+  private touchFailing = false;
   private readonly rateDefaults: RateLimitDefaults;
 
   constructor(
@@ -137,12 +139,26 @@ export class ApiKeyAuthenticator implements OnModuleInit, BeforeApplicationShutd
     if (this.touched.size === 0) {
       return;
     }
-    const uses = new Map([...this.touched].map(([id, at]) => [id, new Date(at)]));
+    const batch = this.touched;
     this.touched = new Map();
     try {
-      await this.store.touchLastUsed(uses);
+      await this.store.touchLastUsed(new Map([...batch].map(([id, at]) => [id, new Date(at)])));
+      if (this.touchFailing) {
+        this.touchFailing = false;
+        this.logger.log(`key usage recorded again (${batch.size} keys)`);
+      }
     } catch (err) {
-      this.logger.warn(`could not record key usage (${uses.size} keys): ${describeError(err)}`);
+      // Kept for the next flush (PostgreSQL down): a key used only during an outage would otherwise keep an older
+      // last use. A use made since this batch was taken is the later one. Bounded by the keys in use.
+      for (const [id, at] of batch) {
+        if (!this.touched.has(id)) {
+          this.touched.set(id, at);
+        }
+      }
+      if (!this.touchFailing) {
+        this.touchFailing = true;
+        this.logger.warn(`could not record key usage (${batch.size} keys), will retry: ${describeError(err)}`);
+      }
     }
   }
 }
