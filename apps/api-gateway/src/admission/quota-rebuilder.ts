@@ -53,6 +53,8 @@ export class QuotaRebuilder implements OnApplicationBootstrap {
   private async rebuild(): Promise<void> {
     const holder = randomUUID();
     let locked = false;
+    // A failure while reading usage_records is PostgreSQL's: reported as Redis', it read as a Redis outage.
+    let readingDatabase = false;
     try {
       locked = await this.counters.lockRebuild(holder, LOCK_MS);
       if (!locked) {
@@ -60,13 +62,18 @@ export class QuotaRebuilder implements OnApplicationBootstrap {
       }
       const now = Date.now();
       const { dayStart, monthStart } = periodStarts(now);
+      readingDatabase = true;
       const rows = await this.usage.periodTotals(new Date(dayStart), new Date(monthStart));
+      readingDatabase = false;
       await this.counters.write(rows, now);
       await this.counters.markRebuilt(now);
       this.logger.log(`quota counters rebuilt from usage_records for ${rows.length} user(s)`);
     } catch (err) {
-      this.errors.report('quota_rebuild', err);
-      this.logger.warn(`quota counters not rebuilt, will retry on the next request: ${describeError(err)}`);
+      if (!readingDatabase) {
+        this.errors.report('quota_rebuild', err);
+      }
+      const from = readingDatabase ? 'usage_records not read' : 'Redis failed';
+      this.logger.warn(`quota counters not rebuilt (${from}), will retry on the next request: ${describeError(err)}`);
     } finally {
       if (locked) {
         await this.counters.unlockRebuild().catch(() => undefined);
