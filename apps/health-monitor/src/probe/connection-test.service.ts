@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import {
   AdapterRegistry,
   HttpPool,
@@ -17,6 +17,7 @@ import type {
   RouteCheck,
   RoutingMethod,
 } from '@aigw/core';
+import { databaseUnavailable, describeDatabaseError } from '@aigw/entities';
 import { CatalogService, ENV, REDIS, RedisKeys } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import type { MonitorEnv } from '../config/monitor-env';
@@ -51,6 +52,7 @@ function routeCheck({ errorClass: _errorClass, ...check }: RouteProbe): RouteChe
  */
 @Injectable()
 export class ConnectionTestService implements OnApplicationShutdown {
+  private readonly logger = new Logger(ConnectionTestService.name);
   // Sockets of on-demand tests are closed after each test; short keep-alive for the rest.
   private readonly pool = new HttpPool({ keepAliveTimeoutMs: 2_000 });
   private readonly adapters = new AdapterRegistry(this.pool);
@@ -116,7 +118,14 @@ export class ConnectionTestService implements OnApplicationShutdown {
   }
 
   private async test(request: HealthProbeRequest): Promise<HealthProbeReply> {
-    await this.catalog.reload();
+    await this.catalog.reload().catch((err: unknown) => {
+      if (!databaseUnavailable(err)) {
+        throw err;
+      }
+      // PostgreSQL down: nothing can be saved meanwhile, so the catalog last read (the one every process serves
+      // with) is what to test; the provider's answer is what the admin asked about.
+      this.logger.warn(`connection test with the catalog last read: ${describeDatabaseError(err)}`);
+    });
     const gateways = this.catalog.current.gateways;
     let subject: ProbeSubject;
     let providerId: string | null;
