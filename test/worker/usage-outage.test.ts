@@ -59,6 +59,8 @@ describe('router-worker: usage writer while PostgreSQL is unreachable', () => {
     const pending = await usageQueue.getJobs(['delayed', 'waiting', 'active']);
     const pendingIds = pending.flatMap((j) => (j.data as UsageBatch).events.map((e) => e.requestId));
     expect(new Set(pendingIds)).toEqual(new Set(ids));
+    // An outage spends none of a job's attempts (finite: a job past them stays failed, never written), however long.
+    expect(pending.map((j) => j.attemptsMade)).toEqual(pending.map(() => 0));
 
     await proxy.up();
     const rows = await waitFor(

@@ -52,7 +52,7 @@ export class QueueConsumer {
     }
     this.worker = new LeanWorker(
       processor.queue,
-      (job) => this.track(processor.process(job)),
+      (job, token) => this.track(processor.process(job, token)),
       merged(
         workerOptions,
         merged(bullOptions(this.connection, keys), {

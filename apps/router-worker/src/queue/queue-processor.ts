@@ -2,7 +2,8 @@ import { JobName, QUEUE_OF_JOB, type JobMap, type QueueName } from '@aigw/core';
 import { UnrecoverableError, type Job } from 'bullmq';
 
 export type JobOf<J extends JobName> = Job<JobMap[J]['data'], JobMap[J]['result'], J>;
-export type JobHandler<J extends JobName> = (job: JobOf<J>) => Promise<JobMap[J]['result']>;
+/** `token`: the job's lock token, for a handler that moves its job (`moveToDelayed`); BullMQ always passes it. */
+export type JobHandler<J extends JobName> = (job: JobOf<J>, token?: string) => Promise<JobMap[J]['result']>;
 /** Handlers of the jobs one queue carries, by job name. */
 export type JobHandlers = { [J in JobName]?: JobHandler<J> };
 
@@ -37,7 +38,7 @@ export class QueueProcessor {
     assertHandlers(queue, handlers);
   }
 
-  readonly process = async (job: Job): Promise<unknown> => {
+  readonly process = async (job: Job, token?: string): Promise<unknown> => {
     const started = performance.now();
     const done = (outcome: JobOutcome): void =>
       this.observe(this.queue, job.name, outcome, (performance.now() - started) / 1000);
@@ -54,7 +55,7 @@ export class QueueProcessor {
           return generate.data.keepOutcomeMs === undefined ? outcome : null;
         }
         case JobName.RecordUsage: {
-          await this.handler(JobName.RecordUsage)(job as JobOf<JobName.RecordUsage>);
+          await this.handler(JobName.RecordUsage)(job as JobOf<JobName.RecordUsage>, token);
           done('success');
           return undefined;
         }

@@ -5,7 +5,8 @@ import type { BackoffStrategy } from 'bullmq';
 export { USAGE_BACKOFF, usageJobOptions };
 const BASE_MS = 250;
 const CAP_MS = 30_000;
-// USAGE_JOB_ATTEMPTS (core): about eight hours of retries at the cap, so a long PostgreSQL outage loses no record.
+// USAGE_JOB_ATTEMPTS (core): hours of retries at the cap for failures other than an unreachable PostgreSQL, whose
+// jobs the usage writer delays without spending an attempt, however long the outage.
 
 /**
  * Delay before retry `attemptsMade` (1 for the first): doubling from BASE_MS up to CAP_MS, drawn from the

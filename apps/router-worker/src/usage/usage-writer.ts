@@ -1,12 +1,14 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { JobName, QueueName, UsageBatcher } from '@aigw/core';
-import { UsageStore } from '@aigw/entities';
+import { databaseUnavailable, UsageStore } from '@aigw/entities';
+import { DelayedError } from 'bullmq';
 import { describeError, ENV, RedisErrors, RedisKeys, MigratedDatabase } from '@aigw/platform';
 import type { WorkerEnv } from '../config/worker-env';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import { QueueConsumer } from '../queue/consumer';
 import { QueueProcessor } from '../queue/queue-processor';
-import { usageBackoffStrategy } from './usage-backoff';
+import { usageBackoffStrategy, usageRetryDelayMs } from './usage-backoff';
+import type { JobOf } from '../queue/queue-processor';
 
 /** While PostgreSQL is down every batch fails; one log line per interval is enough. */
 const FAILURE_LOG_INTERVAL_MS = 10_000;
@@ -17,6 +19,8 @@ const USAGE_MAX_STALLED = 1000;
  * The usage writer: consumes `record-usage` jobs with high concurrency and writes them in batches (one
  * multi-row INSERT each). A job completes only once its row is written; when the insert fails, every job of
  * the batch fails and the queue retries it with a capped backoff, so no record is lost while PostgreSQL is down.
+ * A failure that says PostgreSQL is unreachable delays the job instead, which spends none of its attempts: they are
+ * finite, and a job past them stays failed in Redis, its events never written, were the outage long enough.
  */
 @Injectable()
 export class UsageWriter implements OnApplicationBootstrap {
@@ -24,6 +28,8 @@ export class UsageWriter implements OnApplicationBootstrap {
   private readonly batcher: UsageBatcher;
   private consumer?: QueueConsumer;
   private lastFailureLogAt = 0;
+  /** Batches failed since the last one written: the backoff of jobs delayed by an outage (they keep no count). */
+  private failuresInARow = 0;
 
   constructor(
     @Inject(ENV) private readonly env: WorkerEnv,
@@ -36,7 +42,10 @@ export class UsageWriter implements OnApplicationBootstrap {
     this.batcher = new UsageBatcher((events) => store.insertBatch(events), {
       maxBatch: env.USAGE_BATCH_SIZE,
       flushMs: env.USAGE_FLUSH_MS,
-      onWritten: (inserted) => metrics.usageWritten.inc(inserted),
+      onWritten: (inserted) => {
+        this.failuresInARow = 0;
+        metrics.usageWritten.inc(inserted);
+      },
       onFailed: (err, size) => this.onFailed(err, size),
     });
   }
@@ -44,7 +53,7 @@ export class UsageWriter implements OnApplicationBootstrap {
   onApplicationBootstrap(): void {
     const processor = new QueueProcessor(
       QueueName.Usage,
-      { [JobName.RecordUsage]: (job) => this.batcher.addAll(job.data.events) },
+      { [JobName.RecordUsage]: (job, token) => this.record(job, token) },
       this.metrics.observeJob,
     );
     this.consumer = new QueueConsumer(this.env.REDIS_URL, this.keys, this.errors, processor, {
@@ -69,7 +78,20 @@ export class UsageWriter implements OnApplicationBootstrap {
     await closing;
   }
 
+  private async record(job: JobOf<JobName.RecordUsage>, token?: string): Promise<void> {
+    try {
+      await this.batcher.addAll(job.data.events);
+    } catch (err) {
+      if (token === undefined || !databaseUnavailable(err)) {
+        throw err;
+      }
+      await job.moveToDelayed(Date.now() + usageRetryDelayMs(this.failuresInARow), token);
+      throw new DelayedError();
+    }
+  }
+
   private onFailed(err: unknown, size: number): void {
+    this.failuresInARow++;
     this.metrics.usageWriteFailures.inc();
     const now = Date.now();
     if (now - this.lastFailureLogAt >= FAILURE_LOG_INTERVAL_MS) {
