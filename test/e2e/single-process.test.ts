@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, parseSse, waitFor } from '@aigw/testing';
@@ -221,46 +222,91 @@ describe('single-process shutdown (e2e)', () => {
 
 describe('single-process SIGTERM beside other gateways (e2e)', () => {
   // A worker-less api-gateway shares the queue: once the single process's own gateway has no job waiting for a
-  // worker, the draining process must leave that gateway's new jobs to the workers that stay.
+  // worker, the draining process leaves that gateway's new jobs to the workers that stay, if any other is connected.
   const system = new TestSystem({
     topology: 'single',
     appEnv: { 'all-in-one': { SHUTDOWN_GRACE_MS: '20000', LOG_LEVEL: 'log' } },
   });
+  let redis: Redis;
 
   beforeAll(async () => {
     await system.start();
+    redis = new Redis(REDIS_URL);
   }, 90_000);
 
-  afterAll(() => system.stop(), 30_000);
+  afterAll(async () => {
+    await redis.quit();
+    await system.stop();
+  }, 30_000);
 
-  it('stops taking jobs while its own in-flight request finishes; a worker that stays takes the new one', async () => {
+  /** The worker (BullMQ's `processedBy`: host and pid) that took the running job asking `content`. */
+  async function takenBy(content: string): Promise<string> {
+    let by = '';
+    await waitFor(
+      async () => {
+        for (const id of await redis.lrange(`{${system.prefix}}:generation:active`, 0, -1)) {
+          const [data, pb] = await redis.hmget(`{${system.prefix}}:generation:${id}`, 'data', 'pb');
+          if (data?.includes(content) && pb !== null) {
+            by = pb;
+            return true;
+          }
+        }
+        return false;
+      },
+      { timeoutMs: 5000, message: `no worker took "${content}"` },
+    );
+    return by;
+  }
+
+  it('with another worker connected: stops taking jobs while its own in-flight request finishes, the other takes the new one', async () => {
     const [app] = system.apps;
     const other = `http://127.0.0.1:${(await system.spawnApp('api-gateway', await freePort())).port}`;
     system.sim.configure({ latencyMs: 3_000 });
     const own = chat(system, system.gatewayUrl, 'in flight at the SIGTERM');
-    await waitFor(() => system.sim.stats().inFlight >= 1, { timeoutMs: 5000, message: 'request not in flight' });
+    // Its own job is taken by its own worker before the other worker exists.
+    expect(await takenBy('in flight at the SIGTERM')).toBe(`${hostname()}:${app.child.pid}`);
+    const peer = await system.spawnApp('router-worker', await freePort());
     app.child.kill('SIGTERM');
     // Its only request is running: nothing of its gateway waits for a worker, so its worker stops taking jobs now.
     await waitFor(() => app.output.join('').includes('stopping: waiting up to'), {
       timeoutMs: 2_000,
       message: 'the hosted worker still takes jobs while its gateway drains',
     });
-    const redis = new Redis(REDIS_URL);
-    try {
-      const elsewhere = chat(system, other, 'queued while it drains');
-      await waitFor(async () => (await redis.llen(`{${system.prefix}}:generation:wait`)) === 1, {
+    const elsewhere = chat(system, other, 'queued while it drains');
+    expect(await takenBy('queued while it drains')).toBe(`${hostname()}:${peer.child.pid}`);
+    expect(await own).toMatchObject({ status: 200, text: 'in flight at the SIGTERM' });
+    expect(await app.exited).toBe(0);
+    expect(await elsewhere).toMatchObject({ status: 200, text: 'queued while it drains' });
+    peer.child.kill('SIGTERM');
+    await peer.exited;
+  }, 40_000);
+
+  it('with no other worker connected: keeps taking jobs until its gateway has closed, so the new one is answered', async () => {
+    const app = await system.spawnApp('all-in-one', await freePort());
+    const other = `http://127.0.0.1:${(await system.spawnApp('api-gateway', await freePort())).port}`;
+    system.sim.configure({ latencyMs: 2_500 });
+    const own = chat(system, `http://127.0.0.1:${app.port}`, 'in flight at this SIGTERM');
+    await takenBy('in flight at this SIGTERM');
+    app.child.kill('SIGTERM');
+    // Its gateway has stopped accepting, and its only job is taken: past that, the worker would stop taking jobs if
+    // another were connected.
+    await waitFor(
+      () =>
+        fetch(`http://127.0.0.1:${app.port}/health/live`).then(
+          () => false,
+          () => true,
+        ),
+      {
         timeoutMs: 5000,
-        message: 'job not queued',
-      });
-      expect(await own).toMatchObject({ status: 200, text: 'in flight at the SIGTERM' });
-      expect(await app.exited).toBe(0);
-      const asked = system.sim.lastRequests().map((r) => JSON.stringify(r.body));
-      expect(asked.filter((body) => body.includes('queued while it drains'))).toEqual([]);
-      await system.spawnApp('router-worker', await freePort());
-      expect(await elsewhere).toMatchObject({ status: 200, text: 'queued while it drains' });
-    } finally {
-      await redis.quit();
-    }
+        message: 'the port still accepts',
+      },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const elsewhere = chat(system, other, 'sent while it drains');
+    expect(await takenBy('sent while it drains')).toBe(`${hostname()}:${app.child.pid}`);
+    expect(await own).toMatchObject({ status: 200, text: 'in flight at this SIGTERM' });
+    expect(await elsewhere).toMatchObject({ status: 200, text: 'sent while it drains' });
+    expect(await app.exited).toBe(0);
   }, 40_000);
 });
 

@@ -3,6 +3,7 @@ import { ControlServer, createHttpApp, RedisErrors, type HttpAppOptions, type Sh
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { QueueBoard } from './admin/queue-board';
 import { AppModule } from './app.module';
+import { GenerationQueue } from './generation/generation-queue';
 import { ReplyHub } from './generation/reply-hub';
 import { trustProxyOf, type GatewayEnv } from './config/gateway-env';
 import { installApiDocs } from './docs/openapi';
@@ -49,12 +50,15 @@ export async function createGatewayApp(env: GatewayEnv, shared?: SharedProcess):
 }
 
 /**
- * Whether a gateway hosted with a worker (ADR 0010) may still need a worker to take one of its jobs: its port still
- * accepts connections, a request is on its way to the queue, or a job of its own is still queued. Its host keeps the
- * worker taking jobs while this holds.
+ * Whether a gateway hosted with a worker (ADR 0010) may still need that worker to take one of its jobs: its port
+ * still accepts connections, no other worker is connected to the queue (nothing else would take a job this gateway
+ * queues from now on, or one that goes back to the queue for a retry), or a request is on its way to the queue or a
+ * job of its own is still queued. Its host keeps the worker taking jobs while this holds.
  */
 export function gatewayAwaitsWorker(app: NestFastifyApplication): () => Promise<boolean> {
   const hub = app.get(ReplyHub, { strict: false });
+  const queue = app.get(GenerationQueue, { strict: false });
   const server = app.getHttpServer();
-  return async () => server.listening || (await hub.awaitsWorker());
+  // The hosted worker is one of the connected workers.
+  return async () => server.listening || (await queue.workerCount()) <= 1 || (await hub.awaitsWorker());
 }

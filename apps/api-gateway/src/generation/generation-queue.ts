@@ -151,6 +151,14 @@ export class GenerationQueue {
     }
   }
 
+  /**
+   * Workers connected to the queue (BullMQ names their blocking connections; one CLIENT LIST). Asked only while a
+   * process hosting a worker drains (ADR 0010); rejects where the server refuses CLIENT LIST.
+   */
+  async workerCount(): Promise<number> {
+    return this.queue.getWorkersCount();
+  }
+
   async get(jobId: string): Promise<GenerateJob | undefined> {
     return this.queue.getJob(jobId);
   }
