@@ -434,4 +434,29 @@ describe('POST /v1/chat/completions', () => {
     expect(body.attempts).toHaveLength(1);
     expect(body.usage).toEqual({ promptTokens: 3, completionTokens: 2, totalTokens: 5, cachedPromptTokens: 0 });
   });
+
+  it("says the client's own x-request-id as the native body's requestId (the job's id stays the gateway's)", async () => {
+    h.handle((job): Promise<GenerateOutcome> => h.answer(job, 'mine'));
+    const res = await h.post(
+      '/api/v1/ai/generate',
+      { prompt: 'hi' },
+      h.headers(h.adminKey, { 'x-request-id': 'cli-7' }),
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toBe('cli-7');
+    expect(((await res.json()) as { requestId: string }).requestId).toBe('cli-7');
+    expect(h.jobsSeen).not.toContain('cli-7');
+  });
+
+  it("an Idempotency-Key replay's native body names the replay's x-request-id", async () => {
+    h.handle((job): Promise<GenerateOutcome> => h.answer(job, 'once'));
+    const headers = h.headers(h.adminKey, { 'idempotency-key': 'native-rid' });
+    const first = await h.post('/api/v1/ai/generate', { prompt: 'hi' }, headers);
+    const replay = await h.post('/api/v1/ai/generate', { prompt: 'hi' }, headers);
+    expect(replay.headers.get('x-gateway-idempotent-replay')).toBe('true');
+    const [a, b] = [(await first.json()) as { requestId: string }, (await replay.json()) as { requestId: string }];
+    expect(a.requestId).toBe(first.headers.get('x-request-id'));
+    expect(b.requestId).toBe(replay.headers.get('x-request-id'));
+    expect(b.requestId).not.toBe(a.requestId);
+  });
 });

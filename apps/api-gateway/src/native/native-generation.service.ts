@@ -18,9 +18,9 @@ export class NativeGenerationService {
 
   async generate(dto: GenerateDto, client: Client): Promise<GenerateResponse> {
     const request = nativeRequest(dto, this.generation.frame(client, 'sync'));
-    return generateResponse(
-      await this.generation.answer({ request, endpoint: 'generate', useCache: dto.useCache }, client),
-    );
+    const result = await this.generation.answer({ request, endpoint: 'generate', useCache: dto.useCache }, client);
+    // The body's requestId is the x-request-id this answer carries: the client's own id when it sent one.
+    return generateResponse(result, client.clientRequestId ?? request.requestId);
   }
 
   async submit(dto: GenerateDto, client: Client): Promise<JobAccepted> {

@@ -63,9 +63,13 @@ export interface GenerateResponse {
   cached: boolean;
 }
 
-export function generateResponse(result: GenerationResult): GenerateResponse {
+/**
+ * `requestId` is the result's own unless `requestId` is given: a live answer passes its response's `x-request-id`
+ * (the client's own id, which never becomes the job's, or the replay's of an Idempotency-Key), so body and header agree.
+ */
+export function generateResponse(result: GenerationResult, requestId = result.requestId): GenerateResponse {
   return {
-    requestId: result.requestId,
+    requestId,
     text: result.text,
     provider: result.provider,
     model: result.model,
