@@ -72,12 +72,14 @@ describe('api-gateway HTTP surface', () => {
       const res = await h.get('/v1/models', h.headers(h.adminKey, { 'x-padding': 'p'.repeat(20_000) }));
       expect(res.status).toBe(431);
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(res.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{32}$/);
       expectEnvelope((await res.json()) as ErrorEnvelope, 'invalid_request');
     });
 
     it('400 in the envelope for a request that is not HTTP', async () => {
       const response = await rawExchange('GET /v1/models HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n');
       expect(response).toMatch(/^HTTP\/1\.1 400 /);
+      expect(response).toMatch(/\r\nx-request-id: req_[0-9a-f]{32}\r\n/);
       expectEnvelope(envelopeOf(response), 'invalid_request');
     });
   });

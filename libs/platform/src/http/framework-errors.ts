@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ErrorCode, GatewayError } from '@aigw/core';
+import { ErrorCode, GatewayError, newRequestId } from '@aigw/core';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sendError } from './errors';
 
@@ -51,7 +51,7 @@ function clientErrorOf(code: string | undefined): { status: number; message: str
  * Fastify's `clientErrorHandler`: what Node's HTTP parser refuses before Fastify sees a request (headers over the
  * limit, a malformed request line or header), answered in the error envelope instead of Fastify's bare
  * `{"error":"Bad Request","message":"Client Error","statusCode":400}`. There is no request to tag or route, so it is
- * written on the socket, which then closes, as Node's own answer does.
+ * written on the socket, which then closes, as Node's own answer does, with a fresh `x-request-id` as every answer.
  */
 export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) {
@@ -60,8 +60,10 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): v
   if (socket.writable) {
     const { status, message } = clientErrorOf(err.code);
     const body = JSON.stringify({ error: new GatewayError(ErrorCode.InvalidRequest, message).toBody() });
+    // A fresh id (what the client sent in a header cannot be trusted: the parser refused it), as every answer has one.
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `x-request-id: ${newRequestId()}\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   }
