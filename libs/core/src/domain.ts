@@ -253,6 +253,15 @@ export interface AnswerDetails {
   embeddings?: number[][];
 }
 
+/**
+ * How a log line names a request: its id, after the client's own `x-request-id` when it sent one (which never is the
+ * request id, see `clientRequestId`), so that a line is found under either. The client's id is `[A-Za-z0-9._-]`.
+ */
+export function requestLabel(request: Pick<GenerationRequest, 'requestId' | 'clientRequestId'>): string {
+  const { requestId, clientRequestId } = request;
+  return clientRequestId === undefined ? requestId : `${clientRequestId} (request id ${requestId})`;
+}
+
 export interface GenerationResult extends AnswerDetails {
   requestId: string;
   /** Completion id (provider's when it gave one). */

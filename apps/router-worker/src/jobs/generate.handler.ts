@@ -3,6 +3,7 @@ import {
   ErrorCode,
   GatewayError,
   merged,
+  requestLabel,
   type GenerateJobData,
   type GenerateOutcome,
   type GenerationRequest,
@@ -176,10 +177,7 @@ export class GenerateHandler {
    * made provider messages safe (no key).
    */
   private logFailure(request: GenerationRequest, error: GatewayError): void {
-    const { requestId, clientRequestId } = request;
-    // A client's own x-request-id never is the request id (see GenerationRequest): the line names both then.
-    const id = clientRequestId === undefined ? requestId : `${clientRequestId} (request id ${requestId})`;
-    const line = `request ${id} failed: ${error.code} (${error.status}) ${error.message}`;
+    const line = `request ${requestLabel(request)} failed: ${error.code} (${error.status}) ${error.message}`;
     if (error.status >= 500) {
       this.logger.warn(line);
     } else {

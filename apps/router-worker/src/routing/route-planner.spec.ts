@@ -51,7 +51,10 @@ describe('RoutePlanner: ROUTING_DEFAULT_MODEL against the catalog', () => {
 });
 
 /** RoutePlanner over a catalog that learns of a deployment only when reloaded (an admin change on its way). */
-function plannerBehindTheCatalog(readAt: number): { p: RoutePlanner; reloads: () => number } {
+function plannerBehindTheCatalog(
+  readAt: number,
+  logLevel: WorkerEnv['LOG_LEVEL'] = 'log',
+): { p: RoutePlanner; reloads: () => number } {
   let known: Deployment[] = [];
   let reloads = 0;
   const catalog = {
@@ -71,7 +74,7 @@ function plannerBehindTheCatalog(readAt: number): { p: RoutePlanner; reloads: ()
   const metrics = { routingDecisions: { inc: () => undefined } } as unknown as WorkerMetrics;
   const unused = undefined as never;
   const p = new RoutePlanner(
-    { LOG_LEVEL: 'log' } as WorkerEnv,
+    { LOG_LEVEL: logLevel } as WorkerEnv,
     catalog,
     circuits,
     unused,
@@ -111,5 +114,26 @@ describe('RoutePlanner: a model the worker does not know yet', () => {
       });
     }
     expect(behind.reloads()).toBe(1);
+  });
+});
+
+describe('RoutePlanner: decision lines at debug level', () => {
+  it("name the client's own x-request-id beside the request id, routed or not", async () => {
+    const debug = jest.spyOn(Logger.prototype, 'debug').mockImplementation(() => undefined);
+    try {
+      const { p } = plannerBehindTheCatalog(Date.now() - 1_000, 'debug');
+      const ids = { requestId: 'req_1', clientRequestId: 'client-7' };
+      await p.plan(generationRequest({ ...ids, model: 'fresh/fresh-model', receivedAt: Date.now(), policy: 'cost' }));
+      await expect(p.plan(generationRequest({ ...ids, model: 'nope/none', receivedAt: 0 }))).rejects.toMatchObject({
+        code: 'model_not_found',
+      });
+      const lines = debug.mock.calls.map((c) => String(c[0]));
+      expect(lines).toHaveLength(2);
+      for (const line of lines) {
+        expect(line).toMatch(/^request client-7 \(request id req_1\): policy /);
+      }
+    } finally {
+      debug.mockRestore();
+    }
   });
 });

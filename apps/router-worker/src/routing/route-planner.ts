@@ -3,6 +3,7 @@ import {
   ErrorCode,
   GatewayError,
   preferenceMatchOf,
+  requestLabel,
   type Deployment,
   type GenerationRequest,
   type PreferenceChain,
@@ -103,7 +104,7 @@ export class RoutePlanner implements OnApplicationBootstrap {
     } catch (err) {
       if (err instanceof GatewayError) {
         this.metrics.routingDecisions.inc({ policy: resolved.policy, outcome: err.code });
-        this.logger.debug(`request ${request.requestId}: policy ${resolved.policy}, nothing to call: ${err.code}`);
+        this.logger.debug(`request ${requestLabel(request)}: policy ${resolved.policy}, nothing to call: ${err.code}`);
       }
       throw err;
     }
@@ -209,7 +210,7 @@ export class RoutePlanner implements OnApplicationBootstrap {
             .map((p) => p ?? '-')
             .join(', ')}] then ${preferences.then ?? 'cost'}`;
     this.logger.debug(
-      `request ${request.requestId}: policy ${plan.policy} (${resolved.source}${prefs}), ` +
+      `request ${requestLabel(request)}: policy ${plan.policy} (${resolved.source}${prefs}), ` +
         `~${plan.estimate.promptTokens}+${plan.estimate.completionTokens} tokens, ` +
         `order [${plan.candidates.map((d) => d.id).join(', ')}]` +
         (excluded === '' ? '' : `, excluded [${excluded}]`),
