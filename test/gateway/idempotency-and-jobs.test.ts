@@ -423,6 +423,20 @@ describe('idempotency and async jobs', () => {
       expect(job?.data.request.messages).toEqual([{ role: 'user', content: 'later please' }]);
     });
 
+    it("a job's result names the x-request-id of the request that made it, the client's own too", async () => {
+      h.handle((job) => h.answer(job, 'traced'));
+      const headers = h.headers(h.adminKey, { 'x-request-id': 'async-cli-1' });
+      const res = await h.post('/api/v1/ai/jobs', { prompt: 'trace me' }, headers);
+      expect(res.headers.get('x-request-id')).toBe('async-cli-1');
+      const { jobId } = (await res.json()) as { jobId: string };
+      expect(jobId).not.toBe('async-cli-1');
+      const done = await waitFor(async () => {
+        const view = (await (await h.get(`/api/v1/ai/jobs/${jobId}`)).json()) as JobView;
+        return view.status === 'completed' ? view : null;
+      });
+      expect(done.result).toMatchObject({ requestId: 'async-cli-1', text: 'traced' });
+    });
+
     it('reports a failed generation as failed with its error', async () => {
       h.handle(() =>
         Promise.resolve({

@@ -42,7 +42,9 @@ export function jobStatusView(jobId: string, job: GenerateJob): JobStatusView {
       break;
     case 'completed':
       if (snapshot.outcome.ok) {
-        view.result = generateResponse(snapshot.outcome.result);
+        // As `generate` would have answered the request that made the job: its x-request-id (the client's own).
+        const { result } = snapshot.outcome;
+        view.result = generateResponse(result, job.data.request.clientRequestId ?? result.requestId);
       } else {
         view.error = snapshot.outcome.error;
       }
