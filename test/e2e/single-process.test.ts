@@ -308,6 +308,46 @@ describe('single-process SIGTERM beside other gateways (e2e)', () => {
     expect(await elsewhere).toMatchObject({ status: 200, text: 'sent while it drains' });
     expect(await app.exited).toBe(0);
   }, 40_000);
+
+  it('two draining together: each counts the other as leaving, so a new job is still taken and answered', async () => {
+    // Only these two host workers (the first case stops the system's own process; run alone, this does).
+    const [first] = system.apps;
+    if (first.child.exitCode === null) {
+      first.child.kill('SIGTERM');
+      await first.exited;
+    }
+    const drainers = [
+      await system.spawnApp('all-in-one', await freePort()),
+      await system.spawnApp('all-in-one', await freePort()),
+    ];
+    const other = `http://127.0.0.1:${(await system.spawnApp('api-gateway', await freePort())).port}`;
+    system.sim.configure({ latencyMs: 2_500 });
+    const own = drainers.map((app, i) => chat(system, `http://127.0.0.1:${app.port}`, `in flight at SIGTERM ${i}`));
+    await Promise.all(drainers.map((_, i) => takenBy(`in flight at SIGTERM ${i}`)));
+    for (const app of drainers) {
+      app.child.kill('SIGTERM');
+    }
+    for (const app of drainers) {
+      await waitFor(
+        () =>
+          fetch(`http://127.0.0.1:${app.port}/health/live`).then(
+            () => false,
+            () => true,
+          ),
+        {
+          timeoutMs: 5000,
+          message: 'the port still accepts',
+        },
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const elsewhere = chat(system, other, 'sent while both drain');
+    const by = await takenBy('sent while both drain');
+    expect(drainers.map((app) => `${hostname()}:${app.child.pid}`)).toContain(by);
+    expect(await Promise.all(own)).toMatchObject([{ status: 200 }, { status: 200 }]);
+    expect(await elsewhere).toMatchObject({ status: 200, text: 'sent while both drain' });
+    expect(await Promise.all(drainers.map((app) => app.exited))).toEqual([0, 0]);
+  }, 60_000);
 });
 
 describe('single-process SIGTERM with its own job queued (e2e)', () => {

@@ -17,7 +17,7 @@ import { createGatewayApp, gatewayAwaitsWorker, httpOptions } from '../../api-ga
 import type { GatewayEnv } from '../../api-gateway/src/config/gateway-env';
 import { createHealthMonitor } from '../../health-monitor/src/bootstrap';
 import type { MonitorEnv } from '../../health-monitor/src/config/monitor-env';
-import { createRouterWorker, drainWorker, workerReadiness } from '../../router-worker/src/bootstrap';
+import { createRouterWorker, drainWorker, workerClientId, workerReadiness } from '../../router-worker/src/bootstrap';
 import type { WorkerEnv } from '../../router-worker/src/config/worker-env';
 
 export const APP_NAME = 'all-in-one';
@@ -107,7 +107,8 @@ export class AllInOne {
     };
     // Handled here and awaited again by `close`, which then gets its rejection.
     gatewayClosed.then(ended, ended);
-    const needs = gatewayAwaitsWorker(this.gateway);
+    const hostedWorker = await workerClientId(this.worker).catch(() => null);
+    const needs = await gatewayAwaitsWorker(this.gateway, hostedWorker, Math.max(0, until - Date.now()));
     while (!closed && Date.now() < until && (await needs().catch(() => true))) {
       await delay(GATEWAY_NEEDS_POLL_MS);
     }

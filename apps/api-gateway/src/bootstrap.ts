@@ -51,14 +51,27 @@ export async function createGatewayApp(env: GatewayEnv, shared?: SharedProcess):
 
 /**
  * Whether a gateway hosted with a worker (ADR 0010) may still need that worker to take one of its jobs: its port
- * still accepts connections, no other worker is connected to the queue (nothing else would take a job this gateway
- * queues from now on, or one that goes back to the queue for a retry), or a request is on its way to the queue or a
- * job of its own is still queued. Its host keeps the worker taking jobs while this holds.
+ * still accepts connections, a request is on its way to the queue or a job of its own is still queued, or no other
+ * worker stays connected to the queue (nothing else would take a job this gateway queues from now on, or one that
+ * goes back to the queue for a retry). The hosted worker (its Redis client id, when known) is marked as leaving
+ * first, for `leaveMs`: processes draining together then each count the others as gone. Its host keeps the worker
+ * taking jobs while the returned check holds.
  */
-export function gatewayAwaitsWorker(app: NestFastifyApplication): () => Promise<boolean> {
+export async function gatewayAwaitsWorker(
+  app: NestFastifyApplication,
+  hostedWorker: number | null,
+  leaveMs: number,
+): Promise<() => Promise<boolean>> {
   const hub = app.get(ReplyHub, { strict: false });
   const queue = app.get(GenerationQueue, { strict: false });
   const server = app.getHttpServer();
-  // The hosted worker is one of the connected workers.
-  return async () => server.listening || (await queue.workerCount()) <= 1 || (await hub.awaitsWorker());
+  const marked =
+    hostedWorker !== null &&
+    (await queue.markLeaving(hostedWorker, leaveMs).then(
+      () => true,
+      () => false,
+    ));
+  // Unmarked, the hosted worker is one of those counted.
+  const alone = marked ? 0 : 1;
+  return async () => server.listening || (await hub.awaitsWorker()) || (await queue.workersStaying()) <= alone;
 }

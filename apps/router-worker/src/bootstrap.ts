@@ -51,6 +51,11 @@ export function workerReadiness(app: NestFastifyApplication): () => Promise<void
   };
 }
 
+/** The Redis client id a hosted worker takes jobs on (as CLIENT LIST lists the queue's workers); null when unknown. */
+export function workerClientId(app: NestFastifyApplication): Promise<number | null> {
+  return app.get(GenerationConsumer).blockingClientId();
+}
+
 /** Stops a hosted worker taking jobs; its running jobs get `drainMs` before they are aborted (then close the app). */
 export function drainWorker(app: NestFastifyApplication, drainMs: number): Promise<void> {
   return app.get(WorkerLifecycle).drain(drainMs);

@@ -7,7 +7,7 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { ErrorCode, GatewayError, resolveCallerPolicy, type RateLimitDefaults, type TierTable } from '@aigw/core';
-import { ApiKeyStore, type ActiveApiKey } from '@aigw/entities';
+import { ApiKeyStore, databaseUnavailable, type ActiveApiKey } from '@aigw/entities';
 import { describeError, ENV } from '@aigw/platform';
 import { GatewayEnv } from '../config/gateway-env';
 import type { AuthContext } from '../http/request-context';
@@ -38,6 +38,8 @@ export class ApiKeyAuthenticator implements OnModuleInit, BeforeApplicationShutd
   /** Whether the last write of `touched` failed: logged once per outage, not at every flush. */
   private touchFailing = false;
   private readonly rateDefaults: RateLimitDefaults;
+  /** The key-use write in progress, if any (see flushTouches). */
+  private flushing: Promise<void> | null = null;
 
   constructor(
     @Inject(ENV) private readonly env: GatewayEnv,
@@ -66,7 +68,12 @@ export class ApiKeyAuthenticator implements OnModuleInit, BeforeApplicationShutd
 
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
+    // A write still running took its batch: wait for it, then write the uses recorded since.
+    await this.flushing;
     await this.flushTouches();
+    if (this.touched.size > 0) {
+      this.logger.warn(`key usage not recorded at shutdown (${this.touched.size} keys): their last use stays older`);
+    }
   }
 
   onApplicationShutdown(): void {
@@ -134,8 +141,18 @@ export class ApiKeyAuthenticator implements OnModuleInit, BeforeApplicationShutd
     };
   }
 
-  /** Writes the uses recorded since the last flush (every TOUCH_EVERY_MS, and at shutdown). */
-  async flushTouches(): Promise<void> {
+  /**
+   * Writes the uses recorded since the last flush (every TOUCH_EVERY_MS, and at shutdown). One at a time: a write
+   * that hangs (a half-open network, up to the pool's read timeout) is not joined by the next tick's.
+   */
+  flushTouches(): Promise<void> {
+    this.flushing ??= this.writeTouches().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private async writeTouches(): Promise<void> {
     if (this.touched.size === 0) {
       return;
     }
@@ -148,6 +165,11 @@ export class ApiKeyAuthenticator implements OnModuleInit, BeforeApplicationShutd
         this.logger.log(`key usage recorded again (${batch.size} keys)`);
       }
     } catch (err) {
+      if (!databaseUnavailable(err)) {
+        // Not an outage (a permission, a schema out of step): the same batch would fail again, every time.
+        this.logger.warn(`could not record key usage (${batch.size} keys), dropped: ${describeError(err)}`);
+        return;
+      }
       // Kept for the next flush (PostgreSQL down): a key used only during an outage would otherwise keep an older
       // last use. A use made since this batch was taken is the later one. Bounded by the keys in use.
       for (const [id, at] of batch) {

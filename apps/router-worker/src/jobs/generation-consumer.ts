@@ -54,6 +54,11 @@ export class GenerationConsumer implements OnApplicationBootstrap {
     return this.consumer?.running ?? false;
   }
 
+  /** The Redis client id the generation queue sees this worker by (CLIENT LIST); null when not known. */
+  async blockingClientId(): Promise<number | null> {
+    return (await this.consumer?.blockingClientId()) ?? null;
+  }
+
   /**
    * Stops taking jobs and waits for the running ones. Past `drainMs` their provider calls are aborted, so they
    * end at once with a 503 (retry) answer instead of being cut off by the process exiting, and whatever waits

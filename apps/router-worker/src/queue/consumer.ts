@@ -82,6 +82,11 @@ export class QueueConsumer {
     return this.worker.isRunning();
   }
 
+  /** See LeanWorker.blockingClientId. */
+  blockingClientId(): Promise<number | null> {
+    return this.worker.blockingClientId();
+  }
+
   /**
    * Stops taking jobs, waits for the running ones (the caller bounds them: see GenerationConsumer.close), then
    * closes. BullMQ's graceful close QUITs its connections, which waits forever while Redis is away, so without

@@ -122,7 +122,11 @@ interface BullInternals {
   blockUntil: number;
   waitForJob(bclient: RedisClient, blockUntil: number): Promise<number>;
   /** Drops the blocking connection (pause, close, the wait's watchdog): `disconnect` then `reconnect`, or `close`. */
-  blockingConnection: { disconnect(wait?: boolean): Promise<void>; close(force?: boolean): Promise<void> };
+  blockingConnection: {
+    disconnect(wait?: boolean): Promise<void>;
+    close(force?: boolean): Promise<void>;
+    readonly client: Promise<RedisClient>;
+  };
 }
 
 /** A fetch sent behind the worker's BZPOPMIN. */
@@ -481,6 +485,16 @@ export class LeanWorker<D = unknown, R = unknown, N extends string = string> ext
         .catch((err: unknown) => this.report(err));
     }
     await waitAtMost(this.taken(wake), WAKE_SETTLE_MS);
+  }
+
+  /**
+   * The Redis client id of the connection this worker blocks on for jobs (as CLIENT LIST shows it among the queue's
+   * workers), once it has blocked; null before, or after a reconnect until it blocks again.
+   */
+  async blockingClientId(): Promise<number | null> {
+    const socket = ((await this.bull.blockingConnection.client) as unknown as Redis).stream as object | undefined;
+    const id = socket === undefined ? undefined : this.clientIds.get(socket);
+    return id === undefined ? null : id;
   }
 
   /** Makes `bclient`'s BZPOPMIN send the wake fetch behind it (once per connection object). */

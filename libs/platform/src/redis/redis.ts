@@ -178,6 +178,11 @@ export class RedisKeys {
     return `${this.prefix}:reply:${instanceId}`;
   }
 
+  /** Workers draining out of the generation queue, by Redis client id, scored by when the mark lapses (ADR 0010). */
+  workersLeaving(): string {
+    return this.key('generation', 'leaving');
+  }
+
   /** Where a worker keeps a sync job's outcome for the gateway's read-back (`GenerateJobData.keepOutcomeMs`). */
   outcome(jobId: string): string {
     return this.key('outcome', jobId);
