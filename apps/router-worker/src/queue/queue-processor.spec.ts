@@ -1,5 +1,5 @@
 import { JobName, QueueName, type GenerateOutcome } from '@aigw/core';
-import { UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { assertHandlers, QueueProcessor, type JobOutcome } from './queue-processor';
 
 function job(name: string, data: unknown = {}): Job {
@@ -29,6 +29,16 @@ describe('QueueProcessor', () => {
     seen.push([queue, name, outcome]);
   };
   beforeEach(() => (seen.length = 0));
+
+  it('reports a job its handler put back for later (DelayedError) as delayed, not failed', async () => {
+    const p = new QueueProcessor(
+      QueueName.Usage,
+      { [JobName.RecordUsage]: () => Promise.reject(new DelayedError()) },
+      observe,
+    );
+    await expect(p.process(job(JobName.RecordUsage))).rejects.toBeInstanceOf(DelayedError);
+    expect(seen).toEqual([['usage', 'record-usage', 'delayed']]);
+  });
 
   it('dispatches by job name and reports a failed generation as a completed job with an error', async () => {
     const outcome: GenerateOutcome = {

@@ -1,5 +1,5 @@
 import { JobName, QUEUE_OF_JOB, type JobMap, type QueueName } from '@aigw/core';
-import { UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 
 export type JobOf<J extends JobName> = Job<JobMap[J]['data'], JobMap[J]['result'], J>;
 /** `token`: the job's lock token, for a handler that moves its job (`moveToDelayed`); BullMQ always passes it. */
@@ -8,7 +8,8 @@ export type JobHandler<J extends JobName> = (job: JobOf<J>, token?: string) => P
 export type JobHandlers = { [J in JobName]?: JobHandler<J> };
 
 /** How a job ended: `error` is a completed job whose outcome is a failure, `failed` a crashed processor. */
-export type JobOutcome = 'success' | 'error' | 'failed';
+/** `delayed`: the handler put its job back for later (DelayedError), spending no attempt: it did not fail. */
+export type JobOutcome = 'success' | 'error' | 'failed' | 'delayed';
 export type JobObserver = (queue: QueueName, name: string, outcome: JobOutcome, seconds: number) => void;
 
 /** Refuses a handler table that leaves a job of the queue unhandled or claims another queue's job. */
@@ -64,7 +65,7 @@ export class QueueProcessor {
           throw new UnrecoverableError(`unknown job name '${String(name)}' on queue '${this.queue}'`);
       }
     } catch (err) {
-      done('failed');
+      done(err instanceof DelayedError ? 'delayed' : 'failed');
       throw err;
     }
   };
