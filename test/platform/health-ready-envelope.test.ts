@@ -2,22 +2,61 @@ import { Global, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { ErrorEnvelopeFilter, HealthModule, REDIS } from '@aigw/platform';
-import { runMigrationsLocked } from '@aigw/entities';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { ErrorEnvelopeFilter, HealthModule, ReadinessChecks, ReadinessProblem, REDIS } from '@aigw/platform';
+import { createDataSourceOptions, runMigrationsLocked } from '@aigw/entities';
 import { freePort } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
-import { dropSchema, openDataSource, uniqueSchema } from '../entities/pg';
+import { DATABASE_URL, dropSchema, uniqueSchema } from '../entities/pg';
+
+/** A TCP relay to PostgreSQL that can be shut, closing its connections: the database going away under the app. */
+async function relayTo(target: URL): Promise<{ port: number; shut(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(Number(target.port || 5432), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => s.destroy());
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    port,
+    shut: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) {
+          s.destroy();
+        }
+        if (!server.listening) {
+          resolve();
+          return;
+        }
+        server.close(() => resolve());
+      }),
+  };
+}
+
+type Health = {
+  status: string;
+  error: Record<string, { status: string; message?: string }>;
+  info: Record<string, unknown>;
+};
 
 /**
  * An app with the error envelope filter (the api-gateway, the single process) answers a failed readiness check with
- * the check's own result, naming what is down, as the apps without the filter do: not as an error envelope.
+ * the check's own result, naming what is down, as the apps without the filter do: not as an error envelope. The
+ * route is open without a key, so a check's own error (hosts, ports, user names, SQL) never shows in it.
  */
 describe('/health/ready behind the error envelope filter', () => {
   let app: NestFastifyApplication;
   let redis: Redis;
   const schema = uniqueSchema('ready');
   let db: DataSource;
+  let relay: Awaited<ReturnType<typeof relayTo>>;
 
   beforeAll(async () => {
     // Nothing listens there: the Redis check fails at once, the database check passes.
@@ -27,7 +66,11 @@ describe('/health/ready behind the error envelope filter', () => {
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     });
-    db = await openDataSource(schema);
+    relay = await relayTo(new URL(DATABASE_URL));
+    const viaRelay = new URL(DATABASE_URL);
+    viaRelay.hostname = '127.0.0.1';
+    viaRelay.port = String(relay.port);
+    db = await new DataSource(createDataSourceOptions({ url: viaRelay.toString(), schema })).initialize();
     await runMigrationsLocked(db);
     @Global()
     @Module({
@@ -45,11 +88,13 @@ describe('/health/ready behind the error envelope filter', () => {
     app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter());
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
+    app.get(ReadinessChecks).add('router-worker', () => Promise.reject(new ReadinessProblem('not taking jobs')));
   });
 
   afterAll(async () => {
     await app?.close();
     redis.disconnect();
+    await relay.shut();
     await db.destroy();
     await dropSchema(schema);
   });
@@ -57,22 +102,32 @@ describe('/health/ready behind the error envelope filter', () => {
   it('is a 503 naming the check that failed', async () => {
     const res = await app.inject({ method: 'GET', url: '/health/ready' });
     expect(res.statusCode).toBe(503);
-    const body = res.json<{
-      status: string;
-      error: Record<string, { status: string }>;
-      info: Record<string, unknown>;
-    }>();
+    const body = res.json<Health>();
     expect(body.status).toBe('error');
-    expect(body.error.redis.status).toBe('down');
+    expect(body.error.redis).toEqual({ status: 'down', message: 'unavailable' });
     expect(Object.keys(body.info)).toEqual(['database']);
   });
 
-  it('names the database down when its schema is gone, though the server answers', async () => {
+  it("shows a check's own reason when it is one meant to be shown", async () => {
+    const body = (await app.inject({ method: 'GET', url: '/health/ready' })).json<Health>();
+    expect(body.error['router-worker']).toEqual({ status: 'down', message: 'not taking jobs' });
+  });
+
+  it('names the database down when its schema is gone, though the server answers, without the SQL or schema', async () => {
     await db.query(`DROP SCHEMA "${schema}" CASCADE`);
     const res = await app.inject({ method: 'GET', url: '/health/ready' });
-    const body = res.json<{ error: Record<string, { status: string; message?: string }> }>();
-    expect(body.error.database.status).toBe('down');
-    expect(body.error.database.message).toContain('migrations');
+    expect(res.json<Health>().error.database).toEqual({ status: 'down', message: 'unavailable' });
+    expect(res.body).not.toContain(schema);
+    expect(res.body).not.toContain('migrations');
+  });
+
+  it('names the database down when PostgreSQL is gone, without its host or port', async () => {
+    await relay.shut();
+    const res = await app.inject({ method: 'GET', url: '/health/ready' });
+    expect(res.statusCode).toBe(503);
+    expect(res.json<Health>().error.database).toEqual({ status: 'down', message: 'unavailable' });
+    expect(res.body).not.toContain(String(relay.port));
+    expect(res.body).not.toContain('127.0.0.1');
   });
 
   it('other errors keep the envelope', async () => {

@@ -1,7 +1,15 @@
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { warmUpTokenizer } from '@aigw/core';
-import { ControlServer, createHttpApp, dependenciesOf, listen, RedisErrors, type SharedProcess } from '@aigw/platform';
+import {
+  ControlServer,
+  createHttpApp,
+  dependenciesOf,
+  listen,
+  ReadinessProblem,
+  RedisErrors,
+  type SharedProcess,
+} from '@aigw/platform';
 import type { WorkerEnv } from './config/worker-env';
 import { GenerationConsumer } from './jobs/generation-consumer';
 import { routerWorkerRoot } from './router-worker.module';
@@ -45,7 +53,7 @@ export function workerReadiness(app: NestFastifyApplication): () => Promise<void
   const dependencies = dependenciesOf(app);
   return async () => {
     if (!consumer.consuming) {
-      throw new Error('not taking jobs');
+      throw new ReadinessProblem('not taking jobs');
     }
     await dependencies();
   };

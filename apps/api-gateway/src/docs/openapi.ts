@@ -45,7 +45,12 @@ const HEALTH_CHECKS: SchemaObject = {
     properties: {
       status: { type: 'string', enum: ['up', 'down'] },
       latencyMs: { type: 'number' },
-      message: { type: 'string' },
+      message: {
+        type: 'string',
+        description:
+          'Why a check is down: `unavailable`, `<check> did not answer within 1500 ms` or `not taking jobs`; the ' +
+          "dependency's own error (host, port, SQL) goes to the process's log only.",
+      },
     },
   },
 };

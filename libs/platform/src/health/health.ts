@@ -1,4 +1,4 @@
-import { Controller, Get, Inject, Injectable, Module, type INestApplicationContext } from '@nestjs/common';
+import { Controller, Get, Inject, Injectable, Logger, Module, type INestApplicationContext } from '@nestjs/common';
 import {
   HealthCheck,
   HealthCheckService,
@@ -15,6 +15,17 @@ import { REDIS } from '../redis/redis';
 const CHECK_TIMEOUT_MS = 1500;
 
 /**
+ * A readiness check's reason for being down that may be shown as it is: `/health/ready` is open without a key (on
+ * the api-gateway's public port too), so any other error (pg's `connect ECONNREFUSED <host>:<port>`, `password
+ * authentication failed for user ...`, `relation "<schema>.migrations" does not exist`, ioredis's option names)
+ * answers as `unavailable` and its message goes to the log only.
+ */
+export class ReadinessProblem extends Error {}
+
+/** What a failed check's `message` says on the route. */
+const UNAVAILABLE = 'unavailable';
+
+/**
  * Terminus's decorator documents the route by requiring `@nestjs/swagger` when it is installed: in the router-worker
  * and the health-monitor, which serve no OpenAPI document, that was 2.5 MB of heap for nothing. The api-gateway
  * documents these two routes itself (`buildOpenApiDocument`).
@@ -27,7 +38,7 @@ async function withTimeout(p: Promise<unknown>, what: string): Promise<void> {
     CHECK_TIMEOUT_MS,
   );
   if (answered === undefined) {
-    throw new Error(`${what} did not answer within ${CHECK_TIMEOUT_MS} ms`);
+    throw new ReadinessProblem(`${what} did not answer within ${CHECK_TIMEOUT_MS} ms`);
   }
 }
 
@@ -78,7 +89,10 @@ function schemaProbeOf(db: DataSource): string {
 
 @Controller('health')
 export class HealthController {
+  private readonly logger = new Logger('Health');
   private readonly schemaProbe: string;
+  /** The reason last logged for each check that is down: one line per outage and change of reason, not per probe. */
+  private readonly loggedDown = new Map<string, string>();
 
   constructor(
     private readonly health: HealthCheckService,
@@ -117,9 +131,15 @@ export class HealthController {
     const started = performance.now();
     try {
       await withTimeout(fn(), key);
+      this.loggedDown.delete(key);
       return indicator.up({ latencyMs: Math.round((performance.now() - started) * 10) / 10 });
     } catch (err) {
-      return indicator.down({ message: err instanceof Error ? err.message : 'unavailable' });
+      const reason = err instanceof Error ? err.message : UNAVAILABLE;
+      if (this.loggedDown.get(key) !== reason) {
+        this.loggedDown.set(key, reason);
+        this.logger.warn(`readiness check ${key} is down: ${reason}`);
+      }
+      return indicator.down({ message: err instanceof ReadinessProblem ? err.message : UNAVAILABLE });
     }
   }
 }
