@@ -2,43 +2,12 @@ import { Global, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { ErrorEnvelopeFilter, HealthModule, ReadinessChecks, ReadinessProblem, REDIS } from '@aigw/platform';
 import { createDataSourceOptions, runMigrationsLocked } from '@aigw/entities';
-import { freePort } from '@aigw/testing';
+import { CuttableRelay, freePort } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
-import { DATABASE_URL, dropSchema, uniqueSchema } from '../entities/pg';
-
-/** A TCP relay to PostgreSQL that can be shut, closing its connections: the database going away under the app. */
-async function relayTo(target: URL): Promise<{ port: number; shut(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(Number(target.port || 5432), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => s.destroy());
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return {
-    port,
-    shut: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) {
-          s.destroy();
-        }
-        if (!server.listening) {
-          resolve();
-          return;
-        }
-        server.close(() => resolve());
-      }),
-  };
-}
+import { dropSchema, uniqueSchema } from '../entities/pg';
 
 type Health = {
   status: string;
@@ -56,7 +25,7 @@ describe('/health/ready behind the error envelope filter', () => {
   let redis: Redis;
   const schema = uniqueSchema('ready');
   let db: DataSource;
-  let relay: Awaited<ReturnType<typeof relayTo>>;
+  const relay = new CuttableRelay();
 
   beforeAll(async () => {
     // Nothing listens there: the Redis check fails at once, the database check passes.
@@ -66,11 +35,8 @@ describe('/health/ready behind the error envelope filter', () => {
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     });
-    relay = await relayTo(new URL(DATABASE_URL));
-    const viaRelay = new URL(DATABASE_URL);
-    viaRelay.hostname = '127.0.0.1';
-    viaRelay.port = String(relay.port);
-    db = await new DataSource(createDataSourceOptions({ url: viaRelay.toString(), schema })).initialize();
+    await relay.open();
+    db = await new DataSource(createDataSourceOptions({ url: relay.url(), schema })).initialize();
     await runMigrationsLocked(db);
     @Global()
     @Module({
@@ -94,7 +60,7 @@ describe('/health/ready behind the error envelope filter', () => {
   afterAll(async () => {
     await app?.close();
     redis.disconnect();
-    await relay.shut();
+    await relay.cut();
     await db.destroy();
     await dropSchema(schema);
   });
@@ -122,7 +88,7 @@ describe('/health/ready behind the error envelope filter', () => {
   });
 
   it('names the database down when PostgreSQL is gone, without its host or port', async () => {
-    await relay.shut();
+    await relay.cut();
     const res = await app.inject({ method: 'GET', url: '/health/ready' });
     expect(res.statusCode).toBe(503);
     expect(res.json<Health>().error.database).toEqual({ status: 'down', message: 'unavailable' });
