@@ -1,4 +1,4 @@
-import { Global, Module } from '@nestjs/common';
+import { Global, Logger, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
@@ -88,12 +88,23 @@ describe('/health/ready behind the error envelope filter', () => {
   });
 
   it('names the database down when PostgreSQL is gone, without its host or port', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     await relay.cut();
     const res = await app.inject({ method: 'GET', url: '/health/ready' });
     expect(res.statusCode).toBe(503);
     expect(res.json<Health>().error.database).toEqual({ status: 'down', message: 'unavailable' });
     expect(res.body).not.toContain(String(relay.port));
     expect(res.body).not.toContain('127.0.0.1');
+    // The operator finds the cause in the log (first, maybe, the pooled connection that ended), once while it stays
+    // the same.
+    const databaseLines = (): string[] =>
+      warn.mock.calls.map(([line]) => String(line)).filter((l) => l.includes('check database'));
+    await app.inject({ method: 'GET', url: '/health/ready' });
+    const logged = databaseLines();
+    expect(logged.at(-1)).toContain(`ECONNREFUSED 127.0.0.1:${relay.port}`);
+    await app.inject({ method: 'GET', url: '/health/ready' });
+    expect(databaseLines()).toEqual(logged);
+    warn.mockRestore();
   });
 
   it('other errors keep the envelope', async () => {

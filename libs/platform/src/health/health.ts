@@ -9,6 +9,7 @@ import {
 } from '@nestjs/terminus';
 import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
+import { describeError } from '../http/errors';
 import { waitAtMost } from '../lifecycle/wait-at-most';
 import { REDIS } from '../redis/redis';
 
@@ -134,7 +135,7 @@ export class HealthController {
       this.loggedDown.delete(key);
       return indicator.up({ latencyMs: Math.round((performance.now() - started) * 10) / 10 });
     } catch (err) {
-      const reason = err instanceof Error ? err.message : UNAVAILABLE;
+      const reason = describeError(err);
       if (this.loggedDown.get(key) !== reason) {
         this.loggedDown.set(key, reason);
         this.logger.warn(`readiness check ${key} is down: ${reason}`);
