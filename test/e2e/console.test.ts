@@ -359,6 +359,53 @@ describe('web console', () => {
     await shot('04-playground');
   });
 
+  it("Playground: an answer that shared an identical request's provider call (coalesced) costs $0, as a cache hit", async () => {
+    await open('playground');
+    // The page's own key (identical requests join across callers only when CACHE_SCOPE allows): from its session
+    // storage, in the page, whose globals the test's types do not describe.
+    const key = await page.evaluate(() =>
+      (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } }).sessionStorage.getItem(
+        'aigw.console.key',
+      ),
+    );
+    const prompt = `coalesce in the playground ${Date.now()}`;
+    // The leader: the same request as the page's, held at the provider until the page's has joined it.
+    system.sim.configure({ latencyMs: 5_000 });
+    try {
+      const before = system.sim.stats().total;
+      const leader = fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'sim0/sim-gpt',
+          messages: [{ role: 'user', content: prompt }],
+          stream: true,
+          stream_options: { include_usage: true },
+        }),
+      });
+      await waitFor(() => system.sim.stats().total > before, {
+        timeoutMs: 10_000,
+        message: 'leader not at the provider',
+      });
+      await page.getByLabel('Model', { exact: true }).selectOption('sim0/sim-gpt');
+      await page.getByRole('textbox', { name: 'Prompt' }).fill(prompt);
+      const [response] = await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith('/v1/chat/completions')),
+        page.getByRole('button', { name: 'Send' }).click(),
+      ]);
+      // What the test relies on: the page's request joined the leader's call (it was still at the provider).
+      expect(await response.headerValue('x-gateway-coalesced')).toBe('true');
+      await page.locator('.answer[data-done="true"]').waitFor();
+      await page.locator('[data-stat="Cost"]').filter({ hasNotText: '…' }).waitFor();
+      await expect(stat('Cost').textContent()).resolves.toBe('$0');
+      await expect(stat('Cache').textContent()).resolves.toBe('miss (coalesced)');
+      expect(system.sim.stats().total).toBe(before + 1);
+      await (await leader).text();
+    } finally {
+      system.sim.configure({ latencyMs: 0 });
+    }
+  });
+
   it('Usage shows the traffic as a chart over time and by provider', async () => {
     // Some traffic of its own (the Playground's too when the whole file runs).
     const sent = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {

@@ -1,4 +1,5 @@
 import { useRef, useState } from 'preact/hooks';
+import { costWithoutJob } from '../answer';
 import { api, messageOf, send } from '../api';
 import { formatCount, formatUsd } from '../format';
 import { useLoad } from '../hooks';
@@ -20,6 +21,8 @@ interface Answer extends ChatChunkSummary {
   route?: string;
   attempts?: string;
   cache?: string;
+  /** `true`: the answer shared an identical request's provider call (ADR 0007) and has no job of its own. */
+  coalesced?: boolean;
   requestId?: string;
   costUsd?: number | null;
 }
@@ -82,6 +85,7 @@ export function PlaygroundScreen() {
         route: h('x-gateway-route'),
         attempts: h('x-gateway-attempts'),
         cache: h('x-gateway-cache'),
+        coalesced: h('x-gateway-coalesced') === 'true',
         requestId: h('x-request-id'),
       };
       setAnswer(acc);
@@ -95,7 +99,8 @@ export function PlaygroundScreen() {
       if (acc.error !== undefined) {
         setError(acc.error);
       }
-      const cost = acc.cache === 'hit' ? 0 : acc.requestId === undefined ? null : await costOf(acc.requestId);
+      const cost =
+        costWithoutJob(acc.cache, acc.coalesced) ?? (acc.requestId === undefined ? null : await costOf(acc.requestId));
       setAnswer({ ...acc, costUsd: cost });
     } catch (err) {
       if (!(err instanceof DOMException && err.name === 'AbortError')) {
@@ -173,7 +178,10 @@ export function PlaygroundScreen() {
             <Stat label="Model" value={answer.model ?? '—'} />
             <Stat label="Route" value={answer.route ?? '—'} />
             <Stat label="Attempts" value={answer.attempts ?? '—'} />
-            <Stat label="Cache" value={answer.cache ?? '—'} />
+            <Stat
+              label="Cache"
+              value={answer.cache === undefined ? '—' : answer.coalesced ? `${answer.cache} (coalesced)` : answer.cache}
+            />
             <Stat
               label="Tokens"
               value={answer.usage ? formatCount(answer.usage.totalTokens) : '—'}
