@@ -559,6 +559,32 @@ describe('web console', () => {
     await expect(form.getByLabel('Requests per minute').inputValue()).resolves.toBe('');
   });
 
+  it('Keys: a very long key or user name without spaces wraps; the row keeps its state and Revoke in sight', async () => {
+    const long = (what: string) => `${what}-${'W'.repeat(150)}`;
+    const user = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/users`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ name: long('user') }),
+    }).then((r) => r.json() as Promise<{ id: string }>);
+    const created = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/keys`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ userId: user.id, name: long('key') }),
+    });
+    expect(created.status).toBe(201);
+    const { prefix } = (await created.json()) as { prefix: string };
+    await open('keys');
+    const row = page.locator(`tr[data-key-prefix="${prefix}"]`);
+    await expect(row.textContent()).resolves.toContain(long('key'));
+    const viewport = page.viewportSize()?.width ?? 0;
+    for (const cell of [row.locator('[data-key-state]'), row.getByRole('button', { name: 'Revoke' })]) {
+      const box = await cell.boundingBox();
+      expect(box).not.toBeNull();
+      expect((box?.x ?? 0) + (box?.width ?? 0)).toBeLessThanOrEqual(viewport);
+    }
+    await shot('06-keys-long-names');
+  });
+
   it('Keys: revoking asks first; revoking the key of the session signs out', async () => {
     const other = await apiKeyFor('console-e2e-other');
     const mine = await apiKeyFor('console-e2e-admin', { role: 'admin' });

@@ -250,7 +250,7 @@ function KeyList({ keys, reload }: { keys: KeyItem[]; reload: () => void }) {
                     <code>{k.prefix}…</code> {k.name && <span class="muted">{k.name}</span>}
                     {own && <Badge kind="session">this session</Badge>}
                   </th>
-                  <td>{k.userName}</td>
+                  <td class="name">{k.userName}</td>
                   <td>{k.role}</td>
                   <td>{formatDateTime(k.createdAt)}</td>
                   <td>{formatDateTime(k.lastUsedAt)}</td>
