@@ -1013,6 +1013,33 @@ describe('web console', () => {
     );
   });
 
+  it('Providers: while the gateways cannot be loaded, Create provider says so, not that none is configured', async () => {
+    await page.route('**/api/v1/ai/admin/gateways', (route) =>
+      route.fulfill({
+        status: 503,
+        contentType: 'application/json',
+        body: JSON.stringify({
+          error: {
+            message: 'The database is unavailable.',
+            type: 'api_error',
+            code: 'service_unavailable',
+            param: null,
+          },
+        }),
+      }),
+    );
+    try {
+      await open('providers');
+      const create = page.getByRole('region', { name: 'Create provider' });
+      await create.getByRole('alert').filter({ hasText: 'Gateways: The database is unavailable.' }).waitFor();
+      const text = (await create.textContent()) ?? '';
+      expect(text).toContain('The gateways could not be loaded');
+      expect(text).not.toContain('No gateway is configured');
+    } finally {
+      await page.unroute('**/api/v1/ai/admin/gateways');
+    }
+  });
+
   it('Providers: create one from scratch with models, prices and context window', async () => {
     await open('providers');
     const form = page.getByRole('form', { name: 'Create provider' });

@@ -19,7 +19,8 @@ const path = (id: string, rest = '') => `/api/v1/ai/admin/providers/${encodeURIC
 
 /**
  * The gateway a provider goes through on the `gateway` and `auto` routes (the API requires one for them), from the
- * configured gateways; `''` is none.
+ * configured gateways; `''` is none. `gateways` null: their list could not be loaded (its error shows), so none is
+ * known, which does not mean none is configured.
  */
 function GatewaySelect({
   gateways,
@@ -27,7 +28,7 @@ function GatewaySelect({
   value,
   onChange,
 }: {
-  gateways: GatewayItem[];
+  gateways: GatewayItem[] | null;
   routing: string;
   value: string;
   onChange: (v: string) => void;
@@ -36,14 +37,16 @@ function GatewaySelect({
     <Field
       label="Gateway"
       hint={
-        gateways.length === 0
-          ? 'No gateway is configured: add one on the Gateway screen first.'
-          : 'Required for the gateway and auto routes.'
+        gateways === null
+          ? 'The gateways could not be loaded: retry above.'
+          : gateways.length === 0
+            ? 'No gateway is configured: add one on the Gateway screen first.'
+            : 'Required for the gateway and auto routes.'
       }
     >
       <select required={routing !== 'direct'} value={value} onChange={(e) => onChange(e.currentTarget.value)}>
         <option value="">— none —</option>
-        {gateways.map((g) => (
+        {(gateways ?? []).map((g) => (
           <option key={g.id} value={g.id}>
             {g.name ?? g.id}
           </option>
@@ -173,7 +176,7 @@ function TestResult({ t, onRoute }: { t: ConnectionTest; onRoute: () => void }) 
   );
 }
 
-function EditForm({ p, gateways, onSaved }: { p: ProviderItem; gateways: GatewayItem[]; onSaved: () => void }) {
+function EditForm({ p, gateways, onSaved }: { p: ProviderItem; gateways: GatewayItem[] | null; onSaved: () => void }) {
   const [baseUrl, setBaseUrl] = useState(p.baseUrl ?? '');
   const [routing, setRouting] = useState(p.routing ?? 'direct');
   const [gatewayId, setGatewayId] = useState(p.gatewayId ?? '');
@@ -357,7 +360,7 @@ function ProviderRow({
   test,
 }: {
   p: ProviderItem;
-  gateways: GatewayItem[];
+  gateways: GatewayItem[] | null;
   reload: () => void;
   onTested: (t: ConnectionTest) => void;
   /** The provider now goes through the gateway: its test's suggestion to do so is done. */
@@ -506,7 +509,7 @@ const EMPTY_SCRATCH = {
   context: '8192',
 };
 
-function CreateForm({ gateways, onCreated }: { gateways: GatewayItem[]; onCreated: () => void }) {
+function CreateForm({ gateways, onCreated }: { gateways: GatewayItem[] | null; onCreated: () => void }) {
   const starts = useLoad(() => api<ProviderStarts>('/api/v1/ai/admin/providers/templates'), []);
   const templates = starts.data?.data ?? [];
   const [template, setTemplate] = useState('');
@@ -681,6 +684,8 @@ export function ProvidersScreen() {
     refreshMs: REFRESH_MS,
   });
   const gateways = useLoad(async () => listOf(await api<{ data: GatewayItem[] }>('/api/v1/ai/admin/gateways')), []);
+  // A failed load knows no gateway (null); one still loading shows none yet.
+  const knownGateways = gateways.state === 'error' && gateways.data === undefined ? null : (gateways.data ?? []);
   const [tests, setTests] = useState<Record<string, ConnectionTest>>({});
   const [bulk, runBulk] = useAction();
   const suggested = Object.values(tests).filter(suggestsGateway);
@@ -739,7 +744,7 @@ export function ProvidersScreen() {
                       <ProviderRow
                         key={p.id}
                         p={p}
-                        gateways={gateways.data ?? []}
+                        gateways={knownGateways}
                         reload={load.reload}
                         test={tests[p.id]}
                         onTested={(t) => setTests((all) => ({ ...all, [p.id]: t }))}
@@ -755,7 +760,7 @@ export function ProvidersScreen() {
       </Section>
       <Section title="Create provider">
         {gateways.state === 'error' && <ErrorBox message={`Gateways: ${gateways.error}`} onRetry={gateways.reload} />}
-        <CreateForm gateways={gateways.data ?? []} onCreated={load.reload} />
+        <CreateForm gateways={knownGateways} onCreated={load.reload} />
       </Section>
     </>
   );
