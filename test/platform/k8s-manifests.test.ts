@@ -1,7 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
-import { shutdownBudget } from '@aigw/platform';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { JobName, QueueName } from '@aigw/core';
+import { bullOptions, RedisKeys, shutdownBudget } from '@aigw/platform';
+import { TEST_REDIS_URL, uniqueId } from '@aigw/testing';
 
 /**
  * The Kubernetes manifests as an operator applies them (`kubectl apply -k k8s/`): what they promise about rollouts,
@@ -169,7 +173,7 @@ describe('k8s manifests', () => {
     // before every worker is full.
     expect(Number(list('active')?.metadata.listLength)).toBeLessThan(Number(config.WORKER_CONCURRENCY ?? 256));
     expect(list('wait')).toBeDefined();
-    expect(scaled.triggers).toHaveLength(2);
+    expect(scaled.triggers).toHaveLength(4);
     for (const trigger of scaled.triggers) {
       expect(trigger.type).toBe('redis');
       expect(Object.keys(trigger.metadata).filter((k) => /^(address|host|port|password)/i.test(k))).toEqual([]);
@@ -187,5 +191,58 @@ describe('k8s manifests', () => {
     }
     // The example Secret's address is REDIS_URL's.
     expect(secret.REDIS_ADDRESS).toBe(`${url.hostname}:${url.port || '6379'}`);
+  });
+});
+
+/**
+ * KEDA's `redis` scaler (2.0 and later, kedacore/keda#1013) reads the TYPE of `listName` and counts it with LLEN,
+ * ZCARD, SCARD or HLEN (a missing key, TYPE `none`, as a list: 0). BullMQ keeps a job that waits for a worker in
+ * more than the wait list: a job with a priority (cache warming) in the `prioritized` sorted set, one retried after
+ * a backoff (a failed attempt) in the `delayed` one. Jobs put there by BullMQ itself, counted the way KEDA counts.
+ */
+describe('the ScaledObject on the keys BullMQ uses', () => {
+  const connection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+  const prefix = uniqueId('keda');
+  const keys = new RedisKeys(prefix);
+  const queue = new Queue(QueueName.Generation, bullOptions(connection, keys));
+
+  afterAll(async () => {
+    await queue.obliterate({ force: true });
+    await queue.close();
+    await connection.quit();
+  });
+
+  async function kedaLength(key: string): Promise<number> {
+    const type = await connection.type(key);
+    switch (type) {
+      case 'zset':
+        return connection.zcard(key);
+      case 'set':
+        return connection.scard(key);
+      case 'hash':
+        return connection.hlen(key);
+      default:
+        return connection.llen(key);
+    }
+  }
+
+  it('count every job that waits for a worker: queued, prioritized (cache warming) and delayed (a retry)', async () => {
+    const config = applied.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'ai-gateway-config')?.data ?? {};
+    const scaled = applied.find((d) => d.kind === 'ScaledObject')?.spec as {
+      triggers: { metadata: Record<string, string> }[];
+    };
+    const configured = new RedisKeys(config.REDIS_PREFIX).bullPrefix;
+    const names = scaled.triggers.map((t) => t.metadata.listName.replace(configured, keys.bullPrefix));
+    await queue.add(JobName.Generate, {}, {});
+    await queue.add(JobName.Generate, {}, { priority: 1_000 });
+    await queue.add(JobName.Generate, {}, { delay: 60_000 });
+    expect(await queue.getJobCounts('wait', 'prioritized', 'delayed')).toEqual({ wait: 1, prioritized: 1, delayed: 1 });
+
+    const counted = await Promise.all(names.map(kedaLength));
+    // Each job is counted once (no worker runs here, so the active list is empty).
+    expect(counted.reduce((a, b) => a + b, 0)).toBe(3);
+    for (const state of ['wait', 'prioritized', 'delayed']) {
+      expect(names).toContain(`${keys.bullPrefix}:${QueueName.Generation}:${state}`);
+    }
   });
 });
