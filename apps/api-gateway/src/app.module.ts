@@ -100,7 +100,7 @@ export class AppModule {
         DatabaseModule,
         MetricsModule.forRoot(),
         HealthModule,
-        LocalRepliesModule.forRoot(shared),
+        LocalRepliesModule.forRoot(shared, 'api-gateway'),
       ],
       controllers: [
         ChatCompletionsController,

@@ -6,6 +6,7 @@ import {
   DatabaseModule,
   ENV,
   HealthModule,
+  LocalRepliesModule,
   MetricsModule,
   RedisModule,
   ShutdownModule,
@@ -64,6 +65,7 @@ export function healthMonitorRoot(env: MonitorEnv, shared?: SharedProcess): Type
     imports: [
       MonitorEnvModule.forRoot(env),
       MetricsModule.forRoot({ processMetrics: shared === undefined }),
+      LocalRepliesModule.forRoot(shared, 'health-monitor'),
       HealthMonitorModule,
     ],
   })

@@ -87,7 +87,7 @@ export function routerWorkerRoot(env: WorkerEnv, shared?: SharedProcess): Type<u
     imports: [
       WorkerEnvModule.forRoot(env),
       MetricsModule.forRoot({ processMetrics: shared === undefined }),
-      LocalRepliesModule.forRoot(shared),
+      LocalRepliesModule.forRoot(shared, 'router-worker'),
       RouterWorkerModule,
     ],
   })

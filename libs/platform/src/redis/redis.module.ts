@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
 import { BaseEnv, ENV } from '../config/base-env';
 import { METRICS_REGISTRY, MetricName } from '../metrics/metrics';
+import { SHARED_APP_NAME } from '../replies/shared-process';
 import { RedisFinalWrites } from './final-writes';
 import { closeRedis, createRedis, REDIS, RedisKeys } from './redis';
 import { RedisErrors } from './redis-errors';
@@ -18,8 +19,11 @@ import { RedisErrors } from './redis-errors';
   providers: [
     {
       provide: RedisErrors,
-      inject: [{ token: METRICS_REGISTRY, optional: true }],
-      useFactory: (registry?: Registry) => {
+      inject: [
+        { token: METRICS_REGISTRY, optional: true },
+        { token: SHARED_APP_NAME, optional: true },
+      ],
+      useFactory: (registry?: Registry, app?: string | null) => {
         const counter = registry
           ? new Counter({
               name: MetricName.RedisErrors,
@@ -28,7 +32,10 @@ import { RedisErrors } from './redis-errors';
               registers: [registry],
             })
           : undefined;
-        return new RedisErrors(new Logger('Redis'), counter);
+        // Each app of a shared process has its own connections and outages (ADR 0010): its lines say which app.
+        const logger = new Logger('Redis');
+        const named = app === undefined || app === null ? logger : prefixed(logger, `${app}: `);
+        return new RedisErrors(named, counter);
       },
     },
     {
@@ -52,4 +59,11 @@ export class RedisModule implements OnApplicationShutdown {
     await this.finalWrites.run();
     await closeRedis(this.redis);
   }
+}
+
+function prefixed(logger: Pick<Logger, 'warn' | 'log'>, prefix: string): Pick<Logger, 'warn' | 'log'> {
+  return {
+    warn: (message: string) => logger.warn(prefix + message),
+    log: (message: string) => logger.log(prefix + message),
+  };
 }

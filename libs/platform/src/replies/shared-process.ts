@@ -11,15 +11,27 @@ export interface SharedProcess {
   replies: LocalReplies;
 }
 
-/** Provides LOCAL_REPLIES: the process's LocalReplies when it is shared, null when the app runs alone. */
+/**
+ * The app's name when it shares its process with others (`router-worker`), else null: the lines it logs about what
+ * each app of the process has of its own (its Redis connections' outages) say which app they are about.
+ */
+export const SHARED_APP_NAME = Symbol('SHARED_APP_NAME');
+
+/**
+ * Provides LOCAL_REPLIES: the process's LocalReplies when it is shared, null when the app runs alone; and
+ * SHARED_APP_NAME: `app` when it is shared, null when it runs alone.
+ */
 @Global()
 @Module({})
 export class LocalRepliesModule {
-  static forRoot(shared: SharedProcess | undefined): DynamicModule {
+  static forRoot(shared: SharedProcess | undefined, app: string): DynamicModule {
     return {
       module: LocalRepliesModule,
-      providers: [{ provide: LOCAL_REPLIES, useValue: shared?.replies ?? null }],
-      exports: [LOCAL_REPLIES],
+      providers: [
+        { provide: LOCAL_REPLIES, useValue: shared?.replies ?? null },
+        { provide: SHARED_APP_NAME, useValue: shared === undefined ? null : app },
+      ],
+      exports: [LOCAL_REPLIES, SHARED_APP_NAME],
     };
   }
 }
