@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import {
   ConsoleLogger,
   Logger,
@@ -120,5 +121,7 @@ export async function listen(app: NestFastifyApplication, opts: HttpAppOptions, 
   await app.listen(opts.port, opts.host);
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address !== null ? address.port : opts.port;
-  new Logger(appName).log(`listening on http://${opts.host}:${port}`);
+  // An IPv6 address in brackets, as in a URL: `http://[::]:3000`, not `http://:::3000`.
+  const host = isIPv6(opts.host) ? `[${opts.host}]` : opts.host;
+  new Logger(appName).log(`listening on http://${host}:${port}`);
 }

@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Controller, Get, Logger, Module } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { loadAll } from 'js-yaml';
+import { BaseEnv, createHttpApp, listen, ShutdownModule } from '@aigw/platform';
+
+@Controller()
+class PingController {
+  @Get('ping')
+  ping(): { ok: true } {
+    return { ok: true };
+  }
+}
+
+@Module({ imports: [ShutdownModule], controllers: [PingController] })
+class PingModule {}
+
+/**
+ * The HOST the k8s ConfigMap gives every app. A pod of an IPv6-only cluster has only an IPv6 address, one of a
+ * dual-stack cluster both: `0.0.0.0` listens on IPv4 alone, so its probes and Service traffic over IPv6 were
+ * refused. `::` listens on both (Linux's default `net.ipv6.bindv6only=0`: IPv4 peers arrive as ::ffff:a.b.c.d).
+ */
+describe("the k8s ConfigMap's HOST", () => {
+  const docs = loadAll(readFileSync(join(__dirname, '../../k8s/configmap.yaml'), 'utf8')) as {
+    metadata: { name: string };
+    data?: Record<string, string>;
+  }[];
+  const host = docs.find((d) => d.metadata.name === 'ai-gateway-config')?.data?.HOST ?? '';
+  let app: NestFastifyApplication;
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('is where an app answers over IPv4 and over IPv6', async () => {
+    const env = new BaseEnv();
+    app = await createHttpApp(PingModule, env, 'listen-host', { host, port: 0 }, { handleSignals: false });
+    const logged: string[] = [];
+    jest.spyOn(Logger.prototype, 'log').mockImplementation((message: unknown) => {
+      logged.push(String(message));
+    });
+    await listen(app, { host, port: 0 }, 'listen-host');
+    jest.restoreAllMocks();
+    const address = app.getHttpServer().address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    const answer = async (origin: string): Promise<unknown> => {
+      try {
+        const res = await fetch(`http://${origin}:${port}/ping`);
+        return { status: res.status, body: await res.json() };
+      } catch (err) {
+        return String((err as { cause?: unknown }).cause ?? err);
+      }
+    };
+    expect(await answer('127.0.0.1')).toEqual({ status: 200, body: { ok: true } });
+    expect(await answer('[::1]')).toEqual({ status: 200, body: { ok: true } });
+    // The address as in a URL (an IPv6 one in brackets).
+    expect(logged).toEqual([`listening on http://[::]:${port}`]);
+  });
+});
