@@ -15,8 +15,15 @@ import {
 } from './support';
 
 const THRESHOLD = 3;
-const OPEN_MS = 2000;
+/**
+ * Several steps below rely on A's circuit staying open (not yet due for probes) from one step to the next; on a
+ * busy host a few requests can take seconds, so the window has ample margin, and `expectOpenThroughout` checks
+ * that it did not lapse rather than letting a lapse show up as a wrong call count.
+ */
+const OPEN_MS = 8000;
 const PROBES = 2;
+/** A's latency while the half-open probes are in flight: the other requests are decided well within it. */
+const PROBE_LATENCY_MS = 3000;
 
 /**
  * Simulator A fails every call, B is healthy; A is cheaper, so the cost policy tries it first. The breaker
@@ -68,6 +75,21 @@ describe('circuit breaker across two workers (e2e)', () => {
     );
   }
 
+  /**
+   * The precondition of the steps that expect A not to be called: its circuit was open and not yet due the whole
+   * time since `lapsesBefore` was read (no open -> half_open transition, and the gauge still says open).
+   */
+  async function expectOpenThroughout(step: string, lapsesBefore: number): Promise<void> {
+    const gauge = await gaugeOfA();
+    const lapses = await transitions('open', 'half_open');
+    if (gauge !== 2 || lapses !== lapsesBefore) {
+      throw new Error(
+        `precondition of "${step}" broken: A's circuit left 'open' (gauge ${gauge}, open->half_open ` +
+          `${lapsesBefore} -> ${lapses}); the host took longer than CB_OPEN_MS=${OPEN_MS} ms for this step`,
+      );
+    }
+  }
+
   beforeAll(async () => {
     await system.start();
   }, 90_000);
@@ -83,6 +105,7 @@ describe('circuit breaker across two workers (e2e)', () => {
     for (let i = 0; i < THRESHOLD + 3; i++) {
       answers.push(await ask());
     }
+    await expectOpenThroughout('A not tried once open', 0);
     expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
     expect(answers.map((a) => a.headers.get('x-gateway-provider'))).toEqual(answers.map(() => 'pb'));
     // The first THRESHOLD requests tried A, then fell back to B; after that A was not even tried.
@@ -99,12 +122,14 @@ describe('circuit breaker across two workers (e2e)', () => {
   it('shares the open circuit: neither worker calls A while it is open', async () => {
     // Both processes serve requests in this window, and not one call reaches A.
     const answers = await acrossWorkers(system, 20, 4, () => ask());
+    await expectOpenThroughout('shared open circuit', 0);
     expect(answers.every((a) => a.status === 200 && a.headers.get('x-gateway-provider') === 'pb')).toBe(true);
     expect(callsTo(simA())).toBe(THRESHOLD);
   }, 30_000);
 
   it('fails fast with 503 no_healthy_provider and Retry-After when every candidate is open', async () => {
     const pinned = await chat(system, { model: 'pa/shared' });
+    await expectOpenThroughout('fails fast', 0);
     expect(pinned.status).toBe(503);
     expect(pinned.body.error).toMatchObject({ code: 'no_healthy_provider', type: 'service_unavailable_error' });
     const retryAfter = Number(pinned.headers.get('retry-after'));
@@ -115,19 +140,29 @@ describe('circuit breaker across two workers (e2e)', () => {
 
   it('half-open lets exactly the allowed probes through; their failure re-opens the circuit', async () => {
     // Slow failures keep the probes in flight while the other requests arrive.
-    simA().configure({ latencyMs: 1000 });
-    await waitFor(async () => (await gaugeOfA()) === 1, { timeoutMs: OPEN_MS + 5000, intervalMs: 50 });
-    const answers = await Promise.all(Array.from({ length: 8 }, () => ask()));
+    simA().configure({ latencyMs: PROBE_LATENCY_MS });
+    await waitFor(async () => (await gaugeOfA()) === 1, { timeoutMs: OPEN_MS + 10_000, intervalMs: 50 });
+    const probes = Array.from({ length: PROBES }, () => ask());
+    // Every probe slot taken (both requests are at A), then the others arrive while the probes are still there.
+    await waitFor(() => simA().stats().inFlight === PROBES, {
+      timeoutMs: PROBE_LATENCY_MS,
+      intervalMs: 20,
+      message: 'the probes were not in flight at A together',
+    });
+    const others = await Promise.all(Array.from({ length: 6 }, () => ask()));
+    // Precondition: the others were decided while the probes were in flight (half-open with its slots full).
+    expect(simA().stats().inFlight).toBe(PROBES);
+    const answers = [...(await Promise.all(probes)), ...others];
     expect(answers.every((a) => a.status === 200 && a.headers.get('x-gateway-provider') === 'pb')).toBe(true);
     expect(callsTo(simA())).toBe(THRESHOLD + PROBES);
     expect(await transitions('open', 'half_open')).toBe(1);
     expect(await transitions('half_open', 'open')).toBe(1);
     expect(await gaugeOfA()).toBe(2);
-  }, 30_000);
+  }, 60_000);
 
   it('recovers: a successful probe closes the circuit and A takes the traffic again', async () => {
     simA().configure({ failRate: 0, latencyMs: 0 });
-    await waitFor(async () => (await gaugeOfA()) === 1, { timeoutMs: OPEN_MS + 5000, intervalMs: 50 });
+    await waitFor(async () => (await gaugeOfA()) === 1, { timeoutMs: OPEN_MS + 10_000, intervalMs: 50 });
     const probe = await ask();
     expect(probe.status).toBe(200);
     expect(probe.headers.get('x-gateway-provider')).toBe('pa');
@@ -136,7 +171,7 @@ describe('circuit breaker across two workers (e2e)', () => {
     const next = await pooled(Array.from({ length: 6 }), 3, () => ask());
     expect(next.map((a) => a.headers.get('x-gateway-provider'))).toEqual(next.map(() => 'pa'));
     expect(callsTo(simA())).toBe(THRESHOLD + PROBES + 1 + 6);
-  }, 30_000);
+  }, 60_000);
 
   it('admin circuit reset closes an open circuit at once, is audited, and is refused to non-admins', async () => {
     simA().configure({ failRate: 1, failStatus: [503], latencyMs: 0 });
@@ -144,13 +179,15 @@ describe('circuit breaker across two workers (e2e)', () => {
       await ask();
     }
     expect(await gaugeOfA()).toBe(2);
+    const lapses = await transitions('open', 'half_open');
     simA().configure({ failRate: 0 });
     const resetUrl = `${system.gatewayUrl}/api/v1/ai/admin/providers/pa/circuit/reset`;
 
     const userKey = await createUserKey(system);
     const refused = await fetch(resetUrl, { method: 'POST', headers: system.headers(userKey) });
     expect(refused.status).toBe(403);
-    expect(await gaugeOfA()).toBe(2);
+    // Still open, so the reset below is what closes it.
+    await expectOpenThroughout('refused reset', lapses);
 
     const unknown = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/providers/nope/circuit/reset`, {
       method: 'POST',
@@ -209,9 +246,12 @@ describe('circuit breaker across two workers (e2e)', () => {
     };
 
     await openBy('pa/shared', simA());
+    const lapses = await transitions('open', 'half_open');
     // A label is not how it is called: the circuit stays open.
     expect((await admin('PATCH', 'providers/pa', { displayName: 'Provider A' })).status).toBe(200);
-    expect((await chat(system, { model: 'pa/shared' })).status).toBe(503);
+    const afterLabel = await chat(system, { model: 'pa/shared' });
+    await expectOpenThroughout('label edit', lapses);
+    expect(afterLabel.status).toBe(503);
     const resets = await system.query<{ n: string }>(
       "SELECT count(*) AS n FROM audit_log WHERE action = 'circuit.reset'",
     );
