@@ -1,3 +1,4 @@
+import { waitFor } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { REDIS_URL, TestSystem } from './harness';
@@ -19,8 +20,9 @@ describe('a deleted provider stays forgotten (e2e)', () => {
   }, 30_000);
 
   it('a call in flight that fails after the delete writes no circuit or latency of it back', async () => {
-    // sim1 answers 503 after a while: the call is still running when the provider is deleted.
-    system.sims[1].configure({ latencyMs: 1500, failRate: 1, failStatus: [503] });
+    // sim1 answers 503 after a while: the call is still running when the provider is deleted, and (with margin for
+    // a busy host) when the workers have reloaded their catalogs.
+    system.sims[1].configure({ latencyMs: 4000, failRate: 1, failStatus: [503] });
     const call = fetch(`${system.gatewayUrl}/v1/chat/completions`, {
       method: 'POST',
       headers: system.headers(),
@@ -29,13 +31,20 @@ describe('a deleted provider stays forgotten (e2e)', () => {
       await res.arrayBuffer();
       return res.status;
     });
-    await sleep(500);
+    // The call is at sim1 before the delete, not still on its way (it would then fail as an unknown model).
+    await waitFor(() => system.sims[1].stats().inFlight === 1, {
+      timeoutMs: 4000,
+      intervalMs: 20,
+      message: 'the call never reached sim1',
+    });
 
     const res = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/providers/sim1`, {
       method: 'DELETE',
       headers: system.headers(),
     });
     expect(res.status).toBe(200);
+    // Precondition: the call was still running when the delete was done.
+    expect(system.sims[1].stats().inFlight).toBe(1);
     expect(await call).toBeGreaterThanOrEqual(400);
     // Past the workers' write-behind delays (at most 250 ms for circuits and latency, 1 s for rate limits).
     await sleep(1500);
