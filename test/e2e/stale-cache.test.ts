@@ -110,9 +110,14 @@ describe('stale answers as the last fallback (e2e)', () => {
     for (const stream of [false, true]) {
       const prompt = `stale follower ${stream} ${uniqueId()}`;
       await expired(prompt);
-      system.sim.configure({ failRate: 1, failStatus: [500], latencyMs: 800 });
+      system.sim.configure({ failRate: 1, failStatus: [500], latencyMs: 3000 });
       const leading = chat(prompt, { stream });
-      await new Promise((r) => setTimeout(r, 200));
+      // The leader is at the provider (so it leads), and stays there long enough for the follower to join it.
+      await waitFor(() => system.sim.stats().inFlight === 1, {
+        timeoutMs: 3000,
+        intervalMs: 20,
+        message: 'the leader never reached the provider',
+      });
       const [leader, follower] = await Promise.all([leading, chat(prompt, { stream })]);
       expect(follower.headers.get('x-gateway-coalesced')).toBe('true');
       for (const res of [leader, follower]) {
