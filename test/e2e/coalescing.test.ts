@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { uniqueId, waitFor } from '@aigw/testing';
-import { TestSystem } from './harness';
+import { Redis } from 'ioredis';
+import { REDIS_URL, TestSystem } from './harness';
 
 /**
  * Request coalescing through the whole system (ADR 0007), with two gateway processes: identical requests in flight
@@ -18,7 +19,31 @@ describe('request coalescing (e2e)', () => {
     gateways = [system.gatewayUrl, `http://127.0.0.1:${second.port}`];
   }, 90_000);
 
-  afterAll(() => system.stop(), 30_000);
+  afterAll(async () => {
+    await system.stop();
+    await redis.quit();
+  }, 30_000);
+
+  const redis = new Redis(REDIS_URL);
+
+  /** The request now at the provider: it has led its call (the leader joins before its job is queued). */
+  const leading = (): Promise<void> =>
+    waitFor(() => system.sim.stats().inFlight === 1, {
+      timeoutMs: 5_000,
+      intervalMs: 20,
+      message: 'the leader never reached the provider',
+    });
+
+  /** `n` requests wait for one provider call: its in-flight marker's count (ADR 0007), so a follower has joined. */
+  const waiting = (n: number): Promise<void> =>
+    waitFor(
+      async () => {
+        const markers = await redis.keys(`*${system.prefix}*:inflight:*`);
+        const counts = await Promise.all(markers.map((m) => redis.hget(m, 'n')));
+        return counts.some((c) => Number(c) === n);
+      },
+      { timeoutMs: 5_000, intervalMs: 20, message: `never ${n} waiting for one call` },
+    );
 
   beforeEach(() => {
     system.sim.configure({ latencyMs: 0, chunkDelayMs: 0 });
@@ -164,14 +189,15 @@ describe('request coalescing (e2e)', () => {
   }, 30_000);
 
   it('a follower that disconnects does not cancel the leader', async () => {
-    system.sim.configure({ latencyMs: 1_500 });
+    // A slow call: the follower joins and leaves while it runs.
+    system.sim.configure({ latencyMs: 3_000 });
     system.sim.reset();
     const prompt = `follower leaves ${uniqueId()}`;
     const leader = chat(gateways[0], prompt);
-    await new Promise((r) => setTimeout(r, 200));
+    await leading();
     const gone = new AbortController();
     const follower = chat(gateways[1], prompt, false, gone.signal).catch((err: unknown) => err);
-    await new Promise((r) => setTimeout(r, 300));
+    await waiting(2);
     gone.abort();
     expect(await follower).toMatchObject({ name: 'AbortError' });
     expect(await textOf(await leader)).toBe(prompt);
@@ -188,11 +214,11 @@ describe('request coalescing (e2e)', () => {
       }).then((r) => r.json() as Promise<{ id: string; key: string }>);
     const leaver = await admin('users', { name: `leaver-${uniqueId()}` });
     const leaverKey = (await admin('keys', { userId: leaver.id })).key;
-    system.sim.configure({ latencyMs: 1_000, failStatus: [400], failNext: 1 });
+    system.sim.configure({ latencyMs: 3_000, failStatus: [400], failNext: 1 });
     system.sim.reset();
     const prompt = `leader fails ${uniqueId()}`;
     const leader = chat(gateways[0], prompt);
-    await new Promise((r) => setTimeout(r, 200));
+    await leading();
     const follower = chat(gateways[1], prompt);
     const gone = new AbortController();
     const leaving = fetch(`${gateways[0]}/v1/chat/completions`, {
@@ -201,7 +227,7 @@ describe('request coalescing (e2e)', () => {
       body: JSON.stringify({ model: 'sim-gpt', messages: [{ role: 'user', content: prompt }] }),
       signal: gone.signal,
     }).catch((err: unknown) => err);
-    await new Promise((r) => setTimeout(r, 200));
+    await waiting(3);
     gone.abort();
     expect(await leaving).toMatchObject({ name: 'AbortError' });
     const [led, followed] = await Promise.all([leader, follower]);
@@ -232,14 +258,14 @@ describe('request coalescing (e2e)', () => {
   }, 30_000);
 
   it('the leader disconnecting does not cancel the call while a follower waits', async () => {
-    system.sim.configure({ latencyMs: 1_500 });
+    system.sim.configure({ latencyMs: 3_000 });
     system.sim.reset();
     const prompt = `leader leaves ${uniqueId()}`;
     const gone = new AbortController();
     const leader = chat(gateways[0], prompt, false, gone.signal).catch((err: unknown) => err);
-    await new Promise((r) => setTimeout(r, 200));
+    await leading();
     const follower = chat(gateways[1], prompt);
-    await new Promise((r) => setTimeout(r, 300));
+    await waiting(2);
     gone.abort();
     expect(await leader).toMatchObject({ name: 'AbortError' });
     const res = await follower;
