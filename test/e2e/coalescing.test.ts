@@ -158,12 +158,20 @@ describe('request coalescing (e2e)', () => {
   }, 30_000);
 
   it('streams: one provider call; every follower, even one that joins mid-stream, gets the stream from its start', async () => {
-    system.sim.configure({ latencyMs: 300, chunkDelayMs: 100 });
+    // A stream of about 3 s, so the late followers join it well before its end.
+    system.sim.configure({ latencyMs: 300, chunkDelayMs: 300 });
     const prompt = `stream coalesce ${uniqueId()} one two three four five six seven eight`;
     const before = calls();
+    const logsBefore = new Set(await redis.keys(`*${system.prefix}*:inflight-log:*`));
     const early = Array.from({ length: 6 }, (_, i) => chat(gateways[i % 2], prompt, true));
-    // The rest arrive once the stream is well under way.
-    await new Promise((r) => setTimeout(r, 700));
+    // The rest arrive once the stream is well under way: chunks already in the call's log, which they replay first.
+    await waitFor(
+      async () => {
+        const logs = (await redis.keys(`*${system.prefix}*:inflight-log:*`)).filter((l) => !logsBefore.has(l));
+        return (await Promise.all(logs.map((l) => redis.llen(l)))).some((n) => n >= 3);
+      },
+      { timeoutMs: 5_000, intervalMs: 20, message: 'the stream never got under way' },
+    );
     const late = Array.from({ length: 4 }, (_, i) => chat(gateways[i % 2], prompt, true));
     const answers = await Promise.all([...early, ...late]);
     const bodies = await Promise.all(answers.map((r) => r.text()));
