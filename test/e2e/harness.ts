@@ -179,7 +179,8 @@ export class TestSystem {
           const r = await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => null);
           return r?.ok ?? false;
         },
-        { timeoutMs: 30_000, intervalMs: 100, message: `${name} not ready` },
+        // A Node process boots in seconds, but on a host with many suites running it has taken over 30 s.
+        { timeoutMs: 60_000, intervalMs: 100, message: `${name} not ready` },
       );
     } catch (err) {
       throw new Error(`${name} did not start: ${err instanceof Error ? err.message : ''}\n${output.join('')}`, {
