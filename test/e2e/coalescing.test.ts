@@ -19,15 +19,15 @@ describe('request coalescing (e2e)', () => {
     gateways = [system.gatewayUrl, `http://127.0.0.1:${second.port}`];
   }, 90_000);
 
+  const redis = new Redis(REDIS_URL);
+
   afterAll(async () => {
     await system.stop();
     await redis.quit();
   }, 30_000);
 
-  const redis = new Redis(REDIS_URL);
-
   /** The request now at the provider: it has led its call (the leader joins before its job is queued). */
-  const leading = (): Promise<void> =>
+  const leading = (): Promise<boolean> =>
     waitFor(() => system.sim.stats().inFlight === 1, {
       timeoutMs: 5_000,
       intervalMs: 20,
@@ -35,7 +35,7 @@ describe('request coalescing (e2e)', () => {
     });
 
   /** `n` requests wait for one provider call: its in-flight marker's count (ADR 0007), so a follower has joined. */
-  const waiting = (n: number): Promise<void> =>
+  const waiting = (n: number): Promise<boolean> =>
     waitFor(
       async () => {
         const markers = await redis.keys(`*${system.prefix}*:inflight:*`);
