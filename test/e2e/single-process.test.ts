@@ -284,7 +284,8 @@ describe('single-process SIGTERM beside other gateways (e2e)', () => {
   it('with no other worker connected: keeps taking jobs until its gateway has closed, so the new one is answered', async () => {
     const app = await system.spawnApp('all-in-one', await freePort());
     const other = `http://127.0.0.1:${(await system.spawnApp('api-gateway', await freePort())).port}`;
-    system.sim.configure({ latencyMs: 2_500 });
+    // Long enough to outlast the SIGTERM, the port closing and the pause below on a loaded host (checked below).
+    system.sim.configure({ latencyMs: 6_000 });
     const own = chat(system, `http://127.0.0.1:${app.port}`, 'in flight at this SIGTERM');
     await takenBy('in flight at this SIGTERM');
     app.child.kill('SIGTERM');
@@ -302,6 +303,7 @@ describe('single-process SIGTERM beside other gateways (e2e)', () => {
       },
     );
     await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(system.sim.stats().inFlight).toBe(1); // its gateway has not closed: its request is still at the provider
     const elsewhere = chat(system, other, 'sent while it drains');
     expect(await takenBy('sent while it drains')).toBe(`${hostname()}:${app.child.pid}`);
     expect(await own).toMatchObject({ status: 200, text: 'in flight at this SIGTERM' });
@@ -321,7 +323,7 @@ describe('single-process SIGTERM beside other gateways (e2e)', () => {
       await system.spawnApp('all-in-one', await freePort()),
     ];
     const other = `http://127.0.0.1:${(await system.spawnApp('api-gateway', await freePort())).port}`;
-    system.sim.configure({ latencyMs: 2_500 });
+    system.sim.configure({ latencyMs: 6_000 });
     const own = drainers.map((app, i) => chat(system, `http://127.0.0.1:${app.port}`, `in flight at SIGTERM ${i}`));
     await Promise.all(drainers.map((_, i) => takenBy(`in flight at SIGTERM ${i}`)));
     for (const app of drainers) {
@@ -341,6 +343,7 @@ describe('single-process SIGTERM beside other gateways (e2e)', () => {
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(system.sim.stats().inFlight).toBe(2); // neither gateway has closed: both requests are still at the provider
     const elsewhere = chat(system, other, 'sent while both drain');
     const by = await takenBy('sent while both drain');
     expect(drainers.map((app) => `${hostname()}:${app.child.pid}`)).toContain(by);
