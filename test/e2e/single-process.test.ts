@@ -258,6 +258,17 @@ describe('single-process SIGTERM beside other gateways (e2e)', () => {
     return by;
   }
 
+  /** Once `app`'s port refuses connections, and a few of its drain polls (50 ms each) later. */
+  async function drainingWithPortClosed(app: AppProcess): Promise<void> {
+    const refused = (): Promise<boolean> =>
+      fetch(`http://127.0.0.1:${app.port}/health/live`).then(
+        () => false,
+        () => true,
+      );
+    await waitFor(refused, { timeoutMs: 5000, message: 'the port still accepts' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+
   it('with another worker connected: stops taking jobs while its own in-flight request finishes, the other takes the new one', async () => {
     const [app] = system.apps;
     const other = `http://127.0.0.1:${(await system.spawnApp('api-gateway', await freePort())).port}`;
@@ -291,18 +302,7 @@ describe('single-process SIGTERM beside other gateways (e2e)', () => {
     app.child.kill('SIGTERM');
     // Its gateway has stopped accepting, and its only job is taken: past that, the worker would stop taking jobs if
     // another were connected.
-    await waitFor(
-      () =>
-        fetch(`http://127.0.0.1:${app.port}/health/live`).then(
-          () => false,
-          () => true,
-        ),
-      {
-        timeoutMs: 5000,
-        message: 'the port still accepts',
-      },
-    );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await drainingWithPortClosed(app);
     expect(system.sim.stats().inFlight).toBe(1); // its gateway has not closed: its request is still at the provider
     const elsewhere = chat(system, other, 'sent while it drains');
     expect(await takenBy('sent while it drains')).toBe(`${hostname()}:${app.child.pid}`);
@@ -329,20 +329,7 @@ describe('single-process SIGTERM beside other gateways (e2e)', () => {
     for (const app of drainers) {
       app.child.kill('SIGTERM');
     }
-    for (const app of drainers) {
-      await waitFor(
-        () =>
-          fetch(`http://127.0.0.1:${app.port}/health/live`).then(
-            () => false,
-            () => true,
-          ),
-        {
-          timeoutMs: 5000,
-          message: 'the port still accepts',
-        },
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await Promise.all(drainers.map(drainingWithPortClosed));
     expect(system.sim.stats().inFlight).toBe(2); // neither gateway has closed: both requests are still at the provider
     const elsewhere = chat(system, other, 'sent while both drain');
     const by = await takenBy('sent while both drain');
