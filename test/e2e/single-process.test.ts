@@ -258,6 +258,15 @@ describe('single-process SIGTERM beside other gateways (e2e)', () => {
     return by;
   }
 
+  /** Stops the system's own process if it still runs (the first case stops it; a case run alone does it here). */
+  async function onlyWorkersStartedHere(): Promise<void> {
+    const [first] = system.apps;
+    if (first.child.exitCode === null) {
+      first.child.kill('SIGTERM');
+      await first.exited;
+    }
+  }
+
   /** Once `app`'s port refuses connections, and a few of its drain polls (50 ms each) later. */
   async function drainingWithPortClosed(app: AppProcess): Promise<void> {
     const refused = (): Promise<boolean> =>
@@ -293,6 +302,7 @@ describe('single-process SIGTERM beside other gateways (e2e)', () => {
   }, 40_000);
 
   it('with no other worker connected: keeps taking jobs until its gateway has closed, so the new one is answered', async () => {
+    await onlyWorkersStartedHere();
     const app = await system.spawnApp('all-in-one', await freePort());
     const other = `http://127.0.0.1:${(await system.spawnApp('api-gateway', await freePort())).port}`;
     // Long enough to outlast the SIGTERM, the port closing and the pause below on a loaded host (checked below).
@@ -312,12 +322,7 @@ describe('single-process SIGTERM beside other gateways (e2e)', () => {
   }, 40_000);
 
   it('two draining together: each counts the other as leaving, so a new job is still taken and answered', async () => {
-    // Only these two host workers (the first case stops the system's own process; run alone, this does).
-    const [first] = system.apps;
-    if (first.child.exitCode === null) {
-      first.child.kill('SIGTERM');
-      await first.exited;
-    }
+    await onlyWorkersStartedHere();
     const drainers = [
       await system.spawnApp('all-in-one', await freePort()),
       await system.spawnApp('all-in-one', await freePort()),
