@@ -107,6 +107,28 @@ describe('/health/ready behind the error envelope filter', () => {
     warn.mockRestore();
   });
 
+  it('callers at the same time share one run of the checks; a later caller runs them again', async () => {
+    let runs = 0;
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    app.get(ReadinessChecks).add('held', async () => {
+      runs++;
+      await held;
+      throw new ReadinessProblem('held');
+    });
+    const answers = Array.from({ length: 5 }, () => app.inject({ method: 'GET', url: '/health/ready' }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    release();
+    const results = await Promise.all(answers);
+    expect(runs).toBe(1);
+    for (const res of results) {
+      expect(res.statusCode).toBe(503);
+      expect(res.json<Health>().error.held).toEqual({ status: 'down', message: 'held' });
+    }
+    await app.inject({ method: 'GET', url: '/health/ready' });
+    expect(runs).toBe(2);
+  });
+
   it('other errors keep the envelope', async () => {
     const res = await app.inject({ method: 'GET', url: '/no/such/route' });
     expect(res.statusCode).toBe(404);

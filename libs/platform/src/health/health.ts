@@ -94,6 +94,8 @@ export class HealthController {
   private readonly schemaProbe: string;
   /** The reason last logged for each check that is down: one line per outage and change of reason, not per probe. */
   private readonly loggedDown = new Map<string, string>();
+  /** The readiness run in progress, shared by the callers that come meanwhile. */
+  private checking: Promise<HealthCheckResult> | null = null;
 
   constructor(
     private readonly health: HealthCheckService,
@@ -112,10 +114,21 @@ export class HealthController {
     return this.health.check([() => this.indicators.check('process').up({ pid: process.pid })]);
   }
 
-  /** Readiness: the dependencies this process needs to do its work answer. */
+  /**
+   * Readiness: the dependencies this process needs to do its work answer. The route is open without a key: callers
+   * at the same time share one run of the checks, so a burst of them cannot pile up queries and pings (each up to
+   * its timeout when a dependency hangs).
+   */
   @Get('ready')
   @HealthCheck(UNDOCUMENTED_HEALTH_CHECK)
   ready(): Promise<HealthCheckResult> {
+    this.checking ??= this.checkReady().finally(() => {
+      this.checking = null;
+    });
+    return this.checking;
+  }
+
+  private checkReady(): Promise<HealthCheckResult> {
     return this.health.check([
       () => this.ping('redis', () => this.redis.ping()),
       () => this.ping('database', () => this.db.query(this.schemaProbe)),
