@@ -249,7 +249,13 @@ ${provider('pa', 0.001, '\n    displayName: Provider A')}${provider('pb', 0.002)
     await waitFor(
       async () => {
         prefs = ((await call('GET', '/api/v1/ai/preferences', key)).body as { data: Preference[] }).data;
-        return prefs[0]?.usageCount === 3 && prefs[1]?.usageCount === 2 && prefs[0].last30Days.requests === 3;
+        // Each preference's usage rows may land in a usage batch of their own.
+        return (
+          prefs[0]?.usageCount === 3 &&
+          prefs[1]?.usageCount === 2 &&
+          prefs[0].last30Days.requests === 3 &&
+          prefs[1].last30Days.requests === 2
+        );
       },
       { timeoutMs: 15_000, intervalMs: 250, message: 'preference usage not recorded' },
     );
