@@ -183,6 +183,8 @@ export async function* streamCall(
     const parser = decoder.framing === 'ndjson' ? new NdjsonParser() : new SseParser();
     const events: SseEvent[] = [];
     const deltas: StreamDelta[] = [];
+    // One per stream, reused by every read.
+    const decoded: Decoded = { completed: false, error: undefined };
     const { maxStreamEventBytes } = pool.limits;
     // The body is released by hand in `finally` (drained or destroyed), not by the iterator.
     const chunks = res.body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
@@ -190,7 +192,7 @@ export async function* streamCall(
       deadline.refresh();
       parser.feed(chunk, events);
       if (events.length > 0) {
-        const decoded = decodeAll(decoder, events, deltas);
+        decodeAll(decoder, events, deltas, decoded);
         completed = decoded.completed;
         for (let i = 0; i < deltas.length; i++) {
           yield deltas[i];
@@ -214,7 +216,7 @@ export async function* streamCall(
     }
     if (!completed) {
       parser.end(events);
-      const decoded = decodeAll(decoder, events, deltas);
+      decodeAll(decoder, events, deltas, decoded);
       completed = decoded.completed;
       yield* deltas;
       if (decoded.error !== undefined) {
@@ -255,27 +257,26 @@ interface Decoded {
   /** The terminal event was seen. */
   completed: boolean;
   /** An in-band error (or an unreadable event) that ends the stream once the deltas before it went out. */
-  error?: Error;
+  error: Error | undefined;
 }
 
 /**
- * Feed a batch of events to the decoder (emptying the batch). One read often holds the last deltas and the error
- * event that follows them: the error is returned, not thrown, so the deltas decoded before it still reach the client
- * (and its bill) ahead of it.
+ * Feed a batch of events to the decoder (emptying the batch), into `out`. One read often holds the last deltas and
+ * the error event that follows them: the error is recorded, not thrown, so the deltas decoded before it still reach
+ * the client (and its bill) ahead of it.
  */
-function decodeAll(decoder: StreamDecoder, events: SseEvent[], deltas: StreamDelta[]): Decoded {
-  let completed = false;
+function decodeAll(decoder: StreamDecoder, events: SseEvent[], deltas: StreamDelta[], out: Decoded): void {
   try {
-    for (let i = 0; i < events.length && !completed; i++) {
-      completed = decoder.onEvent(events[i], deltas);
+    for (let i = 0; i < events.length && !out.completed; i++) {
+      out.completed = decoder.onEvent(events[i], deltas);
     }
   } catch (err) {
     // Decoders throw ProviderCallError; anything else is a bug of theirs, kept as the cause.
-    return { completed: false, error: err instanceof Error ? err : new Error('stream decoder failed', { cause: err }) };
+    out.completed = false;
+    out.error = err instanceof Error ? err : new Error('stream decoder failed', { cause: err });
   } finally {
     events.length = 0;
   }
-  return { completed };
 }
 
 function ignore(): void {}
