@@ -7,50 +7,27 @@ type Of<T extends ReplyMessage['t']> = Extract<ReplyMessage, { t: T }>;
 
 /** One deployment of each provider family, all served by the simulator in their own wire formats. */
 function catalog(simUrl: string): string {
-  const model = (name: string): string =>
-    `      - { name: ${name}, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192 }`;
-  return `providers:
-  - id: sim-openai
-    kind: openai
-    baseUrl: ${simUrl}/v1
-    apiKey: sk-sim-openai-secret
-    timeoutMs: 10000
-    models:
-${model('sim-gpt')}
-  - id: sim-impatient
-    kind: openai
-    baseUrl: ${simUrl}/v1
-    apiKey: sk-sim-impatient-secret
-    timeoutMs: 300
-    models:
-${model('sim-impatient')}
-  - id: sim-anthropic
-    kind: anthropic
-    baseUrl: ${simUrl}
-    apiKey: sk-sim-anthropic-secret
-    timeoutMs: 10000
-    models:
-${model('sim-claude')}
-  - id: sim-gemini
-    kind: gemini
-    baseUrl: ${simUrl}/v1beta
-    apiKey: AIzaSy-sim-secret
-    timeoutMs: 10000
-    models:
-${model('sim-gemini')}
-  - id: sim-ollama
-    kind: ollama
-    baseUrl: ${simUrl}
-    timeoutMs: 10000
-    models:
-${model('sim-llama')}
-  - id: sim-tgi
-    kind: tgi
-    baseUrl: ${simUrl}
-    timeoutMs: 10000
-    models:
-${model('sim-tgi')}
-`;
+  // id, kind, base URL path, API key (none for self-hosted servers), timeout, model
+  const deployments: [string, string, string, string | null, number, string][] = [
+    ['sim-openai', 'openai', '/v1', 'sk-sim-openai-secret', 10_000, 'sim-gpt'],
+    ['sim-impatient', 'openai', '/v1', 'sk-sim-impatient-secret', 300, 'sim-impatient'],
+    ['sim-anthropic', 'anthropic', '', 'sk-sim-anthropic-secret', 10_000, 'sim-claude'],
+    ['sim-gemini', 'gemini', '/v1beta', 'AIzaSy-sim-secret', 10_000, 'sim-gemini'],
+    ['sim-ollama', 'ollama', '', null, 10_000, 'sim-llama'],
+    ['sim-tgi', 'tgi', '', null, 10_000, 'sim-tgi'],
+  ];
+  const providers = deployments.map(([id, kind, base, apiKey, timeoutMs, model]) =>
+    [
+      `  - id: ${id}`,
+      `    kind: ${kind}`,
+      `    baseUrl: ${simUrl}${base}`,
+      ...(apiKey === null ? [] : [`    apiKey: ${apiKey}`]),
+      `    timeoutMs: ${timeoutMs}`,
+      '    models:',
+      `      - { name: ${model}, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192 }`,
+    ].join('\n'),
+  );
+  return `providers:\n${providers.join('\n')}\n`;
 }
 
 /** Family, model, and whether the provider reports usage (an OpenAI-compatible server may not). */
