@@ -279,4 +279,11 @@ describe('models listing with MODELS_PUBLIC=true behind a trusted proxy (TRUST_P
     // The client is the address the last trusted proxy saw: a forged entry before it changes nothing.
     expect((await from('198.51.100.7, 203.0.113.1')).status).toBe(429);
   });
+
+  it('counts an IPv6 client by its /64: another address of the same network gets no new budget', async () => {
+    expect((await from('2001:db8:5:6::1')).status).toBe(200);
+    expect((await from('2001:db8:5:6::2')).status).toBe(200);
+    expect((await from('2001:db8:5:6:a:b:c:d')).status).toBe(429);
+    expect((await from('2001:db8:5:7::1')).status).toBe(200);
+  });
 });
