@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { ListenOptions } from 'node:net';
 import { join } from 'node:path';
 import { Controller, Get, Logger, Module } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -56,5 +57,51 @@ describe("the k8s ConfigMap's HOST", () => {
     expect(await answer('[::1]')).toEqual({ status: 200, body: { ok: true } });
     // The address as in a URL (an IPv6 one in brackets).
     expect(logged).toEqual([`listening on http://[::]:${port}`]);
+  });
+});
+
+describe('HOST=:: on a host without IPv6', () => {
+  /** An app whose server meets `code` on every listen on `::`, as a kernel booted with ipv6.disable=1 answers. */
+  async function appFailingOnIpv6(name: string, code: string): Promise<NestFastifyApplication> {
+    const app = await createHttpApp(PingModule, new BaseEnv(), name, { host: '::', port: 0 }, { handleSignals: false });
+    const server = app.getHttpServer();
+    const listenReally = server.listen.bind(server);
+    server.listen = ((options: ListenOptions, ...rest: unknown[]) => {
+      if (options.host !== '::') {
+        return listenReally(options, ...(rest as [() => void]));
+      }
+      process.nextTick(() => server.emit('error', Object.assign(new Error(`listen ${code} :::0`), { code })));
+      return server;
+    }) as typeof server.listen;
+    return app;
+  }
+
+  afterEach(() => jest.restoreAllMocks());
+
+  it('listens on 0.0.0.0 with a warning instead of failing the start', async () => {
+    const app = await appFailingOnIpv6('no-ipv6', 'EAFNOSUPPORT');
+    try {
+      const warned: string[] = [];
+      const logged: string[] = [];
+      jest.spyOn(Logger.prototype, 'warn').mockImplementation((message: unknown) => void warned.push(String(message)));
+      jest.spyOn(Logger.prototype, 'log').mockImplementation((message: unknown) => void logged.push(String(message)));
+      await listen(app, { host: '::', port: 0 }, 'no-ipv6');
+      const address = app.getHttpServer().address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      expect((await fetch(`http://127.0.0.1:${port}/ping`)).status).toBe(200);
+      expect(warned).toEqual([expect.stringContaining('listening on 0.0.0.0 (IPv4) instead')]);
+      expect(logged).toEqual([`listening on http://0.0.0.0:${port}`]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('still fails the start on any other error', async () => {
+    const app = await appFailingOnIpv6('other', 'EADDRINUSE');
+    try {
+      await expect(listen(app, { host: '::', port: 0 }, 'other')).rejects.toThrow('EADDRINUSE');
+    } finally {
+      await app.close();
+    }
   });
 });

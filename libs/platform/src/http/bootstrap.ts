@@ -117,11 +117,27 @@ export async function createHttpApp(
   return app;
 }
 
+/**
+ * Opens the app's port. `HOST=::` (IPv4 and IPv6, as the k8s ConfigMap sets it) on a host whose kernel has IPv6
+ * turned off (`ipv6.disable=1`: no IPv6 socket can be made) falls back to `0.0.0.0`, with a warning, as Node does when
+ * no host is given, instead of failing the start.
+ */
 export async function listen(app: NestFastifyApplication, opts: HttpAppOptions, appName: string): Promise<void> {
-  await app.listen(opts.port, opts.host);
+  const logger = new Logger(appName);
+  let bound = opts.host;
+  try {
+    await app.listen(opts.port, bound);
+  } catch (err) {
+    if (bound !== '::' || (err as NodeJS.ErrnoException | null)?.code !== 'EAFNOSUPPORT') {
+      throw err;
+    }
+    bound = '0.0.0.0';
+    logger.warn('HOST=:: but this host has no IPv6: listening on 0.0.0.0 (IPv4) instead; set HOST=0.0.0.0 to say so');
+    await app.listen(opts.port, bound);
+  }
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address !== null ? address.port : opts.port;
   // An IPv6 address in brackets, as in a URL: `http://[::]:3000`, not `http://:::3000`.
-  const host = isIPv6(opts.host) ? `[${opts.host}]` : opts.host;
-  new Logger(appName).log(`listening on http://${host}:${port}`);
+  const host = isIPv6(bound) ? `[${bound}]` : bound;
+  logger.log(`listening on http://${host}:${port}`);
 }
