@@ -5,7 +5,7 @@ import { MigratedDatabase, RedisErrors, RedisKeys, type RedisOp } from '@aigw/pl
 import { deleteRedisKeysOf, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueId } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
-import { QuotaRebuilder } from '../../apps/api-gateway/src/admission/quota-rebuilder';
+import { QuotaRebuilder, REBUILD_RETRY_MS } from '../../apps/api-gateway/src/admission/quota-rebuilder';
 import { TcpProxy } from '../worker/tcp-proxy';
 
 /**
@@ -58,5 +58,28 @@ describe('QuotaRebuilder while PostgreSQL is down', () => {
     expect(await redis.exists(new GovernanceKeys(prefix).epoch)).toBe(0);
     expect(reported).toEqual([]);
     expect(redisLines).toEqual([]);
+  });
+
+  it('starts no new rebuild (nor warning) for each request while it keeps failing: one per REBUILD_RETRY_MS', async () => {
+    const rebuilder = new QuotaRebuilder(redis, new RedisKeys(prefix), new MigratedDatabase(ds), errors);
+    await relay.down();
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const start = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(start);
+    try {
+      await rebuilder.trigger();
+      expect(warn).toHaveBeenCalledTimes(1);
+      // The requests of the next second wait for nothing and try nothing.
+      clock.mockReturnValue(start + REBUILD_RETRY_MS - 1);
+      await Promise.all([rebuilder.trigger(), rebuilder.trigger(), rebuilder.trigger()]);
+      expect(warn).toHaveBeenCalledTimes(1);
+      clock.mockReturnValue(start + REBUILD_RETRY_MS + 10);
+      await rebuilder.trigger();
+      expect(warn).toHaveBeenCalledTimes(2);
+    } finally {
+      clock.mockRestore();
+      warn.mockRestore();
+    }
+    expect(await redis.exists(new GovernanceKeys(prefix).epoch)).toBe(0);
   });
 });

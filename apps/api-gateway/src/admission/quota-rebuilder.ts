@@ -7,6 +7,11 @@ import type { Redis } from 'ioredis';
 
 /** Longer than any rebuild: one query and a few pipelined writes. */
 const LOCK_MS = 30_000;
+/**
+ * After a failed rebuild, the next starts no sooner than this (the Retry-After admission answers meanwhile): with
+ * PostgreSQL or Redis down, every limited request would otherwise start one, each a warning.
+ */
+export const REBUILD_RETRY_MS = 1_000;
 
 /**
  * Rebuilds every user's quota counters from usage_records after Redis lost them (the epoch key is gone:
@@ -19,6 +24,8 @@ export class QuotaRebuilder implements OnApplicationBootstrap {
   private readonly counters: QuotaCountersStore;
   private readonly usage: QuotaUsageStore;
   private running: Promise<void> | null = null;
+  /** Epoch ms before which no new rebuild starts (set by a failed one). */
+  private notBefore = 0;
 
   constructor(
     @Inject(REDIS) redis: Redis,
@@ -42,8 +49,14 @@ export class QuotaRebuilder implements OnApplicationBootstrap {
     }
   }
 
-  /** Starts a rebuild unless one runs in this process; resolves when it ended (done, or left to another replica). */
+  /**
+   * Starts a rebuild unless one runs in this process or one failed less than REBUILD_RETRY_MS ago; resolves when it
+   * ended (done, failed, or left to another replica).
+   */
   trigger(): Promise<void> {
+    if (this.running === null && Date.now() < this.notBefore) {
+      return Promise.resolve();
+    }
     this.running ??= this.rebuild().finally(() => {
       this.running = null;
     });
@@ -72,8 +85,11 @@ export class QuotaRebuilder implements OnApplicationBootstrap {
       if (!readingDatabase) {
         this.errors.report('quota_rebuild', err);
       }
+      this.notBefore = Date.now() + REBUILD_RETRY_MS;
       const from = readingDatabase ? 'usage_records not read' : 'Redis failed';
-      this.logger.warn(`quota counters not rebuilt (${from}), will retry on the next request: ${describeError(err)}`);
+      this.logger.warn(
+        `quota counters not rebuilt (${from}), retried by a request after ${REBUILD_RETRY_MS} ms: ${describeError(err)}`,
+      );
     } finally {
       if (locked) {
         await this.counters.unlockRebuild().catch(() => undefined);
