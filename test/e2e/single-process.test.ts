@@ -343,6 +343,44 @@ describe('single-process SIGTERM beside other gateways (e2e)', () => {
     expect(await elsewhere).toMatchObject({ status: 200, text: 'sent while both drain' });
     expect(await Promise.all(drainers.map((app) => app.exited))).toEqual([0, 0]);
   }, 60_000);
+
+  it('draining beside a draining split router-worker: counts it as leaving, so a new job is still taken and answered', async () => {
+    await onlyWorkersStartedHere();
+    const other = `http://127.0.0.1:${(await system.spawnApp('api-gateway', await freePort())).port}`;
+    // One job at a time, and a drain time that outlasts it: once busy, it takes no other job.
+    const worker = await system.spawnApp('router-worker', await freePort(), {
+      WORKER_CONCURRENCY: '1',
+      SHUTDOWN_GRACE_MS: '20000',
+      LOG_LEVEL: 'log',
+    });
+    const app = await system.spawnApp('all-in-one', await freePort());
+    const takers = [worker, app].map((p) => `${hostname()}:${p.child.pid}`);
+    system.sim.configure({ latencyMs: 6_000 });
+    // Requests to the single process until each worker runs one (which takes a job is up to Redis): its gateway then
+    // waits for them all, so it stays open past the port closing.
+    const own: ReturnType<typeof chat>[] = [];
+    const taken = new Set<string>();
+    while (taken.size < 2 && own.length < 6) {
+      const content = `in flight at both SIGTERMs ${own.length}`;
+      own.push(chat(system, `http://127.0.0.1:${app.port}`, content));
+      taken.add(await takenBy(content));
+    }
+    expect([...taken].sort()).toEqual([...takers].sort());
+    worker.child.kill('SIGTERM');
+    app.child.kill('SIGTERM');
+    // The router-worker no longer takes jobs, though its blocking connection stays open until its job is done.
+    await waitFor(() => worker.output.join('').includes('stopping: waiting up to'), {
+      timeoutMs: 5_000,
+      message: 'the router-worker did not start draining',
+    });
+    await drainingWithPortClosed(app);
+    expect(system.sim.stats().inFlight).toBe(own.length); // every job is still at the provider
+    const elsewhere = chat(system, other, 'sent while the process and the worker drain');
+    expect(await takenBy('sent while the process and the worker drain')).toBe(takers[1]);
+    expect((await Promise.all(own)).map((answer) => answer.status)).toEqual(own.map(() => 200));
+    expect(await elsewhere).toMatchObject({ status: 200, text: 'sent while the process and the worker drain' });
+    expect(await Promise.all([app.exited, worker.exited])).toEqual([0, 0]);
+  }, 60_000);
 });
 
 describe('single-process SIGTERM with its own job queued (e2e)', () => {

@@ -1,5 +1,15 @@
 import type { MicroserviceOptions } from '@nestjs/microservices';
-import { ControlServer, createHttpApp, RedisErrors, type HttpAppOptions, type SharedProcess } from '@aigw/platform';
+import {
+  ControlServer,
+  createHttpApp,
+  markWorkerLeaving,
+  REDIS,
+  RedisErrors,
+  RedisKeys,
+  type HttpAppOptions,
+  type SharedProcess,
+} from '@aigw/platform';
+import type { Redis } from 'ioredis';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { QueueBoard } from './admin/queue-board';
 import { AppModule } from './app.module';
@@ -54,8 +64,9 @@ export async function createGatewayApp(env: GatewayEnv, shared?: SharedProcess):
  * still accepts connections, a request is on its way to the queue or a job of its own is still queued, or no other
  * worker stays connected to the queue (nothing else would take a job this gateway queues from now on, or one that
  * goes back to the queue for a retry). The hosted worker (its Redis client id, when known) is marked as leaving
- * first, for `leaveMs`: processes draining together then each count the others as gone. Its host keeps the worker
- * taking jobs while the returned check holds.
+ * first, for `leaveMs` (its drain bound) and a margin (`markWorkerLeaving`, as a draining router-worker marks its
+ * own): processes draining together then each count the others as gone. Its host keeps the worker taking jobs while
+ * the returned check holds.
  */
 export async function gatewayAwaitsWorker(
   app: NestFastifyApplication,
@@ -64,10 +75,11 @@ export async function gatewayAwaitsWorker(
 ): Promise<() => Promise<boolean>> {
   const hub = app.get(ReplyHub, { strict: false });
   const queue = app.get(GenerationQueue, { strict: false });
+  const redis = app.get<symbol, Redis>(REDIS, { strict: false });
   const server = app.getHttpServer();
   const marked =
     hostedWorker !== null &&
-    (await queue.markLeaving(hostedWorker, leaveMs).then(
+    (await markWorkerLeaving(redis, app.get(RedisKeys, { strict: false }), hostedWorker, leaveMs).then(
       () => true,
       () => false,
     ));

@@ -33,6 +33,12 @@ export class WorkerLifecycle implements BeforeApplicationShutdown {
   ) {}
 
   beforeApplicationShutdown(): Promise<void> {
+    if (this.stopping === undefined) {
+      // Alone (a split router-worker), it tells single processes draining beside it (ADR 0010) that it leaves the
+      // queue, without waiting for the write. A host has called `drain` by now: it marked its worker as its gateway
+      // began to close.
+      void this.generation.markLeaving(shutdownBudget(this.env.SHUTDOWN_GRACE_MS).drainMs);
+    }
     return this.drain();
   }
 

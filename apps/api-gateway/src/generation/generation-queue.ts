@@ -152,25 +152,9 @@ export class GenerationQueue {
   }
 
   /**
-   * Marks the worker Redis knows by client id `id` as leaving for `ms`: `workersStaying` no longer counts it. A process
-   * hosting a worker marks its own as it drains (ADR 0010), so that processes draining together see each other go.
-   */
-  async markLeaving(id: number, ms: number): Promise<void> {
-    const key = this.keys.workersLeaving();
-    const now = Date.now();
-    // Issued in one turn: one write (ADR 0003).
-    await Promise.all([
-      this.redis.zremrangebyscore(key, '-inf', now),
-      this.redis.zadd(key, now + ms, String(id)),
-      this.redis.pexpire(key, ms, 'NX'),
-      this.redis.pexpire(key, ms, 'GT'),
-    ]);
-  }
-
-  /**
    * Workers connected to the queue and not leaving: BullMQ names their blocking connections (one CLIENT LIST), less
-   * those marked by `markLeaving`. Asked only while a process hosting a worker drains; rejects where the server
-   * refuses CLIENT LIST.
+   * those marked as leaving (`markWorkerLeaving`: draining single processes and router-workers). Asked only while a
+   * process hosting a worker drains; rejects where the server refuses CLIENT LIST.
    */
   async workersStaying(): Promise<number> {
     const [workers, leaving] = await Promise.all([

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { JobName, QueueName, type GenerateJobData } from '@aigw/core';
-import { ENV, RedisErrors, RedisKeys, ShutdownState } from '@aigw/platform';
+import { describeError, ENV, markWorkerLeaving, REDIS, RedisErrors, RedisKeys, ShutdownState } from '@aigw/platform';
+import type { Redis } from 'ioredis';
 import { CancellationRegistry } from '../cancel/cancellation-registry';
 import type { WorkerEnv } from '../config/worker-env';
 import { DrainDeadline } from '../lifecycle/drain-deadline';
@@ -20,6 +21,7 @@ export class GenerationConsumer implements OnApplicationBootstrap {
     @Inject(ENV) private readonly env: WorkerEnv,
     private readonly keys: RedisKeys,
     private readonly errors: RedisErrors,
+    @Inject(REDIS) private readonly redis: Redis,
     private readonly handler: GenerateHandler,
     private readonly cancellations: CancellationRegistry,
     private readonly drain: DrainDeadline,
@@ -57,6 +59,23 @@ export class GenerationConsumer implements OnApplicationBootstrap {
   /** The Redis client id the generation queue sees this worker by (CLIENT LIST); null when not known. */
   async blockingClientId(): Promise<number | null> {
     return (await this.consumer?.blockingClientId()) ?? null;
+  }
+
+  /**
+   * Marks this worker as leaving the queue for `drainMs` and a margin (`markWorkerLeaving`), so that a single process
+   * (ADR 0010) draining beside it no longer counts it among the workers that stay: its blocking connection, which
+   * CLIENT LIST shows, stays open while its running jobs finish, though it takes no job any more. Call it before
+   * `close`. Never rejects: a failed mark only leaves it counted as staying until it is gone.
+   */
+  async markLeaving(drainMs: number): Promise<void> {
+    try {
+      const id = await this.blockingClientId();
+      if (id !== null) {
+        await markWorkerLeaving(this.redis, this.keys, id, drainMs);
+      }
+    } catch (err) {
+      this.logger.warn(`could not mark this worker as leaving the queue: ${describeError(err)}`);
+    }
   }
 
   /**

@@ -178,7 +178,10 @@ export class RedisKeys {
     return `${this.prefix}:reply:${instanceId}`;
   }
 
-  /** Workers draining out of the generation queue, by Redis client id, scored by when the mark lapses (ADR 0010). */
+  /**
+   * Workers draining out of the generation queue, by Redis client id, scored by when the mark lapses (ADR 0010):
+   * written by `markWorkerLeaving`.
+   */
   workersLeaving(): string {
     return this.key('generation', 'leaving');
   }
@@ -200,6 +203,32 @@ export class RedisKeys {
   watched(jobId: string): string {
     return this.key('watched', `{${jobId}}`);
   }
+}
+
+/**
+ * How long a leaving mark outlasts the drain it was set for: the worker's blocking connection closes only once its
+ * jobs ended (or were aborted at the drain's end) and the queue closed. A mark outliving its connection matches
+ * nobody (Redis never gives a client id twice) and lapses with the key.
+ */
+export const WORKER_LEAVING_MARGIN_MS = 5_000;
+
+/**
+ * Marks the worker Redis knows by client id `id` as leaving the generation queue for its drain of `drainMs` plus
+ * WORKER_LEAVING_MARGIN_MS: a draining single process (ADR 0010) no longer counts it among the workers that stay.
+ * Every process hosting a worker marks its own as it starts draining (a single process as its gateway starts
+ * closing, a router-worker at SIGTERM), so that processes draining together count each other as gone. Lapsed marks
+ * are swept on the way. One write (the commands are issued in one turn, ADR 0003); only at shutdown.
+ */
+export async function markWorkerLeaving(redis: Redis, keys: RedisKeys, id: number, drainMs: number): Promise<void> {
+  const key = keys.workersLeaving();
+  const ms = drainMs + WORKER_LEAVING_MARGIN_MS;
+  const now = Date.now();
+  await Promise.all([
+    redis.zremrangebyscore(key, '-inf', now),
+    redis.zadd(key, now + ms, String(id)),
+    redis.pexpire(key, ms, 'NX'),
+    redis.pexpire(key, ms, 'GT'),
+  ]);
 }
 
 /**
