@@ -131,6 +131,58 @@ describe('AdmissionStore', () => {
     }
   });
 
+  it('an admin reset with requests running: their settlement leaves the counters started over alone', async () => {
+    const req = input('u-reset', { dailySpendLimitUsd: 1, monthlySpendLimitUsd: 5 });
+    const admitted = async (store: AdmissionStore): Promise<Reservation> => {
+      const v = await store.admit(req);
+      if (v.kind !== 'admitted' || !v.reservation) {
+        throw new Error('expected a reservation');
+      }
+      return v.reservation;
+    };
+    const before = await admitted(stores[0]);
+    await counters.reset('u-reset', now);
+    const after = await admitted(stores[1]);
+    expect(await counters.read('u-reset', now)).toMatchObject({ dailySpendUsd: 0.01, monthlySpendUsd: 0.01 });
+    // What the request received before the reset costs no longer counts (its usage record is dated before the reset),
+    // and the reservation of the one admitted after stays.
+    await stores[2].settle(before, 40, 0.0025);
+    expect(await counters.read('u-reset', now)).toMatchObject({ dailySpendUsd: 0.01, monthlySpendUsd: 0.01 });
+    await stores[2].settle(after, 40, 0.002);
+    expect(await counters.read('u-reset', now)).toMatchObject({ dailySpendUsd: 0.002, monthlySpendUsd: 0.002 });
+    // A second reset is told from the first.
+    const running = await admitted(stores[0]);
+    await counters.reset('u-reset', now);
+    await stores[1].settle(running, 0, 0);
+    expect(await counters.read('u-reset', now)).toMatchObject({ dailySpendUsd: 0, monthlySpendUsd: 0 });
+  });
+
+  it('after Redis lost its data and the counters were rebuilt, a request admitted before adds its usage', async () => {
+    const req = input('u-rebuilt', { dailySpendLimitUsd: 1, keyTpm: 10_000 });
+    const before = await stores[0].admit(req);
+    if (before.kind !== 'admitted' || !before.reservation) {
+      throw new Error('expected a reservation');
+    }
+    // The data loss, then the rebuild from usage_records (which the running request is not in yet), then a request
+    // of the new counters.
+    const spend = keys.daySpend('u-rebuilt', periodsAt(now).day);
+    await conns[0].del(spend, ...before.reservation.tokenKeys);
+    await counters.write(
+      [{ userId: 'u-rebuilt', dailyRequests: 3, dailySpendUsd: 0.02, monthlyRequests: 3, monthlySpendUsd: 0.02 }],
+      now,
+    );
+    await counters.markRebuilt(now + 1);
+    const after = await stores[1].admit(req);
+    if (after.kind !== 'admitted' || !after.reservation) {
+      throw new Error('expected a reservation');
+    }
+    expect(await counters.read('u-rebuilt', now)).toMatchObject({ dailySpendUsd: 0.03 });
+    await stores[2].settle(before.reservation, 40, 0.0025);
+    expect(await counters.read('u-rebuilt', now)).toMatchObject({ dailySpendUsd: 0.0325 });
+    expect(Number(await conns[0].get(after.reservation.tokenKeys[0]))).toBe(140);
+    await counters.markRebuilt(now);
+  });
+
   it('holds requests per minute for the key and for the user (all keys together), with the header view', async () => {
     const first = await stores[0].admit(input('u-rate', { keyRpm: 3, userRpm: 4 }));
     expect(first).toMatchObject({ kind: 'admitted', rate: { limitRequests: 3, remainingRequests: 2 } });

@@ -5,10 +5,10 @@
  * serialised by Redis: spend can never be reserved past a limit.
  *
  * KEYS: 1 epoch | 2 key requests 3 key tokens 4 user requests 5 user tokens (this minute)
- *       6 day requests 7 day spend 8 month requests 9 month spend
+ *       6 day requests 7 day spend 8 month requests 9 month spend | 10 the user's quota reset count
  * ARGV: 1..8 limits in KEYS order 2..9 (-1 = none; spend in nano-dollars) | 9 tokens | 10 reserve nanos
  *       11 window expiry 12 day expiry 13 month expiry (epoch ms, PEXPIREAT)
- * Returns {'ok', key requests, key tokens, user requests, user tokens} after charging,
+ * Returns {'ok', key requests, key tokens, user requests, user tokens, epoch ('-': none), reset count} after charging,
  * {'refused', check, current, limit, the same four counts uncharged} (the check: the one the request alone exceeds,
  * else the one that resets last, so that its Retry-After is when the request can pass), or
  * {'rebuild'} when quotas apply and the epoch is gone (Redis lost the counters).
@@ -53,7 +53,10 @@ for i = 1, 8 do
     redis.call('PEXPIREAT', key, at)
   end
 end
-return {'ok', current[1], current[2], current[3], current[4]}
+-- What the counters are (settlement finds out whether a rebuild or a reset replaced them since).
+local epoch = redis.call('GET', KEYS[1]) or '-'
+local resets = redis.call('GET', KEYS[10]) or '0'
+return {'ok', current[1], current[2], current[3], current[4], epoch, resets}
 `;
 
 /**
@@ -61,18 +64,44 @@ return {'ok', current[1], current[2], current[3], current[4]}
  * (a failed request refunds everything). Counters that expired meanwhile (the minute or day is over) are left
  * alone, and none goes below zero.
  *
+ * Counters replaced since admission no longer hold the reservation, and taking it off them would take off what the
+ * requests admitted since reserved. A new epoch (Redis lost its data and the quota counters were rebuilt from
+ * usage_records, which the running request is not in yet) replaced every counter: they move by the real usage. A new
+ * reset count (an admin reset the user's quota) zeroed the spend counters, and what a request received before the
+ * reset costs no longer counts (usage_records date it when it was received): they do not move.
+ *
  * Once per job: KEYS[1] is the job's settlement marker, set (with ARGV[1] ms to live) by the first settlement; a
  * later one (a run taking the job over after the worker that settled it died before completing it) changes
  * nothing. ARGV[1] = '0': no marker.
  *
- * KEYS: the marker, then the reserved counters. ARGV: the marker's time to live, then one delta per counter.
+ * KEYS: 1 the marker, 2 the epoch, 3 the user's reset count, then the reserved token counters, then the spend ones.
+ * ARGV: 1 the marker's time to live | 2 the epoch ('-': none) and 3 the reset count at admission ('' and '': not
+ * known, never replaced) | 4 how many token counters | 5 token delta, 6 tokens used | 7 spend delta, 8 cost (nano-dollars).
  */
 export const SETTLE_LUA = `
 if ARGV[1] ~= '0' and not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
   return 0
 end
-for i = 2, #KEYS do
-  local delta = tonumber(ARGV[i])
+local rebuilt = false
+local reset = false
+if ARGV[2] ~= '' then
+  -- Admitted without an epoch ('-': Redis had lost its data, and a caller with rate limits alone does not wait for
+  -- the rebuild), its counters were already the new ones.
+  rebuilt = ARGV[2] ~= '-' and (redis.call('GET', KEYS[2]) or '-') ~= ARGV[2]
+  reset = (redis.call('GET', KEYS[3]) or '0') ~= ARGV[3]
+end
+local tokenKeys = tonumber(ARGV[4])
+for i = 4, #KEYS do
+  local delta
+  if i - 3 <= tokenKeys then
+    delta = tonumber(rebuilt and ARGV[6] or ARGV[5])
+  elseif rebuilt then
+    delta = tonumber(ARGV[8])
+  elseif reset then
+    delta = 0
+  else
+    delta = tonumber(ARGV[7])
+  end
   if delta ~= 0 and redis.call('EXISTS', KEYS[i]) == 1 then
     local v = redis.call('INCRBY', KEYS[i], delta)
     if v < 0 then

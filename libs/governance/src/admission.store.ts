@@ -91,6 +91,7 @@ export class AdmissionStore {
       k.daySpend(userId, p.day),
       k.monthRequests(userId, p.month),
       k.monthSpend(userId, p.month),
+      k.quotaResets(userId),
     ];
     const reply = (await ADMIT.run(this.redis, keyList, [
       arg(l.keyRpm),
@@ -127,7 +128,7 @@ export class AdmissionStore {
         };
       }
       default: {
-        const counts = (reply.slice(1) as number[]).map(Number);
+        const counts = reply.slice(1, 5).map(Number);
         const tokenKeys: string[] = [];
         const spendKeys: string[] = [];
         if (l.keyTpm !== null) {
@@ -145,7 +146,13 @@ export class AdmissionStore {
         const reservation =
           tokenKeys.length + spendKeys.length === 0
             ? null
-            : { tokenKeys, tokens: input.tokens, spendKeys, nanos: reserveNanos };
+            : {
+                tokenKeys,
+                tokens: input.tokens,
+                spendKeys,
+                nanos: reserveNanos,
+                counters: { epoch: String(reply[5]), resets: String(reply[6]), resetsKey: keyList[9] },
+              };
         return { kind: 'admitted', reservation, rate: this.rateView(l, counts, resetMs) };
       }
     }
@@ -164,19 +171,22 @@ export class AdmissionStore {
     once?: { jobId: string; ttlMs: number },
   ): Promise<void> {
     const marker = once === undefined ? this.keys.settled('') : this.keys.settled(once.jobId);
-    const keys = [marker, ...reservation.tokenKeys, ...reservation.spendKeys];
-    const tokenDelta = usedTokens - reservation.tokens;
+    const at = reservation.counters;
+    // Without `counters` (a reservation of an older release) the reset count's key is never read: any name does.
+    const keys = [marker, this.keys.epoch, at?.resetsKey ?? marker, ...reservation.tokenKeys, ...reservation.spendKeys];
     // A reservation of the release that counted micro-dollars is settled in its own counters and unit.
-    const spendDelta =
-      reservation.micros === undefined
-        ? usdToNanos(costUsd) - reservation.nanos
-        : Math.ceil(costUsd * 1_000_000 - 1e-9) - reservation.micros;
-    const deltas = [
+    const cost = reservation.micros === undefined ? usdToNanos(costUsd) : Math.ceil(costUsd * 1_000_000 - 1e-9);
+    const args = [
       once === undefined ? 0 : Math.max(1, Math.ceil(once.ttlMs)),
-      ...reservation.tokenKeys.map(() => tokenDelta),
-      ...reservation.spendKeys.map(() => spendDelta),
+      at?.epoch ?? '',
+      at?.resets ?? '',
+      reservation.tokenKeys.length,
+      usedTokens - reservation.tokens,
+      usedTokens,
+      cost - (reservation.micros ?? reservation.nanos),
+      cost,
     ];
-    await SETTLE.run(this.redis, keys, deltas);
+    await SETTLE.run(this.redis, keys, args);
   }
 
   private periodEnd(check: LimitCheck, now: number): number {

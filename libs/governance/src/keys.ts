@@ -30,6 +30,14 @@ export class GovernanceKeys {
     return `${this.p}settled:${jobId}`;
   }
 
+  /**
+   * How many times an admin reset the user's quota counters: a reservation made before a reset is not in the counters
+   * the reset started over, and its settlement leaves them alone.
+   */
+  quotaResets(userId: string): string {
+    return `${this.p}resets:${userId}`;
+  }
+
   keyRequests(keyId: string, p: Periods): string {
     return `${this.p}rl:k:${keyId}:${p.window}:r`;
   }

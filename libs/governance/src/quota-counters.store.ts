@@ -16,6 +16,7 @@ export interface UserPeriodUsage extends PeriodUsage {
 
 const DAY_KEEP_MS = 86_400_000;
 const MONTH_KEEP_MS = 7 * 86_400_000;
+const RESETS_KEEP_MS = 40 * 86_400_000;
 
 /** KEYS[i] = max(KEYS[i], ARGV[2i-1]), expiring at ARGV[2i] (ms) when raised or without an expiry. */
 const RAISE = new RedisScript(`
@@ -59,16 +60,31 @@ export class QuotaCountersStore {
     };
   }
 
-  /** Zeroes the user's current day and month (the admin reset). */
+  /**
+   * Zeroes the user's current day and month (the admin reset) and counts the reset, at once: the requests still
+   * running hold reservations the zeroed counters no longer do, and their settlement, seeing the new count, leaves
+   * the spend counters alone rather than taking the reservation off what the requests admitted after the reset
+   * reserved (what a request received before the reset costs no longer counts, as in usage_records).
+   */
   async reset(userId: string, now: number): Promise<void> {
     const p = periodsAt(now);
     const k = this.keys;
-    await this.redis.del(
-      k.dayRequests(userId, p.day),
-      k.daySpend(userId, p.day),
-      k.monthRequests(userId, p.month),
-      k.monthSpend(userId, p.month),
-    );
+    const dayAt = p.dayEndsAt + DAY_KEEP_MS;
+    const monthAt = p.monthEndsAt + MONTH_KEEP_MS;
+    const replies = await this.redis
+      .multi()
+      .set(k.dayRequests(userId, p.day), 0, 'PXAT', dayAt)
+      .set(k.daySpend(userId, p.day), 0, 'PXAT', dayAt)
+      .set(k.monthRequests(userId, p.month), 0, 'PXAT', monthAt)
+      .set(k.monthSpend(userId, p.month), 0, 'PXAT', monthAt)
+      .incr(k.quotaResets(userId))
+      // Longer than any job can run; a count that expired reads as 0, older than any reservation still held.
+      .pexpire(k.quotaResets(userId), RESETS_KEEP_MS)
+      .exec();
+    const failed = replies?.find(([err]) => err !== null)?.[0];
+    if (failed) {
+      throw failed;
+    }
   }
 
   /** Sets users' counters to what usage_records say (the rebuild, after Redis lost them). */
