@@ -144,17 +144,34 @@ describe('AdmissionStore', () => {
     await counters.reset('u-reset', now);
     const after = await admitted(stores[1]);
     expect(await counters.read('u-reset', now)).toMatchObject({ dailySpendUsd: 0.01, monthlySpendUsd: 0.01 });
-    // What the request received before the reset costs no longer counts (its usage record is dated before the reset),
+    // What the request received before the reset costs no longer counts (usage_records date it when it was received),
     // and the reservation of the one admitted after stays.
-    await stores[2].settle(before, 40, 0.0025);
+    await stores[2].settle(before, 40, 0.0025, undefined, now - 1_000);
     expect(await counters.read('u-reset', now)).toMatchObject({ dailySpendUsd: 0.01, monthlySpendUsd: 0.01 });
-    await stores[2].settle(after, 40, 0.002);
+    await stores[2].settle(after, 40, 0.002, undefined, now + 1);
     expect(await counters.read('u-reset', now)).toMatchObject({ dailySpendUsd: 0.002, monthlySpendUsd: 0.002 });
-    // A second reset is told from the first.
-    const running = await admitted(stores[0]);
-    await counters.reset('u-reset', now);
-    await stores[1].settle(running, 0, 0);
-    expect(await counters.read('u-reset', now)).toMatchObject({ dailySpendUsd: 0, monthlySpendUsd: 0 });
+  });
+
+  it('a request straddling a reset counts by when it was received, as its usage record does', async () => {
+    const req = input('u-straddle', { dailySpendLimitUsd: 1 });
+    const admitted = async (): Promise<Reservation> => {
+      const v = await stores[0].admit(req);
+      if (v.kind !== 'admitted' || !v.reservation) {
+        throw new Error('expected a reservation');
+      }
+      return v.reservation;
+    };
+    // Received just after the reset's time, admitted before the counters were zeroed: its cost counts.
+    const early = await admitted();
+    await counters.reset('u-straddle', now);
+    await stores[1].settle(early, 40, 0.0025, undefined, now + 1);
+    expect(await counters.read('u-straddle', now)).toMatchObject({ dailySpendUsd: 0.0025 });
+    // Received just before the reset's time, admitted after the counters were zeroed: its reservation is given back
+    // whole, and its cost does not count.
+    const late = await admitted();
+    expect(await counters.read('u-straddle', now)).toMatchObject({ dailySpendUsd: 0.0125 });
+    await stores[1].settle(late, 40, 0.003, undefined, now - 1);
+    expect(await counters.read('u-straddle', now)).toMatchObject({ dailySpendUsd: 0.0025 });
   });
 
   it('after Redis lost its data and the counters were rebuilt, a request admitted before adds its usage', async () => {

@@ -5,10 +5,11 @@
  * serialised by Redis: spend can never be reserved past a limit.
  *
  * KEYS: 1 epoch | 2 key requests 3 key tokens 4 user requests 5 user tokens (this minute)
- *       6 day requests 7 day spend 8 month requests 9 month spend | 10 the user's quota reset count
+ *       6 day requests 7 day spend 8 month requests 9 month spend | 10 the user's last quota reset time
  * ARGV: 1..8 limits in KEYS order 2..9 (-1 = none; spend in nano-dollars) | 9 tokens | 10 reserve nanos
  *       11 window expiry 12 day expiry 13 month expiry (epoch ms, PEXPIREAT)
- * Returns {'ok', key requests, key tokens, user requests, user tokens, epoch ('-': none), reset count} after charging,
+ * Returns {'ok', key requests, key tokens, user requests, user tokens, epoch ('-': none), reset time ('0': none)} after
+ * charging,
  * {'refused', check, current, limit, the same four counts uncharged} (the check: the one the request alone exceeds,
  * else the one that resets last, so that its Retry-After is when the request can pass), or
  * {'rebuild'} when quotas apply and the epoch is gone (Redis lost the counters).
@@ -67,16 +68,20 @@ return {'ok', current[1], current[2], current[3], current[4], epoch, resets}
  * Counters replaced since admission no longer hold the reservation, and taking it off them would take off what the
  * requests admitted since reserved. A new epoch (Redis lost its data and the quota counters were rebuilt from
  * usage_records, which the running request is not in yet) replaced every counter: they move by the real usage. A new
- * reset count (an admin reset the user's quota) zeroed the spend counters, and what a request received before the
- * reset costs no longer counts (usage_records date it when it was received): they do not move.
+ * reset time (an admin reset the user's quota) replaced the spend counters. Whether the request's cost counts is
+ * decided as usage_records decide it, by when the request was received against the last reset: a request received
+ * before it costs nothing there (its reservation, if the new counters hold it, is given back whole), one received
+ * after it counts even when its admission came before the counters were zeroed.
  *
  * Once per job: KEYS[1] is the job's settlement marker, set (with ARGV[1] ms to live) by the first settlement; a
  * later one (a run taking the job over after the worker that settled it died before completing it) changes
  * nothing. ARGV[1] = '0': no marker.
  *
- * KEYS: 1 the marker, 2 the epoch, 3 the user's reset count, then the reserved token counters, then the spend ones.
- * ARGV: 1 the marker's time to live | 2 the epoch ('-': none) and 3 the reset count at admission ('' and '': not
- * known, never replaced) | 4 how many token counters | 5 token delta, 6 tokens used | 7 spend delta, 8 cost (nano-dollars).
+ * KEYS: 1 the marker, 2 the epoch, 3 the user's last reset time, then the reserved token counters, then the spend
+ * ones.
+ * ARGV: 1 the marker's time to live | 2 the epoch ('-': none) and 3 the reset time at admission ('' and '': not
+ * known, never replaced) | 4 how many token counters | 5 token delta, 6 tokens used | 7 reserved, 8 cost
+ * (nano-dollars) | 9 when the request was received (epoch ms; '': after any reset).
  */
 export const SETTLE_LUA = `
 if ARGV[1] ~= '0' and not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
@@ -84,23 +89,21 @@ if ARGV[1] ~= '0' and not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) t
 end
 local rebuilt = false
 local reset = false
+local counts = true
 if ARGV[2] ~= '' then
   -- Admitted without an epoch ('-': Redis had lost its data, and a caller with rate limits alone does not wait for
   -- the rebuild), its counters were already the new ones.
   rebuilt = ARGV[2] ~= '-' and (redis.call('GET', KEYS[2]) or '-') ~= ARGV[2]
-  reset = (redis.call('GET', KEYS[3]) or '0') ~= ARGV[3]
+  local resetAt = redis.call('GET', KEYS[3]) or '0'
+  reset = resetAt ~= ARGV[3]
+  counts = rebuilt or ARGV[9] == '' or tonumber(ARGV[9]) >= tonumber(resetAt)
 end
+local spend = (counts and tonumber(ARGV[8]) or 0) - ((rebuilt or reset) and 0 or tonumber(ARGV[7]))
 local tokenKeys = tonumber(ARGV[4])
 for i = 4, #KEYS do
-  local delta
+  local delta = spend
   if i - 3 <= tokenKeys then
     delta = tonumber(rebuilt and ARGV[6] or ARGV[5])
-  elseif rebuilt then
-    delta = tonumber(ARGV[8])
-  elseif reset then
-    delta = 0
-  else
-    delta = tonumber(ARGV[7])
   end
   if delta ~= 0 and redis.call('EXISTS', KEYS[i]) == 1 then
     local v = redis.call('INCRBY', KEYS[i], delta)

@@ -162,13 +162,15 @@ export class AdmissionStore {
    * Moves every reserved counter to the real usage (a failed request: tokens 0, cost 0, a full refund). With `once`,
    * only the first settlement of that reservation moves them (`once.jobId` names its admission: the request id; its
    * marker lives `ttlMs`): a re-run of a job whose settlement landed before its worker died must not take the
-   * reservation off a second time.
+   * reservation off a second time. `receivedAt` (epoch ms): when the request was received, which decides whether its
+   * cost counts after an admin reset of the user's quota (unknown: it does).
    */
   async settle(
     reservation: Reservation,
     usedTokens: number,
     costUsd: number,
     once?: { jobId: string; ttlMs: number },
+    receivedAt?: number,
   ): Promise<void> {
     const marker = once === undefined ? this.keys.settled('') : this.keys.settled(once.jobId);
     const at = reservation.counters;
@@ -183,8 +185,9 @@ export class AdmissionStore {
       reservation.tokenKeys.length,
       usedTokens - reservation.tokens,
       usedTokens,
-      cost - (reservation.micros ?? reservation.nanos),
+      reservation.micros ?? reservation.nanos,
       cost,
+      receivedAt ?? '',
     ];
     await SETTLE.run(this.redis, keys, args);
   }

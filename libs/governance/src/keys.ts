@@ -31,11 +31,11 @@ export class GovernanceKeys {
   }
 
   /**
-   * How many times an admin reset the user's quota counters: a reservation made before a reset is not in the counters
-   * the reset started over, and its settlement leaves them alone.
+   * When an admin last reset the user's quota counters (epoch ms): a reservation made before a reset is not in the
+   * counters the reset started over.
    */
   quotaResets(userId: string): string {
-    return `${this.p}resets:${userId}`;
+    return `${this.p}reset-at:${userId}`;
   }
 
   keyRequests(keyId: string, p: Periods): string {

@@ -61,10 +61,10 @@ export class QuotaCountersStore {
   }
 
   /**
-   * Zeroes the user's current day and month (the admin reset) and counts the reset, at once: the requests still
-   * running hold reservations the zeroed counters no longer do, and their settlement, seeing the new count, leaves
-   * the spend counters alone rather than taking the reservation off what the requests admitted after the reset
-   * reserved (what a request received before the reset costs no longer counts, as in usage_records).
+   * Zeroes the user's current day and month (the admin reset) and records its time (`now`, the reset time written
+   * to user_quotas), at once: the requests still running hold reservations the zeroed counters no longer do, and
+   * their settlement, seeing another reset time, does not take the reservation off what the requests admitted after
+   * the reset reserved. Whether a request's cost counts is decided by when it was received, as usage_records date it.
    */
   async reset(userId: string, now: number): Promise<void> {
     const p = periodsAt(now);
@@ -77,9 +77,8 @@ export class QuotaCountersStore {
       .set(k.daySpend(userId, p.day), 0, 'PXAT', dayAt)
       .set(k.monthRequests(userId, p.month), 0, 'PXAT', monthAt)
       .set(k.monthSpend(userId, p.month), 0, 'PXAT', monthAt)
-      .incr(k.quotaResets(userId))
-      // Longer than any job can run; a count that expired reads as 0, older than any reservation still held.
-      .pexpire(k.quotaResets(userId), RESETS_KEEP_MS)
+      // Longer than any job can run; a reset time that expired reads as 0, older than any reservation still held.
+      .set(k.quotaResets(userId), now, 'PX', RESETS_KEEP_MS)
       .exec();
     const failed = replies?.find(([err]) => err !== null)?.[0];
     if (failed) {

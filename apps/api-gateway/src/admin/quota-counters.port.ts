@@ -16,8 +16,8 @@ export interface QuotaCounters {
 
 export interface QuotaCountersPort {
   read(userId: string, now: number): Promise<QuotaCounters>;
-  /** Zeroes the user's counters; called after the reset times in user_quotas were set to now. */
-  reset(userId: string): Promise<void>;
+  /** Zeroes the user's counters; called after the reset times in user_quotas were set to `at`. */
+  reset(userId: string, at: Date): Promise<void>;
   /**
    * Sets the user's counters to what usage_records say, after their limits changed: a limit set where there was
    * none counts from what was already spent, not from zero.

@@ -64,8 +64,9 @@ export class QuotasAdminService {
 
   /** Starts the user's day and month over now: the reset times in PostgreSQL, then the live counters. */
   async reset(userId: string, auth: AuthContext): Promise<QuotaUsageView> {
-    this.found(userId, await this.quotas.reset(userId, new Date(), actorOf(auth)));
-    await this.counters.reset(userId);
+    const at = new Date();
+    this.found(userId, await this.quotas.reset(userId, at, actorOf(auth)));
+    await this.counters.reset(userId, at);
     return this.get(userId);
   }
 

@@ -47,8 +47,8 @@ export class RedisQuotaCounters implements QuotaCountersPort {
     };
   }
 
-  async reset(userId: string): Promise<void> {
-    await this.counters.reset(userId, Date.now());
+  async reset(userId: string, at: Date): Promise<void> {
+    await this.counters.reset(userId, at.getTime());
   }
 
   /**

@@ -208,6 +208,7 @@ export class GenerateHandler {
         // the job id with a reservation of its own, which the first run's settlement must not stand for.
         id: data.request.requestId,
         deadlineAt: data.request.deadlineAt,
+        receivedAt: data.request.receivedAt,
       }),
     ]);
     const [replyFailure] = await this.drain.handOff(work, `results of job ${jobId}`, () => this.errors.mark === null);

@@ -31,13 +31,14 @@ export class Settlement {
   /**
    * `job`: the admission settled (the request id it reserved for; a job re-run under an Idempotency-Key is admitted
    * anew with a new request id) and its deadline, past which it cannot run again: its settlement is marked until a
-   * minute after that, so a run taking the job over settles nothing a second time.
+   * minute after that, so a run taking the job over settles nothing a second time. `receivedAt`: when the request was
+   * received (its usage record's time), which decides whether its cost counts after a quota reset.
    */
   async settle(
     reservation: Reservation | undefined,
     usedTokens: number,
     costUsd: number,
-    job: { id: string; deadlineAt: number },
+    job: { id: string; deadlineAt: number; receivedAt: number },
   ): Promise<void> {
     if (reservation === undefined) {
       return;
@@ -45,7 +46,7 @@ export class Settlement {
     const once = { jobId: job.id, ttlMs: Math.max(0, job.deadlineAt - Date.now()) + SETTLED_MARK_MARGIN_MS };
     for (let failures = 0; ;) {
       try {
-        await this.store.settle(reservation, usedTokens, costUsd, once);
+        await this.store.settle(reservation, usedTokens, costUsd, once, job.receivedAt);
         return;
       } catch (err) {
         this.errors.report('settlement', err);

@@ -66,11 +66,10 @@ export interface Reservation {
    */
   micros?: number;
   /**
-   * What the counters were at admission: the quota epoch (`-` when none) and the user's reset count. A rebuild after
-   * Redis lost its data (a new epoch) or an admin reset (a new count) replaced the counters since, so they no longer
-   * hold this reservation, and taking it off would take off what the requests admitted since reserved: settlement
-   * adds the real usage to rebuilt counters and leaves reset spend counters alone (see SETTLE_LUA). Absent from a
-   * reservation of an older release (settled as before).
+   * What the counters were at admission: the quota epoch (`-` when none) and the user's last reset time (`0` when
+   * none). A rebuild after Redis lost its data (a new epoch) or an admin reset (a new time) replaced the counters
+   * since, so they no longer hold this reservation, and taking it off would take off what the requests admitted
+   * since reserved (see SETTLE_LUA). Absent from a reservation of an older release (settled as before).
    */
   counters?: { epoch: string; resets: string; resetsKey: string };
 }
