@@ -3,15 +3,33 @@ import type { UsageEvent } from '@aigw/core';
 import {
   DeploymentStatsStore,
   PreferenceStore,
+  type PreferenceRecord,
   ProviderEntity,
   runMigrationsLocked,
   UsageStore,
   UserEntity,
 } from '@aigw/entities';
-import type { DataSource } from 'typeorm';
+import type { AfterQueryEvent, DataSource, EntitySubscriberInterface } from 'typeorm';
 import { dropSchema, openDataSource, uniqueSchema } from './pg';
 
 const HOUR = 3_600_000;
+
+interface PlanNode {
+  'Relation Name'?: string;
+  'Actual Rows': number;
+  'Actual Loops': number;
+  'Rows Removed by Filter'?: number;
+  Plans?: PlanNode[];
+}
+
+/** Rows a plan's scans of `table` went through (kept or filtered out), over every loop. */
+function rowsRead(node: PlanNode, table: string): number {
+  const own =
+    node['Relation Name'] === table
+      ? (node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0)) * node['Actual Loops']
+      : 0;
+  return own + (node.Plans ?? []).reduce((sum, child) => sum + rowsRead(child, table), 0);
+}
 
 describe('PreferenceStore and DeploymentStatsStore', () => {
   const schema = uniqueSchema('prefs');
@@ -154,6 +172,60 @@ describe('PreferenceStore and DeploymentStatsStore', () => {
       successes: 2,
       avgLatencyMs: 300,
     });
+  });
+
+  it("reads a preference's 30 days of usage from the rollups, not every record of the 30 days", async () => {
+    const dave = (await ds.getRepository(UserEntity).save({ name: 'dave' })).id;
+    const contexts = ['', 'a', 'b', 'c', 'd', 'e'];
+    for (const [i, context] of contexts.entries()) {
+      await prefs.upsert(dave, { context, provider: `p${i}`, model: 'm1' });
+    }
+    // 60 requests a day for 25 days, between 2 and 27 days ago (never in the hours at the range's edges), on the
+    // preferred deployments and others, and as many of another user's.
+    const events: UsageEvent[] = [];
+    for (let n = 0; n < 1500; n++) {
+      const createdAt = new Date(Date.now() - 2 * 24 * HOUR - n * 24 * HOUR * (25 / 1500)).toISOString();
+      const provider = `p${n % 8}`;
+      const status = n % 7 === 0 ? 'error' : 'success';
+      events.push(event(dave, { provider, createdAt, status, costUsd: 0.001 * (n % 5) }));
+      events.push(event(bob, { provider, createdAt }));
+    }
+    await usage.insertBatch(events);
+    const expected = contexts.map((context, i) => {
+      const mine = events.filter((e) => e.userId === dave && e.provider === `p${i}`);
+      return {
+        context,
+        requests: mine.filter((e) => e.status === 'success').length,
+        costUsd: Math.round(mine.reduce((sum, e) => sum + e.costUsd, 0) * 1e9) / 1e9,
+      };
+    });
+    await ds.query(`VACUUM ANALYZE "${schema}".usage_records`);
+
+    const sent: { query: string; parameters: unknown[] }[] = [];
+    const spy: EntitySubscriberInterface = {
+      afterQuery: (e: AfterQueryEvent<unknown>) => {
+        sent.push({ query: e.query, parameters: e.parameters ?? [] });
+      },
+    };
+    ds.subscribers.push(spy);
+    let listed: PreferenceRecord[];
+    try {
+      listed = await prefs.list(dave);
+    } finally {
+      ds.subscribers.splice(ds.subscribers.indexOf(spy), 1);
+    }
+    expect(listed.map((p) => ({ context: p.context, requests: p.requests, costUsd: p.costUsd }))).toEqual(expected);
+    // What the statements read from usage_records, as PostgreSQL's plans count it: before, every record of the user
+    // (or of everyone) in the 30 days, once per preference.
+    let read = 0;
+    for (const { query, parameters } of sent.filter((q) => /^\s*(SELECT|WITH)/i.test(q.query))) {
+      const [{ 'QUERY PLAN': plan }] = await ds.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }[]>(
+        `EXPLAIN (ANALYZE, FORMAT JSON) ${query}`,
+        parameters,
+      );
+      read += rowsRead(plan[0].Plan, 'usage_records');
+    }
+    expect(read).toBeLessThan(100);
   });
 
   it('reads the monitor status of every provider', async () => {

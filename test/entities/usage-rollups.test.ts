@@ -106,6 +106,8 @@ async function direct(
         return r.provider;
       case 'model':
         return r.model ?? r.requested_model;
+      case 'deployment':
+        return `${r.provider ?? ''}/${r.model ?? r.requested_model}`;
       case 'user':
         return r.user_id;
       case 'day':
@@ -216,7 +218,7 @@ describe('usage rollups', () => {
     ['ending a millisecond past an hour', '2026-10-31T02:00:00Z', '2026-11-01T06:00:00.001Z'],
     ['an empty range', '2026-11-20T00:00:00Z', '2026-11-21T00:00:00Z'],
   ];
-  const groupBys: AnalyticsGroupBy[] = ['provider', 'model', 'user', 'day', 'hour', 'none'];
+  const groupBys: AnalyticsGroupBy[] = ['provider', 'model', 'deployment', 'user', 'day', 'hour', 'none'];
 
   it.each(ranges)('equal a direct aggregate over usage_records for %s, by every grouping', async (name, from, to) => {
     for (const groupBy of groupBys) {

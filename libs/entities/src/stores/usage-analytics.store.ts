@@ -17,7 +17,7 @@ import {
   RAW_PROVIDER_SQL,
 } from './usage-rollup-sql';
 
-export type AnalyticsGroupBy = 'provider' | 'model' | 'user' | 'day' | 'hour' | 'none';
+export type AnalyticsGroupBy = 'provider' | 'model' | 'deployment' | 'user' | 'day' | 'hour' | 'none';
 
 /** Sums of one group of usage. */
 export interface UsageSums {
@@ -46,7 +46,8 @@ export interface UsageSums {
 }
 
 /**
- * `key`: the provider (null: none answered), the model (the requested one when none answered), the user id, the
+ * `key`: the provider (null: none answered), the model (the requested one when none answered), the deployment as
+ * `provider/model` (`/model`, the requested one, when none answered; provider ids hold no '/'), the user id, the
  * UTC day or hour as an ISO timestamp, or null for `none`.
  */
 export interface UsageSumsGroup extends UsageSums {
@@ -281,6 +282,8 @@ function keySql(
       return provider;
     case 'model':
       return model;
+    case 'deployment':
+      return `${provider} || '/' || ${model}`;
     case 'user':
       return 'user_id';
     case 'day':
