@@ -8,7 +8,7 @@ import {
   type HealthRules,
   type RouteCheck,
 } from '@aigw/entities';
-import type { DataSource } from 'typeorm';
+import type { AfterQueryEvent, DataSource, EntitySubscriberInterface } from 'typeorm';
 import { dropSchema, openDataSource, uniqueSchema } from './pg';
 
 const YAML = `
@@ -161,8 +161,33 @@ describe('ProviderHealthStore (real PostgreSQL)', () => {
     const total = async () =>
       Number((await ds.query<{ n: string }[]>(`SELECT count(*) AS n FROM "${schema}".provider_health_checks`))[0].n);
     const before = await total();
-    const removed = await store.prune(from);
-    expect(removed).toBeGreaterThan(0);
+    const old = Number(
+      (
+        await ds.query<{ n: string }[]>(
+          `SELECT count(*) AS n FROM "${schema}".provider_health_checks WHERE checked_at < $1`,
+          [from],
+        )
+      )[0].n,
+    );
+    expect(old).toBeGreaterThan(2);
+    // A backlog goes in bounded statements (here 2 rows each), every one of them, so none meets the query limit.
+    const deletes: number[] = [];
+    const spy: EntitySubscriberInterface = {
+      afterQuery: (e: AfterQueryEvent<unknown>) => {
+        if (/^\s*DELETE/.test(e.query)) {
+          deletes.push((e.rawResults as { rowCount: number }).rowCount);
+        }
+      },
+    };
+    ds.subscribers.push(spy);
+    let removed: number;
+    try {
+      removed = await store.prune(from, 2);
+    } finally {
+      ds.subscribers.splice(ds.subscribers.indexOf(spy), 1);
+    }
+    expect(removed).toBe(old);
+    expect(Math.max(...deletes)).toBeLessThanOrEqual(2);
     expect(await total()).toBe(before - removed);
     expect((await store.history(p1, new Date(0), to, 100)).length).toBe(4);
   });
