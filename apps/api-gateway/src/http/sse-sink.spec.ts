@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
-import { FastifySseSink } from './sse-sink';
+import { FastifySseSink, type UnreadLimits } from './sse-sink';
 
 /** A client socket that takes the first write and then never reads again. */
 function stuckClient(): Writable {
@@ -23,12 +23,26 @@ function steadyReader(bytesPerMs: number, received: string[]): Writable {
   });
 }
 
+/** Resolves once `raw` is destroyed; fails the test if that takes longer than a few seconds. */
+async function destroyedSoon(raw: Writable): Promise<void> {
+  for (let waited = 0; !raw.destroyed; waited += 10) {
+    if (waited > 5_000) {
+      throw new Error('the stream was not closed');
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function sinkOver(raw: Writable, limits: UnreadLimits): FastifySseSink {
+  return new FastifySseSink({ raw, request: { requestId: 'req_end' } } as unknown as FastifyReply, limits);
+}
+
 describe('FastifySseSink', () => {
-  const limits = { stalledBytes: 1000, stalledMs: 50, maxBytes: 5000, writeBytes: 100 };
+  const limits = { stalledBytes: 1000, stalledMs: 50, maxBytes: 5000, writeBytes: 100, endedIdleMs: 60_000 };
 
   it('closes a stream whose client stopped reading once too much waits unread for too long', async () => {
     const raw = stuckClient();
-    const sink = new FastifySseSink({ raw, request: { id: 'req_1' } } as unknown as FastifyReply, limits);
+    const sink = new FastifySseSink({ raw, request: { requestId: 'req_1' } } as unknown as FastifyReply, limits);
     for (let i = 0; i < 12; i++) {
       sink.write('x'.repeat(100));
     }
@@ -43,7 +57,7 @@ describe('FastifySseSink', () => {
 
   it('closes a slow reader only past the hard cap', () => {
     const raw = stuckClient();
-    const sink = new FastifySseSink({ raw, request: { id: 'req_2' } } as unknown as FastifyReply, limits);
+    const sink = new FastifySseSink({ raw, request: { requestId: 'req_2' } } as unknown as FastifyReply, limits);
     for (let i = 0; i < 50; i++) {
       sink.write('x'.repeat(100));
     }
@@ -58,11 +72,12 @@ describe('FastifySseSink', () => {
     // writes go on for over twice as long, so a sink that counted only 'drain' would close it.
     const received: string[] = [];
     const raw = steadyReader(20, received);
-    const sink = new FastifySseSink({ raw, request: { id: 'req_3' } } as unknown as FastifyReply, {
+    const sink = new FastifySseSink({ raw, request: { requestId: 'req_3' } } as unknown as FastifyReply, {
       stalledBytes: 1000,
       stalledMs: 250,
       maxBytes: 1_000_000,
       writeBytes: 100,
+      endedIdleMs: 250,
     });
     const ended = new Promise((r) => raw.on('finish', r));
     for (let i = 0; i < 300; i++) {
@@ -75,5 +90,51 @@ describe('FastifySseSink', () => {
     // Everything reached the client, in order.
     const expected = Array.from({ length: 300 }, (_, i) => String(i % 10).repeat(100)).join('');
     expect(received.join('')).toBe(expected);
+  });
+
+  // Once the stream has ended no write comes to apply the limits: the sink must watch the rest itself, or a client
+  // that stopped reading keeps its connection and the unread rest for as long as it stays connected.
+  it('closes a stream that ended while its client was behind once the client takes nothing for too long', async () => {
+    const raw = stuckClient();
+    const sink = sinkOver(raw, { ...limits, stalledMs: 60_000, endedIdleMs: 50 });
+    for (let i = 0; i < 5; i++) {
+      sink.write('x'.repeat(100));
+    }
+    sink.end();
+    expect(raw.destroyed).toBe(false);
+    await destroyedSoon(raw);
+  });
+
+  it('closes an ended stream sooner when more than the stalled size is left unread', async () => {
+    const raw = stuckClient();
+    const sink = sinkOver(raw, { ...limits, endedIdleMs: 60_000 });
+    for (let i = 0; i < 20; i++) {
+      sink.write('x'.repeat(100));
+    }
+    sink.end();
+    await destroyedSoon(raw);
+  });
+
+  it('closes an ended stream whose last write the client never took', async () => {
+    const raw = stuckClient();
+    const sink = sinkOver(raw, { ...limits, stalledMs: 60_000, endedIdleMs: 50 });
+    sink.write('x'.repeat(100));
+    sink.end();
+    await destroyedSoon(raw);
+  });
+
+  it('ends the stream once a slow reader has taken everything left after the end', async () => {
+    const received: string[] = [];
+    const raw = steadyReader(20, received);
+    const sink = sinkOver(raw, { ...limits, stalledMs: 60_000, endedIdleMs: 60_000 });
+    const finished = new Promise((r) => raw.on('finish', r));
+    const sent = Array.from({ length: 30 }, (_, i) => String(i % 10).repeat(100));
+    for (const text of sent) {
+      sink.write(text);
+    }
+    sink.end();
+    await finished;
+    // Ended, not cut: everything reached the client, in order.
+    expect(received.join('')).toBe(sent.join(''));
   });
 });

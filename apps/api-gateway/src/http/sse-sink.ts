@@ -19,6 +19,14 @@ export interface UnreadLimits {
    * write's callback is a sign of life, and a bigger write would take a slow reader longer than `stalledMs`.
    */
   writeBytes: number;
+  /**
+   * Once the stream has ended, a client that takes nothing of what is left for this long is gone, however little is
+   * left (as Node closes a keep-alive connection idle for `keepAliveTimeout` once its response is out). No later write
+   * would come to apply the limits above, and the socket has no timeout of its own: without this a client that
+   * stopped reading kept its connection and the unread rest of its answer (up to `maxBytes`) for as long as it
+   * stayed connected.
+   */
+  endedIdleMs: number;
 }
 
 export const SSE_UNREAD_LIMITS: UnreadLimits = {
@@ -26,6 +34,7 @@ export const SSE_UNREAD_LIMITS: UnreadLimits = {
   stalledMs: 10_000,
   maxBytes: 32 * 1024 * 1024,
   writeBytes: 64 * 1024,
+  endedIdleMs: 60_000,
 };
 
 const logger = new Logger('SseSink');
@@ -49,6 +58,10 @@ export class FastifySseSink implements StreamSink {
   private readonly sizes: number[] = [];
   private next = 0;
   private waitingBytes = 0;
+  /** `end()` came while the client was behind: the stream ends once it has taken what waits. */
+  private ending = false;
+  /** Checks, once the stream has ended, that a client still behind keeps taking what is left. */
+  private watch: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly reply: FastifyReply,
@@ -94,13 +107,19 @@ export class FastifySseSink implements StreamSink {
       return;
     }
     if (unread > this.limits.maxBytes || performance.now() - this.drainedAt > this.limits.stalledMs) {
-      logger.warn(
-        `request ${String(this.reply.request.id)}: the client left ${unread} bytes of its stream unread; closing it`,
-      );
-      this.clearWaiting();
-      // 'close' fires: the relay abandons the stream as if the client had gone.
-      raw.destroy();
+      this.cut(unread);
     }
+  }
+
+  /** Closes the connection of a client that stopped reading. */
+  private cut(unread: number): void {
+    logger.warn(
+      `request ${this.reply.request.requestId}: the client left ${unread} bytes of its stream unread; closing it`,
+    );
+    this.clearWaiting();
+    this.stopWatching();
+    // 'close' fires: the relay abandons the stream as if the client had gone.
+    this.reply.raw.destroy();
   }
 
   /** The socket took the last write: the client is reading. Hands it what waited meanwhile, up to `writeBytes`. */
@@ -108,10 +127,14 @@ export class FastifySseSink implements StreamSink {
     this.writing = false;
     const raw = this.reply.raw;
     if (err || raw.destroyed) {
+      this.stopWatching();
       return;
     }
     this.drainedAt = performance.now();
     if (this.next === this.waiting.length || raw.writableEnded) {
+      if (this.ending) {
+        this.finish();
+      }
       return;
     }
     const from = this.next;
@@ -141,14 +164,60 @@ export class FastifySseSink implements StreamSink {
 
   end(): void {
     const raw = this.reply.raw;
-    if (raw.writableEnded) {
+    if (raw.writableEnded || this.ending) {
       return;
     }
     if (this.next < this.waiting.length && !raw.destroyed) {
-      // Queued behind the write in flight, in order; nothing is written after this.
-      raw.write(this.waiting.slice(this.next).join(''));
+      // The client is behind: what waits goes on write by write as it reads, as before the end, and the response
+      // ends after it. Handed to the socket at once, it stayed there (with the connection) for as long as the client
+      // stayed connected without reading.
+      this.ending = true;
+      this.watchEnding();
+      return;
     }
+    this.finish();
+  }
+
+  private finish(): void {
+    this.ending = false;
     this.clearWaiting();
+    const raw = this.reply.raw;
     raw.end();
+    if (raw.writableLength > 0 && !raw.destroyed) {
+      // Even the end did not fit in the socket's buffer: the client still has to take it.
+      this.watchEnding();
+    } else {
+      this.stopWatching();
+    }
+  }
+
+  /** Until the response is out, cuts a client that takes nothing for too long (see `endedIdleMs`). */
+  private watchEnding(): void {
+    if (this.watch !== undefined) {
+      return;
+    }
+    const check = (): void => {
+      this.watch = undefined;
+      const raw = this.reply.raw;
+      if (raw.destroyed || raw.writableFinished) {
+        return;
+      }
+      const idle = performance.now() - this.drainedAt;
+      const unread = this.waitingBytes + raw.writableLength;
+      const limit = unread > this.limits.stalledBytes ? this.limits.stalledMs : this.limits.endedIdleMs;
+      if (idle >= limit) {
+        this.cut(unread);
+        return;
+      }
+      this.watch = setTimeout(check, limit - idle).unref();
+    };
+    check();
+  }
+
+  private stopWatching(): void {
+    if (this.watch !== undefined) {
+      clearTimeout(this.watch);
+      this.watch = undefined;
+    }
   }
 }
