@@ -32,6 +32,8 @@ export function httpOptions(env: GatewayEnv): HttpAppOptions {
     port: env.PORT,
     bodyLimitBytes: env.MAX_BODY_BYTES,
     trustProxy: trustProxyOf(env.TRUST_PROXY),
+    receiveTimeoutMs: env.HTTP_RECEIVE_TIMEOUT_MS,
+    keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
   };
 }
 

@@ -1,6 +1,14 @@
 import { CACHE_SCOPES, type CacheScope } from '@aigw/core';
 import { isIP } from 'node:net';
-import { CircuitTimingEnv, IsListenHost, ReadableBy, toBool, toList } from '@aigw/platform';
+import {
+  CircuitTimingEnv,
+  DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  DEFAULT_RECEIVE_TIMEOUT_MS,
+  IsListenHost,
+  ReadableBy,
+  toBool,
+  toList,
+} from '@aigw/platform';
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
 
@@ -101,6 +109,28 @@ export class GatewayEnv extends CircuitTimingEnv {
   @Min(1024)
   @Max(64 * 1024 * 1024)
   MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+  /**
+   * How long a client may take to send a whole request, headers and body (Node's `requestTimeout`); 408 past it and
+   * the connection is closed. 0: no limit. It ends once the request has arrived: the answer, a stream included, takes
+   * as long as its generation.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  HTTP_RECEIVE_TIMEOUT_MS = DEFAULT_RECEIVE_TIMEOUT_MS;
+
+  /**
+   * How long a keep-alive connection may sit idle between requests before the gateway closes it. Keep it above the
+   * idle timeout of a load balancer or proxy in front (AWS ALB 60 s, nginx `keepalive_timeout` 60 s): one that reuses
+   * a connection the gateway is closing answers 502.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1_000)
+  @Max(3_600_000)
+  HTTP_KEEP_ALIVE_TIMEOUT_MS = DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
 
   /** How long a key lookup is trusted; a revoked key stops working within this time. */
   @Type(() => Number)

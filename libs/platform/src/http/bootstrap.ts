@@ -53,8 +53,42 @@ export interface HttpAppOptions {
    * anyone could claim any address.
    */
   trustProxy?: boolean | string[];
+  /**
+   * How long a client may take to send a whole request, headers and body (Node's `requestTimeout`; 0: no limit). It
+   * ends once the request has arrived: an answer, however long, is not bound by it.
+   */
+  receiveTimeoutMs?: number;
+  /** How long a keep-alive connection may sit idle between requests (Node's `keepAliveTimeout`). */
+  keepAliveTimeoutMs?: number;
   host: string;
   port: number;
+}
+
+/**
+ * Node's own default: without a limit, a client that sends its headers and then its body a byte at a time (or never)
+ * keeps its connection, and what it sent, for good.
+ */
+export const DEFAULT_RECEIVE_TIMEOUT_MS = 300_000;
+
+/** Above the 60 s idle timeout of AWS ALB and nginx, so the gateway is never the side that closes first. */
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+/** Node's `headersTimeout` default: how long a client may take to send a request's headers. */
+const HEADERS_TIMEOUT_MS = 60_000;
+
+/**
+ * Node's server options for a receive timeout. The headers' timeout may not exceed it: Node then swaps the two, and a
+ * 1 s receive timeout became 60 s. And Node looks for requests past either every 30 s by default, which would let a
+ * short timeout run several times over.
+ */
+function receiveTimeouts(receiveTimeoutMs: number): { headersTimeout: number; connectionsCheckingInterval: number } {
+  if (receiveTimeoutMs === 0) {
+    return { headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 30_000 };
+  }
+  return {
+    headersTimeout: Math.min(HEADERS_TIMEOUT_MS, receiveTimeoutMs),
+    connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.round(receiveTimeoutMs / 4))),
+  };
 }
 
 /**
@@ -74,13 +108,16 @@ export async function createHttpApp(
   nestOptions: NestApplicationOptions = {},
 ): Promise<NestFastifyApplication> {
   const bodyLimit = opts.bodyLimitBytes ?? 1024 * 1024;
+  const receiveTimeout = opts.receiveTimeoutMs ?? DEFAULT_RECEIVE_TIMEOUT_MS;
   const adapter = new FastifyAdapter({
     bodyLimit,
     trustProxy: opts.trustProxy ?? false,
     logger: false,
-    // Requests stay open for as long as a generation takes; the gateway enforces its own deadlines.
-    requestTimeout: 0,
-    keepAliveTimeout: 65_000,
+    // Bounds only the arrival of a request (a 408 past it, from answerClientError); answers take as long as their
+    // generation, whose deadlines the gateway enforces itself.
+    requestTimeout: receiveTimeout,
+    http: receiveTimeouts(receiveTimeout),
+    keepAliveTimeout: opts.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
     // A request arriving while the server closes gets the error envelope from `installClosingAnswer` instead.
     return503OnClosing: false,
     // Fastify's default (100) is shorter than a model name may be (256, percent-encoded up to three times that):
