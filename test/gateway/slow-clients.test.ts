@@ -1,4 +1,6 @@
 import { connect, type Socket } from 'node:net';
+import { Logger } from '@nestjs/common';
+import { waitFor } from '@aigw/testing';
 import { chat, GatewayHarness, sleep, sseEvents, type ErrorEnvelope } from './support';
 
 /** Clients that send slowly, or keep their connections: the gateway's HTTP timeouts. */
@@ -84,4 +86,32 @@ describe('api-gateway and slow clients', () => {
     expect(response.match(/HTTP\/1\.1 200 /g)).toHaveLength(2);
     expect(response).toMatch(/\r\nKeep-Alive: timeout=75\r\n/);
   });
+
+  it('takes a client that left in the middle of its body for a client that left, not for a store outage', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    try {
+      const before = await clientsGone();
+      const { socket, closed } = await open();
+      socket.write(head('{"model":', 100));
+      await sleep(100);
+      socket.destroy();
+      await closed;
+      await waitFor(async () => (await clientsGone()) > before, { message: 'the request was not counted' });
+      // The error path of the broken body runs as the connection closes, with the count or just after it.
+      await h.get('/health/live', {});
+      const warnings = warn.mock.calls.map((args) => String(args[0]));
+      expect(warnings.filter((w) => w.includes('unavailable'))).toEqual([]);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  /** How many chat completion requests ended with their client gone (`499`). */
+  async function clientsGone(): Promise<number> {
+    const metrics = await (await h.get('/metrics', {})).text();
+    const line = /^aigw_http_requests_total\{route="\/v1\/chat\/completions",method="POST",status="499"\} (\d+)$/m.exec(
+      metrics,
+    );
+    return line === null ? 0 : Number(line[1]);
+  }
 });

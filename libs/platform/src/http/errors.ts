@@ -84,6 +84,21 @@ export function toGatewayError(err: unknown): GatewayError {
   return new GatewayError(ErrorCode.Internal, 'Internal error.', { cause: err });
 }
 
+/**
+ * Whether the client's connection closed before its body had arrived: reading it then fails with Node's `aborted`
+ * (code ECONNRESET), which read as a store's socket error (a PostgreSQL outage logged, and its next real one not).
+ */
+function bodyBrokenOff(reply: FastifyReply): boolean {
+  const raw = (reply.request as FastifyRequest | undefined)?.raw;
+  return raw !== undefined && raw.destroyed && !raw.complete;
+}
+
+function bodyNotReceived(cause: unknown): GatewayError {
+  return new GatewayError(ErrorCode.InvalidRequest, 'The connection closed before the request body arrived.', {
+    cause,
+  });
+}
+
 /** What a client that met a PostgreSQL outage is told to wait (Retry-After). */
 const DATABASE_RETRY_AFTER_MS = 5_000;
 
@@ -166,7 +181,7 @@ export const ANTHROPIC_PATH = /^\/v1\/messages(?:[/?]|$)/;
 
 /** Writes a GatewayError as HTTP; unexpected errors are logged (without request bodies or headers). */
 export function sendError(reply: FastifyReply, err: unknown, requestId?: string): void {
-  const gw = toGatewayError(err);
+  const gw = bodyBrokenOff(reply) ? bodyNotReceived(err) : toGatewayError(err);
   if (gw.code === ErrorCode.Internal) {
     logger.error(`unhandled error${requestId ? ` (request ${requestId})` : ''}: ${describeError(err)}`);
   }
