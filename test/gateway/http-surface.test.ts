@@ -82,6 +82,24 @@ describe('api-gateway HTTP surface', () => {
       expect(response).toMatch(/\r\nx-request-id: req_[0-9a-f]{32}\r\n/);
       expectEnvelope(envelopeOf(response), 'invalid_request');
     });
+
+    function expecting(route: string, expectation: string): string {
+      return (
+        `POST ${route} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: ${expectation}\r\n` +
+        'Content-Length: 2\r\nConnection: close\r\n\r\n{}'
+      );
+    }
+
+    it('417 in the envelope, naming Expect, for an expectation other than 100-continue', async () => {
+      const response = await rawExchange(expecting('/v1/chat/completions', 'something-else'));
+      expect(response).toMatch(/^HTTP\/1\.1 417 /);
+      expect(response).toMatch(/\r\nx-request-id: req_[0-9a-f]{32}\r\n/);
+      expectEnvelope(envelopeOf(response), 'invalid_request', 'Expect');
+      // Anthropic's shape on its route.
+      const anthropic = await rawExchange(expecting('/v1/messages', 'something-else'));
+      expect(anthropic).toMatch(/^HTTP\/1\.1 417 /);
+      expect((envelopeOf(anthropic) as unknown as { type: string }).type).toBe('error');
+    });
   });
 
   describe('x-request-id', () => {

@@ -13,7 +13,7 @@ import type { FastifyInstance } from 'fastify';
 import type { BaseEnv } from '../config/base-env';
 import { installGracefulShutdown } from '../lifecycle/shutdown';
 import { installClosingAnswer } from './closing';
-import { answerClientError, answerFrameworkError } from './framework-errors';
+import { answerClientError, answerExpectationFailed, answerFrameworkError } from './framework-errors';
 import { installContentDecoding, installJsonParser, installOversizeAnswer } from './json-body';
 import { collectRouteMethods } from './route-methods';
 
@@ -139,6 +139,7 @@ export async function createHttpApp(
     ...nestOptions,
   });
   const fastify = app.getHttpAdapter().getInstance();
+  fastify.server.on('checkExpectation', answerExpectationFailed);
   installJsonParser(fastify);
   installContentDecoding(fastify, bodyLimit);
   // Before Nest adds the routes: a path answered with other methods is a 405, not a 404.

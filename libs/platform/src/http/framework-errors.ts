@@ -1,8 +1,8 @@
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ErrorCode, GatewayError, newRequestId } from '@aigw/core';
+import { anthropicErrorBody, ErrorCode, GatewayError, newRequestId } from '@aigw/core';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { sendError } from './errors';
+import { ANTHROPIC_PATH, sendError } from './errors';
 
 /** What an app's `onRequest` hooks put on every answer (the request id), done for an answer given before them. */
 export type EarlyTag = (req: FastifyRequest, reply: FastifyReply) => void;
@@ -68,4 +68,24 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): v
     );
   }
   socket.destroy(err);
+}
+
+/**
+ * Node's answer to an `Expect` other than `100-continue` (which it answers itself): a 417 in the error envelope (the
+ * Anthropic shape under Anthropic's paths) with an `x-request-id`, instead of Node's bare 417 with an empty body.
+ * Node reads no route for it, nor the body, which it discards after the answer.
+ */
+export function answerExpectationFailed(req: IncomingMessage, res: ServerResponse): void {
+  const error = new GatewayError(
+    ErrorCode.InvalidRequest,
+    `Expect: ${String(req.headers.expect).slice(0, 64)} is not supported; only 100-continue is.`,
+    { param: 'Expect' },
+  ).toBody();
+  const body = JSON.stringify(ANTHROPIC_PATH.test(req.url ?? '') ? anthropicErrorBody(error) : { error });
+  res.writeHead(417, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-request-id': newRequestId(),
+  });
+  res.end(body);
 }
