@@ -8,8 +8,8 @@ const DRAIN_EVERY_MS = 100;
 /**
  * While the HTTP server closes, keep closing connections that went idle. `server.close()` only drops
  * the connections idle at the moment it is called; a keep-alive connection whose in-flight request
- * finishes afterwards would hold the close open until the keep-alive timeout (65 s), past any grace
- * period. Polling here costs the request path nothing.
+ * finishes afterwards would hold the close open until the keep-alive timeout (HTTP_KEEP_ALIVE_TIMEOUT_MS,
+ * 65 s by default), past any grace period. Polling here costs the request path nothing.
  */
 @Injectable()
 export class ConnectionDrainer implements BeforeApplicationShutdown, OnApplicationShutdown {
