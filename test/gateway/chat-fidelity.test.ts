@@ -205,6 +205,45 @@ describe('POST /v1/chat/completions: tools, formats and provider fields', () => 
     expect(seen?.options).toEqual({ seed: 3, extra: { service_tier: 'flex' } });
   });
 
+  it("takes an assistant message's refusal parts, as OpenAI's API does, as the message's refusal", async () => {
+    let seen: GenerationRequest | undefined;
+    h.handle(async (job) => {
+      seen = job.data.request;
+      const result = h.result(job.data.request, 'ok');
+      await h.publish(job, { t: 'result', jobId: job.id ?? '', result });
+      return { ok: true, result };
+    });
+    const res = await h.post('/v1/chat/completions', {
+      model: 'sim-gpt',
+      messages: [
+        { role: 'user', content: 'first' },
+        { role: 'assistant', content: [{ type: 'refusal', refusal: 'I cannot help with that.' }] },
+        { role: 'user', content: 'second' },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'text', text: 'Part of it:' },
+            { type: 'refusal', refusal: 'not the rest.' },
+          ],
+        },
+        { role: 'user', content: 'third' },
+      ],
+    });
+    expect(res.status).toBe(200);
+    expect(seen?.messages[1]).toEqual({ role: 'assistant', content: null, refusal: 'I cannot help with that.' });
+    expect(seen?.messages[3]).toEqual({
+      role: 'assistant',
+      content: [{ type: 'text', text: 'Part of it:' }],
+      refusal: 'not the rest.',
+    });
+    // Only an assistant message holds one.
+    const error = await rejected({
+      model: 'sim-gpt',
+      messages: [{ role: 'user', content: [{ type: 'refusal', refusal: 'no' }] }],
+    });
+    expect(error).toMatchObject({ code: 'invalid_request', param: 'messages[0].content' });
+  });
+
   it('needs the tools capability for a conversation that already holds tool calls', async () => {
     const error = await rejected({
       model: 'sim-gpt',

@@ -26,13 +26,19 @@ export class ThinkingBlockDto {
   data?: string;
 }
 
+/** A part of an assistant message's content saying the model declined (OpenAI's `ChatCompletionContentPartRefusal`). */
+export interface RefusalPartBody {
+  type: 'refusal';
+  refusal: string;
+}
+
 /** One chat message, shared by the OpenAI and native APIs. */
 export class ChatMessageDto {
   @IsIn(MESSAGE_ROLES)
   role: MessageRole;
 
   @IsMessageContent()
-  content: string | ContentPart[] | null;
+  content: string | (ContentPart | RefusalPartBody)[] | null;
 
   @IsOptional()
   @IsString()

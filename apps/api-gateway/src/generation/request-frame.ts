@@ -3,6 +3,7 @@ import {
   GatewayError,
   ROUTING_POLICIES,
   type ChatMessage,
+  type ContentPart,
   type GenerationOptions,
   type GenerationRequest,
   type RoutingPolicy,
@@ -73,11 +74,34 @@ export function isSet<T>(value: T | null | undefined): value is T {
   return value !== null && value !== undefined;
 }
 
+/**
+ * An assistant message's refusal parts (OpenAI's history form of a declined answer) as the message's `refusal`, the
+ * form every adapter knows: the OpenAI family sends it as the refusal it is, the others leave a refusal out as they
+ * do the field. The other parts stay, in order; content with none left is null, as OpenAI gives a refusal.
+ */
+function withoutRefusalParts(m: ChatMessageDto): { content: ChatMessage['content']; refusal?: string } {
+  const content = m.content ?? null;
+  if (!Array.isArray(content) || !content.some((p) => p.type === 'refusal')) {
+    return { content: content as ChatMessage['content'] };
+  }
+  const parts: ContentPart[] = [];
+  let refusal = '';
+  for (const p of content) {
+    if (p.type === 'refusal') {
+      refusal += p.refusal;
+    } else {
+      parts.push(p);
+    }
+  }
+  return { content: parts.length > 0 ? parts : null, refusal };
+}
+
 /** Plain objects (not DTO instances) go into the job: only known fields, nothing class-transformer added. */
 export function toChatMessage(m: ChatMessageDto): ChatMessage {
+  const { content, refusal } = withoutRefusalParts(m);
   const message: ChatMessage = {
     role: m.role === 'developer' ? 'system' : m.role,
-    content: m.content ?? null,
+    content,
   };
   if (isSet(m.name)) {
     message.name = m.name;
@@ -94,6 +118,8 @@ export function toChatMessage(m: ChatMessageDto): ChatMessage {
   }
   if (isSet(m.refusal)) {
     message.refusal = m.refusal;
+  } else if (refusal !== undefined) {
+    message.refusal = refusal;
   }
   if (message.role === 'assistant' && isSet(m.thinking_blocks) && m.thinking_blocks.length > 0) {
     message.thinking_blocks = m.thinking_blocks.map(thinkingBlockOf);

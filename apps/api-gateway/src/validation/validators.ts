@@ -46,8 +46,16 @@ export function isContentPart(part: unknown): boolean {
 }
 
 /**
- * Message content: a string, a non-empty array of content parts, or null on an assistant message
- * (one that only carried tool calls).
+ * A refusal part (`{type: "refusal", refusal}`), which OpenAI's API takes in an assistant message's content: an answer
+ * the model declined, sent back in history as clients keep it. Only assistant messages hold one.
+ */
+export function isRefusalPart(part: unknown): part is { type: 'refusal'; refusal: string } {
+  return isRecord(part) && part.type === 'refusal' && typeof part.refusal === 'string';
+}
+
+/**
+ * Message content: a string, a non-empty array of content parts (on an assistant message also refusal parts), or null
+ * on an assistant message (one that only carried tool calls).
  */
 export function IsMessageContent(options?: ValidationOptions): PropertyDecorator {
   return (target: object, propertyName: string | symbol) =>
@@ -61,14 +69,19 @@ export function IsMessageContent(options?: ValidationOptions): PropertyDecorator
           if (typeof value === 'string') {
             return true;
           }
+          const assistant = (args.object as { role?: unknown }).role === 'assistant';
           if (value === null || value === undefined) {
             // An assistant turn may consist of tool calls (or a refusal) only.
-            return (args.object as { role?: unknown }).role === 'assistant';
+            return assistant;
           }
-          return Array.isArray(value) && value.length > 0 && value.every(isContentPart);
+          return (
+            Array.isArray(value) &&
+            value.length > 0 &&
+            value.every((part) => isContentPart(part) || (assistant && isRefusalPart(part)))
+          );
         },
         defaultMessage(args: ValidationArguments): string {
-          return `${args.property} must be a string or a non-empty array of content parts (text, image_url with detail auto/low/high, input_audio wav/mp3, file); null only on assistant messages`;
+          return `${args.property} must be a string or a non-empty array of content parts (text, image_url with detail auto/low/high, input_audio wav/mp3, file; refusal on assistant messages); null only on assistant messages`;
         },
       },
     });
