@@ -330,6 +330,21 @@ describe('OpenAI SDK to Gemini, Ollama and TGI deployments (e2e)', () => {
     expect(JSON.stringify(system.sim.lastRequests(1)[0].body)).not.toContain('user_abc');
   });
 
+  it("serves OpenAI's replacements of `user` (safety_identifier, prompt_cache_key) on every family, sending them to none of these", async () => {
+    for (const model of ['sim-gemini', 'sim-llama', 'sim-tgi']) {
+      const res = await client.chat.completions.create({
+        model,
+        messages: [{ role: 'user', content: 'who' }],
+        safety_identifier: 'hashed-user-42',
+        prompt_cache_key: 'bucket-7',
+      });
+      expect(res.choices[0].message.content).toBeTruthy();
+      const sent = JSON.stringify(system.sim.lastRequests(1)[0].body);
+      expect(sent).not.toContain('hashed-user-42');
+      expect(sent).not.toContain('bucket-7');
+    }
+  });
+
   it('records the usage of every answer in usage_records, priced by deployment', async () => {
     expect(answered.length).toBeGreaterThanOrEqual(8);
     const ids = answered.map((a) => a.requestId);

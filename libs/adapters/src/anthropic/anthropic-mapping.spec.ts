@@ -230,6 +230,23 @@ describe('tools to the Messages API', () => {
     expect(body({ toolChoice: 'auto' }).tool_choice).toBeUndefined();
   });
 
+  it("takes OpenAI's replacements of `user`: safety_identifier as metadata.user_id, prompt_cache_key left out", () => {
+    const body = (options: AdapterRequest['options']): Record<string, unknown> =>
+      JSON.parse(anthropicBody({ target, messages: [{ role: 'user', content: 'U' }], options }, false)) as Record<
+        string,
+        unknown
+      >;
+    expect(body({ extra: { safety_identifier: 'hash-1', prompt_cache_key: 'k' } })).toEqual({
+      model: 'claude-x',
+      max_tokens: DEFAULT_ANTHROPIC_MAX_TOKENS,
+      messages: [{ role: 'user', content: 'U' }],
+      metadata: { user_id: 'hash-1' },
+    });
+    // `user` names the end user when both are sent.
+    expect(body({ user: 'u-1', extra: { safety_identifier: 'hash-1' } }).metadata).toEqual({ user_id: 'u-1' });
+    expect(body({ extra: { prompt_cache_key: 'k' } }).metadata).toBeUndefined();
+  });
+
   it('refuses (never drops) what the Messages API cannot express', () => {
     const send = (options: AdapterRequest['options'], content: ChatMessage['content'] = 'U'): unknown => {
       try {

@@ -1,4 +1,5 @@
 import {
+  ANSWER_NEUTRAL_FIELDS,
   ErrorClass,
   merged,
   type CacheControl,
@@ -299,6 +300,12 @@ export function toolChoiceOf(o: GenerationOptions): AnthropicToolChoice | undefi
   return out;
 }
 
+/** Who asked, for Anthropic's abuse monitoring: `user`, else OpenAI's newer name for it, `safety_identifier`. */
+function endUserOf(o: GenerationOptions): string | undefined {
+  const safetyIdentifier = o.extra?.safety_identifier;
+  return o.user ?? (typeof safetyIdentifier === 'string' && safetyIdentifier !== '' ? safetyIdentifier : undefined);
+}
+
 /** The Messages API takes temperatures from 0 to 1 (OpenAI's go to 2). */
 const ANTHROPIC_MAX_TEMPERATURE = 1;
 
@@ -325,9 +332,9 @@ function assertTranslatable(o: GenerationOptions): void {
   if (o.stop?.some(isBlankStop) === true) {
     throw unsupported("'stop' with a sequence of whitespace only");
   }
-  const extra = Object.keys(o.extra ?? {});
-  if (extra.length > 0) {
-    throw unsupported(`'${extra[0]}'`);
+  const extra = Object.keys(o.extra ?? {}).find((key) => !ANSWER_NEUTRAL_FIELDS.has(key));
+  if (extra !== undefined) {
+    throw unsupported(`'${extra}'`);
   }
 }
 
@@ -437,6 +444,7 @@ export function anthropicBody(req: AdapterRequest, stream: boolean): string {
   }
   const prompt = toAnthropicPrompt(req.messages);
   const tools = toolsOf(o.tools);
+  const user = endUserOf(o);
   return JSON.stringify({
     model: req.target.model,
     max_tokens: thinking.maxTokens,
@@ -450,7 +458,7 @@ export function anthropicBody(req: AdapterRequest, stream: boolean): string {
     tools,
     // Anthropic rejects a tool_choice without tools (OpenAI accepts `auto` and `none` alone).
     tool_choice: tools === undefined ? undefined : toolChoiceOf(o),
-    metadata: o.user === undefined ? undefined : { user_id: o.user },
+    metadata: user === undefined ? undefined : { user_id: user },
     stream: stream ? true : undefined,
   });
 }

@@ -238,6 +238,11 @@ describe('capabilities and provider-dependent fields', () => {
     });
   });
 
+  it("needs no family for OpenAI's replacements of `user`, which change no answer; other pass-through fields it does", () => {
+    const options = { extra: { safety_identifier: 'u-1', prompt_cache_key: 'k', service_tier: 'flex' } };
+    expect(requestNeedsOf({ messages: [], options }).params).toEqual(['service_tier']);
+  });
+
   it('keeps only deployments with the capabilities and a family that honours every field', () => {
     expect(ids(filterCandidates(deps, need('m', { needs: requestNeedsOf(withTools) }), neverOpen).candidates)).toEqual([
       'oa/m',

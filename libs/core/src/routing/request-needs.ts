@@ -65,6 +65,14 @@ const PROVIDER_DEPENDENT_OPTIONS: readonly (readonly [string, keyof GenerationOp
   ['top_k', 'topK'],
 ];
 
+/**
+ * Pass-through fields that, like `user`, change no answer: OpenAI's replacements for `user` (its SDKs mark `user`
+ * deprecated for them), `safety_identifier` (who asked, for abuse monitoring) and `prompt_cache_key` (a prompt-cache
+ * bucket). The OpenAI family gets them as sent; the other families serve the request without them (Anthropic takes
+ * `safety_identifier` as its `metadata.user_id` when `user` is not set), never refusing a client that sends them.
+ */
+export const ANSWER_NEUTRAL_FIELDS: ReadonlySet<string> = new Set(['safety_identifier', 'prompt_cache_key']);
+
 const BLANK = /^\s*$/;
 
 /** A stop sequence of whitespace only (`"\n"`), which Anthropic refuses and the other families stop at. */
@@ -129,7 +137,9 @@ export function requestNeedsOf(request: Pick<GenerationRequest, 'messages' | 'op
     params.add('stop');
   }
   for (const key of Object.keys(o.extra ?? {})) {
-    params.add(key);
+    if (!ANSWER_NEUTRAL_FIELDS.has(key)) {
+      params.add(key);
+    }
   }
   const needs: RequestNeeds = { capabilities, params: [...params] };
   if (json && (o.tools?.length ?? 0) > 0) {
