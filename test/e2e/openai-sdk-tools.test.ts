@@ -148,6 +148,33 @@ describe('OpenAI SDK: tools, JSON mode, vision (e2e)', () => {
     expect(res.status).toBe(200);
   });
 
+  it("takes OpenAI's allowed_tools tool choice, on the OpenAI family and on Claude: the allowed tools, in its mode", async () => {
+    const clock: ChatCompletionTool = { type: 'function', function: { name: 'get_time' } };
+    const ask = (model: string): OpenAI.ChatCompletionCreateParamsNonStreaming => ({
+      model,
+      messages: [{ role: 'user', content: 'Oslo' }],
+      tools: [clock, weather],
+      tool_choice: {
+        type: 'allowed_tools',
+        allowed_tools: { mode: 'required', tools: [{ type: 'function', function: { name: 'get_weather' } }] },
+      },
+    });
+    const openai = await client.chat.completions.create(ask('sim0/sim-gpt'));
+    expect(openai.choices[0].message.tool_calls?.[0]).toMatchObject({ function: { name: 'get_weather' } });
+    const sent = system.sim.lastRequests(1)[0].body as {
+      tools: { function: { name: string } }[];
+      tool_choice: unknown;
+    };
+    expect(sent.tools.map((t) => t.function.name)).toEqual(['get_weather']);
+    expect(sent.tool_choice).toBe('required');
+
+    const claude = await client.chat.completions.create(ask('sim-claude'));
+    expect(claude.choices[0].message.tool_calls?.[0]).toMatchObject({ function: { name: 'get_weather' } });
+    const toClaude = system.sim.lastRequests(1)[0].body as { tools: { name: string }[]; tool_choice: unknown };
+    expect(toClaude.tools.map((t) => t.name)).toEqual(['get_weather']);
+    expect(toClaude.tool_choice).toEqual({ type: 'any' });
+  });
+
   it('answers response_format json_schema with conforming JSON', async () => {
     const res = await client.chat.completions.create({
       model: 'sim-gpt',

@@ -244,6 +244,19 @@ describe('POST /v1/chat/completions: tools, formats and provider fields', () => 
     expect(error).toMatchObject({ code: 'invalid_request', param: 'messages[0].content' });
   });
 
+  it("names what is wrong with OpenAI's allowed_tools tool choice", async () => {
+    const allowed = (mode: string, names: string[]): Record<string, unknown> => ({
+      type: 'allowed_tools',
+      allowed_tools: { mode, tools: names.map((name) => ({ type: 'function', function: { name } })) },
+    });
+    const bad = await rejected(chat('x', { tools: [tool], tool_choice: allowed('auto', ['get_weather', 'other']) }));
+    expect(bad).toMatchObject({ code: 'invalid_request', param: 'tool_choice.allowed_tools.tools[1]' });
+    const malformed = await rejected(chat('x', { tools: [tool], tool_choice: allowed('sometimes', ['get_weather']) }));
+    expect(malformed).toMatchObject({ code: 'invalid_request', param: 'tool_choice' });
+    const noTools = await rejected(chat('x', { tool_choice: allowed('auto', ['get_weather']) }));
+    expect(noTools).toMatchObject({ code: 'invalid_request', param: 'tool_choice' });
+  });
+
   it('needs the tools capability for a conversation that already holds tool calls', async () => {
     const error = await rejected({
       model: 'sim-gpt',

@@ -265,7 +265,7 @@ const UNION_FIELDS: Readonly<Record<string, SchemaObject>> = {
   tool_choice: {
     oneOf: [
       { type: 'string', enum: ['none', 'auto', 'required'] },
-      { type: 'object', properties: { type: { type: 'string' }, function: JSON_OBJECT } },
+      { type: 'object', properties: { type: { type: 'string' }, function: JSON_OBJECT, allowed_tools: JSON_OBJECT } },
     ],
   },
   response_format: JSON_OBJECT,

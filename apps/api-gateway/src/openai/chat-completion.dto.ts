@@ -26,7 +26,13 @@ import {
 import { ChatMessageDto } from '../dto/chat-message.dto';
 import { ToolDto } from '../dto/tool.dto';
 import { IsTemperature, IsTokenCount, IsTopP } from '../validation/generation-options';
-import { IsLogitBias, IsResponseFormat, IsStringMap, IsToolChoice } from '../validation/openai-fields';
+import {
+  type AllowedToolsChoice,
+  IsLogitBias,
+  IsResponseFormat,
+  IsStringMap,
+  IsToolChoice,
+} from '../validation/openai-fields';
 import { IsObjectList, IsStopSequences } from '../validation/validators';
 
 /** OpenAI accepts at most 128 tools per request. */
@@ -100,7 +106,7 @@ export class ChatCompletionDto {
 
   @IsOptional()
   @IsToolChoice()
-  tool_choice?: ToolChoice;
+  tool_choice?: ToolChoice | AllowedToolsChoice;
 
   @IsOptional()
   @IsBoolean()

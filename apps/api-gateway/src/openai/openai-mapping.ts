@@ -7,9 +7,11 @@ import type {
   JsonValue,
   ThinkingBlock,
   ToolCall,
+  ToolChoice,
   Usage,
 } from '@aigw/core';
 import { applyRoutingChoices, isSet, toChatMessage, toOptions, type RequestFrame } from '../generation/request-frame';
+import { isAllowedToolsChoice } from '../validation/openai-fields';
 import { CHAT_COMPLETION_FIELDS, type ChatCompletionDto } from './chat-completion.dto';
 
 /**
@@ -56,12 +58,20 @@ function isDefault(key: keyof GenerationOptions, value: unknown): boolean {
   return DEFAULT_VALUE[key]?.(value) === true;
 }
 
-/** Plain copies: DTO instances must not reach the job. */
+/**
+ * Plain copies: DTO instances must not reach the job. An `allowed_tools` tool choice keeps the tools it names: what
+ * the model may call is then what it is offered, which every family can be told (see `toolChoiceOf`).
+ */
 function toolsOf(dto: ChatCompletionDto): FunctionTool[] | undefined {
   if (!isSet(dto.tools) || dto.tools.length === 0) {
     return undefined;
   }
-  return dto.tools.map((t) => {
+  const choice = dto.tool_choice;
+  const allowed = isAllowedToolsChoice(choice)
+    ? new Set(choice.allowed_tools.tools.map((t) => t.function.name))
+    : undefined;
+  const offered = allowed === undefined ? dto.tools : dto.tools.filter((t) => allowed.has(t.function.name));
+  return offered.map((t) => {
     const fn: FunctionTool['function'] = { name: t.function.name };
     if (isSet(t.function.description)) {
       fn.description = t.function.description;
@@ -74,6 +84,11 @@ function toolsOf(dto: ChatCompletionDto): FunctionTool[] | undefined {
     }
     return { type: 'function', function: fn };
   });
+}
+
+/** OpenAI's `allowed_tools` choice as its mode, over the tools it allows (`toolsOf` keeps only those). */
+function toolChoiceOf(choice: ChatCompletionDto['tool_choice']): ToolChoice | undefined {
+  return isAllowedToolsChoice(choice) ? choice.allowed_tools.mode : choice;
 }
 
 function optionsOf(dto: ChatCompletionDto, body: unknown): GenerationOptions {
@@ -97,7 +112,7 @@ function optionsOf(dto: ChatCompletionDto, body: unknown): GenerationOptions {
     }
   };
   // The remaining values are validated JSON of the very shape the domain types describe (see the DTO).
-  set('toolChoice', dto.tool_choice);
+  set('toolChoice', toolChoiceOf(dto.tool_choice));
   set('parallelToolCalls', dto.parallel_tool_calls);
   set('responseFormat', dto.response_format);
   set('seed', dto.seed);

@@ -1,4 +1,5 @@
 import { ErrorCode, GatewayError } from '@aigw/core';
+import { isAllowedToolsChoice } from './openai-fields';
 
 /*
  * Rules that span fields or messages, which per-field validators cannot see. They run after the DTO
@@ -64,6 +65,17 @@ function checkTools(body: RuleBody): void {
   }
   if (names.size === 0) {
     throw invalid('tool_choice', 'a tool choice other than none or auto needs tools');
+  }
+  if (isAllowedToolsChoice(choice)) {
+    choice.allowed_tools.tools.forEach((t, i) => {
+      if (!names.has(t.function.name)) {
+        throw invalid(
+          `tool_choice.allowed_tools.tools[${i}]`,
+          `names the function '${t.function.name}', which is not among the tools`,
+        );
+      }
+    });
+    return;
   }
   const named = typeof choice === 'object' ? (choice as { function: { name: string } }).function.name : null;
   if (named !== null && !names.has(named)) {

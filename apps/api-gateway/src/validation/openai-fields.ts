@@ -45,6 +45,39 @@ function fieldValidator(name: string, check: (value: unknown) => string | null, 
   };
 }
 
+/**
+ * OpenAI's `allowed_tools` tool choice: the model may call only the named functions, `auto` (or not at all) or
+ * `required` (one of them).
+ */
+export interface AllowedToolsChoice {
+  type: 'allowed_tools';
+  allowed_tools: { mode: 'auto' | 'required'; tools: { type: 'function'; function: { name: string } }[] };
+}
+
+export function isAllowedToolsChoice(v: unknown): v is AllowedToolsChoice {
+  return isRecord(v) && v.type === 'allowed_tools';
+}
+
+function allowedToolsProblem(v: Record<string, unknown>): string | null {
+  const allowed = v.allowed_tools;
+  if (!isRecord(allowed) || (allowed.mode !== 'auto' && allowed.mode !== 'required')) {
+    return "of type allowed_tools needs allowed_tools: {mode: 'auto' or 'required', tools}";
+  }
+  const tools = allowed.tools;
+  if (!Array.isArray(tools) || tools.length === 0) {
+    return 'allowed_tools.tools must be a non-empty list of {type: function, function: {name}}';
+  }
+  for (const t of tools) {
+    if (!isRecord(t) || t.type !== 'function' || !isRecord(t.function) || typeof t.function.name !== 'string') {
+      return 'allowed_tools.tools must be a non-empty list of {type: function, function: {name}}';
+    }
+    if (!FUNCTION_NAME.test(t.function.name)) {
+      return 'allowed_tools.tools names a function with an invalid name';
+    }
+  }
+  return null;
+}
+
 export function toolChoiceProblem(v: unknown): string | null {
   if (v === 'none' || v === 'auto' || v === 'required') {
     return null;
@@ -52,7 +85,10 @@ export function toolChoiceProblem(v: unknown): string | null {
   if (isRecord(v) && v.type === 'function' && isRecord(v.function) && typeof v.function.name === 'string') {
     return FUNCTION_NAME.test(v.function.name) ? null : 'names a function with an invalid name';
   }
-  return "must be 'none', 'auto', 'required' or {type: 'function', function: {name}}";
+  if (isRecord(v) && v.type === 'allowed_tools') {
+    return allowedToolsProblem(v);
+  }
+  return "must be 'none', 'auto', 'required', {type: 'function', function: {name}} or {type: 'allowed_tools', allowed_tools: {mode, tools}}";
 }
 
 export function responseFormatProblem(v: unknown): string | null {
