@@ -148,6 +148,24 @@ describe('OpenAI SDK: tools, JSON mode, vision (e2e)', () => {
     expect(res.status).toBe(200);
   });
 
+  it('answers a tool-call history sent without tools (a summary turn) on Claude, which needs them declared', async () => {
+    const messages: ChatCompletionMessageParam[] = [{ role: 'user', content: 'Oslo' }];
+    const first = await client.chat.completions.create({ model: 'sim-claude', messages, tools: [weather] });
+    const call = first.choices[0].message.tool_calls?.[0];
+    if (call?.type !== 'function') {
+      throw new Error('expected a function call');
+    }
+    messages.push(first.choices[0].message, { role: 'tool', tool_call_id: call.id, content: '12C and sunny' });
+    const summary = await client.chat.completions.create({ model: 'sim-claude', messages });
+    expect(summary.choices[0]).toMatchObject({
+      finish_reason: 'stop',
+      message: { content: 'Tool result: 12C and sunny' },
+    });
+    const sent = system.sim.lastRequests(1)[0].body as { tools: { name: string }[]; tool_choice: unknown };
+    expect(sent.tools.map((t) => t.name)).toEqual(['get_weather']);
+    expect(sent.tool_choice).toEqual({ type: 'none' });
+  });
+
   it("takes OpenAI's allowed_tools tool choice, on the OpenAI family and on Claude: the allowed tools, in its mode", async () => {
     const clock: ChatCompletionTool = { type: 'function', function: { name: 'get_time' } };
     const ask = (model: string): OpenAI.ChatCompletionCreateParamsNonStreaming => ({

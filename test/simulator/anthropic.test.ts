@@ -122,6 +122,23 @@ describe('simulator: Anthropic messages', () => {
     });
   });
 
+  it('rejects tool_use and tool_result blocks without tools like the real API, and takes them with tools', async () => {
+    const messages = [
+      { role: 'user', content: 'weather?' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: {} }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: '12C' }] },
+    ];
+    const without = await postJson(endpoint, { model: 'sim-claude', max_tokens: 20, messages }, headers);
+    expect(without.status).toBe(400);
+    expect(json(without)).toEqual({
+      type: 'error',
+      error: { type: 'invalid_request_error', message: expect.stringContaining('must define tools') },
+    });
+    const tools = [{ name: 'get_weather', input_schema: { type: 'object' } }];
+    const withTools = await postJson(endpoint, { model: 'sim-claude', max_tokens: 20, messages, tools }, headers);
+    expect(withTools.status).toBe(200);
+  });
+
   it('serves the model list in a shape Anthropic clients read too', async () => {
     const res = await fetch(`${sim.url}/v1/models`, { headers });
     const body = (await res.json()) as {

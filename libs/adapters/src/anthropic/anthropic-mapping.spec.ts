@@ -230,6 +230,43 @@ describe('tools to the Messages API', () => {
     expect(body({ toolChoice: 'auto' }).tool_choice).toBeUndefined();
   });
 
+  it('declares the functions a history called, none callable, when the request offers no tools (Anthropic needs them)', () => {
+    const messages: ChatMessage[] = [
+      { role: 'user', content: 'Weather in Oslo and Rome?' },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          { id: 'toolu_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } },
+          { id: 'toolu_2', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Rome"}' } },
+          { id: 'toolu_3', type: 'function', function: { name: 'now', arguments: '{}' } },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'toolu_1', content: '12C' },
+      { role: 'tool', tool_call_id: 'toolu_2', content: '20C' },
+      { role: 'tool', tool_call_id: 'toolu_3', content: 'noon' },
+      { role: 'user', content: 'Summarise.' },
+    ];
+    const body = (options: AdapterRequest['options']): Record<string, unknown> =>
+      JSON.parse(anthropicBody({ target, messages, options }, false)) as Record<string, unknown>;
+    expect(body({})).toMatchObject({
+      tools: [
+        { name: 'get_weather', input_schema: { type: 'object', properties: {} } },
+        { name: 'now', input_schema: { type: 'object', properties: {} } },
+      ],
+      tool_choice: { type: 'none' },
+    });
+    // Offered tools are sent as they are, with the client's choice.
+    expect(body({ tools: [weather] })).toMatchObject({ tools: [{ name: 'get_weather' }] });
+    expect(body({ tools: [weather] }).tool_choice).toBeUndefined();
+    // A history without tool calls declares none.
+    const plain = JSON.parse(
+      anthropicBody({ target, messages: [{ role: 'user', content: 'U' }], options: {} }, false),
+    ) as Record<string, unknown>;
+    expect(plain.tools).toBeUndefined();
+    expect(plain.tool_choice).toBeUndefined();
+  });
+
   it("takes OpenAI's replacements of `user`: safety_identifier as metadata.user_id, prompt_cache_key left out", () => {
     const body = (options: AdapterRequest['options']): Record<string, unknown> =>
       JSON.parse(anthropicBody({ target, messages: [{ role: 'user', content: 'U' }], options }, false)) as Record<

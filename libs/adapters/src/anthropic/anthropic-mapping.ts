@@ -283,6 +283,26 @@ function toolsOf(tools: FunctionTool[] | undefined): AnthropicTool[] | undefined
   });
 }
 
+/**
+ * Anthropic refuses a request whose history holds tool_use or tool_result blocks without `tools` ("Requests which
+ * include `tool_use` or `tool_result` blocks must define tools"), which OpenAI takes: agents send their history
+ * without tools to summarise or compact it, or for a last answer in text. Such a request declares the functions its
+ * history called (named only, any input) with tool_choice `none`, so that, as in OpenAI's request, no tool can be
+ * called. Undefined when the history called none.
+ */
+function calledToolsOf(messages: readonly ChatMessage[]): AnthropicTool[] | undefined {
+  let names: Set<string> | undefined;
+  for (const m of messages) {
+    for (const call of m.tool_calls ?? []) {
+      (names ??= new Set()).add(call.function.name);
+    }
+  }
+  if (names === undefined) {
+    return undefined;
+  }
+  return [...names].map((name) => ({ name, input_schema: { type: 'object', properties: {} } }));
+}
+
 /** OpenAI's `required` is Anthropic's `any`; `parallel_tool_calls: false` is a flag of the choice. */
 export function toolChoiceOf(o: GenerationOptions): AnthropicToolChoice | undefined {
   const choice: ToolChoice | undefined = o.toolChoice;
@@ -443,7 +463,8 @@ export function anthropicBody(req: AdapterRequest, stream: boolean): string {
     assertThinkable(o, unthinkingToolLoop);
   }
   const prompt = toAnthropicPrompt(req.messages);
-  const tools = toolsOf(o.tools);
+  const offered = toolsOf(o.tools);
+  const tools = offered ?? calledToolsOf(req.messages);
   const user = endUserOf(o);
   return JSON.stringify({
     model: req.target.model,
@@ -456,8 +477,9 @@ export function anthropicBody(req: AdapterRequest, stream: boolean): string {
     top_k: o.topK,
     stop_sequences: o.stop !== undefined && o.stop.length > 0 ? o.stop : undefined,
     tools,
-    // Anthropic rejects a tool_choice without tools (OpenAI accepts `auto` and `none` alone).
-    tool_choice: tools === undefined ? undefined : toolChoiceOf(o),
+    // Anthropic rejects a tool_choice without tools (OpenAI accepts `auto` and `none` alone). Tools declared only
+    // for the history are not offered: none of them may be called.
+    tool_choice: tools === undefined ? undefined : offered === undefined ? { type: 'none' } : toolChoiceOf(o),
     metadata: user === undefined ? undefined : { user_id: user },
     stream: stream ? true : undefined,
   });

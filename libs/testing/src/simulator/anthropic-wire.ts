@@ -269,6 +269,14 @@ function parse(raw: unknown): ParsedRequest | WireProblem {
     }
     lastToolResult = result;
   }
+  const declared = Array.isArray(body.tools) && body.tools.length > 0;
+  if (!declared && (body.messages as unknown[]).some(holdsToolBlocks)) {
+    // As the Messages API refuses it: a history with tool calls needs the tools declared (LiteLLM adds a dummy one).
+    return {
+      problem: 'Requests which include `tool_use` or `tool_result` blocks must define tools.',
+      param: 'tools',
+    };
+  }
   if (thinking === true && lastToolResult !== null && !startsWithThinking(lastAssistant)) {
     return {
       problem:
@@ -344,6 +352,17 @@ function checkThinkingBlocks(message: Record<string, unknown>, i: number): WireP
 function startsWithThinking(message: Record<string, unknown> | null): boolean {
   const first = Array.isArray(message?.content) ? asRecord(message.content[0]) : null;
   return first?.type === 'thinking' || first?.type === 'redacted_thinking';
+}
+
+function holdsToolBlocks(message: unknown): boolean {
+  const content = asRecord(message)?.content;
+  return (
+    Array.isArray(content) &&
+    content.some((b) => {
+      const type = asRecord(b)?.type;
+      return type === 'tool_use' || type === 'tool_result';
+    })
+  );
 }
 
 /** The text of the tool_result blocks of a user turn (null when it has none). */
