@@ -351,6 +351,24 @@ describe('tool calls, reasoning and details from OpenAI-compatible answers', () 
     expect(r.refusal).toBeUndefined();
   });
 
+  it('writes out tool-call arguments a server gives as a JSON object (TGI, llama.cpp), whole and streamed', () => {
+    const call = { id: 'call_1', type: 'function', function: { name: 'f', arguments: { city: 'Oslo', days: 2 } } };
+    const whole = readCompletion(
+      { id: 'c1', choices: [{ message: { content: null, tool_calls: [call] }, finish_reason: 'tool_calls' }] },
+      200,
+      undefined,
+    );
+    expect(whole.toolCalls).toEqual([
+      { id: 'call_1', type: 'function', function: { name: 'f', arguments: '{"city":"Oslo","days":2}' } },
+    ]);
+    const { deltas } = decodeAll([
+      JSON.stringify({ id: 'c1', choices: [{ index: 0, delta: { tool_calls: [{ index: 0, ...call }] } }] }),
+      JSON.stringify({ id: 'c1', choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] }),
+      '[DONE]',
+    ]);
+    expect(deltas[0].toolCalls).toEqual([{ index: 0, id: 'call_1', name: 'f', arguments: '{"city":"Oslo","days":2}' }]);
+  });
+
   it('decodes streamed tool-call fragments and reasoning deltas', () => {
     const chunk = (delta: unknown, extra: Record<string, unknown> = {}): string =>
       JSON.stringify({

@@ -36,7 +36,8 @@ interface WireToolCall {
   index?: number;
   id?: string;
   type?: string;
-  function?: { name?: string; arguments?: string } | null;
+  /** `arguments` is JSON text; some servers (TGI's `/v1`, llama.cpp's server in some versions) give the object. */
+  function?: { name?: string; arguments?: unknown } | null;
   /** Google's OpenAI-compatible endpoint: a Gemini thinking model's signature of the call, wanted back with it. */
   extra_content?: { google?: { thought_signature?: unknown } | null } | null;
 }
@@ -300,6 +301,18 @@ function text(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
+/**
+ * A call's arguments as OpenAI gives them, JSON text: a server that gives the JSON object itself (TGI's OpenAI-compatible
+ * API, llama.cpp's server in some versions) has it written out, which the client would otherwise get as an empty
+ * string. Absent arguments are ''.
+ */
+function argumentsOf(args: unknown): string {
+  if (typeof args === 'string') {
+    return args;
+  }
+  return typeof args === 'object' && args !== null ? JSON.stringify(args) : '';
+}
+
 function toolCallsOf(wire: WireToolCall[] | null | undefined): ToolCall[] | undefined {
   if (!Array.isArray(wire) || wire.length === 0) {
     return undefined;
@@ -314,7 +327,7 @@ function toolCallsOf(wire: WireToolCall[] | null | undefined): ToolCall[] | unde
     type: 'function',
     function: {
       name: typeof c.function?.name === 'string' ? c.function.name : '',
-      arguments: typeof c.function?.arguments === 'string' ? c.function.arguments : '',
+      arguments: argumentsOf(c.function?.arguments),
     },
   }));
 }
@@ -392,8 +405,9 @@ class ToolCallNumbering {
       slot.name = true;
       d.name = name;
     }
-    if (typeof c.function?.arguments === 'string' && c.function.arguments.length > 0) {
-      d.arguments = c.function.arguments;
+    const args = argumentsOf(c.function?.arguments);
+    if (args.length > 0) {
+      d.arguments = args;
     }
     return d;
   }
