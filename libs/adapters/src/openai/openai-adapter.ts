@@ -15,7 +15,7 @@ import type {
 } from '../types';
 import { readModelList } from '../model-list';
 import { embeddingsBody, readEmbeddings } from './openai-embeddings';
-import { OpenAiStreamDecoder, openAiBody, readCompletion } from './openai-wire';
+import { OpenAiStreamDecoder, openAiBody, readCompletion, saysStopForToolCalls } from './openai-wire';
 
 function headersOf(target: AdapterTarget, json: boolean): Record<string, string> {
   const h: Record<string, string> = json ? { 'content-type': 'application/json' } : {};
@@ -30,8 +30,9 @@ function readGeneration(
   headers: ResponseHeaders,
   status: number,
   apiKey: string | undefined,
+  stopForToolCalls: boolean,
 ): AdapterResponse {
-  const res: AdapterResponse = readCompletion(json, status, apiKey);
+  const res: AdapterResponse = readCompletion(json, status, apiKey, stopForToolCalls);
   const rateLimit = anyRateLimit(headers);
   if (rateLimit !== undefined) {
     res.rateLimit = rateLimit;
@@ -59,7 +60,10 @@ export class OpenAiAdapter implements ProviderAdapter {
       headers: headersOf(req.target, true),
       body: openAiBody(req, false),
     } as const;
-    return jsonCall(this.pool, req.target, call, signal, readGeneration);
+    const stopForToolCalls = saysStopForToolCalls(req.target.baseUrl);
+    return jsonCall(this.pool, req.target, call, signal, (json, headers, status, apiKey) =>
+      readGeneration(json, headers, status, apiKey, stopForToolCalls),
+    );
   }
 
   stream(req: AdapterRequest, signal: AbortSignal): AsyncIterable<StreamDelta> {
@@ -69,7 +73,8 @@ export class OpenAiAdapter implements ProviderAdapter {
       headers: headersOf(req.target, true),
       body: openAiBody(req, true),
     } as const;
-    return streamCall(this.pool, req.target, call, signal, new OpenAiStreamDecoder(req.target.apiKey));
+    const decoder = new OpenAiStreamDecoder(req.target.apiKey, saysStopForToolCalls(req.target.baseUrl));
+    return streamCall(this.pool, req.target, call, signal, decoder);
   }
 
   embed(req: EmbeddingsAdapterRequest, signal: AbortSignal): Promise<EmbeddingsResponse> {

@@ -1,6 +1,6 @@
 import { ErrorClass, type ProviderCallError, type StreamDelta } from '@aigw/core';
 import type { SseEvent } from '../sse/sse-parser';
-import { OpenAiStreamDecoder, openAiBody, readCompletion, usageOf } from './openai-wire';
+import { OpenAiStreamDecoder, openAiBody, readCompletion, saysStopForToolCalls, usageOf } from './openai-wire';
 
 const msg = (data: string): SseEvent => ({ event: 'message', data });
 
@@ -349,6 +349,37 @@ describe('tool calls, reasoning and details from OpenAI-compatible answers', () 
       usage: { reasoningTokens: 4 },
     });
     expect(r.refusal).toBeUndefined();
+  });
+
+  it("reads Google's endpoint's `stop` after tool calls as `tool_calls`, whole and streamed; OpenAI's as it is", () => {
+    expect(saysStopForToolCalls('https://generativelanguage.googleapis.com/v1beta/openai')).toBe(true);
+    expect(saysStopForToolCalls('https://api.openai.com/v1')).toBe(false);
+    const call = { id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } };
+    const body = { id: 'c1', choices: [{ message: { content: null, tool_calls: [call] }, finish_reason: 'stop' }] };
+    expect(readCompletion(body, 200, undefined, true).finishReason).toBe('tool_calls');
+    expect(readCompletion(body, 200, undefined).finishReason).toBe('stop');
+    const text = { id: 'c2', choices: [{ message: { content: 'hi' }, finish_reason: 'stop' }] };
+    expect(readCompletion(text, 200, undefined, true).finishReason).toBe('stop');
+
+    const chunks = [
+      JSON.stringify({ id: 'c1', choices: [{ index: 0, delta: { role: 'assistant', tool_calls: [call] } }] }),
+      JSON.stringify({ id: 'c1', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }),
+      '[DONE]',
+    ];
+    const decode = (stopForToolCalls: boolean, datas: string[]): (string | null | undefined)[] => {
+      const decoder = new OpenAiStreamDecoder(undefined, stopForToolCalls);
+      const deltas: StreamDelta[] = [];
+      for (const d of datas) {
+        decoder.onEvent(msg(d), deltas);
+      }
+      return deltas.map((d) => d.finishReason);
+    };
+    expect(decode(true, chunks)).toEqual([undefined, 'tool_calls']);
+    expect(decode(false, chunks)).toEqual([undefined, 'stop']);
+    const plain = [
+      JSON.stringify({ id: 'c2', choices: [{ index: 0, delta: { content: 'hi' }, finish_reason: 'stop' }] }),
+    ];
+    expect(decode(true, plain)).toEqual(['stop']);
   });
 
   it('writes out tool-call arguments a server gives as a JSON object (TGI, llama.cpp), whole and streamed', () => {

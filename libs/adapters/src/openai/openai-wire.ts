@@ -158,6 +158,15 @@ function isGoogleEndpoint(baseUrl: string): boolean {
   return hostnameOf(baseUrl).endsWith('.googleapis.com');
 }
 
+/**
+ * Whether the server ends an answer that made tool calls with `finish_reason: "stop"`: Google's OpenAI-compatible
+ * endpoint does (LiteLLM and others correct it), while every other family's answers, and OpenAI's, say `tool_calls`,
+ * which agent loops wait for. Such answers are read as `tool_calls`.
+ */
+export function saysStopForToolCalls(baseUrl: string): boolean {
+  return isGoogleEndpoint(baseUrl);
+}
+
 /** OpenAI's own API. */
 function isOpenAiApi(baseUrl: string): boolean {
   return hostnameOf(baseUrl) === 'api.openai.com';
@@ -454,6 +463,7 @@ export function readCompletion(
   json: unknown,
   status: number,
   apiKey: string | undefined,
+  stopForToolCalls = false,
 ): Omit<AdapterResponse, 'rateLimit'> {
   const body = json as WireCompletion | null;
   if (typeof body !== 'object' || body === null) {
@@ -467,7 +477,7 @@ export function readCompletion(
     throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: completion has no choices`, { status });
   }
   const content = choice.message?.content;
-  return {
+  const res: Omit<AdapterResponse, 'rateLimit'> = {
     id: typeof body.id === 'string' ? body.id : '',
     created: typeof body.created === 'number' ? body.created : Math.floor(Date.now() / 1000),
     text: typeof content === 'string' ? content : '',
@@ -475,6 +485,10 @@ export function readCompletion(
     usage: usageOf(body.usage),
     ...detailsOf(choice.message, choice, body),
   };
+  if (stopForToolCalls && res.finishReason === 'stop' && res.toolCalls !== undefined) {
+    res.finishReason = 'tool_calls';
+  }
+  return res;
 }
 
 /**
@@ -490,8 +504,14 @@ export class OpenAiStreamDecoder implements StreamDecoder {
   /** Made when the first tool-call fragment comes: most streams have none. */
   private toolCalls: ToolCallNumbering | undefined;
 
-  /** `apiKey`: the key the call sent, hidden from in-band error messages. */
-  constructor(private readonly apiKey: string | undefined) {}
+  /**
+   * `apiKey`: the key the call sent, hidden from in-band error messages. `stopForToolCalls`: the server ends answers
+   * with tool calls as `stop` (`saysStopForToolCalls`), read as `tool_calls`.
+   */
+  constructor(
+    private readonly apiKey: string | undefined,
+    private readonly stopForToolCalls = false,
+  ) {}
 
   complete(): boolean {
     return this.finished;
@@ -540,6 +560,9 @@ export class OpenAiStreamDecoder implements StreamDecoder {
         : undefined;
     if (toolCalls !== undefined) {
       delta.toolCalls = toolCalls;
+    }
+    if (this.stopForToolCalls && delta.finishReason === 'stop' && this.toolCalls !== undefined) {
+      delta.finishReason = 'tool_calls';
     }
     const reasoning = text(choice?.delta?.reasoning_content) ?? text(choice?.delta?.reasoning);
     if (reasoning !== undefined) {
