@@ -17,6 +17,17 @@ describe('CancellationRegistry', () => {
     expect(b.signal.aborted).toBe(false);
   });
 
+  it('waits for a deadline further away than a Node timer can (an async job kept for 30 days)', () => {
+    const thirtyDaysMs = 30 * 86_400_000;
+    const run = new CancellationRegistry().begin('a', 1_000_000 + thirtyDaysMs);
+    jest.advanceTimersByTime(1_000);
+    expect(run.signal.aborted).toBe(false);
+    jest.advanceTimersByTime(thirtyDaysMs - 1_001);
+    expect(run.signal.aborted).toBe(false);
+    jest.advanceTimersByTime(1);
+    expect(abortCauseOf(run.signal)).toBe('deadline');
+  });
+
   it('starts aborted when the deadline already passed', () => {
     expect(abortCauseOf(new CancellationRegistry().begin('a', 999_999).signal)).toBe('deadline');
   });

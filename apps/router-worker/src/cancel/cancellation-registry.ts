@@ -4,6 +4,11 @@ import { GenerationAbort, type AbortCause } from './abort';
 /** A cancel may overtake its job (sent while the job still waited); it is remembered this long. */
 const EARLY_CANCEL_TTL_MS = 60_000;
 const EARLY_CANCEL_MAX = 10_000;
+/**
+ * The longest delay a Node timer keeps (~24.8 days); a longer one fires after 1 ms. An async job's deadline is
+ * `ASYNC_JOB_RETENTION_S` away, which an operator may set longer than that: its timer is re-armed instead.
+ */
+const MAX_TIMER_MS = 2_147_483_647;
 
 export interface RunningGeneration {
   readonly signal: AbortSignal;
@@ -31,14 +36,17 @@ export class CancellationRegistry {
         controller.abort(new GenerationAbort('client_disconnected'));
       }
     }
-    const left = deadlineAt - Date.now();
     let timer: NodeJS.Timeout | undefined;
-    if (!controller.signal.aborted) {
+    const arm = (): void => {
+      const left = deadlineAt - Date.now();
       if (left <= 0) {
         controller.abort(new GenerationAbort('deadline'));
       } else {
-        timer = setTimeout(() => controller.abort(new GenerationAbort('deadline')), left);
+        timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
       }
+    };
+    if (!controller.signal.aborted) {
+      arm();
     }
     this.running.set(jobId, controller);
     return {
