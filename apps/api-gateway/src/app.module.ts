@@ -61,6 +61,7 @@ import { GatewayMetrics } from './generation/gateway-metrics';
 import { CacheStage } from './generation/cache-stage';
 import { Coalescing } from './generation/coalescing';
 import { GenerationQueue } from './generation/generation-queue';
+import { GatewayQueueDepthGauge } from './generation/queue-depth.gauge';
 import { UsageQueue } from './generation/usage-queue';
 import { GenerationService } from './generation/generation.service';
 import { Servable } from './generation/servable';
@@ -152,6 +153,7 @@ export class AppModule {
         GatewayMetrics,
         GenerationQueue,
         UsageQueue,
+        GatewayQueueDepthGauge,
         CacheStats,
         CacheStage,
         Coalescing,

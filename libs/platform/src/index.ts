@@ -9,6 +9,7 @@ export * from './redis/redis.module';
 export * from './redis/final-writes';
 export * from './redis/turn-cork';
 export * from './metrics/metrics';
+export * from './metrics/queue-depth';
 export * from './health/health';
 export * from './database/database.module';
 export * from './database/migrated-database';

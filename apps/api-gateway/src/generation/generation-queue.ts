@@ -13,6 +13,7 @@ import {
   closeRedis,
   createRedis,
   ENV,
+  type CountedQueue,
   REDIS,
   RedisErrors,
   RedisFinalWrites,
@@ -163,6 +164,11 @@ export class GenerationQueue {
     ]);
     const gone = new Set(leaving);
     return workers.filter((w) => !gone.has(String(w.id))).length;
+  }
+
+  /** The queue as `aigw_queue_jobs` reads it at scrape time. */
+  counted(): CountedQueue {
+    return this.queue;
   }
 
   async get(jobId: string): Promise<GenerateJob | undefined> {

@@ -8,7 +8,7 @@ import {
   type UsageBatch,
   type UsageEvent,
 } from '@aigw/core';
-import { bullOptions, ENV, RedisErrors, RedisFinalWrites, RedisKeys } from '@aigw/platform';
+import { bullOptions, ENV, RedisErrors, RedisFinalWrites, RedisKeys, type CountedQueue } from '@aigw/platform';
 import { Queue } from 'bullmq';
 import { GatewayEnv } from '../config/gateway-env';
 import { GenerationQueue } from './generation-queue';
@@ -53,6 +53,11 @@ export class UsageQueue {
     );
     finalWrites.add(() => this.batcher.flush());
     finalWrites.closeAfter(() => this.queue.close());
+  }
+
+  /** The queue as `aigw_queue_jobs` reads it at scrape time. */
+  counted(): CountedQueue {
+    return this.queue;
   }
 
   record(event: UsageEvent): void {

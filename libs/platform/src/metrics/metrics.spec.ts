@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { mergedMetrics } from './metrics';
 
 function registries(): { gateway: Registry; worker: Registry } {
@@ -48,5 +48,23 @@ describe('mergedMetrics', () => {
     expect(text.match(/^# TYPE aigw_redis_errors_total counter$/gm)).toHaveLength(1);
     expect(text).toContain('aigw_redis_errors_total{op="connection"} 5');
     expect(text).toContain('aigw_redis_errors_total{op="usage_enqueue"} 1');
+  });
+
+  it('takes the max of a family that asks for it (a gauge every app reads from the same Redis)', async () => {
+    const { gateway, worker } = registries();
+    const depth = (r: Registry, n: number): void =>
+      new Gauge({
+        name: 'aigw_queue_jobs',
+        help: 'jobs',
+        labelNames: ['state'],
+        registers: [r],
+        aggregator: 'max',
+      }).set({ state: 'waiting' }, n);
+    depth(gateway, 7);
+    depth(worker, 7);
+
+    const text = await mergedMetrics([gateway, worker]);
+
+    expect(text).toContain('aigw_queue_jobs{state="waiting"} 7');
   });
 });

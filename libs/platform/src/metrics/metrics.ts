@@ -89,8 +89,10 @@ export class MetricsExposition {
 /**
  * One exposition of several registries. A family only one registry has is served as it is; one several have (e.g.
  * `aigw_redis_errors_total`, counted by every app) becomes one family whose samples are summed per label set: the
- * process-wide count. prom-client's cluster aggregation does the work; every family's aggregator is set here, since
- * its own (`omit` for the process start time, `average` for the event loop lag) is meant for several processes.
+ * process-wide count, except a family that asks for `max` (a gauge each app reads from the same Redis, such as
+ * `aigw_queue_jobs`: the same figure, not shares of it). prom-client's cluster aggregation does the work; every
+ * other family's aggregator is set here, since its own (`omit` for the process start time, `average` for the event
+ * loop lag) is meant for several processes.
  */
 export async function mergedMetrics(registries: readonly Registry[]): Promise<string> {
   const collected = await Promise.all(registries.map((r) => r.getMetricsAsJSON()));
@@ -99,9 +101,16 @@ export async function mergedMetrics(registries: readonly Registry[]): Promise<st
     seen.set(family.name, (seen.get(family.name) ?? 0) + 1);
   }
   const tagged = collected.map((families) =>
-    families.map((family) => ({ ...family, aggregator: (seen.get(family.name) ?? 0) > 1 ? 'sum' : 'first' })),
+    families.map((family) => ({ ...family, aggregator: aggregatorOf(family, seen.get(family.name) ?? 0) })),
   );
   return AggregatorRegistry.aggregate(tagged).metrics();
+}
+
+function aggregatorOf(family: { aggregator: string }, registries: number): string {
+  if (registries <= 1) {
+    return 'first';
+  }
+  return family.aggregator === 'max' ? 'max' : 'sum';
 }
 
 @Controller()
