@@ -290,6 +290,16 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
     expect(h.sim.stats().total).toBe(0);
   });
 
+  it('answers timeout without calling the provider when the job waited until less than a call was left', async () => {
+    // Queued 30 s ago and taken 300 ms before its deadline (a backlog): below RETRY_MIN_CALL_MS (1 s) a call would be
+    // cut before a provider answers, and holds the worker from the jobs behind it.
+    const now = Date.now();
+    const job = await h.enqueue({ receivedAt: now - 30_000, deadlineAt: now + 300 });
+    const [reply] = await h.finalReplies(job.id!);
+    expect(reply).toMatchObject({ t: 'error', error: { code: 'timeout' } });
+    expect(h.sim.stats().total).toBe(0);
+  });
+
   it('records usage of successes and failures in usage_records', async () => {
     const ok = await h.enqueue({ context: 'coding', policy: 'cost' });
     const okResult = ((await h.finalReplies(ok.id!))[0] as Of<'result'>).result;

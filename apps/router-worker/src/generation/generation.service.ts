@@ -1,9 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { GatewayError, type GenerationRequest, type GenerationResult, type Spent } from '@aigw/core';
 import { abortCauseOf, GenerationCancelledError } from '../cancel/abort';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import { AttemptLoop } from '../routing/attempt-loop';
 import { RoutePlanner } from '../routing/route-planner';
+import { ROUTING_CONFIG, type RoutingConfig } from '../routing/routing-config';
 import { resultOf, type Routed } from './outcomes';
 import type { StreamObserver } from './stream-observer';
 
@@ -31,12 +32,18 @@ export class GenerationService {
     private readonly planner: RoutePlanner,
     private readonly attempts: AttemptLoop,
     private readonly metrics: WorkerMetrics,
+    @Inject(ROUTING_CONFIG) private readonly config: RoutingConfig,
   ) {}
 
   async run(request: GenerationRequest, signal: AbortSignal, observer?: StreamObserver): Promise<GenerationResult> {
     const aborted = abortCauseOf(signal);
     if (aborted) {
       throw new GenerationCancelledError(aborted, []);
+    }
+    if (!leavesACall(request, Date.now(), this.config.retry.minCallMs)) {
+      // It waited in a backlog until its deadline was all but gone: a call now would be cut before the provider
+      // answers (and paid for all the same), and would hold this worker from the jobs behind it that can still make it.
+      throw new GenerationCancelledError('deadline', []);
     }
     const plan = await this.planner.plan(request);
     const watching = observer === undefined ? undefined : withPromptEstimate(observer, plan.estimate.promptTokens);
@@ -68,4 +75,14 @@ export class GenerationService {
       this.metrics.costUsd.inc({ provider, model }, r.costUsd);
     }
   }
+}
+
+/**
+ * Whether the time left before the deadline is worth a provider call: at least `minCallMs` (RETRY_MIN_CALL_MS, what
+ * a retry needs too), or half the request's whole time when that is shorter (a short REQUEST_TIMEOUT_MS still runs
+ * jobs taken at once).
+ */
+function leavesACall(request: GenerationRequest, now: number, minCallMs: number): boolean {
+  const floor = Math.min(minCallMs, (request.deadlineAt - request.receivedAt) / 2);
+  return request.deadlineAt - now >= floor;
 }
