@@ -24,13 +24,18 @@ describe('addressBucket', () => {
     expect(addressBucket('1::2:3:4:5:6:7')).toBe('1:0:2:3::/64');
     expect(addressBucket('::2:3:4:5:6:7:8')).toBe('0:2:3:4::/64');
     expect(addressBucket('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
-    expect(addressBucket('64:ff9b::192.0.2.1')).toBe('64:ff9b:0:0::/64');
+    expect(addressBucket('64:ff9b:1::192.0.2.1')).toBe('64:ff9b:1:0::/64');
   });
 
-  it('counts an IPv4 client (also IPv4-mapped) by its address', () => {
+  it('counts an IPv4 client (also IPv4-mapped, or NAT64-translated) by its address', () => {
     expect(addressBucket('192.0.2.7')).toBe('192.0.2.7');
     expect(addressBucket('::ffff:192.0.2.7')).toBe('192.0.2.7');
     expect(addressBucket('::FFFF:192.0.2.7')).toBe('192.0.2.7');
+    expect(addressBucket('::ffff:c000:207')).toBe('192.0.2.7');
+    expect(addressBucket('0:0:0:0:0:ffff:c000:0207')).toBe('192.0.2.7');
+    // NAT64's well-known prefix: every IPv4 client of a 4-to-6 translator arrives in it.
+    expect(addressBucket('64:ff9b::192.0.2.7')).toBe('192.0.2.7');
+    expect(addressBucket('64:ff9b::c000:207')).toBe('192.0.2.7');
   });
 
   it('makes the addresses of one /64 share a window, and an IPv4-mapped address share its IPv4 one', () => {

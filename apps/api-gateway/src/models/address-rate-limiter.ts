@@ -51,38 +51,38 @@ export class AddressRateLimiter {
 }
 
 /**
- * What an address is counted as: an IPv4 address itself (also when IPv4-mapped, `::ffff:a.b.c.d`), an IPv6 address
- * by its first 64 bits (`2001:db8:0:1::/64`). Anything else (not an IP address) is its own bucket.
+ * What an address is counted as: an IPv4 address itself, also when carried in IPv6 (IPv4-mapped `::ffff:a.b.c.d`,
+ * in either notation, or NAT64's well-known prefix `64:ff9b::/96`, where every IPv4 client of a 4-to-6 translator
+ * arrives), an IPv6 address by its first 64 bits (`2001:db8:0:1::/64`). Anything else (not an IP address) is its
+ * own bucket.
  */
 export function addressBucket(address: string): string {
   if (!isIPv6(address)) {
     return address;
   }
-  const bare = address.split('%', 1)[0].toLowerCase();
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(bare);
-  if (mapped !== null) {
-    return mapped[1];
-  }
-  const [head, tail] = bare.split('::').map(groupsOf);
+  const [head, tail] = address.split('%', 1)[0].split('::').map(groupsOf);
   // '::' stands for as many zero groups as the address lacks.
-  const groups =
-    tail === undefined ? head : [...head, ...Array<string>(8 - head.length - tail.length).fill('0'), ...tail];
-  return `${groups
+  const g = tail === undefined ? head : [...head, ...Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+  const zero = (from: number, to: number): boolean => g.slice(from, to).every((n) => n === 0);
+  const mapped = zero(0, 5) && g[5] === 0xffff;
+  const nat64 = g[0] === 0x64 && g[1] === 0xff9b && zero(2, 6);
+  if (mapped || nat64) {
+    return `${g[6] >> 8}.${g[6] & 0xff}.${g[7] >> 8}.${g[7] & 0xff}`;
+  }
+  return `${g
     .slice(0, 4)
-    .map((g) => parseInt(g, 16).toString(16))
+    .map((n) => n.toString(16))
     .join(':')}::/64`;
 }
 
 /** The 16-bit groups of one side of an IPv6 address; an embedded IPv4 address is two. */
-function groupsOf(side: string): string[] {
+function groupsOf(side: string): number[] {
   if (side === '') {
     return [];
   }
   const parts = side.split(':');
   const last = parts[parts.length - 1];
-  if (last.includes('.')) {
-    const [a, b, c, d] = last.split('.').map(Number);
-    parts.splice(-1, 1, ((a << 8) | b).toString(16), ((c << 8) | d).toString(16));
-  }
-  return parts;
+  const v4 = last.includes('.') ? last.split('.').map(Number) : null;
+  const groups = (v4 === null ? parts : parts.slice(0, -1)).map((h) => parseInt(h, 16));
+  return v4 === null ? groups : [...groups, (v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]];
 }
