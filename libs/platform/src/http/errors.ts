@@ -88,9 +88,14 @@ export function toGatewayError(err: unknown): GatewayError {
  * Whether the client's connection closed before its body had arrived: reading it then fails with Node's `aborted`
  * (code ECONNRESET), which read as a store's socket error (a PostgreSQL outage logged, and its next real one not).
  */
-function bodyBrokenOff(reply: FastifyReply): boolean {
+function bodyBrokenOff(reply: FastifyReply, err: unknown): boolean {
   const raw = (reply.request as FastifyRequest | undefined)?.raw;
-  return raw !== undefined && raw.destroyed && !raw.complete;
+  if (raw === undefined || !raw.destroyed || raw.complete) {
+    return false;
+  }
+  // Only the read's own failure: another error met meanwhile (a hook's, a store's) keeps its meaning and its log line.
+  const e = err as NodeJS.ErrnoException | null;
+  return e?.code === 'ECONNRESET' || e?.message === 'aborted';
 }
 
 function bodyNotReceived(cause: unknown): GatewayError {
@@ -181,7 +186,7 @@ export const ANTHROPIC_PATH = /^\/v1\/messages(?:[/?]|$)/;
 
 /** Writes a GatewayError as HTTP; unexpected errors are logged (without request bodies or headers). */
 export function sendError(reply: FastifyReply, err: unknown, requestId?: string): void {
-  const gw = bodyBrokenOff(reply) ? bodyNotReceived(err) : toGatewayError(err);
+  const gw = bodyBrokenOff(reply, err) ? bodyNotReceived(err) : toGatewayError(err);
   if (gw.code === ErrorCode.Internal) {
     logger.error(`unhandled error${requestId ? ` (request ${requestId})` : ''}: ${describeError(err)}`);
   }
