@@ -36,6 +36,18 @@ describe('BaseEnv', () => {
     expect(message).not.toContain('notvalid-secret-text');
   });
 
+  it('requires SECRETS_KEY in production with the rest, before anything connects (the catalog found out after migrating)', () => {
+    expect(problem({ NODE_ENV: 'production' })).toBe(
+      'Invalid environment variables:\n  - SECRETS_KEY: SECRETS_KEY is required when NODE_ENV=production: set it to 32 bytes given as 64 hex characters or as base64 (e.g. `openssl rand -base64 32`)',
+    );
+    expect(problem({ NODE_ENV: 'production', SECRETS_KEY: '  ' })).toContain('SECRETS_KEY is required');
+    expect(problem({ NODE_ENV: 'production', SECRETS_KEY: 'a'.repeat(64) })).toBe('');
+    expect(problem({ NODE_ENV: 'production', SECRETS_KEY: 'notvalid-secret-text' })).toContain(
+      'SECRETS_KEY: SECRETS_KEY must be 32 bytes',
+    );
+    expect(problem({})).toBe('');
+  });
+
   it('checks SECRETS_KEY_PREVIOUS (comma-separated keys) with the rest, without echoing it', () => {
     expect(problem({ SECRETS_KEY_PREVIOUS: `${'a'.repeat(64)}, ${'b'.repeat(64)}` })).toBe('');
     const message = problem({ SECRETS_KEY_PREVIOUS: `${'a'.repeat(64)},notvalid-secret-text` });

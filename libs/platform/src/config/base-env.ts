@@ -58,12 +58,42 @@ export function ReadableBy(
   };
 }
 
+/**
+ * SECRETS_KEY: 32 bytes (hex or base64) when set, and set whenever NODE_ENV is `production` (elsewhere a development
+ * key stands in). Checked with the rest, before anything connects, rather than by the catalog once migrations ran.
+ */
 function IsSecretsKey(): PropertyDecorator {
-  return ReadableBy(
-    'isSecretsKey',
-    (value) => SecretBox.fromKey(value),
-    'SECRETS_KEY must be 32 bytes given as 64 hex characters or as base64 (e.g. `openssl rand -base64 32`)',
-  );
+  const problemOf = (value: unknown, nodeEnv: unknown): string | null => {
+    if (value === undefined) {
+      return nodeEnv === 'production'
+        ? `SECRETS_KEY is required when NODE_ENV=production: set it to ${KEY_FORMAT}`
+        : null;
+    }
+    try {
+      SecretBox.fromKey(typeof value === 'string' ? value : '');
+      return null;
+    } catch {
+      return `SECRETS_KEY must be ${KEY_FORMAT}`;
+    }
+  };
+  return (target: object, propertyName: string | symbol) => {
+    registerDecorator({
+      name: 'isSecretsKey',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      validator: {
+        validate: (value: unknown, args): boolean => problemOf(value, nodeEnvOf(args?.object)) === null,
+        defaultMessage: (args): string =>
+          problemOf(args?.value, nodeEnvOf(args?.object)) ?? 'SECRETS_KEY is not usable',
+      },
+    });
+  };
+}
+
+const KEY_FORMAT = '32 bytes given as 64 hex characters or as base64 (e.g. `openssl rand -base64 32`)';
+
+function nodeEnvOf(env: object | undefined): unknown {
+  return (env as { NODE_ENV?: unknown } | undefined)?.NODE_ENV;
 }
 
 /** SECRETS_KEY_PREVIOUS: keys in SECRETS_KEY's format, comma-separated; the message names the bad one's position. */
@@ -127,9 +157,7 @@ export class BaseEnv {
   @Max(1000)
   USAGE_LINGER_MS = 20;
 
-  /** 32 bytes as hex or base64: checked here with the rest, before anything connects. */
-  @IsOptional()
-  @IsString()
+  /** 32 bytes as hex or base64, required in production: checked here with the rest, before anything connects. */
   @IsSecretsKey()
   SECRETS_KEY?: string;
 
