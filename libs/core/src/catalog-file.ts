@@ -12,6 +12,7 @@ import {
   type ProviderKind,
   type ProviderSpec,
 } from './catalog';
+import { ConfigurationError } from './env';
 import { PROVIDER_FAMILIES } from './provider-families';
 
 /**
@@ -31,7 +32,7 @@ export const CATALOG_DEFAULTS = {
 
 export type CatalogEnv = Record<string, string | undefined>;
 
-export class CatalogFileError extends Error {
+export class CatalogFileError extends ConfigurationError {
   constructor(
     readonly problems: string[],
     source = 'provider catalog',

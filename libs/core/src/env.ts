@@ -1,6 +1,15 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 
+/**
+ * A mistake in what the operator configured (a catalog or tiers file, a key, a plugin module) whose message says
+ * what to fix, naming the file, field or variable. A process that fails to start on one prints its message and the
+ * messages of the ConfigurationErrors it wraps, without a stack: the code that noticed the mistake is of no use to
+ * the operator. Its other causes (the `ENOENT`, the YAML parser's error) stay on the error for a debugger; the
+ * message already says what they mean.
+ */
+export class ConfigurationError extends Error {}
+
 export class InvalidEnvironmentError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid environment variables:\n  - ${problems.join('\n  - ')}`);

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { ConfigurationError } from '@aigw/core';
 
 const VERSION = 'v1';
 const IV_BYTES = 12;
@@ -7,7 +8,7 @@ const TAG_BYTES = 16;
 // Public by design: only for development, so that a fresh checkout runs without setup.
 const DEVELOPMENT_KEY = createHash('sha256').update('aigw development secrets key - not for production').digest();
 
-export class SecretBoxError extends Error {
+export class SecretBoxError extends ConfigurationError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'SecretBoxError';

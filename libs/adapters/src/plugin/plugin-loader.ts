@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { ConfigurationError } from '@aigw/core';
 import type { HttpPool } from '../http/http-pool';
 import type { ProviderAdapter } from '../types';
 
@@ -14,7 +15,7 @@ export interface PluginContext {
 export type PluginFactory = (context: PluginContext) => ProviderAdapter;
 
 /** A plugin that cannot be used: the message names the provider and the module, for the boot log. */
-export class PluginLoadError extends Error {
+export class PluginLoadError extends ConfigurationError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'PluginLoadError';

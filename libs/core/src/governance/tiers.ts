@@ -1,3 +1,5 @@
+import { ConfigurationError } from '../env';
+
 /**
  * Usage tiers: each user has one (stored in user_quotas.tier). A tier gives the defaults of every limit a user
  * or key does not set itself. `null` means unlimited. Operators add or override tiers with TIERS_FILE.
@@ -64,7 +66,7 @@ const INTEGER_FIELDS: ReadonlySet<keyof TierLimits> = new Set([
   'monthlyRequestLimit',
 ]);
 
-export class TierConfigError extends Error {
+export class TierConfigError extends ConfigurationError {
   constructor(readonly problems: string[]) {
     super(`invalid tiers: ${problems.join('; ')}`);
     this.name = 'TierConfigError';

@@ -1,3 +1,5 @@
+import { CatalogFileError, TierConfigError } from '@aigw/core';
+import { SecretBoxError } from '@aigw/entities';
 import { StartupError, startFailureReport } from './start-failure';
 
 describe('startFailureReport', () => {
@@ -47,5 +49,28 @@ describe('startFailureReport', () => {
     expect(startFailureReport('api-gateway', err, {})).toBe(
       '[api-gateway] failed to start: PostgreSQL at db:5432/app cannot be reached (ECONNREFUSED): check DATABASE_URL\n',
     );
+  });
+
+  it("prints an operator's configuration mistake as its message and the configuration errors under it, without a stack", () => {
+    const file = new CatalogFileError(['cannot be read (ENOENT)'], 'provider catalog file /etc/aigw/providers.yaml', {
+      cause: new Error("ENOENT: no such file or directory, open '/etc/aigw/providers.yaml'"),
+    });
+    expect(startFailureReport('api-gateway', file, {})).toBe(
+      '[api-gateway] failed to start: Invalid provider catalog file /etc/aigw/providers.yaml:\n  - cannot be read (ENOENT)\n',
+    );
+    const key = new SecretBoxError("cannot read the API key of provider 'lit'", {
+      cause: new SecretBoxError('cannot decrypt a stored secret: SECRETS_KEY differs', { cause: new Error('bad tag') }),
+    });
+    expect(startFailureReport('router-worker', key, {})).toBe(
+      "[router-worker] failed to start: cannot read the API key of provider 'lit': cannot decrypt a stored secret: SECRETS_KEY differs\n",
+    );
+    const tiers = JSON.parse(
+      startFailureReport('api-gateway', new TierConfigError(['tiers.pro.rpm: not a number']), { LOG_FORMAT: 'json' }),
+    ) as Record<string, unknown>;
+    expect(tiers).toMatchObject({
+      level: 'fatal',
+      message: 'failed to start: invalid tiers: tiers.pro.rpm: not a number',
+    });
+    expect(tiers).not.toHaveProperty('stack');
   });
 });

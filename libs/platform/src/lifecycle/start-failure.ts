@@ -1,3 +1,4 @@
+import { ConfigurationError } from '@aigw/core';
 import { isRedisUnreachable } from '../redis/redis-unreachable';
 
 /**
@@ -9,13 +10,14 @@ export class StartupError extends Error {
 }
 
 /**
- * What a process that failed to start prints: the error and every cause under it (the reason is often the cause: a
+ * What a process that failed to start prints: a StartupError or a ConfigurationError (a catalog or tiers file,
+ * SECRETS_KEY, a plugin module: what the operator must fix) as its message alone; otherwise the error and every cause under it (the reason is often the cause: a
  * provider key that SECRETS_KEY cannot read), a hint naming the variable when Redis could not be reached (ioredis
  * says only "Connection is closed."), then the stack. Never a URL's credentials.
  */
 export function startFailureReport(appName: string, err: unknown, env: NodeJS.ProcessEnv = process.env): string {
-  if (err instanceof StartupError) {
-    const line = `failed to start: ${err.message}`;
+  if (err instanceof StartupError || err instanceof ConfigurationError) {
+    const line = `failed to start: ${configurationReasons(err).join(': ')}`;
     return env.LOG_FORMAT === 'json' ? `${jsonLine(appName, line)}\n` : `[${appName}] ${line}\n`;
   }
   const reasons: string[] = [];
@@ -35,6 +37,20 @@ export function startFailureReport(appName: string, err: unknown, env: NodeJS.Pr
     return lines.map((message, i) => `${jsonLine(appName, message, i === 0 ? stack : undefined)}\n`).join('');
   }
   return lines.map((line) => `[${appName}] ${line}\n`).join('') + (stack === undefined ? '' : `${stack}\n`);
+}
+
+/**
+ * The messages of a StartupError, or of a ConfigurationError and the ConfigurationErrors under it (`cannot read the
+ * API key of provider 'x'` over `SECRETS_KEY differs from the key ...`). A cause of another kind (the `ENOENT` of a
+ * catalog file, the YAML parser's error with its snippet, `require`'s stack of a plugin) is left out: the message
+ * above it already says what it means.
+ */
+function configurationReasons(err: Error): string[] {
+  const reasons = [err.message];
+  for (let e = err.cause, depth = 0; e instanceof ConfigurationError && depth < 5; e = e.cause, depth++) {
+    reasons.push(e.message);
+  }
+  return reasons;
 }
 
 /** A line of Nest's JSON log format (ConsoleLogger with `json: true`) at level `fatal`. */
