@@ -59,6 +59,9 @@ describe('catalogFromEnv', () => {
       'OLLAMA_BASE_URL must be an http(s) URL',
       'TGI_MODELS must be a comma-separated list of model names',
     ]);
+    expect(problemsOf({ VLLM_BASE_URL: 'http://v:8000/v1', VLLM_MODELS: 'qwen, llama, qwen' })).toEqual([
+      "VLLM_MODELS names model 'qwen' more than once",
+    ]);
     expect(problemsOf({ OPENAI_API_KEY: 'sk-a', OPENAI_BASE_URL: 'ftp://x' })).toEqual([
       'OPENAI_BASE_URL must be an http(s) URL',
     ]);

@@ -207,6 +207,12 @@ function presetProvider(p: EnvPreset, value: string, env: CatalogEnv, problems: 
       problems.push(`${p.modelsVariable} must be a comma-separated list of model names`);
       return undefined;
     }
+    // A name given twice would be two rows of one model: the seed failed on PostgreSQL's unique constraint.
+    const repeated = list.find((n, i) => list.indexOf(n) !== i);
+    if (repeated !== undefined) {
+      problems.push(`${p.modelsVariable} names model '${repeated}' more than once`);
+      return undefined;
+    }
     models = list.map(local);
   }
   return {
