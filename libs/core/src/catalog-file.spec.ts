@@ -170,6 +170,12 @@ providers:
     ]);
   });
 
+  it('takes an empty variable as unset: `${VAR}` of an empty one was quietly no key at all', () => {
+    expect(problemsOf(MINIMAL, { OPENAI_API_KEY: '' })).toEqual([
+      "providers[0].apiKey references environment variable OPENAI_API_KEY, which is empty and has no default (provider 'openai')",
+    ]);
+  });
+
   it("refuses, from the admin API and imports, an apiKey naming any of the gateway's own secrets", () => {
     const env = {
       DATABASE_URL: 'postgres://u:db-password@db/aigw',

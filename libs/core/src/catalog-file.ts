@@ -196,7 +196,10 @@ class CatalogReader {
     return value;
   }
 
-  /** Replaces `${VAR}` and `${VAR:-default}` (default used when VAR is unset or empty, as in sh). */
+  /**
+   * Replaces `${VAR}` and `${VAR:-default}` (default used when VAR is unset or empty, as in sh). A `${VAR}` without a
+   * default whose VAR is unset or empty is a problem.
+   */
   interpolate(text: string, path: string, owner: string): string {
     if (this.options.environment === 'apiKeyOnly' && !path.endsWith('.apiKey') && text.includes('${')) {
       this.problem(path, 'must not reference the environment (${...}): only apiKey may, in the admin API and imports');
@@ -224,9 +227,11 @@ class CatalogReader {
       if (sep !== -1) {
         return inner.slice(sep + 2);
       }
-      if (value === undefined) {
-        this.problem(path, `references environment variable ${name}, which is not set and has no default (${owner})`);
-      }
+      // Empty is unset here as everywhere else (the apps' own variables, the zero-config provider variables): a
+      // `${OPENAI_API_KEY}` an orchestrator passes as '' (the k8s Secret example's placeholder) quietly made a provider
+      // without a key, refused by the provider at every call. `${VAR:-}` is the way to say a value is optional.
+      const state = value === undefined ? 'not set' : 'empty';
+      this.problem(path, `references environment variable ${name}, which is ${state} and has no default (${owner})`);
       return '';
     });
   }
