@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { Client } from 'pg';
 import {
   deleteRedisKeysOf,
   dropSchema,
@@ -131,6 +134,56 @@ describe('apps that cannot start say why, naming the variable, and exit 1', () =
       expect.stringContaining(`  - ${name}: ${message}`),
     ]);
   });
+  describe('a PROVIDERS_FILE naming a plugin module that cannot be found', () => {
+    // Its own schema: the migrations these boots run would spoil the DB_SKIP_MIGRATIONS case above.
+    const pluginSchema = `${schema}_plugin`;
+    const dir = mkdtempSync(path.join(tmpdir(), 'startfail-'));
+    const file = path.join(dir, 'providers.yaml');
+    writeFileSync(
+      file,
+      [
+        'providers:',
+        '  - id: acme',
+        '    kind: plugin',
+        '    plugin: ./no/such/plugin.js',
+        '    baseUrl: http://127.0.0.1:9',
+        '    models: [{ name: acme-1, promptPer1k: 0, completionPer1k: 0, contextWindow: 1000 }]',
+        '',
+      ].join('\n'),
+    );
+
+    afterAll(async () => {
+      rmSync(dir, { recursive: true, force: true });
+      await dropSchema(TEST_DATABASE_URL, pluginSchema);
+    });
+
+    async function providerIds(): Promise<string[]> {
+      const pg = new Client({ connectionString: TEST_DATABASE_URL });
+      await pg.connect();
+      try {
+        const { rows } = await pg.query<{ id: string }>(`SELECT id FROM "${pluginSchema}".providers`);
+        return rows.map((r) => r.id);
+      } finally {
+        await pg.end();
+      }
+    }
+
+    // The gateway and the monitor started on it, and whichever app came first seeded it: every router-worker that
+    // started after stopped on a provider the file no longer needed to name.
+    it.each<AppName>(['api-gateway', 'router-worker', 'health-monitor', 'all-in-one'])(
+      '%s stops before seeding it, naming the module, without a stack',
+      async (app) => {
+        const { code, output } = await run(app, { PROVIDERS_FILE: file, DATABASE_SCHEMA: pluginSchema });
+        expect(code).toBe(1);
+        expect(output).not.toMatch(/ExceptionHandler|\n\s+at |Require stack/);
+        expect(failureLines(output).join('\n')).toMatch(
+          new RegExp(`^\\[${app}\\] failed to start: [^]*plugin module './no/such/plugin.js' cannot be found`),
+        );
+        expect(await providerIds()).toEqual([]);
+      },
+    );
+  });
+
   it('all-in-one: every hosted app names its bad variables at once, as the split apps each do', async () => {
     const { code, output } = await run('all-in-one', {
       ALL_IN_ONE_MONITOR: 'true',

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AdapterRegistry } from '@aigw/adapters';
-import { ErrorCode, GatewayError, type Catalog } from '@aigw/core';
+import { CatalogFileError, ErrorCode, GatewayError, type Catalog } from '@aigw/core';
 import { CatalogService, ENV } from '@aigw/platform';
 import type { GatewayEnv } from '../config/gateway-env';
 
@@ -22,6 +22,14 @@ export class PluginAllowance {
     private readonly catalog: CatalogService,
   ) {
     this.listed = new Set(env.ADMIN_ALLOWED_PLUGINS);
+    // The operator's catalog file names what it likes, but its plugins must load before it is seeded: one that cannot
+    // would otherwise be written to PostgreSQL while this gateway started, and every router-worker stop on it.
+    catalog.checkBeforeSeed((file) => {
+      const problems = pluginProblems(file, () => true, { enabledOnly: true });
+      if (problems.length > 0) {
+        throw new CatalogFileError(problems, `provider catalog file ${env.PROVIDERS_FILE ?? ''}`);
+      }
+    });
   }
 
   readonly allows: PluginAllowed = (specifier) =>
@@ -56,10 +64,15 @@ let registry: AdapterRegistry | undefined;
  * it every generation. The module is loaded here as the workers load it (same image, same working directory);
  * only admin changes pay for it.
  */
-export function pluginProblems(catalog: Catalog, allowed: PluginAllowed): string[] {
+export function pluginProblems(
+  catalog: Catalog,
+  allowed: PluginAllowed,
+  { enabledOnly = false }: { enabledOnly?: boolean } = {},
+): string[] {
   const problems: string[] = [];
   catalog.providers.forEach((p, i) => {
-    if (p.kind !== 'plugin' || p.plugin === undefined) {
+    // A worker loads the enabled ones at boot (PluginCheck): the catalog file is checked as it will be.
+    if (p.kind !== 'plugin' || p.plugin === undefined || (enabledOnly && !p.enabled)) {
       return;
     }
     if (!allowed(p.plugin)) {

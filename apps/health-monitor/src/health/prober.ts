@@ -76,7 +76,10 @@ export class Prober implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
     @Inject(ENV) private readonly env: MonitorEnv,
     private readonly catalog: CatalogService,
-  ) {}
+  ) {
+    // As a worker does: the catalog file's plugins load before it is seeded, so one that cannot is not written.
+    catalog.checkBeforeSeed((file) => this.adapters.loadPlugins(file.providers.filter((p) => p.enabled)));
+  }
 
   /** After each catalog reload, the pools of origins no probe uses any more (a baseUrl an admin changed) close. */
   onApplicationBootstrap(): void {

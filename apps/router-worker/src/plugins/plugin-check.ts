@@ -14,7 +14,11 @@ export class PluginCheck implements OnApplicationBootstrap {
   constructor(
     private readonly catalog: CatalogService,
     private readonly adapters: AdapterRegistry,
-  ) {}
+  ) {
+    // The catalog file's plugins load before it is seeded: one that cannot would otherwise be written to PostgreSQL,
+    // for every worker that starts after to stop on it.
+    catalog.checkBeforeSeed((file) => adapters.loadPlugins(file.providers.filter((p) => p.enabled)));
+  }
 
   onApplicationBootstrap(): void {
     const loaded = this.adapters.loadPlugins(this.catalog.current.providers.filter((p) => p.enabled));

@@ -37,6 +37,7 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
   /** Epoch ms at which the read behind the catalog in force began (0: none applied yet). */
   private readStartedAt = 0;
   private readonly listeners: ((catalog: Catalog) => void | Promise<void>)[] = [];
+  private readonly seedChecks: ((catalog: Catalog) => void)[] = [];
 
   constructor(
     @Inject(ENV) private readonly env: BaseEnv,
@@ -52,9 +53,20 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
     this.store = new CatalogStore(db.dataSource, box);
   }
 
+  /**
+   * A check the catalog this process seeds at boot (PROVIDERS_FILE's, or the environment's) must pass before anything
+   * is written; it throws naming the problem, which stops the boot. Registered from a constructor (every one runs before
+   * this service's onModuleInit): an app that loads plugin modules checks they load, so a file naming a module that
+   * cannot be found is refused as a whole instead of being seeded for every worker to fail on.
+   */
+  checkBeforeSeed(check: (catalog: Catalog) => void): void {
+    this.seedChecks.push(check);
+  }
+
   async onModuleInit(): Promise<void> {
     if (this.env.PROVIDERS_FILE) {
       const file = loadCatalogFile(this.env.PROVIDERS_FILE, process.env);
+      this.seedChecks.forEach((check) => check(file));
       await this.store.seed(file);
       this.logger.log(`seeded ${file.providers.length} providers from ${this.env.PROVIDERS_FILE}`);
     } else {
