@@ -15,13 +15,36 @@ import { build, canConnect, ensureDependencies, requireService, root } from './l
 const env = { ...process.env };
 env.REDIS_URL ??= 'redis://127.0.0.1:6379/0';
 env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
-const gatewayPort = Number(env.PORT ?? 3000);
+
+/**
+ * An integer variable of this script, unset or blank: `fallback`. Anything else but an integer in [min, max] stops
+ * here naming it: `Number('two')` is NaN, and WORKERS=two (or 0) started no router-worker at all, so every request
+ * waited for its deadline while the script said the gateway was up.
+ */
+function intVar(name, fallback, min, max) {
+  const text = env[name]?.trim() ?? '';
+  if (text === '') {
+    return fallback;
+  }
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) {
+    console.error(`npm start: ${name} must be an integer from ${min} to ${max}, got "${env[name]}"`);
+    process.exit(1);
+  }
+  return value;
+}
+
 const single = process.argv.slice(2).includes('--single');
-const workers = single ? 1 : Number(env.WORKERS ?? 2);
+const gatewayPort = intVar('PORT', 3000, 1, 65535);
+const workers = single ? 1 : intVar('WORKERS', 2, 1, 64);
 // Ops ports next to the gateway's, so a second checkout started with another PORT takes none of the first's:
 // router-worker i (1-based) on PORT+1+10(i-1) (3001, 3011, ...), the health-monitor on MONITOR_PORT, else PORT+2.
 const workerPort = (i) => gatewayPort + 1 + (i - 1) * 10;
-const monitorPort = Number(env.MONITOR_PORT ?? gatewayPort + 2);
+const monitorPort = intVar('MONITOR_PORT', gatewayPort + 2, 1, 65535);
+if (!single && workerPort(workers) > 65535) {
+  console.error(`npm start: PORT=${gatewayPort} leaves no port for router-worker ${workers} (PORT+1+10*(WORKERS-1))`);
+  process.exit(1);
+}
 
 ensureDependencies();
 await requireService('Redis', env.REDIS_URL, 6379);
