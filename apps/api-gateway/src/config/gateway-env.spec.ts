@@ -11,6 +11,17 @@ function problem(env: Record<string, string>): string {
 }
 
 describe('GatewayEnv', () => {
+  it('refuses a BOOTSTRAP_ADMIN_KEY no request could send (whitespace, a trailing newline), without echoing it', () => {
+    expect(problem({ BOOTSTRAP_ADMIN_KEY: 'sk-bootstrap-secret-1' })).toBe('');
+    for (const key of ['sk-bootstrap-secret-1\n', 'sk-bootstrap-secret-1 ', 'sk-bootstrap secret-1']) {
+      const message = problem({ BOOTSTRAP_ADMIN_KEY: key });
+      expect(message).toBe(
+        'Invalid environment variables:\n  - BOOTSTRAP_ADMIN_KEY: BOOTSTRAP_ADMIN_KEY must not hold spaces or line breaks (a trailing newline too): no request could send it',
+      );
+      expect(message).not.toContain('bootstrap-secret');
+    }
+  });
+
   describe('TRUST_PROXY', () => {
     it('reads true, false, and lists of addresses, CIDR ranges and named ranges', () => {
       expect(trustProxyOf('false')).toBe(false);

@@ -10,7 +10,7 @@ import {
   toList,
 } from '@aigw/platform';
 import { Transform, Type } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
 
 /** proxy-addr's names for ranges, usable in TRUST_PROXY's list. */
 const NAMED_RANGES: ReadonlySet<string> = new Set(['loopback', 'linklocal', 'uniquelocal']);
@@ -71,10 +71,18 @@ export class GatewayEnv extends CircuitTimingEnv {
   @IsListenHost()
   HOST = '127.0.0.1';
 
-  /** When set, an admin key with exactly this value exists after boot (stored hashed). */
+  /**
+   * When set, an admin key with exactly this value exists after boot (stored hashed). A presented key never holds
+   * whitespace (`Authorization: Bearer <key>`): one with a space or a line break (a Secret made from a file that ends
+   * in a newline) was stored as it was and could never be used, with nothing said at boot.
+   */
   @IsOptional()
   @IsString()
   @MinLength(8, { message: 'BOOTSTRAP_ADMIN_KEY must be at least 8 characters' })
+  @Matches(/^\S+$/, {
+    message:
+      'BOOTSTRAP_ADMIN_KEY must not hold spaces or line breaks (a trailing newline too): no request could send it',
+  })
   BOOTSTRAP_ADMIN_KEY?: string;
 
   /** Deadline of a sync or streamed request; 504 past it and the provider call is cancelled. */
