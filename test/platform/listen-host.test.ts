@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import type { ListenOptions } from 'node:net';
+import { createServer, type ListenOptions, type Server } from 'node:net';
 import { join } from 'node:path';
 import { Controller, Get, Logger, Module } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadAll } from 'js-yaml';
-import { BaseEnv, createHttpApp, listen, ShutdownModule } from '@aigw/platform';
+import { BaseEnv, createHttpApp, listen, ShutdownModule, StartupError, startFailureReport } from '@aigw/platform';
 
 @Controller()
 class PingController {
@@ -103,5 +103,52 @@ describe('HOST=:: on a host without IPv6', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+/** A PORT something else holds, or a HOST that is no address here: one line naming the variable, not a stack. */
+describe('an app that cannot listen where PORT and HOST say', () => {
+  let app: NestFastifyApplication | undefined;
+  let taken: Server | undefined;
+
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+    await new Promise<void>((resolve) => (taken ? taken.close(() => resolve()) : resolve()));
+    taken = undefined;
+  });
+
+  async function failureOf(host: string, port: number): Promise<unknown> {
+    app = await createHttpApp(PingModule, new BaseEnv(), 'listen-host', { host, port }, { handleSignals: false });
+    jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    try {
+      await listen(app, { host, port }, 'listen-host');
+      return null;
+    } catch (err) {
+      return err;
+    } finally {
+      jest.restoreAllMocks();
+    }
+  }
+
+  it('names PORT when the port is taken', async () => {
+    const server = createServer();
+    taken = server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    const err = await failureOf('127.0.0.1', port);
+    expect(err).toBeInstanceOf(StartupError);
+    expect(startFailureReport('api-gateway', err, {})).toBe(
+      `[api-gateway] failed to start: 127.0.0.1:${port} is already in use (EADDRINUSE): set PORT to a free port, or stop what listens there\n`,
+    );
+  });
+
+  it('names HOST when it is no address of this machine', async () => {
+    const err = await failureOf('192.0.2.1', 0);
+    expect(err).toBeInstanceOf(StartupError);
+    expect((err as Error).message).toBe(
+      'HOST 192.0.2.1 is no address of this machine (EADDRNOTAVAIL): set HOST to one of its addresses, 0.0.0.0 or ::',
+    );
   });
 });

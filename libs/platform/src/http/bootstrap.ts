@@ -12,6 +12,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { FastifyInstance } from 'fastify';
 import type { BaseEnv } from '../config/base-env';
 import { installGracefulShutdown } from '../lifecycle/shutdown';
+import { StartupError } from '../lifecycle/start-failure';
 import { installClosingAnswer } from './closing';
 import { answerClientError, answerExpectationFailed, answerFrameworkError } from './framework-errors';
 import { installContentDecoding, installJsonParser, installOversizeAnswer } from './json-body';
@@ -164,18 +165,61 @@ export async function listen(app: NestFastifyApplication, opts: HttpAppOptions, 
   const logger = new Logger(appName);
   let bound = opts.host;
   try {
-    await app.listen(opts.port, bound);
-  } catch (err) {
-    if (bound !== '::' || (err as NodeJS.ErrnoException | null)?.code !== 'EAFNOSUPPORT') {
-      throw err;
+    try {
+      await app.listen(opts.port, bound);
+    } catch (err) {
+      if (bound !== '::' || (err as NodeJS.ErrnoException | null)?.code !== 'EAFNOSUPPORT') {
+        throw err;
+      }
+      bound = '0.0.0.0';
+      logger.warn('HOST=:: but this host has no IPv6: listening on 0.0.0.0 (IPv4) instead; set HOST=0.0.0.0 to say so');
+      await app.listen(opts.port, bound);
     }
-    bound = '0.0.0.0';
-    logger.warn('HOST=:: but this host has no IPv6: listening on 0.0.0.0 (IPv4) instead; set HOST=0.0.0.0 to say so');
-    await app.listen(opts.port, bound);
+  } catch (err) {
+    throw listenFailure(err, urlHost(bound), opts) ?? err;
   }
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address !== null ? address.port : opts.port;
-  // An IPv6 address in brackets, as in a URL: `http://[::]:3000`, not `http://:::3000`.
-  const host = isIPv6(bound) ? `[${bound}]` : bound;
-  logger.log(`listening on http://${host}:${port}`);
+  logger.log(`listening on http://${urlHost(bound)}:${port}`);
+}
+
+/** An IPv6 address in brackets, as in a URL: `http://[::]:3000`, not `http://:::3000`. */
+function urlHost(host: string): string {
+  return isIPv6(host) ? `[${host}]` : host;
+}
+
+/**
+ * A listen that failed on the operator's PORT or HOST, as one line naming the variable (a StartupError): it was the
+ * bare `listen EADDRINUSE: address already in use` with a stack.
+ */
+function listenFailure(err: unknown, host: string, opts: HttpAppOptions): StartupError | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  const where = `${host}:${opts.port}`;
+  switch (code) {
+    case 'EADDRINUSE':
+      return new StartupError(
+        `${where} is already in use (EADDRINUSE): set PORT to a free port, or stop what listens there`,
+        { cause: err },
+      );
+    case 'EACCES':
+      return new StartupError(
+        `not allowed to listen on ${where} (EACCES): ports below 1024 need privileges, set PORT to 1024 or above`,
+        { cause: err },
+      );
+    case 'EADDRNOTAVAIL':
+      return new StartupError(
+        `HOST ${opts.host} is no address of this machine (EADDRNOTAVAIL): set HOST to one of its addresses, 0.0.0.0 or ::`,
+        { cause: err },
+      );
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new StartupError(
+        `HOST ${opts.host} does not resolve (${code}): set HOST to an address or name of this machine`,
+        {
+          cause: err,
+        },
+      );
+    default:
+      return null;
+  }
 }
