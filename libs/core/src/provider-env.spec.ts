@@ -1,6 +1,6 @@
 import { CatalogFileError } from './catalog-file';
 import { PROVIDER_FAMILIES } from './provider-families';
-import { catalogFromEnv, ENV_PRESETS, providerVariablesSet } from './provider-env';
+import { catalogFromEnv, ENV_PRESETS, ignoredProviderVariables, providerVariablesSet } from './provider-env';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -15,6 +15,14 @@ function problemsOf(env: Record<string, string>): string[] {
 }
 
 describe('catalogFromEnv', () => {
+  it('names the variables that change a provider no variable registers (they register nothing)', () => {
+    expect(
+      ignoredProviderVariables({ OPENAI_BASE_URL: 'http://vllm:8000/v1', OLLAMA_MODELS: 'llama3', VLLM_MODELS: ' ' }),
+    ).toEqual(['OPENAI_BASE_URL (needs OPENAI_API_KEY)', 'OLLAMA_MODELS (needs OLLAMA_BASE_URL)']);
+    expect(ignoredProviderVariables({ OPENAI_API_KEY: 'sk-a', OPENAI_BASE_URL: 'http://x/v1' })).toEqual([]);
+    expect(catalogFromEnv({ OPENAI_BASE_URL: 'http://vllm:8000/v1' })).toBeNull();
+  });
+
   it('is null when no provider variable is set (empty ones count as unset)', () => {
     expect(catalogFromEnv({ PATH: '/bin', OPENAI_API_KEY: '' })).toBeNull();
     expect(providerVariablesSet({ OPENAI_API_KEY: ' ' })).toEqual([]);

@@ -230,6 +230,20 @@ function presetProvider(p: EnvPreset, value: string, env: CatalogEnv, problems: 
   };
 }
 
+/**
+ * Variables that only change a provider another variable registers, set while that one is not: OPENAI_BASE_URL
+ * without OPENAI_API_KEY (a keyless OpenAI-compatible server is VLLM_BASE_URL or LLAMACPP_BASE_URL), OLLAMA_MODELS
+ * without OLLAMA_BASE_URL. Each registers nothing; the apps say so at boot rather than start without the provider
+ * and without a word. As `OPENAI_BASE_URL (needs OPENAI_API_KEY)`.
+ */
+export function ignoredProviderVariables(env: CatalogEnv): string[] {
+  return ENV_PRESETS.filter((p) => set(env, p.variable) === undefined).flatMap((p) =>
+    [p.urlVariable, p.modelsVariable]
+      .filter((v): v is string => v !== undefined && set(env, v) !== undefined)
+      .map((v) => `${v} (needs ${p.variable})`),
+  );
+}
+
 /** The variables that register a provider, set in `env` (empty counts as unset). */
 export function providerVariablesSet(env: CatalogEnv): string[] {
   return ENV_PRESETS.filter((p) => set(env, p.variable) !== undefined).map((p) => p.variable);

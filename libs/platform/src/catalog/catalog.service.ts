@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleIn
 import {
   catalogFromEnv,
   deploymentsOf,
+  ignoredProviderVariables,
   loadCatalogFile,
   resolveModelRef,
   type Catalog,
@@ -71,6 +72,10 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
       this.logger.log(`seeded ${file.providers.length} providers from ${this.env.PROVIDERS_FILE}`);
     } else {
       // Zero-config: providers from their usual variables (OPENAI_API_KEY, OLLAMA_BASE_URL, ...); throws naming a bad one.
+      const ignored = ignoredProviderVariables(process.env);
+      if (ignored.length > 0) {
+        this.logger.warn(`registering no provider for ${ignored.join(', ')}`);
+      }
       const fromEnv = catalogFromEnv(process.env);
       if (fromEnv !== null) {
         await this.store.seed(fromEnv);
