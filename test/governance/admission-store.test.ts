@@ -1,6 +1,8 @@
 import { NO_LIMITS, type CallerLimits, type Reservation } from '@aigw/core';
 import { AdmissionStore, GovernanceKeys, periodsAt, QuotaCountersStore, type AdmissionInput } from '@aigw/governance';
+import { RedisErrors, RedisKeys, type MigratedDatabase } from '@aigw/platform';
 import type Redis from 'ioredis';
+import { QuotaRebuilder } from '../../apps/api-gateway/src/admission/quota-rebuilder';
 import { connect, deleteKeys, uniquePrefix } from '../routing/redis';
 
 /** The admission and settlement scripts against the real Redis, several connections standing in for replicas. */
@@ -198,6 +200,45 @@ describe('AdmissionStore', () => {
     expect(await counters.read('u-rebuilt', now)).toMatchObject({ dailySpendUsd: 0.0325 });
     expect(Number(await conns[0].get(after.reservation.tokenKeys[0]))).toBe(140);
     await counters.markRebuilt(now);
+  });
+
+  it('a second replica that also saw the counters lost rebuilds nothing once the first has: settlement keeps its token counters', async () => {
+    const twiceNs = `${ns}-twice`;
+    const twiceKeys = new GovernanceKeys(twiceNs);
+    const store = new AdmissionStore(conns[0], twiceKeys);
+    // usage_records and user_quotas as the rebuild reads them: empty (no PostgreSQL needed to show the second rebuild).
+    const dataSource = {
+      query: () => Promise.resolve([]),
+      getMetadata: () => ({ tableName: 't' }),
+      driver: { escape: (name: string) => name },
+    };
+    const db = { dataSource } as unknown as MigratedDatabase;
+    const errors = new RedisErrors({ warn: () => undefined, log: () => undefined }, { inc: () => undefined });
+    const [a, b] = [0, 1].map((i) => new QuotaRebuilder(conns[i], new RedisKeys(twiceNs), db, errors));
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(now);
+    try {
+      // Both replicas were asked to rebuild; A takes the lock first and rebuilds.
+      await a.trigger();
+      const epoch = await conns[0].get(twiceKeys.epoch);
+      expect(epoch).not.toBeNull();
+      const v = await store.admit(input('u-twice', { dailySpendLimitUsd: 1, keyTpm: 10_000 }));
+      if (v.kind !== 'admitted' || !v.reservation) {
+        throw new Error('expected a reservation');
+      }
+      // B takes the lock after A released it: the counters are already rebuilt, it must leave them (and the epoch).
+      clock.mockReturnValue(now + 5);
+      await b.trigger();
+      await store.settle(v.reservation, 40, 0.0025);
+      // The request's 40 tokens, not its 100 reserved plus 40 (a false 429 for the rest of the minute).
+      expect(Number(await conns[0].get(v.reservation.tokenKeys[0]))).toBe(40);
+      expect(await conns[0].get(twiceKeys.epoch)).toBe(epoch);
+      expect(await new QuotaCountersStore(conns[0], twiceKeys).read('u-twice', now)).toMatchObject({
+        dailySpendUsd: 0.0025,
+      });
+    } finally {
+      clock.mockRestore();
+      await deleteKeys(conns[0], `${twiceNs}:`);
+    }
   });
 
   it('holds requests per minute for the key and for the user (all keys together), with the header view', async () => {

@@ -67,7 +67,9 @@ return {'ok', current[1], current[2], current[3], current[4], epoch, resets}
  *
  * Counters replaced since admission no longer hold the reservation, and taking it off them would take off what the
  * requests admitted since reserved. A new epoch (Redis lost its data and the quota counters were rebuilt from
- * usage_records, which the running request is not in yet) replaced every counter: they move by the real usage. A new
+ * usage_records, which the running request is not in yet) replaced every counter: they move by the real usage. Only
+ * a lost epoch key makes a new epoch (the rebuilder looks again under its lock), and the loss took the minute's token
+ * counters with it: one of the admission's minute that exists now was created since, without this reservation. A new
  * reset time (an admin reset the user's quota) replaced the spend counters. Whether the request's cost counts is
  * decided as usage_records decide it, by when the request was received against the last reset: a request received
  * before it costs nothing there (its reservation, if the new counters hold it, is given back whole), one received

@@ -70,7 +70,10 @@ export class QuotaRebuilder implements OnApplicationBootstrap {
     let readingDatabase = false;
     try {
       locked = await this.counters.lockRebuild(holder, LOCK_MS);
-      if (!locked) {
+      // Another replica that saw the counters lost too may have rebuilt them between our look and the lock. A second
+      // rebuild would wipe the spend settled since its read, and its new epoch would make every request admitted
+      // under the first settle as if Redis had lost its data (adding its tokens to the minute's counters again).
+      if (!locked || (await this.counters.isRebuilt())) {
         return;
       }
       const now = Date.now();
