@@ -241,6 +241,31 @@ describe('AdmissionStore', () => {
     }
   });
 
+  it('after Redis lost its data, a request received before an admin reset adds nothing: the rebuild restores the reset time', async () => {
+    const req = input('u-lost-reset', { dailySpendLimitUsd: 1 });
+    const before = await stores[0].admit(req);
+    if (before.kind !== 'admitted' || !before.reservation) {
+      throw new Error('expected a reservation');
+    }
+    // The admin reset (user_quotas and Redis), then the data loss, then the rebuild from usage_records and
+    // user_quotas: the request received before the reset is not in the usage counted since.
+    await counters.reset('u-lost-reset', now);
+    await conns[0].del(keys.daySpend('u-lost-reset', periodsAt(now).day), keys.quotaResets('u-lost-reset'));
+    await counters.write(
+      [{ userId: 'u-lost-reset', dailyRequests: 1, dailySpendUsd: 0.02, monthlyRequests: 1, monthlySpendUsd: 0.02 }],
+      now,
+      [{ userId: 'u-lost-reset', resetAt: now }],
+    );
+    await counters.markRebuilt(now + 1);
+    try {
+      expect(await conns[0].get(keys.quotaResets('u-lost-reset'))).toBe(String(now));
+      await stores[1].settle(before.reservation, 40, 0.0025, undefined, now - 1_000);
+      expect(await counters.read('u-lost-reset', now)).toMatchObject({ dailySpendUsd: 0.02 });
+    } finally {
+      await counters.markRebuilt(now);
+    }
+  });
+
   it('holds requests per minute for the key and for the user (all keys together), with the header view', async () => {
     const first = await stores[0].admit(input('u-rate', { keyRpm: 3, userRpm: 4 }));
     expect(first).toMatchObject({ kind: 'admitted', rate: { limitRequests: 3, remainingRequests: 2 } });

@@ -238,6 +238,12 @@ describe('limits shared by two gateway replicas', () => {
 
   it('rebuilds the quota counters from usage_records after Redis lost them', async () => {
     const { userId, key } = await userWithKey('rebuild', { daily_spend_limit_usd: 1, daily_request_limit: 1000 });
+    // An admin reset a minute ago: its time is lost with Redis' data and comes back from user_quotas.
+    const resetAt = new Date(Date.now() - 60_000);
+    await sys.query('UPDATE user_quotas SET daily_reset_at = $2, monthly_reset_at = $2 WHERE user_id = $1', [
+      userId,
+      resetAt,
+    ]);
     for (let i = 0; i < 3; i++) {
       expect((await chat(gateways[0], key, `before flush ${i}`)).status).toBe(200);
     }
@@ -261,6 +267,7 @@ describe('limits shared by two gateway replicas', () => {
     );
     expect(rebuilt.dailyRequests).toBeGreaterThanOrEqual(3);
     expect(rebuilt.dailySpendUsd).toBeGreaterThanOrEqual(Number(usage.spent));
+    expect(await redis.get(new GovernanceKeys(sys.prefix).quotaResets(userId))).toBe(String(resetAt.getTime()));
     // And admission works again.
     expect((await chat(gateways[1], key, 'after rebuild')).status).toBe(200);
   }, 60_000);

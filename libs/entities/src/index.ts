@@ -69,7 +69,7 @@ export {
   type PreferenceUse,
 } from './stores/preference.store';
 export { DeploymentStatsStore, type DeploymentStats } from './stores/deployment-stats.store';
-export { QuotaUsageStore, type QuotaUsageRow } from './stores/quota-usage.store';
+export { QuotaUsageStore, type QuotaResetRow, type QuotaUsageRow } from './stores/quota-usage.store';
 export { AuditLogStore, type AuditEntry, type AuditRecord } from './stores/audit-log.store';
 export { UserStore, DuplicateUserError, type UserView } from './stores/user.store';
 export { QuotaStore, type QuotaRow, type QuotaPatch } from './stores/quota.store';

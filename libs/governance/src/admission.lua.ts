@@ -98,7 +98,8 @@ if ARGV[2] ~= '' then
   rebuilt = ARGV[2] ~= '-' and (redis.call('GET', KEYS[2]) or '-') ~= ARGV[2]
   local resetAt = redis.call('GET', KEYS[3]) or '0'
   reset = resetAt ~= ARGV[3]
-  counts = rebuilt or ARGV[9] == '' or tonumber(ARGV[9]) >= tonumber(resetAt)
+  -- Rebuilt too: the rebuild restored the reset time with the counters, from user_quotas.
+  counts = ARGV[9] == '' or tonumber(ARGV[9]) >= tonumber(resetAt)
 end
 local spend = (counts and tonumber(ARGV[8]) or 0) - ((rebuilt or reset) and 0 or tonumber(ARGV[7]))
 local tokenKeys = tonumber(ARGV[4])

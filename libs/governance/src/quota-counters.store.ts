@@ -16,7 +16,14 @@ export interface UserPeriodUsage extends PeriodUsage {
 
 const DAY_KEEP_MS = 86_400_000;
 const MONTH_KEEP_MS = 7 * 86_400_000;
-const RESETS_KEEP_MS = 40 * 86_400_000;
+/** How long a user's last reset time is kept (longer than any job can run). */
+export const QUOTA_RESETS_KEEP_MS = 40 * 86_400_000;
+
+/** When an admin last reset a user's quota (epoch ms), as user_quotas stores it. */
+export interface UserQuotaReset {
+  userId: string;
+  resetAt: number;
+}
 
 /** KEYS[i] = max(KEYS[i], ARGV[2i-1]), expiring at ARGV[2i] (ms) when raised or without an expiry. */
 const RAISE = new RedisScript(`
@@ -78,7 +85,7 @@ export class QuotaCountersStore {
       .set(k.monthRequests(userId, p.month), 0, 'PXAT', monthAt)
       .set(k.monthSpend(userId, p.month), 0, 'PXAT', monthAt)
       // Longer than any job can run; a reset time that expired reads as 0, older than any reservation still held.
-      .set(k.quotaResets(userId), now, 'PX', RESETS_KEEP_MS)
+      .set(k.quotaResets(userId), now, 'PX', QUOTA_RESETS_KEEP_MS)
       .exec();
     const failed = replies?.find(([err]) => err !== null)?.[0];
     if (failed) {
@@ -86,8 +93,12 @@ export class QuotaCountersStore {
     }
   }
 
-  /** Sets users' counters to what usage_records say (the rebuild, after Redis lost them). */
-  async write(rows: readonly UserPeriodUsage[], now: number): Promise<void> {
+  /**
+   * Sets users' counters to what usage_records say, and their last reset times to what user_quotas say (the rebuild,
+   * after Redis lost them): settlement compares a running request's receipt with the reset time, as usage_records
+   * count it, so one received before a reset adds nothing to the counters rebuilt without it.
+   */
+  async write(rows: readonly UserPeriodUsage[], now: number, resets: readonly UserQuotaReset[] = []): Promise<void> {
     const p = periodsAt(now);
     const k = this.keys;
     const dayAt = p.dayEndsAt + DAY_KEEP_MS;
@@ -99,6 +110,14 @@ export class QuotaCountersStore {
         batch.set(k.daySpend(r.userId, p.day), usdToNanos(r.dailySpendUsd), 'PXAT', dayAt);
         batch.set(k.monthRequests(r.userId, p.month), r.monthlyRequests, 'PXAT', monthAt);
         batch.set(k.monthSpend(r.userId, p.month), usdToNanos(r.monthlySpendUsd), 'PXAT', monthAt);
+      }
+      await batch.exec();
+    }
+    const live = resets.filter((r) => r.resetAt + QUOTA_RESETS_KEEP_MS > now);
+    for (let i = 0; i < live.length; i += 500) {
+      const batch = this.redis.multi();
+      for (const r of live.slice(i, i + 500)) {
+        batch.set(k.quotaResets(r.userId), r.resetAt, 'PXAT', r.resetAt + QUOTA_RESETS_KEEP_MS);
       }
       await batch.exec();
     }

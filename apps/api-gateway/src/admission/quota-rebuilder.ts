@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { QuotaUsageStore } from '@aigw/entities';
-import { GovernanceKeys, periodStarts, QuotaCountersStore } from '@aigw/governance';
+import { GovernanceKeys, periodStarts, QUOTA_RESETS_KEEP_MS, QuotaCountersStore } from '@aigw/governance';
 import { describeError, REDIS, RedisErrors, RedisKeys, MigratedDatabase } from '@aigw/platform';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -79,9 +79,12 @@ export class QuotaRebuilder implements OnApplicationBootstrap {
       const now = Date.now();
       const { dayStart, monthStart } = periodStarts(now);
       readingDatabase = true;
-      const rows = await this.usage.periodTotals(new Date(dayStart), new Date(monthStart));
+      const [rows, resets] = await Promise.all([
+        this.usage.periodTotals(new Date(dayStart), new Date(monthStart)),
+        this.usage.resetsSince(new Date(now - QUOTA_RESETS_KEEP_MS)),
+      ]);
       readingDatabase = false;
-      await this.counters.write(rows, now);
+      await this.counters.write(rows, now, resets);
       await this.counters.markRebuilt(now);
       this.logger.log(`quota counters rebuilt from usage_records for ${rows.length} user(s)`);
     } catch (err) {

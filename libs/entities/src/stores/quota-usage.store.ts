@@ -15,6 +15,12 @@ export interface QuotaUsageRow {
   monthlySpendUsd: number;
 }
 
+/** When an admin last reset a user's quota (epoch ms): the reset time stored in user_quotas. */
+export interface QuotaResetRow {
+  userId: string;
+  resetAt: number;
+}
+
 /**
  * What usage_records say the quota counters should hold: requests and cost since the start of the UTC day
  * and month, or since an admin reset when that came later. `periodTotals` rebuilds every user's Redis counters
@@ -82,6 +88,20 @@ export class QuotaUsageStore {
       monthlyRequests: Number(r.mr),
       monthlySpendUsd: Number(r.ms ?? 0),
     }));
+  }
+
+  /**
+   * Every user's last admin reset from `since` on (the later of the day's and the month's reset times, which a reset
+   * sets alike): the rebuild restores them with the counters, as settlement compares a request's receipt with them.
+   */
+  async resetsSince(since: Date): Promise<QuotaResetRow[]> {
+    const rows = await this.dataSource.query<{ user_id: string; reset_at: Date }[]>(
+      `SELECT user_id, greatest(daily_reset_at, monthly_reset_at) AS reset_at
+         FROM ${tableRef(this.dataSource, UserQuotaEntity)}
+        WHERE greatest(daily_reset_at, monthly_reset_at) >= $1`,
+      [since],
+    );
+    return rows.map((r) => ({ userId: r.user_id, resetAt: new Date(r.reset_at).getTime() }));
   }
 }
 
