@@ -266,6 +266,21 @@ describe('AdmissionStore', () => {
     }
   });
 
+  it("an admin reset the day after a request's admission leaves its day's counter to settle as usual", async () => {
+    // Admitted at 23:59:30 of a day, reset (and settled) the next day: the reset zeroed the next day's counter, not
+    // the one that holds the reservation.
+    const late = endOfUtcDay + 86_400_000 - 30_000;
+    const req = input('u-midnight', { dailySpendLimitUsd: 1 }, { now: late });
+    const v = await stores[0].admit(req);
+    if (v.kind !== 'admitted' || !v.reservation) {
+      throw new Error('expected a reservation');
+    }
+    await counters.reset('u-midnight', late + 60_000);
+    await stores[1].settle(v.reservation, 40, 0.0025, undefined, late);
+    expect(await counters.read('u-midnight', late)).toMatchObject({ dailySpendUsd: 0.0025 });
+    expect(await counters.read('u-midnight', late + 60_000)).toMatchObject({ dailySpendUsd: 0 });
+  });
+
   it('holds requests per minute for the key and for the user (all keys together), with the header view', async () => {
     const first = await stores[0].admit(input('u-rate', { keyRpm: 3, userRpm: 4 }));
     expect(first).toMatchObject({ kind: 'admitted', rate: { limitRequests: 3, remainingRequests: 2 } });

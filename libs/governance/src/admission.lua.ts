@@ -70,10 +70,12 @@ return {'ok', current[1], current[2], current[3], current[4], epoch, resets}
  * usage_records, which the running request is not in yet) replaced every counter: they move by the real usage. Only
  * a lost epoch key makes a new epoch (the rebuilder looks again under its lock), and the loss took the minute's token
  * counters with it: one of the admission's minute that exists now was created since, without this reservation. A new
- * reset time (an admin reset the user's quota) replaced the spend counters. Whether the request's cost counts is
- * decided as usage_records decide it, by when the request was received against the last reset: a request received
- * before it costs nothing there (its reservation, if the new counters hold it, is given back whole), one received
- * after it counts even when its admission came before the counters were zeroed.
+ * reset time (an admin reset the user's quota) replaced the spend counters of the day and the month it happened in,
+ * not those of an earlier day or month (admitted at 23:59, reset after midnight: the day's counter still holds the
+ * reservation). Whether the request's cost counts in a counter the reset concerns is decided as usage_records decide
+ * it, by when the request was received against the last reset: a request received before it costs nothing there
+ * (its reservation, if the new counters hold it, is given back whole), one received after it counts even when its
+ * admission came before the counters were zeroed.
  *
  * Once per job: KEYS[1] is the job's settlement marker, set (with ARGV[1] ms to live) by the first settlement; a
  * later one (a run taking the job over after the worker that settled it died before completing it) changes
@@ -83,7 +85,8 @@ return {'ok', current[1], current[2], current[3], current[4], epoch, resets}
  * ones.
  * ARGV: 1 the marker's time to live | 2 the epoch ('-': none) and 3 the reset time at admission ('' and '': not
  * known, never replaced) | 4 how many token counters | 5 token delta, 6 tokens used | 7 reserved, 8 cost
- * (nano-dollars) | 9 when the request was received (epoch ms; '': after any reset).
+ * (nano-dollars) | 9 when the request was received (epoch ms; '': after any reset) | 10.. for each spend counter, when
+ * its day or month ends (epoch ms; '' or none: not known, any reset concerns it).
  */
 export const SETTLE_LUA = `
 if ARGV[1] ~= '0' and not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
@@ -91,22 +94,29 @@ if ARGV[1] ~= '0' and not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) t
 end
 local rebuilt = false
 local reset = false
-local counts = true
+local resetAt = 0
 if ARGV[2] ~= '' then
   -- Admitted without an epoch ('-': Redis had lost its data, and a caller with rate limits alone does not wait for
   -- the rebuild), its counters were already the new ones.
   rebuilt = ARGV[2] ~= '-' and (redis.call('GET', KEYS[2]) or '-') ~= ARGV[2]
-  local resetAt = redis.call('GET', KEYS[3]) or '0'
-  reset = resetAt ~= ARGV[3]
-  -- Rebuilt too: the rebuild restored the reset time with the counters, from user_quotas.
-  counts = ARGV[9] == '' or tonumber(ARGV[9]) >= tonumber(resetAt)
+  local at = redis.call('GET', KEYS[3]) or '0'
+  reset = at ~= ARGV[3]
+  resetAt = tonumber(at)
 end
-local spend = (counts and tonumber(ARGV[8]) or 0) - ((rebuilt or reset) and 0 or tonumber(ARGV[7]))
+-- Rebuilt too, the receipt is compared with the reset time: the rebuild restored it from user_quotas.
+local received = tonumber(ARGV[9])
 local tokenKeys = tonumber(ARGV[4])
 for i = 4, #KEYS do
-  local delta = spend
-  if i - 3 <= tokenKeys then
+  local delta
+  local j = i - 3 - tokenKeys
+  if j <= 0 then
     delta = tonumber(rebuilt and ARGV[6] or ARGV[5])
+  else
+    -- A reset concerns the day and month it happened in: not a counter whose day or month ended before it.
+    local ends = ARGV[9 + j] and tonumber(ARGV[9 + j])
+    local concerned = resetAt > 0 and (ends == nil or resetAt < ends)
+    local counts = not concerned or received == nil or received >= resetAt
+    delta = (counts and tonumber(ARGV[8]) or 0) - ((rebuilt or (reset and concerned)) and 0 or tonumber(ARGV[7]))
   end
   if delta ~= 0 and redis.call('EXISTS', KEYS[i]) == 1 then
     local v = redis.call('INCRBY', KEYS[i], delta)

@@ -131,6 +131,7 @@ export class AdmissionStore {
         const counts = reply.slice(1, 5).map(Number);
         const tokenKeys: string[] = [];
         const spendKeys: string[] = [];
+        const periodEnds: number[] = [];
         if (l.keyTpm !== null) {
           tokenKeys.push(keyList[2]);
         }
@@ -139,9 +140,11 @@ export class AdmissionStore {
         }
         if (dailySpend !== null) {
           spendKeys.push(keyList[6]);
+          periodEnds.push(p.dayEndsAt);
         }
         if (monthlySpend !== null) {
           spendKeys.push(keyList[8]);
+          periodEnds.push(p.monthEndsAt);
         }
         const reservation =
           tokenKeys.length + spendKeys.length === 0
@@ -151,7 +154,7 @@ export class AdmissionStore {
                 tokens: input.tokens,
                 spendKeys,
                 nanos: reserveNanos,
-                counters: { epoch: String(reply[5]), resets: String(reply[6]), resetsKey: keyList[9] },
+                counters: { epoch: String(reply[5]), resets: String(reply[6]), resetsKey: keyList[9], periodEnds },
               };
         return { kind: 'admitted', reservation, rate: this.rateView(l, counts, resetMs) };
       }
@@ -188,6 +191,8 @@ export class AdmissionStore {
       reservation.micros ?? reservation.nanos,
       cost,
       receivedAt ?? '',
+      // Without them (a reservation of an older release), any reset concerns every spend counter, as it did then.
+      ...reservation.spendKeys.map((_, i) => at?.periodEnds?.[i] ?? ''),
     ];
     await SETTLE.run(this.redis, keys, args);
   }

@@ -70,6 +70,8 @@ export interface Reservation {
    * none). A rebuild after Redis lost its data (a new epoch) or an admin reset (a new time) replaced the counters
    * since, so they no longer hold this reservation, and taking it off would take off what the requests admitted
    * since reserved (see SETTLE_LUA). Absent from a reservation of an older release (settled as before).
+   * `periodEnds`: when the day or month of each spend key ends (epoch ms, in `spendKeys` order), as a reset replaces
+   * only the counters of its own day and month (absent from an older release's: any reset replaced them all).
    */
-  counters?: { epoch: string; resets: string; resetsKey: string };
+  counters?: { epoch: string; resets: string; resetsKey: string; periodEnds?: number[] };
 }
