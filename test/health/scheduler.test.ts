@@ -107,6 +107,7 @@ describe('HealthScheduler: a changed provider is probed at once', () => {
       'probe:provider:p1',
       'probe:provider:p2',
       'prune-health-history',
+      'prune-usage',
     ]);
   });
 });

@@ -1,5 +1,5 @@
 import { Global, Module, type DynamicModule, type Type } from '@nestjs/common';
-import { ProviderHealthStore } from '@aigw/entities';
+import { ProviderHealthStore, UsageRetentionStore } from '@aigw/entities';
 import {
   CatalogEventsController,
   CatalogService,
@@ -47,6 +47,11 @@ class MonitorEnvModule {
       provide: ProviderHealthStore,
       inject: [MigratedDatabase],
       useFactory: (db: MigratedDatabase) => new ProviderHealthStore(db.dataSource),
+    },
+    {
+      provide: UsageRetentionStore,
+      inject: [MigratedDatabase],
+      useFactory: (db: MigratedDatabase) => new UsageRetentionStore(db.dataSource),
     },
     Prober,
     HealthQueue,

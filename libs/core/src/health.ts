@@ -74,6 +74,8 @@ export enum HealthJobName {
   ProbeGateway = 'probe-gateway',
   DiscoverModels = 'discover-models',
   PruneHistory = 'prune-health-history',
+  /** Deletes usage past USAGE_*RETENTION_DAYS (a no-op while all three keep it for good). */
+  PruneUsage = 'prune-usage',
   SendAlert = 'send-alert',
 }
 
@@ -96,6 +98,7 @@ export interface HealthJobMap {
   [HealthJobName.ProbeGateway]: HealthSubjectJobData;
   [HealthJobName.DiscoverModels]: HealthSubjectJobData;
   [HealthJobName.PruneHistory]: Record<string, never>;
+  [HealthJobName.PruneUsage]: Record<string, never>;
   [HealthJobName.SendAlert]: SendAlertJobData;
 }
 

@@ -98,3 +98,14 @@ export {
   type UsageSums,
   type UsageSumsGroup,
 } from './stores/usage-analytics.store';
+export { pruneOldestFirst } from './stores/prune';
+export {
+  UsageRetentionStore,
+  KEEP_ALL_USAGE,
+  MIN_USAGE_RETENTION_DAYS,
+  usageCutoffs,
+  usageRetentionProblem,
+  type UsageCutoffs,
+  type UsagePruned,
+  type UsageRetention,
+} from './stores/usage-retention';

@@ -223,6 +223,41 @@ describe('admin analytics', () => {
     });
   });
 
+  describe('past the usage retention (USAGE_*RETENTION_DAYS)', () => {
+    // Raw records kept from Oct 8, hourly rollups from Oct 4, daily ones for good.
+    const at = new Date('2026-11-08T00:00:00.000Z');
+    const service = (): AnalyticsService =>
+      new AnalyticsService(
+        new UsageAnalyticsStore(h.app.get(DataSource), { rawDays: 31, hourlyDays: 35, dailyDays: 0 }, () =>
+          at.getTime(),
+        ),
+        () => at,
+      );
+
+    it('answers from the rollups still kept, widening the edges to their hour or day, and says so', async () => {
+      // Oct 1 and 2 are past both: whole days from the daily rollups (all 5 requests, not the 3 from 09:30).
+      const view = await service().usage({ from: '2026-10-01T09:30', to: '2026-10-02T09:00', groupBy: 'provider' });
+      expect(view).toMatchObject({ from: '2026-10-01T00:00:00.000Z', to: '2026-10-03T00:00:00.000Z' });
+      expect(view.totals.requests).toBe(5);
+      // Oct 5 is past the raw retention only: whole hours.
+      const hours = await service().costs({ from: '2026-10-05T09:30', to: '2026-10-09T10:15', by: 'day' });
+      expect(hours).toMatchObject({ from: '2026-10-05T09:00:00.000Z', to: '2026-10-09T10:15:00.000Z' });
+      // A daily series where the hours are gone.
+      const metrics = await service().metrics({ from: '2026-10-01', to: '2026-10-03' });
+      expect(metrics.series.interval).toBe('day');
+      expect(metrics.series.points.map((p) => p.requests)).toEqual([4, 1]);
+    });
+
+    it('refuses hourly groups of hours no longer kept, naming from', async () => {
+      await expect(service().usage({ from: '2026-10-01', to: '2026-10-02', groupBy: 'hour' })).rejects.toMatchObject({
+        status: 400,
+        param: 'from',
+      });
+      const recent = await service().usage({ from: '2026-10-05', to: '2026-10-06', groupBy: 'hour' });
+      expect(recent.groupBy).toBe('hour');
+    });
+  });
+
   describe('GET /api/v1/ai/metrics', () => {
     it('covers the last 24 h by default: totals, cache, percentiles, providers and an hourly series', async () => {
       const res = await get<MetricsBody>('/api/v1/ai/metrics');

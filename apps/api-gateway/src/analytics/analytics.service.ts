@@ -1,5 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { latencyPercentile, projectionWindows, projectMonthEnd, PROJECTION_RATE_DAYS, roundUsd } from '@aigw/core';
+import {
+  ErrorCode,
+  GatewayError,
+  latencyPercentile,
+  projectionWindows,
+  projectMonthEnd,
+  PROJECTION_RATE_DAYS,
+  roundUsd,
+} from '@aigw/core';
 import { UsageAnalyticsStore, type AnalyticsGroupBy, type UsageSumsGroup } from '@aigw/entities';
 import { rangeOf } from '../http/time-range';
 import type { AdminUsageQueryDto, CostGroupBy, CostsQueryDto, RangeQueryDto } from './analytics-query.dto';
@@ -97,6 +105,13 @@ export class AnalyticsService {
   async usage(q: AdminUsageQueryDto): Promise<AdminUsageView> {
     const groupBy = q.groupBy ?? 'day';
     const range = this.range(q, 30 * DAY_MS, groupBy === 'hour' ? MAX_HOURLY_RANGE_DAYS : MAX_RANGE_DAYS);
+    if (groupBy === 'hour' && !this.store.hasHoursSince(range.from)) {
+      throw new GatewayError(
+        ErrorCode.InvalidRequest,
+        "Invalid 'from': hourly usage is kept for USAGE_HOURLY_RETENTION_DAYS only; ask for an earlier range by 'day'.",
+        { param: 'from' },
+      );
+    }
     const page = q.page ?? 1;
     const limit = q.limit ?? 100;
     const groups = await this.store.aggregate({ ...range, groupBy });
@@ -164,7 +179,12 @@ export class AnalyticsService {
 
   async metrics(q: RangeQueryDto): Promise<MetricsView> {
     const range = this.range(q, DAY_MS, MAX_RANGE_DAYS);
-    const interval = range.to.getTime() - range.from.getTime() <= HOURLY_SERIES_MAX_DAYS * DAY_MS ? 'hour' : 'day';
+    // Hours past USAGE_HOURLY_RETENTION_DAYS are gone: their series is by day.
+    const interval =
+      range.to.getTime() - range.from.getTime() <= HOURLY_SERIES_MAX_DAYS * DAY_MS &&
+      this.store.hasHoursSince(range.from)
+        ? 'hour'
+        : 'day';
     const [providers, series] = await Promise.all([
       this.store.aggregate({ ...range, groupBy: 'provider' }),
       this.store.aggregate({ ...range, groupBy: interval }),
@@ -234,8 +254,12 @@ export class AnalyticsService {
     return g?.costUsd ?? 0;
   }
 
-  /** [from, to) from the query (rangeOf), `to` defaulting to the clock's now. */
+  /**
+   * [from, to) from the query (rangeOf), `to` defaulting to the clock's now; an edge past the usage retention
+   * widened to the hour or day the rollups still hold (`readableRange`), which the answer's `from`/`to` say.
+   */
   private range(q: RangeQueryDto, defaultMs: number, maxDays: number): Range {
-    return rangeOf(q, { now: this.clock(), defaultMs, maxDays });
+    const asked = rangeOf(q, { now: this.clock(), defaultMs, maxDays });
+    return this.store.readableRange(asked.from, asked.to);
   }
 }

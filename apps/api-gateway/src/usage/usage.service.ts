@@ -53,7 +53,9 @@ export class UsageService {
 
   async ofCaller(query: UsageQueryDto, auth: AuthContext): Promise<UsageView> {
     const now = Date.now();
-    const { from, to } = rangeOf(query, { now: new Date(now), defaultMs: DEFAULT_RANGE_MS, maxDays: MAX_RANGE_DAYS });
+    const asked = rangeOf(query, { now: new Date(now), defaultMs: DEFAULT_RANGE_MS, maxDays: MAX_RANGE_DAYS });
+    // Past the usage retention an edge widens to the rollups' hour or day: the answer says which range it covers.
+    const { from, to } = this.reports.readableRange(asked.from, asked.to);
     const groupBy = query.groupBy ?? 'day';
     const [{ totals, groups }, counters] = await Promise.all([
       this.reports.summarize(auth.userId, from, to, groupBy),

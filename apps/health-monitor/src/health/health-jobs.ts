@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { detectCapabilities, HealthJobName, type ProviderSpec, type Route } from '@aigw/core';
-import { ProviderHealthStore, type HealthRules, type HealthSubject } from '@aigw/entities';
-import { CatalogService, describeError, ENV, REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
+import { ProviderHealthStore, UsageRetentionStore, type HealthRules, type HealthSubject } from '@aigw/entities';
+import { CatalogService, describeError, ENV, REDIS, RedisErrors, RedisKeys, usageRetentionOf } from '@aigw/platform';
 import { RouteMemory, routingKeyPrefix } from '@aigw/routing';
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -31,6 +31,7 @@ export class HealthJobs {
     @Inject(ENV) private readonly env: MonitorEnv,
     private readonly catalog: CatalogService,
     private readonly store: ProviderHealthStore,
+    private readonly usage: UsageRetentionStore,
     private readonly prober: Prober,
     private readonly alerts: Alerts,
     private readonly metrics: MonitorMetrics,
@@ -58,6 +59,8 @@ export class HealthJobs {
         return this.discoverModels((job.data as { id: string }).id);
       case HealthJobName.PruneHistory:
         return this.prune();
+      case HealthJobName.PruneUsage:
+        return this.pruneUsage();
       case HealthJobName.SendAlert:
         return this.alerts.deliver(job, token);
       default:
@@ -163,6 +166,24 @@ export class HealthJobs {
     const removed = await this.store.prune(before);
     if (removed > 0) {
       this.logger.log(`pruned ${removed} health checks older than ${this.env.HEALTH_RETENTION_DAYS} days`);
+    }
+  }
+
+  /**
+   * Deletes usage past USAGE_RETENTION_DAYS (usage_records) and the rollups' retentions, oldest first in bounded
+   * batches. One job scheduler shared by every monitor replica: exactly one process prunes at a time.
+   */
+  async pruneUsage(): Promise<void> {
+    const retention = usageRetentionOf(this.env);
+    if (retention.rawDays === 0 && retention.hourlyDays === 0 && retention.dailyDays === 0) {
+      return;
+    }
+    const removed = await this.usage.prune(retention, Date.now());
+    if (removed.records + removed.hourly + removed.daily > 0) {
+      this.logger.log(
+        `pruned usage past its retention: ${removed.records} usage records, ${removed.hourly} hourly and ` +
+          `${removed.daily} daily rollup rows`,
+      );
     }
   }
 }

@@ -90,6 +90,7 @@ export function schedulesOf(catalog: Catalog, env: MonitorEnv): ScheduleSpec[] {
     }
   }
   out.push({ id: 'prune-health-history', name: HealthJobName.PruneHistory, data: {}, everyMs: DAY_MS });
+  out.push({ id: 'prune-usage', name: HealthJobName.PruneUsage, data: {}, everyMs: DAY_MS });
   return out;
 }
 

@@ -5,9 +5,9 @@ import { ProviderDiscoveredModelEntity } from '../entities/provider-discovered-m
 import { ProviderHealthCheckEntity } from '../entities/provider-health-check.entity';
 import { ProviderEntity } from '../entities/provider.entity';
 import { tableRef } from '../table-ref';
+import { PRUNE_BATCH_ROWS, pruneOldestFirst } from './prune';
 
-/** Health check rows one pruning statement deletes at most (about 0.1 s of work). */
-export const PRUNE_BATCH_ROWS = 10_000;
+export { PRUNE_BATCH_ROWS };
 
 /** What the monitor probes: a provider, or a gateway (a LiteLLM proxy) on its own. */
 export interface HealthSubject {
@@ -196,25 +196,9 @@ export class ProviderHealthStore {
     );
   }
 
-  /**
-   * Deletes history older than `before`, oldest first, `batchSize` rows per statement (each its own transaction);
-   * returns how many rows went. One DELETE of everything past the retention took 1.5 s per 430,000 rows: a backlog
-   * (HEALTH_RETENTION_DAYS lowered, many providers probed every 30 s) outran the 30 s query limit, and the
-   * rolled-back prune failed again every day while the table kept growing.
-   */
+  /** Deletes history older than `before`, oldest first, `batchSize` rows per statement (`pruneOldestFirst`). */
   async prune(before: Date, batchSize: number = PRUNE_BATCH_ROWS): Promise<number> {
-    let removed = 0;
-    for (;;) {
-      const [, count] = await this.dataSource.query<[unknown[], number]>(
-        `DELETE FROM ${this.checks()}
-          WHERE id IN (SELECT id FROM ${this.checks()} WHERE checked_at < $1 ORDER BY checked_at LIMIT $2)`,
-        [before, batchSize],
-      );
-      removed += count;
-      if (count < batchSize) {
-        return removed;
-      }
-    }
+    return pruneOldestFirst(this.dataSource, this.checks(), 'checked_at', before, batchSize);
   }
 
   /** Every provider's health, by id. */

@@ -16,6 +16,7 @@ import {
   RAW_MODEL_SQL,
   RAW_PROVIDER_SQL,
 } from './usage-rollup-sql';
+import { KEEP_ALL_USAGE, usageCutoffs, type UsageRetention } from './usage-retention';
 
 export type AnalyticsGroupBy = 'provider' | 'model' | 'deployment' | 'user' | 'day' | 'hour' | 'none';
 
@@ -144,11 +145,51 @@ interface RawRow {
  * per-deployment ones unless the query filters or groups by user.
  */
 export class UsageAnalyticsStore {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    /** What the pruning keeps (UsageRetentionStore): older edges of a range are read from coarser rollups. */
+    private readonly retention: UsageRetention = KEEP_ALL_USAGE,
+    private readonly clock: () => number = Date.now,
+  ) {}
 
-  /** Every group of [from, to), ordered by key (NULL last). */
+  /**
+   * The range `aggregate` answers for [from, to): the same one, except where an edge lies past a retention. Raw
+   * records older than USAGE_RETENTION_DAYS are gone, so such an edge widens to its whole UTC hour (the hourly
+   * rollups'); past USAGE_HOURLY_RETENTION_DAYS to its whole UTC day. Past USAGE_DAILY_RETENTION_DAYS nothing is
+   * left: those days count nothing.
+   */
+  readableRange(from: Date, to: Date): { from: Date; to: Date } {
+    const c = usageCutoffs(this.retention, this.clock());
+    const past = (t: number, cutoff: Date | null): boolean => cutoff !== null && t < cutoff.getTime();
+    let f = from.getTime();
+    // Raw rows read at the start: [from, next hour); hourly rows: [its hour, next day).
+    if (past(f, c.raw)) {
+      f = floorTo(f, HOUR_MS);
+    }
+    if (past(f, c.hourly)) {
+      f = floorTo(f, DAY_MS);
+    }
+    let t = to.getTime();
+    // Raw rows read at the end: [to's hour, to); hourly rows: [to's day, to's hour).
+    if (past(floorTo(t, HOUR_MS), c.raw)) {
+      t = ceilTo(t, HOUR_MS);
+    }
+    if (past(floorTo(t, DAY_MS), c.hourly)) {
+      t = ceilTo(t, DAY_MS);
+    }
+    return { from: new Date(f), to: new Date(t) };
+  }
+
+  /** Whether hourly figures are still kept for everything from `from` on (a `groupBy: 'hour'` query needs them). */
+  hasHoursSince(from: Date): boolean {
+    const { hourly } = usageCutoffs(this.retention, this.clock());
+    return hourly === null || floorTo(from.getTime(), HOUR_MS) >= hourly.getTime();
+  }
+
+  /** Every group of `readableRange(from, to)`, ordered by key (NULL last). */
   async aggregate(query: AnalyticsQuery): Promise<UsageSumsGroup[]> {
-    const parts = planParts(query.from, query.to, query.groupBy);
+    const range = this.readableRange(query.from, query.to);
+    const parts = planParts(range.from, range.to, query.groupBy);
     if (parts.length === 0) {
       return [];
     }

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import type { UsageRetention } from './usage-retention';
 import { UsageAnalyticsStore } from './usage-analytics.store';
 
 export type UsageGroupBy = 'day' | 'model' | 'provider';
@@ -23,8 +24,13 @@ export interface UsageGroup extends UsageTotals {
 export class UsageReportStore {
   private readonly analytics: UsageAnalyticsStore;
 
-  constructor(dataSource: DataSource) {
-    this.analytics = new UsageAnalyticsStore(dataSource);
+  constructor(dataSource: DataSource, retention?: UsageRetention) {
+    this.analytics = new UsageAnalyticsStore(dataSource, retention);
+  }
+
+  /** The range a summary of [from, to) covers (`UsageAnalyticsStore.readableRange`). */
+  readableRange(from: Date, to: Date): { from: Date; to: Date } {
+    return this.analytics.readableRange(from, to);
   }
 
   /** Totals and groups of `userId`'s requests in [from, to). */

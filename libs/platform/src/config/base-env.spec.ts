@@ -14,6 +14,37 @@ function problem(env: Record<string, string>): string {
 }
 
 describe('BaseEnv', () => {
+  it('keeps usage for good by default, and refuses a retention that deletes what the gateway reads back', () => {
+    const env = validateEnv(BaseEnv, {});
+    expect([env.USAGE_RETENTION_DAYS, env.USAGE_HOURLY_RETENTION_DAYS, env.USAGE_DAILY_RETENTION_DAYS]).toEqual([
+      0, 0, 0,
+    ]);
+    expect(problem({ USAGE_RETENTION_DAYS: '31', USAGE_HOURLY_RETENTION_DAYS: '90' })).toBe('');
+    expect(
+      problem({ USAGE_RETENTION_DAYS: '31', USAGE_HOURLY_RETENTION_DAYS: '31', USAGE_DAILY_RETENTION_DAYS: '400' }),
+    ).toBe('');
+    // The quota counters are rebuilt from the current month of usage_records.
+    const short = problem({ USAGE_RETENTION_DAYS: '7' });
+    expect(short).toContain('USAGE_RETENTION_DAYS: 7 days would delete usage the gateway still reads');
+    expect(short).toContain('at least 31');
+    expect(problem({ USAGE_RETENTION_DAYS: '90', USAGE_HOURLY_RETENTION_DAYS: '1' })).toContain(
+      'USAGE_HOURLY_RETENTION_DAYS: 1 days would delete',
+    );
+    // Ranges past the raw retention are read from the rollups: each coarser level outlives the finer one.
+    expect(problem({ USAGE_RETENTION_DAYS: '90', USAGE_HOURLY_RETENTION_DAYS: '60' })).toContain(
+      'USAGE_HOURLY_RETENTION_DAYS: 60 days is shorter than USAGE_RETENTION_DAYS (90)',
+    );
+    expect(problem({ USAGE_HOURLY_RETENTION_DAYS: '60' })).toContain(
+      'USAGE_HOURLY_RETENTION_DAYS: 60 days is shorter than USAGE_RETENTION_DAYS (0: for good)',
+    );
+    expect(
+      problem({ USAGE_HOURLY_RETENTION_DAYS: '60', USAGE_RETENTION_DAYS: '40', USAGE_DAILY_RETENTION_DAYS: '50' }),
+    ).toContain('USAGE_DAILY_RETENTION_DAYS: 50 days is shorter than USAGE_HOURLY_RETENTION_DAYS (60)');
+    // One line per problem, on the variable it names.
+    expect(problem({ USAGE_RETENTION_DAYS: '90', USAGE_HOURLY_RETENTION_DAYS: '60' }).split('\n')).toHaveLength(2);
+    expect(problem({ USAGE_RETENTION_DAYS: 'week' })).toContain('USAGE_RETENTION_DAYS: must be a number');
+  });
+
   it('reads the usual words for a boolean, and refuses any other naming the variable', () => {
     for (const [text, value] of [
       ['true', true],

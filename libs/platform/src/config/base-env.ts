@@ -1,6 +1,6 @@
 import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, parseRedisUrl } from '@aigw/core';
 import { Transform, Type } from 'class-transformer';
-import { SecretBox } from '@aigw/entities';
+import { SecretBox, usageRetentionProblem, type UsageRetention } from '@aigw/entities';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, registerDecorator } from 'class-validator';
 
 const TRUE_WORDS: ReadonlySet<string> = new Set(['1', 'true', 'yes', 'on']);
@@ -196,6 +196,71 @@ export class BaseEnv {
   @Min(0)
   @Max(600_000)
   SHUTDOWN_GRACE_MS = 25_000;
+
+  /**
+   * Days of usage_records (one row per request) kept; 0 keeps them for good. The health-monitor deletes older
+   * ones; every process checks the three retentions alike (`IsUsageRetention`), so none boots with a retention
+   * that deletes what the gateway reads back (the quota counters' current month).
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(36_500)
+  @IsUsageRetention()
+  USAGE_RETENTION_DAYS = 0;
+
+  /** Days of hourly usage rollups (usage_hourly, usage_deployment_hourly) kept; 0 keeps them for good. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(36_500)
+  @IsUsageRetention()
+  USAGE_HOURLY_RETENTION_DAYS = 0;
+
+  /** Days of daily usage rollups (usage_daily, usage_deployment_daily) kept; 0 keeps them for good. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(36_500)
+  @IsUsageRetention()
+  USAGE_DAILY_RETENTION_DAYS = 0;
+}
+
+/** The usage retention an environment sets. */
+export function usageRetentionOf(env: BaseEnv): UsageRetention {
+  return {
+    rawDays: env.USAGE_RETENTION_DAYS,
+    hourlyDays: env.USAGE_HOURLY_RETENTION_DAYS,
+    dailyDays: env.USAGE_DAILY_RETENTION_DAYS,
+  };
+}
+
+/**
+ * The three USAGE_*RETENTION_DAYS together (`usageRetentionProblem`): reported once, on the variable the problem
+ * names, so a bad combination reads as one line.
+ */
+function IsUsageRetention(): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) => {
+    const variable = String(propertyName);
+    const problemOf = (env: object): string | null => {
+      const e = env as BaseEnv;
+      const r = usageRetentionOf(e);
+      if (![r.rawDays, r.hourlyDays, r.dailyDays].every((d) => Number.isInteger(d) && d >= 0)) {
+        return null; // @IsInt/@Min name the variable that is not a number of days
+      }
+      const problem = usageRetentionProblem(r);
+      return problem !== null && problem.variable === variable ? problem.message : null;
+    };
+    registerDecorator({
+      name: 'isUsageRetention',
+      target: target.constructor,
+      propertyName: variable,
+      validator: {
+        validate: (_value: unknown, args): boolean => args === undefined || problemOf(args.object) === null,
+        defaultMessage: (args): string => (args === undefined ? '' : (problemOf(args.object) ?? '')),
+      },
+    });
+  };
 }
 
 /** Injection token for the validated env of the running app. */

@@ -1,0 +1,110 @@
+import type { DataSource } from 'typeorm';
+import { UsageRecordEntity } from '../entities/usage-record.entity';
+import {
+  UsageDailyEntity,
+  UsageDeploymentDailyEntity,
+  UsageDeploymentHourlyEntity,
+  UsageHourlyEntity,
+} from '../entities/usage-rollup.entity';
+import { tableRef } from '../table-ref';
+import { PRUNE_BATCH_ROWS, pruneOldestFirst } from './prune';
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/**
+ * Days of usage kept at each level (USAGE_RETENTION_DAYS, USAGE_HOURLY_RETENTION_DAYS, USAGE_DAILY_RETENTION_DAYS);
+ * 0 keeps it for good (the default: billing data goes only when the operator asks).
+ */
+export interface UsageRetention {
+  /** usage_records: per-request rows. */
+  rawDays: number;
+  /** usage_hourly and usage_deployment_hourly. */
+  hourlyDays: number;
+  /** usage_daily and usage_deployment_daily. */
+  dailyDays: number;
+}
+
+export const KEEP_ALL_USAGE: UsageRetention = { rawDays: 0, hourlyDays: 0, dailyDays: 0 };
+
+/**
+ * The fewest days of usage_records the gateway itself reads back: the quota counters are rebuilt from the current
+ * UTC month (up to 31 days back, on a month's last day), and the models listing (24 h), the latency policy (24 h),
+ * the preferences' `last30Days` and the month-end cost projection read less.
+ */
+export const MIN_USAGE_RETENTION_DAYS = 31;
+
+/** What is wrong with a retention: the variable to change and why (the message does not repeat its name), or null. */
+export function usageRetentionProblem(r: UsageRetention): { variable: string; message: string } | null {
+  const levels: [string, number][] = [
+    ['USAGE_RETENTION_DAYS', r.rawDays],
+    ['USAGE_HOURLY_RETENTION_DAYS', r.hourlyDays],
+    ['USAGE_DAILY_RETENTION_DAYS', r.dailyDays],
+  ];
+  for (const [variable, days] of levels) {
+    if (days !== 0 && days < MIN_USAGE_RETENTION_DAYS) {
+      return {
+        variable,
+        message:
+          `${days} days would delete usage the gateway still reads (the quota counters are rebuilt from the ` +
+          `current UTC month, up to ${MIN_USAGE_RETENTION_DAYS} days back): set at least ${MIN_USAGE_RETENTION_DAYS}, or 0 to keep it for good`,
+      };
+    }
+  }
+  // A coarser level answers what a finer one no longer holds: it must outlive it (0, for good, outlives all).
+  const outlives = (a: number, b: number): boolean => a === 0 || (b !== 0 && a >= b);
+  for (let i = 1; i < levels.length; i++) {
+    const [finer, finerDays] = levels[i - 1];
+    const [variable, days] = levels[i];
+    if (!outlives(days, finerDays)) {
+      return {
+        variable,
+        message:
+          `${days} days is shorter than ${finer} (${finerDays === 0 ? '0: for good' : finerDays}): ranges past ` +
+          `${finer} are read from these rollups, so keep them at least as long`,
+      };
+    }
+  }
+  return null;
+}
+
+/** Before these instants each level's rows may be gone (null: kept for good). */
+export interface UsageCutoffs {
+  raw: Date | null;
+  hourly: Date | null;
+  daily: Date | null;
+}
+
+export function usageCutoffs(r: UsageRetention, now: number): UsageCutoffs {
+  const before = (days: number): Date | null => (days === 0 ? null : new Date(now - days * DAY_MS));
+  return { raw: before(r.rawDays), hourly: before(r.hourlyDays), daily: before(r.dailyDays) };
+}
+
+export interface UsagePruned {
+  records: number;
+  hourly: number;
+  daily: number;
+}
+
+/** Deletes usage past its retention, oldest first in bounded batches (`pruneOldestFirst`). */
+export class UsageRetentionStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async prune(r: UsageRetention, now: number, batchSize: number = PRUNE_BATCH_ROWS): Promise<UsagePruned> {
+    const c = usageCutoffs(r, now);
+    const table = (e: Parameters<typeof tableRef>[1]): string => tableRef(this.dataSource, e);
+    const prune = async (entity: Parameters<typeof tableRef>[1], column: string, before: Date | null) =>
+      before === null ? 0 : pruneOldestFirst(this.dataSource, table(entity), column, before, batchSize);
+    // A rollup row stands for the hour (day) it starts: it goes once all of that hour (day) is past the retention.
+    const whole = (before: Date | null, unit: number): Date | null =>
+      before === null ? null : new Date(Math.floor(before.getTime() / unit) * unit - unit + 1);
+    const hourly = whole(c.hourly, HOUR_MS);
+    const daily = whole(c.daily, DAY_MS);
+    return {
+      records: await prune(UsageRecordEntity, 'created_at', c.raw),
+      hourly:
+        (await prune(UsageHourlyEntity, 'hour', hourly)) + (await prune(UsageDeploymentHourlyEntity, 'hour', hourly)),
+      daily: (await prune(UsageDailyEntity, 'day', daily)) + (await prune(UsageDeploymentDailyEntity, 'day', daily)),
+    };
+  }
+}
