@@ -17,6 +17,7 @@ export {
   UsageDailyEntity,
   UsageDeploymentHourlyEntity,
   UsageDeploymentDailyEntity,
+  UsageUserDailyEntity,
 } from './entities/usage-rollup.entity';
 export { ProviderHealthCheckEntity } from './entities/provider-health-check.entity';
 export { ProviderDiscoveredModelEntity } from './entities/provider-discovered-model.entity';

@@ -11,6 +11,7 @@ import {
   UsageDeploymentDailyEntity,
   UsageDeploymentHourlyEntity,
   UsageHourlyEntity,
+  UsageUserDailyEntity,
 } from './usage-rollup.entity';
 import { UserPreferenceEntity } from './user-preference.entity';
 import { UserQuotaEntity } from './user-quota.entity';
@@ -30,6 +31,7 @@ export const ENTITIES = [
   UsageDailyEntity,
   UsageDeploymentHourlyEntity,
   UsageDeploymentDailyEntity,
+  UsageUserDailyEntity,
   ProviderHealthCheckEntity,
   ProviderDiscoveredModelEntity,
   AuditLogEntity,
