@@ -1,5 +1,6 @@
 import OpenAI, { APIError } from 'openai';
 import { Redis } from 'ioredis';
+import { countTextTokens } from '@aigw/core';
 import { DEFAULT_EMBEDDING_DIMENSIONS, simulatedEmbedding, waitFor } from '@aigw/testing';
 import { REDIS_URL, TestSystem } from './harness';
 
@@ -28,6 +29,19 @@ describe('OpenAI SDK: embeddings (e2e)', () => {
     timeoutMs: 10000
     models:
       - { name: sim-embed, promptPer1k: 0.0002, completionPer1k: 0, contextWindow: 8192, capabilities: [embeddings] }
+  - id: gem
+    kind: gemini
+    baseUrl: ${s.sims[0].url}/v1beta
+    apiKey: AIzaSy-sim-secret
+    timeoutMs: 10000
+    models:
+      - { name: gem-embed, upstreamName: gemini-embedding-001, promptPer1k: 0.00015, completionPer1k: 0, contextWindow: 2048, capabilities: [embeddings] }
+  - id: oll
+    kind: ollama
+    baseUrl: ${s.sims[1].url}
+    timeoutMs: 10000
+    models:
+      - { name: nomic-embed-text, promptPer1k: 0.001, completionPer1k: 0, contextWindow: 64, capabilities: [embeddings] }
 `,
   });
   let client: OpenAI;
@@ -154,6 +168,80 @@ describe('OpenAI SDK: embeddings (e2e)', () => {
   it('the cheapest alias ranges over embeddings deployments only', async () => {
     const res = await client.embeddings.create({ model: 'cheapest', input: 'alias' });
     expect(res.model).toBe('sim0/sim-embed');
+  });
+
+  describe('native Gemini and Ollama deployments', () => {
+    it('Gemini: batchEmbedContents in calls of at most 100, vectors joined in input order, usage estimated', async () => {
+      const input = Array.from({ length: 150 }, (_, i) => `passage number ${i}`);
+      const { data: res, response } = await client.embeddings
+        .create({ model: 'gem-embed', input, dimensions: 8, encoding_format: 'float' })
+        .withResponse();
+      expect(res.model).toBe('gem/gem-embed');
+      expect(res.data.map((d) => d.index)).toEqual(input.map((_, i) => i));
+      res.data.forEach((d, i) => expect(d.embedding).toEqual(simulatedEmbedding('gemini-embedding-001', input[i], 8)));
+      // The Gemini API reports no usage for embeddings: the gateway's own count stands in for it.
+      const tokens = input.reduce((sum, t) => sum + countTextTokens(t), 0);
+      expect(res.usage).toEqual({ prompt_tokens: tokens, total_tokens: tokens });
+      const sent = system.sims[0].lastRequests(2);
+      expect(sent.map((r) => r.route)).toEqual([
+        'POST /v1beta/models/gemini-embedding-001:batchEmbedContents',
+        'POST /v1beta/models/gemini-embedding-001:batchEmbedContents',
+      ]);
+      const batches = sent.map((r) => (r.body as { requests: { outputDimensionality: number }[] }).requests);
+      expect(batches.map((b) => b.length)).toEqual([100, 50]);
+      expect(batches[0][0]).toMatchObject({
+        model: 'models/gemini-embedding-001',
+        content: { parts: [{ text: 'passage number 0' }] },
+        outputDimensionality: 8,
+      });
+
+      const requestId = response.headers.get('x-request-id');
+      const rows = await waitFor(
+        async () => {
+          const found = await system.query<{ prompt_tokens: number; cost_usd: string; provider: string }>(
+            'SELECT prompt_tokens, cost_usd, provider FROM usage_records WHERE request_id = $1',
+            [requestId],
+          );
+          return found.length > 0 ? found : null;
+        },
+        { timeoutMs: 10_000, intervalMs: 100, message: 'usage record' },
+      );
+      expect(rows[0]).toMatchObject({ prompt_tokens: tokens, provider: 'gem' });
+      expect(Number(rows[0].cost_usd)).toBeCloseTo((tokens / 1000) * 0.00015, 9);
+    });
+
+    it('Gemini: base64 as the SDK asks for it by default', async () => {
+      const res = await client.embeddings.create({ model: 'gem-embed', input: 'hello gemini' });
+      expect(res.data[0].embedding).toEqual(
+        simulatedEmbedding('gemini-embedding-001', 'hello gemini', DEFAULT_EMBEDDING_DIMENSIONS),
+      );
+    });
+
+    it('Ollama: /api/embed with truncate false and num_ctx, usage from prompt_eval_count', async () => {
+      const input = ['an ollama text', 'another'];
+      const res = await client.embeddings.create({ model: 'nomic-embed-text', input, dimensions: 12 });
+      expect(res.model).toBe('oll/nomic-embed-text');
+      res.data.forEach((d, i) => expect(d.embedding).toEqual(simulatedEmbedding('nomic-embed-text', input[i], 12)));
+      // The simulator counts ceil(chars / 4) per input.
+      expect(res.usage.prompt_tokens).toBe(Math.ceil(input[0].length / 4) + Math.ceil(input[1].length / 4));
+      const sent = system.sims[1].lastRequests(1)[0];
+      expect(sent.route).toBe('POST /api/embed');
+      expect(sent.body).toEqual({
+        model: 'nomic-embed-text',
+        input,
+        truncate: false,
+        dimensions: 12,
+        options: { num_ctx: 64 },
+      });
+    });
+
+    it('token arrays, which neither API takes, are refused with a 400', async () => {
+      const err: unknown = await client.embeddings
+        .create({ model: 'gem-embed', input: [[1, 2, 3]] })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(APIError);
+      expect((err as APIError).status).toBe(400);
+    });
   });
 
   describe('bad input: 400 naming the field, nothing enqueued', () => {

@@ -21,7 +21,7 @@ export interface ProviderFamily {
 const ALL_CAPABILITIES: readonly Capability[] = ['chat', 'streaming', 'tools', 'vision', 'json'];
 
 export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily } = {
-  // The one family whose adapter embeds (`embedsWith`); a spec keeps the two in step.
+  // The families whose adapter embeds (`embedsWith`) declare `embeddings`; a spec keeps the two in step.
   openai: { capabilities: [...ALL_CAPABILITIES, 'embeddings'], params: 'all' },
   // The Messages API has no JSON mode, and refuses a stop sequence of whitespace only (`"\n"`).
   anthropic: {
@@ -29,7 +29,7 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
     params: new Set(['parallel_tool_calls', 'user', 'tool_choice', 'top_k', 'reasoning_effort']),
   },
   gemini: {
-    capabilities: ALL_CAPABILITIES,
+    capabilities: [...ALL_CAPABILITIES, 'embeddings'],
     params: new Set([
       'tool_choice',
       'response_format',
@@ -45,7 +45,7 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
     ]),
   },
   ollama: {
-    capabilities: ALL_CAPABILITIES,
+    capabilities: [...ALL_CAPABILITIES, 'embeddings'],
     params: new Set([
       'response_format',
       'seed',

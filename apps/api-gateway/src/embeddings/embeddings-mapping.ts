@@ -18,7 +18,8 @@ function inputList(input: EmbeddingInputBody): string[] | number[][] {
 export function embeddingsRequest(dto: EmbeddingsDto, frame: RequestFrame, body?: unknown): GenerationRequest {
   const options: GenerationRequest['options'] = isSet(dto.user) ? { user: dto.user } : {};
   // Servers' own fields such as `input_type` (NVIDIA NIM, Cohere and Voyage through LiteLLM: query or passage
-  // vectors), vLLM's `truncate_prompt_tokens`, Jina's `task` (embeddings go to the OpenAI-compatible family only).
+  // vectors), vLLM's `truncate_prompt_tokens`, Jina's `task`: routed to the OpenAI-compatible family only (the
+  // native Gemini and Ollama APIs have no pass-through).
   const extra = extraFieldsOf(body, EMBEDDINGS_FIELDS);
   if (extra !== undefined) {
     options.extra = extra;

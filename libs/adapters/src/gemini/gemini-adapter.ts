@@ -4,7 +4,22 @@ import { probe } from '../health';
 import { jsonCall, streamCall } from '../http/calls';
 import type { ResponseHeaders } from '../http/headers';
 import type { HttpPool } from '../http/http-pool';
-import type { AdapterRequest, AdapterResponse, AdapterTarget, HealthResult, ProviderAdapter } from '../types';
+import type {
+  AdapterRequest,
+  AdapterResponse,
+  AdapterTarget,
+  EmbeddingsAdapterRequest,
+  EmbeddingsResponse,
+  HealthResult,
+  ProviderAdapter,
+} from '../types';
+import {
+  estimatedEmbedUsage,
+  geminiEmbedBatches,
+  geminiEmbedBody,
+  geminiEmbedTexts,
+  readGeminiEmbeddings,
+} from './gemini-embeddings';
 import { geminiBody } from './gemini-mapping';
 import { GeminiStreamDecoder, readGenerateContent } from './gemini-wire';
 
@@ -77,6 +92,28 @@ export class GeminiAdapter implements ProviderAdapter {
       body: geminiBody(req),
     } as const;
     yield* streamCall(this.pool, req.target, call, signal, new GeminiStreamDecoder(req.target.apiKey));
+  }
+
+  /**
+   * `batchEmbedContents`, at most 100 texts a call: a longer list is sent as consecutive calls whose vectors are
+   * joined in input order (any failing call fails the whole request). Usage is estimated (the API reports none).
+   */
+  async embed(req: EmbeddingsAdapterRequest, signal: AbortSignal): Promise<EmbeddingsResponse> {
+    const texts = geminiEmbedTexts(req);
+    const embeddings: number[][] = [];
+    for (const batch of geminiEmbedBatches(texts)) {
+      const call = {
+        method: 'POST',
+        path: `${modelPath(req.target.model)}:batchEmbedContents`,
+        headers: headersOf(req.target, true),
+        body: geminiEmbedBody(req.target.model, batch, req.dimensions),
+      } as const;
+      const vectors = await jsonCall(this.pool, req.target, call, signal, (json, _headers, status) =>
+        readGeminiEmbeddings(json, status, batch.length),
+      );
+      embeddings.push(...vectors);
+    }
+    return { embeddings, usage: estimatedEmbedUsage(texts) };
   }
 
   listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]> {

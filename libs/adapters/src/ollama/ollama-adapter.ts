@@ -4,7 +4,16 @@ import { probe } from '../health';
 import { jsonCall, streamCall } from '../http/calls';
 import type { ResponseHeaders } from '../http/headers';
 import type { HttpPool } from '../http/http-pool';
-import type { AdapterRequest, AdapterResponse, AdapterTarget, HealthResult, ProviderAdapter } from '../types';
+import type {
+  AdapterRequest,
+  AdapterResponse,
+  AdapterTarget,
+  EmbeddingsAdapterRequest,
+  EmbeddingsResponse,
+  HealthResult,
+  ProviderAdapter,
+} from '../types';
+import { ollamaEmbedBody, readOllamaEmbeddings } from './ollama-embeddings';
 import { OllamaStreamDecoder, ollamaBody, readChat, readTags } from './ollama-wire';
 
 function headersOf(target: AdapterTarget, json: boolean): Record<string, string> {
@@ -30,7 +39,7 @@ function readModels(json: unknown, _headers: ResponseHeaders, status: number): s
 }
 
 /**
- * Ollama's native API: `/api/chat` (NDJSON when streaming) and `/api/tags`. `baseUrl` is the server's origin
+ * Ollama's native API: `/api/chat` (NDJSON when streaming), `/api/embed` and `/api/tags`. `baseUrl` is the server's origin
  * (`http://127.0.0.1:11434`). Its OpenAI-compatible `/v1` is served by the `openai` kind instead.
  */
 export class OllamaAdapter implements ProviderAdapter {
@@ -57,6 +66,20 @@ export class OllamaAdapter implements ProviderAdapter {
       body: ollamaBody(req, true),
     } as const;
     yield* streamCall(this.pool, req.target, call, signal, new OllamaStreamDecoder(req.target.apiKey));
+  }
+
+  async embed(req: EmbeddingsAdapterRequest, signal: AbortSignal): Promise<EmbeddingsResponse> {
+    const call = {
+      method: 'POST',
+      path: '/api/embed',
+      headers: headersOf(req.target, true),
+      body: ollamaEmbedBody(req),
+    } as const;
+    // Strings only by now: ollamaEmbedBody refused token arrays.
+    const texts = req.input as string[];
+    return jsonCall(this.pool, req.target, call, signal, (json, _headers, status) =>
+      readOllamaEmbeddings(json, status, texts),
+    );
   }
 
   listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]> {

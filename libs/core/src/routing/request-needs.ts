@@ -21,8 +21,11 @@ export interface RequestNeeds {
   jsonWithTools?: true;
 }
 
-/** Families whose adapter implements `embed` (the OpenAI-compatible `/embeddings`); the others cannot. */
-const EMBEDDING_FAMILIES: ReadonlySet<ProviderKind> = new Set<ProviderKind>(['openai']);
+/**
+ * Families whose adapter implements `embed` (OpenAI-compatible `/embeddings`, Gemini `batchEmbedContents`, Ollama
+ * `/api/embed`); the others cannot.
+ */
+const EMBEDDING_FAMILIES: ReadonlySet<ProviderKind> = new Set<ProviderKind>(['openai', 'gemini', 'ollama']);
 
 export function embedsWith(kind: ProviderKind): boolean {
   return EMBEDDING_FAMILIES.has(kind);

@@ -107,3 +107,128 @@ export function embeddingsJson(call: EmbeddingsCall): string {
     usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
   });
 }
+
+/** The Gemini API's limit on `batchEmbedContents` requests per call. */
+export const GEMINI_BATCH_EMBED_MAX = 100;
+
+function geminiText(content: unknown): string | null {
+  const parts = asRecord(content)?.parts;
+  if (!Array.isArray(parts)) {
+    return null;
+  }
+  const text = parts
+    .map((p) => {
+      const t = asRecord(p)?.text;
+      return typeof t === 'string' ? t : '';
+    })
+    .join('');
+  return text !== '' ? text : null;
+}
+
+function geminiDims(v: unknown): number | WireProblem {
+  const dims = v ?? DEFAULT_EMBEDDING_DIMENSIONS;
+  if (typeof dims !== 'number' || !Number.isInteger(dims) || dims < 1 || dims > MAX_DIMENSIONS) {
+    return { problem: `outputDimensionality must be an integer from 1 to ${MAX_DIMENSIONS}`, param: null };
+  }
+  return dims;
+}
+
+/**
+ * A Gemini `models/{model}:embedContent` (`batch` false) or `:batchEmbedContents` body. Like the real API, a batch
+ * takes at most 100 requests, each naming the model of the path (`models/...`); every text is embedded with its own
+ * `outputDimensionality` (all of a batch's must agree here, which is what the gateway sends).
+ */
+export function parseGeminiEmbed(model: string, body: unknown, batch: boolean): EmbeddingsCall | WireProblem {
+  const b = asRecord(body);
+  const requests: unknown[] = batch ? (Array.isArray(b?.requests) ? (b?.requests as unknown[]) : []) : [b];
+  if (requests.length === 0) {
+    return { problem: '* BatchEmbedContentsRequest.requests: requests must not be empty', param: null };
+  }
+  if (requests.length > GEMINI_BATCH_EMBED_MAX) {
+    return {
+      problem: `* BatchEmbedContentsRequest.requests: at most ${GEMINI_BATCH_EMBED_MAX} requests can be in one batch`,
+      param: null,
+    };
+  }
+  const items: string[] = [];
+  const tokens: number[] = [];
+  let dimensions = DEFAULT_EMBEDDING_DIMENSIONS;
+  for (const [i, raw] of requests.entries()) {
+    const r = asRecord(raw);
+    if (batch && r?.model !== `models/${model}`) {
+      return { problem: `Model in request ${i} does not match the model of the batch (models/${model})`, param: null };
+    }
+    const text = geminiText(r?.content);
+    if (text === null) {
+      return { problem: '* EmbedContentRequest.content: contains an empty Part', param: null };
+    }
+    const dims = geminiDims(r?.outputDimensionality);
+    if (typeof dims !== 'number') {
+      return dims;
+    }
+    dimensions = dims;
+    items.push(text);
+    tokens.push(estimateTokens(text.length));
+  }
+  return { model, items, tokens, dimensions, base64: false };
+}
+
+/** What Gemini answers: `{embedding: {values}}` for embedContent, `{embeddings: [{values}]}` for a batch (no usage). */
+export function geminiEmbedJson(call: EmbeddingsCall, batch: boolean): string {
+  const vectors = call.items.map((text) => ({ values: simulatedEmbedding(call.model, text, call.dimensions) }));
+  return JSON.stringify(batch ? { embeddings: vectors } : { embedding: vectors[0] });
+}
+
+/** An Ollama `/api/embed` call: the inputs and whether one exceeded the context window with `truncate: false`. */
+export interface OllamaEmbedCall extends EmbeddingsCall {
+  tooLong: boolean;
+}
+
+/**
+ * An Ollama `POST /api/embed` body: `input` a string or a list of strings, `dimensions`, `truncate` (default true)
+ * and `options.num_ctx`. An input over `num_ctx` tokens is cut to fit (embedded from its start) unless `truncate` is
+ * false, when Ollama refuses the call.
+ */
+export function parseOllamaEmbed(body: unknown): OllamaEmbedCall | WireProblem {
+  const b = asRecord(body);
+  if (b === null || typeof b.model !== 'string' || b.model === '') {
+    return { problem: 'model is required', param: null };
+  }
+  const raw = b.input;
+  const list: unknown[] = typeof raw === 'string' ? [raw] : Array.isArray(raw) ? raw : [];
+  if (list.length === 0 || !list.every((v) => typeof v === 'string' && v !== '')) {
+    return { problem: 'invalid input type', param: null };
+  }
+  const dims = b.dimensions ?? DEFAULT_EMBEDDING_DIMENSIONS;
+  if (typeof dims !== 'number' || !Number.isInteger(dims) || dims < 1 || dims > MAX_DIMENSIONS) {
+    return { problem: 'invalid dimensions', param: null };
+  }
+  const numCtx = asRecord(b.options)?.num_ctx;
+  const limit = typeof numCtx === 'number' && numCtx > 0 ? numCtx : Number.POSITIVE_INFINITY;
+  const items: string[] = [];
+  const tokens: number[] = [];
+  let tooLong = false;
+  for (const v of list as string[]) {
+    const t = estimateTokens(v.length);
+    if (t > limit) {
+      tooLong = true;
+      items.push(v.slice(0, limit * 4));
+      tokens.push(limit);
+    } else {
+      items.push(v);
+      tokens.push(t);
+    }
+  }
+  return { model: b.model, items, tokens, dimensions: dims, base64: false, tooLong: tooLong && b.truncate === false };
+}
+
+/** What Ollama answers: `embeddings` in input order, durations in ns and `prompt_eval_count`. */
+export function ollamaEmbedJson(call: EmbeddingsCall): string {
+  return JSON.stringify({
+    model: call.model,
+    embeddings: call.items.map((text) => simulatedEmbedding(call.model, text, call.dimensions)),
+    total_duration: 1_000_000,
+    load_duration: 100_000,
+    prompt_eval_count: call.tokens.reduce((s, t) => s + t, 0),
+  });
+}

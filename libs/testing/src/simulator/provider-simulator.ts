@@ -5,23 +5,39 @@ import { type Answer, AnswerBook, echoAnswer, estimateTokens } from './answers';
 import { jsonAnswer, reasoningAnswer, toolCallAnswer, type ToolCallAnswer, toolResultAnswer } from './behaviours';
 import { DEFAULT_SIMULATOR_CONFIG, type SimulatorConfig, validateSimulatorPatch } from './config';
 import { type Controllable, handleControl } from './control';
-import { embeddingsJson, isEmbeddingsProblem, parseEmbeddings } from './embeddings';
+import {
+  embeddingsJson,
+  type EmbeddingsCall,
+  geminiEmbedJson,
+  isEmbeddingsProblem,
+  ollamaEmbedJson,
+  parseEmbeddings,
+  parseGeminiEmbed,
+  parseOllamaEmbed,
+} from './embeddings';
 import { Exchange, readBody } from './exchange';
 import { drawFault } from './faults';
 import { wireHeaders } from './headers';
-import { openAiWire } from './openai-wire';
 import { Responder } from './respond';
 import { hasAuth, routeOf, type SimRoute } from './routes';
 import { type Outcome, type RecordedRequest, type SimulatorStats, StatsRecorder } from './stats';
-import { isProblem, type ParsedRequest, type RouteHints, type WireFormat, type WireName } from './wire';
+import {
+  isProblem,
+  type ParsedRequest,
+  type RouteHints,
+  type WireFormat,
+  type WireName,
+  type WireProblem,
+} from './wire';
 
 function copyConfig(c: SimulatorConfig): SimulatorConfig {
   return structuredClone(c);
 }
 
 /**
- * A fake LLM provider on a real loopback HTTP server, speaking the OpenAI chat-completions,
- * Anthropic messages, Gemini generateContent, Ollama /api/chat and TGI /generate wire formats
+ * A fake LLM provider on a real loopback HTTP server, speaking the OpenAI chat-completions and embeddings,
+ * Anthropic messages, Gemini generateContent and (batch)EmbedContent, Ollama /api/chat and /api/embed and TGI
+ * /generate wire formats
  * (JSON and SSE or NDJSON), with latency and fault injection. Every response carries
  * `x-simulator: true`; it is a test and benchmark double, never a fallback.
  *
@@ -232,7 +248,7 @@ export class ProviderSimulator implements Controllable {
         this.generate(ex, route.wire, route.hints, body);
         return;
       case 'embed':
-        this.embed(ex, body);
+        this.embed(ex, route.wire, route.hints, body);
         return;
       case 'list': {
         const fault = drawFault(this.cfg);
@@ -305,14 +321,33 @@ export class ProviderSimulator implements Controllable {
   }
 
   /** Deterministic vectors (see `simulatedEmbedding`), with the configured latency and faults. */
-  private embed(ex: Exchange, body: unknown): void {
-    const call = parseEmbeddings(body);
+  /** OpenAI `/v1/embeddings`, Gemini `embedContent` / `batchEmbedContents` or Ollama `/api/embed`. */
+  private embed(ex: Exchange, wire: WireFormat, hints: RouteHints & { batch?: boolean }, body: unknown): void {
+    let call: EmbeddingsCall | WireProblem;
+    let render: (c: EmbeddingsCall) => string;
+    if (wire.name === 'gemini') {
+      const batch = hints.batch === true;
+      call = parseGeminiEmbed(hints.model ?? '', body, batch);
+      render = (c) => geminiEmbedJson(c, batch);
+    } else if (wire.name === 'ollama') {
+      const parsed = parseOllamaEmbed(body);
+      if (!isEmbeddingsProblem(parsed) && parsed.tooLong) {
+        this.responder.error(ex, wire, 400, 'input exceeds maximum context length');
+        return;
+      }
+      call = parsed;
+      render = ollamaEmbedJson;
+    } else {
+      call = parseEmbeddings(body);
+      render = embeddingsJson;
+    }
     if (isEmbeddingsProblem(call)) {
-      this.responder.error(ex, openAiWire, 400, call.problem, call.param);
+      this.responder.error(ex, wire, 400, call.problem, call.param);
       return;
     }
+    const ok = call;
     const fault = drawFault(this.cfg);
-    this.afterLatency(() => this.responder.jsonReply(ex, openAiWire, () => embeddingsJson(call), fault));
+    this.afterLatency(() => this.responder.jsonReply(ex, wire, () => render(ok), fault));
   }
 
   /** Tools offered and the turn is the user's: call the forced tool, else the first one. */

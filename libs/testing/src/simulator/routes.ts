@@ -10,11 +10,12 @@ import { type RouteHints, type WireFormat } from './wire';
 /** What a provider request asks for, and in which provider's wire format to answer (errors included). */
 export type SimRoute =
   | { kind: 'generate'; wire: WireFormat; hints: RouteHints }
-  | { kind: 'embed'; wire: WireFormat }
+  | { kind: 'embed'; wire: WireFormat; hints: RouteHints & { batch?: boolean } }
   | { kind: 'list'; wire: WireFormat; body: (models: readonly string[]) => string }
   | { kind: 'refuse'; wire: WireFormat; status: number; message: string };
 
-const GEMINI_CALL = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
+const GEMINI_CALL =
+  /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent|embedContent|batchEmbedContents)$/;
 
 /** The wire format whose error shape a request gets: the provider its path (or Anthropic's header) belongs to. */
 function wireOfPath(path: string, headers: IncomingHttpHeaders): WireFormat {
@@ -36,6 +37,9 @@ function geminiCall(path: string, query: URLSearchParams): SimRoute | null {
     return null;
   }
   const model = decodeURIComponent(m[1]);
+  if (m[2] === 'embedContent' || m[2] === 'batchEmbedContents') {
+    return { kind: 'embed', wire: geminiWire, hints: { model, batch: m[2] === 'batchEmbedContents' } };
+  }
   if (m[2] === 'generateContent') {
     return { kind: 'generate', wire: geminiWire, hints: { model, stream: false } };
   }
@@ -67,7 +71,9 @@ export function routeOf(method: string, path: string, query: URLSearchParams, he
       case '/v1/messages':
         return { kind: 'generate', wire: anthropicWire, hints: {} };
       case '/v1/embeddings':
-        return { kind: 'embed', wire: openAiWire };
+        return { kind: 'embed', wire: openAiWire, hints: {} };
+      case '/api/embed':
+        return { kind: 'embed', wire: ollamaWire, hints: {} };
       case '/api/chat':
         return { kind: 'generate', wire: ollamaWire, hints: {} };
       case '/generate':
