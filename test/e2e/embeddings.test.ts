@@ -235,6 +235,31 @@ describe('OpenAI SDK: embeddings (e2e)', () => {
       });
     });
 
+    it('an input longer than every context window: 400 context_length_exceeded naming input', async () => {
+      // nomic-embed-text's window is 64 tokens; OpenAI names `input` for an embeddings input that is too long.
+      const callsBefore = system.sims[1].stats().total;
+      const err: unknown = await client.embeddings
+        .create({ model: 'nomic-embed-text', input: ['short', 'word '.repeat(200)] })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(APIError);
+      expect((err as APIError).status).toBe(400);
+      expect((err as APIError).code).toBe('context_length_exceeded');
+      expect((err as APIError).param).toBe('input');
+      expect(system.sims[1].stats().total).toBe(callsBefore);
+    });
+
+    it('an input Ollama itself finds too long (truncate false): 400 context_length_exceeded naming input', async () => {
+      // 50 tokens by the gateway's count, so routing lets it through; 100 by the simulated Ollama's, over num_ctx 64.
+      const err: unknown = await client.embeddings
+        .create({ model: 'nomic-embed-text', input: 'a'.repeat(400) })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(APIError);
+      expect((err as APIError).status).toBe(400);
+      expect((err as APIError).code).toBe('context_length_exceeded');
+      expect((err as APIError).param).toBe('input');
+      expect(system.sims[1].lastRequests(1)[0].route).toBe('POST /api/embed');
+    });
+
     it('token arrays, which neither API takes, are refused with a 400', async () => {
       const err: unknown = await client.embeddings
         .create({ model: 'gem-embed', input: [[1, 2, 3]] })

@@ -201,7 +201,7 @@ export class AttemptLoop {
       throw noHealthyProvider(request.model, refusedRetryAfter ?? DEFAULT_REFUSED_RETRY_AFTER_MS, attempts);
     }
     if (last.error.errorClass === ErrorClass.ContextLength) {
-      throw contextLengthFailure(last.error, attempts);
+      throw contextLengthFailure(last.error, attempts, request.embeddings !== undefined);
     }
     throw allProvidersFailed(attempts, retryAfterMs, last.error);
   }

@@ -1,5 +1,5 @@
-import { ErrorCode, httpStatusOf, retryHintOf, type Attempt } from '@aigw/core';
-import { allProvidersFailed } from './routing-failures';
+import { ErrorClass, ErrorCode, httpStatusOf, ProviderCallError, retryHintOf, type Attempt } from '@aigw/core';
+import { allProvidersFailed, contextLengthFailure } from './routing-failures';
 
 function failed(provider: string, errorClass: string, status: number): Attempt {
   return { provider, model: 'm', route: 'direct', ok: false, errorClass, status, latencyMs: 5, retries: 0 };
@@ -27,5 +27,22 @@ describe('allProvidersFailed', () => {
     expect(httpStatusOf(err.code)).toBe(502);
     expect(retryHintOf(err)).toBe(false);
     expect(err.message).toBe('All providers failed (pa/m: rate_limit 429; pb/m: provider 503).');
+  });
+});
+
+describe('contextLengthFailure', () => {
+  const tooLong = new ProviderCallError(
+    ErrorClass.ContextLength,
+    'upstream HTTP 400: input exceeds maximum context length',
+    {
+      status: 400,
+    },
+  );
+
+  it('names input for an embeddings request (the field to shorten), nothing for chat', () => {
+    const embed = contextLengthFailure(tooLong, [], true);
+    expect(embed.code).toBe(ErrorCode.ContextLengthExceeded);
+    expect(embed.param).toBe('input');
+    expect(contextLengthFailure(tooLong, []).param).toBeNull();
   });
 });

@@ -40,11 +40,15 @@ export function untranslatableFailure(err: ProviderCallError, attempts: Attempt[
   });
 }
 
-/** No deployment with a larger context window was left to try. */
-export function contextLengthFailure(err: ProviderCallError, attempts: Attempt[]): GatewayError {
+/**
+ * No deployment with a larger context window was left to try. `embeddings`: the provider refused an input too long to
+ * embed, and `input` is named, as OpenAI does (and as routing does when no window fits the estimate).
+ */
+export function contextLengthFailure(err: ProviderCallError, attempts: Attempt[], embeddings = false): GatewayError {
   return new GatewayError(ErrorCode.ContextLengthExceeded, `The request is too long for the model: ${err.message}`, {
     attempts,
     cause: err,
+    param: embeddings ? 'input' : null,
   });
 }
 

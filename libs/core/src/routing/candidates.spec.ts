@@ -166,6 +166,23 @@ describe('filterCandidates: exclusions and the resulting error', () => {
     expect(selectionError(none.failure!).status).toBe(400);
   });
 
+  it('an embeddings input too long for every window -> context_length_exceeded naming input', () => {
+    const chat = filterCandidates(catalog, need('auto', { estimatedTokens: 200_000 }), neverOpen);
+    expect(selectionError(chat.failure!).param).toBe('model');
+    const embed: Deployment = {
+      ...catalog[0],
+      id: 'openai/text-embedding-3-small',
+      model: { ...catalog[0].model, name: 'text-embedding-3-small', contextWindow: 8191, capabilities: ['embeddings'] },
+    };
+    const sel = filterCandidates(
+      [embed],
+      need('text-embedding-3-small', { estimatedTokens: 9000, embeddings: true }),
+      neverOpen,
+    );
+    expect(sel.failure?.code).toBe(ErrorCode.ContextLengthExceeded);
+    expect(selectionError(sel.failure!).param).toBe('input');
+  });
+
   it('a window exactly equal to the estimate fits', () => {
     const sel = filterCandidates(catalog, need('gpt-4o-mini', { estimatedTokens: 16_000 }), neverOpen);
     expect(ids(sel.candidates)).toEqual(['openai/gpt-4o-mini']);
