@@ -12,6 +12,7 @@ import {
 } from '@aigw/core';
 import type { AdapterRequest } from '../types';
 import { dataUrlOf, mimeOfUrl } from '../content/data-url';
+import { TOOL_RESULT_TEXT_SEPARATOR } from '../content/tool-result-text';
 import { signatureOfId } from './thought-signature';
 
 /** Gemini `Part`s we send. */
@@ -250,11 +251,18 @@ function partsOf(content: ChatMessage['content']): GeminiPart[] {
   return content.map(partOf);
 }
 
-function textOf(content: ChatMessage['content']): string {
+/** The texts of a content; `separator` between parts (a tool result's go one per line, TOOL_RESULT_TEXT_SEPARATOR). */
+function textOf(content: ChatMessage['content'], separator = ''): string {
   if (typeof content === 'string') {
     return content;
   }
-  return (content ?? []).map((p) => (p.type === 'text' ? p.text : '')).join('');
+  const texts: string[] = [];
+  for (const p of content ?? []) {
+    if (p.type === 'text') {
+      texts.push(p.text);
+    }
+  }
+  return texts.join(separator);
 }
 
 function argsOf(json: string, name: string): JsonObject {
@@ -337,7 +345,7 @@ export function toGeminiPrompt(messages: readonly ChatMessage[]): GeminiPrompt {
         // A functionResponse holds text only: the result's images and files (a screenshot tool's) follow it as parts.
         const media = Array.isArray(m.content) ? m.content.filter((p) => p.type !== 'text').map(partOf) : [];
         // Gemini reads a failed call from the response's `error` key (its documented convention), the rest as output.
-        const text = textOf(m.content);
+        const text = textOf(m.content, TOOL_RESULT_TEXT_SEPARATOR);
         const response = m.is_error === true ? { error: text } : responseOf(text);
         push(contents, 'user', [{ functionResponse: { name, response } }, ...media]);
         break;

@@ -11,6 +11,7 @@ import {
 } from '@aigw/core';
 import { dataUrlOf } from '../content/data-url';
 import { newToolCallId } from '../content/tool-call-id';
+import { TOOL_RESULT_TEXT_SEPARATOR } from '../content/tool-result-text';
 import { errorDetailOf, safeMessage } from '../errors/provider-message';
 import type { StreamDecoder } from '../http/calls';
 import type { SseEvent } from '../sse/sse-parser';
@@ -64,9 +65,10 @@ function messageOf(m: ChatMessage, callNames: Map<string, string>): OllamaMessag
     out.content = content;
   } else if (content !== null) {
     const images: string[] = [];
+    const texts: string[] = [];
     for (const part of content) {
       if (part.type === 'text') {
-        out.content += part.text;
+        texts.push(part.text);
       } else if (part.type === 'image_url') {
         const data = dataUrlOf(part.image_url.url);
         if (data === null) {
@@ -78,6 +80,9 @@ function messageOf(m: ChatMessage, callNames: Map<string, string>): OllamaMessag
         throw invalid(`Ollama does not take '${part.type}' content parts`);
       }
     }
+    // A tool result's texts one per line, as `/v1/messages` joins an all-text one (TOOL_RESULT_TEXT_SEPARATOR);
+    // other turns' parts run together, as before.
+    out.content = texts.join(m.role === 'tool' ? TOOL_RESULT_TEXT_SEPARATOR : '');
     if (images.length > 0) {
       out.images = images;
     }
