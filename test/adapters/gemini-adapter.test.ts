@@ -496,4 +496,63 @@ describe('Gemini adapter against a real HTTP server', () => {
       ],
     });
   });
+
+  it('asks for log probabilities (responseLogprobs, logprobs) and answers them as OpenAI logprobs, whole and streamed', async () => {
+    const step = (token: string, logProbability: number) => ({ token, tokenId: 1, logProbability });
+    const logprobsResult = {
+      chosenCandidates: [step('Hé', -0.25), step('llo', -0.5)],
+      topCandidates: [{ candidates: [step('Hé', -0.25), step('Hi', -1.5)] }, { candidates: [step('llo', -0.5)] }],
+    };
+    up.handler = (_req, res) =>
+      sendJson(res, 200, {
+        candidates: [{ content: { role: 'model', parts: [{ text: 'Héllo' }] }, finishReason: 'STOP', logprobsResult }],
+        usageMetadata: { promptTokenCount: 3, candidatesTokenCount: 2, totalTokenCount: 5 },
+      });
+    const req: AdapterRequest = {
+      target,
+      messages: [{ role: 'user', content: 'hi' }],
+      options: { logprobs: true, topLogprobs: 2 },
+    };
+    const res = await adapter.generate(req, never);
+    const hé = { token: 'Hé', logprob: -0.25, bytes: [72, 195, 169] };
+    const llo = { token: 'llo', logprob: -0.5, bytes: [108, 108, 111] };
+    expect(res.logprobs).toEqual({
+      content: [
+        { ...hé, top_logprobs: [hé, { token: 'Hi', logprob: -1.5, bytes: [72, 105] }] },
+        { ...llo, top_logprobs: [llo] },
+      ],
+      refusal: null,
+    });
+    const body = JSON.parse(up.requests[0].body) as { generationConfig: JsonObject };
+    expect(body.generationConfig).toMatchObject({ responseLogprobs: true, logprobs: 2 });
+
+    up.handler = (_req, res) =>
+      sseCrlf(res, [
+        {
+          candidates: [
+            {
+              content: { role: 'model', parts: [{ text: 'Hé' }] },
+              logprobsResult: { chosenCandidates: [step('Hé', -0.25)], topCandidates: [] },
+            },
+          ],
+        },
+        {
+          candidates: [
+            {
+              content: { role: 'model', parts: [{ text: 'llo' }] },
+              finishReason: 'STOP',
+              logprobsResult: { chosenCandidates: [step('llo', -0.5)], topCandidates: [] },
+            },
+          ],
+        },
+      ]);
+    const deltas = await collect(adapter.stream({ ...req, options: { logprobs: true } }, never));
+    expect(deltas.map((d) => d.logprobs)).toEqual([
+      { content: [{ ...hé, top_logprobs: [] }], refusal: null },
+      { content: [{ ...llo, top_logprobs: [] }], refusal: null },
+    ]);
+    const streamed = JSON.parse(up.requests[1].body) as { generationConfig: JsonObject };
+    expect(streamed.generationConfig).toEqual(expect.objectContaining({ responseLogprobs: true }));
+    expect(streamed.generationConfig).not.toHaveProperty('logprobs');
+  });
 });

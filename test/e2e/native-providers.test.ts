@@ -145,6 +145,33 @@ describe('OpenAI SDK to Gemini, Ollama and TGI deployments (e2e)', () => {
       await streamed('sim-gemini', 'gemini', 'POST /v1beta/models/sim-gemini:streamGenerateContent');
     });
 
+    it('answers logprobs and top_logprobs (responseLogprobs, logprobs) as OpenAI logprobs, whole and streamed', async () => {
+      const ask = {
+        model: 'sim-gemini',
+        messages: [{ role: 'user' as const, content: 'alpha beta gamma' }],
+        logprobs: true,
+        top_logprobs: 2,
+      };
+      const whole = await client.chat.completions.create(ask);
+      const entries = whole.choices[0].logprobs?.content ?? [];
+      expect(entries.map((e) => e.token).join('')).toBe(whole.choices[0].message.content);
+      expect(entries[0].logprob).toBeLessThan(0);
+      expect(entries[0].top_logprobs.map((t) => t.token)).toEqual([entries[0].token]);
+      const sent = system.sim.lastRequests(1)[0].body as { generationConfig: Record<string, unknown> };
+      expect(sent.generationConfig).toMatchObject({ responseLogprobs: true, logprobs: 2 });
+
+      const stream = await client.chat.completions.create({ ...ask, stream: true });
+      const tokens: string[] = [];
+      for await (const chunk of stream) {
+        const content = chunk.choices[0]?.delta?.content ?? '';
+        if (content !== '') {
+          expect((chunk.choices[0].logprobs?.content ?? []).map((e) => e.token)).toEqual([content]);
+          tokens.push(content);
+        }
+      }
+      expect(tokens.join('')).toBe(whole.choices[0].message.content);
+    });
+
     it('runs a tool-call round trip: functionCall out, functionResponse back, the answer in text', async () => {
       const messages: ChatCompletionMessageParam[] = [{ role: 'user', content: 'Oslo' }];
       const first = await client.chat.completions.create({ model: 'sim-gemini', messages, tools: [weather] });

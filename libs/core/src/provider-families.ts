@@ -42,6 +42,9 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
       'stop',
       'top_k',
       'reasoning_effort',
+      // `responseLogprobs` / `logprobs`, answered as OpenAI's `logprobs.content`.
+      'logprobs',
+      'top_logprobs',
     ]),
   },
   ollama: {

@@ -408,6 +408,9 @@ export function geminiBody(req: AdapterRequest): string {
     seed: o.seed,
     presencePenalty: o.presencePenalty,
     frequencyPenalty: o.frequencyPenalty,
+    // OpenAI's `logprobs` / `top_logprobs` (0 to 20, Gemini's range too); the count only with log probabilities on.
+    responseLogprobs: o.logprobs,
+    logprobs: o.logprobs === true ? o.topLogprobs : undefined,
     responseMimeType: format === undefined || format.type === 'text' ? undefined : 'application/json',
     responseSchema:
       format?.type === 'json_schema' && format.json_schema.schema !== undefined

@@ -1,5 +1,6 @@
 import {
   ErrorClass,
+  type JsonObject,
   ProviderCallError,
   type StreamDelta,
   type ToolCall,
@@ -24,9 +25,23 @@ interface WirePart {
   thoughtSignature?: string;
 }
 
+/** A token and its log probability (`LogprobsResult.Candidate`). */
+interface WireLogprob {
+  token?: string;
+  tokenId?: number;
+  logProbability?: number;
+}
+
+/** With `responseLogprobs`: per decoding step, the chosen token and (with `logprobs`: N) the N likeliest. */
+interface WireLogprobsResult {
+  chosenCandidates?: WireLogprob[];
+  topCandidates?: { candidates?: WireLogprob[] }[];
+}
+
 interface WireCandidate {
   content?: { role?: string; parts?: WirePart[] } | null;
   finishReason?: string;
+  logprobsResult?: WireLogprobsResult | null;
 }
 
 interface WireUsage {
@@ -98,6 +113,26 @@ export function geminiUsageOf(u: WireUsage | null | undefined): Usage {
     usage.reasoningTokens = thoughts;
   }
   return usage;
+}
+
+function logprobEntry(c: WireLogprob): JsonObject {
+  const token = typeof c.token === 'string' ? c.token : '';
+  return { token, logprob: num(c.logProbability), bytes: [...Buffer.from(token, 'utf8')] };
+}
+
+/**
+ * Gemini's `logprobsResult` as OpenAI's `choices[].logprobs`: one `content` entry per chosen token, its
+ * `top_logprobs` the step's top candidates (empty unless `top_logprobs` was asked for). Undefined when there is none.
+ */
+export function openAiLogprobsOf(r: WireLogprobsResult | null | undefined): JsonObject | undefined {
+  if (r === undefined || r === null || !Array.isArray(r.chosenCandidates)) {
+    return undefined;
+  }
+  const top = Array.isArray(r.topCandidates) ? r.topCandidates : [];
+  const content = r.chosenCandidates.map((c, i) =>
+    merged(logprobEntry(c), { top_logprobs: (top[i]?.candidates ?? []).map(logprobEntry) }),
+  );
+  return { content, refusal: null };
 }
 
 function inBandError(error: unknown, apiKey: string | undefined, status?: number): ProviderCallError {
@@ -179,6 +214,10 @@ export function readGenerateContent(
   if (reasoning.length > 0) {
     res.reasoning = reasoning;
   }
+  const logprobs = openAiLogprobsOf(candidate.logprobsResult);
+  if (logprobs !== undefined) {
+    res.logprobs = logprobs;
+  }
   return res;
 }
 
@@ -236,6 +275,11 @@ export class GeminiStreamDecoder implements StreamDecoder {
     }
     if (reasoning.length > 0) {
       delta.reasoning = reasoning;
+    }
+    // Each event carries the log probabilities of its own tokens; the collector joins them as OpenAI's chunks are.
+    const logprobs = openAiLogprobsOf(candidate?.logprobsResult);
+    if (logprobs !== undefined) {
+      delta.logprobs = logprobs;
     }
     if (candidate?.finishReason !== undefined) {
       this.finished = true;

@@ -299,6 +299,16 @@ describe('capabilities and provider-dependent fields', () => {
     expect(supportsParam('anthropic', 'stop')).toBe(false);
   });
 
+  it('logprobs and top_logprobs are served by Gemini (responseLogprobs / logprobs), not by Anthropic', () => {
+    const gemini = deployment('g', 'flash', {}, { kind: 'gemini' });
+    const claude = deployment('an', 'flash', {}, { kind: 'anthropic' });
+    const needs = requestNeedsOf({ messages: [], options: { logprobs: true, topLogprobs: 3 } });
+    expect(needs.params).toEqual(['logprobs', 'top_logprobs']);
+    const sel = filterCandidates([gemini, claude], need('flash', { needs }), neverOpen);
+    expect(ids(sel.candidates)).toEqual(['g/flash']);
+    expect(sel.excluded).toEqual([{ deploymentId: 'an/flash', reason: 'unsupported_parameter' }]);
+  });
+
   it('JSON mode with tools keeps a request from Gemini models before 3, which refuse the two together', () => {
     const all: Capability[] = ['chat', 'streaming', 'tools', 'json'];
     const gemini = (model: string, upstreamName?: string): Deployment =>

@@ -116,11 +116,27 @@ class GeminiRendering implements Rendering {
     return `{"promptTokenCount":${p},"totalTokenCount":${p}}`;
   }
 
-  private response(parts: string, finish: string | null, usage: string): string {
+  private response(parts: string, finish: string | null, usage: string, tokens: readonly string[] = []): string {
     const reason = finish === null ? '' : `,"finishReason":"${finish}"`;
     return (
-      `{"candidates":[{"content":{"parts":[${parts}],"role":"model"}${reason},"index":0}],` +
+      `{"candidates":[{"content":{"parts":[${parts}],"role":"model"}${reason}${this.logprobsOf(tokens)},"index":0}],` +
       `"usageMetadata":${usage}${this.tail}`
+    );
+  }
+
+  /**
+   * With `responseLogprobs`: the candidate's `logprobsResult` for these (JSON-encoded) tokens, a fixed, plausible log
+   * probability each, and as top candidates (with `logprobs`: N) the token itself.
+   */
+  private logprobsOf(tokens: readonly string[]): string {
+    if (this.gen.logprobs !== true || this.gen.toolCall !== undefined || tokens.length === 0) {
+      return '';
+    }
+    const chosen = tokens.map((t, i) => `{"token":${t},"tokenId":${i},"logProbability":-0.25}`);
+    const top = this.gen.topLogprobs === undefined || this.gen.topLogprobs === 0 ? [] : chosen;
+    return (
+      `,"logprobsResult":{"topCandidates":[${top.map((c) => `{"candidates":[${c}]}`).join(',')}],` +
+      `"chosenCandidates":[${chosen.join(',')}]}`
     );
   }
 
@@ -134,7 +150,7 @@ class GeminiRendering implements Rendering {
   json(): string {
     const reasoning = this.gen.reasoning;
     const parts = reasoning === undefined ? '' : `{"text":${reasoning.textJson},"thought":true},`;
-    return this.response(parts + this.answerPart(), this.finishReason(), this.usage());
+    return this.response(parts + this.answerPart(), this.finishReason(), this.usage(), this.gen.answer.tokenJson);
   }
 
   /** A thought summary, when thoughts were asked for, comes first and whole. */
@@ -146,8 +162,9 @@ class GeminiRendering implements Rendering {
   }
 
   streamToken(index: number): string {
-    const part = this.gen.toolCall === undefined ? `{"text":${this.gen.answer.tokenJson[index]}}` : this.answerPart();
-    return sse(this.response(part, null, this.partialUsage()));
+    const token = this.gen.answer.tokenJson[index];
+    const part = this.gen.toolCall === undefined ? `{"text":${token}}` : this.answerPart();
+    return sse(this.response(part, null, this.partialUsage(), [token]));
   }
 
   streamEnd(): string {
@@ -330,6 +347,8 @@ function parse(raw: unknown, hints: RouteHints = {}): ParsedRequest | WireProble
     forcedTool: calling?.mode === 'ANY' && Array.isArray(allowed) && typeof allowed[0] === 'string' ? allowed[0] : null,
     json: json ? { schema: config.responseSchema ?? config.responseJsonSchema ?? null } : null,
     reasoning: asRecord(config.thinkingConfig)?.includeThoughts === true,
+    ...(config.responseLogprobs === true ? { logprobs: true } : {}),
+    ...(typeof config.logprobs === 'number' ? { topLogprobs: config.logprobs } : {}),
   };
 }
 

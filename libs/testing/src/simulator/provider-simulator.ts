@@ -311,6 +311,7 @@ export class ProviderSimulator implements Controllable {
       ...(parsed.promptTokenList === true ? { promptTokenList: true } : {}),
       ...(stop === null || answer.length < full.length ? {} : { stopSequence: stop.sequence }),
       ...(parsed.logprobs === true ? { logprobs: true } : {}),
+      ...(parsed.topLogprobs !== undefined ? { topLogprobs: parsed.topLogprobs } : {}),
     });
     if (parsed.stream) {
       const chunks = rendering.chunks ?? answer.length;

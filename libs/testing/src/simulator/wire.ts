@@ -25,8 +25,10 @@ export interface ParsedRequest {
   promptTokenList?: boolean;
   /** Stop sequences (Anthropic `stop_sequences`): an echoed answer ends before the first one it holds. */
   stop?: string[];
-  /** OpenAI `logprobs: true`: each answer token comes with a log probability. */
+  /** OpenAI `logprobs: true` (Gemini `responseLogprobs`): each answer token comes with a log probability. */
   logprobs?: boolean;
+  /** Gemini `logprobs`: how many top candidates each step lists. */
+  topLogprobs?: number;
 }
 
 /** Why a request body was rejected (answered 400, or `status`, in the provider's error shape). */
@@ -69,8 +71,10 @@ export interface Generation {
   promptTokenList?: boolean;
   /** The stop sequence the answer ended at (it is not part of the answer). */
   stopSequence?: string;
-  /** Log probabilities with the answer's tokens (OpenAI wire). */
+  /** Log probabilities with the answer's tokens (OpenAI and Gemini wires). */
   logprobs?: boolean;
+  /** Gemini: top candidates per step asked for. */
+  topLogprobs?: number;
 }
 
 /** The serialised pieces of one answer, in the wire format it was asked in. */
