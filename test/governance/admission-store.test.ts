@@ -266,6 +266,16 @@ describe('AdmissionStore', () => {
     }
   });
 
+  it('a rebuild keeps a reset time later than the one it read (an admin reset made while it ran)', async () => {
+    // The rebuild read user_quotas before the reset at `now`; its write must not put the older time back.
+    await counters.reset('u-reset-during-rebuild', now);
+    await counters.write([], now, [{ userId: 'u-reset-during-rebuild', resetAt: now - 60_000 }]);
+    expect(await conns[0].get(keys.quotaResets('u-reset-during-rebuild'))).toBe(String(now));
+    // And a later one than Redis holds is written.
+    await counters.write([], now, [{ userId: 'u-reset-during-rebuild', resetAt: now + 1 }]);
+    expect(await conns[0].get(keys.quotaResets('u-reset-during-rebuild'))).toBe(String(now + 1));
+  });
+
   it("an admin reset the day after a request's admission leaves its day's counter to settle as usual", async () => {
     // Admitted at 23:59:30 of a day, reset (and settled) the next day: the reset zeroed the next day's counter, not
     // the one that holds the reservation.

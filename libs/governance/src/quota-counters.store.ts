@@ -113,13 +113,15 @@ export class QuotaCountersStore {
       }
       await batch.exec();
     }
+    // Raised, never lowered: an admin reset made after the rows were read has already set a later time.
     const live = resets.filter((r) => r.resetAt + QUOTA_RESETS_KEEP_MS > now);
-    for (let i = 0; i < live.length; i += 500) {
-      const batch = this.redis.multi();
-      for (const r of live.slice(i, i + 500)) {
-        batch.set(k.quotaResets(r.userId), r.resetAt, 'PXAT', r.resetAt + QUOTA_RESETS_KEEP_MS);
-      }
-      await batch.exec();
+    for (let i = 0; i < live.length; i += 100) {
+      const batch = live.slice(i, i + 100);
+      await RAISE.run(
+        this.redis,
+        batch.map((r) => k.quotaResets(r.userId)),
+        batch.flatMap((r) => [String(r.resetAt), String(r.resetAt + QUOTA_RESETS_KEEP_MS)]),
+      );
     }
   }
 
