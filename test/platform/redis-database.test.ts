@@ -51,3 +51,46 @@ describe('a database index Redis refuses (redis-server --databases 2)', () => {
     }
   });
 });
+
+/**
+ * With a password Redis refuses, the SELECT of a database other than 0 is refused too (NOAUTH): the guard used to
+ * stop the process saying the index was refused, which sent operators after the wrong part of REDIS_URL. The login's
+ * refusal is the report (the connection reconnects, and a start fails naming the credentials).
+ */
+describe('a password Redis refuses, with a database other than 0 (redis-server --requirepass)', () => {
+  const redis = new PrivateRedis(['--requirepass', 'the-right-one']);
+
+  beforeAll(async () => {
+    await redis.start();
+  });
+
+  afterAll(async () => {
+    await redis.stop();
+  });
+
+  it('does not blame the database index', async () => {
+    const stopped: string[] = [];
+    const seen: string[] = [];
+    const client = new Redis({
+      port: redis.port,
+      host: '127.0.0.1',
+      db: 3,
+      password: 'a-wrong-one',
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    client.on('error', (err: Error & { command?: { name?: string } }) =>
+      seen.push(`${err.command?.name}: ${err.message}`),
+    );
+    stopOnRefusedDatabase(client, 3, 'REDIS_URL', (message) => stopped.push(message));
+    try {
+      await waitFor(() => seen.some((s) => s.startsWith('select: NOAUTH')), {
+        timeoutMs: 5_000,
+        message: `the refused SELECT was not seen (${seen.join('; ')})`,
+      });
+      expect(stopped).toEqual([]);
+    } finally {
+      client.disconnect();
+    }
+  });
+});

@@ -56,14 +56,21 @@ export class PrivateRedis {
         if (child.exitCode !== null) {
           throw new Error(`redis-server on ${this.port} exited with ${child.exitCode}`);
         }
-        const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        const probe = new Redis(this.url, {
+          lazyConnect: true,
+          maxRetriesPerRequest: 0,
+          retryStrategy: () => null,
+          // Its INFO would fail without the password and close the connection: the PING says all.
+          enableReadyCheck: false,
+        });
         probe.on('error', () => undefined);
         try {
           await probe.connect();
           // LOADING while the AOF replays: not up yet.
           return (await probe.ping()) === 'PONG';
-        } catch {
-          return false;
+        } catch (err) {
+          // A server started with `--requirepass` answers, but not to a PING without the password.
+          return err instanceof Error && err.message.startsWith('NOAUTH');
         } finally {
           probe.disconnect();
         }

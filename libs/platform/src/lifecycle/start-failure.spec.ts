@@ -24,6 +24,21 @@ describe('startFailureReport', () => {
     expect(report).not.toContain('s3cret');
     expect(startFailureReport('x', new Error('Connection is closed.'), {})).not.toContain('REDIS_URL');
   });
+  it('says Redis refused the login, naming the variable without its credentials, on WRONGPASS or NOAUTH', () => {
+    const env = { REDIS_URL: 'redis://app:s3cret@10.0.0.5:6380/2' };
+    for (const message of [
+      'WRONGPASS invalid username-password pair or user is disabled.',
+      'NOAUTH Authentication required.',
+    ]) {
+      const report = startFailureReport('api-gateway', new Error(message), env);
+      expect(report).toContain(
+        '[api-gateway] Redis at 10.0.0.5:6380 refused the login: check the user and password in REDIS_URL',
+      );
+      expect(report).not.toContain('s3cret');
+    }
+    expect(startFailureReport('x', new Error('ERR unknown command'), env)).not.toContain('refused the login');
+  });
+
   it("writes JSON lines in the apps' log format when LOG_FORMAT=json", () => {
     const err = new Error('Connection is closed.');
     err.stack = 'Error: Connection is closed.\n    at x (node_modules/ioredis/built/Redis.js:1:1)';

@@ -1,5 +1,5 @@
 import { ConfigurationError } from '@aigw/core';
-import { isRedisUnreachable } from '../redis/redis-unreachable';
+import { isLoginRefusal, isRedisUnreachable } from '../redis/redis-unreachable';
 
 /**
  * A start failure whose message says all an operator needs: what is wrong, naming the variable to fix (PostgreSQL
@@ -29,6 +29,12 @@ export function startFailureReport(appName: string, err: unknown, env: NodeJS.Pr
   if (isRedisUnreachable(err)) {
     lines.push(
       `Redis at ${whereIs(env.REDIS_URL ?? 'redis://127.0.0.1:6379', '6379')} cannot be reached: check REDIS_URL and that Redis is up`,
+    );
+  }
+  if (isLoginRefusal(err)) {
+    lines.push(
+      `Redis at ${whereIs(env.REDIS_URL ?? 'redis://127.0.0.1:6379', '6379')} refused the login: check the user and ` +
+        "password in REDIS_URL (redis://user:password@host:port/db; a password alone logs in as Redis's default user)",
     );
   }
   const stack = err instanceof Error ? err.stack : undefined;

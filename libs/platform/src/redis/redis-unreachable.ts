@@ -18,3 +18,11 @@ export function isRedisUnreachable(err: unknown): boolean {
 }
 
 const REDIS_DOWN_MESSAGE = /^(?:Connection is closed\.|Command timed out|Stream isn't writeable)/;
+
+/**
+ * Redis's replies to a connection whose credentials it does not accept: AUTH's `WRONGPASS` (a wrong password, or an
+ * ACL user that does not exist or is off), and `NOAUTH` to every later command.
+ */
+export function isLoginRefusal(err: unknown): boolean {
+  return err instanceof Error && /^(?:WRONGPASS|NOAUTH)\b/.test(err.message);
+}

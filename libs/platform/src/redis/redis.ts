@@ -2,6 +2,7 @@ import { parseRedisUrl } from '@aigw/core';
 import { Logger } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisErrors } from './redis-errors';
+import { isLoginRefusal } from './redis-unreachable';
 import { bindSocketTimeoutToItsSocket } from './socket-timeout-fix';
 import { corkEveryCommand } from './turn-cork';
 import { waitAtMost } from '../lifecycle/wait-at-most';
@@ -126,7 +127,9 @@ export function stopOnRefusedDatabase(
     return;
   }
   client.on('error', (err: Error & { command?: { name?: string } }) => {
-    if (err.command?.name !== 'select') {
+    // A SELECT refused because the login was (a wrong password or user: NOAUTH, after AUTH's WRONGPASS) says nothing
+    // of the index; blaming it sent operators after the wrong variable part. That refusal is reported as a login's.
+    if (err.command?.name !== 'select' || isLoginRefusal(err)) {
       return;
     }
     client.disconnect();
