@@ -7,6 +7,7 @@ export * from './redis/control-transport';
 export * from './redis/control-channel';
 export * from './redis/redis.module';
 export * from './redis/final-writes';
+export * from './redis/eviction-check';
 export * from './redis/turn-cork';
 export * from './metrics/metrics';
 export * from './metrics/queue-depth';

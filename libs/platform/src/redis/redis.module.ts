@@ -1,9 +1,18 @@
-import { Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Global,
+  Inject,
+  Logger,
+  Module,
+  Optional,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
 import { BaseEnv, ENV } from '../config/base-env';
 import { METRICS_REGISTRY, MetricName } from '../metrics/metrics';
 import { SHARED_APP_NAME } from '../replies/shared-process';
+import { checkEvictionPolicy } from './eviction-check';
 import { RedisFinalWrites } from './final-writes';
 import { closeRedis, createRedis, REDIS, RedisKeys } from './redis';
 import { RedisErrors } from './redis-errors';
@@ -49,11 +58,19 @@ import { RedisErrors } from './redis-errors';
   ],
   exports: [REDIS, RedisKeys, RedisErrors, RedisFinalWrites],
 })
-export class RedisModule implements OnApplicationShutdown {
+export class RedisModule implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
     private readonly finalWrites: RedisFinalWrites,
+    @Optional() @Inject(SHARED_APP_NAME) private readonly app?: string | null,
   ) {}
+
+  onApplicationBootstrap(): void {
+    const logger = new Logger('Redis');
+    const app = this.app;
+    // Not awaited: one INFO, whose answer may wait for Redis; the boot does not.
+    void checkEvictionPolicy(this.redis, app === undefined || app === null ? logger : prefixed(logger, `${app}: `));
+  }
 
   async onApplicationShutdown(): Promise<void> {
     await this.finalWrites.run();

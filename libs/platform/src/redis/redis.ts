@@ -77,6 +77,7 @@ export function createRedis(url: string, name: string, errors: RedisErrors, opts
       : { enableOfflineQueue: false, commandTimeout: opts.failFastMs, maxRetriesPerRequest: 0 }),
   };
   const client = new Redis(options);
+  answerRefusedInfo(client);
   if (opts.corkPerTurn === true) {
     corkEveryCommand(client);
   }
@@ -88,6 +89,49 @@ export function createRedis(url: string, name: string, errors: RedisErrors, opts
     pingWhileOpen(client);
   }
   return client;
+}
+
+/** Redis's refusal of a command the connection's ACL user may not run (`NOPERM ...`). */
+export function isNoPermission(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('NOPERM');
+}
+
+/**
+ * BullMQ runs a bare INFO on each of its connections as it opens (the server's version, and a warning about the
+ * eviction policy), and a queue or worker whose INFO fails never opens: with an ACL user that may not run INFO, as
+ * some managed Redis services hand out, every request was a 503 ("could not be queued") and workers took no job. On
+ * such a server a bare INFO answers with the version HELLO gives (no policy: `checkEvictionPolicy` says it cannot be
+ * checked), or empty when HELLO is refused too, as a server that names no version would: BullMQ then assumes its
+ * minimum (5.0.0, blocking waits rounded up to whole seconds). The connections BullMQ duplicates from this one (a
+ * worker's blocking connection) do the same. INFO with a section, and ioredis's ready check, are left alone.
+ */
+function answerRefusedInfo(client: Redis): void {
+  const info = client.info.bind(client);
+  const versionOnly = async (): Promise<string> => {
+    // RESP2's HELLO answers a flat list of fields and values: ['server', 'redis', 'version', '7.0.15', ...].
+    const hello = await client.call('HELLO', '2').catch(() => null);
+    const fields = Array.isArray(hello) ? hello.map(String) : [];
+    const at = fields.indexOf('version');
+    return at >= 0 && at + 1 < fields.length ? `# Server\r\nredis_version:${fields[at + 1]}\r\n` : '';
+  };
+  const bare = async (): Promise<string> => {
+    try {
+      return await info();
+    } catch (err) {
+      if (isNoPermission(err)) {
+        return versionOnly();
+      }
+      throw err;
+    }
+  };
+  // ioredis types `info` as a set of overloads; this keeps every one and only changes the bare call's refusal.
+  client.info = ((...args: Parameters<Redis['info']>) => (args.length === 0 ? bare() : info(...args))) as Redis['info'];
+  const duplicate = client.duplicate.bind(client);
+  client.duplicate = (override?: Partial<RedisOptions>): Redis => {
+    const copy = duplicate(override);
+    answerRefusedInfo(copy);
+    return copy;
+  };
 }
 
 /** The heartbeat of a subscriber (REDIS_SUBSCRIBER_PING_MS), until the connection is closed for good. */

@@ -1,0 +1,99 @@
+import { bullOptions, checkEvictionPolicy, closeRedis, createRedis, RedisErrors, RedisKeys } from '@aigw/platform';
+import { PrivateRedis, uniqueId, waitFor } from '@aigw/testing';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+
+const quiet = { warn: () => undefined, log: () => undefined };
+
+/**
+ * Managed Redis services hand out ACL users that may not run some commands. Without INFO, BullMQ's queues and workers
+ * never opened (its version check runs a bare INFO on each connection): every request was a 503 and no job ran.
+ */
+describe('an ACL user that may not run INFO', () => {
+  const redis = new PrivateRedis(['--requirepass', 'admin-secret']);
+  let url: string;
+
+  beforeAll(async () => {
+    await redis.start();
+    const admin = new Redis({ port: redis.port, host: '127.0.0.1', password: 'admin-secret' });
+    await admin.acl('SETUSER', 'noinfo', 'on', '>noinfo-secret', '~*', '&*', '+@all', '-info');
+    await admin.quit();
+    url = `redis://noinfo:noinfo-secret@127.0.0.1:${redis.port}/1`;
+  });
+
+  afterAll(async () => {
+    await redis.stop();
+  });
+
+  it('queues a job and a worker runs it', async () => {
+    const errors = new RedisErrors(quiet);
+    const producer = createRedis(url, uniqueId('producer'), errors);
+    const consumer = createRedis(url, uniqueId('consumer'), errors, { blocking: true });
+    const keys = new RedisKeys(uniqueId('acl'));
+    const queue = new Queue('q', bullOptions(producer, keys));
+    const worker = new Worker('q', (job) => Promise.resolve(`done ${String(job.data)}`), bullOptions(consumer, keys));
+    const failures: string[] = [];
+    queue.on('error', (err) => failures.push(err.message));
+    worker.on('error', (err) => failures.push(err.message));
+    try {
+      const job = await queue.add('j', 'x');
+      await waitFor(async () => (await queue.getJob(job.id ?? ''))?.returnvalue === 'done x', {
+        timeoutMs: 10_000,
+        message: `the job did not run (${failures.join('; ')})`,
+      });
+      expect(failures).toEqual([]);
+    } finally {
+      await worker.close();
+      await queue.close();
+      await closeRedis(consumer);
+      await closeRedis(producer);
+    }
+  });
+
+  it('says the eviction policy cannot be checked', async () => {
+    const client = createRedis(url, uniqueId('check'), new RedisErrors(quiet));
+    const warnings: string[] = [];
+    try {
+      await checkEvictionPolicy(client, { warn: (m: string) => void warnings.push(m) });
+    } finally {
+      await closeRedis(client);
+    }
+    expect(warnings).toEqual([expect.stringContaining("REDIS_URL's user may not run INFO")]);
+  });
+});
+
+describe('the eviction policy of the queue Redis', () => {
+  const evicting = new PrivateRedis(['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru']);
+  const keeping = new PrivateRedis();
+
+  beforeAll(async () => {
+    await Promise.all([evicting.start(), keeping.start()]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([evicting.stop(), keeping.stop()]);
+  });
+
+  async function warningsFor(server: PrivateRedis): Promise<string[]> {
+    const client = createRedis(server.url, uniqueId('check'), new RedisErrors(quiet));
+    const warnings: string[] = [];
+    try {
+      await checkEvictionPolicy(client, { warn: (m: string) => void warnings.push(m) });
+    } finally {
+      await closeRedis(client);
+    }
+    return warnings;
+  }
+
+  it('is reported when it is not noeviction', async () => {
+    expect(await warningsFor(evicting)).toEqual([
+      expect.stringMatching(
+        /^the Redis of REDIS_URL runs with maxmemory-policy allkeys-lru: .* run it with noeviction/,
+      ),
+    ]);
+  });
+
+  it('says nothing of noeviction', async () => {
+    expect(await warningsFor(keeping)).toEqual([]);
+  });
+});
