@@ -13,8 +13,15 @@ describe('namespaced control requests', () => {
   const servers: ControlServer[] = [];
   const clients: ControlClient[] = [];
 
-  async function server(prefix: string, answer: string, delayMs: number): Promise<ControlServer> {
-    const s = new ControlServer(REDIS_URL, quiet, controlNamespace(prefix));
+  /** REDIS_URL on database `db` (pub/sub channels are the server's, shared by every database). */
+  function onDb(db: number): string {
+    const url = new URL(REDIS_URL);
+    url.pathname = `/${db}`;
+    return url.toString();
+  }
+
+  async function server(prefix: string, answer: string, delayMs: number, url = REDIS_URL): Promise<ControlServer> {
+    const s = new ControlServer(url, quiet, controlNamespace(prefix, url));
     const handler = async (data: unknown): Promise<unknown> => {
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       return { answer, data };
@@ -29,8 +36,8 @@ describe('namespaced control requests', () => {
     servers.push(s);
     return s;
   }
-  function client(prefix: string): ControlClient {
-    const c = new ControlClient(REDIS_URL, quiet, controlNamespace(prefix));
+  function client(prefix: string, url = REDIS_URL): ControlClient {
+    const c = new ControlClient(url, quiet, controlNamespace(prefix, url));
     clients.push(c);
     return c;
   }
@@ -49,5 +56,16 @@ describe('namespaced control requests', () => {
     }
     expect(await client(b).listeners('health.probe')).toBe(1);
     expect(await client(uniqueId('ns_none')).listeners('health.probe')).toBe(0);
+  });
+
+  it('deployments with the same prefix on different databases of one Redis do not answer each other', async () => {
+    const prefix = uniqueId('ns_db');
+    await server(prefix, 'from db 1', 50, onDb(1));
+    await server(prefix, 'from db 2', 0, onDb(2));
+    for (let i = 0; i < 5; i++) {
+      const reply = await firstValueFrom(client(prefix, onDb(1)).send('health.probe', { i }).pipe(timeout(5000)));
+      expect(reply).toEqual({ answer: 'from db 1', data: { i } });
+    }
+    expect(await client(prefix, onDb(3)).listeners('health.probe')).toBe(0);
   });
 });

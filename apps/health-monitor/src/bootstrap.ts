@@ -32,7 +32,13 @@ export async function createHealthMonitor(env: MonitorEnv, shared?: SharedProces
     handleSignals: shared === undefined,
   });
   app.connectMicroservice<MicroserviceOptions>(
-    { strategy: new ControlServer(env.REDIS_URL, app.get(RedisErrors), controlNamespace(env.REDIS_PREFIX)) },
+    {
+      strategy: new ControlServer(
+        env.REDIS_URL,
+        app.get(RedisErrors),
+        controlNamespace(env.REDIS_PREFIX, env.REDIS_URL),
+      ),
+    },
     { inheritAppConfig: true },
   );
   await app.startAllMicroservices();

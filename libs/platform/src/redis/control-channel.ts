@@ -18,7 +18,7 @@ export class ControlChannel implements OnModuleInit, OnApplicationShutdown {
     @Inject(ENV) env: BaseEnv,
     private readonly errors: RedisErrors,
   ) {
-    this.client = new ControlClient(env.REDIS_URL, errors, controlNamespace(env.REDIS_PREFIX));
+    this.client = new ControlClient(env.REDIS_URL, errors, controlNamespace(env.REDIS_PREFIX, env.REDIS_URL));
   }
 
   async onModuleInit(): Promise<void> {

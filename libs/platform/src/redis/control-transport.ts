@@ -39,10 +39,16 @@ class TransportLogger extends Logger {
  * Request/reply messages (`send`) travel on channels named `<namespace><pattern>` and `<namespace><pattern>.reply`,
  * so that deployments (or test runs) sharing one Redis never answer each other's requests: pub/sub reaches every
  * subscriber, and the first reply wins. Events (`emit`) keep the bare pattern and carry their namespace inside.
- * Pass `controlNamespace(env.REDIS_PREFIX)` on both sides.
+ * Pass `controlNamespace(env.REDIS_PREFIX, env.REDIS_URL)` on both sides.
+ *
+ * Pub/sub channels belong to the server, not to a database: deployments kept apart by REDIS_URL's database index
+ * alone (same REDIS_PREFIX) answered each other's connection tests (another deployment's monitor, with its own
+ * catalog and secrets, could win the reply). A database other than 0 is part of the namespace (0 keeps the bare
+ * prefix that releases before this one used).
  */
-export function controlNamespace(redisPrefix: string): string {
-  return `${redisPrefix}:`;
+export function controlNamespace(redisPrefix: string, redisUrl?: string): string {
+  const db = redisUrl === undefined ? 0 : parseRedisUrl(redisUrl).db;
+  return db === 0 ? `${redisPrefix}:` : `${redisPrefix}:db${db}:`;
 }
 
 /** The control-message client (api-gateway → workers and monitor): `cancel-generation`, `health.probe` and friends. */
