@@ -2,6 +2,7 @@ import { bullOptions, checkEvictionPolicy, closeRedis, createRedis, RedisErrors,
 import { PrivateRedis, uniqueId, waitFor } from '@aigw/testing';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { inspect } from 'node:util';
 
 const quiet = { warn: () => undefined, log: () => undefined };
 
@@ -95,5 +96,54 @@ describe('the eviction policy of the queue Redis', () => {
 
   it('says nothing of noeviction', async () => {
     expect(await warningsFor(keeping)).toEqual([]);
+  });
+});
+
+/**
+ * A password rotated in Redis before the apps: a subscriber (the gateway's reply channel) reconnects, is refused, and
+ * ioredis's unhandled resubscription rejected with AUTH's error: the gateway crashed, Node printing the error with
+ * the AUTH command's arguments, REDIS_URL's password among them.
+ */
+describe('a password rotated in Redis before the apps', () => {
+  const redis = new PrivateRedis(['--requirepass', 'admin-secret']);
+  let admin: Redis;
+
+  beforeAll(async () => {
+    await redis.start();
+    admin = new Redis({ port: redis.port, host: '127.0.0.1', password: 'admin-secret' });
+    await admin.acl('SETUSER', 'rotating', 'on', '>old-secret', '~*', '&*', '+@all');
+  });
+
+  afterAll(async () => {
+    await admin.quit();
+    await redis.stop();
+  });
+
+  it('leaves a subscriber reconnecting, reporting the refusal without the password', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const seen: string[] = [];
+    const errors = new RedisErrors(quiet);
+    const url = `redis://rotating:old-secret@127.0.0.1:${redis.port}/1`;
+    const subscriber = createRedis(url, uniqueId('replies'), errors, { subscriber: true });
+    subscriber.on('error', (err: Error) => seen.push(inspect(err)));
+    try {
+      await subscriber.subscribe(uniqueId('channel'));
+      await admin.acl('SETUSER', 'rotating', 'resetpass', '>new-secret');
+      await admin.client('KILL', 'USER', 'rotating');
+      await waitFor(() => seen.some((s) => s.includes('WRONGPASS')), {
+        timeoutMs: 5_000,
+        message: 'the refused login was not seen',
+      });
+      // Past the turn in which the flushed commands' rejections would go unhandled.
+      await new Promise((r) => setTimeout(r, 200));
+      expect(unhandled.map((r) => inspect(r))).toEqual([]);
+      expect(seen.join('\n')).not.toContain('old-secret');
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      subscriber.disconnect();
+      await admin.acl('SETUSER', 'rotating', 'resetpass', '>old-secret');
+    }
   });
 });

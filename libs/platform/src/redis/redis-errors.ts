@@ -207,7 +207,10 @@ export class RedisErrors {
    */
   watchConnection(client: Reconnecting, name: string, opts: { apart?: boolean } = {}): void {
     const apart = opts.apart === true;
-    client.on('error', (err: Error) => this.failed('connection', err, { apart, connection: name }));
+    client.on('error', (err: Error) => {
+      redactCredentials(err);
+      this.failed('connection', err, { apart, connection: name });
+    });
     client.on('ready', () => {
       const now = this.now();
       // Only a connection that may hold locks ends their outage (the cache's coming back says nothing of them).
@@ -261,5 +264,23 @@ export class RedisErrors {
       }
     }, delayMs);
     this.quietCheck.unref();
+  }
+}
+
+/**
+ * ioredis hangs the failed command on its errors: a refused AUTH's carries REDIS_URL's user and password
+ * (`command.args`), which Node prints with an unhandled rejection and any log that inspects the error prints too. The
+ * connection emits the error right after rejecting the commands it flushed with that same object, before any handler
+ * of theirs runs: blanked here, it reaches none of them with the password.
+ */
+export function redactCredentials(err: Error & { command?: { name?: unknown; args?: unknown } }): void {
+  const command = err.command;
+  if (
+    command !== undefined &&
+    typeof command.name === 'string' &&
+    ['auth', 'hello'].includes(command.name.toLowerCase()) &&
+    Array.isArray(command.args)
+  ) {
+    command.args = command.args.map(() => '<redacted>');
   }
 }

@@ -87,8 +87,31 @@ export function createRedis(url: string, name: string, errors: RedisErrors, opts
   errors.watchConnection(client, name, { apart: opts.failFastMs !== undefined });
   if (opts.subscriber === true) {
     pingWhileOpen(client);
+    handleResubscribeRejections(client);
   }
   return client;
+}
+
+/**
+ * A subscriber has no ready check, so ioredis turns it ready as soon as it reconnects and sends its SUBSCRIBEs again
+ * (and a SELECT) without waiting for AUTH, and without handling their promises: when AUTH is refused (a password
+ * rotated in Redis before the apps), they reject with AUTH's error, unhandled, and the process crashed, Node
+ * printing the error with the command it carried. The connection's error event reports the refusal; a caller that
+ * awaits one of these commands still gets its rejection.
+ */
+function handleResubscribeRejections(client: Redis): void {
+  const subscribe = client.subscribe.bind(client);
+  const psubscribe = client.psubscribe.bind(client);
+  const select = client.select.bind(client);
+  const handled = <T>(promise: Promise<T>): Promise<T> => {
+    promise.catch(() => undefined);
+    return promise;
+  };
+  // ioredis types these as sets of overloads; each wrapper passes any of them on unchanged.
+  client.subscribe = ((...args: Parameters<Redis['subscribe']>) => handled(subscribe(...args))) as Redis['subscribe'];
+  client.psubscribe = ((...args: Parameters<Redis['psubscribe']>) =>
+    handled(psubscribe(...args))) as Redis['psubscribe'];
+  client.select = (...args: Parameters<Redis['select']>) => handled(select(...args));
 }
 
 /** Redis's refusal of a command the connection's ACL user may not run (`NOPERM ...`). */
