@@ -1,4 +1,12 @@
-import { bullOptions, checkEvictionPolicy, closeRedis, createRedis, RedisErrors, RedisKeys } from '@aigw/platform';
+import {
+  bullOptions,
+  checkEvictionPolicy,
+  closeRedis,
+  createRedis,
+  redactCredentials,
+  RedisErrors,
+  RedisKeys,
+} from '@aigw/platform';
 import { PrivateRedis, uniqueId, waitFor } from '@aigw/testing';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -144,6 +152,17 @@ describe('a password rotated in Redis before the apps', () => {
       process.off('unhandledRejection', onUnhandled);
       subscriber.disconnect();
       await admin.acl('SETUSER', 'rotating', 'resetpass', '>old-secret');
+    }
+  });
+
+  it("blanks the password on the errors of the connections BullMQ duplicates (a worker's blocking one)", () => {
+    const base = createRedis(`redis://127.0.0.1:${redis.port}/1`, uniqueId('cmd'), new RedisErrors(quiet));
+    const copy = base.duplicate();
+    try {
+      expect(copy.listeners('error')).toContain(redactCredentials);
+    } finally {
+      copy.disconnect();
+      base.disconnect();
     }
   });
 });

@@ -1,7 +1,7 @@
 import { parseRedisUrl } from '@aigw/core';
 import { Logger } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { RedisErrors } from './redis-errors';
+import { redactCredentials, type RedisErrors } from './redis-errors';
 import { isLoginRefusal } from './redis-unreachable';
 import { bindSocketTimeoutToItsSocket } from './socket-timeout-fix';
 import { corkEveryCommand } from './turn-cork';
@@ -153,6 +153,9 @@ function answerRefusedInfo(client: Redis): void {
   client.duplicate = (override?: Partial<RedisOptions>): Redis => {
     const copy = duplicate(override);
     answerRefusedInfo(copy);
+    // BullMQ's own connections (a worker's blocking one) are not watched by RedisErrors: a refused AUTH's error
+    // would carry the password to whatever prints it.
+    copy.on('error', redactCredentials);
     return copy;
   };
 }
