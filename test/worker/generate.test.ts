@@ -290,16 +290,6 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
     expect(h.sim.stats().total).toBe(0);
   });
 
-  it('answers timeout without calling the provider when the job waited until less than a call was left', async () => {
-    // Queued 30 s ago and taken 300 ms before its deadline (a backlog): below RETRY_MIN_CALL_MS (1 s) a call would be
-    // cut before a provider answers, and holds the worker from the jobs behind it.
-    const now = Date.now();
-    const job = await h.enqueue({ receivedAt: now - 30_000, deadlineAt: now + 300 });
-    const [reply] = await h.finalReplies(job.id!);
-    expect(reply).toMatchObject({ t: 'error', error: { code: 'timeout' } });
-    expect(h.sim.stats().total).toBe(0);
-  });
-
   it('records usage of successes and failures in usage_records', async () => {
     const ok = await h.enqueue({ context: 'coding', policy: 'cost' });
     const okResult = ((await h.finalReplies(ok.id!))[0] as Of<'result'>).result;
@@ -400,5 +390,26 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
     const late = await h.enqueue();
     await new Promise((r) => setTimeout(r, 300));
     expect(await late.getState()).toBe('waiting');
+  });
+});
+
+describe('router-worker: a job taken from a backlog with less than a call left', () => {
+  // A floor far above the time the job is given, so the job is still well within its deadline when the worker takes
+  // it: the answer comes from this rule, not from the deadline's own abort (which answers the same, but only later).
+  const h = new WorkerHarness({ env: { RETRY_MAX: '0', RETRY_MIN_CALL_MS: '60000' } });
+
+  beforeAll(() => h.start(), 60_000);
+  afterAll(() => h.stop(), 30_000);
+
+  it('answers timeout without calling the provider, before the deadline', async () => {
+    // Queued 10 min ago, taken with 20 s left: below RETRY_MIN_CALL_MS a call would be cut before a provider answers,
+    // and would hold the worker from the jobs behind it.
+    const now = Date.now();
+    const deadlineAt = now + 20_000;
+    const job = await h.enqueue({ receivedAt: now - 600_000, deadlineAt });
+    const [reply] = await h.finalReplies(job.id!);
+    expect(reply).toMatchObject({ t: 'error', error: { code: 'timeout' } });
+    expect(Date.now()).toBeLessThan(deadlineAt);
+    expect(h.sim.stats().total).toBe(0);
   });
 });
