@@ -73,15 +73,16 @@ export class GatewayEnv extends CircuitTimingEnv {
 
   /**
    * When set, an admin key with exactly this value exists after boot (stored hashed). A presented key never holds
-   * whitespace (`Authorization: Bearer <key>`): one with a space or a line break (a Secret made from a file that ends
-   * in a newline) was stored as it was and could never be used, with nothing said at boot.
+   * whitespace (`Authorization: Bearer <key>`): the line break a Secret made from a file ends with is dropped (it was
+   * stored with the key, which could then never be used, with nothing said at boot); any other space or line break
+   * stops the boot.
    */
   @IsOptional()
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.replace(/[\r\n]+$/, '') : value))
   @IsString()
   @MinLength(8, { message: 'BOOTSTRAP_ADMIN_KEY must be at least 8 characters' })
   @Matches(/^\S+$/, {
-    message:
-      'BOOTSTRAP_ADMIN_KEY must not hold spaces or line breaks (a trailing newline too): no request could send it',
+    message: 'BOOTSTRAP_ADMIN_KEY must not hold spaces or line breaks: no request could send it',
   })
   BOOTSTRAP_ADMIN_KEY?: string;
 
