@@ -8,7 +8,18 @@ import { validateSync, type ValidationError } from 'class-validator';
  * the operator. Its other causes (the `ENOENT`, the YAML parser's error) stay on the error for a debugger; the
  * message already says what they mean.
  */
-export class ConfigurationError extends Error {}
+export class ConfigurationError extends Error {
+  /**
+   * The cause is an error of the operator's own code (a plugin module that threw as it loaded or built its adapter):
+   * its stack, which leads to the line at fault, is printed under the message.
+   */
+  readonly ownCodeFailed: boolean;
+
+  constructor(message?: string, options?: ErrorOptions & { ownCodeFailed?: boolean }) {
+    super(message, options);
+    this.ownCodeFailed = options?.ownCodeFailed === true && options.cause instanceof Error;
+  }
+}
 
 export class InvalidEnvironmentError extends Error {
   constructor(readonly problems: string[]) {

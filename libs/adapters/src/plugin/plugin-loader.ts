@@ -16,7 +16,7 @@ export type PluginFactory = (context: PluginContext) => ProviderAdapter;
 
 /** A plugin that cannot be used: the message names the provider and the module, for the boot log. */
 export class PluginLoadError extends ConfigurationError {
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message: string, options?: ErrorOptions & { ownCodeFailed?: boolean }) {
     super(message, options);
     this.name = 'PluginLoadError';
   }
@@ -60,7 +60,7 @@ export function loadPlugin(specifier: string, owner: string, context: PluginCont
     mod = require(file);
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n')[0] : 'load error';
-    throw new PluginLoadError(`${where} failed to load: ${reason}`, { cause: err });
+    throw new PluginLoadError(`${where} failed to load: ${reason}`, { cause: err, ownCodeFailed: true });
   }
   const factory = factoryOf(mod);
   if (factory === undefined) {
@@ -71,7 +71,7 @@ export function loadPlugin(specifier: string, owner: string, context: PluginCont
     adapter = factory(context);
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n')[0] : 'error';
-    throw new PluginLoadError(`${where}: createAdapter threw: ${reason}`, { cause: err });
+    throw new PluginLoadError(`${where}: createAdapter threw: ${reason}`, { cause: err, ownCodeFailed: true });
   }
   const missing = METHODS.filter((m) => typeof (adapter as Record<string, unknown> | null)?.[m] !== 'function');
   if (missing.length > 0) {

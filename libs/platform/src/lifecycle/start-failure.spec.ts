@@ -1,4 +1,4 @@
-import { CatalogFileError, TierConfigError } from '@aigw/core';
+import { CatalogFileError, ConfigurationError, TierConfigError } from '@aigw/core';
 import { SecretBoxError } from '@aigw/entities';
 import { StartupError, startFailureReport } from './start-failure';
 
@@ -87,5 +87,23 @@ describe('startFailureReport', () => {
       message: 'failed to start: invalid tiers: tiers.pro.rpm: not a number',
     });
     expect(tiers).not.toHaveProperty('stack');
+  });
+
+  it("prints the stack of a plugin's own code that threw, under its one line, in text and JSON", () => {
+    const bug = new TypeError("Cannot read properties of undefined (reading 'baseUrl')");
+    bug.stack = `${bug.name}: ${bug.message}\n    at createAdapter (/srv/plugins/acme.js:12:30)`;
+    const err = new ConfigurationError("provider 'acme': createAdapter threw: Cannot read properties of undefined", {
+      cause: bug,
+      ownCodeFailed: true,
+    });
+    expect(startFailureReport('router-worker', err, {})).toBe(
+      "[router-worker] failed to start: provider 'acme': createAdapter threw: Cannot read properties of undefined\n" +
+        `${bug.stack}\n`,
+    );
+    const json = JSON.parse(startFailureReport('router-worker', err, { LOG_FORMAT: 'json' })) as Record<
+      string,
+      unknown
+    >;
+    expect(json.stack).toContain('/srv/plugins/acme.js:12:30');
   });
 });

@@ -11,14 +11,20 @@ export class StartupError extends Error {
 
 /**
  * What a process that failed to start prints: a StartupError or a ConfigurationError (a catalog or tiers file,
- * SECRETS_KEY, a plugin module: what the operator must fix) as its message alone; otherwise the error and every cause under it (the reason is often the cause: a
+ * SECRETS_KEY, a plugin module: what the operator must fix) as its message alone (with the stack of a plugin's own
+ * code that threw); otherwise the error and every cause under it (the reason is often the cause: a
  * provider key that SECRETS_KEY cannot read), a hint naming the variable when Redis could not be reached (ioredis
  * says only "Connection is closed."), then the stack. Never a URL's credentials.
  */
 export function startFailureReport(appName: string, err: unknown, env: NodeJS.ProcessEnv = process.env): string {
   if (err instanceof StartupError || err instanceof ConfigurationError) {
     const line = `failed to start: ${configurationReasons(err).join(': ')}`;
-    return env.LOG_FORMAT === 'json' ? `${jsonLine(appName, line)}\n` : `[${appName}] ${line}\n`;
+    // A plugin's own code that threw: where in it (the operator's code, so the stack is theirs to read).
+    const own = err instanceof ConfigurationError && err.ownCodeFailed ? (err.cause as Error).stack : undefined;
+    if (env.LOG_FORMAT === 'json') {
+      return `${jsonLine(appName, line, own)}\n`;
+    }
+    return `[${appName}] ${line}\n${own === undefined ? '' : `${own}\n`}`;
   }
   const reasons: string[] = [];
   for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
