@@ -1,6 +1,6 @@
-import { runMigrationsLocked } from '@aigw/entities';
-import type { DataSource } from 'typeorm';
-import { dropSchema, openDataSource, tablesIn, uniqueSchema } from './pg';
+import { createDataSourceOptions, runMigrationsLocked } from '@aigw/entities';
+import { DataSource } from 'typeorm';
+import { DATABASE_URL, dropSchema, openDataSource, tablesIn, uniqueSchema } from './pg';
 
 /** Every migration's name, oldest first: a fresh schema gets all of them. */
 const ALL = [
@@ -112,6 +112,38 @@ describe('migrations', () => {
     const second = await openDataSource(schema);
     open.push(second);
     expect(await runMigrationsLocked(second)).toEqual(ALL);
+  });
+
+  it('migrates a schema its role owns with no right on the database, and names a schema it may not create', async () => {
+    // A managed PostgreSQL's usual grant: the DBA creates the schema for the gateway's role, which may not create
+    // schemas (CREATE on the database) nor install extensions.
+    const schema = uniqueSchema('owned');
+    const role = `r_${schema}`;
+    const admin = await openDataSource('public', 1);
+    let ds: DataSource | undefined;
+    try {
+      await admin.query(`CREATE ROLE "${role}" LOGIN PASSWORD 'owned-schema-only'`);
+      await admin.query(`CREATE SCHEMA "${schema}" AUTHORIZATION "${role}"`);
+      const url = new URL(DATABASE_URL);
+      url.username = role;
+      url.password = 'owned-schema-only';
+      ds = await new DataSource(createDataSourceOptions({ url: url.href, schema })).initialize();
+      expect(await runMigrationsLocked(ds)).toEqual(ALL);
+      expect(await tablesIn(ds, schema)).toEqual(TABLES);
+      expect(await runMigrationsLocked(ds)).toEqual([]);
+      await ds.destroy();
+
+      const missing = uniqueSchema('unowned');
+      ds = await new DataSource(createDataSourceOptions({ url: url.href, schema: missing })).initialize();
+      await expect(runMigrationsLocked(ds)).rejects.toThrow(
+        `schema "${missing}" does not exist and this role may not create it (permission denied for database`,
+      );
+    } finally {
+      await ds?.destroy();
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await admin.query(`DROP ROLE IF EXISTS "${role}"`);
+      await admin.destroy();
+    }
   });
 
   it('refuses an uninitialized DataSource and a bad schema name', async () => {

@@ -43,7 +43,7 @@ async function migrateHoldingLock(
 ): Promise<string[]> {
   await runner.query('SELECT pg_advisory_lock($1::bigint)', [key]);
   try {
-    await runner.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    await ensureSchema(runner, schema);
     const executor = new MigrationExecutor(dataSource, runner);
     executor.transaction = 'each';
     const ran = await executor.executePendingMigrations();
@@ -54,6 +54,29 @@ async function migrateHoldingLock(
     // A failed unlock means the connection died, which drops the session lock anyway;
     // do not let it mask the migration's own error.
     await runner.query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => undefined);
+  }
+}
+
+/**
+ * Creates the schema when it is missing. An existing one is left alone without asking for any right on the database:
+ * `CREATE SCHEMA IF NOT EXISTS` checks the role's CREATE right on the database before it looks for the schema, so a
+ * role that owns only its schema (the usual grant on a managed PostgreSQL) could not migrate it.
+ */
+async function ensureSchema(runner: QueryRunner, schema: string): Promise<void> {
+  const rows = (await runner.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])) as unknown[];
+  if (rows.length === 0) {
+    try {
+      await runner.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === '42501') {
+        throw new Error(
+          `schema "${schema}" does not exist and this role may not create it (${(err as Error).message}): create it ` +
+            `for the role (CREATE SCHEMA "${schema}" AUTHORIZATION <role>) or check DATABASE_SCHEMA`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
   }
 }
 
