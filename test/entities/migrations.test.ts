@@ -1,4 +1,5 @@
-import { createDataSourceOptions, runMigrationsLocked } from '@aigw/entities';
+import { setTimeout as delay } from 'node:timers/promises';
+import { advisoryLockKey, createDataSourceOptions, runMigrationsLocked } from '@aigw/entities';
 import { DataSource } from 'typeorm';
 import { DATABASE_URL, dropSchema, openDataSource, tablesIn, uniqueSchema } from './pg';
 
@@ -97,6 +98,41 @@ describe('migrations', () => {
     expect(await tablesIn(ds, schema)).toEqual(TABLES);
     const applied = await ds.query<{ name: string }[]>(`SELECT name FROM "${schema}"."migrations"`);
     expect(applied).toEqual(ALL.map((name) => ({ name })));
+  });
+
+  it('says whom a replica waits for while another process holds the migration lock', async () => {
+    const { schema, sources } = await fresh('wait', 2);
+    const [holder, waiter] = sources;
+    const key = advisoryLockKey('migrations', schema);
+    const other = holder.createQueryRunner();
+    await other.connect();
+    await other.query(`SET application_name = 'other-migrator'`);
+    const [{ pid }] = (await other.query('SELECT pg_backend_pid() AS pid')) as { pid: number }[];
+    await other.query('SELECT pg_advisory_lock($1::bigint)', [key]);
+
+    const lines: string[] = [];
+    const migrating = runMigrationsLocked(waiter, (l) => lines.push(l));
+    // Until the waiter queues for the lock (bounded: it must get there long before).
+    const queued = async (): Promise<boolean> =>
+      (
+        await holder.query<unknown[]>(
+          `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objsubid = 1
+            AND classid::bigint = ($1::bigint >> 32) & 4294967295 AND objid::bigint = $1::bigint & 4294967295`,
+          [key],
+        )
+      ).length > 0;
+    for (let i = 0; i < 200 && !(await queued()); i++) {
+      await delay(50);
+    }
+    expect(lines).toEqual([
+      `waiting for the migration lock of schema "${schema}": another process is migrating it ` +
+        `(PostgreSQL backend pid ${pid} of other-migrator)`,
+    ]);
+
+    await other.query('SELECT pg_advisory_unlock($1::bigint)', [key]);
+    await other.release();
+    expect(await migrating).toEqual(ALL);
+    expect(lines.at(-1)).toBe(`applied ${ALL.join(', ')} to schema "${schema}"`);
   });
 
   it('releases the lock when a migration fails', async () => {

@@ -41,7 +41,7 @@ async function migrateHoldingLock(
   key: string,
   log: MigrationLog,
 ): Promise<string[]> {
-  await runner.query('SELECT pg_advisory_lock($1::bigint)', [key]);
+  await takeLock(runner, schema, key, log);
   try {
     await ensureSchema(runner, schema);
     const executor = new MigrationExecutor(dataSource, runner);
@@ -55,6 +55,34 @@ async function migrateHoldingLock(
     // do not let it mask the migration's own error.
     await runner.query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => undefined);
   }
+}
+
+/**
+ * Takes the migration lock, first saying so when another process holds it: a replica or init container waiting for
+ * another's migrations (an upgrade's backfill may take minutes) would otherwise print nothing until they end.
+ */
+async function takeLock(runner: QueryRunner, schema: string, key: string, log: MigrationLog): Promise<void> {
+  const [{ locked }] = (await runner.query('SELECT pg_try_advisory_lock($1::bigint) AS locked', [key])) as {
+    locked: boolean;
+  }[];
+  if (locked) {
+    return;
+  }
+  // A bigint advisory key is in pg_locks as its high and low 32 bits (classid, objid), objsubid 1.
+  const holders = (await runner.query(
+    `SELECT a.pid, a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.database = a.datid
+        AND l.classid::bigint = ($1::bigint >> 32) & 4294967295 AND l.objid::bigint = $1::bigint & 4294967295`,
+    [key],
+  )) as { pid: number; application_name: string | null }[];
+  const who = holders.map(
+    (h) => `PostgreSQL backend pid ${h.pid}${h.application_name ? ` of ${h.application_name}` : ''}`,
+  );
+  log(
+    `waiting for the migration lock of schema "${schema}": another process is migrating it` +
+      (who.length > 0 ? ` (${who.join(', ')})` : ''),
+  );
+  await runner.query('SELECT pg_advisory_lock($1::bigint)', [key]);
 }
 
 /**
