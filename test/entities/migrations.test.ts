@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { advisoryLockKey, createDataSourceOptions, runMigrationsLocked } from '@aigw/entities';
-import { DataSource } from 'typeorm';
+import { advisoryLockKey, createDataSourceOptions, MIGRATIONS, runMigrationsLocked } from '@aigw/entities';
+import { DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
+import { TcpProxy } from '../worker/tcp-proxy';
 import { DATABASE_URL, dropSchema, openDataSource, tablesIn, uniqueSchema } from './pg';
 
 /** Every migration's name, oldest first: a fresh schema gets all of them. */
@@ -134,6 +135,54 @@ describe('migrations', () => {
     expect(await migrating).toEqual(ALL);
     expect(lines.at(-1)).toBe(`applied ${ALL.join(', ')} to schema "${schema}"`);
   });
+
+  it('ends a migration whose client vanished mid-transaction, so the lock and its tables come free', async () => {
+    // The migrating process's node is lost mid-migration: its connection neither closes nor carries anything more.
+    const schema = uniqueSchema('vanish');
+    schemas.push(schema);
+    const target = new URL(DATABASE_URL);
+    const relay = new TcpProxy(target.hostname, Number(target.port || 5432));
+    await relay.up();
+    let onStall = (): void => undefined;
+    const stalled = new Promise<void>((resolve) => (onStall = resolve));
+    class Vanishing1799999999999 implements MigrationInterface {
+      name = 'Vanishing1799999999999';
+      async up(q: QueryRunner): Promise<void> {
+        await q.query(`LOCK TABLE "usage_hourly" IN ACCESS EXCLUSIVE MODE`);
+        relay.stall();
+        onStall();
+        await q.query(`SELECT 1`);
+      }
+      async down(): Promise<void> {}
+    }
+    const url = new URL(DATABASE_URL);
+    url.port = String(relay.port);
+    const lost = await new DataSource({
+      ...createDataSourceOptions({ url: url.href, schema }),
+      migrations: [...MIGRATIONS, Vanishing1799999999999],
+    }).initialize();
+    const [ds] = (await fresh('vanish_peer')).sources;
+    try {
+      const vanished = runMigrationsLocked(lost, undefined, { idleInTransactionTimeoutMs: 500 }).catch(() => 'cut');
+      await stalled;
+      const inSchema = await openDataSource(schema);
+      open.push(inSchema);
+      // The running release writes usage meanwhile; another replica migrates. Both get through (bounded wait).
+      const outcome = await Promise.race([
+        Promise.all([inSchema.query(`SELECT count(*) FROM "usage_hourly"`), runMigrationsLocked(inSchema)]).then(
+          ([, ran]) => ran,
+        ),
+        delay(20_000).then(() => 'still waiting'),
+      ]);
+      expect(outcome).toEqual([]);
+      await relay.down();
+      expect(await vanished).toBe('cut');
+    } finally {
+      await relay.down();
+      await lost.destroy().catch(() => undefined);
+    }
+    expect(await tablesIn(ds, schema)).toEqual(TABLES);
+  }, 60_000);
 
   it('releases the lock when a migration fails', async () => {
     const { schema, sources } = await fresh('fail');

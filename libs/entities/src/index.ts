@@ -32,7 +32,13 @@ export {
 } from './data-source-options';
 export { readDatabaseEnv, describeDatabaseError, databaseUnavailable, type DatabaseEnv } from './database-env';
 export { DEFAULT_SCHEMA, checkSchemaName, advisoryLockKey } from './schema-name';
-export { runMigrationsLocked, pendingMigrations, type MigrationLog } from './migrate-locked';
+export {
+  runMigrationsLocked,
+  pendingMigrations,
+  MIGRATION_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+  type MigrationLog,
+  type MigrationOptions,
+} from './migrate-locked';
 export { tableRef } from './table-ref';
 export { SecretBox, SecretBoxError, type OpenedSecret } from './secret-box';
 export {

@@ -4,6 +4,20 @@ import { advisoryLockKey, checkSchemaName } from './schema-name';
 
 export type MigrationLog = (line: string) => void;
 
+/**
+ * How long the migrating session may sit in an open transaction without a statement from its client before PostgreSQL
+ * ends it (rolling the migration back and releasing the lock). The client sends a migration's statements back to back,
+ * so only a client gone without closing its connection (its node lost, a network cut) waits that long: PostgreSQL
+ * would otherwise keep its transaction open, and the tables it altered locked against the running release's usage
+ * writes, and every other migrator waiting, until its TCP keepalive gave up (over two hours by default).
+ */
+export const MIGRATION_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
+
+export interface MigrationOptions {
+  /** For tests: MIGRATION_IDLE_IN_TRANSACTION_TIMEOUT_MS otherwise. */
+  idleInTransactionTimeoutMs?: number;
+}
+
 function schemaOf(dataSource: DataSource): string {
   const options = dataSource.options as { schema?: string };
   return checkSchemaName(options.schema);
@@ -19,6 +33,7 @@ function schemaOf(dataSource: DataSource): string {
 export async function runMigrationsLocked(
   dataSource: DataSource,
   log: MigrationLog = () => undefined,
+  { idleInTransactionTimeoutMs = MIGRATION_IDLE_IN_TRANSACTION_TIMEOUT_MS }: MigrationOptions = {},
 ): Promise<string[]> {
   if (!dataSource.isInitialized) {
     throw new Error('runMigrationsLocked needs an initialized DataSource');
@@ -28,7 +43,17 @@ export async function runMigrationsLocked(
   const runner = dataSource.createQueryRunner('master');
   try {
     // Waiting for another replica's migrations, or an index build, is no dead connection: no read timeout.
-    return await withoutReadTimeout(runner, () => migrateHoldingLock(dataSource, runner, schema, key, log));
+    return await withoutReadTimeout(runner, async () => {
+      await runner.query(
+        `SET idle_in_transaction_session_timeout = ${Math.max(1, Math.floor(idleInTransactionTimeoutMs))}`,
+      );
+      try {
+        return await migrateHoldingLock(dataSource, runner, schema, key, log);
+      } finally {
+        // The connection goes back to the pool (an app's): its other users keep the server's default.
+        await runner.query('RESET idle_in_transaction_session_timeout').catch(() => undefined);
+      }
+    });
   } finally {
     await runner.release();
   }
