@@ -83,6 +83,21 @@ describe('migrations', () => {
     expect(lines.at(-1)).toBe(`schema "${schema}" is up to date`);
   });
 
+  it('says when the schema has migrations of a newer release (a rollback), and still starts', async () => {
+    const { schema, sources } = await fresh('ahead');
+    const [ds] = sources;
+    await runMigrationsLocked(ds);
+    await ds.query(
+      `INSERT INTO "${schema}"."migrations" ("timestamp", "name") VALUES (1899999999999, 'Future1899999999999')`,
+    );
+    const lines: string[] = [];
+    expect(await runMigrationsLocked(ds, (l) => lines.push(l))).toEqual([]);
+    expect(lines).toEqual([
+      `schema "${schema}" is up to date`,
+      `schema "${schema}" also has 1 migration(s) this build does not know, from a newer release: Future1899999999999`,
+    ]);
+  });
+
   it('matches the entities: TypeORM finds nothing to change after the migrations', async () => {
     const { sources } = await fresh('drift');
     const [ds] = sources;

@@ -74,6 +74,15 @@ async function migrateHoldingLock(
     const ran = await executor.executePendingMigrations();
     const names = ran.map((m) => m.name);
     log(names.length === 0 ? `schema "${schema}" is up to date` : `applied ${names.join(', ')} to schema "${schema}"`);
+    // An older build on a schema a newer release migrated (a rollback): it works (migrations only add), and says so.
+    const known = new Set(dataSource.migrations.map((m) => m.name ?? m.constructor.name));
+    const newer = (await executor.getExecutedMigrations()).map((m) => m.name).filter((name) => !known.has(name));
+    if (newer.length > 0) {
+      log(
+        `schema "${schema}" also has ${newer.length} migration(s) this build does not know, from a newer release: ` +
+          newer.join(', '),
+      );
+    }
     return names;
   } finally {
     // A failed unlock means the connection died, which drops the session lock anyway;
