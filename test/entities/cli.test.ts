@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ApiKeyStore, MIGRATIONS, ProviderEntity, runMigrationsLocked, SecretBox } from '@aigw/entities';
+import { CuttableRelay, freePort } from '@aigw/testing';
 import type { DataSource } from 'typeorm';
 import { DATABASE_URL, dropSchema, openDataSource, tablesIn, uniqueSchema } from './pg';
 
@@ -73,6 +74,40 @@ describe('command-line tools (built)', () => {
       expect(second.stdout.trim()).toBe(`schema "${schema}" is up to date`);
       ds = await openDataSource(schema);
       expect(await tablesIn(ds, schema)).toContain('usage_records');
+    });
+
+    it('waits for a PostgreSQL that is not up yet (a cluster or compose starting together), a line per attempt', async () => {
+      const schema = freshSchema('cli_wait');
+      const relay = new CuttableRelay(DATABASE_URL);
+      relay.port = await freePort();
+      try {
+        const child = spawn(process.execPath, [MIGRATE], {
+          cwd: ROOT,
+          env: { PATH: process.env.PATH ?? '', DATABASE_URL: relay.url(), DATABASE_SCHEMA: schema },
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        const refused = new Promise<void>((resolve) =>
+          child.stderr.on('data', (d: Buffer) => {
+            stderr += d.toString();
+            if (stderr.includes('trying again')) {
+              resolve();
+            }
+          }),
+        );
+        const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+        // PostgreSQL comes up once the tool has been refused (or the tool has given up).
+        await Promise.race([refused, exited]);
+        await relay.open();
+        expect(await exited).toBe(0);
+        expect(stderr).toMatch(
+          /^PostgreSQL cannot be reached \(connect ECONNREFUSED [^)]*\); trying again in 2000 ms\n/,
+        );
+        expect(stdout).toContain(`applied ${MIGRATIONS.map((m) => m.name).join(', ')} to schema "${schema}"`);
+      } finally {
+        await relay.cut();
+      }
     });
 
     it.each([
