@@ -23,6 +23,20 @@ describe('catalogFromEnv', () => {
     expect(catalogFromEnv({ OPENAI_BASE_URL: 'http://vllm:8000/v1' })).toBeNull();
   });
 
+  it("takes a directory in OLLAMA_MODELS for Ollama's own setting (its models path), not for model names", () => {
+    // An environment shared with an Ollama server: nothing left for the gateway, so no warning.
+    expect(ignoredProviderVariables({ OLLAMA_MODELS: '/usr/share/ollama/.ollama/models' })).toEqual([]);
+    for (const dir of ['/usr/share/ollama/.ollama/models', '~/.ollama/models', 'C:\\Users\\me\\.ollama\\models']) {
+      expect(problemsOf({ OLLAMA_BASE_URL: 'http://127.0.0.1:11434', OLLAMA_MODELS: dir })).toEqual([
+        "OLLAMA_MODELS holds a directory, not model names (Ollama's own OLLAMA_MODELS is its models path): give the " +
+          'gateway a comma-separated list of model names, or leave it unset',
+      ]);
+    }
+    // Names with a namespace or a tag are names.
+    const names = catalogFromEnv({ OLLAMA_BASE_URL: 'http://o:11434', OLLAMA_MODELS: 'hf.co/acme/m:q4,llama3.2:1b' });
+    expect(names?.providers[0].models.map((m) => m.name)).toEqual(['hf.co/acme/m:q4', 'llama3.2:1b']);
+  });
+
   it('is null when no provider variable is set (empty ones count as unset)', () => {
     expect(catalogFromEnv({ PATH: '/bin', OPENAI_API_KEY: '' })).toBeNull();
     expect(providerVariablesSet({ OPENAI_API_KEY: ' ' })).toEqual([]);

@@ -162,6 +162,11 @@ export const ENV_PRESETS: readonly EnvPreset[] = [
   },
 ];
 
+/** A filesystem path (`/usr/share/ollama/.ollama/models`, `~/models`, `./m`, `C:\\models`), not a list of names. */
+function looksLikePath(value: string): boolean {
+  return /^(?:[/~.]|[A-Za-z]:[\\/])/.test(value) || value.includes('\\');
+}
+
 function set(env: CatalogEnv, name: string): string | undefined {
   const v = env[name]?.trim();
   return v === undefined || v === '' ? undefined : v;
@@ -202,6 +207,14 @@ function presetProvider(p: EnvPreset, value: string, env: CatalogEnv, problems: 
   let models = p.models;
   const names = p.modelsVariable === undefined ? undefined : set(env, p.modelsVariable);
   if (names !== undefined && p.modelsVariable !== undefined) {
+    if (looksLikePath(names)) {
+      // Ollama's own OLLAMA_MODELS is its models directory: an environment shared with an Ollama server has it.
+      problems.push(
+        `${p.modelsVariable} holds a directory, not model names (Ollama's own OLLAMA_MODELS is its models path): ` +
+          'give the gateway a comma-separated list of model names, or leave it unset',
+      );
+      return undefined;
+    }
     const list = names.split(',').map((n) => n.trim());
     if (list.some((n) => n === '' || /\s/.test(n))) {
       problems.push(`${p.modelsVariable} must be a comma-separated list of model names`);
@@ -239,7 +252,8 @@ function presetProvider(p: EnvPreset, value: string, env: CatalogEnv, problems: 
 export function ignoredProviderVariables(env: CatalogEnv): string[] {
   return ENV_PRESETS.filter((p) => set(env, p.variable) === undefined).flatMap((p) =>
     [p.urlVariable, p.modelsVariable]
-      .filter((v): v is string => v !== undefined && set(env, v) !== undefined)
+      // A directory in OLLAMA_MODELS is Ollama's own setting (its models path), not one left for the gateway.
+      .filter((v): v is string => v !== undefined && set(env, v) !== undefined && !looksLikePath(set(env, v) ?? ''))
       .map((v) => `${v} (needs ${p.variable})`),
   );
 }
