@@ -28,20 +28,43 @@ export class InvalidEnvironmentError extends Error {
   }
 }
 
-function describe(errors: ValidationError[], given: Record<string, string>): string[] {
-  return errors.flatMap((e) => {
-    // A numeric variable whose text is no number (`@Type(() => Number)` made it NaN): its range messages
-    // ("must not be less than 1") would only mislead.
-    if (typeof e.value === 'number' && Number.isNaN(e.value)) {
-      return [`${e.property}: must be a number, got "${given[e.property]}"`];
+/**
+ * A number as the environment should write it: decimal digits, a sign and a fraction at most. `Number()` (what
+ * `@Type(() => Number)` calls) also reads `1e3` as 1000 and `0x1F` as 31, which no operator means for a port.
+ */
+const PLAIN_DECIMAL = /^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$/;
+
+/** The numeric variables whose text is a number only to `Number()` (exponent, hex, octal, binary, Infinity). */
+function unplainNumbers(instance: object, given: Record<string, string>): Map<string, string> {
+  const problems = new Map<string, string>();
+  for (const [k, v] of Object.entries(instance)) {
+    if (typeof v === 'number' && !Number.isNaN(v) && k in given && !PLAIN_DECIMAL.test(given[k])) {
+      problems.set(k, `${k}: must be a plain decimal number, got "${given[k]}"`);
     }
-    return Object.values(e.constraints ?? {}).map((msg) => `${e.property}: ${msg}`);
-  });
+  }
+  return problems;
+}
+
+function describe(errors: ValidationError[], given: Record<string, string>, unplain: Map<string, string>): string[] {
+  const problems = [...unplain.values()];
+  return problems.concat(
+    errors
+      .filter((e) => !unplain.has(e.property))
+      .flatMap((e) => {
+        // A numeric variable whose text is no number (`@Type(() => Number)` made it NaN): its range messages
+        // ("must not be less than 1") would only mislead.
+        if (typeof e.value === 'number' && Number.isNaN(e.value)) {
+          return [`${e.property}: must be a number, got "${given[e.property]}"`];
+        }
+        return Object.values(e.constraints ?? {}).map((msg) => `${e.property}: ${msg}`);
+      }),
+  );
 }
 
 /**
  * Validates the environment once at boot against a class-validator schema. Values are
- * converted with `@Type`/`@Transform` on the schema; unknown variables are ignored, and empty or blank ones are unset.
+ * converted with `@Type`/`@Transform` on the schema; unknown variables are ignored, and empty or blank ones are unset;
+ * numbers are plain decimals (`1e3` and `0x1F` are refused).
  * Throws InvalidEnvironmentError naming every bad variable.
  */
 export function validateEnv<T extends object>(schema: new () => T, env: Record<string, string | undefined>): T {
@@ -54,8 +77,9 @@ export function validateEnv<T extends object>(schema: new () => T, env: Record<s
   }
   const instance = plainToInstance(schema, defined, { exposeDefaultValues: true });
   const errors = validateSync(instance, { skipMissingProperties: false, forbidUnknownValues: false });
-  if (errors.length > 0) {
-    throw new InvalidEnvironmentError(describe(errors, defined));
+  const unplain = unplainNumbers(instance, defined);
+  if (errors.length > 0 || unplain.size > 0) {
+    throw new InvalidEnvironmentError(describe(errors, defined, unplain));
   }
   return instance;
 }

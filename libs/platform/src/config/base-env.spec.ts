@@ -101,6 +101,20 @@ describe('BaseEnv', () => {
     expect(problem({ USAGE_LINGER_MS: '5000' })).toContain('USAGE_LINGER_MS: USAGE_LINGER_MS must not be greater');
   });
 
+  it('reads numbers written as plain decimals only: `1e3` was 1000 and `0x1F` 31', () => {
+    for (const text of ['1e3', '0x1F', '0o17', '0b11', 'Infinity', '1_000']) {
+      expect(problem({ USAGE_LINGER_MS: text })).toMatch(
+        new RegExp(
+          `^Invalid environment variables:\\n  - USAGE_LINGER_MS: must (be a plain decimal number|be a number), got "${text}"$`,
+        ),
+      );
+    }
+    expect(problem({ USAGE_LINGER_MS: '1e3' })).toContain('must be a plain decimal number');
+    expect(problem({ USAGE_LINGER_MS: '0x1F' })).toContain('must be a plain decimal number');
+    expect(validateEnv(BaseEnv, { USAGE_LINGER_MS: ' 50 ' }).USAGE_LINGER_MS).toBe(50);
+    expect(validateEnv(BaseEnv, { USAGE_LINGER_MS: '+7' }).USAGE_LINGER_MS).toBe(7);
+  });
+
   it('refuses a Redis URL the apps could not open, naming the variable and never echoing the URL', () => {
     const message = problem({ REDIS_URL: 'redis://:s3cret@127.0.0.1:notaport' });
     expect(message).toBe(
