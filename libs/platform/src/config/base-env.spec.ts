@@ -115,6 +115,12 @@ describe('BaseEnv', () => {
     expect(validateEnv(BaseEnv, { USAGE_LINGER_MS: '+7' }).USAGE_LINGER_MS).toBe(7);
   });
 
+  it('trims DATABASE_URL, as the CLIs do: a trailing space or newline became part of the database name', () => {
+    for (const url of ['postgres://u@db:5432/app ', 'postgres://u@db:5432/app\n', '\tpostgres://u@db:5432/app']) {
+      expect(validateEnv(BaseEnv, { DATABASE_URL: url }).DATABASE_URL).toBe('postgres://u@db:5432/app');
+    }
+  });
+
   it('refuses a Redis URL the apps could not open, naming the variable and never echoing the URL', () => {
     const message = problem({ REDIS_URL: 'redis://:s3cret@127.0.0.1:notaport' });
     expect(message).toBe(

@@ -119,6 +119,11 @@ export class BaseEnv {
   @IsIn(['development', 'production', 'test'])
   NODE_ENV: 'development' | 'production' | 'test' = 'development';
 
+  /**
+   * Trimmed, as the CLIs read it (readDatabaseEnv): a trailing space or newline (a Secret made from a file) became
+   * part of the database name, `database "postgres " does not exist`, once everything else had started.
+   */
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value))
   @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_URL must be a postgres:// URL' })
   DATABASE_URL = DEFAULT_DATABASE_URL;
 
