@@ -29,6 +29,22 @@ describe('GatewayEnv', () => {
     }
   });
 
+  it.each([
+    ['SYNC_JOB_RETENTION_S', 2_592_000],
+    ['ASYNC_JOB_RETENTION_S', 2_592_000],
+    ['IDEMPOTENCY_TTL_S', 2_592_000],
+    ['QUOTA_DEFAULT_MAX_TOKENS', 1_000_000],
+    ['RATE_LIMIT_RPM', 1_000_000_000],
+    ['RATE_LIMIT_TPM', 1_000_000_000],
+    ['MODELS_PUBLIC_RPM', 1_000_000_000],
+  ])('bounds %s at %d: a larger value (Redis refused the expiry) is refused at boot, naming it', (name, max) => {
+    expect(problem({ [name]: String(max) })).toBe('');
+    expect(problem({ [name]: String(max + 1) })).toBe(
+      `Invalid environment variables:\n  - ${name}: ${name} must not be greater than ${max}`,
+    );
+    expect(problem({ [name]: '100000000000000000000' })).toContain(`${name} must not be greater than ${max}`);
+  });
+
   describe('TRUST_PROXY', () => {
     it('reads true, false, and lists of addresses, CIDR ranges and named ranges', () => {
       expect(trustProxyOf('false')).toBe(false);

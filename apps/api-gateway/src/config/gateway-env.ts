@@ -59,6 +59,16 @@ export function trustProxyOf(value: string): boolean | string[] {
   return entries;
 }
 
+/**
+ * The longest a job's outcome or an Idempotency-Key is kept (30 days, as CACHE_TTL_S): Redis refuses an expiry past
+ * its range, and a value beyond it (`100000000000000000000`) passed the boot check to fail every request that needed
+ * the key with a 503.
+ */
+const MAX_RETENTION_S = 30 * 86_400;
+
+/** The most requests or tokens per minute a variable may set: the admin API's bound on a key's or tier's rates. */
+const MAX_RATE = 1_000_000_000;
+
 /** The api-gateway's environment, validated once at boot (see `loadEnvOrExit`). */
 /** CB_OPEN_MS and CB_HALF_OPEN_PROBES (CircuitTimingEnv) decide `available` in the models listing and preferences. */
 export class GatewayEnv extends CircuitTimingEnv {
@@ -155,23 +165,27 @@ export class GatewayEnv extends CircuitTimingEnv {
   @Type(() => Number)
   @IsInt()
   @Min(1)
+  @Max(MAX_RETENTION_S)
   SYNC_JOB_RETENTION_S = 600;
 
   /** How long a completed async job stays in BullMQ for `GET /api/v1/ai/jobs/:id`; also its deadline. */
   @Type(() => Number)
   @IsInt()
   @Min(1)
+  @Max(MAX_RETENTION_S)
   ASYNC_JOB_RETENTION_S = 86_400;
 
   @Type(() => Number)
   @IsInt()
   @Min(1)
+  @Max(MAX_RETENTION_S)
   IDEMPOTENCY_TTL_S = 86_400;
 
   /** Completion allowance reserved against spend budgets for a request without max_tokens. */
   @Type(() => Number)
   @IsInt()
   @Min(1)
+  @Max(1_000_000)
   QUOTA_DEFAULT_MAX_TOKENS = 4096;
 
   /** YAML adding or overriding usage tiers (`tiers: { name: { rpm, tpm, dailyRequestLimit, ... } }`); read at boot. */
@@ -185,6 +199,7 @@ export class GatewayEnv extends CircuitTimingEnv {
   @Type(() => Number)
   @IsInt()
   @Min(1)
+  @Max(MAX_RATE)
   RATE_LIMIT_RPM?: number;
 
   /** Tokens per minute per key and per user when neither the key nor the user's tier sets one; unset: unlimited. */
@@ -192,6 +207,7 @@ export class GatewayEnv extends CircuitTimingEnv {
   @Type(() => Number)
   @IsInt()
   @Min(1)
+  @Max(MAX_RATE)
   RATE_LIMIT_TPM?: number;
 
   /** Answers identical requests from the response cache (ADR 0005); per request `useCache` / `x-gateway-cache`. */
@@ -250,6 +266,7 @@ export class GatewayEnv extends CircuitTimingEnv {
   @Type(() => Number)
   @IsInt()
   @Min(1)
+  @Max(MAX_RATE)
   MODELS_PUBLIC_RPM = 60;
 
   /** How often the models listing recomputes latency and success rates (one grouped query) and health. */

@@ -30,3 +30,10 @@ describe('MonitorEnv: ALERT_WEBHOOK_URL', () => {
     }
   });
 });
+
+describe('MonitorEnv: HEALTH_SLOW_MS', () => {
+  it('is at most 120000 (no probe outlasts the longest PROBE_TIMEOUT_MS), refused at boot naming it', () => {
+    expect(problem({ HEALTH_SLOW_MS: '120000' })).toBe('');
+    expect(problem({ HEALTH_SLOW_MS: '120001' })).toContain('HEALTH_SLOW_MS must not be greater than 120000');
+  });
+});

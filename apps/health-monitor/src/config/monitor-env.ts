@@ -76,10 +76,11 @@ export class MonitorEnv extends BaseEnv {
   @Max(3650)
   HEALTH_RETENTION_DAYS = 30;
 
-  /** A working probe slower than this makes a provider `degraded`. */
+  /** A working probe slower than this makes a provider `degraded`; at most PROBE_TIMEOUT_MS's maximum. */
   @Type(() => Number)
   @IsInt()
   @Min(1)
+  @Max(120_000)
   HEALTH_SLOW_MS = 5000;
 
   /** Probes looked back on: one failure among them keeps a working provider `degraded`. */
