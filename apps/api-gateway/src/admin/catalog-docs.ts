@@ -107,7 +107,10 @@ export function withLoadablePlugins(catalog: Catalog, allowed: PluginAllowed): C
   return catalog;
 }
 
-/** `providers[0].baseUrl must be ...` → path and message; an unknown key is named as the path. */
+/**
+ * `providers[0].baseUrl must be ...` → path and message; an unknown key is named as the path, and its message says
+ * so (`provider is an unknown key (allowed: ...)`, not `provider has unknown key 'provider'`).
+ */
 export function problemOf(problem: string, strip: RegExp): { path: string | null; message: string } {
   // The whole document's problems ("is not valid YAML ...", "is empty ...", "(top level) must be a mapping") name no
   // field: their param is null.
@@ -118,9 +121,10 @@ export function problemOf(problem: string, strip: RegExp): { path: string | null
   const space = top ? '(top level)'.length : problem.indexOf(' ');
   let path: string | null = top ? null : (space === -1 ? problem : problem.slice(0, space)).replace(strip, '');
   const message = space === -1 ? '' : problem.slice(space + 1);
-  const unknown = /^has unknown key '([^']*)'/.exec(message);
+  const unknown = /^has unknown key '([^']*)'(.*)$/s.exec(message);
   if (unknown) {
     path = path === null || path === '' ? unknown[1] : `${path}.${unknown[1]}`;
+    return { path, message: `is an unknown key${unknown[2]}` };
   }
   return { path: path === '' ? '(body)' : path, message: path === null && top ? `The document ${message}` : message };
 }

@@ -83,7 +83,12 @@ export function pluginProblems(
       registry ??= newRegistry();
       registry.loadPlugins([p]);
     } catch (err) {
-      const why = err instanceof Error ? err.message.replace(`provider '${p.id}': `, '') : 'cannot be loaded';
+      // The loader's `provider '<id>': plugin module '<m>' cannot be found` as `providers[<i>].plugin module '<m>'
+      // cannot be found`: the path already says plugin.
+      const why =
+        err instanceof Error
+          ? err.message.replace(`provider '${p.id}': plugin module `, 'module ')
+          : 'cannot be loaded';
       problems.push(`providers[${i}].plugin ${why}`);
     }
   });

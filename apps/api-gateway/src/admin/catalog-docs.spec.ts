@@ -1,0 +1,45 @@
+import { CatalogFileError, readCatalogDocument } from '@aigw/core';
+import { ADMIN_DOCUMENT, invalidConfiguration, problemOf, problemText, validateDocs } from './catalog-docs';
+
+/** The 400's message for a configuration document, as the import and the provider routes word it. */
+function messageOf(doc: object): string {
+  try {
+    readCatalogDocument(doc, {}, 'configuration', ADMIN_DOCUMENT);
+  } catch (err) {
+    if (err instanceof CatalogFileError) {
+      return invalidConfiguration(err, /^$/).message;
+    }
+    throw err;
+  }
+  return '';
+}
+
+const model = { name: 'm', promptPer1k: 0, completionPer1k: 0, contextWindow: 1000 };
+
+describe('catalog documents: problems as an admin request reads them', () => {
+  it('names an unknown key once, as the path: "provider has unknown key \'provider\'" said it twice', () => {
+    const top = problemOf("(top level) has unknown key 'provider' (allowed: providers, gateways)", /^$/);
+    expect(top).toEqual({ path: 'provider', message: 'is an unknown key (allowed: providers, gateways)' });
+    expect(problemText(top)).toBe('provider is an unknown key (allowed: providers, gateways)');
+
+    const message = messageOf({
+      providers: [{ id: 'p', kind: 'openai', baseUrl: 'http://127.0.0.1:9', models: [{ ...model, id: 'x' }] }],
+      provider: [],
+    });
+    expect(message).toContain('provider is an unknown key (allowed: providers, gateways)');
+    expect(message).toContain('providers[0].models[0].id is an unknown key (allowed: name,');
+    expect(message).not.toMatch(/has unknown key/);
+  });
+
+  it('says "plugin" once for a plugin module that cannot be found', () => {
+    const doc = {
+      gateways: [],
+      providers: [
+        { id: 'p', kind: 'plugin', plugin: './no/such/plugin.js', baseUrl: 'http://127.0.0.1:9', models: [model] },
+      ],
+    };
+    expect(() => validateDocs(doc, {}, /^$/, () => true)).toThrow(
+      /^Invalid configuration: providers\[0\]\.plugin module '\.\/no\/such\/plugin\.js' cannot be found \(paths are relative to /,
+    );
+  });
+});
