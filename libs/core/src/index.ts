@@ -7,6 +7,7 @@ export * from './model-ref';
 export * from './cost';
 export * from './redis-url';
 export * from './env';
+export * from './env-names';
 export * from './ids';
 export * from './catalog';
 export * from './connection-test';

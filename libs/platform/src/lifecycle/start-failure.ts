@@ -65,10 +65,10 @@ function configurationReasons(err: Error): string[] {
   return reasons;
 }
 
-/** A line of Nest's JSON log format (ConsoleLogger with `json: true`) at level `fatal`. */
-export function jsonLine(appName: string, message: string, stack?: string): string {
+/** A line of Nest's JSON log format (ConsoleLogger with `json: true`), at level `fatal` unless told. */
+export function jsonLine(appName: string, message: string, stack?: string, level: 'fatal' | 'warn' = 'fatal'): string {
   const line: Record<string, unknown> = {
-    level: 'fatal',
+    level,
     pid: process.pid,
     timestamp: Date.now(),
     message,
