@@ -124,7 +124,8 @@ describe('BaseEnv', () => {
   it('refuses a Redis URL the apps could not open, naming the variable and never echoing the URL', () => {
     const message = problem({ REDIS_URL: 'redis://:s3cret@127.0.0.1:notaport' });
     expect(message).toBe(
-      'Invalid environment variables:\n  - REDIS_URL: REDIS_URL is not a valid URL (expected redis://[user:password@]host:port/db)',
+      'Invalid environment variables:\n  - REDIS_URL: REDIS_URL is not a valid URL (expected redis://[user:password@]host:port/db; ' +
+        'percent-encode the characters % @ : / # ? in the user and password, e.g. % as %25, # as %23)',
     );
     expect(problem({ CACHE_REDIS_URL: 'redis://127.0.0.1:6379/x' })).toContain(
       'CACHE_REDIS_URL database index must be a non-negative integer',
