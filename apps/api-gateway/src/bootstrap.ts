@@ -13,6 +13,7 @@ import type { Redis } from 'ioredis';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { QueueBoard } from './admin/queue-board';
 import { AppModule } from './app.module';
+import { installEarlyKeyCheck } from './auth/early-key-check';
 import { GenerationQueue } from './generation/generation-queue';
 import { ReplyHub } from './generation/reply-hub';
 import { trustProxyOf, type GatewayEnv } from './config/gateway-env';
@@ -47,6 +48,8 @@ export async function createGatewayApp(env: GatewayEnv, shared?: SharedProcess):
     // Hooks go on before init() registers the routes, so every route (and the 404 handler) gets them.
     beforeInit: (fastify, app) => {
       installRequestContext(fastify);
+      // After the request id, before any body is read.
+      installEarlyKeyCheck(fastify, app);
       installYamlBody(fastify);
       app.get(HttpMetrics).install(fastify);
       installApiDocs(fastify, app, APP_VERSION);

@@ -10,7 +10,7 @@ import { presentedKey } from './credentials';
 import { PUBLIC_WHEN, type PublicPredicate } from './public-when';
 
 /** Controllers open without a key: probes and scrapers do not hold API keys. */
-const PUBLIC_CONTROLLERS: ReadonlySet<unknown> = new Set([HealthController, MetricsController]);
+export const PUBLIC_CONTROLLERS: ReadonlySet<unknown> = new Set([HealthController, MetricsController]);
 
 /**
  * Global guard: every route needs a valid API key except the public controllers above (an
@@ -32,10 +32,18 @@ export class ApiKeyGuard implements CanActivate {
       return true;
     }
     const req = context.switchToHttp().getRequest<FastifyRequest>();
+    return this.admitRequest(req, this.reflector.get<PublicPredicate | undefined>(PUBLIC_WHEN, context.getHandler()));
+  }
+
+  /**
+   * The guard's decision on `req`, for a route that takes a key (`publicWhen`: opened by the configuration): true, or
+   * the GatewayError it throws. Also run before the body of an `Expect: 100-continue` request is asked for
+   * (`installEarlyKeyCheck`), then again by the guard, from the key cache.
+   */
+  admitRequest(req: FastifyRequest, publicWhen: PublicPredicate | undefined): boolean | Promise<boolean> {
     const key = presentedKey(req.headers);
     if (key === null) {
       // An open route serves callers without a key; one who sends a key is that key's caller (checked below).
-      const publicWhen = this.reflector.get<PublicPredicate | undefined>(PUBLIC_WHEN, context.getHandler());
       if (publicWhen?.(this.env) === true) {
         return true;
       }

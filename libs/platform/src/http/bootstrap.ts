@@ -14,6 +14,7 @@ import type { BaseEnv } from '../config/base-env';
 import { installGracefulShutdown } from '../lifecycle/shutdown';
 import { StartupError } from '../lifecycle/start-failure';
 import { installClosingAnswer } from './closing';
+import { installLateContinue } from './continue';
 import { answerClientError, answerExpectationFailed, answerFrameworkError } from './framework-errors';
 import { installContentDecoding, installJsonParser, installOversizeAnswer } from './json-body';
 import { collectRouteMethods } from './route-methods';
@@ -141,6 +142,7 @@ export async function createHttpApp(
   });
   const fastify = app.getHttpAdapter().getInstance();
   fastify.server.on('checkExpectation', answerExpectationFailed);
+  installLateContinue(fastify.server);
   installJsonParser(fastify);
   installContentDecoding(fastify, bodyLimit);
   // Before Nest adds the routes: a path answered with other methods is a 405, not a 404.

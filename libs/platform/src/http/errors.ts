@@ -240,22 +240,38 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
       void reply.status(health.status).header('content-type', 'application/json; charset=utf-8').send(health.body);
       return;
     }
-    const allowed = request?.is404 === true ? allowedMethodsOf(request) : [];
-    if (allowed.length > 0) {
-      // The path exists with other methods: say which (RFC 9110 §15.5.6), rather than "not found".
-      void reply.header('allow', allowed.join(', '));
-      if (request.method === 'OPTIONS') {
-        void reply.status(204).send();
-        return;
-      }
-      const path = request.url.split('?', 1)[0];
-      const notAllowed = new GatewayError(
-        ErrorCode.MethodNotAllowed,
-        `Method ${request.method} is not allowed on ${path}; it takes ${allowed.join(', ')}.`,
-      );
-      sendError(reply, notAllowed, request.requestId);
+    if (request?.is404 === true) {
+      sendNotRouted(request, reply, exception);
       return;
     }
     sendError(reply, exception, request?.requestId);
   }
+}
+
+/**
+ * The answer to a request no route takes (`is404`): a 405 naming the methods its path takes, a 204 to `OPTIONS` there,
+ * else `notFound` (Nest's own `Cannot POST /x`, or the same built before the body is asked for: `answerBeforeContinue`).
+ */
+export function sendNotRouted(
+  request: FastifyRequest & { requestId?: string },
+  reply: FastifyReply,
+  notFound: unknown,
+): void {
+  const allowed = allowedMethodsOf(request);
+  if (allowed.length > 0) {
+    // The path exists with other methods: say which (RFC 9110 §15.5.6), rather than "not found".
+    void reply.header('allow', allowed.join(', '));
+    if (request.method === 'OPTIONS') {
+      void reply.status(204).send();
+      return;
+    }
+    const path = request.url.split('?', 1)[0];
+    const notAllowed = new GatewayError(
+      ErrorCode.MethodNotAllowed,
+      `Method ${request.method} is not allowed on ${path}; it takes ${allowed.join(', ')}.`,
+    );
+    sendError(reply, notAllowed, request.requestId);
+    return;
+  }
+  sendError(reply, notFound, request.requestId);
 }

@@ -3,8 +3,10 @@ import { PassThrough, type Readable, type Transform } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { ErrorCode, GatewayError } from '@aigw/core';
-import type { FastifyInstance } from 'fastify';
-import { sendError } from './errors';
+import { NotFoundException } from '@nestjs/common';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { awaitsContinue } from './continue';
+import { sendError, sendNotRouted } from './errors';
 
 /** Oversized bodies up to this many times the limit are read and discarded before the 413 (see below). */
 const DRAIN_FACTOR = 8;
@@ -18,6 +20,10 @@ const DRAIN_FACTOR = 8;
  */
 export function installOversizeAnswer(fastify: FastifyInstance, limitBytes: number): void {
   fastify.addHook('onRequest', (req, reply, done) => {
+    // In this hook, which every request passes anyway, rather than in one more.
+    if (awaitsContinue(req.raw) && answerBeforeContinue(req, reply, limitBytes)) {
+      return;
+    }
     const declared = Number(req.headers['content-length']);
     if (!(declared > limitBytes) || declared > limitBytes * DRAIN_FACTOR) {
       done();
@@ -33,6 +39,25 @@ export function installOversizeAnswer(fastify: FastifyInstance, limitBytes: numb
     req.raw.once('error', answer);
     req.raw.resume();
   });
+}
+
+/**
+ * What a request sent with `Expect: 100-continue` is told before it sends its body (see `installLateContinue`), in
+ * the error envelope with the request id: a path no route takes (404, or 405 naming the methods it takes) and a body
+ * declared over the limit (413, at once: nothing to drain, the client holds the body back). True when answered.
+ * The routes' own checks that come before the body (the gateway's API key, an unknown `Content-Type`) answer before
+ * it too; other answers read the body first, which sends the `100 Continue`.
+ */
+function answerBeforeContinue(req: FastifyRequest, reply: FastifyReply, limitBytes: number): boolean {
+  if (req.is404) {
+    sendNotRouted(req, reply, new NotFoundException(`Cannot ${req.method} ${req.url}`));
+    return true;
+  }
+  if (Number(req.headers['content-length']) > limitBytes) {
+    sendError(reply, new GatewayError(ErrorCode.PayloadTooLarge, 'Request body is too large.'));
+    return true;
+  }
+  return false;
 }
 
 /** The request content codings a body may come in (RFC 9110 §8.4.1), and what decodes each. */

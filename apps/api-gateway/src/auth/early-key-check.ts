@@ -1,0 +1,91 @@
+import { RequestMethod, type Type } from '@nestjs/common';
+import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+import { ModulesContainer, Reflector } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { awaitsContinue, ENV, sendError } from '@aigw/platform';
+import type { FastifyInstance } from 'fastify';
+import type { GatewayEnv } from '../config/gateway-env';
+import { ApiKeyAuthenticator } from './api-key-authenticator';
+import { ApiKeyGuard, PUBLIC_CONTROLLERS } from './api-key.guard';
+import { PUBLIC_WHEN, type PublicPredicate } from './public-when';
+
+/** `METHOD /path` of each route the guard checks → the route's `@PublicWhen`, if any. */
+type KeyedRoutes = Map<string, PublicPredicate | undefined>;
+
+function joinPath(...parts: (string | undefined)[]): string {
+  const path = parts
+    .filter((p): p is string => p !== undefined && p !== '' && p !== '/')
+    .map((p) => p.replace(/^\/+|\/+$/g, ''))
+    .join('/');
+  return `/${path}`;
+}
+
+/** The routes of the app's controllers that the ApiKeyGuard checks, as Nest maps them (no global prefix here). */
+function keyedRoutes(app: NestFastifyApplication): KeyedRoutes {
+  const routes: KeyedRoutes = new Map();
+  for (const module of app.get(ModulesContainer).values()) {
+    for (const wrapper of module.controllers.values()) {
+      const controller = wrapper.metatype as Type<unknown> | null;
+      if (!controller || PUBLIC_CONTROLLERS.has(controller)) {
+        continue;
+      }
+      const bases = [Reflect.getMetadata(PATH_METADATA, controller) as string | string[] | undefined].flat();
+      const proto = controller.prototype as Record<string, unknown>;
+      for (const name of Object.getOwnPropertyNames(proto)) {
+        const handler = proto[name];
+        if (name === 'constructor' || typeof handler !== 'function') {
+          continue;
+        }
+        const paths = Reflect.getMetadata(PATH_METADATA, handler) as string | string[] | undefined;
+        const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
+        if (paths === undefined || method === undefined) {
+          continue;
+        }
+        const publicWhen = Reflect.getMetadata(PUBLIC_WHEN, handler) as PublicPredicate | undefined;
+        for (const base of bases) {
+          for (const path of [paths].flat()) {
+            routes.set(`${RequestMethod[method]} ${joinPath(base, path)}`, publicWhen);
+          }
+        }
+      }
+    }
+  }
+  return routes;
+}
+
+/**
+ * The ApiKeyGuard's check, before the body of a request sent with `Expect: 100-continue` is asked for (see
+ * `installLateContinue`): a caller without a valid key got its 401 only after uploading its whole body (up to
+ * MAX_BODY_BYTES), the guard running once Fastify has read it. Same decision, same error envelope; the guard checks
+ * again later, from the key cache. Requests without `Expect` pass at once (one WeakSet lookup).
+ */
+export function installEarlyKeyCheck(fastify: FastifyInstance, app: NestFastifyApplication): void {
+  let routes: KeyedRoutes | undefined;
+  let guard: ApiKeyGuard | undefined;
+  fastify.addHook('onRequest', (req, reply, done) => {
+    if (!awaitsContinue(req.raw) || req.is404) {
+      done();
+      return;
+    }
+    // Read once the routes are mapped (the first such request comes after init).
+    routes ??= keyedRoutes(app);
+    // The global guard is registered as APP_GUARD, not as a provider of its own: the same class on the same services.
+    guard ??= new ApiKeyGuard(app.get(ApiKeyAuthenticator), app.get(Reflector), app.get<symbol, GatewayEnv>(ENV));
+    const route = `${req.method} ${req.routeOptions.url ?? ''}`;
+    if (!routes.has(route)) {
+      done();
+      return;
+    }
+    const refuse = (err: unknown): void => sendError(reply, err, req.requestId);
+    try {
+      const admitted = guard.admitRequest(req, routes.get(route));
+      if (admitted instanceof Promise) {
+        admitted.then(() => done(), refuse);
+      } else {
+        done();
+      }
+    } catch (err) {
+      refuse(err);
+    }
+  });
+}
