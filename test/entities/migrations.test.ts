@@ -20,7 +20,6 @@ const ALL = [
   'UsageDeploymentRollups1796300000000',
   'HealthValidUntil1796400000000',
   'UsageAttempts1796500000000',
-  'UsageUserDaily1796600000000',
 ];
 
 const TABLES = [
@@ -37,7 +36,6 @@ const TABLES = [
   'usage_deployment_hourly',
   'usage_hourly',
   'usage_records',
-  'usage_user_daily',
   'user_preferences',
   'user_quotas',
   'users',

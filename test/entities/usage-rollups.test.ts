@@ -5,10 +5,9 @@ import {
   UsageAnalyticsStore,
   UsageStore,
   type AnalyticsGroupBy,
-  type AnalyticsQuery,
   type UsageSumsGroup,
 } from '@aigw/entities';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { dropSchema, openDataSource, uniqueSchema } from './pg';
 
 const USERS = [randomUUID(), randomUUID(), randomUUID()];
@@ -173,13 +172,7 @@ async function direct(
   return sorted;
 }
 
-const ROLLUP_TABLES = [
-  'usage_hourly',
-  'usage_daily',
-  'usage_deployment_hourly',
-  'usage_deployment_daily',
-  'usage_user_daily',
-];
+const ROLLUP_TABLES = ['usage_hourly', 'usage_daily', 'usage_deployment_hourly', 'usage_deployment_daily'];
 
 async function rollupTotals(ds: DataSource, table: string): Promise<Record<string, string>> {
   const [row] = await ds.query<Record<string, string>[]>(
@@ -272,41 +265,6 @@ describe('usage rollups', () => {
     expect(await Promise.all(ROLLUP_TABLES.map((t) => rollupTotals(ds, t)))).toEqual(before);
   });
 
-  it('reads whole days by user from the per-user daily rollup, by deployment from the per-key one', async () => {
-    const sql: string[] = [];
-    const spy = jest.spyOn(ds, 'transaction');
-    spy.mockImplementation((async (run: (em: EntityManager) => Promise<unknown>) =>
-      ds.manager.transaction(async (em) => {
-        const query = em.query.bind(em);
-        em.query = (async (q: string, p?: unknown[]) => {
-          sql.push(q);
-          return query(q, p);
-        }) as EntityManager['query'];
-        return run(em);
-      })) as unknown as DataSource['transaction']);
-    try {
-      const range = { from: new Date('2026-10-30T22:41:13.250Z'), to: new Date('2026-11-03T17:05:00Z') };
-      const tables = async (q: Omit<AnalyticsQuery, 'from' | 'to'>): Promise<string[]> => {
-        sql.length = 0;
-        await analytics.aggregate({ ...range, ...q });
-        return [...new Set(sql.join('\n').match(/"usage_[a-z_]+"/g))].sort();
-      };
-      expect(await tables({ groupBy: 'user' })).toEqual(['"usage_hourly"', '"usage_records"', '"usage_user_daily"']);
-      expect(await tables({ groupBy: 'day', userId: USERS[0] })).toEqual([
-        '"usage_hourly"',
-        '"usage_records"',
-        '"usage_user_daily"',
-      ]);
-      expect(await tables({ groupBy: 'model', userId: USERS[0] })).toEqual([
-        '"usage_daily"',
-        '"usage_hourly"',
-        '"usage_records"',
-      ]);
-    } finally {
-      spy.mockRestore();
-    }
-  });
-
   it("filters one user's usage", async () => {
     const all = await analytics.aggregate({
       from: new Date('2026-10-01T00:00:00Z'),
@@ -354,11 +312,10 @@ describe('usage rollups', () => {
       requestsOnly(await ds.query(`SELECT * FROM usage_daily ORDER BY 1, 2, 3, 4, 5`)),
       requestsOnly(await ds.query(`SELECT * FROM usage_deployment_hourly ORDER BY 1, 2, 3`)),
       requestsOnly(await ds.query(`SELECT * FROM usage_deployment_daily ORDER BY 1, 2, 3`)),
-      requestsOnly(await ds.query(`SELECT * FROM usage_user_daily ORDER BY 1, 2`)),
     ];
     const written = await snapshot();
     // Undo down to (and including) the rollups' migration, then apply again: it backfills from usage_records, the
-    // per-deployment and per-user daily rollups' migrations from the per-user rollups.
+    // per-deployment rollups' migration from the per-user rollups.
     const applied = async (): Promise<string[]> =>
       (await ds.query<{ name: string }[]>(`SELECT name FROM migrations`)).map((m) => m.name);
     while ((await applied()).includes('UsageRollups1796000000000')) {

@@ -17,7 +17,6 @@ export {
   UsageDailyEntity,
   UsageDeploymentHourlyEntity,
   UsageDeploymentDailyEntity,
-  UsageUserDailyEntity,
 } from './entities/usage-rollup.entity';
 export { ProviderHealthCheckEntity } from './entities/provider-health-check.entity';
 export { ProviderDiscoveredModelEntity } from './entities/provider-discovered-model.entity';

@@ -63,7 +63,7 @@ export class WorkerEnv extends CircuitTimingEnv {
 
   /**
    * Longest an event waits in the buffer for its batch to fill. Each batch is one statement that PostgreSQL plans
-   * afresh (the records and five rollups: ~8-10 ms of planning on the bench box, whatever the batch's size), so at
+   * afresh (the records and four rollups: ~8-10 ms of planning on the bench box, whatever the batch's size), so at
    * low load the statement count, not the rows, is the database's cost: 50 ms made 20 statements a second out of a
    * trickle of traffic. Usage only feeds reports and analytics, which a quarter of a second does not change.
    */

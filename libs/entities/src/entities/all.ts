@@ -11,7 +11,6 @@ import {
   UsageDeploymentDailyEntity,
   UsageDeploymentHourlyEntity,
   UsageHourlyEntity,
-  UsageUserDailyEntity,
 } from './usage-rollup.entity';
 import { UserPreferenceEntity } from './user-preference.entity';
 import { UserQuotaEntity } from './user-quota.entity';
@@ -31,7 +30,6 @@ export const ENTITIES = [
   UsageDailyEntity,
   UsageDeploymentHourlyEntity,
   UsageDeploymentDailyEntity,
-  UsageUserDailyEntity,
   ProviderHealthCheckEntity,
   ProviderDiscoveredModelEntity,
   AuditLogEntity,

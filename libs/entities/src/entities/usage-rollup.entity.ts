@@ -122,18 +122,3 @@ export class UsageDeploymentDailyEntity extends UsageRollupMeasures {
   @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'pk_usage_deployment_daily' })
   model: string;
 }
-
-/**
- * Usage per UTC day and user, all their keys and deployments together: what per-user figures over whole days read
- * (the admin usage and costs by user, a user's own usage by day). A year of usage by user read every row of
- * usage_daily (keys × deployments × days per user, ~1 s); this holds one row per user and day.
- */
-@Entity({ name: 'usage_user_daily' })
-@Index('ix_usage_user_daily_user_day', ['userId', 'day'])
-export class UsageUserDailyEntity extends UsageRollupMeasures {
-  @PrimaryColumn({ type: 'timestamptz', primaryKeyConstraintName: 'pk_usage_user_daily' })
-  day: Date;
-
-  @PrimaryColumn({ name: 'user_id', type: 'uuid', primaryKeyConstraintName: 'pk_usage_user_daily' })
-  userId: string;
-}

@@ -6,7 +6,6 @@ import {
   UsageDeploymentDailyEntity,
   UsageDeploymentHourlyEntity,
   UsageHourlyEntity,
-  UsageUserDailyEntity,
 } from '../entities/usage-rollup.entity';
 import { tableRef } from '../table-ref';
 import {
@@ -83,20 +82,10 @@ interface Part {
   to: Date;
 }
 
-/**
- * The rollups a level reads. `account`: filtered or grouped by user without a deployment in the key, whole days from
- * the per-user daily rollup (one row per user and day, not per key and deployment); partial days from usage_hourly.
- */
 const ROLLUPS = {
   user: { hourly: UsageHourlyEntity, daily: UsageDailyEntity },
-  account: { hourly: UsageHourlyEntity, daily: UsageUserDailyEntity },
   deployment: { hourly: UsageDeploymentHourlyEntity, daily: UsageDeploymentDailyEntity },
 } as const;
-
-type Level = keyof typeof ROLLUPS;
-
-/** Groupings whose key names no deployment nor key: the per-user daily rollup answers them. */
-const ACCOUNT_GROUPINGS: ReadonlySet<AnalyticsGroupBy> = new Set(['user', 'day', 'none']);
 
 const floorTo = (t: number, unit: number): number => Math.floor(t / unit) * unit;
 const ceilTo = (t: number, unit: number): number => Math.ceil(t / unit) * unit;
@@ -153,8 +142,7 @@ interface RawRow {
 
 /**
  * Usage aggregates over usage_records, answered from the rollups wherever they cover the range (ADR 0009): the
- * per-deployment ones unless the query filters or groups by user, then for whole days the per-user daily one unless
- * the groups are deployments.
+ * per-deployment ones unless the query filters or groups by user.
  */
 export class UsageAnalyticsStore {
   constructor(
@@ -212,14 +200,8 @@ export class UsageAnalyticsStore {
     };
     const latencies = query.latencies ?? true;
     const user = query.userId === undefined ? null : bind(query.userId);
-    // Neither filtered nor grouped by user: the per-deployment rollups hold the same sums in far fewer rows; by user
-    // without a deployment in the key, the per-user daily one.
-    const level: Level =
-      user === null && query.groupBy !== 'user'
-        ? 'deployment'
-        : ACCOUNT_GROUPINGS.has(query.groupBy)
-          ? 'account'
-          : 'user';
+    // Neither filtered nor grouped by user: the per-deployment rollups hold the same sums in far fewer rows.
+    const level = user === null && query.groupBy !== 'user' ? 'deployment' : 'user';
     const selects = parts.map((p) => this.partSql(p, query.groupBy, level, latencies, bind, user));
     // Parts group users by the uuid itself; the text form is made once per group here.
     const key = query.groupBy === 'user' ? 'parts.key::text' : 'parts.key';
@@ -254,7 +236,7 @@ export class UsageAnalyticsStore {
   private partSql(
     part: Part,
     groupBy: AnalyticsGroupBy,
-    level: Level,
+    level: 'user' | 'deployment',
     latencies: boolean,
     bind: (v: unknown) => string,
     user: string | null,

@@ -5,7 +5,6 @@ import {
   UsageDeploymentDailyEntity,
   UsageDeploymentHourlyEntity,
   UsageHourlyEntity,
-  UsageUserDailyEntity,
 } from '../entities/usage-rollup.entity';
 import { tableRef } from '../table-ref';
 import { PRUNE_BATCH_ROWS, pruneOldestFirst } from './prune';
@@ -22,7 +21,7 @@ export interface UsageRetention {
   rawDays: number;
   /** usage_hourly and usage_deployment_hourly. */
   hourlyDays: number;
-  /** usage_daily, usage_deployment_daily and usage_user_daily. */
+  /** usage_daily and usage_deployment_daily. */
   dailyDays: number;
 }
 
@@ -105,10 +104,7 @@ export class UsageRetentionStore {
       records: await prune(UsageRecordEntity, 'created_at', c.raw),
       hourly:
         (await prune(UsageHourlyEntity, 'hour', hourly)) + (await prune(UsageDeploymentHourlyEntity, 'hour', hourly)),
-      daily:
-        (await prune(UsageDailyEntity, 'day', daily)) +
-        (await prune(UsageDeploymentDailyEntity, 'day', daily)) +
-        (await prune(UsageUserDailyEntity, 'day', daily)),
+      daily: (await prune(UsageDailyEntity, 'day', daily)) + (await prune(UsageDeploymentDailyEntity, 'day', daily)),
     };
   }
 }

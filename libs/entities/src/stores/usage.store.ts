@@ -6,7 +6,6 @@ import {
   UsageDeploymentDailyEntity,
   UsageDeploymentHourlyEntity,
   UsageHourlyEntity,
-  UsageUserDailyEntity,
 } from '../entities/usage-rollup.entity';
 import { tableRef } from '../table-ref';
 import {
@@ -103,15 +102,14 @@ function rollupUpsert(
   table: string,
   pk: string,
   unit: 'hour' | 'day',
-  level: 'user' | 'deployment' | 'account',
+  level: 'user' | 'deployment',
   source: string,
 ): string {
-  const time = `date_trunc('${unit}', created_at, 'UTC')`;
-  const [key, columns] = {
-    user: [`${time}, user_id, api_key_id, ${RAW_PROVIDER_SQL}, ${RAW_MODEL_SQL}`, '1, 2, 3, 4, 5'],
-    deployment: [`${time}, ${RAW_PROVIDER_SQL}, ${RAW_MODEL_SQL}`, '1, 2, 3'],
-    account: [`${time}, user_id`, '1, 2'],
-  }[level];
+  const key =
+    level === 'user'
+      ? `date_trunc('${unit}', created_at, 'UTC'), user_id, api_key_id, ${RAW_PROVIDER_SQL}, ${RAW_MODEL_SQL}`
+      : `date_trunc('${unit}', created_at, 'UTC'), ${RAW_PROVIDER_SQL}, ${RAW_MODEL_SQL}`;
+  const columns = level === 'user' ? '1, 2, 3, 4, 5' : '1, 2, 3';
   // ORDER BY: concurrent writers lock rollup rows in one order, which keeps them from deadlocking.
   return `INSERT INTO ${table} AS t
     SELECT ${key}, ${RAW_MEASURES_SQL}
@@ -126,7 +124,7 @@ export class UsageStore {
 
   /**
    * Inserts a batch in ONE statement; request ids already recorded (a redelivered job) are skipped. The same
-   * statement adds exactly the rows it inserted to the five rollups (hourly and daily per user's key and deployment, and per deployment; daily per user), so a rollup never counts a
+   * statement adds exactly the rows it inserted to the four rollups (hourly and daily, per user and per deployment), so a rollup never counts a
    * record twice nor misses one. One array parameter per column (unnest), so the batch size never meets
    * PostgreSQL's 65535-parameter limit. The rows of failed attempts (`rowsOf`) are inserted with their requests and
    * count in the rollups' `failed_attempts` only: their requests are client requests. Returns how many requests'
@@ -156,8 +154,6 @@ export class UsageStore {
          ${rollupUpsert(tableRef(this.dataSource, UsageDeploymentHourlyEntity), 'pk_usage_deployment_hourly', 'hour', 'deployment', 'bucketed')}
        ), deployment_daily AS (
          ${rollupUpsert(tableRef(this.dataSource, UsageDeploymentDailyEntity), 'pk_usage_deployment_daily', 'day', 'deployment', 'bucketed')}
-       ), user_daily AS (
-         ${rollupUpsert(tableRef(this.dataSource, UsageUserDailyEntity), 'pk_usage_user_daily', 'day', 'account', 'bucketed')}
        )
        SELECT count(*)::int AS inserted FROM inserted WHERE attempt_of IS NULL`,
       params,
