@@ -4,6 +4,7 @@ import {
   closeRedis,
   createRedis,
   redactCredentials,
+  REDIS_USABLE,
   RedisErrors,
   RedisKeys,
 } from '@aigw/platform';
@@ -150,6 +151,34 @@ describe('a password rotated in Redis before the apps', () => {
       expect(seen.join('\n')).not.toContain('old-secret');
     } finally {
       process.off('unhandledRejection', onUnhandled);
+      subscriber.disconnect();
+      await admin.acl('SETUSER', 'rotating', 'resetpass', '>old-secret');
+    }
+  });
+
+  it('tells one outage, and no return, until Redis accepts the login again', async () => {
+    const lines: string[] = [];
+    const errors = new RedisErrors({ warn: (m: string) => lines.push(m), log: (m: string) => lines.push(m) });
+    const url = `redis://rotating:old-secret@127.0.0.1:${redis.port}/1`;
+    const subscriber = createRedis(url, uniqueId('replies'), errors, { subscriber: true });
+    let usable = 0;
+    let refusals = 0;
+    subscriber.on(REDIS_USABLE, () => usable++);
+    subscriber.on('error', (err: Error) => void (err.message.startsWith('WRONGPASS') && refusals++));
+    try {
+      await subscriber.subscribe(uniqueId('channel'));
+      await waitFor(() => usable === 1, { message: 'the first connection was not confirmed' });
+      await admin.acl('SETUSER', 'rotating', 'resetpass', '>new-secret');
+      await admin.client('KILL', 'USER', 'rotating');
+      // ioredis turned the connection ready on each refused attempt: each one was a "Redis is back".
+      await waitFor(() => refusals >= 4, { timeoutMs: 10_000, message: 'the refused logins were not seen' });
+      expect(usable).toBe(1);
+      expect(lines.filter((l) => l.startsWith('Redis unavailable'))).toHaveLength(1);
+      expect(lines.filter((l) => l.startsWith('Redis is back'))).toEqual([]);
+      await admin.acl('SETUSER', 'rotating', 'resetpass', '>old-secret');
+      await waitFor(() => usable === 2, { timeoutMs: 10_000, message: 'the return was not confirmed' });
+      expect(lines.filter((l) => l.startsWith('Redis is back'))).toHaveLength(1);
+    } finally {
       subscriber.disconnect();
       await admin.acl('SETUSER', 'rotating', 'resetpass', '>old-secret');
     }

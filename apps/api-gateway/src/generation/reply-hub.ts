@@ -13,6 +13,7 @@ import {
   ENV,
   LOCAL_REPLIES,
   REDIS,
+  REDIS_USABLE,
   RedisErrors,
   RedisKeys,
   ShutdownState,
@@ -113,10 +114,15 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     this.subscriber.on('message', (channel: string, payload: string) =>
       channel === this.channel ? this.route(payload) : this.mirror(channel, payload),
     );
-    this.subscriber.on('ready', () => {
-      if (this.subscribed) {
+    // Not `ready`: a subscriber turns ready before Redis accepted its login, on every attempt it then refuses. The
+    // first one is the connection's start, whenever its confirmation lands beside SUBSCRIBE's answer.
+    let started = false;
+    this.subscriber.on(REDIS_USABLE, () => {
+      const reconnected = started;
+      started = true;
+      if (reconnected && this.subscribed) {
         this.logger.log('reply subscriber reconnected; reading back every pending job');
-        this.checkAll();
+        void this.resubscribe().then(() => this.checkAll());
       }
     });
     await this.subscriber.subscribe(this.channel);
@@ -319,6 +325,18 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     } else if (!w.checking && now >= w.nextCheckAt) {
       this.readBack(w);
     }
+  }
+
+  /**
+   * Subscribes again to this channel and the followed mirrors. ioredis subscribes again by itself after a plain drop,
+   * but forgets its subscriptions when Redis refused a reconnection's login (a password rotated in Redis before the
+   * apps): once the login was accepted again, the hub received nothing more and every answer waited for a read-back.
+   * SUBSCRIBE to a channel already subscribed changes nothing.
+   */
+  private resubscribe(): Promise<unknown> {
+    return this.subscriber
+      .subscribe(this.channel, ...this.following.keys())
+      .catch((err: unknown) => this.errors.report('reply_read', err));
   }
 
   private checkAll(): void {

@@ -55,10 +55,17 @@ export interface ErrorEmitter {
   on(event: 'error', listener: (err: Error) => void): unknown;
 }
 
+/**
+ * Emitted by a subscriber connection of `createRedis` once it really works again: a command answered after it turned
+ * ready. ioredis turns a connection without a ready check ready before AUTH's answer, so its own `ready` also came on
+ * every attempt that Redis then refused (a password rotated in Redis before the apps).
+ */
+export const REDIS_USABLE = 'usable';
+
 /** A connection that reconnects by itself (ioredis). */
 export interface Reconnecting {
   on(event: 'error', listener: (err: Error) => void): unknown;
-  on(event: 'ready', listener: () => void): unknown;
+  on(event: 'ready' | typeof REDIS_USABLE, listener: () => void): unknown;
 }
 
 /** Errors stop being one outage when none arrived for this long and no watched connection is down. */
@@ -204,14 +211,19 @@ export class RedisErrors {
   /**
    * Attaches to a connection: its errors are reported, its drop and return end or extend the outage. `apart`: a
    * connection that holds no job, lock or result (the response cache's), whose failures `mark` does not see.
+   * `readyEvent`: the event that says it is back (REDIS_USABLE for a connection whose `ready` may come too early).
    */
-  watchConnection(client: Reconnecting, name: string, opts: { apart?: boolean } = {}): void {
+  watchConnection(
+    client: Reconnecting,
+    name: string,
+    opts: { apart?: boolean; readyEvent?: 'ready' | typeof REDIS_USABLE } = {},
+  ): void {
     const apart = opts.apart === true;
     client.on('error', (err: Error) => {
       redactCredentials(err);
       this.failed('connection', err, { apart, connection: name });
     });
-    client.on('ready', () => {
+    client.on(opts.readyEvent ?? 'ready', () => {
       const now = this.now();
       // Only a connection that may hold locks ends their outage (the cache's coming back says nothing of them).
       if (!apart) {

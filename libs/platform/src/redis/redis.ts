@@ -1,7 +1,7 @@
 import { parseRedisUrl } from '@aigw/core';
 import { Logger } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
-import { redactCredentials, type RedisErrors } from './redis-errors';
+import { redactCredentials, REDIS_USABLE, type RedisErrors } from './redis-errors';
 import { isLoginRefusal } from './redis-unreachable';
 import { bindSocketTimeoutToItsSocket } from './socket-timeout-fix';
 import { corkEveryCommand } from './turn-cork';
@@ -63,12 +63,15 @@ export interface RedisConnectionRole {
  */
 export function createRedis(url: string, name: string, errors: RedisErrors, opts: RedisConnectionRole = {}): Redis {
   const conn = parseRedisUrl(url);
+  // Attempts since the connection last worked: ioredis's own count restarts at every `ready`, which a subscriber's
+  // refused login gives on every attempt (see `emitWhenUsable`), so it retried ten times a second.
+  let attempts = 0;
   const options: RedisOptions = {
     ...conn,
     connectionName: name,
     maxRetriesPerRequest: opts.blocking === true || opts.subscriber === true ? null : 2,
     // Reconnect quickly, then back off to a second; never give up (Redis restarts must be survivable).
-    retryStrategy: (times) => Math.min(50 * 2 ** times, REDIS_MAX_RECONNECT_DELAY_MS),
+    retryStrategy: () => Math.min(50 * 2 ** ++attempts, REDIS_MAX_RECONNECT_DELAY_MS),
     socketTimeout: REDIS_SOCKET_TIMEOUT_MS,
     lazyConnect: false,
     ...(opts.subscriber === true ? { enableReadyCheck: false } : {}),
@@ -77,6 +80,12 @@ export function createRedis(url: string, name: string, errors: RedisErrors, opts
       : { enableOfflineQueue: false, commandTimeout: opts.failFastMs, maxRetriesPerRequest: 0 }),
   };
   const client = new Redis(options);
+  if (opts.subscriber === true) {
+    emitWhenUsable(client);
+  }
+  client.on(opts.subscriber === true ? REDIS_USABLE : 'ready', () => {
+    attempts = 0;
+  });
   answerRefusedInfo(client);
   if (opts.corkPerTurn === true) {
     corkEveryCommand(client);
@@ -84,12 +93,43 @@ export function createRedis(url: string, name: string, errors: RedisErrors, opts
   // First: its stop must come before the outage report, which would say the process carries on.
   stopOnRefusedDatabase(client, conn.db, opts.variable ?? 'REDIS_URL');
   // A fail-fast connection (the response cache's) holds no job, lock or result: RedisErrors.mark leaves it out.
-  errors.watchConnection(client, name, { apart: opts.failFastMs !== undefined });
+  errors.watchConnection(client, name, {
+    apart: opts.failFastMs !== undefined,
+    readyEvent: opts.subscriber === true ? REDIS_USABLE : 'ready',
+  });
   if (opts.subscriber === true) {
     pingWhileOpen(client);
     handleResubscribeRejections(client);
   }
   return client;
+}
+
+/**
+ * Emits REDIS_USABLE once a PING sent after `ready` is answered. A subscriber has no ready check, so ioredis turns it
+ * ready right after connecting, before AUTH's answer: when Redis refuses the login (a password rotated in Redis before
+ * the apps), `ready` came on every reconnection attempt, ten a second, and each one was taken for Redis' return (a
+ * "Redis is back" in the log, the gateway reading back every pending job). The PING follows AUTH on the connection,
+ * so its answer means AUTH was accepted. One PING at a time: one left waiting by a dropped attempt is sent again on
+ * the next connection (a subscriber waits out reconnections) and confirms that one.
+ */
+function emitWhenUsable(client: Redis): void {
+  let confirming = false;
+  client.on('ready', () => {
+    if (confirming) {
+      return;
+    }
+    confirming = true;
+    client.ping().then(
+      () => {
+        confirming = false;
+        client.emit(REDIS_USABLE);
+      },
+      () => {
+        // Refused or dropped: the connection's error event reports it, and the next `ready` tries again.
+        confirming = false;
+      },
+    );
+  });
 }
 
 /**
