@@ -74,7 +74,7 @@ describe('ResponseCacheAdmin (real Redis)', () => {
 
   beforeAll(async () => {
     cache = new ResponseCache(REDIS_URL, keys, errors);
-    admin = new ResponseCacheAdmin(REDIS_URL, keys, errors, false);
+    admin = new ResponseCacheAdmin(REDIS_URL, keys, errors);
     redis = new Redis(REDIS_URL);
     await waitFor(async () => (await cache.lookup(gpt, 'warm-up')).status === 'miss');
   });
@@ -117,26 +117,35 @@ describe('ResponseCacheAdmin (real Redis)', () => {
     ).toBe(3);
   });
 
-  it('counts a Redis of its own with DBSIZE and its dataset memory', async () => {
+  it("counts only its own deployment's entries in a cache Redis shared with another, for a user without INFO", async () => {
     const own = await new PrivateRedis().start();
-    const ownCache = new ResponseCache(own.url, keys, errors);
-    const ownAdmin = new ResponseCacheAdmin(own.url, keys, errors, true);
+    const setup = new Redis(own.url);
+    await setup.acl('SETUSER', 'cacheuser', 'on', '>cache-secret', '~*', '&*', '+@all', '-info');
+    await setup.quit();
+    const url = own.url.replace('redis://', 'redis://cacheuser:cache-secret@');
+    const otherKeys = new RedisKeys(uniqueId('other'));
+    const ownCache = new ResponseCache(url, keys, errors);
+    const otherCache = new ResponseCache(url, otherKeys, errors);
+    const ownAdmin = new ResponseCacheAdmin(url, keys, errors);
     try {
       await waitFor(async () => (await ownCache.lookup(gpt, 'warm-up')).status === 'miss');
+      await waitFor(async () => (await otherCache.lookup(gpt, 'warm-up')).status === 'miss');
       await ownCache.fill({ key: sha(1), modelTag: gpt, ttlS: 60, maxEntryBytes: 10_000 }, result('x'));
       await ownCache.fill({ key: sha(2), modelTag: gpt, ttlS: 60, maxEntryBytes: 10_000 }, result('y'));
-      const size = await ownAdmin.size();
-      expect(size.entries).toBe(2);
-      expect(size.bytes).toBeGreaterThan(0);
+      for (const i of [1, 2, 3]) {
+        await otherCache.fill({ key: sha(i), modelTag: gpt, ttlS: 60, maxEntryBytes: 10_000 }, result('z'));
+      }
+      expect(await ownAdmin.size()).toEqual({ entries: 2, bytes: 2 * JSON.stringify(result('x')).length });
     } finally {
       await ownCache.close();
+      await otherCache.close();
       await ownAdmin.close();
       await own.stop();
     }
   });
 
   it('throws, without hanging, when its Redis is unreachable', async () => {
-    const down = new ResponseCacheAdmin(`redis://127.0.0.1:${await freePort()}/0`, keys, errors, false);
+    const down = new ResponseCacheAdmin(`redis://127.0.0.1:${await freePort()}/0`, keys, errors);
     try {
       await expect(down.invalidate({ all: true })).rejects.toThrow();
       await expect(down.size()).rejects.toThrow();

@@ -34,8 +34,12 @@ export interface CacheStatsView {
   enabledDeployments: string[];
 }
 
-/** A scrape reuses a size this recent: on a shared Redis measuring it is a SCAN. */
+/**
+ * A scrape reuses a size this recent (measuring it is a SCAN of the entries), or, for a cache whose SCAN took long, one
+ * measured within ten times that: scrapes never keep its Redis busy over a tenth of the time.
+ */
 const SIZE_MAX_AGE_MS = 10_000;
+const SIZE_AGE_PER_MEASURED_MS = 10;
 
 /**
  * Clearing and measuring the response cache (ADR 0005), and its size gauges (`aigw_cache_entries`,
@@ -44,7 +48,7 @@ const SIZE_MAX_AGE_MS = 10_000;
 @Injectable()
 export class CacheAdminService implements OnApplicationShutdown {
   private readonly store: ResponseCacheAdmin;
-  private measured: { at: number; size: Promise<CacheSize> } | null = null;
+  private measured: { at: number; maxAgeMs: number; settled: boolean; size: Promise<CacheSize> } | null = null;
   private readonly enabledByDefault: boolean;
 
   constructor(
@@ -57,8 +61,7 @@ export class CacheAdminService implements OnApplicationShutdown {
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
     this.enabledByDefault = env.CACHE_ENABLED;
-    const dedicated = env.CACHE_REDIS_URL !== undefined && env.CACHE_REDIS_URL !== env.REDIS_URL;
-    this.store = new ResponseCacheAdmin(env.CACHE_REDIS_URL ?? env.REDIS_URL, keys, errors, dedicated);
+    this.store = new ResponseCacheAdmin(env.CACHE_REDIS_URL ?? env.REDIS_URL, keys, errors);
     const gauge = (name: MetricName, help: string, field: keyof CacheSize): void => {
       const size = (): Promise<CacheSize> => this.recentSize();
       new Gauge({
@@ -81,7 +84,7 @@ export class CacheAdminService implements OnApplicationShutdown {
     );
     gauge(
       MetricName.CacheBytes,
-      "Bytes of the response cache: its Redis' dataset memory when it has its own, else the entries' sizes.",
+      "Bytes of the response cache's entries (their values' sizes), this deployment's only.",
       'bytes',
     );
   }
@@ -107,7 +110,7 @@ export class CacheAdminService implements OnApplicationShutdown {
   async stats(): Promise<CacheStatsView> {
     const [counts, size] = await Promise.all([
       unavailableAs503(this.counts.totals(), 'The cache statistics could not be read from Redis; retry shortly.'),
-      unavailableAs503(this.store.size()),
+      unavailableAs503(this.recentSize({ fresh: true })),
     ]);
     const looked = counts.hit + counts.miss;
     return {
@@ -141,16 +144,32 @@ export class CacheAdminService implements OnApplicationShutdown {
     return query.prefix !== undefined ? { keyPrefix: query.prefix } : { all: true };
   }
 
-  private recentSize(): Promise<CacheSize> {
+  /**
+   * The cache's size, measured again when the last measurement is too old, or is over and `fresh` (the stats
+   * endpoint: an admin who just filled or cleared the cache sees it). A measurement still running is always joined:
+   * concurrent scrapes and stats calls run one SCAN.
+   */
+  private recentSize(opts: { fresh?: boolean } = {}): Promise<CacheSize> {
     const now = Date.now();
-    if (this.measured === null || now - this.measured.at > SIZE_MAX_AGE_MS) {
+    const last = this.measured;
+    if (last === null || (last.settled && (opts.fresh === true || now - last.at > last.maxAgeMs))) {
       const size = this.store.size();
-      this.measured = { at: now, size };
-      size.catch(() => {
-        this.measured = null;
-      });
+      const measured = { at: now, maxAgeMs: SIZE_MAX_AGE_MS, settled: false, size };
+      this.measured = measured;
+      size.then(
+        () => {
+          measured.settled = true;
+          measured.maxAgeMs = Math.max(SIZE_MAX_AGE_MS, (Date.now() - now) * SIZE_AGE_PER_MEASURED_MS);
+        },
+        () => {
+          if (this.measured === measured) {
+            this.measured = null;
+          }
+        },
+      );
+      return size;
     }
-    return this.measured.size;
+    return last.size;
   }
 }
 

@@ -30,20 +30,16 @@ function globLiteral(text: string): string {
  * in steps (no index to keep consistent with TTL expiry and LRU eviction), and the cache's size. Only keys under
  * `<prefix>:cache:` are ever deleted. Errors are thrown: the admin endpoints answer 503 for them.
  *
- * Size: with a Redis of its own (`dedicated`, CACHE_REDIS_URL set), DBSIZE and INFO's `used_memory_dataset` (O(1);
- * the Redis or db must hold nothing else). Sharing the main Redis, a SCAN over the entries summing STRLEN: O(entries),
- * acceptable for the small caches that share it.
+ * Size: a SCAN over this deployment's entries summing STRLEN, O(entries), on a Redis of its own (CACHE_REDIS_URL) as
+ * on the main one. DBSIZE and INFO's dataset memory counted everything in a cache Redis shared by deployments (another
+ * REDIS_PREFIX's entries too), and failed for an ACL user that may not run INFO. Callers keep the figure a while
+ * (CacheAdminService): it is never read per request.
  */
 export class ResponseCacheAdmin {
   private readonly redis: Redis;
   private readonly keyspace: string;
 
-  constructor(
-    url: string,
-    keys: RedisKeys,
-    errors: RedisErrors,
-    private readonly dedicated: boolean,
-  ) {
+  constructor(url: string, keys: RedisKeys, errors: RedisErrors) {
     this.redis = createRedis(url, `${keys.prefix}:cache-admin`, errors, {
       failFastMs: ADMIN_COMMAND_TIMEOUT_MS,
       variable: 'CACHE_REDIS_URL (else REDIS_URL)',
@@ -61,11 +57,6 @@ export class ResponseCacheAdmin {
   }
 
   async size(): Promise<CacheSize> {
-    if (this.dedicated) {
-      const [entries, info] = await Promise.all([this.redis.dbsize(), this.redis.info('memory')]);
-      const bytes = /^used_memory_dataset:(\d+)/m.exec(info)?.[1];
-      return { entries, bytes: bytes === undefined ? 0 : Number(bytes) };
-    }
     let entries = 0;
     let bytes = 0;
     for await (const batch of this.scan(this.patternOf({ all: true }))) {
