@@ -37,14 +37,16 @@ describe('api-gateway: ReplyHub after a refused login', () => {
     let refusals = 0;
     const subscribers = async (): Promise<number> =>
       Number(((await admin.pubsub('NUMSUB', hub.channel)) as [string, number])[1]);
+    const subscriber = (hub as unknown as { subscriber: Redis }).subscriber;
     try {
+      // As in the app, whose module init comes well after the constructor opened the connection: it is confirmed
+      // usable before the hub listens (a PING sent after the one that confirms it is answered after it).
+      await waitFor(() => subscriber.status === 'ready', { message: 'the subscriber did not connect' });
+      await subscriber.ping();
       await hub.onModuleInit();
       expect(await subscribers()).toBe(1);
       command.on('error', () => undefined);
-      (hub as unknown as { subscriber: Redis }).subscriber.on(
-        'error',
-        (err: Error) => void (err.message.startsWith('WRONGPASS') && refusals++),
-      );
+      subscriber.on('error', (err: Error) => void (err.message.startsWith('WRONGPASS') && refusals++));
       await admin.acl('SETUSER', 'gw', 'resetpass', '>new-secret');
       await admin.client('KILL', 'USER', 'gw');
       await waitFor(() => refusals >= 2, { timeoutMs: 10_000, message: 'the refused logins were not seen' });

@@ -114,12 +114,9 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     this.subscriber.on('message', (channel: string, payload: string) =>
       channel === this.channel ? this.route(payload) : this.mirror(channel, payload),
     );
-    // Not `ready`: a subscriber turns ready before Redis accepted its login, on every attempt it then refuses. The
-    // first one is the connection's start, whenever its confirmation lands beside SUBSCRIBE's answer.
-    let started = false;
-    this.subscriber.on(REDIS_USABLE, () => {
-      const reconnected = started;
-      started = true;
+    // Not `ready`: a subscriber turns ready before Redis accepted its login, on every attempt it then refuses. Its
+    // first connection may be confirmed before this runs (the constructor opened it) or after SUBSCRIBE's answer.
+    this.subscriber.on(REDIS_USABLE, (reconnected: boolean) => {
       if (reconnected && this.subscribed) {
         this.logger.log('reply subscriber reconnected; reading back every pending job');
         void this.resubscribe().then(() => this.checkAll());

@@ -57,7 +57,7 @@ export interface ErrorEmitter {
 
 /**
  * Emitted by a subscriber connection of `createRedis` once it really works again: a command answered after it turned
- * ready. ioredis turns a connection without a ready check ready before AUTH's answer, so its own `ready` also came on
+ * ready. Its argument is true when the connection was usable before (a reconnection), false the first time. ioredis turns a connection without a ready check ready before AUTH's answer, so its own `ready` also came on
  * every attempt that Redis then refused (a password rotated in Redis before the apps).
  */
 export const REDIS_USABLE = 'usable';
@@ -65,7 +65,7 @@ export const REDIS_USABLE = 'usable';
 /** A connection that reconnects by itself (ioredis). */
 export interface Reconnecting {
   on(event: 'error', listener: (err: Error) => void): unknown;
-  on(event: 'ready' | typeof REDIS_USABLE, listener: () => void): unknown;
+  on(event: 'ready' | typeof REDIS_USABLE, listener: (reconnected?: boolean) => void): unknown;
 }
 
 /** Errors stop being one outage when none arrived for this long and no watched connection is down. */

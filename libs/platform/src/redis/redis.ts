@@ -110,10 +110,12 @@ export function createRedis(url: string, name: string, errors: RedisErrors, opts
  * the apps), `ready` came on every reconnection attempt, ten a second, and each one was taken for Redis' return (a
  * "Redis is back" in the log, the gateway reading back every pending job). The PING follows AUTH on the connection,
  * so its answer means AUTH was accepted. One PING at a time: one left waiting by a dropped attempt is sent again on
- * the next connection (a subscriber waits out reconnections) and confirms that one.
+ * the next connection (a subscriber waits out reconnections) and confirms that one. Its argument tells a reconnection
+ * from the first connection, which listeners attached after it came cannot tell by themselves.
  */
 function emitWhenUsable(client: Redis): void {
   let confirming = false;
+  let confirmedBefore = false;
   client.on('ready', () => {
     if (confirming) {
       return;
@@ -122,7 +124,8 @@ function emitWhenUsable(client: Redis): void {
     client.ping().then(
       () => {
         confirming = false;
-        client.emit(REDIS_USABLE);
+        client.emit(REDIS_USABLE, confirmedBefore);
+        confirmedBefore = true;
       },
       () => {
         // Refused or dropped: the connection's error event reports it, and the next `ready` tries again.
