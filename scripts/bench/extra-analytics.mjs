@@ -75,8 +75,10 @@ async function vacuumAnalyze(ds, schema) {
 
 async function ensureSeeded({ rows, log, entities }) {
   const schema = `bench_analytics_${SEED_VERSION}_${rows}`;
+  // Without the apps' 30 s read timeout: seeding millions of rows, and the rollups' backfill, are single statements
+  // that run longer (the apps' own migrations run without it too).
   const ds = await new entities.DataSource(
-    entities.createDataSourceOptions({ url: DATABASE_URL, schema, poolSize: 4 }),
+    entities.createDataSourceOptions({ url: DATABASE_URL, schema, poolSize: 4, readTimeoutMs: 0 }),
   ).initialize();
   const [marker] = await ds.query(`SELECT to_regclass($1) IS NOT NULL AS present`, [`"${schema}".bench_seeded`]);
   if (marker.present) {
