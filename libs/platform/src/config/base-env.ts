@@ -207,27 +207,15 @@ export class BaseEnv {
    * ones; every process checks the three retentions alike (`IsUsageRetention`), so none boots with a retention
    * that deletes what the gateway reads back (the quota counters' current month).
    */
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
-  @Max(36_500)
-  @IsUsageRetention()
+  @RetentionDays()
   USAGE_RETENTION_DAYS = 0;
 
   /** Days of hourly usage rollups (usage_hourly, usage_deployment_hourly) kept; 0 keeps them for good. */
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
-  @Max(36_500)
-  @IsUsageRetention()
+  @RetentionDays()
   USAGE_HOURLY_RETENTION_DAYS = 0;
 
   /** Days of daily usage rollups (usage_daily, usage_deployment_daily) kept; 0 keeps them for good. */
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
-  @Max(36_500)
-  @IsUsageRetention()
+  @RetentionDays()
   USAGE_DAILY_RETENTION_DAYS = 0;
 }
 
@@ -237,6 +225,16 @@ export function usageRetentionOf(env: BaseEnv): UsageRetention {
     rawDays: env.USAGE_RETENTION_DAYS,
     hourlyDays: env.USAGE_HOURLY_RETENTION_DAYS,
     dailyDays: env.USAGE_DAILY_RETENTION_DAYS,
+  };
+}
+
+/** A USAGE_*RETENTION_DAYS variable: whole days, 0 (keep for good) to 100 years, checked with the other two. */
+function RetentionDays(): PropertyDecorator {
+  const decorators = [Type(() => Number), IsInt(), Min(0), Max(36_500), IsUsageRetention()];
+  return (target: object, propertyName: string | symbol) => {
+    for (const decorate of decorators) {
+      decorate(target, propertyName);
+    }
   };
 }
 

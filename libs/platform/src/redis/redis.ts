@@ -80,10 +80,12 @@ export function createRedis(url: string, name: string, errors: RedisErrors, opts
       : { enableOfflineQueue: false, commandTimeout: opts.failFastMs, maxRetriesPerRequest: 0 }),
   };
   const client = new Redis(options);
+  // When the connection can be used: a subscriber's `ready` comes before its login is answered (emitWhenUsable).
+  const readyEvent = opts.subscriber === true ? REDIS_USABLE : 'ready';
   if (opts.subscriber === true) {
     emitWhenUsable(client);
   }
-  client.on(opts.subscriber === true ? REDIS_USABLE : 'ready', () => {
+  client.on(readyEvent, () => {
     attempts = 0;
   });
   answerRefusedInfo(client);
@@ -95,7 +97,7 @@ export function createRedis(url: string, name: string, errors: RedisErrors, opts
   // A fail-fast connection (the response cache's) holds no job, lock or result: RedisErrors.mark leaves it out.
   errors.watchConnection(client, name, {
     apart: opts.failFastMs !== undefined,
-    readyEvent: opts.subscriber === true ? REDIS_USABLE : 'ready',
+    readyEvent,
   });
   if (opts.subscriber === true) {
     pingWhileOpen(client);
