@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { GatewayError, type GenerationRequest, type GenerationResult, type Spent } from '@aigw/core';
+import { fitsDeadline, GatewayError, type GenerationRequest, type GenerationResult, type Spent } from '@aigw/core';
 import { abortCauseOf, GenerationCancelledError } from '../cancel/abort';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import { AttemptLoop } from '../routing/attempt-loop';
@@ -83,6 +83,5 @@ export class GenerationService {
  * jobs taken at once).
  */
 function leavesACall(request: GenerationRequest, now: number, minCallMs: number): boolean {
-  const floor = Math.min(minCallMs, (request.deadlineAt - request.receivedAt) / 2);
-  return request.deadlineAt - now >= floor;
+  return fitsDeadline(now, 0, request.deadlineAt, Math.min(minCallMs, (request.deadlineAt - request.receivedAt) / 2));
 }
