@@ -20,7 +20,9 @@ for i = 1, 8 do limits[i] = tonumber(ARGV[i]) end
 local tokens = tonumber(ARGV[9])
 local reserve = tonumber(ARGV[10])
 local quota = limits[5] >= 0 or limits[6] >= 0 or limits[7] >= 0 or limits[8] >= 0
-if quota and redis.call('EXISTS', KEYS[1]) == 0 then
+-- What the counters are (settlement finds out whether a rebuild or a reset replaced them since).
+local epoch = redis.call('GET', KEYS[1])
+if quota and not epoch then
   return {'rebuild'}
 end
 local names = {'key_rpm', 'key_tpm', 'user_rpm', 'user_tpm', 'daily_requests', 'daily_spend', 'monthly_requests', 'monthly_spend'}
@@ -54,10 +56,8 @@ for i = 1, 8 do
     redis.call('PEXPIREAT', key, at)
   end
 end
--- What the counters are (settlement finds out whether a rebuild or a reset replaced them since).
-local epoch = redis.call('GET', KEYS[1]) or '-'
 local resets = redis.call('GET', KEYS[10]) or '0'
-return {'ok', current[1], current[2], current[3], current[4], epoch, resets}
+return {'ok', current[1], current[2], current[3], current[4], epoch or '-', resets}
 `;
 
 /**
