@@ -127,7 +127,9 @@ export class AppModule {
       providers: [
         { provide: ENV, useValue: env },
         QueueBoard,
-        { provide: APP_GUARD, useClass: ApiKeyGuard },
+        // A provider of its own too: the early key check (`Expect: 100-continue`) asks the same instance.
+        ApiKeyGuard,
+        { provide: APP_GUARD, useExisting: ApiKeyGuard },
         { provide: APP_PIPE, useClass: RequestValidationPipe },
         { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },
         {

@@ -1,11 +1,9 @@
 import { RequestMethod, type Type } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
-import { ModulesContainer, Reflector } from '@nestjs/core';
+import { ModulesContainer } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { awaitsContinue, ENV, sendError } from '@aigw/platform';
+import { awaitsContinue, sendError } from '@aigw/platform';
 import type { FastifyInstance } from 'fastify';
-import type { GatewayEnv } from '../config/gateway-env';
-import { ApiKeyAuthenticator } from './api-key-authenticator';
 import { ApiKeyGuard, PUBLIC_CONTROLLERS } from './api-key.guard';
 import { PUBLIC_WHEN, type PublicPredicate } from './public-when';
 
@@ -61,7 +59,6 @@ function keyedRoutes(app: NestFastifyApplication): KeyedRoutes {
  */
 export function installEarlyKeyCheck(fastify: FastifyInstance, app: NestFastifyApplication): void {
   let routes: KeyedRoutes | undefined;
-  let guard: ApiKeyGuard | undefined;
   fastify.addHook('onRequest', (req, reply, done) => {
     if (!awaitsContinue(req.raw) || req.is404) {
       done();
@@ -69,8 +66,7 @@ export function installEarlyKeyCheck(fastify: FastifyInstance, app: NestFastifyA
     }
     // Read once the routes are mapped (the first such request comes after init).
     routes ??= keyedRoutes(app);
-    // The global guard is registered as APP_GUARD, not as a provider of its own: the same class on the same services.
-    guard ??= new ApiKeyGuard(app.get(ApiKeyAuthenticator), app.get(Reflector), app.get<symbol, GatewayEnv>(ENV));
+    const guard = app.get(ApiKeyGuard);
     const route = `${req.method} ${req.routeOptions.url ?? ''}`;
     if (!routes.has(route)) {
       done();
