@@ -13,13 +13,8 @@ import type {
   HealthResult,
   ProviderAdapter,
 } from '../types';
-import {
-  estimatedEmbedUsage,
-  geminiEmbedBatches,
-  geminiEmbedBody,
-  geminiEmbedTexts,
-  readGeminiEmbeddings,
-} from './gemini-embeddings';
+import { estimatedEmbedUsage, textInputs } from '../embeddings/embedding-checks';
+import { geminiEmbedBatches, geminiEmbedBody, readGeminiEmbeddings } from './gemini-embeddings';
 import { geminiBody } from './gemini-mapping';
 import { GeminiStreamDecoder, readGenerateContent } from './gemini-wire';
 
@@ -99,7 +94,7 @@ export class GeminiAdapter implements ProviderAdapter {
    * joined in input order (any failing call fails the whole request). Usage is estimated (the API reports none).
    */
   async embed(req: EmbeddingsAdapterRequest, signal: AbortSignal): Promise<EmbeddingsResponse> {
-    const texts = geminiEmbedTexts(req);
+    const texts = textInputs(req, 'the Gemini API');
     const embeddings: number[][] = [];
     for (const batch of geminiEmbedBatches(texts)) {
       const call = {

@@ -1,20 +1,7 @@
-import { countTextTokens, ErrorClass, ProviderCallError, type Usage } from '@aigw/core';
-import type { EmbeddingsAdapterRequest } from '../types';
+import { vectorList, vectorOf } from '../embeddings/embedding-checks';
 
 /** `batchEmbedContents` takes at most 100 requests: a longer input list is split into calls of this many. */
 export const GEMINI_EMBED_BATCH_MAX = 100;
-
-/** The texts of an embeddings request: the Gemini API embeds text only (no token ids). */
-export function geminiEmbedTexts(req: EmbeddingsAdapterRequest): string[] {
-  const texts: string[] = [];
-  for (const item of req.input) {
-    if (typeof item !== 'string') {
-      throw new ProviderCallError(ErrorClass.InvalidRequest, 'the Gemini API embeds text only, not token arrays');
-    }
-    texts.push(item);
-  }
-  return texts;
-}
 
 /** Splits the texts into `batchEmbedContents` calls of at most GEMINI_EMBED_BATCH_MAX, in order. */
 export function geminiEmbedBatches(texts: readonly string[]): string[][] {
@@ -42,33 +29,6 @@ export function geminiEmbedBody(model: string, texts: readonly string[], dimensi
 
 /** A 2xx `batchEmbedContents` body: `embeddings[].values`, one per request, in request order. */
 export function readGeminiEmbeddings(json: unknown, status: number, count: number): number[][] {
-  const list = (json as { embeddings?: unknown } | null)?.embeddings;
-  if (!Array.isArray(list) || list.length !== count) {
-    throw new ProviderCallError(
-      ErrorClass.Provider,
-      `upstream HTTP ${status}: expected ${count} embeddings, got ${Array.isArray(list) ? list.length : 'none'}`,
-      { status },
-    );
-  }
-  return list.map((e: unknown) => {
-    const values = (e as { values?: unknown } | null)?.values;
-    if (!Array.isArray(values) || !values.every((x) => typeof x === 'number')) {
-      throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: an embedding is not a vector`, {
-        status,
-      });
-    }
-    return values;
-  });
-}
-
-/**
- * The Gemini API reports no token usage for embeddings: the prompt tokens are estimated with the gateway's own
- * tokenizer (the one routing sizes requests with), so billing and usage rows are not left at zero.
- */
-export function estimatedEmbedUsage(texts: readonly string[]): Usage {
-  let promptTokens = 0;
-  for (const t of texts) {
-    promptTokens += countTextTokens(t);
-  }
-  return { promptTokens, completionTokens: 0, totalTokens: promptTokens, cachedPromptTokens: 0 };
+  const list = vectorList((json as { embeddings?: unknown } | null)?.embeddings, count, status);
+  return list.map((e: unknown) => vectorOf((e as { values?: unknown } | null)?.values, status));
 }

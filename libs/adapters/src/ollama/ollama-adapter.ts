@@ -13,6 +13,7 @@ import type {
   HealthResult,
   ProviderAdapter,
 } from '../types';
+import { textInputs } from '../embeddings/embedding-checks';
 import { ollamaEmbedBody, readOllamaEmbeddings } from './ollama-embeddings';
 import { OllamaStreamDecoder, ollamaBody, readChat, readTags } from './ollama-wire';
 
@@ -68,15 +69,15 @@ export class OllamaAdapter implements ProviderAdapter {
     yield* streamCall(this.pool, req.target, call, signal, new OllamaStreamDecoder(req.target.apiKey));
   }
 
+  // async: token arrays, refused by `textInputs`, reject instead of throwing synchronously.
   async embed(req: EmbeddingsAdapterRequest, signal: AbortSignal): Promise<EmbeddingsResponse> {
+    const texts = textInputs(req, 'Ollama');
     const call = {
       method: 'POST',
       path: '/api/embed',
       headers: headersOf(req.target, true),
-      body: ollamaEmbedBody(req),
+      body: ollamaEmbedBody(req, texts),
     } as const;
-    // Strings only by now: ollamaEmbedBody refused token arrays.
-    const texts = req.input as string[];
     return jsonCall(this.pool, req.target, call, signal, (json, _headers, status) =>
       readOllamaEmbeddings(json, status, texts),
     );

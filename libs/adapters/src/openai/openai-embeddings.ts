@@ -1,4 +1,5 @@
 import { ErrorClass, ProviderCallError, merged } from '@aigw/core';
+import { vectorOf } from '../embeddings/embedding-checks';
 import type { EmbeddingsAdapterRequest, EmbeddingsResponse } from '../types';
 import { usageOf } from './openai-wire';
 
@@ -18,19 +19,16 @@ export function embeddingsBody(req: EmbeddingsAdapterRequest): string {
 }
 
 /** A vector as floats: servers that ignore `encoding_format` may still answer base64 (little-endian float32). */
-function vectorOf(v: unknown, status: number): number[] {
-  if (Array.isArray(v) && v.every((x) => typeof x === 'number')) {
-    return v;
+function floatsOf(v: unknown, status: number): number[] {
+  if (typeof v !== 'string') {
+    return vectorOf(v, status);
   }
-  if (typeof v === 'string') {
-    const bytes = Buffer.from(v, 'base64');
-    const out = new Array<number>(Math.floor(bytes.length / 4));
-    for (let i = 0; i < out.length; i++) {
-      out[i] = bytes.readFloatLE(i * 4);
-    }
-    return out;
+  const bytes = Buffer.from(v, 'base64');
+  const out = new Array<number>(Math.floor(bytes.length / 4));
+  for (let i = 0; i < out.length; i++) {
+    out[i] = bytes.readFloatLE(i * 4);
   }
-  throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: an embedding is not a vector`, { status });
+  return out;
 }
 
 interface WireEmbedding {
@@ -50,7 +48,7 @@ export function readEmbeddings(json: unknown, status: number, count: number): Om
   (body.data as WireEmbedding[]).forEach((item, position) => {
     const index = typeof item?.index === 'number' ? item.index : position;
     if (index >= 0 && index < count) {
-      embeddings[index] = vectorOf(item?.embedding, status);
+      embeddings[index] = floatsOf(item?.embedding, status);
     }
   });
   for (let i = 0; i < count; i++) {
