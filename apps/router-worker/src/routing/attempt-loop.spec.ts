@@ -216,6 +216,8 @@ describe('AttemptLoop', () => {
     const err = await failureOf(bench.loop.run([small, same], request, signal));
     expect(err.code).toBe(ErrorCode.ContextLengthExceeded);
     expect(err.status).toBe(400);
+    // OpenAI's own answer names the field to shorten.
+    expect(err.param).toBe('messages');
   });
 
   it('answers 502 all_providers_failed with every attempt when all fail, and the shortest Retry-After', async () => {

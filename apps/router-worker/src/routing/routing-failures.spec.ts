@@ -39,10 +39,12 @@ describe('contextLengthFailure', () => {
     },
   );
 
-  it('names input for an embeddings request (the field to shorten), nothing for chat', () => {
+  it('names the field to shorten, as OpenAI does: input for an embeddings request, messages for chat', () => {
     const embed = contextLengthFailure(tooLong, [], true);
     expect(embed.code).toBe(ErrorCode.ContextLengthExceeded);
     expect(embed.param).toBe('input');
-    expect(contextLengthFailure(tooLong, []).param).toBeNull();
+    const chat = contextLengthFailure(tooLong, []);
+    expect(chat.code).toBe(ErrorCode.ContextLengthExceeded);
+    expect(chat.param).toBe('messages');
   });
 });

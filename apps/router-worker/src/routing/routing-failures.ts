@@ -41,14 +41,14 @@ export function untranslatableFailure(err: ProviderCallError, attempts: Attempt[
 }
 
 /**
- * No deployment with a larger context window was left to try. `embeddings`: the provider refused an input too long to
- * embed, and `input` is named, as OpenAI does (and as routing does when no window fits the estimate).
+ * No deployment with a larger context window was left to try. The field to shorten is named, as OpenAI does (and as
+ * routing does when no window fits the estimate): `messages`, or `input` for an embeddings request (`embeddings`).
  */
 export function contextLengthFailure(err: ProviderCallError, attempts: Attempt[], embeddings = false): GatewayError {
   return new GatewayError(ErrorCode.ContextLengthExceeded, `The request is too long for the model: ${err.message}`, {
     attempts,
     cause: err,
-    param: embeddings ? 'input' : null,
+    param: embeddings ? 'input' : 'messages',
   });
 }
 

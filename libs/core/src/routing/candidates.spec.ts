@@ -166,9 +166,18 @@ describe('filterCandidates: exclusions and the resulting error', () => {
     expect(selectionError(none.failure!).status).toBe(400);
   });
 
-  it('an embeddings input too long for every window -> context_length_exceeded naming input', () => {
+  it('a prompt too long for every window names messages, as OpenAI does (the model is not at fault)', () => {
     const chat = filterCandidates(catalog, need('auto', { estimatedTokens: 200_000 }), neverOpen);
-    expect(selectionError(chat.failure!).param).toBe('model');
+    expect(chat.failure?.code).toBe(ErrorCode.ContextLengthExceeded);
+    expect(selectionError(chat.failure!).param).toBe('messages');
+    expect(selectionError(chat.failure!).toBody()).toMatchObject({
+      type: 'invalid_request_error',
+      code: 'context_length_exceeded',
+      param: 'messages',
+    });
+  });
+
+  it('an embeddings input too long for every window -> context_length_exceeded naming input', () => {
     const embed: Deployment = {
       ...catalog[0],
       id: 'openai/text-embedding-3-small',

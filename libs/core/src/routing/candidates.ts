@@ -265,15 +265,12 @@ function failureOf(
       for (const e of excluded) {
         largest = Math.max(largest, byId.get(e.deploymentId)?.model.contextWindow ?? 0);
       }
-      const failure: SelectionFailure = {
+      // OpenAI names the field to shorten, not the model: `messages` for chat, `input` for embeddings.
+      return {
         code: ErrorCode.ContextLengthExceeded,
         message: `The request needs about ${need.estimatedTokens} tokens but the largest context window for ${name} is ${largest}.`,
+        param: need.embeddings === true ? 'input' : 'messages',
       };
-      if (need.embeddings === true) {
-        // An input too long to embed: OpenAI names `input`, the field to shorten (the model is not at fault).
-        failure.param = 'input';
-      }
-      return failure;
     }
     case 'circuit_open':
     case 'provider_failing':
