@@ -232,6 +232,61 @@ describe('OpenAI SDK to Gemini, Ollama and TGI deployments (e2e)', () => {
       expect(sent.generationConfig.responseMimeType).toBe('application/json');
     });
 
+    it('refuses a tool name Gemini refuses (a digit first) before calling it, naming the tool in the body', async () => {
+      // Gemini's function names start with a letter or an underscore; OpenAI's and Anthropic's may start with a digit.
+      const digitFirst: ChatCompletionTool = { type: 'function', function: { name: '1lookup' } };
+      const callsBefore = system.sim.stats().total;
+      const refused = async (ask: Parameters<typeof client.chat.completions.create>[0]): Promise<unknown> => {
+        const err: unknown = await client.chat.completions.create(ask).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+        return (err as InstanceType<typeof OpenAI.BadRequestError>).error;
+      };
+      const messages = [{ role: 'user' as const, content: 'Oslo' }];
+      expect(await refused({ model: 'sim-gemini', messages, tools: [weather, digitFirst] })).toMatchObject({
+        code: 'unsupported_parameter',
+        param: 'tools[1].function.name',
+        message: expect.stringContaining("'1lookup'") as string,
+      });
+      // Streamed too; an allowed_tools choice offers only the tools it names: the index is still the body's.
+      const allowed = {
+        type: 'allowed_tools' as const,
+        allowed_tools: { mode: 'auto' as const, tools: [{ type: 'function' as const, function: { name: '1lookup' } }] },
+      };
+      const stream = {
+        model: 'sim-gemini',
+        messages,
+        tools: [weather, digitFirst],
+        tool_choice: allowed,
+        stream: true,
+      };
+      expect(await refused(stream)).toMatchObject({ param: 'tools[1].function.name' });
+      // The Messages API names its own field.
+      const res = await fetch(`${system.gatewayUrl}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': system.adminKey },
+        body: JSON.stringify({
+          model: 'sim-gemini',
+          max_tokens: 50,
+          messages,
+          tools: [{ name: '2fa', input_schema: { type: 'object' } }],
+        }),
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: unknown }).error).toMatchObject({
+        code: 'unsupported_parameter',
+        param: 'tools[0].name',
+      });
+      expect(system.sim.stats().total).toBe(callsBefore);
+      // A letter or an underscore first goes to it.
+      await client.chat.completions.create({
+        model: 'sim-gemini',
+        messages,
+        tools: [{ type: 'function', function: { name: '_lookup1' } }],
+      });
+      const sent = system.sim.lastRequests(1)[0].body as { tools: { functionDeclarations: { name: string }[] }[] };
+      expect(sent.tools[0].functionDeclarations[0].name).toBe('_lookup1');
+    });
+
     it('streams a tool call the SDK assembles', async () => {
       const stream = client.chat.completions.stream({
         model: 'sim-gemini',

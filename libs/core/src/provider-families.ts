@@ -11,7 +11,8 @@ export interface ProviderFamily {
   capabilities: readonly Capability[];
   /**
    * Provider-dependent request fields (OpenAI names; content part types `input_audio`, `file`; `temperature`
-   * standing for a temperature above 1, `stop` for a stop sequence of whitespace only) the adapter translates. `all`: every field, unmodelled pass-through fields
+   * standing for a temperature above 1, `stop` for a stop sequence of whitespace only, `tool_name` for a tool name
+   * starting with a digit or `-`) the adapter translates. `all`: every field, unmodelled pass-through fields
    * included (the OpenAI-compatible family).
    */
   params: 'all' | ReadonlySet<string>;
@@ -23,10 +24,11 @@ const ALL_CAPABILITIES: readonly Capability[] = ['chat', 'streaming', 'tools', '
 export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily } = {
   // The families whose adapter embeds (`embedsWith`) declare `embeddings`; a spec keeps the two in step.
   openai: { capabilities: [...ALL_CAPABILITIES, 'embeddings'], params: 'all' },
-  // The Messages API has no JSON mode, and refuses a stop sequence of whitespace only (`"\n"`).
+  // The Messages API has no JSON mode, and refuses a stop sequence of whitespace only (`"\n"`). Its tool names are
+  // OpenAI's (1 to 64 of `a-z A-Z 0-9 _ -`): a digit first is fine; Gemini wants a letter or an underscore first.
   anthropic: {
     capabilities: ['chat', 'streaming', 'tools', 'vision'],
-    params: new Set(['parallel_tool_calls', 'user', 'tool_choice', 'top_k', 'reasoning_effort']),
+    params: new Set(['parallel_tool_calls', 'user', 'tool_choice', 'top_k', 'reasoning_effort', 'tool_name']),
   },
   gemini: {
     capabilities: [...ALL_CAPABILITIES, 'embeddings'],
@@ -58,6 +60,7 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
       'stop',
       'top_k',
       'reasoning_effort',
+      'tool_name',
     ]),
   },
   // `/generate` is plain text in, text out: no tools, no images; JSON through its grammar parameter.

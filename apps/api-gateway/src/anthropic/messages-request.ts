@@ -1,6 +1,7 @@
 import {
   ErrorCode,
   GatewayError,
+  toolIndexOfParam,
   type CacheControl,
   type ChatMessage,
   type ContentPart,
@@ -452,7 +453,9 @@ export function inAnthropicTerms(err: unknown): unknown {
   if (!(err instanceof GatewayError) || err.param === null) {
     return err;
   }
-  const name = ANTHROPIC_NAME_OF[err.param];
+  // An offered tool's name: `tools[i].name` here (every tool of the body is offered, in its order).
+  const tool = toolIndexOfParam(err.param);
+  const name = tool === undefined ? ANTHROPIC_NAME_OF[err.param] : `tools[${tool}].name`;
   if (name === undefined) {
     return err;
   }

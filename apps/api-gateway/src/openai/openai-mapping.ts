@@ -1,14 +1,17 @@
-import type {
-  FunctionTool,
-  GenerationOptions,
-  GenerationRequest,
-  GenerationResult,
-  JsonObject,
-  JsonValue,
-  ThinkingBlock,
-  ToolCall,
-  ToolChoice,
-  Usage,
+import {
+  GatewayError,
+  toolIndexOfParam,
+  toolNameParam,
+  type FunctionTool,
+  type GenerationOptions,
+  type GenerationRequest,
+  type GenerationResult,
+  type JsonObject,
+  type JsonValue,
+  type ThinkingBlock,
+  type ToolCall,
+  type ToolChoice,
+  type Usage,
 } from '@aigw/core';
 import { applyRoutingChoices, isSet, toChatMessage, toOptions, type RequestFrame } from '../generation/request-frame';
 import { isAllowedToolsChoice } from '../validation/openai-fields';
@@ -84,6 +87,24 @@ function toolsOf(dto: ChatCompletionDto): FunctionTool[] | undefined {
     }
     return { type: 'function', function: fn };
   });
+}
+
+/**
+ * An error naming an offered tool by its place among the request's tools, re-told with its place in the body's
+ * `tools`: an `allowed_tools` choice offers only the tools it names (`toolsOf`), so the two differ then.
+ */
+export function inChatTerms(err: unknown, dto: ChatCompletionDto): unknown {
+  const at = err instanceof GatewayError && err.param !== null ? toolIndexOfParam(err.param) : undefined;
+  if (at === undefined || !isAllowedToolsChoice(dto.tool_choice)) {
+    return err;
+  }
+  const offered = toolsOf(dto)?.[at]?.function.name;
+  const index = dto.tools?.findIndex((t) => t.function.name === offered) ?? -1;
+  if (index < 0) {
+    return err;
+  }
+  const e = err as GatewayError;
+  return new GatewayError(e.code, e.message, { param: toolNameParam(index), cause: e });
 }
 
 /** OpenAI's `allowed_tools` choice as its mode, over the tools it allows (`toolsOf` keeps only those). */

@@ -361,6 +361,35 @@ describe('capabilities and provider-dependent fields', () => {
     }
   });
 
+  it('a tool name not starting with a letter or underscore keeps a request from Gemini, naming the tool', () => {
+    const all: Capability[] = ['chat', 'streaming', 'tools'];
+    const gemini = deployment('g', 'flash', { capabilities: all }, { kind: 'gemini' });
+    const claude = deployment('an', 'flash', { capabilities: all }, { kind: 'anthropic' });
+    const openai = deployment('oa', 'flash', { capabilities: all });
+    const ollama = deployment('ol', 'flash', { capabilities: all }, { kind: 'ollama' });
+    const tool = (name: string) => ({ type: 'function' as const, function: { name } });
+    // Gemini: a letter or an underscore first; OpenAI and Anthropic (1-64 of a-z A-Z 0-9 _ -) and Ollama take digits.
+    for (const name of ['1lookup', '-x', '9']) {
+      const needs = requestNeedsOf({ messages: [], options: { tools: [tool('ok'), tool('_fine'), tool(name)] } });
+      expect(needs.params).toEqual(['tool_name']);
+      expect(needs.toolName).toEqual({ index: 2, name });
+      const sel = filterCandidates([gemini, claude, openai, ollama], need('flash', { needs }), neverOpen);
+      expect(ids(sel.candidates)).toEqual(['an/flash', 'oa/flash', 'ol/flash']);
+      expect(sel.excluded).toEqual([{ deploymentId: 'g/flash', reason: 'unsupported_parameter' }]);
+      const failure = filterCandidates([gemini], need('flash', { needs }), neverOpen).failure;
+      expect(failure).toMatchObject({ code: ErrorCode.UnsupportedParameter, param: 'tools[2].function.name' });
+      expect(failure?.message).toBe(
+        `The tool name '${name}' is not supported by the deployments of 'flash' (gemini API: a function name must start with a letter or an underscore); rename the tool or choose another model.`,
+      );
+    }
+    for (const name of ['lookup', '_x', 'get_weather-2', 'A']) {
+      const needs = requestNeedsOf({ messages: [], options: { tools: [tool(name)] } });
+      expect(needs.params).toEqual([]);
+      expect(needs.toolName).toBeUndefined();
+      expect(ids(filterCandidates([gemini], need('flash', { needs }), neverOpen).candidates)).toEqual(['g/flash']);
+    }
+  });
+
   it('a temperature above 1 (OpenAI takes up to 2) keeps a request from Anthropic only', () => {
     expect(requestNeedsOf({ messages: [], options: { temperature: 1 } }).params).toEqual([]);
     const hot = requestNeedsOf({ messages: [], options: { temperature: 1.5 } });

@@ -3,7 +3,7 @@ import { ErrorCode, GatewayError } from '../errors';
 import { mayUseDeployment } from '../governance/model-access';
 import { isModelAlias, resolveModelRef, type ModelAlias } from '../model-ref';
 import type { Capability } from '../catalog';
-import { embedsWith, refusesJsonWithTools, supportsParam, type RequestNeeds } from './request-needs';
+import { embedsWith, refusesJsonWithTools, supportsParam, toolNameParam, type RequestNeeds } from './request-needs';
 
 /** What the request asks of a deployment. */
 export interface CandidateNeed {
@@ -253,6 +253,14 @@ function failureOf(
         if (d !== undefined) {
           kinds.add(d.provider.kind);
         }
+      }
+      const tool = param === 'tool_name' ? need.needs?.toolName : undefined;
+      if (tool !== undefined) {
+        return {
+          code: ErrorCode.UnsupportedParameter,
+          message: `The tool name '${tool.name}' is not supported by the deployments of ${name} (${[...kinds].join(', ')} API: a function name must start with a letter or an underscore); rename the tool or choose another model.`,
+          param: toolNameParam(tool.index),
+        };
       }
       return {
         code: ErrorCode.UnsupportedParameter,

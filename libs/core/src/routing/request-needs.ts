@@ -19,6 +19,28 @@ export interface RequestNeeds {
    * models before 3 refuse (see `refusesJsonWithTools`). Set only when true.
    */
   jsonWithTools?: true;
+  /** Set with the `tool_name` param: the first offered tool whose name Gemini refuses (see `GEMINI_FUNCTION_NAME`). */
+  toolName?: { index: number; name: string };
+}
+
+/**
+ * Gemini's rule for function declaration names: a letter or an underscore first, then letters, digits, `_ . : -`, 64
+ * at most. OpenAI's and Anthropic's rule, which the gateway checks every tool name against (1 to 64 of
+ * `a-z A-Z 0-9 _ -`), also takes a digit or a `-` first: such a name (`1lookup`) is served by the other families only.
+ */
+const GEMINI_FUNCTION_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
+
+/** The error `param` naming the offered tool at `index` (of the request's `options.tools`) by its name. */
+export function toolNameParam(index: number): string {
+  return `tools[${index}].function.name`;
+}
+
+const TOOL_NAME_PARAM = /^tools\[(\d+)\]\.function\.name$/;
+
+/** The index of the offered tool a `toolNameParam` names; undefined for any other param. */
+export function toolIndexOfParam(param: string): number | undefined {
+  const m = TOOL_NAME_PARAM.exec(param);
+  return m === null ? undefined : Number(m[1]);
 }
 
 /**
@@ -144,9 +166,17 @@ export function requestNeedsOf(request: Pick<GenerationRequest, 'messages' | 'op
       params.add(key);
     }
   }
+  // One regular-expression test per offered tool; nothing for a request without tools.
+  const badName = o.tools?.findIndex((t) => !GEMINI_FUNCTION_NAME.test(t.function.name)) ?? -1;
+  if (badName >= 0) {
+    params.add('tool_name');
+  }
   const needs: RequestNeeds = { capabilities, params: [...params] };
   if (json && (o.tools?.length ?? 0) > 0) {
     needs.jsonWithTools = true;
+  }
+  if (badName >= 0 && o.tools !== undefined) {
+    needs.toolName = { index: badName, name: o.tools[badName].function.name };
   }
   return needs;
 }
