@@ -281,6 +281,13 @@ describe('OpenAI SDK: embeddings (e2e)', () => {
       ['a bad encoding format', { model: 'sim-embed', input: 'x', encoding_format: 'hex' }, 'encoding_format'],
       ['zero dimensions', { model: 'sim-embed', input: 'x', dimensions: 0 }, 'dimensions'],
       ['a chat model', { model: 'sim-gpt', input: 'x' }, 'model', 'unsupported_capability'],
+      // Pass-through fields go to the OpenAI-compatible family only: Gemini's own taskType is not one of its fields.
+      [
+        'a pass-through field on a Gemini-only model',
+        { model: 'gem-embed', input: 'x', task_type: 'RETRIEVAL_QUERY' },
+        'task_type',
+        'unsupported_parameter',
+      ],
     ];
 
     it.each(cases)('%s', async (_label, body, param, code = 'invalid_request') => {
