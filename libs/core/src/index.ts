@@ -1,4 +1,5 @@
 export * from './domain';
+export * from './time';
 export * from './errors';
 export * from './queues';
 export * from './usage-batcher';

@@ -1,4 +1,4 @@
-import type { CallerLimits, Reservation } from '@aigw/core';
+import { DAY_MS, type CallerLimits, type Reservation } from '@aigw/core';
 import { RedisScript, type RedisClient } from '@aigw/routing';
 import { ADMIT_LUA, SETTLE_LUA } from './admission.lua';
 import type { GovernanceKeys } from './keys';
@@ -58,8 +58,8 @@ const ADMIT = new RedisScript(ADMIT_LUA);
 const SETTLE = new RedisScript(SETTLE_LUA);
 
 /** Day counters stay readable a day past their day, month counters a week past their month. */
-const DAY_KEEP_MS = 86_400_000;
-const MONTH_KEEP_MS = 7 * 86_400_000;
+const DAY_KEEP_MS = DAY_MS;
+const MONTH_KEEP_MS = 7 * DAY_MS;
 const WINDOW_KEEP_MS = 1_000;
 
 const arg = (n: number | null): number => (n === null ? -1 : n);

@@ -1,6 +1,6 @@
-/** Quota periods are UTC calendar days and months; rate-limit windows are fixed minutes. */
+import { DAY_MS, floorTo, MINUTE_MS } from '@aigw/core';
 
-export const MINUTE_MS = 60_000;
+/** Quota periods are UTC calendar days and months; rate-limit windows are fixed minutes. */
 
 export interface Periods {
   /** Rate-limit window: minute number since the epoch. */
@@ -34,7 +34,7 @@ export function periodsAt(now: number): Periods {
 export function periodStarts(now: number): { dayStart: number; monthStart: number } {
   const d = new Date(now);
   return {
-    dayStart: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()),
+    dayStart: floorTo(now, DAY_MS),
     monthStart: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1),
   };
 }

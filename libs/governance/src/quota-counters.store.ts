@@ -1,3 +1,4 @@
+import { DAY_MS } from '@aigw/core';
 import { RedisScript, type RedisClient } from '@aigw/routing';
 import type { GovernanceKeys } from './keys';
 import { nanosToUsd, periodsAt, usdToNanos } from './periods';
@@ -14,10 +15,10 @@ export interface UserPeriodUsage extends PeriodUsage {
   userId: string;
 }
 
-const DAY_KEEP_MS = 86_400_000;
-const MONTH_KEEP_MS = 7 * 86_400_000;
+const DAY_KEEP_MS = DAY_MS;
+const MONTH_KEEP_MS = 7 * DAY_MS;
 /** How long a user's last reset time is kept (longer than any job can run). */
-export const QUOTA_RESETS_KEEP_MS = 40 * 86_400_000;
+export const QUOTA_RESETS_KEEP_MS = 40 * DAY_MS;
 
 /** When an admin last reset a user's quota (epoch ms), as user_quotas stores it. */
 export interface UserQuotaReset {

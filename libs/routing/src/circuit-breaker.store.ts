@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import {
+  assertCircuitConfig,
   CIRCUIT_STATES,
   CIRCUIT_WINDOW_BUCKETS,
-  assertCircuitConfig,
   circuitAvailability,
+  DAY_MS,
   type CircuitBucket,
   type CircuitConfig,
   type CircuitData,
@@ -18,7 +19,7 @@ import { RedisScript, clockArg, type RedisClient } from './redis-script';
 const script = new RedisScript(CIRCUIT_LUA);
 
 /** State keys are garbage-collected after a day without writes (deployments come and go). */
-const MIN_KEY_TTL_MS = 24 * 60 * 60 * 1000;
+const MIN_KEY_TTL_MS = DAY_MS;
 
 export interface CircuitAcquireResult extends CircuitPermit {
   transition: CircuitTransition | null;

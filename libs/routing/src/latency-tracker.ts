@@ -1,3 +1,4 @@
+import { DAY_MS, MINUTE_MS } from '@aigw/core';
 import { RedisScript, type RedisClient } from './redis-script';
 
 /*
@@ -69,8 +70,8 @@ export interface LatencyTrackerOptions {
   clock?: () => number;
 }
 
-const DEFAULT_MAX_AGE_MS = 15 * 60 * 1000;
-const KEY_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+const DEFAULT_MAX_AGE_MS = 15 * MINUTE_MS;
+const KEY_TTL_MS = 7 * DAY_MS;
 
 /**
  * Recent provider latency per deployment, an exponentially weighted moving average shared by

@@ -1,8 +1,8 @@
-import type { QuotaSnapshot, QuotaWindow, Route } from '@aigw/core';
+import { DAY_MS, type QuotaSnapshot, type QuotaWindow, type Route } from '@aigw/core';
 import type { RedisClient } from './redis-script';
 
 /** The hash lives this long after the last write: a provider nobody called for a day shows no quota. */
-export const PROVIDER_QUOTA_TTL_MS = 24 * 60 * 60 * 1000;
+export const PROVIDER_QUOTA_TTL_MS = DAY_MS;
 
 /** The hash of every provider's last seen rate limits in one deployment namespace (REDIS_PREFIX). */
 export function providerQuotaKey(namespace: string): string {

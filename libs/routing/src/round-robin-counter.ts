@@ -1,6 +1,7 @@
+import { DAY_MS } from '@aigw/core';
 import type { RedisClient } from './redis-script';
 
-const KEY_TTL_MS = 24 * 60 * 60 * 1000;
+const KEY_TTL_MS = DAY_MS;
 
 /**
  * A counter shared by every worker, so round-robin spreads requests evenly across the fleet

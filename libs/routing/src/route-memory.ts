@@ -1,7 +1,7 @@
-import type { Route } from '@aigw/core';
+import { DAY_MS, type Route } from '@aigw/core';
 import type { RedisClient } from './redis-script';
 
-export const ROUTE_MEMORY_TTL_MS = 24 * 60 * 60 * 1000;
+export const ROUTE_MEMORY_TTL_MS = DAY_MS;
 
 /**
  * For providers routed `auto` (direct first, the gateway on a network-class failure): which

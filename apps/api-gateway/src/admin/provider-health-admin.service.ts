@@ -1,11 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { ErrorCode, GatewayError, type Capability, type HealthRoute, type ProviderSpec } from '@aigw/core';
+import { DAY_MS, ErrorCode, GatewayError, type Capability, type HealthRoute, type ProviderSpec } from '@aigw/core';
 import { ProviderHealthStore } from '@aigw/entities';
 import { CatalogService, MigratedDatabase } from '@aigw/platform';
 import { rangeOf } from '../http/time-range';
 import { MAX_HEALTH_CHECKS, type ProviderHealthQueryDto } from './provider-health.dto';
 
-const DAY_MS = 86_400_000;
 const DEFAULT_RANGE_MS = DAY_MS;
 const DEFAULT_LIMIT = 200;
 /** Retention keeps HEALTH_RETENTION_DAYS (30 by default); a year bounds the scan of one request. */

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DEFAULT_CIRCUIT_CONFIG, type CircuitState, type ProviderSpec, type Route } from '@aigw/core';
+import { DAY_MS, DEFAULT_CIRCUIT_CONFIG, type CircuitState, type ProviderSpec, type Route } from '@aigw/core';
 import { UsageAnalyticsStore } from '@aigw/entities';
 import { ENV, REDIS, MigratedDatabase } from '@aigw/platform';
 import {
@@ -13,8 +13,6 @@ import type { Redis } from 'ioredis';
 import type { GatewayEnv } from '../config/gateway-env';
 import type { ProviderQuotaDto } from './provider-quota.dto';
 import { quotaView } from './provider-quota-view';
-
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** What the admin providers list adds to each provider's settings and health. */
 export interface ProviderStats {

@@ -1,11 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  DAY_MS,
   ErrorCode,
+  floorTo,
   GatewayError,
+  HOUR_MS,
   latencyPercentile,
+  PROJECTION_RATE_DAYS,
   projectionWindows,
   projectMonthEnd,
-  PROJECTION_RATE_DAYS,
   roundUsd,
 } from '@aigw/core';
 import { UsageAnalyticsStore, type AnalyticsGroupBy, type UsageSumsGroup } from '@aigw/entities';
@@ -14,8 +17,6 @@ import type { AdminUsageQueryDto, CostGroupBy, CostsQueryDto, RangeQueryDto } fr
 import { toCsv } from './csv';
 import { figuresOf, totalOf, type UsageFigures } from './usage-views';
 
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
 export const MAX_RANGE_DAYS = 400;
 /** Hourly groups and series points over longer ranges are more than a chart can show. */
 export const MAX_HOURLY_RANGE_DAYS = 31;
@@ -228,7 +229,7 @@ export class AnalyticsService {
     const unit = interval === 'hour' ? HOUR_MS : DAY_MS;
     const byKey = new Map(groups.map((g) => [g.key, g]));
     const points: MetricsPoint[] = [];
-    for (let t = Math.floor(range.from.getTime() / unit) * unit; t < range.to.getTime(); t += unit) {
+    for (let t = floorTo(range.from.getTime(), unit); t < range.to.getTime(); t += unit) {
       const key = new Date(t).toISOString();
       const g = byKey.get(key);
       const f = g === undefined ? null : figuresOf(g);

@@ -1,4 +1,4 @@
-import { CACHE_SCOPES, type CacheScope } from '@aigw/core';
+import { CACHE_SCOPES, HOUR_MS, type CacheScope } from '@aigw/core';
 import { isIP } from 'node:net';
 import {
   CircuitTimingEnv,
@@ -100,7 +100,7 @@ export class GatewayEnv extends CircuitTimingEnv {
   @Type(() => Number)
   @IsInt()
   @Min(100)
-  @Max(3_600_000)
+  @Max(HOUR_MS)
   REQUEST_TIMEOUT_MS = 120_000;
 
   /**
@@ -137,7 +137,7 @@ export class GatewayEnv extends CircuitTimingEnv {
   @Type(() => Number)
   @IsInt()
   @Min(0)
-  @Max(3_600_000)
+  @Max(HOUR_MS)
   HTTP_RECEIVE_TIMEOUT_MS = DEFAULT_RECEIVE_TIMEOUT_MS;
 
   /**
@@ -148,7 +148,7 @@ export class GatewayEnv extends CircuitTimingEnv {
   @Type(() => Number)
   @IsInt()
   @Min(1_000)
-  @Max(3_600_000)
+  @Max(HOUR_MS)
   HTTP_KEEP_ALIVE_TIMEOUT_MS = DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
 
   /** How long a key lookup is trusted; a revoked key stops working within this time. */

@@ -1,7 +1,6 @@
-import { GatewayError } from '@aigw/core';
+import { DAY_MS, GatewayError } from '@aigw/core';
 import { rangeOf, type RangeQuery } from './time-range';
 
-const DAY_MS = 86_400_000;
 const rules = { now: new Date('2026-12-05T12:00:00Z'), defaultMs: 30 * DAY_MS, maxDays: 366 };
 
 function problem(q: RangeQuery): { param: unknown; message: string } {

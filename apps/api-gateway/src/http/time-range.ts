@@ -1,7 +1,5 @@
-import { ErrorCode, GatewayError } from '@aigw/core';
+import { DAY_MS, ErrorCode, GatewayError } from '@aigw/core';
 import { INSTANT_RULE, instantOf } from './instant';
-
-const DAY_MS = 86_400_000;
 
 /** A query's `from` and `to`, as the DTOs checked them (INSTANT_RULE). */
 export interface RangeQuery {

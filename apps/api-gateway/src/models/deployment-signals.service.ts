@@ -1,12 +1,11 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { DEFAULT_CIRCUIT_CONFIG, type Deployment } from '@aigw/core';
+import { DAY_MS, DEFAULT_CIRCUIT_CONFIG, type Deployment } from '@aigw/core';
 import { DeploymentStatsStore, type DeploymentStats, type ProviderHealthStatus } from '@aigw/entities';
 import { ENV, REDIS, RedisErrors, RedisKeys, describeError, MigratedDatabase } from '@aigw/platform';
 import { CircuitBreakerStore, routingKeyPrefix, type CircuitStatus } from '@aigw/routing';
 import type { Redis } from 'ioredis';
 import type { GatewayEnv } from '../config/gateway-env';
 
-const DAY_MS = 86_400_000;
 /** Circuit states change fast, so they are read per listing, but at most once per this long per replica. */
 export const CIRCUIT_CACHE_MS = 1_000;
 

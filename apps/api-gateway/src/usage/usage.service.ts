@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { DAY_MS } from '@aigw/core';
 import { UsageReportStore, type UsageGroupBy, type UsageTotals } from '@aigw/entities';
 import { QUOTA_COUNTERS, type QuotaCountersPort } from '../admin/quota-counters.port';
 import type { AuthContext } from '../http/request-context';
 import { rangeOf } from '../http/time-range';
 import type { UsageQueryDto } from './usage-query.dto';
 
-const DAY_MS = 86_400_000;
 const DEFAULT_RANGE_MS = 30 * DAY_MS;
 /** Bounds the scan of one request (the index is per user and time, so cost grows with the range). */
 export const MAX_RANGE_DAYS = 366;

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { detectCapabilities, HealthJobName, type ProviderSpec, type Route } from '@aigw/core';
+import { DAY_MS, detectCapabilities, HealthJobName, type ProviderSpec, type Route } from '@aigw/core';
 import { ProviderHealthStore, UsageRetentionStore, type HealthRules, type HealthSubject } from '@aigw/entities';
 import { CatalogService, describeError, ENV, REDIS, RedisErrors, RedisKeys, usageRetentionOf } from '@aigw/platform';
 import { RouteMemory, routingKeyPrefix } from '@aigw/routing';
@@ -11,8 +11,6 @@ import type { HealthJob } from './health-queue';
 import { MonitorMetrics } from './monitor-metrics';
 import { probeEveryMs } from './probe-interval';
 import { Prober, type ProbedRoute } from './prober';
-
-const DAY_MS = 86_400_000;
 
 /** Probe intervals a recorded status holds without a newer probe (see `record`). */
 export const STATUS_HOLDS_FOR_PROBES = 3;

@@ -1,13 +1,19 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { HealthJobName, type Catalog, type GatewaySpec, type HealthJobMap, type ProviderSpec } from '@aigw/core';
+import {
+  DAY_MS,
+  HealthJobName,
+  type Catalog,
+  type GatewaySpec,
+  type HealthJobMap,
+  type ProviderSpec,
+} from '@aigw/core';
 import { CatalogService, describeError, ENV } from '@aigw/platform';
 import type { MonitorEnv } from '../config/monitor-env';
 import { HealthJobs } from './health-jobs';
 import { probeEveryMs } from './probe-interval';
 import { HealthQueue } from './health-queue';
 
-const DAY_MS = 86_400_000;
 /** How long a probe run at once for a change stays in Redis: its id keeps the other replicas from adding it again. */
 const PROBE_NOW_KEEP_S = 600;
 

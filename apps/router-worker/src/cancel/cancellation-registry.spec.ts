@@ -1,3 +1,4 @@
+import { DAY_MS } from '@aigw/core';
 import { abortCauseOf } from './abort';
 import { CancellationRegistry } from './cancellation-registry';
 
@@ -18,7 +19,7 @@ describe('CancellationRegistry', () => {
   });
 
   it('waits for a deadline further away than a Node timer can (an async job kept for 30 days)', () => {
-    const thirtyDaysMs = 30 * 86_400_000;
+    const thirtyDaysMs = 30 * DAY_MS;
     const run = new CancellationRegistry().begin('a', 1_000_000 + thirtyDaysMs);
     jest.advanceTimersByTime(1_000);
     expect(run.signal.aborted).toBe(false);

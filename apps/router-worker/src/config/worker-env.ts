@@ -1,6 +1,6 @@
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsNotEmpty, IsNumber, IsOptional, IsString, Max, Min } from 'class-validator';
-import { ROUTING_POLICIES, type RoutingPolicy } from '@aigw/core';
+import { DAY_MS, ROUTING_POLICIES, type RoutingPolicy } from '@aigw/core';
 import { CircuitTimingEnv, IsListenHost } from '@aigw/platform';
 
 /** The router-worker's environment, validated once at boot (see `loadEnvOrExit`). */
@@ -154,7 +154,7 @@ export class WorkerEnv extends CircuitTimingEnv {
   @Type(() => Number)
   @IsInt()
   @Min(10)
-  @Max(86_400_000)
+  @Max(DAY_MS)
   CB_WINDOW_MS = 60_000;
 
   /** Calls the window must hold before the failure rate may open the circuit. */
@@ -168,6 +168,6 @@ export class WorkerEnv extends CircuitTimingEnv {
   @Type(() => Number)
   @IsInt()
   @Min(1)
-  @Max(86_400_000)
+  @Max(DAY_MS)
   CB_PROBE_TTL_MS = 120_000;
 }

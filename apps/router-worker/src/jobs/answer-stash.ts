@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { GenerateOutcome, UsageEvent } from '@aigw/core';
+import { HOUR_MS, type GenerateOutcome, type UsageEvent } from '@aigw/core';
 import { REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import { DrainDeadline } from '../lifecycle/drain-deadline';
@@ -17,7 +17,7 @@ export interface KeptAnswer {
 }
 
 /** A re-run happens within seconds of Redis' return; an hour covers any outage the job itself survives. */
-const KEEP_MS = 3_600_000;
+const KEEP_MS = HOUR_MS;
 
 /**
  * Answers kept in Redis by job id, for jobs that finished while Redis failed. Such a job may not get to

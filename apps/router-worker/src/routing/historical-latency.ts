@@ -1,11 +1,12 @@
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { DAY_MS } from '@aigw/core';
 import { DeploymentStatsStore } from '@aigw/entities';
 import { MigratedDatabase } from '@aigw/platform';
 import { WarnThrottle } from './warn-throttle';
 
 /** How often the averages are recomputed, and over how much history. */
 export const HISTORY_REFRESH_MS = 60_000;
-const HISTORY_WINDOW_MS = 24 * 3600_000;
+const HISTORY_WINDOW_MS = DAY_MS;
 
 /**
  * Average latency per deployment over the last day of usage_records: what the latency policy uses for a

@@ -1,3 +1,4 @@
+import { HOUR_MS, MINUTE_MS } from '@aigw/core';
 import type { RateLimitInfo } from '../types';
 
 /** Response headers as undici gives them: lower-case names, repeated headers as arrays. */
@@ -33,7 +34,7 @@ export function parseRetryAfter(headers: ResponseHeaders, now = Date.now()): num
 }
 
 const DURATION_PART = /(\d+(?:\.\d+)?)(ms|h|m|s)/y;
-const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+const UNIT_MS: Record<string, number> = { h: HOUR_MS, m: MINUTE_MS, s: 1000, ms: 1 };
 
 /** A Go-style duration as OpenAI sends it (`1s`, `6m0s`, `20ms`, `1h2m3.5s`) in ms; a bare number is seconds. */
 export function parseDurationMs(text: string): number | undefined {

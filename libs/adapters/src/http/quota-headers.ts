@@ -1,8 +1,8 @@
-import type { QuotaSnapshot, QuotaWindow } from '@aigw/core';
+import { DAY_MS, type QuotaSnapshot, type QuotaWindow } from '@aigw/core';
 import { headerValue, ietfRateLimit, parseDurationMs, parseRetryAfter, type ResponseHeaders } from './headers';
 
 /** A reset further away than this is garbage, not a window (and past ±8.64e15 ms a Date cannot even show it). */
-const MAX_RESET_MS = 366 * 24 * 60 * 60 * 1000;
+const MAX_RESET_MS = 366 * DAY_MS;
 /** A bare number of "seconds" this large is an epoch time (as some proxies send it), not a wait of 31 years. */
 const EPOCH_MS_FROM = 1e12;
 

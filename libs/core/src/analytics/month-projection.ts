@@ -1,4 +1,4 @@
-const DAY_MS = 86_400_000;
+import { DAY_MS, floorTo } from '../time';
 
 /** How many full UTC days before today the recent daily rate averages. */
 export const PROJECTION_RATE_DAYS = 7;
@@ -12,7 +12,7 @@ export function projectionWindows(now: Date): {
 } {
   const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
   const monthEnd = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
-  const rateTo = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+  const rateTo = new Date(floorTo(now.getTime(), DAY_MS));
   const rateFrom = new Date(rateTo.getTime() - PROJECTION_RATE_DAYS * DAY_MS);
   return { monthStart, monthEnd, rateFrom, rateTo };
 }

@@ -1,4 +1,4 @@
-import { roundUsd, type RoutingPolicy } from '@aigw/core';
+import { ceilTo, DAY_MS, HOUR_MS, roundUsd, type RoutingPolicy } from '@aigw/core';
 import type { DataSource } from 'typeorm';
 import { UserPreferenceEntity } from '../entities/user-preference.entity';
 import { tableRef } from '../table-ref';
@@ -6,9 +6,6 @@ import { UsageAnalyticsStore } from './usage-analytics.store';
 
 /** Days of usage_records a preference's `requests` and `costUsd` cover. */
 export const PREFERENCE_STATS_DAYS = 30;
-
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
 
 /** A stored preference with its usage: the counters the workers advance and the user's recent traffic to it. */
 export interface PreferenceRecord {
@@ -142,7 +139,7 @@ export class PreferenceStore {
     const now = Date.now();
     const groups = await this.analytics.aggregate({
       from: new Date(now - PREFERENCE_STATS_DAYS * DAY_MS),
-      to: new Date(Math.ceil(now / HOUR_MS) * HOUR_MS),
+      to: new Date(ceilTo(now, HOUR_MS)),
       groupBy: 'deployment',
       userId,
       latencies: false,

@@ -1,10 +1,9 @@
+import { DAY_MS } from '@aigw/core';
 import type { DataSource } from 'typeorm';
 import { UsageRecordEntity } from '../entities/usage-record.entity';
 import { UserQuotaEntity } from '../entities/user-quota.entity';
 import { tableRef } from '../table-ref';
 import { UsageAnalyticsStore } from './usage-analytics.store';
-
-const DAY_MS = 86_400_000;
 
 /** A user's requests and spend in the current day and month, as quotas count them. */
 export interface QuotaUsageRow {

@@ -1,4 +1,4 @@
-import { addHistogram, emptyHistogram } from '@aigw/core';
+import { addHistogram, ceilTo, DAY_MS, emptyHistogram, floorTo, HOUR_MS } from '@aigw/core';
 import type { DataSource } from 'typeorm';
 import { UsageRecordEntity } from '../entities/usage-record.entity';
 import {
@@ -68,9 +68,6 @@ export interface AnalyticsQuery {
   latencies?: boolean;
 }
 
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
-
 type Source = 'raw' | 'hourly' | 'daily';
 
 /** The time a rollup row stands for is already truncated to this. */
@@ -86,9 +83,6 @@ const ROLLUPS = {
   user: { hourly: UsageHourlyEntity, daily: UsageDailyEntity },
   deployment: { hourly: UsageDeploymentHourlyEntity, daily: UsageDeploymentDailyEntity },
 } as const;
-
-const floorTo = (t: number, unit: number): number => Math.floor(t / unit) * unit;
-const ceilTo = (t: number, unit: number): number => Math.ceil(t / unit) * unit;
 
 /**
  * Splits [from, to) into pieces each source answers exactly: raw records for the partial hours at the edges,

@@ -1,3 +1,4 @@
+import { DAY_MS, floorTo, HOUR_MS } from '@aigw/core';
 import type { DataSource } from 'typeorm';
 import { UsageRecordEntity } from '../entities/usage-record.entity';
 import {
@@ -8,9 +9,6 @@ import {
 } from '../entities/usage-rollup.entity';
 import { tableRef } from '../table-ref';
 import { PRUNE_BATCH_ROWS, pruneOldestFirst } from './prune';
-
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
 
 /**
  * Days of usage kept at each level (USAGE_RETENTION_DAYS, USAGE_HOURLY_RETENTION_DAYS, USAGE_DAILY_RETENTION_DAYS);
@@ -97,7 +95,7 @@ export class UsageRetentionStore {
       before === null ? 0 : pruneOldestFirst(this.dataSource, table(entity), column, before, batchSize);
     // A rollup row stands for the hour (day) it starts: it goes once all of that hour (day) is past the retention.
     const whole = (before: Date | null, unit: number): Date | null =>
-      before === null ? null : new Date(Math.floor(before.getTime() / unit) * unit - unit + 1);
+      before === null ? null : new Date(floorTo(before.getTime(), unit) - unit + 1);
     const hourly = whole(c.hourly, HOUR_MS);
     const daily = whole(c.daily, DAY_MS);
     return {

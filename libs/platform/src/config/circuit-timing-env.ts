@@ -1,5 +1,6 @@
 import { Type } from 'class-transformer';
 import { IsInt, Max, Min } from 'class-validator';
+import { DAY_MS } from '@aigw/core';
 import { BaseEnv } from './base-env';
 
 /**
@@ -11,7 +12,7 @@ export class CircuitTimingEnv extends BaseEnv {
   @Type(() => Number)
   @IsInt()
   @Min(1)
-  @Max(86_400_000)
+  @Max(DAY_MS)
   CB_OPEN_MS = 60_000;
 
   /** Concurrent probe calls a half-open circuit admits (fleet-wide). */
