@@ -20,6 +20,7 @@ const ALL = [
   'UsageDeploymentRollups1796300000000',
   'HealthValidUntil1796400000000',
   'UsageAttempts1796500000000',
+  'UsageRetentionEdges1796600000000',
 ];
 
 const TABLES = [
@@ -36,6 +37,7 @@ const TABLES = [
   'usage_deployment_hourly',
   'usage_hourly',
   'usage_records',
+  'usage_retention_edges',
   'user_preferences',
   'user_quotas',
   'users',

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { UsageEvent } from '@aigw/core';
+import { DAY_MS, HOUR_MS, type UsageEvent } from '@aigw/core';
 import {
   KEEP_ALL_USAGE,
+  retentionCutoffs,
   runMigrationsLocked,
   UsageAnalyticsStore,
   UsageRetentionStore,
+  usageCutoffs,
   UsageStore,
   type AnalyticsGroupBy,
   type UsageRetention,
@@ -13,8 +15,6 @@ import {
 import type { DataSource } from 'typeorm';
 import { dropSchema, openDataSource, uniqueSchema } from './pg';
 
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
 const USERS = [randomUUID(), randomUUID()];
 const KEY = randomUUID();
 const START = Date.UTC(2026, 8, 1, 5, 11, 0);
@@ -93,12 +93,15 @@ describe('usage retention (real PostgreSQL)', () => {
       [new Date(NOW - 40 * DAY_MS + 5 * HOUR_MS + 999), new Date(NOW - 2 * DAY_MS + 3_000), 'provider'],
       [new Date(NOW - 33 * DAY_MS + 17 * 60_000), new Date(NOW - 32 * DAY_MS - 4 * 60_000), 'user'],
     ];
-    const analytics = new UsageAnalyticsStore(ds, retention, () => NOW);
+    const analytics = new UsageAnalyticsStore(
+      ds,
+      retentionCutoffs(retention, () => NOW),
+    );
     const unaware = new UsageAnalyticsStore(ds);
     // Before pruning, over the range a retention-aware store says it answers: what every row gives.
     const before = await Promise.all(
       ranges.map(async ([from, to, groupBy]) => {
-        const r = analytics.readableRange(from, to);
+        const r = await analytics.readableRange(from, to);
         return sums(await unaware.aggregate({ ...r, groupBy }));
       }),
     );
@@ -129,9 +132,13 @@ describe('usage retention (real PostgreSQL)', () => {
     expect(await count(ds, 'SELECT count(*) AS n FROM usage_daily')).toBe(dailyRows);
     expect(await count(ds, 'SELECT count(*) AS n FROM usage_deployment_daily')).toBe(deploymentDailyRows);
 
-    // After pruning, the same answers from the rollups still kept.
+    // After pruning, the same answers from the rollups still kept; reading the edges the pruning recorded (as the
+    // api-gateway does) answers as the retention it pruned by.
+    expect(await pruner.cutoffs()).toEqual(usageCutoffs(retention, NOW));
+    const recorded = new UsageAnalyticsStore(ds, pruner);
     for (const [i, [from, to, groupBy]] of ranges.entries()) {
       expect(sums(await analytics.aggregate({ from, to, groupBy }))).toEqual(before[i]);
+      expect(sums(await recorded.aggregate({ from, to, groupBy }))).toEqual(before[i]);
     }
     // A store unaware of the retention reads raw edges that are gone: it would have answered less.
     const [from, to, groupBy] = ranges[0];
@@ -142,22 +149,51 @@ describe('usage retention (real PostgreSQL)', () => {
     expect(await pruner.prune(retention, NOW, 7)).toEqual({ records: 0, hourly: 0, daily: 0 });
   });
 
-  it('widens only edges past a retention, to the hour then the day', () => {
-    const analytics = new UsageAnalyticsStore(ds, retention, () => NOW);
+  it('never moves a recorded edge back: rows a shorter retention pruned stay gone', async () => {
+    const pruned = await pruner.cutoffs();
+    expect(await pruner.prune({ rawDays: 60, hourlyDays: 90, dailyDays: 400 }, NOW + DAY_MS)).toEqual({
+      records: 0,
+      hourly: 0,
+      daily: 0,
+    });
+    // The daily level gets its first edge; the others keep the later ones of the shorter retention.
+    expect(await pruner.cutoffs()).toEqual({ ...pruned, daily: new Date(NOW + DAY_MS - 400 * DAY_MS) });
+  });
+
+  it('migrating a schema pruned before the edges were recorded takes them from the oldest rows left', async () => {
+    const oldest = async (sql: string): Promise<Date> => (await ds.query<{ t: Date }[]>(sql))[0].t;
+    await ds.undoLastMigration({ transaction: 'each' });
+    await runMigrationsLocked(ds);
+    const edges = await pruner.cutoffs();
+    expect(edges).toEqual({
+      raw: await oldest('SELECT min(created_at) AS t FROM usage_records'),
+      hourly: await oldest('SELECT min(hour) AS t FROM usage_hourly'),
+      daily: null,
+    });
+    // At or after where the pruning really went: the analytics may widen more, never read rows that are gone.
+    expect(edges.raw!.getTime()).toBeGreaterThanOrEqual(rawCutoff.getTime());
+    expect(edges.hourly!.getTime()).toBeGreaterThanOrEqual(hourlyCutoff.getTime() - HOUR_MS);
+  });
+
+  it('widens only edges past a retention, to the hour then the day', async () => {
+    const analytics = new UsageAnalyticsStore(
+      ds,
+      retentionCutoffs(retention, () => NOW),
+    );
     const recent = { from: new Date(NOW - 3 * DAY_MS + 123), to: new Date(NOW - 456) };
-    expect(analytics.readableRange(recent.from, recent.to)).toEqual(recent);
+    expect(await analytics.readableRange(recent.from, recent.to)).toEqual(recent);
     const t = NOW - 40 * DAY_MS + 5 * HOUR_MS + 999;
-    expect(analytics.readableRange(new Date(t), new Date(NOW))).toEqual({
+    expect(await analytics.readableRange(new Date(t), new Date(NOW))).toEqual({
       from: new Date(Math.floor(t / HOUR_MS) * HOUR_MS),
       to: new Date(NOW),
     });
     const old = NOW - 50 * DAY_MS + 5 * HOUR_MS;
-    expect(analytics.readableRange(new Date(old), new Date(old + HOUR_MS + 1))).toEqual({
+    expect(await analytics.readableRange(new Date(old), new Date(old + HOUR_MS + 1))).toEqual({
       from: new Date(Math.floor(old / DAY_MS) * DAY_MS),
       to: new Date(Math.ceil(old / DAY_MS) * DAY_MS),
     });
-    expect(analytics.hasHoursSince(new Date(NOW - 44 * DAY_MS))).toBe(true);
-    expect(analytics.hasHoursSince(new Date(NOW - 46 * DAY_MS))).toBe(false);
-    expect(new UsageAnalyticsStore(ds).hasHoursSince(new Date(0))).toBe(true);
+    expect(await analytics.hasHoursSince(new Date(NOW - 44 * DAY_MS))).toBe(true);
+    expect(await analytics.hasHoursSince(new Date(NOW - 46 * DAY_MS))).toBe(false);
+    expect(await new UsageAnalyticsStore(ds).hasHoursSince(new Date(0))).toBe(true);
   });
 });

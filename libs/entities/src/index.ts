@@ -18,6 +18,7 @@ export {
   UsageDeploymentHourlyEntity,
   UsageDeploymentDailyEntity,
 } from './entities/usage-rollup.entity';
+export { UsageRetentionEdgeEntity } from './entities/usage-retention-edge.entity';
 export { ProviderHealthCheckEntity } from './entities/provider-health-check.entity';
 export { ProviderDiscoveredModelEntity } from './entities/provider-discovered-model.entity';
 export { AuditLogEntity } from './entities/audit-log.entity';
@@ -107,11 +108,14 @@ export {
 export { pruneOldestFirst } from './stores/prune';
 export {
   UsageRetentionStore,
+  KEEP_ALL_CUTOFFS,
   KEEP_ALL_USAGE,
   MIN_USAGE_RETENTION_DAYS,
+  retentionCutoffs,
   usageCutoffs,
   usageRetentionProblem,
   type UsageCutoffs,
+  type UsageCutoffsSource,
   type UsagePruned,
   type UsageRetention,
 } from './stores/usage-retention';

@@ -1,4 +1,4 @@
-import { UsageAnalyticsStore } from '@aigw/entities';
+import { retentionCutoffs, UsageAnalyticsStore } from '@aigw/entities';
 import { DataSource } from 'typeorm';
 import { AnalyticsService } from '../../../apps/api-gateway/src/analytics/analytics.service';
 import { GatewayHarness } from '../support';
@@ -228,8 +228,9 @@ describe('admin analytics', () => {
     const at = new Date('2026-11-08T00:00:00.000Z');
     const service = (): AnalyticsService =>
       new AnalyticsService(
-        new UsageAnalyticsStore(h.app.get(DataSource), { rawDays: 31, hourlyDays: 35, dailyDays: 0 }, () =>
-          at.getTime(),
+        new UsageAnalyticsStore(
+          h.app.get(DataSource),
+          retentionCutoffs({ rawDays: 31, hourlyDays: 35, dailyDays: 0 }, () => at.getTime()),
         ),
         () => at,
       );

@@ -5,10 +5,11 @@ import {
   QuotaStore,
   UsageAnalyticsStore,
   UsageReportStore,
+  UsageRetentionStore,
   UserStore,
-  type UsageRetention,
+  type UsageCutoffsSource,
 } from '@aigw/entities';
-import { ENV, MigratedDatabase, usageRetentionOf, type BaseEnv } from '@aigw/platform';
+import { MigratedDatabase } from '@aigw/platform';
 import type { DataSource } from 'typeorm';
 import { QUOTA_COUNTERS } from './quota-counters.port';
 import { RedisQuotaCounters } from '../admission/redis-quota-counters';
@@ -19,11 +20,14 @@ const store = <T>(cls: new (ds: DataSource) => T): Provider<T> => ({
   useFactory: (db: MigratedDatabase) => new cls(db.dataSource),
 });
 
-/** A store answering ranges past the usage retention from the rollups still kept (USAGE_*RETENTION_DAYS). */
-const withRetention = <T>(cls: new (ds: DataSource, retention: UsageRetention) => T): Provider<T> => ({
+/**
+ * A store answering ranges past the usage retention from the rollups still kept: up to the edges the
+ * health-monitor's pruning recorded, not this process's USAGE_*RETENTION_DAYS (the monitor's may differ).
+ */
+const withRetention = <T>(cls: new (ds: DataSource, gone: UsageCutoffsSource) => T): Provider<T> => ({
   provide: cls,
-  inject: [MigratedDatabase, ENV],
-  useFactory: (db: MigratedDatabase, env: BaseEnv) => new cls(db.dataSource, usageRetentionOf(env)),
+  inject: [MigratedDatabase],
+  useFactory: (db: MigratedDatabase) => new cls(db.dataSource, new UsageRetentionStore(db.dataSource)),
 });
 
 /** The stores behind the admin, usage and preferences APIs, and the quota counters they read. */

@@ -105,8 +105,8 @@ export class AnalyticsService {
 
   async usage(q: AdminUsageQueryDto): Promise<AdminUsageView> {
     const groupBy = q.groupBy ?? 'day';
-    const range = this.range(q, 30 * DAY_MS, groupBy === 'hour' ? MAX_HOURLY_RANGE_DAYS : MAX_RANGE_DAYS);
-    if (groupBy === 'hour' && !this.store.hasHoursSince(range.from)) {
+    const range = await this.range(q, 30 * DAY_MS, groupBy === 'hour' ? MAX_HOURLY_RANGE_DAYS : MAX_RANGE_DAYS);
+    if (groupBy === 'hour' && !(await this.store.hasHoursSince(range.from))) {
       throw new GatewayError(
         ErrorCode.InvalidRequest,
         "Invalid 'from': hourly usage is kept for USAGE_HOURLY_RETENTION_DAYS only; ask for an earlier range by 'day'.",
@@ -136,7 +136,7 @@ export class AnalyticsService {
 
   async costs(q: CostsQueryDto): Promise<CostsView> {
     const by = q.by ?? 'day';
-    const range = this.range(q, 30 * DAY_MS, MAX_RANGE_DAYS);
+    const range = await this.range(q, 30 * DAY_MS, MAX_RANGE_DAYS);
     const now = this.clock();
     const w = projectionWindows(now);
     const [groups, monthToDate, recent] = await Promise.all([
@@ -179,11 +179,11 @@ export class AnalyticsService {
   }
 
   async metrics(q: RangeQueryDto): Promise<MetricsView> {
-    const range = this.range(q, DAY_MS, MAX_RANGE_DAYS);
+    const range = await this.range(q, DAY_MS, MAX_RANGE_DAYS);
     // Hours past USAGE_HOURLY_RETENTION_DAYS are gone: their series is by day.
     const interval =
       range.to.getTime() - range.from.getTime() <= HOURLY_SERIES_MAX_DAYS * DAY_MS &&
-      this.store.hasHoursSince(range.from)
+      (await this.store.hasHoursSince(range.from))
         ? 'hour'
         : 'day';
     const [providers, series] = await Promise.all([
@@ -259,7 +259,7 @@ export class AnalyticsService {
    * [from, to) from the query (rangeOf), `to` defaulting to the clock's now; an edge past the usage retention
    * widened to the hour or day the rollups still hold (`readableRange`), which the answer's `from`/`to` say.
    */
-  private range(q: RangeQueryDto, defaultMs: number, maxDays: number): Range {
+  private range(q: RangeQueryDto, defaultMs: number, maxDays: number): Promise<Range> {
     const asked = rangeOf(q, { now: this.clock(), defaultMs, maxDays });
     return this.store.readableRange(asked.from, asked.to);
   }

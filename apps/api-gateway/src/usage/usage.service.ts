@@ -55,7 +55,7 @@ export class UsageService {
     const now = Date.now();
     const asked = rangeOf(query, { now: new Date(now), defaultMs: DEFAULT_RANGE_MS, maxDays: MAX_RANGE_DAYS });
     // Past the usage retention an edge widens to the rollups' hour or day: the answer says which range it covers.
-    const { from, to } = this.reports.readableRange(asked.from, asked.to);
+    const { from, to } = await this.reports.readableRange(asked.from, asked.to);
     const groupBy = query.groupBy ?? 'day';
     const [{ totals, groups }, counters] = await Promise.all([
       this.reports.summarize(auth.userId, from, to, groupBy),

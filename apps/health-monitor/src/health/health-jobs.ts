@@ -169,7 +169,8 @@ export class HealthJobs {
 
   /**
    * Deletes usage past USAGE_RETENTION_DAYS (usage_records) and the rollups' retentions, oldest first in bounded
-   * batches. One job scheduler shared by every monitor replica: exactly one process prunes at a time.
+   * batches, after recording how far it goes (the edges the api-gateway's analytics read: this process's retention
+   * is the one that counts). One job scheduler shared by every monitor replica: exactly one process prunes at a time.
    */
   async pruneUsage(): Promise<void> {
     const retention = usageRetentionOf(this.env);

@@ -12,6 +12,7 @@ import {
   UsageDeploymentHourlyEntity,
   UsageHourlyEntity,
 } from './usage-rollup.entity';
+import { UsageRetentionEdgeEntity } from './usage-retention-edge.entity';
 import { UserPreferenceEntity } from './user-preference.entity';
 import { UserQuotaEntity } from './user-quota.entity';
 import { UserEntity } from './user.entity';
@@ -30,6 +31,7 @@ export const ENTITIES = [
   UsageDailyEntity,
   UsageDeploymentHourlyEntity,
   UsageDeploymentDailyEntity,
+  UsageRetentionEdgeEntity,
   ProviderHealthCheckEntity,
   ProviderDiscoveredModelEntity,
   AuditLogEntity,

@@ -12,6 +12,7 @@ import { AdminCatalog1796200000000 } from './1796200000000-AdminCatalog';
 import { UsageDeploymentRollups1796300000000 } from './1796300000000-UsageDeploymentRollups';
 import { HealthValidUntil1796400000000 } from './1796400000000-HealthValidUntil';
 import { UsageAttempts1796500000000 } from './1796500000000-UsageAttempts';
+import { UsageRetentionEdges1796600000000 } from './1796600000000-UsageRetentionEdges';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -29,4 +30,5 @@ export const MIGRATIONS = [
   UsageDeploymentRollups1796300000000,
   HealthValidUntil1796400000000,
   UsageAttempts1796500000000,
+  UsageRetentionEdges1796600000000,
 ] as const;

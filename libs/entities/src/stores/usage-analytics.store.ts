@@ -1,5 +1,5 @@
 import { addHistogram, ceilTo, DAY_MS, emptyHistogram, floorTo, HOUR_MS } from '@aigw/core';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { UsageRecordEntity } from '../entities/usage-record.entity';
 import {
   UsageDailyEntity,
@@ -16,7 +16,7 @@ import {
   RAW_MODEL_SQL,
   RAW_PROVIDER_SQL,
 } from './usage-rollup-sql';
-import { KEEP_ALL_USAGE, usageCutoffs, type UsageRetention } from './usage-retention';
+import { KEEP_ALL_CUTOFFS, type UsageCutoffs, type UsageCutoffsSource } from './usage-retention';
 
 export type AnalyticsGroupBy = 'provider' | 'model' | 'deployment' | 'user' | 'day' | 'hour' | 'none';
 
@@ -117,6 +117,28 @@ export function planParts(from: Date, to: Date, groupBy: AnalyticsGroupBy): Part
   return parts;
 }
 
+/** `UsageAnalyticsStore.readableRange` for the cutoffs `c`. */
+function readableRangeOf(from: Date, to: Date, c: UsageCutoffs): { from: Date; to: Date } {
+  const past = (t: number, cutoff: Date | null): boolean => cutoff !== null && t < cutoff.getTime();
+  let f = from.getTime();
+  // Raw rows read at the start: [from, next hour); hourly rows: [its hour, next day).
+  if (past(f, c.raw)) {
+    f = floorTo(f, HOUR_MS);
+  }
+  if (past(f, c.hourly)) {
+    f = floorTo(f, DAY_MS);
+  }
+  let t = to.getTime();
+  // Raw rows read at the end: [to's hour, to); hourly rows: [to's day, to's hour).
+  if (past(floorTo(t, HOUR_MS), c.raw)) {
+    t = ceilTo(t, HOUR_MS);
+  }
+  if (past(floorTo(t, DAY_MS), c.hourly)) {
+    t = ceilTo(t, DAY_MS);
+  }
+  return { from: new Date(f), to: new Date(t) };
+}
+
 interface RawRow {
   key: string | Date | null;
   requests: string;
@@ -141,89 +163,82 @@ interface RawRow {
 export class UsageAnalyticsStore {
   constructor(
     private readonly dataSource: DataSource,
-    /** What the pruning keeps (UsageRetentionStore): older edges of a range are read from coarser rollups. */
-    private readonly retention: UsageRetention = KEEP_ALL_USAGE,
-    private readonly clock: () => number = Date.now,
+    /**
+     * Where older rows may be gone: the edges the pruning recorded (UsageRetentionStore) in the api-gateway, so its
+     * reads follow what the health-monitor deleted whatever USAGE_*RETENTION_DAYS each was given. Older edges of a
+     * range are read from coarser rollups.
+     */
+    private readonly gone: UsageCutoffsSource = KEEP_ALL_CUTOFFS,
   ) {}
 
   /**
-   * The range `aggregate` answers for [from, to): the same one, except where an edge lies past a retention. Raw
-   * records older than USAGE_RETENTION_DAYS are gone, so such an edge widens to its whole UTC hour (the hourly
-   * rollups'); past USAGE_HOURLY_RETENTION_DAYS to its whole UTC day. Past USAGE_DAILY_RETENTION_DAYS nothing is
-   * left: those days count nothing.
+   * The range `aggregate` answers for [from, to): the same one, except where an edge lies past what the pruning
+   * kept. Raw records older than the raw edge (USAGE_RETENTION_DAYS) are gone, so such an edge widens to its whole
+   * UTC hour (the hourly rollups'); past the hourly edge (USAGE_HOURLY_RETENTION_DAYS) to its whole UTC day. Past
+   * the daily edge (USAGE_DAILY_RETENTION_DAYS) nothing is left: those days count nothing.
    */
-  readableRange(from: Date, to: Date): { from: Date; to: Date } {
-    const c = usageCutoffs(this.retention, this.clock());
-    const past = (t: number, cutoff: Date | null): boolean => cutoff !== null && t < cutoff.getTime();
-    let f = from.getTime();
-    // Raw rows read at the start: [from, next hour); hourly rows: [its hour, next day).
-    if (past(f, c.raw)) {
-      f = floorTo(f, HOUR_MS);
-    }
-    if (past(f, c.hourly)) {
-      f = floorTo(f, DAY_MS);
-    }
-    let t = to.getTime();
-    // Raw rows read at the end: [to's hour, to); hourly rows: [to's day, to's hour).
-    if (past(floorTo(t, HOUR_MS), c.raw)) {
-      t = ceilTo(t, HOUR_MS);
-    }
-    if (past(floorTo(t, DAY_MS), c.hourly)) {
-      t = ceilTo(t, DAY_MS);
-    }
-    return { from: new Date(f), to: new Date(t) };
+  async readableRange(from: Date, to: Date): Promise<{ from: Date; to: Date }> {
+    return readableRangeOf(from, to, await this.gone.cutoffs());
   }
 
   /** Whether hourly figures are still kept for everything from `from` on (a `groupBy: 'hour'` query needs them). */
-  hasHoursSince(from: Date): boolean {
-    const { hourly } = usageCutoffs(this.retention, this.clock());
+  async hasHoursSince(from: Date): Promise<boolean> {
+    const { hourly } = await this.gone.cutoffs();
     return hourly === null || floorTo(from.getTime(), HOUR_MS) >= hourly.getTime();
   }
 
-  /** Every group of `readableRange(from, to)`, ordered by key (NULL last). */
+  /**
+   * Every group of `readableRange(from, to)`, ordered by key (NULL last). The edges and the rows are read in one
+   * snapshot (REPEATABLE READ): the pruning records an edge before it deletes, so rows this reads are never ones a
+   * prune running meanwhile removed.
+   */
   async aggregate(query: AnalyticsQuery): Promise<UsageSumsGroup[]> {
-    const range = this.readableRange(query.from, query.to);
-    const parts = planParts(range.from, range.to, query.groupBy);
-    if (parts.length === 0) {
-      return [];
-    }
-    const params: unknown[] = [];
-    const bind = (v: unknown): string => {
-      params.push(v);
-      return `$${params.length}`;
-    };
-    const latencies = query.latencies ?? true;
-    const user = query.userId === undefined ? null : bind(query.userId);
-    // Neither filtered nor grouped by user: the per-deployment rollups hold the same sums in far fewer rows.
-    const level = user === null && query.groupBy !== 'user' ? 'deployment' : 'user';
-    const selects = parts.map((p) => this.partSql(p, query.groupBy, level, latencies, bind, user));
-    // Parts group users by the uuid itself; the text form is made once per group here.
-    const key = query.groupBy === 'user' ? 'parts.key::text' : 'parts.key';
-    const buckets = latencies ? BUCKET_SUMS_SQL.replaceAll('latency_buckets', 'buckets') : 'NULL';
-    const rows = await this.withoutJit<RawRow[]>(
-      `SELECT ${key} AS key, sum(requests) AS requests, sum(successes) AS successes, sum(cache_hits) AS cache_hits,
-              sum(prompt) AS prompt, sum(completion) AS completion, sum(cached) AS cached, sum(cost) AS cost,
-              sum(saved) AS saved, sum(latency) AS latency, ${buckets} AS buckets,
-              sum(failed_attempts) AS failed_attempts, sum(calls) AS calls, sum(failed_calls) AS failed_calls
-         FROM (${selects.join('\n UNION ALL \n')}) parts
-        GROUP BY parts.key
-        ORDER BY 1 NULLS LAST`,
-      params,
-    );
-    const groups = rows.map((r) => this.groupOf(r, query.groupBy));
-    // '' (no provider) sorted first in SQL; as null it goes last like the other keys' NULLs.
-    return [...groups.filter((g) => g.key !== null), ...groups.filter((g) => g.key === null)];
+    return this.withoutJit(async (em) => {
+      const range = readableRangeOf(query.from, query.to, await this.gone.cutoffs(em));
+      const parts = planParts(range.from, range.to, query.groupBy);
+      if (parts.length === 0) {
+        return [];
+      }
+      const params: unknown[] = [];
+      const bind = (v: unknown): string => {
+        params.push(v);
+        return `$${params.length}`;
+      };
+      const latencies = query.latencies ?? true;
+      const user = query.userId === undefined ? null : bind(query.userId);
+      // Neither filtered nor grouped by user: the per-deployment rollups hold the same sums in far fewer rows.
+      const level = user === null && query.groupBy !== 'user' ? 'deployment' : 'user';
+      const selects = parts.map((p) => this.partSql(p, query.groupBy, level, latencies, bind, user));
+      // Parts group users by the uuid itself; the text form is made once per group here.
+      const key = query.groupBy === 'user' ? 'parts.key::text' : 'parts.key';
+      const buckets = latencies ? BUCKET_SUMS_SQL.replaceAll('latency_buckets', 'buckets') : 'NULL';
+      const rows = await em.query<RawRow[]>(
+        `SELECT ${key} AS key, sum(requests) AS requests, sum(successes) AS successes, sum(cache_hits) AS cache_hits,
+                sum(prompt) AS prompt, sum(completion) AS completion, sum(cached) AS cached, sum(cost) AS cost,
+                sum(saved) AS saved, sum(latency) AS latency, ${buckets} AS buckets,
+                sum(failed_attempts) AS failed_attempts, sum(calls) AS calls, sum(failed_calls) AS failed_calls
+           FROM (${selects.join('\n UNION ALL \n')}) parts
+          GROUP BY parts.key
+          ORDER BY 1 NULLS LAST`,
+        params,
+      );
+      const groups = rows.map((r) => this.groupOf(r, query.groupBy));
+      // '' (no provider) sorted first in SQL; as null it goes last like the other keys' NULLs.
+      return [...groups.filter((g) => g.key !== null), ...groups.filter((g) => g.key === null)];
+    });
   }
 
   /**
-   * Runs `sql` with JIT compilation off. These queries are wide (dozens of aggregates per part) but read few rows:
-   * past jit_above_cost, compiling them took far longer than running them (a 60-day per-user query over the bench's
-   * 5M records: ~0.1 s without JIT, ~0.5 s with it, ~3.9 s with LLVM's optimisation; docs/benchmarks.md).
+   * Runs `work` in a transaction (one snapshot for all its reads) with JIT compilation off. These queries are wide (dozens of aggregates per
+   * part) but read few rows: past jit_above_cost, compiling them took far longer than running them (a 60-day
+   * per-user query over the bench's 5M records: ~0.1 s without JIT, ~0.5 s with it, ~3.9 s with LLVM's
+   * optimisation; docs/benchmarks.md).
    */
-  private async withoutJit<T>(sql: string, params: unknown[]): Promise<T> {
+  private async withoutJit<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
     return this.dataSource.transaction(async (em) => {
-      await em.query('SET LOCAL jit = off');
-      return em.query<T>(sql, params);
+      // One round trip for both (TypeORM would spend one more on the isolation level); before any read, as it must.
+      await em.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; SET LOCAL jit = off');
+      return work(em);
     });
   }
 

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { UsageRetention } from './usage-retention';
+import type { UsageCutoffsSource } from './usage-retention';
 import { UsageAnalyticsStore } from './usage-analytics.store';
 
 export type UsageGroupBy = 'day' | 'model' | 'provider';
@@ -24,12 +24,12 @@ export interface UsageGroup extends UsageTotals {
 export class UsageReportStore {
   private readonly analytics: UsageAnalyticsStore;
 
-  constructor(dataSource: DataSource, retention?: UsageRetention) {
-    this.analytics = new UsageAnalyticsStore(dataSource, retention);
+  constructor(dataSource: DataSource, gone?: UsageCutoffsSource) {
+    this.analytics = new UsageAnalyticsStore(dataSource, gone);
   }
 
   /** The range a summary of [from, to) covers (`UsageAnalyticsStore.readableRange`). */
-  readableRange(from: Date, to: Date): { from: Date; to: Date } {
+  readableRange(from: Date, to: Date): Promise<{ from: Date; to: Date }> {
     return this.analytics.readableRange(from, to);
   }
 

@@ -1,6 +1,7 @@
 import { DAY_MS, floorTo, HOUR_MS } from '@aigw/core';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { UsageRecordEntity } from '../entities/usage-record.entity';
+import { UsageRetentionEdgeEntity } from '../entities/usage-retention-edge.entity';
 import {
   UsageDailyEntity,
   UsageDeploymentDailyEntity,
@@ -78,18 +79,47 @@ export function usageCutoffs(r: UsageRetention, now: number): UsageCutoffs {
   return { raw: before(r.rawDays), hourly: before(r.hourlyDays), daily: before(r.dailyDays) };
 }
 
+/**
+ * Before which instants each level's usage may be gone, as a reader must take it. `manager`: read within the
+ * reader's own transaction (one snapshot with the rows it then reads).
+ */
+export interface UsageCutoffsSource {
+  cutoffs(manager?: EntityManager): Promise<UsageCutoffs>;
+}
+
+/**
+ * Cutoffs counted back from `clock` by a retention, without asking the database: for readers of what every
+ * retention keeps (the current month, the last 30 days; MIN_USAGE_RETENTION_DAYS) and for tests. The api-gateway's
+ * analytics read what the pruning recorded instead (`UsageRetentionStore`): its env may not be the monitor's.
+ */
+export function retentionCutoffs(r: UsageRetention, clock: () => number = Date.now): UsageCutoffsSource {
+  return { cutoffs: () => Promise.resolve(usageCutoffs(r, clock())) };
+}
+
+/** Nothing is gone: the readers of what every retention keeps. */
+export const KEEP_ALL_CUTOFFS: UsageCutoffsSource = retentionCutoffs(KEEP_ALL_USAGE);
+
 export interface UsagePruned {
   records: number;
   hourly: number;
   daily: number;
 }
 
-/** Deletes usage past its retention, oldest first in bounded batches (`pruneOldestFirst`). */
-export class UsageRetentionStore {
+type Level = keyof UsageCutoffs;
+const LEVELS: Level[] = ['raw', 'hourly', 'daily'];
+
+/**
+ * Deletes usage past its retention, oldest first in bounded batches (`pruneOldestFirst`), and records how far it
+ * went (usage_retention_edges): the edges every reader of older ranges must respect (`cutoffs`), whichever
+ * USAGE_*RETENTION_DAYS its own process was given.
+ */
+export class UsageRetentionStore implements UsageCutoffsSource {
   constructor(private readonly dataSource: DataSource) {}
 
   async prune(r: UsageRetention, now: number, batchSize: number = PRUNE_BATCH_ROWS): Promise<UsagePruned> {
     const c = usageCutoffs(r, now);
+    // Recorded (and committed) before any row goes: a reader whose snapshot holds the older edges holds the rows too.
+    await this.recordEdges(c);
     const table = (e: Parameters<typeof tableRef>[1]): string => tableRef(this.dataSource, e);
     const prune = async (entity: Parameters<typeof tableRef>[1], column: string, before: Date | null) =>
       before === null ? 0 : pruneOldestFirst(this.dataSource, table(entity), column, before, batchSize);
@@ -104,5 +134,31 @@ export class UsageRetentionStore {
         (await prune(UsageHourlyEntity, 'hour', hourly)) + (await prune(UsageDeploymentHourlyEntity, 'hour', hourly)),
       daily: (await prune(UsageDailyEntity, 'day', daily)) + (await prune(UsageDeploymentDailyEntity, 'day', daily)),
     };
+  }
+
+  /** The edges the pruning recorded; null where a level was never pruned. One read of a table of three rows. */
+  async cutoffs(manager: EntityManager = this.dataSource.manager): Promise<UsageCutoffs> {
+    const rows = await manager.query<{ level: string; before: Date }[]>(
+      `SELECT level, before FROM ${tableRef(this.dataSource, UsageRetentionEdgeEntity)}`,
+    );
+    const edge = (level: Level): Date | null => rows.find((row) => row.level === level)?.before ?? null;
+    return { raw: edge('raw'), hourly: edge('hourly'), daily: edge('daily') };
+  }
+
+  /**
+   * Moves each pruned level's edge forward, never back: rows gone under a shorter retention stay gone when it is
+   * lengthened. A level kept for good (null) keeps the edge an earlier retention left.
+   */
+  private async recordEdges(c: UsageCutoffs): Promise<void> {
+    const levels = LEVELS.filter((l) => c[l] !== null);
+    if (levels.length === 0) {
+      return;
+    }
+    const table = tableRef(this.dataSource, UsageRetentionEdgeEntity);
+    await this.dataSource.query(
+      `INSERT INTO ${table} AS e (level, before) SELECT * FROM unnest($1::text[], $2::timestamptz[])
+       ON CONFLICT (level) DO UPDATE SET before = GREATEST(e.before, EXCLUDED.before)`,
+      [levels, levels.map((l) => c[l])],
+    );
   }
 }
