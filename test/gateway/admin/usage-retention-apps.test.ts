@@ -80,3 +80,26 @@ describe('usage retention across apps (gateway and monitor configured differentl
     expect(errorOf(hourly).param).toBe('from');
   });
 });
+
+/** The other way round: the gateway configured to prune, the monitor keeping everything (nothing was pruned). */
+describe('usage retention across apps (the gateway alone given a retention)', () => {
+  const h = new GatewayHarness({ USAGE_RETENTION_DAYS: '31', USAGE_HOURLY_RETENTION_DAYS: '35' });
+  const old = floorTo(Date.now() - 40 * DAY_MS, DAY_MS) + 10 * HOUR_MS;
+  const iso = (t: number): string => new Date(t).toISOString();
+
+  beforeAll(async () => {
+    await h.start();
+    const user = (await createUser(h, 'r-dave')).id;
+    await recordUsage(h, [usageEvent(user, { createdAt: iso(old + 40 * 60_000) })]);
+  });
+
+  afterAll(() => h.stop(), 30_000);
+
+  it('answers hourly groups and exact edges where nothing was pruned', async () => {
+    const query = `from=${iso(old + 30 * 60_000)}&to=${iso(old + 6 * HOUR_MS)}&groupBy=hour`;
+    const res = await call<UsageBody>(h, 'GET', `/api/v1/ai/admin/usage?${query}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ from: iso(old + 30 * 60_000), to: iso(old + 6 * HOUR_MS) });
+    expect(res.body.totals.requests).toBe(1);
+  });
+});
