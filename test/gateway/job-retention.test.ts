@@ -95,3 +95,30 @@ describe('job retention', () => {
     expect(view).toMatchObject({ status: 'completed', result: { text: 'kept' } });
   });
 });
+
+/**
+ * BullMQ removes a finished job past its `removeOnComplete` age only when a later job of the queue finishes and sweeps
+ * by that age: on a queue with no async job finishing since, an async job's result stayed readable (and in Redis) past
+ * ASYNC_JOB_RETENTION_S for good.
+ */
+describe('async job retention on a quiet queue', () => {
+  const h = new GatewayHarness({ ASYNC_JOB_RETENTION_S: '1' });
+
+  beforeAll(() => h.start(), 60_000);
+  afterAll(() => h.stop(), 30_000);
+
+  it('404 for an async job read past ASYNC_JOB_RETENTION_S, and it leaves Redis', async () => {
+    const accepted = await h.post('/api/v1/ai/jobs', { prompt: 'short-lived', model: 'sim-gpt' });
+    expect(accepted.status).toBe(202);
+    const { jobId } = (await accepted.json()) as { jobId: string };
+    await waitFor(async () => (await h.queue.getJob(jobId))?.finishedOn !== undefined);
+    const fresh = await h.get(`/api/v1/ai/jobs/${jobId}`);
+    expect(((await fresh.json()) as JobView).status).toBe('completed');
+
+    await new Promise((r) => setTimeout(r, 1_500));
+    const expired = await h.get(`/api/v1/ai/jobs/${jobId}`);
+    expect(expired.status).toBe(404);
+    expect(await expired.json()).toMatchObject({ error: { code: 'not_found', param: 'id' } });
+    await waitFor(async () => (await h.queue.getJob(jobId)) === undefined, { message: 'expired job still in Redis' });
+  });
+});

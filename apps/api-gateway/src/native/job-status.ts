@@ -29,6 +29,22 @@ export function jobStateOf(snapshot: JobSnapshot): JobState {
   }
 }
 
+/**
+ * Whether a finished job is past the retention it was enqueued with (its `removeOnComplete`, or `removeOnFail` once
+ * BullMQ failed it, in seconds). BullMQ removes such a job only when a later job of the queue finishes and sweeps the
+ * set by its age: on a queue where no async job finished since, it stays in Redis past its retention. Read back, it
+ * is one of the jobs that are gone. From the stored job alone: no round trip.
+ */
+export function pastRetention(job: GenerateJob, now: number): boolean {
+  if (!job.finishedOn) {
+    return false;
+  }
+  const keep = snapshotOf(job).state === 'failed' ? job.opts.removeOnFail : job.opts.removeOnComplete;
+  // `true` removes the job as it finishes; a number or `count` keeps the last N, whatever their age.
+  const ageS = typeof keep === 'object' && 'age' in keep ? keep.age : undefined;
+  return ageS !== undefined && now - job.finishedOn >= ageS * 1000;
+}
+
 /** From the stored job alone: no extra round trip for BullMQ's getState. */
 export function jobStatusView(jobId: string, job: GenerateJob): JobStatusView {
   const snapshot = snapshotOf(job);

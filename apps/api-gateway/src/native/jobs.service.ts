@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '@aigw/core';
 import { GenerationQueue, type GenerateJob, type KeptOutcome } from '../generation/generation-queue';
 import type { AuthContext } from '../http/request-context';
-import { jobStatusView, keptJobView, type JobStatusView } from './job-status';
+import { jobStatusView, keptJobView, pastRetention, type JobStatusView } from './job-status';
 
 /** Job ids this gateway mints (`req_…`, `idem_…`); anything else cannot exist, so no lookup for it. */
 const JOB_ID = /^[A-Za-z0-9_.-]{1,200}$/;
@@ -11,12 +11,20 @@ const JOB_ID = /^[A-Za-z0-9_.-]{1,200}$/;
 export class JobsService {
   constructor(private readonly queue: GenerationQueue) {}
 
-  /** 404 for unknown jobs and for other users' jobs alike (admins see all): ids do not leak existence. */
+  /**
+   * 404 for unknown jobs and for other users' jobs alike (admins see all): ids do not leak existence. A job past its
+   * retention (ASYNC_JOB_RETENTION_S) is unknown too, and removed as BullMQ's next sweep would have removed it.
+   */
   async status(jobId: string, auth: AuthContext): Promise<JobStatusView> {
     const found = JOB_ID.test(jobId) ? await this.read(jobId) : undefined;
+    if (found !== undefined && 'data' in found && pastRetention(found, Date.now())) {
+      // Best effort, off the answer: a job that stays is swept later, and still reads as gone.
+      found.remove().catch(() => undefined);
+      throw notFound();
+    }
     const owner = found === undefined ? undefined : 'data' in found ? found.data.request.userId : found.userId;
     if (found === undefined || (owner !== auth.userId && auth.role !== 'admin')) {
-      throw new GatewayError(ErrorCode.NotFound, 'No job with this id.', { param: 'id' });
+      throw notFound();
     }
     return 'data' in found ? jobStatusView(jobId, found) : keptJobView(jobId, found);
   }
@@ -35,4 +43,8 @@ export class JobsService {
       });
     }
   }
+}
+
+function notFound(): GatewayError {
+  return new GatewayError(ErrorCode.NotFound, 'No job with this id.', { param: 'id' });
 }
