@@ -62,6 +62,7 @@ export const ATTEMPT_LOOP_PROVIDER: Provider<AttemptLoop> = {
       latency,
       quota,
       gateways: () => catalog.current.gateways,
+      inForce: (d) => catalog.routesTo(d.id),
       events: metricEvents(metrics),
       clock: { now: Date.now, monotonic: () => performance.now() },
       sleep,

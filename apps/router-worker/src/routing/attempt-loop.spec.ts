@@ -353,6 +353,49 @@ describe('AttemptLoop', () => {
     });
   });
 
+  describe('a deployment an admin deleted or disabled meanwhile', () => {
+    it('is not retried once withdrawn: the request moves on to the next candidate', async () => {
+      bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.Provider, 503) });
+      bench.adapters.script('http://b/v1', { answer: 'from b' });
+      // The reload lands while the loop waits to retry a.
+      bench.onSleep = () => bench.withdrawn.add(a.id);
+      const routed = await bench.loop.run([a, b], request, signal);
+      expect(routed.deployment).toBe(b);
+      expect(bench.adapters.calls.map((c) => c.baseUrl)).toEqual(['http://a/v1', 'http://b/v1']);
+      expect(routed.attempts).toEqual([
+        expect.objectContaining({ provider: 'a', ok: false, errorClass: 'provider', retries: 0 }),
+        expect.objectContaining({ provider: 'b', ok: true }),
+      ]);
+    });
+
+    it('a later candidate withdrawn before its turn is skipped; none left answers the last failure', async () => {
+      bench = new LoopBench({ maxRetries: 0 });
+      bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.Provider, 500) });
+      bench.withdrawn.add(b.id);
+      const err = await failureOf(bench.loop.run([a, b], request, signal));
+      expect(err.code).toBe(ErrorCode.AllProvidersFailed);
+      expect(bench.circuits.acquired).not.toContain('b/m');
+    });
+
+    it('a deferred deployment is neither waited for nor called again once withdrawn', async () => {
+      bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 9000) });
+      const busy = { fail: failure(ErrorClass.Provider, 503) };
+      bench.adapters.script('http://b/v1', busy, busy, busy);
+      // The reload lands while b is retried, after a was called and deferred.
+      bench.onSleep = () => bench.withdrawn.add(a.id);
+      const err = await failureOf(bench.loop.run([a, b], request, signal));
+      expect(err.code).toBe(ErrorCode.AllProvidersFailed);
+      // b's backoffs only: no wait for a's Retry-After.
+      expect(bench.sleeps).toEqual([50, 100]);
+      expect(bench.adapters.calls.map((c) => c.baseUrl)).toEqual([
+        'http://a/v1',
+        'http://b/v1',
+        'http://b/v1',
+        'http://b/v1',
+      ]);
+    });
+  });
+
   describe('routes', () => {
     const litellm = { id: 'litellm', baseUrl: 'http://gw/v1', apiKey: 'sk-gw', timeoutMs: 1000 };
     const auto = dep('z', { upstreamName: 'glm-4.6' }, { routing: 'auto', gateway: 'litellm', kind: 'anthropic' });

@@ -39,6 +39,11 @@ export interface AttemptLoopDeps {
   latency: LatencySink;
   quota: QuotaObservers;
   gateways(): readonly GatewaySpec[];
+  /**
+   * Whether the catalog in force still routes to `d`: an admin may delete or disable it while a request that planned
+   * it runs. Asked before every call (in memory, no round trip).
+   */
+  inForce(d: Deployment): boolean;
   events: AttemptEvents;
   clock: AttemptClock;
   /** Resolves after `ms` or as soon as `signal` aborts; never rejects. */
@@ -76,6 +81,8 @@ interface Failed {
 
 const NONE_CLOSED: ReadonlySet<string> = new Set();
 const ADMITTED: CallPermit = { allowed: true, probeId: null, retryAfterMs: null };
+/** A deployment deleted or disabled since the plan: refused like an open circuit, without asking it. */
+const WITHDRAWN: CallPermit = { allowed: false, probeId: null, retryAfterMs: null };
 
 /** Retry-After of a provider, when it gave one: the shortest across attempts. */
 function shortest(a: number | undefined, b: number | undefined): number | undefined {
@@ -133,6 +140,10 @@ export class AttemptLoop {
         throw cancelledFailure(signal, attempts);
       }
       if (revisit) {
+        if (!this.deps.inForce(d)) {
+          // Deleted or disabled meanwhile: no wait for a call that would not be made.
+          continue;
+        }
         // Every other candidate failed: wait out what this one asked for, if the deadline leaves a call after it.
         const waitMs = Math.max(0, at - this.deps.clock.now());
         if (!fitsDeadline(this.deps.clock.now(), waitMs, request.deadlineAt, this.deps.config.retry.minCallMs)) {
@@ -242,14 +253,19 @@ export class AttemptLoop {
     };
     for (;;) {
       const option = options[index];
-      // The plan just read this circuit closed: its first call is admitted without asking again. Retries and
-      // route switches follow failures, so they ask.
-      const permit = closedAtPlan && calls === 0 && index === 0 ? ADMITTED : await this.deps.circuit.acquire(d.id);
+      // A deployment an admin deleted or disabled since the plan gets no call, not even a retry (its settings and key
+      // are the old catalog's). The plan just read this circuit closed: its first call is admitted without asking
+      // again. Retries and route switches follow failures, so they ask.
+      const permit = !this.deps.inForce(d)
+        ? WITHDRAWN
+        : closedAtPlan && calls === 0 && index === 0
+          ? ADMITTED
+          : await this.deps.circuit.acquire(d.id);
       if (!permit.allowed) {
         if (lastError === null) {
           return { kind: 'refused', retryAfterMs: permit.retryAfterMs };
         }
-        // The circuit opened while retrying (our failures or another worker's): stop calling it.
+        // Withdrawn, or the circuit opened while retrying (our failures or another worker's): stop calling it.
         if (calls > 0) {
           record(option.route, lastError);
         }

@@ -200,6 +200,10 @@ export class LoopBench {
   gateways: GatewaySpec[] = [];
   /** Aborts this controller when a sleep reaches this epoch ms. */
   abortAt: { at: number; controller: AbortController; reason: unknown } | null = null;
+  /** Deployments the catalog in force no longer routes to (an admin deleted or disabled them). */
+  readonly withdrawn = new Set<string>();
+  /** Runs after each sleep (a catalog reload landing while the loop waits). */
+  onSleep: (() => void) | null = null;
   readonly loop: AttemptLoop;
 
   constructor(opts: { maxAttempts?: number; maxRetries?: number; circuit?: Partial<CircuitConfig> } = {}) {
@@ -214,6 +218,7 @@ export class LoopBench {
       latency: { record: (id, stream, ms) => void this.latencies.push({ id, stream, ms }) },
       quota: { observer: (provider, route) => (status) => void this.observed.push(`${provider} ${route} ${status}`) },
       gateways: () => this.gateways,
+      inForce: (d) => !this.withdrawn.has(d.id),
       events: {
         call: (d, status) => void this.events.push(`call ${d.id} ${status}`),
         retry: (d, c) => void this.events.push(`retry ${d.id} ${c}`),
@@ -226,6 +231,7 @@ export class LoopBench {
         if (this.abortAt && this.clock.t >= this.abortAt.at) {
           this.abortAt.controller.abort(this.abortAt.reason);
         }
+        this.onSleep?.();
         return Promise.resolve();
       },
       // Mid-range jitter: delays are half their cap, so tests can tell them apart.

@@ -193,6 +193,15 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
     return this.providerIds;
   }
 
+  /**
+   * Whether this catalog routes to the deployment: it exists, and its provider and model are enabled. A request that
+   * planned it under an earlier catalog asks before each call. One map read.
+   */
+  routesTo(deploymentId: string): boolean {
+    const d = this.byId.get(deploymentId);
+    return d !== undefined && d.provider.enabled && d.model.enabled;
+  }
+
   /** Enabled deployments a model string can reach, in catalog order (aliases are resolved by routing). */
   servingDeployments(modelRef: string): Deployment[] {
     const ref = resolveModelRef(modelRef, this.providerIds);
