@@ -1,10 +1,9 @@
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import {
-  ControlServer,
+  catalogControlServer,
   createHttpApp,
   markWorkerLeaving,
   REDIS,
-  RedisErrors,
   RedisKeys,
   type HttpAppOptions,
   type SharedProcess,
@@ -59,7 +58,7 @@ export async function createGatewayApp(env: GatewayEnv, shared?: SharedProcess):
   });
   // `provider.changed` from another replica's admin change reloads this one's catalog too. Not inheriting the
   // app's global guard, pipe and filter: they speak HTTP (API keys, error envelopes), control messages do not.
-  app.connectMicroservice<MicroserviceOptions>({ strategy: new ControlServer(env.REDIS_URL, app.get(RedisErrors)) });
+  app.connectMicroservice<MicroserviceOptions>({ strategy: catalogControlServer(app, env.REDIS_URL) });
   await app.startAllMicroservices();
   return app;
 }

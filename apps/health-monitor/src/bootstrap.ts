@@ -1,13 +1,6 @@
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import {
-  ControlServer,
-  controlNamespace,
-  createHttpApp,
-  listen,
-  RedisErrors,
-  type SharedProcess,
-} from '@aigw/platform';
+import { catalogControlServer, controlNamespace, createHttpApp, listen, type SharedProcess } from '@aigw/platform';
 import type { MonitorEnv } from './config/monitor-env';
 import { healthMonitorRoot } from './health-monitor.module';
 
@@ -33,11 +26,7 @@ export async function createHealthMonitor(env: MonitorEnv, shared?: SharedProces
   });
   app.connectMicroservice<MicroserviceOptions>(
     {
-      strategy: new ControlServer(
-        env.REDIS_URL,
-        app.get(RedisErrors),
-        controlNamespace(env.REDIS_PREFIX, env.REDIS_URL),
-      ),
+      strategy: catalogControlServer(app, env.REDIS_URL, controlNamespace(env.REDIS_PREFIX, env.REDIS_URL)),
     },
     { inheritAppConfig: true },
   );

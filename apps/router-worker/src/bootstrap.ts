@@ -2,12 +2,11 @@ import type { MicroserviceOptions } from '@nestjs/microservices';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { warmUpTokenizer } from '@aigw/core';
 import {
-  ControlServer,
+  catalogControlServer,
   createHttpApp,
   dependenciesOf,
   listen,
   ReadinessProblem,
-  RedisErrors,
   type SharedProcess,
 } from '@aigw/platform';
 import type { WorkerEnv } from './config/worker-env';
@@ -39,7 +38,7 @@ export async function createRouterWorker(env: WorkerEnv, shared?: SharedProcess)
     handleSignals: shared === undefined,
   });
   app.connectMicroservice<MicroserviceOptions>(
-    { strategy: new ControlServer(env.REDIS_URL, app.get(RedisErrors)) },
+    { strategy: catalogControlServer(app, env.REDIS_URL) },
     { inheritAppConfig: true },
   );
   // Subscribed to cancel messages before the first job can start.

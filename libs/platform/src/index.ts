@@ -26,6 +26,7 @@ export * from './lifecycle/wait-at-most';
 export * from './lifecycle/start-failure';
 export * from './catalog/catalog.service';
 export * from './catalog/catalog-events.controller';
+export * from './catalog/catalog-control-server';
 export * from './cache/response-cache';
 export * from './coalescing/in-flight';
 export * from './cache/response-cache-admin';

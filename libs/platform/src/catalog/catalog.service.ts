@@ -83,14 +83,17 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
       }
     }
     await this.reload();
-    this.timer = setInterval(() => {
-      this.reload().catch((err: unknown) =>
-        this.logger.warn(
-          `catalog refresh failed, keeping the last one: ${err instanceof Error ? err.message : 'error'}`,
-        ),
-      );
-    }, this.env.CATALOG_RELOAD_S * 1000);
+    this.timer = setInterval(() => this.refresh('periodic'), this.env.CATALOG_RELOAD_S * 1000);
     this.timer.unref();
+  }
+
+  /** `reload` in the background (`why` names it in the log): a failure keeps the last catalog, the next one retries. */
+  refresh(why: string): void {
+    this.reload().catch((err: unknown) =>
+      this.logger.warn(
+        `catalog refresh (${why}) failed, keeping the last one: ${err instanceof Error ? err.message : 'error'}`,
+      ),
+    );
   }
 
   onApplicationShutdown(): void {

@@ -87,7 +87,15 @@ export class ControlClient extends ClientRedis {
   }
 }
 
-/** The control-message server of a worker or monitor: pass as `strategy` to `connectMicroservice`. */
+/**
+ * The control-message server of a worker or monitor: pass as `strategy` to `connectMicroservice`.
+ *
+ * Pub/sub keeps nothing for a subscriber that is away: a message published while its connection was down (dropped by
+ * the network, a proxy, `CLIENT KILL`, a Redis failover) never arrives, and ioredis only subscribes again as it
+ * reconnects. `onResubscribed` runs then (not at the first connection), for the app to catch up on what it may have
+ * missed: it re-reads its catalog, which a lost `provider.changed` would otherwise leave stale until the next
+ * periodic reload (`CATALOG_RELOAD_S`).
+ */
 export class ControlServer extends ServerRedis {
   protected override readonly logger = new TransportLogger('ControlServer');
 
@@ -95,6 +103,7 @@ export class ControlServer extends ServerRedis {
     redisUrl: string,
     private readonly errors: RedisErrors,
     private readonly namespace = '',
+    private readonly onResubscribed?: () => void,
   ) {
     super(controlOptions(redisUrl));
   }
@@ -102,6 +111,22 @@ export class ControlServer extends ServerRedis {
   override registerErrorListener(client: Redis): void {
     this.errors.watchConnection(client, 'control-server');
     pingWhileOpen(client);
+  }
+
+  override registerReadyListener(client: Redis): void {
+    super.registerReadyListener(client);
+    const catchUp = this.onResubscribed;
+    // Both connections are made before their listeners are registered; only the subscriber's return matters.
+    if (catchUp === undefined || client !== this.subClient) {
+      return;
+    }
+    let connected = false;
+    client.on('ready', () => {
+      if (connected) {
+        catchUp();
+      }
+      connected = true;
+    });
   }
 
   /** Request handlers listen on the namespaced channel (the reply goes to that channel + `.reply`). */
