@@ -25,7 +25,10 @@ export interface Client {
   header(name: string): string | undefined;
   /** Adds headers to whatever answer goes out: a result, an error or a stream. */
   setHeaders(headers: Record<string, string>): void;
-  /** Runs `cb` once if the client goes away before its answer is complete. */
+  /**
+   * Runs `cb` once if the client goes away before its answer is complete. A client that half-closes its socket (a FIN
+   * after its request) counts as gone: it cannot be told from one that closed it.
+   */
   onGone(cb: () => void): void;
   /** The SSE stream to the client (opened when the first event is written). */
   sse(): StreamSink;
@@ -70,11 +73,28 @@ export function fastifyClient(req: FastifyRequest, reply: FastifyReply): Client 
     setHeaders: (headers) => void reply.headers(headers),
     onGone: (cb) => {
       const raw = reply.raw;
+      const socket = req.raw.socket;
+      // A FIN from the client before the answer is complete: a client that left (an aborted fetch closes its socket)
+      // or one that half-closed after its request (`nc -N`), which TCP does not tell apart. Taken as leaving, as nginx
+      // does (499): the server keeps half-closed sockets open (createHttpApp), and without this an aborted
+      // non-streamed request would run to its end at the provider's cost, unnoticed until its answer is written.
+      const readEnded = (): void => {
+        if (!raw.writableFinished) {
+          raw.destroy();
+        }
+      };
       raw.once('close', () => {
+        // The socket outlives the response on a kept-alive connection: one listener per request would pile up.
+        socket.off('end', readEnded);
         if (!raw.writableFinished) {
           cb();
         }
       });
+      if (socket.readableEnded) {
+        readEnded();
+      } else {
+        socket.once('end', readEnded);
+      }
     },
     sse: () => new FastifySseSink(reply),
   };

@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { isIPv6 } from 'node:net';
 import {
   ConsoleLogger,
@@ -94,6 +95,18 @@ function receiveTimeouts(receiveTimeoutMs: number): { headersTimeout: number; co
 }
 
 /**
+ * A client that half-closes its socket once its request is sent (`nc -N`, `ncat`, `socat`: a FIN after the request)
+ * gets its answer. By default Node ends the socket on that FIN, and an answer not written in the same tick was lost
+ * (`/health/ready`, `/v1/models`, the admin API): an empty reply. Node answers such a request, then closes. TCP does
+ * not tell a half-close from a client that closed its socket (the same FIN): a route whose work is worth stopping
+ * when its client leaves takes a FIN as leaving (the gateway's `Client.onGone`). `httpAllowHalfOpen` is not in
+ * Node's typings, but http.Server has set it (false) since Node 0.x.
+ */
+function answerHalfClosed(server: Server): void {
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+}
+
+/**
  * Creates and initialises a Nest app on Fastify with the project's conventions: one error envelope
  * even for errors Fastify raises before Nest sees the request (bad JSON, body too large), graceful
  * shutdown bounded by SHUTDOWN_GRACE_MS (exit 0 when nothing was abandoned, see `installGracefulShutdown`;
@@ -141,6 +154,7 @@ export async function createHttpApp(
     ...nestOptions,
   });
   const fastify = app.getHttpAdapter().getInstance();
+  answerHalfClosed(fastify.server);
   fastify.server.on('checkExpectation', answerExpectationFailed);
   installLateContinue(fastify.server);
   installJsonParser(fastify);
