@@ -118,6 +118,26 @@ describe('api-gateway: Expect: 100-continue', () => {
     expectRefused(response, 415, 'unsupported_media_type');
   });
 
+  it('415 for a compressed body of a content type it does not take, or of a coding it does not read, before the body', async () => {
+    const auth = { authorization: `Bearer ${h.adminKey}` };
+    const gzipText = { ...auth, 'content-type': 'text/plain', 'content-encoding': 'gzip' };
+    expectRefused(await headOnly(request('POST', '/v1/chat/completions', gzipText)), 415, 'unsupported_media_type');
+    const compress = { ...auth, 'content-encoding': 'compress' };
+    const refused = await headOnly(request('POST', '/v1/chat/completions', compress));
+    expectRefused(refused, 415, 'unsupported_media_type');
+    expect(bodyOf(refused).error.param).toBe('Content-Encoding');
+  });
+
+  it('415 for a JSON body in a charset nothing reads, before the body', async () => {
+    const headers = { authorization: `Bearer ${h.adminKey}`, 'content-type': 'application/json; charset=klingon' };
+    const response = await headOnly(request('POST', '/v1/chat/completions', headers));
+    expectRefused(response, 415, 'unsupported_media_type');
+    expect(bodyOf(response).error.param).toBe('Content-Type');
+    // Compressed, likewise.
+    const gzip = await headOnly(request('POST', '/v1/chat/completions', { ...headers, 'content-encoding': 'gzip' }));
+    expectRefused(gzip, 415, 'unsupported_media_type');
+  });
+
   it('413 for a body declared over the limit, before the body', async () => {
     const response = await headOnly(
       request('POST', '/v1/chat/completions', { authorization: `Bearer ${h.adminKey}` }, LIMIT * 2),

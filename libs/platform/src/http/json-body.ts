@@ -44,7 +44,8 @@ export function installOversizeAnswer(fastify: FastifyInstance, limitBytes: numb
 /**
  * What a request sent with `Expect: 100-continue` is told before it sends its body (see `installLateContinue`), in
  * the error envelope with the request id: a path no route takes (404, or 405 naming the methods it takes) and a body
- * declared over the limit (413, at once: nothing to drain, the client holds the body back). True when answered.
+ * declared over the limit (413, at once: nothing to drain, the client holds the body back), and a JSON body in a
+ * charset nothing reads (415, as the parser would answer once the body is in). True when answered.
  * The routes' own checks that come before the body (the gateway's API key, an unknown `Content-Type`) answer before
  * it too; other answers read the body first, which sends the `100 Continue`.
  */
@@ -57,8 +58,17 @@ function answerBeforeContinue(req: FastifyRequest, reply: FastifyReply, limitByt
     sendError(reply, new GatewayError(ErrorCode.PayloadTooLarge, 'Request body is too large.'));
     return true;
   }
+  const contentType = req.headers['content-type'];
+  const decoder = contentType !== undefined && JSON_TYPE.test(contentType) ? decoderOf(contentType) : null;
+  if (decoder instanceof GatewayError) {
+    sendError(reply, decoder);
+    return true;
+  }
   return false;
 }
+
+/** The media type the JSON parser takes (`installJsonParser`), with or without parameters. */
+const JSON_TYPE = /^\s*application\/json\s*(;|$)/i;
 
 /** The request content codings a body may come in (RFC 9110 §8.4.1), and what decodes each. */
 const DECODERS: Record<string, () => Transform> = {
@@ -204,9 +214,12 @@ const UTF8 = /^utf-?8$/i;
  * meant another character (Latin-1 sent without its charset).
  */
 function decodeText(body: Buffer, contentType: string | undefined): string | GatewayError {
-  const charset = contentType === undefined ? undefined : CHARSET.exec(contentType)?.[1];
+  const decoder = decoderOf(contentType);
+  if (decoder instanceof GatewayError) {
+    return decoder;
+  }
   let text: string;
-  if (charset === undefined || UTF8.test(charset)) {
+  if (decoder === 'utf8') {
     if (!isUtf8(body)) {
       return new GatewayError(
         ErrorCode.InvalidJson,
@@ -215,17 +228,24 @@ function decodeText(body: Buffer, contentType: string | undefined): string | Gat
     }
     text = body.toString('utf8');
   } else {
-    let decoder: TextDecoder;
-    try {
-      decoder = new TextDecoder(charset);
-    } catch {
-      return new GatewayError(
-        ErrorCode.UnsupportedMediaType,
-        `Charset '${charset.slice(0, 64)}' is not supported: send the body in UTF-8.`,
-        { param: 'Content-Type' },
-      );
-    }
     text = decoder.decode(body);
   }
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/** What reads a JSON body's bytes: UTF-8 unless the Content-Type names another charset; a 415 for one nothing reads. */
+function decoderOf(contentType: string | undefined): 'utf8' | TextDecoder | GatewayError {
+  const charset = contentType === undefined ? undefined : CHARSET.exec(contentType)?.[1];
+  if (charset === undefined || UTF8.test(charset)) {
+    return 'utf8';
+  }
+  try {
+    return new TextDecoder(charset);
+  } catch {
+    return new GatewayError(
+      ErrorCode.UnsupportedMediaType,
+      `Charset '${charset.slice(0, 64)}' is not supported: send the body in UTF-8.`,
+      { param: 'Content-Type' },
+    );
+  }
 }
