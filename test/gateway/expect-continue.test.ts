@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { ApiKeyStore } from '@aigw/entities';
+import { keyedRoutes } from '../../apps/api-gateway/src/auth/early-key-check';
 import { chat, GatewayHarness, type ErrorEnvelope } from './support';
 
 const LIMIT = 64 * 1024;
@@ -143,6 +144,17 @@ describe('api-gateway: Expect: 100-continue', () => {
       request('POST', '/v1/chat/completions', { authorization: `Bearer ${h.adminKey}` }, LIMIT * 2),
     );
     expectRefused(response, 413, 'payload_too_large');
+  });
+
+  it('knows each keyed route by the path the app serves it at (no global prefix, version or RouterModule path)', () => {
+    const fastify = h.app.getHttpAdapter().getInstance();
+    const routes = [...keyedRoutes(h.app).keys()];
+    expect(routes).toEqual(expect.arrayContaining(['POST /v1/chat/completions', 'POST /v1/messages']));
+    const unserved = routes.filter((route) => {
+      const [method, url] = route.split(' ');
+      return !fastify.hasRoute({ method, url });
+    });
+    expect(unserved).toEqual([]);
   });
 
   it('100 Continue for a valid key, then the answer to the body sent after it', async () => {
