@@ -4,6 +4,7 @@ export * from './errors';
 export * from './queues';
 export * from './usage-batcher';
 export * from './objects';
+export * from './data-url';
 export * from './model-ref';
 export * from './cost';
 export * from './redis-url';

@@ -1,6 +1,7 @@
 import {
   ErrorCode,
   GatewayError,
+  isBase64,
   toolIndexOfParam,
   type CacheControl,
   type ChatMessage,
@@ -89,7 +90,7 @@ function imageUrlPart(b: AnthropicBlock, at: string): ContentPart & { type: 'ima
     if (!IMAGE_TYPES.has(source.media_type)) {
       throw invalid(`${at}.source.media_type`, `must be one of ${[...IMAGE_TYPES].join(', ')}`);
     }
-    if (typeof source.data !== 'string' || source.data === '') {
+    if (typeof source.data !== 'string' || !isBase64(source.data)) {
       throw invalid(`${at}.source.data`, 'must be base64 image data');
     }
     return { type: 'image_url', image_url: { url: `data:${String(source.media_type)};base64,${source.data}` } };

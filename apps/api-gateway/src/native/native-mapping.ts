@@ -8,6 +8,7 @@ import {
   type Usage,
 } from '@aigw/core';
 import { applyRoutingChoices, isSet, toChatMessage, toOptions, type RequestFrame } from '../generation/request-frame';
+import { assertMediaParts } from '../validation/media-parts';
 import type { GenerateDto } from './generate.dto';
 
 export const DEFAULT_NATIVE_MODEL = 'auto';
@@ -27,6 +28,7 @@ export function nativeRequest(dto: GenerateDto, frame: RequestFrame): Generation
   if (isSet(dto.prompt)) {
     messages.push({ role: 'user', content: dto.prompt });
   } else if (dto.messages) {
+    assertMediaParts(dto.messages);
     for (const m of dto.messages) {
       messages.push(toChatMessage(m));
     }

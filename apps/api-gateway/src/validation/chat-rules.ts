@@ -1,4 +1,5 @@
 import { ErrorCode, GatewayError } from '@aigw/core';
+import { assertMediaParts } from './media-parts';
 import { isAllowedToolsChoice } from './openai-fields';
 
 /*
@@ -8,6 +9,7 @@ import { isAllowedToolsChoice } from './openai-fields';
 
 interface RuleMessage {
   role: string;
+  content?: unknown;
   tool_call_id?: string | null;
   tool_calls?: { id: string }[] | null;
 }
@@ -86,6 +88,7 @@ function checkTools(body: RuleBody): void {
 /** Throws 400 invalid_request naming the field when a rule is broken. */
 export function assertChatRules(body: RuleBody): void {
   checkToolConversation(body.messages);
+  assertMediaParts(body.messages);
   checkTools(body);
   if (body.top_logprobs !== undefined && body.top_logprobs !== null && body.logprobs !== true) {
     throw invalid('top_logprobs', 'needs logprobs set to true');

@@ -4,6 +4,7 @@ import {
   merged,
   type CacheControl,
   ProviderCallError,
+  dataUrlOf,
   type ChatMessage,
   isBlankStop,
   type ContentPart,
@@ -15,7 +16,6 @@ import {
   type ToolCall,
   type ToolChoice,
 } from '@aigw/core';
-import { dataUrlOf } from '../content/data-url';
 import { rewrittenToolCallId } from '../content/tool-call-id';
 import { idWithoutSignature } from '../gemini/thought-signature';
 import type { AdapterRequest } from '../types';

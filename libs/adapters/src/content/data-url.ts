@@ -1,15 +1,3 @@
-/** RFC 2397: `data:<type>[;<param>]*;base64,<data>`, the scheme and the `base64` token in any case. */
-const DATA_URL = /^data:([^;,]+)(?:;[^;,]*)*;base64,/i;
-
-/**
- * A `data:<mime>;base64,<data>` URL split in two (the MIME type lower-cased, without parameters such as `name=`);
- * null for any other URL.
- */
-export function dataUrlOf(url: string): { mimeType: string; base64: string } | null {
-  const m = DATA_URL.exec(url);
-  return m === null ? null : { mimeType: m[1].trim().toLowerCase(), base64: url.slice(m[0].length) };
-}
-
 const MIME_BY_EXTENSION: Record<string, string> = {
   png: 'image/png',
   jpg: 'image/jpeg',

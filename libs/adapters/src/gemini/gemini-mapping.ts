@@ -1,6 +1,7 @@
 import {
   ErrorClass,
   ProviderCallError,
+  dataUrlOf,
   type ChatMessage,
   type ContentPart,
   type GenerationOptions,
@@ -11,7 +12,7 @@ import {
   merged,
 } from '@aigw/core';
 import type { AdapterRequest } from '../types';
-import { dataUrlOf, mimeOfUrl } from '../content/data-url';
+import { mimeOfUrl } from '../content/data-url';
 import { TOOL_RESULT_TEXT_SEPARATOR } from '../content/tool-result-text';
 import { signatureOfId } from './thought-signature';
 

@@ -1,6 +1,7 @@
 import {
   ErrorClass,
   ProviderCallError,
+  dataUrlOf,
   type ChatMessage,
   type JsonObject,
   type StreamDelta,
@@ -9,7 +10,6 @@ import {
   type Usage,
   toolResultContent,
 } from '@aigw/core';
-import { dataUrlOf } from '../content/data-url';
 import { newToolCallId } from '../content/tool-call-id';
 import { TOOL_RESULT_TEXT_SEPARATOR } from '../content/tool-result-text';
 import { errorDetailOf, safeMessage } from '../errors/provider-message';

@@ -1,4 +1,4 @@
-import { dataUrlOf } from './data-url';
+import { dataUrlOf, isBase64 } from './data-url';
 
 describe('dataUrlOf', () => {
   it('splits a base64 data URL into its MIME type and data', () => {
@@ -21,5 +21,27 @@ describe('dataUrlOf', () => {
     expect(dataUrlOf('data:image/svg+xml,%3Csvg%3E')).toBeNull();
     expect(dataUrlOf('data:;base64,iVBO')).toBeNull();
     expect(dataUrlOf('data:image/png;name=a;b.png,iVBO')).toBeNull();
+  });
+});
+
+describe('dataUrlOf media types', () => {
+  it('reads image/jpg as image/jpeg, the type Claude and Gemini take', () => {
+    expect(dataUrlOf('data:image/jpg;base64,/9j/')).toEqual({ mimeType: 'image/jpeg', base64: '/9j/' });
+  });
+});
+
+describe('isBase64', () => {
+  it('takes the standard alphabet, padded or not', () => {
+    expect(isBase64('iVBORw0KGgo=')).toBe(true);
+    expect(isBase64('aGk=')).toBe(true);
+    expect(isBase64('aGk')).toBe(true);
+    expect(isBase64('aA==')).toBe(true);
+    expect(isBase64('aA')).toBe(true);
+  });
+
+  it('refuses empty text, other characters, whitespace and misplaced or excess padding', () => {
+    for (const bad of ['', '@@@', 'aGk=\n', 'aG k=', 'a=Gk', 'aA===', 'a', 'aGkaG', '-_-_', '%%%']) {
+      expect(isBase64(bad)).toBe(false);
+    }
   });
 });

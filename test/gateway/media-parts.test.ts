@@ -1,0 +1,169 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { GatewayHarness, type ErrorEnvelope } from './support';
+
+/*
+ * Image URLs, audio and file data whose strings no provider can read. They passed the DTO rules (which check the
+ * parts' shapes) and went on: Claude was sent `data:;base64,...` as an image URL to fetch, Gemini a `fileData` URI
+ * of `data:...` or of any text, and bad base64 reached every family. OpenAI answers these with a 400 naming the
+ * field; so does the gateway now, before anything is queued.
+ */
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'aigw-media-'));
+const catalog = path.join(dir, 'providers.yaml');
+// Vision deployments of the three families that take images; the stand-in worker answers, nothing calls them.
+writeFileSync(
+  catalog,
+  `providers:
+  - id: oa
+    kind: openai
+    baseUrl: http://127.0.0.1:9/v1
+    apiKey: sk-media-test
+    models:
+      - { name: vis, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 128000, capabilities: [chat, streaming, vision] }
+  - id: cl
+    kind: anthropic
+    baseUrl: http://127.0.0.1:9
+    apiKey: sk-media-test
+    models:
+      - { name: vis, promptPer1k: 0.003, completionPer1k: 0.015, contextWindow: 200000, capabilities: [chat, streaming, vision] }
+  - id: ge
+    kind: gemini
+    baseUrl: http://127.0.0.1:9/v1beta
+    apiKey: sk-media-test
+    models:
+      - { name: vis, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 1000000, capabilities: [chat, streaming, vision] }
+`,
+);
+
+const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+
+function withImage(url: string): Record<string, unknown> {
+  return {
+    model: 'vis',
+    messages: [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'What is in it?' },
+          { type: 'image_url', image_url: { url, detail: 'low' } },
+        ],
+      },
+    ],
+  };
+}
+
+function withPart(part: Record<string, unknown>): Record<string, unknown> {
+  return { model: 'vis', messages: [{ role: 'user', content: [part] }] };
+}
+
+describe('media in content parts', () => {
+  const h = new GatewayHarness({ PROVIDERS_FILE: catalog });
+
+  beforeAll(() => h.start(), 60_000);
+  afterAll(async () => {
+    await h.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  const IMAGE_PARAM = 'messages[0].content[1].image_url.url';
+  const refused: [string, string, Record<string, unknown>, string, RegExp][] = [
+    [
+      'an image data URL without a media type',
+      '/v1/chat/completions',
+      withImage(`data:;base64,${PNG}`),
+      IMAGE_PARAM,
+      /media type/,
+    ],
+    [
+      'an image data URL that is not base64',
+      '/v1/chat/completions',
+      withImage('data:image/png,rawbytes'),
+      IMAGE_PARAM,
+      /base64 data URL/,
+    ],
+    [
+      'bad base64 in an image data URL',
+      '/v1/chat/completions',
+      withImage('data:image/png;base64,@@not base64!'),
+      IMAGE_PARAM,
+      /not base64/,
+    ],
+    [
+      'a data URL of text in an image part',
+      '/v1/chat/completions',
+      withImage('data:text/plain;base64,aGk='),
+      IMAGE_PARAM,
+      /not an image/,
+    ],
+    [
+      'an image URL of another scheme',
+      '/v1/chat/completions',
+      withImage('ftp://example.com/cat.png'),
+      IMAGE_PARAM,
+      /http\(s\) URL/,
+    ],
+    ['an image URL that is no URL', '/v1/chat/completions', withImage('cat.png'), IMAGE_PARAM, /http\(s\) URL/],
+    [
+      'file data without its data: prefix',
+      '/v1/chat/completions',
+      withPart({ type: 'file', file: { file_data: 'JVBERi0xLjQ=', filename: 'a.pdf' } }),
+      'messages[0].content[0].file.file_data',
+      /data URL/,
+    ],
+    [
+      'audio that is not base64',
+      '/v1/chat/completions',
+      withPart({ type: 'input_audio', input_audio: { data: 'not base64 at all', format: 'wav' } }),
+      'messages[0].content[0].input_audio.data',
+      /base64/,
+    ],
+    ['a native request', '/api/v1/ai/generate', withImage('data:image/png;base64,%%%'), IMAGE_PARAM, /not base64/],
+  ];
+
+  it.each(refused)('%s: 400 naming the field, nothing queued', async (_name, route, body, param, message) => {
+    const before = h.jobsSeen.length;
+    const res = await h.post(route, body);
+    const envelope = (await res.json()) as ErrorEnvelope;
+    expect(res.status).toBe(400);
+    expect(envelope.error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_request', param });
+    expect(envelope.error.message).toMatch(message);
+    expect(h.jobsSeen.length).toBe(before);
+  });
+
+  it('refuses bad base64 in an Anthropic image block on /v1/messages', async () => {
+    const before = h.jobsSeen.length;
+    const res = await h.post('/v1/messages', {
+      model: 'vis',
+      max_tokens: 10,
+      messages: [
+        {
+          role: 'user',
+          content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'no!' } }],
+        },
+      ],
+    });
+    const body = (await res.json()) as ErrorEnvelope;
+    expect(res.status).toBe(400);
+    expect(body.error.param).toBe('messages[0].content[0].source.data');
+    expect(h.jobsSeen.length).toBe(before);
+  });
+
+  const accepted: [string, string][] = [
+    ['an https URL', 'https://example.com/cat.png'],
+    ['a png data URL', `data:image/png;base64,${PNG}`],
+    ['a data URL with a name parameter, image/jpg and unpadded base64', 'data:image/jpg;name=a.jpg;base64,/9j/4AA'],
+  ];
+
+  it.each(accepted)('takes %s', async (_name, url) => {
+    let sent: unknown;
+    h.handle((job) => {
+      sent = job.data.request.messages[0].content;
+      return h.answer(job, 'a cat');
+    });
+    const res = await h.post('/v1/chat/completions', withImage(url));
+    expect(res.status).toBe(200);
+    expect((sent as unknown[])[1]).toEqual({ type: 'image_url', image_url: { url, detail: 'low' } });
+  });
+});
