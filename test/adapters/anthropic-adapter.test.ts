@@ -160,6 +160,61 @@ describe('Anthropic adapter against a real HTTP server', () => {
     expect(results.content.map((b) => b.tool_use_id)).toEqual(uses);
   });
 
+  it("sends OpenAI's file parts as document blocks: a PDF as base64, plain text as text, the file name as title", async () => {
+    up.handler = (_req, res) => sendJson(res, 200, MESSAGE);
+    const pdf = Buffer.from('%PDF-1.4 a report').toString('base64');
+    const notes = Buffer.from('Notes: été 2026').toString('base64');
+    await adapter.generate(
+      {
+        target,
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'file', file: { file_data: `data:application/pdf;base64,${pdf}`, filename: 'report.pdf' } },
+              { type: 'file', file: { file_data: `data:text/plain;charset=utf-8;base64,${notes}` } },
+              { type: 'text', text: 'Summarise both.' },
+            ],
+          },
+        ],
+        options: {},
+      },
+      never,
+    );
+    expect((JSON.parse(up.requests[0].body) as { messages: unknown[] }).messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          {
+            type: 'document',
+            source: { type: 'base64', media_type: 'application/pdf', data: pdf },
+            title: 'report.pdf',
+          },
+          { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'Notes: été 2026' } },
+          { type: 'text', text: 'Summarise both.' },
+        ],
+      },
+    ]);
+  });
+
+  it('refuses, without calling, a file part Claude cannot read: a file_id or another type', async () => {
+    up.handler = (_req, res) => sendJson(res, 200, MESSAGE);
+    for (const file of [{ file_id: 'file-abc123' }, { file_data: 'data:application/zip;base64,UEsDBA==' }]) {
+      // The body is built before any I/O: the refusal may come before the promise.
+      const err = await failure(
+        Promise.resolve().then(() =>
+          adapter.generate(
+            { target, messages: [{ role: 'user', content: [{ type: 'file', file }] }], options: {} },
+            never,
+          ),
+        ),
+      );
+      expect(err.errorClass).toBe(ErrorClass.InvalidRequest);
+      expect(err.message).toMatch(/file_id|application\/zip/);
+    }
+    expect(up.requests).toHaveLength(0);
+  });
+
   it("sends the client's beta features in anthropic-beta, whole and streamed", async () => {
     const betas = {
       ...request(),

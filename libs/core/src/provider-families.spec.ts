@@ -78,4 +78,11 @@ describe('provider families', () => {
     expect(familySupportsParam('gemini', 'input_audio')).toBe(true);
     expect(familySupportsParam('ollama', 'input_audio')).toBe(false);
   });
+
+  it('route file parts (PDFs) to the families that read them: Claude as document blocks, Gemini as inlineData', () => {
+    expect(familySupportsParam('anthropic', 'file')).toBe(true);
+    expect(familySupportsParam('gemini', 'file')).toBe(true);
+    expect(familySupportsParam('ollama', 'file')).toBe(false);
+    expect(familySupportsParam('anthropic', 'input_audio')).toBe(false);
+  });
 });

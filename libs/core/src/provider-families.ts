@@ -26,9 +26,10 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
   openai: { capabilities: [...ALL_CAPABILITIES, 'embeddings'], params: 'all' },
   // The Messages API has no JSON mode, and refuses a stop sequence of whitespace only (`"\n"`). Its tool names are
   // OpenAI's (1 to 64 of `a-z A-Z 0-9 _ -`): a digit first is fine; Gemini wants a letter or an underscore first.
+  // `file`: PDF and plain-text `file_data` as document blocks (a `file_id` or another type is the adapter's 400).
   anthropic: {
     capabilities: ['chat', 'streaming', 'tools', 'vision'],
-    params: new Set(['parallel_tool_calls', 'user', 'tool_choice', 'top_k', 'reasoning_effort', 'tool_name']),
+    params: new Set(['parallel_tool_calls', 'user', 'tool_choice', 'top_k', 'reasoning_effort', 'tool_name', 'file']),
   },
   gemini: {
     capabilities: [...ALL_CAPABILITIES, 'embeddings'],

@@ -28,9 +28,14 @@ import type { AdapterRequest } from '../types';
 export const DEFAULT_ANTHROPIC_MAX_TOKENS = 4096;
 
 export type AnthropicImageSource = { type: 'base64'; media_type: string; data: string } | { type: 'url'; url: string };
+/** A PDF as base64, a plain-text document as its text: the two inline document sources the Messages API takes. */
+export type AnthropicDocumentSource =
+  | { type: 'base64'; media_type: 'application/pdf'; data: string }
+  | { type: 'text'; media_type: 'text/plain'; data: string };
 export type AnthropicBlock =
   | { type: 'text'; text: string; cache_control?: CacheControl }
   | { type: 'image'; source: AnthropicImageSource; cache_control?: CacheControl }
+  | { type: 'document'; source: AnthropicDocumentSource; title?: string }
   | { type: 'tool_use'; id: string; name: string; input: JsonValue }
   | {
       type: 'tool_result';
@@ -55,6 +60,30 @@ export interface AnthropicPrompt {
 function imageSource(url: string): AnthropicImageSource {
   const data = dataUrlOf(url);
   return data === null ? { type: 'url', url } : { type: 'base64', media_type: data.mimeType, data: data.base64 };
+}
+
+/**
+ * OpenAI's `file` part (`file_data`, a data URL) as a document block: a PDF as it is, plain text decoded (Anthropic
+ * takes a text document as text). The file name, which OpenAI's part carries for the model, is the document's title.
+ * A `file_id` names a file uploaded to OpenAI, which Claude cannot read, as are other types.
+ */
+function documentOf(file: Extract<ContentPart, { type: 'file' }>['file']): AnthropicBlock {
+  const data = file.file_data === undefined ? null : dataUrlOf(file.file_data);
+  let source: AnthropicDocumentSource;
+  if (data?.mimeType === 'application/pdf') {
+    source = { type: 'base64', media_type: 'application/pdf', data: data.base64 };
+  } else if (data?.mimeType === 'text/plain') {
+    source = { type: 'text', media_type: 'text/plain', data: Buffer.from(data.base64, 'base64').toString('utf8') };
+  } else {
+    throw unsupported(
+      data === null
+        ? 'file parts without file_data (a file_id names a file uploaded to another provider)'
+        : `'${data.mimeType}' files (only application/pdf and text/plain)`,
+    );
+  }
+  return file.filename === undefined || file.filename === ''
+    ? { type: 'document', source }
+    : { type: 'document', source, title: file.filename };
 }
 
 /** Routing keeps requests with parts Anthropic cannot take away from it; this is the backstop. */
@@ -87,8 +116,10 @@ function blocksOf(parts: ContentPart[]): AnthropicBlock[] {
         );
         break;
       }
-      case 'input_audio':
       case 'file':
+        blocks.push(documentOf(p.file));
+        break;
+      case 'input_audio':
         throw unsupported(`${p.type} content parts`);
     }
   }
