@@ -34,6 +34,11 @@ writeFileSync(
     apiKey: sk-media-test
     models:
       - { name: vis, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 1000000, capabilities: [chat, streaming, vision] }
+  - id: ol
+    kind: ollama
+    baseUrl: http://127.0.0.1:9
+    models:
+      - { name: llava, promptPer1k: 0, completionPer1k: 0, contextWindow: 8192, capabilities: [chat, streaming, vision] }
 `,
 );
 
@@ -148,6 +153,22 @@ describe('media in content parts', () => {
     expect(res.status).toBe(400);
     expect(body.error.param).toBe('messages[0].content[0].source.data');
     expect(h.jobsSeen.length).toBe(before);
+  });
+
+  it('refuses an image by URL for a model only Ollama serves (base64 images only), before queueing it', async () => {
+    const before = h.jobsSeen.length;
+    const res = await h.post('/v1/chat/completions', { ...withImage('https://example.com/cat.png'), model: 'llava' });
+    const envelope = (await res.json()) as ErrorEnvelope;
+    expect(res.status).toBe(400);
+    expect(envelope.error).toMatchObject({ code: 'unsupported_parameter', param: 'messages' });
+    expect(envelope.error.message).toMatch(/image by http\(s\) URL .* \(ollama API\)/);
+    expect(h.jobsSeen.length).toBe(before);
+    h.handle((job) => h.answer(job, 'a cat'));
+    const inline = await h.post('/v1/chat/completions', {
+      ...withImage(`data:image/png;base64,${PNG}`),
+      model: 'llava',
+    });
+    expect(inline.status).toBe(200);
   });
 
   const accepted: [string, string][] = [

@@ -18,6 +18,12 @@ export interface ProviderFamily {
   params: 'all' | ReadonlySet<string>;
 }
 
+/**
+ * The request field standing for an image given by URL (an `image_url` part that is not a data URL): a family that
+ * takes images as base64 only (Ollama's native API) cannot take one, and the gateway fetches nothing.
+ */
+export const REMOTE_IMAGE_PARAM = 'image_url.url';
+
 /** Every chat capability; `embeddings` is added only where the adapter embeds. */
 const ALL_CAPABILITIES: readonly Capability[] = ['chat', 'streaming', 'tools', 'vision', 'json'];
 
@@ -29,7 +35,16 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
   // `file`: PDF and plain-text `file_data` as document blocks (a `file_id` or another type is the adapter's 400).
   anthropic: {
     capabilities: ['chat', 'streaming', 'tools', 'vision'],
-    params: new Set(['parallel_tool_calls', 'user', 'tool_choice', 'top_k', 'reasoning_effort', 'tool_name', 'file']),
+    params: new Set([
+      'parallel_tool_calls',
+      'user',
+      'tool_choice',
+      'top_k',
+      'reasoning_effort',
+      'tool_name',
+      'file',
+      REMOTE_IMAGE_PARAM,
+    ]),
   },
   gemini: {
     capabilities: [...ALL_CAPABILITIES, 'embeddings'],
@@ -41,6 +56,8 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
       'frequency_penalty',
       'input_audio',
       'file',
+      // As `fileData`, which the Gemini API fetches (Gemini 3 models; older ones answer with a 400 of their own).
+      REMOTE_IMAGE_PARAM,
       'temperature',
       'stop',
       'top_k',
@@ -70,8 +87,8 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
     params: new Set(['response_format', 'seed', 'frequency_penalty', 'temperature', 'stop', 'top_k']),
   },
   // The gateway cannot know what an operator's module translates: capabilities are the operator's word, and no
-  // provider-dependent field is sent its way.
-  plugin: { capabilities: ALL_CAPABILITIES, params: new Set() },
+  // provider-dependent field is sent its way. Image URLs are OpenAI's own shape, which plugins have always been sent.
+  plugin: { capabilities: ALL_CAPABILITIES, params: new Set([REMOTE_IMAGE_PARAM]) },
 };
 
 export function familySupportsParam(kind: ProviderKind, param: string): boolean {

@@ -254,7 +254,10 @@ describe('capabilities and provider-dependent fields', () => {
         ],
         options: { responseFormat: { type: 'json_object' }, logitBias: { '1': 1 }, extra: { store: true } },
       }),
-    ).toEqual({ capabilities: ['tools', 'vision', 'json'], params: ['response_format', 'logit_bias', 'store'] });
+    ).toEqual({
+      capabilities: ['tools', 'vision', 'json'],
+      params: ['image_url.url', 'response_format', 'logit_bias', 'store'],
+    });
     // Asking for no reasoning is something every family serves; any other effort only those that reason on request.
     expect(requestNeedsOf({ messages: [], options: { reasoningEffort: 'none' } }).params).toEqual([]);
     expect(requestNeedsOf({ messages: [], options: { reasoningEffort: 'low' } }).params).toEqual(['reasoning_effort']);
@@ -292,6 +295,35 @@ describe('capabilities and provider-dependent fields', () => {
     const err = selectionError(seed.failure!);
     expect(err.status).toBe(400);
     expect(err.param).toBe('seed');
+  });
+
+  it('an image by URL keeps a request from Ollama, which takes base64 images only; a data URL goes everywhere', () => {
+    const image = (url: string) =>
+      requestNeedsOf({
+        messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url } }] }],
+        options: {},
+      });
+    expect(image('data:image/png;base64,iVBO').params).toEqual([]);
+    expect(image('DATA:image/png;base64,iVBO').params).toEqual([]);
+    const remote = image('https://example.com/cat.png');
+    expect(remote).toEqual({ capabilities: ['vision'], params: ['image_url.url'] });
+    const llava = deployment('ol', 'llava', { capabilities: ['chat', 'vision'] }, { kind: 'ollama' });
+    const visionDeps = [
+      ...deps,
+      llava,
+      deployment('ge', 'llava', { capabilities: ['chat', 'vision'] }, { kind: 'gemini' }),
+    ];
+    expect(ids(filterCandidates(visionDeps, need('llava', { needs: remote }), neverOpen).candidates)).toEqual([
+      'ge/llava',
+    ]);
+    const onOllama = filterCandidates(visionDeps, need('ol/llava', { needs: remote }), neverOpen).failure;
+    expect(onOllama).toMatchObject({ code: ErrorCode.UnsupportedParameter, param: 'messages' });
+    expect(onOllama?.message).toBe(
+      "An image by http(s) URL (send it as a base64 data URL) is not supported by the deployments of 'ol/llava' (ollama API); remove it or choose another model.",
+    );
+    for (const kind of ['openai', 'anthropic', 'gemini', 'plugin'] as const) {
+      expect(supportsParam(kind, 'image_url.url')).toBe(true);
+    }
   });
 
   it('a stop sequence of whitespace only (Anthropic refuses it) keeps a request from Anthropic only', () => {

@@ -2,6 +2,7 @@ import type { Deployment } from '../catalog';
 import { ErrorCode, GatewayError } from '../errors';
 import { mayUseDeployment } from '../governance/model-access';
 import { isModelAlias, resolveModelRef, type ModelAlias } from '../model-ref';
+import { REMOTE_IMAGE_PARAM } from '../provider-families';
 import type { Capability } from '../catalog';
 import { embedsWith, refusesJsonWithTools, supportsParam, toolNameParam, type RequestNeeds } from './request-needs';
 
@@ -68,10 +69,14 @@ const PARAM_WORDING: Readonly<Record<string, string>> = {
   temperature: "'temperature' above 1",
   stop: "'stop' with a sequence of whitespace only",
   [JSON_WITH_TOOLS]: "'response_format' (JSON mode) together with 'tools'",
+  [REMOTE_IMAGE_PARAM]: 'An image by http(s) URL (send it as a base64 data URL)',
 };
 
 /** The request field an error's `param` names, where the unsupported thing is a combination. */
-const PARAM_FIELD: Readonly<Record<string, string>> = { [JSON_WITH_TOOLS]: 'response_format' };
+const PARAM_FIELD: Readonly<Record<string, string>> = {
+  [JSON_WITH_TOOLS]: 'response_format',
+  [REMOTE_IMAGE_PARAM]: 'messages',
+};
 
 /** The request field that asks for a capability, for the error's `param`. */
 const PARAM_OF_CAPABILITY: { readonly [C in Capability]: string } = {

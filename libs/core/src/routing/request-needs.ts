@@ -1,6 +1,6 @@
 import type { Capability, Deployment, ProviderKind } from '../catalog';
 import type { GenerationOptions, GenerationRequest } from '../domain';
-import { familySupportsParam } from '../provider-families';
+import { familySupportsParam, REMOTE_IMAGE_PARAM } from '../provider-families';
 
 /**
  * What a request asks of a deployment beyond "chat": capabilities (from the catalog) and the request fields
@@ -99,6 +99,8 @@ const PROVIDER_DEPENDENT_OPTIONS: readonly (readonly [string, keyof GenerationOp
 export const ANSWER_NEUTRAL_FIELDS: ReadonlySet<string> = new Set(['safety_identifier', 'prompt_cache_key']);
 
 const BLANK = /^\s*$/;
+/** A data URL's scheme (any case, RFC 2397); anything else is an image to fetch. */
+const DATA_URL = /^data:/i;
 
 /** A stop sequence of whitespace only (`"\n"`), which Anthropic refuses and the other families stop at. */
 export function isBlankStop(stop: string): boolean {
@@ -119,6 +121,9 @@ export function requestNeedsOf(request: Pick<GenerationRequest, 'messages' | 'op
       for (const part of m.content) {
         if (part.type === 'image_url') {
           vision = true;
+          if (!DATA_URL.test(part.image_url.url)) {
+            params.add(REMOTE_IMAGE_PARAM);
+          }
         } else if (part.type === 'input_audio' || part.type === 'file') {
           params.add(part.type);
         }
