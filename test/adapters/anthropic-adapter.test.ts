@@ -171,7 +171,11 @@ describe('Anthropic adapter against a real HTTP server', () => {
           {
             role: 'user',
             content: [
-              { type: 'file', file: { file_data: `data:application/pdf;base64,${pdf}`, filename: 'report.pdf' } },
+              {
+                type: 'file',
+                file: { file_data: `data:application/pdf;base64,${pdf}`, filename: 'report.pdf' },
+                cache_control: { type: 'ephemeral' },
+              },
               { type: 'file', file: { file_data: `data:text/plain;charset=utf-8;base64,${notes}` } },
               { type: 'text', text: 'Summarise both.' },
             ],
@@ -189,6 +193,7 @@ describe('Anthropic adapter against a real HTTP server', () => {
             type: 'document',
             source: { type: 'base64', media_type: 'application/pdf', data: pdf },
             title: 'report.pdf',
+            cache_control: { type: 'ephemeral' },
           },
           { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'Notes: été 2026' } },
           { type: 'text', text: 'Summarise both.' },

@@ -171,6 +171,64 @@ describe('media in content parts', () => {
     expect(inline.status).toBe(200);
   });
 
+  it('takes a PDF or text document block on /v1/messages as a file part, title and cache mark kept', async () => {
+    let sent: unknown;
+    h.handle((job) => {
+      sent = job.data.request.messages;
+      return h.answer(job, 'a report');
+    });
+    const pdf = Buffer.from('%PDF-1.4 a report').toString('base64');
+    const res = await h.post('/v1/messages', {
+      model: 'vis',
+      max_tokens: 10,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            {
+              type: 'document',
+              source: { type: 'base64', media_type: 'application/pdf', data: pdf },
+              title: 'report.pdf',
+              cache_control: { type: 'ephemeral' },
+            },
+            { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'été' } },
+            { type: 'text', text: 'Summarise.' },
+          ],
+        },
+      ],
+    });
+    expect(res.status).toBe(200);
+    expect(sent).toEqual([
+      {
+        role: 'user',
+        content: [
+          {
+            type: 'file',
+            file: { file_data: `data:application/pdf;base64,${pdf}`, filename: 'report.pdf' },
+            cache_control: { type: 'ephemeral' },
+          },
+          { type: 'file', file: { file_data: `data:text/plain;base64,${Buffer.from('été').toString('base64')}` } },
+          { type: 'text', text: 'Summarise.' },
+        ],
+      },
+    ]);
+  });
+
+  it('refuses a document by URL on /v1/messages, naming its source type', async () => {
+    const before = h.jobsSeen.length;
+    const res = await h.post('/v1/messages', {
+      model: 'vis',
+      max_tokens: 10,
+      messages: [
+        { role: 'user', content: [{ type: 'document', source: { type: 'url', url: 'https://example.com/a.pdf' } }] },
+      ],
+    });
+    const body = (await res.json()) as ErrorEnvelope;
+    expect(res.status).toBe(400);
+    expect(body.error.param).toBe('messages[0].content[0].source.type');
+    expect(h.jobsSeen.length).toBe(before);
+  });
+
   const accepted: [string, string][] = [
     ['an https URL', 'https://example.com/cat.png'],
     ['a png data URL', `data:image/png;base64,${PNG}`],

@@ -23,7 +23,7 @@ export type ContentPart =
   | { type: 'text'; text: string; cache_control?: CacheControl }
   | { type: 'image_url'; image_url: { url: string; detail?: 'auto' | 'low' | 'high' }; cache_control?: CacheControl }
   | { type: 'input_audio'; input_audio: { data: string; format: string } }
-  | { type: 'file'; file: { file_id?: string; file_data?: string; filename?: string } };
+  | { type: 'file'; file: { file_id?: string; file_data?: string; filename?: string }; cache_control?: CacheControl };
 
 /** A function call the model asked for; `arguments` is JSON text as the model wrote it (possibly invalid). */
 export interface ToolCall {

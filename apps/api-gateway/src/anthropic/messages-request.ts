@@ -104,6 +104,60 @@ function imageUrlPart(b: AnthropicBlock, at: string): ContentPart & { type: 'ima
   throw invalid(`${at}.source.type`, "must be 'base64' or 'url'");
 }
 
+/** Fields of a document block the gateway carries; `citations` and `context` change the answer's shape or prompt. */
+const DOCUMENT_FIELDS: ReadonlySet<string> = new Set(['type', 'source', 'title', 'cache_control']);
+
+/**
+ * A PDF (base64) or plain-text document block as OpenAI's `file` part, whose `file_data` data URL every family's
+ * adapter reads (Claude: a document block again; Gemini: inlineData; the OpenAI family as it is). The title is the
+ * file's name. A document by URL or by Files API id names nothing the other families can read.
+ */
+function documentPart(b: AnthropicBlock, at: string): ContentPart {
+  const extra = Object.keys(b).find((key) => !DOCUMENT_FIELDS.has(key));
+  if (extra !== undefined) {
+    throw unsupported(
+      `${at}.${extra}`,
+      'document blocks carry source, title and cache_control only through the gateway',
+    );
+  }
+  const source = b.source;
+  if (!isRecord(source)) {
+    throw invalid(`${at}.source`, 'must be an object');
+  }
+  let fileData: string;
+  if (source.type === 'base64') {
+    if (source.media_type !== 'application/pdf') {
+      throw invalid(`${at}.source.media_type`, "must be 'application/pdf'");
+    }
+    if (typeof source.data !== 'string' || !isBase64(source.data)) {
+      throw invalid(`${at}.source.data`, 'must be base64 PDF data');
+    }
+    fileData = `data:application/pdf;base64,${source.data}`;
+  } else if (source.type === 'text') {
+    if (source.media_type !== 'text/plain') {
+      throw invalid(`${at}.source.media_type`, "must be 'text/plain'");
+    }
+    if (typeof source.data !== 'string') {
+      throw invalid(`${at}.source.data`, 'must be a string');
+    }
+    fileData = `data:text/plain;base64,${Buffer.from(source.data, 'utf8').toString('base64')}`;
+  } else {
+    throw unsupported(`${at}.source.type`, "documents go through the gateway as 'base64' (PDF) or 'text' sources only");
+  }
+  if (b.title !== undefined && b.title !== null && typeof b.title !== 'string') {
+    throw invalid(`${at}.title`, 'must be a string');
+  }
+  const part: ContentPart = { type: 'file', file: { file_data: fileData } };
+  if (typeof b.title === 'string' && b.title !== '') {
+    part.file.filename = b.title;
+  }
+  const cacheControl = cacheControlOf(b.cache_control, at);
+  if (cacheControl !== undefined) {
+    part.cache_control = cacheControl;
+  }
+  return part;
+}
+
 /**
  * A tool result's content: its text, or, when it holds images (a screenshot tool's, a file read), its text and image
  * parts, which each family's adapter places where that family takes them (Anthropic: in the tool_result).
@@ -157,6 +211,9 @@ function userMessages(content: string | AnthropicBlock[], at: string, calls: Rea
         return;
       case 'image':
         parts.push(imagePart(b, here));
+        return;
+      case 'document':
+        parts.push(documentPart(b, here));
         return;
       case 'tool_result': {
         const id = b.tool_use_id;

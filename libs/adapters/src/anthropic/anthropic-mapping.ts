@@ -35,7 +35,7 @@ export type AnthropicDocumentSource =
 export type AnthropicBlock =
   | { type: 'text'; text: string; cache_control?: CacheControl }
   | { type: 'image'; source: AnthropicImageSource; cache_control?: CacheControl }
-  | { type: 'document'; source: AnthropicDocumentSource; title?: string }
+  | { type: 'document'; source: AnthropicDocumentSource; title?: string; cache_control?: CacheControl }
   | { type: 'tool_use'; id: string; name: string; input: JsonValue }
   | {
       type: 'tool_result';
@@ -67,7 +67,8 @@ function imageSource(url: string): AnthropicImageSource {
  * takes a text document as text). The file name, which OpenAI's part carries for the model, is the document's title.
  * A `file_id` names a file uploaded to OpenAI, which Claude cannot read, as are other types.
  */
-function documentOf(file: Extract<ContentPart, { type: 'file' }>['file']): AnthropicBlock {
+function documentOf(part: Extract<ContentPart, { type: 'file' }>): AnthropicBlock {
+  const file = part.file;
   const data = file.file_data === undefined ? null : dataUrlOf(file.file_data);
   let source: AnthropicDocumentSource;
   if (data?.mimeType === 'application/pdf') {
@@ -81,9 +82,14 @@ function documentOf(file: Extract<ContentPart, { type: 'file' }>['file']): Anthr
         : `'${data.mimeType}' files (only application/pdf and text/plain)`,
     );
   }
-  return file.filename === undefined || file.filename === ''
-    ? { type: 'document', source }
-    : { type: 'document', source, title: file.filename };
+  const block: AnthropicBlock = { type: 'document', source };
+  if (file.filename !== undefined && file.filename !== '') {
+    block.title = file.filename;
+  }
+  if (part.cache_control !== undefined) {
+    block.cache_control = part.cache_control;
+  }
+  return block;
 }
 
 /** Routing keeps requests with parts Anthropic cannot take away from it; this is the backstop. */
@@ -117,7 +123,7 @@ function blocksOf(parts: ContentPart[]): AnthropicBlock[] {
         break;
       }
       case 'file':
-        blocks.push(documentOf(p.file));
+        blocks.push(documentOf(p));
         break;
       case 'input_audio':
         throw unsupported(`${p.type} content parts`);

@@ -27,6 +27,35 @@ describe('openAiBody', () => {
   const target = { baseUrl: 'http://x/v1', model: 'gpt-x', timeoutMs: 1000, poolKey: 'p' };
   const messages = [{ role: 'user' as const, content: 'hi' }];
 
+  it("leaves Anthropic's prompt-cache marks out of content parts, a document's (file part's) too", () => {
+    const body = JSON.parse(
+      openAiBody(
+        {
+          target,
+          messages: [
+            {
+              role: 'user',
+              content: [
+                { type: 'text', text: 'Sum up', cache_control: { type: 'ephemeral' } },
+                {
+                  type: 'file',
+                  file: { file_data: 'data:application/pdf;base64,JVBE' },
+                  cache_control: { type: 'ephemeral' },
+                },
+              ],
+            },
+          ],
+          options: {},
+        },
+        false,
+      ),
+    ) as { messages: { content: unknown }[] };
+    expect(body.messages[0].content).toEqual([
+      { type: 'text', text: 'Sum up' },
+      { type: 'file', file: { file_data: 'data:application/pdf;base64,JVBE' } },
+    ]);
+  });
+
   it('maps options and asks for usage when streaming', () => {
     const body = JSON.parse(
       openAiBody({ target, messages, options: { temperature: 0, maxTokens: 7, topP: 0.5, stop: ['x'] } }, true),

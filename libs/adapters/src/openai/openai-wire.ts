@@ -89,7 +89,7 @@ function hasForeignFields(m: ChatMessage): boolean {
 }
 
 function withoutMark(p: ContentPart): ContentPart {
-  if (!marked(p) || (p.type !== 'text' && p.type !== 'image_url')) {
+  if (!marked(p) || p.type === 'input_audio') {
     return p;
   }
   const copy = Object.assign({}, p);
