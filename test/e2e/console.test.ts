@@ -1253,4 +1253,36 @@ describe('web console', () => {
       await page.setViewportSize({ width: 1280, height: 900 });
     }
   });
+
+  it('Keys: past a page of keys, "Show more keys" adds the next; every user is offered, past a page of users', async () => {
+    // Older than everything else, so they fill the first pages; removed after, so no other test sees them.
+    await system.query(
+      `INSERT INTO users (name, created_at) SELECT 'paged-' || g, '2000-01-01'::timestamptz + (g || ' seconds')::interval
+         FROM generate_series(1, 1050) g`,
+    );
+    await system.query(
+      `INSERT INTO api_keys (user_id, key_hash, prefix, created_at)
+         SELECT id, md5(name) || md5(id::text), 'sk-aigw-p' || substr(md5(name), 1, 8), created_at
+           FROM users WHERE name LIKE 'paged-%' ORDER BY created_at LIMIT 150`,
+    );
+    try {
+      const [{ users, keys }] = await system.query<{ users: number; keys: number }>(
+        'SELECT (SELECT count(*)::int FROM users) AS users, (SELECT count(*)::int FROM api_keys) AS keys',
+      );
+      expect(keys).toBeLessThan(200);
+      await open('keys');
+      await settled();
+      const rows = page.locator('tr[data-key-prefix]');
+      await expect(rows.count()).resolves.toBe(100);
+      await page.getByRole('button', { name: 'Show more keys' }).click();
+      await page.getByRole('button', { name: 'Show more keys' }).waitFor({ state: 'detached' });
+      await expect(rows.count()).resolves.toBe(keys);
+      await expect(page.getByText(`${users} user(s).`).count()).resolves.toBe(1);
+      const quotaUsers = page.getByRole('region', { name: 'Quotas' }).getByLabel('User').locator('option');
+      await expect(quotaUsers.count()).resolves.toBe(users + 1);
+      await shot('07-keys-paged');
+    } finally {
+      await system.query(`DELETE FROM users WHERE name LIKE 'paged-%'`);
+    }
+  });
 });

@@ -21,6 +21,7 @@ const ALL = [
   'HealthValidUntil1796400000000',
   'UsageAttempts1796500000000',
   'UsageRetentionEdges1796600000000',
+  'ListingIndexes1796700000000',
 ];
 
 const TABLES = [

@@ -166,6 +166,29 @@ export function qs(params: Record<string, string | number | undefined | null>): 
   return s === '' ? '' : `?${s}`;
 }
 
+/** The largest page the admin listings give (`limit` at most 1000). */
+const PAGE_MAX = 1000;
+
+/**
+ * Up to `max` items of an admin listing that pages (`{data, nextCursor}`), following its cursor page after page;
+ * `more`: the listing has items past them.
+ */
+export async function listPages<T>(
+  path: string,
+  params: Record<string, string | undefined> = {},
+  max = Number.POSITIVE_INFINITY,
+): Promise<{ items: T[]; more: boolean }> {
+  const items: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const limit = Math.min(PAGE_MAX, max - items.length);
+    const page: { data: T[]; nextCursor?: string | null } = await api(`${path}${qs({ ...params, limit, cursor })}`);
+    items.push(...page.data);
+    cursor = page.nextCursor ?? null;
+  } while (cursor !== null && items.length < max);
+  return { items, more: cursor !== null };
+}
+
 /** A nil UUID: an admin lists its keys (none), anyone else gets 403. Reads nothing of anyone. */
 const NIL_USER = '00000000-0000-0000-0000-000000000000';
 

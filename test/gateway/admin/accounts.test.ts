@@ -1,5 +1,6 @@
 import { sha256Hex } from '@aigw/core';
 import { ApiKeyAuthenticator } from '../../../apps/api-gateway/src/auth/api-key-authenticator';
+import { DataSource } from 'typeorm';
 import { GatewayHarness, sleep } from '../support';
 import { audit, call, createKey, createUser, errorOf, type KeyBody, type UserBody } from './admin-support';
 
@@ -262,6 +263,93 @@ describe('admin API: users and keys', () => {
       expect(everything).not.toContain(k.key);
       expect(everything).not.toContain(sha256Hex(k.key));
       expect(everything).not.toContain(h.adminKey);
+    });
+  });
+
+  describe('paging', () => {
+    interface Page<T> {
+      data: T[];
+      nextCursor: string | null;
+    }
+
+    /** Every page of `route` at `limit` a page, in order. */
+    async function walk<T>(route: string, limit: number): Promise<{ items: T[]; pages: number }> {
+      const items: T[] = [];
+      let pages = 0;
+      let cursor: string | null = null;
+      do {
+        const sep = route.includes('?') ? '&' : '?';
+        const q: string = `${sep}limit=${limit}${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
+        const res = await call<Page<T>>(h, 'GET', `${route}${q}`);
+        expect(res.status).toBe(200);
+        expect(res.body.data.length).toBeLessThanOrEqual(limit);
+        items.push(...res.body.data);
+        pages++;
+        cursor = res.body.nextCursor;
+      } while (cursor !== null);
+      return { items, pages };
+    }
+
+    it('walks users and keys a page at a time: each once, in order, rows of one instant included', async () => {
+      // Rows created in the same millisecond (microseconds apart, and at the very same instant): a position kept to
+      // the millisecond, as a JS Date keeps it, would repeat or skip them.
+      const ds = h.app.get(DataSource);
+      const users = `"${h.schema}"."users"`;
+      const keys = `"${h.schema}"."api_keys"`;
+      await ds.query(
+        `INSERT INTO ${users} (name, created_at) SELECT 'same-instant-' || g,
+           '2020-01-01T00:00:00.000Z'::timestamptz + ((g / 2) || ' microseconds')::interval
+           FROM generate_series(1, 7) g`,
+      );
+      await ds.query(
+        `INSERT INTO ${keys} (user_id, key_hash, prefix, created_at)
+           SELECT id, md5(name) || md5(id::text), 'sk-aigw-x' || g, created_at
+           FROM (SELECT id, name, created_at, row_number() OVER () AS g FROM ${users} WHERE name LIKE 'same-instant-%') u`,
+      );
+      const all = await ds.query<{ id: string }[]>(`SELECT id FROM ${users} ORDER BY created_at, id`);
+      const userWalk = await walk<UserBody>('/api/v1/ai/admin/users', 2);
+      expect(userWalk.items.map((u) => u.id)).toEqual(all.map((r) => r.id));
+      expect(userWalk.pages).toBe(Math.ceil(all.length / 2));
+
+      const allKeys = await ds.query<{ id: string }[]>(`SELECT id FROM ${keys} ORDER BY created_at, id`);
+      expect((await walk<KeyBody>('/api/v1/ai/admin/keys', 3)).items.map((k) => k.id)).toEqual(
+        allKeys.map((r) => r.id),
+      );
+      const one = await createUser(h, 'paged-keys');
+      const mine = await Promise.all([1, 2, 3].map((n) => createKey(h, { userId: one.id, name: `k${n}` })));
+      const walked = await walk<KeyBody>(`/api/v1/ai/admin/keys?userId=${one.id}`, 2);
+      expect(walked.items.map((k) => k.name).sort()).toEqual(['k1', 'k2', 'k3']);
+      expect(new Set(walked.items.map((k) => k.id))).toEqual(new Set(mine.map((k) => k.id)));
+      expect(walked.pages).toBe(2);
+    });
+
+    it('answers 100 by default with the next cursor; a full last page says there is no next', async () => {
+      const first = await call<Page<UserBody>>(h, 'GET', '/api/v1/ai/admin/users?limit=1');
+      expect(first.body.data).toHaveLength(1);
+      expect(typeof first.body.nextCursor).toBe('string');
+      const all = await call<Page<UserBody>>(h, 'GET', '/api/v1/ai/admin/users');
+      expect(all.body.data.length).toBeLessThanOrEqual(100);
+      const count = all.body.data.length;
+      expect(all.body.nextCursor).toBeNull();
+      const exact = await call<Page<UserBody>>(h, 'GET', `/api/v1/ai/admin/users?limit=${count}`);
+      expect([exact.body.data.length, exact.body.nextCursor]).toEqual([count, null]);
+    });
+
+    it.each([
+      ['/api/v1/ai/admin/users?limit=0', 'limit'],
+      ['/api/v1/ai/admin/users?limit=1001', 'limit'],
+      ['/api/v1/ai/admin/users?limit=ten', 'limit'],
+      ['/api/v1/ai/admin/users?limit=1.5', 'limit'],
+      ['/api/v1/ai/admin/users?limit=1&limit=2', 'limit'],
+      ['/api/v1/ai/admin/users?cursor=', 'cursor'],
+      ['/api/v1/ai/admin/users?cursor=bm90LWEtY3Vyc29y', 'cursor'],
+      ['/api/v1/ai/admin/keys?cursor=%27%20OR%201%3D1', 'cursor'],
+      ['/api/v1/ai/admin/keys?limit=-5', 'limit'],
+      ['/api/v1/ai/admin/keys?userId=not-a-uuid', 'userId'],
+    ])('400 in the error envelope naming the parameter for %s', async (route, param) => {
+      const res = await call(h, 'GET', route);
+      expect(res.status).toBe(400);
+      expect(errorOf(res)).toMatchObject({ code: 'invalid_request', type: 'invalid_request_error', param });
     });
   });
 });

@@ -1,10 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ErrorCode, GatewayError } from '@aigw/core';
-import { isUUID } from 'class-validator';
 import { Caller, Roles } from '../auth/roles';
 import type { AuthContext } from '../http/request-context';
 import { AccountsAdminService, type UserResponse } from './accounts-admin.service';
 import { CreateKeyDto, CreateUserDto } from './admin.dto';
+import { KeyListQueryDto, ListPageQueryDto, type ListPage } from './admin-page';
 import type { KeyView } from './admin-views';
 
 @Controller('api/v1/ai/admin')
@@ -18,9 +17,10 @@ export class AccountsAdminController {
     return this.accounts.createUser(dto, auth);
   }
 
+  /** Oldest first, a page at a time (`?limit&cursor`). */
   @Get('users')
-  listUsers(): Promise<{ data: UserResponse[] }> {
-    return this.accounts.listUsers();
+  listUsers(@Query() query: ListPageQueryDto): Promise<ListPage<UserResponse>> {
+    return this.accounts.listUsers(query);
   }
 
   @Post('keys')
@@ -29,14 +29,10 @@ export class AccountsAdminController {
     return this.accounts.createKey(dto, auth);
   }
 
-  /** Every key, or `?userId=` one user's; never a secret. */
+  /** Every key, or `?userId=` one user's, oldest first, a page at a time (`?limit&cursor`); never a secret. */
   @Get('keys')
-  listKeys(@Query('userId') userId: string | undefined): Promise<{ data: KeyView[] }> {
-    if (userId !== undefined && !isUUID(userId)) {
-      // Not an empty list: a user id that cannot exist is a mistake the caller should hear about.
-      throw new GatewayError(ErrorCode.InvalidRequest, 'userId must be a user id (a UUID).', { param: 'userId' });
-    }
-    return this.accounts.listKeys(userId);
+  listKeys(@Query() query: KeyListQueryDto): Promise<ListPage<KeyView>> {
+    return this.accounts.listKeys(query);
   }
 
   @Delete('keys/:id')

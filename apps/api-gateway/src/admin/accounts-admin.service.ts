@@ -5,6 +5,14 @@ import { AuthChanges } from '../auth/auth-changes';
 import { TIERS } from '../auth/tiers.provider';
 import type { AuthContext } from '../http/request-context';
 import type { CreateKeyDto, CreateUserDto } from './admin.dto';
+import {
+  DEFAULT_LIST_LIMIT,
+  listPage,
+  positionOf,
+  type KeyListQueryDto,
+  type ListPage,
+  type ListPageQueryDto,
+} from './admin-page';
 import { actorOf, keyView, type KeyView } from './admin-views';
 
 export interface UserResponse {
@@ -44,8 +52,9 @@ export class AccountsAdminService {
     }
   }
 
-  async listUsers(): Promise<{ data: UserResponse[] }> {
-    return { data: (await this.users.list()).map(userResponse) };
+  async listUsers(q: ListPageQueryDto): Promise<ListPage<UserResponse>> {
+    const after = positionOf(q.cursor);
+    return listPage(await this.users.page({ limit: q.limit ?? DEFAULT_LIST_LIMIT, after }), userResponse);
   }
 
   /** The key is in this answer only: it is stored as a hash. */
@@ -77,8 +86,9 @@ export class AccountsAdminService {
     return { ...keyView(created.info), key: created.key };
   }
 
-  async listKeys(userId: string | undefined): Promise<{ data: KeyView[] }> {
-    return { data: (await this.keys.list({ userId })).map(keyView) };
+  async listKeys(q: KeyListQueryDto): Promise<ListPage<KeyView>> {
+    const after = positionOf(q.cursor);
+    return listPage(await this.keys.page({ userId: q.userId, limit: q.limit ?? DEFAULT_LIST_LIMIT, after }), keyView);
   }
 
   /**

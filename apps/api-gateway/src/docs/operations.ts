@@ -54,6 +54,10 @@ function generationAnswer(description: string, schema: string, stream?: string):
   return { '200': ok };
 }
 
+const PAGE_DESCRIPTION =
+  '`{data, nextCursor}`: at most `limit` items (default 100, at most 1000); pass `nextCursor` as `cursor` for the ' +
+  'next page, null on the last. A page is stable under inserts: new items come after the last page.';
+
 const CHAT_EXAMPLE = {
   model: 'gpt-4o-mini',
   messages: [
@@ -241,14 +245,19 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     summary: 'Create a user',
     requestExample: { name: 'alice', tier: 'pro' },
   },
-  'GET /api/v1/ai/admin/users': { summary: 'List users' },
+  'GET /api/v1/ai/admin/users': {
+    summary: 'List users, oldest first, a page at a time',
+    query: 'ListPageQueryDto',
+    description: PAGE_DESCRIPTION,
+  },
   'POST /api/v1/ai/admin/keys': {
     summary: 'Create an API key (the key is shown once)',
     requestExample: { userId: '00000000-0000-4000-8000-000000000000', name: 'backend', role: 'user' },
   },
   'GET /api/v1/ai/admin/keys': {
-    summary: 'List API keys (prefixes only, never the keys)',
-    query: [{ name: 'userId', description: "Only this user's keys.", schema: { type: 'string', format: 'uuid' } }],
+    summary: "List API keys (prefixes only, never the keys), every user's or one's, oldest first, a page at a time",
+    query: 'KeyListQueryDto',
+    description: PAGE_DESCRIPTION,
   },
   'DELETE /api/v1/ai/admin/keys/{id}': { summary: 'Revoke an API key' },
   'GET /api/v1/ai/admin/quotas/{userId}': { summary: "A user's limits and what is used of them" },

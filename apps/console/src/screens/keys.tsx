@@ -1,11 +1,13 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, endSession, qs, sessionKeyPrefix } from '../api';
+import { api, endSession, listPages, sessionKeyPrefix } from '../api';
 import { formatCount, formatDateTime, formatKeyState, formatUsd } from '../format';
 import { useAction, useLoad } from '../hooks';
-import { listOf, type KeyItem, type QuotaItem, type UserItem } from '../types';
+import type { KeyItem, QuotaItem, UserItem } from '../types';
 import { ActionNote, Badge, ConfirmButton, Empty, Field, Loaded, Section } from '../ui';
 
 const ADMIN = '/api/v1/ai/admin';
+/** Keys shown at first, and added by each "Show more keys". */
+const KEYS_PAGE = 100;
 
 function NewKey({ secret }: { secret: string }) {
   const [copied, setCopied] = useState<string | null>(null);
@@ -379,8 +381,11 @@ function QuotaEditor({ userId }: { userId: string }) {
 }
 
 export function KeysScreen() {
-  const users = useLoad(async () => listOf(await api<{ data: UserItem[] }>(`${ADMIN}/users`)), []);
-  const keys = useLoad(async () => listOf(await api<{ data: KeyItem[] }>(`${ADMIN}/keys${qs({})}`)), []);
+  // Every user: the selects below offer each one.
+  const users = useLoad(async () => (await listPages<UserItem>(`${ADMIN}/users`)).items, []);
+  // The oldest keys, a page more on each "Show more keys"; a reload (after a revoke) fetches as many again.
+  const [keysShown, setKeysShown] = useState(KEYS_PAGE);
+  const keys = useLoad(() => listPages<KeyItem>(`${ADMIN}/keys`, {}, keysShown), [keysShown]);
   const [quotaUser, setQuotaUser] = useState('');
   return (
     <>
@@ -403,7 +408,21 @@ export function KeysScreen() {
       </Section>
       <Section title="Keys">
         <Loaded load={keys} what="keys">
-          {(list) => <KeyList keys={list} reload={keys.reload} />}
+          {(list) => (
+            <>
+              <KeyList keys={list.items} reload={keys.reload} />
+              {list.more && (
+                <button
+                  type="button"
+                  class="secondary"
+                  disabled={keys.state === 'loading'}
+                  onClick={() => setKeysShown((n) => n + KEYS_PAGE)}
+                >
+                  Show more keys
+                </button>
+              )}
+            </>
+          )}
         </Loaded>
       </Section>
       <Section title="Quotas">

@@ -17,6 +17,7 @@ export type ApiKeyRole = 'user' | 'admin';
 @Entity({ name: 'api_keys' })
 @Index('ix_api_keys_user_id', ['userId'])
 @Index('ix_api_keys_prefix', ['prefix'])
+@Index('ix_api_keys_created_at_id', ['createdAt', 'id'])
 @Check('ck_api_keys_role', `"role" IN ('user', 'admin')`)
 @Check('ck_api_keys_limits', '("rpm" IS NULL OR "rpm" >= 1) AND ("tpm" IS NULL OR "tpm" >= 1)')
 @Unique('uq_api_keys_key_hash', ['keyHash'])

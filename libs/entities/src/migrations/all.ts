@@ -13,6 +13,7 @@ import { UsageDeploymentRollups1796300000000 } from './1796300000000-UsageDeploy
 import { HealthValidUntil1796400000000 } from './1796400000000-HealthValidUntil';
 import { UsageAttempts1796500000000 } from './1796500000000-UsageAttempts';
 import { UsageRetentionEdges1796600000000 } from './1796600000000-UsageRetentionEdges';
+import { ListingIndexes1796700000000 } from './1796700000000-ListingIndexes';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -31,4 +32,5 @@ export const MIGRATIONS = [
   HealthValidUntil1796400000000,
   UsageAttempts1796500000000,
   UsageRetentionEdges1796600000000,
+  ListingIndexes1796700000000,
 ] as const;

@@ -7,6 +7,7 @@ import { UserQuotaEntity } from '../entities/user-quota.entity';
 import { UserEntity } from '../entities/user.entity';
 import { tableRef } from '../table-ref';
 import { AuditLogStore } from './audit-log.store';
+import { keysetAtSql, keysetPage, type KeysetPage, type KeysetQuery } from './keyset';
 
 export const API_KEY_PREFIX = 'sk-aigw-';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -237,6 +238,39 @@ export class ApiKeyStore {
       order: { createdAt: 'ASC', id: 'ASC' },
     });
     return rows.map((r) => this.info(r));
+  }
+
+  /**
+   * One page of keys (every user's, or one user's) by creation, then id; never a secret. The index on
+   * (created_at, id) serves the whole listing, the one on user_id a user's.
+   */
+  async page(q: KeysetQuery & { userId?: string }): Promise<KeysetPage<ApiKeyInfo>> {
+    if (q.userId !== undefined && !UUID.test(q.userId)) {
+      return { items: [], next: null };
+    }
+    const params: unknown[] = [q.limit + 1];
+    const where: string[] = [];
+    if (q.userId !== undefined) {
+      params.push(q.userId);
+      where.push(`k.user_id = $${params.length}`);
+    }
+    if (q.after !== undefined) {
+      params.push(q.after.at, q.after.id);
+      where.push(`(k.created_at, k.id) > ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+    }
+    const rows = await this.dataSource.query<(ApiKeyInfo & { cursorAt: string })[]>(
+      `SELECT k.id, k.prefix, k.name, k.role, k.user_id AS "userId", u.name AS "userName",
+              k.created_at AS "createdAt", k.last_used_at AS "lastUsedAt", k.revoked_at AS "revokedAt",
+              k.expires_at AS "expiresAt", k.allowed_models AS "allowedModels", k.rpm, k.tpm,
+              ${keysetAtSql('k.created_at')} AS "cursorAt"
+         FROM ${tableRef(this.dataSource, ApiKeyEntity)} k
+         JOIN ${tableRef(this.dataSource, UserEntity)} u ON u.id = k.user_id
+        ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
+        ORDER BY k.created_at, k.id
+        LIMIT $1`,
+      params,
+    );
+    return keysetPage(rows, q.limit, ({ cursorAt: _cursorAt, ...key }) => key);
   }
 
   /**

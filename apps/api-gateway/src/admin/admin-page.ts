@@ -1,0 +1,65 @@
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, IsString, IsUUID, Max, Min } from 'class-validator';
+import { ErrorCode, GatewayError } from '@aigw/core';
+import type { KeysetPage, KeysetPosition } from '@aigw/entities';
+
+export const DEFAULT_LIST_LIMIT = 100;
+export const MAX_LIST_LIMIT = 1000;
+const LIMIT_MESSAGE = `limit must be a whole number from 1 to ${MAX_LIST_LIMIT}`;
+
+/** `?limit&cursor` of the admin listings of users and keys (oldest first; `cursor`: a page's `nextCursor`). */
+export class ListPageQueryDto {
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: LIMIT_MESSAGE })
+  @Min(1, { message: LIMIT_MESSAGE })
+  @Max(MAX_LIST_LIMIT, { message: LIMIT_MESSAGE })
+  limit?: number;
+
+  /** Opaque: the `nextCursor` of the page before. */
+  @IsOptional()
+  @IsString({ message: 'cursor must be the nextCursor of a previous page' })
+  cursor?: string;
+}
+
+/** `GET /api/v1/ai/admin/keys?userId&limit&cursor`. */
+export class KeyListQueryDto extends ListPageQueryDto {
+  /** Not an empty list: a user id that cannot exist is a mistake the caller should hear about. */
+  @IsOptional()
+  @IsUUID('all', { message: 'userId must be a user id (a UUID)' })
+  userId?: string;
+}
+
+/**
+ * A page of a listing: `data` as before paging (clients that read only it keep working), and where the next page
+ * starts, null on the last one.
+ */
+export interface ListPage<T> {
+  data: T[];
+  nextCursor: string | null;
+}
+
+const CURSOR =
+  /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z) ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
+/** The position a `cursor` names; a 400 naming `cursor` for anything no page handed out. */
+export function positionOf(cursor: string | undefined): KeysetPosition | undefined {
+  if (cursor === undefined) {
+    return undefined;
+  }
+  const match = CURSOR.exec(Buffer.from(cursor, 'base64url').toString('latin1'));
+  if (match === null || Buffer.from(match[0], 'latin1').toString('base64url') !== cursor) {
+    throw new GatewayError(ErrorCode.InvalidRequest, "Invalid 'cursor': use the nextCursor of a previous page.", {
+      param: 'cursor',
+    });
+  }
+  return { at: match[1], id: match[2] };
+}
+
+export function listPage<R, T>(page: KeysetPage<R>, view: (row: R) => T): ListPage<T> {
+  const next = page.next;
+  return {
+    data: page.items.map(view),
+    nextCursor: next === null ? null : Buffer.from(`${next.at} ${next.id}`, 'latin1').toString('base64url'),
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * Where a page of a listing ordered by `(created_at, id)` ended: the next page starts after it. `at` is PostgreSQL's
+ * own text of created_at, to the microsecond: a JS Date keeps milliseconds only, and a position rounded to them
+ * would repeat or skip rows created within the same millisecond.
+ */
+export interface KeysetPosition {
+  at: string;
+  id: string;
+}
+
+/** One page of a keyset listing; `next` null on the last page. */
+export interface KeysetPage<T> {
+  items: T[];
+  next: KeysetPosition | null;
+}
+
+export interface KeysetQuery {
+  /** Rows per page (the caller bounds it). */
+  limit: number;
+  /** Start after this position; absent: from the first row. */
+  after?: KeysetPosition;
+}
+
+/** created_at as `at` carries it: UTC, microseconds, parsed back exactly by `::timestamptz`. */
+export function keysetAtSql(column: string): string {
+  return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+}
+
+/**
+ * The page of `rows` fetched with `LIMIT limit + 1` (one more row than asked tells whether another page follows,
+ * without a count), each row carrying its position in `cursorAt`.
+ */
+export function keysetPage<R extends { id: string; cursorAt: string }, T>(
+  rows: R[],
+  limit: number,
+  view: (row: R) => T,
+): KeysetPage<T> {
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map(view),
+    next: rows.length > limit && last !== undefined ? { at: last.cursorAt, id: last.id } : null,
+  };
+}
