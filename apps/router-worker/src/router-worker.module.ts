@@ -51,7 +51,12 @@ class WorkerEnvModule {
   controllers: [CancelController, CatalogEventsController],
   providers: [
     CatalogService,
-    { provide: AdapterRegistry, useFactory: () => new AdapterRegistry(new HttpPool()) },
+    {
+      provide: AdapterRegistry,
+      useFactory: (env: WorkerEnv) =>
+        new AdapterRegistry(new HttpPool({ allowLinkLocal: env.PROVIDER_ALLOW_LINK_LOCAL })),
+      inject: [ENV],
+    },
     PluginCheck,
     WorkerMetrics,
     QueueDepthGauge,

@@ -71,12 +71,15 @@ function checkOf(route: HealthRoute, probe: RouteProbe): RouteCheck {
  */
 @Injectable()
 export class Prober implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly adapters = new AdapterRegistry(new HttpPool({ defaultMaxConnections: 4 }));
+  private readonly adapters: AdapterRegistry;
 
   constructor(
     @Inject(ENV) private readonly env: MonitorEnv,
     private readonly catalog: CatalogService,
   ) {
+    this.adapters = new AdapterRegistry(
+      new HttpPool({ defaultMaxConnections: 4, allowLinkLocal: env.PROVIDER_ALLOW_LINK_LOCAL }),
+    );
     // As a worker does: the catalog file's plugins load before it is seeded, so one that cannot is not written.
     catalog.checkBeforeSeed((file) => this.adapters.loadPlugins(file.providers.filter((p) => p.enabled)));
   }

@@ -53,9 +53,8 @@ function routeCheck({ errorClass: _errorClass, ...check }: RouteProbe): RouteChe
 @Injectable()
 export class ConnectionTestService implements OnApplicationShutdown {
   private readonly logger = new Logger(ConnectionTestService.name);
-  // Sockets of on-demand tests are closed after each test; short keep-alive for the rest.
-  private readonly pool = new HttpPool({ keepAliveTimeoutMs: 2_000 });
-  private readonly adapters = new AdapterRegistry(this.pool);
+  private readonly pool: HttpPool;
+  private readonly adapters: AdapterRegistry;
   private seq = 0;
 
   constructor(
@@ -63,7 +62,11 @@ export class ConnectionTestService implements OnApplicationShutdown {
     private readonly catalog: CatalogService,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly keys: RedisKeys,
-  ) {}
+  ) {
+    // Sockets of on-demand tests are closed after each test; short keep-alive for the rest.
+    this.pool = new HttpPool({ keepAliveTimeoutMs: 2_000, allowLinkLocal: env.PROVIDER_ALLOW_LINK_LOCAL });
+    this.adapters = new AdapterRegistry(this.pool);
+  }
 
   async onApplicationShutdown(): Promise<void> {
     await this.pool.destroy();

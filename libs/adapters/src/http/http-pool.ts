@@ -4,6 +4,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type Dispatcher, Pool } from 'undici';
 import type { AdapterTarget } from '../types';
+import { guardedLookup, isMetadataAddress, linkLocalRefusal } from './address-guard';
 import { CallDeadline } from './deadline';
 
 export interface HttpPoolOptions {
@@ -17,6 +18,12 @@ export interface HttpPoolOptions {
   maxResponseBytes?: number;
   /** The largest single event (SSE) or line (NDJSON) of a stream; a larger one fails the call. */
   maxStreamEventBytes?: number;
+  /**
+   * Connect to link-local and cloud metadata addresses too (PROVIDER_ALLOW_LINK_LOCAL). Off: a provider URL an admin
+   * pointed there (by address or by a name resolving there) fails before any byte is sent, so no admin key can read
+   * the instance's cloud credentials back through error messages. Loopback and private addresses are never refused.
+   */
+  allowLinkLocal?: boolean;
 }
 
 /**
@@ -56,6 +63,8 @@ interface Endpoint {
   origin: string;
   prefix: string;
   search: string;
+  /** The host is a link-local or metadata address literally (worked out once per baseUrl). */
+  linkLocal: boolean;
 }
 
 /**
@@ -149,6 +158,7 @@ export class HttpPool {
   private readonly defaultMaxConnections: number;
   private readonly keepAliveTimeoutMs: number;
   private readonly maxConnectTimeoutMs: number;
+  private readonly allowLinkLocal: boolean;
   readonly limits: ResponseLimits;
   private closed = false;
 
@@ -156,6 +166,7 @@ export class HttpPool {
     this.defaultMaxConnections = options.defaultMaxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_MS;
     this.maxConnectTimeoutMs = options.maxConnectTimeoutMs ?? DEFAULT_MAX_CONNECT_TIMEOUT_MS;
+    this.allowLinkLocal = options.allowLinkLocal ?? false;
     this.limits = {
       maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
       maxStreamEventBytes: options.maxStreamEventBytes ?? DEFAULT_MAX_STREAM_EVENT_BYTES,
@@ -178,6 +189,9 @@ export class HttpPool {
     } catch {
       // Deliberately without the cause: URL errors carry the input, which may hold credentials.
       return Promise.reject(new ProviderCallError(ErrorClass.Provider, 'provider baseUrl is not a valid http(s) URL'));
+    }
+    if (endpoint.linkLocal && !this.allowLinkLocal) {
+      return Promise.reject(linkLocalRefusal(new URL(endpoint.origin).hostname));
     }
     const path = joinPath(endpoint, call.path);
     const invalid = invalidPart(path, call.headers);
@@ -305,6 +319,8 @@ export class HttpPool {
       connections,
       keepAliveTimeout: this.keepAliveTimeoutMs,
       connectTimeout: connectTimeoutMs,
+      // An address literal never reaches a lookup: `request` refuses those.
+      ...(this.allowLinkLocal ? {} : { connect: { lookup: guardedLookup } }),
     });
     const calls = pool.compose(noticeSent);
     byOrigin.set(origin, { pool, calls, connections, connectTimeoutMs });
@@ -328,7 +344,8 @@ export class HttpPool {
         throw new TypeError('baseUrl must be http(s)');
       }
       const prefix = url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
-      endpoint = { origin: url.origin, prefix, search: url.search.slice(1) };
+      const linkLocal = isMetadataAddress(url.hostname);
+      endpoint = { origin: url.origin, prefix, search: url.search.slice(1), linkLocal };
       this.endpoints.set(baseUrl, endpoint);
     }
     return endpoint;

@@ -179,6 +179,16 @@ export class BaseEnv {
   @IsBoolean()
   DB_SKIP_MIGRATIONS = false;
 
+  /**
+   * Let providers and gateways sit at link-local addresses (169.254.0.0/16, fe80::/10) and cloud metadata addresses.
+   * Off: calls there are refused before connecting (HttpPool), so an admin key cannot turn the gateway against the
+   * instance's metadata service (its cloud credentials). Loopback and private addresses (Ollama on localhost, vLLM on
+   * the LAN) are allowed either way. Read where provider calls are made: the router-worker and the health-monitor.
+   */
+  @Transform(toBool)
+  @IsBoolean()
+  PROVIDER_ALLOW_LINK_LOCAL = false;
+
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
 

@@ -1,0 +1,95 @@
+import { guardedLookup, HttpPool, isMetadataAddress, OpenAiAdapter, type AdapterTarget } from '@aigw/adapters';
+import { ErrorClass } from '@aigw/core';
+import { failure } from './support/calls';
+import { FakeUpstream, sendJson } from './support/fake-upstream';
+
+const OK = {
+  id: 'c',
+  created: 1,
+  choices: [{ message: { content: 'ok' }, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+};
+
+/**
+ * An admin key can point a provider anywhere: at the cloud metadata service (169.254.169.254), its error messages
+ * would carry the instance's credentials back. Those addresses are refused before connecting; loopback is not.
+ */
+describe('HttpPool: link-local and metadata addresses', () => {
+  let up: FakeUpstream;
+  const pools: HttpPool[] = [];
+  const never = new AbortController().signal;
+  const generate = (pool: HttpPool, baseUrl: string, timeoutMs = 5000) =>
+    new OpenAiAdapter(pool).generate(
+      {
+        target: { baseUrl, model: 'm', timeoutMs, poolKey: 'p' } satisfies AdapterTarget,
+        messages: [{ role: 'user', content: 'x' }],
+        options: {},
+      },
+      never,
+    );
+  const poolOf = (allowLinkLocal?: boolean) => {
+    const pool = new HttpPool({ allowLinkLocal });
+    pools.push(pool);
+    return pool;
+  };
+
+  beforeAll(async () => {
+    up = await FakeUpstream.start();
+    up.handler = (_req, res) => sendJson(res, 200, OK);
+  });
+  afterAll(async () => {
+    await Promise.all(pools.map((p) => p.destroy()));
+    await up.close();
+  });
+
+  it.each([
+    'http://169.254.169.254/latest/meta-data/iam/security-credentials/role?',
+    'http://169.254.170.2/v2/credentials',
+    'http://2852039166/v1',
+    'http://0xa9.0xfe.0xa9.0xfe/v1',
+    'https://[fe80::1]/v1',
+    'http://[::ffff:169.254.169.254]/v1',
+    'http://[fd00:ec2::254]/v1',
+    'http://100.100.100.200/v1',
+  ])('refuses %s at once, before any connection, naming the variable that allows it', async (baseUrl) => {
+    const started = Date.now();
+    const err = await failure(generate(poolOf(), baseUrl));
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(err.errorClass).toBe(ErrorClass.Gateway);
+    expect(err.message).toMatch(/link-local .*PROVIDER_ALLOW_LINK_LOCAL=true/);
+  });
+
+  it('still calls loopback, by address and by a name (through the guarded lookup)', async () => {
+    const pool = poolOf();
+    expect((await generate(pool, `${up.origin}/v1`)).text).toBe('ok');
+    expect((await generate(pool, `${up.origin.replace('127.0.0.1', 'localhost')}/v1`)).text).toBe('ok');
+  });
+
+  it('with allowLinkLocal it tries the address (and fails as an unreachable server does)', async () => {
+    const err = await failure(generate(poolOf(true), 'http://169.254.169.254:9/v1', 300));
+    expect(err.errorClass).not.toBe(ErrorClass.Gateway);
+  });
+
+  it('the lookup refuses a name that resolves to such an address, and passes others through', async () => {
+    const lookup = (host: string, all: boolean) =>
+      new Promise<unknown>((resolve, reject) =>
+        guardedLookup(host, { all }, (err, address) => (err ? reject(err) : resolve(address))),
+      );
+    await expect(lookup('169.254.169.254', false)).rejects.toThrow(/link-local/);
+    await expect(lookup('169.254.169.254', true)).rejects.toThrow(/link-local/);
+    await expect(lookup('localhost', false)).resolves.toEqual(expect.any(String));
+    await expect(lookup('localhost', true)).resolves.toEqual(expect.arrayContaining([expect.anything()]));
+  });
+
+  it.each([
+    ['169.254.169.254', true],
+    ['[fe80::1]', true],
+    ['127.0.0.1', false],
+    ['10.0.0.5', false],
+    ['192.168.1.20', false],
+    ['[::1]', false],
+    ['ollama.internal', false],
+  ])('isMetadataAddress(%s) is %s', (host, expected) => {
+    expect(isMetadataAddress(host)).toBe(expected);
+  });
+});
