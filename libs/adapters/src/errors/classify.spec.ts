@@ -187,6 +187,36 @@ describe('classifyHttpFailure', () => {
     const long = http(500, 'x'.repeat(5000));
     expect(long.message.length).toBeLessThanOrEqual('upstream HTTP 500: '.length + 300);
   });
+
+  it('does not read back a body that is no error message: a metadata service answering a provider URL stays unseen', () => {
+    // What AWS's instance metadata answers at .../security-credentials/<role>: an admin could point a provider there.
+    const credentials = JSON.stringify(
+      {
+        Code: 'Success',
+        Type: 'AWS-HMAC',
+        AccessKeyId: 'ASIAIOSFODNN7EXAMPLE',
+        SecretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+        Token: 'IQoJb3JpZ2luX2VjEJr',
+      },
+      null,
+      2,
+    );
+    for (const status of [400, 404, 500]) {
+      const e = http(status, credentials);
+      expect(e.message).toBe(
+        `upstream HTTP ${status}: a ${credentials.length}-character JSON body without an error message (not shown)`,
+      );
+    }
+    expect(http(404, JSON.stringify(JSON.parse(credentials))).message).not.toContain('ASIA');
+    // A listing (instance metadata's directory), a web page: text of many lines, described only.
+    expect(http(404, 'ami-id\nhostname\niam/\nlocal-ipv4').message).toBe(
+      'upstream HTTP 404: a 31-character text body without an error message (not shown)',
+    );
+    expect(http(502, `<html>\n<title>502</title>${'x'.repeat(400)}</html>`).message).not.toContain('<title>');
+    // One short plain line is how many servers say what went wrong: still shown.
+    expect(http(404, '404 page not found\n').message).toBe('upstream HTTP 404: 404 page not found');
+    expect(http(503, 'Service Unavailable').message).toBe('upstream HTTP 503: Service Unavailable');
+  });
 });
 
 function sysError(code: string, message = code): Error {

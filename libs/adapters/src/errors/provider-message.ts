@@ -54,19 +54,39 @@ export function errorDetailOf(parsed: unknown): ProviderErrorDetail | undefined 
   return message === undefined ? undefined : { message, code: str(body.code) ?? str(body.type) };
 }
 
+/** The longest body shown when it is no error envelope: one plain line (`404 page not found`, a proxy's `Bad Gateway`). */
+export const MAX_PLAIN_BODY_CHARS = 160;
+
+/**
+ * The error detail of a failed answer's body: the provider's own message when the body is an error envelope; a short
+ * one-line plain-text body as it is; anything else only described. Such a body is not an LLM server's error, and its
+ * text reaches admins (connection tests, health) and callers (attempts): a provider URL an admin pointed at another
+ * internal service (a cloud metadata endpoint answers JSON credentials) would read that service back through it.
+ */
 export function detailFromBody(text: string): ProviderErrorDetail {
   const trimmed = text.trim();
-  if (trimmed.startsWith('{')) {
+  let json = false;
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
     try {
-      const detail = errorDetailOf(JSON.parse(trimmed));
+      const parsed: unknown = JSON.parse(trimmed);
+      json = true;
+      const detail = errorDetailOf(parsed);
       if (detail !== undefined) {
         return detail;
       }
     } catch {
-      // Not JSON after all: fall back to the raw text.
+      // Not JSON after all: plain text.
     }
   }
-  return { message: trimmed.length > 0 ? trimmed : 'no error message' };
+  if (trimmed.length === 0) {
+    return { message: 'no error message' };
+  }
+  if (!json && trimmed.length <= MAX_PLAIN_BODY_CHARS && !/[\r\n]/.test(trimmed)) {
+    return { message: trimmed };
+  }
+  return {
+    message: `a ${trimmed.length}-character ${json ? 'JSON' : 'text'} body without an error message (not shown)`,
+  };
 }
 
 // Things that look like credentials: OpenAI/Anthropic style keys (even partly masked) and bearer tokens.
