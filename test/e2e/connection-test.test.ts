@@ -181,6 +181,20 @@ providers:
     expect(completions(system.sim) + completions(proxy)).toBe(0);
   });
 
+  it('refuses a link-local (cloud metadata) URL without connecting, and says so (loopback: the tests around it)', async () => {
+    const started = Date.now();
+    const res = await test('/test', {
+      kind: 'openai',
+      baseUrl: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/role?',
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.routes[0]).toMatchObject({ route: 'direct', ok: false, diagnosis: { code: 'connection_refused' } });
+    expect(res.body.routes[0].diagnosis?.message).toContain('did not connect to 169.254.169.254');
+    expect(res.body.routes[0].diagnosis?.suggestion).toContain('PROVIDER_ALLOW_LINK_LOCAL=true');
+    // Refused before connecting: not the monitor's 2 s probe timeout.
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
   it('reads a ${VAR} key of unsaved settings as saving them would: from the environment, refused when unset', async () => {
     const res = await test('/test', { kind: 'openai', baseUrl: `${keyedUrl}/`, apiKey: '${CT_E2E_FORM_KEY}' });
     expect(res.status).toBe(200);

@@ -28,12 +28,20 @@ export function isMetadataAddress(address: string): boolean {
   return family !== 0 && METADATA_ADDRESSES.check(bare, family === 4 ? 'ipv4' : 'ipv6');
 }
 
-export function linkLocalRefusal(host: string): ProviderCallError {
-  return new ProviderCallError(
-    ErrorClass.Gateway,
-    `provider address ${host} is link-local (where cloud metadata services answer): refused unless ` +
-      `${ALLOW_LINK_LOCAL_VARIABLE}=true`,
-  );
+/** A call refused for its address: no connection was made (the connection test says so, not "it answered"). */
+export class AddressRefusedError extends ProviderCallError {
+  constructor(readonly host: string) {
+    super(
+      ErrorClass.Gateway,
+      `provider address ${host} is link-local (where cloud metadata services answer): refused unless ` +
+        `${ALLOW_LINK_LOCAL_VARIABLE}=true`,
+    );
+    this.name = 'AddressRefusedError';
+  }
+}
+
+export function linkLocalRefusal(host: string): AddressRefusedError {
+  return new AddressRefusedError(host);
 }
 
 /**

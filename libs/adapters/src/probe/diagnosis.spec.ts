@@ -1,4 +1,5 @@
 import { ErrorClass, ProviderCallError } from '@aigw/core';
+import { linkLocalRefusal } from '../http/address-guard';
 import { diagnose, type DiagnosisContext } from './diagnosis';
 
 const ctx: DiagnosisContext = {
@@ -32,6 +33,13 @@ describe('diagnose', () => {
       cause: new TypeError('fetch failed', { cause: grouped }),
     });
     expect(diagnose(err, ctx).code).toBe('connection_refused');
+  });
+
+  it('says a link-local address was refused, not that something answered', () => {
+    const d = diagnose(linkLocalRefusal('169.254.169.254'), { ...ctx, baseUrl: 'http://169.254.169.254/v1' });
+    expect(d.code).toBe('connection_refused');
+    expect(d.message).toContain('did not connect to 169.254.169.254');
+    expect(d.suggestion).toContain('PROVIDER_ALLOW_LINK_LOCAL=true');
   });
 
   it('never shows the URL credentials or query', () => {

@@ -1,4 +1,5 @@
 import { ErrorClass, type Diagnosis, type ProviderCallError, type ProviderKind, type Route } from '@aigw/core';
+import { AddressRefusedError, ALLOW_LINK_LOCAL_VARIABLE } from '../http/address-guard';
 import { hostOf, safeUrl } from './safe-url';
 
 /** Where the failing call went: enough to word the diagnosis. */
@@ -213,6 +214,13 @@ export function diagnose(err: ProviderCallError, ctx: DiagnosisContext): Diagnos
       code: 'timeout',
       message: `no answer from ${hostOf(ctx.baseUrl)} within ${ctx.timeoutMs} ms`,
       suggestion: `the server accepted the connection but did not answer in time, or a firewall drops the packets: check that it is not overloaded or stuck and that ${owner(ctx).url} is the right endpoint`,
+    };
+  }
+  if (err instanceof AddressRefusedError) {
+    return {
+      code: 'connection_refused',
+      message: `the gateway did not connect to ${err.host}: a link-local address, where cloud metadata services answer`,
+      suggestion: `point ${owner(ctx).url} at the LLM server; one really at a link-local address needs ${ALLOW_LINK_LOCAL_VARIABLE}=true on the router-worker and health-monitor`,
     };
   }
   const code = transportCode(err.cause);
