@@ -28,9 +28,7 @@ end
  * Spend is held apart from the spend counters (which count what was spent): a sorted set of the user's holds
  * (`<nanos>:<request id>@<Redis time>`, scored by when each lapses: the request's deadline plus a margin) and their
  * sum, which a spend check adds to the counter. Apart, a refusal can tell a budget spent (it resets with its day or
- * month) from one only held by requests in flight (free again as they finish), and the hold of a request nobody
- * settles (its worker died, its job was removed) lapses: the user's next admission drops the holds past their time
- * (at most 100 a call).
+ * month) from one only held by requests in flight (free again as they finish).
  *
  * KEYS: 1 epoch | 2 key requests 3 key tokens 4 user requests 5 user tokens (this minute)
  *       6 day requests 7 day spend 8 month requests 9 month spend | 10 the user's last quota reset time
@@ -59,13 +57,6 @@ if quota and not epoch then
 end
 local held = 0
 if spend then
-  local lapsed = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', ARGV[14], 'LIMIT', 0, 100)
-  if #lapsed > 0 then
-    redis.call('ZREM', KEYS[11], unpack(lapsed))
-    local freed = 0
-    for _, hold in ipairs(lapsed) do freed = freed + heldBy(hold) end
-    release(KEYS[11], KEYS[12], freed)
-  end
   held = math.max(0, tonumber(redis.call('GET', KEYS[12]) or '0'))
 end
 local names = {'key_rpm', 'key_tpm', 'user_rpm', 'user_tpm', 'daily_requests', 'daily_spend', 'monthly_requests', 'monthly_spend'}
