@@ -1,12 +1,5 @@
 import { NO_LIMITS, type CallerLimits, type Reservation } from '@aigw/core';
-import {
-  AdmissionStore,
-  GovernanceKeys,
-  HELD_RETRY_AFTER_MS,
-  periodsAt,
-  QuotaCountersStore,
-  type AdmissionInput,
-} from '@aigw/governance';
+import { AdmissionStore, GovernanceKeys, periodsAt, QuotaCountersStore, type AdmissionInput } from '@aigw/governance';
 import { RedisErrors, RedisKeys, type MigratedDatabase } from '@aigw/platform';
 import type Redis from 'ioredis';
 import { QuotaRebuilder } from '../../apps/api-gateway/src/admission/quota-rebuilder';
@@ -25,7 +18,6 @@ describe('AdmissionStore', () => {
   const now = (Math.floor(Date.now() / 60_000) + 1) * 60_000 + 30_000;
   const endOfUtcDay = (Math.floor(now / 86_400_000) + 1) * 86_400_000;
   const endOfUtcMonth = periodsAt(now).monthEndsAt;
-  let seq = 0;
 
   beforeAll(() => counters.markRebuilt(now));
   afterAll(async () => {
@@ -44,8 +36,6 @@ describe('AdmissionStore', () => {
     tokens: 100,
     reserveUsd: 0.01,
     now,
-    requestId: `req-${++seq}`,
-    deadlineAt: now + 120_000,
     ...extra,
   });
 
@@ -56,14 +46,9 @@ describe('AdmissionStore', () => {
     expect(admitted).toHaveLength(10);
     const refused = verdicts.filter((v) => v.kind === 'refused');
     expect(refused).toHaveLength(50);
-    // Nothing is spent yet, all of it held by the ten admitted: refused until they finish, not until midnight.
-    expect(refused[0]).toMatchObject({
-      kind: 'refused',
-      check: 'daily_spend',
-      limit: 100_000_000,
-      heldNanos: 100_000_000,
-      retryAfterMs: HELD_RETRY_AFTER_MS,
-    });
+    expect(refused[0]).toMatchObject({ kind: 'refused', check: 'daily_spend', limit: 100_000_000 });
+    // Refused until the end of the UTC day.
+    expect(refused[0].kind === 'refused' && refused[0].retryAfterMs).toBe(endOfUtcDay - now);
     expect(await counters.read('u-budget', now)).toMatchObject({ dailySpendUsd: 0.1 });
   });
 
@@ -74,12 +59,7 @@ describe('AdmissionStore', () => {
     if (a.kind !== 'admitted' || b.kind !== 'admitted' || !a.reservation || !b.reservation) {
       throw new Error('expected two reservations');
     }
-    // The worst case is held apart from the spend counters, in a hold named by its nano-dollars and request.
-    expect(a.reservation).toMatchObject({
-      tokens: 100,
-      nanos: 0,
-      hold: { member: expect.stringMatching(`^10000000:${req.requestId}@`) },
-    });
+    expect(a.reservation).toMatchObject({ tokens: 100, nanos: 10_000_000 });
     expect(await counters.read('u-settle', now)).toMatchObject({ dailySpendUsd: 0.02, monthlySpendUsd: 0.02 });
     await stores[2].settle(a.reservation, 40, 0.0025);
     await stores[2].settle(b.reservation, 0, 0);
@@ -142,9 +122,9 @@ describe('AdmissionStore', () => {
     // usage_records behind the live counters (the running request is not in them): nothing is lowered.
     await counters.raise([recorded(0, 0)], now);
     expect(await counters.read('u-raise', now)).toMatchObject({ dailySpendUsd: 0.01, dailyRequests: 1 });
-    // Spent before the limit existed: counted, and the running request's hold still on top of it.
+    // Spent before the limit existed: counted.
     await counters.raise([recorded(0.5, 7)], now);
-    expect(await counters.read('u-raise', now)).toMatchObject({ dailySpendUsd: 0.51, dailyRequests: 7 });
+    expect(await counters.read('u-raise', now)).toMatchObject({ dailySpendUsd: 0.5, dailyRequests: 7 });
     for (const key of [
       keys.daySpend('u-raise', periodsAt(now).day),
       keys.monthSpend('u-raise', periodsAt(now).month),
@@ -205,12 +185,7 @@ describe('AdmissionStore', () => {
     // The data loss, then the rebuild from usage_records (which the running request is not in yet), then a request
     // of the new counters.
     const spend = keys.daySpend('u-rebuilt', periodsAt(now).day);
-    await conns[0].del(
-      spend,
-      keys.spendHolds('u-rebuilt'),
-      keys.heldSpend('u-rebuilt'),
-      ...before.reservation.tokenKeys,
-    );
+    await conns[0].del(spend, ...before.reservation.tokenKeys);
     await counters.write(
       [{ userId: 'u-rebuilt', dailyRequests: 3, dailySpendUsd: 0.02, monthlyRequests: 3, monthlySpendUsd: 0.02 }],
       now,

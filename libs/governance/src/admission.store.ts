@@ -25,13 +25,6 @@ export interface AdmissionInput {
   /** Worst-case cost of the request, USD. */
   reserveUsd: number;
   now: number;
-  /** Names the request's spend hold (its settlement releases it). */
-  requestId: string;
-  /**
-   * When nobody waits for the answer any more (epoch ms): the request's spend hold lapses `SPEND_HOLD_MARGIN_MS` after
-   * it, settled or not.
-   */
-  deadlineAt: number;
 }
 
 /** The `x-ratelimit-*` view of the key's minute (the binding one of key and user limits). */
@@ -57,11 +50,6 @@ export type AdmissionVerdict =
        */
       tooLarge: boolean;
       retryAfterMs: number;
-      /**
-       * A spend limit only what requests in flight hold exceeds (nano-dollars they hold; 0: spent, or no spend limit):
-       * it frees as they finish, so `retryAfterMs` is seconds, not the end of the day or month.
-       */
-      heldNanos: number;
       rate: RateView;
     }
   | { kind: 'rebuild' };
@@ -73,16 +61,6 @@ const SETTLE = new RedisScript(SETTLE_LUA);
 const DAY_KEEP_MS = DAY_MS;
 const MONTH_KEEP_MS = 7 * DAY_MS;
 const WINDOW_KEEP_MS = 1_000;
-
-/**
- * How long past its deadline a request's spend hold lasts unsettled: the worker settles a run cut at the deadline
- * just after it (as long as its settlement marker lasts past the deadline). A hold that lapses is the request of a
- * worker that died, or of a job removed or failed without a settlement; its settlement, should it come after all,
- * counts its cost and releases nothing.
- */
-export const SPEND_HOLD_MARGIN_MS = 60_000;
-/** When to retry a spend refused only for what requests in flight hold: most finish within seconds. */
-export const HELD_RETRY_AFTER_MS = 2_000;
 
 const arg = (n: number | null): number => (n === null ? -1 : n);
 
@@ -114,8 +92,6 @@ export class AdmissionStore {
       k.monthRequests(userId, p.month),
       k.monthSpend(userId, p.month),
       k.quotaResets(userId),
-      k.spendHolds(userId),
-      k.heldSpend(userId),
     ];
     const reply = (await ADMIT.run(this.redis, keyList, [
       arg(l.keyRpm),
@@ -131,20 +107,14 @@ export class AdmissionStore {
       p.windowEndsAt + WINDOW_KEEP_MS,
       p.dayEndsAt + DAY_KEEP_MS,
       p.monthEndsAt + MONTH_KEEP_MS,
-      now,
-      input.requestId,
-      input.deadlineAt + SPEND_HOLD_MARGIN_MS,
     ])) as [string, ...(string | number)[]];
     const resetMs = Math.max(0, p.windowEndsAt - now);
     switch (reply[0]) {
       case 'rebuild':
         return { kind: 'rebuild' };
       case 'refused': {
-        const [, check, current, limit, ...rest] = reply as [string, LimitCheck, number, number, ...number[]];
-        const counts = rest.slice(0, 4).map(Number);
-        const heldNanos = Number(rest[4]);
-        const retryAfterMs =
-          heldNanos > 0 ? HELD_RETRY_AFTER_MS : RATE_CHECKS.has(check) ? resetMs : this.periodEnd(check, now) - now;
+        const [, check, current, limit, ...counts] = reply as [string, LimitCheck, number, number, ...number[]];
+        const retryAfterMs = RATE_CHECKS.has(check) ? resetMs : this.periodEnd(check, now) - now;
         const asked = check.endsWith('tpm') ? input.tokens : check.endsWith('spend') ? reserveNanos : 1;
         const tooLarge = asked > Number(limit);
         return {
@@ -154,8 +124,7 @@ export class AdmissionStore {
           limit: Number(limit),
           tooLarge,
           retryAfterMs,
-          heldNanos,
-          rate: this.rateView(l, counts, resetMs, tooLarge ? undefined : check),
+          rate: this.rateView(l, counts.map(Number), resetMs, tooLarge ? undefined : check),
         };
       }
       default: {
@@ -177,7 +146,6 @@ export class AdmissionStore {
           spendKeys.push(keyList[8]);
           periodEnds.push(p.monthEndsAt);
         }
-        const hold = String(reply[7]);
         const reservation =
           tokenKeys.length + spendKeys.length === 0
             ? null
@@ -185,10 +153,8 @@ export class AdmissionStore {
                 tokenKeys,
                 tokens: input.tokens,
                 spendKeys,
-                // Held apart (`hold`), the worst case is not in the spend counters.
-                nanos: 0,
+                nanos: reserveNanos,
                 counters: { epoch: String(reply[5]), resets: String(reply[6]), resetsKey: keyList[9], periodEnds },
-                ...(hold === '' ? {} : { hold: { key: keyList[10], sumKey: keyList[11], member: hold } }),
               };
         return { kind: 'admitted', reservation, rate: this.rateView(l, counts, resetMs) };
       }
@@ -212,17 +178,7 @@ export class AdmissionStore {
     const marker = once === undefined ? this.keys.settled('') : this.keys.settled(once.jobId);
     const at = reservation.counters;
     // Without `counters` (a reservation of an older release) the reset count's key is never read: any name does.
-    // Without a hold (a reservation of an older release, or without spend) its keys are never read: any name does.
-    const hold = reservation.hold;
-    const keys = [
-      marker,
-      this.keys.epoch,
-      at?.resetsKey ?? marker,
-      hold?.key ?? marker,
-      hold?.sumKey ?? marker,
-      ...reservation.tokenKeys,
-      ...reservation.spendKeys,
-    ];
+    const keys = [marker, this.keys.epoch, at?.resetsKey ?? marker, ...reservation.tokenKeys, ...reservation.spendKeys];
     // A reservation of the release that counted micro-dollars is settled in its own counters and unit.
     const cost = reservation.micros === undefined ? usdToNanos(costUsd) : Math.ceil(costUsd * 1_000_000 - 1e-9);
     const args = [
@@ -235,7 +191,6 @@ export class AdmissionStore {
       reservation.micros ?? reservation.nanos,
       cost,
       receivedAt ?? '',
-      hold?.member ?? '',
       // Without them (a reservation of an older release), any reset concerns every spend counter, as it did then.
       ...reservation.spendKeys.map((_, i) => at?.periodEnds?.[i] ?? ''),
     ];

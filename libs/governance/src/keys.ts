@@ -72,19 +72,6 @@ export class GovernanceKeys {
     return `${this.p}q:${userId}:m:${month}:n`;
   }
 
-  /**
-   * The worst-case spend of the user's requests in flight: a sorted set of holds (`<nano-dollars>:<request id>@<time>`)
-   * scored by when each lapses (epoch ms).
-   */
-  spendHolds(userId: string): string {
-    return `${this.p}q:${userId}:holds`;
-  }
-
-  /** The sum of the user's spend holds (nano-dollars), which spend limits count on top of what was spent. */
-  heldSpend(userId: string): string {
-    return `${this.p}q:${userId}:held:n`;
-  }
-
   /** Every quota key of a user, for a reset (any period). */
   userQuotaPattern(userId: string): string {
     return `${this.p}q:${userId}:*`;

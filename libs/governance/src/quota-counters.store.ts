@@ -42,8 +42,8 @@ return 0
 
 /**
  * The quota counters as the admin and the user see them, and their maintenance: reset, raising one user's to
- * usage_records (after a limit is set or changed), and rebuilding everyone's after Redis lost them. Spend as read
- * includes what the user's requests still running hold (their worst case, until they settle).
+ * usage_records (after a limit is set or changed), and rebuilding everyone's after Redis lost them. Spend
+ * counters include reservations of requests still running.
  */
 export class QuotaCountersStore {
   constructor(
@@ -54,20 +54,17 @@ export class QuotaCountersStore {
   async read(userId: string, now: number): Promise<PeriodUsage> {
     const p = periodsAt(now);
     const k = this.keys;
-    const [dr, ds, mr, ms, held] = await this.redis.mget(
+    const [dr, ds, mr, ms] = await this.redis.mget(
       k.dayRequests(userId, p.day),
       k.daySpend(userId, p.day),
       k.monthRequests(userId, p.month),
       k.monthSpend(userId, p.month),
-      k.heldSpend(userId),
     );
-    // Holds past their time count until the user's next admission drops them, as admission counts them until then.
-    const inFlight = Math.max(0, Number(held ?? 0));
     return {
       dailyRequests: Number(dr ?? 0),
-      dailySpendUsd: nanosToUsd(Number(ds ?? 0) + inFlight),
+      dailySpendUsd: nanosToUsd(Number(ds ?? 0)),
       monthlyRequests: Number(mr ?? 0),
-      monthlySpendUsd: nanosToUsd(Number(ms ?? 0) + inFlight),
+      monthlySpendUsd: nanosToUsd(Number(ms ?? 0)),
     };
   }
 
@@ -76,8 +73,6 @@ export class QuotaCountersStore {
    * to user_quotas), at once: the requests still running hold reservations the zeroed counters no longer do, and
    * their settlement, seeing another reset time, does not take the reservation off what the requests admitted after
    * the reset reserved. Whether a request's cost counts is decided by when it was received, as usage_records date it.
-   * Their spend holds go too (the budget starts over, as it did when the holds were in the counters): a settlement
-   * finds its hold gone and releases nothing.
    */
   async reset(userId: string, now: number): Promise<void> {
     const p = periodsAt(now);
@@ -90,7 +85,6 @@ export class QuotaCountersStore {
       .set(k.daySpend(userId, p.day), 0, 'PXAT', dayAt)
       .set(k.monthRequests(userId, p.month), 0, 'PXAT', monthAt)
       .set(k.monthSpend(userId, p.month), 0, 'PXAT', monthAt)
-      .del(k.spendHolds(userId), k.heldSpend(userId))
       // Longer than any job can run; a reset time that expired reads as 0, older than any reservation still held.
       .set(k.quotaResets(userId), now, 'PX', QUOTA_RESETS_KEEP_MS)
       .exec();

@@ -117,8 +117,6 @@ export class AdmissionService {
       tokens: charge.tokens,
       reserveUsd: charge.reserveUsd,
       now: Date.now(),
-      requestId: request.requestId,
-      deadlineAt: request.deadlineAt,
     };
     let verdict = await this.check(input);
     if (verdict.kind === 'rebuild') {
@@ -142,16 +140,6 @@ export class AdmissionService {
             code,
             this.tooLarge(verdict.check, verdict.limit, charge, allowance),
             null,
-            headers,
-          );
-        }
-        if (verdict.heldNanos > 0) {
-          throw new AdmissionRefused(
-            code,
-            `Quota exceeded: what is left of the ${WHAT[verdict.check]} (${limitText(verdict.check, verdict.limit)}) ` +
-              `is held by your requests still in flight ($${nanosToUsd(verdict.heldNanos)}: their worst-case cost, ` +
-              `until each is charged its real cost); retry in a few seconds, as they finish.`,
-            verdict.retryAfterMs,
             headers,
           );
         }
@@ -206,9 +194,6 @@ export class AdmissionService {
       tokens: 0,
       reserveUsd: 0,
       now: Date.now(),
-      // No spend limit: nothing is held under them.
-      requestId: '',
-      deadlineAt: 0,
     };
     const verdict = await this.check(input);
     switch (verdict.kind) {

@@ -53,8 +53,7 @@ export function unlimited(l: CallerLimits): boolean {
 
 /**
  * What admission charged for a request, so the worker can settle it to the real usage (Redis counter keys
- * and amounts; tokens are counted per minute, spend in nano-dollars, its worst case held apart). Plain data: it rides
- * in the job.
+ * and amounts; tokens are counted per minute, spend in nano-dollars). Plain data: it rides in the job.
  */
 export interface Reservation {
   tokenKeys: string[];
@@ -75,12 +74,4 @@ export interface Reservation {
    * only the counters of its own day and month (absent from an older release's: any reset replaced them all).
    */
   counters?: { epoch: string; resets: string; resetsKey: string; periodEnds?: number[] };
-  /**
-   * The worst-case spend held apart from the spend counters (`nanos` is then 0): the user's holds (`key`, a sorted
-   * set), their sum (`sumKey`) and this request's (`member`, which starts with its nano-dollars). Released by the
-   * first of the settlement, a refund, or its lapse after the request's deadline (see ADMIT_LUA). Absent from a
-   * reservation of an older release (its worst case is in the spend counters, in `nanos`) and from one without a
-   * spend limit.
-   */
-  hold?: { key: string; sumKey: string; member: string };
 }
