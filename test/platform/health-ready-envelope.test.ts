@@ -2,9 +2,16 @@ import { Global, Logger, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { ErrorEnvelopeFilter, HealthModule, ReadinessChecks, ReadinessProblem, REDIS } from '@aigw/platform';
+import {
+  ErrorEnvelopeFilter,
+  HealthModule,
+  READY_RESULT_TTL_MS,
+  ReadinessChecks,
+  ReadinessProblem,
+  REDIS,
+} from '@aigw/platform';
 import { createDataSourceOptions, runMigrationsLocked } from '@aigw/entities';
-import { CuttableRelay, freePort } from '@aigw/testing';
+import { CuttableRelay, freePort, sleep } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { dropSchema, uniqueSchema } from '../entities/pg';
@@ -14,6 +21,9 @@ type Health = {
   error: Record<string, { status: string; message?: string }>;
   info: Record<string, unknown>;
 };
+
+/** Past the last readiness run's answer: the next caller runs the checks again. */
+const afterLastRun = (): Promise<void> => sleep(READY_RESULT_TTL_MS);
 
 /**
  * An app with the error envelope filter (the api-gateway, the single process) answers a failed readiness check with
@@ -81,6 +91,7 @@ describe('/health/ready behind the error envelope filter', () => {
 
   it('names the database down when its schema is gone, though the server answers, without the SQL or schema', async () => {
     await db.query(`DROP SCHEMA "${schema}" CASCADE`);
+    await afterLastRun();
     const res = await app.inject({ method: 'GET', url: '/health/ready' });
     expect(res.json<Health>().error.database).toEqual({ status: 'down', message: 'unavailable' });
     expect(res.body).not.toContain(schema);
@@ -90,6 +101,7 @@ describe('/health/ready behind the error envelope filter', () => {
   it('names the database down when PostgreSQL is gone, without its host or port', async () => {
     const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     await relay.cut();
+    await afterLastRun();
     const res = await app.inject({ method: 'GET', url: '/health/ready' });
     expect(res.statusCode).toBe(503);
     expect(res.json<Health>().error.database).toEqual({ status: 'down', message: 'unavailable' });
@@ -99,15 +111,17 @@ describe('/health/ready behind the error envelope filter', () => {
     // the same.
     const databaseLines = (): string[] =>
       warn.mock.calls.map(([line]) => String(line)).filter((l) => l.includes('check database'));
+    await afterLastRun();
     await app.inject({ method: 'GET', url: '/health/ready' });
     const logged = databaseLines();
     expect(logged.at(-1)).toContain(`ECONNREFUSED 127.0.0.1:${relay.port}`);
+    await afterLastRun();
     await app.inject({ method: 'GET', url: '/health/ready' });
     expect(databaseLines()).toEqual(logged);
     warn.mockRestore();
   });
 
-  it('callers at the same time share one run of the checks; a later caller runs them again', async () => {
+  it('callers at the same time share one run of the checks; a caller after READY_RESULT_TTL_MS runs them again', async () => {
     let runs = 0;
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => (release = resolve));
@@ -116,6 +130,7 @@ describe('/health/ready behind the error envelope filter', () => {
       await held;
       throw new ReadinessProblem('held');
     });
+    await afterLastRun();
     const answers = Array.from({ length: 5 }, () => app.inject({ method: 'GET', url: '/health/ready' }));
     await new Promise((resolve) => setTimeout(resolve, 50));
     release();
@@ -125,6 +140,9 @@ describe('/health/ready behind the error envelope filter', () => {
       expect(res.statusCode).toBe(503);
       expect(res.json<Health>().error.held).toEqual({ status: 'down', message: 'held' });
     }
+    await app.inject({ method: 'GET', url: '/health/ready' });
+    expect(runs).toBe(1);
+    await afterLastRun();
     await app.inject({ method: 'GET', url: '/health/ready' });
     expect(runs).toBe(2);
   });

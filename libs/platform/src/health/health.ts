@@ -16,6 +16,14 @@ import { REDIS } from '../redis/redis';
 const CHECK_TIMEOUT_MS = 1500;
 
 /**
+ * How long a readiness run's result answers `/health/ready`, counted from when the run began: every kubelet probes
+ * every pod each few seconds and load balancers probe too, and a burst of probes (a scrape storm, a rollout) that
+ * is not quite simultaneous would otherwise run the checks again for each caller that comes just after the last run
+ * ended. An outage (and a recovery) shows at most this late, which no probe period comes near.
+ */
+export const READY_RESULT_TTL_MS = 1000;
+
+/**
  * A readiness check's reason for being down that may be shown as it is: `/health/ready` is open without a key (on
  * the api-gateway's public port too), so any other error (pg's `connect ECONNREFUSED <host>:<port>`, `password
  * authentication failed for user ...`, `relation "<schema>.migrations" does not exist`, ioredis's option names)
@@ -94,8 +102,11 @@ export class HealthController {
   private readonly schemaProbe: string;
   /** The reason last logged for each check that is down: one line per outage and change of reason, not per probe. */
   private readonly loggedDown = new Map<string, string>();
-  /** The readiness run in progress, shared by the callers that come meanwhile. */
-  private checking: Promise<HealthCheckResult> | null = null;
+  /**
+   * The last readiness run: shared by the callers that come while it runs and, once it has settled, by those that
+   * come until `until` (READY_RESULT_TTL_MS after it began).
+   */
+  private last: { result: Promise<HealthCheckResult>; until: number } | null = null;
 
   constructor(
     private readonly health: HealthCheckService,
@@ -116,16 +127,24 @@ export class HealthController {
 
   /**
    * Readiness: the dependencies this process needs to do its work answer. The route is open without a key: callers
-   * at the same time share one run of the checks, so a burst of them cannot pile up queries and pings (each up to
-   * its timeout when a dependency hangs).
+   * at the same time share one run of the checks, and so do those of the next READY_RESULT_TTL_MS, so a burst of
+   * them cannot pile up queries and pings (each up to its timeout when a dependency hangs). Costs one clock read per
+   * call.
    */
   @Get('ready')
   @HealthCheck(UNDOCUMENTED_HEALTH_CHECK)
   ready(): Promise<HealthCheckResult> {
-    this.checking ??= this.checkReady().finally(() => {
-      this.checking = null;
-    });
-    return this.checking;
+    const now = performance.now();
+    if (this.last === null || now >= this.last.until) {
+      const run = { result: this.checkReady(), until: Infinity };
+      const settled = (): void => {
+        run.until = now + READY_RESULT_TTL_MS;
+      };
+      // The callers handle a rejection (a check down); this branch only dates the result.
+      run.result.then(settled, settled);
+      this.last = run;
+    }
+    return this.last.result;
   }
 
   private checkReady(): Promise<HealthCheckResult> {
