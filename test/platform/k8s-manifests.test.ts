@@ -34,6 +34,41 @@ function docs(file: string): Doc[] {
 const kustomization = docs('kustomization.yaml')[0] as unknown as { resources: string[] };
 const applied = kustomization.resources.flatMap(docs);
 
+interface ScaledObjectSpec {
+  minReplicaCount: number;
+  maxReplicaCount: number;
+  advanced?: { scalingModifiers?: { formula: string; target: string; metricType?: string } };
+  triggers: { type: string; name?: string; authenticationRef?: { name: string }; metadata: Record<string, string> }[];
+}
+
+/**
+ * The replica count KEDA and the HPA it makes ask for, given how many jobs each trigger's key holds (by the key's
+ * BullMQ state: `active`, `wait`, ...). Without scalingModifiers every trigger is its own `AverageValue` metric and
+ * the HPA takes the largest count any asks for; with them, one composite metric, the formula's value over `target`.
+ * The formula is read as a sum of trigger names, the only kind this deployment uses.
+ */
+function kedaReplicas(spec: ScaledObjectSpec, jobs: Record<string, number>): number {
+  const count = (trigger: ScaledObjectSpec['triggers'][number]): number =>
+    jobs[trigger.metadata.listName.split(':').at(-1) ?? ''] ?? 0;
+  const modifiers = spec.advanced?.scalingModifiers;
+  let wanted: number;
+  if (modifiers === undefined) {
+    // KEDA's redis scaler: listLength defaults to 5.
+    wanted = Math.max(...spec.triggers.map((t) => Math.ceil(count(t) / Number(t.metadata.listLength ?? 5))));
+  } else {
+    const terms = modifiers.formula.split('+').map((term) => term.trim());
+    const value = terms.reduce((sum, name) => {
+      const trigger = spec.triggers.find((t) => t.name === name);
+      if (trigger === undefined) {
+        throw new Error(`the formula names no trigger ${name}`);
+      }
+      return sum + count(trigger);
+    }, 0);
+    wanted = Math.ceil(value / Number(modifiers.target));
+  }
+  return Math.min(spec.maxReplicaCount, Math.max(spec.minReplicaCount, wanted));
+}
+
 function deployment(name: string): { spec: { replicas?: number; template: { spec: Record<string, unknown> } } } {
   const d = applied.find((x) => x.kind === 'Deployment' && x.metadata.name === name);
   if (d === undefined) {
@@ -161,9 +196,7 @@ describe('k8s manifests', () => {
 
   it("scale workers on this deployment's queue, in the Redis of the Secret, with its password", () => {
     const config = applied.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'ai-gateway-config')?.data ?? {};
-    const scaled = applied.find((d) => d.kind === 'ScaledObject')?.spec as {
-      triggers: { type: string; authenticationRef?: { name: string }; metadata: Record<string, string> }[];
-    };
+    const scaled = applied.find((d) => d.kind === 'ScaledObject')?.spec as unknown as ScaledObjectSpec;
     const secret = (docs('secret.example.yaml')[0] as unknown as { stringData: Record<string, string> }).stringData;
     const url = new URL(secret.REDIS_URL);
     const list = (state: string) =>
@@ -171,8 +204,9 @@ describe('k8s manifests', () => {
     // The jobs the workers run, not only those waiting: the wait list is empty while the workers keep up, and on
     // it alone a busy fleet would be scaled in to minReplicaCount. Aim below WORKER_CONCURRENCY, or never scale out
     // before every worker is full.
-    expect(Number(list('active')?.metadata.listLength)).toBeLessThan(Number(config.WORKER_CONCURRENCY ?? 256));
+    expect(list('active')).toBeDefined();
     expect(list('wait')).toBeDefined();
+    expect(Number(scaled.advanced?.scalingModifiers?.target)).toBeLessThan(Number(config.WORKER_CONCURRENCY ?? 256));
     expect(scaled.triggers).toHaveLength(4);
     for (const trigger of scaled.triggers) {
       expect(trigger.type).toBe('redis');
@@ -191,6 +225,27 @@ describe('k8s manifests', () => {
     }
     // The example Secret's address is REDIS_URL's.
     expect(secret.REDIS_ADDRESS).toBe(`${url.hostname}:${url.port || '6379'}`);
+  });
+
+  it('scale workers on the sum of the jobs running and waiting, whichever key holds them (KEDA takes the max of separate triggers)', () => {
+    const config = applied.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'ai-gateway-config')?.data ?? {};
+    const scaled = applied.find((d) => d.kind === 'ScaledObject')?.spec as unknown as ScaledObjectSpec;
+    const concurrency = Number(config.WORKER_CONCURRENCY ?? 256);
+    const replicas = (jobs: Record<string, number>): number => kedaReplicas(scaled, jobs);
+    // Each trigger counted once.
+    const terms = scaled.advanced?.scalingModifiers?.formula.split('+').map((term) => term.trim());
+    expect(terms?.sort()).toEqual(scaled.triggers.map((t) => t.name).sort());
+    // A backlog split over the wait list and the prioritized set (cache warming) asks for what it asks for whole.
+    expect(replicas({ wait: 300, prioritized: 300 })).toBe(replicas({ wait: 600 }));
+    expect(replicas({ wait: 300, delayed: 300 })).toBe(replicas({ wait: 600 }));
+    // A waiting job weighs what a running one does: ten full workers and a backlog of 2,000 ask for the workers
+    // that run the 4,560 jobs at the target, not for 2,000 jobs' worth at another rate.
+    const full = { active: 10 * concurrency, wait: 2_000 };
+    expect(replicas(full)).toBe(replicas({ active: full.active + full.wait }));
+    expect(replicas(full) * concurrency).toBeGreaterThanOrEqual(full.active + full.wait);
+    // A fleet whose workers are all full grows, and an idle one shrinks to minReplicaCount.
+    expect(replicas({ active: 10 * concurrency })).toBeGreaterThan(10);
+    expect(replicas({})).toBe(scaled.minReplicaCount);
   });
 });
 
