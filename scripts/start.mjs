@@ -46,6 +46,44 @@ if (!single && workerPort(workers) > 65535) {
   process.exit(1);
 }
 
+/**
+ * The ports this script hands out, each with the variable an operator changes to move it, checked before anything
+ * is built or started. An app that finds its port taken can only name its own PORT: the health-monitor's is
+ * MONITOR_PORT here, and told to set PORT the operator moved the gateway and workers and met the same error again.
+ */
+const monitorPortSet = (env.MONITOR_PORT?.trim() ?? '') !== '';
+const handedOut = single
+  ? [{ port: gatewayPort, app: 'the all-in-one process', variable: 'PORT' }]
+  : [
+      { port: gatewayPort, app: 'the api-gateway', variable: 'PORT' },
+      ...Array.from({ length: workers }, (_, k) => ({
+        port: workerPort(k + 1),
+        app: `router-worker ${k + 1} (PORT+${1 + 10 * k})`,
+        variable: 'PORT',
+      })),
+      {
+        port: monitorPort,
+        app: `the health-monitor${monitorPortSet ? '' : ' (PORT+2)'}`,
+        variable: monitorPortSet ? 'MONITOR_PORT' : 'MONITOR_PORT (or PORT)',
+      },
+    ];
+for (const [i, { port, app, variable }] of handedOut.entries()) {
+  const first = handedOut.findIndex((other) => other.port === port);
+  if (first !== i) {
+    console.error(`npm start: port ${port} is both ${handedOut[first].app}'s and ${app}'s: set ${variable} to another`);
+    process.exit(1);
+  }
+}
+const taken = await Promise.all(handedOut.map(({ port }) => canConnect('127.0.0.1', port, 300)));
+for (const [i, { port, app, variable }] of handedOut.entries()) {
+  if (taken[i]) {
+    console.error(
+      `npm start: port ${port}, ${app}'s, is already in use: set ${variable} to a free port, or stop what listens there`,
+    );
+    process.exit(1);
+  }
+}
+
 ensureDependencies();
 await requireService('Redis', env.REDIS_URL, 6379);
 await requireService('PostgreSQL', env.DATABASE_URL, 5432);

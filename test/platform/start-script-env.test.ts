@@ -1,5 +1,7 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '@aigw/testing';
 
 const ROOT = join(__dirname, '../..');
 
@@ -29,5 +31,70 @@ describe('npm start refuses its own variables when they are no usable integer', 
       stderr: `npm start: ${message}\n`,
       stdout: '',
     });
+  });
+});
+
+/**
+ * A port `npm start` would hand out that something else holds is named with the variable that moves it, before
+ * anything is built or started: the health-monitor, which only knows its own PORT, said `set PORT` when MONITOR_PORT
+ * was the port in use.
+ */
+describe('npm start refuses a port it would hand out that is taken', () => {
+  let held: Server | undefined;
+
+  afterEach(async () => {
+    await new Promise<void>((resolve) => (held ? held.close(() => resolve()) : resolve()));
+    held = undefined;
+  });
+
+  async function hold(): Promise<number> {
+    const server = createServer();
+    held = server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    return typeof address === 'object' && address !== null ? address.port : 0;
+  }
+
+  /** The script's exit code and output (not spawnSync: this process holds the port and must go on accepting). */
+  function start(vars: Record<string, string>): Promise<{ status: number | null; stderr: string; stdout: string }> {
+    return new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [join(ROOT, 'scripts', 'start.mjs')],
+        // Redis on a closed port, as above: were the port not refused first, the script would stop at its Redis check.
+        {
+          cwd: ROOT,
+          env: { PATH: process.env.PATH ?? '', REDIS_URL: 'redis://127.0.0.1:1/0', ...vars },
+          timeout: 30_000,
+        },
+        (err, stdout, stderr) => resolve({ status: err === null ? 0 : (err.code as number | null), stderr, stdout }),
+      );
+    });
+  }
+
+  it('names MONITOR_PORT when the health-monitor port is taken', async () => {
+    const port = await hold();
+    const run = await start({ PORT: String(await freePort()), WORKERS: '1', MONITOR_PORT: String(port) });
+    expect(run).toEqual({
+      status: 1,
+      stderr: `npm start: port ${port}, the health-monitor's, is already in use: set MONITOR_PORT to a free port, or stop what listens there\n`,
+      stdout: '',
+    });
+  });
+
+  it("names PORT when a router-worker's port (PORT+1) is taken", async () => {
+    const port = await hold();
+    const run = await start({ PORT: String(port - 1), WORKERS: '1', MONITOR_PORT: String(await freePort()) });
+    expect(run.stderr).toBe(
+      `npm start: port ${port}, router-worker 1 (PORT+1)'s, is already in use: set PORT to a free port, or stop what listens there\n`,
+    );
+  });
+
+  it('names MONITOR_PORT when it is a port the script gives another app', async () => {
+    const port = await freePort();
+    const run = await start({ PORT: String(port), MONITOR_PORT: String(port + 1) });
+    expect(run.stderr).toBe(
+      `npm start: port ${port + 1} is both router-worker 1 (PORT+1)'s and the health-monitor's: set MONITOR_PORT to another\n`,
+    );
   });
 });
