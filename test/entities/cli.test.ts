@@ -123,9 +123,11 @@ describe('command-line tools (built)', () => {
   });
 
   describe('keys', () => {
-    it('creates, lists and revokes keys on a fresh database', async () => {
+    it('creates, lists and revokes keys in a schema no app has migrated yet', async () => {
       const schema = freshSchema('cli_keys');
       const env = { DATABASE_URL, DATABASE_SCHEMA: schema };
+      const admin = await openDataSource('public', 1);
+      await admin.query(`CREATE SCHEMA "${schema}"`).finally(() => admin.destroy());
 
       const created = await node(KEYS, ['create', '--user', 'alice', '--admin', '--name', 'ops laptop'], env);
       expect(created.code).toBe(0);
@@ -168,6 +170,27 @@ describe('command-line tools (built)', () => {
         expect(audit.map((a) => a.action)).toEqual(['user.create', 'key.create', 'key.revoke']);
       } finally {
         await local.destroy();
+      }
+    });
+
+    it('refuses a schema that does not exist (a misspelt DATABASE_SCHEMA), creating nothing', async () => {
+      const schema = freshSchema('cli_typo');
+      for (const args of [['create', '--user', 'alice'], ['list']]) {
+        const result = await node(KEYS, args, { DATABASE_URL, DATABASE_SCHEMA: schema });
+        expect(result).toEqual({
+          code: 1,
+          stdout: '',
+          stderr:
+            `keys: schema "${schema}" does not exist in this database: check DATABASE_SCHEMA, or start the gateway ` +
+            '(or run `npm run migration:run`) once with it to create it\n',
+        });
+      }
+      const admin = await openDataSource('public', 1);
+      try {
+        const rows = await admin.query<unknown[]>('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+        expect(rows).toEqual([]);
+      } finally {
+        await admin.destroy();
       }
     });
 

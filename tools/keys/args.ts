@@ -36,8 +36,9 @@ Commands:
 Environment:
   DATABASE_URL     postgres://user:password@host:port/database
                    (default: ${DEFAULT_DATABASE_URL}, as the apps)
-  DATABASE_SCHEMA  schema holding the tables (default: public)
-Pending migrations are applied first, so this works on a fresh database.`;
+  DATABASE_SCHEMA  schema holding the tables (default: public); it must exist (the apps, or
+                   npm run migration:run, create it): a misspelt name is refused
+Pending migrations are applied first, so this works on a fresh database's public schema.`;
 
 function parse(
   args: string[],

@@ -20,7 +20,7 @@ Environment:
   SECRETS_KEY_PREVIOUS  old keys, comma-separated, same format
   DATABASE_URL          postgres://user:password@host:port/database
                         (default: ${DEFAULT_DATABASE_URL}, as the apps)
-  DATABASE_SCHEMA       schema holding the tables (default: public)
+  DATABASE_SCHEMA       schema holding the tables (default: public); it must exist
 Counts only are printed: never a key or a secret.`;
 
 export function parseSecretsArgs(argv: string[]): SecretsCommand {

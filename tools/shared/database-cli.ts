@@ -30,8 +30,8 @@ export interface DatabaseCli<C extends { kind: string }> {
 
 /**
  * A command-line tool on the gateway's database: the arguments checked (exit 2 with the usage text), `help`, the
- * database of DATABASE_URL / DATABASE_SCHEMA opened and migrated as the apps do, the command run, the connection
- * closed; an error is one line (exit 1).
+ * database of DATABASE_URL / DATABASE_SCHEMA opened and its pending migrations applied as the apps do (the schema must
+ * exist), the command run, the connection closed; an error is one line (exit 1).
  */
 export function runDatabaseCli<C extends { kind: string }>(tool: DatabaseCli<C>, argv = process.argv.slice(2)): void {
   const io: CliOutput = { out: (line) => console.log(line), err: (line) => console.error(line) };
@@ -68,6 +68,7 @@ async function main<C extends { kind: string }>(tool: DatabaseCli<C>, argv: stri
   );
   await dataSource.initialize();
   try {
+    await requireSchema(dataSource, env.schema);
     const ran = await runMigrationsLocked(dataSource);
     if (ran.length > 0) {
       io.err(`(applied ${ran.length} pending migration(s) to schema "${env.schema}")`);
@@ -75,5 +76,22 @@ async function main<C extends { kind: string }>(tool: DatabaseCli<C>, argv: stri
     return await tool.run(cmd as Exclude<C, { kind: 'help' }>, dataSource, io);
   } finally {
     await dataSource.destroy();
+  }
+}
+
+/**
+ * The tools work in a schema that exists: the apps (or `npm run migration:run`) create it. Migrating would create a
+ * misspelt DATABASE_SCHEMA, empty, and `keys create` then made a key that no gateway knew, with exit 0.
+ */
+async function requireSchema(dataSource: DataSource, schema: string): Promise<void> {
+  const [{ present }] = await dataSource.query<{ present: boolean }[]>(
+    'SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS present',
+    [schema],
+  );
+  if (!present) {
+    throw new Error(
+      `schema "${schema}" does not exist in this database: check DATABASE_SCHEMA, or start the gateway (or run ` +
+        '`npm run migration:run`) once with it to create it',
+    );
   }
 }
