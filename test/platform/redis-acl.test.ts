@@ -1,7 +1,10 @@
+import { Logger } from '@nestjs/common';
 import {
   bullOptions,
   checkEvictionPolicy,
   closeRedis,
+  ControlClient,
+  ControlServer,
   createRedis,
   redactCredentials,
   REDIS_USABLE,
@@ -57,6 +60,50 @@ describe('an ACL user that may not run INFO', () => {
       await queue.close();
       await closeRedis(consumer);
       await closeRedis(producer);
+    }
+  });
+
+  it("says so once, in the log's words: no ioredis console line per connection, no transport line of its own", async () => {
+    const consoleWarn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const logged = jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    const errors = new RedisErrors(quiet);
+    const command = createRedis(url, uniqueId('command'), errors);
+    const server = new ControlServer(url, errors, `${uniqueId('acl_ns')}:`);
+    const client = new ControlClient(url, errors, `${uniqueId('acl_ns')}:`);
+    const admin = new Redis({ port: redis.port, host: '127.0.0.1', password: 'admin-secret' });
+    try {
+      await command.ping();
+      await new Promise<void>((resolve, reject) =>
+        server.listen((err) =>
+          err === undefined ? resolve() : reject(new Error('no control server', { cause: err })),
+        ),
+      );
+      await client.connect();
+      // Every connection reconnects (and runs its ready check again): the command one, and two of each transport.
+      const ids = async (): Promise<number[]> =>
+        String(await admin.client('LIST'))
+          .split('\n')
+          .filter((l) => l.includes(' user=noinfo '))
+          .map((l) => Number(/^id=(\d+)/.exec(l)?.[1]));
+      const before = Math.max(...(await ids()));
+      await admin.client('KILL', 'USER', 'noinfo');
+      await waitFor(async () => (await ids()).filter((id) => id > before).length >= 5, {
+        message: 'the connections did not come back',
+      });
+      await command.ping();
+      await client.listeners('x');
+      const warned = consoleWarn.mock.calls.map((args) => args.map(String).join(' '));
+      expect(warned.filter((l) => l.includes('ready check'))).toEqual([]);
+      const transportLines = logged.mock.calls.map(([m]) => String(m)).filter((m) => m.includes('Redis'));
+      expect(transportLines).toEqual([]);
+      // The one warning: the eviction check's, which names the variable.
+      const warnings: string[] = [];
+      await checkEvictionPolicy(command, { warn: (m: string) => void warnings.push(m) });
+      expect(warnings).toEqual([expect.stringContaining("REDIS_URL's user may not run INFO")]);
+    } finally {
+      consoleWarn.mockRestore();
+      logged.mockRestore();
+      await Promise.all([client.close(), server.close(), closeRedis(command), admin.quit()]);
     }
   });
 

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { ClientRedis, ServerRedis, type MessageHandler } from '@nestjs/microservices';
 import { parseRedisUrl } from '@aigw/core';
 import type { Redis, RedisOptions } from 'ioredis';
-import { pingWhileOpen, REDIS_MAX_RECONNECT_DELAY_MS, REDIS_SOCKET_TIMEOUT_MS } from './redis';
+import { answerRefusedInfo, pingWhileOpen, REDIS_MAX_RECONNECT_DELAY_MS, REDIS_SOCKET_TIMEOUT_MS } from './redis';
 import type { RedisErrors } from './redis-errors';
 
 type TransportOptions = ConstructorParameters<typeof ClientRedis>[0];
@@ -24,15 +24,32 @@ function controlOptions(redisUrl: string): TransportOptions {
 /**
  * Nest's Redis transport logs every connection error and every reconnection attempt at error and log
  * level: dozens of lines a minute while Redis is down. Its connections report to our RedisErrors instead
- * (one line per outage, counted by op), and the per-attempt "Reconnecting" line is dropped.
+ * (one line per outage, counted by op, and "Redis is back after ..." when it ends), as every other connection of
+ * the process does: the per-attempt "Reconnecting to Redis..." line is dropped, and so is "Connected to Redis.
+ * Subscribing to channels...", which each of its two connections logged at boot and again after every outage, in
+ * words of its own next to the one "Redis is back" line.
  */
 class TransportLogger extends Logger {
   override log(message: unknown, ...rest: unknown[]): void {
-    if (typeof message === 'string' && message.startsWith('Reconnecting to Redis')) {
+    if (
+      typeof message === 'string' &&
+      (message.startsWith('Reconnecting to Redis') || message.startsWith('Connected to Redis'))
+    ) {
       return;
     }
     super.log(message, ...(rest as [string?]));
   }
+}
+
+/**
+ * What every connection of the process gets from `createRedis`, for the two the transport makes itself: its errors
+ * reported to RedisErrors, an INFO its user may not run handled (no console line of ioredis's per connection), and,
+ * as it waits with nothing pending, a heartbeat that lets the socket timeout find a silent network.
+ */
+function adoptConnection(client: Redis, errors: RedisErrors, name: string): void {
+  errors.watchConnection(client, name);
+  answerRefusedInfo(client);
+  pingWhileOpen(client);
 }
 
 /**
@@ -64,9 +81,7 @@ export class ControlClient extends ClientRedis {
   }
 
   override registerErrorListener(client: Redis): void {
-    this.errors.watchConnection(client, 'control-client');
-    // Its subscriber waits with nothing pending: the heartbeat lets the socket timeout find a silent network.
-    pingWhileOpen(client);
+    adoptConnection(client, this.errors, 'control-client');
   }
 
   override getRequestPattern(pattern: string): string {
@@ -109,8 +124,7 @@ export class ControlServer extends ServerRedis {
   }
 
   override registerErrorListener(client: Redis): void {
-    this.errors.watchConnection(client, 'control-server');
-    pingWhileOpen(client);
+    adoptConnection(client, this.errors, 'control-server');
   }
 
   override registerReadyListener(client: Redis): void {

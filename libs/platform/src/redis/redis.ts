@@ -171,9 +171,12 @@ export function isNoPermission(err: unknown): boolean {
  * such a server a bare INFO answers with the version HELLO gives (no policy: `checkEvictionPolicy` says it cannot be
  * checked), or empty when HELLO is refused too, as a server that names no version would: BullMQ then assumes its
  * minimum (5.0.0, blocking waits rounded up to whole seconds). The connections BullMQ duplicates from this one (a
- * worker's blocking connection) do the same. INFO with a section, and ioredis's ready check, are left alone.
+ * worker's blocking connection) do the same. INFO with a section is left alone.
+ * ioredis's ready check (INFO with only a callback) skips itself on such a server as it would anyway, without its
+ * console line ("Skipping the ready check because INFO command fails ..."), printed outside the log format for every
+ * connection at each (re)connection: `checkEvictionPolicy` says once that REDIS_URL's user may not run INFO.
  */
-function answerRefusedInfo(client: Redis): void {
+export function answerRefusedInfo(client: Redis): void {
   const info = client.info.bind(client);
   const versionOnly = async (): Promise<string> => {
     // RESP2's HELLO answers a flat list of fields and values: ['server', 'redis', 'version', '7.0.15', ...].
@@ -192,8 +195,21 @@ function answerRefusedInfo(client: Redis): void {
       throw err;
     }
   };
-  // ioredis types `info` as a set of overloads; this keeps every one and only changes the bare call's refusal.
-  client.info = ((...args: Parameters<Redis['info']>) => (args.length === 0 ? bare() : info(...args))) as Redis['info'];
+  // The ready check's form: its answer parsed as an empty INFO (no `loading` field: ready), as ioredis does on NOPERM.
+  const readyCheck = (callback: (err: Error | null, res?: string) => void): Promise<void> =>
+    info().then(
+      (res) => callback(null, res),
+      (err: Error) => (isNoPermission(err) ? callback(null, '') : callback(err)),
+    );
+  // ioredis types `info` as a set of overloads; this keeps every one and only changes the refusals of the bare call
+  // and of the ready check.
+  client.info = ((...args: Parameters<Redis['info']>) => {
+    if (args.length === 0) {
+      return bare();
+    }
+    const [only] = args;
+    return args.length === 1 && typeof only === 'function' ? readyCheck(only) : info(...args);
+  }) as Redis['info'];
   const duplicate = client.duplicate.bind(client);
   client.duplicate = (override?: Partial<RedisOptions>): Redis => {
     const copy = duplicate(override);
