@@ -3,27 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { ErrorCode, type Attempt } from '@aigw/core';
 import { parseSse, waitFor } from '@aigw/testing';
-// Ajv 8 and its formats come with Fastify (its schema compiler), which the gateway runs on.
-import Ajv, { type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
 import { createKey, createUser, recordUsage, usageEvent } from '../admin/admin-support';
 import { chat, GatewayHarness, lastUserText, type GenerateJob } from '../support';
-
-type Json = Record<string, unknown>;
-interface Reference {
-  $ref: string;
-}
-interface Header {
-  required?: boolean;
-}
-interface Response {
-  headers?: Record<string, Reference>;
-  content?: Record<string, { schema: unknown }>;
-}
-interface Document {
-  paths: Record<string, Record<string, { responses: Record<string, Response> }>>;
-  components: { schemas: Record<string, Json>; headers: Record<string, Header> };
-}
+import { ResponseContract, type Json, type OpenApiDocument } from './contract';
 
 const CATALOG = `providers:
   - id: sim
@@ -42,24 +24,6 @@ const CATALOG = `providers:
 `;
 
 /**
- * Every object of a response schema closed to undocumented fields: an answer with a field the document does not
- * name fails here, as one that lacks a required field or has a wrong type does.
- */
-function closed(schema: unknown): unknown {
-  if (Array.isArray(schema)) {
-    return schema.map(closed);
-  }
-  if (typeof schema !== 'object' || schema === null) {
-    return schema;
-  }
-  const out = Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, k === 'example' ? v : closed(v)]));
-  if ('properties' in out && !('additionalProperties' in out)) {
-    out.additionalProperties = false;
-  }
-  return out;
-}
-
-/**
  * The client-facing routes answered for real (the in-process gateway, a stand-in worker) and each answer checked
  * against what the OpenAPI document declares for its route and status: the body against the schema of its media
  * type, and the headers the document says are always there.
@@ -69,18 +33,12 @@ describe('OpenAPI response schemas against real answers', () => {
   const catalog = path.join(dir, 'providers.yaml');
   writeFileSync(catalog, CATALOG);
   const h = new GatewayHarness({ PROVIDERS_FILE: catalog });
-  let doc: Document;
-  const ajv = new Ajv({ allErrors: true, strict: true });
-  addFormats(ajv);
-  // OpenAPI's own keywords; the components are where `#/components/...` references point.
-  ajv.addKeyword('example');
-  ajv.addKeyword('components');
-  const validators = new Map<string, ValidateFunction>();
+  let contract: ResponseContract;
 
   beforeAll(async () => {
     await h.start();
     const res = await h.get('/docs-json', {});
-    doc = (await res.json()) as Document;
+    contract = new ResponseContract((await res.json()) as OpenApiDocument);
   }, 60_000);
   afterAll(async () => {
     await h.stop();
@@ -88,49 +46,10 @@ describe('OpenAPI response schemas against real answers', () => {
   }, 30_000);
   beforeEach(() => h.handle((job) => h.answer(job, lastUserText(job.data.request))));
 
-  function validatorOf(key: string, schema: unknown): ValidateFunction {
-    let validate = validators.get(key);
-    if (validate === undefined) {
-      validate = ajv.compile({ ...(closed(schema) as Json), components: closed(doc.components) });
-      validators.set(key, validate);
-    }
-    return validate;
-  }
-
-  function expectValid(at: string, schema: unknown, body: unknown): void {
-    const validate = validatorOf(JSON.stringify(schema), schema);
-    validate(body);
-    expect({ at, errors: validate.errors ?? null, body }).toEqual({ at, errors: null, body });
-  }
-
-  /** The answer checked against its route's declared response; its body parsed (text for a stream). */
-  async function conforms(method: string, route: string, res: globalThis.Response): Promise<Json> {
-    const at = `${method.toUpperCase()} ${route} ${res.status}`;
-    const declared = doc.paths[route][method].responses[String(res.status)];
-    expect({ at, declared: declared !== undefined }).toEqual({ at, declared: true });
-    for (const [name, header] of Object.entries(declared.headers ?? {})) {
-      const required = doc.components.headers[header.$ref.split('/').pop() ?? ''].required === true;
-      if (required) {
-        expect({ at, name, present: res.headers.has(name) }).toEqual({ at, name, present: true });
-      }
-    }
-    const text = await res.text();
-    if (declared.content === undefined) {
-      expect({ at, body: text }).toEqual({ at, body: '' });
-      return {};
-    }
-    const mediaType = (res.headers.get('content-type') ?? '').split(';')[0];
-    const content = declared.content[mediaType];
-    expect({ at, mediaType, declared: content !== undefined }).toEqual({ at, mediaType, declared: true });
-    if (mediaType !== 'application/json') {
-      return { text };
-    }
-    const body = JSON.parse(text) as Json;
-    expectValid(at, content.schema, body);
-    return body;
-  }
-
-  const component = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+  const conforms = (method: string, route: string, res: Response): Promise<Json> =>
+    contract.conforms(method, route, res);
+  const expectValid = (at: string, schema: unknown, body: unknown): void => contract.expectValid(at, schema, body);
+  const component = (name: string) => contract.component(name);
   const attempts: Attempt[] = [
     {
       provider: 'sim',

@@ -5,8 +5,9 @@ import type { ReferenceObject, SchemaObject } from '@nestjs/swagger/dist/interfa
 /*
  * The bodies the client-facing routes answer with, as components of the OpenAPI document. They are written by hand
  * from the view types (ChatCompletion, AnthropicMessage, GenerateResponse, JobStatusView, ModelListItem,
- * PreferenceView, UsageView, ...); test/gateway/docs/response-schemas.test.ts validates real answers of every route
- * against them, undocumented fields included, so they cannot drift from the code.
+ * PreferenceView, UsageView, ...); test/gateway/docs/response-schemas.test.ts (a stand-in worker) and
+ * test/e2e/openapi-contract.test.ts (the whole system) validate real answers of every route against them,
+ * undocumented fields included, so they cannot drift from the code.
  */
 
 type Schema = SchemaObject | ReferenceObject;
