@@ -176,8 +176,9 @@ const CHAT_COMPLETION_CHUNK = described(
         'One choice; empty in the usage chunk.',
       ),
       usage: ref('ChatCompletionUsage'),
+      system_fingerprint: described(STRING, "The provider's, on every chunk when it sent one."),
     },
-    ['usage'],
+    ['usage', 'system_fingerprint'],
   ),
   'The `data` of one event of a streamed chat completion; the last chunk carries `usage` when ' +
     '`stream_options.include_usage` asked for it.',
