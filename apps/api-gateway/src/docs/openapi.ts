@@ -45,6 +45,7 @@ const HEALTH_CHECKS: SchemaObject = {
     properties: {
       status: { type: 'string', enum: ['up', 'down'] },
       latencyMs: { type: 'number' },
+      pid: { type: 'integer', description: "The `process` check of `/health/live`: the answering process's id." },
       message: {
         type: 'string',
         description:
