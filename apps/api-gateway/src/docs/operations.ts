@@ -196,8 +196,9 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   'PUT /api/v1/ai/preferences': {
     summary: 'Set the preferred deployment for a context (or the default)',
     description:
-      'The provider and model must exist, be enabled and be available now (409 `model_unavailable` otherwise, ' +
-      'naming `provider` or `model`). One preference per context: a second PUT replaces the first.',
+      'The provider and model must exist (400 `invalid_request` otherwise) and be enabled and available now (409 ' +
+      '`model_unavailable` otherwise), the error naming `provider` or `model`. One preference per context: a second ' +
+      'PUT replaces the first.',
     requestExample: { context: 'coding', provider: 'openai', model: 'gpt-4o-mini' },
     responses: { '200': jsonAnswer('The stored preference.', 'Preference') },
   },
