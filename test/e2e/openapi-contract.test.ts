@@ -194,7 +194,10 @@ describe('OpenAPI document against the running system (e2e contract)', () => {
     const route = '/api/v1/ai/preferences';
     await check(200, 'put', route, route, { context: 'coding', provider: 'sim0', model: 'sim-gpt' }, userKey);
     await check(200, 'put', route, route, { provider: 'sim0-anthropic', model: 'sim-claude' }, userKey);
+    // An unknown model is a 400 (README), not the 409 of a known one that is unavailable.
     await check(400, 'put', route, route, { provider: 'sim0', model: 'nope' }, userKey);
+    // Workers keep a user's preferences 10 s, but read them at once for a request the response cache keys by them
+    // (CACHE_ENABLED here): this one uses the preference just set.
     await check(
       200,
       'post',
