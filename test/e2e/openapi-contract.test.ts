@@ -282,4 +282,31 @@ describe('OpenAPI document against the running system (e2e contract)', () => {
     });
     await contract.conforms('post', '/api/v1/ai/generate', text);
   });
+
+  it('the account routes outside the lists: a user and a key created, a key revoked, a quota read, set and reset', async () => {
+    const user = await check(201, 'post', '/api/v1/ai/admin/users', undefined, {
+      name: 'contract-admin-user',
+      tier: 'pro',
+    });
+    const key = await check(201, 'post', '/api/v1/ai/admin/keys', undefined, {
+      userId: user.id,
+      name: 'limited',
+      allowedModels: ['sim-gpt'],
+      rpm: 60,
+      expiresAt: '2099-01-01T00:00:00Z',
+    });
+    expect(String(key.key)).toMatch(/^sk-aigw-/);
+    await check(200, 'delete', '/api/v1/ai/admin/keys/{id}', `/api/v1/ai/admin/keys/${String(key.id)}`);
+    await check(
+      404,
+      'delete',
+      '/api/v1/ai/admin/keys/{id}',
+      '/api/v1/ai/admin/keys/00000000-0000-4000-8000-000000000000',
+    );
+    const quota = '/api/v1/ai/admin/quotas/{userId}';
+    await check(200, 'get', quota, `/api/v1/ai/admin/quotas/${userId}`);
+    await check(200, 'put', quota, `/api/v1/ai/admin/quotas/${userId}`, { tier: 'free', dailySpendLimitUsd: 2.5 });
+    await check(400, 'put', quota, `/api/v1/ai/admin/quotas/${userId}`, { tier: 'no-such-tier' });
+    await check(200, 'post', `${quota}/reset`, `/api/v1/ai/admin/quotas/${userId}/reset`);
+  });
 });
