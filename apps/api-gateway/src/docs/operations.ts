@@ -245,6 +245,7 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   'POST /api/v1/ai/admin/users': {
     summary: 'Create a user',
     requestExample: { name: 'alice', tier: 'pro' },
+    responses: { '201': jsonAnswer('The user.', 'User') },
   },
   'GET /api/v1/ai/admin/users': {
     summary: 'List users, oldest first, a page at a time',
@@ -254,16 +255,29 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   'POST /api/v1/ai/admin/keys': {
     summary: 'Create an API key (the key is shown once)',
     requestExample: { userId: '00000000-0000-4000-8000-000000000000', name: 'backend', role: 'user' },
+    responses: { '201': jsonAnswer('The key (`key`, shown this once) and its record.', 'CreatedApiKey') },
   },
   'GET /api/v1/ai/admin/keys': {
     summary: "List API keys (prefixes only, never the keys), every user's or one's, oldest first, a page at a time",
     query: 'KeyListQueryDto',
     description: PAGE_DESCRIPTION,
   },
-  'DELETE /api/v1/ai/admin/keys/{id}': { summary: 'Revoke an API key' },
-  'GET /api/v1/ai/admin/quotas/{userId}': { summary: "A user's limits and what is used of them" },
-  'PUT /api/v1/ai/admin/quotas/{userId}': { summary: "Set a user's limits" },
-  'POST /api/v1/ai/admin/quotas/{userId}/reset': { summary: "Reset a user's counters" },
+  'DELETE /api/v1/ai/admin/keys/{id}': {
+    summary: 'Revoke an API key',
+    responses: { '200': jsonAnswer('The revoked key (`revokedAt` set).', 'ApiKey') },
+  },
+  'GET /api/v1/ai/admin/quotas/{userId}': {
+    summary: "A user's limits and what is used of them",
+    responses: { '200': jsonAnswer('The quota and its counters.', 'QuotaUsage') },
+  },
+  'PUT /api/v1/ai/admin/quotas/{userId}': {
+    summary: "Set a user's limits",
+    responses: { '200': jsonAnswer('The quota as stored (no counters).', 'Quota') },
+  },
+  'POST /api/v1/ai/admin/quotas/{userId}/reset': {
+    summary: "Reset a user's counters",
+    responses: { '200': jsonAnswer('The quota and its zeroed counters.', 'QuotaUsage') },
+  },
   'GET /api/v1/ai/admin/providers/{id}/health': {
     summary: "A provider's health: status, streak and its probe history in a range",
     query: 'ProviderHealthQueryDto',

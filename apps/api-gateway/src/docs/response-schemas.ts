@@ -354,6 +354,62 @@ const USAGE_REPORT = object({
   }),
 });
 
+const USER = object({ id: STRING, name: STRING, tier: STRING, createdAt: DATE_TIME });
+
+/** A key as the admin API shows it: its visible prefix, never the key or its hash. */
+const API_KEY_FIELDS: Record<string, Schema> = {
+  id: STRING,
+  prefix: described(STRING, 'The visible start of the key (`sk-aigw-...`).'),
+  name: nullable(STRING),
+  role: { type: 'string', enum: ['user', 'admin'] },
+  userId: STRING,
+  userName: STRING,
+  createdAt: DATE_TIME,
+  lastUsedAt: nullable(DATE_TIME),
+  revokedAt: nullable(DATE_TIME),
+  expiresAt: nullable(DATE_TIME),
+  allowedModels: described(nullable(arrayOf(STRING)), 'Null: every model.'),
+  rpm: nullable(INTEGER),
+  tpm: nullable(INTEGER),
+};
+
+const CREATED_API_KEY = described(
+  object({ ...API_KEY_FIELDS, key: STRING }),
+  'The key once, with its record: it is stored hashed and never shown again.',
+);
+
+/** A user's own limits (null: the tier's applies) and the limits in force (null: unlimited). */
+const QUOTA_FIELDS: Record<string, Schema> = {
+  userId: STRING,
+  tier: STRING,
+  dailyRequestLimit: nullable(INTEGER),
+  monthlyRequestLimit: nullable(INTEGER),
+  dailySpendLimitUsd: LIMIT,
+  monthlySpendLimitUsd: LIMIT,
+  effective: described(
+    object({
+      userRpm: nullable(INTEGER),
+      userTpm: nullable(INTEGER),
+      dailyRequestLimit: nullable(INTEGER),
+      monthlyRequestLimit: nullable(INTEGER),
+      dailySpendLimitUsd: LIMIT,
+      monthlySpendLimitUsd: LIMIT,
+    }),
+    'What applies after the tier is consulted; null: unlimited.',
+  ),
+  dailyResetAt: described(nullable(DATE_TIME), 'The last reset of the counters by an admin.'),
+  monthlyResetAt: nullable(DATE_TIME),
+};
+
+const QUOTA_USAGE_FIELDS: Record<string, Schema> = {
+  ...QUOTA_FIELDS,
+  dailyRequests: INTEGER,
+  monthlyRequests: INTEGER,
+  dailySpendUsd: NUMBER,
+  monthlySpendUsd: NUMBER,
+  resetsAt: object({ daily: DATE_TIME, monthly: DATE_TIME }),
+};
+
 /** The response components, by name (referred to as `#/components/schemas/<name>`). */
 export const RESPONSE_SCHEMAS: Readonly<Record<string, SchemaObject>> = {
   ErrorEnvelope: ERROR_ENVELOPE,
@@ -380,4 +436,9 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, SchemaObject>> = {
   PreferenceList: object({ data: arrayOf(ref('Preference')) }),
   PreferenceDeleted: object({ context: STRING, deleted: constant(true) }),
   UsageReport: USAGE_REPORT,
+  User: USER,
+  ApiKey: object(API_KEY_FIELDS),
+  CreatedApiKey: CREATED_API_KEY,
+  Quota: described(object(QUOTA_FIELDS), 'The quota as stored: its limits and the ones in force.'),
+  QuotaUsage: described(object(QUOTA_USAGE_FIELDS), 'The quota with what is used of it in the current day and month.'),
 };
