@@ -309,4 +309,27 @@ describe('OpenAPI document against the running system (e2e contract)', () => {
     await check(400, 'put', quota, `/api/v1/ai/admin/quotas/${userId}`, { tier: 'no-such-tier' });
     await check(200, 'post', `${quota}/reset`, `/api/v1/ai/admin/quotas/${userId}/reset`);
   });
+
+  it('the analytics routes over the recorded usage: admin usage, costs (JSON and CSV), gateway metrics', async () => {
+    await waitFor(
+      async () => (await system.query('SELECT 1 FROM usage_records WHERE user_id = $1', [userId])).length >= 5,
+      { timeoutMs: 20_000 },
+    );
+    for (const groupBy of ['provider', 'model', 'user', 'day', 'hour']) {
+      const route = `/api/v1/ai/admin/usage?groupBy=${groupBy}&from=${new Date(Date.now() - 86_400_000).toISOString()}`;
+      const report = await check(200, 'get', '/api/v1/ai/admin/usage', route);
+      expect((report.groups as unknown[]).length).toBeGreaterThan(0);
+    }
+    for (const by of ['provider', 'user', 'day']) {
+      await check(200, 'get', '/api/v1/ai/admin/costs', `/api/v1/ai/admin/costs?by=${by}`);
+    }
+    const csv = await check(200, 'get', '/api/v1/ai/admin/costs', '/api/v1/ai/admin/costs?format=csv');
+    expect(String(csv.text)).toContain('costUsd');
+    await check(400, 'get', '/api/v1/ai/admin/costs', '/api/v1/ai/admin/costs?by=week');
+    // Hourly points over the last day, daily ones past 7 days; zeros (and null latencies) where nothing happened.
+    await check(200, 'get', '/api/v1/ai/metrics');
+    const from = new Date(Date.now() - 10 * 86_400_000).toISOString();
+    const daily = await check(200, 'get', '/api/v1/ai/metrics', `/api/v1/ai/metrics?from=${from}`);
+    expect((daily.series as Json).interval).toBe('day');
+  });
 });
