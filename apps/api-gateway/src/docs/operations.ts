@@ -58,6 +58,20 @@ const PAGE_DESCRIPTION =
   '`{data, nextCursor}`: at most `limit` items (default 100, at most 1000); pass `nextCursor` as `cursor` for the ' +
   'next page, null on the last. A page is stable under inserts: new items come after the last page.';
 
+/** The costs as JSON (the default), or with `format=csv` their groups as a download. */
+function costsAnswer(): ResponseObject {
+  const ok = jsonAnswer('The costs (`format=json`, the default), or the groups as a CSV download.', 'CostReport');
+  ok.content!['text/csv'] = {
+    schema: {
+      type: 'string',
+      description:
+        'A header line `<by>,costUsd,costSavedUsd,requests,promptTokens,completionTokens`, then one line per group ' +
+        '(`Content-Disposition: attachment`).',
+    },
+  };
+  return ok;
+}
+
 const CHAT_EXAMPLE = {
   model: 'gpt-4o-mini',
   messages: [
@@ -227,6 +241,7 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       'cover all of them. Answered from the hourly and daily usage rollups, exact for any range. `requests` counts ' +
       "client requests once, where they ended; `failedAttempts` the provider attempts that failed before a request's " +
       'last one (a fallback), under the provider and model they failed on.',
+    responses: { '200': jsonAnswer('A page of groups and the totals of all.', 'AdminUsageReport') },
   },
   'GET /api/v1/ai/admin/costs': {
     query: 'CostsQueryDto',
@@ -234,6 +249,7 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     description:
       '`projection.monthEndUsd` = cost of the month so far + `dailyRateUsd` (the average of the last 7 full UTC ' +
       'days) × the days left in the month.',
+    responses: { '200': costsAnswer() },
   },
   'GET /api/v1/ai/metrics': {
     query: 'RangeQueryDto',
@@ -241,6 +257,7 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     description:
       'Default range the last 24 h; `series.points` are `{t, requests, failures, cacheHits, tokens, costUsd, ' +
       'avgLatencyMs, p95LatencyMs}` per hour (per day past 7 days), zeros where nothing happened.',
+    responses: { '200': jsonAnswer('The statistics of the range.', 'GatewayMetrics') },
   },
   'POST /api/v1/ai/admin/users': {
     summary: 'Create a user',

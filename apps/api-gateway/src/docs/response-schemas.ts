@@ -1,6 +1,7 @@
 import { ErrorCode, KNOWN_CAPABILITIES, PROVIDER_HEALTH_STATUSES } from '@aigw/core';
 import { USAGE_GROUP_BYS } from '@aigw/entities';
 import type { ReferenceObject, SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
+import { ADMIN_USAGE_GROUP_BYS, COST_GROUP_BYS } from '../analytics/analytics-query.dto';
 
 /*
  * The bodies the client-facing routes answer with, as components of the OpenAPI document. They are written by hand
@@ -410,6 +411,98 @@ const QUOTA_USAGE_FIELDS: Record<string, Schema> = {
   resetsAt: object({ daily: DATE_TIME, monthly: DATE_TIME }),
 };
 
+/** The figures of one group of the analytics routes, or of all (UsageFigures). */
+const USAGE_FIGURES: Record<string, Schema> = {
+  requests: described(INTEGER, 'Client requests, each counted once, where it ended.'),
+  successes: INTEGER,
+  failures: INTEGER,
+  promptTokens: INTEGER,
+  completionTokens: INTEGER,
+  cachedTokens: INTEGER,
+  costUsd: NUMBER,
+  costSavedUsd: NUMBER,
+  cacheHits: INTEGER,
+  avgLatencyMs: described(nullable(INTEGER), 'Null without requests.'),
+  p95LatencyMs: nullable(NUMBER),
+  failedAttempts: described(INTEGER, "Provider attempts that failed before their request's last one."),
+};
+
+const ADMIN_USAGE_REPORT = object({
+  from: DATE_TIME,
+  to: DATE_TIME,
+  groupBy: { type: 'string', enum: [...ADMIN_USAGE_GROUP_BYS] },
+  page: INTEGER,
+  limit: INTEGER,
+  totalGroups: INTEGER,
+  totals: object(USAGE_FIGURES),
+  groups: arrayOf(
+    object({
+      key: described(nullable(STRING), 'The provider, model, user id, UTC day or hour; null when none answered.'),
+      ...USAGE_FIGURES,
+    }),
+  ),
+});
+
+const COST_REPORT = object({
+  from: DATE_TIME,
+  to: DATE_TIME,
+  by: { type: 'string', enum: [...COST_GROUP_BYS] },
+  totalUsd: NUMBER,
+  totalSavedUsd: NUMBER,
+  groups: arrayOf(
+    object({
+      key: nullable(STRING),
+      costUsd: NUMBER,
+      costSavedUsd: NUMBER,
+      requests: INTEGER,
+      promptTokens: INTEGER,
+      completionTokens: INTEGER,
+    }),
+  ),
+  projection: object({
+    monthEndUsd: NUMBER,
+    dailyRateUsd: NUMBER,
+    monthToDateUsd: NUMBER,
+    daysLeft: described(NUMBER, 'Fractional: the rest of today counts.'),
+    basis: STRING,
+  }),
+});
+
+const GATEWAY_METRICS = object({
+  from: DATE_TIME,
+  to: DATE_TIME,
+  requests: INTEGER,
+  successes: INTEGER,
+  failures: INTEGER,
+  successRate: described(nullable(NUMBER), '0..1; null without requests.'),
+  tokens: object({ prompt: INTEGER, completion: INTEGER, cached: INTEGER, total: INTEGER }),
+  costUsd: NUMBER,
+  costSavedUsd: NUMBER,
+  latency: object({
+    avgMs: nullable(NUMBER),
+    p50Ms: nullable(NUMBER),
+    p95Ms: nullable(NUMBER),
+    p99Ms: nullable(NUMBER),
+  }),
+  cache: object({ hits: INTEGER, misses: INTEGER, hitRate: nullable(NUMBER) }),
+  providers: arrayOf(object({ provider: nullable(STRING), ...USAGE_FIGURES, successRate: nullable(NUMBER) })),
+  series: object({
+    interval: { type: 'string', enum: ['hour', 'day'] },
+    points: arrayOf(
+      object({
+        t: DATE_TIME,
+        requests: INTEGER,
+        failures: INTEGER,
+        cacheHits: INTEGER,
+        tokens: INTEGER,
+        costUsd: NUMBER,
+        avgLatencyMs: nullable(NUMBER),
+        p95LatencyMs: nullable(NUMBER),
+      }),
+    ),
+  }),
+});
+
 /** The response components, by name (referred to as `#/components/schemas/<name>`). */
 export const RESPONSE_SCHEMAS: Readonly<Record<string, SchemaObject>> = {
   ErrorEnvelope: ERROR_ENVELOPE,
@@ -440,5 +533,8 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, SchemaObject>> = {
   ApiKey: object(API_KEY_FIELDS),
   CreatedApiKey: CREATED_API_KEY,
   Quota: described(object(QUOTA_FIELDS), 'The quota as stored: its limits and the ones in force.'),
+  AdminUsageReport: ADMIN_USAGE_REPORT,
+  CostReport: COST_REPORT,
+  GatewayMetrics: GATEWAY_METRICS,
   QuotaUsage: described(object(QUOTA_USAGE_FIELDS), 'The quota with what is used of it in the current day and month.'),
 };
