@@ -332,4 +332,13 @@ describe('OpenAPI document against the running system (e2e contract)', () => {
     const daily = await check(200, 'get', '/api/v1/ai/metrics', `/api/v1/ai/metrics?from=${from}`);
     expect((daily.series as Json).interval).toBe('day');
   });
+
+  it("the response cache's stats and invalidation, and a provider's models as the catalog and the monitor see them", async () => {
+    const stats = await check(200, 'get', '/api/v1/ai/admin/cache/stats');
+    expect(stats.entries).toEqual(expect.any(Number));
+    await check(200, 'delete', '/api/v1/ai/admin/cache', '/api/v1/ai/admin/cache?model=sim-gpt');
+    await check(200, 'delete', '/api/v1/ai/admin/cache');
+    await check(200, 'get', '/api/v1/ai/admin/providers/{id}/models', '/api/v1/ai/admin/providers/sim0/models');
+    await check(404, 'get', '/api/v1/ai/admin/providers/{id}/models', '/api/v1/ai/admin/providers/nope/models');
+  });
 });
