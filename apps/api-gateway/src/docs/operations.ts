@@ -302,6 +302,15 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   'DELETE /api/v1/ai/admin/cache': {
     summary: 'Delete response cache entries: every one, those of a model, or those whose key starts so',
     query: 'InvalidateCacheQuery',
+    responses: { '200': jsonAnswer('How many entries were deleted.', 'CacheDeleted') },
+  },
+  'GET /api/v1/ai/admin/cache/stats': {
+    summary: "The response cache's hits, misses, size and the deployments it serves",
+    responses: { '200': jsonAnswer('The counters since the process started, and the size.', 'CacheStats') },
+  },
+  'GET /api/v1/ai/admin/providers/{id}/models': {
+    summary: "A provider's models: the catalog's, and those the monitor last found it serving",
+    responses: { '200': jsonAnswer('The catalog and the discovered models, compared.', 'ProviderModels') },
   },
   'POST /api/v1/ai/admin/providers/{id}/circuit/reset': {
     summary: "Close a deployment's circuit breaker",

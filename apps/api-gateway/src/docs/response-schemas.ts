@@ -24,6 +24,8 @@ const constant = (value: string | boolean): SchemaObject => ({ type: typeof valu
 const arrayOf = (items: Schema): SchemaObject => ({ type: 'array', items });
 const described = (schema: SchemaObject, description: string): SchemaObject => ({ ...schema, description });
 
+const CAPABILITIES: SchemaObject = { type: 'array', items: { type: 'string', enum: [...KNOWN_CAPABILITIES] } };
+
 /** An object whose every property is required but those named in `optional`. */
 function object(properties: Record<string, Schema>, optional: readonly string[] = []): SchemaObject {
   const required = Object.keys(properties).filter((k) => !optional.includes(k));
@@ -284,7 +286,7 @@ const MODEL_LIST_ITEM = object({
   displayName: STRING,
   providerDisplayName: STRING,
   description: nullable(STRING),
-  capabilities: arrayOf({ type: 'string', enum: [...KNOWN_CAPABILITIES] }),
+  capabilities: CAPABILITIES,
   contextWindow: INTEGER,
   pricing: object({ promptPer1k: NUMBER, completionPer1k: NUMBER }),
   avgLatencyMs: described(nullable(NUMBER), 'Successful provider calls of the last 24 h; null without any.'),
@@ -503,6 +505,33 @@ const GATEWAY_METRICS = object({
   }),
 });
 
+const CACHE_STATS = object({
+  hits: INTEGER,
+  misses: INTEGER,
+  bypasses: INTEGER,
+  stale: INTEGER,
+  hitRate: described(nullable(NUMBER), 'hits / (hits + misses); null before any lookup.'),
+  entries: INTEGER,
+  bytes: INTEGER,
+  enabledByDefault: described(BOOLEAN, 'CACHE_ENABLED: a model without its own catalog setting is cached.'),
+  enabledDeployments: described(
+    arrayOf(STRING),
+    'The deployments (`provider/model`, sorted) whose answers are cached.',
+  ),
+});
+
+const DISCOVERED_MODEL = object({ name: STRING, capabilities: CAPABILITIES, firstSeenAt: DATE_TIME });
+const CATALOG_MODEL = object({ name: STRING, upstreamName: STRING, enabled: BOOLEAN, capabilities: CAPABILITIES });
+
+const PROVIDER_MODELS = object({
+  providerId: STRING,
+  refreshedAt: described(nullable(DATE_TIME), "When the monitor last read the provider's model list; null: never."),
+  served: arrayOf(DISCOVERED_MODEL),
+  catalog: arrayOf(CATALOG_MODEL),
+  notInCatalog: described(arrayOf(DISCOVERED_MODEL), 'Served, but no catalog model goes by that name.'),
+  noLongerServed: described(arrayOf(CATALOG_MODEL), 'In the catalog, but no longer served.'),
+});
+
 /** The response components, by name (referred to as `#/components/schemas/<name>`). */
 export const RESPONSE_SCHEMAS: Readonly<Record<string, SchemaObject>> = {
   ErrorEnvelope: ERROR_ENVELOPE,
@@ -534,6 +563,9 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, SchemaObject>> = {
   CreatedApiKey: CREATED_API_KEY,
   Quota: described(object(QUOTA_FIELDS), 'The quota as stored: its limits and the ones in force.'),
   AdminUsageReport: ADMIN_USAGE_REPORT,
+  CacheStats: CACHE_STATS,
+  CacheDeleted: object({ deleted: described(INTEGER, 'Entries deleted.') }),
+  ProviderModels: PROVIDER_MODELS,
   CostReport: COST_REPORT,
   GatewayMetrics: GATEWAY_METRICS,
   QuotaUsage: described(object(QUOTA_USAGE_FIELDS), 'The quota with what is used of it in the current day and month.'),
