@@ -1,7 +1,9 @@
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import {
   catalogControlServer,
+  corsOriginsOf,
   createHttpApp,
+  installCors,
   markWorkerLeaving,
   REDIS,
   RedisKeys,
@@ -18,6 +20,7 @@ import { ReplyHub } from './generation/reply-hub';
 import { trustProxyOf, type GatewayEnv } from './config/gateway-env';
 import { installApiDocs } from './docs/openapi';
 import { defaultConsoleDir, installConsole } from './http/console-files';
+import { GATEWAY_CORS_HEADERS } from './http/cors-headers';
 import { HttpMetrics } from './http/http-metrics';
 import { installRequestContext } from './http/request-context';
 import { installYamlBody } from './http/yaml-body';
@@ -47,6 +50,9 @@ export async function createGatewayApp(env: GatewayEnv, shared?: SharedProcess):
     // Hooks go on before init() registers the routes, so every route (and the 404 handler) gets them.
     beforeInit: (fastify, app) => {
       installRequestContext(fastify);
+      // After the request id (a preflight has one too), before anything that may refuse a request (the key checks,
+      // admission), so that a browser on a listed origin can read the refusal. CORS_ORIGINS empty: no hook at all.
+      installCors(fastify, corsOriginsOf(env.CORS_ORIGINS), GATEWAY_CORS_HEADERS);
       // After the request id, before any body is read.
       installEarlyKeyCheck(fastify, app);
       installYamlBody(fastify);

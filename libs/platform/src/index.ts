@@ -17,6 +17,7 @@ export * from './database/migrated-database';
 export * from './http/errors';
 export * from './http/bootstrap';
 export * from './http/framework-errors';
+export { corsOriginsOf, installCors, type CorsHeaders, type CorsOrigins } from './http/cors';
 export { awaitsContinue } from './http/continue';
 export * from './http/static-files';
 export { installContentDecoding } from './http/json-body';

@@ -78,4 +78,19 @@ describe('GatewayEnv', () => {
       expect(message).toMatch(why);
     });
   });
+  describe('CORS_ORIGINS', () => {
+    it('is empty by default (no CORS), and takes * or exact origins', () => {
+      expect(validateEnv(GatewayEnv, {}).CORS_ORIGINS).toBe('');
+      expect(problem({ CORS_ORIGINS: '*' })).toBe('');
+      expect(problem({ CORS_ORIGINS: 'https://app.example.com,http://localhost:5173' })).toBe('');
+    });
+
+    it('refuses an entry no browser would send as its Origin, at boot, naming the variable and the fix', () => {
+      expect(problem({ CORS_ORIGINS: 'https://app.example.com/' })).toBe(
+        'Invalid environment variables:\n  - CORS_ORIGINS: CORS_ORIGINS must be empty, * or a comma-separated list of ' +
+          "origins (scheme://host[:port]): 'https://app.example.com/' is not written as browsers send it: write " +
+          'https://app.example.com',
+      );
+    });
+  });
 });

@@ -2,6 +2,7 @@ import { CACHE_SCOPES, HOUR_MS, type CacheScope } from '@aigw/core';
 import { isIP } from 'node:net';
 import {
   CircuitTimingEnv,
+  corsOriginsOf,
   DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
   DEFAULT_RECEIVE_TIMEOUT_MS,
   IsListenHost,
@@ -261,6 +262,13 @@ export class GatewayEnv extends CircuitTimingEnv {
    */
   @ReadableBy('isTrustProxy', trustProxyOf)
   TRUST_PROXY = 'false';
+
+  /**
+   * The origins whose browser pages may call the gateway (CORS, see corsOriginsOf): empty (the default) for none, as
+   * before (the console is same-origin); `*` for any (without credentials); or exact `scheme://host[:port]` origins.
+   */
+  @ReadableBy('isCorsOrigins', corsOriginsOf)
+  CORS_ORIGINS = '';
 
   /** Requests per minute per client address to the public models listing (each gateway replica counts its own). */
   @Type(() => Number)

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { isIPv6 } from 'node:net';
 import {
   ConsoleLogger,
@@ -16,6 +16,7 @@ import { installGracefulShutdown } from '../lifecycle/shutdown';
 import { StartupError } from '../lifecycle/start-failure';
 import { installClosingAnswer } from './closing';
 import { installLateContinue } from './continue';
+import { corsHeadersOf } from './cors';
 import { answerClientError, answerExpectationFailed, answerFrameworkError } from './framework-errors';
 import { installContentDecoding, installJsonParser, installOversizeAnswer } from './json-body';
 import { collectRouteMethods } from './route-methods';
@@ -155,7 +156,9 @@ export async function createHttpApp(
   });
   const fastify = app.getHttpAdapter().getInstance();
   answerHalfClosed(fastify.server);
-  fastify.server.on('checkExpectation', answerExpectationFailed);
+  fastify.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) =>
+    answerExpectationFailed(req, res, corsHeadersOf(fastify, req.headers.origin)),
+  );
   installLateContinue(fastify.server);
   installJsonParser(fastify);
   installContentDecoding(fastify, bodyLimit);

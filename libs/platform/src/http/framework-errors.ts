@@ -1,4 +1,4 @@
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { anthropicErrorBody, ErrorCode, GatewayError, newRequestId } from '@aigw/core';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -73,9 +73,14 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): v
 /**
  * Node's answer to an `Expect` other than `100-continue` (which it answers itself): a 417 in the error envelope (the
  * Anthropic shape under Anthropic's paths) with an `x-request-id`, instead of Node's bare 417 with an empty body.
- * Node reads no route for it, nor the body, which it discards after the answer.
+ * Node reads no route for it, nor the body, which it discards after the answer. `extra`: the app's CORS headers for
+ * the request (`corsHeadersOf`), as a page on another origin reads this error too.
  */
-export function answerExpectationFailed(req: IncomingMessage, res: ServerResponse): void {
+export function answerExpectationFailed(
+  req: IncomingMessage,
+  res: ServerResponse,
+  extra: OutgoingHttpHeaders = {},
+): void {
   const error = new GatewayError(
     ErrorCode.InvalidRequest,
     `Expect: ${String(req.headers.expect).slice(0, 64)} is not supported; only 100-continue is.`,
@@ -83,6 +88,7 @@ export function answerExpectationFailed(req: IncomingMessage, res: ServerRespons
   ).toBody();
   const body = JSON.stringify(ANTHROPIC_PATH.test(req.url ?? '') ? anthropicErrorBody(error) : { error });
   res.writeHead(417, {
+    ...extra,
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'x-request-id': newRequestId(),
