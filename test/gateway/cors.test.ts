@@ -180,6 +180,26 @@ describe('api-gateway: CORS with CORS_ORIGINS set to origins', () => {
     expect(JSON.parse(got.slice(got.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { code } });
   });
 
+  it('counts the answers given in onRequest (a preflight, an early 401) in aigw_http_requests_total', async () => {
+    const count = async (method: string, status: number): Promise<number> => {
+      const text = await (await fetch(`${h.url}/metrics`)).text();
+      const line = new RegExp(
+        `^aigw_http_requests_total\\{route="[^"]*",method="${method}",status="${status}"\\} (\\d+)$`,
+        'gm',
+      );
+      return [...text.matchAll(line)].reduce((sum, m) => sum + Number(m[1]), 0);
+    };
+    const preflights = await count('OPTIONS', 204);
+    await preflight(`${h.url}/v1/chat/completions`, APP, 'POST', ['authorization']);
+    const refused = await count('POST', 401);
+    await headOnly(
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\norigin: ${APP}\r\ncontent-type: application/json\r\n` +
+        `content-length: 50000\r\nexpect: 100-continue\r\n\r\n`,
+    );
+    expect(await count('OPTIONS', 204)).toBe(preflights + 1);
+    expect(await count('POST', 401)).toBe(refused + 1);
+  });
+
   it('puts the headers on an SSE stream', async () => {
     const res = await h.post(
       '/v1/chat/completions',

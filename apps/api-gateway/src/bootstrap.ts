@@ -50,13 +50,14 @@ export async function createGatewayApp(env: GatewayEnv, shared?: SharedProcess):
     // Hooks go on before init() registers the routes, so every route (and the 404 handler) gets them.
     beforeInit: (fastify, app) => {
       installRequestContext(fastify);
+      // Before any hook that may answer a request itself (a preflight, an early 401): those answers are counted too.
+      app.get(HttpMetrics).install(fastify);
       // After the request id (a preflight has one too), before anything that may refuse a request (the key checks,
       // admission), so that a browser on a listed origin can read the refusal. CORS_ORIGINS empty: no hook at all.
       installCors(fastify, corsOriginsOf(env.CORS_ORIGINS), GATEWAY_CORS_HEADERS);
       // After the request id, before any body is read.
       installEarlyKeyCheck(fastify, app);
       installYamlBody(fastify);
-      app.get(HttpMetrics).install(fastify);
       installApiDocs(fastify, app, APP_VERSION);
       app.get(QueueBoard).install(fastify);
       installConsole(fastify, defaultConsoleDir());
