@@ -1,6 +1,12 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { DAY_MS, detectCapabilities, HealthJobName, type ProviderSpec, type Route } from '@aigw/core';
-import { ProviderHealthStore, UsageRetentionStore, type HealthRules, type HealthSubject } from '@aigw/entities';
+import {
+  ProviderHealthStore,
+  usageCutoffs,
+  UsageRetentionStore,
+  type HealthRules,
+  type HealthSubject,
+} from '@aigw/entities';
 import { CatalogService, describeError, ENV, REDIS, RedisErrors, RedisKeys, usageRetentionOf } from '@aigw/platform';
 import { RouteMemory, routingKeyPrefix } from '@aigw/routing';
 import { UnrecoverableError } from 'bullmq';
@@ -20,7 +26,7 @@ export const STATUS_HOLDS_FOR_PROBES = 3;
  * completion`) and never count as usage: nothing here touches usage_records or the quota counters.
  */
 @Injectable()
-export class HealthJobs {
+export class HealthJobs implements OnApplicationBootstrap {
   private readonly logger = new Logger('HealthMonitor');
   private readonly rules: HealthRules;
   private readonly routes: RouteMemory;
@@ -44,6 +50,13 @@ export class HealthJobs {
     };
     // The workers' route memory (same keys): what a probe learns, the next request uses.
     this.routes = new RouteMemory(redis, routingKeyPrefix(keys.prefix));
+  }
+
+  /**
+   * Records the usage edges of this monitor's retention as it starts (`recordUsageEdges`), before any job runs.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    await this.recordUsageEdges(Date.now());
   }
 
   readonly process = async (job: HealthJob, token?: string): Promise<void> => {
@@ -172,6 +185,25 @@ export class HealthJobs {
    * batches, after recording how far it goes (the edges the api-gateway's analytics read: this process's retention
    * is the one that counts). One job scheduler shared by every monitor replica: exactly one process prunes at a time.
    */
+  /**
+   * Records the edges this monitor's retention prunes to at `now`, deleting nothing (one statement; a retention
+   * that keeps everything records none). During a rolling upgrade a monitor of the previous release may still run
+   * the daily `prune-usage` job, which deletes without recording: from the edges recorded here the api-gateway's
+   * analytics stop reading the rows it pruned up to this instant, rather than until this release's next prune (up
+   * to a day). Edges only move forward, so this never brings back rows already gone. A failure is logged: the next
+   * prune records them.
+   */
+  async recordUsageEdges(now: number): Promise<void> {
+    const retention = usageRetentionOf(this.env);
+    try {
+      await this.usage.recordEdges(usageCutoffs(retention, now));
+    } catch (err) {
+      this.logger.warn(
+        `usage retention edges not recorded at start (the next prune records them): ${describeError(err)}`,
+      );
+    }
+  }
+
   async pruneUsage(): Promise<void> {
     const retention = usageRetentionOf(this.env);
     if (retention.rawDays === 0 && retention.hourlyDays === 0 && retention.dailyDays === 0) {

@@ -147,9 +147,11 @@ export class UsageRetentionStore implements UsageCutoffsSource {
 
   /**
    * Moves each pruned level's edge forward, never back: rows gone under a shorter retention stay gone when it is
-   * lengthened. A level kept for good (null) keeps the edge an earlier retention left.
+   * lengthened. A level kept for good (null) keeps the edge an earlier retention left. `prune` calls it before it
+   * deletes; the health-monitor also as it starts (one statement, no delete), for what a monitor of an earlier
+   * release, which recorded nothing, may have pruned.
    */
-  private async recordEdges(c: UsageCutoffs): Promise<void> {
+  async recordEdges(c: UsageCutoffs): Promise<void> {
     const levels = LEVELS.filter((l) => c[l] !== null);
     if (levels.length === 0) {
       return;
