@@ -103,6 +103,7 @@ export {
   planParts,
   type AnalyticsGroupBy,
   type AnalyticsQuery,
+  type UsageAggregate,
   type UsageSums,
   type UsageSumsGroup,
 } from './stores/usage-analytics.store';

@@ -1,4 +1,4 @@
-import { retentionCutoffs, UsageAnalyticsStore } from '@aigw/entities';
+import { KEEP_ALL_CUTOFFS, retentionCutoffs, UsageAnalyticsStore, type UsageCutoffsSource } from '@aigw/entities';
 import { DataSource } from 'typeorm';
 import { AnalyticsService } from '../../../apps/api-gateway/src/analytics/analytics.service';
 import { GatewayHarness } from '../support';
@@ -247,6 +247,22 @@ describe('admin analytics', () => {
       const metrics = await service().metrics({ from: '2026-10-01', to: '2026-10-03' });
       expect(metrics.series.interval).toBe('day');
       expect(metrics.series.points.map((p) => p.requests)).toEqual([4, 1]);
+    });
+
+    it('says the range it counted when a prune records its edges during the request', async () => {
+      // The first read of the edges finds none; every later one, those of a prune recorded meanwhile.
+      const pruned = retentionCutoffs({ rawDays: 31, hourlyDays: 35, dailyDays: 0 }, () => at.getTime());
+      let reads = 0;
+      const pruning: UsageCutoffsSource = {
+        cutoffs: (em) => (reads++ === 0 ? KEEP_ALL_CUTOFFS : pruned).cutoffs(em),
+      };
+      const service = new AnalyticsService(new UsageAnalyticsStore(h.app.get(DataSource), pruning), () => at);
+      const view = await service.usage({ from: '2026-10-01T09:30', to: '2026-10-02T09:00', groupBy: 'provider' });
+      // One read of the edges, in the snapshot of the rows: the range shown is the one counted (4 requests from
+      // 09:30 to 09:00; the whole days would count 5).
+      expect(reads).toBe(1);
+      expect(view).toMatchObject({ from: '2026-10-01T09:30:00.000Z', to: '2026-10-02T09:00:00.000Z' });
+      expect(view.totals.requests).toBe(4);
     });
 
     it('refuses hourly groups of hours no longer kept, naming from', async () => {

@@ -105,8 +105,9 @@ export class AnalyticsService {
 
   async usage(q: AdminUsageQueryDto): Promise<AdminUsageView> {
     const groupBy = q.groupBy ?? 'day';
-    const range = await this.range(q, 30 * DAY_MS, groupBy === 'hour' ? MAX_HOURLY_RANGE_DAYS : MAX_RANGE_DAYS);
-    if (groupBy === 'hour' && !(await this.store.hasHoursSince(range.from))) {
+    const asked = this.range(q, 30 * DAY_MS, groupBy === 'hour' ? MAX_HOURLY_RANGE_DAYS : MAX_RANGE_DAYS);
+    // The hour holding `from` decides, as it does once `from` is widened to it.
+    if (groupBy === 'hour' && !(await this.store.hasHoursSince(asked.from))) {
       throw new GatewayError(
         ErrorCode.InvalidRequest,
         "Invalid 'from': hourly usage is kept for USAGE_HOURLY_RETENTION_DAYS only; ask for an earlier range by 'day'.",
@@ -115,7 +116,7 @@ export class AnalyticsService {
     }
     const page = q.page ?? 1;
     const limit = q.limit ?? 100;
-    const groups = await this.store.aggregate({ ...range, groupBy });
+    const { groups, ...range } = await this.store.aggregateWithRange({ ...asked, groupBy });
     if (groupBy !== 'day' && groupBy !== 'hour') {
       // Biggest first; ties by key so pages are stable.
       groups.sort((a, b) => b.requests - a.requests);
@@ -136,12 +137,12 @@ export class AnalyticsService {
 
   async costs(q: CostsQueryDto): Promise<CostsView> {
     const by = q.by ?? 'day';
-    const range = await this.range(q, 30 * DAY_MS, MAX_RANGE_DAYS);
+    const asked = this.range(q, 30 * DAY_MS, MAX_RANGE_DAYS);
     const now = this.clock();
     const w = projectionWindows(now);
-    const [groups, monthToDate, recent] = await Promise.all([
+    const [{ groups, ...range }, monthToDate, recent] = await Promise.all([
       // No percentile is shown: leave the latency histograms out (most of the work).
-      this.store.aggregate({ ...range, groupBy: by, latencies: false }),
+      this.store.aggregateWithRange({ ...asked, groupBy: by, latencies: false }),
       this.total({ from: w.monthStart, to: now }),
       this.total({ from: w.rateFrom, to: w.rateTo }),
     ]);
@@ -179,16 +180,18 @@ export class AnalyticsService {
   }
 
   async metrics(q: RangeQueryDto): Promise<MetricsView> {
-    const range = await this.range(q, DAY_MS, MAX_RANGE_DAYS);
+    const asked = this.range(q, DAY_MS, MAX_RANGE_DAYS);
     // Hours past USAGE_HOURLY_RETENTION_DAYS are gone: their series is by day.
     const interval =
-      range.to.getTime() - range.from.getTime() <= HOURLY_SERIES_MAX_DAYS * DAY_MS &&
-      (await this.store.hasHoursSince(range.from))
+      asked.to.getTime() - asked.from.getTime() <= HOURLY_SERIES_MAX_DAYS * DAY_MS &&
+      (await this.store.hasHoursSince(asked.from))
         ? 'hour'
         : 'day';
-    const [providers, series] = await Promise.all([
-      this.store.aggregate({ ...range, groupBy: 'provider' }),
-      this.store.aggregate({ ...range, groupBy: interval }),
+    // Two snapshots, read side by side: a prune recording new edges between them may widen one range and not the
+    // other. The figures and `from`/`to` are the providers' range; the points, the series' own.
+    const [{ groups: providers, ...range }, series] = await Promise.all([
+      this.store.aggregateWithRange({ ...asked, groupBy: 'provider' }),
+      this.store.aggregateWithRange({ ...asked, groupBy: interval }),
     ]);
     providers.sort((a, b) => b.requests - a.requests);
     const t = totalOf(providers);
@@ -220,7 +223,7 @@ export class AnalyticsService {
         ...figuresOf(p),
         successRate: rate(p.successes, p.requests),
       })),
-      series: { interval, points: this.points(range, interval, series) },
+      series: { interval, points: this.points(series, interval, series.groups) },
     };
   }
 
@@ -256,11 +259,11 @@ export class AnalyticsService {
   }
 
   /**
-   * [from, to) from the query (rangeOf), `to` defaulting to the clock's now; an edge past the usage retention
-   * widened to the hour or day the rollups still hold (`readableRange`), which the answer's `from`/`to` say.
+   * [from, to) from the query (rangeOf), `to` defaulting to the clock's now. An edge past the usage retention is
+   * widened to the hour or day the rollups still hold by `aggregateWithRange`, in the snapshot it counts, whose
+   * range the answer's `from`/`to` say.
    */
-  private range(q: RangeQueryDto, defaultMs: number, maxDays: number): Promise<Range> {
-    const asked = rangeOf(q, { now: this.clock(), defaultMs, maxDays });
-    return this.store.readableRange(asked.from, asked.to);
+  private range(q: RangeQueryDto, defaultMs: number, maxDays: number): Range {
+    return rangeOf(q, { now: this.clock(), defaultMs, maxDays });
   }
 }

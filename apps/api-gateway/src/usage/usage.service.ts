@@ -54,11 +54,10 @@ export class UsageService {
   async ofCaller(query: UsageQueryDto, auth: AuthContext): Promise<UsageView> {
     const now = Date.now();
     const asked = rangeOf(query, { now: new Date(now), defaultMs: DEFAULT_RANGE_MS, maxDays: MAX_RANGE_DAYS });
-    // Past the usage retention an edge widens to the rollups' hour or day: the answer says which range it covers.
-    const { from, to } = await this.reports.readableRange(asked.from, asked.to);
     const groupBy = query.groupBy ?? 'day';
-    const [{ totals, groups }, counters] = await Promise.all([
-      this.reports.summarize(auth.userId, from, to, groupBy),
+    // Past the usage retention an edge widens to the rollups' hour or day: the answer says which range it covers.
+    const [{ from, to, totals, groups }, counters] = await Promise.all([
+      this.reports.summarize(auth.userId, asked.from, asked.to, groupBy),
       this.counters.read(auth.userId, now),
     ]);
     const limits = auth.policy.limits;

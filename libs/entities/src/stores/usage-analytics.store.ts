@@ -68,6 +68,13 @@ export interface AnalyticsQuery {
   latencies?: boolean;
 }
 
+/** What `aggregate` answered and the range it covered (`readableRange`, read in the same snapshot as the rows). */
+export interface UsageAggregate {
+  from: Date;
+  to: Date;
+  groups: UsageSumsGroup[];
+}
+
 type Source = 'raw' | 'hourly' | 'daily';
 
 /** The time a rollup row stands for is already truncated to this. */
@@ -175,7 +182,8 @@ export class UsageAnalyticsStore {
    * The range `aggregate` answers for [from, to): the same one, except where an edge lies past what the pruning
    * kept. Raw records older than the raw edge (USAGE_RETENTION_DAYS) are gone, so such an edge widens to its whole
    * UTC hour (the hourly rollups'); past the hourly edge (USAGE_HOURLY_RETENTION_DAYS) to its whole UTC day. Past
-   * the daily edge (USAGE_DAILY_RETENTION_DAYS) nothing is left: those days count nothing.
+   * the daily edge (USAGE_DAILY_RETENTION_DAYS) nothing is left: those days count nothing. Read apart from the rows:
+   * to say which range an aggregate counted, take `aggregateWithRange`'s.
    */
   async readableRange(from: Date, to: Date): Promise<{ from: Date; to: Date }> {
     return readableRangeOf(from, to, await this.gone.cutoffs());
@@ -193,11 +201,19 @@ export class UsageAnalyticsStore {
    * prune running meanwhile removed.
    */
   async aggregate(query: AnalyticsQuery): Promise<UsageSumsGroup[]> {
+    return (await this.aggregateWithRange(query)).groups;
+  }
+
+  /**
+   * `aggregate`, with the range it covered: worked out from the edges of the same snapshot as the rows, so it is the
+   * range counted even when a prune records new edges meanwhile (which a `readableRange` before it would not be).
+   */
+  async aggregateWithRange(query: AnalyticsQuery): Promise<UsageAggregate> {
     return this.withoutJit(async (em) => {
       const range = readableRangeOf(query.from, query.to, await this.gone.cutoffs(em));
       const parts = planParts(range.from, range.to, query.groupBy);
       if (parts.length === 0) {
-        return [];
+        return { ...range, groups: [] };
       }
       const params: unknown[] = [];
       const bind = (v: unknown): string => {
@@ -224,7 +240,7 @@ export class UsageAnalyticsStore {
       );
       const groups = rows.map((r) => this.groupOf(r, query.groupBy));
       // '' (no provider) sorted first in SQL; as null it goes last like the other keys' NULLs.
-      return [...groups.filter((g) => g.key !== null), ...groups.filter((g) => g.key === null)];
+      return { ...range, groups: [...groups.filter((g) => g.key !== null), ...groups.filter((g) => g.key === null)] };
     });
   }
 

@@ -28,19 +28,23 @@ export class UsageReportStore {
     this.analytics = new UsageAnalyticsStore(dataSource, gone);
   }
 
-  /** The range a summary of [from, to) covers (`UsageAnalyticsStore.readableRange`). */
-  readableRange(from: Date, to: Date): Promise<{ from: Date; to: Date }> {
-    return this.analytics.readableRange(from, to);
-  }
-
-  /** Totals and groups of `userId`'s requests in [from, to). */
+  /**
+   * Totals and groups of `userId`'s requests in [from, to), and the range they cover: past the usage retention an
+   * edge widens to the rollups' hour or day (`UsageAnalyticsStore.aggregateWithRange`, in the snapshot it counts).
+   */
   async summarize(
     userId: string,
     from: Date,
     to: Date,
     groupBy: UsageGroupBy,
-  ): Promise<{ totals: UsageTotals; groups: UsageGroup[] }> {
-    const rows = await this.analytics.aggregate({ from, to, groupBy, userId, latencies: false });
+  ): Promise<{ from: Date; to: Date; totals: UsageTotals; groups: UsageGroup[] }> {
+    const { groups: rows, ...range } = await this.analytics.aggregateWithRange({
+      from,
+      to,
+      groupBy,
+      userId,
+      latencies: false,
+    });
     // A group of failed attempts only (a deployment that failed before a fallback answered) holds none of the
     // user's requests: no tokens, no cost. Left out rather than listed with zeros.
     const groups = rows
@@ -71,7 +75,7 @@ export class UsageReportStore {
       totals.costUsd += g.costUsd;
     }
     totals.costUsd = roundUsd(totals.costUsd);
-    return { totals, groups };
+    return { ...range, totals, groups };
   }
 }
 
