@@ -41,6 +41,9 @@ const workers = single ? 1 : intVar('WORKERS', 2, 1, 64);
 // router-worker i (1-based) on PORT+1+10(i-1) (3001, 3011, ...), the health-monitor on MONITOR_PORT, else PORT+2.
 const workerPort = (i) => gatewayPort + 1 + (i - 1) * 10;
 const monitorPort = intVar('MONITOR_PORT', gatewayPort + 2, 1, 65535);
+// The provider simulator's, when it runs (no PROVIDERS_FILE, no provider variable). Number('') was 0: the simulator
+// took a random port while the catalog pointed at :0, and every request failed.
+const simPort = intVar('SIM_PORT', 9100, 1, 65535);
 if (!single && workerPort(workers) > 65535) {
   console.error(`npm start: PORT=${gatewayPort} leaves no port for router-worker ${workers} (PORT+1+10*(WORKERS-1))`);
   process.exit(1);
@@ -138,9 +141,18 @@ if (!env.PROVIDERS_FILE && providerVariables.length > 0) {
 }
 let simulatorUrl = null;
 if (!env.PROVIDERS_FILE && providerVariables.length === 0) {
-  const simPort = Number(env.SIM_PORT ?? 9100);
+  const other = handedOut.find(({ port }) => port === simPort);
+  if (other !== undefined) {
+    console.error(
+      `npm start: port ${simPort} is both ${other.app}'s and the provider simulator's: set SIM_PORT to another`,
+    );
+    process.exit(1);
+  }
   if (await canConnect('127.0.0.1', simPort, 300)) {
-    throw new Error(`port ${simPort} is taken; set SIM_PORT to a free port for the provider simulator`);
+    console.error(
+      `npm start: port ${simPort}, the provider simulator's, is already in use: set SIM_PORT to a free port, or stop what listens there`,
+    );
+    process.exit(1);
   }
   simulatorUrl = `http://127.0.0.1:${simPort}`;
   env.SIM_URL = simulatorUrl;

@@ -17,6 +17,10 @@ describe('npm start refuses its own variables when they are no usable integer', 
     ['PORT', '3000x', 'PORT must be an integer from 1 to 65535, got "3000x"'],
     ['MONITOR_PORT', '-1', 'MONITOR_PORT must be an integer from 1 to 65535, got "-1"'],
     ['PORT', '65530', 'PORT=65530 leaves no port for router-worker 2 (PORT+1+10*(WORKERS-1))'],
+    // Number('abc') was NaN (net.connect threw after the build) and Number('0') a simulator on a random port while
+    // the catalog pointed at :0.
+    ['SIM_PORT', 'abc', 'SIM_PORT must be an integer from 1 to 65535, got "abc"'],
+    ['SIM_PORT', '0', 'SIM_PORT must be an integer from 1 to 65535, got "0"'],
   ])('%s=%j', (name, value, message) => {
     const run = spawnSync(process.execPath, [join(ROOT, 'scripts', 'start.mjs')], {
       cwd: ROOT,
