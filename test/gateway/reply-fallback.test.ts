@@ -1,6 +1,7 @@
 import { waitFor } from '@aigw/testing';
 import { Redis } from 'ioredis';
-import type { GenerateJob } from '../../apps/api-gateway/src/generation/generation-queue';
+import { GenerationQueue, type GenerateJob } from '../../apps/api-gateway/src/generation/generation-queue';
+import { ReplyHub } from '../../apps/api-gateway/src/generation/reply-hub';
 import { chat, GatewayHarness, REDIS_URL, sleep } from './support';
 
 /** A gateway and an admin connection to its Redis, for the life of the enclosing describe block. */
@@ -103,4 +104,52 @@ describe('a job missing from Redis after a reconnect', () => {
     expect(res.headers.get('retry-after')).toBe('1');
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('service_unavailable');
   }, 20_000);
+});
+
+/**
+ * The read-back of a job still in the queue finds nothing to recover: a worker has not taken it, so no reply can have
+ * been lost. In a backlog (a traffic spike, workers behind) every waiting request read its job back every second,
+ * two Redis commands each: 2,000 requests queued for 16 s on average made ~48,000 reads. A job found still queued is
+ * read again later and later (up to 8 s); one found taken is read on the usual cadence again.
+ */
+describe('read-backs of a job still in the queue', () => {
+  const { h } = gatewayWithAdmin();
+
+  it('back off while the job waits, and stop with its answer', async () => {
+    const queue = h.app.get(GenerationQueue);
+    // The hub's sweep is private: the test runs it once per virtual second instead of waiting for its timer.
+    const hub: { sweep(): void } = h.app.get<ReplyHub, { sweep(): void }>(ReplyHub);
+    const reads: Promise<unknown>[] = [];
+    const snapshot = queue.snapshot.bind(queue);
+    const spy = jest.spyOn(queue, 'snapshot').mockImplementation((jobId) => {
+      const read = snapshot(jobId);
+      reads.push(read);
+      return read;
+    });
+    await h.queue.pause();
+    let offset = 0;
+    const now = Date.now.bind(Date);
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => now() + offset);
+    try {
+      const pending = h.post('/v1/chat/completions', chat('queued for a while'));
+      await waitFor(async () => (await h.queue.getJobs(['paused', 'waiting'])).length === 1, {
+        message: 'job not queued',
+      });
+      // 60 s of queueing, a second at a time (well within the 120 s deadline).
+      for (let s = 0; s < 60; s++) {
+        offset += 1_000;
+        hub.sweep();
+        await Promise.allSettled(reads);
+      }
+      // Every second: ~58 reads. Backing off: at 2, 4, 8, 16, 24, ... 56 s.
+      expect(reads.length).toBeLessThanOrEqual(10);
+      expect(reads.length).toBeGreaterThanOrEqual(3);
+      await h.queue.resume();
+      expect((await pending).status).toBe(200);
+    } finally {
+      clock.mockRestore();
+      spy.mockRestore();
+      await h.queue.resume();
+    }
+  });
 });

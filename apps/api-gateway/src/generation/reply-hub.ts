@@ -45,10 +45,40 @@ interface Watch {
   missingSince: number | null;
   /** A worker took the job (a message came, or a read-back found it past the queue). */
   taken: boolean;
+  /**
+   * Whether the job's messages come to this watch (its own job, a coalesced leader's mirror): then a job found still
+   * queued is read back later and later (`queuedReads`). A replay of another request's job learns only by reading.
+   */
+  readonly backsOff: boolean;
+  /** Read-backs in a row that found the job still queued. */
+  queuedReads: number;
 }
 
-function watchOf(waiter: ReplyWaiter): Watch {
-  return { waiter, nextCheckAt: Number.POSITIVE_INFINITY, checking: false, missingSince: null, taken: false };
+function watchOf(waiter: ReplyWaiter, backsOff: boolean): Watch {
+  return {
+    waiter,
+    nextCheckAt: Number.POSITIVE_INFINITY,
+    checking: false,
+    missingSince: null,
+    taken: false,
+    backsOff,
+    queuedReads: 0,
+  };
+}
+
+/**
+ * The longest wait between read-backs of a job still in the queue. No worker took it, so no reply of it can have been
+ * lost: reading it every second made a backlog cost two Redis commands per waiting request per second (2,000
+ * requests queued behind a slow provider: ~48,000 reads, 24 per request). A job found queued is read again after
+ * twice the last wait, up to this; once found taken, on the waiter's cadence again. A reply lost while the job was
+ * queued and then answered is read back at most this late (a reconnect reads every job back at once anyway).
+ */
+const QUEUED_CHECK_MAX_MS = 8_000;
+
+/** When to read `w`'s job back next, from `now`. */
+function nextCheckOf(w: Watch, now: number): number {
+  const every = w.waiter.checkEveryMs;
+  return now + (w.backsOff && w.queuedReads > 0 ? Math.min(every * 2 ** w.queuedReads, QUEUED_CHECK_MAX_MS) : every);
 }
 
 /**
@@ -154,7 +184,7 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
    * an answer or a cancel (no job was queued) and the error is rethrown.
    */
   async watchEnqueued(waiter: ReplyWaiter, enqueue: () => Promise<unknown>): Promise<void> {
-    const watch = watchOf(waiter);
+    const watch = watchOf(waiter, true);
     this.listening.set(waiter.jobId, watch);
     waiter.watchedBy(() => {
       if (this.listening.get(waiter.jobId) === watch) {
@@ -175,7 +205,7 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
    * come here for it, only read-backs.
    */
   watchStored(waiter: ReplyWaiter, snapshot: JobSnapshot): void {
-    const watch = watchOf(waiter);
+    const watch = watchOf(waiter, false);
     this.polling.add(watch);
     waiter.watchedBy(() => this.polling.delete(watch));
     this.arm(watch);
@@ -202,7 +232,7 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     }
     const { feeds, subscribed } = entry;
     feeds.add(feed);
-    const watch = watchOf(waiter);
+    const watch = watchOf(waiter, true);
     this.followers.add(watch);
     waiter.watchedBy(() => {
       this.followers.delete(watch);
@@ -351,7 +381,9 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
       (snapshot) => {
         w.checking = false;
         const now = Date.now();
-        w.nextCheckAt = now + waiter.checkEveryMs;
+        // A message that came while the read was out means a worker took the job since.
+        w.queuedReads = snapshot.state === 'queued' && !w.taken ? w.queuedReads + 1 : 0;
+        w.nextCheckAt = nextCheckOf(w, now);
         if (snapshot.state === 'missing') {
           w.missingSince ??= now;
           if (now - w.missingSince < MISSING_CONFIRM_MS) {
