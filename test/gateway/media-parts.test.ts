@@ -64,7 +64,8 @@ function withPart(part: Record<string, unknown>): Record<string, unknown> {
 }
 
 describe('media in content parts', () => {
-  const h = new GatewayHarness({ PROVIDERS_FILE: catalog });
+  // Room for the 4 MB image URL below (the default limit is 2 MB).
+  const h = new GatewayHarness({ PROVIDERS_FILE: catalog, MAX_BODY_BYTES: String(8 * 1024 * 1024) });
 
   beforeAll(() => h.start(), 60_000);
   afterAll(async () => {
@@ -134,6 +135,16 @@ describe('media in content parts', () => {
     expect(res.status).toBe(400);
     expect(envelope.error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_request', param });
     expect(envelope.error.message).toMatch(message);
+    expect(h.jobsSeen.length).toBe(before);
+  });
+
+  it('refuses a data URL whose header is megabytes of semicolons with a 400, not a 500', async () => {
+    // The data URL's regular expression backtracked over them: 4 MB overflowed the stack (RangeError, a 500).
+    const before = h.jobsSeen.length;
+    const res = await h.post('/v1/chat/completions', withImage('data:a' + ';'.repeat(4_000_000)));
+    const envelope = (await res.json()) as ErrorEnvelope;
+    expect(res.status).toBe(400);
+    expect(envelope.error).toMatchObject({ code: 'invalid_request', param: IMAGE_PARAM });
     expect(h.jobsSeen.length).toBe(before);
   });
 

@@ -24,6 +24,26 @@ describe('dataUrlOf', () => {
   });
 });
 
+describe('dataUrlOf on hostile input', () => {
+  // A regular expression with a repeated group (`(?:;[^;,]*)*;base64,`) backtracked over a header of semicolons:
+  // 2 MB took 300-1000 ms on the gateway's event loop, 4 MB threw RangeError (a 500).
+  it('reads a header of millions of semicolons in linear time, without throwing', () => {
+    for (const url of ['data:a' + ';'.repeat(2_000_000), 'data:a' + ';'.repeat(4_000_000) + 'base64,aGk=']) {
+      const started = performance.now();
+      expect(dataUrlOf(url)).toBeNull();
+      expect(performance.now() - started).toBeLessThan(50);
+    }
+  });
+
+  it('looks for the header in a bounded prefix only', () => {
+    expect(dataUrlOf(`data:image/png;${'x'.repeat(10_000)};base64,aGk=`)).toBeNull();
+    expect(dataUrlOf('data:image/png')).toBeNull();
+    expect(dataUrlOf('data:image/png;base64')).toBeNull();
+    expect(dataUrlOf('data: ;base64,aGk=')).toBeNull();
+    expect(dataUrlOf('data:image/png;base64,a,b')).toEqual({ mimeType: 'image/png', base64: 'a,b' });
+  });
+});
+
 describe('dataUrlOf media types', () => {
   it('reads image/jpg as image/jpeg, the type Claude and Gemini take', () => {
     expect(dataUrlOf('data:image/jpg;base64,/9j/')).toEqual({ mimeType: 'image/jpeg', base64: '/9j/' });
