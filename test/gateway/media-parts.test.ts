@@ -240,6 +240,57 @@ describe('media in content parts', () => {
     expect(h.jobsSeen.length).toBe(before);
   });
 
+  it('takes base64 wrapped in lines (\\n, \\r\\n) and queues it unwrapped, for chat and /v1/messages', async () => {
+    // The `base64` CLI and Python's encodebytes wrap at 76 characters. Refused with a 400 before, though Ollama (Go)
+    // and Python servers decode it; Claude and Gemini refuse it, so the gateway queues it without the line breaks.
+    const bytes = Buffer.alloc(200, 9).toString('base64');
+    const wrap = (b64: string, eol: string): string => b64.replace(/.{76}/g, `$&${eol}`) + eol;
+    const seen: unknown[] = [];
+    h.handle((job) => {
+      seen.push(job.data.request.messages[0].content);
+      return h.answer(job, 'ok');
+    });
+    const chat = await h.post('/v1/chat/completions', {
+      model: 'vis',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'image_url', image_url: { url: `data:image/png;base64,${wrap(bytes, '\n')}` } },
+            { type: 'input_audio', input_audio: { data: wrap(bytes, '\r\n'), format: 'wav' } },
+            { type: 'file', file: { file_data: `data:application/pdf;base64,${wrap(bytes, '\r\n')}` } },
+          ],
+        },
+      ],
+    });
+    expect(chat.status).toBe(200);
+    const messages = await h.post('/v1/messages', {
+      model: 'vis',
+      max_tokens: 10,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'image', source: { type: 'base64', media_type: 'image/png', data: wrap(bytes, '\n') } },
+            { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: wrap(bytes, '\r\n') } },
+          ],
+        },
+      ],
+    });
+    expect(messages.status).toBe(200);
+    expect(seen).toEqual([
+      [
+        { type: 'image_url', image_url: { url: `data:image/png;base64,${bytes}` } },
+        { type: 'input_audio', input_audio: { data: bytes, format: 'wav' } },
+        { type: 'file', file: { file_data: `data:application/pdf;base64,${bytes}` } },
+      ],
+      [
+        { type: 'image_url', image_url: { url: `data:image/png;base64,${bytes}` } },
+        { type: 'file', file: { file_data: `data:application/pdf;base64,${bytes}` } },
+      ],
+    ]);
+  });
+
   const accepted: [string, string][] = [
     ['an https URL', 'https://example.com/cat.png'],
     ['a png data URL', `data:image/png;base64,${PNG}`],

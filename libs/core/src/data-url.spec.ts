@@ -1,4 +1,4 @@
-import { dataUrlOf, isBase64 } from './data-url';
+import { dataUrlOf, isBase64, unwrappedBase64, withUnwrappedBase64 } from './data-url';
 
 describe('dataUrlOf', () => {
   it('splits a base64 data URL into its MIME type and data', () => {
@@ -28,7 +28,9 @@ describe('dataUrlOf on hostile input', () => {
   // A regular expression with a repeated group (`(?:;[^;,]*)*;base64,`) backtracked over a header of semicolons:
   // 2 MB took 300-1000 ms on the gateway's event loop, 4 MB threw RangeError (a 500).
   it('reads a header of millions of semicolons in linear time, without throwing', () => {
-    for (const url of ['data:a' + ';'.repeat(2_000_000), 'data:a' + ';'.repeat(4_000_000) + 'base64,aGk=']) {
+    for (const built of ['data:a' + ';'.repeat(2_000_000), 'data:a' + ';'.repeat(4_000_000) + 'base64,aGk=']) {
+      // A flat string, as JSON.parse gives the gateway one (`repeat` builds a rope that the first slice would copy).
+      const url = JSON.parse(JSON.stringify(built)) as string;
       const started = performance.now();
       expect(dataUrlOf(url)).toBeNull();
       expect(performance.now() - started).toBeLessThan(50);
@@ -59,9 +61,68 @@ describe('isBase64', () => {
     expect(isBase64('aA')).toBe(true);
   });
 
-  it('refuses empty text, other characters, whitespace and misplaced or excess padding', () => {
-    for (const bad of ['', '@@@', 'aGk=\n', 'aG k=', 'a=Gk', 'aA===', 'a', 'aGkaG', '-_-_', '%%%']) {
+  it('takes base64 wrapped in lines, as the base64 CLI and Python write it (\\n or \\r\\n)', () => {
+    // Refused before, though Ollama (Go) and Python servers decode it.
+    const wrapped = Buffer.alloc(120, 7).toString('base64').replace(/.{76}/g, '$&\n') + '\n';
+    expect(isBase64(wrapped)).toBe(true);
+    expect(isBase64(wrapped.replace(/\n/g, '\r\n'))).toBe(true);
+    expect(isBase64('aGk=\n')).toBe(true);
+  });
+
+  it('refuses empty text, other characters, other whitespace and misplaced or excess padding', () => {
+    for (const bad of [
+      '',
+      '\n',
+      '\r\n',
+      'aGk=\t',
+      'aG k=',
+      'a=Gk',
+      'aA\n==\n=',
+      'aA===',
+      'a',
+      'aGkaG',
+      '-_-_',
+      '%%%',
+    ]) {
       expect(isBase64(bad)).toBe(false);
+    }
+  });
+});
+
+describe('unwrappedBase64', () => {
+  it('drops line breaks, returning the same string when there are none', () => {
+    expect(unwrappedBase64('aGVs\r\nbG8=\n')).toBe('aGVsbG8=');
+    const plain = 'aGVsbG8=';
+    expect(unwrappedBase64(plain)).toBe(plain);
+  });
+
+  it("unwraps a content part's base64 (image and file data URLs, audio), leaving other parts as they are", () => {
+    const image = {
+      type: 'image_url' as const,
+      image_url: { url: 'data:image/png;base64,iVBO\nRw0K\n', detail: 'low' as const },
+    };
+    expect(withUnwrappedBase64(image)).toEqual({
+      type: 'image_url',
+      image_url: { url: 'data:image/png;base64,iVBORw0K', detail: 'low' },
+    });
+    expect(image.image_url.url).toBe('data:image/png;base64,iVBO\nRw0K\n');
+    expect(
+      withUnwrappedBase64({
+        type: 'file',
+        file: { file_data: 'data:application/pdf;base64,JVBE\r\nRi0x', filename: 'a.pdf' },
+      }),
+    ).toEqual({ type: 'file', file: { file_data: 'data:application/pdf;base64,JVBERi0x', filename: 'a.pdf' } });
+    expect(withUnwrappedBase64({ type: 'input_audio', input_audio: { data: 'UklG\nRg==', format: 'wav' } })).toEqual({
+      type: 'input_audio',
+      input_audio: { data: 'UklGRg==', format: 'wav' },
+    });
+    for (const same of [
+      { type: 'text' as const, text: 'a\nb' },
+      { type: 'image_url' as const, image_url: { url: 'https://example.com/a\n.png' } },
+      { type: 'image_url' as const, image_url: { url: 'data:image/png;base64,iVBO' } },
+      { type: 'file' as const, file: { file_id: 'file-1' } },
+    ]) {
+      expect(withUnwrappedBase64(same)).toBe(same);
     }
   });
 });

@@ -1,3 +1,5 @@
+import type { ContentPart } from './domain';
+
 /**
  * The longest header (`data:` up to the comma) read: a media type is at most 255 characters (RFC 6838), parameters
  * such as `name=photo.jpg` add a few dozen. Bounding it keeps a URL of megabytes without a comma from being scanned.
@@ -6,6 +8,11 @@ const MAX_HEADER = 1024;
 
 /** Media types clients write for a registered one; providers with a closed list (Claude, Gemini) take only the latter. */
 const MEDIA_TYPE_ALIASES: Readonly<Record<string, string>> = { 'image/jpg': 'image/jpeg' };
+
+/** Whether a URL is a data URL (its scheme in any case, RFC 2397); an image URL that is not one is fetched. */
+export function isDataUrl(url: string): boolean {
+  return url.slice(0, 5).toLowerCase() === 'data:';
+}
 
 /**
  * A `data:<mime>;base64,<data>` URL split in two (the MIME type lower-cased, without parameters such as `name=`,
@@ -17,7 +24,7 @@ const MEDIA_TYPE_ALIASES: Readonly<Record<string, string>> = { 'image/jpg': 'ima
  * characters, whatever the URL's length.
  */
 export function dataUrlOf(url: string): { mimeType: string; base64: string } | null {
-  if (url.slice(0, 5).toLowerCase() !== 'data:') {
+  if (!isDataUrl(url)) {
     return null;
   }
   const comma = url.slice(0, MAX_HEADER).indexOf(',');
@@ -32,20 +39,62 @@ export function dataUrlOf(url: string): { mimeType: string; base64: string } | n
   return { mimeType: MEDIA_TYPE_ALIASES[type] ?? type, base64: url.slice(comma + 1) };
 }
 
-/** A character outside RFC 4648's base64 alphabet; `=` is checked apart (padding, at the end only). */
-const NOT_BASE64 = /[^A-Za-z0-9+/=]/;
+/**
+ * A character outside RFC 4648's base64 alphabet and the line breaks MIME wraps it with (RFC 2045: the `base64` CLI
+ * and Python's `encodebytes` break lines at 76 characters, `\n` or `\r\n`); `=` is checked apart (padding, at the
+ * end only).
+ */
+const NOT_BASE64 = /[^A-Za-z0-9+/=\r\n]/;
+const LINE_BREAKS = /[\r\n]/g;
 
 /**
  * Whether `text` is base64 as data URLs and the providers carry it (RFC 4648 §4: the standard alphabet, padding
- * optional, no whitespace). One regular-expression scan: ~1 ms per MB on Node 20, a fraction of parsing the JSON
- * that brought it.
+ * optional), possibly wrapped in lines, which Ollama (Go) and Python servers decode and `unwrappedBase64` removes for
+ * the others. One regular-expression scan: ~1 ms per MB on Node 20, a fraction of parsing the JSON that brought it.
  */
 export function isBase64(text: string): boolean {
-  if (text.length === 0 || NOT_BASE64.test(text)) {
+  if (NOT_BASE64.test(text)) {
     return false;
   }
-  const pad = text.indexOf('=');
-  const body = pad === -1 ? text.length : pad;
+  const data = unwrappedBase64(text);
+  if (data.length === 0) {
+    return false;
+  }
+  const pad = data.indexOf('=');
+  const body = pad === -1 ? data.length : pad;
   // Padding only at the end, at most two; a lone character after the last full quantum encodes no byte.
-  return text.length - body <= 2 && /^=*$/.test(text.slice(body)) && body % 4 !== 1;
+  return data.length - body <= 2 && /^=*$/.test(data.slice(body)) && body % 4 !== 1;
+}
+
+/**
+ * Base64 without its line breaks, which Claude and Gemini refuse; `text` itself when it has none (two `indexOf`
+ * scans, no copy).
+ */
+export function unwrappedBase64(text: string): string {
+  return text.includes('\n') || text.includes('\r') ? text.replace(LINE_BREAKS, '') : text;
+}
+
+/**
+ * A content part whose base64 (an image or file data URL, audio data) is wrapped in lines, as a copy without the
+ * line breaks; any other part (text, an image by URL, a `file_id`, unwrapped data) is returned as it is.
+ */
+export function withUnwrappedBase64(part: ContentPart): ContentPart {
+  switch (part.type) {
+    case 'image_url': {
+      const url = part.image_url.url;
+      const unwrapped = isDataUrl(url) ? unwrappedBase64(url) : url;
+      return unwrapped === url ? part : { ...part, image_url: { ...part.image_url, url: unwrapped } };
+    }
+    case 'input_audio': {
+      const data = unwrappedBase64(part.input_audio.data);
+      return data === part.input_audio.data ? part : { ...part, input_audio: { ...part.input_audio, data } };
+    }
+    case 'file': {
+      const fileData = part.file.file_data;
+      const unwrapped = fileData === undefined ? undefined : unwrappedBase64(fileData);
+      return unwrapped === fileData ? part : { ...part, file: { ...part.file, file_data: unwrapped } };
+    }
+    case 'text':
+      return part;
+  }
 }

@@ -3,6 +3,7 @@ import {
   GatewayError,
   isBase64,
   toolIndexOfParam,
+  unwrappedBase64,
   type CacheControl,
   type ChatMessage,
   type ContentPart,
@@ -93,7 +94,10 @@ function imageUrlPart(b: AnthropicBlock, at: string): ContentPart & { type: 'ima
     if (typeof source.data !== 'string' || !isBase64(source.data)) {
       throw invalid(`${at}.source.data`, 'must be base64 image data');
     }
-    return { type: 'image_url', image_url: { url: `data:${String(source.media_type)};base64,${source.data}` } };
+    return {
+      type: 'image_url',
+      image_url: { url: `data:${String(source.media_type)};base64,${unwrappedBase64(source.data)}` },
+    };
   }
   if (source.type === 'url') {
     if (typeof source.url !== 'string' || !/^https?:\/\//.test(source.url)) {
@@ -132,7 +136,7 @@ function documentPart(b: AnthropicBlock, at: string): ContentPart {
     if (typeof source.data !== 'string' || !isBase64(source.data)) {
       throw invalid(`${at}.source.data`, 'must be base64 PDF data');
     }
-    fileData = `data:application/pdf;base64,${source.data}`;
+    fileData = `data:application/pdf;base64,${unwrappedBase64(source.data)}`;
   } else if (source.type === 'text') {
     if (source.media_type !== 'text/plain') {
       throw invalid(`${at}.source.media_type`, "must be 'text/plain'");

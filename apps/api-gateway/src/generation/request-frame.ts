@@ -8,6 +8,7 @@ import {
   type GenerationRequest,
   type RoutingPolicy,
   type ThinkingBlock,
+  withUnwrappedBase64,
 } from '@aigw/core';
 import type { ChatMessageDto, ThinkingBlockDto } from '../dto/chat-message.dto';
 
@@ -101,7 +102,8 @@ export function toChatMessage(m: ChatMessageDto): ChatMessage {
   const { content, refusal } = withoutRefusalParts(m);
   const message: ChatMessage = {
     role: m.role === 'developer' ? 'system' : m.role,
-    content,
+    // Line-wrapped base64 (the `base64` CLI's) is valid input; Claude and Gemini refuse it, so no adapter gets it.
+    content: Array.isArray(content) ? content.map(withUnwrappedBase64) : content,
   };
   if (isSet(m.name)) {
     message.name = m.name;
