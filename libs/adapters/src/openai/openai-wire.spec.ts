@@ -56,6 +56,42 @@ describe('openAiBody', () => {
     ]);
   });
 
+  it('sends a plain-text file as a text part titled with its name; a PDF stays a file part', () => {
+    // OpenAI and the compatible servers take PDFs only as file parts: a text/plain one (a /v1/messages text document)
+    // was an upstream 400, which stops fallback.
+    const notes = Buffer.from('Notes: été 2026\n- one').toString('base64');
+    const body = JSON.parse(
+      openAiBody(
+        {
+          target,
+          messages: [
+            {
+              role: 'user',
+              content: [
+                {
+                  type: 'file',
+                  file: { file_data: `data:text/plain;charset=utf-8;base64,${notes}`, filename: 'notes.txt' },
+                  cache_control: { type: 'ephemeral' },
+                },
+                { type: 'file', file: { file_data: `data:text/plain;base64,${notes}` } },
+                { type: 'file', file: { file_data: 'data:application/pdf;base64,JVBE', filename: 'a.pdf' } },
+                { type: 'text', text: 'Sum up' },
+              ],
+            },
+          ],
+          options: {},
+        },
+        false,
+      ),
+    ) as { messages: { content: unknown }[] };
+    expect(body.messages[0].content).toEqual([
+      { type: 'text', text: 'notes.txt:\n\nNotes: été 2026\n- one' },
+      { type: 'text', text: 'Notes: été 2026\n- one' },
+      { type: 'file', file: { file_data: 'data:application/pdf;base64,JVBE', filename: 'a.pdf' } },
+      { type: 'text', text: 'Sum up' },
+    ]);
+  });
+
   it('maps options and asks for usage when streaming', () => {
     const body = JSON.parse(
       openAiBody({ target, messages, options: { temperature: 0, maxTokens: 7, topP: 0.5, stop: ['x'] } }, true),

@@ -10,6 +10,7 @@ import {
   type ToolCall,
   type ToolCallDelta,
   type Usage,
+  dataUrlOf,
   merged,
   toolResultContent,
 } from '@aigw/core';
@@ -76,6 +77,39 @@ function hasMedia(m: ChatMessage): boolean {
 
 function marked(p: ContentPart): boolean {
   return 'cache_control' in p && p.cache_control !== undefined;
+}
+
+/** The base64 of a plain-text file part (`file_data` a `text/plain` data URL, as a /v1/messages text document becomes). */
+function plainTextBase64(p: ContentPart): string | undefined {
+  if (p.type !== 'file' || p.file.file_data === undefined) {
+    return undefined;
+  }
+  const data = dataUrlOf(p.file.file_data);
+  return data?.mimeType === 'text/plain' ? data.base64 : undefined;
+}
+
+function hasPlainTextFile(m: ChatMessage): boolean {
+  return Array.isArray(m.content) && m.content.some((p) => plainTextBase64(p) !== undefined);
+}
+
+/**
+ * A plain-text file as a text part, after its name when it has one: OpenAI and the compatible servers take only
+ * PDFs as file parts (a text one is their 400, which ends fallback), and the text is what the model reads anyway.
+ */
+function withPlainTextFilesAsText(m: ChatMessage): ChatMessage {
+  if (!Array.isArray(m.content)) {
+    return m;
+  }
+  const content = m.content.map((p): ContentPart => {
+    const base64 = plainTextBase64(p);
+    if (base64 === undefined || p.type !== 'file') {
+      return p;
+    }
+    const text = Buffer.from(base64, 'base64').toString('utf8');
+    const name = p.file.filename;
+    return { type: 'text', text: name === undefined || name === '' ? text : `${name}:\n\n${text}` };
+  });
+  return Object.assign({}, m, { content });
 }
 
 /** Fields of ours OpenAI does not take: Claude's signed thinking, Anthropic prompt-cache marks, a tool error flag. */
@@ -191,20 +225,21 @@ function withPortableIds(m: ChatMessage, google: boolean): ChatMessage {
 }
 
 /**
- * The history as the OpenAI family takes it. Signed thinking (`thinking_blocks`) goes back to Anthropic only, as do
+ * The history as the OpenAI family takes it. Plain-text files go as text (`withPlainTextFilesAsText`). Signed thinking (`thinking_blocks`) goes back to Anthropic only, as do
  * prompt-cache marks (`cache_control`): OpenAI refuses message fields it does not know. A tool message takes text
  * parts only, so the images and files of tool results (a screenshot tool's) follow the run of tool messages as one
  * user message, as OpenAI's guides do it. Tool call ids other families gave are made ones OpenAI takes
  * (`openAiToolId`). The history is copied only when a message needs any of it.
  */
 function historyOf(messages: ChatMessage[], baseUrl: string): ChatMessage[] {
-  if (!messages.some((m) => hasForeignFields(m) || hasMedia(m) || hasForeignIds(m))) {
+  if (!messages.some((m) => hasForeignFields(m) || hasMedia(m) || hasForeignIds(m) || hasPlainTextFile(m))) {
     return messages;
   }
   const google = isGoogleEndpoint(baseUrl);
   const out: ChatMessage[] = [];
   let media: ContentPart[] = [];
-  for (const original of messages) {
+  for (const given of messages) {
+    const original = hasPlainTextFile(given) ? withPlainTextFilesAsText(given) : given;
     const unmarked = hasForeignFields(original) ? withoutForeignFields(original) : original;
     const m = hasForeignIds(unmarked) ? withPortableIds(unmarked, google) : unmarked;
     if (m.role !== 'tool' && media.length > 0) {
