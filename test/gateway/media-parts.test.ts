@@ -182,6 +182,28 @@ describe('media in content parts', () => {
     expect(inline.status).toBe(200);
   });
 
+  it('refuses a file Claude cannot read (file_id, an image as file_data) for a Claude deployment, before queueing', async () => {
+    // Routing let every file part reach Anthropic, whose adapter refused it in the worker after a queue hop.
+    const before = h.jobsSeen.length;
+    for (const [file, wording] of [
+      [{ file_id: 'file-abc123' }, /^A file by file_id .* \(anthropic API\)/],
+      [{ file_data: `data:image/png;base64,${PNG}` }, /^A file other than a PDF or plain text .* \(anthropic API\)/],
+    ] as const) {
+      const res = await h.post('/v1/chat/completions', { ...withPart({ type: 'file', file }), model: 'cl/vis' });
+      const envelope = (await res.json()) as ErrorEnvelope;
+      expect(res.status).toBe(400);
+      expect(envelope.error).toMatchObject({ code: 'unsupported_parameter', param: 'messages' });
+      expect(envelope.error.message).toMatch(wording);
+    }
+    expect(h.jobsSeen.length).toBe(before);
+    h.handle((job) => h.answer(job, 'a report'));
+    const pdf = await h.post('/v1/chat/completions', {
+      ...withPart({ type: 'file', file: { file_data: 'data:application/pdf;base64,JVBERi0xLjQ=' } }),
+      model: 'cl/vis',
+    });
+    expect(pdf.status).toBe(200);
+  });
+
   it('takes a PDF or text document block on /v1/messages as a file part, title and cache mark kept', async () => {
     let sent: unknown;
     h.handle((job) => {

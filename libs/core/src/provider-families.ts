@@ -24,6 +24,18 @@ export interface ProviderFamily {
  */
 export const REMOTE_IMAGE_PARAM = 'image_url.url';
 
+/**
+ * The request fields standing for a `file` part some families that take files cannot read (a request with a file
+ * part needs `file` too): one naming a file by `file_id` (uploaded to one provider; Claude and Gemini read inline
+ * data only), and one whose `file_data` is of a type other than a PDF or plain text (the two Claude reads, as
+ * document blocks).
+ */
+export const FILE_ID_PARAM = 'file.file_id';
+export const OTHER_FILE_TYPE_PARAM = 'file.media_type';
+
+/** The media types of `file_data` every family that takes `file` parts reads. */
+export const DOCUMENT_MEDIA_TYPES: ReadonlySet<string> = new Set(['application/pdf', 'text/plain']);
+
 /** Every chat capability; `embeddings` is added only where the adapter embeds. */
 const ALL_CAPABILITIES: readonly Capability[] = ['chat', 'streaming', 'tools', 'vision', 'json'];
 
@@ -32,7 +44,7 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
   openai: { capabilities: [...ALL_CAPABILITIES, 'embeddings'], params: 'all' },
   // The Messages API has no JSON mode, and refuses a stop sequence of whitespace only (`"\n"`). Its tool names are
   // OpenAI's (1 to 64 of `a-z A-Z 0-9 _ -`): a digit first is fine; Gemini wants a letter or an underscore first.
-  // `file`: PDF and plain-text `file_data` as document blocks (a `file_id` or another type is the adapter's 400).
+  // `file`: PDF and plain-text `file_data` as document blocks (not FILE_ID_PARAM nor OTHER_FILE_TYPE_PARAM).
   anthropic: {
     capabilities: ['chat', 'streaming', 'tools', 'vision'],
     params: new Set([
@@ -56,6 +68,8 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
       'frequency_penalty',
       'input_audio',
       'file',
+      // Any type of `file_data` as `inlineData` (not a `file_id`: FILE_ID_PARAM).
+      OTHER_FILE_TYPE_PARAM,
       // As `fileData`, which the Gemini API fetches (Gemini 3 models; older ones answer with a 400 of their own).
       REMOTE_IMAGE_PARAM,
       'temperature',

@@ -297,6 +297,36 @@ describe('capabilities and provider-dependent fields', () => {
     expect(err.param).toBe('seed');
   });
 
+  it('a file Claude cannot read (a file_id, a type other than PDF or text) keeps a request from Anthropic', () => {
+    // Routing let every file part reach the Anthropic family, whose adapter then refused it in the worker, after a
+    // queue hop, instead of the 400 before queueing.
+    const file = (f: { file_id?: string; file_data?: string }) =>
+      requestNeedsOf({ messages: [{ role: 'user', content: [{ type: 'file', file: f }] }], options: {} });
+    expect(file({ file_data: 'data:application/pdf;base64,JVBE' }).params).toEqual(['file']);
+    expect(file({ file_data: 'data:text/plain;charset=utf-8;base64,aGk=' }).params).toEqual(['file']);
+    const byId = file({ file_id: 'file-abc' });
+    expect(byId.params).toEqual(['file', 'file.file_id']);
+    const png = file({ file_data: 'data:image/png;base64,iVBO' });
+    expect(png.params).toEqual(['file', 'file.media_type']);
+    const sonnet = deployment('cl', 'sonnet', {}, { kind: 'anthropic' });
+    const sonnets = [sonnet, deployment('ge', 'sonnet', {}, { kind: 'gemini' }), deployment('oa', 'sonnet')];
+    expect(ids(filterCandidates(sonnets, need('sonnet', { needs: byId }), neverOpen).candidates)).toEqual([
+      'oa/sonnet',
+    ]);
+    expect(ids(filterCandidates(sonnets, need('sonnet', { needs: png }), neverOpen).candidates)).toEqual([
+      'ge/sonnet',
+      'oa/sonnet',
+    ]);
+    const onClaude = filterCandidates(sonnets, need('cl/sonnet', { needs: byId }), neverOpen).failure;
+    expect(onClaude).toMatchObject({ code: ErrorCode.UnsupportedParameter, param: 'messages' });
+    expect(onClaude?.message).toBe(
+      "A file by file_id (a file uploaded to one provider; send it as file_data) is not supported by the deployments of 'cl/sonnet' (anthropic API); remove it or choose another model.",
+    );
+    expect(filterCandidates(sonnets, need('cl/sonnet', { needs: png }), neverOpen).failure?.message).toMatch(
+      /^A file other than a PDF or plain text is not supported by the deployments of 'cl\/sonnet'/,
+    );
+  });
+
   it('an image by URL keeps a request from Ollama, which takes base64 images only; a data URL goes everywhere', () => {
     const image = (url: string) =>
       requestNeedsOf({

@@ -2,7 +2,7 @@ import type { Deployment } from '../catalog';
 import { ErrorCode, GatewayError } from '../errors';
 import { mayUseDeployment } from '../governance/model-access';
 import { isModelAlias, resolveModelRef, type ModelAlias } from '../model-ref';
-import { REMOTE_IMAGE_PARAM } from '../provider-families';
+import { FILE_ID_PARAM, OTHER_FILE_TYPE_PARAM, REMOTE_IMAGE_PARAM } from '../provider-families';
 import type { Capability } from '../catalog';
 import { embedsWith, refusesJsonWithTools, supportsParam, toolNameParam, type RequestNeeds } from './request-needs';
 
@@ -70,12 +70,16 @@ const PARAM_WORDING: Readonly<Record<string, string>> = {
   stop: "'stop' with a sequence of whitespace only",
   [JSON_WITH_TOOLS]: "'response_format' (JSON mode) together with 'tools'",
   [REMOTE_IMAGE_PARAM]: 'An image by http(s) URL (send it as a base64 data URL)',
+  [FILE_ID_PARAM]: 'A file by file_id (a file uploaded to one provider; send it as file_data)',
+  [OTHER_FILE_TYPE_PARAM]: 'A file other than a PDF or plain text',
 };
 
 /** The request field an error's `param` names, where the unsupported thing is a combination. */
 const PARAM_FIELD: Readonly<Record<string, string>> = {
   [JSON_WITH_TOOLS]: 'response_format',
   [REMOTE_IMAGE_PARAM]: 'messages',
+  [FILE_ID_PARAM]: 'messages',
+  [OTHER_FILE_TYPE_PARAM]: 'messages',
 };
 
 /** The request field that asks for a capability, for the error's `param`. */

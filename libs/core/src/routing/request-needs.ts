@@ -1,6 +1,13 @@
 import type { Capability, Deployment, ProviderKind } from '../catalog';
 import type { GenerationOptions, GenerationRequest } from '../domain';
-import { familySupportsParam, REMOTE_IMAGE_PARAM } from '../provider-families';
+import { dataUrlOf } from '../data-url';
+import {
+  DOCUMENT_MEDIA_TYPES,
+  familySupportsParam,
+  FILE_ID_PARAM,
+  OTHER_FILE_TYPE_PARAM,
+  REMOTE_IMAGE_PARAM,
+} from '../provider-families';
 
 /**
  * What a request asks of a deployment beyond "chat": capabilities (from the catalog) and the request fields
@@ -107,6 +114,18 @@ export function isBlankStop(stop: string): boolean {
   return BLANK.test(stop);
 }
 
+/**
+ * The finer field a file part needs beyond `file`: FILE_ID_PARAM without inline data, OTHER_FILE_TYPE_PARAM for data
+ * other than a PDF or plain text. Reads the data URL's header only (a bounded parse, see `dataUrlOf`).
+ */
+function fileParamOf(file: { file_data?: string }): string | undefined {
+  if (file.file_data === undefined) {
+    return FILE_ID_PARAM;
+  }
+  const data = dataUrlOf(file.file_data);
+  return data !== null && DOCUMENT_MEDIA_TYPES.has(data.mimeType) ? undefined : OTHER_FILE_TYPE_PARAM;
+}
+
 export function requestNeedsOf(request: Pick<GenerationRequest, 'messages' | 'options'>): RequestNeeds {
   const o = request.options;
   let tools = (o.tools?.length ?? 0) > 0;
@@ -124,8 +143,14 @@ export function requestNeedsOf(request: Pick<GenerationRequest, 'messages' | 'op
           if (!DATA_URL.test(part.image_url.url)) {
             params.add(REMOTE_IMAGE_PARAM);
           }
-        } else if (part.type === 'input_audio' || part.type === 'file') {
+        } else if (part.type === 'input_audio') {
           params.add(part.type);
+        } else if (part.type === 'file') {
+          params.add(part.type);
+          const fileParam = fileParamOf(part.file);
+          if (fileParam !== undefined) {
+            params.add(fileParam);
+          }
         }
       }
     }
