@@ -313,6 +313,34 @@ describe('media in content parts', () => {
     ]);
   });
 
+  it('takes an image URL whose scheme is upper case on /v1/messages as on chat completions', async () => {
+    // Chat completions took HTTPS://... (case-insensitive, URL.canParse); /v1/messages refused it (case-sensitive).
+    const url = 'HTTPS://example.com/cat.png';
+    const seen: unknown[] = [];
+    h.handle((job) => {
+      seen.push(job.data.request.messages[0].content);
+      return h.answer(job, 'a cat');
+    });
+    const chat = await h.post('/v1/chat/completions', withPart({ type: 'image_url', image_url: { url } }));
+    expect(chat.status).toBe(200);
+    const messages = await h.post('/v1/messages', {
+      model: 'vis',
+      max_tokens: 10,
+      messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'url', url } }] }],
+    });
+    expect(messages.status).toBe(200);
+    expect(seen).toEqual([[{ type: 'image_url', image_url: { url } }], [{ type: 'image_url', image_url: { url } }]]);
+    for (const bad of ['https://exa mple.com/cat.png', 'ftp://example.com/cat.png']) {
+      const res = await h.post('/v1/messages', {
+        model: 'vis',
+        max_tokens: 10,
+        messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'url', url: bad } }] }],
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as ErrorEnvelope).error.param).toBe('messages[0].content[0].source.url');
+    }
+  });
+
   const accepted: [string, string][] = [
     ['an https URL', 'https://example.com/cat.png'],
     ['a png data URL', `data:image/png;base64,${PNG}`],

@@ -1,4 +1,4 @@
-import { dataUrlOf, isBase64, unwrappedBase64, withUnwrappedBase64 } from './data-url';
+import { dataUrlOf, isBase64, isDataUrl, isRemoteImageUrl, unwrappedBase64, withUnwrappedBase64 } from './data-url';
 
 describe('dataUrlOf', () => {
   it('splits a base64 data URL into its MIME type and data', () => {
@@ -123,6 +123,26 @@ describe('unwrappedBase64', () => {
       { type: 'file' as const, file: { file_id: 'file-1' } },
     ]) {
       expect(withUnwrappedBase64(same)).toBe(same);
+    }
+  });
+});
+
+describe('isDataUrl and isRemoteImageUrl', () => {
+  it('tell a data URL (scheme in any case) from an http(s) URL to fetch (scheme in any case, parseable)', () => {
+    expect(isDataUrl('data:image/png;base64,iVBO')).toBe(true);
+    expect(isDataUrl('DATA:image/png;base64,iVBO')).toBe(true);
+    expect(isDataUrl('https://example.com/data:x')).toBe(false);
+    for (const url of ['https://example.com/cat.png', 'HTTPS://example.com/cat.png', 'Http://127.0.0.1:8080/a?b=c']) {
+      expect(isRemoteImageUrl(url)).toBe(true);
+    }
+    for (const url of [
+      'ftp://example.com/cat.png',
+      'cat.png',
+      'https://',
+      'https://exa mple.com/',
+      'data:image/png;base64,iVBO',
+    ]) {
+      expect(isRemoteImageUrl(url)).toBe(false);
     }
   });
 });

@@ -14,6 +14,17 @@ export function isDataUrl(url: string): boolean {
   return url.slice(0, 5).toLowerCase() === 'data:';
 }
 
+/** `http(s)://` in any case: the only URLs the families that take image URLs fetch. */
+const REMOTE_URL = /^https?:\/\//i;
+
+/**
+ * Whether an image URL is one to fetch: `http(s)://` (scheme in any case) and a URL that parses. The one test the
+ * gateway's validation (chat, native, /v1/messages) and routing agree on.
+ */
+export function isRemoteImageUrl(url: string): boolean {
+  return REMOTE_URL.test(url) && URL.canParse(url);
+}
+
 /**
  * A `data:<mime>;base64,<data>` URL split in two (the MIME type lower-cased, without parameters such as `name=`,
  * `image/jpg` as `image/jpeg`); null for any other URL. RFC 2397: `data:<type>[;<param>]*;base64,<data>`, the scheme

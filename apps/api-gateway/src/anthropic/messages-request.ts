@@ -2,6 +2,7 @@ import {
   ErrorCode,
   GatewayError,
   isBase64,
+  isRemoteImageUrl,
   toolIndexOfParam,
   unwrappedBase64,
   type CacheControl,
@@ -100,7 +101,7 @@ function imageUrlPart(b: AnthropicBlock, at: string): ContentPart & { type: 'ima
     };
   }
   if (source.type === 'url') {
-    if (typeof source.url !== 'string' || !/^https?:\/\//.test(source.url)) {
+    if (typeof source.url !== 'string' || !isRemoteImageUrl(source.url)) {
       throw invalid(`${at}.source.url`, 'must be an http(s) URL');
     }
     return { type: 'image_url', image_url: { url: source.url } };

@@ -1,6 +1,6 @@
-import { ErrorCode, GatewayError } from '@aigw/core';
 import { assertMediaParts } from './media-parts';
 import { isAllowedToolsChoice } from './openai-fields';
+import { invalidParam } from './validation-errors';
 
 /*
  * Rules that span fields or messages, which per-field validators cannot see. They run after the DTO
@@ -22,17 +22,13 @@ interface RuleBody {
   top_logprobs?: number | null;
 }
 
-function invalid(param: string, message: string): GatewayError {
-  return new GatewayError(ErrorCode.InvalidRequest, `Invalid '${param}': ${message}.`, { param });
-}
-
 /** Every tool result answers a call an earlier assistant message made; only assistants make calls. */
 function checkToolConversation(messages: readonly RuleMessage[]): void {
   const calls = new Set<string>();
   messages.forEach((m, i) => {
     const hasCalls = (m.tool_calls?.length ?? 0) > 0;
     if (hasCalls && m.role !== 'assistant') {
-      throw invalid(`messages[${i}].tool_calls`, 'only assistant messages carry tool_calls');
+      throw invalidParam(`messages[${i}].tool_calls`, 'only assistant messages carry tool_calls');
     }
     for (const call of m.tool_calls ?? []) {
       calls.add(call.id);
@@ -42,10 +38,10 @@ function checkToolConversation(messages: readonly RuleMessage[]): void {
       return;
     }
     if (m.role !== 'tool') {
-      throw invalid(`messages[${i}].tool_call_id`, 'only tool messages carry tool_call_id');
+      throw invalidParam(`messages[${i}].tool_call_id`, 'only tool messages carry tool_call_id');
     }
     if (!calls.has(answered)) {
-      throw invalid(
+      throw invalidParam(
         `messages[${i}].tool_call_id`,
         `'${answered}' matches no tool call of an earlier assistant message`,
       );
@@ -57,7 +53,7 @@ function checkTools(body: RuleBody): void {
   const names = new Set<string>();
   (body.tools ?? []).forEach((tool, i) => {
     if (names.has(tool.function.name)) {
-      throw invalid(`tools[${i}].function.name`, `the tool name '${tool.function.name}' is used twice`);
+      throw invalidParam(`tools[${i}].function.name`, `the tool name '${tool.function.name}' is used twice`);
     }
     names.add(tool.function.name);
   });
@@ -66,12 +62,12 @@ function checkTools(body: RuleBody): void {
     return;
   }
   if (names.size === 0) {
-    throw invalid('tool_choice', 'a tool choice other than none or auto needs tools');
+    throw invalidParam('tool_choice', 'a tool choice other than none or auto needs tools');
   }
   if (isAllowedToolsChoice(choice)) {
     choice.allowed_tools.tools.forEach((t, i) => {
       if (!names.has(t.function.name)) {
-        throw invalid(
+        throw invalidParam(
           `tool_choice.allowed_tools.tools[${i}]`,
           `names the function '${t.function.name}', which is not among the tools`,
         );
@@ -81,7 +77,7 @@ function checkTools(body: RuleBody): void {
   }
   const named = typeof choice === 'object' ? (choice as { function: { name: string } }).function.name : null;
   if (named !== null && !names.has(named)) {
-    throw invalid('tool_choice', `names the function '${named}', which is not among the tools`);
+    throw invalidParam('tool_choice', `names the function '${named}', which is not among the tools`);
   }
 }
 
@@ -91,6 +87,6 @@ export function assertChatRules(body: RuleBody): void {
   assertMediaParts(body.messages);
   checkTools(body);
   if (body.top_logprobs !== undefined && body.top_logprobs !== null && body.logprobs !== true) {
-    throw invalid('top_logprobs', 'needs logprobs set to true');
+    throw invalidParam('top_logprobs', 'needs logprobs set to true');
   }
 }

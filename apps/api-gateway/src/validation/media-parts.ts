@@ -1,4 +1,6 @@
-import { dataUrlOf, ErrorCode, GatewayError, isBase64 } from '@aigw/core';
+import { dataUrlOf, isBase64, isDataUrl, isRemoteImageUrl } from '@aigw/core';
+import { invalidParam } from './validation-errors';
+import { isRecord } from './validators';
 
 /*
  * The media a content part carries, checked before anything is enqueued. The DTO rules check the parts' shapes; what
@@ -10,17 +12,6 @@ import { dataUrlOf, ErrorCode, GatewayError, isBase64 } from '@aigw/core';
 
 interface MediaMessage {
   content?: unknown;
-}
-
-/** `http(s)://` and nothing else: the URLs every family that takes image URLs fetches. */
-const REMOTE_URL = /^https?:\/\//i;
-
-function invalid(param: string, message: string): GatewayError {
-  return new GatewayError(ErrorCode.InvalidRequest, `Invalid '${param}': ${message}.`, { param });
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** What is wrong with a base64 data URL meant to hold a `kind` (`image/`, or any type for ''), or null. */
@@ -36,10 +27,10 @@ function dataUrlProblem(url: string, kind: string): string | null {
 }
 
 function imageProblem(url: string): string | null {
-  if (url.slice(0, 5).toLowerCase() === 'data:') {
+  if (isDataUrl(url)) {
     return dataUrlProblem(url, 'image/');
   }
-  return REMOTE_URL.test(url) && URL.canParse(url)
+  return isRemoteImageUrl(url)
     ? null
     : 'must be an http(s) URL or a base64 data URL of an image (data:image/png;base64,...)';
 }
@@ -50,13 +41,13 @@ function checkPart(part: Record<string, unknown>, at: string): void {
       const url = (part.image_url as { url: string }).url;
       const problem = imageProblem(url);
       if (problem !== null) {
-        throw invalid(`${at}.image_url.url`, problem);
+        throw invalidParam(`${at}.image_url.url`, problem);
       }
       return;
     }
     case 'input_audio': {
       if (!isBase64((part.input_audio as { data: string }).data)) {
-        throw invalid(`${at}.input_audio.data`, 'must be base64 audio data');
+        throw invalidParam(`${at}.input_audio.data`, 'must be base64 audio data');
       }
       return;
     }
@@ -65,7 +56,7 @@ function checkPart(part: Record<string, unknown>, at: string): void {
       const data = (part.file as { file_data?: unknown }).file_data;
       const problem = typeof data === 'string' ? dataUrlProblem(data, '') : null;
       if (problem !== null) {
-        throw invalid(`${at}.file.file_data`, problem);
+        throw invalidParam(`${at}.file.file_data`, problem);
       }
       return;
     }

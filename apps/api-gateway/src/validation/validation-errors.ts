@@ -34,13 +34,16 @@ function messageOf(constraints: Record<string, string>): string | undefined {
   return type === undefined ? Object.values(constraints)[0] : constraints[type];
 }
 
+/** 400 invalid_request naming the field at fault: `Invalid '<param>': <message>.` */
+export function invalidParam(param: string, message: string): GatewayError {
+  return new GatewayError(ErrorCode.InvalidRequest, `Invalid '${param}': ${message}.`, { param });
+}
+
 /** The ValidationPipe's exceptionFactory: 400 invalid_request naming the first bad field. */
 export function validationFailure(errors: ValidationError[]): GatewayError {
   const problem = firstProblem(errors);
   if (problem === null) {
     return new GatewayError(ErrorCode.InvalidRequest, 'The request body is invalid.');
   }
-  return new GatewayError(ErrorCode.InvalidRequest, `Invalid '${problem.param}': ${problem.message}.`, {
-    param: problem.param,
-  });
+  return invalidParam(problem.param, problem.message);
 }

@@ -4,7 +4,7 @@ import { INSTANT_PATTERN, INSTANT_RULE, instantOf } from '../http/instant';
 
 export const MAX_STOP_SEQUENCES = 4;
 
-function isRecord(v: unknown): v is Record<string, unknown> {
+export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 

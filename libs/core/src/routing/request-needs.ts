@@ -1,6 +1,6 @@
 import type { Capability, Deployment, ProviderKind } from '../catalog';
 import type { GenerationOptions, GenerationRequest } from '../domain';
-import { dataUrlOf } from '../data-url';
+import { dataUrlOf, isDataUrl } from '../data-url';
 import {
   DOCUMENT_MEDIA_TYPES,
   familySupportsParam,
@@ -106,8 +106,6 @@ const PROVIDER_DEPENDENT_OPTIONS: readonly (readonly [string, keyof GenerationOp
 export const ANSWER_NEUTRAL_FIELDS: ReadonlySet<string> = new Set(['safety_identifier', 'prompt_cache_key']);
 
 const BLANK = /^\s*$/;
-/** A data URL's scheme (any case, RFC 2397); anything else is an image to fetch. */
-const DATA_URL = /^data:/i;
 
 /** A stop sequence of whitespace only (`"\n"`), which Anthropic refuses and the other families stop at. */
 export function isBlankStop(stop: string): boolean {
@@ -140,7 +138,8 @@ export function requestNeedsOf(request: Pick<GenerationRequest, 'messages' | 'op
       for (const part of m.content) {
         if (part.type === 'image_url') {
           vision = true;
-          if (!DATA_URL.test(part.image_url.url)) {
+          // Anything but a data URL is an image to fetch (the gateway refused any other than http(s)).
+          if (!isDataUrl(part.image_url.url)) {
             params.add(REMOTE_IMAGE_PARAM);
           }
         } else if (part.type === 'input_audio') {
