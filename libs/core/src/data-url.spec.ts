@@ -27,13 +27,13 @@ describe('dataUrlOf', () => {
 describe('dataUrlOf on hostile input', () => {
   // A regular expression with a repeated group (`(?:;[^;,]*)*;base64,`) backtracked over a header of semicolons:
   // 2 MB took 300-1000 ms on the gateway's event loop, 4 MB threw RangeError (a 500).
-  it('reads a header of millions of semicolons in linear time, without throwing', () => {
+  // No time limit is asserted (shared hosts are noisy; the old pattern took 0.3-1 s at 2 MB). What a test can pin is that
+  // the answer comes without a stack overflow, and that only a bounded prefix is read (below).
+  it('reads a header of millions of semicolons without throwing', () => {
     for (const built of ['data:a' + ';'.repeat(2_000_000), 'data:a' + ';'.repeat(4_000_000) + 'base64,aGk=']) {
       // A flat string, as JSON.parse gives the gateway one (`repeat` builds a rope that the first slice would copy).
       const url = JSON.parse(JSON.stringify(built)) as string;
-      const started = performance.now();
       expect(dataUrlOf(url)).toBeNull();
-      expect(performance.now() - started).toBeLessThan(50);
     }
   });
 
