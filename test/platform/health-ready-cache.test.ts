@@ -102,19 +102,14 @@ describe('/health/ready under a burst of probes', () => {
   });
 
   it('an outage shows within READY_RESULT_TTL_MS, and so does the recovery', async () => {
+    // No upper time limit is asserted (shared hosts are noisy): a probe READY_RESULT_TTL_MS after the change must
+    // already see it, since the run whose result it could have reused began before the change.
     expect(await probe(port)).toBe(200);
     failing = true;
-    const down = performance.now();
-    while ((await probe(port)) === 200) {
-      await sleep(20);
-    }
-    // The margin: one probe's round trip and poll interval.
-    expect(performance.now() - down).toBeLessThan(READY_RESULT_TTL_MS + 200);
+    await sleep(READY_RESULT_TTL_MS);
+    expect(await probe(port)).toBe(503);
     failing = false;
-    const up = performance.now();
-    while ((await probe(port)) !== 200) {
-      await sleep(20);
-    }
-    expect(performance.now() - up).toBeLessThan(READY_RESULT_TTL_MS + 200);
+    await sleep(READY_RESULT_TTL_MS);
+    expect(await probe(port)).toBe(200);
   });
 });
