@@ -13,7 +13,14 @@ import { TestSystem } from './harness';
 describe('OpenAPI document against the running system (e2e contract)', () => {
   const system = new TestSystem({
     workers: 1,
-    env: { RETRY_MAX: '0', USAGE_FLUSH_MS: '100', CACHE_ENABLED: 'true', MODELS_STATS_REFRESH_S: '1' },
+    env: {
+      RETRY_MAX: '0',
+      USAGE_FLUSH_MS: '100',
+      CACHE_ENABLED: 'true',
+      MODELS_STATS_REFRESH_S: '1',
+      // Probes, so a provider's health history has checks.
+      HEALTH_PROBES_ENABLED: 'true',
+    },
     catalog: (s) => `providers:
   - id: sim0
     kind: openai
@@ -340,5 +347,105 @@ describe('OpenAPI document against the running system (e2e contract)', () => {
     await check(200, 'delete', '/api/v1/ai/admin/cache');
     await check(200, 'get', '/api/v1/ai/admin/providers/{id}/models', '/api/v1/ai/admin/providers/sim0/models');
     await check(404, 'get', '/api/v1/ai/admin/providers/{id}/models', '/api/v1/ai/admin/providers/nope/models');
+  });
+
+  it('the admin lists: users and keys a page at a time, providers with their health, circuits, usage and quota', async () => {
+    const users = await check(200, 'get', '/api/v1/ai/admin/users', '/api/v1/ai/admin/users?limit=1');
+    expect(users.nextCursor).toEqual(expect.any(String));
+    await check(200, 'get', '/api/v1/ai/admin/users', `/api/v1/ai/admin/users?limit=1000`);
+    const keys = await check(200, 'get', '/api/v1/ai/admin/keys', `/api/v1/ai/admin/keys?userId=${userId}`);
+    expect((keys.data as unknown[]).length).toBeGreaterThan(0);
+    expect(keys.nextCursor).toBeNull();
+    const providers = await check(200, 'get', '/api/v1/ai/admin/providers');
+    expect((providers.data as Json[]).map((p) => p.id)).toEqual(expect.arrayContaining(['sim0', 'sim0-anthropic']));
+  });
+
+  it("a provider's life: templates, created, changed, toggled, its models added, changed and deleted, then deleted", async () => {
+    const templates = await check(200, 'get', '/api/v1/ai/admin/providers/templates');
+    expect((templates.data as unknown[]).length).toBeGreaterThan(0);
+    const base = '/api/v1/ai/admin/providers';
+    const created = await check(201, 'post', base, undefined, {
+      id: 'contract-p',
+      kind: 'openai',
+      baseUrl: `${system.sim.url}/v1`,
+      apiKey: 'sk-contract-secret',
+      models: [{ name: 'm1', promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 4096 }],
+    });
+    expect(created).toMatchObject({ id: 'contract-p', hasApiKey: true, source: 'admin' });
+    const one = `${base}/{providerId}`;
+    await check(200, 'patch', one, `${base}/contract-p`, { displayName: 'Contract', healthPath: '/health' });
+    await check(200, 'post', `${one}/toggle`, `${base}/contract-p/toggle`, { enabled: false });
+    await check(200, 'post', `${one}/toggle`, `${base}/contract-p/toggle`);
+    await check(201, 'post', `${one}/models`, `${base}/contract-p/models`, {
+      name: 'm2',
+      promptPer1k: 0.001,
+      completionPer1k: 0.002,
+      contextWindow: 4096,
+      cache: { enabled: true, ttlS: 60 },
+    });
+    const model = `${one}/models/{model}`;
+    await check(200, 'patch', model, `${base}/contract-p/models/m2`, { quality: 0.5, recommended: true });
+    await check(200, 'delete', model, `${base}/contract-p/models/m2`);
+    await check(404, 'delete', model, `${base}/contract-p/models/m2`);
+    await check(200, 'delete', one, `${base}/contract-p`);
+    await check(404, 'delete', one, `${base}/contract-p`);
+  });
+
+  it("a provider's health history, its connection test, its circuits reset, and the cache warmed", async () => {
+    const base = '/api/v1/ai/admin/providers';
+    await waitFor(
+      async () => {
+        const history = await check(200, 'get', `${base}/{id}/health`, `${base}/sim0/health`);
+        return (history.checks as unknown[]).length > 0;
+      },
+      { timeoutMs: 20_000 },
+    );
+    await check(404, 'get', `${base}/{id}/health`, `${base}/nope/health`);
+    await check(200, 'post', `${base}/{id}/test`, `${base}/sim0/test`);
+    await check(200, 'post', `${base}/{id}/circuit/reset`, `${base}/sim0/circuit/reset`);
+    await check(200, 'post', `${base}/{id}/circuit/reset`, `${base}/sim0/circuit/reset?model=sim-gpt`);
+    const warm = await check(200, 'post', '/api/v1/ai/admin/cache/warm', undefined, {
+      requests: [
+        { model: 'sim-gpt', messages: [{ role: 'user', content: 'warm me' }] },
+        { model: 'sim-never', prompt: 'nothing' },
+      ],
+    });
+    expect(warm.failed).toBe(1);
+  });
+
+  it('gateways: listed, added, read, changed and deleted', async () => {
+    const base = '/api/v1/ai/admin/gateways';
+    await check(200, 'get', base);
+    const created = await check(201, 'post', base, undefined, {
+      id: 'contract-gw',
+      baseUrl: `${system.sim.url}/v1`,
+      apiKey: 'sk-contract-gw',
+    });
+    expect(created).toMatchObject({ id: 'contract-gw', hasApiKey: true });
+    const one = `${base}/{gatewayId}`;
+    await check(200, 'get', one, `${base}/contract-gw`);
+    await check(200, 'patch', one, `${base}/contract-gw`, { timeoutMs: 120000 });
+    const list = await check(200, 'get', base);
+    expect((list.data as Json[]).map((g) => g.id)).toContain('contract-gw');
+    await check(200, 'delete', one, `${base}/contract-gw`);
+    await check(404, 'get', one, `${base}/contract-gw`);
+  });
+
+  it('the configuration exported (YAML, JSON) and imported back (dry run and applied); /metrics as Prometheus text', async () => {
+    const route = '/api/v1/ai/admin/config/export';
+    const yaml = await check(200, 'get', route);
+    expect(String(yaml.text)).toContain('providers:');
+    const json = await check(200, 'get', route, `${route}?format=json`);
+    expect((json.providers as Json[]).length).toBeGreaterThan(0);
+    const imported = '/api/v1/ai/admin/config/import';
+    const dry = await check(200, 'post', imported, `${imported}?dryRun=true`, {
+      ...json,
+      providers: (json.providers as Json[]).map((p) => (p.id === 'sim0' ? { ...p, timeoutMs: 20000 } : p)),
+    });
+    expect(dry).toMatchObject({ dryRun: true, applied: false });
+    await check(200, 'post', imported, undefined, json);
+    const metrics = await fetch(`${system.gatewayUrl}/metrics`);
+    const { text } = (await contract.conforms('get', '/metrics', metrics)) as { text: string };
+    expect(text).toContain('# TYPE');
   });
 });
