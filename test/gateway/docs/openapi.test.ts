@@ -270,7 +270,10 @@ describe('OpenAPI docs', () => {
 
   it("documents the providers list's quota: its windows, when observed, on which route", () => {
     const ok = doc.paths['/api/v1/ai/admin/providers'].get.responses['200'];
-    expect(JSON.stringify(ok)).toContain('#/components/schemas/ProviderQuotaDto');
+    expect(JSON.stringify(ok)).toContain('#/components/schemas/AdminProviderList');
+    expect(JSON.stringify(doc.components.schemas.AdminProviderListItem)).toContain(
+      '#/components/schemas/ProviderQuotaDto',
+    );
     const quota = doc.components.schemas.ProviderQuotaDto;
     expect(Object.keys(quota.properties ?? {}).sort()).toEqual(['observedAt', 'requests', 'route', 'tokens']);
     expect(Object.keys(doc.components.schemas.QuotaWindowDto.properties ?? {}).sort()).toEqual([

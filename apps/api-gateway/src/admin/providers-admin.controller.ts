@@ -1,5 +1,5 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiExtraModels, ApiOkResponse, getSchemaPath } from '@nestjs/swagger';
+import { ApiExtraModels } from '@nestjs/swagger';
 import { Roles } from '../auth/roles';
 import {
   ProviderHealthAdminService,
@@ -10,29 +10,6 @@ import { ProviderHealthQueryDto } from './provider-health.dto';
 import { ProviderQuotaDto } from './provider-quota.dto';
 import { ProvidersAdminService, type ProviderListItem } from './providers-admin.service';
 
-/**
- * The list's items as the OpenAPI document shows them: `quota` in full; the other fields are named in the operation's
- * description (the README's admin API table has them all).
- */
-const LIST_SCHEMA = {
-  type: 'object',
-  required: ['data'],
-  properties: {
-    data: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: true,
-        properties: {
-          id: { type: 'string' },
-          quota: { nullable: true, allOf: [{ $ref: getSchemaPath(ProviderQuotaDto) }] },
-        },
-      },
-    },
-  },
-};
-
-/** Reading providers: the list with health, circuits, route in use, quota and usage. Changes: ProviderCommandsController. */
 @Controller('api/v1/ai/admin/providers')
 @Roles('admin')
 export class ProvidersAdminController {
@@ -42,8 +19,8 @@ export class ProvidersAdminController {
   ) {}
 
   @Get()
+  // The list's `quota` (AdminProviderListItem in docs/response-schemas.ts) refers to this component.
   @ApiExtraModels(ProviderQuotaDto)
-  @ApiOkResponse({ description: 'Every provider of the catalog, sorted by id.', schema: LIST_SCHEMA })
   list(): Promise<{ data: ProviderListItem[] }> {
     return this.providers.list();
   }

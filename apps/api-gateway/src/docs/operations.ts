@@ -268,6 +268,7 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     summary: 'List users, oldest first, a page at a time',
     query: 'ListPageQueryDto',
     description: PAGE_DESCRIPTION,
+    responses: { '200': jsonAnswer('A page of users.', 'UserPage') },
   },
   'POST /api/v1/ai/admin/keys': {
     summary: 'Create an API key (the key is shown once)',
@@ -278,6 +279,7 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     summary: "List API keys (prefixes only, never the keys), every user's or one's, oldest first, a page at a time",
     query: 'KeyListQueryDto',
     description: PAGE_DESCRIPTION,
+    responses: { '200': jsonAnswer('A page of keys (prefixes only).', 'ApiKeyPage') },
   },
   'DELETE /api/v1/ai/admin/keys/{id}': {
     summary: 'Revoke an API key',
@@ -298,6 +300,12 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   'GET /api/v1/ai/admin/providers/{id}/health': {
     summary: "A provider's health: status, streak and its probe history in a range",
     query: 'ProviderHealthQueryDto',
+    responses: {
+      '200': jsonAnswer(
+        'The probes of the range (empty for a provider never probed), newest first, and the uptime over all of them.',
+        'ProviderHealthHistory',
+      ),
+    },
   },
   'DELETE /api/v1/ai/admin/cache': {
     summary: 'Delete response cache entries: every one, those of a model, or those whose key starts so',
@@ -321,6 +329,14 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
         schema: { type: 'string' },
       },
     ],
+    responses: {
+      '200': jsonAnswer('The deployments whose circuits were closed, and their state before.', 'CircuitReset'),
+    },
+  },
+  'POST /api/v1/ai/admin/cache/warm': {
+    summary: 'Warm the response cache: run requests as low-priority jobs that fill it (waits at most 60 s)',
+    requestExample: { requests: [{ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] }] },
+    responses: { '200': jsonAnswer('What happened to each request, in order, and the counts.', 'CacheWarmReport') },
   },
   'GET /api/v1/ai/admin/providers': {
     summary: 'List providers with health, circuit states, route in use, quota and 24 h usage (keys never shown)',
@@ -331,12 +347,14 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       'and `quota`: its rate limits as the workers last read them from its response headers ' +
       '(`requests` and `tokens` windows of `{limit, remaining, resetAt, stale}`, `observedAt`, `route`), or null when ' +
       'no response of it carried any. A window whose `resetAt` has passed is `stale`: it has refilled since.',
+    responses: { '200': jsonAnswer('Every provider of the catalog, sorted by id.', 'AdminProviderList') },
   },
   'GET /api/v1/ai/admin/providers/templates': {
     summary: 'Provider templates (Z.ai through the gateway, OpenAI, ...) and the kinds a provider may have',
     description:
       '`data`: the templates (`{template: name}` when creating); `kinds`: the wire formats a provider from scratch ' +
       'may have (`openai` serves every OpenAI-compatible server: vLLM, llama.cpp, LM Studio, LiteLLM).',
+    responses: { '200': jsonAnswer('The templates and the kinds.', 'ProviderTemplates') },
   },
   'POST /api/v1/ai/admin/providers': {
     summary: 'Create a provider, from scratch or from a template',
@@ -344,25 +362,36 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       'Fields as in the catalog file (`gatewayId` for `gateway`), validated as the file is. `apiKey` is write-only ' +
       '(a literal, or `${VAR}` read from the environment); answers show `hasApiKey`. Live on every process within a second.',
     requestExample: { template: 'zai', gatewayId: 'litellm', enabled: true },
+    responses: { '201': jsonAnswer('The provider as stored.', 'AdminProvider') },
   },
   'PATCH /api/v1/ai/admin/providers/{providerId}': {
     summary: 'Change a provider (null resets a field; apiKey null drops the key)',
     requestExample: { routing: 'gateway', gatewayId: 'litellm' },
+    responses: { '200': jsonAnswer('The provider as stored.', 'AdminProvider') },
   },
   'POST /api/v1/ai/admin/providers/{providerId}/toggle': {
     summary: 'Enable or disable a provider (flips, or sets `enabled`)',
     requestExample: { enabled: false },
+    responses: { '200': jsonAnswer('The provider as stored.', 'AdminProvider') },
   },
-  'DELETE /api/v1/ai/admin/providers/{providerId}': { summary: 'Delete a provider with its models' },
+  'DELETE /api/v1/ai/admin/providers/{providerId}': {
+    summary: 'Delete a provider with its models',
+    responses: { '200': jsonAnswer('The provider deleted, as it was.', 'AdminProvider') },
+  },
   'POST /api/v1/ai/admin/providers/{providerId}/models': {
     summary: 'Add a model to a provider',
     requestExample: { name: 'glm-4.6', promptPer1k: 0.0006, completionPer1k: 0.0022, contextWindow: 200000 },
+    responses: { '201': jsonAnswer('The model as stored.', 'AdminModel') },
   },
   'PATCH /api/v1/ai/admin/providers/{providerId}/models/{model}': {
     summary: "Change a model's prices, traits or enabled flag",
     requestExample: { promptPer1k: 0.0005, enabled: true },
+    responses: { '200': jsonAnswer('The model as stored.', 'AdminModel') },
   },
-  'DELETE /api/v1/ai/admin/providers/{providerId}/models/{model}': { summary: 'Delete a model of a provider' },
+  'DELETE /api/v1/ai/admin/providers/{providerId}/models/{model}': {
+    summary: 'Delete a model of a provider',
+    responses: { '200': jsonAnswer('The model deleted, as it was.', 'AdminModel') },
+  },
   'GET /api/v1/ai/admin/gateways': { summary: 'List LiteLLM-compatible gateways (keys never shown)' },
   'GET /api/v1/ai/admin/gateways/{gatewayId}': { summary: 'Read a gateway' },
   'POST /api/v1/ai/admin/gateways': {
@@ -398,6 +427,7 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       '`latencyMs`, `status`, `models` and a `diagnosis` (`dns_failure`, `connection_refused`, `tls_error`, `timeout`, ' +
       '`unauthorized`, `not_found`, `rate_limited`, `server_error`, `bad_response`) with a suggestion; when only the ' +
       'gateway works, `suggestion` holds the catalog change (YAML and the PATCH body). 503 when the monitor is not running.',
+    responses: { '200': jsonAnswer('Per route, the result and its diagnosis.', 'ConnectionTestResult') },
   },
   'POST /api/v1/ai/admin/providers/test': {
     summary: 'Test unsaved provider settings, with troubleshooting',
@@ -410,5 +440,6 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       routing: 'auto',
       gatewayId: 'litellm',
     },
+    responses: { '200': jsonAnswer('Per route, the result and its diagnosis.', 'ConnectionTestResult') },
   },
 };

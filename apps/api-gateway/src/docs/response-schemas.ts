@@ -1,4 +1,14 @@
-import { ErrorCode, KNOWN_CAPABILITIES, PROVIDER_HEALTH_STATUSES } from '@aigw/core';
+import {
+  CIRCUIT_STATES,
+  DIAGNOSIS_CODES,
+  ErrorCode,
+  HEALTH_ROUTES,
+  KNOWN_CAPABILITIES,
+  PROBE_MODES,
+  PROVIDER_HEALTH_STATUSES,
+  PROVIDER_KINDS,
+  ROUTING_METHODS,
+} from '@aigw/core';
 import { USAGE_GROUP_BYS } from '@aigw/entities';
 import type { ReferenceObject, SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import { ADMIN_USAGE_GROUP_BYS, COST_GROUP_BYS } from '../analytics/analytics-query.dto';
@@ -532,6 +542,196 @@ const PROVIDER_MODELS = object({
   noLongerServed: described(arrayOf(CATALOG_MODEL), 'In the catalog, but no longer served.'),
 });
 
+/** A page of an admin list (ListPage). */
+const page = (item: string): SchemaObject =>
+  object({
+    data: arrayOf(ref(item)),
+    nextCursor: described(nullable(STRING), 'Pass as `cursor` for the next page; null on the last.'),
+  });
+
+const enumOf = (values: readonly string[]): SchemaObject => ({ type: 'string', enum: [...values] });
+const ROUTE = enumOf(['direct', 'gateway']);
+const CIRCUIT_STATE = enumOf(CIRCUIT_STATES);
+const SOURCE = described(
+  nullable(enumOf(['file', 'admin'])),
+  'Where it was configured: the catalog file, or the admin API.',
+);
+
+/** A model as the catalog file writes it (MODEL_KEYS; defaults spelled out, optional settings only when set). */
+const CATALOG_MODEL_FIELDS: Record<string, Schema> = {
+  name: STRING,
+  upstreamName: STRING,
+  displayName: STRING,
+  description: STRING,
+  promptPer1k: NUMBER,
+  completionPer1k: NUMBER,
+  cachedPromptPer1k: NUMBER,
+  cacheWritePer1k: NUMBER,
+  contextWindow: INTEGER,
+  capabilities: CAPABILITIES,
+  quality: NUMBER,
+  recommended: BOOLEAN,
+  enabled: BOOLEAN,
+  cache: object({ enabled: BOOLEAN, ttlS: INTEGER, staleTtlS: INTEGER }, ['enabled', 'ttlS', 'staleTtlS']),
+};
+const CATALOG_MODEL_OPTIONAL = [
+  'upstreamName',
+  'displayName',
+  'description',
+  'cachedPromptPer1k',
+  'cacheWritePer1k',
+  'quality',
+  'recommended',
+  'cache',
+];
+
+/** A provider's settings as the catalog file writes them, but its key and models (PROVIDER_KEYS). */
+const CATALOG_PROVIDER_FIELDS: Record<string, Schema> = {
+  id: STRING,
+  displayName: STRING,
+  kind: enumOf(PROVIDER_KINDS),
+  baseUrl: STRING,
+  enabled: BOOLEAN,
+  timeoutMs: INTEGER,
+  maxConnections: INTEGER,
+  routing: enumOf(ROUTING_METHODS),
+  plugin: STRING,
+  healthPath: STRING,
+  probe: enumOf(PROBE_MODES),
+  healthIntervalS: INTEGER,
+};
+const CATALOG_PROVIDER_OPTIONAL = ['displayName', 'plugin', 'healthPath', 'probe', 'healthIntervalS'];
+
+/** A model as the admin API shows it (ModelView): `provider/model` and its catalog settings. */
+const MODEL_VIEW = object(
+  { id: described(STRING, '`provider/model`.'), ...CATALOG_MODEL_FIELDS },
+  CATALOG_MODEL_OPTIONAL,
+);
+
+/** A provider as the admin API shows it (ProviderView): never its key, only whether it has one. */
+const PROVIDER_VIEW_FIELDS: Record<string, Schema> = {
+  ...CATALOG_PROVIDER_FIELDS,
+  gatewayId: described(nullable(STRING), 'The gateway it routes through (`gateway` and `auto`).'),
+  hasApiKey: BOOLEAN,
+  apiKeyRef: described(nullable(STRING), 'The `${VAR}` the key is read from; null for a literal key or none.'),
+  source: SOURCE,
+  models: arrayOf(ref('AdminModel')),
+};
+
+const PROVIDER_LIST_ITEM = object(
+  {
+    ...PROVIDER_VIEW_FIELDS,
+    health: object({
+      status: enumOf(PROVIDER_HEALTH_STATUSES),
+      consecutiveFailures: INTEGER,
+      lastCheckAt: nullable(DATE_TIME),
+      lastError: nullable(STRING),
+    }),
+    circuit: described(nullable(CIRCUIT_STATE), 'The worst state among its deployments; null without models.'),
+    circuits: arrayOf(object({ id: STRING, state: CIRCUIT_STATE })),
+    routeInUse: ROUTE,
+    usage24h: object({ requests: INTEGER, failures: INTEGER, cacheHits: INTEGER, costUsd: NUMBER }),
+    quota: described(
+      { anyOf: [ref('ProviderQuotaDto'), { type: 'object', nullable: true, enum: [null] }] },
+      'Its rate limits as its responses last reported them; null when none carried any.',
+    ),
+  },
+  CATALOG_PROVIDER_OPTIONAL,
+);
+
+const PROVIDER_TEMPLATES = object({
+  data: arrayOf(
+    object({
+      name: STRING,
+      description: STRING,
+      apiKeyEnv: described(nullable(STRING), 'The variable its key is read from; null: no key.'),
+      settings: described(
+        { type: 'object', additionalProperties: true },
+        'Catalog fields of the provider (and its models) the template fills in.',
+      ),
+    }),
+  ),
+  kinds: described(arrayOf(enumOf(PROVIDER_KINDS)), 'The kinds a provider from scratch may have.'),
+});
+
+const PROVIDER_HEALTH_HISTORY = object({
+  providerId: STRING,
+  from: DATE_TIME,
+  to: DATE_TIME,
+  uptime: described(nullable(NUMBER), 'Share of the probes in which a route worked, 0..1; null without a probe.'),
+  probes: INTEGER,
+  checks: described(
+    arrayOf(
+      object(
+        {
+          at: DATE_TIME,
+          route: enumOf(HEALTH_ROUTES),
+          ok: BOOLEAN,
+          latencyMs: nullable(NUMBER),
+          status: described(INTEGER, "The provider's HTTP status, when it answered."),
+          errorClass: STRING,
+          message: STRING,
+        },
+        ['status', 'errorClass', 'message'],
+      ),
+    ),
+    'Newest first, at most `limit`.',
+  ),
+});
+
+const CONNECTION_TEST = object(
+  {
+    providerId: described(nullable(STRING), 'Null for settings not saved.'),
+    routes: arrayOf(
+      object(
+        {
+          route: ROUTE,
+          ok: BOOLEAN,
+          latencyMs: NUMBER,
+          status: described(INTEGER, 'The HTTP status, when an answer came back.'),
+          models: described(arrayOf(STRING), 'The models the route serves, when the probe read its model list.'),
+          diagnosis: object({ code: enumOf(DIAGNOSIS_CODES), message: STRING, suggestion: STRING }),
+        },
+        ['status', 'models', 'diagnosis'],
+      ),
+    ),
+    suggestion: described(
+      object({
+        code: constant('use_gateway'),
+        message: STRING,
+        yaml: STRING,
+        patch: object({ routing: constant('gateway'), gatewayId: STRING }),
+      }),
+      'When only the gateway works: the catalog change that moves the provider onto it.',
+    ),
+  },
+  ['suggestion'],
+);
+
+const CIRCUIT_RESET = object({
+  provider: STRING,
+  deployments: arrayOf(object({ id: STRING, previousState: CIRCUIT_STATE, state: CIRCUIT_STATE })),
+});
+
+const WARM_REPORT = object({
+  requested: INTEGER,
+  warmed: INTEGER,
+  alreadyCached: INTEGER,
+  failed: INTEGER,
+  results: described(
+    arrayOf(
+      object(
+        {
+          status: enumOf(['warmed', 'already_cached', 'failed']),
+          error: described(STRING, 'Why it failed (an error code).'),
+        },
+        ['error'],
+      ),
+    ),
+    'Per request, in order.',
+  ),
+});
+
 /** The response components, by name (referred to as `#/components/schemas/<name>`). */
 export const RESPONSE_SCHEMAS: Readonly<Record<string, SchemaObject>> = {
   ErrorEnvelope: ERROR_ENVELOPE,
@@ -569,4 +769,18 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, SchemaObject>> = {
   CostReport: COST_REPORT,
   GatewayMetrics: GATEWAY_METRICS,
   QuotaUsage: described(object(QUOTA_USAGE_FIELDS), 'The quota with what is used of it in the current day and month.'),
+  UserPage: page('User'),
+  ApiKeyPage: page('ApiKey'),
+  AdminModel: MODEL_VIEW,
+  AdminProvider: described(
+    object(PROVIDER_VIEW_FIELDS, CATALOG_PROVIDER_OPTIONAL),
+    "A provider's settings as the catalog file has them, never its key (`hasApiKey`, `apiKeyRef`).",
+  ),
+  AdminProviderListItem: PROVIDER_LIST_ITEM,
+  AdminProviderList: object({ data: arrayOf(ref('AdminProviderListItem')) }),
+  ProviderTemplates: PROVIDER_TEMPLATES,
+  ProviderHealthHistory: PROVIDER_HEALTH_HISTORY,
+  ConnectionTestResult: CONNECTION_TEST,
+  CircuitReset: CIRCUIT_RESET,
+  CacheWarmReport: WARM_REPORT,
 };
