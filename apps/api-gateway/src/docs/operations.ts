@@ -392,14 +392,28 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     summary: 'Delete a model of a provider',
     responses: { '200': jsonAnswer('The model deleted, as it was.', 'AdminModel') },
   },
-  'GET /api/v1/ai/admin/gateways': { summary: 'List LiteLLM-compatible gateways (keys never shown)' },
-  'GET /api/v1/ai/admin/gateways/{gatewayId}': { summary: 'Read a gateway' },
+  'GET /api/v1/ai/admin/gateways': {
+    summary: 'List LiteLLM-compatible gateways (keys never shown)',
+    responses: { '200': jsonAnswer('Every gateway, sorted by id.', 'AdminGatewayList') },
+  },
+  'GET /api/v1/ai/admin/gateways/{gatewayId}': {
+    summary: 'Read a gateway',
+    responses: { '200': jsonAnswer('The gateway.', 'AdminGateway') },
+  },
   'POST /api/v1/ai/admin/gateways': {
     summary: 'Add a gateway (e.g. a LiteLLM proxy)',
     requestExample: { id: 'litellm', baseUrl: 'http://litellm:4000/v1', apiKey: '${LITELLM_MASTER_KEY}' },
+    responses: { '201': jsonAnswer('The gateway as stored.', 'AdminGateway') },
   },
-  'PATCH /api/v1/ai/admin/gateways/{gatewayId}': { summary: 'Change a gateway', requestExample: { timeoutMs: 120000 } },
-  'DELETE /api/v1/ai/admin/gateways/{gatewayId}': { summary: 'Delete a gateway no provider routes through' },
+  'PATCH /api/v1/ai/admin/gateways/{gatewayId}': {
+    summary: 'Change a gateway',
+    requestExample: { timeoutMs: 120000 },
+    responses: { '200': jsonAnswer('The gateway as stored.', 'AdminGateway') },
+  },
+  'DELETE /api/v1/ai/admin/gateways/{gatewayId}': {
+    summary: 'Delete a gateway no provider routes through',
+    responses: { '200': jsonAnswer('The gateway deleted, as it was.', 'AdminGateway') },
+  },
   'GET /api/v1/ai/admin/config/export': {
     query: [
       {

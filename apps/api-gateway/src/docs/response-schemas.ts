@@ -732,6 +732,15 @@ const WARM_REPORT = object({
   ),
 });
 
+const GATEWAY_VIEW = object({
+  id: STRING,
+  baseUrl: STRING,
+  timeoutMs: INTEGER,
+  hasApiKey: BOOLEAN,
+  apiKeyRef: described(nullable(STRING), 'The `${VAR}` the key is read from; null for a literal key or none.'),
+  source: SOURCE,
+});
+
 /** The response components, by name (referred to as `#/components/schemas/<name>`). */
 export const RESPONSE_SCHEMAS: Readonly<Record<string, SchemaObject>> = {
   ErrorEnvelope: ERROR_ENVELOPE,
@@ -783,4 +792,6 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, SchemaObject>> = {
   ConnectionTestResult: CONNECTION_TEST,
   CircuitReset: CIRCUIT_RESET,
   CacheWarmReport: WARM_REPORT,
+  AdminGateway: described(GATEWAY_VIEW, 'A gateway, never its key (`hasApiKey`, `apiKeyRef`).'),
+  AdminGatewayList: object({ data: arrayOf(ref('AdminGateway')) }),
 };
