@@ -72,6 +72,21 @@ function costsAnswer(): ResponseObject {
   return ok;
 }
 
+/** The configuration as a download: YAML (the default) or JSON, the same document. */
+function configExport(): ResponseObject {
+  const ok = jsonAnswer(
+    'The configuration (`format=json`), as a download (`Content-Disposition: attachment`).',
+    'CatalogDocument',
+  );
+  ok.content!['application/yaml'] = {
+    schema: {
+      type: 'string',
+      description: 'The same document as YAML (`format=yaml`, the default): a PROVIDERS_FILE.',
+    },
+  };
+  return ok;
+}
+
 const CHAT_EXAMPLE = {
   model: 'gpt-4o-mini',
   messages: [
@@ -82,6 +97,15 @@ const CHAT_EXAMPLE = {
 };
 
 export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
+  'GET /metrics': {
+    summary: 'Prometheus metrics of the process (text exposition format)',
+    responses: {
+      '200': {
+        description: 'The metrics, in the Prometheus text exposition format 0.0.4.',
+        content: { 'text/plain': { schema: { type: 'string', description: '`# HELP`, `# TYPE` and sample lines.' } } },
+      },
+    },
+  },
   'GET /health/live': {
     summary: 'Liveness: the process answers (never depends on Redis or PostgreSQL)',
     responses: HEALTH_RESPONSES,
@@ -423,6 +447,7 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       },
     ],
     summary: 'Export the configuration (YAML or JSON, the catalog file format, no secrets)',
+    responses: { '200': configExport() },
   },
   'POST /api/v1/ai/admin/config/import': {
     query: [
@@ -432,6 +457,12 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     description:
       'Validated as a whole (every problem named by its path) and applied in one transaction: what the file lacks ' +
       'is removed, a key the file leaves out is kept.',
+    responses: {
+      '200': jsonAnswer(
+        'The changes per gateway, provider and model; `applied` false on a dry run.',
+        'ConfigImportResult',
+      ),
+    },
   },
   'POST /api/v1/ai/admin/providers/{id}/test': {
     summary: 'Test a provider connection, with troubleshooting',

@@ -601,6 +601,7 @@ const CATALOG_PROVIDER_FIELDS: Record<string, Schema> = {
   healthIntervalS: INTEGER,
 };
 const CATALOG_PROVIDER_OPTIONAL = ['displayName', 'plugin', 'healthPath', 'probe', 'healthIntervalS'];
+const API_KEY_REFERENCE = described(STRING, 'The `${VAR}` reference the key was configured with; never a literal key.');
 
 /** A model as the admin API shows it (ModelView): `provider/model` and its catalog settings. */
 const MODEL_VIEW = object(
@@ -741,6 +742,42 @@ const GATEWAY_VIEW = object({
   source: SOURCE,
 });
 
+/** The configuration as a file (the PROVIDERS_FILE format): keys only as `${VAR}` references. */
+const CATALOG_DOCUMENT = object({
+  gateways: arrayOf(object({ id: STRING, baseUrl: STRING, apiKey: API_KEY_REFERENCE, timeoutMs: INTEGER }, ['apiKey'])),
+  providers: arrayOf(
+    object(
+      {
+        ...CATALOG_PROVIDER_FIELDS,
+        apiKey: API_KEY_REFERENCE,
+        gateway: STRING,
+        models: arrayOf(object(CATALOG_MODEL_FIELDS, CATALOG_MODEL_OPTIONAL)),
+      },
+      [...CATALOG_PROVIDER_OPTIONAL, 'apiKey', 'gateway'],
+    ),
+  ),
+});
+
+const ENTITY_CHANGES = object({
+  added: arrayOf(STRING),
+  changed: arrayOf(
+    object({
+      id: STRING,
+      fields: described(
+        { type: 'object', additionalProperties: object({ from: ANY_JSON, to: ANY_JSON }) },
+        'Per changed field, its value before and after (absent: null).',
+      ),
+    }),
+  ),
+  removed: arrayOf(STRING),
+});
+
+const IMPORT_RESULT = object({
+  dryRun: BOOLEAN,
+  applied: described(BOOLEAN, 'False on a dry run.'),
+  changes: object({ gateways: ENTITY_CHANGES, providers: ENTITY_CHANGES, models: ENTITY_CHANGES }),
+});
+
 /** The response components, by name (referred to as `#/components/schemas/<name>`). */
 export const RESPONSE_SCHEMAS: Readonly<Record<string, SchemaObject>> = {
   ErrorEnvelope: ERROR_ENVELOPE,
@@ -794,4 +831,6 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, SchemaObject>> = {
   CacheWarmReport: WARM_REPORT,
   AdminGateway: described(GATEWAY_VIEW, 'A gateway, never its key (`hasApiKey`, `apiKeyRef`).'),
   AdminGatewayList: object({ data: arrayOf(ref('AdminGateway')) }),
+  CatalogDocument: CATALOG_DOCUMENT,
+  ConfigImportResult: IMPORT_RESULT,
 };
