@@ -356,8 +356,14 @@ describe('OpenAPI document against the running system (e2e contract)', () => {
     const keys = await check(200, 'get', '/api/v1/ai/admin/keys', `/api/v1/ai/admin/keys?userId=${userId}`);
     expect((keys.data as unknown[]).length).toBeGreaterThan(0);
     expect(keys.nextCursor).toBeNull();
-    const providers = await check(200, 'get', '/api/v1/ai/admin/providers');
-    expect((providers.data as Json[]).map((p) => p.id)).toEqual(expect.arrayContaining(['sim0', 'sim0-anthropic']));
+    // sim0 answered generations with rate-limit headers: its quota (ProviderQuotaDto) is shown once flushed.
+    await waitFor(
+      async () => {
+        const providers = await check(200, 'get', '/api/v1/ai/admin/providers');
+        return (providers.data as Json[]).some((p) => p.id === 'sim0' && p.quota !== null);
+      },
+      { timeoutMs: 10_000 },
+    );
   });
 
   it("a provider's life: templates, created, changed, toggled, its models added, changed and deleted, then deleted", async () => {
@@ -402,6 +408,13 @@ describe('OpenAPI document against the running system (e2e contract)', () => {
     );
     await check(404, 'get', `${base}/{id}/health`, `${base}/nope/health`);
     await check(200, 'post', `${base}/{id}/test`, `${base}/sim0/test`);
+    // Unsaved settings that fail: the route's diagnosis.
+    const refused = await check(200, 'post', `${base}/test`, undefined, {
+      kind: 'openai',
+      baseUrl: 'http://127.0.0.1:1/v1',
+      routing: 'direct',
+    });
+    expect((refused.routes as { diagnosis?: Json }[])[0].diagnosis).toMatchObject({ code: 'connection_refused' });
     await check(200, 'post', `${base}/{id}/circuit/reset`, `${base}/sim0/circuit/reset`);
     await check(200, 'post', `${base}/{id}/circuit/reset`, `${base}/sim0/circuit/reset?model=sim-gpt`);
     const warm = await check(200, 'post', '/api/v1/ai/admin/cache/warm', undefined, {
