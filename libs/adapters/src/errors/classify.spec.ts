@@ -217,6 +217,49 @@ describe('classifyHttpFailure', () => {
     expect(http(404, '404 page not found\n').message).toBe('upstream HTTP 404: 404 page not found');
     expect(http(503, 'Service Unavailable').message).toBe('upstream HTTP 503: Service Unavailable');
   });
+
+  it('classifies on what the provider said even when its body is no standard envelope or is only described', () => {
+    const fastApi =
+      '{"detail":[{"type":"value_error","loc":["body"],"msg":"This model\'s maximum context length is 4096 tokens"}]}';
+    const e1 = http(400, fastApi);
+    expect(e1.errorClass).toBe(ErrorClass.ContextLength);
+    expect(e1.message).toBe("upstream HTTP 400: This model's maximum context length is 4096 tokens");
+    const mistral =
+      '{"object":"error","message":{"detail":[{"type":"value_error","msg":"Prompt contains 5000 tokens, too large for model with 4096 maximum context length"}]},"type":"invalid_request_error"}';
+    expect(http(400, mistral).errorClass).toBe(ErrorClass.ContextLength);
+    expect(http(400, mistral).message).toContain('too large for model');
+    // A traceback or page too long (or of many lines) to show: described, yet still what decides the class.
+    const traceback = `Traceback (most recent call last):\n${'  File "server.py", line 1\n'.repeat(10)}ValueError: This model's maximum context length is 4096 tokens`;
+    const e3 = http(400, traceback);
+    expect(e3.errorClass).toBe(ErrorClass.ContextLength);
+    expect(e3.message).toContain('(not shown)');
+    expect(http(422, traceback).errorClass).toBe(ErrorClass.ContextLength);
+    // Google's array-wrapped error: a bad key is the operator's (Auth, another deployment may answer).
+    const googleArray =
+      '[{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT"}}]';
+    const e4 = http(400, googleArray);
+    expect(e4.errorClass).toBe(ErrorClass.Auth);
+    expect(e4.message).toBe('upstream HTTP 400: API key not valid. Please pass a valid API key.');
+    const reasonOnly =
+      '[{"error":{"code":400,"message":"Bad request","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID"}]}}]';
+    expect(http(400, reasonOnly).errorClass).toBe(ErrorClass.Auth);
+    expect(http(400, '[{"error":{"message":"Invalid value","status":"INVALID_ARGUMENT"}}]').errorClass).toBe(
+      ErrorClass.InvalidRequest,
+    );
+  });
+
+  it('does not echo an `error` object that carries no message (credentials under "error")', () => {
+    const body =
+      '{"error":{"AccessKeyId":"ASIAIOSFODNN7EXAMPLE","SecretAccessKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}}';
+    for (const status of [400, 404, 500]) {
+      const e = http(status, body);
+      expect(e.message).toBe(
+        `upstream HTTP ${status}: a ${body.length}-character JSON body without an error message (not shown)`,
+      );
+    }
+    // An error object that names only its code still says something.
+    expect(http(400, '{"error":{"code":"context_length_exceeded"}}').errorClass).toBe(ErrorClass.ContextLength);
+  });
 });
 
 function sysError(code: string, message = code): Error {

@@ -34,18 +34,21 @@ const ACCOUNT_REASONS = new Set([
   'CONSUMER_INVALID',
 ]);
 
-function isAccountProblem(detail: ProviderErrorDetail): boolean {
+/**
+ * `said` is what the provider said: its error message, or the whole body when it held none (a traceback, a web page, a
+ * JSON document of another shape). The body is then only described to whoever sees the error, but its words still
+ * decide the class: a failure is classified on what the provider answered, not on what may be shown of it.
+ */
+function isAccountProblem(detail: ProviderErrorDetail, said: string): boolean {
   return (
     detail.googleStatus === 'FAILED_PRECONDITION' ||
     (detail.googleReason !== undefined && ACCOUNT_REASONS.has(detail.googleReason)) ||
-    /API key (?:not valid|expired|is invalid)/i.test(detail.message)
+    /API key (?:not valid|expired|is invalid)/i.test(said)
   );
 }
 
-function isContextLength(detail: ProviderErrorDetail): boolean {
-  return (
-    (detail.code !== undefined && CONTEXT_LENGTH_CODES.has(detail.code)) || CONTEXT_LENGTH_TEXT.test(detail.message)
-  );
+function isContextLength(detail: ProviderErrorDetail, said: string): boolean {
+  return (detail.code !== undefined && CONTEXT_LENGTH_CODES.has(detail.code)) || CONTEXT_LENGTH_TEXT.test(said);
 }
 
 /** Classify a non-2xx answer from its status, headers and (already fully read) body. Pure. */
@@ -57,15 +60,16 @@ export function classifyHttpFailure(
   now = Date.now(),
 ): ProviderCallError {
   const detail = detailFromBody(bodyText);
+  const said = detail.described === true ? bodyText : detail.message;
   const message = `upstream HTTP ${status}: ${safeMessage(detail.message, apiKey)}`;
   const make = (c: ErrorClass, retryAfterMs?: number): ProviderCallError =>
     new ProviderCallError(c, message, { status, retryAfterMs });
 
   if (status === 400 || status === 422) {
-    if (isContextLength(detail)) {
+    if (isContextLength(detail, said)) {
       return make(ErrorClass.ContextLength);
     }
-    return make(status === 400 && isAccountProblem(detail) ? ErrorClass.Auth : ErrorClass.InvalidRequest);
+    return make(status === 400 && isAccountProblem(detail, said) ? ErrorClass.Auth : ErrorClass.InvalidRequest);
   }
   if (status === 413) {
     return make(ErrorClass.ContextLength);
@@ -104,7 +108,7 @@ export function classifyHttpFailure(
     return make(ErrorClass.Provider, status === 503 || status === 529 ? parseRetryAfter(headers, now) : undefined);
   }
   if (status >= 400) {
-    return make(isContextLength(detail) ? ErrorClass.ContextLength : ErrorClass.InvalidRequest);
+    return make(isContextLength(detail, said) ? ErrorClass.ContextLength : ErrorClass.InvalidRequest);
   }
   // 1xx/3xx: we never follow redirects, so a moved endpoint is a misconfigured provider.
   return make(ErrorClass.Provider);

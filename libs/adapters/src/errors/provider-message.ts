@@ -12,6 +12,11 @@ export interface ProviderErrorDetail {
    */
   googleStatus?: string;
   googleReason?: string;
+  /**
+   * Set when the body held no message and `message` only describes it (its size and kind): what the provider said is
+   * then the body itself, which may still be classified but never shown.
+   */
+  described?: true;
 }
 
 /** The `reason` of a google.rpc.ErrorInfo entry in `error.details`. */
@@ -32,25 +37,59 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
-/** Pull the message out of `{"error": {...}}`, `{"error": "..."}`, `{"message": ...}` or `{"detail": ...}` bodies. */
-export function errorDetailOf(parsed: unknown): ProviderErrorDetail | undefined {
+/**
+ * The text of a `message` or `detail` field: a string; FastAPI's validation list (`[{"loc": [...], "msg": "..."}]`,
+ * each entry's `msg` or `message`); or an envelope nested in it (Mistral's `{"object": "error", "message": {"detail":
+ * [...]}}`).
+ */
+function messageText(v: unknown, depth: number): string | undefined {
+  if (Array.isArray(v)) {
+    const msgs = (v as unknown[])
+      .map((entry) => {
+        const e = entry as { msg?: unknown; message?: unknown } | null;
+        return typeof e === 'object' && e !== null ? (str(e.msg) ?? str(e.message)) : str(entry);
+      })
+      .filter((m): m is string => m !== undefined);
+    return msgs.length > 0 ? msgs.join('; ') : undefined;
+  }
+  if (typeof v === 'object' && v !== null) {
+    return errorDetailOf(v, depth + 1)?.message;
+  }
+  return str(v);
+}
+
+/**
+ * Pull the message out of `{"error": {...}}`, `{"error": "..."}`, `{"message": ...}` or `{"detail": ...}` bodies, or
+ * of the first entry of a top-level array (Google's `[{"error": {...}}]`). Undefined when no field says what went
+ * wrong: an `error` object of other fields (`{"error": {"AccessKeyId": ...}}`) is no message and is not echoed.
+ */
+export function errorDetailOf(parsed: unknown, depth = 0): ProviderErrorDetail | undefined {
+  if (depth > 3) {
+    return undefined;
+  }
+  if (Array.isArray(parsed)) {
+    return depth === 0 && parsed.length > 0 ? errorDetailOf(parsed[0], depth + 1) : undefined;
+  }
   if (typeof parsed !== 'object' || parsed === null) {
     return undefined;
   }
   const body = parsed as Record<string, unknown>;
   const err = body.error;
-  if (typeof err === 'object' && err !== null) {
+  if (typeof err === 'object' && err !== null && !Array.isArray(err)) {
     const e = err as Record<string, unknown>;
-    const message = str(e.message) ?? str(e.type) ?? JSON.stringify(e);
-    const detail: ProviderErrorDetail = { message, code: str(e.code) ?? str(e.type) };
     const googleStatus = str(e.status);
+    const message = messageText(e.message, depth) ?? str(e.type) ?? str(e.code) ?? googleStatus;
+    if (message === undefined) {
+      return undefined;
+    }
+    const detail: ProviderErrorDetail = { message, code: str(e.code) ?? str(e.type) };
     if (googleStatus !== undefined) {
       detail.googleStatus = googleStatus;
       detail.googleReason = errorInfoReason(e.details);
     }
     return detail;
   }
-  const message = str(err) ?? str(body.message) ?? str(body.detail);
+  const message = str(err) ?? messageText(body.message, depth) ?? messageText(body.detail, depth);
   return message === undefined ? undefined : { message, code: str(body.code) ?? str(body.type) };
 }
 
@@ -86,6 +125,7 @@ export function detailFromBody(text: string): ProviderErrorDetail {
   }
   return {
     message: `a ${trimmed.length}-character ${json ? 'JSON' : 'text'} body without an error message (not shown)`,
+    described: true,
   };
 }
 
