@@ -6,6 +6,11 @@ import { audit, call, createKey, createUser, errorOf, type KeyBody, type UserBod
 
 const TTL_MS = 300;
 
+/** A cursor of the shape the listings hand out, at `at`. */
+function cursorOf(at: string): string {
+  return Buffer.from(`${at} 00000000-0000-4000-8000-000000000000`, 'latin1').toString('base64url');
+}
+
 /** Users and keys over the admin API: contract, validation, roles, revocation, expiry and the audit log. */
 describe('admin API: users and keys', () => {
   const h = new GatewayHarness({ AUTH_CACHE_TTL_MS: String(TTL_MS) });
@@ -344,6 +349,11 @@ describe('admin API: users and keys', () => {
       ['/api/v1/ai/admin/users?cursor=', 'cursor'],
       ['/api/v1/ai/admin/users?cursor=bm90LWEtY3Vyc29y', 'cursor'],
       ['/api/v1/ai/admin/keys?cursor=%27%20OR%201%3D1', 'cursor'],
+      // Well-formed, but no instant: PostgreSQL's ::timestamptz refused them with an error (a 500).
+      [`/api/v1/ai/admin/keys?cursor=${cursorOf('2026-13-45T99:99:99.000000Z')}`, 'cursor'],
+      [`/api/v1/ai/admin/users?cursor=${cursorOf('2026-02-30T00:00:00.000000Z')}`, 'cursor'],
+      [`/api/v1/ai/admin/users?cursor=${cursorOf('2026-01-01T24:00:00.000000Z')}`, 'cursor'],
+      [`/api/v1/ai/admin/users?cursor=${cursorOf('0000-01-01T00:00:00.000000Z')}`, 'cursor'],
       ['/api/v1/ai/admin/keys?limit=-5', 'limit'],
       ['/api/v1/ai/admin/keys?userId=not-a-uuid', 'userId'],
     ])('400 in the error envelope naming the parameter for %s', async (route, param) => {

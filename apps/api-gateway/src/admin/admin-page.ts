@@ -42,13 +42,23 @@ export interface ListPage<T> {
 const CURSOR =
   /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z) ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 
+/**
+ * Whether `at` (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) names an instant that exists, from year 1 on (PostgreSQL has no year
+ * 0): a month 13 or a 30 February passes the pattern, and PostgreSQL's `::timestamptz` refused it with an error that
+ * became a 500. A JS Date rolls such fields over, so it must give the same fields back.
+ */
+function isRealInstant(at: string): boolean {
+  const ms = Date.parse(at);
+  return Number.isFinite(ms) && !at.startsWith('0000') && new Date(ms).toISOString().slice(0, 19) === at.slice(0, 19);
+}
+
 /** The position a `cursor` names; a 400 naming `cursor` for anything no page handed out. */
 export function positionOf(cursor: string | undefined): KeysetPosition | undefined {
   if (cursor === undefined) {
     return undefined;
   }
   const match = CURSOR.exec(Buffer.from(cursor, 'base64url').toString('latin1'));
-  if (match === null || Buffer.from(match[0], 'latin1').toString('base64url') !== cursor) {
+  if (match === null || Buffer.from(match[0], 'latin1').toString('base64url') !== cursor || !isRealInstant(match[1])) {
     throw new GatewayError(ErrorCode.InvalidRequest, "Invalid 'cursor': use the nextCursor of a previous page.", {
       param: 'cursor',
     });
