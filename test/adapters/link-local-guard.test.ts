@@ -51,6 +51,15 @@ describe('HttpPool: link-local and metadata addresses', () => {
     'http://[::ffff:169.254.169.254]/v1',
     'http://[fd00:ec2::254]/v1',
     'http://100.100.100.200/v1',
+    // EKS Pod Identity's IPv6 credentials agent, GCE's IPv6 metadata server.
+    'http://[fd00:ec2::23]/v1',
+    'http://[fd20:ce::254]/v1',
+    // Alibaba's metadata through NAT64: the well-known prefix and the local-use one (cut at /48 and /96).
+    'http://[64:ff9b::6464:64c8]/v1',
+    'http://[64:ff9b::100.100.100.200]/v1',
+    'http://[64:ff9b:1::6464:64c8]/v1',
+    'http://[64:ff9b:1:6464:64:c800::]/v1',
+    'http://[64:ff9b::a9fe:a9fe]/v1',
   ])('refuses %s at once, before any connection, naming the variable that allows it', async (baseUrl) => {
     const started = Date.now();
     const err = await failure(generate(poolOf(), baseUrl));
@@ -89,6 +98,13 @@ describe('HttpPool: link-local and metadata addresses', () => {
     ['192.168.1.20', false],
     ['[::1]', false],
     ['ollama.internal', false],
+    ['[fd00:ec2::23]', true],
+    ['[fd20:ce::254]', true],
+    ['[64:ff9b::6464:64c8]', true],
+    ['[64:ff9b:1::100.100.100.200]', true],
+    ['[64:ff9b::808:808]', false],
+    ['[64:ff9b:1::c0a8:114]', false],
+    ['[fd00:ec3::254]', false],
   ])('isMetadataAddress(%s) is %s', (host, expected) => {
     expect(isMetadataAddress(host)).toBe(expected);
   });

@@ -11,6 +11,7 @@ export * from './redis-url';
 export * from './env';
 export * from './env-names';
 export * from './ids';
+export * from './ipv6';
 export * from './catalog';
 export * from './connection-test';
 export * from './catalog-file';

@@ -1,4 +1,5 @@
 import { isIPv6 } from 'node:net';
+import { ipv6Groups } from '@aigw/core';
 
 /** Distinct addresses tracked per minute; past it the oldest window is forgotten (a flood of addresses costs memory only up to here). */
 const MAX_ADDRESSES = 10_000;
@@ -60,9 +61,7 @@ export function addressBucket(address: string): string {
   if (!isIPv6(address)) {
     return address;
   }
-  const [head, tail] = address.split('%', 1)[0].split('::').map(groupsOf);
-  // '::' stands for as many zero groups as the address lacks.
-  const g = tail === undefined ? head : [...head, ...Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+  const g = ipv6Groups(address);
   const zero = (from: number, to: number): boolean => g.slice(from, to).every((n) => n === 0);
   const mapped = zero(0, 5) && g[5] === 0xffff;
   const nat64 = g[0] === 0x64 && g[1] === 0xff9b && zero(2, 6);
@@ -73,16 +72,4 @@ export function addressBucket(address: string): string {
     .slice(0, 4)
     .map((n) => n.toString(16))
     .join(':')}::/64`;
-}
-
-/** The 16-bit groups of one side of an IPv6 address; an embedded IPv4 address is two. */
-function groupsOf(side: string): number[] {
-  if (side === '') {
-    return [];
-  }
-  const parts = side.split(':');
-  const last = parts[parts.length - 1];
-  const v4 = last.includes('.') ? last.split('.').map(Number) : null;
-  const groups = (v4 === null ? parts : parts.slice(0, -1)).map((h) => parseInt(h, 16));
-  return v4 === null ? groups : [...groups, (v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]];
 }

@@ -1,19 +1,51 @@
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { ErrorClass, merged, ProviderCallError } from '@aigw/core';
+import { ErrorClass, ipv6Groups, merged, ProviderCallError } from '@aigw/core';
 
 /**
  * Where cloud metadata services answer and no LLM server does: IPv4 and IPv6 link-local (AWS, GCP, Azure, Oracle,
- * OpenStack at 169.254.169.254, ECS task credentials at 169.254.170.2), AWS's IPv6 metadata address, Alibaba's
- * 100.100.100.200, and those through NAT64. Loopback and private networks stay open: Ollama on localhost and vLLM
- * on the LAN are the normal self-hosted case. IPv4-mapped IPv6 (`::ffff:169.254.169.254`) is matched by BlockList.
+ * OpenStack at 169.254.169.254, ECS task credentials at 169.254.170.2), AWS's IPv6 metadata and EKS Pod Identity
+ * addresses (fd00:ec2::254, fd00:ec2::23: AWS's fd00:ec2::/32), GCE's IPv6 metadata server (fd20:ce::254) and
+ * Alibaba's 100.100.100.200. Loopback and private networks stay open: Ollama on localhost and vLLM on the LAN are the
+ * normal self-hosted case. IPv4-mapped IPv6 (`::ffff:169.254.169.254`) is matched by BlockList; NAT64 forms by the
+ * IPv4 address they carry (nat64Ipv4s).
  */
 const METADATA_ADDRESSES = new BlockList();
 METADATA_ADDRESSES.addSubnet('169.254.0.0', 16, 'ipv4');
 METADATA_ADDRESSES.addSubnet('fe80::', 10, 'ipv6');
-METADATA_ADDRESSES.addAddress('fd00:ec2::254', 'ipv6');
+METADATA_ADDRESSES.addSubnet('fd00:ec2::', 32, 'ipv6');
+METADATA_ADDRESSES.addAddress('fd20:ce::254', 'ipv6');
 METADATA_ADDRESSES.addAddress('100.100.100.200', 'ipv4');
-METADATA_ADDRESSES.addSubnet('64:ff9b::a9fe:0', 112, 'ipv6');
+
+/**
+ * The IPv4 addresses an IPv6 address may carry through a NAT64 translator (RFC 6052): the well-known prefix
+ * 64:ff9b::/96 holds it in its last 32 bits; the local-use 64:ff9b:1::/48 (RFC 8215) may be cut at /48, /56, /64 or
+ * /96, each placing it elsewhere (around the reserved bits 64-71), so each reading is a candidate.
+ */
+function nat64Ipv4s(address: string): string[] {
+  const g = ipv6Groups(address);
+  if (g[0] !== 0x64 || g[1] !== 0xff9b) {
+    return [];
+  }
+  const b = g.flatMap((n) => [n >> 8, n & 0xff]);
+  const v4 = (bytes: number[]): string => bytes.join('.');
+  if (g.slice(2, 6).every((n) => n === 0)) {
+    return [v4(b.slice(12, 16))];
+  }
+  if (g[2] !== 1) {
+    return [];
+  }
+  return [v4([b[6], b[7], b[9], b[10]]), v4([b[7], b[9], b[10], b[11]]), v4(b.slice(9, 13)), v4(b.slice(12, 16))];
+}
+
+function isRefused(address: string, family: 4 | 6): boolean {
+  if (family === 4) {
+    return METADATA_ADDRESSES.check(address, 'ipv4');
+  }
+  return (
+    METADATA_ADDRESSES.check(address, 'ipv6') || nat64Ipv4s(address).some((a) => METADATA_ADDRESSES.check(a, 'ipv4'))
+  );
+}
 
 /** The variable that lets providers sit at those addresses (a link-local LLM server, knowingly). */
 export const ALLOW_LINK_LOCAL_VARIABLE = 'PROVIDER_ALLOW_LINK_LOCAL';
@@ -25,7 +57,7 @@ export const ALLOW_LINK_LOCAL_VARIABLE = 'PROVIDER_ALLOW_LINK_LOCAL';
 export function isMetadataAddress(address: string): boolean {
   const bare = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
   const family = isIP(bare);
-  return family !== 0 && METADATA_ADDRESSES.check(bare, family === 4 ? 'ipv4' : 'ipv6');
+  return family !== 0 && isRefused(bare, family === 4 ? 4 : 6);
 }
 
 /** A call refused for its address: no connection was made (the connection test says so, not "it answered"). */
@@ -55,7 +87,7 @@ export const guardedLookup: LookupFunction = (hostname, options, callback) => {
       callback(err, '', 0);
       return;
     }
-    if (addresses.some((a) => METADATA_ADDRESSES.check(a.address, a.family === 4 ? 'ipv4' : 'ipv6'))) {
+    if (addresses.some((a) => isRefused(a.address, a.family === 4 ? 4 : 6))) {
       callback(linkLocalRefusal(hostname), '', 0);
       return;
     }
