@@ -1,4 +1,12 @@
-import { guardedLookup, HttpPool, isMetadataAddress, OpenAiAdapter, type AdapterTarget } from '@aigw/adapters';
+import dns, { type LookupAddress } from 'node:dns';
+import {
+  AddressRefusedError,
+  guardedLookup,
+  HttpPool,
+  isMetadataAddress,
+  OpenAiAdapter,
+  type AdapterTarget,
+} from '@aigw/adapters';
 import { ErrorClass } from '@aigw/core';
 import { failure } from './support/calls';
 import { FakeUpstream, sendJson } from './support/fake-upstream';
@@ -77,6 +85,49 @@ describe('HttpPool: link-local and metadata addresses', () => {
   it('with allowLinkLocal it tries the address (and fails as an unreachable server does)', async () => {
     const err = await failure(generate(poolOf(true), 'http://169.254.169.254:9/v1', 300));
     expect(err.errorClass).not.toBe(ErrorClass.Gateway);
+  });
+
+  describe('a name resolving to a metadata address, through the pool', () => {
+    // What DNS answers for these names: a wildcard name for the metadata service, and one that also names the fake
+    // upstream (rebinding: the loopback address would be connected to, were the name not refused as a whole).
+    const answers: Record<string, LookupAddress[]> = {
+      'metadata.test': [{ address: '169.254.169.254', family: 4 }],
+      'rebind.test': [
+        { address: '127.0.0.1', family: 4 },
+        { address: '169.254.169.254', family: 4 },
+      ],
+      'loopback.test': [{ address: '127.0.0.1', family: 4 }],
+    };
+    let spy: jest.SpyInstance;
+    beforeAll(() => {
+      const real = dns.lookup.bind(dns) as (...args: unknown[]) => void;
+      spy = jest.spyOn(dns, 'lookup').mockImplementation((host: string, ...rest: unknown[]) => {
+        const callback = rest[rest.length - 1] as (e: Error | null, a: LookupAddress[] | string, f?: number) => void;
+        const options = rest.length > 1 ? (rest[0] as { all?: boolean } | number | undefined) : undefined;
+        const found = answers[host];
+        if (found === undefined) {
+          real(host, ...rest);
+          return;
+        }
+        const all = typeof options === 'object' && options.all === true;
+        process.nextTick(() => (all ? callback(null, found) : callback(null, found[0].address, found[0].family)));
+      });
+    });
+    afterAll(() => spy.mockRestore());
+
+    it('is refused before any connection, and nothing reaches the upstream', async () => {
+      const port = new URL(up.origin).port;
+      const pool = poolOf();
+      // The answers above are what the pool's sockets resolve: a name of the upstream is called as usual.
+      expect((await generate(pool, `http://loopback.test:${port}/v1`)).text).toBe('ok');
+      const seen = [up.requests.length, up.connections];
+      for (const host of ['metadata.test', 'rebind.test']) {
+        const err = await failure(generate(pool, `http://${host}:${port}/v1`, 2000));
+        expect(err).toBeInstanceOf(AddressRefusedError);
+        expect(err.message).toMatch(new RegExp(`${host.replace('.', '\\.')} is link-local`));
+      }
+      expect([up.requests.length, up.connections]).toEqual(seen);
+    });
   });
 
   it('the lookup refuses a name that resolves to such an address, and passes others through', async () => {
