@@ -62,7 +62,7 @@ export const ATTEMPT_LOOP_PROVIDER: Provider<AttemptLoop> = {
       latency,
       quota,
       gateways: () => catalog.current.gateways,
-      inForce: (d) => catalog.routesTo(d.id),
+      inForce: (d) => catalog.routing(d.id),
       events: metricEvents(metrics),
       clock: { now: Date.now, monotonic: () => performance.now() },
       sleep,

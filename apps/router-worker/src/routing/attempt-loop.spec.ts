@@ -377,6 +377,20 @@ describe('AttemptLoop', () => {
       expect(bench.circuits.acquired).not.toContain('b/m');
     });
 
+    it('one changed meanwhile (key rotated, URL corrected) is retried as it is now, not as planned', async () => {
+      bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.Provider, 503) });
+      bench.adapters.script('http://a-fixed/v1', { answer: 'from the corrected a' });
+      const fixed = dep('a', {}, { baseUrl: 'http://a-fixed/v1', apiKey: 'sk-rotated' });
+      // The reload lands while the loop waits to retry a.
+      bench.onSleep = () => bench.replaced.set(a.id, fixed);
+      const routed = await bench.loop.run([a], request, signal);
+      expect(routed.deployment).toBe(fixed);
+      expect(bench.adapters.calls.map((c) => [c.baseUrl, c.apiKey])).toEqual([
+        ['http://a/v1', a.provider.apiKey],
+        ['http://a-fixed/v1', 'sk-rotated'],
+      ]);
+    });
+
     it('a deferred deployment is neither waited for nor called again once withdrawn', async () => {
       bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 9000) });
       const busy = { fail: failure(ErrorClass.Provider, 503) };

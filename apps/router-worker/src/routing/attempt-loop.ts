@@ -40,10 +40,11 @@ export interface AttemptLoopDeps {
   quota: QuotaObservers;
   gateways(): readonly GatewaySpec[];
   /**
-   * Whether the catalog in force still routes to `d`: an admin may delete or disable it while a request that planned
-   * it runs. Asked before every call (in memory, no round trip).
+   * `d` as the catalog in force has it, undefined when it no longer routes to it: an admin may delete, disable or
+   * change it (rotate its key, correct its URL) while a request that planned it runs. Asked before every call (in
+   * memory, no round trip); the call is made with what it answers.
    */
-  inForce(d: Deployment): boolean;
+  inForce(d: Deployment): Deployment | undefined;
   events: AttemptEvents;
   clock: AttemptClock;
   /** Resolves after `ms` or as soon as `signal` aborts; never rejects. */
@@ -140,7 +141,7 @@ export class AttemptLoop {
         throw cancelledFailure(signal, attempts);
       }
       if (revisit) {
-        if (!this.deps.inForce(d)) {
+        if (this.deps.inForce(d) === undefined) {
           // Deleted or disabled meanwhile: no wait for a call that would not be made.
           continue;
         }
@@ -219,7 +220,7 @@ export class AttemptLoop {
 
   /** One deployment: its routes in order, with retries; pushes one attempt per route it called. */
   private async tryDeployment(
-    d: Deployment,
+    planned: Deployment,
     request: GenerationRequest,
     signal: AbortSignal,
     observer: StreamObserver | undefined,
@@ -228,8 +229,10 @@ export class AttemptLoop {
   ): Promise<DeploymentOutcome> {
     const { closedAtPlan, mayDefer, callsBefore } = turn;
     const { clock } = this.deps;
+    // The deployment as the catalog in force has it, asked again before every call (see inForce).
+    let d = planned;
     const remembered = d.provider.routing === 'auto' ? await this.deps.routes.remembered(d.provider.id) : null;
-    const options = routeOptions(d, this.deps.gateways(), remembered);
+    let options = routeOptions(d, this.deps.gateways(), remembered);
     if (options.length === 0) {
       const error = new ProviderCallError(
         ErrorClass.Gateway,
@@ -252,11 +255,24 @@ export class AttemptLoop {
       );
     };
     for (;;) {
+      // A deployment an admin deleted or disabled since the plan gets no call, not even a retry; one changed since
+      // (a rotated key, a corrected URL, another gateway) is called as it is now, on the same route if it still has
+      // it. The plan just read this circuit closed: its first call is admitted without asking again. Retries and
+      // route switches follow failures, so they ask.
+      const current = this.deps.inForce(d);
+      let withdrawn = current === undefined;
+      if (current !== undefined && current !== d) {
+        const route = options[index].route;
+        const now = routeOptions(current, this.deps.gateways(), remembered);
+        const at = now.findIndex((o) => o.route === route);
+        // The route being called is one the deployment no longer has: withdrawn too.
+        withdrawn = at < 0;
+        if (!withdrawn) {
+          [d, options, index] = [current, now, at];
+        }
+      }
       const option = options[index];
-      // A deployment an admin deleted or disabled since the plan gets no call, not even a retry (its settings and key
-      // are the old catalog's). The plan just read this circuit closed: its first call is admitted without asking
-      // again. Retries and route switches follow failures, so they ask.
-      const permit = !this.deps.inForce(d)
+      const permit = withdrawn
         ? WITHDRAWN
         : closedAtPlan && calls === 0 && index === 0
           ? ADMITTED

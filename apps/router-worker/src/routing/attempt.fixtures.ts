@@ -8,6 +8,7 @@ import {
   releaseCircuitProbe,
   type CircuitConfig,
   type CircuitData,
+  type Deployment,
   ErrorClass,
   type GatewaySpec,
   type ProviderKind,
@@ -202,6 +203,8 @@ export class LoopBench {
   abortAt: { at: number; controller: AbortController; reason: unknown } | null = null;
   /** Deployments the catalog in force no longer routes to (an admin deleted or disabled them). */
   readonly withdrawn = new Set<string>();
+  /** Deployments an admin changed (a key rotated, a base URL corrected): what the catalog in force has for the id. */
+  readonly replaced = new Map<string, Deployment>();
   /** Runs after each sleep (a catalog reload landing while the loop waits). */
   onSleep: (() => void) | null = null;
   readonly loop: AttemptLoop;
@@ -218,7 +221,7 @@ export class LoopBench {
       latency: { record: (id, stream, ms) => void this.latencies.push({ id, stream, ms }) },
       quota: { observer: (provider, route) => (status) => void this.observed.push(`${provider} ${route} ${status}`) },
       gateways: () => this.gateways,
-      inForce: (d) => !this.withdrawn.has(d.id),
+      inForce: (d) => (this.withdrawn.has(d.id) ? undefined : (this.replaced.get(d.id) ?? d)),
       events: {
         call: (d, status) => void this.events.push(`call ${d.id} ${status}`),
         retry: (d, c) => void this.events.push(`retry ${d.id} ${c}`),

@@ -197,12 +197,13 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * Whether this catalog routes to the deployment: it exists, and its provider and model are enabled. A request that
-   * planned it under an earlier catalog asks before each call. One map read.
+   * The deployment as this catalog has it, when it routes to it (it exists, and its provider and model are enabled);
+   * undefined otherwise. A request that planned it under an earlier catalog asks before each call, and calls with
+   * what this answers: a key rotated or a base URL corrected meanwhile is the one used. One map read.
    */
-  routesTo(deploymentId: string): boolean {
+  routing(deploymentId: string): Deployment | undefined {
     const d = this.byId.get(deploymentId);
-    return d !== undefined && d.provider.enabled && d.model.enabled;
+    return d !== undefined && d.provider.enabled && d.model.enabled ? d : undefined;
   }
 
   /** Enabled deployments a model string can reach, in catalog order (aliases are resolved by routing). */
