@@ -102,10 +102,18 @@ describe('job retention', () => {
  * ASYNC_JOB_RETENTION_S for good.
  */
 describe('async job retention on a quiet queue', () => {
-  const h = new GatewayHarness({ ASYNC_JOB_RETENTION_S: '1' });
+  // Long enough that the "still readable" reads cannot land past it however slow the machine; time is moved on by
+  // dating the job's completion back in Redis, which is all the gateway measures the retention from.
+  const RETENTION_S = 600;
+  const h = new GatewayHarness({ ASYNC_JOB_RETENTION_S: String(RETENTION_S) });
 
   beforeAll(() => h.start(), 60_000);
   afterAll(() => h.stop(), 30_000);
+
+  /** Make the job look finished `agoMs` before now. */
+  async function finishedAgo(jobId: string, agoMs: number): Promise<void> {
+    await h.redis.hset(h.queue.toKey(jobId), 'finishedOn', String(Date.now() - agoMs));
+  }
 
   it('404 for an async job read past ASYNC_JOB_RETENTION_S, and it leaves Redis', async () => {
     const accepted = await h.post('/api/v1/ai/jobs', { prompt: 'short-lived', model: 'sim-gpt' });
@@ -114,8 +122,12 @@ describe('async job retention on a quiet queue', () => {
     await waitFor(async () => (await h.queue.getJob(jobId))?.finishedOn !== undefined);
     const fresh = await h.get(`/api/v1/ai/jobs/${jobId}`);
     expect(((await fresh.json()) as JobView).status).toBe('completed');
+    // A minute short of its retention: still there.
+    await finishedAgo(jobId, (RETENTION_S - 60) * 1000);
+    const old = await h.get(`/api/v1/ai/jobs/${jobId}`);
+    expect(((await old.json()) as JobView).status).toBe('completed');
 
-    await new Promise((r) => setTimeout(r, 1_500));
+    await finishedAgo(jobId, RETENTION_S * 1000 + 1);
     const expired = await h.get(`/api/v1/ai/jobs/${jobId}`);
     expect(expired.status).toBe(404);
     expect(await expired.json()).toMatchObject({ error: { code: 'not_found', param: 'id' } });
