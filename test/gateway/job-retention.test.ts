@@ -107,12 +107,20 @@ describe('async job retention on a quiet queue', () => {
   const RETENTION_S = 600;
   const h = new GatewayHarness({ ASYNC_JOB_RETENTION_S: String(RETENTION_S) });
 
-  beforeAll(() => h.start(), 60_000);
-  afterAll(() => h.stop(), 30_000);
+  let redis: Redis;
+
+  beforeAll(async () => {
+    await h.start();
+    redis = new Redis(REDIS_URL);
+  }, 60_000);
+  afterAll(async () => {
+    await redis.quit();
+    await h.stop();
+  }, 30_000);
 
   /** Make the job look finished `agoMs` before now. */
   async function finishedAgo(jobId: string, agoMs: number): Promise<void> {
-    await h.redis.hset(h.queue.toKey(jobId), 'finishedOn', String(Date.now() - agoMs));
+    await redis.hset(h.queue.toKey(jobId), 'finishedOn', String(Date.now() - agoMs));
   }
 
   it('404 for an async job read past ASYNC_JOB_RETENTION_S, and it leaves Redis', async () => {
