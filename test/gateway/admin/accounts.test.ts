@@ -320,6 +320,12 @@ describe('admin API: users and keys', () => {
       expect((await walk<KeyBody>('/api/v1/ai/admin/keys', 3)).items.map((k) => k.id)).toEqual(
         allKeys.map((r) => r.id),
       );
+      // Newest first: the same rows, the other way round, each once across pages.
+      const usersDesc = await walk<UserBody>('/api/v1/ai/admin/users?order=desc', 2);
+      expect(usersDesc.items.map((u) => u.id)).toEqual(all.map((r) => r.id).reverse());
+      expect((await walk<KeyBody>('/api/v1/ai/admin/keys?order=desc', 3)).items.map((k) => k.id)).toEqual(
+        allKeys.map((r) => r.id).reverse(),
+      );
       const one = await createUser(h, 'paged-keys');
       const mine = await Promise.all([1, 2, 3].map((n) => createKey(h, { userId: one.id, name: `k${n}` })));
       const walked = await walk<KeyBody>(`/api/v1/ai/admin/keys?userId=${one.id}`, 2);
@@ -355,6 +361,7 @@ describe('admin API: users and keys', () => {
       [`/api/v1/ai/admin/users?cursor=${cursorOf('2026-01-01T24:00:00.000000Z')}`, 'cursor'],
       [`/api/v1/ai/admin/users?cursor=${cursorOf('0000-01-01T00:00:00.000000Z')}`, 'cursor'],
       ['/api/v1/ai/admin/keys?limit=-5', 'limit'],
+      ['/api/v1/ai/admin/keys?order=newest', 'order'],
       ['/api/v1/ai/admin/keys?userId=not-a-uuid', 'userId'],
     ])('400 in the error envelope naming the parameter for %s', async (route, param) => {
       const res = await call(h, 'GET', route);

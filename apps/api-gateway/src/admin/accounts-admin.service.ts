@@ -54,7 +54,10 @@ export class AccountsAdminService {
 
   async listUsers(q: ListPageQueryDto): Promise<ListPage<UserResponse>> {
     const after = positionOf(q.cursor);
-    return listPage(await this.users.page({ limit: q.limit ?? DEFAULT_LIST_LIMIT, after }), userResponse);
+    return listPage(
+      await this.users.page({ limit: q.limit ?? DEFAULT_LIST_LIMIT, after, order: q.order }),
+      userResponse,
+    );
   }
 
   /** The key is in this answer only: it is stored as a hash. */
@@ -88,7 +91,10 @@ export class AccountsAdminService {
 
   async listKeys(q: KeyListQueryDto): Promise<ListPage<KeyView>> {
     const after = positionOf(q.cursor);
-    return listPage(await this.keys.page({ userId: q.userId, limit: q.limit ?? DEFAULT_LIST_LIMIT, after }), keyView);
+    return listPage(
+      await this.keys.page({ userId: q.userId, limit: q.limit ?? DEFAULT_LIST_LIMIT, after, order: q.order }),
+      keyView,
+    );
   }
 
   /**

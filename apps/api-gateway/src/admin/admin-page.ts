@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, IsUUID, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, IsUUID, Max, Min } from 'class-validator';
 import { ErrorCode, GatewayError } from '@aigw/core';
 import type { KeysetPage, KeysetPosition } from '@aigw/entities';
 
@@ -7,7 +7,10 @@ export const DEFAULT_LIST_LIMIT = 100;
 export const MAX_LIST_LIMIT = 1000;
 const LIMIT_MESSAGE = `limit must be a whole number from 1 to ${MAX_LIST_LIMIT}`;
 
-/** `?limit&cursor` of the admin listings of users and keys (oldest first; `cursor`: a page's `nextCursor`). */
+/**
+ * `?limit&cursor&order` of the admin listings of users and keys (oldest first, or newest first with `order=desc`;
+ * `cursor`: the `nextCursor` of a page in the same order).
+ */
 export class ListPageQueryDto {
   @IsOptional()
   @Type(() => Number)
@@ -20,6 +23,11 @@ export class ListPageQueryDto {
   @IsOptional()
   @IsString({ message: 'cursor must be the nextCursor of a previous page' })
   cursor?: string;
+
+  /** `asc` (default): oldest first; `desc`: newest first. */
+  @IsOptional()
+  @IsIn(['asc', 'desc'], { message: 'order must be asc or desc' })
+  order?: 'asc' | 'desc';
 }
 
 /** `GET /api/v1/ai/admin/keys?userId&limit&cursor`. */

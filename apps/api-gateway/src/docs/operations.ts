@@ -55,8 +55,9 @@ function generationAnswer(description: string, schema: string, stream?: string):
 }
 
 const PAGE_DESCRIPTION =
-  '`{data, nextCursor}`: at most `limit` items (default 100, at most 1000); pass `nextCursor` as `cursor` for the ' +
-  'next page, null on the last. A page is stable under inserts: new items come after the last page.';
+  '`{data, nextCursor}`: at most `limit` items (default 100, at most 1000); pass `nextCursor` as `cursor` (with the ' +
+  'same `order`) for the next page, null on the last. Oldest first; `order=desc`: newest first. A page is stable ' +
+  'under inserts: new items come after the last page (oldest first) or before the first (newest first).';
 
 /** The costs as JSON (the default), or with `format=csv` their groups as a download. */
 function costsAnswer(): ResponseObject {
@@ -289,7 +290,7 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     responses: { '201': jsonAnswer('The user.', 'User') },
   },
   'GET /api/v1/ai/admin/users': {
-    summary: 'List users, oldest first, a page at a time',
+    summary: 'List users, oldest (or newest) first, a page at a time',
     query: 'ListPageQueryDto',
     description: PAGE_DESCRIPTION,
     responses: { '200': jsonAnswer('A page of users.', 'UserPage') },
@@ -300,7 +301,8 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     responses: { '201': jsonAnswer('The key (`key`, shown this once) and its record.', 'CreatedApiKey') },
   },
   'GET /api/v1/ai/admin/keys': {
-    summary: "List API keys (prefixes only, never the keys), every user's or one's, oldest first, a page at a time",
+    summary:
+      "List API keys (prefixes only, never the keys), every user's or one's, oldest (or newest) first, a page at a time",
     query: 'KeyListQueryDto',
     description: PAGE_DESCRIPTION,
     responses: { '200': jsonAnswer('A page of keys (prefixes only).', 'ApiKeyPage') },

@@ -7,7 +7,7 @@ import { UserQuotaEntity } from '../entities/user-quota.entity';
 import { UserEntity } from '../entities/user.entity';
 import { tableRef } from '../table-ref';
 import { AuditLogStore } from './audit-log.store';
-import { keysetAtSql, keysetPage, type KeysetPage, type KeysetQuery } from './keyset';
+import { keysetAtSql, keysetOrderSql, keysetPage, type KeysetPage, type KeysetQuery } from './keyset';
 
 export const API_KEY_PREFIX = 'sk-aigw-';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -254,9 +254,10 @@ export class ApiKeyStore {
       params.push(q.userId);
       where.push(`k.user_id = $${params.length}`);
     }
+    const sql = keysetOrderSql('k', q.order, `$${params.length + 1}`, `$${params.length + 2}`);
     if (q.after !== undefined) {
       params.push(q.after.at, q.after.id);
-      where.push(`(k.created_at, k.id) > ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+      where.push(sql.after);
     }
     const rows = await this.dataSource.query<(ApiKeyInfo & { cursorAt: string })[]>(
       `SELECT k.id, k.prefix, k.name, k.role, k.user_id AS "userId", u.name AS "userName",
@@ -266,7 +267,7 @@ export class ApiKeyStore {
          FROM ${tableRef(this.dataSource, ApiKeyEntity)} k
          JOIN ${tableRef(this.dataSource, UserEntity)} u ON u.id = k.user_id
         ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
-        ORDER BY k.created_at, k.id
+        ORDER BY ${sql.orderBy}
         LIMIT $1`,
       params,
     );

@@ -19,6 +19,20 @@ export interface KeysetQuery {
   limit: number;
   /** Start after this position; absent: from the first row. */
   after?: KeysetPosition;
+  /** `asc` (default): oldest first; `desc`: newest first, and "after" a position is before it in time. */
+  order?: 'asc' | 'desc';
+}
+
+/**
+ * The SQL of a keyset query's order over `(created_at, id)` of table alias `t`: the comparison that starts after a
+ * position (`$at`, `$id` placeholders given) and the ORDER BY. The index on (created_at, id) serves both directions.
+ */
+export function keysetOrderSql(t: string, order: KeysetQuery['order'], at: string, id: string) {
+  const desc = order === 'desc';
+  return {
+    after: `(${t}.created_at, ${t}.id) ${desc ? '<' : '>'} (${at}::timestamptz, ${id}::uuid)`,
+    orderBy: desc ? `${t}.created_at DESC, ${t}.id DESC` : `${t}.created_at, ${t}.id`,
+  };
 }
 
 /** created_at as `at` carries it: UTC, microseconds, parsed back exactly by `::timestamptz`. */

@@ -3,7 +3,7 @@ import { UserQuotaEntity } from '../entities/user-quota.entity';
 import { UserEntity } from '../entities/user.entity';
 import { tableRef } from '../table-ref';
 import { AuditLogStore } from './audit-log.store';
-import { keysetAtSql, keysetPage, type KeysetPage, type KeysetQuery } from './keyset';
+import { keysetAtSql, keysetOrderSql, keysetPage, type KeysetPage, type KeysetQuery } from './keyset';
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const UNIQUE_VIOLATION = '23505';
@@ -57,10 +57,11 @@ export class UserStore {
   /** One page of users by creation (then id), each with its tier; the index on (created_at, id) serves it. */
   async page(q: KeysetQuery): Promise<KeysetPage<UserView>> {
     const params: unknown[] = [q.limit + 1];
+    const sql = keysetOrderSql('u', q.order, '$2', '$3');
     let after = '';
     if (q.after !== undefined) {
       params.push(q.after.at, q.after.id);
-      after = 'WHERE (u.created_at, u.id) > ($2::timestamptz, $3::uuid)';
+      after = `WHERE ${sql.after}`;
     }
     const rows = await this.dataSource.query<(UserView & { cursorAt: string })[]>(
       `SELECT u.id, u.name, COALESCE(q.tier, 'default') AS tier, u.created_at AS "createdAt",
@@ -68,7 +69,7 @@ export class UserStore {
          FROM ${tableRef(this.dataSource, UserEntity)} u
          LEFT JOIN ${tableRef(this.dataSource, UserQuotaEntity)} q ON q.user_id = u.id
         ${after}
-        ORDER BY u.created_at, u.id
+        ORDER BY ${sql.orderBy}
         LIMIT $1`,
       params,
     );
