@@ -1265,7 +1265,16 @@ describe('web console', () => {
          SELECT id, md5(name) || md5(id::text), 'sk-aigw-p' || substr(md5(name), 1, 8), created_at
            FROM users WHERE name LIKE 'paged-%' ORDER BY created_at LIMIT 150`,
     );
+    const asked: string[] = [];
+    const onRequest = (r: { url(): string }) => {
+      if (r.url().includes('/api/v1/ai/admin/keys?')) {
+        asked.push(new URL(r.url()).search);
+      }
+    };
+    page.on('request', onRequest);
     try {
+      // Created last: newest first, it is on the first page, above a page and more of older keys.
+      const newest = await apiKeyFor('paged-newest');
       const [{ users, keys }] = await system.query<{ users: number; keys: number }>(
         'SELECT (SELECT count(*)::int FROM users) AS users, (SELECT count(*)::int FROM api_keys) AS keys',
       );
@@ -1274,14 +1283,21 @@ describe('web console', () => {
       await settled();
       const rows = page.locator('tr[data-key-prefix]');
       await expect(rows.count()).resolves.toBe(100);
+      await expect(rows.first().getAttribute('data-key-prefix')).resolves.toBe(prefixOf(newest));
+      asked.length = 0;
       await page.getByRole('button', { name: 'Show more keys' }).click();
       await page.getByRole('button', { name: 'Show more keys' }).waitFor({ state: 'detached' });
       await expect(rows.count()).resolves.toBe(keys);
+      // The next page only, from where the first ended: not the first page again.
+      expect(asked).toHaveLength(1);
+      expect(new URLSearchParams(asked[0]).get('cursor')).toEqual(expect.any(String));
+      expect(new URLSearchParams(asked[0]).get('order')).toBe('desc');
       await expect(page.getByText(`${users} user(s).`).count()).resolves.toBe(1);
       const quotaUsers = page.getByRole('region', { name: 'Quotas' }).getByLabel('User').locator('option');
       await expect(quotaUsers.count()).resolves.toBe(users + 1);
       await shot('07-keys-paged');
     } finally {
+      page.off('request', onRequest);
       await system.query(`DELETE FROM users WHERE name LIKE 'paged-%'`);
     }
   });

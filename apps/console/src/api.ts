@@ -170,23 +170,25 @@ export function qs(params: Record<string, string | number | undefined | null>): 
 const PAGE_MAX = 1000;
 
 /**
- * Up to `max` items of an admin listing that pages (`{data, nextCursor}`), following its cursor page after page;
- * `more`: the listing has items past them.
+ * Up to `max` items of an admin listing that pages (`{data, nextCursor}`), following its cursor page after page, from
+ * the start or from `from` (a `cursor` an earlier call returned); `more`: the listing has items past them, from
+ * `cursor` on.
  */
 export async function listPages<T>(
   path: string,
   params: Record<string, string | undefined> = {},
   max = Number.POSITIVE_INFINITY,
-): Promise<{ items: T[]; more: boolean }> {
+  from: string | null = null,
+): Promise<{ items: T[]; more: boolean; cursor: string | null }> {
   const items: T[] = [];
-  let cursor: string | null = null;
+  let cursor: string | null = from;
   do {
     const limit = Math.min(PAGE_MAX, max - items.length);
     const page: { data: T[]; nextCursor?: string | null } = await api(`${path}${qs({ ...params, limit, cursor })}`);
     items.push(...page.data);
     cursor = page.nextCursor ?? null;
   } while (cursor !== null && items.length < max);
-  return { items, more: cursor !== null };
+  return { items, more: cursor !== null, cursor };
 }
 
 /** A nil UUID: an admin lists its keys (none), anyone else gets 403. Reads nothing of anyone. */

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, endSession, listPages, sessionKeyPrefix } from '../api';
 import { formatCount, formatDateTime, formatKeyState, formatUsd } from '../format';
 import { useAction, useLoad } from '../hooks';
@@ -383,9 +383,21 @@ function QuotaEditor({ userId }: { userId: string }) {
 export function KeysScreen() {
   // Every user: the selects below offer each one.
   const users = useLoad(async () => (await listPages<UserItem>(`${ADMIN}/users`)).items, []);
-  // The oldest keys, a page more on each "Show more keys"; a reload (after a revoke) fetches as many again.
-  const [keysShown, setKeysShown] = useState(KEYS_PAGE);
-  const keys = useLoad(() => listPages<KeyItem>(`${ADMIN}/keys`, {}, keysShown), [keysShown]);
+  // The newest keys first (a key just created is on top, not pages away), a page more on each "Show more keys",
+  // fetched from where the last page ended; a reload (after a create or revoke) fetches as many as shown again.
+  const shown = useRef<Awaited<ReturnType<typeof listPages<KeyItem>>> | null>(null);
+  const wantMore = useRef(false);
+  const [moreAsked, setMoreAsked] = useState(0);
+  const keys = useLoad(async () => {
+    const have = shown.current;
+    const more = wantMore.current && have !== null && have.cursor !== null;
+    wantMore.current = false;
+    const got = more
+      ? await listPages<KeyItem>(`${ADMIN}/keys`, { order: 'desc' }, KEYS_PAGE, have.cursor)
+      : await listPages<KeyItem>(`${ADMIN}/keys`, { order: 'desc' }, Math.max(KEYS_PAGE, have?.items.length ?? 0));
+    shown.current = more ? { ...got, items: [...have.items, ...got.items] } : got;
+    return shown.current;
+  }, [moreAsked]);
   const [quotaUser, setQuotaUser] = useState('');
   return (
     <>
@@ -416,7 +428,10 @@ export function KeysScreen() {
                   type="button"
                   class="secondary"
                   disabled={keys.state === 'loading'}
-                  onClick={() => setKeysShown((n) => n + KEYS_PAGE)}
+                  onClick={() => {
+                    wantMore.current = true;
+                    setMoreAsked((n) => n + 1);
+                  }}
                 >
                   Show more keys
                 </button>
