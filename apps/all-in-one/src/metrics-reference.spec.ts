@@ -4,6 +4,7 @@ import { MetricName } from '@aigw/platform';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { CacheStats } from '../../api-gateway/src/cache/cache-stats';
 import { GatewayMetrics } from '../../api-gateway/src/generation/gateway-metrics';
+import { PendingLimit } from '../../api-gateway/src/generation/pending-limit';
 import { GatewayQueueDepthGauge } from '../../api-gateway/src/generation/queue-depth.gauge';
 import { HttpMetrics } from '../../api-gateway/src/http/http-metrics';
 import { MonitorMetrics } from '../../health-monitor/src/health/monitor-metrics';
@@ -41,6 +42,7 @@ function registeredFamilies(): Registry[] {
   new GatewayMetrics(gateway);
   new CacheStats(unused, { key: (k: string) => k } as never, unused, gateway, { add: () => undefined } as never);
   new GatewayQueueDepthGauge(gateway, unused, unused);
+  new PendingLimit({ MAX_PENDING_REQUESTS: 0 } as never, unused, gateway);
   const worker = new Registry();
   new WorkerMetrics(worker);
   new CircuitStateGauge(worker, unused, unused);

@@ -66,6 +66,7 @@ import { UsageQueue } from './generation/usage-queue';
 import { GenerationService } from './generation/generation.service';
 import { Servable } from './generation/servable';
 import { IdempotencyService } from './generation/idempotency.service';
+import { PendingLimit } from './generation/pending-limit';
 import { ReplyHub } from './generation/reply-hub';
 import { ConnectionDrainer } from './http/connection-drainer';
 import { HttpMetrics } from './http/http-metrics';
@@ -162,6 +163,7 @@ export class AppModule {
         CacheAdminService,
         CacheWarmer,
         ReplyHub,
+        PendingLimit,
         CancellationService,
         IdempotencyService,
         Servable,

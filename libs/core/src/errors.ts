@@ -97,6 +97,11 @@ export enum ErrorCode {
   NoHealthyProvider = 'no_healthy_provider',
   Timeout = 'timeout',
   ServiceUnavailable = 'service_unavailable',
+  /**
+   * This gateway process already holds `MAX_PENDING_REQUESTS` sync and streamed requests (waiting for a worker or
+   * running): a 503 with `Retry-After`, refused before anything was counted or queued, for another replica or later.
+   */
+  GatewayOverloaded = 'gateway_overloaded',
   Internal = 'internal_error',
 }
 
@@ -149,6 +154,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.NoHealthyProvider:
     case ErrorCode.ServiceUnavailable:
     case ErrorCode.ProviderOverloaded:
+    case ErrorCode.GatewayOverloaded:
       return 503;
     case ErrorCode.Timeout:
       return 504;
@@ -191,6 +197,7 @@ export function errorTypeOf(code: ErrorCode): ErrorType {
     case ErrorCode.NoHealthyProvider:
     case ErrorCode.ServiceUnavailable:
     case ErrorCode.ProviderOverloaded:
+    case ErrorCode.GatewayOverloaded:
       return 'service_unavailable_error';
     case ErrorCode.Timeout:
       return 'timeout_error';
@@ -242,6 +249,7 @@ export function anthropicErrorTypeOf(code: ErrorCode): AnthropicErrorType {
     case ErrorCode.NoHealthyProvider:
     case ErrorCode.ServiceUnavailable:
     case ErrorCode.ProviderOverloaded:
+    case ErrorCode.GatewayOverloaded:
       return 'overloaded_error';
     case ErrorCode.Timeout:
       return 'timeout_error';

@@ -37,12 +37,20 @@ describe('GatewayEnv', () => {
     ['RATE_LIMIT_RPM', 1_000_000_000],
     ['RATE_LIMIT_TPM', 1_000_000_000],
     ['MODELS_PUBLIC_RPM', 1_000_000_000],
+    ['MAX_PENDING_REQUESTS', 1_000_000],
   ])('bounds %s at %d: a larger value (Redis refused the expiry) is refused at boot, naming it', (name, max) => {
     expect(problem({ [name]: String(max) })).toBe('');
     expect(problem({ [name]: String(max + 1) })).toBe(
       `Invalid environment variables:\n  - ${name}: ${name} must not be greater than ${max}`,
     );
     expect(problem({ [name]: '100000000000000000000' })).toContain(`${name} must not be greater than ${max}`);
+  });
+
+  it('bounds the requests a process holds at 5000 by default; 0 lifts the bound, a negative count is refused', () => {
+    expect(validateEnv(GatewayEnv, {}).MAX_PENDING_REQUESTS).toBe(5_000);
+    expect(validateEnv(GatewayEnv, { MAX_PENDING_REQUESTS: '0' }).MAX_PENDING_REQUESTS).toBe(0);
+    expect(problem({ MAX_PENDING_REQUESTS: '-1' })).toContain('MAX_PENDING_REQUESTS must not be less than 0');
+    expect(problem({ MAX_PENDING_REQUESTS: '2.5' })).toContain('MAX_PENDING_REQUESTS');
   });
 
   describe('TRUST_PROXY', () => {

@@ -105,6 +105,18 @@ export class GatewayEnv extends CircuitTimingEnv {
   REQUEST_TIMEOUT_MS = 120_000;
 
   /**
+   * Sync and streamed requests this gateway process holds at once (from arrival until answered, waiting for a worker
+   * or running); past it a new one is answered `503 gateway_overloaded` with `Retry-After: 1` before it is admitted.
+   * Each costs about 27 KB of memory: 5,000 is ~135 MB, well inside the 512 Mi of the Kubernetes manifests. 0: no
+   * bound. Async submissions are not held in memory and do not count.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  MAX_PENDING_REQUESTS = 5_000;
+
+  /**
    * How long a connection test (`POST /api/v1/ai/admin/providers[/:id]/test`) waits for the health-monitor; keep
    * it above the monitor's PROBE_TIMEOUT_MS (the routes are probed concurrently).
    */

@@ -17,6 +17,7 @@ import { GenerationQueue, type Retention } from './generation-queue';
 import type { JobSnapshot } from './job-snapshot';
 import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from './idempotency';
 import { IdempotencyService, RUN_HOLD_MS, type Claim } from './idempotency.service';
+import { PendingLimit } from './pending-limit';
 import { ReplyHub } from './reply-hub';
 import type { ReplyWaiter, WaiterOptions } from './reply-waiter';
 import {
@@ -92,6 +93,7 @@ export class GenerationService {
     private readonly hub: ReplyHub,
     private readonly cancellation: CancellationService,
     private readonly metrics: GatewayMetrics,
+    private readonly limit: PendingLimit,
   ) {}
 
   /** The fields every request carries; `async` jobs may wait in the queue as long as their result is kept. */
@@ -111,6 +113,7 @@ export class GenerationService {
   }
 
   async answer(sub: Submission, client: Client): Promise<GenerationResult> {
+    this.makeRoom();
     // Until its job is queued (or it needs none), a draining process keeps its own worker taking jobs for it.
     const arrived = this.hub.arriving();
     try {
@@ -167,6 +170,7 @@ export class GenerationService {
 
   /** Resolves once the SSE response is open (the relay then owns it); rejects with the error to answer. */
   async stream(sub: Submission, client: Client, encoder: StreamEncoderFactory): Promise<void> {
+    this.makeRoom();
     const arrived = this.hub.arriving();
     try {
       const entry = await this.enter(sub, client);
@@ -252,6 +256,18 @@ export class GenerationService {
     );
     relay.replay(result);
     await relay.started;
+  }
+
+  /**
+   * Refuses a sync or streamed request the process has no room for (`MAX_PENDING_REQUESTS`), counted as its 503,
+   * before anything else: nothing was claimed, admitted, charged or queued for it. Async submissions never come here.
+   */
+  private makeRoom(): void {
+    try {
+      this.limit.assertRoom();
+    } catch (err) {
+      this.refused(err);
+    }
   }
 
   /**

@@ -52,6 +52,8 @@ interface Watch {
   readonly backsOff: boolean;
   /** Read-backs in a row that found the job still queued. */
   queuedReads: number;
+  /** Watching before its job is stored (enqueued, or a follower's log read): its request is still `arriving`. */
+  early: boolean;
 }
 
 function watchOf(waiter: ReplyWaiter, backsOff: boolean): Watch {
@@ -63,6 +65,7 @@ function watchOf(waiter: ReplyWaiter, backsOff: boolean): Watch {
     taken: false,
     backsOff,
     queuedReads: 0,
+    early: false,
   };
 }
 
@@ -126,6 +129,8 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
   private unregisterLocal?: () => void;
   /** Requests on their way to a job (admitted, not yet watching one): see `arriving`. */
   private arrivals = 0;
+  /** Watches whose request is still counted in `arrivals` (see `held`). */
+  private earlyWatches = 0;
 
   constructor(
     @Inject(ENV) private readonly env: GatewayEnv,
@@ -184,9 +189,10 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
    * an answer or a cancel (no job was queued) and the error is rethrown.
    */
   async watchEnqueued(waiter: ReplyWaiter, enqueue: () => Promise<unknown>): Promise<void> {
-    const watch = watchOf(waiter, true);
+    const watch = this.early(watchOf(waiter, true));
     this.listening.set(waiter.jobId, watch);
     waiter.watchedBy(() => {
+      this.settle(watch);
       if (this.listening.get(waiter.jobId) === watch) {
         this.listening.delete(waiter.jobId);
       }
@@ -232,9 +238,10 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     }
     const { feeds, subscribed } = entry;
     feeds.add(feed);
-    const watch = watchOf(waiter, true);
+    const watch = this.early(watchOf(waiter, true));
     this.followers.add(watch);
     waiter.watchedBy(() => {
+      this.settle(watch);
       this.followers.delete(watch);
       feeds.delete(feed);
       if (feeds.size === 0 && this.following.get(names.channel)?.feeds === feeds) {
@@ -255,11 +262,38 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
 
   /** The job is in Redis: start the fallback read-backs on the waiter's cadence. */
   private arm(watch: Watch): void {
+    this.settle(watch);
     watch.nextCheckAt = Date.now() + watch.waiter.firstCheckMs;
+  }
+
+  /** A watch that starts before its job is stored, while its request is still counted as arriving (`held`). */
+  private early(watch: Watch): Watch {
+    watch.early = true;
+    this.earlyWatches++;
+    return watch;
+  }
+
+  /** The watch's job is stored, or the watch ended: it no longer stands for a request counted as arriving. */
+  private settle(watch: Watch): void {
+    if (watch.early) {
+      watch.early = false;
+      this.earlyWatches--;
+    }
   }
 
   get pending(): number {
     return this.listening.size + this.polling.size + this.followers.size;
+  }
+
+  /**
+   * Sync and streamed requests this process holds: those on their way to a job (`arriving`) and those watching one,
+   * each once: a request watches its job from before the job is stored while it still counts as arriving, so those
+   * early watches are left out. (Between its job being stored and its `arrived()`, a few microtasks, a request counts
+   * twice: the bound this guards, `PendingLimit`, can only err on the side of refusing.) Three map sizes and two
+   * integers; each request adds an integer increment and decrement per count, nothing allocated.
+   */
+  get held(): number {
+    return this.arrivals + this.pending - this.earlyWatches;
   }
 
   /**

@@ -50,6 +50,8 @@ export enum MetricName {
   CacheRequests = 'aigw_cache_requests_total',
   CacheBytes = 'aigw_cache_bytes',
   CacheEntries = 'aigw_cache_entries',
+  /** Gateway: sync and streamed requests the process holds now (`MAX_PENDING_REQUESTS` bounds it). */
+  GatewayPendingRequests = 'aigw_gateway_pending_requests',
 }
 
 /**
