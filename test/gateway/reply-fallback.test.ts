@@ -1,6 +1,8 @@
+import type { ReplyMessage } from '@aigw/core';
 import { waitFor } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import { GenerationQueue, type GenerateJob } from '../../apps/api-gateway/src/generation/generation-queue';
+import type { JobSnapshot } from '../../apps/api-gateway/src/generation/job-snapshot';
 import { ReplyHub } from '../../apps/api-gateway/src/generation/reply-hub';
 import { chat, GatewayHarness, REDIS_URL, sleep } from './support';
 
@@ -150,6 +152,128 @@ describe('read-backs of a job still in the queue', () => {
       clock.mockRestore();
       spy.mockRestore();
       await h.queue.resume();
+    }
+  });
+});
+
+/** The hub's private parts these tests drive: its sweep (run once per virtual second) and its message entries. */
+interface HubInternals {
+  readonly pending: number;
+  sweep(): void;
+  receive(msg: ReplyMessage): void;
+}
+
+/**
+ * Read-backs whose answer the test sets (`state`), counted, on a clock the test moves (`step`: one virtual second,
+ * one sweep, its reads settled). The queue is paused: the real job stays queued, no worker answers it.
+ */
+function controlledReads(h: GatewayHarness): {
+  hub: HubInternals;
+  reads: () => number;
+  setState: (s: JobSnapshot) => void;
+  step: (seconds?: number) => Promise<void>;
+  restore: () => Promise<void>;
+} {
+  const queue = h.app.get(GenerationQueue);
+  const hub = h.app.get<ReplyHub, HubInternals>(ReplyHub);
+  const reads: Promise<unknown>[] = [];
+  let state: JobSnapshot = { state: 'queued' };
+  const spy = jest.spyOn(queue, 'snapshot').mockImplementation(() => {
+    const read = Promise.resolve(state);
+    reads.push(read);
+    return read;
+  });
+  let offset = 0;
+  const now = Date.now.bind(Date);
+  const clock = jest.spyOn(Date, 'now').mockImplementation(() => now() + offset);
+  return {
+    hub,
+    reads: () => reads.length,
+    setState: (s) => {
+      state = s;
+    },
+    step: async (seconds = 1) => {
+      for (let s = 0; s < seconds; s++) {
+        offset += 1_000;
+        hub.sweep();
+        await Promise.allSettled(reads);
+      }
+    },
+    restore: async () => {
+      clock.mockRestore();
+      spy.mockRestore();
+      await h.queue.resume();
+    },
+  };
+}
+
+/** Virtual seconds until no request waits any more (at most `max`). */
+async function secondsUntilAnswered(c: ReturnType<typeof controlledReads>, max: number): Promise<number> {
+  for (let s = 1; s <= max; s++) {
+    await c.step();
+    if (c.hub.pending === 0) {
+      return s;
+    }
+  }
+  return Infinity;
+}
+
+/**
+ * A message shows a worker took a queued job: from then on a lost final reply must be read back on the usual cadence
+ * (~1 s), not at the next backed-off read (up to 8 s away), where a deadline in between answered 504 a job that was
+ * answered and billed. A job back in the queue (a stalled worker's, moved back to wait) backs off again, and still
+ * needs a worker.
+ */
+describe('read-backs of a queued job once a worker took it', () => {
+  const { h } = gatewayWithAdmin({ CACHE_ENABLED: 'true' });
+
+  async function queuedJob(count: number): Promise<GenerateJob> {
+    let jobs: GenerateJob[] = [];
+    await waitFor(
+      async () => {
+        jobs = await h.queue.getJobs(['paused', 'waiting']);
+        return jobs.length === 1 && h.app.get<ReplyHub, HubInternals>(ReplyHub).pending === count;
+      },
+      { message: 'job not queued and watched' },
+    );
+    return jobs[0];
+  }
+
+  function start(job: GenerateJob): ReplyMessage {
+    const jobId = job.id ?? '';
+    return {
+      t: 'start',
+      jobId,
+      provider: 'sim',
+      model: 'sim-gpt',
+      route: 'direct',
+      attempts: 1,
+      id: jobId,
+      created: 1,
+    };
+  }
+
+  function completed(job: GenerateJob): JobSnapshot {
+    return { state: 'completed', outcome: { ok: true, result: h.result(job.data.request, 'answered') } };
+  }
+
+  it("reads the job back on the waiter's cadence after a message, not at the backed-off time", async () => {
+    await h.queue.pause();
+    const c = controlledReads(h);
+    try {
+      const pending = h.post('/v1/chat/completions', chat('taken after a while'));
+      const job = await queuedJob(1);
+      // Read back at 2, 4, 8, 16 and 24 s: the next read is due at 32 s.
+      await c.step(25);
+      expect(c.reads()).toBe(5);
+      // A worker takes the job (its `start` arrives), answers it, and its final reply is lost.
+      c.hub.receive(start(job));
+      c.setState(completed(job));
+      // Before: answered at 32 s, 7 s later.
+      expect(await secondsUntilAnswered(c, 10)).toBeLessThanOrEqual(2);
+      expect((await pending).status).toBe(200);
+    } finally {
+      await c.restore();
     }
   });
 });

@@ -73,8 +73,9 @@ function watchOf(waiter: ReplyWaiter, backsOff: boolean): Watch {
  * The longest wait between read-backs of a job still in the queue. No worker took it, so no reply of it can have been
  * lost: reading it every second made a backlog cost two Redis commands per waiting request per second (2,000
  * requests queued behind a slow provider: ~48,000 reads, 24 per request). A job found queued is read again after
- * twice the last wait, up to this; once found taken, on the waiter's cadence again. A reply lost while the job was
- * queued and then answered is read back at most this late (a reconnect reads every job back at once anyway).
+ * twice the last wait, up to this; once a message or a read shows a worker took it, on the waiter's cadence again
+ * (`messageCame`). Only a job all of whose messages were lost is read back up to this late once answered (a
+ * reconnect reads every job back at once anyway).
  */
 const QUEUED_CHECK_MAX_MS = 8_000;
 
@@ -82,6 +83,21 @@ const QUEUED_CHECK_MAX_MS = 8_000;
 function nextCheckOf(w: Watch, now: number): number {
   const every = w.waiter.checkEveryMs;
   return now + (w.backsOff && w.queuedReads > 0 ? Math.min(every * 2 ** w.queuedReads, QUEUED_CHECK_MAX_MS) : every);
+}
+
+/**
+ * A message for `w`'s job came at `now`: a worker took it. When that is news, the back-off of a queued job ends: its
+ * next read-back comes on the waiter's cadence (a lost final reply is read back ~1 s late, not up to 8 s). Before the
+ * job is stored (no read-back scheduled yet), `arm` schedules the first one.
+ */
+function messageCame(w: Watch, now: number): void {
+  if (!w.taken) {
+    w.taken = true;
+    w.queuedReads = 0;
+    if (w.nextCheckAt !== Number.POSITIVE_INFINITY) {
+      w.nextCheckAt = Math.min(w.nextCheckAt, now + w.waiter.checkEveryMs);
+    }
+  }
 }
 
 /**
@@ -344,7 +360,7 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
   private readonly receive = (msg: ReplyMessage): void => {
     const watch = this.listening.get(msg.jobId);
     if (watch !== undefined) {
-      watch.taken = true;
+      messageCame(watch, Date.now());
       watch.waiter.onReply(msg);
     }
   };
