@@ -1,4 +1,5 @@
 import type { ReplyMessage } from '@aigw/core';
+import { inFlightNames, RedisKeys } from '@aigw/platform';
 import { waitFor } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import { GenerationQueue, type GenerateJob } from '../../apps/api-gateway/src/generation/generation-queue';
@@ -161,6 +162,14 @@ interface HubInternals {
   readonly pending: number;
   sweep(): void;
   receive(msg: ReplyMessage): void;
+  mirror(channel: string, payload: string): void;
+  readonly listening: Map<string, { nextCheckAt: number }>;
+  readonly followers: Set<{ nextCheckAt: number }>;
+}
+
+/** Requests whose read-backs are scheduled: their job is stored, and a follower has replayed the job's log. */
+function armed(hub: HubInternals): number {
+  return [...hub.listening.values(), ...hub.followers].filter((w) => w.nextCheckAt !== Number.POSITIVE_INFINITY).length;
 }
 
 /**
@@ -232,7 +241,8 @@ describe('read-backs of a queued job once a worker took it', () => {
     await waitFor(
       async () => {
         jobs = await h.queue.getJobs(['paused', 'waiting']);
-        return jobs.length === 1 && h.app.get<ReplyHub, HubInternals>(ReplyHub).pending === count;
+        const hub = h.app.get<ReplyHub, HubInternals>(ReplyHub);
+        return jobs.length === 1 && hub.pending === count && armed(hub) === count;
       },
       { message: 'job not queued and watched' },
     );
@@ -272,6 +282,27 @@ describe('read-backs of a queued job once a worker took it', () => {
       // Before: answered at 32 s, 7 s later.
       expect(await secondsUntilAnswered(c, 10)).toBeLessThanOrEqual(2);
       expect((await pending).status).toBe(200);
+    } finally {
+      await c.restore();
+    }
+  });
+
+  it("reads a coalesced follower's job back on its cadence after a mirrored message", async () => {
+    await h.queue.pause();
+    const c = controlledReads(h);
+    try {
+      const pending = [h.post('/v1/chat/completions', chat('same')), h.post('/v1/chat/completions', chat('same'))];
+      const job = await queuedJob(2);
+      await c.step(25);
+      const keys = new RedisKeys(h.prefix);
+      const names = inFlightNames(keys, job.data.coalescingKey ?? '', job.id ?? '');
+      // The worker's `start` reaches the leader on its channel and the follower on the job's mirror.
+      c.hub.receive(start(job));
+      c.hub.mirror(names.channel, JSON.stringify(start(job)));
+      c.setState(completed(job));
+      // Before: the leader at ~26 s, the follower (never taken) at its backed-off read, 32 s.
+      expect(await secondsUntilAnswered(c, 10)).toBeLessThanOrEqual(2);
+      expect((await Promise.all(pending)).map((r) => r.status)).toEqual([200, 200]);
     } finally {
       await c.restore();
     }

@@ -31,7 +31,8 @@ import type { ReplyWaiter } from './reply-waiter';
 
 /** Followers of one coalesced job in this process, and the subscription to its mirrored replies. */
 interface Following {
-  feeds: Set<FollowerFeed>;
+  /** Each follower's watch and the feed its mirrored replies go to. */
+  feeds: Map<Watch, FollowerFeed>;
   subscribed: Promise<unknown>;
 }
 
@@ -249,17 +250,17 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     let entry = this.following.get(names.channel);
     if (entry === undefined) {
       const subscribed = this.subscriber.subscribe(names.channel);
-      entry = { feeds: new Set(), subscribed };
+      entry = { feeds: new Map(), subscribed };
       this.following.set(names.channel, entry);
     }
     const { feeds, subscribed } = entry;
-    feeds.add(feed);
     const watch = this.early(watchOf(waiter, true));
+    feeds.set(watch, feed);
     this.followers.add(watch);
     waiter.watchedBy(() => {
       this.settle(watch);
       this.followers.delete(watch);
-      feeds.delete(feed);
+      feeds.delete(watch);
       if (feeds.size === 0 && this.following.get(names.channel)?.feeds === feeds) {
         this.following.delete(names.channel);
         this.subscriber.unsubscribe(names.channel).catch((err: unknown) => this.errors.report('reply_read', err));
@@ -369,7 +370,9 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     const feeds = this.following.get(channel)?.feeds;
     const msg = feeds === undefined ? null : this.parse(payload);
     if (msg !== null) {
-      for (const feed of feeds ?? []) {
+      const now = Date.now();
+      for (const [watch, feed] of feeds ?? []) {
+        messageCame(watch, now);
         feed.onReply(msg);
       }
     }
