@@ -163,6 +163,7 @@ interface HubInternals {
   sweep(): void;
   receive(msg: ReplyMessage): void;
   mirror(channel: string, payload: string): void;
+  awaitsWorker(): Promise<boolean>;
   readonly listening: Map<string, { nextCheckAt: number }>;
   readonly followers: Set<{ nextCheckAt: number }>;
 }
@@ -303,6 +304,29 @@ describe('read-backs of a queued job once a worker took it', () => {
       // Before: the leader at ~26 s, the follower (never taken) at its backed-off read, 32 s.
       expect(await secondsUntilAnswered(c, 10)).toBeLessThanOrEqual(2);
       expect((await Promise.all(pending)).map((r) => r.status)).toEqual([200, 200]);
+    } finally {
+      await c.restore();
+    }
+  });
+
+  it('backs off again, and awaits a worker, once a job a worker took is back in the queue', async () => {
+    await h.queue.pause();
+    const c = controlledReads(h);
+    try {
+      const pending = h.post('/v1/chat/completions', chat('moved back to wait'));
+      const job = await queuedJob(1);
+      // Taken (read running at 2 s), then its worker stalls and the job goes back to wait.
+      c.setState({ state: 'running' });
+      await c.step(2);
+      expect(c.reads()).toBe(1);
+      c.setState({ state: 'queued' });
+      await c.step(30);
+      // Every second: 30 more reads (before). Backing off: at 3, 5, 9, 17 and 25 s.
+      expect(c.reads()).toBeLessThanOrEqual(6);
+      expect(await c.hub.awaitsWorker()).toBe(true);
+      c.setState(completed(job));
+      expect(await secondsUntilAnswered(c, 10)).toBeLessThanOrEqual(9);
+      expect((await pending).status).toBe(200);
     } finally {
       await c.restore();
     }

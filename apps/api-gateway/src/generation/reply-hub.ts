@@ -44,8 +44,13 @@ interface Watch {
   checking: boolean;
   /** Epoch ms of the first read-back that found the job missing, while every one since has; else null. */
   missingSince: number | null;
-  /** A worker took the job (a message came, or a read-back found it past the queue). */
+  /**
+   * A worker took the job: a message came, or the last read-back found it past the queue. A read-back that finds it
+   * queued again (a stalled worker's job moved back to wait) clears it, unless a message came while the read was out.
+   */
   taken: boolean;
+  /** Messages received for the job so far: a read-back tells by it whether one came while it was out. */
+  messages: number;
   /**
    * Whether the job's messages come to this watch (its own job, a coalesced leader's mirror): then a job found still
    * queued is read back later and later (`queuedReads`). A replay of another request's job learns only by reading.
@@ -64,6 +69,7 @@ function watchOf(waiter: ReplyWaiter, backsOff: boolean): Watch {
     checking: false,
     missingSince: null,
     taken: false,
+    messages: 0,
     backsOff,
     queuedReads: 0,
     early: false,
@@ -92,6 +98,7 @@ function nextCheckOf(w: Watch, now: number): number {
  * job is stored (no read-back scheduled yet), `arm` schedules the first one.
  */
 function messageCame(w: Watch, now: number): void {
+  w.messages++;
   if (!w.taken) {
     w.taken = true;
     w.queuedReads = 0;
@@ -430,12 +437,18 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
   private readBack(w: Watch): void {
     const { waiter } = w;
     w.checking = true;
+    const messages = w.messages;
     this.queue.snapshot(waiter.jobId).then(
       (snapshot) => {
         w.checking = false;
         const now = Date.now();
         // A message that came while the read was out means a worker took the job since.
-        w.queuedReads = snapshot.state === 'queued' && !w.taken ? w.queuedReads + 1 : 0;
+        const queued = snapshot.state === 'queued' && w.messages === messages;
+        w.queuedReads = queued ? w.queuedReads + 1 : 0;
+        if (queued) {
+          // Back in the queue (a stalled worker's job moved back to wait), if it ever left it.
+          w.taken = false;
+        }
         w.nextCheckAt = nextCheckOf(w, now);
         if (snapshot.state === 'missing') {
           w.missingSince ??= now;
@@ -445,7 +458,9 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
         } else {
           w.missingSince = null;
         }
-        w.taken ||= snapshot.state !== 'queued';
+        if (snapshot.state !== 'queued') {
+          w.taken = true;
+        }
         if (!waiter.done) {
           waiter.onSnapshot(snapshot);
         }
