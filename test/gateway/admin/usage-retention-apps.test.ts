@@ -157,3 +157,48 @@ describe('usage retention across apps (a monitor of the previous release pruned)
     expect(res.body).toMatchObject({ from: iso(recent), to: iso(recent + 3 * HOUR_MS) });
   });
 });
+
+/**
+ * A monitor records at start only what is actually gone: the earlier of its cutoff and the oldest row still present.
+ * Claiming its whole cutoff moved the shared edges for good (they only move forward) past rows nobody pruned: a
+ * replica that has not pruned yet, or one briefly started with a shorter retention than the one that prunes.
+ */
+describe('usage retention across apps (a monitor starts where nothing was pruned)', () => {
+  const h = new GatewayHarness();
+  let monitor: NestFastifyApplication | undefined;
+  const old = floorTo(Date.now() - 33 * DAY_MS, DAY_MS) + 10 * HOUR_MS;
+  const iso = (t: number): string => new Date(t).toISOString();
+
+  beforeAll(async () => {
+    await h.start();
+    const user = (await createUser(h, 'r-frank')).id;
+    const at = (t: number) => usageEvent(user, { createdAt: iso(t) });
+    await recordUsage(h, [at(old + 10 * 60_000), at(old + 40 * 60_000), at(old + 2 * HOUR_MS + 20 * 60_000)]);
+  });
+
+  afterAll(async () => {
+    await monitor?.close();
+    await h.stop();
+  }, 30_000);
+
+  it('claims no edge past the oldest rows still present, and the gateway still reads them by the hour', async () => {
+    // A retention of 31 days for the records and the hourly rollups: rows 33 days old are past both, not yet pruned.
+    monitor = await createHealthMonitor({ ...monitorEnv(h), USAGE_HOURLY_RETENTION_DAYS: 31 });
+    const edges = await h.app
+      .get(DataSource)
+      .query<{ level: string; before: Date }[]>(`SELECT level, before FROM usage_retention_edges ORDER BY level`);
+    // Before: both at the cutoff, now - 31 days.
+    expect(edges.map((e) => [e.level, e.before.toISOString()])).toEqual([
+      ['hourly', iso(old)],
+      ['raw', iso(old + 10 * 60_000)],
+    ]);
+    // Before: 400 (hourly rows read as gone).
+    const res = await call<UsageBody>(
+      h,
+      'GET',
+      `/api/v1/ai/admin/usage?from=${iso(old)}&to=${iso(old + 3 * HOUR_MS)}&groupBy=hour`,
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.totals.requests).toBe(3);
+  });
+});

@@ -186,17 +186,18 @@ export class HealthJobs implements OnApplicationBootstrap {
    * is the one that counts). One job scheduler shared by every monitor replica: exactly one process prunes at a time.
    */
   /**
-   * Records the edges this monitor's retention prunes to at `now`, deleting nothing (one statement; a retention
-   * that keeps everything records none). During a rolling upgrade a monitor of the previous release may still run
+   * Records how far usage is actually gone under this monitor's retention at `now`, deleting nothing (one
+   * statement; a retention that keeps everything records none): per level, the earlier of its cutoff and the oldest
+   * row still present (`recordGoneEdges`). During a rolling upgrade a monitor of the previous release may still run
    * the daily `prune-usage` job, which deletes without recording: from the edges recorded here the api-gateway's
    * analytics stop reading the rows it pruned up to this instant, rather than until this release's next prune (up
-   * to a day). Edges only move forward, so this never brings back rows already gone. A failure is logged: the next
-   * prune records them.
+   * to a day). Edges only move forward, so only rows already gone are claimed: a monitor that has not pruned (or
+   * never will) leaves the rows it would prune readable. A failure is logged: the next prune records them.
    */
   async recordUsageEdges(now: number): Promise<void> {
     const retention = usageRetentionOf(this.env);
     try {
-      await this.usage.recordEdges(usageCutoffs(retention, now));
+      await this.usage.recordGoneEdges(usageCutoffs(retention, now));
     } catch (err) {
       this.logger.warn(
         `usage retention edges not recorded at start (the next prune records them): ${describeError(err)}`,

@@ -148,10 +148,9 @@ export class UsageRetentionStore implements UsageCutoffsSource {
   /**
    * Moves each pruned level's edge forward, never back: rows gone under a shorter retention stay gone when it is
    * lengthened. A level kept for good (null) keeps the edge an earlier retention left. `prune` calls it before it
-   * deletes; the health-monitor also as it starts (one statement, no delete), for what a monitor of an earlier
-   * release, which recorded nothing, may have pruned.
+   * deletes.
    */
-  async recordEdges(c: UsageCutoffs): Promise<void> {
+  private async recordEdges(c: UsageCutoffs): Promise<void> {
     const levels = LEVELS.filter((l) => c[l] !== null);
     if (levels.length === 0) {
       return;
@@ -161,6 +160,33 @@ export class UsageRetentionStore implements UsageCutoffsSource {
       `INSERT INTO ${table} AS e (level, before) SELECT * FROM unnest($1::text[], $2::timestamptz[])
        ON CONFLICT (level) DO UPDATE SET before = GREATEST(e.before, EXCLUDED.before)`,
       [levels, levels.map((l) => c[l])],
+    );
+  }
+
+  /**
+   * Records, per level with a cutoff, only what is actually gone: the earlier of the cutoff and the level's oldest
+   * row still present (the cutoff when none is). The health-monitor calls it as it starts (one statement, no delete)
+   * for what a monitor of an earlier release, which recorded nothing, may have pruned. Claiming the whole cutoff
+   * there moved the shared edges for good (they only move forward) past rows still present, whenever the starting
+   * monitor had not pruned yet or briefly ran with a shorter retention than the one that prunes: the gateway then
+   * refused groupBy=hour (400) and widened ranges over rows it still has. Each oldest row is one read of an index
+   * (usage_records' created_at, the rollups' primary keys).
+   */
+  async recordGoneEdges(c: UsageCutoffs): Promise<void> {
+    if (LEVELS.every((l) => c[l] === null)) {
+      return;
+    }
+    const table = (e: Parameters<typeof tableRef>[1]): string => tableRef(this.dataSource, e);
+    await this.dataSource.query(
+      `INSERT INTO ${table(UsageRetentionEdgeEntity)} AS e (level, before)
+       SELECT level, LEAST(cutoff, oldest) FROM (VALUES
+         ('raw', $1::timestamptz, (SELECT min(created_at) FROM ${table(UsageRecordEntity)})),
+         ('hourly', $2::timestamptz, (SELECT min(hour) FROM ${table(UsageHourlyEntity)})),
+         ('daily', $3::timestamptz, (SELECT min(day) FROM ${table(UsageDailyEntity)}))
+       ) AS v (level, cutoff, oldest)
+       WHERE cutoff IS NOT NULL
+       ON CONFLICT (level) DO UPDATE SET before = GREATEST(e.before, EXCLUDED.before)`,
+      [c.raw, c.hourly, c.daily],
     );
   }
 }
