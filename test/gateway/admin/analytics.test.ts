@@ -265,6 +265,19 @@ describe('admin analytics', () => {
       expect(view.totals.requests).toBe(4);
     });
 
+    it('reads the edges once for costs: the projection ranges sit inside every retention', async () => {
+      let reads = 0;
+      const counting: UsageCutoffsSource = {
+        cutoffs: (em) => {
+          reads++;
+          return KEEP_ALL_CUTOFFS.cutoffs(em);
+        },
+      };
+      const service = new AnalyticsService(new UsageAnalyticsStore(h.app.get(DataSource), counting), () => at);
+      await service.costs({ from: '2026-10-01', to: '2026-10-09', by: 'day' });
+      expect(reads).toBe(1);
+    });
+
     it('refuses hourly groups of hours no longer kept, naming from', async () => {
       await expect(service().usage({ from: '2026-10-01', to: '2026-10-02', groupBy: 'hour' })).rejects.toMatchObject({
         status: 400,

@@ -98,10 +98,15 @@ function keyView(key: string | null, groupBy: AnalyticsGroupBy): string | null {
 /** Usage, cost and gateway statistics for admins, from the usage rollups (ADR 0009). */
 @Injectable()
 export class AnalyticsService {
+  /** For the projection's month to date and last days, inside every retention: no edges to read. */
+  private readonly recent: UsageAnalyticsStore;
+
   constructor(
     private readonly store: UsageAnalyticsStore,
     @Inject(ANALYTICS_CLOCK) private readonly clock: Clock,
-  ) {}
+  ) {
+    this.recent = store.withinMinRetention();
+  }
 
   async usage(q: AdminUsageQueryDto): Promise<AdminUsageView> {
     const groupBy = q.groupBy ?? 'day';
@@ -254,7 +259,7 @@ export class AnalyticsService {
     if (range.from >= range.to) {
       return 0;
     }
-    const [g] = await this.store.aggregate({ ...range, groupBy: 'none', latencies: false });
+    const [g] = await this.recent.aggregate({ ...range, groupBy: 'none', latencies: false });
     return g?.costUsd ?? 0;
   }
 

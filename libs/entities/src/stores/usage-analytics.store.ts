@@ -189,6 +189,14 @@ export class UsageAnalyticsStore {
     return readableRangeOf(from, to, await this.gone.cutoffs());
   }
 
+  /**
+   * This store for ranges every retention keeps (MIN_USAGE_RETENTION_DAYS back: the current month, the last 30
+   * days): none of their edges can be widened, so its reads skip the pruning's edges (one query less each).
+   */
+  withinMinRetention(): UsageAnalyticsStore {
+    return new UsageAnalyticsStore(this.dataSource);
+  }
+
   /** Whether hourly figures are still kept for everything from `from` on (a `groupBy: 'hour'` query needs them). */
   async hasHoursSince(from: Date): Promise<boolean> {
     const { hourly } = await this.gone.cutoffs();
