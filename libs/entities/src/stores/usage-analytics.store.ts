@@ -68,7 +68,12 @@ export interface AnalyticsQuery {
   latencies?: boolean;
 }
 
-/** What `aggregate` answered and the range it covered (`readableRange`, read in the same snapshot as the rows). */
+/**
+ * What `aggregate` answered and the range it covered: the one asked, except where an edge lies past what the pruning
+ * kept. Past the raw edge (USAGE_RETENTION_DAYS) an edge widens to its whole UTC hour (the hourly rollups'); past the
+ * hourly edge (USAGE_HOURLY_RETENTION_DAYS) to its whole UTC day; past the daily edge nothing is left. Worked out from
+ * the edges read in the same snapshot as the rows.
+ */
 export interface UsageAggregate {
   from: Date;
   to: Date;
@@ -124,7 +129,7 @@ export function planParts(from: Date, to: Date, groupBy: AnalyticsGroupBy): Part
   return parts;
 }
 
-/** `UsageAnalyticsStore.readableRange` for the cutoffs `c`. */
+/** The range an aggregate over [from, to) counts (`UsageAggregate`) for the cutoffs `c`. */
 function readableRangeOf(from: Date, to: Date, c: UsageCutoffs): { from: Date; to: Date } {
   const past = (t: number, cutoff: Date | null): boolean => cutoff !== null && t < cutoff.getTime();
   let f = from.getTime();
@@ -179,17 +184,6 @@ export class UsageAnalyticsStore {
   ) {}
 
   /**
-   * The range `aggregate` answers for [from, to): the same one, except where an edge lies past what the pruning
-   * kept. Raw records older than the raw edge (USAGE_RETENTION_DAYS) are gone, so such an edge widens to its whole
-   * UTC hour (the hourly rollups'); past the hourly edge (USAGE_HOURLY_RETENTION_DAYS) to its whole UTC day. Past
-   * the daily edge (USAGE_DAILY_RETENTION_DAYS) nothing is left: those days count nothing. Read apart from the rows:
-   * to say which range an aggregate counted, take `aggregateWithRange`'s.
-   */
-  async readableRange(from: Date, to: Date): Promise<{ from: Date; to: Date }> {
-    return readableRangeOf(from, to, await this.gone.cutoffs());
-  }
-
-  /**
    * This store for ranges every retention keeps (MIN_USAGE_RETENTION_DAYS back: the current month, the last 30
    * days): none of their edges can be widened, so its reads skip the pruning's edges (one query less each).
    */
@@ -204,7 +198,7 @@ export class UsageAnalyticsStore {
   }
 
   /**
-   * Every group of `readableRange(from, to)`, ordered by key (NULL last). The edges and the rows are read in one
+   * Every group of the range `aggregateWithRange` says it counted, ordered by key (NULL last). The edges and the rows are read in one
    * snapshot (REPEATABLE READ): the pruning records an edge before it deletes, so rows this reads are never ones a
    * prune running meanwhile removed.
    */
@@ -214,7 +208,7 @@ export class UsageAnalyticsStore {
 
   /**
    * `aggregate`, with the range it covered: worked out from the edges of the same snapshot as the rows, so it is the
-   * range counted even when a prune records new edges meanwhile (which a `readableRange` before it would not be).
+   * range counted even when a prune records new edges meanwhile (which edges read before it would not be).
    */
   async aggregateWithRange(query: AnalyticsQuery): Promise<UsageAggregate> {
     return this.withoutJit(async (em) => {
