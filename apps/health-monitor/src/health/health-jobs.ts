@@ -181,11 +181,6 @@ export class HealthJobs implements OnApplicationBootstrap {
   }
 
   /**
-   * Deletes usage past USAGE_RETENTION_DAYS (usage_records) and the rollups' retentions, oldest first in bounded
-   * batches, after recording how far it goes (the edges the api-gateway's analytics read: this process's retention
-   * is the one that counts). One job scheduler shared by every monitor replica: exactly one process prunes at a time.
-   */
-  /**
    * Records how far usage is actually gone under this monitor's retention at `now`, deleting nothing (one
    * statement; a retention that keeps everything records none): per level, the earlier of its cutoff and the oldest
    * row still present (`recordGoneEdges`). During a rolling upgrade a monitor of the previous release may still run
@@ -205,6 +200,11 @@ export class HealthJobs implements OnApplicationBootstrap {
     }
   }
 
+  /**
+   * Deletes usage past USAGE_RETENTION_DAYS (usage_records) and the rollups' retentions, oldest first in bounded
+   * batches, after recording how far it goes (the edges the api-gateway's analytics read: this process's retention
+   * is the one that counts). One job scheduler shared by every monitor replica: exactly one process prunes at a time.
+   */
   async pruneUsage(): Promise<void> {
     const retention = usageRetentionOf(this.env);
     if (retention.rawDays === 0 && retention.hourlyDays === 0 && retention.dailyDays === 0) {
