@@ -79,7 +79,7 @@ export { DeploymentStatsStore, type DeploymentStats } from './stores/deployment-
 export { QuotaUsageStore, type QuotaResetRow, type QuotaUsageRow } from './stores/quota-usage.store';
 export { AuditLogStore, type AuditEntry, type AuditRecord } from './stores/audit-log.store';
 export { UserStore, DuplicateUserError, type UserView } from './stores/user.store';
-export type { KeysetPage, KeysetPosition, KeysetQuery } from './stores/keyset';
+export { UUID_PATTERN, type KeysetPage, type KeysetPosition, type KeysetQuery } from './stores/keyset';
 export { QuotaStore, type QuotaRow, type QuotaPatch } from './stores/quota.store';
 export {
   UsageReportStore,

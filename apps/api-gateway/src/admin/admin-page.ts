@@ -1,7 +1,7 @@
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, IsUUID, Max, Min } from 'class-validator';
 import { ErrorCode, GatewayError } from '@aigw/core';
-import type { KeysetPage, KeysetPosition } from '@aigw/entities';
+import { UUID_PATTERN, type KeysetPage, type KeysetPosition } from '@aigw/entities';
 
 export const DEFAULT_LIST_LIMIT = 100;
 export const MAX_LIST_LIMIT = 1000;
@@ -47,8 +47,8 @@ export interface ListPage<T> {
   nextCursor: string | null;
 }
 
-const CURSOR =
-  /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z) ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+/** `at` and `id` of a position as a cursor carries them (base64url of this text; the id as PostgreSQL writes it). */
+const CURSOR = new RegExp(String.raw`^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z) (${UUID_PATTERN})$`);
 
 /**
  * Whether `at` (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) names an instant that exists, from year 1 on (PostgreSQL has no year

@@ -7,10 +7,9 @@ import { UserQuotaEntity } from '../entities/user-quota.entity';
 import { UserEntity } from '../entities/user.entity';
 import { tableRef } from '../table-ref';
 import { AuditLogStore } from './audit-log.store';
-import { keysetAtSql, keysetOrderSql, keysetPage, type KeysetPage, type KeysetQuery } from './keyset';
+import { keysetAtSql, keysetOrderSql, keysetPage, UUID, type KeysetPage, type KeysetQuery } from './keyset';
 
 export const API_KEY_PREFIX = 'sk-aigw-';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A key's restrictions and own limits; absent or null: none (the tier and defaults apply). */
 export interface ApiKeyGovernance {
@@ -271,7 +270,7 @@ export class ApiKeyStore {
         LIMIT $1`,
       params,
     );
-    return keysetPage(rows, q.limit, ({ cursorAt: _cursorAt, ...key }) => key);
+    return keysetPage(rows, q.limit);
   }
 
   /**

@@ -1,3 +1,9 @@
+/** A UUID in its canonical text, lowercase (as PostgreSQL writes it): for patterns that embed one. */
+export const UUID_PATTERN = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+
+/** A whole string that is a UUID, in either case (PostgreSQL's `::uuid` takes both). */
+export const UUID = new RegExp(`^${UUID_PATTERN}$`, 'i');
+
 /**
  * Where a page of a listing ordered by `(created_at, id)` ended: the next page starts after it. `at` is PostgreSQL's
  * own text of created_at, to the microsecond: a JS Date keeps milliseconds only, and a position rounded to them
@@ -42,17 +48,16 @@ export function keysetAtSql(column: string): string {
 
 /**
  * The page of `rows` fetched with `LIMIT limit + 1` (one more row than asked tells whether another page follows,
- * without a count), each row carrying its position in `cursorAt`.
+ * without a count), each row carrying its position in `cursorAt`: the items are the rows without it.
  */
-export function keysetPage<R extends { id: string; cursorAt: string }, T>(
+export function keysetPage<R extends { id: string; cursorAt: string }>(
   rows: R[],
   limit: number,
-  view: (row: R) => T,
-): KeysetPage<T> {
+): KeysetPage<Omit<R, 'cursorAt'>> {
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return {
-    items: page.map(view),
+    items: page.map(({ cursorAt: _cursorAt, ...item }) => item),
     next: rows.length > limit && last !== undefined ? { at: last.cursorAt, id: last.id } : null,
   };
 }

@@ -2,7 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { UserQuotaEntity } from '../entities/user-quota.entity';
 import { UserEntity } from '../entities/user.entity';
 import { AuditLogStore } from './audit-log.store';
-import { UUID } from './user.store';
+import { UUID } from './keyset';
 
 /** A user's quota row. A null limit defers to the tier (see `resolveCallerPolicy`). */
 export interface QuotaRow {

@@ -3,9 +3,8 @@ import { UserQuotaEntity } from '../entities/user-quota.entity';
 import { UserEntity } from '../entities/user.entity';
 import { tableRef } from '../table-ref';
 import { AuditLogStore } from './audit-log.store';
-import { keysetAtSql, keysetOrderSql, keysetPage, type KeysetPage, type KeysetQuery } from './keyset';
+import { keysetAtSql, keysetOrderSql, keysetPage, UUID, type KeysetPage, type KeysetQuery } from './keyset';
 
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const UNIQUE_VIOLATION = '23505';
 
 export interface UserView {
@@ -73,7 +72,7 @@ export class UserStore {
         LIMIT $1`,
       params,
     );
-    return keysetPage(rows, q.limit, ({ cursorAt: _cursorAt, ...user }) => user);
+    return keysetPage(rows, q.limit);
   }
 
   async exists(id: string): Promise<boolean> {
