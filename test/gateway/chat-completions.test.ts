@@ -1,6 +1,14 @@
 import { ErrorCode, GatewayError, type GenerateOutcome, type GenerationResult } from '@aigw/core';
 import { waitFor } from '@aigw/testing';
-import { chat, GatewayHarness, lastUserText, sseEvents, type ErrorEnvelope, type GenerateJob } from './support';
+import {
+  chat,
+  GatewayHarness,
+  lastUserText,
+  readUntil,
+  sseEvents,
+  type ErrorEnvelope,
+  type GenerateJob,
+} from './support';
 import { GENERATE_ATTEMPTS } from '../../apps/api-gateway/src/generation/generation-queue';
 
 interface Completion {
@@ -378,15 +386,7 @@ describe('POST /v1/chat/completions', () => {
       body: JSON.stringify(chat('x', { stream: true })),
       signal: abort.signal,
     });
-    const reader = res.body?.getReader();
-    let received = '';
-    while (!received.includes('never')) {
-      const part = await reader?.read();
-      if (!part || part.done) {
-        break;
-      }
-      received += Buffer.from(part.value).toString();
-    }
+    await readUntil(res, 'never');
     abort.abort();
     await waitFor(() => h.cancels.find((c) => c.jobId === jobId), { message: 'no cancel message after disconnect' });
     expect(h.cancels.find((c) => c.jobId === jobId)?.reason).toBe('client_disconnected');

@@ -1,4 +1,3 @@
-import { connect } from 'node:net';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { chat, GatewayHarness, type ErrorEnvelope } from './support';
@@ -146,22 +145,13 @@ describe('api-gateway: CORS with CORS_ORIGINS set to origins', () => {
 
   /** Sends a request's head only and reads the answer the gateway gives before the body. */
   function headOnly(head: string): Promise<string> {
-    const url = new URL(h.url);
-    return new Promise((resolve, reject) => {
-      const socket = connect(Number(url.port), url.hostname, () => socket.write(head));
-      let got = '';
-      socket.setEncoding('utf8');
-      socket.on('data', (d: string) => {
-        got += d;
-        // A whole answer (Node keeps the connection of a 417 open): done.
+    // Up to a whole answer (Node keeps the connection of a 417 open).
+    return h.raw(head, {
+      done: (got) => {
         const end = got.indexOf('\r\n\r\n');
         const length = Number(/\r\ncontent-length: (\d+)/i.exec(got)?.[1] ?? NaN);
-        if (end !== -1 && got.length - end - 4 >= length) {
-          socket.destroy();
-        }
-      });
-      socket.on('close', () => resolve(got));
-      socket.on('error', (err) => (got === '' ? reject(err) : resolve(got)));
+        return end !== -1 && got.length - end - 4 >= length;
+      },
     });
   }
 

@@ -22,21 +22,7 @@ describe('api-gateway: Expect: 100-continue', () => {
    * (an answer given without the body), or up to a `100 Continue`, which asks for the body this client never sends.
    */
   function headOnly(head: string): Promise<string> {
-    const url = new URL(h.url);
-    return new Promise((resolve, reject) => {
-      const socket = connect(Number(url.port), url.hostname, () => socket.write(head));
-      let got = '';
-      socket.setEncoding('utf8');
-      socket.on('data', (d: string) => {
-        got += d;
-        if (got.startsWith('HTTP/1.1 100 ')) {
-          socket.destroy();
-          resolve(got);
-        }
-      });
-      socket.on('close', () => resolve(got));
-      socket.on('error', (err) => (got === '' ? reject(err) : resolve(got)));
-    });
+    return h.raw(head, { done: (got) => got.startsWith('HTTP/1.1 100 ') });
   }
 
   function request(method: string, path: string, headers: Record<string, string>, length = LARGE): string {

@@ -1,4 +1,3 @@
-import { connect } from 'node:net';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { chat, GatewayHarness, type ErrorEnvelope } from './support';
 
@@ -51,19 +50,6 @@ describe('api-gateway HTTP surface', () => {
   });
 
   describe("requests Node's HTTP parser refuses", () => {
-    /** Writes `raw` on a fresh connection and reads what comes back until the server closes it. */
-    function rawExchange(raw: string): Promise<string> {
-      const url = new URL(h.url);
-      return new Promise((resolve, reject) => {
-        const socket = connect(Number(url.port), url.hostname, () => socket.write(raw));
-        let got = '';
-        socket.setEncoding('utf8');
-        socket.on('data', (d: string) => (got += d));
-        socket.on('close', () => resolve(got));
-        socket.on('error', (err) => (got === '' ? reject(err) : resolve(got)));
-      });
-    }
-
     function envelopeOf(response: string): ErrorEnvelope {
       return JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4)) as ErrorEnvelope;
     }
@@ -77,7 +63,7 @@ describe('api-gateway HTTP surface', () => {
     });
 
     it('400 in the envelope for a request that is not HTTP', async () => {
-      const response = await rawExchange('GET /v1/models HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n');
+      const response = await h.raw('GET /v1/models HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n');
       expect(response).toMatch(/^HTTP\/1\.1 400 /);
       expect(response).toMatch(/\r\nx-request-id: req_[0-9a-f]{32}\r\n/);
       expectEnvelope(envelopeOf(response), 'invalid_request');
@@ -91,12 +77,12 @@ describe('api-gateway HTTP surface', () => {
     }
 
     it('417 in the envelope, naming Expect, for an expectation other than 100-continue', async () => {
-      const response = await rawExchange(expecting('/v1/chat/completions', 'something-else'));
+      const response = await h.raw(expecting('/v1/chat/completions', 'something-else'));
       expect(response).toMatch(/^HTTP\/1\.1 417 /);
       expect(response).toMatch(/\r\nx-request-id: req_[0-9a-f]{32}\r\n/);
       expectEnvelope(envelopeOf(response), 'invalid_request', 'Expect');
       // Anthropic's shape on its route.
-      const anthropic = await rawExchange(expecting('/v1/messages', 'something-else'));
+      const anthropic = await h.raw(expecting('/v1/messages', 'something-else'));
       expect(anthropic).toMatch(/^HTTP\/1\.1 417 /);
       expect((envelopeOf(anthropic) as unknown as { type: string }).type).toBe('error');
     });

@@ -1,7 +1,7 @@
 import { ErrorCode } from '@aigw/core';
 import { waitFor } from '@aigw/testing';
 import { ReplyHub } from '../../apps/api-gateway/src/generation/reply-hub';
-import { chat, GatewayHarness, lastUserText, type ErrorEnvelope } from './support';
+import { chat, GatewayHarness, lastUserText, readUntil, type ErrorEnvelope } from './support';
 
 /**
  * MAX_PENDING_REQUESTS: a gateway whose workers fell behind (here: the queue paused) holds at most that many sync and
@@ -116,16 +116,7 @@ describe('api-gateway: MAX_PENDING_REQUESTS', () => {
 
     h.handle(async (job) => {
       const jobId = job.id ?? '';
-      await h.publish(job, {
-        t: 'start',
-        jobId,
-        provider: 'sim',
-        model: 'sim-gpt',
-        route: 'direct',
-        attempts: 1,
-        id: 'chatcmpl-x',
-        created: 1,
-      });
+      await h.publish(job, h.startMessage(job));
       await h.publish(job, { t: 'chunk', jobId, seq: 0, text: 'partial' });
       await h.cancelled(jobId);
       return h.answer(job, 'partial', { publish: false });
@@ -133,15 +124,7 @@ describe('api-gateway: MAX_PENDING_REQUESTS', () => {
     const leave = new AbortController();
     const res = await send('stream then leave', { stream: true }, leave.signal);
     expect(res.status).toBe(200);
-    const reader = res.body?.getReader();
-    let received = '';
-    while (!received.includes('partial')) {
-      const part = await reader?.read();
-      if (!part || part.done) {
-        break;
-      }
-      received += Buffer.from(part.value).toString();
-    }
+    await readUntil(res, 'partial');
     expect(held()).toBe(1);
     leave.abort();
     await waitFor(() => held() === 0, { message: 'the abandoned stream still held' });

@@ -250,20 +250,6 @@ describe('read-backs of a queued job once a worker took it', () => {
     return jobs[0];
   }
 
-  function start(job: GenerateJob): ReplyMessage {
-    const jobId = job.id ?? '';
-    return {
-      t: 'start',
-      jobId,
-      provider: 'sim',
-      model: 'sim-gpt',
-      route: 'direct',
-      attempts: 1,
-      id: jobId,
-      created: 1,
-    };
-  }
-
   function completed(job: GenerateJob): JobSnapshot {
     return { state: 'completed', outcome: { ok: true, result: h.result(job.data.request, 'answered') } };
   }
@@ -278,7 +264,7 @@ describe('read-backs of a queued job once a worker took it', () => {
       await c.step(25);
       expect(c.reads()).toBe(5);
       // A worker takes the job (its `start` arrives), answers it, and its final reply is lost.
-      c.hub.receive(start(job));
+      c.hub.receive(h.startMessage(job));
       c.setState(completed(job));
       // Before: answered at 32 s, 7 s later.
       expect(await secondsUntilAnswered(c, 10)).toBeLessThanOrEqual(2);
@@ -298,8 +284,8 @@ describe('read-backs of a queued job once a worker took it', () => {
       const keys = new RedisKeys(h.prefix);
       const names = inFlightNames(keys, job.data.coalescingKey ?? '', job.id ?? '');
       // The worker's `start` reaches the leader on its channel and the follower on the job's mirror.
-      c.hub.receive(start(job));
-      c.hub.mirror(names.channel, JSON.stringify(start(job)));
+      c.hub.receive(h.startMessage(job));
+      c.hub.mirror(names.channel, JSON.stringify(h.startMessage(job)));
       c.setState(completed(job));
       // Before: the leader at ~26 s, the follower (never taken) at its backed-off read, 32 s.
       expect(await secondsUntilAnswered(c, 10)).toBeLessThanOrEqual(2);

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -41,6 +42,8 @@ export { DATABASE_URL, REDIS_URL };
 export type GenerateJob = Job<GenerateJobData, GenerateOutcome, JobName.Generate>;
 /** The test's stand-in for the router-worker: what to do with one generate job. */
 export type JobHandler = (job: GenerateJob) => Promise<GenerateOutcome>;
+
+export type StartMessage = Extract<ReplyMessage, { t: 'start' }>;
 
 export interface ErrorEnvelope {
   error: { message: string; type: string; code: string; param: string | null };
@@ -160,6 +163,21 @@ export class GatewayHarness {
     }
   }
 
+  /** The `start` of a stream as the worker sends it for `job` (its id that of `result`); `overrides` change fields. */
+  startMessage(job: GenerateJob, overrides: Partial<StartMessage> = {}): StartMessage {
+    return {
+      t: 'start',
+      jobId: job.id ?? '',
+      provider: 'sim',
+      model: 'sim-gpt',
+      route: 'direct',
+      attempts: 1,
+      id: `chatcmpl-${job.data.request.requestId}`,
+      created: 1,
+      ...overrides,
+    };
+  }
+
   result(request: GenerationRequest, text: string, overrides: Partial<GenerationResult> = {}): GenerationResult {
     return {
       requestId: request.requestId,
@@ -192,16 +210,7 @@ export class GatewayHarness {
     const result = this.result(request, text);
     if (opts.publish !== false) {
       if (request.stream) {
-        await this.publish(job, {
-          t: 'start',
-          jobId,
-          provider: 'sim',
-          model: 'sim-gpt',
-          route: 'direct',
-          attempts: 1,
-          id: result.id,
-          created: 1,
-        });
+        await this.publish(job, this.startMessage(job));
         const words = text.split(/(?= )/);
         for (let seq = 0; seq < words.length; seq++) {
           await this.publish(job, { t: 'chunk', jobId, seq, text: words[seq] });
@@ -237,6 +246,30 @@ export class GatewayHarness {
       headers,
       body: typeof body === 'string' ? body : JSON.stringify(body),
       signal,
+    });
+  }
+
+  /**
+   * Writes `request` on a fresh connection and reads what comes back until the server closes its side, or until
+   * `opts.done` says what came so far is all the test needs (the socket is then destroyed). `halfClose`: end the
+   * socket once the request is written (the FIN `nc -N` sends). An error after some bytes resolves with them.
+   */
+  raw(request: string, opts: { halfClose?: boolean; done?: (got: string) => boolean } = {}): Promise<string> {
+    const url = new URL(this.url);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname, () =>
+        opts.halfClose === true ? socket.end(request) : socket.write(request),
+      );
+      let got = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (d: string) => {
+        got += d;
+        if (opts.done?.(got) === true) {
+          socket.destroy();
+        }
+      });
+      socket.on('close', () => resolve(got));
+      socket.on('error', (err) => (got === '' ? reject(err) : resolve(got)));
     });
   }
 
@@ -285,6 +318,20 @@ export async function sseEvents(res: Response): Promise<{ events: SseEvent[]; pa
   const events = parseSse(await res.text());
   const payloads = events.map((e) => (e.data === '[DONE]' ? '[DONE]' : (JSON.parse(e.data) as unknown)));
   return { events, payloads };
+}
+
+/** Reads a streamed body until it holds `text` (or ends); what was read. The rest stays unread. */
+export async function readUntil(res: Response, text: string): Promise<string> {
+  const reader = res.body?.getReader();
+  let received = '';
+  while (!received.includes(text)) {
+    const part = await reader?.read();
+    if (!part || part.done) {
+      break;
+    }
+    received += Buffer.from(part.value).toString();
+  }
+  return received;
 }
 
 export { sleep } from '@aigw/testing';
