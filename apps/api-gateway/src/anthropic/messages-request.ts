@@ -17,6 +17,8 @@ import {
 } from '@aigw/core';
 import { applyRoutingChoices, isSet, type RequestFrame } from '../generation/request-frame';
 import { FUNCTION_NAME, TOOL_CALL_ID } from '../validation/openai-fields';
+import { invalidParam } from '../validation/validation-errors';
+import { isRecord } from '../validation/validators';
 import { MESSAGES_FIELDS, type AnthropicBlock, type AnthropicToolChoice, type MessagesDto } from './messages.dto';
 
 /*
@@ -26,28 +28,20 @@ import { MESSAGES_FIELDS, type AnthropicBlock, type AnthropicToolChoice, type Me
 
 const IMAGE_TYPES: ReadonlySet<unknown> = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 
-function invalid(param: string, message: string): GatewayError {
-  return new GatewayError(ErrorCode.InvalidRequest, `Invalid '${param}': ${message}.`, { param });
-}
-
 function unsupported(param: string, message: string): GatewayError {
   return new GatewayError(ErrorCode.UnsupportedParameter, `'${param}' is not supported: ${message}.`, { param });
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function blockAt(v: unknown, at: string): AnthropicBlock {
   if (!isRecord(v) || typeof v.type !== 'string') {
-    throw invalid(at, 'must be a content block object with a type');
+    throw invalidParam(at, 'must be a content block object with a type');
   }
   return v as AnthropicBlock;
 }
 
 function textOf(b: AnthropicBlock, at: string): string {
   if (typeof b.text !== 'string') {
-    throw invalid(`${at}.text`, 'must be a string');
+    throw invalidParam(`${at}.text`, 'must be a string');
   }
   return b.text;
 }
@@ -61,7 +55,7 @@ function cacheControlOf(cc: unknown, at: string): CacheControl | undefined {
     return undefined;
   }
   if (!isRecord(cc) || typeof cc.type !== 'string' || (cc.ttl !== undefined && typeof cc.ttl !== 'string')) {
-    throw invalid(`${at}.cache_control`, "must be an object such as {type: 'ephemeral'}");
+    throw invalidParam(`${at}.cache_control`, "must be an object such as {type: 'ephemeral'}");
   }
   return cc.ttl === undefined ? { type: cc.type } : { type: cc.type, ttl: cc.ttl };
 }
@@ -86,14 +80,14 @@ function imagePart(b: AnthropicBlock, at: string): ContentPart {
 function imageUrlPart(b: AnthropicBlock, at: string): ContentPart & { type: 'image_url' } {
   const source = b.source;
   if (!isRecord(source)) {
-    throw invalid(`${at}.source`, 'must be an object');
+    throw invalidParam(`${at}.source`, 'must be an object');
   }
   if (source.type === 'base64') {
     if (!IMAGE_TYPES.has(source.media_type)) {
-      throw invalid(`${at}.source.media_type`, `must be one of ${[...IMAGE_TYPES].join(', ')}`);
+      throw invalidParam(`${at}.source.media_type`, `must be one of ${[...IMAGE_TYPES].join(', ')}`);
     }
     if (typeof source.data !== 'string' || !isBase64(source.data)) {
-      throw invalid(`${at}.source.data`, 'must be base64 image data');
+      throw invalidParam(`${at}.source.data`, 'must be base64 image data');
     }
     return {
       type: 'image_url',
@@ -102,11 +96,11 @@ function imageUrlPart(b: AnthropicBlock, at: string): ContentPart & { type: 'ima
   }
   if (source.type === 'url') {
     if (typeof source.url !== 'string' || !isRemoteImageUrl(source.url)) {
-      throw invalid(`${at}.source.url`, 'must be an http(s) URL');
+      throw invalidParam(`${at}.source.url`, 'must be an http(s) URL');
     }
     return { type: 'image_url', image_url: { url: source.url } };
   }
-  throw invalid(`${at}.source.type`, "must be 'base64' or 'url'");
+  throw invalidParam(`${at}.source.type`, "must be 'base64' or 'url'");
 }
 
 /** Fields of a document block the gateway carries; `citations` and `context` change the answer's shape or prompt. */
@@ -127,30 +121,30 @@ function documentPart(b: AnthropicBlock, at: string): ContentPart {
   }
   const source = b.source;
   if (!isRecord(source)) {
-    throw invalid(`${at}.source`, 'must be an object');
+    throw invalidParam(`${at}.source`, 'must be an object');
   }
   let fileData: string;
   if (source.type === 'base64') {
     if (source.media_type !== 'application/pdf') {
-      throw invalid(`${at}.source.media_type`, "must be 'application/pdf'");
+      throw invalidParam(`${at}.source.media_type`, "must be 'application/pdf'");
     }
     if (typeof source.data !== 'string' || !isBase64(source.data)) {
-      throw invalid(`${at}.source.data`, 'must be base64 PDF data');
+      throw invalidParam(`${at}.source.data`, 'must be base64 PDF data');
     }
     fileData = `data:application/pdf;base64,${unwrappedBase64(source.data)}`;
   } else if (source.type === 'text') {
     if (source.media_type !== 'text/plain') {
-      throw invalid(`${at}.source.media_type`, "must be 'text/plain'");
+      throw invalidParam(`${at}.source.media_type`, "must be 'text/plain'");
     }
     if (typeof source.data !== 'string') {
-      throw invalid(`${at}.source.data`, 'must be a string');
+      throw invalidParam(`${at}.source.data`, 'must be a string');
     }
     fileData = `data:text/plain;base64,${Buffer.from(source.data, 'utf8').toString('base64')}`;
   } else {
     throw unsupported(`${at}.source.type`, "documents go through the gateway as 'base64' (PDF) or 'text' sources only");
   }
   if (b.title !== undefined && b.title !== null && typeof b.title !== 'string') {
-    throw invalid(`${at}.title`, 'must be a string');
+    throw invalidParam(`${at}.title`, 'must be a string');
   }
   const part: ContentPart = { type: 'file', file: { file_data: fileData } };
   if (typeof b.title === 'string' && b.title !== '') {
@@ -176,7 +170,7 @@ function toolResultContent(b: AnthropicBlock, at: string): string | ContentPart[
     return content;
   }
   if (!Array.isArray(content)) {
-    throw invalid(`${at}.content`, 'must be a string or a list of text and image blocks');
+    throw invalidParam(`${at}.content`, 'must be a string or a list of text and image blocks');
   }
   const parts = content.map((item, k): ContentPart => {
     const here = `${at}.content[${k}]`;
@@ -223,13 +217,16 @@ function userMessages(content: string | AnthropicBlock[], at: string, calls: Rea
       case 'tool_result': {
         const id = b.tool_use_id;
         if (typeof id !== 'string' || id === '') {
-          throw invalid(`${here}.tool_use_id`, 'must be the id of a tool_use block');
+          throw invalidParam(`${here}.tool_use_id`, 'must be the id of a tool_use block');
         }
         if (!calls.has(id)) {
-          throw invalid(`${here}.tool_use_id`, `'${id}' matches no tool_use block of an earlier assistant message`);
+          throw invalidParam(
+            `${here}.tool_use_id`,
+            `'${id}' matches no tool_use block of an earlier assistant message`,
+          );
         }
         if (b.is_error !== undefined && typeof b.is_error !== 'boolean') {
-          throw invalid(`${here}.is_error`, 'must be a boolean');
+          throw invalidParam(`${here}.is_error`, 'must be a boolean');
         }
         const result = toolResultContent(b, here);
         const message: ChatMessage = { role: 'tool', tool_call_id: id, content: result };
@@ -262,15 +259,15 @@ function userMessages(content: string | AnthropicBlock[], at: string, calls: Rea
 function thinkingBlockOf(b: AnthropicBlock, here: string): ThinkingBlock {
   if (b.type === 'redacted_thinking') {
     if (typeof b.data !== 'string') {
-      throw invalid(`${here}.data`, 'must be a string');
+      throw invalidParam(`${here}.data`, 'must be a string');
     }
     return { type: 'redacted_thinking', data: b.data };
   }
   if (typeof b.thinking !== 'string') {
-    throw invalid(`${here}.thinking`, 'must be a string');
+    throw invalidParam(`${here}.thinking`, 'must be a string');
   }
   if (typeof b.signature !== 'string') {
-    throw invalid(`${here}.signature`, 'must be a string');
+    throw invalidParam(`${here}.signature`, 'must be a string');
   }
   return { type: 'thinking', thinking: b.thinking, signature: b.signature };
 }
@@ -294,13 +291,13 @@ function assistantMessage(content: string | AnthropicBlock[], at: string, calls:
         return;
       case 'tool_use': {
         if (typeof b.id !== 'string' || !TOOL_CALL_ID.test(b.id)) {
-          throw invalid(`${here}.id`, 'must be a non-empty id without spaces');
+          throw invalidParam(`${here}.id`, 'must be a non-empty id without spaces');
         }
         if (typeof b.name !== 'string' || !FUNCTION_NAME.test(b.name)) {
-          throw invalid(`${here}.name`, 'must be 1-64 letters, digits, _ or -');
+          throw invalidParam(`${here}.name`, 'must be 1-64 letters, digits, _ or -');
         }
         if (!isRecord(b.input)) {
-          throw invalid(`${here}.input`, 'must be an object');
+          throw invalidParam(`${here}.input`, 'must be an object');
         }
         calls.add(b.id);
         toolCalls.push({ id: b.id, type: 'function', function: { name: b.name, arguments: JSON.stringify(b.input) } });
@@ -345,12 +342,12 @@ function systemText(system: unknown): string | ContentPart[] | null {
     return system === '' ? null : system;
   }
   if (!Array.isArray(system)) {
-    throw invalid('system', 'must be a string or a list of text blocks');
+    throw invalidParam('system', 'must be a string or a list of text blocks');
   }
   const parts = system.map((b, i) => {
     const block = blockAt(b, `system[${i}]`);
     if (block.type !== 'text') {
-      throw invalid(`system[${i}].type`, "must be 'text'");
+      throw invalidParam(`system[${i}].type`, "must be 'text'");
     }
     return textPart(block, `system[${i}]`);
   });
@@ -365,7 +362,7 @@ function toolsOf(dto: MessagesDto): FunctionTool[] | undefined {
   const names = new Set<string>();
   return tools.map((t, i) => {
     if (names.has(t.name)) {
-      throw invalid(`tools[${i}].name`, `the tool name '${t.name}' is used twice`);
+      throw invalidParam(`tools[${i}].name`, `the tool name '${t.name}' is used twice`);
     }
     names.add(t.name);
     const fn: FunctionTool['function'] = { name: t.name, parameters: t.input_schema };
@@ -386,7 +383,7 @@ function applyToolChoice(options: GenerationOptions, choice: AnthropicToolChoice
   const names = new Set((options.tools ?? []).map((t) => t.function.name));
   if (choice.disable_parallel_tool_use !== undefined) {
     if (typeof choice.disable_parallel_tool_use !== 'boolean') {
-      throw invalid('tool_choice.disable_parallel_tool_use', 'must be a boolean');
+      throw invalidParam('tool_choice.disable_parallel_tool_use', 'must be a boolean');
     }
     if (choice.disable_parallel_tool_use) {
       options.parallelToolCalls = false;
@@ -401,18 +398,21 @@ function applyToolChoice(options: GenerationOptions, choice: AnthropicToolChoice
       return;
     case 'any':
       if (names.size === 0) {
-        throw invalid('tool_choice', "type 'any' needs tools");
+        throw invalidParam('tool_choice', "type 'any' needs tools");
       }
       options.toolChoice = 'required';
       return;
     case 'tool':
       if (typeof choice.name !== 'string' || !names.has(choice.name)) {
-        throw invalid('tool_choice.name', `must name one of the tools (got ${JSON.stringify(choice.name ?? null)})`);
+        throw invalidParam(
+          'tool_choice.name',
+          `must name one of the tools (got ${JSON.stringify(choice.name ?? null)})`,
+        );
       }
       options.toolChoice = { type: 'function', function: { name: choice.name } };
       return;
     default:
-      throw invalid('tool_choice.type', "must be 'auto', 'any', 'tool' or 'none'");
+      throw invalidParam('tool_choice.type', "must be 'auto', 'any', 'tool' or 'none'");
   }
 }
 
@@ -445,10 +445,10 @@ function optionsOf(dto: MessagesDto): GenerationOptions {
   }
   if (dto.thinking?.type === 'enabled') {
     if (dto.thinking.budget_tokens === undefined) {
-      throw invalid('thinking.budget_tokens', 'is required when thinking is enabled');
+      throw invalidParam('thinking.budget_tokens', 'is required when thinking is enabled');
     }
     if (dto.thinking.budget_tokens >= dto.max_tokens) {
-      throw invalid('thinking.budget_tokens', 'must be less than max_tokens');
+      throw invalidParam('thinking.budget_tokens', 'must be less than max_tokens');
     }
     options.reasoningEffort = effortOf(dto.thinking.budget_tokens);
     options.reasoningBudget = dto.thinking.budget_tokens;

@@ -1,4 +1,5 @@
-import { DAY_MS, ErrorCode, GatewayError } from '@aigw/core';
+import { DAY_MS } from '@aigw/core';
+import { invalidParam } from '../validation/validation-errors';
 import { INSTANT_RULE, instantOf } from './instant';
 
 /** A query's `from` and `to`, as the DTOs checked them (INSTANT_RULE). */
@@ -19,10 +20,6 @@ export interface RangeRules {
   maxDays: number;
 }
 
-function invalid(param: 'from' | 'to', message: string): GatewayError {
-  return new GatewayError(ErrorCode.InvalidRequest, `Invalid '${param}': ${message}.`, { param });
-}
-
 function instant(q: RangeQuery, param: 'from' | 'to'): Date | undefined {
   const text = q[param];
   if (text === undefined) {
@@ -30,7 +27,7 @@ function instant(q: RangeQuery, param: 'from' | 'to'): Date | undefined {
   }
   const at = instantOf(text);
   if (at === null) {
-    throw invalid(param, `${param} must be ${INSTANT_RULE}`);
+    throw invalidParam(param, `${param} must be ${INSTANT_RULE}`);
   }
   return at;
 }
@@ -43,12 +40,12 @@ export function rangeOf(q: RangeQuery, rules: RangeRules): TimeRange {
   const to = instant(q, 'to') ?? rules.now;
   const from = instant(q, 'from') ?? new Date(to.getTime() - rules.defaultMs);
   if (from >= to) {
-    throw invalid('from', "it must be before 'to'");
+    throw invalidParam('from', "it must be before 'to'");
   }
   if (to.getTime() - from.getTime() > rules.maxDays * DAY_MS) {
     const param = q.to === undefined ? 'from' : 'to';
     const note = q.to === undefined ? " ('to' defaults to now)" : '';
-    throw invalid(param, `a range covers at most ${rules.maxDays} days${note}; ask for several ranges`);
+    throw invalidParam(param, `a range covers at most ${rules.maxDays} days${note}; ask for several ranges`);
   }
   return { from, to };
 }

@@ -1,3 +1,5 @@
+import { isRecord } from './validators';
+
 /*
  * A structural check of the JSON Schemas clients send as tool parameters and json_schema response formats.
  * Not a full meta-schema validation: it catches what makes providers reject a request (or, worse, accept it
@@ -8,10 +10,6 @@
 const TYPES = new Set(['object', 'array', 'string', 'number', 'integer', 'boolean', 'null']);
 /** Deep enough for any real tool; bounds the work a hostile body can cause. */
 const MAX_DEPTH = 32;
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function typeProblem(type: unknown, at: string): string | null {
   const names = Array.isArray(type) ? type : [type];

@@ -1,7 +1,9 @@
-import { ErrorCode, GatewayError } from '@aigw/core';
+import type { GatewayError } from '@aigw/core';
 import { defaultMetadataStorage as transformerMetadata } from 'class-transformer/cjs/storage';
 import { getMetadataStorage } from 'class-validator';
 import { JSONSchema } from 'class-validator-jsonschema';
+import { invalidParam } from './validation-errors';
+import { isRecord } from './validators';
 
 /** The DTO classes marked `@KnownFieldsOnly()`: a set lookup, no metadata walk. */
 const CLOSED = new WeakSet<object>();
@@ -64,10 +66,6 @@ function planOf(ctor: unknown, visiting = new Set<unknown>()): FieldPlan | null 
   return plan;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function camelCaseOf(name: string): string {
   return name.replace(/_+([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
@@ -111,7 +109,5 @@ export function unknownFieldError(metatype: unknown, body: unknown): GatewayErro
     return null;
   }
   const hint = found.hint === null ? '' : ` (this API spells it '${found.hint}')`;
-  return new GatewayError(ErrorCode.InvalidRequest, `Invalid '${found.param}': no such field${hint}.`, {
-    param: found.param,
-  });
+  return invalidParam(found.param, `no such field${hint}`);
 }

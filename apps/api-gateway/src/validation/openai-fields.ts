@@ -1,5 +1,6 @@
 import { registerDecorator, type ValidationArguments, type ValidationOptions } from 'class-validator';
 import { jsonSchemaProblem } from './json-schema';
+import { isRecord } from './validators';
 
 /*
  * Validators for the OpenAI request fields whose shape is a union (tool_choice, response_format) or a map
@@ -15,10 +16,6 @@ export const FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
  */
 export const TOOL_CALL_ID = /^\S{1,16384}$/;
 export const MAX_METADATA_PAIRS = 16;
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** One custom validator: `check` returns the problem (shown as `<field> <problem>`), or null when valid. */
 function fieldValidator(name: string, check: (value: unknown) => string | null, options?: ValidationOptions) {
