@@ -445,10 +445,6 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
         // A message that came while the read was out means a worker took the job since.
         const queued = snapshot.state === 'queued' && w.messages === messages;
         w.queuedReads = queued ? w.queuedReads + 1 : 0;
-        if (queued) {
-          // Back in the queue (a stalled worker's job moved back to wait), if it ever left it.
-          w.taken = false;
-        }
         w.nextCheckAt = nextCheckOf(w, now);
         if (snapshot.state === 'missing') {
           w.missingSince ??= now;
@@ -458,9 +454,9 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
         } else {
           w.missingSince = null;
         }
-        if (snapshot.state !== 'queued') {
-          w.taken = true;
-        }
+        // Queued: back in the queue (a stalled worker's job moved back to wait), if it ever left it. Found queued
+        // while a message came during the read: taken already (`messageCame`), and stays so.
+        w.taken = !queued;
         if (!waiter.done) {
           waiter.onSnapshot(snapshot);
         }
