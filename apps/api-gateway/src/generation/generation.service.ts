@@ -263,10 +263,9 @@ export class GenerationService {
    * before anything else: nothing was claimed, admitted, charged or queued for it. Async submissions never come here.
    */
   private makeRoom(): void {
-    try {
-      this.limit.assertRoom();
-    } catch (err) {
-      this.refused(err);
+    const refusal = this.limit.refusal();
+    if (refusal !== null) {
+      this.refused(refusal);
     }
   }
 

@@ -39,16 +39,17 @@ export class PendingLimit {
   }
 
   /**
-   * Throws `503 gateway_overloaded` (Retry-After: 1) when the process holds its bound already: call before the request
-   * is admitted, counted or queued, so that a refusal has nothing to give back.
+   * `503 gateway_overloaded` (Retry-After: 1) when the process holds its bound already, else null: ask before the
+   * request is admitted, counted or queued, so that a refusal has nothing to give back.
    */
-  assertRoom(): void {
+  refusal(): GatewayError | null {
     if (this.max > 0 && this.hub.held >= this.max) {
-      throw new GatewayError(
+      return new GatewayError(
         ErrorCode.GatewayOverloaded,
         'This gateway holds as many requests as it may (MAX_PENDING_REQUESTS); retry shortly.',
         { retryAfterMs: OVERLOADED_RETRY_AFTER_MS },
       );
     }
+    return null;
   }
 }
