@@ -66,10 +66,16 @@ export function corsOriginsOf(value: string, variable = 'CORS_ORIGINS'): CorsOri
   return new Set(entries);
 }
 
+/** One listed origin's CORS headers: of an answer, and of a preflight's. */
+interface OriginHeaders {
+  answer: OutgoingHttpHeaders;
+  preflight: OutgoingHttpHeaders;
+}
+
 /** The headers of CORS answers, built once at install for each listed origin: a request picks its set by a lookup. */
 class CorsPolicy {
   /** By listed origin (`*` when any): the headers of an answer, and of a preflight's. */
-  private readonly answers = new Map<string, { answer: OutgoingHttpHeaders; preflight: OutgoingHttpHeaders }>();
+  private readonly answers = new Map<string, OriginHeaders>();
   /** What an answer to a request from an origin not listed (or without Origin) says. */
   private readonly refused: OutgoingHttpHeaders;
 
@@ -99,16 +105,21 @@ class CorsPolicy {
     }
   }
 
+  /** The CORS headers of an answer to a request from `origin`: a shared object, not to be changed. */
+  answerHeaders(origin: string | undefined): OutgoingHttpHeaders {
+    return this.setFor(origin)?.answer ?? this.refused;
+  }
+
   /**
-   * The CORS headers of an answer to a request from `origin` (a preflight's, when `preflight`): shared objects, not
-   * to be changed. Null for a preflight from an origin not listed, answered as without CORS.
+   * The CORS headers of a preflight's answer from `origin`: a shared object, not to be changed. Null for an origin
+   * not listed, answered as without CORS.
    */
-  headersFor(origin: string | undefined, preflight: boolean): OutgoingHttpHeaders | null {
-    const set = this.answers.get(this.origins === '*' ? '*' : (origin ?? ''));
-    if (set === undefined) {
-      return preflight ? null : this.refused;
-    }
-    return preflight ? set.preflight : set.answer;
+  preflightHeaders(origin: string | undefined): OutgoingHttpHeaders | null {
+    return this.setFor(origin)?.preflight ?? null;
+  }
+
+  private setFor(origin: string | undefined): OriginHeaders | undefined {
+    return this.answers.get(this.origins === '*' ? '*' : (origin ?? ''));
   }
 }
 
@@ -137,20 +148,20 @@ export function installCors(fastify: FastifyInstance, origins: CorsOrigins | nul
   fastify.addHook('onRequest', (req, reply, done) => {
     const origin = req.headers.origin;
     if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
-      const preflight = policy.headersFor(origin, true);
+      const preflight = policy.preflightHeaders(origin);
       if (preflight !== null) {
         void reply.headers(preflight).status(204).send();
         return;
       }
     }
-    void reply.headers(policy.headersFor(origin, false) ?? NONE);
+    void reply.headers(policy.answerHeaders(origin));
     done();
   });
   // The router's own refusals (a path parameter too long) come before any hook: they get the headers all the same.
-  tagFrameworkErrors(fastify, (req, reply) => void reply.headers(policy.headersFor(req.headers.origin, false) ?? NONE));
+  tagFrameworkErrors(fastify, (req, reply) => void reply.headers(policy.answerHeaders(req.headers.origin)));
 }
 
 /** The CORS headers of an answer given outside Fastify's hooks to a request from `origin` (none without CORS). */
 export function corsHeadersOf(fastify: FastifyInstance, origin: string | undefined): OutgoingHttpHeaders {
-  return policies.get(fastify)?.headersFor(origin, false) ?? NONE;
+  return policies.get(fastify)?.answerHeaders(origin) ?? NONE;
 }
