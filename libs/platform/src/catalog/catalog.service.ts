@@ -203,7 +203,7 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
    */
   routing(deploymentId: string): Deployment | undefined {
     const d = this.byId.get(deploymentId);
-    return d !== undefined && d.provider.enabled && d.model.enabled ? d : undefined;
+    return routable(d) ? d : undefined;
   }
 
   /** Enabled deployments a model string can reach, in catalog order (aliases are resolved by routing). */
@@ -211,6 +211,11 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
     const ref = resolveModelRef(modelRef, this.providerIds);
     const found =
       ref.provider === null ? (this.byModelName.get(ref.model) ?? []) : [this.byId.get(`${ref.provider}/${ref.model}`)];
-    return found.filter((d): d is Deployment => d !== undefined && d.provider.enabled && d.model.enabled);
+    return found.filter(routable);
   }
+}
+
+/** Whether the catalog routes to `d`: it exists, and its provider and model are enabled. */
+function routable(d: Deployment | undefined): d is Deployment {
+  return d !== undefined && d.provider.enabled && d.model.enabled;
 }
