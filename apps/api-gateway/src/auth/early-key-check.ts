@@ -65,6 +65,7 @@ export function keyedRoutes(app: NestFastifyApplication): KeyedRoutes {
  */
 export function installEarlyKeyCheck(fastify: FastifyInstance, app: NestFastifyApplication): void {
   let routes: KeyedRoutes | undefined;
+  let guard: ApiKeyGuard | undefined;
   fastify.addHook('onRequest', (req, reply, done) => {
     if (!awaitsContinue(req.raw) || req.is404) {
       done();
@@ -72,7 +73,8 @@ export function installEarlyKeyCheck(fastify: FastifyInstance, app: NestFastifyA
     }
     // Read once the routes are mapped (the first such request comes after init).
     routes ??= keyedRoutes(app);
-    const guard = app.get(ApiKeyGuard);
+    // The explicit type: inferred from `guard`'s, Nest's `get` would answer `ApiKeyGuard | undefined`.
+    guard ??= app.get<ApiKeyGuard>(ApiKeyGuard);
     const route = `${req.method} ${req.routeOptions.url ?? ''}`;
     if (!routes.has(route)) {
       done();
