@@ -11,8 +11,7 @@ export interface ProviderFamily {
   capabilities: readonly Capability[];
   /**
    * Provider-dependent request fields (OpenAI names; content part types `input_audio`, `file`; `temperature`
-   * standing for a temperature above 1, `stop` for a stop sequence of whitespace only, `tool_name` for a tool name
-   * starting with a digit or `-`) the adapter translates. `all`: every field, unmodelled pass-through fields
+   * standing for a temperature above 1, `stop` for a stop sequence of whitespace only) the adapter translates. `all`: every field, unmodelled pass-through fields
    * included (the OpenAI-compatible family).
    */
   params: 'all' | ReadonlySet<string>;
@@ -42,8 +41,7 @@ const ALL_CAPABILITIES: readonly Capability[] = ['chat', 'streaming', 'tools', '
 export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily } = {
   // The families whose adapter embeds (`embedsWith`) declare `embeddings`; a spec keeps the two in step.
   openai: { capabilities: [...ALL_CAPABILITIES, 'embeddings'], params: 'all' },
-  // The Messages API has no JSON mode, and refuses a stop sequence of whitespace only (`"\n"`). Its tool names are
-  // OpenAI's (1 to 64 of `a-z A-Z 0-9 _ -`): a digit first is fine; Gemini wants a letter or an underscore first.
+  // The Messages API has no JSON mode, and refuses a stop sequence of whitespace only (`"\n"`).
   // `file`: PDF and plain-text `file_data` as document blocks (not FILE_ID_PARAM nor OTHER_FILE_TYPE_PARAM).
   anthropic: {
     capabilities: ['chat', 'streaming', 'tools', 'vision'],
@@ -53,7 +51,6 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
       'tool_choice',
       'top_k',
       'reasoning_effort',
-      'tool_name',
       'file',
       REMOTE_IMAGE_PARAM,
     ]),
@@ -92,7 +89,6 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
       'stop',
       'top_k',
       'reasoning_effort',
-      'tool_name',
     ]),
   },
   // `/generate` is plain text in, text out: no tools, no images; JSON through its grammar parameter.

@@ -429,12 +429,15 @@ describe('capabilities and provider-dependent fields', () => {
     const claude = deployment('an', 'flash', { capabilities: all }, { kind: 'anthropic' });
     const openai = deployment('oa', 'flash', { capabilities: all });
     const ollama = deployment('ol', 'flash', { capabilities: all }, { kind: 'ollama' });
+    const plugin = deployment('pl', 'flash', { capabilities: all }, { kind: 'plugin' });
     const tool = (name: string) => ({ type: 'function' as const, function: { name } });
     // Gemini: a letter or an underscore first; OpenAI and Anthropic (1-64 of a-z A-Z 0-9 _ -) and Ollama take digits.
     for (const name of ['1lookup', '-x', '9']) {
       const needs = requestNeedsOf({ messages: [], options: { tools: [tool('ok'), tool('_fine'), tool(name)] } });
-      expect(needs.params).toEqual(['tool_name']);
+      // A per-deployment refusal (`refusesToolName`), not a family param every other family must list.
+      expect(needs.params).toEqual([]);
       expect(needs.toolName).toEqual({ index: 2, name });
+      expect(ids(filterCandidates([plugin], need('flash', { needs }), neverOpen).candidates)).toEqual(['pl/flash']);
       const sel = filterCandidates([gemini, claude, openai, ollama], need('flash', { needs }), neverOpen);
       expect(ids(sel.candidates)).toEqual(['an/flash', 'oa/flash', 'ol/flash']);
       expect(sel.excluded).toEqual([{ deploymentId: 'g/flash', reason: 'unsupported_parameter' }]);

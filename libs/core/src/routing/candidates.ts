@@ -4,7 +4,14 @@ import { mayUseDeployment } from '../governance/model-access';
 import { isModelAlias, resolveModelRef, type ModelAlias } from '../model-ref';
 import { FILE_ID_PARAM, OTHER_FILE_TYPE_PARAM, REMOTE_IMAGE_PARAM } from '../provider-families';
 import type { Capability } from '../catalog';
-import { embedsWith, refusesJsonWithTools, supportsParam, toolNameParam, type RequestNeeds } from './request-needs';
+import {
+  embedsWith,
+  refusesJsonWithTools,
+  refusesToolName,
+  supportsParam,
+  toolNameParam,
+  type RequestNeeds,
+} from './request-needs';
 
 /** What the request asks of a deployment. */
 export interface CandidateNeed {
@@ -63,6 +70,9 @@ const STAGE: { readonly [R in ExclusionReason]: number } = {
 
 /** JSON mode with tool declarations, which some deployments refuse together (see `refusesJsonWithTools`). */
 const JSON_WITH_TOOLS = 'response_format+tools';
+
+/** An offered tool's name that some deployments refuse (see `refusesToolName`); the error names the tool. */
+const TOOL_NAME = 'tools.function.name';
 
 /** How an error names a request field that `requestNeedsOf` adds for one of its values only. */
 const PARAM_WORDING: Readonly<Record<string, string>> = {
@@ -133,7 +143,10 @@ function unsupportedParam(d: Deployment, need: CandidateNeed): string | undefine
   if (param !== undefined) {
     return param;
   }
-  return needs.jsonWithTools === true && refusesJsonWithTools(d) ? JSON_WITH_TOOLS : undefined;
+  if (needs.jsonWithTools === true && refusesJsonWithTools(d)) {
+    return JSON_WITH_TOOLS;
+  }
+  return needs.toolName !== undefined && refusesToolName(d) ? TOOL_NAME : undefined;
 }
 
 function targetOf(model: string, deployments: readonly Deployment[]): ModelTarget {
@@ -263,11 +276,12 @@ function failureOf(
           kinds.add(d.provider.kind);
         }
       }
-      const tool = param === 'tool_name' ? need.needs?.toolName : undefined;
+      const tool = param === TOOL_NAME ? need.needs?.toolName : undefined;
       if (tool !== undefined) {
+        // Gemini's rule: the one family that refuses such a name (`refusesToolName`).
         return {
           code: ErrorCode.UnsupportedParameter,
-          message: `The tool name '${tool.name}' is not supported by the deployments of ${name} (${[...kinds].join(', ')} API: a function name must start with a letter or an underscore); rename the tool or choose another model.`,
+          message: `The tool name '${tool.name}' is not supported by the deployments of ${name} (gemini API: a function name must start with a letter or an underscore); rename the tool or choose another model.`,
           param: toolNameParam(tool.index),
         };
       }

@@ -26,7 +26,7 @@ export interface RequestNeeds {
    * models before 3 refuse (see `refusesJsonWithTools`). Set only when true.
    */
   jsonWithTools?: true;
-  /** Set with the `tool_name` param: the first offered tool whose name Gemini refuses (see `GEMINI_FUNCTION_NAME`). */
+  /** The first offered tool whose name Gemini refuses (see `refusesToolName`). Set only when there is one. */
   toolName?: { index: number; name: string };
 }
 
@@ -76,6 +76,14 @@ const GEMINI_BEFORE_3 = /^(?:models\/)?gemini-[12](?:\.\d+)?-/i;
  */
 export function refusesJsonWithTools(d: Deployment): boolean {
   return d.provider.kind === 'gemini' && GEMINI_BEFORE_3.test(d.model.upstreamName ?? d.model.name);
+}
+
+/**
+ * Whether a deployment refuses a tool name starting with a digit or a `-` (see `GEMINI_FUNCTION_NAME`): the Gemini
+ * API does; every other family takes OpenAI's rule, and a plugin's translation is the operator's word.
+ */
+export function refusesToolName(d: Deployment): boolean {
+  return d.provider.kind === 'gemini';
 }
 
 /**
@@ -197,9 +205,6 @@ export function requestNeedsOf(request: Pick<GenerationRequest, 'messages' | 'op
   }
   // One regular-expression test per offered tool; nothing for a request without tools.
   const badName = o.tools?.findIndex((t) => !GEMINI_FUNCTION_NAME.test(t.function.name)) ?? -1;
-  if (badName >= 0) {
-    params.add('tool_name');
-  }
   const needs: RequestNeeds = { capabilities, params: [...params] };
   if (json && (o.tools?.length ?? 0) > 0) {
     needs.jsonWithTools = true;
