@@ -146,6 +146,8 @@ describe('classifyHttpFailure', () => {
     // The header, when sent, wins; an unreadable delay is no delay.
     expect(http(429, gemini('37s'), { 'retry-after': '2' }).retryAfterMs).toBe(2000);
     expect(http(429, gemini('soon')).retryAfterMs).toBeUndefined();
+    // Google's array-wrapped form (`[{"error": {...}}]`), read by the same parse as the message.
+    expect(http(429, `[${gemini('12s')}]`).retryAfterMs).toBe(12_000);
   });
 
   it('reads Retry-After on 503 and 529 but not on other 5xx', () => {

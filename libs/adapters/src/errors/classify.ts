@@ -1,6 +1,6 @@
 import { ErrorClass, ProviderCallError } from '@aigw/core';
 import { ietfRateLimit, parseRetryAfter, type ResponseHeaders } from '../http/headers';
-import { detailFromBody, type ProviderErrorDetail, retryInfoDelayMs, safeMessage } from './provider-message';
+import { detailFromBody, type ProviderErrorDetail, safeMessage } from './provider-message';
 
 const CONTEXT_LENGTH_CODES = new Set([
   'context_length_exceeded',
@@ -101,7 +101,7 @@ export function classifyHttpFailure(
     // (HuggingFace's free tier sends only that) says when to come back.
     return make(
       ErrorClass.RateLimit,
-      parseRetryAfter(headers, now) ?? retryInfoDelayMs(bodyText) ?? ietfRateLimit(headers)?.resetRequestsMs,
+      parseRetryAfter(headers, now) ?? detail.googleRetryDelayMs ?? ietfRateLimit(headers)?.resetRequestsMs,
     );
   }
   if (status >= 500) {

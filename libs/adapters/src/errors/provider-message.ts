@@ -12,6 +12,8 @@ export interface ProviderErrorDetail {
    */
   googleStatus?: string;
   googleReason?: string;
+  /** The `retryDelay` of its `google.rpc.RetryInfo` detail, in ms, when given and readable (see `retryInfoDelayMs`). */
+  googleRetryDelayMs?: number;
   /**
    * Set when the body held no message and `message` only describes it (its size and kind): what the provider said is
    * then the body itself, which may still be classified but never shown.
@@ -28,6 +30,32 @@ function errorInfoReason(details: unknown): string | undefined {
     const entry = d as { '@type'?: unknown; reason?: unknown } | null;
     if (typeof entry?.['@type'] === 'string' && entry['@type'].endsWith('google.rpc.ErrorInfo')) {
       return str(entry.reason);
+    }
+  }
+  return undefined;
+}
+
+/** A protobuf Duration in JSON (`"37s"`, `"0.250s"`), in ms. */
+const PROTO_DURATION = /^(\d+(?:\.\d+)?)s$/;
+
+/**
+ * The retry delay of a google.rpc.Status error (Gemini, Vertex AI): a `google.rpc.RetryInfo` entry in
+ * `error.details` with `retryDelay` as a Duration (`{"@type": "type.googleapis.com/google.rpc.RetryInfo",
+ * "retryDelay": "37s"}`). Google sends no Retry-After header on its 429s. Undefined when absent or unreadable.
+ */
+function retryInfoDelayMs(details: unknown): number | undefined {
+  if (!Array.isArray(details)) {
+    return undefined;
+  }
+  for (const d of details as unknown[]) {
+    const entry = d as { '@type'?: unknown; retryDelay?: unknown } | null;
+    if (
+      typeof entry?.['@type'] === 'string' &&
+      entry['@type'].endsWith('google.rpc.RetryInfo') &&
+      typeof entry.retryDelay === 'string'
+    ) {
+      const m = PROTO_DURATION.exec(entry.retryDelay.trim());
+      return m === null ? undefined : Math.ceil(Number(m[1]) * 1000);
     }
   }
   return undefined;
@@ -86,6 +114,10 @@ export function errorDetailOf(parsed: unknown, depth = 0): ProviderErrorDetail |
     if (googleStatus !== undefined) {
       detail.googleStatus = googleStatus;
       detail.googleReason = errorInfoReason(e.details);
+      const retryDelayMs = retryInfoDelayMs(e.details);
+      if (retryDelayMs !== undefined) {
+        detail.googleRetryDelayMs = retryDelayMs;
+      }
     }
     return detail;
   }
@@ -171,39 +203,4 @@ export function safeMessage(message: string, apiKey?: string): string {
   }
   out = out.replace(URL_CREDENTIALS, '$1[redacted]@').replace(SECRET_LIKE, '[redacted]').replace(/\s+/g, ' ').trim();
   return out.length > MAX_MESSAGE_CHARS ? `${out.slice(0, MAX_MESSAGE_CHARS - 1)}…` : out;
-}
-
-/** A protobuf Duration in JSON (`"37s"`, `"0.250s"`), in ms. */
-const PROTO_DURATION = /^(\d+(?:\.\d+)?)s$/;
-
-/**
- * The retry delay of a google.rpc.Status error body (Gemini, Vertex AI): a `google.rpc.RetryInfo` entry in
- * `error.details` with `retryDelay` as a Duration (`{"@type": "type.googleapis.com/google.rpc.RetryInfo",
- * "retryDelay": "37s"}`). Google sends no Retry-After header on its 429s. Undefined when absent or unreadable.
- */
-export function retryInfoDelayMs(bodyText: string): number | undefined {
-  if (!bodyText.includes('RetryInfo')) {
-    return undefined;
-  }
-  let details: unknown;
-  try {
-    details = (JSON.parse(bodyText) as { error?: { details?: unknown } } | null)?.error?.details;
-  } catch {
-    return undefined;
-  }
-  if (!Array.isArray(details)) {
-    return undefined;
-  }
-  for (const d of details) {
-    const entry = d as { '@type'?: unknown; retryDelay?: unknown } | null;
-    if (
-      typeof entry?.['@type'] === 'string' &&
-      entry['@type'].endsWith('google.rpc.RetryInfo') &&
-      typeof entry.retryDelay === 'string'
-    ) {
-      const m = PROTO_DURATION.exec(entry.retryDelay.trim());
-      return m === null ? undefined : Math.ceil(Number(m[1]) * 1000);
-    }
-  }
-  return undefined;
 }
