@@ -126,7 +126,7 @@ export function errorDetailOf(parsed: unknown, depth = 0): ProviderErrorDetail |
 }
 
 /** The longest body shown when it is no error envelope: one plain line (`404 page not found`, a proxy's `Bad Gateway`). */
-export const MAX_PLAIN_BODY_CHARS = 160;
+const MAX_PLAIN_BODY_CHARS = 160;
 
 /**
  * The error detail of a failed answer's body: the provider's own message when the body is an error envelope; a short

@@ -72,10 +72,6 @@ export class AddressRefusedError extends ProviderCallError {
   }
 }
 
-export function linkLocalRefusal(host: string): AddressRefusedError {
-  return new AddressRefusedError(host);
-}
-
 /**
  * `dns.lookup` for provider sockets that fails on a name resolving to such an address (`metadata.google.internal`,
  * a wildcard DNS name for 169.254.169.254), checked on the addresses the socket then connects to, so DNS answering
@@ -88,7 +84,7 @@ export const guardedLookup: LookupFunction = (hostname, options, callback) => {
       return;
     }
     if (addresses.some((a) => isRefused(a.address, a.family === 4 ? 4 : 6))) {
-      callback(linkLocalRefusal(hostname), '', 0);
+      callback(new AddressRefusedError(hostname), '', 0);
       return;
     }
     if (options.all === true) {

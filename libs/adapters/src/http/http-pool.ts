@@ -4,7 +4,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type Dispatcher, Pool } from 'undici';
 import type { AdapterTarget } from '../types';
-import { guardedLookup, isMetadataAddress, linkLocalRefusal } from './address-guard';
+import { AddressRefusedError, guardedLookup, isMetadataAddress } from './address-guard';
 import { CallDeadline } from './deadline';
 
 export interface HttpPoolOptions {
@@ -63,8 +63,8 @@ interface Endpoint {
   origin: string;
   prefix: string;
   search: string;
-  /** The host is a link-local or metadata address literally (worked out once per baseUrl). */
-  linkLocal: boolean;
+  /** The host when it is a link-local or metadata address literally (worked out once per baseUrl), for the refusal. */
+  linkLocalHost?: string;
 }
 
 /**
@@ -190,8 +190,8 @@ export class HttpPool {
       // Deliberately without the cause: URL errors carry the input, which may hold credentials.
       return Promise.reject(new ProviderCallError(ErrorClass.Provider, 'provider baseUrl is not a valid http(s) URL'));
     }
-    if (endpoint.linkLocal && !this.allowLinkLocal) {
-      return Promise.reject(linkLocalRefusal(new URL(endpoint.origin).hostname));
+    if (endpoint.linkLocalHost !== undefined && !this.allowLinkLocal) {
+      return Promise.reject(new AddressRefusedError(endpoint.linkLocalHost));
     }
     const path = joinPath(endpoint, call.path);
     const invalid = invalidPart(path, call.headers);
@@ -344,8 +344,10 @@ export class HttpPool {
         throw new TypeError('baseUrl must be http(s)');
       }
       const prefix = url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
-      const linkLocal = isMetadataAddress(url.hostname);
-      endpoint = { origin: url.origin, prefix, search: url.search.slice(1), linkLocal };
+      endpoint = { origin: url.origin, prefix, search: url.search.slice(1) };
+      if (isMetadataAddress(url.hostname)) {
+        endpoint.linkLocalHost = url.hostname;
+      }
       this.endpoints.set(baseUrl, endpoint);
     }
     return endpoint;

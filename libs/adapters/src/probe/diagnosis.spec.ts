@@ -1,5 +1,5 @@
 import { ErrorClass, ProviderCallError } from '@aigw/core';
-import { linkLocalRefusal } from '../http/address-guard';
+import { AddressRefusedError } from '../http/address-guard';
 import { diagnose, type DiagnosisContext } from './diagnosis';
 
 const ctx: DiagnosisContext = {
@@ -36,7 +36,7 @@ describe('diagnose', () => {
   });
 
   it('says a link-local address was refused, not that something answered', () => {
-    const d = diagnose(linkLocalRefusal('169.254.169.254'), { ...ctx, baseUrl: 'http://169.254.169.254/v1' });
+    const d = diagnose(new AddressRefusedError('169.254.169.254'), { ...ctx, baseUrl: 'http://169.254.169.254/v1' });
     expect(d.code).toBe('connection_refused');
     expect(d.message).toContain('did not connect to 169.254.169.254');
     expect(d.suggestion).toContain('PROVIDER_ALLOW_LINK_LOCAL=true');
