@@ -1,5 +1,5 @@
 import { isIPv6 } from 'node:net';
-import { ipv6Groups } from '@aigw/core';
+import { embeddedIpv4, ipv6Groups } from '@aigw/core';
 
 /** Distinct addresses tracked per minute; past it the oldest window is forgotten (a flood of addresses costs memory only up to here). */
 const MAX_ADDRESSES = 10_000;
@@ -62,11 +62,9 @@ export function addressBucket(address: string): string {
     return address;
   }
   const g = ipv6Groups(address);
-  const zero = (from: number, to: number): boolean => g.slice(from, to).every((n) => n === 0);
-  const mapped = zero(0, 5) && g[5] === 0xffff;
-  const nat64 = g[0] === 0x64 && g[1] === 0xff9b && zero(2, 6);
-  if (mapped || nat64) {
-    return `${g[6] >> 8}.${g[6] & 0xff}.${g[7] >> 8}.${g[7] & 0xff}`;
+  const v4 = embeddedIpv4(g);
+  if (v4 !== undefined) {
+    return v4;
   }
   return `${g
     .slice(0, 4)

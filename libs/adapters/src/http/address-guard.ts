@@ -1,6 +1,6 @@
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { ErrorClass, ipv6Groups, merged, ProviderCallError } from '@aigw/core';
+import { embeddedIpv4, ErrorClass, ipv6Groups, merged, ProviderCallError } from '@aigw/core';
 
 /**
  * Where cloud metadata services answer and no LLM server does: IPv4 and IPv6 link-local (AWS, GCP, Azure, Oracle,
@@ -19,22 +19,21 @@ METADATA_ADDRESSES.addAddress('100.100.100.200', 'ipv4');
 
 /**
  * The IPv4 addresses an IPv6 address may carry through a NAT64 translator (RFC 6052): the well-known prefix
- * 64:ff9b::/96 holds it in its last 32 bits; the local-use 64:ff9b:1::/48 (RFC 8215) may be cut at /48, /56, /64 or
- * /96, each placing it elsewhere (around the reserved bits 64-71), so each reading is a candidate.
+ * 64:ff9b::/96 holds it in its last 32 bits (`embeddedIpv4`, which reads IPv4-mapped addresses too); the local-use
+ * 64:ff9b:1::/48 (RFC 8215) may be cut at /48, /56, /64 or /96, each placing it elsewhere (around the reserved bits
+ * 64-71), so each reading is a candidate.
  */
 function nat64Ipv4s(address: string): string[] {
   const g = ipv6Groups(address);
-  if (g[0] !== 0x64 || g[1] !== 0xff9b) {
+  const embedded = embeddedIpv4(g);
+  if (embedded !== undefined) {
+    return [embedded];
+  }
+  if (g[0] !== 0x64 || g[1] !== 0xff9b || g[2] !== 1) {
     return [];
   }
   const b = g.flatMap((n) => [n >> 8, n & 0xff]);
   const v4 = (bytes: number[]): string => bytes.join('.');
-  if (g.slice(2, 6).every((n) => n === 0)) {
-    return [v4(b.slice(12, 16))];
-  }
-  if (g[2] !== 1) {
-    return [];
-  }
   return [v4([b[6], b[7], b[9], b[10]]), v4([b[7], b[9], b[10], b[11]]), v4(b.slice(9, 13)), v4(b.slice(12, 16))];
 }
 
