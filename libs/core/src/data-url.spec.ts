@@ -1,4 +1,12 @@
-import { dataUrlOf, isBase64, isDataUrl, isRemoteImageUrl, unwrappedBase64, withUnwrappedBase64 } from './data-url';
+import {
+  dataUrlOf,
+  isBase64,
+  isDataUrl,
+  isRemoteImageUrl,
+  plainTextOf,
+  unwrappedBase64,
+  withUnwrappedBase64,
+} from './data-url';
 
 describe('dataUrlOf', () => {
   it('splits a base64 data URL into its MIME type and data', () => {
@@ -144,5 +152,15 @@ describe('isDataUrl and isRemoteImageUrl', () => {
     ]) {
       expect(isRemoteImageUrl(url)).toBe(false);
     }
+  });
+});
+
+describe('plainTextOf', () => {
+  it('decodes a text/plain data URL as UTF-8, and nothing else', () => {
+    const b64 = Buffer.from('héllo\n', 'utf8').toString('base64');
+    expect(plainTextOf(`data:text/plain;base64,${b64}`)).toBe('héllo\n');
+    expect(plainTextOf(`data:TEXT/plain;name=a.txt;base64,${b64}`)).toBe('héllo\n');
+    expect(plainTextOf(`data:application/pdf;base64,${b64}`)).toBeUndefined();
+    expect(plainTextOf('https://example.com/a.txt')).toBeUndefined();
   });
 });

@@ -51,6 +51,15 @@ export function dataUrlOf(url: string): { mimeType: string; base64: string } | n
 }
 
 /**
+ * The text of a plain-text file's `file_data` (a `text/plain` data URL), decoded as UTF-8; undefined for any other
+ * data. For the families that take a text document as text (Claude) or only as text (the OpenAI family).
+ */
+export function plainTextOf(fileData: string): string | undefined {
+  const data = dataUrlOf(fileData);
+  return data?.mimeType === 'text/plain' ? Buffer.from(data.base64, 'base64').toString('utf8') : undefined;
+}
+
+/**
  * A character outside RFC 4648's base64 alphabet and the line breaks MIME wraps it with (RFC 2045: the `base64` CLI
  * and Python's `encodebytes` break lines at 76 characters, `\n` or `\r\n`); `=` is checked apart (padding, at the
  * end only).

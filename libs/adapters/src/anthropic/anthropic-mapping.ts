@@ -5,6 +5,7 @@ import {
   type CacheControl,
   ProviderCallError,
   dataUrlOf,
+  plainTextOf,
   type ChatMessage,
   isBlankStop,
   type ContentPart,
@@ -69,12 +70,13 @@ function imageSource(url: string): AnthropicImageSource {
  */
 function documentOf(part: Extract<ContentPart, { type: 'file' }>): AnthropicBlock {
   const file = part.file;
-  const data = file.file_data === undefined ? null : dataUrlOf(file.file_data);
+  const text = file.file_data === undefined ? undefined : plainTextOf(file.file_data);
+  const data = text !== undefined || file.file_data === undefined ? null : dataUrlOf(file.file_data);
   let source: AnthropicDocumentSource;
-  if (data?.mimeType === 'application/pdf') {
+  if (text !== undefined) {
+    source = { type: 'text', media_type: 'text/plain', data: text };
+  } else if (data?.mimeType === 'application/pdf') {
     source = { type: 'base64', media_type: 'application/pdf', data: data.base64 };
-  } else if (data?.mimeType === 'text/plain') {
-    source = { type: 'text', media_type: 'text/plain', data: Buffer.from(data.base64, 'base64').toString('utf8') };
   } else {
     throw unsupported(
       data === null

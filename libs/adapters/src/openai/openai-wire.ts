@@ -11,6 +11,7 @@ import {
   type ToolCallDelta,
   type Usage,
   dataUrlOf,
+  plainTextOf,
   merged,
   toolResultContent,
 } from '@aigw/core';
@@ -79,37 +80,35 @@ function marked(p: ContentPart): boolean {
   return 'cache_control' in p && p.cache_control !== undefined;
 }
 
-/** The base64 of a plain-text file part (`file_data` a `text/plain` data URL, as a /v1/messages text document becomes). */
-function plainTextBase64(p: ContentPart): string | undefined {
-  if (p.type !== 'file' || p.file.file_data === undefined) {
-    return undefined;
-  }
-  const data = dataUrlOf(p.file.file_data);
-  return data?.mimeType === 'text/plain' ? data.base64 : undefined;
+/** A plain-text file part (`file_data` a `text/plain` data URL, as a /v1/messages text document becomes). */
+function isPlainTextFile(p: ContentPart): boolean {
+  return p.type === 'file' && p.file.file_data !== undefined && dataUrlOf(p.file.file_data)?.mimeType === 'text/plain';
 }
 
 function hasPlainTextFile(m: ChatMessage): boolean {
-  return Array.isArray(m.content) && m.content.some((p) => plainTextBase64(p) !== undefined);
+  return Array.isArray(m.content) && m.content.some(isPlainTextFile);
 }
 
 /**
  * A plain-text file as a text part, after its name when it has one: OpenAI and the compatible servers take only
  * PDFs as file parts (a text one is their 400, which ends fallback), and the text is what the model reads anyway.
+ * The message itself when it has none.
  */
 function withPlainTextFilesAsText(m: ChatMessage): ChatMessage {
   if (!Array.isArray(m.content)) {
     return m;
   }
+  let changed = false;
   const content = m.content.map((p): ContentPart => {
-    const base64 = plainTextBase64(p);
-    if (base64 === undefined || p.type !== 'file') {
+    const text = p.type === 'file' && p.file.file_data !== undefined ? plainTextOf(p.file.file_data) : undefined;
+    if (text === undefined || p.type !== 'file') {
       return p;
     }
-    const text = Buffer.from(base64, 'base64').toString('utf8');
+    changed = true;
     const name = p.file.filename;
     return { type: 'text', text: name === undefined || name === '' ? text : `${name}:\n\n${text}` };
   });
-  return Object.assign({}, m, { content });
+  return changed ? Object.assign({}, m, { content }) : m;
 }
 
 /** Fields of ours OpenAI does not take: Claude's signed thinking, Anthropic prompt-cache marks, a tool error flag. */
@@ -239,7 +238,7 @@ function historyOf(messages: ChatMessage[], baseUrl: string): ChatMessage[] {
   const out: ChatMessage[] = [];
   let media: ContentPart[] = [];
   for (const given of messages) {
-    const original = hasPlainTextFile(given) ? withPlainTextFilesAsText(given) : given;
+    const original = withPlainTextFilesAsText(given);
     const unmarked = hasForeignFields(original) ? withoutForeignFields(original) : original;
     const m = hasForeignIds(unmarked) ? withPortableIds(unmarked, google) : unmarked;
     if (m.role !== 'tool' && media.length > 0) {
