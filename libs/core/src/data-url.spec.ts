@@ -95,6 +95,24 @@ describe('isBase64', () => {
       expect(isBase64(bad)).toBe(false);
     }
   });
+
+  it('reads padding back from the end past line breaks as an unwrapped copy would (every short string)', () => {
+    // The definition on an unwrapped copy, which isBase64 no longer makes.
+    const reference = (text: string): boolean => {
+      const data = text.replace(/[\r\n]/g, '');
+      const pad = data.indexOf('=');
+      const body = pad === -1 ? data.length : pad;
+      return data.length > 0 && data.length - body <= 2 && /^=*$/.test(data.slice(body)) && body % 4 !== 1;
+    };
+    const alphabet = ['a', '=', '\n', '\r'];
+    let texts = [''];
+    for (let len = 1; len <= 7; len++) {
+      texts = texts.flatMap((t) => alphabet.map((c) => t + c));
+      for (const text of texts) {
+        expect([text, isBase64(text)]).toEqual([text, reference(text)]);
+      }
+    }
+  });
 });
 
 describe('unwrappedBase64', () => {

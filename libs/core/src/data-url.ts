@@ -68,30 +68,64 @@ const NOT_BASE64 = /[^A-Za-z0-9+/=\r\n]/;
 const LINE_BREAKS = /[\r\n]/g;
 
 /**
+ * Whether `text` has a line break: two `includes`, not one `/[\r\n]/` test, which is ~25 times slower on Node 20
+ * (2.7 ms against 0.1 ms for 4 MB: `includes` of one character is a vectorised search, a character class is not).
+ */
+function hasLineBreak(text: string): boolean {
+  return text.includes('\n') || text.includes('\r');
+}
+
+function isLineBreak(c: number): boolean {
+  return c === 0x0a || c === 0x0d;
+}
+
+/** How many line breaks `text` has before `end`: a loop of char codes, run only on wrapped base64 (no copy). */
+function lineBreaksBefore(text: string, end: number): number {
+  let n = 0;
+  for (let i = 0; i < end; i++) {
+    if (isLineBreak(text.charCodeAt(i))) {
+      n++;
+    }
+  }
+  return n;
+}
+
+/**
  * Whether `text` is base64 as data URLs and the providers carry it (RFC 4648 §4: the standard alphabet, padding
  * optional), possibly wrapped in lines, which Ollama (Go) and Python servers decode and `unwrappedBase64` removes for
- * the others. One regular-expression scan: ~1 ms per MB on Node 20, a fraction of parsing the JSON that brought it.
+ * the others. One regular-expression scan (~1 ms per MB on Node 20, a fraction of parsing the JSON that brought it)
+ * and three character searches, no copy; wrapped base64 also has its line breaks counted.
  */
 export function isBase64(text: string): boolean {
   if (NOT_BASE64.test(text)) {
     return false;
   }
-  const data = unwrappedBase64(text);
-  if (data.length === 0) {
+  // The padding, read back from the end past line breaks: `end` is where the data before it ends.
+  let end = text.length;
+  let pad = 0;
+  for (; end > 0; end--) {
+    const c = text.charCodeAt(end - 1);
+    if (c === 0x3d) {
+      pad++;
+    } else if (!isLineBreak(c)) {
+      break;
+    }
+  }
+  const firstPad = text.indexOf('=');
+  // Padding only at the end, at most two.
+  if (pad > 2 || (firstPad !== -1 && firstPad < end)) {
     return false;
   }
-  const pad = data.indexOf('=');
-  const body = pad === -1 ? data.length : pad;
-  // Padding only at the end, at most two; a lone character after the last full quantum encodes no byte.
-  return data.length - body <= 2 && /^=*$/.test(data.slice(body)) && body % 4 !== 1;
+  const body = hasLineBreak(text) ? end - lineBreaksBefore(text, end) : end;
+  // Some data; a lone character after the last full quantum encodes no byte.
+  return body + pad > 0 && body % 4 !== 1;
 }
 
 /**
- * Base64 without its line breaks, which Claude and Gemini refuse; `text` itself when it has none (two `indexOf`
- * scans, no copy).
+ * Base64 without its line breaks, which Claude and Gemini refuse; `text` itself when it has none (no copy).
  */
 export function unwrappedBase64(text: string): string {
-  return text.includes('\n') || text.includes('\r') ? text.replace(LINE_BREAKS, '') : text;
+  return hasLineBreak(text) ? text.replace(LINE_BREAKS, '') : text;
 }
 
 /**
