@@ -239,11 +239,21 @@ describe('single-process SIGTERM beside other gateways (e2e)', () => {
     await system.stop();
   }, 30_000);
 
-  /** The worker (BullMQ's `processedBy`: host and pid) that took the running job asking `content`. */
+  /**
+   * The worker (BullMQ's `processedBy`: host and pid) running the job asking `content`, read once its request reached
+   * the provider. A draining worker whose wake-up fetch took a job as it paused puts it back to the head of the queue
+   * before running it, so the job can show that worker's `processedBy` for a moment: only the runner calls the provider.
+   */
   async function takenBy(content: string): Promise<string> {
     let by = '';
     await waitFor(
       async () => {
+        const atProvider = system.sim
+          .lastRequests(200)
+          .some((request) => JSON.stringify(request.body).includes(content));
+        if (!atProvider) {
+          return false;
+        }
         for (const id of await redis.lrange(`{${system.prefix}}:generation:active`, 0, -1)) {
           const [data, pb] = await redis.hmget(`{${system.prefix}}:generation:${id}`, 'data', 'pb');
           if (data?.includes(content) && pb !== null) {
