@@ -184,6 +184,38 @@ describe('apps that cannot start say why, naming the variable, and exit 1', () =
     );
   });
 
+  describe('a PROVIDERS_FILE with a provider at a link-local (cloud metadata) address', () => {
+    const linkSchema = `${schema}_linklocal`;
+    const dir = mkdtempSync(path.join(tmpdir(), 'startfail-'));
+    const file = path.join(dir, 'providers.yaml');
+    writeFileSync(
+      file,
+      [
+        'providers:',
+        '  - id: meta',
+        '    kind: openai',
+        '    baseUrl: http://[::ffff:169.254.169.254]/v1',
+        '    models: [{ name: meta-1, promptPer1k: 0, completionPer1k: 0, contextWindow: 1000 }]',
+        '',
+      ].join('\n'),
+    );
+
+    afterAll(async () => {
+      rmSync(dir, { recursive: true, force: true });
+      await dropSchema(TEST_DATABASE_URL, linkSchema);
+    });
+
+    // Every call there would be refused (HttpPool's guard): the file is refused as a whole, as for any invalid entry.
+    it('stops the start, naming the entry and the variable', async () => {
+      const { code, output } = await run('api-gateway', { PROVIDERS_FILE: file, DATABASE_SCHEMA: linkSchema });
+      expect(code).toBe(1);
+      expect(output).not.toMatch(/ExceptionHandler|\n\s+at /);
+      expect(failureLines(output).join('\n')).toMatch(
+        /^\[api-gateway\] failed to start: [^]*providers\[0\]\.baseUrl is at a link-local or cloud metadata address[^]*\(provider 'meta'\)[^]*PROVIDER_ALLOW_LINK_LOCAL=true/,
+      );
+    });
+  });
+
   it('all-in-one: every hosted app names its bad variables at once, as the split apps each do', async () => {
     const { code, output } = await run('all-in-one', {
       ALL_IN_ONE_MONITOR: 'true',

@@ -8,6 +8,7 @@ import {
   loadCatalogFile,
   parseCatalog,
   readCatalogDocument,
+  readConnectionSettings,
   secretReferenceOf,
 } from './catalog-file';
 
@@ -406,6 +407,35 @@ ${provider}${provider}`,
     );
   });
 
+  it('refuses a baseUrl at a link-local or metadata address (every call there is refused), unless allowed', () => {
+    const at = (url: string) => MINIMAL.replace('https://api.openai.com/v1/', url);
+    const env = { OPENAI_API_KEY: 'sk-test' };
+    for (const url of ['http://169.254.169.254/latest', 'http://[::ffff:169.254.169.254]/v1', 'http://0xa9fea9fe/']) {
+      expect(problemsOf(at(url), env)).toEqual([
+        "providers[0].baseUrl is at a link-local or cloud metadata address, where every call is refused (provider 'openai'): " +
+          'set PROVIDER_ALLOW_LINK_LOCAL=true to allow it (a host name resolving to one is only refused when called)',
+      ]);
+      expect(parseCatalog(at(url), env, undefined, { allowLinkLocal: true }).providers[0].baseUrl).toBe(
+        url.replace(/\/+$/, ''),
+      );
+    }
+    // Loopback, private addresses and names are not refused here (a name is checked on what it resolves to, at call).
+    for (const url of [
+      'http://127.0.0.1:11434',
+      'http://[::1]:8000/v1',
+      'http://10.0.0.5/v1',
+      'http://metadata.google.internal',
+    ]) {
+      expect(parseCatalog(at(url), env).providers[0].baseUrl).toBe(url);
+    }
+    const gateway = { gateways: [{ id: 'gw', baseUrl: 'http://[fd00:ec2::254]/v1' }], providers: [] };
+    expect(() => readCatalogDocument(gateway, {})).toThrow(
+      /gateways\[0\]\.baseUrl is at a link-local .*\(gateway 'gw'\)/,
+    );
+    // A connection test of such settings runs, and reports the call's refusal.
+    expect(readConnectionSettings({ baseUrl: 'http://169.254.169.254/' }, {}).baseUrl).toBe('http://169.254.169.254');
+  });
+
   it('never echoes values in messages', () => {
     const problems = problemsOf(MINIMAL.replace('https://api.openai.com/v1/', 'https//secret-token@host'), {
       OPENAI_API_KEY: 'sk-very-secret',
@@ -536,6 +566,16 @@ describe('loadCatalogFile', () => {
     expect(() => loadCatalogFile(join(dir, 'missing.yaml'), {})).toThrow(
       /missing\.yaml:\n {2}- cannot be read \(ENOENT\)/,
     );
+  });
+
+  it('refuses an entry at a link-local address, naming it, unless PROVIDER_ALLOW_LINK_LOCAL (allowLinkLocal)', () => {
+    const path = join(dir, 'link-local.yaml');
+    writeFileSync(path, MINIMAL.replace('https://api.openai.com/v1/', 'http://169.254.169.254/v1'));
+    expect(() => loadCatalogFile(path, { OPENAI_API_KEY: 'k' })).toThrow(
+      `Invalid provider catalog file ${path}:\n  - providers[0].baseUrl is at a link-local or cloud metadata address`,
+    );
+    const allowed = loadCatalogFile(path, { OPENAI_API_KEY: 'k' }, { allowLinkLocal: true });
+    expect(allowed.providers[0].baseUrl).toBe('http://169.254.169.254/v1');
   });
 });
 

@@ -13,6 +13,7 @@ import {
   type ProviderSpec,
 } from './catalog';
 import { ConfigurationError } from './env';
+import { ALLOW_LINK_LOCAL_VARIABLE, isMetadataAddress } from './metadata-address';
 import { PROVIDER_FAMILIES } from './provider-families';
 
 /**
@@ -133,6 +134,14 @@ interface NumberRule {
  */
 export interface CatalogReadOptions {
   environment?: 'anywhere' | 'apiKeyOnly';
+  /**
+   * Accept a `baseUrl` whose host is a link-local or cloud metadata address (PROVIDER_ALLOW_LINK_LOCAL). Off (the
+   * default), such a URL is a problem: the adapters refuse every call there (address-guard), so an entry holding one
+   * is refused when read instead of failing every request afterwards. Only literal addresses are known here (in any
+   * form the URL parser reads: `2852039166`, `[::ffff:169.254.169.254]`); a host name resolving to one is refused when
+   * it is called.
+   */
+  allowLinkLocal?: boolean;
 }
 
 /**
@@ -358,6 +367,14 @@ class CatalogReader {
       this.problem(`${path}.${key}`, `must not hold credentials (?${secretParam}=): put the secret in apiKey`);
       return undefined;
     }
+    if (this.options.allowLinkLocal !== true && isMetadataAddress(url.hostname)) {
+      this.problem(
+        `${path}.${key}`,
+        `is at a link-local or cloud metadata address, where every call is refused (${owner}): set ` +
+          `${ALLOW_LINK_LOCAL_VARIABLE}=true to allow it (a host name resolving to one is only refused when called)`,
+      );
+      return undefined;
+    }
     // Adapters append paths (`/chat/completions`), so a trailing slash would double up.
     return text.replace(/\/+$/, '');
   }
@@ -505,14 +522,16 @@ export interface ConnectionSettings {
  * `baseUrl` and `apiKey` of provider settings that are not a catalog entry (a connection test of a form not saved
  * yet), read exactly as a provider's in a catalog document: `${VAR}` resolved from `env` under `options`, the same
  * checks, a trailing slash dropped, an empty key absent. Throws a CatalogFileError whose problems name `baseUrl` or
- * `apiKey` (never a value), so what a test accepts is what a save would store.
+ * `apiKey` (never a value), so what a test accepts is what a save would store; a link-local address alone is tested
+ * regardless (`allowLinkLocal`), so that the test reports what the call does with it.
  */
 export function readConnectionSettings(
   raw: { baseUrl: unknown; apiKey?: unknown },
   env: CatalogEnv,
   options: CatalogReadOptions = {},
 ): ConnectionSettings {
-  const r = new CatalogReader(env, options);
+  // A link-local URL is tested all the same: the call's refusal (AddressRefusedError) is what the test reports.
+  const r = new CatalogReader(env, { ...options, allowLinkLocal: true });
   const obj: Obj = { baseUrl: raw.baseUrl, apiKey: raw.apiKey };
   // The path `.apiKey` is what CatalogReadOptions' `apiKeyOnly` recognises; it is stripped from the problems below.
   const baseUrl = r.url(obj, 'baseUrl', '', 'the settings tested');
@@ -753,8 +772,11 @@ export function catalogToJson(catalog: Catalog): string {
   return `${JSON.stringify(catalogDocument(catalog), null, 2)}\n`;
 }
 
-/** Reads and parses a catalog file (PROVIDERS_FILE). */
-export function loadCatalogFile(path: string, env: CatalogEnv): Catalog {
+/**
+ * Reads and parses a catalog file (PROVIDERS_FILE). A link-local `baseUrl` is a problem like any other (the file is
+ * refused, naming the entry) unless `options.allowLinkLocal`.
+ */
+export function loadCatalogFile(path: string, env: CatalogEnv, options?: CatalogReadOptions): Catalog {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -762,5 +784,5 @@ export function loadCatalogFile(path: string, env: CatalogEnv): Catalog {
     const code = (err as NodeJS.ErrnoException).code ?? 'read error';
     throw new CatalogFileError([`cannot be read (${code})`], `provider catalog file ${path}`, { cause: err });
   }
-  return parseCatalog(text, env, `provider catalog file ${path}`);
+  return parseCatalog(text, env, `provider catalog file ${path}`, options);
 }

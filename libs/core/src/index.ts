@@ -12,6 +12,7 @@ export * from './env';
 export * from './env-names';
 export * from './ids';
 export * from './ipv6';
+export * from './metadata-address';
 export * from './catalog';
 export * from './connection-test';
 export * from './catalog-file';

@@ -65,22 +65,36 @@ const placeholderProvider: ProviderSpec = {
   models: [],
 };
 
-/** Documents from the admin API and imports read the environment only in apiKey (CatalogReadOptions). */
+/**
+ * Documents from the admin API and imports read the environment only in apiKey (CatalogReadOptions), and hold no URL
+ * at a link-local address (see `adminDocument`).
+ */
 export const ADMIN_DOCUMENT: CatalogReadOptions = { environment: 'apiKeyOnly' };
+
+/**
+ * ADMIN_DOCUMENT, with a URL at a link-local or cloud metadata address accepted when the operator allows providers
+ * there (PROVIDER_ALLOW_LINK_LOCAL): without it every call to one is refused, so saving it is refused (400 naming
+ * `baseUrl`).
+ */
+export function adminDocument(env: { PROVIDER_ALLOW_LINK_LOCAL: boolean }): CatalogReadOptions {
+  return env.PROVIDER_ALLOW_LINK_LOCAL ? { ...ADMIN_DOCUMENT, allowLinkLocal: true } : ADMIN_DOCUMENT;
+}
 
 /**
  * Validates `{gateways, providers}`; a problem is a 400 naming its path (with `strip` removed, so a PATCH of one
  * provider names `models[0].promptPer1k`, not `providers[0].models[0].promptPer1k`). Every problem is in the
- * message; `param` names the first. A plugin module must be one `pluginAllowed` accepts (PluginAllowance).
+ * message; `param` names the first. A plugin module must be one `pluginAllowed` accepts (PluginAllowance). `options`:
+ * how the document is read (`adminDocument`).
  */
 export function validateDocs(
   doc: { gateways: Doc[]; providers: Doc[] },
   env: CatalogEnv,
   strip: RegExp,
   pluginAllowed: PluginAllowed,
+  options: CatalogReadOptions = ADMIN_DOCUMENT,
 ): Catalog {
   try {
-    return withLoadablePlugins(readCatalogDocument(doc, env, 'configuration', ADMIN_DOCUMENT), pluginAllowed);
+    return withLoadablePlugins(readCatalogDocument(doc, env, 'configuration', options), pluginAllowed);
   } catch (err) {
     throw err instanceof CatalogFileError ? invalidConfiguration(err, strip) : err;
   }

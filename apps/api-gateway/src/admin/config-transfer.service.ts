@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   CatalogFileError,
   catalogDocument,
@@ -9,15 +9,18 @@ import {
   parseCatalog,
   readCatalogDocument,
   type Catalog,
+  type CatalogReadOptions,
   type GatewaySpec,
   type ProviderSpec,
 } from '@aigw/core';
 import type { CatalogTx, SecretUpdate } from '@aigw/entities';
+import { ENV } from '@aigw/platform';
+import type { GatewayEnv } from '../config/gateway-env';
 import type { AuthContext } from '../http/request-context';
 import { actorOf } from './admin-views';
 import { CatalogChanges } from './catalog-changes';
 import { CircuitAdminService } from './circuit-admin.service';
-import { ADMIN_DOCUMENT, problemOf, problemText, withLoadablePlugins, type Doc } from './catalog-docs';
+import { adminDocument, problemOf, problemText, withLoadablePlugins, type Doc } from './catalog-docs';
 import { PluginAllowance, type PluginAllowed } from './plugin-check';
 
 export type ExportFormat = 'yaml' | 'json';
@@ -48,11 +51,16 @@ type Keyed = { id: string; apiKey?: string; apiKeyRef?: string };
  */
 @Injectable()
 export class ConfigTransferService {
+  private readonly readOptions: CatalogReadOptions;
+
   constructor(
     private readonly changes: CatalogChanges,
     private readonly plugins: PluginAllowance,
     private readonly circuits: CircuitAdminService,
-  ) {}
+    @Inject(ENV) env: GatewayEnv,
+  ) {
+    this.readOptions = adminDocument(env);
+  }
 
   async export(format: ExportFormat): Promise<string> {
     const { catalog } = await this.changes.read((tx) => tx.state());
@@ -60,7 +68,7 @@ export class ConfigTransferService {
   }
 
   async import(body: unknown, dryRun: boolean, auth: AuthContext): Promise<ImportResult> {
-    const incoming = parseImport(body, this.plugins.allows);
+    const incoming = parseImport(body, this.plugins.allows, this.readOptions);
     const plan = async (tx: CatalogTx): Promise<ImportResult> => {
       const { catalog } = await tx.state();
       const changes = diffCatalogs(catalog, incoming);
@@ -106,16 +114,13 @@ export class ConfigTransferService {
   }
 }
 
-function parseImport(body: unknown, pluginAllowed: PluginAllowed): Catalog {
+function parseImport(body: unknown, pluginAllowed: PluginAllowed, options: CatalogReadOptions): Catalog {
   try {
     if (typeof body === 'string') {
-      return withLoadablePlugins(parseCatalog(body, process.env, 'configuration', ADMIN_DOCUMENT), pluginAllowed);
+      return withLoadablePlugins(parseCatalog(body, process.env, 'configuration', options), pluginAllowed);
     }
     if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
-      return withLoadablePlugins(
-        readCatalogDocument(body, process.env, 'configuration', ADMIN_DOCUMENT),
-        pluginAllowed,
-      );
+      return withLoadablePlugins(readCatalogDocument(body, process.env, 'configuration', options), pluginAllowed);
     }
   } catch (err) {
     if (err instanceof CatalogFileError) {

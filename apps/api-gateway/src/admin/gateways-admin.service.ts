@@ -1,10 +1,13 @@
-import { Injectable } from '@nestjs/common';
-import { ErrorCode, GatewayError, type GatewaySpec } from '@aigw/core';
+import { Inject, Injectable } from '@nestjs/common';
+import { ErrorCode, GatewayError, type CatalogReadOptions, type GatewaySpec } from '@aigw/core';
+import { ENV } from '@aigw/platform';
+import type { GatewayEnv } from '../config/gateway-env';
 import type { AuthContext } from '../http/request-context';
 import { actorOf } from './admin-views';
 import { CatalogChanges, Unchanged } from './catalog-changes';
 import { CircuitAdminService } from './circuit-admin.service';
 import {
+  adminDocument,
   fieldsOf,
   gatewayDoc,
   gatewayView,
@@ -21,10 +24,15 @@ const NO_PLUGINS = (): boolean => false;
 /** The OpenAI-compatible proxies (LiteLLM) providers can be routed through; keys write-only. */
 @Injectable()
 export class GatewaysAdminService {
+  private readonly readOptions: CatalogReadOptions;
+
   constructor(
     private readonly changes: CatalogChanges,
     private readonly circuits: CircuitAdminService,
-  ) {}
+    @Inject(ENV) env: GatewayEnv,
+  ) {
+    this.readOptions = adminDocument(env);
+  }
 
   async list(): Promise<{ data: GatewayView[] }> {
     const state = await this.changes.read((tx) => tx.state());
@@ -125,7 +133,8 @@ export class GatewaysAdminService {
   }
 
   private validate(doc: Record<string, unknown>): GatewaySpec {
-    return validateDocs({ gateways: [doc], providers: [] }, process.env, GATEWAY_PREFIX, NO_PLUGINS).gateways[0];
+    const docs = { gateways: [doc], providers: [] };
+    return validateDocs(docs, process.env, GATEWAY_PREFIX, NO_PLUGINS, this.readOptions).gateways[0];
   }
 }
 

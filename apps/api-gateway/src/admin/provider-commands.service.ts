@@ -1,19 +1,23 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   ErrorCode,
   GatewayError,
   PROVIDER_KINDS,
   type ModelSpec,
   type ProviderKind,
+  type CatalogReadOptions,
   type ProviderSpec,
 } from '@aigw/core';
+import { ENV } from '@aigw/platform';
 import { KEEP_SECRET, type CatalogState, type CatalogTx, type SecretUpdate } from '@aigw/entities';
+import type { GatewayEnv } from '../config/gateway-env';
 import type { AuthContext } from '../http/request-context';
 import { actorOf } from './admin-views';
 import { CircuitAdminService } from './circuit-admin.service';
 import { CatalogChanges, Unchanged } from './catalog-changes';
 import { PluginAllowance } from './plugin-check';
 import {
+  adminDocument,
   fieldsOf,
   gatewayDocs,
   modelDoc,
@@ -47,11 +51,16 @@ export interface ProviderStarts {
  */
 @Injectable()
 export class ProviderCommandsService {
+  private readonly readOptions: CatalogReadOptions;
+
   constructor(
     private readonly changes: CatalogChanges,
     private readonly circuits: CircuitAdminService,
     private readonly plugins: PluginAllowance,
-  ) {}
+    @Inject(ENV) env: GatewayEnv,
+  ) {
+    this.readOptions = adminDocument(env);
+  }
 
   /** The two ways to start a provider: a template, or a `kind` (the catalog's list, so a form offers no other). */
   templates(): ProviderStarts {
@@ -224,6 +233,7 @@ export class ProviderCommandsService {
       process.env,
       strip,
       this.plugins.allows,
+      this.readOptions,
     );
     const next = catalog.providers[0];
     if ('keep' in secret && current !== undefined) {

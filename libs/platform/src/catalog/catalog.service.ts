@@ -66,7 +66,11 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     if (this.env.PROVIDERS_FILE) {
-      const file = loadCatalogFile(this.env.PROVIDERS_FILE, process.env);
+      // A provider or gateway at a link-local address stops the boot like any invalid entry (every call there would
+      // be refused), unless PROVIDER_ALLOW_LINK_LOCAL.
+      const file = loadCatalogFile(this.env.PROVIDERS_FILE, process.env, {
+        allowLinkLocal: this.env.PROVIDER_ALLOW_LINK_LOCAL,
+      });
       this.seedChecks.forEach((check) => check(file));
       await this.store.seed(file);
       this.logger.log(`seeded ${file.providers.length} providers from ${this.env.PROVIDERS_FILE}`);

@@ -183,7 +183,9 @@ export class BaseEnv {
    * Let providers and gateways sit at link-local addresses (169.254.0.0/16, fe80::/10) and cloud metadata addresses.
    * Off: calls there are refused before connecting (HttpPool), so an admin key cannot turn the gateway against the
    * instance's metadata service (its cloud credentials). Loopback and private addresses (Ollama on localhost, vLLM on
-   * the LAN) are allowed either way. Read where provider calls are made: the router-worker and the health-monitor.
+   * the LAN) are allowed either way. Read where provider calls are made (the router-worker and the health-monitor),
+   * and where the catalog is saved: off, the admin API refuses such a URL (400 naming `baseUrl`) and PROVIDERS_FILE
+   * holding one stops the start (literal addresses only: a name resolving to one is refused when called).
    */
   @Transform(toBool)
   @IsBoolean()

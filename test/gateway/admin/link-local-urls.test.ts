@@ -1,0 +1,102 @@
+import { CatalogService } from '@aigw/platform';
+import { GatewayHarness } from '../support';
+import { call, errorOf } from './admin-support';
+
+const P = '/api/v1/ai/admin/providers';
+const G = '/api/v1/ai/admin/gateways';
+const IMPORT = '/api/v1/ai/admin/config/import';
+
+const model = { name: 'll-gpt', promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192 };
+const provider = (id: string, baseUrl: string) => ({ id, kind: 'openai', baseUrl, models: [model] });
+
+/**
+ * A provider or gateway URL at a link-local or cloud metadata address is refused by every call (HttpPool's guard),
+ * so the admin API refuses to save it (400 naming `baseUrl`) unless PROVIDER_ALLOW_LINK_LOCAL is set: an admin learns
+ * of it when saving, not from every request failing afterwards. Real PostgreSQL and Redis, over HTTP.
+ */
+describe('admin API: base URLs at link-local / cloud metadata addresses', () => {
+  describe('by default', () => {
+    const h = new GatewayHarness({ CATALOG_RELOAD_S: '3600' });
+    beforeAll(() => h.start(), 60_000);
+    afterAll(() => h.stop(), 30_000);
+    const catalog = (): CatalogService => h.app.get(CatalogService);
+
+    it.each([
+      ['metadata', 'http://169.254.169.254/latest/meta-data/iam/security-credentials/role'],
+      ['ecs', 'http://169.254.170.2/v2'],
+      ['mapped', 'http://[::ffff:169.254.169.254]/v1'],
+      ['mapped-hex', 'http://[::ffff:a9fe:a9fe]/v1'],
+      ['decimal', 'http://2852039166/v1'],
+      ['aws-v6', 'http://[fd00:ec2::254]/v1'],
+      ['nat64', 'http://[64:ff9b::a9fe:a9fe]/v1'],
+      ['fe80', 'https://[fe80::1]:8443/v1'],
+    ])('POST a provider at %s (%s): 400 naming baseUrl and the variable, nothing saved', async (id, baseUrl) => {
+      const res = await call(h, 'POST', P, provider(`ll-${id}`, baseUrl));
+      expect(res.status).toBe(400);
+      const error = errorOf(res);
+      expect(error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_request', param: 'baseUrl' });
+      expect(error.message).toMatch(/baseUrl .*link-local.*PROVIDER_ALLOW_LINK_LOCAL=true/);
+      expect(catalog().provider(`ll-${id}`)).toBeUndefined();
+    });
+
+    it('POST a provider at the simulator (loopback): 201', async () => {
+      const res = await call(h, 'POST', P, provider('ll-sim', `${h.sim.url}/v1`));
+      expect(res.status).toBe(201);
+      expect(catalog().provider('ll-sim')?.baseUrl).toBe(`${h.sim.url}/v1`);
+    });
+
+    it('a host name is saved: what it resolves to is only known, and refused, when it is called', async () => {
+      const res = await call(h, 'POST', P, provider('ll-name', 'http://metadata.google.internal/v1'));
+      expect(res.status).toBe(201);
+    });
+
+    it('PATCH a provider to such an address: 400 naming baseUrl, the stored URL unchanged', async () => {
+      const before = catalog().provider('sim')?.baseUrl;
+      const res = await call(h, 'PATCH', `${P}/sim`, { baseUrl: 'http://[::ffff:169.254.169.254]/v1' });
+      expect(res.status).toBe(400);
+      expect(errorOf(res)).toMatchObject({ type: 'invalid_request_error', param: 'baseUrl' });
+      expect(catalog().provider('sim')?.baseUrl).toBe(before);
+    });
+
+    it('a gateway (LiteLLM) at such an address: 400 naming baseUrl, on create and on update', async () => {
+      const created = await call(h, 'POST', G, { id: 'll-gw', baseUrl: 'http://169.254.169.254/v1' });
+      expect(created.status).toBe(400);
+      expect(errorOf(created)).toMatchObject({ type: 'invalid_request_error', param: 'baseUrl' });
+      expect((await call(h, 'POST', G, { id: 'll-gw', baseUrl: `${h.sim.url}/v1` })).status).toBe(201);
+      const updated = await call(h, 'PATCH', `${G}/ll-gw`, { baseUrl: 'http://[fd00:ec2::254]/v1' });
+      expect([updated.status, errorOf(updated).param]).toEqual([400, 'baseUrl']);
+    });
+
+    it('an import naming such an address: 400 naming the entry, nothing applied', async () => {
+      const exported = await fetch(`${h.url}/api/v1/ai/admin/config/export?format=json`, {
+        headers: { authorization: `Bearer ${h.adminKey}` },
+      });
+      const doc = (await exported.json()) as { providers: { id: string; baseUrl: string }[] };
+      const index = doc.providers.findIndex((p) => p.id === 'sim');
+      doc.providers[index].baseUrl = 'http://[::ffff:169.254.169.254]/v1';
+      const res = await call(h, 'POST', IMPORT, doc);
+      expect(res.status).toBe(400);
+      expect(errorOf(res)).toMatchObject({ type: 'invalid_request_error', param: `providers[${index}].baseUrl` });
+      expect(catalog().provider('sim')?.baseUrl).toBe(`${h.sim.url}/v1`);
+    });
+  });
+
+  describe('with PROVIDER_ALLOW_LINK_LOCAL=true', () => {
+    const h = new GatewayHarness({ CATALOG_RELOAD_S: '3600', PROVIDER_ALLOW_LINK_LOCAL: 'true' });
+    beforeAll(() => h.start(), 60_000);
+    afterAll(() => h.stop(), 30_000);
+
+    it.each([
+      ['metadata', 'http://169.254.169.254/v1'],
+      ['mapped', 'http://[::ffff:169.254.169.254]/v1'],
+    ])('POST a provider at %s (%s): 201, saved as sent', async (id, baseUrl) => {
+      const res = await call(h, 'POST', P, provider(`ll-${id}`, baseUrl));
+      expect(res.status).toBe(201);
+      expect(h.app.get(CatalogService).provider(`ll-${id}`)?.baseUrl).toBe(baseUrl);
+    });
+
+    it('a gateway at such an address: 201', async () => {
+      expect((await call(h, 'POST', G, { id: 'll-gw', baseUrl: 'http://169.254.169.254/v1' })).status).toBe(201);
+    });
+  });
+});
