@@ -432,6 +432,18 @@ ${provider}${provider}`,
     expect(() => readCatalogDocument(gateway, {})).toThrow(
       /gateways\[0\]\.baseUrl is at a link-local .*\(gateway 'gw'\)/,
     );
+    // 'gateways': a stored gateway a provider document is read against passes; the provider's own URL does not.
+    expect(readCatalogDocument(gateway, {}, undefined, { allowLinkLocal: 'gateways' }).gateways[0].baseUrl).toBe(
+      'http://[fd00:ec2::254]/v1',
+    );
+    expect(() =>
+      readCatalogDocument(
+        { gateways: [], providers: [{ id: 'p', kind: 'ollama', baseUrl: 'http://169.254.169.254' }] },
+        {},
+        undefined,
+        { allowLinkLocal: 'gateways' },
+      ),
+    ).toThrow(/providers\[0\]\.baseUrl is at a link-local/);
     // A connection test of such settings runs, and reports the call's refusal.
     expect(readConnectionSettings({ baseUrl: 'http://169.254.169.254/' }, {}).baseUrl).toBe('http://169.254.169.254');
   });

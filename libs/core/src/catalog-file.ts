@@ -139,9 +139,10 @@ export interface CatalogReadOptions {
    * default), such a URL is a problem: the adapters refuse every call there (address-guard), so an entry holding one
    * is refused when read instead of failing every request afterwards. Only literal addresses are known here (in any
    * form the URL parser reads: `2852039166`, `[::ffff:169.254.169.254]`); a host name resolving to one is refused when
-   * it is called.
+   * it is called. `'gateways'`: only the gateways' URLs are accepted (the stored gateways a provider document is
+   * checked against: one stored before, or while the variable was set, must not block every provider save).
    */
-  allowLinkLocal?: boolean;
+  allowLinkLocal?: boolean | 'gateways';
 }
 
 /**
@@ -367,7 +368,7 @@ class CatalogReader {
       this.problem(`${path}.${key}`, `must not hold credentials (?${secretParam}=): put the secret in apiKey`);
       return undefined;
     }
-    if (this.options.allowLinkLocal !== true && isMetadataAddress(url.hostname)) {
+    if (!this.linkLocalAllowed(path) && isMetadataAddress(url.hostname)) {
       this.problem(
         `${path}.${key}`,
         `is at a link-local or cloud metadata address, where every call is refused (${owner}): set ` +
@@ -377,6 +378,11 @@ class CatalogReader {
     }
     // Adapters append paths (`/chat/completions`), so a trailing slash would double up.
     return text.replace(/\/+$/, '');
+  }
+
+  private linkLocalAllowed(path: string): boolean {
+    const allow = this.options.allowLinkLocal;
+    return allow === true || (allow === 'gateways' && path.startsWith('gateways['));
   }
 }
 

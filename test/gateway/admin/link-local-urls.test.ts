@@ -1,4 +1,6 @@
+import { KEEP_SECRET } from '@aigw/entities';
 import { CatalogService } from '@aigw/platform';
+import { CatalogChanges } from '../../../apps/api-gateway/src/admin/catalog-changes';
 import { GatewayHarness } from '../support';
 import { call, errorOf } from './admin-support';
 
@@ -65,6 +67,17 @@ describe('admin API: base URLs at link-local / cloud metadata addresses', () => 
       expect((await call(h, 'POST', G, { id: 'll-gw', baseUrl: `${h.sim.url}/v1` })).status).toBe(201);
       const updated = await call(h, 'PATCH', `${G}/ll-gw`, { baseUrl: 'http://[fd00:ec2::254]/v1' });
       expect([updated.status, errorOf(updated).param]).toEqual([400, 'baseUrl']);
+    });
+
+    it('a gateway stored at such an address before (an earlier release, or the variable set) blocks no provider save', async () => {
+      // Written to the store as it was then, past today's check.
+      const changes = h.app.get(CatalogChanges);
+      const old = { id: 'll-old-gw', baseUrl: 'http://169.254.169.254/v1', timeoutMs: 30_000 };
+      await changes.read((tx) => tx.putGateway(old, KEEP_SECRET));
+      const res = await call(h, 'POST', P, provider('ll-after-old-gw', `${h.sim.url}/v1`));
+      await changes.read((tx) => tx.deleteGateway(old.id));
+      expect(res.status).toBe(201);
+      expect(catalog().provider('ll-after-old-gw')?.baseUrl).toBe(`${h.sim.url}/v1`);
     });
 
     it('an import naming such an address: 400 naming the entry, nothing applied', async () => {

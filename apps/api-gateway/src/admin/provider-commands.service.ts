@@ -59,7 +59,9 @@ export class ProviderCommandsService {
     private readonly plugins: PluginAllowance,
     @Inject(ENV) env: GatewayEnv,
   ) {
-    this.readOptions = adminDocument(env);
+    // The stored gateways are checked as they were saved (GatewaysAdminService refuses a link-local one).
+    const options = adminDocument(env);
+    this.readOptions = options.allowLinkLocal === true ? options : { ...options, allowLinkLocal: 'gateways' };
   }
 
   /** The two ways to start a provider: a template, or a `kind` (the catalog's list, so a form offers no other). */
