@@ -22,6 +22,7 @@ import { GenerationService } from './generation/generation.service';
 import { AnswerStash } from './jobs/answer-stash';
 import { OutcomeStore } from './jobs/outcome-store';
 import { GenerateHandler } from './jobs/generate.handler';
+import { KeyRecheck } from './jobs/key-recheck';
 import { Settlement } from './jobs/settlement';
 import { DrainDeadline } from './lifecycle/drain-deadline';
 import { GenerationConsumer } from './jobs/generation-consumer';
@@ -69,6 +70,7 @@ class WorkerEnvModule {
     AnswerStash,
     OutcomeStore,
     Settlement,
+    KeyRecheck,
     {
       provide: ResponseCache,
       useFactory: (env: WorkerEnv, keys: RedisKeys, errors: RedisErrors) =>

@@ -63,6 +63,7 @@ export {
   type ActiveApiKey,
   type ApiKeyGovernance,
   type ApiKeyInfo,
+  type ApiKeyStanding,
   type BootstrapKeyResult,
   type CreatedApiKey,
 } from './stores/api-key.store';

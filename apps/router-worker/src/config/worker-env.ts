@@ -47,6 +47,17 @@ export class WorkerEnv extends CircuitTimingEnv {
   @Max(100)
   WORKER_MAX_STALLED_COUNT = 2;
 
+  /**
+   * A job that waited longer than this since its admission has its API key checked again (PostgreSQL, cached per key
+   * for a second) before it runs: one whose key was revoked or expired, or whose user was deleted, meanwhile ends with
+   * the gateway's 401 instead of calling a provider. 0 checks every job; a job taken sooner runs as admitted.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(DAY_MS)
+  KEY_RECHECK_AFTER_MS = 1_000;
+
   /** Usage jobs held at once by the writer; bounds how many events one batch can gather. */
   @Type(() => Number)
   @IsInt()

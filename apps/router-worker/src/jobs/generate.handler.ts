@@ -33,6 +33,7 @@ import { sleep } from '../routing/sleep';
 import { outcomeOf, requestLabelsOf, usageEventOf, type Finished } from '../usage/usage-event';
 import { UsageRecorder } from '../usage/usage-recorder';
 import { AnswerStash, type KeptAnswer } from './answer-stash';
+import { KeyRecheck } from './key-recheck';
 import { OutcomeStore } from './outcome-store';
 import { ReplyChannel } from './reply-channel';
 import { Settlement } from './settlement';
@@ -69,6 +70,7 @@ export class GenerateHandler {
     private readonly stash: AnswerStash,
     private readonly outcomes: OutcomeStore,
     private readonly settlement: Settlement,
+    private readonly keyRecheck: KeyRecheck,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly errors: RedisErrors,
     private readonly drain: DrainDeadline,
@@ -112,6 +114,11 @@ export class GenerateHandler {
     const running = this.cancellations.begin(jobId, request.deadlineAt);
     let finished: Finished;
     try {
+      const refused = await this.keyRecheck.refusal(request, coalescingKey !== undefined, Date.now());
+      if (refused !== null) {
+        // Its key was revoked or expired while the job waited: answered and settled like any failure, no provider.
+        throw refused;
+      }
       const result = await this.generation.run(request, running.signal, request.stream ? reply : undefined);
       if (request.cache !== undefined) {
         // Stored before the answer goes out, so the client's next identical request finds it (one SET, or a

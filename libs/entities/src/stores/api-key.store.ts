@@ -57,6 +57,12 @@ export interface ActiveApiKey {
   } | null;
 }
 
+/** What decides whether a key may still be used (see ApiKeyStore.standingOf). */
+export interface ApiKeyStanding {
+  revoked: boolean;
+  expiresAt: Date | null;
+}
+
 /** A key as listings show it: never the key, never its hash. */
 export interface ApiKeyInfo {
   id: string;
@@ -224,6 +230,22 @@ export class ApiKeyStore {
               monthlySpendLimitUsd: numericOrNull(r.monthlySpendLimitUsd),
             },
     };
+  }
+
+  /**
+   * Whether the key with this id may still be used, by its primary key: revoked, and when it expires; null when there
+   * is no such key (its user was deleted with it). What a worker checks before running a job that waited in the queue.
+   */
+  async standingOf(id: string): Promise<ApiKeyStanding | null> {
+    if (!UUID.test(id)) {
+      return null;
+    }
+    const rows = await this.dataSource.query<ApiKeyStanding[]>(
+      `SELECT revoked_at IS NOT NULL AS revoked, expires_at AS "expiresAt"
+         FROM ${tableRef(this.dataSource, ApiKeyEntity)} WHERE id = $1`,
+      [id],
+    );
+    return rows[0] ?? null;
   }
 
   /** Every key, or one user's; never a secret. */

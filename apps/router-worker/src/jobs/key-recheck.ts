@@ -1,0 +1,110 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ErrorCode, GatewayError, type GenerationRequest } from '@aigw/core';
+import { ApiKeyStore, type ApiKeyStanding } from '@aigw/entities';
+import { ENV, MigratedDatabase, waitAtMost } from '@aigw/platform';
+import type { WorkerEnv } from '../config/worker-env';
+import { WarnThrottle } from '../routing/warn-throttle';
+
+/** A key read is trusted this long: a backlog of one key's jobs costs one query per second per worker. */
+const STANDING_CACHE_MS = 1_000;
+const CACHE_MAX_KEYS = 10_000;
+/** A job waits no longer than this for PostgreSQL; past it the job runs as admitted. */
+const QUERY_TIMEOUT_MS = 500;
+/** After a failed read, jobs skip the check for this long instead of each waiting on a dead database. */
+const BACKOFF_AFTER_FAILURE_MS = 5_000;
+
+/** Not known: PostgreSQL failed or was slow. The job runs as admitted. */
+const UNKNOWN = 'unknown';
+type Standing = ApiKeyStanding | null | typeof UNKNOWN;
+
+interface Cached {
+  expiresAt: number;
+  standing: Promise<Standing>;
+}
+
+/**
+ * Checks a job's API key again before the job runs, when it waited in the queue since its admission: an async job can
+ * wait for hours, and its key be revoked (or expire, or its user be deleted) meanwhile. Such a job ends with the 401
+ * the gateway answers that key with now, before any provider call; its reservation is then settled as any failure's
+ * (nothing spent: all given back).
+ *
+ * Costs nothing on the hot path: a job taken within KEY_RECHECK_AFTER_MS of its admission (a synchronous request when
+ * workers keep up) is not checked, as a request already running when its key is revoked is not stopped either. The
+ * check reads PostgreSQL, where revocations are made (the admin API and `npm run keys -- revoke` alike), not Redis.
+ * PostgreSQL slow or down never fails a job: it runs as admitted (generation goes on without PostgreSQL).
+ */
+@Injectable()
+export class KeyRecheck {
+  private readonly logger = new Logger(KeyRecheck.name);
+  private readonly warnings = new WarnThrottle(this.logger);
+  private readonly store: ApiKeyStore;
+  private readonly afterMs: number;
+  private readonly cache = new Map<string, Cached>();
+  private unavailableUntil = 0;
+
+  constructor(db: MigratedDatabase, @Inject(ENV) env: WorkerEnv) {
+    this.store = new ApiKeyStore(db.dataSource);
+    this.afterMs = env.KEY_RECHECK_AFTER_MS;
+  }
+
+  /**
+   * The 401 that refuses the job's key at `now`, or null to run the job. A job with a `coalescingKey` is not checked:
+   * other callers' requests may wait on it, which the leader's key says nothing about; it is a synchronous request,
+   * bounded by its deadline.
+   */
+  async refusal(request: GenerationRequest, coalesced: boolean, now: number): Promise<GatewayError | null> {
+    if (coalesced || now - request.receivedAt < this.afterMs) {
+      return null;
+    }
+    const standing = await this.standingOf(request.apiKeyId, now);
+    if (standing === UNKNOWN) {
+      return null;
+    }
+    // As the gateway's guard answers such a key (ApiKeyGuard).
+    if (standing === null || standing.revoked) {
+      return new GatewayError(ErrorCode.InvalidApiKey, 'Invalid API key.');
+    }
+    if (standing.expiresAt !== null && standing.expiresAt.getTime() <= now) {
+      return new GatewayError(ErrorCode.KeyExpired, 'This API key has expired.');
+    }
+    return null;
+  }
+
+  private standingOf(keyId: string, now: number): Promise<Standing> {
+    const hit = this.cache.get(keyId);
+    if (hit !== undefined && hit.expiresAt > now) {
+      return hit.standing;
+    }
+    this.cache.delete(keyId);
+    if (this.cache.size >= CACHE_MAX_KEYS) {
+      // Map iteration is insertion order: the first entry is the oldest.
+      const oldest = this.cache.keys().next();
+      if (oldest.done !== true) {
+        this.cache.delete(oldest.value);
+      }
+    }
+    const standing = this.read(keyId);
+    this.cache.set(keyId, { expiresAt: now + STANDING_CACHE_MS, standing });
+    return standing;
+  }
+
+  private async read(keyId: string): Promise<Standing> {
+    if (Date.now() < this.unavailableUntil) {
+      return UNKNOWN;
+    }
+    try {
+      const found = this.store.standingOf(keyId);
+      // The query may still finish later; its result is dropped.
+      found.catch(() => undefined);
+      const standing = await waitAtMost(found, QUERY_TIMEOUT_MS);
+      if (standing === undefined) {
+        throw new Error(`no answer within ${QUERY_TIMEOUT_MS} ms`);
+      }
+      return standing;
+    } catch (err) {
+      this.unavailableUntil = Date.now() + BACKOFF_AFTER_FAILURE_MS;
+      this.warnings.warn('API keys of queued jobs not checked again, running them as admitted', err);
+      return UNKNOWN;
+    }
+  }
+}
