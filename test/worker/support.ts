@@ -8,6 +8,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
 import {
   ControlPattern,
+  DAY_MS,
   JobName,
   newRequestId,
   parseRedisUrl,
@@ -125,6 +126,9 @@ export class WorkerHarness {
       LOG_LEVEL: 'warn',
       PORT: '0',
       SHUTDOWN_GRACE_MS: '10000',
+      // The jobs this rig makes name API keys that are not in the database: a job run long after its `receivedAt`
+      // (a backlog, a takeover) would be refused as revoked. key-recheck.test.ts covers the check.
+      KEY_RECHECK_AFTER_MS: String(DAY_MS),
       ...this.opts.env,
     };
     this.env = validateEnv(WorkerEnv, this.rawEnv);
