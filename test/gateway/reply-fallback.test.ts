@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { GenerationQueue, type GenerateJob } from '../../apps/api-gateway/src/generation/generation-queue';
 import type { JobSnapshot } from '../../apps/api-gateway/src/generation/job-snapshot';
 import { ReplyHub } from '../../apps/api-gateway/src/generation/reply-hub';
-import { chat, GatewayHarness, REDIS_URL, sleep } from './support';
+import { chat, GatewayHarness, REDIS_URL, sleep, sseEvents } from './support';
 
 /** A gateway and an admin connection to its Redis, for the life of the enclosing describe block. */
 function gatewayWithAdmin(env: Record<string, string> = {}): { h: GatewayHarness; admin: () => Redis } {
@@ -161,6 +161,7 @@ describe('read-backs of a job still in the queue', () => {
 interface HubInternals {
   readonly pending: number;
   sweep(): void;
+  checkAll(): void;
   receive(msg: ReplyMessage): void;
   mirror(channel: string, payload: string): void;
   awaitsWorker(): Promise<boolean>;
@@ -182,6 +183,8 @@ function controlledReads(h: GatewayHarness): {
   reads: () => number;
   setState: (s: JobSnapshot) => void;
   step: (seconds?: number) => Promise<void>;
+  /** Waits for the reads out (ones the test started itself). */
+  settle: () => Promise<unknown>;
   restore: () => Promise<void>;
 } {
   const queue = h.app.get(GenerationQueue);
@@ -209,12 +212,32 @@ function controlledReads(h: GatewayHarness): {
         await Promise.allSettled(reads);
       }
     },
+    settle: () => Promise.allSettled(reads),
     restore: async () => {
       clock.mockRestore();
       spy.mockRestore();
       await h.queue.resume();
     },
   };
+}
+
+/** The one job in the paused queue, once `count` requests watch it with their read-backs scheduled. */
+async function queuedJob(h: GatewayHarness, count: number): Promise<GenerateJob> {
+  let jobs: GenerateJob[] = [];
+  await waitFor(
+    async () => {
+      jobs = await h.queue.getJobs(['paused', 'waiting']);
+      const hub = h.app.get<ReplyHub, HubInternals>(ReplyHub);
+      return jobs.length === 1 && hub.pending === count && armed(hub) === count;
+    },
+    { message: 'job not queued and watched' },
+  );
+  return jobs[0];
+}
+
+/** The stored state of `job` answered with `text`. */
+function completed(h: GatewayHarness, job: GenerateJob, text = 'answered'): JobSnapshot {
+  return { state: 'completed', outcome: { ok: true, result: h.result(job.data.request, text) } };
 }
 
 /** Virtual seconds until no request waits any more (at most `max`). */
@@ -237,35 +260,18 @@ async function secondsUntilAnswered(c: ReturnType<typeof controlledReads>, max: 
 describe('read-backs of a queued job once a worker took it', () => {
   const { h } = gatewayWithAdmin({ CACHE_ENABLED: 'true' });
 
-  async function queuedJob(count: number): Promise<GenerateJob> {
-    let jobs: GenerateJob[] = [];
-    await waitFor(
-      async () => {
-        jobs = await h.queue.getJobs(['paused', 'waiting']);
-        const hub = h.app.get<ReplyHub, HubInternals>(ReplyHub);
-        return jobs.length === 1 && hub.pending === count && armed(hub) === count;
-      },
-      { message: 'job not queued and watched' },
-    );
-    return jobs[0];
-  }
-
-  function completed(job: GenerateJob): JobSnapshot {
-    return { state: 'completed', outcome: { ok: true, result: h.result(job.data.request, 'answered') } };
-  }
-
   it("reads the job back on the waiter's cadence after a message, not at the backed-off time", async () => {
     await h.queue.pause();
     const c = controlledReads(h);
     try {
       const pending = h.post('/v1/chat/completions', chat('taken after a while'));
-      const job = await queuedJob(1);
+      const job = await queuedJob(h, 1);
       // Read back at 2, 4, 8, 16 and 24 s: the next read is due at 32 s.
       await c.step(25);
       expect(c.reads()).toBe(5);
       // A worker takes the job (its `start` arrives), answers it, and its final reply is lost.
       c.hub.receive(h.startMessage(job));
-      c.setState(completed(job));
+      c.setState(completed(h, job));
       // Before: answered at 32 s, 7 s later.
       expect(await secondsUntilAnswered(c, 10)).toBeLessThanOrEqual(2);
       expect((await pending).status).toBe(200);
@@ -279,14 +285,14 @@ describe('read-backs of a queued job once a worker took it', () => {
     const c = controlledReads(h);
     try {
       const pending = [h.post('/v1/chat/completions', chat('same')), h.post('/v1/chat/completions', chat('same'))];
-      const job = await queuedJob(2);
+      const job = await queuedJob(h, 2);
       await c.step(25);
       const keys = new RedisKeys(h.prefix);
       const names = inFlightNames(keys, job.data.coalescingKey ?? '', job.id ?? '');
       // The worker's `start` reaches the leader on its channel and the follower on the job's mirror.
       c.hub.receive(h.startMessage(job));
       c.hub.mirror(names.channel, JSON.stringify(h.startMessage(job)));
-      c.setState(completed(job));
+      c.setState(completed(h, job));
       // Before: the leader at ~26 s, the follower (never taken) at its backed-off read, 32 s.
       expect(await secondsUntilAnswered(c, 10)).toBeLessThanOrEqual(2);
       expect((await Promise.all(pending)).map((r) => r.status)).toEqual([200, 200]);
@@ -300,7 +306,7 @@ describe('read-backs of a queued job once a worker took it', () => {
     const c = controlledReads(h);
     try {
       const pending = h.post('/v1/chat/completions', chat('moved back to wait'));
-      const job = await queuedJob(1);
+      const job = await queuedJob(h, 1);
       // Taken (read running at 2 s), then its worker stalls and the job goes back to wait.
       c.setState({ state: 'running' });
       await c.step(2);
@@ -310,9 +316,97 @@ describe('read-backs of a queued job once a worker took it', () => {
       // Every second: 30 more reads (before). Backing off: at 3, 5, 9, 17 and 25 s.
       expect(c.reads()).toBeLessThanOrEqual(6);
       expect(await c.hub.awaitsWorker()).toBe(true);
-      c.setState(completed(job));
+      c.setState(completed(h, job));
       expect(await secondsUntilAnswered(c, 10)).toBeLessThanOrEqual(9);
       expect((await pending).status).toBe(200);
+    } finally {
+      await c.restore();
+    }
+  });
+});
+
+/**
+ * The read-back of a job a worker runs is the safety net for a lost final reply and a worker that died; read every
+ * second, a minute-long generation cost ~60 reads (two Redis commands each), 5,000 of them in flight ~5,000 reads a
+ * second. Found running, it is read again after 1, 2, then 4 s (the cap); a lost final reply is read back at most
+ * the cap late, and ~1 s late after a sign that messages were lost (a stream's gap, a subscriber reconnect).
+ */
+describe('read-backs of a job a worker runs', () => {
+  const { h } = gatewayWithAdmin();
+
+  /** A request whose job the read-backs find running (the real one stays paused in the queue). */
+  async function running(
+    c: ReturnType<typeof controlledReads>,
+    body: Record<string, unknown>,
+  ): Promise<{ pending: Promise<Response>; job: GenerateJob }> {
+    await h.queue.pause();
+    const pending = h.post('/v1/chat/completions', body);
+    const job = await queuedJob(h, 1);
+    c.setState({ state: 'running' });
+    return { pending, job };
+  }
+
+  it('back off while the job runs, and a lost reply is read back within the cap', async () => {
+    const c = controlledReads(h);
+    try {
+      const { pending, job } = await running(c, chat('a long generation'));
+      // A minute of generation, no message (a non-streamed job gets only its answer).
+      await c.step(60);
+      // Every second: 59 reads (before). Backing off: at 2, 3, 5, 9, 13, ... 57 s.
+      expect(c.reads()).toBeLessThanOrEqual(20);
+      expect(c.reads()).toBeGreaterThanOrEqual(10);
+      // It completes and its `result` is lost: the next read, at most 4 s away, answers it.
+      c.setState(completed(h, job, 'late'));
+      expect(await secondsUntilAnswered(c, 10)).toBeLessThanOrEqual(4);
+      const res = await pending;
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { choices: { message: { content: string } }[] }).choices[0].message.content).toBe(
+        'late',
+      );
+    } finally {
+      await c.restore();
+    }
+  });
+
+  it('reads a running job back on the cadence again after a reconnect', async () => {
+    const c = controlledReads(h);
+    try {
+      const { pending, job } = await running(c, chat('reconnected'));
+      await c.step(30);
+      const before = c.reads();
+      // The subscriber reconnected: every job read back at once; its `result` was published meanwhile, after it.
+      c.hub.checkAll();
+      await c.settle();
+      expect(c.reads()).toBe(before + 1);
+      c.setState(completed(h, job));
+      expect(await secondsUntilAnswered(c, 10)).toBe(1);
+      expect((await pending).status).toBe(200);
+    } finally {
+      await c.restore();
+    }
+  });
+
+  it("reads a stream's job back on the cadence once a chunk came after a gap", async () => {
+    const c = controlledReads(h);
+    try {
+      const { pending, job } = await running(c, chat('w0 w1 w2 w3', { stream: true }));
+      const jobId = job.id ?? '';
+      c.hub.receive(h.startMessage(job));
+      const res = await pending;
+      expect(res.status).toBe(200);
+      // Chunks flow for 30 s: the read-backs back off meanwhile.
+      c.hub.receive({ t: 'chunk', jobId, seq: 0, text: 'w0' });
+      await c.step(30);
+      expect(c.reads()).toBeLessThanOrEqual(12);
+      c.hub.receive({ t: 'chunk', jobId, seq: 1, text: ' w1' });
+      // Chunk 2 is lost, chunk 3 comes: so may the `end` be, which then comes only from the stored job.
+      c.hub.receive({ t: 'chunk', jobId, seq: 3, text: ' w3' });
+      c.setState(completed(h, job, 'w0 w1 w2 w3'));
+      expect(await secondsUntilAnswered(c, 10)).toBe(1);
+      const text = (await sseEvents(res)).payloads
+        .map((p) => (p as { choices?: { delta?: { content?: string } }[] }).choices?.[0]?.delta?.content ?? '')
+        .join('');
+      expect(text).toBe('w0 w1 w2 w3');
     } finally {
       await c.restore();
     }

@@ -53,11 +53,17 @@ interface Watch {
   messages: number;
   /**
    * Whether the job's messages come to this watch (its own job, a coalesced leader's mirror): then a job found still
-   * queued is read back later and later (`queuedReads`). A replay of another request's job learns only by reading.
+   * queued, or running, is read back later and later (`queuedReads`, `runningReads`). A replay of another request's
+   * job learns only by reading.
    */
   readonly backsOff: boolean;
   /** Read-backs in a row that found the job still queued. */
   queuedReads: number;
+  /**
+   * Read-backs in a row that found the job taken (run by a worker), since the last sign that a message may have been
+   * lost (a subscriber reconnect, a failed read, a job found missing): a job found running is read later and later.
+   */
+  runningReads: number;
   /** Watching before its job is stored (enqueued, or a follower's log read): its request is still `arriving`. */
   early: boolean;
 }
@@ -72,6 +78,7 @@ function watchOf(waiter: ReplyWaiter, backsOff: boolean): Watch {
     messages: 0,
     backsOff,
     queuedReads: 0,
+    runningReads: 0,
     early: false,
   };
 }
@@ -81,15 +88,34 @@ function watchOf(waiter: ReplyWaiter, backsOff: boolean): Watch {
  * lost: reading it every second made a backlog cost two Redis commands per waiting request per second (2,000
  * requests queued behind a slow provider: ~48,000 reads, 24 per request). A job found queued is read again after
  * twice the last wait, up to this; once a message or a read shows a worker took it, on the waiter's cadence again
- * (`messageCame`). Only a job all of whose messages were lost is read back up to this late once answered (a
- * reconnect reads every job back at once anyway).
+ * (`messageCame`), then backing off as `RUNNING_CHECK_MAX_MS` says.
  */
 const QUEUED_CHECK_MAX_MS = 8_000;
+
+/**
+ * The longest wait between read-backs of a job a worker runs. Its read-back is the safety net for a final reply lost
+ * without the hub noticing (a subscriber reconnect reads every job back at once, and resets this back-off), and for
+ * a worker that died (its job moved back to wait by BullMQ's stall check, or failed). Read every second, a job cost
+ * two Redis commands per second for its whole run: 5,000 minute-long requests in flight made ~10,000 commands/s.
+ * The first read finding it taken schedules the next on the waiter's cadence, each further one twice the last wait,
+ * up to this: a lost final reply is answered at most this (plus a sweep) late; ~1 s late once a stream showed a
+ * lost message (`missedReplies`), after a reconnect, a failed read, or a job found missing.
+ */
+const RUNNING_CHECK_MAX_MS = 4_000;
 
 /** When to read `w`'s job back next, from `now`. */
 function nextCheckOf(w: Watch, now: number): number {
   const every = w.waiter.checkEveryMs;
-  return now + (w.backsOff && w.queuedReads > 0 ? Math.min(every * 2 ** w.queuedReads, QUEUED_CHECK_MAX_MS) : every);
+  if (!w.backsOff) {
+    return now + every;
+  }
+  if (w.queuedReads > 0) {
+    return now + Math.min(every * 2 ** w.queuedReads, QUEUED_CHECK_MAX_MS);
+  }
+  if (w.runningReads > 1 && !w.waiter.missedReplies) {
+    return now + Math.min(every * 2 ** (w.runningReads - 1), RUNNING_CHECK_MAX_MS);
+  }
+  return now + every;
 }
 
 /**
@@ -102,9 +128,26 @@ function messageCame(w: Watch, now: number): void {
   if (!w.taken) {
     w.taken = true;
     w.queuedReads = 0;
-    if (w.nextCheckAt !== Number.POSITIVE_INFINITY) {
-      w.nextCheckAt = Math.min(w.nextCheckAt, now + w.waiter.checkEveryMs);
-    }
+    w.runningReads = 0;
+    readSoon(w, now);
+  }
+}
+
+/**
+ * The waiter took a message (`receive`, `mirror`). One that shows an earlier one lost (a stream's gap) ends the
+ * back-off of a running job: its final reply may be lost too, so it is read back on the waiter's cadence.
+ */
+function messageTaken(w: Watch, now: number): void {
+  if (w.runningReads > 0 && w.waiter.missedReplies) {
+    w.runningReads = 0;
+    readSoon(w, now);
+  }
+}
+
+/** The next read-back of `w`'s job comes on the waiter's cadence at the latest, if one is scheduled. */
+function readSoon(w: Watch, now: number): void {
+  if (w.nextCheckAt !== Number.POSITIVE_INFINITY) {
+    w.nextCheckAt = Math.min(w.nextCheckAt, now + w.waiter.checkEveryMs);
   }
 }
 
@@ -368,8 +411,10 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
   private readonly receive = (msg: ReplyMessage): void => {
     const watch = this.listening.get(msg.jobId);
     if (watch !== undefined) {
-      messageCame(watch, Date.now());
+      const now = Date.now();
+      messageCame(watch, now);
       watch.waiter.onReply(msg);
+      messageTaken(watch, now);
     }
   };
 
@@ -381,6 +426,7 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
       for (const [watch, feed] of feeds ?? []) {
         messageCame(watch, now);
         feed.onReply(msg);
+        messageTaken(watch, now);
       }
     }
   }
@@ -426,8 +472,10 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
       .catch((err: unknown) => this.errors.report('reply_read', err));
   }
 
+  /** After a reconnect: reads every stored job back now, and a running one again on the waiter's cadence. */
   private checkAll(): void {
     for (const w of [...this.listening.values(), ...this.polling, ...this.followers]) {
+      w.runningReads = 0;
       if (!w.checking && w.nextCheckAt !== Number.POSITIVE_INFINITY) {
         this.readBack(w);
       }
@@ -445,6 +493,8 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
         // A message that came while the read was out means a worker took the job since.
         const queued = snapshot.state === 'queued' && w.messages === messages;
         w.queuedReads = queued ? w.queuedReads + 1 : 0;
+        // Missing: Redis may have lost it, or a reconnect is under way; either way messages may be lost, read soon.
+        w.runningReads = queued || snapshot.state === 'missing' ? 0 : w.runningReads + 1;
         w.nextCheckAt = nextCheckOf(w, now);
         if (snapshot.state === 'missing') {
           w.missingSince ??= now;
@@ -463,6 +513,7 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
       },
       (err: unknown) => {
         w.checking = false;
+        w.runningReads = 0;
         w.nextCheckAt = Date.now() + waiter.checkEveryMs;
         this.errors.report('reply_read', err);
       },

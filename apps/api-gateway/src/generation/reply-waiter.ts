@@ -45,6 +45,14 @@ export abstract class ReplyWaiter {
     this.release = release;
   }
 
+  /**
+   * Whether a message of the job was lost on the way (a stream's gap, chunks before a lost start, another run's
+   * start): its final reply may be lost too, so the hub reads a running job back on the fast cadence meanwhile.
+   */
+  get missedReplies(): boolean {
+    return false;
+  }
+
   abstract onReply(msg: ReplyMessage): void;
   abstract onSnapshot(snapshot: JobSnapshot): void;
   /** The client went away: nobody will read the answer. */

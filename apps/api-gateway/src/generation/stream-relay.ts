@@ -123,6 +123,10 @@ export class StreamRelay extends ReplyWaiter {
     return this.phase === 'streaming';
   }
 
+  override get missedReplies(): boolean {
+    return this.suspect || this.sequencer.hasGap;
+  }
+
   onReply(msg: ReplyMessage): void {
     if (this.done) {
       return;
