@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { GovernanceKeys, QuotaCountersStore } from '@aigw/governance';
+import { GovernanceKeys, QuotaCountersStore, periodsAt } from '@aigw/governance';
 import { deleteRedisKeysOf, waitFor } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import { REDIS_URL, TestSystem } from '../e2e/harness';
@@ -200,6 +200,45 @@ describe('limits shared by two gateway replicas', () => {
     );
     expect(body.error.message).toContain('Waiting will not help; send a max_tokens below the 100 reserved without it.');
     expect(body.error.message).not.toContain('lower max_tokens');
+  }, 30_000);
+
+  it("reserves a PDF's pages against a tokens-per-minute limit, then settles the reservation to the real usage", async () => {
+    const { userId, key } = await userWithKey('pdf-settled', {}, { tpm: 100_000 });
+    const [{ id: keyId }] = await sys.query<{ id: string }>('SELECT id FROM api_keys WHERE user_id = $1', [userId]);
+    sys.sim.configure({ latencyMs: 0, echo: true });
+    // Reservation and settlement inside one minute window: start well before the next boundary.
+    const intoMinute = Date.now() % 60_000;
+    if (intoMinute > 45_000) {
+      await new Promise((r) => setTimeout(r, 60_500 - intoMinute));
+    }
+    // Ten pages' worth (a page per 32 KiB, 3,000 tokens each): ~30,000 tokens reserved, which it never uses.
+    const pdf = Buffer.alloc(10 * 32 * 1024, 0x41).toString('base64');
+    const res = await fetch(`${gateways[0]}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'sim0/sim-gpt',
+        max_tokens: 20,
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Summarize.' },
+              { type: 'file', file: { filename: 'a.pdf', file_data: `data:application/pdf;base64,${pdf}` } },
+            ],
+          },
+        ],
+      }),
+    });
+    expect(res.status).toBe(200);
+    expect(Number(res.headers.get('x-ratelimit-remaining-tokens'))).toBeLessThanOrEqual(100_000 - 30_000 - 20);
+    const { usage } = (await res.json()) as { usage: { total_tokens: number } };
+    // The minute's counter comes down from the reservation to what the provider reported.
+    const counter = new GovernanceKeys(sys.prefix).keyTokens(keyId, periodsAt(Date.now()));
+    await waitFor(async () => Number(await redis.get(counter)) === usage.total_tokens, {
+      timeoutMs: 10_000,
+      message: 'the reservation was not settled to the real usage',
+    });
   }, 30_000);
 
   it('a request limit of 0 says no request is allowed, not that the request is too large', async () => {

@@ -161,10 +161,15 @@ export class AdmissionService {
     // A request without max_tokens is charged QUOTA_DEFAULT_MAX_TOKENS (and, under a spend limit, capped at it):
     // telling its client to lower a max_tokens it never sent would leave it nothing to change. Embeddings have no
     // completion: only their input counts.
+    // Audio and file parts are reserved by their size (estimateMediaTokens): said apart, as the likelier culprit.
+    const media = charge.mediaTokens > 0;
+    const prompt = media
+      ? `the prompt estimate, ${charge.mediaTokens} of them for file and audio parts,`
+      : 'the prompt estimate';
     const { estimate, advice } = {
-      client: { estimate: 'the prompt estimate plus max_tokens', advice: 'lower max_tokens' },
+      client: { estimate: `${prompt} plus max_tokens`, advice: 'lower max_tokens' },
       default: {
-        estimate: `the prompt estimate plus ${this.env.QUOTA_DEFAULT_MAX_TOKENS} completion tokens reserved without max_tokens`,
+        estimate: `${prompt} plus ${this.env.QUOTA_DEFAULT_MAX_TOKENS} completion tokens reserved without max_tokens`,
         advice: `send a max_tokens below the ${this.env.QUOTA_DEFAULT_MAX_TOKENS} reserved without it`,
       },
       none: { estimate: 'the input estimate', advice: 'send fewer or shorter inputs' },
@@ -172,9 +177,17 @@ export class AdmissionService {
     const asked = check.endsWith('spend')
       ? `a worst-case cost of $${charge.reserveUsd.toPrecision(3)} (${estimate}, at the highest price it may reach)`
       : `${charge.tokens} tokens (${estimate})`;
+    const ways = [advice];
+    if (media) {
+      ways.push('send smaller or fewer files');
+    }
+    if (check.endsWith('spend')) {
+      ways.push('ask for a cheaper model');
+    }
+    const last = ways.pop();
     return (
       `Request too large for the ${WHAT[check]} (${limitText(check, limit)}): it asks ${asked}. ` +
-      `Waiting will not help; ${advice}${check.endsWith('spend') ? ' or ask for a cheaper model' : ''}.`
+      `Waiting will not help; ${ways.length === 0 ? last : `${ways.join(', ')} or ${last}`}.`
     );
   }
 

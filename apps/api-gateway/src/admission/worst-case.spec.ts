@@ -1,4 +1,4 @@
-import type { Deployment, GenerationRequest } from '@aigw/core';
+import { PDF_BYTES_PER_PAGE, PDF_TOKENS_PER_PAGE, type Deployment, type GenerationRequest } from '@aigw/core';
 import { reachable, worstCaseCharge } from './worst-case';
 
 const deployment = (id: string, promptPer1k: number, completionPer1k: number, enabled = true): Deployment =>
@@ -29,6 +29,32 @@ describe('worstCaseCharge', () => {
     const c = worstCaseCharge(chat('hi'), [cheap], 500);
     expect(c.tokens).toBeGreaterThan(500);
     expect(c.reserveUsd).toBeGreaterThan((500 / 1000) * 0.002);
+  });
+
+  it('charges audio and file parts by their size, at the prompt price, and says how much of the charge they are', () => {
+    const text = worstCaseCharge(chat('read this', 100), [cheap, dear], 4096);
+    expect(text.mediaTokens).toBe(0);
+    const pdf = Buffer.alloc(10 * PDF_BYTES_PER_PAGE).toString('base64');
+    const c = worstCaseCharge(
+      {
+        model: 'auto',
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'read this' },
+              { type: 'file', file: { file_data: `data:application/pdf;base64,${pdf}` } },
+            ],
+          },
+        ],
+        options: { maxTokens: 100 },
+      },
+      [cheap, dear],
+      4096,
+    );
+    expect(c.mediaTokens).toBe(10 * PDF_TOKENS_PER_PAGE);
+    expect(c.tokens - text.tokens).toBe(c.mediaTokens);
+    expect(c.reserveUsd - text.reserveUsd).toBeCloseTo((c.mediaTokens / 1000) * 0.01, 12);
   });
 
   it('charges embeddings their input tokens only', () => {

@@ -1,5 +1,6 @@
 import {
   countTextTokens,
+  estimateMediaTokens,
   estimateRequestTokens,
   isModelAlias,
   mayUseDeployment,
@@ -12,12 +13,14 @@ import {
 export interface Charge {
   tokens: number;
   reserveUsd: number;
+  /** Of `tokens`, the estimate for the request's audio and file parts (`estimateMediaTokens`). */
+  mediaTokens: number;
 }
 
 /**
- * The most a request can cost: its estimated prompt tokens (tool definitions included) plus its completion
- * allowance (`max_tokens`, or `defaultMaxTokens` when absent) at the highest prompt and completion prices among the
- * deployments that may serve it. Settlement refunds the difference, so over-reserving only delays other requests
+ * The most a request can cost: its estimated prompt tokens (tool definitions included, and its audio and file parts by
+ * their size: `estimateMediaTokens`) plus its completion allowance (`max_tokens`, or `defaultMaxTokens` when absent)
+ * at the highest prompt and completion prices among the deployments that may serve it. Settlement refunds the difference, so over-reserving only delays other requests
  * of a user close to their budget; under-reserving could let concurrent requests overspend it.
  */
 export function worstCaseCharge(
@@ -26,9 +29,10 @@ export function worstCaseCharge(
   defaultMaxTokens: number,
 ): Charge {
   const embeddings = request.embeddings;
+  const mediaTokens = embeddings === undefined ? estimateMediaTokens(request.messages) : 0;
   const prompt =
     embeddings === undefined
-      ? estimateRequestTokens(request.messages, request.options.tools)
+      ? estimateRequestTokens(request.messages, request.options.tools) + mediaTokens
       : embeddings.input.reduce((n, item) => n + (typeof item === 'string' ? countTextTokens(item) : item.length), 0);
   const completion = embeddings === undefined ? (request.options.maxTokens ?? defaultMaxTokens) : 0;
   let promptPer1k = 0;
@@ -40,6 +44,7 @@ export function worstCaseCharge(
   return {
     tokens: prompt + completion,
     reserveUsd: (prompt / 1000) * promptPer1k + (completion / 1000) * completionPer1k,
+    mediaTokens,
   };
 }
 

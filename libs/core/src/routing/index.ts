@@ -1,4 +1,5 @@
 export * from './tokens';
+export * from './media-tokens';
 export * from './candidates';
 export * from './policies';
 export * from './backoff';

@@ -221,7 +221,8 @@ export function estimatePromptTokens(messages: readonly ChatMessage[]): number {
         } else if (part.type === 'image_url') {
           fixed += imageTokens(part);
         }
-        // Audio and file parts have no size-independent estimate; they only reach providers that bill them.
+        // Audio and file parts have no size-independent estimate: admission adds estimateMediaTokens (by their
+        // size) to its reservation; the routing estimate leaves them out.
       }
     }
     if (message.name !== undefined) {

@@ -1,0 +1,159 @@
+import type { ChatMessage, ContentPart } from '../domain';
+import {
+  AUDIO_TOKENS_PER_SECOND,
+  FILE_REFERENCE_TOKENS,
+  PDF_BYTES_PER_PAGE,
+  PDF_MAX_PAGES,
+  PDF_TOKENS_PER_PAGE,
+  audioSeconds,
+  decodedBytes,
+  estimateMediaTokens,
+  pdfTokens,
+} from './media-tokens';
+import { IMAGE_TOKENS_HIGH_DETAIL, estimatePromptTokens } from './tokens';
+
+function b64(bytes: number, head: Buffer = Buffer.alloc(0)): string {
+  return Buffer.concat([head, Buffer.alloc(bytes - head.length, 0x55)]).toString('base64');
+}
+
+/** A WAV header: `extra` chunk bytes (a LIST chunk) before `fmt `, then `data`. */
+function wavHeader(sampleRate: number, channels: number, bits: number, extra = 0): Buffer {
+  const list = extra === 0 ? Buffer.alloc(0) : Buffer.concat([Buffer.from('LIST'), u32(extra), Buffer.alloc(extra)]);
+  const fmt = Buffer.alloc(24);
+  fmt.write('fmt ', 0);
+  fmt.writeUInt32LE(16, 4);
+  fmt.writeUInt16LE(1, 8);
+  fmt.writeUInt16LE(channels, 10);
+  fmt.writeUInt32LE(sampleRate, 12);
+  fmt.writeUInt32LE(sampleRate * channels * (bits / 8), 16);
+  fmt.writeUInt16LE(channels * (bits / 8), 20);
+  fmt.writeUInt16LE(bits, 22);
+  return Buffer.concat([Buffer.from('RIFF'), u32(0), Buffer.from('WAVE'), list, fmt, Buffer.from('data'), u32(0)]);
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+}
+
+/** An ID3v2 tag of `size` bytes of body (syncsafe), then an MPEG-1 Layer III frame header at `kbpsIndex`. */
+function mp3Head(tagBody: number, kbpsIndex: number, padding = 0): Buffer {
+  const tag =
+    tagBody === 0
+      ? Buffer.alloc(0)
+      : Buffer.concat([
+          Buffer.from([0x49, 0x44, 0x33, 4, 0, 0]),
+          Buffer.from([(tagBody >> 21) & 0x7f, (tagBody >> 14) & 0x7f, (tagBody >> 7) & 0x7f, tagBody & 0x7f]),
+          Buffer.alloc(tagBody, 0x20),
+        ]);
+  return Buffer.concat([tag, Buffer.alloc(padding), Buffer.from([0xff, 0xfb, (kbpsIndex << 4) | 0x04, 0x64])]);
+}
+
+function user(parts: ContentPart[]): ChatMessage[] {
+  return [{ role: 'user', content: [{ type: 'text', text: 'Look.' }, ...parts] }];
+}
+
+describe('decodedBytes', () => {
+  it('is the decoded size of base64 from its length and padding', () => {
+    for (const n of [0, 1, 2, 3, 4, 5, 1000]) {
+      expect(decodedBytes(Buffer.alloc(n).toString('base64'))).toBe(n);
+    }
+  });
+});
+
+describe('audioSeconds', () => {
+  it("reads a WAV's rate from its fmt chunk, behind a LIST chunk too", () => {
+    // 10 s of 16 kHz 16-bit mono.
+    expect(audioSeconds(b64(320_044, wavHeader(16_000, 1, 16)), 'wav')).toBeCloseTo(10, 2);
+    expect(audioSeconds(b64(1_764_000, wavHeader(44_100, 2, 16, 300)), 'wav')).toBeCloseTo(10, 1);
+  });
+
+  it('takes a WAV without a readable header at 8,000 bytes a second, and a claimed rate past 384,000 as that', () => {
+    expect(audioSeconds(b64(80_000), 'wav')).toBe(10);
+    expect(audioSeconds(b64(3_840_000, wavHeader(192_000, 8, 32)), 'wav')).toBeCloseTo(10, 2);
+  });
+
+  it("reads an MP3's bit rate from its first frame, past an ID3 tag and padding; caps it at 128 kbit/s", () => {
+    // Index 9: 128 kbit/s, 16,000 bytes a second.
+    expect(audioSeconds(b64(160_000, mp3Head(0, 9)), 'mp3')).toBe(10);
+    expect(audioSeconds(b64(160_000, mp3Head(5_000, 9, 7)), 'mp3')).toBe(10);
+    // Index 5: 64 kbit/s; index 14: 320 kbit/s, taken as 128.
+    expect(audioSeconds(b64(80_000, mp3Head(300, 5)), 'mp3')).toBe(10);
+    expect(audioSeconds(b64(160_000, mp3Head(0, 14)), 'mp3')).toBe(10);
+  });
+
+  it('takes an MP3 without a frame header in reach, and other formats, at 32 kbit/s', () => {
+    expect(audioSeconds(b64(40_000), 'mp3')).toBe(10);
+    expect(audioSeconds(b64(40_000), 'ogg')).toBe(10);
+  });
+});
+
+describe('estimateMediaTokens', () => {
+  it('is 0 for text and images (estimatePromptTokens counts those)', () => {
+    expect(estimateMediaTokens([{ role: 'user', content: 'hello' }])).toBe(0);
+    expect(
+      estimateMediaTokens(user([{ type: 'image_url', image_url: { url: `data:image/png;base64,${b64(100_000)}` } }])),
+    ).toBe(0);
+  });
+
+  it('reserves a PDF as a page per 32 KiB, at least one, at most 100', () => {
+    expect(pdfTokens(1)).toBe(PDF_TOKENS_PER_PAGE);
+    expect(pdfTokens(10 * PDF_BYTES_PER_PAGE)).toBe(10 * PDF_TOKENS_PER_PAGE);
+    expect(pdfTokens(10 * PDF_BYTES_PER_PAGE + 1)).toBe(11 * PDF_TOKENS_PER_PAGE);
+    expect(pdfTokens(1e9)).toBe(PDF_MAX_PAGES * PDF_TOKENS_PER_PAGE);
+    const file = (fileData: string): ContentPart => ({ type: 'file', file: { file_data: fileData } });
+    expect(estimateMediaTokens(user([file(`data:application/pdf;base64,${b64(40 * PDF_BYTES_PER_PAGE)}`)]))).toBe(
+      40 * PDF_TOKENS_PER_PAGE,
+    );
+    // Two PDFs in two messages add up.
+    const two = [
+      ...user([file(`data:application/pdf;base64,${b64(100)}`)]),
+      ...user([file(`data:application/pdf;base64,${b64(100)}`)]),
+    ];
+    expect(estimateMediaTokens(two)).toBe(2 * PDF_TOKENS_PER_PAGE);
+  });
+
+  it('reserves files by their media type, a file_id and a PDF by URL at a fixed estimate', () => {
+    const file = (fileData: string): ContentPart => ({ type: 'file', file: { file_data: fileData } });
+    expect(estimateMediaTokens(user([file(`data:text/plain;base64,${b64(3_000)}`)]))).toBe(1_000);
+    expect(estimateMediaTokens(user([file(`data:image/png;base64,${b64(3_000)}`)]))).toBe(IMAGE_TOKENS_HIGH_DETAIL);
+    expect(estimateMediaTokens(user([file(`data:audio/mpeg;base64,${b64(40_000)}`)]))).toBe(
+      10 * AUDIO_TOKENS_PER_SECOND,
+    );
+    // 10 s of video at 256 kbit/s, 290 tokens a second.
+    expect(estimateMediaTokens(user([file(`data:video/mp4;base64,${b64(320_000)}`)]))).toBe(2_900);
+    expect(estimateMediaTokens(user([{ type: 'file', file: { file_id: 'file-abc' } }]))).toBe(FILE_REFERENCE_TOKENS);
+    expect(
+      estimateMediaTokens(user([{ type: 'image_url', image_url: { url: 'https://example.com/a/report.PDF?x=1' } }])),
+    ).toBe(FILE_REFERENCE_TOKENS);
+  });
+
+  it('reserves input audio by its duration, in tool results too', () => {
+    const audio: ContentPart = {
+      type: 'input_audio',
+      input_audio: { data: b64(320_044, wavHeader(16_000, 1, 16)), format: 'wav' },
+    };
+    expect(estimateMediaTokens(user([audio]))).toBe(10 * AUDIO_TOKENS_PER_SECOND + 1);
+    expect(estimateMediaTokens([{ role: 'tool', tool_call_id: 'c1', content: [audio] }])).toBe(
+      10 * AUDIO_TOKENS_PER_SECOND + 1,
+    );
+  });
+
+  it('reads wrapped base64 as a little more data, not less', () => {
+    const wrapped = b64(3 * PDF_BYTES_PER_PAGE).replace(/(.{76})/g, '$1\n');
+    const tokens = estimateMediaTokens(
+      user([{ type: 'file', file: { file_data: `data:application/pdf;base64,${wrapped}` } }]),
+    );
+    expect(tokens).toBeGreaterThanOrEqual(3 * PDF_TOKENS_PER_PAGE);
+    expect(tokens).toBeLessThanOrEqual(4 * PDF_TOKENS_PER_PAGE);
+  });
+
+  it('was missing from the prompt estimate: a 40-page PDF counted as its few words of text', () => {
+    const messages = user([
+      { type: 'file', file: { file_data: `data:application/pdf;base64,${b64(40 * PDF_BYTES_PER_PAGE)}` } },
+    ]);
+    expect(estimatePromptTokens(messages)).toBeLessThan(20);
+    expect(estimatePromptTokens(messages) + estimateMediaTokens(messages)).toBeGreaterThan(120_000);
+  });
+});

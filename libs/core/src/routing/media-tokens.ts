@@ -1,0 +1,216 @@
+import { dataUrlOf, isDataUrl } from '../data-url';
+import type { ChatMessage, ContentPart } from '../domain';
+import { IMAGE_TOKENS_HIGH_DETAIL } from './tokens';
+
+/*
+ * What the PDFs, audio and other files of a request may be billed as prompt tokens, for admission's reservation
+ * against tokens-per-minute limits and spend budgets (estimatePromptTokens counts them as nothing, which let a
+ * request carry megabytes past a limit). Providers bill these by content the gateway does not read (pages,
+ * seconds), so the estimates come from sizes and headers, each a rough upper-ish bound; the reservation is settled
+ * to the provider's reported usage afterwards, so an error here only moves when a request is admitted.
+ *
+ * Cost: a request without audio or file parts pays a loop over its messages (no string is read). One with them pays
+ * per part the data URL's bounded header parse and, for audio, the decoding of at most a few hundred base64
+ * characters: never a scan or a copy of the payload (its decoded size is worked out from its length).
+ */
+
+/**
+ * A PDF page: Claude and OpenAI bill each page's text (Claude: ~1,500-3,000 tokens) and an image of it (~1,000-1,600),
+ * Gemini 258 tokens. Reserved at the dense end of Claude's text range.
+ */
+export const PDF_TOKENS_PER_PAGE = 3_000;
+/**
+ * Pages are not counted (finding `/Type /Page` objects needs the whole file decoded, ~4 ms a MB on Node 20, and
+ * misses the pages PDF 1.5+ writers put in compressed object streams): one page per 32 KiB of file. Text documents
+ * run ~10-50 KiB a page (fonts included), scans 100 KiB and more, which this over-estimates.
+ */
+export const PDF_BYTES_PER_PAGE = 32 * 1024;
+/** Claude and OpenAI take at most 100 pages a PDF; Gemini's 1,000 bill 258 tokens each, less than this. */
+export const PDF_MAX_PAGES = 100;
+/** A file named by `file_id` (uploaded to the provider), whose size the gateway never sees: five pages. */
+export const FILE_REFERENCE_TOKENS = 5 * PDF_TOKENS_PER_PAGE;
+/** Plain text sent as a file: ~4 bytes a token for English, ~3 for code and UTF-8 CJK. */
+export const TEXT_FILE_BYTES_PER_TOKEN = 3;
+/** Input audio: Gemini bills 32 tokens a second, OpenAI's audio models ~10; whichever serves, the larger. */
+export const AUDIO_TOKENS_PER_SECOND = 32;
+/** Video (Gemini): 258 tokens per frame at one frame a second plus 32 for the sound. */
+export const VIDEO_TOKENS_PER_SECOND = 290;
+
+/** MP3 or other compressed audio whose bit rate is not read: 32 kbit/s, low-quality speech (4,000 bytes a second). */
+const ASSUMED_AUDIO_BYTES_PER_SECOND = 4_000;
+/** Video whose bit rate is not read: 256 kbit/s, a low-quality stream. */
+const ASSUMED_VIDEO_BYTES_PER_SECOND = 32_000;
+/** WAV without a readable `fmt ` chunk: 8 kHz 8-bit mono, the lowest rate in use. */
+const ASSUMED_WAV_BYTES_PER_SECOND = 8_000;
+/** WAV above 48 kHz stereo 32-bit (a header can claim anything) is taken as that. */
+const MAX_WAV_BYTES_PER_SECOND = 384_000;
+/** MP3 frames above 128 kbit/s (the first frame's header speaks for the file) are taken as 128 kbit/s. */
+const MAX_MP3_KBPS = 128;
+/** Base64 characters decoded to find a WAV `fmt ` chunk (after RIFF's header, behind a `JUNK`, `LIST` or `bext`). */
+const WAV_HEADER_CHARS = 1_024;
+/** Bytes after an ID3v2 tag searched for the first MP3 frame header (padding may come first). */
+const MP3_SYNC_WINDOW = 256;
+
+/** Bytes `base64` decodes to, from its length (line breaks of wrapped base64 counted as data: up to 3% more). */
+export function decodedBytes(base64: string): number {
+  const n = base64.length;
+  let pad = 0;
+  if (n > 0 && base64.charCodeAt(n - 1) === 0x3d) {
+    pad = n > 1 && base64.charCodeAt(n - 2) === 0x3d ? 2 : 1;
+  }
+  return Math.max(0, Math.floor((n * 3) / 4) - pad);
+}
+
+/** `bytes` bytes from byte `offset` of base64 `data` (unwrapped; a wrapped one decodes garbage, which callers check). */
+function bytesAt(data: string, offset: number, bytes: number): Buffer {
+  const first = Math.floor(offset / 3) * 4;
+  const chars = Math.ceil((offset + bytes) / 3) * 4 - first;
+  const skip = offset % 3;
+  return Buffer.from(data.slice(first, first + chars), 'base64').subarray(skip, skip + bytes);
+}
+
+/** A WAV file's bytes a second from its `fmt ` chunk (sample rate × block align), or null when there is none in reach. */
+function wavBytesPerSecond(data: string): number | null {
+  const head = Buffer.from(data.slice(0, WAV_HEADER_CHARS), 'base64');
+  if (head.length < 12 || head.toString('latin1', 0, 4) !== 'RIFF' || head.toString('latin1', 8, 12) !== 'WAVE') {
+    return null;
+  }
+  for (let at = 12; at + 8 <= head.length; ) {
+    const size = head.readUInt32LE(at + 4);
+    if (head.toString('latin1', at, at + 4) === 'fmt ') {
+      if (at + 24 > head.length) {
+        return null;
+      }
+      const channels = head.readUInt16LE(at + 10);
+      const sampleRate = head.readUInt32LE(at + 12);
+      const bitsPerSample = head.readUInt16LE(at + 22);
+      const rate = sampleRate * channels * Math.ceil(bitsPerSample / 8);
+      return rate > 0 ? Math.min(rate, MAX_WAV_BYTES_PER_SECOND) : null;
+    }
+    at += 8 + size + (size % 2);
+  }
+  return null;
+}
+
+/** Layer III bit rates (kbit/s) by index: MPEG-1, then MPEG-2 and 2.5. */
+const MP3_KBPS_V1 = [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
+const MP3_KBPS_V2 = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160];
+
+/** The bit rate of the first Layer III frame, past an ID3v2 tag, in kbit/s; null when none is found in reach. */
+function mp3Kbps(data: string, bytes: number): number | null {
+  let start = 0;
+  const id3 = bytesAt(data, 0, 10);
+  if (id3.length === 10 && id3.toString('latin1', 0, 3) === 'ID3') {
+    // A syncsafe size (7 bits a byte), plus the header and, when flagged, the footer.
+    const size = ((id3[6] & 0x7f) << 21) | ((id3[7] & 0x7f) << 14) | ((id3[8] & 0x7f) << 7) | (id3[9] & 0x7f);
+    start = 10 + size + (id3[5] & 0x10 ? 10 : 0);
+  }
+  if (start >= bytes) {
+    return null;
+  }
+  const window = bytesAt(data, start, Math.min(MP3_SYNC_WINDOW, bytes - start));
+  for (let i = 0; i + 3 < window.length; i++) {
+    const [b0, b1, b2] = [window[i], window[i + 1], window[i + 2]];
+    const version = (b1 >> 3) & 3;
+    // Frame sync, a known version, Layer III, a bit rate from the table (not free format, not the bad index).
+    if (b0 === 0xff && (b1 & 0xe0) === 0xe0 && version !== 1 && ((b1 >> 1) & 3) === 1) {
+      const index = b2 >> 4;
+      if (index > 0 && index < 15) {
+        return (version === 3 ? MP3_KBPS_V1 : MP3_KBPS_V2)[index];
+      }
+    }
+  }
+  return null;
+}
+
+/** Seconds of audio in base64 `data` of `format` (`wav`, `mp3`, or a MIME subtype such as `mpeg` or `ogg`). */
+export function audioSeconds(data: string, format: string): number {
+  const bytes = decodedBytes(data);
+  if (bytes === 0) {
+    return 0;
+  }
+  let perSecond = ASSUMED_AUDIO_BYTES_PER_SECOND;
+  if (format === 'wav' || format === 'wave' || format === 'x-wav') {
+    perSecond = wavBytesPerSecond(data) ?? ASSUMED_WAV_BYTES_PER_SECOND;
+  } else if (format === 'mp3' || format === 'mpeg') {
+    const kbps = mp3Kbps(data, bytes);
+    perSecond = kbps === null ? ASSUMED_AUDIO_BYTES_PER_SECOND : (Math.min(kbps, MAX_MP3_KBPS) * 1000) / 8;
+  }
+  return bytes / perSecond;
+}
+
+function audioTokens(data: string, format: string): number {
+  return Math.ceil(audioSeconds(data, format) * AUDIO_TOKENS_PER_SECOND);
+}
+
+/** Prompt tokens a PDF of `bytes` bytes is reserved as: a page per PDF_BYTES_PER_PAGE, 1 to PDF_MAX_PAGES pages. */
+export function pdfTokens(bytes: number): number {
+  return Math.min(PDF_MAX_PAGES, Math.max(1, Math.ceil(bytes / PDF_BYTES_PER_PAGE))) * PDF_TOKENS_PER_PAGE;
+}
+
+/** Prompt tokens of a file part's inline data, by its media type; a PDF's rate for a type with none of its own. */
+function fileDataTokens(fileData: string): number {
+  const data = dataUrlOf(fileData);
+  if (data === null) {
+    // The gateway refuses a file_data that is no base64 data URL; one that got here counts as a reference.
+    return FILE_REFERENCE_TOKENS;
+  }
+  const { mimeType, base64 } = data;
+  const slash = mimeType.indexOf('/');
+  const kind = mimeType.slice(0, slash);
+  const subtype = mimeType.slice(slash + 1);
+  switch (kind) {
+    case 'audio':
+      return audioTokens(base64, subtype);
+    case 'image':
+      return IMAGE_TOKENS_HIGH_DETAIL;
+    case 'video':
+      return Math.ceil((decodedBytes(base64) / ASSUMED_VIDEO_BYTES_PER_SECOND) * VIDEO_TOKENS_PER_SECOND);
+    case 'text':
+      return Math.ceil(decodedBytes(base64) / TEXT_FILE_BYTES_PER_TOKEN);
+    default:
+      // application/pdf, and documents of any other type Gemini may take.
+      return pdfTokens(decodedBytes(base64));
+  }
+}
+
+/** A remote `image_url` naming a PDF (Gemini's `fileData` takes one by URL): a file of unknown size. */
+function isRemotePdf(url: string): boolean {
+  if (isDataUrl(url)) {
+    return false;
+  }
+  const end = url.search(/[?#]/);
+  return (end === -1 ? url : url.slice(0, end)).toLowerCase().endsWith('.pdf');
+}
+
+function partTokens(part: ContentPart): number {
+  switch (part.type) {
+    case 'input_audio':
+      return audioTokens(part.input_audio.data, part.input_audio.format);
+    case 'file':
+      return part.file.file_data === undefined ? FILE_REFERENCE_TOKENS : fileDataTokens(part.file.file_data);
+    case 'image_url':
+      // An image is in estimatePromptTokens (IMAGE_TOKENS_*); a PDF by URL is a file on top of that.
+      return isRemotePdf(part.image_url.url) ? FILE_REFERENCE_TOKENS : 0;
+    case 'text':
+      return 0;
+  }
+}
+
+/**
+ * Prompt tokens of a request's audio and file parts (PDFs, documents, audio, video, files by id, PDFs by URL),
+ * which estimatePromptTokens leaves out: what admission adds to its reservation. 0 for a request without them.
+ */
+export function estimateMediaTokens(messages: readonly ChatMessage[]): number {
+  let tokens = 0;
+  for (const message of messages) {
+    if (Array.isArray(message.content)) {
+      for (const part of message.content) {
+        if (part.type !== 'text') {
+          tokens += partTokens(part);
+        }
+      }
+    }
+  }
+  return tokens;
+}
