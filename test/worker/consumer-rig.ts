@@ -4,7 +4,7 @@ import { PrivateRedis, uniqueId } from '@aigw/testing';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QueueConsumer, type ConsumerOptions } from '../../apps/router-worker/src/queue/consumer';
-import { QueueProcessor } from '../../apps/router-worker/src/queue/queue-processor';
+import { QueueProcessor, type GenerateAnswer } from '../../apps/router-worker/src/queue/queue-processor';
 
 const quiet = { warn: (): void => undefined, log: (): void => undefined };
 
@@ -53,7 +53,8 @@ export class ConsumerRig {
     options: Omit<ConsumerOptions, 'logFailedJobs'>,
     url = this.server.url,
   ): QueueConsumer {
-    const processor = new QueueProcessor(QueueName.Generation, { [JobName.Generate]: handle }, () => undefined);
+    const generate = async (): Promise<GenerateAnswer> => ({ outcome: await handle(), usage: { errorCode: null } });
+    const processor = new QueueProcessor(QueueName.Generation, { [JobName.Generate]: generate }, () => undefined);
     const consumer = new QueueConsumer(url, this.keys, new RedisErrors(quiet), processor, {
       ...options,
       logFailedJobs: false,

@@ -247,6 +247,7 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
 
   it('a cancel message stops a streaming provider call, and nobody is answered', async () => {
     h.sim.configure({ completionTokens: 200, chunkDelayMs: 50 });
+    const before = await h.metrics();
     const job = await h.enqueue({ stream: true });
     await waitFor(() => h.repliesOf(job.id!).some((m) => m.t === 'chunk'), { timeoutMs: 10_000 });
     await h.cancel(job.id!);
@@ -257,6 +258,11 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
     expect(replies.some((m) => m.t === 'end' || m.t === 'error')).toBe(false);
     expect(replies.filter((m) => m.t === 'chunk').length).toBeLessThan(200);
     expect(await h.metrics()).toMatch(/^aigw_worker_streams_aborted_total 1$/m);
+    // A job its client cancelled is not an error: it must not feed error-rate alerts.
+    await waitFor(async () => generateJobs(await h.metrics(), 'cancelled') === generateJobs(before, 'cancelled') + 1, {
+      message: 'not counted as cancelled',
+    });
+    expect(generateJobs(await h.metrics(), 'error')).toBe(generateJobs(before, 'error'));
   });
 
   it('ignores cancel messages of another namespace', async () => {
@@ -413,3 +419,9 @@ describe('router-worker: a job taken from a backlog with less than a call left',
     expect(h.sim.stats().total).toBe(0);
   });
 });
+
+/** `aigw_jobs_total` of generate jobs with this outcome, in a /metrics exposition. */
+function generateJobs(exposition: string, outcome: string): number {
+  const line = new RegExp(`^aigw_jobs_total\\{queue="generation",name="generate",outcome="${outcome}"\\} (\\d+)$`, 'm');
+  return Number(line.exec(exposition)?.[1] ?? 0);
+}

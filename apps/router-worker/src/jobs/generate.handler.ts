@@ -80,7 +80,8 @@ export class GenerateHandler {
     @Inject(LOCAL_REPLIES) private readonly local: LocalReplies | null,
   ) {}
 
-  readonly handle = async (job: JobOf<JobName.Generate>): Promise<GenerateOutcome> => {
+  /** Resolves to the job's answer: its outcome (what BullMQ keeps) and its usage event (how the job ended). */
+  readonly handle = async (job: JobOf<JobName.Generate>): Promise<KeptAnswer> => {
     const { request, replyTo, coalescingKey } = job.data;
     // BullMQ always gives a processed job an id; the request id is only a type-level fallback.
     const jobId = job.id ?? request.requestId;
@@ -107,7 +108,7 @@ export class GenerateHandler {
           await this.stash.keep(jobId, merged(kept, { counted: true as const }));
           this.metrics.asyncRequest(requestLabelsOf(kept.usage));
         }
-        return kept.outcome;
+        return kept;
       }
     }
     const mark = this.errors.mark;
@@ -163,7 +164,7 @@ export class GenerateHandler {
       await this.handOff(jobId, job.data, reply, answer, { keep: null, reservation: request.reservation });
       // Counted once handed off: a run that could not hand off is re-run, and that run counts the request.
       count?.();
-      return answer.outcome;
+      return answer;
     }
     // An async job's request is counted in aigw_requests_total exactly once across its runs: its answer is kept
     // already marked counted, and counted as soon as Redis took it, even if the rest of the hand-off is then given
@@ -174,7 +175,7 @@ export class GenerateHandler {
       onKept: count ?? undefined,
       reservation: request.reservation,
     });
-    return answer.outcome;
+    return answer;
   };
 
   /**

@@ -45,7 +45,7 @@ export class WorkerMetrics {
     });
     this.jobs = new Counter({
       name: MetricName.Jobs,
-      help: 'Jobs processed, by queue, job name and outcome (failed = the processor crashed).',
+      help: 'Jobs processed, by queue, job name and outcome (failed = the processor crashed, cancelled = the client left).',
       labelNames: ['queue', 'name', 'outcome'],
       registers,
     });

@@ -1,4 +1,4 @@
-import { JobName, QueueName, type GenerateOutcome } from '@aigw/core';
+import { CLIENT_CLOSED_REQUEST, JobName, QueueName, type GenerateOutcome } from '@aigw/core';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { assertHandlers, QueueProcessor, type JobOutcome } from './queue-processor';
 
@@ -45,9 +45,27 @@ describe('QueueProcessor', () => {
       ok: false,
       error: { message: 'm', type: 'provider_error', code: 'provider_error' as never, param: null },
     };
-    const p = new QueueProcessor(QueueName.Generation, { [JobName.Generate]: () => Promise.resolve(outcome) }, observe);
+    const p = new QueueProcessor(
+      QueueName.Generation,
+      { [JobName.Generate]: () => Promise.resolve({ outcome, usage: { errorCode: 'provider_error' } }) },
+      observe,
+    );
     await expect(p.process(job(JobName.Generate))).resolves.toBe(outcome);
     expect(seen).toEqual([['generation', 'generate', 'error']]);
+  });
+
+  it('reports a generation its client cancelled as cancelled, not as an error', async () => {
+    const outcome: GenerateOutcome = {
+      ok: false,
+      error: { message: 'm', type: 'timeout_error', code: 'timeout' as never, param: null },
+    };
+    const p = new QueueProcessor(
+      QueueName.Generation,
+      { [JobName.Generate]: () => Promise.resolve({ outcome, usage: { errorCode: CLIENT_CLOSED_REQUEST } }) },
+      observe,
+    );
+    await expect(p.process(job(JobName.Generate))).resolves.toBe(outcome);
+    expect(seen).toEqual([['generation', 'generate', 'cancelled']]);
   });
 
   it('reports a crash as failed and rethrows it', async () => {

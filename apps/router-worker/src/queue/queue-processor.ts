@@ -1,15 +1,37 @@
-import { JobName, QUEUE_OF_JOB, type JobMap, type QueueName } from '@aigw/core';
+import {
+  CLIENT_CLOSED_REQUEST,
+  JobName,
+  QUEUE_OF_JOB,
+  type GenerateOutcome,
+  type JobMap,
+  type QueueName,
+  type UsageEvent,
+} from '@aigw/core';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 
 export type JobOf<J extends JobName> = Job<JobMap[J]['data'], JobMap[J]['result'], J>;
+/**
+ * What a generate handler resolves to: the job's outcome and its usage event, whose error code tells a job its client
+ * cancelled (CLIENT_CLOSED_REQUEST) from one that failed; the outcome alone cannot (it reads `timeout`).
+ */
+export interface GenerateAnswer {
+  outcome: GenerateOutcome;
+  usage: Pick<UsageEvent, 'errorCode'>;
+}
+/** What each job's handler resolves to. */
+interface HandlerResults {
+  [JobName.Generate]: GenerateAnswer;
+  [JobName.RecordUsage]: JobMap[JobName.RecordUsage]['result'];
+}
 /** `token`: the job's lock token, for a handler that moves its job (`moveToDelayed`); BullMQ always passes it. */
-export type JobHandler<J extends JobName> = (job: JobOf<J>, token?: string) => Promise<JobMap[J]['result']>;
+export type JobHandler<J extends JobName> = (job: JobOf<J>, token?: string) => Promise<HandlerResults[J]>;
 /** Handlers of the jobs one queue carries, by job name. */
 export type JobHandlers = { [J in JobName]?: JobHandler<J> };
 
 /** How a job ended: `error` is a completed job whose outcome is a failure, `failed` a crashed processor. */
 /** `delayed`: the handler put its job back for later (DelayedError), spending no attempt: it did not fail. */
-export type JobOutcome = 'success' | 'error' | 'failed' | 'delayed';
+/** `cancelled`: a generation stopped because its client went away (not an error: kept out of error rates). */
+export type JobOutcome = 'success' | 'error' | 'failed' | 'delayed' | 'cancelled';
 export type JobObserver = (queue: QueueName, name: string, outcome: JobOutcome, seconds: number) => void;
 
 /** Refuses a handler table that leaves a job of the queue unhandled or claims another queue's job. */
@@ -48,8 +70,8 @@ export class QueueProcessor {
       switch (name) {
         case JobName.Generate: {
           const generate = job as JobOf<JobName.Generate>;
-          const outcome = await this.handler(JobName.Generate)(generate);
-          done(outcome.ok ? 'success' : 'error');
+          const { outcome, usage } = await this.handler(JobName.Generate)(generate);
+          done(outcome.ok ? 'success' : usage.errorCode === CLIENT_CLOSED_REQUEST ? 'cancelled' : 'error');
           // A sync job's outcome is in OutcomeStore's key, and BullMQ deletes the job as it completes: as its return
           // value the answer would only be serialised again, sent in moveToFinished's arguments and copied into the
           // queue's event stream. An async job's return value is its stored outcome.
