@@ -6,9 +6,9 @@ import { audit, call, createKey, createUser, errorOf, type KeyBody, type UserBod
 
 const TTL_MS = 300;
 
-/** A cursor of the shape the listings hand out, at `at`. */
+/** A cursor of the shape the listings hand out (oldest first), at `at`. */
 function cursorOf(at: string): string {
-  return Buffer.from(`${at} 00000000-0000-4000-8000-000000000000`, 'latin1').toString('base64url');
+  return Buffer.from(`${at} 00000000-0000-4000-8000-000000000000 asc`, 'latin1').toString('base64url');
 }
 
 /** Users and keys over the admin API: contract, validation, roles, revocation, expiry and the audit log. */
@@ -344,6 +344,44 @@ describe('admin API: users and keys', () => {
       expect(all.body.nextCursor).toBeNull();
       const exact = await call<Page<UserBody>>(h, 'GET', `/api/v1/ai/admin/users?limit=${count}`);
       expect([exact.body.data.length, exact.body.nextCursor]).toEqual([count, null]);
+    });
+
+    it('refuses a cursor replayed with the other order (400 naming cursor), and one that names no order', async () => {
+      const made = await Promise.all(['order-a', 'order-b', 'order-c'].map((name) => createUser(h, name)));
+      await Promise.all(made.map((u) => createKey(h, { userId: u.id })));
+      for (const route of ['/api/v1/ai/admin/users', '/api/v1/ai/admin/keys']) {
+        for (const [order, other] of [
+          ['asc', 'desc'],
+          ['desc', 'asc'],
+        ]) {
+          const first = await call<Page<{ id: string }>>(h, 'GET', `${route}?limit=1&order=${order}`);
+          const cursor = encodeURIComponent(first.body.nextCursor!);
+          // The same order continues; the other order would start after that row the wrong way round.
+          const same = await call<Page<{ id: string }>>(h, 'GET', `${route}?limit=1&order=${order}&cursor=${cursor}`);
+          expect(same.status).toBe(200);
+          expect(same.body.data[0].id).not.toBe(first.body.data[0].id);
+          const swapped = await call(h, 'GET', `${route}?limit=1&order=${other}&cursor=${cursor}`);
+          expect(swapped.status).toBe(400);
+          expect(errorOf(swapped)).toEqual({
+            message: expect.stringContaining(`order=${order}`) as unknown,
+            type: 'invalid_request_error',
+            code: 'invalid_request',
+            param: 'cursor',
+          });
+        }
+        // No order given is asc: a desc cursor does not continue it.
+        const desc = await call<Page<{ id: string }>>(h, 'GET', `${route}?limit=1&order=desc`);
+        const res = await call(h, 'GET', `${route}?limit=1&cursor=${encodeURIComponent(desc.body.nextCursor!)}`);
+        expect([res.status, errorOf(res).param]).toEqual([400, 'cursor']);
+      }
+      // The unreleased format without the order (`<at> <id>`) is refused in either order: it cannot tell which.
+      const orderless = Buffer.from('2026-01-01T00:00:00.000000Z 00000000-0000-4000-8000-000000000000').toString(
+        'base64url',
+      );
+      for (const order of ['asc', 'desc']) {
+        const res = await call(h, 'GET', `/api/v1/ai/admin/users?order=${order}&cursor=${orderless}`);
+        expect([res.status, errorOf(res).param]).toEqual([400, 'cursor']);
+      }
     });
 
     it.each([

@@ -53,11 +53,9 @@ export class AccountsAdminService {
   }
 
   async listUsers(q: ListPageQueryDto): Promise<ListPage<UserResponse>> {
-    const after = positionOf(q.cursor);
-    return listPage(
-      await this.users.page({ limit: q.limit ?? DEFAULT_LIST_LIMIT, after, order: q.order }),
-      userResponse,
-    );
+    const order = q.order ?? 'asc';
+    const after = positionOf(q.cursor, order);
+    return listPage(await this.users.page({ limit: q.limit ?? DEFAULT_LIST_LIMIT, after, order }), userResponse, order);
   }
 
   /** The key is in this answer only: it is stored as a hash. */
@@ -90,10 +88,12 @@ export class AccountsAdminService {
   }
 
   async listKeys(q: KeyListQueryDto): Promise<ListPage<KeyView>> {
-    const after = positionOf(q.cursor);
+    const order = q.order ?? 'asc';
+    const after = positionOf(q.cursor, order);
     return listPage(
-      await this.keys.page({ userId: q.userId, limit: q.limit ?? DEFAULT_LIST_LIMIT, after, order: q.order }),
+      await this.keys.page({ userId: q.userId, limit: q.limit ?? DEFAULT_LIST_LIMIT, after, order }),
       keyView,
+      order,
     );
   }
 

@@ -47,8 +47,15 @@ export interface ListPage<T> {
   nextCursor: string | null;
 }
 
-/** `at` and `id` of a position as a cursor carries them (base64url of this text; the id as PostgreSQL writes it). */
-const CURSOR = new RegExp(String.raw`^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z) (${UUID_PATTERN})$`);
+export type ListOrder = NonNullable<ListPageQueryDto['order']>;
+
+/**
+ * `at`, `id` and the order of the listing that handed it out, as a cursor carries them (base64url of this text; the id
+ * as PostgreSQL writes it). The order binds the cursor to its listing: "after" a position means later in time oldest
+ * first and earlier newest first, so a cursor replayed in the other order would silently page the wrong way. The
+ * format without the order (`<at> <id>`, never in a release: paging and `order` came on the same day) is refused.
+ */
+const CURSOR = new RegExp(String.raw`^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z) (${UUID_PATTERN}) (asc|desc)$`);
 
 /**
  * Whether `at` (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) names an instant that exists, from year 1 on (PostgreSQL has no year
@@ -60,8 +67,11 @@ function isRealInstant(at: string): boolean {
   return Number.isFinite(ms) && !at.startsWith('0000') && new Date(ms).toISOString().slice(0, 19) === at.slice(0, 19);
 }
 
-/** The position a `cursor` names; a 400 naming `cursor` for anything no page handed out. */
-export function positionOf(cursor: string | undefined): KeysetPosition | undefined {
+/**
+ * The position a `cursor` names in a listing in `order`; a 400 naming `cursor` for anything no page handed out, and
+ * for a cursor of the other order.
+ */
+export function positionOf(cursor: string | undefined, order: ListOrder): KeysetPosition | undefined {
   if (cursor === undefined) {
     return undefined;
   }
@@ -71,13 +81,21 @@ export function positionOf(cursor: string | undefined): KeysetPosition | undefin
       param: 'cursor',
     });
   }
+  if (match[3] !== order) {
+    throw new GatewayError(
+      ErrorCode.InvalidRequest,
+      `Invalid 'cursor': it continues a listing with order=${match[3]}, not order=${order}; ask with the order of the ` +
+        'page it came from, or without a cursor to start over.',
+      { param: 'cursor' },
+    );
+  }
   return { at: match[1], id: match[2] };
 }
 
-export function listPage<R, T>(page: KeysetPage<R>, view: (row: R) => T): ListPage<T> {
+export function listPage<R, T>(page: KeysetPage<R>, view: (row: R) => T, order: ListOrder): ListPage<T> {
   const next = page.next;
   return {
     data: page.items.map(view),
-    nextCursor: next === null ? null : Buffer.from(`${next.at} ${next.id}`, 'latin1').toString('base64url'),
+    nextCursor: next === null ? null : Buffer.from(`${next.at} ${next.id} ${order}`, 'latin1').toString('base64url'),
   };
 }

@@ -56,8 +56,9 @@ function generationAnswer(description: string, schema: string, stream?: string):
 
 const PAGE_DESCRIPTION =
   '`{data, nextCursor}`: at most `limit` items (default 100, at most 1000); pass `nextCursor` as `cursor` (with the ' +
-  'same `order`) for the next page, null on the last. Oldest first; `order=desc`: newest first. A page is stable ' +
-  'under inserts: new items come after the last page (oldest first) or before the first (newest first).';
+  'same `order`: a cursor of the other order is a 400 naming `cursor`) for the next page, null on the last. Oldest ' +
+  'first; `order=desc`: newest first. A page is stable under inserts: new items come after the last page (oldest ' +
+  'first) or before the first (newest first).';
 
 /** The costs as JSON (the default), or with `format=csv` their groups as a download. */
 function costsAnswer(): ResponseObject {
