@@ -170,6 +170,30 @@ describe('api-gateway: CORS with CORS_ORIGINS set to origins', () => {
     expect(JSON.parse(got.slice(got.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { code } });
   });
 
+  it("puts the headers on the 431 Node's parser answers for headers over its limit, for a listed origin only", async () => {
+    const big = `x-padding: ${'p'.repeat(20_000)}\r\n`;
+    const headOf = (got: string): string => got.slice(0, got.indexOf('\r\n\r\n'));
+    // Origin before and after the header that overflows: both arrive in the read the parser refuses.
+    for (const head of [
+      `GET /v1/models HTTP/1.1\r\nhost: x\r\norigin: ${APP}\r\n${big}\r\n`,
+      `GET /v1/models HTTP/1.1\r\nhost: x\r\n${big}Origin:  ${APP} \r\n\r\n`,
+    ]) {
+      const got = await h.raw(head);
+      expect(got).toMatch(/^HTTP\/1\.1 431 /);
+      expect(headOf(got)).toMatch(new RegExp(`\\r\\naccess-control-allow-origin: ${APP}\\r\\n`, 'i'));
+      expect(headOf(got)).toMatch(/\r\naccess-control-allow-credentials: true\r\n/i);
+      expect(headOf(got)).toMatch(/\r\naccess-control-expose-headers: [^\r]*x-request-id/i);
+      expect(headOf(got)).toMatch(/\r\nvary: Origin\r\n/i);
+      expect(JSON.parse(got.slice(got.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { code: 'invalid_request' } });
+    }
+    // An origin not listed (or one that merely starts with a listed one) is not allowed.
+    for (const origin of [STRANGER, `${APP}.evil.example`, `${APP}/`]) {
+      const got = await h.raw(`GET /v1/models HTTP/1.1\r\nhost: x\r\norigin: ${origin}\r\n${big}\r\n`);
+      expect(got).toMatch(/^HTTP\/1\.1 431 /);
+      expect(headOf(got)).not.toMatch(/access-control-/i);
+    }
+  });
+
   it('counts the answers given in onRequest (a preflight, an early 401) in aigw_http_requests_total', async () => {
     const count = async (method: string, status: number): Promise<number> => {
       const text = await (await fetch(`${h.url}/metrics`)).text();
@@ -272,6 +296,12 @@ describe('api-gateway: CORS with CORS_ORIGINS=*', () => {
     expect(res.headers.get('access-control-allow-credentials')).toBeNull();
     expect(res.headers.get('vary')).toBeNull();
   });
+
+  it("puts the headers on the 431 Node's parser answers, whatever the Origin (none needed)", async () => {
+    const got = await h.raw(`GET /v1/models HTTP/1.1\r\nhost: x\r\nx-padding: ${'p'.repeat(20_000)}\r\n\r\n`);
+    expect(got).toMatch(/^HTTP\/1\.1 431 /);
+    expect(got.slice(0, got.indexOf('\r\n\r\n'))).toMatch(/\r\naccess-control-allow-origin: \*\r\n/i);
+  });
 });
 
 describe('api-gateway: CORS_ORIGINS unset', () => {
@@ -288,5 +318,10 @@ describe('api-gateway: CORS_ORIGINS unset', () => {
     const res = await h.post('/v1/chat/completions', chat('hi'), h.headers(undefined, { origin: APP }));
     expect(res.status).toBe(200);
     expect([...res.headers.keys()].filter((n) => n.startsWith('access-control-') || n === 'vary')).toEqual([]);
+    const got = await h.raw(
+      `GET /v1/models HTTP/1.1\r\nhost: x\r\norigin: ${APP}\r\nx-big: ${'p'.repeat(20_000)}\r\n\r\n`,
+    );
+    expect(got).toMatch(/^HTTP\/1\.1 431 /);
+    expect(got.slice(0, got.indexOf('\r\n\r\n'))).not.toMatch(/access-control-|vary/i);
   });
 });

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { isIPv6 } from 'node:net';
+import type { Duplex } from 'node:stream';
 import {
   ConsoleLogger,
   Logger,
@@ -141,8 +142,11 @@ export async function createHttpApp(
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // A longer parameter, or a bad percent-encoding, in the error envelope (404 / 400) rather than Fastify's own.
     frameworkErrors: answerFrameworkError,
-    // What Node's HTTP parser refuses (headers over its limit: 431, a request that is not HTTP: 400), likewise.
-    clientErrorHandler: answerClientError,
+    // What Node's HTTP parser refuses (headers over its limit: 431, a request that is not HTTP: 400), likewise, with
+    // the app's CORS headers. Fastify calls it with `this` bound to the app's instance (created after this adapter).
+    clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Duplex): void {
+      answerClientError(err, socket, (origin) => corsHeadersOf(this, origin));
+    },
   });
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
     // The app's own logger from the first line: buffered lines (bufferLogs) carried the time they were flushed.

@@ -47,13 +47,43 @@ function clientErrorOf(code: string | undefined): { status: number; message: str
   return { status: 400, message: 'The request is not valid HTTP.' };
 }
 
+/** The first `Origin` header line in the bytes of a request head (field names are case-insensitive). */
+const ORIGIN_LINE = /\r\norigin:[ \t]*([^\r\n]*?)[ \t]*\r\n/i;
+
+/**
+ * The `Origin` a request the parser refused carried, as far as the bytes it was reading when it gave up show it
+ * (`rawPacket`: the chunk of one socket read). A head sent in one write usually arrives in one read, the Origin with
+ * it whether it came before or after the header that overflowed; one that came in an earlier read is gone (Node
+ * keeps no earlier bytes), and so is an Origin the parser never reached. Only ever looked up among the origins
+ * CORS_ORIGINS lists, never echoed.
+ */
+function originOf(err: NodeJS.ErrnoException): string | undefined {
+  const raw = (err as { rawPacket?: unknown }).rawPacket;
+  return Buffer.isBuffer(raw) ? ORIGIN_LINE.exec(raw.toString('latin1'))?.[1] : undefined;
+}
+
+/** The header lines of `headers`, each ending in CRLF (the app's own strings, built at install). */
+function headerLines(headers: OutgoingHttpHeaders): string {
+  let lines = '';
+  for (const [name, value] of Object.entries(headers)) {
+    lines += `${name}: ${String(value)}\r\n`;
+  }
+  return lines;
+}
+
 /**
  * Fastify's `clientErrorHandler`: what Node's HTTP parser refuses before Fastify sees a request (headers over the
  * limit, a malformed request line or header), answered in the error envelope instead of Fastify's bare
  * `{"error":"Bad Request","message":"Client Error","statusCode":400}`. There is no request to tag or route, so it is
  * written on the socket, which then closes, as Node's own answer does, with a fresh `x-request-id` as every answer.
+ * `cors`: the app's CORS headers for an origin (`corsHeadersOf`), so that a page on a listed origin can read the
+ * error (a 431 for its cookies, say); the origin is read from the refused bytes (`originOf`), best effort.
  */
-export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+export function answerClientError(
+  err: NodeJS.ErrnoException,
+  socket: Duplex,
+  cors?: (origin: string | undefined) => OutgoingHttpHeaders,
+): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) {
     return;
   }
@@ -63,7 +93,7 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): v
     // A fresh id (what the client sent in a header cannot be trusted: the parser refused it), as every answer has one.
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `x-request-id: ${newRequestId()}\r\n` +
+        `x-request-id: ${newRequestId()}\r\n${cors === undefined ? '' : headerLines(cors(originOf(err)))}` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   }
