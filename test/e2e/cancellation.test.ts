@@ -80,6 +80,18 @@ describe('client disconnect cancels the provider call (e2e)', () => {
     expect(row.completion_tokens).toBeGreaterThan(0);
     expect(row.completion_tokens).toBeLessThan(32);
     expect(Number(row.cost_usd)).toBeGreaterThan(0);
+
+    // The worker counts the job as cancelled, not as an error (which error-rate alerts read).
+    const worker = system.apps.find((a) => a.name === 'router-worker' || a.name === 'all-in-one')!;
+    const cancelled = /^aigw_jobs_total\{queue="generation",name="generate",outcome="cancelled"\} 1$/m;
+    const jobs = await waitFor(
+      async () => {
+        const text = await (await fetch(`http://127.0.0.1:${worker.port}/metrics`)).text();
+        return cancelled.test(text) ? text : null;
+      },
+      { timeoutMs: 5000, message: 'the job was not counted as cancelled' },
+    );
+    expect(jobs).not.toMatch(/^aigw_jobs_total\{queue="generation",name="generate",outcome="error"\}/m);
   }, 30_000);
   it.each([
     ['an OpenAI-compatible', 'sim0/sim-gpt', 'POST /v1/chat/completions'],
