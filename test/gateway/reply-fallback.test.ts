@@ -368,6 +368,22 @@ describe('read-backs of a job a worker runs', () => {
     }
   });
 
+  it('reads a running job back once more before its deadline, past the back-off', async () => {
+    const c = controlledReads(h);
+    try {
+      const { pending, job } = await running(c, chat('a generation near its deadline'));
+      // Backed off to every 4 s (..., 113, 117 s): the next would come at 121 s, past the 120 s deadline.
+      await c.step(117);
+      // It completes and its `result` is lost: read back at 119 s (one cadence before the deadline), not a 504.
+      c.setState(completed(h, job, 'in time'));
+      await secondsUntilAnswered(c, 5);
+      const res = await pending;
+      expect(res.status).toBe(200);
+    } finally {
+      await c.restore();
+    }
+  });
+
   it('reads a running job back on the cadence again after a reconnect', async () => {
     const c = controlledReads(h);
     try {

@@ -50,9 +50,22 @@ describe('KeyRecheck (PostgreSQL)', () => {
     const check = recheck();
     const now = Date.now();
     queries.mockClear();
-    expect(await check.refusal(requestOf(key.id, now - 999), false, now)).toBeNull();
-    expect(await check.refusal(requestOf(key.id, now - 60_000), true, now)).toBeNull();
+    expect(await check.refusal(requestOf(key.id, now - 999), false, false, now)).toBeNull();
+    expect(await check.refusal(requestOf(key.id, now - 60_000), false, true, now)).toBeNull();
     expect(queries).not.toHaveBeenCalled();
+  });
+
+  it('checks a synchronous job only past a long wait (gateway and worker clocks may be seconds apart)', async () => {
+    const key = await keys.create({ userName: 'sync', role: 'user' });
+    await keys.revoke(key.id);
+    const check = recheck();
+    const now = Date.now();
+    queries.mockClear();
+    expect(await check.refusal(requestOf(key.id, now - 5_000), true, false, now)).toBeNull();
+    expect(queries).not.toHaveBeenCalled();
+    expect((await check.refusal(requestOf(key.id, now - 31_000), true, false, now))?.toBody()).toMatchObject({
+      code: 'invalid_api_key',
+    });
   });
 
   it('refuses a job that waited when its key was revoked, expired or deleted with its user; runs the others', async () => {
@@ -66,7 +79,7 @@ describe('KeyRecheck (PostgreSQL)', () => {
     await ds.query('DELETE FROM users WHERE id = $1', [deleted.userId]);
     const check = recheck();
     const at = now + 2_000;
-    const refusal = async (id: string) => (await check.refusal(requestOf(id, now), false, at))?.toBody() ?? null;
+    const refusal = async (id: string) => (await check.refusal(requestOf(id, now), false, false, at))?.toBody() ?? null;
 
     expect(await refusal(valid.id)).toBeNull();
     expect(await refusal(later.id)).toBeNull();
@@ -85,11 +98,11 @@ describe('KeyRecheck (PostgreSQL)', () => {
     const now = Date.now();
     queries.mockClear();
     const answers = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => check.refusal(requestOf(key.id, now - i), false, now)),
+      Array.from({ length: 50 }, (_, i) => check.refusal(requestOf(key.id, now - i), false, false, now)),
     );
     expect(answers.every((a) => a === null)).toBe(true);
     expect(queries).toHaveBeenCalledTimes(1);
-    await check.refusal(requestOf(key.id, now), false, now + 1_000);
+    await check.refusal(requestOf(key.id, now), false, false, now + 1_000);
     expect(queries).toHaveBeenCalledTimes(2);
   });
 
@@ -99,6 +112,6 @@ describe('KeyRecheck (PostgreSQL)', () => {
     const check = recheck(0);
     queries.mockRejectedValueOnce(new Error('connection terminated'));
     const now = Date.now();
-    expect(await check.refusal(requestOf(key.id, now), false, now)).toBeNull();
+    expect(await check.refusal(requestOf(key.id, now), false, false, now)).toBeNull();
   });
 });

@@ -110,12 +110,21 @@ function nextCheckOf(w: Watch, now: number): number {
     return now + every;
   }
   if (w.queuedReads > 0) {
-    return now + Math.min(every * 2 ** w.queuedReads, QUEUED_CHECK_MAX_MS);
+    return beforeDeadline(w, now, Math.min(every * 2 ** w.queuedReads, QUEUED_CHECK_MAX_MS));
   }
   if (w.runningReads > 1 && !w.waiter.missedReplies) {
-    return now + Math.min(every * 2 ** (w.runningReads - 1), RUNNING_CHECK_MAX_MS);
+    return beforeDeadline(w, now, Math.min(every * 2 ** (w.runningReads - 1), RUNNING_CHECK_MAX_MS));
   }
   return now + every;
+}
+
+/**
+ * A backed-off read-back `delayMs` from `now`, brought forward to one cadence before the request's deadline: a job
+ * whose final reply was lost a few seconds before it is still answered from the stored outcome, not with a 504.
+ */
+function beforeDeadline(w: Watch, now: number, delayMs: number): number {
+  const every = w.waiter.checkEveryMs;
+  return Math.max(now + every, Math.min(now + delayMs, w.waiter.deadlineAt - every));
 }
 
 /**

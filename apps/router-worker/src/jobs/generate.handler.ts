@@ -115,7 +115,7 @@ export class GenerateHandler {
     const running = this.cancellations.begin(jobId, request.deadlineAt);
     let finished: Finished;
     try {
-      const refused = await this.keyRecheck.refusal(request, coalescingKey !== undefined, Date.now());
+      const refused = await this.keyRecheck.refusal(request, replyTo !== null, coalescingKey !== undefined, Date.now());
       if (refused !== null) {
         // Its key was revoked or expired while the job waited: answered and settled like any failure, no provider.
         throw refused;

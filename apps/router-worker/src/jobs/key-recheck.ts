@@ -10,6 +10,12 @@ const STANDING_CACHE_MS = 1_000;
 const CACHE_MAX_KEYS = 10_000;
 /** A job waits no longer than this for PostgreSQL; past it the job runs as admitted. */
 const QUERY_TIMEOUT_MS = 500;
+/**
+ * A synchronous job is checked only past this wait, whatever KEY_RECHECK_AFTER_MS: its admission time is the gateway's
+ * clock and `now` the worker's, and a worker's clock a second or two ahead of the gateways' must not turn every
+ * request into a PostgreSQL read. Its client is still waiting, and its deadline bounds it.
+ */
+const SYNC_RECHECK_AFTER_MS = 30_000;
 /** After a failed read, jobs skip the check for this long instead of each waiting on a dead database. */
 const BACKOFF_AFTER_FAILURE_MS = 5_000;
 
@@ -28,8 +34,9 @@ interface Cached {
  * the gateway answers that key with now, before any provider call; its reservation is then settled as any failure's
  * (nothing spent: all given back).
  *
- * Costs nothing on the hot path: a job taken within KEY_RECHECK_AFTER_MS of its admission (a synchronous request when
- * workers keep up) is not checked, as a request already running when its key is revoked is not stopped either. The
+ * Costs nothing on the hot path: an async job taken within KEY_RECHECK_AFTER_MS of its admission, or a synchronous one
+ * within SYNC_RECHECK_AFTER_MS, is not checked, as a request already running when its key is revoked is not stopped
+ * either. The
  * check reads PostgreSQL, where revocations are made (the admin API and `npm run keys -- revoke` alike), not Redis.
  * PostgreSQL slow or down never fails a job: it runs as admitted (generation goes on without PostgreSQL).
  */
@@ -48,12 +55,19 @@ export class KeyRecheck {
   }
 
   /**
-   * The 401 that refuses the job's key at `now`, or null to run the job. A job with a `coalescingKey` is not checked:
-   * other callers' requests may wait on it, which the leader's key says nothing about; it is a synchronous request,
-   * bounded by its deadline.
+   * The 401 that refuses the job's key at `now`, or null to run the job. An async job (`sync` false) is checked once
+   * it waited KEY_RECHECK_AFTER_MS, a synchronous one only past SYNC_RECHECK_AFTER_MS. A job with a `coalescingKey` is
+   * not checked: other callers' requests may wait on it, which the leader's key says nothing about; it is a
+   * synchronous request, bounded by its deadline.
    */
-  async refusal(request: GenerationRequest, coalesced: boolean, now: number): Promise<GatewayError | null> {
-    if (coalesced || now - request.receivedAt < this.afterMs) {
+  async refusal(
+    request: GenerationRequest,
+    sync: boolean,
+    coalesced: boolean,
+    now: number,
+  ): Promise<GatewayError | null> {
+    const afterMs = sync ? Math.max(this.afterMs, SYNC_RECHECK_AFTER_MS) : this.afterMs;
+    if (coalesced || now - request.receivedAt < afterMs) {
       return null;
     }
     const standing = await this.standingOf(request.apiKeyId, now);
