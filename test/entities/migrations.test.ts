@@ -22,6 +22,7 @@ const ALL = [
   'UsageAttempts1796500000000',
   'UsageRetentionEdges1796600000000',
   'ListingIndexes1796700000000',
+  'UserNameSearch1796800000000',
 ];
 
 const TABLES = [

@@ -1,4 +1,5 @@
 import { sha256Hex } from '@aigw/core';
+import { waitFor } from '@aigw/testing';
 import { ApiKeyAuthenticator } from '../../../apps/api-gateway/src/auth/api-key-authenticator';
 import { DataSource } from 'typeorm';
 import { GatewayHarness, sleep } from '../support';
@@ -334,6 +335,71 @@ describe('admin API: users and keys', () => {
       expect(walked.pages).toBe(2);
     });
 
+    let crowded = false;
+    afterEach(async () => {
+      if (crowded) {
+        crowded = false;
+        await h.app.get(DataSource).query(`DELETE FROM "${h.schema}"."users" WHERE name LIKE 'crowd-%'`);
+      }
+    });
+
+    it('q finds users by the start of their name in any case, a page at a time, through the name index', async () => {
+      const ds = h.app.get(DataSource);
+      const users = `"${h.schema}"."users"`;
+      // Far more users than match, so a plan that reads every user would show; the ones sought are spread among them.
+      await ds.query(
+        `INSERT INTO ${users} (name, created_at)
+           SELECT 'crowd-' || g, '2021-01-01T00:00:00Z'::timestamptz + (g || ' seconds')::interval
+             FROM generate_series(1, 3000) g`,
+      );
+      const sought = ['Zelda-1', 'zelda-2', 'ZELDA-3', 'zeldA_4', 'Zelda%5', 'zeldarian'];
+      for (const name of [...sought, 'not-zelda', 'zeld', 'zelxa_4']) {
+        await createUser(h, name);
+      }
+      await ds.query(`ANALYZE ${users}`);
+      crowded = true;
+      const all = await ds.query<{ id: string; name: string }[]>(
+        `SELECT id, name FROM ${users} WHERE name = ANY($1) ORDER BY created_at, id`,
+        [sought],
+      );
+      const indexScans = async (): Promise<number> => {
+        const [row] = await ds.query<{ scans: string }[]>(
+          `SELECT idx_scan AS scans FROM pg_stat_user_indexes WHERE schemaname = $1 AND indexrelname = 'ix_users_lower_name'`,
+          [h.schema],
+        );
+        return Number(row?.scans ?? -1);
+      };
+      const scansBefore = await indexScans();
+      expect(scansBefore).toBeGreaterThanOrEqual(0);
+
+      const found = await walk<UserBody>('/api/v1/ai/admin/users?q=zElDa', 4);
+      expect(found.items.map((u) => u.name)).toEqual(all.map((r) => r.name));
+      expect(found.pages).toBe(2);
+      expect(found.items[0]).toEqual({
+        id: all[0].id,
+        name: all[0].name,
+        tier: 'default',
+        createdAt: expect.any(String),
+      });
+      const newest = await walk<UserBody>('/api/v1/ai/admin/users?q=ZELDA&order=desc', 5);
+      expect(newest.items.map((u) => u.name)).toEqual(all.map((r) => r.name).reverse());
+      // LIKE's wildcards are plain characters: _ is not any character, % not any text.
+      const literal = async (q: string) =>
+        (await call<Page<UserBody>>(h, 'GET', `/api/v1/ai/admin/users?q=${encodeURIComponent(q)}`)).body.data.map(
+          (u) => u.name,
+        );
+      await expect(literal('zelda_')).resolves.toEqual(['zeldA_4']);
+      await expect(literal('zelda%')).resolves.toEqual(['Zelda%5']);
+      await expect(literal('zelda-1')).resolves.toEqual(['Zelda-1']);
+      await expect(literal('elda')).resolves.toEqual([]);
+      // Empty: every user, as without q.
+      const first = await call<Page<UserBody>>(h, 'GET', '/api/v1/ai/admin/users?q=&limit=3');
+      const plain = await call<Page<UserBody>>(h, 'GET', '/api/v1/ai/admin/users?limit=3');
+      expect(first.body).toEqual(plain.body);
+      // The name index answered, not a read of every user (a backend reports its statistics up to seconds later).
+      await waitFor(async () => (await indexScans()) > scansBefore, { timeoutMs: 15_000 });
+    });
+
     it('answers 100 by default with the next cursor; a full last page says there is no next', async () => {
       const first = await call<Page<UserBody>>(h, 'GET', '/api/v1/ai/admin/users?limit=1');
       expect(first.body.data).toHaveLength(1);
@@ -391,6 +457,9 @@ describe('admin API: users and keys', () => {
       ['/api/v1/ai/admin/users?limit=1.5', 'limit'],
       ['/api/v1/ai/admin/users?limit=1&limit=2', 'limit'],
       ['/api/v1/ai/admin/users?cursor=', 'cursor'],
+      ['/api/v1/ai/admin/users?q=a&q=b', 'q'],
+      [`/api/v1/ai/admin/users?q=${'a'.repeat(201)}`, 'q'],
+      ['/api/v1/ai/admin/users?q=a%00b', 'q'],
       ['/api/v1/ai/admin/users?cursor=bm90LWEtY3Vyc29y', 'cursor'],
       ['/api/v1/ai/admin/keys?cursor=%27%20OR%201%3D1', 'cursor'],
       // Well-formed, but no instant: PostgreSQL's ::timestamptz refused them with an error (a 500).

@@ -74,7 +74,7 @@ describe('OpenAPI docs', () => {
         .sort();
     expect(query('get', '/api/v1/ai/usage')).toEqual(['from', 'groupBy', 'to']);
     expect(query('get', '/api/v1/ai/admin/keys')).toEqual(['cursor', 'limit', 'order', 'userId']);
-    expect(query('get', '/api/v1/ai/admin/users')).toEqual(['cursor', 'limit', 'order']);
+    expect(query('get', '/api/v1/ai/admin/users')).toEqual(['cursor', 'limit', 'order', 'q']);
     expect(query('get', '/api/v1/ai/admin/config/export')).toEqual(['format']);
     expect(query('post', '/api/v1/ai/admin/config/import')).toEqual(['dryRun']);
     expect(query('delete', '/api/v1/ai/admin/cache')).toEqual(expect.arrayContaining(['model', 'prefix']));

@@ -3,7 +3,7 @@ import { Caller, Roles } from '../auth/roles';
 import type { AuthContext } from '../http/request-context';
 import { AccountsAdminService, type UserResponse } from './accounts-admin.service';
 import { CreateKeyDto, CreateUserDto } from './admin.dto';
-import { KeyListQueryDto, ListPageQueryDto, type ListPage } from './admin-page';
+import { KeyListQueryDto, UserListQueryDto, type ListPage } from './admin-page';
 import type { KeyView } from './admin-views';
 
 @Controller('api/v1/ai/admin')
@@ -17,9 +17,9 @@ export class AccountsAdminController {
     return this.accounts.createUser(dto, auth);
   }
 
-  /** Oldest first, a page at a time (`?limit&cursor`). */
+  /** Oldest first, a page at a time (`?limit&cursor`); `?q=` those whose name starts with it. */
   @Get('users')
-  listUsers(@Query() query: ListPageQueryDto): Promise<ListPage<UserResponse>> {
+  listUsers(@Query() query: UserListQueryDto): Promise<ListPage<UserResponse>> {
     return this.accounts.listUsers(query);
   }
 

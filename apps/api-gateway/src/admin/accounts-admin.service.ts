@@ -11,7 +11,7 @@ import {
   positionOf,
   type KeyListQueryDto,
   type ListPage,
-  type ListPageQueryDto,
+  type UserListQueryDto,
 } from './admin-page';
 import { actorOf, keyView, type KeyView } from './admin-views';
 
@@ -52,10 +52,14 @@ export class AccountsAdminService {
     }
   }
 
-  async listUsers(q: ListPageQueryDto): Promise<ListPage<UserResponse>> {
+  async listUsers(q: UserListQueryDto): Promise<ListPage<UserResponse>> {
     const order = q.order ?? 'asc';
     const after = positionOf(q.cursor, order);
-    return listPage(await this.users.page({ limit: q.limit ?? DEFAULT_LIST_LIMIT, after, order }), userResponse, order);
+    return listPage(
+      await this.users.page({ limit: q.limit ?? DEFAULT_LIST_LIMIT, after, order, namePrefix: q.q }),
+      userResponse,
+      order,
+    );
   }
 
   /** The key is in this answer only: it is stored as a hash. */

@@ -1,7 +1,9 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, IsUUID, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
+import { JSONSchema } from 'class-validator-jsonschema';
 import { ErrorCode, GatewayError } from '@aigw/core';
 import { UUID_PATTERN, type KeysetPage, type KeysetPosition } from '@aigw/entities';
+import { NO_NUL } from './admin.dto';
 
 export const DEFAULT_LIST_LIMIT = 100;
 export const MAX_LIST_LIMIT = 1000;
@@ -28,6 +30,21 @@ export class ListPageQueryDto {
   @IsOptional()
   @IsIn(['asc', 'desc'], { message: 'order must be asc or desc' })
   order?: 'asc' | 'desc';
+}
+
+/** `GET /api/v1/ai/admin/users?q&limit&cursor&order`. */
+export class UserListQueryDto extends ListPageQueryDto {
+  /** A name search as typed in a picker: not trimmed (a space may be part of the name sought). */
+  @IsOptional()
+  @IsString({ message: 'q must be one piece of text' })
+  @MaxLength(200, { message: 'q must be at most 200 characters' })
+  @Matches(NO_NUL, { message: 'q must not contain NUL characters' })
+  @JSONSchema({
+    description:
+      'Only the users whose name starts with this text, in any case (`ali` finds Alice and ALINA; `%` and `_` are ' +
+      'plain characters). Empty: every user. Pass the same `q` with `cursor` for the next page.',
+  })
+  q?: string;
 }
 
 /** `GET /api/v1/ai/admin/keys?userId&limit&cursor`. */

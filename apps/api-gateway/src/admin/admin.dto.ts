@@ -54,7 +54,7 @@ function IsAllowedModelList(options?: ValidationOptions): PropertyDecorator {
 
 /** PostgreSQL text cannot hold U+0000: such a name was a database error (a 500) before. */
 // eslint-disable-next-line no-control-regex -- U+0000 is exactly the character refused.
-const NO_NUL = /^[^\u0000]*$/;
+export const NO_NUL = /^[^\u0000]*$/;
 
 /** `POST /api/v1/ai/admin/users`. */
 @StrictBody()

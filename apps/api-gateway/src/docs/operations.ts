@@ -291,9 +291,11 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     responses: { '201': jsonAnswer('The user.', 'User') },
   },
   'GET /api/v1/ai/admin/users': {
-    summary: 'List users, oldest (or newest) first, a page at a time',
-    query: 'ListPageQueryDto',
-    description: PAGE_DESCRIPTION,
+    summary: 'List users, oldest (or newest) first, a page at a time; `q` finds them by the start of their name',
+    query: 'UserListQueryDto',
+    description:
+      `${PAGE_DESCRIPTION} \`q\`: only the users whose name starts with it, in any case (a picker asks ` +
+      '`?q=ali&limit=20` as the admin types).',
     responses: { '200': jsonAnswer('A page of users.', 'UserPage') },
   },
   'POST /api/v1/ai/admin/keys': {

@@ -1,9 +1,10 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { api, endSession, listPages, sessionKeyPrefix } from '../api';
 import { formatCount, formatDateTime, formatKeyState, formatUsd } from '../format';
 import { useAction, useLoad } from '../hooks';
 import type { KeyItem, QuotaItem, UserItem } from '../types';
 import { ActionNote, Badge, ConfirmButton, Empty, Field, Loaded, Section } from '../ui';
+import { UserPicker } from '../user-picker';
 
 const ADMIN = '/api/v1/ai/admin';
 /** Keys shown at first, and added by each "Show more keys". */
@@ -33,7 +34,7 @@ function NewKey({ secret }: { secret: string }) {
   );
 }
 
-function CreateUser({ onCreated }: { onCreated: () => void }) {
+function CreateUser({ onCreated }: { onCreated: (user: UserItem) => void }) {
   const [name, setName] = useState('');
   const [tier, setTier] = useState('');
   const [action, run, clear] = useAction();
@@ -45,9 +46,12 @@ function CreateUser({ onCreated }: { onCreated: () => void }) {
       onSubmit={(e) => {
         e.preventDefault();
         void run(async () => {
-          await api(`${ADMIN}/users`, { method: 'POST', body: tier === '' ? { name } : { name, tier } });
+          const created = await api<UserItem>(`${ADMIN}/users`, {
+            method: 'POST',
+            body: tier === '' ? { name } : { name, tier },
+          });
           setName('');
-          onCreated();
+          onCreated(created);
           return `User ${name} created.`;
         });
       }}
@@ -90,8 +94,15 @@ function utcInstant(local: string): string {
   return Number.isNaN(d.getTime()) ? local : d.toISOString();
 }
 
-function CreateKey({ users, onCreated }: { users: UserItem[]; onCreated: () => void }) {
-  const [userId, setUserId] = useState(users[0]?.id ?? '');
+function CreateKey({
+  user,
+  onUser,
+  onCreated,
+}: {
+  user: UserItem | null;
+  onUser: (user: UserItem | null) => void;
+  onCreated: () => void;
+}) {
   const [role, setRole] = useState<'user' | 'admin'>('user');
   const [name, setName] = useState('');
   const [expiresAt, setExpiresAt] = useState('');
@@ -100,11 +111,6 @@ function CreateKey({ users, onCreated }: { users: UserItem[]; onCreated: () => v
   const [tpm, setTpm] = useState('');
   const [secret, setSecret] = useState<string | null>(null);
   const [action, run, clear] = useAction();
-  useEffect(() => {
-    if (userId === '' && users.length > 0) {
-      setUserId(users[0].id);
-    }
-  }, [users, userId]);
   // The API's refusal goes under the field it names; one of no field here (the user) goes under the button.
   const field = keyFieldOf(action.param);
   const errorOf = (f: KeyField) => (field === f ? action.error : null);
@@ -115,7 +121,11 @@ function CreateKey({ users, onCreated }: { users: UserItem[]; onCreated: () => v
       onSubmit={(e) => {
         e.preventDefault();
         void run(async () => {
-          const body: Record<string, unknown> = { userId, role };
+          if (user === null) {
+            // Not while the button is disabled (no submit then); this narrows `user` for what follows.
+            throw new Error('Choose a user first.');
+          }
+          const body: Record<string, unknown> = { userId: user.id, role };
           if (name !== '') {
             body.name = name;
           }
@@ -145,14 +155,8 @@ function CreateKey({ users, onCreated }: { users: UserItem[]; onCreated: () => v
       }}
     >
       <div class="toolbar">
-        <Field label="User">
-          <select required value={userId} onChange={(e) => setUserId(e.currentTarget.value)}>
-            {users.map((u) => (
-              <option key={u.id} value={u.id}>
-                {u.name}
-              </option>
-            ))}
-          </select>
+        <Field label="User" hint="Type the start of a name.">
+          <UserPicker value={user} onChange={onUser} />
         </Field>
         <Field label="Role">
           <select value={role} onChange={(e) => setRole(e.currentTarget.value as 'user' | 'admin')}>
@@ -201,7 +205,7 @@ function CreateKey({ users, onCreated }: { users: UserItem[]; onCreated: () => v
           />
         </Field>
       </div>
-      <button type="submit" disabled={action.busy || userId === ''}>
+      <button type="submit" disabled={action.busy || user === null}>
         Create key
       </button>
       {field === null && <ActionNote action={action} />}
@@ -381,8 +385,9 @@ function QuotaEditor({ userId }: { userId: string }) {
 }
 
 export function KeysScreen() {
-  // Every user: the selects below offer each one.
-  const users = useLoad(async () => (await listPages<UserItem>(`${ADMIN}/users`)).items, []);
+  // No list of every user: the pickers ask the gateway for the users whose name starts with what is typed.
+  const [keyUser, setKeyUser] = useState<UserItem | null>(null);
+  const [quotaUser, setQuotaUser] = useState<UserItem | null>(null);
   // The newest keys first (a key just created is on top, not pages away), a page more on each "Show more keys",
   // fetched from where the last page ended; a reload (after a create or revoke) fetches as many as shown again.
   const shown = useRef<Awaited<ReturnType<typeof listPages<KeyItem>>> | null>(null);
@@ -398,25 +403,14 @@ export function KeysScreen() {
     shown.current = more ? { ...got, items: [...have.items, ...got.items] } : got;
     return shown.current;
   }, [moreAsked]);
-  const [quotaUser, setQuotaUser] = useState('');
   return (
     <>
       <Section title="Users">
-        <Loaded load={users} what="users">
-          {(list) => (
-            <>
-              {list.length === 0 ? <Empty>No user yet.</Empty> : <p class="muted">{list.length} user(s).</p>}
-              <CreateUser onCreated={users.reload} />
-            </>
-          )}
-        </Loaded>
+        {/* A user just created is the one the next key is for. */}
+        <CreateUser onCreated={setKeyUser} />
       </Section>
       <Section title="Create a key">
-        <Loaded load={users} what="users">
-          {(list) =>
-            list.length === 0 ? <Empty>Create a user first.</Empty> : <CreateKey users={list} onCreated={keys.reload} />
-          }
-        </Loaded>
+        <CreateKey user={keyUser} onUser={setKeyUser} onCreated={keys.reload} />
       </Section>
       <Section title="Keys">
         <Loaded load={keys} what="keys">
@@ -441,23 +435,10 @@ export function KeysScreen() {
         </Loaded>
       </Section>
       <Section title="Quotas">
-        <Loaded load={users} what="users">
-          {(list) => (
-            <>
-              <Field label="User">
-                <select value={quotaUser} onChange={(e) => setQuotaUser(e.currentTarget.value)}>
-                  <option value="">— choose a user —</option>
-                  {list.map((u) => (
-                    <option key={u.id} value={u.id}>
-                      {u.name}
-                    </option>
-                  ))}
-                </select>
-              </Field>
-              {quotaUser !== '' && <QuotaEditor key={quotaUser} userId={quotaUser} />}
-            </>
-          )}
-        </Loaded>
+        <Field label="User" hint="Type the start of a name.">
+          <UserPicker value={quotaUser} onChange={setQuotaUser} />
+        </Field>
+        {quotaUser !== null && <QuotaEditor key={quotaUser.id} userId={quotaUser.id} />}
       </Section>
     </>
   );

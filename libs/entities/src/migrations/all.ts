@@ -14,6 +14,7 @@ import { HealthValidUntil1796400000000 } from './1796400000000-HealthValidUntil'
 import { UsageAttempts1796500000000 } from './1796500000000-UsageAttempts';
 import { UsageRetentionEdges1796600000000 } from './1796600000000-UsageRetentionEdges';
 import { ListingIndexes1796700000000 } from './1796700000000-ListingIndexes';
+import { UserNameSearch1796800000000 } from './1796800000000-UserNameSearch';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -33,4 +34,5 @@ export const MIGRATIONS = [
   UsageAttempts1796500000000,
   UsageRetentionEdges1796600000000,
   ListingIndexes1796700000000,
+  UserNameSearch1796800000000,
 ] as const;

@@ -21,6 +21,11 @@ export class DuplicateUserError extends Error {
   }
 }
 
+/** A LIKE pattern matching what starts with `text`: its wildcards (and the escape character) taken literally. */
+function likePrefix(text: string): string {
+  return `${text.replace(/[\\%_]/g, '\\$&')}%`;
+}
+
 /** Users, each with its user_quotas row (the tier and the user's own limits). */
 export class UserStore {
   constructor(private readonly dataSource: DataSource) {}
@@ -53,22 +58,30 @@ export class UserStore {
     );
   }
 
-  /** One page of users by creation (then id), each with its tier; the index on (created_at, id) serves it. */
-  async page(q: KeysetQuery): Promise<KeysetPage<UserView>> {
+  /**
+   * One page of users by creation (then id), each with its tier; the index on (created_at, id) serves it. `namePrefix`:
+   * only the users whose name starts with it, in any case; the index on lower(name) finds them without a scan.
+   */
+  async page(q: KeysetQuery & { namePrefix?: string }): Promise<KeysetPage<UserView>> {
     const params: unknown[] = [q.limit + 1];
-    const sql = keysetOrderSql('u', q.order, '$2', '$3');
-    let after = '';
+    const where: string[] = [];
     if (q.after !== undefined) {
       params.push(q.after.at, q.after.id);
-      after = `WHERE ${sql.after}`;
+      where.push(keysetOrderSql('u', q.order, '$2', '$3').after);
+    }
+    if (q.namePrefix !== undefined && q.namePrefix !== '') {
+      params.push(likePrefix(q.namePrefix));
+      // lower() on both sides, the same function the index holds; a LIKE pattern without a leading wildcard is
+      // what PostgreSQL turns into a range over the text_pattern_ops index.
+      where.push(`lower(u.name) LIKE lower($${params.length}) ESCAPE '\\'`);
     }
     const rows = await this.dataSource.query<(UserView & { cursorAt: string })[]>(
       `SELECT u.id, u.name, COALESCE(q.tier, 'default') AS tier, u.created_at AS "createdAt",
               ${keysetAtSql('u.created_at')} AS "cursorAt"
          FROM ${tableRef(this.dataSource, UserEntity)} u
          LEFT JOIN ${tableRef(this.dataSource, UserQuotaEntity)} q ON q.user_id = u.id
-        ${after}
-        ORDER BY ${sql.orderBy}
+        ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
+        ORDER BY ${keysetOrderSql('u', q.order, '$2', '$3').orderBy}
         LIMIT $1`,
       params,
     );
