@@ -413,7 +413,8 @@ ${provider}${provider}`,
     for (const url of ['http://169.254.169.254/latest', 'http://[::ffff:169.254.169.254]/v1', 'http://0xa9fea9fe/']) {
       expect(problemsOf(at(url), env)).toEqual([
         "providers[0].baseUrl is at a link-local or cloud metadata address, where every call is refused (provider 'openai'): " +
-          'set PROVIDER_ALLOW_LINK_LOCAL=true to allow it (a host name resolving to one is only refused when called)',
+          'set PROVIDER_ALLOW_LINK_LOCAL=true to allow it, on the api-gateway as on the router-worker and the ' +
+          'health-monitor (a host name resolving to one is only refused when called)',
       ]);
       expect(parseCatalog(at(url), env, undefined, { allowLinkLocal: true }).providers[0].baseUrl).toBe(
         url.replace(/\/+$/, ''),
@@ -446,6 +447,33 @@ ${provider}${provider}`,
     ).toThrow(/providers\[0\]\.baseUrl is at a link-local/);
     // A connection test of such settings runs, and reports the call's refusal.
     expect(readConnectionSettings({ baseUrl: 'http://169.254.169.254/' }, {}).baseUrl).toBe('http://169.254.169.254');
+  });
+
+  it('accepts a link-local baseUrl stored so already for the same entry (stored), and only that one', () => {
+    const stored = {
+      providers: [{ id: 'p', baseUrl: 'http://169.254.10.20/v1' }],
+      gateways: [{ id: 'gw', baseUrl: 'http://169.254.10.21' }],
+    };
+    const doc = (providerUrl: string, gatewayUrl = 'http://169.254.10.21/', providerId = 'p') => ({
+      gateways: [{ id: 'gw', baseUrl: gatewayUrl }],
+      providers: [{ id: providerId, kind: 'ollama', baseUrl: providerUrl }],
+    });
+    // As read: a trailing slash dropped.
+    const read = readCatalogDocument(doc('http://169.254.10.20/v1/'), {}, undefined, { stored });
+    expect([read.providers[0].baseUrl, read.gateways[0].baseUrl]).toEqual([
+      'http://169.254.10.20/v1',
+      'http://169.254.10.21',
+    ]);
+    // Changed, under another id, or a provider at the gateway's URL: checked.
+    expect(() => readCatalogDocument(doc('http://169.254.10.22/v1'), {}, undefined, { stored })).toThrow(
+      /providers\[0\]\.baseUrl is at a link-local/,
+    );
+    expect(() =>
+      readCatalogDocument(doc('http://169.254.10.20/v1', undefined, 'q'), {}, undefined, { stored }),
+    ).toThrow(/providers\[0\]\.baseUrl is at a link-local/);
+    expect(() =>
+      readCatalogDocument(doc('http://169.254.10.20/v1', 'http://169.254.10.20/v1'), {}, undefined, { stored }),
+    ).toThrow(/gateways\[0\]\.baseUrl is at a link-local/);
   });
 
   it('never echoes values in messages', () => {

@@ -143,6 +143,21 @@ export interface CatalogReadOptions {
    * checked against: one stored before, or while the variable was set, must not block every provider save).
    */
   allowLinkLocal?: boolean | 'gateways';
+  /**
+   * What is already stored: a link-local `baseUrl` is only checked when it is new or changed. One equal (as read:
+   * resolved, trailing slash dropped) to the `baseUrl` stored for the same entry (a provider's for a provider, a
+   * gateway's for a gateway, by id) is accepted whatever `allowLinkLocal` says. Saved before the check existed, or
+   * while the variable was set (an operator who set it only on the router-worker and health-monitor, as the README
+   * once said), it must not block every other change of its entry (a timeout, a model), an import of an unchanged
+   * export, or a start whose PROVIDERS_FILE holds it as stored; the calls are still refused (or not) where they are made.
+   */
+  stored?: StoredBaseUrls;
+}
+
+/** The `baseUrl` of each stored entry, by id (a Catalog is one): see CatalogReadOptions.stored. */
+export interface StoredBaseUrls {
+  providers: readonly { id: string; baseUrl: string }[];
+  gateways: readonly { id: string; baseUrl: string }[];
 }
 
 /**
@@ -342,7 +357,8 @@ class CatalogReader {
     return id;
   }
 
-  url(obj: Obj, key: string, path: string, owner: string): string | undefined {
+  /** `id`: the entry's, to compare a link-local URL with the stored one (CatalogReadOptions.stored). */
+  url(obj: Obj, key: string, path: string, owner: string, id?: string): string | undefined {
     const text = this.string(obj, key, path, owner, true);
     if (text === undefined) {
       return undefined;
@@ -368,21 +384,28 @@ class CatalogReader {
       this.problem(`${path}.${key}`, `must not hold credentials (?${secretParam}=): put the secret in apiKey`);
       return undefined;
     }
-    if (!this.linkLocalAllowed(path) && isMetadataAddress(url.hostname)) {
+    // Adapters append paths (`/chat/completions`), so a trailing slash would double up.
+    const read = text.replace(/\/+$/, '');
+    if (!this.linkLocalAllowed(path, id, read) && isMetadataAddress(url.hostname)) {
       this.problem(
         `${path}.${key}`,
         `is at a link-local or cloud metadata address, where every call is refused (${owner}): set ` +
-          `${ALLOW_LINK_LOCAL_VARIABLE}=true to allow it (a host name resolving to one is only refused when called)`,
+          `${ALLOW_LINK_LOCAL_VARIABLE}=true to allow it, on the api-gateway as on the router-worker and the ` +
+          'health-monitor (a host name resolving to one is only refused when called)',
       );
       return undefined;
     }
-    // Adapters append paths (`/chat/completions`), so a trailing slash would double up.
-    return text.replace(/\/+$/, '');
+    return read;
   }
 
-  private linkLocalAllowed(path: string): boolean {
-    const allow = this.options.allowLinkLocal;
-    return allow === true || (allow === 'gateways' && path.startsWith('gateways['));
+  /** Whether a link-local `baseUrl` (`url`, as read) of the entry at `path` (`id`) is accepted. */
+  private linkLocalAllowed(path: string, id: string | undefined, url: string): boolean {
+    const { allowLinkLocal: allow, stored } = this.options;
+    if (allow === true || (allow === 'gateways' && path.startsWith('gateways['))) {
+      return true;
+    }
+    const entries = path.startsWith('gateways[') ? stored?.gateways : stored?.providers;
+    return id !== undefined && entries !== undefined && entries.some((e) => e.id === id && e.baseUrl === url);
   }
 }
 
@@ -410,7 +433,7 @@ function readGateway(r: CatalogReader, raw: unknown, path: string): GatewaySpec 
   }
   const id = r.id(obj, path);
   const owner = id === undefined ? path : `gateway '${id}'`;
-  const baseUrl = r.url(obj, 'baseUrl', path, owner);
+  const baseUrl = r.url(obj, 'baseUrl', path, owner, id);
   const apiKey = r.apiKey(obj, path, owner);
   const apiKeyRef = secretReferenceOf(obj.apiKey);
   const timeoutMs = r.number(obj, 'timeoutMs', path, owner, { min: 1, integer: true }, CATALOG_DEFAULTS.timeoutMs);
@@ -560,7 +583,7 @@ function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpe
   const owner = id === undefined ? path : `provider '${id}'`;
   const displayName = r.string(obj, 'displayName', path, owner, false);
   const kind = r.oneOf(obj, 'kind', path, owner, PROVIDER_KINDS);
-  const baseUrl = r.url(obj, 'baseUrl', path, owner);
+  const baseUrl = r.url(obj, 'baseUrl', path, owner, id);
   const apiKey = r.apiKey(obj, path, owner);
   const apiKeyRef = secretReferenceOf(obj.apiKey);
   const enabled = r.boolean(obj, 'enabled', path, owner, true);

@@ -1,5 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { GatewaySpec, ProviderSpec } from '@aigw/core';
 import { KEEP_SECRET } from '@aigw/entities';
-import { CatalogService } from '@aigw/platform';
+import { CatalogService, MigratedDatabase } from '@aigw/platform';
+import { dump } from 'js-yaml';
 import { CatalogChanges } from '../../../apps/api-gateway/src/admin/catalog-changes';
 import { GatewayHarness } from '../support';
 import { call, errorOf } from './admin-support';
@@ -91,6 +96,134 @@ describe('admin API: base URLs at link-local / cloud metadata addresses', () => 
       expect(res.status).toBe(400);
       expect(errorOf(res)).toMatchObject({ type: 'invalid_request_error', param: `providers[${index}].baseUrl` });
       expect(catalog().provider('sim')?.baseUrl).toBe(`${h.sim.url}/v1`);
+    });
+  });
+
+  /**
+   * Upgrading: an operator with an LLM server at 169.254.x.x set PROVIDER_ALLOW_LINK_LOCAL only on the router-worker
+   * and health-monitor (the README once said only they read it). What is stored there is checked only when it is new
+   * or changes: other changes of its entry, an unchanged export imported back and a start whose PROVIDERS_FILE holds
+   * it as stored go through; pointing an entry at a new such address is still refused.
+   */
+  describe('an entry stored at such an address before (an earlier release, or the variable set)', () => {
+    const h = new GatewayHarness({ CATALOG_RELOAD_S: '3600' });
+    const url = 'http://169.254.10.20:8000/v1';
+    const stored: ProviderSpec = {
+      id: 'll-stored',
+      kind: 'openai',
+      baseUrl: url,
+      enabled: true,
+      timeoutMs: 30_000,
+      maxConnections: 16,
+      routing: 'direct',
+      models: [{ ...model, capabilities: ['chat'], enabled: true }],
+    };
+    const storedGateway: GatewaySpec = { id: 'll-stored-gw', baseUrl: 'http://169.254.10.21:4000', timeoutMs: 30_000 };
+    const catalog = (): CatalogService => h.app.get(CatalogService);
+
+    beforeAll(async () => {
+      await h.start();
+      // Written to the store as it was then, past today's check.
+      await h.app.get(CatalogChanges).read(async (tx) => {
+        await tx.putProvider(stored, { set: null });
+        await tx.putGateway(storedGateway, { set: null });
+      });
+      await catalog().reload();
+    }, 60_000);
+    afterAll(() => h.stop(), 30_000);
+
+    it('PATCH of another field (timeoutMs): 200, saved, the URL kept', async () => {
+      const res = await call(h, 'PATCH', `${P}/ll-stored`, { timeoutMs: 45_000 });
+      expect(res.status).toBe(200);
+      expect(catalog().provider('ll-stored')).toMatchObject({ timeoutMs: 45_000, baseUrl: url });
+    });
+
+    it('PATCH sending the stored URL again (with a trailing slash): 200', async () => {
+      const res = await call(h, 'PATCH', `${P}/ll-stored`, { baseUrl: `${url}/`, timeoutMs: 46_000 });
+      expect(res.status).toBe(200);
+      expect(catalog().provider('ll-stored')).toMatchObject({ timeoutMs: 46_000, baseUrl: url });
+    });
+
+    it('a model created and updated on it: 201, 200', async () => {
+      const created = await call(h, 'POST', `${P}/ll-stored/models`, { ...model, name: 'll-second' });
+      expect(created.status).toBe(201);
+      const updated = await call(h, 'PATCH', `${P}/ll-stored/models/ll-second`, { promptPer1k: 0.005 });
+      expect(updated.status).toBe(200);
+      const models = catalog().provider('ll-stored')?.models ?? [];
+      expect(models.find((m) => m.name === 'll-second')?.promptPer1k).toBe(0.005);
+    });
+
+    it('PATCH to a new link-local address: still 400 naming baseUrl, the stored URL unchanged', async () => {
+      const res = await call(h, 'PATCH', `${P}/ll-stored`, { baseUrl: 'http://169.254.169.254/v1' });
+      expect(res.status).toBe(400);
+      expect(errorOf(res)).toMatchObject({ type: 'invalid_request_error', param: 'baseUrl' });
+      expect(errorOf(res).message).toMatch(/PROVIDER_ALLOW_LINK_LOCAL=true .*api-gateway/);
+      expect(catalog().provider('ll-stored')?.baseUrl).toBe(url);
+    });
+
+    it('a provider created at the stored URL under another id: 400 (the check is per entry)', async () => {
+      const res = await call(h, 'POST', P, provider('ll-copy', url));
+      expect([res.status, errorOf(res).param]).toEqual([400, 'baseUrl']);
+    });
+
+    it('the gateway: PATCH timeoutMs 200; PATCH to a new link-local address 400', async () => {
+      const ok = await call(h, 'PATCH', `${G}/ll-stored-gw`, { timeoutMs: 20_000 });
+      expect(ok.status).toBe(200);
+      const refused = await call(h, 'PATCH', `${G}/ll-stored-gw`, { baseUrl: 'http://169.254.169.254' });
+      expect([refused.status, errorOf(refused).param]).toEqual([400, 'baseUrl']);
+    });
+
+    const exportJson = async (): Promise<{ providers: { id: string; baseUrl: string }[] }> => {
+      const res = await fetch(`${h.url}/api/v1/ai/admin/config/export?format=json`, {
+        headers: { authorization: `Bearer ${h.adminKey}` },
+      });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { providers: { id: string; baseUrl: string }[] };
+    };
+
+    it('export, then import of it unchanged: 200, nothing changed', async () => {
+      const doc = await exportJson();
+      const res = await call<{ applied: boolean }>(h, 'POST', IMPORT, doc);
+      expect(res.status).toBe(200);
+      expect(res.body.applied).toBe(true);
+      expect(await exportJson()).toEqual(doc);
+    });
+
+    it('an import moving the stored entry to another link-local address: 400 naming it', async () => {
+      const doc = await exportJson();
+      const index = doc.providers.findIndex((p) => p.id === 'll-stored');
+      doc.providers[index].baseUrl = 'http://169.254.10.99:8000/v1';
+      const res = await call(h, 'POST', IMPORT, doc);
+      expect([res.status, errorOf(res).param]).toEqual([400, `providers[${index}].baseUrl`]);
+      expect(catalog().provider('ll-stored')?.baseUrl).toBe(url);
+    });
+
+    describe('a start whose PROVIDERS_FILE lists it', () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'aigw-ll-'));
+      afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+      /** CatalogService's start (seeding the file), as the api-gateway runs it, on the harness's schema. */
+      const start = async (baseUrl: string): Promise<void> => {
+        const file = path.join(dir, `providers-${Math.random().toString(36).slice(2)}.yaml`);
+        const entry = { id: 'll-stored', kind: 'openai', baseUrl, models: [model] };
+        writeFileSync(file, dump({ providers: [entry] }));
+        const service = new CatalogService({ ...h.env, PROVIDERS_FILE: file }, h.app.get(MigratedDatabase));
+        try {
+          await service.onModuleInit();
+        } finally {
+          service.onApplicationShutdown();
+        }
+      };
+
+      it('as stored: starts', async () => {
+        await expect(start(url)).resolves.toBeUndefined();
+      });
+
+      it('at another link-local address: stops, naming the entry and the variable on the api-gateway', async () => {
+        await expect(start('http://169.254.10.99:8000/v1')).rejects.toThrow(
+          /providers\[0\]\.baseUrl is at a link-local[^]*PROVIDER_ALLOW_LINK_LOCAL=true to allow it, on the api-gateway/,
+        );
+      });
     });
   });
 

@@ -68,9 +68,11 @@ export class ConfigTransferService {
   }
 
   async import(body: unknown, dryRun: boolean, auth: AuthContext): Promise<ImportResult> {
-    const incoming = parseImport(body, this.plugins.allows, this.readOptions);
     const plan = async (tx: CatalogTx): Promise<ImportResult> => {
       const { catalog } = await tx.state();
+      // A baseUrl is checked only when new or changed (CatalogReadOptions.stored): an entry stored at a link-local
+      // address (before the check, or while PROVIDER_ALLOW_LINK_LOCAL was set) does not refuse an unchanged export.
+      const incoming = parseImport(body, this.plugins.allows, { ...this.readOptions, stored: catalog });
       const changes = diffCatalogs(catalog, incoming);
       if (!dryRun) {
         await applyImport(tx, catalog, incoming, changes);

@@ -85,7 +85,7 @@ export class GatewaysAdminService {
           doc[key] = value;
         }
       }
-      let next = this.validate(doc);
+      let next = this.validate(doc, current);
       if (keep) {
         const { apiKey: _none, apiKeyRef: _noRef, ...rest } = next;
         next = { ...rest, ...pick(current) };
@@ -132,9 +132,17 @@ export class GatewaysAdminService {
     });
   }
 
-  private validate(doc: Record<string, unknown>): GatewaySpec {
+  /**
+   * `current`: the stored gateway a change starts from; its `baseUrl` is checked only when it changes
+   * (CatalogReadOptions.stored), so one stored at a link-local address does not refuse a change of its timeout or key.
+   */
+  private validate(doc: Record<string, unknown>, current?: GatewaySpec): GatewaySpec {
     const docs = { gateways: [doc], providers: [] };
-    return validateDocs(docs, process.env, GATEWAY_PREFIX, NO_PLUGINS, this.readOptions).gateways[0];
+    const options: CatalogReadOptions =
+      current === undefined
+        ? this.readOptions
+        : { ...this.readOptions, stored: { providers: [], gateways: [current] } };
+    return validateDocs(docs, process.env, GATEWAY_PREFIX, NO_PLUGINS, options).gateways[0];
   }
 }
 

@@ -221,7 +221,9 @@ export class ProviderCommandsService {
 
   /**
    * The document validated against the stored gateways. Without a new key the stored one and its reference stay
-   * (`current`), so a PATCH never needs the key's variable in this process's environment.
+   * (`current`), so a PATCH never needs the key's variable in this process's environment. A change of `current` checks
+   * its `baseUrl` only when it changes (CatalogReadOptions.stored): one stored at a link-local address (before the
+   * check, or while PROVIDER_ALLOW_LINK_LOCAL was set) does not refuse a change of its timeout or its models.
    */
   private validate(
     doc: Doc,
@@ -235,7 +237,9 @@ export class ProviderCommandsService {
       process.env,
       strip,
       this.plugins.allows,
-      this.readOptions,
+      current === undefined
+        ? this.readOptions
+        : { ...this.readOptions, stored: { providers: [current], gateways: [] } },
     );
     const next = catalog.providers[0];
     if ('keep' in secret && current !== undefined) {

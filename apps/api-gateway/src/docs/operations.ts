@@ -392,7 +392,8 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       '(a literal, or `${VAR}` read from the environment); answers show `hasApiKey`. Live on every process within a ' +
       'second. A `baseUrl` whose host is a link-local or cloud metadata address (`169.254.169.254`, `fd00:ec2::254`, ' +
       '`[::ffff:169.254.169.254]`, ...) is a 400 naming `baseUrl` unless `PROVIDER_ALLOW_LINK_LOCAL=true` (here, on ' +
-      'update, for gateways and imports alike); a host name resolving to one is only refused when called.',
+      'update, for gateways and imports alike: there only a `baseUrl` new or changed from the stored one); a host ' +
+      'name resolving to one is only refused when called.',
     requestExample: { template: 'zai', gatewayId: 'litellm', enabled: true },
     responses: { '201': jsonAnswer('The provider as stored.', 'AdminProvider') },
   },

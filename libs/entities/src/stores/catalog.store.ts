@@ -1,4 +1,4 @@
-import type { Catalog, GatewaySpec, ModelSpec, ProviderHealthStatus, ProviderSpec } from '@aigw/core';
+import type { Catalog, GatewaySpec, ModelSpec, ProviderHealthStatus, ProviderSpec, StoredBaseUrls } from '@aigw/core';
 import type { DataSource, EntityManager } from 'typeorm';
 import { AuditLogEntity } from '../entities/audit-log.entity';
 import { GatewayEntity } from '../entities/gateway.entity';
@@ -101,6 +101,20 @@ export class CatalogStore {
       }
       return summary;
     });
+  }
+
+  /**
+   * Each stored gateway's and provider's id and `baseUrl`, no secret opened: what a seed's file is checked against (a
+   * link-local URL already stored does not stop a start, CatalogReadOptions.stored).
+   */
+  async baseUrls(): Promise<StoredBaseUrls> {
+    const m = this.dataSource.manager;
+    const [gateways, providers] = await Promise.all([
+      m.find(GatewayEntity, { select: { id: true, baseUrl: true } }),
+      m.find(ProviderEntity, { select: { id: true, baseUrl: true } }),
+    ]);
+    const urlOf = (row: { id: string; baseUrl: string }) => ({ id: row.id, baseUrl: row.baseUrl });
+    return { gateways: gateways.map(urlOf), providers: providers.map(urlOf) };
   }
 
   /** Every gateway, provider and model, enabled or not, with secrets decrypted; sorted by id and name. */

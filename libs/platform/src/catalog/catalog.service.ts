@@ -67,10 +67,14 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     if (this.env.PROVIDERS_FILE) {
       // A provider or gateway at a link-local address stops the boot like any invalid entry (every call there would
-      // be refused), unless PROVIDER_ALLOW_LINK_LOCAL.
-      const file = loadCatalogFile(this.env.PROVIDERS_FILE, process.env, {
-        allowLinkLocal: this.env.PROVIDER_ALLOW_LINK_LOCAL,
-      });
+      // be refused), unless PROVIDER_ALLOW_LINK_LOCAL, or it is stored so already (seeded by a release that did not
+      // check, or by an app with the variable set): seeding it again changes nothing, and an api-gateway upgraded
+      // without the variable (once read by the router-worker and health-monitor only) must still start.
+      const file = loadCatalogFile(
+        this.env.PROVIDERS_FILE,
+        process.env,
+        this.env.PROVIDER_ALLOW_LINK_LOCAL ? { allowLinkLocal: true } : { stored: await this.store.baseUrls() },
+      );
       this.seedChecks.forEach((check) => check(file));
       await this.store.seed(file);
       this.logger.log(`seeded ${file.providers.length} providers from ${this.env.PROVIDERS_FILE}`);

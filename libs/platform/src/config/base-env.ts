@@ -185,7 +185,8 @@ export class BaseEnv {
    * instance's metadata service (its cloud credentials). Loopback and private addresses (Ollama on localhost, vLLM on
    * the LAN) are allowed either way. Read where provider calls are made (the router-worker and the health-monitor),
    * and where the catalog is saved: off, the admin API refuses such a URL (400 naming `baseUrl`) and PROVIDERS_FILE
-   * holding one stops the start (literal addresses only: a name resolving to one is refused when called).
+   * holding one stops the start (literal addresses only: a name resolving to one is refused when called). Only a URL
+   * new or changed from the stored entry's is checked, so what an earlier release (or the variable) let in stays usable.
    */
   @Transform(toBool)
   @IsBoolean()
