@@ -241,6 +241,109 @@ describe('limits shared by two gateway replicas', () => {
     });
   }, 30_000);
 
+  /** Waits, when the minute has less than 15 s left, for the next one: a reservation and its settlement in one. */
+  async function earlyInMinute(): Promise<void> {
+    const intoMinute = Date.now() % 60_000;
+    if (intoMinute > 45_000) {
+      await new Promise((r) => setTimeout(r, 60_500 - intoMinute));
+    }
+  }
+
+  /** A chat body asking about a PDF of ten pages by admission's estimate (30,000 tokens reserved for it). */
+  function pdfChat(stream: boolean): string {
+    const pdf = Buffer.alloc(10 * 32 * 1024, 0x41).toString('base64');
+    return JSON.stringify({
+      model: 'sim0/sim-gpt',
+      max_tokens: 300,
+      stream,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Summarize.' },
+            { type: 'file', file: { filename: 'a.pdf', file_data: `data:application/pdf;base64,${pdf}` } },
+          ],
+        },
+      ],
+    });
+  }
+
+  /** The key's tokens this minute once the worker settled its reservation to the usage row it wrote. */
+  async function settledTokens(userId: string): Promise<{ counter: number; promptTokens: number }> {
+    const [{ id: keyId }] = await sys.query<{ id: string }>('SELECT id FROM api_keys WHERE user_id = $1', [userId]);
+    const counter = new GovernanceKeys(sys.prefix).keyTokens(keyId, periodsAt(Date.now()));
+    return waitFor(
+      async () => {
+        const rows = await sys.query<{ prompt_tokens: number; completion_tokens: number }>(
+          'SELECT prompt_tokens, completion_tokens FROM usage_records WHERE user_id = $1',
+          [userId],
+        );
+        if (rows.length !== 1) {
+          return null;
+        }
+        const billed = Number(rows[0].prompt_tokens) + Number(rows[0].completion_tokens);
+        const tokens = Number(await redis.get(counter));
+        return tokens === billed ? { counter: tokens, promptTokens: Number(rows[0].prompt_tokens) } : null;
+      },
+      { timeoutMs: 15_000, message: 'the reservation was not settled to the usage recorded' },
+    );
+  }
+
+  it("settles a PDF's reservation to its pages, not to its text, when the provider reports no usage", async () => {
+    const { userId, key } = await userWithKey('pdf-no-usage', {}, { tpm: 100_000 });
+    sys.sim.configure({ latencyMs: 0, echo: true, reportUsage: false });
+    try {
+      await earlyInMinute();
+      const res = await fetch(`${gateways[0]}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: pdfChat(false),
+      });
+      expect(res.status).toBe(200);
+      const { usage } = (await res.json()) as { usage: { prompt_tokens: number } };
+      // The provider bills the PDF: its estimate stays charged (it was settled to the ~10 tokens of 'Summarize.').
+      expect(usage.prompt_tokens).toBeGreaterThanOrEqual(30_000);
+      const settled = await settledTokens(userId);
+      expect(settled.promptTokens).toBe(usage.prompt_tokens);
+      expect(settled.counter).toBeGreaterThanOrEqual(30_000);
+    } finally {
+      sys.sim.configure({ reportUsage: true });
+    }
+  }, 30_000);
+
+  it("settles a PDF's reservation to its pages when its client leaves a stream before the usage came", async () => {
+    const { userId, key } = await userWithKey('pdf-left-stream', {}, { tpm: 100_000 });
+    // The OpenAI family reports usage in the stream's last chunk only: a stream left early has none.
+    sys.sim.configure({ latencyMs: 0, echo: false, completionTokens: 200, chunkDelayMs: 40 });
+    try {
+      await earlyInMinute();
+      const left = new AbortController();
+      const res = await fetch(`${gateways[0]}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: pdfChat(true),
+        signal: left.signal,
+      });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      let seen = '';
+      while (!seen.includes('"content"')) {
+        const { value, done } = await reader.read();
+        if (done) {
+          break;
+        }
+        seen += Buffer.from(value).toString();
+      }
+      expect(seen).toContain('"content"');
+      left.abort();
+      const settled = await settledTokens(userId);
+      expect(settled.promptTokens).toBeGreaterThanOrEqual(30_000);
+      expect(settled.counter).toBeGreaterThanOrEqual(30_000);
+    } finally {
+      sys.sim.configure({ completionTokens: 32, chunkDelayMs: 0 });
+    }
+  }, 30_000);
+
   it('a request limit of 0 says no request is allowed, not that the request is too large', async () => {
     const { key } = await userWithKey('no-requests', { daily_request_limit: 0 });
     const res = await chat(gateways[0], key, 'anything', 5);
