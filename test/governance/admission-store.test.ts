@@ -52,6 +52,35 @@ describe('AdmissionStore', () => {
     expect(await counters.read('u-budget', now)).toMatchObject({ dailySpendUsd: 0.1 });
   });
 
+  it('reserves audio and file parts only as far as a limit leaves: never too large for them, refused while it is used up', async () => {
+    // 120,000 tokens asked, 100,000 of them a PDF's estimate, against 50,000 a minute (key) and 80,000 (user).
+    const pdf = { tokens: 120_000, reserveUsd: 1.2, media: { tokens: 100_000, reserveUsd: 1 } };
+    const req = input('u-media', { keyTpm: 50_000, userTpm: 80_000, dailySpendLimitUsd: 1 }, pdf);
+    const first = await stores[0].admit(req);
+    if (first.kind !== 'admitted' || first.reservation === null) {
+      throw new Error(`expected an admission, got ${JSON.stringify(first)}`);
+    }
+    // The tightest limit's room for tokens, the budget's for spend: one amount for every counter of its kind.
+    expect(first.reservation).toMatchObject({ tokens: 50_000, nanos: 1_000_000_000 });
+    expect(first.rate).toMatchObject({ limitTokens: 50_000, remainingTokens: 0 });
+    // Used up: the next one is refused until the minute (the day) resets, not for good.
+    const second = await stores[1].admit(req);
+    expect(second).toMatchObject({ kind: 'refused', check: 'daily_spend', tooLarge: false });
+    // Settled to the provider's count: the room comes back.
+    await stores[2].settle(first.reservation, 30_000, 0.3);
+    const third = await stores[1].admit(req);
+    if (third.kind !== 'admitted' || third.reservation === null) {
+      throw new Error(`expected an admission, got ${JSON.stringify(third)}`);
+    }
+    expect(third.reservation).toMatchObject({ tokens: 20_000, nanos: 700_000_000 });
+    // The rest alone (20,000 tokens) larger than a limit is too large for good, whatever the files.
+    const tooLarge = await stores[0].admit(input('u-media-2', { keyTpm: 10_000 }, pdf));
+    expect(tooLarge).toMatchObject({ kind: 'refused', check: 'key_tpm', tooLarge: true });
+    // Without media, a request asking more than the limit is too large, as before.
+    const text = await stores[0].admit(input('u-media-3', { keyTpm: 50_000 }, { tokens: 120_000 }));
+    expect(text).toMatchObject({ kind: 'refused', check: 'key_tpm', tooLarge: true });
+  });
+
   it('settles a reservation to the real cost and refunds a failed request entirely', async () => {
     const req = input('u-settle', { dailySpendLimitUsd: 1, monthlySpendLimitUsd: 5, keyTpm: 10_000 });
     const a = await stores[0].admit(req);

@@ -7,9 +7,16 @@
  * KEYS: 1 epoch | 2 key requests 3 key tokens 4 user requests 5 user tokens (this minute)
  *       6 day requests 7 day spend 8 month requests 9 month spend | 10 the user's last quota reset time
  * ARGV: 1..8 limits in KEYS order 2..9 (-1 = none; spend in nano-dollars) | 9 tokens | 10 reserve nanos
- *       11 window expiry 12 day expiry 13 month expiry (epoch ms, PEXPIREAT)
- * Returns {'ok', key requests, key tokens, user requests, user tokens, epoch ('-': none), reset time ('0': none)} after
- * charging,
+ *       11 window expiry 12 day expiry 13 month expiry (epoch ms, PEXPIREAT) | 14 tokens and 15 reserve nanos of the
+ *       request without its audio and file parts (absent: the same as 9 and 10)
+ * A request's audio and file parts are estimated by their size, roughly (estimateMediaTokens): what of tokens and
+ * reserve is theirs is cut to what the tightest tokens-per-minute or spend limit leaves (never below 14 and 15). Such a
+ * request is refused only when its limit cannot take the rest of it (retryable), or for good when the rest alone is
+ * larger than the limit: an over-estimate of its files never refuses it for good. Settlement corrects the counters to
+ * the provider's count. A request without such parts charges 9 and 10 as before: its counters are read as before, and
+ * the cut is two comparisons.
+ * Returns {'ok', key requests, key tokens, user requests, user tokens, epoch ('-': none), reset time ('0': none),
+ * tokens charged, reserve charged} after charging,
  * {'refused', check, current, limit, the same four counts uncharged} (the check: the one the request alone exceeds,
  * else the one that resets last, so that its Retry-After is when the request can pass), or
  * {'rebuild'} when quotas apply and the epoch is gone (Redis lost the counters).
@@ -19,6 +26,8 @@ local limits = {}
 for i = 1, 8 do limits[i] = tonumber(ARGV[i]) end
 local tokens = tonumber(ARGV[9])
 local reserve = tonumber(ARGV[10])
+local tokensFloor = tonumber(ARGV[14] or ARGV[9])
+local reserveFloor = tonumber(ARGV[15] or ARGV[10])
 local quota = limits[5] >= 0 or limits[6] >= 0 or limits[7] >= 0 or limits[8] >= 0
 -- What the counters are (settlement finds out whether a rebuild or a reset replaced them since).
 local epoch = redis.call('GET', KEYS[1])
@@ -26,22 +35,33 @@ if quota and not epoch then
   return {'rebuild'}
 end
 local names = {'key_rpm', 'key_tpm', 'user_rpm', 'user_tpm', 'daily_requests', 'daily_spend', 'monthly_requests', 'monthly_spend'}
-local amounts = {1, tokens, 1, tokens, 1, reserve, 1, reserve}
 local current = {}
+for i = 1, 8 do
+  current[i] = limits[i] >= 0 and tonumber(redis.call('GET', KEYS[i + 1]) or '0') or 0
+end
+-- The audio and file parts' share cut to what each limit leaves: the smallest such amount serves every limit of its
+-- kind (one reservation settles them all), and is never below the request without those parts.
+for i = 2, 8, 2 do
+  if limits[i] >= 0 then
+    if i <= 4 then
+      if tokens > tokensFloor and current[i] + tokens > limits[i] then
+        tokens = math.max(tokensFloor, limits[i] - current[i])
+      end
+    elseif reserve > reserveFloor and current[i] + reserve > limits[i] then
+      reserve = math.max(reserveFloor, limits[i] - current[i])
+    end
+  end
+end
+local amounts = {1, tokens, 1, tokens, 1, reserve, 1, reserve}
 -- The refusing check: of those that refuse, the one that resets last (they run minute, day, month), so waiting for
 -- it is never followed by the next refusal; unless the request alone exceeds one, which no wait mends.
 local refused = 0
 local alone = false
 for i = 1, 8 do
-  local c = 0
-  if limits[i] >= 0 then
-    c = tonumber(redis.call('GET', KEYS[i + 1]) or '0')
-    if c + amounts[i] > limits[i] and not alone then
-      refused = i
-      alone = amounts[i] > limits[i]
-    end
+  if limits[i] >= 0 and current[i] + amounts[i] > limits[i] and not alone then
+    refused = i
+    alone = amounts[i] > limits[i]
   end
-  current[i] = c
 end
 if refused > 0 then
   -- The minute's counters as they stand (nothing charged), for the rate-limit headers of the 429.
@@ -57,7 +77,7 @@ for i = 1, 8 do
   end
 end
 local resets = redis.call('GET', KEYS[10]) or '0'
-return {'ok', current[1], current[2], current[3], current[4], epoch or '-', resets}
+return {'ok', current[1], current[2], current[3], current[4], epoch or '-', resets, tokens, reserve}
 `;
 
 /**

@@ -24,6 +24,12 @@ export interface AdmissionInput {
   tokens: number;
   /** Worst-case cost of the request, USD. */
   reserveUsd: number;
+  /**
+   * Of `tokens` and `reserveUsd`, the share of the request's audio and file parts (estimated by their size, roughly):
+   * cut to what the tightest limit leaves, so that it never makes a request too large for a limit on its own (see
+   * ADMIT_LUA). Absent: none.
+   */
+  media?: { tokens: number; reserveUsd: number };
   now: number;
 }
 
@@ -79,6 +85,11 @@ export class AdmissionStore {
     const p = periodsAt(now);
     const k = this.keys;
     const reserveNanos = reservedNanos(input.reserveUsd);
+    const media = input.media;
+    // The request without its audio and file parts: what a limit must take for it to be admitted.
+    const tokensFloor = media === undefined ? input.tokens : input.tokens - media.tokens;
+    const nanosFloor =
+      media === undefined ? reserveNanos : Math.min(reserveNanos, reservedNanos(input.reserveUsd - media.reserveUsd));
     const dailySpend = l.dailySpendLimitUsd === null ? null : usdToNanos(l.dailySpendLimitUsd);
     const monthlySpend = l.monthlySpendLimitUsd === null ? null : usdToNanos(l.monthlySpendLimitUsd);
     const keyList = [
@@ -107,6 +118,8 @@ export class AdmissionStore {
       p.windowEndsAt + WINDOW_KEEP_MS,
       p.dayEndsAt + DAY_KEEP_MS,
       p.monthEndsAt + MONTH_KEEP_MS,
+      tokensFloor,
+      nanosFloor,
     ])) as [string, ...(string | number)[]];
     const resetMs = Math.max(0, p.windowEndsAt - now);
     switch (reply[0]) {
@@ -115,7 +128,8 @@ export class AdmissionStore {
       case 'refused': {
         const [, check, current, limit, ...counts] = reply as [string, LimitCheck, number, number, ...number[]];
         const retryAfterMs = RATE_CHECKS.has(check) ? resetMs : this.periodEnd(check, now) - now;
-        const asked = check.endsWith('tpm') ? input.tokens : check.endsWith('spend') ? reserveNanos : 1;
+        // Too large on its own: without its audio and file parts, which are only reserved as far as a limit leaves.
+        const asked = check.endsWith('tpm') ? tokensFloor : check.endsWith('spend') ? nanosFloor : 1;
         const tooLarge = asked > Number(limit);
         return {
           kind: 'refused',
@@ -151,9 +165,10 @@ export class AdmissionStore {
             ? null
             : {
                 tokenKeys,
-                tokens: input.tokens,
+                // What was charged: less than asked when audio and file parts were cut to what a limit left.
+                tokens: Number(reply[7]),
                 spendKeys,
-                nanos: reserveNanos,
+                nanos: Number(reply[8]),
                 counters: { epoch: String(reply[5]), resets: String(reply[6]), resetsKey: keyList[9], periodEnds },
               };
         return { kind: 'admitted', reservation, rate: this.rateView(l, counts, resetMs) };

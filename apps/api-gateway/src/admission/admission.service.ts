@@ -116,6 +116,7 @@ export class AdmissionService {
       limits,
       tokens: charge.tokens,
       reserveUsd: charge.reserveUsd,
+      media: charge.mediaTokens > 0 ? { tokens: charge.mediaTokens, reserveUsd: charge.mediaReserveUsd } : undefined,
       now: Date.now(),
     };
     let verdict = await this.check(input);
@@ -161,11 +162,10 @@ export class AdmissionService {
     // A request without max_tokens is charged QUOTA_DEFAULT_MAX_TOKENS (and, under a spend limit, capped at it):
     // telling its client to lower a max_tokens it never sent would leave it nothing to change. Embeddings have no
     // completion: only their input counts.
-    // Audio and file parts are reserved by their size (estimateMediaTokens): said apart, as the likelier culprit.
+    // Audio and file parts are reserved only as far as the limit leaves (ADMIT_LUA): they never make a request too
+    // large on their own, so what it asks is the rest of it, and they are said to be left out.
     const media = charge.mediaTokens > 0;
-    const prompt = media
-      ? `the prompt estimate, ${charge.mediaTokens} of them for file and audio parts,`
-      : 'the prompt estimate';
+    const prompt = media ? 'the prompt estimate without its file and audio parts' : 'the prompt estimate';
     const { estimate, advice } = {
       client: { estimate: `${prompt} plus max_tokens`, advice: 'lower max_tokens' },
       default: {
@@ -175,12 +175,9 @@ export class AdmissionService {
       none: { estimate: 'the input estimate', advice: 'send fewer or shorter inputs' },
     }[allowance];
     const asked = check.endsWith('spend')
-      ? `a worst-case cost of $${charge.reserveUsd.toPrecision(3)} (${estimate}, at the highest price it may reach)`
-      : `${charge.tokens} tokens (${estimate})`;
+      ? `a worst-case cost of $${(charge.reserveUsd - charge.mediaReserveUsd).toPrecision(3)} (${estimate}, at the highest price it may reach)`
+      : `${charge.tokens - charge.mediaTokens} tokens (${estimate})`;
     const ways = [advice];
-    if (media) {
-      ways.push('send smaller or fewer files');
-    }
     if (check.endsWith('spend')) {
       ways.push('ask for a cheaper model');
     }

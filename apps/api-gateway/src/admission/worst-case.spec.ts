@@ -55,6 +55,7 @@ describe('worstCaseCharge', () => {
     expect(c.mediaTokens).toBe(10 * PDF_TOKENS_PER_PAGE);
     expect(c.tokens - text.tokens).toBe(c.mediaTokens);
     expect(c.reserveUsd - text.reserveUsd).toBeCloseTo((c.mediaTokens / 1000) * 0.01, 12);
+    expect(c.mediaReserveUsd).toBeCloseTo((c.mediaTokens / 1000) * 0.01, 12);
   });
 
   it('charges embeddings their input tokens only', () => {

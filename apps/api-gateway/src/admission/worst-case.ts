@@ -15,13 +15,17 @@ export interface Charge {
   reserveUsd: number;
   /** Of `tokens`, the estimate for the request's audio and file parts (`estimateMediaTokens`). */
   mediaTokens: number;
+  /** Of `reserveUsd`, what `mediaTokens` cost at that price. */
+  mediaReserveUsd: number;
 }
 
 /**
  * The most a request can cost: its estimated prompt tokens (tool definitions included, and its audio and file parts by
  * their size: `estimateMediaTokens`) plus its completion allowance (`max_tokens`, or `defaultMaxTokens` when absent)
- * at the highest prompt and completion prices among the deployments that may serve it. Settlement refunds the difference, so over-reserving only delays other requests
- * of a user close to their budget; under-reserving could let concurrent requests overspend it.
+ * at the highest prompt and completion prices among the deployments that may serve it. Settlement refunds the
+ * difference, so over-reserving only delays other requests of a user close to their budget; under-reserving could let
+ * concurrent requests overspend it. The audio and file parts' share (`mediaTokens`, `mediaReserveUsd`), a rough
+ * estimate, is reserved only as far as each limit leaves (ADMIT_LUA): it never makes a request too large on its own.
  */
 export function worstCaseCharge(
   request: Pick<GenerationRequest, 'model' | 'messages' | 'options' | 'embeddings'>,
@@ -45,6 +49,7 @@ export function worstCaseCharge(
     tokens: prompt + completion,
     reserveUsd: (prompt / 1000) * promptPer1k + (completion / 1000) * completionPer1k,
     mediaTokens,
+    mediaReserveUsd: (mediaTokens / 1000) * promptPer1k,
   };
 }
 

@@ -2,6 +2,7 @@ import type { ChatMessage, ContentPart } from '../domain';
 import {
   AUDIO_TOKENS_PER_SECOND,
   FILE_REFERENCE_TOKENS,
+  MAX_VIDEO_TOKENS,
   PDF_BYTES_PER_PAGE,
   PDF_MAX_PAGES,
   PDF_TOKENS_PER_PAGE,
@@ -123,6 +124,19 @@ describe('estimateMediaTokens', () => {
     );
     // 10 s of video at 256 kbit/s, 290 tokens a second.
     expect(estimateMediaTokens(user([file(`data:video/mp4;base64,${b64(320_000)}`)]))).toBe(2_900);
+    // Capped as a PDF is: 40 MB would be ~21 minutes at the assumed rate (a phone's runs far higher).
+    expect(estimateMediaTokens(user([file(`data:video/mp4;base64,${b64(40_000_000)}`)]))).toBe(MAX_VIDEO_TOKENS);
+    expect(MAX_VIDEO_TOKENS).toBe(PDF_MAX_PAGES * PDF_TOKENS_PER_PAGE);
+    // Lossless audio is not priced at a compressed rate: FLAC and AIFF as 8,000 bytes a second, L16 as 16,000.
+    expect(estimateMediaTokens(user([file(`data:audio/flac;base64,${b64(80_000)}`)]))).toBe(
+      10 * AUDIO_TOKENS_PER_SECOND,
+    );
+    expect(estimateMediaTokens(user([file(`data:audio/aiff;base64,${b64(80_000)}`)]))).toBe(
+      10 * AUDIO_TOKENS_PER_SECOND,
+    );
+    expect(estimateMediaTokens(user([file(`data:audio/L16;base64,${b64(160_000)}`)]))).toBe(
+      10 * AUDIO_TOKENS_PER_SECOND,
+    );
     expect(estimateMediaTokens(user([{ type: 'file', file: { file_id: 'file-abc' } }]))).toBe(FILE_REFERENCE_TOKENS);
     expect(
       estimateMediaTokens(user([{ type: 'image_url', image_url: { url: 'https://example.com/a/report.PDF?x=1' } }])),

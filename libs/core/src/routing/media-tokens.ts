@@ -35,6 +35,11 @@ export const TEXT_FILE_BYTES_PER_TOKEN = 3;
 export const AUDIO_TOKENS_PER_SECOND = 32;
 /** Video (Gemini): 258 tokens per frame at one frame a second plus 32 for the sound. */
 export const VIDEO_TOKENS_PER_SECOND = 290;
+/**
+ * A video is reserved as at most this, a 100-page PDF's (~17 minutes at VIDEO_TOKENS_PER_SECOND): its bit rate is
+ * assumed, not read, and a phone's runs 10-20 times the assumption, so a longer estimate would mostly be wrong.
+ */
+export const MAX_VIDEO_TOKENS = PDF_MAX_PAGES * PDF_TOKENS_PER_PAGE;
 
 /** MP3 or other compressed audio whose bit rate is not read: 32 kbit/s, low-quality speech (4,000 bytes a second). */
 const ASSUMED_AUDIO_BYTES_PER_SECOND = 4_000;
@@ -42,6 +47,13 @@ const ASSUMED_AUDIO_BYTES_PER_SECOND = 4_000;
 const ASSUMED_VIDEO_BYTES_PER_SECOND = 32_000;
 /** WAV without a readable `fmt ` chunk: 8 kHz 8-bit mono, the lowest rate in use. */
 const ASSUMED_WAV_BYTES_PER_SECOND = 8_000;
+/**
+ * Lossless audio whose header is not read, FLAC and AIFF: as a WAV without one (FLAC of 8 kHz 16-bit speech runs
+ * ~8-10 KB a second). At the compressed rate a 10 MB FLAC recording was reserved as ~20 times its length.
+ */
+const ASSUMED_LOSSLESS_BYTES_PER_SECOND = 8_000;
+/** Raw 16-bit PCM (`audio/L16`, `pcm16`), whose rate parameter is not read: 8 kHz mono, the lowest in use. */
+const ASSUMED_PCM16_BYTES_PER_SECOND = 16_000;
 /** WAV above 48 kHz stereo 32-bit (a header can claim anything) is taken as that. */
 const MAX_WAV_BYTES_PER_SECOND = 384_000;
 /** MP3 frames above 128 kbit/s (the first frame's header speaks for the file) are taken as 128 kbit/s. */
@@ -132,6 +144,10 @@ export function audioSeconds(data: string, format: string): number {
   let perSecond = ASSUMED_AUDIO_BYTES_PER_SECOND;
   if (format === 'wav' || format === 'wave' || format === 'x-wav') {
     perSecond = wavBytesPerSecond(data) ?? ASSUMED_WAV_BYTES_PER_SECOND;
+  } else if (format === 'flac' || format === 'x-flac' || format === 'aiff' || format === 'x-aiff') {
+    perSecond = ASSUMED_LOSSLESS_BYTES_PER_SECOND;
+  } else if (format === 'l16' || format === 'pcm16' || format === 'pcm') {
+    perSecond = ASSUMED_PCM16_BYTES_PER_SECOND;
   } else if (format === 'mp3' || format === 'mpeg') {
     const kbps = mp3Kbps(data, bytes);
     perSecond = kbps === null ? ASSUMED_AUDIO_BYTES_PER_SECOND : (Math.min(kbps, MAX_MP3_KBPS) * 1000) / 8;
@@ -165,7 +181,10 @@ function fileDataTokens(fileData: string): number {
     case 'image':
       return IMAGE_TOKENS_HIGH_DETAIL;
     case 'video':
-      return Math.ceil((decodedBytes(base64) / ASSUMED_VIDEO_BYTES_PER_SECOND) * VIDEO_TOKENS_PER_SECOND);
+      return Math.min(
+        MAX_VIDEO_TOKENS,
+        Math.ceil((decodedBytes(base64) / ASSUMED_VIDEO_BYTES_PER_SECOND) * VIDEO_TOKENS_PER_SECOND),
+      );
     case 'text':
       return Math.ceil(decodedBytes(base64) / TEXT_FILE_BYTES_PER_TOKEN);
     default:
