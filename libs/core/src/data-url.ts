@@ -17,6 +17,29 @@ export function isDataUrl(url: string): boolean {
 /** `http(s)://` in any case: the only URLs the families that take image URLs fetch. */
 const REMOTE_URL = /^https?:\/\//i;
 
+const MIME_BY_EXTENSION: Readonly<Record<string, string>> = {
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  webp: 'image/webp',
+  gif: 'image/gif',
+  heic: 'image/heic',
+  heif: 'image/heif',
+  pdf: 'application/pdf',
+};
+
+/**
+ * The MIME type a file URL's extension implies (image/jpeg when it says nothing: image parts are images), read from
+ * its parsed path as a fetch would (tabs and line breaks dropped, spaces around it trimmed, no query or fragment).
+ * The one reading of it: Gemini's `fileData` is sent with this type, and admission reserves a URL this calls a PDF as
+ * one (estimateMediaTokens).
+ */
+export function mimeOfUrl(url: string): string {
+  const path = URL.canParse(url) ? new URL(url).pathname : url;
+  const ext = /\.([A-Za-z0-9]+)$/.exec(path)?.[1]?.toLowerCase();
+  return (ext === undefined ? undefined : MIME_BY_EXTENSION[ext]) ?? 'image/jpeg';
+}
+
 /**
  * Whether an image URL is one to fetch: `http(s)://` (scheme in any case) and a URL that parses. The one test the
  * gateway's validation (chat, native, /v1/messages) and routing agree on.

@@ -2,6 +2,7 @@ import {
   ErrorClass,
   ProviderCallError,
   dataUrlOf,
+  mimeOfUrl,
   type ChatMessage,
   type ContentPart,
   type GenerationOptions,
@@ -12,7 +13,6 @@ import {
   merged,
 } from '@aigw/core';
 import type { AdapterRequest } from '../types';
-import { mimeOfUrl } from '../content/data-url';
 import { TOOL_RESULT_TEXT_SEPARATOR } from '../content/tool-result-text';
 import { signatureOfId } from './thought-signature';
 

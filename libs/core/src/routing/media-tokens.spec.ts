@@ -12,6 +12,7 @@ import {
   pdfTokens,
 } from './media-tokens';
 import { IMAGE_TOKENS_HIGH_DETAIL, estimatePromptTokens } from './tokens';
+import { mimeOfUrl } from '../data-url';
 
 function b64(bytes: number, head: Buffer = Buffer.alloc(0)): string {
   return Buffer.concat([head, Buffer.alloc(bytes - head.length, 0x55)]).toString('base64');
@@ -87,6 +88,34 @@ describe('audioSeconds', () => {
   it('takes an MP3 without a frame header in reach, and other formats, at 32 kbit/s', () => {
     expect(audioSeconds(b64(40_000), 'mp3')).toBe(10);
     expect(audioSeconds(b64(40_000), 'ogg')).toBe(10);
+  });
+});
+
+describe('a PDF by URL', () => {
+  const byUrl = (url: string): ChatMessage[] => [{ role: 'user', content: [{ type: 'image_url', image_url: { url } }] }];
+
+  it('is reserved whenever the Gemini adapter would send it as a PDF (mimeOfUrl, from the parsed path)', () => {
+    // A URL parser trims the spaces around a URL and drops tabs and line breaks inside it, as a fetch does.
+    for (const url of [
+      'https://h/report.pdf ',
+      ' https://h/report.pdf',
+      'https://h/report.pd\tf',
+      'https://h/report.p\ndf',
+      'https://h/a/report.PDF?x=1#page=2',
+      'https://h/report.pdf#.png',
+    ]) {
+      expect(mimeOfUrl(url)).toBe('application/pdf');
+      expect(estimateMediaTokens(byUrl(url))).toBe(FILE_REFERENCE_TOKENS);
+    }
+  });
+
+  it('is not what the adapter sends as an image', () => {
+    for (const url of ['https://h/photo.png', 'https://h/report.pdf.png', 'https://h/pdf', 'https://h/x?f=a.pdf']) {
+      expect(mimeOfUrl(url)).not.toBe('application/pdf');
+      expect(estimateMediaTokens(byUrl(url))).toBe(0);
+    }
+    // A data URL is an inline image, whatever it ends with.
+    expect(estimateMediaTokens(byUrl(`data:image/png;base64,${b64(30)}#.pdf`))).toBe(0);
   });
 });
 

@@ -1,4 +1,4 @@
-import { dataUrlOf, isDataUrl } from '../data-url';
+import { dataUrlOf, isDataUrl, mimeOfUrl } from '../data-url';
 import type { ChatMessage, ContentPart } from '../domain';
 import { IMAGE_TOKENS_HIGH_DETAIL } from './tokens';
 
@@ -193,13 +193,13 @@ function fileDataTokens(fileData: string): number {
   }
 }
 
-/** A remote `image_url` naming a PDF (Gemini's `fileData` takes one by URL): a file of unknown size. */
+/**
+ * A remote `image_url` naming a PDF (Gemini's `fileData` takes one by URL): a file of unknown size. Told by the type
+ * the Gemini adapter sends it with (`mimeOfUrl`, from the parsed path), so that what is sent as a PDF is reserved as
+ * one (`report.pdf ` with a trailing space, or a tab inside, was reserved as nothing).
+ */
 function isRemotePdf(url: string): boolean {
-  if (isDataUrl(url)) {
-    return false;
-  }
-  const end = url.search(/[?#]/);
-  return (end === -1 ? url : url.slice(0, end)).toLowerCase().endsWith('.pdf');
+  return !isDataUrl(url) && mimeOfUrl(url) === 'application/pdf';
 }
 
 function partTokens(part: ContentPart): number {
