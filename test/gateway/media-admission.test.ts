@@ -92,7 +92,11 @@ describe('admission of PDF and audio parts against a tokens-per-minute limit', (
   it('refuses a request with a PDF for good only for the rest of it, and says its files were left out', async () => {
     const key = await keyWithTpm('media-pdf-max', 1_000);
     const message = await refusal(
-      await h.post('/v1/chat/completions', { ...withParts([filePart(pdf(20_000))]), max_tokens: 2_000 }, h.headers(key)),
+      await h.post(
+        '/v1/chat/completions',
+        { ...withParts([filePart(pdf(20_000))]), max_tokens: 2_000 },
+        h.headers(key),
+      ),
     );
     expect(message).toMatch(
       /^Request too large for the tokens per minute of this key \(1000\): it asks 20\d\d tokens \(the prompt estimate without its file and audio parts plus max_tokens\)/,

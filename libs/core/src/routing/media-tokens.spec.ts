@@ -92,7 +92,9 @@ describe('audioSeconds', () => {
 });
 
 describe('a PDF by URL', () => {
-  const byUrl = (url: string): ChatMessage[] => [{ role: 'user', content: [{ type: 'image_url', image_url: { url } }] }];
+  const byUrl = (url: string): ChatMessage[] => [
+    { role: 'user', content: [{ type: 'image_url', image_url: { url } }] },
+  ];
 
   it('is reserved whenever the Gemini adapter would send it as a PDF (mimeOfUrl, from the parsed path)', () => {
     // A URL parser trims the spaces around a URL and drops tabs and line breaks inside it, as a fetch does.

@@ -87,7 +87,7 @@ function wavBytesPerSecond(data: string): number | null {
   if (head.length < 12 || head.toString('latin1', 0, 4) !== 'RIFF' || head.toString('latin1', 8, 12) !== 'WAVE') {
     return null;
   }
-  for (let at = 12; at + 8 <= head.length; ) {
+  for (let at = 12; at + 8 <= head.length;) {
     const size = head.readUInt32LE(at + 4);
     if (head.toString('latin1', at, at + 4) === 'fmt ') {
       if (at + 24 > head.length) {
