@@ -106,6 +106,7 @@ export {
   type AnalyticsQuery,
   type UsageAggregate,
   type UsageSums,
+  type UsageSnapshot,
   type UsageSumsGroup,
 } from './stores/usage-analytics.store';
 export { pruneOldestFirst } from './stores/prune';

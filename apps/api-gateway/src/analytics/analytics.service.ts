@@ -111,17 +111,20 @@ export class AnalyticsService {
   async usage(q: AdminUsageQueryDto): Promise<AdminUsageView> {
     const groupBy = q.groupBy ?? 'day';
     const asked = this.range(q, 30 * DAY_MS, groupBy === 'hour' ? MAX_HOURLY_RANGE_DAYS : MAX_RANGE_DAYS);
-    // The hour holding `from` decides, as it does once `from` is widened to it.
-    if (groupBy === 'hour' && !(await this.store.hasHoursSince(asked.from))) {
-      throw new GatewayError(
-        ErrorCode.InvalidRequest,
-        "Invalid 'from': hourly usage is kept for USAGE_HOURLY_RETENTION_DAYS only; ask for an earlier range by 'day'.",
-        { param: 'from' },
-      );
-    }
     const page = q.page ?? 1;
     const limit = q.limit ?? 100;
-    const { groups, ...range } = await this.store.aggregateWithRange({ ...asked, groupBy });
+    // The edges that decide whether hours are kept are the snapshot's whose rows are counted.
+    const { groups, ...range } = await this.store.snapshot((s) => {
+      // The hour holding `from` decides, as it does once `from` is widened to it.
+      if (groupBy === 'hour' && !s.hasHoursSince(asked.from)) {
+        throw new GatewayError(
+          ErrorCode.InvalidRequest,
+          "Invalid 'from': hourly usage is kept for USAGE_HOURLY_RETENTION_DAYS only; ask for an earlier range by 'day'.",
+          { param: 'from' },
+        );
+      }
+      return s.aggregateWithRange({ ...asked, groupBy });
+    });
     if (groupBy !== 'day' && groupBy !== 'hour') {
       // Biggest first; ties by key so pages are stable.
       groups.sort((a, b) => b.requests - a.requests);
@@ -186,18 +189,16 @@ export class AnalyticsService {
 
   async metrics(q: RangeQueryDto): Promise<MetricsView> {
     const asked = this.range(q, DAY_MS, MAX_RANGE_DAYS);
-    // Hours past USAGE_HOURLY_RETENTION_DAYS are gone: their series is by day.
-    const interval =
-      asked.to.getTime() - asked.from.getTime() <= HOURLY_SERIES_MAX_DAYS * DAY_MS &&
-      (await this.store.hasHoursSince(asked.from))
-        ? 'hour'
-        : 'day';
-    // Two snapshots, read side by side: a prune recording new edges between them may widen one range and not the
-    // other. The figures and `from`/`to` are the providers' range; the points, the series' own.
-    const [{ groups: providers, ...range }, series] = await Promise.all([
-      this.store.aggregateWithRange({ ...asked, groupBy: 'provider' }),
-      this.store.aggregateWithRange({ ...asked, groupBy: interval }),
-    ]);
+    const short = asked.to.getTime() - asked.from.getTime() <= HOURLY_SERIES_MAX_DAYS * DAY_MS;
+    // One snapshot for the grain, the figures and the points: a row inserted or pruned meanwhile is in all or none,
+    // and the range they cover is the same (`from`/`to`).
+    const { interval, providers, series, range } = await this.store.snapshot(async (s) => {
+      // Hours past USAGE_HOURLY_RETENTION_DAYS are gone: their series is by day.
+      const interval: 'hour' | 'day' = short && s.hasHoursSince(asked.from) ? 'hour' : 'day';
+      const { groups: providers, ...range } = await s.aggregateWithRange({ ...asked, groupBy: 'provider' });
+      const series = await s.aggregateWithRange({ ...asked, groupBy: interval });
+      return { interval, providers, series, range };
+    });
     providers.sort((a, b) => b.requests - a.requests);
     const t = totalOf(providers);
     const f = figuresOf(t);

@@ -80,6 +80,14 @@ export interface UsageAggregate {
   groups: UsageSumsGroup[];
 }
 
+/** One snapshot's reads (`UsageAnalyticsStore.snapshot`). */
+export interface UsageSnapshot {
+  /** `UsageAnalyticsStore.hasHoursSince` by the snapshot's edges (no query). */
+  hasHoursSince(from: Date): boolean;
+  /** `UsageAnalyticsStore.aggregateWithRange` in the snapshot (one query). */
+  aggregateWithRange(query: AnalyticsQuery): Promise<UsageAggregate>;
+}
+
 type Source = 'raw' | 'hourly' | 'daily';
 
 /** The time a rollup row stands for is already truncated to this. */
@@ -127,6 +135,11 @@ export function planParts(from: Date, to: Date, groupBy: AnalyticsGroupBy): Part
   }
   add('raw', h2, t);
   return parts;
+}
+
+/** Whether the hourly rollups hold every hour from the one holding `from` on, for the cutoffs `c`. */
+function hoursKeptSince(from: Date, c: UsageCutoffs): boolean {
+  return c.hourly === null || floorTo(from.getTime(), HOUR_MS) >= c.hourly.getTime();
 }
 
 /** The range an aggregate over [from, to) counts (`UsageAggregate`) for the cutoffs `c`. */
@@ -191,10 +204,12 @@ export class UsageAnalyticsStore {
     return new UsageAnalyticsStore(this.dataSource);
   }
 
-  /** Whether hourly figures are still kept for everything from `from` on (a `groupBy: 'hour'` query needs them). */
+  /**
+   * Whether hourly figures are still kept for everything from `from` on (a `groupBy: 'hour'` query needs them). Read
+   * on its own snapshot: an answer that also reads rows asks its `snapshot`'s instead, so both see the same edges.
+   */
   async hasHoursSince(from: Date): Promise<boolean> {
-    const { hourly } = await this.gone.cutoffs();
-    return hourly === null || floorTo(from.getTime(), HOUR_MS) >= hourly.getTime();
+    return hoursKeptSince(from, await this.gone.cutoffs());
   }
 
   /**
@@ -211,39 +226,57 @@ export class UsageAnalyticsStore {
    * range counted even when a prune records new edges meanwhile (which edges read before it would not be).
    */
   async aggregateWithRange(query: AnalyticsQuery): Promise<UsageAggregate> {
+    return this.snapshot((s) => s.aggregateWithRange(query));
+  }
+
+  /**
+   * Runs `work` on one snapshot (one REPEATABLE READ, read-only transaction): the edges are read once, first, and
+   * every `hasHoursSince` and aggregate it asks sees them and the same rows. For answers made of several aggregates
+   * (or an aggregate and a choice of grain): a row inserted or pruned while they are read is in all of them or none.
+   * The aggregates run one after another on the transaction's connection.
+   */
+  async snapshot<T>(work: (s: UsageSnapshot) => Promise<T>): Promise<T> {
     return this.withoutJit(async (em) => {
-      const range = readableRangeOf(query.from, query.to, await this.gone.cutoffs(em));
-      const parts = planParts(range.from, range.to, query.groupBy);
-      if (parts.length === 0) {
-        return { ...range, groups: [] };
-      }
-      const params: unknown[] = [];
-      const bind = (v: unknown): string => {
-        params.push(v);
-        return `$${params.length}`;
-      };
-      const latencies = query.latencies ?? true;
-      const user = query.userId === undefined ? null : bind(query.userId);
-      // Neither filtered nor grouped by user: the per-deployment rollups hold the same sums in far fewer rows.
-      const level = user === null && query.groupBy !== 'user' ? 'deployment' : 'user';
-      const selects = parts.map((p) => this.partSql(p, query.groupBy, level, latencies, bind, user));
-      // Parts group users by the uuid itself; the text form is made once per group here.
-      const key = query.groupBy === 'user' ? 'parts.key::text' : 'parts.key';
-      const buckets = latencies ? BUCKET_SUMS_SQL.replaceAll('latency_buckets', 'buckets') : 'NULL';
-      const rows = await em.query<RawRow[]>(
-        `SELECT ${key} AS key, sum(requests) AS requests, sum(successes) AS successes, sum(cache_hits) AS cache_hits,
-                sum(prompt) AS prompt, sum(completion) AS completion, sum(cached) AS cached, sum(cost) AS cost,
-                sum(saved) AS saved, sum(latency) AS latency, ${buckets} AS buckets,
-                sum(failed_attempts) AS failed_attempts, sum(calls) AS calls, sum(failed_calls) AS failed_calls
-           FROM (${selects.join('\n UNION ALL \n')}) parts
-          GROUP BY parts.key
-          ORDER BY 1 NULLS LAST`,
-        params,
-      );
-      const groups = rows.map((r) => this.groupOf(r, query.groupBy));
-      // '' (no provider) sorted first in SQL; as null it goes last like the other keys' NULLs.
-      return { ...range, groups: [...groups.filter((g) => g.key !== null), ...groups.filter((g) => g.key === null)] };
+      const cutoffs = await this.gone.cutoffs(em);
+      return work({
+        hasHoursSince: (from) => hoursKeptSince(from, cutoffs),
+        aggregateWithRange: (query) => this.aggregateIn(em, cutoffs, query),
+      });
     });
+  }
+
+  private async aggregateIn(em: EntityManager, cutoffs: UsageCutoffs, query: AnalyticsQuery): Promise<UsageAggregate> {
+    const range = readableRangeOf(query.from, query.to, cutoffs);
+    const parts = planParts(range.from, range.to, query.groupBy);
+    if (parts.length === 0) {
+      return { ...range, groups: [] };
+    }
+    const params: unknown[] = [];
+    const bind = (v: unknown): string => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    const latencies = query.latencies ?? true;
+    const user = query.userId === undefined ? null : bind(query.userId);
+    // Neither filtered nor grouped by user: the per-deployment rollups hold the same sums in far fewer rows.
+    const level = user === null && query.groupBy !== 'user' ? 'deployment' : 'user';
+    const selects = parts.map((p) => this.partSql(p, query.groupBy, level, latencies, bind, user));
+    // Parts group users by the uuid itself; the text form is made once per group here.
+    const key = query.groupBy === 'user' ? 'parts.key::text' : 'parts.key';
+    const buckets = latencies ? BUCKET_SUMS_SQL.replaceAll('latency_buckets', 'buckets') : 'NULL';
+    const rows = await em.query<RawRow[]>(
+      `SELECT ${key} AS key, sum(requests) AS requests, sum(successes) AS successes, sum(cache_hits) AS cache_hits,
+              sum(prompt) AS prompt, sum(completion) AS completion, sum(cached) AS cached, sum(cost) AS cost,
+              sum(saved) AS saved, sum(latency) AS latency, ${buckets} AS buckets,
+              sum(failed_attempts) AS failed_attempts, sum(calls) AS calls, sum(failed_calls) AS failed_calls
+         FROM (${selects.join('\n UNION ALL \n')}) parts
+        GROUP BY parts.key
+        ORDER BY 1 NULLS LAST`,
+      params,
+    );
+    const groups = rows.map((r) => this.groupOf(r, query.groupBy));
+    // '' (no provider) sorted first in SQL; as null it goes last like the other keys' NULLs.
+    return { ...range, groups: [...groups.filter((g) => g.key !== null), ...groups.filter((g) => g.key === null)] };
   }
 
   /**
@@ -255,7 +288,7 @@ export class UsageAnalyticsStore {
   private async withoutJit<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
     return this.dataSource.transaction(async (em) => {
       // One round trip for both (TypeORM would spend one more on the isolation level); before any read, as it must.
-      await em.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; SET LOCAL jit = off');
+      await em.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL jit = off');
       return work(em);
     });
   }
