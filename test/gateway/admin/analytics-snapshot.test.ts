@@ -1,0 +1,220 @@
+import { randomUUID } from 'node:crypto';
+import { DAY_MS, HOUR_MS, type UsageEvent } from '@aigw/core';
+import {
+  retentionCutoffs,
+  runMigrationsLocked,
+  UsageAnalyticsStore,
+  UsageRetentionStore,
+  UsageStore,
+  type UsageRetention,
+} from '@aigw/entities';
+import type { DataSource, QueryRunner } from 'typeorm';
+import { AnalyticsService } from '../../../apps/api-gateway/src/analytics/analytics.service';
+import { dropSchema, openDataSource, uniqueSchema } from '../../entities/pg';
+
+const USER = randomUUID();
+const KEY = randomUUID();
+const NOW = Date.UTC(2026, 10, 8, 0, 0, 0);
+const RETENTION: UsageRetention = { rawDays: 31, hourlyDays: 35, dailyDays: 0 };
+
+function event(at: number, i: number): UsageEvent {
+  return {
+    requestId: `req_${randomUUID()}`,
+    userId: USER,
+    apiKeyId: KEY,
+    requestedModel: 'gpt-x',
+    provider: i % 2 === 0 ? 'sim-openai' : 'sim-anthropic',
+    model: 'gpt-x',
+    context: null,
+    promptTokens: 10 + i,
+    completionTokens: 5,
+    cachedTokens: 0,
+    costUsd: 0.001 * (1 + (i % 3)),
+    costSavedUsd: 0,
+    latencyMs: 100 + i,
+    cached: false,
+    status: 'success',
+    errorClass: null,
+    errorCode: null,
+    attempts: 1,
+    policy: null,
+    stream: false,
+    createdAt: new Date(at).toISOString(),
+  };
+}
+
+/** A request every 3 h 7 min over the 40 days before NOW: raw rows, hourly and daily rollups on both sides of the edges. */
+const events = (): UsageEvent[] =>
+  Array.from({ length: 300 }, (_, i) => event(NOW - 40 * DAY_MS + i * (3 * HOUR_MS + 7 * 60_000), i));
+
+const isAggregate = (sql: string): boolean => sql.includes('GROUP BY parts.key');
+const isEdgesRead = (sql: string): boolean => sql.includes('SELECT level, before FROM');
+const isBegin = (sql: string): boolean => /^(START TRANSACTION|BEGIN)\b/i.test(sql);
+
+/**
+ * Every query of `ds` (each goes through a query runner it creates), and a hook: `between` runs once, after the first
+ * read matching `after` completed and before any later matching read is sent (held back until the hook is done), so
+ * whatever it writes lands between two reads even when they are issued side by side.
+ */
+function watch(ds: DataSource): {
+  queries: string[];
+  between: (after: (sql: string) => boolean, hook: () => Promise<unknown>) => void;
+  /** The hook has run (or never will). */
+  settled: () => Promise<void>;
+} {
+  const queries: string[] = [];
+  let match: ((sql: string) => boolean) | null = null;
+  let hook: (() => Promise<unknown>) | null = null;
+  let gate: Promise<void> | null = null;
+  const create = ds.createQueryRunner.bind(ds);
+  jest.spyOn(ds, 'createQueryRunner').mockImplementation((mode) => {
+    const qr: QueryRunner = create(mode);
+    const query = qr.query.bind(qr) as (...args: unknown[]) => Promise<unknown>;
+    // QueryRunner.query is overloaded: the wrapper takes its arguments as they come.
+    (qr as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = async (...args: unknown[]) => {
+      const sql = String(args[0]);
+      queries.push(sql);
+      if (match === null || !match(sql)) {
+        return query(...args);
+      }
+      if (gate === null) {
+        const run = hook!;
+        const result = query(...args);
+        gate = result.then(
+          async () => {
+            await run();
+          },
+          () => undefined,
+        );
+        return result;
+      }
+      await gate;
+      return query(...args);
+    };
+    return qr;
+  });
+  return {
+    queries,
+    between: (after, h) => {
+      match = after;
+      hook = h;
+      gate = null;
+    },
+    settled: () => gate ?? Promise.resolve(),
+  };
+}
+
+/**
+ * The analytics answers read from one snapshot (real PostgreSQL, migrated): a usage row inserted, or a prune run,
+ * between two of an answer's reads is in all of its figures or in none.
+ */
+describe('analytics answers from one snapshot', () => {
+  const schemas: string[] = [];
+  const sources: DataSource[] = [];
+
+  async function fresh(): Promise<DataSource> {
+    const schema = uniqueSchema('analytics_snapshot');
+    schemas.push(schema);
+    const ds = await openDataSource(schema);
+    sources.push(ds);
+    await runMigrationsLocked(ds);
+    await new UsageStore(ds).insertBatch(events());
+    return ds;
+  }
+
+  afterAll(async () => {
+    for (const ds of sources) {
+      await ds.destroy();
+    }
+    for (const schema of schemas) {
+      await dropSchema(schema);
+    }
+  });
+
+  afterEach(() => jest.restoreAllMocks());
+
+  it('metrics: a row inserted between the figures and the series is in both or neither', async () => {
+    const ds = await fresh();
+    const w = watch(ds);
+    // Edges from the retention (no read of their own): each aggregate's snapshot starts at its own statement.
+    const service = new AnalyticsService(
+      new UsageAnalyticsStore(
+        ds,
+        retentionCutoffs(RETENTION, () => NOW),
+      ),
+      () => new Date(NOW),
+    );
+    const range = { from: new Date(NOW - 2 * DAY_MS).toISOString(), to: new Date(NOW).toISOString() };
+    const baseline = await service.metrics(range);
+    expect(baseline.series.interval).toBe('hour');
+    expect(baseline.requests).toBeGreaterThan(3);
+
+    w.between(isAggregate, () => new UsageStore(ds).insertBatch([event(NOW - DAY_MS - 30 * 60_000, 999)]));
+    w.queries.length = 0;
+    const view = await service.metrics(range);
+    await w.settled();
+    const points = view.series.points.reduce((a, p) => a + p.requests, 0);
+    // Totals and series agree, and are the snapshot's: the row came after it.
+    expect(points).toBe(view.requests);
+    expect(view.providers.reduce((a, p) => a + p.requests, 0)).toBe(view.requests);
+    expect(view).toEqual(baseline);
+    // One transaction for both aggregates.
+    expect(w.queries.filter(isAggregate)).toHaveLength(2);
+    expect(w.queries.filter(isBegin)).toHaveLength(1);
+
+    // The row is there for the next answer, in every figure.
+    const after = await service.metrics(range);
+    expect(after.requests).toBe(baseline.requests + 1);
+    expect(after.series.points.reduce((a, p) => a + p.requests, 0)).toBe(after.requests);
+  });
+
+  it('usage by hour: a prune between the hours check and the rows cannot change the answer', async () => {
+    const ds = await fresh();
+    const w = watch(ds);
+    const service = new AnalyticsService(new UsageAnalyticsStore(ds, new UsageRetentionStore(ds)), () => new Date(NOW));
+    // Past the hourly retention once pruned (35 days), kept until then.
+    const q = {
+      from: new Date(NOW - 36 * DAY_MS + 90 * 60_000).toISOString(),
+      to: new Date(NOW - 34 * DAY_MS).toISOString(),
+      groupBy: 'hour' as const,
+    };
+    const baseline = await service.usage(q);
+    expect(baseline.from).toBe(q.from);
+    expect(baseline.totals.requests).toBeGreaterThan(5);
+
+    // The hours check (the first read of the edges) finds none; a prune records them and deletes meanwhile.
+    w.between(isEdgesRead, () => new UsageRetentionStore(ds).prune(RETENTION, NOW));
+    w.queries.length = 0;
+    const view = await service.usage(q);
+    await w.settled();
+    expect(view).toEqual(baseline);
+    expect(w.queries.filter(isEdgesRead)).toHaveLength(1);
+    expect(w.queries.filter(isBegin)).toHaveLength(1);
+
+    // Afterwards the hours are gone, and the answer says so.
+    await expect(service.usage(q)).rejects.toMatchObject({ status: 400, param: 'from' });
+  });
+
+  it('metrics: a prune between the grain choice and the rows leaves one consistent answer', async () => {
+    const ds = await fresh();
+    const w = watch(ds);
+    const service = new AnalyticsService(new UsageAnalyticsStore(ds, new UsageRetentionStore(ds)), () => new Date(NOW));
+    const range = {
+      from: new Date(NOW - 36 * DAY_MS + 90 * 60_000).toISOString(),
+      to: new Date(NOW - 34 * DAY_MS).toISOString(),
+    };
+    const baseline = await service.metrics(range);
+    expect(baseline.series.interval).toBe('hour');
+
+    w.between(isEdgesRead, () => new UsageRetentionStore(ds).prune(RETENTION, NOW));
+    w.queries.length = 0;
+    const view = await service.metrics(range);
+    await w.settled();
+    expect(view).toEqual(baseline);
+    expect(view.series.points.reduce((a, p) => a + p.requests, 0)).toBe(view.requests);
+    // The answer's reads (the prune's writes aside): START TRANSACTION, SET, the edges, two aggregates, COMMIT.
+    const reads = w.queries.filter((q) => !/^\s*(INSERT|DELETE|WITH)\b/i.test(q));
+    expect(reads.map((q) => q.split(/\s/)[0])).toEqual(['START', 'SET', 'SELECT', 'SELECT', 'SELECT', 'COMMIT']);
+    expect(reads.filter(isEdgesRead)).toHaveLength(1);
+  });
+});
