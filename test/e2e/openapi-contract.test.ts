@@ -195,6 +195,10 @@ describe('OpenAPI document against the running system (e2e contract)', () => {
       { timeoutMs: 15_000 },
     );
     await check(404, 'get', '/api/v1/ai/jobs/{id}', '/api/v1/ai/jobs/no-such-job', undefined, userKey);
+    // A finished job cannot be cancelled; an unknown one is not found.
+    const cancel = '/api/v1/ai/jobs/{id}/cancel';
+    await check(409, 'post', cancel, `/api/v1/ai/jobs/${jobId}/cancel`, undefined, userKey);
+    await check(404, 'post', cancel, '/api/v1/ai/jobs/no-such-job/cancel', undefined, userKey);
   });
 
   it('preferences: set, used by the preference policy, listed with their usage, removed', async () => {

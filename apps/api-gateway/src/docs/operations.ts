@@ -204,6 +204,19 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       '200': jsonAnswer('The job: `result` once `completed`, `error` once `failed`.', 'JobStatus'),
     },
   },
+  'POST /api/v1/ai/jobs/{id}/cancel': {
+    summary: 'Cancel a generation job',
+    description:
+      'By the key of the user who submitted it (an admin key: any job); 404 as `GET` answers it. A queued job is ' +
+      'removed from the queue, never calls a provider, and what admission reserved for it is given back; a running ' +
+      "one is aborted by its worker, and what was generated is billed. Answers the job's state: `cancelled` (a " +
+      'running job that the worker did not stop within 3 s still reads `running` and is stopped shortly; one whose ' +
+      'answer came first stays `completed`). Cancelling again answers the same state; a job already `completed` or ' +
+      "`failed` (or one a waiting request of the caller's owns: close that request) is a 409 `conflict`.",
+    responses: {
+      '200': jsonAnswer('The job after the cancel: `cancelled`, or `running` while its worker stops it.', 'JobStatus'),
+    },
+  },
   'GET /api/v1/ai/models': {
     summary: 'List deployments with prices, capabilities, health and availability',
     description:

@@ -280,7 +280,7 @@ const JOB_ACCEPTED = object({ jobId: STRING, status: constant('queued') });
 const JOB_STATUS = object(
   {
     jobId: STRING,
-    status: { type: 'string', enum: ['queued', 'running', 'completed', 'failed'] },
+    status: { type: 'string', enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] },
     result: { description: 'When `completed`.', allOf: [ref('GenerateResponse')] },
     error: { description: 'When `failed`; `attempts` when providers were tried.', allOf: [ref('ErrorBody')] },
     createdAt: DATE_TIME,

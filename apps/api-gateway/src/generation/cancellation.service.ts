@@ -39,4 +39,17 @@ export class CancellationService {
     this.control.emit(ControlPattern.CancelGeneration, message, 'cancel');
     return this.queue.removeIfWaiting(jobId);
   }
+
+  /**
+   * Stops a job its owner cancelled, whoever else waits for it: removed if no worker took it yet (resolves true; it
+   * will never run), else the worker running it aborts it as it aborts a job whose client left (what was generated
+   * is billed). The cancel goes out first: a worker taking the job between the two remembers it and aborts at start.
+   */
+  async stop(jobId: string): Promise<boolean> {
+    // Best effort: an Idempotency-Key replay meanwhile waits for the job to stop rather than watching it.
+    await this.queue.markCancelled(jobId).catch((err: unknown) => this.errors.report('cancel_mark', err));
+    const message: CancelGenerationMessage = { ns: this.env.REDIS_PREFIX, jobId, reason: 'client_disconnected' };
+    this.control.emit(ControlPattern.CancelGeneration, message, 'cancel');
+    return this.queue.removeIfWaiting(jobId);
+  }
 }

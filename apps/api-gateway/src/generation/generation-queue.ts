@@ -225,6 +225,28 @@ export class GenerationQueue {
   }
 
   /**
+   * Records that the owner of an async job cancelled it, for `ttlS` (the job's retention): the job may be gone from
+   * BullMQ (removed while queued) or end in the worker's abort, and reads as `cancelled` either way. The first
+   * record stays (a second cancel does not move its time).
+   */
+  async recordCancel(jobId: string, record: CancelRecord, ttlS: number): Promise<CancelRecord> {
+    const key = this.keys.jobCancelled(jobId);
+    const [set, existing] = await Promise.all([
+      this.redis.set(key, JSON.stringify(record), 'EX', Math.max(1, Math.ceil(ttlS)), 'NX'),
+      this.redis.get(key),
+    ]);
+    const stored = set === 'OK' || existing === null ? null : parseJson(existing);
+    return isCancelRecord(stored) ? stored : record;
+  }
+
+  /** The cancel record of a job, or null when its owner never cancelled it (or it is past its retention). */
+  async cancelRecord(jobId: string): Promise<CancelRecord | null> {
+    const raw = await this.redis.get(this.keys.jobCancelled(jobId));
+    const value = raw === null ? null : parseJson(raw);
+    return isCancelRecord(value) ? value : null;
+  }
+
+  /**
    * Marks a job whose client left as being stopped, for CANCEL_MARK_MS (a worker stops within a second of the cancel
    * message): an Idempotency-Key retry arriving meanwhile waits for it to stop and runs the request again, instead
    * of watching it end in the cancellation. One write, only when a client leaves.
@@ -281,6 +303,23 @@ export class GenerationQueue {
   release(jobId: string): void {
     this.outcomes.release(this.keys.outcome(jobId));
   }
+}
+
+/** An async job its owner cancelled: whose it is, when it was created and when it was cancelled (epoch ms). */
+export interface CancelRecord {
+  userId: string;
+  createdAt: number;
+  cancelledAt: number;
+}
+
+function isCancelRecord(value: unknown): value is CancelRecord {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as CancelRecord).userId === 'string' &&
+    typeof (value as CancelRecord).createdAt === 'number' &&
+    typeof (value as CancelRecord).cancelledAt === 'number'
+  );
 }
 
 /** What the worker keeps for a sync job: its outcome, whose it is and when it was asked. */

@@ -1,9 +1,9 @@
 import type { ErrorBody } from '@aigw/core';
-import type { GenerateJob, KeptOutcome } from '../generation/generation-queue';
+import type { CancelRecord, GenerateJob, KeptOutcome } from '../generation/generation-queue';
 import { failedJobError, lostJobError, snapshotOf, type JobSnapshot } from '../generation/job-snapshot';
 import { generateResponse, type GenerateResponse } from './native-mapping';
 
-export type JobState = 'queued' | 'running' | 'completed' | 'failed';
+export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 
 /** `GET /api/v1/ai/jobs/:id`. */
 export interface JobStatusView {
@@ -45,12 +45,19 @@ export function pastRetention(job: GenerateJob, now: number): boolean {
   return ageS !== undefined && now - job.finishedOn >= ageS * 1000;
 }
 
-/** From the stored job alone: no extra round trip for BullMQ's getState. */
-export function jobStatusView(jobId: string, job: GenerateJob): JobStatusView {
+/**
+ * From the stored job alone: no extra round trip for BullMQ's getState. `cancel`: its owner cancelled it; a job that
+ * then ended without an answer (the worker aborted it) is `cancelled`, one whose answer came first stays `completed`.
+ */
+export function jobStatusView(jobId: string, job: GenerateJob, cancel: CancelRecord | null = null): JobStatusView {
   const snapshot = snapshotOf(job);
   const view: JobStatusView = { jobId, status: jobStateOf(snapshot), createdAt: new Date(job.timestamp).toISOString() };
   if (job.finishedOn) {
     view.finishedAt = new Date(job.finishedOn).toISOString();
+  }
+  if (cancel !== null && view.status === 'failed' && snapshot.state !== 'missing') {
+    view.status = 'cancelled';
+    return view;
   }
   switch (snapshot.state) {
     case 'queued':
@@ -73,6 +80,16 @@ export function jobStatusView(jobId: string, job: GenerateJob): JobStatusView {
       break;
   }
   return view;
+}
+
+/** A job its owner cancelled before any worker took it: removed from the queue, only its cancel record is left. */
+export function cancelledJobView(jobId: string, cancel: CancelRecord): JobStatusView {
+  return {
+    jobId,
+    status: 'cancelled',
+    createdAt: new Date(cancel.createdAt).toISOString(),
+    finishedAt: new Date(cancel.cancelledAt).toISOString(),
+  };
 }
 
 /** A completed sync job from the outcome its worker kept (BullMQ no longer has it). */

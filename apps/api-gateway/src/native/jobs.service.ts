@@ -1,48 +1,154 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '@aigw/core';
-import { GenerationQueue, type GenerateJob, type KeptOutcome } from '../generation/generation-queue';
+import { ENV } from '@aigw/platform';
+import { AdmissionService } from '../admission/admission.service';
+import { GatewayEnv } from '../config/gateway-env';
+import { CancellationService } from '../generation/cancellation.service';
+import { GenerationQueue, type CancelRecord, type GenerateJob, type KeptOutcome } from '../generation/generation-queue';
 import type { AuthContext } from '../http/request-context';
-import { jobStatusView, keptJobView, pastRetention, type JobStatusView } from './job-status';
+import { cancelledJobView, jobStatusView, keptJobView, pastRetention, type JobStatusView } from './job-status';
 
 /** Job ids this gateway mints (`req_…`, `idem_…`); anything else cannot exist, so no lookup for it. */
 const JOB_ID = /^[A-Za-z0-9_.-]{1,200}$/;
 
+/** How long a cancel waits for the worker running the job to stop it (a worker stops within a second). */
+const STOP_WAIT_MS = 3_000;
+const STOP_POLL_MS = 100;
+
+type Found = { job: GenerateJob; cancel: CancelRecord | null } | { kept: KeptOutcome } | { cancel: CancelRecord };
+
 @Injectable()
 export class JobsService {
-  constructor(private readonly queue: GenerationQueue) {}
+  constructor(
+    @Inject(ENV) private readonly env: GatewayEnv,
+    private readonly queue: GenerationQueue,
+    private readonly cancellation: CancellationService,
+    private readonly admission: AdmissionService,
+  ) {}
 
   /**
    * 404 for unknown jobs and for other users' jobs alike (admins see all): ids do not leak existence. A job past its
    * retention (ASYNC_JOB_RETENTION_S) is unknown too, and removed as BullMQ's next sweep would have removed it.
    */
   async status(jobId: string, auth: AuthContext): Promise<JobStatusView> {
+    return viewOf(jobId, await this.find(jobId, auth));
+  }
+
+  /**
+   * `POST /api/v1/ai/jobs/:id/cancel`, by the job's owner (or an admin); 404 as `status` answers it. A queued job is
+   * removed from the queue (BullMQ refuses while a worker holds its lock: then it runs) and its admission reservation
+   * given back; a running one is aborted by its worker as a job whose client left is (what was generated is billed).
+   * A finished job is a 409; a cancelled one answers its state again.
+   */
+  async cancel(jobId: string, auth: AuthContext): Promise<JobStatusView> {
+    const found = await this.find(jobId, auth);
+    const view = viewOf(jobId, found);
+    if (view.status === 'cancelled') {
+      return view;
+    }
+    if (!('job' in found) || (view.status !== 'queued' && view.status !== 'running')) {
+      throw new GatewayError(
+        ErrorCode.Conflict,
+        `The job is already ${view.status}; only a queued or running job can be cancelled.`,
+        {
+          param: 'id',
+        },
+      );
+    }
+    const { job } = found;
+    if (job.data.replyTo !== null) {
+      // A request waiting for its answer (sync, streamed) is cancelled by closing its connection.
+      throw new GatewayError(
+        ErrorCode.Conflict,
+        'This job answers a request still waiting for it; close that request to cancel it.',
+        { param: 'id' },
+      );
+    }
+    const request = job.data.request;
+    const record: CancelRecord = { userId: request.userId, createdAt: job.timestamp, cancelledAt: Date.now() };
+    try {
+      const kept = await this.queue.recordCancel(jobId, record, this.env.ASYNC_JOB_RETENTION_S);
+      if (await this.cancellation.stop(jobId)) {
+        // Removed before any worker took it: nobody else settles its reservation.
+        await this.admission.refundOnce(request);
+        return cancelledJobView(jobId, kept);
+      }
+      return await this.stopped(jobId, kept);
+    } catch (err) {
+      throw unavailable('Jobs cannot be cancelled right now; retry shortly.', err);
+    }
+  }
+
+  /** The job once its worker stopped it, or as it stands after STOP_WAIT_MS (still `running`: read it again later). */
+  private async stopped(jobId: string, cancel: CancelRecord): Promise<JobStatusView> {
+    const until = Date.now() + STOP_WAIT_MS;
+    for (;;) {
+      const job = await this.queue.get(jobId);
+      if (job === undefined) {
+        // Removed meanwhile (another cancel got it out of the queue first).
+        return cancelledJobView(jobId, cancel);
+      }
+      const view = jobStatusView(jobId, job, cancel);
+      if ((view.status !== 'queued' && view.status !== 'running') || Date.now() >= until) {
+        return view;
+      }
+      await new Promise((resolve) => setTimeout(resolve, STOP_POLL_MS));
+    }
+  }
+
+  /** The caller's job as stored, kept or cancelled; 404 otherwise. */
+  private async find(jobId: string, auth: AuthContext): Promise<Found> {
     const found = JOB_ID.test(jobId) ? await this.read(jobId) : undefined;
-    if (found !== undefined && 'data' in found && pastRetention(found, Date.now())) {
+    if (found !== undefined && 'job' in found && pastRetention(found.job, Date.now())) {
       // Best effort, off the answer: a job that stays is swept later, and still reads as gone.
-      found.remove().catch(() => undefined);
+      found.job.remove().catch(() => undefined);
       throw notFound();
     }
-    const owner = found === undefined ? undefined : 'data' in found ? found.data.request.userId : found.userId;
+    const owner =
+      found === undefined
+        ? undefined
+        : 'job' in found
+          ? found.job.data.request.userId
+          : 'kept' in found
+            ? found.kept.userId
+            : found.cancel.userId;
     if (found === undefined || (owner !== auth.userId && auth.role !== 'admin')) {
       throw notFound();
     }
-    return 'data' in found ? jobStatusView(jobId, found) : keptJobView(jobId, found);
+    return found;
   }
 
   /**
    * The stored job, else (a sync job leaves BullMQ as it completes) the outcome the worker keeps for it until its
-   * request's deadline: a streamed answer's cost is read here once the stream ended.
+   * request's deadline: a streamed answer's cost is read here once the stream ended. Else the record of an async job
+   * cancelled while queued (removed from the queue).
    */
-  private async read(jobId: string): Promise<GenerateJob | KeptOutcome | undefined> {
+  private async read(jobId: string): Promise<Found | undefined> {
     try {
-      return (await this.queue.get(jobId)) ?? (await this.queue.kept(jobId)) ?? undefined;
+      const [job, cancel] = await Promise.all([this.queue.get(jobId), this.queue.cancelRecord(jobId)]);
+      if (job !== undefined) {
+        return { job, cancel };
+      }
+      const kept = await this.queue.kept(jobId);
+      return kept !== null ? { kept } : cancel !== null ? { cancel } : undefined;
     } catch (err) {
-      throw new GatewayError(ErrorCode.ServiceUnavailable, 'Jobs cannot be read right now; retry shortly.', {
-        retryAfterMs: 1_000,
-        cause: err,
-      });
+      throw unavailable('Jobs cannot be read right now; retry shortly.', err);
     }
   }
+}
+
+function viewOf(jobId: string, found: Found): JobStatusView {
+  return 'job' in found
+    ? jobStatusView(jobId, found.job, found.cancel)
+    : 'kept' in found
+      ? keptJobView(jobId, found.kept)
+      : cancelledJobView(jobId, found.cancel);
+}
+
+function unavailable(message: string, cause: unknown): GatewayError {
+  return cause instanceof GatewayError
+    ? cause
+    : new GatewayError(ErrorCode.ServiceUnavailable, message, { retryAfterMs: 1_000, cause });
 }
 
 function notFound(): GatewayError {

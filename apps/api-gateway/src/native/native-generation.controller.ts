@@ -40,4 +40,11 @@ export class NativeGenerationController {
   status(@Param('id') id: string, @Caller() auth: AuthContext): Promise<JobStatusView> {
     return this.jobs.status(id, auth);
   }
+
+  /** A sub-resource action, as OpenAI's `POST /v1/batches/{id}/cancel`: the job stays readable, as `cancelled`. */
+  @Post('jobs/:id/cancel')
+  @HttpCode(200)
+  cancel(@Param('id') id: string, @Caller() auth: AuthContext): Promise<JobStatusView> {
+    return this.jobs.cancel(id, auth);
+  }
 }

@@ -337,6 +337,11 @@ export class RedisKeys {
   watched(jobId: string): string {
     return this.key('watched', `{${jobId}}`);
   }
+
+  /** Set when the owner of an async job cancelled it (`POST /api/v1/ai/jobs/:id/cancel`), for the job's retention. */
+  jobCancelled(jobId: string): string {
+    return this.key('job-cancelled', `{${jobId}}`);
+  }
 }
 
 /**

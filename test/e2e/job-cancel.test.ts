@@ -1,0 +1,162 @@
+import { waitFor } from '@aigw/testing';
+import { TestSystem } from './harness';
+
+interface JobView {
+  jobId: string;
+  status: string;
+  createdAt: string;
+  finishedAt?: string;
+  error?: { message: string; type: string; code: string; param: string | null };
+}
+
+/**
+ * `POST /api/v1/ai/jobs/:id/cancel`: a queued job leaves the queue without a provider call and gives its reservation
+ * back; a running one is aborted by its worker (the provider call cut, what was generated billed); a finished one is a
+ * 409; another user's job a 404. Cancelling again answers the same state.
+ */
+describe('cancelling an async job (e2e)', () => {
+  // Split topology without workers: the first job must stay queued until the test adds one.
+  const system = new TestSystem({ topology: 'split', workers: 0, env: { RETRY_MAX: '0' } });
+  let owner = { id: '', key: '' };
+  let other = { id: '', key: '' };
+
+  beforeAll(async () => {
+    await system.start();
+    const user = await admin<{ id: string }>('POST', '/users', { name: 'job-owner' });
+    // A spend limit makes admission reserve each job's worst-case cost, which a job that never runs must give back.
+    await admin('PUT', `/quotas/${user.id}`, { dailySpendLimitUsd: 10 });
+    owner = { id: user.id, key: (await admin<{ key: string }>('POST', '/keys', { userId: user.id })).key };
+    const stranger = await admin<{ id: string }>('POST', '/users', { name: 'someone-else' });
+    other = { id: stranger.id, key: (await admin<{ key: string }>('POST', '/keys', { userId: stranger.id })).key };
+  }, 90_000);
+
+  afterAll(async () => {
+    await system.stop();
+  }, 30_000);
+
+  async function admin<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${system.gatewayUrl}/api/v1/ai/admin${path}`, {
+      method,
+      headers: system.headers(),
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    expect(res.status).toBeLessThan(300);
+    return (await res.json()) as T;
+  }
+
+  async function submit(prompt: string): Promise<string> {
+    const res = await fetch(`${system.gatewayUrl}/api/v1/ai/jobs`, {
+      method: 'POST',
+      headers: system.headers(owner.key),
+      body: JSON.stringify({ model: 'sim-gpt', prompt }),
+    });
+    expect(res.status).toBe(202);
+    return ((await res.json()) as { jobId: string }).jobId;
+  }
+
+  async function cancel(jobId: string, key = owner.key): Promise<{ status: number; body: Record<string, unknown> }> {
+    const res = await fetch(`${system.gatewayUrl}/api/v1/ai/jobs/${jobId}/cancel`, {
+      method: 'POST',
+      headers: system.headers(key),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  async function read(jobId: string, key = owner.key): Promise<JobView> {
+    const res = await fetch(`${system.gatewayUrl}/api/v1/ai/jobs/${jobId}`, { headers: system.headers(key) });
+    expect(res.status).toBe(200);
+    return (await res.json()) as JobView;
+  }
+
+  const spentToday = async (): Promise<number> =>
+    (await admin<{ dailySpendUsd: number }>('GET', `/quotas/${owner.id}`)).dailySpendUsd;
+
+  it('a queued job: removed without a provider call, its reservation given back; twice the same; others get 404', async () => {
+    const jobId = await submit('never to be generated');
+    expect(await spentToday()).toBeGreaterThan(0);
+
+    // Another user's key: the job does not exist for it, and stays queued.
+    const foreign = await cancel(jobId, other.key);
+    expect(foreign).toEqual({
+      status: 404,
+      body: { error: { message: 'No job with this id.', type: 'not_found_error', code: 'not_found', param: 'id' } },
+    });
+    expect((await read(jobId)).status).toBe('queued');
+
+    const first = await cancel(jobId);
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ jobId, status: 'cancelled' });
+    expect(first.body.finishedAt).toEqual(expect.any(String));
+    expect(await cancel(jobId)).toEqual(first);
+    expect(await read(jobId)).toEqual(first.body);
+    // The admin key reads (and may cancel) any job.
+    expect(await cancel(jobId, system.adminKey)).toEqual(first);
+    // Given back once: nothing else was reserved.
+    expect(await spentToday()).toBe(0);
+
+    // A worker now starts: it finds nothing to run, and the provider is never asked.
+    await system.addReplica('router-worker');
+    const later = await submit('after the cancel');
+    await waitFor(async () => (await read(later)).status === 'completed', { timeoutMs: 30_000 });
+    expect(system.sim.lastRequests().map((r) => JSON.stringify(r.body))).toEqual([
+      expect.stringContaining('after the cancel'),
+    ]);
+    expect(await read(jobId)).toEqual(first.body);
+
+    // A finished job cannot be cancelled: 409 in the standard envelope.
+    const finished = await cancel(later);
+    expect(finished.status).toBe(409);
+    expect(finished.body).toEqual({
+      error: {
+        message: 'The job is already completed; only a queued or running job can be cancelled.',
+        type: 'conflict_error',
+        code: 'conflict',
+        param: 'id',
+      },
+    });
+    expect((await read(later)).status).toBe('completed');
+  }, 90_000);
+
+  it('a running job: its worker cuts the provider call, it ends cancelled with what was generated billed', async () => {
+    if (system.workers().length === 0) {
+      await system.addReplica('router-worker');
+    }
+    // The provider takes 5 s to answer: the job is running while the cancel arrives.
+    system.sim.configure({ latencyMs: 5_000 });
+    system.sim.reset();
+    const before = await spentToday();
+    const jobId = await submit('a long answer');
+    expect(await spentToday()).toBeGreaterThan(before);
+    await waitFor(() => system.sim.stats().inFlight >= 1, { timeoutMs: 10_000, message: 'the job never ran' });
+    expect((await read(jobId)).status).toBe('running');
+    expect((await cancel(jobId, other.key)).status).toBe(404);
+
+    const answered = await cancel(jobId);
+    expect(answered.status).toBe(200);
+    const view = await waitFor(async () => {
+      const v = await read(jobId);
+      return v.status === 'running' ? null : v;
+    });
+    expect(view).toMatchObject({ jobId, status: 'cancelled', finishedAt: expect.any(String) });
+    await waitFor(() => system.sim.stats().cancelled >= 1, { message: 'the provider call was not cut' });
+    expect(system.sim.stats().byRoute['POST /v1/chat/completions']).toBe(1);
+    expect(await cancel(jobId)).toEqual({ status: 200, body: view });
+
+    // Billed as a sync request whose client left: a usage row of the cut call, with what the provider reported (a
+    // non-streamed call cut before its answer reported nothing: 0 tokens, as for a sync request).
+    const rows = await waitFor(
+      async () => {
+        const found = await system.query<{ status: string; error_class: string; error_code: string }>(
+          'SELECT status, error_class, error_code FROM usage_records WHERE user_id = $1 AND error_class = $2',
+          [owner.id, 'cancelled'],
+        );
+        return found.length > 0 ? found : null;
+      },
+      { message: 'no usage row for the cancelled job' },
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toEqual({ status: 'error', error_class: 'cancelled', error_code: 'client_closed_request' });
+    // Settled by the worker to what the cut call reported (nothing): the reservation is given back.
+    await waitFor(async () => Math.abs((await spentToday()) - before) < 1e-9, { message: 'the reservation stays' });
+  }, 60_000);
+});
