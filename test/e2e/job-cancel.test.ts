@@ -44,10 +44,11 @@ describe('cancelling an async job (e2e)', () => {
     return (await res.json()) as T;
   }
 
-  async function submit(prompt: string): Promise<string> {
+  async function submit(prompt: string, idempotencyKey?: string): Promise<string> {
+    const headers = system.headers(owner.key);
     const res = await fetch(`${system.gatewayUrl}/api/v1/ai/jobs`, {
       method: 'POST',
-      headers: system.headers(owner.key),
+      headers: idempotencyKey === undefined ? headers : { ...headers, 'idempotency-key': idempotencyKey },
       body: JSON.stringify({ model: 'sim-gpt', prompt }),
     });
     expect(res.status).toBe(202);
@@ -94,13 +95,24 @@ describe('cancelling an async job (e2e)', () => {
     // Given back once: nothing else was reserved.
     expect(await spentToday()).toBe(0);
 
-    // A worker now starts: it finds nothing to run, and the provider is never asked.
+    // A job under an Idempotency-Key, cancelled while queued: a replay runs it again under the same id, which is not
+    // cancelled (the cancel was the earlier run's).
+    const keyed = await submit('cancelled, then asked again', 'cancel-then-replay');
+    expect((await cancel(keyed)).body).toMatchObject({ status: 'cancelled' });
+    expect(await submit('cancelled, then asked again', 'cancel-then-replay')).toBe(keyed);
+    expect((await read(keyed)).status).toBe('queued');
+
+    // A worker now starts: it finds nothing to run of the cancelled job, and the provider is never asked for it.
     await system.addReplica('router-worker');
     const later = await submit('after the cancel');
     await waitFor(async () => (await read(later)).status === 'completed', { timeoutMs: 30_000 });
-    expect(system.sim.lastRequests().map((r) => JSON.stringify(r.body))).toEqual([
-      expect.stringContaining('after the cancel'),
-    ]);
+    await waitFor(async () => (await read(keyed)).status === 'completed', { timeoutMs: 30_000 });
+    expect(
+      system.sim
+        .lastRequests()
+        .map((r) => JSON.stringify(r.body))
+        .sort(),
+    ).toEqual([expect.stringContaining('after the cancel'), expect.stringContaining('cancelled, then asked again')]);
     expect(await read(jobId)).toEqual(first.body);
 
     // A finished job cannot be cancelled: 409 in the standard envelope.

@@ -227,16 +227,21 @@ export class GenerationQueue {
   /**
    * Records that the owner of an async job cancelled it, for `ttlS` (the job's retention): the job may be gone from
    * BullMQ (removed while queued) or end in the worker's abort, and reads as `cancelled` either way. The first
-   * record stays (a second cancel does not move its time).
+   * record of the run stays (a second cancel does not move its time); one of an earlier run under the same job id (an
+   * Idempotency-Key replay runs a cancelled job again) is replaced.
    */
   async recordCancel(jobId: string, record: CancelRecord, ttlS: number): Promise<CancelRecord> {
     const key = this.keys.jobCancelled(jobId);
-    const [set, existing] = await Promise.all([
-      this.redis.set(key, JSON.stringify(record), 'EX', Math.max(1, Math.ceil(ttlS)), 'NX'),
-      this.redis.get(key),
-    ]);
-    const stored = set === 'OK' || existing === null ? null : parseJson(existing);
-    return isCancelRecord(stored) ? stored : record;
+    const ttl = Math.max(1, Math.ceil(ttlS));
+    if ((await this.redis.set(key, JSON.stringify(record), 'EX', ttl, 'NX')) === 'OK') {
+      return record;
+    }
+    const stored = await this.cancelRecord(jobId);
+    if (stored !== null && stored.requestId === record.requestId) {
+      return stored;
+    }
+    await this.redis.set(key, JSON.stringify(record), 'EX', ttl);
+    return record;
   }
 
   /** The cancel record of a job, or null when its owner never cancelled it (or it is past its retention). */
@@ -305,9 +310,13 @@ export class GenerationQueue {
   }
 }
 
-/** An async job its owner cancelled: whose it is, when it was created and when it was cancelled (epoch ms). */
+/**
+ * An async job its owner cancelled: whose it is, the run it stands for (its admission's request id: a replay under an
+ * Idempotency-Key runs the job id again with a new one), when it was created and when it was cancelled (epoch ms).
+ */
 export interface CancelRecord {
   userId: string;
+  requestId: string;
   createdAt: number;
   cancelledAt: number;
 }
@@ -317,6 +326,7 @@ function isCancelRecord(value: unknown): value is CancelRecord {
     typeof value === 'object' &&
     value !== null &&
     typeof (value as CancelRecord).userId === 'string' &&
+    typeof (value as CancelRecord).requestId === 'string' &&
     typeof (value as CancelRecord).createdAt === 'number' &&
     typeof (value as CancelRecord).cancelledAt === 'number'
   );

@@ -65,7 +65,12 @@ export class JobsService {
       );
     }
     const request = job.data.request;
-    const record: CancelRecord = { userId: request.userId, createdAt: job.timestamp, cancelledAt: Date.now() };
+    const record: CancelRecord = {
+      userId: request.userId,
+      requestId: request.requestId,
+      createdAt: job.timestamp,
+      cancelledAt: Date.now(),
+    };
     try {
       const kept = await this.queue.recordCancel(jobId, record, this.env.ASYNC_JOB_RETENTION_S);
       if (await this.cancellation.stop(jobId)) {
@@ -88,7 +93,7 @@ export class JobsService {
         // Removed meanwhile (another cancel got it out of the queue first).
         return cancelledJobView(jobId, cancel);
       }
-      const view = jobStatusView(jobId, job, cancel);
+      const view = jobStatusView(jobId, job, cancel.requestId === job.data.request.requestId ? cancel : null);
       if ((view.status !== 'queued' && view.status !== 'running') || Date.now() >= until) {
         return view;
       }
@@ -127,7 +132,9 @@ export class JobsService {
     try {
       const [job, cancel] = await Promise.all([this.queue.get(jobId), this.queue.cancelRecord(jobId)]);
       if (job !== undefined) {
-        return { job, cancel };
+        // A record of an earlier run under this id (an Idempotency-Key replay ran the cancelled job again) is not this
+        // run's.
+        return { job, cancel: cancel?.requestId === job.data.request.requestId ? cancel : null };
       }
       const kept = await this.queue.kept(jobId);
       return kept !== null ? { kept } : cancel !== null ? { cancel } : undefined;
