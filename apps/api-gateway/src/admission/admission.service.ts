@@ -239,14 +239,19 @@ export class AdmissionService {
   /**
    * Gives back the reservation of a job removed from the queue before any worker took it (its owner cancelled it),
    * marked as the worker marks its settlement (per admission, its request id, until a minute past its deadline): it
-   * is settled once, whoever gets there. Throws when Redis fails, for the caller to answer a retry.
+   * is settled once, whoever gets there. Redis failing leaves it charged, as `refund` does.
    */
   async refundOnce(request: GenerationRequest): Promise<void> {
     if (request.reservation === undefined) {
       return;
     }
     const ttlMs = Math.max(0, request.deadlineAt - Date.now()) + 60_000;
-    await this.store.settle(request.reservation, 0, 0, { jobId: request.requestId, ttlMs }, request.receivedAt);
+    try {
+      await this.store.settle(request.reservation, 0, 0, { jobId: request.requestId, ttlMs }, request.receivedAt);
+    } catch (err) {
+      this.errors.report('admission', err);
+      this.logger.debug(`reservation of cancelled job not refunded: ${String(err)}`);
+    }
   }
 
   /** Gives a reservation back when its job will never run (not queued, or removed before a worker took it). */

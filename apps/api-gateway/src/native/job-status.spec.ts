@@ -1,0 +1,40 @@
+import { ErrorCode, type GenerateOutcome } from '@aigw/core';
+import type { CancelRecord, GenerateJob } from '../generation/generation-queue';
+import { cancelledJobView, jobStatusView } from './job-status';
+
+/** Only the fields the view reads; a real job carries many more. */
+function job(fields: Partial<Pick<GenerateJob, 'processedOn' | 'finishedOn' | 'returnvalue'>>): GenerateJob {
+  return { timestamp: 1_000, data: { request: { requestId: 'req_1' } }, ...fields } as unknown as GenerateJob;
+}
+
+const cancel: CancelRecord = { userId: 'u', requestId: 'req_1', createdAt: 1_000, cancelledAt: 2_000 };
+const aborted: GenerateOutcome = {
+  ok: false,
+  error: { message: 'cancelled', type: 'timeout_error', code: ErrorCode.Timeout, param: null },
+};
+
+describe('job status of a cancelled job', () => {
+  it('reads a job removed while queued from its record', () => {
+    expect(cancelledJobView('j', cancel)).toEqual({
+      jobId: 'j',
+      status: 'cancelled',
+      createdAt: new Date(1_000).toISOString(),
+      finishedAt: new Date(2_000).toISOString(),
+    });
+  });
+
+  it('is cancelled once its worker aborted it, still running before', () => {
+    expect(jobStatusView('j', job({ processedOn: 1_500 }), cancel).status).toBe('running');
+    const ended = jobStatusView('j', job({ processedOn: 1_500, finishedOn: 3_000, returnvalue: aborted }), cancel);
+    expect(ended).toEqual({
+      jobId: 'j',
+      status: 'cancelled',
+      createdAt: new Date(1_000).toISOString(),
+      finishedAt: new Date(3_000).toISOString(),
+    });
+    // Without a cancel of its owner, the same outcome is a failure.
+    expect(jobStatusView('j', job({ processedOn: 1_500, finishedOn: 3_000, returnvalue: aborted })).status).toBe(
+      'failed',
+    );
+  });
+});
