@@ -37,8 +37,15 @@ const applied = kustomization.resources.flatMap(docs);
 interface ScaledObjectSpec {
   minReplicaCount: number;
   maxReplicaCount: number;
+  fallback?: { failureThreshold: number; replicas: number; behavior?: string };
   advanced?: { scalingModifiers?: { formula: string; target: string; metricType?: string } };
-  triggers: { type: string; name?: string; authenticationRef?: { name: string }; metadata: Record<string, string> }[];
+  triggers: {
+    type: string;
+    name?: string;
+    metricType?: string;
+    authenticationRef?: { name: string };
+    metadata: Record<string, string>;
+  }[];
 }
 
 /**
@@ -246,6 +253,81 @@ describe('k8s manifests', () => {
     // A fleet whose workers are all full grows, and an idle one shrinks to minReplicaCount.
     expect(replicas({ active: 10 * concurrency })).toBeGreaterThan(10);
     expect(replicas({})).toBe(scaled.minReplicaCount);
+  });
+
+  it('run a known number of workers when KEDA cannot read the queue, within the bounds, not the last count frozen', () => {
+    const scaled = applied.find((d) => d.kind === 'ScaledObject')?.spec as unknown as ScaledObjectSpec;
+    const fallback = scaled.fallback;
+    expect(fallback).toBeDefined();
+    const { failureThreshold, replicas, behavior } = fallback ?? { failureThreshold: 0, replicas: 0 };
+    // KEDA requires both; a few failed reads in a row, so a Redis failover or one timeout changes nothing.
+    expect(Number.isInteger(failureThreshold)).toBe(true);
+    expect(failureThreshold).toBeGreaterThanOrEqual(2);
+    expect(failureThreshold).toBeLessThanOrEqual(10);
+    expect(Number.isInteger(replicas)).toBe(true);
+    // Above the idle floor (a blind autoscaler must not shrink a busy fleet to it), and within maxReplicaCount even
+    // as KEDA 2.13-2.16 apply it with scalingModifiers once per failing trigger (kedacore/keda#5371): one Redis
+    // behind every trigger, they fail together.
+    expect(replicas).toBeGreaterThan(scaled.minReplicaCount);
+    expect(replicas).toBeLessThanOrEqual(scaled.maxReplicaCount);
+    expect(replicas * scaled.triggers.length).toBeLessThanOrEqual(scaled.maxReplicaCount);
+    // `behavior` is KEDA 2.17's; the CRDs of 2.13 to 2.16 (scalingModifiers' versions) do not know it.
+    expect(behavior).toBeUndefined();
+    // KEDA takes fallback only on AverageValue metrics, and checks each trigger's own field (not its default).
+    expect(scaled.advanced?.scalingModifiers?.metricType).toBe('AverageValue');
+    for (const trigger of scaled.triggers) {
+      expect(trigger.metricType).toBe('AverageValue');
+      expect(['cpu', 'memory']).not.toContain(trigger.type);
+    }
+  });
+
+  it('give KEDA objects only fields its ScaledObject and TriggerAuthentication (2.13-2.16) define', () => {
+    const known: Record<string, string[]> = {
+      ScaledObject: [
+        'scaleTargetRef',
+        'pollingInterval',
+        'cooldownPeriod',
+        'initialCooldownPeriod',
+        'idleReplicaCount',
+        'minReplicaCount',
+        'maxReplicaCount',
+        'fallback',
+        'advanced',
+        'triggers',
+      ],
+      TriggerAuthentication: [
+        'podIdentity',
+        'secretTargetRef',
+        'env',
+        'hashiCorpVault',
+        'azureKeyVault',
+        'gcpSecretManager',
+        'awsSecretManager',
+      ],
+    };
+    const keda = applied.filter((d) => d.kind in known);
+    expect(keda.map((d) => d.kind).sort()).toEqual(['ScaledObject', 'TriggerAuthentication']);
+    for (const d of keda) {
+      expect(Object.keys(d.spec ?? {}).filter((key) => !known[d.kind].includes(key))).toEqual([]);
+    }
+    const scaled = applied.find((d) => d.kind === 'ScaledObject')?.spec as unknown as ScaledObjectSpec & {
+      scaleTargetRef: { name: string };
+      advanced: Record<string, unknown>;
+    };
+    expect(Object.keys(scaled.fallback ?? {}).sort()).toEqual(['failureThreshold', 'replicas']);
+    expect(
+      Object.keys(scaled.advanced).filter(
+        (key) => !['restoreToOriginalReplicaCount', 'horizontalPodAutoscalerConfig', 'scalingModifiers'].includes(key),
+      ),
+    ).toEqual([]);
+    for (const trigger of scaled.triggers) {
+      const extra = Object.keys(trigger).filter(
+        (key) => !['type', 'name', 'metadata', 'authenticationRef', 'metricType', 'useCachedMetrics'].includes(key),
+      );
+      expect(extra).toEqual([]);
+    }
+    expect(scaled.minReplicaCount).toBeLessThanOrEqual(scaled.maxReplicaCount);
+    expect(deployment(scaled.scaleTargetRef.name)).toBeDefined();
   });
 });
 
