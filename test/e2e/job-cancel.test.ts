@@ -172,3 +172,101 @@ describe('cancelling an async job (e2e)', () => {
     await waitFor(async () => Math.abs((await spentToday()) - before) < 1e-9, { message: 'the reservation stays' });
   }, 60_000);
 });
+
+/**
+ * The cancel message is broadcast to every worker; one not running the job remembers it for a while, in case the job
+ * starts there later. An Idempotency-Key replay runs the cancelled job id again: that run is not the cancelled one
+ * and must not be aborted by the memory of the earlier run's cancel (nor refused by its cancel mark).
+ */
+describe('cancelling an async job, then replaying it under its Idempotency-Key (e2e)', () => {
+  // One job at a time: the keyed job stays queued behind the first while the worker is up and hears the cancel.
+  const system = new TestSystem({
+    topology: 'split',
+    workers: 1,
+    env: { RETRY_MAX: '0' },
+    appEnv: { 'router-worker': { WORKER_CONCURRENCY: '1' } },
+  });
+  let key = '';
+
+  beforeAll(async () => {
+    await system.start();
+    const res = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/users`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ name: 'replayer' }),
+    });
+    const user = (await res.json()) as { id: string };
+    const made = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/keys`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ userId: user.id }),
+    });
+    key = ((await made.json()) as { key: string }).key;
+  }, 90_000);
+
+  afterAll(async () => {
+    await system.stop();
+  }, 30_000);
+
+  async function submit(prompt: string, idempotencyKey?: string): Promise<{ status: number; jobId: string }> {
+    const headers = system.headers(key);
+    const res = await fetch(`${system.gatewayUrl}/api/v1/ai/jobs`, {
+      method: 'POST',
+      headers: idempotencyKey === undefined ? headers : { ...headers, 'idempotency-key': idempotencyKey },
+      body: JSON.stringify({ model: 'sim-gpt', prompt }),
+    });
+    return { status: res.status, jobId: ((await res.json()) as { jobId: string }).jobId };
+  }
+
+  async function read(jobId: string): Promise<JobView> {
+    const res = await fetch(`${system.gatewayUrl}/api/v1/ai/jobs/${jobId}`, { headers: system.headers(key) });
+    expect(res.status).toBe(200);
+    return (await res.json()) as JobView;
+  }
+
+  it('the replay runs to completion on the worker that heard the cancel', async () => {
+    // Longer than a replay waits for a cancelled run to stop: the keyed job stays queued throughout.
+    system.sim.configure({ latencyMs: 6_000 });
+    const first = await submit('keeps the only worker slot busy');
+    expect(first.status).toBe(202);
+    await waitFor(() => system.sim.stats().inFlight >= 1, { timeoutMs: 10_000, message: 'the first job never ran' });
+
+    const keyed = await submit('cancelled while queued, then asked again', 'replay-after-cancel');
+    expect(keyed.status).toBe(202);
+    expect((await read(keyed.jobId)).status).toBe('queued');
+    const cancelled = await fetch(`${system.gatewayUrl}/api/v1/ai/jobs/${keyed.jobId}/cancel`, {
+      method: 'POST',
+      headers: system.headers(key),
+    });
+    expect(cancelled.status).toBe(200);
+    expect(((await cancelled.json()) as JobView).status).toBe('cancelled');
+
+    // Replayed at once (well within the worker's memory of the cancel): a new run under the same job id.
+    system.sim.configure({ latencyMs: 0 });
+    expect(await submit('cancelled while queued, then asked again', 'replay-after-cancel')).toEqual({
+      status: 202,
+      jobId: keyed.jobId,
+    });
+    // Another replay while that run waits watches it (the earlier run's cancel mark does not make it wait for that run
+    // to stop, then answer 503).
+    expect(await submit('cancelled while queued, then asked again', 'replay-after-cancel')).toEqual({
+      status: 202,
+      jobId: keyed.jobId,
+    });
+    const view = await waitFor(
+      async () => {
+        const v = await read(keyed.jobId);
+        return v.status === 'queued' || v.status === 'running' ? null : v;
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(view.status).toBe('completed');
+    expect((await read(first.jobId)).status).toBe('completed');
+    expect(
+      system.sim
+        .lastRequests()
+        .map((r) => JSON.stringify(r.body))
+        .filter((b) => b.includes('cancelled while queued')),
+    ).toHaveLength(1);
+  }, 60_000);
+});

@@ -268,6 +268,11 @@ export interface CancelGenerationMessage {
   ns: string;
   jobId: string;
   reason: 'client_disconnected' | 'deadline';
+  /**
+   * The run to stop: its admission's request id (an Idempotency-Key replay runs a cancelled job's id again, with a new
+   * one). Absent (a gateway of an earlier version), any run of the job id is stopped.
+   */
+  requestId?: string;
 }
 
 export interface ProviderChangedMessage {

@@ -24,7 +24,7 @@ export class CancellationService {
    * Resolves true when the job was removed before any worker took it (it will never run). A job whose client left
    * while an Idempotency-Key retry of the same request watches it is not stopped: its answer is still wanted.
    */
-  async cancel(jobId: string, reason: AbandonReason): Promise<boolean> {
+  async cancel(jobId: string, reason: AbandonReason, requestId?: string): Promise<boolean> {
     if (reason === 'client_disconnected') {
       const stop = await this.queue.markCancelled(jobId).catch((err: unknown) => {
         this.errors.report('cancel_mark', err);
@@ -35,7 +35,7 @@ export class CancellationService {
       }
     }
     this.metrics.cancelled(reason);
-    const message: CancelGenerationMessage = { ns: this.env.REDIS_PREFIX, jobId, reason };
+    const message: CancelGenerationMessage = { ns: this.env.REDIS_PREFIX, jobId, reason, requestId };
     this.control.emit(ControlPattern.CancelGeneration, message, 'cancel');
     return this.queue.removeIfWaiting(jobId);
   }
@@ -45,10 +45,15 @@ export class CancellationService {
    * will never run), else the worker running it aborts it as it aborts a job whose client left (what was generated
    * is billed). The cancel goes out first: a worker taking the job between the two remembers it and aborts at start.
    */
-  async stop(jobId: string): Promise<boolean> {
+  async stop(jobId: string, requestId: string): Promise<boolean> {
     // Best effort: an Idempotency-Key replay meanwhile waits for the job to stop rather than watching it.
     await this.queue.markCancelled(jobId).catch((err: unknown) => this.errors.report('cancel_mark', err));
-    const message: CancelGenerationMessage = { ns: this.env.REDIS_PREFIX, jobId, reason: 'client_disconnected' };
+    const message: CancelGenerationMessage = {
+      ns: this.env.REDIS_PREFIX,
+      jobId,
+      reason: 'client_disconnected',
+      requestId,
+    };
     this.control.emit(ControlPattern.CancelGeneration, message, 'cancel');
     return this.queue.removeIfWaiting(jobId);
   }

@@ -112,7 +112,7 @@ export class Coalescing {
       return;
     }
     const job = await this.queue.get(party.jobId).catch(() => undefined);
-    if (await this.cancellation.cancel(party.jobId, reason)) {
+    if (await this.cancellation.cancel(party.jobId, reason, job?.data.request.requestId)) {
       void this.admission.refund(job?.data.request.reservation);
     }
   }

@@ -261,6 +261,14 @@ export class GenerationQueue {
   }
 
   /**
+   * Drops the cancel mark (and watch) of an earlier run of the job id, as an Idempotency-Key replay starts a new run of
+   * it: that run was not cancelled. One DEL, only for a replay that runs the request again.
+   */
+  async clearCancelled(jobId: string): Promise<void> {
+    await this.redis.del(this.keys.cancelled(jobId), this.keys.watched(jobId));
+  }
+
+  /**
    * An Idempotency-Key retry about to watch a running job registers itself for `ttlMs`, unless the job's client left
    * and it is being stopped (false: then the retry waits for it to stop and runs the request again). With
    * `markCancelled` this is a handshake: each side sets its own key unless the other's is there, in one script, so

@@ -414,6 +414,11 @@ export class GenerationService {
           // Never carried out: dropped, so its id can be enqueued again.
           await this.queue.forget(claim.jobId);
         }
+        // The earlier run is over: its cancel mark must not make retries of this one wait for it to stop.
+        await this.queue.clearCancelled(claim.jobId).catch((err: unknown) => {
+          this.idempotency.unlock(run);
+          return unavailable(err);
+        });
         return { claim: run, stored: null, keyed: true };
       }
       if (took === 'gone') {
@@ -504,7 +509,7 @@ export class GenerationService {
       // A replay does not own the job: the request that enqueued it may still be waiting for it.
       onAbandon: claim.fresh
         ? (reason) =>
-            void this.cancellation.cancel(jobId, reason).then((removed) => {
+            void this.cancellation.cancel(jobId, reason, request.requestId).then((removed) => {
               // Removed before a worker took it: no worker will settle its reservation.
               if (removed) {
                 void this.admission.refund(request.reservation);

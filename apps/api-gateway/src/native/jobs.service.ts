@@ -73,7 +73,7 @@ export class JobsService {
     };
     try {
       const kept = await this.queue.recordCancel(jobId, record, this.env.ASYNC_JOB_RETENTION_S);
-      if (await this.cancellation.stop(jobId)) {
+      if (await this.cancellation.stop(jobId, request.requestId)) {
         // Removed before any worker took it: nobody else settles its reservation.
         await this.admission.refundOnce(request);
         return cancelledJobView(jobId, kept);

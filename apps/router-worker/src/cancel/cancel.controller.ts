@@ -21,7 +21,8 @@ export class CancelController {
       return;
     }
     const cause = message.reason === 'deadline' ? 'deadline' : 'client_disconnected';
-    if (this.registry.cancel(message.jobId, cause)) {
+    const requestId = typeof message.requestId === 'string' ? message.requestId : undefined;
+    if (this.registry.cancel(message.jobId, cause, requestId)) {
       this.logger.debug(`job ${message.jobId} cancelled (${cause})`);
     }
   }

@@ -54,6 +54,24 @@ describe('CancellationRegistry', () => {
     expect(r.begin('late', 2_000_000).signal.aborted).toBe(false);
   });
 
+  it('a cancel naming its run aborts only that run of the job id (an Idempotency-Key replay runs the id again)', () => {
+    const r = new CancellationRegistry();
+    // Heard while the job waited elsewhere (it was removed from the queue): the replay's run starts here.
+    expect(r.cancel('idem_x', 'client_disconnected', 'req_1')).toBe(false);
+    expect(r.begin('idem_x', 2_000_000, 'req_2').signal.aborted).toBe(false);
+    // The cancelled run itself, had it started here, is aborted at start.
+    r.cancel('idem_y', 'client_disconnected', 'req_1');
+    expect(abortCauseOf(r.begin('idem_y', 2_000_000, 'req_1').signal)).toBe('client_disconnected');
+    // Running: a cancel of another run leaves it, one of this run (or from a gateway naming no run) aborts it.
+    const run = r.begin('idem_z', 2_000_000, 'req_2');
+    expect(r.cancel('idem_z', 'client_disconnected', 'req_1')).toBe(false);
+    expect(run.signal.aborted).toBe(false);
+    expect(r.cancel('idem_z', 'client_disconnected', 'req_2')).toBe(true);
+    expect(abortCauseOf(run.signal)).toBe('client_disconnected');
+    r.cancel('idem_w', 'client_disconnected');
+    expect(abortCauseOf(r.begin('idem_w', 2_000_000, 'req_9').signal)).toBe('client_disconnected');
+  });
+
   it('aborts everything on shutdown', () => {
     const r = new CancellationRegistry();
     const runs = [r.begin('a', 2_000_000), r.begin('b', 2_000_000)];

@@ -22,17 +22,25 @@ export interface RunningGeneration {
  */
 @Injectable()
 export class CancellationRegistry {
-  private readonly running = new Map<string, AbortController>();
-  /** jobId -> expiry of a cancel that arrived before its job started here. */
-  private readonly early = new Map<string, number>();
+  private readonly running = new Map<string, { controller: AbortController; requestId: string | undefined }>();
+  /**
+   * jobId -> expiry of a cancel that arrived before its job started here, and the run it was for (its request id;
+   * undefined: any run, as a gateway of an earlier version sends it).
+   */
+  private readonly early = new Map<string, { until: number; requestId: string | undefined }>();
 
-  /** Registers a job; its signal aborts at `deadlineAt`, on `cancel(jobId)` or on `abortAll`. */
-  begin(jobId: string, deadlineAt: number): RunningGeneration {
+  /**
+   * Registers a job's run (`requestId`: its admission's request id); its signal aborts at `deadlineAt`, on a
+   * `cancel` of this job id and run, or on `abortAll`. A cancel remembered for another run of the job id (an
+   * Idempotency-Key replay runs a cancelled job's id again) does not abort it.
+   */
+  begin(jobId: string, deadlineAt: number, requestId?: string): RunningGeneration {
     const controller = new AbortController();
-    const earlyUntil = this.early.get(jobId);
-    if (earlyUntil !== undefined) {
+    const early = this.early.get(jobId);
+    if (early !== undefined) {
+      // This id's run starts now: an earlier run of it can no longer start, so the memory is spent either way.
       this.early.delete(jobId);
-      if (earlyUntil > Date.now()) {
+      if (early.until > Date.now() && sameRun(early.requestId, requestId)) {
         controller.abort(new GenerationAbort('client_disconnected'));
       }
     }
@@ -48,34 +56,38 @@ export class CancellationRegistry {
     if (!controller.signal.aborted) {
       arm();
     }
-    this.running.set(jobId, controller);
+    const entry = { controller, requestId };
+    this.running.set(jobId, entry);
     return {
       signal: controller.signal,
       end: () => {
         clearTimeout(timer);
-        if (this.running.get(jobId) === controller) {
+        if (this.running.get(jobId) === entry) {
           this.running.delete(jobId);
         }
       },
     };
   }
 
-  /** Aborts the job if it runs here, else remembers the cancel for a while. Returns whether it ran here. */
-  cancel(jobId: string, cause: Exclude<AbortCause, 'shutdown'>): boolean {
-    const controller = this.running.get(jobId);
-    if (controller) {
-      controller.abort(new GenerationAbort(cause));
+  /**
+   * Aborts the job's run if it runs here (`requestId` undefined: whichever run), else remembers the cancel for a
+   * while. Returns whether it ran here.
+   */
+  cancel(jobId: string, cause: Exclude<AbortCause, 'shutdown'>, requestId?: string): boolean {
+    const running = this.running.get(jobId);
+    if (running && sameRun(requestId, running.requestId)) {
+      running.controller.abort(new GenerationAbort(cause));
       return true;
     }
-    if (cause === 'client_disconnected') {
-      this.rememberEarly(jobId);
+    if (cause === 'client_disconnected' && !running) {
+      this.rememberEarly(jobId, requestId);
     }
     return false;
   }
 
   /** Aborts every running generation (shutdown grace exceeded). Returns how many there were. */
   abortAll(cause: AbortCause): number {
-    for (const controller of this.running.values()) {
+    for (const { controller } of this.running.values()) {
       controller.abort(new GenerationAbort(cause));
     }
     return this.running.size;
@@ -85,15 +97,20 @@ export class CancellationRegistry {
     return this.running.size;
   }
 
-  private rememberEarly(jobId: string): void {
+  private rememberEarly(jobId: string, requestId: string | undefined): void {
     const now = Date.now();
     // Map keeps insertion order: the oldest entries come first, so expired ones are trimmed from the front.
-    for (const [id, until] of this.early) {
+    for (const [id, { until }] of this.early) {
       if (until > now && this.early.size < EARLY_CANCEL_MAX) {
         break;
       }
       this.early.delete(id);
     }
-    this.early.set(jobId, now + EARLY_CANCEL_TTL_MS);
+    this.early.set(jobId, { until: now + EARLY_CANCEL_TTL_MS, requestId });
   }
+}
+
+/** Whether a cancel for run `cancelled` (undefined: any run) is for run `run` of the same job id. */
+function sameRun(cancelled: string | undefined, run: string | undefined): boolean {
+  return cancelled === undefined || run === undefined || cancelled === run;
 }

@@ -112,7 +112,7 @@ export class GenerateHandler {
       }
     }
     const mark = this.errors.mark;
-    const running = this.cancellations.begin(jobId, request.deadlineAt);
+    const running = this.cancellations.begin(jobId, request.deadlineAt, request.requestId);
     let finished: Finished;
     try {
       const refused = await this.keyRecheck.refusal(request, replyTo !== null, coalescingKey !== undefined, Date.now());
