@@ -239,18 +239,23 @@ export class AdmissionService {
   /**
    * Gives back the reservation of a job removed from the queue before any worker took it (its owner cancelled it),
    * marked as the worker marks its settlement (per admission, its request id, until a minute past its deadline): it
-   * is settled once, whoever gets there. Redis failing leaves it charged, as `refund` does.
+   * is settled once, whoever gets there. Redis failing leaves it charged, as `refund` does: false (the caller may
+   * try again; the marker makes that safe until it expires, a minute past the deadline).
    */
-  async refundOnce(request: GenerationRequest): Promise<void> {
+  async refundOnce(
+    request: Pick<GenerationRequest, 'reservation' | 'requestId' | 'deadlineAt' | 'receivedAt'>,
+  ): Promise<boolean> {
     if (request.reservation === undefined) {
-      return;
+      return true;
     }
     const ttlMs = Math.max(0, request.deadlineAt - Date.now()) + 60_000;
     try {
       await this.store.settle(request.reservation, 0, 0, { jobId: request.requestId, ttlMs }, request.receivedAt);
+      return true;
     } catch (err) {
       this.errors.report('admission', err);
       this.logger.debug(`reservation of cancelled job not refunded: ${String(err)}`);
+      return false;
     }
   }
 

@@ -244,6 +244,13 @@ export class GenerationQueue {
     return record;
   }
 
+  /** Drops the owed refund from a job's cancel record once it was given back (its expiry kept). */
+  async refunded(jobId: string, record: CancelRecord): Promise<CancelRecord> {
+    const { refund: _given, ...rest } = record;
+    await this.redis.set(this.keys.jobCancelled(jobId), JSON.stringify(rest), 'KEEPTTL', 'XX');
+    return rest;
+  }
+
   /** The cancel record of a job, or null when its owner never cancelled it (or it is past its retention). */
   async cancelRecord(jobId: string): Promise<CancelRecord | null> {
     const raw = await this.redis.get(this.keys.jobCancelled(jobId));
@@ -327,6 +334,11 @@ export interface CancelRecord {
   requestId: string;
   createdAt: number;
   cancelledAt: number;
+  /**
+   * The run's admission, while its refund is owed: stored before the job is removed from the queue (the job was its
+   * only other copy), dropped once refunded. A repeated cancel or a read finding only the record refunds it again.
+   */
+  refund?: Pick<GenerationRequest, 'reservation' | 'requestId' | 'deadlineAt' | 'receivedAt'>;
 }
 
 function isCancelRecord(value: unknown): value is CancelRecord {

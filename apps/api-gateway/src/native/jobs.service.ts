@@ -31,7 +31,11 @@ export class JobsService {
    * retention (ASYNC_JOB_RETENTION_S) is unknown too, and removed as BullMQ's next sweep would have removed it.
    */
   async status(jobId: string, auth: AuthContext): Promise<JobStatusView> {
-    return viewOf(jobId, await this.find(jobId, auth));
+    const found = await this.find(jobId, auth);
+    if (!('job' in found) && 'cancel' in found) {
+      await this.refundOwed(jobId, found.cancel);
+    }
+    return viewOf(jobId, found);
   }
 
   /**
@@ -44,6 +48,10 @@ export class JobsService {
     const found = await this.find(jobId, auth);
     const view = viewOf(jobId, found);
     if (view.status === 'cancelled') {
+      if (!('job' in found) && 'cancel' in found) {
+        // Removed by an earlier cancel whose refund failed: given back now (settled once per run, whoever asks).
+        await this.refundOwed(jobId, found.cancel);
+      }
       return view;
     }
     if (!('job' in found) || (view.status !== 'queued' && view.status !== 'running')) {
@@ -65,23 +73,38 @@ export class JobsService {
       );
     }
     const request = job.data.request;
+    const { reservation, requestId, deadlineAt, receivedAt } = request;
     const record: CancelRecord = {
       userId: request.userId,
-      requestId: request.requestId,
+      requestId,
       createdAt: job.timestamp,
       cancelledAt: Date.now(),
+      // Stored before the removal below deletes the job, its only other copy: a refund that fails is retried.
+      ...(reservation === undefined ? {} : { refund: { reservation, requestId, deadlineAt, receivedAt } }),
     };
     try {
       const kept = await this.queue.recordCancel(jobId, record, this.env.ASYNC_JOB_RETENTION_S);
       if (await this.cancellation.stop(jobId, request.requestId)) {
         // Removed before any worker took it: nobody else settles its reservation.
-        await this.admission.refundOnce(request);
-        return cancelledJobView(jobId, kept);
+        return cancelledJobView(jobId, await this.refundOwed(jobId, kept));
       }
       return await this.stopped(jobId, kept);
     } catch (err) {
       throw unavailable('Jobs cannot be cancelled right now; retry shortly.', err);
     }
+  }
+
+  /**
+   * Gives back the reservation a cancel record still owes (its job was removed from the queue before any worker took
+   * it, and the refund failed or is not done yet); drops it from the record once given back. Not past the run's
+   * deadline: the settlement marker that makes a second refund a no-op lives a minute past it. Best effort.
+   */
+  private async refundOwed(jobId: string, cancel: CancelRecord): Promise<CancelRecord> {
+    const owed = cancel.refund;
+    if (owed === undefined || Date.now() >= owed.deadlineAt || !(await this.admission.refundOnce(owed))) {
+      return cancel;
+    }
+    return this.queue.refunded(jobId, cancel).catch(() => cancel);
   }
 
   /** The job once its worker stopped it, or as it stands after STOP_WAIT_MS (still `running`: read it again later). */

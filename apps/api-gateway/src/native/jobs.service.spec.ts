@@ -1,0 +1,88 @@
+import type { Reservation } from '@aigw/core';
+import type { AdmissionService } from '../admission/admission.service';
+import type { GatewayEnv } from '../config/gateway-env';
+import type { CancellationService } from '../generation/cancellation.service';
+import type { CancelRecord, GenerateJob, GenerationQueue } from '../generation/generation-queue';
+import type { AuthContext } from '../http/request-context';
+import { JobsService } from './jobs.service';
+
+/**
+ * A queued job removed by its owner's cancel: the job was the only copy of its reservation. A refund that fails there
+ * is owed by the cancel record, and given back by the next cancel (or read) of the job.
+ */
+describe('JobsService: refund of a cancelled job removed from the queue', () => {
+  const reservation = { userId: 'u', amountUsd: 0.5 } as unknown as Reservation;
+  const request = {
+    userId: 'u',
+    requestId: 'req_1',
+    reservation,
+    deadlineAt: Date.now() + 3_600_000,
+    receivedAt: Date.now(),
+  };
+  const auth = { userId: 'u', role: 'user' } as AuthContext;
+
+  function setUp(): { jobs: JobsService; refundOnce: jest.Mock; stored: () => CancelRecord | null } {
+    let job: GenerateJob | undefined = {
+      timestamp: 1_000,
+      data: { request, replyTo: null },
+      opts: {},
+    } as unknown as GenerateJob;
+    let record: CancelRecord | null = null;
+    const queue = {
+      get: jest.fn(() => Promise.resolve(job)),
+      kept: jest.fn(() => Promise.resolve(null)),
+      cancelRecord: jest.fn(() => Promise.resolve(record)),
+      recordCancel: jest.fn((_id: string, r: CancelRecord) => Promise.resolve((record ??= r))),
+      refunded: jest.fn((_id: string, r: CancelRecord) => {
+        const { refund: _given, ...rest } = r;
+        record = rest;
+        return Promise.resolve(rest);
+      }),
+    };
+    const cancellation = {
+      stop: jest.fn(() => {
+        job = undefined;
+        return Promise.resolve(true);
+      }),
+    };
+    // The first refund fails (Redis unavailable: refundOnce reports it and resolves false), the next succeeds.
+    const refundOnce = jest.fn().mockResolvedValueOnce(false).mockResolvedValue(true);
+    const jobs = new JobsService(
+      { ASYNC_JOB_RETENTION_S: 3600 } as GatewayEnv,
+      queue as unknown as GenerationQueue,
+      cancellation as unknown as CancellationService,
+      { refundOnce } as unknown as AdmissionService,
+    );
+    return { jobs, refundOnce, stored: () => record };
+  }
+
+  it('a second cancel gives back the reservation the first failed to, once', async () => {
+    const { jobs, refundOnce, stored } = setUp();
+    expect((await jobs.cancel('j', auth)).status).toBe('cancelled');
+    expect(refundOnce).toHaveBeenCalledTimes(1);
+    expect(stored()?.refund).toEqual({
+      reservation,
+      requestId: 'req_1',
+      deadlineAt: request.deadlineAt,
+      receivedAt: request.receivedAt,
+    });
+
+    expect((await jobs.cancel('j', auth)).status).toBe('cancelled');
+    expect(refundOnce).toHaveBeenCalledTimes(2);
+    expect(refundOnce).toHaveBeenLastCalledWith(expect.objectContaining({ reservation, requestId: 'req_1' }));
+    expect(stored()?.refund).toBeUndefined();
+
+    // Given back: nothing owed any more.
+    expect((await jobs.cancel('j', auth)).status).toBe('cancelled');
+    expect((await jobs.status('j', auth)).status).toBe('cancelled');
+    expect(refundOnce).toHaveBeenCalledTimes(2);
+  });
+
+  it('a read of the job gives it back too', async () => {
+    const { jobs, refundOnce, stored } = setUp();
+    await jobs.cancel('j', auth);
+    expect((await jobs.status('j', auth)).status).toBe('cancelled');
+    expect(refundOnce).toHaveBeenCalledTimes(2);
+    expect(stored()?.refund).toBeUndefined();
+  });
+});
