@@ -209,12 +209,16 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     description:
       'By the key of the user who submitted it (an admin key: any job); 404 as `GET` answers it. A queued job is ' +
       'removed from the queue, never calls a provider, and what admission reserved for it is given back; a running ' +
-      "one is aborted by its worker, and what was generated is billed. Answers the job's state: `cancelled` (a " +
-      'running job that the worker did not stop within 3 s still reads `running` and is stopped shortly; one whose ' +
-      'answer came first stays `completed`). Cancelling again answers the same state; a job already `completed` or ' +
+      "one is asked to stop: its worker aborts it, and what was generated is billed. Answers the job's state: " +
+      '`cancelled`, or `running` when its worker did not stop it within 3 s: the stop was requested, not confirmed ' +
+      '(read the job again, or cancel again to repeat the request; an answer that comes first stays `completed`). ' +
+      'Cancelling a cancelled job answers the same state; a job already `completed` or ' +
       "`failed` (or one a waiting request of the caller's owns: close that request) is a 409 `conflict`.",
     responses: {
-      '200': jsonAnswer('The job after the cancel: `cancelled`, or `running` while its worker stops it.', 'JobStatus'),
+      '200': jsonAnswer(
+        'The job after the cancel: `cancelled`, or `running`: its stop was requested, not yet confirmed.',
+        'JobStatus',
+      ),
     },
   },
   'GET /api/v1/ai/models': {

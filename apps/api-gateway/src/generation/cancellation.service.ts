@@ -48,6 +48,16 @@ export class CancellationService {
   async stop(jobId: string, requestId: string): Promise<boolean> {
     // Best effort: an Idempotency-Key replay meanwhile waits for the job to stop rather than watching it.
     await this.queue.markCancelled(jobId).catch((err: unknown) => this.errors.report('cancel_mark', err));
+    this.resend(jobId, requestId);
+    return this.queue.removeIfWaiting(jobId);
+  }
+
+  /**
+   * Sends the cancel message of `stop` (again): pub/sub delivers it at most once, so a caller waiting for the job to
+   * stop repeats it rather than rely on one message. Nothing on the worker's per-job path: a worker not running the
+   * run only refreshes its memory of the cancel.
+   */
+  resend(jobId: string, requestId: string): void {
     const message: CancelGenerationMessage = {
       ns: this.env.REDIS_PREFIX,
       jobId,
@@ -55,6 +65,5 @@ export class CancellationService {
       requestId,
     };
     this.control.emit(ControlPattern.CancelGeneration, message, 'cancel');
-    return this.queue.removeIfWaiting(jobId);
   }
 }

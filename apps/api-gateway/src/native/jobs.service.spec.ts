@@ -85,4 +85,31 @@ describe('JobsService: refund of a cancelled job removed from the queue', () => 
     expect(refundOnce).toHaveBeenCalledTimes(2);
     expect(stored()?.refund).toBeUndefined();
   });
+
+  it('a running job: the cancel message is sent again on each poll until its worker stopped it', async () => {
+    let polls = 0;
+    const running = { timestamp: 1_000, processedOn: 1_500, data: { request, replyTo: null }, opts: {} };
+    const queue = {
+      // Running for the first reads (the first message lost), then aborted by its worker.
+      get: jest.fn(() => {
+        polls += 1;
+        const ended = polls > 3 ? { finishedOn: 3_000, failedReason: 'aborted' } : {};
+        return Promise.resolve({ ...running, ...ended } as unknown as GenerateJob);
+      }),
+      kept: jest.fn(() => Promise.resolve(null)),
+      cancelRecord: jest.fn(() => Promise.resolve(null)),
+      recordCancel: jest.fn((_id: string, r: CancelRecord) => Promise.resolve(r)),
+    };
+    const cancellation = { stop: jest.fn(() => Promise.resolve(false)), resend: jest.fn() };
+    const jobs = new JobsService(
+      { ASYNC_JOB_RETENTION_S: 3600 } as GatewayEnv,
+      queue as unknown as GenerationQueue,
+      cancellation as unknown as CancellationService,
+      { refundOnce: jest.fn() } as unknown as AdmissionService,
+    );
+    expect((await jobs.cancel('j', auth)).status).toBe('cancelled');
+    expect(cancellation.stop).toHaveBeenCalledWith('j', 'req_1');
+    expect(cancellation.resend.mock.calls.length).toBeGreaterThanOrEqual(2);
+    expect(cancellation.resend).toHaveBeenLastCalledWith('j', 'req_1');
+  });
 });

@@ -107,7 +107,11 @@ export class JobsService {
     return this.queue.refunded(jobId, cancel).catch(() => cancel);
   }
 
-  /** The job once its worker stopped it, or as it stands after STOP_WAIT_MS (still `running`: read it again later). */
+  /**
+   * The job once its worker stopped it, or as it stands after STOP_WAIT_MS (still `running`: the stop was requested;
+   * a later cancel asks again). The cancel message goes out again on each poll: one lost message does not let the job
+   * run on to its answer (and bill it).
+   */
   private async stopped(jobId: string, cancel: CancelRecord): Promise<JobStatusView> {
     const until = Date.now() + STOP_WAIT_MS;
     for (;;) {
@@ -121,6 +125,7 @@ export class JobsService {
         return view;
       }
       await new Promise((resolve) => setTimeout(resolve, STOP_POLL_MS));
+      this.cancellation.resend(jobId, cancel.requestId);
     }
   }
 
