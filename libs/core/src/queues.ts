@@ -290,3 +290,9 @@ export interface AuthChangedMessage {
  * a failure of the deployment in its success rate. The answer nobody reads still says `timeout`.
  */
 export const CLIENT_CLOSED_REQUEST = 'client_closed_request';
+
+/**
+ * The stored answer's message of a generation a worker aborted because its client left (its code is `timeout`: no
+ * ErrorCode says "closed by the client"). How a job's status tells that abort from other failures.
+ */
+export const CLIENT_GONE_MESSAGE = 'The request was cancelled: the client went away.';

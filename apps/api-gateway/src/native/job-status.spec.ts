@@ -1,4 +1,4 @@
-import { ErrorCode, type GenerateOutcome } from '@aigw/core';
+import { CLIENT_GONE_MESSAGE, ErrorCode, type GenerateOutcome } from '@aigw/core';
 import type { CancelRecord, GenerateJob } from '../generation/generation-queue';
 import { cancelledJobView, jobStatusView } from './job-status';
 
@@ -10,7 +10,11 @@ function job(fields: Partial<Pick<GenerateJob, 'processedOn' | 'finishedOn' | 'r
 const cancel: CancelRecord = { userId: 'u', requestId: 'req_1', createdAt: 1_000, cancelledAt: 2_000 };
 const aborted: GenerateOutcome = {
   ok: false,
-  error: { message: 'cancelled', type: 'timeout_error', code: ErrorCode.Timeout, param: null },
+  error: { message: CLIENT_GONE_MESSAGE, type: 'timeout_error', code: ErrorCode.Timeout, param: null },
+};
+const providerFailed: GenerateOutcome = {
+  ok: false,
+  error: { message: 'upstream 500', type: 'api_error', code: ErrorCode.ProviderError, param: null },
 };
 
 describe('job status of a cancelled job', () => {
@@ -36,5 +40,13 @@ describe('job status of a cancelled job', () => {
     expect(jobStatusView('j', job({ processedOn: 1_500, finishedOn: 3_000, returnvalue: aborted })).status).toBe(
       'failed',
     );
+  });
+
+  it('stays failed when it failed otherwise than by the abort of its worker, cancel or not', () => {
+    const failed = job({ processedOn: 1_500, finishedOn: 3_000, returnvalue: providerFailed });
+    expect(jobStatusView('j', failed, cancel)).toMatchObject({ status: 'failed', error: providerFailed.error });
+    // The processor crashed (BullMQ failed the job): no stored answer, not the abort.
+    const crashed = { ...job({ processedOn: 1_500, finishedOn: 3_000 }), failedReason: 'boom', attemptsMade: 1 };
+    expect(jobStatusView('j', crashed as GenerateJob, cancel).status).toBe('failed');
   });
 });

@@ -1,4 +1,4 @@
-import type { ErrorBody } from '@aigw/core';
+import { CLIENT_GONE_MESSAGE, ErrorCode, type ErrorBody } from '@aigw/core';
 import type { CancelRecord, GenerateJob, KeptOutcome } from '../generation/generation-queue';
 import { failedJobError, lostJobError, snapshotOf, type JobSnapshot } from '../generation/job-snapshot';
 import { generateResponse, type GenerateResponse } from './native-mapping';
@@ -47,7 +47,8 @@ export function pastRetention(job: GenerateJob, now: number): boolean {
 
 /**
  * From the stored job alone: no extra round trip for BullMQ's getState. `cancel`: its owner cancelled it; a job that
- * then ended without an answer (the worker aborted it) is `cancelled`, one whose answer came first stays `completed`.
+ * then ended in its worker's abort (the client-gone answer) is `cancelled`; one whose answer came first stays
+ * `completed`, one that failed otherwise (a provider error, a crash) stays `failed`.
  */
 export function jobStatusView(jobId: string, job: GenerateJob, cancel: CancelRecord | null = null): JobStatusView {
   const snapshot = snapshotOf(job);
@@ -55,7 +56,7 @@ export function jobStatusView(jobId: string, job: GenerateJob, cancel: CancelRec
   if (job.finishedOn) {
     view.finishedAt = new Date(job.finishedOn).toISOString();
   }
-  if (cancel !== null && view.status === 'failed' && snapshot.state !== 'missing') {
+  if (cancel !== null && snapshot.state === 'completed' && !snapshot.outcome.ok && clientGone(snapshot.outcome.error)) {
     view.status = 'cancelled';
     return view;
   }
@@ -102,4 +103,9 @@ export function keptJobView(jobId: string, kept: KeptOutcome): JobStatusView {
     view.error = kept.error;
   }
   return view;
+}
+
+/** The answer a worker stores for a generation it aborted because its client left (or its owner cancelled it). */
+function clientGone(error: ErrorBody): boolean {
+  return error.code === ErrorCode.Timeout && error.message === CLIENT_GONE_MESSAGE;
 }

@@ -1,10 +1,16 @@
-import type { Reservation } from '@aigw/core';
+import { CLIENT_GONE_MESSAGE, ErrorCode, type GenerateOutcome, type Reservation } from '@aigw/core';
 import type { AdmissionService } from '../admission/admission.service';
 import type { GatewayEnv } from '../config/gateway-env';
 import type { CancellationService } from '../generation/cancellation.service';
 import type { CancelRecord, GenerateJob, GenerationQueue } from '../generation/generation-queue';
 import type { AuthContext } from '../http/request-context';
 import { JobsService } from './jobs.service';
+
+/** The answer a worker stores for the run it aborted. */
+const aborted: GenerateOutcome = {
+  ok: false,
+  error: { message: CLIENT_GONE_MESSAGE, type: 'timeout_error', code: ErrorCode.Timeout, param: null },
+};
 
 /**
  * A queued job removed by its owner's cancel: the job was the only copy of its reservation. A refund that fails there
@@ -21,7 +27,12 @@ describe('JobsService: refund of a cancelled job removed from the queue', () => 
   };
   const auth = { userId: 'u', role: 'user' } as AuthContext;
 
-  function setUp(): { jobs: JobsService; refundOnce: jest.Mock; stored: () => CancelRecord | null } {
+  function setUp(): {
+    jobs: JobsService;
+    refundOnce: jest.Mock;
+    stored: () => CancelRecord | null;
+    recordCancel: jest.Mock;
+  } {
     let job: GenerateJob | undefined = {
       timestamp: 1_000,
       data: { request, replyTo: null },
@@ -53,12 +64,14 @@ describe('JobsService: refund of a cancelled job removed from the queue', () => 
       cancellation as unknown as CancellationService,
       { refundOnce } as unknown as AdmissionService,
     );
-    return { jobs, refundOnce, stored: () => record };
+    return { jobs, refundOnce, stored: () => record, recordCancel: queue.recordCancel };
   }
 
   it('a second cancel gives back the reservation the first failed to, once', async () => {
-    const { jobs, refundOnce, stored } = setUp();
+    const { jobs, refundOnce, stored, recordCancel } = setUp();
     expect((await jobs.cancel('j', auth)).status).toBe('cancelled');
+    // Kept as long as the job may be: it could end as late as its deadline (an hour away), then stay its retention.
+    expect(recordCancel.mock.calls[0][2]).toBeGreaterThan(3600 + 3500);
     expect(refundOnce).toHaveBeenCalledTimes(1);
     expect(stored()?.refund).toEqual({
       reservation,
@@ -93,7 +106,7 @@ describe('JobsService: refund of a cancelled job removed from the queue', () => 
       // Running for the first reads (the first message lost), then aborted by its worker.
       get: jest.fn(() => {
         polls += 1;
-        const ended = polls > 3 ? { finishedOn: 3_000, failedReason: 'aborted' } : {};
+        const ended = polls > 3 ? { finishedOn: 3_000, returnvalue: aborted } : {};
         return Promise.resolve({ ...running, ...ended } as unknown as GenerateJob);
       }),
       kept: jest.fn(() => Promise.resolve(null)),

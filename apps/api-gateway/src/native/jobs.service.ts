@@ -83,7 +83,9 @@ export class JobsService {
       ...(reservation === undefined ? {} : { refund: { reservation, requestId, deadlineAt, receivedAt } }),
     };
     try {
-      const kept = await this.queue.recordCancel(jobId, record, this.env.ASYNC_JOB_RETENTION_S);
+      // As long as the job may stay readable: it may end as late as its deadline, then is kept its retention.
+      const ttlS = this.env.ASYNC_JOB_RETENTION_S + Math.max(0, deadlineAt - Date.now()) / 1000;
+      const kept = await this.queue.recordCancel(jobId, record, ttlS);
       if (await this.cancellation.stop(jobId, request.requestId)) {
         // Removed before any worker took it: nobody else settles its reservation.
         return cancelledJobView(jobId, await this.refundOwed(jobId, kept));

@@ -1,4 +1,4 @@
-import { ErrorCode, GatewayError, type Attempt, type Spent } from '@aigw/core';
+import { CLIENT_GONE_MESSAGE, ErrorCode, GatewayError, type Attempt, type Spent } from '@aigw/core';
 
 /** Why a running generation was aborted. */
 export type AbortCause = 'deadline' | 'client_disconnected' | 'shutdown';
@@ -50,6 +50,6 @@ function describe(cause: AbortCause): [ErrorCode, string] {
       return [ErrorCode.ServiceUnavailable, 'The worker shut down before the provider answered; retry the request.'];
     case 'client_disconnected':
       // No code says "cancelled by the client"; nobody reads this answer, it only ends up in the job's stored outcome.
-      return [ErrorCode.Timeout, 'The request was cancelled: the client went away.'];
+      return [ErrorCode.Timeout, CLIENT_GONE_MESSAGE];
   }
 }
