@@ -281,6 +281,19 @@ export class TestSystem {
     return { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
   }
 
+  /** An admin API call (`path` under /api/v1/ai/admin) with the admin key that must succeed; its JSON answer. */
+  async admin<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${this.gatewayUrl}/api/v1/ai/admin${path}`, {
+      method,
+      headers: this.headers(),
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (res.status >= 300) {
+      throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    }
+    return (await res.json()) as T;
+  }
+
   async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
     const pg = new Client({ connectionString: DATABASE_URL });
     await pg.connect();

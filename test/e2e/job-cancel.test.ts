@@ -22,27 +22,20 @@ describe('cancelling an async job (e2e)', () => {
 
   beforeAll(async () => {
     await system.start();
-    const user = await admin<{ id: string }>('POST', '/users', { name: 'job-owner' });
+    const user = await system.admin<{ id: string }>('POST', '/users', { name: 'job-owner' });
     // A spend limit makes admission reserve each job's worst-case cost, which a job that never runs must give back.
-    await admin('PUT', `/quotas/${user.id}`, { dailySpendLimitUsd: 10 });
-    owner = { id: user.id, key: (await admin<{ key: string }>('POST', '/keys', { userId: user.id })).key };
-    const stranger = await admin<{ id: string }>('POST', '/users', { name: 'someone-else' });
-    other = { id: stranger.id, key: (await admin<{ key: string }>('POST', '/keys', { userId: stranger.id })).key };
+    await system.admin('PUT', `/quotas/${user.id}`, { dailySpendLimitUsd: 10 });
+    owner = { id: user.id, key: (await system.admin<{ key: string }>('POST', '/keys', { userId: user.id })).key };
+    const stranger = await system.admin<{ id: string }>('POST', '/users', { name: 'someone-else' });
+    other = {
+      id: stranger.id,
+      key: (await system.admin<{ key: string }>('POST', '/keys', { userId: stranger.id })).key,
+    };
   }, 90_000);
 
   afterAll(async () => {
     await system.stop();
   }, 30_000);
-
-  async function admin<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await fetch(`${system.gatewayUrl}/api/v1/ai/admin${path}`, {
-      method,
-      headers: system.headers(),
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    expect(res.status).toBeLessThan(300);
-    return (await res.json()) as T;
-  }
 
   async function submit(prompt: string, idempotencyKey?: string): Promise<string> {
     const headers = system.headers(owner.key);
@@ -70,7 +63,7 @@ describe('cancelling an async job (e2e)', () => {
   }
 
   const spentToday = async (): Promise<number> =>
-    (await admin<{ dailySpendUsd: number }>('GET', `/quotas/${owner.id}`)).dailySpendUsd;
+    (await system.admin<{ dailySpendUsd: number }>('GET', `/quotas/${owner.id}`)).dailySpendUsd;
 
   it('a queued job: removed without a provider call, its reservation given back; twice the same; others get 404', async () => {
     const jobId = await submit('never to be generated');

@@ -29,16 +29,6 @@ describe('queued jobs of a key revoked or expired before a worker takes them (e2
     await system.stop();
   }, 30_000);
 
-  async function admin<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await fetch(`${system.gatewayUrl}/api/v1/ai/admin${path}`, {
-      method,
-      headers: system.headers(),
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    expect(res.status).toBeLessThan(300);
-    return (await res.json()) as T;
-  }
-
   async function submit(key: string, prompt: string): Promise<string> {
     const res = await fetch(`${system.gatewayUrl}/api/v1/ai/jobs`, {
       method: 'POST',
@@ -62,13 +52,13 @@ describe('queued jobs of a key revoked or expired before a worker takes them (e2
   }
 
   it('fails the revoked and the expired key’s jobs with their 401 and refunds them; the valid key’s job runs', async () => {
-    const user = await admin<{ id: string }>('POST', '/users', { name: 'queued-keys' });
+    const user = await system.admin<{ id: string }>('POST', '/users', { name: 'queued-keys' });
     // A spend limit makes admission reserve each job's worst-case cost, which a job that never runs must give back.
-    await admin('PUT', `/quotas/${user.id}`, { dailySpendLimitUsd: 10 });
-    const revoked = await admin<{ id: string; key: string }>('POST', '/keys', { userId: user.id });
-    const kept = await admin<{ id: string; key: string }>('POST', '/keys', { userId: user.id });
+    await system.admin('PUT', `/quotas/${user.id}`, { dailySpendLimitUsd: 10 });
+    const revoked = await system.admin<{ id: string; key: string }>('POST', '/keys', { userId: user.id });
+    const kept = await system.admin<{ id: string; key: string }>('POST', '/keys', { userId: user.id });
     const expiresAt = Date.now() + 1_500;
-    const expiring = await admin<{ id: string; key: string }>('POST', '/keys', {
+    const expiring = await system.admin<{ id: string; key: string }>('POST', '/keys', {
       userId: user.id,
       expiresAt: new Date(expiresAt).toISOString(),
     });
@@ -76,10 +66,10 @@ describe('queued jobs of a key revoked or expired before a worker takes them (e2
     const revokedJob = await submit(revoked.key, 'from the key revoked while queued');
     const keptJob = await submit(kept.key, 'from the key that stays');
     const expiringJob = await submit(expiring.key, 'from the key that expires while queued');
-    const reserved = await admin<{ dailySpendUsd: number }>('GET', `/quotas/${user.id}`);
+    const reserved = await system.admin<{ dailySpendUsd: number }>('GET', `/quotas/${user.id}`);
     expect(reserved.dailySpendUsd).toBeGreaterThan(0);
 
-    await admin('DELETE', `/keys/${revoked.id}`);
+    await system.admin('DELETE', `/keys/${revoked.id}`);
     await waitFor(() => Date.now() > expiresAt + 100, { timeoutMs: 5_000, message: 'the key did not expire' });
     await system.addReplica('router-worker');
 
@@ -106,7 +96,7 @@ describe('queued jobs of a key revoked or expired before a worker takes them (e2
     // Only what that call cost stays spent: the refused jobs' reservations were given back.
     await waitFor(
       async () => {
-        const spent = (await admin<{ dailySpendUsd: number }>('GET', `/quotas/${user.id}`)).dailySpendUsd;
+        const spent = (await system.admin<{ dailySpendUsd: number }>('GET', `/quotas/${user.id}`)).dailySpendUsd;
         return Math.abs(spent - (keptView.result?.costUsd ?? NaN)) < 1e-6;
       },
       { message: 'the refused jobs still hold their reservations' },

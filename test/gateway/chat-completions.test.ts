@@ -346,8 +346,10 @@ describe('POST /v1/chat/completions', () => {
 
   it('answers 504 at the deadline and cancels the job', async () => {
     let jobId = '';
+    let requestId = '';
     h.handle(async (job) => {
       jobId = job.id ?? '';
+      requestId = job.data.request.requestId;
       await h.cancelled(jobId, DEADLINE_MS + 5_000);
       return h.answer(job, 'too late', { publish: false });
     });
@@ -357,7 +359,8 @@ describe('POST /v1/chat/completions', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(DEADLINE_MS - 200);
     expect(((await res.json()) as ErrorEnvelope).error.code).toBe('timeout');
     await waitFor(() => h.cancels.find((c) => c.jobId === jobId), { message: 'no cancel message' });
-    expect(h.cancels.find((c) => c.jobId === jobId)).toEqual({ ns: h.prefix, jobId, reason: 'deadline' });
+    // The run's request id too: a worker stops that run only, not a later one of the same job (an Idempotency-Key replay).
+    expect(h.cancels.find((c) => c.jobId === jobId)).toEqual({ ns: h.prefix, jobId, requestId, reason: 'deadline' });
   }, 15_000);
 
   it('cancels the job when the client disconnects mid-stream', async () => {
