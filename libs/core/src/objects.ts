@@ -13,3 +13,18 @@ export type Merged<A extends object, B extends object> = Omit<A, keyof B> & B;
 export function merged<A extends object, B extends object>(base: A, extra: B): Merged<A, B> {
   return Object.assign({}, base, extra);
 }
+
+/**
+ * Sets `key` in `map` as its newest entry, first dropping the oldest when `map` holds `max` already: a bounded
+ * per-process cache (Map iteration is insertion order, and re-inserting moves a key to the end).
+ */
+export function setBounded<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
+  map.delete(key);
+  if (map.size >= max) {
+    const oldest = map.keys().next();
+    if (oldest.done !== true) {
+      map.delete(oldest.value);
+    }
+  }
+  map.set(key, value);
+}

@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import { setBounded } from '@aigw/core';
 
 export interface ApiKeyCacheOptions {
   /** How long a found key is trusted (revocation takes effect within this time). 0 disables caching. */
@@ -85,10 +86,10 @@ export class ApiKeyCache<T> {
         }
         if (value === null) {
           this.found.delete(id);
-          remember(this.unknown, id, this.now() + this.opts.negativeTtlMs, this.opts.maxEntries);
+          setBounded(this.unknown, id, this.now() + this.opts.negativeTtlMs, this.opts.maxEntries);
         } else {
           this.unknown.delete(id);
-          remember(this.found, id, { value, expiresAt: this.now() + this.opts.ttlMs }, this.opts.maxEntries);
+          setBounded(this.found, id, { value, expiresAt: this.now() + this.opts.ttlMs }, this.opts.maxEntries);
         }
         return value;
       },
@@ -97,7 +98,7 @@ export class ApiKeyCache<T> {
         // The store is unreachable: a key that was valid a moment ago stays valid for one more TTL
         // rather than locking every client out while the database recovers; not one `forget` dropped since.
         if (stale !== undefined && generation === this.generation) {
-          remember(
+          setBounded(
             this.found,
             id,
             { value: stale.value, expiresAt: this.now() + this.opts.ttlMs },
@@ -141,16 +142,4 @@ export class ApiKeyCache<T> {
       );
     });
   }
-}
-
-function remember<V>(map: Map<string, V>, id: string, value: V, max: number): void {
-  // Re-inserting moves the key to the end, so the first key is always the least recently refreshed.
-  map.delete(id);
-  if (map.size >= max) {
-    const oldest = map.keys().next();
-    if (!oldest.done) {
-      map.delete(oldest.value);
-    }
-  }
-  map.set(id, value);
 }

@@ -1,5 +1,5 @@
 import { isIPv6 } from 'node:net';
-import { embeddedIpv4, ipv6Groups } from '@aigw/core';
+import { embeddedIpv4, ipv6Groups, setBounded } from '@aigw/core';
 
 /** Distinct addresses tracked per minute; past it the oldest window is forgotten (a flood of addresses costs memory only up to here). */
 const MAX_ADDRESSES = 10_000;
@@ -31,16 +31,8 @@ export class AddressRateLimiter {
     const now = this.now();
     let w = this.windows.get(address);
     if (w === undefined || now - w.start >= WINDOW_MS) {
-      this.windows.delete(address);
-      if (this.windows.size >= MAX_ADDRESSES) {
-        // Map iteration is insertion order: the first entry is the oldest window.
-        const oldest = this.windows.keys().next();
-        if (oldest.done !== true) {
-          this.windows.delete(oldest.value);
-        }
-      }
       w = { start: now, count: 0 };
-      this.windows.set(address, w);
+      setBounded(this.windows, address, w, MAX_ADDRESSES);
     }
     const resetMs = w.start + WINDOW_MS - now;
     if (w.count >= this.limit) {

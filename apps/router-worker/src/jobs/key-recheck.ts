@@ -1,23 +1,19 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, GatewayError, type GenerationRequest } from '@aigw/core';
+import { ErrorCode, GatewayError, setBounded, type GenerationRequest } from '@aigw/core';
 import { ApiKeyStore, type ApiKeyStanding } from '@aigw/entities';
-import { ENV, MigratedDatabase, waitAtMost } from '@aigw/platform';
+import { ENV, MigratedDatabase } from '@aigw/platform';
 import type { WorkerEnv } from '../config/worker-env';
-import { WarnThrottle } from '../routing/warn-throttle';
+import { FallibleRead } from '../routing/fallible-read';
 
 /** A key read is trusted this long: a backlog of one key's jobs costs one query per second per worker. */
 const STANDING_CACHE_MS = 1_000;
 const CACHE_MAX_KEYS = 10_000;
-/** A job waits no longer than this for PostgreSQL; past it the job runs as admitted. */
-const QUERY_TIMEOUT_MS = 500;
 /**
  * A synchronous job is checked only past this wait, whatever KEY_RECHECK_AFTER_MS: its admission time is the gateway's
  * clock and `now` the worker's, and a worker's clock a second or two ahead of the gateways' must not turn every
  * request into a PostgreSQL read. Its client is still waiting, and its deadline bounds it.
  */
 const SYNC_RECHECK_AFTER_MS = 30_000;
-/** After a failed read, jobs skip the check for this long instead of each waiting on a dead database. */
-const BACKOFF_AFTER_FAILURE_MS = 5_000;
 
 /** Not known: PostgreSQL failed or was slow. The job runs as admitted. */
 const UNKNOWN = 'unknown';
@@ -43,11 +39,14 @@ interface Cached {
 @Injectable()
 export class KeyRecheck {
   private readonly logger = new Logger(KeyRecheck.name);
-  private readonly warnings = new WarnThrottle(this.logger);
+  /** PostgreSQL slow or down: the job runs as admitted. */
+  private readonly reads = new FallibleRead(
+    this.logger,
+    'API keys of queued jobs not checked again, running them as admitted',
+  );
   private readonly store: ApiKeyStore;
   private readonly afterMs: number;
   private readonly cache = new Map<string, Cached>();
-  private unavailableUntil = 0;
 
   constructor(db: MigratedDatabase, @Inject(ENV) env: WorkerEnv) {
     this.store = new ApiKeyStore(db.dataSource);
@@ -89,36 +88,12 @@ export class KeyRecheck {
     if (hit !== undefined && hit.expiresAt > now) {
       return hit.standing;
     }
-    this.cache.delete(keyId);
-    if (this.cache.size >= CACHE_MAX_KEYS) {
-      // Map iteration is insertion order: the first entry is the oldest.
-      const oldest = this.cache.keys().next();
-      if (oldest.done !== true) {
-        this.cache.delete(oldest.value);
-      }
-    }
     const standing = this.read(keyId);
-    this.cache.set(keyId, { expiresAt: now + STANDING_CACHE_MS, standing });
+    setBounded(this.cache, keyId, { expiresAt: now + STANDING_CACHE_MS, standing }, CACHE_MAX_KEYS);
     return standing;
   }
 
-  private async read(keyId: string): Promise<Standing> {
-    if (Date.now() < this.unavailableUntil) {
-      return UNKNOWN;
-    }
-    try {
-      const found = this.store.standingOf(keyId);
-      // The query may still finish later; its result is dropped.
-      found.catch(() => undefined);
-      const standing = await waitAtMost(found, QUERY_TIMEOUT_MS);
-      if (standing === undefined) {
-        throw new Error(`no answer within ${QUERY_TIMEOUT_MS} ms`);
-      }
-      return standing;
-    } catch (err) {
-      this.unavailableUntil = Date.now() + BACKOFF_AFTER_FAILURE_MS;
-      this.warnings.warn('API keys of queued jobs not checked again, running them as admitted', err);
-      return UNKNOWN;
-    }
+  private read(keyId: string): Promise<Standing> {
+    return this.reads.run<Standing>(() => this.store.standingOf(keyId), UNKNOWN);
   }
 }

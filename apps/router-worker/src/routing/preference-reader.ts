@@ -1,18 +1,14 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { isModelAlias, policyOfAlias, type PreferenceChain, type RoutingPolicy } from '@aigw/core';
+import { isModelAlias, policyOfAlias, setBounded, type PreferenceChain, type RoutingPolicy } from '@aigw/core';
 import { PreferenceStore, preferenceRefOf, type PreferenceRoute } from '@aigw/entities';
-import { MigratedDatabase, waitAtMost } from '@aigw/platform';
+import { MigratedDatabase } from '@aigw/platform';
 import { ROUTING_CONFIG, type RoutingConfig } from './routing-config';
-import { WarnThrottle } from './warn-throttle';
+import { FallibleRead } from './fallible-read';
 
 /** A changed preference takes effect within this long. */
 export const PREFERENCE_CACHE_MS = 10_000;
 const CACHE_MAX_USERS = 10_000;
-/** Routing waits no longer than this for PostgreSQL; past it the request is routed without preferences. */
-const QUERY_TIMEOUT_MS = 500;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** After a failed read, requests skip PostgreSQL for this long instead of each waiting on a dead database. */
-const BACKOFF_AFTER_FAILURE_MS = 5_000;
 
 /** A user's stored preference rows that matter to routing. */
 export interface PreferenceRow {
@@ -84,9 +80,9 @@ function canonicalPreferences(rendered: string): string {
 @Injectable()
 export class PreferenceReader {
   private readonly logger = new Logger(PreferenceReader.name);
-  private readonly warnings = new WarnThrottle(this.logger);
+  /** PostgreSQL slow or down: the request is routed without preferences. */
+  private readonly reads = new FallibleRead(this.logger, 'user preferences not read, routing without them');
   private readonly cache = new Map<string, Cached>();
-  private unavailableUntil = 0;
   private readonly store: PreferenceStore;
 
   constructor(
@@ -132,14 +128,6 @@ export class PreferenceReader {
       }
       return this.cache.get(userId)?.rows ?? hit.rows;
     }
-    this.cache.delete(userId);
-    if (this.cache.size >= CACHE_MAX_USERS) {
-      // Map iteration is insertion order: the first entry is the oldest.
-      const oldest = this.cache.keys().next();
-      if (oldest.done !== true) {
-        this.cache.delete(oldest.value);
-      }
-    }
     return this.read(userId, now).rows;
   }
 
@@ -153,28 +141,12 @@ export class PreferenceReader {
       ),
       rendered: routes.then(preferencesStringOf),
     };
-    this.cache.set(userId, entry);
+    setBounded(this.cache, userId, entry, CACHE_MAX_USERS);
     return entry;
   }
 
-  private async query(userId: string): Promise<PreferenceRoute[]> {
+  private query(userId: string): Promise<PreferenceRoute[]> {
     // A user id that is no UUID has no rows (and must not make PostgreSQL look broken).
-    if (!UUID.test(userId) || Date.now() < this.unavailableUntil) {
-      return [];
-    }
-    try {
-      const found = this.store.routes(userId);
-      // The query may still finish later; its result is dropped, the cache entry already holds [].
-      found.catch(() => undefined);
-      const rows = await waitAtMost(found, QUERY_TIMEOUT_MS);
-      if (rows === undefined) {
-        throw new Error(`no answer within ${QUERY_TIMEOUT_MS} ms`);
-      }
-      return rows;
-    } catch (err) {
-      this.unavailableUntil = Date.now() + BACKOFF_AFTER_FAILURE_MS;
-      this.warnings.warn('user preferences not read, routing without them', err);
-      return [];
-    }
+    return UUID.test(userId) ? this.reads.run(() => this.store.routes(userId), []) : Promise.resolve([]);
   }
 }
