@@ -56,7 +56,7 @@ export function jobStatusView(jobId: string, job: GenerateJob, cancel: CancelRec
   if (job.finishedOn) {
     view.finishedAt = new Date(job.finishedOn).toISOString();
   }
-  if (cancel !== null && snapshot.state === 'completed' && !snapshot.outcome.ok && clientGone(snapshot.outcome.error)) {
+  if (cancel !== null && endedClientGone(snapshot)) {
     view.status = 'cancelled';
     return view;
   }
@@ -105,7 +105,14 @@ export function keptJobView(jobId: string, kept: KeptOutcome): JobStatusView {
   return view;
 }
 
-/** The answer a worker stores for a generation it aborted because its client left (or its owner cancelled it). */
-function clientGone(error: ErrorBody): boolean {
+/**
+ * Whether the job ended with the answer a worker stores for a generation it aborted because its client left (or its
+ * owner cancelled it): only then does its cancel record decide how it reads.
+ */
+export function endedClientGone(snapshot: JobSnapshot): boolean {
+  if (snapshot.state !== 'completed' || snapshot.outcome.ok) {
+    return false;
+  }
+  const { error } = snapshot.outcome;
   return error.code === ErrorCode.Timeout && error.message === CLIENT_GONE_MESSAGE;
 }

@@ -104,11 +104,16 @@ describe('JobsService: refund of a cancelled job removed from the queue', () => 
     const running = { timestamp: 1_000, processedOn: 1_500, data: { request, replyTo: null }, opts: {} };
     const queue = {
       // Running for the first reads (the first message lost), then aborted by its worker.
-      get: jest.fn(() => {
+      snapshot: jest.fn(() => {
         polls += 1;
-        const ended = polls > 3 ? { finishedOn: 3_000, returnvalue: aborted } : {};
-        return Promise.resolve({ ...running, ...ended } as unknown as GenerateJob);
+        return Promise.resolve(polls > 3 ? { state: 'completed', outcome: aborted } : { state: 'running' });
       }),
+      get: jest.fn(() =>
+        Promise.resolve({
+          ...running,
+          ...(polls > 3 ? { finishedOn: 3_000, returnvalue: aborted } : {}),
+        } as unknown as GenerateJob),
+      ),
       kept: jest.fn(() => Promise.resolve(null)),
       cancelRecord: jest.fn(() => Promise.resolve(null)),
       recordCancel: jest.fn((_id: string, r: CancelRecord) => Promise.resolve(r)),

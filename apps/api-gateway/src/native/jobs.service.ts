@@ -6,7 +6,15 @@ import { GatewayEnv } from '../config/gateway-env';
 import { CancellationService } from '../generation/cancellation.service';
 import { GenerationQueue, type CancelRecord, type GenerateJob, type KeptOutcome } from '../generation/generation-queue';
 import type { AuthContext } from '../http/request-context';
-import { cancelledJobView, jobStatusView, keptJobView, pastRetention, type JobStatusView } from './job-status';
+import { snapshotOf } from '../generation/job-snapshot';
+import {
+  cancelledJobView,
+  endedClientGone,
+  jobStatusView,
+  keptJobView,
+  pastRetention,
+  type JobStatusView,
+} from './job-status';
 
 /** Job ids this gateway mints (`req_…`, `idem_…`); anything else cannot exist, so no lookup for it. */
 const JOB_ID = /^[A-Za-z0-9_.-]{1,200}$/;
@@ -111,24 +119,25 @@ export class JobsService {
 
   /**
    * The job once its worker stopped it, or as it stands after STOP_WAIT_MS (still `running`: the stop was requested;
-   * a later cancel asks again). The cancel message goes out again on each poll: one lost message does not let the job
-   * run on to its answer (and bill it).
+   * a later cancel asks again). Polled by its state alone (`snapshot`: no request body read back), the full job read
+   * once at the end. The cancel message goes out again on each poll: one lost message does not let the job run on to
+   * its answer (and bill it).
    */
   private async stopped(jobId: string, cancel: CancelRecord): Promise<JobStatusView> {
     const until = Date.now() + STOP_WAIT_MS;
     for (;;) {
-      const job = await this.queue.get(jobId);
-      if (job === undefined) {
-        // Removed meanwhile (another cancel got it out of the queue first).
-        return cancelledJobView(jobId, cancel);
-      }
-      const view = jobStatusView(jobId, job, cancel.requestId === job.data.request.requestId ? cancel : null);
-      if ((view.status !== 'queued' && view.status !== 'running') || Date.now() >= until) {
-        return view;
+      const { state } = await this.queue.snapshot(jobId);
+      if ((state !== 'queued' && state !== 'running') || Date.now() >= until) {
+        break;
       }
       await new Promise((resolve) => setTimeout(resolve, STOP_POLL_MS));
       this.cancellation.resend(jobId, cancel.requestId);
     }
+    const job = await this.queue.get(jobId);
+    // Gone: removed meanwhile (another cancel got it out of the queue first).
+    return job === undefined
+      ? cancelledJobView(jobId, cancel)
+      : jobStatusView(jobId, job, cancel.requestId === job.data.request.requestId ? cancel : null);
   }
 
   /** The caller's job as stored, kept or cancelled; 404 otherwise. */
@@ -160,14 +169,19 @@ export class JobsService {
    */
   private async read(jobId: string): Promise<Found | undefined> {
     try {
-      const [job, cancel] = await Promise.all([this.queue.get(jobId), this.queue.cancelRecord(jobId)]);
+      const job = await this.queue.get(jobId);
       if (job !== undefined) {
-        // A record of an earlier run under this id (an Idempotency-Key replay ran the cancelled job again) is not this
-        // run's.
+        // The cancel record only decides how a job its worker aborted reads (most jobs were never cancelled). One of
+        // an earlier run under this id (an Idempotency-Key replay ran the cancelled job again) is not this run's.
+        const cancel = endedClientGone(snapshotOf(job)) ? await this.queue.cancelRecord(jobId) : null;
         return { job, cancel: cancel?.requestId === job.data.request.requestId ? cancel : null };
       }
       const kept = await this.queue.kept(jobId);
-      return kept !== null ? { kept } : cancel !== null ? { cancel } : undefined;
+      if (kept !== null) {
+        return { kept };
+      }
+      const cancel = await this.queue.cancelRecord(jobId);
+      return cancel !== null ? { cancel } : undefined;
     } catch (err) {
       throw unavailable('Jobs cannot be read right now; retry shortly.', err);
     }
