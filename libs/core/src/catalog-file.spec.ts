@@ -433,8 +433,9 @@ ${provider}${provider}`,
     expect(() => readCatalogDocument(gateway, {})).toThrow(
       /gateways\[0\]\.baseUrl is at a link-local .*\(gateway 'gw'\)/,
     );
-    // 'gateways': a stored gateway a provider document is read against passes; the provider's own URL does not.
-    expect(readCatalogDocument(gateway, {}, undefined, { allowLinkLocal: 'gateways' }).gateways[0].baseUrl).toBe(
+    // Stored gateways a provider document is read against pass as stored; the provider's own new URL does not.
+    const storedGateways = { providers: [], gateways: [{ id: 'gw', baseUrl: 'http://[fd00:ec2::254]/v1' }] };
+    expect(readCatalogDocument(gateway, {}, undefined, { stored: storedGateways }).gateways[0].baseUrl).toBe(
       'http://[fd00:ec2::254]/v1',
     );
     expect(() =>
@@ -442,7 +443,7 @@ ${provider}${provider}`,
         { gateways: [], providers: [{ id: 'p', kind: 'ollama', baseUrl: 'http://169.254.169.254' }] },
         {},
         undefined,
-        { allowLinkLocal: 'gateways' },
+        { stored: storedGateways },
       ),
     ).toThrow(/providers\[0\]\.baseUrl is at a link-local/);
     // A connection test of such settings runs, and reports the call's refusal.

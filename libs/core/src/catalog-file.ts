@@ -139,10 +139,9 @@ export interface CatalogReadOptions {
    * default), such a URL is a problem: the adapters refuse every call there (address-guard), so an entry holding one
    * is refused when read instead of failing every request afterwards. Only literal addresses are known here (in any
    * form the URL parser reads: `2852039166`, `[::ffff:169.254.169.254]`); a host name resolving to one is refused when
-   * it is called. `'gateways'`: only the gateways' URLs are accepted (the stored gateways a provider document is
-   * checked against: one stored before, or while the variable was set, must not block every provider save).
+   * it is called.
    */
-  allowLinkLocal?: boolean | 'gateways';
+  allowLinkLocal?: boolean;
   /**
    * What is already stored: a link-local `baseUrl` is only checked when it is new or changed. One equal (as read:
    * resolved, trailing slash dropped) to the `baseUrl` stored for the same entry (a provider's for a provider, a
@@ -400,8 +399,8 @@ class CatalogReader {
 
   /** Whether a link-local `baseUrl` (`url`, as read) of the entry at `path` (`id`) is accepted. */
   private linkLocalAllowed(path: string, id: string | undefined, url: string): boolean {
-    const { allowLinkLocal: allow, stored } = this.options;
-    if (allow === true || (allow === 'gateways' && path.startsWith('gateways['))) {
+    const { allowLinkLocal, stored } = this.options;
+    if (allowLinkLocal === true) {
       return true;
     }
     const entries = path.startsWith('gateways[') ? stored?.gateways : stored?.providers;

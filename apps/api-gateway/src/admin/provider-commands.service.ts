@@ -59,9 +59,7 @@ export class ProviderCommandsService {
     private readonly plugins: PluginAllowance,
     @Inject(ENV) env: GatewayEnv,
   ) {
-    // The stored gateways are checked as they were saved (GatewaysAdminService refuses a link-local one).
-    const options = adminDocument(env);
-    this.readOptions = options.allowLinkLocal === true ? options : { ...options, allowLinkLocal: 'gateways' };
+    this.readOptions = adminDocument(env);
   }
 
   /** The two ways to start a provider: a template, or a `kind` (the catalog's list, so a form offers no other). */
@@ -237,9 +235,11 @@ export class ProviderCommandsService {
       process.env,
       strip,
       this.plugins.allows,
-      current === undefined
-        ? this.readOptions
-        : { ...this.readOptions, stored: { providers: [current], gateways: [] } },
+      // The stored gateways are read as saved, and so is this provider's own URL unless the document changes it.
+      {
+        ...this.readOptions,
+        stored: { providers: current === undefined ? [] : [current], gateways: state.catalog.gateways },
+      },
     );
     const next = catalog.providers[0];
     if ('keep' in secret && current !== undefined) {
