@@ -1,13 +1,6 @@
 import dns, { type LookupAddress } from 'node:dns';
-import {
-  AddressRefusedError,
-  guardedLookup,
-  HttpPool,
-  isMetadataAddress,
-  OpenAiAdapter,
-  type AdapterTarget,
-} from '@aigw/adapters';
-import { ErrorClass } from '@aigw/core';
+import { AddressRefusedError, guardedLookup, HttpPool, OpenAiAdapter, type AdapterTarget } from '@aigw/adapters';
+import { ErrorClass, isMetadataAddress } from '@aigw/core';
 import { failure } from './support/calls';
 import { FakeUpstream, sendJson } from './support/fake-upstream';
 

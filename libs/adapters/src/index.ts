@@ -10,7 +10,7 @@ export type {
   ResponseObserver,
 } from './types';
 export { HttpPool, type HttpCall, type HttpPoolOptions, type HttpPoolStats, type HttpResponse } from './http/http-pool';
-export { AddressRefusedError, guardedLookup, isMetadataAddress } from './http/address-guard';
+export { AddressRefusedError, guardedLookup } from './http/address-guard';
 export { AdapterRegistry, type AdapterOwner } from './registry';
 export { GeminiAdapter } from './gemini/gemini-adapter';
 export { OllamaAdapter } from './ollama/ollama-adapter';

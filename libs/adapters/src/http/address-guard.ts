@@ -1,19 +1,8 @@
 import type { LookupFunction } from 'node:net';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import {
-  ALLOW_LINK_LOCAL_VARIABLE,
-  ErrorClass,
-  isMetadataAddress,
-  isMetadataIp,
-  merged,
-  ProviderCallError,
-} from '@aigw/core';
-
-/**
- * The classification (which addresses are link-local or a cloud metadata service's) is core's, shared with the catalog
- * reader that refuses such a URL when it is saved: see metadata-address.ts.
- */
-export { ALLOW_LINK_LOCAL_VARIABLE, isMetadataAddress };
+// Which addresses are link-local or a cloud metadata service's is core's (metadata-address.ts), shared with the catalog
+// reader that refuses such a URL when it is saved.
+import { ALLOW_LINK_LOCAL_VARIABLE, ErrorClass, isMetadataIp, merged, ProviderCallError } from '@aigw/core';
 
 /** A call refused for its address: no connection was made (the connection test says so, not "it answered"). */
 export class AddressRefusedError extends ProviderCallError {

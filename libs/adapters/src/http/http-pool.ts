@@ -1,10 +1,10 @@
-import { ErrorClass, INVALID_HEADER_VALUE, ProviderCallError } from '@aigw/core';
+import { ErrorClass, INVALID_HEADER_VALUE, isMetadataAddress, ProviderCallError } from '@aigw/core';
 import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type Dispatcher, Pool } from 'undici';
 import type { AdapterTarget } from '../types';
-import { AddressRefusedError, guardedLookup, isMetadataAddress } from './address-guard';
+import { AddressRefusedError, guardedLookup } from './address-guard';
 import { CallDeadline } from './deadline';
 
 export interface HttpPoolOptions {

@@ -1,5 +1,12 @@
-import { ErrorClass, type Diagnosis, type ProviderCallError, type ProviderKind, type Route } from '@aigw/core';
-import { AddressRefusedError, ALLOW_LINK_LOCAL_VARIABLE } from '../http/address-guard';
+import {
+  ALLOW_LINK_LOCAL_VARIABLE,
+  ErrorClass,
+  type Diagnosis,
+  type ProviderCallError,
+  type ProviderKind,
+  type Route,
+} from '@aigw/core';
+import { AddressRefusedError } from '../http/address-guard';
 import { hostOf, safeUrl } from './safe-url';
 
 /** Where the failing call went: enough to word the diagnosis. */
