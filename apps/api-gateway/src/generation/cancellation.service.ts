@@ -35,8 +35,7 @@ export class CancellationService {
       }
     }
     this.metrics.cancelled(reason);
-    const message: CancelGenerationMessage = { ns: this.env.REDIS_PREFIX, jobId, reason, requestId };
-    this.control.emit(ControlPattern.CancelGeneration, message, 'cancel');
+    this.emit(jobId, reason, requestId);
     return this.queue.removeIfWaiting(jobId);
   }
 
@@ -58,12 +57,11 @@ export class CancellationService {
    * run only refreshes its memory of the cancel.
    */
   resend(jobId: string, requestId: string): void {
-    const message: CancelGenerationMessage = {
-      ns: this.env.REDIS_PREFIX,
-      jobId,
-      reason: 'client_disconnected',
-      requestId,
-    };
+    this.emit(jobId, 'client_disconnected', requestId);
+  }
+
+  private emit(jobId: string, reason: AbandonReason, requestId: string | undefined): void {
+    const message: CancelGenerationMessage = { ns: this.env.REDIS_PREFIX, jobId, reason, requestId };
     this.control.emit(ControlPattern.CancelGeneration, message, 'cancel');
   }
 }

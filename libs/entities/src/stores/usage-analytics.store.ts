@@ -82,7 +82,10 @@ export interface UsageAggregate {
 
 /** One snapshot's reads (`UsageAnalyticsStore.snapshot`). */
 export interface UsageSnapshot {
-  /** `UsageAnalyticsStore.hasHoursSince` by the snapshot's edges (no query). */
+  /**
+   * Whether hourly figures are still kept for everything from `from` on (a `groupBy: 'hour'` query needs them), by the
+   * snapshot's edges (no query).
+   */
   hasHoursSince(from: Date): boolean;
   /** `UsageAnalyticsStore.aggregateWithRange` in the snapshot (one query). */
   aggregateWithRange(query: AnalyticsQuery): Promise<UsageAggregate>;
@@ -202,14 +205,6 @@ export class UsageAnalyticsStore {
    */
   withinMinRetention(): UsageAnalyticsStore {
     return new UsageAnalyticsStore(this.dataSource);
-  }
-
-  /**
-   * Whether hourly figures are still kept for everything from `from` on (a `groupBy: 'hour'` query needs them). Read
-   * on its own snapshot: an answer that also reads rows asks its `snapshot`'s instead, so both see the same edges.
-   */
-  async hasHoursSince(from: Date): Promise<boolean> {
-    return hoursKeptSince(from, await this.gone.cutoffs());
   }
 
   /**
