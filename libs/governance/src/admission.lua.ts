@@ -8,7 +8,7 @@
  *       6 day requests 7 day spend 8 month requests 9 month spend | 10 the user's last quota reset time
  * ARGV: 1..8 limits in KEYS order 2..9 (-1 = none; spend in nano-dollars) | 9 tokens | 10 reserve nanos
  *       11 window expiry 12 day expiry 13 month expiry (epoch ms, PEXPIREAT) | 14 tokens and 15 reserve nanos of the
- *       request without its audio and file parts (absent: the same as 9 and 10)
+ *       request without its audio and file parts
  * A request's audio and file parts are estimated by their size, roughly (estimateMediaTokens): what of tokens and
  * reserve is theirs is cut to what the tightest tokens-per-minute or spend limit leaves (never below 14 and 15). Such a
  * request is refused only when its limit cannot take the rest of it (retryable), or for good when the rest alone is
@@ -26,8 +26,8 @@ local limits = {}
 for i = 1, 8 do limits[i] = tonumber(ARGV[i]) end
 local tokens = tonumber(ARGV[9])
 local reserve = tonumber(ARGV[10])
-local tokensFloor = tonumber(ARGV[14] or ARGV[9])
-local reserveFloor = tonumber(ARGV[15] or ARGV[10])
+local tokensFloor = tonumber(ARGV[14])
+local reserveFloor = tonumber(ARGV[15])
 local quota = limits[5] >= 0 or limits[6] >= 0 or limits[7] >= 0 or limits[8] >= 0
 -- What the counters are (settlement finds out whether a rebuild or a reset replaced them since).
 local epoch = redis.call('GET', KEYS[1])

@@ -177,14 +177,9 @@ export class AdmissionService {
     const asked = check.endsWith('spend')
       ? `a worst-case cost of $${(charge.reserveUsd - charge.mediaReserveUsd).toPrecision(3)} (${estimate}, at the highest price it may reach)`
       : `${charge.tokens - charge.mediaTokens} tokens (${estimate})`;
-    const ways = [advice];
-    if (check.endsWith('spend')) {
-      ways.push('ask for a cheaper model');
-    }
-    const last = ways.pop();
     return (
       `Request too large for the ${WHAT[check]} (${limitText(check, limit)}): it asks ${asked}. ` +
-      `Waiting will not help; ${ways.length === 0 ? last : `${ways.join(', ')} or ${last}`}.`
+      `Waiting will not help; ${advice}${check.endsWith('spend') ? ' or ask for a cheaper model' : ''}.`
     );
   }
 
@@ -242,34 +237,33 @@ export class AdmissionService {
    * is settled once, whoever gets there. Redis failing leaves it charged, as `refund` does: false (the caller may
    * try again; the marker makes that safe until it expires, a minute past the deadline).
    */
-  async refundOnce(
+  refundOnce(
     request: Pick<GenerationRequest, 'reservation' | 'requestId' | 'deadlineAt' | 'receivedAt'>,
   ): Promise<boolean> {
-    if (request.reservation === undefined) {
-      return true;
-    }
-    const ttlMs = Math.max(0, request.deadlineAt - Date.now()) + 60_000;
-    try {
-      await this.store.settle(request.reservation, 0, 0, { jobId: request.requestId, ttlMs }, request.receivedAt);
-      return true;
-    } catch (err) {
-      this.errors.report('admission', err);
-      this.logger.debug(`reservation of cancelled job not refunded: ${String(err)}`);
-      return false;
-    }
+    const once = { jobId: request.requestId, ttlMs: Math.max(0, request.deadlineAt - Date.now()) + 60_000 };
+    return this.refund(request.reservation, once, request.receivedAt);
   }
 
-  /** Gives a reservation back when its job will never run (not queued, or removed before a worker took it). */
-  async refund(reservation: Reservation | undefined): Promise<void> {
+  /**
+   * Gives a reservation back when its job will never run (not queued, or removed before a worker took it); `once`
+   * marks it as `refundOnce` says. False when Redis failed: the day's counter stays high by one reservation until it
+   * expires or is rebuilt.
+   */
+  async refund(
+    reservation: Reservation | undefined,
+    once?: { jobId: string; ttlMs: number },
+    receivedAt?: number,
+  ): Promise<boolean> {
     if (reservation === undefined) {
-      return;
+      return true;
     }
     try {
-      await this.store.settle(reservation, 0, 0);
+      await this.store.settle(reservation, 0, 0, once, receivedAt);
+      return true;
     } catch (err) {
-      // The day's counter stays high by one reservation until it expires or is rebuilt.
       this.errors.report('admission', err);
       this.logger.debug(`reservation not refunded: ${String(err)}`);
+      return false;
     }
   }
 }
