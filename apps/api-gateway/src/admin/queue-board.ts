@@ -10,7 +10,7 @@ import type {
   IServerAdapter,
   UIConfig,
 } from '@bull-board/api/dist/types';
-import { ErrorCode, GatewayError, isExpired, QueueName } from '@aigw/core';
+import { ErrorCode, GatewayError, isExpired, keyExpiredError, QueueName } from '@aigw/core';
 import {
   bullOptions,
   closeRedis,
@@ -213,7 +213,7 @@ export class QueueBoard implements OnApplicationShutdown {
     }
     const now = Date.now();
     if (isExpired(auth.policy, now)) {
-      return sendError(reply, new GatewayError(ErrorCode.KeyExpired, 'This API key has expired.'));
+      return sendError(reply, keyExpiredError());
     }
     this.authenticator.used(auth, now);
     if (auth.role !== 'admin') {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ErrorCode, GatewayError, isExpired } from '@aigw/core';
+import { ErrorCode, GatewayError, invalidApiKeyError, isExpired, keyExpiredError } from '@aigw/core';
 import { ENV, HealthController, MetricsController } from '@aigw/platform';
 import type { FastifyRequest } from 'fastify';
 import type { GatewayEnv } from '../config/gateway-env';
@@ -58,13 +58,12 @@ export class ApiKeyGuard implements CanActivate {
 
   private admit(req: FastifyRequest, auth: AuthContext | null): boolean {
     if (auth === null) {
-      // Never echo the key: it may be a real key from another system pasted by mistake.
-      throw new GatewayError(ErrorCode.InvalidApiKey, 'Invalid API key.');
+      throw invalidApiKeyError();
     }
     // Checked per request, not per lookup: a cached key may pass its expiry while cached.
     const now = Date.now();
     if (isExpired(auth.policy, now)) {
-      throw new GatewayError(ErrorCode.KeyExpired, 'This API key has expired.');
+      throw keyExpiredError();
     }
     this.authenticator.used(auth, now);
     req.auth = auth;

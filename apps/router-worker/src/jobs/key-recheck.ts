@@ -1,5 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, GatewayError, setBounded, type GenerationRequest } from '@aigw/core';
+import {
+  invalidApiKeyError,
+  isExpired,
+  keyExpiredError,
+  setBounded,
+  type GatewayError,
+  type GenerationRequest,
+} from '@aigw/core';
 import { ApiKeyStore, type ApiKeyStanding } from '@aigw/entities';
 import { ENV, MigratedDatabase } from '@aigw/platform';
 import type { WorkerEnv } from '../config/worker-env';
@@ -75,10 +82,10 @@ export class KeyRecheck {
     }
     // As the gateway's guard answers such a key (ApiKeyGuard).
     if (standing === null || standing.revoked) {
-      return new GatewayError(ErrorCode.InvalidApiKey, 'Invalid API key.');
+      return invalidApiKeyError();
     }
-    if (standing.expiresAt !== null && standing.expiresAt.getTime() <= now) {
-      return new GatewayError(ErrorCode.KeyExpired, 'This API key has expired.');
+    if (isExpired({ expiresAt: standing.expiresAt?.getTime() ?? null }, now)) {
+      return keyExpiredError();
     }
     return null;
   }

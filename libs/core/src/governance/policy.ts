@@ -1,3 +1,4 @@
+import { ErrorCode, GatewayError } from '../errors';
 import type { CallerLimits, CallerPolicy } from './caller';
 import { DEFAULT_TIER, type TierLimits, type TierTable } from './tiers';
 
@@ -78,4 +79,15 @@ export function resolveCallerPolicy(
 /** True once the key's expiry has passed (checked on every request: a cached key can expire meanwhile). */
 export function isExpired(policy: Pick<CallerPolicy, 'expiresAt'>, now: number): boolean {
   return policy.expiresAt !== null && now >= policy.expiresAt;
+}
+
+/** The 401 an unknown or revoked key gets, wherever it is checked (the gateway's guard, a queued job's re-check). */
+export function invalidApiKeyError(): GatewayError {
+  // Never echo the key: it may be a real key from another system pasted by mistake.
+  return new GatewayError(ErrorCode.InvalidApiKey, 'Invalid API key.');
+}
+
+/** The 401 a key past its expiry gets, wherever it is checked. */
+export function keyExpiredError(): GatewayError {
+  return new GatewayError(ErrorCode.KeyExpired, 'This API key has expired.');
 }
