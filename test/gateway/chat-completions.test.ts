@@ -122,16 +122,7 @@ describe('POST /v1/chat/completions', () => {
     h.handle(async (job) => {
       const jobId = job.id ?? '';
       const result = h.result(job.data.request, 'a b c');
-      await h.publish(job, {
-        t: 'start',
-        jobId,
-        provider: 'sim',
-        model: 'sim-gpt',
-        route: 'direct',
-        attempts: 1,
-        id: result.id,
-        created: 1,
-      });
+      await h.publish(job, h.startMessage(job));
       await h.publish(job, { t: 'chunk', jobId, seq: 0, text: 'a' });
       await h.publish(job, { t: 'chunk', jobId, seq: 2, text: ' c' });
       await h.publish(job, { t: 'chunk', jobId, seq: 1, text: ' b' });
@@ -148,16 +139,7 @@ describe('POST /v1/chat/completions', () => {
     h.handle(async (job) => {
       const jobId = job.id ?? '';
       const result = h.result(job.data.request, 'a b c d');
-      await h.publish(job, {
-        t: 'start',
-        jobId,
-        provider: 'sim',
-        model: 'sim-gpt',
-        route: 'direct',
-        attempts: 1,
-        id: result.id,
-        created: 1,
-      });
+      await h.publish(job, h.startMessage(job));
       await h.publish(job, { t: 'chunk', jobId, seq: 0, text: 'a' });
       // seq 1 lost
       await h.publish(job, { t: 'chunk', jobId, seq: 2, text: ' c' });
@@ -220,16 +202,7 @@ describe('POST /v1/chat/completions', () => {
         code: ErrorCode.ProviderError,
         param: null,
       };
-      await h.publish(job, {
-        t: 'start',
-        jobId,
-        provider: 'sim',
-        model: 'sim-gpt',
-        route: 'direct',
-        attempts: 1,
-        id: 'c1',
-        created: 1,
-      });
+      await h.publish(job, h.startMessage(job, { id: 'c1' }));
       await h.publish(job, { t: 'chunk', jobId, seq: 0, text: 'partial' });
       await h.publish(job, { t: 'error', jobId, error });
       return { ok: false, error };
@@ -248,16 +221,7 @@ describe('POST /v1/chat/completions', () => {
     h.handle(async (job) => {
       const jobId = job.id ?? '';
       const error = new GatewayError(ErrorCode.ProviderOverloaded, 'Provider is overloaded.').toBody();
-      await h.publish(job, {
-        t: 'start',
-        jobId,
-        provider: 'sim-b',
-        model: 'sim-claude',
-        route: 'direct',
-        attempts: 1,
-        id: 'c1',
-        created: 1,
-      });
+      await h.publish(job, h.startMessage(job, { provider: 'sim-b', model: 'sim-claude', id: 'c1' }));
       await h.publish(job, { t: 'chunk', jobId, seq: 0, text: 'partial' });
       await h.publish(job, { t: 'error', jobId, error });
       return { ok: false, error };
@@ -301,16 +265,7 @@ describe('POST /v1/chat/completions', () => {
     h.handle(async (job) => {
       const jobId = job.id ?? '';
       const result = h.result(job.data.request, 'a b c');
-      await h.publish(job, {
-        t: 'start',
-        jobId,
-        provider: 'sim',
-        model: 'sim-gpt',
-        route: 'direct',
-        attempts: 1,
-        id: result.id,
-        created: 1,
-      });
+      await h.publish(job, h.startMessage(job));
       await h.publish(job, { t: 'chunk', jobId, seq: 0, text: 'a' });
       // everything after the first chunk is lost
       return { ok: true, result };
@@ -325,16 +280,7 @@ describe('POST /v1/chat/completions', () => {
     h.handle(async (job) => {
       const jobId = job.id ?? '';
       const result = h.result(job.data.request, 'something else entirely');
-      await h.publish(job, {
-        t: 'start',
-        jobId,
-        provider: 'sim',
-        model: 'sim-gpt',
-        route: 'direct',
-        attempts: 1,
-        id: result.id,
-        created: 1,
-      });
+      await h.publish(job, h.startMessage(job));
       await h.publish(job, { t: 'chunk', jobId, seq: 0, text: 'a' });
       await h.publish(job, { t: 'chunk', jobId, seq: 2, text: ' c' });
       return { ok: true, result };
@@ -368,16 +314,7 @@ describe('POST /v1/chat/completions', () => {
     h.handle(async (job) => {
       jobId = job.id ?? '';
       const result = h.result(job.data.request, 'never finished');
-      await h.publish(job, {
-        t: 'start',
-        jobId,
-        provider: 'sim',
-        model: 'sim-gpt',
-        route: 'direct',
-        attempts: 1,
-        id: result.id,
-        created: 1,
-      });
+      await h.publish(job, h.startMessage(job));
       await h.publish(job, { t: 'chunk', jobId, seq: 0, text: 'never' });
       await h.cancelled(jobId);
       return { ok: true, result };

@@ -105,16 +105,7 @@ describe('POST /v1/chat/completions: tools, formats and provider fields', () => 
         reasoning: 'hmm',
         usage: { promptTokens: 3, completionTokens: 2, totalTokens: 5, cachedPromptTokens: 0, reasoningTokens: 1 },
       });
-      await h.publish(job, {
-        t: 'start',
-        jobId,
-        provider: 'sim',
-        model: 'sim-gpt',
-        route: 'direct',
-        attempts: 1,
-        id: 'c1',
-        created: 1,
-      });
+      await h.publish(job, h.startMessage(job, { id: 'c1' }));
       await h.publish(job, { t: 'chunk', jobId, seq: 0, text: '', reasoning: 'hmm' });
       await h.publish(job, {
         t: 'chunk',
