@@ -14,11 +14,34 @@ interface JobView {
  * back; a running one is aborted by its worker (the provider call cut, what was generated billed); a finished one is a
  * 409; another user's job a 404. Cancelling again answers the same state.
  */
+/** Submits an async job with `key` (and an Idempotency-Key when given): the answer's status and job id. */
+async function submitJob(
+  system: TestSystem,
+  key: string,
+  prompt: string,
+  idempotencyKey?: string,
+): Promise<{ status: number; jobId: string }> {
+  const headers = system.headers(key);
+  const res = await fetch(`${system.gatewayUrl}/api/v1/ai/jobs`, {
+    method: 'POST',
+    headers: idempotencyKey === undefined ? headers : { ...headers, 'idempotency-key': idempotencyKey },
+    body: JSON.stringify({ model: 'sim-gpt', prompt }),
+  });
+  return { status: res.status, jobId: ((await res.json()) as { jobId: string }).jobId };
+}
+
+/** The job as `key`'s owner reads it (200 expected). */
+async function readJob(system: TestSystem, jobId: string, key: string): Promise<JobView> {
+  const res = await fetch(`${system.gatewayUrl}/api/v1/ai/jobs/${jobId}`, { headers: system.headers(key) });
+  expect(res.status).toBe(200);
+  return (await res.json()) as JobView;
+}
+
 describe('cancelling an async job (e2e)', () => {
   // Split topology without workers: the first job must stay queued until the test adds one.
   const system = new TestSystem({ topology: 'split', workers: 0, env: { RETRY_MAX: '0' } });
   let owner = { id: '', key: '' };
-  let other = { id: '', key: '' };
+  let otherKey = '';
 
   beforeAll(async () => {
     await system.start();
@@ -27,10 +50,7 @@ describe('cancelling an async job (e2e)', () => {
     await system.admin('PUT', `/quotas/${user.id}`, { dailySpendLimitUsd: 10 });
     owner = { id: user.id, key: (await system.admin<{ key: string }>('POST', '/keys', { userId: user.id })).key };
     const stranger = await system.admin<{ id: string }>('POST', '/users', { name: 'someone-else' });
-    other = {
-      id: stranger.id,
-      key: (await system.admin<{ key: string }>('POST', '/keys', { userId: stranger.id })).key,
-    };
+    otherKey = (await system.admin<{ key: string }>('POST', '/keys', { userId: stranger.id })).key;
   }, 90_000);
 
   afterAll(async () => {
@@ -38,14 +58,9 @@ describe('cancelling an async job (e2e)', () => {
   }, 30_000);
 
   async function submit(prompt: string, idempotencyKey?: string): Promise<string> {
-    const headers = system.headers(owner.key);
-    const res = await fetch(`${system.gatewayUrl}/api/v1/ai/jobs`, {
-      method: 'POST',
-      headers: idempotencyKey === undefined ? headers : { ...headers, 'idempotency-key': idempotencyKey },
-      body: JSON.stringify({ model: 'sim-gpt', prompt }),
-    });
-    expect(res.status).toBe(202);
-    return ((await res.json()) as { jobId: string }).jobId;
+    const { status, jobId } = await submitJob(system, owner.key, prompt, idempotencyKey);
+    expect(status).toBe(202);
+    return jobId;
   }
 
   async function cancel(jobId: string, key = owner.key): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -56,11 +71,7 @@ describe('cancelling an async job (e2e)', () => {
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
 
-  async function read(jobId: string, key = owner.key): Promise<JobView> {
-    const res = await fetch(`${system.gatewayUrl}/api/v1/ai/jobs/${jobId}`, { headers: system.headers(key) });
-    expect(res.status).toBe(200);
-    return (await res.json()) as JobView;
-  }
+  const read = (jobId: string, key = owner.key): Promise<JobView> => readJob(system, jobId, key);
 
   const spentToday = async (): Promise<number> =>
     (await system.admin<{ dailySpendUsd: number }>('GET', `/quotas/${owner.id}`)).dailySpendUsd;
@@ -70,7 +81,7 @@ describe('cancelling an async job (e2e)', () => {
     expect(await spentToday()).toBeGreaterThan(0);
 
     // Another user's key: the job does not exist for it, and stays queued.
-    const foreign = await cancel(jobId, other.key);
+    const foreign = await cancel(jobId, otherKey);
     expect(foreign).toEqual({
       status: 404,
       body: { error: { message: 'No job with this id.', type: 'not_found_error', code: 'not_found', param: 'id' } },
@@ -134,7 +145,7 @@ describe('cancelling an async job (e2e)', () => {
     expect(await spentToday()).toBeGreaterThan(before);
     await waitFor(() => system.sim.stats().inFlight >= 1, { timeoutMs: 10_000, message: 'the job never ran' });
     expect((await read(jobId)).status).toBe('running');
-    expect((await cancel(jobId, other.key)).status).toBe(404);
+    expect((await cancel(jobId, otherKey)).status).toBe(404);
 
     const answered = await cancel(jobId);
     expect(answered.status).toBe(200);
@@ -183,39 +194,17 @@ describe('cancelling an async job, then replaying it under its Idempotency-Key (
 
   beforeAll(async () => {
     await system.start();
-    const res = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/users`, {
-      method: 'POST',
-      headers: system.headers(),
-      body: JSON.stringify({ name: 'replayer' }),
-    });
-    const user = (await res.json()) as { id: string };
-    const made = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/keys`, {
-      method: 'POST',
-      headers: system.headers(),
-      body: JSON.stringify({ userId: user.id }),
-    });
-    key = ((await made.json()) as { key: string }).key;
+    const user = await system.admin<{ id: string }>('POST', '/users', { name: 'replayer' });
+    key = (await system.admin<{ key: string }>('POST', '/keys', { userId: user.id })).key;
   }, 90_000);
 
   afterAll(async () => {
     await system.stop();
   }, 30_000);
 
-  async function submit(prompt: string, idempotencyKey?: string): Promise<{ status: number; jobId: string }> {
-    const headers = system.headers(key);
-    const res = await fetch(`${system.gatewayUrl}/api/v1/ai/jobs`, {
-      method: 'POST',
-      headers: idempotencyKey === undefined ? headers : { ...headers, 'idempotency-key': idempotencyKey },
-      body: JSON.stringify({ model: 'sim-gpt', prompt }),
-    });
-    return { status: res.status, jobId: ((await res.json()) as { jobId: string }).jobId };
-  }
-
-  async function read(jobId: string): Promise<JobView> {
-    const res = await fetch(`${system.gatewayUrl}/api/v1/ai/jobs/${jobId}`, { headers: system.headers(key) });
-    expect(res.status).toBe(200);
-    return (await res.json()) as JobView;
-  }
+  const submit = (prompt: string, idempotencyKey?: string): Promise<{ status: number; jobId: string }> =>
+    submitJob(system, key, prompt, idempotencyKey);
+  const read = (jobId: string): Promise<JobView> => readJob(system, jobId, key);
 
   it('the replay runs to completion on the worker that heard the cancel', async () => {
     // Longer than a replay waits for a cancelled run to stop: the keyed job stays queued throughout.

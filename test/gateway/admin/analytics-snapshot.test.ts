@@ -11,6 +11,7 @@ import {
 import type { DataSource, QueryRunner } from 'typeorm';
 import { AnalyticsService } from '../../../apps/api-gateway/src/analytics/analytics.service';
 import { dropSchema, openDataSource, uniqueSchema } from '../../entities/pg';
+import { usageEvent } from './admin-support';
 
 const USER = randomUUID();
 const KEY = randomUUID();
@@ -18,29 +19,17 @@ const NOW = Date.UTC(2026, 10, 8, 0, 0, 0);
 const RETENTION: UsageRetention = { rawDays: 31, hourlyDays: 35, dailyDays: 0 };
 
 function event(at: number, i: number): UsageEvent {
-  return {
-    requestId: `req_${randomUUID()}`,
-    userId: USER,
+  return usageEvent(USER, {
     apiKeyId: KEY,
     requestedModel: 'gpt-x',
     provider: i % 2 === 0 ? 'sim-openai' : 'sim-anthropic',
     model: 'gpt-x',
-    context: null,
     promptTokens: 10 + i,
-    completionTokens: 5,
-    cachedTokens: 0,
     costUsd: 0.001 * (1 + (i % 3)),
     costSavedUsd: 0,
     latencyMs: 100 + i,
-    cached: false,
-    status: 'success',
-    errorClass: null,
-    errorCode: null,
-    attempts: 1,
-    policy: null,
-    stream: false,
     createdAt: new Date(at).toISOString(),
-  };
+  });
 }
 
 /** A request every 3 h 7 min over the 40 days before NOW: raw rows, hourly and daily rollups on both sides of the edges. */
