@@ -201,8 +201,8 @@ describe('usage retention (real PostgreSQL)', () => {
       from: new Date(Math.floor(old / DAY_MS) * DAY_MS),
       to: new Date(Math.ceil(old / DAY_MS) * DAY_MS),
     });
-    expect(await analytics.snapshot(async (s) => s.hasHoursSince(new Date(NOW - 44 * DAY_MS)))).toBe(true);
-    expect(await analytics.snapshot(async (s) => s.hasHoursSince(new Date(NOW - 46 * DAY_MS)))).toBe(false);
-    expect(await new UsageAnalyticsStore(ds).snapshot(async (s) => s.hasHoursSince(new Date(0)))).toBe(true);
+    expect(await analytics.snapshot((s) => Promise.resolve(s.hasHoursSince(new Date(NOW - 44 * DAY_MS))))).toBe(true);
+    expect(await analytics.snapshot((s) => Promise.resolve(s.hasHoursSince(new Date(NOW - 46 * DAY_MS))))).toBe(false);
+    expect(await new UsageAnalyticsStore(ds).snapshot((s) => Promise.resolve(s.hasHoursSince(new Date(0))))).toBe(true);
   });
 });
