@@ -139,7 +139,7 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
     });
     // The secret never leaves the worker.
     expect(JSON.stringify(reply)).not.toContain('secret');
-    await expect(h.outcome(job.id!)).resolves.toEqual({ ok: false, error: reply.error });
+    await expect(h.outcome(job.id!)).resolves.toEqual({ ok: false, error: reply.error, abortCause: null });
   });
 
   it('ends a stream that fails midway with an error after the chunks already sent', async () => {
@@ -252,7 +252,7 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
     await waitFor(() => h.repliesOf(job.id!).some((m) => m.t === 'chunk'), { timeoutMs: 10_000 });
     await h.cancel(job.id!);
     const outcome = await h.outcome(job.id!);
-    expect(outcome).toMatchObject({ ok: false, error: { code: 'timeout' } });
+    expect(outcome).toMatchObject({ ok: false, error: { code: 'timeout' }, abortCause: 'client_disconnected' });
     await waitFor(() => h.sim.stats().cancelled === 1, { timeoutMs: 5000, message: 'provider call not cancelled' });
     const replies = h.repliesOf(job.id!);
     expect(replies.some((m) => m.t === 'end' || m.t === 'error')).toBe(false);

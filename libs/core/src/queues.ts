@@ -177,7 +177,22 @@ export function usageJobOptions(): {
  * jobs whose processing crashed.
  */
 export type GenerateOutcome =
-  { ok: true; result: GenerationResult } | { ok: false; error: ErrorBody; retryAfterMs?: number };
+  | { ok: true; result: GenerationResult }
+  | {
+      ok: false;
+      error: ErrorBody;
+      retryAfterMs?: number;
+      /**
+       * Why the worker aborted the generation, null when it was not aborted: `client_disconnected` (its client left,
+       * or its owner cancelled the job) is how a job's status tells that abort from other failures, since its `error`
+       * reads `timeout`. Written by the worker on every failure, so that absent means an outcome of an older worker
+       * (see the gateway's `endedClientGone`). Internal: never part of an answer, which carries `error` alone.
+       */
+      abortCause?: AbortCause | null;
+    };
+
+/** Why a worker aborted a running generation (the `reason` of its AbortSignal, and of its stored outcome). */
+export type AbortCause = 'deadline' | 'client_disconnected' | 'shutdown';
 
 export interface JobMap {
   [JobName.Generate]: { data: GenerateJobData; result: GenerateOutcome };
@@ -293,6 +308,8 @@ export const CLIENT_CLOSED_REQUEST = 'client_closed_request';
 
 /**
  * The stored answer's message of a generation a worker aborted because its client left (its code is `timeout`: no
- * ErrorCode says "closed by the client"). How a job's status tells that abort from other failures.
+ * ErrorCode says "closed by the client"). Not a contract: a job's status reads the outcome's `abortCause`. Kept word
+ * for word while gateways of an earlier release (which compare it) or outcomes of earlier workers (read by it, see
+ * `endedClientGone`) may still be about.
  */
 export const CLIENT_GONE_MESSAGE = 'The request was cancelled: the client went away.';

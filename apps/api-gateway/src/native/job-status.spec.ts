@@ -1,6 +1,7 @@
-import { CLIENT_GONE_MESSAGE, ErrorCode, type GenerateOutcome } from '@aigw/core';
+import { CLIENT_GONE_MESSAGE, ErrorCode, type ErrorBody, type GenerateOutcome } from '@aigw/core';
 import type { CancelRecord, GenerateJob } from '../generation/generation-queue';
-import { cancelledJobView, jobStatusView } from './job-status';
+import { snapshotOf } from '../generation/job-snapshot';
+import { cancelledJobView, endedClientGone, jobStatusView } from './job-status';
 
 /** Only the fields the view reads; a real job carries many more. */
 function job(fields: Partial<Pick<GenerateJob, 'processedOn' | 'finishedOn' | 'returnvalue'>>): GenerateJob {
@@ -8,10 +9,14 @@ function job(fields: Partial<Pick<GenerateJob, 'processedOn' | 'finishedOn' | 'r
 }
 
 const cancel: CancelRecord = { userId: 'u', requestId: 'req_1', createdAt: 1_000, cancelledAt: 2_000 };
-const aborted: GenerateOutcome = {
-  ok: false,
-  error: { message: CLIENT_GONE_MESSAGE, type: 'timeout_error', code: ErrorCode.Timeout, param: null },
+const timeout: ErrorBody = {
+  message: CLIENT_GONE_MESSAGE,
+  type: 'timeout_error',
+  code: ErrorCode.Timeout,
+  param: null,
 };
+/** As a worker stores the run it aborted because its client left (or its owner cancelled it). */
+const aborted: GenerateOutcome = { ok: false, error: timeout, abortCause: 'client_disconnected' };
 const providerFailed: GenerateOutcome = {
   ok: false,
   error: { message: 'upstream 500', type: 'api_error', code: ErrorCode.ProviderError, param: null },
@@ -48,5 +53,34 @@ describe('job status of a cancelled job', () => {
     // The processor crashed (BullMQ failed the job): no stored answer, not the abort.
     const crashed = { ...job({ processedOn: 1_500, finishedOn: 3_000 }), failedReason: 'boom', attemptsMade: 1 };
     expect(jobStatusView('j', crashed as GenerateJob, cancel).status).toBe('failed');
+  });
+});
+
+describe('endedClientGone', () => {
+  const ended = (outcome: GenerateOutcome): boolean =>
+    endedClientGone(snapshotOf({ processedOn: 1_500, finishedOn: 3_000, returnvalue: outcome }));
+
+  it('reads the cause the worker stored, not the message', () => {
+    const reworded = { ...timeout, message: 'Cancelled.' };
+    expect(ended({ ok: false, error: reworded, abortCause: 'client_disconnected' })).toBe(true);
+    // The same words, another cause (or none): not the client-gone abort.
+    expect(ended({ ok: false, error: timeout, abortCause: null })).toBe(false);
+    expect(ended({ ok: false, error: timeout, abortCause: 'deadline' })).toBe(false);
+    expect(ended({ ok: false, error: providerFailed.error, abortCause: null })).toBe(false);
+  });
+
+  it('reads an outcome of an older worker (no cause stored) by its message', () => {
+    expect(ended({ ok: false, error: timeout })).toBe(true);
+    expect(ended({ ok: false, error: { ...timeout, message: 'Cancelled.' } })).toBe(false);
+    expect(ended(providerFailed)).toBe(false);
+  });
+
+  it('keeps the cause out of the view: its error is the envelope alone', () => {
+    const failed = job({ processedOn: 1_500, finishedOn: 3_000, returnvalue: aborted });
+    // No cancel of its owner: a failure, shown with the stored error only.
+    const view = jobStatusView('j', failed);
+    expect(view.error).toEqual(timeout);
+    expect(JSON.stringify(view)).not.toContain('abortCause');
+    expect(JSON.stringify(jobStatusView('j', failed, cancel))).not.toContain('abortCause');
   });
 });

@@ -107,12 +107,18 @@ export function keptJobView(jobId: string, kept: KeptOutcome): JobStatusView {
 
 /**
  * Whether the job ended with the answer a worker stores for a generation it aborted because its client left (or its
- * owner cancelled it): only then does its cancel record decide how it reads.
+ * owner cancelled it): only then does its cancel record decide how it reads. Told by the cause the worker stored.
  */
 export function endedClientGone(snapshot: JobSnapshot): boolean {
   if (snapshot.state !== 'completed' || snapshot.outcome.ok) {
     return false;
   }
-  const { error } = snapshot.outcome;
+  const { error, abortCause } = snapshot.outcome;
+  if (abortCause !== undefined) {
+    return abortCause === 'client_disconnected';
+  }
+  // Rolling upgrade: an outcome of a worker older than `abortCause` says it only in its words. Remove this fallback
+  // (and CLIENT_GONE_MESSAGE's import) in the release after the one that added `abortCause`: by then every worker
+  // writes it, and an older outcome has been gone for ASYNC_JOB_RETENTION_S past its request's deadline.
   return error.code === ErrorCode.Timeout && error.message === CLIENT_GONE_MESSAGE;
 }

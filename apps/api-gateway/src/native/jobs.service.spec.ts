@@ -10,6 +10,7 @@ import { JobsService } from './jobs.service';
 const aborted: GenerateOutcome = {
   ok: false,
   error: { message: CLIENT_GONE_MESSAGE, type: 'timeout_error', code: ErrorCode.Timeout, param: null },
+  abortCause: 'client_disconnected',
 };
 
 /**

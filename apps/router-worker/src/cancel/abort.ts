@@ -1,7 +1,4 @@
-import { CLIENT_GONE_MESSAGE, ErrorCode, GatewayError, type Attempt, type Spent } from '@aigw/core';
-
-/** Why a running generation was aborted. */
-export type AbortCause = 'deadline' | 'client_disconnected' | 'shutdown';
+import { CLIENT_GONE_MESSAGE, ErrorCode, GatewayError, type AbortCause, type Attempt, type Spent } from '@aigw/core';
 
 /** The `reason` of a generation's AbortSignal, so whoever sees the abort knows why it happened. */
 export class GenerationAbort extends Error {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { GenerationAbort, type AbortCause } from './abort';
+import type { AbortCause } from '@aigw/core';
+import { GenerationAbort } from './abort';
 
 /** A cancel may overtake its job (sent while the job still waited); it is remembered this long. */
 const EARLY_CANCEL_TTL_MS = 60_000;

@@ -147,15 +147,28 @@ describe('usageEventOf', () => {
 });
 
 describe('outcomeOf', () => {
-  it('wraps a result, or the error body with its retry hint', () => {
+  it('wraps a result, or the error body with its retry hint and abort cause (null: not aborted)', () => {
     const r = result();
     expect(outcomeOf({ ok: true, result: r })).toEqual({ ok: true, result: r });
     const error = new GenerationCancelledError('shutdown', []);
-    expect(outcomeOf({ ok: false, error })).toEqual({ ok: false, error: error.toBody(), retryAfterMs: 1000 });
+    expect(outcomeOf({ ok: false, error })).toEqual({
+      ok: false,
+      error: error.toBody(),
+      retryAfterMs: 1000,
+      abortCause: 'shutdown',
+    });
     const plain = new GatewayError(ErrorCode.ModelNotFound, 'x', { param: 'model' });
     expect(outcomeOf({ ok: false, error: plain })).toEqual({
       ok: false,
       error: { message: 'x', type: 'not_found_error', code: 'model_not_found', param: 'model' },
+      abortCause: null,
     });
+  });
+
+  it('says a generation stopped because its client left by its cause, beside its error body, not in it', () => {
+    const left = new GenerationCancelledError('client_disconnected', []);
+    const outcome = outcomeOf({ ok: false, error: left });
+    expect(outcome).toEqual({ ok: false, error: left.toBody(), abortCause: 'client_disconnected' });
+    expect(outcome.ok ? null : outcome.error).not.toHaveProperty('abortCause');
   });
 });

@@ -20,9 +20,11 @@ export function outcomeOf(finished: Finished): GenerateOutcome {
     return { ok: true, result: finished.result };
   }
   const { error } = finished;
+  // On every failure, null included: a gateway reads an outcome without it as one of an older worker.
+  const abortCause = error instanceof GenerationCancelledError ? error.abortCause : null;
   return error.retryAfterMs === undefined
-    ? { ok: false, error: error.toBody() }
-    : { ok: false, error: error.toBody(), retryAfterMs: error.retryAfterMs };
+    ? { ok: false, error: error.toBody(), abortCause }
+    : { ok: false, error: error.toBody(), retryAfterMs: error.retryAfterMs, abortCause };
 }
 
 /** The usage record of a finished request: success, failure or cancellation alike. */
