@@ -61,6 +61,10 @@ describe('HttpPool: link-local and metadata addresses', () => {
     'http://[64:ff9b:1::6464:64c8]/v1',
     'http://[64:ff9b:1:6464:64:c800::]/v1',
     'http://[64:ff9b::a9fe:a9fe]/v1',
+    // IPv4-compatible (deprecated, still mapped by some stacks), 6to4 and Teredo: each sends to the IPv4 it carries.
+    'http://[::169.254.169.254]/v1',
+    'http://[2002:a9fe:a9fe::1]/v1',
+    'http://[2001:0:4136:e378:8000:63bf:5601:5601]/v1',
   ])('refuses %s at once, before any connection, naming the variable that allows it', async (baseUrl) => {
     const started = Date.now();
     const err = await failure(generate(poolOf(), baseUrl));
@@ -149,6 +153,19 @@ describe('HttpPool: link-local and metadata addresses', () => {
     ['[64:ff9b::808:808]', false],
     ['[64:ff9b:1::c0a8:114]', false],
     ['[fd00:ec3::254]', false],
+    ['[::169.254.169.254]', true],
+    ['[::a9fe:a9fe]', true],
+    ['[::ffff:0:a9fe:a9fe]', true],
+    ['[2002:a9fe:a9fe::1]', true],
+    ['[2002:a9fe:a9fe:1:2:3:4:5]', true],
+    ['[2002:6464:64c8::1]', true],
+    ['[64:ff9b:1:a9fe:a9:fe00::]', true],
+    ['[2001:0:a9fe:a9fe::1]', true],
+    ['[2001:0:4136:e378:8000:63bf:5601:5601]', true],
+    ['[::7f00:1]', false],
+    ['[2002:c000:22d::1]', false],
+    ['[2001:0:4136:e378:8000:63bf:3fff:fdd2]', false],
+    ['[2002:a9fd:ffff::1]', false],
   ])('isMetadataAddress(%s) is %s', (host, expected) => {
     expect(isMetadataAddress(host)).toBe(expected);
   });

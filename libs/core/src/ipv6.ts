@@ -30,3 +30,46 @@ export function embeddedIpv4(g: readonly number[]): string | undefined {
   const nat64 = g[0] === 0x64 && g[1] === 0xff9b && zero(2, 6);
   return mapped || nat64 ? `${g[6] >> 8}.${g[6] & 0xff}.${g[7] >> 8}.${g[7] & 0xff}` : undefined;
 }
+
+/** `a.b.c.d` of two 16-bit groups. */
+function ipv4Of(hi: number, lo: number): string {
+  return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+}
+
+/**
+ * Every IPv4 address a packet to this IPv6 address (its groups) may be sent to by a transition mechanism of the host,
+ * its network or a relay: what the address stands for, whatever the other IPv6 routes. Empty for a plain IPv6
+ * address.
+ * - IPv4-mapped `::ffff:0:0/96` and NAT64's well-known prefix `64:ff9b::/96` (embeddedIpv4);
+ * - NAT64's local-use `64:ff9b:1::/48` (RFC 8215), which may be cut at /48, /56, /64 or /96, each placing the IPv4
+ *   address elsewhere (around the reserved bits 64-71): each reading is a candidate;
+ * - IPv4-compatible `::a.b.c.d` (RFC 4291, deprecated: some stacks still send it as IPv4) and SIIT's IPv4-translated
+ *   `::ffff:0:a.b.c.d` (RFC 2765, a stateless translator);
+ * - 6to4 `2002:V4ADDR::/48` (RFC 3056): the host's 6to4 interface, or a relay, tunnels to V4ADDR;
+ * - Teredo `2001:0::/32` (RFC 4380): its server's address (bits 32-63, where indirect bubbles go) and its client's
+ *   mapped address (the last 32 bits, inverted), which a Teredo host sends to directly.
+ * Not read: a NAT64 network-specific prefix (any /96 its operator chose) nor ISATAP interface ids, which no address
+ * alone tells.
+ */
+export function carriedIpv4s(g: readonly number[]): string[] {
+  const embedded = embeddedIpv4(g);
+  if (embedded !== undefined) {
+    return [embedded];
+  }
+  const zero = (from: number, to: number): boolean => g.slice(from, to).every((n) => n === 0);
+  if (zero(0, 6) || (zero(0, 4) && g[4] === 0xffff && g[5] === 0)) {
+    return [ipv4Of(g[6], g[7])];
+  }
+  if (g[0] === 0x2002) {
+    return [ipv4Of(g[1], g[2])];
+  }
+  if (g[0] === 0x2001 && g[1] === 0) {
+    return [ipv4Of(g[2], g[3]), ipv4Of(g[6] ^ 0xffff, g[7] ^ 0xffff)];
+  }
+  if (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 1) {
+    const b = g.flatMap((n) => [n >> 8, n & 0xff]);
+    const v4 = (bytes: number[]): string => bytes.join('.');
+    return [v4([b[6], b[7], b[9], b[10]]), v4([b[7], b[9], b[10], b[11]]), v4(b.slice(9, 13)), v4(b.slice(12, 16))];
+  }
+  return [];
+}

@@ -36,6 +36,9 @@ describe('admin API: base URLs at link-local / cloud metadata addresses', () => 
       ['decimal', 'http://2852039166/v1'],
       ['aws-v6', 'http://[fd00:ec2::254]/v1'],
       ['nat64', 'http://[64:ff9b::a9fe:a9fe]/v1'],
+      ['compat', 'http://[::169.254.169.254]/v1'],
+      ['6to4', 'http://[2002:a9fe:a9fe::1]/v1'],
+      ['teredo', 'http://[2001:0:4136:e378:8000:63bf:5601:5601]/v1'],
       ['fe80', 'https://[fe80::1]:8443/v1'],
     ])('POST a provider at %s (%s): 400 naming baseUrl and the variable, nothing saved', async (id, baseUrl) => {
       const res = await call(h, 'POST', P, provider(`ll-${id}`, baseUrl));
