@@ -2,7 +2,8 @@ import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, messageOf } from './api';
 
 export type Load<T> =
-  | { state: 'loading'; data?: T; reload: () => void }
+  /** `error`: the message of the load before, which failed; it stays while this one runs (it may fail alike). */
+  | { state: 'loading'; data?: T; error?: string; reload: () => void }
   /** `refreshError`: the last periodic refresh failed with this message; `data` is the answer from before it. */
   | { state: 'ok'; data: T; refreshError?: string; reload: () => void }
   | { state: 'error'; error: string; data?: T; reload: () => void };
@@ -17,32 +18,51 @@ export interface LoadOptions {
    * fetch still running is waited for, never doubled.
    */
   refreshMs?: number;
+  /** Wait this long after `deps` change before fetching (a field typed into: one fetch per pause, not one per key). */
+  debounceMs?: number;
+  /** False: nothing is fetched (a fetch running is aborted, no refresh) and the last answer or error stays. */
+  enabled?: boolean;
 }
 
-/** Runs `fetcher` when `deps` change (and on reload, and every `refreshMs` when given); the last call wins. */
-export function useLoad<T>(fetcher: () => Promise<T>, deps: readonly unknown[], opts: LoadOptions = {}): Load<T> {
+/**
+ * Runs `fetcher` when `deps` change (and on reload, and every `refreshMs` when given); the last call wins: the one
+ * before it is aborted (`signal`, for a fetcher to pass on to `api`) and its answer or error ignored.
+ */
+export function useLoad<T>(
+  fetcher: (signal: AbortSignal) => Promise<T>,
+  deps: readonly unknown[],
+  opts: LoadOptions = {},
+): Load<T> {
   const [state, setState] = useState<Omit<Load<T>, 'reload'>>({ state: 'loading' });
   const [tick, setTick] = useState(0);
-  const seq = useRef(0);
+  const current = useRef<AbortController | null>(null);
   // The refresh timer calls the fetcher of the latest render (its deps), not the one it was set up with.
   const latest = useRef(fetcher);
   latest.current = fetcher;
+  const enabled = opts.enabled ?? true;
+  const isEnabled = useRef(enabled);
+  isEnabled.current = enabled;
   const running = useRef(0);
   const settledAt = useRef(0);
   const onSettled = useRef<() => void>(() => undefined);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   const run = (background: boolean) => {
-    const mine = ++seq.current;
+    if (background && !isEnabled.current) {
+      return;
+    }
+    current.current?.abort();
+    const abort = new AbortController();
+    current.current = abort;
     running.current++;
     if (!background) {
-      setState((s) => ({ state: 'loading', data: s.data }));
+      setState((s) => (s.state === 'ok' ? { state: 'loading', data: s.data } : { ...s, state: 'loading' }));
     }
     latest
-      .current()
+      .current(abort.signal)
       .then(
-        (data) => mine === seq.current && setState({ state: 'ok', data }),
+        (data) => !abort.signal.aborted && setState({ state: 'ok', data }),
         (err: unknown) =>
-          mine === seq.current &&
+          !abort.signal.aborted &&
           setState((s) =>
             // A failed refresh keeps the figures it was to replace on show, saying so; a failed load is an error.
             background && s.state === 'ok'
@@ -56,7 +76,22 @@ export function useLoad<T>(fetcher: () => Promise<T>, deps: readonly unknown[], 
         onSettled.current();
       });
   };
-  useEffect(() => run(false), [...deps, tick]);
+  const debounceMs = opts.debounceMs;
+  useEffect(() => {
+    if (!enabled) {
+      return;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    if (debounceMs === undefined) {
+      run(false);
+    } else {
+      timer = setTimeout(() => run(false), debounceMs);
+    }
+    return () => {
+      clearTimeout(timer);
+      current.current?.abort();
+    };
+  }, [...deps, tick, enabled]);
 
   const refreshMs = opts.refreshMs;
   useEffect(() => {

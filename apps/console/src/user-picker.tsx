@@ -1,5 +1,6 @@
 import { useEffect, useId, useState } from 'preact/hooks';
-import { api, messageOf, qs } from './api';
+import { api, qs } from './api';
+import { useLoad } from './hooks';
 import type { UserItem } from './types';
 
 /** Users a picker offers at once: the first matches; typing more narrows them. */
@@ -37,9 +38,8 @@ export function UserPicker({
   const listId = useId();
   const [text, setText] = useState(value?.name ?? '');
   const [open, setOpen] = useState(false);
-  const [matches, setMatches] = useState<Matches | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [active, setActive] = useState(0);
+  // The highlighted option, of the answer it was moved in: each new answer starts again at its first.
+  const [highlight, setHighlight] = useState<{ of: Matches | undefined; index: number }>({ of: undefined, index: 0 });
 
   // A choice made elsewhere (a user just created) shows its name.
   useEffect(() => {
@@ -48,36 +48,26 @@ export function UserPicker({
     }
   }, [value?.id]);
 
-  useEffect(() => {
-    if (!open) {
-      return;
-    }
-    const abort = new AbortController();
-    const timer = setTimeout(() => {
-      api<{ data: UserItem[]; nextCursor: string | null }>(
+  // Asked only while the list is open; an error stays until an answer comes.
+  const found = useLoad(
+    async (signal): Promise<Matches> => {
+      const page = await api<{ data: UserItem[]; nextCursor: string | null }>(
         `/api/v1/ai/admin/users${qs({ q: text, limit: PICKER_LIMIT })}`,
-        { signal: abort.signal },
-      ).then(
-        (page) => {
-          setMatches({ text, users: page.data, more: page.nextCursor !== null });
-          setActive(0);
-          setError(null);
-        },
-        (err: unknown) => {
-          if (!abort.signal.aborted) {
-            setError(messageOf(err));
-          }
-        },
+        { signal },
       );
-    }, PICKER_DEBOUNCE_MS);
-    return () => {
-      clearTimeout(timer);
-      abort.abort();
-    };
-  }, [text, open]);
+      return { text, users: page.data, more: page.nextCursor !== null };
+    },
+    [text],
+    { enabled: open, debounceMs: PICKER_DEBOUNCE_MS },
+  );
+  const matches = found.data;
+  const error = found.state === 'ok' ? null : (found.error ?? null);
+  const active = highlight.of === matches ? highlight.index : 0;
+  const setActive = (next: (index: number) => number) =>
+    setHighlight((h) => ({ of: matches, index: next(h.of === matches ? h.index : 0) }));
 
   // The last answer stays while the next is awaited (they are users all the same): no flicker on each key.
-  const shown = open ? matches : null;
+  const shown = open ? (matches ?? null) : null;
   const choose = (u: UserItem) => {
     setText(u.name);
     setOpen(false);
