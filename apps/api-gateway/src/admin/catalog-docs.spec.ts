@@ -1,5 +1,12 @@
 import { CatalogFileError, readCatalogDocument } from '@aigw/core';
-import { ADMIN_DOCUMENT, invalidConfiguration, problemOf, problemText, validateDocs } from './catalog-docs';
+import {
+  ADMIN_DOCUMENT,
+  adminDocument,
+  invalidConfiguration,
+  problemOf,
+  problemText,
+  validateDocs,
+} from './catalog-docs';
 
 /** The 400's message for a configuration document, as the import and the provider routes word it. */
 function messageOf(doc: object): string {
@@ -41,5 +48,30 @@ describe('catalog documents: problems as an admin request reads them', () => {
     expect(() => validateDocs(doc, {}, /^$/, () => true)).toThrow(
       /^Invalid configuration: providers\[0\]\.plugin module '\.\/no\/such\/plugin\.js' cannot be found \(paths are relative to /,
     );
+  });
+});
+
+describe('adminDocument: a link-local URL in an admin document', () => {
+  const url = 'http://169.254.10.20:8000/v1';
+  const stored = { providers: [{ id: 'p', baseUrl: url }], gateways: [] };
+  const read = (allow: boolean, id: string, baseUrl: string) => () =>
+    validateDocs(
+      { gateways: [], providers: [{ id, kind: 'openai', baseUrl, models: [model] }] },
+      {},
+      /^providers\[0\]\.?/,
+      () => true,
+      adminDocument({ PROVIDER_ALLOW_LINK_LOCAL: allow }, stored),
+    );
+
+  it('is accepted as stored for its entry; a new one, or another entry at it, is refused naming baseUrl', () => {
+    expect(read(false, 'p', url)().providers[0].baseUrl).toBe(url);
+    expect(read(false, 'p', 'http://169.254.10.99:8000/v1')).toThrow(
+      /^Invalid configuration: baseUrl is at a link-local/,
+    );
+    expect(read(false, 'q', url)).toThrow(/^Invalid configuration: baseUrl is at a link-local/);
+  });
+
+  it('is accepted anywhere with PROVIDER_ALLOW_LINK_LOCAL', () => {
+    expect(read(true, 'q', 'http://169.254.10.99:8000/v1')().providers[0].baseUrl).toBe('http://169.254.10.99:8000/v1');
   });
 });

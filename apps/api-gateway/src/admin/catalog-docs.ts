@@ -11,6 +11,7 @@ import {
   type GatewaySpec,
   type ModelSpec,
   type ProviderSpec,
+  type StoredBaseUrls,
 } from '@aigw/core';
 import type { ProviderSource } from '@aigw/entities';
 import { pluginProblems, type PluginAllowed } from './plugin-check';
@@ -72,12 +73,14 @@ const placeholderProvider: ProviderSpec = {
 export const ADMIN_DOCUMENT: CatalogReadOptions = { environment: 'apiKeyOnly' };
 
 /**
- * ADMIN_DOCUMENT, with a URL at a link-local or cloud metadata address accepted when the operator allows providers
- * there (PROVIDER_ALLOW_LINK_LOCAL): without it every call to one is refused, so saving it is refused (400 naming
- * `baseUrl`).
+ * How an admin change or import reads its document: ADMIN_DOCUMENT, with a URL at a link-local or cloud metadata
+ * address accepted when the operator allows providers there (PROVIDER_ALLOW_LINK_LOCAL): without it every call to one
+ * is refused, so saving it is refused (400 naming `baseUrl`). Unless it is `stored` already for the same entry
+ * (CatalogReadOptions.stored): one saved before the check, or while the variable was set, does not refuse a change of
+ * the entry's other fields or an unchanged export imported back.
  */
-export function adminDocument(env: { PROVIDER_ALLOW_LINK_LOCAL: boolean }): CatalogReadOptions {
-  return env.PROVIDER_ALLOW_LINK_LOCAL ? { ...ADMIN_DOCUMENT, allowLinkLocal: true } : ADMIN_DOCUMENT;
+export function adminDocument(env: { PROVIDER_ALLOW_LINK_LOCAL: boolean }, stored: StoredBaseUrls): CatalogReadOptions {
+  return { ...ADMIN_DOCUMENT, ...(env.PROVIDER_ALLOW_LINK_LOCAL ? { allowLinkLocal: true } : {}), stored };
 }
 
 /**

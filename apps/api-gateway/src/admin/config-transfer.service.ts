@@ -51,16 +51,12 @@ type Keyed = { id: string; apiKey?: string; apiKeyRef?: string };
  */
 @Injectable()
 export class ConfigTransferService {
-  private readonly readOptions: CatalogReadOptions;
-
   constructor(
     private readonly changes: CatalogChanges,
     private readonly plugins: PluginAllowance,
     private readonly circuits: CircuitAdminService,
-    @Inject(ENV) env: GatewayEnv,
-  ) {
-    this.readOptions = adminDocument(env);
-  }
+    @Inject(ENV) private readonly env: GatewayEnv,
+  ) {}
 
   async export(format: ExportFormat): Promise<string> {
     const { catalog } = await this.changes.read((tx) => tx.state());
@@ -70,9 +66,9 @@ export class ConfigTransferService {
   async import(body: unknown, dryRun: boolean, auth: AuthContext): Promise<ImportResult> {
     const plan = async (tx: CatalogTx): Promise<ImportResult> => {
       const { catalog } = await tx.state();
-      // A baseUrl is checked only when new or changed (CatalogReadOptions.stored): an entry stored at a link-local
-      // address (before the check, or while PROVIDER_ALLOW_LINK_LOCAL was set) does not refuse an unchanged export.
-      const incoming = parseImport(body, this.plugins.allows, { ...this.readOptions, stored: catalog });
+      // A baseUrl is checked only when new or changed (adminDocument): an entry stored at a link-local address
+      // (before the check, or while PROVIDER_ALLOW_LINK_LOCAL was set) does not refuse an unchanged export.
+      const incoming = parseImport(body, this.plugins.allows, adminDocument(this.env, catalog));
       const changes = diffCatalogs(catalog, incoming);
       if (!dryRun) {
         await applyImport(tx, catalog, incoming, changes);

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ErrorCode, GatewayError, type CatalogReadOptions, type GatewaySpec } from '@aigw/core';
+import { ErrorCode, GatewayError, type GatewaySpec } from '@aigw/core';
 import { ENV } from '@aigw/platform';
 import type { GatewayEnv } from '../config/gateway-env';
 import type { AuthContext } from '../http/request-context';
@@ -24,15 +24,11 @@ const NO_PLUGINS = (): boolean => false;
 /** The OpenAI-compatible proxies (LiteLLM) providers can be routed through; keys write-only. */
 @Injectable()
 export class GatewaysAdminService {
-  private readonly readOptions: CatalogReadOptions;
-
   constructor(
     private readonly changes: CatalogChanges,
     private readonly circuits: CircuitAdminService,
-    @Inject(ENV) env: GatewayEnv,
-  ) {
-    this.readOptions = adminDocument(env);
-  }
+    @Inject(ENV) private readonly env: GatewayEnv,
+  ) {}
 
   async list(): Promise<{ data: GatewayView[] }> {
     const state = await this.changes.read((tx) => tx.state());
@@ -134,14 +130,11 @@ export class GatewaysAdminService {
 
   /**
    * `current`: the stored gateway a change starts from; its `baseUrl` is checked only when it changes
-   * (CatalogReadOptions.stored), so one stored at a link-local address does not refuse a change of its timeout or key.
+   * (adminDocument), so one stored at a link-local address does not refuse a change of its timeout or key.
    */
   private validate(doc: Record<string, unknown>, current?: GatewaySpec): GatewaySpec {
     const docs = { gateways: [doc], providers: [] };
-    const options: CatalogReadOptions =
-      current === undefined
-        ? this.readOptions
-        : { ...this.readOptions, stored: { providers: [], gateways: [current] } };
+    const options = adminDocument(this.env, { providers: [], gateways: current === undefined ? [] : [current] });
     return validateDocs(docs, process.env, GATEWAY_PREFIX, NO_PLUGINS, options).gateways[0];
   }
 }

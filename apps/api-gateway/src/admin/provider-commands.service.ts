@@ -5,7 +5,6 @@ import {
   PROVIDER_KINDS,
   type ModelSpec,
   type ProviderKind,
-  type CatalogReadOptions,
   type ProviderSpec,
 } from '@aigw/core';
 import { ENV } from '@aigw/platform';
@@ -51,16 +50,12 @@ export interface ProviderStarts {
  */
 @Injectable()
 export class ProviderCommandsService {
-  private readonly readOptions: CatalogReadOptions;
-
   constructor(
     private readonly changes: CatalogChanges,
     private readonly circuits: CircuitAdminService,
     private readonly plugins: PluginAllowance,
-    @Inject(ENV) env: GatewayEnv,
-  ) {
-    this.readOptions = adminDocument(env);
-  }
+    @Inject(ENV) private readonly env: GatewayEnv,
+  ) {}
 
   /** The two ways to start a provider: a template, or a `kind` (the catalog's list, so a form offers no other). */
   templates(): ProviderStarts {
@@ -220,7 +215,7 @@ export class ProviderCommandsService {
   /**
    * The document validated against the stored gateways. Without a new key the stored one and its reference stay
    * (`current`), so a PATCH never needs the key's variable in this process's environment. A change of `current` checks
-   * its `baseUrl` only when it changes (CatalogReadOptions.stored): one stored at a link-local address (before the
+   * its `baseUrl` only when it changes (adminDocument): one stored at a link-local address (before the
    * check, or while PROVIDER_ALLOW_LINK_LOCAL was set) does not refuse a change of its timeout or its models.
    */
   private validate(
@@ -236,10 +231,7 @@ export class ProviderCommandsService {
       strip,
       this.plugins.allows,
       // The stored gateways are read as saved, and so is this provider's own URL unless the document changes it.
-      {
-        ...this.readOptions,
-        stored: { providers: current === undefined ? [] : [current], gateways: state.catalog.gateways },
-      },
+      adminDocument(this.env, { providers: current === undefined ? [] : [current], gateways: state.catalog.gateways }),
     );
     const next = catalog.providers[0];
     if ('keep' in secret && current !== undefined) {
