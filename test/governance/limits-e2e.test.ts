@@ -66,16 +66,31 @@ describe('limits shared by two gateway replicas', () => {
     return { userId: user.id, key: plain };
   }
 
-  async function chat(gateway: string, key: string, content: string, maxTokens: number | null = 50): Promise<Response> {
+  /** A chat completion request `body` sent with `key` (and `headers`) to `gateway`. */
+  function postChat(
+    gateway: string,
+    key: string,
+    body: string,
+    init: { headers?: Record<string, string>; signal?: AbortSignal } = {},
+  ): Promise<Response> {
     return fetch(`${gateway}/v1/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...init.headers },
+      body,
+      signal: init.signal,
+    });
+  }
+
+  async function chat(gateway: string, key: string, content: string, maxTokens: number | null = 50): Promise<Response> {
+    return postChat(
+      gateway,
+      key,
+      JSON.stringify({
         model: 'sim0/sim-gpt',
         ...(maxTokens === null ? {} : { max_tokens: maxTokens }),
         messages: [{ role: 'user', content }],
       }),
-    });
+    );
   }
 
   async function usageOf(userId: string, n: number): Promise<{ n: string; spent: string }> {
@@ -89,6 +104,45 @@ describe('limits shared by two gateway replicas', () => {
       },
       { timeoutMs: 20_000, message: 'usage rows did not arrive' },
     );
+  }
+
+  /** Until the user's spend counter equals `spent` (both in nano-dollars): every reservation was settled. */
+  async function spendSettled(userId: string, spent: number, message: string): Promise<void> {
+    const counters = new QuotaCountersStore(redis, new GovernanceKeys(sys.prefix));
+    await waitFor(
+      async () => {
+        const c = await counters.read(userId, Date.now());
+        return Math.abs(c.dailySpendUsd - spent) < 1e-12 ? c : null;
+      },
+      { timeoutMs: 10_000, message },
+    );
+  }
+
+  /** Waits, when the minute has less than 15 s left, for the next one: what a test counts in a minute, in one. */
+  async function earlyInMinute(): Promise<void> {
+    const intoMinute = Date.now() % 60_000;
+    if (intoMinute > 45_000) {
+      await new Promise((r) => setTimeout(r, 60_500 - intoMinute));
+    }
+  }
+
+  /** A chat body asking about a PDF of ten pages by admission's estimate (30,000 tokens reserved for it). */
+  function pdfChat({ maxTokens, stream = false }: { maxTokens: number; stream?: boolean }): string {
+    const pdf = Buffer.alloc(10 * 32 * 1024, 0x41).toString('base64');
+    return JSON.stringify({
+      model: 'sim0/sim-gpt',
+      max_tokens: maxTokens,
+      stream,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Summarize.' },
+            { type: 'file', file: { filename: 'a.pdf', file_data: `data:application/pdf;base64,${pdf}` } },
+          ],
+        },
+      ],
+    });
   }
 
   it('never lets 100 concurrent requests on two replicas spend past the budget', async () => {
@@ -114,15 +168,8 @@ describe('limits shared by two gateway replicas', () => {
     const rows = await usageOf(userId, ok);
     expect(Number(rows.spent)).toBeGreaterThan(0);
     expect(Number(rows.spent)).toBeLessThanOrEqual(limit);
-    // Every reservation was settled: the counter equals the real spend (both in nano-dollars).
-    const counters = new QuotaCountersStore(redis, new GovernanceKeys(sys.prefix));
-    await waitFor(
-      async () => {
-        const c = await counters.read(userId, Date.now());
-        return Math.abs(c.dailySpendUsd - Number(rows.spent)) < 1e-12 ? c : null;
-      },
-      { timeoutMs: 10_000, message: 'reservations were not all settled' },
-    );
+    // Every reservation was settled: the counter equals the real spend.
+    await spendSettled(userId, Number(rows.spent), 'reservations were not all settled');
   }, 60_000);
 
   it('caps a budgeted request without max_tokens at the allowance it reserved, so long answers cannot overspend', async () => {
@@ -206,30 +253,10 @@ describe('limits shared by two gateway replicas', () => {
     const { userId, key } = await userWithKey('pdf-settled', {}, { tpm: 100_000 });
     const [{ id: keyId }] = await sys.query<{ id: string }>('SELECT id FROM api_keys WHERE user_id = $1', [userId]);
     sys.sim.configure({ latencyMs: 0, echo: true });
-    // Reservation and settlement inside one minute window: start well before the next boundary.
-    const intoMinute = Date.now() % 60_000;
-    if (intoMinute > 45_000) {
-      await new Promise((r) => setTimeout(r, 60_500 - intoMinute));
-    }
+    // Reservation and settlement inside one minute window.
+    await earlyInMinute();
     // Ten pages' worth (a page per 32 KiB, 3,000 tokens each): ~30,000 tokens reserved, which it never uses.
-    const pdf = Buffer.alloc(10 * 32 * 1024, 0x41).toString('base64');
-    const res = await fetch(`${gateways[0]}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        model: 'sim0/sim-gpt',
-        max_tokens: 20,
-        messages: [
-          {
-            role: 'user',
-            content: [
-              { type: 'text', text: 'Summarize.' },
-              { type: 'file', file: { filename: 'a.pdf', file_data: `data:application/pdf;base64,${pdf}` } },
-            ],
-          },
-        ],
-      }),
-    });
+    const res = await postChat(gateways[0], key, pdfChat({ maxTokens: 20 }));
     expect(res.status).toBe(200);
     expect(Number(res.headers.get('x-ratelimit-remaining-tokens'))).toBeLessThanOrEqual(100_000 - 30_000 - 20);
     const { usage } = (await res.json()) as { usage: { total_tokens: number } };
@@ -240,33 +267,6 @@ describe('limits shared by two gateway replicas', () => {
       message: 'the reservation was not settled to the real usage',
     });
   }, 30_000);
-
-  /** Waits, when the minute has less than 15 s left, for the next one: a reservation and its settlement in one. */
-  async function earlyInMinute(): Promise<void> {
-    const intoMinute = Date.now() % 60_000;
-    if (intoMinute > 45_000) {
-      await new Promise((r) => setTimeout(r, 60_500 - intoMinute));
-    }
-  }
-
-  /** A chat body asking about a PDF of ten pages by admission's estimate (30,000 tokens reserved for it). */
-  function pdfChat(stream: boolean): string {
-    const pdf = Buffer.alloc(10 * 32 * 1024, 0x41).toString('base64');
-    return JSON.stringify({
-      model: 'sim0/sim-gpt',
-      max_tokens: 300,
-      stream,
-      messages: [
-        {
-          role: 'user',
-          content: [
-            { type: 'text', text: 'Summarize.' },
-            { type: 'file', file: { filename: 'a.pdf', file_data: `data:application/pdf;base64,${pdf}` } },
-          ],
-        },
-      ],
-    });
-  }
 
   /** The key's tokens this minute once the worker settled its reservation to the usage row it wrote. */
   async function settledTokens(userId: string): Promise<{ counter: number; promptTokens: number }> {
@@ -294,11 +294,7 @@ describe('limits shared by two gateway replicas', () => {
     sys.sim.configure({ latencyMs: 0, echo: true, reportUsage: false });
     try {
       await earlyInMinute();
-      const res = await fetch(`${gateways[0]}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: pdfChat(false),
-      });
+      const res = await postChat(gateways[0], key, pdfChat({ maxTokens: 300 }));
       expect(res.status).toBe(200);
       const { usage } = (await res.json()) as { usage: { prompt_tokens: number } };
       // The provider bills the PDF: its estimate stays charged (it was settled to the ~10 tokens of 'Summarize.').
@@ -318,12 +314,7 @@ describe('limits shared by two gateway replicas', () => {
     try {
       await earlyInMinute();
       const left = new AbortController();
-      const res = await fetch(`${gateways[0]}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: pdfChat(true),
-        signal: left.signal,
-      });
+      const res = await postChat(gateways[0], key, pdfChat({ maxTokens: 300, stream: true }), { signal: left.signal });
       expect(res.status).toBe(200);
       const reader = res.body!.getReader();
       let seen = '';
@@ -359,11 +350,8 @@ describe('limits shared by two gateway replicas', () => {
   it('holds a per-key rate limit for the sum of both replicas, with OpenAI rate-limit headers', async () => {
     const { key } = await userWithKey('rate-shared', {}, { rpm: 5 });
     sys.sim.configure({ latencyMs: 0, echo: true });
-    // All inside one minute window: start well before the next boundary.
-    const intoMinute = Date.now() % 60_000;
-    if (intoMinute > 45_000) {
-      await new Promise((r) => setTimeout(r, 60_500 - intoMinute));
-    }
+    // All inside one minute window.
+    await earlyInMinute();
     const responses = await Promise.all(Array.from({ length: 12 }, (_, i) => chat(gateways[i % 2], key, `rate ${i}`)));
     const ok = responses.filter((r) => r.status === 200);
     const limited = responses.filter((r) => r.status === 429);
@@ -417,11 +405,12 @@ describe('limits shared by two gateway replicas', () => {
   it("settles an Idempotency-Key re-run of a failed request to its real cost, not the re-run's reservation", async () => {
     const { userId, key } = await userWithKey('rerun', { daily_spend_limit_usd: 1 });
     const send = (): Promise<Response> =>
-      fetch(`${gateways[0]}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'idempotency-key': 'rerun-1' },
-        body: JSON.stringify({ model: 'sim0/sim-gpt', max_tokens: 50, messages: [{ role: 'user', content: 'again' }] }),
-      });
+      postChat(
+        gateways[0],
+        key,
+        JSON.stringify({ model: 'sim0/sim-gpt', max_tokens: 50, messages: [{ role: 'user', content: 'again' }] }),
+        { headers: { 'idempotency-key': 'rerun-1' } },
+      );
     // Every call of the first run fails (the first try and RETRY_MAX retries): 502, its reservation refunded.
     sys.sim.configure({ latencyMs: 0, echo: true, failNext: 3, failStatus: [500] });
     try {
@@ -444,14 +433,7 @@ describe('limits shared by two gateway replicas', () => {
       { timeoutMs: 20_000, message: 'the usage row did not arrive' },
     );
     // The re-run's reservation was settled to what it cost (the first run's settlement did not stand for it).
-    const counters = new QuotaCountersStore(redis, new GovernanceKeys(sys.prefix));
-    await waitFor(
-      async () => {
-        const c = await counters.read(userId, Date.now());
-        return Math.abs(c.dailySpendUsd - Number(rows.spent)) < 1e-12 ? c : null;
-      },
-      { timeoutMs: 10_000, message: "the re-run's reservation was not settled" },
-    );
+    await spendSettled(userId, Number(rows.spent), "the re-run's reservation was not settled");
   }, 60_000);
 
   it('counts what a user already spent when an admin sets a limit (counters reseeded from usage_records)', async () => {
@@ -459,15 +441,7 @@ describe('limits shared by two gateway replicas', () => {
     for (let i = 0; i < 3; i++) {
       expect((await chat(gateways[0], key, `unlimited ${i}`)).status).toBe(200);
     }
-    await waitFor(
-      async () => {
-        const r = await sys.query<{ n: string }>('SELECT count(*) AS n FROM usage_records WHERE user_id = $1', [
-          userId,
-        ]);
-        return Number(r[0].n) === 3;
-      },
-      { timeoutMs: 20_000, message: 'usage rows did not arrive' },
-    );
+    await usageOf(userId, 3);
     const put = await fetch(`${gateways[1]}/api/v1/ai/admin/quotas/${userId}`, {
       method: 'PUT',
       headers: sys.headers(),
