@@ -68,6 +68,22 @@ describe('apps that cannot start say why, naming the variable, and exit 1', () =
     return { code, output };
   }
 
+  /**
+   * A PROVIDERS_FILE of `providers` (YAML lines) for the describe calling this, and a schema of its own: the migrations
+   * its boots run would spoil the DB_SKIP_MIGRATIONS case. Both go after the describe.
+   */
+  function providersFile(name: string, providers: string[]): { file: string; schema: string } {
+    const fileSchema = `${schema}_${name}`;
+    const dir = mkdtempSync(path.join(tmpdir(), 'startfail-'));
+    const file = path.join(dir, 'providers.yaml');
+    writeFileSync(file, ['providers:', ...providers, ''].join('\n'));
+    afterAll(async () => {
+      rmSync(dir, { recursive: true, force: true });
+      await dropSchema(TEST_DATABASE_URL, fileSchema);
+    });
+    return { file, schema: fileSchema };
+  }
+
   /** Lines that are no warning of a start in progress. */
   function failureLines(output: string): string[] {
     return output
@@ -135,27 +151,13 @@ describe('apps that cannot start say why, naming the variable, and exit 1', () =
     ]);
   });
   describe('a PROVIDERS_FILE naming a plugin module that cannot be found', () => {
-    // Its own schema: the migrations these boots run would spoil the DB_SKIP_MIGRATIONS case above.
-    const pluginSchema = `${schema}_plugin`;
-    const dir = mkdtempSync(path.join(tmpdir(), 'startfail-'));
-    const file = path.join(dir, 'providers.yaml');
-    writeFileSync(
-      file,
-      [
-        'providers:',
-        '  - id: acme',
-        '    kind: plugin',
-        '    plugin: ./no/such/plugin.js',
-        '    baseUrl: http://127.0.0.1:9',
-        '    models: [{ name: acme-1, promptPer1k: 0, completionPer1k: 0, contextWindow: 1000 }]',
-        '',
-      ].join('\n'),
-    );
-
-    afterAll(async () => {
-      rmSync(dir, { recursive: true, force: true });
-      await dropSchema(TEST_DATABASE_URL, pluginSchema);
-    });
+    const { file, schema: pluginSchema } = providersFile('plugin', [
+      '  - id: acme',
+      '    kind: plugin',
+      '    plugin: ./no/such/plugin.js',
+      '    baseUrl: http://127.0.0.1:9',
+      '    models: [{ name: acme-1, promptPer1k: 0, completionPer1k: 0, contextWindow: 1000 }]',
+    ]);
 
     async function providerIds(): Promise<string[]> {
       const pg = new Client({ connectionString: TEST_DATABASE_URL });
@@ -185,25 +187,12 @@ describe('apps that cannot start say why, naming the variable, and exit 1', () =
   });
 
   describe('a PROVIDERS_FILE with a provider at a link-local (cloud metadata) address', () => {
-    const linkSchema = `${schema}_linklocal`;
-    const dir = mkdtempSync(path.join(tmpdir(), 'startfail-'));
-    const file = path.join(dir, 'providers.yaml');
-    writeFileSync(
-      file,
-      [
-        'providers:',
-        '  - id: meta',
-        '    kind: openai',
-        '    baseUrl: http://[::ffff:169.254.169.254]/v1',
-        '    models: [{ name: meta-1, promptPer1k: 0, completionPer1k: 0, contextWindow: 1000 }]',
-        '',
-      ].join('\n'),
-    );
-
-    afterAll(async () => {
-      rmSync(dir, { recursive: true, force: true });
-      await dropSchema(TEST_DATABASE_URL, linkSchema);
-    });
+    const { file, schema: linkSchema } = providersFile('linklocal', [
+      '  - id: meta',
+      '    kind: openai',
+      '    baseUrl: http://[::ffff:169.254.169.254]/v1',
+      '    models: [{ name: meta-1, promptPer1k: 0, completionPer1k: 0, contextWindow: 1000 }]',
+    ]);
 
     // Every call there would be refused (HttpPool's guard): the file is refused as a whole, as for any invalid entry.
     it('stops the start, naming the entry and the variable', async () => {
