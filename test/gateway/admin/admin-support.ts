@@ -49,6 +49,24 @@ export async function call<T = unknown>(
   return { status: res.status, body: (text === '' ? null : JSON.parse(text)) as T };
 }
 
+/** An entry of the exported configuration: its catalog document (`id`, `baseUrl` and the rest). */
+export type ExportedEntry = Record<string, unknown> & { id: string; baseUrl: string };
+
+/** The configuration as `GET /config/export?format=json` gives it, to change and import back. */
+export async function exportedConfig(
+  h: GatewayHarness,
+): Promise<{ gateways: ExportedEntry[]; providers: ExportedEntry[] }> {
+  const res = await call<{ gateways: ExportedEntry[]; providers: ExportedEntry[] }>(
+    h,
+    'GET',
+    '/api/v1/ai/admin/config/export?format=json',
+  );
+  if (res.status !== 200) {
+    throw new Error(`exporting the configuration: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  return res.body;
+}
+
 export function errorOf(reply: Reply<unknown>): ErrorEnvelope['error'] {
   return (reply.body as ErrorEnvelope).error;
 }

@@ -7,7 +7,7 @@ import { CatalogService, MigratedDatabase } from '@aigw/platform';
 import { dump } from 'js-yaml';
 import { CatalogChanges } from '../../../apps/api-gateway/src/admin/catalog-changes';
 import { GatewayHarness } from '../support';
-import { call, errorOf } from './admin-support';
+import { call, errorOf, exportedConfig } from './admin-support';
 
 const P = '/api/v1/ai/admin/providers';
 const G = '/api/v1/ai/admin/gateways';
@@ -89,10 +89,7 @@ describe('admin API: base URLs at link-local / cloud metadata addresses', () => 
     });
 
     it('an import naming such an address: 400 naming the entry, nothing applied', async () => {
-      const exported = await fetch(`${h.url}/api/v1/ai/admin/config/export?format=json`, {
-        headers: { authorization: `Bearer ${h.adminKey}` },
-      });
-      const doc = (await exported.json()) as { providers: { id: string; baseUrl: string }[] };
+      const doc = await exportedConfig(h);
       const index = doc.providers.findIndex((p) => p.id === 'sim');
       doc.providers[index].baseUrl = 'http://[::ffff:169.254.169.254]/v1';
       const res = await call(h, 'POST', IMPORT, doc);
@@ -176,24 +173,16 @@ describe('admin API: base URLs at link-local / cloud metadata addresses', () => 
       expect([refused.status, errorOf(refused).param]).toEqual([400, 'baseUrl']);
     });
 
-    const exportJson = async (): Promise<{ providers: { id: string; baseUrl: string }[] }> => {
-      const res = await fetch(`${h.url}/api/v1/ai/admin/config/export?format=json`, {
-        headers: { authorization: `Bearer ${h.adminKey}` },
-      });
-      expect(res.status).toBe(200);
-      return (await res.json()) as { providers: { id: string; baseUrl: string }[] };
-    };
-
     it('export, then import of it unchanged: 200, nothing changed', async () => {
-      const doc = await exportJson();
+      const doc = await exportedConfig(h);
       const res = await call<{ applied: boolean }>(h, 'POST', IMPORT, doc);
       expect(res.status).toBe(200);
       expect(res.body.applied).toBe(true);
-      expect(await exportJson()).toEqual(doc);
+      expect(await exportedConfig(h)).toEqual(doc);
     });
 
     it('an import moving the stored entry to another link-local address: 400 naming it', async () => {
-      const doc = await exportJson();
+      const doc = await exportedConfig(h);
       const index = doc.providers.findIndex((p) => p.id === 'll-stored');
       doc.providers[index].baseUrl = 'http://169.254.10.99:8000/v1';
       const res = await call(h, 'POST', IMPORT, doc);

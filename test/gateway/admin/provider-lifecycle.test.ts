@@ -12,7 +12,7 @@ import { SecretBox } from '@aigw/entities';
 import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { GatewayHarness, REDIS_URL } from '../support';
-import { audit, call } from './admin-support';
+import { audit, call, exportedConfig } from './admin-support';
 
 const P = '/api/v1/ai/admin/providers';
 const G = '/api/v1/ai/admin/gateways';
@@ -206,8 +206,7 @@ describe('admin API: provider lifecycle', () => {
 
     it('an import that removes a provider forgets it too', async () => {
       await learn('phoenix', ['phoenix/p1']);
-      const exported = await fetch(`${h.url}/api/v1/ai/admin/config/export?format=json`, { headers: h.headers() });
-      const config = (await exported.json()) as { gateways: unknown[]; providers: { id: string }[] };
+      const config = await exportedConfig(h);
       const res = await call(h, 'POST', '/api/v1/ai/admin/config/import', {
         ...config,
         providers: config.providers.filter((p) => p.id !== 'phoenix'),

@@ -4,7 +4,7 @@ import { waitFor } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { GatewayHarness, REDIS_URL } from '../support';
-import { audit, call, errorOf } from './admin-support';
+import { audit, call, errorOf, exportedConfig } from './admin-support';
 
 const P = '/api/v1/ai/admin/providers';
 const G = '/api/v1/ai/admin/gateways';
@@ -364,8 +364,7 @@ describe('admin API: providers, models and gateways', () => {
     expect([changed.status, errorOf(changed).param]).toEqual([400, 'plugin']);
     expect(catalog().provider('echo-plugin')?.plugin).toBe('./examples/plugins/echo-provider.js');
 
-    const exported = await fetch(`${h.url}/api/v1/ai/admin/config/export?format=json`, { headers: h.headers() });
-    const config = (await exported.json()) as { gateways: unknown[]; providers: Record<string, unknown>[] };
+    const config = await exportedConfig(h);
     const broken = config.providers.map((p) =>
       p.id === 'echo-plugin' ? { ...p, plugin: './test/gateway/admin/fixtures/not-a-plugin.js' } : p,
     );
@@ -402,8 +401,7 @@ describe('admin API: providers, models and gateways', () => {
     // A change to the other fields of a provider whose module is listed (or already loaded) passes.
     expect((await call(h, 'PATCH', `${P}/listed`, { displayName: 'Listed echo' })).status).toBe(200);
 
-    const exported = await fetch(`${h.url}/api/v1/ai/admin/config/export?format=json`, { headers: h.headers() });
-    const config = (await exported.json()) as { gateways: unknown[]; providers: Record<string, unknown>[] };
+    const config = await exportedConfig(h);
     const providers = config.providers.map((p) => (p.id === 'listed' ? { ...p, plugin: unlisted } : p));
     const index = providers.findIndex((p) => p.id === 'listed');
     const imported = await call(h, 'POST', '/api/v1/ai/admin/config/import', { ...config, providers });
