@@ -157,6 +157,40 @@ describe('analytics answers from one snapshot', () => {
     expect(after.series.points.reduce((a, p) => a + p.requests, 0)).toBe(after.requests);
   });
 
+  it('costs: a row inserted between the groups and the projection is in all of its figures or none', async () => {
+    const ds = await fresh();
+    const w = watch(ds);
+    const service = new AnalyticsService(new UsageAnalyticsStore(ds, new UsageRetentionStore(ds)), () => new Date(NOW));
+    // The month so far (Nov 1 to 8): the projection's month to date, and its last 7 full days too.
+    const q = {
+      from: new Date(Date.UTC(2026, 10, 1)).toISOString(),
+      to: new Date(NOW).toISOString(),
+      by: 'day' as const,
+    };
+    const baseline = await service.costs(q);
+    expect(baseline.totalUsd).toBeGreaterThan(0);
+    expect(baseline.projection.monthToDateUsd).toBe(baseline.totalUsd);
+    expect(baseline.projection.dailyRateUsd * 7).toBeCloseTo(baseline.totalUsd, 6);
+
+    w.between(isAggregate, () => new UsageStore(ds).insertBatch([event(NOW - DAY_MS - 30 * 60_000, 999)]));
+    w.queries.length = 0;
+    const view = await service.costs(q);
+    await w.settled();
+    // The groups, their total and the projection agree, and are the snapshot's: the row came after it.
+    expect(view.projection.monthToDateUsd).toBe(view.totalUsd);
+    // dailyRateUsd is rounded to 1e-9: 7 times it is within 7e-9 of the sum.
+    expect(view.projection.dailyRateUsd * 7).toBeCloseTo(view.totalUsd, 6);
+    expect(view).toEqual(baseline);
+    // One transaction for the three aggregates (the groups, the month to date, the last days).
+    expect(w.queries.filter(isAggregate)).toHaveLength(3);
+    expect(w.queries.filter(isBegin)).toHaveLength(1);
+
+    // The row is there for the next answer, in every figure.
+    const after = await service.costs(q);
+    expect(after.totalUsd).toBeGreaterThan(baseline.totalUsd);
+    expect(after.projection.monthToDateUsd).toBe(after.totalUsd);
+  });
+
   it('usage by hour: a prune between the hours check and the rows cannot change the answer', async () => {
     const ds = await fresh();
     const w = watch(ds);

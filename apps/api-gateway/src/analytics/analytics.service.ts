@@ -11,7 +11,7 @@ import {
   projectMonthEnd,
   roundUsd,
 } from '@aigw/core';
-import { UsageAnalyticsStore, type AnalyticsGroupBy, type UsageSumsGroup } from '@aigw/entities';
+import { UsageAnalyticsStore, type AnalyticsGroupBy, type UsageSnapshot, type UsageSumsGroup } from '@aigw/entities';
 import { rangeOf } from '../http/time-range';
 import type { AdminUsageQueryDto, CostGroupBy, CostsQueryDto, RangeQueryDto } from './analytics-query.dto';
 import { toCsv } from './csv';
@@ -95,18 +95,25 @@ function keyView(key: string | null, groupBy: AnalyticsGroupBy): string | null {
   return groupBy === 'day' && key !== null ? key.slice(0, 10) : key;
 }
 
+/**
+ * The cost of `range` in the snapshot `s`. The projection's ranges (the month so far, the last full days) sit inside
+ * every retention (MIN_USAGE_RETENTION_DAYS): the snapshot's edges never widen them.
+ */
+async function costOf(s: UsageSnapshot, range: Range): Promise<number> {
+  if (range.from >= range.to) {
+    return 0;
+  }
+  const { groups } = await s.aggregateWithRange({ ...range, groupBy: 'none', latencies: false });
+  return groups[0]?.costUsd ?? 0;
+}
+
 /** Usage, cost and gateway statistics for admins, from the usage rollups (ADR 0009). */
 @Injectable()
 export class AnalyticsService {
-  /** For the projection's month to date and last days, inside every retention: no edges to read. */
-  private readonly recent: UsageAnalyticsStore;
-
   constructor(
     private readonly store: UsageAnalyticsStore,
     @Inject(ANALYTICS_CLOCK) private readonly clock: Clock,
-  ) {
-    this.recent = store.withinMinRetention();
-  }
+  ) {}
 
   async usage(q: AdminUsageQueryDto): Promise<AdminUsageView> {
     const groupBy = q.groupBy ?? 'day';
@@ -148,12 +155,15 @@ export class AnalyticsService {
     const asked = this.range(q, 30 * DAY_MS, MAX_RANGE_DAYS);
     const now = this.clock();
     const w = projectionWindows(now);
-    const [{ groups, ...range }, monthToDate, recent] = await Promise.all([
+    // One snapshot for the groups and both projection totals: a row inserted or pruned meanwhile is in all or none,
+    // so the groups, their total and the projection of the same days agree.
+    const { groups, range, monthToDate, recent } = await this.store.snapshot(async (s) => {
       // No percentile is shown: leave the latency histograms out (most of the work).
-      this.store.aggregateWithRange({ ...asked, groupBy: by, latencies: false }),
-      this.total({ from: w.monthStart, to: now }),
-      this.total({ from: w.rateFrom, to: w.rateTo }),
-    ]);
+      const { groups, ...range } = await s.aggregateWithRange({ ...asked, groupBy: by, latencies: false });
+      const monthToDate = await costOf(s, { from: w.monthStart, to: now });
+      const recent = await costOf(s, { from: w.rateFrom, to: w.rateTo });
+      return { groups, range, monthToDate, recent };
+    });
     if (by !== 'day') {
       groups.sort((a, b) => b.costUsd - a.costUsd);
     }
@@ -254,14 +264,6 @@ export class AnalyticsService {
       });
     }
     return points;
-  }
-
-  private async total(range: Range): Promise<number> {
-    if (range.from >= range.to) {
-      return 0;
-    }
-    const [g] = await this.recent.aggregate({ ...range, groupBy: 'none', latencies: false });
-    return g?.costUsd ?? 0;
   }
 
   /**

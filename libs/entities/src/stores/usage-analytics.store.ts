@@ -200,14 +200,6 @@ export class UsageAnalyticsStore {
   ) {}
 
   /**
-   * This store for ranges every retention keeps (MIN_USAGE_RETENTION_DAYS back: the current month, the last 30
-   * days): none of their edges can be widened, so its reads skip the pruning's edges (one query less each).
-   */
-  withinMinRetention(): UsageAnalyticsStore {
-    return new UsageAnalyticsStore(this.dataSource);
-  }
-
-  /**
    * Every group of the range `aggregateWithRange` says it counted, ordered by key (NULL last). The edges and the rows are read in one
    * snapshot (REPEATABLE READ): the pruning records an edge before it deletes, so rows this reads are never ones a
    * prune running meanwhile removed.
