@@ -3,6 +3,7 @@ import type { UsageEvent } from '@aigw/core';
 import { QuotaUsageStore, runMigrationsLocked, UsageStore, type QuotaUsageRow } from '@aigw/entities';
 import type { DataSource } from 'typeorm';
 import { dropSchema, openDataSource, uniqueSchema } from './pg';
+import { isAggregate, isBegin, watch } from './query-watch';
 
 const KEY = randomUUID();
 
@@ -110,6 +111,29 @@ describe('QuotaUsageStore.userTotals', () => {
       monthlyRequests: 0,
       monthlySpendUsd: 0,
     });
+  });
+
+  it('reads the day and the month from one snapshot: a row inserted between them is in both or neither', async () => {
+    const user = randomUUID();
+    await ds.query(`INSERT INTO "${schema}".users (id, name) VALUES ($1, $2)`, [user, 'racing']);
+    const usage = new UsageStore(ds);
+    await usage.insertBatch(['2026-11-03T08:00:00.000Z', '2026-11-20T09:00:00.000Z'].map((t) => event(user, t, 0.001)));
+    const baseline = await store.userTotals(user, dayStart, monthStart);
+    expect(baseline).toMatchObject({ dailyRequests: 1, monthlyRequests: 2 });
+
+    const w = watch(ds);
+    try {
+      // Today's: in the day and the month alike.
+      w.between(isAggregate, () => usage.insertBatch([event(user, '2026-11-20T09:30:00.000Z', 0.001)]));
+      const totals = await store.userTotals(user, dayStart, monthStart);
+      await w.settled();
+      expect(totals).toEqual(baseline);
+      expect(w.queries.filter(isAggregate)).toHaveLength(2);
+      expect(w.queries.filter(isBegin)).toHaveLength(1);
+    } finally {
+      jest.restoreAllMocks();
+    }
+    expect(await store.userTotals(user, dayStart, monthStart)).toMatchObject({ dailyRequests: 2, monthlyRequests: 3 });
   });
 
   it('reads the rollups for whole days and hours, not every record of the month', async () => {

@@ -8,9 +8,10 @@ import {
   UsageStore,
   type UsageRetention,
 } from '@aigw/entities';
-import type { DataSource, QueryRunner } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { AnalyticsService } from '../../../apps/api-gateway/src/analytics/analytics.service';
 import { dropSchema, openDataSource, uniqueSchema } from '../../entities/pg';
+import { isAggregate, isBegin, isEdgesRead, watch } from '../../entities/query-watch';
 import { usageEvent } from './admin-support';
 
 const USER = randomUUID();
@@ -35,63 +36,6 @@ function event(at: number, i: number): UsageEvent {
 /** A request every 3 h 7 min over the 40 days before NOW: raw rows, hourly and daily rollups on both sides of the edges. */
 const events = (): UsageEvent[] =>
   Array.from({ length: 300 }, (_, i) => event(NOW - 40 * DAY_MS + i * (3 * HOUR_MS + 7 * 60_000), i));
-
-const isAggregate = (sql: string): boolean => sql.includes('GROUP BY parts.key');
-const isEdgesRead = (sql: string): boolean => sql.includes('SELECT level, before FROM');
-const isBegin = (sql: string): boolean => /^(START TRANSACTION|BEGIN)\b/i.test(sql);
-
-/**
- * Every query of `ds` (each goes through a query runner it creates), and a hook: `between` runs once, after the first
- * read matching `after` completed and before any later matching read is sent (held back until the hook is done), so
- * whatever it writes lands between two reads even when they are issued side by side.
- */
-function watch(ds: DataSource): {
-  queries: string[];
-  between: (after: (sql: string) => boolean, hook: () => Promise<unknown>) => void;
-  /** The hook has run (or never will). */
-  settled: () => Promise<void>;
-} {
-  const queries: string[] = [];
-  let match: ((sql: string) => boolean) | null = null;
-  let hook: (() => Promise<unknown>) | null = null;
-  let gate: Promise<void> | null = null;
-  const create = ds.createQueryRunner.bind(ds);
-  jest.spyOn(ds, 'createQueryRunner').mockImplementation((mode) => {
-    const qr: QueryRunner = create(mode);
-    const query = qr.query.bind(qr) as (...args: unknown[]) => Promise<unknown>;
-    // QueryRunner.query is overloaded: the wrapper takes its arguments as they come.
-    (qr as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = async (...args: unknown[]) => {
-      const sql = String(args[0]);
-      queries.push(sql);
-      if (match === null || !match(sql)) {
-        return query(...args);
-      }
-      if (gate === null) {
-        const run = hook!;
-        const result = query(...args);
-        gate = result.then(
-          async () => {
-            await run();
-          },
-          () => undefined,
-        );
-        return result;
-      }
-      await gate;
-      return query(...args);
-    };
-    return qr;
-  });
-  return {
-    queries,
-    between: (after, h) => {
-      match = after;
-      hook = h;
-      gate = null;
-    },
-    settled: () => gate ?? Promise.resolve(),
-  };
-}
 
 /**
  * The analytics answers read from one snapshot (real PostgreSQL, migrated): a usage row inserted, or a prune run,

@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import { UsageRecordEntity } from '../entities/usage-record.entity';
 import { UserQuotaEntity } from '../entities/user-quota.entity';
 import { tableRef } from '../table-ref';
-import { UsageAnalyticsStore } from './usage-analytics.store';
+import { UsageAnalyticsStore, type UsageSnapshot } from './usage-analytics.store';
 
 /** A user's requests and spend in the current day and month, as quotas count them. */
 export interface QuotaUsageRow {
@@ -37,7 +37,8 @@ export class QuotaUsageStore {
    * quota views (`GET /api/v1/ai/usage`, which the console polls) read them on every call, and a raw count read
    * every record of the user's month (0.7 s at 500,000 records, growing all month); the rollups hold a few rows
    * per day and key. Exact, like every rollup query: a reset in the middle of a day is read from the hourly rollups
-   * and the raw records of its hour.
+   * and the raw records of its hour. The day and the month are summed in one snapshot; the reset times are read
+   * before it, on their own: a reset committed in between only changes where the next answer starts counting.
    */
   async userTotals(userId: string, dayStart: Date, monthStart: Date): Promise<QuotaUsageRow> {
     const resets = await this.dataSource.query<{ daily_reset_at: Date | null; monthly_reset_at: Date | null }[]>(
@@ -48,7 +49,12 @@ export class QuotaUsageStore {
     const monthFrom = later(monthStart, resets[0]?.monthly_reset_at);
     const dayEnd = new Date(dayStart.getTime() + DAY_MS);
     const monthEnd = new Date(Date.UTC(monthStart.getUTCFullYear(), monthStart.getUTCMonth() + 1, 1));
-    const [day, month] = await Promise.all([this.sum(userId, dayFrom, dayEnd), this.sum(userId, monthFrom, monthEnd)]);
+    // One snapshot for both: a row inserted meanwhile is in the day and the month alike, or in neither.
+    const { day, month } = await this.analytics.snapshot(async (s) => {
+      const day = await sumOf(s, userId, dayFrom, dayEnd);
+      const month = await sumOf(s, userId, monthFrom, monthEnd);
+      return { day, month };
+    });
     return {
       userId,
       dailyRequests: day.requests,
@@ -56,11 +62,6 @@ export class QuotaUsageStore {
       monthlyRequests: month.requests,
       monthlySpendUsd: month.costUsd,
     };
-  }
-
-  private async sum(userId: string, from: Date, to: Date): Promise<{ requests: number; costUsd: number }> {
-    const [g] = await this.analytics.aggregate({ from, to, groupBy: 'none', userId, latencies: false });
-    return { requests: g?.requests ?? 0, costUsd: g?.costUsd ?? 0 };
   }
 
   async periodTotals(dayStart: Date, monthStart: Date): Promise<QuotaUsageRow[]> {
@@ -102,6 +103,17 @@ export class QuotaUsageStore {
     );
     return rows.map((r) => ({ userId: r.user_id, resetAt: new Date(r.reset_at).getTime() }));
   }
+}
+
+/** `userId`'s requests and cost in [from, to), in the snapshot `s`. */
+async function sumOf(
+  s: UsageSnapshot,
+  userId: string,
+  from: Date,
+  to: Date,
+): Promise<{ requests: number; costUsd: number }> {
+  const { groups } = await s.aggregateWithRange({ from, to, groupBy: 'none', userId, latencies: false });
+  return { requests: groups[0]?.requests ?? 0, costUsd: groups[0]?.costUsd ?? 0 };
 }
 
 function later(start: Date, reset: Date | null | undefined): Date {
