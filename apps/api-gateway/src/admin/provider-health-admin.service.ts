@@ -81,10 +81,8 @@ export class ProviderHealthAdminService {
     this.providerOf(id);
     const { from, to } = rangeOf(query, { now: new Date(), defaultMs: DEFAULT_RANGE_MS, maxDays: MAX_RANGE_DAYS });
     const limit = Math.min(query.limit ?? DEFAULT_LIMIT, MAX_HEALTH_CHECKS);
-    const [rows, uptime] = await Promise.all([
-      this.store.history(id, from, to, limit),
-      this.store.uptime(id, from, to),
-    ]);
+    // One snapshot: a probe recorded meanwhile is in the checks and the uptime alike, or in neither.
+    const { checks: rows, uptime } = await this.store.historyWithUptime(id, from, to, limit);
     return {
       providerId: id,
       from: from.toISOString(),

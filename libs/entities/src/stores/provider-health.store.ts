@@ -6,6 +6,7 @@ import { ProviderHealthCheckEntity } from '../entities/provider-health-check.ent
 import { ProviderEntity } from '../entities/provider.entity';
 import { tableRef } from '../table-ref';
 import { PRUNE_BATCH_ROWS, pruneOldestFirst } from './prune';
+import { readSnapshot } from './read-snapshot';
 
 export { PRUNE_BATCH_ROWS };
 
@@ -237,8 +238,14 @@ export class ProviderHealthStore {
   }
 
   /** A provider's checks in [from, to), newest first, at most `limit`. */
-  async history(providerId: string, from: Date, to: Date, limit: number): Promise<HealthCheckRow[]> {
-    const rows = await this.dataSource.query<
+  async history(
+    providerId: string,
+    from: Date,
+    to: Date,
+    limit: number,
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<HealthCheckRow[]> {
+    const rows = await manager.query<
       {
         checked_at: Date;
         route: HealthRoute;
@@ -274,8 +281,9 @@ export class ProviderHealthStore {
     providerId: string,
     from: Date,
     to: Date,
+    manager: EntityManager = this.dataSource.manager,
   ): Promise<{ probes: number; up: number; uptime: number | null }> {
-    const [row] = await this.dataSource.query<{ probes: string; up: string }[]>(
+    const [row] = await manager.query<{ probes: string; up: string }[]>(
       `SELECT count(*) AS probes, count(*) FILTER (WHERE p.up) AS up
          FROM (SELECT checked_at, bool_or(ok) AS up FROM ${this.checks()}
                 WHERE provider_id = $1 AND checked_at >= $2 AND checked_at < $3
@@ -285,6 +293,23 @@ export class ProviderHealthStore {
     const probes = Number(row?.probes ?? 0);
     const up = Number(row?.up ?? 0);
     return { probes, up, uptime: probes === 0 ? null : Math.round((up / probes) * 1e6) / 1e6 };
+  }
+
+  /**
+   * `history` and `uptime` from one snapshot (`readSnapshot`), one after the other on its connection: a probe
+   * recorded or pruned meanwhile is in both or neither, so the checks shown and the probes counted agree.
+   */
+  async historyWithUptime(
+    providerId: string,
+    from: Date,
+    to: Date,
+    limit: number,
+  ): Promise<{ checks: HealthCheckRow[]; uptime: { probes: number; up: number; uptime: number | null } }> {
+    return readSnapshot(this.dataSource, async (em) => {
+      const checks = await this.history(providerId, from, to, limit, em);
+      const uptime = await this.uptime(providerId, from, to, em);
+      return { checks, uptime };
+    });
   }
 
   /**

@@ -16,6 +16,7 @@ import {
   RAW_MODEL_SQL,
   RAW_PROVIDER_SQL,
 } from './usage-rollup-sql';
+import { readSnapshot } from './read-snapshot';
 import { KEEP_ALL_CUTOFFS, type UsageCutoffs, type UsageCutoffsSource } from './usage-retention';
 
 export type AnalyticsGroupBy = 'provider' | 'model' | 'deployment' | 'user' | 'day' | 'hour' | 'none';
@@ -273,11 +274,7 @@ export class UsageAnalyticsStore {
    * optimisation; docs/benchmarks.md).
    */
   private async withoutJit<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(async (em) => {
-      // One round trip for both (TypeORM would spend one more on the isolation level); before any read, as it must.
-      await em.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL jit = off');
-      return work(em);
-    });
+    return readSnapshot(this.dataSource, work, { jit: false });
   }
 
   private partSql(
