@@ -157,19 +157,13 @@ describe('idempotency and async jobs', () => {
     });
 
     it('a retry right after its client left runs the request again, not the cancellation of the run it left', async () => {
-      const cancelled = {
-        message: 'The request was cancelled: the client went away.',
-        type: 'timeout_error' as const,
-        code: ErrorCode.Timeout,
-        param: null,
-      };
       let runs = 0;
       h.handle(async (job) => {
         runs++;
         if (runs === 1) {
           // The first run is stopped because its client left; it ends in that cancellation a moment later.
           await sleep(400);
-          return h.fail(job, cancelled);
+          return h.failClientGone(job);
         }
         return h.answer(job, 'second run');
       });
@@ -193,12 +187,7 @@ describe('idempotency and async jobs', () => {
         runs++;
         // Stopped only if a cancel comes within 800 ms.
         if (await h.cancelled(job.id ?? '', 800)) {
-          return h.fail(job, {
-            message: 'The request was cancelled: the client went away.',
-            type: 'timeout_error',
-            code: ErrorCode.Timeout,
-            param: null,
-          });
+          return h.failClientGone(job);
         }
         return h.answer(job, 'the one run');
       });

@@ -6,11 +6,14 @@ import os from 'node:os';
 import path from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import {
+  CLIENT_GONE_MESSAGE,
   ControlPattern,
   EMPTY_USAGE,
+  ErrorCode,
   outcomeTtlMs,
   QueueName,
   validateEnv,
+  type AbortCause,
   type CancelGenerationMessage,
   type ErrorBody,
   type GenerateJobData,
@@ -206,10 +209,31 @@ export class GatewayHarness {
     };
   }
 
-  /** Fails as the real worker does: an `error` message on the reply channel, and the failed outcome. */
-  async fail(job: GenerateJob, error: ErrorBody, retryAfterMs?: number): Promise<GenerateOutcome> {
+  /**
+   * Fails as the real worker does: an `error` message on the reply channel, and the failed outcome with the abort's
+   * cause (null: the generation was not aborted).
+   */
+  async fail(
+    job: GenerateJob,
+    error: ErrorBody,
+    retryAfterMs?: number,
+    abortCause: AbortCause | null = null,
+  ): Promise<GenerateOutcome> {
     await this.publish(job, { t: 'error', jobId: job.id ?? '', error, retryAfterMs });
-    return retryAfterMs === undefined ? { ok: false, error } : { ok: false, error, retryAfterMs };
+    return retryAfterMs === undefined
+      ? { ok: false, error, abortCause }
+      : { ok: false, error, retryAfterMs, abortCause };
+  }
+
+  /** Fails as the real worker does when it aborted the generation because its client left. */
+  failClientGone(job: GenerateJob): Promise<GenerateOutcome> {
+    const error: ErrorBody = {
+      message: CLIENT_GONE_MESSAGE,
+      type: 'timeout_error',
+      code: ErrorCode.Timeout,
+      param: null,
+    };
+    return this.fail(job, error, undefined, 'client_disconnected');
   }
 
   /** Answers as the real worker does: `result`, or `start` + word chunks + `end` for a stream. */

@@ -20,7 +20,11 @@ export interface LoadOptions {
   refreshMs?: number;
   /** Wait this long after `deps` change before fetching (a field typed into: one fetch per pause, not one per key). */
   debounceMs?: number;
-  /** False: nothing is fetched (a fetch running is aborted, no refresh) and the last answer or error stays. */
+  /**
+   * False: nothing is fetched and nothing refreshed. The last answer or error stays, except that a fetch running when
+   * it turns false is aborted and leaves the state `loading` (with the data before it): for a screen that hides its
+   * results while disabled, as the user picker's closed list does.
+   */
   enabled?: boolean;
 }
 

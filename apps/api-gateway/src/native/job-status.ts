@@ -118,7 +118,7 @@ export function endedClientGone(snapshot: JobSnapshot): boolean {
     return abortCause === 'client_disconnected';
   }
   // Rolling upgrade: an outcome of a worker older than `abortCause` says it only in its words. Remove this fallback
-  // (and CLIENT_GONE_MESSAGE's import) in the release after the one that added `abortCause`: by then every worker
-  // writes it, and an older outcome has been gone for ASYNC_JOB_RETENTION_S past its request's deadline.
+  // (and CLIENT_GONE_MESSAGE's import) only once the last such worker stopped more than ASYNC_JOB_RETENTION_S (up to
+  // 30 days) plus a request deadline ago: until then a job it ended may still be read, and would show `failed`.
   return error.code === ErrorCode.Timeout && error.message === CLIENT_GONE_MESSAGE;
 }
