@@ -1,3 +1,4 @@
+import { PDF_BYTES_PER_PAGE, PDF_TOKENS_PER_PAGE } from '@aigw/core';
 import { ApiKeyStore } from '@aigw/entities';
 import { GatewayHarness } from './support';
 
@@ -96,6 +97,22 @@ describe('api-gateway Anthropic Messages routes', () => {
       const body = (await bad.json()) as AnthropicError;
       expect(body.error).toMatchObject({ type: 'invalid_request_error', param: 'anthropic-beta' });
     });
+  });
+
+  it('count_tokens counts a PDF document by its size, as routing and admission do (it counted only the text)', async () => {
+    const text = await h.post('/v1/messages/count_tokens', {
+      model: 'sim-claude',
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'Summarize this.' }] }],
+    });
+    const data = Buffer.alloc(10 * PDF_BYTES_PER_PAGE, 0x55).toString('base64');
+    const document = { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data } };
+    const withPdf = await h.post('/v1/messages/count_tokens', {
+      model: 'sim-claude',
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'Summarize this.' }, document] }],
+    });
+    expect([text.status, withPdf.status]).toEqual([200, 200]);
+    const tokens = async (res: Response) => ((await res.json()) as { input_tokens: number }).input_tokens;
+    expect((await tokens(withPdf)) - (await tokens(text))).toBe(10 * PDF_TOKENS_PER_PAGE);
   });
 
   describe('count_tokens checks the model as /v1/messages does', () => {

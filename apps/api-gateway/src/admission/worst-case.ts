@@ -1,27 +1,40 @@
 import {
   countTextTokens,
-  estimateMediaTokens,
-  estimateRequestTokens,
+  estimateRequestTokenShares,
   isModelAlias,
   mayUseDeployment,
   reachableDeployments,
   type Deployment,
   type GenerationRequest,
+  type RequestTokens,
 } from '@aigw/core';
 
 /** What admission charges a request before it runs: tokens for the per-minute limits, USD for the budgets. */
 export interface Charge {
   tokens: number;
   reserveUsd: number;
-  /** Of `tokens`, the estimate for the request's audio and file parts (`estimateMediaTokens`). */
+  /** Of `tokens`, the estimate for the request's audio and file parts (`estimateRequestTokenShares`). */
   mediaTokens: number;
   /** Of `reserveUsd`, what `mediaTokens` cost at that price. */
   mediaReserveUsd: number;
 }
 
+/** A chat request's prompt as routing estimates it (`estimateRequestTokenShares`); an embeddings request's inputs. */
+function promptTokensOf(request: Pick<GenerationRequest, 'messages' | 'options' | 'embeddings'>): RequestTokens {
+  const embeddings = request.embeddings;
+  if (embeddings === undefined) {
+    return estimateRequestTokenShares(request.messages, request.options.tools);
+  }
+  let tokens = 0;
+  for (const item of embeddings.input) {
+    tokens += typeof item === 'string' ? countTextTokens(item) : item.length;
+  }
+  return { tokens, mediaTokens: 0 };
+}
+
 /**
- * The most a request can cost: its estimated prompt tokens (tool definitions included, and its audio and file parts by
- * their size: `estimateMediaTokens`) plus its completion allowance (`max_tokens`, or `defaultMaxTokens` when absent)
+ * The most a request can cost: its estimated prompt tokens (the routing estimate: tool definitions included, and its
+ * audio and file parts by their size) plus its completion allowance (`max_tokens`, or `defaultMaxTokens` when absent)
  * at the highest prompt and completion prices among the deployments that may serve it. Settlement refunds the
  * difference, so over-reserving only delays other requests of a user close to their budget; under-reserving could let
  * concurrent requests overspend it. The audio and file parts' share (`mediaTokens`, `mediaReserveUsd`), a rough
@@ -32,13 +45,8 @@ export function worstCaseCharge(
   candidates: readonly Deployment[],
   defaultMaxTokens: number,
 ): Charge {
-  const embeddings = request.embeddings;
-  const mediaTokens = embeddings === undefined ? estimateMediaTokens(request.messages) : 0;
-  const prompt =
-    embeddings === undefined
-      ? estimateRequestTokens(request.messages, request.options.tools) + mediaTokens
-      : embeddings.input.reduce((n, item) => n + (typeof item === 'string' ? countTextTokens(item) : item.length), 0);
-  const completion = embeddings === undefined ? (request.options.maxTokens ?? defaultMaxTokens) : 0;
+  const { tokens: prompt, mediaTokens } = promptTokensOf(request);
+  const completion = request.embeddings === undefined ? (request.options.maxTokens ?? defaultMaxTokens) : 0;
   let promptPer1k = 0;
   let completionPer1k = 0;
   for (const d of candidates) {

@@ -37,8 +37,8 @@ export class MessagesService {
 
   /**
    * `POST /v1/messages/count_tokens`: the prompt's tokens as the gateway counts them for routing and budgets (the
-   * cl100k tokenizer, tool definitions included): an estimate for Claude, whose own tokenizer differs by up to
-   * ~20 %. Nothing is enqueued and no provider is called. The model is checked as `/v1/messages` checks it before
+   * cl100k tokenizer, tool definitions included, PDF documents by their size): an estimate for Claude, whose own
+   * tokenizer differs by up to ~20 %. Nothing is enqueued and no provider is called. The model is checked as `/v1/messages` checks it before
    * admission: the key's allow-list (403 model_not_allowed), then what the catalog serves (404 model_not_found, 400
    * for a capability none of its deployments has); rate limits are not charged.
    */

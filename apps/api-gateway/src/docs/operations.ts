@@ -151,8 +151,8 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   'POST /v1/messages/count_tokens': {
     summary: "Count a message's input tokens (Anthropic wire format)",
     description:
-      "The gateway's routing tokenizer (cl100k, tools included): an estimate for Claude. Nothing is queued, no " +
-      'provider is called and no rate limit is charged.',
+      "The gateway's routing estimate (cl100k, tools included; PDFs by their size): an estimate for Claude. Nothing " +
+      'is queued, no provider is called and no rate limit is charged.',
     requestExample: { model: 'claude-3-5-haiku', messages: [{ role: 'user', content: 'Say hello' }] },
     responses: { '200': jsonAnswer('The count.', 'AnthropicTokenCount') },
   },

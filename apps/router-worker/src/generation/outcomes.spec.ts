@@ -2,6 +2,7 @@ import {
   countTextTokens,
   EMPTY_USAGE,
   ErrorClass,
+  estimatePromptTokens,
   estimateRequestTokens,
   merged,
   PDF_TOKENS_PER_PAGE,
@@ -110,11 +111,11 @@ describe('usageOf', () => {
 
   it("keeps the provider's counts, the very object, when it reported both", () => {
     const usage = { promptTokens: 12, completionTokens: 3, totalTokens: 15, cachedPromptTokens: 4 };
-    expect(usageOf(answer(usage), 999, [])).toBe(usage);
+    expect(usageOf(answer(usage), 999)).toBe(usage);
   });
 
   it('estimates what a provider left out: the prompt from the routing estimate, the completion from the text', () => {
-    const none = usageOf(answer(EMPTY_USAGE), 42, []);
+    const none = usageOf(answer(EMPTY_USAGE), 42);
     expect(none).toEqual({
       promptTokens: 42,
       completionTokens: countTextTokens('The weather in Paris is mild today.'),
@@ -124,7 +125,7 @@ describe('usageOf', () => {
     expect(none.completionTokens).toBeGreaterThan(0);
     // Only the missing count is estimated.
     const promptOnly = { promptTokens: 30, completionTokens: 0, totalTokens: 30, cachedPromptTokens: 50 };
-    expect(usageOf(answer(promptOnly), 42, [])).toEqual({
+    expect(usageOf(answer(promptOnly), 42)).toEqual({
       promptTokens: 30,
       completionTokens: none.completionTokens,
       totalTokens: 30 + none.completionTokens,
@@ -137,7 +138,7 @@ describe('usageOf', () => {
       function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
     };
     const tools = merged(answer(EMPTY_USAGE, ''), { toolCalls: [call] });
-    expect(usageOf(tools, 42, []).completionTokens).toBe(countTextTokens('get_weather{"city":"Paris"}'));
+    expect(usageOf(tools, 42).completionTokens).toBe(countTextTokens('get_weather{"city":"Paris"}'));
   });
 
   it('prices the estimate: an answer whose provider reported nothing is not free', () => {
@@ -203,18 +204,21 @@ describe('the billed prompt of a request with file and audio parts, when the pro
   ];
   const answer = { id: 'c', created: 1, text: 'A summary.', finishReason: 'stop', usage: EMPTY_USAGE };
 
-  it('adds the parts to the routing estimate of a whole answer', () => {
-    expect(usageOf(answer, 42, messages).promptTokens).toBe(42 + 10 * PDF_TOKENS_PER_PAGE);
+  it('bills a whole answer as the routing estimate, which has the parts', () => {
+    // What route-plan hands over as the plan's estimate: the same function, media included.
+    const promptEstimate = estimateRequestTokens(messages, undefined);
+    expect(promptEstimate).toBe(estimatePromptTokens(messages) + 10 * PDF_TOKENS_PER_PAGE);
+    expect(usageOf(answer, promptEstimate).promptTokens).toBe(promptEstimate);
     // A count the provider reported is kept: the parts are not added to it.
     const reported = { promptTokens: 7, completionTokens: 0, totalTokens: 7, cachedPromptTokens: 0 };
-    expect(usageOf(merged(answer, { usage: reported }), 42, messages).promptTokens).toBe(7);
+    expect(usageOf(merged(answer, { usage: reported }), promptEstimate).promptTokens).toBe(7);
   });
 
   it('adds them to the bill of a cut stream', () => {
     const request = generationRequest({ messages });
     const partial = { id: 'c', created: 1, text: 'It is', finishReason: null, usage: EMPTY_USAGE };
     expect(spentOf(deployment(), request, partial).usage.promptTokens).toBe(
-      estimateRequestTokens(messages, undefined) + 10 * PDF_TOKENS_PER_PAGE,
+      estimatePromptTokens(messages) + 10 * PDF_TOKENS_PER_PAGE,
     );
   });
 });
@@ -229,7 +233,7 @@ describe('usageOf with cache writes', () => {
       cacheWritePromptTokens: 100,
     };
     const answer = { id: 'm', created: 1, text: 'Done.', finishReason: 'stop', usage };
-    expect(usageOf(answer, 42, [])).toMatchObject({
+    expect(usageOf(answer, 42)).toMatchObject({
       promptTokens: 1000,
       cachedPromptTokens: 300,
       cacheWritePromptTokens: 100,

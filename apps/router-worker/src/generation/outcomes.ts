@@ -1,9 +1,7 @@
 import {
   costOf,
   countTextTokens,
-  estimateMediaTokens,
   estimateRequestTokens,
-  type ChatMessage,
   type AnswerDetails,
   type Attempt,
   type Deployment,
@@ -100,17 +98,15 @@ function generatedText(a: ProviderAnswer): string {
 
 /**
  * The bill of a stream cut after it reached the client: the prompt tokens its provider reported, where it had, else
- * the billing estimate (`billedPromptEstimate`: the routing estimate, tool definitions included, plus the audio and
- * file parts); the completion tokens the provider reported or what was streamed counted with the prompt tokenizer,
- * whichever is larger (providers report output only at the end); priced as a whole answer would be. Only on this
- * failure path: a request that completes pays nothing for it.
+ * the routing estimate (`estimateRequestTokens`: tool definitions, audio and file parts by their size included); the
+ * completion tokens the provider reported or what was streamed counted with the prompt tokenizer, whichever is larger
+ * (providers report output only at the end); priced as a whole answer would be. Only on this failure path: a request
+ * that completes pays nothing for it.
  */
 export function spentOf(d: Deployment, request: GenerationRequest, partial: ProviderAnswer): Spent {
   const reported = partial.usage;
   const promptTokens =
-    reported.promptTokens > 0
-      ? reported.promptTokens
-      : billedPromptEstimate(estimateRequestTokens(request.messages, request.options.tools), request.messages);
+    reported.promptTokens > 0 ? reported.promptTokens : estimateRequestTokens(request.messages, request.options.tools);
   // A count from the stream's start (Anthropic's message_start says output_tokens: 1) is no total: the larger wins.
   const completionTokens = Math.max(reported.completionTokens, countTextTokens(generatedText(partial)));
   const usage = billedUsage(promptTokens, completionTokens, reported);
@@ -118,31 +114,19 @@ export function spentOf(d: Deployment, request: GenerationRequest, partial: Prov
 }
 
 /**
- * The prompt tokens billed for a request whose provider reported none: the routing estimate (`promptEstimate`, which
- * leaves out audio and file parts, as a context-window filter must not refuse what the provider may take) plus those
- * parts by their size (`estimateMediaTokens`, what admission reserved for them). Without them a 3 MB PDF whose stream
- * was cut before its usage came, or whose provider sends none, was billed and settled as the few tokens of its text.
- * Called only when the count is missing: an answer with the provider's count pays nothing for it.
- */
-export function billedPromptEstimate(promptEstimate: number, messages: readonly ChatMessage[]): number {
-  return promptEstimate + estimateMediaTokens(messages);
-}
-
-/**
  * The usage a whole answer is billed by: the provider's counts, and for a count it left out (an OpenAI-compatible
- * server that ignores `stream_options.include_usage`, a proxy that strips `usage`) the billing estimate of the prompt
- * (`billedPromptEstimate` of `promptEstimate`, the routing estimate with tool definitions, and of the audio and file
- * parts of `messages`) and the generated text counted with the prompt tokenizer, as for a cut stream. Without it such
- * a provider's answers were recorded as 0 tokens and $0, past every spend limit. An answer whose provider reported
- * both counts pays two comparisons.
+ * server that ignores `stream_options.include_usage`, a proxy that strips `usage`) `promptEstimate`, the routing
+ * estimate (`estimateRequestTokens`: tool definitions, audio and file parts by their size included, as admission
+ * reserved them), and the generated text counted with the prompt tokenizer, as for a cut stream. Without it such a
+ * provider's answers were recorded as 0 tokens and $0, past every spend limit; without the media parts a 3 MB PDF was
+ * billed as the few tokens of its text. An answer whose provider reported both counts pays two comparisons.
  */
-export function usageOf(answer: ProviderAnswer, promptEstimate: number, messages: readonly ChatMessage[]): Usage {
+export function usageOf(answer: ProviderAnswer, promptEstimate: number): Usage {
   const reported = answer.usage;
   if (reported.promptTokens > 0 && reported.completionTokens > 0) {
     return reported;
   }
-  const promptTokens =
-    reported.promptTokens > 0 ? reported.promptTokens : billedPromptEstimate(promptEstimate, messages);
+  const promptTokens = reported.promptTokens > 0 ? reported.promptTokens : promptEstimate;
   const completionTokens =
     reported.completionTokens > 0 ? reported.completionTokens : countTextTokens(generatedText(answer));
   return billedUsage(promptTokens, completionTokens, reported);
@@ -168,8 +152,8 @@ function billedUsage(promptTokens: number, completionTokens: number, reported: U
 }
 
 /**
- * The result of a routed request, `now` (epoch ms) ending its latency; `promptEstimate` (the routing estimate), with
- * the request's audio and file parts, stands in for a prompt count the provider did not report (`usageOf`).
+ * The result of a routed request, `now` (epoch ms) ending its latency; `promptEstimate` (the routing estimate) stands
+ * in for a prompt count the provider did not report (`usageOf`).
  */
 export function resultOf(
   request: GenerationRequest,
@@ -178,7 +162,7 @@ export function resultOf(
   promptEstimate: number,
 ): GenerationResult {
   const { deployment: d, answer } = routed;
-  const usage = usageOf(answer, promptEstimate, request.messages);
+  const usage = usageOf(answer, promptEstimate);
   const result: GenerationResult = {
     requestId: request.requestId,
     id: answer.id,

@@ -1,4 +1,12 @@
-import { ErrorCode, GatewayError, type Deployment } from '@aigw/core';
+import {
+  ErrorCode,
+  GatewayError,
+  PDF_BYTES_PER_PAGE,
+  PDF_TOKENS_PER_PAGE,
+  estimatePromptTokens,
+  type ChatMessage,
+  type Deployment,
+} from '@aigw/core';
 import type { CircuitStatus } from '@aigw/routing';
 import { deployment, generationRequest } from '../generation/request.fixtures';
 import { orderingPolicyOf, planRoute, policyOf, roundRobinKeyOf, routeNeedOf } from './route-plan';
@@ -154,5 +162,61 @@ describe('planRoute', () => {
     expect(thrown(() => planRoute(all, need('nope'), 'cost', { circuits: closed })).code).toBe(ErrorCode.ModelNotFound);
     const huge = need('m', { options: { maxTokens: 1_000_000 } });
     expect(thrown(() => planRoute(all, huge, 'cost', { circuits: closed })).code).toBe(ErrorCode.ContextLengthExceeded);
+  });
+});
+
+describe('a request with a PDF, audio or other file part', () => {
+  // cheap and narrow < dear and wide: the cost policy puts the narrow window first.
+  const narrow = deployment(
+    { id: 'narrow' },
+    { name: 'm', promptPer1k: 0.01, completionPer1k: 0.01, contextWindow: 32_000 },
+  );
+  const middle = deployment(
+    { id: 'middle' },
+    { name: 'm', promptPer1k: 0.1, completionPer1k: 0.1, contextWindow: 128_000 },
+  );
+  const wide = deployment({ id: 'wide' }, { name: 'm', promptPer1k: 1, completionPer1k: 1, contextWindow: 200_000 });
+
+  function withPdf(pages: number): ChatMessage[] {
+    const data = Buffer.alloc(pages * PDF_BYTES_PER_PAGE, 0x55).toString('base64');
+    return [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Summarize this.' },
+          { type: 'file', file: { filename: 'a.pdf', file_data: `data:application/pdf;base64,${data}` } },
+        ],
+      },
+    ];
+  }
+
+  it('counts the parts in the estimate, for the context window, the cost ranking and the stream start', () => {
+    const messages = withPdf(32);
+    const route = routeNeedOf(generationRequest({ model: 'm', messages, options: { maxTokens: 100 } }), [narrow], 10);
+    expect(route.estimate.promptTokens).toBe(estimatePromptTokens(messages) + 32 * PDF_TOKENS_PER_PAGE);
+    expect(route.need.estimatedTokens).toBe(route.estimate.promptTokens + 100);
+  });
+
+  it('goes first to a deployment whose window holds them (a 32-page PDF went to the 32k window and failed there)', () => {
+    const request = generationRequest({ model: 'm', messages: withPdf(32), options: { maxTokens: 100 } });
+    const ds = [narrow, middle, wide];
+    const plan = planRoute(ds, routeNeedOf(request, ds, 10), 'cost', { circuits: closed });
+    expect(ids(plan.candidates)).toEqual(['middle/m', 'wide/m', 'narrow/m']);
+    expect(plan.excluded).toEqual([]);
+  });
+
+  it('keeps, roomiest first, the windows too small for their rough estimate when no window holds it', () => {
+    // 100 pages, 300,000 tokens by the estimate: a scan of 30 real pages weighs as much, and fits them all.
+    const request = generationRequest({ model: 'm', messages: withPdf(100), options: { maxTokens: 100 } });
+    const ds = [narrow, middle, wide];
+    const plan = planRoute(ds, routeNeedOf(request, ds, 10), 'cost', { circuits: closed });
+    expect(ids(plan.candidates)).toEqual(['wide/m', 'middle/m', 'narrow/m']);
+  });
+
+  it('still refuses what its text alone makes too long for every window (400 context_length_exceeded)', () => {
+    const messages = [...withPdf(1), { role: 'user' as const, content: 'word '.repeat(40_000) }];
+    const request = generationRequest({ model: 'm', messages });
+    const err = thrown(() => planRoute([narrow], routeNeedOf(request, [narrow], 10), 'cost', { circuits: closed }));
+    expect(err).toMatchObject({ code: ErrorCode.ContextLengthExceeded, param: 'messages' });
   });
 });

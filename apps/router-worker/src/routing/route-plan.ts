@@ -2,7 +2,7 @@ import {
   countTextTokens,
   ErrorCode,
   estimateCompletionTokens,
-  estimateRequestTokens,
+  estimateRequestTokenShares,
   filterCandidates,
   orderCandidates,
   pinnedIdOf,
@@ -48,12 +48,14 @@ export function routeNeedOf(
   if (request.embeddings !== undefined) {
     return embeddingsNeedOf(request, request.embeddings.input, deployments);
   }
-  // Tool definitions are part of the prompt providers bill and fit into the context window.
-  const promptTokens = estimateRequestTokens(request.messages, tools);
+  // Tool definitions are part of the prompt providers bill and fit into the context window; so are audio and file
+  // parts, by a rough estimate of their size that drops no deployment on its own (`roomyFirst`).
+  const { tokens: promptTokens, mediaTokens } = estimateRequestTokenShares(request.messages, tools);
   const need: CandidateNeed = {
     model: request.model,
     stream: request.stream,
     estimatedTokens: requiredContextTokens(promptTokens, maxTokens),
+    mediaTokens,
     allowFallback: request.allowFallback === true,
     allowedModels: request.allowedModels,
     needs: requestNeedsOf(request),
@@ -149,6 +151,27 @@ export function failingLast(ordered: Deployment[], failing: ReadonlySet<string> 
   return last.length === 0 ? ordered : [...healthy, ...last];
 }
 
+/**
+ * Deployments whose context window holds the whole estimate first, in policy order; then those that hold all of it
+ * but the audio and file parts' rough share (`CandidateNeed.mediaTokens`), roomiest first. That share is an upper-ish
+ * bound (a scanned PDF counts as 3 times its pages), so such a window is tried rather than dropped: when none holds
+ * the estimate, the roomiest is called, and its context-length refusal skips the smaller ones (the attempt loop)
+ * into a 400 context_length_exceeded. A request that fits everywhere (every text-only one) pays one loop.
+ */
+export function roomyFirst(ordered: Deployment[], estimatedTokens: number): Deployment[] {
+  const roomy: Deployment[] = [];
+  const tight: Deployment[] = [];
+  for (const d of ordered) {
+    (d.model.contextWindow < estimatedTokens ? tight : roomy).push(d);
+  }
+  if (tight.length === 0) {
+    return ordered;
+  }
+  // Array.prototype.sort is stable: equal windows keep their policy order.
+  tight.sort((a, b) => b.model.contextWindow - a.model.contextWindow);
+  return [...roomy, ...tight];
+}
+
 export interface RoutePlan {
   policy: RoutingPolicy;
   /** In the order to try them. */
@@ -200,7 +223,7 @@ export function planRoute(
     preferences: signals.preferences,
     pinnedId: pinnedIdOf(selection.target),
   });
-  const candidates = failingLast(ordered, signals.failingProviders);
+  const candidates = roomyFirst(failingLast(ordered, signals.failingProviders), route.need.estimatedTokens);
   const closedAtPlan = new Set<string>();
   for (const d of candidates) {
     if (circuits.get(d.id)?.state === 'closed') {

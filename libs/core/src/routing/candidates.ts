@@ -20,6 +20,12 @@ export interface CandidateNeed {
   stream: boolean;
   /** Prompt plus reserved completion tokens (see `requiredContextTokens`). */
   estimatedTokens: number;
+  /**
+   * Of `estimatedTokens`, the audio and file parts' rough share (`estimateMediaTokens`, an upper-ish bound: a scanned
+   * PDF counts as 3 times its pages and more). A window too small for only this share is no reason to drop a
+   * deployment: planning tries it after those that hold the whole estimate. Absent: 0.
+   */
+  mediaTokens?: number;
   /** With a pinned `provider/model`: also keep the other deployments serving that model. */
   allowFallback?: boolean;
   /** Capabilities and provider-dependent fields (see `requestNeedsOf`); absent: plain chat. */
@@ -221,7 +227,7 @@ function exclusionOf(
   if (unsupportedParam(d, need) !== undefined) {
     return 'unsupported_parameter';
   }
-  if (d.model.contextWindow < need.estimatedTokens) {
+  if (d.model.contextWindow < need.estimatedTokens - (need.mediaTokens ?? 0)) {
     return 'context_too_small';
   }
   if (isOpen(d.id)) {

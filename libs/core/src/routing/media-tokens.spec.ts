@@ -2,6 +2,7 @@ import type { ChatMessage, ContentPart } from '../domain';
 import {
   AUDIO_TOKENS_PER_SECOND,
   FILE_REFERENCE_TOKENS,
+  IMAGE_TOKENS_HIGH_DETAIL,
   MAX_VIDEO_TOKENS,
   PDF_BYTES_PER_PAGE,
   PDF_MAX_PAGES,
@@ -11,7 +12,7 @@ import {
   estimateMediaTokens,
   pdfTokens,
 } from './media-tokens';
-import { IMAGE_TOKENS_HIGH_DETAIL, estimatePromptTokens } from './tokens';
+import { estimatePromptTokens } from './tokens';
 import { mimeOfUrl } from '../data-url';
 
 function b64(bytes: number, head: Buffer = Buffer.alloc(0)): string {

@@ -1,18 +1,22 @@
 import { dataUrlOf, isDataUrl, mimeOfUrl } from '../data-url';
 import type { ChatMessage, ContentPart } from '../domain';
-import { IMAGE_TOKENS_HIGH_DETAIL } from './tokens';
 
 /*
- * What the PDFs, audio and other files of a request may be billed as prompt tokens, for admission's reservation
- * against tokens-per-minute limits and spend budgets (estimatePromptTokens counts them as nothing, which let a
- * request carry megabytes past a limit). Providers bill these by content the gateway does not read (pages,
- * seconds), so the estimates come from sizes and headers, each a rough upper-ish bound; the reservation is settled
- * to the provider's reported usage afterwards, so an error here only moves when a request is admitted.
+ * What the images, PDFs, audio and other files of a request may be billed as prompt tokens. The one definition that
+ * admission's reservation (tokens-per-minute limits, spend budgets), the routing estimate (context window, cost
+ * ranking), `count_tokens`, a stream's first prompt count and the billing fallback all use, through
+ * estimateRequestTokens (tokens.ts). Providers bill these by content the gateway does not read (pages, seconds), so
+ * the estimates come from sizes and headers, each a rough upper-ish bound; usage is settled to the provider's
+ * reported count afterwards, and routing refuses no request on their account alone (route-plan.ts).
  *
  * Cost: a request without audio or file parts pays a loop over its messages (no string is read). One with them pays
  * per part the data URL's bounded header parse and, for audio, the decoding of at most a few hundred base64
  * characters: never a scan or a copy of the payload (its decoded size is worked out from its length).
  */
+
+/** Image size is unknown here: a 1024×1024 image at high detail (85 + 4 tiles × 170), OpenAI's usual case. */
+export const IMAGE_TOKENS_HIGH_DETAIL = 765;
+export const IMAGE_TOKENS_LOW_DETAIL = 85;
 
 /**
  * A PDF page: Claude and OpenAI bill each page's text (Claude: ~1,500-3,000 tokens) and an image of it (~1,000-1,600),
@@ -218,7 +222,7 @@ function partTokens(part: ContentPart): number {
 
 /**
  * Prompt tokens of a request's audio and file parts (PDFs, documents, audio, video, files by id, PDFs by URL),
- * which estimatePromptTokens leaves out: what admission adds to its reservation. 0 for a request without them.
+ * which estimatePromptTokens leaves out and estimateRequestTokens adds. 0 for a request without them.
  */
 export function estimateMediaTokens(messages: readonly ChatMessage[]): number {
   let tokens = 0;

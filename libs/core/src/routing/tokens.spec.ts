@@ -1,14 +1,20 @@
 import { getEncoding } from 'js-tiktoken';
 import type { ChatMessage } from '../domain';
 import {
-  IMAGE_TOKENS_HIGH_DETAIL,
-  IMAGE_TOKENS_LOW_DETAIL,
   TOKENIZE_BUDGET,
   countTextTokens,
   estimateCompletionTokens,
   estimatePromptTokens,
+  estimateRequestTokens,
   requiredContextTokens,
 } from './tokens';
+import {
+  IMAGE_TOKENS_HIGH_DETAIL,
+  IMAGE_TOKENS_LOW_DETAIL,
+  PDF_BYTES_PER_PAGE,
+  PDF_TOKENS_PER_PAGE,
+  estimateMediaTokens,
+} from './media-tokens';
 
 const reference = getEncoding('cl100k_base');
 const exact = (text: string): number => reference.encode(text, [], []).length;
@@ -140,6 +146,35 @@ describe('estimatePromptTokens', () => {
     const want = 3 + 40 * 4 + messages.reduce((n, m) => n + exact(m.content as string), 0);
     const got = estimatePromptTokens(messages);
     expect(Math.abs(got - want) / want).toBeLessThan(0.05);
+  });
+});
+
+describe('estimateRequestTokens', () => {
+  const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object' } } }];
+
+  it('adds tool definitions to the prompt', () => {
+    const messages: ChatMessage[] = [{ role: 'user', content: 'Weather in Paris?' }];
+    expect(estimateRequestTokens(messages, undefined)).toBe(estimatePromptTokens(messages));
+    expect(estimateRequestTokens(messages, tools)).toBe(
+      estimatePromptTokens(messages) + countTextTokens(JSON.stringify(tools)),
+    );
+  });
+
+  it('adds audio and file parts by their size (estimateMediaTokens): routing, count_tokens and admission agree', () => {
+    const pdf = Buffer.alloc(10 * PDF_BYTES_PER_PAGE, 0x55).toString('base64');
+    const messages: ChatMessage[] = [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Summarize this.' },
+          { type: 'file', file: { file_data: `data:application/pdf;base64,${pdf}` } },
+        ],
+      },
+    ];
+    expect(estimateMediaTokens(messages)).toBe(10 * PDF_TOKENS_PER_PAGE);
+    expect(estimateRequestTokens(messages, tools)).toBe(
+      estimatePromptTokens(messages) + countTextTokens(JSON.stringify(tools)) + 10 * PDF_TOKENS_PER_PAGE,
+    );
   });
 });
 

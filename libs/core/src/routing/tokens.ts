@@ -1,5 +1,6 @@
 import { BytePairEncoder, type RankFile } from './bpe';
 import type { ChatMessage, ContentPart, FunctionTool } from '../domain';
+import { IMAGE_TOKENS_HIGH_DETAIL, IMAGE_TOKENS_LOW_DETAIL, estimateMediaTokens } from './media-tokens';
 
 /*
  * Prompt size estimation with a real BPE tokenizer (cl100k_base). Providers use different
@@ -15,9 +16,6 @@ const TOKENS_PER_ROLE = 1;
 const TOKENS_PER_NAME = 1;
 /** Every reply is primed with `<|start|>assistant<|message|>`. */
 const REPLY_PRIMING_TOKENS = 3;
-/** Image size is unknown here: a 1024×1024 image at high detail (85 + 4 tiles × 170), OpenAI's usual case. */
-export const IMAGE_TOKENS_HIGH_DETAIL = 765;
-export const IMAGE_TOKENS_LOW_DETAIL = 85;
 
 /*
  * Cost control. A request is tokenized exactly while its weighted size fits TOKENIZE_BUDGET
@@ -221,8 +219,7 @@ export function estimatePromptTokens(messages: readonly ChatMessage[]): number {
         } else if (part.type === 'image_url') {
           fixed += imageTokens(part);
         }
-        // Audio and file parts have no size-independent estimate: admission adds estimateMediaTokens (by their
-        // size) to its reservation; the routing estimate leaves them out.
+        // Audio and file parts have no size-independent estimate: estimateRequestTokens adds them by their size.
       }
     }
     if (message.name !== undefined) {
@@ -254,13 +251,34 @@ export function requiredContextTokens(promptTokens: number, maxTokens: number | 
   return promptTokens + (maxTokens ?? 0);
 }
 
+/** A request's estimated prompt tokens, and the rough share of them its audio and file parts make. */
+export interface RequestTokens {
+  /** Text, images, tool definitions, and the audio and file parts (`mediaTokens`). */
+  tokens: number;
+  /** Of `tokens`, the audio and file parts by their size (`estimateMediaTokens`): a rough, upper-ish bound. */
+  mediaTokens: number;
+}
+
 /**
  * Estimated prompt tokens of a chat request with its tool definitions, which providers bill as prompt and fit into
- * the context window (their JSON text, counted).
+ * the context window (their JSON text, counted), and its audio and file parts by their size (estimateMediaTokens):
+ * the one estimate admission, routing, `count_tokens`, a stream's start and the billing fallback use. The media share
+ * is given apart for the two that treat it as the rough bound it is (admission's reservation, the context filter).
+ * Cost for a request without audio or file parts: one loop over its messages that finds none.
  */
+export function estimateRequestTokenShares(
+  messages: readonly ChatMessage[],
+  tools: readonly FunctionTool[] | undefined,
+): RequestTokens {
+  const mediaTokens = estimateMediaTokens(messages);
+  const text = estimatePromptTokens(messages) + (tools === undefined ? 0 : countTextTokens(JSON.stringify(tools)));
+  return { tokens: text + mediaTokens, mediaTokens };
+}
+
+/** Estimated prompt tokens of a chat request: `estimateRequestTokenShares(...).tokens`. */
 export function estimateRequestTokens(
   messages: readonly ChatMessage[],
   tools: readonly FunctionTool[] | undefined,
 ): number {
-  return estimatePromptTokens(messages) + (tools === undefined ? 0 : countTextTokens(JSON.stringify(tools)));
+  return estimateRequestTokenShares(messages, tools).tokens;
 }
