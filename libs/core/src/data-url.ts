@@ -114,16 +114,11 @@ function lineBreaksBefore(text: string, end: number): number {
 }
 
 /**
- * Whether `text` is base64 as data URLs and the providers carry it (RFC 4648 §4: the standard alphabet, padding
- * optional), possibly wrapped in lines, which Ollama (Go) and Python servers decode and `unwrappedBase64` removes for
- * the others. One regular-expression scan (~1 ms per MB on Node 20, a fraction of parsing the JSON that brought it)
- * and three character searches, no copy; wrapped base64 also has its line breaks counted.
+ * Where base64 `text`'s data ends (`end`: before its padding and the line breaks that end wrapped base64) and how many
+ * `=` pad it: read back from the end, so only its last characters unless it ends in a long run of them. The one reading
+ * of the padding: `isBase64` checks it, `decodedBytes` (media-tokens.ts) sizes the data by it.
  */
-export function isBase64(text: string): boolean {
-  if (NOT_BASE64.test(text)) {
-    return false;
-  }
-  // The padding, read back from the end past line breaks: `end` is where the data before it ends.
+export function base64Tail(text: string): { end: number; pad: number } {
   let end = text.length;
   let pad = 0;
   for (; end > 0; end--) {
@@ -134,6 +129,20 @@ export function isBase64(text: string): boolean {
       break;
     }
   }
+  return { end, pad };
+}
+
+/**
+ * Whether `text` is base64 as data URLs and the providers carry it (RFC 4648 §4: the standard alphabet, padding
+ * optional), possibly wrapped in lines, which Ollama (Go) and Python servers decode and `unwrappedBase64` removes for
+ * the others. One regular-expression scan (~1 ms per MB on Node 20, a fraction of parsing the JSON that brought it)
+ * and three character searches, no copy; wrapped base64 also has its line breaks counted.
+ */
+export function isBase64(text: string): boolean {
+  if (NOT_BASE64.test(text)) {
+    return false;
+  }
+  const { end, pad } = base64Tail(text);
   const firstPad = text.indexOf('=');
   // Padding only at the end, at most two.
   if (pad > 2 || (firstPad !== -1 && firstPad < end)) {

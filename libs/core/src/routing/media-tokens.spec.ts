@@ -63,6 +63,14 @@ describe('decodedBytes', () => {
       expect(decodedBytes(Buffer.alloc(n).toString('base64'))).toBe(n);
     }
   });
+
+  it('reads the padding as isBase64 does: past the line breaks that end wrapped base64, or without it', () => {
+    expect(decodedBytes('aA==\n')).toBe(1);
+    expect(decodedBytes('aGk=\r\n')).toBe(2);
+    expect(decodedBytes('aGk')).toBe(2);
+    // Line breaks inside count as data (no scan of the payload): at most 3% more.
+    expect(decodedBytes('aGVs\nbG8=\n')).toBe(6);
+  });
 });
 
 describe('audioSeconds', () => {

@@ -1,4 +1,4 @@
-import { dataUrlOf, isDataUrl, mimeOfUrl } from '../data-url';
+import { base64Tail, dataUrlOf, isDataUrl, mimeOfUrl } from '../data-url';
 import type { ChatMessage, ContentPart } from '../domain';
 
 /*
@@ -67,14 +67,12 @@ const WAV_HEADER_CHARS = 1_024;
 /** Bytes after an ID3v2 tag searched for the first MP3 frame header (padding may come first). */
 const MP3_SYNC_WINDOW = 256;
 
-/** Bytes `base64` decodes to, from its length (line breaks of wrapped base64 counted as data: up to 3% more). */
+/**
+ * Bytes `base64` decodes to, from its length up to its padding (`base64Tail`, as isBase64 reads it): line breaks
+ * inside wrapped base64 count as data (up to 3% more), as counting them would scan the payload.
+ */
 export function decodedBytes(base64: string): number {
-  const n = base64.length;
-  let pad = 0;
-  if (n > 0 && base64.charCodeAt(n - 1) === 0x3d) {
-    pad = n > 1 && base64.charCodeAt(n - 2) === 0x3d ? 2 : 1;
-  }
-  return Math.max(0, Math.floor((n * 3) / 4) - pad);
+  return Math.floor((base64Tail(base64).end * 3) / 4);
 }
 
 /** `bytes` bytes from byte `offset` of base64 `data` (unwrapped; a wrapped one decodes garbage, which callers check). */
