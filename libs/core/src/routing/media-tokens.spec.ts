@@ -53,6 +53,24 @@ function mp3Head(tagBody: number, kbpsIndex: number, padding = 0): Buffer {
   return Buffer.concat([tag, Buffer.alloc(padding), Buffer.from([0xff, 0xfb, (kbpsIndex << 4) | 0x04, 0x64])]);
 }
 
+/**
+ * A VBR MP3's first frame (MPEG-1 Layer III, 128 kbit/s index, 48 kHz, joint stereo: 32 bytes of side information)
+ * carrying a `Xing`/`Info` or a `VBRI` header that counts `frames` frames of 1,152 samples.
+ */
+function vbrHead(tag: 'Xing' | 'Info' | 'VBRI', frames: number, id3Body = 0): Buffer {
+  const frame = Buffer.alloc(417);
+  mp3Head(0, 9).copy(frame, 0);
+  frame.write(tag, 36, 'latin1');
+  if (tag === 'VBRI') {
+    // Version, delay, quality (2 bytes each), the stream's bytes, then its frames.
+    frame.writeUInt32BE(frames, 36 + 14);
+  } else {
+    frame.writeUInt32BE(0x0f, 40); // frames, bytes, TOC and quality present
+    frame.writeUInt32BE(frames, 44);
+  }
+  return Buffer.concat([id3Body === 0 ? Buffer.alloc(0) : mp3Head(id3Body, 9).subarray(0, 10 + id3Body), frame]);
+}
+
 function user(parts: ContentPart[]): ChatMessage[] {
   return [{ role: 'user', content: [{ type: 'text', text: 'Look.' }, ...parts] }];
 }
@@ -92,6 +110,30 @@ describe('audioSeconds', () => {
     // Index 5: 64 kbit/s; index 14: 320 kbit/s, taken as 128.
     expect(audioSeconds(b64(80_000, mp3Head(300, 5)), 'mp3')).toBe(10);
     expect(audioSeconds(b64(160_000, mp3Head(0, 14)), 'mp3')).toBe(10);
+  });
+
+  it("reads a VBR MP3's duration from its Xing, Info or VBRI frame count (the first frame's bit rate says nothing)", () => {
+    // 2,500 frames of 1,152 samples at 48 kHz: 60 s in 200,000 bytes (~27 kbit/s); the first frame says 128 kbit/s.
+    for (const tag of ['Xing', 'Info', 'VBRI'] as const) {
+      expect([tag, audioSeconds(b64(200_000, vbrHead(tag, 2_500)), 'mp3')]).toEqual([tag, 60]);
+    }
+    expect(audioSeconds(b64(200_000, vbrHead('Xing', 2_500, 3_000)), 'mpeg')).toBe(60);
+    // MPEG-2 mono at 22.05 kHz: 9 bytes of side information, 576 samples a frame.
+    const v2 = Buffer.alloc(200);
+    Buffer.from([0xff, 0xf3, 0x90, 0xc0]).copy(v2);
+    v2.write('Xing', 4 + 9, 'latin1');
+    v2.writeUInt32BE(1, 4 + 9 + 4);
+    v2.writeUInt32BE(2_297, 4 + 9 + 8);
+    expect(audioSeconds(b64(200_000, v2), 'mp3')).toBeCloseTo((2_297 * 576) / 22_050, 6);
+  });
+
+  it("bounds a VBR header's claim by the file's size: between 128 and 8 kbit/s", () => {
+    expect(audioSeconds(b64(200_000, vbrHead('Xing', 1)), 'mp3')).toBe(200_000 / 16_000);
+    expect(audioSeconds(b64(200_000, vbrHead('Xing', 10_000_000)), 'mp3')).toBe(200_000 / 1_000);
+    // A Xing header without the frame count: the first frame's bit rate.
+    const noCount = vbrHead('Xing', 2_500);
+    noCount.writeUInt32BE(0x0e, 40);
+    expect(audioSeconds(b64(200_000, noCount), 'mp3')).toBe(200_000 / 16_000);
   });
 
   it('takes an MP3 without a frame header in reach, and other formats, at 32 kbit/s', () => {

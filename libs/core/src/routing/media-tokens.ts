@@ -60,7 +60,7 @@ const ASSUMED_LOSSLESS_BYTES_PER_SECOND = 8_000;
 const ASSUMED_PCM16_BYTES_PER_SECOND = 16_000;
 /** WAV above 48 kHz stereo 32-bit (a header can claim anything) is taken as that. */
 const MAX_WAV_BYTES_PER_SECOND = 384_000;
-/** MP3 frames above 128 kbit/s (the first frame's header speaks for the file) are taken as 128 kbit/s. */
+/** MP3 frames above 128 kbit/s (the first frame's header speaks for a CBR file) are taken as 128 kbit/s. */
 const MAX_MP3_KBPS = 128;
 /** Base64 characters decoded to find a WAV `fmt ` chunk (after RIFF's header, behind a `JUNK`, `LIST` or `bext`). */
 const WAV_HEADER_CHARS = 1_024;
@@ -109,9 +109,27 @@ function wavBytesPerSecond(data: string): number | null {
 /** Layer III bit rates (kbit/s) by index: MPEG-1, then MPEG-2 and 2.5. */
 const MP3_KBPS_V1 = [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
 const MP3_KBPS_V2 = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160];
+/** Sample rates (Hz) by index: MPEG-1; MPEG-2 and 2.5 take a half and a quarter of them. */
+const MP3_SAMPLE_RATES_V1 = [44_100, 48_000, 32_000];
+/** The lowest Layer III bit rate (MPEG-2 and 2.5): a VBR header claiming a longer duration is taken as this. */
+const MIN_MP3_KBPS = 8;
+/** Bytes read from a frame's start for its VBR header: a `VBRI` tag at 36, its frame count 14 bytes on. */
+const MP3_VBR_HEADER_BYTES = 56;
 
-/** The bit rate of the first Layer III frame, past an ID3v2 tag, in kbit/s; null when none is found in reach. */
-function mp3Kbps(data: string, bytes: number): number | null {
+/** The first Layer III frame: its bit rate (kbit/s) and, from its header, what reading its VBR header needs. */
+interface Mp3Frame {
+  kbps: number;
+  /** The frame's first byte, in the file. */
+  at: number;
+  /** 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5. */
+  version: number;
+  /** Hz; 0 for the reserved index. */
+  sampleRate: number;
+  mono: boolean;
+}
+
+/** The first Layer III frame past an ID3v2 tag; null when none is found in reach. */
+function mp3Frame(data: string, bytes: number): Mp3Frame | null {
   let start = 0;
   const id3 = bytesAt(data, 0, 10);
   if (id3.length === 10 && id3.toString('latin1', 0, 3) === 'ID3') {
@@ -124,17 +142,59 @@ function mp3Kbps(data: string, bytes: number): number | null {
   }
   const window = bytesAt(data, start, Math.min(MP3_SYNC_WINDOW, bytes - start));
   for (let i = 0; i + 3 < window.length; i++) {
-    const [b0, b1, b2] = [window[i], window[i + 1], window[i + 2]];
+    const [b0, b1, b2, b3] = [window[i], window[i + 1], window[i + 2], window[i + 3]];
     const version = (b1 >> 3) & 3;
     // Frame sync, a known version, Layer III, a bit rate from the table (not free format, not the bad index).
     if (b0 === 0xff && (b1 & 0xe0) === 0xe0 && version !== 1 && ((b1 >> 1) & 3) === 1) {
       const index = b2 >> 4;
       if (index > 0 && index < 15) {
-        return (version === 3 ? MP3_KBPS_V1 : MP3_KBPS_V2)[index];
+        const rateIndex = (b2 >> 2) & 3;
+        const rate = rateIndex === 3 ? 0 : MP3_SAMPLE_RATES_V1[rateIndex] / (version === 3 ? 1 : version === 2 ? 2 : 4);
+        const kbps = (version === 3 ? MP3_KBPS_V1 : MP3_KBPS_V2)[index];
+        return { kbps, at: start + i, version, sampleRate: rate, mono: b3 >> 6 === 3 };
       }
     }
   }
   return null;
+}
+
+/**
+ * The frames a VBR MP3's first frame counts, in its `Xing` (VBR) or `Info` (CBR) header behind the side information,
+ * or its `VBRI` header (Fraunhofer) 32 bytes past the frame header; null when it has neither, or no count.
+ */
+function mp3FrameCount(data: string, frame: Mp3Frame): number | null {
+  const head = bytesAt(data, frame.at, MP3_VBR_HEADER_BYTES);
+  // Side information: 32 bytes (17 mono) for MPEG-1, 17 (9 mono) for MPEG-2 and 2.5.
+  const xing = 4 + (frame.version === 3 ? (frame.mono ? 17 : 32) : frame.mono ? 9 : 17);
+  const tag = head.toString('latin1', xing, xing + 4);
+  if ((tag === 'Xing' || tag === 'Info') && head.length >= xing + 12) {
+    // Flags, then the frame count when their lowest bit says it is there.
+    return head.readUInt32BE(xing + 4) & 1 ? head.readUInt32BE(xing + 8) : null;
+  }
+  if (head.length >= 54 && head.toString('latin1', 36, 40) === 'VBRI') {
+    return head.readUInt32BE(50);
+  }
+  return null;
+}
+
+/**
+ * Seconds of an MP3 of `bytes` bytes: its VBR header's frame count × samples a frame ÷ sample rate when it has one
+ * (a VBR file's first frame's bit rate speaks for no other), else its first frame's bit rate. Whatever a header
+ * claims is taken as at most MAX_MP3_KBPS's bytes a second and at least MIN_MP3_KBPS's; null without a frame in reach.
+ */
+function mp3Seconds(data: string, bytes: number): number | null {
+  const frame = mp3Frame(data, bytes);
+  if (frame === null) {
+    return null;
+  }
+  const shortest = bytes / ((MAX_MP3_KBPS * 1000) / 8);
+  const frames = frame.sampleRate === 0 ? null : mp3FrameCount(data, frame);
+  if (frames === null || frames === 0) {
+    return Math.max(shortest, bytes / ((frame.kbps * 1000) / 8));
+  }
+  const samplesPerFrame = frame.version === 3 ? 1152 : 576;
+  const longest = bytes / ((MIN_MP3_KBPS * 1000) / 8);
+  return Math.min(longest, Math.max(shortest, (frames * samplesPerFrame) / frame.sampleRate));
 }
 
 /** Seconds of audio in base64 `data` of `format` (`wav`, `mp3`, or a MIME subtype such as `mpeg` or `ogg`). */
@@ -151,8 +211,10 @@ export function audioSeconds(data: string, format: string): number {
   } else if (format === 'l16' || format === 'pcm16' || format === 'pcm') {
     perSecond = ASSUMED_PCM16_BYTES_PER_SECOND;
   } else if (format === 'mp3' || format === 'mpeg') {
-    const kbps = mp3Kbps(data, bytes);
-    perSecond = kbps === null ? ASSUMED_AUDIO_BYTES_PER_SECOND : (Math.min(kbps, MAX_MP3_KBPS) * 1000) / 8;
+    const seconds = mp3Seconds(data, bytes);
+    if (seconds !== null) {
+      return seconds;
+    }
   }
   return bytes / perSecond;
 }
