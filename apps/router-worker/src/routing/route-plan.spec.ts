@@ -213,6 +213,14 @@ describe('a request with a PDF, audio or other file part', () => {
     expect(ids(plan.candidates)).toEqual(['wide/m', 'middle/m', 'narrow/m']);
   });
 
+  it('puts a failing provider last among the windows too small for the estimate, as everywhere else', () => {
+    const request = generationRequest({ model: 'm', messages: withPdf(100), options: { maxTokens: 100 } });
+    const ds = [narrow, middle, wide];
+    const failingProviders = new Set([wide.provider.id]);
+    const plan = planRoute(ds, routeNeedOf(request, ds, 10), 'cost', { circuits: closed, failingProviders });
+    expect(ids(plan.candidates)).toEqual(['middle/m', 'narrow/m', 'wide/m']);
+  });
+
   it('still refuses what its text alone makes too long for every window (400 context_length_exceeded)', () => {
     const messages = [...withPdf(1), { role: 'user' as const, content: 'word '.repeat(40_000) }];
     const request = generationRequest({ model: 'm', messages });

@@ -223,7 +223,7 @@ export function planRoute(
     preferences: signals.preferences,
     pinnedId: pinnedIdOf(selection.target),
   });
-  const candidates = roomyFirst(failingLast(ordered, signals.failingProviders), route.need.estimatedTokens);
+  const candidates = failingLast(roomyFirst(ordered, route.need.estimatedTokens), signals.failingProviders);
   const closedAtPlan = new Set<string>();
   for (const d of candidates) {
     if (circuits.get(d.id)?.state === 'closed') {
