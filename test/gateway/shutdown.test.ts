@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import net from 'node:net';
 import { QueueName, type UsageBatch } from '@aigw/core';
 import { inFlightNames, inFlightTtlMs, RedisKeys } from '@aigw/platform';
@@ -38,6 +39,38 @@ async function openConnection(
     },
     destroy: () => socket.destroy(),
   };
+}
+
+/** A connection as a client sees it: what came back so far, and whether the server has closed it. */
+interface RawConnection {
+  socket: net.Socket;
+  received: () => string;
+  closed: () => boolean;
+}
+
+/** Connects to the app, and resolves once the app's server has accepted the connection (its 'connection' event). */
+async function acceptedConnection(url: string, server: Server): Promise<RawConnection> {
+  const { hostname, port } = new URL(url);
+  let accepted = (): void => undefined;
+  const isAccepted = new Promise<void>((resolve) => (accepted = resolve));
+  const socket = net.connect(Number(port), hostname);
+  const onConnection = (peer: net.Socket): void => {
+    if (peer.remotePort === socket.localPort) {
+      accepted();
+    }
+  };
+  server.on('connection', onConnection);
+  let received = '';
+  let closed = false;
+  socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+  socket.on('error', () => undefined).once('close', () => (closed = true));
+  try {
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    await isAccepted;
+  } finally {
+    server.off('connection', onConnection);
+  }
+  return { socket, received: () => received, closed: () => closed };
 }
 
 function rawPost(route: string, body: unknown, key: string): string {
@@ -247,6 +280,113 @@ describe('api-gateway graceful shutdown', () => {
     expect(answer.headers.connection).toBe('close');
     expect(answer.body).toContain('data: [DONE]');
   }, 30_000);
+
+  it('closes the connections a client never sent a request on, or idle after one, when nothing else is in flight', async () => {
+    // A load balancer's (or fetch's) spare connection, opened before the shutdown and never sent a byte, held the
+    // server's close open until the process's hard exit: Node counts it as a request in progress, not as idle.
+    const h = await new GatewayHarness({ SHUTDOWN_GRACE_MS: '30000' }).start();
+    const server: Server = h.app.getHttpServer();
+    const connections: RawConnection[] = [];
+    try {
+      const [spare, keptAlive] = await Promise.all([
+        acceptedConnection(h.url, server),
+        acceptedConnection(h.url, server),
+      ]);
+      connections.push(spare, keptAlive);
+      keptAlive.socket.write('GET /health/live HTTP/1.1\r\nhost: localhost\r\n\r\n');
+      await waitFor(() => /\r\n\r\n\{.*\}$/s.test(keptAlive.received()), {
+        message: 'no answer on the kept-alive one',
+      });
+      expect(keptAlive.received()).toMatch(/^HTTP\/1\.1 200 /);
+
+      let closed = false;
+      const closing = h.closeApp().then(() => (closed = true));
+      // Well within the grace period (30 s), and not by the watchdog's hard exit: the close waits for neither client.
+      await waitFor(() => closed, { timeoutMs: 10_000, message: 'the app did not close' });
+      await closing;
+      await waitFor(() => spare.closed() && keptAlive.closed(), { message: 'the clients did not see their close' });
+      expect(spare.received()).toBe('');
+    } finally {
+      connections.forEach((c) => c.socket.destroy());
+      await h.stop();
+    }
+  }, 60_000);
+
+  it('keeps a connection without a request open while a stream is in flight, then closes it with the server', async () => {
+    const h = await new GatewayHarness({ SHUTDOWN_GRACE_MS: '30000' }).start();
+    const server: Server = h.app.getHttpServer();
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const connections: RawConnection[] = [];
+    try {
+      h.handle(async (job) => {
+        const jobId = job.id ?? '';
+        await h.publish(job, h.startMessage(job));
+        await h.publish(job, { t: 'chunk', jobId, seq: 0, text: 'first' });
+        await released;
+        await h.publish(job, { t: 'chunk', jobId, seq: 1, text: ' last' });
+        const outcome = await h.answer(job, 'first last', { publish: false });
+        if (outcome.ok) {
+          await h.publish(job, { t: 'end', jobId, result: outcome.result });
+        }
+        return outcome;
+      });
+      const stream = await h.post('/v1/chat/completions', chat('x', { stream: true }));
+      const reader = stream.body?.getReader();
+      let streamed = '';
+      const readStream = async (until: string): Promise<void> => {
+        while (!streamed.includes(until)) {
+          const part = await reader?.read();
+          if (part === undefined || part.done) {
+            return;
+          }
+          streamed += Buffer.from(part.value).toString();
+        }
+      };
+      await readStream('first');
+      expect(streamed).toContain('first');
+
+      const [used, spare, partial] = await Promise.all([
+        acceptedConnection(h.url, server),
+        acceptedConnection(h.url, server),
+        acceptedConnection(h.url, server),
+      ]);
+      connections.push(used, spare, partial);
+      // A request whose head is still arriving when the close begins.
+      partial.socket.write('GET /health/live HTTP/1.1\r\nhost: loc');
+
+      let closed = false;
+      const closing = h.closeApp().then(() => (closed = true));
+      await waitFor(() => !server.listening, { message: 'the server did not begin closing' });
+      // Several of the drain's rounds (100 ms apart) pass while the stream runs: the close cannot end before it
+      // does, so a connection without a request stays usable, for a late request to get the 503 that sends it on.
+      await sleep(500);
+      used.socket.write('GET /health/live HTTP/1.1\r\nhost: localhost\r\n\r\n');
+      await waitFor(() => used.closed(), { message: 'the late request was not answered' });
+      expect(used.received()).toMatch(/^HTTP\/1\.1 503 /);
+      expect(used.received().toLowerCase()).toContain('connection: close');
+      // And the request whose head was arriving is answered, not cut.
+      expect(partial.closed()).toBe(false);
+      partial.socket.write('alhost\r\n\r\n');
+      await waitFor(() => partial.closed(), { message: 'the partial request was not answered' });
+      expect(partial.received()).toMatch(/^HTTP\/1\.1 503 /);
+      expect(spare.closed()).toBe(false);
+
+      release();
+      await readStream('data: [DONE]');
+      expect(streamed).toContain(' last');
+      expect(streamed).toContain('data: [DONE]');
+      // The stream over, nothing but the spare connection is left: the server closes it rather than wait for it.
+      await waitFor(() => closed, { timeoutMs: 10_000, message: 'the app did not close' });
+      await closing;
+      await waitFor(() => spare.closed(), { message: 'the client did not see its close' });
+      expect(spare.received()).toBe('');
+    } finally {
+      release();
+      connections.forEach((c) => c.socket.destroy());
+      await h.stop();
+    }
+  }, 60_000);
 
   it('answers 503 to what still waits when the grace period ends, and cancels it', async () => {
     const h = await new GatewayHarness({ SHUTDOWN_GRACE_MS: '500' }).start();
