@@ -3,8 +3,9 @@ import { GatewayHarness } from './support';
 
 /**
  * The harness's own teardown. fetch opens a spare connection to the app when a request is aborted mid-response and
- * sends nothing on it; the HTTP server's close waits for such a connection until headersTimeout (60 s), so a file
- * run down to its one client-disconnect test hung in afterAll (in the whole file, the next test used it).
+ * sends nothing on it; the HTTP server's close waited for such a connection, so a file run down to its one
+ * client-disconnect test hung in afterAll (in the whole file, the next test used it). The gateway's
+ * ConnectionDrainer closes it, as it does in production (test/gateway/shutdown.test.ts).
  */
 describe('GatewayHarness.stop', () => {
   it('closes the app though a client holds a connection it never sent a request on', async () => {
@@ -19,6 +20,6 @@ describe('GatewayHarness.stop', () => {
     await h.stop();
     await closed;
     expect(socket.destroyed).toBe(true);
-    // Without the harness dropping that connection, stop() waits out headersTimeout (60 s): a third of it fails here.
+    // Without the drainer closing that connection, stop() waits for its client to close it: the timeout fails here.
   }, 20_000);
 });

@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -97,8 +96,6 @@ export class GatewayHarness {
   private control!: Redis;
   private dir = '';
   private appClosed = false;
-  /** Connections to the app that have not carried a request yet (see `stop`). */
-  private readonly unused = new Set<Socket>();
 
   constructor(private readonly envOverrides: Record<string, string> = {}) {}
 
@@ -139,12 +136,6 @@ export class GatewayHarness {
     );
     this.queue = new Queue(QueueName.Generation, { connection: this.redis, prefix: `{${this.prefix}}` });
     this.app = await createGatewayApp(this.env);
-    const server: Server = this.app.getHttpServer();
-    server.on('connection', (socket: Socket) => {
-      this.unused.add(socket);
-      socket.once('close', () => this.unused.delete(socket));
-    });
-    server.on('request', (req: { socket: Socket }) => this.unused.delete(req.socket));
     await this.app.listen(0, '127.0.0.1');
     this.url = await this.app.getUrl();
     return this;
@@ -324,14 +315,6 @@ export class GatewayHarness {
   }
 
   async stop(): Promise<void> {
-    // fetch (undici) opens a spare connection to the app when a request is aborted mid-response (a client
-    // disconnect test), and sends nothing on it until the next request. The HTTP server's close counts such a
-    // connection as busy, not idle, and waits for it until headersTimeout (60 s): a single test of a file
-    // hung in afterAll, while the whole file passed (its next test used the connection). Nothing is in flight
-    // on a connection that never carried a request, so the teardown drops them before closing the app.
-    for (const socket of this.unused) {
-      socket.destroy();
-    }
     await this.closeApp().catch(() => undefined);
     await this.worker.close();
     await this.queue.close();
