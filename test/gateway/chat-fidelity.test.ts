@@ -57,6 +57,10 @@ describe('POST /v1/chat/completions: tools, formats and provider fields', () => 
     [{ presence_penalty: 3 }, 'presence_penalty'],
     [{ reasoning_effort: 'extreme' }, 'reasoning_effort'],
     [{ metadata: { a: 1 } }, 'metadata'],
+    // Legacy function calling: an answer's function_call would be lost on the way back, so it is refused.
+    [{ functions: [{ name: 'f', parameters: { type: 'object' } }] }, 'functions'],
+    [{ functions: [{ name: 'f' }], function_call: { name: 'f' } }, 'functions'],
+    [{ function_call: 'auto' }, 'function_call'],
   ])('rejects %j naming %s, enqueueing nothing', async (extra, param) => {
     const error = await rejected(chat('hi', extra));
     expect(error).toMatchObject({ code: 'invalid_request', type: 'invalid_request_error', param });

@@ -20,6 +20,26 @@ interface RuleBody {
   tool_choice?: unknown;
   logprobs?: boolean | null;
   top_logprobs?: number | null;
+  /** OpenAI's deprecated function calling: not modelled, here only to be refused (`checkLegacyFunctions`). */
+  functions?: unknown;
+  function_call?: unknown;
+}
+
+/**
+ * OpenAI's deprecated function calling (`functions`, `function_call`) is refused rather than passed through: an
+ * OpenAI-compatible provider would answer with a `function_call` (and `finish_reason: function_call`) that the
+ * gateway's answers, cache and other families have no place for, so the client would get the finish reason with
+ * the call lost. Tools carry the same functions (`role: "function"` results are already refused by the role list).
+ */
+function checkLegacyFunctions(body: RuleBody): void {
+  for (const field of ['functions', 'function_call'] as const) {
+    if (body[field] !== undefined && body[field] !== null) {
+      throw invalidParam(
+        field,
+        'legacy function calling is not supported: send the functions as tools ([{"type": "function", "function": {...}}]) and function_call as tool_choice',
+      );
+    }
+  }
 }
 
 /** Every tool result answers a call an earlier assistant message made; only assistants make calls. */
@@ -83,6 +103,7 @@ function checkTools(body: RuleBody): void {
 
 /** Throws 400 invalid_request naming the field when a rule is broken. */
 export function assertChatRules(body: RuleBody): void {
+  checkLegacyFunctions(body);
   checkToolConversation(body.messages);
   assertMediaParts(body.messages);
   checkTools(body);
