@@ -164,6 +164,10 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   },
   'GET /v1/models': {
     summary: 'List models (OpenAI wire format)',
+    description:
+      "With an `anthropic-version` header (Anthropic's SDKs send it), Anthropic's Models API instead: " +
+      '`{data: [{type: "model", id, display_name, created_at}], has_more, first_id, last_id}`, paged by `limit` ' +
+      "(default 20, 1 to 1000), `after_id` or `before_id`, errors in Anthropic's shape.",
     responses: {
       '200': jsonAnswer(
         'Every enabled deployment (`provider/model`), then every model name they serve; for a key restricted by ' +
@@ -176,7 +180,8 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     summary: 'Retrieve a model (OpenAI wire format)',
     description:
       'One entry of `GET /v1/models`; the id may hold a slash, sent plainly or encoded (`sim%2Fsim-gpt`). ' +
-      "`403 model_not_allowed` for one the key's `allowedModels` exclude.",
+      "`403 model_not_allowed` for one the key's `allowedModels` exclude. With an `anthropic-version` header, " +
+      'Anthropic\'s `{type: "model", id, display_name, created_at}`.',
     responses: { '200': jsonAnswer('The model.', 'Model') },
   },
   'POST /api/v1/ai/generate': {

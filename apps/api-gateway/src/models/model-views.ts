@@ -30,3 +30,62 @@ export function openAiModelList(catalog: Catalog, created: number): OpenAiModelL
   }
   return { object: 'list', data };
 }
+
+/** Anthropic's `ModelInfo`, as its Models API (`GET /v1/models[/{id}]`) answers it. */
+export interface AnthropicModel {
+  type: 'model';
+  id: string;
+  display_name: string;
+  /** RFC 3339. */
+  created_at: string;
+}
+
+/** A page of Anthropic's model list: `first_id` / `last_id` are the cursors of the pages before and after it. */
+export interface AnthropicModelPage {
+  data: AnthropicModel[];
+  has_more: boolean;
+  first_id: string | null;
+  last_id: string | null;
+}
+
+/** An entry of the OpenAI list as Anthropic's SDKs read a model: the id is what `model` takes, so also its name. */
+export function anthropicModel(m: OpenAiModel): AnthropicModel {
+  return { type: 'model', id: m.id, display_name: m.id, created_at: new Date(m.created * 1000).toISOString() };
+}
+
+/** Where a page of Anthropic's list starts: after one id, before one, or at the start. */
+export type AnthropicCursor = { afterId: string } | { beforeId: string } | null;
+
+/**
+ * The page of `limit` entries next to the cursor, in the OpenAI list's order (`before_id` pages back, as
+ * Anthropic's API does: the `limit` entries just before it). Undefined when the cursor is no id of the list.
+ */
+export function anthropicModelPage(
+  list: readonly OpenAiModel[],
+  limit: number,
+  cursor: AnthropicCursor,
+): AnthropicModelPage | undefined {
+  let start = 0;
+  let end: number;
+  let hasMore: boolean;
+  if (cursor !== null && 'beforeId' in cursor) {
+    end = list.findIndex((m) => m.id === cursor.beforeId);
+    if (end < 0) {
+      return undefined;
+    }
+    start = Math.max(0, end - limit);
+    hasMore = start > 0;
+  } else {
+    if (cursor !== null) {
+      const at = list.findIndex((m) => m.id === cursor.afterId);
+      if (at < 0) {
+        return undefined;
+      }
+      start = at + 1;
+    }
+    end = Math.min(list.length, start + limit);
+    hasMore = end < list.length;
+  }
+  const data = list.slice(start, end).map(anthropicModel);
+  return { data, has_more: hasMore, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+}

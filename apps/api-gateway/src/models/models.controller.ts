@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import { ApiParam } from '@nestjs/swagger';
 import { ErrorCode } from '@aigw/core';
-import { ENV, MAX_PARAM_LENGTH, pathSegmentTooLong } from '@aigw/platform';
+import { ENV, isAnthropicModelsRequest, MAX_PARAM_LENGTH, pathSegmentTooLong } from '@aigw/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AdmissionRefused, AdmissionService } from '../admission/admission.service';
 import { resetDuration } from '../admission/rate-limit-headers';
@@ -11,9 +11,52 @@ import { Caller } from '../auth/roles';
 import type { GatewayEnv } from '../config/gateway-env';
 import type { AuthContext } from '../http/request-context';
 import { modelNotFound } from '../generation/servable';
+import { invalidParam } from '../validation/validation-errors';
 import { AddressRateLimiter } from './address-rate-limiter';
 import { ModelListsService } from './model-lists.service';
-import type { OpenAiModel, OpenAiModelList } from './model-views';
+import {
+  anthropicModel,
+  anthropicModelPage,
+  type AnthropicCursor,
+  type AnthropicModel,
+  type AnthropicModelPage,
+  type OpenAiModel,
+  type OpenAiModelList,
+} from './model-views';
+
+/** Anthropic's Models API: `limit` defaults to 20 and takes 1 to 1000. */
+const ANTHROPIC_DEFAULT_LIMIT = 20;
+const ANTHROPIC_MAX_LIMIT = 1000;
+
+type Query = Record<string, string | string[] | undefined>;
+
+/** One query parameter, sent once at most (twice is a 400 naming it, never one of the two read). */
+function queryParam(query: Query, name: string): string | undefined {
+  const value = query[name];
+  if (Array.isArray(value)) {
+    throw invalidParam(name, 'must be given once');
+  }
+  return value;
+}
+
+/** Anthropic's `limit`, `after_id` and `before_id`, checked: a 400 names the one at fault. */
+function anthropicPaging(query: Query): { limit: number; cursor: AnthropicCursor } {
+  const rawLimit = queryParam(query, 'limit');
+  let limit = ANTHROPIC_DEFAULT_LIMIT;
+  if (rawLimit !== undefined) {
+    limit = /^\d{1,4}$/.test(rawLimit) ? Number(rawLimit) : NaN;
+    if (!(limit >= 1 && limit <= ANTHROPIC_MAX_LIMIT)) {
+      throw invalidParam('limit', `must be an integer from 1 to ${ANTHROPIC_MAX_LIMIT}`);
+    }
+  }
+  const afterId = queryParam(query, 'after_id');
+  const beforeId = queryParam(query, 'before_id');
+  if (afterId !== undefined && beforeId !== undefined) {
+    throw invalidParam('before_id', 'cannot be given with after_id');
+  }
+  const cursor = afterId !== undefined ? { afterId } : beforeId !== undefined ? { beforeId } : null;
+  return { limit, cursor };
+}
 
 /** How long a client may reuse the native listing without asking again (then `If-None-Match` makes it cheap). */
 const MAX_AGE_S = 30;
@@ -44,8 +87,19 @@ export class ModelsController {
 
   /** The models a key may use: a key restricted by `allowedModels` is shown only those, as OpenAI and LiteLLM do. */
   @Get('v1/models')
-  openAiModels(@Caller() auth: AuthContext): OpenAiModelList {
-    return this.lists.openAiModels(auth.policy.allowedModels);
+  openAiModels(@Req() req: FastifyRequest, @Caller() auth: AuthContext): OpenAiModelList | AnthropicModelPage {
+    const list = this.lists.openAiModels(auth.policy.allowedModels);
+    if (!isAnthropicModelsRequest(req)) {
+      return list;
+    }
+    // Anthropic's SDKs (`client.models.list()`) read Anthropic's page and follow its cursors.
+    const { limit, cursor } = anthropicPaging(req.query as Query);
+    const page = anthropicModelPage(list.data, limit, cursor);
+    if (page === undefined) {
+      const param = cursor !== null && 'beforeId' in cursor ? 'before_id' : 'after_id';
+      throw invalidParam(param, 'is not the id of a listed model');
+    }
+    return page;
   }
 
   /**
@@ -59,7 +113,10 @@ export class ModelsController {
     description: 'A deployment id (`provider/model`, the slash plain or encoded) or a model name',
     example: 'sim/sim-gpt',
   })
-  openAiModel(@Req() req: FastifyRequest<{ Params: { '*': string } }>, @Caller() auth: AuthContext): OpenAiModel {
+  openAiModel(
+    @Req() req: FastifyRequest<{ Params: { '*': string } }>,
+    @Caller() auth: AuthContext,
+  ): OpenAiModel | AnthropicModel {
     const id = req.params['*'];
     // The router measures `:param`s, not the rest of the path: nothing has an id this long (README, errors).
     if (id.length > MAX_PARAM_LENGTH) {
@@ -71,7 +128,7 @@ export class ModelsController {
     }
     // Outside the key's allowedModels: 403 model_not_allowed, as a generation asking for it gets.
     this.access.restrict({ model: model.id, allowFallback: false }, auth);
-    return model;
+    return isAnthropicModelsRequest(req) ? anthropicModel(model) : model;
   }
 
   /**

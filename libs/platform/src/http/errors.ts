@@ -176,9 +176,26 @@ export function speaksAnthropic(reply: FastifyReply): boolean {
   if (config.errorShape === ANTHROPIC_ERRORS.errorShape) {
     return true;
   }
+  // `/v1/models` is both APIs': Anthropic's SDKs, which always send `anthropic-version`, are answered in theirs.
+  if (request !== undefined && isAnthropicModelsRequest(request)) {
+    return true;
+  }
   // A request under Anthropic's paths that no route matched (another method, a path that is not there) has no route
   // config; its client is Anthropic's all the same.
   return request?.is404 === true && ANTHROPIC_PATH.test(request.url);
+}
+
+/** `GET /v1/models[/{id}]`, a query or not: OpenAI's and Anthropic's Models APIs share the path. */
+export const MODELS_PATH = /^\/v1\/models(?:[/?]|$)/;
+
+/**
+ * A request to the models list or a model of it from an Anthropic client: one that sends `anthropic-version`, which
+ * Anthropic's SDKs send with every request and OpenAI's never do. Answered in Anthropic's shape, errors included.
+ */
+export function isAnthropicModelsRequest(request: FastifyRequest): boolean {
+  // Headers may be missing from a request the framework refused before parsing it.
+  const headers = request.headers as FastifyRequest['headers'] | undefined;
+  return headers?.['anthropic-version'] !== undefined && MODELS_PATH.test(request.url);
 }
 
 /** The paths of Anthropic's API (`/v1/messages`, `/v1/messages/count_tokens`, a query or not). */
