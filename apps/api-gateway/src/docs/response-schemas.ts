@@ -188,7 +188,10 @@ const CHAT_COMPLETION_CHUNK = described(
         arrayOf(object({ index: INTEGER, delta: CHUNK_DELTA, logprobs: ANY_JSON, finish_reason: nullable(STRING) })),
         'One choice; empty in the usage chunk.',
       ),
-      usage: ref('ChatCompletionUsage'),
+      usage: described(
+        nullable(OPENAI_USAGE),
+        'With `stream_options.include_usage`: the usage on the last chunk, null on every other one.',
+      ),
       system_fingerprint: described(STRING, "The provider's, on every chunk when it sent one."),
     },
     ['usage', 'system_fingerprint'],

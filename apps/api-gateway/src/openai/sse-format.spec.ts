@@ -1,5 +1,6 @@
 import { EMPTY_USAGE, ErrorCode } from '@aigw/core';
-import { ChunkFormatter, OpenAiStreamEncoder, SSE_DONE, sseError } from './sse-format';
+import type { StreamHead } from '../generation/stream-relay';
+import { ChunkFormatter, openAiStream, OpenAiStreamEncoder, SSE_DONE, sseError } from './sse-format';
 
 function payload(event: string): unknown {
   expect(event.startsWith('data: ')).toBe(true);
@@ -49,6 +50,37 @@ describe('ChunkFormatter', () => {
       expect(payload(event)).toMatchObject({ ...common, system_fingerprint: 'fp_"1"' });
     }
     expect(payload(f.role())).not.toHaveProperty('system_fingerprint');
+  });
+
+  it('gives every chunk a null usage when the client asked for the usage chunk, as OpenAI does', () => {
+    const head = { id: 'c', created: 1, provider: 'p', model: 'm' } as StreamHead;
+    const usage = { promptTokens: 3, completionTokens: 5, totalTokens: 8, cachedPromptTokens: 0 };
+    for (const [includeUsage, fmt] of [
+      [true, new ChunkFormatter('c', 1, 'm', undefined, true)],
+      [false, new ChunkFormatter('c', 1, 'm')],
+    ] as const) {
+      const chunks = [
+        fmt.role(),
+        fmt.content('x'),
+        fmt.toolCalls([{ index: 0, id: 'call_1', name: 'f', arguments: '{}' }]),
+        fmt.reasoning('r'),
+        fmt.refusal('no'),
+        fmt.thinkingBlock({ type: 'redacted_thinking', data: 'd' }),
+        fmt.finish('stop'),
+      ].map(payload);
+      for (const chunk of chunks) {
+        expect(chunk).toMatchObject({ choices: [{ index: 0 }] });
+        if (includeUsage) {
+          expect(chunk).toHaveProperty('usage', null);
+        } else {
+          expect(chunk).not.toHaveProperty('usage');
+        }
+      }
+      expect(payload(fmt.usage(usage))).toMatchObject({ choices: [], usage: { total_tokens: 8 } });
+    }
+    // The factory of the route sets it from stream_options.include_usage.
+    expect(payload(openAiStream(true)(head).start())).toHaveProperty('usage', null);
+    expect(payload(openAiStream(false)(head).start())).not.toHaveProperty('usage');
   });
 
   it('formats the terminator and error events', () => {

@@ -10,8 +10,14 @@ export const SSE_DONE = 'data: [DONE]\n\n';
  */
 export class ChunkFormatter {
   private readonly head: string;
+  /**
+   * What closes a chunk with choices: with `stream_options.include_usage` OpenAI gives every chunk before the usage
+   * chunk `"usage": null` (clients that read `usage` on each chunk find it), otherwise no `usage` at all.
+   */
+  private readonly tail: string;
 
-  constructor(id: string, created: number, model: string, systemFingerprint?: string) {
+  constructor(id: string, created: number, model: string, systemFingerprint?: string, includeUsage = false) {
+    this.tail = includeUsage ? '],"usage":null}\n\n' : ']}\n\n';
     const fingerprint =
       systemFingerprint === undefined ? '' : `"system_fingerprint":${JSON.stringify(systemFingerprint)},`;
     this.head =
@@ -21,12 +27,12 @@ export class ChunkFormatter {
 
   /** The first event: OpenAI announces the role before any content. */
   role(): string {
-    return `${this.head}{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n`;
+    return `${this.head}{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}${this.tail}`;
   }
 
   content(text: string, logprobs?: JsonValue): string {
     const lp = logprobs === undefined ? 'null' : JSON.stringify(logprobs);
-    return `${this.head}{"index":0,"delta":{"content":${JSON.stringify(text)}},"logprobs":${lp},"finish_reason":null}]}\n\n`;
+    return `${this.head}{"index":0,"delta":{"content":${JSON.stringify(text)}},"logprobs":${lp},"finish_reason":null}${this.tail}`;
   }
 
   /**
@@ -69,11 +75,11 @@ export class ChunkFormatter {
   }
 
   private delta(json: string): string {
-    return `${this.head}{"index":0,"delta":${json},"logprobs":null,"finish_reason":null}]}\n\n`;
+    return `${this.head}{"index":0,"delta":${json},"logprobs":null,"finish_reason":null}${this.tail}`;
   }
 
   finish(reason: string): string {
-    return `${this.head}{"index":0,"delta":{},"logprobs":null,"finish_reason":${JSON.stringify(reason)}}]}\n\n`;
+    return `${this.head}{"index":0,"delta":{},"logprobs":null,"finish_reason":${JSON.stringify(reason)}}${this.tail}`;
   }
 
   /** Sent after the finish chunk when the client asked for `stream_options.include_usage`. */
@@ -147,7 +153,7 @@ export class OpenAiStreamEncoder implements StreamEncoder {
 export function openAiStream(includeUsage: boolean): StreamEncoderFactory {
   return (head) =>
     new OpenAiStreamEncoder(
-      new ChunkFormatter(head.id, head.created, `${head.provider}/${head.model}`, head.systemFingerprint),
+      new ChunkFormatter(head.id, head.created, `${head.provider}/${head.model}`, head.systemFingerprint, includeUsage),
       includeUsage,
     );
 }
