@@ -15,6 +15,7 @@ import type { FastifyInstance } from 'fastify';
 import type { BaseEnv } from '../config/base-env';
 import { installGracefulShutdown } from '../lifecycle/shutdown';
 import { StartupError } from '../lifecycle/start-failure';
+import { waitForRedis } from '../redis/redis-at-boot';
 import { installClosingAnswer } from './closing';
 import { installLateContinue } from './continue';
 import { corsHeadersOf } from './cors';
@@ -148,9 +149,12 @@ export async function createHttpApp(
       answerClientError(err, socket, (origin) => corsHeadersOf(this, origin));
     },
   });
+  const logger = createLogger(env, appName);
+  // Before anything connects: a Redis not up yet (started alongside the apps) is waited for, as PostgreSQL is.
+  await waitForRedis(env.REDIS_URL, (message) => logger.warn(message, 'Redis'));
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
     // The app's own logger from the first line: buffered lines (bufferLogs) carried the time they were flushed.
-    logger: createLogger(env, appName),
+    logger,
     // Our own JSON parser (installJsonParser) replaces Nest's and Fastify's.
     bodyParser: false,
     // A provider that fails to start rejects here, for the app's own start-failure report (exitOnStartFailure):

@@ -1,0 +1,70 @@
+import { parseRedisUrl } from '@aigw/core';
+import { Redis } from 'ioredis';
+import { StartupError, whereIs } from '../lifecycle/start-failure';
+
+/** A Redis starting alongside the apps (a cluster's first rollout, k8s/redis.yaml) gets as long as PostgreSQL: 4 × 2 s. */
+const CONNECT_ATTEMPTS = 5;
+const CONNECT_RETRY_MS = 2000;
+/** One attempt's bound: a host that drops the SYN (a firewall, a Service without endpoints) answers nothing. */
+const ATTEMPT_TIMEOUT_MS = 2000;
+
+/**
+ * Waits at boot, before anything connects, until the Redis of `url` answers a PING: one warning per attempt, then a
+ * StartupError naming `variable`, as PostgreSQL is waited for. An app started while its Redis was not up yet exited
+ * at once (Nest's Redis transport rejects its first connection, "Connection is closed."), and a pod then went through
+ * its crash loop's back-off although Redis was back seconds later. A Redis that answers with a refusal (a login, a
+ * database index) is not waited for: the app's own connections stop the start naming it.
+ */
+export async function waitForRedis(
+  url: string,
+  warn: (message: string) => void,
+  variable = 'REDIS_URL',
+  retryMs = CONNECT_RETRY_MS,
+): Promise<void> {
+  const where = whereIs(url, '6379');
+  for (let attempt = 1; ; attempt++) {
+    const reason = await unreachableReason(url);
+    if (reason === null) {
+      return;
+    }
+    if (attempt === CONNECT_ATTEMPTS) {
+      throw new StartupError(`Redis at ${where} cannot be reached (${reason}): check ${variable} and that Redis is up`);
+    }
+    warn(`Redis at ${where} cannot be reached (${reason}); trying again in ${retryMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, retryMs));
+  }
+}
+
+/** Why one PING did not reach the Redis of `url`, or null when it answered (a refusal too: see waitForRedis). */
+async function unreachableReason(url: string): Promise<string | null> {
+  const probe = new Redis({
+    ...parseRedisUrl(url),
+    lazyConnect: true,
+    enableReadyCheck: false,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: ATTEMPT_TIMEOUT_MS,
+    commandTimeout: ATTEMPT_TIMEOUT_MS,
+  });
+  // Without a listener an ioredis error event would crash the process. It also says why (`connect ECONNREFUSED
+  // host:port`), where the rejection of connect() says only "Connection is closed.".
+  let networkError: Error | undefined;
+  probe.on('error', (err: Error) => (networkError = err));
+  try {
+    await probe.connect();
+    await probe.ping();
+    return null;
+  } catch (err) {
+    const cause = networkError ?? (err instanceof Error ? err : new Error('no answer'));
+    // A Redis reply (to the PING, or to the AUTH or SELECT of connecting): the server is there. LOADING (replaying
+    // its AOF after a restart) is not ready yet.
+    if (cause.name === 'ReplyError') {
+      return /^LOADING\b/.test(cause.message) ? 'loading its data' : null;
+    }
+    // ioredis's and Node's network messages name an address and a code, never the URL's credentials.
+    return cause.message;
+  } finally {
+    probe.disconnect();
+  }
+}
