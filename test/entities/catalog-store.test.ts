@@ -116,8 +116,8 @@ describe('CatalogStore', () => {
     const before = await snapshot();
     const summary = await store.seed(parseCatalog(YAML, ENV));
     expect(summary).toEqual<SeedSummary>({
-      gateways: { created: [], updated: [], unchanged: 1 },
-      providers: { created: [], updated: [], unchanged: 2, disabled: [], skipped: [] },
+      gateways: { created: [], updated: [], unchanged: 1, ignored: [] },
+      providers: { created: [], updated: [], unchanged: 2, disabled: [], skipped: [], ignored: [] },
       models: { created: 0, updated: 0, unchanged: 3, disabled: 0 },
     });
     expect(await snapshot()).toEqual(before);
@@ -183,6 +183,31 @@ describe('CatalogStore', () => {
     // Nor does removing it from the file disable it.
     await store.seed(parseCatalog(YAML.slice(0, YAML.indexOf('  - id: anthropic')), ENV));
     expect((await store.load()).providers.find((p) => p.id === 'anthropic')?.enabled).toBe(true);
+  });
+
+  it('says which file changes it did not apply to what was edited through the admin API, naming fields, no secret', async () => {
+    // As stored: nothing to say, though the providers and the gateway are the admin's now.
+    await ds.query(`UPDATE providers SET source = 'admin'`);
+    await ds.query(`UPDATE gateways SET source = 'admin'`);
+    const unchangedAnthropic = await store.seed(parseCatalog(YAML, ENV));
+    expect(unchangedAnthropic.providers.ignored).toEqual([
+      // The previous test edited its timeout.
+      { id: 'anthropic', fields: ['timeoutMs'] },
+    ]);
+    // The operator rotates the keys in the environment and reprices a model in the file: none of it is applied
+    // (the admin's edits win), and the summary says so, for the boot to warn.
+    const rotated = { GW_KEY: 'sk-litellm-rotated', OPENAI_KEY: 'sk-openai-rotated' };
+    const summary = await store.seed(parseCatalog(YAML.replace('0.0025', '0.003'), rotated));
+    expect(summary.gateways.ignored).toEqual([{ id: 'litellm', fields: ['apiKey'] }]);
+    expect(summary.providers.ignored).toEqual([
+      { id: 'openai', fields: ['apiKey', 'models'] },
+      { id: 'anthropic', fields: ['timeoutMs'] },
+    ]);
+    expect(JSON.stringify(summary)).not.toMatch(/sk-/);
+    const openai = (await store.load()).providers.find((p) => p.id === 'openai');
+    expect(openai?.apiKey).toBe(OPENAI_SECRET);
+    await ds.query(`UPDATE providers SET source = 'file'`);
+    await ds.query(`UPDATE gateways SET source = 'file'`);
   });
 
   it('refuses to load secrets sealed under another key, naming the provider but not the secret', async () => {

@@ -26,7 +26,13 @@ export interface SeedChange {
 
 /** What a seed did; also the `detail` of its audit_log row. */
 export interface SeedSummary {
-  gateways: { created: string[]; updated: SeedChange[]; unchanged: number };
+  gateways: {
+    created: string[];
+    updated: SeedChange[];
+    unchanged: number;
+    /** Edited through the admin API, and the file says otherwise: what it would change, not applied (see below). */
+    ignored: SeedChange[];
+  };
   providers: {
     created: string[];
     updated: SeedChange[];
@@ -35,14 +41,20 @@ export interface SeedSummary {
     disabled: string[];
     /** Edited through the admin API (`source = 'admin'`): the file no longer overrides them. */
     skipped: string[];
+    /**
+     * Those of `skipped` whose file entry differs from what is stored, with the catalog file's names of the fields it
+     * would change (`apiKey`, `baseUrl`, `models`, ...): the operator changed them in the file or its variables (a
+     * rotated `${OPENAI_API_KEY}`) and must hear that they are not applied.
+     */
+    ignored: SeedChange[];
   };
   models: { created: number; updated: number; unchanged: number; disabled: number };
 }
 
 function emptySummary(): SeedSummary {
   return {
-    gateways: { created: [], updated: [], unchanged: 0 },
-    providers: { created: [], updated: [], unchanged: 0, disabled: [], skipped: [] },
+    gateways: { created: [], updated: [], unchanged: 0, ignored: [] },
+    providers: { created: [], updated: [], unchanged: 0, disabled: [], skipped: [], ignored: [] },
     models: { created: 0, updated: 0, unchanged: 0, disabled: 0 },
   };
 }
@@ -65,6 +77,32 @@ export function resealSecret(box: SecretBox, current: string | null, plaintext: 
     }
   }
   return box.encrypt(plaintext);
+}
+
+/** The catalog file's name of a stored field, where they differ (the API key is sealed, or named by its variable). */
+const FILE_FIELD_NAMES: Readonly<Record<string, string>> = {
+  encryptedSecret: 'apiKey',
+  apiKeyRef: 'apiKey',
+  gatewayId: 'gateway',
+  pluginModule: 'plugin',
+  probeMode: 'probe',
+};
+
+function fileFieldNames(fields: string[]): string[] {
+  return [...new Set(fields.map((f) => FILE_FIELD_NAMES[f] ?? f))];
+}
+
+/** Whether the file's models of a provider differ from the stored ones (one added, removed or changed). */
+function modelsDiffer(p: ProviderSpec, rows: ModelEntity[]): boolean {
+  const byName = new Map(rows.map((r) => [r.name, r]));
+  const inFile = new Set(p.models.map((model) => model.name));
+  return (
+    rows.some((r) => r.enabled && !inFile.has(r.name)) ||
+    p.models.some((model) => {
+      const row = byName.get(model.name);
+      return row === undefined || changedFields(row, modelFields(model)).length > 0;
+    })
+  );
 }
 
 function changedAnything(s: SeedSummary): boolean {
@@ -171,10 +209,14 @@ export class CatalogStore {
     const rows = new Map((await m.find(GatewayEntity)).map((r) => [r.id, r]));
     for (const g of gateways) {
       const row = rows.get(g.id);
+      const next: GatewayFields = gatewayFields(g, this.seal(row?.encryptedSecret ?? null, g.apiKey));
       if (row?.source === 'admin') {
+        const fields = fileFieldNames(changedFields(row, next));
+        if (fields.length > 0) {
+          summary.gateways.ignored.push({ id: g.id, fields });
+        }
         continue;
       }
-      const next: GatewayFields = gatewayFields(g, this.seal(row?.encryptedSecret ?? null, g.apiKey));
       if (!row) {
         await m.insert(GatewayEntity, { id: g.id, source: 'file', ...next });
         summary.gateways.created.push(g.id);
@@ -196,11 +238,18 @@ export class CatalogStore {
     const modelsOf = (providerId: string) => modelRows.filter((r) => r.providerId === providerId);
     for (const p of providers) {
       const row = rows.get(p.id);
+      const next = providerFields(p, this.seal(row?.encryptedSecret ?? null, p.apiKey));
       if (row?.source === 'admin') {
         summary.providers.skipped.push(p.id);
+        const fields = fileFieldNames(changedFields(row, next));
+        if (modelsDiffer(p, modelsOf(p.id))) {
+          fields.push('models');
+        }
+        if (fields.length > 0) {
+          summary.providers.ignored.push({ id: p.id, fields });
+        }
         continue;
       }
-      const next = providerFields(p, this.seal(row?.encryptedSecret ?? null, p.apiKey));
       if (!row) {
         await m.insert(ProviderEntity, { id: p.id, source: 'file', ...next });
         summary.providers.created.push(p.id);

@@ -11,7 +11,7 @@ import {
   type ProviderHealthStatus,
   type ProviderSpec,
 } from '@aigw/core';
-import { CatalogStore, SecretBox } from '@aigw/entities';
+import { CatalogStore, SecretBox, type SeedSummary } from '@aigw/entities';
 import { BaseEnv, ENV } from '../config/base-env';
 
 /**
@@ -76,8 +76,9 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
         this.env.PROVIDER_ALLOW_LINK_LOCAL ? { allowLinkLocal: true } : { stored: await this.store.baseUrls() },
       );
       this.seedChecks.forEach((check) => check(file));
-      await this.store.seed(file);
+      const summary = await this.store.seed(file);
       this.logger.log(`seeded ${file.providers.length} providers from ${this.env.PROVIDERS_FILE}`);
+      this.warnIgnored(summary, this.env.PROVIDERS_FILE);
     } else {
       // Zero-config: providers from their usual variables (OPENAI_API_KEY, OLLAMA_BASE_URL, ...); throws naming a bad one.
       const ignored = ignoredProviderVariables(process.env);
@@ -86,13 +87,30 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
       }
       const fromEnv = catalogFromEnv(process.env);
       if (fromEnv !== null) {
-        await this.store.seed(fromEnv);
+        const summary = await this.store.seed(fromEnv);
         this.logger.log(`registered providers from the environment: ${fromEnv.providers.map((p) => p.id).join(', ')}`);
+        this.warnIgnored(summary, 'the environment');
       }
     }
     await this.reload();
     this.timer = setInterval(() => this.refresh('periodic'), this.env.CATALOG_RELOAD_S * 1000);
     this.timer.unref();
+  }
+
+  /**
+   * One warning naming what the seed did not apply because an admin edited it since (`source: admin`): an operator who
+   * rotated a key in the environment, or changed the file, otherwise learnt it only from the provider's 401s.
+   */
+  private warnIgnored(summary: SeedSummary, from: string): void {
+    const named = (kind: string, changes: SeedSummary['providers']['ignored']) =>
+      changes.map((c) => `${kind} '${c.id}' (${c.fields.join(', ')})`);
+    const ignored = [...named('gateway', summary.gateways.ignored), ...named('provider', summary.providers.ignored)];
+    if (ignored.length > 0) {
+      this.logger.warn(
+        `not applied from ${from}, edited through the admin API since (the stored settings stay): ` +
+          `${ignored.join(', ')}; change them through the admin API or a config import`,
+      );
+    }
   }
 
   /** `reload` in the background (`why` names it in the log): a failure keeps the last catalog, the next one retries. */
