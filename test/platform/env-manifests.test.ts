@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { plainToInstance } from 'class-transformer';
 import { getMetadataStorage } from 'class-validator';
 import { load, loadAll } from 'js-yaml';
-import { ENV_PRESETS, validateEnv } from '@aigw/core';
+import { ENV_PRESETS, keyVariableAllowed, validateEnv } from '@aigw/core';
 import { SecretBox, readDatabaseEnv } from '@aigw/entities';
 import { AllInOneEnv } from '../../apps/all-in-one/src/config/all-in-one-env';
 import { GatewayEnv, trustProxyOf } from '../../apps/api-gateway/src/config/gateway-env';
@@ -255,6 +256,15 @@ describe('k8s manifests and the env schemas', () => {
     expect(trusted).not.toBe(true);
   });
 
+  it("let the api-gateway's admins name the catalog's key variables, and no others than the default (ADMIN_KEY_VARIABLES)", () => {
+    const gateway = deployments.find((d) => d.metadata.name === 'api-gateway')!;
+    const listed = envOf(podOf(gateway).containers[0]).ADMIN_KEY_VARIABLES;
+    const schema = plainToInstance(GatewayEnv, { ADMIN_KEY_VARIABLES: listed });
+    expect(schema.ADMIN_KEY_VARIABLES).toEqual(new GatewayEnv().ADMIN_KEY_VARIABLES);
+    // An export of the ConfigMap's catalog imports back through the admin API.
+    expect([...catalog].filter((name) => !keyVariableAllowed(name, schema.ADMIN_KEY_VARIABLES))).toEqual([]);
+  });
+
   it("scrape /metrics on every app's Service, on the port the app listens on", () => {
     const monitor = applied.find((d) => d.kind === 'ServiceMonitor')!.spec as {
       selector: { matchLabels: Record<string, string> };
@@ -301,6 +311,16 @@ describe('docker-compose.yml and the env schemas', () => {
     const source = read('tools/simulator/env.ts');
     expect(Object.keys(env).filter((k) => !source.includes(`'${k}'`) && !source.includes(`env.${k}`))).toEqual([]);
     expect(() => parseSimulatorEnv(env)).not.toThrow();
+  });
+
+  it("let the gateway's admins name the variables ADMIN_KEY_VARIABLES' default lists, unless told otherwise", () => {
+    for (const name of ['api-gateway', 'all-in-one']) {
+      const listed = interpolate(compose.services[name].environment!.ADMIN_KEY_VARIABLES);
+      expect([name, plainToInstance(GatewayEnv, { ADMIN_KEY_VARIABLES: listed }).ADMIN_KEY_VARIABLES]).toEqual([
+        name,
+        new GatewayEnv().ADMIN_KEY_VARIABLES,
+      ]);
+    }
   });
 
   it('keep the gateway on the TCP peer for the client address unless told otherwise (it is published directly)', () => {

@@ -5,12 +5,15 @@ import {
   CatalogFileError,
   catalogToJson,
   catalogToYaml,
+  DEFAULT_KEY_VARIABLES,
+  keyVariableAllowed,
   loadCatalogFile,
   parseCatalog,
   readCatalogDocument,
   readConnectionSettings,
   secretReferenceOf,
 } from './catalog-file';
+import { ENV_PRESETS } from './provider-env';
 
 const MINIMAL = `
 providers:
@@ -208,6 +211,76 @@ providers:
     expect(parseCatalog(MINIMAL.replace('${OPENAI_API_KEY}', '${CACHE_REDIS_URL}'), env).providers[0].apiKey).toBe(
       env.CACHE_REDIS_URL,
     );
+  });
+
+  it('reads, from the admin API and imports, only the apiKey variables keyVariables lists (ADMIN_KEY_VARIABLES)', () => {
+    const env = { AWS_SECRET_ACCESS_KEY: 'aws-secret', HOME: '/root', GITHUB_TOKEN: 'ghp', OPENAI_API_KEY: 'sk' };
+    const keyed = (apiKey: string) => MINIMAL.replace('${OPENAI_API_KEY}', apiKey);
+    const refused = (name: string) =>
+      `providers[0].apiKey must not reference environment variable ${name}: the admin API and imports may only ` +
+      'name the variables ADMIN_KEY_VARIABLES lists (*_API_KEY,HF_TOKEN); set the key itself, or have the operator ' +
+      'add the variable there';
+    for (const name of ['AWS_SECRET_ACCESS_KEY', 'HOME', 'GITHUB_TOKEN']) {
+      let problems: string[] = [];
+      try {
+        parseCatalog(keyed(`\${${name}}`), env, undefined, { environment: 'apiKeyOnly' });
+      } catch (err) {
+        problems = err instanceof CatalogFileError ? err.problems : [String(err)];
+      }
+      expect([name, problems]).toEqual([name, [refused(name)]]);
+    }
+    // In any spelling that reads it, and each one named once; a variable that is not set is refused all the same.
+    expect(() =>
+      parseCatalog(keyed('${HOME:-x}/${UNSET_VAR}${HOME}'), env, undefined, { environment: 'apiKeyOnly' }),
+    ).toThrow(new RegExp(`apiKey must not reference environment variable HOME:[^]*UNSET_VAR:`));
+    expect(
+      parseCatalog(keyed('${OPENAI_API_KEY}'), env, undefined, { environment: 'apiKeyOnly' }).providers[0].apiKey,
+    ).toBe('sk');
+    expect(
+      parseCatalog(keyed('${HOME}'), env, undefined, { environment: 'apiKeyOnly', keyVariables: ['HOME'] }).providers[0]
+        .apiKey,
+    ).toBe('/root');
+    // An operator's own file reads whatever it names.
+    expect(parseCatalog(keyed('${AWS_SECRET_ACCESS_KEY}'), env).providers[0].apiKey).toBe('aws-secret');
+    // A connection test of unsaved settings reads its key as a save would.
+    expect(() =>
+      readConnectionSettings({ baseUrl: 'http://127.0.0.1:9', apiKey: '${GITHUB_TOKEN}' }, env, {
+        environment: 'apiKeyOnly',
+      }),
+    ).toThrow(/^Invalid configuration:\n {2}- apiKey must not reference environment variable GITHUB_TOKEN:/);
+  });
+
+  it("accepts an apiKey reference stored for the same entry (stored.apiKeyRef), and only that entry's", () => {
+    const env = { HOME: '/root' };
+    const stored = {
+      providers: [{ id: 'p', baseUrl: 'http://127.0.0.1:9', apiKeyRef: '${HOME}' }],
+      gateways: [{ id: 'gw', baseUrl: 'http://127.0.0.1:9', apiKeyRef: '${HOME}' }],
+    };
+    const doc = (providerId: string, gatewayId: string) => ({
+      gateways: [{ id: gatewayId, baseUrl: 'http://127.0.0.1:9', apiKey: '${HOME}' }],
+      providers: [{ id: providerId, kind: 'ollama', baseUrl: 'http://127.0.0.1:9', apiKey: '${HOME}' }],
+    });
+    const options = { environment: 'apiKeyOnly', stored } as const;
+    const read = readCatalogDocument(doc('p', 'gw'), env, undefined, options);
+    expect([read.providers[0].apiKeyRef, read.gateways[0].apiKey]).toEqual(['${HOME}', '/root']);
+    // Another id, or a provider with a gateway's id: checked.
+    expect(() => readCatalogDocument(doc('gw', 'p'), env, undefined, options)).toThrow(
+      /gateways\[0\]\.apiKey must not reference environment variable HOME[^]*providers\[0\]\.apiKey must not/,
+    );
+  });
+
+  it('lets the default ADMIN_KEY_VARIABLES name every zero-config provider key (provider-env.ts)', () => {
+    const keys = ENV_PRESETS.filter((p) => p.holds === 'key').map((p) => p.variable);
+    expect(keys).toContain('HF_TOKEN');
+    expect(keys.filter((name) => !keyVariableAllowed(name, DEFAULT_KEY_VARIABLES))).toEqual([]);
+    expect(
+      ['OPENAI_BASE_URL', 'AWS_SECRET_ACCESS_KEY', 'OPENAI_API_KEYS', 'HF_TOKEN_2', 'hf_token'].filter((name) =>
+        keyVariableAllowed(name, DEFAULT_KEY_VARIABLES),
+      ),
+    ).toEqual([]);
+    expect(keyVariableAllowed('ANY', ['*'])).toBe(true);
+    expect(keyVariableAllowed('MY_LLM_KEY', ['MY_*_KEY'])).toBe(true);
+    expect(keyVariableAllowed('MY_LLM_KEYS', ['MY_*_KEY'])).toBe(false);
   });
 
   it('bounds prices by what the database column holds (numeric(18,9)): a larger one was a 500 from the admin API', () => {

@@ -149,14 +149,57 @@ export interface CatalogReadOptions {
    * while the variable was set (an operator who set it only on the router-worker and health-monitor, as the README
    * once said), it must not block every other change of its entry (a timeout, a model), an import of an unchanged
    * export, or a start whose PROVIDERS_FILE holds it as stored; the calls are still refused (or not) where they are made.
+   * Likewise an apiKey reference equal to the entry's stored `apiKeyRef` (see keyVariables).
    */
   stored?: StoredBaseUrls;
+  /**
+   * In `apiKeyOnly`, the variables an apiKey may name (ADMIN_KEY_VARIABLES: names, `*` standing for any characters);
+   * DEFAULT_KEY_VARIABLES when absent. Another `${VAR}` is a problem naming `apiKey` and the variable, its value never
+   * read: an admin key could otherwise send any variable of the gateway (`${AWS_SECRET_ACCESS_KEY}`, `${HOME}`) as the
+   * key to a URL of its choosing. Only a reference new or changed is checked: one equal to the `apiKeyRef` stored for
+   * the same entry (`stored`) is accepted, so an entry saved before the check (or before the operator narrowed the
+   * list) still takes changes of its other fields and an unchanged export imports back. GATEWAY_SECRETS are refused
+   * whatever this and `stored` say.
+   */
+  keyVariables?: readonly string[];
 }
 
-/** The `baseUrl` of each stored entry, by id (a Catalog is one): see CatalogReadOptions.stored. */
+/**
+ * What is stored of each entry, by id (a Catalog is one): its `baseUrl`, and the `${VAR}` its key came from
+ * (`apiKeyRef`); see CatalogReadOptions.stored and keyVariables.
+ */
 export interface StoredBaseUrls {
-  providers: readonly { id: string; baseUrl: string }[];
-  gateways: readonly { id: string; baseUrl: string }[];
+  providers: readonly StoredEntry[];
+  gateways: readonly StoredEntry[];
+}
+
+export interface StoredEntry {
+  id: string;
+  baseUrl: string;
+  apiKeyRef?: string;
+}
+
+/** The operator's variable listing what an admin document's apiKey may name (CatalogReadOptions.keyVariables). */
+export const KEY_VARIABLES_VARIABLE = 'ADMIN_KEY_VARIABLES';
+
+/**
+ * What an admin document's apiKey may name unless ADMIN_KEY_VARIABLES says otherwise: every zero-config provider
+ * key variable (provider-env.ts: OPENAI_API_KEY, ..., HF_TOKEN) and the usual spelling of others.
+ */
+export const DEFAULT_KEY_VARIABLES: readonly string[] = ['*_API_KEY', 'HF_TOKEN'];
+
+/** One item of ADMIN_KEY_VARIABLES: a variable name, `*` standing for any characters (none included). */
+export const KEY_VARIABLE_PATTERN = /^[A-Za-z0-9_*]+$/;
+
+/** Whether `name` matches one of `patterns` (KEY_VARIABLE_PATTERN items; case-sensitive, as variables are). */
+export function keyVariableAllowed(name: string, patterns: readonly string[]): boolean {
+  return patterns.some((pattern) => {
+    if (!pattern.includes('*')) {
+      return pattern === name;
+    }
+    const parts = pattern.split('*');
+    return new RegExp(`^${parts.map((part) => part.replace(/[^A-Za-z0-9_]/g, '')).join('.*')}$`).test(name);
+  });
 }
 
 /**
@@ -187,7 +230,10 @@ class CatalogReader {
    * A key, sent as a header value: a line break or a character beyond Latin-1 (a key pasted with typographic quotes)
    * could never be sent, so it is refused here, where the problem is named, not at every call. Never echoed.
    */
-  apiKey(obj: Obj, path: string, owner: string): string | undefined {
+  apiKey(obj: Obj, path: string, owner: string, id?: string): string | undefined {
+    if (!this.keyReferencesAllowed(obj.apiKey, path, id)) {
+      return undefined;
+    }
     const key = this.string(obj, 'apiKey', path, owner, false);
     if (key !== undefined && INVALID_HEADER_VALUE.test(key)) {
       this.problem(
@@ -197,6 +243,46 @@ class CatalogReader {
       return undefined;
     }
     return key;
+  }
+
+  /**
+   * In `apiKeyOnly`, whether every `${VAR}` of the apiKey `raw` of the entry at `path` (`id`) is one the operator lets
+   * admins name (CatalogReadOptions.keyVariables), or the reference stored for the entry already; each other one is a
+   * problem, checked before anything is read. The gateway's own secrets are left to `interpolate`, which refuses them
+   * whatever is stored.
+   */
+  private keyReferencesAllowed(raw: unknown, path: string, id: string | undefined): boolean {
+    if (this.options.environment !== 'apiKeyOnly' || typeof raw !== 'string' || !raw.includes('${')) {
+      return true;
+    }
+    const reference = secretReferenceOf(raw);
+    if (reference !== undefined && id !== undefined && this.storedEntry(path, id)?.apiKeyRef === reference) {
+      return true;
+    }
+    const patterns = this.options.keyVariables ?? DEFAULT_KEY_VARIABLES;
+    const refused = new Set<string>();
+    for (const [, inner] of raw.matchAll(REFERENCE)) {
+      const sep = inner.indexOf(':-');
+      const name = sep === -1 ? inner : inner.slice(0, sep);
+      if (VAR_NAME.test(name) && !GATEWAY_SECRETS.test(name) && !keyVariableAllowed(name, patterns)) {
+        refused.add(name);
+      }
+    }
+    for (const name of refused) {
+      const allowed = patterns.length === 0 ? 'none' : patterns.join(',');
+      this.problem(
+        `${path}.apiKey`,
+        `must not reference environment variable ${name}: the admin API and imports may only name the variables ` +
+          `${KEY_VARIABLES_VARIABLE} lists (${allowed}); set the key itself, or have the operator add the variable there`,
+      );
+    }
+    return refused.size === 0;
+  }
+
+  /** The stored entry (CatalogReadOptions.stored) with the id of the entry at `path`: a gateway's or a provider's. */
+  storedEntry(path: string, id: string): StoredEntry | undefined {
+    const entries = path.startsWith('gateways[') ? this.options.stored?.gateways : this.options.stored?.providers;
+    return entries?.find((e) => e.id === id);
   }
 
   object(value: unknown, path: string, allowed: readonly string[]): Obj | undefined {
@@ -399,12 +485,10 @@ class CatalogReader {
 
   /** Whether a link-local `baseUrl` (`url`, as read) of the entry at `path` (`id`) is accepted. */
   private linkLocalAllowed(path: string, id: string | undefined, url: string): boolean {
-    const { allowLinkLocal, stored } = this.options;
-    if (allowLinkLocal === true) {
+    if (this.options.allowLinkLocal === true) {
       return true;
     }
-    const entries = path.startsWith('gateways[') ? stored?.gateways : stored?.providers;
-    return id !== undefined && entries !== undefined && entries.some((e) => e.id === id && e.baseUrl === url);
+    return id !== undefined && this.storedEntry(path, id)?.baseUrl === url;
   }
 }
 
@@ -433,7 +517,7 @@ function readGateway(r: CatalogReader, raw: unknown, path: string): GatewaySpec 
   const id = r.id(obj, path);
   const owner = id === undefined ? path : `gateway '${id}'`;
   const baseUrl = r.url(obj, 'baseUrl', path, owner, id);
-  const apiKey = r.apiKey(obj, path, owner);
+  const apiKey = r.apiKey(obj, path, owner, id);
   const apiKeyRef = secretReferenceOf(obj.apiKey);
   const timeoutMs = r.number(obj, 'timeoutMs', path, owner, { min: 1, integer: true }, CATALOG_DEFAULTS.timeoutMs);
   if (id === undefined || baseUrl === undefined || timeoutMs === undefined) {
@@ -583,7 +667,7 @@ function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpe
   const displayName = r.string(obj, 'displayName', path, owner, false);
   const kind = r.oneOf(obj, 'kind', path, owner, PROVIDER_KINDS);
   const baseUrl = r.url(obj, 'baseUrl', path, owner, id);
-  const apiKey = r.apiKey(obj, path, owner);
+  const apiKey = r.apiKey(obj, path, owner, id);
   const apiKeyRef = secretReferenceOf(obj.apiKey);
   const enabled = r.boolean(obj, 'enabled', path, owner, true);
   const timeoutMs = r.number(obj, 'timeoutMs', path, owner, { min: 1, integer: true }, CATALOG_DEFAULTS.timeoutMs);

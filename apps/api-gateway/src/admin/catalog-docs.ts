@@ -67,20 +67,35 @@ const placeholderProvider: ProviderSpec = {
 };
 
 /**
- * Documents from the admin API and imports read the environment only in apiKey (CatalogReadOptions), and hold no URL
- * at a link-local address (see `adminDocument`).
+ * Documents from the admin API and imports read the environment only in apiKey, and there only the variables of
+ * DEFAULT_KEY_VARIABLES (CatalogReadOptions), and hold no URL at a link-local address (see `adminDocument`).
  */
 export const ADMIN_DOCUMENT: CatalogReadOptions = { environment: 'apiKeyOnly' };
+
+/** What `adminDocument` reads of the gateway's environment (GatewayEnv). */
+export interface AdminDocumentEnv {
+  PROVIDER_ALLOW_LINK_LOCAL: boolean;
+  ADMIN_KEY_VARIABLES: readonly string[];
+}
+
+/** Nothing stored: for a new entry, or settings that are not one (a connection test). */
+export const NOTHING_STORED: StoredBaseUrls = { providers: [], gateways: [] };
 
 /**
  * How an admin change or import reads its document: ADMIN_DOCUMENT, with a URL at a link-local or cloud metadata
  * address accepted when the operator allows providers there (PROVIDER_ALLOW_LINK_LOCAL): without it every call to one
- * is refused, so saving it is refused (400 naming `baseUrl`). Unless it is `stored` already for the same entry
- * (CatalogReadOptions.stored): one saved before the check, or while the variable was set, does not refuse a change of
- * the entry's other fields or an unchanged export imported back.
+ * is refused, so saving it is refused (400 naming `baseUrl`); and an apiKey naming only the variables the operator
+ * lists in ADMIN_KEY_VARIABLES (any other is a 400 naming `apiKey`). Unless either is `stored` already for the same
+ * entry (CatalogReadOptions.stored): one saved before the check, or while the variable allowed it, does not refuse a
+ * change of the entry's other fields or an unchanged export imported back.
  */
-export function adminDocument(env: { PROVIDER_ALLOW_LINK_LOCAL: boolean }, stored: StoredBaseUrls): CatalogReadOptions {
-  return { ...ADMIN_DOCUMENT, ...(env.PROVIDER_ALLOW_LINK_LOCAL ? { allowLinkLocal: true } : {}), stored };
+export function adminDocument(env: AdminDocumentEnv, stored: StoredBaseUrls): CatalogReadOptions {
+  return {
+    ...ADMIN_DOCUMENT,
+    ...(env.PROVIDER_ALLOW_LINK_LOCAL ? { allowLinkLocal: true } : {}),
+    keyVariables: env.ADMIN_KEY_VARIABLES,
+    stored,
+  };
 }
 
 /**

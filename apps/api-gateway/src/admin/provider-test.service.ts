@@ -13,7 +13,7 @@ import {
 } from '@aigw/core';
 import { ControlChannel, ENV } from '@aigw/platform';
 import type { GatewayEnv } from '../config/gateway-env';
-import { ADMIN_DOCUMENT, invalidConfiguration } from './catalog-docs';
+import { adminDocument, invalidConfiguration, NOTHING_STORED } from './catalog-docs';
 import { PluginAllowance } from './plugin-check';
 import type { TestProviderDto } from './provider-test.dto';
 
@@ -51,11 +51,12 @@ export class ProviderTestService {
 
   /**
    * The URL and key as saving these settings would store them (`${VAR}` in the key read from this process's
-   * environment, as a create or PATCH reads it), so a test sends what the provider would get once saved.
+   * environment, as a create or PATCH reads it, and only the variables ADMIN_KEY_VARIABLES lists), so a test sends
+   * what the provider would get once saved.
    */
   private connection(dto: TestProviderDto): { baseUrl: string; apiKey?: string } {
     try {
-      return readConnectionSettings(dto, process.env, ADMIN_DOCUMENT);
+      return readConnectionSettings(dto, process.env, adminDocument(this.env, NOTHING_STORED));
     } catch (err) {
       throw err instanceof CatalogFileError ? invalidConfiguration(err, /^$/) : err;
     }

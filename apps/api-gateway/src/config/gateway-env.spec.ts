@@ -22,6 +22,21 @@ describe('GatewayEnv', () => {
     }
   });
 
+  it('reads ADMIN_KEY_VARIABLES as names and * patterns (default *_API_KEY,HF_TOKEN), naming what is not one', () => {
+    expect(validateEnv(GatewayEnv, {}).ADMIN_KEY_VARIABLES).toEqual(['*_API_KEY', 'HF_TOKEN']);
+    expect(validateEnv(GatewayEnv, { ADMIN_KEY_VARIABLES: ' *_API_KEY, MY_LLM_KEY,' }).ADMIN_KEY_VARIABLES).toEqual([
+      '*_API_KEY',
+      'MY_LLM_KEY',
+    ]);
+    // Empty is unset, as for every variable.
+    expect(validateEnv(GatewayEnv, { ADMIN_KEY_VARIABLES: '' }).ADMIN_KEY_VARIABLES).toEqual(['*_API_KEY', 'HF_TOKEN']);
+    expect(problem({ ADMIN_KEY_VARIABLES: 'OPENAI_API_KEY,${HOME},MY-KEY' })).toBe(
+      'Invalid environment variables:\n  - ADMIN_KEY_VARIABLES: ADMIN_KEY_VARIABLES must list variable names (letters, ' +
+        "digits, _), comma-separated, `*` standing for any characters (e.g. *_API_KEY,HF_TOKEN): '${HOME}', 'MY-KEY' " +
+        'is not one',
+    );
+  });
+
   it('drops the trailing line break of a BOOTSTRAP_ADMIN_KEY from a Secret made from a file', () => {
     for (const key of ['sk-bootstrap-secret-1\n', 'sk-bootstrap-secret-1\r\n']) {
       expect(problem({ BOOTSTRAP_ADMIN_KEY: key })).toBe('');

@@ -1,4 +1,4 @@
-import { CACHE_SCOPES, HOUR_MS, type CacheScope } from '@aigw/core';
+import { CACHE_SCOPES, DEFAULT_KEY_VARIABLES, HOUR_MS, KEY_VARIABLE_PATTERN, type CacheScope } from '@aigw/core';
 import { isIP } from 'node:net';
 import {
   CircuitTimingEnv,
@@ -12,6 +12,15 @@ import {
 } from '@aigw/platform';
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
+
+/** The items of ADMIN_KEY_VARIABLES (`value`, as read) that are not a name or pattern, quoted. */
+function notKeyVariables(value: unknown): string {
+  const items = Array.isArray(value) ? value : [value];
+  return items
+    .filter((item) => typeof item !== 'string' || !KEY_VARIABLE_PATTERN.test(item))
+    .map((item) => `'${String(item)}'`)
+    .join(', ');
+}
 
 /** proxy-addr's names for ranges, usable in TRUST_PROXY's list. */
 const NAMED_RANGES: ReadonlySet<string> = new Set(['loopback', 'linklocal', 'uniquelocal']);
@@ -135,6 +144,23 @@ export class GatewayEnv extends CircuitTimingEnv {
   @Transform(toList)
   @IsString({ each: true })
   ADMIN_ALLOWED_PLUGINS: string[] = [];
+
+  /**
+   * The environment variables an `apiKey` of the admin API, a config import or a connection test may name
+   * (`"${OPENAI_API_KEY}"`), comma-separated, `*` standing for any characters: any other would let an admin key send
+   * the variable (`AWS_SECRET_ACCESS_KEY`, `GITHUB_TOKEN`) as a bearer token to a URL of its choosing. The gateway's
+   * own secrets (GATEWAY_SECRETS in catalog-file.ts) are refused even when listed; a reference already stored for the
+   * same entry is accepted; PROVIDERS_FILE (the operator's) is not restricted. Empty is unset (the default).
+   */
+  @Transform(toList)
+  @IsString({ each: true })
+  @Matches(KEY_VARIABLE_PATTERN, {
+    each: true,
+    message: (args) =>
+      'ADMIN_KEY_VARIABLES must list variable names (letters, digits, _), comma-separated, `*` standing for any ' +
+      `characters (e.g. *_API_KEY,HF_TOKEN): ${notKeyVariables(args.value)} is not one`,
+  })
+  ADMIN_KEY_VARIABLES: string[] = [...DEFAULT_KEY_VARIABLES];
 
   @Type(() => Number)
   @IsInt()
