@@ -7,7 +7,7 @@ import { TestSystem } from './harness';
 const GATEWAY_KEY = 'sk-litellm-master-e2e-0123456789';
 const SIM_KEY = 'sk-sim-secret-e2e-0123456789';
 const UNSAVED_KEY = 'sk-unsaved-form-key-0123456789';
-/** In the api-gateway's environment only: a form's `${CT_E2E_FORM_KEY}` reads it there, as saving the form would. */
+/** In the api-gateway's environment only: a form's `${CT_E2E_FORM_API_KEY}` reads it there, as saving the form would. */
 const FORM_KEY = 'sk-form-key-from-the-environment-0123';
 
 interface Envelope {
@@ -53,7 +53,7 @@ describe('connection test (POST /api/v1/ai/admin/providers[/:id]/test)', () => {
     keyedUrl = `http://127.0.0.1:${(keyed.address() as AddressInfo).port}/v1`;
     closedPort = await freePort();
     system = await new TestSystem({
-      appEnv: { 'health-monitor': { PROBE_TIMEOUT_MS: '2000' }, 'api-gateway': { CT_E2E_FORM_KEY: FORM_KEY } },
+      appEnv: { 'health-monitor': { PROBE_TIMEOUT_MS: '2000' }, 'api-gateway': { CT_E2E_FORM_API_KEY: FORM_KEY } },
       catalog: (s) => `gateways:
   - { id: litellm, baseUrl: ${proxy.url}/v1, apiKey: ${GATEWAY_KEY}, timeoutMs: 5000 }
 providers:
@@ -196,7 +196,7 @@ providers:
   });
 
   it('reads a ${VAR} key of unsaved settings as saving them would: from the environment, refused when unset', async () => {
-    const res = await test('/test', { kind: 'openai', baseUrl: `${keyedUrl}/`, apiKey: '${CT_E2E_FORM_KEY}' });
+    const res = await test('/test', { kind: 'openai', baseUrl: `${keyedUrl}/`, apiKey: '${CT_E2E_FORM_API_KEY}' });
     expect(res.status).toBe(200);
     expect(res.body.routes[0]).toMatchObject({ route: 'direct', ok: true, status: 200, models: ['m1'] });
     expect(authorizations).toEqual([`Bearer ${FORM_KEY}`]);

@@ -26,7 +26,7 @@ describe('admin API: config export and import', () => {
   const h = new GatewayHarness({ CATALOG_RELOAD_S: '1' });
 
   beforeAll(async () => {
-    process.env.H11B_IMPORT_KEY = 'sk-import-from-env';
+    process.env.H11B_IMPORT_API_KEY = 'sk-import-from-env';
     await h.start();
     // A gateway and a provider keyed by an environment reference, next to the file's literal keys.
     await call(h, 'POST', '/api/v1/ai/admin/gateways', {
@@ -38,7 +38,7 @@ describe('admin API: config export and import', () => {
       id: 'via-env',
       kind: 'openai',
       baseUrl: `${h.sim.url}/v1`,
-      apiKey: '${H11B_IMPORT_KEY}',
+      apiKey: '${H11B_IMPORT_API_KEY}',
       routing: 'auto',
       gatewayId: 'proxy',
       models: [{ name: 'e1', promptPer1k: 0.00015, completionPer1k: 0.0000006, contextWindow: 4096, quality: 0.85 }],
@@ -68,7 +68,7 @@ describe('admin API: config export and import', () => {
     expect(text).not.toContain('sk-sim-secret-gateway-test');
     expect(text).not.toContain('sk-gw-lit');
     expect(text).not.toContain('sk-import-from-env');
-    expect(text).toContain('apiKey: ${H11B_IMPORT_KEY}');
+    expect(text).toContain('apiKey: ${H11B_IMPORT_API_KEY}');
     // A valid PROVIDERS_FILE.
     const parsed = parseCatalog(text, process.env);
     expect(parsed.providers.map((p) => p.id)).toEqual(['sim', 'sim-b', 'via-env']);

@@ -192,28 +192,28 @@ describe('admin API: providers, models and gateways', () => {
   });
 
   it('a key given as ${VAR} is read from the environment and remembered as the reference', async () => {
-    process.env.H11B_TEST_KEY = 'sk-from-the-environment';
+    process.env.H11B_TEST_API_KEY = 'sk-from-the-environment';
     const res = await call<ProviderBody>(h, 'POST', P, {
       id: 'envkey',
       kind: 'openai',
       baseUrl: 'http://127.0.0.1:9/v1',
-      apiKey: '${H11B_TEST_KEY}',
+      apiKey: '${H11B_TEST_API_KEY}',
     });
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ hasApiKey: true, apiKeyRef: '${H11B_TEST_KEY}' });
+    expect(res.body).toMatchObject({ hasApiKey: true, apiKeyRef: '${H11B_TEST_API_KEY}' });
     expect(catalog().provider('envkey')?.apiKey).toBe('sk-from-the-environment');
-    const unset = await call(h, 'PATCH', `${P}/envkey`, { apiKey: '${H11B_UNSET_VARIABLE}' });
+    const unset = await call(h, 'PATCH', `${P}/envkey`, { apiKey: '${H11B_UNSET_API_KEY}' });
     expect(unset.status).toBe(400);
     expect(errorOf(unset).param).toBe('apiKey');
   });
 
   it("reads the environment only in apiKey, and never the gateway's own secrets: elsewhere a ${VAR} is a 400", async () => {
-    process.env.H11B_TEST_KEY = 'sk-from-the-environment';
+    process.env.H11B_TEST_API_KEY = 'sk-from-the-environment';
     const base = { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1' };
     const refused: [string, Record<string, unknown>, string][] = [
-      ['POST', { ...base, id: 'leak1', displayName: '${H11B_TEST_KEY}' }, 'displayName'],
-      ['POST', { ...base, id: 'leak2', baseUrl: 'http://127.0.0.1:9/${H11B_TEST_KEY}' }, 'baseUrl'],
-      ['POST', { ...base, id: 'leak3', models: [model('m-${H11B_TEST_KEY}')] }, 'models[0].name'],
+      ['POST', { ...base, id: 'leak1', displayName: '${H11B_TEST_API_KEY}' }, 'displayName'],
+      ['POST', { ...base, id: 'leak2', baseUrl: 'http://127.0.0.1:9/${H11B_TEST_API_KEY}' }, 'baseUrl'],
+      ['POST', { ...base, id: 'leak3', models: [model('m-${H11B_TEST_API_KEY}')] }, 'models[0].name'],
       ['POST', { ...base, id: 'leak4', apiKey: '${DATABASE_URL}' }, 'apiKey'],
       ['POST', { ...base, id: 'leak5', apiKey: '${BOOTSTRAP_ADMIN_KEY:-x}' }, 'apiKey'],
       ['PATCH', { displayName: 'db=${DATABASE_URL:-none}' }, 'displayName'],
@@ -223,10 +223,10 @@ describe('admin API: providers, models and gateways', () => {
       expect([res.status, errorOf(res).param]).toEqual([400, param]);
       expect(JSON.stringify(res.body)).not.toContain('sk-from-the-environment');
     }
-    const gateway = await call(h, 'POST', G, { id: 'leakgw', baseUrl: 'http://127.0.0.1:9/${H11B_TEST_KEY}' });
+    const gateway = await call(h, 'POST', G, { id: 'leakgw', baseUrl: 'http://127.0.0.1:9/${H11B_TEST_API_KEY}' });
     expect([gateway.status, errorOf(gateway).param]).toEqual([400, 'baseUrl']);
     const imported = await call(h, 'POST', '/api/v1/ai/admin/config/import?dryRun=true', {
-      providers: [{ ...base, id: 'leak6', displayName: '${H11B_TEST_KEY}' }],
+      providers: [{ ...base, id: 'leak6', displayName: '${H11B_TEST_API_KEY}' }],
     });
     expect([imported.status, errorOf(imported).param]).toEqual([400, 'providers[0].displayName']);
     expect(catalog().provider('leak1')).toBeUndefined();

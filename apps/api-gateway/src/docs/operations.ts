@@ -411,7 +411,8 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     summary: 'Create a provider, from scratch or from a template',
     description:
       'Fields as in the catalog file (`gatewayId` for `gateway`), validated as the file is. `apiKey` is write-only ' +
-      '(a literal, or `${VAR}` read from the environment); answers show `hasApiKey`. Live on every process within a ' +
+      '(a literal, or `${VAR}` read from the environment: a variable `ADMIN_KEY_VARIABLES` lists, by default ' +
+      '`*_API_KEY,HF_TOKEN`, any other being a 400 naming `apiKey`); answers show `hasApiKey`. Live on every process within a ' +
       'second. A `baseUrl` whose host is a link-local or cloud metadata address (`169.254.169.254`, `fd00:ec2::254`, ' +
       '`[::ffff:169.254.169.254]`, ...) is a 400 naming `baseUrl` unless `PROVIDER_ALLOW_LINK_LOCAL=true` (here, on ' +
       'update, for gateways and imports alike: there only a `baseUrl` new or changed from the stored one); a host ' +
@@ -457,7 +458,7 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   },
   'POST /api/v1/ai/admin/gateways': {
     summary: 'Add a gateway (e.g. a LiteLLM proxy)',
-    requestExample: { id: 'litellm', baseUrl: 'http://litellm:4000/v1', apiKey: '${LITELLM_MASTER_KEY}' },
+    requestExample: { id: 'litellm', baseUrl: 'http://litellm:4000/v1', apiKey: '${LITELLM_API_KEY}' },
     responses: { '201': jsonAnswer('The gateway as stored.', 'AdminGateway') },
   },
   'PATCH /api/v1/ai/admin/gateways/{gatewayId}': {
