@@ -61,6 +61,9 @@ describe('POST /v1/chat/completions: tools, formats and provider fields', () => 
     [{ functions: [{ name: 'f', parameters: { type: 'object' } }] }, 'functions'],
     [{ functions: [{ name: 'f' }], function_call: { name: 'f' } }, 'functions'],
     [{ function_call: 'auto' }, 'function_call'],
+    // OpenAI's 400: stream options on a request that does not stream.
+    [{ stream_options: { include_usage: true } }, 'stream_options'],
+    [{ stream: false, stream_options: { include_usage: false } }, 'stream_options'],
   ])('rejects %j naming %s, enqueueing nothing', async (extra, param) => {
     const error = await rejected(chat('hi', extra));
     expect(error).toMatchObject({ code: 'invalid_request', type: 'invalid_request_error', param });

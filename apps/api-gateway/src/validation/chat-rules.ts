@@ -16,6 +16,8 @@ interface RuleMessage {
 
 interface RuleBody {
   messages: RuleMessage[];
+  stream?: boolean | null;
+  stream_options?: unknown;
   tools?: { function: { name: string } }[] | null;
   tool_choice?: unknown;
   logprobs?: boolean | null;
@@ -39,6 +41,17 @@ function checkLegacyFunctions(body: RuleBody): void {
         'legacy function calling is not supported: send the functions as tools ([{"type": "function", "function": {...}}]) and function_call as tool_choice',
       );
     }
+  }
+}
+
+/**
+ * Stream options on a request that does not stream are a mistake OpenAI answers with a 400 naming `stream_options`
+ * (a client that then leaves `stream` out by accident gets one JSON answer and no usage chunk): so does the gateway,
+ * for a client written against it to work against OpenAI. A null is the field left out, as OpenAI's schema has it.
+ */
+function checkStreamOptions(body: RuleBody): void {
+  if (body.stream_options !== undefined && body.stream_options !== null && body.stream !== true) {
+    throw invalidParam('stream_options', "is only allowed when 'stream' is true");
   }
 }
 
@@ -104,6 +117,7 @@ function checkTools(body: RuleBody): void {
 /** Throws 400 invalid_request naming the field when a rule is broken. */
 export function assertChatRules(body: RuleBody): void {
   checkLegacyFunctions(body);
+  checkStreamOptions(body);
   checkToolConversation(body.messages);
   assertMediaParts(body.messages);
   checkTools(body);
