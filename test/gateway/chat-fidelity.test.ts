@@ -102,6 +102,25 @@ describe('POST /v1/chat/completions: tools, formats and provider fields', () => 
     expect(logitOnClaude).toMatchObject({ code: 'unsupported_parameter', param: 'logit_bias' });
   });
 
+  it("takes OpenAI's metadata for Claude too (stored-completion tags, no part of the answer) and a null stream_options", async () => {
+    let seen: GenerationRequest | undefined;
+    h.handle(async (job) => {
+      seen = job.data.request;
+      const result = h.result(job.data.request, 'ok');
+      await h.publish(job, { t: 'result', jobId: job.id ?? '', result });
+      return { ok: true, result };
+    });
+    const res = await h.post('/v1/chat/completions', {
+      model: 'sim-claude',
+      messages: [{ role: 'user', content: 'x' }],
+      metadata: { team: 'search' },
+      stream_options: null,
+    });
+    expect(res.status).toBe(200);
+    // The worker gets it (the OpenAI family is sent it); the Anthropic adapter leaves it out.
+    expect(seen?.options.metadata).toEqual({ team: 'search' });
+  });
+
   it('relays streamed tool-call fragments and reasoning in order, then the finish reason and usage', async () => {
     h.handle(async (job) => {
       const jobId = job.id ?? '';

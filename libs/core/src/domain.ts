@@ -136,6 +136,10 @@ export interface GenerationOptions {
    * only beside `reasoningEffort`, which families without budgets take instead.
    */
   reasoningBudget?: number;
+  /**
+   * OpenAI's tags for filtering stored completions: sent to the OpenAI family, left out for the others (like `user`,
+   * it changes no answer; see request-needs).
+   */
   metadata?: Record<string, string>;
   /**
    * Anthropic beta features the client asked for (`/v1/messages`' `anthropic-beta` header): sent to Claude in that

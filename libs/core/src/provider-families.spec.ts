@@ -55,7 +55,6 @@ describe('provider families', () => {
         'frequency_penalty',
         'logit_bias',
         'logprobs',
-        'metadata',
         'parallel_tool_calls',
         'presence_penalty',
         'reasoning_effort',
@@ -67,6 +66,11 @@ describe('provider families', () => {
     expect(requestNeedsOf({ messages: [], options: { temperature: 0.2 } })).toEqual({ capabilities: [], params: [] });
     // The end user's id changes no answer: every family serves a request that names one (Claude Code always does).
     expect(requestNeedsOf({ messages: [], options: { user: 'u' } })).toEqual({ capabilities: [], params: [] });
+    // Nor do OpenAI's stored-completion tags (`metadata`).
+    expect(requestNeedsOf({ messages: [], options: { metadata: { a: 'b' } } })).toEqual({
+      capabilities: [],
+      params: [],
+    });
   });
 
   it('route JSON mode and sampling fields to the native families that translate them', () => {

@@ -282,6 +282,9 @@ describe('tools to the Messages API', () => {
     // `user` names the end user when both are sent.
     expect(body({ user: 'u-1', extra: { safety_identifier: 'hash-1' } }).metadata).toEqual({ user_id: 'u-1' });
     expect(body({ extra: { prompt_cache_key: 'k' } }).metadata).toBeUndefined();
+    // OpenAI's `metadata` tags stored completions (Claude's metadata holds only user_id): left out, never refused.
+    expect(body({ metadata: { team: 'search' } }).metadata).toBeUndefined();
+    expect(body({ user: 'u-1', metadata: { user_id: 'other' } }).metadata).toEqual({ user_id: 'u-1' });
   });
 
   it('refuses (never drops) what the Messages API cannot express', () => {

@@ -378,7 +378,6 @@ function assertTranslatable(o: GenerationOptions): void {
     ['logit_bias', o.logitBias],
     ['logprobs', o.logprobs],
     ['top_logprobs', o.topLogprobs],
-    ['metadata', o.metadata],
   ];
   for (const [name, value] of unsupportedFields) {
     if (value !== undefined) {

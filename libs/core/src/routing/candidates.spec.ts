@@ -270,6 +270,8 @@ describe('capabilities and provider-dependent fields', () => {
   it("needs no family for OpenAI's replacements of `user`, which change no answer; other pass-through fields it does", () => {
     const options = { extra: { safety_identifier: 'u-1', prompt_cache_key: 'k', service_tier: 'flex' } };
     expect(requestNeedsOf({ messages: [], options }).params).toEqual(['service_tier']);
+    // `metadata`, tags for OpenAI's stored completions, no more changes the answer: every family serves it.
+    expect(requestNeedsOf({ messages: [], options: { metadata: { team: 'search' } } }).params).toEqual([]);
   });
 
   it('keeps only deployments with the capabilities and a family that honours every field', () => {

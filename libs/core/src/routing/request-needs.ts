@@ -90,7 +90,9 @@ export function refusesToolName(d: Deployment): boolean {
  * Request fields by their OpenAI name and `GenerationOptions` key; a static table, not one built per request.
  * `user` (Anthropic's `metadata.user_id`) is not among them: it names the end user for the provider's abuse
  * monitoring and changes no answer, so a family without such a field serves the request without it. Clients send
- * it on every request (Claude Code does), and refusing it would keep them from every family but two.
+ * it on every request (Claude Code does), and refusing it would keep them from every family but two. Nor is OpenAI's
+ * `metadata`, tags for filtering stored completions (Claude's `metadata` holds only the end user's id, no tags): it
+ * changes no answer either, and `store: true`, which stores the completion, keeps the request to the OpenAI family.
  */
 const PROVIDER_DEPENDENT_OPTIONS: readonly (readonly [string, keyof GenerationOptions])[] = [
   ['parallel_tool_calls', 'parallelToolCalls'],
@@ -101,7 +103,6 @@ const PROVIDER_DEPENDENT_OPTIONS: readonly (readonly [string, keyof GenerationOp
   ['logprobs', 'logprobs'],
   ['top_logprobs', 'topLogprobs'],
   ['reasoning_effort', 'reasoningEffort'],
-  ['metadata', 'metadata'],
   ['top_k', 'topK'],
 ];
 
