@@ -332,6 +332,51 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
     },
   );
 
+  it("answers Claude's 529 before the answer began with a 503 overloaded_error that says to retry, and the SDK's retry gets the answer", async () => {
+    const ask = {
+      model: 'sim0-anthropic/sim-claude',
+      max_tokens: 64,
+      messages: [{ role: 'user' as const, content: 'overloaded then fine' }],
+    };
+    const post = (path: string, body: object): Promise<Response> =>
+      fetch(`${system.gatewayUrl}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${system.adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    // Earlier tests' failures must not have this run meet an open circuit (no_healthy_provider) instead.
+    const reset = await post('/api/v1/ai/admin/providers/sim0-anthropic/circuit/reset', {});
+    expect(reset.status).toBe(200);
+    try {
+      for (const stream of [true, false]) {
+        system.sim.configure({ failNext: 1, failStatus: [529] });
+        const res = await post('/v1/messages', { ...ask, stream });
+        expect(res.status).toBe(503);
+        expect(res.headers.get('x-should-retry')).toBe('true');
+        // Claude's 529 names no wait: the gateway's short one.
+        expect(res.headers.get('retry-after')).toBe('1');
+        expect(await res.json()).toMatchObject({
+          type: 'error',
+          error: { type: 'overloaded_error', code: 'all_providers_overloaded' },
+        });
+      }
+      system.sim.configure({ failNext: 1, failStatus: [529] });
+      const chat = await post('/v1/chat/completions', { ...ask, stream: true });
+      expect(chat.status).toBe(503);
+      expect(chat.headers.get('x-should-retry')).toBe('true');
+      expect(await chat.json()).toMatchObject({
+        error: { type: 'service_unavailable_error', code: 'all_providers_overloaded', attempts: [{ status: 529 }] },
+      });
+
+      system.sim.configure({ failNext: 1, failStatus: [529] });
+      const retrying = new Anthropic({ baseURL: system.gatewayUrl, apiKey: system.adminKey, maxRetries: 1 });
+      const answer = await retrying.messages.create(ask);
+      expect(answer.content).toEqual([{ type: 'text', text: expect.any(String) as string }]);
+    } finally {
+      system.sim.configure({ failNext: 0, failStatus: [503] });
+    }
+  });
+
   it('sends Claude its own top_k (and any other family its equivalent)', async () => {
     // The Messages API takes top_k; this SDK's types leave it out, so the body is built apart from the call.
     const sample = (model: string, topK: number) =>

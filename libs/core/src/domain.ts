@@ -234,6 +234,11 @@ export interface Attempt {
   /** Present when ok is false. */
   errorClass?: string;
   status?: number;
+  /**
+   * The provider said it is overloaded (Anthropic's `overloaded_error`), as a 529 or as an event of a stream that had
+   * not reached the client yet (with no status then). Set only when true.
+   */
+  overloaded?: true;
   message?: string;
   latencyMs: number;
   retries: number;

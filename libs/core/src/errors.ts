@@ -82,6 +82,14 @@ export enum ErrorCode {
    * fallback included): a 429 with the shortest wait a provider asked for, which clients' retry logic honours.
    */
   ProviderRateLimited = 'provider_rate_limited',
+  /**
+   * Every provider call the request made was refused for want of capacity, before anything reached the client: the
+   * provider said it is overloaded (Anthropic's 529 `overloaded_error`) or unavailable (503), or rate limited it (but
+   * not every one a rate limit: that is `provider_rate_limited`). A 503 with Retry-After that says to retry
+   * (`overloaded_error` on the Anthropic entrance, as Anthropic answers it): the same request a little later likely
+   * succeeds, where `all_providers_failed` would have the SDKs give up.
+   */
+  AllProvidersOverloaded = 'all_providers_overloaded',
   /** A daily or monthly request or spend limit of the user is used up. */
   QuotaExceeded = 'quota_exceeded',
   /** The key may not use the requested model (its allow-list). */
@@ -154,6 +162,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.NoHealthyProvider:
     case ErrorCode.ServiceUnavailable:
     case ErrorCode.ProviderOverloaded:
+    case ErrorCode.AllProvidersOverloaded:
     case ErrorCode.GatewayOverloaded:
       return 503;
     case ErrorCode.Timeout:
@@ -197,6 +206,7 @@ export function errorTypeOf(code: ErrorCode): ErrorType {
     case ErrorCode.NoHealthyProvider:
     case ErrorCode.ServiceUnavailable:
     case ErrorCode.ProviderOverloaded:
+    case ErrorCode.AllProvidersOverloaded:
     case ErrorCode.GatewayOverloaded:
       return 'service_unavailable_error';
     case ErrorCode.Timeout:
@@ -249,6 +259,7 @@ export function anthropicErrorTypeOf(code: ErrorCode): AnthropicErrorType {
     case ErrorCode.NoHealthyProvider:
     case ErrorCode.ServiceUnavailable:
     case ErrorCode.ProviderOverloaded:
+    case ErrorCode.AllProvidersOverloaded:
     case ErrorCode.GatewayOverloaded:
       return 'overloaded_error';
     case ErrorCode.Timeout:
@@ -320,11 +331,25 @@ const NOT_RETRYABLE: ReadonlySet<ErrorCode> = new Set([
 ]);
 
 /**
+ * Failures the same request sent again a little later is likely to mend, said outright: every provider lacked room
+ * for it (`all_providers_overloaded`). The gateway's own retries and fallback are spent, as for `all_providers_failed`,
+ * but capacity comes back; a provider that stays overloaded opens its circuit, and `no_healthy_provider` then tells
+ * the SDKs not to retry, so their retries (two by default) do not keep an overloaded fleet busy.
+ */
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set([ErrorCode.AllProvidersOverloaded]);
+
+/**
  * The `x-should-retry` header's value for an error (the OpenAI and Anthropic SDKs obey it before their own rule by
- * status): the error's own `retry` when set, false for the codes above, none otherwise.
+ * status): the error's own `retry` when set, false or true for the codes above, none otherwise.
  */
 export function retryHintOf(err: GatewayError): boolean | undefined {
-  return err.retry ?? (NOT_RETRYABLE.has(err.code) ? false : undefined);
+  if (err.retry !== undefined) {
+    return err.retry;
+  }
+  if (NOT_RETRYABLE.has(err.code)) {
+    return false;
+  }
+  return RETRYABLE.has(err.code) ? true : undefined;
 }
 
 /** A failure with a client-facing code. Throw it anywhere; one filter turns it into HTTP. */

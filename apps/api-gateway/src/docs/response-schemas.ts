@@ -54,11 +54,15 @@ const ATTEMPT = object(
     ok: BOOLEAN,
     errorClass: described(STRING, 'Why the attempt failed (when `ok` is false).'),
     status: described(INTEGER, "The provider's HTTP status (when it answered one)."),
+    overloaded: described(
+      BOOLEAN,
+      "True when the provider said it is overloaded (Anthropic's overloaded_error), with a 529 or in a stream.",
+    ),
     message: STRING,
     latencyMs: NUMBER,
     retries: INTEGER,
   },
-  ['errorClass', 'status', 'message'],
+  ['errorClass', 'status', 'overloaded', 'message'],
 );
 
 const ERROR_BODY = object(
@@ -69,7 +73,8 @@ const ERROR_BODY = object(
     param: described(nullable(STRING), 'The request field at fault (dotted path), or null.'),
     attempts: described(
       arrayOf(ref('Attempt')),
-      'Every provider call the gateway made, on `all_providers_failed` (502) and failed jobs that tried providers.',
+      'Every provider call the gateway made, on `all_providers_failed` (502), `provider_rate_limited` (429), ' +
+        '`all_providers_overloaded` (503) and failed jobs that tried providers.',
     ),
   },
   ['attempts'],

@@ -636,10 +636,14 @@ function unavailable(err: unknown): never {
   });
 }
 
-/** No provider answered: every one failed, refused for its rate limit, or none was healthy (no call made). */
+/**
+ * No provider answered: every one failed, refused for its rate limit or for want of room, or none was healthy (no call
+ * made).
+ */
 const PROVIDERS_FAILED: ReadonlySet<ErrorCode> = new Set([
   ErrorCode.AllProvidersFailed,
   ErrorCode.ProviderRateLimited,
+  ErrorCode.AllProvidersOverloaded,
   ErrorCode.NoHealthyProvider,
 ]);
 

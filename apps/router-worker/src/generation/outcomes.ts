@@ -84,6 +84,9 @@ export function failedAttempt(
   if (err.status !== undefined) {
     attempt.status = err.status;
   }
+  if (err.overloaded) {
+    attempt.overloaded = true;
+  }
   return attempt;
 }
 

@@ -251,6 +251,24 @@ describe('AttemptLoop', () => {
     expect(err.message).toBe('All providers failed (a/m: provider 503; b/m: network; a/m: provider 503).');
   });
 
+  it('answers 503 all_providers_overloaded when every provider said it has no room, an overloaded event included', async () => {
+    bench = new LoopBench({ maxRetries: 0 });
+    // Claude's overloaded_error as the first event of a stream (a 200, no status), then a 529 from the other.
+    const event = new ProviderCallError(ErrorClass.Provider, 'upstream error: Overloaded', { overloaded: true });
+    bench.adapters.script('http://a/v1', { fail: event });
+    bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.Provider, 529) });
+    const err = await failureOf(bench.loop.run([a, b], request, signal));
+    expect(err.code).toBe(ErrorCode.AllProvidersOverloaded);
+    expect(err.status).toBe(503);
+    expect(err.retryAfterMs).toBe(1_000);
+    expect(err.attempts).toEqual([
+      expect.objectContaining({ provider: 'a', errorClass: 'provider', overloaded: true }),
+      expect.objectContaining({ provider: 'b', errorClass: 'provider', status: 529 }),
+    ]);
+    expect(err.attempts?.[0]).not.toHaveProperty('status');
+    expect(err.attempts?.[1]).not.toHaveProperty('overloaded');
+  });
+
   it('tries at most maxAttempts deployments', async () => {
     bench = new LoopBench({ maxAttempts: 2, maxRetries: 0 });
     bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.Auth, 401) });
@@ -398,7 +416,8 @@ describe('AttemptLoop', () => {
       // The reload lands while b is retried, after a was called and deferred.
       bench.onSleep = () => bench.withdrawn.add(a.id);
       const err = await failureOf(bench.loop.run([a, b], request, signal));
-      expect(err.code).toBe(ErrorCode.AllProvidersFailed);
+      // A rate limit and 503s: no provider had room.
+      expect(err.code).toBe(ErrorCode.AllProvidersOverloaded);
       // b's backoffs only: no wait for a's Retry-After.
       expect(bench.sleeps).toEqual([50, 100]);
       expect(bench.adapters.calls.map((c) => c.baseUrl)).toEqual([

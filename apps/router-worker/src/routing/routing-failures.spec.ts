@@ -1,8 +1,20 @@
-import { ErrorClass, ErrorCode, httpStatusOf, ProviderCallError, retryHintOf, type Attempt } from '@aigw/core';
+import {
+  anthropicErrorBody,
+  ErrorClass,
+  ErrorCode,
+  httpStatusOf,
+  ProviderCallError,
+  retryHintOf,
+  type Attempt,
+} from '@aigw/core';
 import { allProvidersFailed, contextLengthFailure } from './routing-failures';
 
-function failed(provider: string, errorClass: string, status: number): Attempt {
-  return { provider, model: 'm', route: 'direct', ok: false, errorClass, status, latencyMs: 5, retries: 0 };
+function failed(provider: string, errorClass: string, status?: number): Attempt {
+  const attempt: Attempt = { provider, model: 'm', route: 'direct', ok: false, errorClass, latencyMs: 5, retries: 0 };
+  if (status !== undefined) {
+    attempt.status = status;
+  }
+  return attempt;
 }
 
 describe('allProvidersFailed', () => {
@@ -19,14 +31,50 @@ describe('allProvidersFailed', () => {
   it('stays a 502 the client is told not to retry when any call failed otherwise', () => {
     const attempts = [
       failed('pa', 'rate_limit', 429),
-      failed('pb', 'provider', 503),
+      failed('pb', 'provider', 500),
       { provider: 'pc', model: 'm', route: 'direct' as const, ok: true, latencyMs: 1, retries: 0 },
     ];
     const err = allProvidersFailed(attempts, 7_000, null);
     expect(err.code).toBe(ErrorCode.AllProvidersFailed);
     expect(httpStatusOf(err.code)).toBe(502);
     expect(retryHintOf(err)).toBe(false);
-    expect(err.message).toBe('All providers failed (pa/m: rate_limit 429; pb/m: provider 503).');
+    expect(err.message).toBe('All providers failed (pa/m: rate_limit 429; pb/m: provider 500).');
+  });
+});
+
+describe('allProvidersFailed when every provider was out of capacity', () => {
+  // Anthropic's 529 overloaded_error, a 503, a rate limit, and an overloaded_error event before the answer began.
+  const overloaded = { ...failed('pd', 'provider'), overloaded: true as const };
+  const capacity = [failed('pa', 'provider', 529), failed('pb', 'provider', 503), failed('pc', 'rate_limit', 429)];
+
+  it('is a 503 the client is told to retry (overloaded_error on the Anthropic entrance), after the shortest wait', () => {
+    const err = allProvidersFailed([...capacity, overloaded], 3_000, null);
+    expect(err.code).toBe(ErrorCode.AllProvidersOverloaded);
+    expect(httpStatusOf(err.code)).toBe(503);
+    expect(retryHintOf(err)).toBe(true);
+    expect(err.retryAfterMs).toBe(3_000);
+    expect(err.message).toBe(
+      'No provider had room for the request (pa/m: provider 529; pb/m: provider 503; pc/m: rate_limit 429; ' +
+        'pd/m: provider overloaded): retry shortly.',
+    );
+    expect(err.toBody()).toMatchObject({ type: 'service_unavailable_error', attempts: err.attempts });
+    expect(anthropicErrorBody(err.toBody()).error).toMatchObject({
+      type: 'overloaded_error',
+      code: 'all_providers_overloaded',
+    });
+  });
+
+  it('asks for a short wait when no provider named one, and never for more than a minute', () => {
+    expect(allProvidersFailed([failed('pa', 'provider', 529)], undefined, null).retryAfterMs).toBe(1_000);
+    expect(allProvidersFailed([overloaded], 600_000, null).retryAfterMs).toBe(60_000);
+  });
+
+  it('stays a 502 the client is told not to retry when any call failed otherwise (a 500, a timeout, a bad key)', () => {
+    for (const other of [failed('px', 'provider', 500), failed('px', 'timeout'), failed('px', 'auth', 401)]) {
+      const err = allProvidersFailed([...capacity, other], 3_000, null);
+      expect(err.code).toBe(ErrorCode.AllProvidersFailed);
+      expect(retryHintOf(err)).toBe(false);
+    }
   });
 });
 

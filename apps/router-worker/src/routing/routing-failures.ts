@@ -77,15 +77,40 @@ export function midStreamFailure(
 }
 
 function describeAttempt(a: Attempt): string {
-  const status = a.status === undefined ? '' : ` ${a.status}`;
+  const status = a.status !== undefined ? ` ${a.status}` : a.overloaded === true ? ' overloaded' : '';
   const route = a.route === 'gateway' ? ' via gateway' : '';
   return `${a.provider}/${a.model}${route}: ${a.errorClass ?? 'error'}${status}`;
+}
+
+/** Statuses by which a provider says it has no room for a request now: unavailable, and Anthropic's overloaded. */
+const NO_ROOM_STATUSES: ReadonlySet<number> = new Set([503, 529]);
+
+/** Asked of a client when every provider lacked room and none said for how long: the gateway's usual short wait. */
+const NO_ROOM_RETRY_AFTER_MS = 1_000;
+
+/**
+ * The longest wait asked of a client when every provider lacked room: the SDKs sleep a Retry-After in silence,
+ * however long. An overload that lasts opens the circuits, and `no_healthy_provider` answers then.
+ */
+const MAX_NO_ROOM_RETRY_AFTER_MS = 60_000;
+
+/**
+ * A call refused for the provider's capacity, which comes back: its rate limit, or it said it is overloaded or
+ * unavailable. Not a 500, a timeout, a network failure or a refused key: those say nothing of a retry's chances.
+ */
+function refusedForCapacity(a: Attempt): boolean {
+  if (a.errorClass === ErrorClass.RateLimit || a.overloaded === true) {
+    return true;
+  }
+  return a.errorClass === ErrorClass.Provider && a.status !== undefined && NO_ROOM_STATUSES.has(a.status);
 }
 
 /**
  * Every deployment tried failed. `retryAfterMs` is the shortest wait a provider asked for, when one did
  * (the client's retry is pointless before it). When every call was refused for a rate limit, the answer is a 429
- * that clients retry after that wait (as they would a provider's own), not a 502 they are told not to retry.
+ * that clients retry after that wait (as they would a provider's own), not a 502 they are told not to retry. When
+ * every call was refused for capacity otherwise (overloaded, 503), it is a 503 that says to retry, after that wait
+ * (a second when none was named, a minute at most). Any other failure among them keeps the 502.
  */
 export function allProvidersFailed(
   attempts: Attempt[],
@@ -94,12 +119,25 @@ export function allProvidersFailed(
 ): GatewayError {
   const failed = attempts.filter((a) => !a.ok);
   const detail = failed.map(describeAttempt).join('; ');
-  const limited = failed.length > 0 && failed.every((a) => a.errorClass === ErrorClass.RateLimit);
-  return new GatewayError(
-    limited ? ErrorCode.ProviderRateLimited : ErrorCode.AllProvidersFailed,
-    limited ? `Every provider rate limited the request (${detail}).` : `All providers failed (${detail}).`,
-    { attempts, retryAfterMs, cause },
-  );
+  if (failed.length > 0 && failed.every((a) => a.errorClass === ErrorClass.RateLimit)) {
+    return new GatewayError(ErrorCode.ProviderRateLimited, `Every provider rate limited the request (${detail}).`, {
+      attempts,
+      retryAfterMs,
+      cause,
+    });
+  }
+  if (failed.length > 0 && failed.every(refusedForCapacity)) {
+    return new GatewayError(
+      ErrorCode.AllProvidersOverloaded,
+      `No provider had room for the request (${detail}): retry shortly.`,
+      { attempts, retryAfterMs: Math.min(retryAfterMs ?? NO_ROOM_RETRY_AFTER_MS, MAX_NO_ROOM_RETRY_AFTER_MS), cause },
+    );
+  }
+  return new GatewayError(ErrorCode.AllProvidersFailed, `All providers failed (${detail}).`, {
+    attempts,
+    retryAfterMs,
+    cause,
+  });
 }
 
 /** Every candidate's circuit is open (or its probe slots taken): fail fast instead of hammering a dead fleet. */
