@@ -388,6 +388,30 @@ describe('api-gateway graceful shutdown', () => {
     }
   }, 60_000);
 
+  it('answers 408 to a request whose head stalls while the server closes, within the receive timeout', async () => {
+    // server.close() stops Node's check of requestTimeout / headersTimeout: a client that sent half a head and
+    // stalled held the close open until the process's hard exit at the end of the grace period (30 s here).
+    const h = await new GatewayHarness({ SHUTDOWN_GRACE_MS: '30000', HTTP_RECEIVE_TIMEOUT_MS: '2000' }).start();
+    const server: Server = h.app.getHttpServer();
+    const connections: RawConnection[] = [];
+    try {
+      const stalled = await acceptedConnection(h.url, server);
+      connections.push(stalled);
+      stalled.socket.write('GET /health/live HTTP/1.1\r\nhost: loc');
+
+      let closed = false;
+      const closing = h.closeApp().then(() => (closed = true));
+      // Well within the grace period, and not by the watchdog's hard exit.
+      await waitFor(() => closed, { timeoutMs: 20_000, message: 'the app did not close' });
+      await closing;
+      await waitFor(() => stalled.closed(), { message: 'the client did not see its close' });
+      expect(stalled.received()).toMatch(/^HTTP\/1\.1 408 /);
+    } finally {
+      connections.forEach((c) => c.socket.destroy());
+      await h.stop();
+    }
+  }, 60_000);
+
   it('answers 503 to what still waits when the grace period ends, and cancels it', async () => {
     const h = await new GatewayHarness({ SHUTDOWN_GRACE_MS: '500' }).start();
     try {
