@@ -5,7 +5,7 @@ import { GatewayHarness } from './support';
  * The harness's own teardown. fetch opens a spare connection to the app when a request is aborted mid-response and
  * sends nothing on it; the HTTP server's close waited for such a connection, so a file run down to its one
  * client-disconnect test hung in afterAll (in the whole file, the next test used it). The gateway's
- * ConnectionDrainer closes it, as it does in production (test/gateway/shutdown.test.ts).
+ * ConnectionDrainer (libs/platform) closes it, as it does in production (test/gateway/shutdown.test.ts).
  */
 describe('GatewayHarness.stop', () => {
   it('closes the app though a client holds a connection it never sent a request on', async () => {

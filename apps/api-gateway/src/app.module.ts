@@ -68,7 +68,7 @@ import { Servable } from './generation/servable';
 import { IdempotencyService } from './generation/idempotency.service';
 import { PendingLimit } from './generation/pending-limit';
 import { ReplyHub } from './generation/reply-hub';
-import { ConnectionDrainer } from './http/connection-drainer';
+import { EarlyConnectionDrain } from './http/connection-drainer';
 import { HttpMetrics } from './http/http-metrics';
 import { DeploymentSignals } from './models/deployment-signals.service';
 import { ModelListsService } from './models/model-lists.service';
@@ -152,7 +152,7 @@ export class AppModule {
         ApiKeyAuthenticator,
         AuthChanges,
         HttpMetrics,
-        ConnectionDrainer,
+        EarlyConnectionDrain,
         GatewayMetrics,
         GenerationQueue,
         UsageQueue,

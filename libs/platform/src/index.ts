@@ -16,6 +16,7 @@ export * from './database/database.module';
 export * from './database/migrated-database';
 export * from './http/errors';
 export * from './http/bootstrap';
+export { ConnectionDrainer } from './http/connection-drainer';
 export * from './http/framework-errors';
 export { corsOriginsOf, installCors, type CorsHeaders, type CorsOrigins } from './http/cors';
 export { awaitsContinue } from './http/continue';

@@ -17,6 +17,7 @@ import { installGracefulShutdown } from '../lifecycle/shutdown';
 import { StartupError } from '../lifecycle/start-failure';
 import { waitForRedis } from '../redis/redis-at-boot';
 import { installClosingAnswer } from './closing';
+import { installConnectionDrainer } from './connection-drainer';
 import { installLateContinue } from './continue';
 import { corsHeadersOf } from './cors';
 import { answerClientError, answerExpectationFailed, answerFrameworkError } from './framework-errors';
@@ -175,6 +176,8 @@ export async function createHttpApp(
   hooks.beforeInit?.(fastify, app);
   // After the app's own hooks, so the early 503 and 413 carry what they set (the request id).
   installClosingAnswer(fastify);
+  // After it: its `preClose` marks the app as closing before the drain begins.
+  installConnectionDrainer(fastify);
   installOversizeAnswer(fastify, bodyLimit);
   await app.init();
   if (hooks.handleSignals !== false) {

@@ -21,7 +21,7 @@ const CLOSING_RETRY_AFTER_MS = 1_000;
  * running `preClose`; the flag here follows at the same point.
  *
  * An answer to a request that was in flight when the close began says `connection: close` too: kept alive, its
- * connection would be closed as soon as it is idle (by `server.close()` or the gateway's `ConnectionDrainer`), and a
+ * connection would be closed as soon as it is idle (by `server.close()` or the app's `ConnectionDrainer`), and a
  * request the client sent on it in that instant would fail on a reset connection (ECONNRESET), unanswered. Replies
  * that write their own head (hijacked SSE streams) read `fastify.closing` for the same. While open, a request pays
  * two boolean checks.

@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import type { Server, ServerResponse } from 'node:http';
-import type { HttpAdapterHost } from '@nestjs/core';
 import { ConnectionDrainer } from './connection-drainer';
 
 /** A connection as the drain sees it: what it has read, the answer being written on it, whether it is destroyed. */
@@ -40,12 +39,7 @@ function setUp(timeouts = { headersTimeout: 1_000, requestTimeout: 5_000 }): {
   connect: (socket: FakeSocket) => FakeSocket;
 } {
   const server: FakeServer = Object.assign(new EventEmitter(), { ...timeouts, closeIdleConnections: jest.fn() });
-  const fastify = { closing: false };
-  const host = {
-    httpAdapter: { getHttpServer: () => server as unknown as Server, getInstance: () => fastify },
-  } as unknown as HttpAdapterHost;
-  const drainer = new ConnectionDrainer(host);
-  drainer.onModuleInit();
+  const drainer = new ConnectionDrainer(server as unknown as Server);
   const connect = (socket: FakeSocket): FakeSocket => {
     server.emit('connection', socket);
     return socket;
@@ -157,25 +151,25 @@ describe('ConnectionDrainer', () => {
     beforeEach(() => jest.useFakeTimers());
     afterEach(() => jest.useRealTimers());
 
-    it('starts once however often the shutdown hook runs, and stops when the server has closed', () => {
+    it('starts once however often it is started, and stops when the server has closed', () => {
       const { drainer, server } = setUp();
-      drainer.beforeApplicationShutdown();
-      drainer.beforeApplicationShutdown();
+      drainer.start();
+      drainer.start();
       expect(jest.getTimerCount()).toBe(1);
       expect(server.closeIdleConnections).toHaveBeenCalledTimes(1);
       jest.advanceTimersByTime(100);
       expect(server.closeIdleConnections).toHaveBeenCalledTimes(2);
-      // Without onApplicationShutdown (the adapter's close may reject before it).
+      // Without stop() (the gateway's onApplicationShutdown: the adapter's close may reject before it).
       server.emit('close');
       expect(jest.getTimerCount()).toBe(0);
-      drainer.beforeApplicationShutdown();
+      drainer.start();
       expect(jest.getTimerCount()).toBe(0);
     });
 
-    it('stops at onApplicationShutdown', () => {
+    it('stops when told', () => {
       const { drainer } = setUp();
-      drainer.beforeApplicationShutdown();
-      drainer.onApplicationShutdown();
+      drainer.start();
+      drainer.stop();
       expect(jest.getTimerCount()).toBe(0);
     });
   });
