@@ -104,11 +104,9 @@ describe('POST /v1/chat/completions: tools, formats and provider fields', () => 
 
   it("takes OpenAI's metadata for Claude too (stored-completion tags, no part of the answer) and a null stream_options", async () => {
     let seen: GenerationRequest | undefined;
-    h.handle(async (job) => {
+    h.handle((job) => {
       seen = job.data.request;
-      const result = h.result(job.data.request, 'ok');
-      await h.publish(job, { t: 'result', jobId: job.id ?? '', result });
-      return { ok: true, result };
+      return h.answer(job, 'ok');
     });
     const res = await h.post('/v1/chat/completions', {
       model: 'sim-claude',
@@ -224,11 +222,9 @@ describe('POST /v1/chat/completions: tools, formats and provider fields', () => 
 
   it("takes an assistant message's refusal parts, as OpenAI's API does, as the message's refusal", async () => {
     let seen: GenerationRequest | undefined;
-    h.handle(async (job) => {
+    h.handle((job) => {
       seen = job.data.request;
-      const result = h.result(job.data.request, 'ok');
-      await h.publish(job, { t: 'result', jobId: job.id ?? '', result });
-      return { ok: true, result };
+      return h.answer(job, 'ok');
     });
     const res = await h.post('/v1/chat/completions', {
       model: 'sim-gpt',
