@@ -193,13 +193,38 @@ export const KEY_VARIABLE_PATTERN = /^[A-Za-z0-9_*]+$/;
 
 /** Whether `name` matches one of `patterns` (KEY_VARIABLE_PATTERN items; case-sensitive, as variables are). */
 export function keyVariableAllowed(name: string, patterns: readonly string[]): boolean {
-  return patterns.some((pattern) => {
-    if (!pattern.includes('*')) {
-      return pattern === name;
+  return patterns.some((pattern) => globMatches(pattern, name));
+}
+
+/**
+ * `*` matches any run of characters, everything else itself. Linear-ish (at most pattern × name steps), where a
+ * regex of `.*` per star backtracks exponentially in the stars: a pattern of 7 stars against a 41-character name an
+ * admin chose took 183 ms of the event loop.
+ */
+function globMatches(pattern: string, name: string): boolean {
+  let p = 0;
+  let n = 0;
+  // The last star seen, and the name position it has been tried to cover up to.
+  let star = -1;
+  let covered = 0;
+  while (n < name.length) {
+    if (p < pattern.length && pattern[p] === '*') {
+      star = p++;
+      covered = n;
+    } else if (p < pattern.length && pattern[p] === name[n]) {
+      p++;
+      n++;
+    } else if (star !== -1) {
+      p = star + 1;
+      n = ++covered;
+    } else {
+      return false;
     }
-    const parts = pattern.split('*');
-    return new RegExp(`^${parts.map((part) => part.replace(/[^A-Za-z0-9_]/g, '')).join('.*')}$`).test(name);
-  });
+  }
+  while (p < pattern.length && pattern[p] === '*') {
+    p++;
+  }
+  return p === pattern.length;
 }
 
 /**
