@@ -49,7 +49,14 @@ export class GenerationService {
     const watching = observer === undefined ? undefined : withPromptEstimate(observer, plan.estimate.promptTokens);
     let routed: Routed;
     try {
-      routed = await this.attempts.run(plan.candidates, request, signal, watching, plan.closedAtPlan);
+      routed = await this.attempts.run(
+        plan.candidates,
+        request,
+        signal,
+        watching,
+        plan.closedAtPlan,
+        plan.estimate.promptTokens,
+      );
     } catch (err) {
       // A stream cut (or cancelled) after it reached the client is billed for what was generated: counted here too,
       // so the metrics sum what usage_records hold.

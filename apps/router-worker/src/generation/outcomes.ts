@@ -1,7 +1,6 @@
 import {
   costOf,
   countTextTokens,
-  estimateRequestTokens,
   type AnswerDetails,
   type Attempt,
   type Deployment,
@@ -101,15 +100,14 @@ function generatedText(a: ProviderAnswer): string {
 
 /**
  * The bill of a stream cut after it reached the client: the prompt tokens its provider reported, where it had, else
- * the routing estimate (`estimateRequestTokens`: tool definitions, audio and file parts by their size included); the
- * completion tokens the provider reported or what was streamed counted with the prompt tokenizer, whichever is larger
- * (providers report output only at the end); priced as a whole answer would be. Only on this failure path: a request
- * that completes pays nothing for it.
+ * `promptEstimate`, the routing estimate (`estimateRequestTokens`: tool definitions, audio and file parts by their
+ * size included), as `usageOf` takes it; the completion tokens the provider reported or what was streamed counted
+ * with the prompt tokenizer, whichever is larger (providers report output only at the end); priced as a whole answer
+ * would be. Only on this failure path: a request that completes pays nothing for it.
  */
-export function spentOf(d: Deployment, request: GenerationRequest, partial: ProviderAnswer): Spent {
+export function spentOf(d: Deployment, partial: ProviderAnswer, promptEstimate: number): Spent {
   const reported = partial.usage;
-  const promptTokens =
-    reported.promptTokens > 0 ? reported.promptTokens : estimateRequestTokens(request.messages, request.options.tools);
+  const promptTokens = reported.promptTokens > 0 ? reported.promptTokens : promptEstimate;
   // A count from the stream's start (Anthropic's message_start says output_tokens: 1) is no total: the larger wins.
   const completionTokens = Math.max(reported.completionTokens, countTextTokens(generatedText(partial)));
   const usage = billedUsage(promptTokens, completionTokens, reported);

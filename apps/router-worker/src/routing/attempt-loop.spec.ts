@@ -554,6 +554,12 @@ describe('AttemptLoop', () => {
       expect(err.spent?.usage.completionTokens).toBeGreaterThan(0);
     });
 
+    it("bills a cut stream's prompt with the plan's estimate, not a count of its own", async () => {
+      bench.adapters.script('http://a/v1', { chunks: ['par', 'tial'], failAfter: failure(ErrorClass.Network) });
+      const err = await failureOf(bench.loop.run([a, b], request, signal, recorder(), undefined, 4321));
+      expect(err.spent?.usage.promptTokens).toBe(4321);
+    });
+
     it('a failure before the first chunk costs nothing', async () => {
       bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.InvalidRequest, 400) });
       const err = await failureOf(bench.loop.run([a, b], request, signal, recorder()));

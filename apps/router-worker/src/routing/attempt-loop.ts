@@ -1,5 +1,6 @@
 import {
   ErrorClass,
+  estimateRequestTokens,
   fitsDeadline,
   planRetry,
   ProviderCallError,
@@ -119,6 +120,9 @@ export class AttemptLoop {
     signal: AbortSignal,
     observer?: StreamObserver,
     closedAtPlan: ReadonlySet<string> = NONE_CLOSED,
+    // The plan's (RoutePlan.estimate.promptTokens): a stream cut after it reached the client is billed with it when
+    // its provider reported no prompt count. Counted here only for a caller without a plan.
+    promptEstimate?: number,
   ): Promise<Routed> {
     const attempts: Attempt[] = [];
     let tried = 0;
@@ -186,7 +190,14 @@ export class AttemptLoop {
       }
       const { error } = outcome;
       // A stream cut after it reached the client was generated all the same: its bill goes with the failure.
-      const spent = outcome.partial === undefined ? undefined : spentOf(d, request, outcome.partial);
+      const spent =
+        outcome.partial === undefined
+          ? undefined
+          : spentOf(
+              d,
+              outcome.partial,
+              promptEstimate ?? estimateRequestTokens(request.messages, request.options.tools),
+            );
       if (error.errorClass === ErrorClass.Cancelled || signal.aborted) {
         throw cancelledFailure(signal, attempts, error, spent);
       }
