@@ -1,5 +1,5 @@
 import { ControlPattern } from '@aigw/core';
-import { CatalogService } from '@aigw/platform';
+import { CatalogEventsController, CatalogService } from '@aigw/platform';
 import { waitFor } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
@@ -45,8 +45,17 @@ describe('admin API: providers, models and gateways', () => {
   let userKey = '';
   const messages: { ns: string; providerId: string | null }[] = [];
   let sub: Redis;
+  // Every provider.changed this gateway's control server handles, with the promise of its handling. Spied on the
+  // prototype before boot, since Nest binds the handler when the microservice starts and finds it by the decorator's
+  // metadata, which the spy is given.
+  let handler: jest.SpiedFunction<CatalogEventsController['onProviderChanged']>;
 
   beforeAll(async () => {
+    const decorated = CatalogEventsController.prototype.onProviderChanged;
+    handler = jest.spyOn(CatalogEventsController.prototype, 'onProviderChanged');
+    for (const key of Reflect.getMetadataKeys(decorated)) {
+      Reflect.defineMetadata(key, Reflect.getMetadata(key, decorated), handler);
+    }
     await h.start();
     userKey = await h.userKey('plain-user');
     sub = new Redis(REDIS_URL);
@@ -61,6 +70,7 @@ describe('admin API: providers, models and gateways', () => {
   afterAll(async () => {
     await sub.quit();
     await h.stop();
+    handler.mockRestore();
   }, 30_000);
 
   const catalog = (): CatalogService => h.app.get(CatalogService);
@@ -485,16 +495,27 @@ describe('admin API: providers, models and gateways', () => {
 
   it('a provider.changed message from another replica reloads this one; other namespaces are ignored', async () => {
     const db = h.app.get(DataSource);
-    await db.query(`UPDATE models SET context_window = 4242 WHERE provider_id = 'sim' AND name = 'sim-gpt'`);
     const pub = new Redis(REDIS_URL);
+    const packet = (ns: string, providerId: string) =>
+      JSON.stringify({ pattern: ControlPattern.ProviderChanged, data: { ns, providerId } });
+    const handling = async (providerId: string) => {
+      const index = () =>
+        handler.mock.calls.findIndex(([m]) => (m as { providerId?: string }).providerId === providerId);
+      await waitFor(() => index() >= 0, { timeoutMs: 5000 });
+      await handler.mock.results[index()].value;
+    };
     try {
-      const packet = (ns: string) =>
-        JSON.stringify({ pattern: ControlPattern.ProviderChanged, data: { ns, providerId: 'sim' } });
-      await pub.publish(ControlPattern.ProviderChanged, packet('someone-else'));
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // A barrier: this replica's own echoes of the earlier tests' admin changes arrive before it on the same
+      // subscription, so none can reload the catalog after the UPDATE below and pass for the foreign message.
+      await pub.publish(ControlPattern.ProviderChanged, packet(h.prefix, 'barrier'));
+      await handling('barrier');
+      await db.query(`UPDATE models SET context_window = 4242 WHERE provider_id = 'sim' AND name = 'sim-gpt'`);
+      await pub.publish(ControlPattern.ProviderChanged, packet('someone-else', 'foreign'));
+      await handling('foreign');
       expect(catalog().provider('sim')?.models[0].contextWindow).toBe(8192);
-      await pub.publish(ControlPattern.ProviderChanged, packet(h.prefix));
-      await waitFor(() => catalog().provider('sim')?.models[0].contextWindow === 4242, { timeoutMs: 5000 });
+      await pub.publish(ControlPattern.ProviderChanged, packet(h.prefix, 'sim'));
+      await handling('sim');
+      expect(catalog().provider('sim')?.models[0].contextWindow).toBe(4242);
     } finally {
       await pub.quit();
     }
