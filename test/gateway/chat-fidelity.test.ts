@@ -181,7 +181,7 @@ describe('POST /v1/chat/completions: tools, formats and provider fields', () => 
         model: 'sim-gpt',
         route: 'direct',
         attempts: 1,
-        id: 'c2',
+        id: 'chatcmpl-c2',
         created: 1_700_000_123,
         systemFingerprint: 'fp_up_1',
       });
@@ -198,7 +198,7 @@ describe('POST /v1/chat/completions: tools, formats and provider fields', () => 
     const chunks = payloads.slice(0, -1) as { id: string; created: number; system_fingerprint?: string }[];
     expect(chunks.length).toBe(4); // role, content, finish, usage
     for (const c of chunks) {
-      expect(c).toMatchObject({ id: 'c2', created: 1_700_000_123, system_fingerprint: 'fp_up_1' });
+      expect(c).toMatchObject({ id: 'chatcmpl-c2', created: 1_700_000_123, system_fingerprint: 'fp_up_1' });
     }
   });
 

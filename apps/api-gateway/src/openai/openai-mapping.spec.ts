@@ -210,6 +210,11 @@ describe('chatCompletionBody', () => {
     attempts: [],
   };
 
+  it("carries a chatcmpl- id whatever family answered, the provider's id kept after the prefix", () => {
+    expect(chatCompletionBody({ ...result, id: 'msg_01XYZ', provider: 'claude' }).id).toBe('chatcmpl-msg_01XYZ');
+    expect(chatCompletionBody({ ...result, id: 'chatcmpl-9' }).id).toBe('chatcmpl-9');
+  });
+
   it('is an OpenAI chat.completion naming the deployment that answered', () => {
     expect(chatCompletionBody(result)).toEqual({
       id: 'chatcmpl-9',

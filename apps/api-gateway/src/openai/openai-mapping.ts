@@ -234,10 +234,19 @@ export function completionMessage(result: GenerationResult): ChatCompletionMessa
   return message;
 }
 
+/**
+ * OpenAI's completion ids start `chatcmpl-` (what clients and tools that key on them expect of this API), as
+ * Anthropic's start `msg_` (`messageIdOf`): another family's id (Anthropic's `msg_...`, Gemini's `responseId`) is
+ * kept after the prefix, so the provider's own id can still be found in it. One rule for streamed and whole answers.
+ */
+export function chatCompletionIdOf(id: string): string {
+  return id.startsWith('chatcmpl-') ? id : `chatcmpl-${id}`;
+}
+
 /** `model` is the deployment that answered (`provider/model`), so clients see where their answer came from. */
 export function chatCompletionBody(result: GenerationResult): ChatCompletion {
   const body: ChatCompletion = {
-    id: result.id,
+    id: chatCompletionIdOf(result.id),
     object: 'chat.completion',
     created: result.created,
     model: `${result.provider}/${result.model}`,

@@ -83,6 +83,18 @@ describe('ChunkFormatter', () => {
     expect(payload(openAiStream(false)(head).start())).not.toHaveProperty('usage');
   });
 
+  it("gives every chunk a chatcmpl- id, another family's id kept after the prefix", () => {
+    const chunkId = (id: string): unknown =>
+      (
+        payload(openAiStream(false)({ id, created: 1, provider: 'p', model: 'm' } as StreamHead).start()) as {
+          id: string;
+        }
+      ).id;
+    expect(chunkId('msg_01XYZ')).toBe('chatcmpl-msg_01XYZ');
+    expect(chunkId('gemini-response-7')).toBe('chatcmpl-gemini-response-7');
+    expect(chunkId('chatcmpl-9')).toBe('chatcmpl-9');
+  });
+
   it('formats the terminator and error events', () => {
     expect(SSE_DONE).toBe('data: [DONE]\n\n');
     const body = { message: 'boom', type: 'provider_error' as const, code: ErrorCode.ProviderError, param: null };

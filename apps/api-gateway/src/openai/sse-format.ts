@@ -1,6 +1,6 @@
 import type { ErrorBody, GenerationResult, JsonValue, ThinkingBlock, ToolCall, ToolCallDelta, Usage } from '@aigw/core';
 import type { StreamEncoder, StreamEncoderFactory } from '../generation/stream-relay';
-import { openAiUsage } from './openai-mapping';
+import { chatCompletionIdOf, openAiUsage } from './openai-mapping';
 
 export const SSE_DONE = 'data: [DONE]\n\n';
 
@@ -148,12 +148,19 @@ export class OpenAiStreamEncoder implements StreamEncoder {
 
 /**
  * The encoder factory for `POST /v1/chat/completions`: `model` is the deployment that answered; every chunk carries
- * the provider's `system_fingerprint` when it sent one, as OpenAI's chunks do.
+ * the provider's `system_fingerprint` when it sent one, as OpenAI's chunks do, and a `chatcmpl-` id whatever family
+ * answered (`chatCompletionIdOf`, as the whole answer's).
  */
 export function openAiStream(includeUsage: boolean): StreamEncoderFactory {
   return (head) =>
     new OpenAiStreamEncoder(
-      new ChunkFormatter(head.id, head.created, `${head.provider}/${head.model}`, head.systemFingerprint, includeUsage),
+      new ChunkFormatter(
+        chatCompletionIdOf(head.id),
+        head.created,
+        `${head.provider}/${head.model}`,
+        head.systemFingerprint,
+        includeUsage,
+      ),
       includeUsage,
     );
 }
