@@ -147,6 +147,13 @@ export interface GenerationOptions {
    */
   anthropicBeta?: string[];
   /**
+   * Set by `/v1/messages` when its last message is an assistant turn with text: a prefill, which the model is to
+   * continue (Anthropic's semantics; the answer holds only the continuation). Only the families that continue a
+   * final assistant message are candidates (see ASSISTANT_PREFILL_PARAM). `/v1/chat/completions` never sets it: a
+   * trailing assistant message there is OpenAI's wire format, sent to every family as it came.
+   */
+  assistantPrefill?: true;
+  /**
    * Top-level request fields the gateway does not model, as the client sent them: forwarded unchanged to
    * OpenAI-compatible providers; a provider family that cannot take them is not a candidate.
    */

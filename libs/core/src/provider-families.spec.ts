@@ -1,5 +1,5 @@
 import { PROVIDER_KINDS } from './catalog';
-import { familySupportsParam, PROVIDER_FAMILIES } from './provider-families';
+import { ASSISTANT_PREFILL_PARAM, familySupportsParam, PROVIDER_FAMILIES } from './provider-families';
 import { embedsWith, requestNeedsOf } from './routing/request-needs';
 
 describe('provider families', () => {
@@ -13,6 +13,23 @@ describe('provider families', () => {
     expect(familySupportsParam('openai', 'logit_bias')).toBe(true);
     expect(familySupportsParam('openai', 'some_passthrough')).toBe(true);
     expect(familySupportsParam('plugin', 'seed')).toBe(false);
+  });
+
+  it('keep a /v1/messages prefill on the families that continue a final assistant message', () => {
+    const needs = (assistantPrefill?: true) =>
+      requestNeedsOf({
+        messages: [
+          { role: 'user', content: 'Name a colour' },
+          { role: 'assistant', content: 'The colour is' },
+        ],
+        options: assistantPrefill === undefined ? {} : { assistantPrefill },
+      }).params;
+    expect(needs(true)).toEqual([ASSISTANT_PREFILL_PARAM]);
+    // The same messages from /v1/chat/completions: OpenAI's wire format, every family takes them as they are.
+    expect(needs()).toEqual([]);
+    const continuing = PROVIDER_KINDS.filter((k) => familySupportsParam(k, ASSISTANT_PREFILL_PARAM));
+    // The OpenAI-compatible family takes every other field, not this one: OpenAI's models answer anew.
+    expect(continuing).toEqual(['anthropic', 'ollama']);
   });
 
   it('keep forced tool choices away from families that cannot force a call', () => {

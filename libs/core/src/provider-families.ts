@@ -15,7 +15,22 @@ export interface ProviderFamily {
    * included (the OpenAI-compatible family).
    */
   params: 'all' | ReadonlySet<string>;
+  /**
+   * Fields the family cannot honour even though `params` is `all`: what its wire format cannot say, as opposed to a
+   * field it passes through unmodelled.
+   */
+  refuses?: ReadonlySet<string>;
 }
+
+/**
+ * The request field standing for an assistant prefill: a `/v1/messages` request whose last message is an assistant
+ * turn with text, which Anthropic's API continues (its answer holds only what follows the prefill). The OpenAI wire
+ * format has no such thing: OpenAI's models answer a trailing assistant message anew (some compatible servers
+ * refuse it), and a family cannot be told from the URL to be one of the servers that continue it (vLLM with
+ * `continue_final_message`, DeepSeek's and Mistral's `prefix: true`). Ollama's `/api/chat` continues a final
+ * assistant message (its chat templates leave it open). The others answer anew, so they are not candidates for it.
+ */
+export const ASSISTANT_PREFILL_PARAM = 'assistant_prefill';
 
 /**
  * The request field standing for an image given by URL (an `image_url` part that is not a data URL): a family that
@@ -40,7 +55,11 @@ const ALL_CAPABILITIES: readonly Capability[] = ['chat', 'streaming', 'tools', '
 
 export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily } = {
   // The families whose adapter embeds (`embedsWith`) declare `embeddings`; a spec keeps the two in step.
-  openai: { capabilities: [...ALL_CAPABILITIES, 'embeddings'], params: 'all' },
+  openai: {
+    capabilities: [...ALL_CAPABILITIES, 'embeddings'],
+    params: 'all',
+    refuses: new Set([ASSISTANT_PREFILL_PARAM]),
+  },
   // The Messages API has no JSON mode, and refuses a stop sequence of whitespace only (`"\n"`).
   // `file`: PDF and plain-text `file_data` as document blocks (not FILE_ID_PARAM nor OTHER_FILE_TYPE_PARAM).
   anthropic: {
@@ -53,6 +72,7 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
       'reasoning_effort',
       'file',
       REMOTE_IMAGE_PARAM,
+      ASSISTANT_PREFILL_PARAM,
     ]),
   },
   gemini: {
@@ -89,6 +109,7 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
       'stop',
       'top_k',
       'reasoning_effort',
+      ASSISTANT_PREFILL_PARAM,
     ]),
   },
   // `/generate` is plain text in, text out: no tools, no images; JSON through its grammar parameter.
@@ -102,6 +123,9 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
 };
 
 export function familySupportsParam(kind: ProviderKind, param: string): boolean {
-  const params = PROVIDER_FAMILIES[kind]?.params;
-  return params === 'all' || (params !== undefined && params.has(param));
+  const family = PROVIDER_FAMILIES[kind] as ProviderFamily | undefined;
+  if (family === undefined || family.refuses?.has(param) === true) {
+    return false;
+  }
+  return family.params === 'all' || family.params.has(param);
 }

@@ -471,6 +471,22 @@ function assertKnownFields(body: unknown): void {
   }
 }
 
+/**
+ * Whether the conversation ends with an assistant turn that has text: Anthropic's prefill, which the model continues
+ * (Claude's answer holds only what follows it). Routing keeps such a request on the families that continue a final
+ * assistant message (see ASSISTANT_PREFILL_PARAM): sent to OpenAI's models, it would be answered anew, a different
+ * answer than the client asked for, so those deployments are skipped and a model served by no other family is a 400
+ * naming `messages`. A final assistant turn without text (empty, or tool calls only) is no prefill.
+ */
+function endsWithPrefill(messages: readonly ChatMessage[]): boolean {
+  const last = messages.at(-1);
+  if (last?.role !== 'assistant') {
+    return false;
+  }
+  const content = last.content;
+  return typeof content === 'string' ? content !== '' : (content ?? []).some((p) => p.type === 'text' && p.text !== '');
+}
+
 /** `body` is the request as received, to refuse fields the DTO does not declare. */
 export function messagesRequest(dto: MessagesDto, frame: RequestFrame, body: unknown): GenerationRequest {
   assertKnownFields(body);
@@ -488,11 +504,15 @@ export function messagesRequest(dto: MessagesDto, frame: RequestFrame, body: unk
       messages.push(assistantMessage(m.content, at, calls));
     }
   });
+  const options = optionsOf(dto);
+  if (endsWithPrefill(messages)) {
+    options.assistantPrefill = true;
+  }
   const request: GenerationRequest = {
     requestId: frame.requestId,
     model: dto.model,
     messages,
-    options: optionsOf(dto),
+    options,
     stream: dto.stream === true,
     userId: frame.userId,
     apiKeyId: frame.apiKeyId,

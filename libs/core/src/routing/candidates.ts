@@ -2,7 +2,12 @@ import type { Deployment } from '../catalog';
 import { ErrorCode, GatewayError } from '../errors';
 import { mayUseDeployment } from '../governance/model-access';
 import { isModelAlias, resolveModelRef, type ModelAlias } from '../model-ref';
-import { FILE_ID_PARAM, OTHER_FILE_TYPE_PARAM, REMOTE_IMAGE_PARAM } from '../provider-families';
+import {
+  ASSISTANT_PREFILL_PARAM,
+  FILE_ID_PARAM,
+  OTHER_FILE_TYPE_PARAM,
+  REMOTE_IMAGE_PARAM,
+} from '../provider-families';
 import type { Capability } from '../catalog';
 import {
   embedsWith,
@@ -88,6 +93,8 @@ const PARAM_WORDING: Readonly<Record<string, string>> = {
   [REMOTE_IMAGE_PARAM]: 'An image by http(s) URL (send it as a base64 data URL)',
   [FILE_ID_PARAM]: 'A file by file_id (a file uploaded to one provider; send it as file_data)',
   [OTHER_FILE_TYPE_PARAM]: 'A file other than a PDF or plain text',
+  [ASSISTANT_PREFILL_PARAM]:
+    'A final assistant message (a prefill for the model to continue; these deployments would answer it anew)',
 };
 
 /** The request field an error's `param` names, where the unsupported thing is a combination. */
@@ -96,6 +103,7 @@ const PARAM_FIELD: Readonly<Record<string, string>> = {
   [REMOTE_IMAGE_PARAM]: 'messages',
   [FILE_ID_PARAM]: 'messages',
   [OTHER_FILE_TYPE_PARAM]: 'messages',
+  [ASSISTANT_PREFILL_PARAM]: 'messages',
 };
 
 /** The request field that asks for a capability, for the error's `param`. */

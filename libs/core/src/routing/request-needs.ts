@@ -2,6 +2,7 @@ import type { Capability, Deployment, ProviderKind } from '../catalog';
 import type { GenerationOptions, GenerationRequest } from '../domain';
 import { dataUrlOf, isDataUrl } from '../data-url';
 import {
+  ASSISTANT_PREFILL_PARAM,
   DOCUMENT_MEDIA_TYPES,
   familySupportsParam,
   FILE_ID_PARAM,
@@ -198,6 +199,10 @@ export function requestNeedsOf(request: Pick<GenerationRequest, 'messages' | 'op
   // Anthropic refuses a stop sequence of whitespace only (`"\n"`, common in completion-style prompts); the others stop at it.
   if (o.stop !== undefined && o.stop.some(isBlankStop)) {
     params.add('stop');
+  }
+  // A prefill to continue (`/v1/messages`): only the families that continue a final assistant message take it.
+  if (o.assistantPrefill === true) {
+    params.add(ASSISTANT_PREFILL_PARAM);
   }
   for (const key of Object.keys(o.extra ?? {})) {
     if (!ANSWER_NEUTRAL_FIELDS.has(key)) {
