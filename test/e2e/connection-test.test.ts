@@ -9,6 +9,12 @@ const SIM_KEY = 'sk-sim-secret-e2e-0123456789';
 const UNSAVED_KEY = 'sk-unsaved-form-key-0123456789';
 /** In the api-gateway's environment only: a form's `${CT_E2E_FORM_API_KEY}` reads it there, as saving the form would. */
 const FORM_KEY = 'sk-form-key-from-the-environment-0123';
+/**
+ * In every app's environment, named by a provider of the file: a variable the default ADMIN_KEY_VARIABLES does not
+ * list (`*_TOKEN`), stored as that provider's apiKeyRef when the file is seeded.
+ */
+const SEEDED_KEY = 'sk-seeded-token-from-the-environment-01';
+const SEEDED_REF = '${CT_E2E_SEEDED_TOKEN}';
 
 interface Envelope {
   error: { message: string; type: string; code: string; param: string | null };
@@ -53,7 +59,11 @@ describe('connection test (POST /api/v1/ai/admin/providers[/:id]/test)', () => {
     keyedUrl = `http://127.0.0.1:${(keyed.address() as AddressInfo).port}/v1`;
     closedPort = await freePort();
     system = await new TestSystem({
-      appEnv: { 'health-monitor': { PROBE_TIMEOUT_MS: '2000' }, 'api-gateway': { CT_E2E_FORM_API_KEY: FORM_KEY } },
+      appEnv: {
+        'health-monitor': { PROBE_TIMEOUT_MS: '2000', CT_E2E_SEEDED_TOKEN: SEEDED_KEY },
+        'api-gateway': { CT_E2E_FORM_API_KEY: FORM_KEY, CT_E2E_SEEDED_TOKEN: SEEDED_KEY },
+        'router-worker': { CT_E2E_SEEDED_TOKEN: SEEDED_KEY },
+      },
       catalog: (s) => `gateways:
   - { id: litellm, baseUrl: ${proxy.url}/v1, apiKey: ${GATEWAY_KEY}, timeoutMs: 5000 }
 providers:
@@ -83,6 +93,13 @@ providers:
     baseUrl: ${proxy.url}/v1
     models:
       - { name: glm-4.6, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192 }
+  - id: seeded-ref
+    kind: openai
+    baseUrl: http://127.0.0.1:${closedPort}/v1
+    apiKey: ${SEEDED_REF}
+    enabled: false
+    models:
+      - { name: sr-1, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192 }
 `,
     }).start();
   });
@@ -208,6 +225,39 @@ providers:
       expect(refused.text).not.toContain('postgres://');
     }
     expect(authorizations).toHaveLength(1);
+  });
+
+  it("tests a saved provider's changed settings with its stored ${VAR} key, as a PATCH of that provider accepts it", async () => {
+    // Seeded from the file with a variable outside ADMIN_KEY_VARIABLES: a PATCH sending its reference back is taken.
+    const patched = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/providers/seeded-ref`, {
+      method: 'PATCH',
+      headers: system.headers(),
+      body: JSON.stringify({ apiKey: SEEDED_REF, timeoutMs: 20_000 }),
+    });
+    expect(patched.status).toBe(200);
+    // So is a test of those settings that says whose they are: the key read as that PATCH read it, sent once.
+    const settings = { kind: 'openai', baseUrl: keyedUrl, apiKey: SEEDED_REF };
+    const before = authorizations.length;
+    const res = await test('/test', { ...settings, providerId: 'seeded-ref' });
+    expect(res.status).toBe(200);
+    expect(res.body.providerId).toBeNull();
+    expect(res.body.routes[0]).toMatchObject({ route: 'direct', ok: true, status: 200, models: ['m1'] });
+    expect(authorizations.slice(before)).toEqual([`Bearer ${SEEDED_KEY}`]);
+    expect(res.text).not.toContain(SEEDED_KEY);
+
+    // As a new provider, or as changed settings of another one, it is refused as saving them would be: nothing sent.
+    for (const whose of [{}, { providerId: 'sim' }]) {
+      const refused = await test<Envelope>('/test', { ...settings, ...whose });
+      expect([whose, refused.status, refused.body.error.param]).toEqual([whose, 400, 'apiKey']);
+      expect(refused.body.error.message).toContain('must not reference environment variable CT_E2E_SEEDED_TOKEN');
+    }
+    const unknown = await test<Envelope>('/test', { ...settings, providerId: 'nope' });
+    expect([unknown.status, unknown.body.error.code, unknown.body.error.param]).toEqual([
+      404,
+      'not_found',
+      'providerId',
+    ]);
+    expect(authorizations).toHaveLength(before + 1);
   });
 
   it("tests changed settings with a saved gateway's stored key, which never leaves the server", async () => {

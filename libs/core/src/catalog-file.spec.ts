@@ -267,6 +267,15 @@ providers:
     expect(() => readCatalogDocument(doc('gw', 'p'), env, undefined, options)).toThrow(
       /gateways\[0\]\.apiKey must not reference environment variable HOME[^]*providers\[0\]\.apiKey must not/,
     );
+    // A connection test of changed settings of provider p reads them as a change of p: of none, or of the gateway's
+    // id (a provider id is looked up among the providers), as a new entry.
+    const settings = { baseUrl: 'http://127.0.0.1:9', apiKey: '${HOME}' };
+    expect(readConnectionSettings(settings, env, options, 'p').apiKey).toBe('/root');
+    for (const id of [undefined, 'gw']) {
+      expect(() => readConnectionSettings(settings, env, options, id)).toThrow(
+        /^Invalid configuration:\n {2}- apiKey must not reference environment variable HOME:/,
+      );
+    }
   });
 
   it('lets the default ADMIN_KEY_VARIABLES name every zero-config provider key (provider-env.ts)', () => {

@@ -660,19 +660,23 @@ export interface ConnectionSettings {
  * yet), read exactly as a provider's in a catalog document: `${VAR}` resolved from `env` under `options`, the same
  * checks, a trailing slash dropped, an empty key absent. Throws a CatalogFileError whose problems name `baseUrl` or
  * `apiKey` (never a value), so what a test accepts is what a save would store; a link-local address alone is tested
- * regardless (`allowLinkLocal`), so that the test reports what the call does with it.
+ * regardless (`allowLinkLocal`), so that the test reports what the call does with it. `providerId`: the saved provider
+ * these are changed settings of, read as a change of that entry is (a key reference equal to the `apiKeyRef`
+ * `options.stored` holds for it is accepted, see CatalogReadOptions.keyVariables); without it, as a new entry.
  */
 export function readConnectionSettings(
   raw: { baseUrl: unknown; apiKey?: unknown },
   env: CatalogEnv,
   options: CatalogReadOptions = {},
+  providerId?: string,
 ): ConnectionSettings {
   // A link-local URL is tested all the same: the call's refusal (AddressRefusedError) is what the test reports.
   const r = new CatalogReader(env, { ...options, allowLinkLocal: true });
   const obj: Obj = { baseUrl: raw.baseUrl, apiKey: raw.apiKey };
   // The path `.apiKey` is what CatalogReadOptions' `apiKeyOnly` recognises; it is stripped from the problems below.
   const baseUrl = r.url(obj, 'baseUrl', '', 'the settings tested');
-  const apiKey = r.apiKey(obj, '', 'the settings tested');
+  // The path '' is not a gateway's (`gateways[...]`): a stored reference is looked up among the providers.
+  const apiKey = r.apiKey(obj, '', 'the settings tested', providerId);
   if (r.problems.length > 0 || baseUrl === undefined) {
     throw new CatalogFileError(
       r.problems.map((p) => p.replace(/^\./, '')),

@@ -54,6 +54,17 @@ export class TestProviderDto {
   @MaxLength(200)
   apiKeyFromGateway?: string;
 
+  /**
+   * The saved provider these are changed settings of (a form editing it): the settings are read as a PATCH of it
+   * would read them, so an `apiKey` of `${VAR}` equal to its stored `apiKeyRef` is accepted even when
+   * ADMIN_KEY_VARIABLES does not list VAR. The test itself is of the settings sent, not of the saved provider.
+   */
+  @ValidateIf((o: TestProviderDto) => o.providerId !== undefined)
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  providerId?: string;
+
   @IsOptional()
   @IsIn(ROUTING_METHODS)
   routing: RoutingMethod = 'direct';

@@ -13,7 +13,8 @@ import {
 } from '@aigw/core';
 import { ControlChannel, ENV } from '@aigw/platform';
 import type { GatewayEnv } from '../config/gateway-env';
-import { adminDocument, invalidConfiguration, NOTHING_STORED } from './catalog-docs';
+import { CatalogChanges } from './catalog-changes';
+import { adminDocument, invalidConfiguration, notFound, NOTHING_STORED } from './catalog-docs';
 import { PluginAllowance } from './plugin-check';
 import type { TestProviderDto } from './provider-test.dto';
 
@@ -24,13 +25,14 @@ export class ProviderTestService {
     @Inject(ENV) private readonly env: GatewayEnv,
     private readonly control: ControlChannel,
     private readonly plugins: PluginAllowance,
+    private readonly changes: CatalogChanges,
   ) {}
 
   testSaved(providerId: string): Promise<ConnectionTestResult> {
     return this.ask({ providerId });
   }
 
-  testUnsaved(dto: TestProviderDto): Promise<ConnectionTestResult> {
+  async testUnsaved(dto: TestProviderDto): Promise<ConnectionTestResult> {
     if (dto.apiKey !== undefined && dto.apiKeyFromGateway !== undefined) {
       throw new GatewayError(ErrorCode.InvalidRequest, "Send 'apiKey' or 'apiKeyFromGateway', not both.", {
         param: 'apiKeyFromGateway',
@@ -40,7 +42,11 @@ export class ProviderTestService {
       // The health-monitor loads the module to test it: refused here first, as a save of it would be.
       this.plugins.assert(dto.plugin, 'plugin');
     }
-    const provider: UnsavedProviderSettings = { kind: dto.kind, ...this.connection(dto), routing: dto.routing };
+    const provider: UnsavedProviderSettings = {
+      kind: dto.kind,
+      ...(await this.connection(dto)),
+      routing: dto.routing,
+    };
     for (const key of ['apiKeyFromGateway', 'gatewayId', 'healthPath', 'plugin', 'probe', 'models'] as const) {
       if (dto[key] !== undefined) {
         Object.assign(provider, { [key]: dto[key] });
@@ -52,11 +58,25 @@ export class ProviderTestService {
   /**
    * The URL and key as saving these settings would store them (`${VAR}` in the key read from this process's
    * environment, as a create or PATCH reads it, and only the variables ADMIN_KEY_VARIABLES lists), so a test sends
-   * what the provider would get once saved.
+   * what the provider would get once saved. With `providerId` (a form changing a saved provider), as a PATCH of that
+   * provider reads them: its stored reference is accepted outside the list too. A provider seeded from PROVIDERS_FILE
+   * with `${SOME_TOKEN}` took a PATCH sending that reference back, but a test of the very settings it would save was a
+   * 400 naming `apiKey`; and the console saves only what passed its test. No more than a save allows: a PATCH of that
+   * provider may send its stored key to another `baseUrl` already, and another provider's reference is still refused.
    */
-  private connection(dto: TestProviderDto): { baseUrl: string; apiKey?: string } {
+  private async connection(dto: TestProviderDto): Promise<{ baseUrl: string; apiKey?: string }> {
+    let stored = NOTHING_STORED;
+    if (dto.providerId !== undefined) {
+      const id = dto.providerId;
+      const { catalog } = await this.changes.read((tx) => tx.state());
+      const current = catalog.providers.find((p) => p.id === id);
+      if (current === undefined) {
+        throw notFound(`provider '${id}'`, 'providerId');
+      }
+      stored = { providers: [current], gateways: [] };
+    }
     try {
-      return readConnectionSettings(dto, process.env, adminDocument(this.env, NOTHING_STORED));
+      return readConnectionSettings(dto, process.env, adminDocument(this.env, stored), dto.providerId);
     } catch (err) {
       throw err instanceof CatalogFileError ? invalidConfiguration(err, /^$/) : err;
     }

@@ -509,7 +509,9 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   'POST /api/v1/ai/admin/providers/test': {
     summary: 'Test unsaved provider settings, with troubleshooting',
     description:
-      'The same test for settings not saved yet (a form before saving); `apiKey` is used once, never stored or echoed.',
+      'The same test for settings not saved yet (a form before saving); `apiKey` is used once, never stored or echoed. ' +
+      'A `${VAR}` key is read as saving the settings would read it; with `providerId`, as a PATCH of that saved ' +
+      'provider would (its stored `apiKeyRef` accepted even outside `ADMIN_KEY_VARIABLES`).',
     requestExample: {
       kind: 'openai',
       baseUrl: 'https://api.z.ai/api/paas/v4',
