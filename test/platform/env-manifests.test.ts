@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { getMetadataStorage } from 'class-validator';
 import { load, loadAll } from 'js-yaml';
-import { ENV_PRESETS, keyVariableAllowed, validateEnv } from '@aigw/core';
+import { CatalogFileError, ENV_PRESETS, keyVariableAllowed, readConnectionSettings, validateEnv } from '@aigw/core';
 import { SecretBox, readDatabaseEnv } from '@aigw/entities';
 import { AllInOneEnv } from '../../apps/all-in-one/src/config/all-in-one-env';
 import { GatewayEnv, trustProxyOf } from '../../apps/api-gateway/src/config/gateway-env';
@@ -328,5 +328,45 @@ describe('docker-compose.yml and the env schemas', () => {
       expect(compose.services[name].environment).toHaveProperty('TRUST_PROXY');
       expect(trustProxyOf(interpolate(compose.services[name].environment!.TRUST_PROXY))).toBe(false);
     }
+  });
+});
+
+describe("the default ADMIN_KEY_VARIABLES and the gateway's own variables", () => {
+  /**
+   * `*_API_KEY` is a name pattern: it lets an admin key name any variable so spelled, a provider's or not. None of
+   * the gateway's own may be one (its secrets would then go to a provider URL the admin chooses), unless
+   * GATEWAY_SECRETS refuses it whatever ADMIN_KEY_VARIABLES says: every variable the apps read, and every one the
+   * deployment artefacts set (the k8s Secret and ConfigMaps, given whole to every app by `envFrom`, and
+   * docker-compose.yml), is checked, so a new one (an `ALERTS_API_KEY`, say) is refused here until it is added there.
+   */
+  it('lets it name, of them, only the provider key variables (provider-env.ts), and none of the secrets', () => {
+    const k8s = readdirSync(join(ROOT, 'k8s'))
+      .filter((f) => f.endsWith('.yaml'))
+      .flatMap((f) => loadAll(read(`k8s/${f}`)) as (K8sDoc | null)[])
+      .filter((d): d is K8sDoc => d !== null && (d.kind === 'Secret' || d.kind === 'ConfigMap'))
+      .flatMap((d) => Object.keys({ ...d.data, ...d.stringData }));
+    const compose = load(read('docker-compose.yml')) as { services: Record<string, ComposeService> };
+    const composed = Object.values(compose.services).flatMap((s) => Object.keys(s.environment ?? {}));
+    const own = new Set([...READ_BY_APPS, ...k8s, ...composed]);
+    expect([...own]).toEqual(expect.arrayContaining(['DATABASE_URL', 'BOOTSTRAP_ADMIN_KEY', 'REDIS_PASSWORD']));
+
+    const providerKeys = new Set(ENV_PRESETS.filter((p) => p.holds === 'key').map((p) => p.variable));
+    const defaults = new GatewayEnv().ADMIN_KEY_VARIABLES;
+    const nameable = [...own].filter((name) => keyVariableAllowed(name, defaults) && !providerKeys.has(name));
+    // Each of these, if any, must be refused as the gateway's own secret (catalog-file.ts GATEWAY_SECRETS).
+    const problemsOf = (name: string): string[] => {
+      try {
+        const settings = { baseUrl: 'http://127.0.0.1:9', apiKey: `\${${name}}` };
+        readConnectionSettings(settings, { [name]: 'v' }, { environment: 'apiKeyOnly' });
+        return [];
+      } catch (err) {
+        return err instanceof CatalogFileError ? err.problems : [String(err)];
+      }
+    };
+    expect(nameable.filter((name) => !problemsOf(name).some((p) => p.includes("the gateway's own secret")))).toEqual(
+      [],
+    );
+    // The provider keys are named, and read.
+    expect([...providerKeys].filter((name) => problemsOf(name).length > 0)).toEqual([]);
   });
 });

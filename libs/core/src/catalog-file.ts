@@ -184,7 +184,10 @@ export const KEY_VARIABLES_VARIABLE = 'ADMIN_KEY_VARIABLES';
 
 /**
  * What an admin document's apiKey may name unless ADMIN_KEY_VARIABLES says otherwise: every zero-config provider
- * key variable (provider-env.ts: OPENAI_API_KEY, ..., HF_TOKEN) and the usual spelling of others.
+ * key variable (provider-env.ts: OPENAI_API_KEY, ..., HF_TOKEN) and the usual spelling of others. A pattern, so also
+ * another service's key so spelled (DD_API_KEY) when the process holds one: the operator then lists names instead.
+ * None of the gateway's own variables matches it, and one that did would have to be in GATEWAY_SECRETS
+ * (test/platform/env-manifests.test.ts checks every variable the apps read and the manifests set).
  */
 export const DEFAULT_KEY_VARIABLES: readonly string[] = ['*_API_KEY', 'HF_TOKEN'];
 

@@ -151,6 +151,9 @@ export class GatewayEnv extends CircuitTimingEnv {
    * the variable (`AWS_SECRET_ACCESS_KEY`, `GITHUB_TOKEN`) as a bearer token to a URL of its choosing. The gateway's
    * own secrets (GATEWAY_SECRETS in catalog-file.ts) are refused even when listed; a reference already stored for the
    * same entry is accepted; PROVIDERS_FILE (the operator's) is not restricted. Empty is unset (the default).
+   * The default's `*_API_KEY` is the usual spelling of a provider key, but also of other services' keys (DD_API_KEY,
+   * SENDGRID_API_KEY) a shared `envFrom` may put in this process: an operator whose environment holds such keys lists
+   * the provider variables by name. No variable of the gateway's own is so spelled (test/platform/env-manifests).
    */
   @Transform(toList)
   @IsString({ each: true })
