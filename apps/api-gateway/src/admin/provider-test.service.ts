@@ -61,8 +61,8 @@ export class ProviderTestService {
    * what the provider would get once saved. With `providerId` (a form changing a saved provider), as a PATCH of that
    * provider reads them: its stored reference is accepted outside the list too. A provider seeded from PROVIDERS_FILE
    * with `${SOME_TOKEN}` took a PATCH sending that reference back, but a test of the very settings it would save was a
-   * 400 naming `apiKey`; and the console saves only what passed its test. No more than a save allows: a PATCH of that
-   * provider may send its stored key to another `baseUrl` already, and another provider's reference is still refused.
+   * 400 naming `apiKey`. No more than a save allows: a PATCH of that provider may send its stored key to another
+   * `baseUrl` already, and another provider's reference is still refused.
    */
   private async connection(dto: TestProviderDto): Promise<{ baseUrl: string; apiKey?: string }> {
     let stored = NOTHING_STORED;
