@@ -282,6 +282,36 @@ describe('Gemini adapter against a real HTTP server', () => {
     expect(denied.message).not.toContain(API_KEY);
   });
 
+  it('names an in-stream UNAVAILABLE overloaded (its HTTP 503 is a capacity refusal), RESOURCE_EXHAUSTED a rate limit', async () => {
+    // google.rpc.Status objects as a stream's event (HTTP 200, no status to classify by), as Gemini sends them when
+    // the model is overloaded or the quota runs out after the call was accepted. The RetryInfo says when to come back.
+    const events: unknown[] = [
+      { error: { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' } },
+      {
+        error: {
+          code: 429,
+          message: 'Resource has been exhausted (e.g. check quota).',
+          status: 'RESOURCE_EXHAUSTED',
+          details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '12s' }],
+        },
+      },
+      { error: { code: 500, message: 'An internal error has occurred.', status: 'INTERNAL' } },
+    ];
+    let i = 0;
+    up.handler = (_req, res) => sseCrlf(res, [events[i++]]);
+    const req: AdapterRequest = { target, messages: [{ role: 'user', content: 'x' }], options: {} };
+    const streamed = () => failure(collect(adapter.stream(req, never)));
+    const unavailable = await streamed();
+    expect(unavailable).toMatchObject({ errorClass: ErrorClass.Provider, overloaded: true, status: undefined });
+    expect(unavailable.message).toContain('The model is overloaded');
+    expect(await streamed()).toMatchObject({
+      errorClass: ErrorClass.RateLimit,
+      overloaded: false,
+      retryAfterMs: 12_000,
+    });
+    expect(await streamed()).toMatchObject({ errorClass: ErrorClass.Provider, overloaded: false });
+  });
+
   it('lists models without their models/ prefix and health-checks on that list (no billed call)', async () => {
     up.handler = (_req, res) =>
       sendJson(res, 200, {

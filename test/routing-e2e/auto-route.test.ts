@@ -83,4 +83,29 @@ describe('direct, gateway and auto routes (e2e)', () => {
     expect(gatewaySim().lastRequests(1)[0]).toMatchObject({ body: { model: 'zai/glm-4.6' } });
     expect(JSON.stringify(res.body)).not.toContain('secret');
   }, 30_000);
+
+  it('auto: direct refused and the gateway route out of room is 503 all_providers_overloaded, not a 502', async () => {
+    // Direct first again (the memory forgotten): the refused connection says nothing of a retry's chances, the
+    // proxy's 529 does, and the SDKs retry the 503 it makes (a 502 tells them not to).
+    const redis = new Redis(REDIS_URL);
+    try {
+      await redis.del(`${system.prefix}:routing:route:zai`);
+    } finally {
+      await redis.quit();
+    }
+    gatewaySim().configure({ failRate: 1, failStatus: [529], retryAfterS: null });
+    try {
+      const res = await chat(system, { model: 'zai/glm' });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('x-should-retry')).toBe('true');
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect(res.body.error).toMatchObject({ code: 'all_providers_overloaded', type: 'service_unavailable_error' });
+      expect(res.body.error?.attempts).toEqual([
+        expect.objectContaining({ provider: 'zai', route: 'direct', ok: false, errorClass: 'network' }),
+        expect.objectContaining({ provider: 'zai', route: 'gateway', ok: false, errorClass: 'provider', status: 529 }),
+      ]);
+    } finally {
+      gatewaySim().configure({ failRate: 0 });
+    }
+  }, 30_000);
 });

@@ -202,6 +202,57 @@ describe('retries and fallback (e2e)', () => {
     expect(callsTo(simB())).toBe(3);
   });
 
+  it('answers 503 all_providers_overloaded with the shortest wait, a provider that named none counting as 1 s', async () => {
+    // pa (tried first) asks for 30 s and is left for after pb; pb names no wait: it may be called again soon, so the
+    // client is not told to sleep pa's 30 s (it was, as the shortest wait *named*).
+    simA().configure({ failRate: 1, failStatus: [529], retryAfterS: 30 });
+    simB().configure({ failRate: 1, failStatus: [529] });
+    const res = await chat(system, { model: 'shared' });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('x-should-retry')).toBe('true');
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(res.body.error).toMatchObject({
+      code: 'all_providers_overloaded',
+      type: 'service_unavailable_error',
+      attempts: [
+        { provider: 'pa', ok: false, status: 529, retries: 0 },
+        { provider: 'pb', ok: false, status: 529, retries: 2 },
+      ],
+    });
+
+    // Both named one: the shorter.
+    simB().configure({ retryAfterS: 20 });
+    const named = await chat(system, { model: 'shared' });
+    expect(named.status).toBe(503);
+    expect(named.headers.get('retry-after')).toBe('20');
+  });
+
+  it('answers a mix of an unreachable provider and an overloaded one with 503 all_providers_overloaded, in either order', async () => {
+    // `auto` routes over both: one drops every connection (a network failure), the other is out of room. The
+    // unreachable one says nothing of a retry's chances; the other says one a little later likely succeeds, as it
+    // would once the dropped one's circuit opened and skipped it. Not a 502 the SDKs are told not to retry.
+    simA().configure({ failRate: 1, failMode: 'drop' });
+    simB().configure({ failRate: 1, failStatus: [529] });
+    for (const policy of ['cost', 'quality']) {
+      const res = await chat(system, { model: 'auto', policy });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('x-should-retry')).toBe('true');
+      expect(res.headers.get('retry-after')).toBe('1');
+      const attempts = [
+        expect.objectContaining({ provider: 'pa', ok: false, errorClass: 'network' }),
+        expect.objectContaining({ provider: 'pb', ok: false, errorClass: 'provider', status: 529 }),
+      ];
+      expect(res.body.error).toMatchObject({ code: 'all_providers_overloaded', type: 'service_unavailable_error' });
+      expect(res.body.error?.attempts).toEqual(policy === 'cost' ? attempts : attempts.reverse());
+    }
+    // A 500 beside the unreachable one still says nothing of a retry: the 502 that says not to.
+    simB().configure({ failStatus: [500] });
+    const broken = await chat(system, { model: 'auto' });
+    expect(broken.status).toBe(502);
+    expect(broken.headers.get('x-should-retry')).toBe('false');
+    expect(broken.body.error?.code).toBe('all_providers_failed');
+  });
+
   it('picks the order by alias, body policy and the x-gateway-policy header', async () => {
     const by = async (p: Promise<{ headers: Headers }>) => (await p).headers.get('x-gateway-provider');
     expect(await by(chat(system, { model: 'cheapest' }))).toBe('pa');

@@ -144,6 +144,42 @@ describe('router-worker: streams that fail part-way, per provider family (simula
     },
   );
 
+  it('Gemini: an in-stream UNAVAILABLE before any content is the provider out of room, as its HTTP 503 is', async () => {
+    // `data: {"error":{"code":503,"status":"UNAVAILABLE",...}}` as the stream's first event (nothing reached the
+    // client): retried, then answered as every provider lacking room (503, a retry a little later likely succeeds),
+    // not as a provider fault (502, told not to retry). Four failures in all: under the breaker's five in a row.
+    h.sim.configure({ failRate: 1, failMode: 'error_mid_stream', failAfterChunks: 0, failStatus: [503] });
+    try {
+      const job = await h.enqueue({ model: 'sim-gemini', stream: true });
+      const replies = await h.finalReplies(job.id!);
+      expect(replies.filter((m) => m.t === 'chunk')).toHaveLength(0);
+      expect(replies.at(-1)).toMatchObject({
+        t: 'error',
+        retryAfterMs: 1000,
+        error: {
+          code: 'all_providers_overloaded',
+          type: 'service_unavailable_error',
+          // No HTTP status (the stream's was 200): named overloaded, as Claude's overloaded_error event is.
+          attempts: [{ provider: 'sim-gemini', ok: false, errorClass: 'provider', overloaded: true, retries: 2 }],
+        },
+      });
+      expect(h.sim.stats().total).toBe(3);
+
+      // After content reached the client there is no falling back: the stream ends saying the provider is overloaded.
+      h.sim.reset();
+      h.sim.configure({ failRate: 0, failNext: 1, failAfterChunks: 3 });
+      const cut = await h.finalReplies((await h.enqueue({ model: 'sim-gemini', stream: true })).id!);
+      expect(textOf(cut).length).toBeGreaterThan(0);
+      expect(cut.at(-1)).toMatchObject({
+        t: 'error',
+        error: { code: 'provider_overloaded', type: 'service_unavailable_error' },
+      });
+      expect(h.sim.stats().total).toBe(1);
+    } finally {
+      h.sim.configure({ failRate: 0, failNext: 0 });
+    }
+  });
+
   it('ends a stream whose provider went quiet after its first chunks with an error event, and bills what came', async () => {
     // Chunks 1 s apart against an idle timeout of 300 ms: the first read holds the opening and the first token.
     h.sim.configure({ chunkDelayMs: 1000 });

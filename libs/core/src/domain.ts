@@ -242,8 +242,8 @@ export interface Attempt {
   errorClass?: string;
   status?: number;
   /**
-   * The provider said it is overloaded (Anthropic's `overloaded_error`), as a 529 or as an event of a stream that had
-   * not reached the client yet (with no status then). Set only when true.
+   * The provider said it is overloaded (Anthropic's `overloaded_error`, Gemini's `UNAVAILABLE`), as a 529 or as an
+   * event of a stream that had not reached the client yet (with no status then). Set only when true.
    */
   overloaded?: true;
   message?: string;

@@ -84,8 +84,9 @@ export enum ErrorCode {
   ProviderRateLimited = 'provider_rate_limited',
   /**
    * Every provider call the request made was refused for want of capacity, before anything reached the client: the
-   * provider said it is overloaded (Anthropic's 529 `overloaded_error`) or unavailable (503), or rate limited it (but
-   * not every one a rate limit: that is `provider_rate_limited`). A 503 with Retry-After that says to retry
+   * provider said it is overloaded (Anthropic's 529 `overloaded_error`) or unavailable (503, Gemini's `UNAVAILABLE` in a
+   * stream), or rate limited it (but not every one a rate limit: that is `provider_rate_limited`); a provider that could
+   * not be reached at all (a network failure) among them weighs neither way. A 503 with Retry-After that says to retry
    * (`overloaded_error` on the Anthropic entrance, as Anthropic answers it): the same request a little later likely
    * succeeds, where `all_providers_failed` would have the SDKs give up.
    */
@@ -440,7 +441,10 @@ export class ProviderCallError extends Error {
    * field Anthropic lacks). The provider never saw it, so another deployment may still serve it.
    */
   readonly untranslatable: boolean;
-  /** The provider said it is overloaded (Anthropic's `overloaded_error`): a stream cut by it says so to the client. */
+  /**
+   * The provider said it is overloaded (Anthropic's `overloaded_error`, Gemini's `UNAVAILABLE` inside a 200): a stream
+   * cut by it says so to the client, and a call it refused counts as refused for capacity, as a 503 does.
+   */
   readonly overloaded: boolean;
 
   constructor(

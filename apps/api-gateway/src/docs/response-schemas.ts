@@ -56,7 +56,7 @@ const ATTEMPT = object(
     status: described(INTEGER, "The provider's HTTP status (when it answered one)."),
     overloaded: described(
       BOOLEAN,
-      "True when the provider said it is overloaded (Anthropic's overloaded_error), with a 529 or in a stream.",
+      "True when the provider said it is overloaded (Anthropic's overloaded_error, Gemini's UNAVAILABLE), with a 529 or in a stream.",
     ),
     message: STRING,
     latencyMs: NUMBER,

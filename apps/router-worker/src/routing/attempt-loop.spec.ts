@@ -227,7 +227,13 @@ describe('AttemptLoop', () => {
       { fail: failure(ErrorClass.Provider, 503, 4000) },
       { fail: failure(ErrorClass.Provider, 503, 4000) },
     );
-    bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.Network) }, { fail: failure(ErrorClass.Network) });
+    // b's 500 says nothing of a retry's chances (a network failure would weigh neither way: a's 503 would make it
+    // all_providers_overloaded, below).
+    bench.adapters.script(
+      'http://b/v1',
+      { fail: failure(ErrorClass.Provider, 500) },
+      { fail: failure(ErrorClass.Provider, 500) },
+    );
     const err = await failureOf(bench.loop.run([a, b], request, signal));
     expect(err.code).toBe(ErrorCode.AllProvidersFailed);
     expect(err.status).toBe(502);
@@ -245,10 +251,46 @@ describe('AttemptLoop', () => {
         latencyMs: 10,
         retries: 0,
       },
-      expect.objectContaining({ provider: 'b', ok: false, errorClass: 'network', retries: 1 }),
+      expect.objectContaining({ provider: 'b', ok: false, errorClass: 'provider', status: 500, retries: 1 }),
       expect.objectContaining({ provider: 'a', ok: false, errorClass: 'provider', status: 503, retries: 1 }),
     ]);
-    expect(err.message).toBe('All providers failed (a/m: provider 503; b/m: network; a/m: provider 503).');
+    expect(err.message).toBe('All providers failed (a/m: provider 503; b/m: provider 500; a/m: provider 503).');
+  });
+
+  it('answers 503 all_providers_overloaded when one provider was out of room and the other unreachable', async () => {
+    bench = new LoopBench({ maxRetries: 1 });
+    bench.adapters.script(
+      'http://a/v1',
+      { fail: failure(ErrorClass.Provider, 503, 4000) },
+      { fail: failure(ErrorClass.Provider, 503, 4000) },
+    );
+    bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.Network) }, { fail: failure(ErrorClass.Network) });
+    const err = await failureOf(bench.loop.run([a, b], request, signal));
+    expect(err.code).toBe(ErrorCode.AllProvidersOverloaded);
+    expect(err.status).toBe(503);
+    // The unreachable one named no wait, and asked for none: a's is the answer's.
+    expect(err.retryAfterMs).toBe(4000);
+    expect(err.attempts).toEqual([
+      expect.objectContaining({ provider: 'a', errorClass: 'provider', status: 503, retries: 0 }),
+      expect.objectContaining({ provider: 'b', errorClass: 'network', retries: 1 }),
+      expect.objectContaining({ provider: 'a', errorClass: 'provider', status: 503, retries: 1 }),
+    ]);
+  });
+
+  it('asks the client for a second, not the longer wait another named, when a provider out of room named none', async () => {
+    bench = new LoopBench({ maxRetries: 0 });
+    bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.Provider, 529, 30_000) });
+    bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.Provider, 529) });
+    const err = await failureOf(bench.loop.run([a, b], request, signal));
+    expect(err.code).toBe(ErrorCode.AllProvidersOverloaded);
+    expect(err.retryAfterMs).toBe(1_000);
+
+    // Rate limits the same way: the 429 names no wait then (the SDKs' own short backoff), not a's 30 s.
+    bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 30_000) });
+    bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.RateLimit, 429) });
+    const limited = await failureOf(bench.loop.run([a, b], request, signal));
+    expect(limited.code).toBe(ErrorCode.ProviderRateLimited);
+    expect(limited.retryAfterMs).toBeUndefined();
   });
 
   it('answers 503 all_providers_overloaded when every provider said it has no room, an overloaded event included', async () => {

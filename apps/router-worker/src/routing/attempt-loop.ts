@@ -30,6 +30,7 @@ import {
   invalidRequestFailure,
   midStreamFailure,
   noHealthyProvider,
+  refusedForCapacity,
   untranslatableFailure,
 } from './routing-failures';
 
@@ -132,6 +133,8 @@ export class AttemptLoop {
     // A failed deployment, until the next one is tried (that counts as one fallback).
     let movingOn: Failed | null = null;
     let retryAfterMs: number | undefined;
+    // A deployment refused for capacity without naming a wait: the client's may not be a longer one (allProvidersFailed).
+    let unnamedWait = false;
     // The first refusal by an adapter that cannot express the request: the answer when no other deployment takes it.
     let untranslatable: ProviderCallError | null = null;
     const turns: Turn[] = candidates.map((d) => ({ d }));
@@ -211,6 +214,7 @@ export class AttemptLoop {
         tooSmallWindow = Math.max(tooSmallWindow, d.model.contextWindow);
       }
       retryAfterMs = shortest(retryAfterMs, error.retryAfterMs);
+      unnamedWait ||= error.retryAfterMs === undefined && refusedForCapacity(error);
       last = { d, error };
       movingOn = last;
       if (outcome.defer !== undefined) {
@@ -226,7 +230,7 @@ export class AttemptLoop {
     if (last.error.errorClass === ErrorClass.ContextLength) {
       throw contextLengthFailure(last.error, attempts, request.embeddings !== undefined);
     }
-    throw allProvidersFailed(attempts, retryAfterMs, last.error);
+    throw allProvidersFailed(attempts, retryAfterMs, last.error, unnamedWait);
   }
 
   /** One deployment: its routes in order, with retries; pushes one attempt per route it called. */

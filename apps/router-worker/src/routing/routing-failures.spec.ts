@@ -69,6 +69,51 @@ describe('allProvidersFailed when every provider was out of capacity', () => {
     expect(allProvidersFailed([overloaded], 600_000, null).retryAfterMs).toBe(60_000);
   });
 
+  it('asks for a second when a provider out of room named no wait, though another named a longer one', () => {
+    const err = allProvidersFailed([failed('pa', 'provider', 529), failed('pb', 'provider', 529)], 30_000, null, true);
+    expect(err.code).toBe(ErrorCode.AllProvidersOverloaded);
+    expect(err.retryAfterMs).toBe(1_000);
+    // A shorter wait named stays the answer's.
+    expect(allProvidersFailed([failed('pa', 'provider', 503)], 300, null, true).retryAfterMs).toBe(300);
+    // Rate limits: no wait named then, as when none was.
+    const limited = allProvidersFailed(
+      [failed('pa', 'rate_limit', 429), failed('pb', 'rate_limit', 429)],
+      30_000,
+      null,
+      true,
+    );
+    expect(limited.code).toBe(ErrorCode.ProviderRateLimited);
+    expect(limited.retryAfterMs).toBeUndefined();
+  });
+
+  it('lets a provider that could not be reached weigh neither way: the others decide, in any order', () => {
+    const unreachable = failed('px', 'network');
+    for (const attempts of [
+      [unreachable, ...capacity],
+      [...capacity, unreachable],
+    ]) {
+      const err = allProvidersFailed(attempts, 3_000, null);
+      expect(err.code).toBe(ErrorCode.AllProvidersOverloaded);
+      expect(retryHintOf(err)).toBe(true);
+      expect(err.retryAfterMs).toBe(3_000);
+    }
+    const limited = allProvidersFailed([unreachable, failed('pa', 'rate_limit', 429)], 7_000, null);
+    expect(limited.code).toBe(ErrorCode.ProviderRateLimited);
+    expect(limited.retryAfterMs).toBe(7_000);
+    expect(limited.message).toBe(
+      'Every provider reached rate limited the request (px/m: network; pa/m: rate_limit 429).',
+    );
+    // Nothing but network failures, or one beside a 500: nothing said a retry would do, the 502.
+    for (const attempts of [
+      [unreachable],
+      [unreachable, failed('pa', 'provider', 500), failed('pb', 'provider', 529)],
+    ]) {
+      const err = allProvidersFailed(attempts, undefined, null);
+      expect(err.code).toBe(ErrorCode.AllProvidersFailed);
+      expect(retryHintOf(err)).toBe(false);
+    }
+  });
+
   it('stays a 502 the client is told not to retry when any call failed otherwise (a 500, a timeout, a bad key)', () => {
     for (const other of [failed('px', 'provider', 500), failed('px', 'timeout'), failed('px', 'auth', 401)]) {
       const err = allProvidersFailed([...capacity, other], 3_000, null);

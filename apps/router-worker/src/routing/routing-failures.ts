@@ -94,11 +94,18 @@ const NO_ROOM_RETRY_AFTER_MS = 1_000;
  */
 const MAX_NO_ROOM_RETRY_AFTER_MS = 60_000;
 
+/** A failed call as an attempt or an error describes it. */
+interface FailedCall {
+  errorClass?: string;
+  status?: number;
+  overloaded?: boolean;
+}
+
 /**
  * A call refused for the provider's capacity, which comes back: its rate limit, or it said it is overloaded or
  * unavailable. Not a 500, a timeout, a network failure or a refused key: those say nothing of a retry's chances.
  */
-function refusedForCapacity(a: Attempt): boolean {
+export function refusedForCapacity(a: FailedCall): boolean {
   if (a.errorClass === ErrorClass.RateLimit || a.overloaded === true) {
     return true;
   }
@@ -111,26 +118,41 @@ function refusedForCapacity(a: Attempt): boolean {
  * that clients retry after that wait (as they would a provider's own), not a 502 they are told not to retry. When
  * every call was refused for capacity otherwise (overloaded, 503), it is a 503 that says to retry, after that wait
  * (a second when none was named, a minute at most). Any other failure among them keeps the 502.
+ *
+ * `unnamedWait`: a deployment refused for capacity without naming a wait (a 529 with no Retry-After). It may be
+ * called again soon, so the client is not told to sleep the longer wait another named: the 503 asks for a second
+ * (its default), the 429 names none (the SDKs' own short backoff, as when no provider named one).
+ *
+ * A provider that could not be reached (a network failure: refused, reset, dropped) weighs neither way: it says
+ * nothing of a retry's chances, and the others' answers decide. It is what the answer would be a moment later, once
+ * its circuit opened and it was skipped; and a request `auto` routed over an unreachable provider and an overloaded
+ * one is answered as the overloaded one says, a 503 the SDKs retry, not a 502 they are told not to. Network
+ * failures alone (nothing else said anything) keep the 502.
  */
 export function allProvidersFailed(
   attempts: Attempt[],
   retryAfterMs: number | undefined,
   cause: unknown,
+  unnamedWait = false,
 ): GatewayError {
   const failed = attempts.filter((a) => !a.ok);
   const detail = failed.map(describeAttempt).join('; ');
-  if (failed.length > 0 && failed.every((a) => a.errorClass === ErrorClass.RateLimit)) {
-    return new GatewayError(ErrorCode.ProviderRateLimited, `Every provider rate limited the request (${detail}).`, {
+  const reached = failed.filter((a) => a.errorClass !== ErrorClass.Network);
+  if (reached.length > 0 && reached.every((a) => a.errorClass === ErrorClass.RateLimit)) {
+    const who = reached.length < failed.length ? 'Every provider reached' : 'Every provider';
+    return new GatewayError(ErrorCode.ProviderRateLimited, `${who} rate limited the request (${detail}).`, {
       attempts,
-      retryAfterMs,
+      retryAfterMs: unnamedWait ? undefined : retryAfterMs,
       cause,
     });
   }
-  if (failed.length > 0 && failed.every(refusedForCapacity)) {
+  if (reached.length > 0 && reached.every(refusedForCapacity)) {
+    const named = retryAfterMs ?? NO_ROOM_RETRY_AFTER_MS;
+    const wait = Math.min(unnamedWait ? Math.min(named, NO_ROOM_RETRY_AFTER_MS) : named, MAX_NO_ROOM_RETRY_AFTER_MS);
     return new GatewayError(
       ErrorCode.AllProvidersOverloaded,
       `No provider had room for the request (${detail}): retry shortly.`,
-      { attempts, retryAfterMs: Math.min(retryAfterMs ?? NO_ROOM_RETRY_AFTER_MS, MAX_NO_ROOM_RETRY_AFTER_MS), cause },
+      { attempts, retryAfterMs: wait, cause },
     );
   }
   return new GatewayError(ErrorCode.AllProvidersFailed, `All providers failed (${detail}).`, {
