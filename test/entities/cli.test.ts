@@ -157,6 +157,18 @@ describe('command-line tools (built)', () => {
             .digest('hex'),
         );
 
+        // Users are listed as the keys are: a header line, then one fixed-width row each.
+        const users = await node(KEYS, ['users'], env);
+        expect(users).toMatchObject({ code: 0, stderr: '' });
+        const userLines = users.stdout.trim().split('\n');
+        expect(userLines[0]).toMatch(/^ID\s+NAME\s+TIER\s+CREATED$/);
+        expect(userLines[1]).toMatch(
+          new RegExp(`^${found?.userId}\\s+alice\\s+default\\s+\\d{4}-\\d\\d-\\d\\dT[\\d:]+Z$`),
+        );
+        expect(userLines).toHaveLength(2);
+        // The columns line up under the header.
+        expect(userLines[1].indexOf('alice')).toBe(userLines[0].indexOf('NAME'));
+
         const revoked = await node(KEYS, ['revoke', found?.prefix ?? ''], env);
         expect(revoked.code).toBe(0);
         expect(revoked.stdout).toContain(`Revoked key ${found?.prefix}`);

@@ -29,7 +29,7 @@ Commands:
          [--models a,provider/b,provider/*]     --models restricts it to those models, --rpm/--tpm
          [--rpm N] [--tpm N]                    set its own requests/tokens per minute
   list                                          list keys: id, prefix, user, role, dates (never the key)
-  users                                         list users: id, name, tier
+  users                                         list users: id, name, tier, created
   revoke <id|prefix>                            revoke a key
   help                                          show this text
 

@@ -1,4 +1,4 @@
-import { AuditLogEntity, UserStore, type ApiKeyInfo, type ApiKeyStore } from '@aigw/entities';
+import { AuditLogEntity, UserStore, type ApiKeyInfo, type ApiKeyStore, type UserView } from '@aigw/entities';
 import type { DataSource } from 'typeorm';
 import type { KeysCommand } from './args';
 import type { CliOutput } from '../shared/database-cli';
@@ -25,6 +25,22 @@ export function formatKeyTable(keys: ApiKeyInfo[]): string[] {
     when(k.expiresAt),
     k.allowedModels === null ? '*' : k.allowedModels.join(','),
   ]);
+  return formatTable(header, rows);
+}
+
+/**
+ * Users with the same header line and fixed-width columns as the key table: a bare `id  name  tier` per user, with no
+ * header, left the reader to guess which column was which (and a script to rely on the guess).
+ */
+export function formatUserTable(users: UserView[]): string[] {
+  return formatTable(
+    ['ID', 'NAME', 'TIER', 'CREATED'],
+    users.map((u) => [u.id, u.name, u.tier, when(u.createdAt)]),
+  );
+}
+
+/** A header line, then one line per row, each column padded to its widest cell (trailing blanks trimmed). */
+function formatTable(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   return [header, ...rows].map((r) =>
     r
@@ -79,7 +95,7 @@ export async function runKeysCommand(
         io.out('No users yet. Create one with a key: npm run keys -- create --user NAME');
         return 0;
       }
-      users.forEach((u) => io.out(`${u.id}  ${u.name}  ${u.tier}`));
+      formatUserTable(users).forEach((line) => io.out(line));
       return 0;
     }
     case 'revoke': {
