@@ -100,8 +100,11 @@ function schemaProbeOf(db: DataSource): string {
 export class HealthController {
   private readonly logger = new Logger('Health');
   private readonly schemaProbe: string;
-  /** The reason last logged for each check that is down: one line per outage and change of reason, not per probe. */
-  private readonly loggedDown = new Map<string, string>();
+  /**
+   * Each check that is down: the reason last logged (one line per outage and change of reason, not per probe), and
+   * when the outage was first logged, which the line saying it is back names.
+   */
+  private readonly loggedDown = new Map<string, { reason: string; since: Date }>();
   /**
    * The last readiness run: shared by the callers that come while it runs and, once it has settled, by those that
    * come until `until` (READY_RESULT_TTL_MS after it began).
@@ -164,12 +167,19 @@ export class HealthController {
     const started = performance.now();
     try {
       await withTimeout(fn(), key);
-      this.loggedDown.delete(key);
+      const outage = this.loggedDown.get(key);
+      if (outage !== undefined) {
+        // Once per outage, at the first probe that passes: without it the last word in the log was that PostgreSQL (or
+        // Redis) was down, and an operator could not tell an outage that ended from one still going on.
+        this.loggedDown.delete(key);
+        this.logger.log(`readiness check ${key} is back up (down since ${outage.since.toISOString()})`);
+      }
       return indicator.up({ latencyMs: Math.round((performance.now() - started) * 10) / 10 });
     } catch (err) {
       const reason = describeError(err);
-      if (this.loggedDown.get(key) !== reason) {
-        this.loggedDown.set(key, reason);
+      const outage = this.loggedDown.get(key);
+      if (outage?.reason !== reason) {
+        this.loggedDown.set(key, { reason, since: outage?.since ?? new Date() });
         this.logger.warn(`readiness check ${key} is down: ${reason}`);
       }
       return indicator.down({ message: err instanceof ReadinessProblem ? err.message : UNAVAILABLE });
