@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { parseCatalog, type Catalog } from '@aigw/core';
-import { CatalogStore, runMigrationsLocked, SecretBox, type SeedSummary } from '@aigw/entities';
+import { parseCatalog, type Catalog, type ProviderSpec } from '@aigw/core';
+import {
+  CatalogAdminStore,
+  CatalogStore,
+  KEEP_SECRET,
+  runMigrationsLocked,
+  SecretBox,
+  type SecretUpdate,
+  type SeedSummary,
+} from '@aigw/entities';
 import type { DataSource } from 'typeorm';
 import { dropSchema, openDataSource, uniqueSchema } from './pg';
 
@@ -71,9 +79,9 @@ describe('CatalogStore', () => {
 
   async function snapshot(): Promise<unknown[]> {
     return ds.query(`
-      SELECT 'p' AS t, id, updated_at, encrypted_secret, enabled FROM providers
-      UNION ALL SELECT 'g', id, updated_at, encrypted_secret, NULL FROM gateways
-      UNION ALL SELECT 'm', id::text, updated_at, NULL, enabled FROM models
+      SELECT 'p' AS t, id, updated_at, encrypted_secret, enabled, xmin::text AS version FROM providers
+      UNION ALL SELECT 'g', id, updated_at, encrypted_secret, NULL, xmin::text FROM gateways
+      UNION ALL SELECT 'm', id::text, updated_at, NULL, enabled, xmin::text FROM models
       ORDER BY 1, 2`);
   }
 
@@ -186,24 +194,25 @@ describe('CatalogStore', () => {
   });
 
   it('says which file changes it did not apply to what was edited through the admin API, naming fields, no secret', async () => {
-    // As stored: nothing to say, though the providers and the gateway are the admin's now.
+    // As stored: nothing to say, though the providers and the gateway are the admin's now. Nor about the timeout the
+    // previous test edited: the file did not change it since, so it is the admin's setting, not news.
     await ds.query(`UPDATE providers SET source = 'admin'`);
     await ds.query(`UPDATE gateways SET source = 'admin'`);
     const unchangedAnthropic = await store.seed(parseCatalog(YAML, ENV));
-    expect(unchangedAnthropic.providers.ignored).toEqual([
-      // The previous test edited its timeout.
-      { id: 'anthropic', fields: ['timeoutMs'] },
-    ]);
+    expect(unchangedAnthropic.providers.ignored).toEqual([]);
     // The operator rotates the keys in the environment and reprices a model in the file: none of it is applied
-    // (the admin's edits win), and the summary says so, for the boot to warn.
+    // (the admin's edits win), and the summary says so, for the boot to warn; at every boot while it is so.
     const rotated = { GW_KEY: 'sk-litellm-rotated', OPENAI_KEY: 'sk-openai-rotated' };
-    const summary = await store.seed(parseCatalog(YAML.replace('0.0025', '0.003'), rotated));
-    expect(summary.gateways.ignored).toEqual([{ id: 'litellm', fields: ['apiKey'] }]);
-    expect(summary.providers.ignored).toEqual([
-      { id: 'openai', fields: ['apiKey', 'models'] },
-      { id: 'anthropic', fields: ['timeoutMs'] },
-    ]);
-    expect(JSON.stringify(summary)).not.toMatch(/sk-/);
+    for (let boot = 0; boot < 2; boot++) {
+      const summary = await store.seed(parseCatalog(YAML.replace('0.0025', '0.003'), rotated));
+      expect(summary.gateways.ignored).toEqual([{ id: 'litellm', fields: ['apiKey'] }]);
+      expect(summary.providers.ignored).toEqual([{ id: 'openai', fields: ['apiKey', 'models'] }]);
+      expect(JSON.stringify(summary)).not.toMatch(/sk-/);
+    }
+    const recorded = await ds.query<{ seeded: unknown }[]>(
+      'SELECT seeded FROM providers UNION ALL SELECT seeded FROM gateways',
+    );
+    expect(JSON.stringify(recorded)).not.toMatch(/sk-/);
     const openai = (await store.load()).providers.find((p) => p.id === 'openai');
     expect(openai?.apiKey).toBe(OPENAI_SECRET);
     await ds.query(`UPDATE providers SET source = 'file'`);
@@ -228,5 +237,138 @@ describe('CatalogStore', () => {
       await Promise.all(sources.map((s) => s.destroy()));
       await dropSchema(fresh);
     }
+  });
+});
+
+/**
+ * The boot seed leaves a row an admin edited alone and warns about what the file says otherwise (SeedSummary
+ * `ignored`): only about what the file changed since the row last agreed with it, not about the admin's own edits,
+ * which would otherwise be warned about at every boot of every replica.
+ */
+describe('CatalogStore seed after admin edits', () => {
+  const schema = uniqueSchema('catalog_admin');
+  const box = SecretBox.fromKey(randomBytes(32).toString('base64'));
+  let ds: DataSource;
+  let store: CatalogStore;
+  let admin: CatalogAdminStore;
+
+  beforeAll(async () => {
+    ds = await openDataSource(schema);
+    await runMigrationsLocked(ds);
+    store = new CatalogStore(ds, box);
+    admin = new CatalogAdminStore(ds, box);
+  });
+
+  afterAll(async () => {
+    await ds.destroy();
+    await dropSchema(schema);
+  });
+
+  /** A change as the admin API writes one (ProviderCommandsService): the stored provider, edited, put back. */
+  function editProvider(id: string, edit: (p: ProviderSpec) => ProviderSpec, secret: SecretUpdate = KEEP_SECRET) {
+    return admin.transaction(async (tx) => {
+      const current = (await tx.state()).catalog.providers.find((p) => p.id === id);
+      await tx.putProvider(edit(current as ProviderSpec), secret);
+    });
+  }
+
+  const ignored = async (yaml = YAML, env = ENV): Promise<SeedSummary['providers']['ignored']> =>
+    (await store.seed(parseCatalog(yaml, env))).providers.ignored;
+
+  it("does not report the admin's own edits, boot after boot: a provider disabled, a timeout, a model repriced", async () => {
+    await store.seed(parseCatalog(YAML, ENV));
+    await editProvider('openai', (p) => ({ ...p, enabled: false }));
+    await editProvider('anthropic', (p) => ({
+      ...p,
+      timeoutMs: 5000,
+      models: p.models.map((m) => ({ ...m, promptPer1k: 0.001 })),
+    }));
+    const before = await ds.query<unknown[]>('SELECT id, updated_at, seeded FROM providers ORDER BY id');
+    for (let boot = 0; boot < 3; boot++) {
+      const summary = await store.seed(parseCatalog(YAML, ENV));
+      expect(summary.providers.skipped).toEqual(['openai', 'anthropic']);
+      expect(summary.providers.ignored).toEqual([]);
+    }
+    // A boot with nothing new writes nothing.
+    expect(await ds.query<unknown[]>('SELECT id, updated_at, seeded FROM providers ORDER BY id')).toEqual(before);
+    const loaded = await store.load();
+    expect(loaded.providers.find((p) => p.id === 'openai')?.enabled).toBe(false);
+    expect(loaded.providers.find((p) => p.id === 'anthropic')?.timeoutMs).toBe(5000);
+  });
+
+  it('reports what the file changed since, at every boot until the row agrees, saying when the provider is disabled', async () => {
+    const changed = YAML.replace('maxConnections: 64', 'maxConnections: 32').replace('0.0008', '0.0009');
+    const rotated = { ...ENV, OPENAI_KEY: 'sk-openai-rotated' };
+    for (let boot = 0; boot < 2; boot++) {
+      expect(await ignored(changed, rotated)).toEqual([
+        { id: 'openai', fields: ['maxConnections', 'apiKey'], disabled: true },
+        // Its timeout is still the admin's, not reported; its model's price is one the file changed.
+        { id: 'anthropic', fields: ['models'] },
+      ]);
+    }
+    // A change of the file back to what is stored, or to what the admin set, says nothing.
+    expect(await ignored(YAML.replace('0.0008', '0.001'), ENV)).toEqual([]);
+    // The admin takes the rotated key and the new limit: the row agrees, nothing more to say about them.
+    await editProvider('openai', (p) => ({ ...p, maxConnections: 32 }), { set: 'sk-openai-rotated' });
+    expect(await ignored(changed, rotated)).toEqual([{ id: 'anthropic', fields: ['models'] }]);
+    // The admin takes the new price too: the boot that finds the row agreeing records it ...
+    await editProvider('anthropic', (p) => ({ ...p, models: p.models.map((m) => ({ ...m, promptPer1k: 0.0009 })) }));
+    expect(await ignored(changed, rotated)).toEqual([]);
+    // ... so later edits by the admin are the admin's again, not file changes.
+    await editProvider('openai', (p) => ({ ...p, maxConnections: 16 }), { set: 'sk-openai-admin' });
+    await editProvider('anthropic', (p) => ({ ...p, models: p.models.map((m) => ({ ...m, promptPer1k: 0.002 })) }));
+    expect(await ignored(changed, rotated)).toEqual([]);
+  });
+
+  it('reports a gateway the same way', async () => {
+    const gatewayIgnored = async (env: Record<string, string>) =>
+      (await store.seed(parseCatalog(YAML, env))).gateways.ignored;
+    await admin.transaction(async (tx) => {
+      const gw = (await tx.state()).catalog.gateways[0];
+      await tx.putGateway({ ...gw, timeoutMs: 1000 }, KEEP_SECRET);
+    });
+    expect(await gatewayIgnored(ENV)).toEqual([]);
+    expect(await gatewayIgnored({ ...ENV, GW_KEY: 'sk-litellm-rotated' })).toEqual([
+      { id: 'litellm', fields: ['apiKey'] },
+    ]);
+    expect(await gatewayIgnored(ENV)).toEqual([]);
+  });
+
+  it('reports every difference once for a row edited before the seed recorded anything (an upgrade), then records it', async () => {
+    await ds.query('UPDATE providers SET seeded = NULL');
+    await ds.query('UPDATE gateways SET seeded = NULL');
+    const updatedAt = () => ds.query<unknown[]>('SELECT id, updated_at FROM providers ORDER BY id');
+    const before = await updatedAt();
+    const first = await store.seed(parseCatalog(YAML, ENV));
+    expect(first.providers.ignored).toEqual([
+      { id: 'openai', fields: ['enabled', 'maxConnections', 'apiKey'], disabled: true },
+      { id: 'anthropic', fields: ['timeoutMs', 'models'] },
+    ]);
+    expect(first.gateways.ignored).toEqual([{ id: 'litellm', fields: ['timeoutMs'] }]);
+    const second = await store.seed(parseCatalog(YAML, ENV));
+    expect(second.providers.ignored).toEqual([]);
+    expect(second.gateways.ignored).toEqual([]);
+    // Recording is not a change of the settings: `updated_at` stays.
+    expect(await ds.query('SELECT count(*)::int AS n FROM providers WHERE seeded IS NULL')).toEqual([{ n: 0 }]);
+    expect(await updatedAt()).toEqual(before);
+  });
+
+  it('reports a key recorded under a SECRETS_KEY since retired once if it differs, then records the current one', async () => {
+    const retired = SecretBox.fromKey(randomBytes(32).toString('base64'));
+    const recordUnderRetiredKey = () =>
+      ds.query(
+        `UPDATE providers SET seeded = jsonb_set(seeded, '{encryptedSecret}', to_jsonb($1::text)) WHERE id = 'openai'`,
+        [retired.encrypt(OPENAI_SECRET)],
+      );
+    // The stored key is the admin's (sk-openai-admin), the file's differs: said once, since the record cannot tell.
+    await recordUnderRetiredKey();
+    expect(await ignored()).toEqual([{ id: 'openai', fields: ['apiKey'], disabled: true }]);
+    expect(await ignored()).toEqual([]);
+    // The same key: nothing to say, and the record is sealed under the current SECRETS_KEY again.
+    await editProvider('openai', (p) => p, { set: OPENAI_SECRET });
+    await recordUnderRetiredKey();
+    expect(await ignored()).toEqual([]);
+    await editProvider('openai', (p) => p, { set: 'sk-openai-admin' });
+    expect(await ignored()).toEqual([]);
   });
 });

@@ -23,6 +23,7 @@ const ALL = [
   'UsageRetentionEdges1796600000000',
   'ListingIndexes1796700000000',
   'UserNameSearch1796800000000',
+  'SeededSettings1796900000000',
 ];
 
 const TABLES = [

@@ -29,6 +29,10 @@ export class GatewayEntity {
   @Column({ type: 'text', default: 'file' })
   source: ProviderSource;
 
+  /** As ProviderEntity.seeded (without models). */
+  @Column({ type: 'jsonb', nullable: true })
+  seeded: object | null;
+
   /** The proxy's own health, as the monitor probes it (route `health`); same meaning as a provider's. */
   @Column({ name: 'health_status', type: 'text', default: 'unknown' })
   healthStatus: ProviderHealthStatus;

@@ -113,6 +113,17 @@ export class ProviderEntity {
   @Column({ type: 'text', default: 'file' })
   source: ProviderSource;
 
+  /**
+   * What the catalog file (or the provider variables) said of this provider when the row last agreed with it: the
+   * fields as stored (the key sealed like `encrypted_secret`) and `models`, written by the boot seed only. The seed
+   * leaves an `admin` row alone and warns about what the file says otherwise, but only for what the file changed
+   * since: a provider an admin disabled, or whose timeout an admin raised, differs from the file at every boot, and
+   * a warning every boot about a deliberate edit is noise an operator learns to ignore. Null: not seeded since the
+   * column was added (the next seed warns about every difference once, then records it).
+   */
+  @Column({ type: 'jsonb', nullable: true })
+  seeded: object | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

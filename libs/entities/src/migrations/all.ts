@@ -15,6 +15,7 @@ import { UsageAttempts1796500000000 } from './1796500000000-UsageAttempts';
 import { UsageRetentionEdges1796600000000 } from './1796600000000-UsageRetentionEdges';
 import { ListingIndexes1796700000000 } from './1796700000000-ListingIndexes';
 import { UserNameSearch1796800000000 } from './1796800000000-UserNameSearch';
+import { SeededSettings1796900000000 } from './1796900000000-SeededSettings';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -35,4 +36,5 @@ export const MIGRATIONS = [
   UsageRetentionEdges1796600000000,
   ListingIndexes1796700000000,
   UserNameSearch1796800000000,
+  SeededSettings1796900000000,
 ] as const;

@@ -16,12 +16,15 @@ import {
   providerFields,
   providerFromRow,
   type GatewayFields,
+  type ModelFields,
 } from './catalog-rows';
 
 export interface SeedChange {
   id: string;
   /** Names of the changed fields (never their values: one may be a secret). */
   fields: string[];
+  /** In `providers.ignored`: the provider is disabled as stored (by an admin), so nothing is called with it now. */
+  disabled?: true;
 }
 
 /** What a seed did; also the `detail` of its audit_log row. */
@@ -42,9 +45,11 @@ export interface SeedSummary {
     /** Edited through the admin API (`source = 'admin'`): the file no longer overrides them. */
     skipped: string[];
     /**
-     * Those of `skipped` whose file entry differs from what is stored, with the catalog file's names of the fields it
-     * would change (`apiKey`, `baseUrl`, `models`, ...): the operator changed them in the file or its variables (a
-     * rotated `${OPENAI_API_KEY}`) and must hear that they are not applied.
+     * Those of `skipped` whose file entry differs from what is stored in fields the file itself changed since the row
+     * last agreed with it (`seeded`), with the catalog file's names of those fields (`apiKey`, `baseUrl`, `models`,
+     * ...): the operator changed them in the file or its variables (a rotated `${OPENAI_API_KEY}`) and must hear that
+     * they are not applied. What differs only because the admin edited it (a provider disabled, a timeout raised) is
+     * not listed: it is the stored setting on purpose, and would be said again at every boot.
      */
     ignored: SeedChange[];
   };
@@ -102,6 +107,40 @@ function modelsDiffer(p: ProviderSpec, rows: ModelEntity[]): boolean {
       const row = byName.get(model.name);
       return row === undefined || changedFields(row, modelFields(model)).length > 0;
     })
+  );
+}
+
+/** A model as `seeded` records it: its name and its stored fields. */
+type SeededModel = ModelFields & { name: string };
+
+function seededModels(p: ProviderSpec): SeededModel[] {
+  return p.models.map((model) => ({ name: model.name, ...modelFields(model) }));
+}
+
+/** Whether two recorded model lists are the same models with the same fields, whatever their order. */
+function sameModels(a: SeededModel[], b: SeededModel[]): boolean {
+  const byName = new Map(a.map((model) => [model.name, model]));
+  return (
+    a.length === b.length &&
+    b.every((model) => {
+      const other = byName.get(model.name);
+      return other !== undefined && changedFields(withNulls(other, model), model).length === 0;
+    })
+  );
+}
+
+/** `recorded` with null for each field of `next` it lacks (JSON keeps no undefined; a later release adds fields). */
+function withNulls<T extends object>(recorded: object, next: T): T {
+  const r = recorded as Record<string, unknown>;
+  return Object.fromEntries(Object.keys(next).map((k) => [k, r[k] ?? null])) as T;
+}
+
+/** JSON with sorted keys: `seeded` as written compared with `seeded` as jsonb gives it back (keys reordered). */
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
   );
 }
 
@@ -211,22 +250,24 @@ export class CatalogStore {
       const row = rows.get(g.id);
       const next: GatewayFields = gatewayFields(g, this.seal(row?.encryptedSecret ?? null, g.apiKey));
       if (row?.source === 'admin') {
-        const fields = fileFieldNames(changedFields(row, next));
+        const { fields, seeded } = this.unapplied(row, next, g.apiKey);
         if (fields.length > 0) {
-          summary.gateways.ignored.push({ id: g.id, fields });
+          summary.gateways.ignored.push({ id: g.id, fields: fileFieldNames(fields) });
         }
+        await this.record(m, GatewayEntity, row, seeded);
         continue;
       }
       if (!row) {
-        await m.insert(GatewayEntity, { id: g.id, source: 'file', ...next });
+        await m.insert(GatewayEntity, { id: g.id, source: 'file', ...next, seeded: { ...next } });
         summary.gateways.created.push(g.id);
         continue;
       }
       const fields = changedFields(row, next);
       if (fields.length === 0) {
         summary.gateways.unchanged++;
+        await this.record(m, GatewayEntity, row, { ...next });
       } else {
-        await m.update(GatewayEntity, { id: g.id }, next);
+        await m.update(GatewayEntity, { id: g.id }, { ...next, seeded: { ...next } });
         summary.gateways.updated.push({ id: g.id, fields });
       }
     }
@@ -239,26 +280,38 @@ export class CatalogStore {
     for (const p of providers) {
       const row = rows.get(p.id);
       const next = providerFields(p, this.seal(row?.encryptedSecret ?? null, p.apiKey));
+      const models = seededModels(p);
       if (row?.source === 'admin') {
         summary.providers.skipped.push(p.id);
-        const fields = fileFieldNames(changedFields(row, next));
-        if (modelsDiffer(p, modelsOf(p.id))) {
+        const { fields, seeded } = this.unapplied(row, next, p.apiKey);
+        const recorded = (row.seeded as { models?: SeededModel[] } | null)?.models;
+        if (!modelsDiffer(p, modelsOf(p.id))) {
+          seeded.models = models;
+        } else if (recorded === undefined || !sameModels(recorded, models)) {
+          // The file's models changed since the stored ones last were the file's (or that was never recorded).
           fields.push('models');
+          seeded.models = recorded ?? models;
         }
         if (fields.length > 0) {
-          summary.providers.ignored.push({ id: p.id, fields });
+          summary.providers.ignored.push({
+            id: p.id,
+            fields: fileFieldNames(fields),
+            ...(row.enabled ? {} : { disabled: true as const }),
+          });
         }
+        await this.record(m, ProviderEntity, row, seeded);
         continue;
       }
       if (!row) {
-        await m.insert(ProviderEntity, { id: p.id, source: 'file', ...next });
+        await m.insert(ProviderEntity, { id: p.id, source: 'file', ...next, seeded: { ...next, models } });
         summary.providers.created.push(p.id);
       } else {
         const fields = changedFields(row, next);
         if (fields.length === 0) {
           summary.providers.unchanged++;
+          await this.record(m, ProviderEntity, row, { ...next, models });
         } else {
-          await m.update(ProviderEntity, { id: p.id }, next);
+          await m.update(ProviderEntity, { id: p.id }, { ...next, seeded: { ...next, models } });
           summary.providers.updated.push({ id: p.id, fields });
         }
       }
@@ -276,6 +329,74 @@ export class CatalogStore {
       }
       await this.disableModels(m, modelsOf(row.id), summary);
     }
+  }
+
+  /**
+   * For a row an admin edited (`source: admin`, which the seed does not change): the fields where the file (`next`,
+   * `apiKey` its key in plaintext) says otherwise than the row AND that the file changed since the row last agreed with
+   * it (`row.seeded`), and the `seeded` to record. A field the row agrees with is recorded as the file says it now, so
+   * a later admin edit of it is not taken for a file change. With nothing recorded yet (an admin row from before
+   * `seeded`, or one the admin created that the file now lists), every difference is reported, once: the file's
+   * entry is recorded whole.
+   */
+  private unapplied<T extends GatewayFields>(
+    row: T & { seeded: object | null },
+    next: T,
+    apiKey: string | undefined,
+  ): { fields: string[]; seeded: Record<string, unknown> } {
+    const differs = changedFields(row as T, next);
+    const recorded = row.seeded as Record<string, unknown> | null;
+    if (recorded === null) {
+      return { fields: differs, seeded: { ...next } };
+    }
+    const changedInFile = new Set(
+      changedFields(withNulls(recorded, next), next).filter((f) => f !== 'encryptedSecret'),
+    );
+    const key = this.recordedKey(recorded.encryptedSecret, apiKey);
+    if (key !== 'same') {
+      changedInFile.add('encryptedSecret');
+    }
+    const seeded: Record<string, unknown> = { ...recorded };
+    for (const [k, v] of Object.entries(next)) {
+      // Where the row agrees (the key: the row's own envelope, resealSecret keeps it), or nothing readable was
+      // recorded for the field (one a later release added, a key sealed under a retired SECRETS_KEY): reported above
+      // if it differs, once, then recorded as the file says it now.
+      if (!differs.includes(k) || !(k in recorded) || (k === 'encryptedSecret' && key === 'unreadable')) {
+        seeded[k] = v;
+      }
+    }
+    return { fields: differs.filter((f) => changedInFile.has(f)), seeded };
+  }
+
+  /**
+   * Whether the recorded envelope holds `apiKey` (both absent count as the same). `secrets rotate` re-seals the stored
+   * keys, not the recorded ones: one sealed under a SECRETS_KEY since retired cannot say (`unreadable`).
+   */
+  private recordedKey(sealed: unknown, apiKey: string | undefined): 'same' | 'changed' | 'unreadable' {
+    if (sealed === null || sealed === undefined) {
+      return apiKey === undefined ? 'same' : 'changed';
+    }
+    try {
+      return typeof sealed === 'string' && this.box.decrypt(sealed) === apiKey ? 'same' : 'changed';
+    } catch {
+      return 'unreadable';
+    }
+  }
+
+  /**
+   * Writes `seeded` when it is not what the row holds, and only it: `updated_at` stays, which dates changes of the
+   * settings, and a boot that found the file as recorded writes nothing.
+   */
+  private async record(
+    m: EntityManager,
+    entity: typeof ProviderEntity | typeof GatewayEntity,
+    row: { id: string; seeded: object | null },
+    seeded: object,
+  ): Promise<void> {
+    if (row.seeded !== null && stableJson(row.seeded) === stableJson(seeded)) {
+      return;
+    }
+    await m.update(entity, { id: row.id }, { seeded, updatedAt: () => '"updated_at"' });
   }
 
   private async seedModels(m: EntityManager, p: ProviderSpec, rows: ModelEntity[], summary: SeedSummary) {

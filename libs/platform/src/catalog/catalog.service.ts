@@ -99,11 +99,16 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * One warning naming what the seed did not apply because an admin edited it since (`source: admin`): an operator who
-   * rotated a key in the environment, or changed the file, otherwise learnt it only from the provider's 401s.
+   * rotated a key in the environment, or changed the file, otherwise learnt it only from the provider's 401s. Only
+   * what the file changed since the row last agreed with it is named (SeedSummary `ignored`): the admin's own edits,
+   * a provider disabled among them, are not news at every boot. A provider that is disabled is still named for what
+   * the file changed (re-enabled, it would be called with the old key), saying it is disabled: nothing fails now.
    */
   private warnIgnored(summary: SeedSummary, from: string): void {
     const named = (kind: string, changes: SeedSummary['providers']['ignored']) =>
-      changes.map((c) => `${kind} '${c.id}' (${c.fields.join(', ')})`);
+      changes.map(
+        (c) => `${kind} '${c.id}' (${c.fields.join(', ')}${c.disabled ? '; disabled through the admin API' : ''})`,
+      );
     const ignored = [...named('gateway', summary.gateways.ignored), ...named('provider', summary.providers.ignored)];
     if (ignored.length > 0) {
       this.logger.warn(
