@@ -10,12 +10,15 @@ import {
   MaxLength,
   ValidateIf,
 } from 'class-validator';
+import { NO_NUL } from '../admin/admin.dto';
 import { StrictBody } from '../validation/strict-body';
 import { MAX_WARM_REQUESTS } from './cache-warmer';
 
 /**
  * `DELETE /api/v1/ai/admin/cache[?model=|?prefix=]`: at most one selector; none clears everything. Any other
  * parameter is a 400 naming it: a misspelt or imagined selector (`?models=`, `?provider=`) must not clear everything.
+ * A model with U+0000 in it (`?model=%00`) names no model and is a 400 too: it went on to the audit entry, whose
+ * JSONB cannot hold it, and the admin got a 500 for a clear that had already run.
  */
 @StrictBody()
 export class InvalidateCacheQuery {
@@ -23,6 +26,7 @@ export class InvalidateCacheQuery {
   @IsString()
   @IsNotEmpty({ message: 'model must not be empty' })
   @MaxLength(300)
+  @Matches(NO_NUL, { message: 'model must not contain NUL characters' })
   model?: string;
 
   @ValidateIf((q: InvalidateCacheQuery) => q.prefix !== undefined)

@@ -170,6 +170,44 @@ function withoutProto(key: string, value: unknown): unknown {
 }
 
 /**
+ * A `\u` escape of a UTF-16 surrogate (U+D800 to U+DFFF) in the body's text: the only way a lone surrogate gets into
+ * a body that is valid UTF-8 (its bytes cannot encode one). Most bodies have none, and are parsed without a reviver.
+ */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/** A high surrogate with no low one after it, or a low one with no high one before it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** What `parseBody` throws for a string or key holding a lone surrogate; the parser's catch turns it into the 400. */
+class LoneSurrogate extends Error {}
+
+/**
+ * `withoutProto`, refusing a lone surrogate in any string or key as well. JSON.parse takes `"\ud800"` (ECMA-404 allows
+ * the escape) and yields a string that is not well-formed UTF-16, which nothing downstream can hold: PostgreSQL's
+ * JSONB refuses the escape (an admin write failed with a 500 from the audit log after the change was applied, then
+ * rolled back), a text column gets U+FFFD in its place (a key's name stored silently altered), and the providers,
+ * whose parsers follow RFC 8259 strictly, answer 400 "no low surrogate in string" only after the request was queued
+ * and sent. A surrogate pair, escaped or not, is one character and is kept.
+ */
+function checked(key: string, value: unknown): unknown {
+  if (LONE_SURROGATE.test(key) || (typeof value === 'string' && LONE_SURROGATE.test(value))) {
+    throw new LoneSurrogate(
+      'a string holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape not part of a pair): ' +
+        'send the whole character, or replace it with U+FFFD',
+    );
+  }
+  return withoutProto(key, value);
+}
+
+/** The body's value: the plain, fast JSON.parse unless the text mentions `__proto__` or escapes a surrogate. */
+function parseBody(text: string): unknown {
+  if (SURROGATE_ESCAPE.test(text)) {
+    return JSON.parse(text, checked);
+  }
+  return text.includes('__proto__') ? JSON.parse(text, withoutProto) : JSON.parse(text);
+}
+
+/**
  * Parses JSON bodies ourselves so that a bad body fails as `invalid_json` in the one error envelope:
  * Nest's Fastify error layer would otherwise turn Fastify's parse error into an anonymous 400. The slow,
  * prototype-safe path runs only when the text mentions `__proto__` (it may, legitimately, inside a
@@ -191,9 +229,9 @@ export function installJsonParser(fastify: FastifyInstance): void {
       return;
     }
     try {
-      done(null, text.includes('__proto__') ? JSON.parse(text, withoutProto) : JSON.parse(text));
+      done(null, parseBody(text));
     } catch (err) {
-      const detail = err instanceof SyntaxError ? `: ${err.message}` : '';
+      const detail = err instanceof SyntaxError || err instanceof LoneSurrogate ? `: ${err.message}` : '';
       done(
         new GatewayError(ErrorCode.InvalidJson, `Request body is not valid JSON${detail}`, { cause: err }),
         undefined,
