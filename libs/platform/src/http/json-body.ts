@@ -170,10 +170,12 @@ function withoutProto(key: string, value: unknown): unknown {
 }
 
 /**
- * A `\u` escape of a UTF-16 surrogate (U+D800 to U+DFFF) in the body's text: the only way a lone surrogate gets into
- * a body that is valid UTF-8 (its bytes cannot encode one). Most bodies have none, and are parsed without a reviver.
+ * What makes a body worth parsing with a reviver (most bodies are parsed without one): `__proto__`, its letters
+ * written plainly or as `\u` escapes of `_`, `o`, `p`, `r` or `t` (`"\u005f_proto__"` is the same key: testing for the
+ * plain spelling alone let it through to the DTOs as an own property), and a `\u` escape of a UTF-16 surrogate
+ * (U+D800 to U+DFFF), the only way a lone surrogate gets into a body that is valid UTF-8 (its bytes cannot encode one).
  */
-const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+const NEEDS_REVIVER = /__proto__|\\u(?:00(?:5[fF]|6[fF]|7[024])|[dD][89a-fA-F])/;
 
 /** A high surrogate with no low one after it, or a low one with no high one before it. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -199,19 +201,16 @@ function checked(key: string, value: unknown): unknown {
   return withoutProto(key, value);
 }
 
-/** The body's value: the plain, fast JSON.parse unless the text mentions `__proto__` or escapes a surrogate. */
+/** The body's value: the plain, fast JSON.parse unless the text may spell `__proto__` or escapes a surrogate. */
 function parseBody(text: string): unknown {
-  if (SURROGATE_ESCAPE.test(text)) {
-    return JSON.parse(text, checked);
-  }
-  return text.includes('__proto__') ? JSON.parse(text, withoutProto) : JSON.parse(text);
+  return NEEDS_REVIVER.test(text) ? JSON.parse(text, checked) : JSON.parse(text);
 }
 
 /**
  * Parses JSON bodies ourselves so that a bad body fails as `invalid_json` in the one error envelope:
- * Nest's Fastify error layer would otherwise turn Fastify's parse error into an anonymous 400. The slow,
- * prototype-safe path runs only when the text mentions `__proto__` (it may, legitimately, inside a
- * message about JavaScript). Size limits stay Fastify's (413 before parsing). Any other content type, text/plain
+ * Nest's Fastify error layer would otherwise turn Fastify's parse error into an anonymous 400. The slow path, which
+ * drops `__proto__` keys and refuses lone surrogates, runs only when the text may spell `__proto__` (it may,
+ * legitimately, inside a message about JavaScript) or escapes a surrogate (`NEEDS_REVIVER`). Size limits stay Fastify's (413 before parsing). Any other content type, text/plain
  * included, is a 415 (`unsupported_media_type`), unless an app adds its own parser (the config import's YAML).
  */
 export function installJsonParser(fastify: FastifyInstance): void {
