@@ -66,6 +66,19 @@ describe('api-gateway: lone surrogates and NUL in input', () => {
       }
     });
 
+    it('a body nested too deep for the reviver is still a 400 in the envelope', async () => {
+      const depth = 100_000;
+      const res = await send(
+        'POST',
+        '/v1/chat/completions',
+        `{"model":"sim-gpt","messages":[{"role":"user","content":"\\ud83d\\ude00"}],"x":${'['.repeat(depth)}${']'.repeat(depth)}}`,
+      );
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as ErrorEnvelope;
+      expectEnvelope(body, 'invalid_json');
+      expect(body.error.message).toMatch(/nests too deeply/);
+    });
+
     it('is a 400 on an admin write, not a 500 from the audit log', async () => {
       // Before: the user was inserted, the audit entry's JSONB refused '\ud800' and the request failed with a 500.
       const res = await send('POST', '/api/v1/ai/admin/users', '{"name":"lone \\ud800 user"}');

@@ -230,7 +230,14 @@ export function installJsonParser(fastify: FastifyInstance): void {
     try {
       done(null, parseBody(text));
     } catch (err) {
-      const detail = err instanceof SyntaxError || err instanceof LoneSurrogate ? `: ${err.message}` : '';
+      // A RangeError is the reviver's recursion running out of stack on a body nested far too deep (the plain parse
+      // has none; the depth limit answers such a body once it is parsed).
+      const detail =
+        err instanceof SyntaxError || err instanceof LoneSurrogate
+          ? `: ${err.message}`
+          : err instanceof RangeError
+            ? ': it nests too deeply'
+            : '';
       done(
         new GatewayError(ErrorCode.InvalidJson, `Request body is not valid JSON${detail}`, { cause: err }),
         undefined,
