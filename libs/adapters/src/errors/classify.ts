@@ -114,6 +114,43 @@ export function classifyHttpFailure(
   return make(ErrorClass.Provider);
 }
 
+/** An in-band error's `code` when it is an HTTP error status (vLLM and llama.cpp send 400, LiteLLM "400"). */
+function inBandStatus(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) {
+    return undefined;
+  }
+  const code = (error as { code?: unknown }).code;
+  const status = typeof code === 'string' && /^\d{3}$/.test(code) ? Number(code) : code;
+  return typeof status === 'number' && Number.isInteger(status) && status >= 400 && status <= 599 ? status : undefined;
+}
+
+/**
+ * The class of an error a provider reported in band: inside a 200 body or as a stream event, where the HTTP status
+ * says nothing. vLLM streams `{"object":"error",...,"code":400}`, llama.cpp an `error:` line with its `code` and
+ * `type` (`exceed_context_size_error`), LiteLLM and OpenRouter `{"error":{...,"code":"400"}}`. The status it names is
+ * classified as the same answer with that status would be (`classifyHttpFailure`), so a request the provider refused
+ * as invalid is the client's: not retried, not fallen back from, not counted against the deployment's circuit (a
+ * Provider class did all three: one client's bad streamed request opened the circuit of a healthy deployment). One
+ * naming no status is a provider error unless it says the context is exceeded. `error` is the error object (or its
+ * text).
+ */
+export function classifyInBandError(
+  error: unknown,
+  apiKey?: string,
+  now = Date.now(),
+): { errorClass: ErrorClass; retryAfterMs?: number } {
+  const body = JSON.stringify({ error });
+  const status = inBandStatus(error);
+  if (status !== undefined) {
+    // A Google in-band 429 says when to come back in its RetryInfo, as the same answer with that status would.
+    const { errorClass, retryAfterMs } = classifyHttpFailure(status, {}, body, apiKey, now);
+    return retryAfterMs === undefined ? { errorClass } : { errorClass, retryAfterMs };
+  }
+  const detail = detailFromBody(body);
+  const said = detail.described === true ? body : detail.message;
+  return { errorClass: isContextLength(detail, said) ? ErrorClass.ContextLength : ErrorClass.Provider };
+}
+
 const TIMEOUT_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',

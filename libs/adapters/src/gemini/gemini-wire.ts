@@ -10,6 +10,7 @@ import {
 } from '@aigw/core';
 import { newToolCallId } from '../content/tool-call-id';
 import { idWithSignature } from './thought-signature';
+import { classifyInBandError } from '../errors/classify';
 import { errorDetailOf, safeMessage } from '../errors/provider-message';
 import type { StreamDecoder } from '../http/calls';
 import type { SseEvent } from '../sse/sse-parser';
@@ -136,23 +137,30 @@ export function openAiLogprobsOf(r: WireLogprobsResult | null | undefined): Json
 }
 
 /**
- * A google.rpc.Status the API sent inside a 200 (a stream's event, or a body): no HTTP status to classify it by, so its
- * own `code` and `status` name it. `RESOURCE_EXHAUSTED` (429) is a rate limit, with its RetryInfo's wait as an HTTP
- * 429 has it; `UNAVAILABLE` (503, "The model is overloaded") is the provider out of room, as its HTTP 503 is: named
- * `overloaded` (as Claude's overloaded_error event is), so that a request no other provider answered after the retries
- * and the fallback gets all_providers_overloaded (a retry shortly likely succeeds), not the 502 of a provider fault,
- * and a stream it cuts after its first content ends with provider_overloaded.
+ * A google.rpc.Status the API sent inside a 200 (a stream's event, or a body), classified by its `code` as the same
+ * answer with that status would be (`classifyInBandError`): a 400 INVALID_ARGUMENT is the request's, a 429
+ * (`RESOURCE_EXHAUSTED`) a rate limit with its RetryInfo's wait. `UNAVAILABLE` (503, "The model is overloaded") is the
+ * provider out of room, as its HTTP 503 is: named `overloaded` (as Claude's overloaded_error event is), so that a
+ * request no other provider answered after the retries and the fallback gets all_providers_overloaded (a retry shortly
+ * likely succeeds), not the 502 of a provider fault, and a stream it cuts after its first content ends with
+ * provider_overloaded.
  */
 function inBandError(error: unknown, apiKey: string | undefined, status?: number): ProviderCallError {
   const detail = errorDetailOf({ error });
   const code = (error as { code?: unknown } | null)?.code;
-  const rateLimited = code === 429 || detail?.googleStatus === 'RESOURCE_EXHAUSTED';
   const message = safeMessage(detail?.message ?? 'unknown', apiKey);
-  return new ProviderCallError(rateLimited ? ErrorClass.RateLimit : ErrorClass.Provider, `upstream error: ${message}`, {
-    status,
-    retryAfterMs: rateLimited ? detail?.googleRetryDelayMs : undefined,
-    overloaded: code === 503 || detail?.googleStatus === 'UNAVAILABLE',
-  });
+  const classified = classifyInBandError(error, apiKey);
+  // A status without its numeric code still names a rate limit.
+  const rateLimited = classified.errorClass === ErrorClass.RateLimit || detail?.googleStatus === 'RESOURCE_EXHAUSTED';
+  return new ProviderCallError(
+    rateLimited ? ErrorClass.RateLimit : classified.errorClass,
+    `upstream error: ${message}`,
+    {
+      status,
+      retryAfterMs: rateLimited ? (classified.retryAfterMs ?? detail?.googleRetryDelayMs) : undefined,
+      overloaded: code === 503 || detail?.googleStatus === 'UNAVAILABLE',
+    },
+  );
 }
 
 /**

@@ -329,6 +329,32 @@ describe('OpenAiStreamDecoder', () => {
     );
     expect(thrown(() => decodeAll(['{"choices":[{"delta":{"content":"x"'])).errorClass).toBe(ErrorClass.Provider);
   });
+
+  it("classifies an in-band error by the status it names: a refused request is the client's, not the provider's", () => {
+    // vLLM's ErrorResponse chunk, LiteLLM's envelope with a string code, a 200 body of a proxy.
+    const vllm = '{"object":"error","message":"json_schema is not supported","type":"BadRequestError","code":400}';
+    expect(thrown(() => decodeAll([vllm])).errorClass).toBe(ErrorClass.InvalidRequest);
+    expect(
+      thrown(() => decodeAll(['{"error":{"message":"bad tool","type":"invalid_request_error","code":"400"}}']))
+        .errorClass,
+    ).toBe(ErrorClass.InvalidRequest);
+    expect(thrown(() => readCompletion({ error: { message: 'bad', code: 400 } }, 200, undefined)).errorClass).toBe(
+      ErrorClass.InvalidRequest,
+    );
+    // llama.cpp's `error:` line: its type says the context is exceeded.
+    const llama = new OpenAiStreamDecoder(undefined);
+    const ctx =
+      '{"code":400,"message":"the request exceeds the available context size","type":"exceed_context_size_error"}';
+    expect(thrown(() => llama.onEvent({ event: 'error', data: ctx }, [])).errorClass).toBe(ErrorClass.ContextLength);
+    // The provider's own failures still count against it.
+    expect(thrown(() => decodeAll(['{"error":{"message":"slow down","code":429}}'])).errorClass).toBe(
+      ErrorClass.RateLimit,
+    );
+    expect(thrown(() => decodeAll(['{"object":"error","message":"engine dead","code":500}'])).errorClass).toBe(
+      ErrorClass.Provider,
+    );
+    expect(thrown(() => decodeAll(['{"error":{"message":"bad key","code":"401"}}'])).errorClass).toBe(ErrorClass.Auth);
+  });
 });
 
 describe("Google's thought signatures on the OpenAI-compatible endpoint", () => {

@@ -18,6 +18,7 @@ import {
 import type { StreamDecoder } from '../http/calls';
 import { openAiFinishReason } from '../content/finish-reason';
 import { newToolCallId, rewrittenToolCallId } from '../content/tool-call-id';
+import { classifyInBandError } from '../errors/classify';
 import { errorDetailOf, safeMessage } from '../errors/provider-message';
 import { hasSignature, idWithSignature, idWithoutSignature, signatureOfId } from '../gemini/thought-signature';
 import type { SseEvent } from '../sse/sse-parser';
@@ -483,10 +484,12 @@ class ToolCallNumbering {
   }
 }
 
+/** An error the server reported in band; classified by the status it names (`classifyInBandError`). */
 function inBandError(error: unknown, apiKey: string | undefined, status?: number): ProviderCallError {
   const detail = errorDetailOf({ error });
   const message = safeMessage(detail?.message ?? 'unknown', apiKey);
-  return new ProviderCallError(ErrorClass.Provider, `upstream error: ${message}`, { status });
+  const { errorClass, retryAfterMs } = classifyInBandError(error, apiKey);
+  return new ProviderCallError(errorClass, `upstream error: ${message}`, { status, retryAfterMs });
 }
 
 /**
