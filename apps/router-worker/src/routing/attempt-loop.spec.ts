@@ -596,6 +596,41 @@ describe('AttemptLoop', () => {
       expect(err.spent?.usage.completionTokens).toBeGreaterThan(0);
     });
 
+    it("a half-open circuit's streamed probe closes it at its first chunk; a cut after that counts against it", async () => {
+      bench = new LoopBench({ maxRetries: 0, circuit: { failureThreshold: 2 } });
+      bench.adapters.script(
+        'http://a/v1',
+        { fail: failure(ErrorClass.Provider, 500) },
+        { fail: failure(ErrorClass.Provider, 500) },
+      );
+      request = generationRequest({ stream: true, deadlineAt: bench.clock.t + 60_000 });
+      await failureOf(bench.loop.run([a], request, signal, recorder()));
+      await failureOf(bench.loop.run([a], request, signal, recorder()));
+      expect(bench.circuits.state('a/m')).toBe('open');
+      bench.clock.advance(10_000);
+      request = generationRequest({ stream: true, deadlineAt: bench.clock.t + 60_000 });
+      let stateAtFirstChunk = '';
+      const observer: StreamObserver = {
+        onStart: () => undefined,
+        // The second chunk comes after the first went out (and its success was written).
+        onChunk: (delta) => {
+          if (delta.text === 'tial') {
+            stateAtFirstChunk = bench.circuits.state('a/m');
+          }
+        },
+      };
+      bench.adapters.script('http://a/v1', { chunks: ['par', 'tial'], failAfter: failure(ErrorClass.Network) });
+      await failureOf(bench.loop.run([a], request, signal, observer));
+      // Closed while the answer still streamed: other calls were admitted from then on, not refused for its length.
+      expect(stateAtFirstChunk).toBe('closed');
+      // The probe's success, then the cut as a failure of the closed circuit (in that order): one failure counted.
+      expect(bench.circuits.settled.slice(-2)).toEqual([
+        { id: 'a/m', verdict: 'success', probe: true },
+        { id: 'a/m', verdict: 'failure', probe: false },
+      ]);
+      expect(bench.circuits.state('a/m')).toBe('closed');
+    });
+
     it("bills a cut stream's prompt with the plan's estimate, not a count of its own", async () => {
       bench.adapters.script('http://a/v1', { chunks: ['par', 'tial'], failAfter: failure(ErrorClass.Network) });
       const err = await failureOf(bench.loop.run([a, b], request, signal, recorder(), undefined, 4321));

@@ -70,6 +70,8 @@ interface StreamProgress {
   firstAt: number | null;
   /** What the stream brought so far, for the bill of one cut after it reached the client. */
   collector: StreamCollector | null;
+  /** Called once, when the first delta has gone to the observer (the answer is committed to this deployment). */
+  onCommitted?: () => void;
 }
 
 /** Id- or usage-only deltas have nothing for the client. */
@@ -111,6 +113,7 @@ async function streamAnswer(
         }
       }
       observer?.onStart(start);
+      progress.onCommitted?.();
     }
     if (hasContent(delta)) {
       observer?.onChunk(delta);
@@ -163,7 +166,7 @@ function isEmbeddings(request: GenerationRequest): request is GenerationRequest 
  * provider and route, and reports the call. Never throws.
  */
 export async function callProvider(deps: ProviderCallDeps, spec: CallSpec): Promise<CallResult> {
-  const { deployment: d, option, request, signal, probeId } = spec;
+  const { deployment: d, option, request, signal } = spec;
   const { clock } = deps;
   const adapter = deps.adapters.get(option.kind, d.provider);
   // `observe` first: V8 (Node 20) takes a slow path, microseconds, for a property added after a spread.
@@ -171,6 +174,20 @@ export async function callProvider(deps: ProviderCallDeps, spec: CallSpec): Prom
   const call: AdapterRequest = { target, messages: request.messages, options: request.options };
   const started = clock.monotonic();
   const progress: StreamProgress = { firstAt: null, collector: null };
+  // A half-open circuit's probe that streams has shown the provider answers once its first delta reached the client:
+  // its success closes the circuit then, not when the last delta of a long answer comes. Until then every slot a
+  // stream held refused all other calls (503 no_healthy_provider for a pinned model) for the stream's whole length,
+  // and one outliving CB_PROBE_TTL_MS let another probe in. Not awaited in the stream's loop (no delta waits on
+  // Redis); the call's end waits for it, so a failure after it counts against the circuit it closed.
+  // `id`: the probe slot still to settle with the call's end, null once a streamed probe settled it at its start.
+  const probe: { id: string | null; settled: Promise<unknown> | null } = { id: spec.probeId, settled: null };
+  if (probe.id !== null) {
+    const slot = probe.id;
+    progress.onCommitted = () => {
+      probe.id = null;
+      probe.settled = deps.circuit.settle(d.id, slot, 'success');
+    };
+  }
   try {
     const answer = isEmbeddings(request)
       ? await embedAnswer(adapter, call, request, signal, clock)
@@ -182,10 +199,11 @@ export async function callProvider(deps: ProviderCallDeps, spec: CallSpec): Prom
       answer.id = completionIdOf(request.requestId);
     }
     const ms = clock.monotonic() - started;
+    await probe.settled;
     // A plain success only feeds the failure-rate window: it need not delay the answer (settle never throws).
     // A probe's success closes the circuit, so that one is awaited.
-    const settled = deps.circuit.settle(d.id, probeId, 'success');
-    if (probeId !== null) {
+    const settled = deps.circuit.settle(d.id, probe.id, 'success');
+    if (probe.id !== null) {
       await settled;
     }
     deps.latency.record(d.id, request.stream, progress.firstAt === null ? ms : progress.firstAt - started);
@@ -194,7 +212,8 @@ export async function callProvider(deps: ProviderCallDeps, spec: CallSpec): Prom
   } catch (err) {
     const ms = clock.monotonic() - started;
     const error = classify(adapter, err, signal);
-    const circuitOpen = await deps.circuit.settle(d.id, probeId, circuitOutcomeOf(error.errorClass));
+    await probe.settled;
+    const circuitOpen = await deps.circuit.settle(d.id, probe.id, circuitOutcomeOf(error.errorClass));
     deps.events.call(d, error.errorClass, ms);
     if (progress.firstAt === null || progress.collector === null) {
       return { ok: false, error, committed: false, circuitOpen };
