@@ -166,6 +166,25 @@ describe('CircuitBreakerStore (real Redis, two workers)', () => {
     expect((await a.snapshot('p/m')).probes).toEqual([{ id: second.probeId, expiresAt: now + config.probeTtlMs }]);
   });
 
+  it("holds a probe slot for the call's own time when it asks for longer than probeTtlMs, on every worker", async () => {
+    const { a, b } = stores({ ...config, halfOpenMaxProbes: 1 });
+    for (let i = 0; i < config.failureThreshold; i++) {
+      await a.recordFailure('p/m');
+    }
+    now += config.openMs;
+    const slotMs = 4 * config.probeTtlMs;
+    const first = await a.acquire('p/m', slotMs);
+    expect(first.allowed).toBe(true);
+    expect((await a.snapshot('p/m')).probes).toEqual([{ id: first.probeId, expiresAt: now + slotMs }]);
+    // probeTtlMs has passed, the call may still run: no second probe.
+    now += config.probeTtlMs;
+    expect(await b.acquire('p/m', slotMs)).toMatchObject({ allowed: false, retryAfterMs: 1000 });
+    expect((await b.states(['p/m'])).get('p/m')).toMatchObject({ probesInFlight: 1, available: false });
+    now += slotMs - config.probeTtlMs;
+    expect((await b.acquire('p/m')).allowed).toBe(true);
+    expect(() => a.acquire('p/m', -1)).toThrow('slot time');
+  });
+
   it('expires probe slots by the Redis server clock when no clock is injected', async () => {
     const fast: CircuitConfig = { ...config, openMs: 100, probeTtlMs: 300, halfOpenMaxProbes: 1 };
     const a = new CircuitBreakerStore(workerA, prefix, fast);

@@ -88,8 +88,10 @@ describe('circuit breaker: Lua store vs pure state machine', () => {
       let storeTransition: CircuitTransition | null = null;
       switch (op) {
         case 'acquire': {
-          const permit = await store.acquire(id);
-          const pure = acquireCircuit(data, now, config, permit.probeId ?? 'refused');
+          // Half the acquires ask to hold a probe slot longer than probeTtlMs (or less, which changes nothing).
+          const slotMs = random() < 0.5 ? 0 : Math.floor(random() * 2 * config.probeTtlMs);
+          const permit = await store.acquire(id, slotMs);
+          const pure = acquireCircuit(data, now, config, permit.probeId ?? 'refused', slotMs);
           expect({ ...permit, transition: undefined }).toEqual({ ...pure.permit, transition: undefined });
           data = pure.data;
           transition = pure.transition;

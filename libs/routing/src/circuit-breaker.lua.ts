@@ -12,7 +12,8 @@ import { CIRCUIT_PROBE_RETRY_AFTER_MS, CIRCUIT_WINDOW_BUCKETS } from '@aigw/core
  * ARGV: now ('' = Redis server clock), op, probe id ('' = none), failureThreshold,
  *       failureRate, windowMs, minVolume, openMs, halfOpenMaxProbes, probeTtlMs, keyTtlMs,
  *       and for 'success' only: count (successes reported together), age (ms since the latest
- *       of them ended; the caller measures it, so it needs no clock shared with Redis).
+ *       of them ended; the caller measures it, so it needs no clock shared with Redis); for
+ *       'acquire' only: slot ms (a probe slot is held max(probeTtlMs, it); '' or absent = 0).
  * Returns {allowed, state, probe id, retry-after ms (-1 = none), from, to, reason, now}
  * ('' where there is no transition). No nil inside: it would truncate the reply array.
  */
@@ -95,7 +96,7 @@ if op == 'acquire' then
     if redis.call('ZCARD', pkey) >= maxProbes then
       return reply(0, 'half_open', '', ${CIRCUIT_PROBE_RETRY_AFTER_MS}, from, to, reason)
     end
-    redis.call('ZADD', pkey, now + probeTtl, probe)
+    redis.call('ZADD', pkey, now + math.max(probeTtl, tonumber(ARGV[12]) or 0), probe)
     redis.call('PEXPIRE', pkey, keyTtl)
     return reply(1, 'half_open', probe, -1, from, to, reason)
   end

@@ -137,9 +137,15 @@ export class CircuitBreakerStore {
     };
   }
 
-  /** Asks to call a deployment. While half-open at most halfOpenMaxProbes callers get a probe permit. */
-  acquire(deploymentId: string): Promise<CircuitAcquireResult> {
-    return this.run(deploymentId, 'acquire', randomUUID());
+  /**
+   * Asks to call a deployment. While half-open at most halfOpenMaxProbes callers get a probe permit, its slot held
+   * max(probeTtlMs, `slotMs`): pass how long the call may run (see `acquireCircuit`).
+   */
+  acquire(deploymentId: string, slotMs = 0): Promise<CircuitAcquireResult> {
+    if (!(slotMs >= 0)) {
+      throw new Error(`acquire needs a slot time >= 0, got ${slotMs}`);
+    }
+    return this.run(deploymentId, 'acquire', randomUUID(), Math.ceil(slotMs));
   }
 
   async recordSuccess(deploymentId: string, probeId: string | null = null): Promise<CircuitRecordResult> {

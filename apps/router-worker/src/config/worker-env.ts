@@ -175,7 +175,10 @@ export class WorkerEnv extends CircuitTimingEnv {
   @Max(1_000_000)
   CB_MIN_VOLUME = 20;
 
-  /** A probe slot frees itself after this long (a worker died mid-probe); keep it above provider timeouts. */
+  /**
+   * A probe slot frees itself after this long (a worker died mid-probe); a probe whose route's timeout is longer
+   * holds its slot twice that timeout (`probeSlotMs`), so a slow provider's probe still waiting lets no other in.
+   */
   @Type(() => Number)
   @IsInt()
   @Min(1)

@@ -291,7 +291,7 @@ export class AttemptLoop {
         ? WITHDRAWN
         : closedAtPlan && calls === 0 && index === 0
           ? ADMITTED
-          : await this.deps.circuit.acquire(d.id);
+          : await this.deps.circuit.acquire(d.id, probeSlotMs(option.target.timeoutMs));
       if (!permit.allowed) {
         if (lastError === null) {
           return { kind: 'refused', retryAfterMs: permit.retryAfterMs };
@@ -370,6 +370,16 @@ export class AttemptLoop {
       }
     }
   }
+}
+
+/**
+ * How long a call over a route with this timeout may run, which a half-open probe's slot must outlast: connecting
+ * (at most the timeout), then the timeout again for the answer from when the request was written. Below
+ * CB_PROBE_TTL_MS the configured TTL holds; above it (a slow local model's timeout of minutes), the slot expired
+ * under a probe still waiting for its answer and let a second probe into the failing provider.
+ */
+export function probeSlotMs(timeoutMs: number): number {
+  return 2 * timeoutMs;
 }
 
 /** Tells the stream's first chunk how many attempts it took (failed routes and deployments before it included). */

@@ -147,9 +147,9 @@ export class MemoryCircuits implements CircuitPort {
 
   readonly acquired: string[] = [];
 
-  acquire(id: string): Promise<CallPermit> {
+  acquire(id: string, slotMs = 0): Promise<CallPermit> {
     this.acquired.push(id);
-    const step = acquireCircuit(this.get(id), this.clock.t, this.cfg, `p${++this.probes}`);
+    const step = acquireCircuit(this.get(id), this.clock.t, this.cfg, `p${++this.probes}`, slotMs);
     this.data.set(id, step.data);
     const { allowed, probeId, retryAfterMs } = step.permit;
     return Promise.resolve({ allowed, probeId, retryAfterMs });

@@ -21,7 +21,8 @@ export type CallVerdict = 'success' | 'failure' | 'neutral';
 
 /** What the attempt loop needs from the breaker. */
 export interface CircuitPort {
-  acquire(deploymentId: string): Promise<CallPermit>;
+  /** `slotMs`: how long the call may run; a half-open probe's slot is held at least that long (`acquireCircuit`). */
+  acquire(deploymentId: string, slotMs?: number): Promise<CallPermit>;
   /**
    * Reports how a call ended. Resolves true when a failure left the circuit open (this one opened it, or it already
    * was): the deployment would refuse a retry, so the caller need not wait for one.
@@ -111,9 +112,9 @@ export class CircuitGuard implements CircuitPort, OnApplicationShutdown {
     return this.store.states(deploymentIds);
   }
 
-  async acquire(deploymentId: string): Promise<CallPermit> {
+  async acquire(deploymentId: string, slotMs = 0): Promise<CallPermit> {
     try {
-      const { allowed, probeId, retryAfterMs } = await this.store.acquire(deploymentId);
+      const { allowed, probeId, retryAfterMs } = await this.store.acquire(deploymentId, slotMs);
       return { allowed, probeId, retryAfterMs };
     } catch (err) {
       this.errors.report('circuit_acquire', err);

@@ -42,8 +42,8 @@ class Harness {
     }
   }
 
-  acquire(): ReturnType<typeof acquireCircuit>['permit'] {
-    const step = acquireCircuit(this.data, this.now, this.config, `probe-${++this.probes}`);
+  acquire(slotMs?: number): ReturnType<typeof acquireCircuit>['permit'] {
+    const step = acquireCircuit(this.data, this.now, this.config, `probe-${++this.probes}`, slotMs);
     this.data = step.data;
     this.note(step.transition);
     return step.permit;
@@ -238,6 +238,22 @@ describe('circuit breaker: open -> half-open -> closed/open', () => {
     const again = h.acquire();
     expect(again.allowed).toBe(true);
     expect(h.data.probes).toHaveLength(1);
+  });
+
+  it('holds a probe slot as long as its call may run when that is longer than probeTtlMs, never shorter', () => {
+    const h = new Harness();
+    h.tripOpen();
+    h.now += cfg.openMs;
+    // A call that may run 30 s (a slow deployment's timeout): its slot outlasts probeTtlMs (5 s).
+    expect(h.acquire(30_000).allowed).toBe(true);
+    h.now += cfg.probeTtlMs;
+    expect(h.acquire(30_000).allowed).toBe(false);
+    h.now += 30_000 - cfg.probeTtlMs - 1;
+    expect(h.acquire().allowed).toBe(false);
+    h.now += 1;
+    expect(h.acquire(1_000).allowed).toBe(true);
+    // A shorter call still holds probeTtlMs.
+    expect(h.data.probes).toEqual([{ id: expect.any(String) as unknown, expiresAt: h.now + cfg.probeTtlMs }]);
   });
 
   it('a released probe slot can be taken again without changing state', () => {

@@ -38,7 +38,10 @@ export interface CircuitConfig {
   openMs: number;
   /** Concurrent probe calls admitted while half-open. */
   halfOpenMaxProbes: number;
-  /** A probe slot frees itself after this long, so a worker that died mid-probe cannot wedge the circuit. Set above the longest provider timeout. */
+  /**
+   * A probe slot frees itself after this long, so a worker that died mid-probe cannot wedge the circuit. The least
+   * a slot is held: an acquire may ask for longer (`acquireCircuit`'s `slotMs`), for a call that may run longer.
+   */
   probeTtlMs: number;
 }
 
@@ -202,11 +205,18 @@ function opened(data: CircuitData, now: number, reason: CircuitTransitionReason)
   };
 }
 
+/**
+ * Asks to make a call. While half-open at most `halfOpenMaxProbes` calls hold a probe slot, each for
+ * max(`probeTtlMs`, `slotMs`): `slotMs` is how long the caller's call may run (its provider's timeout and a margin).
+ * A slot that expired under a probe still running admitted one more probe than configured into a provider that was
+ * failing: a deployment with a timeout above CB_PROBE_TTL_MS got a second probe while its first still waited.
+ */
 export function acquireCircuit(
   data: CircuitData,
   now: number,
   cfg: CircuitConfig,
   probeId: string,
+  slotMs = 0,
 ): CircuitAcquireStep {
   let current = data;
   let transition: CircuitTransition | null = null;
@@ -231,7 +241,7 @@ export function acquireCircuit(
         permit: { allowed: false, state: 'half_open', probeId: null, retryAfterMs: CIRCUIT_PROBE_RETRY_AFTER_MS },
       };
     }
-    probes.push({ id: probeId, expiresAt: now + cfg.probeTtlMs });
+    probes.push({ id: probeId, expiresAt: now + Math.max(cfg.probeTtlMs, slotMs) });
     return {
       data: merged(current, { probes }),
       transition,
