@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { parseCatalog, validateEnv } from '@aigw/core';
 import {
   AuditLogEntity,
+  KEEP_SECRET,
   CatalogAdminStore,
   CatalogStore,
   ProviderEntity,
@@ -60,10 +61,13 @@ describe('SECRETS_KEY rotation (real PostgreSQL)', () => {
     await dropSchema(schema);
   });
 
-  async function sealed(): Promise<{ t: string; id: string; encrypted_secret: string | null; updated_at: Date }[]> {
+  /** Each row's stored key, the file's key the seed recorded of it (both envelopes), and when it last changed. */
+  async function sealed(): Promise<
+    { t: string; id: string; encrypted_secret: string | null; recorded: string | null; updated_at: Date }[]
+  > {
     return ds.query(`
-      SELECT 'p' AS t, id, encrypted_secret, updated_at FROM providers
-      UNION ALL SELECT 'g', id, encrypted_secret, updated_at FROM gateways ORDER BY 1, 2`);
+      SELECT 'p' AS t, id, encrypted_secret, seeded->>'encryptedSecret' AS recorded, updated_at FROM providers
+      UNION ALL SELECT 'g', id, encrypted_secret, seeded->>'encryptedSecret', updated_at FROM gateways ORDER BY 1, 2`);
   }
 
   const rotations = () => ds.getRepository(AuditLogEntity).count({ where: { action: 'secrets.rotate' } });
@@ -141,6 +145,7 @@ describe('SECRETS_KEY rotation (real PostgreSQL)', () => {
       '3 stored secret(s), all readable.',
       'Under SECRETS_KEY: 1 (providers: 1, gateways: 0).',
       'Under a key in SECRETS_KEY_PREVIOUS: 2 (providers: 1, gateways: 1).',
+      'Catalog file keys recorded by the boot seed: 2 (under SECRETS_KEY: 0, under a key in SECRETS_KEY_PREVIOUS: 2).',
       'Re-encrypt them under SECRETS_KEY with: npm run secrets -- rotate',
     ]);
 
@@ -149,6 +154,7 @@ describe('SECRETS_KEY rotation (real PostgreSQL)', () => {
     expect(lines).toEqual([
       'Re-encrypted 2 secret(s) under SECRETS_KEY (providers: 1, gateways: 1).',
       'Already under it: 1 (providers: 1, gateways: 0).',
+      'Catalog file keys recorded by the boot seed: 2 re-encrypted, 0 already under it.',
       'Every stored secret is now under SECRETS_KEY: SECRETS_KEY_PREVIOUS can be removed from every process.',
     ]);
     expect(lines.join('\n')).not.toMatch(/sk-|v1:/);
@@ -159,7 +165,11 @@ describe('SECRETS_KEY rotation (real PostgreSQL)', () => {
     );
     const audits = await ds.getRepository(AuditLogEntity).find({ where: { action: 'secrets.rotate' } });
     expect(audits.map((a) => a.detail)).toEqual([
-      { providers: { reencrypted: 1, current: 1 }, gateways: { reencrypted: 1, current: 0 } },
+      {
+        providers: { reencrypted: 1, current: 1 },
+        gateways: { reencrypted: 1, current: 0 },
+        seeded: { reencrypted: 2, current: 0, removed: 0 },
+      },
     ]);
 
     const catalog = await new CatalogStore(ds, SecretBox.fromKey(B)).load();
@@ -178,6 +188,7 @@ describe('SECRETS_KEY rotation (real PostgreSQL)', () => {
     expect(summary).toEqual({
       providers: { reencrypted: 0, current: 2 },
       gateways: { reencrypted: 0, current: 1 },
+      seeded: { reencrypted: 0, current: 2, removed: 0, removedOwners: [] },
       dryRun: false,
     });
     expect(await sealed()).toEqual(before);
@@ -187,6 +198,200 @@ describe('SECRETS_KEY rotation (real PostgreSQL)', () => {
       out: (l) => lines.push(l),
       err: (l) => lines.push(l),
     });
-    expect(lines).toEqual(['Nothing to re-encrypt: all 3 stored secret(s) are under SECRETS_KEY.']);
+    expect(lines).toEqual([
+      'Nothing to re-encrypt: all 3 stored secret(s) and 2 recorded catalog file key(s) are under SECRETS_KEY.',
+    ]);
+  });
+});
+
+/**
+ * The boot seed records what the catalog file said of each provider and gateway (`seeded`), the file's API key sealed
+ * like the stored one, to warn about an admin-edited row only for what the file changed since. Those copies are
+ * secrets too: a rotation that left them under the old key left a secret sealed under a key the operator then retires
+ * (and the seed, no longer able to open the record, warned once about the admin's own key as if the file had changed).
+ */
+describe('SECRETS_KEY rotation of the keys the seed recorded (real PostgreSQL)', () => {
+  const schema = uniqueSchema('secrets_seeded');
+  const A = keyText();
+  const B = keyText();
+  const FILE = `${YAML}
+  - id: anthropic
+    kind: anthropic
+    baseUrl: https://api.anthropic.com
+    apiKey: \${ANTHROPIC_KEY}
+    models:
+      - { name: claude-3-5-haiku, promptPer1k: 0.0008, completionPer1k: 0.004, contextWindow: 200000 }
+`;
+  const ENV = { GW_KEY: GATEWAY_SECRET, OPENAI_KEY: OPENAI_SECRET, ANTHROPIC_KEY: 'sk-anthropic-rotation-secret' };
+  let ds: DataSource;
+
+  /** Each row's stored key and recorded key (envelopes), and when its settings last changed. */
+  const rows = (): Promise<
+    { t: string; id: string; stored: string | null; recorded: string | null; updated_at: Date }[]
+  > =>
+    ds.query(`
+      SELECT 'p' AS t, id, encrypted_secret AS stored, seeded->>'encryptedSecret' AS recorded, updated_at FROM providers
+      UNION ALL SELECT 'g', id, encrypted_secret, seeded->>'encryptedSecret', updated_at FROM gateways ORDER BY 1, 2`);
+
+  const output = () => {
+    const lines: string[] = [];
+    return { lines, io: { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) } };
+  };
+
+  beforeAll(async () => {
+    ds = await openDataSource(schema);
+    await runMigrationsLocked(ds);
+    const underA = SecretBox.fromKey(A);
+    await new CatalogStore(ds, underA).seed(parseCatalog(FILE, ENV));
+    // An admin sets another key for openai, and the gateway's timeout: both rows are the admin's now; openai's
+    // record holds the file's key (not the stored one), the gateway's the same envelope as its stored key.
+    await new CatalogAdminStore(ds, underA).transaction(async (tx) => {
+      const { catalog } = await tx.state();
+      await tx.putProvider(
+        catalog.providers.find((p) => p.id === 'openai')!,
+        { set: 'sk-openai-admin' },
+      );
+      await tx.putGateway({ ...catalog.gateways[0], timeoutMs: 1000 }, KEEP_SECRET);
+    });
+    const summary = await new CatalogStore(ds, underA).seed(parseCatalog(FILE, ENV));
+    expect(summary.providers.ignored).toEqual([]);
+    expect(summary.gateways.ignored).toEqual([]);
+  });
+
+  afterAll(async () => {
+    await ds.destroy();
+    await dropSchema(schema);
+  });
+
+  it('check counts them; rotate re-encrypts them with the stored keys; with A retired, the seed warns about nothing', async () => {
+    const rotating = SecretBox.fromKey(B, A);
+    // The rollout of B: the seed reads the records under A and leaves them so (the file did not change).
+    expect((await new CatalogStore(ds, rotating).seed(parseCatalog(FILE, ENV))).providers.ignored).toEqual([]);
+    const before = await rows();
+    expect(before.filter((r) => r.recorded !== null).map((r) => r.id)).toEqual(['litellm', 'anthropic', 'openai']);
+
+    const check = output();
+    expect(await runSecretsCommand({ kind: 'check' }, ds, rotating, check.io)).toBe(0);
+    expect(check.lines).toEqual([
+      '3 stored secret(s), all readable.',
+      'Under SECRETS_KEY: 0 (providers: 0, gateways: 0).',
+      'Under a key in SECRETS_KEY_PREVIOUS: 3 (providers: 2, gateways: 1).',
+      'Catalog file keys recorded by the boot seed: 3 (under SECRETS_KEY: 0, under a key in SECRETS_KEY_PREVIOUS: 3).',
+      'Re-encrypt them under SECRETS_KEY with: npm run secrets -- rotate',
+    ]);
+    expect(await rows()).toEqual(before);
+
+    const rotate = output();
+    expect(await runSecretsCommand({ kind: 'rotate' }, ds, rotating, rotate.io)).toBe(0);
+    expect(rotate.lines).toEqual([
+      'Re-encrypted 3 secret(s) under SECRETS_KEY (providers: 2, gateways: 1).',
+      'Already under it: 0 (providers: 0, gateways: 0).',
+      'Catalog file keys recorded by the boot seed: 3 re-encrypted, 0 already under it.',
+      'Every stored secret is now under SECRETS_KEY: SECRETS_KEY_PREVIOUS can be removed from every process.',
+    ]);
+    expect(rotate.lines.join('\n')).not.toMatch(/sk-|v1:/);
+    const audits = await ds.getRepository(AuditLogEntity).find({ where: { action: 'secrets.rotate' } });
+    expect(audits.map((a) => a.detail)).toEqual([
+      {
+        providers: { reencrypted: 2, current: 0 },
+        gateways: { reencrypted: 1, current: 0 },
+        seeded: { reencrypted: 3, current: 0, removed: 0 },
+      },
+    ]);
+
+    // Nothing sealed under A is left: B alone opens every key and every record, A none.
+    const after = await rows();
+    const onlyB = SecretBox.fromKey(B);
+    for (const row of after.filter((r) => r.recorded !== null)) {
+      expect(() => SecretBox.fromKey(A).decrypt(row.recorded!)).toThrow(SecretBoxError);
+      expect(onlyB.decrypt(row.recorded!)).toBe(row.id === 'openai' ? OPENAI_SECRET : onlyB.decrypt(row.stored!));
+    }
+    // A record that was the stored envelope is the stored one again (the seed compares envelopes of file rows).
+    expect(after.find((r) => r.id === 'litellm')?.recorded).toBe(after.find((r) => r.id === 'litellm')?.stored);
+    expect(after.find((r) => r.id === 'anthropic')?.recorded).toBe(after.find((r) => r.id === 'anthropic')?.stored);
+
+    // A retired: the next boot has nothing to warn about and nothing to write.
+    const retired = await new CatalogStore(ds, onlyB).seed(parseCatalog(FILE, ENV));
+    expect(retired.providers.ignored).toEqual([]);
+    expect(retired.gateways.ignored).toEqual([]);
+    expect(await rows()).toEqual(after);
+
+    const again = output();
+    expect(await runSecretsCommand({ kind: 'rotate' }, ds, onlyB, again.io)).toBe(0);
+    expect(again.lines).toEqual([
+      'Nothing to re-encrypt: all 3 stored secret(s) and 3 recorded catalog file key(s) are under SECRETS_KEY.',
+    ]);
+    expect(await rows()).toEqual(after);
+  });
+
+  it('re-encrypts a record alone without touching updated_at, and removes one no key opens (check says so first)', async () => {
+    const C = keyText();
+    const lost = SecretBox.fromKey(keyText());
+    // The file's openai key recorded under C (a previous key), the gateway's under a key nobody holds any more.
+    await ds.query(
+      `UPDATE providers SET seeded = jsonb_set(seeded, '{encryptedSecret}', to_jsonb($1::text)) WHERE id = 'openai'`,
+      [SecretBox.fromKey(C).encrypt(OPENAI_SECRET)],
+    );
+    await ds.query(
+      `UPDATE gateways SET seeded = jsonb_set(seeded, '{encryptedSecret}', to_jsonb($1::text)) WHERE id = 'litellm'`,
+      [lost.encrypt(GATEWAY_SECRET)],
+    );
+    const box = SecretBox.fromKey(B, C);
+    const before = await rows();
+    const seededBefore = await ds.query<{ id: string; seeded: Record<string, unknown> }[]>(
+      `SELECT id, seeded FROM gateways`,
+    );
+
+    const check = output();
+    expect(await runSecretsCommand({ kind: 'check' }, ds, box, check.io)).toBe(0);
+    expect(check.lines).toEqual([
+      '3 stored secret(s), all readable.',
+      'Under SECRETS_KEY: 3 (providers: 2, gateways: 1).',
+      'Under a key in SECRETS_KEY_PREVIOUS: 0 (providers: 0, gateways: 0).',
+      'Catalog file keys recorded by the boot seed: 3 (under SECRETS_KEY: 1, under a key in SECRETS_KEY_PREVIOUS: 1).',
+      "Recorded under none of the keys: 1 (gateway 'litellm'): rotate removes them, the next boot records the file's key again.",
+      'Re-encrypt them under SECRETS_KEY with: npm run secrets -- rotate',
+    ]);
+    expect(await rows()).toEqual(before);
+
+    const rotate = output();
+    expect(await runSecretsCommand({ kind: 'rotate' }, ds, box, rotate.io)).toBe(0);
+    expect(rotate.lines).toEqual([
+      'Re-encrypted 0 secret(s) under SECRETS_KEY (providers: 0, gateways: 0).',
+      'Already under it: 3 (providers: 2, gateways: 1).',
+      'Catalog file keys recorded by the boot seed: 1 re-encrypted, 1 already under it.',
+      "Recorded under none of the keys, removed: 1 (gateway 'litellm'): the next boot records the file's key again.",
+      'Every stored secret is now under SECRETS_KEY: SECRETS_KEY_PREVIOUS can be removed from every process.',
+    ]);
+    const after = await rows();
+    expect(after.map(({ id, stored, updated_at }) => ({ id, stored, updated_at }))).toEqual(
+      before.map(({ id, stored, updated_at }) => ({ id, stored, updated_at })),
+    );
+    const openai = after.find((r) => r.id === 'openai')!;
+    expect(SecretBox.fromKey(B).decrypt(openai.recorded!)).toBe(OPENAI_SECRET);
+    // The rest of the gateway's record stays: only the key nothing can open is gone.
+    const [gateway] = await ds.query<{ seeded: Record<string, unknown> }[]>(`SELECT seeded FROM gateways`);
+    const { encryptedSecret: _gone, ...rest } = seededBefore[0].seeded;
+    expect(gateway.seeded).toEqual(rest);
+
+    // The gateway's stored key is the file's: the seed records it again, with nothing to warn about.
+    const seed = await new CatalogStore(ds, SecretBox.fromKey(B)).seed(parseCatalog(FILE, ENV));
+    expect(seed.gateways.ignored).toEqual([]);
+    expect(seed.providers.ignored).toEqual([]);
+    const reseeded = await rows();
+    expect(reseeded.find((r) => r.id === 'litellm')?.recorded).toBe(reseeded.find((r) => r.id === 'litellm')?.stored);
+  });
+
+  it('refuses, changing no record either, when a stored key decrypts under none of the keys', async () => {
+    await ds.query(
+      `UPDATE providers SET seeded = jsonb_set(seeded, '{encryptedSecret}', to_jsonb($1::text)) WHERE id = 'openai'`,
+      [SecretBox.fromKey(A).encrypt(OPENAI_SECRET)],
+    );
+    await ds.query(`UPDATE providers SET encrypted_secret = $1 WHERE id = 'local'`, [
+      SecretBox.fromKey(keyText()).encrypt('sk-lost'),
+    ]);
+    const before = await rows();
+    await expect(rotateSecrets(ds, SecretBox.fromKey(B, A))).rejects.toThrow(UnreadableSecretsError);
+    expect(await rows()).toEqual(before);
   });
 });

@@ -8,9 +8,11 @@ export type SecretsCommand = { kind: 'rotate' } | { kind: 'check' } | { kind: 'h
 export const USAGE = `Usage: npm run secrets -- <command>
 
 Commands:
-  rotate   re-encrypt every stored secret (providers' and gateways' API keys) under SECRETS_KEY, in one
-           transaction; secrets already under it are left alone (running it again changes nothing).
-           Refuses, changing nothing, when a secret decrypts under none of the keys.
+  rotate   re-encrypt every stored secret (providers' and gateways' API keys, and the catalog file's
+           keys the boot seed recorded of them) under SECRETS_KEY, in one transaction; secrets already
+           under it are left alone (running it again changes nothing). Refuses, changing nothing, when
+           a stored key decrypts under none of the keys; a recorded one that does is removed (the next
+           boot records the file's key again).
   check    the same reading, without writing: how many secrets are under SECRETS_KEY, how many under
            a key in SECRETS_KEY_PREVIOUS, and which decrypt under none
   help     show this text

@@ -44,6 +44,7 @@ export { SecretBox, SecretBoxError, type OpenedSecret } from './secret-box';
 export {
   rotateSecrets,
   UnreadableSecretsError,
+  type RecordedRotationCounts,
   type RotationCounts,
   type RotationSummary,
 } from './stores/secret-rotation';

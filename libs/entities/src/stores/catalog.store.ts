@@ -369,8 +369,9 @@ export class CatalogStore {
   }
 
   /**
-   * Whether the recorded envelope holds `apiKey` (both absent count as the same). `secrets rotate` re-seals the stored
-   * keys, not the recorded ones: one sealed under a SECRETS_KEY since retired cannot say (`unreadable`).
+   * Whether the recorded envelope holds `apiKey` (both absent count as the same). `secrets rotate` re-seals the
+   * recorded keys with the stored ones (and removes one it cannot open), but one recorded under a SECRETS_KEY retired
+   * without it (a release whose rotate left the records alone) cannot say (`unreadable`).
    */
   private recordedKey(sealed: unknown, apiKey: string | undefined): 'same' | 'changed' | 'unreadable' {
     if (sealed === null || sealed === undefined) {
