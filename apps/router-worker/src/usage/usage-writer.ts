@@ -10,7 +10,10 @@ import { QueueProcessor } from '../queue/queue-processor';
 import { usageBackoffStrategy, usageRetryDelayMs } from './usage-backoff';
 import type { JobOf } from '../queue/queue-processor';
 
-/** While PostgreSQL is down every batch fails; one log line per interval is enough. */
+/**
+ * While PostgreSQL is down every batch fails; one log line per interval is enough (the first failure of an outage is
+ * always logged, and its end once: see UsageWriter.outage).
+ */
 const FAILURE_LOG_INTERVAL_MS = 10_000;
 /** Usage jobs are idempotent (the insert skips known request ids), so a worker dying under them may repeat often. */
 const USAGE_MAX_STALLED = 1000;
@@ -30,6 +33,11 @@ export class UsageWriter implements OnApplicationBootstrap {
   private lastFailureLogAt = 0;
   /** Batches failed since the last one written: the backoff of jobs delayed by an outage (they keep no count). */
   private failuresInARow = 0;
+  /**
+   * When the batches began failing (the first failure since the last batch written), which the line saying they are
+   * written again names; undefined while they are written.
+   */
+  private failingSince?: Date;
 
   constructor(
     @Inject(ENV) private readonly env: WorkerEnv,
@@ -43,7 +51,7 @@ export class UsageWriter implements OnApplicationBootstrap {
       maxBatch: env.USAGE_BATCH_SIZE,
       flushMs: env.USAGE_FLUSH_MS,
       onWritten: (inserted) => {
-        this.failuresInARow = 0;
+        this.onWritten();
         metrics.usageWritten.inc(inserted);
       },
       onFailed: (err, size) => this.onFailed(err, size),
@@ -90,7 +98,27 @@ export class UsageWriter implements OnApplicationBootstrap {
     }
   }
 
+  /**
+   * Once per outage, at the first batch written after failed ones: without it the log's last word on the usage records
+   * was that they are not written, and an operator could not tell an outage that ended from one still going on (as
+   * the readiness check's "is back up" line). The next outage's first failure is logged at once, whatever the interval,
+   * so that every "written again" line follows the failure it ends.
+   */
+  private onWritten(): void {
+    const since = this.failingSince;
+    if (since !== undefined) {
+      this.logger.log(
+        `usage batches are written again (failing since ${since.toISOString()}, ${this.failuresInARow} batch(es) ` +
+          'failed meanwhile)',
+      );
+      this.failingSince = undefined;
+      this.lastFailureLogAt = 0;
+    }
+    this.failuresInARow = 0;
+  }
+
   private onFailed(err: unknown, size: number): void {
+    this.failingSince ??= new Date();
     this.failuresInARow++;
     this.metrics.usageWriteFailures.inc();
     const now = Date.now();
