@@ -151,6 +151,11 @@ export class AnthropicStreamEncoder implements StreamEncoder {
     return event('error', anthropicErrorBody(error));
   }
 
+  /** Anthropic's own keep-alive, which its SDKs expect and skip: it may come between any two events. */
+  keepAlive(): string {
+    return event('ping', { type: 'ping' });
+  }
+
   private ensure(kind: 'text' | 'thinking'): string {
     if (this.open?.kind === kind) {
       return '';

@@ -114,6 +114,19 @@ export class GatewayEnv extends CircuitTimingEnv {
   REQUEST_TIMEOUT_MS = 120_000;
 
   /**
+   * How long a started stream may go without a byte before the gateway writes a keep-alive: an SSE comment
+   * (`: keep-alive`) on /v1/chat/completions, Anthropic's `ping` event on /v1/messages. A provider
+   * can go quiet mid-answer for minutes (a model thinking without showing it, a long tool-call argument) while a proxy
+   * or load balancer in front cuts a response idle for 60 s (nginx `proxy_read_timeout`, AWS ALB). Clients skip both.
+   * 0: never.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(HOUR_MS)
+  SSE_KEEPALIVE_MS = 15_000;
+
+  /**
    * Sync and streamed requests this gateway process holds at once (from arrival until answered, waiting for a worker
    * or running); past it a new one is answered `503 gateway_overloaded` with `Retry-After: 1` before it is admitted.
    * Each costs about 27 KB of memory: 5,000 is ~135 MB, well inside the 512 Mi of the Kubernetes manifests. 0: no

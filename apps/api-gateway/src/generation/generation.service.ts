@@ -203,6 +203,7 @@ export class GenerationService {
         sink: client.sse(),
         encoder,
         cache: cached.status,
+        keepAliveMs: this.env.SSE_KEEPALIVE_MS,
         serve: follower ? (answer: GenerationResult) => this.coalescing.serve(answer, sub.request) : undefined,
         serveHead: follower ? (head: StreamHead) => this.coalescing.serveHead(head, sub.request) : undefined,
         onEnd: (outcome: { result: GenerationResult } | { error: GatewayError }) => {

@@ -44,6 +44,8 @@ export interface StreamEncoder {
   end(result: GenerationResult, finishReason: string): string;
   /** The event that ends a stream that failed after it started. */
   error(error: ErrorBody): string;
+  /** What keeps a quiet stream alive (an SSE comment, a ping event): nothing a client reads as part of the answer. */
+  keepAlive(): string;
 }
 
 /** What the SSE head needs: the `start` message, or a result when the start was lost. */
@@ -74,6 +76,11 @@ export interface StreamRelayOptions extends WaiterOptions {
   serveHead?: (head: StreamHead) => StreamHead;
   /** Called once when the relay ends: with the result, or with the error that ended it. */
   onEnd: (outcome: { result: GenerationResult } | { error: GatewayError }) => void;
+  /**
+   * Once the stream is open, a keep-alive (`StreamEncoder.keepAlive`) goes out when nothing was written for this
+   * long (SSE_KEEPALIVE_MS); 0 or absent: never.
+   */
+  keepAliveMs?: number;
 }
 
 /**
@@ -107,6 +114,9 @@ export class StreamRelay extends ReplyWaiter {
   private readonly emit = (p: ReplyPiece): void => this.emitPiece(p);
   /** SSE gathered while a `chunks` message is relayed, written at once; null: write each event as it comes. */
   private gathered: string | null = null;
+  /** `performance.now()` of the last write to the sink, and the timer that keeps a quiet open stream alive. */
+  private wroteAt = 0;
+  private keepAliveTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly relay: StreamRelayOptions) {
     super(relay);
@@ -232,8 +242,47 @@ export class StreamRelay extends ReplyWaiter {
     const own = this.relay.serveHead?.(head) ?? head;
     this.fmt = this.relay.encoder(own);
     this.relay.sink.open(gatewayHeaders(own, this.relay.cache));
-    this.relay.sink.write(this.fmt.start());
+    this.out(this.fmt.start());
     this.resolveStarted();
+    const keepAliveMs = this.relay.keepAliveMs ?? 0;
+    if (keepAliveMs > 0 && !this.done) {
+      this.keepAliveTimer = setTimeout(this.keepAlive, keepAliveMs).unref();
+    }
+  }
+
+  /**
+   * A provider can go quiet mid-answer for minutes (a model thinking without showing it, a long tool-call argument
+   * generated before its first fragment is sent), and Anthropic's pings, OpenAI's empty chunks are dropped by the
+   * worker: without a byte for 60 s a proxy in front (nginx's `proxy_read_timeout`, an AWS ALB) cuts the response,
+   * and a client with a read timeout gives up, though the answer is coming. Past `keepAliveMs` without a write, the
+   * encoder's keep-alive goes out; the timer is re-armed for what is left of the interval after the last write.
+   */
+  private readonly keepAlive = (): void => {
+    const keepAliveMs = this.relay.keepAliveMs ?? 0;
+    if (this.done || this.fmt === null) {
+      return;
+    }
+    const idle = performance.now() - this.wroteAt;
+    if (idle >= keepAliveMs) {
+      this.out(this.fmt.keepAlive());
+    }
+    this.keepAliveTimer = setTimeout(this.keepAlive, Math.max(1, keepAliveMs - (performance.now() - this.wroteAt)));
+    this.keepAliveTimer.unref();
+  };
+
+  /** Every write to the sink goes through here: it is what a keep-alive measures quiet from. */
+  private out(sse: string): void {
+    this.wroteAt = performance.now();
+    this.relay.sink.write(sse);
+  }
+
+  /** Stops keeping the stream alive as the relay ends, whichever way it ends. */
+  protected override finish(): boolean {
+    if (this.keepAliveTimer !== undefined) {
+      clearTimeout(this.keepAliveTimer);
+      this.keepAliveTimer = undefined;
+    }
+    return super.finish();
   }
 
   /** A `chunks` message: each piece is its own SSE event, as a `chunk` would have been, and all go in one write. */
@@ -249,7 +298,7 @@ export class StreamRelay extends ReplyWaiter {
     const out = this.gathered;
     this.gathered = null;
     if (out !== '') {
-      this.relay.sink.write(out);
+      this.out(out);
     }
   }
 
@@ -257,7 +306,7 @@ export class StreamRelay extends ReplyWaiter {
     if (this.gathered !== null) {
       this.gathered += sse;
     } else {
-      this.relay.sink.write(sse);
+      this.out(sse);
     }
   }
 
@@ -329,7 +378,7 @@ export class StreamRelay extends ReplyWaiter {
         const rest = result.text.slice(sentText.length);
         if (rest !== '') {
           // Nothing sent yet (a cache hit replayed, lost chunks): the whole answer's logprobs go with its text.
-          this.relay.sink.write(fmt.content(rest, sentText === '' ? result.logprobs : undefined));
+          this.out(fmt.content(rest, sentText === '' ? result.logprobs : undefined));
         }
       } else if (this.suspect) {
         this.fail(notResumable());
@@ -341,12 +390,11 @@ export class StreamRelay extends ReplyWaiter {
     const toolCalls = result.toolCalls ?? [];
     if (toolCalls.length > 0 && this.toolFragmentsSent === 0) {
       // The fragments never reached us (a lost start, or a worker that did not relay them): send them whole.
-      this.relay.sink.write(fmt.wholeToolCalls(toolCalls));
+      this.out(fmt.wholeToolCalls(toolCalls));
     }
-    const sink = this.relay.sink;
     const served = this.relay.serve?.(result) ?? result;
-    sink.write(fmt.end(served, served.finishReason ?? this.lastFinishReason ?? 'stop'));
-    sink.end();
+    this.out(fmt.end(served, served.finishReason ?? this.lastFinishReason ?? 'stop'));
+    this.relay.sink.end();
     this.finish();
     this.relay.onEnd({ result: served });
   }
@@ -357,7 +405,7 @@ export class StreamRelay extends ReplyWaiter {
       return false;
     }
     if (this.phase === 'streaming' && this.fmt !== null) {
-      this.relay.sink.write(this.fmt.error(err.toBody()));
+      this.out(this.fmt.error(err.toBody()));
       this.relay.sink.end();
     }
     this.finish();

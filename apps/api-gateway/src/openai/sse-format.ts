@@ -4,6 +4,9 @@ import { chatCompletionIdOf, openAiUsage } from './openai-mapping';
 
 export const SSE_DONE = 'data: [DONE]\n\n';
 
+/** A comment line: no event, only bytes that keep a quiet stream's connection alive. */
+export const SSE_KEEP_ALIVE = ': keep-alive\n\n';
+
 /**
  * Serialises `chat.completion.chunk` events. The part shared by every chunk of a stream (id,
  * created, model) is serialised once; each content chunk then costs one JSON.stringify of its text.
@@ -143,6 +146,13 @@ export class OpenAiStreamEncoder implements StreamEncoder {
   }
   error(error: ErrorBody): string {
     return sseError(error);
+  }
+  /**
+   * An SSE comment, as OpenRouter keeps its streams alive: the OpenAI SDKs (and every SSE parser) skip it, where an
+   * empty chunk would reach `for await (const chunk of stream)` loops as a chunk without choices.
+   */
+  keepAlive(): string {
+    return SSE_KEEP_ALIVE;
   }
 }
 
