@@ -23,6 +23,17 @@ function steadyReader(bytesPerMs: number, received: string[]): Writable {
   });
 }
 
+/** `steadyReader`, keeping the bytes as they came: a write may end inside a multi-byte character. */
+function steadyByteReader(bytesPerMs: number, received: Buffer[]): Writable {
+  return new Writable({
+    highWaterMark: 16,
+    write(chunk: Buffer, _encoding, done) {
+      received.push(chunk);
+      setTimeout(done, Math.ceil(chunk.length / bytesPerMs));
+    },
+  });
+}
+
 /** Resolves once `raw` is destroyed; fails the test if that takes longer than a few seconds. */
 async function destroyedSoon(raw: Writable): Promise<void> {
   for (let waited = 0; !raw.destroyed; waited += 10) {
@@ -90,6 +101,62 @@ describe('FastifySseSink', () => {
     // Everything reached the client, in order.
     const expected = Array.from({ length: 300 }, (_, i) => String(i % 10).repeat(100)).join('');
     expect(received.join('')).toBe(expected);
+  });
+
+  // A single event can be longer than a slow reader takes in `stalledMs` (a provider that sends a long answer or tool
+  // call in one chunk, a cache hit replayed in one piece): handed to the socket whole, its one callback came only once
+  // the client had taken all of it, and any write meanwhile found the client "stalled" and cut it, though it read on.
+  it('keeps a steady reader of one event longer than it reads in the stall time', async () => {
+    const received: Buffer[] = [];
+    const raw = steadyByteReader(20, received);
+    const sink = sinkOver(raw, {
+      stalledBytes: 1000,
+      stalledMs: 250,
+      maxBytes: 1_000_000,
+      writeBytes: 100,
+      endedIdleMs: 250,
+    });
+    // 12,000 bytes: 600 ms at this pace, over twice the stall time. Multi-byte characters across the slices' edges.
+    const long = 'é€😀'.repeat(1_000) + 'x'.repeat(3_000);
+    const ended = new Promise((r) => raw.on('finish', r));
+    sink.write(long);
+    const after: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      await new Promise((r) => setTimeout(r, 4));
+      after.push(String(i % 10).repeat(10));
+      sink.write(after[i]);
+    }
+    expect(raw.destroyed).toBe(false);
+    sink.end();
+    await ended;
+    expect(Buffer.concat(received).toString()).toBe(long + after.join(''));
+    // Each write a sign of life: none longer than `writeBytes`.
+    expect(Math.max(...received.map((r) => r.length))).toBeLessThanOrEqual(100);
+  });
+
+  // A stream quiet for longer than the stall time (a provider thinking) whose next event is a large one: the client had
+  // taken everything before it, so it is not stalled, however long ago its last write was.
+  it('does not count the quiet before a burst as the client stalling', async () => {
+    const received: string[] = [];
+    const raw = steadyReader(20, received);
+    const sink = sinkOver(raw, {
+      stalledBytes: 1000,
+      stalledMs: 250,
+      maxBytes: 1_000_000,
+      writeBytes: 100,
+      endedIdleMs: 250,
+    });
+    sink.write('first');
+    await new Promise((r) => setTimeout(r, 400));
+    const burst = Array.from({ length: 30 }, (_, i) => String(i % 10).repeat(100));
+    for (const text of burst) {
+      sink.write(text);
+    }
+    expect(raw.destroyed).toBe(false);
+    const ended = new Promise((r) => raw.on('finish', r));
+    sink.end();
+    await ended;
+    expect(received.join('')).toBe('first' + burst.join(''));
   });
 
   // Once the stream has ended no write comes to apply the limits: the sink must watch the rest itself, or a client

@@ -53,8 +53,11 @@ export class FastifySseSink implements StreamSink {
   private drainedAt = performance.now();
   /** A write is with the socket and its callback has not come yet. */
   private writing = false;
-  /** SSE waiting for the socket to take the write before it (from `next`), each with its size in bytes. */
-  private readonly waiting: string[] = [];
+  /**
+   * SSE waiting for the socket to take the write before it (from `next`), each with its size in bytes: text, or a
+   * slice of a long event's bytes (`write`).
+   */
+  private readonly waiting: (string | Buffer)[] = [];
   private readonly sizes: number[] = [];
   private next = 0;
   private waitingBytes = 0;
@@ -92,13 +95,33 @@ export class FastifySseSink implements StreamSink {
     if (raw.destroyed || raw.writableEnded) {
       return;
     }
+    const { writeBytes } = this.limits;
+    if (data.length > writeBytes) {
+      // One event longer than a write (a provider's answer or tool call sent in one chunk, a cache hit replayed whole):
+      // handed over whole, its one callback would come only once the client had taken all of it, longer than
+      // `stalledMs` for a slow reader, and a write meanwhile would cut a client that reads on. It goes in slices of
+      // bytes instead, each one a sign of life (the client's parser joins them; a slice may end inside a character).
+      const bytes = Buffer.from(data);
+      for (let at = 0; at < bytes.length && !raw.destroyed; at += writeBytes) {
+        this.add(bytes.subarray(at, at + writeBytes));
+      }
+      return;
+    }
+    this.add(data);
+  }
+
+  private add(data: string | Buffer): void {
+    const raw = this.reply.raw;
     if (!this.writing) {
       this.writing = true;
+      // Nothing was waiting: the client had taken everything. However long the stream was quiet (a provider
+      // thinking), the client is behind from now on at the earliest, not since its last write's callback.
+      this.drainedAt = performance.now();
       raw.write(data, this.written);
       return;
     }
     // Only when the client is behind: the byte count costs a pass over the text.
-    const size = Buffer.byteLength(data);
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     this.waiting.push(data);
     this.sizes.push(size);
     this.waitingBytes += size;
@@ -144,7 +167,7 @@ export class FastifySseSink implements StreamSink {
       bytes += this.sizes[to];
       to++;
     }
-    const text = to === from + 1 ? this.waiting[from] : this.waiting.slice(from, to).join('');
+    const text = to === from + 1 ? this.waiting[from] : joined(this.waiting.slice(from, to));
     this.waitingBytes -= bytes;
     if (to === this.waiting.length) {
       this.clearWaiting();
@@ -220,4 +243,12 @@ export class FastifySseSink implements StreamSink {
       this.watch = undefined;
     }
   }
+}
+
+/** Writes as one: text stays text unless a slice of bytes is among them. */
+function joined(pieces: (string | Buffer)[]): string | Buffer {
+  if (pieces.every((p) => typeof p === 'string')) {
+    return pieces.join('');
+  }
+  return Buffer.concat(pieces.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
 }
