@@ -677,4 +677,45 @@ describe('OpenAI-compatible adapter against a real HTTP server', () => {
     expect(down.status).toBeUndefined();
     up = await FakeUpstream.start(); // afterEach closes it
   });
+
+  // vLLM names the stop string that ended an answer in `stop_reason` (SGLang in `matched_stop`); OpenAI's own API says
+  // only `stop`. A /v1/messages client asked for Anthropic's `stop_reason: "stop_sequence"` with the sequence named:
+  // the answer has to carry it, whole and streamed.
+  it.each([
+    ['vLLM', { stop_reason: '\n\n' }],
+    ['SGLang', { matched_stop: '\n\n' }],
+  ])('keeps the stop sequence %s says ended the answer, whole and streamed', async (_server, named) => {
+    up.handler = (_req, res) => {
+      const body = completion('Hello');
+      Object.assign(body.choices[0], named);
+      sendJson(res, 200, body);
+    };
+    const whole = await adapter.generate(request(), never);
+    expect([whole.finishReason, whole.stopSequence]).toEqual(['stop', '\n\n']);
+
+    up.handler = (_req, res) => {
+      startSse(res);
+      res.write(sseEvent(chunk({ role: 'assistant', content: 'Hel' })));
+      res.write(
+        sseEvent({
+          ...chunk({ content: 'lo' }, 'stop'),
+          choices: [{ index: 0, delta: { content: 'lo' }, finish_reason: 'stop', ...named }],
+        }),
+      );
+      res.write(sseEvent(USAGE_CHUNK));
+      res.end(sseEvent('[DONE]'));
+    };
+    const deltas = await collect(adapter.stream(request(), never));
+    expect(textOf(deltas)).toBe('Hello');
+    const last = deltas.find((d) => d.finishReason !== undefined);
+    expect([last?.finishReason, last?.stopSequence]).toEqual(['stop', '\n\n']);
+
+    // A value that is none of the request's stop sequences (a token id, an EOS string) names none.
+    up.handler = (_req, res) => {
+      const body = completion('Hello');
+      Object.assign(body.choices[0], { stop_reason: '<|eot_id|>', matched_stop: 128009 });
+      sendJson(res, 200, body);
+    };
+    expect((await adapter.generate(request(), never)).stopSequence).toBeUndefined();
+  });
 });

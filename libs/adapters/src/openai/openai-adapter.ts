@@ -31,8 +31,9 @@ function readGeneration(
   status: number,
   apiKey: string | undefined,
   stopForToolCalls: boolean,
+  stops: readonly string[] | undefined,
 ): AdapterResponse {
-  const res: AdapterResponse = readCompletion(json, status, apiKey, stopForToolCalls);
+  const res: AdapterResponse = readCompletion(json, status, apiKey, stopForToolCalls, stops);
   const rateLimit = anyRateLimit(headers);
   if (rateLimit !== undefined) {
     res.rateLimit = rateLimit;
@@ -62,7 +63,7 @@ export class OpenAiAdapter implements ProviderAdapter {
     } as const;
     const stopForToolCalls = saysStopForToolCalls(req.target.baseUrl);
     return jsonCall(this.pool, req.target, call, signal, (json, headers, status, apiKey) =>
-      readGeneration(json, headers, status, apiKey, stopForToolCalls),
+      readGeneration(json, headers, status, apiKey, stopForToolCalls, req.options.stop),
     );
   }
 
@@ -73,7 +74,11 @@ export class OpenAiAdapter implements ProviderAdapter {
       headers: headersOf(req.target, true),
       body: openAiBody(req, true),
     } as const;
-    const decoder = new OpenAiStreamDecoder(req.target.apiKey, saysStopForToolCalls(req.target.baseUrl));
+    const decoder = new OpenAiStreamDecoder(
+      req.target.apiKey,
+      saysStopForToolCalls(req.target.baseUrl),
+      req.options.stop,
+    );
     return streamCall(this.pool, req.target, call, signal, decoder);
   }
 

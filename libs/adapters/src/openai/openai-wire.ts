@@ -59,6 +59,10 @@ interface WireChoice {
   delta?: WireMessage | null;
   finish_reason?: string | null;
   logprobs?: JsonValue;
+  /** vLLM: the stop string (or token id) that ended the answer; null at the end of sequence. */
+  stop_reason?: unknown;
+  /** SGLang's name for it. */
+  matched_stop?: unknown;
 }
 
 interface WireCompletion {
@@ -493,14 +497,33 @@ function inBandError(error: unknown, apiKey: string | undefined, status?: number
 }
 
 /**
+ * The stop sequence that ended an answer, when the server names it: vLLM's `stop_reason`, SGLang's `matched_stop`
+ * (OpenAI's API says only `stop`). Only one of the request's `stops` counts: both also give a token id, and a server
+ * could put its own word there; an end of sequence is no stop sequence. A /v1/messages client reads it as Anthropic's
+ * `stop_reason: "stop_sequence"` with `stop_sequence` named, as Claude's answers say it.
+ */
+function stopSequenceOf(choice: WireChoice, stops: readonly string[] | undefined): string | undefined {
+  if (stops === undefined || stops.length === 0) {
+    return undefined;
+  }
+  for (const named of [choice.stop_reason, choice.matched_stop]) {
+    if (typeof named === 'string' && stops.includes(named)) {
+      return named;
+    }
+  }
+  return undefined;
+}
+
+/**
  * A 2xx `/chat/completions` body. Some proxies answer 200 with `{"error": ...}`: that is a provider failure, whose
- * message may echo `apiKey` (the key the call sent).
+ * message may echo `apiKey` (the key the call sent). `stops`: the request's stop sequences (`stopSequenceOf`).
  */
 export function readCompletion(
   json: unknown,
   status: number,
   apiKey: string | undefined,
   stopForToolCalls = false,
+  stops?: readonly string[],
 ): Omit<AdapterResponse, 'rateLimit'> {
   const body = json as WireCompletion | null;
   if (typeof body !== 'object' || body === null) {
@@ -525,6 +548,10 @@ export function readCompletion(
   if (stopForToolCalls && res.finishReason === 'stop' && res.toolCalls !== undefined) {
     res.finishReason = 'tool_calls';
   }
+  const stopSequence = res.finishReason === 'stop' ? stopSequenceOf(choice, stops) : undefined;
+  if (stopSequence !== undefined) {
+    res.stopSequence = stopSequence;
+  }
   return res;
 }
 
@@ -543,11 +570,13 @@ export class OpenAiStreamDecoder implements StreamDecoder {
 
   /**
    * `apiKey`: the key the call sent, hidden from in-band error messages. `stopForToolCalls`: the server ends answers
-   * with tool calls as `stop` (`saysStopForToolCalls`), read as `tool_calls`.
+   * with tool calls as `stop` (`saysStopForToolCalls`), read as `tool_calls`. `stops`: the request's stop sequences,
+   * one of which the server may name as the end (`stopSequenceOf`).
    */
   constructor(
     private readonly apiKey: string | undefined,
     private readonly stopForToolCalls = false,
+    private readonly stops?: readonly string[],
   ) {}
 
   complete(): boolean {
@@ -600,6 +629,11 @@ export class OpenAiStreamDecoder implements StreamDecoder {
     }
     if (this.stopForToolCalls && delta.finishReason === 'stop' && this.toolCalls !== undefined) {
       delta.finishReason = 'tool_calls';
+    }
+    const stopSequence =
+      delta.finishReason === 'stop' && choice !== undefined ? stopSequenceOf(choice, this.stops) : undefined;
+    if (stopSequence !== undefined) {
+      delta.stopSequence = stopSequence;
     }
     const reasoning = text(choice?.delta?.reasoning_content) ?? text(choice?.delta?.reasoning);
     if (reasoning !== undefined) {
