@@ -130,8 +130,8 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       'ChatCompletion',
       'Events `data: <ChatCompletionChunk>` (the first announces the role, the last before `[DONE]` has the ' +
         '`finish_reason`, then a usage chunk when `stream_options.include_usage`), ending with `data: [DONE]`; a ' +
-        'failure after the stream began is an event `data: {"error": <ErrorBody>}`. No `x-gateway-cost-usd` header: ' +
-        'the cost is in the usage.',
+        'failure after the stream began is an event `data: {"error": <ErrorBody>}`. While the provider is quiet, a ' +
+        '`: keep-alive` comment every `SSE_KEEPALIVE_MS`. No `x-gateway-cost-usd` header: the cost is in the usage.',
     ),
   },
   'POST /v1/messages': {
@@ -145,7 +145,8 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       'AnthropicMessage',
       "Anthropic's events, each `event: <type>` and `data: <JSON>`: `message_start`, `ping`, " +
         '`content_block_start`/`content_block_delta`/`content_block_stop`, `message_delta` (`stop_reason`, usage), ' +
-        '`message_stop`; a failure after the stream began is an `error` event (`AnthropicErrorEnvelope`).',
+        '`message_stop`; a failure after the stream began is an `error` event (`AnthropicErrorEnvelope`). While the ' +
+        'provider is quiet, a `ping` event every `SSE_KEEPALIVE_MS`.',
     ),
   },
   'POST /v1/messages/count_tokens': {
