@@ -570,6 +570,39 @@ ${provider}${provider}`,
     ).toThrow(/gateways\[0\]\.baseUrl is at a link-local/);
   });
 
+  it('refuses a lone surrogate (a YAML \\uD800 escape) in a string field, keeps a pair, and keeps the messages well-formed', () => {
+    // Double-quoted YAML reads \uD800 escapes one by one: a lone one became a string PostgreSQL stores as U+FFFD.
+    const yaml = MINIMAL.replace('- name: gpt-4o-mini', '- name: "gpt-4o-mini"\n        displayName: "a\\ud800"');
+    expect(problemsOf(yaml, { OPENAI_API_KEY: 'sk-test' })).toEqual([
+      'providers[0].models[0].displayName must not contain a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape not ' +
+        'part of a pair): write the whole character, or U+FFFD',
+    ]);
+    for (const [field, where] of [
+      ['id: openai', 'providers[0].id'],
+      ['kind: openai', 'providers[0].kind'],
+      ['baseUrl: https://api.openai.com/v1/', 'providers[0].baseUrl'],
+    ]) {
+      const [key, value] = field.split(': ');
+      const bad = MINIMAL.replace(field, `${key}: "${value}\\uDC00"`);
+      expect(problemsOf(bad, { OPENAI_API_KEY: 'sk-test' })[0]).toMatch(
+        new RegExp(`^${where.replace(/[[\].]/g, '\\$&')} must not contain a lone UTF-16 surrogate`),
+      );
+    }
+    // An unknown key holding one is refused as unknown, its echo made well-formed (U+FFFD in the surrogate's place).
+    const key = problemsOf(MINIMAL.replace('kind: openai', 'kind: openai\n    "x\\ud800": 1'), {
+      OPENAI_API_KEY: 'sk-test',
+    });
+    expect(key).toEqual([expect.stringContaining("has unknown key 'x\uFFFD'")]);
+    // A pair, escaped or written whole, is one character and is kept.
+    const pair = parseCatalog(
+      MINIMAL.replace('- name: gpt-4o-mini', '- name: "gpt-4o-mini"\n        displayName: "a\\ud83d\\ude00 \u{1F600}"'),
+      {
+        OPENAI_API_KEY: 'sk-test',
+      },
+    );
+    expect(pair.providers[0].models[0].displayName).toBe('a\u{1F600} \u{1F600}');
+  });
+
   it('never echoes values in messages', () => {
     const problems = problemsOf(MINIMAL.replace('https://api.openai.com/v1/', 'https//secret-token@host'), {
       OPENAI_API_KEY: 'sk-very-secret',
