@@ -134,6 +134,51 @@ describe('api-gateway HTTP surface', () => {
       }
     });
 
+    it('405 and 404 read a path as the router does: percent-decoded, the query left off', async () => {
+      // The router decodes `%63hat` to `chat` (find-my-way's safeDecodeURI): POST there is routed, so GET is a 405 as
+      // on the plain path. Before, the methods were looked up on the raw path: GET answered 404 "Cannot GET".
+      const routed = await h.post('/v1/%63hat/completions', chat('encoded'));
+      expect(routed.status).toBe(200);
+      const cases: [string, string, string][] = [
+        ['GET', '/v1/%63hat/completions', 'POST'],
+        ['GET', '/v1/ch%61t/%63ompletions?x=%2F', 'POST'],
+        ['DELETE', '/api/v1/ai/jobs/job%5F1', 'GET, HEAD'],
+        ['PATCH', '/api/v1/ai/%70references', 'DELETE, GET, HEAD, PUT'],
+        // A parameter may hold an encoded `/` (the router leaves %2F as is, within its segment).
+        ['POST', '/v1/models/sim/sim%2Fgpt', 'GET, HEAD'],
+      ];
+      for (const [method, route, allow] of cases) {
+        const res = await fetch(`${h.url}${route}`, { method, headers: { 'x-request-id': 'e1' } });
+        expect([method, route, res.status, res.headers.get('allow')]).toEqual([method, route, 405, allow]);
+        expectEnvelope((await res.json()) as ErrorEnvelope, 'method_not_allowed');
+      }
+      const options = await fetch(`${h.url}/v1/%6Dodels`, { method: 'OPTIONS' });
+      expect([options.status, options.headers.get('allow')]).toEqual([204, 'GET, HEAD']);
+      // What the router does not route stays a 404 for every method: an encoded `/` is not a separator, case counts,
+      // a trailing slash is another path, and a parameter over the router's limit reaches no route.
+      for (const route of [
+        '/v1/chat%2Fcompletions',
+        '/v1/Chat/completions',
+        '/v1/chat/completions/',
+        `/api/v1/ai/jobs/${'x'.repeat(1100)}`,
+      ]) {
+        for (const method of ['OPTIONS', 'PUT']) {
+          const res = await fetch(`${h.url}${route}`, { method });
+          expect([method, route.slice(0, 40), res.status, res.headers.get('allow')]).toEqual([
+            method,
+            route.slice(0, 40),
+            404,
+            null,
+          ]);
+        }
+      }
+      // A bad percent-encoding is the router's 400, never a 405 naming the methods of a path it could not read.
+      for (const method of ['OPTIONS', 'PUT', 'GET']) {
+        const bad = await fetch(`${h.url}/v1/chat/%E0%A4%A`, { method });
+        expect([method, bad.status, bad.headers.get('allow')]).toEqual([method, 400, null]);
+      }
+    });
+
     it("is on the router's own refusals, in the envelope: a path parameter too long, a bad percent-encoding", async () => {
       const long = await h.get(`/api/v1/ai/jobs/${'x'.repeat(1200)}`, h.headers(h.adminKey, { 'x-request-id': 'l1' }));
       expect(long.status).toBe(404);
