@@ -11,6 +11,7 @@ import { ENV } from '@aigw/platform';
 import { KEEP_SECRET, type CatalogState, type CatalogTx, type SecretUpdate } from '@aigw/entities';
 import type { GatewayEnv } from '../config/gateway-env';
 import type { AuthContext } from '../http/request-context';
+import { actionFields } from './action-body';
 import { actorOf } from './admin-views';
 import { CircuitAdminService } from './circuit-admin.service';
 import { CatalogChanges, Unchanged } from './catalog-changes';
@@ -111,13 +112,7 @@ export class ProviderCommandsService {
 
   /** Flips `enabled`, or sets it to `enabled` when given. */
   async toggle(id: string, body: unknown, auth: AuthContext): Promise<ProviderView> {
-    const fields = body === undefined || body === null ? {} : fieldsOf(body);
-    const unknown = Object.keys(fields).find((k) => k !== 'enabled');
-    if (unknown !== undefined) {
-      throw new GatewayError(ErrorCode.InvalidRequest, `Unknown field '${unknown}': only 'enabled' may be sent.`, {
-        param: unknown,
-      });
-    }
+    const fields = actionFields(body, ['enabled']);
     if (fields.enabled !== undefined && typeof fields.enabled !== 'boolean') {
       throw new GatewayError(ErrorCode.InvalidRequest, "'enabled' must be true or false.", { param: 'enabled' });
     }

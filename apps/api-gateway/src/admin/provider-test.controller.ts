@@ -1,6 +1,7 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import type { ConnectionTestResult } from '@aigw/core';
 import { Roles } from '../auth/roles';
+import { NoBody } from './action-body';
 import { TestProviderDto } from './provider-test.dto';
 import { ProviderTestService } from './provider-test.service';
 
@@ -22,6 +23,7 @@ export class ProviderTestController {
 
   @Post(':id/test')
   @HttpCode(200)
+  @NoBody()
   testSaved(@Param('id') id: string): Promise<ConnectionTestResult> {
     return this.tests.testSaved(id);
   }

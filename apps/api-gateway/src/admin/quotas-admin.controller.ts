@@ -1,6 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
 import { Caller, Roles } from '../auth/roles';
 import type { AuthContext } from '../http/request-context';
+import { NoBody } from './action-body';
 import { UpdateQuotaDto } from './admin.dto';
 import type { QuotaUsageView, QuotaView } from './admin-views';
 import { QuotasAdminService } from './quotas-admin.service';
@@ -26,6 +27,7 @@ export class QuotasAdminController {
 
   @Post(':userId/reset')
   @HttpCode(200)
+  @NoBody()
   reset(@Param('userId') userId: string, @Caller() auth: AuthContext): Promise<QuotaUsageView> {
     return this.quotas.reset(userId, auth);
   }
