@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   ErrorCode,
+  fillAllowedBy,
   GatewayError,
   merged,
   requestLabel,
@@ -12,6 +13,7 @@ import {
   type Reservation,
 } from '@aigw/core';
 import {
+  CatalogService,
   describeError,
   inFlightNames,
   inFlightTtlMs,
@@ -78,6 +80,7 @@ export class GenerateHandler {
     private readonly cache: ResponseCache,
     private readonly keys: RedisKeys,
     @Inject(LOCAL_REPLIES) private readonly local: LocalReplies | null,
+    private readonly catalog: CatalogService,
   ) {}
 
   /** Resolves to the job's answer: its outcome (what BullMQ keeps) and its usage event (how the job ended). */
@@ -121,10 +124,15 @@ export class GenerateHandler {
         throw refused;
       }
       const result = await this.generation.run(request, running.signal, request.stream ? reply : undefined);
-      if (request.cache !== undefined) {
+      // As the model that answered allows (an alias follows the global settings until its answer names the model).
+      const fill =
+        request.cache === undefined
+          ? null
+          : fillAllowedBy(request.cache, this.catalog.routing(`${result.provider}/${result.model}`)?.model);
+      if (fill !== null) {
         // Stored before the answer goes out, so the client's next identical request finds it (one SET, or a
         // skipped fill: the cache never fails a job).
-        await this.cache.fill(request.cache, result);
+        await this.cache.fill(fill, result);
       }
       reply.send(request.stream ? { t: 'end', jobId, result } : { t: 'result', jobId, result });
       finished = { ok: true, result };

@@ -1,4 +1,4 @@
-import { cacheModelTag, cacheModelTagOf, cachePolicyOf } from './cache-policy';
+import { answerCacheable, cacheModelTag, cacheModelTagOf, cachePolicyOf, fillAllowedBy } from './cache-policy';
 
 describe('cachePolicyOf', () => {
   const defaults = { enabled: false, ttlS: 3600, staleTtlS: 0 };
@@ -55,5 +55,29 @@ describe('cacheModelTag', () => {
     expect(cacheModelTagOf('openai/gpt-4o', providers)).toBe(cacheModelTag('gpt-4o'));
     expect(cacheModelTagOf('gpt-4o', providers)).toBe(cacheModelTag('gpt-4o'));
     expect(cacheModelTagOf('meta-llama/Llama-3', providers)).toBe(cacheModelTag('meta-llama/Llama-3'));
+  });
+});
+
+describe('fillAllowedBy: the fill as the model that answered allows', () => {
+  const fill = { key: 'k', modelTag: 't', ttlS: 3600, maxEntryBytes: 1024, staleTtlS: 600 };
+
+  it('is the fill itself when the model sets nothing (or is no longer in the catalog)', () => {
+    expect(fillAllowedBy(fill, undefined)).toBe(fill);
+    expect(fillAllowedBy(fill, {})).toBe(fill);
+    expect(fillAllowedBy(fill, { cache: { enabled: true, ttlS: 7200 } })).toBe(fill);
+  });
+
+  it("is null when the model's cache is off, whatever the request's policy said (an alias)", () => {
+    expect(fillAllowedBy(fill, { cache: { enabled: false } })).toBeNull();
+    expect(answerCacheable({ cache: { enabled: false } })).toBe(false);
+    expect(answerCacheable({ cache: { ttlS: 5 } })).toBe(true);
+    expect(answerCacheable(undefined)).toBe(true);
+  });
+
+  it("never keeps an answer longer than its model's own TTLs, nor adds stale time the request's policy had not", () => {
+    expect(fillAllowedBy(fill, { cache: { ttlS: 60, staleTtlS: 30 } })).toEqual({ ...fill, ttlS: 60, staleTtlS: 30 });
+    const fresh = { key: 'k', modelTag: 't', ttlS: 3600, maxEntryBytes: 1024 };
+    expect(fillAllowedBy(fresh, { cache: { ttlS: 60, staleTtlS: 30 } })).toMatchObject({ ttlS: 60 });
+    expect(fillAllowedBy(fresh, { cache: { ttlS: 60, staleTtlS: 30 } })?.staleTtlS).toBeUndefined();
   });
 });

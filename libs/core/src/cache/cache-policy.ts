@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ModelSpec } from '../catalog';
+import { merged } from '../objects';
+import type { CacheFill } from './cache-key';
 import { resolveModelRef } from '../model-ref';
 
 /** Whether a request may use the response cache, how long its answer is fresh, and kept past that for stale answers. */
@@ -34,6 +36,33 @@ export function cachePolicyOf(models: Iterable<Pick<ModelSpec, 'cache'>>, defaul
     ttlS: ttlS ?? defaults.ttlS,
     staleTtlS: staleTtlS ?? defaults.staleTtlS,
   };
+}
+
+/**
+ * The fill of an answer as the model that produced it allows: null when that model's own `cache.enabled` is false,
+ * else the fill with its TTLs no longer than the model's own. The gateway resolves a request's policy from the models
+ * that may answer it, but an alias (`auto`, `cheapest`, ...) follows the global settings (it may reach any model): an
+ * answer a model whose cache an operator turned off gave to `auto` was stored and served for CACHE_TTL_S all the
+ * same. Only the answer says which model it was, so the worker narrows the fill by it (a no-op for a request naming
+ * a model: its policy already holds that model's settings).
+ */
+export function fillAllowedBy(fill: CacheFill, model: Pick<ModelSpec, 'cache'> | undefined): CacheFill | null {
+  const own = model?.cache;
+  if (own === undefined) {
+    return fill;
+  }
+  if (own.enabled === false) {
+    return null;
+  }
+  const ttlS = Math.min(fill.ttlS, own.ttlS ?? fill.ttlS);
+  const staleTtlS =
+    fill.staleTtlS === undefined ? undefined : Math.min(fill.staleTtlS, own.staleTtlS ?? fill.staleTtlS);
+  return ttlS === fill.ttlS && staleTtlS === fill.staleTtlS ? fill : merged(fill, { ttlS, staleTtlS });
+}
+
+/** Whether the model that produced a stored answer lets it be served: not once its own cache is turned off. */
+export function answerCacheable(model: Pick<ModelSpec, 'cache'> | undefined): boolean {
+  return model?.cache?.enabled !== false;
 }
 
 /** Length (hex) of the model tag in a cache entry's Redis key: 64 bits, collisions only merge two invalidations. */
