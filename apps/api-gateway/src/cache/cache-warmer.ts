@@ -42,7 +42,8 @@ const NATIVE_FIELDS = ['prompt', 'systemPrompt', 'options', 'useCache'];
 /**
  * `POST /api/v1/ai/admin/cache/warm` (ADR 0005): each request, validated as its API validates it, runs as a
  * low-priority `generate` job through the normal worker path, which fills the cache; the call waits for them with
- * a deadline. Requests already in the cache are not run; a model whose cache is off counts as failed.
+ * a deadline. Requests already in the cache are not run; a model whose cache is off counts as failed. Refused (409)
+ * under CACHE_SCOPE=user, where no entry is shared.
  */
 @Injectable()
 export class CacheWarmer {
@@ -55,6 +56,14 @@ export class CacheWarmer {
   ) {}
 
   async warm(bodies: unknown[], auth: AuthContext): Promise<WarmReport> {
+    if (this.env.CACHE_SCOPE === 'user') {
+      // Every entry is keyed by its user, and these requests are the admin's: they would fill only the admin's own
+      // entries (each a provider call) and be reported warmed, while every other user's identical request missed.
+      throw new GatewayError(
+        ErrorCode.Conflict,
+        "Cache warming fills the entries every caller shares; with CACHE_SCOPE=user each user's answers are kept apart, so it would fill only your own.",
+      );
+    }
     const deadlineAt = Date.now() + WARM_DEADLINE_MS;
     const requests: GenerationRequest[] = [];
     for (const [i, body] of bodies.entries()) {
