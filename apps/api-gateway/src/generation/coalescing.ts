@@ -88,7 +88,10 @@ export class Coalescing {
     return { role: 'follower', jobId: leader, key, names: inFlightNames(this.keys, key, leader) };
   }
 
-  /** The leader's job could not be enqueued: identical requests must not join it. */
+  /**
+   * The job will never answer (the leader's enqueue failed, or a waiter found it missing): identical requests must
+   * not join it. Deletes the marker only while it names this job.
+   */
   async abort(party: Party): Promise<void> {
     await releaseInFlight(this.redis, party.names, party.jobId).catch((err: unknown) =>
       this.errors.report('coalesce', err),

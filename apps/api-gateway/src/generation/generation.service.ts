@@ -14,7 +14,7 @@ import { CancellationService } from './cancellation.service';
 import { COALESCED_HEADER, Coalescing, type Party } from './coalescing';
 import { GatewayMetrics } from './gateway-metrics';
 import { GenerationQueue, type Retention } from './generation-queue';
-import type { JobSnapshot } from './job-snapshot';
+import { LostJobError, type JobSnapshot } from './job-snapshot';
 import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from './idempotency';
 import { IdempotencyService, RUN_HOLD_MS, type Claim } from './idempotency.service';
 import { PendingLimit } from './pending-limit';
@@ -279,12 +279,20 @@ export class GenerationService {
     throw err;
   }
 
-  /** A request answered with an error: counted, and a coalesced follower's usage row written (it had no job). */
+  /**
+   * A request answered with an error: counted, and a coalesced follower's usage row written (it had no job). A
+   * coalesced job found missing (its leader's gateway died before queuing it, or an admin removed it) releases the
+   * marker that still names it: otherwise every identical request, and every retry, joined it and was answered
+   * "lost" until the marker's TTL (the leader's deadline plus 30 s).
+   */
   private failed(err: unknown, cached: CacheDecision, sub: Submission, party: Party | null): void {
     const error = err instanceof GatewayError ? err : null;
     this.metrics.failed(error, cached.status);
     if (party?.role === 'follower' && error !== null) {
       this.coalescing.failed(error, sub.request);
+    }
+    if (party !== null && error instanceof LostJobError) {
+      void this.coalescing.abort(party);
     }
   }
 

@@ -66,9 +66,15 @@ export function settlementOf(s: JobSnapshot): Settlement {
   }
 }
 
+/**
+ * The error of a job found missing, told apart so that a coalesced waiter can release the in-flight marker that
+ * still names it (see GenerationService.failed).
+ */
+export class LostJobError extends GatewayError {}
+
 /** A job Redis no longer holds (it restarted without its data): retryable, the request was not carried out. */
 export function lostJobError(): GatewayError {
-  return new GatewayError(ErrorCode.ServiceUnavailable, 'The generation job was lost; retry the request.', {
+  return new LostJobError(ErrorCode.ServiceUnavailable, 'The generation job was lost; retry the request.', {
     retryAfterMs: 1_000,
   });
 }
