@@ -15,6 +15,12 @@ interface GeminiBatch {
   requests: { model: string; content: { parts: { text: string }[] }; outputDimensionality?: number }[];
 }
 
+/** `v` of unit length, in float32. */
+function unit(v: number[]): number[] {
+  const norm = Math.hypot(...v);
+  return v.map((x) => Math.fround(x / norm));
+}
+
 /** A vector that tells which text it embeds: [length of the text, first char code]. */
 function vectorOf(text: string): number[] {
   return [text.length, text.charCodeAt(0)];
@@ -57,7 +63,8 @@ describe('native embeddings against a real HTTP server', () => {
     it('sends one request per text with outputDimensionality, reads the vectors and estimates usage', async () => {
       const input = ['first', 'second one', 'third and last'];
       const res = await adapter.embed!({ target, input, dimensions: 8 }, never);
-      expect(res.embeddings).toEqual(input.map(vectorOf));
+      // Scaled to unit length (see the next test).
+      expect(res.embeddings).toEqual(input.map((t) => unit(vectorOf(t))));
       const tokens = input.reduce((s, t) => s + countTextTokens(t), 0);
       expect(res.usage).toEqual({
         promptTokens: tokens,
@@ -76,6 +83,31 @@ describe('native embeddings against a real HTTP server', () => {
           outputDimensionality: 8,
         })),
       });
+    });
+
+    it('scales vectors shortened by outputDimensionality to unit length, as OpenAI answers `dimensions`', async () => {
+      // Gemini returns only its full 3072 values of unit length; a shortened vector is the first values of it, as
+      // they are. OpenAI's clients take a dot product for the cosine similarity (OpenAI's vectors, `dimensions`
+      // shortened ones too, are of length 1): the gateway answered Gemini's as they came.
+      const full = [0.6, 0.48, 0.64];
+      up.handler = (_req, res, seen) => {
+        const body = JSON.parse(seen.body) as GeminiBatch;
+        sendJson(res, 200, {
+          embeddings: body.requests.map((r) => ({ values: full.slice(0, r.outputDimensionality ?? full.length) })),
+        });
+      };
+      const shortened = await adapter.embed!({ target, input: ['a', 'b'], dimensions: 2 }, never);
+      for (const v of shortened.embeddings) {
+        // [0.6, 0.48] is of length 0.768...: the same direction, of length 1.
+        expect(v).toHaveLength(2);
+        expect(v[0] / v[1]).toBeCloseTo(0.6 / 0.48, 6);
+        expect(Math.hypot(...v)).toBeCloseTo(1, 6);
+      }
+      // The full vector, already of unit length, comes as Gemini sent it.
+      const whole = await adapter.embed!({ target, input: ['a'] }, never);
+      expect(whole.embeddings).toEqual([full]);
+      const asked = await adapter.embed!({ target, input: ['a'], dimensions: 3 }, never);
+      expect(asked.embeddings).toEqual([full]);
     });
 
     it('splits more than 100 texts into calls of at most 100 and joins the vectors in input order', async () => {
@@ -106,6 +138,8 @@ describe('native embeddings against a real HTTP server', () => {
     it('refuses token arrays before any call and a short answer after one', async () => {
       const tokens = await failure(adapter.embed!({ target, input: [[1, 2, 3]] }, never));
       expect(tokens.errorClass).toBe(ErrorClass.InvalidRequest);
+      // Never sent: the model's other deployments may take it.
+      expect(tokens.untranslatable).toBe(true);
       expect(up.requests).toHaveLength(0);
       up.handler = (_req, res) => sendJson(res, 200, { embeddings: [{ values: [1] }] });
       const short = await failure(adapter.embed!({ target, input: ['a', 'b'] }, never));

@@ -29,6 +29,7 @@ describe('OpenAI SDK: embeddings (e2e)', () => {
     timeoutMs: 10000
     models:
       - { name: sim-embed, promptPer1k: 0.0002, completionPer1k: 0, contextWindow: 8192, capabilities: [embeddings] }
+      - { name: bge-m3, promptPer1k: 0.0004, completionPer1k: 0, contextWindow: 8192, capabilities: [embeddings] }
   - id: gem
     kind: gemini
     baseUrl: ${s.sims[0].url}/v1beta
@@ -42,6 +43,7 @@ describe('OpenAI SDK: embeddings (e2e)', () => {
     timeoutMs: 10000
     models:
       - { name: nomic-embed-text, promptPer1k: 0.001, completionPer1k: 0, contextWindow: 64, capabilities: [embeddings] }
+      - { name: bge-m3, promptPer1k: 0.0003, completionPer1k: 0, contextWindow: 8192, capabilities: [embeddings] }
 `,
   });
   let client: OpenAI;
@@ -178,7 +180,13 @@ describe('OpenAI SDK: embeddings (e2e)', () => {
         .withResponse();
       expect(res.model).toBe('gem/gem-embed');
       expect(res.data.map((d) => d.index)).toEqual(input.map((_, i) => i));
-      res.data.forEach((d, i) => expect(d.embedding).toEqual(simulatedEmbedding('gemini-embedding-001', input[i], 8)));
+      // Gemini answers the first 8 values of its whole vector, not of unit length (the simulator too): scaled to
+      // unit length, as OpenAI answers `dimensions`, they are the simulator's 8-value vector to float32 rounding.
+      res.data.forEach((d, i) => {
+        const expected = simulatedEmbedding('gemini-embedding-001', input[i], 8);
+        expect(d.embedding).toHaveLength(8);
+        d.embedding.forEach((x, j) => expect(x).toBeCloseTo(expected[j], 6));
+      });
       // The Gemini API reports no usage for embeddings: the gateway's own count stands in for it.
       const tokens = input.reduce((sum, t) => sum + countTextTokens(t), 0);
       expect(res.usage).toEqual({ prompt_tokens: tokens, total_tokens: tokens });
@@ -260,12 +268,21 @@ describe('OpenAI SDK: embeddings (e2e)', () => {
       expect(system.sims[1].lastRequests(1)[0].route).toBe('POST /api/embed');
     });
 
-    it('token arrays, which neither API takes, are refused with a 400', async () => {
-      const err: unknown = await client.embeddings
-        .create({ model: 'gem-embed', input: [[1, 2, 3]] })
-        .catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(APIError);
-      expect((err as APIError).status).toBe(400);
+    it('token arrays, which neither API takes, go to the OpenAI-compatible deployment of the same model', async () => {
+      // bge-m3 costs less on Ollama: the cost policy put it first, and its adapter's refusal was the answer (400)
+      // although sim1 serves the same model through /v1/embeddings, which takes token ids.
+      const ollamaCalls = system.sims[1].lastRequests(100).filter((r) => r.route === 'POST /api/embed').length;
+      const { data: res, response } = await client.embeddings
+        .create({ model: 'bge-m3', input: [[1, 2, 3]], encoding_format: 'float' })
+        .withResponse();
+      expect(res.model).toBe('sim1/bge-m3');
+      expect(res.data[0].embedding).toEqual(simulatedEmbedding('bge-m3', '[1,2,3]', DEFAULT_EMBEDDING_DIMENSIONS));
+      expect(response.headers.get('x-gateway-attempts')).toBe('1');
+      expect(system.sims[1].lastRequests(1)[0].route).toBe('POST /v1/embeddings');
+      expect(system.sims[1].lastRequests(100).filter((r) => r.route === 'POST /api/embed')).toHaveLength(ollamaCalls);
+      // Text still goes to the cheapest, Ollama.
+      const text = await client.embeddings.create({ model: 'bge-m3', input: 'some text' });
+      expect(text.model).toBe('oll/bge-m3');
     });
   });
 
@@ -281,6 +298,20 @@ describe('OpenAI SDK: embeddings (e2e)', () => {
       ['a bad encoding format', { model: 'sim-embed', input: 'x', encoding_format: 'hex' }, 'encoding_format'],
       ['zero dimensions', { model: 'sim-embed', input: 'x', dimensions: 0 }, 'dimensions'],
       ['a chat model', { model: 'sim-gpt', input: 'x' }, 'model', 'unsupported_capability'],
+      // Neither the Gemini API nor Ollama takes token ids: refused before queueing, naming input (it was a 400 from
+      // the worker's adapter, after a queue hop, with no param).
+      [
+        'token arrays on a Gemini-only model',
+        { model: 'gem-embed', input: [[1, 2, 3]] },
+        'input',
+        'unsupported_parameter',
+      ],
+      [
+        'token ids on an Ollama deployment',
+        { model: 'oll/bge-m3', input: [1, 2, 3] },
+        'input',
+        'unsupported_parameter',
+      ],
       // Pass-through fields go to the OpenAI-compatible family only: Gemini's own taskType is not one of its fields.
       [
         'a pass-through field on a Gemini-only model',

@@ -47,6 +47,15 @@ export const REMOTE_IMAGE_PARAM = 'image_url.url';
 export const FILE_ID_PARAM = 'file.file_id';
 export const OTHER_FILE_TYPE_PARAM = 'file.media_type';
 
+/**
+ * The request field standing for an embeddings `input` of token ids (a token array, or a list of them), which OpenAI's
+ * API takes as well as text: the native Gemini and Ollama APIs embed text only (their adapters refuse token arrays),
+ * so only the OpenAI-compatible family is a candidate for it. Without it routing could send such a request to a
+ * model's Ollama deployment (the cheapest, at zero cost) and answer 400 although its OpenAI-compatible deployment of
+ * the same model (a vLLM or TEI server) would have embedded it.
+ */
+export const TOKEN_INPUT_PARAM = 'input.tokens';
+
 /** The media types of `file_data` every family that takes `file` parts reads. */
 export const DOCUMENT_MEDIA_TYPES: ReadonlySet<string> = new Set(['application/pdf', 'text/plain']);
 

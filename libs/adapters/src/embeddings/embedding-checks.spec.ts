@@ -1,6 +1,6 @@
 import { countTextTokens, ErrorClass, ProviderCallError } from '@aigw/core';
 import type { EmbeddingsAdapterRequest } from '../types';
-import { embedUsage, estimatedEmbedUsage, textInputs, vectorList, vectorOf } from './embedding-checks';
+import { embedUsage, estimatedEmbedUsage, textInputs, unitVector, vectorList, vectorOf } from './embedding-checks';
 
 const target = { baseUrl: 'http://127.0.0.1:1', model: 'm', timeoutMs: 1000, poolKey: 'k' };
 
@@ -75,5 +75,18 @@ describe('embeddings usage', () => {
     const tokens = countTextTokens(texts[0]) + countTextTokens(texts[1]);
     expect(estimatedEmbedUsage(texts)).toEqual(embedUsage(tokens));
     expect(estimatedEmbedUsage([])).toEqual(embedUsage(0));
+  });
+});
+
+describe('unitVector', () => {
+  it('scales a vector to unit length, in float32', () => {
+    expect(unitVector([3, 4])).toEqual([Math.fround(0.6), Math.fround(0.8)]);
+  });
+
+  it('returns a vector already of unit length to float32 precision, or of zeros, as it came', () => {
+    const unit = [Math.fround(0.6), Math.fround(0.8)];
+    expect(unitVector(unit)).toBe(unit);
+    const zeros = [0, 0, 0];
+    expect(unitVector(zeros)).toBe(zeros);
   });
 });

@@ -8,13 +8,17 @@ import type { EmbeddingsAdapterRequest } from '../types';
 
 /**
  * The inputs as texts, for an API that embeds text only: a token array is refused (InvalidRequest, before any call).
- * `api` names the API in the message ("the Gemini API", "Ollama").
+ * `api` names the API in the message ("the Gemini API", "Ollama"). Routing keeps such a request from these families
+ * (TOKEN_INPUT_PARAM); this is the backstop, `untranslatable` so that a worker whose catalog lags still tries the
+ * model's other deployments instead of answering 400 for all of them.
  */
 export function textInputs(req: EmbeddingsAdapterRequest, api: string): string[] {
   const texts: string[] = [];
   for (const item of req.input) {
     if (typeof item !== 'string') {
-      throw new ProviderCallError(ErrorClass.InvalidRequest, `${api} embeds text only, not token arrays`);
+      throw new ProviderCallError(ErrorClass.InvalidRequest, `${api} embeds text only, not token arrays`, {
+        untranslatable: true,
+      });
     }
     texts.push(item);
   }
@@ -41,6 +45,29 @@ export function vectorOf(v: unknown, status: number): number[] {
     });
   }
   return v;
+}
+
+/** How far a squared length may be from 1 for a float32 vector of unit length (rounding is about 1.2e-7). */
+const UNIT_TOLERANCE = 1e-6;
+
+/**
+ * `v` scaled to unit length, in float32 as the APIs send vectors. OpenAI's embeddings are of length 1, `dimensions`
+ * shortened ones too, and clients rely on it: a dot product is their cosine similarity (OpenAI's documentation says
+ * so, and vector stores' `inner product` indexes take it). An API that shortens without scaling (Gemini's
+ * `outputDimensionality`: only its full 3072 values are of unit length) needs this to answer OpenAI's contract. A
+ * vector already of unit length to float32 precision, or one of zeros, is returned as it came (no rounding of its
+ * last bits).
+ */
+export function unitVector(v: number[]): number[] {
+  let squares = 0;
+  for (const x of v) {
+    squares += x * x;
+  }
+  if (squares === 0 || !Number.isFinite(squares) || Math.abs(squares - 1) <= UNIT_TOLERANCE) {
+    return v;
+  }
+  const norm = Math.sqrt(squares);
+  return v.map((x) => Math.fround(x / norm));
 }
 
 /** The usage of an embeddings call: prompt tokens only. */

@@ -13,7 +13,7 @@ import type {
   HealthResult,
   ProviderAdapter,
 } from '../types';
-import { estimatedEmbedUsage, textInputs } from '../embeddings/embedding-checks';
+import { estimatedEmbedUsage, textInputs, unitVector } from '../embeddings/embedding-checks';
 import { geminiEmbedBatches, geminiEmbedBody, readGeminiEmbeddings } from './gemini-embeddings';
 import { geminiBody } from './gemini-mapping';
 import { GeminiStreamDecoder, readGenerateContent } from './gemini-wire';
@@ -92,6 +92,7 @@ export class GeminiAdapter implements ProviderAdapter {
   /**
    * `batchEmbedContents`, at most 100 texts a call: a longer list is sent as consecutive calls whose vectors are
    * joined in input order (any failing call fails the whole request). Usage is estimated (the API reports none).
+   * Vectors shortened by `dimensions` are scaled to unit length (see `unitVector`).
    */
   async embed(req: EmbeddingsAdapterRequest, signal: AbortSignal): Promise<EmbeddingsResponse> {
     const texts = textInputs(req, 'the Gemini API');
@@ -106,7 +107,9 @@ export class GeminiAdapter implements ProviderAdapter {
       const vectors = await jsonCall(this.pool, req.target, call, signal, (json, _headers, status) =>
         readGeminiEmbeddings(json, status, batch.length),
       );
-      embeddings.push(...vectors);
+      // Shortened by outputDimensionality, Gemini's vectors are not of unit length (its full 3072 are): scaled, as
+      // OpenAI's `dimensions` answers are.
+      embeddings.push(...(req.dimensions === undefined ? vectors : vectors.map(unitVector)));
     }
     return { embeddings, usage: estimatedEmbedUsage(texts) };
   }

@@ -329,6 +329,29 @@ describe('capabilities and provider-dependent fields', () => {
     );
   });
 
+  it('token ids to embed keep a request from the families that embed text only (Gemini, Ollama)', () => {
+    // Routing let a token-array input reach a model's Ollama deployment (the cheapest: zero cost), whose adapter
+    // refused it: 400 for a request the model's OpenAI-compatible deployment would have embedded.
+    const embed = (input: string[] | number[][]) =>
+      requestNeedsOf({ messages: [], options: {}, embeddings: { input } });
+    expect(embed(['text']).params).toEqual([]);
+    const tokens = embed([[1, 2, 3]]);
+    expect(tokens.params).toEqual(['input.tokens']);
+    const embedding = { capabilities: ['embeddings'] as Capability[] };
+    const nomic = [
+      deployment('oll', 'nomic', embedding, { kind: 'ollama' }),
+      deployment('gem', 'nomic', embedding, { kind: 'gemini' }),
+      deployment('vllm', 'nomic', embedding),
+    ];
+    const sel = filterCandidates(nomic, need('nomic', { embeddings: true, needs: tokens }), neverOpen);
+    expect(ids(sel.candidates)).toEqual(['vllm/nomic']);
+    const onOllama = filterCandidates(nomic, need('oll/nomic', { embeddings: true, needs: tokens }), neverOpen);
+    expect(onOllama.failure).toMatchObject({ code: ErrorCode.UnsupportedParameter, param: 'input' });
+    expect(onOllama.failure?.message).toBe(
+      "An input of token ids (their API embeds text only: send the text) is not supported by the deployments of 'oll/nomic' (ollama API); remove it or choose another model.",
+    );
+  });
+
   it('an image by URL keeps a request from Ollama, which takes base64 images only; a data URL goes everywhere', () => {
     const image = (url: string) =>
       requestNeedsOf({

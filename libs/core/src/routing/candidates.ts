@@ -7,6 +7,7 @@ import {
   FILE_ID_PARAM,
   OTHER_FILE_TYPE_PARAM,
   REMOTE_IMAGE_PARAM,
+  TOKEN_INPUT_PARAM,
 } from '../provider-families';
 import type { Capability } from '../catalog';
 import {
@@ -93,6 +94,7 @@ const PARAM_WORDING: Readonly<Record<string, string>> = {
   [REMOTE_IMAGE_PARAM]: 'An image by http(s) URL (send it as a base64 data URL)',
   [FILE_ID_PARAM]: 'A file by file_id (a file uploaded to one provider; send it as file_data)',
   [OTHER_FILE_TYPE_PARAM]: 'A file other than a PDF or plain text',
+  [TOKEN_INPUT_PARAM]: 'An input of token ids (their API embeds text only: send the text)',
   [ASSISTANT_PREFILL_PARAM]:
     'A final assistant message (a prefill for the model to continue; these deployments would answer it anew)',
 };
@@ -103,6 +105,7 @@ const PARAM_FIELD: Readonly<Record<string, string>> = {
   [REMOTE_IMAGE_PARAM]: 'messages',
   [FILE_ID_PARAM]: 'messages',
   [OTHER_FILE_TYPE_PARAM]: 'messages',
+  [TOKEN_INPUT_PARAM]: 'input',
   [ASSISTANT_PREFILL_PARAM]: 'messages',
 };
 

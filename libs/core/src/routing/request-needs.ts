@@ -8,6 +8,7 @@ import {
   FILE_ID_PARAM,
   OTHER_FILE_TYPE_PARAM,
   REMOTE_IMAGE_PARAM,
+  TOKEN_INPUT_PARAM,
 } from '../provider-families';
 
 /**
@@ -134,7 +135,9 @@ function fileParamOf(file: { file_data?: string }): string | undefined {
   return data !== null && DOCUMENT_MEDIA_TYPES.has(data.mimeType) ? undefined : OTHER_FILE_TYPE_PARAM;
 }
 
-export function requestNeedsOf(request: Pick<GenerationRequest, 'messages' | 'options'>): RequestNeeds {
+export function requestNeedsOf(
+  request: Pick<GenerationRequest, 'messages' | 'options'> & Partial<Pick<GenerationRequest, 'embeddings'>>,
+): RequestNeeds {
   const o = request.options;
   let tools = (o.tools?.length ?? 0) > 0;
   let vision = false;
@@ -203,6 +206,12 @@ export function requestNeedsOf(request: Pick<GenerationRequest, 'messages' | 'op
   // A prefill to continue (`/v1/messages`): only the families that continue a final assistant message take it.
   if (o.assistantPrefill === true) {
     params.add(ASSISTANT_PREFILL_PARAM);
+  }
+  // Token ids to embed: the OpenAI-compatible family only. The inputs of one request are all of one kind (the gateway
+  // refuses a mix, as OpenAI does), so the first tells.
+  const firstInput = request.embeddings?.input[0];
+  if (firstInput !== undefined && typeof firstInput !== 'string') {
+    params.add(TOKEN_INPUT_PARAM);
   }
   for (const key of Object.keys(o.extra ?? {})) {
     if (!ANSWER_NEUTRAL_FIELDS.has(key)) {

@@ -14,6 +14,12 @@ export interface EmbeddingsCall {
   tokens: number[];
   dimensions: number;
   base64: boolean;
+  /**
+   * Gemini: the length of the model's whole vector when `outputDimensionality` asked for fewer values. The answer is
+   * then the first `dimensions` values of the whole (unit-length) vector, as they are: the Gemini API scales only its
+   * full-length vectors to unit length.
+   */
+  shortenedFrom?: number;
 }
 
 function itemOf(v: unknown): { text: string; tokens: number } | null {
@@ -153,6 +159,7 @@ export function parseGeminiEmbed(model: string, body: unknown, batch: boolean): 
   const items: string[] = [];
   const tokens: number[] = [];
   let dimensions = DEFAULT_EMBEDDING_DIMENSIONS;
+  let shortened = false;
   for (const [i, raw] of requests.entries()) {
     const r = asRecord(raw);
     if (batch && r?.model !== `models/${model}`) {
@@ -167,15 +174,29 @@ export function parseGeminiEmbed(model: string, body: unknown, batch: boolean): 
       return dims;
     }
     dimensions = dims;
+    shortened = asRecord(raw)?.outputDimensionality !== undefined && dims < DEFAULT_EMBEDDING_DIMENSIONS;
     items.push(text);
     tokens.push(estimateTokens(text.length));
   }
-  return { model, items, tokens, dimensions, base64: false };
+  const call: EmbeddingsCall = { model, items, tokens, dimensions, base64: false };
+  if (shortened) {
+    call.shortenedFrom = DEFAULT_EMBEDDING_DIMENSIONS;
+  }
+  return call;
 }
 
-/** What Gemini answers: `{embedding: {values}}` for embedContent, `{embeddings: [{values}]}` for a batch (no usage). */
+/**
+ * What Gemini answers: `{embedding: {values}}` for embedContent, `{embeddings: [{values}]}` for a batch (no usage).
+ * The model's whole vector is DEFAULT_EMBEDDING_DIMENSIONS long (Gemini's is 3072): a shorter `outputDimensionality`
+ * gets its first values, not of unit length, as from the Gemini API; a longer one a unit vector of that length.
+ */
 export function geminiEmbedJson(call: EmbeddingsCall, batch: boolean): string {
-  const vectors = call.items.map((text) => ({ values: simulatedEmbedding(call.model, text, call.dimensions) }));
+  const vectors = call.items.map((text) => ({
+    values:
+      call.shortenedFrom === undefined
+        ? simulatedEmbedding(call.model, text, call.dimensions)
+        : simulatedEmbedding(call.model, text, call.shortenedFrom).slice(0, call.dimensions),
+  }));
   return JSON.stringify(batch ? { embeddings: vectors } : { embedding: vectors[0] });
 }
 
