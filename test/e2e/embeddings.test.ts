@@ -167,6 +167,35 @@ describe('OpenAI SDK: embeddings (e2e)', () => {
     expect(response.headers.get('x-gateway-attempts')).toBe('2');
   });
 
+  it("a server that ignores dimensions (llama.cpp's, LM Studio) is not relayed: the next deployment answers, or a 400", async () => {
+    // sim0 answers its 16 values whatever `dimensions` says: the client that asked for 8 got 16.
+    system.sims[0].configure({ ignoreDimensions: true });
+    try {
+      const res = await client.embeddings.create({
+        model: 'sim-embed',
+        input: 'shorten me',
+        dimensions: 8,
+        encoding_format: 'float',
+      });
+      expect(res.model).toBe('sim1/sim-embed');
+      expect(res.data[0].embedding).toEqual(simulatedEmbedding('sim-embed', 'shorten me', 8));
+      system.sims[1].configure({ ignoreDimensions: true });
+      const err: unknown = await client.embeddings
+        .create({ model: 'sim-embed', input: 'shorten me', dimensions: 8 })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(APIError);
+      expect((err as APIError).status).toBe(400);
+      expect((err as APIError).code).toBe('invalid_request');
+      expect((err as APIError).message).toContain('vectors of 16 values, not the 8 asked for');
+      // Without dimensions, the same servers serve.
+      const whole = await client.embeddings.create({ model: 'sim-embed', input: 'shorten me' });
+      expect(whole.data[0].embedding).toHaveLength(DEFAULT_EMBEDDING_DIMENSIONS);
+    } finally {
+      system.sims[0].configure({ ignoreDimensions: false });
+      system.sims[1].configure({ ignoreDimensions: false });
+    }
+  });
+
   it('the cheapest alias ranges over embeddings deployments only', async () => {
     const res = await client.embeddings.create({ model: 'cheapest', input: 'alias' });
     expect(res.model).toBe('sim0/sim-embed');

@@ -145,6 +145,9 @@ async function embedAnswer(
     req.extra = request.options.extra;
   }
   const res = await adapter.embed(req, signal);
+  if (req.dimensions !== undefined) {
+    checkDimensions(res.embeddings, req.dimensions);
+  }
   return {
     id: `emb-${request.requestId}`,
     created: Math.floor(clock.now() / 1000),
@@ -153,6 +156,25 @@ async function embedAnswer(
     usage: res.usage,
     embeddings: res.embeddings,
   };
+}
+
+/**
+ * OpenAI answers `dimensions` with vectors of that length, or refuses it (400, for a model that cannot shorten). Some
+ * servers ignore the field silently and answer the model's full length: llama.cpp's server, LM Studio, Ollama before
+ * 0.12. Relayed, such vectors reached a client that asked for 256 values (a pgvector column of 256, an index) as 768,
+ * from some deployments of a model and not others. Nothing of such an answer is usable, and another deployment of the
+ * model may honour `dimensions`: it is treated as a deployment that cannot express the request (`untranslatable`),
+ * the others are tried, and none left is a 400 saying why. The call is not billed (such servers are local ones).
+ */
+function checkDimensions(embeddings: readonly number[][], dimensions: number): void {
+  const wrong = embeddings.find((v) => v.length !== dimensions);
+  if (wrong !== undefined) {
+    throw new ProviderCallError(
+      ErrorClass.InvalidRequest,
+      `the deployment answered vectors of ${wrong.length} values, not the ${dimensions} asked for (its server does not take 'dimensions')`,
+      { untranslatable: true },
+    );
+  }
 }
 
 function isEmbeddings(request: GenerationRequest): request is GenerationRequest & { embeddings: EmbeddingsInput } {

@@ -48,6 +48,11 @@ export interface SimulatorConfig {
    */
   reportUsage: boolean;
   /**
+   * True: OpenAI `/v1/embeddings` and Ollama `/api/embed` answer vectors of the model's own length whatever
+   * `dimensions` asks, as llama.cpp's server, LM Studio and Ollama before `dimensions` came (0.12) do, silently.
+   */
+  ignoreDimensions: boolean;
+  /**
    * Rate-limit headers on every response of the OpenAI and Anthropic formats (answers and errors), each in its
    * provider's own dialect: `x-ratelimit-*` with Go-style durations (`6m0s`, `20ms`), `anthropic-ratelimit-*` with
    * RFC 3339 instants. Static figures for tests to set (nothing is counted down); null sends none.
@@ -71,6 +76,7 @@ export const DEFAULT_SIMULATOR_CONFIG: Readonly<SimulatorConfig> = Object.freeze
   models: ['sim-gpt', 'sim-claude', 'sim-shared'],
   cachedTokens: 0,
   reportUsage: true,
+  ignoreDimensions: false,
   rateLimit: Object.freeze({
     requests: Object.freeze({ limit: 10_000, remaining: 9_999, resetMs: 6 }),
     tokens: Object.freeze({ limit: 10_000_000, remaining: 9_990_000, resetMs: 60 }),
@@ -162,6 +168,7 @@ const CHECKS: Record<keyof SimulatorConfig, Check> = {
       : 'must be a non-empty list of model ids',
   cachedTokens: nonNegative(Number.MAX_SAFE_INTEGER, true),
   reportUsage: isBoolean,
+  ignoreDimensions: isBoolean,
   rateLimit: rateLimitProblem,
 };
 

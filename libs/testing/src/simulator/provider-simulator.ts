@@ -6,6 +6,7 @@ import { jsonAnswer, reasoningAnswer, toolCallAnswer, type ToolCallAnswer, toolR
 import { DEFAULT_SIMULATOR_CONFIG, type SimulatorConfig, validateSimulatorPatch } from './config';
 import { type Controllable, handleControl } from './control';
 import {
+  DEFAULT_EMBEDDING_DIMENSIONS,
   embeddingsJson,
   type EmbeddingsCall,
   geminiEmbedJson,
@@ -346,7 +347,10 @@ export class ProviderSimulator implements Controllable {
       this.responder.error(ex, wire, 400, call.problem, call.param);
       return;
     }
-    const ok = call;
+    const ok =
+      wire.name !== 'gemini' && this.cfg.ignoreDimensions
+        ? { ...call, dimensions: DEFAULT_EMBEDDING_DIMENSIONS }
+        : call;
     const fault = drawFault(this.cfg);
     this.afterLatency(() => this.responder.jsonReply(ex, wire, () => render(ok), fault));
   }
