@@ -66,6 +66,9 @@ describe('connection test (POST /api/v1/ai/admin/providers[/:id]/test)', () => {
       },
       catalog: (s) => `gateways:
   - { id: litellm, baseUrl: ${proxy.url}/v1, apiKey: ${GATEWAY_KEY}, timeoutMs: 5000 }
+  - id: seeded-gw
+    baseUrl: http://127.0.0.1:${closedPort}/v1
+    apiKey: ${SEEDED_REF}
 providers:
   - id: zai
     kind: openai
@@ -257,6 +260,50 @@ providers:
       'not_found',
       'providerId',
     ]);
+    expect(authorizations).toHaveLength(before + 1);
+  });
+
+  it("tests a saved gateway's changed settings with its stored ${VAR} key, as a PATCH of that gateway accepts it", async () => {
+    // The console's Gateway screen saves only settings that passed its test: a gateway seeded from the file with a
+    // variable outside ADMIN_KEY_VARIABLES takes a PATCH sending its reference back...
+    const patched = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/gateways/seeded-gw`, {
+      method: 'PATCH',
+      headers: system.headers(),
+      body: JSON.stringify({ apiKey: SEEDED_REF, timeoutMs: 20_000 }),
+    });
+    expect(patched.status).toBe(200);
+    // ...and so does a test of those settings that says they are that gateway's (the Gateway screen tests them as an
+    // OpenAI provider's): the key read as that PATCH read it, sent once.
+    const settings = { kind: 'openai', baseUrl: keyedUrl, apiKey: SEEDED_REF };
+    const before = authorizations.length;
+    const res = await test('/test', { ...settings, settingsOfGateway: 'seeded-gw' });
+    expect(res.status).toBe(200);
+    expect(res.body.routes[0]).toMatchObject({ route: 'direct', ok: true, status: 200, models: ['m1'] });
+    expect(authorizations.slice(before)).toEqual([`Bearer ${SEEDED_KEY}`]);
+    expect(res.text).not.toContain(SEEDED_KEY);
+
+    // As new settings, as another gateway's, or as a provider's of that id (none: a provider's reference is looked up
+    // among the providers only), refused as saving them would be: nothing sent.
+    for (const whose of [{}, { settingsOfGateway: 'litellm' }]) {
+      const refused = await test<Envelope>('/test', { ...settings, ...whose });
+      expect([whose, refused.status, refused.body.error.param]).toEqual([whose, 400, 'apiKey']);
+      expect(refused.body.error.message).toContain('must not reference environment variable CT_E2E_SEEDED_TOKEN');
+    }
+    const asProvider = await test<Envelope>('/test', { ...settings, providerId: 'seeded-gw' });
+    expect([asProvider.status, asProvider.body.error.param]).toEqual([404, 'providerId']);
+    // The provider seeded with the same reference is not a gateway: its id names none.
+    const unknown = await test<Envelope>('/test', { ...settings, settingsOfGateway: 'seeded-ref' });
+    expect([unknown.status, unknown.body.error.code, unknown.body.error.param]).toEqual([
+      404,
+      'not_found',
+      'settingsOfGateway',
+    ]);
+    const both = await test<Envelope>('/test', {
+      ...settings,
+      providerId: 'seeded-ref',
+      settingsOfGateway: 'seeded-gw',
+    });
+    expect([both.status, both.body.error.param]).toEqual([400, 'settingsOfGateway']);
     expect(authorizations).toHaveLength(before + 1);
   });
 

@@ -14,8 +14,14 @@ const SCREENS = path.join(ROOT, '.e2e-screens');
 let closedPort = 0;
 /** A LiteLLM stand-in that refuses a request without a key. */
 const keyedProxy = new ProviderSimulator({ models: ['glm-4.6'], requireAuth: true }, { name: 'litellm' });
+/**
+ * A gateway key the operator keeps in the environment under a name the default ADMIN_KEY_VARIABLES does not list
+ * (`*_TOKEN`): a gateway saved with its reference while the list named it (see the Gateway test) keeps it stored.
+ */
+const LITELLM_TOKEN = 'sk-litellm-token-from-the-environment-01';
+const LITELLM_REF = '${CONSOLE_E2E_LITELLM_TOKEN}';
 const system = new TestSystem({
-  env: { CACHE_ENABLED: 'true' },
+  env: { CACHE_ENABLED: 'true', CONSOLE_E2E_LITELLM_TOKEN: LITELLM_TOKEN },
   catalog: (s) =>
     `${s.catalogYaml()}  - id: closed
     kind: openai
@@ -860,6 +866,7 @@ describe('web console', () => {
       baseUrl: `${keyedProxy.url}/v1`,
       routing: 'direct',
       apiKeyFromGateway: 'litellm',
+      settingsOfGateway: 'litellm',
     });
     await form.getByRole('button', { name: 'Save' }).click();
     await form.getByRole('status').filter({ hasText: 'Gateway saved.' }).waitFor();
@@ -868,6 +875,62 @@ describe('web console', () => {
       hasApiKey: boolean;
     };
     expect(saved).toMatchObject({ baseUrl: `${keyedProxy.url}/v1`, hasApiKey: true });
+  });
+
+  it("Gateway: a saved gateway's stored ${VAR} key outside ADMIN_KEY_VARIABLES tests and saves, as its PATCH would", async () => {
+    const gateways = `${system.gatewayUrl}/api/v1/ai/admin/gateways`;
+    // Saved through a replica started while the operator's ADMIN_KEY_VARIABLES named the variable; the gateway the
+    // console talks to has the default list (it no longer names it), so only the reference stored for this gateway
+    // is accepted there, as its PATCH accepts it.
+    const listing = await system.addReplica('api-gateway', { ADMIN_KEY_VARIABLES: 'CONSOLE_E2E_LITELLM_TOKEN' });
+    try {
+      const made = await fetch(`http://127.0.0.1:${listing.port}/api/v1/ai/admin/gateways`, {
+        method: 'POST',
+        headers: system.headers(),
+        body: JSON.stringify({ id: 'tokened', baseUrl: `${system.sim.url}/v1`, apiKey: LITELLM_REF }),
+      });
+      expect(made.status).toBe(201);
+    } finally {
+      listing.child.kill('SIGTERM');
+      await listing.exited;
+    }
+    try {
+      keyedProxy.reset();
+      await open('gateway');
+      const form = page
+        .getByRole('region', { name: 'Gateway tokened' })
+        .getByRole('form', { name: 'Gateway settings' });
+      // The proxy moved: the admin types the new URL and the key's reference as the file names it.
+      await form.getByLabel('LiteLLM endpoint (base URL)').fill(`${keyedProxy.url}/v1`);
+      await form.getByLabel('Gateway API key').fill(LITELLM_REF);
+      const [request] = await Promise.all([
+        page.waitForRequest((r) => r.url().endsWith('/api/v1/ai/admin/providers/test')),
+        form.getByRole('button', { name: 'Test' }).click(),
+      ]);
+      // The test passes (before, a 400 naming apiKey, and Save stayed disabled): it says whose settings these are,
+      // so the stored reference is read as the PATCH reads it, and the proxy got the key.
+      await form.locator('li.ok').or(form.getByRole('alert')).waitFor({ timeout: 15_000 });
+      await expect(form.getByRole('alert').allTextContents()).resolves.toEqual([]);
+      await expect(form.getByRole('button', { name: 'Save' }).isEnabled()).resolves.toBe(true);
+      expect(JSON.parse(request.postData() ?? '{}')).toEqual({
+        kind: 'openai',
+        baseUrl: `${keyedProxy.url}/v1`,
+        routing: 'direct',
+        apiKey: LITELLM_REF,
+        settingsOfGateway: 'tokened',
+      });
+      expect(keyedProxy.stats().authorized).toBe(1);
+      await form.getByRole('button', { name: 'Save' }).click();
+      await form.getByRole('status').filter({ hasText: 'Gateway saved.' }).waitFor();
+      const saved = (await fetch(`${gateways}/tokened`, { headers: system.headers() }).then((r) => r.json())) as {
+        baseUrl: string;
+        apiKeyRef: string | null;
+      };
+      expect(saved).toMatchObject({ baseUrl: `${keyedProxy.url}/v1`, apiKeyRef: LITELLM_REF });
+      await expect(page.content()).resolves.not.toContain(LITELLM_TOKEN);
+    } finally {
+      await fetch(`${gateways}/tokened`, { method: 'DELETE', headers: system.headers() });
+    }
   });
 
   it('Providers: Edit moves a provider to the gateway or auto route by naming its gateway', async () => {

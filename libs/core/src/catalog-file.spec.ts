@@ -267,12 +267,14 @@ providers:
     expect(() => readCatalogDocument(doc('gw', 'p'), env, undefined, options)).toThrow(
       /gateways\[0\]\.apiKey must not reference environment variable HOME[^]*providers\[0\]\.apiKey must not/,
     );
-    // A connection test of changed settings of provider p reads them as a change of p: of none, or of the gateway's
-    // id (a provider id is looked up among the providers), as a new entry.
+    // A connection test of changed settings of provider p reads them as a change of p, those of gateway gw as a
+    // change of gw: of none, or of an id of the other kind (a provider id is looked up among the providers, a
+    // gateway's among the gateways), as a new entry.
     const settings = { baseUrl: 'http://127.0.0.1:9', apiKey: '${HOME}' };
-    expect(readConnectionSettings(settings, env, options, 'p').apiKey).toBe('/root');
-    for (const id of [undefined, 'gw']) {
-      expect(() => readConnectionSettings(settings, env, options, id)).toThrow(
+    expect(readConnectionSettings(settings, env, options, { providerId: 'p' }).apiKey).toBe('/root');
+    expect(readConnectionSettings(settings, env, options, { gatewayId: 'gw' }).apiKey).toBe('/root');
+    for (const of of [undefined, { providerId: 'gw' }, { gatewayId: 'p' }]) {
+      expect(() => readConnectionSettings(settings, env, options, of)).toThrow(
         /^Invalid configuration:\n {2}- apiKey must not reference environment variable HOME:/,
       );
     }

@@ -685,27 +685,39 @@ export interface ConnectionSettings {
 }
 
 /**
+ * The saved entry a connection test's settings are changed settings of (a form editing it): a provider's (a provider
+ * edit form) or a gateway's (the console's Gateway screen), by id. See readConnectionSettings.
+ */
+export type ConnectionSettingsOf = { providerId: string } | { gatewayId: string };
+
+/**
  * `baseUrl` and `apiKey` of provider settings that are not a catalog entry (a connection test of a form not saved
  * yet), read exactly as a provider's in a catalog document: `${VAR}` resolved from `env` under `options`, the same
  * checks, a trailing slash dropped, an empty key absent. Throws a CatalogFileError whose problems name `baseUrl` or
  * `apiKey` (never a value), so what a test accepts is what a save would store; a link-local address alone is tested
- * regardless (`allowLinkLocal`), so that the test reports what the call does with it. `providerId`: the saved provider
- * these are changed settings of, read as a change of that entry is (a key reference equal to the `apiKeyRef`
+ * regardless (`allowLinkLocal`), so that the test reports what the call does with it. `of`: the saved provider or
+ * gateway these are changed settings of, read as a change of that entry is (a key reference equal to the `apiKeyRef`
  * `options.stored` holds for it is accepted, see CatalogReadOptions.keyVariables); without it, as a new entry.
  */
 export function readConnectionSettings(
   raw: { baseUrl: unknown; apiKey?: unknown },
   env: CatalogEnv,
   options: CatalogReadOptions = {},
-  providerId?: string,
+  of?: ConnectionSettingsOf,
 ): ConnectionSettings {
+  // The reader finds an entry's stored reference by the entry's path: a gateway's under `gateways[...]`, any other
+  // path's among the providers. The settings tested have the path '' (so that the problems name `apiKey` alone), so
+  // the one stored entry they may be a change of is handed to the reader as the only one of that list: a gateway's
+  // reference is then accepted for that gateway's settings, and never a provider's of the same id (or the reverse).
+  const id = of === undefined ? undefined : 'gatewayId' in of ? of.gatewayId : of.providerId;
+  const entries = of === undefined ? [] : 'gatewayId' in of ? options.stored?.gateways : options.stored?.providers;
+  const stored: StoredBaseUrls = { providers: (entries ?? []).filter((e) => e.id === id), gateways: [] };
   // A link-local URL is tested all the same: the call's refusal (AddressRefusedError) is what the test reports.
-  const r = new CatalogReader(env, { ...options, allowLinkLocal: true });
+  const r = new CatalogReader(env, { ...options, allowLinkLocal: true, stored });
   const obj: Obj = { baseUrl: raw.baseUrl, apiKey: raw.apiKey };
   // The path `.apiKey` is what CatalogReadOptions' `apiKeyOnly` recognises; it is stripped from the problems below.
   const baseUrl = r.url(obj, 'baseUrl', '', 'the settings tested');
-  // The path '' is not a gateway's (`gateways[...]`): a stored reference is looked up among the providers.
-  const apiKey = r.apiKey(obj, '', 'the settings tested', providerId);
+  const apiKey = r.apiKey(obj, '', 'the settings tested', id);
   if (r.problems.length > 0 || baseUrl === undefined) {
     throw new CatalogFileError(
       r.problems.map((p) => p.replace(/^\./, '')),

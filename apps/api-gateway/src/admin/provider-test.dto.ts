@@ -65,6 +65,18 @@ export class TestProviderDto {
   @MaxLength(200)
   providerId?: string;
 
+  /**
+   * Instead of `providerId`: the saved gateway these are changed settings of (the console's Gateway screen tests a
+   * gateway's settings as an OpenAI provider's), read as a PATCH of that gateway would read them: an `apiKey` of
+   * `${VAR}` equal to its stored `apiKeyRef` is accepted even when ADMIN_KEY_VARIABLES does not list VAR. Not
+   * `gatewayId`, which names the gateway the provider tested is routed through.
+   */
+  @ValidateIf((o: TestProviderDto) => o.settingsOfGateway !== undefined)
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  settingsOfGateway?: string;
+
   @IsOptional()
   @IsIn(ROUTING_METHODS)
   routing: RoutingMethod = 'direct';

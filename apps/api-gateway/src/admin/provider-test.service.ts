@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   CatalogFileError,
   ControlPattern,
+  type ConnectionSettingsOf,
   ErrorCode,
   GatewayError,
   readConnectionSettings,
@@ -38,6 +39,11 @@ export class ProviderTestService {
         param: 'apiKeyFromGateway',
       });
     }
+    if (dto.providerId !== undefined && dto.settingsOfGateway !== undefined) {
+      throw new GatewayError(ErrorCode.InvalidRequest, "Send 'providerId' or 'settingsOfGateway', not both.", {
+        param: 'settingsOfGateway',
+      });
+    }
     if (dto.plugin !== undefined) {
       // The health-monitor loads the module to test it: refused here first, as a save of it would be.
       this.plugins.assert(dto.plugin, 'plugin');
@@ -62,10 +68,14 @@ export class ProviderTestService {
    * provider reads them: its stored reference is accepted outside the list too. A provider seeded from PROVIDERS_FILE
    * with `${SOME_TOKEN}` took a PATCH sending that reference back, but a test of the very settings it would save was a
    * 400 naming `apiKey`. No more than a save allows: a PATCH of that provider may send its stored key to another
-   * `baseUrl` already, and another provider's reference is still refused.
+   * `baseUrl` already, and another provider's reference is still refused. Likewise with `settingsOfGateway` (the
+   * console's Gateway screen changing a saved gateway), as a PATCH of that gateway reads them: its Save waits for a
+   * passing Test, so a gateway seeded with `${LITELLM_TOKEN}` whose reference the admin typed back could not be saved,
+   * though the PATCH would take it (and `apiKeyFromGateway` already sends its stored key to any URL tested).
    */
   private async connection(dto: TestProviderDto): Promise<{ baseUrl: string; apiKey?: string }> {
     let stored = NOTHING_STORED;
+    let of: ConnectionSettingsOf | undefined;
     if (dto.providerId !== undefined) {
       const id = dto.providerId;
       const { catalog } = await this.changes.read((tx) => tx.state());
@@ -74,9 +84,19 @@ export class ProviderTestService {
         throw notFound(`provider '${id}'`, 'providerId');
       }
       stored = { providers: [current], gateways: [] };
+      of = { providerId: id };
+    } else if (dto.settingsOfGateway !== undefined) {
+      const id = dto.settingsOfGateway;
+      const { catalog } = await this.changes.read((tx) => tx.state());
+      const current = catalog.gateways.find((g) => g.id === id);
+      if (current === undefined) {
+        throw notFound(`gateway '${id}'`, 'settingsOfGateway');
+      }
+      stored = { providers: [], gateways: [current] };
+      of = { gatewayId: id };
     }
     try {
-      return readConnectionSettings(dto, process.env, adminDocument(this.env, stored), dto.providerId);
+      return readConnectionSettings(dto, process.env, adminDocument(this.env, stored), of);
     } catch (err) {
       throw err instanceof CatalogFileError ? invalidConfiguration(err, /^$/) : err;
     }

@@ -515,7 +515,8 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     description:
       'The same test for settings not saved yet (a form before saving); `apiKey` is used once, never stored or echoed. ' +
       'A `${VAR}` key is read as saving the settings would read it; with `providerId`, as a PATCH of that saved ' +
-      'provider would (its stored `apiKeyRef` accepted even outside `ADMIN_KEY_VARIABLES`).',
+      'provider would (its stored `apiKeyRef` accepted even outside `ADMIN_KEY_VARIABLES`); with ' +
+      '`settingsOfGateway`, as a PATCH of that saved gateway would (the Gateway screen changing it).',
     requestExample: {
       kind: 'openai',
       baseUrl: 'https://api.z.ai/api/paas/v4',

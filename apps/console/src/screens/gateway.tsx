@@ -68,9 +68,14 @@ function GatewayForm({ existing, onSaved }: { existing: GatewayItem | null; onSa
               // The monitor's connection test of settings not saved yet: the proxy speaks OpenAI's API. An empty
               // key field keeps the stored key, so the test uses it too (the monitor reads it; the page never does).
               const key = apiKey !== '' ? { apiKey } : existing?.hasApiKey ? { apiKeyFromGateway: existing.id } : {};
+              // A saved gateway's settings are tested as a change of it, read as its PATCH reads them: a `${VAR}` key
+              // equal to its stored reference (a gateway seeded from PROVIDERS_FILE with `${LITELLM_TOKEN}`) is taken
+              // outside ADMIN_KEY_VARIABLES, as the save is. Without it the test was a 400 naming apiKey, and Save,
+              // which waits for a passing test, stayed disabled for settings the API would save.
+              const of = existing === null ? {} : { settingsOfGateway: existing.id };
               const result = await api<ConnectionTest>('/api/v1/ai/admin/providers/test', {
                 method: 'POST',
-                body: { kind: 'openai', baseUrl, routing: 'direct', ...key },
+                body: { kind: 'openai', baseUrl, routing: 'direct', ...key, ...of },
               });
               setTested({ for: fingerprint, result });
               return null;
