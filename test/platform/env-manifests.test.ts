@@ -179,7 +179,7 @@ describe('entry points the deployment artefacts and README start', () => {
 
 interface K8sContainer {
   name: string;
-  command: string[];
+  args: string[];
   env?: { name: string; value: string }[];
   envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
   ports?: { name: string; containerPort: number }[];
@@ -238,7 +238,7 @@ describe('k8s manifests and the env schemas', () => {
     for (const container of pod.containers) {
       const env = envOf(container);
       expect(unknownIn(env, new Set([...catalog, ...keda]))).toEqual([]);
-      expectAccepted(container.command, env);
+      expectAccepted(container.args, env);
       // PORT is where the probes, the Service and the ServiceMonitor connect.
       expect(container.ports).toEqual([{ name: 'http', containerPort: Number(env.PORT) }]);
     }

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadAll } from 'js-yaml';
+import { load, loadAll } from 'js-yaml';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { JobName, QueueName } from '@aigw/core';
@@ -129,7 +129,7 @@ describe('k8s manifests', () => {
   it('migrate in an init container, outside the startupProbe, and start the apps only on a migrated schema', () => {
     for (const name of ['api-gateway', 'router-worker', 'health-monitor']) {
       const pod = deployment(name).spec.template.spec as {
-        initContainers?: { name: string; image: string; command: string[]; envFrom: unknown }[];
+        initContainers?: { name: string; image: string; args: string[]; envFrom: unknown }[];
         containers: { image: string; env?: { name: string; value: string }[]; envFrom: unknown }[];
       };
       const [app] = pod.containers;
@@ -138,7 +138,7 @@ describe('k8s manifests', () => {
       // the app's startupProbe (2 min) the pod was restarted mid-way, the migration rolled back and begun again.
       expect(migrate).toMatchObject({
         image: app.image,
-        command: ['node', 'dist/libs/entities/src/cli/migrate.js'],
+        args: ['node', 'dist/libs/entities/src/cli/migrate.js'],
         envFrom: app.envFrom,
       });
       expect(app.env).toContainEqual({ name: 'DB_SKIP_MIGRATIONS', value: 'true' });
@@ -328,6 +328,42 @@ describe('k8s manifests', () => {
     }
     expect(scaled.minReplicaCount).toBeLessThanOrEqual(scaled.maxReplicaCount);
     expect(deployment(scaled.scaleTargetRef.name)).toBeDefined();
+  });
+
+  it("stop a pod on SIGTERM at any time: node runs under the image's init, which no container replaces", () => {
+    // A process that is PID 1 of its container gets only the signals it has a handler for: node has none for SIGTERM
+    // until an app has started (installGracefulShutdown), and the migrate CLI none at all. A `migrate` init container
+    // waiting for another pod's migration (minutes: the rollups' backfill), or an app waiting for Redis at boot, let
+    // the kubelet's SIGTERM pass and was killed only at terminationGracePeriodSeconds (140 s). tini, as PID 1, passes
+    // it on to node, which then stops (or drains, once the app handles it).
+    const dockerfile = readFileSync(join(K8S, '../Dockerfile'), 'utf8');
+    const runtime = dockerfile.split(/^FROM\b/m).at(-1) ?? '';
+    expect(runtime).toMatch(/^RUN apt-get[^\n]*install[^\n]*\btini\b/m);
+    const entrypoint = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(runtime)?.[1];
+    expect(entrypoint === undefined ? undefined : JSON.parse(entrypoint)).toEqual(['/usr/bin/tini', '--']);
+    // In Kubernetes `command` replaces the image's ENTRYPOINT (and `args` its CMD): the app is started by `args`.
+    type Started = { name: string; image: string; command?: string[]; args?: string[] };
+    const workloads = applied.filter((d) => d.kind === 'Deployment');
+    expect(workloads.length).toBe(3);
+    for (const workload of workloads) {
+      const pod = (workload.spec as { template: { spec: { containers: Started[]; initContainers?: Started[] } } })
+        .template.spec;
+      for (const container of [...(pod.initContainers ?? []), ...pod.containers]) {
+        expect({ workload: workload.metadata.name, container: container.name, command: container.command }).toEqual({
+          workload: workload.metadata.name,
+          container: container.name,
+          command: undefined,
+        });
+        expect(container.args?.[0]).toBe('node');
+      }
+    }
+    // docker compose's `command` replaces CMD only; an `entrypoint` would replace tini.
+    const compose = load(readFileSync(join(K8S, '../docker-compose.yml'), 'utf8')) as {
+      services: Record<string, { image?: string; entrypoint?: unknown }>;
+    };
+    const ours = Object.entries(compose.services).filter(([, s]) => s.image === 'ai-gateway:local');
+    expect(ours.length).toBeGreaterThanOrEqual(4);
+    expect(ours.filter(([, s]) => s.entrypoint !== undefined).map(([name]) => name)).toEqual([]);
   });
 });
 
