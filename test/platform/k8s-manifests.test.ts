@@ -365,6 +365,54 @@ describe('k8s manifests', () => {
     expect(ours.length).toBeGreaterThanOrEqual(4);
     expect(ours.filter(([, s]) => s.entrypoint !== undefined).map(([name]) => name)).toEqual([]);
   });
+
+  it("give Redis a maxmemory under its container's limit: noeviction refuses writes only past maxmemory", () => {
+    // Without maxmemory (0: none) `noeviction` never acts: Redis grows until the kernel OOM-kills it at the
+    // container's limit, with every client cut, instead of refusing writes (which the gateway answers with a 503,
+    // README "Running Redis"); it then replays an AOF as large as that limit on each restart. Its AOF rewrite forks
+    // the process, and the pages written meanwhile are copied: keep room for them under the limit.
+    const redis = applied.find((d) => d.kind === 'StatefulSet' && d.metadata.name === 'redis')?.spec as unknown as {
+      template: {
+        spec: {
+          containers: { name: string; resources: { requests: { memory: string }; limits: { memory: string } } }[];
+        };
+      };
+    };
+    const conf = applied.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'redis-config')?.data?.[
+      'redis.conf'
+    ];
+    const settings = new Map(
+      (conf ?? '')
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== '' && !line.startsWith('#'))
+        .map((line) => [line.split(/\s+/)[0], line.split(/\s+/).slice(1).join(' ')] as const),
+    );
+    expect(settings.get('maxmemory-policy')).toBe('noeviction');
+    const bytes = (quantity: string, units: Record<string, number>): number => {
+      const match = /^(\d+)([a-zA-Z]*)$/.exec(quantity);
+      if (match === null || !(match[2].toLowerCase() in units)) {
+        throw new Error(`cannot read the quantity ${quantity}`);
+      }
+      return Number(match[1]) * units[match[2].toLowerCase()];
+    };
+    // Redis' units (redis.conf): k/kb, m/mb, g/gb (kb, mb, gb: 1024s; k, m, g: 1000s); Kubernetes' Ki, Mi, Gi.
+    const maxmemory = bytes(settings.get('maxmemory') ?? '0', {
+      '': 1,
+      k: 1e3,
+      kb: 1024,
+      m: 1e6,
+      mb: 1024 ** 2,
+      g: 1e9,
+      gb: 1024 ** 3,
+    });
+    const [container] = redis.template.spec.containers;
+    const limit = bytes(container.resources.limits.memory, { ki: 1024, mi: 1024 ** 2, gi: 1024 ** 3 });
+    expect(maxmemory).toBeGreaterThan(0);
+    expect(maxmemory).toBeLessThanOrEqual(limit * 0.65);
+    // Under node memory pressure the kubelet evicts first the pods above their request: not the one holding the queue.
+    expect(container.resources.requests.memory).toBe(container.resources.limits.memory);
+  });
 });
 
 /**
