@@ -201,6 +201,62 @@ describe('k8s manifests', () => {
     }
   });
 
+  it('pass the restricted Pod Security Standard, which their namespace enforces, and mount no API token', () => {
+    // A cluster (or a namespace) enforcing `restricted`, the hardened profile, refuses a pod whose containers keep
+    // the runtime's default capabilities or run without a seccomp profile: the Deployments' ReplicaSets then create
+    // no pod at all ("violates PodSecurity restricted:latest"), only events. The namespace asks for it itself, so a
+    // change that breaks it fails at the apply, not silently on the clusters that enforce it.
+    interface Security {
+      runAsNonRoot?: boolean;
+      runAsUser?: number;
+      allowPrivilegeEscalation?: boolean;
+      privileged?: boolean;
+      capabilities?: { drop?: string[]; add?: string[] };
+      seccompProfile?: { type: string };
+    }
+    type Container = { name: string; securityContext?: Security; ports?: { hostPort?: number }[] };
+    type PodSpec = {
+      securityContext?: Security;
+      containers: Container[];
+      initContainers?: Container[];
+      volumes?: Record<string, unknown>[];
+      hostNetwork?: boolean;
+      hostPID?: boolean;
+      hostIPC?: boolean;
+      automountServiceAccountToken?: boolean;
+    };
+    const namespace = applied.find((d) => d.kind === 'Namespace') as unknown as {
+      metadata: { labels?: Record<string, string> };
+    };
+    expect(namespace.metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'restricted' });
+    const workloads = applied.filter((d) => d.kind === 'Deployment' || d.kind === 'StatefulSet');
+    expect(workloads.length).toBe(4);
+    for (const workload of workloads) {
+      const pod = (workload.spec as { template: { spec: PodSpec } }).template.spec;
+      const where = { workload: workload.metadata.name };
+      expect({ ...where, hostNetwork: pod.hostNetwork, hostPID: pod.hostPID, hostIPC: pod.hostIPC }).toEqual(where);
+      const volumeTypes = (pod.volumes ?? []).flatMap((v) => Object.keys(v).filter((k) => k !== 'name'));
+      expect(
+        volumeTypes.filter((t) => !['configMap', 'secret', 'emptyDir', 'persistentVolumeClaim'].includes(t)),
+      ).toEqual([]);
+      // None of them calls the Kubernetes API: its token would only be one more credential in each pod.
+      expect({ ...where, automount: pod.automountServiceAccountToken }).toEqual({ ...where, automount: false });
+      for (const container of [...(pod.initContainers ?? []), ...pod.containers]) {
+        const security = { ...pod.securityContext, ...container.securityContext };
+        expect({ ...where, container: container.name, ...security }).toMatchObject({
+          runAsNonRoot: true,
+          allowPrivilegeEscalation: false,
+          capabilities: { drop: ['ALL'] },
+          seccompProfile: { type: expect.stringMatching(/^(RuntimeDefault|Localhost)$/) },
+        });
+        expect(security.privileged).not.toBe(true);
+        expect(security.runAsUser).not.toBe(0);
+        expect((security.capabilities?.add ?? []).filter((c) => c !== 'NET_BIND_SERVICE')).toEqual([]);
+        expect((container.ports ?? []).filter((p) => p.hostPort !== undefined)).toEqual([]);
+      }
+    }
+  });
+
   it("scale workers on this deployment's queue, in the Redis of the Secret, with its password", () => {
     const config = applied.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'ai-gateway-config')?.data ?? {};
     const scaled = applied.find((d) => d.kind === 'ScaledObject')?.spec as unknown as ScaledObjectSpec;
