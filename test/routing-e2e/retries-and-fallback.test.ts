@@ -34,7 +34,16 @@ describe('retries and fallback (e2e)', () => {
 
   afterAll(() => system.stop(), 30_000);
 
-  beforeEach(() => {
+  beforeEach(async () => {
+    // A 429, 503 or 529 with Retry-After sets its deployment aside for that wait on every worker (a cooldown kept in
+    // its circuit, test/routing-e2e/cooldown.test.ts): each test starts with none left by the one before.
+    for (const provider of ['pa', 'pb']) {
+      const res = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/providers/${provider}/circuit/reset`, {
+        method: 'POST',
+        headers: system.headers(),
+      });
+      expect(res.status).toBe(200);
+    }
     for (const sim of system.sims) {
       sim.configure({
         failRate: 0,

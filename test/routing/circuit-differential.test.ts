@@ -1,6 +1,7 @@
 import {
   acquireCircuit,
   closedCircuit,
+  recordCircuitCooldown,
   recordCircuitFailure,
   recordCircuitSuccess,
   recordCircuitSuccesses,
@@ -76,6 +77,7 @@ describe('circuit breaker: Lua store vs pure state machine', () => {
       'successes',
       'failure',
       'failure',
+      'cooldown',
       'release',
       'tick',
       'tick',
@@ -110,6 +112,16 @@ describe('circuit breaker: Lua store vs pure state machine', () => {
           transition = pure.transition;
           storeTransition = result.transition;
           expect(result.state).toBe(data.state);
+          break;
+        }
+        case 'cooldown': {
+          // A 429/503/529 with Retry-After, of a probe or not; some waits longer than openMs (held at most that).
+          const probe = takeProbe();
+          const waitMs = pick([1, 40, 299, 300, 700]);
+          const status = pick([429, 503, 529]);
+          const result = await store.recordCooldown(id, probe, waitMs, status);
+          data = recordCircuitCooldown(data, now, config, probe, waitMs, status);
+          expect(result).toEqual({ state: data.state, transition: null });
           break;
         }
         case 'successes': {

@@ -6,14 +6,15 @@ import { CIRCUIT_PROBE_RETRY_AFTER_MS, CIRCUIT_WINDOW_BUCKETS } from '@aigw/core
  * same random events and fails on any difference.
  *
  * KEYS[1] hash: st (state), cf (consecutive failures), lf (last failure at, while closed),
- *         oa (opened at), and a ring of N window buckets b<i> (bucket id), s<i> (successes),
- *         f<i> (failures).
+ *         oa (opened at), cu (cooldown until: set aside for the wait its provider asked for), cs (the status
+ *         that asked for it), and a ring of N window buckets b<i> (bucket id), s<i> (successes), f<i> (failures).
  * KEYS[2] sorted set of half-open probe ids scored by expiry (epoch ms).
  * ARGV: now ('' = Redis server clock), op, probe id ('' = none), failureThreshold,
  *       failureRate, windowMs, minVolume, openMs, halfOpenMaxProbes, probeTtlMs, keyTtlMs,
  *       and for 'success' only: count (successes reported together), age (ms since the latest
  *       of them ended; the caller measures it, so it needs no clock shared with Redis); for
- *       'acquire' only: slot ms (a probe slot is held max(probeTtlMs, it); '' or absent = 0).
+ *       'acquire' only: slot ms (a probe slot is held max(probeTtlMs, it); '' or absent = 0); for 'cooldown'
+ *       only: the wait ms its provider asked for (held at most openMs), and the status that asked for it.
  * Returns {allowed, state, probe id, retry-after ms (-1 = none), from, to, reason, now}
  * ('' where there is no transition). No nil inside: it would truncate the reply array.
  */
@@ -36,6 +37,7 @@ local raw = redis.call('HGETALL', hkey)
 for i = 1, #raw, 2 do h[raw[i]] = raw[i + 1] end
 local state = h['st'] or 'closed'
 local openedAt = tonumber(h['oa'] or '0')
+local cooldownUntil = tonumber(h['cu'] or '0')
 
 local function reply(allowed, st, pid, retryAfter, from, to, reason)
   return { allowed, st, pid, retryAfter, from, to, reason, now }
@@ -79,6 +81,13 @@ local function window_counts()
 end
 
 if op == 'acquire' then
+  if now < cooldownUntil then
+    local wait = cooldownUntil - now
+    if state == 'open' then
+      wait = math.max(wait, openedAt + openMs - now)
+    end
+    return reply(0, state, '', wait, '', '', '')
+  end
   local from, to, reason = '', '', ''
   if state == 'open' then
     local untilAt = openedAt + openMs
@@ -137,6 +146,18 @@ if op == 'failure' then
     end
   elseif state == 'half_open' and probe ~= '' then
     return open_circuit('half_open', 'probe_failed')
+  end
+  return reply(1, state, '', -1, '', '', '')
+end
+
+if op == 'cooldown' then
+  local untilAt = now + math.min(math.max(0, math.ceil(tonumber(ARGV[12]))), openMs)
+  if untilAt > cooldownUntil then
+    redis.call('HSET', hkey, 'cu', untilAt, 'cs', ARGV[13])
+    redis.call('PEXPIRE', hkey, keyTtl)
+  end
+  if probe ~= '' then
+    redis.call('ZREM', pkey, probe)
   end
   return reply(1, state, '', -1, '', '', '')
 end

@@ -38,6 +38,8 @@ export interface CircuitStatus {
   /** Whether an acquire now could be admitted (see `circuitAvailability`). */
   available: boolean;
   retryAfterMs: number | null;
+  /** Set when only a cooldown its provider asked for refuses: the status it answered (see `circuitAvailability`). */
+  cooldownStatus?: number;
 }
 
 export interface CircuitBreakerStoreOptions {
@@ -50,7 +52,7 @@ export interface CircuitBreakerStoreOptions {
   onTransition?: (deploymentId: string, transition: CircuitTransition) => void;
 }
 
-type Op = 'acquire' | 'success' | 'failure' | 'release' | 'reset';
+type Op = 'acquire' | 'success' | 'failure' | 'cooldown' | 'release' | 'reset';
 
 function isState(s: unknown): s is CircuitState {
   return typeof s === 'string' && (CIRCUIT_STATES as readonly string[]).includes(s);
@@ -171,6 +173,24 @@ export class CircuitBreakerStore {
     return { state, transition };
   }
 
+  /**
+   * Its provider asked for a wait of `waitMs` (a 429, 503 or 529 with Retry-After, `circuitCooldownOf`): the
+   * deployment is refused by every worker until then (at most openMs), without counting a failure; frees the
+   * call's probe slot if it had one (`recordCircuitCooldown`).
+   */
+  async recordCooldown(
+    deploymentId: string,
+    probeId: string | null,
+    waitMs: number,
+    status: number,
+  ): Promise<CircuitRecordResult> {
+    if (!(waitMs > 0) || !Number.isInteger(status)) {
+      throw new Error(`recordCooldown needs a wait > 0 and a status, got ${waitMs} and ${status}`);
+    }
+    const { state, transition } = await this.run(deploymentId, 'cooldown', probeId ?? '', Math.ceil(waitMs), status);
+    return { state, transition };
+  }
+
   /** Ends a call that says nothing about the provider's health; frees its probe slot if it had one. */
   async release(deploymentId: string, probeId: string | null): Promise<CircuitRecordResult> {
     const { state, transition } = await this.run(deploymentId, 'release', probeId ?? '');
@@ -207,7 +227,8 @@ export class CircuitBreakerStore {
     if (deploymentIds.length === 0) {
       return out;
     }
-    const fields = await this.each(deploymentIds, (id) => via.hmget(this.keys(id)[0], 'st', 'oa'));
+    // The cooldown's fields come in the same HMGET: no command more for them on the request path.
+    const fields = await this.each(deploymentIds, (id) => via.hmget(this.keys(id)[0], 'st', 'oa', 'cu', 'cs'));
     const now = this.options.clock?.() ?? Date.now();
     const halfOpen = deploymentIds.filter((_, i) => fields[i][0] === 'half_open');
     const probes = new Map<string, number>();
@@ -216,12 +237,24 @@ export class CircuitBreakerStore {
       halfOpen.forEach((id, i) => probes.set(id, counts[i]));
     }
     deploymentIds.forEach((id, i) => {
-      const [st, oa] = fields[i] as [string | null, string | null];
+      const [st, oa, cu, cs] = fields[i];
       const state = isState(st) ? st : 'closed';
       const openedAt = oa === null ? 0 : Number(oa);
       const probesInFlight = probes.get(id) ?? 0;
-      const { available, retryAfterMs } = circuitAvailability(state, openedAt, probesInFlight, now, this.config);
-      out.set(id, { state, openedAt, probesInFlight, available, retryAfterMs });
+      const cooldown = { until: cu === null ? 0 : Number(cu), status: cs === null ? 0 : Number(cs) };
+      const { available, retryAfterMs, cooldownStatus } = circuitAvailability(
+        state,
+        openedAt,
+        probesInFlight,
+        now,
+        this.config,
+        cooldown,
+      );
+      const status: CircuitStatus = { state, openedAt, probesInFlight, available, retryAfterMs };
+      if (cooldownStatus !== undefined) {
+        status.cooldownStatus = cooldownStatus;
+      }
+      out.set(id, status);
     });
     return out;
   }
@@ -272,6 +305,8 @@ export class CircuitBreakerStore {
       openedAt: Number(hash.oa ?? 0),
       buckets,
       probes: probeList,
+      cooldownUntil: Number(hash.cu ?? 0),
+      cooldownStatus: Number(hash.cs ?? 0),
     };
   }
 }

@@ -9,7 +9,7 @@ import {
 import { GenerationAbort, GenerationCancelledError } from '../cancel/abort';
 import type { StreamObserver } from '../generation/stream-observer';
 import { deployment, generationRequest } from '../generation/request.fixtures';
-import { failure, LoopBench } from './attempt.fixtures';
+import { failure, LoopBench, TEST_CIRCUIT } from './attempt.fixtures';
 
 function dep(id: string, model: Partial<Deployment['model']> = {}, provider: Partial<Deployment['provider']> = {}) {
   return deployment({ id, baseUrl: `http://${id}/v1`, ...provider }, { name: 'm', ...model });
@@ -284,6 +284,8 @@ describe('AttemptLoop', () => {
     const err = await failureOf(bench.loop.run([a, b], request, signal));
     expect(err.code).toBe(ErrorCode.AllProvidersOverloaded);
     expect(err.retryAfterMs).toBe(1_000);
+    // a's 529 named a wait: a is set aside for it (a cooldown, at most openMs), past here.
+    bench.clock.advance(TEST_CIRCUIT.openMs);
 
     // Rate limits the same way: the 429 names no wait then (the SDKs' own short backoff), not a's 30 s.
     bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 30_000) });
@@ -340,17 +342,36 @@ describe('AttemptLoop', () => {
 
     it('does not wait out a Retry-After for a retry the circuit its failure opened would refuse', async () => {
       bench = new LoopBench({ maxRetries: 5, circuit: { failureThreshold: 2 } });
+      // A 500 that names a wait counts against the circuit (a 429, 503 or 529 would set the deployment aside
+      // instead, without counting: test/routing-e2e/cooldown.test.ts).
       bench.adapters.script(
         'http://a/v1',
-        { fail: failure(ErrorClass.RateLimit, 429, 20_000) },
-        { fail: failure(ErrorClass.RateLimit, 429, 20_000) },
+        { fail: failure(ErrorClass.Provider, 500, 20_000) },
+        { fail: failure(ErrorClass.Provider, 500, 20_000) },
       );
       const started = bench.clock.t;
       const err = await failureOf(bench.loop.run([a], request, signal));
-      expect(err.code).toBe(ErrorCode.ProviderRateLimited);
+      expect(err.code).toBe(ErrorCode.AllProvidersFailed);
       expect(err.attempts).toEqual([expect.objectContaining({ provider: 'a', ok: false, retries: 1 })]);
       expect(bench.sleeps).toEqual([20_000]);
       expect(bench.clock.t - started).toBeLessThan(21_000);
+    });
+
+    it('sets a deployment aside for the wait a 429 named instead of counting it, and calls it again after', async () => {
+      bench = new LoopBench({ maxRetries: 5, circuit: { failureThreshold: 2 } });
+      bench.adapters.script(
+        'http://a/v1',
+        { fail: failure(ErrorClass.RateLimit, 429, 2_000) },
+        { fail: failure(ErrorClass.RateLimit, 429, 2_000) },
+        { fail: failure(ErrorClass.RateLimit, 429, 2_000) },
+        { answer: 'ok' },
+      );
+      const routed = await bench.loop.run([a], request, signal);
+      expect(routed.answer.text).toBe('ok');
+      // Three 429s past a threshold of 2, and the circuit never opened: each retry came after the wait it named.
+      expect(bench.circuits.state('a/m')).toBe('closed');
+      expect(bench.sleeps).toEqual([2_000, 2_000, 2_000]);
+      expect(bench.circuits.settled.map((s) => s.verdict)).toEqual(['cooldown', 'cooldown', 'cooldown', 'success']);
     });
 
     it('admits the first call to a circuit the plan read closed without asking again; retries ask', async () => {

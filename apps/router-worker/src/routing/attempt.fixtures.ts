@@ -3,6 +3,7 @@ import {
   closedCircuit,
   EMPTY_USAGE,
   ProviderCallError,
+  recordCircuitCooldown,
   recordCircuitFailure,
   recordCircuitSuccess,
   releaseCircuitProbe,
@@ -17,7 +18,7 @@ import {
 } from '@aigw/core';
 import type { AdapterRequest, AdapterResponse, ProviderAdapter } from '@aigw/adapters';
 import { AttemptLoop, type AttemptLoopDeps } from './attempt-loop';
-import type { CallPermit, CallVerdict, CircuitPort } from './circuit-guard';
+import type { CallPermit, CallVerdict, CircuitPort, Cooldown } from './circuit-guard';
 
 /*
  * Test doubles for the attempt loop (unit specs only): a scripted adapter that fails the test on any call it
@@ -155,7 +156,7 @@ export class MemoryCircuits implements CircuitPort {
     return Promise.resolve({ allowed, probeId, retryAfterMs });
   }
 
-  settle(id: string, probeId: string | null, verdict: CallVerdict): Promise<boolean> {
+  settle(id: string, probeId: string | null, verdict: CallVerdict, cooldown?: Cooldown): Promise<boolean> {
     this.settled.push({ id, verdict, probe: probeId !== null });
     const data = this.get(id);
     switch (verdict) {
@@ -167,6 +168,12 @@ export class MemoryCircuits implements CircuitPort {
         break;
       case 'neutral':
         this.data.set(id, probeId === null ? data : releaseCircuitProbe(data, probeId));
+        break;
+      case 'cooldown':
+        if (cooldown === undefined) {
+          throw new Error('a cooldown verdict needs its wait');
+        }
+        this.data.set(id, recordCircuitCooldown(data, this.clock.t, this.cfg, probeId, cooldown.ms, cooldown.status));
         break;
     }
     return Promise.resolve(verdict === 'failure' && this.get(id).state === 'open');

@@ -16,8 +16,17 @@ export interface CallPermit {
   retryAfterMs: number | null;
 }
 
-/** How a call ended, as the breaker sees it (`circuitOutcomeOf` for failures). */
-export type CallVerdict = 'success' | 'failure' | 'neutral';
+/**
+ * How a call ended, as the breaker sees it (`circuitOutcomeOf` for failures); `cooldown`: its provider asked for a
+ * wait (`circuitCooldownOf`), passed to `settle` with it.
+ */
+export type CallVerdict = 'success' | 'failure' | 'neutral' | 'cooldown';
+
+/** The wait a provider asked for and the status it answered, with a `cooldown` verdict. */
+export interface Cooldown {
+  ms: number;
+  status: number;
+}
 
 /** What the attempt loop needs from the breaker. */
 export interface CircuitPort {
@@ -25,9 +34,10 @@ export interface CircuitPort {
   acquire(deploymentId: string, slotMs?: number): Promise<CallPermit>;
   /**
    * Reports how a call ended. Resolves true when a failure left the circuit open (this one opened it, or it already
-   * was): the deployment would refuse a retry, so the caller need not wait for one.
+   * was): the deployment would refuse a retry, so the caller need not wait for one. A `cooldown` verdict needs its
+   * `cooldown`, and resolves false (a retry after the wait is admitted).
    */
-  settle(deploymentId: string, probeId: string | null, verdict: CallVerdict): Promise<boolean>;
+  settle(deploymentId: string, probeId: string | null, verdict: CallVerdict, cooldown?: Cooldown): Promise<boolean>;
 }
 
 /** Successes of calls that were not probes are written together at most this often while they keep coming. */
@@ -122,12 +132,17 @@ export class CircuitGuard implements CircuitPort, OnApplicationShutdown {
     }
   }
 
-  async settle(deploymentId: string, probeId: string | null, verdict: CallVerdict): Promise<boolean> {
+  async settle(
+    deploymentId: string,
+    probeId: string | null,
+    verdict: CallVerdict,
+    cooldown?: Cooldown,
+  ): Promise<boolean> {
     if (this.known !== null && !this.known.has(deploymentId)) {
       // A call to a deployment deleted while it ran: its circuit was forgotten and must stay so (one Set lookup).
       return false;
     }
-    const recorded = this.record(deploymentId, probeId, verdict);
+    const recorded = this.record(deploymentId, probeId, verdict, cooldown);
     if (verdict === 'success' && probeId === null) {
       return recorded;
     }
@@ -139,7 +154,12 @@ export class CircuitGuard implements CircuitPort, OnApplicationShutdown {
     }
   }
 
-  private async record(deploymentId: string, probeId: string | null, verdict: CallVerdict): Promise<boolean> {
+  private async record(
+    deploymentId: string,
+    probeId: string | null,
+    verdict: CallVerdict,
+    cooldown: Cooldown | undefined,
+  ): Promise<boolean> {
     try {
       switch (verdict) {
         case 'success':
@@ -155,6 +175,13 @@ export class CircuitGuard implements CircuitPort, OnApplicationShutdown {
           const [, recorded] = await Promise.all([earlier, this.store.recordFailure(deploymentId, probeId)]);
           return recorded.state === 'open';
         }
+        case 'cooldown':
+          // One script call, as the failure it replaces: the request path sends no command more for a cooldown.
+          if (cooldown === undefined) {
+            throw new Error('a cooldown verdict needs its wait');
+          }
+          await this.store.recordCooldown(deploymentId, probeId, cooldown.ms, cooldown.status);
+          return false;
         case 'neutral':
           // Only a probe slot needs freeing; a closed circuit records nothing for a neutral ending.
           if (probeId !== null) {

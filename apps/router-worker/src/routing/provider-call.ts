@@ -1,5 +1,7 @@
 import {
+  circuitCooldownOf,
   circuitOutcomeOf,
+  cooldownStatusOf,
   completionIdOf,
   ErrorClass,
   ProviderCallError,
@@ -235,7 +237,13 @@ export async function callProvider(deps: ProviderCallDeps, spec: CallSpec): Prom
     const ms = clock.monotonic() - started;
     const error = classify(adapter, err, signal);
     await probe.settled;
-    const circuitOpen = await deps.circuit.settle(d.id, probe.id, circuitOutcomeOf(error.errorClass));
+    // A provider that asked for a wait (a 429, 503 or 529 with Retry-After) is set aside for it on every worker,
+    // in the script call a failure would have made, instead of counting as failing.
+    const cooldownMs = circuitCooldownOf(error);
+    const circuitOpen =
+      cooldownMs === null
+        ? await deps.circuit.settle(d.id, probe.id, circuitOutcomeOf(error.errorClass))
+        : await deps.circuit.settle(d.id, probe.id, 'cooldown', { ms: cooldownMs, status: cooldownStatusOf(error) });
     deps.events.call(d, error.errorClass, ms);
     if (progress.firstAt === null || progress.collector === null) {
       return { ok: false, error, committed: false, circuitOpen };

@@ -22,7 +22,7 @@ import {
   type TokenEstimate,
 } from '@aigw/core';
 import type { CircuitStatus } from '@aigw/routing';
-import { noHealthyProvider } from './routing-failures';
+import { coolingDown, noHealthyProvider } from './routing-failures';
 
 /*
  * The pure half of routing a request: what it needs, which policy applies, and the ordered candidates
@@ -197,9 +197,33 @@ function noHealthyRetryAfter(excluded: readonly Exclusion[], circuits: ReadonlyM
 }
 
 /**
- * Drops the deployments whose circuit refuses calls and orders the rest. Throws the client-facing error
- * when nothing is left: no_healthy_provider (503, with the time to the first half-open) when circuits are
- * why, else the selection's own error.
+ * Every candidate was refused by its circuit. When each was refused only by the wait its provider asked for (a
+ * cooldown), the answer is the one those providers gave (`coolingDown`); otherwise no_healthy_provider.
+ */
+function refusedByCircuits(
+  model: string,
+  excluded: readonly Exclusion[],
+  circuits: ReadonlyMap<string, CircuitStatus>,
+): Error {
+  const retryAfterMs = noHealthyRetryAfter(excluded, circuits);
+  const statuses = excluded
+    .filter((e) => e.reason === 'circuit_open')
+    .map((e) => circuits.get(e.deploymentId)?.cooldownStatus);
+  if (statuses.length > 0 && statuses.every((s) => s !== undefined)) {
+    return coolingDown(
+      model,
+      retryAfterMs,
+      statuses.every((s) => s === 429),
+    );
+  }
+  return noHealthyProvider(model, retryAfterMs);
+}
+
+/**
+ * Drops the deployments whose circuit refuses calls (or that are set aside for a wait their provider asked for)
+ * and orders the rest. Throws the client-facing error when nothing is left: no_healthy_provider (503, with the time
+ * to the first half-open) when circuits are why, the providers' own 429 or 503 when only their waits are
+ * (`coolingDown`), else the selection's own error.
  */
 export function planRoute(
   deployments: readonly Deployment[],
@@ -211,7 +235,7 @@ export function planRoute(
   const selection = filterCandidates(deployments, route.need, (id) => circuits.get(id)?.available === false);
   if (selection.failure !== null) {
     if (selection.failure.code === ErrorCode.NoHealthyProvider) {
-      throw noHealthyProvider(route.need.model, noHealthyRetryAfter(selection.excluded, circuits));
+      throw refusedByCircuits(route.need.model, selection.excluded, circuits);
     }
     throw selectionError(selection.failure);
   }

@@ -162,6 +162,27 @@ export function allProvidersFailed(
   });
 }
 
+/**
+ * Every candidate is set aside for the wait its provider asked for (a cooldown: a 429, 503 or 529 with Retry-After,
+ * held fleet-wide), and none was called. Answered as the provider's own answer would have been, had it been called
+ * again: a 429 when every one of them was rate limited (the SDKs retry it after its Retry-After), else a 503 that
+ * says to retry; `retryAfterMs` is the soonest end of a cooldown. Not `no_healthy_provider`: nothing is unhealthy.
+ */
+export function coolingDown(model: string, retryAfterMs: number, rateLimited: boolean): GatewayError {
+  if (rateLimited) {
+    return new GatewayError(
+      ErrorCode.ProviderRateLimited,
+      `Every provider of '${model}' rate limited it: retry after the wait it asked for.`,
+      { retryAfterMs },
+    );
+  }
+  return new GatewayError(
+    ErrorCode.AllProvidersOverloaded,
+    `No provider of '${model}' has room for the request: retry after the wait it asked for.`,
+    { retryAfterMs: Math.min(retryAfterMs, MAX_NO_ROOM_RETRY_AFTER_MS) },
+  );
+}
+
 /** Every candidate's circuit is open (or its probe slots taken): fail fast instead of hammering a dead fleet. */
 export function noHealthyProvider(model: string, retryAfterMs: number, attempts: Attempt[] = []): GatewayError {
   return new GatewayError(ErrorCode.NoHealthyProvider, `No healthy provider is available for '${model}' right now.`, {

@@ -4,7 +4,10 @@ import {
   acquireCircuit,
   assertCircuitConfig,
   circuitAvailability,
+  circuitCooldownOf,
   circuitOutcomeOf,
+  cooldownStatusOf,
+  recordCircuitCooldown,
   closedCircuit,
   recordCircuitFailure,
   recordCircuitSuccess,
@@ -310,6 +313,80 @@ describe('circuit breaker: open -> half-open -> closed/open', () => {
     h.failure();
     expect(h.state).toBe('half_open');
     expect(h.transitions).toHaveLength(2);
+  });
+});
+
+describe('circuit breaker: cooldowns (a provider asked for a wait)', () => {
+  it('refuses every call until the wait is over, counting no failure, on any number of them', () => {
+    const h = new Harness();
+    for (let i = 0; i < cfg.failureThreshold + 2; i++) {
+      h.data = recordCircuitCooldown(h.data, h.now, cfg, null, 2_000, 429);
+      expect(h.acquire()).toEqual({ allowed: false, state: 'closed', probeId: null, retryAfterMs: 2_000 });
+      expect(circuitAvailability('closed', 0, 0, h.now, cfg, { until: h.data.cooldownUntil, status: 429 })).toEqual({
+        available: false,
+        retryAfterMs: 2_000,
+        cooldownStatus: 429,
+      });
+      h.now += 2_000;
+      expect(h.acquire().allowed).toBe(true);
+    }
+    expect(h.state).toBe('closed');
+    expect(h.data.consecutiveFailures).toBe(0);
+    expect(windowCounts(h.data, h.now, cfg)).toEqual({ ok: 0, fail: 0 });
+    expect(h.transitions).toEqual([]);
+  });
+
+  it('holds a wait at most openMs, and keeps the later end of two', () => {
+    const h = new Harness();
+    h.data = recordCircuitCooldown(h.data, h.now, cfg, null, 3_600_000, 429);
+    expect(h.data.cooldownUntil).toBe(h.now + cfg.openMs);
+    h.data = recordCircuitCooldown(h.data, h.now, cfg, null, 1_000, 503);
+    expect(h.data).toMatchObject({ cooldownUntil: h.now + cfg.openMs, cooldownStatus: 429 });
+  });
+
+  it("frees a probe's slot and keeps the circuit half-open; no probe goes in before the wait is over", () => {
+    const h = new Harness();
+    h.tripOpen();
+    h.now += cfg.openMs;
+    const probe = h.acquire();
+    expect(probe.probeId).not.toBeNull();
+    h.data = recordCircuitCooldown(h.data, h.now, cfg, probe.probeId, 5_000, 529);
+    expect(h.data.probes).toEqual([]);
+    expect(h.state).toBe('half_open');
+    expect(h.acquire()).toMatchObject({ allowed: false, retryAfterMs: 5_000 });
+    h.now += 5_000;
+    expect(h.acquire().allowed).toBe(true);
+  });
+
+  it('an open circuit refuses for the longer of its open period and the wait', () => {
+    const h = new Harness();
+    h.tripOpen();
+    h.data = recordCircuitCooldown(h.data, h.now, cfg, null, 1_000, 429);
+    expect(h.acquire()).toMatchObject({ allowed: false, state: 'open', retryAfterMs: cfg.openMs });
+    // Only a cooldown names its status to the read side: here the circuit refuses too.
+    expect(
+      circuitAvailability('open', h.data.openedAt, 0, h.now, cfg, { until: h.data.cooldownUntil, status: 429 }),
+    ).toEqual({ available: false, retryAfterMs: cfg.openMs });
+  });
+
+  it('only a 429, 503 or 529 that named a wait asks for a cooldown', () => {
+    expect(circuitCooldownOf({ errorClass: ErrorClass.RateLimit, status: 429, retryAfterMs: 1_500 })).toBe(1_500);
+    expect(circuitCooldownOf({ errorClass: ErrorClass.Provider, status: 503, retryAfterMs: 1_500 })).toBe(1_500);
+    expect(circuitCooldownOf({ errorClass: ErrorClass.Provider, status: 529, retryAfterMs: 1 })).toBe(1);
+    expect(circuitCooldownOf({ errorClass: ErrorClass.Provider, overloaded: true, retryAfterMs: 9 })).toBe(9);
+    expect(circuitCooldownOf({ errorClass: ErrorClass.RateLimit, status: 429 })).toBeNull();
+    expect(circuitCooldownOf({ errorClass: ErrorClass.RateLimit, status: 429, retryAfterMs: 0 })).toBeNull();
+    expect(circuitCooldownOf({ errorClass: ErrorClass.Provider, status: 500, retryAfterMs: 1_500 })).toBeNull();
+    expect(circuitCooldownOf({ errorClass: ErrorClass.Timeout, retryAfterMs: 1_500 })).toBeNull();
+    expect(cooldownStatusOf({ errorClass: ErrorClass.RateLimit, status: 429 })).toBe(429);
+    expect(cooldownStatusOf({ errorClass: ErrorClass.Provider, status: 529 })).toBe(529);
+    expect(cooldownStatusOf({ errorClass: ErrorClass.Provider, status: 503 })).toBe(503);
+  });
+
+  it('a reset ends the wait', () => {
+    const h = new Harness();
+    h.data = recordCircuitCooldown(h.data, h.now, cfg, null, 5_000, 429);
+    expect(resetCircuit(h.data, h.now).data).toEqual(closedCircuit());
   });
 });
 

@@ -1,4 +1,4 @@
-import { countsAgainstProvider, type ErrorClass } from '../errors';
+import { countsAgainstProvider, ErrorClass } from '../errors';
 import { merged } from '../objects';
 
 /*
@@ -24,6 +24,46 @@ export function circuitOutcomeOf(errorClass: ErrorClass): 'failure' | 'neutral' 
 }
 
 export const CIRCUIT_STATES: readonly CircuitState[] = ['closed', 'open', 'half_open'];
+
+/** Statuses whose Retry-After sets a deployment aside (a cooldown) instead of counting against its circuit. */
+const COOLDOWN_STATUSES: ReadonlySet<number> = new Set([429, 503, 529]);
+
+/** A failed call as the breaker sees it: its class, the provider's status and the wait it asked for. */
+export interface CircuitFailure {
+  errorClass: ErrorClass;
+  status?: number;
+  overloaded?: boolean;
+  retryAfterMs?: number;
+}
+
+/**
+ * How long a provider asked to be left alone (ms), when a failure is such a request: a rate limit (429), or a
+ * 503/529 (unavailable, overloaded), with a Retry-After. Such a provider is answering, and told when it will take
+ * calls again: the deployment is set aside for that long on every worker (`recordCircuitCooldown`) rather than
+ * called by each request and counted as failing until the breaker opens for CB_OPEN_MS, whatever wait it named.
+ * Null for any other failure (it counts as before), and for one that named no wait.
+ */
+export function circuitCooldownOf(failure: CircuitFailure): number | null {
+  const { retryAfterMs } = failure;
+  if (retryAfterMs === undefined || !(retryAfterMs > 0)) {
+    return null;
+  }
+  const forCapacity =
+    failure.errorClass === ErrorClass.RateLimit ||
+    failure.overloaded === true ||
+    (failure.errorClass === ErrorClass.Provider &&
+      failure.status !== undefined &&
+      COOLDOWN_STATUSES.has(failure.status));
+  return forCapacity ? retryAfterMs : null;
+}
+
+/** The status a cooldown is kept with: what a request refused for it is answered as (a rate limit, or no room). */
+export function cooldownStatusOf(failure: CircuitFailure): number {
+  if (failure.errorClass === ErrorClass.RateLimit) {
+    return 429;
+  }
+  return failure.status === 529 || failure.overloaded === true ? 529 : 503;
+}
 
 export interface CircuitConfig {
   /** Consecutive failures that open a closed circuit (CB_FAILURE_THRESHOLD). */
@@ -115,6 +155,14 @@ export interface CircuitData {
   buckets: readonly CircuitBucket[];
   /** Probe slots taken while half-open. */
   probes: readonly CircuitProbe[];
+  /**
+   * Until when (epoch ms) the deployment is set aside because its provider asked for a wait (a 429, 503 or 529
+   * with Retry-After: `recordCircuitCooldown`); 0 if it never was since the hash was created. Whatever the state:
+   * an acquire before it is refused.
+   */
+  cooldownUntil: number;
+  /** The status of the answer that set `cooldownUntil` (429, 503 or 529); 0 with no cooldown. */
+  cooldownStatus: number;
 }
 
 export type CircuitTransitionReason =
@@ -162,6 +210,8 @@ export function closedCircuit(): CircuitData {
     openedAt: 0,
     buckets: emptyBuckets(),
     probes: [],
+    cooldownUntil: 0,
+    cooldownStatus: 0,
   };
 }
 
@@ -218,6 +268,20 @@ export function acquireCircuit(
   probeId: string,
   slotMs = 0,
 ): CircuitAcquireStep {
+  if (now < data.cooldownUntil) {
+    // Its provider asked for a wait: no call, and no open -> half_open either (no probe is sent into the wait).
+    const openLeft = data.state === 'open' ? data.openedAt + cfg.openMs - now : 0;
+    return {
+      data,
+      transition: null,
+      permit: {
+        allowed: false,
+        state: data.state,
+        probeId: null,
+        retryAfterMs: Math.max(data.cooldownUntil - now, openLeft),
+      },
+    };
+  }
   let current = data;
   let transition: CircuitTransition | null = null;
   if (current.state === 'open') {
@@ -330,6 +394,26 @@ export function recordCircuitFailure(
   }
 }
 
+/**
+ * Its provider asked for a wait of `waitMs` (`circuitCooldownOf`) with a status (`cooldownStatusOf`): the deployment
+ * is set aside until then, at most `openMs` (no longer than the breaker would set a failing one aside: a Retry-After
+ * of an hour, or a wrong one, costs at most one call per open period), and a later end kept. It changes nothing
+ * else: no failure counted (the provider answered, and said when it will take calls again), no streak broken, and
+ * a probe's slot is freed (it showed nothing of the provider's health either way).
+ */
+export function recordCircuitCooldown(
+  data: CircuitData,
+  now: number,
+  cfg: CircuitConfig,
+  probeId: string | null,
+  waitMs: number,
+  status: number,
+): CircuitData {
+  const until = now + Math.min(Math.max(0, Math.ceil(waitMs)), cfg.openMs);
+  const released = probeId === null ? data : releaseCircuitProbe(data, probeId);
+  return until > data.cooldownUntil ? merged(released, { cooldownUntil: until, cooldownStatus: status }) : released;
+}
+
 /** Frees a probe slot without judging the provider (the call ended in a client-side error or was cancelled). */
 export function releaseCircuitProbe(data: CircuitData, probeId: string): CircuitData {
   const probes = data.probes.filter((p) => p.id !== probeId);
@@ -347,6 +431,11 @@ export interface CircuitAvailability {
   /** Whether an acquire now could be admitted (open circuits past openMs admit probes). */
   available: boolean;
   retryAfterMs: number | null;
+  /**
+   * Set when only a cooldown refuses (the circuit itself would admit): the status its provider answered (429, 503,
+   * 529), for the answer of a request that nothing else could serve.
+   */
+  cooldownStatus?: number;
 }
 
 /**
@@ -354,6 +443,24 @@ export interface CircuitAvailability {
  * authority (another worker may take the last probe slot in between).
  */
 export function circuitAvailability(
+  state: CircuitState,
+  openedAt: number,
+  probesInFlight: number,
+  now: number,
+  cfg: CircuitConfig,
+  cooldown: { until: number; status: number } = { until: 0, status: 0 },
+): CircuitAvailability {
+  const circuit = circuitStateAvailability(state, openedAt, probesInFlight, now, cfg);
+  if (now >= cooldown.until) {
+    return circuit;
+  }
+  const wait = Math.max(cooldown.until - now, circuit.retryAfterMs ?? 0);
+  return circuit.available
+    ? { available: false, retryAfterMs: wait, cooldownStatus: cooldown.status }
+    : { available: false, retryAfterMs: wait };
+}
+
+function circuitStateAvailability(
   state: CircuitState,
   openedAt: number,
   probesInFlight: number,
