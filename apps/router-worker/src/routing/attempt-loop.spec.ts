@@ -676,6 +676,42 @@ describe('AttemptLoop', () => {
       expect(err.attempts).toEqual([expect.objectContaining({ provider: 'a', errorClass: 'provider', retries: 0 })]);
     });
 
+    /** A call that failed with no answer (no status: no response headers) when the signal aborted `ms` into it. */
+    function cutAfter(ms: number, cause: 'deadline' | 'client_disconnected', status?: number): AbortSignal {
+      const controller = new AbortController();
+      bench.adapters.script('http://a/v1', {
+        fail: failure(ErrorClass.Cancelled, status),
+        ms,
+        during: () => controller.abort(new GenerationAbort(cause)),
+      });
+      return controller.signal;
+    }
+
+    it("counts a deadline cut of a call that had no answer for its route's timeout as the provider's timeout", async () => {
+      // The deployment's timeoutMs is 5 s, the request's budget 60 s: the shorter one is the mark.
+      const err = await failureOf(bench.loop.run([a, b], request, cutAfter(5_000, 'deadline')));
+      expect(err).toMatchObject({ code: ErrorCode.Timeout, abortCause: 'deadline' });
+      expect(bench.circuits.settled).toEqual([{ id: 'a/m', verdict: 'failure', probe: false }]);
+      expect(bench.events).toEqual(['call a/m timeout']);
+    });
+
+    it('counts a deadline cut of a call that began a moment before it for nothing', async () => {
+      await failureOf(bench.loop.run([a, b], request, cutAfter(4_999, 'deadline')));
+      expect(bench.circuits.settled).toEqual([{ id: 'a/m', verdict: 'neutral', probe: false }]);
+      expect(bench.events).toEqual(['call a/m cancelled']);
+    });
+
+    it('counts a deadline cut of a call whose provider had answered (its headers came) for nothing', async () => {
+      await failureOf(bench.loop.run([a, b], request, cutAfter(30_000, 'deadline', 200)));
+      expect(bench.circuits.settled).toEqual([{ id: 'a/m', verdict: 'neutral', probe: false }]);
+    });
+
+    it('counts a call its client left for nothing, however long it waited', async () => {
+      const err = await failureOf(bench.loop.run([a, b], request, cutAfter(30_000, 'client_disconnected')));
+      expect(err).toMatchObject({ abortCause: 'client_disconnected' });
+      expect(bench.circuits.settled).toEqual([{ id: 'a/m', verdict: 'neutral', probe: false }]);
+    });
+
     it('does not call anything once aborted', async () => {
       const controller = new AbortController();
       controller.abort(new GenerationAbort('client_disconnected'));

@@ -25,12 +25,13 @@ import type { CallPermit, CallVerdict, CircuitPort, Cooldown } from './circuit-g
  * was not told about, the core circuit state machine in memory, and a clock that only moves when told.
  */
 
-/** What one scripted call does. */
-export type Step =
+/** What one scripted call does; `during` runs once its `ms` have passed, before it ends (an abort meanwhile). */
+export type Step = (
   | { answer: string; ms?: number }
   | { fail: ProviderCallError; ms?: number }
   /** Streams: these chunks, then (optionally) a failure. */
-  | { chunks: string[]; failAfter?: ProviderCallError; ms?: number };
+  | { chunks: string[]; failAfter?: ProviderCallError; ms?: number }
+) & { during?: () => void };
 
 export function failure(errorClass: ErrorClass, status?: number, retryAfterMs?: number): ProviderCallError {
   return new ProviderCallError(errorClass, `simulated ${errorClass}`, { status, retryAfterMs });
@@ -71,6 +72,7 @@ export class ScriptedAdapters {
       throw new Error(`unexpected call to ${baseUrl}`);
     }
     this.clock.advance(step.ms ?? 10);
+    step.during?.();
     // What a real adapter does once response headers are in (openCall); a failure without a status had none.
     const status = 'fail' in step ? step.fail.status : 200;
     if (status !== undefined) {

@@ -70,10 +70,31 @@ function classify(adapter: ProviderAdapter, err: unknown, signal: AbortSignal): 
 interface StreamProgress {
   /** Monotonic ms of the first delta, once it arrived. */
   firstAt: number | null;
+  /** Whether the provider's response headers arrived (the quota observer saw them). */
+  headers: boolean;
   /** What the stream brought so far, for the bill of one cut after it reached the client. */
   collector: StreamCollector | null;
   /** Called once, when the first delta has gone to the observer (the answer is committed to this deployment). */
   onCommitted?: () => void;
+}
+
+/**
+ * Whether a call the request's deadline cut counts against the provider's circuit as its timeout. A cut is our own
+ * abort, and counts for nothing by itself: a call started late in the request (after retries and fallbacks) may be
+ * cut a moment after it began. But a hung provider whose timeout is at least the request's (120 s both by default)
+ * is only ever cut by the deadline: counted as cancelled, its circuit never opened, and every request waited for it
+ * until its 504. So a cut counts when the call had no answer at all (no response headers; for a stream, no first
+ * chunk) for at least the shorter of its route's timeout and half the request's time budget. A client that left, or
+ * a shutdown, counts for nothing, however long the call waited.
+ */
+function hungUntilDeadline(spec: CallSpec, progress: StreamProgress, waitedMs: number): boolean {
+  if (abortCauseOf(spec.signal) !== 'deadline') {
+    return false;
+  }
+  const { request, option } = spec;
+  const answered = request.stream && request.embeddings === undefined ? progress.firstAt !== null : progress.headers;
+  const budgetMs = request.deadlineAt - request.receivedAt;
+  return !answered && waitedMs >= Math.min(option.target.timeoutMs, budgetMs / 2);
 }
 
 /** Id- or usage-only deltas have nothing for the client. */
@@ -193,11 +214,19 @@ export async function callProvider(deps: ProviderCallDeps, spec: CallSpec): Prom
   const { deployment: d, option, request, signal } = spec;
   const { clock } = deps;
   const adapter = deps.adapters.get(option.kind, d.provider);
-  // `observe` first: V8 (Node 20) takes a slow path, microseconds, for a property added after a spread.
-  const target: AdapterTarget = { observe: deps.quota.observer(d.provider.id, option.route), ...option.target };
+  const progress: StreamProgress = { firstAt: null, headers: false, collector: null };
+  const quota = deps.quota.observer(d.provider.id, option.route);
+  // `observe` first: V8 (Node 20) takes a slow path, microseconds, for a property added after a spread. It also notes
+  // that the provider answered, for a deadline cut (`hungUntilDeadline`).
+  const target: AdapterTarget = {
+    observe: (status, headers) => {
+      progress.headers = true;
+      quota(status, headers);
+    },
+    ...option.target,
+  };
   const call: AdapterRequest = { target, messages: request.messages, options: request.options };
   const started = clock.monotonic();
-  const progress: StreamProgress = { firstAt: null, collector: null };
   // A half-open circuit's probe that streams has shown the provider answers once its first delta reached the client:
   // its success closes the circuit then, not when the last delta of a long answer comes. Until then every slot a
   // stream held refused all other calls (503 no_healthy_provider for a pinned model) for the stream's whole length,
@@ -240,11 +269,14 @@ export async function callProvider(deps: ProviderCallDeps, spec: CallSpec): Prom
     // A provider that asked for a wait (a 429, 503 or 529 with Retry-After) is set aside for it on every worker,
     // in the script call a failure would have made, instead of counting as failing.
     const cooldownMs = circuitCooldownOf(error);
+    // A call the deadline cut while the provider had not answered for long is its timeout, as far as its circuit
+    // and the call metrics go; the request still ends as the deadline's (504).
+    const hung = hungUntilDeadline(spec, progress, ms);
     const circuitOpen =
       cooldownMs === null
-        ? await deps.circuit.settle(d.id, probe.id, circuitOutcomeOf(error.errorClass))
+        ? await deps.circuit.settle(d.id, probe.id, hung ? 'failure' : circuitOutcomeOf(error.errorClass))
         : await deps.circuit.settle(d.id, probe.id, 'cooldown', { ms: cooldownMs, status: cooldownStatusOf(error) });
-    deps.events.call(d, error.errorClass, ms);
+    deps.events.call(d, hung ? ErrorClass.Timeout : error.errorClass, ms);
     if (progress.firstAt === null || progress.collector === null) {
       return { ok: false, error, committed: false, circuitOpen };
     }
