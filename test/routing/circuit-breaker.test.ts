@@ -220,6 +220,34 @@ describe('CircuitBreakerStore (real Redis, two workers)', () => {
     expect(await a.snapshot('p/m')).toMatchObject({ state: 'closed', consecutiveFailures: 0, probes: [] });
   });
 
+  it("ignores a late probe's result: one from an earlier half-open round, or whose slot expired", async () => {
+    const { a, b } = stores({ ...config, halfOpenMaxProbes: 2 });
+    for (let i = 0; i < config.failureThreshold; i++) {
+      await a.recordFailure('p/m');
+    }
+    now += config.openMs;
+    const [first, second] = [await a.acquire('p/m'), await b.acquire('p/m')];
+    // The first probe fails: open again, and after openMs a new round with a probe of its own.
+    expect((await a.recordFailure('p/m', first.probeId)).state).toBe('open');
+    now += config.openMs;
+    const third = await a.acquire('p/m');
+    expect(third.allowed).toBe(true);
+    // The second probe of the earlier round answers now: its success proves nothing of this round, nor its failure.
+    expect(await b.recordSuccess('p/m', second.probeId)).toEqual({ state: 'half_open', transition: null });
+    expect(await b.recordFailure('p/m', second.probeId)).toEqual({ state: 'half_open', transition: null });
+    expect((await a.snapshot('p/m')).probes.map((p) => p.id)).toEqual([third.probeId]);
+    // The third probe's slot expires under it (its worker stalled); another takes the round on.
+    now += config.probeTtlMs;
+    const fourth = await b.acquire('p/m');
+    expect(fourth.allowed).toBe(true);
+    expect(await a.recordSuccess('p/m', third.probeId)).toEqual({ state: 'half_open', transition: null });
+    expect(await a.recordFailure('p/m', third.probeId)).toEqual({ state: 'half_open', transition: null });
+    // A made-up id neither; the live probe's result decides.
+    expect(await a.recordFailure('p/m', 'no-such-probe')).toEqual({ state: 'half_open', transition: null });
+    const closed = await b.recordSuccess('p/m', fourth.probeId);
+    expect(closed.transition).toEqual({ from: 'half_open', to: 'closed', reason: 'probe_succeeded', at: now });
+  });
+
   it('release frees a probe slot without judging the provider', async () => {
     const { a, b } = stores({ ...config, halfOpenMaxProbes: 1 });
     for (let i = 0; i < config.failureThreshold; i++) {

@@ -69,6 +69,9 @@ describe('circuit breaker: Lua store vs pure state machine', () => {
     const held: string[] = [];
     const takeProbe = (): string | null =>
       held.length > 0 && random() < 0.7 ? held.splice(Math.floor(random() * held.length), 1)[0] : null;
+    // Results of probes that hold no live slot while half-open: of an earlier round (`held` keeps them across
+    // re-opens), whose slot expired, or an id nobody was given. They must decide nothing, in both.
+    let late = 0;
     // Weighted: failures and acquires are what move the breaker; reset comes on a fixed schedule.
     const ops = [
       'acquire',
@@ -105,7 +108,14 @@ describe('circuit breaker: Lua store vs pure state machine', () => {
         }
         case 'success':
         case 'failure': {
-          const probe = takeProbe();
+          const probe = random() < 0.2 ? `made-up-${step}` : takeProbe();
+          if (
+            data.state === 'half_open' &&
+            probe !== null &&
+            !data.probes.some((p) => p.id === probe && p.expiresAt > now)
+          ) {
+            late++;
+          }
           const result = op === 'success' ? await store.recordSuccess(id, probe) : await store.recordFailure(id, probe);
           const pure = (op === 'success' ? recordCircuitSuccess : recordCircuitFailure)(data, now, config, probe);
           data = pure.data;
@@ -163,7 +173,8 @@ describe('circuit breaker: Lua store vs pure state machine', () => {
         );
       }
     }
-    // The walk must have exercised every state, or it proves little.
+    // The walk must have exercised every state, and late probe results, or it proves little.
     expect(new Set(log.map((l) => l.split(' -> ')[1]))).toEqual(new Set(['closed', 'open', 'half_open']));
+    expect(late).toBeGreaterThan(0);
   });
 });

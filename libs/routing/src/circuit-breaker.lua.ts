@@ -50,6 +50,15 @@ local function open_circuit(from, reason)
   return reply(0, 'open', '', openMs, from, 'open', reason)
 end
 
+-- Whether the probe id holds a live slot of this half-open round (holdsProbe): a late result decides nothing.
+local function holds_probe()
+  if probe == '' then
+    return false
+  end
+  local score = redis.call('ZSCORE', pkey, probe)
+  return score ~= false and tonumber(score) > now
+end
+
 local function bucket_id()
   return math.floor(now / (windowMs / N))
 end
@@ -123,7 +132,7 @@ if op == 'success' then
       redis.call('HSET', hkey, b, id, s, ok, f, fail)
     end
     redis.call('PEXPIRE', hkey, keyTtl)
-  elseif state == 'half_open' and probe ~= '' then
+  elseif state == 'half_open' and holds_probe() then
     redis.call('DEL', hkey, pkey)
     return reply(1, 'closed', '', -1, 'half_open', 'closed', 'probe_succeeded')
   end
@@ -144,7 +153,7 @@ if op == 'failure' then
     if total >= minVolume and fail / total > rate then
       return open_circuit('closed', 'failure_rate')
     end
-  elseif state == 'half_open' and probe ~= '' then
+  elseif state == 'half_open' and holds_probe() then
     return open_circuit('half_open', 'probe_failed')
   end
   return reply(1, state, '', -1, '', '', '')

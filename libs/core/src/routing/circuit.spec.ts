@@ -301,6 +301,33 @@ describe('circuit breaker: open -> half-open -> closed/open', () => {
     expect(h.acquire().allowed).toBe(false);
   });
 
+  it("ignores a late probe's result: one from an earlier half-open round, or whose slot expired", () => {
+    const h = new Harness({ ...cfg, halfOpenMaxProbes: 2 });
+    h.tripOpen();
+    h.now += cfg.openMs;
+    const [first, second] = [h.acquire(), h.acquire()];
+    h.failure(first.probeId);
+    expect(h.state).toBe('open');
+    h.now += cfg.openMs;
+    const third = h.acquire();
+    expect(third.allowed).toBe(true);
+    const before = h.transitions.length;
+    // The earlier round's second probe answers in this round: neither its success nor its failure decides.
+    h.success(second.probeId);
+    h.failure(second.probeId);
+    expect(h.state).toBe('half_open');
+    // The third probe's slot expires under it; its late result neither.
+    h.now += cfg.probeTtlMs;
+    h.success(third.probeId);
+    h.failure(third.probeId);
+    expect(h.state).toBe('half_open');
+    expect(h.transitions.length).toBe(before);
+    // A live probe's does.
+    const fourth = h.acquire();
+    h.success(fourth.probeId);
+    expect(h.state).toBe('closed');
+  });
+
   it('ignores late outcomes of calls admitted before the circuit opened', () => {
     const h = new Harness();
     h.tripOpen();

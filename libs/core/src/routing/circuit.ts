@@ -248,6 +248,15 @@ function liveProbes(data: CircuitData, now: number): CircuitProbe[] {
   return data.probes.filter((p) => p.expiresAt > now);
 }
 
+/**
+ * Whether `probeId` holds a live slot of this half-open round: a result may close or re-open the circuit only then.
+ * A probe of an earlier round (the circuit re-opened since, clearing the slots) or one whose slot expired (another
+ * probe may have taken the round on) answered for a moment that is over; a caller that merely passed some id neither.
+ */
+function holdsProbe(data: CircuitData, now: number, probeId: string | null): boolean {
+  return probeId !== null && data.probes.some((p) => p.id === probeId && p.expiresAt > now);
+}
+
 function opened(data: CircuitData, now: number, reason: CircuitTransitionReason): CircuitStep {
   return {
     data: merged(data, { state: 'open' as const, openedAt: now, probes: [] }),
@@ -316,9 +325,10 @@ export function acquireCircuit(
 }
 
 /**
- * A successful call. While half-open only a probe's success closes the circuit (and clears
- * the window, so old failures cannot re-trip it at once); a late success of a call admitted
- * before the circuit opened proves nothing about now and is ignored.
+ * A successful call. While half-open only the success of a probe holding a live slot of this round closes the
+ * circuit (and clears the window, so old failures cannot re-trip it at once); a late success of a call admitted
+ * before the circuit opened, or of a probe of an earlier round or whose slot expired, proves nothing about now and is
+ * ignored (`holdsProbe`).
  */
 export function recordCircuitSuccess(
   data: CircuitData,
@@ -330,7 +340,7 @@ export function recordCircuitSuccess(
     case 'closed':
       return { data: recordCircuitSuccesses(data, now, cfg, 1, now), transition: null };
     case 'half_open':
-      if (probeId === null) {
+      if (!holdsProbe(data, now, probeId)) {
         return { data, transition: null };
       }
       return {
@@ -363,7 +373,10 @@ export function recordCircuitSuccesses(
   return at >= data.lastFailureAt ? merged(data, { consecutiveFailures: 0, buckets }) : merged(data, { buckets });
 }
 
-/** A provider-side failure. A probe's failure re-opens the circuit for another openMs. */
+/**
+ * A provider-side failure. The failure of a probe holding a live slot of this round re-opens the circuit for another
+ * openMs; a late one (`holdsProbe`) is ignored, as a late success is.
+ */
 export function recordCircuitFailure(
   data: CircuitData,
   now: number,
@@ -388,7 +401,7 @@ export function recordCircuitFailure(
       return { data: next, transition: null };
     }
     case 'half_open':
-      return probeId === null ? { data, transition: null } : opened(data, now, 'probe_failed');
+      return holdsProbe(data, now, probeId) ? opened(data, now, 'probe_failed') : { data, transition: null };
     case 'open':
       return { data, transition: null };
   }
