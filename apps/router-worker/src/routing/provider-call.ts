@@ -11,7 +11,13 @@ import {
   type StreamDelta,
   merged,
 } from '@aigw/core';
-import type { AdapterRequest, AdapterTarget, EmbeddingsAdapterRequest, ProviderAdapter } from '@aigw/adapters';
+import type {
+  AdapterRequest,
+  AdapterTarget,
+  EmbeddingsAdapterRequest,
+  ProviderAdapter,
+  ResponseObserver,
+} from '@aigw/adapters';
 import { abortCauseOf } from '../cancel/abort';
 import type { ProviderAnswer } from '../generation/outcomes';
 import { StreamCollector } from '../generation/stream-collector';
@@ -205,6 +211,29 @@ function isEmbeddings(request: GenerationRequest): request is GenerationRequest 
 }
 
 /**
+ * The call could not be made (its adapter cannot be had: a plugin that does not load; or its quota observer threw):
+ * nothing went to the provider, so its circuit judges nothing, but the probe slot the permit took is freed now. Left
+ * taken, it refused the deployment on every worker until it expired (CB_PROBE_TTL_MS), when CB_HALF_OPEN_PROBES
+ * slots were all there was. The other candidates may still answer: a gateway error, not retried.
+ */
+async function notSent(deps: ProviderCallDeps, spec: CallSpec, err: unknown): Promise<CallResult> {
+  const { deployment: d, option } = spec;
+  const error =
+    err instanceof ProviderCallError
+      ? err
+      : new ProviderCallError(
+          ErrorClass.Gateway,
+          `the ${option.kind} call to provider '${d.provider.id}' could not be made: ${
+            err instanceof Error ? err.message : 'unknown error'
+          }`,
+          { cause: err },
+        );
+  await deps.circuit.settle(d.id, spec.probeId, 'neutral');
+  deps.events.call(d, error.errorClass, 0);
+  return { ok: false, error, committed: false, circuitOpen: false };
+}
+
+/**
  * One call to one deployment over one route, already admitted by its circuit (`probeId` from the permit).
  * Settles the circuit (provider-side failures count, others only free a probe slot), feeds the latency
  * averages on success (time to first chunk for streams), shows every response to the quota observer of its
@@ -213,9 +242,15 @@ function isEmbeddings(request: GenerationRequest): request is GenerationRequest 
 export async function callProvider(deps: ProviderCallDeps, spec: CallSpec): Promise<CallResult> {
   const { deployment: d, option, request, signal } = spec;
   const { clock } = deps;
-  const adapter = deps.adapters.get(option.kind, d.provider);
   const progress: StreamProgress = { firstAt: null, headers: false, collector: null };
-  const quota = deps.quota.observer(d.provider.id, option.route);
+  let adapter: ProviderAdapter;
+  let quota: ResponseObserver;
+  try {
+    adapter = deps.adapters.get(option.kind, d.provider);
+    quota = deps.quota.observer(d.provider.id, option.route);
+  } catch (err) {
+    return notSent(deps, spec, err);
+  }
   // `observe` first: V8 (Node 20) takes a slow path, microseconds, for a property added after a spread. It also notes
   // that the provider answered, for a deadline cut (`hungUntilDeadline`).
   const target: AdapterTarget = {
