@@ -285,7 +285,7 @@ describe('OpenAPI document against the running system (e2e contract)', () => {
       await send('POST', '/api/v1/ai/admin/keys', { userId, name: 'restricted', allowedModels: ['sim-claude'] })
     ).json()) as Json;
     await check(403, 'post', '/v1/chat/completions', undefined, chat('not mine'), String(restricted.key));
-    await check(403, 'get', '/v1/models/{id}', '/v1/models/sim-gpt', undefined, String(restricted.key));
+    await check(404, 'get', '/v1/models/{id}', '/v1/models/sim-gpt', undefined, String(restricted.key));
     const text = await fetch(`${system.gatewayUrl}/api/v1/ai/generate`, {
       method: 'POST',
       headers: { authorization: `Bearer ${userKey}`, 'content-type': 'text/plain' },

@@ -222,7 +222,7 @@ describe('usage view and access', () => {
       expect(refused.status).toBe(403);
     });
 
-    it('/v1/models lists only what the key may use; retrieving another model is a 403', async () => {
+    it('/v1/models lists only what the key may use; retrieving another model is the 404 of an unknown one', async () => {
       const ids = async (key: string): Promise<string[]> => {
         const res = await call<{ data: { id: string }[] }>(h, 'GET', '/v1/models', undefined, key);
         expect(res.status).toBe(200);
@@ -232,11 +232,51 @@ describe('usage view and access', () => {
       expect(await ids(simOnly)).toEqual(['sim-gpt', 'sim/sim-gpt']);
       expect(await ids(aliceKey)).toEqual(['sim-b/sim-claude', 'sim-claude', 'sim-gpt', 'sim/sim-gpt']);
       expect((await call(h, 'GET', '/v1/models/sim-b%2Fsim-claude', undefined, claudeOnly)).status).toBe(200);
+      // The envelope of a model that does not exist, to the byte but for the id: the key learns nothing
+      // `GET /v1/models` hides (a 403 would say that the model exists).
+      const unknown = await call(h, 'GET', '/v1/models/no-such-model', undefined, claudeOnly);
+      expect([unknown.status, errorOf(unknown)]).toEqual([
+        404,
+        {
+          message: "The model 'no-such-model' does not exist or is not enabled.",
+          type: 'not_found_error',
+          code: 'model_not_found',
+          param: 'model',
+        },
+      ]);
       for (const id of ['sim-gpt', 'sim%2Fsim-gpt', 'sim/sim-gpt']) {
-        const refused = await call(h, 'GET', `/v1/models/${id}`, undefined, claudeOnly);
-        expect([id, refused.status, errorOf(refused).code]).toEqual([id, 403, 'model_not_allowed']);
+        const hidden = await call(h, 'GET', `/v1/models/${id}`, undefined, claudeOnly);
+        const shown = decodeURIComponent(id);
+        expect([id, hidden.status, errorOf(hidden)]).toEqual([
+          id,
+          404,
+          { ...errorOf(unknown), message: `The model '${shown}' does not exist or is not enabled.` },
+        ]);
       }
+      // Anthropic's SDKs get the same 404, in Anthropic's shape.
+      const anthropic = await h.get('/v1/models/sim-gpt', h.headers(claudeOnly, { 'anthropic-version': '2023-06-01' }));
+      expect(anthropic.status).toBe(404);
+      expect(((await anthropic.json()) as { error: { type: string } }).error.type).toBe('not_found_error');
       expect((await call(h, 'GET', '/v1/models/sim-gpt', undefined, aliceKey)).status).toBe(200);
+    });
+
+    it('a generation naming a model outside the list is a 403 whether the model exists or not', async () => {
+      // An unknown model answered 404 and an existing one 403 would tell the key which models exist.
+      for (const model of ['sim-gpt', 'no-such-model', 'sim/no-such-model', 'nope/sim-claude-x']) {
+        const res = await h.post('/v1/chat/completions', chat('hi', { model }), h.headers(claudeOnly));
+        expect([model, res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([
+          model,
+          403,
+          'model_not_allowed',
+        ]);
+      }
+      // A model the list names, served by no deployment, is the 404 it is for any key: nothing hidden there.
+      const named = (await createKey(h, { userId: aliceId, allowedModels: ['sim-claude', 'gpt-9'] })).key;
+      const res = await h.post('/v1/chat/completions', chat('hi', { model: 'gpt-9' }), h.headers(named));
+      expect(res.status).toBe(404);
+      // An unrestricted key still gets the 404 for an unknown model.
+      const open = await h.post('/v1/chat/completions', chat('hi', { model: 'no-such-model' }), h.headers(aliceKey));
+      expect(open.status).toBe(404);
     });
 
     it('an unrestricted key carries no allow-list', async () => {

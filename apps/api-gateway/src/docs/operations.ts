@@ -181,7 +181,8 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     summary: 'Retrieve a model (OpenAI wire format)',
     description:
       'One entry of `GET /v1/models`; the id may hold a slash, sent plainly or encoded (`sim%2Fsim-gpt`). ' +
-      "`403 model_not_allowed` for one the key's `allowedModels` exclude. With an `anthropic-version` header, " +
+      "`404 model_not_found` for an id not listed, one the key's `allowedModels` exclude included (as for OpenAI, " +
+      'what a key may not see does not exist for it). With an `anthropic-version` header, ' +
       'Anthropic\'s `{type: "model", id, display_name, created_at}`.',
     responses: { '200': jsonAnswer('The model.', 'Model') },
   },

@@ -52,9 +52,17 @@ export class ModelListsService {
     return { ...view, data: view.data.filter((m) => mayUseModelRef(allowed, m.id, deployments)) };
   }
 
-  /** One entry of the OpenAI list (`provider/model` or a model name), or undefined when it lists no such id. */
-  openAiModel(id: string): OpenAiModel | undefined {
-    return this.openAiLists().byId.get(id);
+  /**
+   * One entry of the OpenAI list a key with this allow-list is shown (`provider/model` or a model name), or undefined
+   * when that list holds no such id: a model the key may not use is as absent as one that does not exist, so that
+   * retrieving it tells the key no more than listing does (OpenAI answers 404 for a model the key cannot see).
+   */
+  openAiModel(id: string, allowed: readonly string[] | null = null): OpenAiModel | undefined {
+    const model = this.openAiLists().byId.get(id);
+    if (model === undefined || allowed === null) {
+      return model;
+    }
+    return mayUseModelRef(allowed, model.id, this.catalog.deployments()) ? model : undefined;
   }
 
   private openAiLists(): { view: OpenAiModelList; byId: Map<string, OpenAiModel> } {

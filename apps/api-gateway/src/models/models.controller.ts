@@ -5,7 +5,6 @@ import { ENV, isAnthropicModelsRequest, MAX_PARAM_LENGTH, pathSegmentTooLong } f
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AdmissionRefused, AdmissionService } from '../admission/admission.service';
 import { resetDuration } from '../admission/rate-limit-headers';
-import { ModelAccess } from '../auth/model-access';
 import { PublicWhen } from '../auth/public-when';
 import { Caller } from '../auth/roles';
 import type { GatewayEnv } from '../config/gateway-env';
@@ -79,7 +78,6 @@ export class ModelsController {
   constructor(
     private readonly lists: ModelListsService,
     private readonly admission: AdmissionService,
-    private readonly access: ModelAccess,
     @Inject(ENV) private readonly env: GatewayEnv,
   ) {
     this.anonymous = new AddressRateLimiter(env.MODELS_PUBLIC_RPM);
@@ -122,12 +120,13 @@ export class ModelsController {
     if (id.length > MAX_PARAM_LENGTH) {
       throw pathSegmentTooLong();
     }
-    const model = this.lists.openAiModel(id);
+    // Outside the key's allowedModels: the 404 model_not_found of an unknown id, never a 403 that would tell a key
+    // what `GET /v1/models` hides from it (that a model of that name exists). A generation naming such a model is
+    // still refused 403 model_not_allowed (GenerationService.check), whether the model exists or not: see ModelAccess.
+    const model = this.lists.openAiModel(id, auth.policy.allowedModels);
     if (model === undefined) {
       throw modelNotFound(id);
     }
-    // Outside the key's allowedModels: 403 model_not_allowed, as a generation asking for it gets.
-    this.access.restrict({ model: model.id, allowFallback: false }, auth);
     return isAnthropicModelsRequest(req) ? anthropicModel(model) : model;
   }
 
