@@ -30,7 +30,6 @@ function circuitKey(states: ReadonlyMap<string, CircuitStatus>): string {
  */
 @Injectable()
 export class ModelListsService {
-  private readonly created = Math.floor(Date.now() / 1000);
   private openAi: { source: object; view: OpenAiModelList; byId: Map<string, OpenAiModel> } | null = null;
   private native: { catalog: object; signals: object; circuits: string; rendered: RenderedListing } | null = null;
 
@@ -68,7 +67,7 @@ export class ModelListsService {
   private openAiLists(): { view: OpenAiModelList; byId: Map<string, OpenAiModel> } {
     const source = this.catalog.current;
     if (this.openAi?.source !== source) {
-      const view = openAiModelList(source, this.created);
+      const view = openAiModelList(source, (id) => this.catalog.createdAt(id));
       this.openAi = { source, view, byId: new Map(view.data.map((m) => [m.id, m])) };
     }
     return this.openAi;

@@ -57,8 +57,16 @@ const catalog: Catalog = {
 
 describe('model views', () => {
   it('lists enabled deployments and distinct model names, OpenAI style', () => {
-    const list = openAiModelList(catalog, 42);
+    const created = new Map([
+      ['p1/gpt', 42],
+      ['p2/gpt', 7],
+    ]);
+    const list = openAiModelList(catalog, (id) => created.get(id));
     expect(list.data.map((m) => m.id)).toEqual(['p1/gpt', 'p2/gpt', 'gpt']);
     expect(list.data[0]).toEqual({ id: 'p1/gpt', object: 'model', created: 42, owned_by: 'p1' });
+    // A model name is as old as its earliest deployment.
+    expect(list.data[2]).toEqual({ id: 'gpt', object: 'model', created: 7, owned_by: 'aigw' });
+    // Unknown times are 0, never the clock's.
+    expect(openAiModelList(catalog, () => undefined).data.map((m) => m.created)).toEqual([0, 0, 0]);
   });
 });

@@ -17,15 +17,25 @@ function enabledDeployments(catalog: Catalog): Deployment[] {
   return deploymentsOf(catalog).filter((d) => d.provider.enabled && d.model.enabled);
 }
 
-/** Every enabled deployment (`provider/model`), then every distinct model name (served by any provider). */
-export function openAiModelList(catalog: Catalog, created: number): OpenAiModelList {
+/**
+ * Every enabled deployment (`provider/model`), then every distinct model name (served by any provider). `created` is
+ * when the deployment was added to the catalog (its row's `created_at`), and a model name's is its earliest enabled
+ * deployment's: values every replica shows alike and a restart does not change, so that a client caching the list
+ * sees no churn. Unknown (a catalog applied without its rows' times): 0, stable too.
+ */
+export function openAiModelList(
+  catalog: Catalog,
+  createdAt: (deploymentId: string) => number | undefined,
+): OpenAiModelList {
   const data: OpenAiModel[] = [];
-  const names = new Set<string>();
+  const names = new Map<string, number>();
   for (const d of enabledDeployments(catalog)) {
+    const created = createdAt(d.id) ?? 0;
     data.push({ id: d.id, object: 'model', created, owned_by: d.provider.id });
-    names.add(d.model.name);
+    const earliest = names.get(d.model.name);
+    names.set(d.model.name, earliest === undefined ? created : Math.min(earliest, created));
   }
-  for (const name of names) {
+  for (const [name, created] of names) {
     data.push({ id: name, object: 'model', created, owned_by: 'aigw' });
   }
   return { object: 'list', data };

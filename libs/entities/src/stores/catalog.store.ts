@@ -201,9 +201,15 @@ export class CatalogStore {
 
   /**
    * The catalog, and each provider's health status as the monitor last recorded it (from the same rows: routing
-   * learns about failing providers at no extra cost).
+   * learns about failing providers at no extra cost), and when each deployment's row was created (epoch seconds, by
+   * `provider/model`): the `created` of `GET /v1/models`, the same on every replica and across restarts (rows are
+   * updated in place, so an edit keeps it; a deployment deleted and added again is a new one).
    */
-  async loadWithHealth(): Promise<{ catalog: Catalog; health: Map<string, ProviderHealthStatus> }> {
+  async loadWithHealth(): Promise<{
+    catalog: Catalog;
+    health: Map<string, ProviderHealthStatus>;
+    created: Map<string, number>;
+  }> {
     const m = this.dataSource.manager;
     const [gatewayRows, providerRows, modelRows] = await Promise.all([
       m.find(GatewayEntity, { order: { id: 'ASC' } }),
@@ -211,7 +217,9 @@ export class CatalogStore {
       m.find(ModelEntity, { order: { providerId: 'ASC', name: 'ASC' } }),
     ]);
     const modelsOf = new Map<string, ModelSpec[]>();
+    const created = new Map<string, number>();
     for (const row of modelRows) {
+      created.set(`${row.providerId}/${row.name}`, Math.floor(row.createdAt.getTime() / 1000));
       const list = modelsOf.get(row.providerId) ?? [];
       list.push(modelFromRow(row));
       modelsOf.set(row.providerId, list);
@@ -226,6 +234,7 @@ export class CatalogStore {
     return {
       catalog,
       health: new Map(providerRows.map((row) => [row.id, currentHealth(row.healthStatus, row.healthValidUntil, now)])),
+      created,
     };
   }
 

@@ -31,6 +31,7 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
   private byModelName = new Map<string, Deployment[]>();
   private providerIds: ReadonlySet<string> = new Set();
   private failing: ReadonlySet<string> = new Set();
+  private created: ReadonlyMap<string, number> = new Map();
   private timer?: NodeJS.Timeout;
   /** The reload running now, and whether another was asked for meanwhile (it then runs once after it). */
   private running: Promise<void> | null = null;
@@ -147,8 +148,8 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
         do {
           this.again = false;
           const startedAt = Date.now();
-          const { catalog, health } = await this.store.loadWithHealth();
-          this.apply(catalog, health);
+          const { catalog, health, created } = await this.store.loadWithHealth();
+          this.apply(catalog, health, created);
           this.readStartedAt = startedAt;
           await this.notify();
         } while (this.again);
@@ -184,10 +185,15 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * Replaces the in-memory catalog (also used by tests), with each provider's health status as the monitor last
-   * recorded it (absent: unknown). Synchronous, so no request sees half of it; a request that already picked its
-   * deployments keeps the objects of the old catalog to the end.
+   * recorded it (absent: unknown) and when each deployment was created (epoch seconds by id; absent: unknown).
+   * Synchronous, so no request sees half of it; a request that already picked its deployments keeps the objects of
+   * the old catalog to the end.
    */
-  apply(catalog: Catalog, health: ReadonlyMap<string, ProviderHealthStatus> = new Map()): void {
+  apply(
+    catalog: Catalog,
+    health: ReadonlyMap<string, ProviderHealthStatus> = new Map(),
+    created: ReadonlyMap<string, number> = new Map(),
+  ): void {
     const list = deploymentsOf(catalog);
     const byModelName = new Map<string, Deployment[]>();
     for (const d of list) {
@@ -204,6 +210,15 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
     this.byModelName = byModelName;
     this.providerIds = new Set(catalog.providers.map((p) => p.id));
     this.failing = new Set([...health].filter(([, status]) => status === 'failing').map(([id]) => id));
+    this.created = created;
+  }
+
+  /**
+   * When the deployment's row was created in PostgreSQL (epoch seconds), as the last reload read it; undefined when
+   * unknown (a catalog applied without it). Stable across replicas and restarts: what `GET /v1/models` shows.
+   */
+  createdAt(deploymentId: string): number | undefined {
+    return this.created.get(deploymentId);
   }
 
   /** Providers the health monitor marked `failing` at the last reload: routing tries them last. */
