@@ -41,9 +41,38 @@ describe('provider plugins', () => {
     const deltas = await collect(adapter.stream({ target, messages, options: {} }, never));
     expect(textOf(deltas)).toBe('echo: hello plugin world');
     expect(deltas[deltas.length - 1].finishReason).toBe('stop');
-    expect(await adapter.listModels(target, never)).toEqual(['echo-1']);
+    expect(await adapter.listModels(target, never)).toEqual(['echo-1', 'echo-embed']);
     // One instance per module, shared by every provider naming it.
     expect(registry.get('plugin', { id: 'echo2', plugin: EXAMPLE })).toBe(adapter);
+  });
+
+  it('embeds through a plugin implementing embed(); one declaring embeddings without it does not load', async () => {
+    const registry = new AdapterRegistry(pool);
+    const embedding = [{ name: 'echo-embed', capabilities: ['embeddings'] }];
+    expect(registry.loadPlugins([{ id: 'echo', kind: 'plugin', plugin: EXAMPLE, models: embedding }])).toBe(1);
+    const adapter = registry.get('plugin', { id: 'echo', plugin: EXAMPLE });
+    const res = await adapter.embed!({ target, input: ['one text', 'another text'], dimensions: 4 }, never);
+    expect(res.embeddings).toHaveLength(2);
+    for (const v of res.embeddings) {
+      expect(v).toHaveLength(4);
+      expect(Math.hypot(...v)).toBeCloseTo(1, 9);
+    }
+    expect(res.embeddings[0]).not.toEqual(res.embeddings[1]);
+    expect(res.usage).toEqual({ promptTokens: 2 + 3, completionTokens: 0, totalTokens: 5, cachedPromptTokens: 0 });
+    // A module without embed() loads for chat models, and is refused for a provider declaring embeddings.
+    const chatOnly = join(dir, 'chat-only.js');
+    writeFileSync(
+      chatOnly,
+      'module.exports = { createAdapter: () => ({ generate() {}, stream() {}, listModels() {}, healthCheck() {}, classifyError(e) { return e; } }) };',
+    );
+    expect(
+      registry.loadPlugins([
+        { id: 'chat', kind: 'plugin', plugin: chatOnly, models: [{ name: 'c', capabilities: ['chat'] }] },
+      ]),
+    ).toBe(1);
+    expect(() => registry.loadPlugins([{ id: 'acme', kind: 'plugin', plugin: chatOnly, models: embedding }])).toThrow(
+      /provider 'acme': plugin module '.*chat-only.js' does not implement embed\(\), which the model 'echo-embed' needs/,
+    );
   });
 
   it('fails at boot naming the provider when the module is missing, broken or not an adapter', () => {

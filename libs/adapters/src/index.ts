@@ -11,7 +11,7 @@ export type {
 } from './types';
 export { HttpPool, type HttpCall, type HttpPoolOptions, type HttpPoolStats, type HttpResponse } from './http/http-pool';
 export { AddressRefusedError, guardedLookup } from './http/address-guard';
-export { AdapterRegistry, type AdapterOwner } from './registry';
+export { AdapterRegistry, type AdapterOwner, type PluginOwner } from './registry';
 export { GeminiAdapter } from './gemini/gemini-adapter';
 export { OllamaAdapter } from './ollama/ollama-adapter';
 export { TgiAdapter } from './tgi/tgi-adapter';

@@ -16,6 +16,12 @@ export interface AdapterOwner {
   plugin?: string;
 }
 
+/** A provider as `loadPlugins` checks it: its models' capabilities say which optional methods its module needs. */
+export type PluginOwner = AdapterOwner & {
+  kind: ProviderKind;
+  models?: readonly { name: string; capabilities: readonly string[] }[];
+};
+
 /**
  * One adapter per wire format, all sharing one HttpPool, plus one per plugin module (loaded on first use or by
  * `loadPlugins` at boot). Adapters are stateless; the pool holds the sockets.
@@ -55,8 +61,12 @@ export class AdapterRegistry {
     }
   }
 
-  /** Loads and validates every plugin the catalog names, so a broken one stops the boot. Throws PluginLoadError. */
-  loadPlugins(providers: readonly (AdapterOwner & { kind: ProviderKind })[]): number {
+  /**
+   * Loads and validates every plugin the catalog names, so a broken one stops the boot. Throws PluginLoadError. A
+   * provider with a model declaring `embeddings` needs a module implementing `embed`: routing sends embeddings to
+   * plugins (`embedsWith`) on that capability's word, which would otherwise fail every such request at call time.
+   */
+  loadPlugins(providers: readonly PluginOwner[]): number {
     let loaded = 0;
     for (const p of providers) {
       if (p.kind !== 'plugin') {
@@ -65,7 +75,14 @@ export class AdapterRegistry {
       if (p.plugin === undefined) {
         throw new PluginLoadError(`provider '${p.id}': kind plugin needs a plugin module`);
       }
-      this.plugin(p.plugin, `provider '${p.id}'`);
+      const adapter = this.plugin(p.plugin, `provider '${p.id}'`);
+      const embedding = p.models?.find((m) => m.capabilities.includes('embeddings'));
+      if (embedding !== undefined && typeof adapter.embed !== 'function') {
+        throw new PluginLoadError(
+          `provider '${p.id}': plugin module '${p.plugin}' does not implement embed(), which the model ` +
+            `'${embedding.name}' needs for its 'embeddings' capability`,
+        );
+      }
       loaded++;
     }
     return loaded;

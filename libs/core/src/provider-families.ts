@@ -128,7 +128,10 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
   },
   // The gateway cannot know what an operator's module translates: capabilities are the operator's word, and no
   // provider-dependent field is sent its way. Image URLs are OpenAI's own shape, which plugins have always been sent.
-  plugin: { capabilities: ALL_CAPABILITIES, params: new Set([REMOTE_IMAGE_PARAM]) },
+  // `embeddings` too: a module implementing the adapter's optional `embed` serves them, and one whose catalog entry
+  // declares `embeddings` without it is refused where plugins load (AdapterRegistry.loadPlugins: a worker's boot, an
+  // admin change), so routing sends embeddings only to plugins that embed.
+  plugin: { capabilities: [...ALL_CAPABILITIES, 'embeddings'], params: new Set([REMOTE_IMAGE_PARAM]) },
 };
 
 export function familySupportsParam(kind: ProviderKind, param: string): boolean {

@@ -54,9 +54,10 @@ export function toolIndexOfParam(param: string): number | undefined {
 
 /**
  * Families whose adapter implements `embed` (OpenAI-compatible `/embeddings`, Gemini `batchEmbedContents`, Ollama
- * `/api/embed`); the others cannot.
+ * `/api/embed`), and plugins, whose module may: a plugin deployment declaring `embeddings` loads only when its module
+ * implements `embed` (AdapterRegistry.loadPlugins), so the capability stands for it. Anthropic and TGI cannot.
  */
-const EMBEDDING_FAMILIES: ReadonlySet<ProviderKind> = new Set<ProviderKind>(['openai', 'gemini', 'ollama']);
+const EMBEDDING_FAMILIES: ReadonlySet<ProviderKind> = new Set<ProviderKind>(['openai', 'gemini', 'ollama', 'plugin']);
 
 export function embedsWith(kind: ProviderKind): boolean {
   return EMBEDDING_FAMILIES.has(kind);

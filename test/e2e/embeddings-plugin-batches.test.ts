@@ -1,0 +1,144 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import OpenAI from 'openai';
+import { waitFor } from '@aigw/testing';
+import { TestSystem } from './harness';
+
+/** The shipped example plugin, as the worker loads it: what its embed() answers is what the gateway must relay. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS example module, loaded as the worker does
+const echoPlugin = require('../../examples/plugins/echo-provider.js') as {
+  createAdapter(context: unknown): {
+    embed(
+      req: { input: string[]; dimensions?: number },
+      signal: AbortSignal,
+    ): Promise<{ embeddings: number[][]; usage: { promptTokens: number } }>;
+  };
+};
+
+/**
+ * A Gemini API on loopback whose `batchEmbedContents` can be made to fail on its n-th call (an INTERNAL 500): the
+ * gateway splits a long input into calls of 100 texts, and the ones before the failing call were charged for.
+ */
+class GeminiStub {
+  private server!: Server;
+  url = '';
+  /** batchEmbedContents calls since the last `failOn`. */
+  calls = 0;
+  private failing = 0;
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        res.setHeader('content-type', 'application/json');
+        if (req.method === 'POST' && req.url?.includes(':batchEmbedContents') === true) {
+          this.calls++;
+          if (this.calls === this.failing) {
+            res.statusCode = 500;
+            res.end(
+              JSON.stringify({ error: { code: 500, message: 'Internal error encountered.', status: 'INTERNAL' } }),
+            );
+            return;
+          }
+          const body = JSON.parse(Buffer.concat(chunks).toString()) as { requests: unknown[] };
+          res.end(JSON.stringify({ embeddings: body.requests.map((_, i) => ({ values: [1, i + 1, 0.5] })) }));
+          return;
+        }
+        // The health monitor's model list.
+        res.end(JSON.stringify({ models: [{ name: 'models/gemini-embedding-001' }] }));
+      });
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** The next request's `n`-th batchEmbedContents call fails (0: none does). */
+  failOn(n: number): void {
+    this.calls = 0;
+    this.failing = n;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/**
+ * `POST /v1/embeddings` through the whole system, to a provider plugin implementing `embed` (the shipped echo example),
+ * and to a Gemini deployment one of whose batches fails after an earlier one succeeded.
+ */
+describe('embeddings: plugins, and a Gemini batch failing after others succeeded (e2e)', () => {
+  const gemini = new GeminiStub();
+  const system = new TestSystem({
+    workers: 1,
+    env: { ROUTING_DEFAULT_POLICY: 'cost' },
+    catalog: () => `providers:
+  - id: echo
+    kind: plugin
+    plugin: ./examples/plugins/echo-provider.js
+    baseUrl: http://127.0.0.1
+    timeoutMs: 10000
+    models:
+      - { name: echo-1, promptPer1k: 0, completionPer1k: 0, contextWindow: 8192, capabilities: [chat, streaming] }
+      - { name: echo-embed, promptPer1k: 0.0001, completionPer1k: 0, contextWindow: 8192, capabilities: [embeddings] }
+  - id: gem
+    kind: gemini
+    baseUrl: ${gemini.url}/v1beta
+    apiKey: AIzaSy-stub-secret
+    timeoutMs: 10000
+    models:
+      - { name: gem-embed, upstreamName: gemini-embedding-001, promptPer1k: 0.00015, completionPer1k: 0, contextWindow: 2048, capabilities: [embeddings] }
+`,
+  });
+  let client: OpenAI;
+
+  beforeAll(async () => {
+    await gemini.start();
+    await system.start();
+    client = new OpenAI({ baseURL: `${system.gatewayUrl}/v1`, apiKey: system.adminKey, maxRetries: 0 });
+  }, 90_000);
+
+  afterAll(async () => {
+    await system.stop();
+    await gemini.stop();
+  }, 30_000);
+
+  async function usageRow(
+    requestId: string | null,
+  ): Promise<{ prompt_tokens: number; cost_usd: string; status: string; provider: string; error_code: string | null }> {
+    const rows = await waitFor(
+      async () => {
+        const found = await system.query<{
+          prompt_tokens: number;
+          cost_usd: string;
+          status: string;
+          provider: string;
+          error_code: string | null;
+        }>('SELECT prompt_tokens, cost_usd, status, provider, error_code FROM usage_records WHERE request_id = $1', [
+          requestId,
+        ]);
+        return found.length > 0 ? found : null;
+      },
+      { timeoutMs: 10_000, intervalMs: 100, message: 'usage record' },
+    );
+    return rows[0];
+  }
+
+  it('a plugin implementing embed() serves /v1/embeddings, its vectors relayed and its usage billed', async () => {
+    const input = ['hello plugin', 'a second, longer text to embed'];
+    const { data: res, response } = await client.embeddings
+      .create({ model: 'echo-embed', input, dimensions: 4, encoding_format: 'float' })
+      .withResponse();
+    const expected = await echoPlugin.createAdapter({}).embed({ input, dimensions: 4 }, new AbortController().signal);
+    expect(res.model).toBe('echo/echo-embed');
+    expect(res.data.map((d) => d.embedding)).toEqual(expected.embeddings);
+    expect(res.usage).toEqual({
+      prompt_tokens: expected.usage.promptTokens,
+      total_tokens: expected.usage.promptTokens,
+    });
+    const row = await usageRow(response.headers.get('x-request-id'));
+    expect(row).toMatchObject({ status: 'success', provider: 'echo', prompt_tokens: expected.usage.promptTokens });
+    expect(Number(row.cost_usd)).toBeCloseTo((expected.usage.promptTokens / 1000) * 0.0001, 9);
+  });
+});
