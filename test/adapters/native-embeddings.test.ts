@@ -131,8 +131,22 @@ describe('native embeddings against a real HTTP server', () => {
         const body = JSON.parse(seen.body) as GeminiBatch;
         sendJson(res, 200, { embeddings: body.requests.map((r) => ({ values: vectorOf(r.content.parts[0].text) })) });
       };
-      const err = await failure(adapter.embed!({ target, input: Array.from({ length: 150 }, () => 'a') }, never));
+      const input = Array.from({ length: 150 }, (_, i) => `text ${i}`);
+      const err = await failure(adapter.embed!({ target, input }, never));
       expect(err).toMatchObject({ errorClass: ErrorClass.RateLimit, status: 429 });
+      // The first 100 texts were embedded, and charged for: the failure says how much, as a cut stream's bill.
+      const first = input.slice(0, 100).reduce((sum, t) => sum + countTextTokens(t), 0);
+      expect(err.billed).toEqual({
+        promptTokens: first,
+        completionTokens: 0,
+        totalTokens: first,
+        cachedPromptTokens: 0,
+      });
+      // A first batch that fails cost nothing.
+      calls = 1;
+      const none = await failure(adapter.embed!({ target, input }, never));
+      expect(none).toMatchObject({ errorClass: ErrorClass.RateLimit, status: 429 });
+      expect(none.billed).toBeUndefined();
     });
 
     it('refuses token arrays before any call and a short answer after one', async () => {

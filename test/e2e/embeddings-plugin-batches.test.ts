@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import OpenAI from 'openai';
+import OpenAI, { APIError } from 'openai';
+import { countTextTokens } from '@aigw/core';
 import { waitFor } from '@aigw/testing';
 import { TestSystem } from './harness';
 
@@ -140,5 +141,36 @@ describe('embeddings: plugins, and a Gemini batch failing after others succeeded
     const row = await usageRow(response.headers.get('x-request-id'));
     expect(row).toMatchObject({ status: 'success', provider: 'echo', prompt_tokens: expected.usage.promptTokens });
     expect(Number(row.cost_usd)).toBeCloseTo((expected.usage.promptTokens / 1000) * 0.0001, 9);
+  });
+
+  it('a Gemini batch failing after one succeeded: an error, no second try, and the embedded batch billed', async () => {
+    const input = Array.from({ length: 150 }, (_, i) => `passage number ${i}`);
+    gemini.failOn(2);
+    const err: unknown = await client.embeddings
+      .create({ model: 'gem-embed', input, encoding_format: 'float' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(APIError);
+    expect((err as APIError).code).toBe('provider_error');
+    expect((err as APIError).message).toMatch(/failed after embedding part of the input/);
+    // Neither retried nor sent again: each try would pay for the first 100 texts once more.
+    expect(gemini.calls).toBe(2);
+    // Google charged for the first batch: recorded with the failure, as a cut stream's tokens are.
+    const embedded = input.slice(0, 100).reduce((sum, t) => sum + countTextTokens(t), 0);
+    const row = await usageRow((err as APIError).headers?.get('x-request-id') ?? null);
+    expect(row).toMatchObject({
+      status: 'error',
+      provider: 'gem',
+      prompt_tokens: embedded,
+      error_code: 'provider_error',
+    });
+    expect(Number(row.cost_usd)).toBeCloseTo((embedded / 1000) * 0.00015, 9);
+  });
+
+  it('a first batch that fails cost nothing: retried as any failed call', async () => {
+    gemini.failOn(1);
+    const ok = await client.embeddings.create({ model: 'gem-embed', input: ['one', 'two'], encoding_format: 'float' });
+    // The failed first call was retried (it cost nothing): the retry answered.
+    expect(gemini.calls).toBe(2);
+    expect(ok.data).toHaveLength(2);
   });
 });

@@ -446,6 +446,13 @@ export class ProviderCallError extends Error {
    * cut by it says so to the client, and a call it refused counts as refused for capacity, as a 503 does.
    */
   readonly overloaded: boolean;
+  /**
+   * What the provider charged for before the call failed: the calls of a request the adapter splits (Gemini's
+   * `batchEmbedContents`, 100 texts a call) that succeeded before one failed. Such a failure is billed as a cut
+   * stream is (`Spent`), and the request is neither retried nor sent elsewhere, which would pay for those parts again.
+   * Absent for a call that cost nothing.
+   */
+  readonly billed?: import('./domain').Usage;
 
   constructor(
     errorClass: ErrorClass,
@@ -456,6 +463,7 @@ export class ProviderCallError extends Error {
       cause?: unknown;
       untranslatable?: boolean;
       overloaded?: boolean;
+      billed?: import('./domain').Usage;
     } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
@@ -465,5 +473,8 @@ export class ProviderCallError extends Error {
     this.retryAfterMs = opts.retryAfterMs;
     this.untranslatable = opts.untranslatable === true;
     this.overloaded = opts.overloaded === true;
+    if (opts.billed !== undefined) {
+      this.billed = opts.billed;
+    }
   }
 }

@@ -192,7 +192,8 @@ export class AttemptLoop {
         tried++;
       }
       const { error } = outcome;
-      // A stream cut after it reached the client was generated all the same: its bill goes with the failure.
+      // A stream cut after it reached the client was generated all the same, and the batches of an embeddings request
+      // before the one that failed were charged for: the bill goes with the failure.
       const spent =
         outcome.partial === undefined
           ? undefined
@@ -205,7 +206,7 @@ export class AttemptLoop {
         throw cancelledFailure(signal, attempts, error, spent);
       }
       if (outcome.committed) {
-        throw midStreamFailure(d, error, attempts, spent);
+        throw midStreamFailure(d, error, attempts, spent, request.embeddings !== undefined);
       }
       if (error.errorClass === ErrorClass.InvalidRequest) {
         throw invalidRequestFailure(error, attempts);

@@ -55,9 +55,12 @@ export type CallResult =
   | {
       ok: false;
       error: ProviderCallError;
-      /** A streamed answer had already reached the observer: nothing may be retried or replaced. */
+      /**
+       * A streamed answer had already reached the observer, or the provider charged for part of the request
+       * (`ProviderCallError.billed`): nothing may be retried or replaced.
+       */
       committed: boolean;
-      /** With `committed`: what the provider had streamed when it ended (it was generated, and billed). */
+      /** With `committed`: what the provider had streamed or charged for when it ended (it was generated, and billed). */
       partial?: ProviderAnswer;
       /** The failure left the deployment's circuit open: a retry would be refused. */
       circuitOpen: boolean;
@@ -312,6 +315,20 @@ export async function callProvider(deps: ProviderCallDeps, spec: CallSpec): Prom
         ? await deps.circuit.settle(d.id, probe.id, hung ? 'failure' : circuitOutcomeOf(error.errorClass))
         : await deps.circuit.settle(d.id, probe.id, 'cooldown', { ms: cooldownMs, status: cooldownStatusOf(error) });
     deps.events.call(d, hung ? ErrorClass.Timeout : error.errorClass, ms);
+    // Part of the request was charged for (the batches of an embeddings request before the one that failed): that
+    // much cost money, as a cut stream's text did, so it is committed alike (no retry, no fallback, which would pay
+    // for it again) and billed with the failure. Read from what the adapter threw: our abort wraps it (classify).
+    const billed = err instanceof ProviderCallError ? err.billed : undefined;
+    if (billed !== undefined) {
+      const partial: ProviderAnswer = {
+        id: '',
+        created: Math.floor(clock.now() / 1000),
+        text: '',
+        finishReason: null,
+        usage: billed,
+      };
+      return { ok: false, error, committed: true, partial, circuitOpen };
+    }
     if (progress.firstAt === null || progress.collector === null) {
       return { ok: false, error, committed: false, circuitOpen };
     }

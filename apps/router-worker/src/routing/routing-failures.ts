@@ -61,19 +61,22 @@ export function midStreamFailure(
   err: ProviderCallError,
   attempts: Attempt[],
   spent?: Spent,
+  embeddings = false,
 ): GatewayError {
+  // An embeddings request split into calls (Gemini's batches) failed after some were charged for: said as such.
+  const where = embeddings ? 'after embedding part of the input' : 'in the middle of the stream';
   if (err.overloaded) {
     return new GatewayError(
       ErrorCode.ProviderOverloaded,
-      `Provider '${d.provider.id}' is overloaded: it stopped in the middle of the stream.`,
+      `Provider '${d.provider.id}' is overloaded: it stopped ${where}.`,
       { attempts, cause: err, spent },
     );
   }
-  return new GatewayError(
-    ErrorCode.ProviderError,
-    `Provider '${d.provider.id}' failed in the middle of the stream (${err.errorClass}).`,
-    { attempts, cause: err, spent },
-  );
+  return new GatewayError(ErrorCode.ProviderError, `Provider '${d.provider.id}' failed ${where} (${err.errorClass}).`, {
+    attempts,
+    cause: err,
+    spent,
+  });
 }
 
 function describeAttempt(a: Attempt): string {

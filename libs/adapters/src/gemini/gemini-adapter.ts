@@ -92,7 +92,8 @@ export class GeminiAdapter implements ProviderAdapter {
   /**
    * `batchEmbedContents`, at most 100 texts a call: a longer list is sent as consecutive calls whose vectors are
    * joined in input order (any failing call fails the whole request). Usage is estimated (the API reports none).
-   * Vectors shortened by `dimensions` are scaled to unit length (see `unitVector`).
+   * Vectors shortened by `dimensions` are scaled to unit length (see `unitVector`). A call failing after earlier ones
+   * succeeded fails with their usage as `billed`: Google charged for those texts, and the failure is billed so.
    */
   async embed(req: EmbeddingsAdapterRequest, signal: AbortSignal): Promise<EmbeddingsResponse> {
     const texts = textInputs(req, 'the Gemini API');
@@ -104,9 +105,14 @@ export class GeminiAdapter implements ProviderAdapter {
         headers: headersOf(req.target, true),
         body: geminiEmbedBody(req.target.model, batch, req.dimensions),
       } as const;
-      const vectors = await jsonCall(this.pool, req.target, call, signal, (json, _headers, status) =>
-        readGeminiEmbeddings(json, status, batch.length),
-      );
+      let vectors: number[][];
+      try {
+        vectors = await jsonCall(this.pool, req.target, call, signal, (json, _headers, status) =>
+          readGeminiEmbeddings(json, status, batch.length),
+        );
+      } catch (err) {
+        throw embeddings.length === 0 ? err : withBilled(classifyError(err, signal), texts.slice(0, embeddings.length));
+      }
       // Shortened by outputDimensionality, Gemini's vectors are not of unit length (its full 3072 are): scaled, as
       // OpenAI's `dimensions` answers are.
       embeddings.push(...(req.dimensions === undefined ? vectors : vectors.map(unitVector)));
@@ -127,4 +133,15 @@ export class GeminiAdapter implements ProviderAdapter {
   classifyError(err: unknown, signal?: AbortSignal): ProviderCallError {
     return classifyError(err, signal);
   }
+}
+
+/** The failure of a later batch, carrying what the batches before it were charged for (estimated, as on success). */
+function withBilled(err: ProviderCallError, embedded: readonly string[]): ProviderCallError {
+  return new ProviderCallError(err.errorClass, err.message, {
+    status: err.status,
+    retryAfterMs: err.retryAfterMs,
+    overloaded: err.overloaded,
+    cause: err,
+    billed: estimatedEmbedUsage(embedded),
+  });
 }
