@@ -35,9 +35,10 @@ describe('simulator stats, auth and control endpoints', () => {
   });
 
   it('tracks concurrent requests in flight', async () => {
-    sim.configure({ latencyMs: 150 });
+    // Long enough that all five are in flight together even when the host is busy (150 ms was not, in CI).
+    sim.configure({ latencyMs: 2000 });
     const pending = Promise.all(Array.from({ length: 5 }, () => postJson(chatUrl, chat())));
-    await waitFor(() => sim.stats().inFlight === 5, { timeoutMs: 2000 });
+    await waitFor(() => sim.stats().inFlight === 5, { timeoutMs: 10_000 });
     await pending;
     expect(sim.stats()).toMatchObject({ inFlight: 0, maxInFlight: 5 });
   });
