@@ -231,7 +231,8 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   'GET /api/v1/ai/models': {
     summary: 'List deployments with prices, capabilities, health and availability',
     description:
-      'Every deployment: `id` (`provider/model`), display name, description, capabilities, context window, ' +
+      'Every deployment (a key restricted by `allowedModels`: those it may use): `id` (`provider/model`), display ' +
+      'name, description, capabilities, context window, ' +
       "`pricing`, `avgLatencyMs` and `successRate` over the last 24 h, the monitor's `health`, `available` " +
       '(enabled, circuit not open, health not failing) and `recommended` (the catalog flag, else the best quality ' +
       'per price among healthy available chat deployments). `ETag` / `If-None-Match` (304) and `Cache-Control`; ' +
@@ -260,9 +261,10 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   'PUT /api/v1/ai/preferences': {
     summary: 'Set the preferred deployment for a context (or the default)',
     description:
-      'The provider and model must exist (400 `invalid_request` otherwise) and be enabled and available now (409 ' +
-      '`model_unavailable` otherwise), the error naming `provider` or `model`. One preference per context: a second ' +
-      'PUT replaces the first.',
+      'A key restricted by `allowedModels` may name only a deployment its list allows (403 `model_not_allowed` ' +
+      'otherwise, whether it exists or not). The provider and model must exist (400 `invalid_request` otherwise) and ' +
+      'be enabled and available now (409 `model_unavailable` otherwise), the error naming `provider` or `model`. One ' +
+      'preference per context: a second PUT replaces the first.',
     requestExample: { context: 'coding', provider: 'openai', model: 'gpt-4o-mini' },
     responses: { '200': jsonAnswer('The stored preference.', 'Preference') },
   },

@@ -47,6 +47,9 @@ export class Servable {
     if (!embeddings && needs.capabilities.length === 0 && needs.params.length === 0) {
       return;
     }
+    // Over the deployments the key may use (its allow-list, set by ModelAccess.restrict), as the worker routes: a
+    // capability only a deployment outside the list has would pass here and fail there, and the kinds the message of
+    // an unsupported parameter names would include those of deployments the key cannot see (that they exist).
     const need = {
       model,
       stream: request.stream,
@@ -54,6 +57,7 @@ export class Servable {
       allowFallback: request.allowFallback,
       needs,
       embeddings,
+      allowedModels: request.allowedModels,
     };
     const { failure } = filterCandidates(this.catalog.deployments(), need, () => false);
     // A chat model asked for embeddings is an unsupported capability too: it would fail the same way in the worker.

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { mayUseModelRef } from '@aigw/core';
+import { mayUseDeployment, mayUseModelRef, type Deployment } from '@aigw/core';
 import { CatalogService } from '@aigw/platform';
 import type { CircuitStatus } from '@aigw/routing';
 import { DeploymentSignals } from './deployment-signals.service';
-import { modelListing } from './model-listing';
+import { modelListing, type ModelListing } from './model-listing';
 import { openAiModelList, type OpenAiModel, type OpenAiModelList } from './model-views';
 
 /** The native listing as sent: its JSON text and the ETag of that text. */
@@ -24,6 +24,14 @@ function circuitKey(states: ReadonlyMap<string, CircuitStatus>): string {
   return key;
 }
 
+/** Restricted keys' native listings kept per allow-list until the next rebuild; past this many, all are dropped. */
+const MAX_RESTRICTED_LISTINGS = 256;
+
+function rendered(listing: ModelListing): RenderedListing {
+  const body = JSON.stringify(listing);
+  return { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
+}
+
 /**
  * Model lists. The OpenAI one is rebuilt only when the catalog object changes (CatalogService replaces it on
  * every reload); the native one also when the statistics refresh or a circuit opens or closes.
@@ -31,7 +39,15 @@ function circuitKey(states: ReadonlyMap<string, CircuitStatus>): string {
 @Injectable()
 export class ModelListsService {
   private openAi: { source: object; view: OpenAiModelList; byId: Map<string, OpenAiModel> } | null = null;
-  private native: { catalog: object; signals: object; circuits: string; rendered: RenderedListing } | null = null;
+  private native: {
+    catalog: object;
+    signals: object;
+    circuits: string;
+    /** The whole listing (unrestricted keys, and nobody with MODELS_PUBLIC), once asked for. */
+    rendered: RenderedListing | null;
+    /** Keyed by a restricted key's allow-list. */
+    restricted: Map<string, RenderedListing>;
+  } | null = null;
 
   constructor(
     private readonly catalog: CatalogService,
@@ -73,20 +89,37 @@ export class ModelListsService {
     return this.openAi;
   }
 
-  /** The native listing: at most one Redis read per CIRCUIT_CACHE_MS, no database access. */
-  async listing(): Promise<RenderedListing> {
+  /**
+   * The native listing: at most one Redis read per CIRCUIT_CACHE_MS, no database access. For a key restricted by
+   * `allowedModels` (`allowed`), the deployments it may use only, `recommended` decided among them: as `GET /v1/models`,
+   * it must not tell the key which other models exist (nor, by a `recommended` it is not shown, that a better one
+   * does). Rendered once per allow-list until the catalog, the statistics or a circuit changes.
+   */
+  async listing(allowed: readonly string[] | null = null): Promise<RenderedListing> {
     const catalog = this.catalog.current;
     const deployments = this.catalog.deployments();
     const slow = this.signals.signals();
     const states = await this.signals.circuits(deployments.map((d) => d.id));
     const circuits = circuitKey(states);
-    const n = this.native;
-    if (n !== null && n.catalog === catalog && n.signals === slow && n.circuits === circuits) {
+    let n = this.native;
+    if (n === null || n.catalog !== catalog || n.signals !== slow || n.circuits !== circuits) {
+      n = { catalog, signals: slow, circuits, rendered: null, restricted: new Map() };
+      this.native = n;
+    }
+    const render = (shown: readonly Deployment[]): RenderedListing => rendered(modelListing(shown, slow, states));
+    if (allowed === null) {
+      n.rendered ??= render(deployments);
       return n.rendered;
     }
-    const body = JSON.stringify(modelListing(deployments, slow, states));
-    const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
-    this.native = { catalog, signals: slow, circuits, rendered: { body, etag } };
-    return this.native.rendered;
+    const key = JSON.stringify(allowed);
+    let listing = n.restricted.get(key);
+    if (listing === undefined) {
+      if (n.restricted.size >= MAX_RESTRICTED_LISTINGS) {
+        n.restricted.clear();
+      }
+      listing = render(deployments.filter((d) => mayUseDeployment(allowed, d)));
+      n.restricted.set(key, listing);
+    }
+    return listing;
   }
 }

@@ -131,15 +131,16 @@ export class ModelsController {
   }
 
   /**
-   * Every deployment with prices, traits, 24 h latency and success rate, health, availability and the
-   * `recommended` flag. Any valid key, or nobody with MODELS_PUBLIC; rate limited either way; `ETag` and
+   * Every deployment (for a key restricted by `allowedModels`, every one it may use) with prices, traits, 24 h
+   * latency and success rate, health, availability and the `recommended` flag. Any valid key, or nobody with MODELS_PUBLIC; rate limited either way; `ETag` and
    * `Cache-Control` so that polling clients mostly get a 304.
    */
   @Get('api/v1/ai/models')
   @PublicWhen((env) => env.MODELS_PUBLIC)
   async listing(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     void reply.headers(await this.admit(req, reply));
-    const { body, etag } = await this.lists.listing();
+    // A key restricted by allowedModels is shown the deployments it may use only, as `GET /v1/models` shows it.
+    const { body, etag } = await this.lists.listing(req.auth?.policy.allowedModels ?? null);
     void reply
       .header('etag', etag)
       .header('cache-control', `${req.auth === null ? 'public' : 'private'}, max-age=${MAX_AGE_S}`);

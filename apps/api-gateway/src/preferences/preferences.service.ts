@@ -56,10 +56,15 @@ export class PreferencesService {
     return { data: records.map((r) => this.view(r, circuits)) };
   }
 
-  /** Stores the preference after checking the deployment exists, may be used by this key and is available now. */
+  /** Stores the preference after checking the deployment may be used by this key, exists and is available now. */
   async put(dto: PutPreferenceDto, auth: AuthContext): Promise<PreferenceView> {
+    // A key restricted to some models may not prefer another (403 model_not_allowed), whether or not it exists: were
+    // an unknown one the 400 below, the difference would tell the key which deployments exist, as it would for a
+    // generation (ModelAccess.restrict). So this comes first, on the names alone.
+    this.access.restrictDeployment(dto.provider, dto.model, auth);
     const provider = this.catalog.provider(dto.provider);
-    if (provider === undefined) {
+    // For a restricted key, a provider none of whose deployments it may use is as unknown as one that does not exist.
+    if (provider === undefined || !this.access.showsProvider(provider.id, auth)) {
       throw new GatewayError(ErrorCode.InvalidRequest, `Invalid 'provider': there is no provider '${dto.provider}'.`, {
         param: 'provider',
       });
@@ -74,8 +79,6 @@ export class PreferencesService {
         { param: 'model' },
       );
     }
-    // A key restricted to some models may not prefer another (403 model_not_allowed).
-    this.access.restrict({ model: deployment.id, allowFallback: false }, auth);
     const { circuit, health } = await this.signals.current(deployment);
     const problem = unavailabilityOf(deployment, circuit, health);
     if (problem !== null) {

@@ -166,6 +166,19 @@ describe('filterCandidates: exclusions and the resulting error', () => {
     expect(selectionError(none.failure!).status).toBe(400);
   });
 
+  it('the largest window named is of a deployment the request could have had: not disabled, not outside the key list', () => {
+    const deps = [
+      deployment('small', 'm', { contextWindow: 8_000 }),
+      deployment('hidden', 'm', { contextWindow: 1_000_000 }),
+      deployment('off', 'm', { contextWindow: 500_000 }, { enabled: false }),
+    ];
+    const sel = filterCandidates(deps, need('m', { estimatedTokens: 20_000, allowedModels: ['small/m'] }), neverOpen);
+    expect(sel.failure?.code).toBe(ErrorCode.ContextLengthExceeded);
+    expect(sel.failure?.message).toBe(
+      "The request needs about 20000 tokens but the largest context window for 'm' is 8000.",
+    );
+  });
+
   it('a prompt too long for every window names messages, as OpenAI does (the model is not at fault)', () => {
     const chat = filterCandidates(catalog, need('auto', { estimatedTokens: 200_000 }), neverOpen);
     expect(chat.failure?.code).toBe(ErrorCode.ContextLengthExceeded);

@@ -309,9 +309,13 @@ function failureOf(
       };
     }
     case 'context_too_small': {
+      // Of the deployments dropped for their window only: one disabled, or outside the key's allow-list (whose window
+      // a restricted key must not learn, nor that it exists), would name a window the request cannot have.
       let largest = 0;
       for (const e of excluded) {
-        largest = Math.max(largest, byId.get(e.deploymentId)?.model.contextWindow ?? 0);
+        if (e.reason === 'context_too_small') {
+          largest = Math.max(largest, byId.get(e.deploymentId)?.model.contextWindow ?? 0);
+        }
       }
       // OpenAI names the field to shorten, not the model: `messages` for chat, `input` for embeddings.
       return {
