@@ -62,6 +62,38 @@ describe('HttpPool', () => {
     expect(up.peakConnections).toBe(2);
   });
 
+  it("tells a call's target when its request is written to the provider, not while it waits for a connection", async () => {
+    const held: ServerResponse[] = [];
+    up.handler = (_req, res) => {
+      held.push(res);
+    };
+    const sent: string[] = [];
+    const one = target({ maxConnections: 1 });
+    const first = call({ ...one, sent: () => sent.push('first') });
+    const second = call({ ...one, sent: () => sent.push('second') });
+    await within(
+      3000,
+      'the first request arrives',
+      waitFor(() => up.requests.length === 1),
+    );
+    await sleep(50); // give a wrong notice the chance to come for the queued call
+    // The second waits for the pool's one connection: nothing of it reached the provider yet.
+    expect(sent).toEqual(['first']);
+    expect(pool.stats()).toEqual([expect.objectContaining({ poolKey: 'p1', running: 1, queued: 1 })]);
+    sendJson(held[0], 200, OK);
+    await within(
+      3000,
+      'the second request arrives',
+      waitFor(() => up.requests.length === 2),
+    );
+    expect(sent).toEqual(['first', 'second']);
+    sendJson(held[1], 200, OK);
+    expect((await within(3000, 'both answered', Promise.all([first, second]))).map((r) => r.text)).toEqual([
+      'ok',
+      'ok',
+    ]);
+  });
+
   it('applies a changed maxConnections to the next calls (an admin edit of the provider), in-flight calls finish', async () => {
     const held: ServerResponse[] = [];
     up.handler = (_req, res) => {

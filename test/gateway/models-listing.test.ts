@@ -20,6 +20,8 @@ interface Item {
   successRate: number | null;
   health: string;
   available: boolean;
+  unavailableReason: string | null;
+  cooldownUntil: string | null;
   recommended: boolean;
 }
 
@@ -36,6 +38,8 @@ const CONTRACT = [
   'successRate',
   'health',
   'available',
+  'unavailableReason',
+  'cooldownUntil',
   'recommended',
 ];
 
@@ -170,6 +174,41 @@ describe('models listing', () => {
     expect(items.get('sim/sim-gpt')).toMatchObject({ available: false, recommended: false });
     expect(items.get('sim-b/sim-claude')?.recommended).toBe(true);
     await h.app.get(DataSource).query(`UPDATE providers SET health_status = 'healthy' WHERE id = 'sim'`);
+  });
+
+  it('says why: an open circuit, then a cooldown its provider asked for (with its end), and the reset ends it', async () => {
+    const breakers = new CircuitBreakerStore(redis, routingKeyPrefix(h.prefix), DEFAULT_CIRCUIT_CONFIG);
+    for (let i = 0; i < DEFAULT_CIRCUIT_CONFIG.failureThreshold; i++) {
+      await breakers.recordFailure('sim/sim-gpt');
+    }
+    await waitFor(async () => (await listing()).get('sim/sim-gpt')?.unavailableReason === 'circuit_open', {
+      timeoutMs: 5_000,
+      intervalMs: 100,
+      message: 'open circuit not shown',
+    });
+    expect((await listing()).get('sim/sim-gpt')?.cooldownUntil).toBeNull();
+    // Closed again, and set aside for the 30 s its provider asked for: not an open circuit.
+    await breakers.reset('sim/sim-gpt');
+    await breakers.recordCooldown('sim/sim-gpt', null, 30_000, 429);
+    const cooling = await waitFor(
+      async () => {
+        const item = (await listing()).get('sim/sim-gpt');
+        return item?.unavailableReason === 'cooldown' ? item : null;
+      },
+      { timeoutMs: 5_000, intervalMs: 100, message: 'cooldown not shown' },
+    );
+    expect(cooling).toMatchObject({ available: false, recommended: false });
+    const until = Date.parse(cooling.cooldownUntil ?? '');
+    expect(until).toBeGreaterThan(Date.now());
+    expect(until).toBeLessThanOrEqual(Date.now() + 30_000);
+    expect((await listing()).get('sim-b/sim-claude')).toMatchObject({ unavailableReason: null, cooldownUntil: null });
+    await breakers.reset('sim/sim-gpt');
+    await waitFor(async () => (await listing()).get('sim/sim-gpt')?.available === true, {
+      timeoutMs: 5_000,
+      intervalMs: 100,
+      message: 'the reset did not end the cooldown',
+    });
+    expect((await listing()).get('sim/sim-gpt')).toMatchObject({ unavailableReason: null, cooldownUntil: null });
   });
 
   it("counts against the key's requests per minute: 429 with Retry-After past it", async () => {

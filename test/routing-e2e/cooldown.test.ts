@@ -108,6 +108,61 @@ describe('provider cooldowns (e2e)', () => {
     expect(callsTo(simA())).toBe(calls);
   }, 30_000);
 
+  it('shows the cooldown, not an open circuit: models and preferences APIs, admin providers list, worker gauge; the reset ends it', async () => {
+    // A is still cooling (the 30 s wait of the tests above), its circuit closed.
+    const listed = async () => {
+      const res = await fetch(`${system.gatewayUrl}/api/v1/ai/models`, { headers: system.headers() });
+      const list = (await res.json()) as { data: Record<string, unknown>[] };
+      return list.data.find((d) => d.id === 'pa/shared');
+    };
+    const item = await listed();
+    expect(item).toMatchObject({ available: false, unavailableReason: 'cooldown' });
+    const until = Date.parse(String(item?.cooldownUntil));
+    expect(until).toBeGreaterThan(Date.now());
+    expect(until).toBeLessThanOrEqual(Date.now() + 30_000 + 1000);
+    expect((await listed())?.unavailableReason).toBe('cooldown');
+    const put = await fetch(`${system.gatewayUrl}/api/v1/ai/preferences`, {
+      method: 'PUT',
+      headers: { ...system.headers(), 'content-type': 'application/json' },
+      body: JSON.stringify({ provider: 'pa', model: 'shared' }),
+    });
+    expect(put.status).toBe(409);
+    const { error } = (await put.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe('model_unavailable');
+    expect(error.message).toContain('its provider asked for a wait');
+    expect(error.message).toContain(`until ${String(item?.cooldownUntil)}`);
+    expect(error.message).not.toContain('circuit breaker is open');
+    const providers = async () => {
+      const res = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/providers`, { headers: system.headers() });
+      const list = (await res.json()) as { data: { id: string; circuits: Record<string, unknown>[] }[] };
+      return list.data.find((p) => p.id === 'pa')?.circuits.find((c) => c.id === 'pa/shared');
+    };
+    expect(await providers()).toEqual({ id: 'pa/shared', state: 'closed', cooldownUntil: item?.cooldownUntil });
+    // Every worker's gauge tells what is left of the wait; its circuit state stays 0 (closed).
+    for (const worker of system.workers()) {
+      const text = await metricsOf(worker);
+      const left = counterSum(text, 'aigw_circuit_cooldown_seconds', { deployment: 'pa/shared' });
+      expect(left).toBeGreaterThan(0);
+      expect(left).toBeLessThanOrEqual(30);
+      expect(counterSum(text, 'aigw_circuit_cooldown_seconds', { deployment: 'pb/shared' })).toBe(0);
+      expect(counterSum(text, 'aigw_circuit_state', { deployment: 'pa/shared' })).toBe(0);
+    }
+    // The admin reset ends the cooldown too: A is listed available and called again at once.
+    const reset = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/providers/pa/circuit/reset`, {
+      method: 'POST',
+      headers: system.headers(),
+    });
+    expect(reset.status).toBe(200);
+    expect(await providers()).toEqual({ id: 'pa/shared', state: 'closed', cooldownUntil: null });
+    await waitFor(async () => (await listed())?.available === true, { timeoutMs: 5000, intervalMs: 100 });
+    expect(await listed()).toMatchObject({ unavailableReason: null, cooldownUntil: null });
+    simA().configure({ failRate: 0 });
+    const calls = callsTo(simA());
+    const res = await chat(system, { model: 'pa/shared' });
+    expect(res.status).toBe(200);
+    expect(callsTo(simA())).toBe(calls + 1);
+  }, 30_000);
+
   it('a 503 with Retry-After: 503 all_providers_overloaded meanwhile, and the deployment is called again after it', async () => {
     simC().configure({ failNext: 1, failStatus: [503], retryAfterS: 2 });
     simC().reset();
@@ -127,6 +182,31 @@ describe('provider cooldowns (e2e)', () => {
     });
     expect(callsTo(simC())).toBe(2);
     expect(await transitions('pc/solo', 'closed', 'open')).toBe(0);
+  }, 30_000);
+
+  it('an async job that only a cooling deployment serves waits the cooldown out and is answered: nobody retries it', async () => {
+    simC().configure({ failNext: 1, failStatus: [503], retryAfterS: 2 });
+    simC().reset();
+    expect((await chat(system, { model: 'solo' })).status).toBe(503);
+    // A synchronous request meanwhile is answered 503 at once (its client retries after the Retry-After); an async
+    // job's client only polls, and a failed job stays failed: the job waits the 2 s out, then calls C.
+    const submitted = await fetch(`${system.gatewayUrl}/api/v1/ai/jobs`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ model: 'solo', prompt: 'hello after the wait' }),
+    });
+    expect(submitted.status).toBe(202);
+    const { jobId } = (await submitted.json()) as { jobId: string };
+    const view = await waitFor(
+      async () => {
+        const res = await fetch(`${system.gatewayUrl}/api/v1/ai/jobs/${jobId}`, { headers: system.headers() });
+        const job = (await res.json()) as { status: string; error?: unknown };
+        return job.status === 'completed' || job.status === 'failed' ? job : null;
+      },
+      { timeoutMs: 15_000, intervalMs: 100, message: 'the job did not end' },
+    );
+    expect(view).toMatchObject({ status: 'completed' });
+    expect(callsTo(simC())).toBe(2);
   }, 30_000);
 
   it("costs no Redis command more: the cooldown rides on the failure's script call and the plan's HMGET", async () => {

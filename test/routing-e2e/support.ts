@@ -22,6 +22,8 @@ export interface ProviderEntry {
   routing?: 'direct' | 'gateway' | 'auto';
   gateway?: string;
   timeoutMs?: number;
+  /** The provider's connection limit per worker process (catalog `maxConnections`). */
+  maxConnections?: number;
 }
 
 export function catalogYaml(
@@ -32,6 +34,9 @@ export function catalogYaml(
   for (const p of providers) {
     lines.push(`  - id: ${p.id}`, '    kind: openai', `    baseUrl: ${p.baseUrl}`, `    apiKey: sk-${p.id}-secret`);
     lines.push(`    timeoutMs: ${p.timeoutMs ?? 5000}`);
+    if (p.maxConnections !== undefined) {
+      lines.push(`    maxConnections: ${p.maxConnections}`);
+    }
     if (p.routing) {
       lines.push(`    routing: ${p.routing}`);
     }

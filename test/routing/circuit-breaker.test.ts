@@ -272,6 +272,41 @@ describe('CircuitBreakerStore (real Redis, two workers)', () => {
     expect((await b.reset('p/m')).transition).toBeNull();
   });
 
+  it('reads a cooldown with its end (closed or open), and the admin reset ends it for every worker', async () => {
+    const { a, b } = stores();
+    await a.recordCooldown('p/m', null, 20_000, 429);
+    expect((await b.states(['p/m'])).get('p/m')).toEqual({
+      state: 'closed',
+      openedAt: 0,
+      probesInFlight: 0,
+      available: false,
+      retryAfterMs: 20_000,
+      cooldownStatus: 429,
+      cooldownUntil: now + 20_000,
+    });
+    // Open and cooling: not the cooldown's answer (`cooldownStatus`), but its end is still told.
+    for (let i = 0; i < config.failureThreshold; i++) {
+      await a.recordFailure('q/m');
+    }
+    await a.recordCooldown('q/m', null, 10_000, 503);
+    const open = (await b.states(['q/m'])).get('q/m');
+    expect(open).toMatchObject({ state: 'open', available: false, cooldownUntil: now + 10_000 });
+    expect(open?.cooldownStatus).toBeUndefined();
+    // The reset of a closed but cooling circuit ends the cooldown: every worker may call it at once.
+    expect(await b.reset('p/m')).toEqual({ state: 'closed', transition: null });
+    expect((await a.acquire('p/m')).allowed).toBe(true);
+    expect((await a.states(['p/m'])).get('p/m')).toEqual({
+      state: 'closed',
+      openedAt: 0,
+      probesInFlight: 0,
+      available: true,
+      retryAfterMs: null,
+    });
+    // Past its end a cooldown is no longer told.
+    now += 10_000;
+    expect((await a.states(['q/m'])).get('q/m')?.cooldownUntil).toBeUndefined();
+  });
+
   it('keeps deployments independent and reads many states in one call', async () => {
     const { a } = stores();
     for (let i = 0; i < config.failureThreshold; i++) {

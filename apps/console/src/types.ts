@@ -13,6 +13,9 @@ export interface ModelItem {
   successRate?: number | null;
   health?: string | null;
   available?: boolean;
+  /** Why not available: `circuit_open`, `cooldown` (its provider asked for a wait, until `cooldownUntil`), ... */
+  unavailableReason?: string | null;
+  cooldownUntil?: string | null;
   recommended?: boolean;
   routing?: string;
 }
@@ -27,6 +30,8 @@ export interface Preference {
   providerDisplayName?: string | null;
   modelDisplayName?: string;
   available?: boolean;
+  unavailableReason?: string | null;
+  cooldownUntil?: string | null;
   usageCount?: number;
   lastUsedAt?: string | null;
   last30Days?: { requests: number; costUsd: number };
@@ -106,7 +111,7 @@ export interface ProviderItem {
   gatewayId?: string | null;
   health?: ProviderHealth;
   /** Per deployment (`provider/model`). */
-  circuits?: { id: string; state: string }[];
+  circuits?: { id: string; state: string; cooldownUntil?: string | null }[];
   usage24h?: { requests: number; failures: number; cacheHits: number; costUsd: number };
   /** Null: no response of the provider carried rate-limit headers. */
   quota?: ProviderQuota | null;

@@ -43,6 +43,12 @@ export interface AdapterTarget {
   healthPath?: string;
   /** Sees every response's status and headers (the router reads providers' rate limits from them). */
   observe?: ResponseObserver;
+  /**
+   * Called when a request of the call is written to the provider (HttpPool: a connection of its pool was had), once
+   * per request the call sends. Time before it was spent on our side (waiting for one of `maxConnections`), not at
+   * the provider: the router starts a call's "no answer" clock here (`hungUntilDeadline`). Must not throw.
+   */
+  sent?: () => void;
 }
 
 export interface AdapterRequest {

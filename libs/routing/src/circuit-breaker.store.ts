@@ -40,6 +40,12 @@ export interface CircuitStatus {
   retryAfterMs: number | null;
   /** Set when only a cooldown its provider asked for refuses: the status it answered (see `circuitAvailability`). */
   cooldownStatus?: number;
+  /**
+   * Set while a cooldown runs, whatever the state (an open circuit may be cooling too): until when (epoch ms, the
+   * Redis clock that wrote it) its provider asked to be left alone. For the views and metrics that say why traffic
+   * left the deployment; routing reads `available` and `cooldownStatus`.
+   */
+  cooldownUntil?: number;
 }
 
 export interface CircuitBreakerStoreOptions {
@@ -253,6 +259,9 @@ export class CircuitBreakerStore {
       const status: CircuitStatus = { state, openedAt, probesInFlight, available, retryAfterMs };
       if (cooldownStatus !== undefined) {
         status.cooldownStatus = cooldownStatus;
+      }
+      if (now < cooldown.until) {
+        status.cooldownUntil = cooldown.until;
       }
       out.set(id, status);
     });

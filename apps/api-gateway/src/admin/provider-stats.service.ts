@@ -18,8 +18,12 @@ import { quotaView } from './provider-quota-view';
 export interface ProviderStats {
   /** The worst state among its deployments (`open` if any is, then `half_open`); null: no models. */
   circuit: CircuitState | null;
-  /** Per deployment (`provider/model`), from the breakers the workers share in Redis. */
-  circuits: { id: string; state: CircuitState }[];
+  /**
+   * Per deployment (`provider/model`), from the breakers the workers share in Redis. `cooldownUntil`: while a wait its
+   * provider asked for (a 429, 503 or 529 with Retry-After) runs, when it ends (ISO time): no worker calls the
+   * deployment until then, whatever its state says (closed, usually). The circuit reset clears it too.
+   */
+  circuits: { id: string; state: CircuitState; cooldownUntil: string | null }[];
   /**
    * The route requests take now: `direct` and `gateway` providers their own; an `auto` provider the route the
    * workers remembered last (direct until a direct call failed on the network).
@@ -79,7 +83,13 @@ export class ProviderStatsService {
       providers.map((p, i) => {
         const circuits = p.models.map((m) => {
           const id = `${p.id}/${m.name}`;
-          return { id, state: states.get(id)?.state ?? 'closed' };
+          const status = states.get(id);
+          const until = status?.cooldownUntil;
+          return {
+            id,
+            state: status?.state ?? 'closed',
+            cooldownUntil: until === undefined ? null : new Date(until).toISOString(),
+          };
         });
         return [p.id, this.statsOf(p, circuits, remembered[i], usage, quotas.get(p.id), now)];
       }),

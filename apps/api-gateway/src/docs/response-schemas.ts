@@ -12,6 +12,7 @@ import {
 import { USAGE_GROUP_BYS } from '@aigw/entities';
 import type { ReferenceObject, SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import { ADMIN_USAGE_GROUP_BYS, COST_GROUP_BYS } from '../analytics/analytics-query.dto';
+import { UNAVAILABILITIES } from '../models/deployment-signals.service';
 
 /*
  * The bodies the client-facing routes answer with, as components of the OpenAPI document. They are written by hand
@@ -297,6 +298,13 @@ const JOB_STATUS = object(
   ['result', 'error', 'finishedAt'],
 );
 
+const UNAVAILABLE_REASON = described(
+  nullable({ type: 'string', enum: [...UNAVAILABILITIES] }),
+  'Why it is not available; null when it is. `cooldown`: its provider answered a 429, 503 or 529 with Retry-After ' +
+    'and is left alone until `cooldownUntil` (nothing failed); `circuit_open`: repeated failures.',
+);
+const COOLDOWN_UNTIL = described(nullable(DATE_TIME), 'With `cooldown`: when the wait its provider asked for ends.');
+
 const MODEL_LIST_ITEM = object({
   id: described(STRING, '`provider/model`: what a request pins.'),
   provider: STRING,
@@ -311,7 +319,9 @@ const MODEL_LIST_ITEM = object({
   successRate: described(nullable(NUMBER), '0..1 over the last 24 h; null without any.'),
   requests24h: INTEGER,
   health: { type: 'string', enum: [...PROVIDER_HEALTH_STATUSES] },
-  available: described(BOOLEAN, 'Enabled, circuit not open, health not failing.'),
+  available: described(BOOLEAN, 'Enabled, circuit not open, not cooling down, health not failing.'),
+  unavailableReason: UNAVAILABLE_REASON,
+  cooldownUntil: COOLDOWN_UNTIL,
   recommended: BOOLEAN,
 });
 
@@ -323,6 +333,8 @@ const PREFERENCE = object({
   providerDisplayName: nullable(STRING),
   modelDisplayName: STRING,
   available: BOOLEAN,
+  unavailableReason: UNAVAILABLE_REASON,
+  cooldownUntil: COOLDOWN_UNTIL,
   usageCount: INTEGER,
   lastUsedAt: nullable(DATE_TIME),
   last30Days: object({ requests: INTEGER, costUsd: NUMBER }),
@@ -637,7 +649,17 @@ const PROVIDER_LIST_ITEM = object(
       lastError: nullable(STRING),
     }),
     circuit: described(nullable(CIRCUIT_STATE), 'The worst state among its deployments; null without models.'),
-    circuits: arrayOf(object({ id: STRING, state: CIRCUIT_STATE })),
+    circuits: arrayOf(
+      object({
+        id: STRING,
+        state: CIRCUIT_STATE,
+        cooldownUntil: described(
+          nullable(DATE_TIME),
+          'While the wait its provider asked for (429, 503 or 529 with Retry-After) runs: when it ends. No worker ' +
+            'calls the deployment meanwhile, whatever `state` says; the circuit reset clears it.',
+        ),
+      }),
+    ),
     routeInUse: ROUTE,
     usage24h: object({ requests: INTEGER, failures: INTEGER, cacheHits: INTEGER, costUsd: NUMBER }),
     quota: described(

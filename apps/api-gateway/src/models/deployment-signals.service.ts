@@ -17,10 +17,24 @@ export interface SlowSignals {
   health: ReadonlyMap<string, ProviderHealthStatus>;
 }
 
-/** What makes a deployment unable to take a request now; null: it can. */
-export type Unavailability = 'provider_disabled' | 'model_disabled' | 'circuit_open' | 'health_failing';
+/**
+ * What makes a deployment unable to take a request now; null: it can. `cooldown`: nothing failed, its provider asked
+ * for a wait (a 429, 503 or 529 with Retry-After) and every worker leaves it alone until then (`cooldownUntilOf`).
+ */
+export type Unavailability = 'provider_disabled' | 'model_disabled' | 'circuit_open' | 'cooldown' | 'health_failing';
 
-/** The one availability rule of the listing and the preferences API: enabled, circuit not open, health not failing. */
+export const UNAVAILABILITIES: readonly Unavailability[] = [
+  'provider_disabled',
+  'model_disabled',
+  'circuit_open',
+  'cooldown',
+  'health_failing',
+];
+
+/**
+ * The one availability rule of the listing and the preferences API: enabled, circuit not open, not set aside for a
+ * wait its provider asked for, health not failing.
+ */
 export function unavailabilityOf(
   d: Deployment,
   circuit: CircuitStatus | undefined,
@@ -32,11 +46,19 @@ export function unavailabilityOf(
   if (!d.model.enabled) {
     return 'model_disabled';
   }
-  // `available` is false only while an open circuit still refuses calls (past CB_OPEN_MS it admits probes).
+  // `available` is false only while an open circuit still refuses calls (past CB_OPEN_MS it admits probes), or while
+  // a cooldown does: `cooldownStatus` says that only the cooldown refuses (an open circuit cooling too is open).
   if (circuit !== undefined && !circuit.available) {
-    return 'circuit_open';
+    return circuit.cooldownStatus === undefined ? 'circuit_open' : 'cooldown';
   }
   return health === 'failing' ? 'health_failing' : null;
+}
+
+/** When the cooldown that makes a deployment `cooldown` ends (ISO time), or null when none is why it is refused. */
+export function cooldownUntilOf(circuit: CircuitStatus | undefined): string | null {
+  return circuit?.cooldownStatus === undefined || circuit.cooldownUntil === undefined
+    ? null
+    : new Date(circuit.cooldownUntil).toISOString();
 }
 
 /**

@@ -85,6 +85,8 @@ describe('modelListing', () => {
       requests24h: 8,
       health: 'healthy',
       available: true,
+      unavailableReason: null,
+      cooldownUntil: null,
       recommended: true,
     });
     expect(list.data[2]).toMatchObject({
@@ -106,6 +108,38 @@ describe('modelListing', () => {
     expect(list.data.filter((d) => d.available)).toEqual([]);
     const halfOpen: CircuitStatus = { ...OPEN, state: 'half_open', available: true };
     expect(modelListing(deployments, NO_SIGNALS, new Map([['p1/cheap', halfOpen]])).data[0].available).toBe(true);
+    expect(list.data.map((d) => [d.id, d.unavailableReason, d.cooldownUntil])).toEqual([
+      ['p1/cheap', 'circuit_open', null],
+      ['p1/off', 'model_disabled', null],
+      ['p2/big', 'health_failing', null],
+      ['p3/x', 'provider_disabled', null],
+    ]);
+  });
+
+  it('says a deployment set aside for the wait its provider asked for is cooling down, and until when', () => {
+    const until = Date.UTC(2030, 0, 1, 12, 0, 30);
+    // Its circuit is closed: only the cooldown refuses (the store sets `cooldownStatus` then).
+    const cooling: CircuitStatus = {
+      state: 'closed',
+      openedAt: 0,
+      probesInFlight: 0,
+      available: false,
+      retryAfterMs: 30_000,
+      cooldownStatus: 429,
+      cooldownUntil: until,
+    };
+    const item = modelListing(deployments, NO_SIGNALS, new Map([['p1/cheap', cooling]])).data[0];
+    expect(item).toMatchObject({
+      available: false,
+      unavailableReason: 'cooldown',
+      cooldownUntil: '2030-01-01T12:00:30.000Z',
+    });
+    // Open and cooling: the open circuit is why (it would refuse after the wait too), as routing says.
+    const openCooling: CircuitStatus = { ...OPEN, cooldownUntil: until };
+    expect(modelListing(deployments, NO_SIGNALS, new Map([['p1/cheap', openCooling]])).data[0]).toMatchObject({
+      unavailableReason: 'circuit_open',
+      cooldownUntil: null,
+    });
   });
 });
 

@@ -1,7 +1,7 @@
 import { DEFAULT_QUALITY, type Capability, type Deployment } from '@aigw/core';
 import type { ProviderHealthStatus } from '@aigw/entities';
 import type { CircuitStatus } from '@aigw/routing';
-import { unavailabilityOf, type SlowSignals } from './deployment-signals.service';
+import { cooldownUntilOf, unavailabilityOf, type SlowSignals, type Unavailability } from './deployment-signals.service';
 
 /** One deployment in `GET /api/v1/ai/models` (the contract the console and clients rely on). */
 export interface ModelListItem {
@@ -24,8 +24,15 @@ export interface ModelListItem {
   requests24h: number;
   /** The health monitor's verdict on the provider. */
   health: ProviderHealthStatus;
-  /** Enabled, circuit not open and health not failing. */
+  /** Enabled, circuit not open, not cooling down and health not failing. */
   available: boolean;
+  /**
+   * Why it is not available (null when it is): `circuit_open` after repeated failures, `cooldown` while its provider's
+   * wait runs (it answered a 429, 503 or 529 with Retry-After: nothing failed), or the others as named.
+   */
+  unavailableReason: Unavailability | null;
+  /** With `cooldown`: when the wait its provider asked for ends (ISO time); null otherwise. */
+  cooldownUntil: string | null;
   recommended: boolean;
 }
 
@@ -93,6 +100,8 @@ export function modelListing(
     object: 'list',
     data: deployments.map((d) => {
       const stats = signals.stats.get(d.id);
+      const circuit = circuits.get(d.id);
+      const unavailable = unavailabilityOf(d, circuit, health(d));
       return {
         id: d.id,
         provider: d.provider.id,
@@ -110,7 +119,9 @@ export function modelListing(
             : Math.round((stats.successes / stats.requests) * 10_000) / 10_000,
         requests24h: stats?.requests ?? 0,
         health: health(d),
-        available: available(d),
+        available: unavailable === null,
+        unavailableReason: unavailable,
+        cooldownUntil: unavailable === 'cooldown' ? cooldownUntilOf(circuit) : null,
         recommended: recommended.has(d.id),
       };
     }),

@@ -18,7 +18,8 @@ function circuitKey(states: ReadonlyMap<string, CircuitStatus>): string {
   let key = '';
   for (const [id, s] of states) {
     if (!s.available) {
-      key += `${id};`;
+      // Why, too: an open circuit that turns into a cooldown (or one cooldown into a longer one) changes the listing.
+      key += `${id}:${s.cooldownStatus === undefined ? 'open' : (s.cooldownUntil ?? '')};`;
     }
   }
   return key;

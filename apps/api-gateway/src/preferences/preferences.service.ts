@@ -6,7 +6,12 @@ import type { CircuitStatus } from '@aigw/routing';
 import { AuthChanges } from '../auth/auth-changes';
 import { ModelAccess } from '../auth/model-access';
 import type { AuthContext } from '../http/request-context';
-import { DeploymentSignals, unavailabilityOf, type Unavailability } from '../models/deployment-signals.service';
+import {
+  DeploymentSignals,
+  cooldownUntilOf,
+  unavailabilityOf,
+  type Unavailability,
+} from '../models/deployment-signals.service';
 import { CONTEXT_PATTERN, CONTEXT_RULE, type PutPreferenceDto } from './preference.dto';
 
 /** A preference as the API shows it. */
@@ -21,6 +26,13 @@ export interface PreferenceView {
   modelDisplayName: string;
   /** Whether the preferred deployment can take requests now (as the models listing says). */
   available: boolean;
+  /**
+   * Why not, as the models listing says (`circuit_open`, `cooldown`, ...); null when it can, or when the deployment
+   * it names no longer exists.
+   */
+  unavailableReason: Unavailability | null;
+  /** With `cooldown`: when the wait its provider asked for ends (ISO time); null otherwise. */
+  cooldownUntil: string | null;
   /** Requests the `preference` policy routed by this preference, and the last one (advanced every second or so). */
   usageCount: number;
   lastUsedAt: string | null;
@@ -34,6 +46,7 @@ const UNAVAILABLE: Record<Unavailability, { param: 'provider' | 'model'; reason:
   provider_disabled: { param: 'provider', reason: 'the provider is disabled' },
   model_disabled: { param: 'model', reason: 'the model is disabled at this provider' },
   circuit_open: { param: 'model', reason: 'its circuit breaker is open after repeated failures' },
+  cooldown: { param: 'model', reason: 'its provider asked for a wait (a rate limit or overload with Retry-After)' },
   health_failing: { param: 'provider', reason: 'the health monitor reports the provider failing' },
 };
 
@@ -83,7 +96,12 @@ export class PreferencesService {
     const problem = unavailabilityOf(deployment, circuit, health);
     if (problem !== null) {
       const { param, reason } = UNAVAILABLE[problem];
-      throw new GatewayError(ErrorCode.ModelUnavailable, `'${deployment.id}' is not available: ${reason}.`, { param });
+      const until = problem === 'cooldown' ? cooldownUntilOf(circuit) : null;
+      throw new GatewayError(
+        ErrorCode.ModelUnavailable,
+        `'${deployment.id}' is not available: ${reason}${until === null ? '' : `, until ${until}`}.`,
+        { param },
+      );
     }
     const stored = await this.store.upsert(auth.userId, {
       context: dto.context ?? '',
@@ -132,6 +150,8 @@ export class PreferencesService {
     const d = this.deploymentOf(r);
     const provider = r.provider === null ? undefined : this.catalog.provider(r.provider);
     const slow = this.signals.signals();
+    const circuit = d === undefined ? undefined : circuits.get(d.id);
+    const unavailable = d === undefined ? null : unavailabilityOf(d, circuit, slow.health.get(d.provider.id));
     return {
       context: r.context,
       id: r.provider === null ? r.model : `${r.provider}/${r.model}`,
@@ -139,7 +159,9 @@ export class PreferencesService {
       model: r.model,
       providerDisplayName: provider === undefined ? null : (provider.displayName ?? provider.id),
       modelDisplayName: d?.model.displayName ?? r.model,
-      available: d !== undefined && unavailabilityOf(d, circuits.get(d.id), slow.health.get(d.provider.id)) === null,
+      available: d !== undefined && unavailable === null,
+      unavailableReason: unavailable,
+      cooldownUntil: unavailable === 'cooldown' ? cooldownUntilOf(circuit) : null,
       usageCount: r.usageCount,
       lastUsedAt: r.lastUsedAt?.toISOString() ?? null,
       last30Days: { requests: r.requests, costUsd: Math.round(r.costUsd * 1e9) / 1e9 },

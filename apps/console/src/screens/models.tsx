@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
-import { formatMs, formatPercent, formatPrice } from '../format';
+import { formatDateTime, formatMs, formatPercent, formatPrice } from '../format';
 import { useAction, useLoad } from '../hooks';
 import { listOf, type ModelItem } from '../types';
 import { ActionNote, Badge, Empty, Field, HealthBadge, Loaded } from '../ui';
@@ -36,6 +36,17 @@ export async function setPreference(m: { provider: string; model: string }, cont
   });
 }
 
+/**
+ * Why a deployment takes no request now. A cooldown is not a failure (its provider asked for a wait, with a 429, 503
+ * or 529 and Retry-After): it says so, and until when, instead of a plain "unavailable".
+ */
+function Unavailable({ m }: { m: ModelItem }) {
+  if (m.unavailableReason === 'cooldown') {
+    return <Badge kind="warn">cooling down until {formatDateTime(m.cooldownUntil)}</Badge>;
+  }
+  return <Badge kind="warn">{m.unavailableReason ? `unavailable: ${m.unavailableReason}` : 'unavailable'}</Badge>;
+}
+
 function ModelRow({ m }: { m: ModelItem }) {
   const [action, run] = useAction();
   const [context, setContext] = useState('writing');
@@ -47,7 +58,7 @@ function ModelRow({ m }: { m: ModelItem }) {
         <div class="muted">{m.id}</div>
         {m.description && <div class="muted small">{m.description}</div>}
         {m.recommended && <Badge kind="recommended">recommended</Badge>}
-        {m.available === false && <Badge kind="warn">unavailable</Badge>}
+        {m.available === false && <Unavailable m={m} />}
       </th>
       <td>{formatPrice(m.pricing.promptPer1k, m.pricing.completionPer1k)}</td>
       <td>{formatMs(m.avgLatencyMs)}</td>

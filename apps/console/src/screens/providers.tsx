@@ -57,8 +57,9 @@ function GatewaySelect({
 }
 
 /**
- * The breakers of the provider's deployments: one word when they agree, else each one that is not closed, with
- * the admin API's reset (it closes that deployment's breaker at once, for every worker).
+ * The breakers of the provider's deployments: one word when they agree, else each one that is not closed or is
+ * cooling down (its provider asked for a wait: no worker calls it until then, though its breaker may say closed),
+ * with the admin API's reset (it closes that deployment's breaker and ends its cooldown at once, for every worker).
  */
 function Circuits({ p, reload }: { p: ProviderItem; reload: () => void }) {
   const [action, run] = useAction();
@@ -66,7 +67,7 @@ function Circuits({ p, reload }: { p: ProviderItem; reload: () => void }) {
   if (circuits.length === 0) {
     return <span class="muted">—</span>;
   }
-  const notClosed = circuits.filter((c) => c.state !== 'closed');
+  const notClosed = circuits.filter((c) => c.state !== 'closed' || (c.cooldownUntil ?? null) !== null);
   if (notClosed.length === 0) {
     return <HealthBadge status="closed" />;
   }
@@ -83,7 +84,9 @@ function Circuits({ p, reload }: { p: ProviderItem; reload: () => void }) {
       <ul class="plain">
         {notClosed.map((c) => (
           <li key={c.id} data-circuit={c.id}>
-            <HealthBadge status={c.state} /> <span class="small">{c.id}</span>{' '}
+            <HealthBadge status={c.state} />{' '}
+            {c.cooldownUntil && <Badge kind="warn">cooling down until {formatDateTime(c.cooldownUntil)}</Badge>}{' '}
+            <span class="small">{c.id}</span>{' '}
             <button
               type="button"
               class="secondary"

@@ -3,8 +3,11 @@ import { fitsDeadline, GatewayError, type GenerationRequest, type GenerationResu
 import { abortCauseOf, GenerationCancelledError } from '../cancel/abort';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import { AttemptLoop } from '../routing/attempt-loop';
+import type { RoutePlan } from '../routing/route-plan';
 import { RoutePlanner } from '../routing/route-planner';
 import { ROUTING_CONFIG, type RoutingConfig } from '../routing/routing-config';
+import { isCoolingDown } from '../routing/routing-failures';
+import { sleep } from '../routing/sleep';
 import { resultOf, type Routed } from './outcomes';
 import type { StreamObserver } from './stream-observer';
 
@@ -35,7 +38,16 @@ export class GenerationService {
     @Inject(ROUTING_CONFIG) private readonly config: RoutingConfig,
   ) {}
 
-  async run(request: GenerationRequest, signal: AbortSignal, observer?: StreamObserver): Promise<GenerationResult> {
+  /**
+   * `waitOutCooldown`: for an async job, whose client polls for its outcome and is not there to retry after a
+   * Retry-After (`planWaitingOutCooldown`).
+   */
+  async run(
+    request: GenerationRequest,
+    signal: AbortSignal,
+    observer?: StreamObserver,
+    opts: { waitOutCooldown?: boolean } = {},
+  ): Promise<GenerationResult> {
     const aborted = abortCauseOf(signal);
     if (aborted) {
       throw new GenerationCancelledError(aborted, []);
@@ -45,7 +57,10 @@ export class GenerationService {
       // answers (and paid for all the same), and would hold this worker from the jobs behind it that can still make it.
       throw new GenerationCancelledError('deadline', []);
     }
-    const plan = await this.planner.plan(request);
+    const plan =
+      opts.waitOutCooldown === true
+        ? await this.planWaitingOutCooldown(request, signal)
+        : await this.planner.plan(request);
     const watching = observer === undefined ? undefined : withPromptEstimate(observer, plan.estimate.promptTokens);
     let routed: Routed;
     try {
@@ -68,6 +83,37 @@ export class GenerationService {
     const result = resultOf(request, routed, Date.now(), plan.estimate.promptTokens);
     this.observeUsage(result);
     return result;
+  }
+
+  /**
+   * Plans an async job; when every candidate is set aside for the wait its provider asked for (`coolingDown`: a 429,
+   * 503 or 529 with Retry-After), waits that out and plans again, as long as the wait is one a retry would wait for
+   * (at most RETRY_MAX_DELAY_MS) and leaves the deadline a call. Before cooldowns, such a job called the provider,
+   * got its Retry-After and retried after it (RETRY_MAX), and was answered; refused at once, it failed with the 429
+   * or 503 a synchronous client retries after its Retry-After, but an async job's client only reads the failure.
+   * Planned again, not called: another worker's call may have set a new wait meanwhile (and a timer may fire a
+   * millisecond before the end it was set for); the deadline ends the waits.
+   */
+  private async planWaitingOutCooldown(request: GenerationRequest, signal: AbortSignal): Promise<RoutePlan> {
+    for (;;) {
+      try {
+        return await this.planner.plan(request);
+      } catch (err) {
+        const waitMs = isCoolingDown(err) ? err.retryAfterMs : undefined;
+        if (
+          waitMs === undefined ||
+          waitMs > this.config.retry.maxMs ||
+          !fitsDeadline(Date.now(), waitMs, request.deadlineAt, this.config.retry.minCallMs)
+        ) {
+          throw err;
+        }
+        await sleep(Math.max(1, waitMs), signal);
+        const aborted = abortCauseOf(signal);
+        if (aborted) {
+          throw new GenerationCancelledError(aborted, []);
+        }
+      }
+    }
   }
 
   private observeUsage(r: Spent): void {

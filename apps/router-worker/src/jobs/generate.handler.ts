@@ -123,7 +123,10 @@ export class GenerateHandler {
         // Its key was revoked or expired while the job waited: answered and settled like any failure, no provider.
         throw refused;
       }
-      const result = await this.generation.run(request, running.signal, request.stream ? reply : undefined);
+      // An async job (no reply channel) waits out a cooldown that refuses every candidate: nobody retries it.
+      const result = await this.generation.run(request, running.signal, request.stream ? reply : undefined, {
+        waitOutCooldown: replyTo === null,
+      });
       // As the model that answered allows (an alias follows the global settings until its answer names the model).
       const fill =
         request.cache === undefined

@@ -19,40 +19,85 @@ function valueOf(s: CircuitStatus): number {
   return s.state === 'open' && s.available ? VALUE.half_open : VALUE[s.state];
 }
 
+/** Seconds left of the wait a deployment's provider asked for (0: none runs), as of `now` (epoch ms). */
+export function cooldownSecondsOf(s: CircuitStatus, now: number): number {
+  return s.cooldownUntil === undefined ? 0 : Math.max(0, s.cooldownUntil - now) / 1000;
+}
+
 /**
- * `aigw_circuit_state{deployment}` (0 closed, 1 half-open, 2 open), read from Redis when Prometheus scrapes.
- * Every worker reports the same fleet-wide state; aggregate with max().
+ * `aigw_circuit_state{deployment}` (0 closed, 1 half-open, 2 open) and `aigw_circuit_cooldown_seconds{deployment}`
+ * (what is left of the wait its provider asked for with a 429, 503 or 529 and Retry-After: every worker leaves the
+ * deployment alone meanwhile, and its circuit stays closed, so the state alone did not say why traffic left it). Read
+ * from Redis when Prometheus scrapes, one read for both. Every worker reports the same fleet-wide values; aggregate
+ * with max().
  */
 @Injectable()
 export class CircuitStateGauge {
   private readonly logger = new Logger(CircuitStateGauge.name);
+  /** The read the two gauges of one scrape share (their collects run together); null between scrapes. */
+  private reading: Promise<ReadonlyMap<string, CircuitStatus> | undefined> | null = null;
 
-  constructor(@Inject(METRICS_REGISTRY) registry: Registry, catalog: CatalogService, circuits: CircuitGuard) {
-    const logger = this.logger;
+  constructor(
+    @Inject(METRICS_REGISTRY) registry: Registry,
+    private readonly catalog: CatalogService,
+    private readonly circuits: CircuitGuard,
+  ) {
+    const read = () => this.read();
     new Gauge({
       name: MetricName.CircuitState,
       help: 'Circuit breaker state per deployment: 0 closed, 1 half-open, 2 open (shared by all workers).',
       labelNames: ['deployment'],
       registers: [registry],
       async collect() {
-        try {
-          const states = await waitAtMost(
-            circuits.statesOrThrow(catalog.deployments().map((d) => d.id)),
-            SCRAPE_READ_TIMEOUT_MS,
-          );
-          if (states === undefined) {
-            logger.warn(`circuit states not collected: Redis did not answer within ${SCRAPE_READ_TIMEOUT_MS} ms`);
-            return;
-          }
-          // Deployments removed from the catalog must not linger with their last value.
-          this.reset();
-          for (const [deployment, status] of states) {
-            this.set({ deployment }, valueOf(status));
-          }
-        } catch (err) {
-          logger.warn(`circuit states not collected: ${describeError(err)}`);
+        const states = await read();
+        if (states === undefined) {
+          return;
+        }
+        // Deployments removed from the catalog must not linger with their last value.
+        this.reset();
+        for (const [deployment, status] of states) {
+          this.set({ deployment }, valueOf(status));
         }
       },
     });
+    new Gauge({
+      name: MetricName.CircuitCooldown,
+      help: "Seconds left of the wait the deployment's provider asked for (a 429, 503 or 529 with Retry-After), during which no worker calls it; 0 when none (shared by all workers).",
+      labelNames: ['deployment'],
+      registers: [registry],
+      async collect() {
+        const states = await read();
+        if (states === undefined) {
+          return;
+        }
+        this.reset();
+        const now = Date.now();
+        for (const [deployment, status] of states) {
+          this.set({ deployment }, cooldownSecondsOf(status, now));
+        }
+      },
+    });
+  }
+
+  /** The circuits of the catalog's deployments; undefined (the gauges keep their values) when Redis failed. */
+  private read(): Promise<ReadonlyMap<string, CircuitStatus> | undefined> {
+    this.reading ??= this.readOnce().finally(() => (this.reading = null));
+    return this.reading;
+  }
+
+  private async readOnce(): Promise<ReadonlyMap<string, CircuitStatus> | undefined> {
+    try {
+      const states = await waitAtMost(
+        this.circuits.statesOrThrow(this.catalog.deployments().map((d) => d.id)),
+        SCRAPE_READ_TIMEOUT_MS,
+      );
+      if (states === undefined) {
+        this.logger.warn(`circuit states not collected: Redis did not answer within ${SCRAPE_READ_TIMEOUT_MS} ms`);
+      }
+      return states;
+    } catch (err) {
+      this.logger.warn(`circuit states not collected: ${describeError(err)}`);
+      return undefined;
+    }
   }
 }

@@ -676,12 +676,21 @@ describe('AttemptLoop', () => {
       expect(err.attempts).toEqual([expect.objectContaining({ provider: 'a', errorClass: 'provider', retries: 0 })]);
     });
 
-    /** A call that failed with no answer (no status: no response headers) when the signal aborted `ms` into it. */
-    function cutAfter(ms: number, cause: 'deadline' | 'client_disconnected', status?: number): AbortSignal {
+    /**
+     * A call that failed with no answer (no status: no response headers) when the signal aborted `ms` into it; its
+     * request was written to the provider `sentAfterMs` into it (before: it waited for a connection of its pool).
+     */
+    function cutAfter(
+      ms: number,
+      cause: 'deadline' | 'client_disconnected',
+      status?: number,
+      sentAfterMs: number | null = 0,
+    ): AbortSignal {
       const controller = new AbortController();
       bench.adapters.script('http://a/v1', {
         fail: failure(ErrorClass.Cancelled, status),
         ms,
+        sentAfterMs,
         during: () => controller.abort(new GenerationAbort(cause)),
       });
       return controller.signal;
@@ -704,6 +713,25 @@ describe('AttemptLoop', () => {
     it('counts a deadline cut of a call whose provider had answered (its headers came) for nothing', async () => {
       await failureOf(bench.loop.run([a, b], request, cutAfter(30_000, 'deadline', 200)));
       expect(bench.circuits.settled).toEqual([{ id: 'a/m', verdict: 'neutral', probe: false }]);
+    });
+
+    it('counts the wait for a connection of its pool (maxConnections) for nothing: the clock starts at the send', async () => {
+      // 30 s in all, but 26 s of them queued behind our own busy connections: 4 s at the provider, under its 5 s.
+      await failureOf(bench.loop.run([a, b], request, cutAfter(30_000, 'deadline', undefined, 26_000)));
+      expect(bench.circuits.settled).toEqual([{ id: 'a/m', verdict: 'neutral', probe: false }]);
+      expect(bench.events).toEqual(['call a/m cancelled']);
+    });
+
+    it('counts a deadline cut of a call that never got a connection for nothing: the provider never had it', async () => {
+      await failureOf(bench.loop.run([a, b], request, cutAfter(30_000, 'deadline', undefined, null)));
+      expect(bench.circuits.settled).toEqual([{ id: 'a/m', verdict: 'neutral', probe: false }]);
+      expect(bench.events).toEqual(['call a/m cancelled']);
+    });
+
+    it("counts a call queued for a connection, then unanswered for its route's timeout once sent, as the provider's timeout", async () => {
+      await failureOf(bench.loop.run([a, b], request, cutAfter(30_000, 'deadline', undefined, 25_000)));
+      expect(bench.circuits.settled).toEqual([{ id: 'a/m', verdict: 'failure', probe: false }]);
+      expect(bench.events).toEqual(['call a/m timeout']);
     });
 
     it('counts a call its client left for nothing, however long it waited', async () => {

@@ -25,13 +25,17 @@ import type { CallPermit, CallVerdict, CircuitPort, Cooldown } from './circuit-g
  * was not told about, the core circuit state machine in memory, and a clock that only moves when told.
  */
 
-/** What one scripted call does; `during` runs once its `ms` have passed, before it ends (an abort meanwhile). */
+/**
+ * What one scripted call does; `during` runs once its `ms` have passed, before it ends (an abort meanwhile).
+ * `sentAfterMs`: how far into its `ms` its request was written to the provider (`target.sent`; before it, the call
+ * waited for a connection of its pool): 0 unless told; null: never (cut while it waited).
+ */
 export type Step = (
   | { answer: string; ms?: number }
   | { fail: ProviderCallError; ms?: number }
   /** Streams: these chunks, then (optionally) a failure. */
   | { chunks: string[]; failAfter?: ProviderCallError; ms?: number }
-) & { during?: () => void };
+) & { during?: () => void; sentAfterMs?: number | null };
 
 export function failure(errorClass: ErrorClass, status?: number, retryAfterMs?: number): ProviderCallError {
   return new ProviderCallError(errorClass, `simulated ${errorClass}`, { status, retryAfterMs });
@@ -71,7 +75,15 @@ export class ScriptedAdapters {
       this.unexpected.push(`${kind} ${baseUrl} ${model}`);
       throw new Error(`unexpected call to ${baseUrl}`);
     }
-    this.clock.advance(step.ms ?? 10);
+    const ms = step.ms ?? 10;
+    const sentAfterMs = step.sentAfterMs === undefined ? 0 : step.sentAfterMs;
+    if (sentAfterMs === null) {
+      this.clock.advance(ms);
+    } else {
+      this.clock.advance(sentAfterMs);
+      req.target.sent?.();
+      this.clock.advance(ms - sentAfterMs);
+    }
     step.during?.();
     // What a real adapter does once response headers are in (openCall); a failure without a status had none.
     const status = 'fail' in step ? step.fail.status : 200;

@@ -81,6 +81,11 @@ interface StreamProgress {
   firstAt: number | null;
   /** Whether the provider's response headers arrived (the quota observer saw them). */
   headers: boolean;
+  /**
+   * Monotonic ms when the call's request was first written to the provider (`AdapterTarget.sent`: a connection of
+   * its pool was had); null while it waits for one of the provider's `maxConnections`, or if it never got one.
+   */
+  sentAt: number | null;
   /** What the stream brought so far, for the bill of one cut after it reached the client. */
   collector: StreamCollector | null;
   /** Called once, when the first delta has gone to the observer (the answer is committed to this deployment). */
@@ -95,15 +100,21 @@ interface StreamProgress {
  * until its 504. So a cut counts when the call had no answer at all (no response headers; for a stream, no first
  * chunk) for at least the shorter of its route's timeout and half the request's time budget. A client that left, or
  * a shutdown, counts for nothing, however long the call waited.
+ *
+ * That wait is counted from when the request was written to the provider (`progress.sentAt`), not from when the call
+ * began: a call queued for one of the provider's `maxConnections` (our own pool full, every connection busy with
+ * calls the provider is answering) had not reached the provider, and a provider merely busy on our side must not
+ * have its circuit opened. A call the deadline cut before it was ever sent counts for nothing. (An adapter that does
+ * not send through the HttpPool never reports `sent`, so its cut calls count for nothing, as before this rule.)
  */
-function hungUntilDeadline(spec: CallSpec, progress: StreamProgress, waitedMs: number): boolean {
-  if (abortCauseOf(spec.signal) !== 'deadline') {
+function hungUntilDeadline(spec: CallSpec, progress: StreamProgress, now: number): boolean {
+  if (abortCauseOf(spec.signal) !== 'deadline' || progress.sentAt === null) {
     return false;
   }
   const { request, option } = spec;
   const answered = request.stream && request.embeddings === undefined ? progress.firstAt !== null : progress.headers;
   const budgetMs = request.deadlineAt - request.receivedAt;
-  return !answered && waitedMs >= Math.min(option.target.timeoutMs, budgetMs / 2);
+  return !answered && now - progress.sentAt >= Math.min(option.target.timeoutMs, budgetMs / 2);
 }
 
 /** Id- or usage-only deltas have nothing for the client. */
@@ -245,7 +256,7 @@ async function notSent(deps: ProviderCallDeps, spec: CallSpec, err: unknown): Pr
 export async function callProvider(deps: ProviderCallDeps, spec: CallSpec): Promise<CallResult> {
   const { deployment: d, option, request, signal } = spec;
   const { clock } = deps;
-  const progress: StreamProgress = { firstAt: null, headers: false, collector: null };
+  const progress: StreamProgress = { firstAt: null, headers: false, sentAt: null, collector: null };
   let adapter: ProviderAdapter;
   let quota: ResponseObserver;
   try {
@@ -254,12 +265,16 @@ export async function callProvider(deps: ProviderCallDeps, spec: CallSpec): Prom
   } catch (err) {
     return notSent(deps, spec, err);
   }
-  // `observe` first: V8 (Node 20) takes a slow path, microseconds, for a property added after a spread. It also notes
-  // that the provider answered, for a deadline cut (`hungUntilDeadline`).
+  // `observe` and `sent` first: V8 (Node 20) takes a slow path, microseconds, for a property added after a spread.
+  // They note when the request reached the provider and that the provider answered, for a deadline cut
+  // (`hungUntilDeadline`).
   const target: AdapterTarget = {
     observe: (status, headers) => {
       progress.headers = true;
       quota(status, headers);
+    },
+    sent: () => {
+      progress.sentAt ??= clock.monotonic();
     },
     ...option.target,
   };
@@ -309,7 +324,7 @@ export async function callProvider(deps: ProviderCallDeps, spec: CallSpec): Prom
     const cooldownMs = circuitCooldownOf(error);
     // A call the deadline cut while the provider had not answered for long is its timeout, as far as its circuit
     // and the call metrics go; the request still ends as the deadline's (504).
-    const hung = hungUntilDeadline(spec, progress, ms);
+    const hung = hungUntilDeadline(spec, progress, started + ms);
     const circuitOpen =
       cooldownMs === null
         ? await deps.circuit.settle(d.id, probe.id, hung ? 'failure' : circuitOutcomeOf(error.errorClass))

@@ -172,18 +172,27 @@ export function allProvidersFailed(
  * says to retry; `retryAfterMs` is the soonest end of a cooldown. Not `no_healthy_provider`: nothing is unhealthy.
  */
 export function coolingDown(model: string, retryAfterMs: number, rateLimited: boolean): GatewayError {
-  if (rateLimited) {
-    return new GatewayError(
-      ErrorCode.ProviderRateLimited,
-      `Every provider of '${model}' rate limited it: retry after the wait it asked for.`,
-      { retryAfterMs },
-    );
-  }
-  return new GatewayError(
-    ErrorCode.AllProvidersOverloaded,
-    `No provider of '${model}' has room for the request: retry after the wait it asked for.`,
-    { retryAfterMs: Math.min(retryAfterMs, MAX_NO_ROOM_RETRY_AFTER_MS) },
-  );
+  const error = rateLimited
+    ? new GatewayError(
+        ErrorCode.ProviderRateLimited,
+        `Every provider of '${model}' rate limited it: retry after the wait it asked for.`,
+        { retryAfterMs },
+      )
+    : new GatewayError(
+        ErrorCode.AllProvidersOverloaded,
+        `No provider of '${model}' has room for the request: retry after the wait it asked for.`,
+        { retryAfterMs: Math.min(retryAfterMs, MAX_NO_ROOM_RETRY_AFTER_MS) },
+      );
+  coolingDowns.add(error);
+  return error;
+}
+
+/** The errors `coolingDown` made (the same codes also end attempt loops whose calls failed). */
+const coolingDowns = new WeakSet<GatewayError>();
+
+/** Whether `err` is a refusal of `coolingDown`: no call made, every candidate set aside for its provider's wait. */
+export function isCoolingDown(err: unknown): err is GatewayError {
+  return err instanceof GatewayError && coolingDowns.has(err);
 }
 
 /** Every candidate's circuit is open (or its probe slots taken): fail fast instead of hammering a dead fleet. */

@@ -83,17 +83,28 @@ const DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 const DEFAULT_MAX_STREAM_EVENT_BYTES = 32 * 1024 * 1024;
 
 /**
- * Tells a call's CallDeadline when undici writes the request to a socket, so its timeout does not run while the call
- * waits for a free connection (see CallDeadline). Everything else goes straight to undici's own handler.
+ * Where `request` puts the target's `sent` observer, in the options undici hands to its interceptors (`request()`
+ * passes them on as they are; undici reads only the fields it knows, never a symbol's).
+ */
+const ON_SENT = Symbol('aigw.onSent');
+
+type SentOptions = Dispatcher.RequestOptions & { [ON_SENT]?: () => void };
+
+/**
+ * Tells a call's CallDeadline, and its target's `sent` observer, when undici writes the request to a socket, so that
+ * neither counts the time the call waited for a free connection (see CallDeadline). Everything else goes straight to
+ * undici's own handler.
  */
 class SentNotice implements Dispatcher.DispatchHandler {
   constructor(
     private readonly handler: Dispatcher.DispatchHandler,
-    private readonly deadline: CallDeadline,
+    private readonly deadline: CallDeadline | null,
+    private readonly observer: (() => void) | undefined,
   ) {}
 
   onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
-    this.deadline.sent();
+    this.deadline?.sent();
+    this.observer?.();
     this.handler.onRequestStart?.(controller, context);
   }
 
@@ -129,9 +140,13 @@ class SentNotice implements Dispatcher.DispatchHandler {
 }
 
 const noticeSent: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) => {
-  // `request()` hands its options, signal included, to dispatch.
-  const { signal } = opts as Dispatcher.RequestOptions;
-  return dispatch(opts, signal instanceof CallDeadline ? new SentNotice(handler, signal) : handler);
+  // `request()` hands its options, signal and ON_SENT included, to dispatch.
+  const { signal, [ON_SENT]: observer } = opts as SentOptions;
+  const deadline = signal instanceof CallDeadline ? signal : null;
+  return dispatch(
+    opts,
+    deadline === null && observer === undefined ? handler : new SentNotice(handler, deadline, observer),
+  );
 };
 
 /** An undici Pool and the settings it was made with (undici cannot change them afterwards). */
@@ -204,13 +219,11 @@ export class HttpPool {
         ),
       );
     }
-    return this.poolFor(target, endpoint.origin).request({
-      method: call.method,
-      path,
-      headers: call.headers,
-      body: call.body,
-      signal,
-    });
+    const opts: SentOptions = { method: call.method, path, headers: call.headers, body: call.body, signal };
+    if (target.sent !== undefined) {
+      opts[ON_SENT] = target.sent;
+    }
+    return this.poolFor(target, endpoint.origin).request(opts);
   }
 
   /** Connection usage per pool, for metrics. A socket counts as free only once undici may reuse it. */

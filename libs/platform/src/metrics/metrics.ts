@@ -30,6 +30,8 @@ export enum MetricName {
   RoutingDecisions = 'aigw_routing_decisions_total',
   CircuitState = 'aigw_circuit_state',
   CircuitTransitions = 'aigw_circuit_transitions_total',
+  /** Worker: seconds left of the wait a deployment's provider asked for (a cooldown; 0 when none). */
+  CircuitCooldown = 'aigw_circuit_cooldown_seconds',
   ProviderRateLimitRemaining = 'aigw_provider_ratelimit_remaining',
   ProviderRateLimitLimit = 'aigw_provider_ratelimit_limit',
   QueueJobs = 'aigw_queue_jobs',
