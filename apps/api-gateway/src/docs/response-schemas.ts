@@ -299,7 +299,8 @@ const JOB_STATUS = object(
 );
 
 const UNAVAILABLE_REASON = described(
-  nullable({ type: 'string', enum: [...UNAVAILABILITIES] }),
+  // `null` among the values too: a validator checks `enum` before `nullable` lets a null through.
+  nullable({ type: 'string', enum: [...UNAVAILABILITIES, null] }),
   'Why it is not available; null when it is. `cooldown`: its provider answered a 429, 503 or 529 with Retry-After ' +
     'and is left alone until `cooldownUntil` (nothing failed); `circuit_open`: repeated failures.',
 );
