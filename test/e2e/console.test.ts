@@ -470,10 +470,13 @@ describe('web console', () => {
     await expect(page.getByRole('form', { name: 'Create user' }).getByRole('status').textContent()).resolves.toContain(
       'created',
     );
-    // The user just created is the one the key is for: the picker shows their name.
-    await expect(page.getByRole('form', { name: 'Create key' }).getByLabel('User').inputValue()).resolves.toBe(
-      'console-e2e-user',
-    );
+    // The user just created is the one the key is for: the picker shows their name (set by an effect, which Preact
+    // runs after the paint that showed the status).
+    const picked = page.getByRole('form', { name: 'Create key' }).getByLabel('User');
+    await waitFor(async () => (await picked.inputValue()) === 'console-e2e-user', {
+      timeoutMs: 5000,
+      message: 'the key form picks the user just created',
+    });
     await page.getByLabel('Key name').fill('from the console');
     await page.getByRole('button', { name: 'Create key' }).click();
     const keyInput = page.locator('input[data-new-key]');
