@@ -7,6 +7,7 @@ import {
   recordCircuitSuccesses,
   releaseCircuitProbe,
   resetCircuit,
+  runningCooldown,
   type CircuitConfig,
   type CircuitData,
   type CircuitTransition,
@@ -156,6 +157,8 @@ describe('circuit breaker: Lua store vs pure state machine', () => {
           break;
         case 'reset': {
           const result = await store.reset(id);
+          // The cooldown the reset ended, as the spec sees it before the reset.
+          expect(result.endedCooldown).toEqual(runningCooldown(data, now));
           const pure = resetCircuit(data, now);
           data = pure.data;
           transition = pure.transition;

@@ -16,7 +16,8 @@ import { CIRCUIT_PROBE_RETRY_AFTER_MS, CIRCUIT_WINDOW_BUCKETS } from '@aigw/core
  *       'acquire' only: slot ms (a probe slot is held max(probeTtlMs, it); '' or absent = 0); for 'cooldown'
  *       only: the wait ms its provider asked for (held at most openMs), and the status that asked for it.
  * Returns {allowed, state, probe id, retry-after ms (-1 = none), from, to, reason, now}
- * ('' where there is no transition). No nil inside: it would truncate the reply array.
+ * ('' where there is no transition), and for 'reset' two more: the ms left of the cooldown it ended (-1 = none) and
+ * that cooldown's status. No nil inside: it would truncate the reply array.
  */
 export const CIRCUIT_LUA = `
 local hkey, pkey = KEYS[1], KEYS[2]
@@ -180,10 +181,19 @@ end
 
 if op == 'reset' then
   redis.call('DEL', hkey, pkey)
-  if state ~= 'closed' then
-    return reply(1, 'closed', '', -1, state, 'closed', 'reset')
+  -- The cooldown it ends (runningCooldown): ms left and its status, -1 and 0 when none ran.
+  local left, cs = -1, 0
+  if now < cooldownUntil then
+    left, cs = cooldownUntil - now, tonumber(h['cs'] or '0')
   end
-  return reply(1, 'closed', '', -1, '', '', '')
+  local r
+  if state ~= 'closed' then
+    r = reply(1, 'closed', '', -1, state, 'closed', 'reset')
+  else
+    r = reply(1, 'closed', '', -1, '', '', '')
+  end
+  r[9], r[10] = left, cs
+  return r
 end
 
 return redis.error_reply('unknown circuit op ' .. tostring(op))

@@ -30,6 +30,14 @@ export interface CircuitRecordResult {
   transition: CircuitTransition | null;
 }
 
+export interface CircuitResetResult extends CircuitRecordResult {
+  /**
+   * The cooldown the reset ended (`runningCooldown`, by the Redis clock): ms it had left and the status that asked
+   * for it; null when none ran. A cooling deployment's circuit is closed: its transition alone does not show it.
+   */
+  endedCooldown: { remainingMs: number; status: number } | null;
+}
+
 /** What the read-side check sees for one deployment. */
 export interface CircuitStatus {
   state: CircuitState;
@@ -103,6 +111,17 @@ export class CircuitBreakerStore {
   }
 
   private async run(deploymentId: string, op: Op, probeId: string, ...extra: number[]): Promise<CircuitAcquireResult> {
+    const { result } = await this.runRaw(deploymentId, op, probeId, ...extra);
+    return result;
+  }
+
+  /** `run`, with the reply as it came (a reset's has the ended cooldown after the usual eight fields). */
+  private async runRaw(
+    deploymentId: string,
+    op: Op,
+    probeId: string,
+    ...extra: number[]
+  ): Promise<{ result: CircuitAcquireResult; raw: unknown[] }> {
     const raw = await script.run(this.redis, this.keys(deploymentId), [
       clockArg(this.options.clock),
       op,
@@ -114,14 +133,14 @@ export class CircuitBreakerStore {
     if (result.transition !== null) {
       this.options.onTransition?.(deploymentId, result.transition);
     }
-    return result;
+    return { result, raw: raw as unknown[] };
   }
 
   private parse(deploymentId: string, raw: unknown): CircuitAcquireResult {
-    if (!Array.isArray(raw) || raw.length !== 8) {
+    if (!Array.isArray(raw) || (raw.length !== 8 && raw.length !== 10)) {
       throw new Error(`Unexpected circuit script reply for ${deploymentId}`);
     }
-    const [allowed, state, probeId, retryAfter, from, to, reason, at] = raw as [
+    const [allowed, state, probeId, retryAfter, from, to, reason, at] = raw.slice(0, 8) as [
       number,
       string,
       string,
@@ -209,10 +228,15 @@ export class CircuitBreakerStore {
     await this.redis.del(...this.keys(deploymentId));
   }
 
-  /** Admin reset: closed, counters and probes cleared. */
-  async reset(deploymentId: string): Promise<CircuitRecordResult> {
-    const { state, transition } = await this.run(deploymentId, 'reset', '');
-    return { state, transition };
+  /** Admin reset: closed, counters, probes and cooldown cleared; says which cooldown it ended, if one ran. */
+  async reset(deploymentId: string): Promise<CircuitResetResult> {
+    const { result, raw } = await this.runRaw(deploymentId, 'reset', '');
+    const [remainingMs, status] = [Number(raw[8]), Number(raw[9])];
+    return {
+      state: result.state,
+      transition: result.transition,
+      endedCooldown: remainingMs > 0 ? { remainingMs, status } : null,
+    };
   }
 
   /**

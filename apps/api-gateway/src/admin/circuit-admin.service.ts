@@ -10,7 +10,31 @@ import { actorOf } from './admin-views';
 
 export interface CircuitResetView {
   provider: string;
-  deployments: { id: string; previousState: CircuitState; state: CircuitState }[];
+  deployments: {
+    id: string;
+    previousState: CircuitState;
+    state: CircuitState;
+    /**
+     * Set when the reset ended a cooldown (its provider had asked for a wait: a 429, 503 or 529 with Retry-After):
+     * what was left of it and the status that asked for it. Such a deployment's circuit is closed, so its states
+     * alone (closed -> closed) told a reset that changed nothing.
+     */
+    endedCooldown?: { remainingMs: number; status: number };
+  }[];
+}
+
+type ResetDeployment = CircuitResetView['deployments'][number];
+
+/** A deployment as the audit entry's `before` has it: its state, and the cooldown the reset ended. */
+function auditedBefore(d: ResetDeployment): Record<string, unknown> {
+  return d.endedCooldown === undefined
+    ? { id: d.id, state: d.previousState }
+    : { id: d.id, state: d.previousState, cooldown: d.endedCooldown };
+}
+
+/** For the log line: `pa/m (cooldown of a 429 ended)`. */
+function describe(d: ResetDeployment): string {
+  return d.endedCooldown === undefined ? d.id : `${d.id} (cooldown of a ${d.endedCooldown.status} ended)`;
 }
 
 /** Admin control of the circuit breakers the workers share in Redis. */
@@ -46,10 +70,10 @@ export class CircuitAdminService {
       actor: actorOf(auth),
       action: 'circuit.reset',
       target: provider.id,
-      before: { deployments: deployments.map((d) => ({ id: d.id, state: d.previousState })) },
+      before: { deployments: deployments.map(auditedBefore) },
       after: { deployments: deployments.map((d) => ({ id: d.id, state: d.state })) },
     });
-    this.logger.log(`circuit reset by api-key ${auth.apiKeyId}: ${deployments.map((d) => d.id).join(', ')}`);
+    this.logger.log(`circuit reset by api-key ${auth.apiKeyId}: ${deployments.map(describe).join(', ')}`);
     return { provider: provider.id, deployments };
   }
 
@@ -57,7 +81,9 @@ export class CircuitAdminService {
    * After an admin changed how a provider is called (`cause`: its key, URL, kind, routing, gateway, plugin or
    * timeout), forgets what its circuits learnt from the old settings: an open circuit closes at once, so the next
    * request tries the corrected provider instead of waiting out CB_OPEN_MS, and a closed one drops its failure
-   * count. Audited as `circuit.reset` (the cause beside the states) when a circuit was not closed; a Redis failure
+   * count, and a cooldown its provider asked for ends (it was asked of the old settings: another key, another
+   * account). Audited as `circuit.reset` (the cause beside the states) when a circuit was not closed or a cooldown
+   * ended; a Redis failure
    * is logged, not thrown, since the change itself has been made (the circuit then half-opens as usual).
    */
   async forgetAfterChange(providerId: string, cause: string, auth: AuthContext): Promise<void> {
@@ -66,7 +92,9 @@ export class CircuitAdminService {
       return;
     }
     try {
-      const changed = (await this.resetAll(provider.id, provider.models)).filter((d) => d.previousState !== 'closed');
+      const changed = (await this.resetAll(provider.id, provider.models)).filter(
+        (d) => d.previousState !== 'closed' || d.endedCooldown !== undefined,
+      );
       if (changed.length === 0) {
         return;
       }
@@ -74,10 +102,10 @@ export class CircuitAdminService {
         actor: actorOf(auth),
         action: 'circuit.reset',
         target: provider.id,
-        before: { deployments: changed.map((d) => ({ id: d.id, state: d.previousState })) },
+        before: { deployments: changed.map(auditedBefore) },
         after: { deployments: changed.map((d) => ({ id: d.id, state: d.state })), cause },
       });
-      this.logger.log(`circuit closed by ${cause} of ${provider.id}: ${changed.map((d) => d.id).join(', ')}`);
+      this.logger.log(`circuit closed by ${cause} of ${provider.id}: ${changed.map(describe).join(', ')}`);
     } catch (err) {
       this.logger.warn(`closing ${provider.id}'s circuits after ${cause} failed: ${(err as Error).message}`);
     }
@@ -103,8 +131,11 @@ export class CircuitAdminService {
     const deployments: CircuitResetView['deployments'] = [];
     for (const m of models) {
       const id = `${providerId}/${m.name}`;
-      const { state, transition } = await this.circuits.reset(id);
-      deployments.push({ id, previousState: transition?.from ?? state, state });
+      const { state, transition, endedCooldown } = await this.circuits.reset(id);
+      const previousState = transition?.from ?? state;
+      deployments.push(
+        endedCooldown === null ? { id, previousState, state } : { id, previousState, state, endedCooldown },
+      );
     }
     return deployments;
   }

@@ -377,6 +377,9 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   },
   'POST /api/v1/ai/admin/providers/{id}/circuit/reset': {
     summary: "Close a deployment's circuit breaker",
+    description:
+      'Closes the circuits and ends any cooldown (a wait its provider asked for with a 429, 503 or 529 and ' +
+      'Retry-After); `endedCooldown` tells what was left of one the reset ended.',
     query: [
       {
         name: 'model',

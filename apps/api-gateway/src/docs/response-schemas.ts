@@ -742,7 +742,17 @@ const CONNECTION_TEST = object(
 
 const CIRCUIT_RESET = object({
   provider: STRING,
-  deployments: arrayOf(object({ id: STRING, previousState: CIRCUIT_STATE, state: CIRCUIT_STATE })),
+  deployments: arrayOf(
+    object(
+      {
+        id: STRING,
+        previousState: CIRCUIT_STATE,
+        state: CIRCUIT_STATE,
+        endedCooldown: object({ remainingMs: INTEGER, status: INTEGER }),
+      },
+      ['endedCooldown'],
+    ),
+  ),
 });
 
 const WARM_REPORT = object({

@@ -14,6 +14,7 @@ import {
   recordCircuitSuccesses,
   releaseCircuitProbe,
   resetCircuit,
+  runningCooldown,
   windowCounts,
   type CircuitConfig,
   type CircuitData,
@@ -413,6 +414,9 @@ describe('circuit breaker: cooldowns (a provider asked for a wait)', () => {
   it('a reset ends the wait', () => {
     const h = new Harness();
     h.data = recordCircuitCooldown(h.data, h.now, cfg, null, 5_000, 429);
+    // What the reset ends besides the circuit (closed all along): the admin reset reports it.
+    expect(runningCooldown(h.data, h.now + 1_000)).toEqual({ remainingMs: 4_000, status: 429 });
+    expect(runningCooldown(h.data, h.now + 5_000)).toBeNull();
     expect(resetCircuit(h.data, h.now).data).toEqual(closedCircuit());
   });
 });

@@ -433,6 +433,15 @@ export function releaseCircuitProbe(data: CircuitData, probeId: string): Circuit
   return probes.length === data.probes.length ? data : merged(data, { probes });
 }
 
+/**
+ * The cooldown running at `now` (`recordCircuitCooldown`): how long it has left and the status that asked for it;
+ * null when none runs. A reset ends it with the circuit, and says so: a cooling deployment's circuit is closed, so
+ * its transition (none, closed -> closed) alone reported a reset that changed nothing while it ended the wait.
+ */
+export function runningCooldown(data: CircuitData, now: number): { remainingMs: number; status: number } | null {
+  return now < data.cooldownUntil ? { remainingMs: data.cooldownUntil - now, status: data.cooldownStatus } : null;
+}
+
 export function resetCircuit(data: CircuitData, now: number): CircuitStep {
   return {
     data: closedCircuit(),
