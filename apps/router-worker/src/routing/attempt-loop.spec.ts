@@ -1,4 +1,5 @@
 import {
+  cooldownRetryMarginMs,
   ErrorClass,
   ErrorCode,
   GatewayError,
@@ -81,7 +82,8 @@ describe('AttemptLoop', () => {
   it("waits at least a provider's Retry-After before retrying", async () => {
     bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 3000) }, { answer: 'ok' });
     await bench.loop.run([a], request, signal);
-    expect(bench.sleeps).toEqual([3000]);
+    // And a little more: past the cooldown the 429 wrote (cooldownRetryMarginMs).
+    expect(bench.sleeps).toEqual([3000 + cooldownRetryMarginMs(3000)]);
   });
 
   it('a long Retry-After sends the request to the next candidate at once, without waiting', async () => {
@@ -102,8 +104,8 @@ describe('AttemptLoop', () => {
     bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.Auth, 401) });
     const routed = await bench.loop.run([a, b], request, signal);
     expect(routed.answer.text).toBe('a at last');
-    // 3000 ms after a's failure, less the 10 ms b's call took.
-    expect(bench.sleeps).toEqual([2990]);
+    // 3000 ms (and the margin past its cooldown) after a's failure, less the 10 ms b's call took.
+    expect(bench.sleeps).toEqual([3000 + cooldownRetryMarginMs(3000) - 10]);
     expect(routed.attempts).toEqual([
       expect.objectContaining({ provider: 'a', ok: false, errorClass: 'rate_limit', retries: 0 }),
       expect.objectContaining({ provider: 'b', ok: false, errorClass: 'auth' }),
@@ -140,7 +142,7 @@ describe('AttemptLoop', () => {
   it('a short Retry-After, or the last candidate, is waited for on the same deployment', async () => {
     bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 80) }, { answer: 'soon' });
     expect((await bench.loop.run([a, b], request, signal)).deployment).toBe(a);
-    expect(bench.sleeps).toEqual([80]);
+    expect(bench.sleeps).toEqual([80 + cooldownRetryMarginMs(80)]);
   });
 
   it('a deferred wait that would cross the deadline is not made: all_providers_failed', async () => {
@@ -370,8 +372,35 @@ describe('AttemptLoop', () => {
       expect(routed.answer.text).toBe('ok');
       // Three 429s past a threshold of 2, and the circuit never opened: each retry came after the wait it named.
       expect(bench.circuits.state('a/m')).toBe('closed');
-      expect(bench.sleeps).toEqual([2_000, 2_000, 2_000]);
+      const wait = 2_000 + cooldownRetryMarginMs(2_000);
+      expect(bench.sleeps).toEqual([wait, wait, wait]);
       expect(bench.circuits.settled.map((s) => s.verdict)).toEqual(['cooldown', 'cooldown', 'cooldown', 'success']);
+    });
+
+    it("retries after a 429's wait though the store's clock advanced a ms less than the sleep: not refused by its own cooldown", async () => {
+      // The Redis store times the cooldown by the Redis clock; the sleep is a Node timer, which fires up to 1 ms early
+      // (and Redis floors TIME to the ms): by the store's clock the retry came 1 ms before the cooldown's end.
+      bench.onSleep = () => {
+        bench.circuits.storeSkewMs -= 1;
+      };
+      bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 2_000) }, { answer: 'ok' });
+      const routed = await bench.loop.run([a], request, signal);
+      expect(routed.answer.text).toBe('ok');
+      expect(bench.circuits.settled.map((s) => s.verdict)).toEqual(['cooldown', 'success']);
+      // The wait named, and the margin past it (cooldownRetryMarginMs).
+      expect(bench.sleeps).toEqual([2_000 + cooldownRetryMarginMs(2_000)]);
+    });
+
+    it("a deferred deployment's retry after its cooldown is admitted too, with the store's clock a ms behind", async () => {
+      bench.onSleep = () => {
+        bench.circuits.storeSkewMs -= 1;
+      };
+      bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 3000) }, { answer: 'a at last' });
+      bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.Auth, 401) });
+      const routed = await bench.loop.run([a, b], request, signal);
+      expect(routed.answer.text).toBe('a at last');
+      // 3000 ms (and the margin) after a's failure, less the 10 ms b's call took.
+      expect(bench.sleeps).toEqual([3000 + cooldownRetryMarginMs(3000) - 10]);
     });
 
     it('admits the first call to a circuit the plan read closed without asking again; retries ask', async () => {

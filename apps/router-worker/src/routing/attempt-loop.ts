@@ -1,4 +1,6 @@
 import {
+  circuitCooldownOf,
+  cooldownRetryMarginMs,
   ErrorClass,
   estimateRequestTokens,
   fitsDeadline,
@@ -352,15 +354,19 @@ export class AttemptLoop {
         return { kind: 'failed', error, committed: false };
       }
       const longWait = error.retryAfterMs !== undefined && decision.delayMs > retryOptions.baseMs;
+      // A failure that set the deployment aside (a 429, 503 or 529 with Retry-After): the retry waits a little past
+      // the cooldown it wrote, which the store timed by the Redis clock, or its own cooldown would refuse it.
+      const cooldownMs = circuitCooldownOf(error);
+      const delayMs = decision.delayMs + (cooldownMs === null ? 0 : cooldownRetryMarginMs(cooldownMs));
       if (mayDefer && (longWait || error.errorClass === ErrorClass.Timeout)) {
         // The provider asks for a long wait (a rate limit's Retry-After), or took its whole timeout without
         // answering (calling it again first could spend the rest of the deadline the same way): the other candidates
         // go first, and this one is called again after its wait only if none of them answers.
         record(option.route, error);
-        return { kind: 'failed', error, committed: false, defer: { ms: decision.delayMs, calls } };
+        return { kind: 'failed', error, committed: false, defer: { ms: delayMs, calls } };
       }
       this.deps.events.retry(d, error.errorClass);
-      await this.deps.sleep(decision.delayMs, signal);
+      await this.deps.sleep(delayMs, signal);
       if (signal.aborted) {
         record(option.route, error);
         const cancelled = new ProviderCallError(

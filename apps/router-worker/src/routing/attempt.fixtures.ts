@@ -150,11 +150,21 @@ export class MemoryCircuits implements CircuitPort {
   readonly data = new Map<string, CircuitData>();
   readonly settled: { id: string; verdict: CallVerdict; probe: boolean }[] = [];
   private probes = 0;
+  /**
+   * How far the store's clock is from the loop's (ms): the Redis store times circuits by the Redis clock, which may
+   * advance a little less than a worker's sleep measured (a Node timer fires up to 1 ms early).
+   */
+  storeSkewMs = 0;
 
   constructor(
-    private readonly clock: FakeClock,
+    private readonly fakeClock: FakeClock,
     private readonly cfg: CircuitConfig,
   ) {}
+
+  /** The store's clock: the loop's, `storeSkewMs` off. */
+  private get clock(): { t: number } {
+    return { t: this.fakeClock.t + this.storeSkewMs };
+  }
 
   private get(id: string): CircuitData {
     return this.data.get(id) ?? closedCircuit();

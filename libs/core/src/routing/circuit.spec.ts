@@ -9,6 +9,7 @@ import {
   cooldownStatusOf,
   recordCircuitCooldown,
   closedCircuit,
+  cooldownRetryMarginMs,
   recordCircuitFailure,
   recordCircuitSuccess,
   recordCircuitSuccesses,
@@ -409,6 +410,12 @@ describe('circuit breaker: cooldowns (a provider asked for a wait)', () => {
     expect(cooldownStatusOf({ errorClass: ErrorClass.RateLimit, status: 429 })).toBe(429);
     expect(cooldownStatusOf({ errorClass: ErrorClass.Provider, status: 529 })).toBe(529);
     expect(cooldownStatusOf({ errorClass: ErrorClass.Provider, status: 503 })).toBe(503);
+  });
+
+  it("a request's own retry waits a little past the cooldown it wrote: 1 ms, and 1 ms more per second", () => {
+    expect(cooldownRetryMarginMs(80)).toBe(2);
+    expect(cooldownRetryMarginMs(2_000)).toBe(3);
+    expect(cooldownRetryMarginMs(60_000)).toBe(61);
   });
 
   it('a reset ends the wait', () => {

@@ -57,6 +57,20 @@ export function circuitCooldownOf(failure: CircuitFailure): number | null {
   return forCapacity ? retryAfterMs : null;
 }
 
+/**
+ * How much longer than a cooldown's wait (`circuitCooldownOf`) a request's own retry of that deployment sleeps, so
+ * the cooldown its failure just wrote has ended when the retry asks the circuit. Both ends of the cooldown are read
+ * from the Redis clock (the script's TIME: `cooldown` writes now + wait, the retry's `acquire` compares its own now),
+ * so the workers' clocks and their skew play no part; but the sleep is a Node timer, which counts whole ms from a
+ * start truncated to the ms and fires up to 1 ms early, while Redis floors TIME to the ms: a retry after exactly the
+ * wait found 1 ms of its own cooldown left about once in a hundred (a real Redis and setTimeout, 7 ms waits), was
+ * refused, and the request failed with the 429 (or fell back) instead of retrying. 1 ms covers that; 1 ms more per
+ * second of wait covers a Redis host's clock slewed by NTP (at most 500 ppm) while the worker's timer ran.
+ */
+export function cooldownRetryMarginMs(waitMs: number): number {
+  return 1 + Math.ceil(Math.max(0, waitMs) / 1000);
+}
+
 /** The status a cooldown is kept with: what a request refused for it is answered as (a rate limit, or no room). */
 export function cooldownStatusOf(failure: CircuitFailure): number {
   if (failure.errorClass === ErrorClass.RateLimit) {
