@@ -266,7 +266,11 @@ describe('CircuitBreakerStore (real Redis, two workers)', () => {
       await a.recordFailure('p/m');
     }
     const reset = await b.reset('p/m');
-    expect(reset).toEqual({ state: 'closed', transition: { from: 'open', to: 'closed', reason: 'reset', at: now } });
+    expect(reset).toEqual({
+      state: 'closed',
+      transition: { from: 'open', to: 'closed', reason: 'reset', at: now },
+      endedCooldown: null,
+    });
     expect((await a.acquire('p/m')).allowed).toBe(true);
     expect(await workerA.exists(`${prefix}cb:{p/m}`, `${prefix}cb:{p/m}:probes`)).toBe(0);
     expect((await b.reset('p/m')).transition).toBeNull();
@@ -293,7 +297,12 @@ describe('CircuitBreakerStore (real Redis, two workers)', () => {
     expect(open).toMatchObject({ state: 'open', available: false, cooldownUntil: now + 10_000 });
     expect(open?.cooldownStatus).toBeUndefined();
     // The reset of a closed but cooling circuit ends the cooldown: every worker may call it at once.
-    expect(await b.reset('p/m')).toEqual({ state: 'closed', transition: null });
+    // It says so, though the circuit was closed all along (no transition): the cooldown it ended.
+    expect(await b.reset('p/m')).toEqual({
+      state: 'closed',
+      transition: null,
+      endedCooldown: { remainingMs: 20_000, status: 429 },
+    });
     expect((await a.acquire('p/m')).allowed).toBe(true);
     expect((await a.states(['p/m'])).get('p/m')).toEqual({
       state: 'closed',
