@@ -199,8 +199,8 @@ describe('admin API: provider lifecycle', () => {
 
       expect((await call(h, 'POST', `${P}/phoenix/models`, model('p1'))).status).toBe(201);
       expect((await listed('phoenix'))?.circuits).toEqual([
-        { id: 'phoenix/p1', state: 'closed' },
-        { id: 'phoenix/p2', state: 'open' },
+        { id: 'phoenix/p1', state: 'closed', cooldownUntil: null },
+        { id: 'phoenix/p2', state: 'open', cooldownUntil: null },
       ]);
     });
 
