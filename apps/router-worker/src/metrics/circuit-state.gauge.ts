@@ -43,40 +43,36 @@ export class CircuitStateGauge {
     private readonly circuits: CircuitGuard,
   ) {
     const read = () => this.read();
-    new Gauge({
-      name: MetricName.CircuitState,
-      help: 'Circuit breaker state per deployment: 0 closed, 1 half-open, 2 open (shared by all workers).',
-      labelNames: ['deployment'],
-      registers: [registry],
-      async collect() {
-        const states = await read();
-        if (states === undefined) {
-          return;
-        }
-        // Deployments removed from the catalog must not linger with their last value.
-        this.reset();
-        for (const [deployment, status] of states) {
-          this.set({ deployment }, valueOf(status));
-        }
-      },
-    });
-    new Gauge({
-      name: MetricName.CircuitCooldown,
-      help: "Seconds left of the wait the deployment's provider asked for (a 429, 503 or 529 with Retry-After), during which no worker calls it; 0 when none (shared by all workers).",
-      labelNames: ['deployment'],
-      registers: [registry],
-      async collect() {
-        const states = await read();
-        if (states === undefined) {
-          return;
-        }
-        this.reset();
-        const now = Date.now();
-        for (const [deployment, status] of states) {
-          this.set({ deployment }, cooldownSecondsOf(status, now));
-        }
-      },
-    });
+    // One gauge per deployment, both from the scrape's one read; deployments removed from the catalog must not
+    // linger with their last value.
+    const perDeployment = (name: string, help: string, value: (status: CircuitStatus, now: number) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['deployment'],
+        registers: [registry],
+        async collect() {
+          const states = await read();
+          if (states === undefined) {
+            return;
+          }
+          this.reset();
+          const now = Date.now();
+          for (const [deployment, status] of states) {
+            this.set({ deployment }, value(status, now));
+          }
+        },
+      });
+    perDeployment(
+      MetricName.CircuitState,
+      'Circuit breaker state per deployment: 0 closed, 1 half-open, 2 open (shared by all workers).',
+      valueOf,
+    );
+    perDeployment(
+      MetricName.CircuitCooldown,
+      "Seconds left of the wait the deployment's provider asked for (a 429, 503 or 529 with Retry-After), during which no worker calls it; 0 when none (shared by all workers).",
+      cooldownSecondsOf,
+    );
   }
 
   /** The circuits of the catalog's deployments; undefined (the gauges keep their values) when Redis failed. */
