@@ -7,8 +7,8 @@ import {
   mayUseDeployment,
   type GenerationRequest,
 } from '@aigw/core';
-import { CatalogService, MAX_PARAM_LENGTH } from '@aigw/platform';
-import { modelNotFound } from '../generation/servable';
+import { CatalogService } from '@aigw/platform';
+import { modelNotFound, shownModel } from '../generation/servable';
 import type { AuthContext } from '../http/request-context';
 
 /**
@@ -29,8 +29,7 @@ function namedBy(allowed: readonly string[], model: string): boolean {
  * whatever the catalog holds (it names the model asked for, never one the key cannot see), cut as modelNotFound cuts.
  */
 export function modelNotAllowed(model: string): GatewayError {
-  const shown = model.length > MAX_PARAM_LENGTH ? `${model.slice(0, MAX_PARAM_LENGTH)}…` : model;
-  return new GatewayError(ErrorCode.ModelNotAllowed, `This API key may not use the model '${shown}'.`, {
+  return new GatewayError(ErrorCode.ModelNotAllowed, `This API key may not use the model '${shownModel(model)}'.`, {
     param: 'model',
   });
 }

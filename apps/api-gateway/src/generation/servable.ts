@@ -11,15 +11,22 @@ import {
 import { CatalogService, MAX_PARAM_LENGTH } from '@aigw/platform';
 
 /**
- * 404 model_not_found for a model no enabled deployment serves (a request's, or a model listing's id). A name longer
- * than any id is cut where no real one could reach: the body's `model` has no length limit of its own, and the
- * answer echoed all of it, up to the body limit.
+ * A requested model as an error message echoes it: a name longer than any id is cut where no real one could reach,
+ * since the body's `model` has no length limit of its own, and the answer echoed all of it, up to the body limit.
  */
+export function shownModel(model: string): string {
+  return model.length > MAX_PARAM_LENGTH ? `${model.slice(0, MAX_PARAM_LENGTH)}…` : model;
+}
+
+/** 404 model_not_found for a model no enabled deployment serves (a request's, or a model listing's id). */
 export function modelNotFound(model: string): GatewayError {
-  const shown = model.length > MAX_PARAM_LENGTH ? `${model.slice(0, MAX_PARAM_LENGTH)}…` : model;
-  return new GatewayError(ErrorCode.ModelNotFound, `The model '${shown}' does not exist or is not enabled.`, {
-    param: 'model',
-  });
+  return new GatewayError(
+    ErrorCode.ModelNotFound,
+    `The model '${shownModel(model)}' does not exist or is not enabled.`,
+    {
+      param: 'model',
+    },
+  );
 }
 
 /**
