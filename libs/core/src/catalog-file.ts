@@ -111,19 +111,6 @@ const SECRET_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*(:-)?\}$/;
  * request but may leave a one-connection pool that never serves again).
  */
 export const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
-/**
- * A high surrogate with no low one after it, or a low one with no high one before it (`g`: each, for `wellFormed`).
- * A double-quoted YAML scalar reads `"\uD800"` (as JSON does) into a string that is not well-formed UTF-16, and a
- * YAML import never meets the JSON parser's check (libs/platform's json-body.ts): PostgreSQL's text columns store
- * U+FFFD in its place, so `displayName: "a\ud800"` was imported with a 200 and stored silently altered.
- */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-/** `text` with U+FFFD for each lone surrogate: what a problem echoes of a document (a key) must be sendable as JSON. */
-function wellFormed(text: string): string {
-  return text.replace(LONE_SURROGATE, '\uFFFD');
-}
-
 /** The `${VAR}` reference an apiKey value is, when it is exactly one without a literal default (see ProviderSpec). */
 export function secretReferenceOf(raw: unknown): string | undefined {
   return typeof raw === 'string' && SECRET_REFERENCE.test(raw.trim()) ? raw.trim() : undefined;
@@ -267,7 +254,8 @@ class CatalogReader {
    * surrogate would reach the error envelope as a `\uD800` escape strict JSON parsers refuse, and the logs as U+FFFD.
    */
   problem(path: string, message: string): void {
-    this.problems.push(wellFormed(`${path} ${message}`));
+    // U+FFFD for each lone surrogate: what a problem echoes of a document (a key) must be sendable as JSON.
+    this.problems.push(`${path} ${message}`.toWellFormed());
   }
 
   /**
@@ -410,8 +398,10 @@ class CatalogReader {
       return undefined;
     }
     // `search`, not `test`: the expression is global (wellFormed), and `test` would carry its lastIndex over.
-    if (text.search(LONE_SURROGATE) !== -1) {
-      // A YAML `\uD800` escape (see LONE_SURROGATE): refused here, where every string field of a document passes.
+    if (!text.isWellFormed()) {
+      // A lone surrogate: a double-quoted YAML scalar reads `"\uD800"` (as JSON does) into a string that is not
+      // well-formed UTF-16, and a YAML import never meets the JSON parser's check (libs/platform's json-body.ts):
+      // PostgreSQL's text columns store U+FFFD in its place. Refused here, where every string field of a document passes.
       this.problem(
         `${path}.${key}`,
         'must not contain a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape not part of a pair): write the whole ' +

@@ -177,9 +177,6 @@ function withoutProto(key: string, value: unknown): unknown {
  */
 const NEEDS_REVIVER = /__proto__|\\u(?:00(?:5[fF]|6[fF]|7[024])|[dD][89a-fA-F])/;
 
-/** A high surrogate with no low one after it, or a low one with no high one before it. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 /** What `parseBody` throws for a string or key holding a lone surrogate; the parser's catch turns it into the 400. */
 class LoneSurrogate extends Error {}
 
@@ -192,7 +189,7 @@ class LoneSurrogate extends Error {}
  * and sent. A surrogate pair, escaped or not, is one character and is kept.
  */
 function checked(key: string, value: unknown): unknown {
-  if (LONE_SURROGATE.test(key) || (typeof value === 'string' && LONE_SURROGATE.test(value))) {
+  if (!key.isWellFormed() || (typeof value === 'string' && !value.isWellFormed())) {
     throw new LoneSurrogate(
       'a string holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape not part of a pair): ' +
         'send the whole character, or replace it with U+FFFD',
