@@ -6,6 +6,7 @@ import {
   fitsDeadline,
   planRetry,
   ProviderCallError,
+  refusedForCapacity,
   type Attempt,
   type Deployment,
   type GatewaySpec,
@@ -32,7 +33,6 @@ import {
   invalidRequestFailure,
   midStreamFailure,
   noHealthyProvider,
-  refusedForCapacity,
   untranslatableFailure,
 } from './routing-failures';
 

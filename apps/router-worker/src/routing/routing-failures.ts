@@ -2,6 +2,7 @@ import {
   ErrorClass,
   ErrorCode,
   GatewayError,
+  refusedForCapacity,
   type Attempt,
   type Deployment,
   type ProviderCallError,
@@ -85,9 +86,6 @@ function describeAttempt(a: Attempt): string {
   return `${a.provider}/${a.model}${route}: ${a.errorClass ?? 'error'}${status}`;
 }
 
-/** Statuses by which a provider says it has no room for a request now: unavailable, and Anthropic's overloaded. */
-const NO_ROOM_STATUSES: ReadonlySet<number> = new Set([503, 529]);
-
 /** Asked of a client when every provider lacked room and none said for how long: the gateway's usual short wait. */
 const NO_ROOM_RETRY_AFTER_MS = 1_000;
 
@@ -96,24 +94,6 @@ const NO_ROOM_RETRY_AFTER_MS = 1_000;
  * however long. An overload that lasts opens the circuits, and `no_healthy_provider` answers then.
  */
 const MAX_NO_ROOM_RETRY_AFTER_MS = 60_000;
-
-/** A failed call as an attempt or an error describes it. */
-interface FailedCall {
-  errorClass?: string;
-  status?: number;
-  overloaded?: boolean;
-}
-
-/**
- * A call refused for the provider's capacity, which comes back: its rate limit, or it said it is overloaded or
- * unavailable. Not a 500, a timeout, a network failure or a refused key: those say nothing of a retry's chances.
- */
-export function refusedForCapacity(a: FailedCall): boolean {
-  if (a.errorClass === ErrorClass.RateLimit || a.overloaded === true) {
-    return true;
-  }
-  return a.errorClass === ErrorClass.Provider && a.status !== undefined && NO_ROOM_STATUSES.has(a.status);
-}
 
 /**
  * Every deployment tried failed. `retryAfterMs` is the shortest wait a provider asked for, when one did

@@ -25,36 +25,46 @@ export function circuitOutcomeOf(errorClass: ErrorClass): 'failure' | 'neutral' 
 
 export const CIRCUIT_STATES: readonly CircuitState[] = ['closed', 'open', 'half_open'];
 
-/** Statuses whose Retry-After sets a deployment aside (a cooldown) instead of counting against its circuit. */
-const COOLDOWN_STATUSES: ReadonlySet<number> = new Set([429, 503, 529]);
+/** Statuses by which a provider says it has no room for a request now: unavailable, and Anthropic's overloaded. */
+const NO_ROOM_STATUSES: ReadonlySet<number> = new Set([503, 529]);
 
-/** A failed call as the breaker sees it: its class, the provider's status and the wait it asked for. */
+/** A failed call as an attempt, an error or the breaker describes it: its class, the provider's status, the wait. */
 export interface CircuitFailure {
-  errorClass: ErrorClass;
+  errorClass?: string;
   status?: number;
   overloaded?: boolean;
   retryAfterMs?: number;
 }
 
 /**
- * How long a provider asked to be left alone (ms), when a failure is such a request: a rate limit (429), or a
- * 503/529 (unavailable, overloaded), with a Retry-After. Such a provider is answering, and told when it will take
- * calls again: the deployment is set aside for that long on every worker (`recordCircuitCooldown`) rather than
- * called by each request and counted as failing until the breaker opens for CB_OPEN_MS, whatever wait it named.
- * Null for any other failure (it counts as before), and for one that named no wait.
+ * A call refused for the provider's capacity, which comes back: its rate limit, or it said it is overloaded or
+ * unavailable. Not a 500, a timeout, a network failure or a refused key: those say nothing of a retry's chances.
+ * The answer of a request every provider refused so (`allProvidersFailed`), and with a named wait a cooldown
+ * (`circuitCooldownOf`).
+ */
+export function refusedForCapacity(failure: CircuitFailure): boolean {
+  if (failure.errorClass === ErrorClass.RateLimit || failure.overloaded === true) {
+    return true;
+  }
+  return (
+    failure.errorClass === ErrorClass.Provider && failure.status !== undefined && NO_ROOM_STATUSES.has(failure.status)
+  );
+}
+
+/**
+ * How long a provider asked to be left alone (ms), when a failure is such a request: a call refused for its capacity
+ * (`refusedForCapacity`: a rate limit, a 503/529, overloaded) with a Retry-After. Such a provider is answering, and
+ * told when it will take calls again: the deployment is set aside for that long on every worker
+ * (`recordCircuitCooldown`) rather than called by each request and counted as failing until the breaker opens for
+ * CB_OPEN_MS, whatever wait it named. Null for any other failure (it counts as before), and for one that named no
+ * wait.
  */
 export function circuitCooldownOf(failure: CircuitFailure): number | null {
   const { retryAfterMs } = failure;
   if (retryAfterMs === undefined || !(retryAfterMs > 0)) {
     return null;
   }
-  const forCapacity =
-    failure.errorClass === ErrorClass.RateLimit ||
-    failure.overloaded === true ||
-    (failure.errorClass === ErrorClass.Provider &&
-      failure.status !== undefined &&
-      COOLDOWN_STATUSES.has(failure.status));
-  return forCapacity ? retryAfterMs : null;
+  return refusedForCapacity(failure) ? retryAfterMs : null;
 }
 
 /**
