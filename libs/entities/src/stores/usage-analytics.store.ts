@@ -63,6 +63,12 @@ export interface AnalyticsQuery {
   /** Only this user's usage. */
   userId?: string;
   /**
+   * Only the usage of deployments an API key's allow-list allows (`mayUseDeployment`'s rule: a model name, a
+   * `provider/model`, a `provider/*`), and of requests nothing answered whose requested model the list names. Absent
+   * or null: every model.
+   */
+  allowedModels?: readonly string[] | null;
+  /**
    * Sum the latency histograms too (default true). They are most of a query's work: leave them out where no
    * percentile is shown, and the groups come back with all-zero histograms.
    */
@@ -246,9 +252,10 @@ export class UsageAnalyticsStore {
     };
     const latencies = query.latencies ?? true;
     const user = query.userId === undefined ? null : bind(query.userId);
+    const allowed = allowedBinds(query.allowedModels, bind);
     // Neither filtered nor grouped by user: the per-deployment rollups hold the same sums in far fewer rows.
     const level = user === null && query.groupBy !== 'user' ? 'deployment' : 'user';
-    const selects = parts.map((p) => this.partSql(p, query.groupBy, level, latencies, bind, user));
+    const selects = parts.map((p) => this.partSql(p, query.groupBy, level, latencies, bind, user, allowed));
     // Parts group users by the uuid itself; the text form is made once per group here.
     const key = query.groupBy === 'user' ? 'parts.key::text' : 'parts.key';
     const buckets = latencies ? BUCKET_SUMS_SQL.replaceAll('latency_buckets', 'buckets') : 'NULL';
@@ -284,12 +291,15 @@ export class UsageAnalyticsStore {
     latencies: boolean,
     bind: (v: unknown) => string,
     user: string | null,
+    allowed: AllowedBinds | null,
   ): string {
     const from = bind(part.from);
     const to = bind(part.to);
     if (part.source === 'raw') {
       const table = tableRef(this.dataSource, UsageRecordEntity);
-      const where = `created_at >= ${from} AND created_at < ${to}${user === null ? '' : ` AND user_id = ${user}`}`;
+      const where =
+        `created_at >= ${from} AND created_at < ${to}${user === null ? '' : ` AND user_id = ${user}`}` +
+        allowedSql(allowed, RAW_PROVIDER_SQL, RAW_MODEL_SQL);
       const key = keySql(part, groupBy, 'created_at', RAW_PROVIDER_SQL, RAW_MODEL_SQL, bind);
       const rows = latencies
         ? `(SELECT *, ${RAW_BUCKET_SQL} AS wb FROM ${table} WHERE ${where}) r`
@@ -310,7 +320,9 @@ export class UsageAnalyticsStore {
     }
     const time = part.source === 'hourly' ? 'hour' : 'day';
     const entity = ROLLUPS[level][part.source];
-    const where = `${time} >= ${from} AND ${time} < ${to}${user === null ? '' : ` AND user_id = ${user}`}`;
+    const where =
+      `${time} >= ${from} AND ${time} < ${to}${user === null ? '' : ` AND user_id = ${user}`}` +
+      allowedSql(allowed, 'provider', 'model');
     return `SELECT ${keySql(part, groupBy, time, 'provider', 'model', bind)} AS key, sum(requests) AS requests,
         sum(successes) AS successes, sum(cache_hits) AS cache_hits, sum(prompt_tokens) AS prompt,
         sum(completion_tokens) AS completion, sum(cached_tokens) AS cached, sum(cost_usd) AS cost,
@@ -347,6 +359,35 @@ export class UsageAnalyticsStore {
       failedCalls: Number(r.failed_calls ?? 0),
     };
   }
+}
+
+/** The bound parameters of an allow-list: every entry (compared as a model name and as a deployment id), and the providers of its `provider/*` entries. */
+interface AllowedBinds {
+  names: string;
+  providers: string;
+}
+
+function allowedBinds(
+  allowed: readonly string[] | null | undefined,
+  bind: (v: unknown) => string,
+): AllowedBinds | null {
+  if (allowed === null || allowed === undefined) {
+    return null;
+  }
+  const providers = allowed.filter((e) => e.endsWith('/*')).map((e) => e.slice(0, -2));
+  return { names: `${bind([...allowed])}::text[]`, providers: `${bind(providers)}::text[]` };
+}
+
+/**
+ * The allow-list as a condition on a row's provider and model columns, as `mayUseDeployment` reads it: the model's
+ * name, its deployment id or its provider's wildcard. A row no deployment answered (provider '') stands for the
+ * model asked for: only its name is compared.
+ */
+function allowedSql(allowed: AllowedBinds | null, provider: string, model: string): string {
+  if (allowed === null) {
+    return '';
+  }
+  return ` AND (${model} = ANY(${allowed.names}) OR (${provider} <> '' AND (${provider} || '/' || ${model} = ANY(${allowed.names}) OR ${provider} = ANY(${allowed.providers}))))`;
 }
 
 /**

@@ -31,18 +31,21 @@ export class UsageReportStore {
   /**
    * Totals and groups of `userId`'s requests in [from, to), and the range they cover: past the usage retention an
    * edge widens to the rollups' hour or day (`UsageAnalyticsStore.aggregateWithRange`, in the snapshot it counts).
+   * `allowedModels`: an API key's allow-list, whose key is shown the usage of the models it may use only.
    */
   async summarize(
     userId: string,
     from: Date,
     to: Date,
     groupBy: UsageGroupBy,
+    allowedModels: readonly string[] | null = null,
   ): Promise<{ from: Date; to: Date; totals: UsageTotals; groups: UsageGroup[] }> {
     const { groups: rows, ...range } = await this.analytics.aggregateWithRange({
       from,
       to,
       groupBy,
       userId,
+      allowedModels,
       latencies: false,
     });
     // A group of failed attempts only (a deployment that failed before a fallback answered) holds none of the
