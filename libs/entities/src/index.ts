@@ -72,6 +72,7 @@ export { UsageStore } from './stores/usage.store';
 export {
   PreferenceStore,
   PREFERENCE_STATS_DAYS,
+  mayShowPreference,
   preferenceRefOf,
   type PreferenceRecord,
   type PreferenceRoute,

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ErrorCode, GatewayError, type Deployment } from '@aigw/core';
-import { PreferenceStore, type PreferenceRecord } from '@aigw/entities';
+import { mayShowPreference, PreferenceStore, type PreferenceRecord } from '@aigw/entities';
 import { CatalogService } from '@aigw/platform';
 import type { CircuitStatus } from '@aigw/routing';
 import { AuthChanges } from '../auth/auth-changes';
@@ -65,7 +65,11 @@ export class PreferencesService {
   ) {}
 
   async list(auth: AuthContext): Promise<{ data: PreferenceView[] }> {
-    const [records, circuits] = await Promise.all([this.store.list(auth.userId), this.circuits()]);
+    // A key restricted by allowedModels is shown the preferences naming what it may use only (ModelAccess's rule).
+    const [records, circuits] = await Promise.all([
+      this.store.list(auth.userId, undefined, auth.policy.allowedModels),
+      this.circuits(),
+    ]);
     return { data: records.map((r) => this.view(r, circuits)) };
   }
 
@@ -103,11 +107,11 @@ export class PreferencesService {
         { param },
       );
     }
-    const stored = await this.store.upsert(auth.userId, {
-      context: dto.context ?? '',
-      provider: provider.id,
-      model: deployment.model.name,
-    });
+    const stored = await this.store.upsert(
+      auth.userId,
+      { context: dto.context ?? '', provider: provider.id, model: deployment.model.name },
+      auth.policy.allowedModels,
+    );
     // The preferences ride with the key's cached lookup (they key the user's cached answers).
     this.authChanges.changed(auth.userId);
     return this.view(stored, circuit === undefined ? new Map() : new Map([[deployment.id, circuit]]));
@@ -120,12 +124,25 @@ export class PreferencesService {
         param: 'context',
       });
     }
-    if (!(await this.store.remove(auth.userId, ctx))) {
+    if (!(await this.mayRemove(auth, ctx)) || !(await this.store.remove(auth.userId, ctx))) {
       const which = ctx === '' ? 'no default preference' : `no preference for context '${ctx}'`;
       throw new GatewayError(ErrorCode.NotFound, `You have ${which}.`, { param: 'context' });
     }
     this.authChanges.changed(auth.userId);
     return { context: ctx, deleted: true };
+  }
+
+  /**
+   * A restricted key removes only a preference it is shown: one it is not is a preference it does not have (the 404
+   * below), and is kept for the user's keys that see it. One primary-key read, for restricted keys only.
+   */
+  private async mayRemove(auth: AuthContext, context: string): Promise<boolean> {
+    const allowed = auth.policy.allowedModels;
+    if (allowed === null) {
+      return true;
+    }
+    const route = (await this.store.routes(auth.userId)).find((r) => r.context === context);
+    return route === undefined || mayShowPreference(allowed, route.provider, route.model);
   }
 
   /**

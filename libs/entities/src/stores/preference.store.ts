@@ -1,4 +1,4 @@
-import { ceilTo, DAY_MS, HOUR_MS, roundUsd, type RoutingPolicy } from '@aigw/core';
+import { ceilTo, DAY_MS, HOUR_MS, mayUseDeployment, roundUsd, type RoutingPolicy } from '@aigw/core';
 import type { DataSource } from 'typeorm';
 import { UserPreferenceEntity } from '../entities/user-preference.entity';
 import { tableRef } from '../table-ref';
@@ -47,6 +47,20 @@ export interface PreferenceUse {
  */
 export function preferenceRefOf(provider: string | null, model: string): string {
   return provider === null ? model : `${provider}/${model}`;
+}
+
+/**
+ * May an API key with this allow-list (null: unrestricted) be shown a preference row? One naming a deployment: when
+ * the list allows that deployment. A row without a provider (any deployment serving the model): when the list names
+ * the model itself, for it may stand for deployments the key may not use. Lexical, as the list is.
+ */
+export function mayShowPreference(allowed: readonly string[] | null, provider: string | null, model: string): boolean {
+  if (allowed === null) {
+    return true;
+  }
+  return provider === null
+    ? allowed.includes(model)
+    : mayUseDeployment(allowed, { id: `${provider}/${model}`, provider: { id: provider }, model: { name: model } });
 }
 
 interface RecordRow {
@@ -115,18 +129,24 @@ export class PreferenceStore {
    * deployment answered (a request that failed on it was not); the cost is all the user paid it (a stream cut
    * midway too).
    */
-  async list(userId: string, context?: string): Promise<PreferenceRecord[]> {
-    const rows = await this.dataSource.query<RecordRow[]>(
+  async list(
+    userId: string,
+    context?: string,
+    allowedModels: readonly string[] | null = null,
+  ): Promise<PreferenceRecord[]> {
+    const all = await this.dataSource.query<RecordRow[]>(
       `SELECT p.context, p.provider, p.model, p.usage_count, p.last_used_at, p.created_at, p.updated_at
          FROM ${this.prefs} p
         WHERE p.user_id = $1 AND ($2::text IS NULL OR p.context = $2)
         ORDER BY p.context`,
       [userId, context ?? null],
     );
+    // `allowedModels`: a restricted key is shown the rows it may see, with statistics of the deployments it may use.
+    const rows = all.filter((r) => mayShowPreference(allowedModels, r.provider, r.model));
     if (rows.length === 0) {
       return [];
     }
-    const usage = await this.recentUsage(userId);
+    const usage = await this.recentUsage(userId, allowedModels);
     return rows.map((row) => ({ ...recordOf(row), ...statsOf(usage, row.provider, row.model) }));
   }
 
@@ -135,13 +155,17 @@ export class PreferenceStore {
    * The range ends at the end of the current hour, so the current hour is read from the hourly rollup, not the
    * records.
    */
-  private async recentUsage(userId: string): Promise<Map<string, { requests: number; costUsd: number }>> {
+  private async recentUsage(
+    userId: string,
+    allowedModels: readonly string[] | null,
+  ): Promise<Map<string, { requests: number; costUsd: number }>> {
     const now = Date.now();
     const groups = await this.analytics.aggregate({
       from: new Date(now - PREFERENCE_STATS_DAYS * DAY_MS),
       to: new Date(ceilTo(now, HOUR_MS)),
       groupBy: 'deployment',
       userId,
+      allowedModels,
       latencies: false,
     });
     return new Map(groups.map((g) => [g.key ?? '', { requests: g.successes, costUsd: g.costUsd }]));
@@ -158,23 +182,29 @@ export class PreferenceStore {
 
   /**
    * One row per user and context. Pointing a context at another deployment starts its counters afresh;
-   * storing the same one again keeps them. A `policy` set on the row earlier is kept.
+   * storing the same one again keeps them. A `policy` set on the row earlier is kept. `allowedModels`: written by a
+   * key restricted to them, which re-pointing starts afresh, `createdAt` too (the row it replaced may be one it was
+   * never shown), and which is answered as `list` shows it.
    */
-  async upsert(userId: string, pref: { context: string; provider: string; model: string }): Promise<PreferenceRecord> {
+  async upsert(
+    userId: string,
+    pref: { context: string; provider: string; model: string },
+    allowedModels: readonly string[] | null = null,
+  ): Promise<PreferenceRecord> {
+    const same = 'p.provider IS NOT DISTINCT FROM EXCLUDED.provider AND p.model = EXCLUDED.model';
     await this.dataSource.query(
       `INSERT INTO ${this.prefs} AS p (user_id, context, provider, model)
        VALUES ($1, $2, $3, $4)
        ON CONFLICT (user_id, context) DO UPDATE
           SET provider = EXCLUDED.provider,
               model = EXCLUDED.model,
-              usage_count = CASE WHEN p.provider IS NOT DISTINCT FROM EXCLUDED.provider AND p.model = EXCLUDED.model
-                                 THEN p.usage_count ELSE 0 END,
-              last_used_at = CASE WHEN p.provider IS NOT DISTINCT FROM EXCLUDED.provider AND p.model = EXCLUDED.model
-                                  THEN p.last_used_at ELSE NULL END,
+              usage_count = CASE WHEN ${same} THEN p.usage_count ELSE 0 END,
+              last_used_at = CASE WHEN ${same} THEN p.last_used_at ELSE NULL END,
+              created_at = CASE WHEN $5 AND NOT (${same}) THEN now() ELSE p.created_at END,
               updated_at = now()`,
-      [userId, pref.context, pref.provider, pref.model],
+      [userId, pref.context, pref.provider, pref.model, allowedModels !== null],
     );
-    const [stored] = await this.list(userId, pref.context);
+    const [stored] = await this.list(userId, pref.context, allowedModels);
     return stored;
   }
 
