@@ -58,11 +58,12 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
       const [reply] = await h.finalReplies(job.id!);
       await waitFor(async () => (await h.queue.getJob(job.id!)) === undefined, { message: 'job not removed' });
       const kept = JSON.parse((await redis.get(h.outcomeKey(job.id!))) ?? 'null') as unknown;
-      // With whose it is and when it was asked (GET /jobs/:id authorises and dates the job with them).
+      // With whose it is (user and key) and when it was asked (GET /jobs/:id authorises and dates the job with them).
       expect(kept).toEqual({
         ok: true,
         result: (reply as Of<'result'>).result,
-        userId: expect.any(String) as unknown,
+        userId: job.data.request.userId,
+        apiKeyId: job.data.request.apiKeyId,
         receivedAt: expect.any(Number) as unknown,
       });
     }

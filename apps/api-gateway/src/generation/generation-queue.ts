@@ -331,6 +331,8 @@ export class GenerationQueue {
  */
 export interface CancelRecord {
   userId: string;
+  /** The key that made the job (absent in a record a gateway older than the field wrote): who may read it. */
+  apiKeyId?: string;
   requestId: string;
   createdAt: number;
   cancelledAt: number;
@@ -347,13 +349,17 @@ function isCancelRecord(value: unknown): value is CancelRecord {
     value !== null &&
     typeof (value as CancelRecord).userId === 'string' &&
     typeof (value as CancelRecord).requestId === 'string' &&
+    ['string', 'undefined'].includes(typeof (value as CancelRecord).apiKeyId) &&
     typeof (value as CancelRecord).createdAt === 'number' &&
     typeof (value as CancelRecord).cancelledAt === 'number'
   );
 }
 
-/** What the worker keeps for a sync job: its outcome, whose it is and when it was asked. */
-export type KeptOutcome = GenerateOutcome & { userId: string; receivedAt: number };
+/**
+ * What the worker keeps for a sync job: its outcome, whose it is (its user and key; no key from a worker older than
+ * the field) and when it was asked.
+ */
+export type KeptOutcome = GenerateOutcome & { userId: string; apiKeyId?: string; receivedAt: number };
 
 function isKeptOutcome(value: unknown): value is KeptOutcome {
   return (
@@ -361,6 +367,7 @@ function isKeptOutcome(value: unknown): value is KeptOutcome {
     value !== null &&
     typeof (value as KeptOutcome).ok === 'boolean' &&
     typeof (value as KeptOutcome).userId === 'string' &&
+    ['string', 'undefined'].includes(typeof (value as KeptOutcome).apiKeyId) &&
     typeof (value as KeptOutcome).receivedAt === 'number'
   );
 }

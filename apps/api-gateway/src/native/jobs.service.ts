@@ -35,7 +35,8 @@ export class JobsService {
   ) {}
 
   /**
-   * 404 for unknown jobs and for other users' jobs alike (admins see all): ids do not leak existence. A job past its
+   * 404 for unknown jobs and for other keys' jobs alike, the same user's other keys' too (admins see all): ids do not
+   * leak existence, and a job is its key's (README, "Jobs belong to the key that made them"). A job past its
    * retention (ASYNC_JOB_RETENTION_S) is unknown too, and removed as BullMQ's next sweep would have removed it.
    */
   async status(jobId: string, auth: AuthContext): Promise<JobStatusView> {
@@ -84,6 +85,7 @@ export class JobsService {
     const { reservation, requestId, deadlineAt, receivedAt } = request;
     const record: CancelRecord = {
       userId: request.userId,
+      apiKeyId: request.apiKeyId,
       requestId,
       createdAt: job.timestamp,
       cancelledAt: Date.now(),
@@ -148,15 +150,7 @@ export class JobsService {
       found.job.remove().catch(() => undefined);
       throw notFound();
     }
-    const owner =
-      found === undefined
-        ? undefined
-        : 'job' in found
-          ? found.job.data.request.userId
-          : 'kept' in found
-            ? found.kept.userId
-            : found.cancel.userId;
-    if (found === undefined || (owner !== auth.userId && auth.role !== 'admin')) {
+    if (found === undefined || !ownedBy(ownerOf(found), auth)) {
       throw notFound();
     }
     return found;
@@ -186,6 +180,30 @@ export class JobsService {
       throw unavailable('Jobs cannot be read right now; retry shortly.', err);
     }
   }
+}
+
+/** Whose a found job is: its user and the API key that made it (absent where a record older than the key's field). */
+function ownerOf(found: Found): { userId: string; apiKeyId?: string } {
+  if ('job' in found) {
+    return found.job.data.request;
+  }
+  return 'kept' in found ? found.kept : found.cancel;
+}
+
+/**
+ * A job is read and cancelled by the key that made it, or an admin: a user's keys may be restricted to different
+ * models (a job names its model and holds its prompt and answer), and Idempotency-Key jobs are scoped by key too.
+ * A kept outcome or cancel record written before they named their key (an older worker or gateway; they live
+ * minutes to ASYNC_JOB_RETENTION_S) is its user's unrestricted keys'; never a restricted key's.
+ */
+function ownedBy(owner: { userId: string; apiKeyId?: string }, auth: AuthContext): boolean {
+  if (auth.role === 'admin') {
+    return true;
+  }
+  if (owner.userId !== auth.userId) {
+    return false;
+  }
+  return owner.apiKeyId === undefined ? auth.policy.allowedModels === null : owner.apiKeyId === auth.apiKeyId;
 }
 
 function viewOf(jobId: string, found: Found): JobStatusView {

@@ -24,8 +24,10 @@ export class OutcomeStore {
     if (data.keepOutcomeMs === undefined) {
       return;
     }
-    // Whose it is and when it was asked: GET /jobs/:id answers from it once BullMQ has dropped the job.
-    const value = JSON.stringify(merged(outcome, { userId: data.request.userId, receivedAt: data.request.receivedAt }));
+    // Whose it is (its user and key: a job is read by the key that made it) and when it was asked: GET /jobs/:id
+    // answers from it once BullMQ has dropped the job.
+    const { userId, apiKeyId, receivedAt } = data.request;
+    const value = JSON.stringify(merged(outcome, { userId, apiKeyId, receivedAt }));
     const ttlMs = outcomeTtlMs(data.request.deadlineAt, data.keepOutcomeMs, Date.now());
     await this.drain.untilStored(
       `outcome of job ${jobId}`,
