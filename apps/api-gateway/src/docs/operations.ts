@@ -206,7 +206,9 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   },
   'GET /api/v1/ai/jobs/{id}': {
     summary: 'Read a generation job: state and, once done, its result',
-    description: "404 for another user's job, or one whose result is no longer kept (`ASYNC_JOB_RETENTION_S`).",
+    description:
+      'A job is read by the API key that submitted it (an admin key: any job): 404 for any other key, the same ' +
+      "user's included, and for a job whose result is no longer kept (`ASYNC_JOB_RETENTION_S`).",
     responses: {
       '200': jsonAnswer('The job: `result` once `completed`, `error` once `failed`.', 'JobStatus'),
     },
@@ -214,7 +216,7 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   'POST /api/v1/ai/jobs/{id}/cancel': {
     summary: 'Cancel a generation job',
     description:
-      'By the key of the user who submitted it (an admin key: any job); 404 as `GET` answers it. A queued job is ' +
+      'By the key that submitted it (an admin key: any job); 404 as `GET` answers it. A queued job is ' +
       'removed from the queue, never calls a provider, and what admission reserved for it is given back; a running ' +
       "one is asked to stop: its worker aborts it, and what was generated is billed. Answers the job's state: " +
       '`cancelled`, or `running` when its worker did not stop it within 3 s: the stop was requested, not confirmed ' +
@@ -255,7 +257,8 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     summary: "The caller's model preferences with their usage",
     description:
       'One per context (`""` is the default), with display names, `usageCount` / `lastUsedAt` (uses by the ' +
-      '`preference` routing policy) and the last 30 days of requests and cost on that deployment.',
+      '`preference` routing policy) and the last 30 days of requests and cost on that deployment. A key ' +
+      'restricted by `allowedModels` is shown only the preferences naming a deployment its list allows.',
     responses: { '200': jsonAnswer("The caller's preferences.", 'PreferenceList') },
   },
   'PUT /api/v1/ai/preferences': {
@@ -269,18 +272,19 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     responses: { '200': jsonAnswer('The stored preference.', 'Preference') },
   },
   'DELETE /api/v1/ai/preferences': {
-    summary: 'Remove the default preference (404 when there is none)',
+    summary: 'Remove the default preference (404 when there is none, or the key may not see it)',
     responses: { '200': jsonAnswer('Removed.', 'PreferenceDeleted') },
   },
   'DELETE /api/v1/ai/preferences/{context}': {
-    summary: 'Remove the preference of a context (404 when there is none)',
+    summary: 'Remove the preference of a context (404 when there is none, or the key may not see it)',
     responses: { '200': jsonAnswer('Removed.', 'PreferenceDeleted') },
   },
   'GET /api/v1/ai/usage': {
     summary: "The caller's own usage, cost and remaining quota",
     description:
       '`[from, to)`, default the last 30 days, at most 366; groups by UTC `day` (default), `model` or `provider`. A ' +
-      'limit, and what remains of it, is null when there is none.',
+      'key restricted by `allowedModels` is shown its usage of the deployments its list allows only (groups and ' +
+      "totals; the quota is the user's whole). A limit, and what remains of it, is null when there is none.",
     query: 'UsageQueryDto',
     responses: { '200': jsonAnswer('Totals, groups and the quota.', 'UsageReport') },
   },
