@@ -21,12 +21,13 @@ describe('JobsService: refund of a cancelled job removed from the queue', () => 
   const reservation = { userId: 'u', amountUsd: 0.5 } as unknown as Reservation;
   const request = {
     userId: 'u',
+    apiKeyId: 'k',
     requestId: 'req_1',
     reservation,
     deadlineAt: Date.now() + 3_600_000,
     receivedAt: Date.now(),
   };
-  const auth = { userId: 'u', role: 'user' } as AuthContext;
+  const auth = { userId: 'u', apiKeyId: 'k', role: 'user' } as AuthContext;
 
   function setUp(): {
     jobs: JobsService;
