@@ -43,7 +43,10 @@ function left(limit: number | null, used: number): number | null {
   return limit === null ? null : Math.max(0, Math.round((limit - used) * 1e9) / 1e9);
 }
 
-/** The caller's own usage and quota: the user behind the key, never anyone else's (nor, for a restricted key, another model's). */
+/**
+ * The caller's own usage and quota: the user behind the key, never anyone else's (nor, for a key restricted by
+ * allowedModels, another model's).
+ */
 @Injectable()
 export class UsageService {
   constructor(
@@ -55,8 +58,9 @@ export class UsageService {
     const now = Date.now();
     const asked = rangeOf(query, { now: new Date(now), defaultMs: DEFAULT_RANGE_MS, maxDays: MAX_RANGE_DAYS });
     const groupBy = query.groupBy ?? 'day';
-    // A key restricted by allowedModels is shown its user's usage of those models only (every key of the user's, as
-    // the list is the key's view, not its history): another model's name, requests or cost are none of its business.
+    // A key restricted by allowedModels is shown its user's usage of those models only, by any of her keys (the list
+    // limits which models the key sees, not whose requests): another model's name, requests or cost are not its
+    // business.
     // The quota below stays the user's whole: it is what admits or refuses the key's requests.
     // Past the usage retention an edge widens to the rollups' hour or day: the answer says which range it covers.
     const [{ from, to, totals, groups }, counters] = await Promise.all([

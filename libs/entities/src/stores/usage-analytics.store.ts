@@ -361,7 +361,10 @@ export class UsageAnalyticsStore {
   }
 }
 
-/** The bound parameters of an allow-list: every entry (compared as a model name and as a deployment id), and the providers of its `provider/*` entries. */
+/**
+ * The bound parameters of an allow-list: every entry (compared as a model name and as a deployment id), and the
+ * providers of its `provider/*` entries.
+ */
 interface AllowedBinds {
   names: string;
   providers: string;
@@ -387,7 +390,8 @@ function allowedSql(allowed: AllowedBinds | null, provider: string, model: strin
   if (allowed === null) {
     return '';
   }
-  return ` AND (${model} = ANY(${allowed.names}) OR (${provider} <> '' AND (${provider} || '/' || ${model} = ANY(${allowed.names}) OR ${provider} = ANY(${allowed.providers}))))`;
+  const deployment = `${provider} || '/' || ${model} = ANY(${allowed.names}) OR ${provider} = ANY(${allowed.providers})`;
+  return ` AND (${model} = ANY(${allowed.names}) OR (${provider} <> '' AND (${deployment})))`;
 }
 
 /**
