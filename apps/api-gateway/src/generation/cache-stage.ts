@@ -22,6 +22,7 @@ import { CacheStats } from '../cache/cache-stats';
 import { GatewayEnv } from '../config/gateway-env';
 import type { CacheStatus } from '../http/result-headers';
 import type { CacheDirective } from './cache-directive';
+import { FreshToolCallIds } from './fresh-tool-call-ids';
 import { UsageQueue } from './usage-queue';
 
 export type CacheDecision =
@@ -206,12 +207,16 @@ export function servedIdsOf(request: GenerationRequest): { id: string; created: 
 }
 
 /**
- * The stored answer as this request's: its request and completion ids, its time and latency (`servedIdsOf`), no
- * provider cost, no attempts made.
+ * The stored answer as this request's: its request and completion ids, its time and latency (`servedIdsOf`), fresh
+ * tool call ids (`ids`: those a stream of it already named), no provider cost, no attempts made.
  */
-export function servedFromCache(stored: GenerationResult, request: GenerationRequest): GenerationResult {
+export function servedFromCache(
+  stored: GenerationResult,
+  request: GenerationRequest,
+  ids?: FreshToolCallIds,
+): GenerationResult {
   const { id, created } = servedIdsOf(request);
-  return merged(stored, {
+  const served = merged(stored, {
     requestId: request.requestId,
     id,
     created,
@@ -221,6 +226,10 @@ export function servedFromCache(stored: GenerationResult, request: GenerationReq
     attempts: [],
     cached: true,
   });
+  if (stored.toolCalls !== undefined && stored.toolCalls.length > 0) {
+    served.toolCalls = (ids ?? new FreshToolCallIds()).calls(stored.toolCalls);
+  }
+  return served;
 }
 
 /** The usage row of an answer that cost this request no provider call: zero cost, the stored answer's cost saved. */

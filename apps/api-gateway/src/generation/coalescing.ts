@@ -24,6 +24,7 @@ import { AdmissionService } from '../admission/admission.service';
 import { GatewayEnv } from '../config/gateway-env';
 import { hitUsageEvent, servedFromCache, servedIdsOf } from './cache-stage';
 import { CancellationService } from './cancellation.service';
+import type { FreshToolCallIds } from './fresh-tool-call-ids';
 import { GenerationQueue } from './generation-queue';
 import { ClientGoneError, type AbandonReason } from './reply-waiter';
 import type { StreamHead } from './stream-relay';
@@ -121,12 +122,13 @@ export class Coalescing {
   }
 
   /**
-   * The leader's answer as a follower's: its own id and latency, no provider cost, no attempts of its own. Its usage
-   * row is queued like a cache hit's (`cached`, cost 0, the leader's cost saved).
+   * The leader's answer as a follower's: its own id, tool call ids (`ids`: those its stream already named) and
+   * latency, no provider cost, no attempts of its own. Its usage row is queued like a cache hit's (`cached`, cost 0,
+   * the leader's cost saved).
    */
-  serve(result: GenerationResult, request: GenerationRequest): GenerationResult {
+  serve(result: GenerationResult, request: GenerationRequest, ids?: FreshToolCallIds): GenerationResult {
     // The leader's provider call is what the follower waited for: its latency is not the gateway's overhead.
-    const served: GenerationResult = merged(servedFromCache(result, request), {
+    const served: GenerationResult = merged(servedFromCache(result, request, ids), {
       cached: false,
       providerLatencyMs: result.providerLatencyMs,
     });

@@ -1,6 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCode, GatewayError, merged, type GenerationRequest, type GenerationResult } from '@aigw/core';
+import {
+  ErrorCode,
+  GatewayError,
+  merged,
+  type GenerationRequest,
+  type GenerationResult,
+  type ToolCallDelta,
+} from '@aigw/core';
 import { ENV } from '@aigw/platform';
 import { AdmissionRefused, AdmissionService } from '../admission/admission.service';
 import { ModelAccess } from '../auth/model-access';
@@ -11,6 +18,7 @@ import { resultHeaders, STALE_WARNING, type CacheStatus } from '../http/result-h
 import { CACHE_CONTROL_HEADER, CACHE_HEADER, cacheDirectiveOf, checkCacheHeader } from './cache-directive';
 import { CacheStage, type CacheDecision } from './cache-stage';
 import { CancellationService } from './cancellation.service';
+import { FreshToolCallIds } from './fresh-tool-call-ids';
 import { COALESCED_HEADER, Coalescing, type Party } from './coalescing';
 import { GatewayMetrics } from './gateway-metrics';
 import { GenerationQueue, type Retention } from './generation-queue';
@@ -198,14 +206,17 @@ export class GenerationService {
     const party = await this.coalesce(sub, client, cached, entry.keyed);
     const claim: Claim = party === null ? entry.claim : { jobId: party.jobId, fresh: true };
     const follower = party?.role === 'follower';
+    // A follower's stream names the leader's tool calls by ids of its own, the same in its fragments and its end.
+    const ids = follower ? new FreshToolCallIds() : null;
     const relay: StreamRelay = new StreamRelay(
       merged(this.waiterOptions(claim, sub.request, party), {
         sink: client.sse(),
         encoder,
         cache: cached.status,
         keepAliveMs: this.env.SSE_KEEPALIVE_MS,
-        serve: follower ? (answer: GenerationResult) => this.coalescing.serve(answer, sub.request) : undefined,
+        serve: ids ? (answer: GenerationResult) => this.coalescing.serve(answer, sub.request, ids) : undefined,
         serveHead: follower ? (head: StreamHead) => this.coalescing.serveHead(head, sub.request) : undefined,
+        serveToolCalls: ids ? (pieces: readonly ToolCallDelta[]) => ids.deltas(pieces) : undefined,
         onEnd: (outcome: { result: GenerationResult } | { error: GatewayError }) => {
           this.release(sub, claim, party);
           if ('result' in outcome) {

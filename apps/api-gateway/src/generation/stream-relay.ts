@@ -74,6 +74,11 @@ export interface StreamRelayOptions extends WaiterOptions {
   serve?: (result: GenerationResult) => GenerationResult;
   /** Likewise the stream's head (its completion id, created, attempts): applied before the stream opens. */
   serveHead?: (head: StreamHead) => StreamHead;
+  /**
+   * Likewise each tool-call fragment (the id in a call's first one), as `serve` names the calls in the end: applied
+   * before the fragment is written.
+   */
+  serveToolCalls?: (pieces: readonly ToolCallDelta[]) => readonly ToolCallDelta[];
   /** Called once when the relay ends: with the result, or with the error that ended it. */
   onEnd: (outcome: { result: GenerationResult } | { error: GatewayError }) => void;
   /**
@@ -338,7 +343,7 @@ export class StreamRelay extends ReplyWaiter {
       this.refusalSent += p.refusal;
     }
     if (p.toolCalls !== undefined && p.toolCalls.length > 0) {
-      this.write(fmt.toolCalls(p.toolCalls));
+      this.write(fmt.toolCalls(this.relay.serveToolCalls?.(p.toolCalls) ?? p.toolCalls));
       this.toolFragmentsSent += p.toolCalls.length;
     }
     if (p.finishReason) {
@@ -387,12 +392,12 @@ export class StreamRelay extends ReplyWaiter {
       // Otherwise every chunk arrived in order and the worker's final text merely differs (e.g. trimmed):
       // what the client received stands.
     }
-    const toolCalls = result.toolCalls ?? [];
+    const served = this.relay.serve?.(result) ?? result;
+    const toolCalls = served.toolCalls ?? [];
     if (toolCalls.length > 0 && this.toolFragmentsSent === 0) {
       // The fragments never reached us (a lost start, or a worker that did not relay them): send them whole.
       this.out(fmt.wholeToolCalls(toolCalls));
     }
-    const served = this.relay.serve?.(result) ?? result;
     this.out(fmt.end(served, served.finishReason ?? this.lastFinishReason ?? 'stop'));
     this.relay.sink.end();
     this.finish();

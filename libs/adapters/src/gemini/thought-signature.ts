@@ -7,7 +7,7 @@
  * conversation move there).
  */
 
-const SEPARATOR = '__thought__';
+import { THOUGHT_SIGNATURE_SEPARATOR as SEPARATOR } from '@aigw/core';
 
 /** The id a client sees for a call: Gemini's own or ours, with the call's signature when it has one. */
 export function idWithSignature(id: string, signature: unknown): string {

@@ -399,6 +399,7 @@ function toolsOf(raw: unknown): SimTool[] {
 export const anthropicWire: WireFormat = {
   name: 'anthropic',
   idPrefix: 'msg_sim',
+  toolIdPrefix: 'toolu_sim',
   parse,
   render: (gen) => new AnthropicRendering(gen),
   errorBody: (status, message) => errorJson(status, message),

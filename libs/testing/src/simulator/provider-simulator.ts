@@ -285,7 +285,7 @@ export class ProviderSimulator implements Controllable {
     const cfg = this.cfg;
     const fault = drawFault(cfg);
     const promptTokens = estimateTokens(parsed.promptChars);
-    const toolCall = this.toolCallFor(parsed);
+    const toolCall = this.toolCallFor(parsed, wire);
     const planned = toolCall?.pieces ?? this.plannedAnswer(parsed);
     const stop = planned === null && cfg.echo ? firstStop(parsed.lastUserText, parsed.stop) : null;
     const full =
@@ -356,12 +356,12 @@ export class ProviderSimulator implements Controllable {
   }
 
   /** Tools offered and the turn is the user's: call the forced tool, else the first one. */
-  private toolCallFor(parsed: ParsedRequest): ToolCallAnswer | undefined {
+  private toolCallFor(parsed: ParsedRequest, wire: WireFormat): ToolCallAnswer | undefined {
     if (parsed.tools.length === 0 || parsed.lastToolResult !== null) {
       return undefined;
     }
     const tool = parsed.tools.find((t) => t.name === parsed.forcedTool) ?? parsed.tools[0];
-    return toolCallAnswer(this.nextId('call_sim'), tool, parsed.lastUserText);
+    return toolCallAnswer(this.nextId(wire.toolIdPrefix ?? 'call_sim'), tool, parsed.lastUserText);
   }
 
   /** A text answer the request's shape decides (after a tool result, JSON mode); null for the usual one. */

@@ -101,6 +101,8 @@ export type WireName = 'openai' | 'anthropic' | 'gemini' | 'ollama' | 'tgi';
 export interface WireFormat {
   readonly name: WireName;
   readonly idPrefix: string;
+  /** How the provider's tool call ids start (Anthropic's `toolu_`); `call_sim` when absent. */
+  readonly toolIdPrefix?: string;
   parse(body: unknown, hints?: RouteHints): ParsedRequest | WireProblem;
   render(gen: Generation): Rendering;
   /**
