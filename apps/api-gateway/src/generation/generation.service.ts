@@ -154,9 +154,11 @@ export class GenerationService {
     const wait = new SyncWait(this.waiterOptions(claim, sub.request, party));
     client.onGone(() => wait.abandon('client_disconnected'));
     try {
-      await (party?.role === 'follower'
-        ? this.hub.follow(wait, party.names)
-        : this.dispatch(sub, claim, wait, party, entry.stored));
+      if (party?.role === 'follower') {
+        this.hub.follow(wait, party.names);
+      } else {
+        await this.dispatch(sub, claim, wait, party, entry.stored);
+      }
       arrived();
       const answer = await wait.answer.finally(() => this.release(sub, claim, party));
       const result = party?.role === 'follower' ? this.coalescing.serve(answer, sub.request) : answer;
@@ -229,7 +231,11 @@ export class GenerationService {
       }),
     );
     client.onGone(() => relay.abandon('client_disconnected'));
-    await (follower ? this.hub.follow(relay, party.names) : this.dispatch(sub, claim, relay, party, entry.stored));
+    if (follower) {
+      this.hub.follow(relay, party.names);
+    } else {
+      await this.dispatch(sub, claim, relay, party, entry.stored);
+    }
     arrived();
     try {
       await relay.started;

@@ -64,7 +64,7 @@ interface Watch {
    * lost (a subscriber reconnect, a failed read, a job found missing): a job found running is read later and later.
    */
   runningReads: number;
-  /** Watching before its job is stored (enqueued, or a follower's log read): its request is still `arriving`. */
+  /** Watching before its job is stored (enqueued): its request is still `arriving`. */
   early: boolean;
 }
 
@@ -297,10 +297,15 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
   /**
    * Feeds `waiter` the mirrored replies of a coalesced job somebody else enqueued: subscribes to the job's channel
    * (once per job in this process), then replays the job's log, then relays what arrived meanwhile and what follows.
-   * Reading the log after subscribing misses nothing (the worker appends before it publishes). If Redis fails here,
-   * the waiter still gets the answer from the stored job.
+   * Reading the log after subscribing misses nothing (the worker appends before it publishes). The request does not
+   * wait for those reads: the waiter is watched at once, its deadline and the read-backs of the stored job included
+   * (the leader queues the job right after it leads; a read-back confirms a missing job only after
+   * MISSING_CONFIRM_MS). A follower whose SUBSCRIBE or log read fails, or hangs (a subscriber waits out Redis
+   * reconnections), is still answered from the stored job or with a 504 at its deadline. Before, its request waited
+   * for those reads: while its subscriber was silent, no answer at all (its waiter left the job at the deadline, but
+   * nobody wrote the 504), and it stayed counted as arriving (MAX_PENDING_REQUESTS, the drain).
    */
-  async follow(waiter: ReplyWaiter, names: InFlightNames): Promise<void> {
+  follow(waiter: ReplyWaiter, names: InFlightNames): void {
     if (waiter.done) {
       // Its client left before it got here.
       return;
@@ -313,11 +318,10 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
       this.following.set(names.channel, entry);
     }
     const { feeds, subscribed } = entry;
-    const watch = this.early(watchOf(waiter, true));
+    const watch = watchOf(waiter, true);
     feeds.set(watch, feed);
     this.followers.add(watch);
     waiter.watchedBy(() => {
-      this.settle(watch);
       this.followers.delete(watch);
       feeds.delete(watch);
       if (feeds.size === 0 && this.following.get(names.channel)?.feeds === feeds) {
@@ -325,15 +329,27 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
         this.subscriber.unsubscribe(names.channel).catch((err: unknown) => this.errors.report('reply_read', err));
       }
     });
+    this.arm(watch);
+    void this.replayLog(feed, waiter, subscribed, names);
+  }
+
+  /** Once subscribed to the job's mirror, its log, then the live messages held meanwhile; nothing when Redis failed. */
+  private async replayLog(
+    feed: FollowerFeed,
+    waiter: ReplyWaiter,
+    subscribed: Promise<unknown>,
+    names: InFlightNames,
+  ): Promise<void> {
     let backlog: string[] = [];
     try {
       await subscribed;
-      backlog = await this.redis.lrange(names.log, 0, -1);
+      if (!waiter.done) {
+        backlog = await this.redis.lrange(names.log, 0, -1);
+      }
     } catch (err) {
       this.errors.report('reply_read', err);
     }
     feed.replay(backlog.flatMap((raw) => parseReply(raw) ?? []));
-    this.arm(watch);
   }
 
   /** The job is in Redis: start the fallback read-backs on the waiter's cadence. */
