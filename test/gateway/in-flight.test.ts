@@ -36,6 +36,14 @@ describe('in-flight markers (real Redis)', () => {
     expect(await joinInFlight(redis, inFlightNames(keys, key, 'job-d'), 'job-d', 10_000)).toBeNull();
   });
 
+  it("a leader's join run twice (resent after a reconnect) still leads, counted once", async () => {
+    const lead = inFlightNames(keys, uniqueId('k'), 'job-a');
+    expect(await joinInFlight(redis, lead, 'job-a', 10_000)).toBeNull();
+    expect(await joinInFlight(redis, lead, 'job-a', 10_000)).toBeNull();
+    expect(await redis.hget(lead.marker, 'n')).toBe('1');
+    expect(await leaveInFlight(redis, lead, 'job-a')).toBe(true);
+  });
+
   it("a job's end releases its marker only; leaving an ended job cancels nothing", async () => {
     const key = uniqueId('k');
     const a = inFlightNames(keys, key, 'job-a');

@@ -33,9 +33,17 @@ export function inFlightTtlMs(deadlineAt: number, now = Date.now()): number {
   return Math.max(1, deadlineAt - now) + IN_FLIGHT_GRACE_MS;
 }
 
-/** KEYS[1] marker; ARGV job id, ttl ms. Returns the leader's job id, or nil when this request is the leader. */
+/**
+ * KEYS[1] marker; ARGV job id, ttl ms. Returns the leader's job id, or nil when this request is the leader. A marker
+ * that already names this job id is this request's own join run again (ioredis sends a command again after a
+ * reconnect when its reply was lost): still the leader, counted once. Before, the leader became a follower of its
+ * own job, which it then never queued: it and every identical request were answered "lost" 5 s later.
+ */
 const JOIN = new RedisScript(`
 local job = redis.call('HGET', KEYS[1], 'job')
+if job == ARGV[1] then
+  return false
+end
 if job then
   redis.call('HINCRBY', KEYS[1], 'n', 1)
   return job
