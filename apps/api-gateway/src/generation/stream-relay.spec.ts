@@ -1,6 +1,7 @@
 import { ErrorCode, GatewayError, type GenerationResult, type ReplyMessage } from '@aigw/core';
 import type { AbandonReason } from './reply-waiter';
 import { openAiStream } from '../openai/sse-format';
+import { FreshToolCallIds } from './fresh-tool-call-ids';
 import { StreamRelay, type StreamSink } from './stream-relay';
 
 class RecordingSink implements StreamSink {
@@ -255,6 +256,57 @@ describe('StreamRelay', () => {
     relay.onReply({ t: 'end', jobId, result: result('answer') });
     expect(sink.text).toBe('answer  ');
     expect(sink.events[sink.events.length - 1]).toBe('[DONE]');
+  });
+
+  it("names a follower's tool calls by its own ids, the same in its fragments and in calls sent whole", () => {
+    const relayOf = (ids: FreshToolCallIds, sink: RecordingSink) =>
+      new StreamRelay({
+        jobId,
+        deadlineAt: Date.now() + 60_000,
+        firstCheckMs: 2000,
+        checkEveryMs: 1000,
+        onAbandon: () => undefined,
+        sink,
+        encoder: openAiStream(false),
+        cache: 'miss',
+        onEnd: () => undefined,
+        serve: (r) => ({ ...r, toolCalls: ids.calls(r.toolCalls ?? []) }),
+        serveToolCalls: (pieces) => ids.deltas(pieces),
+      });
+    const leaderId = 'call_0123456789abcdef01234567';
+    const done = {
+      ...result(''),
+      finishReason: 'tool_calls',
+      toolCalls: [{ id: leaderId, type: 'function' as const, function: { name: 'f', arguments: '{}' } }],
+    };
+    const toolIdsOf = (sink: RecordingSink): string[] =>
+      sink.events
+        .flatMap(
+          (e) =>
+            (e as { choices?: { delta?: { tool_calls?: { id?: string }[] } }[] }).choices?.[0]?.delta?.tool_calls ?? [],
+        )
+        .flatMap((c) => c.id ?? []);
+
+    // Streamed in fragments: the first names the call.
+    const streamed = new FreshToolCallIds();
+    const liveSink = new RecordingSink();
+    const live = relayOf(streamed, liveSink);
+    live.onReply(start);
+    live.onReply({ t: 'chunk', jobId, seq: 0, text: '', toolCalls: [{ index: 0, id: leaderId, name: 'f' }] });
+    live.onReply({ t: 'chunk', jobId, seq: 1, text: '', toolCalls: [{ index: 0, arguments: '{}' }] });
+    live.onReply({ t: 'end', jobId, result: done });
+    const [fresh] = toolIdsOf(liveSink);
+    expect(fresh).toMatch(/^call_[0-9a-f]{24}$/);
+    expect(fresh).not.toBe(leaderId);
+    expect(streamed.of(leaderId)).toBe(fresh);
+
+    // The fragments lost (only the end came): the calls go whole, by the ids the served answer has.
+    const whole = new FreshToolCallIds();
+    const lateSink = new RecordingSink();
+    const late = relayOf(whole, lateSink);
+    late.onReply({ t: 'end', jobId, result: done });
+    expect(toolIdsOf(lateSink)).toEqual([whole.of(leaderId)]);
+    expect(whole.of(leaderId)).not.toBe(leaderId);
   });
 
   it('opens and answers from a stored result when every message was lost', async () => {
