@@ -224,6 +224,10 @@ export interface ReplyPiece {
  * Non-streamed jobs get exactly one `result` or `error`. Streamed jobs get `start`, then
  * `chunk`s with increasing `seq`, then `end` or `error`. For a job with `batchChunks`, deltas that arrived in one
  * provider read travel as one `chunks` message: `seq` is its first piece's, the others follow on (seq + index).
+ *
+ * A final message too big to publish (over the worker's REPLY_PUBLISH_MAX_CHARS: Redis drops a subscriber whose
+ * pending output passes `client-output-buffer-limit pubsub`, and every other reply on that connection with it) goes
+ * as `stored` instead, once the job's outcome is kept: the gateway reads the answer from the outcome at once.
  */
 export type ReplyMessage =
   | { t: 'result'; jobId: string; result: GenerationResult }
@@ -257,7 +261,8 @@ export type ReplyMessage =
     }
   | ({ t: 'chunk'; jobId: string; seq: number } & ReplyPiece)
   | { t: 'chunks'; jobId: string; seq: number; pieces: ReplyPiece[] }
-  | { t: 'end'; jobId: string; result: GenerationResult };
+  | { t: 'end'; jobId: string; result: GenerationResult }
+  | { t: 'stored'; jobId: string };
 
 /** Control messages over @nestjs/microservices (Redis transport). */
 export enum ControlPattern {

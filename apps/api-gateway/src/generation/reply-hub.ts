@@ -42,6 +42,8 @@ interface Watch {
   /** Epoch ms of the next fallback read; Infinity until the job is known to be in Redis. */
   nextCheckAt: number;
   checking: boolean;
+  /** A `stored` message came while a read was out: that read may predate the outcome, so another follows it. */
+  readAgain: boolean;
   /** Epoch ms of the first read-back that found the job missing, while every one since has; else null. */
   missingSince: number | null;
   /**
@@ -73,6 +75,7 @@ function watchOf(waiter: ReplyWaiter, backsOff: boolean): Watch {
     waiter,
     nextCheckAt: Number.POSITIVE_INFINITY,
     checking: false,
+    readAgain: false,
     missingSince: null,
     taken: false,
     messages: 0,
@@ -330,16 +333,17 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
       }
     });
     this.arm(watch);
-    void this.replayLog(feed, waiter, subscribed, names);
+    void this.replayLog(feed, watch, subscribed, names);
   }
 
   /** Once subscribed to the job's mirror, its log, then the live messages held meanwhile; nothing when Redis failed. */
   private async replayLog(
     feed: FollowerFeed,
-    waiter: ReplyWaiter,
+    watch: Watch,
     subscribed: Promise<unknown>,
     names: InFlightNames,
   ): Promise<void> {
+    const { waiter } = watch;
     let backlog: string[] = [];
     try {
       await subscribed;
@@ -349,7 +353,12 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     } catch (err) {
       this.errors.report('reply_read', err);
     }
-    feed.replay(backlog.flatMap((raw) => parseReply(raw) ?? []));
+    const log = backlog.flatMap((raw) => parseReply(raw) ?? []);
+    feed.replay(log);
+    if (!waiter.done && log.some((msg) => msg.t === 'stored')) {
+      // The job's final reply was too big for pub/sub: its outcome is kept, read it now.
+      this.readNow(watch);
+    }
   }
 
   /** The job is in Redis: start the fallback read-backs on the waiter's cadence. */
@@ -438,7 +447,11 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     if (watch !== undefined) {
       const now = Date.now();
       messageCame(watch, now);
-      watch.waiter.onReply(msg);
+      if (msg.t === 'stored') {
+        this.readNow(watch);
+      } else {
+        watch.waiter.onReply(msg);
+      }
       messageTaken(watch, now);
     }
   };
@@ -450,7 +463,11 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
       const now = Date.now();
       for (const [watch, feed] of feeds ?? []) {
         messageCame(watch, now);
-        feed.onReply(msg);
+        if (msg.t === 'stored') {
+          this.readNow(watch);
+        } else {
+          feed.onReply(msg);
+        }
         messageTaken(watch, now);
       }
     }
@@ -507,6 +524,18 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     }
   }
 
+  /**
+   * The worker kept the job's outcome and published `stored` instead of a final reply too big for pub/sub: read it
+   * now (one round trip, for those replies only), or right after the read already out.
+   */
+  private readNow(w: Watch): void {
+    if (w.checking) {
+      w.readAgain = true;
+    } else {
+      this.readBack(w);
+    }
+  }
+
   private readBack(w: Watch): void {
     const { waiter } = w;
     w.checking = true;
@@ -514,6 +543,14 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     this.queue.snapshot(waiter.jobId).then(
       (snapshot) => {
         w.checking = false;
+        if (w.readAgain) {
+          w.readAgain = false;
+          if (!waiter.done) {
+            // Sent before the outcome was known to be kept: the next read finds it.
+            this.readBack(w);
+            return;
+          }
+        }
         const now = Date.now();
         // A message that came while the read was out means a worker took the job since.
         const queued = snapshot.state === 'queued' && w.messages === messages;
@@ -538,6 +575,7 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
       },
       (err: unknown) => {
         w.checking = false;
+        w.readAgain = false;
         w.runningReads = 0;
         w.nextCheckAt = Date.now() + waiter.checkEveryMs;
         this.errors.report('reply_read', err);

@@ -179,6 +179,9 @@ export class StreamRelay extends ReplyWaiter {
       case 'error':
         this.fail(GatewayError.fromBody(msg.error, msg.retryAfterMs));
         return;
+      case 'stored':
+        // The final answer is in the kept outcome: the hub reads it back (`onSnapshot`).
+        return;
     }
   }
 

@@ -32,6 +32,9 @@ export class SyncWait extends ReplyWaiter {
       case 'chunks':
         // A streamed reply to a non-streamed wait: its `end` carries the whole answer.
         return;
+      case 'stored':
+        // The answer is in the kept outcome: the hub reads it back (`onSnapshot`).
+        return;
     }
   }
 

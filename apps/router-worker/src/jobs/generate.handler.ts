@@ -217,10 +217,12 @@ export class GenerateHandler {
     opts: { keep: KeptAnswer | null; onKept?: () => void; reservation?: Reservation },
   ): Promise<void> {
     const { usage } = answer;
+    const kept = this.outcomes.keep(jobId, data, answer.outcome);
     const work = Promise.all([
-      reply.settle(),
+      // A final reply too big to publish points the gateway at the outcome, once kept.
+      reply.settle(kept),
       this.usage.record(usage),
-      this.outcomes.keep(jobId, data, answer.outcome),
+      kept,
       opts.keep === null ? undefined : this.stash.keep(jobId, opts.keep).then(opts.onKept),
       this.settlement.settle(opts.reservation, usage.promptTokens + usage.completionTokens, usage.costUsd, {
         // Marked per admission (its request id), not per job id: an Idempotency-Key re-run of a failed job reuses

@@ -1,7 +1,7 @@
-import { ErrorCode, GatewayError, type ReplyMessage } from '@aigw/core';
+import { ErrorCode, GatewayError, type GenerationResult, type ReplyMessage } from '@aigw/core';
 import { LocalReplies } from '@aigw/platform';
 import { Redis } from 'ioredis';
-import { ReplyChannel } from './reply-channel';
+import { REPLY_PUBLISH_MAX_CHARS, ReplyChannel } from './reply-channel';
 
 /** A client whose every command fails at once: a publish attempt shows up as settle()'s failure. */
 function deadRedis(): Redis {
@@ -113,5 +113,73 @@ describe('ReplyChannel with batchChunks', () => {
     });
     await reply.settle();
     expect(got.map((m) => m.t)).toEqual(['chunks', 'error']);
+  });
+});
+
+describe('ReplyChannel: a message over REPLY_PUBLISH_MAX_CHARS (Redis drops a subscriber it would overflow)', () => {
+  const redis = deadRedis();
+  afterAll(() => redis.disconnect());
+  afterEach(() => jest.restoreAllMocks());
+
+  const huge = 'x'.repeat(REPLY_PUBLISH_MAX_CHARS);
+  // Only the field that makes it big: the channel serialises a result without reading it.
+  const bigResult = { text: huge } as unknown as GenerationResult;
+
+  function published(spy: jest.SpyInstance): unknown[] {
+    return spy.mock.calls.map((call: unknown[]) => JSON.parse(String(call[1])) as unknown);
+  }
+
+  it('publishes a final reply as `stored`, and only once the outcome is kept', async () => {
+    const publish = jest.spyOn(redis, 'publish');
+    const reply = new ReplyChannel(redis, 'aigw:reply:gw', 'job-o1');
+    reply.send({ t: 'result', jobId: 'job-o1', result: bigResult });
+    let keep!: () => void;
+    const kept = new Promise<void>((resolve) => (keep = resolve));
+    const settled = reply.settle(kept);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(publish).not.toHaveBeenCalled();
+    keep();
+    await settled;
+    expect(published(publish)).toEqual([{ t: 'stored', jobId: 'job-o1' }]);
+  });
+
+  it('sends nothing in place of a final reply whose outcome was never kept (the job runs again)', async () => {
+    const publish = jest.spyOn(redis, 'publish');
+    const reply = new ReplyChannel(redis, 'aigw:reply:gw', 'job-o2');
+    reply.send({ t: 'end', jobId: 'job-o2', result: bigResult });
+    await reply.settle(Promise.reject(new Error('abandoned')));
+    expect(publish).not.toHaveBeenCalled();
+  });
+
+  it('splits a `chunks` message into one `chunk` per piece, leaving out a piece that is too big by itself', async () => {
+    const publish = jest.spyOn(redis, 'publish');
+    const reply = new ReplyChannel(redis, 'aigw:reply:gw', 'job-o3', { batchChunks: true });
+    reply.onChunk({ text: 'a' });
+    reply.onChunk({ text: huge });
+    reply.onChunk({ text: 'c' });
+    await reply.settle();
+    expect(published(publish)).toEqual([
+      { t: 'chunk', jobId: 'job-o3', seq: 0, text: 'a' },
+      { t: 'chunk', jobId: 'job-o3', seq: 2, text: 'c' },
+    ]);
+  });
+
+  it('hands it whole to a gateway in this process; the mirror gets `stored` once the outcome is kept', async () => {
+    const local = new LocalReplies();
+    const got: ReplyMessage[] = [];
+    local.register('aigw:reply:here', (m) => got.push(m));
+    const names = { marker: 'm', log: 'l', channel: 'c' };
+    const rpush = jest.spyOn(redis, 'rpush');
+    const publish = jest.spyOn(redis, 'publish');
+    const reply = new ReplyChannel(redis, 'aigw:reply:here', 'job-o4', { mirror: { names, ttlMs: 1000 }, local });
+    const final: ReplyMessage = { t: 'result', jobId: 'job-o4', result: bigResult };
+    reply.send(final);
+    expect(rpush).not.toHaveBeenCalled();
+    await reply.settle(Promise.resolve());
+    // The very message built (compared by identity: a failed match would print a megabyte).
+    expect(got.length === 1 && got[0] === final).toBe(true);
+    const stored = JSON.stringify({ t: 'stored', jobId: 'job-o4' });
+    expect(rpush).toHaveBeenCalledWith('l', stored);
+    expect(publish.mock.calls).toEqual([['c', stored]]);
   });
 });

@@ -22,6 +22,17 @@ export interface ReplyChannelOptions {
 }
 
 /**
+ * The longest message published whole, in UTF-16 code units of its JSON (`string.length`, read for free; at most 3
+ * bytes each in UTF-8, so at most 3 MiB). Redis drops a subscriber whose pending output passes
+ * `client-output-buffer-limit pubsub` (32 MB at once, or 8 MB for 60 s, by default): one reply over it (a batch of
+ * 2,048 embeddings of 3,072 dimensions is over 100 MB of JSON) cost the gateway its reply subscriber, that reply and
+ * the messages of every other request until it reconnected. A final message over this travels as `stored` (the
+ * gateway reads the kept outcome, one round trip); a `chunks` message over it as one `chunk` per piece; a single
+ * `chunk` over it is not sent (the stream's final answer fills in what the gateway missed). Below it, nothing changes.
+ */
+export const REPLY_PUBLISH_MAX_CHARS = 1 << 20;
+
+/**
  * Publishes one job's replies on the gateway's reply channel. Messages are not awaited one by one: they all go
  * through one connection, which keeps their order, and its per-turn cork batches a stream's chunks. A job with no
  * reply channel (async job) publishes nothing.
@@ -38,6 +49,9 @@ export interface ReplyChannelOptions {
  * When the waiting gateway is in this process (`local` knows its channel, ADR 0010), the messages are handed to it
  * in memory, unserialised, instead of published; the mirror still goes through Redis for followers elsewhere.
  * Messages are built here and never changed after `send`, which is what makes sharing them safe.
+ *
+ * A final message over REPLY_PUBLISH_MAX_CHARS is held: `settle` publishes `stored` in its place once the job's outcome
+ * is kept, so that the gateway reading it back finds the answer.
  */
 export class ReplyChannel implements StreamObserver {
   private seq = 0;
@@ -51,6 +65,8 @@ export class ReplyChannel implements StreamObserver {
   /** Deltas of this turn not sent yet (batchChunks), and the seq of the first. */
   private pending: ReplyPiece[] | null = null;
   private pendingSeq = 0;
+  /** A final message too big to publish was held: `stored` goes out once the outcome is kept (see `settle`). */
+  private finalHeld = false;
 
   constructor(
     private readonly redis: Redis,
@@ -113,18 +129,49 @@ export class ReplyChannel implements StreamObserver {
     if (channel === null) {
       return;
     }
-    if (this.inProcess !== null) {
-      if (this.mirror !== null) {
-        this.mirrorMessage(this.mirror, message, JSON.stringify(message));
-      }
-      this.inProcess(message);
+    const inProcess = this.inProcess;
+    if (inProcess !== null && this.mirror === null) {
+      // Handed over in memory: never serialised, any size.
+      inProcess(message);
       return;
     }
     const payload = JSON.stringify(message);
+    if (payload.length > REPLY_PUBLISH_MAX_CHARS) {
+      this.postOversized(message);
+      return;
+    }
     if (this.mirror !== null) {
       this.mirrorMessage(this.mirror, message, payload);
     }
+    if (inProcess !== null) {
+      inProcess(message);
+      return;
+    }
     this.last = this.redis.publish(channel, payload).catch(this.failed);
+  }
+
+  /** A message over REPLY_PUBLISH_MAX_CHARS (see there); a gateway in this process still gets it whole. */
+  private postOversized(message: ReplyMessage): void {
+    if (message.t === 'chunks') {
+      message.pieces.forEach((piece, i) => this.post(chunkMessage(this.jobId, message.seq + i, piece)));
+      return;
+    }
+    this.inProcess?.(message);
+    if (message.t === 'result' || message.t === 'end' || message.t === 'error') {
+      this.finalHeld = true;
+    }
+  }
+
+  /** In place of a final message too big to publish, once the job's outcome is kept: the gateway reads it there. */
+  private postStored(): void {
+    const stored: ReplyMessage = { t: 'stored', jobId: this.jobId };
+    const payload = JSON.stringify(stored);
+    if (this.mirror !== null) {
+      this.mirrorMessage(this.mirror, stored, payload);
+    }
+    if (this.inProcess === null && this.channel !== null) {
+      this.last = this.redis.publish(this.channel, payload).catch(this.failed);
+    }
   }
 
   private mirrorMessage(mirror: ReplyMirror, message: ReplyMessage, payload: string): void {
@@ -147,14 +194,21 @@ export class ReplyChannel implements StreamObserver {
 
   /**
    * Waits until Redis took every message (one handed over in memory counts as taken); returns the first publish
-   * failure, if any.
+   * failure, if any. `outcomeKept`: the job's outcome is in Redis, where `stored` sends the gateway (if it never is,
+   * `stored` is not sent: the job runs again).
    */
-  async settle(): Promise<unknown> {
+  async settle(outcomeKept: Promise<unknown> = Promise.resolve()): Promise<unknown> {
     this.flushPending();
+    if (this.finalHeld) {
+      this.finalHeld = false;
+      await outcomeKept.then(() => this.postStored(), noop);
+    }
     await this.last;
     return this.failure;
   }
 }
+
+function noop(): void {}
 
 /** A delta as relayed: only the fields a piece carries (its id and usage travel in `start` and the final result). */
 function pieceOf(delta: StreamDelta): ReplyPiece {
