@@ -65,6 +65,62 @@ describe('reply subscriber reconnect', () => {
 });
 
 /**
+ * A final reply too big for pub/sub comes as `stored` once the worker kept the outcome (ADR 0001): the gateway reads
+ * it at once, not on its read-back cadence (a message brings the next read-back to 1 s at the latest).
+ */
+describe('a `stored` reply', () => {
+  const { h, admin } = gatewayWithAdmin();
+  /** Well under the 1 s read-back, well over the few ms a read takes. */
+  const AT_ONCE_MS = 700;
+
+  it('answers a sync request from the kept outcome at once', async () => {
+    h.handle(async (job) => {
+      const outcome = await h.answer(job, 'from the outcome', { publish: false });
+      // The harness keeps the outcome as the job completes: publish once it is there, as the worker does.
+      void waitFor(async () => (await admin().exists(h.outcomeKey(job.id ?? ''))) === 1, {
+        message: 'outcome not kept',
+      }).then(() => {
+        storedAt = Date.now();
+        return h.publish(job, { t: 'stored', jobId: job.id ?? '' });
+      });
+      return outcome;
+    });
+    let storedAt = 0;
+    const res = await h.post('/v1/chat/completions', chat('x'));
+    expect(res.status).toBe(200);
+    expect(Date.now() - storedAt).toBeLessThan(AT_ONCE_MS);
+    expect(((await res.json()) as { choices: { message: { content: string } }[] }).choices[0].message.content).toBe(
+      'from the outcome',
+    );
+  });
+
+  it('completes a stream from the kept outcome at once', async () => {
+    h.handle(async (job) => {
+      const outcome = await h.answer(job, 'streamed whole', { publish: false });
+      await h.publish(job, h.startMessage(job));
+      void waitFor(async () => (await admin().exists(h.outcomeKey(job.id ?? ''))) === 1, {
+        message: 'outcome not kept',
+      }).then(() => {
+        storedAt = Date.now();
+        return h.publish(job, { t: 'stored', jobId: job.id ?? '' });
+      });
+      return outcome;
+    });
+    let storedAt = 0;
+    const res = await h.post('/v1/chat/completions', chat('x', { stream: true }));
+    expect(res.status).toBe(200);
+    const { payloads } = await sseEvents(res);
+    expect(Date.now() - storedAt).toBeLessThan(AT_ONCE_MS);
+    expect(payloads.at(-1)).toBe('[DONE]');
+    const text = payloads
+      .slice(0, -1)
+      .map((p) => (p as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? '')
+      .join('');
+    expect(text).toBe('streamed whole');
+  });
+});
+
+/**
  * Redis restarted without its data: the read-back after the reconnect finds the job missing while the worker
  * holding its answer is still reconnecting. The answer that comes a moment later is the request's; only a job
  * missing for several seconds is lost, and then the answer is a retryable 503.
