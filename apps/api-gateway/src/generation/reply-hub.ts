@@ -447,10 +447,9 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     if (watch !== undefined) {
       const now = Date.now();
       messageCame(watch, now);
+      watch.waiter.onReply(msg);
       if (msg.t === 'stored') {
         this.readNow(watch);
-      } else {
-        watch.waiter.onReply(msg);
       }
       messageTaken(watch, now);
     }
@@ -464,6 +463,9 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
       for (const [watch, feed] of feeds ?? []) {
         messageCame(watch, now);
         if (msg.t === 'stored') {
+          // Straight to the waiter (the feed may still hold messages until the log is read): it only marks the end
+          // as kept, not lost, before the read it calls for comes back.
+          watch.waiter.onReply(msg);
           this.readNow(watch);
         } else {
           feed.onReply(msg);

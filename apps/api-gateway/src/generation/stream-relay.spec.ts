@@ -319,6 +319,24 @@ describe('StreamRelay', () => {
     expect(sink.events[sink.events.length - 1]).toBe('[DONE]');
   });
 
+  it('ends a stream whose final answer came as `stored` like one that came as `end`: tool calls relayed stand', () => {
+    const toolCalls = [{ id: 'call_1', type: 'function' as const, function: { name: 'f', arguments: '{}' } }];
+    const answer = { ...result('ok'), toolCalls };
+    const ended = (stored: boolean): unknown => {
+      const { sink, relay } = setup();
+      relay.onReply(start);
+      relay.onReply({ t: 'chunk', jobId, seq: 0, text: 'ok', toolCalls: [{ index: 0, id: 'call_1', name: 'f' }] });
+      if (stored) {
+        relay.onReply({ t: 'stored', jobId });
+      }
+      relay.onSnapshot({ state: 'completed', outcome: { ok: true, result: answer } });
+      return sink.events[sink.events.length - 1];
+    };
+    expect(ended(true)).toBe('[DONE]');
+    // Without it, a read-back answering a stream means its end was lost, maybe more: fragments cannot be checked.
+    expect(ended(false)).toMatchObject({ error: { code: ErrorCode.Internal } });
+  });
+
   it("carries a refusal the client did not get streamed: a whole answer's (a replay), or the rest of a cut one", async () => {
     const refusalOf = (events: unknown[]): string =>
       events

@@ -113,6 +113,8 @@ export class StreamRelay extends ReplyWaiter {
   private toolFragmentsSent = 0;
   /** Something may have been lost (a gap, or chunks before a lost start): check against the final text. */
   private suspect = false;
+  /** The worker said the final answer is in the kept outcome (`stored`): its read-back is the `end`, not a loss. */
+  private endStored = false;
   /** The run (`start.run`) whose stream is relayed; a `start` of another run is a takeover after a worker died. */
   private run = 1;
   private rerun = false;
@@ -180,7 +182,8 @@ export class StreamRelay extends ReplyWaiter {
         this.fail(GatewayError.fromBody(msg.error, msg.retryAfterMs));
         return;
       case 'stored':
-        // The final answer is in the kept outcome: the hub reads it back (`onSnapshot`).
+        // The final answer is in the kept outcome, too big to publish: the hub reads it back (`onSnapshot`).
+        this.endStored = true;
         return;
     }
   }
@@ -194,8 +197,10 @@ export class StreamRelay extends ReplyWaiter {
       return;
     }
     if ('result' in s) {
-      // Reaching here means the reply channel lost at least the `end` message.
-      this.suspect = true;
+      if (!this.endStored) {
+        // Reaching here means the reply channel lost at least the `end` message.
+        this.suspect = true;
+      }
       this.complete(s.result);
     } else {
       this.fail(s.error);
