@@ -5,6 +5,7 @@ import { AccountsAdminService, type UserResponse } from './accounts-admin.servic
 import { CreateKeyDto, CreateUserDto } from './admin.dto';
 import { KeyListQueryDto, UserListQueryDto, type ListPage } from './admin-page';
 import type { KeyView } from './admin-views';
+import { NoBody } from './action-body';
 
 @Controller('api/v1/ai/admin')
 @Roles('admin')
@@ -36,6 +37,7 @@ export class AccountsAdminController {
   }
 
   @Delete('keys/:id')
+  @NoBody()
   revokeKey(@Param('id') id: string, @Caller() auth: AuthContext): Promise<KeyView> {
     return this.accounts.revokeKey(id, auth);
   }

@@ -27,19 +27,22 @@ class Probe {
 const RAW_BODY = Object.keys(Reflect.getMetadata(ROUTE_ARGS_METADATA, Probe, 'body') as object)[0].split(':')[0];
 const NO_BODY = (Reflect.getMetadata(INTERCEPTORS_METADATA, Probe.prototype.none) as unknown[])[0];
 
-interface AdminWrite {
+interface Write {
   route: string;
   body: 'declared' | 'none' | 'ignored';
 }
 
-async function adminWrites(): Promise<AdminWrite[]> {
-  const out: AdminWrite[] = [];
+const WRITES = [RequestMethod.POST, RequestMethod.PUT, RequestMethod.PATCH, RequestMethod.DELETE];
+
+/** Every POST, PUT, PATCH and DELETE of the api-gateway's controllers, and what it does with a body. */
+async function writes(): Promise<Write[]> {
+  const out: Write[] = [];
   for (const file of controllerFiles()) {
     const exports = (await import(file)) as Record<string, unknown>;
     for (const controller of Object.values(exports)) {
       const base =
         typeof controller === 'function' ? (Reflect.getMetadata(PATH_METADATA, controller) as unknown) : undefined;
-      if (typeof base !== 'string' || !base.startsWith('api/v1/ai/admin')) {
+      if (typeof base !== 'string') {
         continue;
       }
       const proto = (controller as { prototype: Record<string, unknown> }).prototype;
@@ -47,7 +50,7 @@ async function adminWrites(): Promise<AdminWrite[]> {
         const handler = proto[name];
         const method =
           typeof handler === 'function' ? (Reflect.getMetadata(METHOD_METADATA, handler) as unknown) : undefined;
-        if (method !== RequestMethod.POST && method !== RequestMethod.PUT && method !== RequestMethod.PATCH) {
+        if (!WRITES.includes(method as RequestMethod)) {
           continue;
         }
         const path = Reflect.getMetadata(PATH_METADATA, handler as object) as string;
@@ -57,8 +60,9 @@ async function adminWrites(): Promise<AdminWrite[]> {
         const declared = args.some((k) => k.startsWith(`${RouteParamtypes.BODY}:`) || k.split(':')[0] === RAW_BODY);
         const interceptors =
           (Reflect.getMetadata(INTERCEPTORS_METADATA, handler as object) as unknown[] | undefined) ?? [];
+        const prefix = base === '' || base === '/' ? '' : `/${base}`;
         out.push({
-          route: `${RequestMethod[method]} /${base}${path === '/' ? '' : `/${path}`}`,
+          route: `${RequestMethod[method as RequestMethod]} ${prefix}${path === '/' ? '' : `/${path}`}`,
           body: declared ? 'declared' : interceptors.includes(NO_BODY) ? 'none' : 'ignored',
         });
       }
@@ -67,21 +71,29 @@ async function adminWrites(): Promise<AdminWrite[]> {
   return out;
 }
 
-describe('admin actions and their bodies', () => {
-  it('every admin POST, PUT and PATCH reads its body or refuses one (@NoBody): none ignores it', async () => {
-    const writes = await adminWrites();
-    // The walk found the admin routes at all.
-    expect(writes.filter((w) => w.body === 'declared').length).toBeGreaterThan(10);
-    expect(writes.filter((w) => w.body === 'ignored')).toEqual([]);
+describe('actions and their bodies', () => {
+  it('every POST, PUT, PATCH and DELETE reads its body or refuses one (@NoBody): none ignores it', async () => {
+    const found = await writes();
+    // The walk found the routes at all.
+    expect(found.filter((w) => w.body === 'declared').length).toBeGreaterThan(10);
+    expect(found.filter((w) => w.body === 'ignored')).toEqual([]);
     expect(
-      writes
+      found
         .filter((w) => w.body === 'none')
         .map((w) => w.route)
         .sort(),
     ).toEqual([
+      'DELETE /api/v1/ai/admin/cache',
+      'DELETE /api/v1/ai/admin/gateways/:gatewayId',
+      'DELETE /api/v1/ai/admin/keys/:id',
+      'DELETE /api/v1/ai/admin/providers/:providerId',
+      'DELETE /api/v1/ai/admin/providers/:providerId/models/:model',
+      'DELETE /api/v1/ai/preferences',
+      'DELETE /api/v1/ai/preferences/:context',
       'POST /api/v1/ai/admin/providers/:id/circuit/reset',
       'POST /api/v1/ai/admin/providers/:id/test',
       'POST /api/v1/ai/admin/quotas/:userId/reset',
+      'POST /api/v1/ai/jobs/:id/cancel',
     ]);
   });
 

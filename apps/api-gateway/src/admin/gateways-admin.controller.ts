@@ -3,6 +3,7 @@ import { Caller, Roles } from '../auth/roles';
 import type { AuthContext } from '../http/request-context';
 import type { GatewayView } from './catalog-docs';
 import { GatewaysAdminService } from './gateways-admin.service';
+import { NoBody } from './action-body';
 
 /** LiteLLM-compatible gateways: `{id, baseUrl, apiKey?, timeoutMs?}`; the key is write-only. */
 @Controller('api/v1/ai/admin/gateways')
@@ -36,6 +37,7 @@ export class GatewaysAdminController {
   }
 
   @Delete(':gatewayId')
+  @NoBody()
   remove(@Param('gatewayId') id: string, @Caller() auth: AuthContext): Promise<GatewayView> {
     return this.gateways.remove(id, auth);
   }

@@ -4,6 +4,7 @@ import { RawBody } from '../http/raw-body';
 import type { AuthContext } from '../http/request-context';
 import type { ModelView, ProviderView } from './catalog-docs';
 import { ProviderCommandsService, type ProviderStarts } from './provider-commands.service';
+import { NoBody } from './action-body';
 
 /**
  * Changes to providers and their models. Bodies use the catalog file's field names (`gatewayId` is accepted for
@@ -48,6 +49,7 @@ export class ProviderCommandsController {
   }
 
   @Delete(':providerId')
+  @NoBody()
   remove(@Param('providerId') id: string, @Caller() auth: AuthContext): Promise<ProviderView> {
     return this.providers.remove(id, auth);
   }
@@ -73,6 +75,7 @@ export class ProviderCommandsController {
   }
 
   @Delete(':providerId/models/:model')
+  @NoBody()
   removeModel(
     @Param('providerId') id: string,
     @Param('model') model: string,

@@ -4,6 +4,7 @@ import type { AuthContext } from '../http/request-context';
 import { InvalidateCacheQuery, WarmCacheDto } from './cache-admin.dto';
 import { CacheAdminService, type CacheStatsView } from './cache-admin.service';
 import { CacheWarmer, type WarmReport } from './cache-warmer';
+import { NoBody } from '../admin/action-body';
 
 /** The response cache for admins (ADR 0005): clear, statistics, warming. */
 @Controller('api/v1/ai/admin/cache')
@@ -16,6 +17,7 @@ export class CacheAdminController {
 
   /** Every entry, `?model=` those of one requested model (with or without provider prefix), or `?prefix=` of a key. */
   @Delete()
+  @NoBody()
   invalidate(@Query() query: InvalidateCacheQuery, @Caller() auth: AuthContext): Promise<{ deleted: number }> {
     return this.cache.invalidate(query, auth);
   }

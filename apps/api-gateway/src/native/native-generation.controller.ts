@@ -8,6 +8,7 @@ import type { JobStatusView } from './job-status';
 import { JobsService } from './jobs.service';
 import type { GenerateResponse } from './native-mapping';
 import { NativeGenerationService, type JobAccepted } from './native-generation.service';
+import { NoBody } from '../admin/action-body';
 
 @Controller('api/v1/ai')
 export class NativeGenerationController {
@@ -44,6 +45,7 @@ export class NativeGenerationController {
   /** A sub-resource action, as OpenAI's `POST /v1/batches/{id}/cancel`: the job stays readable, as `cancelled`. */
   @Post('jobs/:id/cancel')
   @HttpCode(200)
+  @NoBody()
   cancel(@Param('id') id: string, @Caller() auth: AuthContext): Promise<JobStatusView> {
     return this.jobs.cancel(id, auth);
   }

@@ -3,6 +3,7 @@ import { Caller } from '../auth/roles';
 import type { AuthContext } from '../http/request-context';
 import { PutPreferenceDto } from './preference.dto';
 import { PreferencesService, type PreferenceView } from './preferences.service';
+import { NoBody } from '../admin/action-body';
 
 /** The caller's own model preferences (any role): `DELETE` without a context removes the default. */
 @Controller('api/v1/ai/preferences')
@@ -20,11 +21,13 @@ export class PreferencesController {
   }
 
   @Delete()
+  @NoBody()
   removeDefault(@Caller() auth: AuthContext): Promise<{ context: string; deleted: true }> {
     return this.preferences.remove(undefined, auth);
   }
 
   @Delete(':context')
+  @NoBody()
   remove(@Param('context') context: string, @Caller() auth: AuthContext): Promise<{ context: string; deleted: true }> {
     return this.preferences.remove(context, auth);
   }
