@@ -179,6 +179,65 @@ describe('api-gateway HTTP surface', () => {
       }
     });
 
+    it('a 405 quotes the route as declared, a 404 the path alone: never the query, a parameter or an authority', async () => {
+      const cases: [string, string, string][] = [
+        ['GET', '/v1/ch%61t/%63ompletions?api_key=sk-secret-q1', 'Method GET is not allowed on /v1/chat/completions'],
+        ['GET', '/v1/chat/completions#sk-secret-f1', 'Method GET is not allowed on /v1/chat/completions'],
+        ['DELETE', '/api/v1/ai/jobs/sk-secret-p1?x=1', 'Method DELETE is not allowed on /api/v1/ai/jobs/:id'],
+        [
+          'PATCH',
+          '/api/v1/ai/preferences/sk-secret-p2',
+          'Method PATCH is not allowed on /api/v1/ai/preferences/:context',
+        ],
+        ['POST', '/v1/models/sim/sk-secret-p3', 'Method POST is not allowed on /v1/models/*'],
+        ['PUT', '/api/v1/ai/jobs/job%5F1/cancel', 'Method PUT is not allowed on /api/v1/ai/jobs/:id/cancel'],
+      ];
+      for (const [method, route, message] of cases) {
+        const res = await fetch(`${h.url}${route}`, { method });
+        const envelope = (await res.json()) as ErrorEnvelope;
+        expect([method, route, res.status, envelope.error.message]).toEqual([
+          method,
+          route,
+          405,
+          `${message}; it takes ${res.headers.get('allow')}.`,
+        ]);
+      }
+      // An absolute-form target (as sent to a proxy) is routed by its path: its user info is no part of the answer.
+      const url = new URL(h.url);
+      const absolute = await h.raw(
+        `PUT http://user:sk-secret-a1@${url.host}/v1/embeddings?key=sk-secret-a2 HTTP/1.1\r\nHost: ${url.host}\r\n` +
+          'Content-Length: 0\r\nConnection: close\r\n\r\n',
+      );
+      expect(absolute).toMatch(/^HTTP\/1\.1 405 /);
+      expect(absolute).toContain('Method PUT is not allowed on /v1/embeddings; it takes POST.');
+      expect(absolute).not.toContain('sk-secret');
+      // A 404 has no route to quote: its path, without the query (where clients put keys: `?api_key=`, `?key=`).
+      for (const method of ['GET', 'POST']) {
+        const res = await fetch(`${h.url}/v1/chat/completion?api_key=sk-secret-n1`, {
+          method,
+          headers: { 'content-type': 'application/json' },
+          body: method === 'POST' ? '{}' : undefined,
+        });
+        const envelope = (await res.json()) as ErrorEnvelope;
+        expect([method, res.status, envelope.error.message]).toEqual([
+          method,
+          404,
+          `Cannot ${method} /v1/chat/completion`,
+        ]);
+      }
+      const expected = await h.raw(
+        `POST /v1/chat/completion?api_key=sk-secret-n2 HTTP/1.1\r\nHost: ${url.host}\r\nExpect: 100-continue\r\n` +
+          'Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n',
+      );
+      expect(expected).toMatch(/^HTTP\/1\.1 404 /);
+      expect(expected).toContain('Cannot POST /v1/chat/completion"');
+      const absent = await h.raw(
+        `GET http://user:sk-secret-a3@${url.host}/nowhere HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`,
+      );
+      expect(absent).toMatch(/^HTTP\/1\.1 404 /);
+      expect(absent).toContain('Cannot GET /nowhere"');
+    });
+
     it("is on the router's own refusals, in the envelope: a path parameter too long, a bad percent-encoding", async () => {
       const long = await h.get(`/api/v1/ai/jobs/${'x'.repeat(1200)}`, h.headers(h.adminKey, { 'x-request-id': 'l1' }));
       expect(long.status).toBe(404);

@@ -3,7 +3,7 @@ import { anthropicErrorBody, ErrorCode, GatewayError, retryHintOf } from '@aigw/
 import { databaseUnavailable, describeDatabaseError } from '@aigw/entities';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isRedisUnreachable } from '../redis/redis-unreachable';
-import { allowedMethodsOf } from './route-methods';
+import { allowedMethodsOf, declaredRouteOf, routerPath } from './route-methods';
 
 /**
  * 404 not_found for a path parameter over MAX_PARAM_LENGTH: the router's refusal (toGatewayError), and a route
@@ -267,12 +267,15 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
 
 /**
  * The answer to a request no route takes (`is404`): a 405 naming the methods its path takes, a 204 to `OPTIONS` there,
- * else `notFound` (Nest's own `Cannot POST /x`, or the same built before the body is asked for: `answerBeforeContinue`).
+ * else a 404 `Cannot GET /path`. Neither echoes the URL as sent: the 405 quotes the route as declared
+ * (`/api/v1/ai/jobs/:id`), the 404 the path alone, without the query (where clients put keys: `?api_key=`, `?key=`) or
+ * an absolute-form target's user info. `notFound`: what Nest threw for it (its own `Cannot GET /x?query`, answered as
+ * ours), or an error met on the way, which is answered as it is.
  */
 export function sendNotRouted(
   request: FastifyRequest & { requestId?: string },
   reply: FastifyReply,
-  notFound: unknown,
+  notFound?: unknown,
 ): void {
   const allowed = allowedMethodsOf(request);
   if (allowed.length > 0) {
@@ -282,13 +285,20 @@ export function sendNotRouted(
       void reply.status(204).send();
       return;
     }
-    const path = request.url.split('?', 1)[0];
+    const route = declaredRouteOf(request, allowed[0]);
     const notAllowed = new GatewayError(
       ErrorCode.MethodNotAllowed,
-      `Method ${request.method} is not allowed on ${path}; it takes ${allowed.join(', ')}.`,
+      `Method ${request.method} is not allowed ${route === undefined ? 'here' : `on ${route}`}; it takes ${allowed.join(', ')}.`,
     );
     sendError(reply, notAllowed, request.requestId);
     return;
   }
-  sendError(reply, notFound, request.requestId);
+  const nestNotFound = notFound === undefined || (notFound instanceof HttpException && notFound.getStatus() === 404);
+  sendError(
+    reply,
+    nestNotFound
+      ? new GatewayError(ErrorCode.NotFound, `Cannot ${request.method} ${routerPath(request.url)}`, { cause: notFound })
+      : notFound,
+    request.requestId,
+  );
 }

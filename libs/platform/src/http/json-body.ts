@@ -3,7 +3,6 @@ import { PassThrough, type Readable, type Transform } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { ErrorCode, GatewayError } from '@aigw/core';
-import { NotFoundException } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { awaitsContinue } from './continue';
 import { sendError, sendNotRouted } from './errors';
@@ -51,7 +50,7 @@ export function installOversizeAnswer(fastify: FastifyInstance, limitBytes: numb
  */
 function answerBeforeContinue(req: FastifyRequest, reply: FastifyReply, limitBytes: number): boolean {
   if (req.is404) {
-    sendNotRouted(req, reply, new NotFoundException(`Cannot ${req.method} ${req.url}`));
+    sendNotRouted(req, reply);
     return true;
   }
   if (Number(req.headers['content-length']) > limitBytes) {

@@ -1,20 +1,26 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
-/** The methods some route of an app answers (the candidates for a 405's `Allow`). */
-const routeMethods = new WeakMap<FastifyInstance, Set<string>>();
+/** The routes of an app: each method it answers, with the paths as declared (`/api/v1/ai/jobs/:id`). */
+const routeTables = new WeakMap<FastifyInstance, Map<string, string[]>>();
 
 /**
  * Collects the methods the app's routes answer, so that a request whose path exists with other methods is told so
- * (`405` with `Allow`, or `204` with `Allow` to `OPTIONS`) instead of `404`. Install before the routes.
+ * (`405` with `Allow`, or `204` with `Allow` to `OPTIONS`) instead of `404`, and the declared paths, which a 405
+ * quotes. Install before the routes.
  */
 export function collectRouteMethods(fastify: FastifyInstance): void {
-  const methods = new Set<string>();
-  routeMethods.set(fastify, methods);
+  const table = new Map<string, string[]>();
+  routeTables.set(fastify, table);
+  const add = (method: string, url: string): void => {
+    const paths = table.get(method) ?? [];
+    paths.push(url);
+    table.set(method, paths);
+  };
   fastify.addHook('onRoute', (route) => {
     for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
-      methods.add(method);
+      add(method, route.url);
       if (method === 'GET' && route.exposeHeadRoute !== false) {
-        methods.add('HEAD');
+        add('HEAD', route.url);
       }
     }
   });
@@ -35,19 +41,102 @@ export function collectRouteMethods(fastify: FastifyInstance): void {
  * the request stays a 404 (a method with routes gets the router's own 400 / 404 before this).
  */
 export function allowedMethodsOf(req: FastifyRequest): string[] {
-  const methods = routeMethods.get(req.server);
-  if (methods === undefined) {
+  const table = routeTables.get(req.server);
+  if (table === undefined) {
     return [];
   }
-  const allowed: string[] = [];
-  for (const method of methods) {
-    // Typed as always found; it answers null when no route of the method matches.
-    const found = req.server.findRoute({ method, url: req.url }) as {
-      searchParams?: unknown;
-    } | null;
-    if (found !== null && found.searchParams !== undefined) {
-      allowed.push(method);
+  return [...table.keys()].filter((method) => routed(req, method) !== null).sort();
+}
+
+/** What the router finds for `method` at the URL of `req`: its parameters, or null for no route. */
+function routed(req: FastifyRequest, method: string): Record<string, unknown> | null {
+  // Typed as always found; it answers null when no route of the method matches.
+  const found = req.server.findRoute({ method, url: req.url }) as {
+    params?: Record<string, unknown>;
+    searchParams?: unknown;
+  } | null;
+  return found !== null && found.searchParams !== undefined ? (found.params ?? {}) : null;
+}
+
+/**
+ * The route that `method` answers at the URL of `req`, as declared (`/api/v1/ai/jobs/:id`, `/v1/models/*`), for a
+ * 405 to quote: nothing the client sent (a parameter, the query, an absolute-form target's user info) may carry a
+ * secret into the answer, a log or a client's error report. Undefined when the method has no route there.
+ *
+ * The router does not say which of its routes it found (Fastify's findRoute keeps the route to itself), so the
+ * declared paths of the method are matched against the path, segment by segment, as the router reads it
+ * (`routerPath`), keeping the one whose parameters are the ones the router found; among several, the most specific
+ * one (a fixed segment before a parameter before a wildcard), as find-my-way prefers. Only on a 405, never per request.
+ */
+export function declaredRouteOf(req: FastifyRequest, method: string): string | undefined {
+  const params = routed(req, method);
+  if (params === null) {
+    return undefined;
+  }
+  const names = Object.keys(params).sort().join('/');
+  const segments = routerPath(req.url).split('/').map(decodedSegment);
+  const matches = (routeTables.get(req.server)?.get(method) ?? []).filter(
+    (route) => paramNamesOf(route) === names && fits(route.split('/'), segments),
+  );
+  return matches.sort(bySpecificity)[0];
+}
+
+/**
+ * The path of a URL as the router reads it, undecoded: an absolute-form target (`http://user:pw@host/x`) reduced to
+ * its path, the query and the fragment left off (find-my-way's FULL_PATH_REGEXP and safeDecodeURI). What a 404 quotes.
+ */
+export function routerPath(url: string): string {
+  const path = url.startsWith('/') ? url : url.replace(/^https?:\/\/[^/]*/, '');
+  const end = path.search(/[?#]/);
+  return end === -1 ? path : path.slice(0, end);
+}
+
+function decodedSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    // The router refuses a bad escape before any route; kept as is, it matches no fixed segment.
+    return segment;
+  }
+}
+
+/** The names of a declared path's parameters, sorted and joined (`*` for a wildcard), as findRoute's `params` has them. */
+function paramNamesOf(route: string): string {
+  return route
+    .split('/')
+    .filter((s) => s.startsWith(':') || s === '*')
+    .map((s) => (s === '*' ? '*' : s.slice(1)))
+    .sort()
+    .join('/');
+}
+
+/** Whether the declared segments take the path's (decoded) ones: a parameter any non-empty one, `*` the rest. */
+function fits(route: string[], path: string[]): boolean {
+  for (let i = 0; i < route.length; i++) {
+    if (route[i] === '*') {
+      return i === route.length - 1;
+    }
+    if (i >= path.length) {
+      return false;
+    }
+    const fixed = !route[i].startsWith(':');
+    if (fixed ? route[i] !== path[i] : path[i] === '') {
+      return false;
     }
   }
-  return allowed.sort();
+  return route.length === path.length;
+}
+
+/** A fixed segment before a parameter before a wildcard, at the first segment where two routes differ. */
+function bySpecificity(a: string, b: string): number {
+  const rank = (s: string | undefined): number => (s === '*' ? 2 : s?.startsWith(':') === true ? 1 : 0);
+  const x = a.split('/');
+  const y = b.split('/');
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const diff = rank(x[i]) - rank(y[i]);
+    if (diff !== 0) {
+      return diff;
+    }
+  }
+  return 0;
 }
