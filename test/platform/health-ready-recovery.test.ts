@@ -1,4 +1,4 @@
-import { Global, Logger, Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { HealthModule, READY_RESULT_TTL_MS, REDIS } from '@aigw/platform';
@@ -7,11 +7,14 @@ import { CuttableRelay, sleep, TEST_REDIS_URL } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { dropSchema, uniqueSchema } from '../entities/pg';
+import { captureAppLog } from './app-log';
 
 /**
  * PostgreSQL goes away and comes back (a relay on loopback cut and reopened: the shared server cannot be stopped).
  * The log said when the readiness check found it down, once per outage; it must also say, once, when it is back:
  * otherwise its last word is "down", and an operator reading it cannot tell an outage that ended from one going on.
+ * Read off the app's log at LOG_LEVEL=warn: the line saying it is back was written at `log`, hidden there, while the
+ * outage's warning showed.
  */
 describe('/health/ready logs when PostgreSQL is back', () => {
   let app: NestFastifyApplication;
@@ -19,13 +22,10 @@ describe('/health/ready logs when PostgreSQL is back', () => {
   let db: DataSource;
   const schema = uniqueSchema('readyback');
   const relay = new CuttableRelay();
-  /** The health lines about the database, in order, warnings and information alike. */
-  const lines: string[] = [];
-  const keep = (message: unknown): void => {
-    if (String(message).includes('check database')) {
-      lines.push(String(message));
-    }
-  };
+  let log: ReturnType<typeof captureAppLog>;
+  /** The lines about the database the log shows at LOG_LEVEL=warn, in order, as `level message`. */
+  const lines = (): string[] =>
+    log.lines.filter((l) => l.message.includes('check database')).map((l) => `${l.level} ${l.message}`);
 
   /** One probe, past the last run's answer (READY_RESULT_TTL_MS): the checks run again. */
   async function probe(): Promise<number> {
@@ -61,12 +61,11 @@ describe('/health/ready logs when PostgreSQL is back', () => {
     app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter());
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
-    jest.spyOn(Logger.prototype, 'warn').mockImplementation(keep);
-    jest.spyOn(Logger.prototype, 'log').mockImplementation(keep);
+    log = captureAppLog('warn');
   });
 
   afterAll(async () => {
-    jest.restoreAllMocks();
+    log?.stop();
     await app?.close();
     redis.disconnect();
     await relay.open();
@@ -78,12 +77,12 @@ describe('/health/ready logs when PostgreSQL is back', () => {
   it('says nothing while it is up', async () => {
     expect(await probe()).toBe(200);
     expect(await probe()).toBe(200);
-    expect(lines).toEqual([]);
+    expect(lines()).toEqual([]);
   });
 
   it('logs it down once, and back once, per outage, however many probes meet it', async () => {
     for (let outage = 1; outage <= 2; outage++) {
-      const before = lines.length;
+      const before = lines().length;
       await relay.cut();
       await probeUntil(503);
       // More probes during the outage add no line (the reason may change once: the pooled connection that ended,
@@ -96,12 +95,12 @@ describe('/health/ready logs when PostgreSQL is back', () => {
       expect(await probe()).toBe(200);
       expect(await probe()).toBe(200);
 
-      const thisOutage = lines.slice(before);
-      expect(thisOutage[0]).toMatch(/^readiness check database is down: /);
-      expect(thisOutage.slice(0, -1).every((l) => l.startsWith('readiness check database is down: '))).toBe(true);
+      const thisOutage = lines().slice(before);
+      expect(thisOutage[0]).toMatch(/^warn readiness check database is down: /);
+      expect(thisOutage.slice(0, -1).every((l) => l.startsWith('warn readiness check database is down: '))).toBe(true);
       expect(thisOutage.length - 1).toBeLessThanOrEqual(2);
       expect(thisOutage.at(-1)).toMatch(
-        /^readiness check database is back up \(down since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\)$/,
+        /^warn readiness check database is back up \(down since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\)$/,
       );
     }
   }, 60_000);

@@ -45,6 +45,11 @@ describe('ApiKeyAuthenticator key-use writes', () => {
     expect([...store.calls[1].batch.keys()].sort()).toEqual(['k1', 'k2']);
     store.calls[1].settle();
     await second;
+    // The failure and its end, both at warn: LOG_LEVEL=warn showed the failure and hid its end.
+    expect(warn.mock.calls.map((c: unknown[]) => String(c[0]))).toEqual([
+      expect.stringMatching(/^could not record key usage \(1 keys\), will retry: /),
+      'key usage recorded again (2 keys)',
+    ]);
   });
 
   it('drops a batch refused for another reason (it would fail every time) and says so', async () => {

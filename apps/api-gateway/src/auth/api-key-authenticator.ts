@@ -162,7 +162,8 @@ export class ApiKeyAuthenticator implements OnModuleInit, BeforeApplicationShutd
       await this.store.touchLastUsed(new Map([...batch].map(([id, at]) => [id, new Date(at)])));
       if (this.touchFailing) {
         this.touchFailing = false;
-        this.logger.log(`key usage recorded again (${batch.size} keys)`);
+        // A warning, as the line of the failure it ends: LOG_LEVEL=warn showed the failure and hid its end.
+        this.logger.warn(`key usage recorded again (${batch.size} keys)`);
       }
     } catch (err) {
       if (!databaseUnavailable(err)) {

@@ -79,7 +79,8 @@ export class RoutePlanner implements OnApplicationBootstrap {
           `ROUTING_DEFAULT_MODEL '${model}' names no enabled deployment of the catalog: the preference policy skips it`,
         );
       } else if (this.defaultServed === false) {
-        this.logger.log(`ROUTING_DEFAULT_MODEL '${model}' is served again`);
+        // A warning, as the line it takes back: LOG_LEVEL=warn showed that and hid this.
+        this.logger.warn(`ROUTING_DEFAULT_MODEL '${model}' is served again`);
       }
       this.defaultServed = served;
     };

@@ -102,12 +102,13 @@ export class UsageWriter implements OnApplicationBootstrap {
    * Once per outage, at the first batch written after failed ones: without it the log's last word on the usage records
    * was that they are not written, and an operator could not tell an outage that ended from one still going on (as
    * the readiness check's "is back up" line). The next outage's first failure is logged at once, whatever the interval,
-   * so that every "written again" line follows the failure it ends.
+   * so that every "written again" line follows the failure it ends. A warning, as the failure is: LOG_LEVEL=warn showed
+   * the outage and hid its end.
    */
   private onWritten(): void {
     const since = this.failingSince;
     if (since !== undefined) {
-      this.logger.log(
+      this.logger.warn(
         `usage batches are written again (failing since ${since.toISOString()}, ${this.failuresInARow} batch(es) ` +
           'failed meanwhile)',
       );

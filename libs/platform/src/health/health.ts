@@ -170,9 +170,10 @@ export class HealthController {
       const outage = this.loggedDown.get(key);
       if (outage !== undefined) {
         // Once per outage, at the first probe that passes: without it the last word in the log was that PostgreSQL (or
-        // Redis) was down, and an operator could not tell an outage that ended from one still going on.
+        // Redis) was down, and an operator could not tell an outage that ended from one still going on. At the level
+        // of the line it closes: LOG_LEVEL=warn showed the outage and hid its end.
         this.loggedDown.delete(key);
-        this.logger.log(`readiness check ${key} is back up (down since ${outage.since.toISOString()})`);
+        this.logger.warn(`readiness check ${key} is back up (down since ${outage.since.toISOString()})`);
       }
       return indicator.up({ latencyMs: Math.round((performance.now() - started) * 10) / 10 });
     } catch (err) {

@@ -43,7 +43,7 @@ class AppLogger extends ConsoleLogger {
   }
 }
 
-export function createLogger(env: BaseEnv, appName: string): ConsoleLogger {
+export function createLogger(env: Pick<BaseEnv, 'LOG_LEVEL' | 'LOG_FORMAT'>, appName: string): ConsoleLogger {
   const upto = LEVELS.indexOf(env.LOG_LEVEL);
   return new AppLogger(appName, {
     logLevels: LEVELS.slice(0, upto + 1),

@@ -30,7 +30,8 @@ describe('RedisErrors', () => {
     expect(lines[0]).toMatch(/^warn Redis unavailable \(connection: .*ECONNREFUSED/);
     conn.emit('ready');
     expect(lines).toHaveLength(2);
-    expect(lines[1]).toBe('log Redis is back after 5.0 s (101 failed commands or connection attempts)');
+    // At the outage's level: LOG_LEVEL=warn showed the outage and hid its end.
+    expect(lines[1]).toBe('warn Redis is back after 5.0 s (101 failed commands or connection attempts)');
     // A reconnection without an outage (the first connect) logs nothing.
     conn.emit('ready');
     expect(lines).toHaveLength(2);
@@ -48,7 +49,7 @@ describe('RedisErrors', () => {
     expect(errors.mark).toBeNull();
     b.emit('ready');
     expect(errors.mark).not.toBeNull();
-    expect(lines.filter((l) => l.startsWith('log'))).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith('warn Redis is back'))).toHaveLength(1);
   });
 
   it('gives work a mark that tells whether Redis failed while it ran', () => {
@@ -97,14 +98,14 @@ describe('RedisErrors', () => {
       expect(lines).toHaveLength(1);
       jest.advanceTimersByTime(1);
       expect(lines).toEqual([expect.stringMatching(/^warn Redis unavailable/), expect.any(String)]);
-      expect(lines[1]).toBe('log Redis is back after 40.0 s (2 failed commands or connection attempts)');
+      expect(lines[1]).toBe('warn Redis is back after 40.0 s (2 failed commands or connection attempts)');
       // Five minutes later, a new blip is a new outage of its own.
       jest.advanceTimersByTime(300_000);
       errors.report('cache', new Error('Command timed out'));
       jest.advanceTimersByTime(30_000);
       expect(lines.slice(2)).toEqual([
         expect.stringMatching(/^warn Redis unavailable/),
-        'log Redis is back after 30.0 s (1 failed commands or connection attempts)',
+        'warn Redis is back after 30.0 s (1 failed commands or connection attempts)',
       ]);
     } finally {
       jest.useRealTimers();
@@ -122,7 +123,7 @@ describe('RedisErrors', () => {
     expect(errors.mark).toBeNull();
     clock.t += 29_000;
     expect(errors.mark).not.toBeNull();
-    expect(lines[1]).toBe('log Redis is back after 30.0 s (1 failed commands or connection attempts)');
+    expect(lines[1]).toBe('warn Redis is back after 30.0 s (1 failed commands or connection attempts)');
   });
 
   it("logs and counts the response cache's failures, but leaves them out of the mark (they hold no lock)", () => {
@@ -149,7 +150,7 @@ describe('RedisErrors', () => {
     // The cache coming back ends the logged outage; it never ended or started the other.
     const after = errors.mark;
     cache.emit('ready');
-    expect(lines.at(-1)).toMatch(/^log Redis is back/);
+    expect(lines.at(-1)).toMatch(/^warn Redis is back/);
     clock.t += 60_000;
     expect(errors.mark).toBe(after);
     expect(errors.failedWithin(60_000)).toBe(false);

@@ -183,7 +183,8 @@ export class RedisErrors {
   ) {
     this.logged = new OutageTracker((outage, now) => {
       const seconds = ((now - outage.since) / 1000).toFixed(1);
-      this.logger.log(`Redis is back after ${seconds} s (${outage.errors} failed commands or connection attempts)`);
+      // A warning, as the line of the outage it ends: LOG_LEVEL=warn showed the outage and hid its end.
+      this.logger.warn(`Redis is back after ${seconds} s (${outage.errors} failed commands or connection attempts)`);
     });
   }
 
