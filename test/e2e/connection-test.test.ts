@@ -263,6 +263,25 @@ providers:
     expect(authorizations).toHaveLength(before + 1);
   });
 
+  it("tests a saved provider's changed settings without a key with its stored key, as its PATCH keeps it", async () => {
+    // The console's Edit form: a changed URL, the key field left empty (the key stays as it is when saved).
+    const settings = { kind: 'openai', baseUrl: keyedUrl, providerId: 'sim' };
+    const before = authorizations.length;
+    const res = await test('/test', settings);
+    expect(res.status).toBe(200);
+    expect(res.body.providerId).toBeNull();
+    expect(res.body.routes[0]).toMatchObject({ route: 'direct', ok: true, status: 200, models: ['m1'] });
+    expect(authorizations.slice(before)).toEqual([`Bearer ${SIM_KEY}`]);
+    expect(res.text).not.toContain(SIM_KEY);
+    // A key sent is the one tested; without providerId, none is sent.
+    await test('/test', { ...settings, apiKey: UNSAVED_KEY });
+    await test('/test', { kind: 'openai', baseUrl: keyedUrl });
+    expect(authorizations.slice(before + 1)).toEqual([`Bearer ${UNSAVED_KEY}`, undefined]);
+    // A provider that has no key stays without one.
+    await test('/test', { ...settings, providerId: 'keyless' });
+    expect(authorizations.slice(before + 3)).toEqual([undefined]);
+  });
+
   it("tests a saved gateway's changed settings with its stored ${VAR} key, as a PATCH of that gateway accepts it", async () => {
     // The console's Gateway screen saves only settings that passed its test: a gateway seeded from the file with a
     // variable outside ADMIN_KEY_VARIABLES takes a PATCH sending its reference back...

@@ -79,6 +79,12 @@ export interface UnsavedProviderSettings {
    * changed URL while keeping the key). The monitor reads the key from its catalog: it never travels in a message.
    */
   apiKeyFromGateway?: string;
+  /**
+   * Instead of `apiKey`: the id of the saved provider these settings are a change of, whose stored key the test sends
+   * (the console's Edit form testing a changed URL or route while keeping the key, as its PATCH keeps it). The monitor
+   * reads the key from its catalog: it never travels in a message.
+   */
+  apiKeyFromProvider?: string;
   routing: RoutingMethod;
   /** Id of a saved gateway; required for `gateway` and `auto`. */
   gatewayId?: string;

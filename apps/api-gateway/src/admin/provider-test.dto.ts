@@ -57,7 +57,9 @@ export class TestProviderDto {
   /**
    * The saved provider these are changed settings of (a form editing it): the settings are read as a PATCH of it
    * would read them, so an `apiKey` of `${VAR}` equal to its stored `apiKeyRef` is accepted even when
-   * ADMIN_KEY_VARIABLES does not list VAR. The test itself is of the settings sent, not of the saved provider.
+   * ADMIN_KEY_VARIABLES does not list VAR, and no `apiKey` (nor `apiKeyFromGateway`) means its stored key, as a PATCH
+   * without one keeps it: the monitor reads that key, which is never returned. The test itself is of the settings
+   * sent, not of the saved provider.
    */
   @ValidateIf((o: TestProviderDto) => o.providerId !== undefined)
   @IsString()

@@ -58,6 +58,12 @@ export class ProviderTestService {
         Object.assign(provider, { [key]: dto[key] });
       }
     }
+    if (dto.providerId !== undefined && provider.apiKey === undefined && provider.apiKeyFromGateway === undefined) {
+      // Changed settings of a saved provider that send no key keep its stored one, as its PATCH would: the Edit
+      // form's key field is empty unless the key changes. Tested without a key, they failed with a 401 that saving
+      // them would not meet. No more than a save allows: that PATCH sends the stored key to the URL it sets.
+      provider.apiKeyFromProvider = dto.providerId;
+    }
     return this.ask({ provider });
   }
 

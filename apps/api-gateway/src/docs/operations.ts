@@ -525,7 +525,8 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     description:
       'The same test for settings not saved yet (a form before saving); `apiKey` is used once, never stored or echoed. ' +
       'A `${VAR}` key is read as saving the settings would read it; with `providerId`, as a PATCH of that saved ' +
-      'provider would (its stored `apiKeyRef` accepted even outside `ADMIN_KEY_VARIABLES`); with ' +
+      'provider would (its stored `apiKeyRef` accepted even outside `ADMIN_KEY_VARIABLES`; no `apiKey`: its stored ' +
+      'key, which the monitor reads and nobody sees, as the PATCH keeps it); with ' +
       '`settingsOfGateway`, as a PATCH of that saved gateway would (the Gateway screen changing it).',
     requestExample: {
       kind: 'openai',

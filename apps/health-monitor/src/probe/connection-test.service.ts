@@ -152,6 +152,12 @@ export class ConnectionTestService implements OnApplicationShutdown {
           return refuse('gateway_not_found', `No gateway '${s.apiKeyFromGateway}'.`, 'apiKeyFromGateway');
         }
         apiKey = keeper.apiKey;
+      } else if (s.apiKeyFromProvider !== undefined) {
+        const keeper = this.catalog.provider(s.apiKeyFromProvider);
+        if (keeper === undefined) {
+          return refuse('provider_not_found', `No provider '${s.apiKeyFromProvider}'.`, 'providerId');
+        }
+        apiKey = keeper.apiKey;
       }
       subject = {
         provider: {

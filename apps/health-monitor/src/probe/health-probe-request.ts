@@ -46,7 +46,7 @@ export function readHealthProbeRequest(message: unknown): HealthProbeRequest | s
   if (p.probe !== undefined && !(PROBE_MODES as readonly unknown[]).includes(p.probe)) {
     return `'provider.probe' must be one of: ${PROBE_MODES.join(', ')}.`;
   }
-  for (const key of ['apiKey', 'apiKeyFromGateway', 'gatewayId', 'healthPath', 'plugin']) {
+  for (const key of ['apiKey', 'apiKeyFromGateway', 'apiKeyFromProvider', 'gatewayId', 'healthPath', 'plugin']) {
     if (!optionalString(p, key)) {
       return `'provider.${key}' must be a string.`;
     }
@@ -59,7 +59,14 @@ export function readHealthProbeRequest(message: unknown): HealthProbeRequest | s
     baseUrl: p.baseUrl,
     routing: p.routing as UnsavedProviderSettings['routing'],
   };
-  for (const key of ['apiKey', 'apiKeyFromGateway', 'gatewayId', 'healthPath', 'plugin'] as const) {
+  for (const key of [
+    'apiKey',
+    'apiKeyFromGateway',
+    'apiKeyFromProvider',
+    'gatewayId',
+    'healthPath',
+    'plugin',
+  ] as const) {
     const value = p[key];
     if (typeof value === 'string') {
       provider[key] = value;
