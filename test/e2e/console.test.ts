@@ -964,6 +964,47 @@ describe('web console', () => {
     }
   });
 
+  it('Providers: Edit tests changed settings before saving, with the stored key when the key field is empty', async () => {
+    const baseUrlOfClosed = async (): Promise<string | undefined> => {
+      const list = (await fetch(`${system.gatewayUrl}/api/v1/ai/admin/providers`, { headers: system.headers() }).then(
+        (r) => r.json(),
+      )) as { data: { id: string; baseUrl: string }[] };
+      return list.data.find((p) => p.id === 'closed')?.baseUrl;
+    };
+    const stored = await baseUrlOfClosed();
+    expect(stored).toBe(`http://127.0.0.1:${closedPort}/v1`);
+    keyedProxy.reset();
+    await open('providers');
+    const row = page.locator('tr[data-provider="closed"]');
+    await row.getByRole('button', { name: 'Edit' }).click();
+    const form = row.getByRole('form', { name: 'Edit closed' });
+    await form.getByText('leave empty to keep the stored key').waitFor();
+    // The provider moved: the admin changes only the URL; the new address refuses a request without a key.
+    await form.getByLabel('Base URL').fill(`${keyedProxy.url}/v1`);
+    const [request] = await Promise.all([
+      page.waitForRequest((r) => r.url().endsWith('/api/v1/ai/admin/providers/test')),
+      form.getByRole('button', { name: 'Test these settings of closed' }).click(),
+    ]);
+    const result = form.getByRole('region', { name: 'Connection test of the settings' });
+    await result.locator('li[data-route="direct"]').waitFor({ timeout: 15_000 });
+    await expect(result.locator('li[data-route="direct"].ok').count()).resolves.toBe(1);
+    expect(keyedProxy.stats().authorized).toBe(1);
+    // The page names the provider whose key to use and sends the rest as stored; it never holds the key.
+    expect(JSON.parse(request.postData() ?? '{}')).toEqual({
+      kind: 'openai',
+      baseUrl: `${keyedProxy.url}/v1`,
+      routing: 'direct',
+      models: ['closed-gpt', 'closed-nocache'],
+      providerId: 'closed',
+    });
+    await expect(page.content()).resolves.not.toContain('sk-closed-secret');
+    await shot('05b-provider-edit-test');
+    // A test saves nothing; a change after it hides its result (it was of other settings).
+    await expect(baseUrlOfClosed()).resolves.toBe(stored);
+    await form.getByLabel('Base URL').fill(`${keyedProxy.url}/v2`);
+    await expect(result.count()).resolves.toBe(0);
+  });
+
   it('Providers: once a provider is routed through the gateway as suggested, the suggestion goes', async () => {
     const admin = `${system.gatewayUrl}/api/v1/ai/admin`;
     const post = (to: string, body: unknown) =>

@@ -116,7 +116,11 @@ export interface ProviderItem {
   /** Null: no response of the provider carried rate-limit headers. */
   quota?: ProviderQuota | null;
   hasApiKey?: boolean;
-  models?: { id: string; name: string; enabled?: boolean }[];
+  /** `kind: plugin`: the adapter's module. */
+  plugin?: string;
+  healthPath?: string;
+  probe?: string;
+  models?: { id: string; name: string; upstreamName?: string; enabled?: boolean }[];
 }
 
 export interface Diagnosis {

@@ -179,12 +179,47 @@ function TestResult({ t, onRoute }: { t: ConnectionTest; onRoute: () => void }) 
   );
 }
 
+/** What the Edit form holds: the settings it changes. */
+export interface EditedSettings {
+  baseUrl: string;
+  routing: string;
+  gatewayId: string;
+  /** Empty: the stored key is kept. */
+  apiKey: string;
+}
+
+/**
+ * The connection test's body for a saved provider's settings as the Edit form changed them: the rest as stored (its
+ * plugin, health path, probe and models, as the monitor reads them for a saved provider's test), and `providerId`,
+ * so that they are read as its PATCH would read them: an empty key field keeps the stored key, which the monitor
+ * reads and the page never sees.
+ */
+export function editTestBody(p: ProviderItem, f: EditedSettings): Record<string, unknown> {
+  const models = [...(p.models ?? [])].sort((a, b) => Number(b.enabled !== false) - Number(a.enabled !== false));
+  return {
+    kind: p.kind ?? 'openai',
+    baseUrl: f.baseUrl,
+    routing: f.routing,
+    ...(f.gatewayId !== '' ? { gatewayId: f.gatewayId } : {}),
+    ...(f.apiKey !== '' ? { apiKey: f.apiKey } : {}),
+    ...(p.plugin !== undefined ? { plugin: p.plugin } : {}),
+    ...(p.healthPath !== undefined ? { healthPath: p.healthPath } : {}),
+    ...(p.probe !== undefined ? { probe: p.probe } : {}),
+    ...(models.length > 0 ? { models: models.map((m) => m.upstreamName ?? m.name) } : {}),
+    providerId: p.id,
+  };
+}
+
 function EditForm({ p, gateways, onSaved }: { p: ProviderItem; gateways: GatewayItem[] | null; onSaved: () => void }) {
   const [baseUrl, setBaseUrl] = useState(p.baseUrl ?? '');
   const [routing, setRouting] = useState(p.routing ?? 'direct');
   const [gatewayId, setGatewayId] = useState(p.gatewayId ?? '');
   const [apiKey, setApiKey] = useState('');
   const [action, run, clear] = useAction();
+  const [test, runTest] = useAction();
+  // The result shows for the settings it tested: any change since hides it (no stale "works" next to a new URL).
+  const fingerprint = `${baseUrl}\n${routing}\n${gatewayId}\n${apiKey}`;
+  const [tested, setTested] = useState<{ for: string; result: ConnectionTest } | null>(null);
   return (
     <form
       class="inline-form"
@@ -220,13 +255,41 @@ function EditForm({ p, gateways, onSaved }: { p: ProviderItem; gateways: Gateway
         </select>
       </Field>
       <GatewaySelect gateways={gateways} routing={routing} value={gatewayId} onChange={setGatewayId} />
-      <Field label="API key" hint="Write-only: leave empty to keep the stored key.">
+      <Field
+        label="API key"
+        hint={
+          p.hasApiKey === false
+            ? 'Write-only: none is stored.'
+            : 'Write-only: leave empty to keep the stored key (Test uses it too).'
+        }
+      >
         <input type="password" autoComplete="off" value={apiKey} onInput={(e) => setApiKey(e.currentTarget.value)} />
       </Field>
+      <button
+        type="button"
+        class="secondary"
+        disabled={test.busy || baseUrl === ''}
+        aria-label={`Test these settings of ${p.id}`}
+        onClick={() =>
+          void runTest(async () => {
+            const settings = { baseUrl, routing, gatewayId, apiKey };
+            const result = await api<ConnectionTest>('/api/v1/ai/admin/providers/test', {
+              method: 'POST',
+              body: editTestBody(p, settings),
+            });
+            setTested({ for: fingerprint, result });
+            return null;
+          })
+        }
+      >
+        {test.busy ? 'Testing…' : 'Test'}
+      </button>
       <button type="submit" disabled={action.busy}>
         Save
       </button>
+      <ActionNote action={test} />
       <ActionNote action={action} />
+      {tested !== null && tested.for === fingerprint && <TestResult t={tested.result} onRoute={() => undefined} />}
     </form>
   );
 }
