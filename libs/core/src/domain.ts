@@ -270,6 +270,22 @@ export interface AnswerDetails {
 }
 
 /**
+ * Whether `logprobs` (a provider's `choices[0].logprobs`, or a delta's) hold any token's: OpenAI's `{content, refusal}`
+ * with entries in either. `{"content": []}` or `{"content": null}`, which some servers repeat on keep-alive chunks,
+ * hold none; a shape of another kind counts as some (it is relayed as it came).
+ */
+export function hasLogprobEntries(logprobs: JsonValue | undefined): boolean {
+  if (logprobs === undefined || logprobs === null) {
+    return false;
+  }
+  if (typeof logprobs !== 'object' || Array.isArray(logprobs)) {
+    return true;
+  }
+  const { content, refusal } = logprobs;
+  return (Array.isArray(content) && content.length > 0) || (Array.isArray(refusal) && refusal.length > 0);
+}
+
+/**
  * How a log line names a request: its id, after the client's own `x-request-id` when it sent one (which never is the
  * request id, see `clientRequestId`), so that a line is found under either. The client's id is `[A-Za-z0-9._-]`.
  */

@@ -95,6 +95,11 @@ export class AnthropicStreamEncoder implements StreamEncoder {
     return this.content(text);
   }
 
+  /** Anthropic's format has no logprobs (a /v1/messages request cannot ask for them). */
+  logprobs(): string {
+    return '';
+  }
+
   toolCalls(pieces: readonly ToolCallDelta[]): string {
     let out = '';
     for (const p of pieces) {

@@ -117,6 +117,35 @@ describe('StreamRelay', () => {
     expect(ends).toEqual([{ result: result('hello') }]);
   });
 
+  it('relays logprobs that came without text as a chunk of empty content, and with a refusal on its chunk', () => {
+    const { sink, relay } = setup();
+    const lp = (token: string) => ({ content: [{ token, logprob: -1, bytes: [], top_logprobs: [] }] });
+    relay.onReply(start);
+    relay.onReply({
+      t: 'chunks',
+      jobId,
+      seq: 0,
+      pieces: [
+        { text: 'Hi', logprobs: lp('Hi') },
+        { text: '', logprobs: lp('x') },
+        // Empty logprobs on their own are nothing to send.
+        { text: '', logprobs: { content: [] } },
+      ],
+    });
+    relay.onReply({ t: 'chunk', jobId, seq: 3, text: '', refusal: 'No', logprobs: { content: null, refusal: [] } });
+    relay.onReply({ t: 'chunk', jobId, seq: 4, text: '', refusal: '.', logprobs: { refusal: [{ token: '.' }] } });
+    relay.onReply({ t: 'end', jobId, result: { ...result('Hi'), refusal: 'No.' } });
+    expect(sink.events).toHaveLength(7);
+    const choices = sink.events.slice(1, 5).map((e) => (e as { choices: unknown[] }).choices[0]);
+    expect(choices).toEqual([
+      { index: 0, delta: { content: 'Hi' }, logprobs: lp('Hi'), finish_reason: null },
+      { index: 0, delta: { content: '' }, logprobs: lp('x'), finish_reason: null },
+      { index: 0, delta: { refusal: 'No' }, logprobs: { content: null, refusal: [] }, finish_reason: null },
+      { index: 0, delta: { refusal: '.' }, logprobs: { refusal: [{ token: '.' }] }, finish_reason: null },
+    ]);
+    expect(sink.text).toBe('Hi');
+  });
+
   it('sends nothing and rejects `started` when the job fails before its start', async () => {
     const { sink, relay } = setup();
     const error = { message: 'no', type: 'provider_error' as const, code: ErrorCode.AllProvidersFailed, param: null };

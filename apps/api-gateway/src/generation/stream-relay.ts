@@ -1,6 +1,7 @@
 import {
   ErrorCode,
   GatewayError,
+  hasLogprobEntries,
   type ErrorBody,
   type GenerationResult,
   type JsonValue,
@@ -36,7 +37,9 @@ export interface StreamEncoder {
   redactedThinking(data: string): string;
   /** `logprobs`: the provider's for this text, when the client asked for them (formats without them ignore it). */
   content(text: string, logprobs?: JsonValue): string;
-  refusal(text: string): string;
+  refusal(text: string, logprobs?: JsonValue): string;
+  /** Logprobs that came without text (a token that is part of a character): formats without them send nothing. */
+  logprobs(logprobs: JsonValue): string;
   toolCalls(pieces: readonly ToolCallDelta[]): string;
   /** Whole tool calls, for a stream whose fragments were lost. */
   wholeToolCalls(calls: readonly ToolCall[]): string;
@@ -341,14 +344,21 @@ export class StreamRelay extends ReplyWaiter {
       this.write(fmt.redactedThinking(p.redactedReasoning));
       this.reasoningSent = true;
     }
+    // A piece's logprobs go with its text, else its refusal, else on their own: none is dropped.
+    let logprobs = p.logprobs;
     if (p.text !== '') {
-      this.write(fmt.content(p.text, p.logprobs));
+      this.write(fmt.content(p.text, logprobs));
+      logprobs = undefined;
       this.sent.push(p.text);
       this.sentLength += p.text.length;
     }
     if (p.refusal !== undefined && p.refusal !== '') {
-      this.write(fmt.refusal(p.refusal));
+      this.write(fmt.refusal(p.refusal, logprobs));
+      logprobs = undefined;
       this.refusalSent += p.refusal;
+    }
+    if (logprobs !== undefined && hasLogprobEntries(logprobs)) {
+      this.write(fmt.logprobs(logprobs));
     }
     if (p.toolCalls !== undefined && p.toolCalls.length > 0) {
       this.write(fmt.toolCalls(this.relay.serveToolCalls?.(p.toolCalls) ?? p.toolCalls));

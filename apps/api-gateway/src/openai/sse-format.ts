@@ -68,8 +68,8 @@ export class ChunkFormatter {
     return this.delta(`{"reasoning_content":${JSON.stringify(text)}}`);
   }
 
-  refusal(text: string): string {
-    return this.delta(`{"refusal":${JSON.stringify(text)}}`);
+  refusal(text: string, logprobs?: JsonValue): string {
+    return this.delta(`{"refusal":${JSON.stringify(text)}}`, logprobs);
   }
 
   /** A signed thinking block, whole, under LiteLLM's `thinking_blocks`: what a client sends back in history. */
@@ -77,8 +77,9 @@ export class ChunkFormatter {
     return this.delta(`{"thinking_blocks":[${JSON.stringify(block)}]}`);
   }
 
-  private delta(json: string): string {
-    return `${this.head}{"index":0,"delta":${json},"logprobs":null,"finish_reason":null}${this.tail}`;
+  private delta(json: string, logprobs?: JsonValue): string {
+    const lp = logprobs === undefined ? 'null' : JSON.stringify(logprobs);
+    return `${this.head}{"index":0,"delta":${json},"logprobs":${lp},"finish_reason":null}${this.tail}`;
   }
 
   finish(reason: string): string {
@@ -131,8 +132,12 @@ export class OpenAiStreamEncoder implements StreamEncoder {
   content(text: string, logprobs?: JsonValue): string {
     return this.fmt.content(text, logprobs);
   }
-  refusal(text: string): string {
-    return this.fmt.refusal(text);
+  refusal(text: string, logprobs?: JsonValue): string {
+    return this.fmt.refusal(text, logprobs);
+  }
+  /** As a chunk with empty content: a client that joins `delta.content` gets nothing added. */
+  logprobs(logprobs: JsonValue): string {
+    return this.fmt.content('', logprobs);
   }
   toolCalls(pieces: readonly ToolCallDelta[]): string {
     return this.fmt.toolCalls(pieces);

@@ -5,6 +5,7 @@ import {
   completionIdOf,
   ErrorClass,
   ProviderCallError,
+  hasLogprobEntries,
   type Deployment,
   type EmbeddingsInput,
   type GenerationRequest,
@@ -117,10 +118,11 @@ function hungUntilDeadline(spec: CallSpec, progress: StreamProgress, now: number
   return !answered && now - progress.sentAt >= Math.min(option.target.timeoutMs, budgetMs / 2);
 }
 
-/** Id- or usage-only deltas have nothing for the client. */
+/** Id- or usage-only deltas have nothing for the client; logprobs alone (a token without text) do. */
 function hasContent(d: StreamDelta): boolean {
   return (
     d.text !== '' ||
+    hasLogprobEntries(d.logprobs) ||
     Boolean(d.finishReason) ||
     d.toolCalls !== undefined ||
     d.reasoning !== undefined ||

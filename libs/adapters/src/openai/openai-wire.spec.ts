@@ -323,6 +323,27 @@ describe('OpenAiStreamDecoder', () => {
     ]);
   });
 
+  it('keeps a chunk with an empty delta that carries logprobs (a token without text of its own)', () => {
+    const lp = (token: string): string =>
+      `{"content":[{"token":"${token}","logprob":-0.5,"bytes":[226],"top_logprobs":[]}]}`;
+    const { deltas } = decodeAll([
+      '{"id":"c1","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":{"content":[]},"finish_reason":null}]}',
+      `{"id":"c1","choices":[{"index":0,"delta":{"content":"Hi"},"logprobs":${lp('Hi')},"finish_reason":null}]}`,
+      `{"id":"c1","choices":[{"index":0,"delta":{},"logprobs":${lp('part')},"finish_reason":null}]}`,
+      '{"id":"c1","choices":[{"index":0,"delta":{},"logprobs":{"content":null,"refusal":null},"finish_reason":null}]}',
+      '{"id":"c1","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}',
+      '[DONE]',
+    ]);
+    // The role chunk's and the keep-alive's empty logprobs are nothing; the token's are kept, in their place.
+    expect(deltas.map((d) => [d.text, (d.logprobs as { content?: { token: string }[] } | undefined)?.content])).toEqual(
+      [
+        ['Hi', [expect.objectContaining({ token: 'Hi' })]],
+        ['', [expect.objectContaining({ token: 'part' })]],
+        ['', undefined],
+      ],
+    );
+  });
+
   it('throws a provider error for an in-band error and for a chunk that is not JSON', () => {
     expect(thrown(() => decodeAll(['{"error":{"message":"overloaded","type":"server_error"}}'])).errorClass).toBe(
       ErrorClass.Provider,

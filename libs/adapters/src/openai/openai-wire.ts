@@ -11,6 +11,7 @@ import {
   type ToolCallDelta,
   type Usage,
   dataUrlOf,
+  hasLogprobEntries,
   plainTextOf,
   merged,
   toolResultContent,
@@ -643,17 +644,21 @@ export class OpenAiStreamDecoder implements StreamDecoder {
     if (refusal !== undefined) {
       delta.refusal = refusal;
     }
-    if (choice?.logprobs !== undefined && choice.logprobs !== null) {
-      delta.logprobs = choice.logprobs;
+    const logprobs = choice?.logprobs;
+    if (logprobs !== undefined && logprobs !== null) {
+      delta.logprobs = logprobs;
     }
-    // Role-only and empty keep-alive chunks carry nothing worth a delta.
+    // Role-only and empty keep-alive chunks carry nothing worth a delta. A chunk with an empty delta can still carry
+    // logprobs: those of a token with no text of its own (part of a character split over tokens), which a client
+    // that asked for logprobs must get, in their place among the others.
     if (
       delta.text.length === 0 &&
       finishReason === undefined &&
       delta.usage === undefined &&
       toolCalls === undefined &&
       reasoning === undefined &&
-      refusal === undefined
+      refusal === undefined &&
+      !hasLogprobEntries(logprobs)
     ) {
       return false;
     }
