@@ -249,6 +249,7 @@ describe('Anthropic adapter against a real HTTP server', () => {
       {
         text: '',
         finishReason: 'length',
+        anthropicStopReason: 'max_tokens',
         usage: { promptTokens: 27, completionTokens: 4, totalTokens: 31, cachedPromptTokens: 20 },
       },
     ]);

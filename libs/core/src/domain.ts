@@ -265,6 +265,12 @@ export interface AnswerDetails {
   systemFingerprint?: string;
   /** The stop sequence that ended the answer, when the provider names it (Anthropic's `stop_sequence`). */
   stopSequence?: string;
+  /**
+   * An Anthropic provider's `stop_reason`, as it gave it: what `/v1/messages` answers. The finish reason says it in
+   * OpenAI's words, which have none for `pause_turn` (a server-tool turn the client is to send back to continue) or
+   * `model_context_window_exceeded`.
+   */
+  anthropicStopReason?: string;
   /** An embeddings request's vectors, in input order (floats; the gateway encodes base64 when asked). */
   embeddings?: number[][];
 }
@@ -339,6 +345,8 @@ export interface StreamDelta {
   finishReason?: string | null;
   /** With the finish reason: the stop sequence that ended the answer, when the provider names it. */
   stopSequence?: string;
+  /** With the finish reason: an Anthropic provider's own stop reason (`AnswerDetails.anthropicStopReason`). */
+  anthropicStopReason?: string;
   /** The provider's `choices[0].logprobs` of this delta (OpenAI-compatible streams with `logprobs: true`). */
   logprobs?: JsonValue;
   /** Providers send usage in the last chunk(s); adapters surface it when seen. */

@@ -24,16 +24,21 @@ export function anthropicUsage(u: Usage): AnthropicUsage {
 }
 
 /**
- * OpenAI's finish reasons in Anthropic's stop-reason vocabulary (the workers give no others; an answer cached by an
- * older version might: it ended, `end_turn`). An answer that names the stop
+ * The answer's stop reason in Anthropic's vocabulary. An Anthropic provider's own (`anthropicStopReason`) goes as it
+ * came: `pause_turn`, `model_context_window_exceeded` and the like have no OpenAI finish reason to come back from.
+ * Otherwise OpenAI's finish reasons are translated (the workers give no others; an answer cached by an older version
+ * might: it ended, `end_turn`). An answer that names the stop
  * sequence it ended at (an Anthropic provider's) stopped at `stop_sequence`. An answer that ended normally with tool
  * calls is `tool_use` whatever the provider called it: OpenAI says `stop` when the request's tool_choice named the
  * function (so does vLLM), and Anthropic's clients run the tools, and loop, only on `tool_use`.
  */
 export function stopReasonOf(
   finishReason: string | null,
-  answer: Pick<GenerationResult, 'toolCalls' | 'stopSequence'>,
+  answer: Pick<GenerationResult, 'toolCalls' | 'stopSequence' | 'anthropicStopReason'>,
 ): string {
+  if (answer.anthropicStopReason !== undefined) {
+    return answer.anthropicStopReason;
+  }
   if (answer.stopSequence !== undefined) {
     return 'stop_sequence';
   }

@@ -178,4 +178,14 @@ describe('stop_reason of an answer that called tools', () => {
     expect(anthropicMessageBody({ ...forced, finishReason: 'length' }).stop_reason).toBe('max_tokens');
     expect(anthropicMessageBody({ ...result, finishReason: 'stop', text: 'Hi' }).stop_reason).toBe('end_turn');
   });
+
+  it.each(['pause_turn', 'model_context_window_exceeded', 'refusal', 'end_turn'])(
+    "is an Anthropic provider's own %s as it gave it, whole and streamed",
+    (anthropicStopReason) => {
+      const paused: GenerationResult = { ...result, finishReason: 'stop', text: 'Searching', anthropicStopReason };
+      expect(anthropicMessageBody(paused).stop_reason).toBe(anthropicStopReason);
+      const enc = new AnthropicStreamEncoder(head);
+      expect(stopReasonOf(enc.start() + enc.content('Searching') + enc.end(paused, 'stop'))).toBe(anthropicStopReason);
+    },
+  );
 });

@@ -226,7 +226,10 @@ const ANTHROPIC_MESSAGE = object({
   role: constant('assistant'),
   model: described(STRING, 'The deployment that answered (`provider/model`).'),
   content: arrayOf(ANTHROPIC_BLOCK),
-  stop_reason: described(STRING, '`end_turn`, `max_tokens`, `stop_sequence`, `tool_use`, `refusal`.'),
+  stop_reason: described(
+    STRING,
+    "`end_turn`, `max_tokens`, `stop_sequence`, `tool_use`, `refusal`; an Anthropic provider's own as it gave it (`pause_turn`, `model_context_window_exceeded`).",
+  ),
   stop_sequence: nullable(STRING),
   usage: object({
     input_tokens: INTEGER,

@@ -209,6 +209,9 @@ function copyDetails(from: AnswerDetails, to: AnswerDetails): void {
   if (from.stopSequence !== undefined) {
     to.stopSequence = from.stopSequence;
   }
+  if (from.anthropicStopReason !== undefined) {
+    to.anthropicStopReason = from.anthropicStopReason;
+  }
   if (from.embeddings !== undefined) {
     to.embeddings = from.embeddings;
   }

@@ -32,6 +32,7 @@ export class StreamCollector {
   private usage: Usage | undefined;
   private systemFingerprint: string | undefined;
   private stopSequence: string | undefined;
+  private anthropicStopReason: string | undefined;
   /** The streamed logprobs' `content` and `refusal` entries, in order (OpenAI sends each chunk's own). */
   private logprobs: { content: JsonValue[]; refusal: JsonValue[] } | undefined;
 
@@ -94,6 +95,9 @@ export class StreamCollector {
     if (delta.stopSequence !== undefined) {
       this.stopSequence = delta.stopSequence;
     }
+    if (delta.anthropicStopReason !== undefined) {
+      this.anthropicStopReason = delta.anthropicStopReason;
+    }
     if (delta.logprobs !== undefined) {
       this.addLogprobs(delta.logprobs);
     }
@@ -125,6 +129,9 @@ export class StreamCollector {
     }
     if (this.stopSequence !== undefined) {
       answer.stopSequence = this.stopSequence;
+    }
+    if (this.anthropicStopReason !== undefined) {
+      answer.anthropicStopReason = this.anthropicStopReason;
     }
     if (this.logprobs !== undefined) {
       // The whole answer's, as a non-streamed call returns them.

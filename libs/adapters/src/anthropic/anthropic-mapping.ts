@@ -523,7 +523,19 @@ export function anthropicBody(req: AdapterRequest, stream: boolean): string {
   });
 }
 
-/** Anthropic stop reasons in OpenAI's finish-reason vocabulary; an unknown one ended the answer: `stop`. */
+/**
+ * An Anthropic stop reason worth passing on to a /v1/messages client as it came (`anthropicStopReason`): a word of
+ * Anthropic's vocabulary, not whatever text an Anthropic-compatible server put there.
+ */
+export function nativeStopReasonOf(stopReason: string | null | undefined): string | undefined {
+  return typeof stopReason === 'string' && /^[a-z][a-z_]{0,63}$/.test(stopReason) ? stopReason : undefined;
+}
+
+/**
+ * Anthropic stop reasons in OpenAI's finish-reason vocabulary; an unknown one ended the answer: `stop`. `pause_turn`
+ * (Anthropic paused a long turn of server tools; sent back, the turn goes on) is `stop`, as other SDKs map it: what
+ * came is a whole answer so far, and `length` would tell the client to raise a budget that was not the cause.
+ */
 export function finishReasonOf(stopReason: string | null | undefined): string | null {
   switch (stopReason) {
     case undefined:

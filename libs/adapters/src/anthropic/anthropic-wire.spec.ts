@@ -104,9 +104,42 @@ describe('AnthropicStreamDecoder', () => {
       {
         text: '',
         finishReason: 'stop',
+        anthropicStopReason: 'end_turn',
         usage: { promptTokens: 50, completionTokens: 6, totalTokens: 56, cachedPromptTokens: 30 },
       },
     ]);
+  });
+
+  it.each([
+    ['pause_turn', 'stop'],
+    ['model_context_window_exceeded', 'length'],
+    ['refusal', 'content_filter'],
+  ])('keeps the stop reason %s as Anthropic gave it beside its finish reason %s', (stopReason, finishReason) => {
+    const { deltas } = decodeAll([
+      ['message_start', { type: 'message_start', message: { id: 'msg_p', usage: { input_tokens: 5 } } }],
+      ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }],
+      ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'So' } }],
+      ['content_block_stop', { type: 'content_block_stop', index: 0 }],
+      ['message_delta', { type: 'message_delta', delta: { stop_reason: stopReason }, usage: { output_tokens: 1 } }],
+      ['message_stop', { type: 'message_stop' }],
+    ]);
+    expect(deltas.at(-1)).toMatchObject({ finishReason, anthropicStopReason: stopReason });
+    const whole = readMessage(
+      { id: 'msg_p', type: 'message', content: [{ type: 'text', text: 'So' }], stop_reason: stopReason },
+      200,
+      undefined,
+    );
+    expect(whole).toMatchObject({ finishReason, anthropicStopReason: stopReason });
+  });
+
+  it('keeps no stop reason that is not a word of Anthropic vocabulary', () => {
+    const whole = readMessage(
+      { id: 'msg_p', type: 'message', content: [], stop_reason: 'Stopped: <b>why</b>' },
+      200,
+      undefined,
+    );
+    expect(whole.finishReason).toBe('stop');
+    expect(whole.anthropicStopReason).toBeUndefined();
   });
 
   it.each([
@@ -196,6 +229,7 @@ describe('tool use, both directions of the wire', () => {
       {
         text: '',
         finishReason: 'tool_calls',
+        anthropicStopReason: 'tool_use',
         usage: { promptTokens: 9, completionTokens: 12, totalTokens: 21, cachedPromptTokens: 0 },
       },
     ]);

@@ -12,7 +12,7 @@ import { errorDetailOf, safeMessage } from '../errors/provider-message';
 import type { StreamDecoder } from '../http/calls';
 import type { SseEvent } from '../sse/sse-parser';
 import type { AdapterResponse } from '../types';
-import { finishReasonOf } from './anthropic-mapping';
+import { finishReasonOf, nativeStopReasonOf } from './anthropic-mapping';
 
 interface WireUsage {
   input_tokens?: number | null;
@@ -175,6 +175,10 @@ export function readMessage(
   if (typeof body.stop_sequence === 'string') {
     details.stopSequence = body.stop_sequence;
   }
+  const stopReason = nativeStopReasonOf(body.stop_reason);
+  if (stopReason !== undefined) {
+    details.anthropicStopReason = stopReason;
+  }
   return {
     id: typeof body.id === 'string' ? body.id : '',
     created: Math.floor(Date.now() / 1000),
@@ -256,6 +260,10 @@ export class AnthropicStreamDecoder implements StreamDecoder {
         };
         if (this.stopSequence !== undefined) {
           last.stopSequence = this.stopSequence;
+        }
+        const stopReason = nativeStopReasonOf(this.stopReason);
+        if (stopReason !== undefined) {
+          last.anthropicStopReason = stopReason;
         }
         out.push(this.withId(last));
         return true;
