@@ -112,6 +112,87 @@ describe('AnthropicStreamEncoder', () => {
     ]);
   });
 
+  it('streams each of parallel calls sent one after another as its arguments arrive', () => {
+    const enc = new AnthropicStreamEncoder(head);
+    const steps = [
+      enc.toolCalls([{ index: 0, id: 'call_a', name: 'weather', arguments: '' }]),
+      enc.toolCalls([{ index: 0, arguments: '{"city":' }]),
+      enc.toolCalls([{ index: 0, arguments: '"Oslo"}' }]),
+      enc.toolCalls([{ index: 1, id: 'call_b', name: 'time', arguments: '' }]),
+      enc.toolCalls([{ index: 1, arguments: '{"zone":' }]),
+      enc.toolCalls([{ index: 1, arguments: '"CET"}' }]),
+      enc.end(result, 'tool_calls'),
+    ];
+    // Each fragment leaves as it came: the second call's block opens when it starts, the first one's input being whole.
+    expect(steps.slice(0, 6).map((sse) => (events(sse) as Ev[]).map((e) => `${e.type} ${e.index}`))).toEqual([
+      ['content_block_start 0'],
+      ['content_block_delta 0'],
+      ['content_block_delta 0'],
+      ['content_block_stop 0', 'content_block_start 1'],
+      ['content_block_delta 1'],
+      ['content_block_delta 1'],
+    ]);
+    expect(assembled(steps.join(''))).toEqual([
+      { type: 'tool_use', id: 'call_a', name: 'weather', input: { city: 'Oslo' } },
+      { type: 'tool_use', id: 'call_b', name: 'time', input: { zone: 'CET' } },
+    ]);
+  });
+
+  it('opens a call that waited once the open call is whole, with what it gathered, then streams it', () => {
+    const enc = new AnthropicStreamEncoder(head);
+    enc.toolCalls([{ index: 0, id: 'call_a', name: 'search', arguments: '{"q":"a } \\" {' }]);
+    // The open call's input is not whole (the brace and quote are inside its string): the new call waits.
+    expect(enc.toolCalls([{ index: 1, id: 'call_b', name: 'time', arguments: '{"zone":' }])).toBe('');
+    expect(enc.toolCalls([{ index: 1, arguments: '"CET"' }])).toBe('');
+    const whole = events(enc.toolCalls([{ index: 0, arguments: '"}' }]));
+    expect(whole).toEqual([
+      { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '"}' } },
+      { type: 'content_block_stop', index: 0 },
+      {
+        type: 'content_block_start',
+        index: 1,
+        content_block: { type: 'tool_use', id: 'call_b', name: 'time', input: {} },
+      },
+      { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '{"zone":"CET"' } },
+    ]);
+    expect(events(enc.toolCalls([{ index: 1, arguments: '}' }]))).toEqual([
+      { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '}' } },
+    ]);
+    expect(events(enc.end(result, 'tool_calls')).map((e) => (e as Ev).type)).toEqual([
+      'content_block_stop',
+      'message_delta',
+      'message_stop',
+    ]);
+  });
+
+  it('keeps the block of a call whose input never becomes whole; the calls that waited follow it whole', () => {
+    const enc = new AnthropicStreamEncoder(head);
+    const sse = [
+      enc.toolCalls([{ index: 0, id: 'call_a', name: 'a', arguments: '{"x":1}' }]),
+      // Text after the object: not JSON any more, so nothing says the call is over.
+      enc.toolCalls([{ index: 0, arguments: ' oops' }]),
+      enc.toolCalls([{ index: 1, id: 'call_b', name: 'b', arguments: '{"y":' }]),
+      enc.toolCalls([{ index: 2, id: 'call_c', name: 'c', arguments: '{}' }]),
+      enc.toolCalls([{ index: 1, arguments: '2}' }]),
+      enc.end(result, 'tool_calls'),
+    ].join('');
+    const shown = (events(sse) as Ev[]).map((e) => `${e.type} ${e.index ?? ''} ${e.delta?.partial_json ?? ''}`.trim());
+    expect(shown).toEqual([
+      'content_block_start 0',
+      'content_block_delta 0 {"x":1}',
+      'content_block_delta 0  oops',
+      'content_block_stop 0',
+      'content_block_start 1',
+      'content_block_delta 1 {"y":2}',
+      'content_block_stop 1',
+      'content_block_start 2',
+      'content_block_delta 2 {}',
+      'content_block_stop 2',
+      'message_delta',
+      'message_stop',
+    ]);
+  });
+
   it('numbers a redacted thinking block after tool calls that waited for their turn', () => {
     const enc = new AnthropicStreamEncoder(head);
     const sse = [

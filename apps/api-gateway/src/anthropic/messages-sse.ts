@@ -6,13 +6,15 @@ import {
   type ToolCallDelta,
 } from '@aigw/core';
 import type { StreamEncoder, StreamEncoderFactory, StreamHead } from '../generation/stream-relay';
+import { JsonEnd } from './json-end';
 import { anthropicUsage, messageIdOf, stopReasonOf } from './messages-response';
 
 function event(type: string, data: unknown): string {
   return `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
-type OpenBlock = { kind: 'text' | 'thinking'; index: number } | { kind: 'tool'; index: number; call: number };
+type OpenBlock =
+  { kind: 'text' | 'thinking'; index: number } | { kind: 'tool'; index: number; call: number; input: JsonEnd };
 
 /** A tool call whose block waits for the open one to close. */
 interface WaitingCall {
@@ -25,10 +27,14 @@ interface WaitingCall {
  * Anthropic's streaming events: message_start and a ping, then content blocks (thinking, text, tool_use) each opened
  * with content_block_start, filled with thinking_delta / text_delta / input_json_delta and closed with
  * content_block_stop, then message_delta (stop reason, usage) and message_stop. One block is open at a time, as
- * Anthropic sends them; a piece of another kind closes the open one.
+ * Anthropic sends them (its clients may assume it); a piece of another kind closes the open one.
  *
- * Parallel tool calls may come interleaved (fragments of call 0, then 1, then 0 again), which Anthropic's format
- * cannot carry: the open call streams live, the others wait whole and follow it, each in one delta, when it closes.
+ * Parallel tool calls: OpenAI streams them one after another, but a server may interleave them (fragments of call
+ * 0, then 1, then 0 again), which Anthropic's format cannot carry. A call that starts while another's block is open
+ * waits, its fragments gathered, until the open call's input is a whole JSON object (`JsonEnd`: nothing valid can
+ * follow it): that block closes and the waiting call's opens, with what it gathered in one delta, and from then on
+ * its fragments stream as they come. A call whose input never becomes whole keeps its block until the answer moves
+ * on (text, the end), when the calls still waiting follow, each whole.
  */
 export class AnthropicStreamEncoder implements StreamEncoder {
   private open: OpenBlock | null = null;
@@ -103,27 +109,52 @@ export class AnthropicStreamEncoder implements StreamEncoder {
   toolCalls(pieces: readonly ToolCallDelta[]): string {
     let out = '';
     for (const p of pieces) {
+      out += this.toolPiece(p);
+    }
+    return out;
+  }
+
+  private toolPiece(p: ToolCallDelta): string {
+    const open = this.open;
+    if (open?.kind === 'tool' && open.call === p.index) {
+      if (p.arguments === undefined || p.arguments === '') {
+        return '';
+      }
+      open.input.add(p.arguments);
+      return this.argumentsDelta(p.arguments) + this.nextWaiting();
+    }
+    const waiting = this.waiting.get(p.index);
+    if (waiting !== undefined) {
+      waiting.name ||= p.name ?? '';
+      waiting.arguments += p.arguments ?? '';
+      return this.nextWaiting();
+    }
+    if (p.id === undefined || this.calls.has(p.index)) {
+      // A fragment of a call whose first piece never came, or whose block closed: nothing to attach it to.
+      return '';
+    }
+    this.calls.add(p.index);
+    if (open?.kind === 'tool') {
+      this.waiting.set(p.index, { id: p.id, name: p.name ?? '', arguments: p.arguments ?? '' });
+      return this.nextWaiting();
+    }
+    return this.close() + this.startTool(p.index, p.id, p.name ?? '', p.arguments ?? '');
+  }
+
+  /**
+   * Once the open call's input is whole, the first waiting call takes its block's place, with what it gathered, and
+   * streams from then on (and so on, while the newly opened one is whole too). Asked only when a call waits: a single
+   * call's fragments are never scanned.
+   */
+  private nextWaiting(): string {
+    let out = '';
+    for (const [call, w] of this.waiting) {
       const open = this.open;
-      if (open?.kind === 'tool' && open.call === p.index) {
-        out += this.argumentsDelta(p.arguments);
-        continue;
+      if (open?.kind !== 'tool' || !open.input.closed()) {
+        break;
       }
-      const waiting = this.waiting.get(p.index);
-      if (waiting !== undefined) {
-        waiting.name ||= p.name ?? '';
-        waiting.arguments += p.arguments ?? '';
-        continue;
-      }
-      if (p.id === undefined || this.calls.has(p.index)) {
-        // A fragment of a call whose first piece never came, or whose block closed: nothing to attach it to.
-        continue;
-      }
-      this.calls.add(p.index);
-      if (open?.kind === 'tool') {
-        this.waiting.set(p.index, { id: p.id, name: p.name ?? '', arguments: p.arguments ?? '' });
-        continue;
-      }
-      out += this.close() + this.startTool(p.index, p.id, p.name ?? '') + this.argumentsDelta(p.arguments);
+      this.waiting.delete(call);
+      out += this.stop(open) + this.startTool(call, w.id, w.name, w.arguments);
     }
     return out;
   }
@@ -134,7 +165,7 @@ export class AnthropicStreamEncoder implements StreamEncoder {
     for (const c of calls) {
       const call = this.calls.size;
       this.calls.add(call);
-      out += this.startTool(call, c.id, c.function.name) + this.argumentsDelta(c.function.arguments) + this.close();
+      out += this.startTool(call, c.id, c.function.name, c.function.arguments) + this.close();
     }
     return out;
   }
@@ -172,14 +203,19 @@ export class AnthropicStreamEncoder implements StreamEncoder {
     return closed + event('content_block_start', { type: 'content_block_start', index, content_block: block });
   }
 
-  private startTool(call: number, id: string, name: string): string {
+  /** Opens a tool_use block, with the call's input so far (if any) as its first delta. */
+  private startTool(call: number, id: string, name: string, args: string): string {
     const index = this.nextIndex++;
-    this.open = { kind: 'tool', index, call };
-    return event('content_block_start', {
-      type: 'content_block_start',
-      index,
-      content_block: { type: 'tool_use', id, name, input: {} },
-    });
+    const input = new JsonEnd();
+    input.add(args);
+    this.open = { kind: 'tool', index, call, input };
+    return (
+      event('content_block_start', {
+        type: 'content_block_start',
+        index,
+        content_block: { type: 'tool_use', id, name, input: {} },
+      }) + this.argumentsDelta(args)
+    );
   }
 
   private argumentsDelta(fragment: string | undefined): string {
@@ -192,22 +228,26 @@ export class AnthropicStreamEncoder implements StreamEncoder {
     return event('content_block_delta', { type: 'content_block_delta', index: this.open?.index ?? 0, delta });
   }
 
+  /** Closes the open block; the calls still waiting follow, each whole: the answer has moved on from them. */
   private close(): string {
     const open = this.open;
     if (open === null) {
       return '';
     }
-    this.open = null;
-    let out = event('content_block_stop', { type: 'content_block_stop', index: open.index });
-    if (open.kind === 'tool') {
-      // The calls that came meanwhile, now that no block is open, each complete.
+    let out = this.stop(open);
+    if (this.waiting.size > 0) {
       const waiting = [...this.waiting.entries()];
       this.waiting.clear();
       for (const [call, w] of waiting) {
-        out += this.startTool(call, w.id, w.name) + this.argumentsDelta(w.arguments) + this.close();
+        out += this.startTool(call, w.id, w.name, w.arguments) + this.close();
       }
     }
     return out;
+  }
+
+  private stop(block: OpenBlock): string {
+    this.open = null;
+    return event('content_block_stop', { type: 'content_block_stop', index: block.index });
   }
 }
 
