@@ -168,6 +168,27 @@ describe('AttemptLoop', () => {
     expect(bench.events).toContain('fallback deployment a/m rate_limit');
   });
 
+  it('does not wait for a retry that the margin past its cooldown pushes past the deadline: answers at once', async () => {
+    // The 429's wait alone leaves the deadline a call (planRetry says retry); the margin past the cooldown it wrote
+    // (cooldownRetryMarginMs) does not: a retry that cannot be made is not waited for.
+    request = generationRequest({ deadlineAt: bench.clock.t + 10 + 3000 + 500 + cooldownRetryMarginMs(3000) - 1 });
+    bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 3000) });
+    const started = bench.clock.t;
+    const err = await failureOf(bench.loop.run([a], request, signal));
+    expect(bench.sleeps).toEqual([]);
+    expect(bench.clock.t - started).toBe(10);
+    expect(err.code).toBe(ErrorCode.ProviderRateLimited);
+    expect(err.retryAfterMs).toBe(3000);
+    expect(err.attempts).toEqual([expect.objectContaining({ provider: 'a', errorClass: 'rate_limit', retries: 0 })]);
+
+    // A millisecond more of deadline and the retry is made, after the wait and its margin (a's cooldown over first).
+    bench.clock.advance(3000);
+    request = generationRequest({ deadlineAt: bench.clock.t + 10 + 3000 + 500 + cooldownRetryMarginMs(3000) });
+    bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 3000) }, { answer: 'in time' });
+    expect((await bench.loop.run([a], request, signal)).answer.text).toBe('in time');
+    expect(bench.sleeps).toEqual([3000 + cooldownRetryMarginMs(3000)]);
+  });
+
   it.each([ErrorClass.Auth, ErrorClass.Gateway])('moves on after %s without retrying', async (errorClass) => {
     bench.adapters.script('http://a/v1', { fail: failure(errorClass, 401) });
     bench.adapters.script('http://b/v1', { answer: 'b' });
@@ -679,6 +700,22 @@ describe('AttemptLoop', () => {
         { id: 'a/m', verdict: 'failure', probe: false },
       ]);
       expect(bench.circuits.state('a/m')).toBe('closed');
+    });
+
+    it("a half-open circuit's streamed probe that ends well counts one success, settled at its first chunk", async () => {
+      bench = new LoopBench({ maxRetries: 0, circuit: { failureThreshold: 1 } });
+      bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.Provider, 500) });
+      await failureOf(bench.loop.run([a], request, signal, recorder()));
+      expect(bench.circuits.state('a/m')).toBe('open');
+      bench.clock.advance(10_000);
+      request = generationRequest({ stream: true, deadlineAt: bench.clock.t + 60_000 });
+      bench.circuits.settled.length = 0;
+      bench.adapters.script('http://a/v1', { chunks: ['all', ' of it'] });
+      const routed = await bench.loop.run([a], request, signal, recorder());
+      expect(routed.answer.text).toBe('all of it');
+      expect(bench.circuits.state('a/m')).toBe('closed');
+      // The probe's success closed the circuit; the stream's end adds no second (plain) success to its window.
+      expect(bench.circuits.settled).toEqual([{ id: 'a/m', verdict: 'success', probe: true }]);
     });
 
     it("bills a cut stream's prompt with the plan's estimate, not a count of its own", async () => {

@@ -1,5 +1,4 @@
 import {
-  circuitCooldownOf,
   cooldownRetryMarginMs,
   ErrorClass,
   estimateRequestTokens,
@@ -356,8 +355,16 @@ export class AttemptLoop {
       const longWait = error.retryAfterMs !== undefined && decision.delayMs > retryOptions.baseMs;
       // A failure that set the deployment aside (a 429, 503 or 529 with Retry-After): the retry waits a little past
       // the cooldown it wrote, which the store timed by the Redis clock, or its own cooldown would refuse it.
-      const cooldownMs = circuitCooldownOf(error);
-      const delayMs = decision.delayMs + (cooldownMs === null ? 0 : cooldownRetryMarginMs(cooldownMs));
+      const delayMs = decision.delayMs + (call.cooldown === null ? 0 : cooldownRetryMarginMs(call.cooldown.ms));
+      if (
+        delayMs > decision.delayMs &&
+        !fitsDeadline(clock.now(), delayMs, request.deadlineAt, retryOptions.minCallMs)
+      ) {
+        // The margin pushed the retry past what the deadline leaves a call (planRetry judged the wait without it):
+        // no waiting for a retry that would not be made, or would be cut; the request answers (or moves on) now.
+        record(option.route, error);
+        return { kind: 'failed', error, committed: false };
+      }
       if (mayDefer && (longWait || error.errorClass === ErrorClass.Timeout)) {
         // The provider asks for a long wait (a rate limit's Retry-After), or took its whole timeout without
         // answering (calling it again first could spend the rest of the deadline the same way): the other candidates

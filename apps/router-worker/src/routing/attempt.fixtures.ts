@@ -8,6 +8,7 @@ import {
   recordCircuitSuccess,
   releaseCircuitProbe,
   type CircuitConfig,
+  type CircuitCooldown,
   type CircuitData,
   type Deployment,
   ErrorClass,
@@ -18,7 +19,7 @@ import {
 } from '@aigw/core';
 import type { AdapterRequest, AdapterResponse, ProviderAdapter } from '@aigw/adapters';
 import { AttemptLoop, type AttemptLoopDeps } from './attempt-loop';
-import type { CallPermit, CallVerdict, CircuitPort, Cooldown } from './circuit-guard';
+import type { CallPermit, CallVerdict, CircuitPort } from './circuit-guard';
 
 /*
  * Test doubles for the attempt loop (unit specs only): a scripted adapter that fails the test on any call it
@@ -180,7 +181,7 @@ export class MemoryCircuits implements CircuitPort {
     return Promise.resolve({ allowed, probeId, retryAfterMs });
   }
 
-  settle(id: string, probeId: string | null, verdict: CallVerdict, cooldown?: Cooldown): Promise<boolean> {
+  settle(id: string, probeId: string | null, verdict: CallVerdict, cooldown?: CircuitCooldown): Promise<boolean> {
     this.settled.push({ id, verdict, probe: probeId !== null });
     const data = this.get(id);
     switch (verdict) {

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import type { CircuitTransition } from '@aigw/core';
+import type { CircuitCooldown, CircuitTransition } from '@aigw/core';
 import { REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
 import { CircuitBreakerStore, routingKeyPrefix, type CircuitStatus } from '@aigw/routing';
 import type { Redis } from 'ioredis';
@@ -22,12 +22,6 @@ export interface CallPermit {
  */
 export type CallVerdict = 'success' | 'failure' | 'neutral' | 'cooldown';
 
-/** The wait a provider asked for and the status it answered, with a `cooldown` verdict. */
-export interface Cooldown {
-  ms: number;
-  status: number;
-}
-
 /** What the attempt loop needs from the breaker. */
 export interface CircuitPort {
   /** `slotMs`: how long the call may run; a half-open probe's slot is held at least that long (`acquireCircuit`). */
@@ -37,7 +31,12 @@ export interface CircuitPort {
    * was): the deployment would refuse a retry, so the caller need not wait for one. A `cooldown` verdict needs its
    * `cooldown`, and resolves false (a retry after the wait is admitted).
    */
-  settle(deploymentId: string, probeId: string | null, verdict: CallVerdict, cooldown?: Cooldown): Promise<boolean>;
+  settle(
+    deploymentId: string,
+    probeId: string | null,
+    verdict: CallVerdict,
+    cooldown?: CircuitCooldown,
+  ): Promise<boolean>;
 }
 
 /** Successes of calls that were not probes are written together at most this often while they keep coming. */
@@ -136,7 +135,7 @@ export class CircuitGuard implements CircuitPort, OnApplicationShutdown {
     deploymentId: string,
     probeId: string | null,
     verdict: CallVerdict,
-    cooldown?: Cooldown,
+    cooldown?: CircuitCooldown,
   ): Promise<boolean> {
     if (this.known !== null && !this.known.has(deploymentId)) {
       // A call to a deployment deleted while it ran: its circuit was forgotten and must stay so (one Set lookup).
@@ -158,7 +157,7 @@ export class CircuitGuard implements CircuitPort, OnApplicationShutdown {
     deploymentId: string,
     probeId: string | null,
     verdict: CallVerdict,
-    cooldown: Cooldown | undefined,
+    cooldown: CircuitCooldown | undefined,
   ): Promise<boolean> {
     try {
       switch (verdict) {

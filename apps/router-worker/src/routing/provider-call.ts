@@ -1,11 +1,11 @@
 import {
   circuitCooldownOf,
   circuitOutcomeOf,
-  cooldownStatusOf,
   completionIdOf,
   ErrorClass,
   ProviderCallError,
   hasLogprobEntries,
+  type CircuitCooldown,
   type Deployment,
   type EmbeddingsInput,
   type GenerationRequest,
@@ -65,6 +65,11 @@ export type CallResult =
       partial?: ProviderAnswer;
       /** The failure left the deployment's circuit open: a retry would be refused. */
       circuitOpen: boolean;
+      /**
+       * The wait its provider asked for, which set the deployment aside (`circuitCooldownOf`, asked once, here): a
+       * retry waits past it; null when the failure asked for none.
+       */
+      cooldown: CircuitCooldown | null;
     };
 
 /** Our own abort wins over whatever the adapter made of it (a torn socket can look like a network error). */
@@ -246,7 +251,7 @@ async function notSent(deps: ProviderCallDeps, spec: CallSpec, err: unknown): Pr
         );
   await deps.circuit.settle(d.id, spec.probeId, 'neutral');
   deps.events.call(d, error.errorClass, 0);
-  return { ok: false, error, committed: false, circuitOpen: false };
+  return { ok: false, error, committed: false, circuitOpen: false, cooldown: null };
 }
 
 /**
@@ -307,12 +312,15 @@ export async function callProvider(deps: ProviderCallDeps, spec: CallSpec): Prom
       answer.id = completionIdOf(request.requestId);
     }
     const ms = clock.monotonic() - started;
-    await probe.settled;
-    // A plain success only feeds the failure-rate window: it need not delay the answer (settle never throws).
-    // A probe's success closes the circuit, so that one is awaited.
-    const settled = deps.circuit.settle(d.id, probe.id, 'success');
-    if (probe.id !== null) {
-      await settled;
+    if (probe.settled !== null) {
+      // A streamed probe: its success was settled at its first chunk (it closed the circuit), and is counted once.
+      await probe.settled;
+    } else if (probe.id !== null) {
+      // A probe's success closes the circuit, so it is awaited.
+      await deps.circuit.settle(d.id, probe.id, 'success');
+    } else {
+      // A plain success only feeds the failure-rate window: it need not delay the answer (settle never throws).
+      void deps.circuit.settle(d.id, null, 'success');
     }
     deps.latency.record(d.id, request.stream, progress.firstAt === null ? ms : progress.firstAt - started);
     deps.events.call(d, 'success', ms);
@@ -323,14 +331,14 @@ export async function callProvider(deps: ProviderCallDeps, spec: CallSpec): Prom
     await probe.settled;
     // A provider that asked for a wait (a 429, 503 or 529 with Retry-After) is set aside for it on every worker,
     // in the script call a failure would have made, instead of counting as failing.
-    const cooldownMs = circuitCooldownOf(error);
+    const cooldown = circuitCooldownOf(error);
     // A call the deadline cut while the provider had not answered for long is its timeout, as far as its circuit
     // and the call metrics go; the request still ends as the deadline's (504).
     const hung = hungUntilDeadline(spec, progress, started + ms);
     const circuitOpen =
-      cooldownMs === null
+      cooldown === null
         ? await deps.circuit.settle(d.id, probe.id, hung ? 'failure' : circuitOutcomeOf(error.errorClass))
-        : await deps.circuit.settle(d.id, probe.id, 'cooldown', { ms: cooldownMs, status: cooldownStatusOf(error) });
+        : await deps.circuit.settle(d.id, probe.id, 'cooldown', cooldown);
     deps.events.call(d, hung ? ErrorClass.Timeout : error.errorClass, ms);
     // Part of the request was charged for (the batches of an embeddings request before the one that failed): that
     // much cost money, as a cut stream's text did, so it is committed alike (no retry, no fallback, which would pay
@@ -344,11 +352,18 @@ export async function callProvider(deps: ProviderCallDeps, spec: CallSpec): Prom
         finishReason: null,
         usage: billed,
       };
-      return { ok: false, error, committed: true, partial, circuitOpen };
+      return { ok: false, error, committed: true, partial, circuitOpen, cooldown };
     }
     if (progress.firstAt === null || progress.collector === null) {
-      return { ok: false, error, committed: false, circuitOpen };
+      return { ok: false, error, committed: false, circuitOpen, cooldown };
     }
-    return { ok: false, error, committed: true, partial: progress.collector.answer(clock.now()), circuitOpen };
+    return {
+      ok: false,
+      error,
+      committed: true,
+      partial: progress.collector.answer(clock.now()),
+      circuitOpen,
+      cooldown,
+    };
   }
 }

@@ -6,7 +6,6 @@ import {
   circuitAvailability,
   circuitCooldownOf,
   circuitOutcomeOf,
-  cooldownStatusOf,
   recordCircuitCooldown,
   closedCircuit,
   cooldownRetryMarginMs,
@@ -398,18 +397,32 @@ describe('circuit breaker: cooldowns (a provider asked for a wait)', () => {
     ).toEqual({ available: false, retryAfterMs: cfg.openMs });
   });
 
-  it('only a 429, 503 or 529 that named a wait asks for a cooldown', () => {
-    expect(circuitCooldownOf({ errorClass: ErrorClass.RateLimit, status: 429, retryAfterMs: 1_500 })).toBe(1_500);
-    expect(circuitCooldownOf({ errorClass: ErrorClass.Provider, status: 503, retryAfterMs: 1_500 })).toBe(1_500);
-    expect(circuitCooldownOf({ errorClass: ErrorClass.Provider, status: 529, retryAfterMs: 1 })).toBe(1);
-    expect(circuitCooldownOf({ errorClass: ErrorClass.Provider, overloaded: true, retryAfterMs: 9 })).toBe(9);
+  it('only a 429, 503 or 529 that named a wait asks for a cooldown, kept with the status it is answered as', () => {
+    expect(circuitCooldownOf({ errorClass: ErrorClass.RateLimit, status: 429, retryAfterMs: 1_500 })).toEqual({
+      ms: 1_500,
+      status: 429,
+    });
+    expect(circuitCooldownOf({ errorClass: ErrorClass.Provider, status: 503, retryAfterMs: 1_500 })).toEqual({
+      ms: 1_500,
+      status: 503,
+    });
+    expect(circuitCooldownOf({ errorClass: ErrorClass.Provider, status: 529, retryAfterMs: 1 })).toEqual({
+      ms: 1,
+      status: 529,
+    });
+    // Overloaded in a stream (no status): kept as a 529; a rate limit stays a 429 whatever else it says.
+    expect(circuitCooldownOf({ errorClass: ErrorClass.Provider, overloaded: true, retryAfterMs: 9 })).toEqual({
+      ms: 9,
+      status: 529,
+    });
+    expect(circuitCooldownOf({ errorClass: ErrorClass.RateLimit, overloaded: true, retryAfterMs: 9 })).toEqual({
+      ms: 9,
+      status: 429,
+    });
     expect(circuitCooldownOf({ errorClass: ErrorClass.RateLimit, status: 429 })).toBeNull();
     expect(circuitCooldownOf({ errorClass: ErrorClass.RateLimit, status: 429, retryAfterMs: 0 })).toBeNull();
     expect(circuitCooldownOf({ errorClass: ErrorClass.Provider, status: 500, retryAfterMs: 1_500 })).toBeNull();
     expect(circuitCooldownOf({ errorClass: ErrorClass.Timeout, retryAfterMs: 1_500 })).toBeNull();
-    expect(cooldownStatusOf({ errorClass: ErrorClass.RateLimit, status: 429 })).toBe(429);
-    expect(cooldownStatusOf({ errorClass: ErrorClass.Provider, status: 529 })).toBe(529);
-    expect(cooldownStatusOf({ errorClass: ErrorClass.Provider, status: 503 })).toBe(503);
   });
 
   it("a request's own retry waits a little past the cooldown it wrote: 1 ms, and 1 ms more per second", () => {

@@ -51,20 +51,32 @@ export function refusedForCapacity(failure: CircuitFailure): boolean {
   );
 }
 
+/** A wait a provider asked for (`circuitCooldownOf`), and the status it is kept with. */
+export interface CircuitCooldown {
+  /** How long it asked to be left alone (ms, > 0). */
+  ms: number;
+  /** What a request refused for it is answered as: 429 (a rate limit), 529 (overloaded) or 503 (no room). */
+  status: 429 | 503 | 529;
+}
+
 /**
- * How long a provider asked to be left alone (ms), when a failure is such a request: a call refused for its capacity
+ * The wait a provider asked for, when a failure is such a request: a call refused for its capacity
  * (`refusedForCapacity`: a rate limit, a 503/529, overloaded) with a Retry-After. Such a provider is answering, and
  * told when it will take calls again: the deployment is set aside for that long on every worker
- * (`recordCircuitCooldown`) rather than called by each request and counted as failing until the breaker opens for
- * CB_OPEN_MS, whatever wait it named. Null for any other failure (it counts as before), and for one that named no
- * wait.
+ * (`recordCircuitCooldown`, with the status) rather than called by each request and counted as failing until the
+ * breaker opens for CB_OPEN_MS, whatever wait it named. Null for any other failure (it counts as before), and for one
+ * that named no wait. The one classification of a failed call as a cooldown: asked once per call, its answer travels
+ * with the call's result.
  */
-export function circuitCooldownOf(failure: CircuitFailure): number | null {
+export function circuitCooldownOf(failure: CircuitFailure): CircuitCooldown | null {
   const { retryAfterMs } = failure;
-  if (retryAfterMs === undefined || !(retryAfterMs > 0)) {
+  if (retryAfterMs === undefined || !(retryAfterMs > 0) || !refusedForCapacity(failure)) {
     return null;
   }
-  return refusedForCapacity(failure) ? retryAfterMs : null;
+  if (failure.errorClass === ErrorClass.RateLimit) {
+    return { ms: retryAfterMs, status: 429 };
+  }
+  return { ms: retryAfterMs, status: failure.status === 529 || failure.overloaded === true ? 529 : 503 };
 }
 
 /**
@@ -79,14 +91,6 @@ export function circuitCooldownOf(failure: CircuitFailure): number | null {
  */
 export function cooldownRetryMarginMs(waitMs: number): number {
   return 1 + Math.ceil(Math.max(0, waitMs) / 1000);
-}
-
-/** The status a cooldown is kept with: what a request refused for it is answered as (a rate limit, or no room). */
-export function cooldownStatusOf(failure: CircuitFailure): number {
-  if (failure.errorClass === ErrorClass.RateLimit) {
-    return 429;
-  }
-  return failure.status === 529 || failure.overloaded === true ? 529 : 503;
 }
 
 export interface CircuitConfig {
@@ -432,7 +436,7 @@ export function recordCircuitFailure(
 }
 
 /**
- * Its provider asked for a wait of `waitMs` (`circuitCooldownOf`) with a status (`cooldownStatusOf`): the deployment
+ * Its provider asked for a wait of `waitMs` with a status (`circuitCooldownOf`): the deployment
  * is set aside until then, at most `openMs` (no longer than the breaker would set a failing one aside: a Retry-After
  * of an hour, or a wrong one, costs at most one call per open period), and a later end kept. It changes nothing
  * else: no failure counted (the provider answered, and said when it will take calls again), no streak broken, and
