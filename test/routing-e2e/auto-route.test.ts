@@ -1,20 +1,23 @@
 import { Redis } from 'ioredis';
-import { freePort } from '@aigw/testing';
+import { BlackHole, freePort } from '@aigw/testing';
 import { REDIS_URL } from '../e2e/harness';
 import { acrossWorkers, callsTo, catalogYaml, chat, generate, routingSystem } from './support';
 
 /**
  * Provider `zai` is routed `auto`: its direct base URL is a loopback port nobody listens on (connection
  * refused), its gateway is a second simulator standing in for a LiteLLM proxy. Provider `zgw` always goes
- * through the gateway.
+ * through the gateway. Provider `zto` is routed `auto` too, its direct base URL a port that never completes a
+ * connection (a connect timeout, its catalog timeoutMs).
  */
 describe('direct, gateway and auto routes (e2e)', () => {
   let closedPort = 0;
+  const hole = new BlackHole();
   const system = routingSystem({
     simulators: 1,
     env: { RETRY_MAX: '2', RETRY_BASE_MS: '50', CB_FAILURE_THRESHOLD: '1000', CB_MIN_VOLUME: '1000' },
     catalog: async (s) => {
       closedPort = await freePort();
+      await hole.open();
       return catalogYaml(
         [
           {
@@ -23,6 +26,14 @@ describe('direct, gateway and auto routes (e2e)', () => {
             routing: 'auto',
             gateway: 'litellm',
             models: [{ name: 'glm', upstreamName: 'glm-4.6', promptPer1k: 0.001 }],
+          },
+          {
+            id: 'zto',
+            baseUrl: `http://127.0.0.1:${hole.port}/v1`,
+            routing: 'auto',
+            gateway: 'litellm',
+            timeoutMs: 300,
+            models: [{ name: 'glm-to', upstreamName: 'glm-4.6', promptPer1k: 0.001 }],
           },
           {
             id: 'zgw',
@@ -42,7 +53,10 @@ describe('direct, gateway and auto routes (e2e)', () => {
     await system.start();
   }, 90_000);
 
-  afterAll(() => system.stop(), 30_000);
+  afterAll(async () => {
+    hole.close();
+    await system.stop();
+  }, 30_000);
 
   it('auto: direct refused, the gateway answers, and the route that worked is remembered in Redis', async () => {
     const res = await generate(system, { model: 'zai/glm' });
@@ -104,6 +118,25 @@ describe('direct, gateway and auto routes (e2e)', () => {
         expect.objectContaining({ provider: 'zai', route: 'direct', ok: false, errorClass: 'network' }),
         expect.objectContaining({ provider: 'zai', route: 'gateway', ok: false, errorClass: 'provider', status: 529 }),
       ]);
+    } finally {
+      gatewaySim().configure({ failRate: 0 });
+    }
+  }, 30_000);
+
+  it('auto: a direct connect timeout and the gateway route out of room is 503 all_providers_overloaded, not a 502', async () => {
+    // A connection never made says as little of a retry's chances as one refused: the proxy's 529 decides.
+    gatewaySim().configure({ failRate: 1, failStatus: [529], retryAfterS: null });
+    try {
+      const res = await chat(system, { model: 'zto/glm-to' });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('x-should-retry')).toBe('true');
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect(res.body.error).toMatchObject({ code: 'all_providers_overloaded', type: 'service_unavailable_error' });
+      expect(res.body.error?.attempts).toEqual([
+        expect.objectContaining({ provider: 'zto', route: 'direct', ok: false, errorClass: 'timeout' }),
+        expect.objectContaining({ provider: 'zto', route: 'gateway', ok: false, errorClass: 'provider', status: 529 }),
+      ]);
+      expect(res.body.error?.attempts?.[0]?.message).toContain('UND_ERR_CONNECT_TIMEOUT');
     } finally {
       gatewaySim().configure({ failRate: 0 });
     }

@@ -86,9 +86,9 @@ export enum ErrorCode {
    * Every provider call the request made was refused for want of capacity, before anything reached the client: the
    * provider said it is overloaded (Anthropic's 529 `overloaded_error`) or unavailable (503, Gemini's `UNAVAILABLE` in a
    * stream), or rate limited it (but not every one a rate limit: that is `provider_rate_limited`); a provider that could
-   * not be reached at all (a network failure) among them weighs neither way. A 503 with Retry-After that says to retry
-   * (`overloaded_error` on the Anthropic entrance, as Anthropic answers it): the same request a little later likely
-   * succeeds, where `all_providers_failed` would have the SDKs give up.
+   * not be reached at all (a network failure, or a connect timeout) among them weighs neither way. A 503 with
+   * Retry-After that says to retry (`overloaded_error` on the Anthropic entrance, as Anthropic answers it): the same
+   * request a little later likely succeeds, where `all_providers_failed` would have the SDKs give up.
    */
   AllProvidersOverloaded = 'all_providers_overloaded',
   /** A daily or monthly request or spend limit of the user is used up. */
@@ -102,6 +102,11 @@ export enum ErrorCode {
    * there is no falling back any more: `overloaded_error` on the Anthropic entrance, as the provider said it.
    */
   ProviderOverloaded = 'provider_overloaded',
+  /**
+   * Every provider call failed, and not all for capacity (a 500, a timeout after the request was sent, a refused key
+   * among them): a 502 with `x-should-retry: false` (the gateway already retried and fell back), and a Retry-After only
+   * while a deployment it tried is set aside for a wait its provider named (a cooldown): the time left of the soonest.
+   */
   AllProvidersFailed = 'all_providers_failed',
   NoHealthyProvider = 'no_healthy_provider',
   Timeout = 'timeout',

@@ -17,6 +17,7 @@ export { uniqueId } from './unique-id';
 export { sleep, waitFor, type WaitForOptions } from './wait-for';
 export { TEST_DATABASE_URL, TEST_REDIS_URL } from './test-services';
 export { freePort } from './free-port';
+export { BlackHole } from './black-hole';
 export { CuttableRelay } from './cuttable-relay';
 export { PrivateRedis } from './private-redis';
 export { openMonitor } from './redis-monitor';

@@ -7,6 +7,7 @@ import {
   type Deployment,
   type GenerationRequest,
 } from '@aigw/core';
+import { classifyError } from '@aigw/adapters';
 import { GenerationAbort, GenerationCancelledError } from '../cancel/abort';
 import type { StreamObserver } from '../generation/stream-observer';
 import { deployment, generationRequest } from '../generation/request.fixtures';
@@ -298,6 +299,105 @@ describe('AttemptLoop', () => {
       expect.objectContaining({ provider: 'b', errorClass: 'network', retries: 1 }),
       expect.objectContaining({ provider: 'a', errorClass: 'provider', status: 503, retries: 1 }),
     ]);
+  });
+
+  describe('the answer when every call failed, over mixed failures', () => {
+    // How undici reports each failure, through the adapters' own classifier.
+    const undici = (code: string, message: string): ProviderCallError =>
+      classifyError(Object.assign(new Error(message), { code }));
+    const refused = (): ProviderCallError => undici('ECONNREFUSED', 'connect ECONNREFUSED');
+    const connectTimeout = (): ProviderCallError => undici('UND_ERR_CONNECT_TIMEOUT', 'Connect Timeout Error');
+    const readTimeout = (): ProviderCallError => undici('UND_ERR_HEADERS_TIMEOUT', 'Headers Timeout Error');
+    const kinds: Record<string, () => ProviderCallError> = {
+      refused,
+      'connect timeout': connectTimeout,
+      'read timeout': readTimeout,
+      500: () => failure(ErrorClass.Provider, 500),
+      429: () => failure(ErrorClass.RateLimit, 429, 2_000),
+      529: () => failure(ErrorClass.Provider, 529, 3_000),
+    };
+    // [a's failure, b's failure] -> status, Retry-After (s, the header: the time left of the soonest wait named, which
+    // the other call's 10 ms shortened when it came first). Each called once (maxRetries 0), in both orders.
+    const matrix: [string, string, number, number | undefined][] = [
+      ['refused', '529', 503, 3],
+      ['connect timeout', '529', 503, 3],
+      ['read timeout', '529', 502, 3],
+      ['500', '529', 502, 3],
+      ['429', '529', 503, 2],
+      ['refused', '429', 429, 2],
+      ['connect timeout', '429', 429, 2],
+      ['read timeout', '429', 502, 2],
+      ['connect timeout', 'refused', 502, undefined],
+      ['connect timeout', 'read timeout', 502, undefined],
+      ['connect timeout', '500', 502, undefined],
+      ['read timeout', '500', 502, undefined],
+    ];
+    it.each(matrix)('%s + %s: %s, Retry-After %s s', async (first, second, status, retryAfterS) => {
+      bench = new LoopBench({ maxRetries: 0 });
+      for (const order of [
+        [first, second],
+        [second, first],
+      ]) {
+        // Fresh circuits and cooldowns for each order.
+        bench.clock.advance(TEST_CIRCUIT.openMs);
+        request = generationRequest({ deadlineAt: bench.clock.t + 60_000 });
+        bench.adapters.script('http://a/v1', { fail: kinds[order[0]]() });
+        bench.adapters.script('http://b/v1', { fail: kinds[order[1]]() });
+        const err = await failureOf(bench.loop.run([a, b], request, signal));
+        const header = err.retryAfterMs === undefined ? undefined : Math.max(1, Math.ceil(err.retryAfterMs / 1000));
+        expect([order, err.status, header]).toEqual([order, status, retryAfterS]);
+      }
+    });
+
+    it('auto: a connect timeout on the direct route and a 529 on the gateway is 503 all_providers_overloaded', async () => {
+      bench = new LoopBench({ maxRetries: 0 });
+      bench.gateways = [{ id: 'litellm', baseUrl: 'http://gw/v1', apiKey: 'sk-gw', timeoutMs: 1000 }];
+      const auto = dep('z', {}, { routing: 'auto', gateway: 'litellm' });
+      bench.adapters.script('http://z/v1', { fail: connectTimeout() });
+      bench.adapters.script('http://gw/v1', { fail: failure(ErrorClass.Provider, 529) });
+      const err = await failureOf(bench.loop.run([auto], request, signal));
+      expect(err.code).toBe(ErrorCode.AllProvidersOverloaded);
+      expect(err.retryAfterMs).toBe(1_000);
+      expect(err.attempts).toEqual([
+        expect.objectContaining({ route: 'direct', errorClass: 'timeout' }),
+        expect.objectContaining({ route: 'gateway', status: 529 }),
+      ]);
+    });
+
+    it("the 502 passes on no Retry-After that set nothing aside (a 500's)", async () => {
+      bench = new LoopBench({ maxRetries: 0 });
+      bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.Provider, 500, 20_000) });
+      bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.Provider, 502) });
+      const err = await failureOf(bench.loop.run([a, b], request, signal));
+      expect(err.code).toBe(ErrorCode.AllProvidersFailed);
+      expect(err.retryAfterMs).toBeUndefined();
+    });
+
+    it('the 502 passes on no cooldown the deployment was called again after (its latest failure named none)', async () => {
+      bench = new LoopBench({ maxRetries: 1 });
+      bench.adapters.script(
+        'http://a/v1',
+        { fail: failure(ErrorClass.Provider, 503, 4000) },
+        { fail: failure(ErrorClass.Provider, 500) },
+      );
+      bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.Auth, 401) });
+      const err = await failureOf(bench.loop.run([a, b], request, signal));
+      expect(err.code).toBe(ErrorCode.AllProvidersFailed);
+      // a was deferred past its 4 s cooldown, then called again: that wait is over.
+      expect(err.attempts?.map((x) => `${x.provider} ${x.status}`)).toEqual(['a 503', 'b 401', 'a 500']);
+      expect(err.retryAfterMs).toBeUndefined();
+    });
+
+    it('tells the time left of a cooldown, not the wait named when it began', async () => {
+      bench = new LoopBench({ maxRetries: 0 });
+      request = generationRequest({ deadlineAt: bench.clock.t + 5_000 });
+      // a's 429 at 10 ms asks for 5 s; b takes 3 s to answer a 500: 2 s of a's wait are left.
+      bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 5_000) });
+      bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.Provider, 500), ms: 3_000 });
+      const err = await failureOf(bench.loop.run([a, b], request, signal));
+      expect(err.code).toBe(ErrorCode.AllProvidersFailed);
+      expect(err.retryAfterMs).toBe(2_000);
+    });
   });
 
   it('asks the client for a second, not the longer wait another named, when a provider out of room named none', async () => {

@@ -66,6 +66,11 @@ type DeploymentOutcome =
       partial?: ProviderAnswer;
       /** Its retry was left for after the other candidates: it may be called again this long after now. */
       defer?: { ms: number; calls: number };
+      /**
+       * When the cooldown its last call's failure wrote ends (epoch ms): its provider asked for a wait (a 429, 503 or
+       * 529 with Retry-After), and no worker calls the deployment before then. Absent when it asked for none.
+       */
+      waitEnd?: number;
     };
 
 /**
@@ -88,12 +93,36 @@ const ADMITTED: CallPermit = { allowed: true, probeId: null, retryAfterMs: null 
 /** A deployment deleted or disabled since the plan: refused like an open circuit, without asking it. */
 const WITHDRAWN: CallPermit = { allowed: false, probeId: null, retryAfterMs: null };
 
-/** Retry-After of a provider, when it gave one: the shortest across attempts. */
-function shortest(a: number | undefined, b: number | undefined): number | undefined {
-  if (a === undefined) {
-    return b;
+/** What the calls of one request left behind: every attempt, and those that never reached their provider. */
+interface AttemptLog {
+  attempts: Attempt[];
+  unreached: Set<Attempt>;
+}
+
+/**
+ * The call could not reach the provider: no connection, or none made in time (a host that drops connection attempts).
+ * An `auto` provider's other route may work; and the failure says nothing of the provider's answer (allProvidersFailed).
+ */
+function neverReached(error: ProviderCallError): boolean {
+  return error.errorClass === ErrorClass.Network || isConnectTimeout(error);
+}
+
+/**
+ * What the request's failures leave for its answer's wait (`FailedCalls`): the time left of the soonest cooldown among
+ * the deployments tried, each as its latest failure left it (an earlier one was waited out before it was called
+ * again); a cooldown already over is a deployment that may be called now, as one that named no wait.
+ */
+function waitsOf(waitEnds: ReadonlyMap<string, number | null>, now: number): { waitMs?: number; over: boolean } {
+  let soonest = Infinity;
+  for (const end of waitEnds.values()) {
+    if (end !== null && end < soonest) {
+      soonest = end;
+    }
   }
-  return b === undefined ? a : Math.min(a, b);
+  if (soonest === Infinity) {
+    return { over: false };
+  }
+  return soonest <= now ? { over: true } : { waitMs: soonest - now, over: false };
 }
 
 /** Used when every candidate refused without saying for how long (all half-open probe slots taken). */
@@ -133,9 +162,12 @@ export class AttemptLoop {
     let last: Failed | null = null;
     // A failed deployment, until the next one is tried (that counts as one fallback).
     let movingOn: Failed | null = null;
-    let retryAfterMs: number | undefined;
+    // Per deployment tried, when the cooldown its latest failure wrote ends (epoch ms), null for none.
+    const waitEnds = new Map<string, number | null>();
     // A deployment refused for capacity without naming a wait: the client's may not be a longer one (allProvidersFailed).
     let unnamedWait = false;
+    const unreached = new Set<Attempt>();
+    const log: AttemptLog = { attempts, unreached };
     // The first refusal by an adapter that cannot express the request: the answer when no other deployment takes it.
     let untranslatable: ProviderCallError | null = null;
     const turns: Turn[] = candidates.map((d) => ({ d }));
@@ -170,7 +202,7 @@ export class AttemptLoop {
       }
       // Only a first try defers, and only while another first try may follow.
       const mayDefer = !revisit && i + 1 < candidates.length && tried + 1 < this.deps.config.maxAttempts;
-      const outcome = await this.tryDeployment(d, request, signal, observer, attempts, {
+      const outcome = await this.tryDeployment(d, request, signal, observer, log, {
         closedAtPlan: !revisit && closedAtPlan.has(d.id),
         mayDefer,
         callsBefore: calls ?? 0,
@@ -215,8 +247,8 @@ export class AttemptLoop {
       if (error.errorClass === ErrorClass.ContextLength) {
         tooSmallWindow = Math.max(tooSmallWindow, d.model.contextWindow);
       }
-      retryAfterMs = shortest(retryAfterMs, error.retryAfterMs);
-      unnamedWait ||= error.retryAfterMs === undefined && refusedForCapacity(error);
+      waitEnds.set(d.id, outcome.waitEnd ?? null);
+      unnamedWait ||= outcome.waitEnd === undefined && refusedForCapacity(error);
       last = { d, error };
       movingOn = last;
       if (outcome.defer !== undefined) {
@@ -232,7 +264,8 @@ export class AttemptLoop {
     if (last.error.errorClass === ErrorClass.ContextLength) {
       throw contextLengthFailure(last.error, attempts, request.embeddings !== undefined);
     }
-    throw allProvidersFailed(attempts, retryAfterMs, last.error, unnamedWait);
+    const { waitMs, over } = waitsOf(waitEnds, this.deps.clock.now());
+    throw allProvidersFailed(attempts, last.error, { waitMs, unnamedWait: unnamedWait || over, unreached });
   }
 
   /** One deployment: its routes in order, with retries; pushes one attempt per route it called. */
@@ -241,10 +274,11 @@ export class AttemptLoop {
     request: GenerationRequest,
     signal: AbortSignal,
     observer: StreamObserver | undefined,
-    attempts: Attempt[],
+    log: AttemptLog,
     turn: { closedAtPlan: boolean; mayDefer: boolean; callsBefore: number },
   ): Promise<DeploymentOutcome> {
     const { closedAtPlan, mayDefer, callsBefore } = turn;
+    const { attempts } = log;
     const { clock } = this.deps;
     // The deployment as the catalog in force has it, asked again before every call (see inForce).
     let d = planned;
@@ -264,12 +298,20 @@ export class AttemptLoop {
     let calls = callsBefore;
     let started = clock.monotonic();
     let lastError: ProviderCallError | null = null;
+    // When the cooldown lastError wrote ends, if it wrote one.
+    let waitEnd: number | undefined;
     const record = (route: Route, error: ProviderCallError | null): void => {
       const ms = clock.monotonic() - started;
       const retries = Math.max(0, calls - 1);
-      attempts.push(
-        error === null ? successAttempt(d, route, ms, retries) : failedAttempt(d, route, error, ms, retries),
-      );
+      if (error === null) {
+        attempts.push(successAttempt(d, route, ms, retries));
+        return;
+      }
+      const attempt = failedAttempt(d, route, error, ms, retries);
+      attempts.push(attempt);
+      if (neverReached(error)) {
+        log.unreached.add(attempt);
+      }
     };
     for (;;) {
       // A deployment an admin deleted or disabled since the plan gets no call, not even a retry; one changed since
@@ -302,7 +344,7 @@ export class AttemptLoop {
         if (calls > 0) {
           record(option.route, lastError);
         }
-        return { kind: 'failed', error: lastError, committed: false };
+        return { kind: 'failed', error: lastError, committed: false, waitEnd };
       }
       calls++;
       const callObserver = observer && withAttemptCount(observer, attempts.length + 1);
@@ -330,12 +372,13 @@ export class AttemptLoop {
       }
       const { error } = call;
       lastError = error;
+      waitEnd = call.cooldown === null ? undefined : clock.now() + call.cooldown.ms;
       if (call.committed) {
         record(option.route, error);
         return { kind: 'failed', error, committed: true, partial: call.partial };
       }
       // The route itself failed (no connection, or none made in time): an `auto` provider's other route may work.
-      if ((error.errorClass === ErrorClass.Network || isConnectTimeout(error)) && index + 1 < options.length) {
+      if (neverReached(error) && index + 1 < options.length) {
         record(option.route, error);
         this.deps.events.fallback(d, error.errorClass, 'route');
         index++;
@@ -350,7 +393,7 @@ export class AttemptLoop {
       // seconds) would only delay the fallback, or the error.
       if (!decision.retry || call.circuitOpen) {
         record(option.route, error);
-        return { kind: 'failed', error, committed: false };
+        return { kind: 'failed', error, committed: false, waitEnd };
       }
       const longWait = error.retryAfterMs !== undefined && decision.delayMs > retryOptions.baseMs;
       // A failure that set the deployment aside (a 429, 503 or 529 with Retry-After): the retry waits a little past
@@ -363,14 +406,14 @@ export class AttemptLoop {
         // The margin pushed the retry past what the deadline leaves a call (planRetry judged the wait without it):
         // no waiting for a retry that would not be made, or would be cut; the request answers (or moves on) now.
         record(option.route, error);
-        return { kind: 'failed', error, committed: false };
+        return { kind: 'failed', error, committed: false, waitEnd };
       }
       if (mayDefer && (longWait || error.errorClass === ErrorClass.Timeout)) {
         // The provider asks for a long wait (a rate limit's Retry-After), or took its whole timeout without
         // answering (calling it again first could spend the rest of the deadline the same way): the other candidates
         // go first, and this one is called again after its wait only if none of them answers.
         record(option.route, error);
-        return { kind: 'failed', error, committed: false, defer: { ms: delayMs, calls } };
+        return { kind: 'failed', error, committed: false, defer: { ms: delayMs, calls }, waitEnd };
       }
       this.deps.events.retry(d, error.errorClass);
       await this.deps.sleep(delayMs, signal);

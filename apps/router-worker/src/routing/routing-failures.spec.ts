@@ -7,7 +7,12 @@ import {
   retryHintOf,
   type Attempt,
 } from '@aigw/core';
-import { allProvidersFailed, contextLengthFailure } from './routing-failures';
+import { allProvidersFailed, contextLengthFailure, type FailedCalls } from './routing-failures';
+
+/** What the loop passes besides the attempts: the wait left, and whether a provider out of room named none. */
+function calls(waitMs: number | undefined, unnamedWait = false, unreached: Attempt[] = []): FailedCalls {
+  return { waitMs, unnamedWait, unreached: new Set(unreached) };
+}
 
 function failed(provider: string, errorClass: string, status?: number): Attempt {
   const attempt: Attempt = { provider, model: 'm', route: 'direct', ok: false, errorClass, latencyMs: 5, retries: 0 };
@@ -19,7 +24,11 @@ function failed(provider: string, errorClass: string, status?: number): Attempt 
 
 describe('allProvidersFailed', () => {
   it('is a 429 the client may retry after the shortest wait when every call was refused for a rate limit', () => {
-    const err = allProvidersFailed([failed('pa', 'rate_limit', 429), failed('pb', 'rate_limit', 429)], 7_000, null);
+    const err = allProvidersFailed(
+      [failed('pa', 'rate_limit', 429), failed('pb', 'rate_limit', 429)],
+      null,
+      calls(7_000),
+    );
     expect(err.code).toBe(ErrorCode.ProviderRateLimited);
     expect(httpStatusOf(err.code)).toBe(429);
     expect(err.retryAfterMs).toBe(7_000);
@@ -34,7 +43,7 @@ describe('allProvidersFailed', () => {
       failed('pb', 'provider', 500),
       { provider: 'pc', model: 'm', route: 'direct' as const, ok: true, latencyMs: 1, retries: 0 },
     ];
-    const err = allProvidersFailed(attempts, 7_000, null);
+    const err = allProvidersFailed(attempts, null, calls(7_000));
     expect(err.code).toBe(ErrorCode.AllProvidersFailed);
     expect(httpStatusOf(err.code)).toBe(502);
     expect(retryHintOf(err)).toBe(false);
@@ -48,7 +57,7 @@ describe('allProvidersFailed when every provider was out of capacity', () => {
   const capacity = [failed('pa', 'provider', 529), failed('pb', 'provider', 503), failed('pc', 'rate_limit', 429)];
 
   it('is a 503 the client is told to retry (overloaded_error on the Anthropic entrance), after the shortest wait', () => {
-    const err = allProvidersFailed([...capacity, overloaded], 3_000, null);
+    const err = allProvidersFailed([...capacity, overloaded], null, calls(3_000));
     expect(err.code).toBe(ErrorCode.AllProvidersOverloaded);
     expect(httpStatusOf(err.code)).toBe(503);
     expect(retryHintOf(err)).toBe(true);
@@ -65,22 +74,25 @@ describe('allProvidersFailed when every provider was out of capacity', () => {
   });
 
   it('asks for a short wait when no provider named one, and never for more than a minute', () => {
-    expect(allProvidersFailed([failed('pa', 'provider', 529)], undefined, null).retryAfterMs).toBe(1_000);
-    expect(allProvidersFailed([overloaded], 600_000, null).retryAfterMs).toBe(60_000);
+    expect(allProvidersFailed([failed('pa', 'provider', 529)], null, calls(undefined)).retryAfterMs).toBe(1_000);
+    expect(allProvidersFailed([overloaded], null, calls(600_000)).retryAfterMs).toBe(60_000);
   });
 
   it('asks for a second when a provider out of room named no wait, though another named a longer one', () => {
-    const err = allProvidersFailed([failed('pa', 'provider', 529), failed('pb', 'provider', 529)], 30_000, null, true);
+    const err = allProvidersFailed(
+      [failed('pa', 'provider', 529), failed('pb', 'provider', 529)],
+      null,
+      calls(30_000, true),
+    );
     expect(err.code).toBe(ErrorCode.AllProvidersOverloaded);
     expect(err.retryAfterMs).toBe(1_000);
     // A shorter wait named stays the answer's.
-    expect(allProvidersFailed([failed('pa', 'provider', 503)], 300, null, true).retryAfterMs).toBe(300);
+    expect(allProvidersFailed([failed('pa', 'provider', 503)], null, calls(300, true)).retryAfterMs).toBe(300);
     // Rate limits: no wait named then, as when none was.
     const limited = allProvidersFailed(
       [failed('pa', 'rate_limit', 429), failed('pb', 'rate_limit', 429)],
-      30_000,
       null,
-      true,
+      calls(30_000, true),
     );
     expect(limited.code).toBe(ErrorCode.ProviderRateLimited);
     expect(limited.retryAfterMs).toBeUndefined();
@@ -92,12 +104,12 @@ describe('allProvidersFailed when every provider was out of capacity', () => {
       [unreachable, ...capacity],
       [...capacity, unreachable],
     ]) {
-      const err = allProvidersFailed(attempts, 3_000, null);
+      const err = allProvidersFailed(attempts, null, calls(3_000));
       expect(err.code).toBe(ErrorCode.AllProvidersOverloaded);
       expect(retryHintOf(err)).toBe(true);
       expect(err.retryAfterMs).toBe(3_000);
     }
-    const limited = allProvidersFailed([unreachable, failed('pa', 'rate_limit', 429)], 7_000, null);
+    const limited = allProvidersFailed([unreachable, failed('pa', 'rate_limit', 429)], null, calls(7_000));
     expect(limited.code).toBe(ErrorCode.ProviderRateLimited);
     expect(limited.retryAfterMs).toBe(7_000);
     expect(limited.message).toBe(
@@ -108,15 +120,53 @@ describe('allProvidersFailed when every provider was out of capacity', () => {
       [unreachable],
       [unreachable, failed('pa', 'provider', 500), failed('pb', 'provider', 529)],
     ]) {
-      const err = allProvidersFailed(attempts, undefined, null);
+      const err = allProvidersFailed(attempts, null, calls(undefined));
       expect(err.code).toBe(ErrorCode.AllProvidersFailed);
       expect(retryHintOf(err)).toBe(false);
     }
   });
 
+  it('lets a connect timeout weigh neither way, as a refused connection: a timeout after the request was sent does', () => {
+    // Both of class timeout: only the loop, which saw the failure's cause, can tell a connection never made.
+    const connectTimeout = failed('px', 'timeout');
+    const readTimeout = failed('py', 'timeout');
+    for (const attempts of [
+      [connectTimeout, ...capacity],
+      [...capacity, connectTimeout],
+    ]) {
+      const err = allProvidersFailed(attempts, null, calls(3_000, false, [connectTimeout]));
+      expect(err.code).toBe(ErrorCode.AllProvidersOverloaded);
+      expect(retryHintOf(err)).toBe(true);
+      expect(err.retryAfterMs).toBe(3_000);
+    }
+    const limited = allProvidersFailed(
+      [connectTimeout, failed('pa', 'rate_limit', 429)],
+      null,
+      calls(7_000, false, [connectTimeout]),
+    );
+    expect(limited.code).toBe(ErrorCode.ProviderRateLimited);
+    expect(limited.message).toBe(
+      'Every provider reached rate limited the request (px/m: timeout; pa/m: rate_limit 429).',
+    );
+    // Unreached alone, refused and timed out alike: the 502, with no wait to tell of.
+    const unreachedOnly = [connectTimeout, failed('pz', 'network')];
+    const alone = allProvidersFailed(unreachedOnly, null, calls(undefined, false, [connectTimeout]));
+    expect(alone.code).toBe(ErrorCode.AllProvidersFailed);
+    expect(alone.retryAfterMs).toBeUndefined();
+    // A provider that took the request and its whole timeout to answer nothing is not unreached.
+    const slow = allProvidersFailed([readTimeout, ...capacity], null, calls(3_000, false, [connectTimeout]));
+    expect(slow.code).toBe(ErrorCode.AllProvidersFailed);
+  });
+
+  it('gives the 502 a Retry-After only for a cooldown still running among the deployments tried', () => {
+    const attempts = [failed('pa', 'provider', 500), failed('pb', 'rate_limit', 429)];
+    expect(allProvidersFailed(attempts, null, calls(4_000)).retryAfterMs).toBe(4_000);
+    expect(allProvidersFailed(attempts, null, calls(undefined)).retryAfterMs).toBeUndefined();
+  });
+
   it('stays a 502 the client is told not to retry when any call failed otherwise (a 500, a timeout, a bad key)', () => {
     for (const other of [failed('px', 'provider', 500), failed('px', 'timeout'), failed('px', 'auth', 401)]) {
-      const err = allProvidersFailed([...capacity, other], 3_000, null);
+      const err = allProvidersFailed([...capacity, other], null, calls(3_000));
       expect(err.code).toBe(ErrorCode.AllProvidersFailed);
       expect(retryHintOf(err)).toBe(false);
     }

@@ -95,42 +95,65 @@ const NO_ROOM_RETRY_AFTER_MS = 1_000;
  */
 const MAX_NO_ROOM_RETRY_AFTER_MS = 60_000;
 
+/** What the attempt loop learnt of its failed calls besides their attempts, for the answer (`allProvidersFailed`). */
+export interface FailedCalls {
+  /**
+   * Time left (ms) until the soonest deployment this request tried is called again: the end of the cooldown its
+   * latest failure wrote (its provider answered a 429, 503 or 529 with Retry-After, and every worker leaves it alone
+   * until then). Undefined when no failure wrote one, or one has already ended (`unnamedWait` then).
+   */
+  waitMs?: number;
+  /**
+   * A deployment refused for capacity without naming a wait (a 529 with no Retry-After), or whose wait is over: it may
+   * be called again now, so the client is not told to sleep the longer wait another named.
+   */
+  unnamedWait: boolean;
+  /**
+   * Attempts whose call never reached the provider: no connection was made, refused, reset, dropped or not made in
+   * time (a connect timeout, of class `timeout`; the attempt alone does not tell it from a provider that took its
+   * whole timeout to answer nothing). A network-class attempt is one whether listed or not.
+   */
+  unreached: ReadonlySet<Attempt>;
+}
+
 /**
- * Every deployment tried failed. `retryAfterMs` is the shortest wait a provider asked for, when one did
- * (the client's retry is pointless before it). When every call was refused for a rate limit, the answer is a 429
- * that clients retry after that wait (as they would a provider's own), not a 502 they are told not to retry. When
- * every call was refused for capacity otherwise (overloaded, 503), it is a 503 that says to retry, after that wait
- * (a second when none was named, a minute at most). Any other failure among them keeps the 502.
+ * Every deployment tried failed. When every call that reached its provider was refused for a rate limit, the answer
+ * is a 429 that clients retry after the shortest wait named (as they would a provider's own), not a 502 they are told
+ * not to retry. When every such call was refused for capacity otherwise (overloaded, 503), it is a 503 that says to
+ * retry, after that wait (a second when none was named, a minute at most). Any other failure among them (a 500, a
+ * timeout after the request was sent, a refused key) keeps the 502.
  *
- * `unnamedWait`: a deployment refused for capacity without naming a wait (a 529 with no Retry-After). It may be
- * called again soon, so the client is not told to sleep the longer wait another named: the 503 asks for a second
- * (its default), the 429 names none (the SDKs' own short backoff, as when no provider named one).
+ * `unnamedWait`: the 503 asks for a second (its default) at most, the 429 names no wait (the SDKs' own short backoff,
+ * as when no provider named one).
  *
- * A provider that could not be reached (a network failure: refused, reset, dropped) weighs neither way: it says
- * nothing of a retry's chances, and the others' answers decide. It is what the answer would be a moment later, once
- * its circuit opened and it was skipped; and a request `auto` routed over an unreachable provider and an overloaded
- * one is answered as the overloaded one says, a 503 the SDKs retry, not a 502 they are told not to. Network
- * failures alone (nothing else said anything) keep the 502.
+ * A provider that could not be reached (`unreached`: a connection refused, reset, dropped or not made within its
+ * connect timeout) weighs neither way: it says nothing of a retry's chances, and the others' answers decide. It is
+ * what the answer would be a moment later, once its circuit opened and it was skipped; and a request routed over an
+ * unreachable provider and an overloaded one is answered as the overloaded one says, a 503 the SDKs retry, not a 502
+ * they are told not to. Unreached providers alone (nothing else said anything) keep the 502.
+ *
+ * The 502 carries `x-should-retry: false` (retryHintOf), which the OpenAI and Anthropic SDKs obey before their rule by
+ * status: they do not retry it, so a Retry-After on it (which openai-node reads, as `retry-after-ms` and
+ * `retry-after`, only for a retry it makes) tells them nothing. HTTP defines Retry-After for a 503, a 429 and
+ * redirects, not for a 502; a client that reads it anyway takes it as "not before then". So the 502 carries one only
+ * for a real, known wait: a cooldown a deployment it tried is held in (every worker leaves that deployment alone until
+ * then), its time left (`waitMs`). A provider's Retry-After that set nothing aside (on a 500, say) is not passed on.
  */
-export function allProvidersFailed(
-  attempts: Attempt[],
-  retryAfterMs: number | undefined,
-  cause: unknown,
-  unnamedWait = false,
-): GatewayError {
+export function allProvidersFailed(attempts: Attempt[], cause: unknown, calls: FailedCalls): GatewayError {
+  const { waitMs, unnamedWait, unreached } = calls;
   const failed = attempts.filter((a) => !a.ok);
   const detail = failed.map(describeAttempt).join('; ');
-  const reached = failed.filter((a) => a.errorClass !== ErrorClass.Network);
+  const reached = failed.filter((a) => a.errorClass !== ErrorClass.Network && !unreached.has(a));
   if (reached.length > 0 && reached.every((a) => a.errorClass === ErrorClass.RateLimit)) {
     const who = reached.length < failed.length ? 'Every provider reached' : 'Every provider';
     return new GatewayError(ErrorCode.ProviderRateLimited, `${who} rate limited the request (${detail}).`, {
       attempts,
-      retryAfterMs: unnamedWait ? undefined : retryAfterMs,
+      retryAfterMs: unnamedWait ? undefined : waitMs,
       cause,
     });
   }
   if (reached.length > 0 && reached.every(refusedForCapacity)) {
-    const named = retryAfterMs ?? NO_ROOM_RETRY_AFTER_MS;
+    const named = waitMs ?? NO_ROOM_RETRY_AFTER_MS;
     const wait = Math.min(unnamedWait ? Math.min(named, NO_ROOM_RETRY_AFTER_MS) : named, MAX_NO_ROOM_RETRY_AFTER_MS);
     return new GatewayError(
       ErrorCode.AllProvidersOverloaded,
@@ -140,7 +163,7 @@ export function allProvidersFailed(
   }
   return new GatewayError(ErrorCode.AllProvidersFailed, `All providers failed (${detail}).`, {
     attempts,
-    retryAfterMs,
+    retryAfterMs: waitMs,
     cause,
   });
 }
