@@ -215,9 +215,11 @@ describe('OpenAPI docs', () => {
     expect(headers('post', '/v1/chat/completions', '200')).toEqual(
       expect.arrayContaining(['x-request-id', 'x-gateway-cost-usd', 'x-gateway-cache', 'x-gateway-coalesced']),
     );
-    for (const status of ['429', '503']) {
+    // The 502 too: all_providers_failed while a deployment it tried cools down.
+    for (const status of ['429', '502', '503']) {
       expect(headers('post', '/v1/chat/completions', status)).toEqual(['x-request-id', 'Retry-After']);
     }
+    expect(headers('post', '/v1/chat/completions', '504')).toEqual(['x-request-id']);
     expect(headers('post', '/api/v1/ai/jobs', '202')).toContain('Location');
     expect(headers('get', '/api/v1/ai/models', '200')).toEqual(expect.arrayContaining(['ETag', 'Cache-Control']));
     expect(headers('get', '/api/v1/ai/models', '304')).toContain('ETag');

@@ -88,9 +88,12 @@ function errorResponses(envelope: 'ErrorEnvelope' | 'AnthropicErrorEnvelope'): M
   for (const [status, codes] of [...byStatus].sort((a, b) => a[0] - b[0])) {
     out.set(status, {
       description: `Error envelope; \`code\` is one of: ${codes.map((c) => `\`${c}\` (${errorTypeOf(c)})`).join(', ')}.`,
-      // Rate limits, quotas and open breakers say when to come back.
+      // Rate limits, quotas and open breakers say when to come back; a 502 all_providers_failed only while a
+      // deployment it tried is set aside for a wait its provider named (README, allProvidersFailed).
       headers: {
-        ...(status === 429 || status === 503 ? headerRefs('x-request-id', 'Retry-After') : headerRefs('x-request-id')),
+        ...(status === 429 || status === 502 || status === 503
+          ? headerRefs('x-request-id', 'Retry-After')
+          : headerRefs('x-request-id')),
         ...(envelope === 'AnthropicErrorEnvelope' ? headerRefs('request-id') : {}),
       },
       content: { 'application/json': { schema: { $ref: `#/components/schemas/${envelope}` } } },
