@@ -100,7 +100,10 @@ export class AppModule {
         ShutdownModule,
         RedisModule,
         DatabaseModule,
-        MetricsModule.forRoot(),
+        MetricsModule.forRoot({
+          processMetrics: true,
+          port: env.METRICS_PORT === undefined ? undefined : { host: env.HOST, port: env.METRICS_PORT },
+        }),
         HealthModule,
         LocalRepliesModule.forRoot(shared, 'api-gateway'),
       ],

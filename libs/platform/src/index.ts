@@ -10,6 +10,8 @@ export * from './redis/final-writes';
 export * from './redis/eviction-check';
 export * from './redis/turn-cork';
 export * from './metrics/metrics';
+export * from './metrics/metrics.module';
+export * from './metrics/metrics-listener';
 export * from './metrics/queue-depth';
 export * from './health/health';
 export * from './database/database.module';

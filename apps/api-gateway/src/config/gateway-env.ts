@@ -11,7 +11,18 @@ import {
   toList,
 } from '@aigw/platform';
 import { Transform, Type } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  ValidateBy,
+} from 'class-validator';
 
 /** The items of ADMIN_KEY_VARIABLES (`value`, as read) that are not a name or pattern, quoted. */
 function notKeyVariables(value: unknown): string {
@@ -87,6 +98,24 @@ export class GatewayEnv extends CircuitTimingEnv {
   @Min(0)
   @Max(65535)
   PORT = 3000;
+
+  /**
+   * Serve `/metrics` on this port (on HOST) and not on PORT, the public one; unset, PORT serves it. 0 picks a free
+   * port (tests).
+   */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  @ValidateBy({
+    name: 'isNotPort',
+    validator: {
+      validate: (value: unknown, args) => value === 0 || value !== (args?.object as GatewayEnv).PORT,
+      defaultMessage: () => 'METRICS_PORT must differ from PORT (unset it to serve /metrics on PORT)',
+    },
+  })
+  METRICS_PORT?: number;
 
   @IsListenHost()
   HOST = '127.0.0.1';

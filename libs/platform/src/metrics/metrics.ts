@@ -1,5 +1,5 @@
-import { Controller, Get, Global, Header, Inject, Injectable, Module, type DynamicModule } from '@nestjs/common';
-import { AggregatorRegistry, collectDefaultMetrics, Registry } from 'prom-client';
+import { Controller, Get, Header, Inject, Injectable } from '@nestjs/common';
+import { AggregatorRegistry, Registry } from 'prom-client';
 
 export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 
@@ -125,39 +125,5 @@ export class MetricsController {
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   metrics(): Promise<string> {
     return this.exposition.metrics();
-  }
-}
-
-export interface MetricsOptions {
-  /**
-   * Node's default process metrics (CPU, memory, GC, event loop) under the `aigw_` prefix. Exactly one app of a
-   * process collects them: the others of a shared process turn them off.
-   */
-  processMetrics: boolean;
-}
-
-/** One registry per app, served at `/metrics` with Node's default process metrics under the `aigw_` prefix. */
-@Global()
-@Module({})
-export class MetricsModule {
-  static forRoot(opts: MetricsOptions = { processMetrics: true }): DynamicModule {
-    return {
-      module: MetricsModule,
-      controllers: [MetricsController],
-      providers: [
-        {
-          provide: METRICS_REGISTRY,
-          useFactory: () => {
-            const registry = new Registry();
-            if (opts.processMetrics) {
-              collectDefaultMetrics({ register: registry, prefix: 'aigw_' });
-            }
-            return registry;
-          },
-        },
-        MetricsExposition,
-      ],
-      exports: [METRICS_REGISTRY, MetricsExposition],
-    };
   }
 }
