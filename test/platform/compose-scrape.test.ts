@@ -10,6 +10,7 @@ const ROOT = join(__dirname, '../..');
 
 interface Service {
   command?: string[];
+  ports?: string[];
   profiles?: string[];
   environment?: Record<string, string>;
 }
@@ -23,10 +24,15 @@ interface ScrapeJob {
 const compose = load(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as { services: Record<string, Service> };
 const prometheus = load(readFileSync(join(ROOT, 'deploy/prometheus.yml'), 'utf8')) as { scrape_configs: ScrapeJob[] };
 
-/** The services running one of the apps (each serves /metrics on its PORT), with that port. */
+/** The services running one of the apps (each serves /metrics on its METRICS_PORT, else its PORT), with that port. */
 const apps = Object.entries(compose.services)
   .filter(([, s]) => (s.command ?? []).some((arg) => /^dist\/apps\/[^/]+\/src\/main\.js$/.test(arg)))
-  .map(([name, s]) => ({ name, port: Number(s.environment?.PORT), profiles: s.profiles ?? [] }));
+  .map(([name, s]) => ({
+    name,
+    port: Number(s.environment?.METRICS_PORT ?? s.environment?.PORT),
+    published: (s.ports ?? []).map((p) => Number(p.split(':').at(-2))),
+    profiles: s.profiles ?? [],
+  }));
 
 /** Every service:port a job may scrape. */
 function targets(job: ScrapeJob): string[] {
@@ -41,9 +47,20 @@ describe('docker compose and its Prometheus', () => {
     expect(apps.map((a) => a.name).sort()).toEqual(['all-in-one', 'api-gateway', 'health-monitor', 'router-worker']);
   });
 
-  it.each(apps.map((a) => [a.name, a]))('scrape %s at its PORT', (_, app) => {
+  it.each(apps.map((a) => [a.name, a]))('scrape %s at its METRICS_PORT, else its PORT', (_, app) => {
     const jobs = prometheus.scrape_configs.filter((job) => targets(job).includes(`${app.name}:${app.port}`));
     expect(jobs.map((j) => j.job_name)).toEqual([app.name]);
+  });
+
+  it('publish no port that serves /metrics: the published ones are the API', () => {
+    const published = apps.filter((a) => a.published.length > 0);
+    expect(published.map((a) => a.name).sort()).toEqual(['all-in-one', 'api-gateway']);
+    for (const app of published) {
+      expect({ app: app.name, published: app.published }).not.toEqual({
+        app: app.name,
+        published: expect.arrayContaining([app.port]),
+      });
+    }
   });
 
   it('find the apps by DNS, so that the deployment not started has no target, rather than one always down', () => {

@@ -239,8 +239,11 @@ describe('k8s manifests and the env schemas', () => {
       const env = envOf(container);
       expect(unknownIn(env, new Set([...catalog, ...keda]))).toEqual([]);
       expectAccepted(container.args, env);
-      // PORT is where the probes, the Service and the ServiceMonitor connect.
-      expect(container.ports).toEqual([{ name: 'http', containerPort: Number(env.PORT) }]);
+      // PORT is where the probes and the Service connect; METRICS_PORT, when set, where the ServiceMonitor does.
+      expect(container.ports).toEqual([
+        { name: 'http', containerPort: Number(env.PORT) },
+        ...(env.METRICS_PORT === undefined ? [] : [{ name: 'metrics', containerPort: Number(env.METRICS_PORT) }]),
+      ]);
     }
     for (const init of pod.initContainers ?? []) {
       expect(() => readDatabaseEnv(envOf(init))).not.toThrow();
@@ -265,17 +268,28 @@ describe('k8s manifests and the env schemas', () => {
     expect([...catalog].filter((name) => !keyVariableAllowed(name, schema.ADMIN_KEY_VARIABLES))).toEqual([]);
   });
 
-  it("scrape /metrics on every app's Service, on the port the app listens on", () => {
+  it("scrape /metrics on every app's Service, on the port the app serves it on (METRICS_PORT, else PORT)", () => {
     const monitor = applied.find((d) => d.kind === 'ServiceMonitor')!.spec as {
       selector: { matchLabels: Record<string, string> };
       endpoints: { port: string; path: string }[];
     };
-    expect(monitor.endpoints).toEqual([expect.objectContaining({ port: 'http', path: '/metrics' })]);
+    expect(monitor.endpoints).toEqual([expect.objectContaining({ port: 'metrics', path: '/metrics' })]);
     for (const d of deployments) {
-      const service = applied.find((s) => s.kind === 'Service' && s.metadata.name === d.metadata.name)!;
-      expect(service.metadata.labels).toMatchObject(monitor.selector.matchLabels);
-      const ports = (service.spec as { ports: { name: string; targetPort: string }[] }).ports;
-      expect(ports).toContainEqual(expect.objectContaining({ name: 'http', targetPort: 'http' }));
+      const [container] = podOf(d).containers;
+      const env = envOf(container);
+      const served = Number(env.METRICS_PORT ?? env.PORT);
+      const containerPorts = (container as { ports: { name: string; containerPort: number }[] }).ports;
+      const scraped = applied
+        .filter((s) => s.kind === 'Service')
+        .filter((s) => Object.entries(monitor.selector.matchLabels).every(([k, v]) => s.metadata.labels?.[k] === v))
+        .filter(
+          (s) =>
+            (s.spec as { selector: Record<string, string> }).selector['app.kubernetes.io/name'] === d.metadata.name,
+        )
+        .flatMap((s) => (s.spec as { ports: { name: string; targetPort: string }[] }).ports)
+        .filter((p) => p.name === 'metrics')
+        .map((p) => containerPorts.find((c) => c.name === p.targetPort)?.containerPort);
+      expect({ app: d.metadata.name, scraped }).toEqual({ app: d.metadata.name, scraped: [served] });
     }
   });
 });

@@ -1,11 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { load, loadAll } from 'js-yaml';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { JobName, QueueName } from '@aigw/core';
 import { bullOptions, RedisKeys, shutdownBudget } from '@aigw/platform';
-import { TEST_REDIS_URL, uniqueId } from '@aigw/testing';
+import { freePort, TEST_REDIS_URL, uniqueId, waitFor } from '@aigw/testing';
 
 /**
  * The Kubernetes manifests as an operator applies them (`kubectl apply -k k8s/`): what they promise about rollouts,
@@ -468,6 +470,358 @@ describe('k8s manifests', () => {
     expect(maxmemory).toBeLessThanOrEqual(limit * 0.65);
     // Under node memory pressure the kubelet evicts first the pods above their request: not the one holding the queue.
     expect(container.resources.requests.memory).toBe(container.resources.limits.memory);
+  });
+});
+
+/** A Kubernetes label selector (matchLabels and matchExpressions), as NetworkPolicies and spread constraints use it. */
+interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
+}
+
+function selects(selector: LabelSelector, labels: Record<string, string>): boolean {
+  return (
+    Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v) &&
+    (selector.matchExpressions ?? []).every((e) => {
+      switch (e.operator) {
+        case 'In':
+          return e.values?.includes(labels[e.key]) ?? false;
+        case 'NotIn':
+          return !(e.values?.includes(labels[e.key]) ?? false);
+        case 'Exists':
+          return e.key in labels;
+        case 'DoesNotExist':
+          return !(e.key in labels);
+      }
+    })
+  );
+}
+
+interface NetworkPolicySpec {
+  podSelector: LabelSelector;
+  policyTypes?: string[];
+  ingress?: {
+    from?: { podSelector?: LabelSelector; namespaceSelector?: LabelSelector; ipBlock?: unknown }[];
+    ports?: { port?: number | string; protocol?: string }[];
+  }[];
+}
+
+/** A pod that connects: its namespace's labels (the name one, as the API server sets it) and its own. */
+interface Peer {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+}
+
+const NAMESPACE = (applied.find((d) => d.kind === 'Namespace') as Doc).metadata.name;
+
+/** A pod that is connected to: its labels and its named container ports. */
+interface Target {
+  name: string;
+  labels: Record<string, string>;
+  ports: Record<string, number>;
+}
+
+/** The pods of the workloads applied here, and the PostgreSQL the Secret names, run in the namespace (README). */
+const targets: Target[] = [
+  ...applied
+    .filter((d) => d.kind === 'Deployment' || d.kind === 'StatefulSet')
+    .map((d) => {
+      const template = (
+        d.spec as {
+          template: {
+            metadata: { labels: Record<string, string> };
+            spec: { containers: { ports?: { name: string; containerPort: number }[] }[] };
+          };
+        }
+      ).template;
+      const ports = template.spec.containers.flatMap((c) => c.ports ?? []);
+      return {
+        name: d.metadata.name,
+        labels: template.metadata.labels,
+        ports: Object.fromEntries(ports.map((p) => [p.name, p.containerPort])),
+      };
+    }),
+  { name: 'postgres', labels: { 'app.kubernetes.io/name': 'postgres' }, ports: { postgres: 5432 } },
+];
+
+/**
+ * Whether `from` may open a TCP connection to `port` of `to`, by the NetworkPolicy rules: a pod selected by no
+ * Ingress policy takes everything; one that is selected takes what any rule of any of them allows.
+ */
+function reachable(from: Peer, to: Target, port: number): boolean {
+  const policies = applied
+    .filter((d) => d.kind === 'NetworkPolicy')
+    .map((d) => d.spec as unknown as NetworkPolicySpec)
+    .filter((p) => (p.policyTypes ?? ['Ingress']).includes('Ingress') && selects(p.podSelector, to.labels));
+  if (policies.length === 0) {
+    return true;
+  }
+  const namespaceLabels = { 'kubernetes.io/metadata.name': from.namespace };
+  return policies.some((policy) =>
+    (policy.ingress ?? []).some((rule) => {
+      const portAllowed =
+        (rule.ports ?? []).length === 0 ||
+        (rule.ports ?? []).some(
+          (p) =>
+            (p.protocol ?? 'TCP') === 'TCP' &&
+            (p.port === undefined || (typeof p.port === 'number' ? p.port : to.ports[p.port]) === port),
+        );
+      const peerAllowed =
+        (rule.from ?? []).length === 0 ||
+        (rule.from ?? []).some((peer) => {
+          if (peer.ipBlock !== undefined) {
+            return false;
+          }
+          const namespaceOk =
+            peer.namespaceSelector === undefined
+              ? from.namespace === NAMESPACE
+              : selects(peer.namespaceSelector, namespaceLabels);
+          return namespaceOk && (peer.podSelector === undefined || selects(peer.podSelector, from.labels));
+        });
+      return portAllowed && peerAllowed;
+    }),
+  );
+}
+
+describe('k8s network policies', () => {
+  const app = (name: string): Peer => ({
+    name,
+    namespace: NAMESPACE,
+    labels: targets.find((t) => t.name === name)!.labels,
+  });
+  const apps = ['api-gateway', 'router-worker', 'health-monitor'].map(app);
+  const prometheus: Peer = {
+    name: 'prometheus',
+    namespace: 'monitoring',
+    labels: { 'app.kubernetes.io/name': 'prometheus' },
+  };
+  const keda: Peer = { name: 'keda', namespace: 'keda', labels: { 'app.kubernetes.io/name': 'keda-operator' } };
+  const ingress: Peer = {
+    name: 'ingress',
+    namespace: 'ingress-nginx',
+    labels: { 'app.kubernetes.io/name': 'ingress-nginx' },
+  };
+  // A pod of the namespace that is none of the apps (a debug pod, a job someone ran), and one of another namespace.
+  const neighbour: Peer = { name: 'neighbour', namespace: NAMESPACE, labels: { 'app.kubernetes.io/name': 'debug' } };
+  const stranger: Peer = { name: 'stranger', namespace: 'default', labels: { app: 'anything' } };
+  const everyone = [...apps, prometheus, keda, ingress, neighbour, stranger];
+  const target = (name: string): Target => targets.find((t) => t.name === name)!;
+  const who = (to: Target, port: number): string[] =>
+    everyone.filter((from) => reachable(from, to, port)).map((p) => p.name);
+
+  it('let only the apps reach Redis and PostgreSQL (and KEDA Redis, for the queue length)', () => {
+    expect(who(target('redis'), target('redis').ports.redis)).toEqual([
+      'api-gateway',
+      'router-worker',
+      'health-monitor',
+      'keda',
+    ]);
+    expect(who(target('postgres'), 5432)).toEqual(['api-gateway', 'router-worker', 'health-monitor']);
+  });
+
+  it("open the api-gateway's API port to all, and every other port of the namespace to none but Prometheus", () => {
+    const gateway = target('api-gateway');
+    expect(who(gateway, gateway.ports.http)).toEqual(everyone.map((p) => p.name));
+    expect(who(gateway, gateway.ports.metrics)).toEqual(['prometheus']);
+    for (const name of ['router-worker', 'health-monitor']) {
+      expect({ name, who: who(target(name), target(name).ports.http) }).toEqual({ name, who: ['prometheus'] });
+    }
+    // From outside the apps, the API port is the only way in, whatever port of whatever pod is tried.
+    for (const from of [ingress, neighbour, stranger]) {
+      const open = targets.flatMap((to) =>
+        [...Object.values(to.ports), 6379, 5432, 9464, 8080]
+          .filter((port) => reachable(from, to, port))
+          .map((port) => `${to.name}:${port}`),
+      );
+      expect({ from: from.name, open: [...new Set(open)] }).toEqual({ from: from.name, open: ['api-gateway:3000'] });
+    }
+  });
+
+  it('deny by default: a pod added to the namespace takes nothing until a policy lets it', () => {
+    const newcomer: Target = {
+      name: 'newcomer',
+      labels: { 'app.kubernetes.io/name': 'newcomer' },
+      ports: { http: 80 },
+    };
+    expect(everyone.filter((from) => reachable(from, newcomer, 80))).toEqual([]);
+  });
+});
+
+describe('k8s manifests for Redis, metrics, drains and spreading', () => {
+  type EnvVar = { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } };
+  type RedisContainer = {
+    args: string[];
+    env?: EnvVar[];
+    readinessProbe: { exec: { command: string[] } };
+  };
+  const redisContainer = (
+    applied.find((d) => d.kind === 'StatefulSet' && d.metadata.name === 'redis')?.spec as unknown as {
+      template: { spec: { containers: RedisContainer[] } };
+    }
+  ).template.spec.containers[0];
+  const secret = (docs('secret.example.yaml')[0] as unknown as { stringData: Record<string, string> }).stringData;
+
+  it("require Redis' password, the Secret's REDIS_PASSWORD, which REDIS_URL and KEDA's scaler carry too", () => {
+    const auth = redisContainer.env?.find((e) => e.name === 'REDISCLI_AUTH');
+    expect(auth?.valueFrom?.secretKeyRef).toEqual({ name: 'ai-gateway-secrets', key: 'REDIS_PASSWORD' });
+    expect(redisContainer.args.join(' ')).toMatch(/requirepass "\$REDISCLI_AUTH"/);
+    expect(secret.REDIS_PASSWORD).not.toBe('');
+    const url = new URL(secret.REDIS_URL);
+    expect(decodeURIComponent(url.password)).toBe(secret.REDIS_PASSWORD);
+    const trigger = applied.find((d) => d.kind === 'TriggerAuthentication')?.spec as {
+      secretTargetRef: { parameter: string; key: string }[];
+    };
+    expect(trigger.secretTargetRef.find((r) => r.parameter === 'password')?.key).toBe('REDIS_PASSWORD');
+    // Not in a ConfigMap (readable by whoever reads the namespace's configuration).
+    const conf = applied.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'redis-config')?.data;
+    expect(conf?.['redis.conf']).not.toMatch(/^\s*requirepass/m);
+  });
+
+  describe("Redis' start, run as the manifest runs it", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aigw-k8s-redis-'));
+    let port = 0;
+    let conf = '';
+    const password = 'k8s-test-0123456789abcdef';
+
+    beforeAll(async () => {
+      port = await freePort();
+      conf = join(dir, 'redis.conf');
+      const base = applied.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'redis-config')?.data?.[
+        'redis.conf'
+      ];
+      // The ConfigMap's settings, on a port and in a directory of the test's own.
+      writeFileSync(conf, `${base ?? ''}\nport ${port}\nbind 127.0.0.1\ndir ${dir}\n`);
+    });
+
+    afterAll(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    /** The container's command (`args`, after the image's entrypoint, which runs a non-Redis command as it is). */
+    function start(auth: string): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+      const [shell, ...rest] = redisContainer.args;
+      const args = rest.map((a) => a.replace('/etc/redis/redis.conf', conf));
+      const child = spawn(shell, args, { env: { PATH: process.env.PATH ?? '', REDISCLI_AUTH: auth } });
+      let output = '';
+      child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      return { child, output: () => output, exited };
+    }
+
+    /** The readiness probe's command, against this port (redis-cli's default is the shared Redis' 6379). */
+    function probe(auth: string): number | null {
+      const [shell, ...rest] = redisContainer.readinessProbe.exec.command;
+      const args = rest.map((a) => a.replace('redis-cli', `redis-cli -p ${port}`));
+      return spawnSync(shell, args, { env: { PATH: process.env.PATH ?? '', REDISCLI_AUTH: auth } }).status;
+    }
+
+    it('refuses a client without the password, takes one with it, keeps it off the command line, stops on SIGTERM', async () => {
+      const redis = start(password);
+      const anonymous = new Redis({
+        port,
+        host: '127.0.0.1',
+        lazyConnect: true,
+        enableReadyCheck: false,
+        maxRetriesPerRequest: 0,
+      });
+      anonymous.on('error', () => undefined);
+      const client = new Redis(`redis://:${password}@127.0.0.1:${port}/0`, { lazyConnect: true });
+      try {
+        await waitFor(() => probe(password) === 0, {
+          timeoutMs: 10_000,
+          message: `Redis did not become ready:\n${redis.output()}`,
+        });
+        await anonymous.connect();
+        await expect(anonymous.ping()).rejects.toThrow(/NOAUTH/);
+        await client.connect();
+        expect(await client.ping()).toBe('PONG');
+        // The readiness probe fails with another password (a Secret rotated without a restart of Redis).
+        expect(probe('not-the-password')).not.toBe(0);
+        // The shell `exec`s redis-server: it is the container's PID 1, and its command line has no password.
+        const cmdline = readFileSync(`/proc/${redis.child.pid}/cmdline`, 'utf8');
+        expect(cmdline).toContain('redis-server');
+        expect(cmdline).not.toContain(password);
+        redis.child.kill('SIGTERM');
+        expect(await redis.exited).toBe(0);
+      } finally {
+        anonymous.disconnect();
+        client.disconnect();
+        redis.child.kill('SIGKILL');
+      }
+    });
+
+    it.each([
+      ['empty', ''],
+      ['with a character redis.conf would read as quoting', 'abc"def'],
+    ])('refuses to start with a password %s', async (_, auth) => {
+      const redis = start(auth);
+      expect(await redis.exited).toBe(1);
+      expect(redis.output()).toContain('REDIS_PASSWORD');
+    });
+  });
+
+  it("serve the api-gateway's /metrics on METRICS_PORT, outside its public Service", () => {
+    const pod = deployment('api-gateway').spec.template.spec as {
+      containers: { env: EnvVar[]; ports: { name: string; containerPort: number }[] }[];
+    };
+    const [container] = pod.containers;
+    const metricsPort = container.env.find((e) => e.name === 'METRICS_PORT')?.value;
+    expect(metricsPort).toBeDefined();
+    expect(container.ports).toContainEqual({ name: 'metrics', containerPort: Number(metricsPort) });
+    const publicService = applied.find((d) => d.kind === 'Service' && d.metadata.name === 'api-gateway')?.spec as {
+      ports: { name: string; port: number; targetPort: string }[];
+    };
+    expect(publicService.ports.map((p) => p.targetPort)).toEqual(['http']);
+    const monitor = applied.find((d) => d.kind === 'ServiceMonitor')?.spec as { endpoints: { port: string }[] };
+    expect(monitor.endpoints.map((e) => e.port)).toEqual(['metrics']);
+  });
+
+  it('let a node drain evict pods that are not ready (a Redis outage makes every worker unready)', () => {
+    const budgets = applied.filter((d) => d.kind === 'PodDisruptionBudget');
+    expect(budgets.map((d) => d.metadata.name).sort()).toEqual(['api-gateway', 'health-monitor', 'router-worker']);
+    for (const budget of budgets) {
+      // IfHealthyBudget (the default) evicts an unready pod only while the budget holds: with every worker unready
+      // (/health/ready fails while Redis is down) minAvailable: 1 allowed none, and `kubectl drain` hung.
+      expect({ budget: budget.metadata.name, policy: budget.spec?.unhealthyPodEvictionPolicy }).toEqual({
+        budget: budget.metadata.name,
+        policy: 'AlwaysAllow',
+      });
+    }
+  });
+
+  it('spread the gateways and the workers over zones and nodes, without ever leaving one pending for it', () => {
+    type Spread = {
+      maxSkew: number;
+      topologyKey: string;
+      whenUnsatisfiable: string;
+      labelSelector: LabelSelector;
+      matchLabelKeys?: string[];
+    };
+    for (const name of ['api-gateway', 'router-worker']) {
+      const template = (
+        applied.find((d) => d.kind === 'Deployment' && d.metadata.name === name)?.spec as {
+          template: { metadata: { labels: Record<string, string> }; spec: { topologySpreadConstraints?: Spread[] } };
+        }
+      ).template;
+      const spread = template.spec.topologySpreadConstraints ?? [];
+      expect({ name, keys: spread.map((s) => s.topologyKey).sort() }).toEqual({
+        name,
+        keys: ['kubernetes.io/hostname', 'topology.kubernetes.io/zone'],
+      });
+      for (const s of spread) {
+        expect(s.maxSkew).toBe(1);
+        // DoNotSchedule left a scale-out pending on a single-zone cluster, or with more replicas than nodes.
+        expect(s.whenUnsatisfiable).toBe('ScheduleAnyway');
+        // Its own pods, and no other app's.
+        expect(selects(s.labelSelector, template.metadata.labels)).toBe(true);
+        for (const other of targets.filter((t) => t.name !== name)) {
+          expect(selects(s.labelSelector, other.labels)).toBe(false);
+        }
+        expect(s.matchLabelKeys).toEqual(['pod-template-hash']);
+      }
+    }
   });
 });
 
