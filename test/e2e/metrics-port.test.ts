@@ -102,7 +102,7 @@ describe('METRICS_PORT', () => {
     const started = Date.now();
     app.child.kill('SIGTERM');
     expect(await app.exited).toBe(0);
-    // SHUTDOWN_GRACE_MS is 5 s in these tests: an idle connection held the close until its watchdog.
+    // SHUTDOWN_GRACE_MS is 5 s in these tests: a connection holding the close would show as its watchdog's exit.
     expect(Date.now() - started).toBeLessThan(4_000);
     agent.destroy();
     await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => null)) === null, {

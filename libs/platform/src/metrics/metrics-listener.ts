@@ -73,7 +73,7 @@ export class MetricsListener implements OnApplicationBootstrap, OnApplicationShu
     this.server = undefined;
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
-      // An idle keep-alive connection (the scraper's) would hold the close until it timed out.
+      // Node closes the idle keep-alive connections itself; a scrape still being answered would hold the close.
       server.closeAllConnections();
     });
   }
