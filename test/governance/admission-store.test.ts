@@ -320,6 +320,42 @@ describe('AdmissionStore', () => {
     expect(await counters.read('u-midnight', late + 60_000)).toMatchObject({ dailySpendUsd: 0 });
   });
 
+  it('counts a request received before midnight and admitted after it in the day and month of its usage record', async () => {
+    // Received 5 ms before a month's end (its usage record's created_at), admitted 5 ms after: the counters a
+    // rebuild from usage_records would make hold it in the old day and month, so admission must charge those.
+    const monthEnd = periodsAt(endOfUtcMonth + 1).monthEndsAt;
+    const limits = { dailyRequestLimit: 1, dailySpendLimitUsd: 1, monthlyRequestLimit: 100, monthlySpendLimitUsd: 10 };
+    const v = await stores[0].admit(
+      input('u-receipt', limits, { now: monthEnd + 5, receivedAt: monthEnd - 5, reserveUsd: 0.5 }),
+    );
+    if (v.kind !== 'admitted' || !v.reservation) {
+      throw new Error('expected a reservation');
+    }
+    expect(await counters.read('u-receipt', monthEnd - 5)).toEqual({
+      dailyRequests: 1,
+      dailySpendUsd: 0.5,
+      monthlyRequests: 1,
+      monthlySpendUsd: 0.5,
+    });
+    expect(await counters.read('u-receipt', monthEnd + 5)).toEqual({
+      dailyRequests: 0,
+      dailySpendUsd: 0,
+      monthlyRequests: 0,
+      monthlySpendUsd: 0,
+    });
+    await stores[1].settle(v.reservation, 40, 0.002, undefined, monthEnd - 5);
+    expect(await counters.read('u-receipt', monthEnd - 5)).toMatchObject({
+      dailySpendUsd: 0.002,
+      monthlySpendUsd: 0.002,
+    });
+    // The old day's limit is used up: a second request received in it is refused, and may retry at once (its day is
+    // over); one received after midnight counts in the new day.
+    const refused = await stores[0].admit(input('u-receipt', limits, { now: monthEnd + 6, receivedAt: monthEnd - 4 }));
+    expect(refused).toMatchObject({ kind: 'refused', check: 'daily_requests', retryAfterMs: 0 });
+    const next = await stores[0].admit(input('u-receipt', limits, { now: monthEnd + 7, receivedAt: monthEnd + 6 }));
+    expect(next.kind).toBe('admitted');
+  });
+
   it('holds requests per minute for the key and for the user (all keys together), with the header view', async () => {
     const first = await stores[0].admit(input('u-rate', { keyRpm: 3, userRpm: 4 }));
     expect(first).toMatchObject({ kind: 'admitted', rate: { limitRequests: 3, remainingRequests: 2 } });

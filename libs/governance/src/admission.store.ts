@@ -2,7 +2,7 @@ import { DAY_MS, type CallerLimits, type Reservation } from '@aigw/core';
 import { RedisScript, type RedisClient } from '@aigw/routing';
 import { ADMIT_LUA, SETTLE_LUA } from './admission.lua';
 import type { GovernanceKeys } from './keys';
-import { periodsAt, reservedNanos, usdToNanos } from './periods';
+import { periodsAt, reservedNanos, usdToNanos, type Periods } from './periods';
 
 export type LimitCheck =
   | 'key_rpm'
@@ -31,6 +31,12 @@ export interface AdmissionInput {
    */
   media?: { tokens: number; reserveUsd: number };
   now: number;
+  /**
+   * When the request was received (epoch ms), which dates its usage record: its day and month are the ones it counts
+   * in, as usage_records (and a rebuild from them) count it, though admission may come a few ms later, past midnight.
+   * Absent: `now`. Rate-limit windows are always `now`'s.
+   */
+  receivedAt?: number;
 }
 
 /** The `x-ratelimit-*` view of the key's minute (the binding one of key and user limits). */
@@ -83,6 +89,13 @@ export class AdmissionStore {
   async admit(input: AdmissionInput): Promise<AdmissionVerdict> {
     const { limits: l, keyId, userId, now } = input;
     const p = periodsAt(now);
+    // The day and month of the request's receipt, when admission runs past its end (rare: only a request received
+    // in the last ms of a day pays a second periodsAt). Not one that ended more than a day ago: its counters are gone.
+    const received = input.receivedAt;
+    const q =
+      received !== undefined && received < p.dayEndsAt - DAY_MS && now - received < DAY_KEEP_MS
+        ? periodsAt(received)
+        : p;
     const k = this.keys;
     const reserveNanos = reservedNanos(input.reserveUsd);
     const media = input.media;
@@ -98,10 +111,10 @@ export class AdmissionStore {
       k.keyTokens(keyId, p),
       k.userRequests(userId, p),
       k.userTokens(userId, p),
-      k.dayRequests(userId, p.day),
-      k.daySpend(userId, p.day),
-      k.monthRequests(userId, p.month),
-      k.monthSpend(userId, p.month),
+      k.dayRequests(userId, q.day),
+      k.daySpend(userId, q.day),
+      k.monthRequests(userId, q.month),
+      k.monthSpend(userId, q.month),
       k.quotaResets(userId),
     ];
     const reply = (await ADMIT.run(this.redis, keyList, [
@@ -116,8 +129,8 @@ export class AdmissionStore {
       input.tokens,
       reserveNanos,
       p.windowEndsAt + WINDOW_KEEP_MS,
-      p.dayEndsAt + DAY_KEEP_MS,
-      p.monthEndsAt + MONTH_KEEP_MS,
+      q.dayEndsAt + DAY_KEEP_MS,
+      q.monthEndsAt + MONTH_KEEP_MS,
       tokensFloor,
       nanosFloor,
     ])) as [string, ...(string | number)[]];
@@ -127,7 +140,8 @@ export class AdmissionStore {
         return { kind: 'rebuild' };
       case 'refused': {
         const [, check, current, limit, ...counts] = reply as [string, LimitCheck, number, number, ...number[]];
-        const retryAfterMs = RATE_CHECKS.has(check) ? resetMs : this.periodEnd(check, now) - now;
+        // A day or month of receipt that is already over (admitted past midnight) resets at once.
+        const retryAfterMs = RATE_CHECKS.has(check) ? resetMs : Math.max(0, this.periodEnd(check, q) - now);
         // Too large on its own: without its audio and file parts, which are only reserved as far as a limit leaves.
         const asked = check.endsWith('tpm') ? tokensFloor : check.endsWith('spend') ? nanosFloor : 1;
         const tooLarge = asked > Number(limit);
@@ -154,11 +168,11 @@ export class AdmissionStore {
         }
         if (dailySpend !== null) {
           spendKeys.push(keyList[6]);
-          periodEnds.push(p.dayEndsAt);
+          periodEnds.push(q.dayEndsAt);
         }
         if (monthlySpend !== null) {
           spendKeys.push(keyList[8]);
-          periodEnds.push(p.monthEndsAt);
+          periodEnds.push(q.monthEndsAt);
         }
         const reservation =
           tokenKeys.length + spendKeys.length === 0
@@ -212,8 +226,7 @@ export class AdmissionStore {
     await SETTLE.run(this.redis, keys, args);
   }
 
-  private periodEnd(check: LimitCheck, now: number): number {
-    const p = periodsAt(now);
+  private periodEnd(check: LimitCheck, p: Periods): number {
     return check === 'daily_requests' || check === 'daily_spend' ? p.dayEndsAt : p.monthEndsAt;
   }
 

@@ -118,6 +118,8 @@ export class AdmissionService {
       reserveUsd: charge.reserveUsd,
       media: charge.mediaTokens > 0 ? { tokens: charge.mediaTokens, reserveUsd: charge.mediaReserveUsd } : undefined,
       now: Date.now(),
+      // Its usage record's time: the day and month it counts in, however late past midnight it is admitted.
+      receivedAt: request.receivedAt,
     };
     let verdict = await this.check(input);
     if (verdict.kind === 'rebuild') {
