@@ -22,7 +22,7 @@ import { FreshToolCallIds } from './fresh-tool-call-ids';
 import { COALESCED_HEADER, Coalescing, type Party } from './coalescing';
 import { GatewayMetrics } from './gateway-metrics';
 import { GenerationQueue, type Retention } from './generation-queue';
-import { LostJobError, type JobSnapshot } from './job-snapshot';
+import { FailedJobError, LostJobError, type JobSnapshot } from './job-snapshot';
 import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from './idempotency';
 import { IdempotencyService, RUN_HOLD_MS, type Claim } from './idempotency.service';
 import { PendingLimit } from './pending-limit';
@@ -310,6 +310,13 @@ export class GenerationService {
     }
     if (party !== null && error instanceof LostJobError) {
       void this.coalescing.abort(party);
+    }
+    if (error instanceof FailedJobError && party?.role !== 'follower') {
+      // BullMQ failed the job (its runs died or gave up past the shutdown grace, its stalls ran out): none handed in an
+      // outcome, so none may have settled what this request's admission reserved, and it has no usage record either.
+      // Given back once (the settlement's marker): a no-op when a run did settle it. A follower's was refunded at join;
+      // a replay watching another request's job was not admitted (nothing reserved).
+      void this.admission.refundOnce(sub.request);
     }
   }
 

@@ -82,9 +82,15 @@ export function lostJobError(): GatewayError {
 /** Longest failure reason shown to a client: the worker's message, never a stack. */
 const MAX_REASON_CHARS = 300;
 
+/**
+ * The error of a job BullMQ failed: no run of it handed in an outcome, so none may have settled its reservation (see
+ * GenerationService.failed).
+ */
+export class FailedJobError extends GatewayError {}
+
 /** The error of a job whose every attempt failed for an infrastructure reason. */
 export function failedJobError(s: { reason: string; attempts: number }): GatewayError {
   const reason = s.reason.split('\n', 1)[0].slice(0, MAX_REASON_CHARS);
   const tries = s.attempts === 1 ? '1 attempt' : `${s.attempts} attempts`;
-  return new GatewayError(ErrorCode.Internal, `The generation failed after ${tries}: ${reason}`);
+  return new FailedJobError(ErrorCode.Internal, `The generation failed after ${tries}: ${reason}`);
 }
