@@ -106,4 +106,32 @@ describe('the reservation of a job BullMQ failed', () => {
     await res.text();
     await refunded(userId);
   }, 60_000);
+
+  it('of an async job is given back when the job is read', async () => {
+    const { userId, key } = await userWithKey(5);
+    failEveryRun();
+    const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+    const res = await fetch(`${sys.gatewayUrl}/api/v1/ai/jobs`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ model: 'sim-gpt', prompt: 'hi', options: { maxTokens: 50 } }),
+    });
+    expect(res.status).toBe(202);
+    const { jobId } = (await res.json()) as { jobId: string };
+    const failed = await waitFor(
+      async () => {
+        const view = (await (await fetch(`${sys.gatewayUrl}/api/v1/ai/jobs/${jobId}`, { headers })).json()) as {
+          status: string;
+        };
+        return view.status === 'failed' ? view : null;
+      },
+      { timeoutMs: 15_000, message: 'the job did not fail' },
+    );
+    expect(failed.status).toBe('failed');
+    await refunded(userId);
+    // Read again: given back once, not a second time.
+    await fetch(`${sys.gatewayUrl}/api/v1/ai/jobs/${jobId}`, { headers });
+    const counters = new QuotaCountersStore(redis, new GovernanceKeys(sys.prefix));
+    expect((await counters.read(userId, Date.now())).dailySpendUsd).toBe(0);
+  }, 60_000);
 });

@@ -43,8 +43,23 @@ export class JobsService {
     const found = await this.find(jobId, auth);
     if (!('job' in found) && 'cancel' in found) {
       await this.refundOwed(jobId, found.cancel);
+    } else if ('job' in found && snapshotOf(found.job).state === 'failed') {
+      await this.refundFailed(found.job);
     }
     return viewOf(jobId, found);
+  }
+
+  /**
+   * A job BullMQ failed (every run's processor threw, or its stalls ran out) handed in no outcome and may have settled
+   * nothing: its reservation is given back when it is read, once (the settlement's marker, a no-op when a run settled
+   * it), and not past its deadline, which the marker outlives by a minute only. One script call per read of such a
+   * job; none for any other.
+   */
+  private async refundFailed(job: GenerateJob): Promise<void> {
+    const request = job.data.request;
+    if (request.reservation !== undefined && Date.now() < request.deadlineAt) {
+      await this.admission.refundOnce(request);
+    }
   }
 
   /**
