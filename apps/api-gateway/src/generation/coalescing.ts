@@ -101,7 +101,8 @@ export class Coalescing {
 
   /**
    * A leader or follower gave up (client gone, deadline): the job is cancelled only when nobody else waits for it.
-   * A job removed before a worker took it gives back the reservation it carries (the leader's).
+   * A job removed before a worker took it (or after one settled it and died) gives back the reservation it carries (the
+   * leader's), once.
    */
   async leave(party: Party, reason: AbandonReason): Promise<void> {
     let last: boolean;
@@ -116,8 +117,9 @@ export class Coalescing {
       return;
     }
     const job = await this.queue.get(party.jobId).catch(() => undefined);
-    if (await this.cancellation.cancel(party.jobId, reason, job?.data.request.requestId)) {
-      void this.admission.refund(job?.data.request.reservation);
+    if ((await this.cancellation.cancel(party.jobId, reason, job?.data.request.requestId)) && job !== undefined) {
+      // Once, under the settlement's marker: a worker that settled it and died before completing it left it queued.
+      void this.admission.refundOnce(job.data.request);
     }
   }
 

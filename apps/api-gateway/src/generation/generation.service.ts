@@ -543,9 +543,11 @@ export class GenerationService {
       onAbandon: claim.fresh
         ? (reason) =>
             void this.cancellation.cancel(jobId, reason, request.requestId).then((removed) => {
-              // Removed before a worker took it: no worker will settle its reservation.
+              // Removed before a worker took it: no worker will settle its reservation. Or removed after one did, then
+              // died before completing it (the job waited to be run again): refunded once, under the settlement's
+              // marker, so that one is not taken off the counters a second time.
               if (removed) {
-                void this.admission.refund(request.reservation);
+                void this.admission.refundOnce(request);
               }
             })
         : noop,
@@ -646,7 +648,9 @@ export class GenerationService {
       // Replays under the key find the job from now on.
       this.idempotency.unlock(claim);
     } catch (err) {
-      void this.admission.refund(sub.request.reservation);
+      // Once, under the settlement's marker: an add whose reply was lost may have queued the job all the same, and
+      // its worker's settlement then changes nothing.
+      void this.admission.refundOnce(sub.request);
       if (claim.fresh && claim.jobId !== sub.request.requestId) {
         // The Idempotency-Key claim would otherwise point at a job that never existed.
         await this.idempotency.release(claim.jobId);
