@@ -490,6 +490,34 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
       expect(sent.reasoning_effort).toBe('medium');
       expect(sent.messages[1]).toEqual({ role: 'assistant', content: 'why' });
     });
+
+    it('refuses what Claude refuses with thinking on with a 400 naming the field, in the words this client used', async () => {
+      const before = system.sim.stats().total;
+      const ask = { model, max_tokens: 4096, thinking, messages: [{ role: 'user' as const, content: 'why' }] };
+      type Refused = { temperature?: number; top_k?: number; tools?: Tool[]; tool_choice?: { type: 'any' } };
+      const refused: [string, Refused, boolean][] = [
+        ['temperature', { temperature: 0.2 }, false],
+        ['top_k', { top_k: 5 }, false],
+        ['tool_choice', { tools: [weather], tool_choice: { type: 'any' } }, false],
+        ['temperature', { temperature: 0.2 }, true],
+      ];
+      for (const [param, extra, streamed] of refused) {
+        const err = await (
+          streamed
+            ? client.messages.stream({ ...ask, ...extra }).finalMessage()
+            : client.messages.create({ ...ask, ...extra })
+        ).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+        const body = (err as InstanceType<typeof Anthropic.BadRequestError>).error as {
+          error: { param: string | null; message: string };
+        };
+        expect([param, body.error.param]).toEqual([param, param]);
+        expect(body.error.message).toContain("'thinking'");
+        // This client sent no reasoning_effort: the OpenAI name of thinking is not in the answer.
+        expect(body.error.message).not.toContain('reasoning_effort');
+      }
+      expect(system.sim.stats().total).toBe(before);
+    });
   });
 
   it("counts a request's input tokens without calling a provider (count_tokens)", async () => {

@@ -422,6 +422,19 @@ describe('OpenAI SDK: tools, JSON mode, vision (e2e)', () => {
     expect(err).toBeInstanceOf(APIError);
     expect((err as APIError).status).toBe(400);
     expect((err as APIError).message).toContain('reasoning_effort');
+    expect((err as APIError).param).toBe('reasoning_effort');
+    // What Claude refuses with thinking on is a 400 naming the field, as the SDK's `param`.
+    const forced = await client.chat.completions
+      .create({
+        model: 'sim0-anthropic/sim-claude',
+        messages: [{ role: 'user', content: 'Oslo' }],
+        reasoning_effort: 'low',
+        tools: [weather],
+        tool_choice: 'required',
+      })
+      .catch((e: unknown) => e);
+    expect(forced).toBeInstanceOf(APIError);
+    expect([(forced as APIError).status, (forced as APIError).param]).toEqual([400, 'tool_choice']);
     expect(system.sim.stats().total).toBe(before);
     // With room for the minimum budget, the effort's budget is cut to fit under the limit.
     await client.chat.completions.create({

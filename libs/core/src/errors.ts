@@ -458,6 +458,11 @@ export class ProviderCallError extends Error {
    * Absent for a call that cost nothing.
    */
   readonly billed?: import('./domain').Usage;
+  /**
+   * The request field an `untranslatable` refusal is about (OpenAI's name: `temperature`, `tool_choice`), named as
+   * the `param` of the 400 the client gets when no deployment can take the request. Absent when no one field is.
+   */
+  readonly param?: string;
 
   constructor(
     errorClass: ErrorClass,
@@ -469,6 +474,7 @@ export class ProviderCallError extends Error {
       untranslatable?: boolean;
       overloaded?: boolean;
       billed?: import('./domain').Usage;
+      param?: string;
     } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
@@ -480,6 +486,9 @@ export class ProviderCallError extends Error {
     this.overloaded = opts.overloaded === true;
     if (opts.billed !== undefined) {
       this.billed = opts.billed;
+    }
+    if (opts.param !== undefined) {
+      this.param = opts.param;
     }
   }
 }

@@ -531,20 +531,30 @@ const ANTHROPIC_NAME_OF: Readonly<Record<string, string>> = {
   stop: 'stop_sequences',
 };
 
-/** Re-words an error that names a field by its OpenAI name so that it names the field this client sent. */
+/**
+ * Re-words an error that names a field by its OpenAI name so that it names the field this client sent: its `param`,
+ * and any such name its message quotes (a refusal of `temperature` with thinking on names `'thinking'`, which this
+ * client sent, not `'reasoning_effort'`). Only errors are re-worded: nothing on the path of an answer.
+ */
 export function inAnthropicTerms(err: unknown): unknown {
   if (!(err instanceof GatewayError) || err.param === null) {
     return err;
   }
   // An offered tool's name: `tools[i].name` here (every tool of the body is offered, in its order).
   const tool = toolIndexOfParam(err.param);
-  const name = tool === undefined ? ANTHROPIC_NAME_OF[err.param] : `tools[${tool}].name`;
-  if (name === undefined) {
+  const name = tool === undefined ? (ANTHROPIC_NAME_OF[err.param] ?? err.param) : `tools[${tool}].name`;
+  let message = err.message.split(`'${err.param}'`).join(`'${name}'`);
+  for (const [openai, anthropic] of Object.entries(ANTHROPIC_NAME_OF)) {
+    message = message.split(`'${openai}'`).join(`'${anthropic}'`);
+  }
+  if (name === err.param && message === err.message) {
     return err;
   }
-  return new GatewayError(err.code, err.message.split(`'${err.param}'`).join(`'${name}'`), {
+  return new GatewayError(err.code, message, {
     param: name,
     retryAfterMs: err.retryAfterMs,
+    attempts: err.attempts,
+    retry: err.retry,
     cause: err,
   });
 }

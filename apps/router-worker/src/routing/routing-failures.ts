@@ -33,11 +33,15 @@ export function invalidRequestFailure(err: ProviderCallError, attempts: Attempt[
   });
 }
 
-/** Every deployment that could be asked refused the request before sending it: none can express it. */
+/**
+ * Every deployment that could be asked refused the request before sending it: none can express it. The field the
+ * refusal is about, when the adapter named one, is the error's `param`.
+ */
 export function untranslatableFailure(err: ProviderCallError, attempts: Attempt[]): GatewayError {
   return new GatewayError(ErrorCode.InvalidRequest, `No deployment can take the request: ${err.message}`, {
     attempts,
     cause: err,
+    param: err.param,
   });
 }
 

@@ -375,17 +375,22 @@ describe('tools to the Messages API', () => {
         return err;
       }
     };
-    for (const options of [
-      { reasoningEffort: 'low' as const, temperature: 0.5 },
-      { reasoningEffort: 'low' as const, topK: 5 },
-      { reasoningEffort: 'low' as const, topP: 0.9 },
-      { reasoningEffort: 'low' as const, tools: [weather], toolChoice: 'required' as const },
-    ]) {
-      expect(send(options)).toMatchObject({ errorClass: ErrorClass.InvalidRequest, untranslatable: true });
+    // Each refusal names the field it is about: the client's 400 names it when no other family takes the request.
+    const refused: [string, AdapterRequest['options']][] = [
+      ['temperature', { reasoningEffort: 'low', temperature: 0.5 }],
+      ['top_k', { reasoningEffort: 'low', topK: 5 }],
+      ['top_p', { reasoningEffort: 'low', topP: 0.9 }],
+      ['tool_choice', { reasoningEffort: 'low', tools: [weather], toolChoice: 'required' }],
+    ];
+    for (const [param, options] of refused) {
+      expect(send(options)).toMatchObject({ errorClass: ErrorClass.InvalidRequest, untranslatable: true, param });
     }
     // A named budget (/v1/messages) on a loop without its thinking is refused as Claude refuses it; an effort (the
     // OpenAI endpoint, whose SDK helpers drop thinking_blocks) goes without thinking for that request.
-    expect(send({ reasoningEffort: 'low', reasoningBudget: 2048 }, loop())).toMatchObject({ untranslatable: true });
+    expect(send({ reasoningEffort: 'low', reasoningBudget: 2048 }, loop())).toMatchObject({
+      untranslatable: true,
+      param: 'messages',
+    });
     const unthinking = JSON.parse(send({ reasoningEffort: 'low', temperature: 0.5 }, loop()) as string) as object;
     expect(unthinking).not.toHaveProperty('thinking');
     expect(unthinking).toMatchObject({ max_tokens: DEFAULT_ANTHROPIC_MAX_TOKENS, temperature: 0.5 });

@@ -94,10 +94,14 @@ function documentOf(part: Extract<ContentPart, { type: 'file' }>): AnthropicBloc
   return block;
 }
 
-/** Routing keeps requests with parts Anthropic cannot take away from it; this is the backstop. */
-function unsupported(what: string): ProviderCallError {
+/**
+ * Routing keeps requests with parts Anthropic cannot take away from it; this is the backstop. `param` is the field
+ * refused (OpenAI's name), which the client's 400 names when no other deployment takes the request.
+ */
+function unsupported(what: string, param?: string): ProviderCallError {
   return new ProviderCallError(ErrorClass.InvalidRequest, `the Anthropic Messages API does not accept ${what}`, {
     untranslatable: true,
+    param,
   });
 }
 
@@ -381,18 +385,18 @@ function assertTranslatable(o: GenerationOptions): void {
   ];
   for (const [name, value] of unsupportedFields) {
     if (value !== undefined) {
-      throw unsupported(`'${name}'`);
+      throw unsupported(`'${name}'`, name);
     }
   }
   if (o.temperature !== undefined && o.temperature > ANTHROPIC_MAX_TEMPERATURE) {
-    throw unsupported(`'temperature' above ${ANTHROPIC_MAX_TEMPERATURE}`);
+    throw unsupported(`'temperature' above ${ANTHROPIC_MAX_TEMPERATURE}`, 'temperature');
   }
   if (o.stop?.some(isBlankStop) === true) {
-    throw unsupported("'stop' with a sequence of whitespace only");
+    throw unsupported("'stop' with a sequence of whitespace only", 'stop');
   }
   const extra = Object.keys(o.extra ?? {}).find((key) => !ANSWER_NEUTRAL_FIELDS.has(key));
   if (extra !== undefined) {
-    throw unsupported(`'${extra}'`);
+    throw unsupported(`'${extra}'`, extra);
   }
 }
 
@@ -435,6 +439,7 @@ export function thinkingParamOf(o: GenerationOptions): {
   if (budget < MIN_THINKING_BUDGET || budget >= o.maxTokens) {
     throw unsupported(
       `'reasoning_effort' with a token limit of ${o.maxTokens}: thinking needs a budget of at least ${MIN_THINKING_BUDGET} tokens below the limit`,
+      'reasoning_effort',
     );
   }
   return { thinking: { type: 'enabled', budget_tokens: budget }, maxTokens: o.maxTokens };
@@ -450,20 +455,21 @@ const THINKING_MIN_TOP_P = 0.95;
  */
 function assertThinkable(o: GenerationOptions, unthinkingToolLoop: boolean): void {
   if (o.temperature !== undefined && o.temperature !== 1) {
-    throw unsupported("'temperature' other than 1 with thinking ('reasoning_effort')");
+    throw unsupported("'temperature' other than 1 with thinking on ('reasoning_effort')", 'temperature');
   }
   if (o.topK !== undefined) {
-    throw unsupported("'top_k' with thinking ('reasoning_effort')");
+    throw unsupported("'top_k' with thinking on ('reasoning_effort')", 'top_k');
   }
   if (o.topP !== undefined && o.topP < THINKING_MIN_TOP_P) {
-    throw unsupported(`'top_p' below ${THINKING_MIN_TOP_P} with thinking ('reasoning_effort')`);
+    throw unsupported(`'top_p' below ${THINKING_MIN_TOP_P} with thinking on ('reasoning_effort')`, 'top_p');
   }
   if (o.toolChoice === 'required' || typeof o.toolChoice === 'object') {
-    throw unsupported("a forced 'tool_choice' with thinking ('reasoning_effort')");
+    throw unsupported("a forced 'tool_choice' with thinking on ('reasoning_effort')", 'tool_choice');
   }
   if (unthinkingToolLoop) {
     throw unsupported(
       'tool results after an assistant turn without its thinking blocks with thinking on (send them back as the answer gave them)',
+      'messages',
     );
   }
 }
