@@ -662,6 +662,13 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
       ],
       ['a field the gateway cannot translate', { ...ok, mcp_servers: [] }, 'mcp_servers', /mcp_servers/],
       ['temperature above 1', { ...ok, temperature: 1.5 }, 'temperature', /temperature/],
+      // A server tool has no input_schema: what is wrong with it is its type, which the answer names.
+      [
+        'an Anthropic server tool',
+        { ...ok, tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 3 }] },
+        'tools[0].type',
+        /server tools/,
+      ],
     ];
 
     it.each(cases)('%s -> 400 in Anthropic shape naming the field, nothing enqueued', async (_l, body, param, re) => {

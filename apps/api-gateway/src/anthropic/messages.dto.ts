@@ -41,6 +41,14 @@ export class AnthropicMessageDto {
 
 /** Tools are offered to every provider: names follow OpenAI's (stricter) rule so any deployment can take them. */
 export class AnthropicToolDto {
+  /**
+   * Server tools (web search, code execution, ...) run at Anthropic; only client tools can be routed anywhere. First,
+   * as problems are reported in field order: a server tool has no input_schema, and its type is what is wrong with it.
+   */
+  @IsOptional()
+  @IsIn(['custom'], { message: "type must be 'custom': Anthropic server tools cannot be routed through the gateway" })
+  type?: 'custom';
+
   @IsString()
   @Matches(FUNCTION_NAME, { message: '$property must be 1-64 letters, digits, _ or -' })
   name: string;
@@ -55,11 +63,6 @@ export class AnthropicToolDto {
   /** A prompt-cache breakpoint (checked when the request is translated); Claude deployments get it. */
   @IsOptional()
   cache_control?: unknown;
-
-  /** Server tools (web search, code execution, ...) run at Anthropic; only client tools can be routed anywhere. */
-  @IsOptional()
-  @IsIn(['custom'], { message: "type must be 'custom': Anthropic server tools cannot be routed through the gateway" })
-  type?: 'custom';
 }
 
 export class ThinkingDto {
