@@ -409,6 +409,27 @@ describe('OpenAI SDK: tools, JSON mode, vision (e2e)', () => {
     expect(second).not.toHaveProperty('thinking');
   });
 
+  it("refuses before calling Claude a conversation it cannot take (a system prompt alone, an empty message), naming 'messages'", async () => {
+    const before = system.sim.stats().total;
+    for (const messages of [
+      [{ role: 'system', content: 'You are terse.' }],
+      [{ role: 'user', content: '' }],
+    ] as ChatCompletionMessageParam[][]) {
+      const err = await client.chat.completions
+        .create({ model: 'sim0-anthropic/sim-claude', messages })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(APIError);
+      expect([(err as APIError).status, (err as APIError).param]).toEqual([400, 'messages']);
+    }
+    expect(system.sim.stats().total).toBe(before);
+    // The OpenAI family takes such a conversation.
+    const answer = await client.chat.completions.create({
+      model: 'sim0/sim-gpt',
+      messages: [{ role: 'system', content: 'You are terse.' }],
+    });
+    expect(answer.choices[0].finish_reason).toBe('stop');
+  });
+
   it('refuses a reasoning_effort whose thinking budget cannot fit under the token limit Claude is given', async () => {
     const before = system.sim.stats().total;
     const err = await client.chat.completions

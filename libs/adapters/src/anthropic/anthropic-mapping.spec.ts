@@ -361,6 +361,25 @@ describe('tools to the Messages API', () => {
       ],
     });
   });
+  it('refuses before sending a conversation with no turn that has content, naming messages', () => {
+    for (const messages of [
+      [{ role: 'system', content: 'S' }],
+      [{ role: 'user', content: '' }],
+      [
+        { role: 'system', content: 'S' },
+        { role: 'assistant', content: null },
+      ],
+    ] as ChatMessage[][]) {
+      let refusal: unknown;
+      try {
+        anthropicBody({ target, messages, options: {} }, false);
+      } catch (err) {
+        refusal = err;
+      }
+      expect(refusal).toMatchObject({ untranslatable: true, param: 'messages' });
+    }
+  });
+
   it('refuses before sending what Claude refuses with thinking on, so routing can move on to another family', () => {
     const call = { id: 'toolu_1', type: 'function' as const, function: { name: 'now', arguments: '{}' } };
     const loop = (thinking_blocks?: ChatMessage['thinking_blocks']): ChatMessage[] => [

@@ -507,6 +507,14 @@ export function anthropicBody(req: AdapterRequest, stream: boolean): string {
     assertThinkable(o, unthinkingToolLoop);
   }
   const prompt = toAnthropicPrompt(req.messages);
+  if (prompt.messages.length === 0) {
+    // OpenAI answers a system prompt alone, or an empty message; Claude needs a turn with content. Refused before
+    // sending, so routing can move on to a family that takes it, and the 400 names the field when none does.
+    throw unsupported(
+      'a conversation without a user or assistant message with content (a system prompt alone, or empty messages)',
+      'messages',
+    );
+  }
   const offered = toolsOf(o.tools);
   const tools = offered ?? calledToolsOf(req.messages);
   const user = endUserOf(o);
