@@ -371,6 +371,20 @@ describe('OpenAI SDK to Gemini, Ollama and TGI deployments (e2e)', () => {
     },
   );
 
+  it("refuses before calling Gemini a conversation it cannot take (a system prompt alone, an empty message), naming 'messages'", async () => {
+    const before = system.sim.stats().total;
+    for (const messages of [
+      [{ role: 'system', content: 'You are terse.' }],
+      [{ role: 'user', content: '' }],
+    ] as ChatCompletionMessageParam[][]) {
+      const err = await client.chat.completions.create({ model: 'sim-gemini', messages }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.APIError);
+      const { status, param } = err as InstanceType<typeof OpenAI.APIError>;
+      expect([status, param]).toEqual([400, 'messages']);
+    }
+    expect(system.sim.stats().total).toBe(before);
+  });
+
   it('keeps a reasoning_effort away from TGI, which cannot think on request', async () => {
     const err = await client.chat.completions
       .create({ model: 'sim-tgi', messages: [{ role: 'user', content: 'why' }], reasoning_effort: 'low' })

@@ -29,8 +29,9 @@ export interface GeminiContent {
   parts: GeminiPart[];
 }
 
-function invalid(message: string): ProviderCallError {
-  return new ProviderCallError(ErrorClass.InvalidRequest, message, { untranslatable: true });
+/** A request Gemini's format cannot express; `param` is the field the client's 400 names when no family takes it. */
+function invalid(message: string, param?: string): ProviderCallError {
+  return new ProviderCallError(ErrorClass.InvalidRequest, message, { untranslatable: true, param });
 }
 
 /**
@@ -431,8 +432,17 @@ export function geminiBody(req: AdapterRequest): string {
           },
         ]
       : undefined;
+  const prompt = toGeminiPrompt(req.messages);
+  if (prompt.contents.length === 0) {
+    // OpenAI answers a system prompt alone, or an empty message; Gemini needs contents. Refused before sending, so
+    // routing can move on to a family that takes it, and the 400 names the field when none does.
+    throw invalid(
+      'Gemini needs a user or assistant message with content (the request has a system prompt alone, or empty messages)',
+      'messages',
+    );
+  }
   return JSON.stringify(
-    merged(toGeminiPrompt(req.messages), {
+    merged(prompt, {
       tools,
       toolConfig: tools === undefined ? undefined : toolConfigOf(o.toolChoice),
       generationConfig,
