@@ -320,6 +320,10 @@ describe('OpenAI SDK: tools, JSON mode, vision (e2e)', () => {
       parallel_tool_calls: true,
       metadata: {},
       store: false,
+      // OpenAI's documented defaults of fields Claude lacks: text output, the project's tier, no bias.
+      modalities: ['text'],
+      service_tier: 'auto',
+      logit_bias: {},
     });
     expect(answer.choices[0].message.content).toBe('defaults');
   });

@@ -161,7 +161,10 @@ describe('chatCompletionRequest: every field round-trips', () => {
       logprobs: false,
       parallel_tool_calls: true,
       metadata: {},
+      logit_bias: {},
       store: false,
+      modalities: ['text'],
+      service_tier: 'auto',
       temperature: 1,
     };
     const req = chatCompletionRequest(dto(defaults), frame, { model: 'sim-gpt', messages: [], ...defaults });
@@ -180,7 +183,10 @@ describe('chatCompletionRequest: every field round-trips', () => {
       logprobs: true,
       parallel_tool_calls: false,
       metadata: { a: 'b' },
+      logit_bias: { '50256': -100 },
       store: true,
+      modalities: ['text', 'audio'],
+      service_tier: 'flex',
     };
     const kept = chatCompletionRequest(dto(asked), frame, { model: 'sim-gpt', messages: [], ...asked });
     expect(kept.options).toEqual({
@@ -188,7 +194,8 @@ describe('chatCompletionRequest: every field round-trips', () => {
       logprobs: true,
       parallelToolCalls: false,
       metadata: { a: 'b' },
-      extra: { store: true },
+      logitBias: { '50256': -100 },
+      extra: { store: true, modalities: ['text', 'audio'], service_tier: 'flex' },
     });
   });
 });

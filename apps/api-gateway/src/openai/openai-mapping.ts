@@ -38,15 +38,28 @@ export function extraFieldsOf(
   return extra;
 }
 
-/** `store: false` is what OpenAI does without the field (it stores nothing unless asked). */
+/**
+ * Pass-through fields whose value is OpenAI's documented default: `store: false` (it stores nothing unless asked),
+ * `modalities: ["text"]` (text output), `service_tier: "auto"` (the project's tier). Left out like the defaults below,
+ * they keep no request away from the families that lack the field.
+ */
 function isDefaultExtra(key: string, value: JsonValue): boolean {
-  return key === 'store' && value === false;
+  switch (key) {
+    case 'store':
+      return value === false;
+    case 'modalities':
+      return Array.isArray(value) && value.length === 1 && value[0] === 'text';
+    case 'service_tier':
+      return value === 'auto';
+    default:
+      return false;
+  }
 }
 
 /**
  * A value that asks for exactly what leaving its field out asks for (OpenAI's documented defaults). Such values are
  * left out of the request: a client that spells its defaults (penalties of 0, `logprobs: false`,
- * `parallel_tool_calls: true`, empty `metadata`) is not kept from the families that lack the field, and shares
+ * `parallel_tool_calls: true`, empty `metadata` or `logit_bias`) is not kept from the families that lack the field, and shares
  * cache entries with one that sends nothing.
  */
 const DEFAULT_VALUE: Partial<Record<keyof GenerationOptions, (value: unknown) => boolean>> = {
@@ -55,6 +68,7 @@ const DEFAULT_VALUE: Partial<Record<keyof GenerationOptions, (value: unknown) =>
   logprobs: (v) => v === false,
   parallelToolCalls: (v) => v === true,
   metadata: (v) => typeof v === 'object' && v !== null && Object.keys(v).length === 0,
+  logitBias: (v) => typeof v === 'object' && v !== null && Object.keys(v).length === 0,
 };
 
 function isDefault(key: keyof GenerationOptions, value: unknown): boolean {
