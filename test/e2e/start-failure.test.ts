@@ -125,6 +125,23 @@ describe('apps that cannot start say why, naming the variable, and exit 1', () =
     ]);
   });
 
+  it.each<AppName>(['api-gateway', 'router-worker'])(
+    '%s: a DATABASE_URL password that is not valid percent-encoding is refused before connecting, unechoed',
+    async (app) => {
+      // TypeORM's decodeURIComponent threw `URIError: URI malformed` with a stack, after Redis had connected.
+      const { code, output } = await run(app, {
+        DATABASE_URL: 'postgres://postgres:pg-s3cret%zz@127.0.0.1:1/postgres',
+      });
+      expect(code).toBe(1);
+      expect(output).not.toContain('pg-s3cret');
+      expect(output.trim().split('\n')).toEqual([
+        `[${app}] Invalid environment variables:`,
+        "  - DATABASE_URL: DATABASE_URL's user or password is not valid percent-encoding; percent-encode the " +
+          'characters % @ : / # ? in the user and password, e.g. % as %25, # as %23',
+      ]);
+    },
+  );
+
   it('a schema without its migrations and DB_SKIP_MIGRATIONS=true: says to run them', async () => {
     const { code, output } = await run('router-worker', { DB_SKIP_MIGRATIONS: 'true' });
     expect(code).toBe(1);

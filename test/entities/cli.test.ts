@@ -114,11 +114,17 @@ describe('command-line tools (built)', () => {
       [{ DATABASE_URL: 'mysql://root:hunter2@127.0.0.1/db' }, 'DATABASE_URL must start with postgres://'],
       [{ DATABASE_URL: 'postgres://postgres:hunter2@127.0.0.1:1/test' }, 'migration failed: connect ECONNREFUSED'],
       [{ DATABASE_URL, DATABASE_SCHEMA: 'Bad-Schema' }, 'invalid database schema name'],
+      // TypeORM's decodeURIComponent threw a bare `URIError: URI malformed` with a stack.
+      [
+        { DATABASE_URL: 'postgres://postgres:hunter2%zz@127.0.0.1:1/test' },
+        "DATABASE_URL's user or password is not valid percent-encoding",
+      ],
     ])('fails clearly, without echoing the password, for %j', async (env, message) => {
       const result = await node(MIGRATE, [], env);
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(message);
       expect(result.stderr).not.toContain('hunter2');
+      expect(result.stderr).not.toMatch(/URIError|\n\s+at /);
     });
   });
 

@@ -21,6 +21,10 @@ describe('readDatabaseEnv', () => {
       'DATABASE_URL must start with postgres:// or postgresql:// (got mysql://)',
     );
     expect(() => readDatabaseEnv({ DATABASE_URL: 'postgres://h/db', DATABASE_SCHEMA: 'Bad' })).toThrow(/schema name/);
+    // decodeURIComponent's bare `URI malformed` (with a stack) came out of TypeORM once the tool had started.
+    expect(() => readDatabaseEnv({ DATABASE_URL: 'postgres://u:hunter2%zz@h/db' })).toThrow(
+      /^DATABASE_URL's user or password is not valid percent-encoding; percent-encode/,
+    );
   });
 });
 

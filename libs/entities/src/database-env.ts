@@ -13,18 +13,36 @@ export interface DatabaseEnv {
 export function readDatabaseEnv(env: Record<string, string | undefined>): DatabaseEnv {
   // Unset means the same local default as the apps, so the CLIs work right after `npm start`.
   const url = env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL;
-  let protocol: string;
-  try {
-    protocol = new URL(url).protocol;
-  } catch (err) {
-    throw new Error('DATABASE_URL is not a valid URL (expected postgres://user:password@host:port/database)', {
-      cause: err,
-    });
-  }
-  if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
-    throw new Error(`DATABASE_URL must start with postgres:// or postgresql:// (got ${protocol}//)`);
-  }
+  checkDatabaseUrl(url);
   return { url, schema: checkSchemaName(env.DATABASE_SCHEMA) };
+}
+
+const ENCODE_HINT = '; percent-encode the characters % @ : / # ? in the user and password, e.g. % as %25, # as %23';
+
+/**
+ * Throws naming what is wrong with a DATABASE_URL that TypeORM and pg could not open, never echoing it (it usually
+ * carries a password). Checked at boot with the rest of the environment: a `%` not followed by two hex digits in the
+ * password made TypeORM's `decodeURIComponent` throw `URIError: URI malformed`, with a stack, once Redis had connected.
+ */
+export function checkDatabaseUrl(url: string): void {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch (err) {
+    throw new Error(
+      `DATABASE_URL is not a valid URL (expected postgres://user:password@host:port/database${ENCODE_HINT})`,
+      { cause: err },
+    );
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
+    throw new Error(`DATABASE_URL must start with postgres:// or postgresql:// (got ${u.protocol}//)`);
+  }
+  try {
+    decodeURIComponent(u.username);
+    decodeURIComponent(u.password);
+  } catch (err) {
+    throw new Error(`DATABASE_URL's user or password is not valid percent-encoding${ENCODE_HINT}`, { cause: err });
+  }
 }
 
 /**

@@ -30,7 +30,13 @@ export {
   withoutReadTimeout,
   type DatabaseConfig,
 } from './data-source-options';
-export { readDatabaseEnv, describeDatabaseError, databaseUnavailable, type DatabaseEnv } from './database-env';
+export {
+  readDatabaseEnv,
+  checkDatabaseUrl,
+  describeDatabaseError,
+  databaseUnavailable,
+  type DatabaseEnv,
+} from './database-env';
 export { DEFAULT_SCHEMA, checkSchemaName, advisoryLockKey } from './schema-name';
 export {
   runMigrationsLocked,

@@ -121,6 +121,24 @@ describe('BaseEnv', () => {
     }
   });
 
+  it('refuses a DATABASE_URL TypeORM or pg could not open, naming the variable and never echoing the URL', () => {
+    // A lone `%` in the password was TypeORM's `URIError: URI malformed`, with a stack, once Redis had connected.
+    const bad = problem({ DATABASE_URL: 'postgres://u:s3cret%ZZ@127.0.0.1:5432/db' });
+    expect(bad).toBe(
+      "Invalid environment variables:\n  - DATABASE_URL: DATABASE_URL's user or password is not valid percent-encoding; " +
+        'percent-encode the characters % @ : / # ? in the user and password, e.g. % as %25, # as %23',
+    );
+    const noPort = problem({ DATABASE_URL: 'postgres://u:s3cret@127.0.0.1:notaport/db' });
+    expect(noPort).toContain('DATABASE_URL: DATABASE_URL is not a valid URL');
+    expect(problem({ DATABASE_URL: 'mysql://u:s3cret@h/db' })).toContain(
+      'DATABASE_URL must start with postgres:// or postgresql://',
+    );
+    for (const message of [bad, noPort]) {
+      expect(message).not.toContain('s3cret');
+    }
+    expect(problem({ DATABASE_URL: 'postgresql://u:p%25ss@db.example:6432/app?sslmode=require' })).toBe('');
+  });
+
   it('refuses a Redis URL the apps could not open, naming the variable and never echoing the URL', () => {
     const message = problem({ REDIS_URL: 'redis://:s3cret@127.0.0.1:notaport' });
     expect(message).toBe(

@@ -1,6 +1,6 @@
 import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, parseRedisUrl } from '@aigw/core';
 import { Transform, Type } from 'class-transformer';
-import { SecretBox, usageRetentionProblem, type UsageRetention } from '@aigw/entities';
+import { checkDatabaseUrl, SecretBox, usageRetentionProblem, type UsageRetention } from '@aigw/entities';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, registerDecorator } from 'class-validator';
 
 const TRUE_WORDS: ReadonlySet<string> = new Set(['1', 'true', 'yes', 'on']);
@@ -124,7 +124,7 @@ export class BaseEnv {
    * part of the database name, `database "postgres " does not exist`, once everything else had started.
    */
   @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value))
-  @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_URL must be a postgres:// URL' })
+  @ReadableBy('isDatabaseUrl', checkDatabaseUrl)
   DATABASE_URL = DEFAULT_DATABASE_URL;
 
   @Matches(/^[a-z_][a-z0-9_]{0,62}$/, { message: 'DATABASE_SCHEMA must be a lower-case SQL identifier' })
