@@ -44,9 +44,9 @@ interface Cli {
   exited: Promise<number | null>;
 }
 
-function startCli(main: string, env: Record<string, string>): Cli {
+function startCli(main: string, env: Record<string, string>, args: string[] = []): Cli {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SIM_')));
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(process.execPath, [main, ...args], {
     // The build lives outside the repo; third-party requires resolve through NODE_PATH.
     env: { ...base, NODE_PATH: join(root, 'node_modules'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -114,6 +114,27 @@ describe('simulator CLI (tools/simulator/main.ts)', () => {
     expect(cli.stderr()).toMatch(/SIM_PORT: .*"ninety"/);
     expect(cli.stderr()).toMatch(/SIM_FAIL_RATE: /);
     expect(cli.stderr()).toMatch(/SIM_FAIL_MODE: /);
+    expect(cli.stdout()).not.toContain('PROVIDER SIMULATOR');
+  }, 30_000);
+
+  it('prints its usage for --help and exits 0, without starting (it started a server on port 9100)', async () => {
+    const port = await freePort();
+    const cli = startCli(main, { SIM_PORT: String(port) }, ['--help']);
+    started.push(cli);
+    expect(await cli.exited).toBe(0);
+    expect(cli.stdout()).toMatch(/^Usage: npm run simulator/);
+    expect(cli.stdout()).toContain('SIM_FAIL_RATE');
+    expect(cli.stdout()).not.toContain('PROVIDER SIMULATOR');
+    expect(cli.stderr()).toBe('');
+  }, 30_000);
+
+  it('exits 2 for an argument it does not take, with the usage, without starting', async () => {
+    const port = await freePort();
+    const cli = startCli(main, { SIM_PORT: String(port) }, ['--port', '9200']);
+    started.push(cli);
+    expect(await cli.exited).toBe(2);
+    expect(cli.stderr()).toContain("provider simulator: unexpected argument '--port'");
+    expect(cli.stderr()).toContain('Usage: npm run simulator');
     expect(cli.stdout()).not.toContain('PROVIDER SIMULATOR');
   }, 30_000);
 

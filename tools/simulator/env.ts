@@ -65,6 +65,9 @@ const SETTINGS: [string, keyof SimulatorConfig, Parse][] = [
   ['SIM_RATE_LIMIT', 'rateLimit', (raw) => (raw.toLowerCase() === 'none' ? null : asJson(raw))],
 ];
 
+/** Every variable the simulator reads (the usage text names each). */
+export const SIMULATOR_VARIABLES: readonly string[] = ['SIM_HOST', 'SIM_PORT', 'SIM_NAME', ...SETTINGS.map(([v]) => v)];
+
 function problemOf(err: unknown, raw: string): string {
   if (err instanceof SimulatorConfigError) {
     // The config error names the setting; the operator needs the reason and the value.

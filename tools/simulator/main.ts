@@ -1,5 +1,6 @@
 import { InvalidEnvironmentError } from '@aigw/core';
 import { ProviderSimulator, simulatorBanner } from '@aigw/testing';
+import { parseSimulatorArgs, SIMULATOR_USAGE } from './args';
 import { parseSimulatorEnv, type SimulatorEnv } from './env';
 
 /** How long a stop may take before the process exits anyway. */
@@ -18,6 +19,16 @@ function readEnv(): SimulatorEnv | null {
 }
 
 async function main(): Promise<void> {
+  const args = parseSimulatorArgs(process.argv.slice(2));
+  if (args.kind === 'help') {
+    process.stdout.write(`${SIMULATOR_USAGE}\n`);
+    return;
+  }
+  if (args.kind === 'usage-error') {
+    process.stderr.write(`provider simulator: ${args.message}\n\n${SIMULATOR_USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
   const env = readEnv();
   if (env === null) {
     process.exitCode = 1;
