@@ -96,3 +96,55 @@ describe('an app started before its Redis', () => {
     expect(output()).not.toMatch(/\n\s+at /);
   }, 60_000);
 });
+
+/**
+ * A Redis that refuses REDIS_URL's credentials (a wrong password, an ACL user that does not exist): the boot probe
+ * stops the start at once, in one line naming the variable. Left to the apps' own connections, each gave up in its own
+ * way: "failed to start: Connection is closed." (or the ReplyError), a second hint line, and the stacks.
+ */
+describe('an app whose Redis refuses the login', () => {
+  const schema = uniqueId('redislogin');
+  const redis = new PrivateRedis(['--requirepass', 'right-pw']);
+
+  beforeAll(async () => {
+    await redis.start();
+  });
+
+  afterAll(async () => {
+    await redis.stop();
+    await dropSchema(TEST_DATABASE_URL, schema);
+  });
+
+  it.each(['api-gateway', 'router-worker', 'health-monitor', 'all-in-one'])(
+    '%s exits 1 with one line naming REDIS_URL, without the password or a stack',
+    async (app) => {
+      const url = `redis://:rd-s3cret-wrong@127.0.0.1:${redis.port}/0`;
+      const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'apps', app, 'src', 'main.js')], {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH ?? '',
+          NODE_ENV: 'test',
+          DATABASE_URL: TEST_DATABASE_URL,
+          DATABASE_SCHEMA: schema,
+          REDIS_URL: url,
+          REDIS_PREFIX: schema,
+          HOST: '127.0.0.1',
+          PORT: String(await freePort()),
+          LOG_LEVEL: 'warn',
+          HEALTH_PROBES_ENABLED: 'false',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      expect(code).toBe(1);
+      expect(output.trim().split('\n')).toEqual([
+        `[${app}] failed to start: Redis at 127.0.0.1:${redis.port} refused the login: check the user and password ` +
+          "in REDIS_URL (redis://user:password@host:port/db; a password alone logs in as Redis's default user)",
+      ]);
+    },
+    30_000,
+  );
+});

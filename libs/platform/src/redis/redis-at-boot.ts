@@ -1,6 +1,7 @@
 import { parseRedisUrl } from '@aigw/core';
 import { Redis } from 'ioredis';
 import { StartupError, whereIs } from '../lifecycle/start-failure';
+import { isLoginRefusal } from './redis-unreachable';
 
 /** A Redis starting alongside the apps (a cluster's first rollout, k8s/redis.yaml) gets as long as PostgreSQL: 4 × 2 s. */
 const CONNECT_ATTEMPTS = 5;
@@ -12,8 +13,10 @@ const ATTEMPT_TIMEOUT_MS = 2000;
  * Waits at boot, before anything connects, until the Redis of `url` answers a PING: one warning per attempt, then a
  * StartupError naming `variable`, as PostgreSQL is waited for. An app started while its Redis was not up yet exited
  * at once (Nest's Redis transport rejects its first connection, "Connection is closed."), and a pod then went through
- * its crash loop's back-off although Redis was back seconds later. A Redis that answers with a refusal (a login, a
- * database index) is not waited for: the app's own connections stop the start naming it.
+ * its crash loop's back-off although Redis was back seconds later. A Redis that refuses the login (WRONGPASS, NOAUTH)
+ * stops the start at once, in one line naming `variable`: left to the app's own connections, the refusal came out as
+ * "Connection is closed." (or the ReplyError) with stacks, as each connection gave up in its own way. Another refusal
+ * (a database index) is not waited for: the app's own connections stop the start naming it.
  */
 export async function waitForRedis(
   url: string,
@@ -23,7 +26,12 @@ export async function waitForRedis(
 ): Promise<void> {
   const where = whereIs(url, '6379');
   for (let attempt = 1; ; attempt++) {
-    const reason = await unreachableReason(url);
+    const reason = await unreachableReason(url, () => {
+      throw new StartupError(
+        `Redis at ${where} refused the login: check the user and password in ${variable} ` +
+          "(redis://user:password@host:port/db; a password alone logs in as Redis's default user)",
+      );
+    });
     if (reason === null) {
       return;
     }
@@ -35,8 +43,11 @@ export async function waitForRedis(
   }
 }
 
-/** Why one PING did not reach the Redis of `url`, or null when it answered (a refusal too: see waitForRedis). */
-async function unreachableReason(url: string): Promise<string | null> {
+/**
+ * Why one PING did not reach the Redis of `url`, or null when it answered (a refusal too: see waitForRedis); calls
+ * `refusedLogin` (which throws) when Redis refused the URL's credentials.
+ */
+async function unreachableReason(url: string, refusedLogin: () => never): Promise<string | null> {
   const probe = new Redis({
     ...parseRedisUrl(url),
     lazyConnect: true,
@@ -60,6 +71,9 @@ async function unreachableReason(url: string): Promise<string | null> {
     // A Redis reply (to the PING, or to the AUTH or SELECT of connecting): the server is there. LOADING (replaying
     // its AOF after a restart) is not ready yet.
     if (cause.name === 'ReplyError') {
+      if (isLoginRefusal(cause)) {
+        refusedLogin();
+      }
       return /^LOADING\b/.test(cause.message) ? 'loading its data' : null;
     }
     // ioredis's and Node's network messages name an address and a code, never the URL's credentials.
