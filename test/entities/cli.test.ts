@@ -110,6 +110,16 @@ describe('command-line tools (built)', () => {
       }
     });
 
+    it('prints its usage for --help and exits 2 for another argument, without connecting (it migrated)', async () => {
+      const closed = { DATABASE_URL: 'postgres://postgres:hunter2@127.0.0.1:1/test' };
+      const help = await node(MIGRATE, ['--help'], closed);
+      expect(help).toEqual({ code: 0, stdout: expect.stringMatching(/^Usage: npm run migration:run/), stderr: '' });
+      const bad = await node(MIGRATE, ['--schema', 'x'], closed);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/^migrate: unexpected argument '--schema'\n\nUsage: npm run migration:run/);
+      expect(bad.stdout).toBe('');
+    });
+
     it.each([
       [{ DATABASE_URL: 'mysql://root:hunter2@127.0.0.1/db' }, 'DATABASE_URL must start with postgres://'],
       [{ DATABASE_URL: 'postgres://postgres:hunter2@127.0.0.1:1/test' }, 'migration failed: connect ECONNREFUSED'],

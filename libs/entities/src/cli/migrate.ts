@@ -27,8 +27,41 @@ async function connect(options: ReturnType<typeof createDataSourceOptions>): Pro
   }
 }
 
+const USAGE = `Usage: npm run migration:run [-- --help]
+
+Applies the pending database migrations to DATABASE_SCHEMA (created if missing), under the same
+advisory lock as the apps' boot, and names each one it ran (or says the schema is up to date).
+It takes no arguments.
+
+Environment:
+  DATABASE_URL     postgres://user:password@host:port/database (default: postgres://postgres@127.0.0.1:5432/postgres)
+  DATABASE_SCHEMA  schema to migrate (default: public)
+
+Exit status: 0 when the schema is up to date, 1 when a migration or the connection failed, 2 for a
+bad command line.`;
+
+/**
+ * The command line: `--help` (or `-h`, `help`) prints the usage, anything else is refused. Both answer before anything
+ * connects: `npm run migration:run -- --help` used to ignore the argument and migrate the configured database.
+ */
+function readArgs(argv: readonly string[]): boolean {
+  if (argv.length === 0) {
+    return true;
+  }
+  if (argv.length === 1 && ['--help', '-h', 'help'].includes(argv[0])) {
+    console.log(USAGE);
+    return false;
+  }
+  console.error(`migrate: unexpected argument '${argv[0]}'\n\n${USAGE}`);
+  process.exitCode = 2;
+  return false;
+}
+
 /** `npm run migration:run`: applies pending migrations under the migration lock. */
 async function main(): Promise<void> {
+  if (!readArgs(process.argv.slice(2))) {
+    return;
+  }
   const env = readDatabaseEnv(process.env);
   const dataSource = await connect(createDataSourceOptions({ ...env, poolSize: 1, applicationName: 'aigw-migrate' }));
   try {
