@@ -566,16 +566,17 @@ export class GenerationService {
       this.hub.watchStored(waiter, stored);
       return;
     }
-    try {
-      await this.hub.watchEnqueued(waiter, () =>
-        this.enqueue(sub, claim, this.hub.channel, this.syncRetention(sub, claim, party), party?.key),
-      );
-    } catch (err) {
-      if (party !== null) {
-        await this.coalescing.abort(party);
-      }
-      throw err;
-    }
+    await this.hub.watchEnqueued(waiter, () =>
+      this.enqueue(sub, claim, this.hub.channel, this.syncRetention(sub, claim, party), party?.key).catch(
+        async (err: unknown) => {
+          // The job will never answer (also when the add failed after its request was answered): nobody may join it.
+          if (party !== null) {
+            await this.coalescing.abort(party);
+          }
+          throw err;
+        },
+      ),
+    );
   }
 
   /**

@@ -266,21 +266,48 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
    * channel). Its messages are routed to the waiter from before the add, since a fast worker may answer before `add`
    * returns; the fallback read-backs start once the job is stored. If `enqueue` fails, the waiter is dropped without
    * an answer or a cancel (no job was queued) and the error is rethrown.
+   *
+   * The request waits for the add only while its waiter does: the deadline, its client leaving or shutdown end the
+   * wait with the add still in flight (a stalled Redis holds it until the socket timeout, and ioredis then sends it
+   * again), and the request is answered (504, nothing, 503) and no longer counted as pending or arriving. Before, it
+   * waited for the add however long that took, its answer written only then. The abandon waits for the add instead
+   * (`holdAbandon`): a job stored after its request gave up is cancelled and removed as soon as it exists, its
+   * reservation given back, rather than run for nobody. Nothing more on the normal path: no timer, no Redis call.
    */
   async watchEnqueued(waiter: ReplyWaiter, enqueue: () => Promise<unknown>): Promise<void> {
     const watch = this.early(watchOf(waiter, true));
     this.listening.set(waiter.jobId, watch);
+    let ended: (stored: false) => void = noop;
+    const over = new Promise<false>((resolve) => (ended = resolve));
     waiter.watchedBy(() => {
       this.settle(watch);
       if (this.listening.get(waiter.jobId) === watch) {
         this.listening.delete(waiter.jobId);
       }
+      ended(false);
     });
+    waiter.holdAbandon();
+    const added = enqueue().then(
+      () => {
+        waiter.addSettled(true);
+        return true as const;
+      },
+      (err: unknown) => {
+        waiter.addSettled(false);
+        throw err;
+      },
+    );
+    let stored: boolean;
     try {
-      await enqueue();
+      stored = await Promise.race([added, over]);
     } catch (err) {
       waiter.discard();
       throw err;
+    }
+    if (!stored) {
+      // The waiter ended first; a failure of the add still to come was handled by `enqueue` (refund, claims).
+      added.catch(() => undefined);
+      return;
     }
     this.arm(watch);
   }
@@ -603,3 +630,5 @@ function parseReply(payload: string): ReplyMessage | null {
     return null;
   }
 }
+
+function noop(): void {}

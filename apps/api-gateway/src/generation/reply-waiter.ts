@@ -28,6 +28,11 @@ export abstract class ReplyWaiter {
   /** Ends the hub's watch (ReplyHub gives it when it starts watching). */
   private release: () => void = noop;
   private finished = false;
+  /**
+   * Set while the job's add is in flight (`holdAbandon`): the job may not exist yet, so a cancel or removal would miss
+   * it and it would run for nobody. An abandon meanwhile is kept here and carried out once the add settles.
+   */
+  private heldAbandon: { reason: AbandonReason | null } | null = null;
 
   constructor(protected readonly opts: WaiterOptions) {
     this.jobId = opts.jobId;
@@ -53,6 +58,33 @@ export abstract class ReplyWaiter {
     return false;
   }
 
+  /** The job is being added: an abandon from now on waits for `addSettled` (see `heldAbandon`). */
+  holdAbandon(): void {
+    this.heldAbandon = { reason: null };
+  }
+
+  /**
+   * The job's add settled: `stored`, the job exists, and an abandon held meanwhile (the deadline, the client leaving,
+   * shutdown) reaches it now (cancelled, removed if no worker took it yet, its reservation given back). Not stored:
+   * there is nothing to abandon (the enqueue's own failure path gave the reservation back).
+   */
+  addSettled(stored: boolean): void {
+    const held = this.heldAbandon;
+    this.heldAbandon = null;
+    if (stored && held !== null && held.reason !== null) {
+      this.opts.onAbandon(held.reason);
+    }
+  }
+
+  /** Abandons the job: at once, or once its add settled when that is still in flight. */
+  protected abandonJob(reason: AbandonReason): void {
+    if (this.heldAbandon !== null) {
+      this.heldAbandon.reason ??= reason;
+      return;
+    }
+    this.opts.onAbandon(reason);
+  }
+
   abstract onReply(msg: ReplyMessage): void;
   abstract onSnapshot(snapshot: JobSnapshot): void;
   /** The client went away: nobody will read the answer. */
@@ -63,14 +95,14 @@ export abstract class ReplyWaiter {
   /** The deadline passed: answer 504 and abandon the job. */
   onDeadline(): void {
     if (this.fail(deadlineError())) {
-      this.opts.onAbandon('deadline');
+      this.abandonJob('deadline');
     }
   }
 
   /** The gateway is going away: answer 503 and abandon the job. */
   onShutdown(): void {
     if (this.fail(shutdownError())) {
-      this.opts.onAbandon('client_disconnected');
+      this.abandonJob('client_disconnected');
     }
   }
 

@@ -220,7 +220,7 @@ export class StreamRelay extends ReplyWaiter {
     }
     this.finish();
     this.rejectStarted(err);
-    this.opts.onAbandon(reason);
+    this.abandonJob(reason);
     this.relay.onEnd({ error: err });
   }
 

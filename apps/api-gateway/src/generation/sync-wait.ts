@@ -52,7 +52,7 @@ export class SyncWait extends ReplyWaiter {
 
   abandon(reason: AbandonReason): void {
     if (this.fail(clientGoneError())) {
-      this.opts.onAbandon(reason);
+      this.abandonJob(reason);
     }
   }
 
