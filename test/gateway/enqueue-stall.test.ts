@@ -23,7 +23,12 @@ describe('api-gateway: a stalled job add (coalescing leader)', () => {
     await relay.up();
     const url = new URL(REDIS_URL);
     url.port = String(relay.port);
-    h = new GatewayHarness({ REDIS_URL: url.toString(), REQUEST_TIMEOUT_MS: String(DEADLINE_MS) });
+    // The cache on: the request is a coalescing leader (ADR 0007), the case of the add that stalls.
+    h = new GatewayHarness({
+      CACHE_ENABLED: 'true',
+      REDIS_URL: url.toString(),
+      REQUEST_TIMEOUT_MS: String(DEADLINE_MS),
+    });
     await h.start();
     key = await h.userKey('enqueue-stall');
     // No job may be taken: what lands late must be removed by the gateway, not run by a worker.

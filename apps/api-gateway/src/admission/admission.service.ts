@@ -19,6 +19,7 @@ import {
 import { CatalogService, ENV, REDIS, RedisErrors, RedisKeys, waitAtMost } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import { GatewayEnv } from '../config/gateway-env';
+import { byDeadline } from '../generation/by-deadline';
 import type { AuthContext } from '../http/request-context';
 import { QuotaRebuilder } from './quota-rebuilder';
 import { rateLimitHeaders } from './rate-limit-headers';
@@ -121,11 +122,11 @@ export class AdmissionService {
       // Its usage record's time: the day and month it counts in, however late past midnight it is admitted.
       receivedAt: request.receivedAt,
     };
-    let verdict = await this.check(input);
+    let verdict = await this.check(input, request);
     if (verdict.kind === 'rebuild') {
       // Redis lost the counters: rebuilt from usage_records (one query), then this request is checked again.
       await waitAtMost(this.rebuilder.trigger(), REBUILD_WAIT_MS);
-      verdict = await this.check(input);
+      verdict = await this.check(input, request);
     }
     switch (verdict.kind) {
       case 'admitted':
@@ -221,9 +222,24 @@ export class AdmissionService {
     }
   }
 
-  private async check(input: AdmissionInput): Promise<AdmissionVerdict> {
+  /**
+   * One admission script. With `request`, bounded by its deadline (`byDeadline`): a Redis that holds the script (a
+   * half-open network, a paused server) answers the request 503 then, not whenever the network comes back, and a
+   * reservation the script makes after that is given back as it arrives.
+   */
+  private async check(
+    input: AdmissionInput,
+    request?: Pick<GenerationRequest, 'deadlineAt' | 'receivedAt'>,
+  ): Promise<AdmissionVerdict> {
     try {
-      return await this.store.admit(input);
+      const verdict = this.store.admit(input);
+      return await (request === undefined
+        ? verdict
+        : byDeadline(verdict, request.deadlineAt, (late) => {
+            if (late.kind === 'admitted' && late.reservation !== null) {
+              void this.refund(late.reservation, undefined, request.receivedAt);
+            }
+          }));
     } catch (err) {
       this.errors.report('admission', err);
       throw new GatewayError(ErrorCode.ServiceUnavailable, 'Limits cannot be checked right now; retry shortly.', {

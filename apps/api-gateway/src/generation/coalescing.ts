@@ -26,7 +26,8 @@ import { hitUsageEvent, servedFromCache, servedIdsOf } from './cache-stage';
 import { CancellationService } from './cancellation.service';
 import type { FreshToolCallIds } from './fresh-tool-call-ids';
 import { GenerationQueue } from './generation-queue';
-import { ClientGoneError, type AbandonReason } from './reply-waiter';
+import { ClientGoneError, deadlineError, type AbandonReason } from './reply-waiter';
+import { byDeadline, PastDeadline } from './by-deadline';
 import type { StreamHead } from './stream-relay';
 import { UsageQueue } from './usage-queue';
 
@@ -76,9 +77,23 @@ export class Coalescing {
     const names = inFlightNames(this.keys, key, jobId);
     let leader: string | null;
     try {
-      leader = await joinInFlight(this.redis, names, jobId, inFlightTtlMs(request.deadlineAt));
+      // Bounded by the deadline: a join Redis answers later still counts this request in the job's waiters, which
+      // it then leaves (a leader's marker released, a follower's place given up).
+      leader = await byDeadline(
+        joinInFlight(this.redis, names, jobId, inFlightTtlMs(request.deadlineAt)),
+        request.deadlineAt,
+        (late) =>
+          void (late === null
+            ? this.abort({ role: 'leader', jobId, key, names })
+            : leaveInFlight(this.redis, inFlightNames(this.keys, key, late), late).catch(() => false)),
+      );
     } catch (err) {
       this.errors.report('coalesce', err);
+      if (err instanceof PastDeadline) {
+        // Admitted, but no job will run for it.
+        void this.admission.refund(request.reservation);
+        throw deadlineError();
+      }
       return null;
     }
     if (leader === null) {
