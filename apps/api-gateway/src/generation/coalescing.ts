@@ -78,14 +78,17 @@ export class Coalescing {
     let leader: string | null;
     try {
       // Bounded by the deadline: a join Redis answers later still counts this request in the job's waiters, which
-      // it then leaves (a leader's marker released, a follower's place given up).
+      // it then leaves (a leader's marker released; a follower's place given up, the job cancelled if it was the last).
       leader = await byDeadline(
         joinInFlight(this.redis, names, jobId, inFlightTtlMs(request.deadlineAt)),
         request.deadlineAt,
         (late) =>
           void (late === null
             ? this.abort({ role: 'leader', jobId, key, names })
-            : leaveInFlight(this.redis, inFlightNames(this.keys, key, late), late).catch(() => false)),
+            : this.leave(
+                { role: 'follower', jobId: late, key, names: inFlightNames(this.keys, key, late) },
+                'deadline',
+              )),
       );
     } catch (err) {
       this.errors.report('coalesce', err);
