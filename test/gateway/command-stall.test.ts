@@ -12,12 +12,13 @@ const DEADLINE_MS = 2_000;
  * connection alone (real Redis behind a loopback relay). ioredis holds its commands for as long as the network stays
  * silent (each reconnection connects and hears nothing), so before, the request waited that long, its deadline
  * notwithstanding, and stayed counted as pending. Now the admission answers 503 with Retry-After at the deadline and
- * the join 504; what either does in Redis afterwards is undone as its answer arrives.
+ * the join 504, the Idempotency-Key claim 503; what each does in Redis afterwards is undone as its answer arrives.
  */
 describe.each([
-  ['admission (rate limit script)', { RATE_LIMIT_RPM: '1000' }, 503, 'service_unavailable'],
-  ['coalescing join (no limits)', { CACHE_ENABLED: 'true' }, 504, 'timeout'],
-])('api-gateway: a silent command connection during %s', (_what, env, status, code) => {
+  ['admission (rate limit script)', { RATE_LIMIT_RPM: '1000' }, {}, 503, 'service_unavailable'],
+  ['coalescing join (no limits)', { CACHE_ENABLED: 'true' }, {}, 504, 'timeout'],
+  ['Idempotency-Key claim', {}, { 'idempotency-key': 'stalled-claim' }, 503, 'service_unavailable'],
+])('api-gateway: a silent command connection during %s', (_what, env, extra, status, code) => {
   const relay = new NamedStallRelay(Number(new URL(REDIS_URL).port || 6379));
   let h: GatewayHarness;
   let key = '';
@@ -41,7 +42,7 @@ describe.each([
     const content = `silent cmd ${Date.now()}`;
     relay.silence(`${h.prefix}:cmd`);
     const started = Date.now();
-    const res = await h.post('/v1/chat/completions', chat(content), h.headers(key));
+    const res = await h.post('/v1/chat/completions', chat(content), h.headers(key, extra));
     const took = Date.now() - started;
     const body = (await res.json()) as ErrorEnvelope;
     expect(res.status).toBe(status);
@@ -64,7 +65,7 @@ describe.each([
     });
     await probe.quit();
     // The same request again: it leads a job of its own (a late join's marker was released) and is answered.
-    const again = await h.post('/v1/chat/completions', chat(content), h.headers(key));
+    const again = await h.post('/v1/chat/completions', chat(content), h.headers(key, extra));
     expect(again.status).toBe(200);
     expect(again.headers.get('x-gateway-coalesced')).toBeNull();
   }, 30_000);

@@ -421,7 +421,14 @@ export class GenerationService {
    */
   private async claimed(sub: Submission, client: Client, key: string): Promise<Entry> {
     const { apiKeyId, requestId } = sub.request;
-    let claim = await this.idempotency.claim(apiKeyId, key, sub.endpoint, client.body, requestId);
+    let claim = await this.idempotency.claim(
+      apiKeyId,
+      key,
+      sub.endpoint,
+      client.body,
+      requestId,
+      sub.request.deadlineAt,
+    );
     const until = Date.now() + RUN_HOLD_MS + CANCELLED_STOP_WAIT_MS;
     for (;;) {
       if (claim.fresh) {
@@ -456,7 +463,14 @@ export class GenerationService {
       }
       if (took === 'gone') {
         // Its first request was refused and freed the key (or the claim expired): claim it afresh.
-        claim = await this.idempotency.claim(apiKeyId, key, sub.endpoint, client.body, requestId);
+        claim = await this.idempotency.claim(
+          apiKeyId,
+          key,
+          sub.endpoint,
+          client.body,
+          requestId,
+          sub.request.deadlineAt,
+        );
         continue;
       }
       if (Date.now() >= until) {

@@ -3,6 +3,7 @@ import { ErrorCode, GatewayError } from '@aigw/core';
 import { ENV, REDIS, RedisKeys } from '@aigw/platform';
 import { RedisScript } from '@aigw/routing';
 import type { Redis } from 'ioredis';
+import { byDeadline } from './by-deadline';
 import { GatewayEnv } from '../config/gateway-env';
 import { idempotentJobId, requestFingerprint } from './idempotency';
 
@@ -88,12 +89,19 @@ export class IdempotencyService {
    * One round trip: SET NX with GET returns the claim stored by an earlier request, if any. A fresh claim holds the
    * key's run for the request (`token`, its request id).
    */
-  async claim(apiKeyId: string, key: string, endpoint: string, body: unknown, token: string): Promise<Claim> {
+  async claim(
+    apiKeyId: string,
+    key: string,
+    endpoint: string,
+    body: unknown,
+    token: string,
+    deadlineAt: number,
+  ): Promise<Claim> {
     const jobId = idempotentJobId(apiKeyId, key);
     const fingerprint = requestFingerprint(endpoint, body);
     let previous: string | null;
     try {
-      previous = await this.redis.set(
+      const set = this.redis.set(
         this.redisKey(jobId),
         runValue(fingerprint, token, Date.now() + RUN_HOLD_MS),
         'EX',
@@ -101,6 +109,13 @@ export class IdempotencyService {
         'NX',
         'GET',
       );
+      // Bounded by the request's deadline (a silent network holds the command): a claim Redis makes afterwards
+      // gives its run back at once, so the client's retry runs the request rather than wait out RUN_HOLD_MS.
+      previous = await byDeadline(set, deadlineAt, (late) => {
+        if (late === null) {
+          this.unlock({ jobId, fresh: true, run: token });
+        }
+      });
     } catch (err) {
       throw unavailable(err);
     }
