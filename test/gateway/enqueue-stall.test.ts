@@ -71,6 +71,22 @@ describe('api-gateway: a stalled job add (coalescing leader)', () => {
     await landedAndRemoved(requestId);
   }, 30_000);
 
+  it('answers a stream whose add stalls 504 at the deadline too (nothing was sent yet)', async () => {
+    relay.silence(`${h.prefix}:queue`);
+    const started = Date.now();
+    const res = await h.post(
+      '/v1/chat/completions',
+      chat(`stalled stream ${Date.now()}`, { stream: true }),
+      h.headers(key),
+    );
+    const took = Date.now() - started;
+    expect(res.status).toBe(504);
+    expect(((await res.json()) as ErrorEnvelope).error.code).toBe('timeout');
+    expect(took).toBeLessThan(DEADLINE_MS + 1_500);
+    expect(held()).toBe(0);
+    await landedAndRemoved(res.headers.get('x-request-id') ?? '');
+  }, 30_000);
+
   it('lets a client that leaves go at once, and removes the job once it lands', async () => {
     relay.silence(`${h.prefix}:queue`);
     const leave = new AbortController();
