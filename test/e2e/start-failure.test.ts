@@ -111,6 +111,29 @@ describe('apps that cannot start say why, naming the variable, and exit 1', () =
     },
   );
 
+  const cacheSchema = `${schema}_cachedb`;
+  afterAll(async () => dropSchema(TEST_DATABASE_URL, cacheSchema));
+
+  it.each<AppName>(['api-gateway', 'router-worker'])(
+    '%s refuses a CACHE_REDIS_URL database index, naming CACHE_REDIS_URL alone',
+    async (app) => {
+      // A schema of its own: the app may run its migrations before the cache's connection hears the refusal, which
+      // would spoil the DB_SKIP_MIGRATIONS case's schema.
+      const { code, output } = await run(app, {
+        CACHE_REDIS_URL: `redis://127.0.0.1:${fewDatabases.port}/7`,
+        DATABASE_SCHEMA: cacheSchema,
+      });
+      expect(code).toBe(1);
+      // Before, "CACHE_REDIS_URL (else REDIS_URL)", whichever of the two was set (and with REDIS_URL alone, the line
+      // of the test above named one or the other as the cache's or the main connection heard the refusal first).
+      expect(failureLines(output)).toEqual([
+        expect.stringMatching(
+          /^FATAL \[Redis\] CACHE_REDIS_URL selects database 7, which this Redis refuses \(ERR DB index is out of range\)/,
+        ),
+      ]);
+    },
+  );
+
   it('PostgreSQL unreachable: one line per attempt, then one naming DATABASE_URL', async () => {
     const closed = await freePort();
     const { code, output } = await run('api-gateway', {

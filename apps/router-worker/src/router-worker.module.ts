@@ -12,6 +12,7 @@ import {
   RedisKeys,
   RedisModule,
   ResponseCache,
+  cacheRedisOf,
   ShutdownModule,
   type SharedProcess,
 } from '@aigw/platform';
@@ -73,8 +74,10 @@ class WorkerEnvModule {
     KeyRecheck,
     {
       provide: ResponseCache,
-      useFactory: (env: WorkerEnv, keys: RedisKeys, errors: RedisErrors) =>
-        new ResponseCache(env.CACHE_REDIS_URL ?? env.REDIS_URL, keys, errors),
+      useFactory: (env: WorkerEnv, keys: RedisKeys, errors: RedisErrors) => {
+        const { url, variable } = cacheRedisOf(env);
+        return new ResponseCache(url, keys, errors, variable);
+      },
       inject: [ENV, RedisKeys, RedisErrors],
     },
     GenerateHandler,

@@ -9,6 +9,7 @@ import {
   RedisErrors,
   RedisKeys,
   ResponseCacheAdmin,
+  cacheRedisOf,
   type CacheSelector,
   type CacheSize,
 } from '@aigw/platform';
@@ -61,7 +62,8 @@ export class CacheAdminService implements OnApplicationShutdown {
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
     this.enabledByDefault = env.CACHE_ENABLED;
-    this.store = new ResponseCacheAdmin(env.CACHE_REDIS_URL ?? env.REDIS_URL, keys, errors);
+    const { url, variable } = cacheRedisOf(env);
+    this.store = new ResponseCacheAdmin(url, keys, errors, variable);
     const gauge = (name: MetricName, help: string, field: keyof CacheSize): void => {
       const size = (): Promise<CacheSize> => this.recentSize();
       new Gauge({

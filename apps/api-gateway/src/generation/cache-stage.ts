@@ -17,7 +17,7 @@ import {
   merged,
   usageRecordOf,
 } from '@aigw/core';
-import { CatalogService, ENV, RedisErrors, RedisKeys, ResponseCache } from '@aigw/platform';
+import { cacheRedisOf, CatalogService, ENV, RedisErrors, RedisKeys, ResponseCache } from '@aigw/platform';
 import { CacheStats } from '../cache/cache-stats';
 import { GatewayEnv } from '../config/gateway-env';
 import type { CacheStatus } from '../http/result-headers';
@@ -50,7 +50,8 @@ export class CacheStage implements OnApplicationShutdown {
     private readonly stats: CacheStats,
   ) {
     // Always connected: a model's catalog setting may turn the cache on while CACHE_ENABLED is false.
-    this.cache = new ResponseCache(env.CACHE_REDIS_URL ?? env.REDIS_URL, keys, errors);
+    const { url, variable } = cacheRedisOf(env);
+    this.cache = new ResponseCache(url, keys, errors, variable);
     this.defaults = { enabled: env.CACHE_ENABLED, ttlS: env.CACHE_TTL_S, staleTtlS: env.CACHE_STALE_TTL_S };
   }
 

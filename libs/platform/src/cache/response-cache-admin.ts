@@ -2,7 +2,7 @@ import { CACHE_MODEL_TAG_LENGTH } from '@aigw/core';
 import type { Redis } from 'ioredis';
 import { closeRedis, createRedis, type RedisKeys } from '../redis/redis';
 import type { RedisErrors } from '../redis/redis-errors';
-import { cacheKeyspace } from './response-cache';
+import { cacheKeyspace, type CacheRedisVariable } from './response-cache';
 
 /** Admin commands wait this long at most: past it the cache's Redis counts as unreachable (a 503, not a hang). */
 const ADMIN_COMMAND_TIMEOUT_MS = 2_000;
@@ -39,10 +39,10 @@ export class ResponseCacheAdmin {
   private readonly redis: Redis;
   private readonly keyspace: string;
 
-  constructor(url: string, keys: RedisKeys, errors: RedisErrors) {
+  constructor(url: string, keys: RedisKeys, errors: RedisErrors, variable: CacheRedisVariable = 'CACHE_REDIS_URL') {
     this.redis = createRedis(url, `${keys.prefix}:cache-admin`, errors, {
       failFastMs: ADMIN_COMMAND_TIMEOUT_MS,
-      variable: 'CACHE_REDIS_URL (else REDIS_URL)',
+      variable,
     });
     this.keyspace = cacheKeyspace(keys);
   }

@@ -31,6 +31,24 @@ function isKept(entry: GenerationResult | KeptEntry): entry is KeptEntry {
   return 'freshUntil' in entry && typeof entry.freshUntil === 'number';
 }
 
+/** The variable the cache's Redis URL came from: the messages about that connection name the one the operator set. */
+export type CacheRedisVariable = 'CACHE_REDIS_URL' | 'REDIS_URL';
+
+/**
+ * The response cache's Redis: CACHE_REDIS_URL when set, else the main REDIS_URL, with the variable it came from. A
+ * database index the server refuses stops the process naming that variable: "CACHE_REDIS_URL (else REDIS_URL)" was
+ * named whichever was set, so with REDIS_URL alone the line named a variable nobody set, or not, depending on which of
+ * the process's connections heard the refusal first.
+ */
+export function cacheRedisOf(env: { CACHE_REDIS_URL?: string; REDIS_URL: string }): {
+  url: string;
+  variable: CacheRedisVariable;
+} {
+  return env.CACHE_REDIS_URL !== undefined
+    ? { url: env.CACHE_REDIS_URL, variable: 'CACHE_REDIS_URL' }
+    : { url: env.REDIS_URL, variable: 'REDIS_URL' };
+}
+
 /**
  * The response cache's Redis (ADR 0005): whole answers under `<prefix>:cache:<modelTag>:<sha256>`, each with its TTL
  * (the model tag lets an admin drop one model's entries by pattern, see ResponseCacheAdmin). Its own connection (CACHE_REDIS_URL, else REDIS_URL) that never queues commands while Redis is away, so an outage costs
@@ -43,11 +61,9 @@ export class ResponseCache {
     url: string,
     private readonly keys: RedisKeys,
     private readonly errors: RedisErrors,
+    variable: CacheRedisVariable = 'CACHE_REDIS_URL',
   ) {
-    this.redis = createRedis(url, `${keys.prefix}:cache`, errors, {
-      failFastMs: CACHE_COMMAND_TIMEOUT_MS,
-      variable: 'CACHE_REDIS_URL (else REDIS_URL)',
-    });
+    this.redis = createRedis(url, `${keys.prefix}:cache`, errors, { failFastMs: CACHE_COMMAND_TIMEOUT_MS, variable });
   }
 
   /** A fresh entry is a hit; one only kept for stale answers is a miss. */
