@@ -420,15 +420,10 @@ export class GenerationService {
    * the run (it has not queued its job yet) waits for that job, up to the run's longest hold.
    */
   private async claimed(sub: Submission, client: Client, key: string): Promise<Entry> {
-    const { apiKeyId, requestId } = sub.request;
-    let claim = await this.idempotency.claim(
-      apiKeyId,
-      key,
-      sub.endpoint,
-      client.body,
-      requestId,
-      sub.request.deadlineAt,
-    );
+    const { apiKeyId, requestId, deadlineAt } = sub.request;
+    const claimKey = (): Promise<Claim> =>
+      this.idempotency.claim(apiKeyId, key, sub.endpoint, client.body, requestId, deadlineAt);
+    let claim = await claimKey();
     const until = Date.now() + RUN_HOLD_MS + CANCELLED_STOP_WAIT_MS;
     for (;;) {
       if (claim.fresh) {
@@ -463,14 +458,7 @@ export class GenerationService {
       }
       if (took === 'gone') {
         // Its first request was refused and freed the key (or the claim expired): claim it afresh.
-        claim = await this.idempotency.claim(
-          apiKeyId,
-          key,
-          sub.endpoint,
-          client.body,
-          requestId,
-          sub.request.deadlineAt,
-        );
+        claim = await claimKey();
         continue;
       }
       if (Date.now() >= until) {
