@@ -16,10 +16,11 @@ import {
   type LimitCheck,
   nanosToUsd,
 } from '@aigw/governance';
-import { CatalogService, ENV, REDIS, RedisErrors, RedisKeys, waitAtMost } from '@aigw/platform';
+import { CatalogService, ENV, REDIS, RedisErrors, RedisKeys, ShutdownState, waitAtMost } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import { GatewayEnv } from '../config/gateway-env';
-import { byDeadline } from '../generation/by-deadline';
+import { byDeadline, DrainOver } from '../generation/by-deadline';
+import { shutdownError } from '../generation/reply-waiter';
 import type { AuthContext } from '../http/request-context';
 import { QuotaRebuilder } from './quota-rebuilder';
 import { rateLimitHeaders } from './rate-limit-headers';
@@ -87,6 +88,7 @@ export class AdmissionService {
     private readonly catalog: CatalogService,
     private readonly rebuilder: QuotaRebuilder,
     private readonly errors: RedisErrors,
+    private readonly shutdown: ShutdownState,
   ) {
     this.store = new AdmissionStore(redis, new GovernanceKeys(keys.prefix));
   }
@@ -235,12 +237,20 @@ export class AdmissionService {
       const verdict = this.store.admit(input);
       return await (request === undefined
         ? verdict
-        : byDeadline(verdict, request.deadlineAt, (late) => {
-            if (late.kind === 'admitted' && late.reservation !== null) {
-              void this.refund(late.reservation, undefined, request.receivedAt);
-            }
-          }));
+        : byDeadline(
+            verdict,
+            request.deadlineAt,
+            (late) => {
+              if (late.kind === 'admitted' && late.reservation !== null) {
+                void this.refund(late.reservation, undefined, request.receivedAt);
+              }
+            },
+            this.shutdown,
+          ));
     } catch (err) {
+      if (err instanceof DrainOver) {
+        throw shutdownError();
+      }
       this.errors.report('admission', err);
       throw new GatewayError(ErrorCode.ServiceUnavailable, 'Limits cannot be checked right now; retry shortly.', {
         retryAfterMs: 1_000,

@@ -9,26 +9,53 @@ export class PastDeadline extends Error {
 }
 
 /**
+ * A Redis call of the request path still unanswered when the shutdown drain ended (ReplyHub's fail-all): the request
+ * is answered 503 then, as those waiting for a job are, rather than at its deadline.
+ */
+export class DrainOver extends Error {
+  constructor() {
+    super('Redis did not answer before the shutdown drain ended');
+  }
+}
+
+/** Where a request learns that the shutdown drain ended (ShutdownState). */
+export interface DrainEnd {
+  untilDrainEnd(end: () => void): () => void;
+}
+
+/**
  * `work` (a Redis call made before the request watches a job: admission, the coalescing join) as long as the request
  * may wait for it: past `deadlineAt` it rejects with PastDeadline, and the call's result, should it come later (a
  * half-open network holds a command until it is back: ioredis only gives up after reconnection attempts that fail,
  * and a silent network lets them connect), goes to `late`, which undoes what it did (a reservation, a marker).
- * One timer per call, cleared with its answer; no Redis call.
+ * With `drain`, the end of the shutdown drain ends the wait as the deadline does, with DrainOver (what comes later
+ * goes to `late` too). One timer and one Set entry per call, cleared with its answer; no Redis call.
  */
-export function byDeadline<T>(work: Promise<T>, deadlineAt: number, late: (value: T) => void): Promise<T> {
+export function byDeadline<T>(
+  work: Promise<T>,
+  deadlineAt: number,
+  late: (value: T) => void,
+  drain?: DrainEnd,
+): Promise<T> {
   const left = deadlineAt - Date.now();
   if (left > MAX_TIMER_MS) {
     return work;
   }
   return new Promise<T>((resolve, reject) => {
     let past = false;
-    const timer = setTimeout(
-      () => {
+    let stopWatching: () => void = noop;
+    const giveUp = (err: Error): void => {
+      if (!past) {
         past = true;
-        reject(new PastDeadline());
-      },
-      Math.max(0, left),
-    );
+        clearTimeout(timer);
+        stopWatching();
+        reject(err);
+      }
+    };
+    const timer = setTimeout(() => giveUp(new PastDeadline()), Math.max(0, left));
+    if (drain !== undefined) {
+      stopWatching = drain.untilDrainEnd(() => giveUp(new DrainOver()));
+    }
     work.then(
       (value) => {
         if (past) {
@@ -36,11 +63,13 @@ export function byDeadline<T>(work: Promise<T>, deadlineAt: number, late: (value
           return;
         }
         clearTimeout(timer);
+        stopWatching();
         resolve(value);
       },
       // A Redis call rejects with an Error.
       (err: Error) => {
         clearTimeout(timer);
+        stopWatching();
         if (!past) {
           reject(err);
         }
@@ -48,3 +77,5 @@ export function byDeadline<T>(work: Promise<T>, deadlineAt: number, late: (value
     );
   });
 }
+
+function noop(): void {}

@@ -17,6 +17,7 @@ import {
   RedisErrors,
   RedisKeys,
   releaseInFlight,
+  ShutdownState,
   type InFlightNames,
 } from '@aigw/platform';
 import type { Redis } from 'ioredis';
@@ -26,8 +27,8 @@ import { hitUsageEvent, servedFromCache, servedIdsOf } from './cache-stage';
 import { CancellationService } from './cancellation.service';
 import type { FreshToolCallIds } from './fresh-tool-call-ids';
 import { GenerationQueue } from './generation-queue';
-import { ClientGoneError, deadlineError, type AbandonReason } from './reply-waiter';
-import { byDeadline, PastDeadline } from './by-deadline';
+import { ClientGoneError, deadlineError, shutdownError, type AbandonReason } from './reply-waiter';
+import { byDeadline, DrainOver, PastDeadline } from './by-deadline';
 import type { StreamHead } from './stream-relay';
 import { UsageQueue } from './usage-queue';
 
@@ -63,6 +64,7 @@ export class Coalescing {
     private readonly cancellation: CancellationService,
     private readonly admission: AdmissionService,
     private readonly usage: UsageQueue,
+    private readonly shutdown: ShutdownState,
   ) {}
 
   /**
@@ -89,13 +91,14 @@ export class Coalescing {
                 { role: 'follower', jobId: late, key, names: inFlightNames(this.keys, key, late) },
                 'deadline',
               )),
+        this.shutdown,
       );
     } catch (err) {
       this.errors.report('coalesce', err);
-      if (err instanceof PastDeadline) {
+      if (err instanceof PastDeadline || err instanceof DrainOver) {
         // Admitted, but no job will run for it.
         void this.admission.refund(request.reservation);
-        throw deadlineError();
+        throw err instanceof DrainOver ? shutdownError() : deadlineError();
       }
       return null;
     }

@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '@aigw/core';
-import { ENV, REDIS, RedisKeys } from '@aigw/platform';
+import { ENV, REDIS, RedisKeys, ShutdownState } from '@aigw/platform';
 import { RedisScript } from '@aigw/routing';
 import type { Redis } from 'ioredis';
-import { byDeadline } from './by-deadline';
+import { byDeadline, DrainOver } from './by-deadline';
+import { shutdownError } from './reply-waiter';
 import { GatewayEnv } from '../config/gateway-env';
 import { idempotentJobId, requestFingerprint } from './idempotency';
 
@@ -83,6 +84,7 @@ export class IdempotencyService {
     @Inject(ENV) private readonly env: GatewayEnv,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly keys: RedisKeys,
+    private readonly shutdown: ShutdownState,
   ) {}
 
   /**
@@ -111,13 +113,18 @@ export class IdempotencyService {
       );
       // Bounded by the request's deadline (a silent network holds the command): a claim Redis makes afterwards
       // gives its run back at once, so the client's retry runs the request rather than wait out RUN_HOLD_MS.
-      previous = await byDeadline(set, deadlineAt, (late) => {
-        if (late === null) {
-          this.unlock({ jobId, fresh: true, run: token });
-        }
-      });
+      previous = await byDeadline(
+        set,
+        deadlineAt,
+        (late) => {
+          if (late === null) {
+            this.unlock({ jobId, fresh: true, run: token });
+          }
+        },
+        this.shutdown,
+      );
     } catch (err) {
-      throw unavailable(err);
+      throw err instanceof DrainOver ? shutdownError() : unavailable(err);
     }
     if (previous === null) {
       return { jobId, fresh: true, run: token };

@@ -613,9 +613,12 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
   }
 
   private failAll(): void {
+    // Requests still waiting for Redis before they watch a job (admission, the coalescing join, the Idempotency-Key
+    // claim: `byDeadline`) are answered 503 too, and stop counting as arriving, rather than at their deadline.
+    const early = this.shutdown.endDrain();
     const waiting = [...this.listening.values(), ...this.polling, ...this.followers];
-    if (waiting.length > 0) {
-      this.shutdown.abandon(`${waiting.length} request(s) answered 503 at the end of the grace period`);
+    if (waiting.length + early > 0) {
+      this.shutdown.abandon(`${waiting.length + early} request(s) answered 503 at the end of the grace period`);
     }
     for (const w of waiting) {
       w.waiter.onShutdown();

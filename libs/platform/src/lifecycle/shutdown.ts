@@ -27,6 +27,9 @@ export function shutdownBudget(graceMs: number): ShutdownBudget {
 @Injectable()
 export class ShutdownState implements OnApplicationShutdown {
   private readonly abandoned: string[] = [];
+  /** What ends with the drain (`endDrain`): requests still waiting for Redis before they watch a job. */
+  private readonly atDrainEnd = new Set<() => void>();
+  private drainEnded = false;
   /** Removes the signal listeners once the app is closed (however it was closed: tests close apps directly). */
   unlisten?: () => void;
 
@@ -36,6 +39,30 @@ export class ShutdownState implements OnApplicationShutdown {
 
   abandon(what: string): void {
     this.abandoned.push(what);
+  }
+
+  /**
+   * Calls `end` when the shutdown drain ends (`endDrain`), at once if it has ended; returns what stops that (call it
+   * once the wait is over). One Set entry per wait; nothing else.
+   */
+  untilDrainEnd(end: () => void): () => void {
+    if (this.drainEnded) {
+      end();
+      return noop;
+    }
+    this.atDrainEnd.add(end);
+    return () => this.atDrainEnd.delete(end);
+  }
+
+  /** The drain is over: whatever waits through `untilDrainEnd` ends now; returns how many did. */
+  endDrain(): number {
+    this.drainEnded = true;
+    const ending = [...this.atDrainEnd];
+    this.atDrainEnd.clear();
+    for (const end of ending) {
+      end();
+    }
+    return ending.length;
   }
 
   get abandonedWork(): readonly string[] {
@@ -106,3 +133,5 @@ export function exitOnSignal(close: () => Promise<readonly string[]>, graceMs: n
     process.removeListener('SIGINT', stop);
   };
 }
+
+function noop(): void {}

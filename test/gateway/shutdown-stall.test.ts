@@ -1,0 +1,69 @@
+import { ShutdownState } from '@aigw/platform';
+import { waitFor } from '@aigw/testing';
+import { ReplyHub } from '../../apps/api-gateway/src/generation/reply-hub';
+import { NamedStallRelay } from './named-stall-relay';
+import { chat, GatewayHarness, REDIS_URL, type ErrorEnvelope } from './support';
+
+const GRACE_MS = 1_000;
+/** Far beyond the drain: an answer at the deadline (before the fix) fails the timing below. */
+const DEADLINE_MS = 15_000;
+
+/**
+ * Shutdown while the command connection (`:cmd`) is silent (a half-open network, real Redis behind a loopback relay)
+ * and a request waits on it before it watches a job: in admission, the coalescing join or the Idempotency-Key claim.
+ * The drain's end must answer it 503 (Retry-After, the error envelope), as it answers those waiting for a job, and it
+ * must stop counting as pending. Before, the fail-all reached only requests waiting for a job: this one was answered
+ * at its deadline, and the HTTP server's close (so the shutdown) waited for it.
+ */
+describe.each([
+  ['admission (rate limit script)', { RATE_LIMIT_RPM: '1000' }, {}],
+  ['coalescing join (no limits)', { CACHE_ENABLED: 'true' }, {}],
+  ['Idempotency-Key claim', {}, { 'idempotency-key': 'stalled-at-shutdown' }],
+])('api-gateway: shutdown while a request waits on a silent command connection during %s', (_what, env, extra) => {
+  const relay = new NamedStallRelay(Number(new URL(REDIS_URL).port || 6379));
+  let h: GatewayHarness;
+  let key = '';
+
+  beforeAll(async () => {
+    await relay.up();
+    const url = new URL(REDIS_URL);
+    url.port = String(relay.port);
+    h = new GatewayHarness({
+      ...env,
+      REDIS_URL: url.toString(),
+      REQUEST_TIMEOUT_MS: String(DEADLINE_MS),
+      SHUTDOWN_GRACE_MS: String(GRACE_MS),
+    });
+    await h.start();
+    key = await h.userKey('shutdown-stall');
+  }, 60_000);
+
+  afterAll(async () => {
+    relay.cut();
+    await h?.stop();
+    await relay.down();
+  }, 60_000);
+
+  it('answers it 503 when the drain ends, not at its deadline, and stops counting it', async () => {
+    const hub = h.app.get(ReplyHub);
+    relay.silence(`${h.prefix}:cmd`);
+    const sent = h.post('/v1/chat/completions', chat(`stalled at shutdown ${Date.now()}`), h.headers(key, extra));
+    await waitFor(() => hub.held === 1, { message: 'request not held' });
+    const started = Date.now();
+    const closing = h.closeApp();
+    const res = await sent;
+    const took = Date.now() - started;
+    const body = (await res.json()) as ErrorEnvelope;
+    expect(res.status).toBe(503);
+    expect(body.error.code).toBe('service_unavailable');
+    expect(body.error.message).toMatch(/shutting down/);
+    expect(res.headers.get('retry-after')).not.toBeNull();
+    expect(took).toBeLessThan(GRACE_MS + 1_500);
+    expect(hub.held).toBe(0);
+    expect(h.jobsSeen).toHaveLength(0);
+    // The process reports it gave the request up (it exits non-zero, as for requests failed waiting for a job).
+    expect(h.app.get(ShutdownState).abandonedWork.join('; ')).toMatch(/1 request\(s\) answered 503/);
+    relay.cut();
+    await closing;
+  }, 20_000);
+});
