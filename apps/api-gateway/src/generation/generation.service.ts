@@ -8,7 +8,7 @@ import {
   type GenerationResult,
   type ToolCallDelta,
 } from '@aigw/core';
-import { ENV } from '@aigw/platform';
+import { ENV, ShutdownState } from '@aigw/platform';
 import { AdmissionRefused, AdmissionService } from '../admission/admission.service';
 import { ModelAccess } from '../auth/model-access';
 import { GatewayEnv } from '../config/gateway-env';
@@ -16,6 +16,7 @@ import type { Client } from '../http/client';
 import type { AuthContext } from '../http/request-context';
 import { resultHeaders, STALE_WARNING, type CacheStatus } from '../http/result-headers';
 import { CACHE_CONTROL_HEADER, CACHE_HEADER, cacheDirectiveOf, checkCacheHeader } from './cache-directive';
+import { byDeadline, DrainOver } from './by-deadline';
 import { CacheStage, type CacheDecision } from './cache-stage';
 import { CancellationService } from './cancellation.service';
 import { FreshToolCallIds } from './fresh-tool-call-ids';
@@ -27,7 +28,7 @@ import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from './idempotency';
 import { IdempotencyService, RUN_HOLD_MS, type Claim } from './idempotency.service';
 import { PendingLimit } from './pending-limit';
 import { ReplyHub } from './reply-hub';
-import type { ReplyWaiter, WaiterOptions } from './reply-waiter';
+import { shutdownError, type ReplyWaiter, type WaiterOptions } from './reply-waiter';
 import {
   ALLOW_FALLBACK_HEADER,
   allowFallbackFromHeader,
@@ -102,6 +103,7 @@ export class GenerationService {
     private readonly cancellation: CancellationService,
     private readonly metrics: GatewayMetrics,
     private readonly limit: PendingLimit,
+    private readonly shutdown: ShutdownState,
   ) {}
 
   /** The fields every request carries; `async` jobs may wait in the queue as long as their result is kept. */
@@ -353,9 +355,47 @@ export class GenerationService {
     if (stored === null) {
       // Never answered from the cache: the job must exist for GET /jobs/:id. Its answer fills the cache.
       await this.lookup(sub, client, false);
-      await this.enqueue(sub, claim, null, { retentionS: this.env.ASYNC_JOB_RETENTION_S });
+      await this.enqueueAsync(sub, claim);
     }
     return { jobId: claim.jobId, replayed: stored };
+  }
+
+  /**
+   * The async job's add, waited for at most REQUEST_TIMEOUT_MS from the request's arrival (its own deadline, the
+   * job's retention, is no bound for an HTTP request) or until the shutdown drain ends: a silent queue connection
+   * (a half-open network; ioredis holds the add until it is back) answers 503 with Retry-After then, rather than hold
+   * the request. A job that lands afterwards is treated as the sync path treats one: cancelled and removed if no
+   * worker took it yet, its reservation given back once (`refundOnce`); an add that fails afterwards gives it back in
+   * `enqueue`. One timer per submission; no Redis call.
+   */
+  private async enqueueAsync(sub: Submission, claim: Claim): Promise<void> {
+    const { request } = sub;
+    const added = this.enqueue(sub, claim, null, { retentionS: this.env.ASYNC_JOB_RETENTION_S });
+    try {
+      await byDeadline(
+        added,
+        request.receivedAt + this.env.REQUEST_TIMEOUT_MS,
+        () =>
+          void this.cancellation.cancel(claim.jobId, 'deadline', request.requestId).then((removed) => {
+            if (removed) {
+              void this.admission.refundOnce(request);
+            }
+          }),
+        this.shutdown,
+      );
+    } catch (err) {
+      if (err instanceof DrainOver) {
+        throw shutdownError();
+      }
+      if (err instanceof GatewayError) {
+        throw err;
+      }
+      // PastDeadline: the add is still in flight.
+      throw new GatewayError(ErrorCode.ServiceUnavailable, 'The job could not be queued in time; retry shortly.', {
+        retryAfterMs: 1_000,
+        cause: err,
+      });
+    }
   }
 
   /**

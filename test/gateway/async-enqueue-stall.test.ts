@@ -1,0 +1,67 @@
+import { waitFor } from '@aigw/testing';
+import { NamedStallRelay } from './named-stall-relay';
+import { GatewayHarness, REDIS_URL, type ErrorEnvelope } from './support';
+
+/** The bound on the async add: REQUEST_TIMEOUT_MS, from the request's arrival. */
+const TIMEOUT_MS = 2_000;
+
+/**
+ * `POST /api/v1/ai/jobs` while the queue connection (`:queue`) is silent (a half-open network, real Redis behind a
+ * loopback relay). The async job's deadline is its retention, no bound for the HTTP request: before, the request
+ * waited for the add until the network came back. Now it is answered 503 with Retry-After at REQUEST_TIMEOUT_MS, and
+ * the job, when the add lands, is cancelled and removed as on the sync path (it is nobody's: its id was never given).
+ */
+describe('api-gateway: a stalled async job add', () => {
+  const relay = new NamedStallRelay(Number(new URL(REDIS_URL).port || 6379));
+  let h: GatewayHarness;
+  let key = '';
+
+  beforeAll(async () => {
+    await relay.up();
+    const url = new URL(REDIS_URL);
+    url.port = String(relay.port);
+    h = new GatewayHarness({ REDIS_URL: url.toString(), REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) });
+    await h.start();
+    key = await h.userKey('async-enqueue-stall');
+    // No job may be taken: what lands late must be removed by the gateway, not run by a worker.
+    await h.queue.pause();
+  }, 60_000);
+
+  afterAll(async () => {
+    relay.cut();
+    await h?.stop();
+    await relay.down();
+  }, 60_000);
+
+  it('answers 503 with Retry-After at REQUEST_TIMEOUT_MS, and removes the job once it lands', async () => {
+    relay.silence(`${h.prefix}:queue`);
+    const started = Date.now();
+    // Bounded here: before, the request waited for the network (the test fails rather than hang).
+    const res = await h.post(
+      '/api/v1/ai/jobs',
+      { prompt: `stalled async add ${Date.now()}` },
+      h.headers(key),
+      AbortSignal.timeout(TIMEOUT_MS + 6_000),
+    );
+    const took = Date.now() - started;
+    const body = (await res.json()) as ErrorEnvelope;
+    expect(res.status).toBe(503);
+    expect(body.error.code).toBe('service_unavailable');
+    expect(res.headers.get('retry-after')).not.toBeNull();
+    expect(took).toBeLessThan(TIMEOUT_MS + 1_500);
+    const requestId = res.headers.get('x-request-id') ?? '';
+    expect(await h.queue.getJob(requestId)).toBeUndefined();
+
+    // The add's reply never came; the relay closing the connection (as the socket timeout would) sends it again.
+    relay.cut();
+    await waitFor(() => h.cancels.some((c) => c.jobId === requestId), {
+      timeoutMs: 10_000,
+      message: 'no cancel for the async job that landed late',
+    });
+    await waitFor(async () => (await h.queue.getJob(requestId)) === undefined, {
+      timeoutMs: 10_000,
+      message: 'the async job that landed after its request was answered is still queued',
+    });
+    expect(h.jobsSeen).not.toContain(requestId);
+  }, 20_000);
+});
