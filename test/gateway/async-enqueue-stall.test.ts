@@ -1,5 +1,7 @@
 import { waitFor } from '@aigw/testing';
 import { NamedStallRelay } from './named-stall-relay';
+import { ApiKeyStore } from '@aigw/entities';
+import { call } from './admin/admin-support';
 import { GatewayHarness, REDIS_URL, type ErrorEnvelope } from './support';
 
 /** The bound on the async add: REQUEST_TIMEOUT_MS, from the request's arrival. */
@@ -15,6 +17,9 @@ describe('api-gateway: a stalled async job add', () => {
   const relay = new NamedStallRelay(Number(new URL(REDIS_URL).port || 6379));
   let h: GatewayHarness;
   let key = '';
+  let userId = '';
+  const spent = async (): Promise<number> =>
+    (await call<{ dailySpendUsd?: number }>(h, 'GET', `/api/v1/ai/admin/quotas/${userId}`)).body.dailySpendUsd ?? 0;
 
   beforeAll(async () => {
     await relay.up();
@@ -22,7 +27,11 @@ describe('api-gateway: a stalled async job add', () => {
     url.port = String(relay.port);
     h = new GatewayHarness({ REDIS_URL: url.toString(), REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) });
     await h.start();
-    key = await h.userKey('async-enqueue-stall');
+    const created = await h.app.get(ApiKeyStore).create({ userName: 'async-enqueue-stall', role: 'user' });
+    ({ key, userId } = created);
+    // A spend quota: admission reserves the request's worst case, to be given back when its job never runs.
+    const put = await call(h, 'PUT', `/api/v1/ai/admin/quotas/${userId}`, { dailySpendLimitUsd: 5 });
+    expect(put.status).toBe(200);
     // No job may be taken: what lands late must be removed by the gateway, not run by a worker.
     await h.queue.pause();
   }, 60_000);
@@ -51,6 +60,8 @@ describe('api-gateway: a stalled async job add', () => {
     expect(took).toBeLessThan(TIMEOUT_MS + 1_500);
     const requestId = res.headers.get('x-request-id') ?? '';
     expect(await h.queue.getJob(requestId)).toBeUndefined();
+    // Still reserved: the add may yet land (and a worker run the job).
+    expect(await spent()).toBeGreaterThan(0);
 
     // The add's reply never came; the relay closing the connection (as the socket timeout would) sends it again.
     relay.cut();
@@ -63,5 +74,10 @@ describe('api-gateway: a stalled async job add', () => {
       message: 'the async job that landed after its request was answered is still queued',
     });
     expect(h.jobsSeen).not.toContain(requestId);
+    // Given back once: the day's spend is 0 again, not below.
+    await waitFor(async () => (await spent()) === 0, {
+      timeoutMs: 5_000,
+      message: 'the removed async job kept its reservation',
+    });
   }, 20_000);
 });
