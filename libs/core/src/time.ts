@@ -7,6 +7,9 @@ export const MINUTE_MS = 60_000;
 export const HOUR_MS = 60 * MINUTE_MS;
 export const DAY_MS = 24 * HOUR_MS;
 
+/** The longest delay a Node timer keeps (2^31 − 1 ms, ~24.8 days): a longer one, or NaN, fires after 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** The start of the `unit` holding `t`. */
 export function floorTo(t: number, unit: number): number {
   return Math.floor(t / unit) * unit;

@@ -1,5 +1,4 @@
-/** The longest delay a Node timer keeps (~24.8 days); an async job's deadline may lie further away: left unbounded. */
-const MAX_TIMER_MS = 2_147_483_647;
+import { MAX_TIMER_MS } from '@aigw/core';
 
 /** A Redis call of the request path still unanswered at the request's deadline (see `byDeadline`). */
 export class PastDeadline extends Error {
@@ -39,6 +38,7 @@ export function byDeadline<T>(
 ): Promise<T> {
   const left = deadlineAt - Date.now();
   if (left > MAX_TIMER_MS) {
+    // An async job's deadline may lie further away than a timer keeps: left unbounded.
     return work;
   }
   return new Promise<T>((resolve, reject) => {

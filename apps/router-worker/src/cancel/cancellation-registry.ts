@@ -1,15 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import type { AbortCause } from '@aigw/core';
+import { MAX_TIMER_MS, type AbortCause } from '@aigw/core';
 import { GenerationAbort } from './abort';
 
 /** A cancel may overtake its job (sent while the job still waited); it is remembered this long. */
 const EARLY_CANCEL_TTL_MS = 60_000;
 const EARLY_CANCEL_MAX = 10_000;
-/**
- * The longest delay a Node timer keeps (~24.8 days); a longer one fires after 1 ms. An async job's deadline is
- * `ASYNC_JOB_RETENTION_S` away, which an operator may set longer than that: its timer is re-armed instead.
- */
-const MAX_TIMER_MS = 2_147_483_647;
 
 export interface RunningGeneration {
   readonly signal: AbortSignal;
@@ -51,6 +46,7 @@ export class CancellationRegistry {
       if (left <= 0) {
         controller.abort(new GenerationAbort('deadline'));
       } else {
+        // An async job's deadline (ASYNC_JOB_RETENTION_S) may lie further away than a timer keeps: re-armed then.
         timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
       }
     };

@@ -1,10 +1,8 @@
-import { ErrorClass, ProviderCallError } from '@aigw/core';
+import { ErrorClass, MAX_TIMER_MS, ProviderCallError } from '@aigw/core';
 import { EventEmitter } from 'node:events';
 import { classifyError } from '../errors/classify';
 
-/** Node turns a delay it cannot represent (over ~24.8 days, or NaN) into 1 ms: clamp instead of timing out at once. */
-const MAX_TIMER_MS = 2_147_483_647;
-
+/** Node turns a delay it cannot represent (over MAX_TIMER_MS, or NaN) into 1 ms: clamp instead of timing out at once. */
 function timerDelay(ms: number): number {
   if (Number.isNaN(ms) || ms > MAX_TIMER_MS) {
     return MAX_TIMER_MS;
