@@ -1,8 +1,8 @@
 import { waitFor } from '@aigw/testing';
-import { NamedStallRelay } from './named-stall-relay';
+import { gatewayBehind, landsAndIsRemoved, relayToTestRedis, stopBehind } from './named-stall-relay';
 import { ApiKeyStore } from '@aigw/entities';
 import { call } from './admin/admin-support';
-import { GatewayHarness, REDIS_URL, type ErrorEnvelope } from './support';
+import type { ErrorEnvelope, GatewayHarness } from './support';
 
 /** The bound on the async add: REQUEST_TIMEOUT_MS, from the request's arrival. */
 const TIMEOUT_MS = 2_000;
@@ -14,7 +14,7 @@ const TIMEOUT_MS = 2_000;
  * the job, when the add lands, is cancelled and removed as on the sync path (it is nobody's: its id was never given).
  */
 describe('api-gateway: a stalled async job add', () => {
-  const relay = new NamedStallRelay(Number(new URL(REDIS_URL).port || 6379));
+  const relay = relayToTestRedis();
   let h: GatewayHarness;
   let key = '';
   let userId = '';
@@ -22,11 +22,7 @@ describe('api-gateway: a stalled async job add', () => {
     (await call<{ dailySpendUsd?: number }>(h, 'GET', `/api/v1/ai/admin/quotas/${userId}`)).body.dailySpendUsd ?? 0;
 
   beforeAll(async () => {
-    await relay.up();
-    const url = new URL(REDIS_URL);
-    url.port = String(relay.port);
-    h = new GatewayHarness({ REDIS_URL: url.toString(), REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) });
-    await h.start();
+    h = await gatewayBehind(relay, { REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) });
     const created = await h.app.get(ApiKeyStore).create({ userName: 'async-enqueue-stall', role: 'user' });
     ({ key, userId } = created);
     // A spend quota: admission reserves the request's worst case, to be given back when its job never runs.
@@ -36,11 +32,7 @@ describe('api-gateway: a stalled async job add', () => {
     await h.queue.pause();
   }, 60_000);
 
-  afterAll(async () => {
-    relay.cut();
-    await h?.stop();
-    await relay.down();
-  }, 60_000);
+  afterAll(() => stopBehind(relay, h), 60_000);
 
   it('answers 503 with Retry-After at REQUEST_TIMEOUT_MS, and removes the job once it lands', async () => {
     relay.silence(`${h.prefix}:queue`);
@@ -63,17 +55,7 @@ describe('api-gateway: a stalled async job add', () => {
     // Still reserved: the add may yet land (and a worker run the job).
     expect(await spent()).toBeGreaterThan(0);
 
-    // The add's reply never came; the relay closing the connection (as the socket timeout would) sends it again.
-    relay.cut();
-    await waitFor(() => h.cancels.some((c) => c.jobId === requestId), {
-      timeoutMs: 10_000,
-      message: 'no cancel for the async job that landed late',
-    });
-    await waitFor(async () => (await h.queue.getJob(requestId)) === undefined, {
-      timeoutMs: 10_000,
-      message: 'the async job that landed after its request was answered is still queued',
-    });
-    expect(h.jobsSeen).not.toContain(requestId);
+    await landsAndIsRemoved(relay, h, requestId, 'the async job that landed after its request was answered');
     // Given back once: the day's spend is 0 again, not below.
     await waitFor(async () => (await spent()) === 0, {
       timeoutMs: 5_000,

@@ -2,8 +2,8 @@ import { waitFor } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import { REDIS } from '@aigw/platform';
 import { ReplyHub } from '../../apps/api-gateway/src/generation/reply-hub';
-import { NamedStallRelay } from './named-stall-relay';
-import { chat, GatewayHarness, REDIS_URL, type ErrorEnvelope } from './support';
+import { gatewayBehind, relayToTestRedis, stopBehind } from './named-stall-relay';
+import { chat, type GatewayHarness, REDIS_URL, type ErrorEnvelope } from './support';
 
 const DEADLINE_MS = 2_000;
 
@@ -19,24 +19,16 @@ describe.each([
   ['coalescing join (no limits)', { CACHE_ENABLED: 'true' }, {}, 504, 'timeout'],
   ['Idempotency-Key claim', {}, { 'idempotency-key': 'stalled-claim' }, 503, 'service_unavailable'],
 ])('api-gateway: a silent command connection during %s', (_what, env, extra, status, code) => {
-  const relay = new NamedStallRelay(Number(new URL(REDIS_URL).port || 6379));
+  const relay = relayToTestRedis();
   let h: GatewayHarness;
   let key = '';
 
   beforeAll(async () => {
-    await relay.up();
-    const url = new URL(REDIS_URL);
-    url.port = String(relay.port);
-    h = new GatewayHarness({ ...env, REDIS_URL: url.toString(), REQUEST_TIMEOUT_MS: String(DEADLINE_MS) });
-    await h.start();
+    h = await gatewayBehind(relay, { ...env, REQUEST_TIMEOUT_MS: String(DEADLINE_MS) });
     key = await h.userKey('command-stall');
   }, 60_000);
 
-  afterAll(async () => {
-    relay.cut();
-    await h?.stop();
-    await relay.down();
-  }, 60_000);
+  afterAll(() => stopBehind(relay, h), 60_000);
 
   it('answers by the deadline, holds nothing, and serves again once the network is back', async () => {
     const content = `silent cmd ${Date.now()}`;

@@ -1,7 +1,7 @@
 import { sleep, waitFor } from '@aigw/testing';
 import { ReplyHub } from '../../apps/api-gateway/src/generation/reply-hub';
-import { NamedStallRelay } from './named-stall-relay';
-import { chat, GatewayHarness, REDIS_URL, type ErrorEnvelope } from './support';
+import { gatewayBehind, landsAndIsRemoved, relayToTestRedis, stopBehind } from './named-stall-relay';
+import { chat, type ErrorEnvelope, type GatewayHarness } from './support';
 
 const DEADLINE_MS = 2_000;
 
@@ -13,47 +13,23 @@ const DEADLINE_MS = 2_000;
  * would otherwise run for nobody). Before, the request waited for the add, its 504 written only after it.
  */
 describe('api-gateway: a stalled job add (coalescing leader)', () => {
-  const port = Number(new URL(REDIS_URL).port || 6379);
-  const relay = new NamedStallRelay(port);
+  const relay = relayToTestRedis();
   let h: GatewayHarness;
   let key = '';
   const held = (): number => h.app.get(ReplyHub).held;
 
   beforeAll(async () => {
-    await relay.up();
-    const url = new URL(REDIS_URL);
-    url.port = String(relay.port);
     // The cache on: the request is a coalescing leader (ADR 0007), the case of the add that stalls.
-    h = new GatewayHarness({
-      CACHE_ENABLED: 'true',
-      REDIS_URL: url.toString(),
-      REQUEST_TIMEOUT_MS: String(DEADLINE_MS),
-    });
-    await h.start();
+    h = await gatewayBehind(relay, { CACHE_ENABLED: 'true', REQUEST_TIMEOUT_MS: String(DEADLINE_MS) });
     key = await h.userKey('enqueue-stall');
     // No job may be taken: what lands late must be removed by the gateway, not run by a worker.
     await h.queue.pause();
   }, 60_000);
 
-  afterAll(async () => {
-    relay.cut();
-    await h?.stop();
-    await relay.down();
-  }, 60_000);
+  afterAll(() => stopBehind(relay, h), 60_000);
 
-  async function landedAndRemoved(requestId: string): Promise<void> {
-    // The add's reply never came; the socket timeout's reconnection (here: the relay closing it) sends it again.
-    relay.cut();
-    await waitFor(() => h.cancels.some((c) => c.jobId === requestId), {
-      timeoutMs: 10_000,
-      message: 'no cancel for the job that landed late',
-    });
-    await waitFor(async () => (await h.queue.getJob(requestId)) === undefined, {
-      timeoutMs: 10_000,
-      message: 'the job that landed after its request gave up is still queued',
-    });
-    expect(h.jobsSeen).not.toContain(requestId);
-  }
+  const landedAndRemoved = (requestId: string): Promise<void> =>
+    landsAndIsRemoved(relay, h, requestId, 'the job that landed after its request gave up');
 
   it('answers 504 at the deadline, not when the add comes back, and removes the job once it lands', async () => {
     relay.silence(`${h.prefix}:queue`);

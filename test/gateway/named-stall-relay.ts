@@ -1,4 +1,6 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { waitFor } from '@aigw/testing';
+import { GatewayHarness, REDIS_URL } from './support';
 
 /**
  * A loopback TCP relay in front of Redis that can silence the connections of one client name only (ioredis sends
@@ -76,6 +78,51 @@ export class NamedStallRelay {
     }
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
+}
+
+/** A relay in front of the tests' Redis (REDIS_URL). */
+export function relayToTestRedis(): NamedStallRelay {
+  return new NamedStallRelay(Number(new URL(REDIS_URL).port || 6379));
+}
+
+/** Starts `relay` and a gateway of `env` whose Redis connections all go through it. */
+export async function gatewayBehind(relay: NamedStallRelay, env: Record<string, string>): Promise<GatewayHarness> {
+  await relay.up();
+  const url = new URL(REDIS_URL);
+  url.port = String(relay.port);
+  const h = new GatewayHarness({ ...env, REDIS_URL: url.toString() });
+  await h.start();
+  return h;
+}
+
+/** Undoes `gatewayBehind`: the silence ended first, so that the gateway's close does not wait on it. */
+export async function stopBehind(relay: NamedStallRelay, h: GatewayHarness | undefined): Promise<void> {
+  relay.cut();
+  await h?.stop();
+  await relay.down();
+}
+
+/**
+ * A job whose add stalled on the gateway's `:queue` connection lands once the silence is cut (the add's reply never
+ * came; the relay closing the connection, as the socket timeout would, sends it again): the gateway must cancel and
+ * remove it before any worker takes it. `what` names the job in the failure messages.
+ */
+export async function landsAndIsRemoved(
+  relay: NamedStallRelay,
+  h: GatewayHarness,
+  jobId: string,
+  what: string,
+): Promise<void> {
+  relay.cut();
+  await waitFor(() => h.cancels.some((c) => c.jobId === jobId), {
+    timeoutMs: 10_000,
+    message: `no cancel for ${what}`,
+  });
+  await waitFor(async () => (await h.queue.getJob(jobId)) === undefined, {
+    timeoutMs: 10_000,
+    message: `${what} is still queued`,
+  });
+  expect(h.jobsSeen).not.toContain(jobId);
 }
 
 /** The name a CLIENT SETNAME in `chunk` gives (RESP: ...$7\r\nsetname\r\n$<n>\r\n<name>\r\n), or null. */

@@ -1,8 +1,8 @@
 import { ShutdownState } from '@aigw/platform';
 import { waitFor } from '@aigw/testing';
 import { ReplyHub } from '../../apps/api-gateway/src/generation/reply-hub';
-import { NamedStallRelay } from './named-stall-relay';
-import { chat, GatewayHarness, REDIS_URL, type ErrorEnvelope } from './support';
+import { gatewayBehind, relayToTestRedis, stopBehind } from './named-stall-relay';
+import { chat, type ErrorEnvelope, type GatewayHarness } from './support';
 
 const GRACE_MS = 1_000;
 /** Far beyond the drain: an answer at the deadline (before the fix) fails the timing below. */
@@ -20,29 +20,20 @@ describe.each([
   ['coalescing join (no limits)', { CACHE_ENABLED: 'true' }, {}],
   ['Idempotency-Key claim', {}, { 'idempotency-key': 'stalled-at-shutdown' }],
 ])('api-gateway: shutdown while a request waits on a silent command connection during %s', (_what, env, extra) => {
-  const relay = new NamedStallRelay(Number(new URL(REDIS_URL).port || 6379));
+  const relay = relayToTestRedis();
   let h: GatewayHarness;
   let key = '';
 
   beforeAll(async () => {
-    await relay.up();
-    const url = new URL(REDIS_URL);
-    url.port = String(relay.port);
-    h = new GatewayHarness({
+    h = await gatewayBehind(relay, {
       ...env,
-      REDIS_URL: url.toString(),
       REQUEST_TIMEOUT_MS: String(DEADLINE_MS),
       SHUTDOWN_GRACE_MS: String(GRACE_MS),
     });
-    await h.start();
     key = await h.userKey('shutdown-stall');
   }, 60_000);
 
-  afterAll(async () => {
-    relay.cut();
-    await h?.stop();
-    await relay.down();
-  }, 60_000);
+  afterAll(() => stopBehind(relay, h), 60_000);
 
   it('answers it 503 when the drain ends, not at its deadline, and stops counting it', async () => {
     const hub = h.app.get(ReplyHub);
