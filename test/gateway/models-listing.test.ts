@@ -275,7 +275,10 @@ describe('models listing with MODELS_PUBLIC=true', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('public, max-age=30');
     expect(res.headers.get('x-ratelimit-remaining-requests')).toBe('2');
-    expect(((await res.json()) as { data: unknown[] }).data).toHaveLength(3);
+    // Nobody is shown the enabled deployments only: sim-b/sim-gpt is disabled, the operator's own business.
+    expect(((await res.json()) as { data: Item[] }).data.map((d) => d.id)).toEqual(['sim/sim-gpt', 'sim-b/sim-claude']);
+    // A shared cache may keep this public answer, but must not hand it to a caller with a key, whose list differs.
+    expect(res.headers.get('vary')).toBe('Authorization, x-api-key');
     expect((await fetch(`${h.url}/api/v1/ai/models`)).status).toBe(200);
     expect((await fetch(`${h.url}/api/v1/ai/models`)).status).toBe(200);
     const refused = await fetch(`${h.url}/api/v1/ai/models`);
@@ -295,6 +298,8 @@ describe('models listing with MODELS_PUBLIC=true', () => {
     expect(keyed.status).toBe(200);
     expect(keyed.headers.get('cache-control')).toBe('private, max-age=30');
     expect(keyed.headers.get('x-ratelimit-limit-requests')).toBeNull();
+    expect(((await keyed.json()) as { data: Item[] }).data.map((d) => d.id)).toContain('sim-b/sim-gpt');
+    expect(keyed.headers.get('etag')).not.toBe(res.headers.get('etag'));
   });
 });
 

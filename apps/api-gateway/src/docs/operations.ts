@@ -238,7 +238,7 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       "`pricing`, `avgLatencyMs` and `successRate` over the last 24 h, the monitor's `health`, `available` " +
       '(enabled, circuit not open, health not failing) and `recommended` (the catalog flag, else the best quality ' +
       'per price among healthy available chat deployments). `ETag` / `If-None-Match` (304) and `Cache-Control`; ' +
-      'open without a key when MODELS_PUBLIC=true.',
+      'open without a key when MODELS_PUBLIC=true (then only enabled deployments are listed to a caller without one).',
     headers: [
       {
         name: 'If-None-Match',
@@ -249,7 +249,7 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       },
     ],
     responses: {
-      '200': jsonAnswer('Every deployment, enabled or not.', 'ModelListing', 'ETag', 'Cache-Control'),
+      '200': jsonAnswer('Every deployment, enabled or not (without a key: the enabled ones).', 'ModelListing', 'ETag', 'Cache-Control'),
       '304': { description: 'Not modified: the `If-None-Match` tag is current.', headers: headerRefs('ETag') },
     },
   },

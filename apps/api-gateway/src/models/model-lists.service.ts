@@ -44,8 +44,10 @@ export class ModelListsService {
     catalog: object;
     signals: object;
     circuits: string;
-    /** The whole listing (unrestricted keys, and nobody with MODELS_PUBLIC), once asked for. */
+    /** The whole listing (unrestricted keys), once asked for. */
     rendered: RenderedListing | null;
+    /** The anonymous listing (nobody, with MODELS_PUBLIC): the enabled deployments only, once asked for. */
+    anonymous: RenderedListing | null;
     /** Keyed by a restricted key's allow-list. */
     restricted: Map<string, RenderedListing>;
   } | null = null;
@@ -94,9 +96,11 @@ export class ModelListsService {
    * The native listing: at most one Redis read per CIRCUIT_CACHE_MS, no database access. For a key restricted by
    * `allowedModels` (`allowed`), the deployments it may use only, `recommended` decided among them: as `GET /v1/models`,
    * it must not tell the key which other models exist (nor, by a `recommended` it is not shown, that a better one
-   * does). Rendered once per allow-list until the catalog, the statistics or a circuit changes.
+   * does). For nobody (`'anonymous'`, MODELS_PUBLIC), the enabled deployments only: a disabled one is the operator's
+   * internal business, not the public's. Rendered once per audience until the catalog, the statistics or a circuit
+   * changes.
    */
-  async listing(allowed: readonly string[] | null = null): Promise<RenderedListing> {
+  async listing(allowed: readonly string[] | null | 'anonymous' = null): Promise<RenderedListing> {
     const catalog = this.catalog.current;
     const deployments = this.catalog.deployments();
     const slow = this.signals.signals();
@@ -104,13 +108,18 @@ export class ModelListsService {
     const circuits = circuitKey(states);
     let n = this.native;
     if (n === null || n.catalog !== catalog || n.signals !== slow || n.circuits !== circuits) {
-      n = { catalog, signals: slow, circuits, rendered: null, restricted: new Map() };
+      n = { catalog, signals: slow, circuits, rendered: null, anonymous: null, restricted: new Map() };
       this.native = n;
     }
     const render = (shown: readonly Deployment[]): RenderedListing => rendered(modelListing(shown, slow, states));
     if (allowed === null) {
       n.rendered ??= render(deployments);
       return n.rendered;
+    }
+    if (allowed === 'anonymous') {
+      // `recommended` is decided among enabled deployments anyway, so it is the same as in the whole listing.
+      n.anonymous ??= render(deployments.filter((d) => d.provider.enabled && d.model.enabled));
+      return n.anonymous;
     }
     const key = JSON.stringify(allowed);
     let listing = n.restricted.get(key);

@@ -60,6 +60,9 @@ function anthropicPaging(query: Query): { limit: number; cursor: AnthropicCursor
 /** How long a client may reuse the native listing without asking again (then `If-None-Match` makes it cheap). */
 const MAX_AGE_S = 30;
 
+/** The request headers that carry a key: a public listing's answers vary by them. */
+const VARY_KEY = 'Authorization, x-api-key';
+
 /** RFC 9110 `If-None-Match`: `*`, or a list of strong or weak validators compared weakly. */
 export function matchesEtag(header: string | undefined, etag: string): boolean {
   if (header === undefined) {
@@ -131,19 +134,26 @@ export class ModelsController {
   }
 
   /**
-   * Every deployment (for a key restricted by `allowedModels`, every one it may use) with prices, traits, 24 h
-   * latency and success rate, health, availability and the `recommended` flag. Any valid key, or nobody with MODELS_PUBLIC; rate limited either way; `ETag` and
+   * Every deployment (for a key restricted by `allowedModels`, every one it may use; for nobody, the enabled ones)
+   * with prices, traits, 24 h latency and success rate, health, availability and the `recommended` flag. Any valid key, or nobody with MODELS_PUBLIC; rate limited either way; `ETag` and
    * `Cache-Control` so that polling clients mostly get a 304.
    */
   @Get('api/v1/ai/models')
   @PublicWhen((env) => env.MODELS_PUBLIC)
   async listing(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     void reply.headers(await this.admit(req, reply));
-    // A key restricted by allowedModels is shown the deployments it may use only, as `GET /v1/models` shows it.
-    const { body, etag } = await this.lists.listing(req.auth?.policy.allowedModels ?? null);
+    // A key restricted by allowedModels is shown the deployments it may use only, as `GET /v1/models` shows it;
+    // nobody (MODELS_PUBLIC) the enabled ones only.
+    const { body, etag } = await this.lists.listing(req.auth === null ? 'anonymous' : req.auth.policy.allowedModels);
     void reply
       .header('etag', etag)
       .header('cache-control', `${req.auth === null ? 'public' : 'private'}, max-age=${MAX_AGE_S}`);
+    if (this.env.MODELS_PUBLIC) {
+      // The public answer differs from a key's: a shared cache must not hand it to a caller with a key (RFC 9111
+      // lets it for a `public` answer), so the answer varies by the headers that carry one (after CORS's `Origin`).
+      const vary = reply.getHeader('vary');
+      void reply.header('vary', typeof vary === 'string' ? `${vary}, Authorization, x-api-key` : VARY_KEY);
+    }
     if (matchesEtag(req.headers['if-none-match'], etag)) {
       void reply.status(304).send();
       return;
