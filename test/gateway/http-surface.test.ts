@@ -179,6 +179,30 @@ describe('api-gateway HTTP surface', () => {
       }
     });
 
+    it('an empty path parameter reaches no route: a 404 for every method, never a 405 allowing the method sent', async () => {
+      // No route takes an empty parameter (`/api/v1/ai/jobs/` is no job): the router matches `:id` = '' but the app
+      // passes it to not-found. Before, the 405 told `GET` that the path takes `GET, HEAD`.
+      const cases: [string, string][] = [
+        ['GET', '/api/v1/ai/jobs/'],
+        ['DELETE', '/api/v1/ai/preferences/'],
+        ['DELETE', '/api/v1/ai/admin/keys/'],
+        ['PATCH', '/api/v1/ai/admin/providers/'],
+        ['POST', '/api/v1/ai/jobs//cancel'],
+        ['OPTIONS', '/api/v1/ai/jobs/'],
+      ];
+      for (const [method, route] of cases) {
+        const res = await fetch(`${h.url}${route}`, { method, headers: h.headers() });
+        expect([method, route, res.status, res.headers.get('allow')]).toEqual([method, route, 404, null]);
+        if (method !== 'OPTIONS') {
+          expectEnvelope((await res.json()) as ErrorEnvelope, 'not_found');
+        }
+      }
+      // The wildcard of `GET /v1/models/*` may be empty: that route is reached, and answers for the empty id.
+      const models = await h.get('/v1/models/');
+      expect(models.status).toBe(404);
+      expectEnvelope((await models.json()) as ErrorEnvelope, 'model_not_found', 'model');
+    });
+
     it('a 405 quotes the route as declared, a 404 the path alone: never the query, a parameter or an authority', async () => {
       const cases: [string, string, string][] = [
         ['GET', '/v1/ch%61t/%63ompletions?api_key=sk-secret-q1', 'Method GET is not allowed on /v1/chat/completions'],

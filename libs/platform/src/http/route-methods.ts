@@ -48,14 +48,22 @@ export function allowedMethodsOf(req: FastifyRequest): string[] {
   return [...table.keys()].filter((method) => routed(req, method) !== null).sort();
 }
 
-/** What the router finds for `method` at the URL of `req`: its parameters, or null for no route. */
+/**
+ * What the router finds for `method` at the URL of `req`: its parameters, or null for no route. A match with an empty
+ * parameter (`/api/v1/ai/jobs/` as `:id` = '') is no route: Nest's Fastify adapter passes such a request to not-found
+ * (`requireNonEmptyParams`; only the wildcard may be empty), so a 405 there would allow the very method refused.
+ */
 function routed(req: FastifyRequest, method: string): Record<string, unknown> | null {
   // Typed as always found; it answers null when no route of the method matches.
   const found = req.server.findRoute({ method, url: req.url }) as {
     params?: Record<string, unknown>;
     searchParams?: unknown;
   } | null;
-  return found !== null && found.searchParams !== undefined ? (found.params ?? {}) : null;
+  if (found === null || found.searchParams === undefined) {
+    return null;
+  }
+  const params = found.params ?? {};
+  return Object.entries(params).some(([name, value]) => name !== '*' && value === '') ? null : params;
 }
 
 /**
