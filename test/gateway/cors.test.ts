@@ -87,6 +87,9 @@ describe('api-gateway: CORS with CORS_ORIGINS set to origins', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe(OTHER);
     expect(res.headers.get('vary')).toBe('Origin');
+    // The models listing varies by the key too: both kept, Origin's first.
+    const listing = await h.get('/api/v1/ai/models', h.headers(undefined, { origin: OTHER }));
+    expect([listing.status, listing.headers.get('vary')]).toEqual([200, 'Origin, Authorization, x-api-key']);
     const exposed = listOf(res.headers.get('access-control-expose-headers'));
     expect(exposed).toEqual(
       expect.arrayContaining([

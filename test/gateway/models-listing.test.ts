@@ -104,6 +104,8 @@ describe('models listing', () => {
     const etag = first.headers.get('etag');
     expect(etag).toMatch(/^"[A-Za-z0-9_-]{27}"$/);
     expect(first.headers.get('cache-control')).toBe('private, max-age=30');
+    // A restricted key's list differs: a browser's cache must not answer one key's request with another's list.
+    expect(first.headers.get('vary')).toBe('Authorization, x-api-key');
     const again = await h.get('/api/v1/ai/models', h.headers(h.adminKey, { 'if-none-match': `W/${etag}, "other"` }));
     expect(again.status).toBe(304);
     expect(await again.text()).toBe('');

@@ -60,7 +60,7 @@ function anthropicPaging(query: Query): { limit: number; cursor: AnthropicCursor
 /** How long a client may reuse the native listing without asking again (then `If-None-Match` makes it cheap). */
 const MAX_AGE_S = 30;
 
-/** The request headers that carry a key: a public listing's answers vary by them. */
+/** The request headers that carry a key: the native listing's answers vary by them. */
 const VARY_KEY = 'Authorization, x-api-key';
 
 /** RFC 9110 `If-None-Match`: `*`, or a list of strong or weak validators compared weakly. */
@@ -148,12 +148,11 @@ export class ModelsController {
     void reply
       .header('etag', etag)
       .header('cache-control', `${req.auth === null ? 'public' : 'private'}, max-age=${MAX_AGE_S}`);
-    if (this.env.MODELS_PUBLIC) {
-      // The public answer differs from a key's: a shared cache must not hand it to a caller with a key (RFC 9111
-      // lets it for a `public` answer), so the answer varies by the headers that carry one (after CORS's `Origin`).
-      const vary = reply.getHeader('vary');
-      void reply.header('vary', typeof vary === 'string' ? `${vary}, Authorization, x-api-key` : VARY_KEY);
-    }
+    // Each caller's list is its own (a restricted key's, nobody's): a cache, the browser's own included (the console
+    // signing in with another key), must not hand one to another, so the answer varies by the headers that carry a
+    // key (after CORS's `Origin`). RFC 9111 lets a shared cache serve a `public` answer to a request with a key.
+    const vary = reply.getHeader('vary');
+    void reply.header('vary', typeof vary === 'string' ? `${vary}, ${VARY_KEY}` : VARY_KEY);
     if (matchesEtag(req.headers['if-none-match'], etag)) {
       void reply.status(304).send();
       return;
