@@ -335,7 +335,8 @@ ${provider('pa', 0.001, '\n    displayName: Provider A')}${provider('pb', 0.002)
       { timeoutMs: 5_000, intervalMs: 100, message: 'the deletion never reached the catalog' },
     );
     // pa, pb and pc serve 'shared' too, but the preference names pe's, which routing can no longer match.
-    expect(pref).toMatchObject({ id: 'pe/shared', available: false });
+    // And says why, rather than a null reason that reads as "available".
+    expect(pref).toMatchObject({ id: 'pe/shared', available: false, unavailableReason: 'deleted' });
   });
 
   it('deletes a context, and the default without one; 404 when there is none', async () => {

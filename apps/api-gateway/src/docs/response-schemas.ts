@@ -307,6 +307,11 @@ const UNAVAILABLE_REASON = described(
   'Why it is not available; null when it is. `cooldown`: its provider answered a 429, 503 or 529 with Retry-After ' +
     'and is left alone until `cooldownUntil` (nothing failed); `circuit_open`: repeated failures.',
 );
+const PREFERENCE_UNAVAILABLE_REASON = described(
+  nullable({ type: 'string', enum: [...UNAVAILABILITIES, 'deleted', null] }),
+  'Why it is not available, as the models listing says it, or `deleted` when its deployment is no longer in the ' +
+    'catalog (its provider or model deleted); null when it is.',
+);
 const COOLDOWN_UNTIL = described(nullable(DATE_TIME), 'With `cooldown`: when the wait its provider asked for ends.');
 
 const MODEL_LIST_ITEM = object({
@@ -337,7 +342,7 @@ const PREFERENCE = object({
   providerDisplayName: nullable(STRING),
   modelDisplayName: STRING,
   available: BOOLEAN,
-  unavailableReason: UNAVAILABLE_REASON,
+  unavailableReason: PREFERENCE_UNAVAILABLE_REASON,
   cooldownUntil: COOLDOWN_UNTIL,
   usageCount: INTEGER,
   lastUsedAt: nullable(DATE_TIME),

@@ -27,10 +27,10 @@ export interface PreferenceView {
   /** Whether the preferred deployment can take requests now (as the models listing says). */
   available: boolean;
   /**
-   * Why not, as the models listing says (`circuit_open`, `cooldown`, ...); null when it can, or when the deployment
-   * it names no longer exists.
+   * Why not, as the models listing says (`circuit_open`, `cooldown`, ...), or `deleted` when the deployment it names
+   * is no longer in the catalog (its provider or model deleted); null when it can.
    */
-  unavailableReason: Unavailability | null;
+  unavailableReason: PreferenceUnavailability | null;
   /** With `cooldown`: when the wait its provider asked for ends (ISO time); null otherwise. */
   cooldownUntil: string | null;
   /** Requests the `preference` policy routed by this preference, and the last one (advanced every second or so). */
@@ -41,6 +41,9 @@ export interface PreferenceView {
   createdAt: string;
   updatedAt: string;
 }
+
+/** Why a preference cannot be routed by: the models listing's reasons, or its deployment gone from the catalog. */
+export type PreferenceUnavailability = Unavailability | 'deleted';
 
 const UNAVAILABLE: Record<Unavailability, { param: 'provider' | 'model'; reason: string }> = {
   provider_disabled: { param: 'provider', reason: 'the provider is disabled' },
@@ -168,7 +171,8 @@ export class PreferencesService {
     const provider = r.provider === null ? undefined : this.catalog.provider(r.provider);
     const slow = this.signals.signals();
     const circuit = d === undefined ? undefined : circuits.get(d.id);
-    const unavailable = d === undefined ? null : unavailabilityOf(d, circuit, slow.health.get(d.provider.id));
+    const unavailable: PreferenceUnavailability | null =
+      d === undefined ? 'deleted' : unavailabilityOf(d, circuit, slow.health.get(d.provider.id));
     return {
       context: r.context,
       id: r.provider === null ? r.model : `${r.provider}/${r.model}`,
@@ -176,7 +180,7 @@ export class PreferencesService {
       model: r.model,
       providerDisplayName: provider === undefined ? null : (provider.displayName ?? provider.id),
       modelDisplayName: d?.model.displayName ?? r.model,
-      available: d !== undefined && unavailable === null,
+      available: unavailable === null,
       unavailableReason: unavailable,
       cooldownUntil: unavailable === 'cooldown' ? cooldownUntilOf(circuit) : null,
       usageCount: r.usageCount,
