@@ -249,7 +249,12 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       },
     ],
     responses: {
-      '200': jsonAnswer('Every deployment, enabled or not (without a key: the enabled ones).', 'ModelListing', 'ETag', 'Cache-Control'),
+      '200': jsonAnswer(
+        'Every deployment, enabled or not (without a key: the enabled ones).',
+        'ModelListing',
+        'ETag',
+        'Cache-Control',
+      ),
       '304': { description: 'Not modified: the `If-None-Match` tag is current.', headers: headerRefs('ETag') },
     },
   },
