@@ -335,6 +335,24 @@ describe('admin analytics', () => {
       expect(errorOf(res)).toMatchObject({ code: 'invalid_request', param });
     });
 
+    it.each([
+      ['/api/v1/ai/admin/usage?from=2026-10-01&from=2026-10-02', 'from'],
+      ['/api/v1/ai/admin/usage?page=1&page=2', 'page'],
+      ['/api/v1/ai/admin/costs?format=csv&format=json', 'format'],
+      ['/api/v1/ai/metrics?to=2026-10-02&to=2026-10-03', 'to'],
+      ['/api/v1/ai/usage?groupBy=day&groupBy=model', 'groupBy'],
+      ['/api/v1/ai/admin/keys?limit=1&limit=2', 'limit'],
+      ['/api/v1/ai/admin/config/export?format=yaml&format=json', 'format'],
+    ])('400 for %s: a parameter sent twice is named as such, never read as a bad value', async (route, param) => {
+      const res = await get(route);
+      expect(res.status).toBe(400);
+      expect(errorOf(res)).toMatchObject({
+        code: 'invalid_request',
+        param,
+        message: `Invalid '${param}': ${param} must be given once.`,
+      });
+    });
+
     it.each(['/api/v1/ai/admin/usage', '/api/v1/ai/admin/costs', '/api/v1/ai/metrics'])(
       '%s: 401 without a key, 403 for a user key',
       async (route) => {

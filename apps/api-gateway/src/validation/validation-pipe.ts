@@ -3,7 +3,7 @@ import { ErrorCode, GatewayError, merged } from '@aigw/core';
 import { FastAccept, reproducesPipe } from './fast-accept/fast-accept';
 import { unknownFieldError } from './known-fields';
 import { isStrict } from './strict-body';
-import { validationFailure } from './validation-errors';
+import { invalidParam, validationFailure } from './validation-errors';
 
 /**
  * Unknown fields are ignored rather than rejected, because OpenAI SDKs send fields this gateway has no use
@@ -24,6 +24,24 @@ export const REQUEST_VALIDATION_OPTIONS: ValidationPipeOptions = {
 export function assertObjectBody(value: unknown, metadata: ArgumentMetadata): void {
   if (metadata.type === 'body' && (typeof value !== 'object' || value === null || Array.isArray(value))) {
     throw new GatewayError(ErrorCode.InvalidRequest, 'The request body must be a JSON object.');
+  }
+}
+
+/**
+ * No query parameter the API reads takes a list: one sent twice (`?from=a&from=b`, which the query parser reads as
+ * an array) is a 400 saying so, rather than a rule of its value misread (`from must be an ISO 8601 date`) or one of
+ * the two silently taken. `name`: the one parameter a handler reads (`@Query('format')`), else the whole query.
+ * Query routes only (admin, analytics, listings): a loop over the few parameters sent.
+ */
+export function assertSingleQueryValues(value: unknown, name: string | undefined): void {
+  const given = name === undefined ? value : { [name]: value };
+  if (typeof given !== 'object' || given === null) {
+    return;
+  }
+  for (const [param, v] of Object.entries(given)) {
+    if (Array.isArray(v)) {
+      throw invalidParam(param, `${param} must be given once`);
+    }
   }
 }
 
@@ -87,6 +105,9 @@ export class RequestValidationPipe extends ValidationPipe {
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     assertObjectBody(value, metadata);
+    if (metadata.type === 'query') {
+      assertSingleQueryValues(value, metadata.data);
+    }
     if ((metadata.type === 'body' || metadata.type === 'query') && isStrict(metadata.metatype)) {
       return this.strict.transform(value, metadata);
     }
