@@ -10,6 +10,7 @@ import { QueueConsumer } from '../queue/consumer';
 import { QueueProcessor } from '../queue/queue-processor';
 import { CircuitGuard } from '../routing/circuit-guard';
 import { GenerateHandler } from './generate.handler';
+import { Settlement } from './settlement';
 
 /** Consumes the generation queue once the app is fully up (catalog loaded, migrations done). */
 @Injectable()
@@ -28,6 +29,7 @@ export class GenerationConsumer implements OnApplicationBootstrap {
     private readonly shutdown: ShutdownState,
     private readonly metrics: WorkerMetrics,
     private readonly circuits: CircuitGuard,
+    private readonly settlement: Settlement,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -47,8 +49,27 @@ export class GenerationConsumer implements OnApplicationBootstrap {
         const attach = this.circuits.readAhead(via);
         return attach === null ? null : (job) => attachToRequest(job.data, attach);
       },
+      onFailedForGood: (job) => this.refundFailed(job.data as GenerateJobData),
     });
     this.consumer.start();
+  }
+
+  /**
+   * A generate job BullMQ failed for good (every run's processor threw, or its stalls ran out) handed in no outcome
+   * and may have settled nothing: its reservation is given back here, by the worker that failed it, so that an async
+   * job nobody reads does not keep it. Once (the settlement's marker: a no-op when a run settled it, or the gateway
+   * that read the failure refunded it first), and not past its deadline, which the marker outlives by a minute only.
+   * Only on this rare path: one script call per job failed for good.
+   */
+  private refundFailed(data: GenerateJobData): void {
+    const request = data.request;
+    if (request.reservation === undefined || Date.now() >= request.deadlineAt) {
+      return;
+    }
+    const { requestId, deadlineAt, receivedAt } = request;
+    this.settlement
+      .settle(request.reservation, 0, 0, { id: requestId, deadlineAt, receivedAt })
+      .catch((err: unknown) => this.logger.warn(`failed job ${requestId}: reservation not given back: ${describeError(err)}`));
   }
 
   /** Taking jobs: started and not closing. */

@@ -10,7 +10,7 @@ import {
   type RedisErrors,
   type RedisKeys,
 } from '@aigw/platform';
-import type { WorkerOptions } from 'bullmq';
+import type { Job, WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueProcessor } from './queue-processor';
 import { LeanWorker, leanFetchScript, type WakeHook } from './lean-fetch';
@@ -20,6 +20,11 @@ export interface ConsumerOptions extends Omit<WorkerOptions, 'connection' | 'pre
   logFailedJobs: boolean;
   /** Started when an idle worker fetches a job (LeanWorker.onWake). */
   onWake?: WakeHook<unknown>;
+  /**
+   * Called once a job reached BullMQ's `failed` state for good (no attempt left, or its stalls ran out), on the worker
+   * that failed it: not for a failure BullMQ retries.
+   */
+  onFailedForGood?: (job: Job) => void;
 }
 
 /**
@@ -42,7 +47,7 @@ export class QueueConsumer {
     processor: QueueProcessor,
     options: ConsumerOptions,
   ) {
-    const { logFailedJobs, onWake, ...workerOptions } = options;
+    const { logFailedJobs, onWake, onFailedForGood, ...workerOptions } = options;
     this.logger = new Logger(`Consumer:${processor.queue}`);
     const name = `${keys.prefix}:worker:${processor.queue}`;
     this.connection = createRedis(redisUrl, name, errors, { blocking: true });
@@ -70,6 +75,10 @@ export class QueueConsumer {
     this.worker.on('failed', (job, err) => {
       if (job && logFailedJobs) {
         this.logger.warn(`job ${job.name} ${job.id ?? ''} failed (attempt ${job.attemptsMade}): ${describeError(err)}`);
+      }
+      // moveToFailed sets finishedOn only when the job went to the failed set, not when it was put back for a retry.
+      if (job && onFailedForGood !== undefined && job.finishedOn !== undefined) {
+        onFailedForGood(job);
       }
     });
   }
