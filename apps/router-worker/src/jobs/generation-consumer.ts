@@ -69,7 +69,9 @@ export class GenerationConsumer implements OnApplicationBootstrap {
     const { requestId, deadlineAt, receivedAt } = request;
     this.settlement
       .settle(request.reservation, 0, 0, { id: requestId, deadlineAt, receivedAt })
-      .catch((err: unknown) => this.logger.warn(`failed job ${requestId}: reservation not given back: ${describeError(err)}`));
+      .catch((err: unknown) =>
+        this.logger.warn(`failed job ${requestId}: reservation not given back: ${describeError(err)}`),
+      );
   }
 
   /** Taking jobs: started and not closing. */
