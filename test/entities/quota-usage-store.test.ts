@@ -146,4 +146,27 @@ describe('QuotaUsageStore.userTotals', () => {
     expect(raw?.monthlyRequests).toBe(10);
     expect(await store.userTotals(plain, dayStart, monthStart)).toMatchObject({ monthlyRequests: 12 });
   });
+
+  it('counts what failed attempts were charged in the spend, not in the requests, in the raw count and the rollups', async () => {
+    const user = randomUUID();
+    await ds.query(`INSERT INTO "${schema}".users (id, name) VALUES ($1, $2)`, [user, 'charged']);
+    const e = event(user, '2026-11-20T11:00:00.000Z', 0.001);
+    e.attempts = 2;
+    e.failedAttempts = [
+      {
+        provider: 'pv',
+        model: 'sim-gpt',
+        errorClass: 'provider',
+        latencyMs: 10,
+        charged: { promptTokens: 1000, completionTokens: 500, cachedTokens: 0, costUsd: 0.02 },
+      },
+    ];
+    await new UsageStore(ds).insertBatch([e]);
+    const expected = { dailyRequests: 1, monthlyRequests: 1 };
+    const raw = await rawTotalsOf(user);
+    expect(raw).toMatchObject(expected);
+    expect(raw?.dailySpendUsd).toBeCloseTo(0.021, 9);
+    expect(raw?.monthlySpendUsd).toBeCloseTo(0.021, 9);
+    expect(await store.userTotals(user, dayStart, monthStart)).toEqual(raw);
+  });
 });

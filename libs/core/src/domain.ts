@@ -318,6 +318,11 @@ export interface GenerationResult extends AnswerDetails {
   /** Time spent waiting on the provider for the successful attempt, ms. */
   providerLatencyMs: number;
   attempts: Attempt[];
+  /**
+   * Failed calls before the answer that their provider charged for (see `Charge`): billed with the request, beside
+   * `usage` and `costUsd`, which are the answer's own. Set only when there are some; never sent to clients.
+   */
+  charged?: import('./errors').Charge[];
   /** Set on an answer served from the response cache (no provider was called for it). */
   cached?: boolean;
 }

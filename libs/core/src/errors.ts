@@ -312,6 +312,16 @@ export interface Spent {
   costUsd: number;
 }
 
+/**
+ * A provider call that failed and was retried or failed over, but that its provider charged for all the same (a 200
+ * that ended with `finish_reason: "error"` and reported the tokens it consumed, `ProviderCallError.charged`), priced
+ * as an answer of its deployment would be. `attempt`: the index, in the request's attempts, of the attempt the call
+ * was part of (an attempt covers its retries); the charges of one attempt are summed. Billed with the request, once.
+ */
+export interface Charge extends Spent {
+  attempt: number;
+}
+
 export interface GatewayErrorOptions {
   param?: string | null;
   retryAfterMs?: number;
@@ -366,6 +376,11 @@ export class GatewayError extends Error {
   readonly attempts?: import('./domain').Attempt[];
   /** Set in the worker when the failure still cost something (see `Spent`); never sent to clients. */
   readonly spent?: Spent;
+  /**
+   * Set in the worker (by the attempt loop) when failed calls before the last one were charged for (see `Charge`);
+   * never sent to clients.
+   */
+  charged?: Charge[];
   readonly retry?: boolean;
 
   constructor(code: ErrorCode, message: string, opts: GatewayErrorOptions = {}) {
@@ -459,6 +474,12 @@ export class ProviderCallError extends Error {
    */
   readonly billed?: import('./domain').Usage;
   /**
+   * What the provider charged for a call that failed all the same and is retried and failed over like any failure
+   * (an answer ended with `finish_reason: "error"` that reported its usage): billed with the request (`Charge`).
+   * Absent for a call that cost nothing.
+   */
+  readonly charged?: import('./domain').Usage;
+  /**
    * The request field an `untranslatable` refusal is about (OpenAI's name: `temperature`, `tool_choice`), named as
    * the `param` of the 400 the client gets when no deployment can take the request. Absent when no one field is.
    */
@@ -474,6 +495,7 @@ export class ProviderCallError extends Error {
       untranslatable?: boolean;
       overloaded?: boolean;
       billed?: import('./domain').Usage;
+      charged?: import('./domain').Usage;
       param?: string;
     } = {},
   ) {
@@ -486,6 +508,9 @@ export class ProviderCallError extends Error {
     this.overloaded = opts.overloaded === true;
     if (opts.billed !== undefined) {
       this.billed = opts.billed;
+    }
+    if (opts.charged !== undefined) {
+      this.charged = opts.charged;
     }
     if (opts.param !== undefined) {
       this.param = opts.param;

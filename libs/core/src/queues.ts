@@ -86,12 +86,16 @@ export interface UsageEvent {
   createdAt: string;
 }
 
-/** A failed provider attempt of a request, as its usage event carries it. A failed call is not billed. */
+/**
+ * A failed provider attempt of a request, as its usage event carries it. A failed call is not billed, unless its
+ * provider charged for it all the same (`charged`: the sum of its calls' `Charge`s).
+ */
 export interface FailedAttempt {
   provider: string;
   model: string;
   errorClass: string | null;
   latencyMs: number;
+  charged?: { promptTokens: number; completionTokens: number; cachedTokens: number; costUsd: number };
 }
 
 /** How a request ended, as its usage event says it; the rest of the event is the request's own. */

@@ -78,10 +78,15 @@ export class GenerationService {
       if (err instanceof GatewayError && err.spent !== undefined) {
         this.observeUsage(err.spent);
       }
+      // Failed calls their provider charged for (rare), likewise.
+      if (err instanceof GatewayError && err.charged !== undefined) {
+        err.charged.forEach((c) => this.observeUsage(c));
+      }
       throw err;
     }
     const result = resultOf(request, routed, Date.now(), plan.estimate.promptTokens);
     this.observeUsage(result);
+    routed.charged?.forEach((c) => this.observeUsage(c));
     return result;
   }
 

@@ -3,6 +3,7 @@ import {
   countTextTokens,
   type AnswerDetails,
   type Attempt,
+  type Charge,
   type Deployment,
   type GenerationRequest,
   type GenerationResult,
@@ -31,6 +32,8 @@ export interface Routed {
   /** Every attempt, the successful one last. */
   attempts: Attempt[];
   providerLatencyMs: number;
+  /** Failed calls their provider charged for (AttemptLoop), when there were some. */
+  charged?: Charge[];
 }
 
 /** Where to send a deployment's calls. Holds the secret: never log it. */
@@ -179,6 +182,9 @@ export function resultOf(
     providerLatencyMs: round(routed.providerLatencyMs),
     attempts: routed.attempts,
   };
+  if (routed.charged !== undefined) {
+    result.charged = routed.charged;
+  }
   copyDetails(answer, result);
   return result;
 }

@@ -32,7 +32,7 @@ import { DrainDeadline } from '../lifecycle/drain-deadline';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import type { JobOf } from '../queue/queue-processor';
 import { sleep } from '../routing/sleep';
-import { outcomeOf, requestLabelsOf, usageEventOf, type Finished } from '../usage/usage-event';
+import { billedOf, outcomeOf, requestLabelsOf, usageEventOf, type Finished } from '../usage/usage-event';
 import { UsageRecorder } from '../usage/usage-recorder';
 import { AnswerStash, type KeptAnswer } from './answer-stash';
 import { KeyRecheck } from './key-recheck';
@@ -217,6 +217,7 @@ export class GenerateHandler {
     opts: { keep: KeptAnswer | null; onKept?: () => void; reservation?: Reservation },
   ): Promise<void> {
     const { usage } = answer;
+    const billed = billedOf(usage);
     const kept = this.outcomes.keep(jobId, data, answer.outcome);
     const work = Promise.all([
       // A final reply too big to publish points the gateway at the outcome, once kept.
@@ -224,7 +225,7 @@ export class GenerateHandler {
       this.usage.record(usage),
       kept,
       opts.keep === null ? undefined : this.stash.keep(jobId, opts.keep).then(opts.onKept),
-      this.settlement.settle(opts.reservation, usage.promptTokens + usage.completionTokens, usage.costUsd, {
+      this.settlement.settle(opts.reservation, billed.tokens, billed.costUsd, {
         // Marked per admission (its request id), not per job id: an Idempotency-Key re-run of a failed job reuses
         // the job id with a reservation of its own, which the first run's settlement must not stand for.
         id: data.request.requestId,

@@ -3,15 +3,19 @@ import {
   ErrorClass,
   estimateRequestTokens,
   fitsDeadline,
+  GatewayError,
   planRetry,
   ProviderCallError,
   refusedForCapacity,
   type Attempt,
+  type Charge,
   type Deployment,
   type GatewaySpec,
   type GenerationRequest,
   type RetryOptions,
   type Route,
+  type Usage,
+  costOf,
   merged,
 } from '@aigw/core';
 import { isConnectTimeout } from '@aigw/adapters';
@@ -93,10 +97,14 @@ const ADMITTED: CallPermit = { allowed: true, probeId: null, retryAfterMs: null 
 /** A deployment deleted or disabled since the plan: refused like an open circuit, without asking it. */
 const WITHDRAWN: CallPermit = { allowed: false, probeId: null, retryAfterMs: null };
 
-/** What the calls of one request left behind: every attempt, and those that never reached their provider. */
+/**
+ * What the calls of one request left behind: every attempt, those that never reached their provider, and what failed
+ * calls were charged for (`ProviderCallError.charged`), per attempt.
+ */
 interface AttemptLog {
   attempts: Attempt[];
   unreached: Set<Attempt>;
+  charged: Charge[];
 }
 
 /**
@@ -155,7 +163,32 @@ export class AttemptLoop {
     // its provider reported no prompt count. Counted here only for a caller without a plan.
     promptEstimate?: number,
   ): Promise<Routed> {
-    const attempts: Attempt[] = [];
+    const log: AttemptLog = { attempts: [], unreached: new Set(), charged: [] };
+    try {
+      const routed = await this.route(log, candidates, request, signal, observer, closedAtPlan, promptEstimate);
+      if (log.charged.length > 0) {
+        routed.charged = log.charged;
+      }
+      return routed;
+    } catch (err) {
+      // Failed calls charged for are billed with the failure too (usageEventOf).
+      if (err instanceof GatewayError && log.charged.length > 0) {
+        err.charged = log.charged;
+      }
+      throw err;
+    }
+  }
+
+  private async route(
+    log: AttemptLog,
+    candidates: readonly Deployment[],
+    request: GenerationRequest,
+    signal: AbortSignal,
+    observer: StreamObserver | undefined,
+    closedAtPlan: ReadonlySet<string>,
+    promptEstimate: number | undefined,
+  ): Promise<Routed> {
+    const { attempts, unreached } = log;
     let tried = 0;
     let refusedRetryAfter: number | null = null;
     let tooSmallWindow = 0;
@@ -166,8 +199,6 @@ export class AttemptLoop {
     const waitEnds = new Map<string, number | null>();
     // A deployment refused for capacity without naming a wait: the client's may not be a longer one (allProvidersFailed).
     let unnamedWait = false;
-    const unreached = new Set<Attempt>();
-    const log: AttemptLog = { attempts, unreached };
     // The first refusal by an adapter that cannot express the request: the answer when no other deployment takes it.
     let untranslatable: ProviderCallError | null = null;
     const turns: Turn[] = candidates.map((d) => ({ d }));
@@ -300,9 +331,16 @@ export class AttemptLoop {
     let lastError: ProviderCallError | null = null;
     // When the cooldown lastError wrote ends, if it wrote one.
     let waitEnd: number | undefined;
+    // What the failed calls of the attempt under way were charged for (rare: null until one was).
+    let charged: Charge | null = null;
     const record = (route: Route, error: ProviderCallError | null): void => {
       const ms = clock.monotonic() - started;
       const retries = Math.max(0, calls - 1);
+      if (charged !== null) {
+        charged.attempt = attempts.length;
+        log.charged.push(charged);
+        charged = null;
+      }
       if (error === null) {
         attempts.push(successAttempt(d, route, ms, retries));
         return;
@@ -373,6 +411,10 @@ export class AttemptLoop {
       const { error } = call;
       lastError = error;
       waitEnd = call.cooldown === null ? undefined : clock.now() + call.cooldown.ms;
+      if (error.charged !== undefined && !call.committed) {
+        // Failed, but billed by its provider: retried and failed over all the same, and billed with the request.
+        charged = addCharge(charged, d, error.charged);
+      }
       if (call.committed) {
         record(option.route, error);
         return { kind: 'failed', error, committed: true, partial: call.partial };
@@ -445,4 +487,21 @@ function withAttemptCount(observer: StreamObserver, attempts: number): CallObser
     onStart: (head) => observer.onStart(merged(head, { attempts })),
     onChunk: (delta) => observer.onChunk(delta),
   };
+}
+
+/** `usage` of a call to `d`, priced as its answer would be, added to the charges of the attempt under way. */
+function addCharge(charged: Charge | null, d: Deployment, usage: Usage): Charge {
+  const costUsd = costOf(usage, d.model);
+  if (charged === null) {
+    return { attempt: 0, provider: d.provider.id, model: d.model.name, usage, costUsd };
+  }
+  const u = charged.usage;
+  charged.usage = {
+    promptTokens: u.promptTokens + usage.promptTokens,
+    completionTokens: u.completionTokens + usage.completionTokens,
+    totalTokens: u.totalTokens + usage.totalTokens,
+    cachedPromptTokens: u.cachedPromptTokens + usage.cachedPromptTokens,
+  };
+  charged.costUsd += costUsd;
+  return charged;
 }

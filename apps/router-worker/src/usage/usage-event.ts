@@ -1,5 +1,6 @@
 import {
   type Attempt,
+  type Charge,
   CLIENT_CLOSED_REQUEST,
   ErrorCode,
   type FailedAttempt,
@@ -31,7 +32,7 @@ export function outcomeOf(finished: Finished): GenerateOutcome {
 export function usageEventOf(request: GenerationRequest, finished: Finished, now: number): UsageEvent {
   if (finished.ok) {
     const { result } = finished;
-    return usageRecordOf(request, {
+    const event = usageRecordOf(request, {
       provider: result.provider,
       model: result.model,
       promptTokens: result.usage.promptTokens,
@@ -46,13 +47,14 @@ export function usageEventOf(request: GenerationRequest, finished: Finished, now
       attempts: result.attempts.length,
       failedAttempts: failedBefore(result.attempts),
     });
+    return result.charged === undefined ? event : withCharges(event, result.attempts, result.charged);
   }
   const { error } = finished;
   const attempts = error.attempts ?? [];
   const last = attempts.at(-1);
   // A failure costs nothing, unless it cut a stream the client was already reading: that much was generated.
   const spent = error.spent;
-  return usageRecordOf(request, {
+  const event = usageRecordOf(request, {
     provider: spent?.provider ?? last?.provider ?? null,
     model: spent?.model ?? last?.model ?? null,
     promptTokens: spent?.usage.promptTokens ?? 0,
@@ -67,6 +69,54 @@ export function usageEventOf(request: GenerationRequest, finished: Finished, now
     attempts: attempts.length,
     failedAttempts: failedBefore(attempts),
   });
+  return error.charged === undefined ? event : withCharges(event, attempts, error.charged);
+}
+
+/**
+ * Adds what failed calls were charged for (rare) to the event, each where its deployment's usage is: the calls of the
+ * last attempt (retries of the deployment that answered, or that the request failed on) to the request's own counts,
+ * those of an earlier attempt to that attempt's row. Each charge is counted once, beside the answer's own usage.
+ */
+function withCharges(event: UsageEvent, attempts: readonly Attempt[], charges: readonly Charge[]): UsageEvent {
+  for (const c of charges) {
+    // failedBefore lists the failed attempts before the last, in order: this one's place among them.
+    let index = 0;
+    for (let i = 0; i < c.attempt; i++) {
+      index += attempts[i].ok ? 0 : 1;
+    }
+    const failed = c.attempt < attempts.length - 1 ? event.failedAttempts?.[index] : undefined;
+    if (failed === undefined) {
+      // The last attempt's: the request's own row is that deployment's.
+      event.promptTokens += c.usage.promptTokens;
+      event.completionTokens += c.usage.completionTokens;
+      event.cachedTokens += c.usage.cachedPromptTokens;
+      event.costUsd += c.costUsd;
+      continue;
+    }
+    failed.charged = {
+      promptTokens: c.usage.promptTokens,
+      completionTokens: c.usage.completionTokens,
+      cachedTokens: c.usage.cachedPromptTokens,
+      costUsd: c.costUsd,
+    };
+  }
+  return event;
+}
+
+/**
+ * What a request's usage event bills, for its settlement against the reservation: its own tokens and cost, and those
+ * of failed attempts their provider charged for (absent from nearly every event: one comparison).
+ */
+export function billedOf(usage: UsageEvent): { tokens: number; costUsd: number } {
+  let tokens = usage.promptTokens + usage.completionTokens;
+  let costUsd = usage.costUsd;
+  for (const a of usage.failedAttempts ?? []) {
+    if (a.charged !== undefined) {
+      tokens += a.charged.promptTokens + a.charged.completionTokens;
+      costUsd += a.charged.costUsd;
+    }
+  }
+  return { tokens, costUsd };
 }
 
 /**

@@ -28,6 +28,15 @@ describe('openAiFinishReason', () => {
     expect(failure).toThrow(ProviderCallError);
     expect(failure).toThrow(expect.objectContaining({ errorClass: ErrorClass.Provider }) as Error);
   });
+
+  it('"error" with the usage the provider billed carries it as charged; none without tokens', () => {
+    const usage = { promptTokens: 1000, completionTokens: 20, totalTokens: 1020, cachedPromptTokens: 0 };
+    expect(() => openAiFinishReason('error', usage)).toThrow(expect.objectContaining({ charged: usage }) as Error);
+    const none = { promptTokens: 0, completionTokens: 0, totalTokens: 0, cachedPromptTokens: 0 };
+    expect(() => openAiFinishReason('error', none)).toThrow(
+      expect.not.objectContaining({ charged: expect.anything() as unknown }) as Error,
+    );
+  });
 });
 
 describe("Gemini's finishReason", () => {
@@ -51,4 +60,11 @@ describe("Gemini's finishReason", () => {
       );
     },
   );
+
+  it('a failed finish carries the usage Google billed as charged', () => {
+    const usage = { promptTokens: 300, completionTokens: 12, totalTokens: 312, cachedPromptTokens: 0 };
+    expect(() => geminiFinishReason('MALFORMED_FUNCTION_CALL', false, usage)).toThrow(
+      expect.objectContaining({ charged: usage }) as Error,
+    );
+  });
 });

@@ -1,4 +1,4 @@
-import { ErrorClass, ProviderCallError } from '@aigw/core';
+import { ErrorClass, ProviderCallError, type Usage } from '@aigw/core';
 
 /** OpenAI's finish reasons: the only ones an answer carries, whatever its provider's family. */
 const OPENAI_FINISH_REASONS = new Set(['stop', 'length', 'tool_calls', 'content_filter', 'function_call']);
@@ -22,9 +22,11 @@ const SYNONYMS: Readonly<Record<string, string>> = {
  * are derived from it). Known synonyms are mapped; a reason nobody documents ends a complete answer, so it is `stop`:
  * strict clients (typed SDKs, Anthropic's stop-reason enum) never see a value outside the enum. `error` (Mistral's
  * and other OpenAI-compatible servers' "generation failed") is no answer at all: a provider failure, retried and
- * failed over like one, never billed as a success. Null (not finished yet) stays null.
+ * failed over like one, never billed as a success; but the tokens such an answer reports (`usage`) were consumed and
+ * billed by its provider, so the failure carries them (`ProviderCallError.charged`). Null (not finished yet) stays
+ * null.
  */
-export function openAiFinishReason(reason: string | null | undefined): string | null {
+export function openAiFinishReason(reason: string | null | undefined, usage?: Usage): string | null {
   if (reason === null || reason === undefined) {
     return null;
   }
@@ -33,7 +35,22 @@ export function openAiFinishReason(reason: string | null | undefined): string | 
   }
   const lower = reason.toLowerCase();
   if (lower === 'error') {
-    throw new ProviderCallError(ErrorClass.Provider, 'upstream ended the answer with finish_reason "error"');
+    throw errorFinish(usage);
   }
   return OPENAI_FINISH_REASONS.has(lower) ? lower : (SYNONYMS[lower] ?? 'stop');
+}
+
+/** Whether a provider's finish reason says the generation failed (`error`, any case). */
+export function isErrorFinish(reason: unknown): boolean {
+  return typeof reason === 'string' && reason.toLowerCase() === 'error';
+}
+
+/** The failure of an answer ended with `finish_reason: "error"`, charged with the tokens it reported, if any. */
+export function errorFinish(usage?: Usage): ProviderCallError {
+  const charged = usage !== undefined && usage.promptTokens + usage.completionTokens > 0 ? usage : undefined;
+  return new ProviderCallError(
+    ErrorClass.Provider,
+    'upstream ended the answer with finish_reason "error"',
+    charged === undefined ? {} : { charged },
+  );
 }

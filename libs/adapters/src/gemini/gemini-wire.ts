@@ -76,10 +76,10 @@ const FAILED_CALLS = new Set(['MALFORMED_FUNCTION_CALL', 'UNEXPECTED_TOOL_CALL']
 
 /**
  * Gemini's finishReason in OpenAI's terms; a stop that made function calls is `tool_calls`. A malformed or unexpected
- * function call is a provider failure (it was answered as an empty success); anything else undocumented (`OTHER`)
- * ended the answer, `stop`.
+ * function call is a provider failure (it was answered as an empty success), charged with the tokens the answer
+ * reported (`usage`: Google bills them); anything else undocumented (`OTHER`) ended the answer, `stop`.
  */
-export function finishReasonOf(reason: string, madeCalls: boolean): string {
+export function finishReasonOf(reason: string, madeCalls: boolean, usage?: Usage): string {
   if (reason === 'MAX_TOKENS') {
     return 'length';
   }
@@ -87,7 +87,12 @@ export function finishReasonOf(reason: string, madeCalls: boolean): string {
     return 'content_filter';
   }
   if (FAILED_CALLS.has(reason)) {
-    throw new ProviderCallError(ErrorClass.Provider, `upstream ended the answer with finishReason ${reason}`);
+    const charged = usage !== undefined && usage.promptTokens + usage.completionTokens > 0 ? usage : undefined;
+    throw new ProviderCallError(
+      ErrorClass.Provider,
+      `upstream ended the answer with finishReason ${reason}`,
+      charged === undefined ? {} : { charged },
+    );
   }
   return madeCalls ? 'tool_calls' : 'stop';
 }
@@ -226,7 +231,9 @@ export function readGenerateContent(
   const res: Omit<AdapterResponse, 'rateLimit'> = merged(base, {
     text,
     finishReason:
-      candidate.finishReason === undefined ? null : finishReasonOf(candidate.finishReason, toolCalls.length > 0),
+      candidate.finishReason === undefined
+        ? null
+        : finishReasonOf(candidate.finishReason, toolCalls.length > 0, base.usage),
   });
   if (toolCalls.length > 0) {
     res.toolCalls = toolCalls;
@@ -301,15 +308,16 @@ export class GeminiStreamDecoder implements StreamDecoder {
     if (logprobs !== undefined) {
       delta.logprobs = logprobs;
     }
+    if (chunk.usageMetadata !== undefined && chunk.usageMetadata !== null) {
+      delta.usage = geminiUsageOf(chunk.usageMetadata);
+    }
     if (candidate?.finishReason !== undefined) {
       this.finished = true;
-      delta.finishReason = finishReasonOf(candidate.finishReason, this.calls > 0);
+      // The last event carries the usage with the finish reason: a failed one is charged with it.
+      delta.finishReason = finishReasonOf(candidate.finishReason, this.calls > 0, delta.usage);
     } else if (candidate === undefined && typeof chunk.promptFeedback?.blockReason === 'string') {
       this.finished = true;
       delta.finishReason = 'content_filter';
-    }
-    if (chunk.usageMetadata !== undefined && chunk.usageMetadata !== null) {
-      delta.usage = geminiUsageOf(chunk.usageMetadata);
     }
     if (!this.idSent && typeof chunk.responseId === 'string' && chunk.responseId.length > 0) {
       this.idSent = true;

@@ -536,3 +536,37 @@ describe('tool calls, reasoning and details from OpenAI-compatible answers', () 
     ]);
   });
 });
+
+describe('an answer ended with finish_reason "error"', () => {
+  const usage = { prompt_tokens: 1000, completion_tokens: 40, total_tokens: 1040 };
+  const charged = { promptTokens: 1000, completionTokens: 40, totalTokens: 1040, cachedPromptTokens: 0 };
+  const chunk = (body: object): string => JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', ...body });
+
+  it('fails a completion, charged with its usage', () => {
+    const body = { choices: [{ message: { content: 'x' }, finish_reason: 'error' }], usage };
+    const err = thrown(() => readCompletion(body, 200, undefined));
+    expect(err).toMatchObject({ errorClass: ErrorClass.Provider, charged });
+  });
+
+  it('fails a stream at the usage chunk after it, charged with that usage', () => {
+    const err = thrown(() =>
+      decodeAll([
+        chunk({ choices: [{ delta: {}, finish_reason: 'error' }] }),
+        chunk({ choices: [], usage }),
+        '[DONE]',
+      ]),
+    );
+    expect(err).toMatchObject({ errorClass: ErrorClass.Provider, charged });
+  });
+
+  it('fails a stream without usage at [DONE], or when it closes without it, uncharged', () => {
+    const atDone = thrown(() => decodeAll([chunk({ choices: [{ delta: {}, finish_reason: 'error' }] }), '[DONE]']));
+    expect(atDone.errorClass).toBe(ErrorClass.Provider);
+    expect(atDone.charged).toBeUndefined();
+    const decoder = new OpenAiStreamDecoder(undefined);
+    const out: StreamDelta[] = [];
+    decoder.onEvent(msg(chunk({ choices: [{ delta: { content: 'lost' }, finish_reason: 'error' }] })), out);
+    expect(out).toEqual([]);
+    expect(() => decoder.complete()).toThrow(expect.objectContaining({ errorClass: ErrorClass.Provider }) as Error);
+  });
+});

@@ -17,7 +17,7 @@ import {
   toolResultContent,
 } from '@aigw/core';
 import type { StreamDecoder } from '../http/calls';
-import { openAiFinishReason } from '../content/finish-reason';
+import { errorFinish, isErrorFinish, openAiFinishReason } from '../content/finish-reason';
 import { newToolCallId, rewrittenToolCallId } from '../content/tool-call-id';
 import { classifyInBandError } from '../errors/classify';
 import { errorDetailOf, safeMessage } from '../errors/provider-message';
@@ -538,12 +538,13 @@ export function readCompletion(
     throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: completion has no choices`, { status });
   }
   const content = choice.message?.content;
+  const usage = usageOf(body.usage);
   const res: Omit<AdapterResponse, 'rateLimit'> = {
     id: typeof body.id === 'string' ? body.id : '',
     created: typeof body.created === 'number' ? body.created : Math.floor(Date.now() / 1000),
     text: typeof content === 'string' ? content : '',
-    finishReason: openAiFinishReason(choice.finish_reason),
-    usage: usageOf(body.usage),
+    finishReason: openAiFinishReason(choice.finish_reason, usage),
+    usage,
     ...detailsOf(choice.message, choice, body),
   };
   if (stopForToolCalls && res.finishReason === 'stop' && res.toolCalls !== undefined) {
@@ -566,6 +567,11 @@ export class OpenAiStreamDecoder implements StreamDecoder {
   private idSent = false;
   private fingerprintSent = false;
   private finished = false;
+  /**
+   * The answer ended with `finish_reason: "error"` in a chunk without usage: the usage chunk that may follow (sent
+   * before `[DONE]` with `include_usage`) is awaited, for what the provider billed (`ProviderCallError.charged`).
+   */
+  private errorFinished = false;
   /** Made when the first tool-call fragment comes: most streams have none. */
   private toolCalls: ToolCallNumbering | undefined;
 
@@ -581,12 +587,18 @@ export class OpenAiStreamDecoder implements StreamDecoder {
   ) {}
 
   complete(): boolean {
+    if (this.errorFinished) {
+      throw errorFinish();
+    }
     return this.finished;
   }
 
   onEvent(event: SseEvent, out: StreamDelta[]): boolean {
     const data = event.data;
     if (data === '[DONE]') {
+      if (this.errorFinished) {
+        throw errorFinish();
+      }
       return true;
     }
     let chunk: WireCompletion;
@@ -610,6 +622,14 @@ export class OpenAiStreamDecoder implements StreamDecoder {
       throw inBandError(chunk, this.apiKey);
     }
     const choice = Array.isArray(chunk.choices) ? chunk.choices[0] : undefined;
+    if (this.errorFinished || isErrorFinish(choice?.finish_reason)) {
+      // A failed generation: nothing of it goes on; its usage, in this chunk or the next, is what it cost.
+      if (chunk.usage !== undefined && chunk.usage !== null) {
+        throw errorFinish(usageOf(chunk.usage));
+      }
+      this.errorFinished = true;
+      return false;
+    }
     const content = choice?.delta?.content;
     const delta: StreamDelta = { text: typeof content === 'string' ? content : '' };
     const finishReason = openAiFinishReason(choice?.finish_reason) ?? undefined;

@@ -23,7 +23,8 @@ export interface QuotaResetRow {
 /**
  * What usage_records say the quota counters should hold: requests and cost since the start of the UTC day
  * and month, or since an admin reset when that came later. `periodTotals` rebuilds every user's Redis counters
- * (never on the request path) in one query; `userTotals` answers one user's from the rollups.
+ * (never on the request path) in one query; `userTotals` answers one user's from the rollups. Requests are the
+ * requests' own rows; cost is every row's, a failed attempt's included (its provider charged for it, see `Charge`).
  */
 export class QuotaUsageStore {
   private readonly analytics: UsageAnalyticsStore;
@@ -71,13 +72,15 @@ export class QuotaUsageStore {
       { user_id: string; dr: string; ds: string | null; mr: string; ms: string | null }[]
     >(
       `SELECT u.user_id,
-              count(*) FILTER (WHERE u.created_at >= greatest($1, coalesce(q.daily_reset_at, $1))) AS dr,
+              count(*) FILTER (WHERE u.attempt_of IS NULL
+                AND u.created_at >= greatest($1, coalesce(q.daily_reset_at, $1))) AS dr,
               sum(u.cost_usd) FILTER (WHERE u.created_at >= greatest($1, coalesce(q.daily_reset_at, $1))) AS ds,
-              count(*) FILTER (WHERE u.created_at >= greatest($2, coalesce(q.monthly_reset_at, $2))) AS mr,
+              count(*) FILTER (WHERE u.attempt_of IS NULL
+                AND u.created_at >= greatest($2, coalesce(q.monthly_reset_at, $2))) AS mr,
               sum(u.cost_usd) FILTER (WHERE u.created_at >= greatest($2, coalesce(q.monthly_reset_at, $2))) AS ms
          FROM ${usage} u
          LEFT JOIN ${quotas} q ON q.user_id = u.user_id
-        WHERE u.created_at >= $2 AND u.attempt_of IS NULL
+        WHERE u.created_at >= $2
         GROUP BY u.user_id`,
       [dayStart, monthStart],
     );

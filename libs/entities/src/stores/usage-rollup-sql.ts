@@ -41,8 +41,9 @@ export const RAW_CALL_SQL = `attempts > 0 AND NOT cached AND error_code IS DISTI
 
 /**
  * What a rollup row sums, from usage_records rows carrying `wb` (RAW_BUCKET_SQL), in rollup column order. Requests,
- * successes and latencies are the requests' own rows; a failed attempt's row counts in `failed_attempts` only (it
- * costs nothing, carries no tokens), and among the provider calls (`calls`, `failed_calls`).
+ * successes and latencies are the requests' own rows; a failed attempt's row counts in `failed_attempts` (it costs
+ * nothing and carries no tokens, unless its provider charged for it: then in those sums too), and among the provider
+ * calls (`calls`, `failed_calls`).
  */
 export const RAW_MEASURES_SQL = `count(*) FILTER (WHERE attempt_of IS NULL),
   count(*) FILTER (WHERE attempt_of IS NULL AND status = 'success'), count(*) FILTER (WHERE cached),

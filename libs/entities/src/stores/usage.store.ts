@@ -65,8 +65,8 @@ const COLUMNS: [string, string, (e: UsageRow) => unknown][] = [
 
 /**
  * The rows of a batch: each event, then a row per failed attempt it carries. An attempt's request id is derived from
- * its request's, so a redelivered event skips its attempts as it skips itself. A failed call is not billed: no
- * tokens, no cost.
+ * its request's, so a redelivered event skips its attempts as it skips itself. A failed call is not billed (no
+ * tokens, no cost), unless its provider charged for it all the same (`FailedAttempt.charged`).
  */
 function rowsOf(events: UsageEvent[]): UsageRow[] {
   const rows: UsageRow[] = [];
@@ -79,10 +79,10 @@ function rowsOf(events: UsageEvent[]): UsageRow[] {
         attemptOf: e.requestId,
         provider: a.provider,
         model: a.model,
-        promptTokens: 0,
-        completionTokens: 0,
-        cachedTokens: 0,
-        costUsd: 0,
+        promptTokens: a.charged?.promptTokens ?? 0,
+        completionTokens: a.charged?.completionTokens ?? 0,
+        cachedTokens: a.charged?.cachedTokens ?? 0,
+        costUsd: a.charged?.costUsd ?? 0,
         costSavedUsd: 0,
         latencyMs: a.latencyMs,
         cached: false,
