@@ -2,7 +2,7 @@ import { ErrorClass, ErrorCode, GatewayError, ProviderCallError, type Generation
 import { GenerationCancelledError } from '../cancel/abort';
 import { failedAttempt, successAttempt } from '../generation/outcomes';
 import { deployment, generationRequest } from '../generation/request.fixtures';
-import { outcomeOf, usageEventOf } from './usage-event';
+import { billedOf, outcomeOf, usageEventOf } from './usage-event';
 
 const request = generationRequest({
   context: 'coding',
@@ -170,5 +170,48 @@ describe('outcomeOf', () => {
     const outcome = outcomeOf({ ok: false, error: left });
     expect(outcome).toEqual({ ok: false, error: left.toBody(), abortCause: 'client_disconnected' });
     expect(outcome.ok ? null : outcome.error).not.toHaveProperty('abortCause');
+  });
+});
+
+describe('charged failed calls', () => {
+  const err = new ProviderCallError(ErrorClass.Provider, 'upstream ended the answer with finish_reason "error"');
+  const usage = (p: number, c: number) => ({
+    promptTokens: p,
+    completionTokens: c,
+    totalTokens: p + c,
+    cachedPromptTokens: 0,
+  });
+
+  it('go on the row of the failed attempt they belong to, or the request’s for the last attempt, once each', () => {
+    const r = result();
+    // Failed (charged), failed (not), failed (charged), then the answer after a charged retry of its deployment.
+    r.attempts = [failedAttempt(d, 'direct', err, 1, 0), failedAttempt(d, 'direct', err, 1, 0)];
+    r.attempts.push(failedAttempt(d, 'direct', err, 1, 1), successAttempt(d, 'direct', 40, 1));
+    r.charged = [
+      { attempt: 0, provider: 'a', model: 'm', usage: usage(100, 10), costUsd: 0.001 },
+      { attempt: 2, provider: 'c', model: 'm', usage: usage(200, 20), costUsd: 0.002 },
+      { attempt: 3, provider: 'sim', model: 'sim-gpt', usage: usage(300, 30), costUsd: 0.003 },
+    ];
+    const event = usageEventOf(request, { ok: true, result: r }, 0);
+    expect(event.failedAttempts?.map((a) => a.charged?.costUsd)).toEqual([0.001, undefined, 0.002]);
+    expect(event.failedAttempts?.[2].charged).toMatchObject({ promptTokens: 200, completionTokens: 20 });
+    expect([event.promptTokens, event.completionTokens]).toEqual([310, 35]);
+    expect(event.costUsd).toBeCloseTo(0.0153, 12);
+    expect(billedOf(event).tokens).toBe(310 + 35 + 110 + 220);
+    expect(billedOf(event).costUsd).toBeCloseTo(0.0183, 12);
+  });
+
+  it('go with a failure too', () => {
+    const error = new GatewayError(ErrorCode.AllProvidersFailed, 'all failed', {
+      attempts: [failedAttempt(d, 'direct', err, 1, 0), failedAttempt(d, 'direct', err, 1, 0)],
+    });
+    error.charged = [
+      { attempt: 0, provider: 'a', model: 'm', usage: usage(100, 10), costUsd: 0.001 },
+      { attempt: 1, provider: 'sim', model: 'sim-gpt', usage: usage(200, 20), costUsd: 0.002 },
+    ];
+    const event = usageEventOf(request, { ok: false, error }, 0);
+    expect(event.failedAttempts?.[0].charged?.costUsd).toBe(0.001);
+    expect([event.promptTokens, event.completionTokens, event.costUsd]).toEqual([200, 20, 0.002]);
+    expect(billedOf(event)).toEqual({ tokens: 330, costUsd: 0.003 });
   });
 });
