@@ -77,6 +77,13 @@ const WINDOW_KEEP_MS = 1_000;
 const arg = (n: number | null): number => (n === null ? -1 : n);
 
 /**
+ * How long the marker of a refund of a request that has no job lives (`refund`): past the time a client may take to
+ * send the script again after its connection dropped with it unanswered (ioredis resends such commands at the
+ * reconnection; a dropped connection is seen within the platform's 15 s socket timeout).
+ */
+export const REFUND_MARK_MS = 75_000;
+
+/**
  * Rate limits and quotas in Redis, shared by every gateway replica: one script call admits (or refuses) a
  * request and reserves its tokens and worst-case spend; one call settles the reservation to the real usage.
  */
@@ -224,6 +231,15 @@ export class AdmissionStore {
       ...reservation.spendKeys.map((_, i) => at?.periodEnds?.[i] ?? ''),
     ];
     await SETTLE.run(this.redis, keys, args);
+  }
+
+  /**
+   * Gives back the whole reservation of a request that has no job (a cache hit, a coalesced follower, a request never
+   * queued): marked by its request id for REFUND_MARK_MS, so that the script sent again after a dropped connection
+   * (it may have run already) gives nothing back a second time. One key written in the same script call.
+   */
+  refund(reservation: Reservation, requestId: string, receivedAt?: number): Promise<void> {
+    return this.settle(reservation, 0, 0, { jobId: requestId, ttlMs: REFUND_MARK_MS }, receivedAt);
   }
 
   private periodEnd(check: LimitCheck, p: Periods): number {

@@ -231,7 +231,7 @@ export class AdmissionService {
    */
   private async check(
     input: AdmissionInput,
-    request?: Pick<GenerationRequest, 'deadlineAt' | 'receivedAt'>,
+    request?: Pick<GenerationRequest, 'requestId' | 'deadlineAt' | 'receivedAt'>,
   ): Promise<AdmissionVerdict> {
     try {
       const verdict = this.store.admit(input);
@@ -242,7 +242,11 @@ export class AdmissionService {
             request.deadlineAt,
             (late) => {
               if (late.kind === 'admitted' && late.reservation !== null) {
-                void this.refund(late.reservation, undefined, request.receivedAt);
+                void this.refund({
+                  reservation: late.reservation,
+                  requestId: request.requestId,
+                  receivedAt: request.receivedAt,
+                });
               }
             },
             this.shutdown,
@@ -269,24 +273,29 @@ export class AdmissionService {
     request: Pick<GenerationRequest, 'reservation' | 'requestId' | 'deadlineAt' | 'receivedAt'>,
   ): Promise<boolean> {
     const once = { jobId: request.requestId, ttlMs: Math.max(0, request.deadlineAt - Date.now()) + 60_000 };
-    return this.refund(request.reservation, once, request.receivedAt);
+    return this.giveBack(request.reservation, (r) => this.store.settle(r, 0, 0, once, request.receivedAt));
   }
 
   /**
-   * Gives a reservation back when its job will never run (not queued, or removed before a worker took it); `once`
-   * marks it as `refundOnce` says. False when Redis failed: the day's counter stays high by one reservation until it
-   * expires or is rebuilt.
+   * Gives back the reservation of a request that has no job (a cache hit, a coalesced follower, one that never got
+   * to be queued), marked by its request id for a little while (`AdmissionStore.refund`): ioredis sends a script
+   * again when the connection dropped before its answer, and an unmarked refund that had run was applied twice. One
+   * key more written in the same script call, no round trip more. False when Redis failed: the day's counter stays
+   * high by one reservation until it expires or is rebuilt.
    */
-  async refund(
+  refund(request: Pick<GenerationRequest, 'reservation' | 'requestId' | 'receivedAt'>): Promise<boolean> {
+    return this.giveBack(request.reservation, (r) => this.store.refund(r, request.requestId, request.receivedAt));
+  }
+
+  private async giveBack(
     reservation: Reservation | undefined,
-    once?: { jobId: string; ttlMs: number },
-    receivedAt?: number,
+    settle: (reservation: Reservation) => Promise<void>,
   ): Promise<boolean> {
     if (reservation === undefined) {
       return true;
     }
     try {
-      await this.store.settle(reservation, 0, 0, once, receivedAt);
+      await settle(reservation);
       return true;
     } catch (err) {
       this.errors.report('admission', err);

@@ -97,7 +97,7 @@ export class Coalescing {
       this.errors.report('coalesce', err);
       if (err instanceof PastDeadline || err instanceof DrainOver) {
         // Admitted, but no job will run for it.
-        void this.admission.refund(request.reservation);
+        void this.admission.refund(request);
         throw err instanceof DrainOver ? shutdownError() : deadlineError();
       }
       return null;
@@ -106,7 +106,7 @@ export class Coalescing {
       return { role: 'leader', jobId, key, names };
     }
     // A follower does not run a job: nothing of its own to settle.
-    void this.admission.refund(request.reservation);
+    void this.admission.refund(request);
     return { role: 'follower', jobId: leader, key, names: inFlightNames(this.keys, key, leader) };
   }
 

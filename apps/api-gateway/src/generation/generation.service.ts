@@ -539,7 +539,7 @@ export class GenerationService {
     const directive = cacheDirectiveOf(client.header(CACHE_HEADER), client.header(CACHE_CONTROL_HEADER), sub.useCache);
     const found = await this.cache.lookup(sub.request, directive, lookup, client.caller.preferences ?? null);
     if (found.status === 'hit') {
-      void this.admission.refund(sub.request.reservation);
+      void this.admission.refund(sub.request);
     }
     return found;
   }
