@@ -137,6 +137,18 @@ export interface GenerationOptions {
    */
   reasoningBudget?: number;
   /**
+   * Set by `/v1/messages`' `thinking: {type: "adaptive"}`, beside `reasoningEffort` (medium): the model decides how
+   * much to think. Claude gets `thinking: {type: "adaptive"}`, Gemini its dynamic budget; the families that take only
+   * an effort take `reasoningEffort`.
+   */
+  adaptiveThinking?: true;
+  /**
+   * Anthropic's `service_tier` as a `/v1/messages` client sent it (`auto`, the default, or `standard_only`): sent to
+   * Claude as it is. `standard_only` (no priority capacity) only Claude can be told, so only Claude deployments are
+   * candidates for it (see STANDARD_TIER_PARAM); `auto` asks for each provider's default, which every family serves.
+   */
+  anthropicServiceTier?: 'auto' | 'standard_only';
+  /**
    * OpenAI's tags for filtering stored completions: sent to the OpenAI family, left out for the others (like `user`,
    * it changes no answer; see request-needs).
    */

@@ -56,6 +56,23 @@ export const OTHER_FILE_TYPE_PARAM = 'file.media_type';
  */
 export const TOKEN_INPUT_PARAM = 'input.tokens';
 
+/**
+ * The request field standing for Anthropic's `service_tier: "standard_only"` (a `/v1/messages` request kept off
+ * priority capacity): only Claude's API can be told it. OpenAI's `service_tier` takes other values (`standard_only`
+ * is a 400 there), and the other families have no tiers to choose.
+ */
+export const STANDARD_TIER_PARAM = 'service_tier.standard_only';
+
+/**
+ * The request field standing for more stop sequences than OpenAI's chat API takes (`stop`: at most
+ * MAX_OPENAI_STOP_SEQUENCES), which `/v1/messages` may send (Anthropic sets no such limit): the OpenAI-compatible
+ * family and TGI (whose `max_stop_sequences` is 4 by default) answer 400. Claude and Ollama take them, and plugins
+ * are sent them as they always were (a plugin's translation is the operator's word). Gemini takes 5, so it is not a
+ * candidate either.
+ */
+export const MANY_STOPS_PARAM = 'stop.count';
+export const MAX_OPENAI_STOP_SEQUENCES = 4;
+
 /** The media types of `file_data` every family that takes `file` parts reads. */
 export const DOCUMENT_MEDIA_TYPES: ReadonlySet<string> = new Set(['application/pdf', 'text/plain']);
 
@@ -67,7 +84,7 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
   openai: {
     capabilities: [...ALL_CAPABILITIES, 'embeddings'],
     params: 'all',
-    refuses: new Set([ASSISTANT_PREFILL_PARAM]),
+    refuses: new Set([ASSISTANT_PREFILL_PARAM, STANDARD_TIER_PARAM, MANY_STOPS_PARAM]),
   },
   // The Messages API has no JSON mode, and refuses a stop sequence of whitespace only (`"\n"`).
   // `file`: PDF and plain-text `file_data` as document blocks (not FILE_ID_PARAM nor OTHER_FILE_TYPE_PARAM).
@@ -82,6 +99,8 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
       'file',
       REMOTE_IMAGE_PARAM,
       ASSISTANT_PREFILL_PARAM,
+      STANDARD_TIER_PARAM,
+      MANY_STOPS_PARAM,
     ]),
   },
   gemini: {
@@ -119,6 +138,7 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
       'top_k',
       'reasoning_effort',
       ASSISTANT_PREFILL_PARAM,
+      MANY_STOPS_PARAM,
     ]),
   },
   // `/generate` is plain text in, text out: no tools, no images; JSON through its grammar parameter.
@@ -127,11 +147,15 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
     params: new Set(['response_format', 'seed', 'frequency_penalty', 'temperature', 'stop', 'top_k']),
   },
   // The gateway cannot know what an operator's module translates: capabilities are the operator's word, and no
-  // provider-dependent field is sent its way. Image URLs are OpenAI's own shape, which plugins have always been sent.
+  // provider-dependent field is sent its way. Image URLs are OpenAI's own shape, and more than 4 stop sequences a
+  // `/v1/messages` request's, which plugins have always been sent.
   // `embeddings` too: a module implementing the adapter's optional `embed` serves them, and one whose catalog entry
   // declares `embeddings` without it is refused where plugins load (AdapterRegistry.loadPlugins: a worker's boot, an
   // admin change), so routing sends embeddings only to plugins that embed.
-  plugin: { capabilities: [...ALL_CAPABILITIES, 'embeddings'], params: new Set([REMOTE_IMAGE_PARAM]) },
+  plugin: {
+    capabilities: [...ALL_CAPABILITIES, 'embeddings'],
+    params: new Set([REMOTE_IMAGE_PARAM, MANY_STOPS_PARAM]),
+  },
 };
 
 export function familySupportsParam(kind: ProviderKind, param: string): boolean {

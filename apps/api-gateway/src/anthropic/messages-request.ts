@@ -443,6 +443,17 @@ function optionsOf(dto: MessagesDto): GenerationOptions {
   if (isSet(dto.metadata?.user_id)) {
     options.user = dto.metadata.user_id;
   }
+  if (dto.thinking?.type === 'adaptive') {
+    if (isSet(dto.thinking.budget_tokens)) {
+      throw invalidParam('thinking.budget_tokens', "is not accepted with thinking type 'adaptive' (the model decides)");
+    }
+    // Claude and Gemini are told to think adaptively; the families that take only an effort take medium.
+    options.reasoningEffort = 'medium';
+    options.adaptiveThinking = true;
+  }
+  if (isSet(dto.service_tier)) {
+    options.anthropicServiceTier = dto.service_tier;
+  }
   if (dto.thinking?.type === 'enabled') {
     if (dto.thinking.budget_tokens === undefined) {
       throw invalidParam('thinking.budget_tokens', 'is required when thinking is enabled');

@@ -65,9 +65,10 @@ export class AnthropicToolDto {
   cache_control?: unknown;
 }
 
+/** `adaptive`: the model decides how much to think (no `budget_tokens`; Claude Opus 4.6 and later). */
 export class ThinkingDto {
-  @IsIn(['enabled', 'disabled'])
-  type: 'enabled' | 'disabled';
+  @IsIn(['enabled', 'disabled', 'adaptive'])
+  type: 'enabled' | 'disabled' | 'adaptive';
 
   @IsOptional()
   @IsInt()
@@ -157,10 +158,13 @@ export class MessagesDto extends MessagesInputDto {
   @Type(() => MessagesMetadataDto)
   metadata?: MessagesMetadataDto;
 
-  /** A capacity hint for Anthropic's own fleet; it has no meaning for the gateway's routing. */
+  /**
+   * Anthropic's capacity tier: sent to Claude as it is. `auto` (the default) every family serves; `standard_only` only
+   * Claude can be told, so it keeps the request to Claude deployments (see STANDARD_TIER_PARAM).
+   */
   @IsOptional()
   @IsIn(['auto', 'standard_only'])
-  service_tier?: string;
+  service_tier?: 'auto' | 'standard_only';
 
   @IsOptional()
   @IsIn(ROUTING_POLICIES)

@@ -1,8 +1,10 @@
+import { MAX_OPENAI_STOP_SEQUENCES } from '@aigw/core';
 import { registerDecorator, type ValidationArguments, type ValidationOptions } from 'class-validator';
 import { JSONSchema } from 'class-validator-jsonschema';
 import { INSTANT_PATTERN, INSTANT_RULE, instantOf } from '../http/instant';
 
-export const MAX_STOP_SEQUENCES = 4;
+/** OpenAI's limit on `stop`, which `/v1/chat/completions` checks as OpenAI does. */
+export const MAX_STOP_SEQUENCES = MAX_OPENAI_STOP_SEQUENCES;
 
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

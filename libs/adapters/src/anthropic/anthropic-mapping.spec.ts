@@ -332,6 +332,21 @@ describe('tools to the Messages API', () => {
     });
     expect(body({ reasoningEffort: 'none', maxTokens: 100 })).not.toHaveProperty('thinking');
     expect(() => body({ reasoningEffort: 'minimal', maxTokens: 1024 })).toThrow(/reasoning_effort/);
+    // Adaptive thinking (`/v1/messages`): no budget, the answer's max_tokens as the client set it.
+    const adaptive = body({ reasoningEffort: 'medium', adaptiveThinking: true, maxTokens: 1000 });
+    expect(adaptive).toMatchObject({ thinking: { type: 'adaptive' }, max_tokens: 1000 });
+    expect(body({ reasoningEffort: 'none', adaptiveThinking: true })).not.toHaveProperty('thinking');
+  });
+
+  it("sends Anthropic's service_tier as the client set it, and none without one", () => {
+    const body = (options: AdapterRequest['options']): Record<string, unknown> =>
+      JSON.parse(anthropicBody({ target, messages: [{ role: 'user', content: 'U' }], options }, false)) as Record<
+        string,
+        unknown
+      >;
+    expect(body({ anthropicServiceTier: 'standard_only' }).service_tier).toBe('standard_only');
+    expect(body({ anthropicServiceTier: 'auto' }).service_tier).toBe('auto');
+    expect(body({})).not.toHaveProperty('service_tier');
   });
 
   it('sends signed thinking back first in its turn, and leaves out blocks nobody signed', () => {

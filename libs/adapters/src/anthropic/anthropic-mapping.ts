@@ -422,12 +422,16 @@ const THINKING_BUDGET: { readonly [E in Exclude<ReasoningEffort, 'none'>]: numbe
  * top of the budget. `none` (or no effort) asks for no thinking.
  */
 export function thinkingParamOf(o: GenerationOptions): {
-  thinking?: { type: 'enabled'; budget_tokens: number };
+  thinking?: { type: 'enabled'; budget_tokens: number } | { type: 'adaptive' };
   maxTokens: number;
 } {
   const effort = o.reasoningEffort;
   if (effort === undefined || effort === 'none') {
     return { maxTokens: o.maxTokens ?? DEFAULT_ANTHROPIC_MAX_TOKENS };
+  }
+  if (o.adaptiveThinking === true) {
+    // The model decides how much to think, within the answer's `max_tokens`: no budget to fit under it.
+    return { thinking: { type: 'adaptive' }, maxTokens: o.maxTokens ?? DEFAULT_ANTHROPIC_MAX_TOKENS };
   }
   let budget = o.reasoningBudget ?? THINKING_BUDGET[effort];
   if (o.maxTokens === undefined) {
@@ -492,13 +496,14 @@ function toolLoopWithoutThinking(messages: readonly ChatMessage[]): boolean {
  * Request body for `POST /v1/messages`. A `reasoning_effort` (the OpenAI endpoint) on a tool loop whose assistant
  * turn came back without its `thinking_blocks` goes without thinking: OpenAI clients, the SDK's own `runTools` among
  * them, rebuild the assistant turn from `content` and `tool_calls` only, and Claude refuses the loop with thinking on,
- * so the loop could never finish. A named budget (`/v1/messages`' `thinking`, whose clients keep the blocks) is
- * refused as Claude refuses it.
+ * so the loop could never finish. A named budget or adaptive thinking (`/v1/messages`' `thinking`, whose clients keep
+ * the blocks) is refused as Claude refuses it. `service_tier` is Anthropic's, sent only by `/v1/messages` clients.
  */
 export function anthropicBody(req: AdapterRequest, stream: boolean): string {
   const unthinkingToolLoop = toolLoopWithoutThinking(req.messages);
+  const named = req.options.reasoningBudget !== undefined || req.options.adaptiveThinking === true;
   const o =
-    unthinkingToolLoop && req.options.reasoningEffort !== undefined && req.options.reasoningBudget === undefined
+    unthinkingToolLoop && req.options.reasoningEffort !== undefined && !named
       ? merged(req.options, { reasoningEffort: undefined })
       : req.options;
   assertTranslatable(o);
@@ -533,6 +538,7 @@ export function anthropicBody(req: AdapterRequest, stream: boolean): string {
     // for the history are not offered: none of them may be called.
     tool_choice: tools === undefined ? undefined : offered === undefined ? { type: 'none' } : toolChoiceOf(o),
     metadata: user === undefined ? undefined : { user_id: user },
+    service_tier: o.anthropicServiceTier,
     stream: stream ? true : undefined,
   });
 }

@@ -1,4 +1,6 @@
-import { geminiSchema } from './gemini-mapping';
+import type { GenerationOptions } from '@aigw/core';
+import type { AdapterTarget } from '../types';
+import { geminiBody, geminiSchema } from './gemini-mapping';
 
 describe('geminiSchema', () => {
   it('removes the keywords Gemini rejects at every depth, never a property or definition of that name', () => {
@@ -54,6 +56,31 @@ describe('geminiSchema', () => {
         // A recursive reference cannot be inlined: it stays (Gemini refuses it, as it would have anyway).
         tree: { type: 'object', properties: { child: { $ref: '#/$defs/Tree' } } },
       },
+    });
+  });
+});
+
+describe('geminiBody thinking', () => {
+  const target: AdapterTarget = {
+    baseUrl: 'http://127.0.0.1:1/v1beta',
+    model: 'gemini-2.5-flash',
+    timeoutMs: 1000,
+    poolKey: 'g',
+  };
+  const config = (options: GenerationOptions): unknown =>
+    (JSON.parse(geminiBody({ target, messages: [{ role: 'user', content: 'U' }], options })) as {
+      generationConfig: { thinkingConfig?: unknown };
+    }).generationConfig.thinkingConfig;
+
+  it("takes adaptive thinking (`/v1/messages`) as Gemini's dynamic budget, an effort or a budget as a number", () => {
+    expect(config({ reasoningEffort: 'medium', adaptiveThinking: true })).toEqual({
+      thinkingBudget: -1,
+      includeThoughts: true,
+    });
+    expect(config({ reasoningEffort: 'medium' })).toEqual({ thinkingBudget: 8192, includeThoughts: true });
+    expect(config({ reasoningEffort: 'high', reasoningBudget: 3000 })).toEqual({
+      thinkingBudget: 3000,
+      includeThoughts: true,
     });
   });
 });

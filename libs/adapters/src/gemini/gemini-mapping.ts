@@ -393,7 +393,8 @@ function thinkingConfigOf(o: GenerationOptions): JsonObject | undefined {
   if (effort === undefined) {
     return undefined;
   }
-  const budget = o.reasoningBudget ?? THINKING_BUDGET[effort];
+  // Adaptive thinking (`/v1/messages`): Gemini's dynamic budget (-1), with which the model decides how much to think.
+  const budget = o.adaptiveThinking === true && effort !== 'none' ? -1 : (o.reasoningBudget ?? THINKING_BUDGET[effort]);
   return budget === 0 ? { thinkingBudget: 0 } : { thinkingBudget: budget, includeThoughts: true };
 }
 

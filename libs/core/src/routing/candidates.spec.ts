@@ -1,5 +1,6 @@
 import type { Capability, Deployment, ModelSpec, ProviderSpec } from '../catalog';
 import { ErrorCode } from '../errors';
+import { MANY_STOPS_PARAM, STANDARD_TIER_PARAM } from '../provider-families';
 import { filterCandidates, pinnedIdOf, selectionError, type CandidateNeed } from './candidates';
 import { requestNeedsOf, supportsParam } from './request-needs';
 
@@ -406,6 +407,38 @@ describe('capabilities and provider-dependent fields', () => {
       expect(supportsParam(kind, 'stop')).toBe(true);
     }
     expect(supportsParam('anthropic', 'stop')).toBe(false);
+  });
+
+  it('more than 4 stop sequences (OpenAI chat takes 4) keep a request from the OpenAI family, TGI and Gemini', () => {
+    expect(requestNeedsOf({ messages: [], options: { stop: ['a', 'b', 'c', 'd'] } }).params).toEqual([]);
+    const many = requestNeedsOf({ messages: [], options: { stop: ['a', 'b', 'c', 'd', 'e'] } });
+    expect(many.params).toEqual([MANY_STOPS_PARAM]);
+    expect(ids(filterCandidates(deps, need('m', { needs: many }), neverOpen).candidates)).toEqual(['an/m']);
+    const onOpenAi = filterCandidates(deps, need('oa/m', { needs: many }), neverOpen).failure;
+    expect(onOpenAi).toMatchObject({ code: ErrorCode.UnsupportedParameter, param: 'stop' });
+    expect(onOpenAi?.message).toContain("More than 4 sequences in 'stop' is not supported");
+    expect((['anthropic', 'ollama', 'plugin'] as const).map((k) => supportsParam(k, MANY_STOPS_PARAM))).toEqual([
+      true,
+      true,
+      true,
+    ]);
+    expect((['openai', 'gemini', 'tgi'] as const).map((k) => supportsParam(k, MANY_STOPS_PARAM))).toEqual([
+      false,
+      false,
+      false,
+    ]);
+  });
+
+  it("Anthropic's service_tier 'standard_only' keeps a request to Claude; 'auto' goes everywhere", () => {
+    expect(requestNeedsOf({ messages: [], options: { anthropicServiceTier: 'auto' } }).params).toEqual([]);
+    const standard = requestNeedsOf({ messages: [], options: { anthropicServiceTier: 'standard_only' } });
+    expect(standard.params).toEqual([STANDARD_TIER_PARAM]);
+    expect(ids(filterCandidates(deps, need('m', { needs: standard }), neverOpen).candidates)).toEqual(['an/m']);
+    const onOpenAi = filterCandidates(deps, need('oa/m', { needs: standard }), neverOpen).failure;
+    expect(onOpenAi).toMatchObject({ code: ErrorCode.UnsupportedParameter, param: 'service_tier' });
+    for (const kind of ['openai', 'gemini', 'ollama', 'tgi', 'plugin'] as const) {
+      expect(supportsParam(kind, STANDARD_TIER_PARAM)).toBe(false);
+    }
   });
 
   it('logprobs and top_logprobs are served by Gemini (responseLogprobs / logprobs), not by Anthropic', () => {

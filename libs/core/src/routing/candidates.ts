@@ -5,8 +5,11 @@ import { isModelAlias, resolveModelRef, type ModelAlias } from '../model-ref';
 import {
   ASSISTANT_PREFILL_PARAM,
   FILE_ID_PARAM,
+  MANY_STOPS_PARAM,
+  MAX_OPENAI_STOP_SEQUENCES,
   OTHER_FILE_TYPE_PARAM,
   REMOTE_IMAGE_PARAM,
+  STANDARD_TIER_PARAM,
   TOKEN_INPUT_PARAM,
 } from '../provider-families';
 import type { Capability } from '../catalog';
@@ -90,6 +93,8 @@ const TOOL_NAME = 'tools.function.name';
 const PARAM_WORDING: Readonly<Record<string, string>> = {
   temperature: "'temperature' above 1",
   stop: "'stop' with a sequence of whitespace only",
+  [MANY_STOPS_PARAM]: `More than ${MAX_OPENAI_STOP_SEQUENCES} sequences in 'stop'`,
+  [STANDARD_TIER_PARAM]: "'service_tier' of 'standard_only' (Anthropic's capacity tiers)",
   [JSON_WITH_TOOLS]: "'response_format' (JSON mode) together with 'tools'",
   [REMOTE_IMAGE_PARAM]: 'An image by http(s) URL (send it as a base64 data URL)',
   [FILE_ID_PARAM]: 'A file by file_id (a file uploaded to one provider; send it as file_data)',
@@ -107,6 +112,8 @@ const PARAM_FIELD: Readonly<Record<string, string>> = {
   [OTHER_FILE_TYPE_PARAM]: 'messages',
   [TOKEN_INPUT_PARAM]: 'input',
   [ASSISTANT_PREFILL_PARAM]: 'messages',
+  [MANY_STOPS_PARAM]: 'stop',
+  [STANDARD_TIER_PARAM]: 'service_tier',
 };
 
 /** The request field that asks for a capability, for the error's `param`. */

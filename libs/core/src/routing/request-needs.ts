@@ -6,8 +6,11 @@ import {
   DOCUMENT_MEDIA_TYPES,
   familySupportsParam,
   FILE_ID_PARAM,
+  MANY_STOPS_PARAM,
+  MAX_OPENAI_STOP_SEQUENCES,
   OTHER_FILE_TYPE_PARAM,
   REMOTE_IMAGE_PARAM,
+  STANDARD_TIER_PARAM,
   TOKEN_INPUT_PARAM,
 } from '../provider-families';
 
@@ -203,6 +206,14 @@ export function requestNeedsOf(
   // Anthropic refuses a stop sequence of whitespace only (`"\n"`, common in completion-style prompts); the others stop at it.
   if (o.stop !== undefined && o.stop.some(isBlankStop)) {
     params.add('stop');
+  }
+  // More stop sequences than OpenAI's chat API takes (`/v1/messages` sets no limit): the families that take them.
+  if (o.stop !== undefined && o.stop.length > MAX_OPENAI_STOP_SEQUENCES) {
+    params.add(MANY_STOPS_PARAM);
+  }
+  // Anthropic's `standard_only` tier: only Claude can be told it (`auto`, each provider's default, every family serves).
+  if (o.anthropicServiceTier === 'standard_only') {
+    params.add(STANDARD_TIER_PARAM);
   }
   // A prefill to continue (`/v1/messages`): only the families that continue a final assistant message take it.
   if (o.assistantPrefill === true) {
