@@ -425,6 +425,9 @@ describe('tools to the Messages API', () => {
       untranslatable: true,
       param: 'messages',
     });
+    // Adaptive thinking may have skipped thinking in that turn: Claude takes the loop, thinking adaptively.
+    const adaptive = JSON.parse(send({ reasoningEffort: 'medium', adaptiveThinking: true }, loop()) as string) as object;
+    expect(adaptive).toMatchObject({ thinking: { type: 'adaptive' } });
     const unthinking = JSON.parse(send({ reasoningEffort: 'low', temperature: 0.5 }, loop()) as string) as object;
     expect(unthinking).not.toHaveProperty('thinking');
     expect(unthinking).toMatchObject({ max_tokens: DEFAULT_ANTHROPIC_MAX_TOKENS, temperature: 0.5 });

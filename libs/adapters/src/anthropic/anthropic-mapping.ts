@@ -509,7 +509,9 @@ export function anthropicBody(req: AdapterRequest, stream: boolean): string {
   assertTranslatable(o);
   const thinking = thinkingParamOf(o);
   if (thinking.thinking !== undefined) {
-    assertThinkable(o, unthinkingToolLoop);
+    // Adaptive thinking may skip thinking in a turn (the model decides), so Claude takes a tool loop whose assistant
+    // turn holds none: only a budget of thinking needs the blocks back.
+    assertThinkable(o, unthinkingToolLoop && o.adaptiveThinking !== true);
   }
   const prompt = toAnthropicPrompt(req.messages);
   if (prompt.messages.length === 0) {
