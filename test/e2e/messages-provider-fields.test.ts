@@ -178,6 +178,15 @@ describe('/v1/messages fields that depend on the provider family (e2e)', () => {
       expect(body.max_tokens).toBe(2048);
     });
 
+    it("reaches Claude with the thinking's display as the client named it", async () => {
+      const adaptive = await sentTo(claude, () =>
+        post(ask('claude', { thinking: { type: 'adaptive', display: 'summarized' } })),
+      );
+      expect(adaptive.thinking).toEqual({ type: 'adaptive', display: 'summarized' });
+      const budget = { type: 'enabled', budget_tokens: 1024, display: 'omitted' };
+      expect((await sentTo(claude, () => post(ask('claude', { thinking: budget })))).thinking).toEqual(budget);
+    });
+
     it('reaches an OpenAI-family model as a medium reasoning effort', async () => {
       const body = await sentTo(openai, () => post(ask('gpt', { thinking: { type: 'adaptive' } })));
       expect(body.reasoning_effort).toBe('medium');

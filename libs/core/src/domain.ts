@@ -143,6 +143,11 @@ export interface GenerationOptions {
    */
   adaptiveThinking?: true;
   /**
+   * `/v1/messages`' `thinking.display` (`summarized` or `omitted`): how Claude returns its thinking, sent to Claude
+   * with the thinking it asks for. The other families return their reasoning as they give it.
+   */
+  thinkingDisplay?: 'summarized' | 'omitted';
+  /**
    * Anthropic's `service_tier` as a `/v1/messages` client sent it (`auto`, the default, or `standard_only`): sent to
    * Claude as it is. `standard_only` (no priority capacity) only Claude can be told, so only Claude deployments are
    * candidates for it (see STANDARD_TIER_PARAM); `auto` asks for each provider's default, which every family serves.

@@ -451,6 +451,9 @@ function optionsOf(dto: MessagesDto): GenerationOptions {
     options.reasoningEffort = 'medium';
     options.adaptiveThinking = true;
   }
+  if (isSet(dto.thinking?.display) && dto.thinking.type !== 'disabled') {
+    options.thinkingDisplay = dto.thinking.display;
+  }
   if (isSet(dto.service_tier)) {
     options.anthropicServiceTier = dto.service_tier;
   }

@@ -74,6 +74,11 @@ export class ThinkingDto {
   @IsInt()
   @Min(1024)
   budget_tokens?: number;
+
+  /** Whether Claude returns its thinking summarized or leaves it out (Claude's default differs by model). */
+  @IsOptional()
+  @IsIn(['summarized', 'omitted'])
+  display?: 'summarized' | 'omitted';
 }
 
 export class MessagesMetadataDto {

@@ -336,6 +336,15 @@ describe('tools to the Messages API', () => {
     const adaptive = body({ reasoningEffort: 'medium', adaptiveThinking: true, maxTokens: 1000 });
     expect(adaptive).toMatchObject({ thinking: { type: 'adaptive' }, max_tokens: 1000 });
     expect(body({ reasoningEffort: 'none', adaptiveThinking: true })).not.toHaveProperty('thinking');
+    // How Claude returns its thinking, as the client named it.
+    expect(body({ reasoningEffort: 'medium', adaptiveThinking: true, thinkingDisplay: 'summarized' })).toMatchObject({
+      thinking: { type: 'adaptive', display: 'summarized' },
+    });
+    expect(body({ reasoningEffort: 'low', reasoningBudget: 2000, thinkingDisplay: 'omitted' }).thinking).toEqual({
+      type: 'enabled',
+      budget_tokens: 2000,
+      display: 'omitted',
+    });
   });
 
   it("sends Anthropic's service_tier as the client set it, and none without one", () => {

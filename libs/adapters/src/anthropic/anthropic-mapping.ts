@@ -400,6 +400,10 @@ function assertTranslatable(o: GenerationOptions): void {
   }
 }
 
+type ThinkingParam = ({ type: 'enabled'; budget_tokens: number } | { type: 'adaptive' }) & {
+  display?: 'summarized' | 'omitted';
+};
+
 /** The smallest thinking budget the Messages API takes. */
 export const MIN_THINKING_BUDGET = 1024;
 
@@ -419,12 +423,19 @@ const THINKING_BUDGET: { readonly [E in Exclude<ReasoningEffort, 'none'>]: numbe
  * Extended thinking and the `max_tokens` that goes with it (Anthropic's `max_tokens` counts thinking too, as OpenAI's
  * `max_completion_tokens` counts reasoning). A named budget is sent as it is. An effort's budget is cut to fit under
  * the client's `max_tokens`, at least the API's minimum; without a `max_tokens` the answer gets the usual default on
- * top of the budget. `none` (or no effort) asks for no thinking.
+ * top of the budget. `none` (or no effort) asks for no thinking. Adaptive thinking has no budget; a `display` the
+ * client named goes with either.
  */
-export function thinkingParamOf(o: GenerationOptions): {
-  thinking?: { type: 'enabled'; budget_tokens: number } | { type: 'adaptive' };
-  maxTokens: number;
-} {
+
+export function thinkingParamOf(o: GenerationOptions): { thinking?: ThinkingParam; maxTokens: number } {
+  const out = thinkingOf(o);
+  if (out.thinking !== undefined && o.thinkingDisplay !== undefined) {
+    out.thinking.display = o.thinkingDisplay;
+  }
+  return out;
+}
+
+function thinkingOf(o: GenerationOptions): { thinking?: ThinkingParam; maxTokens: number } {
   const effort = o.reasoningEffort;
   if (effort === undefined || effort === 'none') {
     return { maxTokens: o.maxTokens ?? DEFAULT_ANTHROPIC_MAX_TOKENS };
