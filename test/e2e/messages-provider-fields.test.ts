@@ -107,6 +107,19 @@ describe('/v1/messages fields that depend on the provider family (e2e)', () => {
     models:
       - { name: claude, promptPer1k: 0.003, completionPer1k: 0.015, contextWindow: 8192, capabilities: [chat, streaming] }
       - { name: shared, promptPer1k: 0.003, completionPer1k: 0.015, contextWindow: 8192, capabilities: [chat, streaming] }
+  - id: proxied
+    kind: anthropic
+    baseUrl: http://127.0.0.1:9
+    apiKey: sk-loopback-unused
+    routing: gateway
+    gateway: litellm
+    timeoutMs: 10000
+    models:
+      - { name: claude-proxied, promptPer1k: 0.003, completionPer1k: 0.015, contextWindow: 8192, capabilities: [chat, streaming] }
+gateways:
+  - id: litellm
+    baseUrl: ${openai.url}/v1
+    timeoutMs: 10000
 `,
   });
 
@@ -168,6 +181,11 @@ describe('/v1/messages fields that depend on the provider family (e2e)', () => {
         param: 'service_tier',
       });
       expect(openai.bodies).toHaveLength(before);
+    });
+
+    it("'standard_only' reaches a Claude deployment behind an OpenAI-compatible gateway (LiteLLM) too", async () => {
+      const body = await sentTo(openai, () => post(ask('claude-proxied', { service_tier: 'standard_only' })));
+      expect(body).toMatchObject({ model: 'claude-proxied', service_tier: 'standard_only' });
     });
   });
 

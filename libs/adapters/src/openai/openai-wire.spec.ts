@@ -27,6 +27,19 @@ describe('openAiBody', () => {
   const target = { baseUrl: 'http://x/v1', model: 'gpt-x', timeoutMs: 1000, poolKey: 'p' };
   const messages = [{ role: 'user' as const, content: 'hi' }];
 
+  it("carries Anthropic's service_tier 'standard_only' (to a gateway in front of Claude), never 'auto'", () => {
+    const body = (options: Parameters<typeof openAiBody>[0]['options']): Record<string, unknown> =>
+      JSON.parse(openAiBody({ target, messages, options }, false)) as Record<string, unknown>;
+    expect(body({ anthropicServiceTier: 'standard_only' }).service_tier).toBe('standard_only');
+    expect(body({ anthropicServiceTier: 'standard_only', extra: { store: true } })).toMatchObject({
+      service_tier: 'standard_only',
+      store: true,
+    });
+    expect(body({ anthropicServiceTier: 'auto' })).not.toHaveProperty('service_tier');
+    // The OpenAI endpoint's own pass-through value is untouched.
+    expect(body({ extra: { service_tier: 'flex' } }).service_tier).toBe('flex');
+  });
+
   it("leaves Anthropic's prompt-cache marks out of content parts, a document's (file part's) too", () => {
     const body = JSON.parse(
       openAiBody(

@@ -5,6 +5,8 @@ import {
   type ChatMessage,
   type ContentPart,
   type FunctionTool,
+  type GenerationOptions,
+  type JsonObject,
   type JsonValue,
   type StreamDelta,
   type ToolCall,
@@ -320,7 +322,17 @@ export function openAiBody(req: AdapterRequest, stream: boolean): string {
     stream_options: stream ? { include_usage: true } : undefined,
   };
   // Not `{ ...o.extra, model, … }`: adding fields after a spread is slow on Node 20 (libs/core objects.ts).
-  return JSON.stringify(o.extra === undefined ? body : merged(o.extra, body));
+  const extra = o.anthropicServiceTier === 'standard_only' ? withStandardTier(o.extra) : o.extra;
+  return JSON.stringify(extra === undefined ? body : merged(extra, body));
+}
+
+/**
+ * Anthropic's `service_tier: "standard_only"` (`/v1/messages`), which routing keeps to Claude deployments: on this
+ * wire only to one reached through an OpenAI-compatible gateway (LiteLLM), which is given it to pass on or refuse,
+ * never dropped here. `auto`, every provider's default, is left out.
+ */
+function withStandardTier(extra: GenerationOptions['extra']): JsonObject {
+  return merged(extra ?? {}, { service_tier: 'standard_only' });
 }
 
 function num(v: unknown): number {
