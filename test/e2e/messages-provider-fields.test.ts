@@ -27,6 +27,19 @@ class Upstream {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** As LiteLLM answers for Claude with thinking on: the text, the thinking, and its blocks with their signatures. */
+  private messageFor(body: Body): Body {
+    if (body.model !== 'claude-proxied') {
+      return { role: 'assistant', content: 'from openai' };
+    }
+    return {
+      role: 'assistant',
+      content: 'from claude via litellm',
+      reasoning_content: 'Let me see.',
+      thinking_blocks: [{ type: 'thinking', thinking: 'Let me see.', signature: 'sig-litellm' }],
+    };
+  }
+
   private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let raw = '';
     for await (const part of req) {
@@ -70,7 +83,7 @@ class Upstream {
       object: 'chat.completion',
       created: 1_760_000_000,
       model: body.model,
-      choices: [{ index: 0, message: { role: 'assistant', content: 'from openai' }, finish_reason: 'stop' }],
+      choices: [{ index: 0, message: this.messageFor(body), finish_reason: 'stop' }],
       usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 },
     });
   }
@@ -217,6 +230,26 @@ gateways:
         type: 'invalid_request_error',
         param: 'thinking.budget_tokens',
       });
+    });
+  });
+
+  describe('Claude through an OpenAI-compatible gateway (LiteLLM)', () => {
+    const signed = { type: 'thinking', thinking: 'Let me see.', signature: 'sig-litellm' };
+
+    it('answers with its thinking signed, as LiteLLM carries it', async () => {
+      const res = await post(ask('claude-proxied', { thinking: { type: 'enabled', budget_tokens: 1024 } }));
+      expect(res.status).toBe(200);
+      expect(res.json.content).toEqual([signed, { type: 'text', text: 'from claude via litellm' }]);
+    });
+
+    it('gets the signed thinking back in the history, in the field LiteLLM reads', async () => {
+      const messages = [
+        { role: 'user', content: 'Hello there' },
+        { role: 'assistant', content: [signed, { type: 'text', text: 'Hi' }] },
+        { role: 'user', content: 'And now?' },
+      ];
+      const body = await sentTo(openai, () => post(ask('claude-proxied', { messages })));
+      expect((body.messages as Body[])[1]).toEqual({ role: 'assistant', content: 'Hi', thinking_blocks: [signed] });
     });
   });
 

@@ -39,6 +39,12 @@ export interface AdapterTarget {
    * tokens) and silently drops the start of a longer prompt.
    */
   contextWindow?: number;
+  /**
+   * Set when an OpenAI-compatible gateway (LiteLLM) fronts a Claude deployment: assistant turns keep their signed
+   * `thinking_blocks` (LiteLLM's field for them), which the gateway passes back to Claude. Other OpenAI-wire servers
+   * refuse message fields they do not know, so they never get them.
+   */
+  signedThinking?: true;
   /** A health endpoint on the baseUrl's origin (llama.cpp, vLLM: `/health`) the health check reads instead of models. */
   healthPath?: string;
   /** Sees every response's status and headers (the router reads providers' rate limits from them). */

@@ -32,9 +32,13 @@ describe('routeOptions', () => {
           model: 'glm-4.6',
           timeoutMs: 7000,
           poolKey: 'gateway:litellm',
+          // An Anthropic-API deployment behind the proxy takes its signed thinking back (LiteLLM's thinking_blocks).
+          signedThinking: true,
         },
       },
     ]);
+    const openai = deployment({ id: 'oa', kind: 'openai', routing: 'gateway', gateway: 'litellm' });
+    expect(routeOptions(openai, [litellm], null)[0].target).not.toHaveProperty('signedThinking');
   });
 
   it("gives the direct target the provider's healthPath, never the proxy's", () => {

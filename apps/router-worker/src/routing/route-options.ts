@@ -22,6 +22,10 @@ export function routeOptions(d: Deployment, gateways: readonly GatewaySpec[], re
     gateway === undefined
       ? null
       : { route: 'gateway', kind: 'openai', target: gatewayTarget(gateway, d.model.upstreamName ?? d.model.name) };
+  if (viaGateway !== null && d.provider.kind === 'anthropic') {
+    // Claude behind the gateway takes its signed thinking back, as LiteLLM carries it.
+    viaGateway.target.signedThinking = true;
+  }
   switch (d.provider.routing) {
     case 'direct':
       return [direct];

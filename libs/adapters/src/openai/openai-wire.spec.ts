@@ -1,4 +1,4 @@
-import { ErrorClass, type ProviderCallError, type StreamDelta } from '@aigw/core';
+import { ErrorClass, type ChatMessage, type ProviderCallError, type StreamDelta } from '@aigw/core';
 import type { SseEvent } from '../sse/sse-parser';
 import { OpenAiStreamDecoder, openAiBody, readCompletion, saysStopForToolCalls, usageOf } from './openai-wire';
 
@@ -563,11 +563,7 @@ describe('an answer ended with finish_reason "error"', () => {
 
   it('fails a stream at the usage chunk after it, charged with that usage', () => {
     const err = thrown(() =>
-      decodeAll([
-        chunk({ choices: [{ delta: {}, finish_reason: 'error' }] }),
-        chunk({ choices: [], usage }),
-        '[DONE]',
-      ]),
+      decodeAll([chunk({ choices: [{ delta: {}, finish_reason: 'error' }] }), chunk({ choices: [], usage }), '[DONE]']),
     );
     expect(err).toMatchObject({ errorClass: ErrorClass.Provider, charged });
   });
@@ -581,5 +577,86 @@ describe('an answer ended with finish_reason "error"', () => {
     decoder.onEvent(msg(chunk({ choices: [{ delta: { content: 'lost' }, finish_reason: 'error' }] })), out);
     expect(out).toEqual([]);
     expect(() => decoder.complete()).toThrow(expect.objectContaining({ errorClass: ErrorClass.Provider }) as Error);
+  });
+});
+
+describe("Claude's signed thinking through LiteLLM (thinking_blocks)", () => {
+  const signed = { type: 'thinking' as const, thinking: 'Let me see.', signature: 'sig-1' };
+
+  it('reads the blocks of an answer with their signatures; unsigned ones are left to reasoning_content', () => {
+    const r = readCompletion(
+      {
+        choices: [
+          {
+            finish_reason: 'tool_calls',
+            message: {
+              role: 'assistant',
+              content: null,
+              reasoning_content: 'Let me see.',
+              thinking_blocks: [
+                signed,
+                { type: 'thinking', thinking: 'x', signature: null },
+                { type: 'redacted_thinking', data: 'enc' },
+              ],
+            },
+          },
+        ],
+      },
+      200,
+      undefined,
+    );
+    expect(r.thinkingBlocks).toEqual([signed, { type: 'redacted_thinking', data: 'enc' }]);
+    expect(r.reasoning).toBe('Let me see.');
+    const plain = readCompletion({ choices: [{ finish_reason: 'stop', message: { content: 'hi' } }] }, 200, undefined);
+    expect(plain).not.toHaveProperty('thinkingBlocks');
+  });
+
+  it('streams the end of a thinking block as its signature, as LiteLLM streams it', () => {
+    const chunk = (delta: object): string => JSON.stringify({ id: 'c1', choices: [{ index: 0, delta }] });
+    const { deltas } = decodeAll([
+      chunk({ reasoning_content: 'Let me ', thinking_blocks: [{ type: 'thinking', thinking: 'Let me ' }] }),
+      chunk({ reasoning_content: 'see.', thinking_blocks: [{ type: 'thinking', thinking: 'see.' }] }),
+      chunk({ thinking_blocks: [{ type: 'thinking', thinking: '', signature: 'sig-1' }] }),
+      chunk({ content: 'Answer' }),
+    ]);
+    expect(deltas.map((d) => [d.reasoning, d.reasoningSignature, d.text])).toEqual([
+      ['Let me ', undefined, ''],
+      ['see.', undefined, ''],
+      [undefined, 'sig-1', ''],
+      [undefined, undefined, 'Answer'],
+    ]);
+  });
+
+  it('sends signed blocks back only to a gateway in front of Claude, never unsigned ones', () => {
+    const history: ChatMessage[] = [
+      { role: 'user', content: 'U' },
+      {
+        role: 'assistant',
+        content: 'A',
+        thinking_blocks: [signed, { type: 'thinking', thinking: 'other', signature: '' }],
+      },
+      { role: 'user', content: 'again' },
+    ];
+    const sent = (signedThinking: boolean): ChatMessage[] =>
+      (
+        JSON.parse(
+          openAiBody(
+            {
+              target: {
+                baseUrl: 'http://x/v1',
+                model: 'claude',
+                timeoutMs: 1000,
+                poolKey: 'p',
+                ...(signedThinking ? { signedThinking: true as const } : {}),
+              },
+              messages: history,
+              options: {},
+            },
+            false,
+          ),
+        ) as { messages: ChatMessage[] }
+      ).messages;
+    expect(sent(true)[1]).toEqual({ role: 'assistant', content: 'A', thinking_blocks: [signed] });
+    expect(sent(false)[1]).toEqual({ role: 'assistant', content: 'A' });
   });
 });

@@ -9,6 +9,7 @@ import {
   type JsonObject,
   type JsonValue,
   type StreamDelta,
+  type ThinkingBlock,
   type ToolCall,
   type ToolCallDelta,
   type Usage,
@@ -55,6 +56,11 @@ interface WireMessage {
   /** DeepSeek, vLLM and others stream hidden reasoning here; some servers call it `reasoning`. */
   reasoning_content?: string | null;
   reasoning?: string | null;
+  /**
+   * LiteLLM in front of Claude: Claude's thinking blocks with their signatures (streamed: a `signature` alone ends the
+   * block whose text came as `reasoning_content`), which Claude needs back in a tool loop with thinking on.
+   */
+  thinking_blocks?: unknown;
 }
 
 interface WireChoice {
@@ -120,9 +126,9 @@ function withPlainTextFilesAsText(m: ChatMessage): ChatMessage {
 }
 
 /** Fields of ours OpenAI does not take: Claude's signed thinking, Anthropic prompt-cache marks, a tool error flag. */
-function hasForeignFields(m: ChatMessage): boolean {
+function hasForeignFields(m: ChatMessage, signedThinking: boolean): boolean {
   return (
-    m.thinking_blocks !== undefined ||
+    (m.thinking_blocks !== undefined && (!signedThinking || m.thinking_blocks.some(isUnsigned))) ||
     m.cache_control !== undefined ||
     m.is_error !== undefined ||
     (Array.isArray(m.content) && m.content.some(marked))
@@ -138,10 +144,20 @@ function withoutMark(p: ContentPart): ContentPart {
   return copy;
 }
 
-function withoutForeignFields(m: ChatMessage): ChatMessage {
+/** A thinking block another family gave (no signature): Claude would refuse it. */
+function isUnsigned(b: ThinkingBlock): boolean {
+  return b.type === 'thinking' ? b.signature === '' : b.data === '';
+}
+
+function withoutForeignFields(m: ChatMessage, signedThinking: boolean): ChatMessage {
   const copy = Object.assign({}, m);
   copy.content = toolResultContent(m);
-  delete copy.thinking_blocks;
+  const signed = signedThinking ? (m.thinking_blocks ?? []).filter((b) => !isUnsigned(b)) : [];
+  if (signed.length > 0) {
+    copy.thinking_blocks = signed;
+  } else {
+    delete copy.thinking_blocks;
+  }
   delete copy.cache_control;
   delete copy.is_error;
   if (Array.isArray(copy.content)) {
@@ -232,14 +248,17 @@ function withPortableIds(m: ChatMessage, google: boolean): ChatMessage {
 }
 
 /**
- * The history as the OpenAI family takes it. Plain-text files go as text (`withPlainTextFilesAsText`). Signed thinking (`thinking_blocks`) goes back to Anthropic only, as do
+ * The history as the OpenAI family takes it. Plain-text files go as text (`withPlainTextFilesAsText`). Signed thinking
+ * (`thinking_blocks`) goes back to Anthropic only (through a gateway in front of Claude: `signedThinking`), as do
  * prompt-cache marks (`cache_control`): OpenAI refuses message fields it does not know. A tool message takes text
  * parts only, so the images and files of tool results (a screenshot tool's) follow the run of tool messages as one
  * user message, as OpenAI's guides do it. Tool call ids other families gave are made ones OpenAI takes
  * (`openAiToolId`). The history is copied only when a message needs any of it.
  */
-function historyOf(messages: ChatMessage[], baseUrl: string): ChatMessage[] {
-  if (!messages.some((m) => hasForeignFields(m) || hasMedia(m) || hasForeignIds(m) || hasPlainTextFile(m))) {
+function historyOf(messages: ChatMessage[], baseUrl: string, signedThinking: boolean): ChatMessage[] {
+  if (
+    !messages.some((m) => hasForeignFields(m, signedThinking) || hasMedia(m) || hasForeignIds(m) || hasPlainTextFile(m))
+  ) {
     return messages;
   }
   const google = isGoogleEndpoint(baseUrl);
@@ -247,7 +266,9 @@ function historyOf(messages: ChatMessage[], baseUrl: string): ChatMessage[] {
   let media: ContentPart[] = [];
   for (const given of messages) {
     const original = withPlainTextFilesAsText(given);
-    const unmarked = hasForeignFields(original) ? withoutForeignFields(original) : original;
+    const unmarked = hasForeignFields(original, signedThinking)
+      ? withoutForeignFields(original, signedThinking)
+      : original;
     const m = hasForeignIds(unmarked) ? withPortableIds(unmarked, google) : unmarked;
     if (m.role !== 'tool' && media.length > 0) {
       out.push({ role: 'user', content: media });
@@ -299,7 +320,7 @@ export function openAiBody(req: AdapterRequest, stream: boolean): string {
   const budgetField = budgetFieldOf(req);
   const body = {
     model: req.target.model,
-    messages: historyOf(req.messages, req.target.baseUrl),
+    messages: historyOf(req.messages, req.target.baseUrl, req.target.signedThinking === true),
     temperature: o.temperature,
     [budgetField]: o.maxTokens,
     top_p: o.topP,
@@ -394,6 +415,26 @@ function toolCallsOf(wire: WireToolCall[] | null | undefined): ToolCall[] | unde
 }
 
 /** The parts of a message (or a stream delta) beyond its text, only those present. */
+function isRecordValue(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null;
+}
+
+/** Thinking blocks as Claude gave them (through LiteLLM): those with a signature, and redacted ones, whole. */
+function signedBlocksOf(blocks: readonly unknown[]): ThinkingBlock[] {
+  const out: ThinkingBlock[] = [];
+  for (const b of blocks) {
+    if (!isRecordValue(b)) {
+      continue;
+    }
+    if (b.type === 'thinking' && typeof b.thinking === 'string' && typeof b.signature === 'string' && b.signature) {
+      out.push({ type: 'thinking', thinking: b.thinking, signature: b.signature });
+    } else if (b.type === 'redacted_thinking' && typeof b.data === 'string' && b.data !== '') {
+      out.push({ type: 'redacted_thinking', data: b.data });
+    }
+  }
+  return out;
+}
+
 function detailsOf(m: WireMessage | null | undefined, choice: WireChoice, body: WireCompletion): AnswerDetails {
   const details: AnswerDetails = {};
   const toolCalls = toolCallsOf(m?.tool_calls);
@@ -407,6 +448,10 @@ function detailsOf(m: WireMessage | null | undefined, choice: WireChoice, body: 
   const reasoning = text(m?.reasoning_content) ?? text(m?.reasoning);
   if (reasoning !== undefined) {
     details.reasoning = reasoning;
+  }
+  const thinkingBlocks = Array.isArray(m?.thinking_blocks) ? signedBlocksOf(m.thinking_blocks) : [];
+  if (thinkingBlocks.length > 0) {
+    details.thinkingBlocks = thinkingBlocks;
   }
   if (choice.logprobs !== undefined && choice.logprobs !== null) {
     details.logprobs = choice.logprobs;
@@ -605,6 +650,21 @@ export class OpenAiStreamDecoder implements StreamDecoder {
     return this.finished;
   }
 
+  /** A streamed thinking block's end (its signature) or a redacted block, as LiteLLM streams Claude's; one a chunk. */
+  private endOfThinking(blocks: readonly unknown[], delta: StreamDelta): boolean {
+    for (const b of blocks) {
+      if (!isRecordValue(b)) {
+        continue;
+      }
+      if (b.type === 'thinking' && typeof b.signature === 'string' && b.signature !== '') {
+        delta.reasoningSignature = b.signature;
+      } else if (b.type === 'redacted_thinking' && typeof b.data === 'string' && b.data !== '') {
+        delta.redactedReasoning = b.data;
+      }
+    }
+    return delta.reasoningSignature !== undefined || delta.redactedReasoning !== undefined;
+  }
+
   onEvent(event: SseEvent, out: StreamDelta[]): boolean {
     const data = event.data;
     if (data === '[DONE]') {
@@ -672,6 +732,9 @@ export class OpenAiStreamDecoder implements StreamDecoder {
     if (reasoning !== undefined) {
       delta.reasoning = reasoning;
     }
+    // LiteLLM's thinking blocks: their text came as `reasoning_content`; what ends a block is its signature.
+    const blocks = choice?.delta?.thinking_blocks;
+    const ended = Array.isArray(blocks) ? this.endOfThinking(blocks, delta) : false;
     const refusal = text(choice?.delta?.refusal);
     if (refusal !== undefined) {
       delta.refusal = refusal;
@@ -690,6 +753,7 @@ export class OpenAiStreamDecoder implements StreamDecoder {
       toolCalls === undefined &&
       reasoning === undefined &&
       refusal === undefined &&
+      !ended &&
       !hasLogprobEntries(logprobs)
     ) {
       return false;
