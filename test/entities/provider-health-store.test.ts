@@ -135,6 +135,50 @@ describe('ProviderHealthStore (real PostgreSQL)', () => {
     expect(Math.max(...results.map((r) => r?.consecutiveFailures ?? 0))).toBe(6);
   });
 
+  it('a probe that began before the one recorded last never undoes it: kept in the history, status left alone', async () => {
+    const p1 = { kind: 'provider' as const, id: 'p1' };
+    const history = async (): Promise<number> =>
+      Number(
+        (
+          await ds.query<{ n: string }[]>(
+            `SELECT count(*) AS n FROM "${schema}".provider_health_checks WHERE provider_id = 'p1'`,
+          )
+        )[0].n,
+      );
+    // Settle on healthy with a clean window.
+    for (let i = 0; i < RULES.window; i++) {
+      await store.recordProbe(p1, [up()], tick(), RULES);
+    }
+    const rows = await history();
+    // A probe of the old settings began first and timed out after the probe of the fixed ones was recorded.
+    const oldBegan = tick();
+    const newBegan = tick();
+    await store.recordProbe(p1, [up()], newBegan, RULES);
+    const late = await store.recordProbe(p1, [down()], oldBegan, RULES);
+    expect(late).toMatchObject({ previous: 'healthy', status: 'healthy', consecutiveFailures: 0, lastError: null });
+    const health = (await store.providerHealth()).get('p1');
+    expect(health).toMatchObject({ status: 'healthy', consecutiveFailures: 0, lastError: null });
+    expect(health?.lastCheckAt?.getTime()).toBe(newBegan.getTime());
+    expect(await history()).toBe(rows + 2);
+
+    // Failing now: a late working probe that began earlier does not break the streak...
+    const failedAt = [tick(), tick()];
+    const earlier = new Date(failedAt[0].getTime() - 500);
+    await store.recordProbe(p1, [down()], failedAt[0], RULES);
+    expect(await store.recordProbe(p1, [up()], earlier, RULES)).toMatchObject({
+      status: 'degraded',
+      consecutiveFailures: 1,
+    });
+    // ...while a late failed one adds to it.
+    await store.recordProbe(p1, [down()], failedAt[1], RULES);
+    expect(await store.recordProbe(p1, [down()], earlier, RULES)).toMatchObject({
+      previous: 'degraded',
+      status: 'failing',
+      consecutiveFailures: 3,
+    });
+    expect((await store.providerHealth()).get('p1')?.lastCheckAt?.getTime()).toBe(failedAt[1].getTime());
+  });
+
   it('answers history newest first within the range, uptime over every probe of it, and prunes by age', async () => {
     const p1 = 'p1';
     const from = new Date(clock + 1);

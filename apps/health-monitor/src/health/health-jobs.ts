@@ -86,9 +86,10 @@ export class HealthJobs implements OnApplicationBootstrap {
       // Removed or disabled since the schedule was made: the next reconcile drops the schedule.
       return;
     }
+    const began = new Date();
     const routes = await this.prober.probeProvider(provider, this.catalog.current.gateways);
     const subject: HealthSubject = { kind: 'provider', id };
-    await this.record(subject, routes, probeEveryMs(this.env, provider));
+    await this.record(subject, routes, began, probeEveryMs(this.env, provider));
     // Deleted while it was probed (the catalog reloaded meanwhile): its remembered route was just forgotten.
     if (provider.routing === 'auto' && this.catalog.provider(id) !== undefined) {
       await this.learnRoute(provider, routes);
@@ -100,29 +101,37 @@ export class HealthJobs implements OnApplicationBootstrap {
     if (gateway === undefined) {
       return;
     }
-    await this.record({ kind: 'gateway', id }, [await this.prober.probeGateway(gateway)], probeEveryMs(this.env));
+    const began = new Date();
+    await this.record(
+      { kind: 'gateway', id },
+      [await this.prober.probeGateway(gateway)],
+      began,
+      probeEveryMs(this.env),
+    );
   }
 
   /**
-   * Records a probe of a subject probed every `everyMs`. Its status holds for STATUS_HOLDS_FOR_PROBES intervals
-   * and a probe's timeout: probes that come late (a busy monitor, a restart) keep it, while a monitor that stopped
-   * leaves readers an `unknown` rather than a stale `failing` for good.
+   * Records a probe, begun at `began`, of a subject probed every `everyMs`. Its status holds for
+   * STATUS_HOLDS_FOR_PROBES intervals and a probe's timeout: probes that come late (a busy monitor, a restart) keep
+   * it, while a monitor that stopped leaves readers an `unknown` rather than a stale `failing` for good. The probe is
+   * recorded at its start: one that began before the last recorded (a probe of settings changed meanwhile, still
+   * waiting for its timeout) does not undo it (`recordProbe`).
    */
-  private async record(subject: HealthSubject, routes: ProbedRoute[], everyMs: number): Promise<void> {
-    const at = new Date();
-    const validUntil = new Date(at.getTime() + STATUS_HOLDS_FOR_PROBES * everyMs + this.env.PROBE_TIMEOUT_MS);
+  private async record(subject: HealthSubject, routes: ProbedRoute[], began: Date, everyMs: number): Promise<void> {
+    const validUntil = new Date(began.getTime() + STATUS_HOLDS_FOR_PROBES * everyMs + this.env.PROBE_TIMEOUT_MS);
     for (const { check } of routes) {
       this.metrics.probed(subjectLabel(subject), check.route, check.ok, check.latencyMs ?? 0);
     }
     const recorded = await this.store.recordProbe(
       subject,
       routes.map((r) => r.check),
-      at,
+      began,
       this.rules,
       validUntil,
     );
     if (recorded !== null) {
-      await this.alerts.onRecorded(subject, recorded, at);
+      // Alerts are ordered by when their transition was recorded.
+      await this.alerts.onRecorded(subject, recorded, new Date());
     }
   }
 

@@ -19,6 +19,7 @@ import {
 import type { RouteCheck } from '@aigw/entities';
 import { CatalogService, ENV } from '@aigw/platform';
 import type { MonitorEnv } from '../config/monitor-env';
+import { probeEveryMs } from './probe-interval';
 
 /**
  * The pools the probes of `catalog` send over (probePoolKey): each provider's direct route, each gateway as a route
@@ -95,14 +96,20 @@ export class Prober implements OnApplicationBootstrap, OnApplicationShutdown {
     return this.adapters.close();
   }
 
-  private timeoutOf(timeoutMs: number): number {
-    return Math.min(this.env.PROBE_TIMEOUT_MS, timeoutMs);
+  /**
+   * PROBE_TIMEOUT_MS, or the route's `timeoutMs` when shorter, and never past the subject's probe interval
+   * (`everyMs`): the scheduler adds the next probe as one starts, so a longer probe of a provider that does not
+   * answer would overlap the next one (two in flight at once, on whichever replicas took them).
+   */
+  private timeoutOf(timeoutMs: number, everyMs = Infinity): number {
+    return Math.min(this.env.PROBE_TIMEOUT_MS, timeoutMs, everyMs);
   }
 
   /** Every route the provider's traffic may take, concurrently. */
   async probeProvider(provider: ProviderSpec, gateways: readonly GatewaySpec[]): Promise<ProbedRoute[]> {
     const subject = probeProviderOf(provider);
-    const timeoutMs = this.timeoutOf(provider.timeoutMs);
+    const everyMs = probeEveryMs(this.env, provider);
+    const timeoutMs = this.timeoutOf(provider.timeoutMs, everyMs);
     return Promise.all(
       routesOf(provider).map(async (route): Promise<ProbedRoute> => {
         if (route === 'direct') {
@@ -127,7 +134,7 @@ export class Prober implements OnApplicationBootstrap, OnApplicationShutdown {
         const probe = await probeRoute({
           adapters: this.adapters,
           provider: subject,
-          timeoutMs: this.timeoutOf(gateway.timeoutMs),
+          timeoutMs: this.timeoutOf(gateway.timeoutMs, everyMs),
           route,
           gateway,
         });
@@ -147,7 +154,7 @@ export class Prober implements OnApplicationBootstrap, OnApplicationShutdown {
     const probe = await probeRoute({
       adapters: this.adapters,
       provider,
-      timeoutMs: this.timeoutOf(gateway.timeoutMs),
+      timeoutMs: this.timeoutOf(gateway.timeoutMs, probeEveryMs(this.env)),
       route: 'direct',
     });
     return { check: checkOf('health', probe), probe };

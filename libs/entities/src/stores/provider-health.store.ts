@@ -111,6 +111,10 @@ export class ProviderHealthStore {
    * failed probes, `degraded` when it works slowly or failed within the window (or failed below the threshold),
    * else `healthy`. The status holds until `validUntil` (null: until the next probe, however late): past it,
    * readers take it as `unknown` (`currentHealth`). Returns null when the subject no longer exists.
+   *
+   * `at` is when the probe began. A probe that began before the one recorded last (a timed-out probe of the old
+   * settings finishing after the probe of the new ones, two replicas) is kept in the history but never undoes the
+   * newer result: it adds to a failure streak the newer probe is in, and otherwise leaves the status as it is.
    */
   async recordProbe(
     subject: HealthSubject,
@@ -151,17 +155,25 @@ export class ProviderHealthStore {
         ]
       >(
         `UPDATE ${table} t
-            SET consecutive_failures = CASE WHEN $2::boolean THEN 0 ELSE old.consecutive_failures + 1 END,
-                last_check_at = $3::timestamptz,
-                last_error = $4::text,
-                health_valid_until = $9::timestamptz,
+            SET consecutive_failures = CASE
+                  WHEN old.ignored THEN old.consecutive_failures
+                  WHEN $2::boolean THEN 0
+                  ELSE old.consecutive_failures + 1
+                END,
+                last_check_at = CASE WHEN old.stale THEN old.last_check_at ELSE $3::timestamptz END,
+                last_error = CASE WHEN old.stale THEN old.last_error ELSE $4::text END,
+                health_valid_until = CASE WHEN old.stale THEN old.health_valid_until ELSE $9::timestamptz END,
                 health_status = CASE
+                  WHEN old.ignored THEN old.health_status
                   WHEN NOT $2::boolean AND old.consecutive_failures + 1 >= $5 THEN 'failing'
                   WHEN NOT $2::boolean THEN 'degraded'
                   WHEN $6::integer > $7 OR w.failed > 0 THEN 'degraded'
                   ELSE 'healthy'
                 END
-           FROM (SELECT id, health_status, consecutive_failures FROM ${table} WHERE id = $1 FOR NO KEY UPDATE) old,
+           FROM (SELECT s.*, s.stale AND ($2::boolean OR s.consecutive_failures = 0) AS ignored
+                   FROM (SELECT id, health_status, consecutive_failures, last_check_at, last_error, health_valid_until,
+                                coalesce(last_check_at > $3::timestamptz, false) AS stale
+                           FROM ${table} WHERE id = $1 FOR NO KEY UPDATE) s) old,
                 (SELECT count(*) FILTER (WHERE NOT p.up) AS failed
                    FROM (SELECT checked_at, bool_or(ok) AS up FROM ${this.checks()}
                           WHERE ${column} = $1 GROUP BY checked_at ORDER BY checked_at DESC LIMIT $8) p) w
