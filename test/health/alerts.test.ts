@@ -2,7 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HealthAlert } from '@aigw/core';
 import type { ProviderHealthStore, RecordedHealth } from '@aigw/entities';
-import { createRedis, RedisErrors, RedisKeys } from '@aigw/platform';
+import { createRedis, RedisErrors, RedisKeys, type CatalogService } from '@aigw/platform';
 import { freePort, TEST_REDIS_URL, uniqueId, waitFor } from '@aigw/testing';
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
@@ -74,7 +74,7 @@ describe('health alerts: webhook deliveries', () => {
     redis = createRedis(TEST_REDIS_URL, `${prefix}:test`, errors);
     queue = new HealthQueue(env, keys, errors);
     // The gauge reads the store only on a scrape, which this suite never does.
-    const metrics = new MonitorMetrics(new Registry(), {} as ProviderHealthStore);
+    const metrics = new MonitorMetrics(new Registry(), {} as ProviderHealthStore, {} as CatalogService);
     alerts = new Alerts(env, queue, metrics, redis, keys);
     queue.start((job, token) => alerts.deliver(job, token));
   });

@@ -49,7 +49,7 @@ function registeredFamilies(): Registry[] {
   new ProviderQuotaGauge(worker, unused, unused);
   new QueueDepthGauge(worker, unused);
   const monitor = new Registry();
-  new MonitorMetrics(monitor, unused);
+  new MonitorMetrics(monitor, unused, unused);
   return [gateway, worker, monitor];
 }
 

@@ -12,6 +12,7 @@ import { CatalogService, describeError, ENV } from '@aigw/platform';
 import type { MonitorEnv } from '../config/monitor-env';
 import { HealthJobs } from './health-jobs';
 import { probeEveryMs } from './probe-interval';
+import { probedSubjects } from './probed-subjects';
 import { HealthQueue } from './health-queue';
 
 /** How long a probe run at once for a change stays in Redis: its id keeps the other replicas from adding it again. */
@@ -61,7 +62,7 @@ function providerSettings(p: ProviderSpec, gateways: readonly GatewaySpec[]): st
  */
 export function schedulesOf(catalog: Catalog, env: MonitorEnv): ScheduleSpec[] {
   const out: ScheduleSpec[] = [];
-  const gateways = new Set<string>();
+  const gateways = probedSubjects(catalog).gateways;
   for (const p of catalog.providers) {
     if (!p.enabled) {
       continue;
@@ -80,9 +81,6 @@ export function schedulesOf(catalog: Catalog, env: MonitorEnv): ScheduleSpec[] {
       data: { id: p.id },
       everyMs: env.HEALTH_DISCOVERY_INTERVAL_S * 1000,
     });
-    if (p.routing !== 'direct' && p.gateway !== undefined) {
-      gateways.add(p.gateway);
-    }
   }
   for (const g of catalog.gateways) {
     if (gateways.has(g.id)) {

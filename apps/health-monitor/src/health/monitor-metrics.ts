@@ -1,14 +1,25 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { healthGaugeValue, type HealthAlertKind, type HealthRoute } from '@aigw/core';
 import { ProviderHealthStore } from '@aigw/entities';
-import { LATENCY_BUCKETS, METRICS_REGISTRY, MetricName, SCRAPE_READ_TIMEOUT_MS, waitAtMost } from '@aigw/platform';
+import {
+  CatalogService,
+  LATENCY_BUCKETS,
+  METRICS_REGISTRY,
+  MetricName,
+  SCRAPE_READ_TIMEOUT_MS,
+  waitAtMost,
+} from '@aigw/platform';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { probedSubjects } from './probed-subjects';
 
 /**
  * The monitor's metrics. The health gauge is read from PostgreSQL on each scrape, so every replica reports the
  * same, current value whichever replica ran the last probe: `aigw_provider_health{provider}` for providers and
- * `{provider="gateway:<id>"}` for gateways (0 unknown, 1 healthy, 2 degraded, 3 failing). PostgreSQL unreachable or
- * slower than 2 s: the gauge has no series in that scrape, and the rest of it is served (it was a 500 before).
+ * `{provider="gateway:<id>"}` for gateways (0 unknown, 1 healthy, 2 degraded, 3 failing). Only what the monitor
+ * probes has a series (enabled providers, gateways an enabled provider routes through): one disabled or no longer
+ * used is never probed again, and went on reporting its last status (`failing` for three of its intervals, then 0
+ * for good). PostgreSQL unreachable or slower than 2 s: the gauge has no series in that scrape, and the rest of it
+ * is served (it was a 500 before).
  */
 @Injectable()
 export class MonitorMetrics {
@@ -16,7 +27,7 @@ export class MonitorMetrics {
   readonly probes: Counter<'provider' | 'route' | 'outcome'>;
   readonly probeLatency: Histogram<'route'>;
 
-  constructor(@Inject(METRICS_REGISTRY) registry: Registry, store: ProviderHealthStore) {
+  constructor(@Inject(METRICS_REGISTRY) registry: Registry, store: ProviderHealthStore, catalog: CatalogService) {
     new Gauge({
       name: MetricName.ProviderHealth,
       help: 'Health of each provider (and gateway:<id>) as the monitor last recorded it: 0 unknown, 1 healthy, 2 degraded, 3 failing',
@@ -33,11 +44,16 @@ export class MonitorMetrics {
           return;
         }
         const [providers, gateways] = read;
+        const probed = probedSubjects(catalog.current);
         for (const [id, h] of providers) {
-          this.set({ provider: id }, healthGaugeValue(h.status));
+          if (probed.providers.has(id)) {
+            this.set({ provider: id }, healthGaugeValue(h.status));
+          }
         }
         for (const [id, status] of gateways) {
-          this.set({ provider: `gateway:${id}` }, healthGaugeValue(status));
+          if (probed.gateways.has(id)) {
+            this.set({ provider: `gateway:${id}` }, healthGaugeValue(status));
+          }
         }
       },
     });
