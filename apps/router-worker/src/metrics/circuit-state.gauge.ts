@@ -43,8 +43,8 @@ export class CircuitStateGauge {
     private readonly circuits: CircuitGuard,
   ) {
     const read = () => this.read();
-    // One gauge per deployment, both from the scrape's one read; deployments removed from the catalog must not
-    // linger with their last value.
+    // One gauge per deployment, both from the scrape's one read; deployments removed from the catalog or disabled
+    // must not linger with their last value.
     const perDeployment = (name: string, help: string, value: (status: CircuitStatus, now: number) => number) =>
       new Gauge({
         name,
@@ -75,7 +75,11 @@ export class CircuitStateGauge {
     );
   }
 
-  /** The circuits of the catalog's deployments; undefined (the gauges keep their values) when Redis failed. */
+  /**
+   * The circuits of the deployments the catalog routes to; undefined (the gauges keep their values) when Redis failed.
+   * One whose provider or model is disabled has no series: no worker calls it, so its circuit never moves again, and
+   * one disabled while open kept reporting it (half-open once CB_OPEN_MS passed) for the day its key lives.
+   */
   private read(): Promise<ReadonlyMap<string, CircuitStatus> | undefined> {
     this.reading ??= this.readOnce().finally(() => (this.reading = null));
     return this.reading;
@@ -84,7 +88,12 @@ export class CircuitStateGauge {
   private async readOnce(): Promise<ReadonlyMap<string, CircuitStatus> | undefined> {
     try {
       const states = await waitAtMost(
-        this.circuits.statesOrThrow(this.catalog.deployments().map((d) => d.id)),
+        this.circuits.statesOrThrow(
+          this.catalog
+            .deployments()
+            .filter((d) => d.provider.enabled && d.model.enabled)
+            .map((d) => d.id),
+        ),
         SCRAPE_READ_TIMEOUT_MS,
       );
       if (states === undefined) {
