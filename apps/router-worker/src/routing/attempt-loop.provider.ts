@@ -67,6 +67,6 @@ export const ATTEMPT_LOOP_PROVIDER: Provider<AttemptLoop> = {
       clock: { now: Date.now, monotonic: () => performance.now() },
       sleep,
       random: Math.random,
-      config: { maxAttempts: config.maxAttempts, retry: config.retry },
+      config: { maxAttempts: config.maxAttempts, retry: config.retry, cooldownMaxMs: config.circuit.openMs },
     }),
 };

@@ -1,4 +1,5 @@
 import {
+  cooldownHeldMs,
   cooldownRetryMarginMs,
   ErrorClass,
   estimateRequestTokens,
@@ -57,7 +58,8 @@ export interface AttemptLoopDeps {
   /** Resolves after `ms` or as soon as `signal` aborts; never rejects. */
   sleep(ms: number, signal: AbortSignal): Promise<void>;
   random(): number;
-  config: { maxAttempts: number; retry: RetryOptions };
+  /** `cooldownMaxMs`: the longest a provider's asked-for wait sets a deployment aside (CB_OPEN_MS, `cooldownHeldMs`). */
+  config: { maxAttempts: number; retry: RetryOptions; cooldownMaxMs: number };
 }
 
 type DeploymentOutcome =
@@ -410,7 +412,11 @@ export class AttemptLoop {
       }
       const { error } = call;
       lastError = error;
-      waitEnd = call.cooldown === null ? undefined : clock.now() + call.cooldown.ms;
+      // The cooldown as the store holds it (at most CB_OPEN_MS): the answer's Retry-After if the request ends here.
+      waitEnd =
+        call.cooldown === null
+          ? undefined
+          : clock.now() + cooldownHeldMs(call.cooldown.ms, this.deps.config.cooldownMaxMs);
       if (error.charged !== undefined && !call.committed) {
         // Failed, but billed by its provider: retried and failed over all the same, and billed with the request.
         charged = addCharge(charged, d, error.charged);

@@ -242,7 +242,8 @@ export class LoopBench {
   readonly loop: AttemptLoop;
 
   constructor(opts: { maxAttempts?: number; maxRetries?: number; circuit?: Partial<CircuitConfig> } = {}) {
-    this.circuits = new MemoryCircuits(this.clock, { ...TEST_CIRCUIT, ...opts.circuit });
+    const circuit = { ...TEST_CIRCUIT, ...opts.circuit };
+    this.circuits = new MemoryCircuits(this.clock, circuit);
     const deps: AttemptLoopDeps = {
       adapters: this.adapters,
       circuit: this.circuits,
@@ -274,6 +275,7 @@ export class LoopBench {
       config: {
         maxAttempts: opts.maxAttempts ?? 3,
         retry: { maxRetries: opts.maxRetries ?? 2, baseMs: 100, maxMs: 1000, minCallMs: 500 },
+        cooldownMaxMs: circuit.openMs,
       },
     };
     this.loop = new AttemptLoop(deps);

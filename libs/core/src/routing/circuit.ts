@@ -450,9 +450,18 @@ export function recordCircuitCooldown(
   waitMs: number,
   status: number,
 ): CircuitData {
-  const until = now + Math.min(Math.max(0, Math.ceil(waitMs)), cfg.openMs);
+  const until = now + cooldownHeldMs(waitMs, cfg.openMs);
   const released = probeId === null ? data : releaseCircuitProbe(data, probeId);
   return until > data.cooldownUntil ? merged(released, { cooldownUntil: until, cooldownStatus: status }) : released;
+}
+
+/**
+ * How long a provider's asked-for wait of `waitMs` sets its deployment aside (`recordCircuitCooldown`): the wait, at
+ * most `openMs`. What a request that met the wait tells its client must be this too, not the provider's own figure
+ * (a day), while every worker calls the provider again after `openMs`.
+ */
+export function cooldownHeldMs(waitMs: number, openMs: number): number {
+  return Math.min(Math.max(0, Math.ceil(waitMs)), openMs);
 }
 
 /** Frees a probe slot without judging the provider (the call ended in a client-side error or was cancelled). */
