@@ -21,6 +21,12 @@ const script = new RedisScript(CIRCUIT_LUA);
 /** State keys are garbage-collected after a day without writes (deployments come and go). */
 const MIN_KEY_TTL_MS = DAY_MS;
 
+/**
+ * A script reply that took longer than this (a stall, a busy event loop) says too little of when Redis read its
+ * clock to correct ours with: it is not used for the clock offset.
+ */
+const OFFSET_SAMPLE_MAX_RTT_MS = 250;
+
 export interface CircuitAcquireResult extends CircuitPermit {
   transition: CircuitTransition | null;
 }
@@ -83,6 +89,12 @@ function isState(s: unknown): s is CircuitState {
  */
 export class CircuitBreakerStore {
   private readonly configArgs: (string | number)[];
+  /**
+   * The Redis server clock minus this process's, as the latest prompt script reply showed it (each carries the
+   * script's `now`; 0 before any): `states` reads the times the scripts wrote (opened at, a cooldown's end) on the
+   * clock that wrote them, at no extra command.
+   */
+  private clockOffsetMs = 0;
 
   constructor(
     private readonly redis: RedisClient,
@@ -122,6 +134,7 @@ export class CircuitBreakerStore {
     probeId: string,
     ...extra: number[]
   ): Promise<{ result: CircuitAcquireResult; raw: unknown[] }> {
+    const sent = Date.now();
     const raw = await script.run(this.redis, this.keys(deploymentId), [
       clockArg(this.options.clock),
       op,
@@ -129,7 +142,12 @@ export class CircuitBreakerStore {
       ...this.configArgs,
       ...extra,
     ]);
+    const received = Date.now();
     const result = this.parse(deploymentId, raw);
+    const redisNow = Number((raw as unknown[])[7]);
+    if (this.options.clock === undefined && received - sent <= OFFSET_SAMPLE_MAX_RTT_MS && Number.isFinite(redisNow)) {
+      this.clockOffsetMs = redisNow - (sent + received) / 2;
+    }
     if (result.transition !== null) {
       this.options.onTransition?.(deploymentId, result.transition);
     }
@@ -242,8 +260,9 @@ export class CircuitBreakerStore {
   /**
    * Read-only status of many deployments, for filtering candidates before ordering: one round trip (one HMGET
    * each, sent in one turn), and a second one only for half-open circuits, to count their probes in flight (the
-   * probe set is empty in every other state). Compares times with the local clock (or the injected one), read when
-   * the states have come back; `acquire` remains the authority.
+   * probe set is empty in every other state). Compares times with the local clock corrected to the Redis clock by the
+   * latest script reply (or with the injected clock), read when the states have come back; `acquire` remains the
+   * authority.
    *
    * `via` sends the HMGETs on another connection: a worker's blocking connection, behind the BZPOPMIN that waits
    * for the job they are for (they run when it is served). The probe counts always go on this store's connection,
@@ -259,7 +278,9 @@ export class CircuitBreakerStore {
     }
     // The cooldown's fields come in the same HMGET: no command more for them on the request path.
     const fields = await this.each(deploymentIds, (id) => via.hmget(this.keys(id)[0], 'st', 'oa', 'cu', 'cs'));
-    const now = this.options.clock?.() ?? Date.now();
+    // On the Redis clock, which wrote the times read: a worker whose clock was minutes behind saw circuits open
+    // that much longer.
+    const now = this.options.clock?.() ?? Date.now() + this.clockOffsetMs;
     const halfOpen = deploymentIds.filter((_, i) => fields[i][0] === 'half_open');
     const probes = new Map<string, number>();
     if (halfOpen.length > 0) {

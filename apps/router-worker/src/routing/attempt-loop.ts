@@ -58,7 +58,7 @@ export interface AttemptLoopDeps {
   /** Resolves after `ms` or as soon as `signal` aborts; never rejects. */
   sleep(ms: number, signal: AbortSignal): Promise<void>;
   random(): number;
-  /** `cooldownMaxMs`: the longest a provider's asked-for wait sets a deployment aside (CB_OPEN_MS, `cooldownHeldMs`). */
+  /** `cooldownMaxMs`: how long a provider's asked-for wait sets a deployment aside at most (CB_OPEN_MS). */
   config: { maxAttempts: number; retry: RetryOptions; cooldownMaxMs: number };
 }
 
