@@ -137,17 +137,24 @@ export class HealthJobs implements OnApplicationBootstrap {
 
   /**
    * An `auto` provider whose direct route fails while its gateway works: the workers should start with the
-   * gateway. The workers themselves go back to trying direct first when the memory expires.
+   * gateway. One whose direct route works again while they remember the gateway (a worker's failed call, or this):
+   * the memory goes, so traffic takes the direct route again within a probe interval rather than when the memory
+   * expires (a day). One GET per probe of an `auto` provider, here and not on the request path.
    */
   private async learnRoute(provider: ProviderSpec, routes: ProbedRoute[]): Promise<void> {
     const ok = (route: Route) => routes.some((r) => r.probe.route === route && r.probe.ok);
-    if (ok('direct') || !ok('gateway')) {
+    const direct = ok('direct');
+    if (!direct && !ok('gateway')) {
       return;
     }
     try {
-      if ((await this.routes.get(provider.id)) !== 'gateway') {
+      const remembered = await this.routes.get(provider.id);
+      if (!direct && remembered !== 'gateway') {
         await this.routes.set(provider.id, 'gateway');
         this.logger.log(`provider ${provider.id}: direct route fails, gateway works: routing through the gateway`);
+      } else if (direct && remembered === 'gateway') {
+        await this.routes.forget(provider.id);
+        this.logger.log(`provider ${provider.id}: direct route works again: routing direct`);
       }
     } catch (err) {
       this.redisErrors.report('route_record', err);
