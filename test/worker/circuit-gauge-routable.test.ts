@@ -83,4 +83,31 @@ describe('circuit gauges: only deployments the catalog routes to (real Redis)', 
       'aigw_circuit_state{deployment="down/m"} 2',
     ]);
   });
+
+  it("counts a cooldown down on the Redis clock that wrote it, whatever this worker's clock says", async () => {
+    const realNow = Date.now.bind(Date);
+    // Five minutes behind Redis.
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() - 300_000);
+    try {
+      const errors = new RedisErrors({ warn: () => undefined, log: () => undefined }, { inc: () => undefined });
+      const circuits = new CircuitGuard(
+        redis,
+        new RedisKeys(namespace),
+        config,
+        new WorkerMetrics(new Registry()),
+        errors,
+      );
+      const catalog = new CatalogService({ NODE_ENV: 'test' } as WorkerEnv, new MigratedDatabase({} as DataSource));
+      const registry = new Registry();
+      new CircuitStateGauge(registry, catalog, circuits);
+      catalog.apply({ gateways: [], providers: [provider('busy', true)] });
+      await circuits.settle('busy/m', null, 'cooldown', { ms: 10_000, status: 429 });
+      const line = (await registry.metrics()).split('\n').find((l) => l.startsWith('aigw_circuit_cooldown_seconds{'));
+      const seconds = Number(line?.split(' ')[1]);
+      expect(seconds).toBeGreaterThan(9);
+      expect(seconds).toBeLessThanOrEqual(10);
+    } finally {
+      jest.restoreAllMocks();
+    }
+  });
 });

@@ -116,6 +116,14 @@ export class CircuitBreakerStore {
     ];
   }
 
+  /**
+   * Now in epoch ms on the clock the scripts write circuit times with: the Redis server's, as this process's clock
+   * corrected by the latest prompt script reply shows it (uncorrected before any), or the injected clock.
+   */
+  now(): number {
+    return this.options.clock?.() ?? Date.now() + this.clockOffsetMs;
+  }
+
   /** The hash tag keeps both keys of a deployment in one Redis Cluster slot, as the script needs. */
   private keys(deploymentId: string): [string, string] {
     const base = `${this.keyPrefix}cb:{${deploymentId}}`;
@@ -280,7 +288,7 @@ export class CircuitBreakerStore {
     const fields = await this.each(deploymentIds, (id) => via.hmget(this.keys(id)[0], 'st', 'oa', 'cu', 'cs'));
     // On the Redis clock, which wrote the times read: a worker whose clock was minutes behind saw circuits open
     // that much longer.
-    const now = this.options.clock?.() ?? Date.now() + this.clockOffsetMs;
+    const now = this.now();
     const halfOpen = deploymentIds.filter((_, i) => fields[i][0] === 'half_open');
     const probes = new Map<string, number>();
     if (halfOpen.length > 0) {

@@ -57,7 +57,8 @@ export class CircuitStateGauge {
             return;
           }
           this.reset();
-          const now = Date.now();
+          // The Redis clock, which wrote the cooldowns' ends: a worker's own may be off by minutes.
+          const now = circuits.now();
           for (const [deployment, status] of states) {
             this.set({ deployment }, value(status, now));
           }
