@@ -12,6 +12,7 @@ export class NamedStallRelay {
   private server: Server | undefined;
   private readonly pairs = new Set<{ client: Socket; upstream: Socket; name: string | null }>();
   private silenced: string | null = null;
+  private armed: { name: string; command: string } | null = null;
   private readonly dead = new Set<Socket>();
 
   constructor(private readonly targetPort: number) {}
@@ -25,6 +26,10 @@ export class NamedStallRelay {
       this.pairs.add(pair);
       client.on('data', (chunk: Buffer) => {
         pair.name ??= nameIn(chunk);
+        if (this.armed !== null && pair.name === this.armed.name && hasCommand(chunk, this.armed.command)) {
+          this.armed = null;
+          this.silence(pair.name);
+        }
         if (this.silenced !== null && pair.name === this.silenced) {
           this.dead.add(client).add(upstream);
         }
@@ -61,9 +66,18 @@ export class NamedStallRelay {
     }
   }
 
+  /**
+   * Silences the connections named `name` from the first write carrying `command` (that write included) on: what the
+   * connection sent before it (an earlier step of the same request) goes through.
+   */
+  silenceAt(name: string, command: string): void {
+    this.armed = { name, command };
+  }
+
   /** Ends the silence: the silenced connections are closed, their reconnections go through. */
   cut(): void {
     this.silenced = null;
+    this.armed = null;
     for (const p of this.pairs) {
       if (this.dead.has(p.client)) {
         p.client.destroy();
@@ -123,6 +137,11 @@ export async function landsAndIsRemoved(
     message: `${what} is still queued`,
   });
   expect(h.jobsSeen).not.toContain(jobId);
+}
+
+/** Whether `chunk` (RESP) carries the command `command` (its name as a bulk string, e.g. $5\r\nhmget\r\n). */
+function hasCommand(chunk: Buffer, command: string): boolean {
+  return chunk.toString('latin1').toLowerCase().includes(`$${command.length}\r\n${command.toLowerCase()}\r\n`);
 }
 
 /** The name a CLIENT SETNAME in `chunk` gives (RESP: ...$7\r\nsetname\r\n$<n>\r\n<name>\r\n), or null. */

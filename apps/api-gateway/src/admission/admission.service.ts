@@ -19,7 +19,7 @@ import {
 import { CatalogService, ENV, REDIS, RedisErrors, RedisKeys, ShutdownState, waitAtMost } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import { GatewayEnv } from '../config/gateway-env';
-import { byDeadline, DrainOver } from '../generation/by-deadline';
+import { answerBy, byDeadline, DrainOver } from '../generation/by-deadline';
 import { shutdownError } from '../generation/reply-waiter';
 import type { AuthContext } from '../http/request-context';
 import { QuotaRebuilder } from './quota-rebuilder';
@@ -190,9 +190,10 @@ export class AdmissionService {
 
   /**
    * The caller's requests-per-minute limits (key and user) for a read that is no generation (the models listing):
-   * one request against the minute, no tokens, no spend, no daily or monthly quota. No limit: no Redis call.
+   * one request against the minute, no tokens, no spend, no daily or monthly quota. No limit: no Redis call. Bounded
+   * by REQUEST_TIMEOUT_MS from `receivedAt`, as a generation's admission is by its deadline (`check`).
    */
-  async admitRead(caller: AuthContext): Promise<Record<string, string>> {
+  async admitRead(caller: AuthContext, receivedAt: number): Promise<Record<string, string>> {
     const { keyRpm, userRpm } = caller.policy.limits;
     if (keyRpm === null && userRpm === null) {
       return {};
@@ -205,7 +206,8 @@ export class AdmissionService {
       reserveUsd: 0,
       now: Date.now(),
     };
-    const verdict = await this.check(input);
+    // A rate-only check reserves nothing: one that answers past the deadline leaves nothing to give back.
+    const verdict = await this.check(input, { receivedAt, deadlineAt: receivedAt + this.env.REQUEST_TIMEOUT_MS });
     switch (verdict.kind) {
       case 'admitted':
         return rateLimitHeaders(verdict.rate);
@@ -225,32 +227,31 @@ export class AdmissionService {
   }
 
   /**
-   * One admission script. With `request`, bounded by its deadline (`byDeadline`): a Redis that holds the script (a
-   * half-open network, a paused server) answers the request 503 then, not whenever the network comes back, and a
-   * reservation the script makes after that is given back as it arrives.
+   * One admission script, bounded by when its request must be answered (`answerBy`: its deadline, at most
+   * REQUEST_TIMEOUT_MS for an async submission): a Redis that holds the script (a half-open network, a paused server)
+   * answers the request 503 then, not whenever the network comes back, and a reservation the script makes after that
+   * is given back as it arrives.
    */
   private async check(
     input: AdmissionInput,
-    request?: Pick<GenerationRequest, 'requestId' | 'deadlineAt' | 'receivedAt'>,
+    // A rate-only read has no request id: it reserves nothing, so a late verdict leaves nothing to give back.
+    request: Pick<GenerationRequest, 'deadlineAt' | 'receivedAt'> & Partial<Pick<GenerationRequest, 'requestId'>>,
   ): Promise<AdmissionVerdict> {
     try {
-      const verdict = this.store.admit(input);
-      return await (request === undefined
-        ? verdict
-        : byDeadline(
-            verdict,
-            request.deadlineAt,
-            (late) => {
-              if (late.kind === 'admitted' && late.reservation !== null) {
-                void this.refund({
-                  reservation: late.reservation,
-                  requestId: request.requestId,
-                  receivedAt: request.receivedAt,
-                });
-              }
-            },
-            this.shutdown,
-          ));
+      return await byDeadline(
+        this.store.admit(input),
+        answerBy(request, this.env.REQUEST_TIMEOUT_MS),
+        (late) => {
+          if (late.kind === 'admitted' && late.reservation !== null && request.requestId !== undefined) {
+            void this.refund({
+              reservation: late.reservation,
+              requestId: request.requestId,
+              receivedAt: request.receivedAt,
+            });
+          }
+        },
+        this.shutdown,
+      );
     } catch (err) {
       if (err instanceof DrainOver) {
         throw shutdownError();

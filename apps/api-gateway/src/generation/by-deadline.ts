@@ -23,6 +23,15 @@ export interface DrainEnd {
 }
 
 /**
+ * When the HTTP request must have its answer: its deadline, or for an async submission (whose deadline is its job's
+ * retention, no bound for the request that submits it) REQUEST_TIMEOUT_MS from its arrival. What `byDeadline`
+ * bounds a request's Redis calls by.
+ */
+export function answerBy(request: { receivedAt: number; deadlineAt: number }, requestTimeoutMs: number): number {
+  return Math.min(request.deadlineAt, request.receivedAt + requestTimeoutMs);
+}
+
+/**
  * `work` (a Redis call made before the request watches a job: admission, the coalescing join) as long as the request
  * may wait for it: past `deadlineAt` it rejects with PastDeadline, and the call's result, should it come later (a
  * half-open network holds a command until it is back: ioredis only gives up after reconnection attempts that fail,

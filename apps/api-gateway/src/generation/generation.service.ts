@@ -16,7 +16,7 @@ import type { Client } from '../http/client';
 import type { AuthContext } from '../http/request-context';
 import { resultHeaders, STALE_WARNING, type CacheStatus } from '../http/result-headers';
 import { CACHE_CONTROL_HEADER, CACHE_HEADER, cacheDirectiveOf, checkCacheHeader } from './cache-directive';
-import { byDeadline, DrainOver } from './by-deadline';
+import { answerBy, byDeadline, DrainOver } from './by-deadline';
 import { CacheStage, type CacheDecision } from './cache-stage';
 import { CancellationService } from './cancellation.service';
 import { FreshToolCallIds } from './fresh-tool-call-ids';
@@ -374,7 +374,7 @@ export class GenerationService {
     try {
       await byDeadline(
         added,
-        request.receivedAt + this.env.REQUEST_TIMEOUT_MS,
+        answerBy(request, this.env.REQUEST_TIMEOUT_MS),
         () =>
           void this.cancellation.cancel(claim.jobId, 'deadline', request.requestId).then((removed) => {
             if (removed) {
@@ -460,40 +460,50 @@ export class GenerationService {
    * the run (it has not queued its job yet) waits for that job, up to the run's longest hold.
    */
   private async claimed(sub: Submission, client: Client, key: string): Promise<Entry> {
-    const { apiKeyId, requestId, deadlineAt } = sub.request;
+    const { apiKeyId, requestId } = sub.request;
     const claimKey = (): Promise<Claim> =>
-      this.idempotency.claim(apiKeyId, key, sub.endpoint, client.body, requestId, deadlineAt);
+      this.idempotency.claim(
+        apiKeyId,
+        key,
+        sub.endpoint,
+        client.body,
+        requestId,
+        answerBy(sub.request, this.env.REQUEST_TIMEOUT_MS),
+      );
     let claim = await claimKey();
     const until = Date.now() + RUN_HOLD_MS + CANCELLED_STOP_WAIT_MS;
     for (;;) {
       if (claim.fresh) {
         return { claim, stored: null, keyed: true };
       }
-      const existing = await this.replayed(claim.jobId).catch(unavailable);
+      const existing = await this.replayStep(sub, this.replayed(claim.jobId));
       if (answerable(existing)) {
         return { claim, stored: existing, keyed: true };
       }
-      const took = await this.idempotency.takeRun(claim.jobId, sub.endpoint, client.body, requestId);
+      const { jobId } = claim;
+      const took = await this.replayStep(
+        sub,
+        this.idempotency.takeRun(jobId, sub.endpoint, client.body, requestId),
+        // Taken after the request was answered: given back at once, so the client's retry runs it.
+        (late) => {
+          if (late === 'taken') {
+            this.idempotency.unlock({ jobId, fresh: false, run: requestId });
+          }
+        },
+      );
       if (took === 'taken') {
-        const run: Claim = { jobId: claim.jobId, fresh: false, run: requestId };
-        // Another request may have run it between the read and the take; none can start now.
-        const again = await this.replayed(claim.jobId).catch((err: unknown) => {
+        const run: Claim = { jobId, fresh: false, run: requestId };
+        const unlocked = (err: unknown): never => {
           this.idempotency.unlock(run);
-          return unavailable(err);
-        });
+          throw err;
+        };
+        // Another request may have run it between the read and the take; none can start now.
+        const again = await this.replayStep(sub, this.replayed(jobId)).catch(unlocked);
         if (answerable(again)) {
           this.idempotency.unlock(run);
           return { claim, stored: again, keyed: true };
         }
-        if (again.state !== 'missing') {
-          // Never carried out: dropped, so its id can be enqueued again.
-          await this.queue.forget(claim.jobId);
-        }
-        // The earlier run is over: its cancel mark must not make retries of this one wait for it to stop.
-        await this.queue.clearCancelled(claim.jobId).catch((err: unknown) => {
-          this.idempotency.unlock(run);
-          return unavailable(err);
-        });
+        await this.replayStep(sub, this.rerun(jobId, again)).catch(unlocked);
         return { claim: run, stored: null, keyed: true };
       }
       if (took === 'gone') {
@@ -510,6 +520,33 @@ export class GenerationService {
       }
       await sleep(RUN_WAIT_POLL_MS);
     }
+  }
+
+  /**
+   * A replay's run of the job id again: a job never carried out is dropped, so its id can be enqueued again, and the
+   * earlier run's cancel mark must not make retries of this one wait for it to stop.
+   */
+  private async rerun(jobId: string, found: JobSnapshot): Promise<void> {
+    if (found.state !== 'missing') {
+      await this.queue.forget(jobId);
+    }
+    await this.queue.clearCancelled(jobId);
+  }
+
+  /**
+   * A Redis wait of an Idempotency-Key replay (its read of the job, its take of the run), bounded as its claim is
+   * (`answerBy`) and by the end of the shutdown drain: a silent network answers the request 503 then. What lands
+   * later goes to `late`. One timer per step, on the replay path only; no Redis call of its own.
+   */
+  private replayStep<T>(sub: Submission, work: Promise<T>, late: (value: T) => void = noop): Promise<T> {
+    return byDeadline(work, answerBy(sub.request, this.env.REQUEST_TIMEOUT_MS), late, this.shutdown).catch(
+      (err: unknown) => {
+        if (err instanceof DrainOver) {
+          throw shutdownError();
+        }
+        return unavailable(err);
+      },
+    );
   }
 
   /**

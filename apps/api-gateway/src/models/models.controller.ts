@@ -181,7 +181,7 @@ export class ModelsController {
       return headers;
     }
     try {
-      return await this.admission.admitRead(req.auth);
+      return await this.admission.admitRead(req.auth, Date.now());
     } catch (err) {
       if (err instanceof AdmissionRefused) {
         void reply.headers(err.headers);

@@ -1,0 +1,76 @@
+import type { Redis } from 'ioredis';
+import { REDIS } from '@aigw/platform';
+import { gatewayBehind, relayToTestRedis, stopBehind } from './named-stall-relay';
+import type { ErrorEnvelope, GatewayHarness } from './support';
+
+/** REQUEST_TIMEOUT_MS: the bound on every Redis wait of a request, async submissions' included. */
+const TIMEOUT_MS = 2_000;
+
+/**
+ * The Redis waits of a request that `byDeadline` did not bound yet, with the gateway's command connection (`:cmd`)
+ * silent (a half-open network; real Redis behind a loopback relay): the models listing's rate limit (`admitRead`),
+ * an async submission's admission and Idempotency-Key claim (their deadline was the job's retention, no bound for
+ * the HTTP request), and an Idempotency-Key replay's read of the job it answers from. Before, each waited for the
+ * network to come back; now each is answered 503 with Retry-After by REQUEST_TIMEOUT_MS.
+ */
+describe('api-gateway: a silent command connection past admission and the claim', () => {
+  const relay = relayToTestRedis();
+  let h: GatewayHarness;
+  let key = '';
+
+  beforeAll(async () => {
+    h = await gatewayBehind(relay, { RATE_LIMIT_RPM: '1000', REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) });
+    key = await h.userKey('read-stall');
+    // Async jobs stay queued: a replay finds its job there.
+    await h.queue.pause();
+  }, 60_000);
+
+  afterAll(() => stopBehind(relay, h), 60_000);
+
+  afterEach(async () => {
+    relay.cut();
+    // The connection is back (a PING queued after the held commands is answered after them).
+    await h.app.get<Redis>(REDIS).ping();
+  });
+
+  /** `send` answered 503 service_unavailable with Retry-After by the deadline (the test fails rather than hang). */
+  async function unavailableByDeadline(send: (signal: AbortSignal) => Promise<Response>): Promise<void> {
+    const started = Date.now();
+    const res = await send(AbortSignal.timeout(TIMEOUT_MS + 6_000));
+    const took = Date.now() - started;
+    const body = (await res.json()) as ErrorEnvelope;
+    expect({ status: res.status, code: body.error.code }).toEqual({ status: 503, code: 'service_unavailable' });
+    expect(res.headers.get('retry-after')).not.toBeNull();
+    expect(took).toBeLessThan(TIMEOUT_MS + 1_500);
+  }
+
+  it('the models listing under a rate limit', async () => {
+    relay.silence(`${h.prefix}:cmd`);
+    await unavailableByDeadline((signal) => fetch(`${h.url}/api/v1/ai/models`, { headers: h.headers(key), signal }));
+  }, 20_000);
+
+  it('an async submission: its admission', async () => {
+    relay.silence(`${h.prefix}:cmd`);
+    await unavailableByDeadline((signal) =>
+      h.post('/api/v1/ai/jobs', { prompt: `stalled async admission ${Date.now()}` }, h.headers(key), signal),
+    );
+  }, 20_000);
+
+  it('an async submission: its Idempotency-Key claim', async () => {
+    relay.silence(`${h.prefix}:cmd`);
+    const headers = h.headers(key, { 'idempotency-key': `stalled-async-claim-${Date.now()}` });
+    await unavailableByDeadline((signal) =>
+      h.post('/api/v1/ai/jobs', { prompt: `stalled async claim ${Date.now()}` }, headers, signal),
+    );
+  }, 20_000);
+
+  it('an Idempotency-Key replay reading the job it answers from', async () => {
+    const body = { prompt: `stalled replay ${Date.now()}` };
+    const headers = h.headers(key, { 'idempotency-key': `stalled-replay-${Date.now()}` });
+    const first = await h.post('/api/v1/ai/jobs', body, headers);
+    expect(first.status).toBe(202);
+    // The replay's claim goes through (it finds the first request's); its read of the job (HMGET) is held.
+    relay.silenceAt(`${h.prefix}:cmd`, 'hmget');
+    await unavailableByDeadline((signal) => h.post('/api/v1/ai/jobs', body, headers, signal));
+  }, 20_000);
+});
