@@ -151,17 +151,34 @@ describe('ReplyChannel: a message over REPLY_PUBLISH_MAX_CHARS (Redis drops a su
     expect(publish).not.toHaveBeenCalled();
   });
 
-  it('splits a `chunks` message into one `chunk` per piece, leaving out a piece that is too big by itself', async () => {
+  it('splits a `chunks` message into one `chunk` per piece, a piece too big by itself cut, later seqs pushed on', async () => {
     const publish = jest.spyOn(redis, 'publish');
     const reply = new ReplyChannel(redis, 'aigw:reply:gw', 'job-o3', { batchChunks: true });
     reply.onChunk({ text: 'a' });
     reply.onChunk({ text: huge });
     reply.onChunk({ text: 'c' });
     await reply.settle();
-    expect(published(publish)).toEqual([
-      { t: 'chunk', jobId: 'job-o3', seq: 0, text: 'a' },
-      { t: 'chunk', jobId: 'job-o3', seq: 2, text: 'c' },
-    ]);
+    reply.onChunk({ text: 'd' });
+    await reply.settle();
+    const got = published(publish) as { seq: number; text: string }[];
+    expect(got.map((m) => m.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(got.map((m) => m.text).join('') === `a${huge}cd`).toBe(true);
+    expect(Math.max(...publish.mock.calls.map((call: unknown[]) => String(call[1]).length))).toBeLessThan(
+      REPLY_PUBLISH_MAX_CHARS,
+    );
+  });
+
+  it("cuts a lone `chunk` too big to publish: a tool call's arguments reach the gateway whole", async () => {
+    const publish = jest.spyOn(redis, 'publish');
+    const reply = new ReplyChannel(redis, 'aigw:reply:gw', 'job-o5');
+    reply.onChunk({ text: '', toolCalls: [{ index: 0, id: 'call_1', name: 'save', arguments: '' }] });
+    reply.onChunk({ text: '', toolCalls: [{ index: 0, arguments: huge }], finishReason: 'tool_calls' });
+    reply.onChunk({ text: '', finishReason: null });
+    await reply.settle();
+    const got = published(publish) as { seq: number; toolCalls?: { arguments?: string }[]; finishReason?: string }[];
+    expect(got.map((m) => m.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(got.map((m) => m.toolCalls?.[0]?.arguments ?? '').join('') === huge).toBe(true);
+    expect(got[8].finishReason).toBe('tool_calls');
   });
 
   it('hands it whole to a gateway in this process; the mirror gets `stored` once the outcome is kept', async () => {

@@ -2,6 +2,7 @@ import type { ReplyMessage, ReplyPiece, StreamDelta } from '@aigw/core';
 import { releaseInFlight, type InFlightNames, type LocalReplies, type LocalReplySender } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import type { StreamObserver, StreamStart } from '../generation/stream-observer';
+import { cutPiece } from './piece-cut';
 
 /** Where a coalesced job's replies are mirrored for the requests that joined it (ADR 0007). */
 export interface ReplyMirror {
@@ -27,10 +28,15 @@ export interface ReplyChannelOptions {
  * `client-output-buffer-limit pubsub` (32 MB at once, or 8 MB for 60 s, by default): one reply over it (a batch of
  * 2,048 embeddings of 3,072 dimensions is over 100 MB of JSON) cost the gateway its reply subscriber, that reply and
  * the messages of every other request until it reconnected. A final message over this travels as `stored` (the
- * gateway reads the kept outcome, one round trip); a `chunks` message over it as one `chunk` per piece; a single
- * `chunk` over it is not sent (the stream's final answer fills in what the gateway missed). Below it, nothing changes.
+ * gateway reads the kept outcome, one round trip); a `chunks` message over it as one `chunk` per piece, and a piece
+ * over it cut into `chunk`s of slices of its fields (`cutPiece`, seqs renumbered on): nothing of a stream is left out
+ * but a field that cannot be cut (logprobs, a signature, a redacted block) over it on its own. Below it, nothing
+ * changes.
  */
 export const REPLY_PUBLISH_MAX_CHARS = 1 << 20;
+
+/** Code units per slice of a cut piece: escaped at worst (6 characters a unit, `\u0000`), still well under the limit. */
+const SLICE_CHARS = REPLY_PUBLISH_MAX_CHARS >> 3;
 
 /**
  * Publishes one job's replies on the gateway's reply channel. Messages are not awaited one by one: they all go
@@ -140,6 +146,16 @@ export class ReplyChannel implements StreamObserver {
       this.postOversized(message);
       return;
     }
+    this.deliver(message, payload);
+  }
+
+  /** A message within the limit, `payload` its JSON: mirrored, then handed over in memory or published. */
+  private deliver(message: ReplyMessage, payload: string): void {
+    const channel = this.channel;
+    if (channel === null) {
+      return;
+    }
+    const inProcess = this.inProcess;
     if (this.mirror !== null) {
       this.mirrorMessage(this.mirror, message, payload);
     }
@@ -150,10 +166,33 @@ export class ReplyChannel implements StreamObserver {
     this.last = this.redis.publish(channel, payload).catch(this.failed);
   }
 
-  /** A message over REPLY_PUBLISH_MAX_CHARS (see there); a gateway in this process still gets it whole. */
+  /**
+   * A message over REPLY_PUBLISH_MAX_CHARS (see there). A stream's pieces go one `chunk` each, a piece too big on its
+   * own cut in slices; the seqs the slices take push every later chunk's on (`this.seq`), so the gateway sees no gap.
+   * A slice still over the limit (a field that cannot be cut) is left out, its seq unused: a gap the gateway sees if
+   * a chunk follows. A final message is held (`settle`); a gateway in this process still gets it whole.
+   */
   private postOversized(message: ReplyMessage): void {
-    if (message.t === 'chunks') {
-      message.pieces.forEach((piece, i) => this.post(chunkMessage(this.jobId, message.seq + i, piece)));
+    if (message.t === 'chunk' || message.t === 'chunks') {
+      const pieces = message.t === 'chunks' ? message.pieces : [pieceOfChunk(message)];
+      let seq = message.seq;
+      for (const piece of pieces) {
+        const whole = chunkMessage(this.jobId, seq, piece);
+        const payload = JSON.stringify(whole);
+        if (payload.length <= REPLY_PUBLISH_MAX_CHARS) {
+          this.deliver(whole, payload);
+          seq++;
+          continue;
+        }
+        for (const part of cutPiece(piece, SLICE_CHARS)) {
+          const chunk = chunkMessage(this.jobId, seq++, part);
+          const json = JSON.stringify(chunk);
+          if (json.length <= REPLY_PUBLISH_MAX_CHARS) {
+            this.deliver(chunk, json);
+          }
+        }
+      }
+      this.seq += seq - message.seq - pieces.length;
       return;
     }
     this.inProcess?.(message);
@@ -234,6 +273,12 @@ function pieceOf(delta: StreamDelta): ReplyPiece {
   if (delta.logprobs !== undefined) {
     piece.logprobs = delta.logprobs;
   }
+  return piece;
+}
+
+/** The piece a `chunk` message carries. */
+function pieceOfChunk(message: Extract<ReplyMessage, { t: 'chunk' }>): ReplyPiece {
+  const { t: _t, jobId: _jobId, seq: _seq, ...piece } = message;
   return piece;
 }
 
