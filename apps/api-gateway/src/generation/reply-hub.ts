@@ -230,6 +230,13 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     );
     // Not `ready`: a subscriber turns ready before Redis accepted its login, on every attempt it then refuses. Its
     // first connection may be confirmed before this runs (the constructor opened it) or after SUBSCRIBE's answer.
+    // Closed (Redis dropped it: its unread replies passed `client-output-buffer-limit pubsub`; a silent network; a
+    // restart): what is published until it is back is lost. Said at the close, before any reply of the reconnection.
+    this.subscriber.on('close', () => {
+      for (const w of [...this.listening.values(), ...this.polling, ...this.followers]) {
+        w.waiter.repliesMayBeLost();
+      }
+    });
     this.subscriber.on(REDIS_USABLE, (reconnected: boolean) => {
       if (reconnected && this.subscribed) {
         this.logger.log('reply subscriber reconnected; reading back every pending job');

@@ -58,6 +58,14 @@ export abstract class ReplyWaiter {
     return false;
   }
 
+  /**
+   * The connection its replies come on closed (a reconnect follows): what was published meanwhile is lost, and when
+   * nothing followed it there is no gap to show for it. A stream checks its end against what it relayed.
+   */
+  repliesMayBeLost(): void {
+    // A whole answer comes in one message or one read-back: nothing of it can be lost in part.
+  }
+
   /** The job is being added: an abandon from now on waits for `addSettled` (see `heldAbandon`). */
   holdAbandon(): void {
     this.heldAbandon = { reason: null };

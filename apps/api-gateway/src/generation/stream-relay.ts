@@ -112,10 +112,20 @@ export class StreamRelay extends ReplyWaiter {
   private lastFinishReason: string | null = null;
   /** Whether any reasoning (text, signature, redacted block) went out. */
   private reasoningSent = false;
-  /** Tool-call fragments relayed: once any went out, lost ones cannot be made up for. */
+  /** Tool-call fragments relayed. */
   private toolFragmentsSent = 0;
+  /**
+   * What went out of each tool call, by index (the served id of its first fragment, its arguments' fragments,
+   * joined only when the end must be checked against them): what a suspect stream's end completes (`toolCallsRest`).
+   */
+  private readonly toolsSent: { id: string | undefined; args: string[] }[] = [];
   /** Something may have been lost (a gap, or chunks before a lost start): check against the final text. */
   private suspect = false;
+  /**
+   * The connection replies come on closed meanwhile (`repliesMayBeLost`): a tool-call fragment may be lost with no
+   * gap to show it. Only the tool calls are checked for it: a lost text is filled in from the final text anyway.
+   */
+  private linkLost = false;
   /** The worker said the final answer is in the kept outcome (`stored`): its read-back is the `end`, not a loss. */
   private endStored = false;
   /** The run (`start.run`) whose stream is relayed; a `start` of another run is a takeover after a worker died. */
@@ -145,6 +155,10 @@ export class StreamRelay extends ReplyWaiter {
 
   override get missedReplies(): boolean {
     return this.suspect || this.sequencer.hasGap;
+  }
+
+  override repliesMayBeLost(): void {
+    this.linkLost = true;
   }
 
   onReply(msg: ReplyMessage): void {
@@ -361,8 +375,15 @@ export class StreamRelay extends ReplyWaiter {
       this.write(fmt.logprobs(logprobs));
     }
     if (p.toolCalls !== undefined && p.toolCalls.length > 0) {
-      this.write(fmt.toolCalls(this.relay.serveToolCalls?.(p.toolCalls) ?? p.toolCalls));
-      this.toolFragmentsSent += p.toolCalls.length;
+      const served = this.relay.serveToolCalls?.(p.toolCalls) ?? p.toolCalls;
+      this.write(fmt.toolCalls(served));
+      this.toolFragmentsSent += served.length;
+      for (const f of served) {
+        const sent = (this.toolsSent[f.index] ??= { id: f.id, args: [] });
+        if (f.arguments !== undefined && f.arguments !== '') {
+          sent.args.push(f.arguments);
+        }
+      }
     }
     if (p.finishReason) {
       this.lastFinishReason = p.finishReason;
@@ -380,9 +401,13 @@ export class StreamRelay extends ReplyWaiter {
     if (this.sequencer.hasGap) {
       this.suspect = true;
     }
-    if (this.suspect && this.toolFragmentsSent > 0) {
-      // Tool-call fragments went out and some may be lost (or came from a run that died): the final calls cannot be
-      // checked against them.
+    const served = this.relay.serve?.(result) ?? result;
+    const toolCalls = served.toolCalls ?? [];
+    // Tool-call fragments went out and some may be lost: what the final calls add to them goes out before the end,
+    // unless they do not extend what went out (then, or when they came from a run that died, nothing can be made up).
+    const checkTools = (this.suspect || this.linkLost) && this.toolFragmentsSent > 0 && !this.rerun;
+    const toolRest = checkTools ? this.toolCallsRest(toolCalls) : [];
+    if (toolRest === null || (this.rerun && this.toolFragmentsSent > 0)) {
       this.fail(notResumable());
       return;
     }
@@ -410,16 +435,50 @@ export class StreamRelay extends ReplyWaiter {
       // Otherwise every chunk arrived in order and the worker's final text merely differs (e.g. trimmed):
       // what the client received stands.
     }
-    const served = this.relay.serve?.(result) ?? result;
-    const toolCalls = served.toolCalls ?? [];
     if (toolCalls.length > 0 && this.toolFragmentsSent === 0) {
       // The fragments never reached us (a lost start, or a worker that did not relay them): send them whole.
       this.out(fmt.wholeToolCalls(toolCalls));
+    } else if (toolRest.length > 0) {
+      this.out(fmt.toolCalls(toolRest));
     }
     this.out(fmt.end(served, served.finishReason ?? this.lastFinishReason ?? 'stop'));
     this.relay.sink.end();
     this.finish();
     this.relay.onEnd({ result: served });
+  }
+
+  /**
+   * The fragments that complete what went out of the tool calls into `calls` (the final ones, as served), or null
+   * when they cannot: a call that went out differently (another id, arguments the final ones do not start with), or
+   * one before the last that went out and is not whole (a client in Anthropic's format closed its block when the next
+   * began). The last call that went out gets the rest of its arguments; calls after it go out whole. Only at the end
+   * of a stream that may have lost messages.
+   */
+  private toolCallsRest(calls: readonly ToolCall[]): ToolCallDelta[] | null {
+    const last = this.toolsSent.length - 1;
+    const rest: ToolCallDelta[] = [];
+    for (let index = 0; index < Math.max(calls.length, this.toolsSent.length); index++) {
+      const call = calls.at(index);
+      const sent = this.toolsSent.at(index);
+      if (sent === undefined) {
+        if (call !== undefined && index > last) {
+          rest.push({ index, id: call.id, name: call.function.name, arguments: call.function.arguments });
+          continue;
+        }
+        return null;
+      }
+      const args = sent.args.join('');
+      if (call === undefined || sent.id !== call.id || !call.function.arguments.startsWith(args)) {
+        return null;
+      }
+      if (call.function.arguments.length > args.length) {
+        if (index < last) {
+          return null;
+        }
+        rest.push({ index, arguments: call.function.arguments.slice(args.length) });
+      }
+    }
+    return rest;
   }
 
   /** Ends the relay with `err`: an HTTP error before the start, an error event after it. */
