@@ -74,3 +74,30 @@ describe('api-gateway: a silent command connection past admission and the claim'
     await unavailableByDeadline((signal) => h.post('/api/v1/ai/jobs', body, headers, signal));
   }, 20_000);
 });
+
+/**
+ * The models listing of a caller without rate limits reads no limit, but the deployments' circuit states: with the
+ * command connection silent, that read held the listing until the network came back. Now a circuit read that does
+ * not answer within CIRCUIT_READ_WAIT_MS counts as unreadable (every circuit shown closed, as when Redis fails).
+ */
+describe('api-gateway: the models listing with a silent command connection and no rate limit', () => {
+  const relay = relayToTestRedis();
+  let h: GatewayHarness;
+
+  beforeAll(async () => {
+    h = await gatewayBehind(relay, { REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) });
+  }, 60_000);
+
+  afterAll(() => stopBehind(relay, h), 60_000);
+
+  it('answers without the circuit states rather than wait for them', async () => {
+    relay.silence(`${h.prefix}:cmd`);
+    const started = Date.now();
+    const res = await fetch(`${h.url}/api/v1/ai/models`, {
+      headers: h.headers(),
+      signal: AbortSignal.timeout(TIMEOUT_MS + 6_000),
+    });
+    expect(res.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(TIMEOUT_MS);
+  }, 20_000);
+});

@@ -1,13 +1,21 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DAY_MS, DEFAULT_CIRCUIT_CONFIG, type Deployment } from '@aigw/core';
 import { DeploymentStatsStore, type DeploymentStats, type ProviderHealthStatus } from '@aigw/entities';
-import { ENV, REDIS, RedisErrors, RedisKeys, describeError, MigratedDatabase } from '@aigw/platform';
+import { ENV, REDIS, RedisErrors, RedisKeys, describeError, MigratedDatabase, waitAtMost } from '@aigw/platform';
 import { CircuitBreakerStore, routingKeyPrefix, type CircuitStatus } from '@aigw/routing';
 import type { Redis } from 'ioredis';
 import type { GatewayEnv } from '../config/gateway-env';
 
 /** Circuit states change fast, so they are read per listing, but at most once per this long per replica. */
 export const CIRCUIT_CACHE_MS = 1_000;
+
+/**
+ * How long a listing waits for the circuit states: a Redis that holds the read (a half-open network, a paused server)
+ * would hold the listing until ioredis gives up; past this it is shown as if Redis had failed (every circuit closed).
+ */
+export const CIRCUIT_READ_WAIT_MS = 1_000;
+
+const NO_CIRCUITS: ReadonlyMap<string, CircuitStatus> = new Map();
 
 /** The slow-moving signals: recomputed every MODELS_STATS_REFRESH_S, never on a request. */
 export interface SlowSignals {
@@ -131,17 +139,22 @@ export class DeploymentSignals implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** Circuit states of `ids`, at most CIRCUIT_CACHE_MS old; empty (all closed) when Redis cannot be read. */
+  /**
+   * Circuit states of `ids`, at most CIRCUIT_CACHE_MS old; empty (all closed) when Redis cannot be read, or does not
+   * answer within CIRCUIT_READ_WAIT_MS.
+   */
   circuits(ids: readonly string[]): Promise<ReadonlyMap<string, CircuitStatus>> {
     const now = Date.now();
     const key = ids.join('\n');
     if (this.circuitCache !== null && this.circuitCache.ids === key && now - this.circuitCache.at < CIRCUIT_CACHE_MS) {
       return this.circuitCache.states;
     }
-    const states = this.circuitStore.states(ids).catch((err: unknown): ReadonlyMap<string, CircuitStatus> => {
+    const read = this.circuitStore.states(ids).catch((err: unknown): ReadonlyMap<string, CircuitStatus> => {
       this.errors.report('circuit_read', err);
-      return new Map();
+      return NO_CIRCUITS;
     });
+    // One timer per read (one per CIRCUIT_CACHE_MS at most), cleared with its answer.
+    const states = waitAtMost(read, CIRCUIT_READ_WAIT_MS).then((found) => found ?? NO_CIRCUITS);
     this.circuitCache = { at: now, ids: key, states };
     return states;
   }
