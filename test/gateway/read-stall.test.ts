@@ -10,8 +10,9 @@ const TIMEOUT_MS = 2_000;
  * The Redis waits of a request that `byDeadline` did not bound yet, with the gateway's command connection (`:cmd`)
  * silent (a half-open network; real Redis behind a loopback relay): the models listing's rate limit (`admitRead`),
  * an async submission's admission and Idempotency-Key claim (their deadline was the job's retention, no bound for
- * the HTTP request), and an Idempotency-Key replay's read of the job it answers from. Before, each waited for the
- * network to come back; now each is answered 503 with Retry-After by REQUEST_TIMEOUT_MS.
+ * the HTTP request), an Idempotency-Key replay's read of the job it answers from, and a read or cancel of an async job
+ * (on the queue connection). Before, each waited for the network to come back; now each is answered 503 with
+ * Retry-After by REQUEST_TIMEOUT_MS.
  */
 describe('api-gateway: a silent command connection past admission and the claim', () => {
   const relay = relayToTestRedis();
@@ -73,6 +74,27 @@ describe('api-gateway: a silent command connection past admission and the claim'
     relay.silenceAt(`${h.prefix}:cmd`, 'hmget');
     await unavailableByDeadline((signal) => h.post('/api/v1/ai/jobs', body, headers, signal));
   }, 20_000);
+
+  it.each([
+    ['GET', ''],
+    ['POST', '/cancel'],
+  ])(
+    '%s of an async job%s, its queue connection silent',
+    async (method, path) => {
+      const submitted = await h.post(
+        '/api/v1/ai/jobs',
+        { prompt: `stalled job ${method} ${Date.now()}` },
+        h.headers(key),
+      );
+      expect(submitted.status).toBe(202);
+      const { jobId } = (await submitted.json()) as { jobId: string };
+      relay.silence(`${h.prefix}:queue`);
+      await unavailableByDeadline((signal) =>
+        fetch(`${h.url}/api/v1/ai/jobs/${jobId}${path}`, { method, headers: h.headers(key), signal }),
+      );
+    },
+    20_000,
+  );
 });
 
 /**

@@ -61,7 +61,7 @@ describe('JobsService: refund of a cancelled job removed from the queue', () => 
     // The first refund fails (Redis unavailable: refundOnce reports it and resolves false), the next succeeds.
     const refundOnce = jest.fn().mockResolvedValueOnce(false).mockResolvedValue(true);
     const jobs = new JobsService(
-      { ASYNC_JOB_RETENTION_S: 3600 } as GatewayEnv,
+      { ASYNC_JOB_RETENTION_S: 3600, REQUEST_TIMEOUT_MS: 120_000 } as GatewayEnv,
       queue as unknown as GenerationQueue,
       cancellation as unknown as CancellationService,
       { refundOnce } as unknown as AdmissionService,
@@ -122,7 +122,7 @@ describe('JobsService: refund of a cancelled job removed from the queue', () => 
     };
     const cancellation = { stop: jest.fn(() => Promise.resolve(false)), resend: jest.fn() };
     const jobs = new JobsService(
-      { ASYNC_JOB_RETENTION_S: 3600 } as GatewayEnv,
+      { ASYNC_JOB_RETENTION_S: 3600, REQUEST_TIMEOUT_MS: 120_000 } as GatewayEnv,
       queue as unknown as GenerationQueue,
       cancellation as unknown as CancellationService,
       { refundOnce: jest.fn() } as unknown as AdmissionService,

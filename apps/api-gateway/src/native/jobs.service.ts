@@ -3,6 +3,7 @@ import { ErrorCode, GatewayError } from '@aigw/core';
 import { ENV } from '@aigw/platform';
 import { AdmissionService } from '../admission/admission.service';
 import { GatewayEnv } from '../config/gateway-env';
+import { byDeadline, PastDeadline } from '../generation/by-deadline';
 import { CancellationService } from '../generation/cancellation.service';
 import { GenerationQueue, type CancelRecord, type GenerateJob, type KeptOutcome } from '../generation/generation-queue';
 import type { AuthContext } from '../http/request-context';
@@ -39,7 +40,35 @@ export class JobsService {
    * leak existence, and a job is its key's (README, "Jobs belong to the key that made them"). A job past its
    * retention (ASYNC_JOB_RETENTION_S) is unknown too, and removed as BullMQ's next sweep would have removed it.
    */
-  async status(jobId: string, auth: AuthContext): Promise<JobStatusView> {
+  status(jobId: string, auth: AuthContext): Promise<JobStatusView> {
+    return this.inTime(this.statusOf(jobId, auth), 'Jobs cannot be read right now; retry shortly.');
+  }
+
+  /**
+   * `POST /api/v1/ai/jobs/:id/cancel`, by the job's owner (or an admin); 404 as `status` answers it. A queued job is
+   * removed from the queue (BullMQ refuses while a worker holds its lock: then it runs) and its admission reservation
+   * given back; a running one is aborted by its worker as a job whose client left is (what was generated is billed).
+   * A finished job is a 409; a cancelled one answers its state again.
+   */
+  cancel(jobId: string, auth: AuthContext): Promise<JobStatusView> {
+    return this.inTime(this.cancelOf(jobId, auth), 'Jobs cannot be cancelled right now; retry shortly.');
+  }
+
+  /**
+   * A read or cancel of a job, answered by REQUEST_TIMEOUT_MS at the latest: a Redis that holds its commands (a silent
+   * network; ioredis keeps them until it gives up) answers 503 with Retry-After then. What it does later stands: a read
+   * changes nothing a second one would not, and a cancel is carried out once whoever asks again (its record keeps the
+   * first cancel, the settlement marker the refund). One timer per request; no Redis call.
+   */
+  private async inTime(work: Promise<JobStatusView>, message: string): Promise<JobStatusView> {
+    try {
+      return await byDeadline(work, Date.now() + this.env.REQUEST_TIMEOUT_MS, noop);
+    } catch (err) {
+      throw err instanceof PastDeadline ? unavailable(message, err) : err;
+    }
+  }
+
+  private async statusOf(jobId: string, auth: AuthContext): Promise<JobStatusView> {
     const found = await this.find(jobId, auth);
     if (!('job' in found) && 'cancel' in found) {
       await this.refundOwed(jobId, found.cancel);
@@ -62,13 +91,7 @@ export class JobsService {
     }
   }
 
-  /**
-   * `POST /api/v1/ai/jobs/:id/cancel`, by the job's owner (or an admin); 404 as `status` answers it. A queued job is
-   * removed from the queue (BullMQ refuses while a worker holds its lock: then it runs) and its admission reservation
-   * given back; a running one is aborted by its worker as a job whose client left is (what was generated is billed).
-   * A finished job is a 409; a cancelled one answers its state again.
-   */
-  async cancel(jobId: string, auth: AuthContext): Promise<JobStatusView> {
+  private async cancelOf(jobId: string, auth: AuthContext): Promise<JobStatusView> {
     const found = await this.find(jobId, auth);
     const view = viewOf(jobId, found);
     if (view.status === 'cancelled') {
@@ -238,3 +261,5 @@ function unavailable(message: string, cause: unknown): GatewayError {
 function notFound(): GatewayError {
   return new GatewayError(ErrorCode.NotFound, 'No job with this id.', { param: 'id' });
 }
+
+function noop(): void {}
