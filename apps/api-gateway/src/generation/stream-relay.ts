@@ -380,6 +380,7 @@ export class StreamRelay extends ReplyWaiter {
       this.toolFragmentsSent += served.length;
       for (const f of served) {
         const sent = (this.toolsSent[f.index] ??= { id: f.id, args: [] });
+        sent.id ??= f.id;
         if (f.arguments !== undefined && f.arguments !== '') {
           sent.args.push(f.arguments);
         }
