@@ -47,6 +47,7 @@ export function httpOptions(env: GatewayEnv): HttpAppOptions {
 export async function createGatewayApp(env: GatewayEnv, shared?: SharedProcess): Promise<NestFastifyApplication> {
   const app = await createHttpApp(AppModule.forRoot(env, shared), env, APP_NAME, httpOptions(env), {
     handleSignals: shared === undefined,
+    usesCacheRedis: true,
     // Hooks go on before init() registers the routes, so every route (and the 404 handler) gets them.
     beforeInit: (fastify, app) => {
       installRequestContext(fastify);

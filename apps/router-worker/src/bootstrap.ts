@@ -36,6 +36,7 @@ export async function createRouterWorker(env: WorkerEnv, shared?: SharedProcess)
   const http = { host: env.HOST, port: env.PORT };
   const app = await createHttpApp(routerWorkerRoot(env, shared), env, APP_NAME, http, {
     handleSignals: shared === undefined,
+    usesCacheRedis: true,
   });
   app.connectMicroservice<MicroserviceOptions>(
     { strategy: catalogControlServer(app, env.REDIS_URL) },

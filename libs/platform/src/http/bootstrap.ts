@@ -15,7 +15,7 @@ import type { FastifyInstance } from 'fastify';
 import type { BaseEnv } from '../config/base-env';
 import { installGracefulShutdown } from '../lifecycle/shutdown';
 import { StartupError } from '../lifecycle/start-failure';
-import { waitForRedis } from '../redis/redis-at-boot';
+import { refuseBadRedisLogin, waitForRedis } from '../redis/redis-at-boot';
 import { installClosingAnswer } from './closing';
 import { installConnectionDrainer } from './connection-drainer';
 import { installLateContinue } from './continue';
@@ -123,7 +123,12 @@ export async function createHttpApp(
   env: BaseEnv,
   appName: string,
   opts: HttpAppOptions,
-  hooks: { beforeInit?: (fastify: FastifyInstance, app: NestFastifyApplication) => void; handleSignals?: boolean } = {},
+  hooks: {
+    beforeInit?: (fastify: FastifyInstance, app: NestFastifyApplication) => void;
+    handleSignals?: boolean;
+    /** The app opens the response cache's connection: a CACHE_REDIS_URL refusing its login stops the start. */
+    usesCacheRedis?: boolean;
+  } = {},
   nestOptions: NestApplicationOptions = {},
 ): Promise<NestFastifyApplication> {
   const bodyLimit = opts.bodyLimitBytes ?? 1024 * 1024;
@@ -153,6 +158,9 @@ export async function createHttpApp(
   const logger = createLogger(env, appName);
   // Before anything connects: a Redis not up yet (started alongside the apps) is waited for, as PostgreSQL is.
   await waitForRedis(env.REDIS_URL, (message) => logger.warn(message, 'Redis'));
+  if (hooks.usesCacheRedis === true && env.CACHE_REDIS_URL !== undefined) {
+    await refuseBadRedisLogin(env.CACHE_REDIS_URL, 'CACHE_REDIS_URL');
+  }
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
     // The app's own logger from the first line: buffered lines (bufferLogs) carried the time they were flushed.
     logger,

@@ -27,10 +27,7 @@ export async function waitForRedis(
   const where = whereIs(url, '6379');
   for (let attempt = 1; ; attempt++) {
     const reason = await unreachableReason(url, () => {
-      throw new StartupError(
-        `Redis at ${where} refused the login: check the user and password in ${variable} ` +
-          "(redis://user:password@host:port/db; a password alone logs in as Redis's default user)",
-      );
+      throw refusedLogin(url, variable);
     });
     if (reason === null) {
       return;
@@ -41,6 +38,27 @@ export async function waitForRedis(
     warn(`Redis at ${where} cannot be reached (${reason}); trying again in ${retryMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, retryMs));
   }
+}
+
+/**
+ * At boot, before anything connects: the response cache's Redis of its own (CACHE_REDIS_URL) refusing the login stops
+ * the start in the one line naming the variable that REDIS_URL's refusal gets (waitForRedis). Left to the cache's
+ * connection, the refusal was a warning ("Redis unavailable (connection: ReplyError: WRONGPASS ...)") naming no
+ * variable, and the app served without its cache for good: a wrong password does not heal by waiting. One attempt,
+ * and an unreachable cache Redis does not stop the start: the cache is optional (requests go without it), and its
+ * connection reports the outage and reconnects.
+ */
+export async function refuseBadRedisLogin(url: string, variable: string): Promise<void> {
+  await unreachableReason(url, () => {
+    throw refusedLogin(url, variable);
+  });
+}
+
+function refusedLogin(url: string, variable: string): StartupError {
+  return new StartupError(
+    `Redis at ${whereIs(url, '6379')} refused the login: check the user and password in ${variable} ` +
+      "(redis://user:password@host:port/db; a password alone logs in as Redis's default user)",
+  );
 }
 
 /**
