@@ -28,13 +28,15 @@ describe('apps that cannot start say why, naming the variable, and exit 1', () =
   const prefix = uniqueId('startfail');
   const schema = prefix;
   const fewDatabases = new PrivateRedis(['--databases', '2']);
+  const cachePassword = 'aigw-cache-right-0123';
+  const passwordCache = new PrivateRedis(['--requirepass', cachePassword]);
 
   beforeAll(async () => {
-    await fewDatabases.start();
+    await Promise.all([fewDatabases.start(), passwordCache.start()]);
   });
 
   afterAll(async () => {
-    await fewDatabases.stop();
+    await Promise.all([fewDatabases.stop(), passwordCache.stop()]);
     const redis = new Redis(TEST_REDIS_URL);
     await deleteRedisKeysOf(redis, prefix);
     await redis.quit();
@@ -133,6 +135,92 @@ describe('apps that cannot start say why, naming the variable, and exit 1', () =
       ]);
     },
   );
+
+  /** Whether `name` exists in the test database: a start refused before anything touched PostgreSQL leaves none. */
+  async function schemaExists(name: string): Promise<boolean> {
+    const pg = new Client({ connectionString: TEST_DATABASE_URL });
+    await pg.connect();
+    try {
+      const { rowCount } = await pg.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [name]);
+      return rowCount === 1;
+    } finally {
+      await pg.end();
+    }
+  }
+
+  const untouched = `${schema}_untouched`;
+  afterAll(async () => {
+    await dropSchema(TEST_DATABASE_URL, untouched);
+    await dropSchema(TEST_DATABASE_URL, `${schema}_cachedown`);
+  });
+
+  it.each<AppName>(['api-gateway', 'router-worker', 'all-in-one'])(
+    '%s: a CACHE_REDIS_URL whose login Redis refuses stops the start in one line naming it, before migrations',
+    async (app) => {
+      const wrong = 'aigw-cache-wrong-4567';
+      // Before, a warning naming no variable ("Redis unavailable (connection: ReplyError: WRONGPASS ...)"), and the
+      // app served without its cache for good.
+      const { code, output } = await run(app, {
+        CACHE_REDIS_URL: `redis://:${wrong}@127.0.0.1:${passwordCache.port}/0`,
+        DATABASE_SCHEMA: untouched,
+      });
+      expect(code).toBe(1);
+      expect(output).not.toContain(wrong);
+      expect(failureLines(output)).toEqual([
+        `[${app}] failed to start: Redis at 127.0.0.1:${passwordCache.port} refused the login: check the user and ` +
+          "password in CACHE_REDIS_URL (redis://user:password@host:port/db; a password alone logs in as Redis's " +
+          'default user)',
+      ]);
+      expect(await schemaExists(untouched)).toBe(false);
+    },
+  );
+
+  it('api-gateway: a CACHE_REDIS_URL that is down does not stop the start (the cache is optional)', async () => {
+    const { code, output } = await run('api-gateway', {
+      CACHE_REDIS_URL: `redis://127.0.0.1:${await freePort()}/0`,
+      DATABASE_SCHEMA: `${schema}_cachedown`,
+      // Stops the start right after its first step that needs PostgreSQL: past the Redis checks.
+      DB_SKIP_MIGRATIONS: 'true',
+    });
+    expect(code).toBe(1);
+    expect(output).toMatch(/lacks \d+ migration\(s\)/);
+    expect(output).not.toContain('CACHE_REDIS_URL');
+  });
+
+  it.each<AppName>(['api-gateway', 'router-worker', 'health-monitor', 'all-in-one'])(
+    '%s: a bad provider variable (OLLAMA_BASE_URL) is refused with the environment, before migrations',
+    async (app) => {
+      // Before, the migrations ran first, then "failed to start: Invalid provider registration from the environment".
+      const { code, output } = await run(app, {
+        OLLAMA_BASE_URL: 'localhost:11434',
+        VLLM_BASE_URL: 'http://127.0.0.1:8000/v1',
+        VLLM_MODELS: 'qwen, qwen',
+        DATABASE_SCHEMA: untouched,
+      });
+      expect(code).toBe(1);
+      const lines = output.trim().split('\n');
+      expect(lines.slice(0, 3)).toEqual([
+        `[${app === 'all-in-one' ? 'api-gateway' : app}] Invalid environment variables:`,
+        '  - OLLAMA_BASE_URL: OLLAMA_BASE_URL must be an http(s) URL',
+        "  - VLLM_MODELS: VLLM_MODELS names model 'qwen' more than once",
+      ]);
+      expect(await schemaExists(untouched)).toBe(false);
+    },
+  );
+
+  describe('a PROVIDERS_FILE that is not valid', () => {
+    const { file } = providersFile('invalid', ['  - id: broken', '    kind: openai', '    baseUrl: not a url']);
+
+    it.each<AppName>(['api-gateway', 'router-worker'])('%s refuses it before migrations', async (app) => {
+      const { code, output } = await run(app, { PROVIDERS_FILE: file, DATABASE_SCHEMA: untouched });
+      expect(code).toBe(1);
+      expect(output).not.toMatch(/ExceptionHandler|\n\s+at /);
+      expect(failureLines(output).join('\n')).toMatch(
+        new RegExp(`^\\[${app}\\] failed to start: Invalid provider catalog file ${file}:\\n  - providers\\[0\\]`),
+      );
+      expect(await schemaExists(untouched)).toBe(false);
+    });
+  });
 
   it('PostgreSQL unreachable: one line per attempt, then one naming DATABASE_URL', async () => {
     const closed = await freePort();

@@ -1,5 +1,14 @@
-import { InvalidEnvironmentError, misspelledVariables, validateEnv } from '@aigw/core';
-import { jsonLine } from '../lifecycle/start-failure';
+import {
+  CatalogFileError,
+  catalogFromEnv,
+  ConfigurationError,
+  InvalidEnvironmentError,
+  loadCatalogFile,
+  misspelledVariables,
+  validateEnv,
+} from '@aigw/core';
+import { jsonLine, startFailureReport } from '../lifecycle/start-failure';
+import { BaseEnv } from './base-env';
 
 /**
  * Validates process.env against the app's schema; on failure prints every bad variable and exits 1,
@@ -19,14 +28,69 @@ export function loadEnvOrExit<T extends object>(schema: new () => T, appName: st
  */
 export function loadEnvOrReport<T extends object>(schema: new () => T, appName: string): T | null {
   warnMisspelled(schema, appName);
+  let env: T | null = null;
+  let problems: string[] = [];
   try {
-    return validateEnv(schema, process.env);
+    env = validateEnv(schema, process.env);
   } catch (err) {
-    if (err instanceof InvalidEnvironmentError) {
-      process.stderr.write(
-        process.env.LOG_FORMAT === 'json' ? `${jsonLine(appName, err.message)}\n` : `[${appName}] ${err.message}\n`,
-      );
+    if (!(err instanceof InvalidEnvironmentError)) {
+      throw err;
+    }
+    problems = err.problems;
+  }
+  const seedsCatalog = new schema() instanceof BaseEnv;
+  if (seedsCatalog && !process.env.PROVIDERS_FILE) {
+    problems = [...problems, ...providerVariableProblems(process.env)];
+  }
+  if (problems.length > 0) {
+    const message = new InvalidEnvironmentError(problems).message;
+    process.stderr.write(
+      process.env.LOG_FORMAT === 'json' ? `${jsonLine(appName, message)}\n` : `[${appName}] ${message}\n`,
+    );
+    return null;
+  }
+  if (seedsCatalog && process.env.PROVIDERS_FILE) {
+    const refusal = catalogFileRefusal(process.env.PROVIDERS_FILE, appName);
+    if (refusal !== null) {
+      process.stderr.write(refusal);
       return null;
+    }
+  }
+  return env;
+}
+
+/**
+ * The problems of the provider variables (OLLAMA_BASE_URL, VLLM_MODELS, ...) that register providers when there is no
+ * PROVIDERS_FILE, as `VARIABLE: problem` lines. Checked with the rest of the environment, before anything connects:
+ * the catalog's own check came after the migrations had run (and the other connections had opened).
+ */
+function providerVariableProblems(env: NodeJS.ProcessEnv): string[] {
+  try {
+    catalogFromEnv(env);
+    return [];
+  } catch (err) {
+    if (!(err instanceof CatalogFileError)) {
+      throw err;
+    }
+    return err.problems.map((problem) => {
+      const variable = /^[A-Z][A-Z0-9_]*/.exec(problem)?.[0];
+      return variable === undefined ? problem : `${variable}: ${problem}`;
+    });
+  }
+}
+
+/**
+ * PROVIDERS_FILE read and checked before anything connects (a file that cannot be read, bad YAML, an entry that is
+ * not valid, a `${VAR}` unset): the report of the failed start, or null when it is fine. A link-local address is left
+ * to the seed, which knows what is stored already (CatalogService); so are plugin modules.
+ */
+function catalogFileRefusal(file: string, appName: string): string | null {
+  try {
+    loadCatalogFile(file, process.env, { allowLinkLocal: true });
+    return null;
+  } catch (err) {
+    if (err instanceof ConfigurationError) {
+      return startFailureReport(appName, err);
     }
     throw err;
   }
