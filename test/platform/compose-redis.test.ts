@@ -56,7 +56,7 @@ const APPS = ['api-gateway', 'router-worker', 'health-monitor', 'all-in-one'];
 describe("docker compose's Redis password", () => {
   it("is REDIS_PASSWORD, written once, in every app's REDIS_URL and the Redis service's", () => {
     expect(TEXT.match(/\$\{REDIS_PASSWORD\b/g)).toHaveLength(1);
-    for (const env of [{}, { REDIS_PASSWORD: 'chosen-0123' }]) {
+    for (const env of [{}, { REDIS_PASSWORD: 'chosen-0123' }] as Record<string, string>[]) {
       const all = services(env);
       const url = all.redis.environment?.REDIS_URL ?? '';
       expect(new URL(url).password).toBe(env.REDIS_PASSWORD ?? 'aigw-dev-redis-password');
