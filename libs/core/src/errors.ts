@@ -480,8 +480,9 @@ export class ProviderCallError extends Error {
    */
   readonly charged?: import('./domain').Usage;
   /**
-   * The request field an `untranslatable` refusal is about (OpenAI's name: `temperature`, `tool_choice`), named as
-   * the `param` of the 400 the client gets when no deployment can take the request. Absent when no one field is.
+   * The request field an `untranslatable` refusal, or a provider's refusal of the request (an invalid request whose
+   * answer named the field), is about, in OpenAI's names (`temperature`, `tool_choice`): the `param` of the 400 the
+   * client gets. Absent when no one field is.
    */
   readonly param?: string;
 

@@ -25,11 +25,12 @@ export function cancelledFailure(
   return new GenerationCancelledError(abortCauseOf(signal) ?? 'shutdown', attempts, cause, spent);
 }
 
-/** The request itself is wrong: it would fail on every provider. */
+/** The request itself is wrong: it would fail on every provider. The field the provider named is the `param`. */
 export function invalidRequestFailure(err: ProviderCallError, attempts: Attempt[]): GatewayError {
   return new GatewayError(ErrorCode.InvalidRequest, `The provider rejected the request: ${err.message}`, {
     attempts,
     cause: err,
+    param: err.param,
   });
 }
 

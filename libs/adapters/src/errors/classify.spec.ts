@@ -10,6 +10,62 @@ function http(status: number, body: string, headers: Record<string, string> = {}
 describe('classifyHttpFailure', () => {
   it.each([
     [
+      'an OpenAI envelope',
+      400,
+      '{"error":{"message":"bad","type":"invalid_request_error","param":"temperature"}}',
+      'temperature',
+    ],
+    [
+      'vLLM',
+      400,
+      '{"object":"error","error":{"message":"no","type":"BadRequestError","param":"logit_bias","code":400}}',
+      'logit_bias',
+    ],
+    [
+      'TGI, by its client field',
+      422,
+      '{"error":"Input validation error: `max_new_tokens` must be strictly positive","error_type":"validation"}',
+      'max_tokens',
+    ],
+    [
+      'TGI',
+      422,
+      '{"error":"Input validation error: `top_p` must be > 0.0 and < 1.0","error_type":"validation"}',
+      'top_p',
+    ],
+    [
+      'TGI, a parameter the gateway sets',
+      422,
+      '{"error":"Input validation error: `decoder_input_details` == true is not supported when streaming tokens","error_type":"validation"}',
+      undefined,
+    ],
+    [
+      'TGI, not a validation error',
+      422,
+      '{"error":"`temperature` must be strictly positive","error_type":"generation"}',
+      undefined,
+    ],
+    ['a body naming none', 400, '{"error":{"message":"bad","type":"invalid_request_error","param":null}}', undefined],
+  ])("names the field of %s's refusal as its param", (_, status, body, param) => {
+    const err = http(status, body);
+    expect(err.errorClass).toBe(ErrorClass.InvalidRequest);
+    expect(err.param).toBe(param);
+  });
+
+  it("names no param for a refusal that is not the request's (an account, a context length)", () => {
+    expect(
+      http(400, '{"error":{"message":"API key not valid","status":"INVALID_ARGUMENT","param":"key"}}').param,
+    ).toBeUndefined();
+    expect(
+      http(
+        400,
+        '{"error":{"message":"maximum context length is 10","code":"context_length_exceeded","param":"messages"}}',
+      ).param,
+    ).toBeUndefined();
+  });
+
+  it.each([
+    [
       400,
       '{"error":{"message":"Invalid value for \'temperature\'","type":"invalid_request_error","param":"temperature","code":null}}',
       ErrorClass.InvalidRequest,

@@ -69,7 +69,11 @@ export function classifyHttpFailure(
     if (isContextLength(detail, said)) {
       return make(ErrorClass.ContextLength);
     }
-    return make(status === 400 && isAccountProblem(detail, said) ? ErrorClass.Auth : ErrorClass.InvalidRequest);
+    if (status === 400 && isAccountProblem(detail, said)) {
+      return make(ErrorClass.Auth);
+    }
+    // The field the provider named, for the client's 400 (`invalidRequestFailure`).
+    return new ProviderCallError(ErrorClass.InvalidRequest, message, { status, param: detail.param });
   }
   if (status === 413) {
     return make(ErrorClass.ContextLength);

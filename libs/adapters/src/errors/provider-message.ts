@@ -7,6 +7,11 @@ export interface ProviderErrorDetail {
   /** OpenAI `error.code`, Anthropic `error.type`, when given. */
   code?: string;
   /**
+   * The request field the refusal is about, in OpenAI's names (the client's): an OpenAI-style envelope's `error.param`
+   * (OpenAI, vLLM, LiteLLM, Ollama's `/v1`), or the parameter a TGI validation error names (`tgiParamOf`).
+   */
+  param?: string;
+  /**
    * A google.rpc.Status body's (Gemini, Vertex AI): `status` (`INVALID_ARGUMENT`, `FAILED_PRECONDITION`, ...) and the
    * `reason` of its `google.rpc.ErrorInfo` detail (`API_KEY_INVALID`, ...), when given.
    */
@@ -111,6 +116,10 @@ export function errorDetailOf(parsed: unknown, depth = 0): ProviderErrorDetail |
       return undefined;
     }
     const detail: ProviderErrorDetail = { message, code: str(e.code) ?? str(e.type) };
+    const param = str(e.param);
+    if (param !== undefined) {
+      detail.param = param;
+    }
     if (googleStatus !== undefined) {
       detail.googleStatus = googleStatus;
       detail.googleReason = errorInfoReason(e.details);
@@ -122,7 +131,44 @@ export function errorDetailOf(parsed: unknown, depth = 0): ProviderErrorDetail |
     return detail;
   }
   const message = str(err) ?? messageText(body.message, depth) ?? messageText(body.detail, depth);
-  return message === undefined ? undefined : { message, code: str(body.code) ?? str(body.type) };
+  if (message === undefined) {
+    return undefined;
+  }
+  const param = body.error_type === 'validation' ? tgiParamOf(message) : undefined;
+  return { message, code: str(body.code) ?? str(body.type), ...(param === undefined ? {} : { param }) };
+}
+
+/**
+ * TGI's parameters (`/generate`'s `parameters`, and `inputs`) by the request field a client sets for each, in
+ * OpenAI's names. A parameter the gateway sets itself (`details`, `decoder_input_details`, `do_sample`) is nobody's
+ * to fix: it names no field.
+ */
+const TGI_PARAMS: Readonly<Record<string, string>> = {
+  inputs: 'messages',
+  max_new_tokens: 'max_tokens',
+  temperature: 'temperature',
+  top_p: 'top_p',
+  top_k: 'top_k',
+  stop: 'stop',
+  seed: 'seed',
+  frequency_penalty: 'frequency_penalty',
+  grammar: 'response_format',
+  // TGI's own OpenAI-compatible route names these as the client sent them.
+  max_tokens: 'max_tokens',
+  presence_penalty: 'presence_penalty',
+  n: 'n',
+  top_logprobs: 'top_logprobs',
+  response_format: 'response_format',
+  tools: 'tools',
+};
+
+/**
+ * The request field a TGI validation error is about: its message names the parameter first, in backticks (``Input
+ * validation error: `temperature` must be strictly positive``). TGI's wire has no field for it.
+ */
+function tgiParamOf(message: string): string | undefined {
+  const named = /`([a-z_]+)`/.exec(message)?.[1];
+  return named === undefined ? undefined : TGI_PARAMS[named];
 }
 
 /** The longest body shown when it is no error envelope: one plain line (`404 page not found`, a proxy's `Bad Gateway`). */

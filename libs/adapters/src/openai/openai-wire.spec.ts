@@ -368,6 +368,12 @@ describe('OpenAiStreamDecoder', () => {
     // vLLM's ErrorResponse chunk, LiteLLM's envelope with a string code, a 200 body of a proxy.
     const vllm = '{"object":"error","message":"json_schema is not supported","type":"BadRequestError","code":400}';
     expect(thrown(() => decodeAll([vllm])).errorClass).toBe(ErrorClass.InvalidRequest);
+    // The field it names is the client's 400's param, as for the same refusal with a 400 status.
+    const named = '{"object":"error","message":"bad","type":"BadRequestError","param":"response_format","code":400}';
+    expect(thrown(() => decodeAll([named])).param).toBe('response_format');
+    expect(
+      thrown(() => decodeAll(['{"object":"error","message":"dead","param":"x","code":500}'])).param,
+    ).toBeUndefined();
     expect(
       thrown(() => decodeAll(['{"error":{"message":"bad tool","type":"invalid_request_error","code":"400"}}']))
         .errorClass,

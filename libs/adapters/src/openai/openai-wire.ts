@@ -551,7 +551,9 @@ function inBandError(error: unknown, apiKey: string | undefined, status?: number
   const detail = errorDetailOf({ error });
   const message = safeMessage(detail?.message ?? 'unknown', apiKey);
   const { errorClass, retryAfterMs } = classifyInBandError(error, apiKey);
-  return new ProviderCallError(errorClass, `upstream error: ${message}`, { status, retryAfterMs });
+  // vLLM's in-band 400 names the field (`param`) as its HTTP 400 would.
+  const param = errorClass === ErrorClass.InvalidRequest ? detail?.param : undefined;
+  return new ProviderCallError(errorClass, `upstream error: ${message}`, { status, retryAfterMs, param });
 }
 
 /**
