@@ -39,8 +39,14 @@ export function loadEnvOrReport<T extends object>(schema: new () => T, appName: 
     problems = err.problems;
   }
   const seedsCatalog = new schema() instanceof BaseEnv;
+  // The provider variables and PROVIDERS_FILE are the process's, not one app's: a process hosting several apps
+  // reports their problems once, with the first app's, and every app that seeds the catalog refuses to start.
+  let refusedCatalog = false;
   if (seedsCatalog && !process.env.PROVIDERS_FILE) {
-    problems = [...problems, ...providerVariableProblems(process.env)];
+    const providers = providerVariableProblems(process.env);
+    refusedCatalog = providers.length > 0;
+    problems = [...problems, ...providers.filter((line) => !reported.has(line))];
+    providers.forEach((line) => reported.add(line));
   }
   if (problems.length > 0) {
     const message = new InvalidEnvironmentError(problems).message;
@@ -51,13 +57,18 @@ export function loadEnvOrReport<T extends object>(schema: new () => T, appName: 
   }
   if (seedsCatalog && process.env.PROVIDERS_FILE) {
     const refusal = catalogFileRefusal(process.env.PROVIDERS_FILE, appName);
-    if (refusal !== null) {
+    refusedCatalog = refusal !== null;
+    if (refusal !== null && !reported.has(PROVIDERS_FILE_REFUSED)) {
+      reported.add(PROVIDERS_FILE_REFUSED);
       process.stderr.write(refusal);
-      return null;
     }
   }
-  return env;
+  return refusedCatalog ? null : env;
 }
+
+/** Provider problems already printed by this process (with the app name of the first app that found them). */
+const reported = new Set<string>();
+const PROVIDERS_FILE_REFUSED = 'PROVIDERS_FILE';
 
 /**
  * The problems of the provider variables (OLLAMA_BASE_URL, VLLM_MODELS, ...) that register providers when there is no
