@@ -153,6 +153,9 @@ describe("docker compose's Redis password", () => {
     it.each([
       ['a character redis.conf would read as quoting', 'abc"def'],
       ['a space', 'abc def'],
+      // Read up to the URL's last `@`, the one before the host: a password cut at its own `@` would start Redis with
+      // another password than the apps send.
+      ['an @', 'abc@def'],
     ])('refuses to start with a password holding %s', async (_, password) => {
       const redis = start({ REDIS_PASSWORD: password });
       expect(await redis.exited).toBe(1);
