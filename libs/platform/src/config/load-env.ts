@@ -24,7 +24,9 @@ export function loadEnvOrExit<T extends object>(schema: new () => T, appName: st
 
 /**
  * Validates process.env against the app's schema; on failure prints every bad variable and answers null, for a
- * process hosting several apps (ADR 0010) to report each app's before it exits, as the split apps each would.
+ * process hosting several apps (ADR 0010) to report each app's before it exits, as the split apps each would. An app
+ * that seeds the provider catalog (every BaseEnv) also has PROVIDERS_FILE, or else the provider variables, checked
+ * here, before anything connects.
  */
 export function loadEnvOrReport<T extends object>(schema: new () => T, appName: string): T | null {
   warnMisspelled(schema, appName);
@@ -39,10 +41,12 @@ export function loadEnvOrReport<T extends object>(schema: new () => T, appName: 
     problems = err.problems;
   }
   const seedsCatalog = new schema() instanceof BaseEnv;
+  // As validateEnv reads it (blank is unset), which is what CatalogService seeds from.
+  const providersFile = process.env.PROVIDERS_FILE?.trim() ? process.env.PROVIDERS_FILE : undefined;
   // The provider variables and PROVIDERS_FILE are the process's, not one app's: a process hosting several apps
   // reports their problems once, with the first app's, and every app that seeds the catalog refuses to start.
   let refusedCatalog = false;
-  if (seedsCatalog && !process.env.PROVIDERS_FILE) {
+  if (seedsCatalog && providersFile === undefined) {
     const providers = providerVariableProblems(process.env);
     refusedCatalog = providers.length > 0;
     problems = [...problems, ...providers.filter((line) => !reported.has(line))];
@@ -55,8 +59,8 @@ export function loadEnvOrReport<T extends object>(schema: new () => T, appName: 
     );
     return null;
   }
-  if (seedsCatalog && process.env.PROVIDERS_FILE) {
-    const refusal = catalogFileRefusal(process.env.PROVIDERS_FILE, appName);
+  if (seedsCatalog && providersFile !== undefined) {
+    const refusal = catalogFileRefusal(providersFile, appName);
     refusedCatalog = refusal !== null;
     if (refusal !== null && !reported.has(PROVIDERS_FILE_REFUSED)) {
       reported.add(PROVIDERS_FILE_REFUSED);
