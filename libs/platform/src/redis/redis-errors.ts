@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { describeError } from '../http/errors';
+import { isLoginRefusal } from './redis-unreachable';
 
 /**
  * What a failed Redis command was doing: the `op` label of `aigw_redis_errors_total`. A closed set, so
@@ -193,7 +194,7 @@ export class RedisErrors {
     this.failed(op, err, { apart: APART_OPS.has(op) });
   }
 
-  private failed(op: RedisOp, err: unknown, from: { apart: boolean; connection?: string }): void {
+  private failed(op: RedisOp, err: unknown, from: { apart: boolean; connection?: string; variable?: string }): void {
     this.counter?.inc({ op });
     const now = this.now();
     if (!from.apart) {
@@ -203,8 +204,14 @@ export class RedisErrors {
       return;
     }
     this.checkWhenQuiet(QUIET_MS);
+    // A refused login (a password rotated in Redis before the apps) names the variable to fix: with a cache Redis of
+    // its own, the line did not say which of the two Redis refused it.
+    const login =
+      from.variable !== undefined && isLoginRefusal(err)
+        ? `; Redis refused the login: check the user and password in ${from.variable}`
+        : '';
     this.logger.warn(
-      `Redis unavailable (${op}: ${describeError(err)}); working without it where possible, further errors ` +
+      `Redis unavailable (${op}: ${describeError(err)}${login}); working without it where possible, further errors ` +
         'are counted in aigw_redis_errors_total until it is back',
     );
   }
@@ -217,12 +224,12 @@ export class RedisErrors {
   watchConnection(
     client: Reconnecting,
     name: string,
-    opts: { apart?: boolean; readyEvent?: 'ready' | typeof REDIS_USABLE } = {},
+    opts: { apart?: boolean; readyEvent?: 'ready' | typeof REDIS_USABLE; variable?: string } = {},
   ): void {
     const apart = opts.apart === true;
     client.on('error', (err: Error) => {
       redactCredentials(err);
-      this.failed('connection', err, { apart, connection: name });
+      this.failed('connection', err, { apart, connection: name, variable: opts.variable });
     });
     client.on(opts.readyEvent ?? 'ready', () => {
       const now = this.now();

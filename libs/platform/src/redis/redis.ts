@@ -98,6 +98,7 @@ export function createRedis(url: string, name: string, errors: RedisErrors, opts
   errors.watchConnection(client, name, {
     apart: opts.failFastMs !== undefined,
     readyEvent,
+    variable: opts.variable ?? 'REDIS_URL',
   });
   if (opts.subscriber === true) {
     pingWhileOpen(client);
