@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
@@ -73,7 +73,7 @@ describe("docker compose's Redis password", () => {
 
     beforeAll(async () => {
       port = await freePort();
-      spawnSync('mkdir', ['-p', bin]);
+      mkdirSync(bin, { recursive: true });
       const real = (name: string): string =>
         spawnSync('sh', ['-c', `command -v ${name}`])
           .stdout.toString()
