@@ -435,7 +435,9 @@ describe('tools to the Messages API', () => {
       param: 'messages',
     });
     // Adaptive thinking may have skipped thinking in that turn: Claude takes the loop, thinking adaptively.
-    const adaptive = JSON.parse(send({ reasoningEffort: 'medium', adaptiveThinking: true }, loop()) as string) as object;
+    const adaptive = JSON.parse(
+      send({ reasoningEffort: 'medium', adaptiveThinking: true }, loop()) as string,
+    ) as object;
     expect(adaptive).toMatchObject({ thinking: { type: 'adaptive' } });
     const unthinking = JSON.parse(send({ reasoningEffort: 'low', temperature: 0.5 }, loop()) as string) as object;
     expect(unthinking).not.toHaveProperty('thinking');

@@ -68,9 +68,11 @@ describe('geminiBody thinking', () => {
     poolKey: 'g',
   };
   const config = (options: GenerationOptions): unknown =>
-    (JSON.parse(geminiBody({ target, messages: [{ role: 'user', content: 'U' }], options })) as {
-      generationConfig: { thinkingConfig?: unknown };
-    }).generationConfig.thinkingConfig;
+    (
+      JSON.parse(geminiBody({ target, messages: [{ role: 'user', content: 'U' }], options })) as {
+        generationConfig: { thinkingConfig?: unknown };
+      }
+    ).generationConfig.thinkingConfig;
 
   it("takes adaptive thinking (`/v1/messages`) as Gemini's dynamic budget, an effort or a budget as a number", () => {
     expect(config({ reasoningEffort: 'medium', adaptiveThinking: true })).toEqual({
