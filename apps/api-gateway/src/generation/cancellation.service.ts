@@ -26,7 +26,7 @@ export class CancellationService {
    */
   async cancel(jobId: string, reason: AbandonReason, requestId?: string): Promise<boolean> {
     if (reason === 'client_disconnected') {
-      const stop = await this.queue.markCancelled(jobId).catch((err: unknown) => {
+      const stop = await this.queue.markCancelled(jobId, requestId).catch((err: unknown) => {
         this.errors.report('cancel_mark', err);
         return true;
       });
@@ -40,13 +40,29 @@ export class CancellationService {
   }
 
   /**
+   * An Idempotency-Key retry that watched the running job left: when it was the last watcher and the job's own client
+   * had left before it, nobody waits for the job any more and it is stopped as `cancel` would have. Not removed if
+   * still queued: the worker that takes it aborts it at once (the cancel is remembered) and settles its reservation.
+   */
+  async unwatch(jobId: string): Promise<void> {
+    const run = await this.queue.unwatch(jobId).catch((err: unknown) => {
+      this.errors.report('cancel_mark', err);
+      return null;
+    });
+    if (run !== null) {
+      this.metrics.cancelled('client_disconnected');
+      this.emit(jobId, 'client_disconnected', run === '' ? undefined : run);
+    }
+  }
+
+  /**
    * Stops a job its owner cancelled, whoever else waits for it: removed if no worker took it yet (resolves true; it
    * will never run), else the worker running it aborts it as it aborts a job whose client left (what was generated
    * is billed). The cancel goes out first: a worker taking the job between the two remembers it and aborts at start.
    */
   async stop(jobId: string, requestId: string): Promise<boolean> {
     // Best effort: an Idempotency-Key replay meanwhile waits for the job to stop rather than watching it.
-    await this.queue.markCancelled(jobId).catch((err: unknown) => this.errors.report('cancel_mark', err));
+    await this.queue.markCancelled(jobId, requestId).catch((err: unknown) => this.errors.report('cancel_mark', err));
     this.resend(jobId, requestId);
     return this.queue.removeIfWaiting(jobId);
   }

@@ -62,13 +62,49 @@ export interface EnqueueOptions {
   priority?: number;
 }
 
-/** Sets KEYS[1] for ARGV[1] ms unless KEYS[2] is there (the other side of the handshake got first): 1 when set. */
-const CLAIM_FIRST = new RedisScript(`
+/**
+ * The cancel's side of the handshake: sets the cancel mark (KEYS[1]) for ARGV[1] ms unless retries watch the job
+ * (KEYS[2]); then records instead that its client left (KEYS[3] = the run's request id ARGV[2], for ARGV[3] ms), for
+ * the last of them to stop it. 1 when marked.
+ */
+const MARK_CANCELLED = new RedisScript(`
 if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
   return 0
 end
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 return 1
+`);
+
+/**
+ * A retry's side: counts one more watcher of the job (KEYS[1]) for ARGV[1] ms unless the job is being stopped
+ * (KEYS[2]). 1 when it watches.
+ */
+const WATCH = new RedisScript(`
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return 0
+end
+redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+`);
+
+/**
+ * A retry that left gives its watch back (KEYS[1]). The last one, when the job's own client had left (KEYS[2]), marks
+ * the job as being stopped (KEYS[3], for ARGV[1] ms) and answers the run's request id to cancel; else false.
+ */
+const UNWATCH = new RedisScript(`
+if redis.call('DECR', KEYS[1]) > 0 then
+  return false
+end
+redis.call('DEL', KEYS[1])
+local run = redis.call('GET', KEYS[2])
+if not run then
+  return false
+end
+redis.call('DEL', KEYS[2])
+redis.call('SET', KEYS[3], '1', 'PX', ARGV[1])
+return run
 `);
 
 /** How long a job its client left stays marked as being stopped. */
@@ -93,7 +129,7 @@ export class GenerationQueue {
   private readonly cork: TurnCork;
 
   constructor(
-    @Inject(ENV) env: GatewayEnv,
+    @Inject(ENV) private readonly env: GatewayEnv,
     private readonly keys: RedisKeys,
     private readonly errors: RedisErrors,
     @Inject(REDIS) private readonly redis: Redis,
@@ -263,8 +299,21 @@ export class GenerationQueue {
    * message): an Idempotency-Key retry arriving meanwhile waits for it to stop and runs the request again, instead
    * of watching it end in the cancellation. One write, only when a client leaves.
    */
-  async markCancelled(jobId: string): Promise<boolean> {
-    return this.claimFirst(this.keys.cancelled(jobId), this.keys.watched(jobId), CANCEL_MARK_MS);
+  async markCancelled(jobId: string, requestId = ''): Promise<boolean> {
+    const { cancelled, watched, ownerLeft } = this.jobKeys(jobId);
+    const args = [CANCEL_MARK_MS, requestId, this.env.REQUEST_TIMEOUT_MS];
+    return (await MARK_CANCELLED.run(this.redis, [cancelled, watched, ownerLeft], args)) === 1;
+  }
+
+  /**
+   * A retry that watched the job (`watch`) and whose client left gives its watch back: the run's request id when it
+   * was the last watcher and the job's own client had left too (the job is then marked as being stopped, for the
+   * caller to cancel), else null. One script, only when such a retry's client leaves.
+   */
+  async unwatch(jobId: string): Promise<string | null> {
+    const { cancelled, watched, ownerLeft } = this.jobKeys(jobId);
+    const run: unknown = await UNWATCH.run(this.redis, [watched, ownerLeft, cancelled], [CANCEL_MARK_MS]);
+    return typeof run === 'string' ? run : null;
   }
 
   /**
@@ -272,7 +321,8 @@ export class GenerationQueue {
    * it: that run was not cancelled. One DEL, only for a replay that runs the request again.
    */
   async clearCancelled(jobId: string): Promise<void> {
-    await this.redis.del(this.keys.cancelled(jobId), this.keys.watched(jobId));
+    const { cancelled, watched, ownerLeft } = this.jobKeys(jobId);
+    await this.redis.del(cancelled, watched, ownerLeft);
   }
 
   /**
@@ -283,11 +333,16 @@ export class GenerationQueue {
    * came first makes the retry run the request again. Neither watches a job that is then stopped under it.
    */
   async watch(jobId: string, ttlMs: number): Promise<boolean> {
-    return this.claimFirst(this.keys.watched(jobId), this.keys.cancelled(jobId), ttlMs);
+    const { cancelled, watched } = this.jobKeys(jobId);
+    return (await WATCH.run(this.redis, [watched, cancelled], [Math.ceil(ttlMs)])) === 1;
   }
 
-  private async claimFirst(mine: string, theirs: string, ttlMs: number): Promise<boolean> {
-    return (await CLAIM_FIRST.run(this.redis, [mine, theirs], [Math.ceil(ttlMs)])) === 1;
+  private jobKeys(jobId: string): { cancelled: string; watched: string; ownerLeft: string } {
+    return {
+      cancelled: this.keys.cancelled(jobId),
+      watched: this.keys.watched(jobId),
+      ownerLeft: this.keys.ownerLeft(jobId),
+    };
   }
 
   /**

@@ -153,7 +153,7 @@ export class GenerationService {
     }
     const party = await this.coalesce(sub, client, cached, entry.keyed);
     const claim = party === null ? entry.claim : { jobId: party.jobId, fresh: true };
-    const wait = new SyncWait(this.waiterOptions(claim, sub.request, party));
+    const wait = new SyncWait(this.waiterOptions(claim, sub.request, party, watching(entry)));
     client.onGone(() => wait.abandon('client_disconnected'));
     try {
       if (party?.role === 'follower') {
@@ -213,7 +213,7 @@ export class GenerationService {
     // A follower's stream names the leader's tool calls by ids of its own, the same in its fragments and its end.
     const ids = follower ? new FreshToolCallIds() : null;
     const relay: StreamRelay = new StreamRelay(
-      merged(this.waiterOptions(claim, sub.request, party), {
+      merged(this.waiterOptions(claim, sub.request, party, watching(entry)), {
         sink: client.sse(),
         encoder,
         cache: cached.status,
@@ -601,7 +601,13 @@ export class GenerationService {
     return party;
   }
 
-  private waiterOptions(claim: Claim, request: GenerationRequest, party: Party | null = null): WaiterOptions {
+  /** `watching`: a replay that registered as a watcher of the running job (`GenerationQueue.watch`). */
+  private waiterOptions(
+    claim: Claim,
+    request: GenerationRequest,
+    party: Party | null = null,
+    watching = false,
+  ): WaiterOptions {
     const jobId = claim.jobId;
     if (party !== null) {
       // Others may wait for the same job: it is cancelled only when the last of them leaves.
@@ -629,7 +635,10 @@ export class GenerationService {
                 void this.admission.refundOnce(request);
               }
             })
-        : noop,
+        : watching
+          ? // Its client left: its watch is given back, and the job stopped if nobody else waits for it any more.
+            (reason) => void (reason === 'client_disconnected' && this.cancellation.unwatch(jobId))
+          : noop,
     };
   }
 
@@ -741,6 +750,11 @@ export class GenerationService {
 }
 
 function noop(): void {}
+
+/** Whether the request is an Idempotency-Key replay that watches its key's job running (see `replayed`). */
+function watching(entry: Entry): boolean {
+  return entry.stored?.state === 'queued' || entry.stored?.state === 'running';
+}
 
 /** A failed look-up of a replay's job: its own answer when it is one (e.g. still being cancelled), else a 503. */
 function unavailable(err: unknown): never {

@@ -335,8 +335,17 @@ export class RedisKeys {
     return this.key('cancelled', `{${jobId}}`);
   }
 
+  /** How many Idempotency-Key retries watch the job (each gives its watch back as it ends). */
   watched(jobId: string): string {
     return this.key('watched', `{${jobId}}`);
+  }
+
+  /**
+   * Set (to its run's request id) when the client that enqueued the job left while retries watched it: the last of
+   * them to leave stops it.
+   */
+  ownerLeft(jobId: string): string {
+    return this.key('owner-left', `{${jobId}}`);
   }
 
   /** Set when the owner of an async job cancelled it (`POST /api/v1/ai/jobs/:id/cancel`), for the job's retention. */
