@@ -110,4 +110,21 @@ describe('a request ended during a retry wait (e2e)', () => {
     expect(calls.every((t) => t < REQUEST_TIMEOUT_MS - 500)).toBe(true);
     expect(callsTo(simB())).toBe(0);
   }, 20_000);
+
+  it('a deferred deployment is not revisited once a hung fallback took the deadline: 504 timeout', async () => {
+    // A asks for a 2 s wait (set aside while B may answer); B hangs past the deadline.
+    simA().configure({ failRate: 1, retryAfterS: 2 });
+    simB().configure({ latencyMs: 20_000 });
+    const started = Date.now();
+    const res = await send({ model: 'shared' }, undefined, { 'x-gateway-policy': 'cost' });
+    const took = Date.now() - started;
+    const body = (await res.json()) as { error: { code: string; type: string } };
+    expect(res.status).toBe(504);
+    expect(body.error).toMatchObject({ code: 'timeout' });
+    expect(took).toBeLessThan(REQUEST_TIMEOUT_MS + 1000);
+    await sleep(3000);
+    // B's call was closed at the deadline; A was never called again.
+    expect(simB().stats()).toMatchObject({ inFlight: 0, cancelled: 1 });
+    expect(callsTo(simA())).toBe(1);
+  }, 20_000);
 });
