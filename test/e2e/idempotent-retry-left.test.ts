@@ -64,4 +64,28 @@ describe('Idempotency-Key retries that leave (e2e)', () => {
     },
     30_000,
   );
+
+  it('stops the provider call of a re-run under the key (its first run was cancelled) when its client leaves', async () => {
+    await waitFor(() => system.sim.stats().inFlight === 0, { timeoutMs: 10_000, message: 'a call still runs' });
+    system.sim.configure({ echo: true, latencyMs: 6000, chunkDelayMs: 0 });
+    system.sim.reset();
+    const key = `idem-${randomUUID()}`;
+    const first = new AbortController();
+    const sentFirst = send(key, first);
+    await waitFor(() => system.sim.stats().inFlight === 1, { message: 'the provider was not called' });
+    first.abort();
+    await sentFirst;
+    await waitFor(() => system.sim.stats().cancelled === 1, { timeoutMs: 2500, message: 'the first run went on' });
+    // The retry runs the request again (the first run was never carried out), and its client leaves too.
+    const again = new AbortController();
+    const sentAgain = send(key, again);
+    await waitFor(() => system.sim.stats().inFlight === 1, { timeoutMs: 5000, message: 'the re-run made no call' });
+    again.abort();
+    await sentAgain;
+    await waitFor(() => system.sim.stats().cancelled === 2, {
+      timeoutMs: 2500,
+      message: 'the re-run went on after its client left',
+    });
+    expect(system.sim.stats().byRoute['POST /v1/chat/completions']).toBe(2);
+  }, 30_000);
 });

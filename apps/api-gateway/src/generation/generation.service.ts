@@ -619,13 +619,16 @@ export class GenerationService {
         onAbandon: (reason) => void this.coalescing.leave(party, reason),
       };
     }
+    const owner = claim.fresh || claim.run !== undefined;
     return {
       jobId,
       deadlineAt: request.deadlineAt,
       firstCheckMs: claim.fresh ? OWN_FIRST_CHECK_MS : REPLAY_CHECK_MS,
       checkEveryMs: claim.fresh ? OWN_CHECK_EVERY_MS : REPLAY_CHECK_MS,
-      // A replay does not own the job: the request that enqueued it may still be waiting for it.
-      onAbandon: claim.fresh
+      // The request that enqueues the job owns it: the first with its key, or one that runs the key's request again
+      // (`claim.run`, read now: the run is given up once the job is queued). A replay does not own the job: the request
+      // that enqueued it may still be waiting for it.
+      onAbandon: owner
         ? (reason) =>
             void this.cancellation.cancel(jobId, reason, request.requestId).then((removed) => {
               // Removed before a worker took it: no worker will settle its reservation. Or removed after one did, then
