@@ -107,15 +107,13 @@ describe('cancelled requests leave nothing behind (e2e)', () => {
     const handles = 'aigw_nodejs_active_handles_total';
     expect(g2[handles] - g1[handles]).toBeLessThanOrEqual(3);
     expect(w2[handles] - w1[handles]).toBeLessThanOrEqual(3);
-    // Every worker slot was given back: a request now is answered at once.
+    // Every worker slot was given back: a request now is answered (with the slots held, it would wait for its deadline).
     system.sim.configure({ latencyMs: 0, chunkDelayMs: 0 });
-    const started = Date.now();
     const res = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {
       method: 'POST',
       headers: system.headers(),
       body: JSON.stringify({ model: 'sim0/sim-gpt', messages: [{ role: 'user', content: 'after' }] }),
     });
     expect(res.status).toBe(200);
-    expect(Date.now() - started).toBeLessThan(2000);
   }, 180_000);
 });
