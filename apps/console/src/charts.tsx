@@ -1,5 +1,7 @@
 /** Inline SVG charts: enough for a few dozen points, no library. Each carries a text alternative. */
 
+import { formatAxisTick } from './format';
+
 export interface Point {
   label: string;
   value: number;
@@ -18,11 +20,17 @@ function niceMax(v: number): number {
   return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
 }
 
-function tick(v: number): string {
-  return Math.abs(v) >= 1000 ? `${(v / 1000).toFixed(1).replace(/\.0$/, '')}k` : String(Number(v.toPrecision(3)));
-}
-
-function Axes({ max, labels, x }: { max: number; labels: string[]; x: (i: number) => number }) {
+function Axes({
+  max,
+  labels,
+  x,
+  unit,
+}: {
+  max: number;
+  labels: string[];
+  x: (i: number) => number;
+  unit: 'usd' | undefined;
+}) {
   const every = Math.max(1, Math.ceil(labels.length / 8));
   return (
     <g class="axes">
@@ -32,7 +40,7 @@ function Axes({ max, labels, x }: { max: number; labels: string[]; x: (i: number
           <g key={f}>
             <line x1={PAD.left} x2={W - PAD.right} y1={y} y2={y} class="grid" />
             <text x={PAD.left - 6} y={y + 4} text-anchor="end">
-              {tick(max * f)}
+              {formatAxisTick(max * f, unit)}
             </text>
           </g>
         );
@@ -53,10 +61,13 @@ export function LineChart({
   title,
   points,
   format,
+  unit,
 }: {
   title: string;
   points: Point[];
   format: (v: number) => string;
+  /** `usd`: the values are dollars (the axis says `$`). */
+  unit?: 'usd';
 }) {
   const max = niceMax(Math.max(0, ...points.map((p) => p.value)));
   const innerW = W - PAD.left - PAD.right;
@@ -69,7 +80,7 @@ export function LineChart({
     <figure class="chart">
       <figcaption>{title}</figcaption>
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${title}. ${desc}`} data-chart="line">
-        <Axes max={max} labels={points.map((p) => p.label)} x={x} />
+        <Axes max={max} labels={points.map((p) => p.label)} x={x} unit={unit} />
         <path d={path} class="line" />
         {points.map((p, i) => (
           <circle key={p.label} cx={x(i)} cy={y(p.value)} r={3.5} class="point">
@@ -82,7 +93,17 @@ export function LineChart({
 }
 
 /** One bar per category (providers, models). */
-export function BarChart({ title, points, format }: { title: string; points: Point[]; format: (v: number) => string }) {
+export function BarChart({
+  title,
+  points,
+  format,
+  unit,
+}: {
+  title: string;
+  points: Point[];
+  format: (v: number) => string;
+  unit?: 'usd';
+}) {
   const max = niceMax(Math.max(0, ...points.map((p) => p.value)));
   const innerW = W - PAD.left - PAD.right;
   const innerH = H - PAD.top - PAD.bottom;
@@ -93,7 +114,7 @@ export function BarChart({ title, points, format }: { title: string; points: Poi
     <figure class="chart">
       <figcaption>{title}</figcaption>
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${title}. ${desc}`} data-chart="bar">
-        <Axes max={max} labels={points.map((p) => p.label)} x={x} />
+        <Axes max={max} labels={points.map((p) => p.label)} x={x} unit={unit} />
         {points.map((p, i) => {
           const h = (p.value / max) * innerH;
           return (

@@ -1,4 +1,12 @@
-import { formatKeyState, formatMs, formatPercent, formatQuotaWindow, formatUsd, healthColour } from './format';
+import {
+  formatAxisTick,
+  formatKeyState,
+  formatMs,
+  formatPercent,
+  formatQuotaWindow,
+  formatUsd,
+  healthColour,
+} from './format';
 
 describe('console formats', () => {
   it('shows fractions of a cent with enough digits and no trailing zeros', () => {
@@ -62,5 +70,25 @@ describe('console formats', () => {
     expect(healthColour('failing')).toBe('red');
     expect(healthColour('unknown')).toBe('grey');
     expect(healthColour(undefined)).toBe('grey');
+  });
+});
+
+describe('chart axis ticks', () => {
+  it('large token counts in thousands, millions and billions, never "1500k"', () => {
+    expect(formatAxisTick(0)).toBe('0');
+    expect(formatAxisTick(250)).toBe('250');
+    expect(formatAxisTick(2500)).toBe('2.5k');
+    expect(formatAxisTick(1_500_000)).toBe('1.5M');
+    expect(formatAxisTick(50_000_000)).toBe('50M');
+    expect(formatAxisTick(2_500_000_000)).toBe('2.5B');
+  });
+
+  it('costs with a dollar sign, fractions of a cent in plain digits, never in exponent notation', () => {
+    expect(formatAxisTick(0, 'usd')).toBe('$0');
+    expect(formatAxisTick(0.00025, 'usd')).toBe('$0.00025');
+    expect(formatAxisTick(0.0000005, 'usd')).toBe('$0.0000005');
+    expect(formatAxisTick(0.00000025, 'usd')).toBe('$0.00000025');
+    expect(formatAxisTick(1500, 'usd')).toBe('$1.5k');
+    expect(formatAxisTick(-2.5, 'usd')).toBe('-$2.5');
   });
 });

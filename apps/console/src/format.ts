@@ -111,3 +111,18 @@ export function healthColour(status: string | null | undefined): HealthColour {
 export function isoDay(d: Date): string {
   return d.toISOString().slice(0, 10);
 }
+
+/** Three significant digits, as k / M / B / T past a thousand; small values in plain digits, never `5e-7`. */
+const COMPACT = new Intl.NumberFormat('en-US', { notation: 'compact', maximumSignificantDigits: 3 });
+
+/**
+ * A chart axis's tick: `2.5k`, `1.5M` (a day's tokens run to millions), `$0.00025` for a cost (`unit` usd), where a
+ * day's cost may be a fraction of a cent.
+ */
+export function formatAxisTick(v: number, unit?: 'usd'): string {
+  if (!Number.isFinite(v)) {
+    return '—';
+  }
+  const plain = COMPACT.format(Math.abs(v)).replace(/K$/, 'k');
+  return `${v < 0 ? '-' : ''}${unit === 'usd' ? '$' : ''}${plain}`;
+}

@@ -10,10 +10,13 @@ const DAY_MS = 86_400_000;
 
 type Metric = 'requests' | 'tokens' | 'costUsd';
 
-const METRICS: Record<Metric, { label: string; of: (g: UsageTotals) => number; format: (v: number) => string }> = {
+const METRICS: Record<
+  Metric,
+  { label: string; of: (g: UsageTotals) => number; format: (v: number) => string; unit?: 'usd' }
+> = {
   requests: { label: 'Requests', of: (g) => g.requests, format: formatCount },
   tokens: { label: 'Tokens', of: (g) => g.promptTokens + g.completionTokens, format: formatCount },
-  costUsd: { label: 'Cost', of: (g) => g.costUsd, format: formatUsd },
+  costUsd: { label: 'Cost', of: (g) => g.costUsd, format: formatUsd, unit: 'usd' },
 };
 
 interface Range {
@@ -207,6 +210,7 @@ export function UsageScreen({ admin }: { admin: boolean }) {
                     title={`${METRICS[metric].label} per day (UTC)`}
                     points={dayPoints(groupsOf(u), range, metric)}
                     format={METRICS[metric].format}
+                    unit={METRICS[metric].unit}
                   />
                 )}
               </Section>
@@ -226,6 +230,7 @@ export function UsageScreen({ admin }: { admin: boolean }) {
                 title={`${METRICS[metric].label} by provider`}
                 points={groups.map((g) => ({ label: labelOf(g, 'provider'), value: METRICS[metric].of(g) }))}
                 format={METRICS[metric].format}
+                unit={METRICS[metric].unit}
               />
             );
           }}
