@@ -1489,4 +1489,32 @@ describe('web console', () => {
       await system.query(`DELETE FROM users WHERE name LIKE 'crowd-%'`);
     }
   });
+
+  it('Keys: a name typed and Enter at once picks the user of that name, not the first of the list for the text before', async () => {
+    // Oldest first: quick-a heads the list for 'quick-a' (a stale list's Enter took it), quick-abc the one for 'quick-ab'.
+    await system.query(
+      `INSERT INTO users (name, created_at)
+         VALUES ('quick-a', now() - interval '2 minutes'), ('quick-abc', now() - interval '1 minute'), ('quick-ab', now())`,
+    );
+    const [sought] = await system.query<{ id: string }>(`SELECT id FROM users WHERE name = 'quick-ab'`);
+    try {
+      await open('keys');
+      await settled();
+      const form = page.getByRole('form', { name: 'Create key' });
+      const picker = form.getByRole('combobox', { name: 'User' });
+      const found = page.getByRole('listbox', { name: 'Names found' }).getByRole('option');
+      await picker.fill('quick-a');
+      await found.filter({ hasText: /^quick-ab$/ }).waitFor();
+      await expect(found.allTextContents()).resolves.toEqual(['quick-a', 'quick-abc', 'quick-ab']);
+      // The last letter and Enter in one go, as a fast typist does: the list still shows the answer for 'quick-a'. The
+      // choice waits for the answer to 'quick-ab', and takes the user of that very name, not the first listed.
+      await picker.press('b');
+      await picker.press('Enter');
+      await form.locator(`input[role="combobox"][data-user-id="${sought.id}"]`).waitFor();
+      await expect(picker.inputValue()).resolves.toBe('quick-ab');
+      await expect(picker.getAttribute('data-user-id')).resolves.toBe(sought.id);
+    } finally {
+      await system.query(`DELETE FROM users WHERE name LIKE 'quick-%'`);
+    }
+  });
 });

@@ -73,6 +73,22 @@ export function UserPicker({
     setOpen(false);
     onChange(u);
   };
+  // Enter pressed while the list still answers an older text (a name typed and Enter at once, within the pause before
+  // the gateway is asked): the choice waits for the answer to the text typed, rather than take a user of the list
+  // shown, whose name may not even start with it.
+  const [enterFor, setEnterFor] = useState<string | null>(null);
+  useEffect(() => {
+    if (enterFor === null || matches?.text !== enterFor) {
+      return;
+    }
+    setEnterFor(null);
+    // Not seen before it was chosen: the user of that very name, in any case, else the first whose name starts so.
+    const typed = enterFor.trim().toLowerCase();
+    const user = matches.users.find((u) => u.name.toLowerCase() === typed) ?? matches.users[0];
+    if (user !== undefined) {
+      choose(user);
+    }
+  }, [matches, enterFor]);
   const optionId = (i: number) => `${listId}-${i}`;
   const expanded = open && (shown !== null || error !== null);
 
@@ -96,9 +112,13 @@ export function UserPicker({
           e.currentTarget.select();
           setOpen(true);
         }}
-        onBlur={() => setOpen(false)}
+        onBlur={() => {
+          setOpen(false);
+          setEnterFor(null);
+        }}
         onInput={(e) => {
           setText(e.currentTarget.value);
+          setEnterFor(null);
           setOpen(true);
           if (value !== null) {
             onChange(null);
@@ -112,6 +132,9 @@ export function UserPicker({
             if (count > 0) {
               setActive((a) => (a + (e.key === 'ArrowDown' ? 1 : count - 1)) % count);
             }
+          } else if (e.key === 'Enter' && open && (shown === null || shown.text !== text)) {
+            e.preventDefault();
+            setEnterFor(text);
           } else if (e.key === 'Enter' && shown !== null && count > 0) {
             // Choosing, not submitting the form around the picker.
             e.preventDefault();
