@@ -1,5 +1,6 @@
 import {
   formatAxisTick,
+  formatCount,
   formatKeyState,
   formatMs,
   formatPercent,
@@ -23,8 +24,18 @@ describe('console formats', () => {
     expect(formatUsd(0.0000004)).toBe('<$0.000001');
     expect(formatUsd(0.00000000001)).toBe('<$0.000001');
     expect(formatUsd(0.0000009999)).toBe('$0.000001');
+    // One token at $0.0005 per 1k: 5e-7 as a double is a hair under half a millionth, which six digits round to 0.
+    expect(formatUsd(0.0005 / 1000)).toBe('<$0.000001');
+    expect(formatUsd(0.0000005)).toBe('<$0.000001');
+    expect(formatUsd(-0.0000005)).toBe('-<$0.000001');
     expect(formatUsd(null)).toBe('—');
     expect(formatUsd(Number.NaN)).toBe('—');
+  });
+
+  it('counts: no "-0" for a value that rounds to zero', () => {
+    expect(formatCount(1_234_567_890)).toBe('1,234,567,890');
+    expect(formatCount(-0.4)).toBe('0');
+    expect(formatCount(0)).toBe('0');
   });
 
   it('percentages from ratios, durations in ms or s', () => {

@@ -9,12 +9,14 @@ export function formatUsd(usd: number | null | undefined): string {
   }
   const sign = usd < 0 ? '-' : '';
   const abs = Math.abs(usd);
-  // Per-request costs are fractions of a cent: keep enough digits to see them, and never round one to zero.
-  if (abs < 0.0000005) {
+  const digits = abs >= 1 ? 2 : abs >= 0.01 ? 4 : 6;
+  const fixed = abs.toFixed(digits);
+  // Per-request costs are fractions of a cent: keep enough digits to see them, and never round one to zero (nor
+  // compare with 0.0000005 instead: 5e-7 as a double is a hair under it, and rounds to zero).
+  if (Number(fixed) === 0) {
     return `${sign}<$0.000001`;
   }
-  const digits = abs >= 1 ? 2 : abs >= 0.01 ? 4 : 6;
-  const [whole, fraction = ''] = abs.toFixed(digits).split('.');
+  const [whole, fraction = ''] = fixed.split('.');
   const cents = fraction.replace(/0+$/, '');
   return `${sign}$${Number(whole).toLocaleString('en-US')}${cents === '' ? '' : `.${cents}`}`;
 }
@@ -23,7 +25,8 @@ export function formatCount(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) {
     return '—';
   }
-  return Math.round(n).toLocaleString('en-US');
+  // `+ 0`: -0.4 rounds to -0, which would read "-0".
+  return (Math.round(n) + 0).toLocaleString('en-US');
 }
 
 /** A ratio in [0, 1] as a percentage. */
