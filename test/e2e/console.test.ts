@@ -1223,6 +1223,23 @@ describe('web console', () => {
     }
   });
 
+  it('Settings: Enter in the new context field adds the context (as its button does), never saves the form', async () => {
+    await open('settings');
+    await settled();
+    const form = page.getByRole('form', { name: 'AI preferences' });
+    const field = form.getByLabel('New context');
+    await field.fill('legal-e2e');
+    await field.press('Enter');
+    await form.getByLabel("Model for 'legal-e2e'").waitFor();
+    await expect(field.inputValue()).resolves.toBe('');
+    // A context the API would refuse is not added, and Enter does not save instead.
+    await field.fill('no spaces');
+    await field.press('Enter');
+    await expect(field.inputValue()).resolves.toBe('no spaces');
+    await expect(form.getByLabel("Model for 'no spaces'").count()).resolves.toBe(0);
+    await expect(form.getByRole('status').count()).resolves.toBe(0);
+  });
+
   it('Cache, Usage and Providers refresh their figures on their own: not while the tab is hidden, one fetch at a time', async () => {
     const { context, tab, calls } = await clockedTab('cache');
     const count = (p: string) => calls.filter((c) => c === p).length;

@@ -59,6 +59,12 @@ function Editor({ models, prefs, reload }: { models: ModelItem[]; prefs: Prefere
   const all = [...new Set([...BASE_CONTEXTS, ...[...stored.keys()].filter((c) => c !== DEFAULT), ...contexts])];
   const set = (ctx: string, v: string) => setChoice((c) => new Map(c).set(ctx, v));
   const byId = new Map(models.map((m) => [m.id, m]));
+  const candidate = newContext.trim();
+  const canAdd = CONTEXT_RULE.test(candidate) && !all.includes(candidate);
+  const addContext = () => {
+    setContexts((cs) => [...cs, candidate]);
+    setNewContext('');
+  };
 
   const save = () =>
     run(async () => {
@@ -134,19 +140,21 @@ function Editor({ models, prefs, reload }: { models: ModelItem[]; prefs: Prefere
             <input
               value={newContext}
               onInput={(e) => setNewContext(e.currentTarget.value)}
+              onKeyDown={(e) => {
+                // Enter here means Add context, as typing a context and pressing its button; it would submit (save) the
+                // form around it instead, dropping the context typed.
+                if (e.key === 'Enter') {
+                  e.preventDefault();
+                  if (canAdd) {
+                    addContext();
+                  }
+                }
+              }}
               pattern={CONTEXT_PATTERN}
               maxLength={64}
             />
           </Field>
-          <button
-            type="button"
-            disabled={!CONTEXT_RULE.test(newContext.trim()) || all.includes(newContext.trim())}
-            onClick={() => {
-              const ctx = newContext.trim();
-              setContexts((cs) => [...cs, ctx]);
-              setNewContext('');
-            }}
-          >
+          <button type="button" disabled={!canAdd} onClick={addContext}>
             Add context
           </button>
         </div>
