@@ -1157,6 +1157,41 @@ describe('web console', () => {
     }
   });
 
+  it('Cache: while the models cannot be loaded, Clear and Warm say so with a Retry, not an empty model list', async () => {
+    let refuse = true;
+    await page.route('**/api/v1/ai/models', (route) =>
+      refuse
+        ? route.fulfill({
+            status: 503,
+            contentType: 'application/json',
+            body: JSON.stringify({
+              error: { message: 'Redis is unavailable.', type: 'api_error', code: 'service_unavailable', param: null },
+            }),
+          })
+        : route.continue(),
+    );
+    try {
+      await open('cache');
+      const clear = page.getByRole('region', { name: 'Clear' });
+      const alert = clear.getByRole('alert').filter({ hasText: 'Models: Redis is unavailable.' });
+      await alert.waitFor();
+      await page
+        .getByRole('region', { name: 'Warm' })
+        .getByRole('alert')
+        .filter({ hasText: 'Redis is unavailable.' })
+        .waitFor();
+      refuse = false;
+      await alert.getByRole('button', { name: 'Retry' }).click();
+      await clear
+        .getByLabel('Model to clear')
+        .getByRole('option', { name: 'sim0/sim-gpt', exact: true })
+        .waitFor({ state: 'attached' });
+      await expect(clear.getByRole('alert').count()).resolves.toBe(0);
+    } finally {
+      await page.unroute('**/api/v1/ai/models');
+    }
+  });
+
   it('Providers: create one from scratch with models, prices and context window', async () => {
     await open('providers');
     const form = page.getByRole('form', { name: 'Create provider' });

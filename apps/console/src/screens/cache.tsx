@@ -3,7 +3,7 @@ import { api, qs } from '../api';
 import { formatCount, formatPercent } from '../format';
 import { REFRESH_MS, useAction, useLoad } from '../hooks';
 import type { CacheStats, WarmReport } from '../types';
-import { ActionNote, ConfirmButton, Field, Loaded, Section, Stat } from '../ui';
+import { ActionNote, ConfirmButton, ErrorBox, Field, Loaded, Section, Stat } from '../ui';
 import { loadModels } from './models';
 
 const CACHE = '/api/v1/ai/admin/cache';
@@ -74,6 +74,9 @@ export function CacheScreen() {
   const [action, run] = useAction();
   const [warm, runWarm, clearWarm] = useAction();
   const [report, setReport] = useState<{ model: string; prompts: string[]; report: WarmReport } | null>(null);
+  // The model lists of Clear and Warm: without it they hold no model, which must not read as "no model to choose".
+  const modelsFailed =
+    models.state === 'error' ? <ErrorBox message={`Models: ${models.error}`} onRetry={models.reload} /> : null;
   return (
     <>
       <Section
@@ -102,6 +105,7 @@ export function CacheScreen() {
         </Loaded>
       </Section>
       <Section title="Clear">
+        {modelsFailed}
         <div class="toolbar">
           <Field label="Model to clear">
             <select value={model} onChange={(e) => setModel(e.currentTarget.value)}>
@@ -143,6 +147,7 @@ export function CacheScreen() {
         <ActionNote action={action} />
       </Section>
       <Section title="Warm">
+        {modelsFailed}
         <form
           aria-label="Warm the cache"
           onInvalidCapture={() => {
