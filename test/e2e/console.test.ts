@@ -578,6 +578,40 @@ describe('web console', () => {
     await expect(form.getByLabel('Requests per minute').inputValue()).resolves.toBe('');
   });
 
+  it('Keys: a saved quota keeps showing the values saved while it is read again, never those from before', async () => {
+    await apiKeyFor('quota-e2e-user');
+    // The quota read after the save answers late, as on a slow link: meanwhile the form shows what was saved.
+    let slow = false;
+    let slowReads = 0;
+    await page.route('**/api/v1/ai/admin/quotas/*', async (route) => {
+      if (slow && route.request().method() === 'GET') {
+        slowReads++;
+        await new Promise((r) => setTimeout(r, 1500));
+      }
+      await route.continue();
+    });
+    try {
+      await open('keys');
+      await settled();
+      await pickUser(page.getByRole('region', { name: 'Quotas' }).getByLabel('User'), 'quota-e2e-user');
+      const quota = page.getByRole('form', { name: 'Quota' });
+      const daily = quota.getByLabel('Daily request limit');
+      await expect(daily.inputValue()).resolves.toBe('');
+      await daily.fill('77');
+      slow = true;
+      await quota.getByRole('button', { name: 'Save quota' }).click();
+      await quota.getByRole('status').filter({ hasText: 'Quota saved.' }).waitFor();
+      await expect(daily.inputValue()).resolves.toBe('77');
+      // Once read again: the stored value.
+      const asked = slowReads;
+      await page.getByRole('region', { name: 'Quotas' }).locator('.state.loading').waitFor({ state: 'detached' });
+      expect(asked).toBe(1);
+      await expect(daily.inputValue()).resolves.toBe('77');
+    } finally {
+      await page.unroute('**/api/v1/ai/admin/quotas/*');
+    }
+  });
+
   it('Keys: a very long key or user name without spaces wraps; the row keeps its state and Revoke in sight', async () => {
     const long = (what: string) => `${what}-${'W'.repeat(150)}`;
     const user = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/users`, {

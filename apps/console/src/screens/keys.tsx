@@ -1,4 +1,4 @@
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, endSession, listPages, sessionKeyPrefix } from '../api';
 import { formatCount, formatDateTime, formatKeyState, formatUsd } from '../format';
 import { useAction, useLoad } from '../hooks';
@@ -302,6 +302,15 @@ function QuotaEditor({ userId }: { userId: string }) {
   // on (a copy made in an effect came a render late and could overwrite what was typed meanwhile).
   const [edits, setForm] = useState<Record<string, string>>({});
   const [action, run, clear] = useAction();
+  // The quota a save was made over: its edits stay on show until the quota read after the save replaces it (cleared
+  // at once, the fields showed the values from before the save while it was read again).
+  const savedOver = useRef<QuotaItem | null>(null);
+  useEffect(() => {
+    if (savedOver.current !== null && load.data !== undefined && load.data !== savedOver.current) {
+      savedOver.current = null;
+      setForm({});
+    }
+  }, [load.data]);
   return (
     <Loaded load={load} what="quota">
       {(q) => {
@@ -322,7 +331,7 @@ function QuotaEditor({ userId }: { userId: string }) {
                   body[l.field] = (form[l.field] ?? '') === '' ? null : Number(form[l.field]);
                 }
                 await api(`${ADMIN}/quotas/${encodeURIComponent(userId)}`, { method: 'PUT', body });
-                setForm({});
+                savedOver.current = q;
                 load.reload();
                 return 'Quota saved.';
               });
