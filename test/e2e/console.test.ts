@@ -360,6 +360,37 @@ describe('web console', () => {
     await page.locator('.answer[data-done="true"]').waitFor();
   });
 
+  it('Playground: leaving the screen while an answer streams stops it, rather than let the provider go on', async () => {
+    const sim = system.sims[0];
+    const before = sim.config().chunkDelayMs;
+    // 32 chunks, 400 ms apart: the answer would stream for some 13 s.
+    sim.configure({ chunkDelayMs: 400 });
+    let onFailed: (r: { url(): string; failure(): { errorText: string } | null }) => void = () => undefined;
+    const stopped = new Promise<string>((resolve) => {
+      onFailed = (r) => {
+        if (new URL(r.url()).pathname === '/v1/chat/completions') {
+          resolve(r.failure()?.errorText ?? 'failed');
+        }
+      };
+    });
+    page.on('requestfailed', onFailed);
+    try {
+      await open('playground');
+      await page.getByLabel('Model', { exact: true }).selectOption('sim0/sim-gpt');
+      await page.getByRole('textbox', { name: 'Prompt' }).fill('A long answer, please, that nobody will read');
+      await page.getByRole('button', { name: 'Send' }).click();
+      await page.locator('.answer[data-done="false"]').filter({ hasNotText: '…' }).waitFor();
+      await page.getByRole('navigation', { name: 'Screens' }).getByRole('link', { name: 'Models' }).click();
+      await page.locator('#screen-title').filter({ hasText: 'Models' }).waitFor();
+      await expect(
+        Promise.race([stopped, new Promise((r) => setTimeout(() => r('still streaming after 5 s'), 5000))]),
+      ).resolves.toContain('ERR_ABORTED');
+    } finally {
+      page.off('requestfailed', onFailed);
+      sim.configure({ chunkDelayMs: before });
+    }
+  });
+
   it('Playground streams an answer and shows provider, model, route, attempts, tokens and cost', async () => {
     await ask('Say something about lighthouses', 'sim0/sim-gpt', '');
     await expect(page.locator('.answer').textContent()).resolves.toMatch(/\S/);

@@ -1,4 +1,4 @@
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { costWithoutJob } from '../answer';
 import { api, messageOf, send } from '../api';
 import { formatCount, formatUsd } from '../format';
@@ -31,11 +31,12 @@ interface Answer extends ChatChunkSummary {
  * The cost of a streamed answer is not in the stream: the job the request ran as has it, once the worker has
  * marked it completed (a moment after the last chunk).
  */
-async function costOf(requestId: string): Promise<number | null> {
-  for (let i = 0; i < 20; i++) {
+async function costOf(requestId: string, signal: AbortSignal): Promise<number | null> {
+  for (let i = 0; i < 20 && !signal.aborted; i++) {
     try {
       const job = await api<{ status: string; result?: { costUsd: number } }>(
         `/api/v1/ai/jobs/${encodeURIComponent(requestId)}`,
+        { signal },
       );
       if (job.status === 'completed' || job.status === 'failed') {
         return job.result?.costUsd ?? null;
@@ -58,6 +59,8 @@ export function PlaygroundScreen() {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const abort = useRef<AbortController | null>(null);
+  // Leaving the screen stops the answer: nobody would read the rest, and the provider would go on generating it.
+  useEffect(() => () => abort.current?.abort(), []);
 
   const submit = async () => {
     setBusy(true);
@@ -100,7 +103,8 @@ export function PlaygroundScreen() {
         setError(acc.error);
       }
       const cost =
-        costWithoutJob(acc.cache, acc.coalesced) ?? (acc.requestId === undefined ? null : await costOf(acc.requestId));
+        costWithoutJob(acc.cache, acc.coalesced) ??
+        (acc.requestId === undefined ? null : await costOf(acc.requestId, ctl.signal));
       setAnswer({ ...acc, costUsd: cost });
     } catch (err) {
       if (!(err instanceof DOMException && err.name === 'AbortError')) {
