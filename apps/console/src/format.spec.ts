@@ -45,6 +45,9 @@ describe('console formats', () => {
     expect(formatMs(12.4)).toBe('12 ms');
     expect(formatMs(1500)).toBe('1.5 s');
     expect(formatMs(2000)).toBe('2 s');
+    // Rounded before the unit is chosen: never "1000 ms".
+    expect(formatMs(999.4)).toBe('999 ms');
+    expect(formatMs(999.6)).toBe('1 s');
   });
 
   it("a cache's hit rate as the API gives it: no data ('—') before any lookup (hitRate null), not 0%", () => {

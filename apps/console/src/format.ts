@@ -41,7 +41,8 @@ export function formatMs(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) {
     return '—';
   }
-  return ms >= 1000 ? `${(ms / 1000).toFixed(2).replace(/\.?0+$/, '')} s` : `${Math.round(ms)} ms`;
+  // Rounded before the unit is chosen: 999.6 ms is "1 s", never "1000 ms".
+  return Math.round(ms) >= 1000 ? `${(ms / 1000).toFixed(2).replace(/\.?0+$/, '')} s` : `${Math.round(ms)} ms`;
 }
 
 /** Price per 1k tokens: prompt / completion. */
