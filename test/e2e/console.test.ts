@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { freePort, ProviderSimulator, waitFor } from '@aigw/testing';
+import { CuttableRelay, freePort, ProviderSimulator, waitFor } from '@aigw/testing';
 import { ROOT, TestSystem } from './harness';
 
 /**
@@ -387,6 +387,37 @@ describe('web console', () => {
       ).resolves.toContain('ERR_ABORTED');
     } finally {
       page.off('requestfailed', onFailed);
+      sim.configure({ chunkDelayMs: before });
+    }
+  });
+
+  it('Playground: a connection lost while an answer streams says so, and that the answer shown is partial', async () => {
+    // The tab reaches the gateway through a relay the test cuts, as a network would drop.
+    const relay = new CuttableRelay(system.gatewayUrl);
+    await relay.open();
+    const sim = system.sims[0];
+    const before = sim.config().chunkDelayMs;
+    sim.configure({ chunkDelayMs: 300 });
+    const context = await browser.newContext();
+    const tab = await context.newPage();
+    tab.setDefaultTimeout(10_000);
+    try {
+      await tab.goto(`${relay.url().replace(/\/$/, '')}/console/#/playground`);
+      await tab.getByRole('form', { name: 'Sign in' }).getByLabel('API key').fill(system.adminKey);
+      await tab.getByRole('button', { name: 'Sign in' }).click();
+      await tab.getByLabel('Model', { exact: true }).selectOption('sim0/sim-gpt');
+      await tab.getByRole('textbox', { name: 'Prompt' }).fill('An answer the network will cut');
+      await tab.getByRole('button', { name: 'Send' }).click();
+      await tab.locator('.answer[data-done="false"]').filter({ hasNotText: '…' }).waitFor();
+      await relay.cut();
+      await tab
+        .getByRole('alert')
+        .filter({ hasText: 'The connection to the gateway was lost before the answer was complete' })
+        .waitFor();
+      await expect(tab.locator('.answer').getAttribute('data-done')).resolves.toBe('false');
+    } finally {
+      await context.close();
+      await relay.cut();
       sim.configure({ chunkDelayMs: before });
     }
   });

@@ -27,6 +27,9 @@ interface Answer extends ChatChunkSummary {
   costUsd?: number | null;
 }
 
+const STREAM_LOST =
+  'The connection to the gateway was lost before the answer was complete: what is shown is partial. Send again once it answers.';
+
 /**
  * The cost of a streamed answer is not in the stream: the job the request ran as has it, once the worker has
  * marked it completed (a moment after the last chunk).
@@ -95,12 +98,20 @@ export function PlaygroundScreen() {
       if (res.body === null) {
         throw new Error('The gateway sent no stream.');
       }
-      for await (const data of sseEvents(res.body)) {
-        acc = { ...acc, ...foldChatChunk(acc, data) };
-        setAnswer(acc);
+      try {
+        for await (const data of sseEvents(res.body)) {
+          acc = { ...acc, ...foldChatChunk(acc, data) };
+          setAnswer(acc);
+        }
+      } catch (err) {
+        // Reading the body fails with a bare TypeError ("network error") when the connection drops.
+        throw err instanceof TypeError ? new Error(STREAM_LOST) : err;
       }
       if (acc.error !== undefined) {
         setError(acc.error);
+      } else if (!acc.done) {
+        // Ended without its [DONE] nor an error event: cut on the way (a proxy closed it), not finished.
+        throw new Error(STREAM_LOST);
       }
       const cost =
         costWithoutJob(acc.cache, acc.coalesced) ??
