@@ -1,4 +1,4 @@
-import { ApiError, normalizeKey } from './api';
+import { api, ApiError, normalizeKey } from './api';
 
 describe('normalizeKey', () => {
   it('trims a key and strips a pasted "Bearer " prefix', () => {
@@ -22,4 +22,23 @@ describe('normalizeKey', () => {
       expect((thrown as ApiError).code).toBe('invalid_key_format');
     },
   );
+});
+
+describe('api', () => {
+  it('says that an answer was not the API\'s JSON, and what it was, rather than a JSON parser\'s "Unexpected token"', async () => {
+    // A page where the API's JSON should be, with a 200: what a sign-in proxy (oauth2-proxy, an SSO gateway) in front
+    // of the gateway answers once its own session has expired. A data: URL answers it through the real fetch.
+    const page = `data:text/html;charset=utf-8,${encodeURIComponent('<!doctype html><title>Sign in</title>')}`;
+    let thrown: unknown;
+    try {
+      await api(page, { key: null });
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(ApiError);
+    expect((thrown as ApiError).code).toBe('invalid_response');
+    expect((thrown as ApiError).message).toBe(
+      "The answer was not the gateway API's JSON (HTTP 200, text/html): a proxy in front of the gateway may have answered instead. Reload the page or sign in again.",
+    );
+  });
 });

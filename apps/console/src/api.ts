@@ -147,7 +147,19 @@ export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T
   if (res.status === 204) {
     return undefined as T;
   }
-  return (await res.json()) as T;
+  const text = await res.text();
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    // A page where the API's JSON should be (a sign-in proxy in front of the gateway whose own session expired):
+    // the parser's "Unexpected token '<'" would say nothing to the admin.
+    const type = res.headers.get('content-type')?.split(';')[0].trim() || 'no content type';
+    throw new ApiError(
+      `The answer was not the gateway API's JSON (HTTP ${res.status}, ${type}): a proxy in front of the gateway may have answered instead. Reload the page or sign in again.`,
+      res.status,
+      'invalid_response',
+    );
+  }
 }
 
 export function messageOf(err: unknown): string {
