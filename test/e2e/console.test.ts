@@ -347,6 +347,24 @@ describe('web console', () => {
     await expect(stat('Model').textContent()).resolves.toBe('sim-claude');
   });
 
+  it('Models: Enter in a context field sets the model for that context, as its button does', async () => {
+    const preferences = `${system.gatewayUrl}/api/v1/ai/preferences`;
+    try {
+      await open('models');
+      const row = page.locator('tr[data-model="sim0/sim-gpt"]');
+      const context = row.getByLabel(/^Context for /);
+      await context.fill('enter-e2e');
+      await context.press('Enter');
+      await row.getByRole('status').filter({ hasText: "for 'enter-e2e'" }).waitFor();
+      const stored = (await fetch(preferences, { headers: system.headers() }).then((r) => r.json())) as {
+        data: { context: string; id: string }[];
+      };
+      expect(stored.data.filter((p) => p.context === 'enter-e2e').map((p) => p.id)).toEqual(['sim0/sim-gpt']);
+    } finally {
+      await fetch(`${preferences}/enter-e2e`, { method: 'DELETE', headers: system.headers() });
+    }
+  });
+
   it('Playground sends no routing policy unless one is chosen', async () => {
     await open('playground');
     await expect(page.getByLabel('Routing policy').inputValue()).resolves.toBe('');

@@ -51,6 +51,11 @@ function ModelRow({ m }: { m: ModelItem }) {
   const [action, run] = useAction();
   const [context, setContext] = useState('writing');
   const name = m.displayName ?? m.id;
+  const useForContext = () =>
+    void run(async () => {
+      await setPreference(m, context.trim());
+      return `${name} is your model for '${context.trim()}'.`;
+    });
   return (
     <tr data-model={m.id}>
       <th scope="row">
@@ -91,6 +96,13 @@ function ModelRow({ m }: { m: ModelItem }) {
             size={9}
             value={context}
             onInput={(e) => setContext(e.currentTarget.value)}
+            onKeyDown={(e) => {
+              // Enter does what the button beside it does (no form around them would submit).
+              if (e.key === 'Enter' && !action.busy && context.trim() !== '') {
+                e.preventDefault();
+                useForContext();
+              }
+            }}
             list="known-contexts"
             aria-label={`Context for ${name}`}
           />
@@ -98,12 +110,7 @@ function ModelRow({ m }: { m: ModelItem }) {
             type="button"
             disabled={action.busy || context.trim() === ''}
             aria-label={`Use ${name} for the context`}
-            onClick={() =>
-              void run(async () => {
-                await setPreference(m, context.trim());
-                return `${name} is your model for '${context.trim()}'.`;
-              })
-            }
+            onClick={useForContext}
           >
             Use for context
           </button>
