@@ -56,19 +56,16 @@ function Axes({
   );
 }
 
-/** Values over time (one point per bucket). */
-export function LineChart({
-  title,
-  points,
-  format,
-  unit,
-}: {
+interface ChartProps {
   title: string;
   points: Point[];
   format: (v: number) => string;
   /** `usd`: the values are dollars (the axis says `$`). */
   unit?: 'usd';
-}) {
+}
+
+/** Values over time (one point per bucket). */
+export function LineChart({ title, points, format, unit }: ChartProps) {
   const max = niceMax(Math.max(0, ...points.map((p) => p.value)));
   const innerW = W - PAD.left - PAD.right;
   const innerH = H - PAD.top - PAD.bottom;
@@ -93,17 +90,7 @@ export function LineChart({
 }
 
 /** One bar per category (providers, models). */
-export function BarChart({
-  title,
-  points,
-  format,
-  unit,
-}: {
-  title: string;
-  points: Point[];
-  format: (v: number) => string;
-  unit?: 'usd';
-}) {
+export function BarChart({ title, points, format, unit }: ChartProps) {
   const max = niceMax(Math.max(0, ...points.map((p) => p.value)));
   const innerW = W - PAD.left - PAD.right;
   const innerH = H - PAD.top - PAD.bottom;
