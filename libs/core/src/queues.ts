@@ -42,7 +42,16 @@ export interface GenerateJobData {
    * together as one message. Absent (an older gateway), every delta is a `chunk` message of its own.
    */
   batchChunks?: true;
+  /**
+   * Set on the native API's async jobs (`POST /api/v1/ai/jobs`): which of `prompt` and `messages` the body sent, so
+   * that a failed job's error names the field of that body (`prompt`, `options.stop`), not its OpenAI spelling. The
+   * worker does not read it.
+   */
+  nativeInput?: NativeInput;
 }
+
+/** The native API's input field: `prompt` or `messages`. */
+export type NativeInput = 'prompt' | 'messages';
 
 /** How long past its request's deadline a sync job's outcome stays readable (clock skew, a read-back in flight). */
 export const OUTCOME_MARGIN_MS = 10_000;

@@ -7,6 +7,7 @@ import {
   type GenerateJobData,
   type GenerateOutcome,
   type GenerationRequest,
+  type NativeInput,
 } from '@aigw/core';
 import {
   bullOptions,
@@ -60,6 +61,8 @@ export interface EnqueueOptions {
   coalescingKey?: string;
   /** BullMQ priority (1 highest); absent: ahead of every prioritized job. Cache warming runs at WARM_PRIORITY. */
   priority?: number;
+  /** The native API's input field, for a failed job's error (see GenerateJobData.nativeInput). */
+  nativeInput?: NativeInput;
 }
 
 /**
@@ -164,6 +167,9 @@ export class GenerationQueue {
       }
       if (opts.coalescingKey !== undefined) {
         data.coalescingKey = opts.coalescingKey;
+      }
+      if (opts.nativeInput !== undefined) {
+        data.nativeInput = opts.nativeInput;
       }
       const { keepOutcomeMs, retentionS } = opts.retention;
       if (keepOutcomeMs !== undefined) {

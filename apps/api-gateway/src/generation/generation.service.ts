@@ -6,6 +6,7 @@ import {
   merged,
   type GenerationRequest,
   type GenerationResult,
+  type NativeInput,
   type ToolCallDelta,
 } from '@aigw/core';
 import { ENV, ShutdownState } from '@aigw/platform';
@@ -61,6 +62,8 @@ export interface Submission {
   endpoint: string;
   /** The native API's `useCache` (false: neither answer from nor store in the response cache). */
   useCache?: boolean;
+  /** The native API's input field: a failed async job's error names the fields of its body. */
+  nativeInput?: NativeInput;
 }
 
 type Mode = 'sync' | 'async';
@@ -736,7 +739,13 @@ export class GenerationService {
     coalescingKey?: string,
   ): Promise<void> {
     try {
-      await this.queue.add(sub.request, { jobId: claim.jobId, replyTo, retention, coalescingKey });
+      await this.queue.add(sub.request, {
+        jobId: claim.jobId,
+        replyTo,
+        retention,
+        coalescingKey,
+        nativeInput: sub.nativeInput,
+      });
       // Replays under the key find the job from now on.
       this.idempotency.unlock(claim);
     } catch (err) {

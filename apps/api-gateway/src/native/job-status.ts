@@ -1,7 +1,7 @@
 import { CLIENT_GONE_MESSAGE, ErrorCode, type ErrorBody } from '@aigw/core';
 import type { CancelRecord, GenerateJob, KeptOutcome } from '../generation/generation-queue';
 import { failedJobError, lostJobError, snapshotOf, type JobSnapshot } from '../generation/job-snapshot';
-import { generateResponse, type GenerateResponse } from './native-mapping';
+import { generateResponse, nativeErrorBody, type GenerateResponse } from './native-mapping';
 
 export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 
@@ -63,7 +63,7 @@ export function jobStatusView(jobId: string, job: GenerateJob, cancel: CancelRec
   switch (snapshot.state) {
     case 'queued':
     case 'running':
-      break;
+      return view;
     case 'completed':
       if (snapshot.outcome.ok) {
         // As `generate` would have answered the request that made the job: its x-request-id (the client's own).
@@ -79,6 +79,10 @@ export function jobStatusView(jobId: string, job: GenerateJob, cancel: CancelRec
     case 'missing':
       view.error = lostJobError().toBody();
       break;
+  }
+  const input = job.data.nativeInput;
+  if (view.error !== undefined && input !== undefined) {
+    view.error = nativeErrorBody(view.error, input);
   }
   return view;
 }

@@ -3,7 +3,13 @@ import { GenerationService } from '../generation/generation.service';
 import type { Client } from '../http/client';
 import type { GenerateDto } from './generate.dto';
 import { jobStateOf, type JobState } from './job-status';
-import { generateResponse, nativeRequest, type GenerateResponse } from './native-mapping';
+import {
+  generateResponse,
+  nativeInputOf,
+  nativeRequest,
+  withNativeParam,
+  type GenerateResponse,
+} from './native-mapping';
 
 export interface JobAccepted {
   jobId: string;
@@ -18,17 +24,24 @@ export class NativeGenerationService {
 
   async generate(dto: GenerateDto, client: Client): Promise<GenerateResponse> {
     const request = nativeRequest(dto, this.generation.frame(client, 'sync'));
-    const result = await this.generation.answer({ request, endpoint: 'generate', useCache: dto.useCache }, client);
+    const input = nativeInputOf(dto);
+    const result = await this.generation
+      .answer({ request, endpoint: 'generate', useCache: dto.useCache }, client)
+      .catch((err: unknown) => {
+        throw withNativeParam(err, input);
+      });
     // The body's requestId is the x-request-id this answer carries: the client's own id when it sent one.
     return generateResponse(result, client.clientRequestId ?? request.requestId);
   }
 
   async submit(dto: GenerateDto, client: Client): Promise<JobAccepted> {
     const request = nativeRequest(dto, this.generation.frame(client, 'async'));
-    const { jobId, replayed } = await this.generation.submit(
-      { request, endpoint: 'jobs', useCache: dto.useCache },
-      client,
-    );
+    const nativeInput = nativeInputOf(dto);
+    const { jobId, replayed } = await this.generation
+      .submit({ request, endpoint: 'jobs', useCache: dto.useCache, nativeInput }, client)
+      .catch((err: unknown) => {
+        throw withNativeParam(err, nativeInput);
+      });
     client.setHeaders({ location: `/api/v1/ai/jobs/${jobId}` });
     return { jobId, status: replayed === null ? 'queued' : jobStateOf(replayed) };
   }

@@ -3,7 +3,7 @@ import { plainToInstance } from 'class-transformer';
 import { ErrorCode, GatewayError, type GenerationResult } from '@aigw/core';
 import type { RequestFrame } from '../generation/request-frame';
 import { GenerateDto } from './generate.dto';
-import { generateResponse, nativeRequest } from './native-mapping';
+import { generateResponse, nativeParam, nativeRequest, withNativeParam } from './native-mapping';
 
 const frame: RequestFrame = { requestId: 'req_2', userId: 'u1', apiKeyId: 'k1', receivedAt: 5, deadlineAt: 10 };
 
@@ -95,5 +95,20 @@ describe('generateResponse', () => {
       attempts: result.attempts,
       cached: false,
     });
+  });
+
+  it('names the native fields in errors that name their OpenAI spelling', () => {
+    expect(nativeParam('stop', 'prompt')).toBe('options.stop');
+    expect(nativeParam('top_p', 'messages')).toBe('options.topP');
+    expect(nativeParam('max_tokens', 'messages')).toBe('options.maxTokens');
+    expect(nativeParam('messages', 'prompt')).toBe('prompt');
+    expect(nativeParam('messages', 'messages')).toBe('messages');
+    expect(nativeParam('model', 'prompt')).toBe('model');
+    expect(nativeParam(null, 'prompt')).toBeNull();
+    const err = new GatewayError(ErrorCode.UnsupportedParameter, 'no', { param: 'temperature' });
+    const renamed = withNativeParam(err, 'prompt') as GatewayError;
+    expect(renamed.toBody()).toEqual({ ...err.toBody(), param: 'options.temperature' });
+    const plain = new GatewayError(ErrorCode.InvalidRequest, 'no', { param: 'model' });
+    expect(withNativeParam(plain, 'prompt')).toBe(plain);
   });
 });

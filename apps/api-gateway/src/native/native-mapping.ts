@@ -1,10 +1,13 @@
 import {
   ErrorCode,
   GatewayError,
+  merged,
   type Attempt,
   type ChatMessage,
+  type ErrorBody,
   type GenerationRequest,
   type GenerationResult,
+  type NativeInput,
   type Usage,
 } from '@aigw/core';
 import { applyRoutingChoices, isSet, toChatMessage, toOptions, type RequestFrame } from '../generation/request-frame';
@@ -49,6 +52,59 @@ export function nativeRequest(dto: GenerateDto, frame: RequestFrame): Generation
   }
   applyRoutingChoices(request, dto, frame);
   return request;
+}
+
+/** The native body's spelling of the OpenAI fields routing and the workers name in their errors. */
+const NATIVE_OPTION_PARAMS: Readonly<Record<string, string>> = {
+  temperature: 'options.temperature',
+  top_p: 'options.topP',
+  max_tokens: 'options.maxTokens',
+  max_completion_tokens: 'options.maxTokens',
+  stop: 'options.stop',
+};
+
+/** Which input field a native body sent (validated: exactly one). */
+export function nativeInputOf(dto: GenerateDto): NativeInput {
+  return isSet(dto.prompt) ? 'prompt' : 'messages';
+}
+
+/**
+ * An error's `param` as the native body spells it. Routing and the workers name OpenAI's fields (`stop`,
+ * `top_p`, `messages`), which a native body does not have: `options.stop`, `options.topP`, and `prompt` for a
+ * body that sent one (its prompt is the request's messages).
+ */
+export function nativeParam(param: string | null, input: NativeInput): string | null {
+  if (param === null) {
+    return null;
+  }
+  if (param === 'messages') {
+    return input;
+  }
+  return NATIVE_OPTION_PARAMS[param] ?? param;
+}
+
+/** `err` naming the native body's field (a new GatewayError, `err` its cause); any other error as it is. */
+export function withNativeParam(err: unknown, input: NativeInput): unknown {
+  if (!(err instanceof GatewayError)) {
+    return err;
+  }
+  const param = nativeParam(err.param, input);
+  if (param === err.param) {
+    return err;
+  }
+  return new GatewayError(err.code, err.message, {
+    param,
+    retryAfterMs: err.retryAfterMs,
+    attempts: err.attempts,
+    retry: err.retry,
+    cause: err,
+  });
+}
+
+/** A stored error body naming the native body's field. */
+export function nativeErrorBody(body: ErrorBody, input: NativeInput): ErrorBody {
+  const param = nativeParam(body.param, input);
+  return param === body.param ? body : merged(body, { param });
 }
 
 export interface GenerateResponse {
