@@ -58,6 +58,19 @@ describe('console formats', () => {
     expect(formatPercent(2 / 2)).toBe('100%');
   });
 
+  it('a rate that is not perfect never reads 100%, nor one above nothing 0%', () => {
+    expect(formatPercent(0.99999)).toBe('>99.9%');
+    expect(formatPercent(0.99951)).toBe('>99.9%');
+    expect(formatPercent(0.9994)).toBe('99.9%');
+    expect(formatPercent(0.00001)).toBe('<0.1%');
+    expect(formatPercent(0.0004)).toBe('<0.1%');
+    expect(formatPercent(0.00051)).toBe('0.1%');
+    expect(formatPercent(0.999999, 0)).toBe('>99%');
+    expect(formatPercent(0.000001, 2)).toBe('<0.01%');
+    expect(formatPercent(1)).toBe('100%');
+    expect(formatPercent(0)).toBe('0%');
+  });
+
   it('rate-limit windows: what is left of how much, when it resets, or that it has reset since', () => {
     const w = { limit: 60, remaining: 42, resetAt: '2026-03-01T12:00:30.000Z', stale: false };
     expect(formatQuotaWindow(w, 'requests')).toBe('42 / 60 requests left, resets 2026-03-01 12:00:30 UTC');

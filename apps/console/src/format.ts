@@ -29,12 +29,24 @@ export function formatCount(n: number | null | undefined): string {
   return (Math.round(n) + 0).toLocaleString('en-US');
 }
 
-/** A ratio in [0, 1] as a percentage. */
+/**
+ * A ratio in [0, 1] as a percentage. Only a perfect rate reads 100% and only none reads 0%: what rounds to either
+ * reads `>99.9%` or `<0.1%` (a success rate of 99.999% is not perfect).
+ */
 export function formatPercent(ratio: number | null | undefined, digits = 1): string {
   if (ratio === null || ratio === undefined || !Number.isFinite(ratio)) {
     return '—';
   }
-  return `${(ratio * 100).toFixed(digits).replace(/\.0+$/, '')}%`;
+  const text = (p: number) => p.toFixed(digits).replace(/\.0+$/, '');
+  const fixed = Number((ratio * 100).toFixed(digits));
+  const step = 10 ** -digits;
+  if (ratio < 1 && fixed >= 100) {
+    return `>${text(100 - step)}%`;
+  }
+  if (ratio > 0 && fixed <= 0) {
+    return `<${text(step)}%`;
+  }
+  return `${text(ratio * 100)}%`;
 }
 
 export function formatMs(ms: number | null | undefined): string {
