@@ -5,6 +5,8 @@ import { formatAxisTick } from './format';
 export interface Point {
   label: string;
   value: number;
+  /** Unique among the chart's points when labels may not be (a day's full date); else the label is the key. */
+  key?: string;
 }
 
 const W = 640;
@@ -80,7 +82,7 @@ export function LineChart({ title, points, format, unit }: ChartProps) {
         <Axes max={max} labels={points.map((p) => p.label)} x={x} unit={unit} />
         <path d={path} class="line" />
         {points.map((p, i) => (
-          <circle key={p.label} cx={x(i)} cy={y(p.value)} r={3.5} class="point">
+          <circle key={p.key ?? p.label} cx={x(i)} cy={y(p.value)} r={3.5} class="point">
             <title>{`${p.label}: ${format(p.value)}`}</title>
           </circle>
         ))}
@@ -106,7 +108,7 @@ export function BarChart({ title, points, format, unit }: ChartProps) {
           const h = (p.value / max) * innerH;
           return (
             <rect
-              key={p.label}
+              key={p.key ?? p.label}
               x={x(i) - slot * 0.3}
               width={slot * 0.6}
               y={PAD.top + innerH - h}

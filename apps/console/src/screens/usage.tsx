@@ -1,12 +1,11 @@
 import { useState } from 'preact/hooks';
 import { api, qs, send } from '../api';
 import { BarChart, LineChart, type Point } from '../charts';
-import { formatCount, formatPercent, formatUsd, isoDay } from '../format';
+import { formatCount, formatPercent, formatUsd } from '../format';
 import { REFRESH_MS, useAction, useLoad } from '../hooks';
 import type { UsageGroup, UsageTotals, UsageView } from '../types';
 import { ActionNote, Empty, Field, Loaded, Section, Stat, download } from '../ui';
-
-const DAY_MS = 86_400_000;
+import { apiRange, daysOf, rangeKey, resolveRange, type DayRange, type RangeChoice } from '../usage-range';
 
 type Metric = 'requests' | 'tokens' | 'costUsd';
 
@@ -18,21 +17,6 @@ const METRICS: Record<
   tokens: { label: 'Tokens', of: (g) => g.promptTokens + g.completionTokens, format: formatCount },
   costUsd: { label: 'Cost', of: (g) => g.costUsd, format: formatUsd, unit: 'usd' },
 };
-
-interface Range {
-  from: string;
-  to: string;
-}
-
-function lastDays(n: number): Range {
-  const today = new Date();
-  return { from: isoDay(new Date(today.getTime() - (n - 1) * DAY_MS)), to: isoDay(today) };
-}
-
-/** The API's range: from the first day's start to the end of the last day (UTC). */
-function apiRange(r: Range): { from: string; to: string } {
-  return { from: `${r.from}T00:00:00.000Z`, to: new Date(Date.parse(`${r.to}T00:00:00.000Z`) + DAY_MS).toISOString() };
-}
 
 /** The user view answers `{totals, groups}`; the admin analytics may page its groups under `data`. */
 interface AnyUsage extends Partial<UsageView> {
@@ -63,19 +47,20 @@ function labelOf(g: UsageGroup, by: string): string {
   return typeof v === 'string' || typeof v === 'number' ? String(v) : '(none)';
 }
 
-function dayPoints(groups: UsageGroup[], r: Range, metric: Metric): Point[] {
+function dayPoints(groups: UsageGroup[], r: DayRange, metric: Metric): Point[] {
   const byDay = new Map(groups.map((g) => [labelOf(g, 'day').slice(0, 10), METRICS[metric].of(g)]));
-  const points: Point[] = [];
-  for (let t = Date.parse(`${r.from}T00:00:00Z`); t <= Date.parse(`${r.to}T00:00:00Z`); t += DAY_MS) {
-    const day = isoDay(new Date(t));
-    points.push({ label: day.slice(5), value: byDay.get(day) ?? 0 });
-  }
-  return points;
+  return daysOf(r).map(({ day, label }) => ({ key: day, label, value: byDay.get(day) ?? 0 }));
 }
 
-async function loadUsage(all: boolean, r: Range, groupBy: 'day' | 'provider'): Promise<AnyUsage> {
+/** An answer with the days it covers (a relative range's days are those of the clock when it was fetched). */
+type UsageOf = AnyUsage & { range: DayRange };
+
+async function loadUsage(all: boolean, choice: RangeChoice, groupBy: 'day' | 'provider'): Promise<UsageOf> {
   const path = all ? '/api/v1/ai/admin/usage' : '/api/v1/ai/usage';
-  return api<AnyUsage>(`${path}${qs({ ...apiRange(r), groupBy, ...(all ? { limit: 500 } : {}) })}`);
+  // Worked out at each fetch, the periodic refresh included: a screen left open past midnight shows the new day.
+  const range = resolveRange(choice, Date.now());
+  const u = await api<AnyUsage>(`${path}${qs({ ...apiRange(range), groupBy, ...(all ? { limit: 500 } : {}) })}`);
+  return { ...u, range };
 }
 
 function Quota({ u }: { u: AnyUsage }) {
@@ -110,18 +95,23 @@ function Quota({ u }: { u: AnyUsage }) {
 }
 
 export function UsageScreen({ admin }: { admin: boolean }) {
-  const [range, setRange] = useState<Range>(lastDays(7));
+  const [choice, setChoice] = useState<RangeChoice>({ kind: 'last', days: 7 });
   const [all, setAll] = useState(false);
   const [metric, setMetric] = useState<Metric>('requests');
   const live = { refreshMs: REFRESH_MS };
-  const byDay = useLoad(() => loadUsage(all, range, 'day'), [all, range.from, range.to], live);
-  const byProvider = useLoad(() => loadUsage(all, range, 'provider'), [all, range.from, range.to], live);
+  const byDay = useLoad(() => loadUsage(all, choice, 'day'), [all, rangeKey(choice)], live);
+  const byProvider = useLoad(() => loadUsage(all, choice, 'provider'), [all, rangeKey(choice)], live);
   const [csv, runCsv] = useAction();
+  // Each answer renders again: the fields of a relative range move on at the first refresh past midnight.
+  const range = resolveRange(choice, Date.now());
+  // A date picked fixes the range: it no longer moves with the clock.
+  const pick = (edit: Partial<DayRange>) => setChoice({ kind: 'custom', ...range, ...edit });
 
   const downloadCsv = () =>
     runCsv(async () => {
-      const res = await send(`/api/v1/ai/admin/costs${qs({ ...apiRange(range), by: 'day', format: 'csv' })}`);
-      download(`costs-${range.from}-${range.to}.csv`, await res.text(), 'text/csv');
+      const days = resolveRange(choice, Date.now());
+      const res = await send(`/api/v1/ai/admin/costs${qs({ ...apiRange(days), by: 'day', format: 'csv' })}`);
+      download(`costs-${days.from}-${days.to}.csv`, await res.text(), 'text/csv');
       return 'Costs CSV downloaded.';
     });
 
@@ -136,7 +126,7 @@ export function UsageScreen({ admin }: { admin: boolean }) {
             onChange={(e) => {
               const v = e.currentTarget.value;
               if (v !== '') {
-                setRange((r) => ({ ...r, from: v }));
+                pick({ from: v });
               }
             }}
           />
@@ -149,14 +139,14 @@ export function UsageScreen({ admin }: { admin: boolean }) {
             onChange={(e) => {
               const v = e.currentTarget.value;
               if (v !== '') {
-                setRange((r) => ({ ...r, to: v }));
+                pick({ to: v });
               }
             }}
           />
         </Field>
         <div class="buttons" role="group" aria-label="Quick ranges">
           {[1, 7, 30].map((n) => (
-            <button key={n} type="button" class="secondary" onClick={() => setRange(lastDays(n))}>
+            <button key={n} type="button" class="secondary" onClick={() => setChoice({ kind: 'last', days: n })}>
               {n === 1 ? 'Today' : `Last ${n} days`}
             </button>
           ))}
@@ -208,7 +198,7 @@ export function UsageScreen({ admin }: { admin: boolean }) {
                 ) : (
                   <LineChart
                     title={`${METRICS[metric].label} per day (UTC)`}
-                    points={dayPoints(groupsOf(u), range, metric)}
+                    points={dayPoints(groupsOf(u), u.range, metric)}
                     format={METRICS[metric].format}
                     unit={METRICS[metric].unit}
                   />
