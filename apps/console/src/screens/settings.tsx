@@ -3,7 +3,7 @@ import { api } from '../api';
 import { formatCount, formatDateTime, formatUsd } from '../format';
 import { useAction, useLoad } from '../hooks';
 import { listOf, type ModelItem, type Preference } from '../types';
-import { ActionNote, Badge, Empty, Field, Loaded, Section } from '../ui';
+import { ActionNote, Badge, ConfirmButton, Empty, Field, Loaded, Section } from '../ui';
 import { loadModels, setPreference } from './models';
 
 /** The contexts the seeds name; a user adds more. */
@@ -163,14 +163,13 @@ function Editor({ models, prefs, reload }: { models: ModelItem[]; prefs: Prefere
         <button type="submit" disabled={action.busy}>
           Save
         </button>
-        <button
-          type="button"
-          class="secondary"
+        <ConfirmButton
+          label="Reset all"
           disabled={action.busy || stored.size === 0}
-          onClick={() => void reset()}
-        >
-          Reset all
-        </button>
+          question={`Remove all ${stored.size} stored preference${stored.size === 1 ? '' : 's'}? Routing then picks the model.`}
+          confirmLabel="Yes, reset all"
+          onConfirm={() => void reset()}
+        />
       </div>
       <ActionNote action={action} />
     </form>
