@@ -543,6 +543,77 @@ describe('web console', () => {
     expect(csv.trim().split('\n').length).toBeGreaterThanOrEqual(2);
   });
 
+  it('Usage: a 366-day chart across years labels its days with the year, each once', async () => {
+    const sent = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ model: 'sim0/sim-gpt', messages: [{ role: 'user', content: 'a year of usage' }] }),
+    });
+    expect(sent.status).toBe(200);
+    await waitFor(
+      async () => {
+        const r = await fetch(`${system.gatewayUrl}/api/v1/ai/usage`, { headers: system.headers() });
+        return ((await r.json()) as { totals: { requests: number } }).totals.requests >= 1;
+      },
+      { timeoutMs: 15_000, message: 'usage not recorded' },
+    );
+    await open('usage');
+    const to = await page.getByLabel('To (UTC)').inputValue();
+    const from = new Date(Date.parse(`${to}T00:00:00Z`) - 365 * 86_400_000).toISOString().slice(0, 10);
+    await page.getByLabel('From (UTC)').fill(from);
+    const chart = page.locator('svg[data-chart="line"]');
+    await chart.and(page.locator(`[aria-label*="${from}: "]`)).waitFor();
+    const labels = ((await chart.getAttribute('aria-label')) ?? '')
+      .replace(/^[^.]*\. /, '')
+      .split('; ')
+      .map((p) => p.split(': ')[0]);
+    expect(labels).toHaveLength(366);
+    expect(new Set(labels).size).toBe(366);
+    expect(labels[0]).toBe(from);
+    expect(labels[365]).toBe(to);
+    await expect(page.getByLabel('From (UTC)').inputValue()).resolves.toBe(from);
+  });
+
+  it('Usage: a relative range moves on past midnight UTC at the next refresh; a range picked stays', async () => {
+    const { context, tab } = await clockedTab('usage');
+    const DAY = 86_400_000;
+    const asked: string[] = [];
+    tab.on('request', (r) => {
+      const url = new URL(r.url());
+      if (url.pathname === '/api/v1/ai/usage' && url.searchParams.get('groupBy') === 'day') {
+        asked.push(url.searchParams.get('to') ?? '');
+      }
+    });
+    const dayAfter = (d: string, n = 1) => new Date(Date.parse(`${d}T00:00:00Z`) + n * DAY).toISOString().slice(0, 10);
+    try {
+      await tab.locator('[data-stat="Requests"]').waitFor();
+      await tab.locator('.state.loading').first().waitFor({ state: 'detached' });
+      const today = await tab.getByLabel('To (UTC)').inputValue();
+      expect(asked.at(-1)).toBe(`${dayAfter(today)}T00:00:00.000Z`);
+      // The page's clock (only) passes midnight: the next refresh asks for the new day, and the fields show it.
+      await tab.clock.setSystemTime((await tab.evaluate(() => Date.now())) + DAY);
+      const before = asked.length;
+      expect(await advanceUntil(tab, () => asked.length > before, 20_000)).toBeLessThanOrEqual(16_000);
+      expect(asked.at(-1)).toBe(`${dayAfter(today, 2)}T00:00:00.000Z`);
+      await waitFor(async () => (await tab.getByLabel('To (UTC)').inputValue()) === dayAfter(today), {
+        timeoutMs: 5_000,
+        message: 'the To field did not move on to the new day',
+      });
+
+      // A date picked fixes the range: another midnight later it still asks for those days.
+      await tab.getByLabel('From (UTC)').fill(today);
+      await tab.locator('.state.loading').first().waitFor({ state: 'detached' });
+      await tab.clock.setSystemTime((await tab.evaluate(() => Date.now())) + DAY);
+      const picked = asked.length;
+      await advanceUntil(tab, () => asked.length > picked, 20_000);
+      expect(asked.length).toBeGreaterThan(picked);
+      expect(asked.at(-1)).toBe(`${dayAfter(today, 2)}T00:00:00.000Z`);
+      await expect(tab.getByLabel('To (UTC)').inputValue()).resolves.toBe(dayAfter(today));
+    } finally {
+      await context.close();
+    }
+  });
+
   it('Keys and quotas: create a key (shown once), then sign in with it as a user and use it', async () => {
     await open('keys');
     await page.getByLabel('User name').fill('console-e2e-user');
@@ -1369,6 +1440,38 @@ describe('web console', () => {
       await fetch(preferences, { method: 'DELETE', headers: system.headers() });
       await fetch(`${preferences}/writing`, { method: 'DELETE', headers: system.headers() });
       await toggle(true);
+    }
+  });
+
+  it('Settings: Reset all asks first; Cancel keeps the preferences, confirming removes them', async () => {
+    const preferences = `${system.gatewayUrl}/api/v1/ai/preferences`;
+    const put = await fetch(preferences, {
+      method: 'PUT',
+      headers: system.headers(),
+      body: JSON.stringify({ provider: 'sim0', model: 'sim-gpt' }),
+    });
+    expect(put.ok).toBe(true);
+    try {
+      await open('settings');
+      await settled();
+      const form = page.getByRole('form', { name: 'AI preferences' });
+      const row = page.locator('tr[data-context="default"]');
+      await row.waitFor();
+      await form.getByRole('button', { name: 'Reset all' }).click();
+      const ask = form.getByRole('group', { name: /Remove all 1 stored preference\?/ });
+      await ask.waitFor();
+      await ask.getByRole('button', { name: 'Cancel' }).click();
+      await form.getByRole('button', { name: 'Reset all' }).waitFor();
+      const stored = await fetch(preferences, { headers: system.headers() }).then((r) => r.text());
+      expect(stored).toContain('sim-gpt');
+      await expect(row.count()).resolves.toBe(1);
+
+      await form.getByRole('button', { name: 'Reset all' }).click();
+      await form.getByRole('button', { name: 'Yes, reset all' }).click();
+      await form.getByRole('status').filter({ hasText: 'Preferences reset' }).waitFor();
+      await row.waitFor({ state: 'detached' });
+    } finally {
+      await fetch(preferences, { method: 'DELETE', headers: system.headers() });
     }
   });
 
