@@ -1,6 +1,6 @@
 import { PDF_BYTES_PER_PAGE, PDF_TOKENS_PER_PAGE } from '@aigw/core';
 import { ApiKeyStore } from '@aigw/entities';
-import { GatewayHarness } from './support';
+import { GatewayHarness, sseEvents } from './support';
 
 interface AnthropicError {
   type: 'error';
@@ -146,5 +146,32 @@ describe('api-gateway Anthropic Messages routes', () => {
       expect(allowed.status).toBe(200);
       expect(((await allowed.json()) as { input_tokens: number }).input_tokens).toBeGreaterThan(0);
     });
+  });
+});
+
+/**
+ * An answer with no content (an empty turn, or a prefill the model had nothing to add to): Anthropic's API gives
+ * `content: []` with `end_turn`, and its stream opens no content block. JSON gave an empty text block.
+ */
+describe('api-gateway Anthropic Messages: an empty answer', () => {
+  const h = new GatewayHarness();
+
+  beforeAll(() => h.start(), 60_000);
+  afterAll(() => h.stop(), 30_000);
+
+  const message = { model: 'sim-gpt', max_tokens: 16, messages: [{ role: 'user', content: 'Say nothing' }] };
+
+  it('has no content block, as JSON and as a stream alike', async () => {
+    h.handle((job) => h.answer(job, ''));
+    const plain = await h.post('/v1/messages', message);
+    expect(plain.status).toBe(200);
+    expect(await plain.json()).toMatchObject({ content: [], stop_reason: 'end_turn' });
+
+    const streamed = await h.post('/v1/messages', { ...message, stream: true });
+    expect(streamed.status).toBe(200);
+    const { payloads } = await sseEvents(streamed);
+    const types = (payloads as { type: string }[]).map((p) => p.type);
+    expect(types).toEqual(['message_start', 'ping', 'message_delta', 'message_stop']);
+    expect(payloads[2]).toMatchObject({ delta: { stop_reason: 'end_turn' } });
   });
 });

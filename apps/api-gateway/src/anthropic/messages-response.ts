@@ -112,7 +112,9 @@ export function anthropicMessageBody(result: GenerationResult): AnthropicMessage
   }
   const text = result.text !== '' ? result.text : (result.refusal ?? '');
   const toolCalls = result.toolCalls ?? [];
-  if (text !== '' || toolCalls.length === 0) {
+  // An answer without text has no text block: Anthropic's API answers an empty turn with `content: []` (its docs on
+  // stop reasons), and the stream (messages-sse.ts) opens no block for it either.
+  if (text !== '') {
     content.push({ type: 'text', text });
   }
   for (const call of toolCalls) {
