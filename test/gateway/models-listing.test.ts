@@ -333,3 +333,56 @@ describe('models listing with MODELS_PUBLIC=true behind a trusted proxy (TRUST_P
     expect((await from('2001:db8:5:7::1')).status).toBe(200);
   });
 });
+
+/**
+ * Circuit times are written on the Redis clock (the scripts' `TIME`); a gateway whose own clock is off compared them
+ * with it, and showed a circuit opened a moment ago as past CB_OPEN_MS (available) when its clock ran ahead. The
+ * gateway learns the offset with a `TIME` at each statistics refresh and reads circuit times on the Redis clock.
+ */
+describe('models listing on a gateway whose clock runs 3 minutes ahead of Redis', () => {
+  const SKEW_MS = 180_000;
+  const h = new GatewayHarness({ MODELS_STATS_REFRESH_S: '1' });
+  let redis: Redis;
+
+  beforeAll(async () => {
+    const realNow = Date.now.bind(Date);
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + SKEW_MS);
+    await h.start();
+    redis = new Redis(REDIS_URL);
+  }, 60_000);
+  afterAll(async () => {
+    jest.restoreAllMocks();
+    await redis.quit();
+    await h.stop();
+  }, 30_000);
+
+  it('shows a circuit opened just now as unavailable (circuit_open) in the listing', async () => {
+    // No injected clock: the scripts write the Redis server's time, as the workers' do.
+    const breakers = new CircuitBreakerStore(redis, routingKeyPrefix(h.prefix), DEFAULT_CIRCUIT_CONFIG);
+    for (let i = 0; i < DEFAULT_CIRCUIT_CONFIG.failureThreshold; i++) {
+      await breakers.recordFailure('sim/sim-gpt');
+    }
+    const res = await h.get('/api/v1/ai/models');
+    const items = ((await res.json()) as { data: Item[] }).data;
+    expect(items.find((d) => d.id === 'sim/sim-gpt')).toMatchObject({
+      available: false,
+      unavailableReason: 'circuit_open',
+    });
+    await breakers.reset('sim/sim-gpt');
+  });
+
+  it('shows a cooldown of a minute as running in the admin providers list (its end on the Redis clock)', async () => {
+    const breakers = new CircuitBreakerStore(redis, routingKeyPrefix(h.prefix), DEFAULT_CIRCUIT_CONFIG);
+    await breakers.recordCooldown('sim/sim-gpt', null, 60_000, 429);
+    const res = await h.get('/api/v1/ai/admin/providers');
+    expect(res.status).toBe(200);
+    const sim = (
+      (await res.json()) as { data: { id: string; circuits: { id: string; cooldownUntil: string | null }[] }[] }
+    ).data.find((p) => p.id === 'sim');
+    const until = sim?.circuits.find((c) => c.id === 'sim/sim-gpt')?.cooldownUntil ?? null;
+    expect(until).not.toBeNull();
+    // On the Redis clock: about a minute after the real now, which is 3 minutes before this process's.
+    expect(Date.parse(until ?? '')).toBeLessThan(Date.now() - SKEW_MS + 61_000);
+    await breakers.reset('sim/sim-gpt');
+  });
+});

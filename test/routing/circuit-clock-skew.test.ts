@@ -1,5 +1,5 @@
 import type { CircuitConfig } from '@aigw/core';
-import { CircuitBreakerStore } from '@aigw/routing';
+import { CircuitBreakerStore, RedisClockOffset } from '@aigw/routing';
 import { connect, deleteKeys, sleep, uniquePrefix } from './redis';
 
 const config: CircuitConfig = {
@@ -48,5 +48,23 @@ describe('circuit states on a worker whose clock is behind Redis (real Redis)', 
     expect((await store.states(['p/m'])).get('p/m')).toMatchObject({ state: 'open', available: true });
     // What acquire, the authority, says too.
     expect(await store.acquire('p/m')).toMatchObject({ allowed: true, state: 'half_open' });
+  });
+
+  it('reads with an offset learnt by TIME (a process that runs no script, the api-gateway), at most once per interval', async () => {
+    // The circuit is opened by a store on the right clock (a worker's).
+    await new CircuitBreakerStore(redis, prefix, config).recordFailure('p/t');
+    await new CircuitBreakerStore(redis, prefix, config).recordFailure('p/t');
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + SKEW_MS);
+    const offset = new RedisClockOffset();
+    const reader = new CircuitBreakerStore(redis, prefix, config, { clockOffset: offset });
+    // Five minutes ahead and nothing learnt: the circuit opened a moment ago looks past its open time.
+    expect((await reader.states(['p/t'])).get('p/t')).toMatchObject({ state: 'open', available: true });
+    await offset.sync(redis, 10_000);
+    expect(Math.abs(offset.now() - realNow())).toBeLessThan(250);
+    expect((await reader.states(['p/t'])).get('p/t')).toMatchObject({ state: 'open', available: false });
+    // Within the interval no TIME is sent.
+    const time = jest.spyOn(redis, 'time');
+    await offset.sync(redis, 10_000);
+    expect(time).not.toHaveBeenCalled();
   });
 });

@@ -83,6 +83,7 @@ import { PreferencesService } from './preferences/preferences.service';
 import { UsageController } from './usage/usage.controller';
 import { UsageService } from './usage/usage.service';
 import { RequestValidationPipe } from './validation/validation-pipe';
+import { RedisClockOffset } from '@aigw/routing';
 
 /**
  * The api-gateway: controllers, the global guard, pipe and filter, the producer side of the
@@ -176,6 +177,8 @@ export class AppModule {
         EmbeddingsService,
         NativeGenerationService,
         JobsService,
+        // The Redis clock offset every circuit read of this process uses (DeploymentSignals samples it).
+        { provide: RedisClockOffset, useValue: new RedisClockOffset() },
         DeploymentSignals,
         ModelListsService,
         PreferencesService,

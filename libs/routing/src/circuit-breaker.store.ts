@@ -14,6 +14,7 @@ import {
   type CircuitTransitionReason,
 } from '@aigw/core';
 import { CIRCUIT_LUA } from './circuit-breaker.lua';
+import { RedisClockOffset } from './redis-clock';
 import { RedisScript, clockArg, type RedisClient } from './redis-script';
 
 const script = new RedisScript(CIRCUIT_LUA);
@@ -25,7 +26,6 @@ const MIN_KEY_TTL_MS = DAY_MS;
  * A script reply that took longer than this (a stall, a busy event loop) says too little of when Redis read its
  * clock to correct ours with: it is not used for the clock offset.
  */
-const OFFSET_SAMPLE_MAX_RTT_MS = 250;
 
 export interface CircuitAcquireResult extends CircuitPermit {
   transition: CircuitTransition | null;
@@ -68,6 +68,11 @@ export interface CircuitBreakerStoreOptions {
    * with skewed clocks still agree on when a circuit re-opens or a probe slot expires.
    */
   clock?: () => number;
+  /**
+   * Where the Redis clock offset is kept (see RedisClockOffset): one shared by the stores of a process that learns it
+   * by `TIME` (the api-gateway). Default: the store's own, learnt from its script replies.
+   */
+  clockOffset?: RedisClockOffset;
   /** Called after every state change this process caused (log it, count it). Must not throw. */
   onTransition?: (deploymentId: string, transition: CircuitTransition) => void;
 }
@@ -91,10 +96,10 @@ export class CircuitBreakerStore {
   private readonly configArgs: (string | number)[];
   /**
    * The Redis server clock minus this process's, as the latest prompt script reply showed it (each carries the
-   * script's `now`; 0 before any): `states` reads the times the scripts wrote (opened at, a cooldown's end) on the
-   * clock that wrote them, at no extra command.
+   * script's `now`), or a `TIME` sample of the shared offset: `states` reads the times the scripts wrote (opened at,
+   * a cooldown's end) on the clock that wrote them, at no extra command.
    */
-  private clockOffsetMs = 0;
+  private readonly clockOffset: RedisClockOffset;
 
   constructor(
     private readonly redis: RedisClient,
@@ -103,6 +108,7 @@ export class CircuitBreakerStore {
     private readonly options: CircuitBreakerStoreOptions = {},
   ) {
     assertCircuitConfig(config);
+    this.clockOffset = options.clockOffset ?? new RedisClockOffset();
     const keyTtlMs = Math.max(MIN_KEY_TTL_MS, 2 * (config.openMs + config.windowMs + config.probeTtlMs));
     this.configArgs = [
       config.failureThreshold,
@@ -121,7 +127,7 @@ export class CircuitBreakerStore {
    * corrected by the latest prompt script reply shows it (uncorrected before any), or the injected clock.
    */
   now(): number {
-    return this.options.clock?.() ?? Date.now() + this.clockOffsetMs;
+    return this.options.clock?.() ?? this.clockOffset.now();
   }
 
   /** The hash tag keeps both keys of a deployment in one Redis Cluster slot, as the script needs. */
@@ -152,9 +158,8 @@ export class CircuitBreakerStore {
     ]);
     const received = Date.now();
     const result = this.parse(deploymentId, raw);
-    const redisNow = Number((raw as unknown[])[7]);
-    if (this.options.clock === undefined && received - sent <= OFFSET_SAMPLE_MAX_RTT_MS && Number.isFinite(redisNow)) {
-      this.clockOffsetMs = redisNow - (sent + received) / 2;
+    if (this.options.clock === undefined) {
+      this.clockOffset.sample(sent, Number((raw as unknown[])[7]), received);
     }
     if (result.transition !== null) {
       this.options.onTransition?.(deploymentId, result.transition);

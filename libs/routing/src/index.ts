@@ -1,5 +1,6 @@
 export * from './redis-script';
 export * from './circuit-breaker.store';
+export * from './redis-clock';
 export * from './latency-tracker';
 export * from './round-robin-counter';
 export * from './route-memory';

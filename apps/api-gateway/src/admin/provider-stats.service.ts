@@ -5,6 +5,7 @@ import { ENV, REDIS, MigratedDatabase } from '@aigw/platform';
 import {
   CircuitBreakerStore,
   ProviderQuotaStore,
+  RedisClockOffset,
   RouteMemory,
   routingKeyPrefix,
   type ProviderQuotas,
@@ -63,9 +64,17 @@ export class ProviderStatsService {
   private readonly usage: UsageAnalyticsStore;
   private readonly quotas: ProviderQuotaStore;
 
-  constructor(@Inject(ENV) env: GatewayEnv, @Inject(REDIS) redis: Redis, db: MigratedDatabase) {
-    // Reads only: the thresholds of the workers' own config do not matter here.
-    this.circuits = new CircuitBreakerStore(redis, routingKeyPrefix(env.REDIS_PREFIX), DEFAULT_CIRCUIT_CONFIG);
+  constructor(
+    @Inject(ENV) env: GatewayEnv,
+    @Inject(REDIS) redis: Redis,
+    db: MigratedDatabase,
+    clockOffset: RedisClockOffset,
+  ) {
+    // Reads only: the thresholds of the workers' own config do not matter here. Times on the Redis clock, as the
+    // listing's refresh samples it.
+    this.circuits = new CircuitBreakerStore(redis, routingKeyPrefix(env.REDIS_PREFIX), DEFAULT_CIRCUIT_CONFIG, {
+      clockOffset,
+    });
     this.routes = new RouteMemory(redis, routingKeyPrefix(env.REDIS_PREFIX));
     this.usage = new UsageAnalyticsStore(db.dataSource);
     this.quotas = new ProviderQuotaStore(redis, env.REDIS_PREFIX);

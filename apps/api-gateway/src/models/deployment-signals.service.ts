@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleIn
 import { DAY_MS, DEFAULT_CIRCUIT_CONFIG, type Deployment } from '@aigw/core';
 import { DeploymentStatsStore, type DeploymentStats, type ProviderHealthStatus } from '@aigw/entities';
 import { ENV, REDIS, RedisErrors, RedisKeys, describeError, MigratedDatabase, waitAtMost } from '@aigw/platform';
-import { CircuitBreakerStore, routingKeyPrefix, type CircuitStatus } from '@aigw/routing';
+import { CircuitBreakerStore, RedisClockOffset, routingKeyPrefix, type CircuitStatus } from '@aigw/routing';
 import type { Redis } from 'ioredis';
 import type { GatewayEnv } from '../config/gateway-env';
 
@@ -88,18 +88,24 @@ export class DeploymentSignals implements OnModuleInit, OnApplicationShutdown {
 
   constructor(
     @Inject(ENV) private readonly env: GatewayEnv,
-    @Inject(REDIS) redis: Redis,
+    @Inject(REDIS) private readonly redis: Redis,
     keys: RedisKeys,
     private readonly errors: RedisErrors,
     db: MigratedDatabase,
+    private readonly clockOffset: RedisClockOffset,
   ) {
     this.store = new DeploymentStatsStore(db.dataSource);
     // Reads only: of the workers' config, what decides whether an open or half-open circuit admits a call now.
-    this.circuitStore = new CircuitBreakerStore(redis, routingKeyPrefix(keys.prefix), {
-      ...DEFAULT_CIRCUIT_CONFIG,
-      openMs: env.CB_OPEN_MS,
-      halfOpenMaxProbes: env.CB_HALF_OPEN_PROBES,
-    });
+    this.circuitStore = new CircuitBreakerStore(
+      redis,
+      routingKeyPrefix(keys.prefix),
+      {
+        ...DEFAULT_CIRCUIT_CONFIG,
+        openMs: env.CB_OPEN_MS,
+        halfOpenMaxProbes: env.CB_HALF_OPEN_PROBES,
+      },
+      { clockOffset },
+    );
   }
 
   async onModuleInit(): Promise<void> {
@@ -117,10 +123,26 @@ export class DeploymentSignals implements OnModuleInit, OnApplicationShutdown {
     return this.slow;
   }
 
-  /** Recomputes statistics and health; a failure keeps the previous ones. Concurrent calls share one refresh. */
+  /**
+   * Recomputes statistics and health, and samples the Redis clock offset the circuit reads use (one `TIME`, at most
+   * once per MODELS_STATS_REFRESH_S: the gateway runs no circuit script to learn it from); a failure keeps the previous
+   * ones. Concurrent calls share one refresh.
+   */
   refresh(): Promise<void> {
-    this.refreshing ??= this.load().finally(() => (this.refreshing = undefined));
+    this.refreshing ??= Promise.all([this.load(), this.syncClock()])
+      .then(() => undefined)
+      .finally(() => (this.refreshing = undefined));
     return this.refreshing;
+  }
+
+  private async syncClock(): Promise<void> {
+    try {
+      // A little under the period, so a timer firing early still samples. A Redis that holds the command does not hold
+      // the refresh (nor the boot); a reply that late would be no sample anyway (OFFSET_SAMPLE_MAX_RTT_MS).
+      await waitAtMost(this.clockOffset.sync(this.redis, this.env.MODELS_STATS_REFRESH_S * 900), CIRCUIT_READ_WAIT_MS);
+    } catch (err) {
+      this.errors.report('circuit_read', err);
+    }
   }
 
   private async load(): Promise<void> {
