@@ -251,6 +251,27 @@ gateways:
       const body = await sentTo(openai, () => post(ask('claude-proxied', { messages })));
       expect((body.messages as Body[])[1]).toEqual({ role: 'assistant', content: 'Hi', thinking_blocks: [signed] });
     });
+
+    it('gets the prompt-cache marks (system, content parts) LiteLLM passes on to Claude; an OpenAI model none', async () => {
+      const mark = { type: 'ephemeral' };
+      const cached = {
+        system: [{ type: 'text', text: 'You are terse.', cache_control: mark }],
+        messages: [{ role: 'user', content: [{ type: 'text', text: 'Hello there', cache_control: mark }] }],
+      };
+      const body = await sentTo(openai, () => post(ask('claude-proxied', cached)));
+      const [system, user] = body.messages as Body[];
+      expect(system).toMatchObject({
+        role: 'system',
+        content: [{ type: 'text', text: 'You are terse.', cache_control: mark }],
+      });
+      expect(user).toMatchObject({
+        role: 'user',
+        content: [{ type: 'text', text: 'Hello there', cache_control: mark }],
+      });
+      // The same request to an OpenAI model: OpenAI refuses fields it does not know, so the marks stay behind.
+      const plain = await sentTo(openai, () => post(ask('gpt', cached)));
+      expect(JSON.stringify(plain)).not.toContain('cache_control');
+    });
   });
 
   describe('more than 4 stop_sequences', () => {

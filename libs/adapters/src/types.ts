@@ -45,6 +45,12 @@ export interface AdapterTarget {
    * refuse message fields they do not know, so they never get them.
    */
   signedThinking?: true;
+  /**
+   * Set, as `signedThinking`, when an OpenAI-compatible gateway (LiteLLM) fronts a Claude deployment: Anthropic's
+   * prompt-cache marks (`cache_control` on messages, content parts and tools) are sent as they came, and LiteLLM
+   * passes them on to Claude (docs.litellm.ai, Prompt Caching). Other OpenAI-wire servers get none.
+   */
+  cacheMarks?: true;
   /** A health endpoint on the baseUrl's origin (llama.cpp, vLLM: `/health`) the health check reads instead of models. */
   healthPath?: string;
   /** Sees every response's status and headers (the router reads providers' rate limits from them). */

@@ -32,13 +32,16 @@ describe('routeOptions', () => {
           model: 'glm-4.6',
           timeoutMs: 7000,
           poolKey: 'gateway:litellm',
-          // An Anthropic-API deployment behind the proxy takes its signed thinking back (LiteLLM's thinking_blocks).
+          // An Anthropic-API deployment behind the proxy takes its signed thinking back (LiteLLM's thinking_blocks),
+          // and its prompt-cache marks (LiteLLM passes cache_control on to Claude).
           signedThinking: true,
+          cacheMarks: true,
         },
       },
     ]);
     const openai = deployment({ id: 'oa', kind: 'openai', routing: 'gateway', gateway: 'litellm' });
     expect(routeOptions(openai, [litellm], null)[0].target).not.toHaveProperty('signedThinking');
+    expect(routeOptions(openai, [litellm], null)[0].target).not.toHaveProperty('cacheMarks');
   });
 
   it("gives the direct target the provider's healthPath, never the proxy's", () => {

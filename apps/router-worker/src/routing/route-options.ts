@@ -23,8 +23,9 @@ export function routeOptions(d: Deployment, gateways: readonly GatewaySpec[], re
       ? null
       : { route: 'gateway', kind: 'openai', target: gatewayTarget(gateway, d.model.upstreamName ?? d.model.name) };
   if (viaGateway !== null && d.provider.kind === 'anthropic') {
-    // Claude behind the gateway takes its signed thinking back, as LiteLLM carries it.
+    // Claude behind the gateway takes its signed thinking back and its prompt-cache marks, as LiteLLM carries both.
     viaGateway.target.signedThinking = true;
+    viaGateway.target.cacheMarks = true;
   }
   switch (d.provider.routing) {
     case 'direct':

@@ -665,4 +665,34 @@ describe("Claude's signed thinking through LiteLLM (thinking_blocks)", () => {
     expect(sent(true)[1]).toEqual({ role: 'assistant', content: 'A', thinking_blocks: [signed] });
     expect(sent(false)[1]).toEqual({ role: 'assistant', content: 'A' });
   });
+
+  it('sends prompt-cache marks (messages, content parts, tools) only to a gateway in front of Claude', () => {
+    const mark = { type: 'ephemeral' as const };
+    const history: ChatMessage[] = [
+      { role: 'system', content: 'S', cache_control: mark },
+      { role: 'user', content: [{ type: 'text', text: 'U', cache_control: mark }] },
+    ];
+    const tools = [
+      { type: 'function' as const, function: { name: 'f', parameters: { type: 'object' } }, cache_control: mark },
+    ];
+    const sent = (cacheMarks: boolean): { messages: ChatMessage[]; tools: unknown[] } =>
+      JSON.parse(
+        openAiBody(
+          {
+            target: {
+              baseUrl: 'http://x/v1',
+              model: 'claude',
+              timeoutMs: 1000,
+              poolKey: 'p',
+              ...(cacheMarks ? { cacheMarks: true as const } : {}),
+            },
+            messages: history,
+            options: { tools },
+          },
+          false,
+        ),
+      ) as { messages: ChatMessage[]; tools: unknown[] };
+    expect(sent(true)).toMatchObject({ messages: history, tools: [{ cache_control: mark }] });
+    expect(JSON.stringify(sent(false))).not.toContain('cache_control');
+  });
 });

@@ -125,13 +125,21 @@ function withPlainTextFilesAsText(m: ChatMessage): ChatMessage {
   return changed ? Object.assign({}, m, { content }) : m;
 }
 
-/** Fields of ours OpenAI does not take: Claude's signed thinking, Anthropic prompt-cache marks, a tool error flag. */
-function hasForeignFields(m: ChatMessage, signedThinking: boolean): boolean {
+/** What of Claude's own a gateway in front of Claude (LiteLLM) carries to it: see AdapterTarget. */
+interface ClaudeFields {
+  signedThinking: boolean;
+  cacheMarks: boolean;
+}
+
+/**
+ * Fields of ours OpenAI does not take: Claude's signed thinking, Anthropic prompt-cache marks (both kept for a gateway
+ * in front of Claude), a tool error flag.
+ */
+function hasForeignFields(m: ChatMessage, claude: ClaudeFields): boolean {
   return (
-    (m.thinking_blocks !== undefined && (!signedThinking || m.thinking_blocks.some(isUnsigned))) ||
-    m.cache_control !== undefined ||
-    m.is_error !== undefined ||
-    (Array.isArray(m.content) && m.content.some(marked))
+    (m.thinking_blocks !== undefined && (!claude.signedThinking || m.thinking_blocks.some(isUnsigned))) ||
+    (!claude.cacheMarks && (m.cache_control !== undefined || (Array.isArray(m.content) && m.content.some(marked)))) ||
+    m.is_error !== undefined
   );
 }
 
@@ -149,19 +157,21 @@ function isUnsigned(b: ThinkingBlock): boolean {
   return b.type === 'thinking' ? b.signature === '' : b.data === '';
 }
 
-function withoutForeignFields(m: ChatMessage, signedThinking: boolean): ChatMessage {
+function withoutForeignFields(m: ChatMessage, claude: ClaudeFields): ChatMessage {
   const copy = Object.assign({}, m);
   copy.content = toolResultContent(m);
-  const signed = signedThinking ? (m.thinking_blocks ?? []).filter((b) => !isUnsigned(b)) : [];
+  const signed = claude.signedThinking ? (m.thinking_blocks ?? []).filter((b) => !isUnsigned(b)) : [];
   if (signed.length > 0) {
     copy.thinking_blocks = signed;
   } else {
     delete copy.thinking_blocks;
   }
-  delete copy.cache_control;
   delete copy.is_error;
-  if (Array.isArray(copy.content)) {
-    copy.content = copy.content.map(withoutMark);
+  if (!claude.cacheMarks) {
+    delete copy.cache_control;
+    if (Array.isArray(copy.content)) {
+      copy.content = copy.content.map(withoutMark);
+    }
   }
   return copy;
 }
@@ -250,15 +260,13 @@ function withPortableIds(m: ChatMessage, google: boolean): ChatMessage {
 /**
  * The history as the OpenAI family takes it. Plain-text files go as text (`withPlainTextFilesAsText`). Signed thinking
  * (`thinking_blocks`) goes back to Anthropic only (through a gateway in front of Claude: `signedThinking`), as do
- * prompt-cache marks (`cache_control`): OpenAI refuses message fields it does not know. A tool message takes text
+ * prompt-cache marks (`cache_control`, `cacheMarks`): OpenAI refuses message fields it does not know. A tool message takes text
  * parts only, so the images and files of tool results (a screenshot tool's) follow the run of tool messages as one
  * user message, as OpenAI's guides do it. Tool call ids other families gave are made ones OpenAI takes
  * (`openAiToolId`). The history is copied only when a message needs any of it.
  */
-function historyOf(messages: ChatMessage[], baseUrl: string, signedThinking: boolean): ChatMessage[] {
-  if (
-    !messages.some((m) => hasForeignFields(m, signedThinking) || hasMedia(m) || hasForeignIds(m) || hasPlainTextFile(m))
-  ) {
+function historyOf(messages: ChatMessage[], baseUrl: string, claude: ClaudeFields): ChatMessage[] {
+  if (!messages.some((m) => hasForeignFields(m, claude) || hasMedia(m) || hasForeignIds(m) || hasPlainTextFile(m))) {
     return messages;
   }
   const google = isGoogleEndpoint(baseUrl);
@@ -266,9 +274,7 @@ function historyOf(messages: ChatMessage[], baseUrl: string, signedThinking: boo
   let media: ContentPart[] = [];
   for (const given of messages) {
     const original = withPlainTextFilesAsText(given);
-    const unmarked = hasForeignFields(original, signedThinking)
-      ? withoutForeignFields(original, signedThinking)
-      : original;
+    const unmarked = hasForeignFields(original, claude) ? withoutForeignFields(original, claude) : original;
     const m = hasForeignIds(unmarked) ? withPortableIds(unmarked, google) : unmarked;
     if (m.role !== 'tool' && media.length > 0) {
       out.push({ role: 'user', content: media });
@@ -288,9 +294,12 @@ function historyOf(messages: ChatMessage[], baseUrl: string, signedThinking: boo
   return out;
 }
 
-/** Tools as OpenAI takes them: without Anthropic prompt-cache marks (copied only when one has one). */
-function toolsOf(tools: FunctionTool[] | undefined): FunctionTool[] | undefined {
-  if (tools === undefined || !tools.some((t) => t.cache_control !== undefined)) {
+/**
+ * Tools as OpenAI takes them: without Anthropic prompt-cache marks (copied only when one has one), which only a
+ * gateway in front of Claude gets (`cacheMarks`).
+ */
+function toolsOf(tools: FunctionTool[] | undefined, cacheMarks: boolean): FunctionTool[] | undefined {
+  if (tools === undefined || cacheMarks || !tools.some((t) => t.cache_control !== undefined)) {
     return tools;
   }
   return tools.map((t) => ({ type: t.type, function: t.function }));
@@ -320,13 +329,16 @@ export function openAiBody(req: AdapterRequest, stream: boolean): string {
   const budgetField = budgetFieldOf(req);
   const body = {
     model: req.target.model,
-    messages: historyOf(req.messages, req.target.baseUrl, req.target.signedThinking === true),
+    messages: historyOf(req.messages, req.target.baseUrl, {
+      signedThinking: req.target.signedThinking === true,
+      cacheMarks: req.target.cacheMarks === true,
+    }),
     temperature: o.temperature,
     [budgetField]: o.maxTokens,
     top_p: o.topP,
     top_k: o.topK,
     stop: o.stop !== undefined && o.stop.length > 0 ? o.stop : undefined,
-    tools: toolsOf(o.tools),
+    tools: toolsOf(o.tools, req.target.cacheMarks === true),
     tool_choice: o.toolChoice,
     parallel_tool_calls: o.parallelToolCalls,
     response_format: o.responseFormat,
