@@ -129,6 +129,15 @@ describe('/v1/messages fields that depend on the provider family (e2e)', () => {
     timeoutMs: 10000
     models:
       - { name: claude-proxied, promptPer1k: 0.003, completionPer1k: 0.015, contextWindow: 8192, capabilities: [chat, streaming] }
+  - id: claude-auto
+    kind: anthropic
+    baseUrl: ${claude.url}
+    apiKey: sk-loopback-claude
+    routing: auto
+    gateway: litellm
+    timeoutMs: 10000
+    models:
+      - { name: claude-json, promptPer1k: 0.003, completionPer1k: 0.015, contextWindow: 8192, capabilities: [chat, streaming, json] }
 gateways:
   - id: litellm
     baseUrl: ${openai.url}/v1
@@ -271,6 +280,28 @@ gateways:
       // The same request to an OpenAI model: OpenAI refuses fields it does not know, so the marks stay behind.
       const plain = await sentTo(openai, () => post(ask('gpt', cached)));
       expect(JSON.stringify(plain)).not.toContain('cache_control');
+    });
+  });
+
+  describe('JSON mode for Claude, which only the route through an OpenAI-compatible gateway (LiteLLM) carries', () => {
+    async function chat(body: Body): Promise<{ status: number; json: Body }> {
+      const res = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { ...system.headers(), 'x-gateway-cache': 'no-store' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, json: (await res.json()) as Body };
+    }
+    const hello = { model: 'claude-json', messages: [{ role: 'user', content: 'Hello there' }] };
+
+    it("takes an auto provider's gateway route for it, with response_format as sent", async () => {
+      const body = await sentTo(openai, () => chat({ ...hello, response_format: { type: 'json_object' } }));
+      expect(body).toMatchObject({ model: 'claude-json', response_format: { type: 'json_object' } });
+    });
+
+    it('and its direct route, Claude, for a request without it', async () => {
+      const body = await sentTo(claude, () => chat(hello));
+      expect(body).toMatchObject({ model: 'claude-json' });
     });
   });
 

@@ -711,6 +711,14 @@ ${extra}    models:
       1,
     );
   });
+
+  it("takes JSON mode for Claude reached through an OpenAI-compatible gateway (LiteLLM translates it), 'auto' too", () => {
+    const gateway = 'gateways:\n  - id: litellm\n    baseUrl: http://127.0.0.1:4000/v1\n';
+    for (const routing of ['gateway', 'auto']) {
+      const yaml = provider('anthropic', `    routing: ${routing}\n    gateway: litellm\n`, '[chat, json]') + gateway;
+      expect(parseCatalog(yaml, {}).providers[0].models[0].capabilities).toEqual(['chat', 'json']);
+    }
+  });
 });
 
 describe('loadCatalogFile', () => {

@@ -11,10 +11,11 @@ import {
   type ModelSpec,
   type ProviderKind,
   type ProviderSpec,
+  type RoutingMethod,
 } from './catalog';
 import { ConfigurationError } from './env';
 import { ALLOW_LINK_LOCAL_VARIABLE, isMetadataAddress } from './metadata-address';
-import { PROVIDER_FAMILIES } from './provider-families';
+import { routingCapabilities } from './provider-families';
 
 /**
  * The provider catalog file (YAML): parsing, `${VAR}` / `${VAR:-default}` interpolation and
@@ -766,7 +767,7 @@ function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpe
       seen.add(name);
     }
     if (model && kind !== undefined) {
-      checkFamily(r, model, kind, `${path}.models[${i}]`);
+      checkFamily(r, model, kind, routing ?? CATALOG_DEFAULTS.routing, `${path}.models[${i}]`);
     }
     if (model) {
       models.push(model);
@@ -802,9 +803,18 @@ function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpe
   };
 }
 
-/** A capability the provider's wire format cannot honour would be silently dropped on every request. */
-function checkFamily(r: CatalogReader, model: ModelSpec, kind: ProviderKind, path: string): void {
-  const allowed = PROVIDER_FAMILIES[kind].capabilities;
+/**
+ * A capability the provider's wire format cannot honour would be silently dropped on every request. Through a gateway
+ * (routing `gateway` or `auto`) the gateway's translation counts too (GATEWAY_ROUTE_EXTRAS): Claude's JSON mode.
+ */
+function checkFamily(
+  r: CatalogReader,
+  model: ModelSpec,
+  kind: ProviderKind,
+  routing: RoutingMethod,
+  path: string,
+): void {
+  const allowed = routingCapabilities(kind, routing);
   for (const c of model.capabilities) {
     if (!allowed.includes(c)) {
       r.problem(

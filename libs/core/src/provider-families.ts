@@ -1,4 +1,5 @@
-import type { Capability, ProviderKind } from './catalog';
+import type { Capability, ProviderKind, RoutingMethod } from './catalog';
+import type { Route } from './domain';
 
 /**
  * What each wire format's adapter can honour. The catalog refuses a deployment that declares a capability its family
@@ -157,6 +158,50 @@ export const PROVIDER_FAMILIES: { readonly [K in ProviderKind]: ProviderFamily }
     params: new Set([REMOTE_IMAGE_PARAM, MANY_STOPS_PARAM]),
   },
 };
+
+/**
+ * What a family's deployments take beyond their own API when reached through an OpenAI-compatible gateway (LiteLLM; the
+ * route `gateway`), which translates OpenAI's fields to the family's API. Claude: JSON mode (`response_format`, the
+ * `json` capability), which LiteLLM translates for Anthropic (its AnthropicConfig lists `response_format`) and the
+ * Messages API cannot be told. Everything else Claude takes the gateway carries too (prompt-cache marks, a prefill,
+ * `service_tier`, more than 4 stop sequences, signed thinking), and what Claude refuses (a stop sequence of whitespace
+ * only) it refuses behind the gateway as well: the route's fields are the family's plus these.
+ */
+const GATEWAY_ROUTE_EXTRAS: {
+  readonly [K in ProviderKind]?: { capabilities: readonly Capability[]; params: ReadonlySet<string> };
+} = {
+  anthropic: { capabilities: ['json'], params: new Set(['response_format']) },
+};
+
+/** The routes a provider's requests may take: `auto` either (direct first, see routeOptions). */
+export function routesOf(routing: RoutingMethod): readonly Route[] {
+  switch (routing) {
+    case 'direct':
+      return DIRECT_ONLY;
+    case 'gateway':
+      return GATEWAY_ONLY;
+    case 'auto':
+      return EITHER_ROUTE;
+  }
+}
+
+const DIRECT_ONLY: readonly Route[] = ['direct'];
+const GATEWAY_ONLY: readonly Route[] = ['gateway'];
+const EITHER_ROUTE: readonly Route[] = ['direct', 'gateway'];
+
+/** Whether a family's deployment honours a provider-dependent request field on a route (see GATEWAY_ROUTE_EXTRAS). */
+export function routeSupportsParam(kind: ProviderKind, route: Route, param: string): boolean {
+  return (
+    familySupportsParam(kind, param) || (route === 'gateway' && GATEWAY_ROUTE_EXTRAS[kind]?.params.has(param) === true)
+  );
+}
+
+/** The capabilities a deployment of the family may declare when its provider's routing can take the gateway. */
+export function routingCapabilities(kind: ProviderKind, routing: RoutingMethod): readonly Capability[] {
+  const own = PROVIDER_FAMILIES[kind].capabilities;
+  const extra = routing === 'direct' ? undefined : GATEWAY_ROUTE_EXTRAS[kind]?.capabilities;
+  return extra === undefined ? own : [...own, ...extra.filter((c) => !own.includes(c))];
+}
 
 export function familySupportsParam(kind: ProviderKind, param: string): boolean {
   const family = PROVIDER_FAMILIES[kind] as ProviderFamily | undefined;

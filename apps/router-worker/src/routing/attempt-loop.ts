@@ -8,6 +8,7 @@ import {
   planRetry,
   ProviderCallError,
   refusedForCapacity,
+  requestNeedsOf,
   type Attempt,
   type Charge,
   type Deployment,
@@ -29,7 +30,7 @@ import type { LatencySink } from './latency-book';
 import type { QuotaObservers } from './quota-book';
 import { callProvider } from './provider-call';
 import type { RouteMemoryPort } from './route-book';
-import { routeOptions } from './route-options';
+import { routeOptions, routesCarrying, type RouteOption } from './route-options';
 import {
   allProvidersFailed,
   cancelledFailure,
@@ -107,6 +108,11 @@ interface AttemptLog {
   attempts: Attempt[];
   unreached: Set<Attempt>;
   charged: Charge[];
+  /**
+   * The request's provider-dependent fields (requestNeedsOf), read once the first time a deployment has two routes
+   * (an `auto` provider with its gateway) to choose those that carry them; never for the others.
+   */
+  params?: readonly string[];
 }
 
 /**
@@ -316,7 +322,9 @@ export class AttemptLoop {
     // The deployment as the catalog in force has it, asked again before every call (see inForce).
     let d = planned;
     const remembered = d.provider.routing === 'auto' ? await this.deps.routes.remembered(d.provider.id) : null;
-    let options = routeOptions(d, this.deps.gateways(), remembered);
+    const carrying = (all: RouteOption[], of: Deployment): RouteOption[] =>
+      all.length < 2 ? all : routesCarrying(all, of, (log.params ??= requestNeedsOf(request).params));
+    let options = carrying(routeOptions(d, this.deps.gateways(), remembered), d);
     if (options.length === 0) {
       const error = new ProviderCallError(
         ErrorClass.Gateway,
@@ -362,7 +370,7 @@ export class AttemptLoop {
       let withdrawn = current === undefined;
       if (current !== undefined && current !== d) {
         const route = options[index].route;
-        const now = routeOptions(current, this.deps.gateways(), remembered);
+        const now = carrying(routeOptions(current, this.deps.gateways(), remembered), current);
         const at = now.findIndex((o) => o.route === route);
         // The route being called is one the deployment no longer has: withdrawn too.
         withdrawn = at < 0;

@@ -1,6 +1,6 @@
 import type { GatewaySpec } from '@aigw/core';
 import { deployment } from '../generation/request.fixtures';
-import { routeOptions } from './route-options';
+import { routeOptions, routesCarrying } from './route-options';
 
 const litellm: GatewaySpec = {
   id: 'litellm',
@@ -67,5 +67,15 @@ describe('routeOptions', () => {
     const d = deployment({ routing: 'gateway', gateway: 'open' });
     const [option] = routeOptions(d, [{ id: 'open', baseUrl: 'http://127.0.0.1:4001/v1', timeoutMs: 1000 }], null);
     expect(option.target).not.toHaveProperty('apiKey');
+  });
+
+  it("takes an auto Claude provider's gateway route only for a field only the gateway carries (JSON mode)", () => {
+    const d = deployment({ kind: 'anthropic', routing: 'auto', gateway: 'litellm' });
+    const both = routeOptions(d, [litellm], null);
+    expect(routesCarrying(both, d, ['response_format']).map((o) => o.route)).toEqual(['gateway']);
+    expect(routesCarrying(both, d, ['top_k']).map((o) => o.route)).toEqual(['direct', 'gateway']);
+    expect(routesCarrying(both, d, []).map((o) => o.route)).toEqual(['direct', 'gateway']);
+    // Neither carries it (the catalog changed since the plan): both are tried, the provider's answer decides.
+    expect(routesCarrying(both, d, ['logit_bias']).map((o) => o.route)).toEqual(['direct', 'gateway']);
   });
 });

@@ -1,4 +1,4 @@
-import type { Deployment, GatewaySpec, ProviderKind, Route } from '@aigw/core';
+import { routeSupportsParam, type Deployment, type GatewaySpec, type ProviderKind, type Route } from '@aigw/core';
 import { gatewayTarget, type AdapterTarget } from '@aigw/adapters';
 import { targetOf } from '../generation/outcomes';
 
@@ -38,4 +38,17 @@ export function routeOptions(d: Deployment, gateways: readonly GatewaySpec[], re
       }
       return remembered === 'gateway' ? [viaGateway, direct] : [direct, viaGateway];
   }
+}
+
+/**
+ * Of an `auto` provider's routes, those that honour every provider-dependent field of the request (`params`, see
+ * requestNeedsOf), judged by each route's wire (routeSupportsParam): Claude's JSON mode goes through the gateway only.
+ * All of them when none does (the catalog changed since the plan: the provider's answer decides).
+ */
+export function routesCarrying(options: RouteOption[], d: Deployment, params: readonly string[]): RouteOption[] {
+  if (options.length < 2 || params.length === 0) {
+    return options;
+  }
+  const carrying = options.filter((o) => params.every((p) => routeSupportsParam(d.provider.kind, o.route, p)));
+  return carrying.length === 0 ? options : carrying;
 }

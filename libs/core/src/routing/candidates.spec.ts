@@ -543,3 +543,38 @@ describe('capabilities and provider-dependent fields', () => {
     }
   });
 });
+
+/**
+ * A provider reached through an OpenAI-compatible gateway (LiteLLM) is judged by the route's wire, not only by its
+ * family: Claude behind LiteLLM takes JSON mode (LiteLLM translates `response_format` for Anthropic), which Claude's
+ * own API cannot be told. It was judged as Claude on every route and never a candidate for it.
+ */
+describe('filterCandidates judges each route by its wire', () => {
+  const jsonNeeds = requestNeedsOf({ messages: [], options: { responseFormat: { type: 'json_object' } } });
+  const claude = (routing: 'direct' | 'gateway' | 'auto'): Deployment =>
+    deployment(
+      `claude-${routing}`,
+      'claude',
+      { capabilities: ['chat', 'streaming', 'json'] },
+      { kind: 'anthropic', routing, ...(routing === 'direct' ? {} : { gateway: 'litellm' }) },
+    );
+
+  it('keeps Claude through the gateway (or auto, which may take it) for JSON mode, and refuses it direct', () => {
+    const all = [claude('direct'), claude('gateway'), claude('auto')];
+    const selection = filterCandidates(all, need('claude', { needs: jsonNeeds }), neverOpen);
+    expect(ids(selection.candidates)).toEqual(['claude-gateway/claude', 'claude-auto/claude']);
+    expect(selection.excluded).toEqual([{ deploymentId: 'claude-direct/claude', reason: 'unsupported_parameter' }]);
+  });
+
+  it('judges the fields Claude takes directly the same behind the gateway (a prefill, standard_only, many stops)', () => {
+    const claudeOnly = requestNeedsOf({
+      messages: [],
+      options: { assistantPrefill: true, anthropicServiceTier: 'standard_only', stop: ['a', 'b', 'c', 'd', 'e'] },
+    });
+    const selection = filterCandidates([claude('gateway')], need('claude', { needs: claudeOnly }), neverOpen);
+    expect(ids(selection.candidates)).toEqual(['claude-gateway/claude']);
+    // What Claude refuses (a stop sequence of whitespace only) LiteLLM cannot make it take.
+    const blank = requestNeedsOf({ messages: [], options: { stop: ['\n'] } });
+    expect(filterCandidates([claude('gateway')], need('claude', { needs: blank }), neverOpen).candidates).toEqual([]);
+  });
+});

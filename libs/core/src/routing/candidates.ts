@@ -9,18 +9,13 @@ import {
   MAX_OPENAI_STOP_SEQUENCES,
   OTHER_FILE_TYPE_PARAM,
   REMOTE_IMAGE_PARAM,
+  routeSupportsParam,
+  routesOf,
   STANDARD_TIER_PARAM,
   TOKEN_INPUT_PARAM,
 } from '../provider-families';
 import type { Capability } from '../catalog';
-import {
-  embedsWith,
-  refusesJsonWithTools,
-  refusesToolName,
-  supportsParam,
-  toolNameParam,
-  type RequestNeeds,
-} from './request-needs';
+import { embedsWith, refusesJsonWithTools, refusesToolName, toolNameParam, type RequestNeeds } from './request-needs';
 
 /** What the request asks of a deployment. */
 export interface CandidateNeed {
@@ -163,7 +158,7 @@ function unsupportedParam(d: Deployment, need: CandidateNeed): string | undefine
   if (needs === undefined) {
     return undefined;
   }
-  const param = needs.params.find((p) => !supportsParam(d.provider.kind, p));
+  const param = unsupportedOnEveryRoute(d, needs.params);
   if (param !== undefined) {
     return param;
   }
@@ -171,6 +166,23 @@ function unsupportedParam(d: Deployment, need: CandidateNeed): string | undefine
     return JSON_WITH_TOOLS;
   }
   return needs.toolName !== undefined && refusesToolName(d) ? TOOL_NAME : undefined;
+}
+
+/**
+ * The first field no route of the deployment honours, judged by the route's wire (see routeSupportsParam): an `auto`
+ * provider is a candidate when either route takes every field (the attempt loop then takes only those that do,
+ * `routesCarrying`). Named after the first route's first refusal.
+ */
+function unsupportedOnEveryRoute(d: Deployment, params: readonly string[]): string | undefined {
+  let first: string | undefined;
+  for (const route of routesOf(d.provider.routing)) {
+    const param = params.find((p) => !routeSupportsParam(d.provider.kind, route, p));
+    if (param === undefined) {
+      return undefined;
+    }
+    first ??= param;
+  }
+  return first;
 }
 
 function targetOf(model: string, deployments: readonly Deployment[]): ModelTarget {
