@@ -7,6 +7,7 @@ import {
   dependenciesOf,
   listen,
   ReadinessProblem,
+  shutdownBudget,
   type SharedProcess,
 } from '@aigw/platform';
 import type { WorkerEnv } from './config/worker-env';
@@ -17,20 +18,35 @@ import { WorkerLifecycle } from './worker-lifecycle';
 export const APP_NAME = 'router-worker';
 
 /**
- * Boots a router-worker: ops HTTP server, cancel messages over the Redis transport, then the queue consumers
- * (they start once every module is initialised). Resolves when it is ready; `app.close()` shuts it down gracefully.
+ * Boots a router-worker: cancel messages over the Redis transport, the ops HTTP server, then the queue consumers.
+ * They start last: a start that fails before (PORT in use) held no job, which would have stalled under its lock
+ * until another worker's stall check took it over. Resolves when it is ready; `app.close()` shuts it down gracefully.
  */
 export async function startRouterWorker(env: WorkerEnv): Promise<NestFastifyApplication> {
-  const app = await createRouterWorker(env);
-  await listen(app, { host: env.HOST, port: env.PORT }, APP_NAME);
+  const app = await buildRouterWorker(env);
+  try {
+    await listen(app, { host: env.HOST, port: env.PORT }, APP_NAME);
+  } catch (err) {
+    await closeAfterFailedStart(app, env.SHUTDOWN_GRACE_MS);
+    throw err;
+  }
+  app.get(WorkerLifecycle).consume();
   return app;
 }
 
 /**
  * A router-worker consuming jobs, without its ops port open. `shared`: it runs in an api-gateway's process
- * (ADR 0010), which serves `/health/*` and `/metrics` for it and orders its shutdown, so it never listens.
+ * (ADR 0010), which serves `/health/*` and `/metrics` for it, orders its shutdown and closes it when its own start
+ * fails after this, so it never listens.
  */
 export async function createRouterWorker(env: WorkerEnv, shared?: SharedProcess): Promise<NestFastifyApplication> {
+  const app = await buildRouterWorker(env, shared);
+  app.get(WorkerLifecycle).consume();
+  return app;
+}
+
+/** The worker's app, initialised and subscribed to control messages, not yet taking jobs (WorkerLifecycle.consume). */
+async function buildRouterWorker(env: WorkerEnv, shared?: SharedProcess): Promise<NestFastifyApplication> {
   // Builds the tokenizer's rank table now (~0.2 s) rather than in the first request.
   warmUpTokenizer();
   const http = { host: env.HOST, port: env.PORT };
@@ -45,6 +61,19 @@ export async function createRouterWorker(env: WorkerEnv, shared?: SharedProcess)
   // Subscribed to cancel messages before the first job can start.
   await app.startAllMicroservices();
   return app;
+}
+
+/**
+ * Closes the app of a start that failed (its connections, its cancel subscription) within the grace, whatever the
+ * close throws: the start's own failure is what the process reports.
+ */
+async function closeAfterFailedStart(app: NestFastifyApplication, graceMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const watchdog = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, shutdownBudget(graceMs).hardExitMs);
+  });
+  await Promise.race([app.close().catch(() => undefined), watchdog]);
+  clearTimeout(timer);
 }
 
 /** The readiness of a worker hosted in another app's process: it takes jobs, and its Redis and PostgreSQL answer. */

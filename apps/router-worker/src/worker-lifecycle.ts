@@ -32,6 +32,18 @@ export class WorkerLifecycle implements BeforeApplicationShutdown {
     private readonly adapters: AdapterRegistry,
   ) {}
 
+  /**
+   * Starts taking jobs (usage, then generate): called once the worker can serve (its ops port open, see
+   * startRouterWorker), so that a start failing before that holds no job. Not once it is stopping.
+   */
+  consume(): void {
+    if (this.stopping !== undefined) {
+      return;
+    }
+    this.usage.start();
+    this.generation.start();
+  }
+
   beforeApplicationShutdown(): Promise<void> {
     if (this.stopping === undefined) {
       // Alone (a split router-worker), it tells single processes draining beside it (ADR 0010) that it leaves the

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { JobName, QueueName, type GenerateJobData } from '@aigw/core';
 import { describeError, ENV, markWorkerLeaving, REDIS, RedisErrors, RedisKeys, ShutdownState } from '@aigw/platform';
 import type { Redis } from 'ioredis';
@@ -12,9 +12,12 @@ import { CircuitGuard } from '../routing/circuit-guard';
 import { GenerateHandler } from './generate.handler';
 import { Settlement } from './settlement';
 
-/** Consumes the generation queue once the app is fully up (catalog loaded, migrations done). */
+/**
+ * Consumes the generation queue once `start` is called (WorkerLifecycle.consume): after the app is fully up (catalog
+ * loaded, migrations done) and, for a worker of its own, its ops port open.
+ */
 @Injectable()
-export class GenerationConsumer implements OnApplicationBootstrap {
+export class GenerationConsumer {
   private readonly logger = new Logger(GenerationConsumer.name);
   private consumer?: QueueConsumer;
 
@@ -32,7 +35,10 @@ export class GenerationConsumer implements OnApplicationBootstrap {
     private readonly settlement: Settlement,
   ) {}
 
-  onApplicationBootstrap(): void {
+  start(): void {
+    if (this.consumer !== undefined) {
+      return;
+    }
     const processor = new QueueProcessor(
       QueueName.Generation,
       { [JobName.Generate]: this.handler.handle },

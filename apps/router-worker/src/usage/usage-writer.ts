@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { JobName, QueueName, UsageBatcher } from '@aigw/core';
 import { databaseUnavailable, UsageStore } from '@aigw/entities';
 import { DelayedError } from 'bullmq';
@@ -26,7 +26,7 @@ const USAGE_MAX_STALLED = 1000;
  * finite, and a job past them stays failed in Redis, its events never written, were the outage long enough.
  */
 @Injectable()
-export class UsageWriter implements OnApplicationBootstrap {
+export class UsageWriter {
   private readonly logger = new Logger(UsageWriter.name);
   private readonly batcher: UsageBatcher;
   private consumer?: QueueConsumer;
@@ -58,7 +58,11 @@ export class UsageWriter implements OnApplicationBootstrap {
     });
   }
 
-  onApplicationBootstrap(): void {
+  /** Starts taking usage jobs (WorkerLifecycle.consume). */
+  start(): void {
+    if (this.consumer !== undefined) {
+      return;
+    }
     const processor = new QueueProcessor(
       QueueName.Usage,
       { [JobName.RecordUsage]: (job, token) => this.record(job, token) },
