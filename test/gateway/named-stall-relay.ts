@@ -74,6 +74,11 @@ export class NamedStallRelay {
     this.armed = { name, command };
   }
 
+  /** Whether a connection is silenced now (an armed `silenceAt` has hit its command). */
+  get holding(): boolean {
+    return this.armed === null && this.silenced !== null;
+  }
+
   /** Ends the silence: the silenced connections are closed, their reconnections go through. */
   cut(): void {
     this.silenced = null;

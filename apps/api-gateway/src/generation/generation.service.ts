@@ -29,7 +29,7 @@ import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from './idempotency';
 import { IdempotencyService, RUN_HOLD_MS, type Claim } from './idempotency.service';
 import { PendingLimit } from './pending-limit';
 import { ReplyHub } from './reply-hub';
-import { shutdownError, type ReplyWaiter, type WaiterOptions } from './reply-waiter';
+import { clientGoneError, shutdownError, type ReplyWaiter, type WaiterOptions } from './reply-waiter';
 import {
   ALLOW_FALLBACK_HEADER,
   allowFallbackFromHeader,
@@ -162,7 +162,7 @@ export class GenerationService {
       if (party?.role === 'follower') {
         this.hub.follow(wait, party.names);
       } else {
-        await this.dispatch(sub, claim, wait, party, entry.stored);
+        await this.dispatch(sub, client, claim, wait, party, entry.stored);
       }
       arrived();
       const answer = await wait.answer.finally(() => this.release(sub, claim, party));
@@ -239,7 +239,7 @@ export class GenerationService {
     if (follower) {
       this.hub.follow(relay, party.names);
     } else {
-      await this.dispatch(sub, claim, relay, party, entry.stored);
+      await this.dispatch(sub, client, claim, relay, party, entry.stored);
     }
     arrived();
     try {
@@ -373,7 +373,10 @@ export class GenerationService {
    */
   private async enqueueAsync(sub: Submission, claim: Claim): Promise<void> {
     const { request } = sub;
-    const added = this.enqueue(sub, claim, null, { retentionS: this.env.ASYNC_JOB_RETENTION_S });
+    const added = this.enqueue(sub, claim, {
+      replyTo: null,
+      retention: { retentionS: this.env.ASYNC_JOB_RETENTION_S },
+    });
     try {
       await byDeadline(
         added,
@@ -651,6 +654,7 @@ export class GenerationService {
   /** Gets the job going and the waiter watching it (or, for a replay of a stored job, only watching it). */
   private async dispatch(
     sub: Submission,
+    client: Client,
     claim: Claim,
     waiter: ReplyWaiter,
     party: Party | null,
@@ -660,16 +664,20 @@ export class GenerationService {
       this.hub.watchStored(waiter, stored);
       return;
     }
+    const job: JobToAdd = {
+      replyTo: this.hub.channel,
+      retention: this.syncRetention(sub, claim, party),
+      coalescingKey: party?.key,
+      gone: () => client.gone,
+    };
     await this.hub.watchEnqueued(waiter, () =>
-      this.enqueue(sub, claim, this.hub.channel, this.syncRetention(sub, claim, party), party?.key).catch(
-        async (err: unknown) => {
-          // The job will never answer (also when the add failed after its request was answered): nobody may join it.
-          if (party !== null) {
-            await this.coalescing.abort(party);
-          }
-          throw err;
-        },
-      ),
+      this.enqueue(sub, claim, job).catch(async (err: unknown) => {
+        // The job will never answer (also when the add failed after its request was answered): nobody may join it.
+        if (party !== null) {
+          await this.coalescing.abort(party);
+        }
+        throw err;
+      }),
     );
   }
 
@@ -731,19 +739,22 @@ export class GenerationService {
     }
   }
 
-  private async enqueue(
-    sub: Submission,
-    claim: Claim,
-    replyTo: string | null,
-    retention: Retention,
-    coalescingKey?: string,
-  ): Promise<void> {
+  /**
+   * Adds the job. `gone`: the client of a sync or streamed request has left while its request was on its way (its
+   * admission held by a slow Redis): no job is added for nobody, and the failure path below gives back what the
+   * request holds, as for a failed add (its reservation, its Idempotency-Key claim; `dispatch` its coalescing lead).
+   * A flag check; no Redis call.
+   */
+  private async enqueue(sub: Submission, claim: Claim, job: JobToAdd): Promise<void> {
     try {
+      if (job.gone?.() === true) {
+        throw clientGoneError();
+      }
       await this.queue.add(sub.request, {
         jobId: claim.jobId,
-        replyTo,
-        retention,
-        coalescingKey,
+        replyTo: job.replyTo,
+        retention: job.retention,
+        coalescingKey: job.coalescingKey,
         nativeInput: sub.nativeInput,
       });
       // Replays under the key find the job from now on.
@@ -759,6 +770,15 @@ export class GenerationService {
       throw err;
     }
   }
+}
+
+/** What `enqueue` adds: where its replies go (null: an async job), how long it is kept, its coalescing key. */
+interface JobToAdd {
+  replyTo: string | null;
+  retention: Retention;
+  coalescingKey?: string;
+  /** Whether the request's client has left (checked right before the add). */
+  gone?: () => boolean;
 }
 
 function noop(): void {}

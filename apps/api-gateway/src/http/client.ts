@@ -30,6 +30,11 @@ export interface Client {
    * after its request) counts as gone: it cannot be told from one that closed it.
    */
   onGone(cb: () => void): void;
+  /**
+   * Whether the client has already left, as `onGone` would take it (its response closed unfinished, or its socket
+   * closed or half-closed): flags read in memory, no I/O.
+   */
+  readonly gone: boolean;
   /** The SSE stream to the client (opened when the first event is written). */
   sse(): StreamSink;
 }
@@ -95,6 +100,10 @@ export function fastifyClient(req: FastifyRequest, reply: FastifyReply): Client 
       } else {
         socket.once('end', readEnded);
       }
+    },
+    get gone(): boolean {
+      const socket = req.raw.socket;
+      return !reply.raw.writableFinished && (reply.raw.destroyed || socket.destroyed || socket.readableEnded);
     },
     sse: () => new FastifySseSink(reply),
   };
