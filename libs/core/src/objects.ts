@@ -28,3 +28,6 @@ export function setBounded<K, V>(map: Map<K, V>, key: K, value: V, max: number):
   }
   map.set(key, value);
 }
+
+/** Does nothing: the callback where one is required and nothing is to be done (a settled promise's, a late reply's). */
+export function noop(): void {}

@@ -1,4 +1,4 @@
-import { MAX_TIMER_MS } from '@aigw/core';
+import { MAX_TIMER_MS, noop } from '@aigw/core';
 
 /** A Redis call of the request path still unanswered at the request's deadline (see `byDeadline`). */
 export class PastDeadline extends Error {
@@ -86,5 +86,3 @@ export function byDeadline<T>(
     );
   });
 }
-
-function noop(): void {}

@@ -8,6 +8,7 @@ import {
   type GenerationResult,
   type NativeInput,
   type ToolCallDelta,
+  noop,
 } from '@aigw/core';
 import { ENV, ShutdownState } from '@aigw/platform';
 import { AdmissionRefused, AdmissionService } from '../admission/admission.service';
@@ -780,8 +781,6 @@ interface JobToAdd {
   /** Whether the request's client has left (checked right before the add). */
   gone?: () => boolean;
 }
-
-function noop(): void {}
 
 /** Whether the request is an Idempotency-Key replay that watches its key's job running (see `replayed`). */
 function watching(entry: Entry): boolean {

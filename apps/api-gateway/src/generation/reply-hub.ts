@@ -1,3 +1,4 @@
+import { noop } from '@aigw/core';
 import {
   Inject,
   Injectable,
@@ -640,5 +641,3 @@ function parseReply(payload: string): ReplyMessage | null {
     return null;
   }
 }
-
-function noop(): void {}

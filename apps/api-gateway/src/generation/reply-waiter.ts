@@ -1,4 +1,4 @@
-import { ErrorCode, GatewayError, type CancelGenerationMessage, type ReplyMessage } from '@aigw/core';
+import { ErrorCode, GatewayError, type CancelGenerationMessage, type ReplyMessage, noop } from '@aigw/core';
 import type { JobSnapshot } from './job-snapshot';
 
 export type AbandonReason = CancelGenerationMessage['reason'];
@@ -129,8 +129,6 @@ export abstract class ReplyWaiter {
     return true;
   }
 }
-
-function noop(): void {}
 
 export function deadlineError(): GatewayError {
   return new GatewayError(ErrorCode.Timeout, 'The request deadline passed before the answer was complete.');

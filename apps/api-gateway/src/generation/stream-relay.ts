@@ -10,6 +10,7 @@ import {
   type ToolCall,
   type ToolCallDelta,
   merged,
+  noop,
 } from '@aigw/core';
 import { gatewayHeaders, type CacheStatus } from '../http/result-headers';
 import { ChunkSequencer } from './chunk-sequencer';
@@ -497,8 +498,6 @@ export class StreamRelay extends ReplyWaiter {
     return true;
   }
 }
-
-function noop(): void {}
 
 /** A stream that lost what cannot be made up from its final answer. */
 function notResumable(): GatewayError {

@@ -1,4 +1,4 @@
-import { GatewayError, type GenerationResult, type ReplyMessage } from '@aigw/core';
+import { GatewayError, type GenerationResult, type ReplyMessage, noop } from '@aigw/core';
 import { settlementOf, type JobSnapshot } from './job-snapshot';
 import { clientGoneError, ReplyWaiter, type AbandonReason, type WaiterOptions } from './reply-waiter';
 
@@ -70,5 +70,3 @@ export class SyncWait extends ReplyWaiter {
     return true;
   }
 }
-
-function noop(): void {}

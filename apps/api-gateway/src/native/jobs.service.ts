@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ErrorCode, GatewayError } from '@aigw/core';
+import { ErrorCode, GatewayError, noop } from '@aigw/core';
 import { ENV } from '@aigw/platform';
 import { AdmissionService } from '../admission/admission.service';
 import { GatewayEnv } from '../config/gateway-env';
@@ -261,5 +261,3 @@ function unavailable(message: string, cause: unknown): GatewayError {
 function notFound(): GatewayError {
   return new GatewayError(ErrorCode.NotFound, 'No job with this id.', { param: 'id' });
 }
-
-function noop(): void {}

@@ -1,3 +1,4 @@
+import { noop } from '@aigw/core';
 import type { ReplyMessage, ReplyPiece, StreamDelta } from '@aigw/core';
 import { releaseInFlight, type InFlightNames, type LocalReplies, type LocalReplySender } from '@aigw/platform';
 import type { Redis } from 'ioredis';
@@ -246,8 +247,6 @@ export class ReplyChannel implements StreamObserver {
     return this.failure;
   }
 }
-
-function noop(): void {}
 
 /** A delta as relayed: only the fields a piece carries (its id and usage travel in `start` and the final result). */
 function pieceOf(delta: StreamDelta): ReplyPiece {

@@ -1,3 +1,4 @@
+import { noop } from '@aigw/core';
 import {
   Global,
   Injectable,
@@ -133,5 +134,3 @@ export function exitOnSignal(close: () => Promise<readonly string[]>, graceMs: n
     process.removeListener('SIGINT', stop);
   };
 }
-
-function noop(): void {}
