@@ -22,11 +22,6 @@ const script = new RedisScript(CIRCUIT_LUA);
 /** State keys are garbage-collected after a day without writes (deployments come and go). */
 const MIN_KEY_TTL_MS = DAY_MS;
 
-/**
- * A script reply that took longer than this (a stall, a busy event loop) says too little of when Redis read its
- * clock to correct ours with: it is not used for the clock offset.
- */
-
 export interface CircuitAcquireResult extends CircuitPermit {
   transition: CircuitTransition | null;
 }
