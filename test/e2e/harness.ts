@@ -158,7 +158,7 @@ export class TestSystem {
       ...extraEnv,
     };
     const gateway = name === 'api-gateway' || name === 'all-in-one';
-    const channelsBefore = gateway ? await this.replyChannels(env.REDIS_URL) : [];
+    const channelsBefore = gateway ? await this.replyChannels(env.REDIS_URL, env.REDIS_PASSWORD) : [];
     const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'apps', name, 'src', 'main.js')], {
       cwd: ROOT,
       env,
@@ -188,16 +188,22 @@ export class TestSystem {
       });
     }
     // Compared by name, not by count: a gateway that exited just before may still be counted before, not after.
-    if (gateway && (await this.replyChannels(env.REDIS_URL)).every((channel) => channelsBefore.includes(channel))) {
+    if (
+      gateway &&
+      (await this.replyChannels(env.REDIS_URL, env.REDIS_PASSWORD)).every((channel) => channelsBefore.includes(channel))
+    ) {
       // A gateway that lost its SUBSCRIBE still answers, each request 2 s late from the stored job: fail here instead.
       throw new Error(`${name} on port ${port} is ready but not subscribed to its reply channel\n${output.join('')}`);
     }
     return app;
   }
 
-  /** The reply channels of this system's gateways that have subscribers on the apps' Redis (`url`). */
-  private async replyChannels(url: string): Promise<string[]> {
-    const redis = new Redis(url);
+  /**
+   * The reply channels of this system's gateways that have subscribers on the apps' Redis (`url`, logged in with
+   * `password` when the apps are given it apart, as REDIS_PASSWORD).
+   */
+  private async replyChannels(url: string, password?: string): Promise<string[]> {
+    const redis = new Redis(url, password === undefined ? {} : { password });
     try {
       return (await redis.pubsub('CHANNELS', `${this.prefix}:reply:*`)) as string[];
     } finally {

@@ -5,11 +5,12 @@ import { freePort, PrivateRedis, waitFor } from '@aigw/testing';
 import { ROOT, TestSystem } from './harness';
 
 /**
- * k8s/redis.yaml requires a password, which REDIS_URL carries (`redis://:<password>@redis:6379/0`). The apps' logs,
- * start failures and `/health/*` answers (open without a key, on the gateway's public port too) must never show it:
- * with the password accepted, refused after a rotation, and refused at boot.
+ * k8s/redis.yaml requires a password, the Secret's REDIS_PASSWORD, which the apps put into the ConfigMap's REDIS_URL
+ * (`redis://redis:6379/0`); compose's REDIS_URL carries it (`redis://:<password>@redis:6379/0`). The apps' logs, start
+ * failures and `/health/*` answers (open without a key, on the gateway's public port too) must never show it: with
+ * the password accepted, refused after a rotation, and refused at boot.
  */
-describe('a Redis password in REDIS_URL', () => {
+describe("Redis's password (REDIS_PASSWORD, or in REDIS_URL)", () => {
   const password = 'aigw-e2e-redis-0123456789abcdef';
   const rotated = 'aigw-e2e-redis-rotated-fedcba9876';
   const redis = new PrivateRedis(['--requirepass', password]);
@@ -19,7 +20,8 @@ describe('a Redis password in REDIS_URL', () => {
   beforeAll(async () => {
     await redis.start();
     admin = new Redis({ host: '127.0.0.1', port: redis.port, password });
-    system = new TestSystem({ env: { REDIS_URL: `redis://:${password}@127.0.0.1:${redis.port}/0` } });
+    // As k8s/ runs them: every app and every connection (BullMQ's, the control channel's) logs in with REDIS_PASSWORD.
+    system = new TestSystem({ env: { REDIS_URL: `redis://127.0.0.1:${redis.port}/0`, REDIS_PASSWORD: password } });
     await system.start();
   }, 120_000);
 
@@ -68,13 +70,24 @@ describe('a Redis password in REDIS_URL', () => {
     expect(everything()).not.toContain(password);
   });
 
-  it('refused at boot: the start fails naming REDIS_URL and Redis by host and port, not the password', async () => {
-    const wrong = 'aigw-e2e-wrong-password-42';
+  const wrong = 'aigw-e2e-wrong-password-42';
+  // The server's port is known once it started.
+  const at = (): string => `127.0.0.1:${redis.port}/0`;
+  it.each([
+    // Without the system's REDIS_PASSWORD (spawn leaves out a variable that is undefined).
+    ['in REDIS_URL', () => ({ REDIS_URL: `redis://:${wrong}@${at()}`, REDIS_PASSWORD: undefined }), 'REDIS_URL'],
+    ['REDIS_PASSWORD', () => ({ REDIS_URL: `redis://${at()}`, REDIS_PASSWORD: wrong }), 'REDIS_URL'],
+    [
+      'REDIS_PASSWORD other than the one in REDIS_URL',
+      () => ({ REDIS_URL: `redis://:${password}@${at()}`, REDIS_PASSWORD: wrong }),
+      'REDIS_URL carries a password other than REDIS_PASSWORD',
+    ],
+  ])('refused at boot (%s): the start fails naming the variable, not the password', async (_, redisEnv, named) => {
     const child = spawn(process.execPath, [path.join(ROOT, 'dist/apps/api-gateway/src/main.js')], {
       cwd: ROOT,
       env: {
         ...system.baseEnv(),
-        REDIS_URL: `redis://:${wrong}@127.0.0.1:${redis.port}/0`,
+        ...redisEnv(),
         PORT: String(await freePort()),
         HOST: '127.0.0.1',
       },
@@ -85,8 +98,12 @@ describe('a Redis password in REDIS_URL', () => {
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     expect(code).not.toBe(0);
-    expect(output).toContain('REDIS_URL');
-    expect(output).toContain(`127.0.0.1:${redis.port}`);
+    expect(output).toContain(named);
+    if (named === 'REDIS_URL') {
+      // Refused by Redis: named by host and port.
+      expect(output).toContain(`127.0.0.1:${redis.port}`);
+    }
     expect(output).not.toContain(wrong);
+    expect(output).not.toContain(password);
   });
 });

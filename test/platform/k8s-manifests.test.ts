@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { load, loadAll } from 'js-yaml';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { JobName, QueueName } from '@aigw/core';
-import { bullOptions, RedisKeys, shutdownBudget } from '@aigw/platform';
+import { JobName, parseRedisUrl, QueueName, validateEnv } from '@aigw/core';
+import { BaseEnv, bullOptions, RedisKeys, shutdownBudget, withRedisPassword } from '@aigw/platform';
 import { freePort, TEST_REDIS_URL, uniqueId, waitFor } from '@aigw/testing';
 
 /**
@@ -263,7 +263,7 @@ describe('k8s manifests', () => {
     const config = applied.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'ai-gateway-config')?.data ?? {};
     const scaled = applied.find((d) => d.kind === 'ScaledObject')?.spec as unknown as ScaledObjectSpec;
     const secret = (docs('secret.example.yaml')[0] as unknown as { stringData: Record<string, string> }).stringData;
-    const url = new URL(secret.REDIS_URL);
+    const url = new URL(config.REDIS_URL);
     const list = (state: string) =>
       scaled.triggers.find((t) => t.metadata.listName === `{${config.REDIS_PREFIX}}:generation:${state}`);
     // The jobs the workers run, not only those waiting: the wait list is empty while the workers keep up, and on
@@ -276,7 +276,7 @@ describe('k8s manifests', () => {
     for (const trigger of scaled.triggers) {
       expect(trigger.type).toBe('redis');
       expect(Object.keys(trigger.metadata).filter((k) => /^(address|host|port|password)/i.test(k))).toEqual([]);
-      // The example Secret's index is REDIS_URL's.
+      // The index is REDIS_URL's.
       expect(trigger.metadata.databaseIndex).toBe(url.pathname.replace('/', '') || '0');
       expect(trigger.metadata.enableTLS).toBe(String(url.protocol === 'rediss:'));
       const auth = applied.find(
@@ -662,13 +662,19 @@ describe('k8s manifests for Redis, metrics, drains and spreading', () => {
   ).template.spec.containers[0];
   const secret = (docs('secret.example.yaml')[0] as unknown as { stringData: Record<string, string> }).stringData;
 
-  it("require Redis' password, the Secret's REDIS_PASSWORD, which REDIS_URL and KEDA's scaler carry too", () => {
+  it("require Redis' password, the Secret's REDIS_PASSWORD, which the apps and KEDA's scaler log in with", () => {
     const auth = redisContainer.env?.find((e) => e.name === 'REDISCLI_AUTH');
     expect(auth?.valueFrom?.secretKeyRef).toEqual({ name: 'ai-gateway-secrets', key: 'REDIS_PASSWORD' });
     expect(redisContainer.args.join(' ')).toMatch(/requirepass "\$REDISCLI_AUTH"/);
     expect(secret.REDIS_PASSWORD).not.toBe('');
-    const url = new URL(secret.REDIS_URL);
-    expect(decodeURIComponent(url.password)).toBe(secret.REDIS_PASSWORD);
+    // Held once: the ConfigMap's REDIS_URL has none of its own (the apps put REDIS_PASSWORD in), and the Secret no URL
+    // that would have to be changed with it.
+    const config = applied.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'ai-gateway-config')?.data ?? {};
+    expect(new URL(config.REDIS_URL).password).toBe('');
+    expect(secret.REDIS_URL).toBeUndefined();
+    const env = validateEnv(BaseEnv, { REDIS_URL: config.REDIS_URL, REDIS_PASSWORD: secret.REDIS_PASSWORD });
+    expect(withRedisPassword(env)).toBeNull();
+    expect(parseRedisUrl(env.REDIS_URL).password).toBe(secret.REDIS_PASSWORD);
     const trigger = applied.find((d) => d.kind === 'TriggerAuthentication')?.spec as {
       secretTargetRef: { parameter: string; key: string }[];
     };

@@ -1,5 +1,5 @@
-import { InvalidEnvironmentError, validateEnv } from '@aigw/core';
-import { BaseEnv } from './base-env';
+import { InvalidEnvironmentError, parseRedisUrl, validateEnv } from '@aigw/core';
+import { BaseEnv, withRedisPassword } from './base-env';
 
 function problem(env: Record<string, string>): string {
   try {
@@ -150,5 +150,39 @@ describe('BaseEnv', () => {
     );
     expect(problem({ REDIS_URL: 'http://127.0.0.1:6379' })).toContain('REDIS_URL must start with redis://');
     expect(problem({ REDIS_URL: 'rediss://u:p@redis.example:6380/3' })).toBe('');
+  });
+
+  it('puts REDIS_PASSWORD into a REDIS_URL without one (k8s/ holds it once), and refuses a URL with another', () => {
+    const login = (env: Record<string, string>): { url: string; problem: string | null } => {
+      const read = validateEnv(BaseEnv, env);
+      const problem = withRedisPassword(read);
+      return { url: read.REDIS_URL, problem };
+    };
+    const withIt = login({ REDIS_URL: 'redis://redis:6379/2', REDIS_PASSWORD: 'p@ss:w/rd%#?' });
+    expect(withIt.problem).toBeNull();
+    // Percent-encoded in the URL, read back as it was; the database index and the address kept.
+    expect(parseRedisUrl(withIt.url)).toEqual({ host: 'redis', port: 6379, db: 2, password: 'p@ss:w/rd%#?' });
+    // A user the URL names (an ACL user) logs in as that user.
+    expect(parseRedisUrl(login({ REDIS_URL: 'rediss://aigw@r.example:6380/0', REDIS_PASSWORD: 'x' }).url)).toEqual({
+      host: 'r.example',
+      port: 6380,
+      db: 0,
+      username: 'aigw',
+      password: 'x',
+      tls: {},
+    });
+    // Unset, or blank (a Secret's empty key): the URL as it is.
+    expect(login({ REDIS_URL: 'redis://redis:6379/0' }).url).toBe('redis://redis:6379/0');
+    expect(login({ REDIS_URL: 'redis://redis:6379/0', REDIS_PASSWORD: ' ' }).url).toBe('redis://redis:6379/0');
+    // The same one in both (compose's URL, an upgraded k8s Secret that still has its REDIS_URL): fine.
+    expect(login({ REDIS_URL: 'redis://:same@redis:6379/0', REDIS_PASSWORD: 'same' })).toEqual({
+      url: 'redis://:same@redis:6379/0',
+      problem: null,
+    });
+    const other = login({ REDIS_URL: 'redis://:old-one@redis:6379/0', REDIS_PASSWORD: 'new-one' });
+    expect(other.problem).toBe(
+      'REDIS_URL carries a password other than REDIS_PASSWORD: give it in one of them (or the same in both)',
+    );
+    expect(other.problem).not.toMatch(/old-one|new-one/);
   });
 });

@@ -130,8 +130,17 @@ export class BaseEnv {
   @Matches(/^[a-z_][a-z0-9_]{0,62}$/, { message: 'DATABASE_SCHEMA must be a lower-case SQL identifier' })
   DATABASE_SCHEMA = 'public';
 
+  /** With REDIS_PASSWORD set and no password of its own, it logs in with that one (`withRedisPassword`). */
   @IsRedisUrl()
   REDIS_URL = DEFAULT_REDIS_URL;
+
+  /**
+   * REDIS_URL's password, for a deployment that keeps it apart from the URL (k8s: the Secret holds it once, for Redis,
+   * the apps and KEDA's scaler alike, and the ConfigMap the URL). Not CACHE_REDIS_URL's: that may be another server.
+   */
+  @IsOptional()
+  @IsString()
+  REDIS_PASSWORD?: string;
 
   /** Namespace for every Redis key, queue and channel; lets several deployments (or test runs) share one Redis. */
   @Matches(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'REDIS_PREFIX may hold letters, digits, _ . - (1..64 chars)' })
@@ -281,3 +290,26 @@ function IsUsageRetention(): PropertyDecorator {
 
 /** Injection token for the validated env of the running app. */
 export const ENV = Symbol('ENV');
+
+/**
+ * Puts REDIS_PASSWORD into REDIS_URL when the URL has no password of its own (percent-encoded, as parseRedisUrl reads
+ * it back; a user the URL names keeps logging in as that user). A URL with another password than REDIS_PASSWORD is a
+ * problem: which of the two the operator rotated last cannot be told, and Redis would refuse one of them. Answers the
+ * problem line, or null.
+ */
+export function withRedisPassword(env: Pick<BaseEnv, 'REDIS_URL' | 'REDIS_PASSWORD'>): string | null {
+  const password = env.REDIS_PASSWORD;
+  if (password === undefined) {
+    return null;
+  }
+  const own = parseRedisUrl(env.REDIS_URL).password;
+  if (own !== undefined) {
+    return own === password
+      ? null
+      : 'REDIS_URL carries a password other than REDIS_PASSWORD: give it in one of them (or the same in both)';
+  }
+  const url = new URL(env.REDIS_URL);
+  url.password = encodeURIComponent(password);
+  env.REDIS_URL = url.toString();
+  return null;
+}

@@ -8,7 +8,7 @@ import {
   validateEnv,
 } from '@aigw/core';
 import { jsonLine, startFailureReport } from '../lifecycle/start-failure';
-import { BaseEnv } from './base-env';
+import { BaseEnv, withRedisPassword } from './base-env';
 
 /**
  * Validates process.env against the app's schema; on failure prints every bad variable and exits 1,
@@ -39,6 +39,14 @@ export function loadEnvOrReport<T extends object>(schema: new () => T, appName: 
       throw err;
     }
     problems = err.problems;
+  }
+  if (env instanceof BaseEnv) {
+    // Only once REDIS_URL was read as a URL: its own problem is the one to report.
+    const password = withRedisPassword(env);
+    if (password !== null) {
+      problems = [password];
+      env = null;
+    }
   }
   const seedsCatalog = new schema() instanceof BaseEnv;
   // As validateEnv reads it (blank is unset), which is what CatalogService seeds from.
