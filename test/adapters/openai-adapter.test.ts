@@ -155,6 +155,24 @@ describe('OpenAI-compatible adapter against a real HTTP server', () => {
     ]);
   });
 
+  it("sends the client's anthropic-beta features to a gateway in front of Claude only, whole and streamed", async () => {
+    const betas = { anthropicBeta: ['interleaved-thinking-2025-05-14', 'context-1m-2025-08-07'] };
+    const claude: AdapterTarget = { ...target, signedThinking: true, cacheMarks: true, claudeOptions: true };
+    up.handler = (_req, res) => sendJson(res, 200, completion('ok'));
+    await adapter.generate({ ...request(claude), options: betas }, never);
+    await adapter.generate({ ...request(), options: betas }, never);
+    up.handler = (_req, res) => void streamAnswer(res);
+    await within(5000, 'stream', collect(adapter.stream({ ...request(claude), options: betas }, never)));
+    await within(5000, 'stream', collect(adapter.stream({ ...request(), options: betas }, never)));
+    expect(up.requests.map((r) => r.headers['anthropic-beta'])).toEqual([
+      'interleaved-thinking-2025-05-14,context-1m-2025-08-07',
+      // Any other OpenAI-compatible server (OpenAI itself among them) has no use for Anthropic's flags.
+      undefined,
+      'interleaved-thinking-2025-05-14,context-1m-2025-08-07',
+      undefined,
+    ]);
+  });
+
   it('sends no authorization header without a key', async () => {
     up.handler = (_req, res) => sendJson(res, 200, completion('ok'));
     await adapter.generate(request({ ...target, apiKey: undefined }), never);

@@ -1,4 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TestSystem } from './harness';
 
@@ -10,6 +16,8 @@ type Body = Record<string, unknown>;
  */
 class Upstream {
   readonly bodies: Body[] = [];
+  /** The headers of each request in `bodies`, in the same order. */
+  readonly headers: IncomingHttpHeaders[] = [];
   private readonly server: Server = createServer((req, res) => void this.answer(req, res));
 
   constructor(private readonly wire: 'claude' | 'openai') {}
@@ -54,6 +62,7 @@ class Upstream {
     }
     const body = JSON.parse(raw) as Body;
     this.bodies.push(body);
+    this.headers.push(req.headers);
     if (this.wire === 'claude') {
       json(200, {
         id: 'msg_up1',
@@ -280,6 +289,68 @@ gateways:
       // The same request to an OpenAI model: OpenAI refuses fields it does not know, so the marks stay behind.
       const plain = await sentTo(openai, () => post(ask('gpt', cached)));
       expect(JSON.stringify(plain)).not.toContain('cache_control');
+    });
+
+    it("gets the client's thinking as Anthropic's `thinking` (LiteLLM's field for it), its budget and display kept", async () => {
+      const budget = { type: 'enabled', budget_tokens: 2048 };
+      const enabled = await sentTo(openai, () => post(ask('claude-proxied', { max_tokens: 4096, thinking: budget })));
+      expect(enabled).toMatchObject({ model: 'claude-proxied', max_tokens: 4096, thinking: budget });
+      // Not also as an effort, which LiteLLM would turn into a budget of its own.
+      expect(enabled).not.toHaveProperty('reasoning_effort');
+      const adaptive = { type: 'adaptive', display: 'summarized' };
+      const decided = await sentTo(openai, () => post(ask('claude-proxied', { thinking: adaptive })));
+      expect(decided.thinking).toEqual(adaptive);
+      expect(decided).not.toHaveProperty('reasoning_effort');
+      // An OpenAI model behind the same server gets an effort only: OpenAI refuses a field it does not know.
+      const plain = await sentTo(openai, () => post(ask('gpt', { max_tokens: 4096, thinking: budget })));
+      expect(plain).not.toHaveProperty('thinking');
+      expect(plain.reasoning_effort).toBe('low');
+    });
+
+    it("gets the OpenAI endpoint's reasoning_effort as it came, which LiteLLM maps for Claude", async () => {
+      const before = openai.bodies.length;
+      const res = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { ...system.headers(), 'x-gateway-cache': 'no-store' },
+        body: JSON.stringify({
+          model: 'claude-proxied',
+          messages: [{ role: 'user', content: 'Hello there' }],
+          reasoning_effort: 'high',
+        }),
+      });
+      expect(res.status).toBe(200);
+      expect(openai.bodies[before]).toMatchObject({ model: 'claude-proxied', reasoning_effort: 'high' });
+      expect(openai.bodies[before]).not.toHaveProperty('thinking');
+    });
+
+    it('gets a prefill marked `prefix: true`, which LiteLLM reads as one to continue', async () => {
+      const messages = [
+        { role: 'user', content: 'Name a colour.' },
+        { role: 'assistant', content: 'The colour is' },
+      ];
+      const body = await sentTo(openai, () => post(ask('claude-proxied', { messages })));
+      expect(body.messages).toEqual([
+        { role: 'user', content: 'Name a colour.' },
+        { role: 'assistant', content: 'The colour is', prefix: true },
+      ]);
+    });
+
+    it("gets the client's anthropic-beta header, which LiteLLM passes on to Claude where forwarding is on", async () => {
+      const before = openai.bodies.length;
+      const res = await fetch(`${system.gatewayUrl}/v1/messages`, {
+        method: 'POST',
+        headers: { ...system.headers(), 'x-gateway-cache': 'no-store', 'anthropic-beta': 'context-1m-2025-08-07' },
+        body: JSON.stringify(ask('claude-proxied')),
+      });
+      expect(res.status).toBe(200);
+      expect(openai.headers[before]['anthropic-beta']).toBe('context-1m-2025-08-07');
+      const plain = await fetch(`${system.gatewayUrl}/v1/messages`, {
+        method: 'POST',
+        headers: { ...system.headers(), 'x-gateway-cache': 'no-store', 'anthropic-beta': 'context-1m-2025-08-07' },
+        body: JSON.stringify(ask('gpt')),
+      });
+      expect(plain.status).toBe(200);
+      expect(openai.headers[before + 1]).not.toHaveProperty('anthropic-beta');
     });
   });
 

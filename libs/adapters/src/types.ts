@@ -51,6 +51,15 @@ export interface AdapterTarget {
    * passes them on to Claude (docs.litellm.ai, Prompt Caching). Other OpenAI-wire servers get none.
    */
   cacheMarks?: true;
+  /**
+   * Set, as `signedThinking`, when an OpenAI-compatible gateway (LiteLLM) fronts a Claude deployment: what a client
+   * asks of Claude goes in the fields LiteLLM takes for it on `/chat/completions` (docs.litellm.ai): `/v1/messages`'
+   * extended thinking as Anthropic's own `thinking` object (its budget, or adaptive, and its `display`), a prefill
+   * marked `prefix: true` (Pre-fix Assistant Messages), and the `anthropic-beta` header, which LiteLLM passes on where
+   * the operator lets it forward client headers (`forward_client_headers_to_llm_api`). Other OpenAI-wire servers get
+   * none of them: OpenAI refuses fields it does not know.
+   */
+  claudeOptions?: true;
   /** A health endpoint on the baseUrl's origin (llama.cpp, vLLM: `/health`) the health check reads instead of models. */
   healthPath?: string;
   /** Sees every response's status and headers (the router reads providers' rate limits from them). */

@@ -33,15 +33,18 @@ describe('routeOptions', () => {
           timeoutMs: 7000,
           poolKey: 'gateway:litellm',
           // An Anthropic-API deployment behind the proxy takes its signed thinking back (LiteLLM's thinking_blocks),
-          // and its prompt-cache marks (LiteLLM passes cache_control on to Claude).
+          // its prompt-cache marks (LiteLLM passes cache_control on to Claude), and what the client asked of Claude
+          // (`thinking`, a prefill's `prefix: true`, the anthropic-beta header).
           signedThinking: true,
           cacheMarks: true,
+          claudeOptions: true,
         },
       },
     ]);
     const openai = deployment({ id: 'oa', kind: 'openai', routing: 'gateway', gateway: 'litellm' });
     expect(routeOptions(openai, [litellm], null)[0].target).not.toHaveProperty('signedThinking');
     expect(routeOptions(openai, [litellm], null)[0].target).not.toHaveProperty('cacheMarks');
+    expect(routeOptions(openai, [litellm], null)[0].target).not.toHaveProperty('claudeOptions');
   });
 
   it("gives the direct target the provider's healthPath, never the proxy's", () => {

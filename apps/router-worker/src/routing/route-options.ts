@@ -23,9 +23,11 @@ export function routeOptions(d: Deployment, gateways: readonly GatewaySpec[], re
       ? null
       : { route: 'gateway', kind: 'openai', target: gatewayTarget(gateway, d.model.upstreamName ?? d.model.name) };
   if (viaGateway !== null && d.provider.kind === 'anthropic') {
-    // Claude behind the gateway takes its signed thinking back and its prompt-cache marks, as LiteLLM carries both.
+    // Claude behind the gateway takes its signed thinking back, its prompt-cache marks, and what the client asked of
+    // Claude (thinking, a prefill, beta features), in the fields LiteLLM carries them in.
     viaGateway.target.signedThinking = true;
     viaGateway.target.cacheMarks = true;
+    viaGateway.target.claudeOptions = true;
   }
   switch (d.provider.routing) {
     case 'direct':

@@ -17,10 +17,18 @@ import { readModelList } from '../model-list';
 import { embeddingsBody, readEmbeddings } from './openai-embeddings';
 import { OpenAiStreamDecoder, openAiBody, readCompletion, saysStopForToolCalls } from './openai-wire';
 
-function headersOf(target: AdapterTarget, json: boolean): Record<string, string> {
+/**
+ * `betas`: the client's Anthropic beta features (`/v1/messages`' `anthropic-beta` header), sent in that header to a
+ * gateway in front of Claude only (`claudeOptions`): LiteLLM passes it on to Claude where the operator lets it
+ * forward client headers (docs.litellm.ai, Forward Client Headers to LLM API). Other servers have no use for it.
+ */
+function headersOf(target: AdapterTarget, json: boolean, betas?: readonly string[]): Record<string, string> {
   const h: Record<string, string> = json ? { 'content-type': 'application/json' } : {};
   if (target.apiKey !== undefined && target.apiKey.length > 0) {
     h.authorization = `Bearer ${target.apiKey}`;
+  }
+  if (target.claudeOptions === true && betas !== undefined && betas.length > 0) {
+    h['anthropic-beta'] = betas.join(',');
   }
   return h;
 }
@@ -58,7 +66,7 @@ export class OpenAiAdapter implements ProviderAdapter {
     const call = {
       method: 'POST',
       path: '/chat/completions',
-      headers: headersOf(req.target, true),
+      headers: headersOf(req.target, true, req.options.anthropicBeta),
       body: openAiBody(req, false),
     } as const;
     const stopForToolCalls = saysStopForToolCalls(req.target.baseUrl);
@@ -71,7 +79,7 @@ export class OpenAiAdapter implements ProviderAdapter {
     const call = {
       method: 'POST',
       path: '/chat/completions',
-      headers: headersOf(req.target, true),
+      headers: headersOf(req.target, true, req.options.anthropicBeta),
       body: openAiBody(req, true),
     } as const;
     const decoder = new OpenAiStreamDecoder(

@@ -696,3 +696,73 @@ describe("Claude's signed thinking through LiteLLM (thinking_blocks)", () => {
     expect(JSON.stringify(sent(false))).not.toContain('cache_control');
   });
 });
+
+describe('openAiBody to a gateway in front of Claude (LiteLLM): what a client asks of Claude', () => {
+  const plain = { baseUrl: 'http://x/v1', model: 'claude', timeoutMs: 1000, poolKey: 'p' };
+  const claude = { ...plain, signedThinking: true as const, cacheMarks: true as const, claudeOptions: true as const };
+  const hello: ChatMessage[] = [{ role: 'user', content: 'Hello' }];
+  const body = (
+    target: Parameters<typeof openAiBody>[0]['target'],
+    options: Parameters<typeof openAiBody>[0]['options'],
+    messages: ChatMessage[] = hello,
+  ): Record<string, unknown> => JSON.parse(openAiBody({ target, messages, options }, false)) as Record<string, unknown>;
+
+  // As /v1/messages reads `thinking: {type: "enabled", budget_tokens: 2048}` (messages-request.ts).
+  const budgeted = { maxTokens: 4096, reasoningEffort: 'low' as const, reasoningBudget: 2048 };
+  // As it reads `thinking: {type: "adaptive", display: "summarized"}`.
+  const adaptive = {
+    maxTokens: 4096,
+    reasoningEffort: 'medium' as const,
+    adaptiveThinking: true as const,
+    thinkingDisplay: 'summarized' as const,
+  };
+
+  it("sends /v1/messages' thinking as Anthropic's own object (LiteLLM's `thinking`), instead of an effort", () => {
+    const enabled = body(claude, budgeted);
+    expect(enabled.thinking).toEqual({ type: 'enabled', budget_tokens: 2048 });
+    expect(enabled).not.toHaveProperty('reasoning_effort');
+    expect(body(claude, { ...budgeted, thinkingDisplay: 'omitted' }).thinking).toEqual({
+      type: 'enabled',
+      budget_tokens: 2048,
+      display: 'omitted',
+    });
+    const decided = body(claude, adaptive);
+    expect(decided.thinking).toEqual({ type: 'adaptive', display: 'summarized' });
+    expect(decided).not.toHaveProperty('reasoning_effort');
+    // No thinking asked for after all (an effort of none wins, as on Claude's own API): none sent.
+    expect(body(claude, { ...adaptive, reasoningEffort: 'none' })).not.toHaveProperty('thinking');
+  });
+
+  it("sends the OpenAI endpoint's reasoning_effort as it came, which LiteLLM maps for Claude", () => {
+    const effort = body(claude, { reasoningEffort: 'high' });
+    expect(effort.reasoning_effort).toBe('high');
+    expect(effort).not.toHaveProperty('thinking');
+  });
+
+  it('sends no `thinking` to any other OpenAI-wire server, only the effort, as before', () => {
+    for (const options of [budgeted, adaptive]) {
+      const sent = body(plain, options);
+      expect(sent).not.toHaveProperty('thinking');
+      expect(sent.reasoning_effort).toBe(options.reasoningEffort);
+    }
+    // A client's own pass-through `thinking` (Z.ai's and DeepSeek's APIs take one) still goes as it came.
+    const zai = { type: 'enabled' };
+    expect(body(plain, { extra: { thinking: zai } }).thinking).toEqual(zai);
+    expect(body(claude, { extra: { thinking: zai } }).thinking).toEqual(zai);
+  });
+
+  it('marks a prefill (the last assistant turn, to be continued) `prefix: true`, as LiteLLM takes it', () => {
+    const prefilled: ChatMessage[] = [...hello, { role: 'assistant', content: 'The answer is' }];
+    const sent = body(claude, { assistantPrefill: true }, prefilled).messages as Record<string, unknown>[];
+    expect(sent).toEqual([...hello, { role: 'assistant', content: 'The answer is', prefix: true }]);
+    // The request's own history is left as it was (it may be sent again, to another deployment).
+    expect(prefilled[1]).not.toHaveProperty('prefix');
+  });
+
+  it('marks no prefill for any other server (OpenAI refuses unknown fields), nor a chat request that ends with an assistant turn', () => {
+    const prefilled: ChatMessage[] = [...hello, { role: 'assistant', content: 'The answer is' }];
+    expect(body(plain, { assistantPrefill: true }, prefilled).messages).toEqual(prefilled);
+    // `/v1/chat/completions` never sets assistantPrefill: its trailing assistant message goes as it came.
+    expect(body(claude, {}, prefilled).messages).toEqual(prefilled);
+  });
+});

@@ -320,19 +320,70 @@ function budgetFieldOf(req: AdapterRequest): 'max_tokens' | 'max_completion_toke
   return o.maxTokens !== undefined && isOpenAiApi(req.target.baseUrl) ? 'max_completion_tokens' : 'max_tokens';
 }
 
+/** Anthropic's `thinking` request object, as `/v1/messages` takes it and LiteLLM passes it on to Claude. */
+type ClaudeThinking = ({ type: 'enabled'; budget_tokens: number } | { type: 'adaptive' }) & {
+  display?: 'summarized' | 'omitted';
+};
+
+/**
+ * `/v1/messages`' extended thinking for a gateway in front of Claude (`claudeOptions`), in Anthropic's own shape, which
+ * LiteLLM takes on `/chat/completions` and passes on as it is (docs.litellm.ai, "Pass `thinking` to Anthropic
+ * models"): the budget the client named, or adaptive thinking, with the `display` it named. An effort alone (the
+ * OpenAI endpoint's `reasoning_effort`) has none: it goes as `reasoning_effort`, which LiteLLM maps for Claude. No
+ * thinking when none is asked for (`none` wins, as on Claude's own API).
+ */
+function claudeThinkingOf(o: GenerationOptions): ClaudeThinking | undefined {
+  if (o.reasoningEffort === undefined || o.reasoningEffort === 'none') {
+    return undefined;
+  }
+  let thinking: ClaudeThinking;
+  if (o.adaptiveThinking === true) {
+    thinking = { type: 'adaptive' };
+  } else if (o.reasoningBudget !== undefined) {
+    thinking = { type: 'enabled', budget_tokens: o.reasoningBudget };
+  } else {
+    return undefined;
+  }
+  if (o.thinkingDisplay !== undefined) {
+    thinking.display = o.thinkingDisplay;
+  }
+  return thinking;
+}
+
+/**
+ * A prefill (`assistantPrefill`: the last assistant turn, for the model to continue) marked as LiteLLM takes one,
+ * `prefix: true` on that message (docs.litellm.ai, Pre-fix Assistant Messages, Anthropic among the providers). The
+ * history is copied, never changed: the request may go on to another deployment.
+ */
+function withPrefillMarked(messages: ChatMessage[]): ChatMessage[] {
+  const last = messages.at(-1);
+  if (last?.role !== 'assistant') {
+    return messages;
+  }
+  const out = messages.slice(0, -1);
+  out.push(Object.assign({}, last, { prefix: true }));
+  return out;
+}
+
 /**
  * Request body for `/chat/completions`. Our ChatMessage already is the OpenAI message shape: passed as is.
- * Pass-through fields go first so that a modelled field always wins over one of the same name.
+ * Pass-through fields go first so that a modelled field always wins over one of the same name. A gateway in front of
+ * Claude (`claudeOptions`) also gets what the client asked of Claude: its thinking as Anthropic's `thinking`, instead
+ * of the effort other families take (LiteLLM would turn an effort beside it into a budget of its own), and a prefill
+ * marked; other servers never do, as OpenAI refuses fields it does not know.
  */
 export function openAiBody(req: AdapterRequest, stream: boolean): string {
   const o = req.options;
   const budgetField = budgetFieldOf(req);
+  const claude = req.target.claudeOptions === true;
+  const thinking = claude ? claudeThinkingOf(o) : undefined;
+  const history = historyOf(req.messages, req.target.baseUrl, {
+    signedThinking: req.target.signedThinking === true,
+    cacheMarks: req.target.cacheMarks === true,
+  });
   const body = {
     model: req.target.model,
-    messages: historyOf(req.messages, req.target.baseUrl, {
-      signedThinking: req.target.signedThinking === true,
-      cacheMarks: req.target.cacheMarks === true,
-    }),
+    messages: claude && o.assistantPrefill === true ? withPrefillMarked(history) : history,
     temperature: o.temperature,
     [budgetField]: o.maxTokens,
     top_p: o.topP,
@@ -349,14 +400,17 @@ export function openAiBody(req: AdapterRequest, stream: boolean): string {
     logprobs: o.logprobs,
     top_logprobs: o.topLogprobs,
     user: o.user,
-    reasoning_effort: o.reasoningEffort,
+    reasoning_effort: thinking === undefined ? o.reasoningEffort : undefined,
     metadata: o.metadata,
     stream: stream ? true : undefined,
     stream_options: stream ? { include_usage: true } : undefined,
   };
   // Not `{ ...o.extra, model, … }`: adding fields after a spread is slow on Node 20 (libs/core objects.ts).
   const extra = o.anthropicServiceTier === 'standard_only' ? withStandardTier(o.extra) : o.extra;
-  return JSON.stringify(extra === undefined ? body : merged(extra, body));
+  const sent = extra === undefined ? body : merged(extra, body);
+  // Added only when there is one: an undefined `thinking` in `body` would wipe a client's pass-through `thinking`
+  // (Z.ai's and DeepSeek's OpenAI-compatible APIs take one of their own).
+  return JSON.stringify(thinking === undefined ? sent : merged(sent, { thinking }));
 }
 
 /**
