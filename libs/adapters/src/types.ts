@@ -56,8 +56,10 @@ export interface AdapterTarget {
    * asks of Claude goes in the fields LiteLLM takes for it on `/chat/completions` (docs.litellm.ai): `/v1/messages`'
    * extended thinking as Anthropic's own `thinking` object (its budget, or adaptive, and its `display`), a prefill
    * marked `prefix: true` (Pre-fix Assistant Messages), and the `anthropic-beta` header, which LiteLLM passes on where
-   * the operator lets it forward client headers (`forward_client_headers_to_llm_api`). Other OpenAI-wire servers get
-   * none of them: OpenAI refuses fields it does not know.
+   * the operator lets it forward client headers (`forward_client_headers_to_llm_api`). `temperature` and `top_p` go as
+   * Claude takes them, since LiteLLM passes both on and Claude Opus 4.1, the 4.5 generation and later refuse both
+   * together (`takesOneSamplingField`; a value that changes nothing is left out, both meaningful refused before
+   * sending). Other OpenAI-wire servers get none of this: OpenAI refuses fields it does not know.
    */
   claudeOptions?: true;
   /** A health endpoint on the baseUrl's origin (llama.cpp, vLLM: `/health`) the health check reads instead of models. */

@@ -33,8 +33,9 @@ describe('routeOptions', () => {
           timeoutMs: 7000,
           poolKey: 'gateway:litellm',
           // An Anthropic-API deployment behind the proxy takes its signed thinking back (LiteLLM's thinking_blocks),
-          // its prompt-cache marks (LiteLLM passes cache_control on to Claude), and what the client asked of Claude
-          // (`thinking`, a prefill's `prefix: true`, the anthropic-beta header).
+          // its prompt-cache marks (LiteLLM passes cache_control on to Claude), what the client asked of Claude
+          // (`thinking`, a prefill's `prefix: true`, the anthropic-beta header), and temperature and top_p as Claude
+          // takes them (LiteLLM passes both on).
           signedThinking: true,
           cacheMarks: true,
           claudeOptions: true,

@@ -23,8 +23,9 @@ export function routeOptions(d: Deployment, gateways: readonly GatewaySpec[], re
       ? null
       : { route: 'gateway', kind: 'openai', target: gatewayTarget(gateway, d.model.upstreamName ?? d.model.name) };
   if (viaGateway !== null && d.provider.kind === 'anthropic') {
-    // Claude behind the gateway takes its signed thinking back, its prompt-cache marks, and what the client asked of
-    // Claude (thinking, a prefill, beta features), in the fields LiteLLM carries them in.
+    // Claude behind the gateway takes its signed thinking back, its prompt-cache marks, what the client asked of
+    // Claude (thinking, a prefill, beta features) in the fields LiteLLM carries them in, and temperature and top_p as
+    // Claude takes them (LiteLLM passes both on; newer models refuse both).
     viaGateway.target.signedThinking = true;
     viaGateway.target.cacheMarks = true;
     viaGateway.target.claudeOptions = true;

@@ -126,6 +126,87 @@ describe('anthropicBody', () => {
     });
   });
 
+  describe('to a model that takes only one of temperature and top_p (Opus 4.1, the 4.5 generation and later)', () => {
+    const body = (model: string, options: AdapterRequest['options']): unknown => {
+      try {
+        return JSON.parse(
+          anthropicBody({ target: { ...target, model }, messages: [{ role: 'user', content: 'U' }], options }, false),
+        ) as unknown;
+      } catch (err) {
+        return err;
+      }
+    };
+    const newer = [
+      'claude-sonnet-4-5',
+      'claude-sonnet-4-5-20250929',
+      'claude-opus-4-1-20250805',
+      'claude-haiku-4-5',
+      'claude-opus-4-6',
+      'claude-sonnet-5',
+      'anthropic.claude-sonnet-4-5-20250929-v1:0',
+      'us.anthropic.claude-opus-4-1-20250805-v1:0',
+      'claude-sonnet-4-5@20250929',
+    ];
+
+    it('leaves out a top_p of 1 beside a temperature, and a temperature of 1 beside a top_p below 1', () => {
+      for (const model of newer) {
+        expect([model, body(model, { temperature: 0.2, topP: 1 })]).toEqual([
+          model,
+          expect.objectContaining({ temperature: 0.2 }),
+        ]);
+        expect([model, body(model, { temperature: 0.2, topP: 1 })]).toEqual([
+          model,
+          expect.not.objectContaining({ top_p: expect.anything() as unknown }),
+        ]);
+        expect(body(model, { temperature: 1, topP: 0.9 })).toMatchObject({ top_p: 0.9 });
+        expect(body(model, { temperature: 1, topP: 0.9 })).not.toHaveProperty('temperature');
+        expect(body(model, { temperature: 1, topP: 1 })).toMatchObject({ temperature: 1 });
+        expect(body(model, { temperature: 1, topP: 1 })).not.toHaveProperty('top_p');
+        // One alone goes as it is.
+        expect(body(model, { topP: 1 })).toMatchObject({ top_p: 1 });
+        expect(body(model, { temperature: 1 })).toMatchObject({ temperature: 1 });
+      }
+    });
+
+    it('refuses both meaningful before sending, naming top_p, so routing can move on', () => {
+      for (const model of newer) {
+        expect([model, body(model, { temperature: 0.2, topP: 0.9 })]).toEqual([
+          model,
+          expect.objectContaining({ errorClass: ErrorClass.InvalidRequest, untranslatable: true, param: 'top_p' }),
+        ]);
+      }
+    });
+
+    it('with thinking on, sends the top_p Claude takes and leaves its one temperature out', () => {
+      const sent = body('claude-sonnet-4-5', { reasoningEffort: 'low', temperature: 1, topP: 0.95 });
+      expect(sent).toMatchObject({ thinking: { type: 'enabled' }, top_p: 0.95 });
+      expect(sent).not.toHaveProperty('temperature');
+    });
+
+    it('sends both, as they came, to the models that take both', () => {
+      for (const model of [
+        'claude-sonnet-4-20250514',
+        'claude-sonnet-4-0',
+        'claude-opus-4-20250514',
+        'claude-opus-4-0',
+        'claude-3-7-sonnet-20250219',
+        'claude-3-5-haiku-latest',
+        'anthropic.claude-sonnet-4-20250514-v1:0',
+        'claude-sonnet-4@20250514',
+        'claude-sonnet-latest',
+      ]) {
+        expect([model, body(model, { temperature: 0.2, topP: 0.9 })]).toEqual([
+          model,
+          expect.objectContaining({ temperature: 0.2, top_p: 0.9 }),
+        ]);
+        expect([model, body(model, { temperature: 0.2, topP: 1 })]).toEqual([
+          model,
+          expect.objectContaining({ temperature: 0.2, top_p: 1 }),
+        ]);
+      }
+    });
+  });
+
   it('leaves unset options out', () => {
     const req: AdapterRequest = {
       target,

@@ -8,6 +8,8 @@ import {
   plainTextOf,
   type ChatMessage,
   isBlankStop,
+  oneSamplingFieldOf,
+  takesOneSamplingField,
   type ContentPart,
   type FunctionTool,
   type GenerationOptions,
@@ -400,6 +402,25 @@ function assertTranslatable(o: GenerationOptions): void {
   }
 }
 
+/**
+ * `temperature` and `top_p` as Claude takes them. A model that takes only one (`takesOneSamplingField`: Opus 4.1, the
+ * 4.5 generation and later) gets the one that changes the sampling, a `top_p` of 1 or a `temperature` of 1 beside the
+ * other left out (`oneSamplingFieldOf`); both meaningful are refused before sending, the backstop of routing, which
+ * keeps such a request away from these models (`refusesTemperatureWithTopP`). `/v1/messages` requests are treated the
+ * same: Anthropic's own API refuses both too, and what is left out changes nothing. The model id is read only when
+ * both are set (one regular-expression test).
+ */
+function samplingOf(model: string, o: GenerationOptions): { temperature?: number; topP?: number } {
+  if (o.temperature === undefined || o.topP === undefined || !takesOneSamplingField(model)) {
+    return { temperature: o.temperature, topP: o.topP };
+  }
+  const one = oneSamplingFieldOf(o.temperature, o.topP);
+  if (one.temperature !== undefined && one.topP !== undefined) {
+    throw unsupported(`'temperature' together with 'top_p' for ${model} (it takes one or the other)`, 'top_p');
+  }
+  return one;
+}
+
 type ThinkingParam = ({ type: 'enabled'; budget_tokens: number } | { type: 'adaptive' }) & {
   display?: 'summarized' | 'omitted';
 };
@@ -524,6 +545,7 @@ export function anthropicBody(req: AdapterRequest, stream: boolean): string {
     // turn holds none: only a budget of thinking needs the blocks back.
     assertThinkable(o, unthinkingToolLoop && o.adaptiveThinking !== true);
   }
+  const sampling = samplingOf(req.target.model, o);
   const prompt = toAnthropicPrompt(req.messages);
   if (prompt.messages.length === 0) {
     // OpenAI answers a system prompt alone, or an empty message; Claude needs a turn with content. Refused before
@@ -542,8 +564,8 @@ export function anthropicBody(req: AdapterRequest, stream: boolean): string {
     thinking: thinking.thinking,
     system: prompt.system,
     messages: prompt.messages,
-    temperature: o.temperature,
-    top_p: o.topP,
+    temperature: sampling.temperature,
+    top_p: sampling.topP,
     top_k: o.topK,
     stop_sequences: o.stop !== undefined && o.stop.length > 0 ? o.stop : undefined,
     tools,

@@ -766,3 +766,51 @@ describe('openAiBody to a gateway in front of Claude (LiteLLM): what a client as
     expect(body(claude, {}, prefilled).messages).toEqual(prefilled);
   });
 });
+
+describe('temperature and top_p through a gateway in front of Claude (LiteLLM)', () => {
+  const send = (model: string, claudeOptions: boolean, options: { temperature?: number; topP?: number }): unknown => {
+    const target = { baseUrl: 'http://x/v1', model, timeoutMs: 1000, poolKey: 'p' };
+    try {
+      return JSON.parse(
+        openAiBody(
+          {
+            target: claudeOptions ? { ...target, claudeOptions: true as const } : target,
+            messages: [{ role: 'user', content: 'hi' }],
+            options,
+          },
+          false,
+        ),
+      ) as unknown;
+    } catch (err) {
+      return err;
+    }
+  };
+
+  it('leaves out a top_p of 1 (or a temperature of 1) for a Claude model that takes only one of them', () => {
+    const sent = send('claude-sonnet-4-5-20250929', true, { temperature: 0.2, topP: 1 });
+    expect(sent).toMatchObject({ temperature: 0.2 });
+    expect(sent).not.toHaveProperty('top_p');
+    const nucleus = send('anthropic.claude-opus-4-1-20250805-v1:0', true, { temperature: 1, topP: 0.9 });
+    expect(nucleus).toMatchObject({ top_p: 0.9 });
+    expect(nucleus).not.toHaveProperty('temperature');
+  });
+
+  it('refuses both meaningful for such a model before sending, naming top_p', () => {
+    expect(send('claude-sonnet-4-5', true, { temperature: 0.2, topP: 0.9 })).toMatchObject({
+      errorClass: ErrorClass.InvalidRequest,
+      untranslatable: true,
+      param: 'top_p',
+    });
+  });
+
+  it('sends both as they came to older Claude models and to every server not in front of Claude', () => {
+    expect(send('claude-sonnet-4-20250514', true, { temperature: 0.2, topP: 0.9 })).toMatchObject({
+      temperature: 0.2,
+      top_p: 0.9,
+    });
+    expect(send('claude-sonnet-4-5', false, { temperature: 0.2, topP: 1 })).toMatchObject({
+      temperature: 0.2,
+      top_p: 1,
+    });
+  });
+});

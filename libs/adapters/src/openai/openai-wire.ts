@@ -1,6 +1,8 @@
 import {
   ErrorClass,
+  oneSamplingFieldOf,
   ProviderCallError,
+  takesOneSamplingField,
   type AnswerDetails,
   type ChatMessage,
   type ContentPart,
@@ -366,6 +368,33 @@ function withPrefillMarked(messages: ChatMessage[]): ChatMessage[] {
 }
 
 /**
+ * `temperature` and `top_p` as sent: as they came, except to a gateway in front of a Claude model that takes only one
+ * of them (`claudeOptions`, `takesOneSamplingField`), which gets the one that changes the sampling
+ * (`oneSamplingFieldOf`) and never both meaningful: Claude would refuse them (routing keeps such a request away from
+ * these models; this is the backstop). The model id is read only when both are set.
+ */
+function samplingOf(req: AdapterRequest): { temperature?: number; topP?: number } {
+  const o = req.options;
+  if (
+    req.target.claudeOptions !== true ||
+    o.temperature === undefined ||
+    o.topP === undefined ||
+    !takesOneSamplingField(req.target.model)
+  ) {
+    return { temperature: o.temperature, topP: o.topP };
+  }
+  const one = oneSamplingFieldOf(o.temperature, o.topP);
+  if (one.temperature !== undefined && one.topP !== undefined) {
+    throw new ProviderCallError(
+      ErrorClass.InvalidRequest,
+      `Claude does not accept 'temperature' together with 'top_p' for ${req.target.model} (it takes one or the other)`,
+      { untranslatable: true, param: 'top_p' },
+    );
+  }
+  return one;
+}
+
+/**
  * Request body for `/chat/completions`. Our ChatMessage already is the OpenAI message shape: passed as is.
  * Pass-through fields go first so that a modelled field always wins over one of the same name. A gateway in front of
  * Claude (`claudeOptions`) also gets what the client asked of Claude: its thinking as Anthropic's `thinking`, instead
@@ -377,6 +406,7 @@ export function openAiBody(req: AdapterRequest, stream: boolean): string {
   const budgetField = budgetFieldOf(req);
   const claude = req.target.claudeOptions === true;
   const thinking = claude ? claudeThinkingOf(o) : undefined;
+  const sampling = samplingOf(req);
   const history = historyOf(req.messages, req.target.baseUrl, {
     signedThinking: req.target.signedThinking === true,
     cacheMarks: req.target.cacheMarks === true,
@@ -384,9 +414,9 @@ export function openAiBody(req: AdapterRequest, stream: boolean): string {
   const body = {
     model: req.target.model,
     messages: claude && o.assistantPrefill === true ? withPrefillMarked(history) : history,
-    temperature: o.temperature,
+    temperature: sampling.temperature,
     [budgetField]: o.maxTokens,
-    top_p: o.topP,
+    top_p: sampling.topP,
     top_k: o.topK,
     stop: o.stop !== undefined && o.stop.length > 0 ? o.stop : undefined,
     tools: toolsOf(o.tools, req.target.cacheMarks === true),

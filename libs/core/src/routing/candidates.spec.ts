@@ -2,7 +2,7 @@ import type { Capability, Deployment, ModelSpec, ProviderSpec } from '../catalog
 import { ErrorCode } from '../errors';
 import { MANY_STOPS_PARAM, STANDARD_TIER_PARAM } from '../provider-families';
 import { filterCandidates, pinnedIdOf, selectionError, type CandidateNeed } from './candidates';
-import { requestNeedsOf, supportsParam } from './request-needs';
+import { requestNeedsOf, supportsParam, takesOneSamplingField } from './request-needs';
 
 function deployment(
   providerId: string,
@@ -492,6 +492,77 @@ describe('capabilities and provider-dependent fields', () => {
       const d = gemini('g', name);
       expect(filterCandidates([d], need('flash', { needs: both }), neverOpen).failure?.param).toBe('response_format');
     }
+  });
+
+  it('temperature with top_p keeps a request from Claude models that take only one (Opus 4.1, 4.5 and later)', () => {
+    const claude = (provider: string, upstreamName: string, routing: 'direct' | 'auto' = 'direct'): Deployment =>
+      deployment(provider, 'sonnet', { upstreamName }, { kind: 'anthropic', routing, gateway: 'litellm' });
+    const newer = claude('an45', 'claude-sonnet-4-5-20250929', 'auto');
+    const bedrock = claude('bedrock', 'anthropic.claude-sonnet-4-5-20250929-v1:0');
+    const older = claude('an40', 'claude-sonnet-4-20250514');
+    const openai = deployment('oa', 'sonnet');
+    const both = requestNeedsOf({ messages: [], options: { temperature: 0.2, topP: 0.9 } });
+    expect(both.temperatureWithTopP).toBe(true);
+    // A value that changes nothing (top_p 1, or temperature 1 beside a top_p) is left out for such a model: served.
+    for (const options of [
+      { temperature: 0.2, topP: 1 },
+      { temperature: 1, topP: 0.9 },
+      { temperature: 0.2 },
+      { topP: 0.9 },
+    ]) {
+      const one = requestNeedsOf({ messages: [], options });
+      expect([options, one.temperatureWithTopP]).toEqual([options, undefined]);
+      expect(ids(filterCandidates([newer], need('sonnet', { needs: one }), neverOpen).candidates)).toEqual([newer.id]);
+    }
+    // Routed to the deployments that take both, either route of an `auto` provider refusing alike (LiteLLM passes both on).
+    const sel = filterCandidates([newer, bedrock, older, openai], need('sonnet', { needs: both }), neverOpen);
+    expect(ids(sel.candidates)).toEqual(['an40/sonnet', 'oa/sonnet']);
+    expect(sel.excluded).toEqual([
+      { deploymentId: 'an45/sonnet', reason: 'unsupported_parameter' },
+      { deploymentId: 'bedrock/sonnet', reason: 'unsupported_parameter' },
+    ]);
+    // Else refused before any call, naming top_p and the model's rule.
+    const failure = filterCandidates([newer, bedrock], need('sonnet', { needs: both }), neverOpen).failure;
+    expect(failure).toMatchObject({ code: ErrorCode.UnsupportedParameter, param: 'top_p' });
+    expect(failure?.message).toContain("'temperature' and 'top_p' cannot both be set for the deployments of 'sonnet'");
+    expect(failure?.message).toContain('Claude Opus 4.1, the Claude 4.5 generation and later');
+    // Told by the upstream name: a name without a version, another family's model, are sent both.
+    for (const d of [
+      claude('an', 'claude-sonnet-latest'),
+      deployment('oa', 'sonnet', { upstreamName: 'claude-sonnet-4-5' }),
+    ]) {
+      expect(ids(filterCandidates([d], need('sonnet', { needs: both }), neverOpen).candidates)).toEqual([d.id]);
+    }
+  });
+
+  it.each([
+    ['claude-opus-4-1', true],
+    ['claude-opus-4-1-20250805', true],
+    ['claude-sonnet-4-5', true],
+    ['claude-haiku-4-5-20251001', true],
+    ['claude-opus-4-5', true],
+    ['claude-sonnet-4-6', true],
+    ['claude-opus-4-6', true],
+    ['claude-sonnet-5', true],
+    ['claude-opus-5-1-20270101', true],
+    ['anthropic.claude-sonnet-4-5-20250929-v1:0', true],
+    ['us.anthropic.claude-haiku-4-5-20251001-v1:0', true],
+    ['claude-sonnet-4-5@20250929', true],
+    ['anthropic/claude-sonnet-4.5', true],
+    ['Claude-Sonnet-4-5', true],
+    ['claude-sonnet-4-20250514', false],
+    ['claude-sonnet-4-0', false],
+    ['claude-opus-4-20250514', false],
+    ['claude-opus-4-0', false],
+    ['anthropic.claude-sonnet-4-20250514-v1:0', false],
+    ['claude-sonnet-4@20250514', false],
+    ['claude-3-7-sonnet-20250219', false],
+    ['claude-3-5-sonnet-latest', false],
+    ['claude-3-opus-20240229', false],
+    ['claude-sonnet-latest', false],
+    ['gpt-4o', false],
+  ])('takesOneSamplingField(%s) is %s', (model, expected) => {
+    expect(takesOneSamplingField(model)).toBe(expected);
   });
 
   it('a tool name not starting with a letter or underscore keeps a request from Gemini, naming the tool', () => {

@@ -15,7 +15,14 @@ import {
   TOKEN_INPUT_PARAM,
 } from '../provider-families';
 import type { Capability } from '../catalog';
-import { embedsWith, refusesJsonWithTools, refusesToolName, toolNameParam, type RequestNeeds } from './request-needs';
+import {
+  embedsWith,
+  refusesJsonWithTools,
+  refusesTemperatureWithTopP,
+  refusesToolName,
+  toolNameParam,
+  type RequestNeeds,
+} from './request-needs';
 
 /** What the request asks of a deployment. */
 export interface CandidateNeed {
@@ -81,6 +88,9 @@ const STAGE: { readonly [R in ExclusionReason]: number } = {
 /** JSON mode with tool declarations, which some deployments refuse together (see `refusesJsonWithTools`). */
 const JSON_WITH_TOOLS = 'response_format+tools';
 
+/** `temperature` and `top_p` both meaningful, which some Claude models refuse together (see `refusesTemperatureWithTopP`). */
+const TEMPERATURE_WITH_TOP_P = 'temperature+top_p';
+
 /** An offered tool's name that some deployments refuse (see `refusesToolName`); the error names the tool. */
 const TOOL_NAME = 'tools.function.name';
 
@@ -102,6 +112,7 @@ const PARAM_WORDING: Readonly<Record<string, string>> = {
 /** The request field an error's `param` names, where the unsupported thing is a combination. */
 const PARAM_FIELD: Readonly<Record<string, string>> = {
   [JSON_WITH_TOOLS]: 'response_format',
+  [TEMPERATURE_WITH_TOP_P]: 'top_p',
   [REMOTE_IMAGE_PARAM]: 'messages',
   [FILE_ID_PARAM]: 'messages',
   [OTHER_FILE_TYPE_PARAM]: 'messages',
@@ -164,6 +175,9 @@ function unsupportedParam(d: Deployment, need: CandidateNeed): string | undefine
   }
   if (needs.jsonWithTools === true && refusesJsonWithTools(d)) {
     return JSON_WITH_TOOLS;
+  }
+  if (needs.temperatureWithTopP === true && refusesTemperatureWithTopP(d)) {
+    return TEMPERATURE_WITH_TOP_P;
   }
   return needs.toolName !== undefined && refusesToolName(d) ? TOOL_NAME : undefined;
 }
@@ -319,6 +333,14 @@ function failureOf(
           code: ErrorCode.UnsupportedParameter,
           message: `The tool name '${tool.name}' is not supported by the deployments of ${name} (gemini API: a function name must start with a letter or an underscore); rename the tool or choose another model.`,
           param: toolNameParam(tool.index),
+        };
+      }
+      if (param === TEMPERATURE_WITH_TOP_P) {
+        // Claude's rule (`refusesTemperatureWithTopP`): the one family that refuses both, so the message says it.
+        return {
+          code: ErrorCode.UnsupportedParameter,
+          message: `'temperature' and 'top_p' cannot both be set for the deployments of ${name} (anthropic API: Claude Opus 4.1, the Claude 4.5 generation and later take one or the other); set only one of them (a 'top_p' of 1, or a 'temperature' of 1 beside a 'top_p', counts as unset) or choose another model.`,
+          param: PARAM_FIELD[param],
         };
       }
       return {

@@ -31,6 +31,11 @@ export interface RequestNeeds {
    * models before 3 refuse (see `refusesJsonWithTools`). Set only when true.
    */
   jsonWithTools?: true;
+  /**
+   * `temperature` and `top_p` both set to values that change the sampling (`samplesWithBoth`), which Claude models
+   * from Opus 4.1 on refuse together (see `refusesTemperatureWithTopP`). Set only when true.
+   */
+  temperatureWithTopP?: true;
   /** The first offered tool whose name Gemini refuses (see `refusesToolName`). Set only when there is one. */
   toolName?: { index: number; name: string };
 }
@@ -82,6 +87,63 @@ const GEMINI_BEFORE_3 = /^(?:models\/)?gemini-[12](?:\.\d+)?-/i;
  */
 export function refusesJsonWithTools(d: Deployment): boolean {
   return d.provider.kind === 'gemini' && GEMINI_BEFORE_3.test(d.model.upstreamName ?? d.model.name);
+}
+
+/**
+ * A Claude model id of the family-first naming (`claude-sonnet-4-5`, `claude-opus-4-1-20250805`), also inside a Bedrock
+ * or Vertex name (`anthropic.claude-sonnet-4-5-20250929-v1:0`, `claude-sonnet-4-5@20250929`) or a proxy's
+ * (`anthropic/claude-sonnet-4.5`): its major version, and its minor one when one or two digits follow (a date after
+ * the major, `claude-sonnet-4-20250514`, is no minor: 4.0).
+ */
+const CLAUDE_VERSION = /(?:^|[^a-z0-9])claude-(?:opus|sonnet|haiku)-(\d{1,2})(?:[-.](\d{1,2})(?!\d))?/i;
+
+/**
+ * Whether a Claude model takes only one of `temperature` and `top_p`: Anthropic answers 400 ("`temperature` and
+ * `top_p` cannot both be specified for this model") from Claude Opus 4.1 and the 4.5 generation on (4.1 and above,
+ * any later major version), through Bedrock, Vertex or LiteLLM alike; Claude 3.x and the 4.0 models take both. Told
+ * by the model id; a name without a version (`claude-sonnet-latest`, an operator's own alias) is sent both, the
+ * provider's word deciding. One regular-expression test of a short string, run only for a request that sets both.
+ */
+export function takesOneSamplingField(model: string): boolean {
+  const m = CLAUDE_VERSION.exec(model);
+  if (m === null) {
+    return false;
+  }
+  const major = Number(m[1]);
+  return major > 4 || (major === 4 && m[2] !== undefined && Number(m[2]) >= 1);
+}
+
+/**
+ * `temperature` and `top_p` as a model that takes only one of them gets them (`takesOneSamplingField`): a value that
+ * changes nothing is left out, a `top_p` of 1 (no nucleus cut) beside a temperature, else a `temperature` of 1
+ * (Anthropic's default) beside a `top_p` below 1, so the `temperature: 0.2, top_p: 1` many OpenAI clients send
+ * (LangChain's default `top_p`) is served as asked. Both meaningful come back both: such a request is not this
+ * model's to serve (`samplesWithBoth`).
+ */
+export function oneSamplingFieldOf(
+  temperature: number | undefined,
+  topP: number | undefined,
+): { temperature?: number; topP?: number } {
+  if (temperature === undefined || topP === undefined) {
+    return { temperature, topP };
+  }
+  if (topP >= 1) {
+    return { temperature };
+  }
+  return temperature === 1 ? { topP } : { temperature, topP };
+}
+
+/** Whether a request sets `temperature` and `top_p` both to values that change the sampling (see oneSamplingFieldOf). */
+export function samplesWithBoth(o: Pick<GenerationOptions, 'temperature' | 'topP'>): boolean {
+  return o.temperature !== undefined && o.topP !== undefined && o.temperature !== 1 && o.topP < 1;
+}
+
+/**
+ * Whether a deployment refuses a request that sets both `temperature` and `top_p` (`samplesWithBoth`): a Claude one
+ * whose upstream model takes only one (`takesOneSamplingField`), on either route (LiteLLM passes both on to Claude).
+ */
+export function refusesTemperatureWithTopP(d: Deployment): boolean {
+  return d.provider.kind === 'anthropic' && takesOneSamplingField(d.model.upstreamName ?? d.model.name);
 }
 
 /**
@@ -235,6 +297,9 @@ export function requestNeedsOf(
   const needs: RequestNeeds = { capabilities, params: [...params] };
   if (json && (o.tools?.length ?? 0) > 0) {
     needs.jsonWithTools = true;
+  }
+  if (samplesWithBoth(o)) {
+    needs.temperatureWithTopP = true;
   }
   if (badName >= 0 && o.tools !== undefined) {
     needs.toolName = { index: badName, name: o.tools[badName].function.name };

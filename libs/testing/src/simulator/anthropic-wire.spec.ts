@@ -16,6 +16,33 @@ const gen = (patch: Partial<Generation> = {}): Generation => ({
 });
 
 describe('anthropicWire.parse', () => {
+  it('refuses temperature with top_p for the models that take only one of them, as Anthropic does', () => {
+    const ask = (model: string, sampling: Record<string, number>) =>
+      anthropicWire.parse({ model, max_tokens: 8, messages: [{ role: 'user', content: 'x' }], ...sampling });
+    for (const model of [
+      'claude-sonnet-4-5',
+      'claude-opus-4-1-20250805',
+      'claude-haiku-4-5-20251001',
+      'claude-opus-4-6',
+      'claude-sonnet-5',
+      'anthropic.claude-sonnet-4-5-20250929-v1:0',
+      'claude-sonnet-4-5@20250929',
+    ]) {
+      expect([model, ask(model, { temperature: 0.2, top_p: 1 })]).toEqual([
+        model,
+        {
+          problem: '`temperature` and `top_p` cannot both be specified for this model. Please use only one.',
+          param: null,
+        },
+      ]);
+      expect(isProblem(ask(model, { temperature: 0.2 }))).toBe(false);
+      expect(isProblem(ask(model, { top_p: 0.9 }))).toBe(false);
+    }
+    for (const model of ['claude-sonnet-4-20250514', 'claude-opus-4-0', 'claude-3-7-sonnet-20250219', 'sim-claude']) {
+      expect([model, isProblem(ask(model, { temperature: 0.2, top_p: 0.9 }))]).toEqual([model, false]);
+    }
+  });
+
   it('counts the system prompt and finds the last user text', () => {
     const parsed = anthropicWire.parse({
       model: 'sim-claude',

@@ -6,6 +6,7 @@ import {
   type Generation,
   type ParsedRequest,
   type Rendering,
+  samplingProblem,
   simulatedMessage,
   tokenLimit,
   type WireFormat,
@@ -228,6 +229,10 @@ function parse(raw: unknown): ParsedRequest | WireProblem {
   }
   if (!Array.isArray(body.messages) || body.messages.length === 0) {
     return { problem: 'messages: at least one message is required', param: 'messages' };
+  }
+  const sampling = samplingProblem(body);
+  if (sampling !== null) {
+    return sampling;
   }
   // The real Messages API rejects a request without max_tokens; so does the simulator, so an
   // adapter that forgets it fails in tests instead of in production.

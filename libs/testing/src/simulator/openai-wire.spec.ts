@@ -21,6 +21,14 @@ const dataLines = (sse: string): unknown[] =>
     .map((e) => JSON.parse(e.slice(6)) as unknown);
 
 describe('openAiWire.parse', () => {
+  it('refuses temperature with top_p for a Claude model that takes only one, as LiteLLM in front of Claude answers', () => {
+    const ask = (model: string) =>
+      openAiWire.parse({ model, messages: [{ role: 'user', content: 'x' }], temperature: 0.2, top_p: 0.9 });
+    expect(ask('claude-sonnet-4-5-20250929')).toMatchObject({ param: null });
+    expect(isProblem(ask('claude-sonnet-4-20250514'))).toBe(false);
+    expect(isProblem(ask('gpt-4o'))).toBe(false);
+  });
+
   it('extracts what the simulator needs', () => {
     const parsed = openAiWire.parse({
       model: 'sim-a',

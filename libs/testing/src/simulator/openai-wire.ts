@@ -5,6 +5,7 @@ import {
   type Generation,
   type ParsedRequest,
   type Rendering,
+  samplingProblem,
   simulatedMessage,
   tokenLimit,
   type WireFormat,
@@ -145,6 +146,10 @@ function parse(raw: unknown): ParsedRequest | WireProblem {
   }
   if (!Array.isArray(body.messages) || body.messages.length === 0) {
     return { problem: 'messages must be a non-empty array', param: 'messages' };
+  }
+  const sampling = samplingProblem(body);
+  if (sampling !== null) {
+    return sampling;
   }
   if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') {
     return { problem: 'stream must be a boolean', param: 'stream' };

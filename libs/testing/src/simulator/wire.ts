@@ -124,6 +124,31 @@ export function asRecord(v: unknown): Record<string, unknown> | null {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
 }
 
+/**
+ * Claude models that take only one of `temperature` and `top_p`, as Anthropic names them (Opus 4.1, the 4.5 generation
+ * and later majors), also inside a Bedrock or Vertex id (`anthropic.claude-sonnet-4-5-20250929-v1:0`,
+ * `claude-sonnet-4-5@20250929`). Written from Anthropic's model list, not from the gateway's rule, so a test catches
+ * the gateway's rule missing one.
+ */
+const ONE_SAMPLING_CLAUDE = /claude-(?:opus-4-1|(?:opus|sonnet|haiku)-4-[5-9]|(?:opus|sonnet|haiku)-[5-9])(?![0-9])/;
+
+/**
+ * Anthropic's 400 for a request that sets both `temperature` and `top_p` (whatever their values) for such a model.
+ * The Anthropic wire checks it, and so does the OpenAI one, as a LiteLLM proxy in front of Claude passes both on and
+ * answers Claude's 400.
+ */
+export function samplingProblem(body: Record<string, unknown>): WireProblem | null {
+  const both =
+    body.temperature !== undefined && body.temperature !== null && body.top_p !== undefined && body.top_p !== null;
+  if (!both || typeof body.model !== 'string' || !ONE_SAMPLING_CLAUDE.test(body.model)) {
+    return null;
+  }
+  return {
+    problem: '`temperature` and `top_p` cannot both be specified for this model. Please use only one.',
+    param: null,
+  };
+}
+
 /** A positive integer token limit, null when absent, or a problem when present but invalid. */
 export function tokenLimit(body: Record<string, unknown>, key: string): number | null | WireProblem {
   const v = body[key];
