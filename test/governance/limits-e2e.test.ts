@@ -366,6 +366,17 @@ describe('limits shared by two gateway replicas', () => {
     expect(body.error.code).toBe('rate_limit_exceeded');
   }, 90_000);
 
+  it('marks each admitted request by its id, so that the script sent again after a dropped connection charges nothing', async () => {
+    const { key } = await userWithKey('admitted-mark', { daily_spend_limit_usd: 1 });
+    sys.sim.configure({ latencyMs: 0, echo: true });
+    const res = await chat(gateways[0], key, 'marked');
+    expect(res.status).toBe(200);
+    // No x-request-id was sent: the echoed one is the job's, the request id admission marked.
+    const ttl = await redis.pttl(new GovernanceKeys(sys.prefix).admitted(String(res.headers.get('x-request-id'))));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(75_000);
+  }, 30_000);
+
   it('rebuilds the quota counters from usage_records after Redis lost them', async () => {
     const { userId, key } = await userWithKey('rebuild', { daily_spend_limit_usd: 1, daily_request_limit: 1000 });
     // An admin reset a minute ago: its time is lost with Redis' data and comes back from user_quotas.

@@ -1,58 +1,8 @@
-import net from 'node:net';
 import { NO_LIMITS, type Reservation } from '@aigw/core';
 import { AdmissionStore, GovernanceKeys, QuotaCountersStore } from '@aigw/governance';
 import { createRedis, RedisErrors } from '@aigw/platform';
-import { freePort, uniqueId, waitFor, deleteRedisKeysOf, TEST_REDIS_URL } from '@aigw/testing';
+import { uniqueId, waitFor, deleteRedisKeysOf, ReplyEatingRelay, TEST_REDIS_URL } from '@aigw/testing';
 import { Redis } from 'ioredis';
-
-/**
- * A relay to the tests' Redis that forwards the client's commands but, once `holdReplies` is set, swallows Redis'
- * answers: the script runs, its reply never comes back. `drop` then closes the connections, as a network failure
- * does, and the client reconnects through the relay.
- */
-class ReplyEatingRelay {
-  holdReplies = false;
-  port = 0;
-  private readonly sockets = new Set<net.Socket>();
-  private server: net.Server | null = null;
-
-  async open(): Promise<void> {
-    const target = new URL(TEST_REDIS_URL);
-    this.port = await freePort();
-    this.server = net.createServer((client) => {
-      const upstream = net.connect(Number(target.port || 6379), target.hostname);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('error', () => undefined);
-        s.on('close', () => this.sockets.delete(s));
-      }
-      client.pipe(upstream);
-      upstream.on('data', (d: Buffer) => this.holdReplies || client.write(d));
-      upstream.on('close', () => client.destroy());
-      client.on('close', () => upstream.destroy());
-    });
-    await new Promise<void>((resolve) => this.server?.listen(this.port, '127.0.0.1', resolve));
-  }
-
-  drop(): void {
-    this.holdReplies = false;
-    for (const s of this.sockets) {
-      s.destroy();
-    }
-  }
-
-  url(): string {
-    const u = new URL(TEST_REDIS_URL);
-    u.hostname = '127.0.0.1';
-    u.port = String(this.port);
-    return u.toString();
-  }
-
-  async close(): Promise<void> {
-    this.drop();
-    await new Promise((resolve) => this.server?.close(resolve));
-  }
-}
 
 /**
  * The gateway gives back reservations of requests that have no job (a cache hit, a coalesced follower, a request never

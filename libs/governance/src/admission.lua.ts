@@ -6,9 +6,10 @@
  *
  * KEYS: 1 epoch | 2 key requests 3 key tokens 4 user requests 5 user tokens (this minute)
  *       6 day requests 7 day spend 8 month requests 9 month spend | 10 the user's last quota reset time
+ *       | 11 (optional) the request's admission marker
  * ARGV: 1..8 limits in KEYS order 2..9 (-1 = none; spend in nano-dollars) | 9 tokens | 10 reserve nanos
  *       11 window expiry 12 day expiry 13 month expiry (epoch ms, PEXPIREAT) | 14 tokens and 15 reserve nanos of the
- *       request without its audio and file parts
+ *       request without its audio and file parts | 16 the marker's time to live (ms; with KEYS[11])
  * A request's audio and file parts are estimated by their size, roughly (estimateMediaTokens): what of tokens and
  * reserve is theirs is cut to what the tightest tokens-per-minute or spend limit leaves (never below 14 and 15). Such a
  * request is refused only when its limit cannot take the rest of it (retryable), or for good when the rest alone is
@@ -20,6 +21,14 @@
  * {'refused', check, current, limit, the same four counts uncharged} (the check: the one the request alone exceeds,
  * else the one that resets last, so that its Retry-After is when the request can pass), or
  * {'rebuild'} when quotas apply and the epoch is gone (Redis lost the counters).
+ *
+ * Once per request: ioredis sends a script again when its connection dropped after sending it and before the answer
+ * came (`autoResendUnfulfilledCommands`), and Redis may have run it; charged twice, a request's second reservation was
+ * never settled (settlement takes one off, once) and its day and month counted it until they ended. With KEYS[11] (the
+ * request id's marker), the charging run writes what it charged and the epoch and reset time it saw there, for ARGV[16]
+ * ms, and a run that finds the marker charges nothing: it answers 'ok' with the minute's counters as they stand and
+ * the first run's reservation, which the caller settles as if it had been sent once. A refusal or a 'rebuild' writes
+ * no marker (it charged nothing; a check again must check). Without KEYS[11] (a rate-only read) nothing is marked.
  */
 export const ADMIT_LUA = `
 local limits = {}
@@ -29,6 +38,20 @@ local reserve = tonumber(ARGV[10])
 local tokensFloor = tonumber(ARGV[14])
 local reserveFloor = tonumber(ARGV[15])
 local quota = limits[5] >= 0 or limits[6] >= 0 or limits[7] >= 0 or limits[8] >= 0
+local mark = KEYS[11]
+if mark then
+  local seen = redis.call('GET', mark)
+  if seen then
+    -- Charged already by this request: its tokens, reserve, epoch and reset time, as the first run answered them.
+    local was = {}
+    for part in string.gmatch(seen, '[^ ]+') do was[#was + 1] = part end
+    local minute = {}
+    for i = 1, 4 do
+      minute[i] = limits[i] >= 0 and tonumber(redis.call('GET', KEYS[i + 1]) or '0') or 0
+    end
+    return {'ok', minute[1], minute[2], minute[3], minute[4], was[3], was[4], tonumber(was[1]), tonumber(was[2])}
+  end
+end
 -- What the counters are (settlement finds out whether a rebuild or a reset replaced them since).
 local epoch = redis.call('GET', KEYS[1])
 if quota and not epoch then
@@ -77,6 +100,10 @@ for i = 1, 8 do
   end
 end
 local resets = redis.call('GET', KEYS[10]) or '0'
+if mark then
+  -- %d: whole numbers exactly (a number concatenated is printed with 14 significant digits).
+  redis.call('SET', mark, string.format('%d %d %s %s', tokens, reserve, epoch or '-', resets), 'PX', ARGV[16])
+end
 return {'ok', current[1], current[2], current[3], current[4], epoch or '-', resets, tokens, reserve}
 `;
 

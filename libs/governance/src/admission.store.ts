@@ -32,6 +32,11 @@ export interface AdmissionInput {
   media?: { tokens: number; reserveUsd: number };
   now: number;
   /**
+   * The request's id: it is charged once whatever the connection sends again (ADMIT_LUA marks it for ADMIT_MARK_MS).
+   * Absent (a rate-only read, which reserves nothing): no marker, each call is charged.
+   */
+  requestId?: string;
+  /**
    * When the request was received (epoch ms), which dates its usage record: its day and month are the ones it counts
    * in, as usage_records (and a rebuild from them) count it, though admission may come a few ms later, past midnight.
    * Absent: `now`. Rate-limit windows are always `now`'s.
@@ -84,6 +89,12 @@ const arg = (n: number | null): number => (n === null ? -1 : n);
 export const REFUND_MARK_MS = 75_000;
 
 /**
+ * How long a request's admission marker lives (`AdmissionInput.requestId`): as the refund's, past the time a client
+ * may take to send the admission script again after its connection dropped with it unanswered.
+ */
+export const ADMIT_MARK_MS = REFUND_MARK_MS;
+
+/**
  * Rate limits and quotas in Redis, shared by every gateway replica: one script call admits (or refuses) a
  * request and reserves its tokens and worst-case spend; one call settles the reservation to the real usage.
  */
@@ -124,7 +135,9 @@ export class AdmissionStore {
       k.monthSpend(userId, q.month),
       k.quotaResets(userId),
     ];
-    const reply = (await ADMIT.run(this.redis, keyList, [
+    // The request's marker (one GET, and one SET when it is charged, inside the script): no round trip more.
+    const marked = input.requestId === undefined ? keyList : [...keyList, k.admitted(input.requestId)];
+    const reply = (await ADMIT.run(this.redis, marked, [
       arg(l.keyRpm),
       arg(l.keyTpm),
       arg(l.userRpm),
@@ -140,6 +153,7 @@ export class AdmissionStore {
       q.monthEndsAt + MONTH_KEEP_MS,
       tokensFloor,
       nanosFloor,
+      ADMIT_MARK_MS,
     ])) as [string, ...(string | number)[]];
     const resetMs = Math.max(0, p.windowEndsAt - now);
     switch (reply[0]) {

@@ -31,6 +31,14 @@ export class GovernanceKeys {
   }
 
   /**
+   * Present once a request was charged (`ADMIT_LUA`), named by its request id, for ADMIT_MARK_MS: the admission
+   * script sent again after a dropped connection finds it and charges nothing a second time.
+   */
+  admitted(requestId: string): string {
+    return `${this.p}admitted:${requestId}`;
+  }
+
+  /**
    * When an admin last reset the user's quota counters (epoch ms): a reservation made before a reset is not in the
    * counters the reset started over.
    */

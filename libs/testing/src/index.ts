@@ -19,6 +19,7 @@ export { TEST_DATABASE_URL, TEST_REDIS_URL } from './test-services';
 export { freePort } from './free-port';
 export { BlackHole } from './black-hole';
 export { CuttableRelay } from './cuttable-relay';
+export { ReplyEatingRelay } from './reply-eating-relay';
 export { PrivateRedis } from './private-redis';
 export { openMonitor } from './redis-monitor';
 export { parseSse, type SseEvent } from './sse';

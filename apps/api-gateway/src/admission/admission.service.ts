@@ -123,6 +123,8 @@ export class AdmissionService {
       now: Date.now(),
       // Its usage record's time: the day and month it counts in, however late past midnight it is admitted.
       receivedAt: request.receivedAt,
+      // Charged once, though the connection sends the script again after dropping with it unanswered.
+      requestId: request.requestId,
     };
     let verdict = await this.check(input, request);
     if (verdict.kind === 'rebuild') {

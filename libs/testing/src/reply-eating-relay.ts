@@ -1,0 +1,55 @@
+import net from 'node:net';
+import { freePort } from './free-port';
+import { TEST_REDIS_URL } from './test-services';
+
+/**
+ * A relay to the tests' Redis that forwards the client's commands but, once `holdReplies` is set, swallows Redis'
+ * answers: a script runs, its reply never comes back. `drop` then closes the connections, as a network failure
+ * does, and the client reconnects through the relay (ioredis then sends the unanswered commands again).
+ */
+export class ReplyEatingRelay {
+  holdReplies = false;
+  port = 0;
+  private readonly sockets = new Set<net.Socket>();
+  private server: net.Server | null = null;
+
+  constructor(private readonly target: string = TEST_REDIS_URL) {}
+
+  async open(): Promise<void> {
+    const target = new URL(this.target);
+    this.port = await freePort();
+    this.server = net.createServer((client) => {
+      const upstream = net.connect(Number(target.port || 6379), target.hostname);
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => this.sockets.delete(s));
+      }
+      client.pipe(upstream);
+      upstream.on('data', (d: Buffer) => this.holdReplies || client.write(d));
+      upstream.on('close', () => client.destroy());
+      client.on('close', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => this.server?.listen(this.port, '127.0.0.1', resolve));
+  }
+
+  drop(): void {
+    this.holdReplies = false;
+    for (const s of this.sockets) {
+      s.destroy();
+    }
+  }
+
+  /** The target's URL with the relay's address in place of the server's. */
+  url(): string {
+    const u = new URL(this.target);
+    u.hostname = '127.0.0.1';
+    u.port = String(this.port);
+    return u.toString();
+  }
+
+  async close(): Promise<void> {
+    this.drop();
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+}
