@@ -19,8 +19,7 @@ import {
 import { CatalogService, ENV, REDIS, RedisErrors, RedisKeys, ShutdownState, waitAtMost } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import { GatewayEnv } from '../config/gateway-env';
-import { answerBy, byDeadline, DrainOver } from '../generation/by-deadline';
-import { shutdownError } from '../generation/reply-waiter';
+import { boundedByAnswer } from '../generation/by-deadline';
 import type { AuthContext } from '../http/request-context';
 import { QuotaRebuilder } from './quota-rebuilder';
 import { rateLimitHeaders } from './rate-limit-headers';
@@ -240,9 +239,10 @@ export class AdmissionService {
     request: Pick<GenerationRequest, 'deadlineAt' | 'receivedAt'> & Partial<Pick<GenerationRequest, 'requestId'>>,
   ): Promise<AdmissionVerdict> {
     try {
-      return await byDeadline(
+      return await boundedByAnswer(
         this.store.admit(input),
-        answerBy(request, this.env.REQUEST_TIMEOUT_MS),
+        request,
+        this.env.REQUEST_TIMEOUT_MS,
         (late) => {
           if (late.kind === 'admitted' && late.reservation !== null && request.requestId !== undefined) {
             void this.refund({
@@ -255,8 +255,9 @@ export class AdmissionService {
         this.shutdown,
       );
     } catch (err) {
-      if (err instanceof DrainOver) {
-        throw shutdownError();
+      if (err instanceof GatewayError) {
+        // The shutdown drain ended (`boundedByAnswer`).
+        throw err;
       }
       this.errors.report('admission', err);
       throw new GatewayError(ErrorCode.ServiceUnavailable, 'Limits cannot be checked right now; retry shortly.', {

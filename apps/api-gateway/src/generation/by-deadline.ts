@@ -1,19 +1,10 @@
 import { MAX_TIMER_MS, noop } from '@aigw/core';
+import { shutdownError } from './reply-waiter';
 
 /** A Redis call of the request path still unanswered at the request's deadline (see `byDeadline`). */
 export class PastDeadline extends Error {
   constructor() {
     super('Redis did not answer before the request deadline');
-  }
-}
-
-/**
- * A Redis call of the request path still unanswered when the shutdown drain ended (ReplyHub's fail-all): the request
- * is answered 503 then, as those waiting for a job are, rather than at its deadline.
- */
-export class DrainOver extends Error {
-  constructor() {
-    super('Redis did not answer before the shutdown drain ended');
   }
 }
 
@@ -24,7 +15,7 @@ export interface DrainEnd {
 
 /**
  * When the HTTP request must have its answer: its deadline, or for an async submission (whose deadline is its job's
- * retention, no bound for the request that submits it) REQUEST_TIMEOUT_MS from its arrival. What `byDeadline`
+ * retention, no bound for the request that submits it) REQUEST_TIMEOUT_MS from its arrival. What `boundedByAnswer`
  * bounds a request's Redis calls by.
  */
 export function answerBy(request: { receivedAt: number; deadlineAt: number }, requestTimeoutMs: number): number {
@@ -36,8 +27,9 @@ export function answerBy(request: { receivedAt: number; deadlineAt: number }, re
  * may wait for it: past `deadlineAt` it rejects with PastDeadline, and the call's result, should it come later (a
  * half-open network holds a command until it is back: ioredis only gives up after reconnection attempts that fail,
  * and a silent network lets them connect), goes to `late`, which undoes what it did (a reservation, a marker).
- * With `drain`, the end of the shutdown drain ends the wait as the deadline does, with DrainOver (what comes later
- * goes to `late` too). One timer and one Set entry per call, cleared with its answer; no Redis call.
+ * With `drain`, the end of the shutdown drain (ReplyHub's fail-all) ends the wait as the deadline does, with the 503
+ * those waiting for a job get then (`shutdownError`; what comes later goes to `late` too). One timer and one Set
+ * entry per call, cleared with its answer; no Redis call.
  */
 export function byDeadline<T>(
   work: Promise<T>,
@@ -63,7 +55,7 @@ export function byDeadline<T>(
     };
     const timer = setTimeout(() => giveUp(new PastDeadline()), Math.max(0, left));
     if (drain !== undefined) {
-      stopWatching = drain.untilDrainEnd(() => giveUp(new DrainOver()));
+      stopWatching = drain.untilDrainEnd(() => giveUp(shutdownError()));
     }
     work.then(
       (value) => {
@@ -85,4 +77,19 @@ export function byDeadline<T>(
       },
     );
   });
+}
+
+/**
+ * A Redis call of a request's path bounded as `byDeadline` by when the request must be answered (`answerBy`) and by
+ * the end of the shutdown drain (rejected with `shutdownError`, a GatewayError): the caller maps the rest, PastDeadline
+ * and the call's own errors, whose answer differs by step. A plain call, no closure or promise of its own.
+ */
+export function boundedByAnswer<T>(
+  work: Promise<T>,
+  request: { receivedAt: number; deadlineAt: number },
+  requestTimeoutMs: number,
+  late: (value: T) => void,
+  drain: DrainEnd,
+): Promise<T> {
+  return byDeadline(work, answerBy(request, requestTimeoutMs), late, drain);
 }

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   CLIENT_CLOSED_REQUEST,
+  GatewayError,
   merged,
-  type GatewayError,
   type GenerationRequest,
   type GenerationResult,
   usageRecordOf,
@@ -27,8 +27,8 @@ import { hitUsageEvent, servedFromCache, servedIdsOf } from './cache-stage';
 import { CancellationService } from './cancellation.service';
 import type { FreshToolCallIds } from './fresh-tool-call-ids';
 import { GenerationQueue } from './generation-queue';
-import { ClientGoneError, deadlineError, shutdownError, type AbandonReason } from './reply-waiter';
-import { byDeadline, DrainOver, PastDeadline } from './by-deadline';
+import { ClientGoneError, deadlineError, type AbandonReason } from './reply-waiter';
+import { boundedByAnswer, PastDeadline } from './by-deadline';
 import type { StreamHead } from './stream-relay';
 import { UsageQueue } from './usage-queue';
 
@@ -79,11 +79,13 @@ export class Coalescing {
     const names = inFlightNames(this.keys, key, jobId);
     let leader: string | null;
     try {
-      // Bounded by the deadline: a join Redis answers later still counts this request in the job's waiters, which
-      // it then leaves (a leader's marker released; a follower's place given up, the job cancelled if it was the last).
-      leader = await byDeadline(
+      // Bounded by when the request must be answered (its deadline: only sync and streamed requests coalesce): a join
+      // Redis answers later still counts this request in the job's waiters, which it then leaves (a leader's marker
+      // released; a follower's place given up, the job cancelled if it was the last).
+      leader = await boundedByAnswer(
         joinInFlight(this.redis, names, jobId, inFlightTtlMs(request.deadlineAt)),
-        request.deadlineAt,
+        request,
+        this.env.REQUEST_TIMEOUT_MS,
         (late) =>
           void (late === null
             ? this.abort({ role: 'leader', jobId, key, names })
@@ -95,10 +97,10 @@ export class Coalescing {
       );
     } catch (err) {
       this.errors.report('coalesce', err);
-      if (err instanceof PastDeadline || err instanceof DrainOver) {
-        // Admitted, but no job will run for it.
+      if (err instanceof PastDeadline || err instanceof GatewayError) {
+        // Admitted, but no job will run for it. A GatewayError: the shutdown drain ended.
         void this.admission.refund(request);
-        throw err instanceof DrainOver ? shutdownError() : deadlineError();
+        throw err instanceof PastDeadline ? deadlineError() : err;
       }
       return null;
     }

@@ -18,7 +18,7 @@ import type { Client } from '../http/client';
 import type { AuthContext } from '../http/request-context';
 import { resultHeaders, STALE_WARNING, type CacheStatus } from '../http/result-headers';
 import { CACHE_CONTROL_HEADER, CACHE_HEADER, cacheDirectiveOf, checkCacheHeader } from './cache-directive';
-import { answerBy, byDeadline, DrainOver } from './by-deadline';
+import { boundedByAnswer } from './by-deadline';
 import { CacheStage, type CacheDecision } from './cache-stage';
 import { CancellationService } from './cancellation.service';
 import { FreshToolCallIds } from './fresh-tool-call-ids';
@@ -30,7 +30,7 @@ import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from './idempotency';
 import { IdempotencyService, RUN_HOLD_MS, type Claim } from './idempotency.service';
 import { PendingLimit } from './pending-limit';
 import { ReplyHub } from './reply-hub';
-import { clientGoneError, shutdownError, type ReplyWaiter, type WaiterOptions } from './reply-waiter';
+import { clientGoneError, type ReplyWaiter, type WaiterOptions } from './reply-waiter';
 import {
   ALLOW_FALLBACK_HEADER,
   allowFallbackFromHeader,
@@ -379,9 +379,10 @@ export class GenerationService {
       retention: { retentionS: this.env.ASYNC_JOB_RETENTION_S },
     });
     try {
-      await byDeadline(
+      await boundedByAnswer(
         added,
-        answerBy(request, this.env.REQUEST_TIMEOUT_MS),
+        request,
+        this.env.REQUEST_TIMEOUT_MS,
         () =>
           void this.cancellation.cancel(claim.jobId, 'deadline', request.requestId).then((removed) => {
             if (removed) {
@@ -391,9 +392,7 @@ export class GenerationService {
         this.shutdown,
       );
     } catch (err) {
-      if (err instanceof DrainOver) {
-        throw shutdownError();
-      }
+      // The shutdown drain's end (`shutdownError`), or a GatewayError of the add itself.
       if (err instanceof GatewayError) {
         throw err;
       }
@@ -469,14 +468,7 @@ export class GenerationService {
   private async claimed(sub: Submission, client: Client, key: string): Promise<Entry> {
     const { apiKeyId, requestId } = sub.request;
     const claimKey = (): Promise<Claim> =>
-      this.idempotency.claim(
-        apiKeyId,
-        key,
-        sub.endpoint,
-        client.body,
-        requestId,
-        answerBy(sub.request, this.env.REQUEST_TIMEOUT_MS),
-      );
+      this.idempotency.claim(apiKeyId, key, sub.endpoint, client.body, requestId, sub.request);
     let claim = await claimKey();
     const until = Date.now() + RUN_HOLD_MS + CANCELLED_STOP_WAIT_MS;
     for (;;) {
@@ -546,14 +538,8 @@ export class GenerationService {
    * later goes to `late`. One timer per step, on the replay path only; no Redis call of its own.
    */
   private replayStep<T>(sub: Submission, work: Promise<T>, late: (value: T) => void = noop): Promise<T> {
-    return byDeadline(work, answerBy(sub.request, this.env.REQUEST_TIMEOUT_MS), late, this.shutdown).catch(
-      (err: unknown) => {
-        if (err instanceof DrainOver) {
-          throw shutdownError();
-        }
-        return unavailable(err);
-      },
-    );
+    // `unavailable` passes the drain's end (a GatewayError) through.
+    return boundedByAnswer(work, sub.request, this.env.REQUEST_TIMEOUT_MS, late, this.shutdown).catch(unavailable);
   }
 
   /**

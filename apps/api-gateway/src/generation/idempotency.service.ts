@@ -1,10 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ErrorCode, GatewayError } from '@aigw/core';
+import { ErrorCode, GatewayError, type GenerationRequest } from '@aigw/core';
 import { ENV, REDIS, RedisKeys, ShutdownState } from '@aigw/platform';
 import { RedisScript } from '@aigw/routing';
 import type { Redis } from 'ioredis';
-import { byDeadline, DrainOver } from './by-deadline';
-import { shutdownError } from './reply-waiter';
+import { boundedByAnswer } from './by-deadline';
 import { GatewayEnv } from '../config/gateway-env';
 import { idempotentJobId, requestFingerprint } from './idempotency';
 
@@ -97,7 +96,7 @@ export class IdempotencyService {
     endpoint: string,
     body: unknown,
     token: string,
-    deadlineAt: number,
+    request: Pick<GenerationRequest, 'receivedAt' | 'deadlineAt'>,
   ): Promise<Claim> {
     const jobId = idempotentJobId(apiKeyId, key);
     const fingerprint = requestFingerprint(endpoint, body);
@@ -111,11 +110,12 @@ export class IdempotencyService {
         'NX',
         'GET',
       );
-      // Bounded by the request's deadline (a silent network holds the command): a claim Redis makes afterwards
-      // gives its run back at once, so the client's retry runs the request rather than wait out RUN_HOLD_MS.
-      previous = await byDeadline(
+      // Bounded by when the request must be answered (a silent network holds the command): a claim Redis makes
+      // afterwards gives its run back at once, so the client's retry runs the request rather than wait out RUN_HOLD_MS.
+      previous = await boundedByAnswer(
         set,
-        deadlineAt,
+        request,
+        this.env.REQUEST_TIMEOUT_MS,
         (late) => {
           if (late === null) {
             this.unlock({ jobId, fresh: true, run: token });
@@ -124,7 +124,8 @@ export class IdempotencyService {
         this.shutdown,
       );
     } catch (err) {
-      throw err instanceof DrainOver ? shutdownError() : unavailable(err);
+      // A GatewayError: the shutdown drain ended.
+      throw err instanceof GatewayError ? err : unavailable(err);
     }
     if (previous === null) {
       return { jobId, fresh: true, run: token };

@@ -622,7 +622,7 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
 
   private failAll(): void {
     // Requests still waiting for Redis before they watch a job (admission, the coalescing join, the Idempotency-Key
-    // claim: `byDeadline`) are answered 503 too, and stop counting as arriving, rather than at their deadline.
+    // claim: `boundedByAnswer`) are answered 503 too, and stop counting as arriving, rather than at their deadline.
     const early = this.shutdown.endDrain();
     const waiting = [...this.listening.values(), ...this.polling, ...this.followers];
     if (waiting.length + early > 0) {
