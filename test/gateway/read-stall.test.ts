@@ -1,10 +1,13 @@
 import type { Redis } from 'ioredis';
 import { REDIS } from '@aigw/platform';
+import { ApiKeyAuthenticator } from '../../apps/api-gateway/src/auth/api-key-authenticator';
 import { gatewayBehind, relayToTestRedis, stopBehind } from './named-stall-relay';
 import type { ErrorEnvelope, GatewayHarness } from './support';
 
 /** REQUEST_TIMEOUT_MS: the bound on every Redis wait of a request, async submissions' included. */
 const TIMEOUT_MS = 2_000;
+/** How long the slow key lookup takes (below TIMEOUT_MS, well above the test's slack). */
+const LOOKUP_MS = 1_200;
 
 /**
  * The Redis waits of a request that `byDeadline` did not bound yet, with the gateway's command connection (`:cmd`)
@@ -95,6 +98,48 @@ describe('api-gateway: a silent command connection past admission and the claim'
     },
     20_000,
   );
+
+  /**
+   * REQUEST_TIMEOUT_MS counts from the request's receipt, not from where the read starts: a key lookup that took its
+   * time (a cold key read from a slow PostgreSQL) is part of the client's wait. Before, the job read and the models
+   * listing's rate limit were each bounded by REQUEST_TIMEOUT_MS from their own start, past the bound by the lookup.
+   */
+  it.each([
+    ['GET of an async job', 'queue', async (): Promise<string> => `/api/v1/ai/jobs/${await queuedJob()}`],
+    ['the models listing under a rate limit', 'cmd', (): Promise<string> => Promise.resolve('/api/v1/ai/models')],
+  ])(
+    '%s after a slow key lookup: 503 by REQUEST_TIMEOUT_MS from its receipt',
+    async (_what, connection, route) => {
+      const path = await route();
+      const authenticator = h.app.get(ApiKeyAuthenticator);
+      const lookup = authenticator.authenticate.bind(authenticator);
+      const slow = jest
+        .spyOn(authenticator, 'authenticate')
+        .mockImplementation((k) => new Promise((resolve) => setTimeout(() => resolve(lookup(k)), LOOKUP_MS)));
+      try {
+        relay.silence(`${h.prefix}:${connection}`);
+        const started = Date.now();
+        const res = await fetch(`${h.url}${path}`, {
+          headers: h.headers(key),
+          signal: AbortSignal.timeout(TIMEOUT_MS + LOOKUP_MS + 6_000),
+        });
+        const took = Date.now() - started;
+        expect(res.status).toBe(503);
+        expect(res.headers.get('retry-after')).not.toBeNull();
+        // Before: LOOKUP_MS + TIMEOUT_MS.
+        expect(took).toBeLessThan(TIMEOUT_MS + 600);
+      } finally {
+        slow.mockRestore();
+      }
+    },
+    20_000,
+  );
+
+  async function queuedJob(): Promise<string> {
+    const submitted = await h.post('/api/v1/ai/jobs', { prompt: `slow lookup ${Date.now()}` }, h.headers(key));
+    expect(submitted.status).toBe(202);
+    return ((await submitted.json()) as { jobId: string }).jobId;
+  }
 });
 
 /**

@@ -65,6 +65,14 @@ function identify(req: FastifyRequest, reply: FastifyReply): void {
 }
 
 /**
+ * When `req` arrived, on the wall clock (Date.now()): what REQUEST_TIMEOUT_MS counts from, the key lookup and
+ * everything else before the handler included. `startedAt` is on the monotonic clock, so the time since is too.
+ */
+export function receivedAtOf(req: FastifyRequest): number {
+  return Date.now() - (performance.now() - req.startedAt);
+}
+
+/**
  * The id of the job a request creates. A client-chosen x-request-id must never become a job id: a
  * second request with the same id (by mistake, or another user on purpose) would attach to the first
  * one's job and could read its answer. So a fresh id is minted then; otherwise the echoed id is used,

@@ -8,7 +8,7 @@ import { resetDuration } from '../admission/rate-limit-headers';
 import { PublicWhen } from '../auth/public-when';
 import { Caller } from '../auth/roles';
 import type { GatewayEnv } from '../config/gateway-env';
-import type { AuthContext } from '../http/request-context';
+import { receivedAtOf, type AuthContext } from '../http/request-context';
 import { modelNotFound } from '../generation/servable';
 import { invalidParam } from '../validation/validation-errors';
 import { AddressRateLimiter } from './address-rate-limiter';
@@ -181,7 +181,7 @@ export class ModelsController {
       return headers;
     }
     try {
-      return await this.admission.admitRead(req.auth, Date.now());
+      return await this.admission.admitRead(req.auth, receivedAtOf(req));
     } catch (err) {
       if (err instanceof AdmissionRefused) {
         void reply.headers(err.headers);

@@ -71,7 +71,7 @@ describe('JobsService: refund of a cancelled job removed from the queue', () => 
 
   it('a second cancel gives back the reservation the first failed to, once', async () => {
     const { jobs, refundOnce, stored, recordCancel } = setUp();
-    expect((await jobs.cancel('j', auth)).status).toBe('cancelled');
+    expect((await jobs.cancel('j', auth, Date.now())).status).toBe('cancelled');
     // Kept as long as the job may be: it could end as late as its deadline (an hour away), then stay its retention.
     expect(recordCancel.mock.calls[0][2]).toBeGreaterThan(3600 + 3500);
     expect(refundOnce).toHaveBeenCalledTimes(1);
@@ -82,21 +82,21 @@ describe('JobsService: refund of a cancelled job removed from the queue', () => 
       receivedAt: request.receivedAt,
     });
 
-    expect((await jobs.cancel('j', auth)).status).toBe('cancelled');
+    expect((await jobs.cancel('j', auth, Date.now())).status).toBe('cancelled');
     expect(refundOnce).toHaveBeenCalledTimes(2);
     expect(refundOnce).toHaveBeenLastCalledWith(expect.objectContaining({ reservation, requestId: 'req_1' }));
     expect(stored()?.refund).toBeUndefined();
 
     // Given back: nothing owed any more.
-    expect((await jobs.cancel('j', auth)).status).toBe('cancelled');
-    expect((await jobs.status('j', auth)).status).toBe('cancelled');
+    expect((await jobs.cancel('j', auth, Date.now())).status).toBe('cancelled');
+    expect((await jobs.status('j', auth, Date.now())).status).toBe('cancelled');
     expect(refundOnce).toHaveBeenCalledTimes(2);
   });
 
   it('a read of the job gives it back too', async () => {
     const { jobs, refundOnce, stored } = setUp();
-    await jobs.cancel('j', auth);
-    expect((await jobs.status('j', auth)).status).toBe('cancelled');
+    await jobs.cancel('j', auth, Date.now());
+    expect((await jobs.status('j', auth, Date.now())).status).toBe('cancelled');
     expect(refundOnce).toHaveBeenCalledTimes(2);
     expect(stored()?.refund).toBeUndefined();
   });
@@ -127,7 +127,7 @@ describe('JobsService: refund of a cancelled job removed from the queue', () => 
       cancellation as unknown as CancellationService,
       { refundOnce: jest.fn() } as unknown as AdmissionService,
     );
-    expect((await jobs.cancel('j', auth)).status).toBe('cancelled');
+    expect((await jobs.cancel('j', auth, Date.now())).status).toBe('cancelled');
     expect(cancellation.stop).toHaveBeenCalledWith('j', 'req_1');
     expect(cancellation.resend.mock.calls.length).toBeGreaterThanOrEqual(2);
     expect(cancellation.resend).toHaveBeenLastCalledWith('j', 'req_1');

@@ -40,8 +40,8 @@ export class JobsService {
    * leak existence, and a job is its key's (README, "Jobs belong to the key that made them"). A job past its
    * retention (ASYNC_JOB_RETENTION_S) is unknown too, and removed as BullMQ's next sweep would have removed it.
    */
-  status(jobId: string, auth: AuthContext): Promise<JobStatusView> {
-    return this.inTime(this.statusOf(jobId, auth), 'Jobs cannot be read right now; retry shortly.');
+  status(jobId: string, auth: AuthContext, receivedAt: number): Promise<JobStatusView> {
+    return this.inTime(this.statusOf(jobId, auth), receivedAt, 'Jobs cannot be read right now; retry shortly.');
   }
 
   /**
@@ -50,19 +50,20 @@ export class JobsService {
    * given back; a running one is aborted by its worker as a job whose client left is (what was generated is billed).
    * A finished job is a 409; a cancelled one answers its state again.
    */
-  cancel(jobId: string, auth: AuthContext): Promise<JobStatusView> {
-    return this.inTime(this.cancelOf(jobId, auth), 'Jobs cannot be cancelled right now; retry shortly.');
+  cancel(jobId: string, auth: AuthContext, receivedAt: number): Promise<JobStatusView> {
+    return this.inTime(this.cancelOf(jobId, auth), receivedAt, 'Jobs cannot be cancelled right now; retry shortly.');
   }
 
   /**
-   * A read or cancel of a job, answered by REQUEST_TIMEOUT_MS at the latest: a Redis that holds its commands (a silent
-   * network; ioredis keeps them until it gives up) answers 503 with Retry-After then. What it does later stands: a read
-   * changes nothing a second one would not, and a cancel is carried out once whoever asks again (its record keeps the
-   * first cancel, the settlement marker the refund). One timer per request; no Redis call.
+   * A read or cancel of a job, answered by REQUEST_TIMEOUT_MS from the request's receipt (`receivedAt`) at the latest:
+   * a Redis that holds its commands (a silent network; ioredis keeps them until it gives up) answers 503 with
+   * Retry-After then. What it does later stands: a read changes nothing a second one would not, and a cancel is carried
+   * out once whoever asks again (its record keeps the first cancel, the settlement marker the refund). One timer per
+   * request; no Redis call.
    */
-  private async inTime(work: Promise<JobStatusView>, message: string): Promise<JobStatusView> {
+  private async inTime(work: Promise<JobStatusView>, receivedAt: number, message: string): Promise<JobStatusView> {
     try {
-      return await byDeadline(work, Date.now() + this.env.REQUEST_TIMEOUT_MS, noop);
+      return await byDeadline(work, receivedAt + this.env.REQUEST_TIMEOUT_MS, noop);
     } catch (err) {
       throw err instanceof PastDeadline ? unavailable(message, err) : err;
     }

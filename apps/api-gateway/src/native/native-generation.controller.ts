@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { fastifyClient } from '../http/client';
 import { Caller } from '../auth/roles';
-import type { AuthContext } from '../http/request-context';
+import { receivedAtOf, type AuthContext } from '../http/request-context';
 import { GenerateDto } from './generate.dto';
 import type { JobStatusView } from './job-status';
 import { JobsService } from './jobs.service';
@@ -38,15 +38,15 @@ export class NativeGenerationController {
   }
 
   @Get('jobs/:id')
-  status(@Param('id') id: string, @Caller() auth: AuthContext): Promise<JobStatusView> {
-    return this.jobs.status(id, auth);
+  status(@Param('id') id: string, @Caller() auth: AuthContext, @Req() req: FastifyRequest): Promise<JobStatusView> {
+    return this.jobs.status(id, auth, receivedAtOf(req));
   }
 
   /** A sub-resource action, as OpenAI's `POST /v1/batches/{id}/cancel`: the job stays readable, as `cancelled`. */
   @Post('jobs/:id/cancel')
   @HttpCode(200)
   @NoBody()
-  cancel(@Param('id') id: string, @Caller() auth: AuthContext): Promise<JobStatusView> {
-    return this.jobs.cancel(id, auth);
+  cancel(@Param('id') id: string, @Caller() auth: AuthContext, @Req() req: FastifyRequest): Promise<JobStatusView> {
+    return this.jobs.cancel(id, auth, receivedAtOf(req));
   }
 }
