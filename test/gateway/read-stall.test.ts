@@ -135,6 +135,32 @@ describe('api-gateway: a silent command connection past admission and the claim'
     20_000,
   );
 
+  // The same for a generation: its deadline (what admission, the claim and the wait for its job are bounded by) was
+  // REQUEST_TIMEOUT_MS from when the handler framed it, after the key lookup and the body read.
+  it('a sync generation after a slow key lookup: 503 by REQUEST_TIMEOUT_MS from its receipt', async () => {
+    const authenticator = h.app.get(ApiKeyAuthenticator);
+    const lookup = authenticator.authenticate.bind(authenticator);
+    const slow = jest
+      .spyOn(authenticator, 'authenticate')
+      .mockImplementation((k) => new Promise((resolve) => setTimeout(() => resolve(lookup(k)), LOOKUP_MS)));
+    try {
+      relay.silence(`${h.prefix}:cmd`);
+      const started = Date.now();
+      const res = await h.post(
+        '/api/v1/ai/generate',
+        { prompt: `slow lookup sync ${Date.now()}` },
+        h.headers(key),
+        AbortSignal.timeout(TIMEOUT_MS + LOOKUP_MS + 6_000),
+      );
+      const took = Date.now() - started;
+      expect(res.status).toBe(503);
+      // Before: LOOKUP_MS + TIMEOUT_MS.
+      expect(took).toBeLessThan(TIMEOUT_MS + 600);
+    } finally {
+      slow.mockRestore();
+    }
+  }, 20_000);
+
   async function queuedJob(): Promise<string> {
     const submitted = await h.post('/api/v1/ai/jobs', { prompt: `slow lookup ${Date.now()}` }, h.headers(key));
     expect(submitted.status).toBe(202);

@@ -15,7 +15,7 @@ import { AdmissionRefused, AdmissionService } from '../admission/admission.servi
 import { ModelAccess } from '../auth/model-access';
 import { GatewayEnv } from '../config/gateway-env';
 import type { Client } from '../http/client';
-import type { AuthContext } from '../http/request-context';
+import { arrivedAt, type AuthContext } from '../http/request-context';
 import { resultHeaders, STALE_WARNING, type CacheStatus } from '../http/result-headers';
 import { CACHE_CONTROL_HEADER, CACHE_HEADER, cacheDirectiveOf, checkCacheHeader } from './cache-directive';
 import { boundedByAnswer } from './by-deadline';
@@ -110,10 +110,14 @@ export class GenerationService {
     private readonly shutdown: ShutdownState,
   ) {}
 
-  /** The fields every request carries; `async` jobs may wait in the queue as long as their result is kept. */
+  /**
+   * The fields every request carries; `async` jobs may wait in the queue as long as their result is kept. Its deadline
+   * counts from its arrival (`arrivedAt`): a key lookup or a body read that took long (a slow PostgreSQL, a slow
+   * client) is part of REQUEST_TIMEOUT_MS, not added to it.
+   */
   frame(client: Client, mode: Mode): RequestFrame {
     checkCacheHeader(client.header(CACHE_HEADER));
-    const receivedAt = Date.now();
+    const receivedAt = arrivedAt(client.startedAt);
     const budgetMs = mode === 'sync' ? this.env.REQUEST_TIMEOUT_MS : this.env.ASYNC_JOB_RETENTION_S * 1000;
     return {
       requestId: client.jobId,

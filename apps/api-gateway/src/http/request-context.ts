@@ -69,7 +69,15 @@ function identify(req: FastifyRequest, reply: FastifyReply): void {
  * everything else before the handler included. `startedAt` is on the monotonic clock, so the time since is too.
  */
 export function receivedAtOf(req: FastifyRequest): number {
-  return Date.now() - (performance.now() - req.startedAt);
+  return arrivedAt(req.startedAt);
+}
+
+/**
+ * The wall-clock time (whole epoch ms) of a request that arrived at `startedAt` (`performance.now()`, taken in
+ * `identify`).
+ */
+export function arrivedAt(startedAt: number): number {
+  return Math.floor(Date.now() - (performance.now() - startedAt));
 }
 
 /**
