@@ -107,8 +107,9 @@ export class Coalescing {
     if (leader === null) {
       return { role: 'leader', jobId, key, names };
     }
-    // A follower does not run a job: nothing of its own to settle.
-    void this.admission.refund(request);
+    // A follower keeps its reservation until it is answered (`serve`, `failed`): one whose leader's job ends without
+    // an answer it can read runs a job of its own, which the worker settles against it. Refunded here, it would run
+    // unreserved, and the worker's settlement, marked by the same request id as the refund, would change nothing.
     return { role: 'follower', jobId: leader, key, names: inFlightNames(this.keys, key, leader) };
   }
 
@@ -149,9 +150,10 @@ export class Coalescing {
   /**
    * The leader's answer as a follower's: its own id, tool call ids (`ids`: those its stream already named) and
    * latency, no provider cost, no attempts of its own. Its usage row is queued like a cache hit's (`cached`, cost 0,
-   * the leader's cost saved).
+   * the leader's cost saved), and its reservation given back (marked by its request id: a second call gives nothing).
    */
   serve(result: GenerationResult, request: GenerationRequest, ids?: FreshToolCallIds): GenerationResult {
+    void this.admission.refund(request);
     // The leader's provider call is what the follower waited for: its latency is not the gateway's overhead.
     const served: GenerationResult = merged(servedFromCache(result, request, ids), {
       cached: false,
@@ -171,13 +173,15 @@ export class Coalescing {
   }
 
   /**
-   * A follower answered with an error (the leader's call failed, the deadline passed, its client left): its usage row,
-   * so that it counts among the failures, as it would had it run on its own. No cost, no attempts of its own (which
-   * keeps it out of the deployment's statistics: the leader's row counts that call); the deployment the leader's last
-   * attempt tried. `cached` only when a stale answer from the cache stood in for the error (`servedStale`): otherwise
+   * A follower answered with an error (the leader's call failed, the deadline passed, its client left): its reservation
+   * given back, and its usage row, so that it counts among the failures, as it would had it run on its own. No cost,
+   * no attempts of its own (which keeps it out of the deployment's statistics: the leader's row counts that call); the
+   * deployment the leader's last attempt tried. `cached` only when a stale answer from the cache stood in for the error (`servedStale`): otherwise
    * nothing answered it, and a cache hit (cachedRequests) is an answer.
    */
   failed(error: GatewayError, request: GenerationRequest, servedStale = false): void {
+    // It ran no job: nothing of its own to settle.
+    void this.admission.refund(request);
     const last = error.attempts?.at(-1);
     this.usage.record(
       usageRecordOf(request, {

@@ -45,6 +45,8 @@ import { SyncWait } from './sync-wait';
 /** Our own job: its answer comes on the reply channel; the stored job is only read if that got lost. */
 const OWN_FIRST_CHECK_MS = 2_000;
 const OWN_CHECK_EVERY_MS = 1_000;
+/** Runs of a coalesced follower whose jobs keep ending without an answer for it (see `runsAlone`). */
+const MAX_FOLLOWER_RUNS = 3;
 /** How long an Idempotency-Key retry waits for the cancelled run under its key to stop, and how often it looks. */
 const CANCELLED_STOP_WAIT_MS = 3_000;
 const CANCELLED_STOP_POLL_MS = 50;
@@ -159,32 +161,47 @@ export class GenerationService {
       this.metrics.succeeded(cached.result, client.startedAt, 'hit');
       return cached.result;
     }
-    const party = await this.coalesce(sub, client, cached, entry.keyed);
-    const claim = party === null ? entry.claim : { jobId: party.jobId, fresh: true };
-    const wait = new SyncWait(this.waiterOptions(claim, sub.request, party, watching(entry)));
-    client.onGone(() => wait.abandon('client_disconnected'));
-    try {
-      if (party?.role === 'follower') {
-        this.hub.follow(wait, party.names);
-      } else {
-        await this.dispatch(sub, client, claim, wait, party, entry.stored);
+    let party = await this.coalesce(sub, client, cached, entry.keyed);
+    for (let run = 1; ; run++) {
+      const current = party;
+      const claim = current === null ? entry.claim : { jobId: current.jobId, fresh: true };
+      const wait = new SyncWait(this.waiterOptions(claim, sub.request, current, watching(entry)));
+      client.onGone(() => wait.abandon('client_disconnected'));
+      try {
+        if (current?.role === 'follower') {
+          this.hub.follow(wait, current.names);
+        } else {
+          await this.dispatch(sub, client, claim, wait, current, entry.stored);
+        }
+        arrived();
+        const answer = await wait.answer.finally(() => this.release(sub, claim, current));
+        const result = current?.role === 'follower' ? this.coalescing.serve(answer, sub.request) : answer;
+        this.saySharedCall(client, current);
+        client.setHeaders(resultHeaders(result, cached.status));
+        this.metrics.succeeded(result, client.startedAt, cached.status);
+        return result;
+      } catch (caught) {
+        let err = caught;
+        if (this.runsAlone(err, current, sub, client, run)) {
+          try {
+            party = await this.rejoin(sub, client, cached, current);
+            continue;
+          } catch (joinErr) {
+            // Past its deadline or at the end of the drain while it joined again: that is its answer.
+            err = joinErr;
+          }
+        }
+        this.saySharedCall(client, current);
+        const stale = this.staleable(err, sub, cached) ? await this.cache.stale(sub.request) : null;
+        if (stale === null) {
+          this.failed(err, cached, sub, current);
+          throw err;
+        }
+        this.servedStale(err, sub, current);
+        client.setHeaders(merged(resultHeaders(stale, 'stale'), STALE_WARNING));
+        this.metrics.succeeded(stale, client.startedAt, 'stale');
+        return stale;
       }
-      arrived();
-      const answer = await wait.answer.finally(() => this.release(sub, claim, party));
-      const result = party?.role === 'follower' ? this.coalescing.serve(answer, sub.request) : answer;
-      client.setHeaders(resultHeaders(result, cached.status));
-      this.metrics.succeeded(result, client.startedAt, cached.status);
-      return result;
-    } catch (err) {
-      const stale = this.staleable(err, sub, cached) ? await this.cache.stale(sub.request) : null;
-      if (stale === null) {
-        this.failed(err, cached, sub, party);
-        throw err;
-      }
-      this.servedStale(err, sub, party);
-      client.setHeaders(merged(resultHeaders(stale, 'stale'), STALE_WARNING));
-      this.metrics.succeeded(stale, client.startedAt, 'stale');
-      return stale;
     }
   }
 
@@ -215,51 +232,80 @@ export class GenerationService {
     if (cached.status === 'hit') {
       return this.replay(cached.result, 'hit', sub, client, encoder);
     }
-    const party = await this.coalesce(sub, client, cached, entry.keyed);
-    const claim: Claim = party === null ? entry.claim : { jobId: party.jobId, fresh: true };
-    const follower = party?.role === 'follower';
-    // A follower's stream names the leader's tool calls by ids of its own, the same in its fragments and its end.
-    const ids = follower ? new FreshToolCallIds() : null;
-    const relay: StreamRelay = new StreamRelay(
-      merged(this.waiterOptions(claim, sub.request, party, watching(entry)), {
-        sink: client.sse(),
-        encoder,
-        cache: cached.status,
-        keepAliveMs: this.env.SSE_KEEPALIVE_MS,
-        serve: ids ? (answer: GenerationResult) => this.coalescing.serve(answer, sub.request, ids) : undefined,
-        serveHead: follower ? (head: StreamHead) => this.coalescing.serveHead(head, sub.request) : undefined,
-        serveToolCalls: ids ? (pieces: readonly ToolCallDelta[]) => ids.deltas(pieces) : undefined,
-        onEnd: (outcome: { result: GenerationResult } | { error: GatewayError }) => {
-          this.release(sub, claim, party);
-          if ('result' in outcome) {
-            this.metrics.succeeded(outcome.result, client.startedAt, cached.status);
-          } else if (relay.opened || !this.staleable(outcome.error, sub, cached)) {
-            // A failure before the stream opened that a stale answer may replace is counted below.
-            this.failed(outcome.error, cached, sub, party);
-          }
-        },
-      }),
-    );
-    client.onGone(() => relay.abandon('client_disconnected'));
-    if (follower) {
-      this.hub.follow(relay, party.names);
-    } else {
-      await this.dispatch(sub, client, claim, relay, party, entry.stored);
-    }
-    arrived();
-    try {
-      await relay.started;
-    } catch (err) {
-      const stale = this.staleable(err, sub, cached) ? await this.cache.stale(sub.request) : null;
-      if (stale === null) {
-        if (this.staleable(err, sub, cached)) {
-          this.failed(err, cached, sub, party);
-        }
-        throw err;
+    let party = await this.coalesce(sub, client, cached, entry.keyed);
+    for (let run = 1; ; run++) {
+      const current = party;
+      const claim: Claim = current === null ? entry.claim : { jobId: current.jobId, fresh: true };
+      const follower = current?.role === 'follower';
+      // A follower's stream names the leader's tool calls by ids of its own, the same in its fragments and its end.
+      const ids = follower ? new FreshToolCallIds() : null;
+      // This relay ended before its stream opened, with no answer from the job it followed: the request runs again.
+      let again = false;
+      const relay: StreamRelay = new StreamRelay(
+        merged(this.waiterOptions(claim, sub.request, current, watching(entry)), {
+          sink: client.sse(),
+          encoder,
+          cache: cached.status,
+          keepAliveMs: this.env.SSE_KEEPALIVE_MS,
+          serve: ids ? (answer: GenerationResult) => this.coalescing.serve(answer, sub.request, ids) : undefined,
+          serveHead: follower
+            ? (head: StreamHead) => {
+                this.saySharedCall(client, current);
+                return this.coalescing.serveHead(head, sub.request);
+              }
+            : undefined,
+          serveToolCalls: ids ? (pieces: readonly ToolCallDelta[]) => ids.deltas(pieces) : undefined,
+          onEnd: (outcome: { result: GenerationResult } | { error: GatewayError }) => {
+            this.release(sub, claim, current);
+            if ('result' in outcome) {
+              this.metrics.succeeded(outcome.result, client.startedAt, cached.status);
+            } else if (!relay.opened && this.runsAlone(outcome.error, current, sub, client, run)) {
+              // Counted as what its next run ends in.
+              again = true;
+            } else if (relay.opened || !this.staleable(outcome.error, sub, cached)) {
+              // A failure before the stream opened that a stale answer may replace is counted below.
+              this.failed(outcome.error, cached, sub, current);
+            }
+          },
+        }),
+      );
+      client.onGone(() => relay.abandon('client_disconnected'));
+      if (current?.role === 'follower') {
+        this.hub.follow(relay, current.names);
+      } else {
+        await this.dispatch(sub, client, claim, relay, current, entry.stored);
       }
-      this.servedStale(err, sub, party);
-      client.setHeaders(STALE_WARNING);
-      await this.replay(stale, 'stale', sub, client, encoder);
+      arrived();
+      try {
+        await relay.started;
+        return;
+      } catch (caught) {
+        let err = caught;
+        if (again) {
+          try {
+            party = await this.rejoin(sub, client, cached, current);
+            continue;
+          } catch (joinErr) {
+            // Past its deadline or at the end of the drain while it joined again: that is its answer.
+            err = joinErr;
+            this.failed(err, cached, sub, current);
+            this.saySharedCall(client, current);
+            throw err;
+          }
+        }
+        this.saySharedCall(client, current);
+        const stale = this.staleable(err, sub, cached) ? await this.cache.stale(sub.request) : null;
+        if (stale === null) {
+          if (this.staleable(err, sub, cached)) {
+            this.failed(err, cached, sub, current);
+          }
+          throw err;
+        }
+        this.servedStale(err, sub, current);
+        client.setHeaders(STALE_WARNING);
+        await this.replay(stale, 'stale', sub, client, encoder);
+        return;
+      }
     }
   }
 
@@ -308,9 +354,10 @@ export class GenerationService {
 
   /**
    * A request answered with an error: counted, and a coalesced follower's usage row written (it had no job). A
-   * coalesced job found missing (its leader's gateway died before queuing it, or an admin removed it) releases the
-   * marker that still names it: otherwise every identical request, and every retry, joined it and was answered
-   * "lost" until the marker's TTL (the leader's deadline plus 30 s).
+   * coalesced job found missing (its leader's gateway died before queuing it, or an admin removed it) or failed (every
+   * run of it crashed: no worker ended it, so none released its marker) releases the marker that still names it:
+   * otherwise every identical request, and every retry, joined it and was answered "lost" or "failed" until the
+   * marker's TTL (the leader's deadline plus 30 s).
    */
   private failed(err: unknown, cached: CacheDecision, sub: Submission, party: Party | null): void {
     const error = err instanceof GatewayError ? err : null;
@@ -318,14 +365,14 @@ export class GenerationService {
     if (party?.role === 'follower' && error !== null) {
       this.coalescing.failed(error, sub.request);
     }
-    if (party !== null && error instanceof LostJobError) {
+    if (party !== null && (error instanceof LostJobError || error instanceof FailedJobError)) {
       void this.coalescing.abort(party);
     }
     if (error instanceof FailedJobError && party?.role !== 'follower') {
       // BullMQ failed the job (its runs died or gave up past the shutdown grace, its stalls ran out): none handed in an
       // outcome, so none may have settled what this request's admission reserved, and it has no usage record either.
-      // Given back once (the settlement's marker): a no-op when a run did settle it. A follower's was refunded at join;
-      // a replay watching another request's job was not admitted (nothing reserved).
+      // Given back once (the settlement's marker): a no-op when a run did settle it. A follower's is given back with its
+      // usage row (`Coalescing.failed`); a replay watching another request's job was not admitted (nothing reserved).
       void this.admission.refundOnce(sub.request);
     }
   }
@@ -580,7 +627,8 @@ export class GenerationService {
 
   /**
    * Coalescing, after a cache miss: only requests that would take a cached answer, and never one with an
-   * Idempotency-Key (its job id is the key's; a replay already finds its job). A follower's answers say so.
+   * Idempotency-Key (its job id is the key's; a replay already finds its job). A follower's answers say so
+   * (`saySharedCall`).
    */
   private async coalesce(
     sub: Submission,
@@ -591,11 +639,51 @@ export class GenerationService {
     if (cached.status !== 'miss' || keyed) {
       return null;
     }
-    const party = await this.coalescing.join(sub.request, sub.request.requestId);
+    return this.coalescing.join(sub.request, sub.request.requestId);
+  }
+
+  /**
+   * A follower's answer says it shared another request's call. Said as the answer goes out, not at the join: a
+   * follower whose leader's job ended with no answer for it runs again, and may then lead a call of its own.
+   */
+  private saySharedCall(client: Client, party: Party | null): void {
     if (party?.role === 'follower') {
       client.setHeaders({ [COALESCED_HEADER]: 'true' });
     }
-    return party;
+  }
+
+  /**
+   * Whether a follower runs again rather than answer `err`: the job it followed ended with no answer anyone can read
+   * (found missing: its leader's gateway died before queuing it, an admin removed it; or failed in BullMQ: every run
+   * crashed), which is no answer to its request, and it has a client and time left. It then joins afresh (`rejoin`).
+   * A bound on the runs keeps a request from going round if every job it joins is lost.
+   */
+  private runsAlone(err: unknown, party: Party | null, sub: Submission, client: Client, run: number): boolean {
+    return (
+      party?.role === 'follower' &&
+      (err instanceof LostJobError || err instanceof FailedJobError) &&
+      run < MAX_FOLLOWER_RUNS &&
+      !client.gone &&
+      Date.now() < sub.request.deadlineAt
+    );
+  }
+
+  /**
+   * A follower whose leader's job ended without an answer joins again: the marker that still names that job is
+   * released first (later identical requests must not join it either), so the request leads a job of its own, or
+   * follows the request that leads one now. A leader enqueues its job with the reservation it kept as a follower
+   * (`Coalescing.join`): billed once, by that job's settlement. Null (Redis failed on the join): a job of its own.
+   */
+  private async rejoin(
+    sub: Submission,
+    client: Client,
+    cached: CacheDecision,
+    party: Party | null,
+  ): Promise<Party | null> {
+    if (party !== null) {
+      await this.coalescing.abort(party);
+    }
+    return this.coalesce(sub, client, cached, false);
   }
 
   /** `watching`: a replay that registered as a watcher of the running job (`GenerationQueue.watch`). */
