@@ -173,6 +173,30 @@ describe('OpenAI-compatible adapter against a real HTTP server', () => {
     ]);
   });
 
+  it("refuses what Claude refuses with thinking on before calling a gateway in front of Claude, as Claude's own adapter does", async () => {
+    const claude: AdapterTarget = { ...target, signedThinking: true, cacheMarks: true, claudeOptions: true };
+    up.handler = (_req, res) => sendJson(res, 200, completion('ok'));
+    // `/v1/messages`' `thinking: {type: "enabled", budget_tokens: 2048}` with a temperature Claude refuses beside it.
+    const thinking = { maxTokens: 4096, reasoningEffort: 'low' as const, reasoningBudget: 2048, temperature: 0.5 };
+    const viaGateway = { ...request(claude), options: thinking };
+    // Both adapters refuse as they build the body, before any call (the router takes a throw as a call not made).
+    const refusal = (call: () => Promise<unknown>) => failure(Promise.resolve().then(call));
+    const whole = await refusal(() => adapter.generate(viaGateway, never));
+    const streamed = await refusal(() => collect(adapter.stream(viaGateway, never)));
+    const direct = await refusal(() =>
+      registry.get('anthropic').generate({ ...viaGateway, target: { ...target, baseUrl: up.origin } }, never),
+    );
+    for (const e of [whole, streamed, direct]) {
+      expect(e).toMatchObject({ errorClass: ErrorClass.InvalidRequest, untranslatable: true, param: 'temperature' });
+      expect(e.message).toBe(direct.message);
+    }
+    // Never sent: routing moves on to another deployment, and the gateway's circuit is not charged for it.
+    expect(up.requests).toHaveLength(0);
+    // The same request without thinking goes to the gateway as it came.
+    await adapter.generate({ ...request(claude), options: { ...thinking, reasoningEffort: 'none' } }, never);
+    expect(JSON.parse(up.requests[0].body)).toMatchObject({ temperature: 0.5 });
+  });
+
   it('sends no authorization header without a key', async () => {
     up.handler = (_req, res) => sendJson(res, 200, completion('ok'));
     await adapter.generate(request({ ...target, apiKey: undefined }), never);

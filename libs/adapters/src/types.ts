@@ -59,7 +59,9 @@ export interface AdapterTarget {
    * the operator lets it forward client headers (`forward_client_headers_to_llm_api`). `temperature` and `top_p` go as
    * Claude takes them, since LiteLLM passes both on and Claude Opus 4.1, the 4.5 generation and later refuse both
    * together (`takesOneSamplingField`; a value that changes nothing is left out, both meaningful refused before
-   * sending). Other OpenAI-wire servers get none of this: OpenAI refuses fields it does not know.
+   * sending). Extended thinking's limits are checked before sending as the Anthropic adapter checks them
+   * (`thinkingChecked`), LiteLLM passing a request Claude refuses on as it came. Other OpenAI-wire servers get none of
+   * this: OpenAI refuses fields it does not know.
    */
   claudeOptions?: true;
   /** A health endpoint on the baseUrl's origin (llama.cpp, vLLM: `/health`) the health check reads instead of models. */

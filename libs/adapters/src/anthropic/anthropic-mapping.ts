@@ -1,7 +1,6 @@
 import {
   ANSWER_NEUTRAL_FIELDS,
   ErrorClass,
-  merged,
   type CacheControl,
   ProviderCallError,
   dataUrlOf,
@@ -20,6 +19,7 @@ import {
   type ToolChoice,
 } from '@aigw/core';
 import { rewrittenToolCallId } from '../content/tool-call-id';
+import { isSigned, thinkingChecked, unsupported } from './claude-limits';
 import { idWithoutSignature } from '../gemini/thought-signature';
 import type { AdapterRequest } from '../types';
 
@@ -96,17 +96,6 @@ function documentOf(part: Extract<ContentPart, { type: 'file' }>): AnthropicBloc
   return block;
 }
 
-/**
- * Routing keeps requests with parts Anthropic cannot take away from it; this is the backstop. `param` is the field
- * refused (OpenAI's name), which the client's 400 names when no other deployment takes the request.
- */
-function unsupported(what: string, param?: string): ProviderCallError {
-  return new ProviderCallError(ErrorClass.InvalidRequest, `the Anthropic Messages API does not accept ${what}`, {
-    untranslatable: true,
-    param,
-  });
-}
-
 function blocksOf(parts: ContentPart[]): AnthropicBlock[] {
   const blocks: AnthropicBlock[] = [];
   for (const p of parts) {
@@ -181,7 +170,7 @@ function toolInput(call: ToolCall): JsonValue {
 function signedThinkingOf(m: ChatMessage): AnthropicBlock[] {
   const out: AnthropicBlock[] = [];
   for (const b of m.thinking_blocks ?? []) {
-    if (b.type === 'redacted_thinking' ? b.data !== '' : b.signature !== '') {
+    if (isSigned(b)) {
       out.push(b);
     }
   }
@@ -481,70 +470,16 @@ function thinkingOf(o: GenerationOptions): { thinking?: ThinkingParam; maxTokens
   return { thinking: { type: 'enabled', budget_tokens: budget }, maxTokens: o.maxTokens };
 }
 
-/** The lowest `top_p` the Messages API takes with thinking on. */
-const THINKING_MIN_TOP_P = 0.95;
-
 /**
- * What Claude refuses with extended thinking on (its documented limits), refused here first so routing can move on
- * to a family that serves it: sampling changes, a forced tool, and a tool result following an assistant turn sent
- * back without its signed thinking (Claude needs it before the tool_use blocks whose results follow).
- */
-function assertThinkable(o: GenerationOptions, unthinkingToolLoop: boolean): void {
-  if (o.temperature !== undefined && o.temperature !== 1) {
-    throw unsupported("'temperature' other than 1 with thinking on ('reasoning_effort')", 'temperature');
-  }
-  if (o.topK !== undefined) {
-    throw unsupported("'top_k' with thinking on ('reasoning_effort')", 'top_k');
-  }
-  if (o.topP !== undefined && o.topP < THINKING_MIN_TOP_P) {
-    throw unsupported(`'top_p' below ${THINKING_MIN_TOP_P} with thinking on ('reasoning_effort')`, 'top_p');
-  }
-  if (o.toolChoice === 'required' || typeof o.toolChoice === 'object') {
-    throw unsupported("a forced 'tool_choice' with thinking on ('reasoning_effort')", 'tool_choice');
-  }
-  if (unthinkingToolLoop) {
-    throw unsupported(
-      'tool results after an assistant turn without its thinking blocks with thinking on (send them back as the answer gave them)',
-      'messages',
-    );
-  }
-}
-
-/** Tool results that follow an assistant turn sent back without its signed thinking. */
-function toolLoopWithoutThinking(messages: readonly ChatMessage[]): boolean {
-  if (messages.length === 0 || messages[messages.length - 1].role !== 'tool') {
-    return false;
-  }
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i];
-    if (m.role === 'assistant') {
-      return (m.tool_calls?.length ?? 0) > 0 && signedThinkingOf(m).length === 0;
-    }
-  }
-  return false;
-}
-
-/**
- * Request body for `POST /v1/messages`. A `reasoning_effort` (the OpenAI endpoint) on a tool loop whose assistant
- * turn came back without its `thinking_blocks` goes without thinking: OpenAI clients, the SDK's own `runTools` among
- * them, rebuild the assistant turn from `content` and `tool_calls` only, and Claude refuses the loop with thinking on,
- * so the loop could never finish. A named budget or adaptive thinking (`/v1/messages`' `thinking`, whose clients keep
- * the blocks) is refused as Claude refuses it. `service_tier` is Anthropic's, sent only by `/v1/messages` clients.
+ * Request body for `POST /v1/messages`. Extended thinking goes as `thinkingChecked` lets it, the check the OpenAI wire
+ * makes for Claude behind a gateway too: what Claude refuses with thinking on is refused before sending, and a
+ * `reasoning_effort` alone (the OpenAI endpoint) on a tool loop whose assistant turn came back without its
+ * `thinking_blocks` goes without thinking. `service_tier` is Anthropic's, sent only by `/v1/messages` clients.
  */
 export function anthropicBody(req: AdapterRequest, stream: boolean): string {
-  const unthinkingToolLoop = toolLoopWithoutThinking(req.messages);
-  const named = req.options.reasoningBudget !== undefined || req.options.adaptiveThinking === true;
-  const o =
-    unthinkingToolLoop && req.options.reasoningEffort !== undefined && !named
-      ? merged(req.options, { reasoningEffort: undefined })
-      : req.options;
-  assertTranslatable(o);
+  assertTranslatable(req.options);
+  const o = thinkingChecked(req.messages, req.options);
   const thinking = thinkingParamOf(o);
-  if (thinking.thinking !== undefined) {
-    // Adaptive thinking may skip thinking in a turn (the model decides), so Claude takes a tool loop whose assistant
-    // turn holds none: only a budget of thinking needs the blocks back.
-    assertThinkable(o, unthinkingToolLoop && o.adaptiveThinking !== true);
-  }
   const sampling = samplingOf(req.target.model, o);
   const prompt = toAnthropicPrompt(req.messages);
   if (prompt.messages.length === 0) {

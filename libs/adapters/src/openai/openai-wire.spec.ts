@@ -1,4 +1,5 @@
 import { ErrorClass, type ChatMessage, type ProviderCallError, type StreamDelta } from '@aigw/core';
+import { anthropicBody } from '../anthropic/anthropic-mapping';
 import type { SseEvent } from '../sse/sse-parser';
 import { OpenAiStreamDecoder, openAiBody, readCompletion, saysStopForToolCalls, usageOf } from './openai-wire';
 
@@ -812,5 +813,109 @@ describe('temperature and top_p through a gateway in front of Claude (LiteLLM)',
       temperature: 0.2,
       top_p: 1,
     });
+  });
+});
+
+describe("extended thinking's limits through a gateway in front of Claude (LiteLLM)", () => {
+  const gateway = {
+    baseUrl: 'http://x/v1',
+    model: 'claude-sonnet-4-20250514',
+    timeoutMs: 1000,
+    poolKey: 'p',
+    signedThinking: true as const,
+    cacheMarks: true as const,
+    claudeOptions: true as const,
+  };
+  const direct = { baseUrl: 'http://x', model: 'claude-sonnet-4-20250514', timeoutMs: 1000, poolKey: 'd' };
+  const hello: ChatMessage[] = [{ role: 'user', content: 'Hello' }];
+  const call = { id: 'toolu_1', type: 'function' as const, function: { name: 'now', arguments: '{}' } };
+  const loop = (thinking_blocks?: ChatMessage['thinking_blocks']): ChatMessage[] => [
+    { role: 'user', content: 'What time is it?' },
+    { role: 'assistant', content: null, tool_calls: [call], ...(thinking_blocks ? { thinking_blocks } : {}) },
+    { role: 'tool', tool_call_id: 'toolu_1', content: '12:00' },
+  ];
+  const weather = { type: 'function' as const, function: { name: 'weather', parameters: { type: 'object' } } };
+  type Options = Parameters<typeof openAiBody>[0]['options'];
+  const viaGateway = (options: Options, messages: ChatMessage[] = hello): unknown => {
+    try {
+      return JSON.parse(openAiBody({ target: gateway, messages, options }, false)) as unknown;
+    } catch (err) {
+      return err;
+    }
+  };
+  const viaDirect = (options: Options, messages: ChatMessage[] = hello): unknown => {
+    try {
+      return JSON.parse(anthropicBody({ target: direct, messages, options }, false)) as unknown;
+    } catch (err) {
+      return err;
+    }
+  };
+  // /v1/messages' `thinking: {type: "enabled", budget_tokens: 2048}`, its adaptive thinking, and the OpenAI endpoint's
+  // `reasoning_effort` (which LiteLLM turns into Claude's `thinking`).
+  const budgeted = { maxTokens: 4096, reasoningEffort: 'low' as const, reasoningBudget: 2048 };
+  const adaptive = { reasoningEffort: 'medium' as const, adaptiveThinking: true as const };
+  const effort = { reasoningEffort: 'high' as const };
+
+  it('refuses before sending what Claude refuses with thinking on, with the error the direct route gives', () => {
+    const refused: [string, Options, ChatMessage[]?][] = [
+      ['temperature', { ...budgeted, temperature: 0.5 }],
+      ['temperature', { ...effort, temperature: 0 }],
+      ['top_k', { ...adaptive, topK: 5 }],
+      ['top_p', { ...effort, topP: 0.9 }],
+      ['tool_choice', { ...budgeted, tools: [weather], toolChoice: 'required' }],
+      ['tool_choice', { ...effort, tools: [weather], toolChoice: { type: 'function', function: { name: 'weather' } } }],
+      // A named budget on a tool loop sent back without its thinking, as Claude refuses it.
+      ['messages', budgeted, loop()],
+    ];
+    for (const [param, options, messages] of refused) {
+      const err = viaGateway(options, messages) as ProviderCallError;
+      expect([param, err]).toEqual([
+        param,
+        expect.objectContaining({ errorClass: ErrorClass.InvalidRequest, untranslatable: true, param }),
+      ]);
+      // Word for word what the Anthropic adapter answers: the client sees the same whichever route served it.
+      expect([param, err.message]).toEqual([param, (viaDirect(options, messages) as ProviderCallError).message]);
+    }
+  });
+
+  it('sends what Claude takes with thinking on, and anything without thinking, as before', () => {
+    expect(viaGateway({ ...budgeted, temperature: 1, topP: 0.95 })).toMatchObject({
+      thinking: { type: 'enabled', budget_tokens: 2048 },
+      temperature: 1,
+      top_p: 0.95,
+    });
+    expect(viaGateway({ ...effort, tools: [weather], toolChoice: 'auto' })).toMatchObject({
+      reasoning_effort: 'high',
+      tool_choice: 'auto',
+    });
+    // No thinking asked for (`none` is none, which LiteLLM sends Claude as no thinking): sampling as the client set it.
+    expect(viaGateway({ reasoningEffort: 'none', temperature: 0.5, topK: 5 })).toMatchObject({
+      temperature: 0.5,
+      top_k: 5,
+    });
+    expect(viaGateway({ temperature: 0.5, tools: [weather], toolChoice: 'required' })).toMatchObject({
+      temperature: 0.5,
+      tool_choice: 'required',
+    });
+    // The loop with its signed thinking (LiteLLM's thinking_blocks), and adaptive thinking on one without: Claude's.
+    const signed = [{ type: 'thinking' as const, thinking: 'hm', signature: 'sig' }];
+    expect(viaGateway(budgeted, loop(signed))).toMatchObject({ thinking: { type: 'enabled' } });
+    expect(viaGateway(adaptive, loop())).toMatchObject({ thinking: { type: 'adaptive' } });
+  });
+
+  it('leaves an effort alone out of a tool loop sent back without its thinking, as the direct route leaves thinking out', () => {
+    const sent = viaGateway({ ...effort, temperature: 0.5 }, loop());
+    expect(sent).not.toHaveProperty('reasoning_effort');
+    expect(sent).not.toHaveProperty('thinking');
+    expect(sent).toMatchObject({ temperature: 0.5 });
+    expect(viaDirect({ ...effort, temperature: 0.5 }, loop())).not.toHaveProperty('thinking');
+  });
+
+  it('checks nothing for any other OpenAI-wire server: its effort and sampling go as they came', () => {
+    const plain = { baseUrl: 'http://x/v1', model: 'o4-mini', timeoutMs: 1000, poolKey: 'p' };
+    const sent = JSON.parse(
+      openAiBody({ target: plain, messages: loop(), options: { ...effort, temperature: 0.5, topK: 5 } }, false),
+    ) as unknown;
+    expect(sent).toMatchObject({ reasoning_effort: 'high', temperature: 0.5, top_k: 5 });
   });
 });

@@ -21,6 +21,7 @@ import {
   merged,
   toolResultContent,
 } from '@aigw/core';
+import { thinkingChecked } from '../anthropic/claude-limits';
 import type { StreamDecoder } from '../http/calls';
 import { errorFinish, isErrorFinish, openAiFinishReason } from '../content/finish-reason';
 import { newToolCallId, rewrittenToolCallId } from '../content/tool-call-id';
@@ -402,9 +403,13 @@ function samplingOf(req: AdapterRequest): { temperature?: number; topP?: number 
  * marked; other servers never do, as OpenAI refuses fields it does not know.
  */
 export function openAiBody(req: AdapterRequest, stream: boolean): string {
-  const o = req.options;
-  const budgetField = budgetFieldOf(req);
   const claude = req.target.claudeOptions === true;
+  // LiteLLM passes what it is sent on to Claude, extended thinking's limits unchecked: checked here as the Anthropic
+  // adapter checks them (claude-limits.ts), so a request Claude would refuse is refused before sending, the same
+  // answer on either route (routing moves on to another deployment), and an effort alone on a tool loop sent back
+  // without its thinking goes without thinking, as it does to Claude's own API.
+  const o = claude ? thinkingChecked(req.messages, req.options) : req.options;
+  const budgetField = budgetFieldOf(req);
   const thinking = claude ? claudeThinkingOf(o) : undefined;
   const sampling = samplingOf(req);
   const history = historyOf(req.messages, req.target.baseUrl, {
