@@ -21,7 +21,7 @@ import {
   merged,
   toolResultContent,
 } from '@aigw/core';
-import { thinkingChecked } from '../anthropic/claude-limits';
+import { isSigned, thinkingChecked } from '../anthropic/claude-limits';
 import type { StreamDecoder } from '../http/calls';
 import { errorFinish, isErrorFinish, openAiFinishReason } from '../content/finish-reason';
 import { newToolCallId, rewrittenToolCallId } from '../content/tool-call-id';
@@ -140,7 +140,7 @@ interface ClaudeFields {
  */
 function hasForeignFields(m: ChatMessage, claude: ClaudeFields): boolean {
   return (
-    (m.thinking_blocks !== undefined && (!claude.signedThinking || m.thinking_blocks.some(isUnsigned))) ||
+    (m.thinking_blocks !== undefined && (!claude.signedThinking || m.thinking_blocks.some((b) => !isSigned(b)))) ||
     (!claude.cacheMarks && (m.cache_control !== undefined || (Array.isArray(m.content) && m.content.some(marked)))) ||
     m.is_error !== undefined
   );
@@ -155,15 +155,10 @@ function withoutMark(p: ContentPart): ContentPart {
   return copy;
 }
 
-/** A thinking block another family gave (no signature): Claude would refuse it. */
-function isUnsigned(b: ThinkingBlock): boolean {
-  return b.type === 'thinking' ? b.signature === '' : b.data === '';
-}
-
 function withoutForeignFields(m: ChatMessage, claude: ClaudeFields): ChatMessage {
   const copy = Object.assign({}, m);
   copy.content = toolResultContent(m);
-  const signed = claude.signedThinking ? (m.thinking_blocks ?? []).filter((b) => !isUnsigned(b)) : [];
+  const signed = claude.signedThinking ? (m.thinking_blocks ?? []).filter(isSigned) : [];
   if (signed.length > 0) {
     copy.thinking_blocks = signed;
   } else {
