@@ -58,3 +58,41 @@ describe.each([
     await closing;
   }, 20_000);
 });
+
+/**
+ * The same for a read of an async job while the queue connection is silent: it waited out REQUEST_TIMEOUT_MS, and the
+ * HTTP server's close (so the shutdown, past its grace) with it.
+ */
+describe('api-gateway: shutdown while a job read waits on a silent queue connection', () => {
+  const relay = relayToTestRedis();
+  let h: GatewayHarness;
+  let key = '';
+
+  beforeAll(async () => {
+    h = await gatewayBehind(relay, { REQUEST_TIMEOUT_MS: String(DEADLINE_MS), SHUTDOWN_GRACE_MS: String(GRACE_MS) });
+    key = await h.userKey('shutdown-stall-read');
+  }, 60_000);
+
+  afterAll(() => stopBehind(relay, h), 60_000);
+
+  it('answers it 503 when the drain ends, not at REQUEST_TIMEOUT_MS', async () => {
+    relay.silence(`${h.prefix}:queue`);
+    const sent = fetch(`${h.url}/api/v1/ai/jobs/req_stalled_at_shutdown`, {
+      headers: h.headers(key),
+      signal: AbortSignal.timeout(DEADLINE_MS + 5_000),
+    });
+    // The read is on its way (the key lookup, which does not use the queue connection, done).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = Date.now();
+    const closing = h.closeApp();
+    const res = await sent;
+    const took = Date.now() - started;
+    const body = (await res.json()) as ErrorEnvelope;
+    expect(res.status).toBe(503);
+    expect(body.error.message).toMatch(/shutting down/);
+    expect(res.headers.get('retry-after')).not.toBeNull();
+    expect(took).toBeLessThan(GRACE_MS + 1_500);
+    relay.cut();
+    await closing;
+  }, 30_000);
+});

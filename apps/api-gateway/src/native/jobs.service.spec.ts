@@ -1,4 +1,5 @@
 import { CLIENT_GONE_MESSAGE, ErrorCode, type GenerateOutcome, type Reservation } from '@aigw/core';
+import { ShutdownState } from '@aigw/platform';
 import type { AdmissionService } from '../admission/admission.service';
 import type { GatewayEnv } from '../config/gateway-env';
 import type { CancellationService } from '../generation/cancellation.service';
@@ -65,6 +66,7 @@ describe('JobsService: refund of a cancelled job removed from the queue', () => 
       queue as unknown as GenerationQueue,
       cancellation as unknown as CancellationService,
       { refundOnce } as unknown as AdmissionService,
+      new ShutdownState(),
     );
     return { jobs, refundOnce, stored: () => record, recordCancel: queue.recordCancel };
   }
@@ -126,6 +128,7 @@ describe('JobsService: refund of a cancelled job removed from the queue', () => 
       queue as unknown as GenerationQueue,
       cancellation as unknown as CancellationService,
       { refundOnce: jest.fn() } as unknown as AdmissionService,
+      new ShutdownState(),
     );
     expect((await jobs.cancel('j', auth, Date.now())).status).toBe('cancelled');
     expect(cancellation.stop).toHaveBeenCalledWith('j', 'req_1');

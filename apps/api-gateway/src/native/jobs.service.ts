@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ErrorCode, GatewayError, noop } from '@aigw/core';
-import { ENV } from '@aigw/platform';
+import { ENV, ShutdownState } from '@aigw/platform';
 import { AdmissionService } from '../admission/admission.service';
 import { GatewayEnv } from '../config/gateway-env';
 import { byDeadline, PastDeadline } from '../generation/by-deadline';
@@ -33,6 +33,7 @@ export class JobsService {
     private readonly queue: GenerationQueue,
     private readonly cancellation: CancellationService,
     private readonly admission: AdmissionService,
+    private readonly shutdown: ShutdownState,
   ) {}
 
   /**
@@ -57,13 +58,14 @@ export class JobsService {
   /**
    * A read or cancel of a job, answered by REQUEST_TIMEOUT_MS from the request's receipt (`receivedAt`) at the latest:
    * a Redis that holds its commands (a silent network; ioredis keeps them until it gives up) answers 503 with
-   * Retry-After then. What it does later stands: a read changes nothing a second one would not, and a cancel is carried
-   * out once whoever asks again (its record keeps the first cancel, the settlement marker the refund). One timer per
-   * request; no Redis call.
+   * Retry-After then, or at the end of the shutdown drain if that comes first (the 503 of requests waiting for a job:
+   * the HTTP server's close would otherwise wait for it). What it does later stands: a read changes nothing a second
+   * one would not, and a cancel is carried out once whoever asks again (its record keeps the first cancel, the
+   * settlement marker the refund). One timer per request; no Redis call.
    */
   private async inTime(work: Promise<JobStatusView>, receivedAt: number, message: string): Promise<JobStatusView> {
     try {
-      return await byDeadline(work, receivedAt + this.env.REQUEST_TIMEOUT_MS, noop);
+      return await byDeadline(work, receivedAt + this.env.REQUEST_TIMEOUT_MS, noop, this.shutdown);
     } catch (err) {
       throw err instanceof PastDeadline ? unavailable(message, err) : err;
     }
