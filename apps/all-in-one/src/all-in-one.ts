@@ -1,6 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
+  closeAfterFailedStart,
   dependenciesOf,
   listen,
   LocalReplies,
@@ -61,20 +62,11 @@ export class AllInOne {
       host.serveForAll();
       await listen(gateway, httpOptions(envs.gateway), APP_NAME);
     } catch (err) {
-      await host.closeAfterFailedStart(envs.gateway.SHUTDOWN_GRACE_MS);
+      const graceMs = envs.gateway.SHUTDOWN_GRACE_MS;
+      await closeAfterFailedStart({ close: () => host.close(graceMs) }, graceMs);
       throw err;
     }
     return host;
-  }
-
-  /** `close` within the grace, whatever it throws: the start's own failure is what the process reports. */
-  private async closeAfterFailedStart(graceMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const watchdog = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, shutdownBudget(graceMs).hardExitMs);
-    });
-    await Promise.race([this.close(graceMs).catch(() => undefined), watchdog]);
-    clearTimeout(timer);
   }
 
   /**

@@ -3,11 +3,11 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { warmUpTokenizer } from '@aigw/core';
 import {
   catalogControlServer,
+  closeAfterFailedStart,
   createHttpApp,
   dependenciesOf,
   listen,
   ReadinessProblem,
-  shutdownBudget,
   type SharedProcess,
 } from '@aigw/platform';
 import type { WorkerEnv } from './config/worker-env';
@@ -61,19 +61,6 @@ async function buildRouterWorker(env: WorkerEnv, shared?: SharedProcess): Promis
   // Subscribed to cancel messages before the first job can start.
   await app.startAllMicroservices();
   return app;
-}
-
-/**
- * Closes the app of a start that failed (its connections, its cancel subscription) within the grace, whatever the
- * close throws: the start's own failure is what the process reports.
- */
-async function closeAfterFailedStart(app: NestFastifyApplication, graceMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const watchdog = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, shutdownBudget(graceMs).hardExitMs);
-  });
-  await Promise.race([app.close().catch(() => undefined), watchdog]);
-  clearTimeout(timer);
 }
 
 /** The readiness of a worker hosted in another app's process: it takes jobs, and its Redis and PostgreSQL answer. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import {
   DAY_MS,
   HealthJobName,
@@ -101,15 +101,17 @@ export function schedulesOf(catalog: Catalog, env: MonitorEnv): ScheduleSpec[] {
 /**
  * Keeps one BullMQ job scheduler per probe in Redis, shared by every monitor replica: a scheduler adds one job
  * per interval and one replica takes it, so two replicas do not probe twice. `reconcile()` makes the schedulers
- * follow the catalog (providers added, removed, disabled, intervals changed); it runs at boot and after every
- * catalog reload (the periodic one and `provider.changed`).
+ * follow the catalog (providers added, removed, disabled, intervals changed); it runs at `start` and after every
+ * catalog reload from then on (the periodic one and `provider.changed`).
  */
 @Injectable()
-export class HealthScheduler implements OnApplicationBootstrap {
+export class HealthScheduler implements BeforeApplicationShutdown {
   private readonly logger = new Logger('HealthScheduler');
   private chain: Promise<void> = Promise.resolve();
   /** The probe settings each schedule had at this replica's last reconcile (none before the first). */
   private readonly settings = new Map<string, string>();
+  private started = false;
+  private stopping = false;
 
   constructor(
     @Inject(ENV) private readonly env: MonitorEnv,
@@ -118,14 +120,30 @@ export class HealthScheduler implements OnApplicationBootstrap {
     private readonly jobs: HealthJobs,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
+  /**
+   * Reconciles the schedules, follows the catalog's reloads, then takes health jobs. Called once the monitor can
+   * serve (its ops port open, see startHealthMonitor), so that a start failing before that neither rewrote the
+   * schedules the replicas share nor took a job it would exit holding. Not once the app is stopping.
+   */
+  async start(): Promise<void> {
+    if (this.started || this.stopping) {
+      return;
+    }
+    this.started = true;
     if (!this.env.HEALTH_PROBES_ENABLED) {
       this.logger.log('scheduled probes disabled (HEALTH_PROBES_ENABLED=false): on-demand connection tests only');
       return;
     }
     this.catalog.onReload(() => this.reconcile());
     await this.reconcile();
-    this.queue.start(this.jobs.process);
+    // Closed while it reconciled (a SIGTERM during the start): the queue's shutdown has passed, or is under way.
+    if (!this.stopping) {
+      this.queue.start(this.jobs.process);
+    }
+  }
+
+  beforeApplicationShutdown(): void {
+    this.stopping = true;
   }
 
   /**

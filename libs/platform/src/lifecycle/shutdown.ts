@@ -7,6 +7,7 @@ import {
   type INestApplicationContext,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import { waitAtMost } from './wait-at-most';
 
 /**
  * How SHUTDOWN_GRACE_MS is spent after SIGTERM: in-flight work may run for `drainMs`; what still runs then is
@@ -22,6 +23,15 @@ export function shutdownBudget(graceMs: number): ShutdownBudget {
   // Closing connections takes milliseconds when the servers answer; the reserve covers the case they don't.
   const reserve = Math.min(2_000, Math.max(50, Math.round(graceMs * 0.2)));
   return { drainMs: Math.max(0, graceMs - reserve), hardExitMs: Math.max(0, graceMs - Math.min(100, reserve / 2)) };
+}
+
+/**
+ * Closes what a start that failed had opened (its connections, its subscriptions; `close` is an app's, or a host's of
+ * several) within the grace, whatever the close throws or however long it hangs: the start's own failure is what the
+ * process reports. Shared by every app whose start can fail after its app is built (a PORT in use).
+ */
+export async function closeAfterFailedStart(app: { close(): Promise<unknown> }, graceMs: number): Promise<void> {
+  await waitAtMost(app.close().catch(noop), shutdownBudget(graceMs).hardExitMs);
 }
 
 /** Work a shutting-down process gave up on; a non-empty list makes it exit non-zero. */
