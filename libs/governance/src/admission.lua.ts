@@ -29,6 +29,8 @@
  * ms, and a run that finds the marker charges nothing: it answers 'ok' with the minute's counters as they stand and
  * the first run's reservation, which the caller settles as if it had been sent once. A refusal or a 'rebuild' writes
  * no marker (it charged nothing; a check again must check). Without KEYS[11] (a rate-only read) nothing is marked.
+ * A marker reading 'undone' (UNDO_LUA: the caller got an error instead of this script's answer, and answered its
+ * request 503) charges nothing either: {'undone'}.
  */
 export const ADMIT_LUA = `
 local limits = {}
@@ -41,6 +43,10 @@ local quota = limits[5] >= 0 or limits[6] >= 0 or limits[7] >= 0 or limits[8] >=
 local mark = KEYS[11]
 if mark then
   local seen = redis.call('GET', mark)
+  if seen == 'undone' then
+    -- Its caller gave up on it (UNDO_LUA ran first): the request was answered without being admitted.
+    return {'undone'}
+  end
   if seen then
     -- Charged already by this request: its tokens, reserve, epoch and reset time, as the first run answered them.
     local was = {}
@@ -108,6 +114,52 @@ return {'ok', current[1], current[2], current[3], current[4], epoch or '-', rese
 `;
 
 /**
+ * The counters' move from what an admission charged to what the request used, shared by SETTLE_LUA and UNDO_LUA (a
+ * Lua function each script starts with; KEYS[2] is the epoch and KEYS[3] the user's last reset time in both).
+ * `epoch` and `resets`: as the admission saw them ('' and '': not known, never replaced). `received`: when the
+ * request was received (epoch ms; nil: after any reset). `counters`: for each, its key, what it was charged
+ * (`reserved`) and what it is to count (`used`), and for a day's or month's counter (`period`) when that ends (`ends`,
+ * epoch ms; nil: not known, any reset concerns it). A minute's counter moves by used - reserved, or by used alone
+ * once the counters were rebuilt; a day's or month's as SETTLE_LUA's rules below say (a request counter as a spend
+ * counter: a reset zeroes both).
+ */
+const MOVE_COUNTERS = `
+local function move(epoch, resets, received, counters)
+  local rebuilt = false
+  local reset = false
+  local resetAt = 0
+  if epoch ~= '' then
+    -- Admitted without an epoch ('-': Redis had lost its data, and a caller with rate limits alone does not wait for
+    -- the rebuild), its counters were already the new ones.
+    rebuilt = epoch ~= '-' and (redis.call('GET', KEYS[2]) or '-') ~= epoch
+    local at = redis.call('GET', KEYS[3]) or '0'
+    reset = at ~= resets
+    resetAt = tonumber(at)
+  end
+  -- Rebuilt too, the receipt is compared with the reset time: the rebuild restored it from user_quotas.
+  for _, c in ipairs(counters) do
+    local delta
+    if not c.period then
+      delta = c.used - (rebuilt and 0 or c.reserved)
+    else
+      -- A reset concerns the day and month it happened in: not a counter whose day or month ended before it.
+      local concerned = resetAt > 0 and (c.ends == nil or resetAt < c.ends)
+      local counts = not concerned or received == nil or received >= resetAt
+      delta = (counts and c.used or 0) - ((rebuilt or (reset and concerned)) and 0 or c.reserved)
+    end
+    if delta ~= 0 and redis.call('EXISTS', c.key) == 1 then
+      local v = redis.call('INCRBY', c.key, delta)
+      if v < 0 then
+        local ttl = redis.call('PTTL', c.key)
+        redis.call('SET', c.key, 0)
+        if ttl > 0 then redis.call('PEXPIRE', c.key, ttl) end
+      end
+    end
+  end
+end
+`;
+
+/**
  * Settlement of a reservation once the real usage is known: each reserved counter moves by the difference
  * (a failed request refunds everything). Counters that expired meanwhile (the minute or day is over) are left
  * alone, and none goes below zero.
@@ -135,44 +187,69 @@ return {'ok', current[1], current[2], current[3], current[4], epoch or '-', rese
  * (nano-dollars) | 9 when the request was received (epoch ms; '': after any reset) | 10.. for each spend counter, when
  * its day or month ends (epoch ms; '' or none: not known, any reset concerns it).
  */
-export const SETTLE_LUA = `
+export const SETTLE_LUA = `${MOVE_COUNTERS}
 if ARGV[1] ~= '0' and not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
   return 0
 end
-local rebuilt = false
-local reset = false
-local resetAt = 0
-if ARGV[2] ~= '' then
-  -- Admitted without an epoch ('-': Redis had lost its data, and a caller with rate limits alone does not wait for
-  -- the rebuild), its counters were already the new ones.
-  rebuilt = ARGV[2] ~= '-' and (redis.call('GET', KEYS[2]) or '-') ~= ARGV[2]
-  local at = redis.call('GET', KEYS[3]) or '0'
-  reset = at ~= ARGV[3]
-  resetAt = tonumber(at)
-end
--- Rebuilt too, the receipt is compared with the reset time: the rebuild restored it from user_quotas.
-local received = tonumber(ARGV[9])
 local tokenKeys = tonumber(ARGV[4])
+local used = tonumber(ARGV[6])
+local counters = {}
 for i = 4, #KEYS do
-  local delta
   local j = i - 3 - tokenKeys
   if j <= 0 then
-    delta = tonumber(rebuilt and ARGV[6] or ARGV[5])
+    counters[#counters + 1] = {key = KEYS[i], reserved = used - tonumber(ARGV[5]), used = used}
   else
-    -- A reset concerns the day and month it happened in: not a counter whose day or month ended before it.
-    local ends = ARGV[9 + j] and tonumber(ARGV[9 + j])
-    local concerned = resetAt > 0 and (ends == nil or resetAt < ends)
-    local counts = not concerned or received == nil or received >= resetAt
-    delta = (counts and tonumber(ARGV[8]) or 0) - ((rebuilt or (reset and concerned)) and 0 or tonumber(ARGV[7]))
-  end
-  if delta ~= 0 and redis.call('EXISTS', KEYS[i]) == 1 then
-    local v = redis.call('INCRBY', KEYS[i], delta)
-    if v < 0 then
-      local ttl = redis.call('PTTL', KEYS[i])
-      redis.call('SET', KEYS[i], 0)
-      if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) end
-    end
+    -- ARGV[9 + j] '' or none: not known, any reset concerns the counter.
+    counters[#counters + 1] = {
+      key = KEYS[i], period = true, reserved = tonumber(ARGV[7]), used = tonumber(ARGV[8]),
+      ends = ARGV[9 + j] and tonumber(ARGV[9 + j]),
+    }
   end
 end
+move(ARGV[2], ARGV[3], tonumber(ARGV[9]), counters)
+return 1
+`;
+
+/**
+ * Takes back an admission whose caller got an error instead of ADMIT_LUA's answer (its connection dropped and the
+ * client gave up on the command, or rejected it after writing it): the request was answered 503, but Redis may have
+ * run the script, and its charge would have stayed in the counters until their minute, day and month ended, since no
+ * job settles it. Keyed by the request's admission marker (KEYS[1], `gov:admitted:<requestId>`):
+ * - marked as charged ('tokens reserve epoch resets'): every counter the admission charged is given back (a request
+ *   each, the tokens and the reserve the marker says), as a settlement to nothing would (MOVE_COUNTERS: a counter
+ *   rebuilt or reset since the admission is left as it is, never decremented for a charge it does not hold), and the
+ *   marker then reads 'undone';
+ * - no marker (the script has not run, or never will): the marker is written as 'undone' (a tombstone), so that the
+ *   script arriving after this (sent again at a reconnection, or held in a proxy) charges nothing (ADMIT_LUA);
+ * - 'undone' already (this script sent again after a dropped connection): nothing.
+ * In the first two cases the marker lives ARGV[1] ms from here, as long as an admission's own.
+ *
+ * KEYS: 1 the request's admission marker, 2 the epoch, 3 the user's last reset time, then each counter the admission
+ * charged (those of the limits that apply).
+ * ARGV: 1 the marker's time to live (ms) | for each counter from KEYS[4], two: what it counts ('requests', 'tokens',
+ * 'spend') and when its day or month ends (epoch ms; '': a minute's counter).
+ * Returns 1 when a charge was given back, else 0.
+ */
+export const UNDO_LUA = `${MOVE_COUNTERS}
+local seen = redis.call('GET', KEYS[1])
+if seen == 'undone' then
+  return 0
+end
+redis.call('SET', KEYS[1], 'undone', 'PX', ARGV[1])
+if not seen then
+  return 0
+end
+local was = {}
+for part in string.gmatch(seen, '[^ ]+') do was[#was + 1] = part end
+local amounts = {requests = 1, tokens = tonumber(was[1]), spend = tonumber(was[2])}
+local counters = {}
+for i = 4, #KEYS do
+  local ends = ARGV[2 * (i - 3) + 1]
+  counters[#counters + 1] = {
+    key = KEYS[i], period = ends ~= '', reserved = amounts[ARGV[2 * (i - 3)]], used = 0, ends = tonumber(ends),
+  }
+end
+-- Nothing was used: the receipt time only decides whether a cost counts after a reset.
+move(was[3], was[4], nil, counters)
 return 1
 `;

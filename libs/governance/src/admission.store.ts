@@ -1,6 +1,6 @@
 import { DAY_MS, type CallerLimits, type Reservation } from '@aigw/core';
 import { RedisScript, type RedisClient } from '@aigw/routing';
-import { ADMIT_LUA, SETTLE_LUA } from './admission.lua';
+import { ADMIT_LUA, SETTLE_LUA, UNDO_LUA } from './admission.lua';
 import type { GovernanceKeys } from './keys';
 import { periodsAt, reservedNanos, usdToNanos, type Periods } from './periods';
 
@@ -69,10 +69,16 @@ export type AdmissionVerdict =
       retryAfterMs: number;
       rate: RateView;
     }
-  | { kind: 'rebuild' };
+  | { kind: 'rebuild' }
+  /**
+   * The request's admission was undone before this script ran (`AdmissionStore.undo`: its caller got an error instead
+   * of an answer, and answered the request 503): nothing was charged, and the caller must not admit it.
+   */
+  | { kind: 'undone' };
 
 const ADMIT = new RedisScript(ADMIT_LUA);
 const SETTLE = new RedisScript(SETTLE_LUA);
+const UNDO = new RedisScript(UNDO_LUA);
 
 /** Day counters stay readable a day past their day, month counters a week past their month. */
 const DAY_KEEP_MS = DAY_MS;
@@ -105,15 +111,8 @@ export class AdmissionStore {
   ) {}
 
   async admit(input: AdmissionInput): Promise<AdmissionVerdict> {
-    const { limits: l, keyId, userId, now } = input;
-    const p = periodsAt(now);
-    // The day and month of the request's receipt, when admission runs past its end (rare: only a request received
-    // in the last ms of a day pays a second periodsAt). Not one that ended more than a day ago: its counters are gone.
-    const received = input.receivedAt;
-    const q =
-      received !== undefined && received < p.dayEndsAt - DAY_MS && now - received < DAY_KEEP_MS
-        ? periodsAt(received)
-        : p;
+    const { limits: l, now } = input;
+    const { p, q, keyList, dailySpend, monthlySpend } = this.countersOf(input);
     const k = this.keys;
     const reserveNanos = reservedNanos(input.reserveUsd);
     const media = input.media;
@@ -121,20 +120,6 @@ export class AdmissionStore {
     const tokensFloor = media === undefined ? input.tokens : input.tokens - media.tokens;
     const nanosFloor =
       media === undefined ? reserveNanos : Math.min(reserveNanos, reservedNanos(input.reserveUsd - media.reserveUsd));
-    const dailySpend = l.dailySpendLimitUsd === null ? null : usdToNanos(l.dailySpendLimitUsd);
-    const monthlySpend = l.monthlySpendLimitUsd === null ? null : usdToNanos(l.monthlySpendLimitUsd);
-    const keyList = [
-      k.epoch,
-      k.keyRequests(keyId, p),
-      k.keyTokens(keyId, p),
-      k.userRequests(userId, p),
-      k.userTokens(userId, p),
-      k.dayRequests(userId, q.day),
-      k.daySpend(userId, q.day),
-      k.monthRequests(userId, q.month),
-      k.monthSpend(userId, q.month),
-      k.quotaResets(userId),
-    ];
     // The request's marker (one GET, and one SET when it is charged, inside the script): no round trip more.
     const marked = input.requestId === undefined ? keyList : [...keyList, k.admitted(input.requestId)];
     const reply = (await ADMIT.run(this.redis, marked, [
@@ -159,6 +144,8 @@ export class AdmissionStore {
     switch (reply[0]) {
       case 'rebuild':
         return { kind: 'rebuild' };
+      case 'undone':
+        return { kind: 'undone' };
       case 'refused': {
         const [, check, current, limit, ...counts] = reply as [string, LimitCheck, number, number, ...number[]];
         // A day or month of receipt that is already over (admitted past midnight) resets at once.
@@ -209,6 +196,81 @@ export class AdmissionStore {
         return { kind: 'admitted', reservation, rate: this.rateView(l, counts, resetMs) };
       }
     }
+  }
+
+  /**
+   * Takes back the admission of `input` (the same input, request id included) when its caller got an error instead of
+   * the script's answer (UNDO_LUA): Redis may have run it, and its charge (a request, the tokens, the spend reservation
+   * in every counter of a limit that applies) would stay until the minute, day and month ended, since no job settles
+   * it. Given back once, as a settlement to nothing would; with no admission yet, a tombstone makes the script, should
+   * it still arrive, charge nothing. Safe to send again (ioredis does after a dropped connection). True when a charge
+   * was given back. One script call.
+   */
+  async undo(input: AdmissionInput & { requestId: string }): Promise<boolean> {
+    const { q, keyList, dailySpend, monthlySpend } = this.countersOf(input);
+    const l = input.limits;
+    // In keyList's order (after the epoch): each counter the admission charges when its limit applies.
+    const charged: [number | null, string, number | ''][] = [
+      [l.keyRpm, 'requests', ''],
+      [l.keyTpm, 'tokens', ''],
+      [l.userRpm, 'requests', ''],
+      [l.userTpm, 'tokens', ''],
+      [l.dailyRequestLimit, 'requests', q.dayEndsAt],
+      [dailySpend, 'spend', q.dayEndsAt],
+      [l.monthlyRequestLimit, 'requests', q.monthEndsAt],
+      [monthlySpend, 'spend', q.monthEndsAt],
+    ];
+    const keys = [this.keys.admitted(input.requestId), keyList[0], keyList[9]];
+    const args: (string | number)[] = [ADMIT_MARK_MS];
+    charged.forEach(([limit, what, ends], i) => {
+      if (limit !== null) {
+        keys.push(keyList[i + 1]);
+        args.push(what, ends);
+      }
+    });
+    return (await UNDO.run(this.redis, keys, args)) === 1;
+  }
+
+  /**
+   * The counters `input` is admitted against (ADMIT_LUA's KEYS 1 to 10), and the periods they count: the minute's
+   * (`p`), and the day and month of the request's receipt (`q`).
+   */
+  private countersOf(input: AdmissionInput): {
+    p: Periods;
+    q: Periods;
+    keyList: string[];
+    dailySpend: number | null;
+    monthlySpend: number | null;
+  } {
+    const { limits: l, keyId, userId, now } = input;
+    const p = periodsAt(now);
+    // The day and month of the request's receipt, when admission runs past its end (rare: only a request received
+    // in the last ms of a day pays a second periodsAt). Not one that ended more than a day ago: its counters are gone.
+    const received = input.receivedAt;
+    const q =
+      received !== undefined && received < p.dayEndsAt - DAY_MS && now - received < DAY_KEEP_MS
+        ? periodsAt(received)
+        : p;
+    const k = this.keys;
+    const keyList = [
+      k.epoch,
+      k.keyRequests(keyId, p),
+      k.keyTokens(keyId, p),
+      k.userRequests(userId, p),
+      k.userTokens(userId, p),
+      k.dayRequests(userId, q.day),
+      k.daySpend(userId, q.day),
+      k.monthRequests(userId, q.month),
+      k.monthSpend(userId, q.month),
+      k.quotaResets(userId),
+    ];
+    return {
+      p,
+      q,
+      keyList,
+      dailySpend: l.dailySpendLimitUsd === null ? null : usdToNanos(l.dailySpendLimitUsd),
+      monthlySpend: l.monthlySpendLimitUsd === null ? null : usdToNanos(l.monthlySpendLimitUsd),
+    };
   }
 
   /**

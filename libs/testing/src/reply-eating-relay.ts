@@ -5,7 +5,9 @@ import { TEST_REDIS_URL } from './test-services';
 /**
  * A relay to the tests' Redis that forwards the client's commands but, once `holdReplies` is set, swallows Redis'
  * answers: a script runs, its reply never comes back. `drop` then closes the connections, as a network failure
- * does, and the client reconnects through the relay (ioredis then sends the unanswered commands again).
+ * does, and the client reconnects through the relay (ioredis then sends the unanswered commands again). `refuse`
+ * closes the relay's port until `accept`: reconnections fail, and ioredis gives up on the commands it holds once it
+ * has tried `maxRetriesPerRequest` times more (the caller gets an error, though Redis may have run them).
  */
 export class ReplyEatingRelay {
   holdReplies = false;
@@ -16,9 +18,29 @@ export class ReplyEatingRelay {
   constructor(private readonly target: string = TEST_REDIS_URL) {}
 
   async open(): Promise<void> {
-    const target = new URL(this.target);
     this.port = await freePort();
-    this.server = net.createServer((client) => {
+    this.server = this.relay();
+    await this.listen();
+  }
+
+  /** New connections are refused (the port is closed at once) until `accept`; open ones carry on. */
+  refuse(): void {
+    this.server?.close();
+  }
+
+  /** The relay takes connections again, on its port. */
+  async accept(): Promise<void> {
+    this.server = this.relay();
+    await this.listen();
+  }
+
+  private async listen(): Promise<void> {
+    await new Promise<void>((resolve) => this.server?.listen(this.port, '127.0.0.1', resolve));
+  }
+
+  private relay(): net.Server {
+    const target = new URL(this.target);
+    return net.createServer((client) => {
       const upstream = net.connect(Number(target.port || 6379), target.hostname);
       for (const s of [client, upstream]) {
         this.sockets.add(s);
@@ -30,7 +52,6 @@ export class ReplyEatingRelay {
       upstream.on('close', () => client.destroy());
       client.on('close', () => upstream.destroy());
     });
-    await new Promise<void>((resolve) => this.server?.listen(this.port, '127.0.0.1', resolve));
   }
 
   drop(): void {

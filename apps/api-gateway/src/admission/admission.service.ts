@@ -48,6 +48,14 @@ export class AdmissionRefused extends GatewayError {
   }
 }
 
+/** The 503 of an admission that could not be checked. */
+function unavailable(cause?: unknown): GatewayError {
+  return new GatewayError(ErrorCode.ServiceUnavailable, 'Limits cannot be checked right now; retry shortly.', {
+    retryAfterMs: 1_000,
+    cause,
+  });
+}
+
 /** A limit as its message states it: spend in dollars (the store counts nano-dollars). */
 function limitText(check: LimitCheck, limit: number): string {
   return check.endsWith('spend') ? `$${nanosToUsd(limit)}` : String(limit);
@@ -138,6 +146,9 @@ export class AdmissionService {
         throw new GatewayError(ErrorCode.ServiceUnavailable, 'Quota counters are being rebuilt; retry in a moment.', {
           retryAfterMs: 1_000,
         });
+      case 'undone':
+        // Its admission was taken back before it ran (`check`: an error came instead of its answer): not admitted.
+        throw unavailable();
       case 'refused': {
         const rate = verdict.check.endsWith('pm');
         const code = rate ? ErrorCode.RateLimited : ErrorCode.QuotaExceeded;
@@ -213,7 +224,8 @@ export class AdmissionService {
       case 'admitted':
         return rateLimitHeaders(verdict.rate);
       case 'rebuild':
-        // Only quotas need the epoch; a rate-only check never asks for a rebuild.
+      case 'undone':
+        // Only quotas need the epoch; a rate-only check never asks for a rebuild, and has no request id to undo.
         return {};
       case 'refused': {
         const resets = new Date(Date.now() + verdict.retryAfterMs).toISOString();
@@ -232,15 +244,20 @@ export class AdmissionService {
    * REQUEST_TIMEOUT_MS for an async submission): a Redis that holds the script (a half-open network, a paused server)
    * answers the request 503 then, not whenever the network comes back, and a reservation the script makes after that
    * is given back as it arrives.
+   *
+   * A script that fails (ioredis gave up on it after its connection dropped: `maxRetriesPerRequest`), now or after the
+   * request was answered, may have run all the same: its request id's admission is undone (`undo`). Nothing more on
+   * the way of an admission that answers.
    */
   private async check(
     input: AdmissionInput,
     // A rate-only read has no request id: it reserves nothing, so a late verdict leaves nothing to give back.
     request: Pick<GenerationRequest, 'deadlineAt' | 'receivedAt'> & Partial<Pick<GenerationRequest, 'requestId'>>,
   ): Promise<AdmissionVerdict> {
+    const admission = this.store.admit(input);
     try {
       return await boundedByAnswer(
-        this.store.admit(input),
+        admission,
         request,
         this.env.REQUEST_TIMEOUT_MS,
         (late) => {
@@ -255,15 +272,18 @@ export class AdmissionService {
         this.shutdown,
       );
     } catch (err) {
+      const requestId = request.requestId;
+      if (requestId !== undefined) {
+        // Failed, or still on its way (past the deadline or the drain): if it fails, its charge is taken back. If it
+        // answers instead, `late` above gives its reservation back.
+        admission.catch(() => this.undo(merged(input, { requestId })));
+      }
       if (err instanceof GatewayError) {
         // The shutdown drain ended (`boundedByAnswer`).
         throw err;
       }
       this.errors.report('admission', err);
-      throw new GatewayError(ErrorCode.ServiceUnavailable, 'Limits cannot be checked right now; retry shortly.', {
-        retryAfterMs: 1_000,
-        cause: err,
-      });
+      throw unavailable(err);
     }
   }
 
@@ -289,6 +309,24 @@ export class AdmissionService {
    */
   refund(request: Pick<GenerationRequest, 'reservation' | 'requestId' | 'receivedAt'>): Promise<boolean> {
     return this.giveBack(request.reservation, (r) => this.store.refund(r, request.requestId, request.receivedAt));
+  }
+
+  /**
+   * Takes back the admission of a request answered without its verdict (`check`): Redis may have run the script whose
+   * answer never came, and its charge would stay in the counters until the minute, day and month ended. One script
+   * call (`AdmissionStore.undo`): the charge given back if the script ran, else a tombstone that keeps it from
+   * charging should it still arrive; safe to run twice. Sent on the command connection, which holds it while it
+   * reconnects and gives up on it after `maxRetriesPerRequest` + 1 failed attempts more (a second apart at most, each
+   * bounded by ioredis' connect timeout): a Redis that stays away that long keeps the charge, as before, until its
+   * periods end or the counters are rebuilt.
+   */
+  private async undo(input: AdmissionInput & { requestId: string }): Promise<void> {
+    try {
+      await this.store.undo(input);
+    } catch (err) {
+      this.errors.report('admission', err);
+      this.logger.debug(`admission not undone: ${String(err)}`);
+    }
   }
 
   private async giveBack(
