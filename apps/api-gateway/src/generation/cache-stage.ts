@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import {
   answerCacheable,
+  answerStorable,
   cacheAccessOf,
   completionIdOf,
   cacheKeyOf,
@@ -171,14 +172,18 @@ export class CacheStage implements OnApplicationShutdown {
   /**
    * A stored answer is served only while its deployment is enabled (an operator who disables a provider stops its
    * answers too), while its model's cache is not turned off (an alias's entry, stored under the global settings
-   * before the worker narrowed fills by the answering model, or before the operator turned it off), and to keys
+   * before the worker narrowed fills by the answering model, or before the operator turned it off), when it is no
+   * answer a content filter cut short (`answerStorable`: one a worker of an earlier version stored), and to keys
    * that may use it (stored before the catalog changed under the key's access material). Otherwise a miss: the
    * request's own answer replaces it (or, its model's cache off, is not stored).
    */
   private mayServe(request: GenerationRequest, answer: GenerationResult): boolean {
     const [deployment] = this.catalog.servingDeployments(`${answer.provider}/${answer.model}`);
     return (
-      deployment !== undefined && answerCacheable(deployment.model) && mayServeAnswer(request.allowedModels, answer)
+      deployment !== undefined &&
+      answerCacheable(deployment.model) &&
+      answerStorable(answer) &&
+      mayServeAnswer(request.allowedModels, answer)
     );
   }
 

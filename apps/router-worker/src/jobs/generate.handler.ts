@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
+  answerStorable,
   ErrorCode,
   fillAllowedBy,
   GatewayError,
@@ -127,9 +128,10 @@ export class GenerateHandler {
       const result = await this.generation.run(request, running.signal, request.stream ? reply : undefined, {
         waitOutCooldown: replyTo === null,
       });
-      // As the model that answered allows (an alias follows the global settings until its answer names the model).
+      // As the model that answered allows (an alias follows the global settings until its answer names the model),
+      // and never an answer a content filter cut short (`answerStorable`).
       const fill =
-        request.cache === undefined
+        request.cache === undefined || !answerStorable(result)
           ? null
           : fillAllowedBy(request.cache, this.catalog.routing(`${result.provider}/${result.model}`)?.model);
       if (fill !== null) {

@@ -1,4 +1,11 @@
-import { answerCacheable, cacheModelTag, cacheModelTagOf, cachePolicyOf, fillAllowedBy } from './cache-policy';
+import {
+  answerCacheable,
+  answerStorable,
+  cacheModelTag,
+  cacheModelTagOf,
+  cachePolicyOf,
+  fillAllowedBy,
+} from './cache-policy';
 
 describe('cachePolicyOf', () => {
   const defaults = { enabled: false, ttlS: 3600, staleTtlS: 0 };
@@ -79,5 +86,14 @@ describe('fillAllowedBy: the fill as the model that answered allows', () => {
     const fresh = { key: 'k', modelTag: 't', ttlS: 3600, maxEntryBytes: 1024 };
     expect(fillAllowedBy(fresh, { cache: { ttlS: 60, staleTtlS: 30 } })).toMatchObject({ ttlS: 60 });
     expect(fillAllowedBy(fresh, { cache: { ttlS: 60, staleTtlS: 30 } })?.staleTtlS).toBeUndefined();
+  });
+});
+
+describe('answerStorable', () => {
+  it('refuses only an answer a content filter cut short', () => {
+    expect(answerStorable({ finishReason: 'content_filter' })).toBe(false);
+    for (const finishReason of ['stop', 'length', 'tool_calls', null]) {
+      expect(answerStorable({ finishReason })).toBe(true);
+    }
   });
 });

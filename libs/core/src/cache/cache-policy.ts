@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ModelSpec } from '../catalog';
+import type { GenerationResult } from '../domain';
 import { merged } from '../objects';
 import type { CacheFill } from './cache-key';
 import { resolveModelRef } from '../model-ref';
@@ -63,6 +64,17 @@ export function fillAllowedBy(fill: CacheFill, model: Pick<ModelSpec, 'cache'> |
 /** Whether the model that produced a stored answer lets it be served: not once its own cache is turned off. */
 export function answerCacheable(model: Pick<ModelSpec, 'cache'> | undefined): boolean {
   return model?.cache?.enabled !== false;
+}
+
+/**
+ * Whether an answer may be stored, or served from the cache, as the request's: not one a provider's content filter cut
+ * short (`finish_reason: "content_filter"`: Azure's and OpenAI's output filters, Gemini's SAFETY, RECITATION and
+ * blocked prompts, Claude's `refusal`). That is one sample's verdict, often with part of the text or none: stored, it
+ * was served to every identical request, every tenant's under CACHE_SCOPE=global, for the whole TTL, while asking
+ * again usually gives the whole answer. It reaches its own client as it came; the next identical request asks again.
+ */
+export function answerStorable(answer: Pick<GenerationResult, 'finishReason'>): boolean {
+  return answer.finishReason !== 'content_filter';
 }
 
 /** Length (hex) of the model tag in a cache entry's Redis key: 64 bits, collisions only merge two invalidations. */

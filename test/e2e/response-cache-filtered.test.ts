@@ -1,0 +1,146 @@
+import { parseSse, uniqueId } from '@aigw/testing';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { TestSystem } from './harness';
+
+/**
+ * An OpenAI-compatible server on loopback whose output filter (Azure's, Gemini's SAFETY or RECITATION, Claude's
+ * streaming refusal) cuts the first answer to each prompt short with `finish_reason: "content_filter"`; asked again,
+ * it answers whole, as a new sample usually is. Counts its chat calls.
+ */
+class FilteringServer {
+  calls = 0;
+  private readonly seen = new Set<string>();
+  private readonly server: Server = createServer((req, res) => void this.answer(req, res));
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let raw = '';
+    for await (const part of req) {
+      raw += (part as Buffer).toString();
+    }
+    if (req.method !== 'POST') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"object":"list","data":[{"id":"guarded"}]}');
+      return;
+    }
+    this.calls++;
+    const body = JSON.parse(raw) as { stream?: boolean; messages: { content: string }[] };
+    const prompt = body.messages[body.messages.length - 1].content;
+    const filtered = !this.seen.has(prompt);
+    this.seen.add(prompt);
+    const [text, finish] = filtered ? ['Here is how you', 'content_filter'] : ['Here is the whole answer.', 'stop'];
+    const usage = { prompt_tokens: 7, completion_tokens: 5, total_tokens: 12 };
+    const base = { id: `cmpl-${this.calls}`, created: 1_760_000_000, model: 'guarded' };
+    if (body.stream !== true) {
+      const choice = { index: 0, message: { role: 'assistant', content: text }, finish_reason: finish };
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ ...base, object: 'chat.completion', choices: [choice], usage }));
+      return;
+    }
+    const chunk = (choice: Record<string, unknown>, extra: Record<string, unknown> = {}): string =>
+      `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [choice], ...extra })}\n\n`;
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk({ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }));
+    res.write(chunk({ index: 0, delta: { content: text }, finish_reason: null }));
+    res.write(chunk({ index: 0, delta: {}, finish_reason: finish }));
+    res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage })}\n\n`);
+    res.end('data: [DONE]\n\n');
+  }
+}
+
+/**
+ * An answer a provider's content filter cut short is that sample's verdict, not the request's answer: stored, it was
+ * served to every identical request (every tenant's, under CACHE_SCOPE=global) for CACHE_TTL_S, though asking again
+ * gives the whole answer. It is passed on to its client, and not stored (ADR 0005).
+ */
+describe('response cache: a content-filtered answer is not stored (e2e)', () => {
+  const upstream = new FilteringServer();
+  const system = new TestSystem({
+    topology: 'single',
+    env: { CACHE_ENABLED: 'true', CACHE_TTL_S: '60' },
+    catalog: () => `providers:
+  - id: guard
+    kind: openai
+    baseUrl: ${upstream.url}/v1
+    timeoutMs: 10000
+    models:
+      - { name: guarded, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192, capabilities: [chat, streaming] }
+`,
+  });
+
+  beforeAll(async () => {
+    await upstream.start();
+    await system.start();
+  }, 120_000);
+  afterAll(async () => {
+    await system.stop();
+    await upstream.stop();
+  }, 60_000);
+
+  function chat(prompt: string, stream: boolean): Promise<Response> {
+    return fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ model: 'guard/guarded', messages: [{ role: 'user', content: prompt }], stream }),
+    });
+  }
+
+  /** The answer's text and finish reason, whole or streamed. */
+  async function answerOf(res: Response, stream: boolean): Promise<[string, string]> {
+    expect(res.status).toBe(200);
+    if (!stream) {
+      const body = (await res.json()) as { choices: { message: { content: string }; finish_reason: string }[] };
+      return [body.choices[0].message.content, body.choices[0].finish_reason];
+    }
+    let text = '';
+    let finish = '';
+    for (const event of parseSse(await res.text())) {
+      if (event.data === '[DONE]') {
+        continue;
+      }
+      const chunk = JSON.parse(event.data) as {
+        choices: { delta: { content?: string }; finish_reason: string | null }[];
+      };
+      for (const choice of chunk.choices) {
+        text += choice.delta.content ?? '';
+        finish = choice.finish_reason ?? finish;
+      }
+    }
+    return [text, finish];
+  }
+
+  it.each([false, true])(
+    'stream %s: the filtered answer reaches its client, the next request asks again',
+    async (stream) => {
+      const prompt = `filtered ${uniqueId()}`;
+      const first = await chat(prompt, stream);
+      expect(first.headers.get('x-gateway-cache')).toBe('miss');
+      expect(await answerOf(first, stream)).toEqual(['Here is how you', 'content_filter']);
+      const calls = upstream.calls;
+
+      // Not the filtered answer from the cache: the provider is asked again, and its whole answer is stored.
+      const second = await chat(prompt, stream);
+      expect(second.headers.get('x-gateway-cache')).toBe('miss');
+      expect(await answerOf(second, stream)).toEqual(['Here is the whole answer.', 'stop']);
+      expect(upstream.calls).toBe(calls + 1);
+
+      const third = await chat(prompt, stream);
+      expect(third.headers.get('x-gateway-cache')).toBe('hit');
+      expect(await answerOf(third, stream)).toEqual(['Here is the whole answer.', 'stop']);
+      expect(upstream.calls).toBe(calls + 1);
+    },
+  );
+});
