@@ -1,7 +1,8 @@
 import { parseSse, uniqueId } from '@aigw/testing';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { TestSystem } from './harness';
+import { Redis } from 'ioredis';
+import { REDIS_URL, TestSystem } from './harness';
 
 /**
  * An OpenAI-compatible server on loopback whose output filter (Azure's, Gemini's SAFETY or RECITATION, Claude's
@@ -68,6 +69,7 @@ class FilteringServer {
  */
 describe('response cache: a content-filtered answer is not stored (e2e)', () => {
   const upstream = new FilteringServer();
+  const redis = new Redis(REDIS_URL, { lazyConnect: true });
   const system = new TestSystem({
     topology: 'single',
     env: { CACHE_ENABLED: 'true', CACHE_TTL_S: '60' },
@@ -88,6 +90,7 @@ describe('response cache: a content-filtered answer is not stored (e2e)', () => 
   afterAll(async () => {
     await system.stop();
     await upstream.stop();
+    await redis.quit();
   }, 60_000);
 
   function chat(prompt: string, stream: boolean): Promise<Response> {
@@ -143,4 +146,30 @@ describe('response cache: a content-filtered answer is not stored (e2e)', () => 
       expect(upstream.calls).toBe(calls + 1);
     },
   );
+
+  it('an entry a content filter cut short (stored by a worker of an earlier version) is a miss, then replaced', async () => {
+    const prompt = `stored filtered ${uniqueId()}`;
+    const entries = async (): Promise<string[]> => redis.keys(`${system.prefix}:cache:*`);
+    await answerOf(await chat(prompt, false), false);
+    const before = new Set(await entries());
+    await answerOf(await chat(prompt, false), false);
+    const [key] = (await entries()).filter((k) => !before.has(k));
+    expect(key).toBeDefined();
+    // As an earlier worker stored the filtered answer.
+    const stored = JSON.parse((await redis.get(key)) ?? '{}') as Record<string, unknown>;
+    await redis.set(
+      key,
+      JSON.stringify({ ...stored, text: 'Here is how you', finishReason: 'content_filter' }),
+      'EX',
+      60,
+    );
+    const calls = upstream.calls;
+
+    const again = await chat(prompt, false);
+    expect(again.headers.get('x-gateway-cache')).toBe('miss');
+    expect(await answerOf(again, false)).toEqual(['Here is the whole answer.', 'stop']);
+    expect(upstream.calls).toBe(calls + 1);
+    const replaced = JSON.parse((await redis.get(key)) ?? '{}') as { finishReason: string };
+    expect(replaced.finishReason).toBe('stop');
+  });
 });
