@@ -134,6 +134,44 @@ describe('usage view and access', () => {
       ]);
     });
 
+    it('counts what a failed attempt was charged in the totals whatever the grouping, and lists its group', async () => {
+      // sim-c was charged for a call that failed before sim-b answered: no request of its own, but spend of hers
+      // (her quota counts it), under sim-c. Grouped by provider or model, that group has 0 requests: dropping it
+      // dropped the charge from the totals, which then disagreed with the same range grouped by day.
+      const carol = await createUser(h, 'u-carol');
+      const carolKey = (await createKey(h, { userId: carol.id })).key;
+      await recordUsage(h, [
+        usageEvent(carol.id, {
+          createdAt: new Date(Date.UTC(2026, 10, 10, 12)).toISOString(),
+          provider: 'sim-b',
+          model: 'sim-claude',
+          promptTokens: 10,
+          completionTokens: 5,
+          costUsd: 0.5,
+          failedAttempts: [
+            {
+              provider: 'sim-c',
+              model: 'sim-c-model',
+              errorClass: 'server_error',
+              latencyMs: 30,
+              charged: { promptTokens: 100, completionTokens: 50, cachedTokens: 0, costUsd: 0.02 },
+            },
+          ],
+        }),
+      ]);
+      const range = '?from=2026-11-10&to=2026-11-11';
+      const expected = { requests: 1, promptTokens: 110, completionTokens: 55, costUsd: 0.52 };
+      for (const groupBy of ['day', 'model', 'provider']) {
+        const res = await usage(`${range}&groupBy=${groupBy}`, carolKey);
+        expect([groupBy, res.status, res.body.totals]).toEqual([groupBy, 200, expect.objectContaining(expected)]);
+      }
+      const byProvider = await usage(`${range}&groupBy=provider`, carolKey);
+      expect(byProvider.body.groups.map((g) => [g.provider, g.requests, g.promptTokens, g.costUsd])).toEqual([
+        ['sim-b', 1, 10, 0.5],
+        ['sim-c', 0, 100, 0.02],
+      ]);
+    });
+
     it("never shows another user's usage", async () => {
       const bob = await usage('?from=2026-11-01&to=2026-11-04', bobKey);
       expect(bob.body.totals).toMatchObject({ requests: 1, costUsd: 100 });

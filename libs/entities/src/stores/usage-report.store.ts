@@ -49,9 +49,13 @@ export class UsageReportStore {
       latencies: false,
     });
     // A group of failed attempts only (a deployment that failed before a fallback answered) holds none of the
-    // user's requests: no tokens, no cost. Left out rather than listed with zeros.
+    // user's requests, and usually no tokens and no cost: left out rather than listed with zeros. Unless its provider
+    // charged for a failed call: that is spend of the user's (her quota counts it), listed with 0 requests, so that
+    // the totals are the same whatever the grouping (by day the charge is in the request's own day).
     const groups = rows
-      .filter((r) => r.requests > 0)
+      .filter(
+        (r) => r.requests > 0 || r.costUsd !== 0 || [r.promptTokens, r.completionTokens, r.cachedTokens].some(Boolean),
+      )
       .map((r) => ({
         key: groupBy === 'day' && r.key !== null ? r.key.slice(0, 10) : r.key,
         requests: r.requests,
