@@ -130,6 +130,25 @@ describe('UsageStore', () => {
     expect(rollup).toMatchObject({ requests: 2, promptTokens: String(120 + 2_147_483_647) });
   });
 
+  it("keeps writing a deployment's usage once its rollups' cost sums pass the columns", async () => {
+    // Each record's cost is bounded by its column (numeric(18,9)), but a rollup row sums a whole hour or day of them
+    // into numeric(20,9): the 101st record at the bound in one day overflowed it. From then on every batch holding
+    // that deployment's usage of the day failed, with every job batched with it, until their attempts ran out.
+    const day = '2026-10-08T09:00:00.000Z';
+    const huge = (): UsageEvent => event({ createdAt: day, costUsd: 3e9 });
+    // Past the column within one statement (the batch's own sum), then past it again adding to the stored sum.
+    expect(await store.insertBatch(Array.from({ length: 101 }, huge))).toBe(101);
+    const normal = event({ createdAt: day });
+    expect(await store.insertBatch([huge(), normal])).toBe(2);
+    expect(await ds.getRepository(UsageRecordEntity).findOneByOrFail({ requestId: normal.requestId })).toBeTruthy();
+    const rollup = await ds
+      .getRepository(UsageDeploymentDailyEntity)
+      .findOneByOrFail({ day: new Date(day.slice(0, 10)) });
+    // The requests are all counted; the cost stays at the most the column holds.
+    expect(rollup).toMatchObject({ requests: 103 });
+    expect(rollup.costUsd).toBeCloseTo(1e11, 0);
+  });
+
   it("stores a fallback's failed attempts for their deployments, not as requests of the user", async () => {
     // pa failed twice (two deployments' worth of attempts), pb answered: the listing counted pb's answer only, so pa
     // looked perfect. The request must still count once for the user's quota and the analytics.

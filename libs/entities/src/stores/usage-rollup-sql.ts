@@ -40,6 +40,23 @@ export const RAW_BUCKET_SQL = `CASE WHEN attempt_of IS NULL THEN width_bucket(la
 export const RAW_CALL_SQL = `attempts > 0 AND NOT cached AND error_code IS DISTINCT FROM '${CLIENT_CLOSED_REQUEST}'`;
 
 /**
+ * The most a rollup's cost columns (numeric(20,9)) hold. A record's cost is bounded by its own column (numeric(18,9),
+ * UsageStore), but a rollup row sums an hour or a day of them: a provider reporting absurd counts made a deployment's
+ * daily sum pass the column by its 101st request, and from then on every batch holding that deployment's usage of
+ * the day failed, with every job batched with it. The sum stops at the bound instead (no real spend comes near it;
+ * the raw records keep each cost as it was).
+ */
+const ROLLUP_USD_MAX = '99999999999.999999999';
+
+/** `sum`, a numeric SQL expression, held within a rollup cost column. */
+function rollupUsd(sum: string): string {
+  return `LEAST(GREATEST(${sum}, -${ROLLUP_USD_MAX}), ${ROLLUP_USD_MAX})`;
+}
+
+/** The rollup columns holding USD (bounded by `rollupUsd`). */
+const USD_COLUMNS: ReadonlySet<string> = new Set(['cost_usd', 'cost_saved_usd']);
+
+/**
  * What a rollup row sums, from usage_records rows carrying `wb` (RAW_BUCKET_SQL), in rollup column order. Requests,
  * successes and latencies are the requests' own rows; a failed attempt's row counts in `failed_attempts` (it costs
  * nothing and carries no tokens, unless its provider charged for it: then in those sums too), and among the provider
@@ -47,7 +64,8 @@ export const RAW_CALL_SQL = `attempts > 0 AND NOT cached AND error_code IS DISTI
  */
 export const RAW_MEASURES_SQL = `count(*) FILTER (WHERE attempt_of IS NULL),
   count(*) FILTER (WHERE attempt_of IS NULL AND status = 'success'), count(*) FILTER (WHERE cached),
-  sum(prompt_tokens), sum(completion_tokens), sum(cached_tokens), sum(cost_usd), sum(cost_saved_usd),
+  sum(prompt_tokens), sum(completion_tokens), sum(cached_tokens), ${rollupUsd('sum(cost_usd)')},
+  ${rollupUsd('sum(cost_saved_usd)')},
   COALESCE(sum(latency_ms) FILTER (WHERE attempt_of IS NULL), 0), ${BUCKET_COUNTS_SQL}::int[],
   count(*) FILTER (WHERE attempt_of IS NOT NULL), count(*) FILTER (WHERE ${RAW_CALL_SQL}),
   count(*) FILTER (WHERE ${RAW_CALL_SQL} AND status <> 'success')`;
@@ -69,6 +87,8 @@ export const MEASURE_COLUMNS = [
 
 /** `ON CONFLICT` update adding the new sums to the stored ones. */
 export const ADD_MEASURES_SQL = [
-  ...MEASURE_COLUMNS.map((c) => `${c} = t.${c} + EXCLUDED.${c}`),
+  ...MEASURE_COLUMNS.map((c) =>
+    USD_COLUMNS.has(c) ? `${c} = ${rollupUsd(`t.${c} + EXCLUDED.${c}`)}` : `${c} = t.${c} + EXCLUDED.${c}`,
+  ),
   `latency_buckets = ${BUCKET_ADD_SQL}::int[]`,
 ].join(', ');
