@@ -141,6 +141,32 @@ describe('ApiKeyCache', () => {
     await expect(stalled).rejects.toThrow('db down');
   });
 
+  it('never answers a key from its last lookup once forget dropped it, though that lookup already answered a request', async () => {
+    let now = 1_000;
+    let pending: { resolve: (v: Key | null) => void } | null = null;
+    let hang = false;
+    const lookup = (): Promise<Key | null> =>
+      hang ? new Promise<Key | null>((resolve) => (pending = { resolve })) : Promise.resolve({ id: 'a' });
+    const cache = new ApiKeyCache<Key>(lookup, {
+      ttlMs: 5_000,
+      negativeTtlMs: 1_000,
+      maxEntries: 100,
+      staleAfterMs: 50,
+      now: () => now,
+    });
+    await cache.resolve('k1');
+    now += 6_000;
+    hang = true;
+    // The store stalls (one connection of the pool half-open): the refresh answers from the last lookup, as meant.
+    await expect(cache.resolve('k1')).resolves.toEqual({ id: 'a' });
+    // Then the key is revoked (through another connection) and forget drops it, while that refresh still hangs.
+    cache.forget((k) => k.id === 'a');
+    const next = await Promise.race([cache.resolve('k1'), new Promise((r) => setTimeout(() => r('waiting'), 200))]);
+    expect(next).toBe('waiting');
+    pending!.resolve(null);
+    await expect(cache.resolve('k1')).resolves.toBeNull();
+  });
+
   it('never holds more than maxEntries per map', async () => {
     const table: Record<string, Key> = {};
     for (let i = 0; i < 10; i++) {

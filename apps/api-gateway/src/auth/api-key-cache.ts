@@ -64,7 +64,8 @@ export class ApiKeyCache<T> {
 
   /**
    * Drops every found entry `matches` (a revoked key, changed limits): they are looked up again on next use. Lookups
-   * in flight are answered but not kept, since they may have read the database before the change. O(entries).
+   * in flight answer the requests that were waiting for them but are not kept, nor joined by later requests, since
+   * they may have read the database before the change. O(entries).
    */
   forget(matches: (value: T) => boolean): void {
     this.generation++;
@@ -73,13 +74,24 @@ export class ApiKeyCache<T> {
         this.found.delete(id);
       }
     }
+    // A request after this one must not join a lookup begun before it: that lookup may have read the key before it
+    // was revoked, or (a refresh the store is slow to answer) have answered from the last lookup already, and it stays
+    // in flight until the store answers (up to the pool's timeouts). The next request starts its own lookup.
+    this.inFlight.clear();
   }
 
   private load(id: string, key: string, stale: Entry<T> | undefined): Promise<T | null> {
     const generation = this.generation;
+    // A lookup dropped by `forget` must not remove the one begun after it for the same key. (`entry`, declared below,
+    // is read only once the lookup settles: never synchronously.)
+    const settled = (): void => {
+      if (this.inFlight.get(id) === entry) {
+        this.inFlight.delete(id);
+      }
+    };
     const pending = this.lookup(key).then(
       (value) => {
-        this.inFlight.delete(id);
+        settled();
         if (generation !== this.generation) {
           // Read before a change that `forget` announced: answers this request, is not kept.
           return value;
@@ -94,7 +106,7 @@ export class ApiKeyCache<T> {
         return value;
       },
       (err: unknown) => {
-        this.inFlight.delete(id);
+        settled();
         // The store is unreachable: a key that was valid a moment ago stays valid for one more TTL
         // rather than locking every client out while the database recovers; not one `forget` dropped since.
         if (stale !== undefined && generation === this.generation) {
@@ -109,9 +121,9 @@ export class ApiKeyCache<T> {
         throw err;
       },
     );
-    const bounded = stale === undefined ? pending : this.orStale(pending, stale.value, generation);
-    this.inFlight.set(id, bounded);
-    return bounded;
+    const entry = stale === undefined ? pending : this.orStale(pending, stale.value, generation);
+    this.inFlight.set(id, entry);
+    return entry;
   }
 
   /**
