@@ -167,6 +167,29 @@ describe('ApiKeyCache', () => {
     await expect(cache.resolve('k1')).resolves.toBeNull();
   });
 
+  it("keeps answering other callers' keys from their last lookup when forget drops one caller's while the store stalls", async () => {
+    let now = 1_000;
+    let hang = false;
+    const lookup = (key: string): Promise<Key | null> =>
+      hang ? new Promise<Key | null>(() => undefined) : Promise.resolve({ id: key === 'k1' ? 'a' : 'b' });
+    const cache = new ApiKeyCache<Key>(lookup, {
+      ttlMs: 5_000,
+      negativeTtlMs: 1_000,
+      maxEntries: 100,
+      staleAfterMs: 50,
+      now: () => now,
+    });
+    await cache.resolve('k1');
+    await cache.resolve('k2');
+    now += 6_000;
+    hang = true;
+    const refresh = cache.resolve('k2');
+    // Another user's change (a revocation, or a preference any user may set) while k2's refresh hangs.
+    cache.forget((k) => k.id === 'a');
+    const answer = await Promise.race([refresh, new Promise((r) => setTimeout(() => r('waiting'), 500))]);
+    expect(answer).toEqual({ id: 'b' });
+  });
+
   it('never holds more than maxEntries per map', async () => {
     const table: Record<string, Key> = {};
     for (let i = 0; i < 10; i++) {

@@ -23,6 +23,16 @@ interface Entry<T> {
 }
 
 /**
+ * A lookup under way. `stale`: the last lookup of the key it refreshes (none for a key not cached). `forgotten`: a
+ * `forget` since it began may concern it (see `forget`).
+ */
+interface Flight<T> {
+  answer: Promise<T | null>;
+  stale: T | undefined;
+  forgotten: boolean;
+}
+
+/**
  * In-process cache of API-key lookups, keyed by the SHA-256 of the key so the plaintext is never
  * retained. Hits answer synchronously (the hot path does no I/O); concurrent misses for one key share
  * a single lookup. Unknown keys live in their own map: guessing keys cannot evict valid ones.
@@ -30,10 +40,8 @@ interface Entry<T> {
 export class ApiKeyCache<T> {
   private readonly found = new Map<string, Entry<T>>();
   private readonly unknown = new Map<string, number>();
-  private readonly inFlight = new Map<string, Promise<T | null>>();
+  private readonly inFlight = new Map<string, Flight<T>>();
   private readonly now: () => number;
-  /** Bumped by `forget`: a lookup that began before it may have read what changed, and is not kept. */
-  private generation = 0;
 
   constructor(
     private readonly lookup: (key: string) => Promise<T | null>,
@@ -55,7 +63,7 @@ export class ApiKeyCache<T> {
     if (unknownUntil !== undefined && unknownUntil > now) {
       return null;
     }
-    return this.inFlight.get(id) ?? this.load(id, key, hit);
+    return this.inFlight.get(id)?.answer ?? this.load(id, key, hit);
   }
 
   get size(): number {
@@ -63,36 +71,40 @@ export class ApiKeyCache<T> {
   }
 
   /**
-   * Drops every found entry `matches` (a revoked key, changed limits): they are looked up again on next use. Lookups
-   * in flight answer the requests that were waiting for them but are not kept, nor joined by later requests, since
-   * they may have read the database before the change. O(entries).
+   * Drops every found entry `matches` (a revoked key, changed limits): they are looked up again on next use. A lookup
+   * in flight that may concern the change (a refresh of a matching entry, or of a key not cached, whose caller is not
+   * known yet) answers the requests already waiting for it, but is not kept, never answers from the key's last lookup,
+   * and is not joined by later requests: it may have read the database before the change, and it stays in flight
+   * until the store answers (up to the pool's timeouts). A refresh of another caller's key is left alone: a change of
+   * one user (which any user makes by setting a preference) does not cost the others their last lookup while
+   * PostgreSQL stalls. O(entries).
    */
   forget(matches: (value: T) => boolean): void {
-    this.generation++;
     for (const [id, entry] of this.found) {
       if (matches(entry.value)) {
         this.found.delete(id);
       }
     }
-    // A request after this one must not join a lookup begun before it: that lookup may have read the key before it
-    // was revoked, or (a refresh the store is slow to answer) have answered from the last lookup already, and it stays
-    // in flight until the store answers (up to the pool's timeouts). The next request starts its own lookup.
-    this.inFlight.clear();
+    for (const [id, flight] of this.inFlight) {
+      if (flight.stale === undefined || matches(flight.stale)) {
+        flight.forgotten = true;
+        this.inFlight.delete(id);
+      }
+    }
   }
 
   private load(id: string, key: string, stale: Entry<T> | undefined): Promise<T | null> {
-    const generation = this.generation;
-    // A lookup dropped by `forget` must not remove the one begun after it for the same key. (`entry`, declared below,
-    // is read only once the lookup settles: never synchronously.)
+    const flight: Flight<T> = { answer: Promise.resolve(null), stale: stale?.value, forgotten: false };
+    // A lookup `forget` dropped must not remove the one begun after it for the same key.
     const settled = (): void => {
-      if (this.inFlight.get(id) === entry) {
+      if (this.inFlight.get(id) === flight) {
         this.inFlight.delete(id);
       }
     };
     const pending = this.lookup(key).then(
       (value) => {
         settled();
-        if (generation !== this.generation) {
+        if (flight.forgotten) {
           // Read before a change that `forget` announced: answers this request, is not kept.
           return value;
         }
@@ -109,7 +121,7 @@ export class ApiKeyCache<T> {
         settled();
         // The store is unreachable: a key that was valid a moment ago stays valid for one more TTL
         // rather than locking every client out while the database recovers; not one `forget` dropped since.
-        if (stale !== undefined && generation === this.generation) {
+        if (stale !== undefined && !flight.forgotten) {
           setBounded(
             this.found,
             id,
@@ -121,23 +133,24 @@ export class ApiKeyCache<T> {
         throw err;
       },
     );
-    const entry = stale === undefined ? pending : this.orStale(pending, stale.value, generation);
-    this.inFlight.set(id, entry);
-    return entry;
+    flight.answer = stale === undefined ? pending : this.orStale(pending, stale.value, flight);
+    this.inFlight.set(id, flight);
+    return flight.answer;
   }
 
   /**
-   * `pending`, or `value` when it has not settled within `staleAfterMs` and no `forget` came since the refresh
-   * began (a revoked key must not be answered from its last lookup). One timer per refresh, not per request.
+   * `pending`, or `value` (the key's last lookup) when it has not settled within `staleAfterMs` and no `forget` concerning it
+   * came since the refresh began (a revoked key must not be answered from its last lookup). One timer per refresh,
+   * not per request.
    */
-  private orStale(pending: Promise<T | null>, value: T, generation: number): Promise<T | null> {
+  private orStale(pending: Promise<T | null>, value: T, flight: Flight<T>): Promise<T | null> {
     const afterMs = this.opts.staleAfterMs;
     if (afterMs === undefined) {
       return pending;
     }
     return new Promise<T | null>((resolve, reject) => {
       const timer = setTimeout(() => {
-        if (generation === this.generation) {
+        if (!flight.forgotten) {
           resolve(value);
         }
       }, afterMs);
