@@ -140,6 +140,17 @@ describe('ApiKeyStore', () => {
     expect(await store.revoke('00000000-0000-4000-8000-000000000000')).toBeNull();
   });
 
+  it('revokes by the whole key too (the one thing a holder of a leaked key has), matched by its hash', async () => {
+    const a = await store.create({ userName: 'erin', role: 'user' });
+    const revoked = await store.revoke(a.key);
+    expect(revoked?.id).toBe(a.id);
+    expect(await store.findActiveByKey(a.key)).toBeNull();
+    // A bootstrap key is chosen by the operator: its prefix is a third of it, and the whole key revokes it as well.
+    const boot = await store.ensureBootstrapKey('operator-chosen-bootstrap-key', 'erin-admin');
+    expect((await store.revoke('operator-chosen-bootstrap-key'))?.id).toBe(boot.id);
+    expect(await store.revoke(`sk-aigw-${'x'.repeat(43)}`)).toBeNull();
+  });
+
   it('refuses an ambiguous prefix', async () => {
     const a = await store.create({ userName: 'dave', role: 'user' });
     await ds.query(`UPDATE api_keys SET prefix = 'sk-aigw-same1234' WHERE id = $1`, [a.id]);

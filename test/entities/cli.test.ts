@@ -193,6 +193,12 @@ describe('command-line tools (built)', () => {
         const missing = await node(KEYS, ['revoke', 'sk-aigw-nothere0'], env);
         expect(missing.code).toBe(1);
         expect(missing.stderr).toContain("No key has the id or prefix 'sk-aigw-nothere0'");
+        // A whole key is never printed back (an operator's terminal and a CI log keep what they show).
+        const unknownKey = `sk-aigw-${'y'.repeat(43)}`;
+        const notFound = await node(KEYS, ['revoke', unknownKey], env);
+        expect(notFound.code).toBe(1);
+        expect(notFound.stderr).toContain('No key matches the key given');
+        expect(notFound.stderr + notFound.stdout).not.toContain(unknownKey);
 
         const audit = await local.query<{ action: string }[]>('SELECT action FROM audit_log ORDER BY id');
         expect(audit.map((a) => a.action)).toEqual(['user.create', 'key.create', 'key.revoke']);

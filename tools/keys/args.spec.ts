@@ -57,7 +57,7 @@ describe('parseKeysArgs', () => {
     [['create', '--user', 'a', '--role', 'x'], "Unknown option '--role'"],
     [['create', '--user', 'a', 'extra'], 'Unexpected argument'],
     [['list', '--all'], "Unknown option '--all'"],
-    [['revoke'], 'revoke needs the id or the prefix of a key'],
+    [['revoke'], 'revoke needs the id, the prefix or the whole of a key'],
     [['revoke', 'a', 'b'], "unexpected argument 'b'"],
     [['create', '--user', 'a', '--expires', 'tomorrow'], '--expires needs an ISO date-time'],
     [['create', '--user', 'a', '--expires', '2999-01-01T00:00:00'], '--expires needs an ISO date-time'],

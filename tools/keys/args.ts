@@ -30,7 +30,7 @@ Commands:
          [--rpm N] [--tpm N]                    set its own requests/tokens per minute
   list                                          list keys: id, prefix, user, role, dates (never the key)
   users                                         list users: id, name, tier, created
-  revoke <id|prefix>                            revoke a key
+  revoke <id|prefix|key>                        revoke a key
   help                                          show this text
 
 Environment:
@@ -108,7 +108,7 @@ export function parseKeysArgs(argv: string[]): KeysCommand {
     case 'revoke': {
       const { positionals } = parse(rest, {}, 1);
       if (positionals.length === 0 || positionals[0].trim() === '') {
-        throw new UsageError('revoke needs the id or the prefix of a key');
+        throw new UsageError('revoke needs the id, the prefix or the whole of a key');
       }
       return { kind: 'revoke', target: positionals[0].trim() };
     }

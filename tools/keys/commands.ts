@@ -1,4 +1,11 @@
-import { AuditLogEntity, UserStore, type ApiKeyInfo, type ApiKeyStore, type UserView } from '@aigw/entities';
+import {
+  AuditLogEntity,
+  isWholeKey,
+  UserStore,
+  type ApiKeyInfo,
+  type ApiKeyStore,
+  type UserView,
+} from '@aigw/entities';
 import type { DataSource } from 'typeorm';
 import type { KeysCommand } from './args';
 import type { CliOutput } from '../shared/database-cli';
@@ -101,7 +108,10 @@ export async function runKeysCommand(
     case 'revoke': {
       const revoked = await store.revoke(cmd.target);
       if (!revoked) {
-        io.err(`No key has the id or prefix '${cmd.target}'.`);
+        // A whole key is a secret: not printed back (a terminal's scrollback and a CI log keep what they show).
+        io.err(
+          isWholeKey(cmd.target) ? 'No key matches the key given.' : `No key has the id or prefix '${cmd.target}'.`,
+        );
         return 1;
       }
       await audit.insert({

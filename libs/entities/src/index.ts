@@ -66,6 +66,7 @@ export {
   ApiKeyStore,
   AmbiguousKeyPrefixError,
   API_KEY_PREFIX,
+  isWholeKey,
   keyPrefixOf,
   type ActiveApiKey,
   type ApiKeyGovernance,

@@ -111,6 +111,17 @@ export interface BootstrapKeyResult {
   revoked: boolean;
 }
 
+/** The longest prefix keyPrefixOf gives. */
+const MAX_PREFIX_LENGTH = 16;
+
+/**
+ * Whether `target` (what an operator names a key by) can only be a whole key: longer than any prefix, and not an id.
+ * Such a text is a secret: it is matched by its hash and never shown back.
+ */
+export function isWholeKey(target: string): boolean {
+  return target.length > MAX_PREFIX_LENGTH && !UUID.test(target);
+}
+
 export class AmbiguousKeyPrefixError extends Error {
   constructor(prefix: string, matches: number) {
     super(`prefix '${prefix}' matches ${matches} keys: revoke by id instead`);
@@ -123,7 +134,7 @@ export class AmbiguousKeyPrefixError extends Error {
  * (an operator-chosen bootstrap key may be short).
  */
 export function keyPrefixOf(key: string): string {
-  return key.slice(0, Math.min(16, Math.floor(key.length / 3)));
+  return key.slice(0, Math.min(MAX_PREFIX_LENGTH, Math.floor(key.length / 3)));
 }
 
 export class ApiKeyStore {
@@ -322,12 +333,17 @@ export class ApiKeyStore {
   }
 
   /**
-   * Revokes one key by id or by its visible prefix. Returns it (already revoked keys keep their
+   * Revokes one key by id, by its visible prefix, or by the whole key (matched by its hash: what someone holding a
+   * leaked key has at hand; longer than any prefix, see keyPrefixOf). Returns it (already revoked keys keep their
    * original revocation time), or null when nothing matches.
    */
   async revoke(idOrPrefix: string): Promise<ApiKeyInfo | null> {
     const repo = this.dataSource.getRepository(ApiKeyEntity);
-    const where = UUID.test(idOrPrefix) ? { id: idOrPrefix } : { prefix: idOrPrefix };
+    const where = UUID.test(idOrPrefix)
+      ? { id: idOrPrefix }
+      : isWholeKey(idOrPrefix)
+        ? { keyHash: sha256Hex(idOrPrefix) }
+        : { prefix: idOrPrefix };
     const matches = await repo.find({ where, relations: { user: true } });
     if (matches.length > 1) {
       throw new AmbiguousKeyPrefixError(idOrPrefix, matches.length);
