@@ -22,6 +22,7 @@ import { CatalogChanges } from './catalog-changes';
 import { CircuitAdminService } from './circuit-admin.service';
 import { adminDocument, problemOf, problemText, withLoadablePlugins, type Doc } from './catalog-docs';
 import { PluginAllowance, type PluginAllowed } from './plugin-check';
+import { CONNECTION_FIELDS } from './provider-commands.service';
 
 export type ExportFormat = 'yaml' | 'json';
 
@@ -64,6 +65,7 @@ export class ConfigTransferService {
   }
 
   async import(body: unknown, dryRun: boolean, auth: AuthContext): Promise<ImportResult> {
+    let reconnected: string[] = [];
     const plan = async (tx: CatalogTx): Promise<ImportResult> => {
       const { catalog } = await tx.state();
       // A baseUrl is checked only when new or changed (adminDocument): an entry stored at a link-local address
@@ -71,6 +73,7 @@ export class ConfigTransferService {
       const incoming = parseImport(body, this.plugins.allows, adminDocument(this.env, catalog));
       const changes = diffCatalogs(catalog, incoming);
       if (!dryRun) {
+        reconnected = reconnectedProviders(incoming, changes);
         await applyImport(tx, catalog, incoming, changes);
         await tx.audit({
           actor: actorOf(auth),
@@ -87,6 +90,11 @@ export class ConfigTransferService {
     }
     const result = await this.changes.apply(null, plan);
     await this.forgetRemoved(result.changes);
+    // As a PATCH of the same settings does (ProviderCommandsService.update, GatewaysAdminService.update): an import is
+    // how a URL or key is often mended in bulk, and what the circuits learnt of the old settings no longer holds.
+    for (const id of reconnected) {
+      await this.circuits.forgetAfterChange(id, 'config.import', auth);
+    }
     return result;
   }
 
@@ -232,6 +240,27 @@ export function diffCatalogs(current: Catalog, incoming: Catalog): ImportResult[
   }
   models.removed = [...before.keys()].filter((id) => !after.has(id));
   return { gateways, providers, models };
+}
+
+/** A gateway change that changes how the providers routed through it are called (GatewaysAdminService.update). */
+const GATEWAY_CONNECTION_FIELDS = ['baseUrl', 'apiKey', 'timeoutMs'];
+
+/**
+ * The providers the import keeps whose calls change: a connection field or the key of their own, or of the gateway
+ * they are routed through.
+ */
+function reconnectedProviders(incoming: Catalog, changes: ImportResult['changes']): string[] {
+  const touches = (fields: Record<string, FieldChange>, names: readonly string[]): boolean =>
+    names.some((name) => name in fields);
+  const gateways = new Set(
+    changes.gateways.changed.filter((c) => touches(c.fields, GATEWAY_CONNECTION_FIELDS)).map((c) => c.id),
+  );
+  const own = new Set(
+    changes.providers.changed.filter((c) => touches(c.fields, [...CONNECTION_FIELDS, 'apiKey'])).map((c) => c.id),
+  );
+  return incoming.providers
+    .filter((p) => own.has(p.id) || (p.gateway !== undefined && gateways.has(p.gateway)))
+    .map((p) => p.id);
 }
 
 function secretOf<T extends Keyed>(spec: T, current: T | undefined): { spec: T; secret: SecretUpdate } {

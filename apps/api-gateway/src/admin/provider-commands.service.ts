@@ -38,7 +38,7 @@ const PROVIDER_PREFIX = /^providers\[0\]\.?/;
  * How a provider is called: a change to one of these (or a new key) makes what its circuits learnt stale, so an
  * update closes them (a wrong key or URL fixed is served at once, not after CB_OPEN_MS).
  */
-const CONNECTION_FIELDS = ['kind', 'baseUrl', 'routing', 'gateway', 'plugin', 'timeoutMs'] as const;
+export const CONNECTION_FIELDS = ['kind', 'baseUrl', 'routing', 'gateway', 'plugin', 'timeoutMs'] as const;
 
 export interface ProviderStarts {
   data: ProviderTemplate[];
