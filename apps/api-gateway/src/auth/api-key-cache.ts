@@ -94,6 +94,7 @@ export class ApiKeyCache<T> {
   }
 
   private load(id: string, key: string, stale: Entry<T> | undefined): Promise<T | null> {
+    // `answer` is set below, before the flight is shared: the lookup's handlers need the flight first.
     const flight: Flight<T> = { answer: Promise.resolve(null), stale: stale?.value, forgotten: false };
     // A lookup `forget` dropped must not remove the one begun after it for the same key.
     const settled = (): void => {
