@@ -190,6 +190,18 @@ describe('ApiKeyCache', () => {
     expect(answer).toEqual({ id: 'b' });
   });
 
+  it("keeps other callers' keys working when forget drops one caller's and then the store fails", async () => {
+    const table: Record<string, Key | null | Error> = { k1: { id: 'a' }, k2: { id: 'b' } };
+    const { cache, advance } = setup(table);
+    await cache.resolve('k1');
+    await cache.resolve('k2');
+    advance(6_000);
+    table.k2 = new Error('db down');
+    const refresh = cache.resolve('k2');
+    cache.forget((k) => k.id === 'a');
+    await expect(refresh).resolves.toEqual({ id: 'b' });
+  });
+
   it('never holds more than maxEntries per map', async () => {
     const table: Record<string, Key> = {};
     for (let i = 0; i < 10; i++) {
