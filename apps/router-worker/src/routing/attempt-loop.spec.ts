@@ -1,5 +1,6 @@
 import {
   cooldownRetryMarginMs,
+  DAY_MS,
   ErrorClass,
   ErrorCode,
   GatewayError,
@@ -522,6 +523,39 @@ describe('AttemptLoop', () => {
       expect(routed.answer.text).toBe('a at last');
       // 3000 ms (and the margin) after a's failure, less the 10 ms b's call took.
       expect(bench.sleeps).toEqual([3000 + cooldownRetryMarginMs(3000) - 10]);
+    });
+
+    it('waits a Retry-After longer than CB_OPEN_MS only as long as the deployment is set aside, however far the deadline', async () => {
+      // An async job's deadline is a day away (ASYNC_JOB_RETENTION_S): a daily quota's 429 asking for an hour fit it,
+      // and the job slept the hour holding a worker slot, while every worker called the provider again after
+      // CB_OPEN_MS (10 s here). The retry comes when the cooldown the 429 wrote ends, as the other workers' calls do.
+      request = generationRequest({ deadlineAt: bench.clock.t + DAY_MS });
+      bench.adapters.script(
+        'http://a/v1',
+        { fail: failure(ErrorClass.RateLimit, 429, 3_600_000) },
+        { fail: failure(ErrorClass.RateLimit, 429, 3_600_000) },
+        { answer: 'ok' },
+      );
+      const routed = await bench.loop.run([a], request, signal);
+      expect(routed.answer.text).toBe('ok');
+      const held = TEST_CIRCUIT.openMs + cooldownRetryMarginMs(TEST_CIRCUIT.openMs);
+      expect(bench.sleeps).toEqual([held, held]);
+      expect(bench.circuits.settled.map((s) => s.verdict)).toEqual(['cooldown', 'cooldown', 'success']);
+    });
+
+    it('answers a Retry-After longer than CB_OPEN_MS with the wait held, after retrying once it ended', async () => {
+      bench = new LoopBench({ maxRetries: 1 });
+      request = generationRequest({ deadlineAt: bench.clock.t + DAY_MS });
+      bench.adapters.script(
+        'http://a/v1',
+        { fail: failure(ErrorClass.RateLimit, 429, 3_600_000) },
+        { fail: failure(ErrorClass.RateLimit, 429, 3_600_000) },
+      );
+      const started = bench.clock.t;
+      const err = await failureOf(bench.loop.run([a], request, signal));
+      expect(err.code).toBe(ErrorCode.ProviderRateLimited);
+      expect(err.retryAfterMs).toBe(TEST_CIRCUIT.openMs);
+      expect(bench.clock.t - started).toBeLessThan(2 * TEST_CIRCUIT.openMs);
     });
 
     it('admits the first call to a circuit the plan read closed without asking again; retries ask', async () => {
