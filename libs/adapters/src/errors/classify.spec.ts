@@ -149,6 +149,12 @@ describe('classifyHttpFailure', () => {
       '{"type":"error","error":{"type":"permission_error","message":"Your API key does not have permission"}}',
       ErrorClass.Auth,
     ],
+    // Anthropic answers an account out of credit with a 400 invalid_request_error: the account's, as a 402 is.
+    [
+      400,
+      '{"type":"error","error":{"type":"invalid_request_error","message":"Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."}}',
+      ErrorClass.Auth,
+    ],
     [402, '{"error":"You have exceeded your monthly included credits for Inference Providers."}', ErrorClass.Auth],
     [
       404,

@@ -35,6 +35,14 @@ const ACCOUNT_REASONS = new Set([
 ]);
 
 /**
+ * Anthropic refuses every call of an account whose prepaid credits ran out with a 400 `invalid_request_error` ("Your
+ * credit balance is too low to access the Anthropic API"), as LiteLLM relays it too. As InvalidRequest it was the
+ * client's own 400 at once: no other deployment was tried and the deployment's circuit never opened, until someone
+ * paid. It is the account's, as HuggingFace's 402 for spent credits is.
+ */
+const CREDIT_EXHAUSTED_TEXT = /credit balance is too low/i;
+
+/**
  * `said` is what the provider said: its error message, or the whole body when it held none (a traceback, a web page, a
  * JSON document of another shape). The body is then only described to whoever sees the error, but its words still
  * decide the class: a failure is classified on what the provider answered, not on what may be shown of it.
@@ -43,7 +51,8 @@ function isAccountProblem(detail: ProviderErrorDetail, said: string): boolean {
   return (
     detail.googleStatus === 'FAILED_PRECONDITION' ||
     (detail.googleReason !== undefined && ACCOUNT_REASONS.has(detail.googleReason)) ||
-    /API key (?:not valid|expired|is invalid)/i.test(said)
+    /API key (?:not valid|expired|is invalid)/i.test(said) ||
+    CREDIT_EXHAUSTED_TEXT.test(said)
   );
 }
 
