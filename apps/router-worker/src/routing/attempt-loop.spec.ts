@@ -525,37 +525,39 @@ describe('AttemptLoop', () => {
       expect(bench.sleeps).toEqual([3000 + cooldownRetryMarginMs(3000) - 10]);
     });
 
-    it('waits a Retry-After longer than CB_OPEN_MS only as long as the deployment is set aside, however far the deadline', async () => {
-      // An async job's deadline is a day away (ASYNC_JOB_RETENTION_S): a daily quota's 429 asking for an hour fit it,
-      // and the job slept the hour holding a worker slot, while every worker called the provider again after
-      // CB_OPEN_MS (10 s here). The retry comes when the cooldown the 429 wrote ends, as the other workers' calls do.
+    it('does not wait out a Retry-After longer than CB_OPEN_MS, however far the deadline: answers with the wait held', async () => {
+      // An async job's deadline is a day away (ASYNC_JOB_RETENTION_S): a daily quota's 429 asking for an hour fitted
+      // it, and the job slept the hour (once per retry) holding a worker slot. CB_OPEN_MS is 10 s here.
+      request = generationRequest({ deadlineAt: bench.clock.t + DAY_MS });
+      bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 3_600_000) });
+      const err = await failureOf(bench.loop.run([a], request, signal));
+      expect(err.code).toBe(ErrorCode.ProviderRateLimited);
+      // The cooldown in force, as every answer during it says (cooldownHeldMs).
+      expect(err.retryAfterMs).toBe(TEST_CIRCUIT.openMs);
+      expect(bench.sleeps).toEqual([]);
+      expect(err.attempts).toEqual([expect.objectContaining({ provider: 'a', ok: false, retries: 0 })]);
+    });
+
+    it('moves on from a Retry-After longer than CB_OPEN_MS and does not come back to it', async () => {
+      request = generationRequest({ deadlineAt: bench.clock.t + DAY_MS });
+      bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 3_600_000) });
+      bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.Auth, 401) });
+      const err = await failureOf(bench.loop.run([a, b], request, signal));
+      expect(err.code).toBe(ErrorCode.AllProvidersFailed);
+      expect(bench.sleeps).toEqual([]);
+      expect(err.attempts).toHaveLength(2);
+    });
+
+    it('still waits out a Retry-After of exactly CB_OPEN_MS', async () => {
       request = generationRequest({ deadlineAt: bench.clock.t + DAY_MS });
       bench.adapters.script(
         'http://a/v1',
-        { fail: failure(ErrorClass.RateLimit, 429, 3_600_000) },
-        { fail: failure(ErrorClass.RateLimit, 429, 3_600_000) },
+        { fail: failure(ErrorClass.RateLimit, 429, TEST_CIRCUIT.openMs) },
         { answer: 'ok' },
       );
       const routed = await bench.loop.run([a], request, signal);
       expect(routed.answer.text).toBe('ok');
-      const held = TEST_CIRCUIT.openMs + cooldownRetryMarginMs(TEST_CIRCUIT.openMs);
-      expect(bench.sleeps).toEqual([held, held]);
-      expect(bench.circuits.settled.map((s) => s.verdict)).toEqual(['cooldown', 'cooldown', 'success']);
-    });
-
-    it('answers a Retry-After longer than CB_OPEN_MS with the wait held, after retrying once it ended', async () => {
-      bench = new LoopBench({ maxRetries: 1 });
-      request = generationRequest({ deadlineAt: bench.clock.t + DAY_MS });
-      bench.adapters.script(
-        'http://a/v1',
-        { fail: failure(ErrorClass.RateLimit, 429, 3_600_000) },
-        { fail: failure(ErrorClass.RateLimit, 429, 3_600_000) },
-      );
-      const started = bench.clock.t;
-      const err = await failureOf(bench.loop.run([a], request, signal));
-      expect(err.code).toBe(ErrorCode.ProviderRateLimited);
-      expect(err.retryAfterMs).toBe(TEST_CIRCUIT.openMs);
-      expect(bench.clock.t - started).toBeLessThan(2 * TEST_CIRCUIT.openMs);
+      expect(bench.sleeps).toEqual([TEST_CIRCUIT.openMs + cooldownRetryMarginMs(TEST_CIRCUIT.openMs)]);
     });
 
     it('admits the first call to a circuit the plan read closed without asking again; retries ask', async () => {

@@ -421,9 +421,10 @@ export class AttemptLoop {
       const { error } = call;
       lastError = error;
       // The cooldown as the store holds it (at most CB_OPEN_MS): the answer's Retry-After if the request ends here.
-      const cooldownHeld =
-        call.cooldown === null ? undefined : cooldownHeldMs(call.cooldown.ms, this.deps.config.cooldownMaxMs);
-      waitEnd = cooldownHeld === undefined ? undefined : clock.now() + cooldownHeld;
+      waitEnd =
+        call.cooldown === null
+          ? undefined
+          : clock.now() + cooldownHeldMs(call.cooldown.ms, this.deps.config.cooldownMaxMs);
       if (error.charged !== undefined && !call.committed) {
         // Failed, but billed by its provider: retried and failed over all the same, and billed with the request.
         charged = addCharge(charged, d, error.charged);
@@ -441,25 +442,25 @@ export class AttemptLoop {
         started = clock.monotonic();
         continue;
       }
-      const { retry: retryOptions } = this.deps.config;
+      const { retry: retryOptions, cooldownMaxMs } = this.deps.config;
       const random = (): number => this.deps.random();
-      // A wait its provider asked for is waited out as the fleet holds it (cooldownHeldMs: at most CB_OPEN_MS), not
-      // as named: every worker calls the deployment again after that anyway. An async job's deadline is a day away,
-      // so a Retry-After of an hour (a daily quota's) passed the deadline check and the job slept that hour (once per
-      // retry) holding one of the worker's WORKER_CONCURRENCY slots, which enough such jobs would all fill.
-      const waitAsked =
-        cooldownHeld === undefined ? error : { errorClass: error.errorClass, retryAfterMs: cooldownHeld };
-      const decision = planRetry(waitAsked, calls, clock.now(), request.deadlineAt, retryOptions, random);
+      const decision = planRetry(error, calls, clock.now(), request.deadlineAt, retryOptions, random);
+      // A wait longer than the longest the gateway sets a deployment aside for (CB_OPEN_MS) is not waited out here
+      // either: the request moves on, or answers with the wait held. The deadline alone judged it, and an async job's
+      // is a day away: a daily quota's Retry-After of an hour fitted, and the job slept that hour (once per retry) in
+      // one of the worker's WORKER_CONCURRENCY slots, which enough such jobs would all fill. Nor is it shortened to
+      // the cooldown held: a provider that named an hour would refuse the retry, after a wait for nothing.
+      const outlasts = call.cooldown !== null && call.cooldown.ms > cooldownMaxMs;
       // A circuit this failure left open would refuse the retry: waiting for it (a Retry-After may ask for many
       // seconds) would only delay the fallback, or the error.
-      if (!decision.retry || call.circuitOpen) {
+      if (!decision.retry || call.circuitOpen || outlasts) {
         record(option.route, error);
         return { kind: 'failed', error, committed: false, waitEnd };
       }
       const longWait = error.retryAfterMs !== undefined && decision.delayMs > retryOptions.baseMs;
       // A failure that set the deployment aside (a 429, 503 or 529 with Retry-After): the retry waits a little past
       // the cooldown it wrote, which the store timed by the Redis clock, or its own cooldown would refuse it.
-      const delayMs = decision.delayMs + (cooldownHeld === undefined ? 0 : cooldownRetryMarginMs(cooldownHeld));
+      const delayMs = decision.delayMs + (call.cooldown === null ? 0 : cooldownRetryMarginMs(call.cooldown.ms));
       if (
         delayMs > decision.delayMs &&
         !fitsDeadline(clock.now(), delayMs, request.deadlineAt, retryOptions.minCallMs)
