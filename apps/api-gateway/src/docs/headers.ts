@@ -30,7 +30,11 @@ export const RESPONSE_HEADERS: Readonly<Record<string, HeaderObject>> = {
     schema: STRING,
   },
   'x-gateway-provider': { description: 'The provider that answered.', schema: STRING },
-  'x-gateway-model': { description: 'The model that answered.', schema: STRING },
+  'x-gateway-model': {
+    description:
+      'The model that answered. A name with a character outside printable ASCII is percent-encoded (UTF-8, `%` included).',
+    schema: STRING,
+  },
   'x-gateway-attempts': { description: 'How many deployments were tried.', schema: { type: 'integer' } },
   'x-gateway-route': {
     description: 'How the provider was reached.',
