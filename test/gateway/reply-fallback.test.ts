@@ -484,3 +484,41 @@ describe('read-backs of a job a worker runs', () => {
     }
   });
 });
+
+/**
+ * A reply the gateway cannot deliver (a worker of another version during a rolling upgrade sends a shape this one
+ * does not read; a defect in an encoder): handing it to its waiter threw in the reply subscriber's message handler,
+ * where nothing caught it, and the api-gateway process exited with every request it held. Now that request alone is
+ * answered an error (its job abandoned), and the gateway serves the next one.
+ */
+describe('a reply its waiter cannot take', () => {
+  const { h } = gatewayWithAdmin();
+
+  it.each([
+    ['a stream whose end has no result', true],
+    ['a whole answer without its result', false],
+  ])('%s: that request fails, the gateway carries on', async (_what, stream) => {
+    h.handle(async (job) => {
+      const jobId = job.id ?? '';
+      if (stream) {
+        await h.publish(job, h.startMessage(job));
+        await h.publish(job, { t: 'chunks', jobId, seq: 0, pieces: null } as unknown as ReplyMessage);
+      } else {
+        await h.publish(job, { t: 'result', jobId, result: null } as unknown as ReplyMessage);
+      }
+      // The job itself ends as usual: its outcome kept, not published.
+      return h.answer(job, 'kept', { publish: false });
+    });
+    const res = await h.post('/v1/chat/completions', { ...chat('undeliverable'), stream });
+    if (stream) {
+      const { payloads } = await sseEvents(res);
+      expect(JSON.stringify(payloads)).toContain('internal_error');
+    } else {
+      expect(res.status).toBe(500);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('internal_error');
+    }
+    h.handle((job) => h.answer(job, 'still here'));
+    const next = await h.post('/v1/chat/completions', chat('after'));
+    expect(next.status).toBe(200);
+  });
+});

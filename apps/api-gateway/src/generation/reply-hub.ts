@@ -11,6 +11,7 @@ import type { ReplyMessage } from '@aigw/core';
 import {
   closeRedis,
   createRedis,
+  describeError,
   ENV,
   LOCAL_REPLIES,
   REDIS,
@@ -476,13 +477,20 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     }
   }
 
-  /** A message on this channel, published or handed over in memory by a worker of this process. */
+  /**
+   * A message on this channel, published or handed over in memory by a worker of this process. A waiter that throws
+   * on it fails alone (`broke`): thrown here, in the subscriber's message handler, it ended the process.
+   */
   private readonly receive = (msg: ReplyMessage): void => {
     const watch = this.listening.get(msg.jobId);
     if (watch !== undefined) {
       const now = Date.now();
       messageCame(watch, now);
-      watch.waiter.onReply(msg);
+      try {
+        watch.waiter.onReply(msg);
+      } catch (err) {
+        this.broke(watch, err);
+      }
       if (msg.t === 'stored') {
         this.readNow(watch);
       }
@@ -497,17 +505,27 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
       const now = Date.now();
       for (const [watch, feed] of feeds ?? []) {
         messageCame(watch, now);
-        if (msg.t === 'stored') {
-          // Straight to the waiter (the feed may still hold messages until the log is read): it only marks the end
-          // as kept, not lost, before the read it calls for comes back.
-          watch.waiter.onReply(msg);
-          this.readNow(watch);
-        } else {
-          feed.onReply(msg);
+        try {
+          if (msg.t === 'stored') {
+            // Straight to the waiter (the feed may still hold messages until the log is read): it only marks the end
+            // as kept, not lost, before the read it calls for comes back.
+            watch.waiter.onReply(msg);
+            this.readNow(watch);
+          } else {
+            feed.onReply(msg);
+          }
+        } catch (err) {
+          this.broke(watch, err);
         }
         messageTaken(watch, now);
       }
     }
+  }
+
+  /** A waiter threw on what it was handed: logged, and its request answered 500 (`ReplyWaiter.broke`). */
+  private broke(w: Watch, err: unknown): void {
+    this.logger.error(`job ${w.waiter.jobId}: a reply could not be delivered: ${describeError(err)}`);
+    w.waiter.broke();
   }
 
   private parse(payload: string): ReplyMessage | null {
@@ -607,7 +625,12 @@ export class ReplyHub implements OnModuleInit, BeforeApplicationShutdown, OnAppl
         // while a message came during the read: taken already (`messageCame`), and stays so.
         w.taken = !queued;
         if (!waiter.done) {
-          waiter.onSnapshot(snapshot);
+          try {
+            waiter.onSnapshot(snapshot);
+          } catch (err) {
+            // Thrown in this callback, it was an unhandled rejection, which ends the process.
+            this.broke(w, err);
+          }
         }
       },
       (err: unknown) => {

@@ -114,6 +114,21 @@ export abstract class ReplyWaiter {
     }
   }
 
+  /**
+   * Handing it a reply or a read-back threw (a shape this gateway does not read, from a worker of another version
+   * during a rolling upgrade; a defect): this request alone is answered 500 and its job abandoned, as a client that
+   * left (what was generated is billed). Should the answer itself throw again, the wait ends all the same.
+   */
+  broke(): void {
+    try {
+      if (this.fail(new GatewayError(ErrorCode.Internal, 'The answer could not be delivered; retry the request.'))) {
+        this.abandonJob('client_disconnected');
+      }
+    } catch {
+      this.finish();
+    }
+  }
+
   /** Drops a waiter whose job never made it into the queue: no answer, no cancel. */
   discard(): void {
     this.finish();
