@@ -352,6 +352,24 @@ export class GenerationQueue {
   }
 
   /**
+   * What an earlier run left under a job id that a request is about to enqueue afresh (an Idempotency-Key whose claim
+   * expired while its job was still kept): `none`, `finished` (a job or kept outcome that `forget` drops), or
+   * `unfinished` (a job still queued, running or waiting to be retried). BullMQ's add of an id it still holds adds
+   * nothing: the request would be admitted and answered `queued` for a job that never runs. Two commands, sent in
+   * the same write as the claim (no round trip of their own).
+   */
+  async leftover(jobId: string): Promise<'none' | 'finished' | 'unfinished'> {
+    const [kept, [timestamp, finishedOn]] = await Promise.all([
+      this.redis.exists(this.keys.outcome(jobId)),
+      this.redis.hmget(this.queue.toKey(jobId), 'timestamp', 'finishedOn'),
+    ]);
+    if (timestamp === null) {
+      return kept === 1 ? 'finished' : 'none';
+    }
+    return finishedOn === null ? 'unfinished' : 'finished';
+  }
+
+  /**
    * Drops a finished job and its kept outcome, so that its id can be enqueued again (an Idempotency-Key replay of
    * a request that was never carried out). The outcome is kept before the worker completes the job (its usage and
    * settlement are stored in between), so a replay sent right after the answer may find the job still active and

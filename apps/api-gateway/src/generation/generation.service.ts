@@ -26,7 +26,7 @@ import { COALESCED_HEADER, Coalescing, type Party } from './coalescing';
 import { GatewayMetrics } from './gateway-metrics';
 import { GenerationQueue, type Retention } from './generation-queue';
 import { FailedJobError, LostJobError, type JobSnapshot } from './job-snapshot';
-import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from './idempotency';
+import { IDEMPOTENCY_HEADER, idempotencyKeyOf, idempotentJobId } from './idempotency';
 import { IdempotencyService, RUN_HOLD_MS, type Claim } from './idempotency.service';
 import { PendingLimit } from './pending-limit';
 import { ReplyHub } from './reply-hub';
@@ -517,9 +517,8 @@ export class GenerationService {
    * the run (it has not queued its job yet) waits for that job, up to the run's longest hold.
    */
   private async claimed(sub: Submission, client: Client, key: string): Promise<Entry> {
-    const { apiKeyId, requestId } = sub.request;
-    const claimKey = (): Promise<Claim> =>
-      this.idempotency.claim(apiKeyId, key, sub.endpoint, client.body, requestId, sub.request);
+    const { requestId } = sub.request;
+    const claimKey = (): Promise<Claim> => this.claimFresh(sub, client, key);
     let claim = await claimKey();
     const until = Date.now() + RUN_HOLD_MS + CANCELLED_STOP_WAIT_MS;
     for (;;) {
@@ -570,6 +569,45 @@ export class GenerationService {
       }
       await sleep(RUN_WAIT_POLL_MS);
     }
+  }
+
+  /**
+   * The key's claim. A fresh one may find what a run under the key left before the claim expired (IDEMPOTENCY_TTL_S;
+   * an async job is kept ASYNC_JOB_RETENTION_S after it finished, and in BullMQ until a later job's sweep): the
+   * request is a new one, so a finished job is dropped (as `rerun` drops one) for its id to be enqueued again, rather than the add
+   * adding nothing (the request admitted and charged, its job never run, `GET /jobs/:id` answering the earlier body's
+   * result). One still queued or running is a 409 until it ends, the key freed again. The read goes out with the
+   * claim (no round trip of its own); dropping a leftover costs what a replay's `rerun` does, only then.
+   */
+  private async claimFresh(sub: Submission, client: Client, key: string): Promise<Claim> {
+    const { apiKeyId, requestId } = sub.request;
+    const left = this.replayStep(sub, this.queue.leftover(idempotentJobId(apiKeyId, key)));
+    // Read below only for a fresh claim.
+    left.catch(noop);
+    const claim = await this.idempotency.claim(apiKeyId, key, sub.endpoint, client.body, requestId, sub.request);
+    if (!claim.fresh) {
+      return claim;
+    }
+    try {
+      const found = await left;
+      if (found === 'unfinished') {
+        throw new GatewayError(
+          ErrorCode.IdempotencyConflict,
+          'An earlier request under this expired Idempotency-Key is still queued or running; retry once it ended.',
+          { param: 'Idempotency-Key' },
+        );
+      }
+      if (found === 'finished') {
+        await this.replayStep(
+          sub,
+          this.queue.forget(claim.jobId).then(() => this.queue.clearCancelled(claim.jobId)),
+        );
+      }
+    } catch (err) {
+      await this.idempotency.release(claim.jobId);
+      throw err;
+    }
+    return claim;
   }
 
   /**
