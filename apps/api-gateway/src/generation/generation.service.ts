@@ -581,15 +581,16 @@ export class GenerationService {
    */
   private async claimFresh(sub: Submission, client: Client, key: string): Promise<Claim> {
     const { apiKeyId, requestId } = sub.request;
-    const left = this.replayStep(sub, this.queue.leftover(idempotentJobId(apiKeyId, key)));
-    // Read below only for a fresh claim.
+    // Sent with the claim, awaited (bounded as a replay's reads are) only once the claim came back fresh: the wait a
+    // silent network imposes is the claim's alone.
+    const left = this.queue.leftover(idempotentJobId(apiKeyId, key));
     left.catch(noop);
     const claim = await this.idempotency.claim(apiKeyId, key, sub.endpoint, client.body, requestId, sub.request);
     if (!claim.fresh) {
       return claim;
     }
     try {
-      const found = await left;
+      const found = await this.replayStep(sub, left);
       if (found === 'unfinished') {
         throw new GatewayError(
           ErrorCode.IdempotencyConflict,
