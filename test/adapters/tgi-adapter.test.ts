@@ -167,6 +167,35 @@ describe('TGI adapter against a real HTTP server', () => {
     expect(inBand.message).toContain('CUDA OOM');
   });
 
+  it("classifies a stream's validation error (an event of a 200, before any token) as the same 422 is: the request's fault", async () => {
+    // TGI validates a streamed request inside the stream it opened (router server.rs: `generate_stream_internal` yields
+    // `infer.generate_stream`'s error as an event): status 200, then `{"error", "error_type": "validation"}`.
+    const events = [
+      {
+        error:
+          'Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 4000 `inputs` tokens and 200 `max_new_tokens`',
+        error_type: 'validation',
+      },
+      { error: 'Input validation error: `temperature` must be strictly positive', error_type: 'validation' },
+      { error: 'Model is overloaded', error_type: 'overloaded' },
+      { error: 'Incomplete generation', error_type: 'incomplete_generation' },
+    ];
+    let i = 0;
+    up.handler = (_req, res) => {
+      startSse(res);
+      res.end(sseEvent(events[i++]).replace('data: ', 'data:'));
+    };
+    const tooLong = await failure(collect(adapter.stream(req({ maxTokens: 200 }), never)));
+    expect(tooLong).toMatchObject({ errorClass: ErrorClass.ContextLength });
+    expect(tooLong.message).toContain('must be <= 4096');
+    const invalid = await failure(collect(adapter.stream(req({ temperature: 5 }), never)));
+    expect(invalid).toMatchObject({ errorClass: ErrorClass.InvalidRequest, param: 'temperature' });
+    expect(invalid.message).toBe('upstream error: Input validation error: `temperature` must be strictly positive');
+    // The others stay as they were: the queue full is a rate limit, a generation that broke off the server's fault.
+    expect((await failure(collect(adapter.stream(req(), never)))).errorClass).toBe(ErrorClass.RateLimit);
+    expect((await failure(collect(adapter.stream(req(), never)))).errorClass).toBe(ErrorClass.Provider);
+  });
+
   it('refuses tools and images before any call (the native API has neither)', async () => {
     const tools = await failure(
       adapter.generate(req({ tools: [{ type: 'function', function: { name: 'f' } }] }), never),
