@@ -123,3 +123,81 @@ describe('in-band client errors (e2e)', () => {
     expect(opened).toBe(0);
   }, 60_000);
 });
+
+/**
+ * A TGI server (native `/generate_stream`) refusing a prompt over its window as TGI does: the validation runs inside
+ * the stream it opened, so the answer is a 200 whose one event is `{"error", "error_type": "validation"}`.
+ */
+class TgiValidationRefuser {
+  calls = 0;
+  private server: Server | null = null;
+  url = '';
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        this.calls++;
+        const error = {
+          error:
+            'Input validation error: `inputs` tokens + `max_new_tokens` must be <= 8192. Given: 8100 `inputs` tokens and 200 `max_new_tokens`',
+          error_type: 'validation',
+        };
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(`data:${JSON.stringify(error)}\n\n`);
+      });
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server?.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+}
+
+describe("TGI's in-stream validation errors (e2e)", () => {
+  const tgi = new TgiValidationRefuser();
+  const system = routingSystem({
+    simulators: 1,
+    env: {
+      RETRY_MAX: '2',
+      RETRY_BASE_MS: '10',
+      RETRY_MIN_CALL_MS: '100',
+      CB_FAILURE_THRESHOLD: String(THRESHOLD),
+      CB_MIN_VOLUME: '1000',
+    },
+    catalog: async () => {
+      await tgi.start();
+      return catalogYaml([{ id: 'tg', kind: 'tgi', baseUrl: tgi.url, models: [{ name: 'shared', promptPer1k: 0 }] }]);
+    },
+  });
+
+  beforeAll(async () => {
+    await system.start();
+  }, 90_000);
+
+  afterAll(async () => {
+    await system.stop();
+    await tgi.stop();
+  }, 30_000);
+
+  it('answers a prompt over the window as context_length_exceeded, calling TGI once, its circuit untouched', async () => {
+    const streamed = [];
+    for (let i = 0; i < THRESHOLD + 1; i++) {
+      streamed.push(await chatStream(system, { model: 'shared' }));
+    }
+    expect(streamed.map((s) => s.status)).toEqual(streamed.map(() => 400));
+    expect(streamed.every((s) => s.raw.includes('context_length_exceeded'))).toBe(true);
+    // Not retried (the same prompt fails the same way), and no failure counted: the breaker never opened on it.
+    expect(tgi.calls).toBe(THRESHOLD + 1);
+    const redis = new Redis(REDIS_URL);
+    try {
+      const circuit = await redis.hgetall(`${system.prefix}:routing:cb:{tg/shared}`);
+      expect(Number(circuit.cf ?? 0)).toBe(0);
+      expect(circuit.st ?? 'closed').toBe('closed');
+    } finally {
+      await redis.quit();
+    }
+  }, 60_000);
+});

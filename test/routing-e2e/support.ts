@@ -24,6 +24,8 @@ export interface ProviderEntry {
   timeoutMs?: number;
   /** The provider's connection limit per worker process (catalog `maxConnections`). */
   maxConnections?: number;
+  /** The wire format (catalog `kind`): `openai` unless named. */
+  kind?: 'openai' | 'tgi';
 }
 
 export function catalogYaml(
@@ -32,7 +34,8 @@ export function catalogYaml(
 ): string {
   const lines = ['providers:'];
   for (const p of providers) {
-    lines.push(`  - id: ${p.id}`, '    kind: openai', `    baseUrl: ${p.baseUrl}`, `    apiKey: sk-${p.id}-secret`);
+    lines.push(`  - id: ${p.id}`, `    kind: ${p.kind ?? 'openai'}`, `    baseUrl: ${p.baseUrl}`);
+    lines.push(`    apiKey: sk-${p.id}-secret`);
     lines.push(`    timeoutMs: ${p.timeoutMs ?? 5000}`);
     if (p.maxConnections !== undefined) {
       lines.push(`    maxConnections: ${p.maxConnections}`);
