@@ -191,6 +191,34 @@ describe('OpenAI-compatible providers: DeepSeek, the HuggingFace router, llama.c
     });
   });
 
+  describe("TGI's Messages API (/v1/chat/completions)", () => {
+    beforeEach(() => {
+      target = { baseUrl: `${up.origin}/v1`, model: 'tgi', timeoutMs: 2000, poolKey: 'tgi' };
+    });
+
+    it("classifies a stream's validation event (status 200, before any chunk) as its 422: the request's fault", async () => {
+      // TGI runs a streamed chat's validation inside the stream it opened (router server.rs, chat_completions through
+      // generate_stream_internal): one event `{"error", "error_type": "validation"}`, no `choices`.
+      up.handler = (_req, res) => {
+        startSse(res);
+        res.end(
+          sseEvent({ error: 'Input validation error: `top_p` must be > 0.0 and < 1.0', error_type: 'validation' }),
+        );
+      };
+      expect(await failure(collect(adapter.stream(request(), never)))).toMatchObject({
+        errorClass: ErrorClass.InvalidRequest,
+        param: 'top_p',
+        message: 'upstream error: Input validation error: `top_p` must be > 0.0 and < 1.0',
+      });
+      // A generation that broke off is still the server's.
+      up.handler = (_req, res) => {
+        startSse(res);
+        res.end(sseEvent({ error: 'Request failed during generation: CUDA OOM', error_type: 'generation' }));
+      };
+      expect((await failure(collect(adapter.stream(request(), never)))).errorClass).toBe(ErrorClass.Provider);
+    });
+  });
+
   describe('llama.cpp and vLLM health', () => {
     beforeEach(() => {
       target = { baseUrl: `${up.origin}/v1`, model: 'local', timeoutMs: 2000, poolKey: 'local' };

@@ -164,6 +164,27 @@ export function classifyInBandError(
   return { errorClass: isContextLength(detail, said) ? ErrorClass.ContextLength : ErrorClass.Provider };
 }
 
+/**
+ * A TGI in-band error (`{"error": "<text>", "error_type": "..."}`): an event of a stream answered with status 200, of
+ * its native `/generate_stream` and of its Messages API (`/v1/chat/completions`) alike. TGI validates a streamed
+ * request inside the stream it opened, so a prompt over the model's window (`` `inputs` tokens + `max_new_tokens` must
+ * be <= N ``) or a parameter out of range arrives so, as `error_type: "validation"`: classified as the 422 TGI answers
+ * an unstreamed request with (`classifyHttpFailure`), context length or the request's fault naming its field. As a
+ * provider error it was retried, fallen back from and counted against the deployment's circuit (one client's long
+ * prompts opened it), and the client got a 502 for its own mistake. Undefined for any other error.
+ */
+export function classifyTgiValidation(
+  error: unknown,
+  errorType: unknown,
+  apiKey?: string,
+): { errorClass: ErrorClass; param?: string } | undefined {
+  if (errorType !== 'validation' || typeof error !== 'string') {
+    return undefined;
+  }
+  const { errorClass, param } = classifyHttpFailure(422, {}, JSON.stringify({ error, error_type: errorType }), apiKey);
+  return param === undefined ? { errorClass } : { errorClass, param };
+}
+
 const TIMEOUT_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',

@@ -25,7 +25,7 @@ import { isSigned, thinkingChecked } from '../anthropic/claude-limits';
 import type { StreamDecoder } from '../http/calls';
 import { errorFinish, isErrorFinish, openAiFinishReason } from '../content/finish-reason';
 import { newToolCallId, rewrittenToolCallId } from '../content/tool-call-id';
-import { classifyInBandError } from '../errors/classify';
+import { classifyInBandError, classifyTgiValidation } from '../errors/classify';
 import { errorDetailOf, safeMessage } from '../errors/provider-message';
 import { hasSignature, idWithSignature, idWithoutSignature, signatureOfId } from '../gemini/thought-signature';
 import type { SseEvent } from '../sse/sse-parser';
@@ -87,6 +87,8 @@ interface WireCompletion {
   usage?: WireUsage | null;
   system_fingerprint?: string | null;
   error?: unknown;
+  /** TGI's, beside an `error` text: `validation`, `generation`, `overloaded` (`classifyTgiValidation`). */
+  error_type?: unknown;
 }
 
 function hasMedia(m: ChatMessage): boolean {
@@ -642,10 +644,22 @@ class ToolCallNumbering {
   }
 }
 
-/** An error the server reported in band; classified by the status it names (`classifyInBandError`). */
-function inBandError(error: unknown, apiKey: string | undefined, status?: number): ProviderCallError {
+/**
+ * An error the server reported in band; classified by the status it names (`classifyInBandError`), or, from TGI's
+ * Messages API, by its `error_type` (`errorType`: a `validation` one is the request's, `classifyTgiValidation`).
+ */
+function inBandError(
+  error: unknown,
+  apiKey: string | undefined,
+  status?: number,
+  errorType?: unknown,
+): ProviderCallError {
   const detail = errorDetailOf({ error });
   const message = safeMessage(detail?.message ?? 'unknown', apiKey);
+  const tgi = classifyTgiValidation(error, errorType, apiKey);
+  if (tgi !== undefined) {
+    return new ProviderCallError(tgi.errorClass, `upstream error: ${message}`, { status, param: tgi.param });
+  }
   const { errorClass, retryAfterMs } = classifyInBandError(error, apiKey);
   // vLLM's in-band 400 names the field (`param`) as its HTTP 400 would.
   const param = errorClass === ErrorClass.InvalidRequest ? detail?.param : undefined;
@@ -686,7 +700,7 @@ export function readCompletion(
     throw new ProviderCallError(ErrorClass.Provider, `upstream HTTP ${status}: body is not a completion`, { status });
   }
   if (body.error !== undefined && body.error !== null) {
-    throw inBandError(body.error, apiKey, status);
+    throw inBandError(body.error, apiKey, status, body.error_type);
   }
   const choice = Array.isArray(body.choices) ? body.choices[0] : undefined;
   if (choice === undefined || choice === null || typeof choice !== 'object') {
@@ -784,7 +798,7 @@ export class OpenAiStreamDecoder implements StreamDecoder {
       throw new ProviderCallError(ErrorClass.Provider, 'upstream sent a stream chunk that is not an object');
     }
     if (chunk.error !== undefined && chunk.error !== null) {
-      throw inBandError(chunk.error, this.apiKey);
+      throw inBandError(chunk.error, this.apiKey, undefined, chunk.error_type);
     }
     // An `error` event (llama.cpp's `error:` line, see SseParser) holds the error object itself, as vLLM's does.
     if (chunk.object === 'error' || event.event === 'error') {

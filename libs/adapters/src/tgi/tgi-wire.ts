@@ -1,5 +1,5 @@
 import { ErrorClass, ProviderCallError, type ChatMessage, type StreamDelta, type Usage } from '@aigw/core';
-import { classifyHttpFailure } from '../errors/classify';
+import { classifyTgiValidation } from '../errors/classify';
 import { errorDetailOf, safeMessage } from '../errors/provider-message';
 import type { StreamDecoder } from '../http/calls';
 import type { SseEvent } from '../sse/sse-parser';
@@ -124,19 +124,15 @@ function finishReasonOf(reason: string | undefined): string | null {
 }
 
 /**
- * An error TGI reported in band: a stream's event (with status 200), or a body. `/generate_stream` validates the
- * request inside the stream it opened, so a prompt over the model's window (`` `inputs` tokens + `max_new_tokens` must
- * be <= N ``) or a parameter out of range arrives so, `error_type: "validation"`: classified as the 422 `/generate`
- * answers it with (`classifyHttpFailure`): context length, or the request's fault naming its field. As a provider
- * error it was retried, fallen back from and counted against the deployment's circuit (one client's long prompts
- * opened it), and the client got a 502 for its own mistake. `overloaded` is TGI's queue being full: a rate limit,
- * worth waiting for; any other (`generation`, `incomplete_generation`) the server's fault.
+ * An error TGI reported in band: a stream's event (with status 200), or a body. A `validation` one is the request's
+ * (`classifyTgiValidation`); `overloaded` is TGI's queue being full: a rate limit, worth waiting for; any other
+ * (`generation`, `incomplete_generation`) the server's fault.
  */
 function inBandError(body: WireGeneration, apiKey: string | undefined, status?: number): ProviderCallError {
   const message = `upstream error: ${safeMessage(errorDetailOf({ error: body.error })?.message ?? 'unknown', apiKey)}`;
-  if (body.error_type === 'validation') {
-    const as422 = classifyHttpFailure(422, {}, JSON.stringify({ error: body.error, error_type: 'validation' }), apiKey);
-    return new ProviderCallError(as422.errorClass, message, { status, param: as422.param });
+  const validation = classifyTgiValidation(body.error, body.error_type, apiKey);
+  if (validation !== undefined) {
+    return new ProviderCallError(validation.errorClass, message, { status, param: validation.param });
   }
   const errorClass = body.error_type === 'overloaded' ? ErrorClass.RateLimit : ErrorClass.Provider;
   return new ProviderCallError(errorClass, message, { status });
