@@ -51,8 +51,20 @@ async function webhook(): Promise<{
   return hook;
 }
 
-const failing: RecordedHealth = { previous: 'degraded', status: 'failing', consecutiveFailures: 3, lastError: 'x' };
-const recovered: RecordedHealth = { previous: 'failing', status: 'degraded', consecutiveFailures: 0, lastError: null };
+const failing: RecordedHealth = {
+  previous: 'degraded',
+  status: 'failing',
+  consecutiveFailures: 3,
+  lastError: 'x',
+  recordedAt: new Date(),
+};
+const recovered: RecordedHealth = {
+  previous: 'failing',
+  status: 'degraded',
+  consecutiveFailures: 0,
+  lastError: null,
+  recordedAt: new Date(),
+};
 
 /**
  * Alert deliveries (BullMQ jobs on the health queue, real Redis, a loopback webhook): credentials in

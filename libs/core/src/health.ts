@@ -59,7 +59,10 @@ export interface HealthAlert {
   consecutiveFailures: number;
   /** Secret-free description of the last failure; null on recovery. */
   lastError: string | null;
-  /** ISO time of the probe that decided the transition. */
+  /**
+   * ISO time the transition was recorded, by PostgreSQL's clock (the status update that decided it): the alerts of a
+   * subject are in the order of these times whichever monitor replica raised them.
+   */
   at: string;
 }
 

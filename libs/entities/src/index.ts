@@ -105,6 +105,7 @@ export {
   type HealthRules,
   type HealthSubject,
   type HealthView,
+  type ProbeTiming,
   type RecordedHealth,
   type RouteCheck,
 } from './stores/provider-health.store';

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { DAY_MS, detectCapabilities, HealthJobName, type ProviderSpec, type Route } from '@aigw/core';
 import {
@@ -86,7 +87,7 @@ export class HealthJobs implements OnApplicationBootstrap {
       // Removed or disabled since the schedule was made: the next reconcile drops the schedule.
       return;
     }
-    const began = new Date();
+    const began = performance.now();
     const routes = await this.prober.probeProvider(provider, this.catalog.current.gateways);
     const subject: HealthSubject = { kind: 'provider', id };
     await this.record(subject, routes, began, probeEveryMs(this.env, provider));
@@ -101,7 +102,7 @@ export class HealthJobs implements OnApplicationBootstrap {
     if (gateway === undefined) {
       return;
     }
-    const began = new Date();
+    const began = performance.now();
     await this.record(
       { kind: 'gateway', id },
       [await this.prober.probeGateway(gateway)],
@@ -111,27 +112,27 @@ export class HealthJobs implements OnApplicationBootstrap {
   }
 
   /**
-   * Records a probe, begun at `began`, of a subject probed every `everyMs`. Its status holds for
-   * STATUS_HOLDS_FOR_PROBES intervals and a probe's timeout: probes that come late (a busy monitor, a restart) keep
-   * it, while a monitor that stopped leaves readers an `unknown` rather than a stale `failing` for good. The probe is
-   * recorded at its start: one that began before the last recorded (a probe of settings changed meanwhile, still
-   * waiting for its timeout) does not undo it (`recordProbe`).
+   * Records a probe, begun at `began` (`performance.now()`), of a subject probed every `everyMs`. Its status holds
+   * for STATUS_HOLDS_FOR_PROBES intervals and a probe's timeout: probes that come late (a busy monitor, a restart)
+   * keep it, while a monitor that stopped leaves readers an `unknown` rather than a stale `failing` for good. The
+   * probe is recorded at its start, dated by PostgreSQL's clock (`recordTimedProbe`), not this replica's: one that
+   * began before the last recorded (a probe of settings changed meanwhile, still waiting for its timeout) does not
+   * undo it (`recordProbe`), and a replica whose clock runs ahead does not make the others' probes look older.
    */
-  private async record(subject: HealthSubject, routes: ProbedRoute[], began: Date, everyMs: number): Promise<void> {
-    const validUntil = new Date(began.getTime() + STATUS_HOLDS_FOR_PROBES * everyMs + this.env.PROBE_TIMEOUT_MS);
+  private async record(subject: HealthSubject, routes: ProbedRoute[], began: number, everyMs: number): Promise<void> {
     for (const { check } of routes) {
       this.metrics.probed(subjectLabel(subject), check.route, check.ok, check.latencyMs ?? 0);
     }
-    const recorded = await this.store.recordProbe(
+    const recorded = await this.store.recordTimedProbe(
       subject,
       routes.map((r) => r.check),
-      began,
+      { startedAt: began, holdsForMs: STATUS_HOLDS_FOR_PROBES * everyMs + this.env.PROBE_TIMEOUT_MS },
       this.rules,
-      validUntil,
     );
     if (recorded !== null) {
-      // Alerts are ordered by when their transition was recorded.
-      await this.alerts.onRecorded(subject, recorded, new Date());
+      // Alerts are ordered by when their transition was recorded, by PostgreSQL's clock under the subject's lock: the
+      // order of the transitions whichever replicas recorded them, however far apart their own clocks are.
+      await this.alerts.onRecorded(subject, recorded, recorded.recordedAt);
     }
   }
 

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Capability, HealthRoute, ProviderHealthStatus } from '@aigw/core';
 import type { DataSource, EntityManager } from 'typeorm';
 import { GatewayEntity } from '../entities/gateway.entity';
@@ -42,6 +43,21 @@ export interface RecordedHealth {
   status: ProviderHealthStatus;
   consecutiveFailures: number;
   lastError: string | null;
+  /**
+   * When the status update ran, by PostgreSQL's clock, under the subject's lock: the transitions of a subject are
+   * in this order whichever replica recorded them (alerts are ordered by it).
+   */
+  recordedAt: Date;
+}
+
+/**
+ * A probe as the monitor timed it: when it began by this process's monotonic clock (`performance.now()`), and how
+ * long past its start its status holds (null: until the next probe, however late). `recordTimedProbe` dates it by
+ * PostgreSQL's clock, the one clock every monitor replica shares.
+ */
+export interface ProbeTiming {
+  startedAt: number;
+  holdsForMs: number | null;
 }
 
 export interface HealthView {
@@ -116,12 +132,45 @@ export class ProviderHealthStore {
    * settings finishing after the probe of the new ones, two replicas) is kept in the history but never undoes the
    * newer result: it adds to a failure streak the newer probe is in, and otherwise leaves the status as it is.
    */
-  async recordProbe(
+  recordProbe(
     subject: HealthSubject,
     checks: readonly RouteCheck[],
     at: Date,
     rules: HealthRules,
     validUntil: Date | null = null,
+  ): Promise<RecordedHealth | null> {
+    return this.record(subject, checks, rules, () => ({ at, validUntil }));
+  }
+
+  /**
+   * `recordProbe` of a probe the monitor timed (`ProbeTiming`), dated by PostgreSQL's clock: its start is the time the
+   * database received the locking statement, less how long ago the probe began by the monitor's monotonic clock.
+   * Replicas whose clocks disagree then still order their probes as they ran: one dated by a clock ahead would
+   * otherwise make every probe of the others "older" than it, so their results (a recovery) were ignored, and the
+   * status, `lastCheckAt` and its validity stuck, for as long as the skew.
+   */
+  recordTimedProbe(
+    subject: HealthSubject,
+    checks: readonly RouteCheck[],
+    timing: ProbeTiming,
+    rules: HealthRules,
+  ): Promise<RecordedHealth | null> {
+    return this.record(subject, checks, rules, (databaseNow, sentAt) => {
+      const at = new Date(databaseNow.getTime() - Math.max(0, sentAt - timing.startedAt));
+      const validUntil = timing.holdsForMs === null ? null : new Date(at.getTime() + timing.holdsForMs);
+      return { at, validUntil };
+    });
+  }
+
+  /**
+   * Records a probe; `when` dates it from the database's time at the locking statement and this process's
+   * `performance.now()` as that statement was sent (read with the lock: no round trip of its own).
+   */
+  private async record(
+    subject: HealthSubject,
+    checks: readonly RouteCheck[],
+    rules: HealthRules,
+    when: (databaseNow: Date, sentAt: number) => { at: Date; validUntil: Date | null },
   ): Promise<RecordedHealth | null> {
     if (checks.length === 0) {
       return null;
@@ -133,13 +182,16 @@ export class ProviderHealthStore {
     const column = subject.kind === 'provider' ? 'provider_id' : 'gateway_id';
     return this.dataSource.transaction(async (m) => {
       // Lock first: the check rows' foreign key would otherwise take a share lock that deadlocks a concurrent probe.
-      const exists = await m.query<unknown[]>(
-        `SELECT 1 FROM ${this.subjectTable(subject.kind)} WHERE id = $1 FOR NO KEY UPDATE`,
+      // statement_timestamp(): when the statement arrived, before any wait for the lock.
+      const sentAt = performance.now();
+      const exists = await m.query<{ now: Date }[]>(
+        `SELECT statement_timestamp() AS now FROM ${this.subjectTable(subject.kind)} WHERE id = $1 FOR NO KEY UPDATE`,
         [subject.id],
       );
       if (exists.length === 0) {
         return null;
       }
+      const { at, validUntil } = when(new Date(exists[0].now), sentAt);
       await this.insertChecks(m, column, subject.id, checks, at);
       const table = this.subjectTable(subject.kind);
       // An UPDATE ... RETURNING comes back as [rows, count].
@@ -150,6 +202,7 @@ export class ProviderHealthStore {
             status: ProviderHealthStatus;
             failures: number;
             last_error: string | null;
+            recorded_at: Date;
           }[],
           number,
         ]
@@ -179,13 +232,19 @@ export class ProviderHealthStore {
                           WHERE ${column} = $1 GROUP BY checked_at ORDER BY checked_at DESC LIMIT $8) p) w
           WHERE t.id = old.id
       RETURNING old.health_status AS previous, t.health_status AS status,
-                t.consecutive_failures AS failures, t.last_error`,
+                t.consecutive_failures AS failures, t.last_error, clock_timestamp() AS recorded_at`,
         [subject.id, ok, at, lastError, rules.failureThreshold, latencyMs ?? 0, rules.slowMs, rules.window, validUntil],
       );
       const row = rows[0];
       return row === undefined
         ? null
-        : { previous: row.previous, status: row.status, consecutiveFailures: row.failures, lastError: row.last_error };
+        : {
+            previous: row.previous,
+            status: row.status,
+            consecutiveFailures: row.failures,
+            lastError: row.last_error,
+            recordedAt: new Date(row.recorded_at),
+          };
     });
   }
 
