@@ -7,10 +7,18 @@ import { fileURLToPath } from 'node:url';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
+/**
+ * A reason the script stops that says all the operator needs (what is wrong, the variable to fix): printed as its
+ * message alone, without a stack, as the apps print theirs (StartupError).
+ */
+export class StartError extends Error {}
+
 export function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
   if (r.status !== 0) {
-    throw new Error(`${cmd} ${args.join(' ')} failed with exit code ${r.status}`);
+    // What it printed is above; `r.error` is a command that could not be run at all (npm not on PATH).
+    const how = r.error ? r.error.message : r.signal ? `stopped by ${r.signal}` : `exit code ${r.status}`;
+    throw new StartError(`\`${cmd} ${args.join(' ')}\` failed (${how})`);
   }
 }
 
@@ -42,13 +50,26 @@ export function canConnect(host, port, timeoutMs = 1000) {
   });
 }
 
-export async function requireService(name, url, defaultPort) {
-  const u = new URL(url);
+/** As the apps say it (libs/core redis-url.ts, libs/entities database-env.ts). */
+const ENCODE_HINT = '; percent-encode the characters % @ : / # ? in the user and password, e.g. % as %25, # as %23';
+
+/**
+ * Stops the start unless something accepts connections at `variable`'s URL. A URL that is not one is named by its
+ * variable and never echoed: Node's own `Invalid URL` error carries the whole input, password and all (a password
+ * with a `/`, as base64 ones have, is enough).
+ */
+export async function requireService(name, variable, url, defaultPort, form) {
+  let u;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new StartError(`${variable} is not a valid URL (expected ${form}${ENCODE_HINT})`);
+  }
   const host = u.hostname || '127.0.0.1';
   const port = Number(u.port || defaultPort);
   if (!(await canConnect(host, port))) {
-    throw new Error(
-      `${name} is not reachable at ${host}:${port} (${name === 'Redis' ? 'REDIS_URL' : 'DATABASE_URL'}). Start it first.`,
+    throw new StartError(
+      `${name} is not reachable at ${host}:${port} (${variable}): start it, or set ${variable} to where it runs`,
     );
   }
 }

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { build, canConnect, ensureDependencies, requireService, root } from './lib.mjs';
+import { build, canConnect, ensureDependencies, requireService, root, StartError } from './lib.mjs';
 
 const env = { ...process.env };
 env.REDIS_URL ??= 'redis://127.0.0.1:6379/0';
@@ -87,10 +87,22 @@ for (const [i, { port, app, variable }] of handedOut.entries()) {
   }
 }
 
-ensureDependencies();
-await requireService('Redis', env.REDIS_URL, 6379);
-await requireService('PostgreSQL', env.DATABASE_URL, 5432);
-build();
+try {
+  ensureDependencies();
+  await requireService('Redis', 'REDIS_URL', env.REDIS_URL, 6379, 'redis://[user:password@]host:port/db');
+  await requireService(
+    'PostgreSQL',
+    'DATABASE_URL',
+    env.DATABASE_URL,
+    5432,
+    'postgres://user:password@host:port/database',
+  );
+  build();
+} catch (err) {
+  // A reason of ours in one line, as the checks above print theirs; anything else (a bug of this script) with its stack.
+  console.error(err instanceof StartError ? `npm start: ${err.message}` : err);
+  process.exit(1);
+}
 
 // A stable development admin key, kept out of git, so restarts keep the same key.
 const localDir = path.join(root, '.local');

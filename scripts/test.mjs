@@ -5,13 +5,30 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { build, ensureDependencies, requireService, root } from './lib.mjs';
+import { build, ensureDependencies, requireService, root, StartError } from './lib.mjs';
 
-ensureDependencies();
-// The servers the suites use (libs/testing test-services.ts): TEST_* when set, the machine's own otherwise.
-await requireService('Redis', process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0', 6379);
-await requireService('PostgreSQL', process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', 5432);
-build();
+try {
+  ensureDependencies();
+  // The servers the suites use (libs/testing test-services.ts): TEST_* when set, the machine's own otherwise.
+  await requireService(
+    'Redis',
+    'TEST_REDIS_URL',
+    process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0',
+    6379,
+    'redis://[user:password@]host:port/db',
+  );
+  await requireService(
+    'PostgreSQL',
+    'TEST_DATABASE_URL',
+    process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    5432,
+    'postgres://user:password@host:port/database',
+  );
+  build();
+} catch (err) {
+  console.error(err instanceof StartError ? `npm test: ${err.message}` : err);
+  process.exit(1);
+}
 
 const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'aigw-jest-')), 'results.json');
 // --forceExit: once every suite has reported, a connection a failed test left open must not keep the run (and CI)

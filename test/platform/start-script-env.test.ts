@@ -1,7 +1,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { freePort } from '@aigw/testing';
+import { freePort, TEST_REDIS_URL } from '@aigw/testing';
 
 const ROOT = join(__dirname, '../..');
 
@@ -100,5 +100,76 @@ describe('npm start refuses a port it would hand out that is taken', () => {
     expect(run.stderr).toBe(
       `npm start: port ${port + 1} is both router-worker 1 (PORT+1)'s and the health-monitor's: set MONITOR_PORT to another\n`,
     );
+  });
+});
+
+/**
+ * Redis or PostgreSQL that `npm start` cannot use stops it in one line naming the variable, before it builds or starts
+ * anything. A REDIS_URL or DATABASE_URL that is no URL (a password with a `/` in it, as base64 ones have) was
+ * Node's uncaught `TypeError: Invalid URL` with its stack and `input: '<the whole URL>'`: the password, in the
+ * terminal and in any log of it, and no word of which variable or what to do. A service that was down was a stack too.
+ */
+describe('npm start names the variable of a service it cannot use, in one line, never echoing its URL', () => {
+  async function start(
+    vars: Record<string, string>,
+  ): Promise<{ status: number | null; stderr: string; stdout: string }> {
+    // Ports of their own, so that the port checks pass whatever else runs on this machine.
+    const ports = { PORT: String(await freePort()), MONITOR_PORT: String(await freePort()), WORKERS: '1' };
+    return new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [join(ROOT, 'scripts', 'start.mjs')],
+        { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...ports, ...vars }, timeout: 30_000 },
+        (err, stdout, stderr) => resolve({ status: err === null ? 0 : (err.code as number | null), stderr, stdout }),
+      );
+    });
+  }
+
+  const hint = '; percent-encode the characters % @ : / # ? in the user and password, e.g. % as %25, # as %23';
+
+  it('REDIS_URL with a password that is not percent-encoded', async () => {
+    const run = await start({ REDIS_URL: 'redis://:s3cr/et-pw@127.0.0.1:1/0' });
+    expect(run).toEqual({
+      status: 1,
+      stderr: `npm start: REDIS_URL is not a valid URL (expected redis://[user:password@]host:port/db${hint})\n`,
+      stdout: '',
+    });
+  });
+
+  it('DATABASE_URL with a password that is not percent-encoded', async () => {
+    // A Redis that is up: the DATABASE_URL is looked at after it.
+    const run = await start({ REDIS_URL: TEST_REDIS_URL, DATABASE_URL: 'postgres://app:s3cr/et-pw@127.0.0.1:1/db' });
+    expect(run).toEqual({
+      status: 1,
+      stderr: `npm start: DATABASE_URL is not a valid URL (expected postgres://user:password@host:port/database${hint})\n`,
+      stdout: '',
+    });
+  });
+
+  it('Redis not reachable', async () => {
+    const closed = await freePort();
+    const run = await start({ REDIS_URL: `redis://:s3cret@127.0.0.1:${closed}/0` });
+    expect(run).toEqual({
+      status: 1,
+      stderr:
+        `npm start: Redis is not reachable at 127.0.0.1:${closed} (REDIS_URL): start it, or set REDIS_URL to ` +
+        'where it runs\n',
+      stdout: '',
+    });
+  });
+
+  it('PostgreSQL not reachable', async () => {
+    const closed = await freePort();
+    const run = await start({
+      REDIS_URL: TEST_REDIS_URL,
+      DATABASE_URL: `postgres://app:s3cret@127.0.0.1:${closed}/db`,
+    });
+    expect(run).toEqual({
+      status: 1,
+      stderr:
+        `npm start: PostgreSQL is not reachable at 127.0.0.1:${closed} (DATABASE_URL): start it, or set ` +
+        'DATABASE_URL to where it runs\n',
+      stdout: '',
+    });
   });
 });
