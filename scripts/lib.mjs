@@ -1,5 +1,5 @@
 // Shared helpers for the quickstart scripts. Plain Node (no dependencies): they run before `npm ci`.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -72,4 +72,17 @@ export async function requireService(name, variable, url, defaultPort, form) {
       `${name} is not reachable at ${host}:${port} (${variable}): start it, or set ${variable} to where it runs`,
     );
   }
+}
+
+/**
+ * Starts `script` (a path under the root) with node, its output piped to the caller, as `npm start` starts each
+ * process. It stops, gracefully, once the caller is gone however it went (exit-with-parent.cjs): stdin is the pipe
+ * that tells it. The caller must keep `child.stdin` open (never end it) while it wants the child to run.
+ */
+export function spawnChild(script, env) {
+  return spawn(
+    process.execPath,
+    ['--require', path.join(root, 'scripts', 'exit-with-parent.cjs'), path.join(root, script)],
+    { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] },
+  );
 }

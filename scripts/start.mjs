@@ -2,15 +2,15 @@
 // `npm start`: the whole system on one machine. Installs and builds what is missing, starts the
 // provider simulator when no PROVIDERS_FILE is given, then the api-gateway, router-worker(s) and
 // health-monitor (each runs its migrations under a lock), waits until all are ready and prints how
-// to call the gateway. Ctrl-C stops everything gracefully.
+// to call the gateway. Ctrl-C stops everything gracefully; so does this script's end however it comes (kill -9, a
+// crash): each process it starts watches it (exit-with-parent.cjs).
 // `npm start -- --single`: the same, with the api-gateway, one router-worker and the health-monitor
 // hosted by one all-in-one process (ADR 0010).
-import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { build, canConnect, ensureDependencies, requireService, root, StartError } from './lib.mjs';
+import { build, canConnect, ensureDependencies, requireService, root, spawnChild, StartError } from './lib.mjs';
 
 const env = { ...process.env };
 env.REDIS_URL ??= 'redis://127.0.0.1:6379/0';
@@ -117,11 +117,7 @@ if (!env.BOOTSTRAP_ADMIN_KEY) {
 
 const children = [];
 function start(name, script, extraEnv = {}) {
-  const child = spawn(process.execPath, [path.join(root, script)], {
-    cwd: root,
-    env: { ...env, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnChild(script, { ...env, ...extraEnv });
   const prefix = `[${name}]`.padEnd(18);
   for (const stream of [child.stdout, child.stderr]) {
     let buf = '';
