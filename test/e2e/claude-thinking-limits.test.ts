@@ -1,10 +1,7 @@
-import type { RecordedRequest } from '@aigw/testing';
+import { claudeCalls, MODEL_ROW } from './claude-calls';
 import { TestSystem } from './harness';
 
-type Body = Record<string, unknown>;
 type ErrorBody = { error: { message: string; type: string; code: string; param: string } };
-
-const MODEL_ROW = 'promptPer1k: 0.003, completionPer1k: 0.015, contextWindow: 8192, capabilities: [chat, streaming]';
 
 /**
  * With extended thinking on, Claude refuses a temperature other than 1, top_k, a top_p below 0.95 and a forced tool.
@@ -48,32 +45,7 @@ gateways:
 `,
   });
 
-  beforeAll(async () => {
-    await system.start();
-  }, 120_000);
-  afterAll(async () => {
-    await system.stop();
-  }, 60_000);
-
-  const chat = (body: Body, headers: Record<string, string> = {}): Promise<Response> =>
-    fetch(`${system.gatewayUrl}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { ...system.headers(), ...headers },
-      body: JSON.stringify({ messages: [{ role: 'user', content: 'Hi' }], ...body }),
-    });
-  const messages = (body: Body): Promise<Response> =>
-    fetch(`${system.gatewayUrl}/v1/messages`, {
-      method: 'POST',
-      headers: system.headers(),
-      body: JSON.stringify({ max_tokens: 4096, messages: [{ role: 'user', content: 'Hi' }], ...body }),
-    });
-  /** The bodies the simulator was sent since `before` (a count of recorded requests). */
-  const sentSince = (before: RecordedRequest[]): Body[] =>
-    system.sim
-      .lastRequests(200)
-      .slice(before.length)
-      .filter((r) => r.route !== 'GET /v1/models')
-      .map((r) => r.body as Body);
+  const { chat, messages, sentSince } = claudeCalls(system, 4096);
 
   it.each([
     ['temperature', { reasoning_effort: 'low', temperature: 0.5 }],

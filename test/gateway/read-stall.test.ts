@@ -111,11 +111,7 @@ describe('api-gateway: a silent command connection past admission and the claim'
     '%s after a slow key lookup: 503 by REQUEST_TIMEOUT_MS from its receipt',
     async (_what, connection, route) => {
       const path = await route();
-      const authenticator = h.app.get(ApiKeyAuthenticator);
-      const lookup = authenticator.authenticate.bind(authenticator);
-      const slow = jest
-        .spyOn(authenticator, 'authenticate')
-        .mockImplementation((k) => new Promise((resolve) => setTimeout(() => resolve(lookup(k)), LOOKUP_MS)));
+      const slow = slowKeyLookup();
       try {
         relay.silence(`${h.prefix}:${connection}`);
         const started = Date.now();
@@ -138,11 +134,7 @@ describe('api-gateway: a silent command connection past admission and the claim'
   // The same for a generation: its deadline (what admission, the claim and the wait for its job are bounded by) was
   // REQUEST_TIMEOUT_MS from when the handler framed it, after the key lookup and the body read.
   it('a sync generation after a slow key lookup: 503 by REQUEST_TIMEOUT_MS from its receipt', async () => {
-    const authenticator = h.app.get(ApiKeyAuthenticator);
-    const lookup = authenticator.authenticate.bind(authenticator);
-    const slow = jest
-      .spyOn(authenticator, 'authenticate')
-      .mockImplementation((k) => new Promise((resolve) => setTimeout(() => resolve(lookup(k)), LOOKUP_MS)));
+    const slow = slowKeyLookup();
     try {
       relay.silence(`${h.prefix}:cmd`);
       const started = Date.now();
@@ -160,6 +152,15 @@ describe('api-gateway: a silent command connection past admission and the claim'
       slow.mockRestore();
     }
   }, 20_000);
+
+  /** Every key lookup takes LOOKUP_MS more (a cold key read from a slow PostgreSQL); `mockRestore` ends it. */
+  function slowKeyLookup(): jest.SpyInstance {
+    const authenticator = h.app.get(ApiKeyAuthenticator);
+    const lookup = authenticator.authenticate.bind(authenticator);
+    return jest
+      .spyOn(authenticator, 'authenticate')
+      .mockImplementation((k) => new Promise((resolve) => setTimeout(() => resolve(lookup(k)), LOOKUP_MS)));
+  }
 
   async function queuedJob(): Promise<string> {
     const submitted = await h.post('/api/v1/ai/jobs', { prompt: `slow lookup ${Date.now()}` }, h.headers(key));
