@@ -108,24 +108,46 @@ export class TestSystem {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'aigw-e2e-'));
     this.catalogFile = path.join(dir, 'providers.yaml');
     writeFileSync(this.catalogFile, this.opts.catalog ? await this.opts.catalog(this) : this.catalogYaml());
-    const gatewayPort = await freePort();
-    this.gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
     if (this.topology === 'single') {
-      await this.spawnApp('all-in-one', gatewayPort, { ALL_IN_ONE_MONITOR: 'true' });
+      const first = await this.spawnOnFreePort('all-in-one', { ALL_IN_ONE_MONITOR: 'true' });
+      this.gatewayUrl = `http://127.0.0.1:${first.port}`;
       for (let i = 1; i < (this.opts.workers ?? 1); i++) {
-        await this.spawnApp('all-in-one', await freePort());
+        await this.spawnOnFreePort('all-in-one');
       }
       return this;
     }
     // The gateway runs migrations and seeds first; the others then find the schema ready
     // (they would also wait on the advisory lock if started together).
-    await this.spawnApp('api-gateway', gatewayPort);
+    const gateway = await this.spawnOnFreePort('api-gateway');
+    this.gatewayUrl = `http://127.0.0.1:${gateway.port}`;
     const workers = this.opts.workers ?? 1;
     await Promise.all([
-      ...Array.from({ length: workers }, async () => this.spawnApp('router-worker', await freePort())),
-      (async () => this.spawnApp('health-monitor', await freePort()))(),
+      ...Array.from({ length: workers }, () => this.spawnOnFreePort('router-worker')),
+      this.spawnOnFreePort('health-monitor'),
     ]);
     return this;
+  }
+
+  /**
+   * `spawnApp` on a port found free, and on another if something took that one before the app listened (`freePort`
+   * only finds a port free at that moment: suites running side by side, or an ops-port test holding one, may take it
+   * meanwhile, and the app then stops with EADDRINUSE).
+   */
+  private async spawnOnFreePort(name: AppName, extraEnv: Record<string, string> = {}): Promise<AppProcess> {
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      try {
+        return await this.spawnApp(name, port, extraEnv);
+      } catch (err) {
+        const failed = this.apps.findIndex((a) => a.name === name && a.port === port);
+        const app = failed < 0 ? undefined : this.apps[failed];
+        if (attempt >= 3 || app?.child.exitCode === null || !app?.output.join('').includes('EADDRINUSE')) {
+          throw err;
+        }
+        // It exited: nothing of it to stop.
+        this.apps.splice(failed, 1);
+      }
+    }
   }
 
   catalogYaml(): string {
