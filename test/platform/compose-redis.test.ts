@@ -159,7 +159,11 @@ describe("docker compose's Redis password", () => {
     ])('refuses to start with a password holding %s', async (_, password) => {
       const redis = start({ REDIS_PASSWORD: password });
       expect(await redis.exited).toBe(1);
-      expect(redis.output()).toContain('REDIS_PASSWORD');
+      // `exit` may come before the pipes are drained: what it printed may arrive a moment later.
+      await waitFor(() => redis.output().includes('REDIS_PASSWORD'), {
+        timeoutMs: 5_000,
+        message: `no line naming REDIS_PASSWORD: ${JSON.stringify(redis.output())}`,
+      });
     });
   });
 });
