@@ -371,7 +371,7 @@ function withPrefillMarked(messages: ChatMessage[]): ChatMessage[] {
  * (`oneSamplingFieldOf`) and never both meaningful: Claude would refuse them (routing keeps such a request away from
  * these models; this is the backstop). The model id is read only when both are set.
  */
-function samplingOf(req: AdapterRequest): { temperature?: number; topP?: number } {
+function samplingOf(req: AdapterRequest): Pick<GenerationOptions, 'temperature' | 'topP'> {
   const o = req.options;
   if (
     req.target.claudeOptions !== true ||
@@ -379,7 +379,8 @@ function samplingOf(req: AdapterRequest): { temperature?: number; topP?: number 
     o.topP === undefined ||
     !takesOneSamplingField(req.target.model)
   ) {
-    return { temperature: o.temperature, topP: o.topP };
+    // The options themselves: no object of its own for every request.
+    return o;
   }
   const one = oneSamplingFieldOf(o.temperature, o.topP);
   if (one.temperature !== undefined && one.topP !== undefined) {
