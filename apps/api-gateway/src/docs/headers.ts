@@ -32,7 +32,7 @@ export const RESPONSE_HEADERS: Readonly<Record<string, HeaderObject>> = {
   'x-gateway-provider': { description: 'The provider that answered.', schema: STRING },
   'x-gateway-model': {
     description:
-      'The model that answered. A name with a character outside printable ASCII is percent-encoded (UTF-8, `%` included).',
+      'The model that answered. A name with a character outside printable ASCII is sent as `encodeURIComponent` encodes it (`decodeURIComponent` reads it back).',
     schema: STRING,
   },
   'x-gateway-attempts': { description: 'How many deployments were tried.', schema: { type: 'integer' } },

@@ -26,26 +26,23 @@ export interface AnswerHead {
 /** A header value sent as it is: printable ASCII. */
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
-/** What `headerValue` encodes: a character outside printable ASCII, and `%` (which then starts an escape). */
-const ENCODED = /[^\x20-\x24\x26-\x7e]/gu;
+/** A lone surrogate (half a UTF-16 pair), which `encodeURIComponent` refuses. */
+const LONE_SURROGATE = /\p{Surrogate}/gu;
 
 /**
  * A name from the catalog (a model's: any string, unlike a provider id) as a header value. Node refuses a value with
  * a character above U+00FF or a control character (`ERR_INVALID_CHAR`), and sends U+0080–U+00FF as Latin-1 bytes a
  * client reads in another encoding: a deployment named `deepseek-r1-满血版` made every whole answer of it a bare 500,
  * after the provider had answered (and was paid), and every stream of it an exception that ended the gateway's
- * process with every request it held. A name of printable ASCII (every usual one) goes as it is; in another, each
- * character outside printable ASCII and each `%` is percent-encoded as UTF-8 (`decodeURIComponent` reads the name
- * back). One regular-expression test per answer.
+ * process with every request it held. A name of printable ASCII (every usual one) goes as it is; another is sent
+ * `encodeURIComponent`'d (`decodeURIComponent` reads it back), a lone surrogate as U+FFFD. One regular-expression
+ * test per answer.
  */
 export function headerValue(name: string): string {
   if (PRINTABLE_ASCII.test(name)) {
     return name;
   }
-  // A lone surrogate comes out as U+FFFD's bytes, where encodeURIComponent would throw.
-  return name.replace(ENCODED, (c) =>
-    Array.from(Buffer.from(c, 'utf8'), (b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
-  );
+  return encodeURIComponent(name.replace(LONE_SURROGATE, '\ufffd'));
 }
 
 /**
