@@ -140,9 +140,9 @@ export class ApiKeyCache<T> {
   }
 
   /**
-   * `pending`, or `value` (the key's last lookup) when it has not settled within `staleAfterMs` and no `forget` concerning it
-   * came since the refresh began (a revoked key must not be answered from its last lookup). One timer per refresh,
-   * not per request.
+   * `pending`, or `value` (the key's last lookup) when it has not settled within `staleAfterMs` and no `forget`
+   * concerning it came since the refresh began (a revoked key must not be answered from its last lookup). One timer
+   * per refresh, not per request.
    */
   private orStale(pending: Promise<T | null>, value: T, flight: Flight<T>): Promise<T | null> {
     const afterMs = this.opts.staleAfterMs;
