@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import { DAY_MS } from '@aigw/core';
 import { METRICS_REGISTRY, MetricName, REDIS, RedisErrors, RedisFinalWrites, RedisKeys } from '@aigw/platform';
+import { RedisScript } from '@aigw/routing';
 import type { Redis } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
 
@@ -12,6 +15,36 @@ export type CacheCounts = Record<CacheResult, number>;
 /** How often a replica adds its counts to the shared totals. */
 const FLUSH_EVERY_MS = 1_000;
 
+/**
+ * How long Redis remembers the last flush it applied of a replica: a flush whose answer was lost is sent again until
+ * one is answered (a second apart), so this only has to outlast a replica cut off from a Redis that kept running.
+ */
+const APPLIED_KEEP_MS = 7 * DAY_MS;
+
+/**
+ * Adds one flush of a replica to the totals, once. KEYS: 1 the totals hash, 2 the replica's last applied flush.
+ * ARGV: 1 the flush's sequence number (rising by one per flush of the replica), 2 APPLIED_KEEP_MS, then pairs of
+ * result and count. A flush at or below the last applied one is Redis seeing again one it applied already (sent
+ * again by ioredis at a reconnection, or by the replica after an error): it adds nothing. Returns 1 when it added.
+ */
+const ADD_ONCE = new RedisScript(`
+local seq = tonumber(ARGV[1])
+if tonumber(redis.call('GET', KEYS[2]) or '0') >= seq then
+  return 0
+end
+for i = 3, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('SET', KEYS[2], seq, 'PX', ARGV[2])
+return 1
+`);
+
+/** A flush sent to Redis and not answered yet (or answered with an error): sent again as it is until answered. */
+interface Flush {
+  seq: number;
+  counts: CacheCounts;
+}
+
 function zero(): CacheCounts {
   return { hit: 0, miss: 0, bypass: 0, stale: 0 };
 }
@@ -20,13 +53,20 @@ function zero(): CacheCounts {
  * Cache hit/miss/bypass/stale counts: per process for Prometheus (`aigw_cache_requests_total{result}`, summed across
  * replicas by the query), and totals shared by every replica for the admin stats, kept in a hash in the main Redis.
  * Counting costs the request path nothing but an increment: counts collect in process and each replica adds them
- * with one HINCRBY pipeline a second (and before it reads the totals), so a total lags other replicas by at most
- * that. A failed flush keeps its counts for the next one. The last flush is one of REDIS's final writes, after the
- * HTTP server drained (answers finished meanwhile are counted) and before the connection closes.
+ * with one script call a second (and before it reads the totals), so a total lags other replicas by at most that.
+ * A flush whose answer did not come (an error, a dropped connection) may have been applied or not: it is sent again,
+ * the same counts under the same sequence number, before anything counted since, and Redis applies each flush of a
+ * replica once (ADD_ONCE). The last flush is one of REDIS's final writes, after the HTTP server drained (answers
+ * finished meanwhile are counted) and before the connection closes.
  */
 @Injectable()
 export class CacheStats {
   private pending = zero();
+  /** The flush Redis may have applied without this replica knowing: sent again before any other. */
+  private unsettled: Flush | null = null;
+  private seq = 0;
+  /** Where Redis keeps this replica's last applied flush: per process, so replicas' sequences never meet. */
+  private readonly appliedKey: string;
   private readonly counters: Record<CacheResult, Counter.Internal>;
   private readonly key: string;
   private readonly timer: NodeJS.Timeout;
@@ -41,6 +81,7 @@ export class CacheStats {
   ) {
     // Outside the cache's own keyspace (`<prefix>:cache:`), so clearing the cache keeps the totals.
     this.key = keys.key('cache-stats');
+    this.appliedKey = keys.key('cache-stats-applied', randomUUID());
     const counter = new Counter({
       name: MetricName.CacheRequests,
       help: 'Requests by how they used the response cache: hit, miss, bypass (off, skipped or unreachable), stale.',
@@ -90,28 +131,37 @@ export class CacheStats {
   }
 
   private async flushPending(): Promise<void> {
+    // The unanswered flush first (its counts as they were sent), then what was counted meanwhile as a new one.
+    for (;;) {
+      const flush = this.unsettled ?? this.nextFlush();
+      if (flush === null) {
+        return;
+      }
+      this.unsettled = flush;
+      const args: (string | number)[] = [flush.seq, APPLIED_KEEP_MS];
+      for (const r of CACHE_RESULTS) {
+        if (flush.counts[r] > 0) {
+          args.push(r, flush.counts[r]);
+        }
+      }
+      try {
+        await ADD_ONCE.run(this.redis, [this.key, this.appliedKey], args);
+      } catch (err) {
+        // Applied or not, Redis knows which: the next flush sends it again, and it is added once.
+        this.errors.report('cache_stats', err);
+        return;
+      }
+      this.unsettled = null;
+    }
+  }
+
+  /** The counts since the last flush as the next flush; null when there are none. */
+  private nextFlush(): Flush | null {
     const counts = this.pending;
-    const results = CACHE_RESULTS.filter((r) => counts[r] > 0);
-    if (results.length === 0) {
-      return;
+    if (!CACHE_RESULTS.some((r) => counts[r] > 0)) {
+      return null;
     }
     this.pending = zero();
-    // MULTI: all of the counts are added or none, so a retry never counts twice.
-    const tx = this.redis.multi();
-    for (const r of results) {
-      tx.hincrby(this.key, r, counts[r]);
-    }
-    try {
-      const replies = await tx.exec();
-      if (replies === null) {
-        throw new Error('the cache stats transaction was aborted');
-      }
-    } catch (err) {
-      // Counted again by the next flush.
-      for (const r of results) {
-        this.pending[r] += counts[r];
-      }
-      this.errors.report('cache_stats', err);
-    }
+    return { seq: ++this.seq, counts };
   }
 }
