@@ -24,6 +24,7 @@ const ALL = [
   'ListingIndexes1796700000000',
   'UserNameSearch1796800000000',
   'SeededSettings1796900000000',
+  'UsageClientClosed1797000000000',
 ];
 
 const TABLES = [

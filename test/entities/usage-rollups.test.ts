@@ -138,6 +138,7 @@ async function direct(
         failedAttempts: 0,
         calls: 0,
         failedCalls: 0,
+        clientClosed: 0,
       };
       groups.set(key, g);
     }
@@ -153,6 +154,7 @@ async function direct(
     }
     g.requests++;
     g.successes += r.status === 'success' ? 1 : 0;
+    g.clientClosed += r.error_code === 'client_closed_request' ? 1 : 0;
     g.cacheHits += r.cached ? 1 : 0;
     g.promptTokens += r.prompt_tokens;
     g.completionTokens += r.completion_tokens;

@@ -112,6 +112,7 @@ describe('admin analytics', () => {
           requests: 3,
           successes: 3,
           failures: 0,
+          clientClosed: 0,
           promptTokens: 120,
           completionTokens: 15,
           cachedTokens: 7,

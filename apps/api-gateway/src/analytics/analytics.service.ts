@@ -77,6 +77,8 @@ export interface MetricsView {
   requests: number;
   successes: number;
   failures: number;
+  clientClosed: number;
+  /** Of the requests that ended (those their client left are neither successes nor failures). */
   successRate: number | null;
   tokens: { prompt: number; completion: number; cached: number; total: number };
   costUsd: number;
@@ -89,6 +91,9 @@ export interface MetricsView {
 
 const rate = (part: number, whole: number): number | null =>
   whole === 0 ? null : Math.round((part / whole) * 1e4) / 1e4;
+
+/** The share of successes among the requests that ended: one its client left is neither success nor failure. */
+const successRateOf = (f: UsageFigures): number | null => rate(f.successes, f.successes + f.failures);
 
 /** Time keys as charts want them: a day as `YYYY-MM-DD`, an hour as an ISO instant. */
 function keyView(key: string | null, groupBy: AnalyticsGroupBy): string | null {
@@ -218,7 +223,8 @@ export class AnalyticsService {
       requests: f.requests,
       successes: f.successes,
       failures: f.failures,
-      successRate: rate(f.successes, f.requests),
+      clientClosed: f.clientClosed,
+      successRate: successRateOf(f),
       tokens: {
         prompt: f.promptTokens,
         completion: f.completionTokens,
@@ -234,11 +240,10 @@ export class AnalyticsService {
         p99Ms: latencyPercentile(t.latencyBuckets, 0.99),
       },
       cache: { hits: f.cacheHits, misses: f.requests - f.cacheHits, hitRate: rate(f.cacheHits, f.requests) },
-      providers: providers.map((p) => ({
-        provider: p.key,
-        ...figuresOf(p),
-        successRate: rate(p.successes, p.requests),
-      })),
+      providers: providers.map((p) => {
+        const figures = figuresOf(p);
+        return { provider: p.key, ...figures, successRate: successRateOf(figures) };
+      }),
       series: { interval, points: this.points(series, interval, series.groups) },
     };
   }

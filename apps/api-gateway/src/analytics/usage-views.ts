@@ -5,7 +5,13 @@ import type { UsageSums } from '@aigw/entities';
 export interface UsageFigures {
   requests: number;
   successes: number;
+  /** Requests that ended in an error: neither successes nor requests their client left. */
   failures: number;
+  /**
+   * Requests their client left before the answer ended (`client_closed_request`): no failure of the gateway's nor of
+   * a provider's, so neither successes nor failures.
+   */
+  clientClosed: number;
   promptTokens: number;
   completionTokens: number;
   cachedTokens: number;
@@ -25,7 +31,8 @@ export function figuresOf(s: UsageSums): UsageFigures {
   return {
     requests: s.requests,
     successes: s.successes,
-    failures: s.requests - s.successes,
+    failures: s.requests - s.successes - s.clientClosed,
+    clientClosed: s.clientClosed,
     promptTokens: s.promptTokens,
     completionTokens: s.completionTokens,
     cachedTokens: s.cachedTokens,
@@ -53,6 +60,7 @@ export function emptySums(): UsageSums {
     failedAttempts: 0,
     calls: 0,
     failedCalls: 0,
+    clientClosed: 0,
   };
 }
 
@@ -72,6 +80,7 @@ export function totalOf(groups: readonly UsageSums[]): UsageSums {
     t.failedAttempts += g.failedAttempts;
     t.calls += g.calls;
     t.failedCalls += g.failedCalls;
+    t.clientClosed += g.clientClosed;
     addHistogram(t.latencyBuckets, g.latencyBuckets);
   }
   return t;

@@ -300,8 +300,9 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       '`groupBy` provider, model, user, day (default) or hour (ranges up to 31 days); `from`/`to` ISO dates (default ' +
       'the last 30 days, at most 400); `page`/`limit` (default 1/100, limit at most 1000) page the groups, `totals` ' +
       'cover all of them. Answered from the hourly and daily usage rollups, exact for any range. `requests` counts ' +
-      "client requests once, where they ended; `failedAttempts` the provider attempts that failed before a request's " +
-      'last one (a fallback), under the provider and model they failed on.',
+      'client requests once, where they ended; `failures` those that ended in an error, `clientClosed` those their ' +
+      'client left (neither successes nor failures); `failedAttempts` the provider attempts that failed before a ' +
+      "request's last one (a fallback), under the provider and model they failed on.",
     responses: { '200': jsonAnswer('A page of groups and the totals of all.', 'AdminUsageReport') },
   },
   'GET /api/v1/ai/admin/costs': {

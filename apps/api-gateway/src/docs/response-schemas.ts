@@ -456,7 +456,11 @@ const QUOTA_USAGE_FIELDS: Record<string, Schema> = {
 const USAGE_FIGURES: Record<string, Schema> = {
   requests: described(INTEGER, 'Client requests, each counted once, where it ended.'),
   successes: INTEGER,
-  failures: INTEGER,
+  failures: described(INTEGER, 'Requests that ended in an error (those their client left are not).'),
+  clientClosed: described(
+    INTEGER,
+    'Requests their client left before the answer ended (`client_closed_request`): neither successes nor failures.',
+  ),
   promptTokens: INTEGER,
   completionTokens: INTEGER,
   cachedTokens: INTEGER,
@@ -515,7 +519,11 @@ const GATEWAY_METRICS = object({
   requests: INTEGER,
   successes: INTEGER,
   failures: INTEGER,
-  successRate: described(nullable(NUMBER), '0..1; null without requests.'),
+  clientClosed: INTEGER,
+  successRate: described(
+    nullable(NUMBER),
+    '0..1, of the requests that ended (successes and failures: not those their client left); null without any.',
+  ),
   tokens: object({ prompt: INTEGER, completion: INTEGER, cached: INTEGER, total: INTEGER }),
   costUsd: NUMBER,
   costSavedUsd: NUMBER,

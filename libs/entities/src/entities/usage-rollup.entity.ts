@@ -52,6 +52,10 @@ abstract class UsageRollupMeasures {
   /** The provider calls that failed. */
   @Column({ name: 'failed_calls', type: 'integer', default: 0 })
   failedCalls: number;
+
+  /** Requests their client left (`client_closed_request`): in `requests`, neither successes nor failures. */
+  @Column({ name: 'client_closed', type: 'integer', default: 0 })
+  clientClosed: number;
 }
 
 /** Usage per UTC hour, user, key, provider and model; written with the usage_records rows it sums. */

@@ -16,6 +16,7 @@ import { UsageRetentionEdges1796600000000 } from './1796600000000-UsageRetention
 import { ListingIndexes1796700000000 } from './1796700000000-ListingIndexes';
 import { UserNameSearch1796800000000 } from './1796800000000-UserNameSearch';
 import { SeededSettings1796900000000 } from './1796900000000-SeededSettings';
+import { UsageClientClosed1797000000000 } from './1797000000000-UsageClientClosed';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -37,4 +38,5 @@ export const MIGRATIONS = [
   ListingIndexes1796700000000,
   UserNameSearch1796800000000,
   SeededSettings1796900000000,
+  UsageClientClosed1797000000000,
 ] as const;

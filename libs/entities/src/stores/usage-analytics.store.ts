@@ -13,6 +13,7 @@ import {
   BUCKET_SUMS_SQL,
   RAW_BUCKET_SQL,
   RAW_CALL_SQL,
+  RAW_CLIENT_CLOSED_SQL,
   RAW_MODEL_SQL,
   RAW_PROVIDER_SQL,
 } from './usage-rollup-sql';
@@ -45,6 +46,8 @@ export interface UsageSums {
    */
   calls: number;
   failedCalls: number;
+  /** Requests their client left (`client_closed_request`): in `requests`, neither successes nor failures. */
+  clientClosed: number;
 }
 
 /**
@@ -189,6 +192,7 @@ interface RawRow {
   failed_attempts: string | null;
   calls: string | null;
   failed_calls: string | null;
+  client_closed: string | null;
 }
 
 /**
@@ -263,7 +267,8 @@ export class UsageAnalyticsStore {
       `SELECT ${key} AS key, sum(requests) AS requests, sum(successes) AS successes, sum(cache_hits) AS cache_hits,
               sum(prompt) AS prompt, sum(completion) AS completion, sum(cached) AS cached, sum(cost) AS cost,
               sum(saved) AS saved, sum(latency) AS latency, ${buckets} AS buckets,
-              sum(failed_attempts) AS failed_attempts, sum(calls) AS calls, sum(failed_calls) AS failed_calls
+              sum(failed_attempts) AS failed_attempts, sum(calls) AS calls, sum(failed_calls) AS failed_calls,
+              sum(client_closed) AS client_closed
          FROM (${selects.join('\n UNION ALL \n')}) parts
         GROUP BY parts.key
         ORDER BY 1 NULLS LAST`,
@@ -314,7 +319,8 @@ export class UsageAnalyticsStore {
           ${latencies ? `${BUCKET_COUNTS_SQL}::bigint[]` : 'NULL::bigint[]'} AS buckets,
           count(*) FILTER (WHERE attempt_of IS NOT NULL) AS failed_attempts,
           count(*) FILTER (WHERE ${RAW_CALL_SQL}) AS calls,
-          count(*) FILTER (WHERE ${RAW_CALL_SQL} AND status <> 'success') AS failed_calls
+          count(*) FILTER (WHERE ${RAW_CALL_SQL} AND status <> 'success') AS failed_calls,
+          count(*) FILTER (WHERE ${RAW_CLIENT_CLOSED_SQL}) AS client_closed
         FROM ${rows}
         GROUP BY 1`;
     }
@@ -328,7 +334,8 @@ export class UsageAnalyticsStore {
         sum(completion_tokens) AS completion, sum(cached_tokens) AS cached, sum(cost_usd) AS cost,
         sum(cost_saved_usd) AS saved, sum(latency_sum_ms) AS latency,
         ${latencies ? `${BUCKET_SUMS_SQL}::bigint[]` : 'NULL::bigint[]'} AS buckets,
-        sum(failed_attempts) AS failed_attempts, sum(calls) AS calls, sum(failed_calls) AS failed_calls
+        sum(failed_attempts) AS failed_attempts, sum(calls) AS calls, sum(failed_calls) AS failed_calls,
+        sum(client_closed) AS client_closed
       FROM ${tableRef(this.dataSource, entity)} WHERE ${where}
       GROUP BY 1`;
   }
@@ -357,6 +364,7 @@ export class UsageAnalyticsStore {
       failedAttempts: Number(r.failed_attempts ?? 0),
       calls: Number(r.calls ?? 0),
       failedCalls: Number(r.failed_calls ?? 0),
+      clientClosed: Number(r.client_closed ?? 0),
     };
   }
 }

@@ -56,11 +56,14 @@ function rollupUsd(sum: string): string {
 /** The rollup columns holding USD (bounded by `rollupUsd`). */
 const USD_COLUMNS: ReadonlySet<string> = new Set(['cost_usd', 'cost_saved_usd']);
 
+/** A request's own row (not a failed attempt's) whose client left: neither a success nor a failure. */
+export const RAW_CLIENT_CLOSED_SQL = `attempt_of IS NULL AND error_code = '${CLIENT_CLOSED_REQUEST}'`;
+
 /**
  * What a rollup row sums, from usage_records rows carrying `wb` (RAW_BUCKET_SQL), in rollup column order. Requests,
  * successes and latencies are the requests' own rows; a failed attempt's row counts in `failed_attempts` (it costs
  * nothing and carries no tokens, unless its provider charged for it: then in those sums too), and among the provider
- * calls (`calls`, `failed_calls`).
+ * calls (`calls`, `failed_calls`). Last, the requests their client left (`client_closed`).
  */
 export const RAW_MEASURES_SQL = `count(*) FILTER (WHERE attempt_of IS NULL),
   count(*) FILTER (WHERE attempt_of IS NULL AND status = 'success'), count(*) FILTER (WHERE cached),
@@ -68,7 +71,7 @@ export const RAW_MEASURES_SQL = `count(*) FILTER (WHERE attempt_of IS NULL),
   ${rollupUsd('sum(cost_saved_usd)')},
   COALESCE(sum(latency_ms) FILTER (WHERE attempt_of IS NULL), 0), ${BUCKET_COUNTS_SQL}::int[],
   count(*) FILTER (WHERE attempt_of IS NOT NULL), count(*) FILTER (WHERE ${RAW_CALL_SQL}),
-  count(*) FILTER (WHERE ${RAW_CALL_SQL} AND status <> 'success')`;
+  count(*) FILTER (WHERE ${RAW_CALL_SQL} AND status <> 'success'), count(*) FILTER (WHERE ${RAW_CLIENT_CLOSED_SQL})`;
 
 export const MEASURE_COLUMNS = [
   'requests',
@@ -83,6 +86,7 @@ export const MEASURE_COLUMNS = [
   'failed_attempts',
   'calls',
   'failed_calls',
+  'client_closed',
 ] as const;
 
 /** `ON CONFLICT` update adding the new sums to the stored ones. */
