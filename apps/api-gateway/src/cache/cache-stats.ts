@@ -131,28 +131,35 @@ export class CacheStats {
   }
 
   private async flushPending(): Promise<void> {
-    // The unanswered flush first (its counts as they were sent), then what was counted meanwhile as a new one.
-    for (;;) {
-      const flush = this.unsettled ?? this.nextFlush();
-      if (flush === null) {
-        return;
-      }
-      this.unsettled = flush;
-      const args: (string | number)[] = [flush.seq, APPLIED_KEEP_MS];
-      for (const r of CACHE_RESULTS) {
-        if (flush.counts[r] > 0) {
-          args.push(r, flush.counts[r]);
-        }
-      }
-      try {
-        await ADD_ONCE.run(this.redis, [this.key, this.appliedKey], args);
-      } catch (err) {
-        // Applied or not, Redis knows which: the next flush sends it again, and it is added once.
-        this.errors.report('cache_stats', err);
-        return;
-      }
-      this.unsettled = null;
+    // The unanswered flush first (its counts as they were sent), then what was counted until now as a new one: not
+    // what is counted while that is sent, or a flush under steady traffic would never end.
+    if (this.unsettled !== null && !(await this.send(this.unsettled))) {
+      return;
     }
+    const next = this.nextFlush();
+    if (next !== null) {
+      await this.send(next);
+    }
+  }
+
+  /** Sends `flush`; false when no answer came (it stays unsettled, for the next flush to send again). */
+  private async send(flush: Flush): Promise<boolean> {
+    this.unsettled = flush;
+    const args: (string | number)[] = [flush.seq, APPLIED_KEEP_MS];
+    for (const r of CACHE_RESULTS) {
+      if (flush.counts[r] > 0) {
+        args.push(r, flush.counts[r]);
+      }
+    }
+    try {
+      await ADD_ONCE.run(this.redis, [this.key, this.appliedKey], args);
+    } catch (err) {
+      // Applied or not, Redis knows which: the next flush sends it again, and it is added once.
+      this.errors.report('cache_stats', err);
+      return false;
+    }
+    this.unsettled = null;
+    return true;
   }
 
   /** The counts since the last flush as the next flush; null when there are none. */
