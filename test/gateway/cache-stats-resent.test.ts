@@ -1,5 +1,5 @@
 import { createRedis, RedisErrors, RedisFinalWrites, RedisKeys } from '@aigw/platform';
-import { deleteRedisKeysOf, ReplyEatingRelay, TEST_REDIS_URL, uniqueId, waitFor } from '@aigw/testing';
+import { deleteRedisKeysOf, ReplyEatingRelay, sleep, TEST_REDIS_URL, uniqueId, waitFor } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { CacheStats } from '../../apps/api-gateway/src/cache/cache-stats';
@@ -101,6 +101,30 @@ describe('cache stats flushed again after a dropped connection', () => {
     await s.flush();
     expect(await totals()).toEqual({ stale: '1', bypass: '4' });
   }, 30_000);
+
+  it('a flush ends under steady traffic: what is counted while it is sent waits for the next', async () => {
+    const own = new Redis(TEST_REDIS_URL);
+    try {
+      const s = statsOn(own);
+      // A request counted while every flush is on its way (as under steady traffic).
+      let counted = 1;
+      const send = own.evalsha.bind(own);
+      jest.spyOn(own, 'evalsha').mockImplementation((...args: Parameters<Redis['evalsha']>) => {
+        s.count('hit');
+        counted++;
+        return send(...args);
+      });
+      s.count('hit');
+      const ended = await Promise.race([s.flush().then(() => 'ended'), sleep(2_000).then(() => 'still going')]);
+      expect(ended).toBe('ended');
+      jest.restoreAllMocks();
+      await s.flush();
+      expect(await totals()).toEqual({ hit: String(counted) });
+    } finally {
+      jest.restoreAllMocks();
+      own.disconnect();
+    }
+  });
 
   it('replicas count apart: the flushes of two replicas both add up', async () => {
     const a = statsOn(direct);
