@@ -121,7 +121,8 @@ return {'ok', current[1], current[2], current[3], current[4], epoch or '-', rese
  * (`reserved`) and what it is to count (`used`), and for a day's or month's counter (`period`) when that ends (`ends`,
  * epoch ms; nil: not known, any reset concerns it). A minute's counter moves by used - reserved, or by used alone
  * once the counters were rebuilt; a day's or month's as SETTLE_LUA's rules below say (a request counter as a spend
- * counter: a reset zeroes both).
+ * counter: a reset zeroes both). A minute's counter whose minute is over may name its twin of the minute now (`late`,
+ * expiring at `lateAt`): what the request used beyond its reservation is counted there instead.
  */
 const MOVE_COUNTERS = `
 local function move(epoch, resets, received, counters)
@@ -147,7 +148,11 @@ local function move(epoch, resets, received, counters)
       local counts = not concerned or received == nil or received >= resetAt
       delta = (counts and c.used or 0) - ((rebuilt or (reset and concerned)) and 0 or c.reserved)
     end
-    if delta ~= 0 and redis.call('EXISTS', c.key) == 1 then
+    if c.late and delta > 0 then
+      -- Its minute is over: the tokens it used beyond what it reserved count in this one.
+      redis.call('INCRBY', c.late, delta)
+      redis.call('PEXPIREAT', c.late, c.lateAt)
+    elseif delta ~= 0 and redis.call('EXISTS', c.key) == 1 then
       local v = redis.call('INCRBY', c.key, delta)
       if v < 0 then
         local ttl = redis.call('PTTL', c.key)
@@ -162,7 +167,10 @@ end
 /**
  * Settlement of a reservation once the real usage is known: each reserved counter moves by the difference
  * (a failed request refunds everything). Counters that expired meanwhile (the minute or day is over) are left
- * alone, and none goes below zero.
+ * alone, and none goes below zero; but the tokens a request used beyond its reservation, settled after its minute
+ * ended, count in the minute it is settled in: a generation longer than a minute (an answer without max_tokens, a
+ * reasoning model) was otherwise counted at its reservation alone, and a caller whose requests reserved the default
+ * allowance and generated many times that over minutes used many times its tokens-per-minute limit, every minute.
  *
  * Counters replaced since admission no longer hold the reservation, and taking it off them would take off what the
  * requests admitted since reserved. A new epoch (Redis lost its data and the quota counters were rebuilt from
@@ -180,12 +188,13 @@ end
  * later one (a run taking the job over after the worker that settled it died before completing it) changes
  * nothing. ARGV[1] = '0': no marker.
  *
- * KEYS: 1 the marker, 2 the epoch, 3 the user's last reset time, then the reserved token counters, then the spend
- * ones.
+ * KEYS: 1 the marker, 2 the epoch, 3 the user's last reset time, then the reserved token counters, then (when
+ * ARGV[10] is set) each one's twin of the minute now, in the same order, then the spend ones.
  * ARGV: 1 the marker's time to live | 2 the epoch ('-': none) and 3 the reset time at admission ('' and '': not
  * known, never replaced) | 4 how many token counters | 5 token delta, 6 tokens used | 7 reserved, 8 cost
- * (nano-dollars) | 9 when the request was received (epoch ms; '': after any reset) | 10.. for each spend counter, when
- * its day or month ends (epoch ms; '' or none: not known, any reset concerns it).
+ * (nano-dollars) | 9 when the request was received (epoch ms; '': after any reset) | 10 when the minute now ends
+ * (PEXPIREAT of the twins; '': the admission's minute is not over, no twins) | 11.. for each spend counter, when its
+ * day or month ends (epoch ms; '' or none: not known, any reset concerns it).
  */
 export const SETTLE_LUA = `${MOVE_COUNTERS}
 if ARGV[1] ~= '0' and not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
@@ -193,16 +202,20 @@ if ARGV[1] ~= '0' and not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) t
 end
 local tokenKeys = tonumber(ARGV[4])
 local used = tonumber(ARGV[6])
+local late = ARGV[10] ~= '' and tokenKeys or 0
 local counters = {}
 for i = 4, #KEYS do
-  local j = i - 3 - tokenKeys
-  if j <= 0 then
-    counters[#counters + 1] = {key = KEYS[i], reserved = used - tonumber(ARGV[5]), used = used}
-  else
-    -- ARGV[9 + j] '' or none: not known, any reset concerns the counter.
+  local j = i - 3 - tokenKeys - late
+  if i - 3 <= tokenKeys then
+    counters[#counters + 1] = {
+      key = KEYS[i], reserved = used - tonumber(ARGV[5]), used = used,
+      late = late > 0 and KEYS[i + tokenKeys] or nil, lateAt = ARGV[10],
+    }
+  elseif j > 0 then
+    -- ARGV[10 + j] '' or none: not known, any reset concerns the counter.
     counters[#counters + 1] = {
       key = KEYS[i], period = true, reserved = tonumber(ARGV[7]), used = tonumber(ARGV[8]),
-      ends = ARGV[9 + j] and tonumber(ARGV[9 + j]),
+      ends = ARGV[10 + j] and tonumber(ARGV[10 + j]),
     }
   end
 end

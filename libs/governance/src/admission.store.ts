@@ -278,7 +278,9 @@ export class AdmissionStore {
    * only the first settlement of that reservation moves them (`once.jobId` names its admission: the request id; its
    * marker lives `ttlMs`): a re-run of a job whose settlement landed before its worker died must not take the
    * reservation off a second time. `receivedAt` (epoch ms): when the request was received, which decides whether its
-   * cost counts after an admin reset of the user's quota (unknown: it does).
+   * cost counts after an admin reset of the user's quota (unknown: it does). Settled after the admission's minute
+   * ended, the tokens used beyond the reservation count in the minute now (its token counters' twins, in the same
+   * script call).
    */
   async settle(
     reservation: Reservation,
@@ -289,8 +291,21 @@ export class AdmissionStore {
   ): Promise<void> {
     const marker = once === undefined ? this.keys.settled('') : this.keys.settled(once.jobId);
     const at = reservation.counters;
+    // Settled after its minute ended: the tokens used beyond the reservation count in this minute (SETTLE_LUA).
+    const p = periodsAt(Date.now());
+    const late = reservation.tokenKeys.map((key) => this.keys.tokensInWindow(key, p.window));
+    const named = late.filter((key): key is string => key !== null);
+    // All or none: the token counters of one admission share its minute.
+    const twins = named.length === late.length ? named : [];
     // Without `counters` (a reservation of an older release) the reset count's key is never read: any name does.
-    const keys = [marker, this.keys.epoch, at?.resetsKey ?? marker, ...reservation.tokenKeys, ...reservation.spendKeys];
+    const keys = [
+      marker,
+      this.keys.epoch,
+      at?.resetsKey ?? marker,
+      ...reservation.tokenKeys,
+      ...twins,
+      ...reservation.spendKeys,
+    ];
     // A reservation of the release that counted micro-dollars is settled in its own counters and unit.
     const cost = reservation.micros === undefined ? usdToNanos(costUsd) : Math.ceil(costUsd * 1_000_000 - 1e-9);
     const args = [
@@ -303,6 +318,7 @@ export class AdmissionStore {
       reservation.micros ?? reservation.nanos,
       cost,
       receivedAt ?? '',
+      twins.length === 0 ? '' : p.windowEndsAt + WINDOW_KEEP_MS,
       // Without them (a reservation of an older release), any reset concerns every spend counter, as it did then.
       ...reservation.spendKeys.map((_, i) => at?.periodEnds?.[i] ?? ''),
     ];

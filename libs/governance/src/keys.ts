@@ -62,6 +62,22 @@ export class GovernanceKeys {
     return `${this.p}rl:u:${userId}:${p.window}:t`;
   }
 
+  /**
+   * A minute's token counter (`keyTokens`, `userTokens`) as it is named in a later minute `window`; null when `key` is
+   * no such counter or its minute is not earlier (settled within it, or on a clock behind the one that admitted it).
+   */
+  tokensInWindow(key: string, window: number): string | null {
+    if (!key.startsWith(`${this.p}rl:`) || !key.endsWith(':t')) {
+      return null;
+    }
+    const end = key.length - 2;
+    const start = key.lastIndexOf(':', end - 1) + 1;
+    const was = Number(key.slice(start, end));
+    return start > 0 && end > start && Number.isInteger(was) && was < window
+      ? `${key.slice(0, start)}${window}:t`
+      : null;
+  }
+
   dayRequests(userId: string, day: string): string {
     return `${this.p}q:${userId}:d:${day}:r`;
   }
