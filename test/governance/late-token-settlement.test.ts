@@ -76,6 +76,26 @@ describe('AdmissionStore: a settlement after its admission minute ended', () => 
     });
   });
 
+  it('counts only what it used beyond its reservation after a rebuild too: its own minute held the reservation', async () => {
+    const ns = uniquePrefix();
+    const rebuiltKeys = new GovernanceKeys(ns.slice(0, -1));
+    const rebuiltStore = new AdmissionStore(redis, rebuiltKeys);
+    try {
+      await redis.set(rebuiltKeys.epoch, '1');
+      const now = await startOfAMinute();
+      const v = await rebuiltStore.admit(input('u-rebuilt', { keyTpm: 5_000 }, { now: now - 2 * MINUTE_MS }));
+      if (v.kind !== 'admitted' || v.reservation === null) {
+        throw new Error(`expected an admission, got ${JSON.stringify(v)}`);
+      }
+      // Redis lost its data since, and the counters were rebuilt (a new epoch).
+      await redis.set(rebuiltKeys.epoch, '2');
+      await rebuiltStore.settle(v.reservation, 4_500, 0);
+      expect(Number(await redis.get(rebuiltKeys.keyTokens('u-rebuilt-key', periodsAt(Date.now()))))).toBe(3_500);
+    } finally {
+      await deleteKeys(redis, ns);
+    }
+  });
+
   it('gives nothing back to the minute it is settled in when it used less than reserved', async () => {
     const now = await startOfAMinute();
     const reservation = await reservationAt('u-short', { keyTpm: 5_000 }, now - 2 * MINUTE_MS);

@@ -122,7 +122,7 @@ return {'ok', current[1], current[2], current[3], current[4], epoch or '-', rese
  * epoch ms; nil: not known, any reset concerns it). A minute's counter moves by used - reserved, or by used alone
  * once the counters were rebuilt; a day's or month's as SETTLE_LUA's rules below say (a request counter as a spend
  * counter: a reset zeroes both). A minute's counter whose minute is over may name its twin of the minute now (`late`,
- * expiring at `lateAt`): what the request used beyond its reservation is counted there instead.
+ * expiring at `lateAt`): what the request used beyond its reservation is counted there, and nothing else moves.
  */
 const MOVE_COUNTERS = `
 local function move(epoch, resets, received, counters)
@@ -148,10 +148,13 @@ local function move(epoch, resets, received, counters)
       local counts = not concerned or received == nil or received >= resetAt
       delta = (counts and c.used or 0) - ((rebuilt or (reset and concerned)) and 0 or c.reserved)
     end
-    if c.late and delta > 0 then
-      -- Its minute is over: the tokens it used beyond what it reserved count in this one.
-      redis.call('INCRBY', c.late, delta)
-      redis.call('PEXPIREAT', c.late, c.lateAt)
+    if c.late then
+      -- Its minute is over (and held its reservation, rebuilt or not): what it used beyond that counts in this one.
+      local over = c.used - c.reserved
+      if over > 0 then
+        redis.call('INCRBY', c.late, over)
+        redis.call('PEXPIREAT', c.late, c.lateAt)
+      end
     elseif delta ~= 0 and redis.call('EXISTS', c.key) == 1 then
       local v = redis.call('INCRBY', c.key, delta)
       if v < 0 then
