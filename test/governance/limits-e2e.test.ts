@@ -347,6 +347,18 @@ describe('limits shared by two gateway replicas', () => {
     );
   }, 30_000);
 
+  it('a spend limit of $0 says only a model that costs nothing is allowed, not to lower max_tokens', async () => {
+    const { key } = await userWithKey('no-spend', { daily_spend_limit_usd: 0 });
+    const res = await chat(gateways[0], key, 'anything', 5);
+    expect(res.status).toBe(429);
+    expect(res.headers.get('x-should-retry')).toBe('false');
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('quota_exceeded');
+    expect(body.error.message).toBe(
+      'The daily spend limit is $0: only a model that costs nothing is allowed. Waiting will not help; ask for such a model, or an admin can raise it.',
+    );
+  }, 30_000);
+
   it('holds a per-key rate limit for the sum of both replicas, with OpenAI rate-limit headers', async () => {
     const { key } = await userWithKey('rate-shared', {}, { rpm: 5 });
     sys.sim.configure({ latencyMs: 0, echo: true });

@@ -176,6 +176,10 @@ export class AdmissionService {
       // Only a limit of 0 refuses one request on its own: it allows none, whatever the request.
       return `The ${WHAT[check]} is ${limitText(check, limit)}: no request is allowed. Waiting will not help; an admin can raise it.`;
     }
+    if (check.endsWith('spend') && limit === 0) {
+      // Only a request that may cost nothing passes a budget of $0 (a free model): no max_tokens makes a priced one fit.
+      return `The ${WHAT[check]} is $0: only a model that costs nothing is allowed. Waiting will not help; ask for such a model, or an admin can raise it.`;
+    }
     // A request without max_tokens is charged QUOTA_DEFAULT_MAX_TOKENS (and, under a spend limit, capped at it):
     // telling its client to lower a max_tokens it never sent would leave it nothing to change. Embeddings have no
     // completion: only their input counts.
