@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm start`: the whole system on one machine. Installs and builds what is missing, starts the
-// provider simulator when no PROVIDERS_FILE is given, then the api-gateway, router-worker(s) and
-// health-monitor (each runs its migrations under a lock), waits until all are ready and prints how
-// to call the gateway. Ctrl-C stops everything gracefully; so does this script's end however it comes (kill -9, a
+// provider simulator when no PROVIDERS_FILE is given, runs the database migrations (START_MIGRATE_TIMEOUT_S), then
+// starts the api-gateway, router-worker(s) and health-monitor, waits until all are ready (START_READY_TIMEOUT_S, counted
+// from the migrations' end) and prints how to call the gateway. Ctrl-C stops everything gracefully; so does this script's end however it comes (kill -9, a
 // crash): each process it starts watches it (exit-with-parent.cjs).
 // `npm start -- --single`: the same, with the api-gateway, one router-worker and the health-monitor
 // hosted by one all-in-one process (ADR 0010).
@@ -44,6 +44,11 @@ const monitorPort = intVar('MONITOR_PORT', gatewayPort + 2, 1, 65535);
 // The provider simulator's, when it runs (no PROVIDERS_FILE, no provider variable). Number('') was 0: the simulator
 // took a random port while the catalog pointed at :0, and every request failed.
 const simPort = intVar('SIM_PORT', 9100, 1, 65535);
+// Budgets of their own: the migrations (a first start creates every table; an upgrade may backfill, or wait for another
+// process migrating the same schema), then the started processes' readiness, counted from the migrations' end. One
+// budget for both declared a slow first start failed, and stopped it, although it would have come up.
+const migrateSeconds = intVar('START_MIGRATE_TIMEOUT_S', 600, 1, 86400);
+const readySeconds = intVar('START_READY_TIMEOUT_S', 60, 1, 3600);
 if (!single && workerPort(workers) > 65535) {
   console.error(`npm start: PORT=${gatewayPort} leaves no port for router-worker ${workers} (PORT+1+10*(WORKERS-1))`);
   process.exit(1);
@@ -116,9 +121,26 @@ if (!env.BOOTSTRAP_ADMIN_KEY) {
 }
 
 const children = [];
-function start(name, script, extraEnv = {}) {
-  const child = spawnChild(script, { ...env, ...extraEnv });
-  const prefix = `[${name}]`.padEnd(18);
+let stopping = false;
+async function stopAll(code) {
+  if (stopping) {
+    return;
+  }
+  stopping = true;
+  for (const c of children) {
+    c.kill('SIGTERM');
+  }
+  // One a signal stopped has no exit code, only a signalCode: waiting for its 'exit', long gone, never ended.
+  await Promise.all(
+    children.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)))),
+  );
+  process.exit(code);
+}
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+
+/** Prints a child's output line by line, each line led by `prefix`. */
+function relay(child, prefix) {
   for (const stream of [child.stdout, child.stderr]) {
     let buf = '';
     stream.on('data', (d) => {
@@ -130,6 +152,12 @@ function start(name, script, extraEnv = {}) {
       }
     });
   }
+}
+
+function start(name, script, extraEnv = {}) {
+  const child = spawnChild(script, { ...env, ...extraEnv });
+  const prefix = `[${name}]`.padEnd(18);
+  relay(child, prefix);
   child.on('exit', (code, signal) => {
     if (!stopping) {
       console.error(`${prefix} exited (${signal ?? code}); stopping everything`);
@@ -165,6 +193,56 @@ if (!env.PROVIDERS_FILE && providerVariables.length === 0) {
   simulatorUrl = `http://127.0.0.1:${simPort}`;
   env.SIM_URL = simulatorUrl;
   env.PROVIDERS_FILE = path.join(root, 'config', 'providers.simulator.yaml');
+}
+
+/**
+ * Runs the pending migrations (`npm run migration:run`, under the apps' advisory lock) within START_MIGRATE_TIMEOUT_S,
+ * its output led by `[migrate]`. The apps then start with DB_SKIP_MIGRATIONS=true: they find the schema up to date
+ * (and would refuse to start on one that is not), so their readiness wait is their start alone.
+ */
+async function migrate() {
+  console.log('> migrating the database');
+  const child = spawnChild('dist/libs/entities/src/cli/migrate.js', env);
+  relay(child, '[migrate]'.padEnd(18));
+  children.push(child);
+  let timer;
+  const timedOut = new Promise((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), migrateSeconds * 1000);
+  });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+  const outcome = await Promise.race([exited, timedOut]);
+  clearTimeout(timer);
+  if (outcome === 'timeout') {
+    // Stopped mid-migration, PostgreSQL rolls the running one back (each runs in its own transaction) and frees the lock.
+    child.kill('SIGTERM');
+    await exited;
+  }
+  children.splice(children.indexOf(child), 1);
+  if (outcome === 'timeout') {
+    throw new StartError(
+      `the database migrations did not finish within ${migrateSeconds} s (START_MIGRATE_TIMEOUT_S): their output is ` +
+        'above (a line "waiting for the migration lock" names the process holding it); raise START_MIGRATE_TIMEOUT_S, ' +
+        'or run them alone with `npm run migration:run`',
+    );
+  }
+  if (outcome !== 0) {
+    throw new StartError(`the database migrations failed (${outcome}): the reason is above, led by [migrate]`);
+  }
+}
+
+try {
+  await migrate();
+} catch (err) {
+  if (stopping) {
+    // Ctrl-C meanwhile: stopAll ends the script.
+    await new Promise(() => undefined);
+  }
+  console.error(err instanceof StartError ? `npm start: ${err.message}` : err);
+  await stopAll(1);
+}
+env.DB_SKIP_MIGRATIONS = 'true';
+
+if (simulatorUrl !== null) {
   start('simulator', 'dist/tools/simulator/main.js', {
     SIM_PORT: String(simPort),
     SIM_LATENCY_MS: env.SIM_LATENCY_MS ?? '150',
@@ -185,7 +263,8 @@ if (single) {
   start('health-monitor', 'dist/apps/health-monitor/src/main.js', { PORT: String(monitorPort) });
 }
 
-async function ready(url, deadline) {
+async function ready(app, port, deadline) {
+  const url = `http://127.0.0.1:${port}/health/ready`;
   while (Date.now() < deadline) {
     try {
       const r = await fetch(url);
@@ -197,36 +276,24 @@ async function ready(url, deadline) {
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`${url} did not become ready`);
+  throw new StartError(
+    `${app} (${url}) was not ready within ${readySeconds} s of the migrations' end (START_READY_TIMEOUT_S): its ` +
+      'output is above; raise START_READY_TIMEOUT_S if it was still starting',
+  );
 }
-
-let stopping = false;
-async function stopAll(code) {
-  if (stopping) {
-    return;
-  }
-  stopping = true;
-  for (const c of children) {
-    c.kill('SIGTERM');
-  }
-  await Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once('exit', r)))));
-  process.exit(code);
-}
-process.on('SIGINT', () => void stopAll(0));
-process.on('SIGTERM', () => void stopAll(0));
 
 try {
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + readySeconds * 1000;
   // In one process, the gateway's readiness includes the hosted worker's and monitor's.
-  await ready(`http://127.0.0.1:${gatewayPort}/health/ready`, deadline);
+  await ready(single ? 'the all-in-one process' : 'the api-gateway', gatewayPort, deadline);
   if (!single) {
     for (let i = 1; i <= workers; i++) {
-      await ready(`http://127.0.0.1:${workerPort(i)}/health/ready`, deadline);
+      await ready(`router-worker ${i}`, workerPort(i), deadline);
     }
-    await ready(`http://127.0.0.1:${monitorPort}/health/ready`, deadline);
+    await ready('the health-monitor', monitorPort, deadline);
   }
 } catch (err) {
-  console.error(String(err));
+  console.error(err instanceof StartError ? `npm start: ${err.message}` : err);
   await stopAll(1);
 }
 
