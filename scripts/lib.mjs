@@ -1,6 +1,7 @@
 // Shared helpers for the quickstart scripts. Plain Node (no dependencies): they run before `npm ci`.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,9 +33,91 @@ export function ensureDependencies() {
   }
 }
 
-export function build() {
-  console.log('> building (tsc)');
-  run('npm', ['run', '--silent', 'build']);
+/**
+ * What `npm run build` reads (tsconfig.build.json's `include`, the console's vite build under apps/console, the
+ * compiler settings and the installed dependencies' versions) and what it must have written.
+ */
+export const BUILD_INPUTS = [
+  'apps',
+  'libs',
+  'tools',
+  'package.json',
+  'package-lock.json',
+  'tsconfig.json',
+  'tsconfig.build.json',
+];
+export const BUILD_OUTPUTS = [
+  'dist/apps/api-gateway/src/main.js',
+  'dist/apps/router-worker/src/main.js',
+  'dist/apps/health-monitor/src/main.js',
+  'dist/apps/all-in-one/src/main.js',
+  'dist/tools/simulator/main.js',
+  'dist/libs/entities/src/cli/migrate.js',
+  'dist/console/index.html',
+];
+/** Written after a build that succeeded: the inputs' fingerprint as they were when it began. */
+export const BUILD_STAMP = 'dist/.build-stamp';
+
+/**
+ * A hash of every input file's path, size and modification time (specs left out: no build reads them). Any edit, a file
+ * added, removed or renamed, or one put back to an older version (a `git checkout`) changes it; reading it stats a few
+ * hundred files, a few milliseconds.
+ */
+export function buildFingerprint(dir = root, inputs = BUILD_INPUTS) {
+  const hash = createHash('sha256');
+  const visit = (rel) => {
+    let st;
+    try {
+      st = statSync(path.join(dir, rel));
+    } catch {
+      hash.update(`${rel}\0missing\n`);
+      return;
+    }
+    if (st.isDirectory()) {
+      for (const name of readdirSync(path.join(dir, rel)).sort()) {
+        if (name !== 'node_modules' && name !== 'dist' && !/\.spec\.tsx?$/.test(name)) {
+          visit(`${rel}/${name}`);
+        }
+      }
+    } else {
+      hash.update(`${rel}\0${st.size}\0${st.mtimeMs}\n`);
+    }
+  };
+  for (const input of inputs) {
+    visit(input);
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * Builds (`npm run build`) unless dist is up to date: every output there and the stamp of the last build that
+ * succeeded matching the inputs as they are now. The stamp goes before a build and comes back only once it succeeded,
+ * with the fingerprint taken before it began: a build that failed or was stopped midway, or a source edited while it
+ * ran, builds again next time. Every `npm start` and `npm test` rebuilt, unchanged sources or not.
+ * The parameters are for tests: this checkout and its build otherwise.
+ */
+export function build({
+  dir = root,
+  inputs = BUILD_INPUTS,
+  outputs = BUILD_OUTPUTS,
+  command = ['npm', ['run', '--silent', 'build']],
+} = {}) {
+  const stamp = path.join(dir, BUILD_STAMP);
+  const fingerprint = buildFingerprint(dir, inputs);
+  let built = null;
+  try {
+    built = readFileSync(stamp, 'utf8').trim();
+  } catch {
+    // never built here, or the last build did not succeed
+  }
+  if (built === fingerprint && outputs.every((file) => existsSync(path.join(dir, file)))) {
+    console.log('> dist is up to date (no source changed since the last build)');
+    return;
+  }
+  console.log('> building (tsc, vite)');
+  rmSync(stamp, { force: true });
+  run(command[0], command[1], { cwd: dir });
+  writeFileSync(stamp, `${fingerprint}\n`);
 }
 
 export function canConnect(host, port, timeoutMs = 1000) {
