@@ -1,6 +1,7 @@
 // Shared helpers for the quickstart scripts. Plain Node (no dependencies): they run before `npm ci`.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -168,4 +169,92 @@ export function spawnChild(script, env) {
     ['--require', path.join(root, 'scripts', 'exit-with-parent.cjs'), path.join(root, script)],
     { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] },
   );
+}
+
+const PREFLIGHT_MS = 3000;
+
+/** `promise`, or a StartError saying `what` once PREFLIGHT_MS passed without it settling. */
+function within(promise, what) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${PREFLIGHT_MS / 1000} s`)), PREFLIGHT_MS);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Stops unless the Redis at `variable`'s URL answers PING (with the URL's password and database): something else on
+ * the port, a password it refuses or a database index out of range pass a TCP check and failed every suite instead.
+ * Needs the dependencies (ioredis): call it after `ensureDependencies`. The URL is never echoed, only its host and port.
+ */
+export async function requireRedisPing(variable, url) {
+  const { Redis } = createRequire(import.meta.url)(path.join(root, 'node_modules', 'ioredis'));
+  const u = new URL(url);
+  const where = `${u.hostname}:${u.port || 6379}`;
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: PREFLIGHT_MS,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => undefined);
+  try {
+    await within(
+      // ioredis selects the URL's database once connected, but only reports a refusal as an event: asked here.
+      redis
+        .connect()
+        .then(() => redis.select(Number(u.pathname.slice(1)) || 0))
+        .then(() => redis.ping()),
+      'no answer',
+    );
+  } catch (err) {
+    throw new StartError(
+      `Redis at ${where} (${variable}) did not answer PING: ${err.message.trim()}; check that it is Redis, and the ` +
+        `password and database of ${variable}, or set ${variable} to a Redis that answers`,
+    );
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * Stops unless a PostgreSQL session opens on `variable`'s URL (its database and login) and answers `SELECT 1`: a
+ * database that does not exist (the test suites' `test`, which a stock PostgreSQL lacks) passed a TCP check and made
+ * every suite that uses PostgreSQL fail with `database "test" does not exist`. Needs the dependencies (pg). The URL is
+ * never echoed: its host, port, user and database are.
+ */
+export async function requirePostgresSession(variable, url) {
+  const { Client } = createRequire(import.meta.url)(path.join(root, 'node_modules', 'pg'));
+  const u = new URL(url);
+  const host = u.hostname || '127.0.0.1';
+  const port = u.port || '5432';
+  const user = decodeURIComponent(u.username) || 'postgres';
+  const database = decodeURIComponent(u.pathname.slice(1)) || user;
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: PREFLIGHT_MS });
+  client.on('error', () => undefined);
+  try {
+    await within(
+      client.connect().then(() => client.query('SELECT 1')),
+      'no answer',
+    );
+  } catch (err) {
+    const where = `PostgreSQL at ${host}:${port} (${variable})`;
+    if (err.code === '3D000') {
+      throw new StartError(
+        `${where} has no database "${database}": create it once with \`createdb -h ${host} -p ${port} -U ${user} ` +
+          `${database}\`, or set ${variable} to a database that exists`,
+      );
+    }
+    if (err.code === '28P01' || err.code === '28000') {
+      throw new StartError(
+        `${where} refused the login of user "${user}" to database "${database}" (${err.message.trim()}): check the ` +
+          `user and password of ${variable}`,
+      );
+    }
+    throw new StartError(
+      `${where} could not open a session on database "${database}": ${err.message.trim()}; check ${variable}`,
+    );
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }

@@ -5,25 +5,34 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { build, ensureDependencies, requireService, root, StartError } from './lib.mjs';
+import {
+  build,
+  ensureDependencies,
+  requirePostgresSession,
+  requireRedisPing,
+  requireService,
+  root,
+  StartError,
+} from './lib.mjs';
+
+// The servers the suites use (libs/testing test-services.ts): TEST_* when set, the machine's own otherwise.
+const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const databaseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 try {
   ensureDependencies();
-  // The servers the suites use (libs/testing test-services.ts): TEST_* when set, the machine's own otherwise.
-  await requireService(
-    'Redis',
-    'TEST_REDIS_URL',
-    process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0',
-    6379,
-    'redis://[user:password@]host:port/db',
-  );
+  await requireService('Redis', 'TEST_REDIS_URL', redisUrl, 6379, 'redis://[user:password@]host:port/db');
   await requireService(
     'PostgreSQL',
     'TEST_DATABASE_URL',
-    process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    databaseUrl,
     5432,
     'postgres://user:password@host:port/database',
   );
+  // Something listening is not enough: Redis must answer, and the database must exist and let the user in. Otherwise
+  // every suite fails on its own, hundreds of failures that never say why.
+  await requireRedisPing('TEST_REDIS_URL', redisUrl);
+  await requirePostgresSession('TEST_DATABASE_URL', databaseUrl);
   build();
 } catch (err) {
   console.error(err instanceof StartError ? `npm test: ${err.message}` : err);
