@@ -40,7 +40,7 @@ function variablesOf(schema: Schema): string[] {
 const READ_BY_APPS = new Set([GatewayEnv, WorkerEnv, MonitorEnv, AllInOneEnv].flatMap(variablesOf));
 
 /** `npm start`'s own variables (scripts/start.mjs), documented in the same table. */
-const START_SCRIPT = ['WORKERS', 'MONITOR_PORT', 'SIM_PORT'];
+const START_SCRIPT = ['WORKERS', 'MONITOR_PORT', 'SIM_PORT', 'START_MIGRATE_TIMEOUT_S', 'START_READY_TIMEOUT_S'];
 
 interface Row {
   variables: string[];
