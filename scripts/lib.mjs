@@ -1,4 +1,5 @@
-// Shared helpers for the quickstart scripts. Plain Node (no dependencies): they run before `npm ci`.
+// Shared helpers for the quickstart scripts. Plain Node (no dependencies): they run before `npm ci`, except the two
+// preflight checks that say so (requireRedisPing, requirePostgresSession), called after `ensureDependencies`.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';

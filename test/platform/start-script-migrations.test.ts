@@ -107,10 +107,10 @@ describe('npm start: migrations before the readiness wait, each with its own bud
 
   it('migrations that take longer than the readiness budget: the start succeeds', async () => {
     lock = await holdMigrationLock(schema);
-    started = await startScript(schema, prefix, { START_READY_TIMEOUT_S: '20' });
+    started = await startScript(schema, prefix, { START_READY_TIMEOUT_S: '30' });
     // The migrations wait for the lock; the readiness budget runs out meanwhile, were it already running.
     await waitFor(() => /waiting for the migration lock/.test(started?.output() ?? ''), { timeoutMs: 60_000 });
-    await new Promise((resolve) => setTimeout(resolve, 25_000));
+    await new Promise((resolve) => setTimeout(resolve, 35_000));
     expect(started.child.exitCode).toBeNull();
     await lock.release();
     await waitFor(() => /AI gateway is up/.test(started?.output() ?? '') || started?.child.exitCode !== null, {
