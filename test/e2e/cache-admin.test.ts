@@ -258,6 +258,7 @@ describe('response cache administration (e2e)', () => {
       requested: 4,
       warmed: 2,
       alreadyCached: 1,
+      skipped: 0,
       failed: 1,
       results: [
         { status: 'warmed' },

@@ -214,13 +214,18 @@ export interface CacheStats {
   enabledDeployments: string[];
 }
 
-/** `POST /api/v1/ai/admin/cache/warm`: per request, in order, what happened and a failure's error code. */
+/**
+ * `POST /api/v1/ai/admin/cache/warm`: per request, in order, what happened, a skipped answer's reason (answered, not
+ * stored) and a failure's error code.
+ */
 export interface WarmReport {
   requested: number;
   warmed: number;
   alreadyCached: number;
+  /** Absent from gateways of earlier versions, which reported these `warmed`. */
+  skipped?: number;
   failed: number;
-  results: { status: 'warmed' | 'already_cached' | 'failed'; error?: string }[];
+  results: { status: 'warmed' | 'already_cached' | 'skipped' | 'failed'; reason?: string; error?: string }[];
 }
 
 export interface GatewayItem {

@@ -4,7 +4,7 @@ import { ENV } from '@aigw/platform';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { GatewayEnv } from '../config/gateway-env';
-import { CacheStage } from '../generation/cache-stage';
+import { CacheStage, type WarmSkipReason } from '../generation/cache-stage';
 import { GenerationQueue } from '../generation/generation-queue';
 import { ReplyHub } from '../generation/reply-hub';
 import type { RequestFrame } from '../generation/request-frame';
@@ -27,13 +27,23 @@ export const MAX_WARM_REQUESTS = 100;
 const WARM_DEADLINE_MS = 60_000;
 const CHECK_MS = 1_000;
 
+/**
+ * What happened to one request: `warmed` (its answer is in the cache now), `already_cached` (not run), `skipped` (it
+ * ran and was answered, but the answer is not in the cache: `reason`) or `failed` (`error`, an error code).
+ */
+export type WarmResult =
+  | { status: 'warmed' | 'already_cached' }
+  | { status: 'skipped'; reason: WarmSkipReason }
+  | { status: 'failed'; error: string };
+
 export interface WarmReport {
   requested: number;
   warmed: number;
   alreadyCached: number;
+  skipped: number;
   failed: number;
-  /** Per request, in order: what happened and, for a failure, why (an error code). */
-  results: { status: 'warmed' | 'already_cached' | 'failed'; error?: string }[];
+  /** Per request, in order. */
+  results: WarmResult[];
 }
 
 /** Native requests are told apart by their own fields; anything else is an OpenAI chat completion request. */
@@ -42,7 +52,8 @@ const NATIVE_FIELDS = ['prompt', 'systemPrompt', 'options', 'useCache'];
 /**
  * `POST /api/v1/ai/admin/cache/warm` (ADR 0005): each request, validated as its API validates it, runs as a
  * low-priority `generate` job through the normal worker path, which fills the cache; the call waits for them with
- * a deadline. Requests already in the cache are not run; a model whose cache is off counts as failed. Refused (409)
+ * a deadline. Requests already in the cache are not run; a model whose cache is off counts as failed; an answer the
+ * cache does not hold afterwards (`CacheStage.unstored`) is `skipped`, never reported warmed. Refused (409)
  * under CACHE_SCOPE=user, where no entry is shared.
  */
 @Injectable()
@@ -70,11 +81,12 @@ export class CacheWarmer {
       requests.push(await this.requestOf(body, i, auth, deadlineAt));
     }
     const results = await Promise.all(requests.map((r) => this.warmOne(r)));
-    const count = (s: WarmReport['results'][number]['status']): number => results.filter((r) => r.status === s).length;
+    const count = (s: WarmResult['status']): number => results.filter((r) => r.status === s).length;
     return {
       requested: requests.length,
       warmed: count('warmed'),
       alreadyCached: count('already_cached'),
+      skipped: count('skipped'),
       failed: count('failed'),
       results,
     };
@@ -120,7 +132,7 @@ export class CacheWarmer {
     }
   }
 
-  private async warmOne(request: GenerationRequest): Promise<WarmReport['results'][number]> {
+  private async warmOne(request: GenerationRequest): Promise<WarmResult> {
     try {
       this.servable.assert(request);
       const found = await this.cache.peek(request);
@@ -146,8 +158,10 @@ export class CacheWarmer {
           priority: WARM_PRIORITY,
         }),
       );
-      await wait.answer;
-      return { status: 'warmed' };
+      const answer = await wait.answer;
+      // Answered is not stored: the worker skips some answers, and its write may fail without failing the job.
+      const reason = await this.cache.unstored(request, answer);
+      return reason === null ? { status: 'warmed' } : { status: 'skipped', reason };
     } catch (err) {
       return { status: 'failed', error: err instanceof GatewayError ? err.code : ErrorCode.Internal };
     }

@@ -404,8 +404,11 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   'POST /api/v1/ai/admin/cache/warm': {
     summary: 'Warm the response cache: run requests as low-priority jobs that fill it (waits at most 60 s)',
     description:
-      "A 409 `conflict` under `CACHE_SCOPE=user`: each user's entries are their own, and the warm requests (the " +
-      "admin's) would fill only the admin's.",
+      'Each request is `warmed` only when its answer is in the cache afterwards; one answered but not stored is ' +
+      '`skipped` with a `reason` (`content_filtered`, `cache_disabled` for the model that answered, `too_large` over ' +
+      'CACHE_MAX_ENTRY_BYTES, `not_stored` when the write did not land, `cache_unavailable`). A 409 `conflict` under ' +
+      "`CACHE_SCOPE=user`: each user's entries are their own, and the warm requests (the admin's) would fill only the " +
+      "admin's.",
     requestExample: { requests: [{ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] }] },
     responses: { '200': jsonAnswer('What happened to each request, in order, and the counts.', 'CacheWarmReport') },
   },

@@ -12,6 +12,7 @@ import {
 import { USAGE_GROUP_BYS } from '@aigw/entities';
 import type { ReferenceObject, SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import { ADMIN_USAGE_GROUP_BYS, COST_GROUP_BYS } from '../analytics/analytics-query.dto';
+import { WARM_SKIP_REASONS } from '../generation/cache-stage';
 import { UNAVAILABILITIES } from '../models/deployment-signals.service';
 
 /*
@@ -775,15 +776,26 @@ const WARM_REPORT = object({
   requested: INTEGER,
   warmed: INTEGER,
   alreadyCached: INTEGER,
+  skipped: described(INTEGER, 'Requests answered whose answer the cache does not hold (see `reason`).'),
   failed: INTEGER,
   results: described(
     arrayOf(
       object(
         {
-          status: enumOf(['warmed', 'already_cached', 'failed']),
+          status: described(
+            enumOf(['warmed', 'already_cached', 'skipped', 'failed']),
+            '`warmed`: its answer is in the cache now; `already_cached`: not run; `skipped`: answered, not stored; ' +
+              '`failed`: no answer (or none within the 60 s wait).',
+          ),
+          reason: described(
+            enumOf(WARM_SKIP_REASONS),
+            'Why a `skipped` answer is not in the cache: a content filter cut it short, the model that answered has its ' +
+              'cache off, it is over CACHE_MAX_ENTRY_BYTES, the write did not land (the cache Redis refused it), or the ' +
+              "cache's Redis could not be asked.",
+          ),
           error: described(STRING, 'Why it failed (an error code).'),
         },
-        ['error'],
+        ['reason', 'error'],
       ),
     ),
     'Per request, in order.',

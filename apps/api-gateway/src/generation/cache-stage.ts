@@ -7,6 +7,7 @@ import {
   cacheKeyOf,
   cacheModelTagOf,
   cachePolicyOf,
+  fillAllowedBy,
   isModelAlias,
   mayServeAnswer,
   preferencesRouting,
@@ -18,7 +19,7 @@ import {
   merged,
   usageRecordOf,
 } from '@aigw/core';
-import { cacheRedisOf, CatalogService, ENV, RedisErrors, RedisKeys, ResponseCache } from '@aigw/platform';
+import { cacheEntryOf, cacheRedisOf, CatalogService, ENV, RedisErrors, RedisKeys, ResponseCache } from '@aigw/platform';
 import { CacheStats } from '../cache/cache-stats';
 import { GatewayEnv } from '../config/gateway-env';
 import type { CacheStatus } from '../http/result-headers';
@@ -30,6 +31,20 @@ export type CacheDecision =
   { status: 'hit'; result: GenerationResult } | { status: Exclude<CacheStatus, 'hit' | 'stale'> };
 
 const BYPASS: CacheDecision = { status: 'bypass' };
+
+/**
+ * Why a warming job's answer is not in the cache: a content filter cut it short, the model that answered has its
+ * cache off, it is over CACHE_MAX_ENTRY_BYTES, or none of these and the entry is not there (the cache's Redis refused
+ * the write, or it was evicted already), or the cache's Redis could not be asked.
+ */
+export const WARM_SKIP_REASONS = [
+  'content_filtered',
+  'cache_disabled',
+  'too_large',
+  'not_stored',
+  'cache_unavailable',
+] as const;
+export type WarmSkipReason = (typeof WARM_SKIP_REASONS)[number];
 
 /**
  * The response cache stage of the pipeline (ADR 0005), after admission: a hit is the answer (no job, no worker),
@@ -131,6 +146,39 @@ export class CacheStage implements OnApplicationShutdown {
     }
     const decision = await this.decide(request, 'use', true, false);
     return decision.status === 'hit' ? 'hit' : decision.status === 'miss' ? 'miss' : 'bypass';
+  }
+
+  /**
+   * Cache warming, once a job answered the request `peek` marked: null when its answer is in the cache now (an
+   * identical request would hit), else why not. The worker's reasons for not storing an answer are read off the
+   * answer, as the worker read them (`answerStorable`, `fillAllowedBy`, the entry size); otherwise the entry is looked
+   * up (one GET, no statistics), as the worker's write may have failed.
+   */
+  async unstored(request: GenerationRequest, answer: GenerationResult): Promise<WarmSkipReason | null> {
+    const fill = request.cache;
+    if (fill === undefined) {
+      return 'cache_disabled';
+    }
+    if (!answerStorable(answer)) {
+      return 'content_filtered';
+    }
+    const allowed = fillAllowedBy(fill, this.catalog.routing(`${answer.provider}/${answer.model}`)?.model);
+    if (allowed === null) {
+      return 'cache_disabled';
+    }
+    if (cacheEntryOf(allowed, answer) === null) {
+      return 'too_large';
+    }
+    switch (await this.peek(request)) {
+      case 'hit':
+        return null;
+      case 'miss':
+        return 'not_stored';
+      case 'off':
+        return 'cache_disabled';
+      case 'bypass':
+        return 'cache_unavailable';
+    }
   }
 
   /**

@@ -12,21 +12,28 @@ function bytes(n: number): string {
   return n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : n >= 1024 ? `${(n / 1024).toFixed(1)} kB` : `${n} B`;
 }
 
-/** What a warming failure's code means, for the codes the cache itself answers; other codes are the API's. */
+/**
+ * What a warming failure's code or a skipped answer's reason means, for those the cache itself answers; other codes
+ * are the API's.
+ */
 const WARM_ERRORS: Record<string, string> = {
   cache_disabled: 'the response cache is off for this model',
   cache_unavailable: "the cache's Redis could not be reached",
+  content_filtered: 'answered, but a content filter cut the answer short: it is not stored',
+  too_large: 'answered, but the answer is over CACHE_MAX_ENTRY_BYTES: it is not stored',
+  not_stored: "answered, but the cache's Redis did not store it",
 };
 
 /** The prompts a warming could not fill, each with its reason, and a plain word when the cache is off. */
 function WarmFailures({ model, prompts, report }: { model: string; prompts: string[]; report: WarmReport }) {
   const failures = report.results
-    .map((r, i) => ({ ...r, prompt: prompts[i] ?? '' }))
-    .filter((r) => r.status === 'failed');
+    .map((r, i) => ({ ...r, error: r.status === 'skipped' ? r.reason : r.error, prompt: prompts[i] ?? '' }))
+    .filter((r) => r.status === 'failed' || r.status === 'skipped');
   if (failures.length === 0) {
     return null;
   }
-  const disabled = failures.some((f) => f.error === 'cache_disabled');
+  // Skipped as `cache_disabled`: the model that answered an alias has its cache off, not the model chosen.
+  const disabled = failures.some((f) => f.status === 'failed' && f.error === 'cache_disabled');
   return (
     <div role="region" aria-label="Prompts not warmed">
       {disabled && (
@@ -169,7 +176,8 @@ export function CacheScreen() {
               });
               setReport({ model, prompts: list, report: r });
               stats.reload();
-              return `Warmed ${r.warmed} of ${list.length} prompts (${r.alreadyCached} already cached, ${r.failed} failed).`;
+              const skipped = (r.skipped ?? 0) > 0 ? `, ${r.skipped} not stored` : '';
+              return `Warmed ${r.warmed} of ${list.length} prompts (${r.alreadyCached} already cached${skipped}, ${r.failed} failed).`;
             });
           }}
         >

@@ -31,6 +31,17 @@ function isKept(entry: GenerationResult | KeptEntry): entry is KeptEntry {
   return 'freshUntil' in entry && typeof entry.freshUntil === 'number';
 }
 
+/**
+ * The stored form of an answer (the bare answer, or `{freshUntil, result}` when the fill keeps it for stale answers),
+ * or null when it is larger than the fill's `maxEntryBytes`: such an answer is not stored.
+ */
+export function cacheEntryOf(fill: CacheFill, result: GenerationResult): string | null {
+  const raw = JSON.stringify(
+    (fill.staleTtlS ?? 0) > 0 ? ({ freshUntil: Date.now() + fill.ttlS * 1000, result } satisfies KeptEntry) : result,
+  );
+  return Buffer.byteLength(raw) > fill.maxEntryBytes ? null : raw;
+}
+
 /** The variable the cache's Redis URL came from: the messages about that connection name the one the operator set. */
 export type CacheRedisVariable = 'CACHE_REDIS_URL' | 'REDIS_URL';
 
@@ -101,15 +112,12 @@ export class ResponseCache {
 
   /** Stores an answer unless it is larger than the fill allows; resolves whether it was stored. */
   async fill(fill: CacheFill, result: GenerationResult): Promise<boolean> {
-    const staleTtlS = fill.staleTtlS ?? 0;
-    const raw = JSON.stringify(
-      staleTtlS > 0 ? ({ freshUntil: Date.now() + fill.ttlS * 1000, result } satisfies KeptEntry) : result,
-    );
-    if (Buffer.byteLength(raw) > fill.maxEntryBytes) {
+    const raw = cacheEntryOf(fill, result);
+    if (raw === null) {
       return false;
     }
     try {
-      await this.redis.set(this.entryKey(fill.modelTag, fill.key), raw, 'EX', fill.ttlS + staleTtlS);
+      await this.redis.set(this.entryKey(fill.modelTag, fill.key), raw, 'EX', fill.ttlS + (fill.staleTtlS ?? 0));
       return true;
     } catch (err) {
       this.errors.report('cache', err);
