@@ -207,4 +207,45 @@ describe('cache warming reports what was stored; statistics count lookups (e2e)'
     expect(await chat('sim-open', prompt)).toBe('miss');
     expect(await chat('sim-open', prompt)).toBe('hit');
   });
+
+  it('an async job is no cache lookup: not counted a bypass (nor a miss), and its answer fills the cache', async () => {
+    const prompt = `async stats ${uniqueId()}`;
+    const before = await stats();
+    const bypassMetric = await cacheMetric('bypass');
+    const missMetric = await cacheMetric('miss');
+    const res = await fetch(`${system.gatewayUrl}/api/v1/ai/jobs`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ model: 'sim-open', prompt }),
+    });
+    expect(res.status).toBe(202);
+    const { jobId } = (await res.json()) as { jobId: string };
+    await waitFor(async () => {
+      const job = await fetch(`${system.gatewayUrl}/api/v1/ai/jobs/${jobId}`, { headers: system.headers() });
+      return ((await job.json()) as { status: string }).status === 'completed';
+    });
+    const after = await stats();
+    expect([after.hits, after.misses, after.bypasses]).toEqual([before.hits, before.misses, before.bypasses]);
+    expect(await cacheMetric('bypass')).toBe(bypassMetric);
+    expect(await cacheMetric('miss')).toBe(missMetric);
+
+    // Its answer filled the cache: the same request, not async, is a hit.
+    const sync = await fetch(`${system.gatewayUrl}/api/v1/ai/generate`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ model: 'sim-open', prompt }),
+    });
+    expect(sync.status).toBe(200);
+    expect(sync.headers.get('x-gateway-cache')).toBe('hit');
+
+    // A request that turns the cache off is still a bypass.
+    const res2 = await fetch(`${system.gatewayUrl}/api/v1/ai/generate`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ model: 'sim-open', prompt, useCache: false }),
+    });
+    expect(res2.status).toBe(200);
+    expect(res2.headers.get('x-gateway-cache')).toBe('bypass');
+    expect((await stats()).bypasses).toBe(before.bypasses + 1);
+  });
 });

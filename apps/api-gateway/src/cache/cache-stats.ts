@@ -84,7 +84,9 @@ export class CacheStats {
     this.appliedKey = keys.key('cache-stats-applied', randomUUID());
     const counter = new Counter({
       name: MetricName.CacheRequests,
-      help: 'Requests by how they used the response cache: hit, miss, bypass (off, skipped or unreachable), stale.',
+      help:
+        'Requests by how they used the response cache: hit, miss, bypass (off, skipped or unreachable), stale. ' +
+        'Async jobs (never looked up; their answers only fill it) are not counted.',
       labelNames: ['result'],
       registers: [registry],
     });

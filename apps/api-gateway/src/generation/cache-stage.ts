@@ -72,8 +72,11 @@ export class CacheStage implements OnApplicationShutdown {
   }
 
   /**
-   * `lookup: false` (async jobs) only marks the request for filling. `preferences`: the caller's model preferences
-   * (`AuthContext.preferences`), part of the key of requests they may route.
+   * `lookup: false` (async jobs) only marks the request for filling, and is counted nowhere: the statistics count how
+   * requests that could be answered from the cache used it (`bypass`: the cache off, skipped by the request, or
+   * unreachable), and an async job never is one (it was counted a `bypass`, as if its caller had turned the cache
+   * off). `preferences`: the caller's model preferences (`AuthContext.preferences`), part of the key of requests they
+   * may route.
    */
   async lookup(
     request: GenerationRequest,
@@ -82,7 +85,9 @@ export class CacheStage implements OnApplicationShutdown {
     preferences: string | null = null,
   ): Promise<CacheDecision> {
     const decision = await this.decide(request, directive, lookup, true, preferences);
-    this.stats.count(decision.status);
+    if (lookup) {
+      this.stats.count(decision.status);
+    }
     return decision;
   }
 
