@@ -23,7 +23,12 @@ import { REQUEST_VALIDATION_OPTIONS } from '../validation/validation-pipe';
 /** Warming jobs queue behind every normal job (which carry no priority) and each other's peers. */
 export const WARM_PRIORITY = 1_000;
 export const MAX_WARM_REQUESTS = 100;
-/** How long a warm call waits for its jobs; those not done by then count as failed (they still run and fill). */
+/**
+ * How long a warm call waits for its jobs; those not done by then count as failed (they still run and fill). Only the
+ * wait's deadline: a job's own is an async job's (ASYNC_JOB_RETENTION_S). It was this one, and the worker ended a job
+ * still queued at that moment as `timeout` without a provider call (and aborted one still running): nothing past the
+ * wait filled.
+ */
 const WARM_DEADLINE_MS = 60_000;
 const CHECK_MS = 1_000;
 
@@ -75,12 +80,13 @@ export class CacheWarmer {
         "Cache warming fills the entries every caller shares; with CACHE_SCOPE=user each user's answers are kept apart, so it would fill only your own.",
       );
     }
-    const deadlineAt = Date.now() + WARM_DEADLINE_MS;
+    const waitUntil = Date.now() + WARM_DEADLINE_MS;
+    const deadlineAt = Date.now() + this.env.ASYNC_JOB_RETENTION_S * 1000;
     const requests: GenerationRequest[] = [];
     for (const [i, body] of bodies.entries()) {
       requests.push(await this.requestOf(body, i, auth, deadlineAt));
     }
-    const results = await Promise.all(requests.map((r) => this.warmOne(r)));
+    const results = await Promise.all(requests.map((r) => this.warmOne(r, waitUntil)));
     const count = (s: WarmResult['status']): number => results.filter((r) => r.status === s).length;
     return {
       requested: requests.length,
@@ -132,7 +138,7 @@ export class CacheWarmer {
     }
   }
 
-  private async warmOne(request: GenerationRequest): Promise<WarmResult> {
+  private async warmOne(request: GenerationRequest, waitUntil: number): Promise<WarmResult> {
     try {
       this.servable.assert(request);
       const found = await this.cache.peek(request);
@@ -144,10 +150,10 @@ export class CacheWarmer {
       }
       const wait = new SyncWait({
         jobId: request.requestId,
-        deadlineAt: request.deadlineAt,
+        deadlineAt: waitUntil,
         firstCheckMs: CHECK_MS,
         checkEveryMs: CHECK_MS,
-        // Past the deadline the job is left to run: it still fills the cache.
+        // Past the wait the job is left to run (its own deadline is later): it still fills the cache.
         onAbandon: () => undefined,
       });
       await this.hub.watchEnqueued(wait, () =>
