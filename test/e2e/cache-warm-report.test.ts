@@ -194,6 +194,24 @@ describe('cache warming reports what was stored; statistics count lookups (e2e)'
     expect(await chat('cheapest', alias)).toBe('miss');
   });
 
+  it('identical requests in one call run once: one provider call, each reported as that run ended', async () => {
+    const prompt = `warm twice ${uniqueId()}`;
+    const calls = system.sim.stats().total;
+    // The second differs only in what the cache key leaves out (the end-user id, metadata, key order).
+    const report = await warm([
+      ask('sim-open', prompt),
+      { messages: [{ content: prompt, role: 'user' }], model: 'sim-open', user: 'someone' },
+      ask('sim-open', `${prompt} other`),
+    ]);
+    expect(report).toMatchObject({
+      requested: 3,
+      warmed: 3,
+      results: [{ status: 'warmed' }, { status: 'warmed' }, { status: 'warmed' }],
+    });
+    expect(system.sim.stats().total).toBe(calls + 2);
+    expect(await chat('sim-open', prompt)).toBe('hit');
+  });
+
   it("the cache's Redis refusing the write: `skipped` (`not_stored`), not `warmed`", async () => {
     const prompt = `warm refused ${uniqueId()}`;
     // Reads still work; every write is refused with OOM (maxmemory 1 byte, noeviction).

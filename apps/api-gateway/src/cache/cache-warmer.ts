@@ -86,7 +86,9 @@ export class CacheWarmer {
     for (const [i, body] of bodies.entries()) {
       requests.push(await this.requestOf(body, i, auth, deadlineAt));
     }
-    const results = await Promise.all(requests.map((r) => this.warmOne(r, waitUntil)));
+    // Identical requests (one cache key) run once: the first's run stands for the others.
+    const runs = new Map<string, Promise<WarmResult>>();
+    const results = await Promise.all(requests.map((r) => this.warmOne(r, waitUntil, runs)));
     const count = (s: WarmResult['status']): number => results.filter((r) => r.status === s).length;
     return {
       requested: requests.length,
@@ -138,16 +140,42 @@ export class CacheWarmer {
     }
   }
 
-  private async warmOne(request: GenerationRequest, waitUntil: number): Promise<WarmResult> {
+  /**
+   * `runs`: the runs of this call by cache entry. A request identical to one already run by the call (the same key:
+   * they differ at most in what the key leaves out) waits for that run: two jobs were two provider calls for one entry.
+   */
+  private async warmOne(
+    request: GenerationRequest,
+    waitUntil: number,
+    runs: Map<string, Promise<WarmResult>>,
+  ): Promise<WarmResult> {
+    let found: Awaited<ReturnType<CacheStage['peek']>>;
     try {
       this.servable.assert(request);
-      const found = await this.cache.peek(request);
-      if (found === 'hit') {
-        return { status: 'already_cached' };
-      }
-      if (found !== 'miss') {
-        return { status: 'failed', error: found === 'off' ? 'cache_disabled' : 'cache_unavailable' };
-      }
+      found = await this.cache.peek(request);
+    } catch (err) {
+      return failure(err);
+    }
+    if (found === 'hit') {
+      return { status: 'already_cached' };
+    }
+    if (found !== 'miss' || request.cache === undefined) {
+      return { status: 'failed', error: found === 'off' ? 'cache_disabled' : 'cache_unavailable' };
+    }
+    // Looked up and set with no await between: of identical requests, the first to get here runs.
+    const entry = `${request.cache.modelTag}:${request.cache.key}`;
+    const earlier = runs.get(entry);
+    if (earlier !== undefined) {
+      return earlier;
+    }
+    const run = this.run(request, waitUntil);
+    runs.set(entry, run);
+    return run;
+  }
+
+  /** Runs the request as a warming job and says whether its answer is in the cache now. Never rejects. */
+  private async run(request: GenerationRequest, waitUntil: number): Promise<WarmResult> {
+    try {
       const wait = new SyncWait({
         jobId: request.requestId,
         deadlineAt: waitUntil,
@@ -169,7 +197,11 @@ export class CacheWarmer {
       const reason = await this.cache.unstored(request, answer);
       return reason === null ? { status: 'warmed' } : { status: 'skipped', reason };
     } catch (err) {
-      return { status: 'failed', error: err instanceof GatewayError ? err.code : ErrorCode.Internal };
+      return failure(err);
     }
   }
+}
+
+function failure(err: unknown): WarmResult {
+  return { status: 'failed', error: err instanceof GatewayError ? err.code : ErrorCode.Internal };
 }
