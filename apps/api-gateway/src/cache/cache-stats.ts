@@ -115,6 +115,11 @@ export class CacheStats {
 
   /** Every replica's counts since the totals began, this one's included up to now. */
   async totals(): Promise<CacheCounts> {
+    if (this.flushing !== null) {
+      // A flush on its way took the counts made before it: those since are added by the next one (joining it left
+      // them out).
+      await this.flushing;
+    }
     await this.flush();
     const raw = await this.redis.hgetall(this.key);
     const out = zero();
