@@ -30,7 +30,7 @@ import { IDEMPOTENCY_HEADER, idempotencyKeyOf, idempotentJobId } from './idempot
 import { IdempotencyService, RUN_HOLD_MS, type Claim } from './idempotency.service';
 import { PendingLimit } from './pending-limit';
 import { ReplyHub } from './reply-hub';
-import { clientGoneError, type ReplyWaiter, type WaiterOptions } from './reply-waiter';
+import { ClientGoneError, clientGoneError, type ReplyWaiter, type WaiterOptions } from './reply-waiter';
 import {
   ALLOW_FALLBACK_HEADER,
   allowFallbackFromHeader,
@@ -694,13 +694,18 @@ export class GenerationService {
   /**
    * Whether a follower runs again rather than answer `err`: the job it followed ended with no answer anyone can read
    * (found missing: its leader's gateway died before queuing it, an admin removed it; or failed in BullMQ: every run
-   * crashed), which is no answer to its request, and it has a client and time left. It then joins afresh (`rejoin`).
+   * crashed), or was stopped before it answered (`timeout`: the leader's deadline passed, or it was cancelled), none of
+   * which is an answer to its request, and it has a client and time left. It then joins afresh (`rejoin`), within
+   * its own deadline: a follower that joined late does not inherit the leader's. Its own deadline ends its wait
+   * before it could see such an error (`Date.now() < deadlineAt` is then false), and a client that left is `gone`.
    * A bound on the runs keeps a request from going round if every job it joins is lost.
    */
   private runsAlone(err: unknown, party: Party | null, sub: Submission, client: Client, run: number): boolean {
     return (
       party?.role === 'follower' &&
-      (err instanceof LostJobError || err instanceof FailedJobError) &&
+      (err instanceof LostJobError ||
+        err instanceof FailedJobError ||
+        (err instanceof GatewayError && err.code === ErrorCode.Timeout && !(err instanceof ClientGoneError))) &&
       run < MAX_FOLLOWER_RUNS &&
       !client.gone &&
       Date.now() < sub.request.deadlineAt

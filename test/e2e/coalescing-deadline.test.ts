@@ -1,0 +1,97 @@
+import { uniqueId, waitFor } from '@aigw/testing';
+import { Redis } from 'ioredis';
+import { REDIS_URL, TestSystem } from './harness';
+
+/** Every request's deadline in this suite: REQUEST_TIMEOUT_MS from its own arrival. */
+const TIMEOUT_MS = 4_000;
+/** How long after the leader the follower arrives: its own deadline lies this much later than the leader's. */
+const FOLLOWER_LAG_MS = 2_000;
+
+/**
+ * A coalesced follower (ADR 0007) does not inherit the leader's deadline. It joins a call that runs under the leader's
+ * deadline; when that passes first, the follower (which still has time of its own) runs a call of its own within its
+ * own deadline. Before, it was answered the leader's 504 at the leader's deadline, half its own time still left.
+ */
+describe("coalescing: a follower is not bound by the leader's deadline (e2e)", () => {
+  const system = new TestSystem({
+    workers: 1,
+    env: { CACHE_ENABLED: 'true', CACHE_TTL_S: '60', REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) },
+  });
+  const redis = new Redis(REDIS_URL);
+
+  beforeAll(() => system.start(), 90_000);
+
+  afterAll(async () => {
+    await system.stop();
+    await redis.quit();
+  }, 30_000);
+
+  function chat(prompt: string, stream = false): Promise<Response> {
+    return fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ model: 'sim-gpt', messages: [{ role: 'user', content: prompt }], stream }),
+    });
+  }
+
+  /** `n` requests wait for one provider call: its in-flight marker's count. */
+  const waiting = (n: number): Promise<boolean> =>
+    waitFor(
+      async () => {
+        const markers = await redis.keys(`${system.prefix}:inflight:*`);
+        const counts = await Promise.all(markers.map((m) => redis.hget(m, 'n')));
+        return counts.some((c) => Number(c) === n);
+      },
+      { timeoutMs: 5_000, intervalMs: 20, message: `never ${n} waiting for one call` },
+    );
+
+  for (const stream of [false, true]) {
+    it(`a ${stream ? 'streamed' : 'whole'} follower whose leader times out runs on its own, within its own deadline`, async () => {
+      system.sim.reset();
+      // The leader's call outlasts its deadline; calls made after it answer at once.
+      system.sim.configure({ latencyMs: 30_000, chunkDelayMs: 0 });
+      const prompt = `leader deadline ${stream} ${uniqueId()}`;
+      const leaderAt = Date.now();
+      const leader = chat(prompt, stream);
+      await waitFor(() => system.sim.stats().inFlight === 1, { timeoutMs: 5_000, intervalMs: 20 });
+      system.sim.configure({ latencyMs: 0 });
+      await new Promise((r) => setTimeout(r, leaderAt + FOLLOWER_LAG_MS - Date.now()));
+      const followerAt = Date.now();
+      const follower = chat(prompt, stream);
+      await waiting(2);
+
+      const led = await leader;
+      expect(led.status).toBe(504);
+      await led.text();
+
+      const followed = await follower;
+      const body = await followed.text();
+      expect(followed.status).toBe(200);
+      // It led a call of its own: not a share of the leader's.
+      expect(followed.headers.get('x-gateway-coalesced')).toBeNull();
+      if (!stream) {
+        // (A stream's headers go before its cost is known: its usage row below says it.)
+        expect(Number(followed.headers.get('x-gateway-cost-usd'))).toBeGreaterThan(0);
+      }
+      expect(body).toContain(stream ? 'data: [DONE]' : prompt);
+      expect(Date.now() - followerAt).toBeLessThan(TIMEOUT_MS);
+      // The leader's call (cut at its deadline) and the follower's own.
+      expect(system.sim.stats().total).toBe(2);
+
+      // Billed once, as its own call: one row, not cached, with the call's cost.
+      const rows = await waitFor(async () => {
+        const found = await system.query<{ status: string; cached: boolean; cost_usd: string }>(
+          'SELECT status, cached, cost_usd FROM usage_records WHERE request_id = $1',
+          [followed.headers.get('x-request-id')],
+        );
+        return found.length > 0 ? found : null;
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      expect(
+        await system.query('SELECT 1 FROM usage_records WHERE request_id = $1', [followed.headers.get('x-request-id')]),
+      ).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ status: 'success', cached: false });
+      expect(Number(rows[0].cost_usd)).toBeGreaterThan(0);
+    }, 30_000);
+  }
+});
