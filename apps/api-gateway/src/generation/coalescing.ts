@@ -153,14 +153,28 @@ export class Coalescing {
    * the leader's cost saved), and its reservation given back (marked by its request id: a second call gives nothing).
    */
   serve(result: GenerationResult, request: GenerationRequest, ids?: FreshToolCallIds): GenerationResult {
-    void this.admission.refund(request);
+    const served = this.present(result, request, ids);
+    this.answered(result, request, served);
+    return served;
+  }
+
+  /**
+   * The leader's answer as the follower's (`serve`), and nothing else: no refund, no usage row. A stream's relay makes
+   * it before it knows whether its stream ends in that answer (one that cannot be resumed ends in an error instead):
+   * the follower is accounted by `answered` once it did, or by `failed`, once either way.
+   */
+  present(result: GenerationResult, request: GenerationRequest, ids?: FreshToolCallIds): GenerationResult {
     // The leader's provider call is what the follower waited for: its latency is not the gateway's overhead.
-    const served: GenerationResult = merged(servedFromCache(result, request, ids), {
+    return merged(servedFromCache(result, request, ids), {
       cached: false,
       providerLatencyMs: result.providerLatencyMs,
     });
+  }
+
+  /** A follower was answered `served`, made from the leader's `result`: its usage row queued, its reservation refunded. */
+  answered(result: GenerationResult, request: GenerationRequest, served: GenerationResult): void {
+    void this.admission.refund(request);
     this.usage.record(hitUsageEvent(request, result, served));
-    return served;
   }
 
   /**

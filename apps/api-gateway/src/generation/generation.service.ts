@@ -241,13 +241,21 @@ export class GenerationService {
       const ids = follower ? new FreshToolCallIds() : null;
       // This relay ended before its stream opened, with no answer from the job it followed: the request runs again.
       let again = false;
+      // The leader's answer a follower's stream ends in: accounted once the stream did end in it (`onEnd`), not when
+      // the relay makes it the follower's, which may still end in an error (a stream that cannot be resumed).
+      let shared: GenerationResult | null = null;
       const relay: StreamRelay = new StreamRelay(
         merged(this.waiterOptions(claim, sub.request, current, watching(entry)), {
           sink: client.sse(),
           encoder,
           cache: cached.status,
           keepAliveMs: this.env.SSE_KEEPALIVE_MS,
-          serve: ids ? (answer: GenerationResult) => this.coalescing.serve(answer, sub.request, ids) : undefined,
+          serve: ids
+            ? (answer: GenerationResult) => {
+                shared = answer;
+                return this.coalescing.present(answer, sub.request, ids);
+              }
+            : undefined,
           serveHead: follower
             ? (head: StreamHead) => {
                 this.saySharedCall(client, current);
@@ -258,6 +266,9 @@ export class GenerationService {
           onEnd: (outcome: { result: GenerationResult } | { error: GatewayError }) => {
             this.release(sub, claim, current);
             if ('result' in outcome) {
+              if (shared !== null) {
+                this.coalescing.answered(shared, sub.request, outcome.result);
+              }
               this.metrics.succeeded(outcome.result, client.startedAt, cached.status);
             } else if (!relay.opened && this.runsAlone(outcome.error, current, sub, client, run)) {
               // Counted as what its next run ends in.

@@ -74,7 +74,11 @@ export interface StreamRelayOptions extends WaiterOptions {
   encoder: StreamEncoderFactory;
   /** The `x-gateway-cache` header of the stream. */
   cache: CacheStatus;
-  /** The answer as this request's, when it is somebody else's (a coalesced follower's): applied before it ends. */
+  /**
+   * The answer as this request's, when it is somebody else's (a coalesced follower's): applied before it ends, and
+   * before the relay knows whether it ends in it (a stream that cannot be resumed ends in an error): no side effects,
+   * an answer is accounted in `onEnd`.
+   */
   serve?: (result: GenerationResult) => GenerationResult;
   /** Likewise the stream's head (its completion id, created, attempts): applied before the stream opens. */
   serveHead?: (head: StreamHead) => StreamHead;
