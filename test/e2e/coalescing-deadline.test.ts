@@ -1,3 +1,5 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { GovernanceKeys, QuotaCountersStore } from '@aigw/governance';
 import { uniqueId, waitFor } from '@aigw/testing';
 import { Redis } from 'ioredis';
 import { REDIS_URL, TestSystem } from './harness';
@@ -26,10 +28,10 @@ describe("coalescing: a follower is not bound by the leader's deadline (e2e)", (
     await redis.quit();
   }, 30_000);
 
-  function chat(prompt: string, stream = false): Promise<Response> {
+  function chat(prompt: string, stream = false, headers = system.headers()): Promise<Response> {
     return fetch(`${system.gatewayUrl}/v1/chat/completions`, {
       method: 'POST',
-      headers: system.headers(),
+      headers,
       body: JSON.stringify({ model: 'sim-gpt', messages: [{ role: 'user', content: prompt }], stream }),
     });
   }
@@ -44,6 +46,54 @@ describe("coalescing: a follower is not bound by the leader's deadline (e2e)", (
       },
       { timeoutMs: 5_000, intervalMs: 20, message: `never ${n} waiting for one call` },
     );
+
+  it("a budgeted follower that runs on its own is charged once, by its own call; the leader's cut call by its own", async () => {
+    const [user] = await system.query<{ id: string }>('INSERT INTO users (name) VALUES ($1) RETURNING id', [
+      `deadline-budget-${uniqueId()}`,
+    ]);
+    const plain = `sk-aigw-${randomBytes(24).toString('base64url')}`;
+    await system.query('INSERT INTO api_keys (user_id, role, key_hash, prefix) VALUES ($1, $2, $3, $4)', [
+      user.id,
+      'user',
+      createHash('sha256').update(plain).digest('hex'),
+      plain.slice(0, 16),
+    ]);
+    await system.query(`INSERT INTO user_quotas (user_id, tier, daily_spend_limit_usd) VALUES ($1, 'default', $2)`, [
+      user.id,
+      10,
+    ]);
+    const headers = system.headers(plain);
+    system.sim.reset();
+    system.sim.configure({ latencyMs: 30_000, chunkDelayMs: 0 });
+    const prompt = `leader deadline budget ${uniqueId()}`;
+    const leaderAt = Date.now();
+    const leader = chat(prompt, false, headers);
+    await waitFor(() => system.sim.stats().inFlight === 1, { timeoutMs: 5_000, intervalMs: 20 });
+    system.sim.configure({ latencyMs: 0 });
+    await new Promise((r) => setTimeout(r, leaderAt + FOLLOWER_LAG_MS - Date.now()));
+    const follower = chat(prompt, false, headers);
+    await waiting(2);
+    expect((await leader).status).toBe(504);
+    const followed = await follower;
+    expect(followed.status).toBe(200);
+    await followed.text();
+
+    const rows = await waitFor(async () => {
+      const found = await system.query<{ status: string; cost_usd: string }>(
+        'SELECT status, cost_usd FROM usage_records WHERE user_id = $1',
+        [user.id],
+      );
+      return found.length === 2 ? found : null;
+    });
+    const spent = rows.reduce((sum, r) => sum + Number(r.cost_usd), 0);
+    expect(spent).toBeGreaterThan(0);
+    // Every reservation settled to what was spent: the follower's neither given back nor left charged, nor twice.
+    const counters = new QuotaCountersStore(redis, new GovernanceKeys(system.prefix));
+    await waitFor(
+      async () => Math.abs((await counters.read(user.id, Date.now())).dailySpendUsd - spent) < 1e-9 || null,
+      { timeoutMs: 10_000, message: 'the daily spend counter is not what the two requests spent' },
+    );
+  }, 30_000);
 
   for (const stream of [false, true]) {
     it(`a ${stream ? 'streamed' : 'whole'} follower whose leader times out runs on its own, within its own deadline`, async () => {
