@@ -169,6 +169,7 @@ export class GenerationService {
       client.onGone(() => wait.abandon('client_disconnected'));
       try {
         if (current?.role === 'follower') {
+          this.leftWhileJoining(client, wait);
           this.hub.follow(wait, current.names);
         } else {
           await this.dispatch(sub, client, claim, wait, current, entry.stored);
@@ -282,6 +283,7 @@ export class GenerationService {
       );
       client.onGone(() => relay.abandon('client_disconnected'));
       if (current?.role === 'follower') {
+        this.leftWhileJoining(client, relay);
         this.hub.follow(relay, current.names);
       } else {
         await this.dispatch(sub, client, claim, relay, current, entry.stored);
@@ -699,6 +701,18 @@ export class GenerationService {
   private saySharedCall(client: Client, party: Party | null): void {
     if (party?.role === 'follower') {
       client.setHeaders({ [COALESCED_HEADER]: 'true' });
+    }
+  }
+
+  /**
+   * A follower whose client left before its run watched it (`onGone` holds for the runs that watched before: a client
+   * that left while the request joined again told only the run before) gives the job up at once (its `leave`), as a
+   * leader adds no job then (`enqueue`). Before, it stayed among the job's waiters for nobody until the job ended.
+   * A flag read; no Redis call unless the client left.
+   */
+  private leftWhileJoining(client: Client, waiter: ReplyWaiter): void {
+    if (client.gone) {
+      waiter.abandon('client_disconnected');
     }
   }
 
