@@ -282,6 +282,29 @@ describe('Gemini adapter against a real HTTP server', () => {
     expect(denied.message).not.toContain(API_KEY);
   });
 
+  it('classifies 404 NOT_FOUND (a model this API version does not serve) as not found: not retried, not held against the deployment, whole and streamed', async () => {
+    const notFound = {
+      error: {
+        code: 404,
+        message:
+          'models/gemini-9-flash is not found for API version v1beta, or is not supported for generateContent. Call ListModels to see the list of available models and their supported methods.',
+        status: 'NOT_FOUND',
+      },
+    };
+    up.handler = (_req, res) => sendJson(res, 404, notFound);
+    const req: AdapterRequest = {
+      target: { ...target, model: 'gemini-9-flash' },
+      messages: [{ role: 'user', content: 'x' }],
+      options: {},
+    };
+    const whole = await failure(adapter.generate(req, never));
+    expect(whole).toMatchObject({ errorClass: ErrorClass.NotFound, status: 404 });
+    expect(whole.message).toContain('models/gemini-9-flash is not found');
+    const streamed = await failure(collect(adapter.stream(req, never)));
+    expect(streamed).toMatchObject({ errorClass: ErrorClass.NotFound, status: 404 });
+    expect(up.requests).toHaveLength(2);
+  });
+
   it('names an in-stream UNAVAILABLE overloaded (its HTTP 503 is a capacity refusal), RESOURCE_EXHAUSTED a rate limit', async () => {
     // google.rpc.Status objects as a stream's event (HTTP 200, no status to classify by), as Gemini sends them when
     // the model is overloaded or the quota runs out after the call was accepted. The RetryInfo says when to come back.

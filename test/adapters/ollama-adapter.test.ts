@@ -204,13 +204,19 @@ describe('Ollama adapter against a real HTTP server', () => {
     expect((await failure(collect(adapter.stream(req, never)))).errorClass).toBe(ErrorClass.Network);
   });
 
-  it('classifies a missing model (404 {"error"}) as a provider failure and refuses http image URLs before any call', async () => {
-    up.handler = (_req, res) => sendJson(res, 404, { error: "model 'nope' not found, try pulling it first" });
+  it('classifies a missing model (404 {"error"}) as not found, whole and streamed, and refuses http image URLs before any call', async () => {
+    // Ollama's own words (server/routes.go): a model not pulled is a 404 `{"error":"model \"x\" not found, try pulling
+    // it first"}`. Not a provider fault to retry or to open the circuit with: the deployment names a model not there.
+    up.handler = (_req, res) => sendJson(res, 404, { error: 'model "nope" not found, try pulling it first' });
     const err = await failure(
       adapter.generate({ target, messages: [{ role: 'user', content: 'x' }], options: {} }, never),
     );
-    expect(err).toMatchObject({ errorClass: ErrorClass.Provider, status: 404 });
-    expect(err.message).toContain("model 'nope' not found");
+    expect(err).toMatchObject({ errorClass: ErrorClass.NotFound, status: 404 });
+    expect(err.message).toContain('model "nope" not found');
+    const streamed = await failure(
+      collect(adapter.stream({ target, messages: [{ role: 'user', content: 'x' }], options: {} }, never)),
+    );
+    expect(streamed).toMatchObject({ errorClass: ErrorClass.NotFound, status: 404 });
     const url = await failure(
       adapter.generate(
         {
@@ -222,7 +228,7 @@ describe('Ollama adapter against a real HTTP server', () => {
       ),
     );
     expect(url.errorClass).toBe(ErrorClass.InvalidRequest);
-    expect(up.requests).toHaveLength(1);
+    expect(up.requests).toHaveLength(2);
   });
 
   it('lists /api/tags and health-checks on it', async () => {

@@ -10,6 +10,12 @@ export enum ErrorClass {
   Auth = 'auth',
   InvalidRequest = 'invalid_request',
   ContextLength = 'context_length',
+  /**
+   * The provider does not have what was asked of it (a 404): a model it does not serve (Ollama's "model not found, try
+   * pulling it first", Gemini's NOT_FOUND, OpenAI's `model_not_found`) or a path it lacks. Asking again will not make
+   * it appear, and the provider answered as it should: another deployment of the model may serve it.
+   */
+  NotFound = 'not_found',
   Provider = 'provider',
   Gateway = 'gateway',
   Cancelled = 'cancelled',
@@ -26,6 +32,7 @@ export function isRetryableClass(c: ErrorClass): boolean {
     case ErrorClass.Auth:
     case ErrorClass.InvalidRequest:
     case ErrorClass.ContextLength:
+    case ErrorClass.NotFound:
     case ErrorClass.Gateway:
     case ErrorClass.Cancelled:
       return false;
@@ -47,8 +54,11 @@ export function countsAgainstProvider(c: ErrorClass): boolean {
     case ErrorClass.Auth:
     case ErrorClass.Gateway:
       return true;
+    // NotFound says nothing of the deployment's health, and may be the request's own doing (OpenRouter answers 404
+    // "No endpoints found that support tool use"): one client's requests must not open the circuit for everyone's.
     case ErrorClass.InvalidRequest:
     case ErrorClass.ContextLength:
+    case ErrorClass.NotFound:
     case ErrorClass.Cancelled:
       return false;
   }

@@ -8,7 +8,7 @@ import {
   type Deployment,
   type GenerationRequest,
 } from '@aigw/core';
-import { classifyError } from '@aigw/adapters';
+import { classifyError, classifyHttpFailure } from '@aigw/adapters';
 import { GenerationAbort, GenerationCancelledError } from '../cancel/abort';
 import type { StreamObserver } from '../generation/stream-observer';
 import { deployment, generationRequest } from '../generation/request.fixtures';
@@ -198,6 +198,25 @@ describe('AttemptLoop', () => {
     expect(routed.deployment).toBe(b);
     expect(bench.sleeps).toEqual([]);
     expect(bench.circuits.settled.map((s) => s.verdict)).toEqual(['failure', 'success']);
+  });
+
+  it("moves on from a provider without the model (its 404) at once: no retry, nothing held against the deployment's circuit", async () => {
+    // Ollama's answer for a model not pulled, as its adapter classifies it.
+    const missing = (): ProviderCallError =>
+      classifyHttpFailure(404, {}, '{"error":"model \\"m\\" not found, try pulling it first"}');
+    bench.adapters.script('http://a/v1', { fail: missing() });
+    bench.adapters.script('http://b/v1', { answer: 'b' });
+    const routed = await bench.loop.run([a, b], request, signal);
+    expect(routed.deployment).toBe(b);
+    expect(bench.adapters.calls.map((call) => call.baseUrl)).toEqual(['http://a/v1', 'http://b/v1']);
+    expect(bench.sleeps).toEqual([]);
+    expect(bench.circuits.settled.map((s) => s.verdict)).toEqual(['neutral', 'success']);
+
+    // Alone, it is the gateway's upstream that failed (a 502 naming it), not the client's request.
+    bench.adapters.script('http://a/v1', { fail: missing() });
+    const err = await failureOf(bench.loop.run([a], request, signal));
+    expect(err.code).toBe(ErrorCode.AllProvidersFailed);
+    expect(err.attempts).toEqual([expect.objectContaining({ provider: 'a', errorClass: 'not_found', status: 404 })]);
   });
 
   it('fails fast on an invalid request: no retry, no fallback, nothing counted against the provider', async () => {

@@ -1,5 +1,5 @@
-import { ErrorClass, ProviderCallError } from '@aigw/core';
-import { classifyError, classifyHttpFailure } from './classify';
+import { countsAgainstProvider, ErrorClass, isFatalClass, isRetryableClass, ProviderCallError } from '@aigw/core';
+import { classifyError, classifyHttpFailure, classifyInBandError } from './classify';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 
@@ -156,10 +156,11 @@ describe('classifyHttpFailure', () => {
       ErrorClass.Auth,
     ],
     [402, '{"error":"You have exceeded your monthly included credits for Inference Providers."}', ErrorClass.Auth],
+    // A model the provider does not serve: the deployment's configuration, not the request's and not a transient fault.
     [
       404,
       '{"error":{"message":"The model `gpt-9` does not exist","type":"invalid_request_error","code":"model_not_found"}}',
-      ErrorClass.Provider,
+      ErrorClass.NotFound,
     ],
     [408, 'Request Timeout', ErrorClass.Timeout],
     [409, '{"error":{"message":"conflict"}}', ErrorClass.InvalidRequest],
@@ -429,5 +430,43 @@ describe('classifyError', () => {
     expect(e.errorClass).toBe(ErrorClass.Provider);
     expect(e.cause).toBe(err);
     expect(classifyError('just a string').errorClass).toBe(ErrorClass.Provider);
+  });
+});
+
+describe('a model the provider does not have (404)', () => {
+  // Each provider's own answer: not retried (it will not appear), not held against the deployment's circuit, not the
+  // client's fault either (another deployment of the model may serve it).
+  it.each([
+    ['Ollama /api/chat', '{"error":"model \\"llama9\\" not found, try pulling it first"}'],
+    [
+      "Ollama's OpenAI-compatible /v1",
+      '{"error":{"message":"model \\"llama9\\" not found, try pulling it first","type":"api_error","param":null,"code":null}}',
+    ],
+    [
+      'Gemini',
+      '{"error":{"code":404,"message":"models/gemini-9 is not found for API version v1beta, or is not supported for generateContent. Call ListModels to see the list of available models and their supported methods.","status":"NOT_FOUND"}}',
+    ],
+    [
+      'OpenAI',
+      '{"error":{"message":"The model `gpt-9` does not exist or you do not have access to it.","type":"invalid_request_error","param":null,"code":"model_not_found"}}',
+    ],
+    [
+      'vLLM',
+      '{"object":"error","message":"The model `llama9` does not exist.","type":"NotFoundError","param":null,"code":404}',
+    ],
+    ['Anthropic', '{"type":"error","error":{"type":"not_found_error","message":"model: claude-9"}}'],
+    ['a base URL without its /v1', '404 page not found\n'],
+  ])('%s', (_who, body) => {
+    const e = http(404, body);
+    expect(e.errorClass).toBe(ErrorClass.NotFound);
+    expect(e.status).toBe(404);
+    expect(isRetryableClass(e.errorClass)).toBe(false);
+    expect(countsAgainstProvider(e.errorClass)).toBe(false);
+    expect(isFatalClass(e.errorClass)).toBe(false);
+  });
+
+  it('Gemini streaming it in band (code 404) is classified as the HTTP answer is', () => {
+    const said = classifyInBandError({ code: 404, message: 'models/gemini-9 is not found', status: 'NOT_FOUND' });
+    expect(said.errorClass).toBe(ErrorClass.NotFound);
   });
 });

@@ -93,8 +93,11 @@ export function classifyHttpFailure(
     return make(ErrorClass.Auth);
   }
   if (status === 404) {
-    // Usually "model not found here": the same model may well be served by another deployment.
-    return make(ErrorClass.Provider);
+    // Usually "model not found here" (Ollama's model not pulled, Gemini's NOT_FOUND, OpenAI's `model_not_found`): the
+    // same model may well be served by another deployment, but retrying this one will not make it appear, and a
+    // provider that answered so is not sick (NotFound: no retry, no circuit failure, fallback allowed). As Provider it
+    // was retried twice with backoff and counted against the deployment's circuit.
+    return make(ErrorClass.NotFound);
   }
   if (status === 408) {
     return make(ErrorClass.Timeout);
