@@ -478,6 +478,48 @@ describe('OpenAI-compatible adapter against a real HTTP server', () => {
     expect(deltas.at(-1)?.finishReason).toBe('stop');
   });
 
+  it('fails vLLM\'s stream the engine aborted (finish_reason "abort", then usage and [DONE]) after what arrived, charged with its usage', async () => {
+    // vLLM (entrypoints/openai serving_chat): an engine-side abort ends the stream with finish_reason "abort" in the
+    // last choice chunk, the usage chunk (stream_options.include_usage) and an unconditional [DONE].
+    up.handler = (_req, res) => {
+      startSse(res);
+      res.write(sseEvent(chunk({ role: 'assistant', content: '' })));
+      res.write(sseEvent(chunk({ content: 'The answer is' })));
+      res.write(sseEvent(chunk({}, 'abort')));
+      res.write(sseEvent(USAGE_CHUNK));
+      res.end(sseEvent('[DONE]'));
+    };
+    const seen: string[] = [];
+    const finishes: unknown[] = [];
+    const e = await failure(
+      (async () => {
+        for await (const d of adapter.stream(request(), never)) {
+          seen.push(d.text);
+          finishes.push(d.finishReason);
+        }
+      })(),
+    );
+    expect(seen.join('')).toBe('The answer is');
+    expect(finishes.filter((f) => f !== undefined)).toEqual([]);
+    expect(e).toMatchObject({
+      errorClass: ErrorClass.Provider,
+      charged: { promptTokens: 9, completionTokens: 2, totalTokens: 11, cachedPromptTokens: 4 },
+    });
+    expect(e.message).toContain('"abort"');
+
+    // Whole: the cut text is no answer either.
+    up.handler = (_req, res) =>
+      sendJson(res, 200, {
+        ...completion('The answer is'),
+        choices: [{ index: 0, message: { role: 'assistant', content: 'The answer is' }, finish_reason: 'abort' }],
+      });
+    const whole = await failure(adapter.generate(request(), never));
+    expect(whole).toMatchObject({
+      errorClass: ErrorClass.Provider,
+      charged: { promptTokens: 12, completionTokens: 3 },
+    });
+  });
+
   it('throws Provider for an error payload mid-stream', async () => {
     up.handler = (_req, res) => {
       startSse(res);

@@ -39,6 +39,24 @@ describe('openAiFinishReason', () => {
   });
 });
 
+describe('"abort" (vLLM, SGLang: the engine aborted the request)', () => {
+  // vLLM ends a request its engine aborted (shutdown, sleep mode, a scale-down, an abort call) with a terminal
+  // finish_reason "abort" and then [DONE]: the answer is cut, and none of OpenAI's reasons says so.
+  it.each(['abort', 'ABORT'])('%p is a provider failure, never "stop" (a complete answer)', (reason) => {
+    expect(() => openAiFinishReason(reason)).toThrow(
+      expect.objectContaining({
+        errorClass: ErrorClass.Provider,
+        message: 'upstream ended the answer with finish_reason "abort"',
+      }) as Error,
+    );
+  });
+
+  it('carries the usage the provider reported as charged', () => {
+    const usage = { promptTokens: 800, completionTokens: 57, totalTokens: 857, cachedPromptTokens: 0 };
+    expect(() => openAiFinishReason('abort', usage)).toThrow(expect.objectContaining({ charged: usage }) as Error);
+  });
+});
+
 describe("Gemini's finishReason", () => {
   it.each([
     ['STOP', false, 'stop'],

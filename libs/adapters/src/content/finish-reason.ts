@@ -18,13 +18,20 @@ const SYNONYMS: Readonly<Record<string, string>> = {
 };
 
 /**
+ * Finish reasons that say the generation failed rather than ended: `error` (Mistral's and other OpenAI-compatible
+ * servers' "generation failed"), `abort` (vLLM's and SGLang's: the engine aborted the request, on shutdown, sleep mode,
+ * a scale-down or an abort call, and sent what it had with HTTP 200 and `[DONE]`). OpenAI's vocabulary has no word for
+ * a cut answer: as `stop` a client would take the fragment for the whole answer.
+ */
+const FAILED_FINISHES = new Set(['error', 'abort']);
+
+/**
  * A provider's finish reason in OpenAI's vocabulary, the one both entrances translate from (Anthropic's stop reasons
  * are derived from it). Known synonyms are mapped; a reason nobody documents ends a complete answer, so it is `stop`:
- * strict clients (typed SDKs, Anthropic's stop-reason enum) never see a value outside the enum. `error` (Mistral's
- * and other OpenAI-compatible servers' "generation failed") is no answer at all: a provider failure, retried and
- * failed over like one, never billed as a success; but the tokens such an answer reports (`usage`) were consumed and
- * billed by its provider, so the failure carries them (`ProviderCallError.charged`). Null (not finished yet) stays
- * null.
+ * strict clients (typed SDKs, Anthropic's stop-reason enum) never see a value outside the enum. A failed finish
+ * (`error`, `abort`: `isErrorFinish`) is no answer at all: a provider failure, retried and failed over like one, never
+ * billed as a success; but the tokens such an answer reports (`usage`) were consumed and billed by its provider, so the
+ * failure carries them (`ProviderCallError.charged`). Null (not finished yet) stays null.
  */
 export function openAiFinishReason(reason: string | null | undefined, usage?: Usage): string | null {
   if (reason === null || reason === undefined) {
@@ -34,23 +41,23 @@ export function openAiFinishReason(reason: string | null | undefined, usage?: Us
     return reason;
   }
   const lower = reason.toLowerCase();
-  if (lower === 'error') {
-    throw errorFinish(usage);
+  if (FAILED_FINISHES.has(lower)) {
+    throw errorFinish(usage, lower);
   }
   return OPENAI_FINISH_REASONS.has(lower) ? lower : (SYNONYMS[lower] ?? 'stop');
 }
 
-/** Whether a provider's finish reason says the generation failed (`error`, any case). */
-export function isErrorFinish(reason: unknown): boolean {
-  return typeof reason === 'string' && reason.toLowerCase() === 'error';
+/** Whether a provider's finish reason says the generation failed (`error` or `abort`, any case). */
+export function isErrorFinish(reason: unknown): reason is string {
+  return typeof reason === 'string' && FAILED_FINISHES.has(reason.toLowerCase());
 }
 
-/** The failure of an answer ended with `finish_reason: "error"`, charged with the tokens it reported, if any. */
-export function errorFinish(usage?: Usage): ProviderCallError {
+/** The failure of an answer ended with a failed finish (`reason`), charged with the tokens it reported, if any. */
+export function errorFinish(usage?: Usage, reason = 'error'): ProviderCallError {
   const charged = usage !== undefined && usage.promptTokens + usage.completionTokens > 0 ? usage : undefined;
   return new ProviderCallError(
     ErrorClass.Provider,
-    'upstream ended the answer with finish_reason "error"',
+    `upstream ended the answer with finish_reason "${reason}"`,
     charged === undefined ? {} : { charged },
   );
 }

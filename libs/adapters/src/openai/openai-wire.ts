@@ -738,10 +738,11 @@ export class OpenAiStreamDecoder implements StreamDecoder {
   private fingerprintSent = false;
   private finished = false;
   /**
-   * The answer ended with `finish_reason: "error"` in a chunk without usage: the usage chunk that may follow (sent
-   * before `[DONE]` with `include_usage`) is awaited, for what the provider billed (`ProviderCallError.charged`).
+   * The answer ended with a failed finish (`finish_reason: "error"` or `"abort"`, lower-cased here) in a chunk without
+   * usage: the usage chunk that may follow (sent before `[DONE]` with `include_usage`) is awaited, for what the
+   * provider billed (`ProviderCallError.charged`).
    */
-  private errorFinished = false;
+  private errorFinished: string | undefined;
   /** Made when the first tool-call fragment comes: most streams have none. */
   private toolCalls: ToolCallNumbering | undefined;
 
@@ -757,8 +758,8 @@ export class OpenAiStreamDecoder implements StreamDecoder {
   ) {}
 
   complete(): boolean {
-    if (this.errorFinished) {
-      throw errorFinish();
+    if (this.errorFinished !== undefined) {
+      throw errorFinish(undefined, this.errorFinished);
     }
     return this.finished;
   }
@@ -781,8 +782,8 @@ export class OpenAiStreamDecoder implements StreamDecoder {
   onEvent(event: SseEvent, out: StreamDelta[]): boolean {
     const data = event.data;
     if (data === '[DONE]') {
-      if (this.errorFinished) {
-        throw errorFinish();
+      if (this.errorFinished !== undefined) {
+        throw errorFinish(undefined, this.errorFinished);
       }
       return true;
     }
@@ -807,12 +808,14 @@ export class OpenAiStreamDecoder implements StreamDecoder {
       throw inBandError(chunk, this.apiKey);
     }
     const choice = Array.isArray(chunk.choices) ? chunk.choices[0] : undefined;
-    if (this.errorFinished || isErrorFinish(choice?.finish_reason)) {
+    const finish = choice?.finish_reason;
+    const failed = this.errorFinished ?? (isErrorFinish(finish) ? finish.toLowerCase() : undefined);
+    if (failed !== undefined) {
       // A failed generation: nothing of it goes on; its usage, in this chunk or the next, is what it cost.
+      this.errorFinished = failed;
       if (chunk.usage !== undefined && chunk.usage !== null) {
-        throw errorFinish(usageOf(chunk.usage));
+        throw errorFinish(usageOf(chunk.usage), failed);
       }
-      this.errorFinished = true;
       return false;
     }
     const content = choice?.delta?.content;
