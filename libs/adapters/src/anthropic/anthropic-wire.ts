@@ -109,7 +109,9 @@ export function anthropicErrorClass(type: string | undefined, message: string): 
     case 'request_too_large':
       return ErrorClass.ContextLength;
     case 'invalid_request_error':
-      return /prompt is too long/i.test(message) ? ErrorClass.ContextLength : ErrorClass.InvalidRequest;
+      return /prompt is too long|exceed context limit/i.test(message)
+        ? ErrorClass.ContextLength
+        : ErrorClass.InvalidRequest;
     case 'timeout_error':
       return ErrorClass.Timeout;
     default:

@@ -85,6 +85,12 @@ describe('classifyHttpFailure', () => {
       '{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 210000 tokens > 200000 maximum"}}',
       ErrorClass.ContextLength,
     ],
+    // Anthropic, when the prompt fits but the prompt and max_tokens together do not: a larger window may take it.
+    [
+      400,
+      '{"type":"error","error":{"type":"invalid_request_error","message":"input length and `max_tokens` exceed context limit: 178959 + 64000 > 200000, decrease input length or `max_tokens` and try again"}}',
+      ErrorClass.ContextLength,
+    ],
     [422, '{"detail":[{"loc":["body","messages"],"msg":"field required"}]}', ErrorClass.InvalidRequest],
     // Gemini, llama.cpp and TGI say "context too long" each their own way.
     [

@@ -10,11 +10,12 @@ const CONTEXT_LENGTH_CODES = new Set([
   'exceed_context_size_error',
 ]);
 // OpenAI and vLLM say "maximum context length", Anthropic "prompt is too long", others "context window/length";
-// Gemini "The input token count (N) exceeds the maximum number of tokens allowed (M)"; llama.cpp "exceeds the
-// available context size"; TGI's validation "`inputs` tokens + `max_new_tokens` must be <= N" and "`inputs` must
+// Anthropic also "input length and `max_tokens` exceed context limit: N + M > W" (the prompt fits, not with the answer
+// it may take); Gemini "The input token count (N) exceeds the maximum number of tokens allowed (M)"; llama.cpp "exceeds
+// the available context size"; TGI's validation "`inputs` tokens + `max_new_tokens` must be <= N" and "`inputs` must
 // have less than N tokens".
 const CONTEXT_LENGTH_TEXT =
-  /maximum context length|prompt is too long|context[ _-](?:length|window) (?:exceeded|is exceeded)|exceeds? the (?:model's |available )?context|input token count.{0,40}exceeds the maximum|`inputs` tokens \+ `max_new_tokens` must be|`inputs` must have less than \d+ tokens/i;
+  /maximum context length|prompt is too long|exceed context limit|context[ _-](?:length|window) (?:exceeded|is exceeded)|exceeds? the (?:model's |available )?context|input token count.{0,40}exceeds the maximum|`inputs` tokens \+ `max_new_tokens` must be|`inputs` must have less than \d+ tokens/i;
 
 /**
  * A 400 about the account, not the request: Google answers a bad, expired or blocked API key, a disabled API or
