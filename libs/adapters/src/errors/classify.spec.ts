@@ -471,6 +471,24 @@ describe('a model the provider does not have (404)', () => {
     expect(isFatalClass(e.errorClass)).toBe(false);
   });
 
+  // LiteLLM's proxy answers a model its model_list lacks with a 400 (ProxyModelNotFoundError), its message a Python
+  // dict's text in older releases and a dict in others; `type` and `param` the string "None".
+  it.each([
+    `{"error":{"message":"400: {'error': '/chat/completions: Invalid model name passed in model=glm-9. Call \`/v1/models\` to view available models for your key.'}","type":"None","param":"None","code":"400"}}`,
+    '{"error":{"message":{"error":"/chat/completions: Invalid model name passed in model=glm-9. Call `/v1/models` to view available models for your key."},"type":"None","param":"None","code":"400"}}',
+  ])("LiteLLM's 400 for a model it does not route (%#) is not found, not the client's invalid request", (body) => {
+    const e = http(400, body);
+    expect(e.errorClass).toBe(ErrorClass.NotFound);
+    expect(e.status).toBe(400);
+    expect(e.message).toContain('Invalid model name passed in model=glm-9');
+  });
+
+  it("a 400 with OpenAI's model_not_found code (a compatible server's status for it) is not found too", () => {
+    const body =
+      '{"error":{"message":"The model `glm-9` does not exist","type":"invalid_request_error","code":"model_not_found"}}';
+    expect(http(400, body).errorClass).toBe(ErrorClass.NotFound);
+  });
+
   it('Gemini streaming it in band (code 404) is classified as the HTTP answer is', () => {
     const said = classifyInBandError({ code: 404, message: 'models/gemini-9 is not found', status: 'NOT_FOUND' });
     expect(said.errorClass).toBe(ErrorClass.NotFound);

@@ -57,6 +57,19 @@ function isAccountProblem(detail: ProviderErrorDetail, said: string): boolean {
   );
 }
 
+/**
+ * A 400 that says the server does not serve the model asked for: LiteLLM's proxy (ProxyModelNotFoundError, "Invalid
+ * model name passed in model=X"), or a server giving OpenAI's `model_not_found` code a 400. The gateway sends the
+ * deployment's configured model name, never one the client chose: the deployment's configuration is at fault, as with
+ * a 404 (NotFound), not the client's request, which another deployment (or the direct route) may well serve. As
+ * InvalidRequest the client got a 400 for it and no fallback was tried.
+ */
+const MODEL_NOT_SERVED_TEXT = /Invalid model name passed in model=/i;
+
+function isModelNotServed(detail: ProviderErrorDetail, said: string): boolean {
+  return detail.code === 'model_not_found' || MODEL_NOT_SERVED_TEXT.test(said);
+}
+
 function isContextLength(detail: ProviderErrorDetail, said: string): boolean {
   return (detail.code !== undefined && CONTEXT_LENGTH_CODES.has(detail.code)) || CONTEXT_LENGTH_TEXT.test(said);
 }
@@ -81,6 +94,9 @@ export function classifyHttpFailure(
     }
     if (status === 400 && isAccountProblem(detail, said)) {
       return make(ErrorClass.Auth);
+    }
+    if (status === 400 && isModelNotServed(detail, said)) {
+      return make(ErrorClass.NotFound);
     }
     // The field the provider named, for the client's 400 (`invalidRequestFailure`).
     return new ProviderCallError(ErrorClass.InvalidRequest, message, { status, param: detail.param });
