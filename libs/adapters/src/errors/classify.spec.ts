@@ -46,6 +46,13 @@ describe('classifyHttpFailure', () => {
       undefined,
     ],
     ['a body naming none', 400, '{"error":{"message":"bad","type":"invalid_request_error","param":null}}', undefined],
+    // LiteLLM's proxy writes Python's None as text in its envelope: no field is named.
+    [
+      'LiteLLM',
+      400,
+      '{"error":{"message":"litellm.BadRequestError: OpenAIException - Invalid value for temperature","type":"None","param":"None","code":"400"}}',
+      undefined,
+    ],
   ])("names the field of %s's refusal as its param", (_, status, body, param) => {
     const err = http(status, body);
     expect(err.errorClass).toBe(ErrorClass.InvalidRequest);

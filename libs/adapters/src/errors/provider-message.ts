@@ -117,7 +117,8 @@ export function errorDetailOf(parsed: unknown, depth = 0): ProviderErrorDetail |
     }
     const detail: ProviderErrorDetail = { message, code: str(e.code) ?? str(e.type) };
     const param = str(e.param);
-    if (param !== undefined) {
+    // LiteLLM's proxy writes Python's None as the text "None" (`"param": "None"`): it names no field.
+    if (param !== undefined && param !== 'None') {
       detail.param = param;
     }
     if (googleStatus !== undefined) {
