@@ -175,6 +175,23 @@ describe('classifyHttpFailure', () => {
       '{"error":{"message":"The model `gpt-9` does not exist","type":"invalid_request_error","code":"model_not_found"}}',
       ErrorClass.NotFound,
     ],
+    // A request over the account's tokens-per-minute limit by itself: no wait lets it through (OpenAI answers 429,
+    // Groq 413), and it says nothing of the deployment's health: too long for this deployment, as a context window.
+    [
+      429,
+      '{"error":{"message":"Request too large for gpt-4o in organization org-abc on tokens per min (TPM): Limit 30000, Requested 342389. The input or output tokens must be reduced in order to run successfully. Visit https://platform.openai.com/account/rate-limits to learn more.","type":"tokens","param":null,"code":"rate_limit_exceeded"}}',
+      ErrorClass.ContextLength,
+    ],
+    [
+      413,
+      '{"error":{"message":"Request too large for model `llama-3.3-70b-versatile` in organization `org_01` service tier `on_demand` on tokens per minute (TPM): Limit 6000, Requested 14810, please reduce your message size and try again.","type":"tokens","code":"rate_limit_exceeded"}}',
+      ErrorClass.ContextLength,
+    ],
+    [
+      429,
+      '{"error":{"message":"Rate limit reached for gpt-4o in organization org-abc on tokens per min (TPM): Limit 30000, Used 29000, Requested 2000. Please try again in 2s.","type":"tokens","param":null,"code":"rate_limit_exceeded"}}',
+      ErrorClass.RateLimit,
+    ],
     [408, 'Request Timeout', ErrorClass.Timeout],
     [409, '{"error":{"message":"conflict"}}', ErrorClass.InvalidRequest],
     [500, '{"error":{"message":"The server had an error while processing your request."}}', ErrorClass.Provider],

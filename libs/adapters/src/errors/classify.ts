@@ -58,6 +58,16 @@ function isAccountProblem(detail: ProviderErrorDetail, said: string): boolean {
 }
 
 /**
+ * A request larger by itself than the account's tokens-per-minute limit: OpenAI's 429 and Groq's 413 "Request too large
+ * for <model> in organization ... on tokens per min(ute) (TPM): Limit N, Requested M" (a limit reached by several
+ * requests together says "Rate limit reached" instead). No wait lets it through: as a RateLimit it was retried after
+ * backoff, counted against the deployment's circuit and could set the deployment aside for everyone (a cooldown) for
+ * one client's oversized request. Too long for this deployment, as for a context window (ContextLength): a deployment
+ * with room may take it, and the client is told to shorten it.
+ */
+const OVER_TOKENS_PER_MINUTE_TEXT = /request too large for .{1,300}? on tokens per min/i;
+
+/**
  * A 400 that says the server does not serve the model asked for: LiteLLM's proxy (ProxyModelNotFoundError, "Invalid
  * model name passed in model=X"), or a server giving OpenAI's `model_not_found` code a 400. The gateway sends the
  * deployment's configured model name, never one the client chose: the deployment's configuration is at fault, as with
@@ -125,6 +135,9 @@ export function classifyHttpFailure(
     return make(ErrorClass.Provider);
   }
   if (status === 429) {
+    if (OVER_TOKENS_PER_MINUTE_TEXT.test(said)) {
+      return make(ErrorClass.ContextLength);
+    }
     // An exhausted account (OpenAI `insufficient_quota`) will not recover by waiting: treat it like a credential
     // problem so routing moves on instead of retrying.
     if (detail.code === 'insufficient_quota') {
