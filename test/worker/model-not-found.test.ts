@@ -1,0 +1,108 @@
+import 'reflect-metadata';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ReplyMessage } from '@aigw/core';
+import { WorkerHarness } from './support';
+
+type Of<T extends ReplyMessage['t']> = Extract<ReplyMessage, { t: T }>;
+
+/** A loopback server answering every call with `status` and `body`, counting the calls. */
+class Missing {
+  calls = 0;
+  url = '';
+  private server: Server | undefined;
+
+  constructor(
+    private readonly status: number,
+    private readonly body: string,
+  ) {}
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      this.calls++;
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(this.status, { 'content-type': 'application/json; charset=utf-8' });
+        res.end(this.body);
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  close(): Promise<unknown> {
+    return new Promise((resolve) => (this.server === undefined ? resolve(null) : this.server.close(resolve)));
+  }
+}
+
+/**
+ * A deployment naming a model its server does not have (not pulled into Ollama, retired from Gemini's API version)
+ * answers 404 in the provider's own words. As a provider failure it was retried on the same deployment (RETRY_MAX
+ * times, with backoff) before the next deployment was tried, and counted against its circuit: the router moves on at
+ * once instead.
+ */
+describe('router-worker: a provider without the model (in-process, real Redis, loopback providers)', () => {
+  const ollama = new Missing(404, '{"error":"model \\"shared\\" not found, try pulling it first"}');
+  const gemini = new Missing(
+    404,
+    JSON.stringify({
+      error: {
+        code: 404,
+        message:
+          'models/shared is not found for API version v1beta, or is not supported for generateContent. Call ListModels to see the list of available models and their supported methods.',
+        status: 'NOT_FOUND',
+      },
+    }),
+  );
+  const h = new WorkerHarness({
+    env: { RETRY_MAX: '2', RETRY_BASE_MS: '200', ROUTING_DEFAULT_POLICY: 'cost' },
+    catalog: (simUrl) => `providers:
+  - id: local
+    kind: ollama
+    baseUrl: ${ollama.url}
+    timeoutMs: 5000
+    models:
+      - { name: shared, promptPer1k: 0.0001, completionPer1k: 0.0001, contextWindow: 8192 }
+  - id: google
+    kind: gemini
+    baseUrl: ${gemini.url}/v1beta
+    apiKey: AIza-not-found-secret
+    timeoutMs: 5000
+    models:
+      - { name: shared, promptPer1k: 0.001, completionPer1k: 0.001, contextWindow: 8192 }
+  - id: funded
+    kind: openai
+    baseUrl: ${simUrl}/v1
+    apiKey: sk-funded-secret
+    timeoutMs: 5000
+    models:
+      - { name: shared, promptPer1k: 0.002, completionPer1k: 0.002, contextWindow: 8192 }
+`,
+  });
+
+  beforeAll(async () => {
+    await ollama.start();
+    await gemini.start();
+    await h.start();
+  }, 60_000);
+
+  afterAll(async () => {
+    await h.stop();
+    await ollama.close();
+    await gemini.close();
+  }, 30_000);
+
+  it('falls back at once, one call to each deployment without the model, naming it not_found', async () => {
+    const job = await h.enqueue({ model: 'shared' });
+    const replies = await h.finalReplies(job.id!);
+    expect(replies.at(-1)).toMatchObject({ t: 'result' });
+    const { result } = replies.at(-1) as Of<'result'>;
+    expect(result.provider).toBe('funded');
+    expect(result.attempts).toEqual([
+      expect.objectContaining({ provider: 'local', ok: false, errorClass: 'not_found', status: 404, retries: 0 }),
+      expect.objectContaining({ provider: 'google', ok: false, errorClass: 'not_found', status: 404, retries: 0 }),
+      expect.objectContaining({ provider: 'funded', ok: true }),
+    ]);
+    expect([ollama.calls, gemini.calls]).toEqual([1, 1]);
+  });
+});
