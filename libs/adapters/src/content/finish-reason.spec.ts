@@ -57,6 +57,19 @@ describe('"abort" (vLLM, SGLang: the engine aborted the request)', () => {
   });
 });
 
+describe('"insufficient_system_resource" (DeepSeek: the request was interrupted for want of resources)', () => {
+  it('is a provider failure charged with its usage, never "stop"', () => {
+    const usage = { promptTokens: 300, completionTokens: 25, totalTokens: 325, cachedPromptTokens: 0 };
+    expect(() => openAiFinishReason('insufficient_system_resource', usage)).toThrow(
+      expect.objectContaining({
+        errorClass: ErrorClass.Provider,
+        charged: usage,
+        message: 'upstream ended the answer with finish_reason "insufficient_system_resource"',
+      }) as Error,
+    );
+  });
+});
+
 describe("Gemini's finishReason", () => {
   it.each([
     ['STOP', false, 'stop'],

@@ -20,16 +20,17 @@ const SYNONYMS: Readonly<Record<string, string>> = {
 /**
  * Finish reasons that say the generation failed rather than ended: `error` (Mistral's and other OpenAI-compatible
  * servers' "generation failed"), `abort` (vLLM's and SGLang's: the engine aborted the request, on shutdown, sleep mode,
- * a scale-down or an abort call, and sent what it had with HTTP 200 and `[DONE]`). OpenAI's vocabulary has no word for
- * a cut answer: as `stop` a client would take the fragment for the whole answer.
+ * a scale-down or an abort call, and sent what it had with HTTP 200 and `[DONE]`), `insufficient_system_resource`
+ * (DeepSeek's: "the request is interrupted due to insufficient resource of the inference system"). OpenAI's vocabulary
+ * has no word for a cut answer: as `stop` a client would take the fragment for the whole answer.
  */
-const FAILED_FINISHES = new Set(['error', 'abort']);
+const FAILED_FINISHES = new Set(['error', 'abort', 'insufficient_system_resource']);
 
 /**
  * A provider's finish reason in OpenAI's vocabulary, the one both entrances translate from (Anthropic's stop reasons
  * are derived from it). Known synonyms are mapped; a reason nobody documents ends a complete answer, so it is `stop`:
  * strict clients (typed SDKs, Anthropic's stop-reason enum) never see a value outside the enum. A failed finish
- * (`error`, `abort`: `isErrorFinish`) is no answer at all: a provider failure, retried and failed over like one, never
+ * (`error`, `abort`, `insufficient_system_resource`: `isErrorFinish`) is no answer at all: a provider failure, retried and failed over like one, never
  * billed as a success; but the tokens such an answer reports (`usage`) were consumed and billed by its provider, so the
  * failure carries them (`ProviderCallError.charged`). Null (not finished yet) stays null.
  */
@@ -47,7 +48,7 @@ export function openAiFinishReason(reason: string | null | undefined, usage?: Us
   return OPENAI_FINISH_REASONS.has(lower) ? lower : (SYNONYMS[lower] ?? 'stop');
 }
 
-/** Whether a provider's finish reason says the generation failed (`error` or `abort`, any case). */
+/** Whether a provider's finish reason says the generation failed (`FAILED_FINISHES`, any case). */
 export function isErrorFinish(reason: unknown): reason is string {
   return typeof reason === 'string' && FAILED_FINISHES.has(reason.toLowerCase());
 }

@@ -587,6 +587,27 @@ describe('an answer ended with finish_reason "error"', () => {
   });
 });
 
+describe('an answer its server cut (vLLM\'s "abort", DeepSeek\'s "insufficient_system_resource")', () => {
+  const usage = { prompt_tokens: 500, completion_tokens: 7, total_tokens: 507 };
+  const charged = { promptTokens: 500, completionTokens: 7, totalTokens: 507, cachedPromptTokens: 0 };
+  const chunk = (body: object): string => JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', ...body });
+
+  it.each(['abort', 'insufficient_system_resource'])(
+    '%p fails the stream after the text before it, charged with the usage after it',
+    (reason) => {
+      const decoder = new OpenAiStreamDecoder(undefined);
+      const out: StreamDelta[] = [];
+      decoder.onEvent(msg(chunk({ choices: [{ delta: { content: 'Half an' }, finish_reason: null }] })), out);
+      decoder.onEvent(msg(chunk({ choices: [{ delta: {}, finish_reason: reason }] })), out);
+      expect(out).toEqual([expect.objectContaining({ text: 'Half an' })]);
+      expect(out.some((d) => d.finishReason !== undefined)).toBe(false);
+      const err = thrown(() => decoder.onEvent(msg(chunk({ choices: [], usage })), out));
+      expect(err).toMatchObject({ errorClass: ErrorClass.Provider, charged });
+      expect(err.message).toBe(`upstream ended the answer with finish_reason "${reason}"`);
+    },
+  );
+});
+
 describe("Claude's signed thinking through LiteLLM (thinking_blocks)", () => {
   const signed = { type: 'thinking' as const, thinking: 'Let me see.', signature: 'sig-1' };
 
