@@ -184,13 +184,22 @@ export function classifyInBandError(
   error: unknown,
   apiKey?: string,
   now = Date.now(),
-): { errorClass: ErrorClass; retryAfterMs?: number } {
+): { errorClass: ErrorClass; retryAfterMs?: number; overloaded?: true } {
   const body = JSON.stringify({ error });
   const status = inBandStatus(error);
   if (status !== undefined) {
     // A Google in-band 429 says when to come back in its RetryInfo, as the same answer with that status would.
     const { errorClass, retryAfterMs } = classifyHttpFailure(status, {}, body, apiKey, now);
-    return retryAfterMs === undefined ? { errorClass } : { errorClass, retryAfterMs };
+    const out: { errorClass: ErrorClass; retryAfterMs?: number; overloaded?: true } = { errorClass };
+    if (retryAfterMs !== undefined) {
+      out.retryAfterMs = retryAfterMs;
+    }
+    // A 503 or 529 named in band is the provider out of room, as the same status before the stream is (the breaker
+    // reads that one by its status; an in-band error has none): said `overloaded`, as Gemini's in-band UNAVAILABLE is.
+    if (status === 503 || status === 529) {
+      out.overloaded = true;
+    }
+    return out;
   }
   const detail = detailFromBody(body);
   const said = detail.described === true ? body : detail.message;

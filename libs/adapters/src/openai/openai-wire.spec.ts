@@ -396,6 +396,21 @@ describe('OpenAiStreamDecoder', () => {
     );
     expect(thrown(() => decodeAll(['{"error":{"message":"bad key","code":"401"}}'])).errorClass).toBe(ErrorClass.Auth);
   });
+
+  it('names an in-band 503 or 529 overloaded, as the same status answered before the stream is (LiteLLM, vLLM)', () => {
+    // The provider had no room for the request: the answer is all_providers_overloaded (retry shortly) when no
+    // other deployment answered, or provider_overloaded mid-stream, as for Gemini's in-band UNAVAILABLE.
+    const overloaded = thrown(() =>
+      decodeAll(['{"error":{"message":"AnthropicException - Overloaded","type":"None","param":"None","code":"529"}}']),
+    );
+    expect(overloaded).toMatchObject({ errorClass: ErrorClass.Provider, overloaded: true });
+    const unavailable = thrown(() =>
+      decodeAll(['{"object":"error","message":"Service Unavailable","type":"ServiceUnavailableError","code":503}']),
+    );
+    expect(unavailable).toMatchObject({ errorClass: ErrorClass.Provider, overloaded: true });
+    const failed = thrown(() => decodeAll(['{"object":"error","message":"engine dead","code":500}']));
+    expect(failed.overloaded).toBe(false);
+  });
 });
 
 describe("Google's thought signatures on the OpenAI-compatible endpoint", () => {

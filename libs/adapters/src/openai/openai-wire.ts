@@ -661,10 +661,10 @@ function inBandError(
   if (tgi !== undefined) {
     return new ProviderCallError(tgi.errorClass, `upstream error: ${message}`, { status, param: tgi.param });
   }
-  const { errorClass, retryAfterMs } = classifyInBandError(error, apiKey);
+  const { errorClass, retryAfterMs, overloaded } = classifyInBandError(error, apiKey);
   // vLLM's in-band 400 names the field (`param`) as its HTTP 400 would.
   const param = errorClass === ErrorClass.InvalidRequest ? detail?.param : undefined;
-  return new ProviderCallError(errorClass, `upstream error: ${message}`, { status, retryAfterMs, param });
+  return new ProviderCallError(errorClass, `upstream error: ${message}`, { status, retryAfterMs, param, overloaded });
 }
 
 /**
