@@ -75,7 +75,13 @@ describe('health alerts: webhook deliveries', () => {
   const prefix = uniqueId('alerts');
   const keys = new RedisKeys(prefix);
   const errors = new RedisErrors(quiet);
-  const env = { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix, HEALTH_CONCURRENCY: 4 } as MonitorEnv;
+  const env = {
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_PREFIX: prefix,
+    HEALTH_CONCURRENCY: 4,
+    ALERT_CONCURRENCY: 4,
+    ALERT_WEBHOOK_TIMEOUT_MS: 10_000,
+  } as MonitorEnv;
   let hook: Awaited<ReturnType<typeof webhook>>;
   let redis: Redis;
   let queue: HealthQueue;
@@ -121,7 +127,7 @@ describe('health alerts: webhook deliveries', () => {
     env.ALERT_WEBHOOK_URL = `http://ops:s3cret-pw@127.0.0.1:${await freePort()}/alerts`;
     await alerts.onRecorded({ kind: 'provider', id: 'creds-down' }, failing, new Date());
     const reasons = async () =>
-      (await queue.queue.getJobs(['delayed', 'failed', 'wait', 'active'])).filter(
+      (await queue.alerts.getJobs(['delayed', 'failed', 'wait', 'active'])).filter(
         (j) => j.data !== undefined && 'alert' in j.data && j.data.alert.id === 'creds-down',
       );
     await waitFor(async () => (await reasons()).some((j) => j.failedReason !== undefined && j.failedReason !== ''), {

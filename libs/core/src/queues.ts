@@ -11,8 +11,13 @@ import type { ErrorBody } from './errors';
 export enum QueueName {
   Generation = 'generation',
   Usage = 'usage',
-  /** The health monitor's probes, model discovery, history pruning and alert deliveries (see HealthJobName). */
+  /**
+   * The health monitor's probes, model discovery and history pruning (see HealthJobName); alert deliveries queued by
+   * releases before HealthAlerts are still taken from it.
+   */
   Health = 'health',
+  /** The health monitor's alert deliveries (HealthJobName.SendAlert): slots of their own, apart from the probes'. */
+  HealthAlerts = 'health-alerts',
 }
 
 export enum JobName {

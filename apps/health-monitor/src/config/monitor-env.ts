@@ -97,12 +97,29 @@ export class MonitorEnv extends BaseEnv {
   @Max(604_800)
   HEALTH_DISCOVERY_INTERVAL_S = 3600;
 
-  /** Probes run at once by this process. */
+  /** Probes (and discovery, pruning) run at once by this process; alert deliveries have slots of their own. */
   @Type(() => Number)
   @IsInt()
   @Min(1)
   @Max(256)
   HEALTH_CONCURRENCY = 8;
+
+  /**
+   * Alert deliveries run at once by this process, on a queue of their own (`health-alerts`): a slow or hanging
+   * webhook takes these slots, never the probes'.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(256)
+  ALERT_CONCURRENCY = 4;
+
+  /** Each delivery attempt must be answered within this (connect, headers and body); then it is retried later. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(120_000)
+  ALERT_WEBHOOK_TIMEOUT_MS = 10_000;
 
   /** Where each alert (a provider turning failing, or recovering) is POSTed as JSON; unset: log and metrics only. */
   @IsOptional()

@@ -10,10 +10,10 @@ import { MonitorMetrics } from './monitor-metrics';
 
 /** Deliveries are retried this many times, 1 s, 2 s, 4 s ... apart (about 4 minutes in all). */
 const WEBHOOK_ATTEMPTS = 8;
-const WEBHOOK_TIMEOUT_MS = 10_000;
 /**
  * How long an undelivered alert holds back the newer alerts of its subject: well past its last retry (about 2 minutes
- * of backoff and 8 timeouts of 10 s), with room for a busy queue. An older alert is then delivered out of order.
+ * of backoff and 8 timeouts of ALERT_WEBHOOK_TIMEOUT_MS, 10 s by default), with room for a busy queue. An older alert
+ * is then delivered out of order.
  */
 const ORDER_HOLD_MS = 15 * 60_000;
 /** How soon a delivery held back behind an older alert of its subject looks again. */
@@ -62,6 +62,8 @@ function withoutUrl(description: string, raw: string): string {
 @Injectable()
 export class Alerts {
   private readonly logger = new Logger('HealthAlert');
+  /** ORDER_HOLD_MS, or longer when ALERT_WEBHOOK_TIMEOUT_MS makes the retries last longer. */
+  private readonly orderHoldMs: number;
 
   constructor(
     @Inject(ENV) private readonly env: MonitorEnv,
@@ -69,7 +71,9 @@ export class Alerts {
     private readonly metrics: MonitorMetrics,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly keys: RedisKeys,
-  ) {}
+  ) {
+    this.orderHoldMs = Math.max(ORDER_HOLD_MS, WEBHOOK_ATTEMPTS * env.ALERT_WEBHOOK_TIMEOUT_MS + 5 * 60_000);
+  }
 
   private orderKey(alert: Pick<HealthAlert, 'subject' | 'id'>): string {
     return this.keys.key('health', 'alert-order', alert.subject, alert.id);
@@ -99,10 +103,10 @@ export class Alerts {
     const jobId = `alert-${subject.kind}-${subject.id}-${kind}-${at.getTime()}`;
     const order = this.orderKey(alert);
     // In the order set before the job exists, so no newer alert of the subject can overtake it.
-    await this.redis.multi().zadd(order, at.getTime(), jobId).pexpire(order, ORDER_HOLD_MS).exec();
+    await this.redis.multi().zadd(order, at.getTime(), jobId).pexpire(order, this.orderHoldMs).exec();
     const data: SendAlertJobData = { alert };
     try {
-      await this.queue.queue.add(HealthJobName.SendAlert, data, {
+      await this.queue.alerts.add(HealthJobName.SendAlert, data, {
         jobId,
         attempts: WEBHOOK_ATTEMPTS,
         backoff: { type: 'exponential', delay: 1000 },
@@ -139,7 +143,7 @@ export class Alerts {
           method: 'POST',
           headers,
           body: JSON.stringify(alert),
-          signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+          signal: AbortSignal.timeout(this.env.ALERT_WEBHOOK_TIMEOUT_MS),
         });
       } catch (err) {
         throw new Error(`alert webhook unreachable: ${withoutUrl(describeError(err), raw)}`);
@@ -160,11 +164,11 @@ export class Alerts {
 
   /** Whether an alert of the subject older than this one is still to be delivered (stale entries are dropped). */
   private async olderPending(order: string, alert: HealthAlert): Promise<boolean> {
-    // One read: an alert older than ORDER_HOLD_MS no longer holds the newer ones back (the bound skips it; release
+    // One read: an alert older than orderHoldMs no longer holds the newer ones back (the bound skips it; release
     // and the key's expiry clear it), and the alert's own entry, scored at its own time, is past the exclusive end.
     const older = await this.redis.zrangebyscore(
       order,
-      Date.now() - ORDER_HOLD_MS,
+      Date.now() - this.orderHoldMs,
       `(${Date.parse(alert.at)}`,
       'LIMIT',
       0,

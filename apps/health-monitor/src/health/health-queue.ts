@@ -8,17 +8,24 @@ import type { MonitorEnv } from '../config/monitor-env';
 
 export type HealthJob = Job<HealthJobMap[HealthJobName], void, HealthJobName>;
 
+type HealthWorker = Worker<HealthJobMap[HealthJobName], void, HealthJobName>;
+
 /**
  * The health queue: job schedulers add a probe per provider per interval, and whichever monitor replica takes it
- * runs it (once: a BullMQ job goes to one worker). The queue handle and the worker have connections of their own
- * (a worker blocks; BullMQ's scripts would make every pipeline on the shared connection copy them all).
+ * runs it (once: a BullMQ job goes to one worker). Alert deliveries go on a queue of their own (`alerts`), taken by
+ * a worker of their own with ALERT_CONCURRENCY slots: a webhook that answers slowly (or not at all, until
+ * ALERT_WEBHOOK_TIMEOUT_MS) holds those, never the HEALTH_CONCURRENCY slots the probes run in. The queue handles
+ * and each worker have connections of their own (a worker blocks; BullMQ's scripts would make every pipeline on the
+ * shared connection copy them all).
  */
 @Injectable()
 export class HealthQueue implements OnApplicationShutdown {
   private readonly logger = new Logger('HealthQueue');
   readonly queue: Queue<HealthJobMap[HealthJobName], void, HealthJobName>;
+  /** Alert deliveries (HealthJobName.SendAlert only). */
+  readonly alerts: Queue<HealthJobMap[HealthJobName], void, HealthJobName>;
   private readonly producer: Redis;
-  private consumer?: { worker: Worker<HealthJobMap[HealthJobName], void, HealthJobName>; connection: Redis };
+  private consumers: { worker: HealthWorker; connection: Redis }[] = [];
 
   constructor(
     @Inject(ENV) private readonly env: MonitorEnv,
@@ -28,21 +35,36 @@ export class HealthQueue implements OnApplicationShutdown {
     this.producer = createRedis(env.REDIS_URL, `${keys.prefix}:health-producer`, errors);
     this.queue = new Queue(QueueName.Health, bullOptions(this.producer, keys));
     errors.watch(this.queue);
+    this.alerts = new Queue(QueueName.HealthAlerts, bullOptions(this.producer, keys));
+    errors.watch(this.alerts);
   }
 
   /**
-   * Starts taking jobs; `process` runs each (a rejection fails the job: BullMQ retries it when it has attempts),
-   * with the job's lock token (for `moveToDelayed`).
+   * Starts taking jobs of both queues; `process` runs each (a rejection fails the job: BullMQ retries it when it has
+   * attempts), with the job's lock token (for `moveToDelayed`). A delivery queued on the health queue by an older
+   * release is still run there.
    */
   start(process: (job: HealthJob, token?: string) => Promise<void>): void {
-    const connection = createRedis(this.env.REDIS_URL, `${this.keys.prefix}:health-worker`, this.errors, {
+    this.consumers = [
+      this.consume(QueueName.Health, 'health-worker', this.env.HEALTH_CONCURRENCY, process),
+      this.consume(QueueName.HealthAlerts, 'health-alert-worker', this.env.ALERT_CONCURRENCY, process),
+    ];
+  }
+
+  private consume(
+    queue: QueueName,
+    label: string,
+    concurrency: number,
+    process: (job: HealthJob, token?: string) => Promise<void>,
+  ): { worker: HealthWorker; connection: Redis } {
+    const connection = createRedis(this.env.REDIS_URL, `${this.keys.prefix}:${label}`, this.errors, {
       blocking: true,
     });
-    const worker = new Worker<HealthJobMap[HealthJobName], void, HealthJobName>(
-      QueueName.Health,
+    const worker: HealthWorker = new Worker<HealthJobMap[HealthJobName], void, HealthJobName>(
+      queue,
       process,
       merged(bullOptions(connection, this.keys), {
-        concurrency: this.env.HEALTH_CONCURRENCY,
+        concurrency,
         name: `${hostname()}:${globalThis.process.pid}`,
         autorun: false,
       }),
@@ -53,20 +75,27 @@ export class HealthQueue implements OnApplicationShutdown {
         this.logger.warn(`job ${job.name} ${job.id ?? ''} failed (attempt ${job.attemptsMade}): ${describeError(err)}`);
       }
     });
-    worker.run().catch((err: unknown) => this.logger.error(`health worker stopped: ${describeError(err)}`));
-    this.consumer = { worker, connection };
+    worker.run().catch((err: unknown) => this.logger.error(`${queue} worker stopped: ${describeError(err)}`));
+    return { worker, connection };
   }
 
-  /** Stops taking jobs and lets the running probes finish (they are bounded by PROBE_TIMEOUT_MS). */
+  /**
+   * Stops taking jobs and lets the running ones finish (probes are bounded by PROBE_TIMEOUT_MS, deliveries by
+   * ALERT_WEBHOOK_TIMEOUT_MS).
+   */
   async onApplicationShutdown(): Promise<void> {
-    if (this.consumer !== undefined) {
-      const { worker, connection } = this.consumer;
-      try {
-        await worker.close(connection.status !== 'ready');
-      } finally {
-        await closeRedis(connection);
-      }
-    }
+    const consumers = this.consumers;
+    this.consumers = [];
+    await Promise.all(
+      consumers.map(async ({ worker, connection }) => {
+        try {
+          await worker.close(connection.status !== 'ready');
+        } finally {
+          await closeRedis(connection);
+        }
+      }),
+    );
+    await this.alerts.close();
     await this.queue.close();
     await closeRedis(this.producer);
   }
