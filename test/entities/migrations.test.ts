@@ -25,12 +25,14 @@ const ALL = [
   'UserNameSearch1796800000000',
   'SeededSettings1796900000000',
   'UsageClientClosed1797000000000',
+  'HealthAlertOutbox1797050000000',
 ];
 
 const TABLES = [
   'api_keys',
   'audit_log',
   'gateways',
+  'health_alert_outbox',
   'migrations',
   'models',
   'provider_discovered_models',

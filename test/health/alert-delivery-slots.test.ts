@@ -14,6 +14,9 @@ import { MonitorMetrics } from '../../apps/health-monitor/src/health/monitor-met
 import type { Prober } from '../../apps/health-monitor/src/health/prober';
 import { quiet } from '../gateway/cache-fixtures';
 
+/** The alerts raised here are not in an outbox (no alertId from a status update): nothing to delete. */
+const outbox = { alertDone: () => Promise.resolve() } as unknown as ProviderHealthStore;
+
 const failing: RecordedHealth = {
   previous: 'degraded',
   status: 'failing',
@@ -63,7 +66,7 @@ describe('health monitor: a slow alert webhook does not hold up probes', () => {
     redis = createRedis(TEST_REDIS_URL, `${prefix}:test`, errors);
     queue = new HealthQueue(env, keys, errors);
     const metrics = new MonitorMetrics(new Registry(), {} as ProviderHealthStore, {} as CatalogService);
-    const alerts = new Alerts(env, queue, metrics, redis, keys);
+    const alerts = new Alerts(env, queue, metrics, redis, keys, outbox);
     const provider = { id: 'p1', enabled: true, routing: 'direct' } as ProviderSpec;
     const catalog = { current: { gateways: [] }, provider: () => provider } as unknown as CatalogService;
     const prober = {

@@ -12,6 +12,9 @@ import { HealthQueue } from '../../apps/health-monitor/src/health/health-queue';
 import { MonitorMetrics } from '../../apps/health-monitor/src/health/monitor-metrics';
 import { quiet } from '../gateway/cache-fixtures';
 
+/** The alerts raised here are not in an outbox (no alertId from a status update): nothing to delete. */
+const outbox = { alertDone: () => Promise.resolve() } as unknown as ProviderHealthStore;
+
 interface Received {
   path: string;
   headers: IncomingHttpHeaders;
@@ -93,7 +96,7 @@ describe('health alerts: webhook deliveries', () => {
     queue = new HealthQueue(env, keys, errors);
     // The gauge reads the store only on a scrape, which this suite never does.
     const metrics = new MonitorMetrics(new Registry(), {} as ProviderHealthStore, {} as CatalogService);
-    alerts = new Alerts(env, queue, metrics, redis, keys);
+    alerts = new Alerts(env, queue, metrics, redis, keys, outbox);
     queue.start((job, token) => alerts.deliver(job, token));
   });
 

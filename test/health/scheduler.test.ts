@@ -108,6 +108,7 @@ describe('HealthScheduler: a changed provider is probed at once', () => {
       'probe:provider:p2',
       'prune-health-history',
       'prune-usage',
+      'relay-alerts',
     ]);
   });
 });

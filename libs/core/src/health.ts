@@ -64,6 +64,12 @@ export interface HealthAlert {
    * subject are in the order of these times whichever monitor replica raised them.
    */
   at: string;
+  /**
+   * A UUID naming this alert (this transition): every delivery of it, a retry or a redelivery after a monitor died
+   * mid-way, carries the same one, also as the `Idempotency-Key` header, so the receiver can drop duplicates.
+   * Deliveries are at least once. Absent only from alerts queued by releases before it.
+   */
+  alertId?: string;
 }
 
 /**
@@ -79,7 +85,10 @@ export enum HealthJobName {
   PruneHistory = 'prune-health-history',
   /** Deletes usage past USAGE_*RETENTION_DAYS (a no-op while all three keep it for good). */
   PruneUsage = 'prune-usage',
+  /** On the health-alerts queue (QueueName.HealthAlerts); older releases queued it on the health queue. */
   SendAlert = 'send-alert',
+  /** Queues the delivery of every alert still in the outbox (decided, not yet delivered: a monitor died meanwhile). */
+  RelayAlerts = 'relay-alerts',
 }
 
 /** A probe or model refresh of one provider (or of one gateway, for ProbeGateway). */
@@ -103,6 +112,7 @@ export interface HealthJobMap {
   [HealthJobName.PruneHistory]: Record<string, never>;
   [HealthJobName.PruneUsage]: Record<string, never>;
   [HealthJobName.SendAlert]: SendAlertJobData;
+  [HealthJobName.RelayAlerts]: Record<string, never>;
 }
 
 const EMBEDDING_NAME = /embed|bge-|e5-|gte-|minilm/i;

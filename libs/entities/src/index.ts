@@ -21,6 +21,7 @@ export {
 export { UsageRetentionEdgeEntity } from './entities/usage-retention-edge.entity';
 export { ProviderHealthCheckEntity } from './entities/provider-health-check.entity';
 export { ProviderDiscoveredModelEntity } from './entities/provider-discovered-model.entity';
+export { HealthAlertOutboxEntity } from './entities/health-alert-outbox.entity';
 export { AuditLogEntity } from './entities/audit-log.entity';
 export { MIGRATIONS } from './migrations/all';
 export { numericTransformer } from './transformers';
@@ -99,6 +100,7 @@ export {
   type UsageTotals,
 } from './stores/usage-report.store';
 export {
+  healthAlertOf,
   ProviderHealthStore,
   type DiscoveredModel,
   type HealthCheckRow,

@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { alertKindOf, HealthJobName, type HealthAlert, type SendAlertJobData } from '@aigw/core';
-import type { HealthSubject, RecordedHealth } from '@aigw/entities';
+import { HealthJobName, type HealthAlert, type SendAlertJobData } from '@aigw/core';
+import { healthAlertOf, ProviderHealthStore, type HealthSubject, type RecordedHealth } from '@aigw/entities';
 import { describeError, ENV, REDIS, RedisKeys } from '@aigw/platform';
 import { DelayedError } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -18,6 +19,8 @@ const WEBHOOK_ATTEMPTS = 8;
 const ORDER_HOLD_MS = 15 * 60_000;
 /** How soon a delivery held back behind an older alert of its subject looks again. */
 const ORDER_RECHECK_MS = 1_000;
+/** Outbox rows the relay queues per run (the next run takes the rest). */
+const RELAY_BATCH = 500;
 
 /** The metric label of a subject: a provider id, or `gateway:<id>`. */
 export function subjectLabel(subject: HealthSubject): string {
@@ -54,10 +57,19 @@ function withoutUrl(description: string, raw: string): string {
 /**
  * A subject turning `failing`, or recovering: one structured log line, `aigw_provider_alerts_total`, and a JSON
  * POST to ALERT_WEBHOOK_URL. Only the probe whose locked status update saw the transition gets here (see
- * ProviderHealthStore.recordProbe), so there is one alert per transition whatever the number of replicas; the
- * delivery is a BullMQ job with a deterministic id (added once) and retries with backoff. The alerts of one subject
- * reach the webhook in the order of their transitions: a sorted set per subject (`health:alert-order:<kind>:<id>`,
- * scored by the transition's time) holds the undelivered ones, and a delivery waits while an older one is in it.
+ * ProviderHealthStore.recordProbe), so there is one alert per transition whatever the number of replicas.
+ *
+ * Delivery is at least once: the alert is written to an outbox (PostgreSQL) in the transaction of the status update
+ * that decided it, then queued as a BullMQ job on the health-alerts queue (id `alert-<alertId>`: added once) and
+ * retried with backoff; the outbox row goes once the delivery ends (delivered, or given up after its last attempt).
+ * A monitor that dies (or loses Redis) between the status update and the job leaves the row, and the relay job
+ * (HealthJobName.RelayAlerts, every minute) queues it again. Every POST of one alert carries its `alertId`, in the body
+ * and as the `Idempotency-Key` header, for the receiver to drop the rare duplicate (a delivery whose outbox row
+ * could not be deleted is sent again by the relay).
+ *
+ * The alerts of one subject reach the webhook in the order of their transitions: a sorted set per subject
+ * (`health:alert-order:<kind>:<id>`, scored by the transition's time) holds the undelivered ones, and a delivery
+ * waits while an older one is in it.
  */
 @Injectable()
 export class Alerts {
@@ -71,6 +83,7 @@ export class Alerts {
     private readonly metrics: MonitorMetrics,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly keys: RedisKeys,
+    private readonly store: ProviderHealthStore,
   ) {
     this.orderHoldMs = Math.max(ORDER_HOLD_MS, WEBHOOK_ATTEMPTS * env.ALERT_WEBHOOK_TIMEOUT_MS + 5 * 60_000);
   }
@@ -79,31 +92,49 @@ export class Alerts {
     return this.keys.key('health', 'alert-order', alert.subject, alert.id);
   }
 
+  /**
+   * Raises the alert a recorded probe decided, if any, and queues its delivery. `health.alertId`: the alert is in the
+   * outbox, so a failure to queue it is only logged (the relay queues it).
+   */
   async onRecorded(subject: HealthSubject, health: RecordedHealth, at: Date): Promise<void> {
-    const kind = alertKindOf(health.previous, health.status);
-    if (kind === null) {
+    const decided = healthAlertOf(subject, { ...health, recordedAt: at });
+    if (decided === null) {
       return;
     }
-    const alert: HealthAlert = {
-      kind,
-      subject: subject.kind,
-      id: subject.id,
-      previousStatus: health.previous,
-      status: health.status,
-      consecutiveFailures: health.consecutiveFailures,
-      lastError: kind === 'recovered' ? null : health.lastError,
-      at: at.toISOString(),
-    };
-    const label = subjectLabel(subject);
-    this.metrics.alerted(label, kind);
+    const alert: HealthAlert = { ...decided, alertId: health.alertId ?? randomUUID() };
+    this.metrics.alerted(subjectLabel(subject), alert.kind);
     this.logger.warn(`health_alert ${JSON.stringify(alert)}`);
     if (this.env.ALERT_WEBHOOK_URL === undefined) {
       return;
     }
-    const jobId = `alert-${subject.kind}-${subject.id}-${kind}-${at.getTime()}`;
+    try {
+      await this.enqueue(alert);
+    } catch (err) {
+      if (health.alertId === undefined) {
+        throw err;
+      }
+      this.logger.warn(`alert ${alert.alertId} not queued yet (the relay queues it): ${describeError(err)}`);
+    }
+  }
+
+  /** Queues every alert still in the outbox (a monitor died before it queued one); one already queued is left as it is. */
+  async relay(): Promise<void> {
+    const pending = await this.store.pendingAlerts(RELAY_BATCH);
+    for (const alert of pending) {
+      await this.enqueue(alert);
+    }
+    if (pending.length > 0) {
+      this.logger.debug(`relay: ${pending.length} undelivered alerts queued (or already queued)`);
+    }
+  }
+
+  /** Adds the delivery job of an alert with its `alertId` (a no-op while that job exists). */
+  private async enqueue(alert: HealthAlert): Promise<void> {
+    const jobId = `alert-${alert.alertId ?? randomUUID()}`;
     const order = this.orderKey(alert);
+    const at = Date.parse(alert.at);
     // In the order set before the job exists, so no newer alert of the subject can overtake it.
-    await this.redis.multi().zadd(order, at.getTime(), jobId).pexpire(order, this.orderHoldMs).exec();
+    await this.redis.multi().zadd(order, at, jobId).pexpire(order, this.orderHoldMs).exec();
     const data: SendAlertJobData = { alert };
     try {
       await this.queue.alerts.add(HealthJobName.SendAlert, data, {
@@ -128,6 +159,7 @@ export class Alerts {
     const order = this.orderKey(alert);
     const raw = this.env.ALERT_WEBHOOK_URL;
     if (raw === undefined) {
+      await this.done(alert);
       await this.release(order, job);
       return;
     }
@@ -136,6 +168,9 @@ export class Alerts {
       throw new DelayedError();
     }
     const { url, headers } = webhookRequest(raw);
+    if (alert.alertId !== undefined) {
+      headers['idempotency-key'] = alert.alertId;
+    }
     try {
       let res: Response;
       try {
@@ -154,12 +189,27 @@ export class Alerts {
       }
     } catch (err) {
       if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
-        // The last attempt: the newer alerts of the subject go on without this one.
+        // The last attempt: given up, and the newer alerts of the subject go on without this one.
+        await this.done(alert);
         await this.release(order, job);
       }
       throw err;
     }
+    // Out of the outbox before the job completes (and is removed): the relay does not send it again.
+    await this.done(alert);
     await this.release(order, job);
+  }
+
+  /** The alert's delivery ended: out of the outbox. A failure is logged: the relay sends it again (same alertId). */
+  private async done(alert: HealthAlert): Promise<void> {
+    if (alert.alertId === undefined) {
+      return;
+    }
+    try {
+      await this.store.alertDone(alert.alertId);
+    } catch (err) {
+      this.logger.warn(`alert ${alert.alertId} left in the outbox (it may be sent again): ${describeError(err)}`);
+    }
   }
 
   /** Whether an alert of the subject older than this one is still to be delivered (stale entries are dropped). */

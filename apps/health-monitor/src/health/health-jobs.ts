@@ -75,6 +75,8 @@ export class HealthJobs implements OnApplicationBootstrap {
         return this.pruneUsage();
       case HealthJobName.SendAlert:
         return this.alerts.deliver(job, token);
+      case HealthJobName.RelayAlerts:
+        return this.alerts.relay();
       default:
         throw new UnrecoverableError(`unknown health job '${String(name)}'`);
     }
@@ -128,6 +130,8 @@ export class HealthJobs implements OnApplicationBootstrap {
       routes.map((r) => r.check),
       { startedAt: began, holdsForMs: STATUS_HOLDS_FOR_PROBES * everyMs + this.env.PROBE_TIMEOUT_MS },
       this.rules,
+      // An alert to deliver is written with the transition (the outbox): a crash before it is queued loses none.
+      { outbox: this.env.ALERT_WEBHOOK_URL !== undefined },
     );
     if (recorded !== null) {
       // Alerts are ordered by when their transition was recorded, by PostgreSQL's clock under the subject's lock: the

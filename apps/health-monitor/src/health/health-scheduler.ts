@@ -15,6 +15,9 @@ import { probeEveryMs } from './probe-interval';
 import { probedSubjects } from './probed-subjects';
 import { HealthQueue } from './health-queue';
 
+/** How often undelivered alerts left in the outbox (a monitor died before queueing one) are queued again. */
+const RELAY_ALERTS_EVERY_MS = 60_000;
+
 /** How long a probe run at once for a change stays in Redis: its id keeps the other replicas from adding it again. */
 const PROBE_NOW_KEEP_S = 600;
 
@@ -58,7 +61,7 @@ function providerSettings(p: ProviderSpec, gateways: readonly GatewaySpec[]): st
 /**
  * The schedules a catalog calls for: a probe per enabled provider (its own `healthIntervalS`, else
  * HEALTH_INTERVAL_S), a model refresh per enabled provider, a probe per gateway an enabled provider routes
- * through, and the daily history pruning.
+ * through, the daily history pruning, and the alert outbox's relay (every minute).
  */
 export function schedulesOf(catalog: Catalog, env: MonitorEnv): ScheduleSpec[] {
   const out: ScheduleSpec[] = [];
@@ -95,6 +98,7 @@ export function schedulesOf(catalog: Catalog, env: MonitorEnv): ScheduleSpec[] {
   }
   out.push({ id: 'prune-health-history', name: HealthJobName.PruneHistory, data: {}, everyMs: DAY_MS });
   out.push({ id: 'prune-usage', name: HealthJobName.PruneUsage, data: {}, everyMs: DAY_MS });
+  out.push({ id: 'relay-alerts', name: HealthJobName.RelayAlerts, data: {}, everyMs: RELAY_ALERTS_EVERY_MS });
   return out;
 }
 

@@ -1,6 +1,7 @@
 import { ApiKeyEntity } from './api-key.entity';
 import { AuditLogEntity } from './audit-log.entity';
 import { GatewayEntity } from './gateway.entity';
+import { HealthAlertOutboxEntity } from './health-alert-outbox.entity';
 import { ModelEntity } from './model.entity';
 import { ProviderDiscoveredModelEntity } from './provider-discovered-model.entity';
 import { ProviderHealthCheckEntity } from './provider-health-check.entity';
@@ -34,5 +35,6 @@ export const ENTITIES = [
   UsageRetentionEdgeEntity,
   ProviderHealthCheckEntity,
   ProviderDiscoveredModelEntity,
+  HealthAlertOutboxEntity,
   AuditLogEntity,
 ] as const;

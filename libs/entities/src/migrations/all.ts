@@ -17,6 +17,7 @@ import { ListingIndexes1796700000000 } from './1796700000000-ListingIndexes';
 import { UserNameSearch1796800000000 } from './1796800000000-UserNameSearch';
 import { SeededSettings1796900000000 } from './1796900000000-SeededSettings';
 import { UsageClientClosed1797000000000 } from './1797000000000-UsageClientClosed';
+import { HealthAlertOutbox1797050000000 } from './1797050000000-HealthAlertOutbox';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -39,4 +40,5 @@ export const MIGRATIONS = [
   UserNameSearch1796800000000,
   SeededSettings1796900000000,
   UsageClientClosed1797000000000,
+  HealthAlertOutbox1797050000000,
 ] as const;

@@ -1,7 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Capability, HealthRoute, ProviderHealthStatus } from '@aigw/core';
+import {
+  alertKindOf,
+  type Capability,
+  type HealthAlert,
+  type HealthRoute,
+  type ProviderHealthStatus,
+} from '@aigw/core';
 import type { DataSource, EntityManager } from 'typeorm';
 import { GatewayEntity } from '../entities/gateway.entity';
+import { HealthAlertOutboxEntity } from '../entities/health-alert-outbox.entity';
 import { ProviderDiscoveredModelEntity } from '../entities/provider-discovered-model.entity';
 import { ProviderHealthCheckEntity } from '../entities/provider-health-check.entity';
 import { ProviderEntity } from '../entities/provider.entity';
@@ -48,6 +56,28 @@ export interface RecordedHealth {
    * in this order whichever replica recorded them (alerts are ordered by it).
    */
   recordedAt: Date;
+  /**
+   * The id of the alert this update decided (`healthAlertOf`), when the probe was recorded with `{ outbox: true }`:
+   * the alert was written to the outbox in the same transaction.
+   */
+  alertId?: string;
+}
+
+/** The alert a recorded transition calls for, null when none (see `alertKindOf`); no `alertId`. */
+export function healthAlertOf(subject: HealthSubject, health: RecordedHealth): Omit<HealthAlert, 'alertId'> | null {
+  const kind = alertKindOf(health.previous, health.status);
+  return kind === null
+    ? null
+    : {
+        kind,
+        subject: subject.kind,
+        id: subject.id,
+        previousStatus: health.previous,
+        status: health.status,
+        consecutiveFailures: health.consecutiveFailures,
+        lastError: kind === 'recovered' ? null : health.lastError,
+        at: health.recordedAt.toISOString(),
+      };
 }
 
 /**
@@ -154,12 +184,37 @@ export class ProviderHealthStore {
     checks: readonly RouteCheck[],
     timing: ProbeTiming,
     rules: HealthRules,
+    opts: { outbox?: boolean } = {},
   ): Promise<RecordedHealth | null> {
-    return this.record(subject, checks, rules, (databaseNow, sentAt) => {
-      const at = new Date(databaseNow.getTime() - Math.max(0, sentAt - timing.startedAt));
-      const validUntil = timing.holdsForMs === null ? null : new Date(at.getTime() + timing.holdsForMs);
-      return { at, validUntil };
-    });
+    return this.record(
+      subject,
+      checks,
+      rules,
+      (databaseNow, sentAt) => {
+        const at = new Date(databaseNow.getTime() - Math.max(0, sentAt - timing.startedAt));
+        const validUntil = timing.holdsForMs === null ? null : new Date(at.getTime() + timing.holdsForMs);
+        return { at, validUntil };
+      },
+      opts.outbox === true,
+    );
+  }
+
+  private outbox(): string {
+    return tableRef(this.dataSource, HealthAlertOutboxEntity);
+  }
+
+  /** Alerts still in the outbox (not yet delivered), oldest first, at most `limit`. */
+  async pendingAlerts(limit: number): Promise<HealthAlert[]> {
+    const rows = await this.dataSource.query<{ id: string; alert: HealthAlert }[]>(
+      `SELECT id, alert FROM ${this.outbox()} ORDER BY created_at, id LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => ({ ...r.alert, alertId: r.id }));
+  }
+
+  /** An alert whose delivery ended (delivered, or given up): out of the outbox. */
+  async alertDone(alertId: string): Promise<void> {
+    await this.dataSource.query(`DELETE FROM ${this.outbox()} WHERE id = $1`, [alertId]);
   }
 
   /**
@@ -171,6 +226,7 @@ export class ProviderHealthStore {
     checks: readonly RouteCheck[],
     rules: HealthRules,
     when: (databaseNow: Date, sentAt: number) => { at: Date; validUntil: Date | null },
+    outbox = false,
   ): Promise<RecordedHealth | null> {
     if (checks.length === 0) {
       return null;
@@ -236,15 +292,27 @@ export class ProviderHealthStore {
         [subject.id, ok, at, lastError, rules.failureThreshold, latencyMs ?? 0, rules.slowMs, rules.window, validUntil],
       );
       const row = rows[0];
-      return row === undefined
-        ? null
-        : {
-            previous: row.previous,
-            status: row.status,
-            consecutiveFailures: row.failures,
-            lastError: row.last_error,
-            recordedAt: new Date(row.recorded_at),
-          };
+      if (row === undefined) {
+        return null;
+      }
+      const health: RecordedHealth = {
+        previous: row.previous,
+        status: row.status,
+        consecutiveFailures: row.failures,
+        lastError: row.last_error,
+        recordedAt: new Date(row.recorded_at),
+      };
+      const alert = outbox ? healthAlertOf(subject, health) : null;
+      if (alert === null) {
+        return health;
+      }
+      // In the status update's transaction: the alert is kept exactly when its transition is.
+      const alertId = randomUUID();
+      await m.query(`INSERT INTO ${this.outbox()} (id, alert) VALUES ($1, $2::jsonb)`, [
+        alertId,
+        JSON.stringify(alert),
+      ]);
+      return { ...health, alertId };
     });
   }
 
