@@ -17,8 +17,10 @@ const outbox = { alertDone: () => Promise.resolve() } as unknown as ProviderHeal
 
 interface Received {
   path: string;
+  method: string;
   headers: IncomingHttpHeaders;
-  alert: HealthAlert;
+  /** Null for a request without a body (a POST turned into a GET by a followed redirect). */
+  alert: HealthAlert | null;
   answered: number;
 }
 
@@ -39,14 +41,17 @@ async function webhook(): Promise<{
     let raw = '';
     req.on('data', (c: Buffer) => (raw += c.toString()));
     req.on('end', () => {
-      const answered = hook.status;
+      // `/moved...` answers as a receiver that moved: a redirect to the new place.
+      const moved = req.url?.startsWith('/moved') === true;
+      const answered = moved ? 302 : hook.status;
       hook.received.push({
         path: req.url ?? '',
+        method: req.method ?? '',
         headers: req.headers,
-        alert: JSON.parse(raw) as HealthAlert,
+        alert: raw === '' ? null : (JSON.parse(raw) as HealthAlert),
         answered,
       });
-      res.writeHead(answered).end();
+      res.writeHead(answered, moved ? { location: '/new-place' } : {}).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -169,8 +174,28 @@ describe('health alerts: webhook deliveries', () => {
     // Another subject is not held back by this one.
     await alerts.onRecorded({ kind: 'gateway', id: 'other' }, failing, new Date());
     await waitFor(() => hook.received.filter((r) => r.answered === 204).length === 3, { timeoutMs: 15_000 });
-    const delivered = hook.received.filter((r) => r.answered === 204).map((r) => r.alert);
+    const delivered = hook.received.filter((r) => r.answered === 204).map((r) => r.alert as HealthAlert);
     expect(delivered.filter((a) => a.id === 'flappy').map((a) => a.kind)).toEqual(['failing', 'recovered']);
     expect(delivered[0]).toMatchObject({ id: 'other', subject: 'gateway' });
+  });
+
+  it('does not take a redirect for a delivery: the alert would arrive as a GET without its body', async () => {
+    env.ALERT_WEBHOOK_URL = hook.url('/moved');
+    await alerts.onRecorded({ kind: 'provider', id: 'redirected' }, failing, new Date());
+    const jobs = async () =>
+      (await queue.alerts.getJobs(['delayed', 'failed', 'wait', 'active', 'completed'])).filter(
+        (j) => j.data !== undefined && 'alert' in j.data && j.data.alert.id === 'redirected',
+      );
+    await waitFor(async () => (await jobs()).some((j) => j.failedReason !== undefined && j.failedReason !== ''), {
+      timeoutMs: 10_000,
+    });
+    // Not delivered: retried (a failure saying so), never answered by the redirect's target with a bodiless GET.
+    const [job] = await jobs();
+    expect(job.failedReason).toMatch(/HTTP 302/);
+    expect(hook.received.length).toBeGreaterThan(0);
+    expect(hook.received.filter((r) => r.method !== 'POST' || r.path !== '/moved')).toEqual([]);
+    for (const j of await jobs()) {
+      await j.remove();
+    }
   });
 });

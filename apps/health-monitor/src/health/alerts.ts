@@ -179,11 +179,19 @@ export class Alerts {
           headers,
           body: JSON.stringify(alert),
           signal: AbortSignal.timeout(this.env.ALERT_WEBHOOK_TIMEOUT_MS),
+          // A followed 301/302/303 turns the POST into a GET without the alert, which a 2xx then took as delivered
+          // (and a redirect elsewhere drops the Basic auth): a redirect is a failed attempt, the URL is to be fixed.
+          redirect: 'manual',
         });
       } catch (err) {
         throw new Error(`alert webhook unreachable: ${withoutUrl(describeError(err), raw)}`);
       }
       await res.arrayBuffer().catch(() => undefined);
+      if (res.status >= 300 && res.status < 400) {
+        throw new Error(
+          `alert webhook answered HTTP ${res.status} (a redirect, not followed: set ALERT_WEBHOOK_URL to where it points)`,
+        );
+      }
       if (!res.ok) {
         throw new Error(`alert webhook answered HTTP ${res.status}`);
       }
