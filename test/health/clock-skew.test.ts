@@ -76,7 +76,7 @@ describe('health monitor: replicas whose clocks disagree', () => {
   });
 
   /** One monitor replica whose probes of every route answer `ok()`. */
-  function replica(ok: () => boolean): HealthJobs {
+  function replica(ok: () => boolean, lists: string[] = []): HealthJobs {
     const env = {
       HEALTH_FAILURE_THRESHOLD: 3,
       HEALTH_SLOW_MS: 1000,
@@ -88,7 +88,10 @@ describe('health monitor: replicas whose clocks disagree', () => {
       current: catalog,
       provider: (id: string) => catalog.providers.find((p) => p.id === id),
     } as unknown as CatalogService;
-    const prober = { probeProvider: () => Promise.resolve(probed(ok())) } as unknown as Prober;
+    const prober = {
+      probeProvider: () => Promise.resolve(probed(ok())),
+      listModels: () => Promise.resolve(lists),
+    } as unknown as Prober;
     const alerter = {
       onRecorded: (_subject: HealthSubject, health: RecordedHealth, at: Date) => {
         // What Alerts.onRecorded alerts on: a turn to `failing`, and a recovery.
@@ -114,11 +117,8 @@ describe('health monitor: replicas whose clocks disagree', () => {
     );
   }
 
-  it('takes the recovery a replica with the right clock probes after one an hour ahead marked it failing', async () => {
-    const ahead = replica(() => false);
-    const right = replica(() => true);
-
-    // The replica an hour ahead: only Date is faked, timers and the monotonic clock run as they do.
+  /** Runs `fn` as a replica whose clock is an hour ahead: only Date is faked, timers and the monotonic clock run. */
+  async function anHourAhead(fn: () => Promise<void>): Promise<void> {
     jest.useFakeTimers({
       now: Date.now() + HOUR_MS,
       advanceTimers: true,
@@ -136,12 +136,30 @@ describe('health monitor: replicas whose clocks disagree', () => {
       ],
     });
     try {
-      for (let i = 0; i < 3; i++) {
-        await ahead.probeProvider('p1');
-      }
+      await fn();
     } finally {
       jest.useRealTimers();
     }
+  }
+
+  it('shows what the last model refresh listed, whichever replica made the one before', async () => {
+    await anHourAhead(() => replica(() => true, ['m1', 'retired']).discoverModels('p1'));
+    await replica(() => true, ['m1']).discoverModels('p1');
+    const found = await store.discovered('p1');
+    // Dated by each replica's clock, `retired` was "seen" an hour after the last refresh, so still listed as served.
+    expect(found.models.map((m) => m.model)).toEqual(['m1']);
+    expect(found.refreshedAt?.getTime()).toBeLessThan(Date.now() + 60_000);
+  });
+
+  it('takes the recovery a replica with the right clock probes after one an hour ahead marked it failing', async () => {
+    const ahead = replica(() => false);
+    const right = replica(() => true);
+
+    await anHourAhead(async () => {
+      for (let i = 0; i < 3; i++) {
+        await ahead.probeProvider('p1');
+      }
+    });
     expect((await store.providerHealth()).get('p1')?.status).toBe('failing');
 
     await right.probeProvider('p1');

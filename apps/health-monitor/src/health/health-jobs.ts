@@ -185,7 +185,8 @@ export class HealthJobs implements OnApplicationBootstrap {
         const names = await this.prober.listModels(provider, route, this.catalog.current.gateways);
         const kind = route === 'gateway' ? 'openai' : provider.kind;
         const models = [...new Set(names)].map((model) => ({ model, capabilities: detectCapabilities(kind, model) }));
-        await this.store.recordModels(id, models, new Date());
+        // Dated by PostgreSQL's clock: a replica whose clock runs ahead does not make later refreshes look older.
+        await this.store.recordModels(id, models);
         return;
       } catch (err) {
         this.logger.debug(`provider ${id}: model list over ${route} unavailable: ${describeError(err)}`);

@@ -452,30 +452,34 @@ export class ProviderHealthStore {
   }
 
   /**
-   * Stores the models a provider listed at `at`: new ones are added, listed ones get `last_seen_at = at`, and the
-   * provider's `models_refreshed_at` becomes `at`, so what is no longer listed stays behind with an older time.
+   * Stores the models a provider listed at `at` (by default the database's time, the clock every monitor replica
+   * shares: `discovered` compares the times of two refreshes, which replicas with skewed clocks may have made): new
+   * ones are added, listed ones get `last_seen_at = at`, and the provider's `models_refreshed_at` becomes `at`, so
+   * what is no longer listed stays behind with an older time.
    */
   async recordModels(
     providerId: string,
     models: readonly { model: string; capabilities: Capability[] }[],
-    at: Date,
+    at?: Date,
   ): Promise<void> {
     const table = tableRef(this.dataSource, ProviderDiscoveredModelEntity);
+    // now(): the transaction's start, the same in both statements.
+    const when = at ?? null;
     await this.dataSource.transaction(async (m) => {
       const updated = await m.query<[unknown[], number]>(
-        `UPDATE ${this.subjectTable('provider')} SET models_refreshed_at = $2 WHERE id = $1`,
-        [providerId, at],
+        `UPDATE ${this.subjectTable('provider')} SET models_refreshed_at = coalesce($2::timestamptz, now()) WHERE id = $1`,
+        [providerId, when],
       );
       if (updated[1] === 0 || models.length === 0) {
         return;
       }
       await m.query(
         `INSERT INTO ${table} (provider_id, model, capabilities, first_seen_at, last_seen_at)
-         SELECT $1, x.model, x.capabilities, $2, $2
+         SELECT $1, x.model, x.capabilities, coalesce($2::timestamptz, now()), coalesce($2::timestamptz, now())
            FROM jsonb_to_recordset($3::jsonb) AS x(model text, capabilities jsonb)
          ON CONFLICT (provider_id, model)
          DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at, capabilities = EXCLUDED.capabilities`,
-        [providerId, at, JSON.stringify(models)],
+        [providerId, when, JSON.stringify(models)],
       );
     });
   }
