@@ -1,6 +1,7 @@
 import { waitFor } from '@aigw/testing';
+import { AdmissionService } from '../../apps/api-gateway/src/admission/admission.service';
 import { call, createKey, createUser } from './admin/admin-support';
-import { GatewayHarness, lastUserText, sleep, type ErrorEnvelope } from './support';
+import { chat, GatewayHarness, lastUserText, sleep, type ErrorEnvelope } from './support';
 
 interface JobView {
   jobId: string;
@@ -70,5 +71,72 @@ describe('Idempotency-Key after its TTL', () => {
     const again = await h.post('/api/v1/ai/jobs', { prompt: 'other body' }, headers);
     expect(again.status).toBe(202);
     await waitFor(async () => (await view(jobId, h.adminKey)).result?.text === 'other body');
+  });
+});
+
+/**
+ * The claim of an Idempotency-Key used to expire at IDEMPOTENCY_TTL_S from its request's arrival even while that
+ * request was still on its way to its job (admission held by a slow Redis or quota rebuild): a request under the key
+ * arriving then claimed it afresh, found no job and queued its own under the key's job id; the first request's add then
+ * added nothing (BullMQ keeps the job it has), so it was admitted and charged for a job that never ran, and answered
+ * with the other request's job, another body's answer. The claim now outlives the run that holds it.
+ */
+describe('Idempotency-Key expiring while its first request is still on its way to its job', () => {
+  const h = new GatewayHarness({ IDEMPOTENCY_TTL_S: '1', REQUEST_TIMEOUT_MS: '20000' });
+  const SLOW = 'slow admission';
+
+  beforeAll(async () => {
+    await h.start();
+    const admission = h.app.get(AdmissionService);
+    const admit = admission.admit.bind(admission);
+    jest.spyOn(admission, 'admit').mockImplementation(async (caller, request) => {
+      if (lastUserText(request).startsWith(SLOW)) {
+        await sleep(1_600);
+      }
+      return admit(caller, request);
+    });
+  }, 60_000);
+  afterAll(() => h.stop(), 30_000);
+  beforeEach(() => h.handle((job) => h.answer(job, lastUserText(job.data.request))));
+
+  it("async: the first request's job runs its own body; a request with another body under the key is a 409", async () => {
+    const headers = h.headers(h.adminKey, { 'idempotency-key': 'expiring-in-admission-async' });
+    const before = h.jobsSeen.length;
+    const first = h.post('/api/v1/ai/jobs', { prompt: `${SLOW} async` }, headers);
+    await sleep(1_200);
+    const second = await h.post('/api/v1/ai/jobs', { prompt: 'other body async' }, headers);
+    const firstRes = await first;
+    expect(firstRes.status).toBe(202);
+    const { jobId } = (await firstRes.json()) as { jobId: string };
+    const done = await waitFor(async () => {
+      const v = (await (await h.get(`/api/v1/ai/jobs/${jobId}`)).json()) as JobView;
+      return v.status === 'completed' ? v : null;
+    });
+    expect(done.result?.text).toBe(`${SLOW} async`);
+    expect(h.jobsSeen.length - before).toBe(1);
+    expect(second.status).toBe(409);
+    expect(((await second.json()) as ErrorEnvelope).error).toMatchObject({
+      code: 'idempotency_key_reused',
+      param: 'Idempotency-Key',
+    });
+    // Held no longer than the run: past its TTL once its job is queued, the key takes a new request.
+    const third = await h.post('/api/v1/ai/jobs', { prompt: 'third body async' }, headers);
+    expect(third.status).toBe(202);
+    await waitFor(async () => {
+      const v = (await (await h.get(`/api/v1/ai/jobs/${jobId}`)).json()) as JobView;
+      return v.result?.text === 'third body async';
+    });
+  });
+
+  it("sync: the first request is answered from its own body, never from the later request's job", async () => {
+    const headers = h.headers(h.adminKey, { 'idempotency-key': 'expiring-in-admission-sync' });
+    const first = h.post('/v1/chat/completions', chat(`${SLOW} sync`), headers);
+    await sleep(1_200);
+    const second = await h.post('/v1/chat/completions', chat('other body sync'), headers);
+    const firstRes = await first;
+    expect(firstRes.status).toBe(200);
+    const answer = (await firstRes.json()) as { choices: { message: { content: string } }[] };
+    expect(answer.choices[0].message.content).toBe(`${SLOW} sync`);
+    expect(second.status).toBe(409);
   });
 });

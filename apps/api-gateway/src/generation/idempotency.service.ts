@@ -16,6 +16,11 @@ export interface Claim {
    * may enqueue the job, until `unlock`. Absent for requests without a key and for replays that watch a job.
    */
   run?: string;
+  /**
+   * When the key's claim is due to expire (epoch ms, IDEMPOTENCY_TTL_S from the fresh claim), for `unlock` to bring it
+   * back to that: while its run is held the claim lives at least RUN_HOLD_MS. Absent for a run a replay took.
+   */
+  expiresAt?: number;
 }
 
 /** What `takeRun` found: the run is this request's, another request's, or the claim is gone (claim it afresh). */
@@ -35,7 +40,11 @@ export const RUN_HOLD_MS = 10_000;
  */
 const SEP = '#';
 
-/** KEYS[1] the claim; ARGV: fingerprint, token, now, hold ms. 'gone', 'busy', or 'taken' (the run is the caller's). */
+/**
+ * KEYS[1] the claim; ARGV: fingerprint, token, now, hold ms. 'gone', 'busy', or 'taken' (the run is the caller's). A
+ * taken claim lives at least as long as its run is held: one about to expire would otherwise free the key for a request
+ * with another body while this one is on its way to the job.
+ */
 const TAKE_RUN = new RedisScript(`
 local v = redis.call('GET', KEYS[1])
 if not v then
@@ -50,11 +59,19 @@ end
 if fp ~= ARGV[1] then
   return 'gone'
 end
-redis.call('SET', KEYS[1], fp .. '#' .. ARGV[2] .. '#' .. (tonumber(ARGV[3]) + tonumber(ARGV[4])), 'KEEPTTL')
+local held = fp .. '#' .. ARGV[2] .. '#' .. (tonumber(ARGV[3]) + tonumber(ARGV[4]))
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then
+  redis.call('SET', KEYS[1], held, 'PX', ARGV[4])
+else
+  redis.call('SET', KEYS[1], held, 'KEEPTTL')
+end
 return 'taken'
 `);
 
-/** KEYS[1] the claim; ARGV: token. Ends the caller's run (only its own), keeping the claim and its TTL. */
+/**
+ * KEYS[1] the claim; ARGV: token, the claim's remaining ms ('' keeps its TTL). Ends the caller's run (only its own),
+ * keeping the claim for what is left of its IDEMPOTENCY_TTL_S, or dropping it when that ran out while the run was held.
+ */
 const END_RUN = new RedisScript(`
 local v = redis.call('GET', KEYS[1])
 if not v then
@@ -64,7 +81,13 @@ local fp, token = string.match(v, '^([^#]*)#([^#]*)#%d+$')
 if fp == nil or token ~= ARGV[1] then
   return 0
 end
-redis.call('SET', KEYS[1], fp, 'KEEPTTL')
+if ARGV[2] == '' then
+  redis.call('SET', KEYS[1], fp, 'KEEPTTL')
+elseif tonumber(ARGV[2]) > 0 then
+  redis.call('SET', KEYS[1], fp, 'PX', ARGV[2])
+else
+  redis.call('DEL', KEYS[1])
+end
 return 1
 `);
 
@@ -88,7 +111,10 @@ export class IdempotencyService {
 
   /**
    * One round trip: SET NX with GET returns the claim stored by an earlier request, if any. A fresh claim holds the
-   * key's run for the request (`token`, its request id).
+   * key's run for the request (`token`, its request id). It is stored for IDEMPOTENCY_TTL_S but at least RUN_HOLD_MS,
+   * and brought back to IDEMPOTENCY_TTL_S as the run ends (`unlock`): a key whose TTL ran out while its first request
+   * was still on its way to its job (a slow admission) was free for another body, whose job then took the key's job id
+   * and the first request's add added nothing (charged for a job that never ran, answered with the other's).
    */
   async claim(
     apiKeyId: string,
@@ -100,13 +126,16 @@ export class IdempotencyService {
   ): Promise<Claim> {
     const jobId = idempotentJobId(apiKeyId, key);
     const fingerprint = requestFingerprint(endpoint, body);
+    const now = Date.now();
+    const ttlMs = this.env.IDEMPOTENCY_TTL_S * 1000;
+    const expiresAt = now + ttlMs;
     let previous: string | null;
     try {
       const set = this.redis.set(
         this.redisKey(jobId),
-        runValue(fingerprint, token, Date.now() + RUN_HOLD_MS),
-        'EX',
-        this.env.IDEMPOTENCY_TTL_S,
+        runValue(fingerprint, token, now + RUN_HOLD_MS),
+        'PX',
+        Math.max(ttlMs, RUN_HOLD_MS),
         'NX',
         'GET',
       );
@@ -118,7 +147,7 @@ export class IdempotencyService {
         this.env.REQUEST_TIMEOUT_MS,
         (late) => {
           if (late === null) {
-            this.unlock({ jobId, fresh: true, run: token });
+            this.unlock({ jobId, fresh: true, run: token, expiresAt });
           }
         },
         this.shutdown,
@@ -128,7 +157,7 @@ export class IdempotencyService {
       throw err instanceof GatewayError ? err : unavailable(err);
     }
     if (previous === null) {
-      return { jobId, fresh: true, run: token };
+      return { jobId, fresh: true, run: token, expiresAt };
     }
     if (fingerprintOf(previous) === fingerprint) {
       return { jobId, fresh: false };
@@ -160,14 +189,16 @@ export class IdempotencyService {
 
   /**
    * The run's job is enqueued (or the request ended without one, e.g. a cache hit): replays now find the job, or
-   * take the run to run the request themselves. One command, not awaited; if it fails the run lapses after
-   * RUN_HOLD_MS.
+   * take the run to run the request themselves. A fresh claim goes back to expiring IDEMPOTENCY_TTL_S after it was
+   * made (dropped now if that passed); one a replay took keeps its TTL (at most RUN_HOLD_MS past IDEMPOTENCY_TTL_S).
+   * One command, as before, not awaited; if it fails the run lapses after RUN_HOLD_MS.
    */
   unlock(claim: Claim): void {
     if (claim.run !== undefined) {
       const token = claim.run;
       claim.run = undefined;
-      END_RUN.run(this.redis, [this.redisKey(claim.jobId)], [token]).catch(() => undefined);
+      const left = claim.expiresAt === undefined ? '' : String(claim.expiresAt - Date.now());
+      END_RUN.run(this.redis, [this.redisKey(claim.jobId)], [token, left]).catch(() => undefined);
     }
   }
 
