@@ -1,6 +1,6 @@
 import { waitFor } from '@aigw/testing';
 import { Redis } from 'ioredis';
-import { chat, GatewayHarness, REDIS_URL, type GenerateJob } from './support';
+import { chat, GatewayHarness, REDIS_URL, type ErrorEnvelope, type GenerateJob } from './support';
 
 interface JobView {
   status: string;
@@ -138,7 +138,47 @@ describe('async job retention on a quiet queue', () => {
     await finishedAgo(jobId, RETENTION_S * 1000 + 1);
     const expired = await h.get(`/api/v1/ai/jobs/${jobId}`);
     expect(expired.status).toBe(404);
-    expect(await expired.json()).toMatchObject({ error: { code: 'not_found', param: 'id' } });
+    const body = (await expired.json()) as ErrorEnvelope;
+    expect(body).toMatchObject({ error: { code: 'not_found', param: 'id' } });
+    // Its owner is told why: the job expired, kept ASYNC_JOB_RETENTION_S after it finished.
+    expect(body.error.message).toMatch(/expired/);
+    expect(body.error.message).toContain(`${RETENTION_S} s`);
     await waitFor(async () => (await h.queue.getJob(jobId)) === undefined, { message: 'expired job still in Redis' });
+    // Once it is gone from Redis, an id the gateway cannot tell from an unknown one: the 404 names the retention.
+    const gone = (await (await h.get(`/api/v1/ai/jobs/${jobId}`)).json()) as ErrorEnvelope;
+    expect(gone.error).toMatchObject({ code: 'not_found', param: 'id' });
+    expect(gone.error.message).toContain(`${RETENTION_S} s`);
   });
+
+  it('another key reading an expired job gets the 404 of an unknown job, not that it expired', async () => {
+    const accepted = await h.post('/api/v1/ai/jobs', { prompt: 'not yours', model: 'sim-gpt' });
+    const { jobId } = (await accepted.json()) as { jobId: string };
+    await waitFor(async () => (await h.queue.getJob(jobId))?.finishedOn !== undefined);
+    await finishedAgo(jobId, RETENTION_S * 1000 + 1);
+    const other = await h.userKey('retention-other');
+    const res = await h.get(`/api/v1/ai/jobs/${jobId}`, h.headers(other));
+    expect(res.status).toBe(404);
+    const unknown = await h.get('/api/v1/ai/jobs/req_00000000000000000000000000000000', h.headers(other));
+    expect(await res.json()).toEqual(await unknown.json());
+  });
+
+  it('a job that failed in the queue is kept FAILED_RETENTION_S (a day), whatever ASYNC_JOB_RETENTION_S is', async () => {
+    h.handle(() => Promise.reject(new Error('worker lost its Redis')));
+    const accepted = await h.post('/api/v1/ai/jobs', { prompt: 'crashes', model: 'sim-gpt' });
+    const { jobId } = (await accepted.json()) as { jobId: string };
+    await waitFor(async () => (await h.queue.getJob(jobId))?.finishedOn !== undefined, { timeoutMs: 15_000 });
+    h.handle((job) => h.answer(job, 'ok'));
+    // Past ASYNC_JOB_RETENTION_S: a failed job is still readable.
+    await finishedAgo(jobId, RETENTION_S * 1000 + 1);
+    const failed = await h.get(`/api/v1/ai/jobs/${jobId}`);
+    expect(failed.status).toBe(200);
+    expect(((await failed.json()) as JobView).status).toBe('failed');
+    await finishedAgo(jobId, 86_400 * 1000 + 1);
+    const expired = await h.get(`/api/v1/ai/jobs/${jobId}`);
+    expect(expired.status).toBe(404);
+    const body = (await expired.json()) as ErrorEnvelope;
+    expect(body.error).toMatchObject({ code: 'not_found', param: 'id' });
+    expect(body.error.message).toMatch(/expired/);
+    expect(body.error.message).toContain('86400 s');
+  }, 30_000);
 });

@@ -208,7 +208,11 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     summary: 'Read a generation job: state and, once done, its result',
     description:
       'A job is read by the API key that submitted it (an admin key: any job): 404 for any other key, the same ' +
-      "user's included, and for a job whose result is no longer kept (`ASYNC_JOB_RETENTION_S`).",
+      "user's included, and for a job no longer kept: a finished job (its result, or its generation's error) is kept " +
+      "`ASYNC_JOB_RETENTION_S` (default 86400 s) after it finished; one that failed in the queue (every attempt's " +
+      'worker crashed: `The generation failed after N attempts`) 86400 s after it failed, whatever ' +
+      '`ASYNC_JOB_RETENTION_S` is. The 404 of an expired job says so to its owner while Redis still holds it; past ' +
+      'that the id reads as unknown.',
     responses: {
       '200': jsonAnswer('The job: `result` once `completed`, `error` once `failed`.', 'JobStatus'),
     },

@@ -30,8 +30,12 @@ import { OutcomeRelease } from './outcome-release';
 
 export type GenerateJob = Job<GenerateJobData, GenerateOutcome, JobName.Generate>;
 
-/** Failed jobs are kept a day for inspection. */
-const FAILED_RETENTION_S = 86_400;
+/**
+ * Jobs BullMQ failed (every run's processor threw: infrastructure, not a provider's error, which completes the job) are
+ * kept a day for inspection, whatever ASYNC_JOB_RETENTION_S is: one age for the whole failed set, as BullMQ sweeps it
+ * with the age of the job failing (see `Retention`). `GET /api/v1/ai/jobs/:id` reads one as `failed` that long.
+ */
+export const FAILED_RETENTION_S = 86_400;
 /**
  * Runs of a job before it fails. A worker's processor throws only for infrastructure reasons (it had to stop
  * while Redis was away); a generation that fails is a completed job with an error outcome, never retried here.

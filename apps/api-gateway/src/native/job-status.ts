@@ -36,13 +36,18 @@ export function jobStateOf(snapshot: JobSnapshot): JobState {
  * is one of the jobs that are gone. From the stored job alone: no round trip.
  */
 export function pastRetention(job: GenerateJob, now: number): boolean {
-  if (!job.finishedOn) {
-    return false;
-  }
+  const ageS = retentionOf(job);
+  return job.finishedOn !== undefined && ageS !== undefined && now - job.finishedOn >= ageS * 1000;
+}
+
+/**
+ * How long a finished job is kept after it finished (s), as it was enqueued: its `removeOnComplete` age, or
+ * `removeOnFail`'s once BullMQ failed it; undefined when no age applies (`true` removes the job as it finishes; a
+ * number or `count` keeps the last N, whatever their age).
+ */
+export function retentionOf(job: GenerateJob): number | undefined {
   const keep = snapshotOf(job).state === 'failed' ? job.opts.removeOnFail : job.opts.removeOnComplete;
-  // `true` removes the job as it finishes; a number or `count` keeps the last N, whatever their age.
-  const ageS = typeof keep === 'object' && 'age' in keep ? keep.age : undefined;
-  return ageS !== undefined && now - job.finishedOn >= ageS * 1000;
+  return typeof keep === 'object' && 'age' in keep ? keep.age : undefined;
 }
 
 /**

@@ -5,7 +5,13 @@ import { AdmissionService } from '../admission/admission.service';
 import { GatewayEnv } from '../config/gateway-env';
 import { byDeadline, PastDeadline } from '../generation/by-deadline';
 import { CancellationService } from '../generation/cancellation.service';
-import { GenerationQueue, type CancelRecord, type GenerateJob, type KeptOutcome } from '../generation/generation-queue';
+import {
+  FAILED_RETENTION_S,
+  GenerationQueue,
+  type CancelRecord,
+  type GenerateJob,
+  type KeptOutcome,
+} from '../generation/generation-queue';
 import type { AuthContext } from '../http/request-context';
 import { snapshotOf } from '../generation/job-snapshot';
 import {
@@ -14,6 +20,7 @@ import {
   jobStatusView,
   keptJobView,
   pastRetention,
+  retentionOf,
   type JobStatusView,
 } from './job-status';
 
@@ -39,7 +46,9 @@ export class JobsService {
   /**
    * 404 for unknown jobs and for other keys' jobs alike, the same user's other keys' too (admins see all): ids do not
    * leak existence, and a job is its key's (README, "Jobs belong to the key that made them"). A job past its
-   * retention (ASYNC_JOB_RETENTION_S) is unknown too, and removed as BullMQ's next sweep would have removed it.
+   * retention (ASYNC_JOB_RETENTION_S; FAILED_RETENTION_S for one BullMQ failed) is unknown too, and removed as BullMQ's
+   * next sweep would have removed it; its owner's 404 says it expired (while Redis still has it: an id swept away
+   * cannot be told from an unknown one, whose 404 names the retentions).
    */
   status(jobId: string, auth: AuthContext, receivedAt: number): Promise<JobStatusView> {
     return this.inTime(this.statusOf(jobId, auth), receivedAt, 'Jobs cannot be read right now; retry shortly.');
@@ -183,16 +192,21 @@ export class JobsService {
       : jobStatusView(jobId, job, cancel.requestId === job.data.request.requestId ? cancel : null);
   }
 
+  private notFound(): GatewayError {
+    return notFound(this.env.ASYNC_JOB_RETENTION_S);
+  }
+
   /** The caller's job as stored, kept or cancelled; 404 otherwise. */
   private async find(jobId: string, auth: AuthContext): Promise<Found> {
     const found = JOB_ID.test(jobId) ? await this.read(jobId) : undefined;
+    const owned = found !== undefined && ownedBy(ownerOf(found), auth);
     if (found !== undefined && 'job' in found && pastRetention(found.job, Date.now())) {
       // Best effort, off the answer: a job that stays is swept later, and still reads as gone.
       found.job.remove().catch(() => undefined);
-      throw notFound();
+      throw owned ? expired(found.job) : this.notFound();
     }
-    if (found === undefined || !ownedBy(ownerOf(found), auth)) {
-      throw notFound();
+    if (!owned) {
+      throw this.notFound();
     }
     return found;
   }
@@ -261,6 +275,24 @@ function unavailable(message: string, cause: unknown): GatewayError {
     : new GatewayError(ErrorCode.ServiceUnavailable, message, { retryAfterMs: 1_000, cause });
 }
 
-function notFound(): GatewayError {
-  return new GatewayError(ErrorCode.NotFound, 'No job with this id.', { param: 'id' });
+/** An unknown job, another key's, or one past its retention that Redis no longer holds: one answer for all. */
+function notFound(asyncRetentionS: number): GatewayError {
+  return new GatewayError(
+    ErrorCode.NotFound,
+    `No job with this id. A job is readable ${asyncRetentionS} s after it finished (ASYNC_JOB_RETENTION_S), ` +
+      `${FAILED_RETENTION_S} s after it failed in the queue; then it reads as unknown.`,
+    { param: 'id' },
+  );
+}
+
+/** The caller's own job, still in Redis but past its retention. */
+function expired(job: GenerateJob): GatewayError {
+  const failed = snapshotOf(job).state === 'failed';
+  const keptS = retentionOf(job) ?? 0;
+  const at = new Date(job.finishedOn ?? 0).toISOString();
+  return new GatewayError(
+    ErrorCode.NotFound,
+    `The job expired: it ${failed ? 'failed in the queue' : 'finished'} at ${at} and is kept ${keptS} s after that.`,
+    { param: 'id' },
+  );
 }
