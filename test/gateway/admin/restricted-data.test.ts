@@ -207,8 +207,10 @@ describe("restricted keys see only their models' data and their own jobs", () =>
       for (const other of [claudeOnly.key, gptAtSim.key, openToo.key]) {
         const res = await call(h, 'GET', `/api/v1/ai/jobs/${jobId}`, undefined, other);
         expect(res.status).toBe(404);
+        const unknown = await call(h, 'GET', '/api/v1/ai/jobs/req_00000000000000000000000000000000', undefined, other);
+        expect(errorOf(res)).toEqual(errorOf(unknown));
         expect(errorOf(res)).toEqual({
-          message: 'No job with this id.',
+          message: expect.stringMatching(/^No job with this id\. /) as unknown,
           type: 'not_found_error',
           code: 'not_found',
           param: 'id',
