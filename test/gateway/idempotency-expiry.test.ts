@@ -1,7 +1,11 @@
 import { waitFor } from '@aigw/testing';
+import { RedisKeys } from '@aigw/platform';
+import { Redis } from 'ioredis';
 import { AdmissionService } from '../../apps/api-gateway/src/admission/admission.service';
+import { IdempotencyService, RUN_HOLD_MS } from '../../apps/api-gateway/src/generation/idempotency.service';
+import { idempotentJobId } from '../../apps/api-gateway/src/generation/idempotency';
 import { call, createKey, createUser } from './admin/admin-support';
-import { chat, GatewayHarness, lastUserText, sleep, type ErrorEnvelope } from './support';
+import { chat, GatewayHarness, lastUserText, REDIS_URL, sleep, type ErrorEnvelope } from './support';
 
 interface JobView {
   jobId: string;
@@ -138,5 +142,55 @@ describe('Idempotency-Key expiring while its first request is still on its way t
     const answer = (await firstRes.json()) as { choices: { message: { content: string } }[] };
     expect(answer.choices[0].message.content).toBe(`${SLOW} sync`);
     expect(second.status).toBe(409);
+  });
+});
+
+/**
+ * A replay that takes the key's run (its job is gone or was never carried out) as the claim is about to expire: the
+ * claim kept its TTL, so it could lapse a moment later while the replay was on its way to its job, and a request with
+ * another body then claimed the key afresh and queued under the key's job id.
+ */
+describe('Idempotency-Key run taken as its claim expires', () => {
+  const h = new GatewayHarness({ IDEMPOTENCY_TTL_S: '1' });
+  let redis: Redis;
+
+  beforeAll(async () => {
+    await h.start();
+    redis = new Redis(REDIS_URL);
+  }, 60_000);
+  afterAll(async () => {
+    await redis.quit();
+    await h.stop();
+  }, 30_000);
+
+  it('the claim lives as long as the run taken on it is held; the fresh claim is back to its TTL as its run ends', async () => {
+    const idem = h.app.get(IdempotencyService);
+    const apiKeyId = 'key-expiring-take';
+    const jobId = idempotentJobId(apiKeyId, 'k');
+    const claimKey = h.app.get(RedisKeys).key('idem', jobId);
+    const body = { prompt: 'same body' };
+    const now = Date.now();
+    const first = await idem.claim(apiKeyId, 'k', 'jobs', body, 'req_first', {
+      receivedAt: now,
+      deadlineAt: now + 60_000,
+    });
+    expect(first.fresh).toBe(true);
+    // Held while its run is: longer than IDEMPOTENCY_TTL_S.
+    expect(await redis.pttl(claimKey)).toBeGreaterThan(RUN_HOLD_MS - 1_000);
+    idem.unlock(first);
+    await waitFor(async () => (await redis.pttl(claimKey)) <= 1_000, { message: 'claim not back to its TTL' });
+
+    await sleep(850);
+    expect(await idem.takeRun(jobId, 'jobs', body, 'req_replay')).toBe('taken');
+    expect(await redis.pttl(claimKey)).toBeGreaterThan(RUN_HOLD_MS - 1_000);
+    // Past what would have been its TTL, another body is still refused the key.
+    await sleep(500);
+    await expect(
+      idem.claim(apiKeyId, 'k', 'jobs', { prompt: 'other body' }, 'req_other', {
+        receivedAt: Date.now(),
+        deadlineAt: Date.now() + 60_000,
+      }),
+    ).rejects.toMatchObject({ code: 'idempotency_key_reused' });
+    await redis.del(claimKey);
   });
 });
