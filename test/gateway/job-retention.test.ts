@@ -150,6 +150,30 @@ describe('async job retention on a quiet queue', () => {
     expect(gone.error.message).toContain(`${RETENTION_S} s`);
   });
 
+  it('an Idempotency-Key replay of a job past its retention runs the request again, as when it was swept', async () => {
+    const headers = h.headers(h.adminKey, { 'idempotency-key': 'replay-past-retention' });
+    const accepted = await h.post('/api/v1/ai/jobs', { prompt: 'kept an hour', model: 'sim-gpt' }, headers);
+    expect(accepted.status).toBe(202);
+    const { jobId } = (await accepted.json()) as { jobId: string };
+    await waitFor(async () => (await h.queue.getJob(jobId))?.finishedOn !== undefined);
+    const before = h.jobsSeen.length;
+    // Past ASYNC_JOB_RETENTION_S, within IDEMPOTENCY_TTL_S: the key still binds the body, its job is gone.
+    await finishedAgo(jobId, RETENTION_S * 1000 + 1);
+    const replay = await h.post('/api/v1/ai/jobs', { prompt: 'kept an hour', model: 'sim-gpt' }, headers);
+    expect(replay.status).toBe(202);
+    // Not `completed`: a job the client could not read (GET answers 404 for it).
+    expect(await replay.json()).toEqual({ jobId, status: 'queued' });
+    expect(replay.headers.get('x-gateway-idempotent-replay')).toBeNull();
+    const view = await waitFor(async () => {
+      const res = await h.get(`/api/v1/ai/jobs/${jobId}`);
+      return res.status === 200 ? ((await res.json()) as JobView) : null;
+    });
+    expect(view.status === 'queued' || view.status === 'running' || view.status === 'completed').toBe(true);
+    await waitFor(() => Promise.resolve(h.jobsSeen.length === before + 1), {
+      message: 'the request did not run again',
+    });
+  });
+
   it('another key reading an expired job gets the 404 of an unknown job, not that it expired', async () => {
     const accepted = await h.post('/api/v1/ai/jobs', { prompt: 'not yours', model: 'sim-gpt' });
     const { jobId } = (await accepted.json()) as { jobId: string };

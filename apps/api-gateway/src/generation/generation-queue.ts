@@ -25,7 +25,7 @@ import { RedisScript } from '@aigw/routing';
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { GatewayEnv } from '../config/gateway-env';
-import { snapshotOf, type JobSnapshot } from './job-snapshot';
+import { pastRetention, snapshotOf, type JobSnapshot, type KeptFor } from './job-snapshot';
 import { OutcomeRelease } from './outcome-release';
 
 export type GenerateJob = Job<GenerateJobData, GenerateOutcome, JobName.Generate>;
@@ -119,9 +119,17 @@ const CANCEL_MARK_MS = 30_000;
 
 /**
  * The fields of a stored job the read-back needs (never its data: a long prompt would travel on every read);
- * `timestamp` is set on every job, so a job without it does not exist.
+ * `timestamp` is set on every job, so a job without it does not exist; `opts` (a hundred bytes) for its retention.
  */
-const SNAPSHOT_FIELDS = ['timestamp', 'processedOn', 'finishedOn', 'returnvalue', 'failedReason', 'atm'] as const;
+const SNAPSHOT_FIELDS = [
+  'timestamp',
+  'processedOn',
+  'finishedOn',
+  'returnvalue',
+  'failedReason',
+  'atm',
+  'opts',
+] as const;
 
 /**
  * The producer side of the `generation` queue. Its producer connection closes with REDIS's final writes (after the
@@ -232,7 +240,9 @@ export class GenerationQueue {
    * Where a job stands, for the read-back of a waiting request: a sync job's kept outcome, else the stored job's
    * state. One round trip (both commands go out in one write on the corked command connection). The worker writes
    * the outcome before BullMQ removes the job, so a job found missing is looked for once more as an outcome: it may
-   * have completed between the two reads.
+   * have completed between the two reads. A finished job past its retention (BullMQ's sweep had not come by yet) is
+   * missing, as `GET /api/v1/ai/jobs/:id` reads it: an Idempotency-Key replay runs the request again rather than
+   * answer with a job its client cannot read (its options are parsed only once it finished).
    */
   async snapshot(jobId: string): Promise<JobSnapshot> {
     const outcomeKey = this.keys.outcome(jobId);
@@ -240,7 +250,7 @@ export class GenerationQueue {
       this.redis.get(outcomeKey),
       this.redis.hmget(this.queue.toKey(jobId), ...SNAPSHOT_FIELDS),
     ]);
-    const [timestamp, processedOn, finishedOn, returnvalue, failedReason, attemptsMade] = fields;
+    const [timestamp, processedOn, finishedOn, returnvalue, failedReason, attemptsMade, opts] = fields;
     const outcome = kept ?? (timestamp === null ? await this.redis.get(outcomeKey) : null);
     if (outcome !== null) {
       return snapshotOf({ finishedOn: 1, returnvalue: parseJson(outcome) });
@@ -248,13 +258,20 @@ export class GenerationQueue {
     if (timestamp === null) {
       return snapshotOf(undefined);
     }
-    return snapshotOf({
+    const stored = snapshotOf({
       processedOn: Number(processedOn ?? 0),
       finishedOn: Number(finishedOn ?? 0),
       returnvalue: returnvalue === null ? null : parseJson(returnvalue),
       failedReason: failedReason ?? undefined,
       attemptsMade: Number(attemptsMade ?? 0),
     });
+    if (finishedOn !== null && opts !== null) {
+      const keptFor = parseJson(opts) as KeptFor | null;
+      if (pastRetention(stored, Number(finishedOn), keptFor, Date.now())) {
+        return snapshotOf(undefined);
+      }
+    }
+    return stored;
   }
 
   /**

@@ -565,7 +565,7 @@ export class GenerationService {
           this.idempotency.unlock(run);
           return { claim, stored: again, keyed: true };
         }
-        await this.replayStep(sub, this.rerun(jobId, again)).catch(unlocked);
+        await this.replayStep(sub, this.rerun(jobId)).catch(unlocked);
         return { claim: run, stored: null, keyed: true };
       }
       if (took === 'gone') {
@@ -626,12 +626,11 @@ export class GenerationService {
 
   /**
    * A replay's run of the job id again: a job never carried out is dropped, so its id can be enqueued again, and the
-   * earlier run's cancel mark must not make retries of this one wait for it to stop.
+   * earlier run's cancel mark must not make retries of this one wait for it to stop. A job read as missing may still
+   * be in Redis (past its retention, not swept yet): dropped too, or the add would add nothing.
    */
-  private async rerun(jobId: string, found: JobSnapshot): Promise<void> {
-    if (found.state !== 'missing') {
-      await this.queue.forget(jobId);
-    }
+  private async rerun(jobId: string): Promise<void> {
+    await this.queue.forget(jobId);
     await this.queue.clearCancelled(jobId);
   }
 

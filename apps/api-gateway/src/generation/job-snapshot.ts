@@ -44,6 +44,41 @@ export function snapshotOf(job: StoredJob | undefined | null): JobSnapshot {
   return job.processedOn ? { state: 'running' } : { state: 'queued' };
 }
 
+/** The options a stored job was enqueued with that say how long it is kept once finished (BullMQ's `opts`). */
+export interface KeptFor {
+  removeOnComplete?: unknown;
+  removeOnFail?: unknown;
+}
+
+/**
+ * How long a finished job is kept after it finished (s), as it was enqueued: its `removeOnComplete` age, or
+ * `removeOnFail`'s once BullMQ failed it; undefined when no age applies (`true` removes the job as it finishes; a
+ * number or `count` keeps the last N, whatever their age).
+ */
+export function retentionOf(snapshot: JobSnapshot, opts: KeptFor | null | undefined): number | undefined {
+  const keep: unknown = snapshot.state === 'failed' ? opts?.removeOnFail : opts?.removeOnComplete;
+  if (typeof keep !== 'object' || keep === null || !('age' in keep)) {
+    return undefined;
+  }
+  const { age } = keep;
+  return typeof age === 'number' ? age : undefined;
+}
+
+/**
+ * Whether a finished job is past the retention it was enqueued with. BullMQ removes such a job only when a later job
+ * of the queue finishes and sweeps the set by its age: on a quiet queue it stays in Redis past its retention, and is
+ * read as one of the jobs that are gone. From the stored job alone: no round trip.
+ */
+export function pastRetention(
+  snapshot: JobSnapshot,
+  finishedOn: number | undefined,
+  opts: KeptFor | null | undefined,
+  now: number,
+): boolean {
+  const ageS = finishedOn ? retentionOf(snapshot, opts) : undefined;
+  return finishedOn !== undefined && ageS !== undefined && now - finishedOn >= ageS * 1000;
+}
+
 /** What a waiter does with a snapshot: keep waiting, answer, or fail. */
 export type Settlement =
   { done: false } | { done: true; result: GenerationResult } | { done: true; error: GatewayError };

@@ -1,6 +1,13 @@
 import { CLIENT_GONE_MESSAGE, ErrorCode, type ErrorBody } from '@aigw/core';
 import type { CancelRecord, GenerateJob, KeptOutcome } from '../generation/generation-queue';
-import { failedJobError, lostJobError, snapshotOf, type JobSnapshot } from '../generation/job-snapshot';
+import {
+  failedJobError,
+  lostJobError,
+  pastRetention as pastRetentionOf,
+  retentionOf as retentionOfSnapshot,
+  snapshotOf,
+  type JobSnapshot,
+} from '../generation/job-snapshot';
 import { generateResponse, nativeErrorBody, type GenerateResponse } from './native-mapping';
 
 export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -29,25 +36,14 @@ export function jobStateOf(snapshot: JobSnapshot): JobState {
   }
 }
 
-/**
- * Whether a finished job is past the retention it was enqueued with (its `removeOnComplete`, or `removeOnFail` once
- * BullMQ failed it, in seconds). BullMQ removes such a job only when a later job of the queue finishes and sweeps the
- * set by its age: on a queue where no async job finished since, it stays in Redis past its retention. Read back, it
- * is one of the jobs that are gone. From the stored job alone: no round trip.
- */
+/** Whether a finished job is past the retention it was enqueued with (see job-snapshot's `pastRetention`). */
 export function pastRetention(job: GenerateJob, now: number): boolean {
-  const ageS = retentionOf(job);
-  return job.finishedOn !== undefined && ageS !== undefined && now - job.finishedOn >= ageS * 1000;
+  return pastRetentionOf(snapshotOf(job), job.finishedOn, job.opts, now);
 }
 
-/**
- * How long a finished job is kept after it finished (s), as it was enqueued: its `removeOnComplete` age, or
- * `removeOnFail`'s once BullMQ failed it; undefined when no age applies (`true` removes the job as it finishes; a
- * number or `count` keeps the last N, whatever their age).
- */
+/** How long a finished job is kept after it finished (s), as it was enqueued; undefined when no age applies. */
 export function retentionOf(job: GenerateJob): number | undefined {
-  const keep = snapshotOf(job).state === 'failed' ? job.opts.removeOnFail : job.opts.removeOnComplete;
-  return typeof keep === 'object' && 'age' in keep ? keep.age : undefined;
+  return retentionOfSnapshot(snapshotOf(job), job.opts);
 }
 
 /**
