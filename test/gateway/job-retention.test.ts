@@ -174,6 +174,24 @@ describe('async job retention on a quiet queue', () => {
     });
   });
 
+  it('a job whose answer came before its cancel is not read as cancelled once BullMQ swept it', async () => {
+    h.handle(async (job) => {
+      await new Promise((r) => setTimeout(r, 1_000));
+      return h.answer(job, 'answered first');
+    });
+    const accepted = await h.post('/api/v1/ai/jobs', { prompt: 'cancelled too late', model: 'sim-gpt' });
+    const { jobId } = (await accepted.json()) as { jobId: string };
+    await waitFor(async () => (await h.queue.getJob(jobId))?.processedOn !== undefined);
+    const cancel = await h.post(`/api/v1/ai/jobs/${jobId}/cancel`, undefined);
+    expect(cancel.status).toBe(200);
+    expect(((await cancel.json()) as JobView).status).toBe('completed');
+    h.handle((job) => h.answer(job, 'ok'));
+    // BullMQ's sweep of the completed set, past its retention.
+    await h.queue.remove(jobId);
+    const gone = await h.get(`/api/v1/ai/jobs/${jobId}`);
+    expect(gone.status).toBe(404);
+  });
+
   it('another key reading an expired job gets the 404 of an unknown job, not that it expired', async () => {
     const accepted = await h.post('/api/v1/ai/jobs', { prompt: 'not yours', model: 'sim-gpt' });
     const { jobId } = (await accepted.json()) as { jobId: string };

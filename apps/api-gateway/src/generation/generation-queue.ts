@@ -114,6 +114,20 @@ redis.call('SET', KEYS[3], '1', 'PX', ARGV[1])
 return run
 `);
 
+/** Deletes the cancel record (KEYS[1]) when it is the run ARGV[1]'s. 1 when deleted. */
+const DROP_CANCEL = new RedisScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then
+  return 0
+end
+local ok, record = pcall(cjson.decode, v)
+if not ok or type(record) ~= 'table' or record.requestId ~= ARGV[1] then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+return 1
+`);
+
 /** How long a job its client left stays marked as being stopped. */
 const CANCEL_MARK_MS = 30_000;
 
@@ -312,6 +326,15 @@ export class GenerationQueue {
     const { refund: _given, ...rest } = record;
     await this.redis.set(this.keys.jobCancelled(jobId), JSON.stringify(rest), 'KEEPTTL', 'XX');
     return rest;
+  }
+
+  /**
+   * Drops the cancel record of a run that ended without being stopped (its answer, or its failure, came first): it
+   * would outlive the job (kept until the run's deadline plus the retention) and read as `cancelled` once BullMQ swept
+   * the job. Only the run `requestId`'s record (a later run's cancel stays). One script, on the cancel path only.
+   */
+  async dropCancel(jobId: string, requestId: string): Promise<void> {
+    await DROP_CANCEL.run(this.redis, [this.keys.jobCancelled(jobId)], [requestId]);
   }
 
   /** The cancel record of a job, or null when its owner never cancelled it (or it is past its retention). */

@@ -186,10 +186,17 @@ export class JobsService {
       this.cancellation.resend(jobId, cancel.requestId);
     }
     const job = await this.queue.get(jobId);
-    // Gone: removed meanwhile (another cancel got it out of the queue first).
-    return job === undefined
-      ? cancelledJobView(jobId, cancel)
-      : jobStatusView(jobId, job, cancel.requestId === job.data.request.requestId ? cancel : null);
+    if (job === undefined) {
+      // Gone: removed meanwhile (another cancel got it out of the queue first).
+      return cancelledJobView(jobId, cancel);
+    }
+    const ours = cancel.requestId === job.data.request.requestId;
+    const snapshot = snapshotOf(job);
+    if (ours && (snapshot.state === 'completed' || snapshot.state === 'failed') && !endedClientGone(snapshot)) {
+      // Its answer (or failure) came before the stop: the job reads as it ended, so must its record once it is swept.
+      await this.queue.dropCancel(jobId, cancel.requestId).catch(() => undefined);
+    }
+    return jobStatusView(jobId, job, ours ? cancel : null);
   }
 
   private notFound(): GatewayError {
