@@ -87,7 +87,10 @@ const openAiAnswer: Answer = (prompt, res) => {
   res.end('data: [DONE]\n\n');
 };
 
-/** A Messages API stream: `Hel` then `lo`; `midfail`: an `overloaded_error` event after `Hel`. */
+/**
+ * A Messages API stream: `Hel` then `lo`; `midfail`: an `overloaded_error` event after `Hel`; `starttext`: `Hel` in the
+ * text block's content_block_start.
+ */
 const anthropicAnswer: Answer = (prompt, res) => {
   const event = (type: string, data: Record<string, unknown>): string =>
     `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
@@ -95,8 +98,13 @@ const anthropicAnswer: Answer = (prompt, res) => {
   const message = { id: 'msg_up', type: 'message', role: 'assistant', model: 'claude', content: [] };
   res.write(event('message_start', { message: { ...message, usage: { input_tokens: 11, output_tokens: 1 } } }));
   res.write(event('ping', {}));
-  res.write(event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
-  res.write(event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hel' } }));
+  if (prompt === 'starttext') {
+    // As some Anthropic-compatible servers stream: the block's first text in its content_block_start.
+    res.write(event('content_block_start', { index: 0, content_block: { type: 'text', text: 'Hel' } }));
+  } else {
+    res.write(event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
+    res.write(event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hel' } }));
+  }
   if (prompt === 'midfail') {
     const error = { type: 'overloaded_error', message: 'Overloaded' };
     setTimeout(() => res.end(event('error', { error })), 30);
@@ -189,6 +197,22 @@ describe('streaming against the official SDKs (e2e)', () => {
       expect(plain.every((c) => !('usage' in c) && c.choices.length === 1)).toBe(true);
       expect(plain.at(-1)?.choices[0].finish_reason).toBe('stop');
       expect(plain.map((c) => c.choices[0].delta.content ?? '').join('')).toBe('Hello');
+    });
+  });
+
+  describe("text in a Messages API provider's content_block_start", () => {
+    it('reaches an OpenAI SDK client', async () => {
+      const final = await openai.chat.completions
+        .stream({ model: 'upc/claude', messages: [{ role: 'user', content: 'starttext' }] })
+        .finalChatCompletion();
+      expect(final.choices[0].message.content).toBe('Hello');
+    });
+
+    it('reaches an Anthropic SDK client', async () => {
+      const final = await anthropic.messages
+        .stream({ model: 'upc/claude', max_tokens: 100, messages: [{ role: 'user', content: 'starttext' }] })
+        .finalMessage();
+      expect(final.content).toEqual([{ type: 'text', text: 'Hello' }]);
     });
   });
 

@@ -235,6 +235,30 @@ describe('tool use, both directions of the wire', () => {
     ]);
   });
 
+  it('keeps text and thinking given in a content_block_start, as the SDKs do (some compatible servers send them)', () => {
+    const { deltas } = decodeAll([
+      ['message_start', { type: 'message_start', message: { id: 'msg_s' } }],
+      [
+        'content_block_start',
+        { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: 'Let', signature: '' } },
+      ],
+      [
+        'content_block_delta',
+        { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: ' me see' } },
+      ],
+      ['content_block_stop', { type: 'content_block_stop', index: 0 }],
+      ['content_block_start', { type: 'content_block_start', index: 1, content_block: { type: 'text', text: 'Hel' } }],
+      ['content_block_delta', { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: 'lo' } }],
+      ['content_block_stop', { type: 'content_block_stop', index: 1 }],
+    ]);
+    expect(deltas).toEqual([
+      { text: '', reasoning: 'Let', id: 'msg_s' },
+      { text: '', reasoning: ' me see' },
+      { text: 'Hel' },
+      { text: 'lo' },
+    ]);
+  });
+
   it('streams thinking_delta as reasoning', () => {
     const { deltas } = decodeAll([
       ['message_start', { type: 'message_start', message: { id: 'msg_3' } }],

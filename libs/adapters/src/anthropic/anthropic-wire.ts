@@ -286,6 +286,15 @@ export class AnthropicStreamDecoder implements StreamDecoder {
       }
       return;
     }
+    if (block?.type === 'text' || block?.type === 'thinking') {
+      // Anthropic opens these blocks empty, but the format lets a block start with content, and some compatible
+      // servers put the first text there: the SDKs take it as the block's first part, and so is it here.
+      const first = block.type === 'text' ? block.text : block.thinking;
+      if (typeof first === 'string' && first.length > 0) {
+        out.push(this.withId(block.type === 'text' ? { text: first } : { text: '', reasoning: first }));
+      }
+      return;
+    }
     if (block?.type !== 'tool_use') {
       return;
     }
