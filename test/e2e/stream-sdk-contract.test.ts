@@ -89,7 +89,7 @@ const openAiAnswer: Answer = (prompt, res) => {
 
 /**
  * A Messages API stream: `Hel` then `lo`; `midfail`: an `overloaded_error` event after `Hel`; `starttext`: `Hel` in the
- * text block's content_block_start.
+ * text block's content_block_start; `startthinking`: a signed thinking block and the text, each whole in its start.
  */
 const anthropicAnswer: Answer = (prompt, res) => {
   const event = (type: string, data: Record<string, unknown>): string =>
@@ -98,6 +98,17 @@ const anthropicAnswer: Answer = (prompt, res) => {
   const message = { id: 'msg_up', type: 'message', role: 'assistant', model: 'claude', content: [] };
   res.write(event('message_start', { message: { ...message, usage: { input_tokens: 11, output_tokens: 1 } } }));
   res.write(event('ping', {}));
+  if (prompt === 'startthinking') {
+    // A thinking block given whole in its start, signature included (as a proxy replaying a whole answer streams it).
+    const block = { type: 'thinking', thinking: 'Hmm', signature: 'sig-whole' };
+    res.write(event('content_block_start', { index: 0, content_block: block }));
+    res.write(event('content_block_stop', { index: 0 }));
+    res.write(event('content_block_start', { index: 1, content_block: { type: 'text', text: 'Hello' } }));
+    res.write(event('content_block_stop', { index: 1 }));
+    res.write(event('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 2 } }));
+    res.end(event('message_stop', {}));
+    return;
+  }
   if (prompt === 'starttext') {
     // As some Anthropic-compatible servers stream: the block's first text in its content_block_start.
     res.write(event('content_block_start', { index: 0, content_block: { type: 'text', text: 'Hel' } }));
@@ -214,6 +225,16 @@ describe('streaming against the official SDKs (e2e)', () => {
         .finalMessage();
       expect(final.content).toEqual([{ type: 'text', text: 'Hello' }]);
     });
+  });
+
+  it("keeps a signed thinking block a Messages API provider gives whole in its start, for the client's next turn", async () => {
+    const final = await anthropic.messages
+      .stream({ model: 'upc/claude', max_tokens: 100, messages: [{ role: 'user', content: 'startthinking' }] })
+      .finalMessage();
+    expect(final.content).toEqual([
+      { type: 'thinking', thinking: 'Hmm', signature: 'sig-whole' },
+      { type: 'text', text: 'Hello' },
+    ]);
   });
 
   describe('a failure after the first token', () => {

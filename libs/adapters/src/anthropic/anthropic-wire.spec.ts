@@ -259,6 +259,32 @@ describe('tool use, both directions of the wire', () => {
     ]);
   });
 
+  it('keeps a thinking block given whole in its content_block_start, signature included, as one signed block', () => {
+    const start = (index: number, signature: string): [string, unknown] => [
+      'content_block_start',
+      { type: 'content_block_start', index, content_block: { type: 'thinking', thinking: 'Hmm', signature } },
+    ];
+    const stop = (index: number): [string, unknown] => ['content_block_stop', { type: 'content_block_stop', index }];
+    const { deltas } = decodeAll([
+      ['message_start', { type: 'message_start', message: { id: 'msg_w' } }],
+      start(0, 'sig-whole'),
+      stop(0),
+      // A signature_delta supersedes the start's: the block is signed once.
+      start(1, 'sig-old'),
+      [
+        'content_block_delta',
+        { type: 'content_block_delta', index: 1, delta: { type: 'signature_delta', signature: 'sig-new' } },
+      ],
+      stop(1),
+    ]);
+    expect(deltas).toEqual([
+      { text: '', reasoning: 'Hmm', id: 'msg_w' },
+      { text: '', reasoningSignature: 'sig-whole' },
+      { text: '', reasoning: 'Hmm' },
+      { text: '', reasoningSignature: 'sig-new' },
+    ]);
+  });
+
   it('streams thinking_delta as reasoning', () => {
     const { deltas } = decodeAll([
       ['message_start', { type: 'message_start', message: { id: 'msg_3' } }],

@@ -211,6 +211,11 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   private readonly withArguments = new Set<number>();
   /** A tool_use block's input given whole in its content_block_start (by tool call index), for a block without deltas. */
   private startInputs: Map<number, string> | undefined;
+  /**
+   * A thinking block's signature given in its content_block_start (by block index), sent when the block stops unless
+   * a signature_delta replaced it: a block given whole there is signed once, as the SDKs read it.
+   */
+  private startSignatures: Map<number, string> | undefined;
 
   /** `apiKey`: the key the call sent, hidden from in-band error messages. */
   constructor(private readonly apiKey: string | undefined) {}
@@ -293,6 +298,9 @@ export class AnthropicStreamDecoder implements StreamDecoder {
       if (typeof first === 'string' && first.length > 0) {
         out.push(this.withId(block.type === 'text' ? { text: first } : { text: '', reasoning: first }));
       }
+      if (block.type === 'thinking' && typeof block.signature === 'string' && block.signature.length > 0) {
+        (this.startSignatures ??= new Map()).set(typeof e.index === 'number' ? e.index : -1, block.signature);
+      }
       return;
     }
     if (block?.type !== 'tool_use') {
@@ -341,6 +349,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
       case 'signature_delta':
         // Comes last in a thinking block: it ends the block whose text the thinking deltas carried.
         if (typeof d.signature === 'string' && d.signature.length > 0) {
+          this.startSignatures?.delete(typeof e.index === 'number' ? e.index : -1);
           out.push(this.withId({ text: '', reasoningSignature: d.signature }));
         }
         return;
@@ -351,10 +360,17 @@ export class AnthropicStreamDecoder implements StreamDecoder {
 
   /**
    * A tool called without input streams no JSON at all; OpenAI clients expect `{}` as its arguments. A block whose
-   * input came whole in its start has that input.
+   * input came whole in its start has that input; a thinking block whose signature came there is signed with it now.
    */
   private blockStopped(e: WireEvent, out: StreamDelta[]): void {
-    const index = this.toolIndex.get(typeof e.index === 'number' ? e.index : -1);
+    const blockIndex = typeof e.index === 'number' ? e.index : -1;
+    const signature = this.startSignatures?.get(blockIndex);
+    if (signature !== undefined) {
+      this.startSignatures?.delete(blockIndex);
+      out.push(this.withId({ text: '', reasoningSignature: signature }));
+      return;
+    }
+    const index = this.toolIndex.get(blockIndex);
     if (index !== undefined && !this.withArguments.has(index)) {
       this.withArguments.add(index);
       out.push(this.withId({ text: '', toolCalls: [{ index, arguments: this.startInputs?.get(index) ?? '{}' }] }));
