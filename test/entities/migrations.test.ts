@@ -26,6 +26,7 @@ const ALL = [
   'SeededSettings1796900000000',
   'UsageClientClosed1797000000000',
   'HealthAlertOutbox1797050000000',
+  'PreferenceUsageBatches1797100000000',
 ];
 
 const TABLES = [
@@ -35,6 +36,7 @@ const TABLES = [
   'health_alert_outbox',
   'migrations',
   'models',
+  'preference_usage_batches',
   'provider_discovered_models',
   'provider_health_checks',
   'providers',

@@ -111,13 +111,19 @@ describe('PreferenceStore and DeploymentStatsStore', () => {
   it('advances the counters of many preferences in one write; re-pointing a preference starts them afresh', async () => {
     const t1 = new Date(Date.now() - 5_000);
     const t2 = new Date(Date.now() - 1_000);
-    await prefs.recordUses([
-      { userId: alice, context: '', preferred: 'pa/m1', count: 3, lastUsedAt: t2 },
-      { userId: alice, context: 'coding', preferred: 'pb/m1', count: 1, lastUsedAt: t1 },
-      // No such preference: matches nothing.
-      { userId: bob, context: '', preferred: 'pa/m1', count: 7, lastUsedAt: t2 },
-    ]);
-    await prefs.recordUses([{ userId: alice, context: '', preferred: 'pa/m1', count: 2, lastUsedAt: t1 }]);
+    await prefs.recordUses(
+      [
+        { userId: alice, context: '', preferred: 'pa/m1', count: 3, lastUsedAt: t2 },
+        { userId: alice, context: 'coding', preferred: 'pb/m1', count: 1, lastUsedAt: t1 },
+        // No such preference: matches nothing.
+        { userId: bob, context: '', preferred: 'pa/m1', count: 7, lastUsedAt: t2 },
+      ],
+      randomUUID(),
+    );
+    await prefs.recordUses(
+      [{ userId: alice, context: '', preferred: 'pa/m1', count: 2, lastUsedAt: t1 }],
+      randomUUID(),
+    );
     const [defaultPref, coding] = await prefs.list(alice);
     expect(defaultPref.usageCount).toBe(5);
     // An older flush never moves lastUsedAt back.
@@ -130,11 +136,32 @@ describe('PreferenceStore and DeploymentStatsStore', () => {
     expect(moved).toMatchObject({ usageCount: 0, lastUsedAt: null, provider: 'pb' });
 
     // Uses counted while a worker still routed by its cached copy (pa/m1) are not uses of the new preference.
-    await prefs.recordUses([
-      { userId: alice, context: '', preferred: 'pa/m1', count: 4, lastUsedAt: t2 },
-      { userId: alice, context: '', preferred: 'pb/m1', count: 1, lastUsedAt: t1 },
-    ]);
+    await prefs.recordUses(
+      [
+        { userId: alice, context: '', preferred: 'pa/m1', count: 4, lastUsedAt: t2 },
+        { userId: alice, context: '', preferred: 'pb/m1', count: 1, lastUsedAt: t1 },
+      ],
+      randomUUID(),
+    );
     expect((await prefs.list(alice, ''))[0]).toMatchObject({ provider: 'pb', usageCount: 1, lastUsedAt: t1 });
+  });
+
+  it('adds a batch once, however often it is written; drops the ids of batches written a day ago', async () => {
+    const frank = (await ds.getRepository(UserEntity).save({ name: 'frank' })).id;
+    await prefs.upsert(frank, { context: '', provider: 'pa', model: 'm1' });
+    const batch = randomUUID();
+    const uses = [{ userId: frank, context: '', preferred: 'pa/m1', count: 3, lastUsedAt: new Date() }];
+    expect(await prefs.recordUses(uses, batch)).toBe(true);
+    // The same batch again, as a worker retries one whose reply was lost after PostgreSQL committed it.
+    expect(await prefs.recordUses(uses, batch)).toBe(false);
+    expect((await prefs.list(frank))[0].usageCount).toBe(3);
+
+    const ledger = `"${schema}".preference_usage_batches`;
+    await ds.query(`UPDATE ${ledger} SET written_at = now() - interval '25 hours' WHERE batch_id = $1`, [batch]);
+    expect(await prefs.recordUses(uses, randomUUID())).toBe(true);
+    const ids = (await ds.query<{ batch_id: string }[]>(`SELECT batch_id FROM ${ledger}`)).map((r) => r.batch_id);
+    expect(ids).not.toContain(batch);
+    expect((await prefs.list(frank))[0].usageCount).toBe(6);
   });
 
   it('counts a preference stored without a provider by its model reference', async () => {
@@ -143,10 +170,13 @@ describe('PreferenceStore and DeploymentStatsStore', () => {
       `INSERT INTO "${schema}".user_preferences (user_id, context, provider, model) VALUES ($1, '', NULL, 'pa/m1')`,
       [carol],
     );
-    await prefs.recordUses([
-      { userId: carol, context: '', preferred: 'pa/m1', count: 2, lastUsedAt: new Date() },
-      { userId: carol, context: '', preferred: 'm1', count: 5, lastUsedAt: new Date() },
-    ]);
+    await prefs.recordUses(
+      [
+        { userId: carol, context: '', preferred: 'pa/m1', count: 2, lastUsedAt: new Date() },
+        { userId: carol, context: '', preferred: 'm1', count: 5, lastUsedAt: new Date() },
+      ],
+      randomUUID(),
+    );
     expect((await prefs.list(carol))[0]).toMatchObject({ provider: null, model: 'pa/m1', usageCount: 2 });
   });
 

@@ -10,6 +10,7 @@ export {
 } from './entities/provider.entity';
 export { ModelEntity } from './entities/model.entity';
 export { UserPreferenceEntity } from './entities/user-preference.entity';
+export { PreferenceUsageBatchEntity } from './entities/preference-usage-batch.entity';
 export { UserQuotaEntity } from './entities/user-quota.entity';
 export { UsageRecordEntity } from './entities/usage-record.entity';
 export {
@@ -82,6 +83,8 @@ export {
   PREFERENCE_STATS_DAYS,
   mayShowPreference,
   preferenceRefOf,
+  PREFERENCE_USAGE_BATCH_KEEP_MS,
+  PREFERENCE_USAGE_RETRY_MS,
   type PreferenceRecord,
   type PreferenceRoute,
   type PreferenceUse,

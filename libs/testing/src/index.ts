@@ -18,6 +18,7 @@ export { sleep, waitFor, type WaitForOptions } from './wait-for';
 export { TEST_DATABASE_URL, TEST_REDIS_URL } from './test-services';
 export { freePort } from './free-port';
 export { BlackHole } from './black-hole';
+export { CommitReplyDroppingRelay } from './commit-reply-dropping-relay';
 export { CuttableRelay } from './cuttable-relay';
 export { ReplyEatingRelay } from './reply-eating-relay';
 export { PrivateRedis } from './private-redis';

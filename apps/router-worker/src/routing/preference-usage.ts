@@ -1,5 +1,6 @@
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { PreferenceStore, type PreferenceUse } from '@aigw/entities';
+import { randomUUID } from 'node:crypto';
+import { PREFERENCE_USAGE_RETRY_MS, PreferenceStore, type PreferenceUse } from '@aigw/entities';
 import { MigratedDatabase } from '@aigw/platform';
 import { SerialWrites } from './flush-schedule';
 import { WarnThrottle } from './warn-throttle';
@@ -8,6 +9,18 @@ import { WarnThrottle } from './warn-throttle';
 export const PREFERENCE_USAGE_FLUSH_MS = 1_000;
 /** Distinct preferences held between flushes; past it (PostgreSQL down for long) new ones are not counted. */
 const MAX_PENDING = 50_000;
+
+/**
+ * A batch of uses as written: retried with the same id until written, so that a write whose reply was lost after
+ * PostgreSQL committed it is not added again; given up after PREFERENCE_USAGE_RETRY_MS (the store keeps the ids of
+ * batches written longer than that).
+ */
+interface Batch {
+  id: string;
+  uses: PreferenceUse[];
+  /** performance.now() at its first write. */
+  firstTriedAt: number;
+}
 
 /** Uses of one preference since the last flush; the time as a number, so counting allocates nothing. */
 interface Pending {
@@ -21,8 +34,9 @@ interface Pending {
 /**
  * Counts the uses of each preference (`usageCount`, `lastUsedAt`) in memory and writes them every second in
  * one UPDATE for every preference used since the last flush. Counting costs the request path a Map update:
- * no Redis or PostgreSQL round trip. A failed write keeps the counts for the next flush; a worker that dies
- * loses at most its last second of counts (statistics, not billing: usage_records holds the truth).
+ * no Redis or PostgreSQL round trip. A failed write is retried as the same batch at the next flush, and added once
+ * even when it had been committed (`Batch`); a worker that dies loses at most its last second of counts
+ * (statistics, not billing: usage_records holds the truth).
  */
 @Injectable()
 export class PreferenceUsage implements OnModuleInit, OnApplicationShutdown {
@@ -30,6 +44,8 @@ export class PreferenceUsage implements OnModuleInit, OnApplicationShutdown {
   private readonly warnings = new WarnThrottle(this.logger);
   private readonly store: PreferenceStore;
   private pending = new Map<string, Pending>();
+  /** The batch whose write failed, retried first at the next flush. */
+  private unwritten?: Batch;
   private timer?: NodeJS.Timeout;
   private readonly writes = new SerialWrites(() => this.write());
 
@@ -68,37 +84,53 @@ export class PreferenceUsage implements OnModuleInit, OnApplicationShutdown {
     return this.writes.run();
   }
 
+  /**
+   * Retries the batch that failed, if any, with its id (the store adds a batch once, however often it is written:
+   * a failure may come after PostgreSQL committed it); then writes what was counted since as a new batch. While the
+   * failed batch is not written, new uses stay pending (at most MAX_PENDING of each).
+   */
   private async write(): Promise<void> {
+    if (this.unwritten !== undefined) {
+      if (!(await this.tryWrite(this.unwritten))) {
+        return;
+      }
+      this.unwritten = undefined;
+    }
     if (this.pending.size === 0) {
       return;
     }
-    const batch = this.pending;
+    const uses: PreferenceUse[] = [];
+    for (const p of this.pending.values()) {
+      uses.push({
+        userId: p.userId,
+        context: p.context,
+        preferred: p.preferred,
+        count: p.count,
+        lastUsedAt: new Date(p.lastUsedMs),
+      });
+    }
     this.pending = new Map();
+    const batch: Batch = { id: randomUUID(), uses, firstTriedAt: performance.now() };
+    if (!(await this.tryWrite(batch))) {
+      this.unwritten = batch;
+    }
+  }
+
+  /** True once the batch is written (or given up on); false to retry it at the next flush. */
+  private async tryWrite(batch: Batch): Promise<boolean> {
     try {
-      const uses: PreferenceUse[] = [];
-      for (const p of batch.values()) {
-        uses.push({
-          userId: p.userId,
-          context: p.context,
-          preferred: p.preferred,
-          count: p.count,
-          lastUsedAt: new Date(p.lastUsedMs),
-        });
-      }
-      await this.store.recordUses(uses);
+      await this.store.recordUses(batch.uses, batch.id);
+      return true;
     } catch (err) {
-      this.warnings.warn('preference usage not written, kept for the next flush', err);
-      for (const [key, use] of batch) {
-        const newer = this.pending.get(key);
-        if (newer !== undefined) {
-          newer.count += use.count;
-          if (use.lastUsedMs > newer.lastUsedMs) {
-            newer.lastUsedMs = use.lastUsedMs;
-          }
-        } else if (this.pending.size < MAX_PENDING) {
-          this.pending.set(key, use);
-        }
+      if (performance.now() - batch.firstTriedAt >= PREFERENCE_USAGE_RETRY_MS) {
+        this.logger.warn(
+          `preference usage of ${batch.uses.length} preference(s) dropped: not written for ` +
+            `${PREFERENCE_USAGE_RETRY_MS / 3_600_000} h`,
+        );
+        return true;
       }
+      this.warnings.warn('preference usage not written, kept for the next flush', err);
+      return false;
     }
   }
 }

@@ -5,6 +5,7 @@ import { HealthAlertOutboxEntity } from './health-alert-outbox.entity';
 import { ModelEntity } from './model.entity';
 import { ProviderDiscoveredModelEntity } from './provider-discovered-model.entity';
 import { ProviderHealthCheckEntity } from './provider-health-check.entity';
+import { PreferenceUsageBatchEntity } from './preference-usage-batch.entity';
 import { ProviderEntity } from './provider.entity';
 import { UsageRecordEntity } from './usage-record.entity';
 import {
@@ -26,6 +27,7 @@ export const ENTITIES = [
   ProviderEntity,
   ModelEntity,
   UserPreferenceEntity,
+  PreferenceUsageBatchEntity,
   UserQuotaEntity,
   UsageRecordEntity,
   UsageHourlyEntity,

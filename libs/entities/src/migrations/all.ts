@@ -18,6 +18,7 @@ import { UserNameSearch1796800000000 } from './1796800000000-UserNameSearch';
 import { SeededSettings1796900000000 } from './1796900000000-SeededSettings';
 import { UsageClientClosed1797000000000 } from './1797000000000-UsageClientClosed';
 import { HealthAlertOutbox1797050000000 } from './1797050000000-HealthAlertOutbox';
+import { PreferenceUsageBatches1797100000000 } from './1797100000000-PreferenceUsageBatches';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -41,4 +42,5 @@ export const MIGRATIONS = [
   SeededSettings1796900000000,
   UsageClientClosed1797000000000,
   HealthAlertOutbox1797050000000,
+  PreferenceUsageBatches1797100000000,
 ] as const;

@@ -1,5 +1,6 @@
 import { ceilTo, DAY_MS, HOUR_MS, mayUseDeployment, roundUsd, type RoutingPolicy } from '@aigw/core';
 import type { DataSource } from 'typeorm';
+import { PreferenceUsageBatchEntity } from '../entities/preference-usage-batch.entity';
 import { UserPreferenceEntity } from '../entities/user-preference.entity';
 import { tableRef } from '../table-ref';
 import { UsageAnalyticsStore } from './usage-analytics.store';
@@ -30,6 +31,14 @@ export interface PreferenceRoute {
   model: string;
   policy: RoutingPolicy | null;
 }
+
+/**
+ * How long the id of a preference usage batch written is kept (preference_usage_batches): a batch retried within it
+ * adds its counts once. A worker stops retrying a batch after PREFERENCE_USAGE_RETRY_MS, well within it.
+ */
+export const PREFERENCE_USAGE_BATCH_KEEP_MS = DAY_MS;
+/** How long a worker retries a batch of preference uses it could not write; then it drops them (statistics). */
+export const PREFERENCE_USAGE_RETRY_MS = 12 * HOUR_MS;
 
 /** Uses of one preference counted by a worker since its last flush. */
 export interface PreferenceUse {
@@ -119,6 +128,10 @@ export class PreferenceStore {
 
   private get prefs(): string {
     return tableRef(this.dataSource, UserPreferenceEntity);
+  }
+
+  private get batches(): string {
+    return tableRef(this.dataSource, PreferenceUsageBatchEntity);
   }
 
   /**
@@ -220,29 +233,47 @@ export class PreferenceStore {
   }
 
   /**
-   * Adds the counted uses in one statement, each to the row that still points at the deployment it was
-   * counted for. A preference deleted or re-pointed meanwhile matches nothing: a worker routes by its cached
-   * copy for up to 10 s after a change, and those requests are not uses of the new preference.
+   * Adds the counted uses of batch `batchId` in one statement, each to the row that still points at the deployment it
+   * was counted for. A preference deleted or re-pointed meanwhile matches nothing: a worker routes by its cached
+   * copy for up to 10 s after a change, and those requests are not uses of the new preference. The same statement
+   * records the batch id (preference_usage_batches) and adds the counts only if it was not there: a batch written
+   * again, as a worker retries one whose reply was lost after PostgreSQL had committed it, adds nothing. Returns
+   * false then. Ledger rows past PREFERENCE_USAGE_BATCH_KEEP_MS go with it, a few at a time, skipping rows another
+   * writer is deleting (no wait between workers).
    */
-  async recordUses(uses: readonly PreferenceUse[]): Promise<void> {
+  async recordUses(uses: readonly PreferenceUse[], batchId: string): Promise<boolean> {
     if (uses.length === 0) {
-      return;
+      return true;
     }
-    await this.dataSource.query(
-      `UPDATE ${this.prefs} AS p
-          SET usage_count = p.usage_count + v.n,
-              last_used_at = GREATEST(p.last_used_at, v.t)
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[])
-              AS v(user_id, context, preferred, n, t)
-        WHERE p.user_id = v.user_id AND p.context = v.context
-          AND CASE WHEN p.provider IS NULL THEN p.model ELSE p.provider || '/' || p.model END = v.preferred`,
+    const rows = await this.dataSource.query<{ applied: boolean }[]>(
+      `WITH claimed AS (
+         INSERT INTO ${this.batches} (batch_id) VALUES ($6) ON CONFLICT (batch_id) DO NOTHING RETURNING batch_id
+       ), pruned AS (
+         DELETE FROM ${this.batches}
+          WHERE batch_id IN (SELECT batch_id FROM ${this.batches}
+                              WHERE written_at < now() - make_interval(secs => $7)
+                              ORDER BY written_at LIMIT 100 FOR UPDATE SKIP LOCKED)
+       ), counted AS (
+         UPDATE ${this.prefs} AS p
+            SET usage_count = p.usage_count + v.n,
+                last_used_at = GREATEST(p.last_used_at, v.t)
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[])
+                AS v(user_id, context, preferred, n, t)
+          WHERE EXISTS (SELECT 1 FROM claimed)
+            AND p.user_id = v.user_id AND p.context = v.context
+            AND CASE WHEN p.provider IS NULL THEN p.model ELSE p.provider || '/' || p.model END = v.preferred
+       )
+       SELECT EXISTS (SELECT 1 FROM claimed) AS applied`,
       [
         uses.map((u) => u.userId),
         uses.map((u) => u.context),
         uses.map((u) => u.preferred),
         uses.map((u) => u.count),
         uses.map((u) => u.lastUsedAt.toISOString()),
+        batchId,
+        PREFERENCE_USAGE_BATCH_KEEP_MS / 1000,
       ],
     );
+    return rows[0].applied;
   }
 }
