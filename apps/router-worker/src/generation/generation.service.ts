@@ -40,13 +40,15 @@ export class GenerationService {
 
   /**
    * `waitOutCooldown`: for an async job, whose client polls for its outcome and is not there to retry after a
-   * Retry-After (`planWaitingOutCooldown`).
+   * Retry-After (`planWaitingOutCooldown`). `rerun`: the job ran before (a stall, a requeue at shutdown, a retry): its
+   * preference use was counted by that run, and is not again (a run that died before planning goes uncounted: the
+   * counter never counts a request twice).
    */
   async run(
     request: GenerationRequest,
     signal: AbortSignal,
     observer?: StreamObserver,
-    opts: { waitOutCooldown?: boolean } = {},
+    opts: { waitOutCooldown?: boolean; rerun?: boolean } = {},
   ): Promise<GenerationResult> {
     const aborted = abortCauseOf(signal);
     if (aborted) {
@@ -57,10 +59,11 @@ export class GenerationService {
       // answers (and paid for all the same), and would hold this worker from the jobs behind it that can still make it.
       throw new GenerationCancelledError('deadline', []);
     }
+    const countUse = opts.rerun !== true;
     const plan =
       opts.waitOutCooldown === true
-        ? await this.planWaitingOutCooldown(request, signal)
-        : await this.planner.plan(request);
+        ? await this.planWaitingOutCooldown(request, signal, countUse)
+        : await this.planner.plan(request, countUse);
     const watching = observer === undefined ? undefined : withPromptEstimate(observer, plan.estimate.promptTokens);
     let routed: Routed;
     try {
@@ -99,10 +102,14 @@ export class GenerationService {
    * Planned again, not called: another worker's call may have set a new wait meanwhile (and a timer may fire a
    * millisecond before the end it was set for); the deadline ends the waits.
    */
-  private async planWaitingOutCooldown(request: GenerationRequest, signal: AbortSignal): Promise<RoutePlan> {
+  private async planWaitingOutCooldown(
+    request: GenerationRequest,
+    signal: AbortSignal,
+    countUse: boolean,
+  ): Promise<RoutePlan> {
     for (;;) {
       try {
-        return await this.planner.plan(request);
+        return await this.planner.plan(request, countUse);
       } catch (err) {
         const waitMs = isCoolingDown(err) ? err.retryAfterMs : undefined;
         if (

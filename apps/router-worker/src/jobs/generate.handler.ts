@@ -127,6 +127,7 @@ export class GenerateHandler {
       // An async job (no reply channel) waits out a cooldown that refuses every candidate: nobody retries it.
       const result = await this.generation.run(request, running.signal, request.stream ? reply : undefined, {
         waitOutCooldown: replyTo === null,
+        rerun: job.attemptsStarted > 1,
       });
       // As the model that answered allows (an alias follows the global settings until its answer names the model),
       // and never an answer a content filter cut short (`answerStorable`).

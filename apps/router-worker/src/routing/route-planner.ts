@@ -88,7 +88,11 @@ export class RoutePlanner implements OnApplicationBootstrap {
     this.catalog.onReload(check);
   }
 
-  async plan(request: GenerationRequest): Promise<RoutePlan> {
+  /**
+   * `countUse`: count the preference used (`countPreferenceUse`); false for a job's re-run, whose request a previous
+   * run planned, and counted, already.
+   */
+  async plan(request: GenerationRequest, countUse = true): Promise<RoutePlan> {
     const { deployments, route } = await this.route(request);
     const resolved = policyOf(route.selection.target, request, this.config.defaultPolicy);
     try {
@@ -99,7 +103,9 @@ export class RoutePlanner implements OnApplicationBootstrap {
         route,
       );
       const plan = planRoute(deployments, route, resolved.policy, signals);
-      this.countPreferenceUse(request, plan, signals.preferences);
+      if (countUse) {
+        this.countPreferenceUse(request, plan, signals.preferences);
+      }
       this.decided(request, resolved, plan, signals.preferences);
       return plan;
     } catch (err) {
