@@ -63,6 +63,7 @@ describe('router-worker: a provider without the model (in-process, real Redis, l
     timeoutMs: 5000
     models:
       - { name: shared, promptPer1k: 0.0001, completionPer1k: 0.0001, contextWindow: 8192 }
+      - { name: nowhere, promptPer1k: 0.0001, completionPer1k: 0.0001, contextWindow: 8192 }
   - id: google
     kind: gemini
     baseUrl: ${gemini.url}/v1beta
@@ -70,6 +71,7 @@ describe('router-worker: a provider without the model (in-process, real Redis, l
     timeoutMs: 5000
     models:
       - { name: shared, promptPer1k: 0.001, completionPer1k: 0.001, contextWindow: 8192 }
+      - { name: nowhere, promptPer1k: 0.001, completionPer1k: 0.001, contextWindow: 8192 }
   - id: funded
     kind: openai
     baseUrl: ${simUrl}/v1
@@ -104,5 +106,24 @@ describe('router-worker: a provider without the model (in-process, real Redis, l
       expect.objectContaining({ provider: 'funded', ok: true }),
     ]);
     expect([ollama.calls, gemini.calls]).toEqual([1, 1]);
+  });
+
+  it('answers 404 model_not_found, not a 502, when every deployment of the model lacks it', async () => {
+    const before = [ollama.calls, gemini.calls];
+    const job = await h.enqueue({ model: 'nowhere' });
+    const replies = await h.finalReplies(job.id!);
+    expect(replies).toHaveLength(1);
+    const reply = replies[0] as Of<'error'>;
+    expect(reply.error).toMatchObject({
+      code: 'model_not_found',
+      type: 'not_found_error',
+      param: 'model',
+      attempts: [
+        expect.objectContaining({ provider: 'local', errorClass: 'not_found', status: 404, retries: 0 }),
+        expect.objectContaining({ provider: 'google', errorClass: 'not_found', status: 404, retries: 0 }),
+      ],
+    });
+    expect([ollama.calls - before[0], gemini.calls - before[1]]).toEqual([1, 1]);
+    expect(JSON.stringify(reply)).not.toContain('secret');
   });
 });

@@ -212,11 +212,36 @@ describe('AttemptLoop', () => {
     expect(bench.sleeps).toEqual([]);
     expect(bench.circuits.settled.map((s) => s.verdict)).toEqual(['neutral', 'success']);
 
-    // Alone, it is the gateway's upstream that failed (a 502 naming it), not the client's request.
+    // Every deployment tried lacks it: the client is told the model is not found (404 model_not_found, as the
+    // provider said and as LiteLLM relays it), not a 502 provider failure.
     bench.adapters.script('http://a/v1', { fail: missing() });
-    const err = await failureOf(bench.loop.run([a], request, signal));
-    expect(err.code).toBe(ErrorCode.AllProvidersFailed);
-    expect(err.attempts).toEqual([expect.objectContaining({ provider: 'a', errorClass: 'not_found', status: 404 })]);
+    bench.adapters.script('http://b/v1', { fail: missing() });
+    const err = await failureOf(bench.loop.run([a, b], request, signal));
+    expect(err.code).toBe(ErrorCode.ModelNotFound);
+    expect(err.status).toBe(404);
+    expect(err.param).toBe('model');
+    expect(err.message).toContain(`'${request.model}'`);
+    expect(err.attempts).toEqual([
+      expect.objectContaining({ provider: 'a', errorClass: 'not_found', status: 404 }),
+      expect.objectContaining({ provider: 'b', errorClass: 'not_found', status: 404 }),
+    ]);
+    expect(bench.sleeps).toEqual([]);
+  });
+
+  it('answers as the others say when one deployment lacks the model: a 429 when the rest were rate limited', async () => {
+    // The deployment without the model will never serve the request: it weighs neither way, as an unreached one.
+    const missing = (): ProviderCallError => classifyHttpFailure(404, {}, '{"error":{"code":"model_not_found"}}');
+    bench.adapters.script('http://a/v1', { fail: missing() });
+    bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.RateLimit, 429, 120_000) });
+    const limited = await failureOf(bench.loop.run([a, b], request, signal));
+    expect(limited.code).toBe(ErrorCode.ProviderRateLimited);
+
+    // Not-found with another failure among the others (a refused key) is still a provider failure (502), not a 404.
+    bench.clock.advance(DAY_MS);
+    bench.adapters.script('http://a/v1', { fail: missing() });
+    bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.Auth, 401) });
+    const failed = await failureOf(bench.loop.run([a, b], request, signal));
+    expect(failed.code).toBe(ErrorCode.AllProvidersFailed);
   });
 
   it('fails fast on an invalid request: no retry, no fallback, nothing counted against the provider', async () => {
@@ -634,6 +659,26 @@ describe('AttemptLoop', () => {
       expect(bench.circuits.state('a/m')).toBe('half_open');
       expect(bench.circuits.settled.at(-1)).toEqual({ id: 'a/m', verdict: 'neutral', probe: true });
       bench.adapters.script('http://a/v1', { answer: 'back' });
+      await bench.loop.run([a], request, signal);
+      expect(bench.circuits.state('a/m')).toBe('closed');
+    });
+
+    it("a half-open probe answered not_found frees its slot and decides nothing: the next request probes, and the fallback's answer serves", async () => {
+      bench = new LoopBench({ maxRetries: 0, circuit: { failureThreshold: 1 } });
+      bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.Provider, 500) });
+      await failureOf(bench.loop.run([a], request, signal));
+      bench.clock.advance(10_000);
+      request = generationRequest({ deadlineAt: bench.clock.t + 60_000 });
+      bench.adapters.script('http://a/v1', { fail: classifyHttpFailure(404, {}, '{"error":"model not found"}') });
+      bench.adapters.script('http://b/v1', { answer: 'from b' });
+      expect((await bench.loop.run([a, b], request, signal)).deployment).toBe(b);
+      expect(bench.circuits.settled.slice(-2)).toEqual([
+        { id: 'a/m', verdict: 'neutral', probe: true },
+        { id: 'b/m', verdict: 'success', probe: false },
+      ]);
+      // Neither closed by the 404 nor left with its only probe slot taken.
+      expect(bench.circuits.state('a/m')).toBe('half_open');
+      bench.adapters.script('http://a/v1', { answer: 'pulled now' });
       await bench.loop.run([a], request, signal);
       expect(bench.circuits.state('a/m')).toBe('closed');
     });

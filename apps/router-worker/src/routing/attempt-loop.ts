@@ -35,8 +35,10 @@ import {
   allProvidersFailed,
   cancelledFailure,
   contextLengthFailure,
+  everyFailureNotFound,
   invalidRequestFailure,
   midStreamFailure,
+  modelNotServed,
   noHealthyProvider,
   untranslatableFailure,
 } from './routing-failures';
@@ -302,6 +304,9 @@ export class AttemptLoop {
     }
     if (last.error.errorClass === ErrorClass.ContextLength) {
       throw contextLengthFailure(last.error, attempts, request.embeddings !== undefined);
+    }
+    if (everyFailureNotFound(attempts)) {
+      throw modelNotServed(request.model, attempts, last.error);
     }
     const { waitMs, over } = waitsOf(waitEnds, this.deps.clock.now());
     throw allProvidersFailed(attempts, last.error, { waitMs, unnamedWait: unnamedWait || over, unreached });

@@ -148,7 +148,10 @@ export function allProvidersFailed(attempts: Attempt[], cause: unknown, calls: F
   const { waitMs, unnamedWait, unreached } = calls;
   const failed = attempts.filter((a) => !a.ok);
   const detail = failed.map(describeAttempt).join('; ');
-  const reached = failed.filter((a) => a.errorClass !== ErrorClass.Network && !unreached.has(a));
+  // A deployment without the model (its 404) will not serve a retry either: it weighs neither way, as an unreached one.
+  const reached = failed.filter(
+    (a) => a.errorClass !== ErrorClass.Network && a.errorClass !== ErrorClass.NotFound && !unreached.has(a),
+  );
   if (reached.length > 0 && reached.every((a) => a.errorClass === ErrorClass.RateLimit)) {
     const who = reached.length < failed.length ? 'Every provider reached' : 'Every provider';
     return new GatewayError(ErrorCode.ProviderRateLimited, `${who} rate limited the request (${detail}).`, {
@@ -171,6 +174,37 @@ export function allProvidersFailed(attempts: Attempt[], cause: unknown, calls: F
     retryAfterMs: waitMs,
     cause,
   });
+}
+
+/**
+ * Every deployment tried answered that it does not have the model (class `not_found`: Ollama's model not pulled,
+ * Gemini's NOT_FOUND, OpenAI's or LiteLLM's `model_not_found`): the client's 404 `model_not_found`, as the provider said
+ * it and as OpenAI and LiteLLM answer it, not a 502 provider failure. The attempts name each deployment's answer.
+ */
+export function modelNotServed(model: string, attempts: Attempt[], cause: ProviderCallError): GatewayError {
+  const detail = attempts
+    .filter((a) => !a.ok)
+    .map(describeAttempt)
+    .join('; ');
+  return new GatewayError(ErrorCode.ModelNotFound, `No provider of '${model}' has the model (${detail}).`, {
+    param: 'model',
+    attempts,
+    cause,
+  });
+}
+
+/** Whether every failed call of the request was a provider's "no such model" (`modelNotServed`). */
+export function everyFailureNotFound(attempts: readonly Attempt[]): boolean {
+  let any = false;
+  for (const a of attempts) {
+    if (!a.ok) {
+      if (a.errorClass !== ErrorClass.NotFound) {
+        return false;
+      }
+      any = true;
+    }
+  }
+  return any;
 }
 
 /**
