@@ -114,6 +114,8 @@ describe('AttemptLoop', () => {
       // Its first retry: the retries before and after the others count as one budget.
       expect.objectContaining({ provider: 'a', ok: true, retries: 1 }),
     ]);
+    // The retry is counted under a's own failure (its 429), not the last one the request saw (b's auth).
+    expect(bench.events.filter((e) => e.startsWith('retry'))).toEqual(['retry a/m rate_limit']);
   });
 
   it('a timed-out deployment is not retried before the next candidate had its turn', async () => {
@@ -155,6 +157,19 @@ describe('AttemptLoop', () => {
     expect(err.code).toBe(ErrorCode.AllProvidersFailed);
     expect(bench.sleeps).toEqual([]);
     expect(err.attempts?.map((x) => x.provider)).toEqual(['a', 'b']);
+  });
+
+  it('does not count a deployment without the model (its 404) against maxAttempts: the next one is tried', async () => {
+    // Local servers that have not pulled the model sort first (they cost nothing): they must not use up the budget
+    // of the deployments that do serve it.
+    bench = new LoopBench({ maxAttempts: 2, maxRetries: 0 });
+    const missing = (): ProviderCallError => classifyHttpFailure(404, {}, '{"error":"model not found"}');
+    bench.adapters.script('http://a/v1', { fail: missing() });
+    bench.adapters.script('http://b/v1', { fail: missing() });
+    bench.adapters.script('http://c/v1', { answer: 'from c' });
+    const routed = await bench.loop.run([a, b, c], request, signal);
+    expect(routed.deployment).toBe(c);
+    expect(routed.attempts.map((x) => x.provider)).toEqual(['a', 'b', 'c']);
   });
 
   it('does not retry when the wait would cross the deadline, and moves on', async () => {
@@ -487,6 +502,19 @@ describe('AttemptLoop', () => {
     bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.Auth, 403) });
     const err = await failureOf(bench.loop.run([a, b, c], request, signal));
     expect(err.attempts?.map((x) => x.provider)).toEqual(['a', 'b']);
+  });
+
+  it('does not count a deployment without the model (its 404) against maxAttempts: the next one is tried', async () => {
+    // Local servers that have not pulled the model sort first (they cost nothing): they must not use up the budget
+    // of the deployments that do serve it.
+    bench = new LoopBench({ maxAttempts: 2, maxRetries: 0 });
+    const missing = (): ProviderCallError => classifyHttpFailure(404, {}, '{"error":"model not found"}');
+    bench.adapters.script('http://a/v1', { fail: missing() });
+    bench.adapters.script('http://b/v1', { fail: missing() });
+    bench.adapters.script('http://c/v1', { answer: 'from c' });
+    const routed = await bench.loop.run([a, b, c], request, signal);
+    expect(routed.deployment).toBe(c);
+    expect(routed.attempts.map((x) => x.provider)).toEqual(['a', 'b', 'c']);
   });
 
   describe('with the circuit breaker', () => {

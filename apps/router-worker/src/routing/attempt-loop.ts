@@ -90,6 +90,8 @@ interface Turn {
   d: Deployment;
   at?: number;
   calls?: number;
+  /** With `at`: the class of the failure whose retry was deferred (the retry is counted under it). */
+  errorClass?: ErrorClass;
 }
 
 interface Failed {
@@ -213,7 +215,7 @@ export class AttemptLoop {
     let untranslatable: ProviderCallError | null = null;
     const turns: Turn[] = candidates.map((d) => ({ d }));
     for (let i = 0; i < turns.length; i++) {
-      const { d, at, calls } = turns[i];
+      const { d, at, calls, errorClass: deferredFor } = turns[i];
       const revisit = at !== undefined;
       if (!revisit && (tried >= this.deps.config.maxAttempts || d.model.contextWindow <= tooSmallWindow)) {
         continue;
@@ -231,7 +233,7 @@ export class AttemptLoop {
         if (!fitsDeadline(this.deps.clock.now(), waitMs, request.deadlineAt, this.deps.config.retry.minCallMs)) {
           continue;
         }
-        this.deps.events.retry(d, last?.error.errorClass ?? ErrorClass.RateLimit);
+        this.deps.events.retry(d, deferredFor ?? ErrorClass.RateLimit);
         await this.deps.sleep(waitMs, signal);
         if (signal.aborted) {
           throw cancelledFailure(signal, attempts);
@@ -262,7 +264,9 @@ export class AttemptLoop {
         untranslatable ??= outcome.error;
         continue;
       }
-      if (!revisit) {
+      // A deployment without the model (its 404) answered at once and will never serve the request: like one that
+      // cannot express it, it does not use up the budget of those that may (maxAttempts).
+      if (!revisit && outcome.error.errorClass !== ErrorClass.NotFound) {
         tried++;
       }
       const { error } = outcome;
@@ -293,7 +297,12 @@ export class AttemptLoop {
       last = { d, error };
       movingOn = last;
       if (outcome.defer !== undefined) {
-        turns.push({ d, at: this.deps.clock.now() + outcome.defer.ms, calls: outcome.defer.calls });
+        turns.push({
+          d,
+          at: this.deps.clock.now() + outcome.defer.ms,
+          calls: outcome.defer.calls,
+          errorClass: error.errorClass,
+        });
       }
     }
     if (last === null) {
