@@ -304,6 +304,21 @@ describe('AttemptLoop', () => {
     expect(err.param).toBe('messages');
   });
 
+  it('a too-long request the larger deployments lack the model for is context_length_exceeded, whatever the order', async () => {
+    const small = dep('small', { contextWindow: 8000 });
+    const large = dep('large', { contextWindow: 32_000 });
+    const missing = (): ProviderCallError => classifyHttpFailure(404, {}, '{"error":"model not found"}');
+    bench.adapters.script('http://small/v1', { fail: failure(ErrorClass.ContextLength, 400) });
+    bench.adapters.script('http://large/v1', { fail: missing() });
+    const after = await failureOf(bench.loop.run([small, large], request, signal));
+    expect(after.code).toBe(ErrorCode.ContextLengthExceeded);
+
+    bench.adapters.script('http://large/v1', { fail: missing() });
+    bench.adapters.script('http://small/v1', { fail: failure(ErrorClass.ContextLength, 400) });
+    const before = await failureOf(bench.loop.run([large, small], request, signal));
+    expect(before.code).toBe(ErrorCode.ContextLengthExceeded);
+  });
+
   it('answers 502 all_providers_failed with every attempt when all fail, and the shortest Retry-After', async () => {
     bench = new LoopBench({ maxRetries: 1 });
     bench.adapters.script(

@@ -36,6 +36,7 @@ import {
   cancelledFailure,
   contextLengthFailure,
   everyFailureNotFound,
+  everyFailureTooLongOrNotFound,
   invalidRequestFailure,
   midStreamFailure,
   modelNotServed,
@@ -204,6 +205,8 @@ export class AttemptLoop {
     let tried = 0;
     let refusedRetryAfter: number | null = null;
     let tooSmallWindow = 0;
+    // The latest context-length failure, for the answer when the only other failures are deployments without the model.
+    let tooLong: ProviderCallError | null = null;
     let last: Failed | null = null;
     // A failed deployment, until the next one is tried (that counts as one fallback).
     let movingOn: Failed | null = null;
@@ -291,6 +294,7 @@ export class AttemptLoop {
       }
       if (error.errorClass === ErrorClass.ContextLength) {
         tooSmallWindow = Math.max(tooSmallWindow, d.model.contextWindow);
+        tooLong = error;
       }
       waitEnds.set(d.id, outcome.waitEnd ?? null);
       unnamedWait ||= outcome.waitEnd === undefined && refusedForCapacity(error);
@@ -316,6 +320,11 @@ export class AttemptLoop {
     }
     if (everyFailureNotFound(attempts)) {
       throw modelNotServed(request.model, attempts, last.error);
+    }
+    if (tooLong !== null && everyFailureTooLongOrNotFound(attempts)) {
+      // Too long where the model is, and not there where the window is larger (a 404 after or before it): the
+      // client's request to shorten, as when the too-long answer came last.
+      throw contextLengthFailure(tooLong, attempts, request.embeddings !== undefined);
     }
     const { waitMs, over } = waitsOf(waitEnds, this.deps.clock.now());
     throw allProvidersFailed(attempts, last.error, { waitMs, unnamedWait: unnamedWait || over, unreached });

@@ -207,6 +207,13 @@ export function everyFailureNotFound(attempts: readonly Attempt[]): boolean {
   return any;
 }
 
+/** Whether every failed call of the request was a context-length refusal or a provider's "no such model". */
+export function everyFailureTooLongOrNotFound(attempts: readonly Attempt[]): boolean {
+  return attempts.every(
+    (a) => a.ok || a.errorClass === ErrorClass.ContextLength || a.errorClass === ErrorClass.NotFound,
+  );
+}
+
 /**
  * Every candidate is set aside for the wait its provider asked for (a cooldown: a 429, 503 or 529 with Retry-After,
  * held fleet-wide), and none was called. Answered as the provider's own answer would have been, had it been called
