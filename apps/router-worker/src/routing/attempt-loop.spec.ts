@@ -811,6 +811,23 @@ describe('AttemptLoop', () => {
       expect(bench.events).toContain('fallback route z/m network');
     });
 
+    it("auto: a route whose server lacks the model (the proxy's model list) switches to the other route at once", async () => {
+      bench.remembered.set('z', 'gateway');
+      bench.adapters.script('http://gw/v1', {
+        fail: classifyHttpFailure(400, {}, '{"error":{"message":"Invalid model name passed in model=glm-4.6"}}'),
+      });
+      bench.adapters.script('http://z/v1', { answer: 'direct' });
+      const routed = await bench.loop.run([auto], request, signal);
+      expect(routed.route).toBe('direct');
+      expect(bench.sleeps).toEqual([]);
+      expect(routed.attempts).toEqual([
+        expect.objectContaining({ provider: 'z', route: 'gateway', ok: false, errorClass: 'not_found' }),
+        expect.objectContaining({ provider: 'z', route: 'direct', ok: true }),
+      ]);
+      expect(bench.remembered.get('z')).toBe('direct');
+      expect(bench.events).toContain('fallback route z/m not_found');
+    });
+
     it("shows each response to the quota observer of the call's provider and route", async () => {
       bench.adapters.script(
         'http://z/v1',

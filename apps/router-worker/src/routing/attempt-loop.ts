@@ -456,8 +456,10 @@ export class AttemptLoop {
         record(option.route, error);
         return { kind: 'failed', error, committed: true, partial: call.partial };
       }
-      // The route itself failed (no connection, or none made in time): an `auto` provider's other route may work.
-      if (neverReached(error) && index + 1 < options.length) {
+      // The route itself failed (no connection, or none made in time), or its server lacks the model (a LiteLLM proxy
+      // whose model list does not have it, or the provider's own API without it): an `auto` provider's other route
+      // may work.
+      if ((neverReached(error) || error.errorClass === ErrorClass.NotFound) && index + 1 < options.length) {
         record(option.route, error);
         this.deps.events.fallback(d, error.errorClass, 'route');
         index++;
