@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ReplyMessage } from '@aigw/core';
@@ -110,8 +111,13 @@ describe('router-worker: a provider without the model (in-process, real Redis, l
 
   it('answers 404 model_not_found, not a 502, when every deployment of the model lacks it', async () => {
     const before = [ollama.calls, gemini.calls];
+    const warn = jest.spyOn(Logger.prototype, 'warn');
     const job = await h.enqueue({ model: 'nowhere' });
     const replies = await h.finalReplies(job.id!);
+    // The client's 404, but the operator's to fix (the catalog names deployments without the model): a warning.
+    const warned = warn.mock.calls.map((c) => String(c[0]));
+    warn.mockRestore();
+    expect(warned).toContainEqual(expect.stringMatching(/failed: model_not_found \(404\)/));
     expect(replies).toHaveLength(1);
     const reply = replies[0] as Of<'error'>;
     expect(reply.error).toMatchObject({

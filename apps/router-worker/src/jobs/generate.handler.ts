@@ -196,11 +196,12 @@ export class GenerateHandler {
    * One line per failed generation, with its request id (the client's `x-request-id`), so that an error a client
    * reports can be found: a warning when no provider answered (the operator's to look at), debug for a request the
    * providers refused as invalid (the client's). The message names each attempt's deployment and failure; adapters
-   * made provider messages safe (no key).
+   * made provider messages safe (no key). A `model_not_found` here is a warning too: the gateway found the model in
+   * the catalog, and every deployment tried answered that its server does not have it (the catalog's to fix).
    */
   private logFailure(request: GenerationRequest, error: GatewayError): void {
     const line = `request ${requestLabel(request)} failed: ${error.code} (${error.status}) ${error.message}`;
-    if (error.status >= 500) {
+    if (error.status >= 500 || error.code === ErrorCode.ModelNotFound) {
       this.logger.warn(line);
     } else {
       this.logger.debug(line);
