@@ -729,6 +729,35 @@ describe('web console', () => {
     await expect(form.getByLabel('Requests per minute').inputValue()).resolves.toBe('');
   });
 
+  it('Keys: the key shown once names its user and role; the next key is a user key again, as the other fields clear', async () => {
+    await apiKeyFor('console-e2e-admin-maker');
+    await apiKeyFor('console-e2e-next-user');
+    await open('keys');
+    const form = page.getByRole('form', { name: 'Create key' });
+    await pickUser(form.getByLabel('User'), 'console-e2e-admin-maker');
+    await form.getByLabel('Role').selectOption('admin');
+    await form.getByLabel('Key name').fill('ops admin');
+    await form.getByRole('button', { name: 'Create key' }).click();
+    const shown = form.locator('.new-key');
+    await shown.locator('input[data-new-key]').waitFor();
+    const secret = await shown.locator('input[data-new-key]').inputValue();
+    // Whose key the secret is, and what it may do, beside it: it stays on show while the next key is made.
+    await expect(shown.textContent()).resolves.toContain('console-e2e-admin-maker');
+    await expect(shown.textContent()).resolves.toContain('admin');
+    await expect(shown.textContent()).resolves.toContain(prefixOf(secret));
+    // Cleared for the next key like its name: an admin key made once must not make the next user's key admin too.
+    await expect(form.getByLabel('Key name').inputValue()).resolves.toBe('');
+    await expect(form.getByLabel('Role').inputValue()).resolves.toBe('user');
+
+    // A key for someone else that the API refuses: the secret on show is still named as the first user's.
+    await pickUser(form.getByLabel('User'), 'console-e2e-next-user');
+    await form.getByLabel('Expires (UTC)').fill('2020-01-01T00:00');
+    await form.getByRole('button', { name: 'Create key' }).click();
+    await form.locator('[data-field-error="expiresAt"]').waitFor();
+    await expect(shown.textContent()).resolves.toContain('console-e2e-admin-maker');
+    await expect(shown.textContent()).resolves.not.toContain('console-e2e-next-user');
+  });
+
   it('Keys: a saved quota keeps showing the values saved while it is read again, never those from before', async () => {
     await apiKeyFor('quota-e2e-user');
     // The quota read after the save answers late, as on a slow link: meanwhile the form shows what was saved.

@@ -10,11 +10,18 @@ const ADMIN = '/api/v1/ai/admin';
 /** Keys shown at first, and added by each "Show more keys". */
 const KEYS_PAGE = 100;
 
-function NewKey({ secret }: { secret: string }) {
+/** A key just made and its secret: whose it is stays beside it, as the form moves on to the next key. */
+type CreatedKey = Pick<KeyItem, 'prefix' | 'role' | 'userName'> & { key: string };
+
+function NewKey({ created }: { created: CreatedKey }) {
   const [copied, setCopied] = useState<string | null>(null);
+  const secret = created.key;
   return (
     <div class="new-key" role="status">
-      <p>This key is shown once: copy it now.</p>
+      <p>
+        The {created.role} key <code>{created.prefix}…</code> of <strong class="name">{created.userName}</strong> is
+        shown once: copy it now.
+      </p>
       <Field label="New API key">
         <input readOnly value={secret} data-new-key onFocus={(e) => e.currentTarget.select()} />
       </Field>
@@ -109,7 +116,7 @@ function CreateKey({
   const [allowedModels, setAllowedModels] = useState('');
   const [rpm, setRpm] = useState('');
   const [tpm, setTpm] = useState('');
-  const [secret, setSecret] = useState<string | null>(null);
+  const [created, setCreated] = useState<CreatedKey | null>(null);
   const [action, run, clear] = useAction();
   // The API's refusal goes under the field it names; one of no field here (the user) goes under the button.
   const field = keyFieldOf(action.param);
@@ -142,8 +149,10 @@ function CreateKey({
           if (tpm !== '') {
             body.tpm = Number(tpm);
           }
-          const created = await api<KeyItem & { key: string }>(`${ADMIN}/keys`, { method: 'POST', body });
-          setSecret(created.key);
+          const made = await api<KeyItem & { key: string }>(`${ADMIN}/keys`, { method: 'POST', body });
+          setCreated({ key: made.key, prefix: made.prefix, role: made.role, userName: made.userName });
+          // The form starts over for the next key, the role too: an admin key made once is not the default after.
+          setRole('user');
           setName('');
           setExpiresAt('');
           setAllowedModels('');
@@ -209,7 +218,7 @@ function CreateKey({
         Create key
       </button>
       {field === null && <ActionNote action={action} />}
-      {secret !== null && <NewKey secret={secret} />}
+      {created !== null && <NewKey created={created} />}
     </form>
   );
 }
