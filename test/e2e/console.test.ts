@@ -1321,6 +1321,47 @@ describe('web console', () => {
     );
   });
 
+  it('Cache: a warm answer skipped as cache_disabled says the model that answered has its cache off, not the one chosen', async () => {
+    // The report of a warm call whose alias another model answered, whose cache is off (CacheStage.unstored), and
+    // whose second answer the cache's Redis did not store.
+    await page.route(
+      '**/api/v1/ai/admin/cache/warm',
+      (r) =>
+        r.fulfill({
+          status: 200,
+          contentType: 'application/json',
+          body: JSON.stringify({
+            requested: 2,
+            warmed: 0,
+            alreadyCached: 0,
+            skipped: 2,
+            failed: 0,
+            results: [
+              { status: 'skipped', reason: 'cache_disabled' },
+              { status: 'skipped', reason: 'not_stored' },
+            ],
+          }),
+        }),
+      { times: 1 },
+    );
+    await open('cache');
+    await page.getByLabel('Model', { exact: true }).selectOption('sim0/sim-gpt');
+    await page.getByLabel('Prompts').fill('answered elsewhere\nnot kept');
+    await page.getByRole('button', { name: 'Warm', exact: true }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: 'Warmed 0 of 2 prompts (0 already cached, 2 not stored, 0 failed).' })
+      .waitFor();
+    const failures = page.getByRole('region', { name: 'Prompts not warmed' });
+    const skipped = failures.locator('li[data-warm-error="cache_disabled"]');
+    await expect(skipped.textContent()).resolves.toContain('answered elsewhere');
+    // sim0/sim-gpt caches (CACHE_ENABLED): the reason is the model that answered, which the line must not pin on it.
+    await expect(skipped.textContent()).resolves.not.toContain('off for this model');
+    await expect(skipped.textContent()).resolves.toContain('the model that answered');
+    await expect(failures.locator('[data-cache-disabled]').count()).resolves.toBe(0);
+    await expect(failures.locator('li[data-warm-error="not_stored"]').textContent()).resolves.toContain('not kept');
+  });
+
   it('Providers: the Kind list offers what the API accepts; a plugin asks for its module', async () => {
     await open('providers');
     const form = page.getByRole('form', { name: 'Create provider' });

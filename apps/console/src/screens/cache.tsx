@@ -12,13 +12,20 @@ function bytes(n: number): string {
   return n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : n >= 1024 ? `${(n / 1024).toFixed(1)} kB` : `${n} B`;
 }
 
-/**
- * What a warming failure's code or a skipped answer's reason means, for those the cache itself answers; other codes
- * are the API's.
- */
+/** What a warming failure's code means, for those the cache itself answers; other codes are the API's. */
 const WARM_ERRORS: Record<string, string> = {
   cache_disabled: 'the response cache is off for this model',
   cache_unavailable: "the cache's Redis could not be reached",
+};
+
+/**
+ * What a skipped answer's reason means (`CacheStage.unstored`): it was answered, but is not in the cache. Its
+ * `cache_disabled` is the model that answered (an alias's target, a fallback), not the model chosen, whose cache may
+ * well be on.
+ */
+const SKIP_REASONS: Record<string, string> = {
+  cache_disabled: 'answered, but the model that answered has its response cache off: it is not stored',
+  cache_unavailable: "answered, but the cache's Redis could not be asked whether it is stored",
   content_filtered: 'answered, but a content filter cut the answer short: it is not stored',
   too_large: 'answered, but the answer is over CACHE_MAX_ENTRY_BYTES: it is not stored',
   not_stored: "answered, but the cache's Redis did not store it",
@@ -27,7 +34,11 @@ const WARM_ERRORS: Record<string, string> = {
 /** The prompts a warming could not fill, each with its reason, and a plain word when the cache is off. */
 function WarmFailures({ model, prompts, report }: { model: string; prompts: string[]; report: WarmReport }) {
   const failures = report.results
-    .map((r, i) => ({ ...r, error: r.status === 'skipped' ? r.reason : r.error, prompt: prompts[i] ?? '' }))
+    .map((r, i) => {
+      const error = r.status === 'skipped' ? r.reason : r.error;
+      const meaning = error === undefined ? undefined : (r.status === 'skipped' ? SKIP_REASONS : WARM_ERRORS)[error];
+      return { ...r, error, meaning, prompt: prompts[i] ?? '' };
+    })
     .filter((r) => r.status === 'failed' || r.status === 'skipped');
   if (failures.length === 0) {
     return null;
@@ -46,7 +57,7 @@ function WarmFailures({ model, prompts, report }: { model: string; prompts: stri
         {failures.map((f, i) => (
           <li key={i} data-warm-error={f.error ?? 'unknown'}>
             “{f.prompt}”: <code>{f.error ?? 'unknown error'}</code>
-            {f.error !== undefined && WARM_ERRORS[f.error] !== undefined && ` (${WARM_ERRORS[f.error]})`}
+            {f.meaning !== undefined && ` (${f.meaning})`}
           </li>
         ))}
       </ul>
