@@ -543,6 +543,60 @@ describe('web console', () => {
     expect(csv.trim().split('\n').length).toBeGreaterThanOrEqual(2);
   });
 
+  it('Usage, all users: the success rate is of the requests that ended; those their clients left are counted apart', async () => {
+    // The analytics' totals as the API answers them since clientClosed: 100 requests, 9 successes, 1 failure, 90
+    // left by their clients (neither).
+    const figures = {
+      requests: 100,
+      successes: 9,
+      failures: 1,
+      clientClosed: 90,
+      promptTokens: 1000,
+      completionTokens: 500,
+      cachedTokens: 0,
+      costUsd: 0.01,
+      costSavedUsd: 0,
+      cacheHits: 0,
+      avgLatencyMs: 100,
+      p95LatencyMs: 200,
+      failedAttempts: 0,
+    };
+    await page.route('**/api/v1/ai/admin/usage?*', async (route) => {
+      const url = new URL(route.request().url());
+      const day = url.searchParams.get('from')?.slice(0, 10) ?? '';
+      const groupBy = url.searchParams.get('groupBy') ?? 'day';
+      await route.fulfill({
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({
+          from: url.searchParams.get('from'),
+          to: url.searchParams.get('to'),
+          groupBy,
+          page: 1,
+          limit: 500,
+          totalGroups: 1,
+          totals: figures,
+          groups: [{ key: groupBy === 'day' ? day : 'sim0', ...figures }],
+        }),
+      });
+    });
+    try {
+      await open('usage');
+      await settled();
+      // The caller's own view has no outcome counts: no rate made up for it.
+      await expect(stat('Success rate').count()).resolves.toBe(0);
+      await page.getByLabel('All users').check();
+      await page.getByRole('region', { name: 'All users' }).waitFor();
+      await settled();
+      await expect(stat('Success rate').textContent()).resolves.toBe('90%');
+      const hint = page.locator('.stat').filter({ has: stat('Success rate') });
+      await expect(hint.textContent()).resolves.toContain('1 failed');
+      await expect(hint.textContent()).resolves.toContain('90 left by their client');
+    } finally {
+      await page.unroute('**/api/v1/ai/admin/usage?*');
+    }
+  });
+
   it('Usage: a 366-day chart across years labels its days with the year, each once', async () => {
     const sent = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {
       method: 'POST',

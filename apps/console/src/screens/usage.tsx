@@ -3,6 +3,7 @@ import { api, qs, send } from '../api';
 import { BarChart, LineChart, type Point } from '../charts';
 import { formatCount, formatPercent, formatUsd } from '../format';
 import { REFRESH_MS, useAction, useLoad } from '../hooks';
+import { outcomesOf, successRateOf } from '../outcomes';
 import type { UsageGroup, UsageTotals, UsageView } from '../types';
 import { ActionNote, Empty, Field, Loaded, Section, Stat, download } from '../ui';
 import { apiRange, daysOf, rangeKey, resolveRange, type DayRange, type RangeChoice } from '../usage-range';
@@ -177,6 +178,8 @@ export function UsageScreen({ admin }: { admin: boolean }) {
         {(u) => {
           const t = totalsOf(u);
           const hits = t.cacheHits ?? t.cachedRequests;
+          // The admin analytics' outcomes (the caller's own view has none).
+          const outcomes = u.totals === undefined ? null : outcomesOf(u.totals);
           return (
             <>
               <Section title={all ? 'All users' : 'Your usage'}>
@@ -192,6 +195,13 @@ export function UsageScreen({ admin }: { admin: boolean }) {
                     label="Cache hit rate"
                     value={hits === undefined || t.requests === 0 ? '—' : formatPercent(hits / t.requests)}
                   />
+                  {outcomes !== null && (
+                    <Stat
+                      label="Success rate"
+                      value={formatPercent(successRateOf(outcomes))}
+                      hint={`Of the requests that ended: ${formatCount(outcomes.failures)} failed; ${formatCount(outcomes.clientClosed)} left by their client (neither)`}
+                    />
+                  )}
                 </div>
                 {t.requests === 0 ? (
                   <Empty>No requests in this range.</Empty>
