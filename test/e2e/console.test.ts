@@ -812,6 +812,54 @@ describe('web console', () => {
     await expect(shown.textContent()).resolves.not.toContain('console-e2e-next-user');
   });
 
+  it('Keys: Copy of the key shown once, where the page has no clipboard API (plain HTTP), selects the key and says how to copy it', async () => {
+    await apiKeyFor('console-e2e-no-clipboard');
+    // A console opened over plain HTTP on another host than localhost is no secure context: no navigator.clipboard.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await context.addInitScript(() => {
+      const { Navigator } = globalThis as unknown as { Navigator: { prototype: object } };
+      Object.defineProperty(Navigator.prototype, 'clipboard', { get: () => undefined, configurable: true });
+    });
+    const tab = await context.newPage();
+    tab.setDefaultTimeout(10_000);
+    const errors: string[] = [];
+    tab.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await tab.goto(`${system.gatewayUrl}/console/#/keys`);
+      await tab.getByRole('form', { name: 'Sign in' }).getByLabel('API key').fill(system.adminKey);
+      await tab.getByRole('button', { name: 'Sign in' }).click();
+      const form = tab.getByRole('form', { name: 'Create key' });
+      const picker = form.getByLabel('User');
+      await picker.fill('console-e2e-no-clipboard');
+      await tab
+        .getByRole('listbox', { name: 'Names found' })
+        .getByRole('option', { name: 'console-e2e-no-clipboard', exact: true })
+        .click();
+      await form.getByRole('button', { name: 'Create key' }).click();
+      const input = form.locator('input[data-new-key]');
+      await input.waitFor();
+      const secret = await input.inputValue();
+      await form.getByRole('button', { name: 'Copy' }).click();
+      await form
+        .locator('.new-key')
+        .filter({ hasText: /selected/ })
+        .waitFor();
+      expect(errors).toEqual([]);
+      // The key is selected in its field, for Ctrl+C / Cmd+C.
+      await expect(
+        input.evaluate((el: { selectionStart: number | null; selectionEnd: number | null }) => [
+          el.selectionStart,
+          el.selectionEnd,
+        ]),
+      ).resolves.toEqual([0, secret.length]);
+      await expect(
+        input.evaluate((el: { ownerDocument: { activeElement: unknown } }) => el.ownerDocument.activeElement === el),
+      ).resolves.toBe(true);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('Keys: a saved quota keeps showing the values saved while it is read again, never those from before', async () => {
     await apiKeyFor('quota-e2e-user');
     // The quota read after the save answers late, as on a slow link: meanwhile the form shows what was saved.

@@ -15,7 +15,27 @@ type CreatedKey = Pick<KeyItem, 'prefix' | 'role' | 'userName'> & { key: string 
 
 function NewKey({ created }: { created: CreatedKey }) {
   const [copied, setCopied] = useState<string | null>(null);
+  const field = useRef<HTMLInputElement>(null);
   const secret = created.key;
+  // Selected in its field for a copy by hand: where the page has no clipboard API (no secure context, as a console
+  // opened over plain HTTP on another host than localhost) or the browser refuses the write.
+  const byHand = (why: string) => {
+    field.current?.focus();
+    field.current?.select();
+    setCopied(`${why}: the key is selected, press Ctrl+C (Cmd+C) to copy it.`);
+  };
+  const copy = () => {
+    // Absent outside a secure context, whatever its type says.
+    const clipboard = navigator.clipboard as Clipboard | undefined;
+    if (clipboard === undefined) {
+      byHand('This page cannot reach the clipboard (it is not served over HTTPS)');
+      return;
+    }
+    void clipboard.writeText(secret).then(
+      () => setCopied('Copied.'),
+      () => byHand('Copy failed'),
+    );
+  };
   return (
     <div class="new-key" role="status">
       <p>
@@ -23,17 +43,9 @@ function NewKey({ created }: { created: CreatedKey }) {
         shown once: copy it now.
       </p>
       <Field label="New API key">
-        <input readOnly value={secret} data-new-key onFocus={(e) => e.currentTarget.select()} />
+        <input ref={field} readOnly value={secret} data-new-key onFocus={(e) => e.currentTarget.select()} />
       </Field>
-      <button
-        type="button"
-        onClick={() =>
-          void navigator.clipboard.writeText(secret).then(
-            () => setCopied('Copied.'),
-            () => setCopied('Copy failed: select the key and copy it by hand.'),
-          )
-        }
-      >
+      <button type="button" onClick={copy}>
         Copy
       </button>
       {copied && <span class="muted"> {copied}</span>}
