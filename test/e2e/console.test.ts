@@ -974,6 +974,20 @@ describe('web console', () => {
     ).resolves.toMatch(/^expired \d{4}-/);
   });
 
+  it("Providers: a provider's API key field is a new password, never autofilled with the console's sign-in key", async () => {
+    // autocomplete="off" is ignored by Chrome for passwords: a sign-in key the browser saved would be filled in and
+    // sent to the provider on Save or Test.
+    await open('providers');
+    const fields = page.locator('input[type="password"]');
+    await fields.first().waitFor();
+    const kinds: (string | null)[] = [];
+    for (let n = await fields.count(), i = 0; i < n; i++) {
+      kinds.push(await fields.nth(i).getAttribute('autocomplete'));
+    }
+    expect(kinds.length).toBeGreaterThan(0);
+    expect(new Set(kinds)).toEqual(new Set(['new-password']));
+  });
+
   it('Providers: toggle a provider off and on', async () => {
     await open('providers');
     const row = page.locator('tr[data-provider="sim0"]');

@@ -56,7 +56,12 @@ function GatewayForm({ existing, onSaved }: { existing: GatewayItem | null; onSa
           label="Gateway API key"
           hint={existing?.hasApiKey ? 'A key is stored; leave empty to keep it.' : 'Write-only.'}
         >
-          <input type="password" autoComplete="off" value={apiKey} onInput={(e) => setApiKey(e.currentTarget.value)} />
+          <input
+            type="password"
+            autoComplete="new-password"
+            value={apiKey}
+            onInput={(e) => setApiKey(e.currentTarget.value)}
+          />
         </Field>
       </div>
       <div class="buttons">

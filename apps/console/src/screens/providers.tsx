@@ -263,7 +263,12 @@ function EditForm({ p, gateways, onSaved }: { p: ProviderItem; gateways: Gateway
             : 'Write-only: leave empty to keep the stored key (Test uses it too).'
         }
       >
-        <input type="password" autoComplete="off" value={apiKey} onInput={(e) => setApiKey(e.currentTarget.value)} />
+        <input
+          type="password"
+          autoComplete="new-password"
+          value={apiKey}
+          onInput={(e) => setApiKey(e.currentTarget.value)}
+        />
       </Field>
       <button
         type="button"
@@ -682,7 +687,7 @@ function CreateForm({ gateways, onCreated }: { gateways: GatewayItem[] | null; o
               : 'Write-only: never shown again.'
           }
         >
-          <input type="password" autoComplete="off" value={f.apiKey} onInput={set('apiKey')} />
+          <input type="password" autoComplete="new-password" value={f.apiKey} onInput={set('apiKey')} />
         </Field>
       </div>
       {chosen === undefined && (
