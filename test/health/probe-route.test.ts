@@ -200,6 +200,75 @@ describe('probeRoute', () => {
     expect(text).not.toContain('AIzaSECRETSECRET');
   });
 
+  describe('a model the provider does not serve', () => {
+    const tags = (names: string[]) => ({ models: names.map((name) => ({ name, model: name })) });
+
+    it('Ollama lists a configured model as not pulled: the route works, the diagnosis names the model', async () => {
+      up.handler = (req, res) =>
+        req.url === '/api/tags' ? sendJson(res, 200, tags(['llama3.2:latest'])) : sendJson(res, 404, {});
+      const r = await direct(
+        provider({ id: 'local', kind: 'ollama', baseUrl: up.origin, models: ['qwen3:8b', 'llama3.2'] }),
+      );
+      // The provider answers (llama3.2 is llama3.2:latest): it is not down, one deployment is unavailable.
+      expect(r).toMatchObject({ ok: true, status: 200, unservedModels: ['qwen3:8b'] });
+      expect(r.diagnosis?.code).toBe('not_found');
+      expect(r.diagnosis?.message).toContain('model qwen3:8b not served by provider local');
+      expect(r.diagnosis?.suggestion).toContain('ollama pull qwen3:8b');
+    });
+
+    it('an OpenAI-compatible server without the configured model names it; a listed one says nothing', async () => {
+      const r = await direct(provider({ models: ['sim-gpt', 'gpt-typo'] }));
+      expect(r).toMatchObject({ ok: true, unservedModels: ['gpt-typo'] });
+      expect(r.diagnosis?.message).toContain('model gpt-typo not served by provider p1');
+      expect(r.diagnosis?.suggestion).toContain('check the name');
+      const fine = await direct(provider({ models: ['sim-gpt', 'glm-4.6'] }));
+      expect(fine.unservedModels).toBeUndefined();
+      expect(fine.diagnosis).toBeUndefined();
+    });
+
+    it('only the models routed to (enabled) count', async () => {
+      const r = await direct(provider({ models: ['sim-gpt', 'old-model'], routedModels: ['sim-gpt'] }));
+      expect(r.unservedModels).toBeUndefined();
+      expect(r.diagnosis).toBeUndefined();
+    });
+
+    it("a completion probe's 404 naming the model says to pull it, not to check the base URL", async () => {
+      up.handler = (_req, res) => sendJson(res, 404, { error: 'model "qwen3:8b" not found, try pulling it first' });
+      const r = await direct(
+        provider({ id: 'local', kind: 'ollama', baseUrl: up.origin, models: ['qwen3:8b'], probe: 'completion' }),
+      );
+      expect(r).toMatchObject({ ok: false, status: 404, diagnosis: { code: 'not_found' } });
+      expect(r.diagnosis?.message).toContain('model qwen3:8b not served by provider local');
+      expect(r.diagnosis?.message).toContain('try pulling it first');
+      expect(r.diagnosis?.suggestion).toContain('ollama pull qwen3:8b');
+      expect(r.diagnosis?.suggestion).not.toContain('base URL');
+    });
+
+    it("OpenAI's model_not_found 404 on a completion probe names the model too", async () => {
+      up.handler = (_req, res) =>
+        sendJson(res, 404, {
+          error: {
+            message: 'The model `gpt-typo` does not exist',
+            type: 'invalid_request_error',
+            code: 'model_not_found',
+          },
+        });
+      const r = await direct(provider({ baseUrl: `${up.origin}/v1`, models: ['gpt-typo'], probe: 'completion' }));
+      expect(r).toMatchObject({ ok: false, status: 404, diagnosis: { code: 'not_found' } });
+      expect(r.diagnosis?.message).toContain('model gpt-typo not served by provider p1');
+      expect(r.diagnosis?.suggestion).not.toContain('base URL');
+    });
+
+    it("a completion probe's bare 404 (a wrong path) still says to check the base URL", async () => {
+      up.handler = (_req, res) => {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('404 page not found');
+      };
+      const r = await direct(provider({ baseUrl: `${up.origin}/v1`, models: ['gpt-x'], probe: 'completion' }));
+      expect(r).toMatchObject({ ok: false, status: 404, diagnosis: { code: 'not_found' } });
+      expect(r.diagnosis?.suggestion).toContain('base URL');
+    });
+  });
+
   describe('through the gateway', () => {
     const gateway = (): GatewaySpec => ({
       id: 'litellm',

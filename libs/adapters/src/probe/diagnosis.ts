@@ -19,6 +19,10 @@ export interface DiagnosisContext {
   timeoutMs: number;
   /** Set when the probe read a health endpoint instead of the model list. */
   healthPath?: string;
+  /** The provider's catalog id (named in a model-not-served diagnosis). */
+  providerId?: string;
+  /** The model the call asked for (a completion probe's), when it asked for one. */
+  model?: string;
 }
 
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA']);
@@ -93,6 +97,46 @@ function pathHint(ctx: DiagnosisContext): string {
     case 'plugin':
       return "check the base URL against what the plugin's server expects";
   }
+}
+
+function notServedFix(models: readonly string[], ctx: DiagnosisContext): string {
+  if (ctx.route === 'gateway') {
+    return "add it to the proxy's model list under this name (LiteLLM: model_list[].model_name), or check the name: set the model's upstreamName to the name the proxy uses";
+  }
+  if (ctx.kind === 'ollama') {
+    return `pull it on the Ollama server (ollama pull ${models.join('; ollama pull ')}), or check the name: set the model's upstreamName to one \`ollama list\` shows`;
+  }
+  return "check the name: set the model's upstreamName to a name the provider's model list shows, and that this key may use the model";
+}
+
+/**
+ * Models the provider answers for but does not serve (Ollama's not pulled, a misspelled name): the provider works,
+ * these of its deployments do not. `detail` is what the provider said, when it said it on a call.
+ */
+export function notServedDiagnosis(models: readonly string[], ctx: DiagnosisContext, detail?: string): Diagnosis {
+  const names = models.join(', ');
+  const by =
+    ctx.route === 'gateway'
+      ? `the gateway at ${safeUrl(ctx.baseUrl)}`
+      : `${ctx.providerId === undefined ? 'the provider' : `provider ${ctx.providerId}`} at ${safeUrl(ctx.baseUrl)}`;
+  return {
+    code: 'not_found',
+    message: `model ${names} not served by ${by}${detail === undefined || detail === '' ? '' : `: ${detail}`}; requests sent to it there get a 404 and go on to another deployment of the model, if any`,
+    suggestion: notServedFix(models, ctx),
+  };
+}
+
+/**
+ * A failed call's answer that says the model asked for is not served (NotFound naming the model: Ollama's `model "x"
+ * not found, try pulling it first`, OpenAI's model_not_found, Gemini's NOT_FOUND), rather than that nothing is served
+ * at the path (a wrong base URL answers 404 too, without naming the model).
+ */
+function namesTheModel(err: ProviderCallError, detail: string, ctx: DiagnosisContext): boolean {
+  if (err.errorClass !== ErrorClass.NotFound || ctx.model === undefined || ctx.model === '') {
+    return false;
+  }
+  const model = ctx.model.startsWith('models/') ? ctx.model.slice('models/'.length) : ctx.model;
+  return detail.includes(model);
 }
 
 /** The HTTP status of a failed call, turned into a diagnosis. */
@@ -213,6 +257,9 @@ export function invalidUrlDiagnosis(ctx: DiagnosisContext): Diagnosis {
  */
 export function diagnose(err: ProviderCallError, ctx: DiagnosisContext): Diagnosis {
   const detail = err.message.replace(/^upstream HTTP \d+: /, '');
+  if (err.status !== undefined && ctx.model !== undefined && namesTheModel(err, detail, ctx)) {
+    return notServedDiagnosis([ctx.model], ctx, detail);
+  }
   if (err.status !== undefined && (err.status < 200 || err.status >= 300)) {
     return fromStatus(err.status, detail, ctx);
   }

@@ -14,7 +14,7 @@ import { classifyError } from '../errors/classify';
 import { gatewayTarget } from '../gateway-target';
 import type { AdapterOwner } from '../registry';
 import type { AdapterTarget, ProviderAdapter } from '../types';
-import { diagnose, invalidUrlDiagnosis, type DiagnosisContext } from './diagnosis';
+import { diagnose, invalidUrlDiagnosis, notServedDiagnosis, type DiagnosisContext } from './diagnosis';
 
 /** A provider as a probe needs it: saved in the catalog, or settings typed into a form and not saved yet. */
 export interface ProbeProvider {
@@ -31,6 +31,11 @@ export interface ProbeProvider {
   probe?: ProbeMode;
   /** The names the provider's models go by upstream (`upstreamName`, else `name`), enabled ones first. */
   models?: readonly string[];
+  /**
+   * Of `models`, those traffic is routed to (the enabled ones): a direct probe that reads the provider's model list
+   * names those missing from it. Absent: all of `models` (settings typed into a form).
+   */
+  routedModels?: readonly string[];
   /**
    * The context window of the first of `models` (the one a completion probe asks). Ollama is told it as `num_ctx`,
    * as on every generation: a probe with another value would make it reload the model, and time out doing so.
@@ -50,6 +55,7 @@ export function probeProviderOf(p: ProviderSpec): ProbeProvider {
     ...(p.healthPath === undefined ? {} : { healthPath: p.healthPath }),
     ...(p.probe === undefined ? {} : { probe: p.probe }),
     models: models.map((m) => m.upstreamName ?? m.name),
+    routedModels: models.filter((m) => m.enabled).map((m) => m.upstreamName ?? m.name),
     ...(models.length === 0 ? {} : { contextWindow: models[0].contextWindow }),
   };
 }
@@ -77,6 +83,11 @@ export type ProbeRouteOptions = {
 export interface RouteProbe extends RouteCheck {
   /** The adapter's error class; absent when ok. */
   errorClass?: ErrorClass;
+  /**
+   * A working direct route whose model list lacks some of the provider's routed models (by upstream name): those
+   * deployments are unavailable while the provider is up. The diagnosis says so, for the operator.
+   */
+  unservedModels?: string[];
 }
 
 const NEVER = new AbortController().signal;
@@ -113,7 +124,10 @@ export async function probeRoute(options: ProbeRouteOptions): Promise<RouteProbe
   if (gateway === undefined && provider.contextWindow !== undefined) {
     target.contextWindow = provider.contextWindow;
   }
-  const ctx: DiagnosisContext = { route, kind, baseUrl: target.baseUrl, timeoutMs };
+  const ctx: DiagnosisContext = { route, kind, baseUrl: target.baseUrl, timeoutMs, providerId: provider.id };
+  if (provider.probe === 'completion' && model !== '') {
+    ctx.model = model;
+  }
   if (target.healthPath !== undefined && provider.probe !== 'completion') {
     ctx.healthPath = target.healthPath;
   }
@@ -154,6 +168,13 @@ export async function probeRoute(options: ProbeRouteOptions): Promise<RouteProbe
   if (health.models !== undefined) {
     result.models = health.models;
   }
+  if (gateway === undefined && health.models !== undefined && LISTS_WHAT_IT_SERVES.has(kind)) {
+    const unserved = unservedDirect(kind, provider.routedModels ?? provider.models ?? [], health.models);
+    if (unserved.length > 0) {
+      result.unservedModels = unserved;
+      result.diagnosis = scrubbed(notServedDiagnosis(unserved, ctx), secrets);
+    }
+  }
   if (gateway !== undefined && health.models !== undefined) {
     const missing = missingOnGateway(provider.models ?? [], health.models);
     if (missing !== undefined) {
@@ -190,6 +211,28 @@ async function completionProbe(
   } catch (err) {
     return fail(adapter.classifyError(err, signal), Math.round(performance.now() - started));
   }
+}
+
+/** Kinds whose model list (Ollama's /api/tags, /v1/models, Gemini's models) is what a generation may ask for. */
+const LISTS_WHAT_IT_SERVES: ReadonlySet<ProviderKind> = new Set<ProviderKind>(['ollama', 'openai', 'gemini']);
+
+/**
+ * The routed models a provider's own model list lacks. Ollama answers `llama3` as `llama3:latest`, Gemini's list
+ * names `gemini-x` for `models/gemini-x`; a list with a wildcard, or a name in another collection (Gemini's
+ * `tunedModels/...`), is not judged.
+ */
+function unservedDirect(kind: ProviderKind, wanted: readonly string[], served: readonly string[]): string[] {
+  if (served.some((m) => m.includes('*'))) {
+    return [];
+  }
+  const have = new Set(served);
+  return [...new Set(wanted)].filter((m) => {
+    const name = kind === 'gemini' && m.startsWith('models/') ? m.slice('models/'.length) : m;
+    if (have.has(name) || (!name.includes(':') && have.has(`${name}:latest`))) {
+      return false;
+    }
+    return !(kind === 'gemini' && name.includes('/'));
+  });
 }
 
 /** The provider's model names when the proxy lists none of them; undefined when any is served (or unknowable). */
