@@ -739,7 +739,10 @@ const CONNECTION_TEST = object(
           latencyMs: NUMBER,
           status: described(INTEGER, 'The HTTP status, when an answer came back.'),
           models: described(arrayOf(STRING), 'The models the route serves, when the probe read its model list.'),
-          diagnosis: object({ code: enumOf(DIAGNOSIS_CODES), message: STRING, suggestion: STRING }),
+          diagnosis: described(
+            object({ code: enumOf(DIAGNOSIS_CODES), message: STRING, suggestion: STRING }),
+            "Why the route fails and what to change; on a working route, the provider's models its model list lacks (not_found: pull them, or check the names).",
+          ),
         },
         ['status', 'models', 'diagnosis'],
       ),
