@@ -5,7 +5,7 @@ import {
   HttpPool,
   type ProviderAdapter,
 } from '@aigw/adapters';
-import { ErrorClass } from '@aigw/core';
+import { ErrorClass, costOf } from '@aigw/core';
 import { collect, failure, textOf } from './support/calls';
 import { FakeUpstream, sendJson, sseEvent, startSse } from './support/fake-upstream';
 
@@ -120,6 +120,150 @@ describe('OpenAI-compatible providers: DeepSeek, the HuggingFace router, llama.c
       const last = deltas.filter((d) => d.usage !== undefined).at(-1);
       expect(last?.usage).toMatchObject({ promptTokens: 30, cachedPromptTokens: 24, reasoningTokens: 70 });
       expect(deltas.find((d) => d.finishReason !== undefined)?.finishReason).toBe('stop');
+    });
+  });
+
+  /*
+   * Prompt-cache writes of an Anthropic model behind an OpenAI-compatible gateway, which Anthropic bills at 1.25x its
+   * input price (cacheWritePer1k):
+   * - OpenRouter (openrouter.ai/docs, "Usage Accounting"): `prompt_tokens_details.cache_write_tokens` beside
+   *   `cached_tokens` (reads), both parts of `prompt_tokens`.
+   * - LiteLLM (litellm/llms/anthropic/chat/transformation.py, calculate_usage): top-level `cache_creation_input_tokens`
+   *   and `cache_read_input_tokens`, and in its newer releases `prompt_tokens_details.cache_creation_tokens`, with
+   *   `prompt_tokens` = input + reads + writes; releases of mid-2025 left the writes out of `prompt_tokens`
+   *   (input + reads only, BerriAI/litellm#13207).
+   */
+  describe('cache writes through OpenRouter and LiteLLM', () => {
+    const price = { promptPer1k: 3, completionPer1k: 15, cachedPromptPer1k: 0.3, cacheWritePer1k: 3.75 };
+    const completion = (usage: Record<string, unknown>): Record<string, unknown> => ({
+      id: 'gen-1',
+      object: 'chat.completion',
+      created: 1_760_000_000,
+      model: 'anthropic/claude-sonnet-4',
+      choices: [{ index: 0, message: { role: 'assistant', content: '9.8' }, finish_reason: 'stop' }],
+      usage,
+    });
+
+    it("reads OpenRouter's cache_write_tokens as cache writes within prompt_tokens, billed at the write price", async () => {
+      up.handler = (_req, res) =>
+        sendJson(
+          res,
+          200,
+          completion({
+            prompt_tokens: 1200,
+            completion_tokens: 10,
+            total_tokens: 1210,
+            prompt_tokens_details: { cached_tokens: 0, cache_write_tokens: 1100, audio_tokens: 0 },
+            cost: 0.00456,
+          }),
+        );
+      const res = await adapter.generate(request(), never);
+      expect(res.usage).toEqual({
+        promptTokens: 1200,
+        completionTokens: 10,
+        totalTokens: 1210,
+        cachedPromptTokens: 0,
+        cacheWritePromptTokens: 1100,
+      });
+      // 100 plain * 3 + 1100 written * 3.75 + 10 out * 15, per 1K tokens
+      expect(costOf(res.usage, price)).toBeCloseTo((300 + 4125 + 150) / 1000, 9);
+    });
+
+    it("streams OpenRouter's cache reads and writes from the usage chunk", async () => {
+      up.handler = (_req, res) => {
+        startSse(res);
+        const base = { id: 'gen-2', object: 'chat.completion.chunk', created: 1_760_000_000, model: 'm' };
+        res.write(sseEvent({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '9.8' } }] }));
+        res.write(sseEvent({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }));
+        const usage = {
+          prompt_tokens: 2000,
+          completion_tokens: 3,
+          total_tokens: 2003,
+          prompt_tokens_details: { cached_tokens: 1500, cache_write_tokens: 400 },
+        };
+        res.write(sseEvent({ ...base, choices: [], usage }));
+        res.end(sseEvent('[DONE]'));
+      };
+      const deltas = await collect(adapter.stream(request(), never));
+      const last = deltas.filter((d) => d.usage !== undefined).at(-1);
+      expect(last?.usage).toEqual({
+        promptTokens: 2000,
+        completionTokens: 3,
+        totalTokens: 2003,
+        cachedPromptTokens: 1500,
+        cacheWritePromptTokens: 400,
+      });
+    });
+
+    it("reads LiteLLM's cache_creation_tokens (prompt_tokens counting input, reads and writes) without counting them twice", async () => {
+      up.handler = (_req, res) =>
+        sendJson(
+          res,
+          200,
+          completion({
+            prompt_tokens: 98805,
+            completion_tokens: 5120,
+            total_tokens: 103925,
+            prompt_tokens_details: { text_tokens: 10, cached_tokens: 66360, cache_creation_tokens: 32435 },
+            cache_read_input_tokens: 66360,
+            cache_creation_input_tokens: 32435,
+          }),
+        );
+      const res = await adapter.generate(request(), never);
+      expect(res.usage).toEqual({
+        promptTokens: 98805,
+        completionTokens: 5120,
+        totalTokens: 103925,
+        cachedPromptTokens: 66360,
+        cacheWritePromptTokens: 32435,
+      });
+    });
+
+    it('adds the writes of a LiteLLM release whose prompt_tokens left them out (only cache_creation_input_tokens)', async () => {
+      up.handler = (_req, res) =>
+        sendJson(
+          res,
+          200,
+          completion({
+            prompt_tokens: 120357,
+            completion_tokens: 4156,
+            total_tokens: 124513,
+            prompt_tokens_details: { cached_tokens: 120269 },
+            cache_creation_input_tokens: 21002,
+            cache_read_input_tokens: 120269,
+          }),
+        );
+      const res = await adapter.generate(request(), never);
+      expect(res.usage).toEqual({
+        promptTokens: 120357 + 21002,
+        completionTokens: 4156,
+        totalTokens: 124513 + 21002,
+        cachedPromptTokens: 120269,
+        cacheWritePromptTokens: 21002,
+      });
+      // 88 plain * 3 + 120269 read * 0.3 + 21002 written * 3.75 + 4156 out * 15, per 1K tokens
+      expect(costOf(res.usage, price)).toBeCloseTo((264 + 36080.7 + 78757.5 + 62340) / 1000, 9);
+    });
+
+    it('leaves a plain OpenAI answer without cache writes', async () => {
+      up.handler = (_req, res) =>
+        sendJson(
+          res,
+          200,
+          completion({
+            prompt_tokens: 2006,
+            completion_tokens: 300,
+            total_tokens: 2306,
+            prompt_tokens_details: { cached_tokens: 1920, audio_tokens: 0 },
+          }),
+        );
+      const res = await adapter.generate(request(), never);
+      expect(res.usage).toEqual({
+        promptTokens: 2006,
+        completionTokens: 300,
+        totalTokens: 2306,
+        cachedPromptTokens: 1920,
+      });
     });
   });
 

@@ -36,10 +36,20 @@ interface WireUsage {
   prompt_tokens?: number;
   completion_tokens?: number;
   total_tokens?: number;
-  prompt_tokens_details?: { cached_tokens?: number } | null;
+  /**
+   * `cached_tokens`: prompt cache reads, part of `prompt_tokens`. Writes, for Anthropic models behind a gateway:
+   * OpenRouter's `cache_write_tokens`, LiteLLM's `cache_creation_tokens` (newer releases).
+   */
+  prompt_tokens_details?: {
+    cached_tokens?: number;
+    cache_write_tokens?: number;
+    cache_creation_tokens?: number;
+  } | null;
   completion_tokens_details?: { reasoning_tokens?: number } | null;
   /** DeepSeek reports its prompt cache this way. */
   prompt_cache_hit_tokens?: number;
+  /** LiteLLM: Anthropic's count of prompt tokens written to its cache, in every release. */
+  cache_creation_input_tokens?: number;
 }
 
 interface WireToolCall {
@@ -463,14 +473,22 @@ export function usageOf(u: WireUsage | null | undefined): Usage {
   if (u === null || u === undefined) {
     return { promptTokens: 0, completionTokens: 0, totalTokens: 0, cachedPromptTokens: 0 };
   }
-  const promptTokens = num(u.prompt_tokens);
+  const details = u.prompt_tokens_details;
+  const cachedPromptTokens = num(details?.cached_tokens ?? u.prompt_cache_hit_tokens);
+  const written = num(details?.cache_write_tokens ?? details?.cache_creation_tokens ?? u.cache_creation_input_tokens);
   const completionTokens = num(u.completion_tokens);
-  const usage: Usage = {
-    promptTokens,
-    completionTokens,
-    totalTokens: u.total_tokens !== undefined ? num(u.total_tokens) : promptTokens + completionTokens,
-    cachedPromptTokens: num(u.prompt_tokens_details?.cached_tokens ?? u.prompt_cache_hit_tokens),
-  };
+  let promptTokens = num(u.prompt_tokens);
+  let totalTokens = u.total_tokens !== undefined ? num(u.total_tokens) : promptTokens + completionTokens;
+  // `prompt_tokens` counts reads and writes (OpenAI's convention, OpenRouter's and LiteLLM's today), except in LiteLLM's
+  // releases of mid-2025, which left the writes out: writes that cannot fit beside the reads show it, and are added.
+  if (written > promptTokens - cachedPromptTokens) {
+    promptTokens += written;
+    totalTokens += written;
+  }
+  const usage: Usage = { promptTokens, completionTokens, totalTokens, cachedPromptTokens };
+  if (written > 0) {
+    usage.cacheWritePromptTokens = written;
+  }
   const reasoning = u.completion_tokens_details?.reasoning_tokens;
   if (typeof reasoning === 'number' && reasoning > 0) {
     usage.reasoningTokens = reasoning;
