@@ -149,6 +149,31 @@ describe('native embeddings against a real HTTP server', () => {
       expect(none.billed).toBeUndefined();
     });
 
+    it("keeps the field a later batch's refusal names, as the first batch's refusal does", async () => {
+      // A Gemini model behind a proxy that answers with an OpenAI-style envelope naming the field (`error.param`).
+      let calls = 0;
+      let failOn = 2;
+      up.handler = (_req, res, seen) => {
+        calls++;
+        if (calls === failOn) {
+          sendJson(res, 400, {
+            error: { code: 400, message: 'outputDimensionality is out of range', param: 'dimensions' },
+          });
+          return;
+        }
+        const body = JSON.parse(seen.body) as GeminiBatch;
+        sendJson(res, 200, { embeddings: body.requests.map((r) => ({ values: vectorOf(r.content.parts[0].text) })) });
+      };
+      const input = Array.from({ length: 150 }, (_, i) => `text ${i}`);
+      const later = await failure(adapter.embed!({ target, input }, never));
+      expect(later).toMatchObject({ errorClass: ErrorClass.InvalidRequest, status: 400, param: 'dimensions' });
+      expect(later.billed?.promptTokens).toBeGreaterThan(0);
+      calls = 0;
+      failOn = 1;
+      const first = await failure(adapter.embed!({ target, input }, never));
+      expect(first).toMatchObject({ errorClass: ErrorClass.InvalidRequest, status: 400, param: 'dimensions' });
+    });
+
     it('refuses token arrays before any call and a short answer after one', async () => {
       const tokens = await failure(adapter.embed!({ target, input: [[1, 2, 3]] }, never));
       expect(tokens.errorClass).toBe(ErrorClass.InvalidRequest);

@@ -135,12 +135,18 @@ export class GeminiAdapter implements ProviderAdapter {
   }
 }
 
-/** The failure of a later batch, carrying what the batches before it were charged for (estimated, as on success). */
+/**
+ * The failure of a later batch, carrying what the batches before it were charged for (estimated, as on success), and
+ * all else it said as the same failure of a first batch says it (the field a refusal names is the client's `param`).
+ * Never `untranslatable`: the earlier batches were sent, and another deployment would pay for them again.
+ */
 function withBilled(err: ProviderCallError, embedded: readonly string[]): ProviderCallError {
   return new ProviderCallError(err.errorClass, err.message, {
     status: err.status,
     retryAfterMs: err.retryAfterMs,
     overloaded: err.overloaded,
+    charged: err.charged,
+    param: err.param,
     cause: err,
     billed: estimatedEmbedUsage(embedded),
   });
