@@ -307,6 +307,8 @@ describe('Anthropic adapter against a real HTTP server', () => {
     ['overloaded_error', ErrorClass.Provider, true],
     ['rate_limit_error', ErrorClass.RateLimit, false],
     ['api_error', ErrorClass.Provider, false],
+    // As its HTTP 404: the model is not served there (not retried, not held against the deployment, fallback allowed).
+    ['not_found_error', ErrorClass.NotFound, false],
   ])('turns event: error (%s) into %s, overloaded: %s', async (type, expected, overloaded) => {
     up.handler = (_req, res) =>
       writeAll(res, [
@@ -354,6 +356,7 @@ describe('Anthropic adapter against a real HTTP server', () => {
         ErrorClass.RateLimit,
       ],
       [529, 'overloaded_error', 'Overloaded', ErrorClass.Provider],
+      [404, 'not_found_error', 'model: claude-sonnet-9', ErrorClass.NotFound],
     ];
     for (const [status, type, message, expected] of answers) {
       up.handler = (_req, res) =>
@@ -369,6 +372,19 @@ describe('Anthropic adapter against a real HTTP server', () => {
       if (status === 429) {
         expect(e.retryAfterMs).toBe(12_000);
       }
+    }
+  });
+
+  it('classifies an error in a 200 body by its type, not_found_error as not found like its 404', async () => {
+    const answers: [string, ErrorClass][] = [
+      ['not_found_error', ErrorClass.NotFound],
+      ['rate_limit_error', ErrorClass.RateLimit],
+      ['api_error', ErrorClass.Provider],
+    ];
+    for (const [type, expected] of answers) {
+      up.handler = (_req, res) => sendJson(res, 200, { type: 'error', error: { type, message: 'model: claude-x' } });
+      const e = await failure(adapter.generate(request(), never));
+      expect({ type, errorClass: e.errorClass }).toEqual({ type, errorClass: expected });
     }
   });
 

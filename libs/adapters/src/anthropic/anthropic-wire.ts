@@ -114,8 +114,11 @@ export function anthropicErrorClass(type: string | undefined, message: string): 
         : ErrorClass.InvalidRequest;
     case 'timeout_error':
       return ErrorClass.Timeout;
+    case 'not_found_error':
+      // As its HTTP 404 (classifyHttpFailure): the model is not served there; the deployment is not sick.
+      return ErrorClass.NotFound;
     default:
-      // overloaded_error, api_error, not_found_error and anything new
+      // overloaded_error, api_error and anything new
       return ErrorClass.Provider;
   }
 }
