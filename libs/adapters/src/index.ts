@@ -22,6 +22,7 @@ export { AnthropicAdapter } from './anthropic/anthropic-adapter';
 export { DEFAULT_ANTHROPIC_MAX_TOKENS, toAnthropicPrompt, type AnthropicPrompt } from './anthropic/anthropic-mapping';
 export { parseSse, SseParser, type SseEvent } from './sse/sse-parser';
 export { classifyError, classifyHttpFailure, isConnectTimeout } from './errors/classify';
+export { safeMessage } from './errors/provider-message';
 export {
   anthropicRateLimit,
   anyRateLimit,

@@ -376,6 +376,38 @@ describe('AttemptLoop', () => {
     ]);
   });
 
+  describe("a plugin adapter's failure", () => {
+    // Plugins are the operator's own code: their errors reach the client (attempts, the 4xx/5xx message, a stream's
+    // error event) as the built-in adapters' do, so the key the call sent is kept out of them whatever the plugin wrote.
+    const key = 'plug-9f8e7d6c5b4a3f2e1d0c';
+    const plugin = dep('plug', {}, { kind: 'plugin', apiKey: key });
+
+    it('keeps the key it sent out of a ProviderCallError the plugin made', async () => {
+      bench.adapters.script('http://plug/v1', {
+        fail: new ProviderCallError(
+          ErrorClass.Auth,
+          `upstream 401: key ${key} (${key.slice(0, 6)}...${key.slice(-4)}) refused`,
+          {
+            status: 401,
+          },
+        ),
+      });
+      const err = await failureOf(bench.loop.run([plugin], request, signal));
+      const seen = JSON.stringify({ message: err.message, body: err.toBody() });
+      expect(seen).not.toContain(key);
+      expect(seen).not.toContain(key.slice(-4));
+      expect(err.attempts).toEqual([expect.objectContaining({ provider: 'plug', errorClass: 'auth', status: 401 })]);
+    });
+
+    it('keeps the key it sent out of any other error the plugin threw', async () => {
+      // Taken for a provider failure (retried twice) by the plugin's classifyError.
+      const thrown = new Error(`request with Authorization: ${key} failed`) as ProviderCallError;
+      bench.adapters.script('http://plug/v1', { fail: thrown }, { fail: thrown }, { fail: thrown });
+      const err = await failureOf(bench.loop.run([plugin], request, signal));
+      expect(JSON.stringify({ message: err.message, body: err.toBody() })).not.toContain(key);
+    });
+  });
+
   describe('the answer when every call failed, over mixed failures', () => {
     // How undici reports each failure, through the adapters' own classifier.
     const undici = (code: string, message: string): ProviderCallError =>

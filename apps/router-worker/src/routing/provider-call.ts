@@ -12,12 +12,14 @@ import {
   type StreamDelta,
   merged,
 } from '@aigw/core';
-import type {
-  AdapterRequest,
-  AdapterTarget,
-  EmbeddingsAdapterRequest,
-  ProviderAdapter,
-  ResponseObserver,
+import {
+  classifyError,
+  safeMessage,
+  type AdapterRequest,
+  type AdapterTarget,
+  type EmbeddingsAdapterRequest,
+  type ProviderAdapter,
+  type ResponseObserver,
 } from '@aigw/adapters';
 import { abortCauseOf } from '../cancel/abort';
 import type { ProviderAnswer } from '../generation/outcomes';
@@ -72,12 +74,38 @@ export type CallResult =
       cooldown: CircuitCooldown | null;
     };
 
-/** Our own abort wins over whatever the adapter made of it (a torn socket can look like a network error). */
-function classify(adapter: ProviderAdapter, err: unknown, signal: AbortSignal): ProviderCallError {
-  const failure = err instanceof ProviderCallError ? err : adapter.classifyError(err, signal);
+/**
+ * Our own abort wins over whatever the adapter made of it (a torn socket can look like a network error). A plugin's
+ * failure is made safe here (`pluginFailure`); the built-in adapters made theirs safe where they made them.
+ */
+function classify(adapter: ProviderAdapter, err: unknown, signal: AbortSignal, option: RouteOption): ProviderCallError {
+  let failure = err instanceof ProviderCallError ? err : adapter.classifyError(err, signal);
+  if (option.kind === 'plugin') {
+    failure = pluginFailure(failure, signal, option.target.apiKey);
+  }
   const cause = abortCauseOf(signal);
   if (cause && failure.errorClass !== ErrorClass.Cancelled) {
     return new ProviderCallError(ErrorClass.Cancelled, `call aborted (${cause})`, { cause: failure });
+  }
+  return failure;
+}
+
+/**
+ * A plugin's failure as the built-in adapters make theirs: its message, which every client is shown (`attempts`, the
+ * error's message, a stream's error event), without the key the call sent (plain, URL-encoded or masked), anything
+ * that looks like a key or bearer token, or a URL's credentials, and one line of at most MAX_MESSAGE_CHARS. A plugin is
+ * the operator's own code, and its `classifyError(err, signal)` is not given the key to keep out: a ProviderCallError
+ * it made quoting its provider's answer, or any other error it threw (or its classifyError returned as it was), went to
+ * the client word for word. Failure path only.
+ */
+function pluginFailure(failure: unknown, signal: AbortSignal, apiKey: string | undefined): ProviderCallError {
+  if (!(failure instanceof ProviderCallError)) {
+    // Not a failure the attempt loop can read (no class): classified as the built-in adapters classify what they catch.
+    return classifyError(failure, signal, apiKey);
+  }
+  const message = safeMessage(failure.message, apiKey);
+  if (message !== failure.message) {
+    failure.message = message;
   }
   return failure;
 }
@@ -327,7 +355,7 @@ export async function callProvider(deps: ProviderCallDeps, spec: CallSpec): Prom
     return { ok: true, answer, ms };
   } catch (err) {
     const ms = clock.monotonic() - started;
-    const error = classify(adapter, err, signal);
+    const error = classify(adapter, err, signal, option);
     await probe.settled;
     // A provider that asked for a wait (a 429, 503 or 529 with Retry-After) is set aside for it on every worker,
     // in the script call a failure would have made, instead of counting as failing.
