@@ -260,6 +260,19 @@ describe('api-gateway HTTP surface', () => {
       );
       expect(absent).toMatch(/^HTTP\/1\.1 404 /);
       expect(absent).toContain('Cannot GET /nowhere"');
+      // A file missing under a static folder (the API docs' assets, open to anyone) likewise.
+      const asset = await fetch(`${h.url}/docs/assets/nothing.js?api_key=sk-secret-s1#sk-secret-s2`);
+      expect([asset.status, ((await asset.json()) as ErrorEnvelope).error.message]).toEqual([
+        404,
+        'No file at /docs/assets/nothing.js.',
+      ]);
+      const absoluteAsset = await h.raw(
+        `GET http://user:sk-secret-s3@${url.host}/docs/assets/nothing.js?key=sk-secret-s4 HTTP/1.1\r\n` +
+          `Host: ${url.host}\r\nConnection: close\r\n\r\n`,
+      );
+      expect(absoluteAsset).toMatch(/^HTTP\/1\.1 404 /);
+      expect(absoluteAsset).toContain('No file at /docs/assets/nothing.js."');
+      expect(absoluteAsset).not.toContain('sk-secret');
     });
 
     it("is on the router's own refusals, in the envelope: a path parameter too long, a bad percent-encoding", async () => {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ErrorCode, GatewayError } from '@aigw/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sendError } from './errors';
+import { routerPath } from './route-methods';
 
 const TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -43,7 +44,10 @@ export function serveStaticFiles(fastify: FastifyInstance, opts: StaticFilesOpti
     url: `${opts.prefix}/*`,
     ...(opts.onRequest ? { onRequest: opts.onRequest } : {}),
     handler: (req, reply) => {
-      const notFound = (): void => sendError(reply, new GatewayError(ErrorCode.NotFound, `No file at ${req.url}.`));
+      // The path alone, as the router's 404 says it: never the query (where a key sent in the wrong place lands) or an
+      // absolute-form target's authority (`http://user:key@host/...`).
+      const notFound = (): void =>
+        sendError(reply, new GatewayError(ErrorCode.NotFound, `No file at ${routerPath(req.url)}.`));
       const rel = (req.params as { '*': string })['*'];
       const file = path.resolve(root, decodeURIComponent(rel));
       if (!file.startsWith(`${root}${path.sep}`)) {
