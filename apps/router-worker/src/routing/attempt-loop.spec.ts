@@ -399,6 +399,19 @@ describe('AttemptLoop', () => {
       expect(err.attempts).toEqual([expect.objectContaining({ provider: 'plug', errorClass: 'auth', status: 401 })]);
     });
 
+    it('keeps the key it sent out of a failure that cut its stream', async () => {
+      request = generationRequest({ stream: true, deadlineAt: bench.clock.t + 60_000 });
+      bench.adapters.script('http://plug/v1', {
+        chunks: ['par', 'tial'],
+        failAfter: new ProviderCallError(ErrorClass.Provider, `stream reset (api key ${key})`),
+      });
+      const err = await failureOf(
+        bench.loop.run([plugin], request, signal, { onStart: () => undefined, onChunk: () => undefined }),
+      );
+      expect(err.message).toContain("Provider 'plug' failed in the middle of the stream");
+      expect(JSON.stringify({ message: err.message, body: err.toBody() })).not.toContain(key);
+    });
+
     it('keeps the key it sent out of any other error the plugin threw', async () => {
       // Taken for a provider failure (retried twice) by the plugin's classifyError.
       const thrown = new Error(`request with Authorization: ${key} failed`) as ProviderCallError;
