@@ -69,4 +69,32 @@ describe('model views', () => {
     // Unknown times are 0, never the clock's.
     expect(openAiModelList(catalog, () => undefined).data.map((m) => m.created)).toEqual([0, 0, 0]);
   });
+
+  it('leaves out a model name that a request would take for a provider id (OpenRouter names beside a provider)', () => {
+    const provider = catalog.providers[0];
+    const withSlashes: Catalog = {
+      ...catalog,
+      providers: [
+        { ...provider, id: 'openai', models: [{ ...provider.models[0], name: 'gpt-4o' }] },
+        {
+          ...provider,
+          id: 'openrouter',
+          models: [
+            { ...provider.models[0], name: 'openai/gpt-4o' },
+            { ...provider.models[0], name: 'openai/o3' },
+            { ...provider.models[0], name: 'meta-llama/llama-3-8b' },
+          ],
+        },
+      ],
+    };
+    const ids = openAiModelList(withSlashes, () => undefined).data.map((m) => m.id);
+    expect(ids).toEqual([
+      'openai/gpt-4o',
+      'openrouter/openai/gpt-4o',
+      'openrouter/openai/o3',
+      'openrouter/meta-llama/llama-3-8b',
+      'gpt-4o',
+      'meta-llama/llama-3-8b',
+    ]);
+  });
 });

@@ -1,5 +1,5 @@
 import type { Catalog, Deployment } from '@aigw/core';
-import { deploymentsOf } from '@aigw/core';
+import { deploymentsOf, resolveModelRef } from '@aigw/core';
 
 export interface OpenAiModel {
   id: string;
@@ -22,6 +22,11 @@ function enabledDeployments(catalog: Catalog): Deployment[] {
  * when the deployment was added to the catalog (its row's `created_at`), and a model name's is its earliest enabled
  * deployment's: values every replica shows alike and a restart does not change, so that a client caching the list
  * sees no churn. Unknown (a catalog applied without its rows' times): 0, stable too.
+ *
+ * A model name whose first segment is a provider id (OpenRouter's `openai/gpt-4o` beside a provider `openai`) is left
+ * out: as a request's `model` it names that provider's deployment (`resolveModelRef`), so listed it was a second
+ * entry of that deployment's id, or an id that answers 404 model_not_found (that provider has no such model). Its
+ * deployments are listed by their own ids (`openrouter/openai/gpt-4o`), which reach them.
  */
 export function openAiModelList(
   catalog: Catalog,
@@ -29,9 +34,13 @@ export function openAiModelList(
 ): OpenAiModelList {
   const data: OpenAiModel[] = [];
   const names = new Map<string, number>();
+  const providerIds = new Set(catalog.providers.map((p) => p.id));
   for (const d of enabledDeployments(catalog)) {
     const created = createdAt(d.id) ?? 0;
     data.push({ id: d.id, object: 'model', created, owned_by: d.provider.id });
+    if (resolveModelRef(d.model.name, providerIds).provider !== null) {
+      continue;
+    }
     const earliest = names.get(d.model.name);
     names.set(d.model.name, earliest === undefined ? created : Math.min(earliest, created));
   }
