@@ -405,4 +405,26 @@ describe('OpenAI-compatible providers: DeepSeek, the HuggingFace router, llama.c
       expect(up.requests[0].url).toBe('/v1/models');
     });
   });
+
+  describe('Voyage AI (docs.voyageai.com, "Text embedding models": POST /v1/embeddings)', () => {
+    it('bills the total_tokens its usage holds (it sends no prompt_tokens), not nothing', async () => {
+      up.handler = (_req, res) =>
+        sendJson(res, 200, {
+          object: 'list',
+          data: [
+            { object: 'embedding', embedding: [0.6, 0.8], index: 0 },
+            { object: 'embedding', embedding: [0.8, 0.6], index: 1 },
+          ],
+          model: 'voyage-3.5',
+          usage: { total_tokens: 11 },
+        });
+      const voyage: AdapterTarget = { baseUrl: `${up.origin}/v1`, model: 'voyage-3.5', timeoutMs: 2000, poolKey: 'v' };
+      const res = await adapter.embed!({ target: voyage, input: ['a query', 'a document'] }, never);
+      expect(res.embeddings).toEqual([
+        [0.6, 0.8],
+        [0.8, 0.6],
+      ]);
+      expect(res.usage).toMatchObject({ promptTokens: 11, completionTokens: 0, totalTokens: 11 });
+    });
+  });
 });

@@ -59,6 +59,8 @@ export function readEmbeddings(json: unknown, status: number, count: number): Om
     }
   }
   const usage = usageOf(body.usage);
-  // Embeddings have no completion; some servers leave total_tokens out.
-  return { embeddings, usage: merged(usage, { completionTokens: 0, totalTokens: usage.promptTokens }) };
+  // Embeddings have no completion, so every token is a prompt token: some servers leave total_tokens out, others
+  // send only it (Voyage AI's `usage: {total_tokens}`), whose count would otherwise give way to the gateway's estimate.
+  const promptTokens = usage.promptTokens > 0 ? usage.promptTokens : usage.totalTokens;
+  return { embeddings, usage: merged(usage, { promptTokens, completionTokens: 0, totalTokens: promptTokens }) };
 }
