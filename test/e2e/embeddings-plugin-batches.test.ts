@@ -1,5 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import OpenAI, { APIError } from 'openai';
 import { countTextTokens } from '@aigw/core';
 import { waitFor } from '@aigw/testing';
@@ -66,6 +69,23 @@ class GeminiStub {
 }
 
 /**
+ * A plugin that embeds each distinct text once (to save its upstream's charge) and answers that shorter list: the
+ * echo example's vectors, one fewer for an input that repeats a text.
+ */
+const DEDUPING_PLUGIN = path.join(mkdtempSync(path.join(os.tmpdir(), 'aigw-plugin-')), 'deduping-embed.js');
+writeFileSync(
+  DEDUPING_PLUGIN,
+  `const echo = require(${JSON.stringify(path.resolve(__dirname, '../../examples/plugins/echo-provider.js'))});
+module.exports = {
+  createAdapter(context) {
+    const adapter = echo.createAdapter(context);
+    return { ...adapter, embed: (req, signal) => adapter.embed({ ...req, input: [...new Set(req.input)] }, signal) };
+  },
+};
+`,
+);
+
+/**
  * `POST /v1/embeddings` through the whole system, to a provider plugin implementing `embed` (the shipped echo example),
  * and to a Gemini deployment one of whose batches fails after an earlier one succeeded.
  */
@@ -83,6 +103,13 @@ describe('embeddings: plugins, and a Gemini batch failing after others succeeded
     models:
       - { name: echo-1, promptPer1k: 0, completionPer1k: 0, contextWindow: 8192, capabilities: [chat, streaming] }
       - { name: echo-embed, promptPer1k: 0.0001, completionPer1k: 0, contextWindow: 8192, capabilities: [embeddings] }
+  - id: dedup
+    kind: plugin
+    plugin: ${DEDUPING_PLUGIN}
+    baseUrl: http://127.0.0.1
+    timeoutMs: 10000
+    models:
+      - { name: dedup-embed, promptPer1k: 0.0001, completionPer1k: 0, contextWindow: 8192, capabilities: [embeddings] }
   - id: gem
     kind: gemini
     baseUrl: ${gemini.url}/v1beta
@@ -141,6 +168,26 @@ describe('embeddings: plugins, and a Gemini batch failing after others succeeded
     const row = await usageRow(response.headers.get('x-request-id'));
     expect(row).toMatchObject({ status: 'success', provider: 'echo', prompt_tokens: expected.usage.promptTokens });
     expect(Number(row.cost_usd)).toBeCloseTo((expected.usage.promptTokens / 1000) * 0.0001, 9);
+  });
+
+  it('an answer with fewer vectors than inputs is a provider error, never relayed with the vectors out of place', async () => {
+    // Relayed, data[1] (index 1, "b") held the vector of "a" (the third input), and data[2] was missing.
+    const input = ['a', 'b', 'a'];
+    const distinct = await client.embeddings.create({
+      model: 'dedup-embed',
+      input: ['a', 'b'],
+      encoding_format: 'float',
+    });
+    expect(distinct.data).toHaveLength(2);
+    const err: unknown = await client.embeddings
+      .create({ model: 'dedup-embed', input, encoding_format: 'float' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(APIError);
+    expect((err as APIError).status).toBe(502);
+    // Retried and failed over as any malformed answer; none other left.
+    expect((err as APIError).code).toBe('all_providers_failed');
+    const attempts = ((err as APIError).error as { attempts?: { message?: string }[] }).attempts ?? [];
+    expect(attempts.at(-1)?.message).toContain('the deployment answered 2 embeddings for 3 inputs');
   });
 
   it('a Gemini batch failing after one succeeded: an error, no second try, and the embedded batch billed', async () => {

@@ -223,6 +223,7 @@ async function embedAnswer(
     req.extra = request.options.extra;
   }
   const res = await adapter.embed(req, signal);
+  checkVectorCount(res.embeddings, req.input.length);
   if (req.dimensions !== undefined) {
     checkDimensions(res.embeddings, req.dimensions);
   }
@@ -234,6 +235,21 @@ async function embedAnswer(
     usage: res.usage,
     embeddings: res.embeddings,
   };
+}
+
+/**
+ * One vector per input, as every client reads `data` (by position or by `index`): the built-in adapters check their
+ * wire's answer so; a plugin's `embed` is checked here (one that embeds each distinct text once answered fewer, and
+ * the vectors were relayed out of place, the last inputs' missing). A provider error: another deployment may answer.
+ */
+function checkVectorCount(embeddings: unknown, count: number): void {
+  const got = Array.isArray(embeddings) ? embeddings.length : 0;
+  if (got !== count || !(embeddings as unknown[]).every((v) => Array.isArray(v))) {
+    throw new ProviderCallError(
+      ErrorClass.Provider,
+      `the deployment answered ${got} embeddings for ${count} inputs${got === count ? ', not all of them vectors' : ''}`,
+    );
+  }
 }
 
 /**
