@@ -362,6 +362,21 @@ describe('OpenAI SDK: embeddings (e2e)', () => {
       expect(system.sims[0].stats().total + system.sims[1].stats().total).toBe(callsBefore);
     });
 
+    it('an empty list or an empty string says so, naming input', async () => {
+      const cases: [string | string[], string][] = [
+        [[], "Invalid 'input': input must not be an empty array."],
+        ['', "Invalid 'input': input must not be an empty string."],
+        [['a', ''], "Invalid 'input': input[1] must be a non-empty string"],
+      ];
+      for (const [input, says] of cases) {
+        const err: unknown = await client.embeddings.create({ model: 'sim-embed', input }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(APIError);
+        expect((err as APIError).status).toBe(400);
+        expect((err as APIError).param).toBe('input');
+        expect((err as APIError).message).toContain(says);
+      }
+    });
+
     it('an embeddings model is not a chat model', async () => {
       const err: unknown = await client.chat.completions
         .create({ model: 'sim-embed', messages: [{ role: 'user', content: 'hi' }] })

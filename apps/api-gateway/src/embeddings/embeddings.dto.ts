@@ -16,8 +16,12 @@ export function embeddingInputProblem(v: unknown): string | null {
   if (typeof v === 'string') {
     return v === '' ? 'must not be an empty string' : null;
   }
-  if (!Array.isArray(v) || v.length === 0) {
+  if (!Array.isArray(v)) {
     return 'must be a string, an array of strings, an array of token ids or an array of token-id arrays';
+  }
+  if (v.length === 0) {
+    // A client embedding an empty document list (a loader that found nothing) is told what is wrong with it.
+    return 'must not be an empty array';
   }
   if (v.length > MAX_EMBEDDING_INPUTS) {
     return `must have at most ${MAX_EMBEDDING_INPUTS} items`;
