@@ -28,6 +28,7 @@ describe('OpenAI SDK: models with slashes in their names (e2e)', () => {
       - { name: openai/text-embedding-3-small, promptPer1k: 0.00002, completionPer1k: 0, contextWindow: 8192, capabilities: [embeddings] }
       - { name: openai/text-embedding-3-large, promptPer1k: 0.00013, completionPer1k: 0, contextWindow: 8192, capabilities: [embeddings] }
       - { name: meta-llama/llama-3-8b, promptPer1k: 0.0001, completionPer1k: 0.0001, contextWindow: 8192, capabilities: [chat] }
+      - { name: 'qwen/qwen3-embedding:8b', promptPer1k: 0.0001, completionPer1k: 0, contextWindow: 8192, capabilities: [embeddings] }
 `,
   });
   let client: OpenAI;
@@ -60,6 +61,10 @@ describe('OpenAI SDK: models with slashes in their names (e2e)', () => {
       id: 'openrouter/openai/text-embedding-3-large',
       owned_by: 'openrouter',
     });
+    // The SDK encodes ':' too (an Ollama-style tag).
+    await expect(client.models.retrieve('qwen/qwen3-embedding:8b')).resolves.toMatchObject({
+      id: 'qwen/qwen3-embedding:8b',
+    });
     const err: unknown = await client.models.retrieve('nobody/nothing').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(APIError);
     expect((err as APIError).status).toBe(404);
@@ -76,14 +81,25 @@ describe('OpenAI SDK: models with slashes in their names (e2e)', () => {
       'openrouter/meta-llama/llama-3-8b',
       'openrouter/openai/text-embedding-3-large',
       'openrouter/openai/text-embedding-3-small',
+      'openrouter/qwen/qwen3-embedding:8b',
+      'qwen/qwen3-embedding:8b',
       'text-embedding-3-small',
     ]);
+    // What `model` names is what answers: `openai/...` is the provider `openai`'s deployment, never OpenRouter's.
+    const answeredBy: Record<string, string> = {};
     for (const id of ids.filter((i) => i.includes('embedding'))) {
       const res = await client.embeddings.create({ model: id, input: 'listed', encoding_format: 'float' });
       expect(res.data).toHaveLength(1);
-      // What `model` names is what answers: `openai/...` is the provider `openai`'s deployment, never OpenRouter's.
-      expect(`${res.model}`.startsWith(id.startsWith('openrouter/') ? 'openrouter/' : 'openai/')).toBe(true);
+      answeredBy[id] = res.model;
     }
+    expect(answeredBy).toEqual({
+      'openai/text-embedding-3-small': 'openai/text-embedding-3-small',
+      'openrouter/openai/text-embedding-3-small': 'openrouter/openai/text-embedding-3-small',
+      'openrouter/openai/text-embedding-3-large': 'openrouter/openai/text-embedding-3-large',
+      'openrouter/qwen/qwen3-embedding:8b': 'openrouter/qwen/qwen3-embedding:8b',
+      'qwen/qwen3-embedding:8b': 'openrouter/qwen/qwen3-embedding:8b',
+      'text-embedding-3-small': 'openai/text-embedding-3-small',
+    });
     // A name the list does not hold is not retrievable either.
     const err: unknown = await client.models.retrieve('openai/text-embedding-3-large').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(APIError);
