@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { freePort } from './free-port';
+import { viaRelay } from './reply-eating-relay';
 import { TEST_DATABASE_URL } from './test-services';
 
 /** PostgreSQL's ReadyForQuery message ('Z', length 5): the server has finished (and committed) what it was sent. */
@@ -67,10 +68,7 @@ export class CommitReplyDroppingRelay {
 
   /** The target's URL with the relay's address in place of the server's. */
   url(): string {
-    const u = new URL(this.target);
-    u.hostname = '127.0.0.1';
-    u.port = String(this.port);
-    return u.toString();
+    return viaRelay(this.target, this.port);
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,14 @@ import net from 'node:net';
 import { freePort } from './free-port';
 import { TEST_REDIS_URL } from './test-services';
 
+/** `target` (a server's URL) with the relay on `port` of 127.0.0.1 in place of the server. */
+export function viaRelay(target: string, port: number): string {
+  const u = new URL(target);
+  u.hostname = '127.0.0.1';
+  u.port = String(port);
+  return u.toString();
+}
+
 /**
  * A relay to the tests' Redis that forwards the client's commands but, once `holdReplies` is set, swallows Redis'
  * answers: a script runs, its reply never comes back. `drop` then closes the connections, as a network failure
@@ -63,10 +71,7 @@ export class ReplyEatingRelay {
 
   /** The target's URL with the relay's address in place of the server's. */
   url(): string {
-    const u = new URL(this.target);
-    u.hostname = '127.0.0.1';
-    u.port = String(this.port);
-    return u.toString();
+    return viaRelay(this.target, this.port);
   }
 
   async close(): Promise<void> {
