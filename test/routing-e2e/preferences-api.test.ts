@@ -285,9 +285,10 @@ ${provider('pa', 0.001, '\n    displayName: Provider A')}${provider('pb', 0.002)
     await waitFor(
       async () => {
         pref = ((await call('GET', '/api/v1/ai/preferences', key)).body as { data: Preference[] }).data[0];
-        return pref !== undefined && pref.usageCount > 0;
+        // The use count and the usage row are written apart (a flush each second, a usage batch): both must land.
+        return pref !== undefined && pref.usageCount > 0 && pref.last30Days.requests > 0;
       },
-      { timeoutMs: 5_000, intervalMs: 250, message: 'preference usage not recorded' },
+      { timeoutMs: 10_000, intervalMs: 250, message: 'preference usage not recorded' },
     );
     // The uses of pc were flushed (every second) long before; only the request pb answered counts.
     expect(pref).toMatchObject({ id: 'pb/shared', usageCount: 1, last30Days: { requests: 1 } });
