@@ -124,6 +124,62 @@ describe('OpenAI-compatible providers: DeepSeek, the HuggingFace router, llama.c
   });
 
   /*
+   * Mistral's reasoning models (docs.mistral.ai, "Reasoning"; magistral-*-2507 and later, mistral-small/medium with
+   * `reasoning_effort`): `content` is a list of chunks, `{"type": "thinking", "thinking": [{"type": "text", "text"}]}`
+   * then `{"type": "text", "text"}`; streamed, `delta.content` is such a list while it thinks and a plain string after.
+   */
+  describe('Mistral reasoning (content as a list of chunks)', () => {
+    const think = (text: string) => ({ type: 'thinking', thinking: [{ type: 'text', text }] });
+
+    it('reads the text chunks as the answer and the thinking chunks as its reasoning', async () => {
+      up.handler = (_req, res) =>
+        sendJson(res, 200, {
+          id: 'm1',
+          object: 'chat.completion',
+          created: 1_760_000_000,
+          model: 'magistral-medium-2509',
+          choices: [
+            {
+              index: 0,
+              message: {
+                role: 'assistant',
+                content: [think('Compare 0.11 '), think('and 0.8.'), { type: 'text', text: '9.8 is larger.' }],
+              },
+              finish_reason: 'stop',
+            },
+          ],
+          usage: { prompt_tokens: 10, completion_tokens: 20, total_tokens: 30 },
+        });
+      const res = await adapter.generate(request(), never);
+      expect(res).toMatchObject({ text: '9.8 is larger.', reasoning: 'Compare 0.11 and 0.8.', finishReason: 'stop' });
+    });
+
+    it('streams thinking chunks as reasoning and text chunks as text, then the plain string deltas', async () => {
+      const chunk = (delta: Record<string, unknown>, finish: string | null = null): Record<string, unknown> => ({
+        id: 'm2',
+        object: 'chat.completion.chunk',
+        created: 1_760_000_000,
+        model: 'magistral-medium-2509',
+        choices: [{ index: 0, delta, finish_reason: finish }],
+      });
+      up.handler = (_req, res) => {
+        startSse(res);
+        res.write(sseEvent(chunk({ role: 'assistant', content: '' })));
+        res.write(sseEvent(chunk({ content: [think('Compare ')] })));
+        res.write(sseEvent(chunk({ content: [think('0.11 and 0.8.')] })));
+        res.write(sseEvent(chunk({ content: [{ type: 'text', text: '9.8' }] })));
+        res.write(sseEvent(chunk({ content: ' is larger.' })));
+        res.write(sseEvent({ ...chunk({ content: '' }, 'stop'), usage: { prompt_tokens: 10, completion_tokens: 20 } }));
+        res.end(sseEvent('[DONE]'));
+      };
+      const deltas = await collect(adapter.stream(request(), never));
+      expect(deltas.map((d) => d.reasoning ?? '').join('')).toBe('Compare 0.11 and 0.8.');
+      expect(textOf(deltas)).toBe('9.8 is larger.');
+      expect(deltas.find((d) => d.finishReason !== undefined)?.finishReason).toBe('stop');
+    });
+  });
+
+  /*
    * Prompt-cache writes of an Anthropic model behind an OpenAI-compatible gateway, which Anthropic bills at 1.25x its
    * input price (cacheWritePer1k):
    * - OpenRouter (openrouter.ai/docs, "Usage Accounting"): `prompt_tokens_details.cache_write_tokens` beside

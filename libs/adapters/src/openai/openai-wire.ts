@@ -63,7 +63,11 @@ interface WireToolCall {
 }
 
 interface WireMessage {
-  content?: string | null;
+  /**
+   * Text; Mistral's reasoning models give a list of chunks (`contentOfChunks`), streamed too while they think (then
+   * plain text).
+   */
+  content?: string | unknown[] | null;
   refusal?: string | null;
   tool_calls?: WireToolCall[] | null;
   /** DeepSeek, vLLM and others stream hidden reasoning here; some servers call it `reasoning`. */
@@ -531,6 +535,47 @@ function toolCallsOf(wire: WireToolCall[] | null | undefined): ToolCall[] | unde
   }));
 }
 
+/**
+ * A `content` given as a list of chunks, as Mistral's reasoning models give it (docs.mistral.ai, "Reasoning": a
+ * `{"type": "thinking", "thinking": [{"type": "text", "text"}]}` chunk, then `{"type": "text", "text"}` ones): the text
+ * chunks are the answer, the thinking ones its reasoning, read as `reasoning_content` is. Other chunks (Mistral's
+ * `reference` ids) carry no text. Only a list is read here: a string content costs nothing more.
+ */
+function contentOfChunks(chunks: readonly unknown[]): { text: string; reasoning: string | undefined } {
+  let answer = '';
+  let reasoning: string | undefined;
+  for (const c of chunks) {
+    if (!isRecordValue(c)) {
+      continue;
+    }
+    if (c.type === 'text' && typeof c.text === 'string') {
+      answer += c.text;
+    } else if (c.type === 'thinking') {
+      const thought = thinkingTextOf(c.thinking);
+      if (thought !== '') {
+        reasoning = (reasoning ?? '') + thought;
+      }
+    }
+  }
+  return { text: answer, reasoning };
+}
+
+/** A thinking chunk's text: a list of text chunks (Mistral's), or a string. */
+function thinkingTextOf(thinking: unknown): string {
+  if (typeof thinking === 'string') {
+    return thinking;
+  }
+  let out = '';
+  if (Array.isArray(thinking)) {
+    for (const t of thinking) {
+      if (isRecordValue(t) && typeof t.text === 'string') {
+        out += t.text;
+      }
+    }
+  }
+  return out;
+}
+
 /** The parts of a message (or a stream delta) beyond its text, only those present. */
 function isRecordValue(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null;
@@ -562,7 +607,10 @@ function detailsOf(m: WireMessage | null | undefined, choice: WireChoice, body: 
   if (refusal !== undefined) {
     details.refusal = refusal;
   }
-  const reasoning = text(m?.reasoning_content) ?? text(m?.reasoning);
+  const reasoning =
+    text(m?.reasoning_content) ??
+    text(m?.reasoning) ??
+    (Array.isArray(m?.content) ? contentOfChunks(m.content).reasoning : undefined);
   if (reasoning !== undefined) {
     details.reasoning = reasoning;
   }
@@ -730,7 +778,7 @@ export function readCompletion(
   const res: Omit<AdapterResponse, 'rateLimit'> = {
     id: typeof body.id === 'string' ? body.id : '',
     created: typeof body.created === 'number' ? body.created : Math.floor(Date.now() / 1000),
-    text: typeof content === 'string' ? content : '',
+    text: typeof content === 'string' ? content : Array.isArray(content) ? contentOfChunks(content).text : '',
     finishReason: openAiFinishReason(choice.finish_reason, usage),
     usage,
     ...detailsOf(choice.message, choice, body),
@@ -838,6 +886,13 @@ export class OpenAiStreamDecoder implements StreamDecoder {
     }
     const content = choice?.delta?.content;
     const delta: StreamDelta = { text: typeof content === 'string' ? content : '' };
+    // Mistral's reasoning models stream their thinking (and the first text) as a list of chunks.
+    let thought: string | undefined;
+    if (Array.isArray(content)) {
+      const chunks = contentOfChunks(content);
+      delta.text = chunks.text;
+      thought = chunks.reasoning;
+    }
     const finishReason = openAiFinishReason(choice?.finish_reason) ?? undefined;
     if (finishReason !== undefined) {
       delta.finishReason = finishReason;
@@ -862,7 +917,7 @@ export class OpenAiStreamDecoder implements StreamDecoder {
     if (stopSequence !== undefined) {
       delta.stopSequence = stopSequence;
     }
-    const reasoning = text(choice?.delta?.reasoning_content) ?? text(choice?.delta?.reasoning);
+    const reasoning = text(choice?.delta?.reasoning_content) ?? text(choice?.delta?.reasoning) ?? thought;
     if (reasoning !== undefined) {
       delta.reasoning = reasoning;
     }
