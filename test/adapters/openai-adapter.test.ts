@@ -337,6 +337,24 @@ describe('OpenAI-compatible adapter against a real HTTP server', () => {
       expect(whole.toolCalls?.[1].id).toMatch(/^call_[0-9a-f]{24}__thought__c2lnbmVk$/);
     });
 
+    it('a new id on the fragments after the first, without a name (Poolside, mlx-openai-server), continues the call', async () => {
+      // The first fragment has the call's id and name; later ones of the same index carry another id and arguments.
+      up.handler = streamOf([
+        call('call_a', 'get_weather', '', 0),
+        call('call_x1', undefined, '{"city":', 0),
+        call('call_x1', undefined, '"Paris"}', 0),
+        call('call_b', 'get_time', '{"tz":', 1),
+        call('call_y2', undefined, '"CET"}', 1),
+      ]);
+      expect(await callsOf()).toEqual([
+        { index: 0, id: 'call_a', name: 'get_weather' },
+        { index: 0, arguments: '{"city":' },
+        { index: 0, arguments: '"Paris"}' },
+        { index: 1, id: 'call_b', name: 'get_time', arguments: '{"tz":' },
+        { index: 1, arguments: '"CET"}' },
+      ]);
+    });
+
     it("OpenAI's own interleaved fragments keep their numbering", async () => {
       up.handler = streamOf([
         call('call_a', 'get_weather', '', 0),

@@ -641,11 +641,12 @@ interface ToolSlot {
  * Streamed tool-call fragments in OpenAI's form: calls numbered 0, 1, ... in the order they start, the first fragment
  * of each with its id and name, later ones with argument text only. Servers differ: OpenAI numbers parallel calls by
  * `index` and names each once; Google's OpenAI-compatible endpoint (and others) send each call whole without an
- * `index`, some proxies of Ollama give every call `index` 0, some servers repeat the id and name in every fragment.
- * A fragment with an id not seen yet starts a call, whatever its index; one without an id continues the call its
- * index (or, without one, the last call) names. A call that starts without an id (some servers give none, or none
- * past the first call) gets one made up, as Gemini's and Ollama's calls do: the SDKs refuse a call without one, and
- * the next turn must name it.
+ * `index`, some proxies of Ollama give every call `index` 0, some servers repeat the id and name in every fragment,
+ * others (Poolside's API, some mlx-openai-server releases) give the fragments after a call's first another id.
+ * A fragment with an id not seen yet starts a call, whatever its index, unless it has no name and its index names a
+ * call that has one: it continues that call. One without an id continues the call its index (or, without one, the
+ * last call) names. A call that starts without an id (some servers give none, or none past the first call) gets one
+ * made up, as Gemini's and Ollama's calls do: the SDKs refuse a call without one, and the next turn must name it.
  */
 class ToolCallNumbering {
   private readonly slots: ToolSlot[] = [];
@@ -692,8 +693,9 @@ class ToolCallNumbering {
         // A continuation: of the call its index names, else of the last one (unless it names a second function).
         index =
           named ?? (wireIndex === undefined && last >= 0 && !(hasName && this.slots[last].name) ? last : undefined);
-      } else if (named !== undefined && this.slots[named].id !== 'given') {
-        // The id came after the call's first fragment.
+      } else if (named !== undefined && (this.slots[named].id !== 'given' || (!hasName && this.slots[named].name))) {
+        // The id came after the call's first fragment; or a later fragment of a named call came with another id
+        // and no name (a new call starts with its name).
         index = named;
       }
       if (index === undefined) {
