@@ -58,6 +58,10 @@ function openAiAnswer(prompt: string, stream: boolean, res: ServerResponse): voi
   const base = { id: 'chatcmpl-up', created: 1_760_000_000, model: 'gpt' };
   const usage = { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 };
   const tools = prompt.includes('weather');
+  if (prompt.includes('larger')) {
+    mistralAnswer(stream, res);
+    return;
+  }
   if (!stream) {
     const message = tools
       ? {
@@ -106,6 +110,34 @@ function openAiAnswer(prompt: string, stream: boolean, res: ServerResponse): voi
     res.write(chunk({ delta: { content: '—' }, logprobs: { content: [LOGPROB_TOKENS[2]] }, finish_reason: null }));
     res.write(chunk({ delta: {}, logprobs: null, finish_reason: 'stop' }));
   }
+  res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage })}\n\n`);
+  res.end('data: [DONE]\n\n');
+}
+
+/**
+ * Mistral's reasoning models (docs.mistral.ai, "Reasoning"): `content` a list of thinking and text chunks, streamed as
+ * such lists while the model thinks and as plain text after.
+ */
+function mistralAnswer(stream: boolean, res: ServerResponse): void {
+  const base = { id: 'cmpl-mistral', created: 1_760_000_000, model: 'magistral' };
+  const usage = { prompt_tokens: 9, completion_tokens: 12, total_tokens: 21 };
+  const think = (text: string) => ({ type: 'thinking', thinking: [{ type: 'text', text }] });
+  if (!stream) {
+    const message = { role: 'assistant', content: [think('0.8 > 0.11'), { type: 'text', text: '9.8 is larger.' }] };
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ ...base, choices: [{ index: 0, message, finish_reason: 'stop' }], usage }));
+    return;
+  }
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null): string =>
+    `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  res.write(chunk({ role: 'assistant', content: '' }));
+  res.write(chunk({ content: [think('0.8 ')] }));
+  res.write(chunk({ content: [think('> 0.11')] }));
+  res.write(chunk({ content: [{ type: 'text', text: '9.8' }] }));
+  res.write(chunk({ content: ' is larger.' }));
+  res.write(chunk({ content: '' }, 'stop'));
   res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage })}\n\n`);
   res.end('data: [DONE]\n\n');
 }
@@ -225,6 +257,44 @@ describe('streaming wire fidelity (e2e)', () => {
       const res = await post('/v1/chat/completions', ask);
       const body = (await res.json()) as { choices: { logprobs: { content: { token: string }[] } }[] };
       expect(body.choices[0].logprobs.content.map((e) => e.token)).toEqual(tokens);
+    });
+  });
+
+  describe("Mistral's reasoning (content as a list of thinking and text chunks)", () => {
+    const messages = [{ role: 'user', content: '9.11 or 9.8: which is larger?' }];
+
+    it('answers the text as content and the thinking as reasoning_content, whole and streamed', async () => {
+      const whole = (await (await post('/v1/chat/completions', { model: 'up/gpt', messages })).json()) as {
+        choices: { message: { content: string; reasoning_content?: string } }[];
+      };
+      expect(whole.choices[0].message).toMatchObject({ content: '9.8 is larger.', reasoning_content: '0.8 > 0.11' });
+      const res = await post('/v1/chat/completions', { model: 'up/gpt', stream: true, messages });
+      const deltas = parseSse(await res.text())
+        .filter((e) => e.data !== '[DONE]')
+        .map((e) => JSON.parse(e.data) as { choices: { delta: { content?: string; reasoning_content?: string } }[] })
+        .map((c) => c.choices[0]?.delta ?? {});
+      expect(deltas.map((d) => d.reasoning_content ?? '').join('')).toBe('0.8 > 0.11');
+      expect(deltas.map((d) => d.content ?? '').join('')).toBe('9.8 is larger.');
+    });
+
+    it('streams the thinking as a thinking block and the text as a text block on /v1/messages', async () => {
+      const res = await post('/v1/messages', { model: 'up/gpt', max_tokens: 64, stream: true, messages });
+      const events = parseSse(await res.text()).map((e) => JSON.parse(e.data) as Record<string, unknown>);
+      const deltas = events
+        .filter((e) => e.type === 'content_block_delta')
+        .map((e) => e.delta as { type: string; thinking?: string; text?: string });
+      expect(
+        deltas
+          .filter((d) => d.type === 'thinking_delta')
+          .map((d) => d.thinking)
+          .join(''),
+      ).toBe('0.8 > 0.11');
+      expect(
+        deltas
+          .filter((d) => d.type === 'text_delta')
+          .map((d) => d.text)
+          .join(''),
+      ).toBe('9.8 is larger.');
     });
   });
 
