@@ -176,6 +176,11 @@ export class AdmissionService {
       // Only a limit of 0 refuses one request on its own: it allows none, whatever the request.
       return `The ${WHAT[check]} is ${limitText(check, limit)}: no request is allowed. Waiting will not help; an admin can raise it.`;
     }
+    if (check.endsWith('tpm') && limit === 0) {
+      // Only TIERS_FILE can set it (the admin API and RATE_LIMIT_TPM take 1 or more): every request asks some tokens,
+      // so none fits, and lowering max_tokens never helps.
+      return `The ${WHAT[check]} is 0: no tokens are allowed, so no request is. Waiting will not help; an admin can raise it.`;
+    }
     if (check.endsWith('spend') && limit === 0) {
       // Only a request that may cost nothing passes a budget of $0 (a free model): no max_tokens makes a priced one fit.
       return `The ${WHAT[check]} is $0: only a model that costs nothing is allowed. Waiting will not help; ask for such a model, or an admin can raise it.`;
