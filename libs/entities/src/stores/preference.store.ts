@@ -240,6 +240,10 @@ export class PreferenceStore {
    * again, as a worker retries one whose reply was lost after PostgreSQL had committed it, adds nothing. Returns
    * false then. Ledger rows past PREFERENCE_USAGE_BATCH_KEEP_MS go with it, a few at a time, skipping rows another
    * writer is deleting (no wait between workers).
+   *
+   * The rows are locked first in one order, their primary key's (`locked`), and the UPDATE touches only rows it
+   * joined with that: locked in each batch's own order, two workers' batches naming the same rows in opposite orders
+   * could each hold one and wait for the other, and PostgreSQL aborted one as a deadlock after holding both a second.
    */
   async recordUses(uses: readonly PreferenceUse[], batchId: string): Promise<boolean> {
     if (uses.length === 0) {
@@ -253,13 +257,21 @@ export class PreferenceStore {
           WHERE batch_id IN (SELECT batch_id FROM ${this.batches}
                               WHERE written_at < now() - make_interval(secs => $7)
                               ORDER BY written_at LIMIT 100 FOR UPDATE SKIP LOCKED)
+       ), locked AS MATERIALIZED (
+         SELECT p.user_id, p.context
+           FROM ${this.prefs} AS p
+          WHERE EXISTS (SELECT 1 FROM claimed)
+            AND (p.user_id, p.context) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))
+          ORDER BY p.user_id, p.context
+            FOR NO KEY UPDATE OF p
        ), counted AS (
          UPDATE ${this.prefs} AS p
             SET usage_count = p.usage_count + v.n,
                 last_used_at = GREATEST(p.last_used_at, v.t)
            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[])
-                AS v(user_id, context, preferred, n, t)
-          WHERE EXISTS (SELECT 1 FROM claimed)
+                AS v(user_id, context, preferred, n, t),
+                locked AS l
+          WHERE l.user_id = p.user_id AND l.context = p.context
             AND p.user_id = v.user_id AND p.context = v.context
             AND CASE WHEN p.provider IS NULL THEN p.model ELSE p.provider || '/' || p.model END = v.preferred
        )
