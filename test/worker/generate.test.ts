@@ -58,13 +58,15 @@ describe('router-worker: generate jobs (in-process, real Redis/PostgreSQL, simul
       const [reply] = await h.finalReplies(job.id!);
       await waitFor(async () => (await h.queue.getJob(job.id!)) === undefined, { message: 'job not removed' });
       const kept = JSON.parse((await redis.get(h.outcomeKey(job.id!))) ?? 'null') as unknown;
-      // With whose it is (user and key) and when it was asked (GET /jobs/:id authorises and dates the job with them).
+      // With whose it is (user and key) and when it was asked (GET /jobs/:id authorises and dates the job with them),
+      // and its usage event (a re-run of the job answers from it: sync-rerun-kept-outcome.test.ts).
       expect(kept).toEqual({
         ok: true,
         result: (reply as Of<'result'>).result,
         userId: job.data.request.userId,
         apiKeyId: job.data.request.apiKeyId,
         receivedAt: expect.any(Number) as unknown,
+        usage: expect.objectContaining({ requestId: job.data.request.requestId, status: 'success' }) as unknown,
       });
     }
     // Not a second copy as BullMQ's return value: the queue's event stream (nothing else sees it) says null.

@@ -39,7 +39,7 @@ import { AnswerStash, type KeptAnswer } from './answer-stash';
 import { KeyRecheck } from './key-recheck';
 import { OutcomeStore } from './outcome-store';
 import { ReplyChannel } from './reply-channel';
-import { Settlement } from './settlement';
+import { SETTLED_MARK_MARGIN_MS, Settlement } from './settlement';
 
 /**
  * How long a re-run of a stalled job looks for the answer its previous worker may still hand in: that worker
@@ -101,12 +101,23 @@ export class GenerateHandler {
     });
     if (job.attemptsStarted > 1) {
       // A stall right after an outage may be our own lost completion; one without is a crashed worker.
-      const kept = await this.keptAnswer(jobId, job.stalledCounter > 0 && this.errors.failedWithin(OUTAGE_RECENT_MS));
-      if (kept !== null) {
+      const found = await this.keptAnswer(
+        jobId,
+        job.data,
+        job.stalledCounter > 0 && this.errors.failedWithin(OUTAGE_RECENT_MS),
+      );
+      if (found !== null) {
+        const { kept, from } = found;
         this.logger.log(`job ${jobId}: re-run returns the answer kept by its previous run`);
         reply.send(finalMessage(jobId, request.stream, kept.outcome));
-        // Its reservation was settled by the run that kept it (or stays charged: never under-counted).
-        await this.handOff(jobId, job.data, reply, kept, { keep: null });
+        // The stash's: settled by the run that kept it (or stays charged: never under-counted). A sync job's kept
+        // outcome may have been written before its run settled (they go together): settled here, once (the request
+        // id's mark, which lasts until a minute past the deadline at least; after that it stays charged).
+        const reservation =
+          from === 'outcome' && Date.now() < request.deadlineAt + SETTLED_MARK_MARGIN_MS
+            ? request.reservation
+            : undefined;
+        await this.handOff(jobId, job.data, reply, kept, { keep: null, reservation });
         if (replyTo === null && kept.counted !== true) {
           // Kept unmarked (by a worker of a version that marked it in a second write) and not counted yet.
           await this.stash.keep(jobId, merged(kept, { counted: true as const }));
@@ -222,7 +233,7 @@ export class GenerateHandler {
   ): Promise<void> {
     const { usage } = answer;
     const billed = billedOf(usage);
-    const kept = this.outcomes.keep(jobId, data, answer.outcome);
+    const kept = this.outcomes.keep(jobId, data, answer.outcome, usage);
     const work = Promise.all([
       // A final reply too big to publish points the gateway at the outcome, once kept.
       reply.settle(kept),
@@ -245,15 +256,26 @@ export class GenerateHandler {
   }
 
   /**
-   * The answer a previous run of this job kept. After a stall, the previous worker may still be handing it in
-   * (its connection comes back later than ours), so it is looked for a little while.
+   * The answer a previous run of this job kept: in the stash after an outage, or, for a sync job, with the outcome it
+   * kept for the gateway (both read at once: one round trip, on re-runs only). After a stall, the previous worker may
+   * still be handing it in (its connection comes back later than ours), so it is looked for a little while.
    */
-  private async keptAnswer(jobId: string, stalled: boolean): Promise<KeptAnswer | null> {
+  private async keptAnswer(
+    jobId: string,
+    data: GenerateJobData,
+    stalled: boolean,
+  ): Promise<{ kept: KeptAnswer; from: 'stash' | 'outcome' } | null> {
     const until = Date.now() + (stalled ? STALLED_ANSWER_WAIT_MS : 0);
     for (;;) {
-      const kept = await this.stash.find(jobId);
-      if (kept !== null || Date.now() >= until || this.drain.passed) {
-        return kept;
+      const [stashed, outcome] = await Promise.all([this.stash.find(jobId), this.outcomes.find(jobId, data)]);
+      if (stashed !== null) {
+        return { kept: stashed, from: 'stash' };
+      }
+      if (outcome !== null) {
+        return { kept: outcome, from: 'outcome' };
+      }
+      if (Date.now() >= until || this.drain.passed) {
+        return null;
       }
       await sleep(STALLED_ANSWER_POLL_MS, this.drain.signal);
     }

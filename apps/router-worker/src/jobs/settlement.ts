@@ -8,7 +8,7 @@ import { redisRetryDelayMs, RedisHandOffAbandoned } from '../lifecycle/redis-ret
 import { sleep } from '../routing/sleep';
 
 /** How long past a job's deadline its settlement stays marked. */
-const SETTLED_MARK_MARGIN_MS = 60_000;
+export const SETTLED_MARK_MARGIN_MS = 60_000;
 
 /**
  * Settles what admission reserved for a job (tokens per minute, worst-case spend) to its real usage, once
