@@ -955,6 +955,60 @@ describe('web console', () => {
     await signIn(system.adminKey);
   });
 
+  it('Keys: after "Yes, revoke" the keyboard focus is on the next key\'s Revoke, not back at the top of the page', async () => {
+    const older = await apiKeyFor('console-e2e-focus-older');
+    const newer = await apiKeyFor('console-e2e-focus-newer');
+    await open('keys');
+    await settled();
+    // The newest first: the newer key's row, then the older one's.
+    const row = page.locator(`tr[data-key-prefix="${prefixOf(newer)}"]`);
+    await row.getByRole('button', { name: `Revoke key ${prefixOf(newer)}` }).click();
+    await row.getByRole('button', { name: 'Yes, revoke' }).press('Enter');
+    await row
+      .locator('[data-key-state]')
+      .filter({ hasText: /^revoked / })
+      .waitFor();
+    const olderRow = page.locator(`tr[data-key-prefix="${prefixOf(older)}"]`);
+    const next = olderRow.getByRole('button', { name: `Revoke key ${prefixOf(older)}` });
+    await waitFor(() => next.evaluate((el) => el === document.activeElement), { timeoutMs: 5_000, intervalMs: 50 });
+    // The keyboard goes on from there: Enter asks about that key, Escape keeps it.
+    await page.keyboard.press('Enter');
+    await olderRow.getByRole('button', { name: 'Yes, revoke' }).waitFor();
+    await page.keyboard.press('Escape');
+    await expect(olderRow.locator('[data-key-state]').textContent()).resolves.toBe('active');
+  });
+
+  it('Keys: a quota the API refuses shows its message under the field it names, not under the whole form', async () => {
+    await apiKeyFor('quota-e2e-fields');
+    await open('keys');
+    await settled();
+    await pickUser(page.getByRole('region', { name: 'Quotas' }).getByLabel('User'), 'quota-e2e-fields');
+    const quota = page.getByRole('form', { name: 'Quota' });
+    const save = quota.getByRole('button', { name: 'Save quota' });
+    // An unknown tier: under Tier, the control marked invalid.
+    await quota.getByLabel('Tier').fill('no-such-tier');
+    await save.click();
+    const tierError = quota.locator('[data-field-error="tier"]');
+    await tierError.waitFor();
+    await expect(tierError.textContent()).resolves.toMatch(/tier/i);
+    await expect(quota.getByLabel('Tier').getAttribute('aria-invalid')).resolves.toBe('true');
+    await expect(quota.locator('.state.error').count()).resolves.toBe(0);
+    // A limit past what the API takes (the browser lets it through: no max on the field): under that limit.
+    await quota.getByLabel('Tier').fill('default');
+    await quota.getByLabel('Monthly request limit').fill('99999999999');
+    await save.click();
+    const limitError = quota.locator('[data-field-error="monthlyRequestLimit"]');
+    await limitError.waitFor();
+    await expect(quota.locator('[data-field-error="tier"]').count()).resolves.toBe(0);
+    await expect(quota.getByLabel('Monthly request limit').getAttribute('aria-invalid')).resolves.toBe('true');
+    await expect(quota.locator('.state.error').count()).resolves.toBe(0);
+    // Fixed and saved: no error left.
+    await quota.getByLabel('Monthly request limit').fill('5000');
+    await save.click();
+    await quota.getByRole('status').filter({ hasText: 'Quota saved.' }).waitFor();
+    await expect(quota.locator('[data-field-error]').count()).resolves.toBe(0);
+  });
+
   it('a key that expires during the session signs out with the reason; Keys lists it as expired', async () => {
     const expiresAt = Date.now() + 3_000;
     const key = await apiKeyFor('console-e2e-expiring', { expiresAt: new Date(expiresAt).toISOString() });

@@ -235,20 +235,50 @@ function CreateKey({
   );
 }
 
+/**
+ * Where the keyboard focus goes once `k` is revoked (its Revoke and confirm buttons are gone with it): the Revoke of
+ * the next key still active below it, else of the nearest one above; null when none is left (the table then).
+ */
+function focusAfterRevoke(keys: KeyItem[], k: KeyItem): string | null {
+  const at = keys.indexOf(k);
+  const active = (x: KeyItem) => x !== k && !x.revokedAt;
+  return (keys.slice(at + 1).find(active) ?? keys.slice(0, at).reverse().find(active))?.prefix ?? null;
+}
+
 function KeyList({ keys, reload }: { keys: KeyItem[]; reload: () => void }) {
   const [action, run] = useAction();
+  const table = useRef<HTMLTableElement>(null);
+  // After a revoke, the key whose Revoke takes the focus once the call ended (null: the table); undefined: none to
+  // move. Without it the focus, on the confirm button that went away, fell back to the top of the page.
+  const focusTo = useRef<string | null | undefined>(undefined);
+  useEffect(() => {
+    const to = focusTo.current;
+    if (action.busy || to === undefined) {
+      return;
+    }
+    focusTo.current = undefined;
+    const button =
+      to === null
+        ? null
+        : table.current?.querySelector<HTMLButtonElement>(`tr[data-key-prefix="${CSS.escape(to)}"] button`);
+    (button ?? table.current)?.focus();
+  }, [action.busy, keys]);
   if (keys.length === 0) {
     return <Empty>No key yet.</Empty>;
   }
   const session = sessionKeyPrefix();
   const revoke = (k: KeyItem, own: boolean) =>
     run(async () => {
+      // Refused: back to the key's own Revoke, there again.
+      focusTo.current = k.prefix;
       await api(`${ADMIN}/keys/${encodeURIComponent(k.id)}`, { method: 'DELETE' });
       if (own) {
+        focusTo.current = undefined;
         // The gateway may accept the key for a few more seconds (its lookup cache): sign out now, not then.
         endSession(`You revoked the key you were signed in with (${k.prefix}…): sign in with another key.`);
         return null;
       }
+      focusTo.current = focusAfterRevoke(keys, k);
       reload();
       return `Key ${k.prefix}… revoked.`;
     });
@@ -256,7 +286,7 @@ function KeyList({ keys, reload }: { keys: KeyItem[]; reload: () => void }) {
     <>
       <ActionNote action={action} />
       <div class="table-wrap">
-        <table>
+        <table ref={table} aria-label="Keys" tabIndex={-1}>
           <thead>
             <tr>
               <th scope="col">Key</th>
@@ -317,12 +347,20 @@ const LIMITS: { field: LimitField; label: string; step: number | 'any' }[] = [
   { field: 'monthlySpendLimitUsd', label: 'Monthly spend limit (USD)', step: 'any' },
 ];
 
+/** The quota form's fields, as the API's error envelope names them in `param`. */
+type QuotaField = 'tier' | LimitField;
+const QUOTA_FIELDS: readonly QuotaField[] = ['tier', ...LIMITS.map((l) => l.field)];
+
 function QuotaEditor({ userId }: { userId: string }) {
   const load = useLoad(() => api<QuotaItem>(`${ADMIN}/quotas/${encodeURIComponent(userId)}`), [userId]);
   // Only what was edited since the quota loaded: the fields show the loaded quota until then, from the first render
   // on (a copy made in an effect came a render late and could overwrite what was typed meanwhile).
   const [edits, setForm] = useState<Record<string, string>>({});
   const [action, run, clear] = useAction();
+  // The API's refusal of one field goes under that field; any other (the user unknown, the gateway down) under the
+  // buttons.
+  const field = QUOTA_FIELDS.find((f) => f === action.param) ?? null;
+  const errorOf = (f: QuotaField) => (field === f ? action.error : null);
   // The quota a save was made over: its edits stay on show until the quota read after the save replaces it (cleared
   // at once, the fields showed the values from before the save while it was read again).
   const savedOver = useRef<QuotaItem | null>(null);
@@ -363,7 +401,7 @@ function QuotaEditor({ userId }: { userId: string }) {
               {formatCount(q.monthlyRequests)} requests and {formatUsd(q.monthlySpendUsd)} this month.
             </p>
             <div class="toolbar">
-              <Field label="Tier">
+              <Field label="Tier" name="tier" error={errorOf('tier')}>
                 <input
                   value={form.tier ?? ''}
                   onInput={(e) => {
@@ -373,7 +411,13 @@ function QuotaEditor({ userId }: { userId: string }) {
                 />
               </Field>
               {LIMITS.map((l) => (
-                <Field key={l.field} label={l.label} hint="Empty: the tier's limit.">
+                <Field
+                  key={l.field}
+                  label={l.label}
+                  name={l.field}
+                  error={errorOf(l.field)}
+                  hint="Empty: the tier's limit."
+                >
                   <input
                     type="number"
                     min={0}
@@ -406,7 +450,7 @@ function QuotaEditor({ userId }: { userId: string }) {
                 Reset counters
               </button>
             </div>
-            <ActionNote action={action} />
+            {field === null && <ActionNote action={action} />}
           </form>
         );
       }}
