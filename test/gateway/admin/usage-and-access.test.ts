@@ -215,6 +215,30 @@ describe('usage view and access', () => {
     it('401 without a key', async () => {
       expect((await fetch(`${h.url}/api/v1/ai/usage`)).status).toBe(401);
     });
+
+    it("a query parameter it does not read is a 400 naming it: ?userId= is never answered with the caller's own usage", async () => {
+      const bob = await call<{ data: { id: string; name: string }[] }>(h, 'GET', '/api/v1/ai/admin/users?q=u-bob');
+      const res = await usage(`?from=2026-11-01&to=2026-11-04&userId=${bob.body.data[0].id}`);
+      expect(res.status).toBe(400);
+      expect(errorOf(res)).toMatchObject({ code: 'invalid_request', type: 'invalid_request_error', param: 'userId' });
+    });
+  });
+
+  describe('admin listings and analytics', () => {
+    // A filter the route does not have, silently dropped, answered for every user (or every key) as if it applied.
+    it.each([
+      ['/api/v1/ai/admin/usage?from=2026-11-01&to=2026-11-04&userId=u-alice', 'userId'],
+      ['/api/v1/ai/admin/usage?provider=sim', 'provider'],
+      ['/api/v1/ai/admin/costs?user=u-alice', 'user'],
+      ['/api/v1/ai/metrics?model=sim-gpt', 'model'],
+      ['/api/v1/ai/admin/keys?user=u-alice', 'user'],
+      ['/api/v1/ai/admin/users?name=u-alice', 'name'],
+      ['/api/v1/ai/admin/providers/sim/health?status=failing', 'status'],
+    ])('%s: a 400 naming %s, not an answer without that filter', async (route, param) => {
+      const res = await call(h, 'GET', route);
+      expect(res.status).toBe(400);
+      expect(errorOf(res)).toMatchObject({ code: 'invalid_request', type: 'invalid_request_error', param });
+    });
   });
 
   describe('restricted keys', () => {

@@ -4,6 +4,7 @@ import { JSONSchema } from 'class-validator-jsonschema';
 import { ErrorCode, GatewayError } from '@aigw/core';
 import { UUID_PATTERN, type KeysetPage, type KeysetPosition } from '@aigw/entities';
 import { NO_NUL } from './admin.dto';
+import { StrictBody } from '../validation/strict-body';
 
 export const DEFAULT_LIST_LIMIT = 100;
 export const MAX_LIST_LIMIT = 1000;
@@ -13,6 +14,7 @@ const LIMIT_MESSAGE = `limit must be a whole number from 1 to ${MAX_LIST_LIMIT}`
  * `?limit&cursor&order` of the admin listings of users and keys (oldest first, or newest first with `order=desc`;
  * `cursor`: the `nextCursor` of a page in the same order).
  */
+@StrictBody()
 export class ListPageQueryDto {
   @IsOptional()
   @Type(() => Number)
@@ -33,6 +35,7 @@ export class ListPageQueryDto {
 }
 
 /** `GET /api/v1/ai/admin/users?q&limit&cursor&order`. */
+@StrictBody()
 export class UserListQueryDto extends ListPageQueryDto {
   /** A name search as typed in a picker: not trimmed (a space may be part of the name sought). */
   @IsOptional()
@@ -48,6 +51,7 @@ export class UserListQueryDto extends ListPageQueryDto {
 }
 
 /** `GET /api/v1/ai/admin/keys?userId&limit&cursor`. */
+@StrictBody()
 export class KeyListQueryDto extends ListPageQueryDto {
   /** Not an empty list: a user id that cannot exist is a mistake the caller should hear about. */
   @IsOptional()

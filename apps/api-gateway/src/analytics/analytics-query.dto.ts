@@ -1,6 +1,7 @@
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { IsInstant } from '../validation/validators';
+import { StrictBody } from '../validation/strict-body';
 
 export const ADMIN_USAGE_GROUP_BYS = ['provider', 'model', 'user', 'day', 'hour'] as const;
 export type AdminUsageGroupBy = (typeof ADMIN_USAGE_GROUP_BYS)[number];
@@ -14,6 +15,7 @@ export const MAX_PAGE_LIMIT = 1000;
 const MAX_PAGE = 1_000_000;
 
 /** `from` and `to`: dates or date-times (IsInstant, UTC without a zone); the range itself is checked by the service. */
+@StrictBody()
 export class RangeQueryDto {
   @IsOptional()
   @IsInstant()
@@ -25,6 +27,7 @@ export class RangeQueryDto {
 }
 
 /** `GET /api/v1/ai/admin/usage?from&to&groupBy&page&limit`. */
+@StrictBody()
 export class AdminUsageQueryDto extends RangeQueryDto {
   @IsOptional()
   @IsIn(ADMIN_USAGE_GROUP_BYS, { message: `groupBy must be one of: ${ADMIN_USAGE_GROUP_BYS.join(', ')}` })
@@ -46,6 +49,7 @@ export class AdminUsageQueryDto extends RangeQueryDto {
 }
 
 /** `GET /api/v1/ai/admin/costs?from&to&by&format`. */
+@StrictBody()
 export class CostsQueryDto extends RangeQueryDto {
   @IsOptional()
   @IsIn(COST_GROUP_BYS, { message: `by must be one of: ${COST_GROUP_BYS.join(', ')}` })

@@ -8,7 +8,9 @@ const STRICT_BODIES = new WeakSet<object>();
  * bodies, where a misspelt field (`allowedmodels`, `expiresat`) would otherwise quietly create an unrestricted,
  * never-expiring key. The OpenAI and Anthropic bodies stay lenient (SDKs send fields the gateway has no use for).
  * Also for a query DTO whose unknown parameter would widen what the request does (`DELETE /admin/cache?provider=x`
- * would otherwise clear every entry).
+ * would otherwise clear every entry), and for those of the usage views, analytics and admin listings: a filter they do
+ * not have (`/admin/usage?userId=`, `/admin/keys?user=`) was dropped and the answer given for every user or key, as
+ * if it applied. Generation routes and the model listings stay lenient.
  */
 export function StrictBody(): ClassDecorator {
   return (target) => {
