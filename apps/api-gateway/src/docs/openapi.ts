@@ -431,13 +431,33 @@ const DOCS_PAGE = `<!doctype html>
 </html>
 `;
 
+/**
+ * `validatorUrl: null`: Swagger UI's default puts an "online validator" badge on the page, an image from
+ * validator.swagger.io with the document's full URL in its query, on any host but localhost: the gateway's address
+ * told to a third party on every visit (and a failed request offline).
+ */
 const DOCS_INIT = `window.ui = SwaggerUIBundle({
   url: '/docs-json',
   dom_id: '#swagger-ui',
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
   layout: 'StandaloneLayout',
+  validatorUrl: null,
 });
 `;
+
+/**
+ * The page and its script: own origin only (Swagger UI sets inline styles, hence `'unsafe-inline'` for styles alone),
+ * never framed by another site (an admin may paste a key into Authorize and run "Try it out"), no sniffing.
+ */
+const DOCS_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+    "connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; " +
+    "form-action 'self'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
 
 /**
  * Serves the document at `/docs-json` (and `/docs-yaml`), built once on first request, and the Swagger UI at
@@ -451,7 +471,9 @@ export function installApiDocs(fastify: FastifyInstance, app: INestApplication, 
     jsonDocumentUrl: 'docs-json',
     yamlDocumentUrl: 'docs-yaml',
   });
-  fastify.get('/docs', (_req, reply) => reply.type('text/html; charset=utf-8').send(DOCS_PAGE));
-  fastify.get('/docs/init.js', (_req, reply) => reply.type('text/javascript; charset=utf-8').send(DOCS_INIT));
+  fastify.get('/docs', (_req, reply) => reply.headers(DOCS_HEADERS).type('text/html; charset=utf-8').send(DOCS_PAGE));
+  fastify.get('/docs/init.js', (_req, reply) =>
+    reply.headers(DOCS_HEADERS).type('text/javascript; charset=utf-8').send(DOCS_INIT),
+  );
   serveStaticFiles(fastify, { prefix: '/docs/assets', root: getAbsoluteFSPath() });
 }
