@@ -970,7 +970,10 @@ describe('web console', () => {
       .waitFor();
     const olderRow = page.locator(`tr[data-key-prefix="${prefixOf(older)}"]`);
     const next = olderRow.getByRole('button', { name: `Revoke key ${prefixOf(older)}` });
-    await waitFor(() => next.evaluate((el) => el === document.activeElement), { timeoutMs: 5_000, intervalMs: 50 });
+    await waitFor(
+      () => next.evaluate((el: { ownerDocument: { activeElement: unknown } }) => el === el.ownerDocument.activeElement),
+      { timeoutMs: 5_000, intervalMs: 50 },
+    );
     // The keyboard goes on from there: Enter asks about that key, Escape keeps it.
     await page.keyboard.press('Enter');
     await olderRow.getByRole('button', { name: 'Yes, revoke' }).waitFor();
