@@ -27,6 +27,7 @@ const ALL = [
   'UsageClientClosed1797000000000',
   'HealthAlertOutbox1797050000000',
   'PreferenceUsageBatches1797100000000',
+  'UnservedModels1797200000000',
 ];
 
 const TABLES = [

@@ -226,6 +226,16 @@ describe('probeRoute', () => {
       expect(fine.diagnosis).toBeUndefined();
     });
 
+    it('a route that read the list gives a verdict (none missing too); one that could not, none', async () => {
+      expect(await direct(provider({ models: ['sim-gpt'] }))).toMatchObject({ ok: true, modelsChecked: true });
+      const port = await freePort();
+      const refused = await direct(provider({ baseUrl: `http://127.0.0.1:${port}/v1` }));
+      expect(refused.modelsChecked).toBeUndefined();
+      const completion = await direct(provider({ probe: 'completion' }));
+      expect(completion).toMatchObject({ ok: true });
+      expect(completion.modelsChecked).toBeUndefined();
+    });
+
     it('only the models routed to (enabled) count', async () => {
       const r = await direct(provider({ models: ['sim-gpt', 'old-model'], routedModels: ['sim-gpt'] }));
       expect(r.unservedModels).toBeUndefined();
@@ -290,6 +300,16 @@ describe('probeRoute', () => {
       const r = await probeRoute({ adapters, provider: p, route: 'gateway', gateway: gateway(), timeoutMs: 2000 });
       expect(r).toMatchObject({ ok: false, diagnosis: { code: 'not_found' } });
       expect(r.diagnosis?.message).toContain('glm-5-unknown');
+    });
+
+    it('names the routed models the proxy lists not, as a verdict the monitor records', async () => {
+      const p = provider({ models: ['glm-4.6', 'glm-5-unknown'] });
+      const r = await probeRoute({ adapters, provider: p, route: 'gateway', gateway: gateway(), timeoutMs: 2000 });
+      expect(r).toMatchObject({ ok: true, modelsChecked: true, unservedModels: ['glm-5-unknown'] });
+      const refused = { ...gateway(), baseUrl: `http://127.0.0.1:${await freePort()}/v1` };
+      const none = await probeRoute({ adapters, provider: p, route: 'gateway', gateway: refused, timeoutMs: 2000 });
+      expect(none).toMatchObject({ ok: false });
+      expect(none.modelsChecked).toBeUndefined();
     });
 
     it('a refused gateway names the gateway, not the provider', async () => {

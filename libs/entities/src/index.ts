@@ -104,6 +104,7 @@ export {
 } from './stores/usage-report.store';
 export {
   healthAlertOf,
+  unservedOf,
   ProviderHealthStore,
   type DiscoveredModel,
   type HealthCheckRow,

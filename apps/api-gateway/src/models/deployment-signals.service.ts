@@ -28,8 +28,11 @@ export interface SlowSignals {
 /**
  * What makes a deployment unable to take a request now; null: it can. `cooldown`: nothing failed, its provider asked
  * for a wait (a 429, 503 or 529 with Retry-After) and every worker leaves it alone until then (`cooldownUntilOf`).
+ * `model_unserved`: the provider answers, but its own model list lacked the model at the monitor's last probe
+ * (`CatalogService.unservedDeployments`); routing still calls it when nothing else is left.
  */
-export type Unavailability = 'provider_disabled' | 'model_disabled' | 'circuit_open' | 'cooldown' | 'health_failing';
+export type Unavailability =
+  'provider_disabled' | 'model_disabled' | 'circuit_open' | 'cooldown' | 'health_failing' | 'model_unserved';
 
 export const UNAVAILABILITIES: readonly Unavailability[] = [
   'provider_disabled',
@@ -37,16 +40,18 @@ export const UNAVAILABILITIES: readonly Unavailability[] = [
   'circuit_open',
   'cooldown',
   'health_failing',
+  'model_unserved',
 ];
 
 /**
  * The one availability rule of the listing and the preferences API: enabled, circuit not open, not set aside for a
- * wait its provider asked for, health not failing.
+ * wait its provider asked for, health not failing, model not missing from the provider's model list (`unserved`).
  */
 export function unavailabilityOf(
   d: Deployment,
   circuit: CircuitStatus | undefined,
   health: ProviderHealthStatus | undefined,
+  unserved = false,
 ): Unavailability | null {
   if (!d.provider.enabled) {
     return 'provider_disabled';
@@ -59,7 +64,10 @@ export function unavailabilityOf(
   if (circuit !== undefined && !circuit.available) {
     return circuit.cooldownStatus === undefined ? 'circuit_open' : 'cooldown';
   }
-  return health === 'failing' ? 'health_failing' : null;
+  if (health === 'failing') {
+    return 'health_failing';
+  }
+  return unserved ? 'model_unserved' : null;
 }
 
 /** When the cooldown that makes a deployment `cooldown` ends (ISO time), or null when none is why it is refused. */

@@ -102,6 +102,18 @@ describe('modelListing', () => {
     expect(text).not.toContain('internal-');
   });
 
+  it("marks a deployment whose provider's model list lacks it unavailable, and recommends another", () => {
+    const free = modelListing(deployments, NO_SIGNALS, new Map());
+    expect(free.data.find((d) => d.id === 'p1/cheap')).toMatchObject({ available: true, recommended: true });
+    const list = modelListing(deployments, NO_SIGNALS, new Map(), new Set(['p1/cheap']));
+    expect(list.data.find((d) => d.id === 'p1/cheap')).toMatchObject({
+      available: false,
+      unavailableReason: 'model_unserved',
+      recommended: false,
+    });
+    expect(list.data.find((d) => d.id === 'p2/big')).toMatchObject({ available: true, recommended: true });
+  });
+
   it('marks a deployment with an open circuit or a failing provider unavailable', () => {
     const signals: SlowSignals = { stats: new Map(), health: new Map([['p2', 'failing']]) };
     const list = modelListing(deployments, signals, new Map([['p1/cheap', OPEN]]));

@@ -24,7 +24,7 @@ export interface ModelListItem {
   requests24h: number;
   /** The health monitor's verdict on the provider. */
   health: ProviderHealthStatus;
-  /** Enabled, circuit not open, not cooling down and health not failing. */
+  /** Enabled, circuit not open, not cooling down, health not failing and the model in its provider's model list. */
   available: boolean;
   /**
    * Why it is not available (null when it is): `circuit_open` after repeated failures, `cooldown` while its provider's
@@ -92,16 +92,18 @@ export function modelListing(
   deployments: readonly Deployment[],
   signals: SlowSignals,
   circuits: ReadonlyMap<string, CircuitStatus>,
+  unserved: ReadonlySet<string> = new Set(),
 ): ModelListing {
   const health = (d: Deployment): ProviderHealthStatus => signals.health.get(d.provider.id) ?? 'unknown';
-  const available = (d: Deployment): boolean => unavailabilityOf(d, circuits.get(d.id), health(d)) === null;
+  const unavailability = (d: Deployment) => unavailabilityOf(d, circuits.get(d.id), health(d), unserved.has(d.id));
+  const available = (d: Deployment): boolean => unavailability(d) === null;
   const recommended = recommendedIds(deployments, (d) => available(d) && health(d) !== 'degraded');
   return {
     object: 'list',
     data: deployments.map((d) => {
       const stats = signals.stats.get(d.id);
       const circuit = circuits.get(d.id);
-      const unavailable = unavailabilityOf(d, circuit, health(d));
+      const unavailable = unavailability(d);
       return {
         id: d.id,
         provider: d.provider.id,

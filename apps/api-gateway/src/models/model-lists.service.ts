@@ -86,7 +86,7 @@ export class ModelListsService {
   private openAiLists(): { view: OpenAiModelList; byId: Map<string, OpenAiModel> } {
     const source = this.catalog.current;
     if (this.openAi?.source !== source) {
-      const view = openAiModelList(source, (id) => this.catalog.createdAt(id));
+      const view = openAiModelList(source, (id) => this.catalog.createdAt(id), this.catalog.unservedDeployments());
       this.openAi = { source, view, byId: new Map(view.data.map((m) => [m.id, m])) };
     }
     return this.openAi;
@@ -111,7 +111,9 @@ export class ModelListsService {
       n = { catalog, signals: slow, circuits, rendered: null, anonymous: null, restricted: new Map() };
       this.native = n;
     }
-    const render = (shown: readonly Deployment[]): RenderedListing => rendered(modelListing(shown, slow, states));
+    const unserved = this.catalog.unservedDeployments();
+    const render = (shown: readonly Deployment[]): RenderedListing =>
+      rendered(modelListing(shown, slow, states, unserved));
     if (allowed === null) {
       n.rendered ??= render(deployments);
       return n.rendered;

@@ -51,6 +51,10 @@ const UNAVAILABLE: Record<Unavailability, { param: 'provider' | 'model'; reason:
   circuit_open: { param: 'model', reason: 'its circuit breaker is open after repeated failures' },
   cooldown: { param: 'model', reason: 'its provider asked for a wait (a rate limit or overload with Retry-After)' },
   health_failing: { param: 'provider', reason: 'the health monitor reports the provider failing' },
+  model_unserved: {
+    param: 'model',
+    reason: "the provider's model list does not include it (the health monitor's probe)",
+  },
 };
 
 /**
@@ -100,7 +104,12 @@ export class PreferencesService {
       );
     }
     const { circuit, health } = await this.signals.current(deployment);
-    const problem = unavailabilityOf(deployment, circuit, health);
+    const problem = unavailabilityOf(
+      deployment,
+      circuit,
+      health,
+      this.catalog.unservedDeployments().has(deployment.id),
+    );
     if (problem !== null) {
       const { param, reason } = UNAVAILABLE[problem];
       const until = problem === 'cooldown' ? cooldownUntilOf(circuit) : null;
@@ -172,7 +181,9 @@ export class PreferencesService {
     const slow = this.signals.signals();
     const circuit = d === undefined ? undefined : circuits.get(d.id);
     const unavailable: PreferenceUnavailability | null =
-      d === undefined ? 'deleted' : unavailabilityOf(d, circuit, slow.health.get(d.provider.id));
+      d === undefined
+        ? 'deleted'
+        : unavailabilityOf(d, circuit, slow.health.get(d.provider.id), this.catalog.unservedDeployments().has(d.id));
     return {
       context: r.context,
       id: r.provider === null ? r.model : `${r.provider}/${r.model}`,

@@ -19,6 +19,24 @@ import { MonitorMetrics } from './monitor-metrics';
 import { probeEveryMs } from './probe-interval';
 import { Prober, type ProbedRoute } from './prober';
 
+/**
+ * The routed models (by upstream name) none of the probed routes serves, by the model lists the probes read; undefined
+ * when a route could not tell (it failed, a completion probe, a list that names no models): the last verdict stands
+ * (`ProviderHealthStore.recordTimedProbe`). An `auto` provider's deployment one route lacks may be served by the other
+ * (the worker tries the gateway after a direct 404): only what both lack counts.
+ */
+export function unservedVerdict(routes: readonly ProbedRoute[]): string[] | undefined {
+  let verdict: string[] | undefined;
+  for (const { probe } of routes) {
+    if (probe.modelsChecked !== true) {
+      return undefined;
+    }
+    const missing = new Set(probe.unservedModels ?? []);
+    verdict = verdict === undefined ? [...missing] : verdict.filter((m) => missing.has(m));
+  }
+  return verdict;
+}
+
 /** Probe intervals a recorded status holds without a newer probe (see `record`). */
 export const STATUS_HOLDS_FOR_PROBES = 3;
 
@@ -92,7 +110,7 @@ export class HealthJobs implements OnApplicationBootstrap {
     const began = performance.now();
     const routes = await this.prober.probeProvider(provider, this.catalog.current.gateways);
     const subject: HealthSubject = { kind: 'provider', id };
-    await this.record(subject, routes, began, probeEveryMs(this.env, provider));
+    await this.record(subject, routes, began, probeEveryMs(this.env, provider), unservedVerdict(routes));
     // Deleted while it was probed (the catalog reloaded meanwhile): its remembered route was just forgotten.
     if (provider.routing === 'auto' && this.catalog.provider(id) !== undefined) {
       await this.learnRoute(provider, routes);
@@ -121,7 +139,13 @@ export class HealthJobs implements OnApplicationBootstrap {
    * began before the last recorded (a probe of settings changed meanwhile, still waiting for its timeout) does not
    * undo it (`recordProbe`), and a replica whose clock runs ahead does not make the others' probes look older.
    */
-  private async record(subject: HealthSubject, routes: ProbedRoute[], began: number, everyMs: number): Promise<void> {
+  private async record(
+    subject: HealthSubject,
+    routes: ProbedRoute[],
+    began: number,
+    everyMs: number,
+    unserved?: string[],
+  ): Promise<void> {
     for (const { check } of routes) {
       this.metrics.probed(subjectLabel(subject), check.route, check.ok, check.latencyMs ?? 0);
     }
@@ -130,8 +154,9 @@ export class HealthJobs implements OnApplicationBootstrap {
       routes.map((r) => r.check),
       { startedAt: began, holdsForMs: STATUS_HOLDS_FOR_PROBES * everyMs + this.env.PROBE_TIMEOUT_MS },
       this.rules,
-      // An alert to deliver is written with the transition (the outbox): a crash before it is queued loses none.
-      { outbox: this.env.ALERT_WEBHOOK_URL !== undefined },
+      // An alert to deliver is written with the transition (the outbox): a crash before it is queued loses none. The
+      // models the provider's lists lack go with the status: the workers read both with the catalog.
+      { outbox: this.env.ALERT_WEBHOOK_URL !== undefined, ...(unserved === undefined ? {} : { unserved }) },
     );
     if (recorded !== null) {
       // Alerts are ordered by when their transition was recorded, by PostgreSQL's clock under the subject's lock: the

@@ -41,7 +41,12 @@ function refuse(reason: HealthProbeRefusal, message: string, param?: string): He
 }
 
 /** The contract's route result: the error class stays inside the monitor. */
-function routeCheck({ errorClass: _errorClass, unservedModels: _unserved, ...check }: RouteProbe): RouteCheck {
+function routeCheck({
+  errorClass: _errorClass,
+  unservedModels: _unserved,
+  modelsChecked: _checked,
+  ...check
+}: RouteProbe): RouteCheck {
   return check;
 }
 

@@ -158,6 +158,21 @@ describe('planRoute', () => {
     expect(ids(plan.candidates)).toEqual(['small/m', 'cheap/m', 'mid/m', 'dear/m']);
   });
 
+  it('puts deployments the monitor found unserved after the others, before those of failing providers', () => {
+    const request = need('m', { options: { maxTokens: 40 } });
+    const unserved = new Set(['cheap/m']);
+    expect(
+      ids(planRoute(all, request, 'cost', { circuits: closed, unservedDeployments: unserved }).candidates),
+    ).toEqual(['mid/m', 'dear/m', 'cheap/m']);
+    const both = { circuits: closed, unservedDeployments: unserved, failingProviders: new Set(['mid']) };
+    expect(ids(planRoute(all, request, 'cost', both).candidates)).toEqual(['dear/m', 'cheap/m', 'mid/m']);
+    // The only candidate (a pin without fallback) is still called.
+    const pinned = need('cheap/m', { allowFallback: false });
+    expect(ids(planRoute(all, pinned, 'cost', { circuits: closed, unservedDeployments: unserved }).candidates)).toEqual(
+      ['cheap/m'],
+    );
+  });
+
   it('gives the selection error when nothing serves the request', () => {
     expect(thrown(() => planRoute(all, need('nope'), 'cost', { circuits: closed })).code).toBe(ErrorCode.ModelNotFound);
     const huge = need('m', { options: { maxTokens: 1_000_000 } });

@@ -133,6 +133,21 @@ export interface RouteSignals {
   preferences?: PreferenceChain;
   /** Providers the health monitor marks `failing` (read with the catalog, not per request). */
   failingProviders?: ReadonlySet<string>;
+  /**
+   * Deployments whose provider's own model list lacked the model at the monitor's last probe (read with the
+   * catalog, not per request).
+   */
+  unservedDeployments?: ReadonlySet<string>;
+}
+
+/** `ordered` with those `last` picks moved to the back, both parts in their order; `ordered` itself when none is. */
+function movedLast(ordered: Deployment[], last: (d: Deployment) => boolean): Deployment[] {
+  const first: Deployment[] = [];
+  const back: Deployment[] = [];
+  for (const d of ordered) {
+    (last(d) ? back : first).push(d);
+  }
+  return back.length === 0 ? ordered : [...first, ...back];
 }
 
 /**
@@ -143,12 +158,20 @@ export function failingLast(ordered: Deployment[], failing: ReadonlySet<string> 
   if (failing === undefined || failing.size === 0) {
     return ordered;
   }
-  const healthy: Deployment[] = [];
-  const last: Deployment[] = [];
-  for (const d of ordered) {
-    (failing.has(d.provider.id) ? last : healthy).push(d);
+  return movedLast(ordered, (d) => failing.has(d.provider.id));
+}
+
+/**
+ * Deployments whose provider's own model list lacks the model (the monitor's probe) go after the others, in their
+ * order: each would most likely answer a fast 404 before the next is tried. Not dropped: a server's model list may not
+ * name every model it accepts, so when the others failed (or there are none: a pinned request, the model's only
+ * deployment) they are still called.
+ */
+export function unservedLast(ordered: Deployment[], unserved: ReadonlySet<string> | undefined): Deployment[] {
+  if (unserved === undefined || unserved.size === 0) {
+    return ordered;
   }
-  return last.length === 0 ? ordered : [...healthy, ...last];
+  return movedLast(ordered, (d) => unserved.has(d.id));
 }
 
 /**
@@ -247,7 +270,10 @@ export function planRoute(
     preferences: signals.preferences,
     pinnedId: pinnedIdOf(selection.target),
   });
-  const candidates = failingLast(roomyFirst(ordered, route.need.estimatedTokens), signals.failingProviders);
+  const candidates = failingLast(
+    unservedLast(roomyFirst(ordered, route.need.estimatedTokens), signals.unservedDeployments),
+    signals.failingProviders,
+  );
   const closedAtPlan = new Set<string>();
   for (const d of candidates) {
     if (circuits.get(d.id)?.state === 'closed') {

@@ -62,6 +62,7 @@ function plannerBehindTheCatalog(
   const catalog = {
     deployments: () => known,
     failingProviders: () => new Set<string>(),
+    unservedDeployments: () => new Set<string>(),
     get readAt() {
       return readAt;
     },

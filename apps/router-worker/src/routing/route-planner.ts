@@ -164,7 +164,12 @@ export class RoutePlanner implements OnApplicationBootstrap {
       direct === 'latency' ? this.latency.recent(ids, request.stream) : undefined,
       direct === 'round-robin' ? this.rotation.next(roundRobinKeyOf(route.selection.target)) : undefined,
     ]);
-    const signals: RouteSignals = { circuits, preferences, failingProviders: this.catalog.failingProviders() };
+    const signals: RouteSignals = {
+      circuits,
+      preferences,
+      failingProviders: this.catalog.failingProviders(),
+      unservedDeployments: this.catalog.unservedDeployments(),
+    };
     const ordering = orderingPolicyOf(policy, preferences);
     if (ordering === 'latency') {
       signals.recentLatencyMs = recent ?? (await this.latency.recent(ids, request.stream));

@@ -88,6 +88,12 @@ export interface RouteProbe extends RouteCheck {
    * deployments are unavailable while the provider is up. The diagnosis says so, for the operator.
    */
   unservedModels?: string[];
+  /**
+   * The route read a model list that tells which of the routed models it serves: `unservedModels` (absent: none) is
+   * a verdict. Absent: the route could not tell (it failed, its list may not name what it serves, a completion probe).
+   * The monitor records the verdict for routing and the listings.
+   */
+  modelsChecked?: true;
 }
 
 const NEVER = new AbortController().signal;
@@ -170,12 +176,19 @@ export async function probeRoute(options: ProbeRouteOptions): Promise<RouteProbe
   }
   if (gateway === undefined && health.models !== undefined && LISTS_WHAT_IT_SERVES.has(kind)) {
     const unserved = unservedDirect(kind, provider.routedModels ?? provider.models ?? [], health.models);
+    result.modelsChecked = true;
     if (unserved.length > 0) {
       result.unservedModels = unserved;
       result.diagnosis = scrubbed(notServedDiagnosis(unserved, ctx), secrets);
     }
   }
   if (gateway !== undefined && health.models !== undefined) {
+    // The proxy's list is the names it routes: the worker sends the same ones through it.
+    const unserved = unservedOnGateway(provider.routedModels ?? provider.models ?? [], health.models);
+    result.modelsChecked = true;
+    if (unserved.length > 0) {
+      result.unservedModels = unserved;
+    }
     const missing = missingOnGateway(provider.models ?? [], health.models);
     if (missing !== undefined) {
       return {
@@ -233,6 +246,15 @@ function unservedDirect(kind: ProviderKind, wanted: readonly string[], served: r
     }
     return !(kind === 'gemini' && name.includes('/'));
   });
+}
+
+/** The routed models a proxy's model list lacks; none when it lists a wildcard. */
+function unservedOnGateway(wanted: readonly string[], served: readonly string[]): string[] {
+  if (served.some((m) => m.includes('*'))) {
+    return [];
+  }
+  const have = new Set(served);
+  return [...new Set(wanted)].filter((m) => !have.has(m));
 }
 
 /** The provider's model names when the proxy lists none of them; undefined when any is served (or unknowable). */

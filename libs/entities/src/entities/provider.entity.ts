@@ -88,6 +88,15 @@ export class ProviderEntity {
   @Column({ name: 'last_error', type: 'text', nullable: true })
   lastError: string | null;
 
+  /**
+   * The routed models (by upstream name) the provider's own model list lacked at the last probe that could tell, on
+   * every route its traffic takes; null: none known. Written with the status (`ProviderHealthStore`); read with the
+   * catalog only while that probe is not older than the settings (`updated_at`) and the status holds
+   * (`unservedOf`): routing tries those deployments last, the listings leave them out.
+   */
+  @Column({ name: 'unserved_models', type: 'jsonb', nullable: true })
+  unservedModels: string[] | null;
+
   /** Seconds between health probes of this provider; null: HEALTH_INTERVAL_S. */
   @Column({ name: 'health_interval_s', type: 'integer', nullable: true })
   healthIntervalS: number | null;

@@ -19,6 +19,7 @@ import { SeededSettings1796900000000 } from './1796900000000-SeededSettings';
 import { UsageClientClosed1797000000000 } from './1797000000000-UsageClientClosed';
 import { HealthAlertOutbox1797050000000 } from './1797050000000-HealthAlertOutbox';
 import { PreferenceUsageBatches1797100000000 } from './1797100000000-PreferenceUsageBatches';
+import { UnservedModels1797200000000 } from './1797200000000-UnservedModels';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -43,4 +44,5 @@ export const MIGRATIONS = [
   UsageClientClosed1797000000000,
   HealthAlertOutbox1797050000000,
   PreferenceUsageBatches1797100000000,
+  UnservedModels1797200000000,
 ] as const;

@@ -6,7 +6,7 @@ import { ModelEntity } from '../entities/model.entity';
 import { ProviderEntity } from '../entities/provider.entity';
 import { advisoryLockKey, checkSchemaName } from '../schema-name';
 import { SecretBoxError, type SecretBox } from '../secret-box';
-import { currentHealth } from './provider-health.store';
+import { currentHealth, unservedOf } from './provider-health.store';
 import {
   changedFields,
   gatewayFields,
@@ -203,12 +203,15 @@ export class CatalogStore {
    * The catalog, and each provider's health status as the monitor last recorded it (from the same rows: routing
    * learns about failing providers at no extra cost), and when each deployment's row was created (epoch seconds, by
    * `provider/model`): the `created` of `GET /v1/models`, the same on every replica and across restarts (rows are
-   * updated in place, so an edit keeps it; a deployment deleted and added again is a new one).
+   * updated in place, so an edit keeps it; a deployment deleted and added again is a new one). `unserved`: per
+   * provider, the routed models (by upstream name) its own model list lacked at the monitor's last probe
+   * (`unservedOf`), from the same rows too; providers without any are absent.
    */
   async loadWithHealth(): Promise<{
     catalog: Catalog;
     health: Map<string, ProviderHealthStatus>;
     created: Map<string, number>;
+    unserved: Map<string, string[]>;
   }> {
     const m = this.dataSource.manager;
     const [gatewayRows, providerRows, modelRows] = await Promise.all([
@@ -235,6 +238,9 @@ export class CatalogStore {
       catalog,
       health: new Map(providerRows.map((row) => [row.id, currentHealth(row.healthStatus, row.healthValidUntil, now)])),
       created,
+      unserved: new Map(
+        providerRows.map((row) => [row.id, unservedOf(row, now)] as const).filter(([, models]) => models.length > 0),
+      ),
     };
   }
 

@@ -127,6 +127,26 @@ export function currentHealth(
   return validUntil !== null && validUntil.getTime() <= now ? 'unknown' : status;
 }
 
+/**
+ * The provider's unserved models (`providers.unserved_models`, by upstream name) as readers should take them: none
+ * once the probe that recorded them is older than the provider's settings (`updated_at`: a changed base URL, key or
+ * model list is another server's, or account's, list), or once its status no longer holds (`health_valid_until`,
+ * as `currentHealth`: no monitor confirms it).
+ */
+export function unservedOf(
+  row: Pick<ProviderEntity, 'unservedModels' | 'lastCheckAt' | 'updatedAt' | 'healthValidUntil'>,
+  now: number = Date.now(),
+): string[] {
+  const { unservedModels, lastCheckAt, updatedAt, healthValidUntil } = row;
+  if (unservedModels === null || unservedModels.length === 0 || lastCheckAt === null) {
+    return [];
+  }
+  if (lastCheckAt.getTime() < updatedAt.getTime()) {
+    return [];
+  }
+  return healthValidUntil !== null && healthValidUntil.getTime() <= now ? [] : unservedModels;
+}
+
 /** A probe is up when any of its routes worked: that is what routing can use. */
 function failureSummary(checks: readonly RouteCheck[]): string | null {
   const failed = checks.filter((c) => !c.ok);
@@ -184,7 +204,7 @@ export class ProviderHealthStore {
     checks: readonly RouteCheck[],
     timing: ProbeTiming,
     rules: HealthRules,
-    opts: { outbox?: boolean } = {},
+    opts: { outbox?: boolean; unserved?: readonly string[] } = {},
   ): Promise<RecordedHealth | null> {
     return this.record(
       subject,
@@ -196,6 +216,7 @@ export class ProviderHealthStore {
         return { at, validUntil };
       },
       opts.outbox === true,
+      opts.unserved,
     );
   }
 
@@ -227,6 +248,7 @@ export class ProviderHealthStore {
     rules: HealthRules,
     when: (databaseNow: Date, sentAt: number) => { at: Date; validUntil: Date | null },
     outbox = false,
+    unserved?: readonly string[],
   ): Promise<RecordedHealth | null> {
     if (checks.length === 0) {
       return null;
@@ -250,6 +272,35 @@ export class ProviderHealthStore {
       const { at, validUntil } = when(new Date(exists[0].now), sentAt);
       await this.insertChecks(m, column, subject.id, checks, at);
       const table = this.subjectTable(subject.kind);
+      const params: unknown[] = [
+        subject.id,
+        ok,
+        at,
+        lastError,
+        rules.failureThreshold,
+        latencyMs ?? 0,
+        rules.slowMs,
+        rules.window,
+        validUntil,
+      ];
+      // A provider's unserved models (`unserved_models`): this probe's verdict when it could tell (null: none
+      // missing); else the last one, as long as it was for the settings in force (a probe no older than
+      // `updated_at`), else none. A probe older than the one recorded last changes nothing, as for the status.
+      let unservedSet = '';
+      let unservedCol = '';
+      if (subject.kind === 'provider') {
+        params.push(
+          unserved !== undefined,
+          unserved === undefined || unserved.length === 0 ? null : JSON.stringify(unserved),
+        );
+        unservedSet = `unserved_models = CASE
+                  WHEN old.stale THEN old.unserved_models
+                  WHEN $10::boolean THEN $11::jsonb
+                  WHEN old.last_check_at >= t.updated_at THEN old.unserved_models
+                  ELSE NULL
+                END,`;
+        unservedCol = ', unserved_models';
+      }
       // An UPDATE ... RETURNING comes back as [rows, count].
       const [rows] = await m.query<
         [
@@ -272,6 +323,7 @@ export class ProviderHealthStore {
                 last_check_at = CASE WHEN old.stale THEN old.last_check_at ELSE $3::timestamptz END,
                 last_error = CASE WHEN old.stale THEN old.last_error ELSE $4::text END,
                 health_valid_until = CASE WHEN old.stale THEN old.health_valid_until ELSE $9::timestamptz END,
+                ${unservedSet}
                 health_status = CASE
                   WHEN old.ignored THEN old.health_status
                   WHEN NOT $2::boolean AND old.consecutive_failures + 1 >= $5 THEN 'failing'
@@ -281,7 +333,7 @@ export class ProviderHealthStore {
                 END
            FROM (SELECT s.*, s.stale AND ($2::boolean OR s.consecutive_failures = 0) AS ignored
                    FROM (SELECT id, health_status, consecutive_failures, last_check_at, last_error, health_valid_until,
-                                coalesce(last_check_at > $3::timestamptz, false) AS stale
+                                coalesce(last_check_at > $3::timestamptz, false) AS stale${unservedCol}
                            FROM ${table} WHERE id = $1 FOR NO KEY UPDATE) s) old,
                 (SELECT count(*) FILTER (WHERE NOT p.up) AS failed
                    FROM (SELECT checked_at, bool_or(ok) AS up FROM ${this.checks()}
@@ -289,7 +341,7 @@ export class ProviderHealthStore {
           WHERE t.id = old.id
       RETURNING old.health_status AS previous, t.health_status AS status,
                 t.consecutive_failures AS failures, t.last_error, clock_timestamp() AS recorded_at`,
-        [subject.id, ok, at, lastError, rules.failureThreshold, latencyMs ?? 0, rules.slowMs, rules.window, validUntil],
+        params,
       );
       const row = rows[0];
       if (row === undefined) {

@@ -31,6 +31,7 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
   private byModelName = new Map<string, Deployment[]>();
   private providerIds: ReadonlySet<string> = new Set();
   private failing: ReadonlySet<string> = new Set();
+  private unserved: ReadonlySet<string> = new Set();
   private created: ReadonlyMap<string, number> = new Map();
   private timer?: NodeJS.Timeout;
   /** The reload running now, and whether another was asked for meanwhile (it then runs once after it). */
@@ -148,8 +149,8 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
         do {
           this.again = false;
           const startedAt = Date.now();
-          const { catalog, health, created } = await this.store.loadWithHealth();
-          this.apply(catalog, health, created);
+          const { catalog, health, created, unserved } = await this.store.loadWithHealth();
+          this.apply(catalog, health, created, unserved);
           this.readStartedAt = startedAt;
           await this.notify();
         } while (this.again);
@@ -185,7 +186,8 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * Replaces the in-memory catalog (also used by tests), with each provider's health status as the monitor last
-   * recorded it (absent: unknown) and when each deployment was created (epoch seconds by id; absent: unknown).
+   * recorded it (absent: unknown), when each deployment was created (epoch seconds by id; absent: unknown), and per
+   * provider the models (by upstream name) its own model list lacked at the monitor's last probe (absent: none).
    * Synchronous, so no request sees half of it; a request that already picked its deployments keeps the objects of
    * the old catalog to the end.
    */
@@ -193,6 +195,7 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
     catalog: Catalog,
     health: ReadonlyMap<string, ProviderHealthStatus> = new Map(),
     created: ReadonlyMap<string, number> = new Map(),
+    unserved: ReadonlyMap<string, readonly string[]> = new Map(),
   ): void {
     const list = deploymentsOf(catalog);
     const byModelName = new Map<string, Deployment[]>();
@@ -210,6 +213,9 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
     this.byModelName = byModelName;
     this.providerIds = new Set(catalog.providers.map((p) => p.id));
     this.failing = new Set([...health].filter(([, status]) => status === 'failing').map(([id]) => id));
+    this.unserved = new Set(
+      list.filter((d) => unserved.get(d.provider.id)?.includes(d.model.upstreamName ?? d.model.name)).map((d) => d.id),
+    );
     this.created = created;
   }
 
@@ -224,6 +230,14 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
   /** Providers the health monitor marked `failing` at the last reload: routing tries them last. */
   failingProviders(): ReadonlySet<string> {
     return this.failing;
+  }
+
+  /**
+   * Deployments whose provider's own model list lacked the model at the monitor's last probe, as the last reload read
+   * it (`unservedOf`): routing tries them after the others, the listings do not advertise them.
+   */
+  unservedDeployments(): ReadonlySet<string> {
+    return this.unserved;
   }
 
   get current(): Catalog {
