@@ -45,6 +45,33 @@ describe('ResponseCache (real Redis)', () => {
     expect(await cache.fill({ key, modelTag: TAG, ttlS: 60, maxEntryBytes: 4_096 }, big)).toBe(true);
   });
 
+  it('an entry it cannot read is a miss (no stale answer either), not a Redis failure, until a fill replaces it', async () => {
+    const key = uniqueId('k');
+    const entryKey = keys.key('cache', TAG, key);
+    const { usage: _usage, ...withoutUsage } = result('old');
+    reported.length = 0;
+    for (const unreadable of [
+      '{"cut short',
+      'null',
+      '7',
+      '[1]',
+      JSON.stringify(withoutUsage),
+      JSON.stringify({ freshUntil: Date.now() + 60_000, result: withoutUsage }),
+      JSON.stringify({ freshUntil: 'soon', result: result('x') }),
+    ]) {
+      await redis.set(entryKey, unreadable, 'EX', 60);
+      expect(await cache.lookup(TAG, key)).toEqual({ status: 'miss' });
+      expect(await cache.lookupStale(TAG, key)).toBeNull();
+    }
+    expect(reported).toEqual([]);
+    expect(await cache.fill({ key, modelTag: TAG, ttlS: 60, maxEntryBytes: 10_000 }, result('new'))).toBe(true);
+    expect(await cache.lookup(TAG, key)).toEqual({ status: 'hit', result: result('new') });
+    const kept = { key, modelTag: TAG, ttlS: 60, staleTtlS: 60, maxEntryBytes: 10_000 };
+    expect(await cache.fill(kept, result('kept'))).toBe(true);
+    expect(await cache.lookup(TAG, key)).toEqual({ status: 'hit', result: result('kept') });
+    expect(await cache.lookupStale(TAG, key)).toEqual(result('kept'));
+  });
+
   it('answers bypass (and reports op cache) when its Redis is unreachable, without waiting for it', async () => {
     const port = await freePort();
     const down = new ResponseCache(`redis://127.0.0.1:${port}/0`, keys, errors);

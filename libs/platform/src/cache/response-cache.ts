@@ -27,8 +27,63 @@ interface KeptEntry {
   result: GenerationResult;
 }
 
-function isKept(entry: GenerationResult | KeptEntry): entry is KeptEntry {
-  return 'freshUntil' in entry && typeof entry.freshUntil === 'number';
+/** An entry read back: its answer, and until when it is fresh (null: as long as Redis keeps it). */
+export interface StoredEntry {
+  result: GenerationResult;
+  freshUntil: number | null;
+}
+
+type Fields = Record<string, unknown>;
+
+function isFields(value: unknown): value is Fields {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+const USAGE_COUNTS = ['promptTokens', 'completionTokens', 'totalTokens', 'cachedPromptTokens'] as const;
+const OPTIONAL_LISTS = ['toolCalls', 'embeddings', 'thinkingBlocks'] as const;
+
+/**
+ * Whether a stored value has what serving it reads (the answer's text, finish reason, deployment, usage, cost and its
+ * lists): a value of another layout served as an answer failed the request (a 500 on `usage.promptTokens`).
+ */
+function isAnswer(value: unknown): value is GenerationResult {
+  if (!isFields(value)) {
+    return false;
+  }
+  const { usage } = value;
+  return (
+    typeof value.text === 'string' &&
+    (value.finishReason === null || typeof value.finishReason === 'string') &&
+    typeof value.provider === 'string' &&
+    typeof value.model === 'string' &&
+    typeof value.costUsd === 'number' &&
+    isFields(usage) &&
+    USAGE_COUNTS.every((k) => typeof usage[k] === 'number') &&
+    OPTIONAL_LISTS.every((k) => value[k] === undefined || Array.isArray(value[k]))
+  );
+}
+
+/**
+ * An entry's value read back, or null when it holds no answer this version can serve: not JSON (cut short, written by
+ * something else) or JSON of another layout (an older version's, a hand-made one). Such an entry is a miss that the
+ * request's own answer replaces: unparsable JSON was a `bypass` reported as a failure of the cache's Redis (an outage
+ * in the log, and no coalescing), and a value with an answer's deployment but not its usage a 500 on every identical
+ * request until it expired (nothing ran to replace it).
+ */
+export function readCacheEntry(raw: string): StoredEntry | null {
+  let entry: unknown;
+  try {
+    entry = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  if (isFields(entry) && 'freshUntil' in entry) {
+    const kept = entry as Partial<KeptEntry>;
+    return typeof kept.freshUntil === 'number' && isAnswer(kept.result)
+      ? { result: kept.result, freshUntil: kept.freshUntil }
+      : null;
+  }
+  return isAnswer(entry) ? { result: entry, freshUntil: null } : null;
 }
 
 /**
@@ -77,37 +132,31 @@ export class ResponseCache {
     this.redis = createRedis(url, `${keys.prefix}:cache`, errors, { failFastMs: CACHE_COMMAND_TIMEOUT_MS, variable });
   }
 
-  /** A fresh entry is a hit; one only kept for stale answers is a miss. */
+  /** A fresh entry is a hit; one only kept for stale answers, or one that cannot be read (`readCacheEntry`), a miss. */
   async lookup(modelTag: string, key: string): Promise<CacheLookup> {
+    let raw: string | null;
     try {
-      const raw = await this.redis.get(this.entryKey(modelTag, key));
-      if (raw === null) {
-        return { status: 'miss' };
-      }
-      const entry = JSON.parse(raw) as GenerationResult | KeptEntry;
-      if (!isKept(entry)) {
-        return { status: 'hit', result: entry };
-      }
-      return entry.freshUntil > Date.now() ? { status: 'hit', result: entry.result } : { status: 'miss' };
+      raw = await this.redis.get(this.entryKey(modelTag, key));
     } catch (err) {
       this.errors.report('cache', err);
       return { status: 'bypass' };
     }
+    const entry = raw === null ? null : readCacheEntry(raw);
+    return entry !== null && (entry.freshUntil === null || entry.freshUntil > Date.now())
+      ? { status: 'hit', result: entry.result }
+      : { status: 'miss' };
   }
 
-  /** Any entry still kept, fresh or not: the last fallback when every provider failed. Null on any failure. */
+  /** Any readable entry still kept, fresh or not: the last fallback when every provider failed. Null on any failure. */
   async lookupStale(modelTag: string, key: string): Promise<GenerationResult | null> {
+    let raw: string | null;
     try {
-      const raw = await this.redis.get(this.entryKey(modelTag, key));
-      if (raw === null) {
-        return null;
-      }
-      const entry = JSON.parse(raw) as GenerationResult | KeptEntry;
-      return isKept(entry) ? entry.result : entry;
+      raw = await this.redis.get(this.entryKey(modelTag, key));
     } catch (err) {
       this.errors.report('cache', err);
       return null;
     }
+    return raw === null ? null : (readCacheEntry(raw)?.result ?? null);
   }
 
   /** Stores an answer unless it is larger than the fill allows; resolves whether it was stored. */

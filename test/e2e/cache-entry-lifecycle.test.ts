@@ -1,0 +1,67 @@
+import { uniqueId } from '@aigw/testing';
+import { Redis } from 'ioredis';
+import { REDIS_URL, TestSystem } from './harness';
+
+/**
+ * How a response cache entry comes and goes through the whole system (ADR 0005), the cache in the main Redis under the
+ * system's prefix: an entry that cannot be read is a miss that the fresh answer replaces.
+ */
+describe('response cache entries: clear, warm, unreadable (e2e)', () => {
+  let system: TestSystem;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    system = new TestSystem({
+      workers: 1,
+      env: { CACHE_ENABLED: 'true', CACHE_TTL_S: '600' },
+      // `cheapest` always goes to sim-gpt; sim-dear is another model to clear.
+      catalog: (s) => `providers:
+  - id: sim0
+    kind: openai
+    baseUrl: ${s.sim.url}/v1
+    apiKey: sk-sim-secret
+    timeoutMs: 10000
+    models:
+      - { name: sim-gpt, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192 }
+      - { name: sim-dear, promptPer1k: 0.01, completionPer1k: 0.02, contextWindow: 8192 }
+`,
+    });
+    await system.start();
+    redis = new Redis(REDIS_URL);
+  }, 90_000);
+
+  afterAll(async () => {
+    await redis?.quit();
+    await system?.stop();
+  }, 30_000);
+
+  /** A chat completion; resolves its `x-gateway-cache` and the model that answered. */
+  async function chat(model: string, prompt: string): Promise<{ cache: string | null; model: string }> {
+    const res = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: prompt }] }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { model: string };
+    return { cache: res.headers.get('x-gateway-cache'), model: body.model };
+  }
+
+  async function entries(): Promise<string[]> {
+    return redis.keys(`${system.prefix}:cache:*`);
+  }
+
+  it('an unreadable entry is a miss, replaced by the fresh answer: the next identical request is a hit', async () => {
+    const prompt = `unreadable ${uniqueId()}`;
+    const before = new Set(await entries());
+    expect((await chat('sim-gpt', prompt)).cache).toBe('miss');
+    const [entry] = (await entries()).filter((k) => !before.has(k));
+    expect(entry).toBeDefined();
+    for (const unreadable of ['{"truncated', 'null', '[1,2]', '{"provider":"sim0","model":"sim-gpt"}']) {
+      await redis.set(entry, unreadable, 'EX', 600);
+      expect((await chat('sim-gpt', prompt)).cache).toBe('miss');
+      expect(await redis.get(entry)).not.toBe(unreadable);
+      expect((await chat('sim-gpt', prompt)).cache).toBe('hit');
+    }
+  });
+});
