@@ -4,7 +4,8 @@ import { REDIS_URL, TestSystem } from './harness';
 
 /**
  * How a response cache entry comes and goes through the whole system (ADR 0005), the cache in the main Redis under the
- * system's prefix: an entry that cannot be read is a miss that the fresh answer replaces.
+ * system's prefix: clearing a model also clears the answers it gave to an alias (`cheapest`, `auto`, ...), and an entry
+ * that cannot be read is a miss that the fresh answer replaces.
  */
 describe('response cache entries: clear, warm, unreadable (e2e)', () => {
   let system: TestSystem;
@@ -35,6 +36,8 @@ describe('response cache entries: clear, warm, unreadable (e2e)', () => {
     await system?.stop();
   }, 30_000);
 
+  const providerCalls = (): number => system.sim.stats().total;
+
   /** A chat completion; resolves its `x-gateway-cache` and the model that answered. */
   async function chat(model: string, prompt: string): Promise<{ cache: string | null; model: string }> {
     const res = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {
@@ -47,9 +50,36 @@ describe('response cache entries: clear, warm, unreadable (e2e)', () => {
     return { cache: res.headers.get('x-gateway-cache'), model: body.model };
   }
 
+  async function clear(query: string): Promise<number> {
+    const res = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/cache${query}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${system.adminKey}` },
+    });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { deleted: number }).deleted;
+  }
+
   async function entries(): Promise<string[]> {
     return redis.keys(`${system.prefix}:cache:*`);
   }
+
+  it("clearing a model clears the answers it gave to an alias; another model's clear leaves them", async () => {
+    const prompt = `alias ${uniqueId()}`;
+    const first = await chat('cheapest', prompt);
+    expect(first).toEqual({ cache: 'miss', model: 'sim0/sim-gpt' });
+    expect((await chat('cheapest', prompt)).cache).toBe('hit');
+
+    expect(await clear('?model=sim-dear')).toBe(0);
+    expect((await chat('cheapest', prompt)).cache).toBe('hit');
+
+    // The model's own entries go as before, the alias's entry it answered with them (with a provider prefix too).
+    expect((await chat('sim-gpt', prompt)).cache).toBe('miss');
+    expect(await clear('?model=sim0/sim-gpt')).toBe(2);
+    const calls = providerCalls();
+    expect((await chat('cheapest', prompt)).cache).toBe('miss');
+    expect((await chat('sim-gpt', prompt)).cache).toBe('miss');
+    expect(providerCalls()).toBe(calls + 2);
+  });
 
   it('an unreadable entry is a miss, replaced by the fresh answer: the next identical request is a hit', async () => {
     const prompt = `unreadable ${uniqueId()}`;

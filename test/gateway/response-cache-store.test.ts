@@ -144,6 +144,34 @@ describe('ResponseCacheAdmin (real Redis)', () => {
     ).toBe(3);
   });
 
+  it("a model's clear with answeredBy also deletes the aliases' entries that model answered, and only those", async () => {
+    const answer = (model: string): ReturnType<typeof result> => ({ ...result('a'), model });
+    const fill = (modelTag: string, key: string, model: string): Promise<boolean> =>
+      cache.fill({ key, modelTag, ttlS: 60, maxEntryBytes: 10_000 }, answer(model));
+    const auto = cacheModelTag('auto');
+    const cheapest = cacheModelTag('cheapest');
+    // More alias entries than one read batch, in both layouts (bare, and kept for stale answers).
+    await Promise.all(Array.from({ length: 120 }, (_, i) => fill(auto, sha(i, 'c1'), i % 2 === 0 ? 'gpt' : 'claude')));
+    await cache.fill(
+      { key: sha(1, 'c2'), modelTag: cheapest, ttlS: 60, staleTtlS: 60, maxEntryBytes: 10_000 },
+      answer('gpt'),
+    );
+    await fill(gpt, sha(1, 'c3'), 'gpt');
+    await fill(claude, sha(1, 'c4'), 'claude');
+
+    expect(await admin.invalidate({ modelTag: gpt, answeredBy: 'gpt' })).toBe(60 + 1 + 1);
+    expect(await found(auto, sha(0, 'c1'))).toBe(false);
+    expect(await found(auto, sha(1, 'c1'))).toBe(true);
+    expect(await found(cheapest, sha(1, 'c2'))).toBe(false);
+    expect(await found(gpt, sha(1, 'c3'))).toBe(false);
+    expect(await found(claude, sha(1, 'c4'))).toBe(true);
+    // Without answeredBy: the requested model's own entries only.
+    await fill(auto, sha(2, 'c1'), 'claude');
+    expect(await admin.invalidate({ modelTag: claude })).toBe(1);
+    expect(await found(auto, sha(2, 'c1'))).toBe(true);
+    await admin.invalidate({ all: true });
+  });
+
   it("counts only its own deployment's entries in a cache Redis shared with another, for a user without INFO", async () => {
     const own = await new PrivateRedis().start();
     const setup = new Redis(own.url);

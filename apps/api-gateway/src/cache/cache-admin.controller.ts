@@ -15,7 +15,10 @@ export class CacheAdminController {
     private readonly warmer: CacheWarmer,
   ) {}
 
-  /** Every entry, `?model=` those of one requested model (with or without provider prefix), or `?prefix=` of a key. */
+  /**
+   * Every entry, `?model=` those of one requested model (with or without provider prefix) and the aliases' entries it
+   * answered, or `?prefix=` of a key.
+   */
   @Delete()
   @NoBody()
   invalidate(@Query() query: InvalidateCacheQuery, @Caller() auth: AuthContext): Promise<{ deleted: number }> {

@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { cacheModelTagOf, ErrorCode, GatewayError } from '@aigw/core';
+import { cacheModelTag, ErrorCode, GatewayError, isModelAlias, resolveModelRef } from '@aigw/core';
 import { AuditLogStore } from '@aigw/entities';
 import {
   CatalogService,
@@ -141,7 +141,10 @@ export class CacheAdminService implements OnApplicationShutdown {
       throw new GatewayError(ErrorCode.InvalidRequest, 'Give model or prefix, not both.', { param: 'prefix' });
     }
     if (query.model !== undefined) {
-      return { modelTag: cacheModelTagOf(query.model, this.catalog.knownProviderIds()) };
+      // Without a provider prefix the catalog knows; an alias's own entries only (its answers are every model's).
+      const { model } = resolveModelRef(query.model, this.catalog.knownProviderIds());
+      const modelTag = cacheModelTag(model);
+      return isModelAlias(model) ? { modelTag } : { modelTag, answeredBy: model };
     }
     return query.prefix !== undefined ? { keyPrefix: query.prefix } : { all: true };
   }

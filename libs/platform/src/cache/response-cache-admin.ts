@@ -1,16 +1,25 @@
-import { CACHE_MODEL_TAG_LENGTH } from '@aigw/core';
+import { CACHE_MODEL_TAG_LENGTH, cacheModelTag, MODEL_ALIASES } from '@aigw/core';
 import type { Redis } from 'ioredis';
 import { closeRedis, createRedis, type RedisKeys } from '../redis/redis';
 import type { RedisErrors } from '../redis/redis-errors';
-import { cacheKeyspace, type CacheRedisVariable } from './response-cache';
+import { cacheKeyspace, readCacheEntry, type CacheRedisVariable } from './response-cache';
 
 /** Admin commands wait this long at most: past it the cache's Redis counts as unreachable (a 503, not a hang). */
 const ADMIN_COMMAND_TIMEOUT_MS = 2_000;
 /** Keys per SCAN step and per UNLINK: small steps keep a big cache from blocking Redis. */
 const SCAN_BATCH = 500;
+/** Entries read per MGET when looking for those a model answered: at most this many whole answers in memory at once. */
+const READ_BATCH = 50;
 
-/** Which entries to delete: all, one requested model's (by its model tag), or those whose key starts with a hex prefix. */
-export type CacheSelector = { all: true } | { modelTag: string } | { keyPrefix: string };
+/**
+ * Which entries to delete: all; one requested model's (by its model tag) and, with `answeredBy` (the model's name),
+ * the entries of aliases (`auto`, `cheapest`, ...) whose answer that model gave; or those whose key starts with a hex
+ * prefix.
+ */
+export type CacheSelector = { all: true } | { modelTag: string; answeredBy?: string } | { keyPrefix: string };
+
+/** The model tags the aliases' entries are filed under: any model may have answered them. */
+const ALIAS_TAGS: readonly string[] = MODEL_ALIASES.map((alias) => cacheModelTag(alias));
 
 export interface CacheSize {
   entries: number;
@@ -52,6 +61,36 @@ export class ResponseCacheAdmin {
     let deleted = 0;
     for await (const batch of this.scan(this.patternOf(selector))) {
       deleted += await this.redis.unlink(...batch);
+    }
+    if ('answeredBy' in selector && selector.answeredBy !== undefined) {
+      for (const tag of ALIAS_TAGS) {
+        if (tag !== selector.modelTag) {
+          deleted += await this.deleteAnswered(tag, selector.answeredBy);
+        }
+      }
+    }
+    return deleted;
+  }
+
+  /**
+   * Deletes the entries filed under `aliasTag` whose answer `model` gave. Only the answer says which model it was, so
+   * each of the alias's entries is read (by MGET, READ_BATCH at a time): a clear by model costs a read of the aliases'
+   * entries, the request path nothing. An entry that cannot be read is left (a lookup finds it a miss anyway).
+   */
+  private async deleteAnswered(aliasTag: string, model: string): Promise<number> {
+    let deleted = 0;
+    for await (const found of this.scan(`${globLiteral(this.keyspace)}${globLiteral(aliasTag)}:*`)) {
+      for (let i = 0; i < found.length; i += READ_BATCH) {
+        const batch = found.slice(i, i + READ_BATCH);
+        const values = await this.redis.mget(...batch);
+        const answered = batch.filter((_, j) => {
+          const raw = values[j];
+          return raw !== null && readCacheEntry(raw)?.result.model === model;
+        });
+        if (answered.length > 0) {
+          deleted += await this.redis.unlink(...answered);
+        }
+      }
     }
     return deleted;
   }
