@@ -4,8 +4,9 @@ import { REDIS_URL, TestSystem } from './harness';
 
 /**
  * How a response cache entry comes and goes through the whole system (ADR 0005), the cache in the main Redis under the
- * system's prefix: clearing a model also clears the answers it gave to an alias (`cheapest`, `auto`, ...), and an entry
- * that cannot be read is a miss that the fresh answer replaces.
+ * system's prefix: clearing a model also clears the answers it gave to an alias (`cheapest`, `auto`, ...), a warm
+ * request that refuses the cache (`useCache: false`) is a 400 and does not run, and an entry that cannot be read is a
+ * miss that the fresh answer replaces.
  */
 describe('response cache entries: clear, warm, unreadable (e2e)', () => {
   let system: TestSystem;
@@ -79,6 +80,31 @@ describe('response cache entries: clear, warm, unreadable (e2e)', () => {
     expect((await chat('cheapest', prompt)).cache).toBe('miss');
     expect((await chat('sim-gpt', prompt)).cache).toBe('miss');
     expect(providerCalls()).toBe(calls + 2);
+  });
+
+  it('a warm request with useCache: false is refused (400 naming it): nothing runs, nothing is stored', async () => {
+    const prompt = `warm-refused ${uniqueId()}`;
+    const calls = providerCalls();
+    const res = await fetch(`${system.gatewayUrl}/api/v1/ai/admin/cache/warm`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({
+        requests: [
+          { model: 'sim-gpt', prompt, useCache: true },
+          { model: 'sim-gpt', prompt, useCache: false },
+        ],
+      }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { param: string } }).error.param).toBe('requests[1].useCache');
+    expect(providerCalls()).toBe(calls);
+    const native = await fetch(`${system.gatewayUrl}/api/v1/ai/generate`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ model: 'sim-gpt', prompt }),
+    });
+    expect(native.status).toBe(200);
+    expect(native.headers.get('x-gateway-cache')).toBe('miss');
   });
 
   it('an unreadable entry is a miss, replaced by the fresh answer: the next identical request is a hit', async () => {

@@ -57,7 +57,8 @@ const NATIVE_FIELDS = ['prompt', 'systemPrompt', 'options', 'useCache'];
 /**
  * `POST /api/v1/ai/admin/cache/warm` (ADR 0005): each request, validated as its API validates it, runs as a
  * low-priority `generate` job through the normal worker path, which fills the cache; the call waits for them with
- * a deadline. Requests already in the cache are not run; a model whose cache is off counts as failed; an answer the
+ * a deadline. A native request with `useCache: false` is a 400 (it refuses the cache; it was run and its answer
+ * stored all the same). Requests already in the cache are not run; a model whose cache is off counts as failed; an answer the
  * cache does not hold afterwards (`CacheStage.unstored`) is `skipped`, never reported warmed. Refused (409)
  * under CACHE_SCOPE=user, where no entry is shared.
  */
@@ -127,6 +128,14 @@ export class CacheWarmer {
         throw validationFailure(errors);
       }
       if (dto instanceof GenerateDto) {
+        if (dto.useCache === false) {
+          // The request refuses the cache (as `x-gateway-cache: no-store`): run, its answer would be stored regardless.
+          throw new GatewayError(
+            ErrorCode.InvalidRequest,
+            "Invalid 'useCache': a request to warm the cache with must allow it (useCache: false is never stored).",
+            { param: 'useCache' },
+          );
+        }
         return { ...nativeRequest(dto, frame), stream: false };
       }
       assertChatRules(dto);

@@ -412,7 +412,7 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       '`skipped` with a `reason` (`content_filtered`, `cache_disabled` for the model that answered, `too_large` over ' +
       'CACHE_MAX_ENTRY_BYTES, `not_stored` when the write did not land, `cache_unavailable`). A 409 `conflict` under ' +
       "`CACHE_SCOPE=user`: each user's entries are their own, and the warm requests (the admin's) would fill only the " +
-      "admin's.",
+      "admin's. A native request with `useCache: false` is a 400 naming `requests[i].useCache` (nothing runs).",
     requestExample: { requests: [{ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] }] },
     responses: { '200': jsonAnswer('What happened to each request, in order, and the counts.', 'CacheWarmReport') },
   },
