@@ -5,8 +5,8 @@ import { REDIS_URL, TestSystem } from './harness';
 /**
  * How a response cache entry comes and goes through the whole system (ADR 0005), the cache in the main Redis under the
  * system's prefix: clearing a model also clears the answers it gave to an alias (`cheapest`, `auto`, ...), a warm
- * request that refuses the cache (`useCache: false`) is a 400 and does not run, and an entry that cannot be read is a
- * miss that the fresh answer replaces.
+ * request that refuses the cache (`useCache: false`) is a 400 and does not run, an entry that cannot be read is a
+ * miss that the fresh answer replaces, and a streamed hit ends as its miss did (finish reason, usage chunk).
  */
 describe('response cache entries: clear, warm, unreadable (e2e)', () => {
   let system: TestSystem;
@@ -119,5 +119,37 @@ describe('response cache entries: clear, warm, unreadable (e2e)', () => {
       expect(await redis.get(entry)).not.toBe(unreadable);
       expect((await chat('sim-gpt', prompt)).cache).toBe('hit');
     }
+  });
+  it('a streamed hit replays the finish reason and, when asked, the usage chunk as the miss streamed them', async () => {
+    const prompt = `stream fidelity ${uniqueId()} with words enough to be cut short`;
+    const stream = async (): Promise<{ cache: string | null; finish: unknown[]; usage: unknown[] }> => {
+      const res = await fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: system.headers(),
+        body: JSON.stringify({
+          model: 'sim-gpt',
+          messages: [{ role: 'user', content: prompt }],
+          max_tokens: 2,
+          stream: true,
+          stream_options: { include_usage: true },
+        }),
+      });
+      expect(res.status).toBe(200);
+      const chunks = (await res.text())
+        .split('\n')
+        .filter((l) => l.startsWith('data: {'))
+        .map((l) => JSON.parse(l.slice(6)) as { choices: { finish_reason: unknown }[]; usage?: unknown });
+      return {
+        cache: res.headers.get('x-gateway-cache'),
+        finish: chunks.flatMap((c) => c.choices.map((ch) => ch.finish_reason)).filter((f) => f !== null),
+        usage: chunks.map((c) => c.usage).filter((u) => u !== null && u !== undefined),
+      };
+    };
+    const miss = await stream();
+    expect(miss.cache).toBe('miss');
+    expect(miss.finish).toEqual(['length']);
+    expect(miss.usage).toHaveLength(1);
+    const hit = await stream();
+    expect(hit).toEqual({ ...miss, cache: 'hit' });
   });
 });
