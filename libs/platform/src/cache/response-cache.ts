@@ -39,7 +39,9 @@ function isFields(value: unknown): value is Fields {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-const USAGE_COUNTS = ['promptTokens', 'completionTokens', 'totalTokens', 'cachedPromptTokens'] as const;
+/** The counts a hit's usage row reads; `totalTokens` and `cachedPromptTokens` are numbers when present. */
+const USAGE_COUNTS = ['promptTokens', 'completionTokens'] as const;
+const OPTIONAL_COUNTS = ['totalTokens', 'cachedPromptTokens'] as const;
 const OPTIONAL_LISTS = ['toolCalls', 'embeddings', 'thinkingBlocks'] as const;
 
 /**
@@ -59,6 +61,7 @@ function isAnswer(value: unknown): value is GenerationResult {
     typeof value.costUsd === 'number' &&
     isFields(usage) &&
     USAGE_COUNTS.every((k) => typeof usage[k] === 'number') &&
+    OPTIONAL_COUNTS.every((k) => usage[k] === undefined || typeof usage[k] === 'number') &&
     OPTIONAL_LISTS.every((k) => value[k] === undefined || Array.isArray(value[k]))
   );
 }
