@@ -6,7 +6,8 @@ import { REDIS_URL, TestSystem } from './harness';
  * How a response cache entry comes and goes through the whole system (ADR 0005), the cache in the main Redis under the
  * system's prefix: clearing a model also clears the answers it gave to an alias (`cheapest`, `auto`, ...), a warm
  * request that refuses the cache (`useCache: false`) is a 400 and does not run, an entry that cannot be read is a
- * miss that the fresh answer replaces, and a streamed hit ends as its miss did (finish reason, usage chunk).
+ * miss that the fresh answer replaces (an embeddings answer is readable), and a streamed hit ends as its miss did
+ * (finish reason, usage chunk).
  */
 describe('response cache entries: clear, warm, unreadable (e2e)', () => {
   let system: TestSystem;
@@ -26,6 +27,7 @@ describe('response cache entries: clear, warm, unreadable (e2e)', () => {
     models:
       - { name: sim-gpt, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192 }
       - { name: sim-dear, promptPer1k: 0.01, completionPer1k: 0.02, contextWindow: 8192 }
+      - { name: sim-embed, promptPer1k: 0.0001, completionPer1k: 0, contextWindow: 8192, capabilities: [embeddings] }
 `,
     });
     await system.start();
@@ -151,5 +153,24 @@ describe('response cache entries: clear, warm, unreadable (e2e)', () => {
     expect(miss.usage).toHaveLength(1);
     const hit = await stream();
     expect(hit).toEqual({ ...miss, cache: 'hit' });
+  });
+
+  it('an embeddings answer is read back from its entry: the identical request is a hit with the same vectors', async () => {
+    const input = [`embed ${uniqueId()}`, 'two'];
+    const embed = async (): Promise<{ cache: string | null; vectors: unknown }> => {
+      const res = await fetch(`${system.gatewayUrl}/v1/embeddings`, {
+        method: 'POST',
+        headers: system.headers(),
+        body: JSON.stringify({ model: 'sim-embed', input }),
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { data: { embedding: number[] }[] };
+      return { cache: res.headers.get('x-gateway-cache'), vectors: body.data.map((d) => d.embedding) };
+    };
+    const miss = await embed();
+    expect(miss.cache).toBe('miss');
+    const calls = providerCalls();
+    expect(await embed()).toEqual({ ...miss, cache: 'hit' });
+    expect(providerCalls()).toBe(calls);
   });
 });
