@@ -1,4 +1,4 @@
-import type { ReplyMessage } from '@aigw/core';
+import { ErrorCode, type ErrorBody, type ReplyMessage } from '@aigw/core';
 import { inFlightNames, RedisKeys } from '@aigw/platform';
 import { waitFor } from '@aigw/testing';
 import { UnrecoverableError } from 'bullmq';
@@ -138,4 +138,50 @@ describe('a coalesced follower at the end of the job it follows', () => {
       expect(jobs[before].data.request.requestId).toBe(res.headers.get('x-request-id'));
     }
   }, 40_000);
+
+  it('a follower of a job its worker cut at shutdown (503) runs a job of its own, whole or streamed; the leader gets the 503', async () => {
+    for (const stream of [false, true]) {
+      const jobs: GenerateJob[] = [];
+      let joined!: () => void;
+      const followerJoined = new Promise<void>((resolve) => (joined = resolve));
+      h.handle(async (job) => {
+        jobs.push(job);
+        if (jobs.length > 1) {
+          return h.answer(job, `own answer ${jobs.length}`);
+        }
+        await followerJoined;
+        // As a draining worker answers a job whose provider call it cut past its drain (GenerationCancelledError).
+        const error: ErrorBody = {
+          message: 'The worker shut down before the provider answered; retry the request.',
+          type: 'service_unavailable_error',
+          code: ErrorCode.ServiceUnavailable,
+          param: null,
+        };
+        await mirror(job, { t: 'error', jobId: job.id ?? '', error, retryAfterMs: 1_000 });
+        return h.fail(job, error, 1_000, 'shutdown');
+      });
+      const prompt = `drained leader ${stream} ${Date.now()}`;
+      const leader = ask(prompt, stream);
+      await waitFor(() => jobs.length === 1, { message: 'the leader never enqueued' });
+      const marker = namesOf(jobs[0]).marker;
+      const follower = ask(prompt, stream);
+      await waitFor(async () => (await redis.hget(marker, 'n')) === '2', { message: 'the follower never joined' });
+      joined();
+
+      const led = await leader;
+      expect(led.status).toBe(503);
+      expect(await led.text()).toContain('The worker shut down');
+      const followed = await follower;
+      expect(followed.status).toBe(200);
+      expect(followed.headers.get('x-gateway-coalesced')).toBeNull();
+      if (stream) {
+        const { payloads } = await sseEvents(followed);
+        expect(payloads.at(-1)).toBe('[DONE]');
+      } else {
+        expect(await textOf(followed)).toBe('own answer 2');
+      }
+      expect(jobs).toHaveLength(2);
+      expect(jobs[1].data.request.requestId).toBe(followed.headers.get('x-request-id'));
+    }
+  }, 30_000);
 });

@@ -30,7 +30,13 @@ import { IDEMPOTENCY_HEADER, idempotencyKeyOf, idempotentJobId } from './idempot
 import { IdempotencyService, RUN_HOLD_MS, type Claim } from './idempotency.service';
 import { PendingLimit } from './pending-limit';
 import { ReplyHub } from './reply-hub';
-import { ClientGoneError, clientGoneError, type ReplyWaiter, type WaiterOptions } from './reply-waiter';
+import {
+  ClientGoneError,
+  clientGoneError,
+  GatewayShutdownError,
+  type ReplyWaiter,
+  type WaiterOptions,
+} from './reply-waiter';
 import {
   ALLOW_FALLBACK_HEADER,
   allowFallbackFromHeader,
@@ -718,18 +724,18 @@ export class GenerationService {
   /**
    * Whether a follower runs again rather than answer `err`: the job it followed ended with no answer anyone can read
    * (found missing: its leader's gateway died before queuing it, an admin removed it; or failed in BullMQ: every run
-   * crashed), or was stopped before it answered (`timeout`: the leader's deadline passed, or it was cancelled), none of
-   * which is an answer to its request, and it has a client and time left. It then joins afresh (`rejoin`), within
-   * its own deadline: a follower that joined late does not inherit the leader's. Its own deadline ends its wait
-   * before it could see such an error (`Date.now() < deadlineAt` is then false), and a client that left is `gone`.
-   * A bound on the runs keeps a request from going round if every job it joins is lost.
+   * crashed), or was stopped before it answered (`timeout`: the leader's deadline passed, or it was cancelled; `503`:
+   * its worker shut down before the provider answered), none of which is an answer to its request, and it has a
+   * client and time left. It then joins afresh (`rejoin`), within its own deadline: a follower that joined late does
+   * not inherit the leader's, nor one that joined a draining worker's job that worker's 503. Its own deadline ends its
+   * wait before it could see such an error (`Date.now() < deadlineAt` is then false), a client that left is `gone`,
+   * and this gateway's own shutdown (`GatewayShutdownError`) is answered. A bound on the runs keeps a request from
+   * going round if every job it joins is lost.
    */
   private runsAlone(err: unknown, party: Party | null, sub: Submission, client: Client, run: number): boolean {
     return (
       party?.role === 'follower' &&
-      (err instanceof LostJobError ||
-        err instanceof FailedJobError ||
-        (err instanceof GatewayError && err.code === ErrorCode.Timeout && !(err instanceof ClientGoneError))) &&
+      (err instanceof LostJobError || err instanceof FailedJobError || stoppedUnanswered(err)) &&
       run < MAX_FOLLOWER_RUNS &&
       !client.gone &&
       Date.now() < sub.request.deadlineAt
@@ -926,6 +932,18 @@ interface JobToAdd {
   coalescingKey?: string;
   /** Whether the request's client has left (checked right before the add). */
   gone?: () => boolean;
+}
+
+/**
+ * A job stopped before it answered, as its followers see it: `timeout` (the leader's deadline passed, or the job was
+ * cancelled) or `service_unavailable` (its worker shut down before the provider answered), but not a waiter's own
+ * client leaving nor this gateway's own shutdown.
+ */
+function stoppedUnanswered(err: unknown): boolean {
+  if (!(err instanceof GatewayError) || err instanceof ClientGoneError || err instanceof GatewayShutdownError) {
+    return false;
+  }
+  return err.code === ErrorCode.Timeout || err.code === ErrorCode.ServiceUnavailable;
 }
 
 /** Whether the request is an Idempotency-Key replay that watches its key's job running (see `replayed`). */

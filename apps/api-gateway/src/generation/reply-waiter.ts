@@ -149,8 +149,14 @@ export function deadlineError(): GatewayError {
   return new GatewayError(ErrorCode.Timeout, 'The request deadline passed before the answer was complete.');
 }
 
+/**
+ * The 503 of this gateway's own shutdown (the end of its drain), told apart from a job's 503 (its worker shut down
+ * before the provider answered), which a coalesced follower runs again rather than answer (`runsAlone`).
+ */
+export class GatewayShutdownError extends GatewayError {}
+
 export function shutdownError(): GatewayError {
-  return new GatewayError(ErrorCode.ServiceUnavailable, 'The gateway is shutting down; retry the request.', {
+  return new GatewayShutdownError(ErrorCode.ServiceUnavailable, 'The gateway is shutting down; retry the request.', {
     retryAfterMs: 1_000,
   });
 }
