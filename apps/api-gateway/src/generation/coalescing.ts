@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import {
   CLIENT_CLOSED_REQUEST,
@@ -31,6 +32,28 @@ import { ClientGoneError, deadlineError, type AbandonReason } from './reply-wait
 import { boundedByAnswer, PastDeadline } from './by-deadline';
 import type { StreamHead } from './stream-relay';
 import { UsageQueue } from './usage-queue';
+
+/**
+ * What identical requests share (ADR 0007): the cache key, the form (whole or streamed: a streamed follower of a whole
+ * answer would get no incremental chunks) and, for a key with an allow-list, that list (SHA-256 of it sorted). The
+ * cache key's access material is read off this gateway's catalog, while the worker routes the leader's job by its own
+ * catalog and the leader's allow-list: a restricted key whose list keeps every deployment this gateway sees has none,
+ * and would follow an unrestricted leader a worker with a newer catalog answers from a deployment the list forbids.
+ * A cache hit is checked against the key (`mayServeAnswer`); a follower is answered as the answer arrives, a stream's
+ * before it knows who answered. So restricted requests follow only requests under the same list, whose jobs route as
+ * theirs would. Unrestricted requests pay nothing more; restricted ones one hash of their list, in memory.
+ */
+export function coalescingKeyOf(
+  request: Pick<GenerationRequest, 'stream' | 'allowedModels'>,
+  cacheKey: string,
+): string {
+  const key = `${cacheKey}.${request.stream ? 'stream' : 'whole'}`;
+  if (request.allowedModels === undefined) {
+    return key;
+  }
+  const list = [...new Set(request.allowedModels)].sort();
+  return `${key}.${createHash('sha256').update(JSON.stringify(list)).digest('hex')}`;
+}
 
 /** Says on a follower's answer that it shared another request's provider call. */
 export const COALESCED_HEADER = 'x-gateway-coalesced';
@@ -75,7 +98,7 @@ export class Coalescing {
     if (!this.env.COALESCE_ENABLED || request.cache === undefined) {
       return null;
     }
-    const key = `${request.cache.key}.${request.stream ? 'stream' : 'whole'}`;
+    const key = coalescingKeyOf(request, request.cache.key);
     const names = inFlightNames(this.keys, key, jobId);
     let leader: string | null;
     try {
