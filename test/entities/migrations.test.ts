@@ -28,6 +28,7 @@ const ALL = [
   'HealthAlertOutbox1797050000000',
   'PreferenceUsageBatches1797100000000',
   'UnservedModels1797200000000',
+  'MaxEmbeddingInputs1797300000000',
 ];
 
 const TABLES = [

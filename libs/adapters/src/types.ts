@@ -64,6 +64,12 @@ export interface AdapterTarget {
    * this: OpenAI refuses fields it does not know.
    */
   claudeOptions?: true;
+  /**
+   * The most inputs one embeddings request to this deployment may carry (its provider's `maxEmbeddingInputs`, or the
+   * default for its family: `embeddingInputsLimit` in core). A longer input list is sent as consecutive requests of at
+   * most this many, their vectors joined in input order (`embedInBatches`). Absent: the API's own limit only.
+   */
+  maxEmbeddingInputs?: number;
   /** A health endpoint on the baseUrl's origin (llama.cpp, vLLM: `/health`) the health check reads instead of models. */
   healthPath?: string;
   /** Sees every response's status and headers (the router reads providers' rate limits from them). */

@@ -679,6 +679,18 @@ ${extra}    models:
     ]);
   });
 
+  it('keeps a maxEmbeddingInputs between 1 and 2048, exported as set and absent unless set', () => {
+    const tei = parseCatalog(provider('openai', '    maxEmbeddingInputs: 32\n'), {});
+    expect(tei.providers[0].maxEmbeddingInputs).toBe(32);
+    expect(catalogToYaml(tei)).toContain('maxEmbeddingInputs: 32\n');
+    expect(parseCatalog(provider('openai', ''), {}).providers[0]).not.toHaveProperty('maxEmbeddingInputs');
+    for (const bad of ['0', '2049', '1.5', 'many']) {
+      expect(problemsOf(provider('openai', `    maxEmbeddingInputs: ${bad}\n`))).toEqual([
+        'providers[0].maxEmbeddingInputs must be an integer between 1 and 2048',
+      ]);
+    }
+  });
+
   it('keeps a completion probe opt-in, and leaves the default health probe implicit', () => {
     expect(parseCatalog(provider('openai', '    probe: completion\n'), {}).providers[0].probe).toBe('completion');
     expect(parseCatalog(provider('openai', '    probe: health\n'), {}).providers[0]).not.toHaveProperty('probe');

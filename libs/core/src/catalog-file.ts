@@ -16,6 +16,7 @@ import {
 import { ConfigurationError } from './env';
 import { ALLOW_LINK_LOCAL_VARIABLE, isMetadataAddress } from './metadata-address';
 import { routingCapabilities } from './provider-families';
+import { MAX_EMBEDDING_INPUTS_SETTING } from './embedding-limits';
 
 /**
  * The provider catalog file (YAML): parsing, `${VAR}` / `${VAR:-default}` interpolation and
@@ -63,6 +64,7 @@ export const PROVIDER_KEYS = [
   'healthPath',
   'probe',
   'healthIntervalS',
+  'maxEmbeddingInputs',
   'models',
 ];
 export const MODEL_KEYS = [
@@ -754,6 +756,11 @@ function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpe
   }
   const probe = r.oneOf(obj, 'probe', path, owner, PROBE_MODES, 'health');
   const healthIntervalS = r.number(obj, 'healthIntervalS', path, owner, { min: 1, max: 86_400, integer: true });
+  const maxEmbeddingInputs = r.number(obj, 'maxEmbeddingInputs', path, owner, {
+    min: 1,
+    max: MAX_EMBEDDING_INPUTS_SETTING,
+    integer: true,
+  });
   const models: ModelSpec[] = [];
   const seen = new Set<string>();
   const rawModels = obj.models === undefined || obj.models === null ? [] : r.list(obj.models, `${path}.models`);
@@ -799,6 +806,7 @@ function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpe
     ...(healthPath === undefined ? {} : { healthPath }),
     ...(probe === 'completion' ? { probe } : {}),
     ...(healthIntervalS === undefined ? {} : { healthIntervalS }),
+    ...(maxEmbeddingInputs === undefined ? {} : { maxEmbeddingInputs }),
     models,
   };
 }

@@ -86,6 +86,11 @@ export interface ProviderSpec {
   probe?: ProbeMode;
   /** Seconds between the health monitor's probes of this provider; absent: HEALTH_INTERVAL_S. */
   healthIntervalS?: number;
+  /**
+   * The most inputs one embeddings request to this provider may carry (1..2048): a longer input list is sent as
+   * consecutive requests of at most this many. Absent: the default of its family (`embeddingInputsLimit`).
+   */
+  maxEmbeddingInputs?: number;
   models: ModelSpec[];
 }
 

@@ -17,6 +17,7 @@ export * from './catalog';
 export * from './connection-test';
 export * from './catalog-file';
 export * from './provider-families';
+export * from './embedding-limits';
 export * from './health';
 export * from './provider-env';
 export * from './provider-matrix';

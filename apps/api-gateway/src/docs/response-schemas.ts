@@ -637,8 +637,20 @@ const CATALOG_PROVIDER_FIELDS: Record<string, Schema> = {
   healthPath: STRING,
   probe: enumOf(PROBE_MODES),
   healthIntervalS: INTEGER,
+  maxEmbeddingInputs: described(
+    INTEGER,
+    'Most inputs one embeddings request to this provider carries (1..2048); a longer list is split. Absent: the ' +
+      "default of the provider's family.",
+  ),
 };
-const CATALOG_PROVIDER_OPTIONAL = ['displayName', 'plugin', 'healthPath', 'probe', 'healthIntervalS'];
+const CATALOG_PROVIDER_OPTIONAL = [
+  'displayName',
+  'plugin',
+  'healthPath',
+  'probe',
+  'healthIntervalS',
+  'maxEmbeddingInputs',
+];
 const API_KEY_REFERENCE = described(STRING, 'The `${VAR}` reference the key was configured with; never a literal key.');
 
 /** A model as the admin API shows it (ModelView): `provider/model` and its catalog settings. */

@@ -1,6 +1,7 @@
 import {
   costOf,
   countTextTokens,
+  embeddingInputsLimit,
   type AnswerDetails,
   type Attempt,
   type Charge,
@@ -47,6 +48,10 @@ export function targetOf(d: Deployment): AdapterTarget {
     maxConnections: d.provider.maxConnections,
     contextWindow: d.model.contextWindow,
   };
+  const maxEmbeddingInputs = embeddingInputsLimit(d.provider);
+  if (maxEmbeddingInputs !== undefined) {
+    target.maxEmbeddingInputs = maxEmbeddingInputs;
+  }
   // llama.cpp, vLLM and TGI health checks read this instead of the model list.
   if (d.provider.healthPath !== undefined) {
     target.healthPath = d.provider.healthPath;

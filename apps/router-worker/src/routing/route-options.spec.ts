@@ -10,6 +10,15 @@ const litellm: GatewaySpec = {
 };
 
 describe('routeOptions', () => {
+  it("gives both routes the provider's embeddings batch limit: its own setting, else its family's", () => {
+    const tei = deployment({ kind: 'openai', routing: 'auto', gateway: 'litellm', maxEmbeddingInputs: 32 });
+    expect(routeOptions(tei, [litellm], null).map((o) => o.target.maxEmbeddingInputs)).toEqual([32, 32]);
+    const gemini = deployment({ kind: 'gemini', routing: 'direct' });
+    expect(routeOptions(gemini, [], null)[0].target.maxEmbeddingInputs).toBe(100);
+    const vllm = deployment({ kind: 'openai', routing: 'direct', baseUrl: 'http://127.0.0.1:8000/v1' });
+    expect(routeOptions(vllm, [], null)[0].target).not.toHaveProperty('maxEmbeddingInputs');
+  });
+
   it('calls a direct provider with its own target and wire format', () => {
     const d = deployment({ kind: 'anthropic', routing: 'direct', gateway: 'litellm' });
     const [only, ...rest] = routeOptions(d, [litellm], 'gateway');

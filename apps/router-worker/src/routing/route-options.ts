@@ -22,6 +22,10 @@ export function routeOptions(d: Deployment, gateways: readonly GatewaySpec[], re
     gateway === undefined
       ? null
       : { route: 'gateway', kind: 'openai', target: gatewayTarget(gateway, d.model.upstreamName ?? d.model.name) };
+  if (viaGateway !== null && direct.target.maxEmbeddingInputs !== undefined) {
+    // A gateway (LiteLLM) passes an embeddings request on as it came: the provider behind it still takes no more.
+    viaGateway.target.maxEmbeddingInputs = direct.target.maxEmbeddingInputs;
+  }
   if (viaGateway !== null && d.provider.kind === 'anthropic') {
     // Claude behind the gateway takes its signed thinking back, its prompt-cache marks, what the client asked of
     // Claude (thinking, a prefill, beta features) in the fields LiteLLM carries them in, and temperature and top_p as

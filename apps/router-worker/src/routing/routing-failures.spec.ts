@@ -7,7 +7,8 @@ import {
   retryHintOf,
   type Attempt,
 } from '@aigw/core';
-import { allProvidersFailed, contextLengthFailure, type FailedCalls } from './routing-failures';
+import { deployment } from '../generation/request.fixtures';
+import { allProvidersFailed, contextLengthFailure, midStreamFailure, type FailedCalls } from './routing-failures';
 
 /** What the loop passes besides the attempts: the wait left, and whether a provider out of room named none. */
 function calls(waitMs: number | undefined, unnamedWait = false, unreached: Attempt[] = []): FailedCalls {
@@ -189,5 +190,42 @@ describe('contextLengthFailure', () => {
     const chat = contextLengthFailure(tooLong, []);
     expect(chat.code).toBe(ErrorCode.ContextLengthExceeded);
     expect(chat.param).toBe('messages');
+  });
+});
+
+describe('midStreamFailure of an embeddings request split into calls', () => {
+  const usage = { promptTokens: 64, completionTokens: 0, totalTokens: 64, cachedPromptTokens: 0 };
+  const spent = { provider: 'tei', model: 'bge', usage, costUsd: 0 };
+  const attempts = [failed('tei', 'invalid_request', 400)];
+
+  it("is the client's 400 naming the item the provider refused, billed for the calls before it", () => {
+    const refused = new ProviderCallError(ErrorClass.InvalidRequest, 'upstream HTTP 400: input is too long', {
+      status: 400,
+      param: 'input[37]',
+      billed: usage,
+    });
+    const err = midStreamFailure(deployment(), refused, attempts, spent, true);
+    expect(err.code).toBe(ErrorCode.InvalidRequest);
+    expect(httpStatusOf(err.code)).toBe(400);
+    expect(err.param).toBe('input[37]');
+    expect(err.spent).toEqual(spent);
+  });
+
+  it("is context_length_exceeded naming input when a later call's inputs were too long, billed alike", () => {
+    const tooLong = new ProviderCallError(ErrorClass.ContextLength, 'upstream HTTP 413: payload too large', {
+      status: 413,
+      billed: usage,
+    });
+    const err = midStreamFailure(deployment(), tooLong, attempts, spent, true);
+    expect(err.code).toBe(ErrorCode.ContextLengthExceeded);
+    expect(err.param).toBe('input');
+    expect(err.spent).toEqual(spent);
+  });
+
+  it('stays a provider error for a provider failure', () => {
+    const failure = new ProviderCallError(ErrorClass.Provider, 'upstream HTTP 503', { status: 503, billed: usage });
+    const err = midStreamFailure(deployment(), failure, attempts, spent, true);
+    expect(err.code).toBe(ErrorCode.ProviderError);
+    expect(err.spent).toEqual(spent);
   });
 });

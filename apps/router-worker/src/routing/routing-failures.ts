@@ -69,7 +69,25 @@ export function midStreamFailure(
   spent?: Spent,
   embeddings = false,
 ): GatewayError {
-  // An embeddings request split into calls (Gemini's batches) failed after some were charged for: said as such.
+  // An embeddings request split into calls (Gemini's batches, a deployment's maxEmbeddingInputs) failed after some
+  // were charged for. A later call refused for what the client sent is still the client's mistake, said as it would
+  // be had it come first (the item it names renumbered to the client's list by the adapter), billed for the rest.
+  if (embeddings && err.errorClass === ErrorClass.InvalidRequest) {
+    return new GatewayError(ErrorCode.InvalidRequest, `The provider rejected the request: ${err.message}`, {
+      attempts,
+      cause: err,
+      param: err.param,
+      spent,
+    });
+  }
+  if (embeddings && err.errorClass === ErrorClass.ContextLength) {
+    return new GatewayError(ErrorCode.ContextLengthExceeded, `The request is too long for the model: ${err.message}`, {
+      attempts,
+      cause: err,
+      param: err.param ?? 'input',
+      spent,
+    });
+  }
   const where = embeddings ? 'after embedding part of the input' : 'in the middle of the stream';
   if (err.overloaded) {
     return new GatewayError(

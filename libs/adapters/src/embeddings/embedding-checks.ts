@@ -1,5 +1,5 @@
 import { countTextTokens, ErrorClass, ProviderCallError, type Usage } from '@aigw/core';
-import type { EmbeddingsAdapterRequest } from '../types';
+import type { EmbeddingsAdapterRequest, EmbeddingsResponse } from '../types';
 
 /*
  * What every embeddings adapter checks the same way: an API that embeds text only refuses token arrays before any
@@ -86,4 +86,90 @@ export function estimatedEmbedUsage(texts: readonly string[]): Usage {
     promptTokens += countTextTokens(t);
   }
   return embedUsage(promptTokens);
+}
+
+/** `a` and `b` added up, field by field (the optional counts only where either has them). */
+function usageSum(a: Usage, b: Usage): Usage {
+  const sum: Usage = {
+    promptTokens: a.promptTokens + b.promptTokens,
+    completionTokens: a.completionTokens + b.completionTokens,
+    totalTokens: a.totalTokens + b.totalTokens,
+    cachedPromptTokens: a.cachedPromptTokens + b.cachedPromptTokens,
+  };
+  if (a.cacheWritePromptTokens !== undefined || b.cacheWritePromptTokens !== undefined) {
+    sum.cacheWritePromptTokens = (a.cacheWritePromptTokens ?? 0) + (b.cacheWritePromptTokens ?? 0);
+  }
+  if (a.reasoningTokens !== undefined || b.reasoningTokens !== undefined) {
+    sum.reasoningTokens = (a.reasoningTokens ?? 0) + (b.reasoningTokens ?? 0);
+  }
+  return sum;
+}
+
+/** An input item named by index (`input[3]`, `input.3`), as a provider may name the field it refused. */
+const INPUT_ITEM_PARAM = /^input(\[|\.)(\d+)/;
+
+/**
+ * The failure of the request carrying the inputs from `offset` on, as the failure of the client's whole request: the
+ * item a refusal names is renumbered to the client's list (the provider counted from the start of its request), and
+ * when earlier requests succeeded, what they were charged for goes with it as `billed` (their provider charged for
+ * them; see ProviderCallError.billed: the request is then neither retried nor sent elsewhere, which would pay for them
+ * again). Never `untranslatable`: the earlier requests were sent.
+ */
+function batchFailure(err: ProviderCallError, offset: number, billed: Usage | undefined): ProviderCallError {
+  const match = err.param === undefined || offset === 0 ? null : INPUT_ITEM_PARAM.exec(err.param);
+  const param =
+    match === null || err.param === undefined
+      ? err.param
+      : `input${match[1]}${Number(match[2]) + offset}${err.param.slice(match[0].length)}`;
+  if (billed === undefined && param === err.param) {
+    return err;
+  }
+  return new ProviderCallError(err.errorClass, err.message, {
+    status: err.status,
+    retryAfterMs: err.retryAfterMs,
+    overloaded: err.overloaded,
+    charged: err.charged,
+    param,
+    cause: err,
+    ...(billed === undefined ? {} : { billed }),
+  });
+}
+
+/**
+ * Embeds `input` in consecutive requests of at most `max` items (`call` sends one, `offset` being the index of its
+ * first item in `input`), one after the other: the vectors are joined in input order, the usage added up and the
+ * last answer's rate-limit info kept. A list within `max` is one request, as it came. Any failing request fails the
+ * whole call (no later request is sent): see `batchFailure` for what it says. Sequential rather than parallel: a
+ * server with a small batch limit (TEI's 32) is usually one with few slots, and a failure is then never one whose
+ * siblings were cancelled mid-way, leaving unknown whether they were charged for.
+ */
+export async function embedInBatches<T extends string | number[]>(
+  input: readonly T[],
+  max: number,
+  call: (batch: T[], offset: number) => Promise<EmbeddingsResponse>,
+  classify: (err: unknown) => ProviderCallError,
+): Promise<EmbeddingsResponse> {
+  const size = Math.max(1, Math.floor(max));
+  if (input.length <= size) {
+    return call(input as T[], 0);
+  }
+  const embeddings: number[][] = [];
+  let usage: Usage | undefined;
+  let rateLimit: EmbeddingsResponse['rateLimit'];
+  for (let offset = 0; offset < input.length; offset += size) {
+    let res: EmbeddingsResponse;
+    try {
+      res = await call(input.slice(offset, offset + size), offset);
+    } catch (err) {
+      throw batchFailure(classify(err), offset, usage);
+    }
+    embeddings.push(...res.embeddings);
+    usage = usage === undefined ? res.usage : usageSum(usage, res.usage);
+    rateLimit = res.rateLimit ?? rateLimit;
+  }
+  const out: EmbeddingsResponse = { embeddings, usage: usage ?? embedUsage(0) };
+  if (rateLimit !== undefined) {
+    out.rateLimit = rateLimit;
+  }
+  return out;
 }

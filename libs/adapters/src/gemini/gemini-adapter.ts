@@ -13,8 +13,8 @@ import type {
   HealthResult,
   ProviderAdapter,
 } from '../types';
-import { estimatedEmbedUsage, textInputs, unitVector } from '../embeddings/embedding-checks';
-import { geminiEmbedBatches, geminiEmbedBody, readGeminiEmbeddings } from './gemini-embeddings';
+import { embedInBatches, estimatedEmbedUsage, textInputs, unitVector } from '../embeddings/embedding-checks';
+import { GEMINI_EMBED_BATCH_MAX, geminiEmbedBody, readGeminiEmbeddings } from './gemini-embeddings';
 import { geminiBody } from './gemini-mapping';
 import { GeminiStreamDecoder, readGenerateContent } from './gemini-wire';
 
@@ -90,34 +90,36 @@ export class GeminiAdapter implements ProviderAdapter {
   }
 
   /**
-   * `batchEmbedContents`, at most 100 texts a call: a longer list is sent as consecutive calls whose vectors are
-   * joined in input order (any failing call fails the whole request). Usage is estimated (the API reports none).
-   * Vectors shortened by `dimensions` are scaled to unit length (see `unitVector`). A call failing after earlier ones
-   * succeeded fails with their usage as `billed`: Google charged for those texts, and the failure is billed so.
+   * `batchEmbedContents`, at most 100 texts a call (fewer when the provider's `maxEmbeddingInputs` says so): a longer
+   * list is sent as consecutive calls whose vectors are joined in input order (`embedInBatches`: any failing call fails
+   * the whole request, billed for the calls before it, as Google charged for those texts). Usage is estimated (the
+   * API reports none). Vectors shortened by `dimensions` are scaled to unit length (see `unitVector`).
    */
   async embed(req: EmbeddingsAdapterRequest, signal: AbortSignal): Promise<EmbeddingsResponse> {
     const texts = textInputs(req, 'the Gemini API');
-    const embeddings: number[][] = [];
-    for (const batch of geminiEmbedBatches(texts)) {
-      const call = {
-        method: 'POST',
-        path: `${modelPath(req.target.model)}:batchEmbedContents`,
-        headers: headersOf(req.target, true),
-        body: geminiEmbedBody(req.target.model, batch, req.dimensions),
-      } as const;
-      let vectors: number[][];
-      try {
-        vectors = await jsonCall(this.pool, req.target, call, signal, (json, _headers, status) =>
+    const max = Math.min(GEMINI_EMBED_BATCH_MAX, req.target.maxEmbeddingInputs ?? GEMINI_EMBED_BATCH_MAX);
+    return embedInBatches(
+      texts,
+      max,
+      async (batch) => {
+        const call = {
+          method: 'POST',
+          path: `${modelPath(req.target.model)}:batchEmbedContents`,
+          headers: headersOf(req.target, true),
+          body: geminiEmbedBody(req.target.model, batch, req.dimensions),
+        } as const;
+        const vectors = await jsonCall(this.pool, req.target, call, signal, (json, _headers, status) =>
           readGeminiEmbeddings(json, status, batch.length),
         );
-      } catch (err) {
-        throw embeddings.length === 0 ? err : withBilled(classifyError(err, signal), texts.slice(0, embeddings.length));
-      }
-      // Shortened by outputDimensionality, Gemini's vectors are not of unit length (its full 3072 are): scaled, as
-      // OpenAI's `dimensions` answers are.
-      embeddings.push(...(req.dimensions === undefined ? vectors : vectors.map(unitVector)));
-    }
-    return { embeddings, usage: estimatedEmbedUsage(texts) };
+        // Shortened by outputDimensionality, Gemini's vectors are not of unit length (its full 3072 are): scaled, as
+        // OpenAI's `dimensions` answers are.
+        return {
+          embeddings: req.dimensions === undefined ? vectors : vectors.map(unitVector),
+          usage: estimatedEmbedUsage(batch),
+        };
+      },
+      (err) => classifyError(err, signal),
+    );
   }
 
   listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]> {
@@ -133,21 +135,4 @@ export class GeminiAdapter implements ProviderAdapter {
   classifyError(err: unknown, signal?: AbortSignal): ProviderCallError {
     return classifyError(err, signal);
   }
-}
-
-/**
- * The failure of a later batch, carrying what the batches before it were charged for (estimated, as on success), and
- * all else it said as the same failure of a first batch says it (the field a refusal names is the client's `param`).
- * Never `untranslatable`: the earlier batches were sent, and another deployment would pay for them again.
- */
-function withBilled(err: ProviderCallError, embedded: readonly string[]): ProviderCallError {
-  return new ProviderCallError(err.errorClass, err.message, {
-    status: err.status,
-    retryAfterMs: err.retryAfterMs,
-    overloaded: err.overloaded,
-    charged: err.charged,
-    param: err.param,
-    cause: err,
-    billed: estimatedEmbedUsage(embedded),
-  });
 }

@@ -1,16 +1,8 @@
+import { GEMINI_EMBEDDING_INPUTS } from '@aigw/core';
 import { vectorList, vectorOf } from '../embeddings/embedding-checks';
 
 /** `batchEmbedContents` takes at most 100 requests: a longer input list is split into calls of this many. */
-export const GEMINI_EMBED_BATCH_MAX = 100;
-
-/** Splits the texts into `batchEmbedContents` calls of at most GEMINI_EMBED_BATCH_MAX, in order. */
-export function geminiEmbedBatches(texts: readonly string[]): string[][] {
-  const batches: string[][] = [];
-  for (let i = 0; i < texts.length; i += GEMINI_EMBED_BATCH_MAX) {
-    batches.push(texts.slice(i, i + GEMINI_EMBED_BATCH_MAX));
-  }
-  return batches;
-}
+export const GEMINI_EMBED_BATCH_MAX = GEMINI_EMBEDDING_INPUTS;
 
 /**
  * `POST models/{model}:batchEmbedContents`: one `EmbedContentRequest` per text, each naming the model (`models/...`)

@@ -13,7 +13,7 @@ import type {
   HealthResult,
   ProviderAdapter,
 } from '../types';
-import { textInputs } from '../embeddings/embedding-checks';
+import { embedInBatches, textInputs } from '../embeddings/embedding-checks';
 import { ollamaEmbedBody, readOllamaEmbeddings } from './ollama-embeddings';
 import { OllamaStreamDecoder, ollamaBody, readChat, readTags } from './ollama-wire';
 
@@ -72,14 +72,22 @@ export class OllamaAdapter implements ProviderAdapter {
   // async: token arrays, refused by `textInputs`, reject instead of throwing synchronously.
   async embed(req: EmbeddingsAdapterRequest, signal: AbortSignal): Promise<EmbeddingsResponse> {
     const texts = textInputs(req, 'Ollama');
-    const call = {
-      method: 'POST',
-      path: '/api/embed',
-      headers: headersOf(req.target, true),
-      body: ollamaEmbedBody(req, texts),
-    } as const;
-    return jsonCall(this.pool, req.target, call, signal, (json, _headers, status) =>
-      readOllamaEmbeddings(json, status, texts),
+    // All inputs in one call unless the provider sets `maxEmbeddingInputs` (Ollama states no limit of its own).
+    return embedInBatches(
+      texts,
+      req.target.maxEmbeddingInputs ?? texts.length,
+      (batch) => {
+        const call = {
+          method: 'POST',
+          path: '/api/embed',
+          headers: headersOf(req.target, true),
+          body: ollamaEmbedBody(req, batch),
+        } as const;
+        return jsonCall(this.pool, req.target, call, signal, (json, _headers, status) =>
+          readOllamaEmbeddings(json, status, batch),
+        );
+      },
+      (err) => classifyError(err, signal),
     );
   }
 

@@ -1,8 +1,9 @@
-import type { ProviderCallError, StreamDelta } from '@aigw/core';
+import { ErrorClass, merged, ProviderCallError, setBounded, type StreamDelta } from '@aigw/core';
 import { classifyError } from '../errors/classify';
 import { jsonCall, originCall, streamCall } from '../http/calls';
 import { anyRateLimit, type ResponseHeaders } from '../http/headers';
 import type { HttpPool } from '../http/http-pool';
+import { embedInBatches } from '../embeddings/embedding-checks';
 import { probe } from '../health';
 import type {
   AdapterRequest,
@@ -53,12 +54,38 @@ function readModels(json: unknown, _headers: ResponseHeaders, status: number): s
   return readModelList(json, status);
 }
 
+/** Servers whose stated embeddings batch limit one worker remembers (a catalog holds a few dozen). */
+const MAX_LEARNT_LIMITS = 256;
+
+/**
+ * Text Embeddings Inference's refusal of more inputs than its `--max-client-batch-size`: a 422 whose `error` says
+ * "batch size 100 > maximum allowed batch size 32", sent before anything is embedded (SiliconFlow's API refuses an
+ * oversized input list in the same words).
+ */
+const STATED_BATCH_LIMIT = /maximum allowed batch size (\d+)/i;
+
+/** The batch limit a first request's refusal states (TEI's), or undefined. Never one that charged for anything. */
+function statedBatchLimit(err: unknown): number | undefined {
+  if (!(err instanceof ProviderCallError) || err.billed !== undefined) {
+    return undefined;
+  }
+  if (err.errorClass !== ErrorClass.InvalidRequest && err.errorClass !== ErrorClass.ContextLength) {
+    return undefined;
+  }
+  const match = STATED_BATCH_LIMIT.exec(err.message);
+  const limit = match === null ? NaN : Number(match[1]);
+  return Number.isSafeInteger(limit) && limit >= 1 ? limit : undefined;
+}
+
 /**
  * The OpenAI Chat Completions wire format, spoken by OpenAI, Z.ai, DeepSeek, vLLM, llama.cpp, Ollama `/v1`,
  * the HuggingFace router and LiteLLM-style proxies. `baseUrl` includes the version segment (`.../v1`).
  */
 export class OpenAiAdapter implements ProviderAdapter {
   readonly kind = 'openai' as const;
+
+  /** Batch limits servers stated in a refusal (`statedBatchLimit`), by pool and base URL. */
+  private readonly embeddingLimits = new Map<string, number>();
 
   constructor(private readonly pool: HttpPool) {}
 
@@ -90,7 +117,43 @@ export class OpenAiAdapter implements ProviderAdapter {
     return streamCall(this.pool, req.target, call, signal, decoder);
   }
 
-  embed(req: EmbeddingsAdapterRequest, signal: AbortSignal): Promise<EmbeddingsResponse> {
+  /**
+   * `POST /embeddings`, in requests of at most the deployment's `maxEmbeddingInputs` (TEI refuses more than its
+   * `--max-client-batch-size`, 32 by default; Cohere's compatibility API 96): see `embedInBatches`. A server whose
+   * limit is not set that refuses a request as TEI does, stating its limit ("batch size 100 > maximum allowed batch
+   * size 32", a 422 before anything was embedded), is asked again in requests of that many, and every later request
+   * to it is split so from the start (remembered per pool and base URL in this process, as `hostnameOf` remembers).
+   */
+  async embed(req: EmbeddingsAdapterRequest, signal: AbortSignal): Promise<EmbeddingsResponse> {
+    const key = `${req.target.poolKey} ${req.target.baseUrl}`;
+    const learnt = this.embeddingLimits.get(key);
+    const max = Math.min(req.target.maxEmbeddingInputs ?? req.input.length, learnt ?? req.input.length);
+    try {
+      return await this.embedInBatchesOf(req, max, signal);
+    } catch (err) {
+      const stated = statedBatchLimit(err);
+      if (stated === undefined || stated >= Math.min(max, req.input.length)) {
+        throw err;
+      }
+      setBounded(this.embeddingLimits, key, stated, MAX_LEARNT_LIMITS);
+      return this.embedInBatchesOf(req, stated, signal);
+    }
+  }
+
+  private embedInBatchesOf(
+    req: EmbeddingsAdapterRequest,
+    max: number,
+    signal: AbortSignal,
+  ): Promise<EmbeddingsResponse> {
+    return embedInBatches<string | number[]>(
+      req.input,
+      max,
+      (input) => this.embedOnce(merged(req, { input: input as string[] | number[][] }), signal),
+      (err) => classifyError(err, signal),
+    );
+  }
+
+  private embedOnce(req: EmbeddingsAdapterRequest, signal: AbortSignal): Promise<EmbeddingsResponse> {
     const call = {
       method: 'POST',
       path: '/embeddings',

@@ -29,6 +29,7 @@ export type ProviderSource = 'file' | 'admin';
 @Check('ck_providers_max_connections', '"max_connections" > 0')
 @Check('ck_providers_probe_mode', `"probe_mode" IN ('health', 'completion')`)
 @Check('ck_providers_health_interval_s', '"health_interval_s" > 0')
+@Check('ck_providers_max_embedding_inputs', '"max_embedding_inputs" > 0')
 @Check('ck_providers_plugin_module', `("kind" = 'plugin') = ("plugin_module" IS NOT NULL)`)
 export class ProviderEntity {
   /** The catalog id, used in `provider/model` refs. */
@@ -100,6 +101,10 @@ export class ProviderEntity {
   /** Seconds between health probes of this provider; null: HEALTH_INTERVAL_S. */
   @Column({ name: 'health_interval_s', type: 'integer', nullable: true })
   healthIntervalS: number | null;
+
+  /** Most inputs per embeddings request (catalog `maxEmbeddingInputs`); null: the default of its family. */
+  @Column({ name: 'max_embedding_inputs', type: 'integer', nullable: true })
+  maxEmbeddingInputs: number | null;
 
   /** When the monitor last read the provider's model list (see `provider_discovered_models`). */
   @Column({ name: 'models_refreshed_at', type: 'timestamptz', nullable: true })

@@ -20,6 +20,7 @@ import { UsageClientClosed1797000000000 } from './1797000000000-UsageClientClose
 import { HealthAlertOutbox1797050000000 } from './1797050000000-HealthAlertOutbox';
 import { PreferenceUsageBatches1797100000000 } from './1797100000000-PreferenceUsageBatches';
 import { UnservedModels1797200000000 } from './1797200000000-UnservedModels';
+import { MaxEmbeddingInputs1797300000000 } from './1797300000000-MaxEmbeddingInputs';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -45,4 +46,5 @@ export const MIGRATIONS = [
   HealthAlertOutbox1797050000000,
   PreferenceUsageBatches1797100000000,
   UnservedModels1797200000000,
+  MaxEmbeddingInputs1797300000000,
 ] as const;

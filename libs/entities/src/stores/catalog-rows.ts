@@ -22,6 +22,7 @@ export type ProviderFields = Pick<
   | 'probeMode'
   | 'displayName'
   | 'healthIntervalS'
+  | 'maxEmbeddingInputs'
 >;
 export type ModelFields = Pick<
   ModelEntity,
@@ -56,6 +57,7 @@ export function providerFields(p: ProviderSpec, encryptedSecret: string | null):
     probeMode: p.probe ?? 'health',
     displayName: p.displayName ?? null,
     healthIntervalS: p.healthIntervalS ?? null,
+    maxEmbeddingInputs: p.maxEmbeddingInputs ?? null,
   };
 }
 
@@ -143,6 +145,9 @@ export function providerFromRow(row: ProviderEntity, apiKey: string | undefined,
     ...(row.healthIntervalS === null || row.healthIntervalS === undefined
       ? {}
       : { healthIntervalS: row.healthIntervalS }),
+    ...(row.maxEmbeddingInputs === null || row.maxEmbeddingInputs === undefined
+      ? {}
+      : { maxEmbeddingInputs: row.maxEmbeddingInputs }),
     models,
   };
 }

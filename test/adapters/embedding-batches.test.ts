@@ -1,0 +1,179 @@
+import { AdapterRegistry, type AdapterTarget, HttpPool, type ProviderAdapter } from '@aigw/adapters';
+import { ErrorClass, ProviderCallError } from '@aigw/core';
+import { FakeUpstream, sendJson } from './support/fake-upstream';
+
+/** TEI's default `--max-client-batch-size`. */
+const TEI_LIMIT = 32;
+
+/**
+ * A Text Embeddings Inference server's `POST /v1/embeddings` (OpenAI's wire format): more inputs than its
+ * `--max-client-batch-size` is a 422 `{"error": "batch size N > maximum allowed batch size M", "error_type":
+ * "Validation"}`; an answer's vectors say which input they are (here `[offset + i, i]` so that their order shows).
+ */
+function teiHandler(up: FakeUpstream, fail?: { call: number; status: number; body: unknown }) {
+  let calls = 0;
+  up.handler = (_req, res, seen) => {
+    calls++;
+    const body = JSON.parse(seen.body) as { input: string[] };
+    if (fail !== undefined && calls === fail.call) {
+      sendJson(res, fail.status, fail.body);
+      return;
+    }
+    if (body.input.length > TEI_LIMIT) {
+      sendJson(res, 422, {
+        error: `batch size ${body.input.length} > maximum allowed batch size ${TEI_LIMIT}`,
+        error_type: 'Validation',
+      });
+      return;
+    }
+    // Answered out of order, as `index` allows: the adapter must place each vector by it.
+    const data = body.input
+      .map((text, i) => ({ object: 'embedding', index: i, embedding: [Number(text.slice(1)), i] }))
+      .reverse();
+    sendJson(res, 200, {
+      object: 'list',
+      data,
+      model: 'bge',
+      usage: { prompt_tokens: body.input.length * 2, total_tokens: body.input.length * 2 },
+    });
+  };
+}
+
+const texts = (n: number): string[] => Array.from({ length: n }, (_, i) => `t${i}`);
+
+describe("embeddings split into requests of at most the deployment's maxEmbeddingInputs (a TEI server)", () => {
+  let up: FakeUpstream;
+  let pool: HttpPool;
+  let adapter: ProviderAdapter;
+  let target: AdapterTarget;
+  const never = new AbortController().signal;
+
+  beforeEach(async () => {
+    up = await FakeUpstream.start();
+    pool = new HttpPool();
+    adapter = new AdapterRegistry(pool).get('openai');
+    target = { baseUrl: `${up.origin}/v1`, model: 'bge', timeoutMs: 2000, poolKey: 'tei', maxEmbeddingInputs: 32 };
+  });
+
+  afterEach(async () => {
+    await pool.destroy();
+    await up.close();
+  });
+
+  it('sends 100 inputs as 32 + 32 + 32 + 4, the vectors in input order and the usage summed', async () => {
+    teiHandler(up);
+    const res = await adapter.embed!({ target, input: texts(100) }, never);
+    expect(up.requests.map((r) => (JSON.parse(r.body) as { input: string[] }).input.length)).toEqual([32, 32, 32, 4]);
+    expect(up.requests.map((r) => (JSON.parse(r.body) as { input: string[] }).input[0])).toEqual([
+      't0',
+      't32',
+      't64',
+      't96',
+    ]);
+    expect(res.embeddings).toHaveLength(100);
+    res.embeddings.forEach((v, i) => expect(v).toEqual([i, i % 32]));
+    expect(res.usage).toEqual({ promptTokens: 200, completionTokens: 0, totalTokens: 200, cachedPromptTokens: 0 });
+  });
+
+  it('sends a list within the limit as one request, as before', async () => {
+    teiHandler(up);
+    const res = await adapter.embed!({ target, input: texts(32) }, never);
+    expect(up.requests).toHaveLength(1);
+    expect(res.embeddings[31]).toEqual([31, 31]);
+  });
+
+  it("learns a TEI server's limit from its refusal when none is set, and splits by it from then on", async () => {
+    teiHandler(up);
+    const unset: AdapterTarget = { ...target, maxEmbeddingInputs: undefined };
+    const res = await adapter.embed!({ target: unset, input: texts(100) }, never);
+    const sizes = () => up.requests.map((r) => (JSON.parse(r.body) as { input: string[] }).input.length);
+    // The one refused request (TEI validates before embedding anything: nothing was charged), then the split.
+    expect(sizes()).toEqual([100, 32, 32, 32, 4]);
+    res.embeddings.forEach((v, i) => expect(v).toEqual([i, i % 32]));
+    expect(res.usage.promptTokens).toBe(200);
+
+    up.requests.length = 0;
+    await adapter.embed!({ target: unset, input: texts(40) }, never);
+    expect(sizes()).toEqual([32, 8]);
+  });
+
+  it('fails the whole call when a later request fails, billed for the requests that succeeded', async () => {
+    teiHandler(up, { call: 3, status: 503, body: { error: 'overloaded', error_type: 'Overloaded' } });
+    const err = (await adapter.embed!({ target, input: texts(100) }, never).catch((e: unknown) => e)) as
+      ProviderCallError | undefined;
+    expect(err).toBeInstanceOf(ProviderCallError);
+    expect(err?.status).toBe(503);
+    expect(err?.billed).toEqual({ promptTokens: 128, completionTokens: 0, totalTokens: 128, cachedPromptTokens: 0 });
+    // No request after the failing one.
+    expect(up.requests).toHaveLength(3);
+  });
+
+  it("names the client's input item in a refusal's param (offset by the requests before it), unbilled when first", async () => {
+    const refusal = { error: { message: 'input is too long', type: 'invalid_request_error', param: 'input[5]' } };
+    teiHandler(up, { call: 2, status: 400, body: refusal });
+    const later = (await adapter.embed!({ target, input: texts(100) }, never).catch(
+      (e: unknown) => e,
+    )) as ProviderCallError;
+    expect(later.errorClass).toBe(ErrorClass.InvalidRequest);
+    expect(later.param).toBe('input[37]');
+
+    up.requests.length = 0;
+    teiHandler(up, { call: 1, status: 400, body: refusal });
+    const first = (await adapter.embed!({ target, input: texts(100) }, never).catch(
+      (e: unknown) => e,
+    )) as ProviderCallError;
+    expect(first.param).toBe('input[5]');
+    expect(first.billed).toBeUndefined();
+  });
+});
+
+describe("the native families honour a provider's maxEmbeddingInputs too", () => {
+  let up: FakeUpstream;
+  let pool: HttpPool;
+  const never = new AbortController().signal;
+
+  beforeEach(async () => {
+    up = await FakeUpstream.start();
+    pool = new HttpPool();
+  });
+
+  afterEach(async () => {
+    await pool.destroy();
+    await up.close();
+  });
+
+  const sizes = (field: 'input' | 'requests') =>
+    up.requests.map((r) => (JSON.parse(r.body) as Record<string, unknown[]>)[field].length);
+
+  it('Ollama: /api/embed calls of at most that many, in order', async () => {
+    up.handler = (_req, res, seen) => {
+      const { input } = JSON.parse(seen.body) as { input: string[] };
+      sendJson(res, 200, {
+        embeddings: input.map((t) => [Number(t.slice(1)), 0]),
+        prompt_eval_count: input.length,
+      });
+    };
+    const adapter = new AdapterRegistry(pool).get('ollama');
+    const target = { baseUrl: up.origin, model: 'nomic', timeoutMs: 2000, poolKey: 'o', maxEmbeddingInputs: 2 };
+    const res = await adapter.embed!({ target, input: texts(5) }, never);
+    expect(sizes('input')).toEqual([2, 2, 1]);
+    expect(res.embeddings.map((v) => v[0])).toEqual([0, 1, 2, 3, 4]);
+    expect(res.usage.promptTokens).toBe(5);
+  });
+
+  it('Gemini: batchEmbedContents calls of fewer than its 100 when set so, never more', async () => {
+    up.handler = (_req, res, seen) => {
+      const { requests } = JSON.parse(seen.body) as { requests: { content: { parts: { text: string }[] } }[] };
+      sendJson(res, 200, { embeddings: requests.map((r) => ({ values: [Number(r.content.parts[0].text.slice(1))] })) });
+    };
+    const adapter = new AdapterRegistry(pool).get('gemini');
+    const target = { baseUrl: up.origin, model: 'gemini-embedding-001', timeoutMs: 2000, poolKey: 'g' };
+    const res = await adapter.embed!({ target: { ...target, maxEmbeddingInputs: 3 }, input: texts(7) }, never);
+    expect(sizes('requests')).toEqual([3, 3, 1]);
+    expect(res.embeddings.map((v) => v[0])).toEqual([0, 1, 2, 3, 4, 5, 6]);
+
+    up.requests.length = 0;
+    await adapter.embed!({ target: { ...target, maxEmbeddingInputs: 500 }, input: texts(150) }, never);
+    expect(sizes('requests')).toEqual([100, 50]);
+  });
+});
