@@ -220,9 +220,30 @@ describe('OpenAI-compatible providers: DeepSeek, the HuggingFace router, llama.c
         totalTokens: 1210,
         cachedPromptTokens: 0,
         cacheWritePromptTokens: 1100,
+        // What OpenRouter charged (usage.cost, in credits: US dollars), which the worker bills instead of the price.
+        reportedCostUsd: 0.00456,
       });
       // 100 plain * 3 + 1100 written * 3.75 + 10 out * 15, per 1K tokens
       expect(costOf(res.usage, price)).toBeCloseTo((300 + 4125 + 150) / 1000, 9);
+    });
+
+    it("reads OpenRouter's usage.cost, adding the upstream's charge only for a BYOK call (is_byok)", async () => {
+      const answer = async (usage: Record<string, unknown>) => {
+        up.handler = (_req, res) =>
+          sendJson(res, 200, completion({ prompt_tokens: 20, completion_tokens: 5, total_tokens: 25, ...usage }));
+        return (await adapter.generate(request(), never)).usage.reportedCostUsd;
+      };
+      // Not BYOK: upstream_inference_cost repeats the cost OpenRouter charged.
+      expect(
+        await answer({ cost: 0.0009056, is_byok: false, cost_details: { upstream_inference_cost: 0.0009056 } }),
+      ).toBe(0.0009056);
+      // BYOK: `cost` is OpenRouter's fee, the provider billed the key's own account for the rest.
+      expect(await answer({ cost: 0.0012, is_byok: true, cost_details: { upstream_inference_cost: 0.0345 } })).toBe(
+        0.0012 + 0.0345,
+      );
+      expect(await answer({})).toBeUndefined();
+      expect(await answer({ cost: 'free' })).toBeUndefined();
+      expect(await answer({ cost: -1 })).toBeUndefined();
     });
 
     it("streams OpenRouter's cache reads and writes from the usage chunk", async () => {

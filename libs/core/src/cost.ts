@@ -1,4 +1,5 @@
-import type { Usage } from './domain';
+import type { ProviderSpec } from './catalog';
+import type { Route, Usage } from './domain';
 
 export interface Pricing {
   /** USD per 1K prompt tokens. */
@@ -29,4 +30,43 @@ export function costOf(usage: Usage, price: Pricing): number {
       usage.completionTokens * price.completionPer1k) /
     1000;
   return Math.round(usd * 1e9) / 1e9;
+}
+
+/** Per base URL, so that an answer pays a map lookup, not a URL parse (bounded: a catalog has a few dozen). */
+const reportingHosts = new Map<string, boolean>();
+
+/** OpenRouter's API (`https://openrouter.ai/api/v1`), whose `usage.cost` is what it charged for the call. */
+function reportsCost(baseUrl: string): boolean {
+  let reports = reportingHosts.get(baseUrl);
+  if (reports === undefined) {
+    try {
+      reports = new URL(baseUrl).hostname.toLowerCase() === 'openrouter.ai';
+    } catch {
+      reports = false;
+    }
+    if (reportingHosts.size < 1024) {
+      reportingHosts.set(baseUrl, reports);
+    }
+  }
+  return reports;
+}
+
+/**
+ * The cost of an answer as its provider reported it, rounded as `costOf` rounds, where the gateway trusts the report:
+ * OpenRouter called directly, whose `usage.cost` is what it took from the account (docs: openrouter.ai, Usage
+ * Accounting; BYOK's upstream charge added by the adapter). Its price varies with the upstream it picked, its
+ * discounts, cache writes and per-request fees, which no catalog price per token can follow. Undefined otherwise: a
+ * server whose `usage.cost` means something else, or a gateway route (a LiteLLM in front of it reports its own
+ * view), is priced from the catalog.
+ */
+export function reportedCostOf(
+  provider: Pick<ProviderSpec, 'baseUrl'>,
+  route: Route,
+  usage: Usage,
+): number | undefined {
+  const reported = usage.reportedCostUsd;
+  if (reported === undefined || route !== 'direct' || !reportsCost(provider.baseUrl)) {
+    return undefined;
+  }
+  return Math.round(reported * 1e9) / 1e9;
 }

@@ -238,6 +238,11 @@ export interface Usage {
   cacheWritePromptTokens?: number;
   /** Completion tokens spent on hidden reasoning (part of `completionTokens`). */
   reasoningTokens?: number;
+  /**
+   * What the provider said the call cost, in USD, where its answer says so (OpenRouter's `usage.cost`: its credits are
+   * dollars). Billed instead of the catalog's price only where `reportedCostOf` trusts it.
+   */
+  reportedCostUsd?: number;
 }
 
 export const EMPTY_USAGE: Readonly<Usage> = Object.freeze({

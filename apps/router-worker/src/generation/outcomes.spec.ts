@@ -100,6 +100,39 @@ describe('resultOf', () => {
   });
 });
 
+describe('resultOf with a cost the provider reported', () => {
+  const usage = { promptTokens: 100, completionTokens: 50, totalTokens: 150, cachedPromptTokens: 0 };
+  const routed = (baseUrl: string, route: 'direct' | 'gateway', reportedCostUsd?: number) => {
+    const d = deployment({ id: 'or', baseUrl }, { promptPer1k: 1, completionPer1k: 2 });
+    return {
+      deployment: d,
+      route,
+      answer: {
+        id: 'gen-1',
+        created: 7,
+        text: 'hi',
+        finishReason: 'stop',
+        usage: reportedCostUsd === undefined ? usage : { ...usage, reportedCostUsd },
+      },
+      attempts: [successAttempt(d, route, 40, 0)],
+      providerLatencyMs: 40,
+    };
+  };
+  const cost = (r: ReturnType<typeof routed>) => resultOf(generationRequest(), r, 1, 1).costUsd;
+
+  it("bills what OpenRouter charged (usage.cost) rather than the catalog's price", () => {
+    expect(cost(routed('https://openrouter.ai/api/v1', 'direct', 0.0001234567891))).toBe(0.000123457);
+    expect(cost(routed('https://openrouter.ai/api/v1', 'direct', 0))).toBe(0);
+  });
+
+  it('prices by the catalog when OpenRouter said nothing, for other servers, and through a gateway', () => {
+    // (100 * 1 + 50 * 2) / 1000
+    expect(cost(routed('https://openrouter.ai/api/v1', 'direct'))).toBe(0.2);
+    expect(cost(routed('http://127.0.0.1:4000/v1', 'direct', 5))).toBe(0.2);
+    expect(cost(routed('https://openrouter.ai/api/v1', 'gateway', 5))).toBe(0.2);
+  });
+});
+
 describe('usageOf', () => {
   const answer = (usage: typeof EMPTY_USAGE, text = 'The weather in Paris is mild today.') => ({
     id: 'c',

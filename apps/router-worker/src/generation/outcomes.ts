@@ -2,6 +2,7 @@ import {
   costOf,
   countTextTokens,
   embeddingInputsLimit,
+  reportedCostOf,
   type AnswerDetails,
   type Attempt,
   type Charge,
@@ -182,7 +183,8 @@ export function resultOf(
     model: d.model.name,
     route: routed.route,
     usage,
-    costUsd: costOf(usage, d.model),
+    // What OpenRouter charged, where it said (its price follows the upstream it picked), else the catalog's price.
+    costUsd: reportedCostOf(d.provider, routed.route, answer.usage) ?? costOf(usage, d.model),
     latencyMs: Math.max(0, now - request.receivedAt),
     providerLatencyMs: round(routed.providerLatencyMs),
     attempts: routed.attempts,

@@ -50,6 +50,12 @@ interface WireUsage {
   prompt_cache_hit_tokens?: number;
   /** LiteLLM: Anthropic's count of prompt tokens written to its cache, in every release. */
   cache_creation_input_tokens?: number;
+  /** OpenRouter: what the call was charged, in credits (US dollars); for a BYOK call, OpenRouter's fee only. */
+  cost?: unknown;
+  /** OpenRouter: the call used the account's own provider key (BYOK). */
+  is_byok?: unknown;
+  /** OpenRouter: what the upstream provider charged (for a BYOK call, to the key's own account). */
+  cost_details?: { upstream_inference_cost?: unknown } | null;
 }
 
 interface WireToolCall {
@@ -497,7 +503,28 @@ export function usageOf(u: WireUsage | null | undefined): Usage {
   if (typeof reasoning === 'number' && reasoning > 0) {
     usage.reasoningTokens = reasoning;
   }
+  const cost = reportedCost(u);
+  if (cost !== undefined) {
+    usage.reportedCostUsd = cost;
+  }
   return usage;
+}
+
+function dollars(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
+}
+
+/**
+ * OpenRouter's `usage.cost` (docs: Usage Accounting): what the account was charged. For a BYOK call (`is_byok: true`)
+ * that is OpenRouter's fee alone, the provider having billed the key's own account `upstream_inference_cost`: both
+ * are the call's cost. Otherwise `upstream_inference_cost` repeats the cost charged and is not added.
+ */
+function reportedCost(u: WireUsage): number | undefined {
+  const cost = dollars(u.cost);
+  if (cost === undefined || u.is_byok !== true) {
+    return cost;
+  }
+  return cost + (dollars(u.cost_details?.upstream_inference_cost) ?? 0);
 }
 
 function text(v: unknown): string | undefined {
