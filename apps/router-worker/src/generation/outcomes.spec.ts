@@ -122,6 +122,10 @@ describe('resultOf with a cost the provider reported', () => {
 
   it("bills what OpenRouter charged (usage.cost) rather than the catalog's price", () => {
     expect(cost(routed('https://openrouter.ai/api/v1', 'direct', 0.0001234567891))).toBe(0.000123457);
+    // The result's usage holds the counts only: the cost is its costUsd.
+    expect(resultOf(generationRequest(), routed('https://openrouter.ai/api/v1', 'direct', 0.5), 1, 1).usage).toEqual(
+      usage,
+    );
     expect(cost(routed('https://openrouter.ai/api/v1', 'direct', 0))).toBe(0);
   });
 

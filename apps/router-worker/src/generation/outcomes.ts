@@ -162,6 +162,18 @@ function billedUsage(promptTokens: number, completionTokens: number, reported: U
 }
 
 /**
+ * The counts alone: a reported cost is billed as the result's `costUsd` (`reportedCostOf`), and is no token count to
+ * show in a response's `usage` (the native API's is the result's). Copied only for an answer that reported one.
+ */
+function withoutReportedCost(usage: Usage): Usage {
+  if (usage.reportedCostUsd === undefined) {
+    return usage;
+  }
+  const { reportedCostUsd: _billed, ...counts } = usage;
+  return counts;
+}
+
+/**
  * The result of a routed request, `now` (epoch ms) ending its latency; `promptEstimate` (the routing estimate) stands
  * in for a prompt count the provider did not report (`usageOf`).
  */
@@ -172,7 +184,7 @@ export function resultOf(
   promptEstimate: number,
 ): GenerationResult {
   const { deployment: d, answer } = routed;
-  const usage = usageOf(answer, promptEstimate);
+  const usage = withoutReportedCost(usageOf(answer, promptEstimate));
   const result: GenerationResult = {
     requestId: request.requestId,
     id: answer.id,
