@@ -387,6 +387,14 @@ export class GenerationQueue {
     return (await WATCH.run(this.redis, [watched, cancelled], [Math.ceil(ttlMs)])) === 1;
   }
 
+  /**
+   * Whether a job is not being stopped (no cancel mark): `watch`'s check without registering a watcher, for an async
+   * replay, which waits for nothing. One EXISTS.
+   */
+  async unmarked(jobId: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.cancelled(jobId))) === 0;
+  }
+
   private jobKeys(jobId: string): { cancelled: string; watched: string; ownerLeft: string } {
     return {
       cancelled: this.keys.cancelled(jobId),

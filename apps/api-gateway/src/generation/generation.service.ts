@@ -424,7 +424,7 @@ export class GenerationService {
    * id of the job that exists and its state as read.
    */
   async submit(sub: Submission, client: Client): Promise<{ jobId: string; replayed: JobSnapshot | null }> {
-    const entry = await this.enter(sub, client);
+    const entry = await this.enter(sub, client, 'async');
     const { claim, stored } = entry;
     if (stored === null) {
       // Never answered from the cache: the job must exist for GET /jobs/:id. Its answer fills the cache.
@@ -492,15 +492,15 @@ export class GenerationService {
    * a body that never ran. The claim costs a request with a key one Redis call; a request without one, nothing.
    * A refusal is counted as the error its client gets (`refused`).
    */
-  private async enter(sub: Submission, client: Client): Promise<Entry> {
+  private async enter(sub: Submission, client: Client, mode: Mode = 'sync'): Promise<Entry> {
     try {
-      return await this.claimOrAdmit(sub, client);
+      return await this.claimOrAdmit(sub, client, mode);
     } catch (err) {
       this.refused(err);
     }
   }
 
-  private async claimOrAdmit(sub: Submission, client: Client): Promise<Entry> {
+  private async claimOrAdmit(sub: Submission, client: Client, mode: Mode): Promise<Entry> {
     this.check(sub.request, client.caller);
     if (client.clientRequestId !== undefined) {
       sub.request.clientRequestId = client.clientRequestId;
@@ -510,7 +510,7 @@ export class GenerationService {
       await this.admit(sub, client);
       return { claim: { jobId: sub.request.requestId, fresh: true }, stored: null, keyed: false };
     }
-    const entry = await this.claimed(sub, client, key);
+    const entry = await this.claimed(sub, client, key, mode);
     if (entry.stored !== null) {
       // As Stripe's `Idempotent-Replayed`: the answer is the first request's (its cost included), not billed again.
       client.setHeaders(REPLAY_HEADERS);
@@ -533,9 +533,10 @@ export class GenerationService {
   /**
    * The Idempotency-Key's claim, and the stored job a replay answers from; or, with no stored job, the key's run
    * (`claim.run`): this request is the one that runs it now. A replay that finds no job while another request holds
-   * the run (it has not queued its job yet) waits for that job, up to the run's longest hold.
+   * the run (it has not queued its job yet) waits for that job, up to the run's longest hold. An async replay
+   * (`mode`) answers with the job's id and waits for nothing: it does not watch the job (see `replayed`).
    */
-  private async claimed(sub: Submission, client: Client, key: string): Promise<Entry> {
+  private async claimed(sub: Submission, client: Client, key: string, mode: Mode): Promise<Entry> {
     const { requestId } = sub.request;
     const claimKey = (): Promise<Claim> => this.claimFresh(sub, client, key);
     let claim = await claimKey();
@@ -544,7 +545,7 @@ export class GenerationService {
       if (claim.fresh) {
         return { claim, stored: null, keyed: true };
       }
-      const existing = await this.replayStep(sub, this.replayed(claim.jobId));
+      const existing = await this.replayStep(sub, this.replayed(claim.jobId, mode));
       if (answerable(existing)) {
         return { claim, stored: existing, keyed: true };
       }
@@ -566,7 +567,7 @@ export class GenerationService {
           throw err;
         };
         // Another request may have run it between the read and the take; none can start now.
-        const again = await this.replayStep(sub, this.replayed(jobId)).catch(unlocked);
+        const again = await this.replayStep(sub, this.replayed(jobId, mode)).catch(unlocked);
         if (answerable(again)) {
           this.idempotency.unlock(run);
           return { claim, stored: again, keyed: true };
@@ -836,13 +837,17 @@ export class GenerationService {
 
   /**
    * The job under an Idempotency-Key as a replay finds it (stored, queued or running, or missing), waiting for a
-   * job its client left to stop first.
+   * job its client left (or its owner cancelled) to stop first. A sync or streamed replay watches a queued or running
+   * job while it waits for its answer (released when its client leaves); an async replay answers at once and nobody
+   * waits on its connection, so it only looks for the stop mark: a watch of its would stay until it expired
+   * (REQUEST_TIMEOUT_MS) and make a cancel meanwhile leave no mark, so that a replay during the stop was handed the
+   * run being stopped. The same one round trip either way.
    */
-  private async replayed(jobId: string): Promise<JobSnapshot> {
+  private async replayed(jobId: string, mode: Mode): Promise<JobSnapshot> {
     const existing = await this.queue.snapshot(jobId);
     if (
       (existing.state === 'queued' || existing.state === 'running') &&
-      !(await this.queue.watch(jobId, this.env.REQUEST_TIMEOUT_MS))
+      !(await (mode === 'sync' ? this.queue.watch(jobId, this.env.REQUEST_TIMEOUT_MS) : this.queue.unmarked(jobId)))
     ) {
       // Its client left and a worker is stopping it: it would only end in that cancellation. Wait for it to stop.
       return this.stopped(jobId);
