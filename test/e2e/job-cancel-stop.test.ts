@@ -95,3 +95,51 @@ describe('an async replay of a running job, then a cancel its worker is slow to 
     expect(callsWith(system, prompt)).toBe(2);
   }, 60_000);
 });
+
+describe('a cancel that gave up on a running job whose worker died (e2e)', () => {
+  // The job's deadline is its retention (ASYNC_JOB_RETENTION_S): long enough for the re-run, short enough to expire.
+  const system = new TestSystem({ workers: 1, env: { RETRY_MAX: '0', ASYNC_JOB_RETENTION_S: '20' } });
+  let key = '';
+  const api = jobsApi(system, () => key);
+
+  beforeAll(async () => {
+    await system.start();
+    const user = await system.admin<{ id: string }>('POST', '/users', { name: 'cancel-gave-up' });
+    key = (await system.admin<{ key: string }>('POST', '/keys', { userId: user.id })).key;
+  }, 90_000);
+
+  afterAll(() => system.stop(), 30_000);
+
+  it('the cancel record does not outlive the job: past its retention the job reads as gone, not cancelled', async () => {
+    const prompt = 'its worker dies while it is cancelled';
+    system.sim.configure({ latencyMs: 10_000 });
+    const { status, jobId } = await api.submit(prompt);
+    expect(status).toBe(202);
+    await waitFor(() => system.sim.stats().inFlight >= 1, { timeoutMs: 10_000, message: 'the job never ran' });
+    system.workers()[0].child.kill('SIGKILL');
+    // Nobody hears the cancel; the job stays locked by the dead worker for a while: the cancel gives up waiting.
+    const cancelled = await api.cancel(jobId);
+    expect(cancelled).toMatchObject({ status: 200, body: { status: 'running' } });
+
+    // A worker that never heard the cancel takes the stalled job over.
+    system.sim.configure({ latencyMs: 0 });
+    await system.addReplica('router-worker');
+    const ended = await waitFor(
+      async () => {
+        const v = await api.read(jobId);
+        return v.body.status === 'queued' || v.body.status === 'running' ? null : v;
+      },
+      { timeoutMs: 20_000 },
+    );
+    expect(ended.status).toBe(200);
+
+    // Past its retention the job is gone for its owner (404), now and on every later read: its cancel record, kept
+    // as long as the job might have been, does not make it read as cancelled.
+    await waitFor(async () => (await api.read(jobId)).status === 404, { timeoutMs: 40_000, intervalMs: 500 });
+    for (let i = 0; i < 3; i++) {
+      const later = await api.read(jobId);
+      expect(later.status).toBe(404);
+      await sleep(300);
+    }
+  }, 90_000);
+});

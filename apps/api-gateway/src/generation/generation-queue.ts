@@ -3,6 +3,7 @@ import {
   ErrorCode,
   GatewayError,
   JobName,
+  merged,
   QueueName,
   type GenerateJobData,
   type GenerateOutcome,
@@ -324,8 +325,22 @@ export class GenerationQueue {
   /** Drops the owed refund from a job's cancel record once it was given back (its expiry kept). */
   async refunded(jobId: string, record: CancelRecord): Promise<CancelRecord> {
     const { refund: _given, ...rest } = record;
-    await this.redis.set(this.keys.jobCancelled(jobId), JSON.stringify(rest), 'KEEPTTL', 'XX');
-    return rest;
+    return this.rewriteCancel(jobId, rest);
+  }
+
+  /**
+   * Notes in the cancel record whether a worker holds the job (`held`: it was running, not removed from the queue), so
+   * that the record alone never stands for a job BullMQ swept (see `CancelRecord.held`). One SET, on the cancel path.
+   */
+  async held(jobId: string, record: CancelRecord, held: boolean): Promise<CancelRecord> {
+    const { held: _was, ...rest } = record;
+    return this.rewriteCancel(jobId, held ? merged(rest, { held: true as const }) : rest);
+  }
+
+  /** Replaces a cancel record that is still there, its expiry kept. */
+  private async rewriteCancel(jobId: string, record: CancelRecord): Promise<CancelRecord> {
+    await this.redis.set(this.keys.jobCancelled(jobId), JSON.stringify(record), 'KEEPTTL', 'XX');
+    return record;
   }
 
   /**
@@ -368,11 +383,13 @@ export class GenerationQueue {
 
   /**
    * Drops the cancel mark (and watch) of an earlier run of the job id, as an Idempotency-Key replay starts a new run of
-   * it: that run was not cancelled. One DEL, only for a replay that runs the request again.
+   * it: that run was not cancelled. Its owner's cancel record goes too: the earlier run's job was just dropped
+   * (`forget`), and the record, kept up to that run's deadline plus the retention, would otherwise outlive the new
+   * run's job and read as `cancelled` once BullMQ swept it. One DEL, only for a replay that runs the request again.
    */
   async clearCancelled(jobId: string): Promise<void> {
     const { cancelled, watched, ownerLeft } = this.jobKeys(jobId);
-    await this.redis.del(cancelled, watched, ownerLeft);
+    await this.redis.del(cancelled, watched, ownerLeft, this.keys.jobCancelled(jobId));
   }
 
   /**
@@ -472,6 +489,13 @@ export interface CancelRecord {
    * only other copy), dropped once refunded. A repeated cancel or a read finding only the record refunds it again.
    */
   refund?: Pick<GenerationRequest, 'reservation' | 'requestId' | 'deadlineAt' | 'receivedAt'>;
+  /**
+   * A worker held the job when it was cancelled (it was running; not removed from the queue): the job itself says how
+   * it ended, and the record only tells whether its abort was this cancel's. Read only beside its job: once BullMQ
+   * swept the job (its retention after it ended) the job is gone, however long the record is kept. Absent: the job
+   * was removed while queued, and the record is all that is left of it.
+   */
+  held?: true;
 }
 
 function isCancelRecord(value: unknown): value is CancelRecord {

@@ -147,8 +147,10 @@ export class JobsService {
       const ttlS = this.env.ASYNC_JOB_RETENTION_S + Math.max(0, deadlineAt - Date.now()) / 1000;
       const kept = await this.queue.recordCancel(jobId, record, ttlS);
       if (await this.cancellation.stop(jobId, request.requestId)) {
-        // Removed before any worker took it: nobody else settles its reservation.
-        return cancelledJobView(jobId, await this.refundOwed(jobId, kept));
+        // Removed before any worker took it: nobody else settles its reservation. (Held by a worker at an earlier
+        // cancel of this run, it waited to be run again since: its record is now all that is left of it.)
+        const removed = kept.held === true ? await this.queue.held(jobId, kept, false) : kept;
+        return cancelledJobView(jobId, await this.refundOwed(jobId, removed));
       }
       return await this.stopped(jobId, kept);
     } catch (err) {
@@ -195,6 +197,11 @@ export class JobsService {
     if (ours && (snapshot.state === 'completed' || snapshot.state === 'failed') && !endedClientGone(snapshot)) {
       // Its answer (or failure) came before the stop: the job reads as it ended, so must its record once it is swept.
       await this.queue.dropCancel(jobId, cancel.requestId).catch(() => undefined);
+    } else if (ours && cancel.held !== true) {
+      // A worker holds it, or held it and stopped it, or gave up waiting for it (its worker may have died, and the job
+      // may yet end in its answer on another): however it ends, the record must not stand for it once BullMQ swept
+      // it. Noted once the job is seen still there (one removed by another cancel meanwhile is its record alone).
+      await this.queue.held(jobId, cancel, true).catch(() => undefined);
     }
     return jobStatusView(jobId, job, ours ? cancel : null);
   }
@@ -236,8 +243,9 @@ export class JobsService {
       if (kept !== null) {
         return { kept };
       }
+      // Only a job removed while queued is its record alone; one a worker held was swept (past its retention).
       const cancel = await this.queue.cancelRecord(jobId);
-      return cancel !== null ? { cancel } : undefined;
+      return cancel !== null && cancel.held !== true ? { cancel } : undefined;
     } catch (err) {
       throw unavailable('Jobs cannot be read right now; retry shortly.', err);
     }
