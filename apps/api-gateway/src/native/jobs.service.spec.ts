@@ -121,6 +121,7 @@ describe('JobsService: refund of a cancelled job removed from the queue', () => 
       kept: jest.fn(() => Promise.resolve(null)),
       cancelRecord: jest.fn(() => Promise.resolve(null)),
       recordCancel: jest.fn((_id: string, r: CancelRecord) => Promise.resolve(r)),
+      held: jest.fn((_id: string, r: CancelRecord) => Promise.resolve(r)),
     };
     const cancellation = { stop: jest.fn(() => Promise.resolve(false)), resend: jest.fn() };
     const jobs = new JobsService(
@@ -134,5 +135,7 @@ describe('JobsService: refund of a cancelled job removed from the queue', () => 
     expect(cancellation.stop).toHaveBeenCalledWith('j', 'req_1');
     expect(cancellation.resend.mock.calls.length).toBeGreaterThanOrEqual(2);
     expect(cancellation.resend).toHaveBeenLastCalledWith('j', 'req_1');
+    // Held by its worker: its record speaks only beside the job from now on.
+    expect(queue.held).toHaveBeenCalledWith('j', expect.objectContaining({ requestId: 'req_1' }), true);
   });
 });
