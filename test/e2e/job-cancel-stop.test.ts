@@ -39,7 +39,7 @@ function jobsApi(system: TestSystem, key: () => string) {
 const callsWith = (system: TestSystem, text: string): number =>
   system.sim
     .lastRequests()
-    .map((r) => JSON.stringify(r.body))
+    .map((r) => JSON.stringify(r.body) ?? '')
     .filter((b) => b.includes(text)).length;
 
 describe('an async replay of a running job, then a cancel its worker is slow to carry out (e2e)', () => {
@@ -142,4 +142,30 @@ describe('a cancel that gave up on a running job whose worker died (e2e)', () =>
       await sleep(300);
     }
   }, 90_000);
+
+  it('the worker that takes over the cancelled job does not call the provider for it: the job ends cancelled', async () => {
+    await waitFor(() => system.sim.stats().inFlight === 0, { timeoutMs: 15_000, message: 'a call still runs' });
+    const prompt = 'cancelled, then taken over by a fresh worker';
+    system.sim.configure({ latencyMs: 10_000 });
+    const { jobId } = await api.submit(prompt);
+    await waitFor(() => system.sim.stats().inFlight >= 1, { timeoutMs: 10_000, message: 'the job never ran' });
+    for (const w of system.workers()) {
+      w.child.kill('SIGKILL');
+    }
+    expect(await api.cancel(jobId)).toMatchObject({ status: 200, body: { status: 'running' } });
+
+    // Started after the cancel was sent for the last time: it never heard it.
+    system.sim.configure({ latencyMs: 0 });
+    await system.addReplica('router-worker');
+    const ended = await waitFor(
+      async () => {
+        const v = await api.read(jobId);
+        return v.body.status === 'queued' || v.body.status === 'running' ? null : v;
+      },
+      { timeoutMs: 20_000 },
+    );
+    expect(ended).toMatchObject({ status: 200, body: { jobId, status: 'cancelled' } });
+    // Only the first run's call, cut by its worker's death.
+    expect(callsWith(system, prompt)).toBe(1);
+  }, 60_000);
 });

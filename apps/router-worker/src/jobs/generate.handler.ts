@@ -125,6 +125,11 @@ export class GenerateHandler {
         }
         return kept;
       }
+      if (replyTo === null && (await this.cancelledByOwner(jobId, request.requestId))) {
+        // Its owner cancelled this run while its previous worker held it (and died): a worker that did not hear the
+        // cancel aborts it at start, as it would had it heard it, rather than call the provider for nobody.
+        this.cancellations.cancel(jobId, 'client_disconnected', request.requestId);
+      }
     }
     const mark = this.errors.mark;
     const running = this.cancellations.begin(jobId, request.deadlineAt, request.requestId);
@@ -278,6 +283,22 @@ export class GenerateHandler {
         return null;
       }
       await sleep(STALLED_ANSWER_POLL_MS, this.drain.signal);
+    }
+  }
+
+  /**
+   * Whether the owner of an async job cancelled this run (`POST /api/v1/ai/jobs/:id/cancel` keeps a record naming the
+   * run's request id). Read on re-runs only (a stall, a shutdown): one GET. Redis failing reads as not cancelled.
+   */
+  private async cancelledByOwner(jobId: string, requestId: string): Promise<boolean> {
+    const raw = await this.redis.get(this.keys.jobCancelled(jobId)).catch(() => null);
+    if (raw === null) {
+      return false;
+    }
+    try {
+      return (JSON.parse(raw) as { requestId?: unknown } | null)?.requestId === requestId;
+    } catch {
+      return false;
     }
   }
 
