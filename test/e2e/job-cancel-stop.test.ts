@@ -168,4 +168,29 @@ describe('a cancel that gave up on a running job whose worker died (e2e)', () =>
     // Only the first run's call, cut by its worker's death.
     expect(callsWith(system, prompt)).toBe(1);
   }, 60_000);
+
+  it('a replay that ran a cancelled job again: once that run expired, the id reads as gone, not as the cancelled run', async () => {
+    // No worker: the job stays queued.
+    for (const w of system.workers()) {
+      w.child.kill('SIGKILL');
+      await w.exited;
+    }
+    const prompt = 'cancelled while queued, run again, expired';
+    const first = await api.submit(prompt, 'cancel-rerun-expire');
+    expect(first.status).toBe(202);
+    expect(await api.cancel(first.jobId)).toMatchObject({ status: 200, body: { status: 'cancelled' } });
+    // The replay runs the request again under the same id; a worker completes it.
+    expect(await api.submit(prompt, 'cancel-rerun-expire')).toEqual(first);
+    await system.addReplica('router-worker');
+    await waitFor(async () => (await api.read(first.jobId)).body.status === 'completed', { timeoutMs: 20_000 });
+
+    // Past that run's retention the id is gone (404) on every read: the first run's cancel record, kept up to that
+    // run's deadline plus the retention, does not stand in for it.
+    await waitFor(async () => (await api.read(first.jobId)).status === 404, { timeoutMs: 40_000, intervalMs: 500 });
+    for (let i = 0; i < 3; i++) {
+      expect((await api.read(first.jobId)).status).toBe(404);
+      await sleep(300);
+    }
+    expect(callsWith(system, prompt)).toBe(1);
+  }, 90_000);
 });
