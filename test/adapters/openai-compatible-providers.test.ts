@@ -483,6 +483,118 @@ describe('OpenAI-compatible providers: DeepSeek, the HuggingFace router, llama.c
     });
   });
 
+  /*
+   * Answer sources. Perplexity (docs.perplexity.ai, Chat Completions; its SDK's `StreamChunk`): top-level `citations`
+   * (URLs) and `search_results` (`{title, url, date, ...}`), on the whole answer and on stream chunks (every chunk,
+   * the same lists). OpenAI: top-level `service_tier` (on every chunk too) and, from its search models,
+   * `message.annotations` (`{type: "url_citation", url_citation: {start_index, end_index, url, title}}`), streamed
+   * on a delta.
+   */
+  describe('answer sources: Perplexity citations and search_results, OpenAI service_tier and annotations', () => {
+    const citations = ['https://en.wikipedia.org/wiki/Decimal', 'https://www.mathsisfun.com/decimals.html'];
+    const searchResults = [
+      { title: 'Decimal - Wikipedia', url: citations[0], date: '2024-11-02' },
+      { title: 'Decimals', url: citations[1], date: null },
+    ];
+    const annotations = [
+      {
+        type: 'url_citation',
+        url_citation: { start_index: 0, end_index: 14, url: citations[0], title: 'Decimal - Wikipedia' },
+      },
+    ];
+    const usage = { prompt_tokens: 9, completion_tokens: 5, total_tokens: 14 };
+
+    it("reads Perplexity's citations and search_results of a whole answer", async () => {
+      up.handler = (_req, res) =>
+        sendJson(res, 200, {
+          id: 'pplx-1',
+          model: 'sonar',
+          created: 1_760_000_000,
+          object: 'chat.completion',
+          citations,
+          search_results: searchResults,
+          choices: [
+            { index: 0, finish_reason: 'stop', message: { role: 'assistant', content: '9.8 is larger [1][2].' } },
+          ],
+          usage,
+        });
+      const res = await adapter.generate(request(), never);
+      expect(res.text).toBe('9.8 is larger [1][2].');
+      expect(res.citations).toEqual(citations);
+      expect(res.searchResults).toEqual(searchResults);
+      expect(res.serviceTier).toBeUndefined();
+      expect(res.annotations).toBeUndefined();
+    });
+
+    it("streams Perplexity's citations and search_results once, from the first chunk that carries them", async () => {
+      const chunk = (delta: Record<string, unknown>, finish: string | null = null): Record<string, unknown> => ({
+        id: 'pplx-2',
+        model: 'sonar',
+        created: 1_760_000_000,
+        object: 'chat.completion.chunk',
+        citations,
+        search_results: searchResults,
+        choices: [{ index: 0, delta, finish_reason: finish }],
+      });
+      up.handler = (_req, res) => {
+        startSse(res);
+        res.write(sseEvent(chunk({ role: 'assistant', content: '9.8' })));
+        res.write(sseEvent(chunk({ content: ' is larger' })));
+        res.write(sseEvent(chunk({ content: ' [1][2].' })));
+        res.write(sseEvent({ ...chunk({ content: '' }, 'stop'), usage }));
+        res.end(sseEvent('[DONE]'));
+      };
+      const deltas = await collect(adapter.stream(request(), never));
+      expect(textOf(deltas)).toBe('9.8 is larger [1][2].');
+      expect(deltas[0].citations).toEqual(citations);
+      expect(deltas[0].searchResults).toEqual(searchResults);
+      expect(deltas.slice(1).every((d) => d.citations === undefined && d.searchResults === undefined)).toBe(true);
+    });
+
+    it("reads OpenAI's service_tier and message.annotations, whole and streamed", async () => {
+      up.handler = (_req, res) =>
+        sendJson(res, 200, {
+          id: 'chatcmpl-s1',
+          object: 'chat.completion',
+          created: 1_760_000_000,
+          model: 'gpt-4o-search-preview',
+          service_tier: 'default',
+          choices: [
+            {
+              index: 0,
+              finish_reason: 'stop',
+              message: { role: 'assistant', content: 'Decimal - Wiki says 9.8.', refusal: null, annotations },
+            },
+          ],
+          usage,
+        });
+      const res = await adapter.generate(request(), never);
+      expect(res.serviceTier).toBe('default');
+      expect(res.annotations).toEqual(annotations);
+
+      const chunk = (delta: Record<string, unknown>, finish: string | null = null): Record<string, unknown> => ({
+        id: 'chatcmpl-s2',
+        object: 'chat.completion.chunk',
+        created: 1_760_000_000,
+        model: 'gpt-4o-search-preview',
+        service_tier: 'default',
+        choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+      });
+      up.handler = (_req, res) => {
+        startSse(res);
+        res.write(sseEvent(chunk({ role: 'assistant', content: '' })));
+        res.write(sseEvent(chunk({ content: 'Decimal - Wiki says 9.8.' })));
+        res.write(sseEvent(chunk({ annotations })));
+        res.write(sseEvent(chunk({}, 'stop')));
+        res.end(sseEvent('[DONE]'));
+      };
+      const deltas = await collect(adapter.stream(request(), never));
+      expect(deltas[0].serviceTier).toBe('default');
+      expect(deltas.slice(1).every((d) => d.serviceTier === undefined)).toBe(true);
+      expect(deltas.flatMap((d) => d.annotations ?? [])).toEqual(annotations);
+    });
+  });
+
   describe('Voyage AI (docs.voyageai.com, "Text embedding models": POST /v1/embeddings)', () => {
     it('bills the total_tokens its usage holds (it sends no prompt_tokens), not nothing', async () => {
       up.handler = (_req, res) =>

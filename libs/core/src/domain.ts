@@ -295,6 +295,14 @@ export interface AnswerDetails {
   anthropicStopReason?: string;
   /** An embeddings request's vectors, in input order (floats; the gateway encodes base64 when asked). */
   embeddings?: number[][];
+  /** Perplexity's top-level `citations`: the URLs of the sources the answer's `[1]`, `[2]` markers number. */
+  citations?: string[];
+  /** Perplexity's top-level `search_results` (`{title, url, date, ...}` each), as it sent them. */
+  searchResults?: JsonValue[];
+  /** OpenAI's top-level `service_tier`: the tier that served the request (`default`, `flex`, `priority`, ...). */
+  serviceTier?: string;
+  /** The message's `annotations` (OpenAI's search models: `{type: "url_citation", url_citation: {...}}`), as sent. */
+  annotations?: JsonValue[];
 }
 
 /**
@@ -382,4 +390,13 @@ export interface StreamDelta {
   id?: string;
   /** Provider's creation time (epoch seconds) of the completion, with its id, when the provider sends one. */
   created?: number;
+  /**
+   * The answer's sources (see `AnswerDetails`), on the delta of the chunk that first carried them: `citations` and
+   * `searchResults` again only when the provider's lists changed (a later delta's replace the earlier), `annotations`
+   * as each chunk adds them; `serviceTier` once, with the first delta, as `systemFingerprint`.
+   */
+  citations?: string[];
+  searchResults?: JsonValue[];
+  annotations?: JsonValue[];
+  serviceTier?: string;
 }

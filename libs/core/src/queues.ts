@@ -235,6 +235,10 @@ export interface ReplyPiece {
   refusal?: string;
   /** The provider's `choices[0].logprobs` of this delta, when the client asked for them. */
   logprobs?: JsonValue;
+  /** The answer's sources, on the piece whose delta first carried them (see `StreamDelta`). */
+  citations?: string[];
+  searchResults?: JsonValue[];
+  annotations?: JsonValue[];
 }
 
 /**
@@ -262,6 +266,8 @@ export type ReplyMessage =
       created: number;
       /** The provider's `system_fingerprint`, when its stream's first chunk carried one (OpenAI-compatible). */
       systemFingerprint?: string;
+      /** The provider's `service_tier`, when its stream's first chunk carried one (OpenAI's). */
+      serviceTier?: string;
       /**
        * Prompt tokens, as the provider's stream said at its start (Anthropic's message_start) or else the worker's
        * estimate: Anthropic-format clients read them from message_start.

@@ -170,6 +170,15 @@ export class AnthropicStreamEncoder implements StreamEncoder {
     return out;
   }
 
+  /**
+   * Sources of an OpenAI-compatible provider (Perplexity's citations and search results, OpenAI's annotations): none.
+   * Anthropic's format has citations only as `citations` on text blocks, tied to documents or web search results of
+   * its own (with cited text and block indices) that these lists do not give: nothing is made up.
+   */
+  sources(): string {
+    return '';
+  }
+
   end(result: GenerationResult, finishReason: string): string {
     const stopReason = stopReasonOf(finishReason, result);
     return (

@@ -132,6 +132,21 @@ const OPENAI_USAGE = object(
   ['completion_tokens_details'],
 );
 
+/** The sources an OpenAI-compatible provider gives with its answer, passed on where it put them. */
+const CITATIONS = described(
+  arrayOf(STRING),
+  "Perplexity's source URLs (the answer's `[1]`, `[2]` markers number them), when the provider sent them.",
+);
+const SEARCH_RESULTS = described(
+  arrayOf(ANY_JSON),
+  "Perplexity's `search_results` (`{title, url, date, ...}` each), as the provider sent them.",
+);
+const SERVICE_TIER = described(STRING, "OpenAI's `service_tier`: the tier that served the request, when it said.");
+const ANNOTATIONS = described(
+  arrayOf(ANY_JSON),
+  "The provider's annotations of the text (OpenAI's search models: `url_citation`s), as it sent them.",
+);
+
 const CHAT_COMPLETION = object(
   {
     id: STRING,
@@ -149,8 +164,9 @@ const CHAT_COMPLETION = object(
             tool_calls: arrayOf(ref('ToolCall')),
             reasoning_content: STRING,
             thinking_blocks: arrayOf(ref('ThinkingBlock')),
+            annotations: ANNOTATIONS,
           },
-          ['tool_calls', 'reasoning_content', 'thinking_blocks'],
+          ['tool_calls', 'reasoning_content', 'thinking_blocks', 'annotations'],
         ),
         finish_reason: described(STRING, '`stop`, `length`, `tool_calls`, `content_filter`.'),
         logprobs: described(ANY_JSON, "The provider's logprobs as it sent them, or null."),
@@ -158,8 +174,11 @@ const CHAT_COMPLETION = object(
     ),
     usage: ref('ChatCompletionUsage'),
     system_fingerprint: STRING,
+    service_tier: SERVICE_TIER,
+    citations: CITATIONS,
+    search_results: SEARCH_RESULTS,
   },
-  ['system_fingerprint'],
+  ['system_fingerprint', 'service_tier', 'citations', 'search_results'],
 );
 
 const CHUNK_DELTA = object(
@@ -180,8 +199,9 @@ const CHUNK_DELTA = object(
       ),
     ),
     thinking_blocks: arrayOf(ref('ThinkingBlock')),
+    annotations: described(ANNOTATIONS, 'On the chunk of the annotations the provider streamed, as it streamed them.'),
   },
-  ['role', 'content', 'refusal', 'reasoning_content', 'tool_calls', 'thinking_blocks'],
+  ['role', 'content', 'refusal', 'reasoning_content', 'tool_calls', 'thinking_blocks', 'annotations'],
 );
 
 const CHAT_COMPLETION_CHUNK = described(
@@ -200,8 +220,11 @@ const CHAT_COMPLETION_CHUNK = described(
         'With `stream_options.include_usage`: the usage on the last chunk, null on every other one.',
       ),
       system_fingerprint: described(STRING, "The provider's, on every chunk when it sent one."),
+      service_tier: described(SERVICE_TIER, 'On every chunk, as OpenAI sends it.'),
+      citations: described(CITATIONS, 'Once, on the first chunk they are known (again only if the list changes).'),
+      search_results: described(SEARCH_RESULTS, 'Likewise.'),
     },
-    ['usage', 'system_fingerprint'],
+    ['usage', 'system_fingerprint', 'service_tier', 'citations', 'search_results'],
   ),
   'The `data` of one event of a streamed chat completion; the last chunk carries `usage` when ' +
     '`stream_options.include_usage` asked for it.',

@@ -17,6 +17,14 @@ import { ChunkSequencer } from './chunk-sequencer';
 import { settlementOf, type JobSnapshot } from './job-snapshot';
 import { clientGoneError, ReplyWaiter, type AbandonReason, type WaiterOptions } from './reply-waiter';
 
+/** The sources a piece (or a whole answer) may carry: Perplexity's citations and search results, annotations. */
+export type AnswerSources = Pick<ReplyPiece, 'citations' | 'searchResults' | 'annotations'>;
+
+/** Whether `s` carries any sources: three field checks. */
+function hasSources(s: AnswerSources): boolean {
+  return s.citations !== undefined || s.searchResults !== undefined || s.annotations !== undefined;
+}
+
 /** Where SSE goes. `open` sends the status line and headers; nothing is sent before it. */
 export interface StreamSink {
   open(headers: Record<string, string>): void;
@@ -44,6 +52,11 @@ export interface StreamEncoder {
   toolCalls(pieces: readonly ToolCallDelta[]): string;
   /** Whole tool calls, for a stream whose fragments were lost. */
   wholeToolCalls(calls: readonly ToolCall[]): string;
+  /**
+   * The answer's sources, where the provider's format put them (OpenAI's: top-level `citations`, `search_results`,
+   * `annotations` on the delta); formats without a place for them send nothing.
+   */
+  sources(sources: AnswerSources): string;
   /** Everything after the last piece (finish reason, usage, end marker); `finishReason` in OpenAI's vocabulary. */
   end(result: GenerationResult, finishReason: string): string;
   /** The event that ends a stream that failed after it started. */
@@ -58,6 +71,7 @@ export type StreamHead = Pick<
   | 'id'
   | 'created'
   | 'systemFingerprint'
+  | 'serviceTier'
   | 'provider'
   | 'model'
   | 'route'
@@ -115,6 +129,8 @@ export class StreamRelay extends ReplyWaiter {
   /** The refusal text relayed so far (OpenAI's `refusal` deltas; Anthropic's format makes it the text): short, rare. */
   private refusalSent = '';
   private lastFinishReason: string | null = null;
+  /** Whether any sources (citations, search results, annotations) went out. */
+  private sourcesSent = false;
   /** Whether any reasoning (text, signature, redacted block) went out. */
   private reasoningSent = false;
   /** Tool-call fragments relayed. */
@@ -350,6 +366,11 @@ export class StreamRelay extends ReplyWaiter {
     if (fmt === null) {
       return;
     }
+    // The sources first, on the first chunk of the piece that brought them (the provider's chunk had them).
+    if (hasSources(p)) {
+      this.write(fmt.sources(p));
+      this.sourcesSent = true;
+    }
     // Reasoning comes before the text it leads to, as providers send it.
     if (p.reasoning !== undefined && p.reasoning !== '') {
       this.write(fmt.reasoning(p.reasoning));
@@ -420,6 +441,11 @@ export class StreamRelay extends ReplyWaiter {
     if (!this.reasoningSent && this.sentLength === 0 && this.toolFragmentsSent === 0) {
       // Nothing of the answer went out (an Idempotency-Key replay, a lost start): its reasoning leads, as it would have.
       this.emitReasoningOf(result);
+    }
+    if (!this.sourcesSent && hasSources(served)) {
+      // None came in pieces (a cache hit replayed, an Idempotency-Key replay, lost chunks): they go before the rest.
+      this.out(fmt.sources(served));
+      this.sourcesSent = true;
     }
     const refusal = result.refusal ?? '';
     if (refusal !== this.refusalSent && refusal.startsWith(this.refusalSent)) {

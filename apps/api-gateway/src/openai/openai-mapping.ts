@@ -211,6 +211,8 @@ export interface ChatCompletionMessage {
   reasoning_content?: string;
   /** The reasoning as the provider signed it (Anthropic), under LiteLLM's name: sent back in history as it is. */
   thinking_blocks?: ThinkingBlock[];
+  /** The provider's (OpenAI's search models: `url_citation`s), as it gave them. */
+  annotations?: JsonValue[];
 }
 
 export interface ChatCompletion {
@@ -226,6 +228,10 @@ export interface ChatCompletion {
   }[];
   usage: OpenAiUsage;
   system_fingerprint?: string;
+  /** The provider's, when it gave them: OpenAI's `service_tier`, Perplexity's `citations` and `search_results`. */
+  service_tier?: string;
+  citations?: string[];
+  search_results?: JsonValue[];
 }
 
 export function completionMessage(result: GenerationResult): ChatCompletionMessage {
@@ -244,6 +250,9 @@ export function completionMessage(result: GenerationResult): ChatCompletionMessa
   }
   if (result.thinkingBlocks !== undefined) {
     message.thinking_blocks = result.thinkingBlocks;
+  }
+  if (result.annotations !== undefined) {
+    message.annotations = result.annotations;
   }
   return message;
 }
@@ -276,6 +285,15 @@ export function chatCompletionBody(result: GenerationResult): ChatCompletion {
   };
   if (result.systemFingerprint !== undefined) {
     body.system_fingerprint = result.systemFingerprint;
+  }
+  if (result.serviceTier !== undefined) {
+    body.service_tier = result.serviceTier;
+  }
+  if (result.citations !== undefined) {
+    body.citations = result.citations;
+  }
+  if (result.searchResults !== undefined) {
+    body.search_results = result.searchResults;
   }
   return body;
 }

@@ -1,5 +1,5 @@
 import type { ErrorBody, GenerationResult, JsonValue, ThinkingBlock, ToolCall, ToolCallDelta, Usage } from '@aigw/core';
-import type { StreamEncoder, StreamEncoderFactory } from '../generation/stream-relay';
+import type { AnswerSources, StreamEncoder, StreamEncoderFactory } from '../generation/stream-relay';
 import { chatCompletionIdOf, openAiUsage } from './openai-mapping';
 
 export const SSE_DONE = 'data: [DONE]\n\n';
@@ -12,6 +12,8 @@ export const SSE_KEEP_ALIVE = ': keep-alive\n\n';
  * created, model) is serialised once; each content chunk then costs one JSON.stringify of its text.
  */
 export class ChunkFormatter {
+  /** A chunk up to its top-level fields of its own (`citations`, `search_results`): then `choices`. */
+  private readonly prefix: string;
   private readonly head: string;
   /**
    * What closes a chunk with choices: with `stream_options.include_usage` OpenAI gives every chunk before the usage
@@ -19,13 +21,23 @@ export class ChunkFormatter {
    */
   private readonly tail: string;
 
-  constructor(id: string, created: number, model: string, systemFingerprint?: string, includeUsage = false) {
+  /** `serviceTier`: the provider's `service_tier`, which OpenAI's chunks each carry, as `systemFingerprint`. */
+  constructor(
+    id: string,
+    created: number,
+    model: string,
+    systemFingerprint?: string,
+    includeUsage = false,
+    serviceTier?: string,
+  ) {
     this.tail = includeUsage ? '],"usage":null}\n\n' : ']}\n\n';
     const fingerprint =
       systemFingerprint === undefined ? '' : `"system_fingerprint":${JSON.stringify(systemFingerprint)},`;
-    this.head =
+    const tier = serviceTier === undefined ? '' : `"service_tier":${JSON.stringify(serviceTier)},`;
+    this.prefix =
       `data: {"id":${JSON.stringify(id)},"object":"chat.completion.chunk",` +
-      `"created":${created},"model":${JSON.stringify(model)},${fingerprint}"choices":[`;
+      `"created":${created},"model":${JSON.stringify(model)},${tier}${fingerprint}`;
+    this.head = `${this.prefix}"choices":[`;
   }
 
   /** The first event: OpenAI announces the role before any content. */
@@ -61,6 +73,22 @@ export class ChunkFormatter {
     return this.toolCalls(
       calls.map((c, index) => ({ index, id: c.id, name: c.function.name, arguments: c.function.arguments })),
     );
+  }
+
+  /**
+   * The answer's sources where the provider put them: Perplexity's `citations` and `search_results` at the top of the
+   * chunk, OpenAI's `annotations` on its delta (else the delta adds no text).
+   */
+  sources(s: AnswerSources): string {
+    let top = '';
+    if (s.citations !== undefined) {
+      top += `"citations":${JSON.stringify(s.citations)},`;
+    }
+    if (s.searchResults !== undefined) {
+      top += `"search_results":${JSON.stringify(s.searchResults)},`;
+    }
+    const delta = s.annotations === undefined ? '{"content":""}' : `{"annotations":${JSON.stringify(s.annotations)}}`;
+    return `${this.prefix}${top}"choices":[{"index":0,"delta":${delta},"logprobs":null,"finish_reason":null}${this.tail}`;
   }
 
   /** Hidden reasoning under DeepSeek's field name, which OpenAI-compatible clients read. */
@@ -145,6 +173,9 @@ export class OpenAiStreamEncoder implements StreamEncoder {
   wholeToolCalls(calls: readonly ToolCall[]): string {
     return this.fmt.wholeToolCalls(calls);
   }
+  sources(sources: AnswerSources): string {
+    return this.fmt.sources(sources);
+  }
   end(result: GenerationResult, finishReason: string): string {
     const usage = this.includeUsage ? this.fmt.usage(result.usage) : '';
     return this.fmt.finish(finishReason) + usage + SSE_DONE;
@@ -175,6 +206,7 @@ export function openAiStream(includeUsage: boolean): StreamEncoderFactory {
         `${head.provider}/${head.model}`,
         head.systemFingerprint,
         includeUsage,
+        head.serviceTier,
       ),
       includeUsage,
     );

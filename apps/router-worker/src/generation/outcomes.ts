@@ -240,6 +240,18 @@ function copyDetails(from: AnswerDetails, to: AnswerDetails): void {
   if (from.embeddings !== undefined) {
     to.embeddings = from.embeddings;
   }
+  if (from.citations !== undefined) {
+    to.citations = from.citations;
+  }
+  if (from.searchResults !== undefined) {
+    to.searchResults = from.searchResults;
+  }
+  if (from.serviceTier !== undefined) {
+    to.serviceTier = from.serviceTier;
+  }
+  if (from.annotations !== undefined) {
+    to.annotations = from.annotations;
+  }
 }
 
 function round(ms: number): number {

@@ -1,6 +1,26 @@
 import { StreamCollector } from './stream-collector';
 
 describe('StreamCollector', () => {
+  it('keeps the sources: the service tier of the head, the last citations and search results, every annotation', () => {
+    const c = new StreamCollector('fallback');
+    const a1 = { type: 'url_citation', url_citation: { url: 'https://a.example' } };
+    const a2 = { type: 'url_citation', url_citation: { url: 'https://b.example' } };
+    expect(c.add({ text: 'Hi', id: 'c1', serviceTier: 'flex', citations: ['https://a.example'] }, 5_000)).toEqual({
+      id: 'c1',
+      created: 5,
+      serviceTier: 'flex',
+    });
+    c.add({ text: '', annotations: [a1], searchResults: [{ title: 'A' }] }, 5_000);
+    c.add({ text: '', annotations: [a2], citations: ['https://a.example', 'https://b.example'] }, 5_000);
+    expect(c.answer(6_000)).toMatchObject({
+      text: 'Hi',
+      serviceTier: 'flex',
+      citations: ['https://a.example', 'https://b.example'],
+      searchResults: [{ title: 'A' }],
+      annotations: [a1, a2],
+    });
+  });
+
   it('fixes id and creation time at the first delta and keeps the last usage', () => {
     const c = new StreamCollector('fallback');
     expect(c.add({ text: 'Hel', id: 'cmpl-1' }, 5_000)).toEqual({ id: 'cmpl-1', created: 5 });

@@ -15,6 +15,8 @@ export interface StreamHead {
   created: number;
   /** The provider's, when its first delta carries one: OpenAI-compatible streams repeat it in every chunk. */
   systemFingerprint?: string;
+  /** Likewise the provider's `service_tier` (OpenAI's). */
+  serviceTier?: string;
 }
 
 /** Folds a stream's deltas into the whole answer, as a non-streamed call would have returned it. */
@@ -31,6 +33,11 @@ export class StreamCollector {
   private finishReason: string | null = null;
   private usage: Usage | undefined;
   private systemFingerprint: string | undefined;
+  private serviceTier: string | undefined;
+  /** The answer's sources: the last lists of `citations` and `search_results` given, the `annotations` in order. */
+  private citations: string[] | undefined;
+  private searchResults: JsonValue[] | undefined;
+  private annotations: JsonValue[] | undefined;
   private stopSequence: string | undefined;
   private anthropicStopReason: string | undefined;
   /** The streamed logprobs' `content` and `refusal` entries, in order (OpenAI sends each chunk's own). */
@@ -46,6 +53,9 @@ export class StreamCollector {
       first = { id: delta.id ?? this.fallbackId, created: delta.created ?? Math.floor(nowMs / 1000) };
       if (delta.systemFingerprint !== undefined) {
         first.systemFingerprint = delta.systemFingerprint;
+      }
+      if (delta.serviceTier !== undefined) {
+        first.serviceTier = delta.serviceTier;
       }
       this.head = first;
     }
@@ -92,6 +102,18 @@ export class StreamCollector {
     if (delta.systemFingerprint !== undefined) {
       this.systemFingerprint ??= delta.systemFingerprint;
     }
+    if (delta.serviceTier !== undefined) {
+      this.serviceTier ??= delta.serviceTier;
+    }
+    if (delta.citations !== undefined) {
+      this.citations = delta.citations;
+    }
+    if (delta.searchResults !== undefined) {
+      this.searchResults = delta.searchResults;
+    }
+    if (delta.annotations !== undefined) {
+      (this.annotations ??= []).push(...delta.annotations);
+    }
     if (delta.stopSequence !== undefined) {
       this.stopSequence = delta.stopSequence;
     }
@@ -126,6 +148,18 @@ export class StreamCollector {
     }
     if (this.systemFingerprint !== undefined) {
       answer.systemFingerprint = this.systemFingerprint;
+    }
+    if (this.serviceTier !== undefined) {
+      answer.serviceTier = this.serviceTier;
+    }
+    if (this.citations !== undefined) {
+      answer.citations = this.citations;
+    }
+    if (this.searchResults !== undefined) {
+      answer.searchResults = this.searchResults;
+    }
+    if (this.annotations !== undefined) {
+      answer.annotations = this.annotations;
     }
     if (this.stopSequence !== undefined) {
       answer.stopSequence = this.stopSequence;

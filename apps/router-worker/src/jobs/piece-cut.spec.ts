@@ -16,6 +16,22 @@ function joined(parts: ReplyPiece[]): Record<string, string> {
 }
 
 describe('cutPiece', () => {
+  it('keeps the sources of a cut piece, whole, on a piece of their own before the rest', () => {
+    const annotations = [{ type: 'url_citation', url_citation: { url: 'https://a.example', title: 'A' } }];
+    const parts = cutPiece(
+      { text: 'abcdefghij', citations: ['https://a.example'], searchResults: [{ title: 'A' }], annotations },
+      4,
+    );
+    expect(parts[0]).toEqual({
+      text: '',
+      citations: ['https://a.example'],
+      searchResults: [{ title: 'A' }],
+      annotations,
+    });
+    expect(joined(parts).text).toBe('abcdefghij');
+    expect(parts.slice(1).every((p) => p.citations === undefined && p.annotations === undefined)).toBe(true);
+  });
+
   it('cuts every long field into slices a client appends back, in the order the gateway relays them', () => {
     const piece: ReplyPiece = {
       text: 'abcdefghij',

@@ -6,10 +6,25 @@ import { merged, type ReplyPiece, type ToolCallDelta } from '@aigw/core';
  * tool call's arguments cut into slices of `sliceChars` (the client appends them, as it appends any deltas), in the
  * order the gateway relays a piece's fields; a tool call's id and name on its first slice, the logprobs with the last
  * text (else refusal) slice, the finish reason on the last piece. A signature, a redacted block and the logprobs are
- * not cut: one over the limit on its own stays too big. Only on that rare path; nothing else is cut.
+ * not cut, nor are the sources (citations, search results, annotations: on a piece of their own, first): one over
+ * the limit on its own stays too big. Only on that rare path; nothing else is cut.
  */
 export function cutPiece(piece: ReplyPiece, sliceChars: number): ReplyPiece[] {
   const parts: ReplyPiece[] = [];
+  if (piece.citations !== undefined || piece.searchResults !== undefined || piece.annotations !== undefined) {
+    // The sources lead, as the gateway relays a piece's fields: whole (they are not cut).
+    const sources: ReplyPiece = { text: '' };
+    if (piece.citations !== undefined) {
+      sources.citations = piece.citations;
+    }
+    if (piece.searchResults !== undefined) {
+      sources.searchResults = piece.searchResults;
+    }
+    if (piece.annotations !== undefined) {
+      sources.annotations = piece.annotations;
+    }
+    parts.push(sources);
+  }
   for (const reasoning of slices(piece.reasoning ?? '', sliceChars)) {
     parts.push({ text: '', reasoning });
   }

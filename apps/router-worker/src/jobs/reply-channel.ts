@@ -272,6 +272,15 @@ function pieceOf(delta: StreamDelta): ReplyPiece {
   if (delta.logprobs !== undefined) {
     piece.logprobs = delta.logprobs;
   }
+  if (delta.citations !== undefined) {
+    piece.citations = delta.citations;
+  }
+  if (delta.searchResults !== undefined) {
+    piece.searchResults = delta.searchResults;
+  }
+  if (delta.annotations !== undefined) {
+    piece.annotations = delta.annotations;
+  }
   return piece;
 }
 

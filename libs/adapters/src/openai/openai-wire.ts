@@ -84,6 +84,8 @@ interface WireMessage {
    * block whose text came as `reasoning_content`), which Claude needs back in a tool loop with thinking on.
    */
   thinking_blocks?: unknown;
+  /** OpenAI's search models: `url_citation` annotations of the text (streamed on a delta of their own). */
+  annotations?: unknown;
 }
 
 interface WireChoice {
@@ -106,6 +108,11 @@ interface WireCompletion {
   choices?: WireChoice[];
   usage?: WireUsage | null;
   system_fingerprint?: string | null;
+  /** OpenAI: the tier that served the request, on the answer and on every chunk. */
+  service_tier?: string | null;
+  /** Perplexity: the answer's source URLs, and its search results, on the answer and on stream chunks. */
+  citations?: unknown;
+  search_results?: unknown;
   error?: unknown;
   /** TGI's, beside an `error` text: `validation`, `generation`, `overloaded` (`classifyTgiValidation`). */
   error_type?: unknown;
@@ -652,7 +659,35 @@ function detailsOf(m: WireMessage | null | undefined, choice: WireChoice, body: 
   if (fingerprint !== undefined) {
     details.systemFingerprint = fingerprint;
   }
+  const tier = text(body.service_tier);
+  if (tier !== undefined) {
+    details.serviceTier = tier;
+  }
+  const citations = citationsOf(body.citations);
+  if (citations !== undefined) {
+    details.citations = citations;
+  }
+  if (isNonEmptyList(body.search_results)) {
+    details.searchResults = body.search_results;
+  }
+  if (isNonEmptyList(m?.annotations)) {
+    details.annotations = m.annotations;
+  }
   return details;
+}
+
+/** A list with something in it: what the sources fields hold when they say anything (null, [] or else: nothing). */
+function isNonEmptyList(v: unknown): v is JsonValue[] {
+  return Array.isArray(v) && v.length > 0;
+}
+
+/** Perplexity's `citations`: its URLs (anything else in the list is left out). */
+function citationsOf(v: unknown): string[] | undefined {
+  if (!isNonEmptyList(v)) {
+    return undefined;
+  }
+  const urls = v.every((u) => typeof u === 'string') ? v : v.filter((u) => typeof u === 'string');
+  return urls.length > 0 ? urls : undefined;
 }
 
 /**
@@ -831,6 +866,13 @@ export class OpenAiStreamDecoder implements StreamDecoder {
   readonly terminal = '[DONE]';
   private idSent = false;
   private fingerprintSent = false;
+  private serviceTierSent = false;
+  /**
+   * Perplexity repeats `citations` and `search_results` on every chunk: they go on once, with the first delta that has
+   * them, and again only when a list's length changes (a longer list replaces the one sent). -1: none sent yet.
+   */
+  private citationsSent = -1;
+  private searchResultsSent = -1;
   private finished = false;
   /**
    * The answer ended with a failed finish (`finish_reason: "error"` or `"abort"`, lower-cased here) in a chunk without
@@ -961,6 +1003,14 @@ export class OpenAiStreamDecoder implements StreamDecoder {
     if (logprobs !== undefined && logprobs !== null) {
       delta.logprobs = logprobs;
     }
+    // A field check each (most streams have none of them); Perplexity's lists are taken when their length changes.
+    const newCitations = chunk.citations !== undefined && this.newCitations(chunk.citations, delta);
+    const sources =
+      (chunk.search_results !== undefined && this.newSearchResults(chunk.search_results, delta)) || newCitations;
+    const annotations = choice?.delta?.annotations;
+    if (annotations !== undefined && isNonEmptyList(annotations)) {
+      delta.annotations = annotations;
+    }
     // Role-only and empty keep-alive chunks carry nothing worth a delta. A chunk with an empty delta can still carry
     // logprobs: those of a token with no text of its own (part of a character split over tokens), which a client
     // that asked for logprobs must get, in their place among the others.
@@ -972,6 +1022,8 @@ export class OpenAiStreamDecoder implements StreamDecoder {
       reasoning === undefined &&
       refusal === undefined &&
       !ended &&
+      !sources &&
+      delta.annotations === undefined &&
       !hasLogprobEntries(logprobs)
     ) {
       return false;
@@ -981,6 +1033,13 @@ export class OpenAiStreamDecoder implements StreamDecoder {
       this.fingerprintSent = true;
       delta.systemFingerprint = fingerprint;
     }
+    if (!this.serviceTierSent && chunk.service_tier !== undefined) {
+      const tier = text(chunk.service_tier);
+      if (tier !== undefined) {
+        this.serviceTierSent = true;
+        delta.serviceTier = tier;
+      }
+    }
     if (!this.idSent && typeof chunk.id === 'string' && chunk.id.length > 0) {
       this.idSent = true;
       delta.id = chunk.id;
@@ -989,6 +1048,30 @@ export class OpenAiStreamDecoder implements StreamDecoder {
       }
     }
     out.push(delta);
+    return false;
+  }
+
+  /** Whether this chunk's `citations` go on (set on `delta`): its first list, or one of another length than the last. */
+  private newCitations(wire: unknown, delta: StreamDelta): boolean {
+    if (!Array.isArray(wire) || wire.length === this.citationsSent) {
+      return false;
+    }
+    const citations = citationsOf(wire);
+    if (citations === undefined) {
+      return false;
+    }
+    this.citationsSent = wire.length;
+    delta.citations = citations;
+    return true;
+  }
+
+  /** Likewise `search_results`. */
+  private newSearchResults(wire: unknown, delta: StreamDelta): boolean {
+    if (Array.isArray(wire) && wire.length !== this.searchResultsSent && isNonEmptyList(wire)) {
+      this.searchResultsSent = wire.length;
+      delta.searchResults = wire;
+      return true;
+    }
     return false;
   }
 }
