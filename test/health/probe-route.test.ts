@@ -216,6 +216,23 @@ describe('probeRoute', () => {
       expect(r.diagnosis?.suggestion).toContain('ollama pull qwen3:8b');
     });
 
+    it("Ollama's names are read as Ollama reads them: a registry's port is no tag, the default registry and namespace are implied", async () => {
+      up.handler = (req, res) =>
+        req.url === '/api/tags'
+          ? sendJson(res, 200, tags(['localhost:5000/library/mymodel:latest', 'llama3.2:latest']))
+          : sendJson(res, 404, {});
+      const models = [
+        // Pulled from a private registry: Ollama lists it with its host and `:latest`.
+        'localhost:5000/library/mymodel',
+        // The long forms of `llama3.2`: Ollama lists the shortest.
+        'registry.ollama.ai/library/llama3.2',
+        'library/llama3.2:latest',
+        'qwen3:8b',
+      ];
+      const r = await direct(provider({ id: 'local', kind: 'ollama', baseUrl: up.origin, models }));
+      expect(r).toMatchObject({ ok: true, modelsChecked: true, unservedModels: ['qwen3:8b'] });
+    });
+
     it('an OpenAI-compatible server without the configured model names it; a listed one says nothing', async () => {
       const r = await direct(provider({ models: ['sim-gpt', 'gpt-typo'] }));
       expect(r).toMatchObject({ ok: true, unservedModels: ['gpt-typo'] });

@@ -230,7 +230,8 @@ async function completionProbe(
 const LISTS_WHAT_IT_SERVES: ReadonlySet<ProviderKind> = new Set<ProviderKind>(['ollama', 'openai', 'gemini']);
 
 /**
- * The routed models a provider's own model list lacks. Ollama answers `llama3` as `llama3:latest`, Gemini's list
+ * The routed models a provider's own model list lacks. Names are compared as Ollama reads them (`ollamaName`, also
+ * for an OpenAI-compatible route, which may be Ollama's `/v1`): `llama3` is the `llama3:latest` it lists. Gemini's list
  * names `gemini-x` for `models/gemini-x`; a list with a wildcard, or a name in another collection (Gemini's
  * `tunedModels/...`), is not judged.
  */
@@ -238,14 +239,36 @@ function unservedDirect(kind: ProviderKind, wanted: readonly string[], served: r
   if (served.some((m) => m.includes('*'))) {
     return [];
   }
-  const have = new Set(served);
+  const have = new Set(served.map(ollamaName));
   return [...new Set(wanted)].filter((m) => {
     const name = kind === 'gemini' && m.startsWith('models/') ? m.slice('models/'.length) : m;
-    if (have.has(name) || (!name.includes(':') && have.has(`${name}:latest`))) {
+    if (have.has(ollamaName(name))) {
       return false;
     }
     return !(kind === 'gemini' && name.includes('/'));
   });
+}
+
+const OLLAMA_DEFAULT_HOST = 'registry.ollama.ai/';
+const OLLAMA_DEFAULT_NAMESPACE = 'library/';
+
+/**
+ * A model name in the form Ollama lists it (`/api/tags`, its shortest display): with its tag, `:latest` when it has
+ * none (a tag follows the last `/`: the `:5000` of `localhost:5000/m` is a registry's port), without the default
+ * registry and namespace (`registry.ollama.ai/library/llama3` is `llama3:latest`). Names of other servers (no such
+ * parts) only gain the `:latest` both sides get.
+ */
+function ollamaName(name: string): string {
+  let s = name.lastIndexOf(':') > name.lastIndexOf('/') ? name : `${name}:latest`;
+  if (s.startsWith(OLLAMA_DEFAULT_HOST)) {
+    s = s.slice(OLLAMA_DEFAULT_HOST.length);
+    if (s.startsWith(OLLAMA_DEFAULT_NAMESPACE)) {
+      s = s.slice(OLLAMA_DEFAULT_NAMESPACE.length);
+    }
+  } else if (s.startsWith(OLLAMA_DEFAULT_NAMESPACE)) {
+    s = s.slice(OLLAMA_DEFAULT_NAMESPACE.length);
+  }
+  return s;
 }
 
 /** The routed models a proxy's model list lacks; none when it lists a wildcard. */
