@@ -233,6 +233,24 @@ describe('probeRoute', () => {
       expect(r).toMatchObject({ ok: true, modelsChecked: true, unservedModels: ['qwen3:8b'] });
     });
 
+    it("a listed model with a routing suffix (HuggingFace's :provider or :fastest, OpenRouter's :nitro) is served", async () => {
+      up.handler = (req, res) =>
+        req.url === '/v1/models'
+          ? sendJson(res, 200, {
+              object: 'list',
+              data: ['openai/gpt-oss-120b', 'meta-llama/Llama-3.1-8B-Instruct', 'openai/gpt-4o'].map((id) => ({ id })),
+            })
+          : sendJson(res, 404, {});
+      const models = [
+        'openai/gpt-oss-120b:fastest',
+        'meta-llama/Llama-3.1-8B-Instruct:cerebras',
+        'openai/gpt-4o:nitro',
+        'qwen/unlisted:novita',
+      ];
+      const r = await direct(provider({ id: 'hf', baseUrl: `${up.origin}/v1`, models }));
+      expect(r).toMatchObject({ ok: true, modelsChecked: true, unservedModels: ['qwen/unlisted:novita'] });
+    });
+
     it('an OpenAI-compatible server without the configured model names it; a listed one says nothing', async () => {
       const r = await direct(provider({ models: ['sim-gpt', 'gpt-typo'] }));
       expect(r).toMatchObject({ ok: true, unservedModels: ['gpt-typo'] });

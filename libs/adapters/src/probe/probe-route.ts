@@ -231,22 +231,34 @@ const LISTS_WHAT_IT_SERVES: ReadonlySet<ProviderKind> = new Set<ProviderKind>(['
 
 /**
  * The routed models a provider's own model list lacks. Names are compared as Ollama reads them (`ollamaName`, also
- * for an OpenAI-compatible route, which may be Ollama's `/v1`): `llama3` is the `llama3:latest` it lists. Gemini's list
- * names `gemini-x` for `models/gemini-x`; a list with a wildcard, or a name in another collection (Gemini's
- * `tunedModels/...`), is not judged.
+ * for an OpenAI-compatible route, which may be Ollama's `/v1`): `llama3` is the `llama3:latest` it lists; a listed
+ * name with a routing suffix (`routedBase`) is served. Gemini's list names `gemini-x` for `models/gemini-x`; a list
+ * with a wildcard, or a name in another collection (Gemini's `tunedModels/...`), is not judged.
  */
 function unservedDirect(kind: ProviderKind, wanted: readonly string[], served: readonly string[]): string[] {
   if (served.some((m) => m.includes('*'))) {
     return [];
   }
+  const listed = new Set(served);
   const have = new Set(served.map(ollamaName));
   return [...new Set(wanted)].filter((m) => {
     const name = kind === 'gemini' && m.startsWith('models/') ? m.slice('models/'.length) : m;
-    if (have.has(ollamaName(name))) {
+    if (have.has(ollamaName(name)) || listed.has(routedBase(name))) {
       return false;
     }
     return !(kind === 'gemini' && name.includes('/'));
   });
+}
+
+/**
+ * A name without its routing suffix (after the last `:` of its last segment): HuggingFace's router takes a listed
+ * `org/model` as `org/model:provider` or `:fastest`, OpenRouter `vendor/model:nitro` or `:floor`, none of which its
+ * list names. Compared with the list's names as they are: Ollama lists every model with its tag, so its `llama3:8b` is
+ * not served by a `llama3:latest`.
+ */
+function routedBase(name: string): string {
+  const colon = name.lastIndexOf(':');
+  return colon > name.lastIndexOf('/') ? name.slice(0, colon) : name;
 }
 
 const OLLAMA_DEFAULT_HOST = 'registry.ollama.ai/';
