@@ -97,6 +97,60 @@ describe("embeddings split into requests of at most the deployment's maxEmbeddin
     expect(sizes()).toEqual([32, 8]);
   });
 
+  it('keeps a limit learnt for one model to that model: another one behind the same gateway route is not split', async () => {
+    // A LiteLLM in front of a TEI (bge, 32) and of a server taking the whole list (e5): one pool and base URL.
+    teiHandler(up);
+    const teiAnswer = up.handler;
+    up.handler = (req, res, seen) => {
+      const { model, input } = JSON.parse(seen.body) as { model: string; input: string[] };
+      if (model === 'bge') {
+        return teiAnswer(req, res, seen);
+      }
+      sendJson(res, 200, {
+        data: input.map((t, i) => ({ index: i, embedding: [Number(t.slice(1)), i] })),
+        usage: { prompt_tokens: input.length, total_tokens: input.length },
+      });
+    };
+    const gateway: AdapterTarget = {
+      baseUrl: `${up.origin}/v1`,
+      model: 'bge',
+      timeoutMs: 2000,
+      poolKey: 'gateway:lite',
+    };
+    await adapter.embed!({ target: gateway, input: texts(40) }, never);
+    const sizes = () => up.requests.map((r) => (JSON.parse(r.body) as { input: string[] }).input.length);
+    expect(sizes()).toEqual([40, 32, 8]);
+
+    up.requests.length = 0;
+    await adapter.embed!({ target: { ...gateway, model: 'e5' }, input: texts(40) }, never);
+    expect(sizes()).toEqual([40]);
+  });
+
+  it('lets a limit set after one was learnt take effect (the server raised), as the docs say', async () => {
+    let limit = TEI_LIMIT;
+    up.handler = (_req, res, seen) => {
+      const { input } = JSON.parse(seen.body) as { input: string[] };
+      if (input.length > limit) {
+        sendJson(res, 422, { error: `batch size ${input.length} > maximum allowed batch size ${limit}` });
+        return;
+      }
+      sendJson(res, 200, {
+        data: input.map((t, i) => ({ index: i, embedding: [Number(t.slice(1)), i] })),
+        usage: { prompt_tokens: input.length, total_tokens: input.length },
+      });
+    };
+    const unset: AdapterTarget = { ...target, maxEmbeddingInputs: undefined };
+    await adapter.embed!({ target: unset, input: texts(100) }, never);
+    const sizes = () => up.requests.map((r) => (JSON.parse(r.body) as { input: string[] }).input.length);
+    expect(sizes()).toEqual([100, 32, 32, 32, 4]);
+
+    // The operator raised the server's --max-client-batch-size to 64 and set maxEmbeddingInputs: 64.
+    limit = 64;
+    up.requests.length = 0;
+    await adapter.embed!({ target: { ...target, maxEmbeddingInputs: 64 }, input: texts(100) }, never);
+    expect(sizes()).toEqual([64, 36]);
+  });
+
   it('fails the whole call when a later request fails, billed for the requests that succeeded', async () => {
     teiHandler(up, { call: 3, status: 503, body: { error: 'overloaded', error_type: 'Overloaded' } });
     const err = (await adapter.embed!({ target, input: texts(100) }, never).catch((e: unknown) => e)) as

@@ -78,13 +78,23 @@ function statedBatchLimit(err: unknown): number | undefined {
 }
 
 /**
+ * Where a stated batch limit holds: the pool and base URL, the model (a gateway route's pool and URL are shared by
+ * every model behind it, a LiteLLM in front of a TEI and of OpenAI; a multi-model API may limit each model its own
+ * way) and the limit the deployment was called with. A new setting (the operator raised the server's limit and set
+ * `maxEmbeddingInputs` so, as docs/providers.md says to) is a new key: what was learnt under the old one is not used.
+ */
+function learntLimitKey(target: AdapterTarget): string {
+  return `${target.poolKey} ${target.baseUrl} ${target.model} ${target.maxEmbeddingInputs ?? ''}`;
+}
+
+/**
  * The OpenAI Chat Completions wire format, spoken by OpenAI, Z.ai, DeepSeek, vLLM, llama.cpp, Ollama `/v1`,
  * the HuggingFace router and LiteLLM-style proxies. `baseUrl` includes the version segment (`.../v1`).
  */
 export class OpenAiAdapter implements ProviderAdapter {
   readonly kind = 'openai' as const;
 
-  /** Batch limits servers stated in a refusal (`statedBatchLimit`), by pool and base URL. */
+  /** Batch limits servers stated in a refusal (`statedBatchLimit`), by `learntLimitKey`. */
   private readonly embeddingLimits = new Map<string, number>();
 
   constructor(private readonly pool: HttpPool) {}
@@ -122,10 +132,10 @@ export class OpenAiAdapter implements ProviderAdapter {
    * `--max-client-batch-size`, 32 by default; Cohere's compatibility API 96): see `embedInBatches`. A server whose
    * limit is not set that refuses a request as TEI does, stating its limit ("batch size 100 > maximum allowed batch
    * size 32", a 422 before anything was embedded), is asked again in requests of that many, and every later request
-   * to it is split so from the start (remembered per pool and base URL in this process, as `hostnameOf` remembers).
+   * to it is split so from the start (remembered in this process, as `hostnameOf` remembers: see `learntLimitKey`).
    */
   async embed(req: EmbeddingsAdapterRequest, signal: AbortSignal): Promise<EmbeddingsResponse> {
-    const key = `${req.target.poolKey} ${req.target.baseUrl}`;
+    const key = learntLimitKey(req.target);
     const learnt = this.embeddingLimits.get(key);
     const max = Math.min(req.target.maxEmbeddingInputs ?? req.input.length, learnt ?? req.input.length);
     try {
