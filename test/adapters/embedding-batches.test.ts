@@ -231,3 +231,41 @@ describe("the native families honour a provider's maxEmbeddingInputs too", () =>
     expect(sizes('requests')).toEqual([100, 50]);
   });
 });
+
+describe('a cost the provider reported (OpenRouter) over consecutive requests', () => {
+  let up: FakeUpstream;
+  let pool: HttpPool;
+  const never = new AbortController().signal;
+
+  beforeEach(async () => {
+    up = await FakeUpstream.start();
+    pool = new HttpPool();
+  });
+
+  afterEach(async () => {
+    await pool.destroy();
+    await up.close();
+  });
+
+  it("adds up the requests' reported costs, and reports none when a request reported none", async () => {
+    let costs: (number | undefined)[] = [];
+    up.handler = (_req, res, seen) => {
+      const { input } = JSON.parse(seen.body) as { input: string[] };
+      const cost = costs.shift();
+      sendJson(res, 200, {
+        data: input.map((t, i) => ({ index: i, embedding: [Number(t.slice(1)), i] })),
+        usage: { prompt_tokens: input.length, total_tokens: input.length, ...(cost === undefined ? {} : { cost }) },
+      });
+    };
+    const adapter = new AdapterRegistry(pool).get('openai');
+    const target = { baseUrl: `${up.origin}/v1`, model: 'e5', timeoutMs: 2000, poolKey: 'or', maxEmbeddingInputs: 2 };
+    costs = [0.001, 0.002, 0.0005];
+    const res = await adapter.embed!({ target, input: texts(5) }, never);
+    expect(res.usage.reportedCostUsd).toBeCloseTo(0.0035, 12);
+
+    // A request that said nothing: the sum would bill less than was charged; the catalog's price is billed instead.
+    costs = [0.001, undefined, 0.0005];
+    const partial = await adapter.embed!({ target, input: texts(5) }, never);
+    expect(partial.usage.reportedCostUsd).toBeUndefined();
+  });
+});

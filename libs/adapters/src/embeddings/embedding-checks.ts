@@ -88,7 +88,7 @@ export function estimatedEmbedUsage(texts: readonly string[]): Usage {
   return embedUsage(promptTokens);
 }
 
-/** `a` and `b` added up, field by field (the optional counts only where either has them). */
+/** `a` and `b` added up, field by field (the optional counts only where either has them; a reported cost where both do). */
 function usageSum(a: Usage, b: Usage): Usage {
   const sum: Usage = {
     promptTokens: a.promptTokens + b.promptTokens,
@@ -101,6 +101,11 @@ function usageSum(a: Usage, b: Usage): Usage {
   }
   if (a.reasoningTokens !== undefined || b.reasoningTokens !== undefined) {
     sum.reasoningTokens = (a.reasoningTokens ?? 0) + (b.reasoningTokens ?? 0);
+  }
+  // A cost the provider reported (OpenRouter's usage.cost, billed instead of the catalog's price) holds for the whole
+  // call only when every request reported one: else the catalog prices the summed counts, as for any other server.
+  if (a.reportedCostUsd !== undefined && b.reportedCostUsd !== undefined) {
+    sum.reportedCostUsd = a.reportedCostUsd + b.reportedCostUsd;
   }
   return sum;
 }
