@@ -69,7 +69,8 @@ function withoutUrl(description: string, raw: string): string {
  *
  * The alerts of one subject reach the webhook in the order of their transitions: a sorted set per subject
  * (`health:alert-order:<kind>:<id>`, scored by the transition's time) holds the undelivered ones, and a delivery
- * waits while an older one is in it.
+ * waits while an older one is in it. An alert still in the outbox (its monitor died before queueing it) is queued
+ * ahead of the next alert of its subject, not left to the relay, which would send it after that newer one.
  */
 @Injectable()
 export class Alerts {
@@ -108,6 +109,16 @@ export class Alerts {
       return;
     }
     try {
+      if (health.alertId !== undefined) {
+        // An older alert of the subject its monitor decided but never queued (it died before it could) goes first:
+        // queued only by the relay, it would otherwise reach the webhook after this newer one. Its transition was
+        // committed before this one (the subject's row lock), so this read sees it. One query per transition.
+        for (const older of await this.store.pendingAlertsOf(subject, health.alertId)) {
+          if (Date.parse(older.at) <= Date.parse(alert.at)) {
+            await this.enqueue(older);
+          }
+        }
+      }
       await this.enqueue(alert);
     } catch (err) {
       if (health.alertId === undefined) {
@@ -120,6 +131,8 @@ export class Alerts {
   /** Queues every alert still in the outbox (a monitor died before it queued one); one already queued is left as it is. */
   async relay(): Promise<void> {
     const pending = await this.store.pendingAlerts(RELAY_BATCH);
+    // Oldest transition first: one is in its subject's order set before a newer one of that subject is queued.
+    pending.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
     for (const alert of pending) {
       await this.enqueue(alert);
     }

@@ -233,6 +233,21 @@ export class ProviderHealthStore {
     return rows.map((r) => ({ ...r.alert, alertId: r.id }));
   }
 
+  /**
+   * The alerts of `subject` still in the outbox other than `alertId`, oldest transition first: those a monitor
+   * decided before it but did not queue (it died meanwhile), to be queued ahead of it. The outbox holds only alerts
+   * not yet delivered, a handful at most: no index needed.
+   */
+  async pendingAlertsOf(subject: HealthSubject, alertId: string): Promise<HealthAlert[]> {
+    const rows = await this.dataSource.query<{ id: string; alert: HealthAlert }[]>(
+      `SELECT id, alert FROM ${this.outbox()}
+        WHERE alert->>'subject' = $1 AND alert->>'id' = $2 AND id <> $3
+        ORDER BY (alert->>'at')::timestamptz, created_at, id`,
+      [subject.kind, subject.id, alertId],
+    );
+    return rows.map((r) => ({ ...r.alert, alertId: r.id }));
+  }
+
   /** An alert whose delivery ended (delivered, or given up): out of the outbox. */
   async alertDone(alertId: string): Promise<void> {
     await this.dataSource.query(`DELETE FROM ${this.outbox()} WHERE id = $1`, [alertId]);
