@@ -115,7 +115,7 @@ export class Alerts {
         // committed before this one (the subject's row lock), so this read sees it. One query per transition.
         for (const older of await this.store.pendingAlertsOf(subject, health.alertId)) {
           if (Date.parse(older.at) <= Date.parse(alert.at)) {
-            await this.enqueue(older);
+            await this.requeue(older);
           }
         }
       }
@@ -134,11 +134,26 @@ export class Alerts {
     // Oldest transition first: one is in its subject's order set before a newer one of that subject is queued.
     pending.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
     for (const alert of pending) {
-      await this.enqueue(alert);
+      await this.requeue(alert);
     }
     if (pending.length > 0) {
       this.logger.debug(`relay: ${pending.length} undelivered alerts queued (or already queued)`);
     }
+  }
+
+  /**
+   * Queues an alert found in the outbox again, unless its delivery already ended: a job given up (its last attempt
+   * failed) while its row could not be deleted (PostgreSQL away) stays `failed` under its id, so adding it again was a
+   * no-op and the row stayed for good (re-entering the subject's order set at every relay). Its row goes now.
+   */
+  private async requeue(alert: HealthAlert): Promise<void> {
+    const jobId = `alert-${alert.alertId ?? randomUUID()}`;
+    if ((await this.queue.alerts.getJobState(jobId)) === 'failed') {
+      await this.done(alert);
+      await this.redis.zrem(this.orderKey(alert), jobId).catch(() => undefined);
+      return;
+    }
+    await this.enqueue(alert);
   }
 
   /** Adds the delivery job of an alert with its `alertId` (a no-op while that job exists). */
