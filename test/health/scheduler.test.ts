@@ -1,4 +1,5 @@
 import { HealthJobName, parseCatalog, type Catalog } from '@aigw/core';
+import { Logger } from '@nestjs/common';
 import { type CatalogService, RedisErrors, RedisKeys } from '@aigw/platform';
 import { TEST_REDIS_URL, uniqueId } from '@aigw/testing';
 import { Redis } from 'ioredis';
@@ -110,5 +111,73 @@ describe('HealthScheduler: a changed provider is probed at once', () => {
       'prune-usage',
       'relay-alerts',
     ]);
+  });
+
+  it("puts back a schedule a replica of the previous release removed, at this release's next reconcile", async () => {
+    // During a rolling upgrade a replica that does not know `relay-alerts` removes it at each of its reconciles
+    // (every catalog reload); a replica of this release adds it again at its own next one (CATALOG_RELOAD_S, 30 s).
+    await queue.queue.removeJobScheduler('relay-alerts');
+    expect((await queue.queue.getJobSchedulers(0, -1)).map((s) => s.key)).not.toContain('relay-alerts');
+    await replicas[1].reconcile();
+    const relay = (await queue.queue.getJobSchedulers(0, -1)).find((s) => s.key === 'relay-alerts');
+    expect(relay).toMatchObject({ name: HealthJobName.RelayAlerts, every: 60_000 });
+  });
+});
+
+/**
+ * Replicas whose clocks disagree (real Redis): BullMQ dates a scheduler's next job by the clock of the replica that
+ * ran the last one, so the schedules follow the clock furthest ahead and, once that replica stops, the others run no
+ * scheduled probe until their clocks catch up. Nothing in the monitor can re-date BullMQ's jobs cheaply; a replica
+ * whose clock is off says so as it starts.
+ */
+describe('HealthScheduler: a replica whose clock is off', () => {
+  const prefix = uniqueId('schedskew');
+  const keys = new RedisKeys(prefix);
+  const errors = new RedisErrors(quiet);
+  const env = {
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_PREFIX: prefix,
+    HEALTH_PROBES_ENABLED: true,
+    HEALTH_INTERVAL_S: 300,
+    HEALTH_DISCOVERY_INTERVAL_S: 3600,
+    HEALTH_CONCURRENCY: 1,
+    ALERT_CONCURRENCY: 1,
+  } as MonitorEnv;
+  const catalog = { current: catalogOf('http://127.0.0.1:1/v1'), onReload: () => undefined };
+  const queues: HealthQueue[] = [];
+
+  afterEach(() => jest.restoreAllMocks());
+
+  afterAll(async () => {
+    for (const q of queues) {
+      await q.queue.obliterate({ force: true });
+      await q.onApplicationShutdown();
+    }
+    const redis = new Redis(TEST_REDIS_URL);
+    const stale = await redis.keys(`*${prefix}*`);
+    if (stale.length > 0) {
+      await redis.del(...stale);
+    }
+    redis.disconnect();
+  });
+
+  async function start(aheadMs: number): Promise<string[]> {
+    const warned: string[] = [];
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation((message: unknown) => void warned.push(String(message)));
+    const now = Date.now.bind(Date);
+    jest.spyOn(Date, 'now').mockImplementation(() => now() + aheadMs);
+    const queue = new HealthQueue(env, keys, errors);
+    queues.push(queue);
+    const jobs = { process: () => Promise.resolve() } as unknown as HealthJobs;
+    await new HealthScheduler(env, catalog as unknown as CatalogService, queue, jobs).start();
+    jest.restoreAllMocks();
+    return warned.filter((m) => m.includes('clock'));
+  }
+
+  it('warns at start when it is an hour ahead of Redis, and not when it agrees', async () => {
+    const ahead = await start(3_600_000);
+    expect(ahead).toHaveLength(1);
+    expect(ahead[0]).toMatch(/clock is 3\d{6} ms ahead of Redis's.*NTP/);
+    expect(await start(0)).toEqual([]);
   });
 });

@@ -9,6 +9,7 @@ import {
   type ProviderSpec,
 } from '@aigw/core';
 import { CatalogService, describeError, ENV } from '@aigw/platform';
+import type { Redis } from 'ioredis';
 import type { MonitorEnv } from '../config/monitor-env';
 import { HealthJobs } from './health-jobs';
 import { probeEveryMs } from './probe-interval';
@@ -17,6 +18,12 @@ import { HealthQueue } from './health-queue';
 
 /** How often undelivered alerts left in the outbox (a monitor died before queueing one) are queued again. */
 const RELAY_ALERTS_EVERY_MS = 60_000;
+
+/**
+ * How far this replica's clock may be from Redis's before the start warns: BullMQ dates the schedulers' jobs by the
+ * clock of the replica that queued them (see `warnOfClockSkew`).
+ */
+export const CLOCK_SKEW_WARN_MS = 2_000;
 
 /** How long a probe run at once for a change stays in Redis: its id keeps the other replicas from adding it again. */
 const PROBE_NOW_KEEP_S = 600;
@@ -138,11 +145,41 @@ export class HealthScheduler implements BeforeApplicationShutdown {
       this.logger.log('scheduled probes disabled (HEALTH_PROBES_ENABLED=false): on-demand connection tests only');
       return;
     }
+    await this.warnOfClockSkew();
     this.catalog.onReload(() => this.reconcile());
     await this.reconcile();
     // Closed while it reconciled (a SIGTERM during the start): the queue's shutdown has passed, or is under way.
     if (!this.stopping) {
       this.queue.start(this.jobs.process);
+    }
+  }
+
+  /**
+   * Warns when this replica's clock is more than CLOCK_SKEW_WARN_MS from Redis's (one TIME at start). BullMQ dates
+   * each scheduler's next job by the clock of the replica that ran the last one, and a replica takes a delayed job
+   * once its own clock passes that date: the schedules follow the clock furthest ahead, and when that replica stops
+   * the others run no scheduled job (probes, relay, pruning) until their clocks catch up, up to the skew (one probe
+   * late by at most the skew when it is under the interval; a skew of hours leaves statuses `unknown` for hours).
+   * Recording and alerting are dated by PostgreSQL's clock and stay right; only the timing suffers. A failure to
+   * read the time is ignored.
+   */
+  private async warnOfClockSkew(): Promise<void> {
+    try {
+      // The queue's own connection (an ioredis client): no connection of its own for one command.
+      const client = (await this.queue.queue.client) as unknown as Redis;
+      const before = Date.now();
+      const [seconds, micros] = await client.time();
+      const local = (before + Date.now()) / 2;
+      const skew = Math.round(local - (Number(seconds) * 1000 + Number(micros) / 1000));
+      if (Math.abs(skew) > CLOCK_SKEW_WARN_MS) {
+        this.logger.warn(
+          `this replica's clock is ${Math.abs(skew)} ms ${skew > 0 ? 'ahead of' : 'behind'} Redis's: the probe ` +
+            'schedules follow the clock of the replica furthest ahead, and when it stops the others run no ' +
+            "scheduled probe for up to that difference; keep the replicas' clocks in sync (NTP)",
+        );
+      }
+    } catch (err) {
+      this.logger.debug(`clock not compared with Redis's: ${describeError(err)}`);
     }
   }
 
