@@ -120,7 +120,10 @@ export class GatewayHarness {
     this.control = new Redis(REDIS_URL);
     this.control.on('message', (_channel: string, raw: string) => {
       const packet = JSON.parse(raw) as { pattern: string; data: CancelGenerationMessage };
-      this.cancels.push(packet.data);
+      // The channel is shared by every deployment on this Redis (test files run side by side): this gateway's only.
+      if (packet.data.ns === this.prefix) {
+        this.cancels.push(packet.data);
+      }
     });
     await this.control.subscribe(ControlPattern.CancelGeneration);
     this.workerConnection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
