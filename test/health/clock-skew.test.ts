@@ -15,8 +15,9 @@ import type { MonitorEnv } from '../../apps/health-monitor/src/config/monitor-en
 import type { Alerts } from '../../apps/health-monitor/src/health/alerts';
 import { HealthJobs } from '../../apps/health-monitor/src/health/health-jobs';
 import type { MonitorMetrics } from '../../apps/health-monitor/src/health/monitor-metrics';
-import type { ProbedRoute, Prober } from '../../apps/health-monitor/src/health/prober';
+import type { Prober } from '../../apps/health-monitor/src/health/prober';
 import { dropSchema, openDataSource, uniqueSchema } from '../entities/pg';
+import { probed } from './alert-world';
 
 const YAML = `
 providers:
@@ -29,23 +30,6 @@ providers:
 `;
 
 const HOUR_MS = 3_600_000;
-
-/** What a probe of the only route saw. */
-function probed(ok: boolean): ProbedRoute[] {
-  return [
-    {
-      check: {
-        route: 'direct',
-        ok,
-        latencyMs: 5,
-        status: ok ? 200 : null,
-        errorClass: ok ? null : 'network',
-        message: ok ? null : 'connection_refused: nothing accepts connections',
-      },
-      probe: { route: 'direct', ok, latencyMs: 5 },
-    },
-  ];
-}
 
 /**
  * Two monitor replicas whose clocks disagree (real PostgreSQL; the probes and alerts are stubs, the recording is
