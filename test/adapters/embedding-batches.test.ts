@@ -41,23 +41,28 @@ function teiHandler(up: FakeUpstream, fail?: { call: number; status: number; bod
 
 const texts = (n: number): string[] => Array.from({ length: n }, (_, i) => `t${i}`);
 
+// Every test gets a fresh loopback upstream and connection pool.
+let up: FakeUpstream;
+let pool: HttpPool;
+const never = new AbortController().signal;
+
+beforeEach(async () => {
+  up = await FakeUpstream.start();
+  pool = new HttpPool();
+});
+
+afterEach(async () => {
+  await pool.destroy();
+  await up.close();
+});
+
 describe("embeddings split into requests of at most the deployment's maxEmbeddingInputs (a TEI server)", () => {
-  let up: FakeUpstream;
-  let pool: HttpPool;
   let adapter: ProviderAdapter;
   let target: AdapterTarget;
-  const never = new AbortController().signal;
 
-  beforeEach(async () => {
-    up = await FakeUpstream.start();
-    pool = new HttpPool();
+  beforeEach(() => {
     adapter = new AdapterRegistry(pool).get('openai');
     target = { baseUrl: `${up.origin}/v1`, model: 'bge', timeoutMs: 2000, poolKey: 'tei', maxEmbeddingInputs: 32 };
-  });
-
-  afterEach(async () => {
-    await pool.destroy();
-    await up.close();
   });
 
   it('sends 100 inputs as 32 + 32 + 32 + 4, the vectors in input order and the usage summed', async () => {
@@ -182,20 +187,6 @@ describe("embeddings split into requests of at most the deployment's maxEmbeddin
 });
 
 describe("the native families honour a provider's maxEmbeddingInputs too", () => {
-  let up: FakeUpstream;
-  let pool: HttpPool;
-  const never = new AbortController().signal;
-
-  beforeEach(async () => {
-    up = await FakeUpstream.start();
-    pool = new HttpPool();
-  });
-
-  afterEach(async () => {
-    await pool.destroy();
-    await up.close();
-  });
-
   const sizes = (field: 'input' | 'requests') =>
     up.requests.map((r) => (JSON.parse(r.body) as Record<string, unknown[]>)[field].length);
 
@@ -233,20 +224,6 @@ describe("the native families honour a provider's maxEmbeddingInputs too", () =>
 });
 
 describe('a cost the provider reported (OpenRouter) over consecutive requests', () => {
-  let up: FakeUpstream;
-  let pool: HttpPool;
-  const never = new AbortController().signal;
-
-  beforeEach(async () => {
-    up = await FakeUpstream.start();
-    pool = new HttpPool();
-  });
-
-  afterEach(async () => {
-    await pool.destroy();
-    await up.close();
-  });
-
   it("adds up the requests' reported costs, and reports none when a request reported none", async () => {
     let costs: (number | undefined)[] = [];
     up.handler = (_req, res, seen) => {
