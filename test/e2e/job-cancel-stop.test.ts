@@ -36,6 +36,18 @@ function jobsApi(system: TestSystem, key: () => string) {
   };
 }
 
+/** Starts `system` for the describe it is called in (stopped after it), with a user key `api` calls with. */
+function startedWithKey(system: TestSystem, userName: string): ReturnType<typeof jobsApi> {
+  let key = '';
+  beforeAll(async () => {
+    await system.start();
+    const user = await system.admin<{ id: string }>('POST', '/users', { name: userName });
+    key = (await system.admin<{ key: string }>('POST', '/keys', { userId: user.id })).key;
+  }, 90_000);
+  afterAll(() => system.stop(), 30_000);
+  return jobsApi(system, () => key);
+}
+
 const callsWith = (system: TestSystem, text: string): number =>
   system.sim
     .lastRequests()
@@ -48,16 +60,7 @@ describe('an async replay of a running job, then a cancel its worker is slow to 
     workers: 1,
     env: { RETRY_MAX: '0', WORKER_LOCK_MS: '30000', WORKER_STALLED_INTERVAL_MS: '30000' },
   });
-  let key = '';
-  const api = jobsApi(system, () => key);
-
-  beforeAll(async () => {
-    await system.start();
-    const user = await system.admin<{ id: string }>('POST', '/users', { name: 'replay-then-cancel' });
-    key = (await system.admin<{ key: string }>('POST', '/keys', { userId: user.id })).key;
-  }, 90_000);
-
-  afterAll(() => system.stop(), 30_000);
+  const api = startedWithKey(system, 'replay-then-cancel');
 
   it('a replay sent while the cancel is being carried out waits for the run to stop and runs the request again', async () => {
     const prompt = 'replayed, cancelled, replayed again';
@@ -99,16 +102,7 @@ describe('an async replay of a running job, then a cancel its worker is slow to 
 describe('a cancel that gave up on a running job whose worker died (e2e)', () => {
   // The job's deadline is its retention (ASYNC_JOB_RETENTION_S): long enough for the re-run, short enough to expire.
   const system = new TestSystem({ workers: 1, env: { RETRY_MAX: '0', ASYNC_JOB_RETENTION_S: '20' } });
-  let key = '';
-  const api = jobsApi(system, () => key);
-
-  beforeAll(async () => {
-    await system.start();
-    const user = await system.admin<{ id: string }>('POST', '/users', { name: 'cancel-gave-up' });
-    key = (await system.admin<{ key: string }>('POST', '/keys', { userId: user.id })).key;
-  }, 90_000);
-
-  afterAll(() => system.stop(), 30_000);
+  const api = startedWithKey(system, 'cancel-gave-up');
 
   it('the cancel record does not outlive the job: past its retention the job reads as gone, not cancelled', async () => {
     const prompt = 'its worker dies while it is cancelled';
