@@ -233,6 +233,26 @@ describe('probeRoute', () => {
       expect(r).toMatchObject({ ok: true, modelsChecked: true, unservedModels: ['qwen3:8b'] });
     });
 
+    it("Ollama finds a model whatever the case of its name (it folds each part to a pulled model's): not unserved", async () => {
+      up.handler = (req, res) =>
+        req.url === '/api/tags'
+          ? sendJson(res, 200, tags(['qwen3:8b-q4_K_M', 'hf.co/Org/Model-GGUF:Q8_0']))
+          : sendJson(res, 404, {});
+      const models = ['Qwen3:8B-Q4_K_M', 'hf.co/org/model-gguf:q8_0', 'qwen3:14b'];
+      const r = await direct(provider({ id: 'local', kind: 'ollama', baseUrl: up.origin, models }));
+      expect(r).toMatchObject({ ok: true, modelsChecked: true, unservedModels: ['qwen3:14b'] });
+    });
+
+    it('an OpenAI-compatible server compares names as they are: another case is another model', async () => {
+      up.handler = (req, res) =>
+        req.url === '/v1/models'
+          ? sendJson(res, 200, { object: 'list', data: [{ id: 'Qwen2.5-Coder-32B-Instruct' }] })
+          : sendJson(res, 404, {});
+      const models = ['Qwen2.5-Coder-32B-Instruct', 'qwen2.5-coder-32b-instruct'];
+      const r = await direct(provider({ id: 'sn', baseUrl: `${up.origin}/v1`, models }));
+      expect(r).toMatchObject({ ok: true, unservedModels: ['qwen2.5-coder-32b-instruct'] });
+    });
+
     it("a listed model with a routing suffix (HuggingFace's :provider or :fastest, OpenRouter's :nitro) is served", async () => {
       up.handler = (req, res) =>
         req.url === '/v1/models'

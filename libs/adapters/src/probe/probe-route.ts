@@ -233,17 +233,20 @@ const LISTS_WHAT_IT_SERVES: ReadonlySet<ProviderKind> = new Set<ProviderKind>(['
  * The routed models a provider's own model list lacks. Names are compared as Ollama reads them (`ollamaName`, also
  * for an OpenAI-compatible route, which may be Ollama's `/v1`): `llama3` is the `llama3:latest` it lists; a listed
  * name with a routing suffix (`routedBase`) is served. Gemini's list names `gemini-x` for `models/gemini-x`; a list
- * with a wildcard, or a name in another collection (Gemini's `tunedModels/...`), is not judged.
+ * with a wildcard, or a name in another collection (Gemini's `tunedModels/...`), is not judged. Ollama finds a model
+ * whatever the case of its name (its chat and generate handlers fold each part of the name to a pulled model's), so
+ * its names are compared without case; other servers' (vLLM, SambaNova, OpenAI) are compared as they are.
  */
 function unservedDirect(kind: ProviderKind, wanted: readonly string[], served: readonly string[]): string[] {
   if (served.some((m) => m.includes('*'))) {
     return [];
   }
+  const folded = (name: string) => (kind === 'ollama' ? name.toLowerCase() : name);
   const listed = new Set(served);
-  const have = new Set(served.map(ollamaName));
+  const have = new Set(served.map((m) => ollamaName(folded(m))));
   return [...new Set(wanted)].filter((m) => {
     const name = kind === 'gemini' && m.startsWith('models/') ? m.slice('models/'.length) : m;
-    if (have.has(ollamaName(name)) || listed.has(routedBase(name))) {
+    if (have.has(ollamaName(folded(name))) || listed.has(routedBase(name))) {
       return false;
     }
     return !(kind === 'gemini' && name.includes('/'));
