@@ -9,7 +9,13 @@ import { call, recordUsage, usageEvent } from './admin-support';
 interface ListItem {
   id: string;
   hasApiKey: boolean;
-  health: { status: string; consecutiveFailures: number; lastCheckAt: string | null; lastError: string | null };
+  health: {
+    status: string;
+    consecutiveFailures: number;
+    lastCheckAt: string | null;
+    lastError: string | null;
+    unservedModels: string[];
+  };
   circuits: { id: string; state: string }[];
   routeInUse: string;
   usage24h: { requests: number; failures: number; cacheHits: number; costUsd: number };
@@ -84,7 +90,7 @@ describe('admin API: provider list statistics', () => {
     // Settings without the key, and the monitor's view of its health.
     expect(items.get('sim')).toMatchObject({
       hasApiKey: true,
-      health: { status: 'unknown', consecutiveFailures: 0, lastCheckAt: null, lastError: null },
+      health: { status: 'unknown', consecutiveFailures: 0, lastCheckAt: null, lastError: null, unservedModels: [] },
     });
     expect(JSON.stringify([...items.values()])).not.toContain('sk-sim-secret');
   });
@@ -131,8 +137,25 @@ describe('admin API: provider list statistics', () => {
       lastCheckAt: expect.any(String),
       lastError: 'connection refused',
     });
+    expect((await list()).get('sim-b')?.health.unservedModels).toEqual([]);
     expect((await fetch(`${h.url}/api/v1/ai/admin/providers`)).status).toBe(401);
     const user = await h.userKey('list-reader');
     expect((await call(h, 'GET', '/api/v1/ai/admin/providers', undefined, user)).status).toBe(403);
+  });
+
+  it("names the models the provider's own model list lacked at the monitor's last probe, while that verdict holds", async () => {
+    const db = h.app.get(DataSource);
+    // By upstream name, as the monitor records them; shown by the catalog's names (`sim-b/sim-gpt` is `sim-gpt`).
+    await db.query(
+      `UPDATE providers SET unserved_models = '["sim-gpt"]'::jsonb, last_check_at = now(), health_valid_until = NULL,
+              health_status = 'healthy', consecutive_failures = 0, last_error = NULL
+        WHERE id = 'sim-b'`,
+    );
+    const health = (await list()).get('sim-b')?.health;
+    expect(health).toMatchObject({ status: 'healthy', unservedModels: ['sim-gpt'], lastCheckAt: expect.any(String) });
+    expect((await list()).get('sim')?.health.unservedModels).toEqual([]);
+    // A verdict older than the provider's settings is another server's (or account's) list: not taken, as routing does.
+    await db.query(`UPDATE providers SET updated_at = last_check_at + interval '1 second' WHERE id = 'sim-b'`);
+    expect((await list()).get('sim-b')?.health.unservedModels).toEqual([]);
   });
 });

@@ -286,6 +286,22 @@ describe('OpenAPI docs', () => {
     ]);
   });
 
+  it("documents the providers list's health with the models the provider's own list lacked", () => {
+    const health = doc.components.schemas.AdminProviderListItem.properties?.health as {
+      properties?: Record<string, unknown>;
+      required?: string[];
+    };
+    expect(Object.keys(health.properties ?? {}).sort()).toEqual([
+      'consecutiveFailures',
+      'lastCheckAt',
+      'lastError',
+      'status',
+      'unservedModels',
+    ]);
+    expect(health.required).toContain('unservedModels');
+    expect(health.properties?.unservedModels).toMatchObject({ type: 'array', items: { type: 'string' } });
+  });
+
   it('serves the Swagger UI page from the package, not a CDN', async () => {
     const res = await h.get('/docs', {});
     expect(res.status).toBe(200);

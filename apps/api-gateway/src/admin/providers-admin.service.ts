@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { ProviderSpec } from '@aigw/core';
 import { ProviderHealthStore, type HealthView } from '@aigw/entities';
 import { MigratedDatabase } from '@aigw/platform';
 import { CatalogChanges } from './catalog-changes';
@@ -12,6 +13,11 @@ export interface ProviderListItem extends ProviderView, ProviderStats {
     consecutiveFailures: number;
     lastCheckAt: string | null;
     lastError: string | null;
+    /**
+     * Its models (catalog names) whose upstream name its own model list lacked at the monitor's last probe
+     * (`lastCheckAt`), while that verdict holds (`unservedOf`): the deployments routing tries last.
+     */
+    unservedModels: string[];
   };
 }
 
@@ -20,7 +26,17 @@ const UNKNOWN_HEALTH: ProviderListItem['health'] = {
   consecutiveFailures: 0,
   lastCheckAt: null,
   lastError: null,
+  unservedModels: [],
 };
+
+/** The provider's models the monitor found missing, by catalog name (the monitor records upstream names). */
+function unservedNames(provider: ProviderSpec, upstream: readonly string[]): string[] {
+  if (upstream.length === 0) {
+    return [];
+  }
+  const missing = new Set(upstream);
+  return provider.models.filter((m) => missing.has(m.upstreamName ?? m.name)).map((m) => m.name);
+}
 
 /** The admin providers list: one catalog read, one health read, one stats pass (see ProviderStatsService). */
 @Injectable()
@@ -52,6 +68,7 @@ export class ProvidersAdminService {
                   consecutiveFailures: h.consecutiveFailures,
                   lastCheckAt: h.lastCheckAt === null ? null : h.lastCheckAt.toISOString(),
                   lastError: h.lastError,
+                  unservedModels: unservedNames(p, h.unservedModels),
                 },
           ...(stats.get(p.id) as ProviderStats),
         };

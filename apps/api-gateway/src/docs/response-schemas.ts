@@ -700,6 +700,13 @@ const PROVIDER_LIST_ITEM = object(
       consecutiveFailures: INTEGER,
       lastCheckAt: nullable(DATE_TIME),
       lastError: nullable(STRING),
+      unservedModels: described(
+        arrayOf(STRING),
+        "Its models (catalog names) whose upstream name its own model list lacked at the monitor's last probe " +
+          '(`lastCheckAt`): routing tries them after the other deployments, `GET /api/v1/ai/models` says ' +
+          '`model_unserved`. Empty when none, or once that verdict no longer holds (settings changed since, or no ' +
+          'monitor confirms it).',
+      ),
     }),
     circuit: described(nullable(CIRCUIT_STATE), 'The worst state among its deployments; null without models.'),
     circuits: arrayOf(

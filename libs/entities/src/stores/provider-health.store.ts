@@ -95,6 +95,8 @@ export interface HealthView {
   consecutiveFailures: number;
   lastCheckAt: Date | null;
   lastError: string | null;
+  /** The upstream names its own model list lacked at the last probe, as routing takes them (`unservedOf`). */
+  unservedModels: string[];
 }
 
 export interface HealthCheckRow {
@@ -418,6 +420,8 @@ export class ProviderHealthStore {
         consecutiveFailures: true,
         lastCheckAt: true,
         lastError: true,
+        updatedAt: true,
+        unservedModels: true,
       },
     });
     const now = Date.now();
@@ -429,6 +433,7 @@ export class ProviderHealthStore {
           consecutiveFailures: r.consecutiveFailures,
           lastCheckAt: r.lastCheckAt,
           lastError: r.lastError,
+          unservedModels: unservedOf(r, now),
         },
       ]),
     );
