@@ -1056,6 +1056,29 @@ describe('web console', () => {
     await page.locator('tr[data-provider="sim0"] [data-enabled="true"]').waitFor();
   });
 
+  it("Providers: the models a provider's own model list lacked at the last check show in its health", async () => {
+    // `closed` refuses connections: a probe of it cannot tell, so it keeps this verdict (the settings are unchanged).
+    await system.query(
+      `UPDATE providers SET unserved_models = '["closed-nocache"]'::jsonb, last_check_at = now(),
+              health_valid_until = NULL
+        WHERE id = 'closed'`,
+    );
+    try {
+      await open('providers');
+      await settled();
+      const note = page.locator('tr[data-provider="closed"] [data-unserved]');
+      await note.waitFor();
+      await expect(note.textContent()).resolves.toContain(
+        'not in its model list at the last check (tried last): closed-nocache',
+      );
+      await expect(page.locator('tr[data-provider="sim0"] [data-unserved]').count()).resolves.toBe(0);
+      await shot('providers-unserved');
+    } finally {
+      // The other tests route to `closed` as usual.
+      await system.query(`UPDATE providers SET unserved_models = NULL WHERE id = 'closed'`);
+    }
+  });
+
   it('Providers: Disable on a stale page disables (what the button says), never flips it back on', async () => {
     const toggle = (enabled: boolean) =>
       fetch(`${system.gatewayUrl}/api/v1/ai/admin/providers/sim0/toggle`, {

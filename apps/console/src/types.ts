@@ -81,6 +81,8 @@ export interface ProviderHealth {
   consecutiveFailures: number;
   lastCheckAt: string | null;
   lastError: string | null;
+  /** Its models (catalog names) its own model list lacked at the last check: routed to last. Absent: older gateway. */
+  unservedModels?: string[];
 }
 
 /** One rate-limit window as the provider's headers last reported it. */

@@ -469,6 +469,11 @@ function ProviderRow({
           <div class="muted small">
             {p.health.consecutiveFailures} consecutive failures · last check {formatDateTime(p.health.lastCheckAt)}
             {p.health.lastError && <div>last error: {p.health.lastError}</div>}
+            {p.health.unservedModels && p.health.unservedModels.length > 0 && (
+              <div data-unserved title="Requests still reach them, after the provider's other deployments.">
+                not in its model list at the last check (tried last): {p.health.unservedModels.join(', ')}
+              </div>
+            )}
           </div>
         )}
         <History id={p.id} />
