@@ -86,7 +86,7 @@ export class ModelListsService {
   private openAiLists(): { view: OpenAiModelList; byId: Map<string, OpenAiModel> } {
     const source = this.catalog.current;
     if (this.openAi?.source !== source) {
-      const view = openAiModelList(source, (id) => this.catalog.createdAt(id), this.catalog.unservedDeployments());
+      const view = openAiModelList(source, (id) => this.catalog.createdAt(id));
       this.openAi = { source, view, byId: new Map(view.data.map((m) => [m.id, m])) };
     }
     return this.openAi;

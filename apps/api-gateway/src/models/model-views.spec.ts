@@ -56,13 +56,6 @@ const catalog: Catalog = {
 };
 
 describe('model views', () => {
-  it('leaves out deployments their provider does not serve, and a name only those serve', () => {
-    const partly = openAiModelList(catalog, () => undefined, new Set(['p1/gpt']));
-    expect(partly.data.map((m) => m.id)).toEqual(['p2/gpt', 'gpt']);
-    const wholly = openAiModelList(catalog, () => undefined, new Set(['p1/gpt', 'p2/gpt']));
-    expect(wholly.data.map((m) => m.id)).toEqual([]);
-  });
-
   it('lists enabled deployments and distinct model names, OpenAI style', () => {
     const created = new Map([
       ['p1/gpt', 42],

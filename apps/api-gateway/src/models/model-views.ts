@@ -28,22 +28,21 @@ function enabledDeployments(catalog: Catalog): Deployment[] {
  * entry of that deployment's id, or an id that answers 404 model_not_found (that provider has no such model). Its
  * deployments are listed by their own ids (`openrouter/openai/gpt-4o`), which reach them.
  *
- * A deployment whose provider's own model list lacked the model at the monitor's last probe (`unserved`) is not
- * advertised, nor a model name only such deployments serve: a client picking from the list would get a 404, or the
- * answer of another model. They are still routed to when named (the list may not name every model a server accepts).
+ * The list is what a request's `model` may name, and `GET /v1/models/{id}` retrieves from it: a deployment whose
+ * provider's own model list lacked the model at the monitor's last probe (unserved) is in it, and so is a model name
+ * only such deployments serve. Requests naming them are accepted and routed (after the others: that list may not name
+ * every model a server accepts), so a 404 here would tell a client that checks its model first that a model it can
+ * use does not exist. The mark shows where availability is reported (`GET /api/v1/ai/models`: `model_unserved`), and
+ * the list does not change with each probe's verdict.
  */
 export function openAiModelList(
   catalog: Catalog,
   createdAt: (deploymentId: string) => number | undefined,
-  unserved: ReadonlySet<string> = new Set(),
 ): OpenAiModelList {
   const data: OpenAiModel[] = [];
   const names = new Map<string, number>();
   const providerIds = new Set(catalog.providers.map((p) => p.id));
   for (const d of enabledDeployments(catalog)) {
-    if (unserved.has(d.id)) {
-      continue;
-    }
     const created = createdAt(d.id) ?? 0;
     data.push({ id: d.id, object: 'model', created, owned_by: d.provider.id });
     if (resolveModelRef(d.model.name, providerIds).provider !== null) {

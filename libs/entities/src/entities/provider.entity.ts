@@ -93,7 +93,7 @@ export class ProviderEntity {
    * The routed models (by upstream name) the provider's own model list lacked at the last probe that could tell, on
    * every route its traffic takes; null: none known. Written with the status (`ProviderHealthStore`); read with the
    * catalog only while that probe is not older than the settings (`updated_at`) and the status holds
-   * (`unservedOf`): routing tries those deployments last, the listings leave them out.
+   * (`unservedOf`): routing tries those deployments last, the native listing says `model_unserved`.
    */
   @Column({ name: 'unserved_models', type: 'jsonb', nullable: true })
   unservedModels: string[] | null;

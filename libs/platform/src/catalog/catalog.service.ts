@@ -234,7 +234,7 @@ export class CatalogService implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * Deployments whose provider's own model list lacked the model at the monitor's last probe, as the last reload read
-   * it (`unservedOf`): routing tries them after the others, the listings do not advertise them.
+   * it (`unservedOf`): routing tries them after the others, the native listing says `model_unserved`.
    */
   unservedDeployments(): ReadonlySet<string> {
     return this.unserved;
