@@ -31,6 +31,19 @@ describe('worstCaseCharge', () => {
     expect(c.reserveUsd).toBeGreaterThan((500 / 1000) * 0.002);
   });
 
+  it('charges the fields passed through to the provider, at the higher of the prompt and completion prices', () => {
+    const plain = worstCaseCharge(chat('answer from the manual', 100), [cheap, dear], 4096);
+    const documents = [{ title: 'manual', text: Array.from({ length: 1000 }, () => 'word').join(' ') }];
+    const request = chat('answer from the manual', 100);
+    request.options.extra = { documents };
+    const c = worstCaseCharge(request, [cheap, dear], 4096);
+    const passed = c.tokens - plain.tokens;
+    // vLLM renders the documents into the prompt: at least a token a word.
+    expect(passed).toBeGreaterThanOrEqual(1000);
+    expect(c.reserveUsd - plain.reserveUsd).toBeCloseTo((passed / 1000) * 0.03, 12);
+    expect(c.mediaTokens).toBe(0);
+  });
+
   it('charges audio and file parts by their size, at the prompt price, and says how much of the charge they are', () => {
     const text = worstCaseCharge(chat('read this', 100), [cheap, dear], 4096);
     expect(text.mediaTokens).toBe(0);

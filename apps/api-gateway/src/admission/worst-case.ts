@@ -33,8 +33,21 @@ function promptTokensOf(request: Pick<GenerationRequest, 'messages' | 'options' 
 }
 
 /**
+ * The fields the gateway does not model and passes through to OpenAI-compatible providers (`options.extra`), counted
+ * as their JSON text, as tool definitions are: some carry what the provider bills (vLLM's `documents`, rendered into
+ * the prompt; OpenAI's `prediction`, whose rejected tokens are billed as completion). Left out, a request reserved a
+ * few tokens and was billed thousands, and concurrent ones took a user several times past a budget. Nothing for a
+ * request without such fields (most): one property read.
+ */
+function passThroughTokens(request: Pick<GenerationRequest, 'options'>): number {
+  const extra = request.options.extra;
+  return extra === undefined ? 0 : countTextTokens(JSON.stringify(extra));
+}
+
+/**
  * The most a request can cost: its estimated prompt tokens (the routing estimate: tool definitions included, and its
- * audio and file parts by their size) plus its completion allowance (`max_tokens`, or `defaultMaxTokens` when absent)
+ * audio and file parts by their size), the fields passed through to the provider (`passThroughTokens`), plus its
+ * completion allowance (`max_tokens`, or `defaultMaxTokens` when absent)
  * at the highest prompt and completion prices among the deployments that may serve it. Settlement refunds the
  * difference, so over-reserving only delays other requests of a user close to their budget; under-reserving could let
  * concurrent requests overspend it. The audio and file parts' share (`mediaTokens`, `mediaReserveUsd`), a rough
@@ -47,6 +60,7 @@ export function worstCaseCharge(
 ): Charge {
   const { tokens: prompt, mediaTokens } = promptTokensOf(request);
   const completion = request.embeddings === undefined ? (request.options.maxTokens ?? defaultMaxTokens) : 0;
+  const passed = passThroughTokens(request);
   let promptPer1k = 0;
   let completionPer1k = 0;
   for (const d of candidates) {
@@ -54,8 +68,12 @@ export function worstCaseCharge(
     completionPer1k = Math.max(completionPer1k, d.model.completionPer1k);
   }
   return {
-    tokens: prompt + completion,
-    reserveUsd: (prompt / 1000) * promptPer1k + (completion / 1000) * completionPer1k,
+    tokens: prompt + passed + completion,
+    // Pass-through fields may be billed as prompt or as completion: at the higher of the two prices.
+    reserveUsd:
+      (prompt / 1000) * promptPer1k +
+      (completion / 1000) * completionPer1k +
+      (passed / 1000) * Math.max(promptPer1k, completionPer1k),
     mediaTokens,
     mediaReserveUsd: (mediaTokens / 1000) * promptPer1k,
   };
