@@ -44,6 +44,22 @@ describe('worstCaseCharge', () => {
     expect(c.mediaTokens).toBe(0);
   });
 
+  it("charges the answer's JSON schema as prompt", () => {
+    const plain = worstCaseCharge(chat('fill the form', 100), [cheap, dear], 4096);
+    const properties = Object.fromEntries(
+      Array.from({ length: 200 }, (_, i) => [`field_${i}`, { type: 'string', description: `the form's field ${i}` }]),
+    );
+    const request = chat('fill the form', 100);
+    request.options.responseFormat = {
+      type: 'json_schema',
+      json_schema: { name: 'form', strict: true, schema: { type: 'object', properties } },
+    };
+    const c = worstCaseCharge(request, [cheap, dear], 4096);
+    const schema = c.tokens - plain.tokens;
+    expect(schema).toBeGreaterThanOrEqual(200 * 5);
+    expect(c.reserveUsd - plain.reserveUsd).toBeCloseTo((schema / 1000) * 0.01, 12);
+  });
+
   it('charges audio and file parts by their size, at the prompt price, and says how much of the charge they are', () => {
     const text = worstCaseCharge(chat('read this', 100), [cheap, dear], 4096);
     expect(text.mediaTokens).toBe(0);

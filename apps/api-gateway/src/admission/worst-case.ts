@@ -45,10 +45,20 @@ function passThroughTokens(request: Pick<GenerationRequest, 'options'>): number 
 }
 
 /**
+ * The JSON schema an answer must follow (`response_format` `json_schema`): given to the model with the prompt and
+ * billed as prompt, as tool definitions are, which the routing estimate counts and this it does not. Nothing for a
+ * request without one.
+ */
+function schemaTokens(request: Pick<GenerationRequest, 'options'>): number {
+  const format = request.options.responseFormat;
+  return format?.type === 'json_schema' ? countTextTokens(JSON.stringify(format.json_schema)) : 0;
+}
+
+/**
  * The most a request can cost: its estimated prompt tokens (the routing estimate: tool definitions included, and its
- * audio and file parts by their size), the fields passed through to the provider (`passThroughTokens`), plus its
- * completion allowance (`max_tokens`, or `defaultMaxTokens` when absent)
- * at the highest prompt and completion prices among the deployments that may serve it. Settlement refunds the
+ * audio and file parts by their size; and the answer's JSON schema), the fields passed through to the provider
+ * (`passThroughTokens`), plus its completion allowance (`max_tokens`, or `defaultMaxTokens` when absent) at the
+ * highest prompt and completion prices among the deployments that may serve it. Settlement refunds the
  * difference, so over-reserving only delays other requests of a user close to their budget; under-reserving could let
  * concurrent requests overspend it. The audio and file parts' share (`mediaTokens`, `mediaReserveUsd`), a rough
  * estimate, is reserved only as far as each limit leaves (ADMIT_LUA): it never makes a request too large on its own.
@@ -58,7 +68,8 @@ export function worstCaseCharge(
   candidates: readonly Deployment[],
   defaultMaxTokens: number,
 ): Charge {
-  const { tokens: prompt, mediaTokens } = promptTokensOf(request);
+  const { tokens: estimate, mediaTokens } = promptTokensOf(request);
+  const prompt = estimate + schemaTokens(request);
   const completion = request.embeddings === undefined ? (request.options.maxTokens ?? defaultMaxTokens) : 0;
   const passed = passThroughTokens(request);
   let promptPer1k = 0;
