@@ -41,6 +41,38 @@ return 0
 `);
 
 /**
+ * KEYS[i] raised to ARGV[3i-2] plus what it gained since ARGV[3i] (its value at a snapshot; -1: none), expiring at
+ * ARGV[3i-1] (ms) when raised or without an expiry. See `QuotaCountersStore.raise`.
+ */
+const RAISE_COUNTERS = new RedisScript(`
+for i, key in ipairs(KEYS) do
+  local want = tonumber(ARGV[3 * i - 2])
+  local since = tonumber(ARGV[3 * i])
+  local have = tonumber(redis.call('GET', key) or '0')
+  if since >= 0 and have > since then
+    want = want + have - since
+  end
+  if want > have then
+    redis.call('SET', key, want, 'PXAT', ARGV[3 * i - 1])
+  elseif redis.call('PTTL', key) == -1 then
+    redis.call('PEXPIREAT', key, ARGV[3 * i - 1])
+  end
+end
+return 0
+`);
+
+/**
+ * A user's day and month counters as they stood at one moment (`QuotaCountersStore.snapshot`), in their own units
+ * (spend in nano-dollars), with the day and month they count.
+ */
+export interface CountersSnapshot {
+  day: string;
+  month: string;
+  /** Day requests, day spend, month requests, month spend. */
+  values: [number, number, number, number];
+}
+
+/**
  * The quota counters as the admin and the user see them, and their maintenance: reset, raising one user's to
  * usage_records (after a limit is set or changed), and rebuilding everyone's after Redis lost them. Spend
  * counters include reservations of requests still running.
@@ -126,13 +158,39 @@ export class QuotaCountersStore {
     }
   }
 
+  /** The user's day and month counters as they stand (one MGET), for a later `raise` (`since`). */
+  async snapshot(userId: string, now: number): Promise<CountersSnapshot> {
+    const p = periodsAt(now);
+    const k = this.keys;
+    const values = await this.redis.mget(
+      k.dayRequests(userId, p.day),
+      k.daySpend(userId, p.day),
+      k.monthRequests(userId, p.month),
+      k.monthSpend(userId, p.month),
+    );
+    return {
+      day: p.day,
+      month: p.month,
+      values: [Number(values[0] ?? 0), Number(values[1] ?? 0), Number(values[2] ?? 0), Number(values[3] ?? 0)],
+    };
+  }
+
   /**
    * Raises users' counters to what usage_records say, never lowering one: a limit set or changed on a user counts
    * what they spent before it, while the counters keep the reservations of their requests still running (a plain
    * `write` would drop those, and each running request's settlement would then take its reservation off a counter
    * that never held it). One script call per 100 users, each key compared and set atomically.
+   *
+   * `since` (per user id): the counters as they stood before the change was committed. What a counter gained since
+   * (the requests admitted under the new limit meanwhile: the change reaches the replicas before this runs) is added
+   * to usage_records' figure, which does not hold them: raised to that figure alone, a counter lost their charge (a
+   * user without a limit had none counted, and the figure of what they spent before replaced the new requests').
    */
-  async raise(rows: readonly UserPeriodUsage[], now: number): Promise<void> {
+  async raise(
+    rows: readonly UserPeriodUsage[],
+    now: number,
+    since: ReadonlyMap<string, CountersSnapshot> = new Map(),
+  ): Promise<void> {
     const p = periodsAt(now);
     const k = this.keys;
     const dayAt = String(p.dayEndsAt + DAY_KEEP_MS);
@@ -141,12 +199,18 @@ export class QuotaCountersStore {
       const keys: string[] = [];
       const args: string[] = [];
       for (const r of rows.slice(i, i + 100)) {
+        // A snapshot of another day or month (taken before midnight) says nothing of these counters.
+        const at = since.get(r.userId);
+        const day = at?.day === p.day ? at.values : undefined;
+        const month = at?.month === p.month ? at.values : undefined;
         keys.push(k.dayRequests(r.userId, p.day), k.daySpend(r.userId, p.day));
         keys.push(k.monthRequests(r.userId, p.month), k.monthSpend(r.userId, p.month));
-        args.push(String(r.dailyRequests), dayAt, String(usdToNanos(r.dailySpendUsd)), dayAt);
-        args.push(String(r.monthlyRequests), monthAt, String(usdToNanos(r.monthlySpendUsd)), monthAt);
+        args.push(String(r.dailyRequests), dayAt, String(day?.[0] ?? -1));
+        args.push(String(usdToNanos(r.dailySpendUsd)), dayAt, String(day?.[1] ?? -1));
+        args.push(String(r.monthlyRequests), monthAt, String(month?.[2] ?? -1));
+        args.push(String(usdToNanos(r.monthlySpendUsd)), monthAt, String(month?.[3] ?? -1));
       }
-      await RAISE.run(this.redis, keys, args);
+      await RAISE_COUNTERS.run(this.redis, keys, args);
     }
   }
 

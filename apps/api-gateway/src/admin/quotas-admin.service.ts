@@ -55,10 +55,13 @@ export class QuotasAdminService {
         `Nothing to change: set at least one of tier, ${LIMIT_FIELDS.join(', ')}.`,
       );
     }
+    // Before the change is committed: a replica whose cached lookup expires reads the new limits from then on, and
+    // the reseed keeps what the counters gained since on top of usage_records (the requests admitted meanwhile).
+    const before = await this.counters.snapshot(userId);
     const row = this.found(userId, await this.quotas.update(userId, patch, actorOf(auth)));
     // Before the reseed: requests admitted under the old limits after it would be in no counter.
     this.authChanges.changed(userId);
-    await this.counters.reseed(userId);
+    await this.counters.reseed(userId, before);
     return this.view(row);
   }
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { QuotaUsageStore } from '@aigw/entities';
-import { GovernanceKeys, periodStarts, periodsAt, QuotaCountersStore } from '@aigw/governance';
+import { GovernanceKeys, periodStarts, periodsAt, QuotaCountersStore, type CountersSnapshot } from '@aigw/governance';
 import { REDIS, RedisKeys, MigratedDatabase } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import type { QuotaCounters, QuotaCountersPort } from '../admin/quota-counters.port';
@@ -54,12 +54,17 @@ export class RedisQuotaCounters implements QuotaCountersPort {
   /**
    * Raises a user's counters to what usage_records say: after a limit is set or raised from nothing, admission then
    * counts from what the user already spent today and this month rather than from zero. Never lowers them: they
-   * hold the reservations of the user's running requests, which usage_records cannot.
+   * hold the reservations of the user's running requests, which usage_records cannot; nor drops what they gained
+   * since `before` (`QuotaCountersStore.raise`).
    */
-  async reseed(userId: string): Promise<void> {
+  async reseed(userId: string, before: CountersSnapshot): Promise<void> {
     const now = Date.now();
     const { dayStart, monthStart } = periodStarts(now);
     const row = await this.usage.userTotals(userId, new Date(dayStart), new Date(monthStart));
-    await this.counters.raise([row], now);
+    await this.counters.raise([row], now, new Map([[userId, before]]));
+  }
+
+  snapshot(userId: string): Promise<CountersSnapshot> {
+    return this.counters.snapshot(userId, Date.now());
   }
 }
