@@ -153,6 +153,34 @@ describe('POST /v1/chat/completions', () => {
     expect(payloads[payloads.length - 1]).toBe('[DONE]');
   });
 
+  it("completes a tool call whose last fragment was lost, the end saying how many chunks the worker sent", async () => {
+    // No later chunk shows the gap: only the count in `end` does. The text was complete; the call's arguments were not.
+    h.handle(async (job) => {
+      const jobId = job.id ?? '';
+      const toolCalls = [{ id: 'call_1', type: 'function' as const, function: { name: 'f', arguments: '{"a":1}' } }];
+      const result = h.result(job.data.request, 'ok', { toolCalls, finishReason: 'tool_calls' });
+      await h.publish(job, h.startMessage(job));
+      await h.publish(job, { t: 'chunk', jobId, seq: 0, text: 'ok' });
+      await h.publish(job, {
+        t: 'chunk',
+        jobId,
+        seq: 1,
+        text: '',
+        toolCalls: [{ index: 0, id: 'call_1', name: 'f', arguments: '{"a"' }],
+      });
+      // seq 2 (arguments ':1}') lost
+      await h.publish(job, { t: 'end', jobId, result, chunks: 3 });
+      return { ok: true, result };
+    });
+    const { payloads } = await sseEvents(await h.post('/v1/chat/completions', chat('x', { stream: true })));
+    expect(payloads.at(-1)).toBe('[DONE]');
+    const args = (payloads.slice(0, -1) as Chunk[])
+      .flatMap((c) => (c.choices[0]?.delta as { tool_calls?: { function: { arguments: string } }[] }).tool_calls ?? [])
+      .map((f) => f.function.arguments)
+      .join('');
+    expect(args).toBe('{"a":1}');
+  });
+
   it('maps an error reply to its status and the envelope, with Retry-After', async () => {
     h.handle(async (job) => {
       const error = {

@@ -285,7 +285,16 @@ export type ReplyMessage =
     }
   | ({ t: 'chunk'; jobId: string; seq: number } & ReplyPiece)
   | { t: 'chunks'; jobId: string; seq: number; pieces: ReplyPiece[] }
-  | { t: 'end'; jobId: string; result: GenerationResult }
+  | {
+      t: 'end';
+      jobId: string;
+      result: GenerationResult;
+      /**
+       * How many chunk seqs the worker used (the next seq it would have sent): a gateway that relayed fewer lost the
+       * stream's last chunks, which no later chunk shows as a gap. Absent from a worker of an older version.
+       */
+      chunks?: number;
+    }
   | { t: 'stored'; jobId: string };
 
 /** Control messages over @nestjs/microservices (Redis transport). */

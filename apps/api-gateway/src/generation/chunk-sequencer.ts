@@ -29,6 +29,11 @@ export class ChunkSequencer<T> {
     }
   }
 
+  /** How many chunks were emitted: the seq expected next. */
+  get emitted(): number {
+    return this.next;
+  }
+
   /** Chunks are held behind a missing one. */
   get hasGap(): boolean {
     return this.held.size > 0;

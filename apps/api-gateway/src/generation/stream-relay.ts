@@ -213,6 +213,12 @@ export class StreamRelay extends ReplyWaiter {
         }
         return;
       case 'end':
+        if (msg.chunks !== undefined && this.sequencer.emitted < msg.chunks) {
+          // The worker sent chunks that never came, and none after them showed the gap (the stream's last ones).
+          this.suspect = true;
+        }
+        this.complete(msg.result);
+        return;
       case 'result':
         this.complete(msg.result);
         return;

@@ -200,3 +200,31 @@ describe('ReplyChannel: a message over REPLY_PUBLISH_MAX_CHARS (Redis drops a su
     expect(publish.mock.calls).toEqual([['c', stored]]);
   });
 });
+
+describe("ReplyChannel's end of a stream", () => {
+  const redis = deadRedis();
+  afterAll(() => redis.disconnect());
+
+  it('says how many chunk seqs went out, so a gateway that lost the last ones knows', async () => {
+    const local = new LocalReplies();
+    const got: ReplyMessage[] = [];
+    local.register('aigw:reply:here', (m) => got.push(m));
+    const reply = new ReplyChannel(redis, 'aigw:reply:here', 'job-e1', { local, batchChunks: true });
+    reply.onStart(head);
+    reply.onChunk({ text: 'Hel' });
+    reply.onChunk({ text: 'lo' });
+    const result = { text: 'Hello' } as GenerationResult;
+    const end: ReplyMessage = { t: 'end', jobId: 'job-e1', result };
+    reply.send(end);
+    await reply.settle();
+    expect(got.at(-1)).toEqual({ t: 'end', jobId: 'job-e1', result, chunks: 2 });
+    // The message handed in is left as it was.
+    expect(end).toEqual({ t: 'end', jobId: 'job-e1', result });
+
+    // An end with no chunk before it (a kept outcome sent again) says nothing more.
+    const replay = new ReplyChannel(redis, 'aigw:reply:here', 'job-e2', { local });
+    replay.send({ t: 'end', jobId: 'job-e2', result });
+    await replay.settle();
+    expect(got.at(-1)).toEqual({ t: 'end', jobId: 'job-e2', result });
+  });
+});

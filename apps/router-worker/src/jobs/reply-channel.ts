@@ -89,6 +89,12 @@ export class ReplyChannel implements StreamObserver {
 
   send(message: ReplyMessage): void {
     this.flushPending();
+    if (message.t === 'end' && this.seq > 0) {
+      // The count of chunks goes with the end: a gateway that lost the last ones sees it (no later chunk shows a gap).
+      // Once per stream; a new object, since a message is never changed after it is handed over.
+      this.post(Object.assign({}, message, { chunks: this.seq }));
+      return;
+    }
     this.post(message);
   }
 
