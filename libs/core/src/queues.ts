@@ -295,7 +295,8 @@ export type ReplyMessage =
        */
       chunks?: number;
     }
-  | { t: 'stored'; jobId: string };
+  /** In place of a final message too big to publish; `chunks` as in `end`. */
+  | { t: 'stored'; jobId: string; chunks?: number };
 
 /** Control messages over @nestjs/microservices (Redis transport). */
 export enum ControlPattern {

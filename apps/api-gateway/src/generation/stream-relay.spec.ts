@@ -367,6 +367,27 @@ describe('StreamRelay', () => {
     expect(ended(false)).toBe('[DONE]');
   });
 
+  it('completes a tool call whose last fragment was lost before a `stored` end, by the count it carries', () => {
+    const toolCalls = [{ id: 'call_1', type: 'function' as const, function: { name: 'f', arguments: '{"a":1}' } }];
+    const { sink, relay } = setup();
+    relay.onReply(start);
+    relay.onReply({ t: 'chunk', jobId, seq: 0, text: 'ok', toolCalls: [{ index: 0, id: 'call_1', name: 'f' }] });
+    relay.onReply({ t: 'chunk', jobId, seq: 1, text: '', toolCalls: [{ index: 0, arguments: '{"a"' }] });
+    // seq 2 (':1}') lost; nothing after it shows the gap but the count.
+    relay.onReply({ t: 'stored', jobId, chunks: 3 });
+    relay.onSnapshot({ state: 'completed', outcome: { ok: true, result: { ...result('ok'), toolCalls } } });
+    const args = sink.events
+      .flatMap(
+        (e) =>
+          (e as { choices?: { delta?: { tool_calls?: { function: { arguments?: string } }[] } }[] }).choices?.[0]?.delta
+            ?.tool_calls ?? [],
+      )
+      .map((f) => f.function.arguments ?? '')
+      .join('');
+    expect(args).toBe('{"a":1}');
+    expect(sink.events.at(-1)).toBe('[DONE]');
+  });
+
   describe('tool calls of a stream that may have lost messages (a gap, a read-back end, a dropped subscriber)', () => {
     const call = (id: string, args: string) => ({
       id,

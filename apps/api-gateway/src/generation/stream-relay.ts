@@ -213,10 +213,7 @@ export class StreamRelay extends ReplyWaiter {
         }
         return;
       case 'end':
-        if (msg.chunks !== undefined && this.sequencer.emitted < msg.chunks) {
-          // The worker sent chunks that never came, and none after them showed the gap (the stream's last ones).
-          this.suspect = true;
-        }
+        this.expectChunks(msg.chunks);
         this.complete(msg.result);
         return;
       case 'result':
@@ -228,7 +225,18 @@ export class StreamRelay extends ReplyWaiter {
       case 'stored':
         // The final answer is in the kept outcome, too big to publish: the hub reads it back (`onSnapshot`).
         this.endStored = true;
+        this.expectChunks(msg.chunks);
         return;
+    }
+  }
+
+  /**
+   * The worker's count of the chunks it sent, from its final message (absent from an older worker): fewer came, and
+   * no later chunk showed the gap (the stream's last ones were lost), so the end is checked against what was sent.
+   */
+  private expectChunks(chunks: number | undefined): void {
+    if (chunks !== undefined && this.sequencer.emitted < chunks) {
+      this.suspect = true;
     }
   }
 

@@ -143,6 +143,16 @@ describe('ReplyChannel: a message over REPLY_PUBLISH_MAX_CHARS (Redis drops a su
     expect(published(publish)).toEqual([{ t: 'stored', jobId: 'job-o1' }]);
   });
 
+  it("says in `stored` how many chunk seqs a stream's chunks used, as `end` would have", async () => {
+    const publish = jest.spyOn(redis, 'publish').mockResolvedValue(1);
+    const reply = new ReplyChannel(redis, 'aigw:reply:gw', 'job-o5');
+    reply.onChunk({ text: 'Hel' });
+    reply.onChunk({ text: 'lo' });
+    reply.send({ t: 'end', jobId: 'job-o5', result: bigResult });
+    await reply.settle();
+    expect(published(publish).at(-1)).toEqual({ t: 'stored', jobId: 'job-o5', chunks: 2 });
+  });
+
   it('sends nothing in place of a final reply whose outcome was never kept (the job runs again)', async () => {
     const publish = jest.spyOn(redis, 'publish');
     const reply = new ReplyChannel(redis, 'aigw:reply:gw', 'job-o2');

@@ -210,7 +210,8 @@ export class ReplyChannel implements StreamObserver {
 
   /** In place of a final message too big to publish, once the job's outcome is kept: the gateway reads it there. */
   private postStored(): void {
-    const stored: ReplyMessage = { t: 'stored', jobId: this.jobId };
+    const stored: ReplyMessage =
+      this.seq > 0 ? { t: 'stored', jobId: this.jobId, chunks: this.seq } : { t: 'stored', jobId: this.jobId };
     const payload = JSON.stringify(stored);
     if (this.mirror !== null) {
       this.mirrorMessage(this.mirror, stored, payload);
