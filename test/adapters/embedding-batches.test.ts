@@ -1,5 +1,5 @@
 import { AdapterRegistry, type AdapterTarget, HttpPool, type ProviderAdapter } from '@aigw/adapters';
-import { ErrorClass, ProviderCallError } from '@aigw/core';
+import { countTextTokens, ErrorClass, ProviderCallError } from '@aigw/core';
 import { FakeUpstream, sendJson } from './support/fake-upstream';
 
 /** TEI's default `--max-client-batch-size`. */
@@ -244,5 +244,106 @@ describe('a cost the provider reported (OpenRouter) over consecutive requests', 
     costs = [0.001, undefined, 0.0005];
     const partial = await adapter.embed!({ target, input: texts(5) }, never);
     expect(partial.usage.reportedCostUsd).toBeUndefined();
+  });
+});
+
+describe('consecutive requests of which only some report usage', () => {
+  /** A server that reports usage for the requests `reports` says so of (in order), and leaves it out of the others. */
+  function reportingSometimes(reports: boolean[]): void {
+    up.handler = (_req, res, seen) => {
+      const { input } = JSON.parse(seen.body) as { input: (string | number[])[] };
+      const reported = reports.shift() === true;
+      sendJson(res, 200, {
+        data: input.map((_t, i) => ({ index: i, embedding: [i] })),
+        ...(reported ? { usage: { prompt_tokens: 100, total_tokens: 100 } } : {}),
+      });
+    };
+  }
+  const target = (): AdapterTarget => ({
+    baseUrl: `${up.origin}/v1`,
+    model: 'e5',
+    timeoutMs: 2000,
+    poolKey: 'some',
+    maxEmbeddingInputs: 2,
+  });
+  const words = ['alpha beta gamma', 'delta epsilon', 'zeta eta theta iota', 'kappa', 'lambda mu'];
+
+  it("counts the inputs of a request without usage with the gateway's tokenizer, so all inputs are billed", async () => {
+    reportingSometimes([true, false, true]);
+    const adapter = new AdapterRegistry(pool).get('openai');
+    const res = await adapter.embed!({ target: target(), input: words }, never);
+    // The second request (inputs 2 and 3) said nothing: its inputs are counted as routing counts them.
+    const unreported = countTextTokens(words[2]) + countTextTokens(words[3]);
+    expect(unreported).toBeGreaterThan(0);
+    expect(res.usage).toEqual({
+      promptTokens: 200 + unreported,
+      completionTokens: 0,
+      totalTokens: 200 + unreported,
+      cachedPromptTokens: 0,
+    });
+  });
+
+  it('counts a token array by its length', async () => {
+    reportingSometimes([false, true]);
+    const adapter = new AdapterRegistry(pool).get('openai');
+    const res = await adapter.embed!({ target: target(), input: [[1, 2, 3], [4, 5], [6]] }, never);
+    expect(res.usage.promptTokens).toBe(5 + 100);
+  });
+
+  it('bills a failure after such requests for every input embedded before it', async () => {
+    const reports = [true, false];
+    up.handler = (_req, res, seen) => {
+      if (reports.length === 0) {
+        sendJson(res, 503, { error: 'overloaded' });
+        return;
+      }
+      const { input } = JSON.parse(seen.body) as { input: string[] };
+      const reported = reports.shift() === true;
+      sendJson(res, 200, {
+        data: input.map((_t, i) => ({ index: i, embedding: [i] })),
+        ...(reported ? { usage: { prompt_tokens: 100, total_tokens: 100 } } : {}),
+      });
+    };
+    const adapter = new AdapterRegistry(pool).get('openai');
+    const err = (await adapter.embed!({ target: target(), input: words }, never).catch((e: unknown) => e)) as
+      ProviderCallError;
+    expect(err.billed?.promptTokens).toBe(100 + countTextTokens(words[2]) + countTextTokens(words[3]));
+  });
+});
+
+describe('a learnt limit and the catalog', () => {
+  it('is forgotten when its provider leaves the catalog: one re-created with the same id and URL starts afresh', async () => {
+    let limit = TEI_LIMIT;
+    up.handler = (_req, res, seen) => {
+      const { input } = JSON.parse(seen.body) as { input: string[] };
+      if (input.length > limit) {
+        sendJson(res, 422, { error: `batch size ${input.length} > maximum allowed batch size ${limit}` });
+        return;
+      }
+      sendJson(res, 200, {
+        data: input.map((t, i) => ({ index: i, embedding: [Number(t.slice(1)), i] })),
+        usage: { prompt_tokens: input.length, total_tokens: input.length },
+      });
+    };
+    const registry = new AdapterRegistry(pool);
+    const adapter = registry.get('openai');
+    const target: AdapterTarget = { baseUrl: `${up.origin}/v1`, model: 'bge', timeoutMs: 2000, poolKey: 'tei' };
+    const sizes = () => up.requests.map((r) => (JSON.parse(r.body) as { input: string[] }).input.length);
+    await adapter.embed!({ target, input: texts(40) }, never);
+    expect(sizes()).toEqual([40, 32, 8]);
+
+    // A reload that still has it keeps what was learnt.
+    registry.retainLearnt([target]);
+    up.requests.length = 0;
+    await adapter.embed!({ target, input: texts(40) }, never);
+    expect(sizes()).toEqual([32, 8]);
+
+    // Deleted (a reload without it), then re-created with the same id and URL in front of a server taking 64.
+    registry.retainLearnt([]);
+    registry.retainLearnt([target]);
+    limit = 64;
+    up.requests.length = 0;
+    await adapter.embed!({ target, input: texts(40) }, never);
+    expect(sizes()).toEqual([40]);
   });
 });

@@ -29,10 +29,13 @@ export type PluginOwner = AdapterOwner & {
 export class AdapterRegistry {
   private readonly builtIn: { readonly [K in BuiltInKind]: ProviderAdapter };
   private readonly plugins = new Map<string, ProviderAdapter>();
+  /** The one adapter that learns of its servers (their embeddings batch limits): told what the catalog still has. */
+  private readonly openAi: OpenAiAdapter;
 
   constructor(private readonly pool: HttpPool) {
+    this.openAi = new OpenAiAdapter(pool);
     this.builtIn = {
-      openai: new OpenAiAdapter(pool),
+      openai: this.openAi,
       anthropic: new AnthropicAdapter(pool),
       gemini: new GeminiAdapter(pool),
       ollama: new OllamaAdapter(pool),
@@ -103,6 +106,14 @@ export class AdapterRegistry {
    */
   retainPools(targets: Iterable<Pick<AdapterTarget, 'poolKey' | 'baseUrl'>>): number {
     return this.pool.retainOnly(targets);
+  }
+
+  /**
+   * Forgets what was learnt of servers none of `targets` (every route of the router's deployments) calls: see
+   * OpenAiAdapter.retainLearntLimits. Not for the health monitor's probe targets, which are of other pools.
+   */
+  retainLearnt(targets: Iterable<AdapterTarget>): void {
+    this.openAi.retainLearntLimits(targets);
   }
 
   /** Graceful: in-flight calls finish, then every pooled socket closes. */

@@ -1,5 +1,5 @@
 import {
-  countTextTokens,
+  embeddingInputTokens,
   ErrorCode,
   estimateCompletionTokens,
   estimateRequestTokenShares,
@@ -73,7 +73,7 @@ function embeddingsNeedOf(
   let largest = 0;
   let total = 0;
   for (const item of input) {
-    const tokens = typeof item === 'string' ? countTextTokens(item) : item.length;
+    const tokens = embeddingInputTokens(item);
     largest = Math.max(largest, tokens);
     total += tokens;
   }

@@ -1,4 +1,4 @@
-import { countTextTokens, ErrorClass, ProviderCallError, type Usage } from '@aigw/core';
+import { countTextTokens, embeddingInputTokens, ErrorClass, merged, ProviderCallError, type Usage } from '@aigw/core';
 import type { EmbeddingsAdapterRequest, EmbeddingsResponse } from '../types';
 
 /*
@@ -110,6 +110,28 @@ function usageSum(a: Usage, b: Usage): Usage {
   return sum;
 }
 
+/**
+ * The usage of one of several requests whose answer reported none (a server, or a proxy in front of several, that
+ * sends `usage` with some answers only): its inputs counted as routing counts them (`embeddingInputTokens`). Without
+ * it the sum of the others' counts was billed, which is more than 0, so the fallback to the routing estimate for an
+ * answer without usage (`usageOf` in the worker) never applied, and those inputs were free. Only for such a request:
+ * one that reported usage costs one comparison.
+ */
+function unreportedBatchUsage<T extends string | number[]>(
+  input: readonly T[],
+  offset: number,
+  size: number,
+  reported: Usage,
+): Usage {
+  let promptTokens = 0;
+  const end = Math.min(input.length, offset + size);
+  for (let i = offset; i < end; i++) {
+    promptTokens += embeddingInputTokens(input[i]);
+  }
+  // A reported cost (and any other count) stays as it came: usageSum drops a cost that not every request reported.
+  return merged(reported, embedUsage(promptTokens));
+}
+
 /** An input item named by index (`input[3]`, `input.3`), as a provider may name the field it refused. */
 const INPUT_ITEM_PARAM = /^input(\[|\.)(\d+)/;
 
@@ -169,7 +191,8 @@ export async function embedInBatches<T extends string | number[]>(
       throw batchFailure(classify(err), offset, usage);
     }
     embeddings.push(...res.embeddings);
-    usage = usage === undefined ? res.usage : usageSum(usage, res.usage);
+    const batchUsage = res.usage.promptTokens > 0 ? res.usage : unreportedBatchUsage(input, offset, size, res.usage);
+    usage = usage === undefined ? batchUsage : usageSum(usage, batchUsage);
     rateLimit = res.rateLimit ?? rateLimit;
   }
   const out: EmbeddingsResponse = { embeddings, usage: usage ?? embedUsage(0) };

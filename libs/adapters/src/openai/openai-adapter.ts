@@ -181,6 +181,27 @@ export class OpenAiAdapter implements ProviderAdapter {
     });
   }
 
+  /**
+   * Forgets the batch limits learnt of servers none of `targets` (every route of the catalog's deployments) calls:
+   * a provider deleted and re-created with the same id and URL starts afresh, as its routing state does
+   * (DeletedRouting), instead of being split by what its predecessor's server stated until the worker restarts. On
+   * each catalog reload only.
+   */
+  retainLearntLimits(targets: Iterable<AdapterTarget>): void {
+    if (this.embeddingLimits.size === 0) {
+      return;
+    }
+    const kept = new Set<string>();
+    for (const t of targets) {
+      kept.add(learntLimitKey(t));
+    }
+    for (const key of this.embeddingLimits.keys()) {
+      if (!kept.has(key)) {
+        this.embeddingLimits.delete(key);
+      }
+    }
+  }
+
   listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]> {
     const call = { method: 'GET', path: '/models', headers: headersOf(target, false) } as const;
     return jsonCall(this.pool, target, call, signal, readModels);

@@ -237,6 +237,14 @@ export function estimatePromptTokens(messages: readonly ChatMessage[]): number {
   return fixed + countTexts(texts);
 }
 
+/**
+ * Tokens of one embeddings input as the gateway counts them: a text with the prompt tokenizer, a token array by its
+ * length. What routing sizes an embeddings request by, and what is billed for inputs whose provider reported no usage.
+ */
+export function embeddingInputTokens(item: string | readonly number[]): number {
+  return typeof item === 'string' ? countTextTokens(item) : item.length;
+}
+
 /** Completion tokens to expect: the request's max_tokens, else a configured average. */
 export function estimateCompletionTokens(maxTokens: number | undefined, averageCompletionTokens: number): number {
   return maxTokens ?? averageCompletionTokens;
