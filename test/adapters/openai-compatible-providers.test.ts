@@ -551,6 +551,45 @@ describe('OpenAI-compatible providers: DeepSeek, the HuggingFace router, llama.c
       expect(deltas.slice(1).every((d) => d.citations === undefined && d.searchResults === undefined)).toBe(true);
     });
 
+    it('streams a list again when it changes mid-stream, also to one of the same length, and not when it repeats', async () => {
+      const revised = [citations[0], 'https://www.britannica.com/science/decimal'];
+      const revisedResults = [searchResults[0], { title: 'Decimal | Britannica', url: revised[1], date: null }];
+      const chunk = (delta: Record<string, unknown>, lists: [string[], unknown[]]): Record<string, unknown> => ({
+        id: 'pplx-3',
+        model: 'sonar',
+        created: 1_760_000_000,
+        object: 'chat.completion.chunk',
+        citations: lists[0],
+        search_results: lists[1],
+        choices: [{ index: 0, delta, finish_reason: null }],
+      });
+      up.handler = (_req, res) => {
+        startSse(res);
+        res.write(sseEvent(chunk({ role: 'assistant', content: '9.8' }, [citations, searchResults])));
+        res.write(sseEvent(chunk({ content: ' is' }, [citations, searchResults])));
+        res.write(sseEvent(chunk({ content: ' larger' }, [revised, revisedResults])));
+        res.write(sseEvent(chunk({ content: ' [1][2].' }, [revised, revisedResults])));
+        res.write(sseEvent({ ...chunk({ content: '' }, [revised, revisedResults]), usage }));
+        res.write(
+          sseEvent({
+            ...chunk({}, [revised, revisedResults]),
+            choices: [{ index: 0, delta: {}, finish_reason: 'stop' }],
+          }),
+        );
+        res.end(sseEvent('[DONE]'));
+      };
+      const deltas = await collect(adapter.stream(request(), never));
+      expect(deltas.map((d) => d.citations)).toEqual([citations, undefined, revised, undefined, undefined, undefined]);
+      expect(deltas.map((d) => d.searchResults)).toEqual([
+        searchResults,
+        undefined,
+        revisedResults,
+        undefined,
+        undefined,
+        undefined,
+      ]);
+    });
+
     it("reads OpenAI's service_tier and message.annotations, whole and streamed", async () => {
       up.handler = (_req, res) =>
         sendJson(res, 200, {

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import {
   ErrorClass,
   oneSamplingFieldOf,
@@ -869,10 +870,11 @@ export class OpenAiStreamDecoder implements StreamDecoder {
   private serviceTierSent = false;
   /**
    * Perplexity repeats `citations` and `search_results` on every chunk: they go on once, with the first delta that has
-   * them, and again only when a list's length changes (a longer list replaces the one sent). -1: none sent yet.
+   * them, and again only when a list changes (the new list replaces the one sent; a list of the same length with other
+   * items is a change too). The lists as they came on the wire; null: none sent yet.
    */
-  private citationsSent = -1;
-  private searchResultsSent = -1;
+  private citationsSent: readonly unknown[] | null = null;
+  private searchResultsSent: readonly unknown[] | null = null;
   private finished = false;
   /**
    * The answer ended with a failed finish (`finish_reason: "error"` or `"abort"`, lower-cased here) in a chunk without
@@ -1003,7 +1005,8 @@ export class OpenAiStreamDecoder implements StreamDecoder {
     if (logprobs !== undefined && logprobs !== null) {
       delta.logprobs = logprobs;
     }
-    // A field check each (most streams have none of them); Perplexity's lists are taken when their length changes.
+    // A field check each (most streams have none of them); a chunk that has a list (Perplexity's, on every chunk) is
+    // compared with the one sent, item by item, and goes on when it differs.
     const newCitations = chunk.citations !== undefined && this.newCitations(chunk.citations, delta);
     const sources =
       (chunk.search_results !== undefined && this.newSearchResults(chunk.search_results, delta)) || newCitations;
@@ -1051,27 +1054,47 @@ export class OpenAiStreamDecoder implements StreamDecoder {
     return false;
   }
 
-  /** Whether this chunk's `citations` go on (set on `delta`): its first list, or one of another length than the last. */
+  /** Whether this chunk's `citations` go on (set on `delta`): its first list, or one other than the last sent. */
   private newCitations(wire: unknown, delta: StreamDelta): boolean {
-    if (!Array.isArray(wire) || wire.length === this.citationsSent) {
+    if (!Array.isArray(wire) || sameStrings(wire, this.citationsSent)) {
       return false;
     }
     const citations = citationsOf(wire);
     if (citations === undefined) {
       return false;
     }
-    this.citationsSent = wire.length;
+    this.citationsSent = wire;
     delta.citations = citations;
     return true;
   }
 
-  /** Likewise `search_results`. */
+  /** Likewise `search_results` (objects: compared item by item, once the lengths agree). */
   private newSearchResults(wire: unknown, delta: StreamDelta): boolean {
-    if (Array.isArray(wire) && wire.length !== this.searchResultsSent && isNonEmptyList(wire)) {
-      this.searchResultsSent = wire.length;
-      delta.searchResults = wire;
-      return true;
+    if (!isNonEmptyList(wire)) {
+      return false;
     }
+    const sent = this.searchResultsSent;
+    if (sent !== null && sent.length === wire.length && isDeepStrictEqual(sent, wire)) {
+      return false;
+    }
+    this.searchResultsSent = wire;
+    delta.searchResults = wire;
+    return true;
+  }
+}
+
+/**
+ * Whether `wire` holds what `sent` held (Perplexity's URLs, repeated on every chunk): a length check, then one string
+ * comparison an item, stopping at the first that differs. Only for a chunk that has the field.
+ */
+function sameStrings(wire: readonly unknown[], sent: readonly unknown[] | null): boolean {
+  if (sent === null || sent.length !== wire.length) {
     return false;
   }
+  for (let i = 0; i < wire.length; i++) {
+    if (wire[i] !== sent[i]) {
+      return false;
+    }
+  }
+  return true;
 }
