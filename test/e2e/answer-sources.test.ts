@@ -15,6 +15,9 @@ const SEARCH_RESULTS = [
   { title: 'Decimal - Wikipedia', url: CITATIONS[0], date: '2024-11-02' },
   { title: 'Decimals', url: CITATIONS[1], date: null },
 ];
+/** What Perplexity says a prompt with "revised" is sourced from once its answer is under way: as many, other ones. */
+const REVISED = [CITATIONS[0], 'https://www.britannica.com/science/decimal'];
+const REVISED_RESULTS = [SEARCH_RESULTS[0], { title: 'Decimal | Britannica', url: REVISED[1], date: null }];
 const ANNOTATIONS = [
   {
     type: 'url_citation',
@@ -50,6 +53,10 @@ function answer(prompt: string, stream: boolean, res: ServerResponse): void {
   res.writeHead(200, { 'content-type': 'text/event-stream' });
   res.write(chunk({ role: 'assistant', content: '' }));
   res.write(chunk({ content: text.slice(0, 5) }));
+  if (prompt.includes('revised')) {
+    top.citations = REVISED;
+    top.search_results = REVISED_RESULTS;
+  }
   res.write(chunk({ content: text.slice(5) }));
   if (openai) {
     res.write(chunk({ annotations: ANNOTATIONS }));
@@ -136,6 +143,9 @@ describe('answer sources: citations, search_results, service_tier, annotations (
     expect(at).toBeLessThan(finish);
   }
 
+  /** Index of the first chunk with text. */
+  const firstText = (chunks: Chunk[]): number => chunks.findIndex((c) => (c.choices[0]?.delta.content ?? '') !== '');
+
   it("answers Perplexity's citations and search_results at the top level, whole, and again from the cache", async () => {
     const prompt = `9.11 or 9.8 ${uniqueId()}`;
     const miss = await chat(prompt, false);
@@ -163,8 +173,65 @@ describe('answer sources: citations, search_results, service_tier, annotations (
   it('streams them once, on the first chunk they are known, not on every chunk', async () => {
     const res = await chat(`9.11 or 9.8, streamed ${uniqueId()}`, true);
     expect(res.headers.get('x-gateway-cache')).toBe('miss');
-    expectPerplexityStream(await chunksOf(res));
+    const chunks = await chunksOf(res);
+    expectPerplexityStream(chunks);
+    // Perplexity's first chunk (the role, no text) brought them: they go out before the text, not with the end.
+    expect(chunks.findIndex((c) => c.citations !== undefined)).toBeLessThan(firstText(chunks));
   });
+
+  it('streams a list again when it changes mid-stream to one of the same length, each where it came', async () => {
+    const chunks = await chunksOf(await chat(`9.11 or 9.8, revised ${uniqueId()}`, true));
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('9.8 is larger [1][2].');
+    expect(chunks.filter((c) => c.citations !== undefined).map((c) => c.citations)).toEqual([CITATIONS, REVISED]);
+    expect(chunks.filter((c) => c.search_results !== undefined).map((c) => c.search_results)).toEqual([
+      SEARCH_RESULTS,
+      REVISED_RESULTS,
+    ]);
+  });
+
+  /** The native API's answer, `POST /api/v1/ai/generate`, or an async job's result once it completed. */
+  async function native(prompt: string, how: 'generate' | 'jobs'): Promise<Record<string, unknown>> {
+    const body = JSON.stringify({ model: 'pplx/sonar', prompt, useCache: false });
+    const res = await fetch(`${system.gatewayUrl}/api/v1/ai/${how}`, {
+      method: 'POST',
+      headers: system.headers(),
+      body,
+    });
+    if (how === 'generate') {
+      expect(res.status).toBe(200);
+      return (await res.json()) as Record<string, unknown>;
+    }
+    expect(res.status).toBe(202);
+    const { jobId } = (await res.json()) as { jobId: string };
+    for (;;) {
+      const job = (await (
+        await fetch(`${system.gatewayUrl}/api/v1/ai/jobs/${jobId}`, { headers: system.headers() })
+      ).json()) as { status: string; result?: Record<string, unknown> };
+      if (job.status === 'completed') {
+        return job.result ?? {};
+      }
+      expect(['queued', 'running']).toContain(job.status);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  it.each(['generate', 'jobs'] as const)(
+    'answers them on the native API too (%s), in its own spelling',
+    async (how) => {
+      const pplx = await native(`9.11 or 9.8, natively ${uniqueId()}`, how);
+      expect(pplx.text).toBe('9.8 is larger [1][2].');
+      expect(pplx.citations).toEqual(CITATIONS);
+      expect(pplx.searchResults).toEqual(SEARCH_RESULTS);
+      expect(pplx).not.toHaveProperty('serviceTier');
+      expect(pplx).not.toHaveProperty('annotations');
+
+      const openai = await native(`openai search, natively ${uniqueId()}`, how);
+      expect(openai.serviceTier).toBe('default');
+      expect(openai.annotations).toEqual(ANNOTATIONS);
+      expect(openai).not.toHaveProperty('citations');
+      expect(openai).not.toHaveProperty('searchResults');
+    },
+  );
 
   it('leaves them out on /v1/messages, whose format has no place for them, whole and streamed', async () => {
     const ask = (stream: boolean): Promise<Response> =>

@@ -298,18 +298,25 @@ const USAGE = object(
   ['cacheWritePromptTokens', 'reasoningTokens'],
 );
 
-const GENERATE_RESPONSE = object({
-  requestId: STRING,
-  text: STRING,
-  provider: STRING,
-  model: STRING,
-  finishReason: nullable(STRING),
-  usage: ref('Usage'),
-  costUsd: NUMBER,
-  latencyMs: NUMBER,
-  attempts: arrayOf(ref('Attempt')),
-  cached: described(BOOLEAN, 'Answered from the response cache (no provider call; `costUsd` is 0).'),
-});
+const GENERATE_RESPONSE = object(
+  {
+    requestId: STRING,
+    text: STRING,
+    provider: STRING,
+    model: STRING,
+    finishReason: nullable(STRING),
+    usage: ref('Usage'),
+    costUsd: NUMBER,
+    latencyMs: NUMBER,
+    attempts: arrayOf(ref('Attempt')),
+    cached: described(BOOLEAN, 'Answered from the response cache (no provider call; `costUsd` is 0).'),
+    citations: CITATIONS,
+    searchResults: SEARCH_RESULTS,
+    serviceTier: SERVICE_TIER,
+    annotations: ANNOTATIONS,
+  },
+  ['citations', 'searchResults', 'serviceTier', 'annotations'],
+);
 
 const JOB_ACCEPTED = object({ jobId: STRING, status: constant('queued') });
 

@@ -7,6 +7,7 @@ import {
   type ErrorBody,
   type GenerationRequest,
   type GenerationResult,
+  type JsonValue,
   type NativeInput,
   type Usage,
 } from '@aigw/core';
@@ -119,6 +120,14 @@ export interface GenerateResponse {
   attempts: Attempt[];
   /** Answered from the response cache (no provider call; `costUsd` is 0). */
   cached: boolean;
+  /**
+   * The answer's sources, when its provider gave them (see AnswerDetails): Perplexity's `citations` and
+   * `search_results`, OpenAI's `service_tier` and message `annotations`, as `/v1/chat/completions` answers them.
+   */
+  citations?: string[];
+  searchResults?: JsonValue[];
+  serviceTier?: string;
+  annotations?: JsonValue[];
 }
 
 /**
@@ -126,7 +135,7 @@ export interface GenerateResponse {
  * (the client's own id, which never becomes the job's, or the replay's of an Idempotency-Key), so body and header agree.
  */
 export function generateResponse(result: GenerationResult, requestId = result.requestId): GenerateResponse {
-  return {
+  const body: GenerateResponse = {
     requestId,
     text: result.text,
     provider: result.provider,
@@ -138,4 +147,18 @@ export function generateResponse(result: GenerationResult, requestId = result.re
     attempts: result.attempts,
     cached: result.cached === true,
   };
+  // Four field checks; set only when the provider gave them, as on /v1/chat/completions.
+  if (result.citations !== undefined) {
+    body.citations = result.citations;
+  }
+  if (result.searchResults !== undefined) {
+    body.searchResults = result.searchResults;
+  }
+  if (result.serviceTier !== undefined) {
+    body.serviceTier = result.serviceTier;
+  }
+  if (result.annotations !== undefined) {
+    body.annotations = result.annotations;
+  }
+  return body;
 }

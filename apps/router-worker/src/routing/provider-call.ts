@@ -151,7 +151,12 @@ function hungUntilDeadline(spec: CallSpec, progress: StreamProgress, now: number
   return !answered && now - progress.sentAt >= Math.min(option.target.timeoutMs, budgetMs / 2);
 }
 
-/** Id- or usage-only deltas have nothing for the client; logprobs alone (a token without text) do. */
+/**
+ * Id- or usage-only deltas have nothing for the client; logprobs alone (a token without text) do, and so do sources
+ * alone (Perplexity's lists on its first, text-less chunk, or changed mid-stream; OpenAI's annotations on a delta of
+ * their own): dropped here, the first went out only with the end (from the result), and a list changed later never.
+ * A delta with text stops at the first check.
+ */
 function hasContent(d: StreamDelta): boolean {
   return (
     d.text !== '' ||
@@ -161,7 +166,10 @@ function hasContent(d: StreamDelta): boolean {
     d.reasoning !== undefined ||
     d.reasoningSignature !== undefined ||
     d.redactedReasoning !== undefined ||
-    d.refusal !== undefined
+    d.refusal !== undefined ||
+    d.citations !== undefined ||
+    d.searchResults !== undefined ||
+    d.annotations !== undefined
   );
 }
 
