@@ -590,6 +590,64 @@ describe('OpenAI-compatible providers: DeepSeek, the HuggingFace router, llama.c
       ]);
     });
 
+    /*
+     * A LiteLLM proxy in front of Perplexity (BerriAI/litellm: convert_to_model_response_object sets every top-level
+     * field it does not model, `citations` and `search_results` included, on the answer, and newer releases add the
+     * citations as `url_citation` annotations on the message too; CustomStreamWrapper copies the upstream chunk's
+     * `citations` onto each chunk it streams, `null` where that chunk had none).
+     */
+    it('keeps what a LiteLLM proxy passes on of Perplexity sources, whole and streamed (null lists in between)', async () => {
+      const litellmAnnotations = [
+        { type: 'url_citation', url_citation: { start_index: 14, end_index: 17, url: citations[0], title: '' } },
+      ];
+      up.handler = (_req, res) =>
+        sendJson(res, 200, {
+          id: 'chatcmpl-lite',
+          object: 'chat.completion',
+          created: 1_760_000_000,
+          model: 'perplexity/sonar',
+          choices: [
+            {
+              index: 0,
+              finish_reason: 'stop',
+              message: {
+                role: 'assistant',
+                content: '9.8 is larger [1][2].',
+                annotations: litellmAnnotations,
+                provider_specific_fields: {},
+              },
+            },
+          ],
+          usage,
+          citations,
+          search_results: searchResults,
+        });
+      const whole = await adapter.generate(request(), never);
+      expect(whole.citations).toEqual(citations);
+      expect(whole.searchResults).toEqual(searchResults);
+      expect(whole.annotations).toEqual(litellmAnnotations);
+
+      const chunk = (delta: Record<string, unknown>, lists: boolean): Record<string, unknown> => ({
+        id: 'chatcmpl-lite2',
+        object: 'chat.completion.chunk',
+        created: 1_760_000_000,
+        model: 'perplexity/sonar',
+        citations: lists ? citations : null,
+        choices: [{ index: 0, delta, finish_reason: null }],
+      });
+      up.handler = (_req, res) => {
+        startSse(res);
+        res.write(sseEvent(chunk({ role: 'assistant', content: '9.8' }, true)));
+        res.write(sseEvent(chunk({ content: ' is' }, false)));
+        res.write(sseEvent(chunk({ content: ' larger [1][2].' }, true)));
+        res.write(sseEvent({ ...chunk({}, false), choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage }));
+        res.end(sseEvent('[DONE]'));
+      };
+      const deltas = await collect(adapter.stream(request(), never));
+      expect(textOf(deltas)).toBe('9.8 is larger [1][2].');
+      expect(deltas.map((d) => d.citations).filter((c) => c !== undefined)).toEqual([citations]);
+    });
+
     it("reads OpenAI's service_tier and message.annotations, whole and streamed", async () => {
       up.handler = (_req, res) =>
         sendJson(res, 200, {
