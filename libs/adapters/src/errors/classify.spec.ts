@@ -193,7 +193,9 @@ describe('classifyHttpFailure', () => {
       ErrorClass.RateLimit,
     ],
     [408, 'Request Timeout', ErrorClass.Timeout],
-    [409, '{"error":{"message":"conflict"}}', ErrorClass.InvalidRequest],
+    // A transient clash on the provider's side (the SDKs retry it): retried and fallen back from, never the client's.
+    [409, '{"error":{"message":"conflict"}}', ErrorClass.Provider],
+    [409, '{"error":{"code":409,"message":"Aborted, please retry.","status":"ABORTED"}}', ErrorClass.Provider],
     [500, '{"error":{"message":"The server had an error while processing your request."}}', ErrorClass.Provider],
     [502, '<html><body>Bad gateway</body></html>', ErrorClass.Provider],
     [529, '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}', ErrorClass.Provider],

@@ -129,6 +129,13 @@ export function classifyHttpFailure(
   if (status === 408) {
     return make(ErrorClass.Timeout);
   }
+  // 409 Conflict: a transient clash on the provider's side (OpenAI's lock timeouts, Google's ABORTED "retry the
+  // request"), which the OpenAI and Anthropic SDKs retry as they do 408, 429 and 5xx. The gateway sends no state of
+  // the client's a provider could conflict with: as InvalidRequest the client got a 400 (that no SDK retries) and the
+  // other deployments of the model were never tried.
+  if (status === 409) {
+    return make(ErrorClass.Provider);
+  }
   // 424 Failed Dependency: TGI's answer when generation itself failed on the server (a shard, CUDA out of memory),
   // a server fault like a 5xx, not the request's.
   if (status === 424) {
