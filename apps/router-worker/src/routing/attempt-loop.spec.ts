@@ -118,6 +118,40 @@ describe('AttemptLoop', () => {
     expect(bench.events.filter((e) => e.startsWith('retry'))).toEqual(['retry a/m rate_limit']);
   });
 
+  it('a rate limit that names no wait is not retried before the next candidate had its turn', async () => {
+    bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429) });
+    bench.adapters.script('http://b/v1', { answer: 'from b' });
+    const routed = await bench.loop.run([a, b], request, signal);
+    expect(routed.deployment).toBe(b);
+    expect(bench.sleeps).toEqual([]);
+    expect(routed.attempts).toEqual([
+      expect.objectContaining({ provider: 'a', ok: false, errorClass: 'rate_limit', status: 429, retries: 0 }),
+      expect.objectContaining({ provider: 'b', ok: true, retries: 0 }),
+    ]);
+    expect(bench.events).toEqual(['call a/m rate_limit', 'fallback deployment a/m rate_limit', 'call b/m success']);
+  });
+
+  it('a rate limit that names no wait is retried after its backoff when the other candidates fail', async () => {
+    bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429) }, { answer: 'a at last' });
+    bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.Auth, 401) });
+    const routed = await bench.loop.run([a, b], request, signal);
+    expect(routed.answer.text).toBe('a at last');
+    // Its first retry's backoff (random() = 0.5 of the cap 100), less the 10 ms b's call took.
+    expect(bench.sleeps).toEqual([40]);
+    expect(routed.attempts).toEqual([
+      expect.objectContaining({ provider: 'a', ok: false, errorClass: 'rate_limit', retries: 0 }),
+      expect.objectContaining({ provider: 'b', ok: false, errorClass: 'auth' }),
+      expect.objectContaining({ provider: 'a', ok: true, retries: 1 }),
+    ]);
+  });
+
+  it('a rate limit that names a short wait is waited for on the same deployment', async () => {
+    bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 80) }, { answer: 'soon' });
+    const routed = await bench.loop.run([a, b], request, signal);
+    expect(routed.answer.text).toBe('soon');
+    expect(routed.attempts).toEqual([expect.objectContaining({ provider: 'a', ok: true, retries: 1 })]);
+  });
+
   it('a timed-out deployment is not retried before the next candidate had its turn', async () => {
     // a hung for its whole timeout: calling it again first would spend the deadline on it, as the first call did.
     bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.Timeout), ms: 30_000 });

@@ -155,9 +155,10 @@ const DEFAULT_REFUSED_RETRY_AFTER_MS = 1000;
  * the deadline, switches an `auto` provider to its other route on a network failure, and reports every call
  * to the circuit (provider-side failures only) and every success to the latency averages.
  *
- * A provider that asks for a long wait (a Retry-After longer than the first backoff, e.g. a rate limit's), or that
- * timed out, is not retried while another candidate may still answer: the others are tried first, and it is retried
- * after its wait (within the deadline, its retries counted on) only when none answered.
+ * A provider that asks for a long wait (a Retry-After longer than the first backoff, e.g. a rate limit's), that rate
+ * limited the call without naming a wait, or that timed out, is not retried while another candidate may still
+ * answer: the others are tried first, and it is retried after its wait (within the deadline, its retries counted on)
+ * only when none answered.
  *
  * An invalid request fails at once (it would fail everywhere), unless the adapter refused it before sending (its
  * wire format cannot express it: the next deployment may); a context-length failure only moves on to
@@ -495,10 +496,14 @@ export class AttemptLoop {
         record(option.route, error);
         return { kind: 'failed', error, committed: false, waitEnd };
       }
-      if (mayDefer && (longWait || error.errorClass === ErrorClass.Timeout)) {
-        // The provider asks for a long wait (a rate limit's Retry-After), or took its whole timeout without
-        // answering (calling it again first could spend the rest of the deadline the same way): the other candidates
-        // go first, and this one is called again after its wait only if none of them answers.
+      // A rate limit that names no wait (OpenAI's 429s often carry no Retry-After) is out of room for an unknown
+      // while: retried first, it was refused again (each refusal counted against its circuit) while a deployment
+      // with room waited its turn.
+      const unnamedLimit = error.errorClass === ErrorClass.RateLimit && error.retryAfterMs === undefined;
+      if (mayDefer && (longWait || unnamedLimit || error.errorClass === ErrorClass.Timeout)) {
+        // The provider asks for a long wait (a rate limit's Retry-After), or for one it does not name, or took its
+        // whole timeout without answering (calling it again first could spend the rest of the deadline the same way):
+        // the other candidates go first, and this one is called again after its wait only if none of them answers.
         record(option.route, error);
         return { kind: 'failed', error, committed: false, defer: { ms: delayMs, calls }, waitEnd };
       }
