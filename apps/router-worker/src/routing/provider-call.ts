@@ -205,6 +205,12 @@ async function streamAnswer(
       observer?.onChunk(delta);
     }
   }
+  if (progress.firstAt === null) {
+    // The stream ended as a whole one (`[DONE]`) without a single delta, not even a finish reason: nothing was
+    // generated, as an unstreamed completion without `choices` says. Taken for an empty answer, it was billed, never
+    // retried or fallen back from, and counted a success by the circuit. Nothing reached the client: not committed.
+    throw new ProviderCallError(ErrorClass.Provider, 'upstream stream ended without an answer');
+  }
   return collector.answer(clock.now());
 }
 
