@@ -736,6 +736,24 @@ describe('AttemptLoop', () => {
       expect(bench.circuits.acquired).toEqual(['a/m', 'b/m']);
     });
 
+    it("asks again before falling back to a deployment the plan read closed: others' failures may have opened it since", async () => {
+      bench = new LoopBench({ maxRetries: 0, circuit: { failureThreshold: 1 } });
+      // b's circuit opens (another worker's calls, say) after the plan read it closed, while a's call runs.
+      bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.Provider, 500) });
+      await failureOf(bench.loop.run([b], request, signal));
+      bench.circuits.acquired.length = 0;
+      bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.Provider, 500) });
+      bench.adapters.script('http://c/v1', { answer: 'c' });
+      const routed = await bench.loop.run([a, b, c], request, signal, undefined, new Set(['a/m', 'b/m', 'c/m']));
+      expect(routed.deployment).toBe(c);
+      expect(routed.attempts).toEqual([
+        expect.objectContaining({ provider: 'a', ok: false }),
+        expect.objectContaining({ provider: 'c', ok: true }),
+      ]);
+      // a's call came right after the plan's read; each fallback asked its circuit.
+      expect(bench.circuits.acquired).toEqual(['b/m', 'c/m']);
+    });
+
     it('skips a refused deployment without counting it as an attempt', async () => {
       bench = new LoopBench({ maxAttempts: 1, maxRetries: 0, circuit: { failureThreshold: 1 } });
       bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.Provider, 500) });

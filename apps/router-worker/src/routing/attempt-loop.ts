@@ -250,7 +250,10 @@ export class AttemptLoop {
       // Only a first try defers, and only while another first try may follow.
       const mayDefer = !revisit && i + 1 < candidates.length && tried + 1 < this.deps.config.maxAttempts;
       const outcome = await this.tryDeployment(d, request, signal, observer, log, {
-        closedAtPlan: !revisit && closedAtPlan.has(d.id),
+        // The plan's read is as fresh as the request's first call: a fallback comes after calls and retries that may
+        // have taken the deployment's timeout and more, while other workers' failures opened its circuit (or a
+        // provider asked for a wait). It asks, as retries do: one script call, on the failure path only.
+        closedAtPlan: !revisit && attempts.length === 0 && closedAtPlan.has(d.id),
         mayDefer,
         callsBefore: calls ?? 0,
       });
@@ -388,8 +391,8 @@ export class AttemptLoop {
     for (;;) {
       // A deployment an admin deleted or disabled since the plan gets no call, not even a retry; one changed since
       // (a rotated key, a corrected URL, another gateway) is called as it is now, on the same route if it still has
-      // it. The plan just read this circuit closed: its first call is admitted without asking again. Retries and
-      // route switches follow failures, so they ask.
+      // it. The plan just read this circuit closed (and no call was made since): its first call is admitted without
+      // asking again. Retries, route switches and fallbacks follow failures, so they ask.
       const current = this.deps.inForce(d);
       let withdrawn = current === undefined;
       if (current !== undefined && current !== d) {
