@@ -81,7 +81,9 @@ describe('router-worker: a stream that ends before any answer (in-process, real 
       expect.objectContaining({ provider: 'calm', ok: true }),
     ]);
     // The stream's start came from the deployment that answered.
-    expect(replies.filter((r) => r.t === 'start')).toEqual([expect.objectContaining({ provider: 'calm', attempts: 2 })]);
+    expect(replies.filter((r) => r.t === 'start')).toEqual([
+      expect.objectContaining({ provider: 'calm', attempts: 2 }),
+    ]);
     expect(empty.calls).toBe(2);
   });
 });

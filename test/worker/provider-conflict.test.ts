@@ -18,7 +18,9 @@ class Conflicted {
       req.resume();
       req.on('end', () => {
         res.writeHead(409, { 'content-type': 'application/json' });
-        res.end('{"error":{"message":"Conflict: the request could not be processed, please retry.","type":"server_error"}}');
+        res.end(
+          '{"error":{"message":"Conflict: the request could not be processed, please retry.","type":"server_error"}}',
+        );
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
