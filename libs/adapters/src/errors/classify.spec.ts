@@ -196,6 +196,11 @@ describe('classifyHttpFailure', () => {
     // A transient clash on the provider's side (the SDKs retry it): retried and fallen back from, never the client's.
     [409, '{"error":{"message":"conflict"}}', ErrorClass.Provider],
     [409, '{"error":{"code":409,"message":"Aborted, please retry.","status":"ABORTED"}}', ErrorClass.Provider],
+    [
+      498,
+      '{"error":{"message":"Flex tier capacity exceeded. Please try again later.","type":"capacity_exceeded"}}',
+      ErrorClass.Provider,
+    ],
     [500, '{"error":{"message":"The server had an error while processing your request."}}', ErrorClass.Provider],
     [502, '<html><body>Bad gateway</body></html>', ErrorClass.Provider],
     [529, '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}', ErrorClass.Provider],

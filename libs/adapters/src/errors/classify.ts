@@ -141,6 +141,11 @@ export function classifyHttpFailure(
   if (status === 424) {
     return make(ErrorClass.Provider);
   }
+  // 498: Groq's flex tier out of capacity (`capacity_exceeded`, "try again later"): a provider fault another deployment
+  // can answer, not the request's (under the 4xx rule below it failed fast as an invalid request).
+  if (status === 498) {
+    return make(ErrorClass.Provider);
+  }
   if (status === 429) {
     if (OVER_TOKENS_PER_MINUTE_TEXT.test(said)) {
       return make(ErrorClass.ContextLength);
