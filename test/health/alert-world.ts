@@ -148,12 +148,19 @@ export class AlertWorld {
     );
   }
 
-  /** A monitor replica that runs its queues (stopped after the tests), its alerts recorded in `store`. */
-  replica(ok: () => boolean = () => false, store: ProviderHealthStore = this.store): AlertReplica {
+  /**
+   * A monitor replica that runs its queues (stopped after the tests), its alerts recorded in `store` and their order
+   * kept through `redis`.
+   */
+  replica(
+    ok: () => boolean = () => false,
+    store: ProviderHealthStore = this.store,
+    redis: Redis = this.redis,
+  ): AlertReplica {
     const queue = new HealthQueue(this.env, this.keys, this.errors);
     this.queues.push(queue);
     const metrics = new MonitorMetrics(new Registry(), this.store, {} as CatalogService);
-    const alerts = new Alerts(this.env, queue, metrics, this.redis, this.keys, store);
+    const alerts = new Alerts(this.env, queue, metrics, redis, this.keys, store);
     const jobs = this.monitor(alerts, ok);
     queue.start(jobs.process);
     return { queue, alerts, jobs };

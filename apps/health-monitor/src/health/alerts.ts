@@ -248,19 +248,47 @@ export class Alerts {
     }
   }
 
-  /** Whether an alert of the subject older than this one is still to be delivered (stale entries are dropped). */
+  /**
+   * Whether an alert of the subject older than this one is still to be delivered. An entry whose job is gone or
+   * finished and whose outbox row is gone is stale, and dropped: a relay that read the alert from the outbox while it
+   * was being delivered re-adds its entry once the delivery left the set, its job add a no-op (the job still existed),
+   * and nothing else would take it out before the hold (ORDER_HOLD_MS) ran out. An entry whose row is still there
+   * (its job about to be added, or to be re-queued by the relay) holds, as does one that cannot be checked.
+   */
   private async olderPending(order: string, alert: HealthAlert): Promise<boolean> {
-    // One read: an alert older than orderHoldMs no longer holds the newer ones back (the bound skips it; release
-    // and the key's expiry clear it), and the alert's own entry, scored at its own time, is past the exclusive end.
-    const older = await this.redis.zrangebyscore(
-      order,
-      Date.now() - this.orderHoldMs,
-      `(${Date.parse(alert.at)}`,
-      'LIMIT',
-      0,
-      1,
-    );
-    return older.length > 0;
+    for (;;) {
+      // One read: an alert older than orderHoldMs no longer holds the newer ones back (the bound skips it; release
+      // and the key's expiry clear it), and the alert's own entry, scored at its own time, is past the exclusive end.
+      const [older] = await this.redis.zrangebyscore(
+        order,
+        Date.now() - this.orderHoldMs,
+        `(${Date.parse(alert.at)}`,
+        'LIMIT',
+        0,
+        1,
+      );
+      if (older === undefined) {
+        return false;
+      }
+      if (!(await this.stale(older))) {
+        return true;
+      }
+      await this.redis.zrem(order, older);
+    }
+  }
+
+  /** Whether an order-set entry (`alert-<alertId>`) names a delivery that ended: no live job, no outbox row. */
+  private async stale(jobId: string): Promise<boolean> {
+    const state = await this.queue.alerts.getJobState(jobId);
+    if (state !== 'completed' && state !== 'failed' && state !== 'unknown') {
+      return false;
+    }
+    try {
+      return !(await this.store.alertPending(jobId.slice('alert-'.length)));
+    } catch (err) {
+      this.logger.debug(`alert order entry ${jobId} not checked (kept): ${describeError(err)}`);
+      return false;
+    }
   }
 
   private async release(order: string, job: HealthJob): Promise<void> {

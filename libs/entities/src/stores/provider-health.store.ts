@@ -250,6 +250,12 @@ export class ProviderHealthStore {
     return rows.map((r) => ({ ...r.alert, alertId: r.id }));
   }
 
+  /** Whether the alert is still in the outbox (its delivery has not ended). */
+  async alertPending(alertId: string): Promise<boolean> {
+    const rows = await this.dataSource.query<unknown[]>(`SELECT 1 FROM ${this.outbox()} WHERE id = $1`, [alertId]);
+    return rows.length > 0;
+  }
+
   /** An alert whose delivery ended (delivered, or given up): out of the outbox. */
   async alertDone(alertId: string): Promise<void> {
     await this.dataSource.query(`DELETE FROM ${this.outbox()} WHERE id = $1`, [alertId]);
