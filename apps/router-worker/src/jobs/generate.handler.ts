@@ -39,6 +39,7 @@ import { AnswerStash, type KeptAnswer } from './answer-stash';
 import { KeyRecheck } from './key-recheck';
 import { OutcomeStore } from './outcome-store';
 import { ReplyChannel } from './reply-channel';
+import { ResultJson } from './result-json';
 import { SETTLED_MARK_MARGIN_MS, Settlement } from './settlement';
 
 /**
@@ -134,6 +135,7 @@ export class GenerateHandler {
     const mark = this.errors.mark;
     const running = this.cancellations.begin(jobId, request.deadlineAt, request.requestId);
     let finished: Finished;
+    let resultJson: ResultJson | undefined;
     try {
       const refused = await this.keyRecheck.refusal(request, replyTo !== null, coalescingKey !== undefined, Date.now());
       if (refused !== null) {
@@ -156,7 +158,9 @@ export class GenerateHandler {
         // skipped fill: the cache never fails a job).
         await this.cache.fill(fill, result);
       }
-      reply.send(request.stream ? { t: 'end', jobId, result } : { t: 'result', jobId, result });
+      // Its JSON made once, for the reply and the kept outcome alike.
+      resultJson = new ResultJson(result);
+      reply.sendResult(request.stream ? 'end' : 'result', resultJson);
       finished = { ok: true, result };
     } catch (err) {
       const error = this.asGatewayError(err, jobId);
@@ -191,7 +195,7 @@ export class GenerateHandler {
     const outage = mark === null || this.errors.mark !== mark;
     const count = replyTo === null ? () => this.metrics.asyncRequest(requestLabelsOf(answer.usage)) : null;
     if (!outage) {
-      await this.handOff(jobId, job.data, reply, answer, { keep: null, reservation: request.reservation });
+      await this.handOff(jobId, job.data, reply, answer, { keep: null, reservation: request.reservation, resultJson });
       // Counted once handed off: a run that could not hand off is re-run, and that run counts the request.
       count?.();
       return answer;
@@ -204,6 +208,7 @@ export class GenerateHandler {
       keep: count === null ? answer : merged(answer, { counted: true as const }),
       onKept: count ?? undefined,
       reservation: request.reservation,
+      resultJson,
     });
     return answer;
   };
@@ -234,11 +239,11 @@ export class GenerateHandler {
     data: GenerateJobData,
     reply: ReplyChannel,
     answer: KeptAnswer,
-    opts: { keep: KeptAnswer | null; onKept?: () => void; reservation?: Reservation },
+    opts: { keep: KeptAnswer | null; onKept?: () => void; reservation?: Reservation; resultJson?: ResultJson },
   ): Promise<void> {
     const { usage } = answer;
     const billed = billedOf(usage);
-    const kept = this.outcomes.keep(jobId, data, answer.outcome, usage);
+    const kept = this.outcomes.keep(jobId, data, answer.outcome, usage, opts.resultJson);
     const work = Promise.all([
       // A final reply too big to publish points the gateway at the outcome, once kept.
       reply.settle(kept),

@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { merged, outcomeTtlMs, type GenerateJobData, type GenerateOutcome, type UsageEvent } from '@aigw/core';
+import { outcomeTtlMs, type GenerateJobData, type GenerateOutcome, type UsageEvent } from '@aigw/core';
 import { REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import { DrainDeadline } from '../lifecycle/drain-deadline';
 import type { KeptAnswer } from './answer-stash';
+import { keptOutcomeJson, type ResultJson } from './result-json';
 
 /**
  * Sync jobs' outcomes, kept by job id for the gateway's read-back (ADR 0001): BullMQ deletes a sync job as it
@@ -24,15 +25,24 @@ export class OutcomeStore {
     private readonly drain: DrainDeadline,
   ) {}
 
-  /** Keeps the outcome of a job whose data asks for it, with its usage; nothing for the others (async jobs). */
-  async keep(jobId: string, data: GenerateJobData, outcome: GenerateOutcome, usage: UsageEvent): Promise<void> {
+  /**
+   * Keeps the outcome of a job whose data asks for it, with its usage; nothing for the others (async jobs). `result`:
+   * the outcome's result, when its JSON is made already (or will be: the final reply carries it too).
+   */
+  async keep(
+    jobId: string,
+    data: GenerateJobData,
+    outcome: GenerateOutcome,
+    usage: UsageEvent,
+    result?: ResultJson,
+  ): Promise<void> {
     if (data.keepOutcomeMs === undefined) {
       return;
     }
     // Whose it is (its user and key: a job is read by the key that made it) and when it was asked: GET /jobs/:id
     // answers from it once BullMQ has dropped the job. The gateway reads only the outcome's own fields.
     const { userId, apiKeyId, receivedAt } = data.request;
-    const value = JSON.stringify(merged(outcome, { userId, apiKeyId, receivedAt, usage }));
+    const value = keptOutcomeJson(outcome, { userId, apiKeyId, receivedAt, usage }, result);
     const ttlMs = outcomeTtlMs(data.request.deadlineAt, data.keepOutcomeMs, Date.now());
     await this.drain.untilStored(
       `outcome of job ${jobId}`,

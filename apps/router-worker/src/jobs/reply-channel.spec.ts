@@ -2,6 +2,7 @@ import { ErrorCode, GatewayError, type GenerationResult, type ReplyMessage } fro
 import { LocalReplies } from '@aigw/platform';
 import { Redis } from 'ioredis';
 import { REPLY_PUBLISH_MAX_CHARS, ReplyChannel } from './reply-channel';
+import { ResultJson } from './result-json';
 
 /** A client whose every command fails at once: a publish attempt shows up as settle()'s failure. */
 function deadRedis(): Redis {
@@ -236,5 +237,77 @@ describe("ReplyChannel's end of a stream", () => {
     replay.send({ t: 'end', jobId: 'job-e2', result });
     await replay.settle();
     expect(got.at(-1)).toEqual({ t: 'end', jobId: 'job-e2', result });
+  });
+});
+
+describe('ReplyChannel.sendResult: the final reply with its result serialised once (ResultJson)', () => {
+  const redis = deadRedis();
+  afterAll(() => redis.disconnect());
+  afterEach(() => jest.restoreAllMocks());
+
+  const result = { requestId: 'req_1', text: 'hé "x"\n', attempts: [] } as unknown as GenerationResult;
+
+  it('publishes and mirrors the text `send` would, for `result` and `end`', async () => {
+    const names = { marker: 'm', log: 'l', channel: 'c' };
+    for (const t of ['result', 'end'] as const) {
+      const publish = jest.spyOn(redis, 'publish');
+      const rpush = jest.spyOn(redis, 'rpush');
+      const reply = new ReplyChannel(redis, 'aigw:reply:gw', 'job-r1', { mirror: { names, ttlMs: 1000 } });
+      reply.sendResult(t, new ResultJson(result));
+      await reply.settle();
+      const text = JSON.stringify({ t, jobId: 'job-r1', result });
+      expect(rpush).toHaveBeenCalledWith('l', text);
+      expect(publish.mock.calls).toEqual([
+        ['c', text],
+        ['aigw:reply:gw', text],
+      ]);
+      jest.restoreAllMocks();
+    }
+  });
+
+  it("gives a stream's end the count of its chunks, published and in process, as `send` does", async () => {
+    const publish = jest.spyOn(redis, 'publish');
+    const reply = new ReplyChannel(redis, 'aigw:reply:gw', 'job-r4');
+    reply.onStart(head);
+    reply.onChunk({ text: 'Hel' });
+    reply.onChunk({ text: 'lo' });
+    reply.sendResult('end', new ResultJson(result));
+    await reply.settle();
+    expect(publish.mock.calls.at(-1)).toEqual([
+      'aigw:reply:gw',
+      JSON.stringify({ t: 'end', jobId: 'job-r4', result, chunks: 2 }),
+    ]);
+
+    const local = new LocalReplies();
+    const got: ReplyMessage[] = [];
+    local.register('aigw:reply:here', (m) => got.push(m));
+    const here = new ReplyChannel(redis, 'aigw:reply:here', 'job-r5', { local });
+    here.onStart(head);
+    here.onChunk({ text: 'Hello' });
+    here.sendResult('end', new ResultJson(result));
+    await here.settle();
+    expect(got.at(-1)).toEqual({ t: 'end', jobId: 'job-r5', result, chunks: 1 });
+  });
+
+  it('hands the message to a gateway in this process unserialised, its result the very object', async () => {
+    const local = new LocalReplies();
+    const got: ReplyMessage[] = [];
+    local.register('aigw:reply:here', (m) => got.push(m));
+    const stringify = jest.spyOn(JSON, 'stringify');
+    const reply = new ReplyChannel(redis, 'aigw:reply:here', 'job-r2', { local });
+    reply.sendResult('result', new ResultJson(result));
+    await reply.settle();
+    expect(stringify).not.toHaveBeenCalled();
+    expect(got).toEqual([{ t: 'result', jobId: 'job-r2', result }]);
+    expect(got[0].t === 'result' && got[0].result === result).toBe(true);
+  });
+
+  it('holds a result too big to publish and sends `stored` once the outcome is kept', async () => {
+    const publish = jest.spyOn(redis, 'publish');
+    const reply = new ReplyChannel(redis, 'aigw:reply:gw', 'job-r3');
+    const big = { text: 'x'.repeat(REPLY_PUBLISH_MAX_CHARS) } as unknown as GenerationResult;
+    reply.sendResult('result', new ResultJson(big));
+    await reply.settle(Promise.resolve());
+    expect(publish.mock.calls).toEqual([['aigw:reply:gw', JSON.stringify({ t: 'stored', jobId: 'job-r3' })]]);
   });
 });

@@ -4,6 +4,7 @@ import { releaseInFlight, type InFlightNames, type LocalReplies, type LocalReply
 import type { Redis } from 'ioredis';
 import type { StreamObserver, StreamStart } from '../generation/stream-observer';
 import { cutPiece } from './piece-cut';
+import { finalReplyJson, type ResultJson } from './result-json';
 
 /** Where a coalesced job's replies are mirrored for the requests that joined it (ADR 0007). */
 export interface ReplyMirror {
@@ -98,6 +99,17 @@ export class ReplyChannel implements StreamObserver {
     this.post(message);
   }
 
+  /** The job's answer: `result` (a sync answer) or `end` (a stream's), the result's JSON made once (`ResultJson`). */
+  sendResult(t: 'result' | 'end', result: ResultJson): void {
+    this.flushPending();
+    if (t === 'end' && this.seq > 0) {
+      // With the count of chunks, as `send` gives an end.
+      this.post({ t, jobId: this.jobId, result: result.result, chunks: this.seq }, result);
+      return;
+    }
+    this.post({ t, jobId: this.jobId, result: result.result }, result);
+  }
+
   onStart(head: StreamStart & { attempts: number }): void {
     const start: ReplyMessage = { t: 'start', jobId: this.jobId, ...head };
     if (this.run > 1) {
@@ -137,7 +149,8 @@ export class ReplyChannel implements StreamObserver {
     );
   };
 
-  private post(message: ReplyMessage): void {
+  /** `result`: set for a `result` or `end` message (`sendResult`), whose result it holds. */
+  private post(message: ReplyMessage, result?: ResultJson): void {
     const channel = this.channel;
     if (channel === null) {
       return;
@@ -148,7 +161,10 @@ export class ReplyChannel implements StreamObserver {
       inProcess(message);
       return;
     }
-    const payload = JSON.stringify(message);
+    const payload =
+      result !== undefined && (message.t === 'result' || message.t === 'end')
+        ? finalReplyJson(message.t, this.jobId, result, message.t === 'end' ? message.chunks : undefined)
+        : JSON.stringify(message);
     if (payload.length > REPLY_PUBLISH_MAX_CHARS) {
       this.postOversized(message);
       return;
