@@ -36,3 +36,4 @@ export * from './coalescing/in-flight';
 export * from './cache/response-cache-admin';
 export * from './replies/local-replies';
 export * from './replies/shared-process';
+export * from './metrics/tallied-counter';

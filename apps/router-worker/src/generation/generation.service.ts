@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { fitsDeadline, GatewayError, type GenerationRequest, type GenerationResult, type Spent } from '@aigw/core';
+import { KEY_SEPARATOR as SEP } from '@aigw/platform';
 import { abortCauseOf, GenerationCancelledError } from '../cancel/abort';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import { AttemptLoop } from '../routing/attempt-loop';
@@ -131,13 +132,18 @@ export class GenerationService {
   private observeUsage(r: Spent): void {
     const { provider, model, usage } = r;
     // Label objects written out whole: `{ ...labels, type }` is slow on Node 20 (libs/core objects.ts).
-    this.metrics.tokens.inc({ provider, model, type: 'prompt' }, usage.promptTokens);
-    this.metrics.tokens.inc({ provider, model, type: 'completion' }, usage.completionTokens);
+    const series = `${provider}${SEP}${model}`;
+    this.metrics.tokens.add(`${series}${SEP}prompt`, { provider, model, type: 'prompt' }, usage.promptTokens);
+    this.metrics.tokens.add(
+      `${series}${SEP}completion`,
+      { provider, model, type: 'completion' },
+      usage.completionTokens,
+    );
     if (usage.cachedPromptTokens > 0) {
-      this.metrics.tokens.inc({ provider, model, type: 'cached' }, usage.cachedPromptTokens);
+      this.metrics.tokens.add(`${series}${SEP}cached`, { provider, model, type: 'cached' }, usage.cachedPromptTokens);
     }
     if (r.costUsd > 0) {
-      this.metrics.costUsd.inc({ provider, model }, r.costUsd);
+      this.metrics.costUsd.add(series, { provider, model }, r.costUsd);
     }
   }
 }

@@ -1,21 +1,29 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { LATENCY_BUCKETS, METRICS_REGISTRY, MetricName, REQUESTS_HELP } from '@aigw/platform';
+import {
+  KEY_SEPARATOR as SEP,
+  LATENCY_BUCKETS,
+  METRICS_REGISTRY,
+  MetricName,
+  REQUESTS_HELP,
+  TalliedCounter,
+} from '@aigw/platform';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { JobObserver } from '../queue/queue-processor';
 
 /** The router-worker's metrics, registered once on the process registry. */
 @Injectable()
 export class WorkerMetrics {
-  readonly jobs: Counter<'queue' | 'name' | 'outcome'>;
+  // The counters every request adds to are tallied (TalliedCounter: no label hashing per call).
+  readonly jobs: TalliedCounter<'queue' | 'name' | 'outcome'>;
   readonly jobDuration: Histogram<'name'>;
-  readonly providerRequests: Counter<'provider' | 'model' | 'status'>;
+  readonly providerRequests: TalliedCounter<'provider' | 'model' | 'status'>;
   readonly providerLatency: Histogram<'provider' | 'model' | 'outcome'>;
-  readonly tokens: Counter<'provider' | 'model' | 'type'>;
-  readonly costUsd: Counter<'provider' | 'model'>;
+  readonly tokens: TalliedCounter<'provider' | 'model' | 'type'>;
+  readonly costUsd: TalliedCounter<'provider' | 'model'>;
   readonly usageWritten: Counter;
   readonly usageWriteFailures: Counter;
   readonly streamsAborted: Counter;
-  readonly routingDecisions: Counter<'policy' | 'outcome'>;
+  readonly routingDecisions: TalliedCounter<'policy' | 'outcome'>;
   readonly fallbacks: Counter<'provider' | 'model' | 'error_class' | 'kind'>;
   readonly retries: Counter<'provider' | 'model' | 'error_class'>;
   readonly circuitTransitions: Counter<'deployment' | 'from' | 'to'>;
@@ -23,7 +31,7 @@ export class WorkerMetrics {
 
   /** Reports a finished job (the JobObserver of every queue processor). */
   readonly observeJob: JobObserver = (queue, name, outcome, seconds) => {
-    this.jobs.inc({ queue, name, outcome });
+    this.jobs.add(`${queue}${SEP}${name}${SEP}${outcome}`, { queue, name, outcome });
     this.jobDuration.observe({ name }, seconds);
   };
 
@@ -43,7 +51,7 @@ export class WorkerMetrics {
       labelNames: ['provider', 'model', 'status', 'cache'],
       registers,
     });
-    this.jobs = new Counter({
+    this.jobs = new TalliedCounter({
       name: MetricName.Jobs,
       help: 'Jobs processed, by queue, job name and outcome (failed = the processor crashed, cancelled = the client left).',
       labelNames: ['queue', 'name', 'outcome'],
@@ -56,7 +64,7 @@ export class WorkerMetrics {
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.providerRequests = new Counter({
+    this.providerRequests = new TalliedCounter({
       name: MetricName.ProviderRequests,
       help: 'Provider calls by provider, model and status (success or the error class).',
       labelNames: ['provider', 'model', 'status'],
@@ -69,13 +77,13 @@ export class WorkerMetrics {
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.tokens = new Counter({
+    this.tokens = new TalliedCounter({
       name: MetricName.Tokens,
       help: 'Tokens reported by providers, by type (prompt, completion, cached).',
       labelNames: ['provider', 'model', 'type'],
       registers,
     });
-    this.costUsd = new Counter({
+    this.costUsd = new TalliedCounter({
       name: MetricName.CostUsd,
       help: 'Cost of successful generations in USD.',
       labelNames: ['provider', 'model'],
@@ -96,7 +104,7 @@ export class WorkerMetrics {
       help: 'Streamed generations aborted by a cancel message, the deadline or shutdown.',
       registers,
     });
-    this.routingDecisions = new Counter({
+    this.routingDecisions = new TalliedCounter({
       name: MetricName.RoutingDecisions,
       help: 'Routing decisions by policy and outcome (routed, or the error code when nothing could be called).',
       labelNames: ['policy', 'outcome'],

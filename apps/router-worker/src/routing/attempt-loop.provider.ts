@@ -1,7 +1,7 @@
 import type { Provider } from '@nestjs/common';
 import type { ErrorClass } from '@aigw/core';
 import { AdapterRegistry } from '@aigw/adapters';
-import { CatalogService } from '@aigw/platform';
+import { CatalogService, KEY_SEPARATOR as SEP } from '@aigw/platform';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import { AttemptLoop } from './attempt-loop';
 import type { AttemptEvents } from './attempt-ports';
@@ -17,8 +17,10 @@ function metricEvents(metrics: WorkerMetrics): AttemptEvents {
   return {
     call(d, status, ms) {
       const outcome = status === 'success' ? 'success' : 'error';
-      metrics.providerRequests.inc({ provider: d.provider.id, model: d.model.name, status });
-      metrics.providerLatency.observe({ provider: d.provider.id, model: d.model.name, outcome }, ms / 1000);
+      const provider = d.provider.id;
+      const model = d.model.name;
+      metrics.providerRequests.add(`${provider}${SEP}${model}${SEP}${status}`, { provider, model, status });
+      metrics.providerLatency.observe({ provider, model, outcome }, ms / 1000);
     },
     retry(d, errorClass: ErrorClass) {
       metrics.retries.inc({ provider: d.provider.id, model: d.model.name, error_class: errorClass });

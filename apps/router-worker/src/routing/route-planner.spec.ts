@@ -74,7 +74,7 @@ function plannerBehindTheCatalog(
     },
   } as unknown as CatalogService;
   const circuits = { statesFor: () => Promise.resolve(new Map()) } as unknown as CircuitGuard;
-  const metrics = { routingDecisions: { inc: () => undefined } } as unknown as WorkerMetrics;
+  const metrics = { routingDecisions: { add: () => undefined } } as unknown as WorkerMetrics;
   const unused = undefined as never;
   const p = new RoutePlanner(
     { LOG_LEVEL: logLevel } as WorkerEnv,

@@ -9,7 +9,7 @@ import {
   type PreferenceChain,
   type RoutingPolicy,
 } from '@aigw/core';
-import { CatalogService, ENV } from '@aigw/platform';
+import { CatalogService, ENV, KEY_SEPARATOR as SEP } from '@aigw/platform';
 import type { WorkerEnv } from '../config/worker-env';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import { CircuitGuard } from './circuit-guard';
@@ -110,7 +110,10 @@ export class RoutePlanner implements OnApplicationBootstrap {
       return plan;
     } catch (err) {
       if (err instanceof GatewayError) {
-        this.metrics.routingDecisions.inc({ policy: resolved.policy, outcome: err.code });
+        this.metrics.routingDecisions.add(`${resolved.policy}${SEP}${err.code}`, {
+          policy: resolved.policy,
+          outcome: err.code,
+        });
         this.logger.debug(`request ${requestLabel(request)}: policy ${resolved.policy}, nothing to call: ${err.code}`);
       }
       throw err;
@@ -210,7 +213,7 @@ export class RoutePlanner implements OnApplicationBootstrap {
     plan: RoutePlan,
     preferences: PreferenceChain | undefined,
   ): void {
-    this.metrics.routingDecisions.inc({ policy: plan.policy, outcome: 'routed' });
+    this.metrics.routingDecisions.add(`${plan.policy}${SEP}routed`, { policy: plan.policy, outcome: 'routed' });
     if (!this.debug) {
       return;
     }
