@@ -55,56 +55,83 @@ export function fastifyClient(req: FastifyRequest, reply: FastifyReply): Client 
     // The global guard sets it on every route that gets here.
     throw new GatewayError(ErrorCode.InvalidApiKey, 'Missing API key.');
   }
-  return {
-    caller,
-    clientRequestId: req.clientRequestId ? req.requestId : undefined,
-    jobId: jobIdFor(req),
-    startedAt: req.startedAt,
-    body: req.body,
-    header: (name) => {
-      const v = req.headers[name];
-      if (typeof v !== 'string') {
-        return undefined;
-      }
-      // Node joins a repeated header into one value ("a1, a2"), which would pass as one Idempotency-Key or policy.
-      const param = v.includes(',') ? SINGLE_VALUED.get(name) : undefined;
-      if (param !== undefined && (req.raw.headersDistinct[name]?.length ?? 0) > 1) {
-        throw new GatewayError(ErrorCode.InvalidRequest, `The ${name} header was sent more than once: send it once.`, {
-          param,
-        });
-      }
-      return v;
-    },
-    setHeaders: (headers) => void reply.headers(headers),
-    onGone: (cb) => {
-      const raw = reply.raw;
-      const socket = req.raw.socket;
-      // A FIN from the client before the answer is complete: a client that left (an aborted fetch closes its socket)
-      // or one that half-closed after its request (`nc -N`), which TCP does not tell apart. Taken as leaving, as nginx
-      // does (499): the server keeps half-closed sockets open (createHttpApp), and without this an aborted
-      // non-streamed request would run to its end at the provider's cost, unnoticed until its answer is written.
-      const readEnded = (): void => {
-        if (!raw.writableFinished) {
-          raw.destroy();
-        }
-      };
-      raw.once('close', () => {
-        // The socket outlives the response on a kept-alive connection: one listener per request would pile up.
-        socket.off('end', readEnded);
-        if (!raw.writableFinished) {
-          cb();
-        }
+  return new FastifyClient(req, reply, caller);
+}
+
+/**
+ * A class, not an object literal: on Node 20 a literal with a getter (`gone`) is built in dictionary mode, ~1.3 us
+ * per request (node micro-benchmark: 1,275-1,766 ns against 16-24 ns for this class), and its methods were five
+ * closures per request. Its methods are never detached from it (`client.header(...)`).
+ */
+class FastifyClient implements Client {
+  readonly clientRequestId: string | undefined;
+  readonly jobId: string;
+  readonly startedAt: number;
+  readonly body: unknown;
+
+  constructor(
+    private readonly req: FastifyRequest,
+    private readonly reply: FastifyReply,
+    readonly caller: AuthContext,
+  ) {
+    this.clientRequestId = req.clientRequestId ? req.requestId : undefined;
+    this.jobId = jobIdFor(req);
+    this.startedAt = req.startedAt;
+    this.body = req.body;
+  }
+
+  header(name: string): string | undefined {
+    const v = this.req.headers[name];
+    if (typeof v !== 'string') {
+      return undefined;
+    }
+    // Node joins a repeated header into one value ("a1, a2"), which would pass as one Idempotency-Key or policy.
+    const param = v.includes(',') ? SINGLE_VALUED.get(name) : undefined;
+    if (param !== undefined && (this.req.raw.headersDistinct[name]?.length ?? 0) > 1) {
+      throw new GatewayError(ErrorCode.InvalidRequest, `The ${name} header was sent more than once: send it once.`, {
+        param,
       });
-      if (socket.readableEnded) {
-        readEnded();
-      } else {
-        socket.once('end', readEnded);
+    }
+    return v;
+  }
+
+  setHeaders(headers: Record<string, string>): void {
+    void this.reply.headers(headers);
+  }
+
+  onGone(cb: () => void): void {
+    const raw = this.reply.raw;
+    const socket = this.req.raw.socket;
+    // A FIN from the client before the answer is complete: a client that left (an aborted fetch closes its socket)
+    // or one that half-closed after its request (`nc -N`), which TCP does not tell apart. Taken as leaving, as nginx
+    // does (499): the server keeps half-closed sockets open (createHttpApp), and without this an aborted
+    // non-streamed request would run to its end at the provider's cost, unnoticed until its answer is written.
+    const readEnded = (): void => {
+      if (!raw.writableFinished) {
+        raw.destroy();
       }
-    },
-    get gone(): boolean {
-      const socket = req.raw.socket;
-      return !reply.raw.writableFinished && (reply.raw.destroyed || socket.destroyed || socket.readableEnded);
-    },
-    sse: () => new FastifySseSink(reply),
-  };
+    };
+    raw.once('close', () => {
+      // The socket outlives the response on a kept-alive connection: one listener per request would pile up.
+      socket.off('end', readEnded);
+      if (!raw.writableFinished) {
+        cb();
+      }
+    });
+    if (socket.readableEnded) {
+      readEnded();
+    } else {
+      socket.once('end', readEnded);
+    }
+  }
+
+  get gone(): boolean {
+    const raw = this.reply.raw;
+    const socket = this.req.raw.socket;
+    return !raw.writableFinished && (raw.destroyed || socket.destroyed || socket.readableEnded);
+  }
+
+  sse(): StreamSink {
+    return new FastifySseSink(this.reply);
+  }
 }
