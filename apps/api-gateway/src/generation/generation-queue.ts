@@ -71,16 +71,16 @@ export interface EnqueueOptions {
 }
 
 /**
- * The cancel's side of the handshake: sets the cancel mark (KEYS[1]) for ARGV[1] ms unless retries watch the job
- * (KEYS[2]); then records instead that its client left (KEYS[3] = the run's request id ARGV[2], for ARGV[3] ms), for
- * the last of them to stop it. 1 when marked.
+ * The cancel's side of the handshake: sets the cancel mark (KEYS[1], to the run's request id ARGV[2]) for ARGV[1] ms
+ * unless retries watch the job (KEYS[2]); then records instead that its client left (KEYS[3] = ARGV[2], for ARGV[1]
+ * ms), for the last of them to stop it. 1 when marked.
  */
 const MARK_CANCELLED = new RedisScript(`
 if redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
+  redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[1])
   return 0
 end
-redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
 return 1
 `);
 
@@ -99,7 +99,8 @@ return 1
 
 /**
  * A retry that left gives its watch back (KEYS[1]). The last one, when the job's own client had left (KEYS[2]), marks
- * the job as being stopped (KEYS[3], for ARGV[1] ms) and answers the run's request id to cancel; else false.
+ * the job as being stopped (KEYS[3] = the run's request id, for ARGV[1] ms) and answers that request id to cancel;
+ * else false.
  */
 const UNWATCH = new RedisScript(`
 if redis.call('DECR', KEYS[1]) > 0 then
@@ -111,7 +112,7 @@ if not run then
   return false
 end
 redis.call('DEL', KEYS[2])
-redis.call('SET', KEYS[3], '1', 'PX', ARGV[1])
+redis.call('SET', KEYS[3], run, 'PX', ARGV[1])
 return run
 `);
 
@@ -128,9 +129,6 @@ end
 redis.call('DEL', KEYS[1])
 return 1
 `);
-
-/** How long a job its client left stays marked as being stopped. */
-const CANCEL_MARK_MS = 30_000;
 
 /**
  * The fields of a stored job the read-back needs (never its data: a long prompt would travel on every read);
@@ -360,13 +358,16 @@ export class GenerationQueue {
   }
 
   /**
-   * Marks a job whose client left as being stopped, for CANCEL_MARK_MS (a worker stops within a second of the cancel
-   * message): an Idempotency-Key retry arriving meanwhile waits for it to stop and runs the request again, instead
-   * of watching it end in the cancellation. One write, only when a client leaves.
+   * Marks a job whose client left as being stopped (the mark names the run, `requestId`; empty: whichever run): an
+   * Idempotency-Key retry arriving meanwhile waits for it to stop and runs the request again, instead of watching it
+   * end in the cancellation; and a worker that runs the job again after its worker died (a stall), and never heard the
+   * cancel, aborts it at start (`GenerateHandler`). So it lasts as long as the run may still start again: up to its
+   * deadline, at most REQUEST_TIMEOUT_MS away (a worker hearing the cancel stops within a second; one that died may
+   * leave the job locked for WORKER_LOCK_MS and more). One write, only when a client leaves.
    */
   async markCancelled(jobId: string, requestId = ''): Promise<boolean> {
     const { cancelled, watched, ownerLeft } = this.jobKeys(jobId);
-    const args = [CANCEL_MARK_MS, requestId, this.env.REQUEST_TIMEOUT_MS];
+    const args = [this.env.REQUEST_TIMEOUT_MS, requestId];
     return (await MARK_CANCELLED.run(this.redis, [cancelled, watched, ownerLeft], args)) === 1;
   }
 
@@ -377,7 +378,7 @@ export class GenerationQueue {
    */
   async unwatch(jobId: string): Promise<string | null> {
     const { cancelled, watched, ownerLeft } = this.jobKeys(jobId);
-    const run: unknown = await UNWATCH.run(this.redis, [watched, ownerLeft, cancelled], [CANCEL_MARK_MS]);
+    const run: unknown = await UNWATCH.run(this.redis, [watched, ownerLeft, cancelled], [this.env.REQUEST_TIMEOUT_MS]);
     return typeof run === 'string' ? run : null;
   }
 

@@ -126,9 +126,10 @@ export class GenerateHandler {
         }
         return kept;
       }
-      if (replyTo === null && (await this.cancelledByOwner(jobId, request.requestId))) {
-        // Its owner cancelled this run while its previous worker held it (and died): a worker that did not hear the
-        // cancel aborts it at start, as it would had it heard it, rather than call the provider for nobody.
+      if (await this.stoppedMeanwhile(jobId, replyTo === null, request.requestId)) {
+        // Its owner cancelled this run (async), or its client left (sync), while its previous worker held it (and
+        // died): a worker that did not hear the cancel aborts it at start, as it would had it heard it, rather than
+        // call the provider for nobody.
         this.cancellations.cancel(jobId, 'client_disconnected', request.requestId);
       }
     }
@@ -292,13 +293,19 @@ export class GenerateHandler {
   }
 
   /**
-   * Whether the owner of an async job cancelled this run (`POST /api/v1/ai/jobs/:id/cancel` keeps a record naming the
-   * run's request id). Read on re-runs only (a stall, a shutdown): one GET. Redis failing reads as not cancelled.
+   * Whether this run was stopped while its previous worker held it: an async job's owner cancelled it (`POST
+   * /api/v1/ai/jobs/:id/cancel` keeps a record naming the run's request id), or a sync job's client left with nobody
+   * else waiting for it (the gateway's cancel mark, naming the run; one from a gateway that did not name it, whichever
+   * run). Read on re-runs only (a stall, a shutdown): one GET. Redis failing reads as not stopped.
    */
-  private async cancelledByOwner(jobId: string, requestId: string): Promise<boolean> {
-    const raw = await this.redis.get(this.keys.jobCancelled(jobId)).catch(() => null);
+  private async stoppedMeanwhile(jobId: string, async: boolean, requestId: string): Promise<boolean> {
+    const key = async ? this.keys.jobCancelled(jobId) : this.keys.cancelled(jobId);
+    const raw = await this.redis.get(key).catch(() => null);
     if (raw === null) {
       return false;
+    }
+    if (!async) {
+      return raw === '' || raw === '1' || raw === requestId;
     }
     try {
       return (JSON.parse(raw) as { requestId?: unknown } | null)?.requestId === requestId;

@@ -327,7 +327,8 @@ export class RedisKeys {
   }
 
   /**
-   * Set while a job its client left is being stopped: an Idempotency-Key retry then runs it again, not watches it.
+   * Set (to the run's request id) while a job its client left is being stopped: an Idempotency-Key retry then runs it
+   * again, not watches it, and a worker running it again after a stall aborts it at start.
    * `watched` is the other half of that handshake (a retry watching the job: it must not be stopped). Both hash-tag
    * the job id, so one script may take both on a Redis Cluster.
    */
