@@ -158,6 +158,15 @@ export class GatewayHarness {
     return new RedisKeys(this.prefix).outcome(jobId);
   }
 
+  /** Stops the stand-in worker from taking jobs (those it runs go on), until `resumeWorker`. */
+  async pauseWorker(): Promise<void> {
+    await this.worker.pause();
+  }
+
+  resumeWorker(): void {
+    this.worker.resume();
+  }
+
   /** Sets what the stand-in worker does with the next jobs. */
   handle(handler: JobHandler): void {
     this.handler = handler;

@@ -242,6 +242,18 @@ export class GenerationQueue {
     return this.queue.getJob(jobId);
   }
 
+  /**
+   * The stored job and whether it is active (a worker took it and it was not put back: see `snapshotOf`), for reads of
+   * a job's status. The active list is asked first, on the connection BullMQ reads the job on: Redis answers them in
+   * order, in one round trip, so a job that completes between the two reads is read completed, never queued. One LPOS
+   * more than `get` (it scans the active list: as long as the jobs workers run at once).
+   */
+  async stored(jobId: string): Promise<{ job: GenerateJob; active: boolean } | undefined> {
+    const at = this.connection.lpos(this.queue.toKey('active'), jobId);
+    const [position, job] = await Promise.all([at, this.queue.getJob(jobId)]);
+    return job === undefined ? undefined : { job, active: position !== null };
+  }
+
   /** A sync job's kept outcome with its owner (the worker writes both), or null once it is gone. */
   async kept(jobId: string): Promise<KeptOutcome | null> {
     const raw = await this.redis.get(this.keys.outcome(jobId));
@@ -255,13 +267,18 @@ export class GenerationQueue {
    * the outcome before BullMQ removes the job, so a job found missing is looked for once more as an outcome: it may
    * have completed between the two reads. A finished job past its retention (BullMQ's sweep had not come by yet) is
    * missing, as `GET /api/v1/ai/jobs/:id` reads it: an Idempotency-Key replay runs the request again rather than
-   * answer with a job its client cannot read (its options are parsed only once it finished).
+   * answer with a job its client cannot read (its options are parsed only once it finished). `active`: whether the job
+   * is in the active list is asked too (one LPOS more, in the same round trip), so that a job waiting to run again reads
+   * `queued`, not `running` (`snapshotOf`); the read-backs of waiting requests, for which both mean "wait", do without.
    */
-  async snapshot(jobId: string): Promise<JobSnapshot> {
+  async snapshot(jobId: string, ask: { active?: boolean } = {}): Promise<JobSnapshot> {
     const outcomeKey = this.keys.outcome(jobId);
-    const [kept, fields] = await Promise.all([
+    // Asked first (Redis answers in order): a job that completes between the reads is read completed, never queued.
+    const at = ask.active === true ? this.redis.lpos(this.queue.toKey('active'), jobId) : undefined;
+    const [kept, fields, position] = await Promise.all([
       this.redis.get(outcomeKey),
       this.redis.hmget(this.queue.toKey(jobId), ...SNAPSHOT_FIELDS),
+      at,
     ]);
     const [timestamp, processedOn, finishedOn, returnvalue, failedReason, attemptsMade, opts] = fields;
     const outcome = kept ?? (timestamp === null ? await this.redis.get(outcomeKey) : null);
@@ -271,13 +288,16 @@ export class GenerationQueue {
     if (timestamp === null) {
       return snapshotOf(undefined);
     }
-    const stored = snapshotOf({
-      processedOn: Number(processedOn ?? 0),
-      finishedOn: Number(finishedOn ?? 0),
-      returnvalue: returnvalue === null ? null : parseJson(returnvalue),
-      failedReason: failedReason ?? undefined,
-      attemptsMade: Number(attemptsMade ?? 0),
-    });
+    const stored = snapshotOf(
+      {
+        processedOn: Number(processedOn ?? 0),
+        finishedOn: Number(finishedOn ?? 0),
+        returnvalue: returnvalue === null ? null : parseJson(returnvalue),
+        failedReason: failedReason ?? undefined,
+        attemptsMade: Number(attemptsMade ?? 0),
+      },
+      position === undefined ? undefined : position !== null,
+    );
     if (finishedOn !== null && opts !== null) {
       const keptFor = parseJson(opts) as KeptFor | null;
       if (pastRetention(stored, Number(finishedOn), keptFor, Date.now())) {

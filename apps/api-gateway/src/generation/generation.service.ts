@@ -844,7 +844,8 @@ export class GenerationService {
    * run being stopped. The same one round trip either way.
    */
   private async replayed(jobId: string, mode: Mode): Promise<JobSnapshot> {
-    const existing = await this.queue.snapshot(jobId);
+    // An async replay answers the job's state: one waiting to run again (a stall, a retry) is `queued`.
+    const existing = await this.queue.snapshot(jobId, { active: mode === 'async' });
     if (
       (existing.state === 'queued' || existing.state === 'running') &&
       !(await (mode === 'sync' ? this.queue.watch(jobId, this.env.REQUEST_TIMEOUT_MS) : this.queue.unmarked(jobId)))

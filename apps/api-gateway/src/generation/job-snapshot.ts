@@ -32,7 +32,13 @@ function isOutcome(v: unknown): v is GenerateOutcome {
   );
 }
 
-export function snapshotOf(job: StoredJob | undefined | null): JobSnapshot {
+/**
+ * `active`: whether the job is in BullMQ's active list (a worker took it and it was not put back). BullMQ keeps the
+ * `processedOn` of a job's run when it puts the job back in the queue (its worker died and a stalled check moved it back
+ * to wait, or a run failed with attempts left), so only that list tells a running job from one waiting to run again.
+ * Undefined: not asked (a started job is then `running`, for reads where queued and running mean the same: wait).
+ */
+export function snapshotOf(job: StoredJob | undefined | null, active?: boolean): JobSnapshot {
   if (!job) {
     return { state: 'missing' };
   }
@@ -41,7 +47,7 @@ export function snapshotOf(job: StoredJob | undefined | null): JobSnapshot {
       ? { state: 'completed', outcome: job.returnvalue }
       : { state: 'failed', reason: job.failedReason ?? 'unknown', attempts: job.attemptsMade ?? 1 };
   }
-  return job.processedOn ? { state: 'running' } : { state: 'queued' };
+  return job.processedOn && active !== false ? { state: 'running' } : { state: 'queued' };
 }
 
 /** The options a stored job was enqueued with that say how long it is kept once finished (BullMQ's `opts`). */

@@ -47,12 +47,18 @@ export function retentionOf(job: GenerateJob): number | undefined {
 }
 
 /**
- * From the stored job alone: no extra round trip for BullMQ's getState. `cancel`: its owner cancelled it; a job that
- * then ended in its worker's abort (the client-gone answer) is `cancelled`; one whose answer came first stays
- * `completed`, one that failed otherwise (a provider error, a crash) stays `failed`.
+ * From the stored job and whether it is active (`active`, read with it: see `GenerationQueue.stored`): a job that ran
+ * once and waits to run again (a stall, a retry) is `queued`. `cancel`: its owner cancelled it; a job that then
+ * ended in its worker's abort (the client-gone answer) is `cancelled`; one whose answer came first stays `completed`,
+ * one that failed otherwise (a provider error, a crash) stays `failed`.
  */
-export function jobStatusView(jobId: string, job: GenerateJob, cancel: CancelRecord | null = null): JobStatusView {
-  const snapshot = snapshotOf(job);
+export function jobStatusView(
+  jobId: string,
+  job: GenerateJob,
+  cancel: CancelRecord | null = null,
+  active?: boolean,
+): JobStatusView {
+  const snapshot = snapshotOf(job, active);
   const view: JobStatusView = { jobId, status: jobStateOf(snapshot), createdAt: new Date(job.timestamp).toISOString() };
   if (job.finishedOn) {
     view.finishedAt = new Date(job.finishedOn).toISOString();

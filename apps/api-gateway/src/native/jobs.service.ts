@@ -31,7 +31,9 @@ const JOB_ID = /^[A-Za-z0-9_.-]{1,200}$/;
 const STOP_WAIT_MS = 3_000;
 const STOP_POLL_MS = 100;
 
-type Found = { job: GenerateJob; cancel: CancelRecord | null } | { kept: KeptOutcome } | { cancel: CancelRecord };
+/** `active`: whether the stored job is in BullMQ's active list (see `GenerationQueue.stored`). */
+type Found =
+  { job: GenerateJob; active: boolean; cancel: CancelRecord | null } | { kept: KeptOutcome } | { cancel: CancelRecord };
 
 @Injectable()
 export class JobsService {
@@ -187,11 +189,12 @@ export class JobsService {
       await new Promise((resolve) => setTimeout(resolve, STOP_POLL_MS));
       this.cancellation.resend(jobId, cancel.requestId);
     }
-    const job = await this.queue.get(jobId);
-    if (job === undefined) {
+    const stored = await this.queue.stored(jobId);
+    if (stored === undefined) {
       // Gone: removed meanwhile (another cancel got it out of the queue first).
       return cancelledJobView(jobId, cancel);
     }
+    const { job, active } = stored;
     const ours = cancel.requestId === job.data.request.requestId;
     const snapshot = snapshotOf(job);
     if (ours && (snapshot.state === 'completed' || snapshot.state === 'failed') && !endedClientGone(snapshot)) {
@@ -203,7 +206,7 @@ export class JobsService {
       // it. Noted once the job is seen still there (one removed by another cancel meanwhile is its record alone).
       await this.queue.held(jobId, cancel, true).catch(() => undefined);
     }
-    return jobStatusView(jobId, job, ours ? cancel : null);
+    return jobStatusView(jobId, job, ours ? cancel : null, active);
   }
 
   private notFound(): GatewayError {
@@ -232,12 +235,13 @@ export class JobsService {
    */
   private async read(jobId: string): Promise<Found | undefined> {
     try {
-      const job = await this.queue.get(jobId);
-      if (job !== undefined) {
+      const stored = await this.queue.stored(jobId);
+      if (stored !== undefined) {
+        const { job, active } = stored;
         // The cancel record only decides how a job its worker aborted reads (most jobs were never cancelled). One of
         // an earlier run under this id (an Idempotency-Key replay ran the cancelled job again) is not this run's.
         const cancel = endedClientGone(snapshotOf(job)) ? await this.queue.cancelRecord(jobId) : null;
-        return { job, cancel: cancel?.requestId === job.data.request.requestId ? cancel : null };
+        return { job, active, cancel: cancel?.requestId === job.data.request.requestId ? cancel : null };
       }
       const kept = await this.queue.kept(jobId);
       if (kept !== null) {
@@ -278,7 +282,7 @@ function ownedBy(owner: { userId: string; apiKeyId?: string }, auth: AuthContext
 
 function viewOf(jobId: string, found: Found): JobStatusView {
   return 'job' in found
-    ? jobStatusView(jobId, found.job, found.cancel)
+    ? jobStatusView(jobId, found.job, found.cancel, found.active)
     : 'kept' in found
       ? keptJobView(jobId, found.kept)
       : cancelledJobView(jobId, found.cancel);
