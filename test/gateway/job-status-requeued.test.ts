@@ -46,10 +46,16 @@ describe('the status of a job put back in the queue', () => {
     return w;
   }
 
-  async function submit(prompt: string): Promise<string> {
-    const res = await h.post('/api/v1/ai/jobs', { prompt, model: 'sim-gpt' });
+  async function submitted(prompt: string, idempotencyKey?: string): Promise<{ jobId: string; status: string }> {
+    const headers =
+      idempotencyKey === undefined ? h.headers() : h.headers(h.adminKey, { 'idempotency-key': idempotencyKey });
+    const res = await h.post('/api/v1/ai/jobs', { prompt, model: 'sim-gpt' }, headers);
     expect(res.status).toBe(202);
-    return ((await res.json()) as { jobId: string }).jobId;
+    return (await res.json()) as { jobId: string; status: string };
+  }
+
+  async function submit(prompt: string, idempotencyKey?: string): Promise<string> {
+    return (await submitted(prompt, idempotencyKey)).jobId;
   }
 
   async function statusOf(jobId: string): Promise<string> {
@@ -67,7 +73,7 @@ describe('the status of a job put back in the queue', () => {
 
   it('reads queued once the stalled check moved it back to wait after its worker died', async () => {
     await h.pauseWorker();
-    const jobId = await submit('stalled and queued again');
+    const jobId = await submit('stalled and queued again', 'stalled-replayed');
     expect(await statusOf(jobId)).toBe('queued');
 
     // Its worker takes it and dies holding it: the lock (1 s) is never renewed.
@@ -86,6 +92,8 @@ describe('the status of a job put back in the queue', () => {
     await checker.close();
     expect((await h.queue.getJob(jobId))?.processedOn).toBeGreaterThan(0);
     expect(await statusOf(jobId)).toBe('queued');
+    // A replay under its Idempotency-Key answers the job's state as the status read does.
+    expect(await submitted('stalled and queued again', 'stalled-replayed')).toEqual({ jobId, status: 'queued' });
 
     // Taken again, it runs; then it completes.
     h.resumeWorker();
