@@ -13,14 +13,13 @@ import { REDIS_URL, TestSystem } from './harness';
  */
 describe('a sync job whose client left, taken over from a dead worker (e2e)', () => {
   const system = new TestSystem({ topology: 'split', workers: 1, env: { RETRY_MAX: '0' } });
-  let redis: Redis;
-  let queue: Queue<GenerateJobData, GenerateOutcome, JobName.Generate>;
+  const redis = new Redis(REDIS_URL, { lazyConnect: true });
+  const queue = new Queue<GenerateJobData, GenerateOutcome, JobName.Generate>(QueueName.Generation, {
+    connection: redis,
+    prefix: new RedisKeys(system.prefix).bullPrefix,
+  });
 
-  beforeAll(async () => {
-    await system.start();
-    redis = new Redis(REDIS_URL);
-    queue = new Queue(QueueName.Generation, { connection: redis, prefix: new RedisKeys(system.prefix).bullPrefix });
-  }, 90_000);
+  beforeAll(() => system.start(), 90_000);
 
   afterAll(async () => {
     await queue.close();
