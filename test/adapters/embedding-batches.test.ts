@@ -305,8 +305,9 @@ describe('consecutive requests of which only some report usage', () => {
       });
     };
     const adapter = new AdapterRegistry(pool).get('openai');
-    const err = (await adapter.embed!({ target: target(), input: words }, never).catch((e: unknown) => e)) as
-      ProviderCallError;
+    const err = (await adapter.embed!({ target: target(), input: words }, never).catch(
+      (e: unknown) => e,
+    )) as ProviderCallError;
     expect(err.billed?.promptTokens).toBe(100 + countTextTokens(words[2]) + countTextTokens(words[3]));
   });
 });

@@ -153,7 +153,7 @@ describe('POST /v1/chat/completions', () => {
     expect(payloads[payloads.length - 1]).toBe('[DONE]');
   });
 
-  it("completes a tool call whose last fragment was lost, the end saying how many chunks the worker sent", async () => {
+  it('completes a tool call whose last fragment was lost, the end saying how many chunks the worker sent', async () => {
     // No later chunk shows the gap: only the count in `end` does. The text was complete; the call's arguments were not.
     h.handle(async (job) => {
       const jobId = job.id ?? '';

@@ -79,10 +79,10 @@ describe('reservations of pass-through fields', () => {
       createHash('sha256').update(key).digest('hex'),
       key.slice(0, 16),
     ]);
-    await sys.query(
-      `INSERT INTO user_quotas (user_id, tier, daily_spend_limit_usd) VALUES ($1, 'default', $2)`,
-      [user.id, limit],
-    );
+    await sys.query(`INSERT INTO user_quotas (user_id, tier, daily_spend_limit_usd) VALUES ($1, 'default', $2)`, [
+      user.id,
+      limit,
+    ]);
     const documents = [{ title: 'manual', text: Array.from({ length: 1000 }, () => 'word').join(' ') }];
     const responses = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>

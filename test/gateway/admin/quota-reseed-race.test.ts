@@ -29,7 +29,11 @@ describe('a limit set while requests are admitted under it', () => {
   }, 30_000);
 
   const post = (key: string, text: string): Promise<Response> =>
-    fetch(`${h.url}/v1/chat/completions`, { method: 'POST', headers: h.headers(key), body: JSON.stringify(chat(text)) });
+    fetch(`${h.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: h.headers(key),
+      body: JSON.stringify(chat(text)),
+    });
 
   it('keeps the charge of a request admitted before the counters were raised', async () => {
     const user = await createUser(h, 'limited-mid-raise');
