@@ -1,4 +1,6 @@
+import { METRICS_REGISTRY, MetricName } from '@aigw/platform';
 import { waitFor } from '@aigw/testing';
+import type { Registry } from 'prom-client';
 import { gatewayBehind, landsAndIsRemoved, relayToTestRedis, stopBehind } from './named-stall-relay';
 import { ApiKeyStore } from '@aigw/entities';
 import { call } from './admin/admin-support';
@@ -20,6 +22,16 @@ describe('api-gateway: a stalled async job add', () => {
   let userId = '';
   const spent = async (): Promise<number> =>
     (await call<{ dailySpendUsd?: number }>(h, 'GET', `/api/v1/ai/admin/quotas/${userId}`)).body.dailySpendUsd ?? 0;
+
+  /**
+   * The gateway's `aigw_requests_total` of requests answered 503 before any job ran for them. Read from its registry,
+   * not scraped: a scrape reads the queue's depth on the connection the test silences.
+   */
+  const unavailableCount = async (): Promise<number> => {
+    const family = await h.app.get<Registry>(METRICS_REGISTRY).getSingleMetric(MetricName.Requests)?.get();
+    const labels = { provider: 'none', model: 'none', status: 'service_unavailable', cache: 'bypass' };
+    return family?.values.find((v) => JSON.stringify(v.labels) === JSON.stringify(labels))?.value ?? 0;
+  };
 
   beforeAll(async () => {
     h = await gatewayBehind(relay, { REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) });
@@ -50,6 +62,8 @@ describe('api-gateway: a stalled async job add', () => {
     expect(body.error.code).toBe('service_unavailable');
     expect(res.headers.get('retry-after')).not.toBeNull();
     expect(took).toBeLessThan(TIMEOUT_MS + 1_500);
+    // Counted as the sync path counts a failed add: the 503 its client got (before, an async one was counted nowhere).
+    expect(await unavailableCount()).toBe(1);
     const requestId = res.headers.get('x-request-id') ?? '';
     expect(await h.queue.getJob(requestId)).toBeUndefined();
     // Still reserved: the add may yet land (and a worker run the job).
@@ -61,5 +75,7 @@ describe('api-gateway: a stalled async job add', () => {
       timeoutMs: 5_000,
       message: 'the removed async job kept its reservation',
     });
+    // Removed once it landed: no worker counts it, and the gateway counted it once.
+    expect(await unavailableCount()).toBe(1);
   }, 20_000);
 });

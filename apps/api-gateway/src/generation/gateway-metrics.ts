@@ -66,6 +66,15 @@ export class GatewayMetrics {
     this.requests.inc({ provider: NONE, model: NONE, status, cache });
   }
 
+  /**
+   * An async job its owner cancelled before any worker took it (removed from the queue): no worker will count it, so
+   * the gateway does, with the labels a worker gives one it was running when the cancel came (`client_closed_request`,
+   * never looked up in the cache). Counted by the one cancel that removed it.
+   */
+  asyncCancelled(): void {
+    this.requests.inc({ provider: NONE, model: NONE, status: CLIENT_CLOSED_REQUEST, cache: 'bypass' });
+  }
+
   cancelled(reason: AbandonReason): void {
     this.streamsCancelled.inc({ reason });
   }

@@ -364,7 +364,8 @@ export class GenerationService {
 
   /**
    * A request refused before it ran (the key's allow-list, no such model, its rate limit or quota, an
-   * Idempotency-Key conflict): counted as the error its client gets, then thrown on. The cache was not consulted.
+   * Idempotency-Key conflict, an async job not queued): counted as the error its client gets, then thrown on. The
+   * cache was not consulted.
    */
   private refused(err: unknown): never {
     this.metrics.failed(err instanceof GatewayError ? err : null, 'bypass');
@@ -429,7 +430,11 @@ export class GenerationService {
     if (stored === null) {
       // Never answered from the cache: the job must exist for GET /jobs/:id. Its answer fills the cache.
       await this.lookup(sub, client, false);
-      await this.enqueueAsync(sub, claim);
+      // Not queued (a failed add, one still unanswered at REQUEST_TIMEOUT_MS, the end of the drain): counted as the
+      // error its client gets, as a sync request's failed add is. A job that lands later is removed unrun, uncounted
+      // by any worker; counted a second time only if a worker runs it all the same (taken in the moment before its
+      // removal, or queued by an add whose reply was lost): a stalled or dropped queue connection's rare race.
+      await this.enqueueAsync(sub, claim).catch((err: unknown) => this.refused(err));
     }
     return { jobId: claim.jobId, replayed: stored };
   }

@@ -1,8 +1,10 @@
 import { CLIENT_GONE_MESSAGE, ErrorCode, type GenerateOutcome, type Reservation } from '@aigw/core';
 import { ShutdownState } from '@aigw/platform';
+import { Registry } from 'prom-client';
 import type { AdmissionService } from '../admission/admission.service';
 import type { GatewayEnv } from '../config/gateway-env';
 import type { CancellationService } from '../generation/cancellation.service';
+import { GatewayMetrics } from '../generation/gateway-metrics';
 import type { CancelRecord, GenerateJob, GenerationQueue } from '../generation/generation-queue';
 import type { AuthContext } from '../http/request-context';
 import { JobsService } from './jobs.service';
@@ -66,6 +68,7 @@ describe('JobsService: refund of a cancelled job removed from the queue', () => 
       queue as unknown as GenerationQueue,
       cancellation as unknown as CancellationService,
       { refundOnce } as unknown as AdmissionService,
+      new GatewayMetrics(new Registry()),
       new ShutdownState(),
     );
     return { jobs, refundOnce, stored: () => record, recordCancel: queue.recordCancel };
@@ -129,6 +132,7 @@ describe('JobsService: refund of a cancelled job removed from the queue', () => 
       queue as unknown as GenerationQueue,
       cancellation as unknown as CancellationService,
       { refundOnce: jest.fn() } as unknown as AdmissionService,
+      new GatewayMetrics(new Registry()),
       new ShutdownState(),
     );
     expect((await jobs.cancel('j', auth, Date.now())).status).toBe('cancelled');

@@ -5,6 +5,7 @@ import { AdmissionService } from '../admission/admission.service';
 import { GatewayEnv } from '../config/gateway-env';
 import { byDeadline, PastDeadline } from '../generation/by-deadline';
 import { CancellationService } from '../generation/cancellation.service';
+import { GatewayMetrics } from '../generation/gateway-metrics';
 import {
   FAILED_RETENTION_S,
   GenerationQueue,
@@ -42,6 +43,7 @@ export class JobsService {
     private readonly queue: GenerationQueue,
     private readonly cancellation: CancellationService,
     private readonly admission: AdmissionService,
+    private readonly metrics: GatewayMetrics,
     private readonly shutdown: ShutdownState,
   ) {}
 
@@ -149,8 +151,10 @@ export class JobsService {
       const ttlS = this.env.ASYNC_JOB_RETENTION_S + Math.max(0, deadlineAt - Date.now()) / 1000;
       const kept = await this.queue.recordCancel(jobId, record, ttlS);
       if (await this.cancellation.stop(jobId, request.requestId)) {
-        // Removed before any worker took it: nobody else settles its reservation. (Held by a worker at an earlier
-        // cancel of this run, it waited to be run again since: its record is now all that is left of it.)
+        // Removed before any worker took it: nobody else settles its reservation, nor counts its request. (Held by a
+        // worker at an earlier cancel of this run, it waited to be run again since: its record is now all that is left
+        // of it.)
+        this.metrics.asyncCancelled();
         const removed = kept.held === true ? await this.queue.held(jobId, kept, false) : kept;
         return cancelledJobView(jobId, await this.refundOwed(jobId, removed));
       }

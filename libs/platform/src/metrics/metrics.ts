@@ -4,11 +4,12 @@ import { AggregatorRegistry, Registry } from 'prom-client';
 export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 
 /**
- * The help of `aigw_requests_total`, which two apps count: the gateway the requests it answers, the worker the async
- * jobs' (nobody waits on a gateway for them). One text, so the families merge (single-process mode) and read alike.
+ * The help of `aigw_requests_total`, which two apps count: the gateway the requests it answers (and async jobs no
+ * worker ran: cancelled while queued, or never queued), the worker the async jobs it ran (nobody waits on a gateway
+ * for them). One text, so the families merge (single-process mode) and read alike.
  */
 export const REQUESTS_HELP =
-  'Generation requests answered, by provider, model, status (success or error code) and cache result; the gateway counts those it answers, the router-worker async jobs.';
+  'Generation requests answered, by provider, model, status (success or error code) and cache result; the gateway counts those it answers (and async jobs no worker ran), the router-worker the async jobs it ran.';
 
 /**
  * Every metric name the project exports. Names are part of the operator contract (dashboards and
