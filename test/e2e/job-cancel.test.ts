@@ -37,6 +37,13 @@ async function readJob(system: TestSystem, jobId: string, key: string): Promise<
   return (await res.json()) as JobView;
 }
 
+/** `aigw_requests_total` of async jobs cancelled by their owner, as served on `url`'s `/metrics`. */
+async function cancelledRequests(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const labels = 'provider="none",model="none",status="client_closed_request",cache="bypass"';
+  return Number(new RegExp(`^aigw_requests_total\\{${labels}\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+}
+
 describe('cancelling an async job (e2e)', () => {
   // Split topology without workers: the first job must stay queued until the test adds one.
   const system = new TestSystem({ topology: 'split', workers: 0, env: { RETRY_MAX: '0' } });
@@ -103,6 +110,8 @@ describe('cancelling an async job (e2e)', () => {
     expect(await read(jobId)).toEqual(first.body);
     // The admin key reads (and may cancel) any job.
     expect(await cancel(jobId, system.adminKey)).toEqual(first);
+    // No worker will count it: the gateway that removed it did, once, as a worker counts one it runs (below).
+    expect(await cancelledRequests(system.gatewayUrl)).toBe(1);
     // Given back once: nothing else was reserved.
     expect(await spentToday()).toBe(0);
 
@@ -179,6 +188,9 @@ describe('cancelling an async job (e2e)', () => {
     );
     expect(rows).toHaveLength(1);
     expect(rows[0]).toEqual({ status: 'error', error_class: 'cancelled', error_code: 'client_closed_request' });
+    // Counted once, by its worker, with the labels the gateway gave the queued one it removed (first test).
+    const [worker] = system.workers();
+    expect(await cancelledRequests(`http://127.0.0.1:${worker.port}`)).toBe(1);
     // Settled by the worker to what the cut call reported (nothing): the reservation is given back.
     await waitFor(async () => Math.abs((await spentToday()) - before) < 1e-9, { message: 'the reservation stays' });
   }, 60_000);
