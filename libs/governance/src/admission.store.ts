@@ -90,7 +90,8 @@ const arg = (n: number | null): number => (n === null ? -1 : n);
 /**
  * How long the marker of a refund of a request that has no job lives (`refund`): past the time a client may take to
  * send the script again after its connection dropped with it unanswered (ioredis resends such commands at the
- * reconnection; a dropped connection is seen within the platform's 15 s socket timeout).
+ * reconnection; a dropped connection is seen within the platform's 15 s socket timeout). A reconnection may take
+ * longer to get ready: the script is not sent past LATE_SEND_MARGIN_MS before the marker's end.
  */
 export const REFUND_MARK_MS = 75_000;
 
@@ -99,6 +100,17 @@ export const REFUND_MARK_MS = 75_000;
  * may take to send the admission script again after its connection dropped with it unanswered.
  */
 export const ADMIT_MARK_MS = REFUND_MARK_MS;
+
+/**
+ * A marked script (an admission, a refund) is not sent, first or again, later than its marker's life minus this after
+ * it was asked for (`RedisScript.run`'s `sendBy`). ioredis holds a script whose connection dropped unanswered until a
+ * reconnection is ready, which a half-open network behind a proxy can put off indefinitely: sent again past the marker
+ * of the run it repeats, a refund was given back twice (another request's reservation taken off), an admission
+ * charged twice. The marker is set when the script runs, after it was asked for; a script written by the deadline
+ * reaches Redis within the platform's 15 s socket timeout, or its socket is destroyed (and it is held again): 20 s.
+ * Past it, the script is rejected: a refund is given up (stays charged, never under-counted), an admission fails.
+ */
+const LATE_SEND_MARGIN_MS = 20_000;
 
 /**
  * Rate limits and quotas in Redis, shared by every gateway replica: one script call admits (or refuses) a
@@ -122,24 +134,31 @@ export class AdmissionStore {
       media === undefined ? reserveNanos : Math.min(reserveNanos, reservedNanos(input.reserveUsd - media.reserveUsd));
     // The request's marker (one GET, and one SET when it is charged, inside the script): no round trip more.
     const marked = input.requestId === undefined ? keyList : [...keyList, k.admitted(input.requestId)];
-    const reply = (await ADMIT.run(this.redis, marked, [
-      arg(l.keyRpm),
-      arg(l.keyTpm),
-      arg(l.userRpm),
-      arg(l.userTpm),
-      arg(l.dailyRequestLimit),
-      arg(dailySpend),
-      arg(l.monthlyRequestLimit),
-      arg(monthlySpend),
-      input.tokens,
-      reserveNanos,
-      p.windowEndsAt + WINDOW_KEEP_MS,
-      q.dayEndsAt + DAY_KEEP_MS,
-      q.monthEndsAt + MONTH_KEEP_MS,
-      tokensFloor,
-      nanosFloor,
-      ADMIT_MARK_MS,
-    ])) as [string, ...(string | number)[]];
+    // Marked: never sent past its marker's life (LATE_SEND_MARGIN_MS). Unmarked (a rate-only read): as before.
+    const sendBy = input.requestId === undefined ? undefined : Date.now() + ADMIT_MARK_MS - LATE_SEND_MARGIN_MS;
+    const reply = (await ADMIT.run(
+      this.redis,
+      marked,
+      [
+        arg(l.keyRpm),
+        arg(l.keyTpm),
+        arg(l.userRpm),
+        arg(l.userTpm),
+        arg(l.dailyRequestLimit),
+        arg(dailySpend),
+        arg(l.monthlyRequestLimit),
+        arg(monthlySpend),
+        input.tokens,
+        reserveNanos,
+        p.windowEndsAt + WINDOW_KEEP_MS,
+        q.dayEndsAt + DAY_KEEP_MS,
+        q.monthEndsAt + MONTH_KEEP_MS,
+        tokensFloor,
+        nanosFloor,
+        ADMIT_MARK_MS,
+      ],
+      sendBy,
+    )) as [string, ...(string | number)[]];
     const resetMs = Math.max(0, p.windowEndsAt - now);
     switch (reply[0]) {
       case 'rebuild':
@@ -276,8 +295,8 @@ export class AdmissionStore {
   /**
    * Moves every reserved counter to the real usage (a failed request: tokens 0, cost 0, a full refund). With `once`,
    * only the first settlement of that reservation moves them (`once.jobId` names its admission: the request id; its
-   * marker lives `ttlMs`): a re-run of a job whose settlement landed before its worker died must not take the
-   * reservation off a second time. `receivedAt` (epoch ms): when the request was received, which decides whether its
+   * marker lives `ttlMs`; `sendBy`: not sent after that time, see LATE_SEND_MARGIN_MS): a re-run of a job whose
+   * settlement landed before its worker died must not take the reservation off a second time. `receivedAt` (epoch ms): when the request was received, which decides whether its
    * cost counts after an admin reset of the user's quota (unknown: it does). Settled after the admission's minute
    * ended, the tokens used beyond the reservation count in the minute now (its token counters' twins, in the same
    * script call).
@@ -286,7 +305,7 @@ export class AdmissionStore {
     reservation: Reservation,
     usedTokens: number,
     costUsd: number,
-    once?: { jobId: string; ttlMs: number },
+    once?: { jobId: string; ttlMs: number; sendBy?: number },
     receivedAt?: number,
   ): Promise<void> {
     const marker = once === undefined ? this.keys.settled('') : this.keys.settled(once.jobId);
@@ -322,7 +341,7 @@ export class AdmissionStore {
       // Without them (a reservation of an older release), any reset concerns every spend counter, as it did then.
       ...reservation.spendKeys.map((_, i) => at?.periodEnds?.[i] ?? ''),
     ];
-    await SETTLE.run(this.redis, keys, args);
+    await SETTLE.run(this.redis, keys, args, once?.sendBy);
   }
 
   /**
@@ -331,7 +350,9 @@ export class AdmissionStore {
    * (it may have run already) gives nothing back a second time. One key written in the same script call.
    */
   refund(reservation: Reservation, requestId: string, receivedAt?: number): Promise<void> {
-    return this.settle(reservation, 0, 0, { jobId: requestId, ttlMs: REFUND_MARK_MS }, receivedAt);
+    // Never sent past its marker's life: held that long (a reconnection that never gets ready), it is given up.
+    const sendBy = Date.now() + REFUND_MARK_MS - LATE_SEND_MARGIN_MS;
+    return this.settle(reservation, 0, 0, { jobId: requestId, ttlMs: REFUND_MARK_MS, sendBy }, receivedAt);
   }
 
   private periodEnd(check: LimitCheck, p: Periods): number {

@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import { redactCredentials, REDIS_USABLE, type RedisErrors } from './redis-errors';
 import { isLoginRefusal } from './redis-unreachable';
+import { refuseLateSends } from './late-send';
 import { bindSocketTimeoutToItsSocket } from './socket-timeout-fix';
 import { corkEveryCommand } from './turn-cork';
 import { waitAtMost } from '../lifecycle/wait-at-most';
@@ -10,6 +11,7 @@ import { waitAtMost } from '../lifecycle/wait-at-most';
 export const REDIS = Symbol('REDIS');
 
 bindSocketTimeoutToItsSocket();
+refuseLateSends();
 
 /** Longest pause between reconnection attempts: the apps serve again within about this long of Redis' return. */
 export const REDIS_MAX_RECONNECT_DELAY_MS = 1000;
