@@ -413,6 +413,30 @@ describe('OpenAI SDK: tools, JSON mode, vision (e2e)', () => {
     expect(second).not.toHaveProperty('thinking');
   });
 
+  it('takes a tool loop on Claude with a reasoning_effort when a user message follows the tool results', async () => {
+    // Agents whose tool returns an image send it as a user message after the tool message (which takes text only);
+    // Claude gets both in one turn, which it takes with thinking on only after the assistant turn's thinking blocks.
+    const res = await client.chat.completions.create({
+      model: 'sim0-anthropic/sim-claude',
+      reasoning_effort: 'low',
+      tools: [weather],
+      messages: [
+        { role: 'user', content: 'Oslo' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 'toolu_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'toolu_1', content: '12C and sunny' },
+        { role: 'user', content: 'and the forecast chart is attached' },
+      ],
+    });
+    expect(res.choices[0].finish_reason).toBe('stop');
+    expect(system.sim.lastRequests(1)[0].body).not.toHaveProperty('thinking');
+  });
+
   it("refuses before calling Claude a conversation it cannot take (a system prompt alone, an empty message), naming 'messages'", async () => {
     const before = system.sim.stats().total;
     for (const messages of [

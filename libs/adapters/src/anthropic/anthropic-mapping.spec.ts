@@ -530,4 +530,35 @@ describe('tools to the Messages API', () => {
       'string',
     );
   });
+
+  it('sees a tool loop whose results are followed by a user message: Claude gets them in one turn', () => {
+    const call = { id: 'toolu_1', type: 'function' as const, function: { name: 'shot', arguments: '{}' } };
+    // What agents send when a tool's output is an image (a tool message takes text only): the tool result, then a
+    // user message carrying the image. Claude gets both in one user turn, which ends the tool loop as a lone result does.
+    const messages: ChatMessage[] = [
+      { role: 'user', content: 'U' },
+      { role: 'assistant', content: null, tool_calls: [call] },
+      { role: 'tool', tool_call_id: 'toolu_1', content: 'see the screenshot' },
+      { role: 'system', content: 'S' },
+      { role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/shot.png' } }] },
+    ];
+    const effort = JSON.parse(
+      anthropicBody({ target, messages, options: { reasoningEffort: 'low' } }, false),
+    ) as object;
+    expect(effort).not.toHaveProperty('thinking');
+    let refusal: unknown;
+    try {
+      anthropicBody({ target, messages, options: { reasoningEffort: 'low', reasoningBudget: 2048 } }, false);
+    } catch (err) {
+      refusal = err;
+    }
+    expect(refusal).toMatchObject({ untranslatable: true, param: 'messages' });
+    // A user turn of its own after the assistant answered in text is a new turn: thinking as asked.
+    const answered: ChatMessage[] = [...messages, { role: 'assistant', content: 'A' }, { role: 'user', content: 'U2' }];
+    expect(
+      JSON.parse(anthropicBody({ target, messages: answered, options: { reasoningEffort: 'low' } }, false)),
+    ).toMatchObject({
+      thinking: { type: 'enabled' },
+    });
+  });
 });

@@ -59,18 +59,35 @@ function assertThinkable(o: GenerationOptions, unthinkingToolLoop: boolean): voi
   }
 }
 
-/** Tool results that follow an assistant turn sent back without its signed thinking. */
+/**
+ * Tool results in Claude's last user turn that follow an assistant turn sent back without its signed thinking. That
+ * turn is every message after the last assistant one (`toAnthropicPrompt` merges them; system messages go to the
+ * top-level `system`), so a user message after the results (the image a screenshot tool returned: a tool message
+ * takes text only) still ends a tool loop, as Claude sees it. An assistant turn that says nothing is left out of
+ * the prompt (`toAnthropicPrompt`), and looked past here too. A look back over the last turn's messages.
+ */
 function toolLoopWithoutThinking(messages: readonly ChatMessage[]): boolean {
-  if (messages.length === 0 || messages[messages.length - 1].role !== 'tool') {
-    return false;
-  }
+  let results = false;
   for (let i = messages.length - 1; i >= 0; i--) {
     const m = messages[i];
-    if (m.role === 'assistant') {
-      return (m.tool_calls?.length ?? 0) > 0 && !(m.thinking_blocks ?? []).some(isSigned);
+    if (m.role === 'tool') {
+      results = true;
+    } else if (m.role === 'assistant' && !saysNothing(m)) {
+      return results && (m.tool_calls?.length ?? 0) > 0 && !(m.thinking_blocks ?? []).some(isSigned);
     }
   }
   return false;
+}
+
+/** An assistant message `toAnthropicPrompt` leaves out: no text, no tool calls, no signed thinking. */
+function saysNothing(m: ChatMessage): boolean {
+  const content = m.content;
+  const empty =
+    content === null ||
+    (typeof content === 'string'
+      ? content.length === 0
+      : content.every((p) => p.type === 'text' && p.text.length === 0));
+  return empty && (m.tool_calls?.length ?? 0) === 0 && !(m.thinking_blocks ?? []).some(isSigned);
 }
 
 /**
