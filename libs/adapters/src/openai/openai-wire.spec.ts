@@ -200,6 +200,26 @@ describe('openAiBody', () => {
     });
   });
 
+  it("sends OpenAI's own API metadata only with store: true, which it refuses metadata without", () => {
+    const openai = { ...target, baseUrl: 'https://api.openai.com/v1' };
+    const sent = (t: typeof target, extra?: { store: boolean }): Record<string, unknown> =>
+      JSON.parse(openAiBody({ target: t, messages, options: { metadata: { session: 's1' }, extra } }, false)) as Record<
+        string,
+        unknown
+      >;
+    // OpenAI answers 400 "The 'metadata' parameter is only allowed when 'store' is enabled": the tags label a stored
+    // completion, and without one they change nothing, as on the families that have no such field.
+    expect(sent(openai)).toEqual({ model: 'gpt-x', messages });
+    expect(sent(openai, { store: true })).toEqual({
+      model: 'gpt-x',
+      messages,
+      store: true,
+      metadata: { session: 's1' },
+    });
+    // Other OpenAI-compatible servers get it as sent (LiteLLM reads its own tags from it).
+    expect(sent(target)).toEqual({ model: 'gpt-x', messages, metadata: { session: 's1' } });
+  });
+
   it('sends only what is set', () => {
     expect(JSON.parse(openAiBody({ target, messages, options: {} }, false))).toEqual({ model: 'gpt-x', messages });
   });

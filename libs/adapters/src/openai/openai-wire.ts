@@ -348,6 +348,21 @@ function budgetFieldOf(req: AdapterRequest): 'max_tokens' | 'max_completion_toke
   return o.maxTokens !== undefined && isOpenAiApi(req.target.baseUrl) ? 'max_completion_tokens' : 'max_tokens';
 }
 
+/**
+ * OpenAI's `metadata` tags a stored completion, and OpenAI's own API refuses it without `store: true` ("The 'metadata'
+ * parameter is only allowed when 'store' is enabled"), which clients sending it on every request (session and prompt
+ * ids) leave out: there it goes only with `store: true`, and is otherwise left out, as on the families that have no
+ * such field (it changes no answer). Other OpenAI-compatible servers get it as sent (LiteLLM reads its tags from it).
+ * A host-name lookup, only when the request has metadata.
+ */
+function metadataOf(req: AdapterRequest): GenerationOptions['metadata'] {
+  const o = req.options;
+  if (o.metadata === undefined || o.extra?.store === true || !isOpenAiApi(req.target.baseUrl)) {
+    return o.metadata;
+  }
+  return undefined;
+}
+
 /** Anthropic's `thinking` request object, as `/v1/messages` takes it and LiteLLM passes it on to Claude. */
 type ClaudeThinking = ({ type: 'enabled'; budget_tokens: number } | { type: 'adaptive' }) & {
   display?: 'summarized' | 'omitted';
@@ -462,7 +477,7 @@ export function openAiBody(req: AdapterRequest, stream: boolean): string {
     top_logprobs: o.topLogprobs,
     user: o.user,
     reasoning_effort: thinking === undefined ? o.reasoningEffort : undefined,
-    metadata: o.metadata,
+    metadata: metadataOf(req),
     stream: stream ? true : undefined,
     stream_options: stream ? { include_usage: true } : undefined,
   };
