@@ -441,6 +441,27 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
       },
     );
 
+    it('takes back a tool loop of several steps whose thinking opens the turn, as Claude writes it', async () => {
+      // Claude thinks once, at the start of its turn (thinking not interleaved): after a tool result it calls the next
+      // tool without thinking, and takes the loop back so.
+      const messages: MessageParam[] = [{ role: 'user', content: 'Oslo' }];
+      const ask = { model, max_tokens: 4096, thinking, messages, tools: [weather] };
+      const first = await client.messages.create(ask);
+      const use = toolUseOf(first);
+      messages.push(
+        { role: 'assistant', content: first.content },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: '12C' }] },
+        {
+          role: 'assistant',
+          content: [{ type: 'tool_use', id: 'toolu_step2', name: use.name, input: { city: 'Bergen' } }],
+        },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_step2', content: '9C' }] },
+      );
+      const last = await client.messages.create(ask);
+      expect(last.content.at(-1)).toEqual({ type: 'text', text: 'Tool result: 9C' });
+      expect(system.sim.lastRequests(1)[0].body).toMatchObject({ thinking });
+    });
+
     it('an Idempotency-Key replay streams the same signed thinking as the live stream', async () => {
       const ask = { model, max_tokens: 4096, thinking, messages: [{ role: 'user' as const, content: 'Replay me' }] };
       const options = { headers: { 'Idempotency-Key': `think-${Date.now()}`, 'x-gateway-cache': 'no-store' } };

@@ -531,6 +531,45 @@ describe('tools to the Messages API', () => {
     );
   });
 
+  it("takes a tool loop of several steps whose thinking opens the turn: Claude thinks once, at the turn's start", () => {
+    const call = (id: string) => ({ id, type: 'function' as const, function: { name: 'now', arguments: '{}' } });
+    const signed = [{ type: 'thinking' as const, thinking: 'hm', signature: 's' }];
+    // Without interleaved thinking Claude writes no thinking after a tool result until the next user turn: the
+    // assistant messages after the first one of a tool loop hold none, and Claude takes them back so.
+    const loop = (thinking_blocks?: typeof signed): ChatMessage[] => [
+      { role: 'user', content: 'U' },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [call('toolu_1')],
+        ...(thinking_blocks ? { thinking_blocks } : {}),
+      },
+      { role: 'tool', tool_call_id: 'toolu_1', content: '12:00' },
+      { role: 'assistant', content: null, tool_calls: [call('toolu_2')] },
+      { role: 'tool', tool_call_id: 'toolu_2', content: '13:00' },
+    ];
+    const body = (messages: ChatMessage[], options: AdapterRequest['options']): unknown => {
+      try {
+        return JSON.parse(anthropicBody({ target, messages, options }, false));
+      } catch (err) {
+        return err;
+      }
+    };
+    const budget = { reasoningEffort: 'low' as const, reasoningBudget: 2048 };
+    expect(body(loop(signed), budget)).toMatchObject({ thinking: { type: 'enabled', budget_tokens: 2048 } });
+    expect(body(loop(signed), { reasoningEffort: 'low' })).toMatchObject({ thinking: { type: 'enabled' } });
+    // No thinking anywhere in the turn: refused for a named budget, without thinking for an effort, as before.
+    expect(body(loop(), budget)).toMatchObject({ untranslatable: true, param: 'messages' });
+    expect(body(loop(), { reasoningEffort: 'low' })).not.toHaveProperty('thinking');
+    // Thinking of an earlier turn (before the user's last message) does not open this one.
+    const earlier: ChatMessage[] = [
+      { role: 'user', content: 'U0' },
+      { role: 'assistant', content: 'A0', thinking_blocks: signed },
+      ...loop(),
+    ];
+    expect(body(earlier, budget)).toMatchObject({ untranslatable: true, param: 'messages' });
+  });
+
   it('sees a tool loop whose results are followed by a user message: Claude gets them in one turn', () => {
     const call = { id: 'toolu_1', type: 'function' as const, function: { name: 'shot', arguments: '{}' } };
     // What agents send when a tool's output is an image (a tool message takes text only): the tool result, then a

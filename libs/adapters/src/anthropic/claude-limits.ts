@@ -60,23 +60,51 @@ function assertThinkable(o: GenerationOptions, unthinkingToolLoop: boolean): voi
 }
 
 /**
- * Tool results in Claude's last user turn that follow an assistant turn sent back without its signed thinking. That
- * turn is every message after the last assistant one (`toAnthropicPrompt` merges them; system messages go to the
+ * Tool results in Claude's last user turn, in an assistant turn whose messages carry no signed thinking. Claude's user
+ * turn is every message between two assistant ones (`toAnthropicPrompt` merges them; system messages go to the
  * top-level `system`), so a user message after the results (the image a screenshot tool returned: a tool message
- * takes text only) still ends a tool loop, as Claude sees it. An assistant turn that says nothing is left out of
- * the prompt (`toAnthropicPrompt`), and looked past here too. A look back over the last turn's messages.
+ * takes text only) still ends a tool loop. A tool loop is one assistant turn: its assistant messages since the last
+ * user turn without tool results. Claude thinks once, at the turn's start (unless thinking is interleaved), so only
+ * the first of them holds thinking, and the turn is taken back so; a turn with none anywhere is what Claude refuses.
+ * An assistant turn that says nothing is left out of the prompt (`toAnthropicPrompt`), and looked past here too. A
+ * look back over the current turn's messages.
  */
 function toolLoopWithoutThinking(messages: readonly ChatMessage[]): boolean {
+  let i = messages.length - 1;
   let results = false;
-  for (let i = messages.length - 1; i >= 0; i--) {
+  for (; i >= 0; i--) {
     const m = messages[i];
     if (m.role === 'tool') {
       results = true;
     } else if (m.role === 'assistant' && !saysNothing(m)) {
-      return results && (m.tool_calls?.length ?? 0) > 0 && !(m.thinking_blocks ?? []).some(isSigned);
+      break;
     }
   }
-  return false;
+  if (!results) {
+    return false;
+  }
+  // Back through the loop: what lies between two assistant messages is a user turn (none: Claude gets them as one).
+  let user = false;
+  let tools = false;
+  for (; i >= 0; i--) {
+    const m = messages[i];
+    if (m.role === 'tool') {
+      tools = true;
+    } else if (m.role === 'user') {
+      user = true;
+    } else if (m.role === 'assistant' && !saysNothing(m)) {
+      if (user && !tools) {
+        // A user turn without tool results: the loop began after it.
+        return true;
+      }
+      if ((m.thinking_blocks ?? []).some(isSigned)) {
+        return false;
+      }
+      user = false;
+      tools = false;
+    }
+  }
+  return true;
 }
 
 /** An assistant message `toAnthropicPrompt` leaves out: no text, no tool calls, no signed thinking. */

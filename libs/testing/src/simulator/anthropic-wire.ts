@@ -253,7 +253,9 @@ function parse(raw: unknown): ParsedRequest | WireProblem {
   let promptChars = contentText(body.system).length;
   let lastUserText = '';
   let lastToolResult: string | null = null;
-  let lastAssistant: Record<string, unknown> | null = null;
+  // The first assistant message since the last user turn without tool results: a tool loop is one assistant turn, and
+  // Claude thinks once, at its start (without interleaved thinking), so that message is the one to start with thinking.
+  let turnStart: Record<string, unknown> | null = null;
   for (const [i, m] of (body.messages as unknown[]).entries()) {
     const message = asRecord(m);
     if (message === null) {
@@ -264,13 +266,14 @@ function parse(raw: unknown): ParsedRequest | WireProblem {
       return signed;
     }
     if (message.role === 'assistant') {
-      lastAssistant = message;
+      turnStart ??= message;
     }
     const text = contentText(message.content);
     promptChars += text.length;
     const result = message.role === 'user' ? toolResultText(message.content) : null;
     if (message.role === 'user' && result === null) {
       lastUserText = text;
+      turnStart = null;
     }
     lastToolResult = result;
   }
@@ -282,7 +285,7 @@ function parse(raw: unknown): ParsedRequest | WireProblem {
       param: 'tools',
     };
   }
-  if (thinking === true && lastToolResult !== null && !startsWithThinking(lastAssistant)) {
+  if (thinking === true && lastToolResult !== null && !startsWithThinking(turnStart)) {
     return {
       problem:
         'messages: When `thinking` is enabled, a final `assistant` message must start with a thinking block ' +
