@@ -175,6 +175,12 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
     it('sends prompt-cache breakpoints (cache_control) to Claude where the client put them, and to no other family', async () => {
       const ephemeral = { type: 'ephemeral' as const };
       const { messages, use } = await weatherCall(model);
+      // As Claude Code marks the last block of a recent assistant turn: here its tool_use block.
+      const blocks = messages[1].content as Anthropic.ContentBlockParam[];
+      blocks[blocks.length - 1] = {
+        ...blocks[blocks.length - 1],
+        cache_control: ephemeral,
+      } as Anthropic.ToolUseBlockParam;
       messages.push(
         {
           role: 'user',
@@ -204,6 +210,7 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
       ]);
       expect(sent.tools).toEqual([expect.objectContaining({ name: 'get_weather', cache_control: ephemeral })]);
       const turns = sent.messages as { role: string; content: { type: string; cache_control?: unknown }[] }[];
+      expect(turns[1].content.at(-1)).toMatchObject({ type: 'tool_use', id: use.id, cache_control: ephemeral });
       expect(turns[2].content[0]).toMatchObject({ type: 'tool_result', cache_control: ephemeral });
       expect(turns[3].content).toEqual([{ type: 'text', text: 'It is 12C.', cache_control: ephemeral }]);
       expect(turns[4].content).toEqual([{ type: 'text', text: 'And tomorrow?', cache_control: ephemeral }]);

@@ -30,6 +30,11 @@ export interface ToolCall {
   id: string;
   type: 'function';
   function: { name: string; arguments: string };
+  /**
+   * On a call in an assistant message of the history: a prompt-cache breakpoint on its tool_use block (Anthropic
+   * family only; Claude Code marks the last block of a recent assistant turn, often a tool_use).
+   */
+  cache_control?: CacheControl;
 }
 
 /**

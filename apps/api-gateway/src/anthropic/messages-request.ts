@@ -300,7 +300,16 @@ function assistantMessage(content: string | AnthropicBlock[], at: string, calls:
           throw invalidParam(`${here}.input`, 'must be an object');
         }
         calls.add(b.id);
-        toolCalls.push({ id: b.id, type: 'function', function: { name: b.name, arguments: JSON.stringify(b.input) } });
+        const call: ToolCall = {
+          id: b.id,
+          type: 'function',
+          function: { name: b.name, arguments: JSON.stringify(b.input) },
+        };
+        const cacheControl = cacheControlOf(b.cache_control, here);
+        if (cacheControl !== undefined) {
+          call.cache_control = cacheControl;
+        }
+        toolCalls.push(call);
         return;
       }
       case 'thinking':

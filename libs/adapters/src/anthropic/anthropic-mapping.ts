@@ -39,7 +39,7 @@ export type AnthropicBlock =
   | { type: 'text'; text: string; cache_control?: CacheControl }
   | { type: 'image'; source: AnthropicImageSource; cache_control?: CacheControl }
   | { type: 'document'; source: AnthropicDocumentSource; title?: string; cache_control?: CacheControl }
-  | { type: 'tool_use'; id: string; name: string; input: JsonValue }
+  | { type: 'tool_use'; id: string; name: string; input: JsonValue; cache_control?: CacheControl }
   | {
       type: 'tool_result';
       tool_use_id: string;
@@ -184,12 +184,18 @@ function assistantContent(m: ChatMessage): string | AnthropicBlock[] {
   if (calls.length === 0 && thinking.length === 0) {
     return content;
   }
-  const uses: AnthropicBlock[] = calls.map((c) => ({
-    type: 'tool_use',
-    id: anthropicToolId(c.id),
-    name: c.function.name,
-    input: toolInput(c),
-  }));
+  const uses: AnthropicBlock[] = calls.map((c) => {
+    const use: AnthropicBlock = {
+      type: 'tool_use',
+      id: anthropicToolId(c.id),
+      name: c.function.name,
+      input: toolInput(c),
+    };
+    if (c.cache_control !== undefined) {
+      use.cache_control = c.cache_control;
+    }
+    return use;
+  });
   return [...thinking, ...asBlocks(content), ...uses];
 }
 

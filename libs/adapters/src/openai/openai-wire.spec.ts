@@ -723,11 +723,17 @@ describe("Claude's signed thinking through LiteLLM (thinking_blocks)", () => {
     expect(sent(false)[1]).toEqual({ role: 'assistant', content: 'A' });
   });
 
-  it('sends prompt-cache marks (messages, content parts, tools) only to a gateway in front of Claude', () => {
+  it('sends prompt-cache marks (messages, content parts, tool calls, tools) only to a gateway in front of Claude', () => {
     const mark = { type: 'ephemeral' as const };
     const history: ChatMessage[] = [
       { role: 'system', content: 'S', cache_control: mark },
       { role: 'user', content: [{ type: 'text', text: 'U', cache_control: mark }] },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' }, cache_control: mark }],
+      },
+      { role: 'tool', tool_call_id: 'c1', content: 'r' },
     ];
     const tools = [
       { type: 'function' as const, function: { name: 'f', parameters: { type: 'object' } }, cache_control: mark },

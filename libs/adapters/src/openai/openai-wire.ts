@@ -171,7 +171,10 @@ interface ClaudeFields {
 function hasForeignFields(m: ChatMessage, claude: ClaudeFields): boolean {
   return (
     (m.thinking_blocks !== undefined && (!claude.signedThinking || m.thinking_blocks.some((b) => !isSigned(b)))) ||
-    (!claude.cacheMarks && (m.cache_control !== undefined || (Array.isArray(m.content) && m.content.some(marked)))) ||
+    (!claude.cacheMarks &&
+      (m.cache_control !== undefined ||
+        (Array.isArray(m.content) && m.content.some(marked)) ||
+        (m.tool_calls?.some((c) => c.cache_control !== undefined) ?? false))) ||
     m.is_error !== undefined
   );
 }
@@ -199,6 +202,9 @@ function withoutForeignFields(m: ChatMessage, claude: ClaudeFields): ChatMessage
     delete copy.cache_control;
     if (Array.isArray(copy.content)) {
       copy.content = copy.content.map(withoutMark);
+    }
+    if (copy.tool_calls?.some((c) => c.cache_control !== undefined) === true) {
+      copy.tool_calls = copy.tool_calls.map((c) => ({ id: c.id, type: c.type, function: c.function }));
     }
   }
   return copy;
