@@ -241,6 +241,46 @@ describe('Anthropic SDK: /v1/messages (e2e)', () => {
       expect(sent).toContain('the radar');
     });
 
+    it('carries a PDF document of a tool_result (a file-reading tool, as Claude Code reads a PDF) to the model', async () => {
+      const { messages, use } = await weatherCall(model);
+      const pdf = Buffer.from('%PDF-1.4 the forecast').toString('base64');
+      messages.push({
+        role: 'user',
+        content: [
+          {
+            type: 'tool_result',
+            tool_use_id: use.id,
+            content: [
+              { type: 'text', text: 'the forecast' },
+              {
+                type: 'document',
+                title: 'forecast.pdf',
+                source: { type: 'base64', media_type: 'application/pdf', data: pdf },
+              },
+            ],
+          },
+        ],
+      });
+      const second = await client.messages.create({ model, max_tokens: 256, messages, tools: [weather] });
+      expect(second.type).toBe('message');
+      const body = system.sim.lastRequests(1)[0].body as { messages: { content: unknown }[] };
+      const sent = JSON.stringify(body);
+      expect(sent).toContain(pdf);
+      expect(sent).toContain('the forecast');
+      if (model.includes('anthropic')) {
+        // In the tool_result, as a document block again.
+        expect(body.messages[2].content).toEqual([
+          expect.objectContaining({
+            type: 'tool_result',
+            content: [
+              { type: 'text', text: 'the forecast' },
+              expect.objectContaining({ type: 'document', source: expect.objectContaining({ data: pdf }) }),
+            ],
+          }),
+        ]);
+      }
+    });
+
     it('streams a tool call as input_json_delta, assembled into the tool input', async () => {
       const stream = client.messages.stream({
         model,

@@ -158,8 +158,10 @@ function documentPart(b: AnthropicBlock, at: string): ContentPart {
 }
 
 /**
- * A tool result's content: its text, or, when it holds images (a screenshot tool's, a file read), its text and image
- * parts, which each family's adapter places where that family takes them (Anthropic: in the tool_result).
+ * A tool result's content: its text, or, when it holds images (a screenshot tool's) or documents (a PDF a file-reading
+ * tool read), its text, image and file parts, which each family's adapter places where that family takes them
+ * (Anthropic: in the tool_result; Gemini: after the functionResponse; the OpenAI family: in a user turn after the tool
+ * messages).
  */
 function toolResultContent(b: AnthropicBlock, at: string): string | ContentPart[] {
   const content = b.content;
@@ -181,7 +183,10 @@ function toolResultContent(b: AnthropicBlock, at: string): string | ContentPart[
     if (inner.type === 'image') {
       return imagePart(inner, here);
     }
-    throw unsupported(here, 'tool results can carry text and image blocks only through the gateway');
+    if (inner.type === 'document') {
+      return documentPart(inner, here);
+    }
+    throw unsupported(here, 'tool results can carry text, image and document blocks only through the gateway');
   });
   if (parts.every((p) => p.type === 'text' && !isMarked(p))) {
     return parts.map((p) => (p.type === 'text' ? p.text : '')).join('\n');
