@@ -45,7 +45,8 @@ describe('JobsService: refund of a cancelled job removed from the queue', () => 
     } as unknown as GenerateJob;
     let record: CancelRecord | null = null;
     const queue = {
-      get: jest.fn(() => Promise.resolve(job)),
+      // A queued job: not in the active list.
+      stored: jest.fn(() => Promise.resolve(job === undefined ? undefined : { job, active: false })),
       kept: jest.fn(() => Promise.resolve(null)),
       cancelRecord: jest.fn(() => Promise.resolve(record)),
       recordCancel: jest.fn((_id: string, r: CancelRecord) => Promise.resolve((record ??= r))),
@@ -115,11 +116,14 @@ describe('JobsService: refund of a cancelled job removed from the queue', () => 
         polls += 1;
         return Promise.resolve(polls > 3 ? { state: 'completed', outcome: aborted } : { state: 'running' });
       }),
-      get: jest.fn(() =>
+      stored: jest.fn(() =>
         Promise.resolve({
-          ...running,
-          ...(polls > 3 ? { finishedOn: 3_000, returnvalue: aborted } : {}),
-        } as unknown as GenerateJob),
+          job: {
+            ...running,
+            ...(polls > 3 ? { finishedOn: 3_000, returnvalue: aborted } : {}),
+          } as unknown as GenerateJob,
+          active: polls <= 3,
+        }),
       ),
       kept: jest.fn(() => Promise.resolve(null)),
       cancelRecord: jest.fn(() => Promise.resolve(null)),
