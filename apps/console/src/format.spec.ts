@@ -1,5 +1,6 @@
 import {
   formatAxisTick,
+  formatBytes,
   formatCount,
   formatKeyState,
   formatMs,
@@ -10,6 +11,22 @@ import {
 } from './format';
 
 describe('console formats', () => {
+  it('shows a size in the unit its rounded value reads in: never "1024.0 kB", GB past a thousand MB', () => {
+    expect(formatBytes(0)).toBe('0 B');
+    expect(formatBytes(1023)).toBe('1023 B');
+    expect(formatBytes(1536)).toBe('1.5 kB');
+    // Rounded before the unit is chosen: 1023.96 kB is "1.0 MB", not "1024.0 kB".
+    expect(formatBytes(1048575)).toBe('1.0 MB');
+    expect(formatBytes(1048576)).toBe('1.0 MB');
+    // A cache's Redis may hold gigabytes.
+    expect(formatBytes(5 * 1024 ** 3)).toBe('5.0 GB');
+    expect(formatBytes(3 * 1024 ** 4)).toBe('3.0 TB');
+    expect(formatBytes(5000 * 1024 ** 4)).toBe('5000.0 TB');
+    // A statistics answer without it (an older gateway): no "undefined B".
+    expect(formatBytes(undefined)).toBe('—');
+    expect(formatBytes(Number.NaN)).toBe('—');
+  });
+
   it('shows fractions of a cent with enough digits and no trailing zeros', () => {
     expect(formatUsd(0)).toBe('$0');
     expect(formatUsd(12.5)).toBe('$12.5');

@@ -57,6 +57,21 @@ export function formatMs(ms: number | null | undefined): string {
   return Math.round(ms) >= 1000 ? `${(ms / 1000).toFixed(2).replace(/\.?0+$/, '')} s` : `${Math.round(ms)} ms`;
 }
 
+const BYTE_UNITS = ['B', 'kB', 'MB', 'GB', 'TB'];
+
+/** A size in bytes (powers of 1024), one decimal past a kilobyte; the unit is chosen after rounding. */
+export function formatBytes(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) {
+    return '—';
+  }
+  let unit = 0;
+  // 1023.96 kB rounds to "1024.0": that reads as the next unit up.
+  while (unit < BYTE_UNITS.length - 1 && Number((n / 1024 ** unit).toFixed(unit === 0 ? 0 : 1)) >= 1024) {
+    unit++;
+  }
+  return unit === 0 ? `${Math.round(n)} B` : `${(n / 1024 ** unit).toFixed(1)} ${BYTE_UNITS[unit]}`;
+}
+
 /** Price per 1k tokens: prompt / completion. */
 export function formatPrice(promptPer1k: number, completionPer1k: number): string {
   return `${formatUsd(promptPer1k)} / ${formatUsd(completionPer1k)}`;

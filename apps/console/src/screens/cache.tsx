@@ -1,16 +1,12 @@
 import { useState } from 'preact/hooks';
 import { api, qs } from '../api';
-import { formatCount, formatPercent } from '../format';
+import { formatBytes, formatCount, formatPercent } from '../format';
 import { REFRESH_MS, useAction, useLoad } from '../hooks';
 import type { CacheStats, WarmReport } from '../types';
 import { ActionNote, ConfirmButton, ErrorBox, Field, Loaded, Section, Stat } from '../ui';
 import { loadModels } from './models';
 
 const CACHE = '/api/v1/ai/admin/cache';
-
-function bytes(n: number): string {
-  return n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : n >= 1024 ? `${(n / 1024).toFixed(1)} kB` : `${n} B`;
-}
 
 /** What a warming failure's code means, for those the cache itself answers; other codes are the API's. */
 const WARM_ERRORS: Record<string, string> = {
@@ -116,7 +112,7 @@ export function CacheScreen() {
                 <Stat label="Bypasses" value={formatCount(s.bypasses)} />
                 {s.stale !== undefined && <Stat label="Stale answers" value={formatCount(s.stale)} />}
                 <Stat label="Entries" value={formatCount(s.entries)} />
-                <Stat label="Size" value={bytes(s.bytes)} />
+                <Stat label="Size" value={formatBytes(s.bytes)} />
               </div>
             </>
           )}
