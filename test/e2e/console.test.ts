@@ -524,9 +524,15 @@ describe('web console', () => {
     // The user's own view counts its cache hits too (the usage API's cachedRequests): a rate, not '—'.
     await expect(stat('Cache hit rate').textContent()).resolves.toMatch(/^\d+(\.\d)?%$/);
     await expect(page.locator('svg[data-chart="bar"]').getAttribute('aria-label')).resolves.toContain('sim0');
-    await expect(page.getByRole('region', { name: /Remaining quota/ }).textContent()).resolves.toContain(
-      'Requests today',
-    );
+    const quota = page.getByRole('region', { name: /Remaining quota/ });
+    await expect(quota.textContent()).resolves.toContain('Requests today');
+    // "Today" and "this month" are UTC periods: the section says when each starts over, as the API does.
+    const resets = await fetch(`${system.gatewayUrl}/api/v1/ai/usage`, { headers: system.headers() })
+      .then((r) => r.json() as Promise<{ quota: { resetsAt: { daily: string; monthly: string } } }>)
+      .then((u) => u.quota.resetsAt);
+    const utc = (iso: string) => `${new Date(iso).toISOString().replace('T', ' ').slice(0, 19)} UTC`;
+    await expect(quota.textContent()).resolves.toContain(`resets ${utc(resets.daily)}`);
+    await expect(quota.textContent()).resolves.toContain(`resets ${utc(resets.monthly)}`);
     await shot('03-usage');
 
     // An admin switches to all users (the analytics API) and downloads the costs CSV.

@@ -73,6 +73,8 @@ export interface UsageView {
       dailySpendUsd: number | null;
       monthlySpendUsd: number | null;
     };
+    /** When the daily and monthly counters start over: the next UTC midnight and first of a month. */
+    resetsAt?: { daily: string; monthly: string };
   };
 }
 

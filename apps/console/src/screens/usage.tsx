@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, qs, send } from '../api';
 import { BarChart, LineChart, type Point } from '../charts';
-import { formatCount, formatPercent, formatUsd } from '../format';
+import { formatCount, formatDateTime, formatPercent, formatUsd } from '../format';
 import { REFRESH_MS, useAction, useLoad } from '../hooks';
 import { outcomesOf, successRateOf } from '../outcomes';
 import type { UsageGroup, UsageTotals, UsageView } from '../types';
@@ -71,23 +71,31 @@ function Quota({ u }: { u: AnyUsage }) {
   }
   const limit = (used: number, lim: number | null, left: number | null, f: (v: number) => string) =>
     lim === null ? `${f(used)} (no limit)` : `${f(used)} of ${f(lim)}, ${f(left ?? 0)} left`;
+  // "Today" and "this month" are UTC periods, which a reader west or east of UTC would not guess: say when they end.
+  const resets = (at: string | undefined) => (at === undefined ? undefined : `resets ${formatDateTime(at)}`);
+  const day = resets(q.resetsAt?.daily);
+  const month = resets(q.resetsAt?.monthly);
   return (
     <Section title={`Remaining quota (tier ${q.tier})`}>
       <div class="stats">
         <Stat
           label="Requests today"
+          hint={day}
           value={limit(q.dailyRequests, q.dailyRequestLimit, q.remaining.dailyRequests, formatCount)}
         />
         <Stat
           label="Requests this month"
+          hint={month}
           value={limit(q.monthlyRequests, q.monthlyRequestLimit, q.remaining.monthlyRequests, formatCount)}
         />
         <Stat
           label="Spend today"
+          hint={day}
           value={limit(q.dailySpendUsd, q.dailySpendLimitUsd, q.remaining.dailySpendUsd, formatUsd)}
         />
         <Stat
           label="Spend this month"
+          hint={month}
           value={limit(q.monthlySpendUsd, q.monthlySpendLimitUsd, q.remaining.monthlySpendUsd, formatUsd)}
         />
       </div>
