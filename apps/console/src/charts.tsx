@@ -1,5 +1,6 @@
 /** Inline SVG charts: enough for a few dozen points, no library. Each carries a text alternative. */
 
+import { axisMax } from './axis';
 import { formatAxisTick } from './format';
 
 export interface Point {
@@ -12,15 +13,6 @@ export interface Point {
 const W = 640;
 const H = 220;
 const PAD = { left: 56, right: 28, top: 12, bottom: 36 };
-
-function niceMax(v: number): number {
-  if (v <= 0) {
-    return 1;
-  }
-  const p = 10 ** Math.floor(Math.log10(v));
-  const f = v / p;
-  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
-}
 
 function Axes({
   max,
@@ -62,13 +54,14 @@ interface ChartProps {
   title: string;
   points: Point[];
   format: (v: number) => string;
-  /** `usd`: the values are dollars (the axis says `$`). */
+  /** `usd`: the values are dollars (the axis says `$`); otherwise they are counts (whole ticks). */
   unit?: 'usd';
 }
 
 /** Values over time (one point per bucket). */
 export function LineChart({ title, points, format, unit }: ChartProps) {
-  const max = niceMax(Math.max(0, ...points.map((p) => p.value)));
+  // Dollars are fractions; the other values (requests, tokens) are counts, with whole ticks.
+  const max = axisMax(Math.max(0, ...points.map((p) => p.value)), unit !== 'usd');
   const innerW = W - PAD.left - PAD.right;
   const innerH = H - PAD.top - PAD.bottom;
   const x = (i: number) => PAD.left + (points.length <= 1 ? innerW / 2 : (i / (points.length - 1)) * innerW);
@@ -93,7 +86,8 @@ export function LineChart({ title, points, format, unit }: ChartProps) {
 
 /** One bar per category (providers, models). */
 export function BarChart({ title, points, format, unit }: ChartProps) {
-  const max = niceMax(Math.max(0, ...points.map((p) => p.value)));
+  // Dollars are fractions; the other values (requests, tokens) are counts, with whole ticks.
+  const max = axisMax(Math.max(0, ...points.map((p) => p.value)), unit !== 'usd');
   const innerW = W - PAD.left - PAD.right;
   const innerH = H - PAD.top - PAD.bottom;
   const slot = innerW / Math.max(1, points.length);
