@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, messageOf, normalizeKey, onSessionEnd, signIn, storedKey, storeKey, type Role } from './api';
 import { ErrorBox, Field } from './ui';
 import { ModelsScreen } from './screens/models';
@@ -48,6 +48,10 @@ function SignIn({ onSignedIn, initialError }: { onSignedIn: (s: Session) => void
   const [key, setKey] = useState('');
   const [error, setError] = useState<string | null>(initialError);
   const [busy, setBusy] = useState(false);
+  // The only thing to do here: the keyboard starts in the field, also when a session just ended (whose screen, and
+  // the focus in it, are gone: the focus would be left on the page's body).
+  const field = useRef<HTMLInputElement>(null);
+  useEffect(() => field.current?.focus(), []);
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
@@ -69,6 +73,7 @@ function SignIn({ onSignedIn, initialError }: { onSignedIn: (s: Session) => void
       <form onSubmit={(e) => void submit(e)} aria-label="Sign in">
         <Field label="API key" hint="Kept in this tab's session storage only and sent as a bearer token.">
           <input
+            ref={field}
             type="password"
             name="apiKey"
             autoComplete="off"
