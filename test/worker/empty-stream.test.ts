@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ReplyMessage } from '@aigw/core';
-import { WorkerHarness } from './support';
+import { fallbackPairCatalog, WorkerHarness } from './support';
 
 /** A loopback OpenAI-style server whose streams hold nothing but `data: [DONE]`, counting the calls. */
 class EmptyStreams {
@@ -40,22 +40,7 @@ describe('router-worker: a stream that ends before any answer (in-process, real 
   const empty = new EmptyStreams();
   const h = new WorkerHarness({
     env: { RETRY_MAX: '1', RETRY_BASE_MS: '20', ROUTING_DEFAULT_POLICY: 'cost' },
-    catalog: (simUrl) => `providers:
-  - id: hollow
-    kind: openai
-    baseUrl: ${empty.url}/v1
-    apiKey: sk-hollow-secret
-    timeoutMs: 5000
-    models:
-      - { name: shared, promptPer1k: 0.0001, completionPer1k: 0.0001, contextWindow: 8192 }
-  - id: calm
-    kind: openai
-    baseUrl: ${simUrl}/v1
-    apiKey: sk-calm-secret
-    timeoutMs: 5000
-    models:
-      - { name: shared, promptPer1k: 0.002, completionPer1k: 0.002, contextWindow: 8192 }
-`,
+    catalog: fallbackPairCatalog('hollow', () => empty.url),
   });
 
   beforeAll(async () => {

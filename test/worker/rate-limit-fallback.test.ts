@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import type { ReplyMessage } from '@aigw/core';
 import { ProviderSimulator } from '@aigw/testing';
-import { WorkerHarness } from './support';
+import { fallbackPairCatalog, WorkerHarness } from './support';
 
 type Of<T extends ReplyMessage['t']> = Extract<ReplyMessage, { t: T }>;
 
@@ -17,23 +17,7 @@ describe('router-worker: a 429 without a named wait (in-process, real Redis, loo
   const limited = new ProviderSimulator();
   const h = new WorkerHarness({
     env: { RETRY_MAX: '2', RETRY_BASE_MS: '200', ROUTING_DEFAULT_POLICY: 'cost' },
-    catalog: (simUrl) => `providers:
-  - id: limited
-    kind: openai
-    baseUrl: ${limited.url}/v1
-    apiKey: sk-limited-secret
-    timeoutMs: 5000
-    models:
-      - { name: shared, promptPer1k: 0.0001, completionPer1k: 0.0001, contextWindow: 8192 }
-      - { name: alone, promptPer1k: 0.0001, completionPer1k: 0.0001, contextWindow: 8192 }
-  - id: calm
-    kind: openai
-    baseUrl: ${simUrl}/v1
-    apiKey: sk-calm-secret
-    timeoutMs: 5000
-    models:
-      - { name: shared, promptPer1k: 0.002, completionPer1k: 0.002, contextWindow: 8192 }
-`,
+    catalog: fallbackPairCatalog('limited', () => limited.url, ['alone']),
   });
   const callsTo = (sim: ProviderSimulator): number => sim.stats().byRoute[CHAT_ROUTE] ?? 0;
 

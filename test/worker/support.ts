@@ -71,6 +71,34 @@ export function catalogYaml(simUrl: string): string {
 `;
 }
 
+/**
+ * A catalog whose model `shared` has two OpenAI-style deployments: `first` at `firstUrl` (the cheaper, so the `cost`
+ * policy tries it first) and `calm` on the simulator, the one a fallback reaches. `firstOnly` names models only
+ * `first` serves (no fallback for them).
+ */
+export function fallbackPairCatalog(
+  first: string,
+  firstUrl: () => string,
+  firstOnly: string[] = [],
+): (simUrl: string) => string {
+  return (simUrl: string): string => `providers:
+  - id: ${first}
+    kind: openai
+    baseUrl: ${firstUrl()}/v1
+    apiKey: sk-${first}-secret
+    timeoutMs: 5000
+    models:
+${['shared', ...firstOnly].map((m) => `      - { name: ${m}, promptPer1k: 0.0001, completionPer1k: 0.0001, contextWindow: 8192 }`).join('\n')}
+  - id: calm
+    kind: openai
+    baseUrl: ${simUrl}/v1
+    apiKey: sk-calm-secret
+    timeoutMs: 5000
+    models:
+      - { name: shared, promptPer1k: 0.002, completionPer1k: 0.002, contextWindow: 8192 }
+`;
+}
+
 export interface HarnessOptions {
   env?: Record<string, string>;
   /** Connect the worker to PostgreSQL through this URL instead of DATABASE_URL. */
