@@ -1,4 +1,4 @@
-import { noop } from '@aigw/core';
+import { merged, noop } from '@aigw/core';
 import type { ReplyMessage, ReplyPiece, StreamDelta } from '@aigw/core';
 import { releaseInFlight, type InFlightNames, type LocalReplies, type LocalReplySender } from '@aigw/platform';
 import type { Redis } from 'ioredis';
@@ -90,24 +90,21 @@ export class ReplyChannel implements StreamObserver {
 
   send(message: ReplyMessage): void {
     this.flushPending();
-    if (message.t === 'end' && this.seq > 0) {
-      // The count of chunks goes with the end: a gateway that lost the last ones sees it (no later chunk shows a gap).
-      // Once per stream; a new object, since a message is never changed after it is handed over.
-      this.post(Object.assign({}, message, { chunks: this.seq }));
-      return;
-    }
-    this.post(message);
+    this.post(this.counted(message));
   }
 
   /** The job's answer: `result` (a sync answer) or `end` (a stream's), the result's JSON made once (`ResultJson`). */
   sendResult(t: 'result' | 'end', result: ResultJson): void {
     this.flushPending();
-    if (t === 'end' && this.seq > 0) {
-      // With the count of chunks, as `send` gives an end.
-      this.post({ t, jobId: this.jobId, result: result.result, chunks: this.seq }, result);
-      return;
-    }
-    this.post({ t, jobId: this.jobId, result: result.result }, result);
+    this.post(this.counted({ t, jobId: this.jobId, result: result.result }), result);
+  }
+
+  /**
+   * A stream's end with the count of chunks that went out: a gateway that lost the last ones sees it (no later chunk
+   * shows a gap). Once per stream; a new object, since a message is never changed after it is handed over.
+   */
+  private counted(message: ReplyMessage): ReplyMessage {
+    return message.t === 'end' && this.seq > 0 ? merged(message, { chunks: this.seq }) : message;
   }
 
   onStart(head: StreamStart & { attempts: number }): void {
