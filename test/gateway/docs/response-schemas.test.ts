@@ -210,6 +210,23 @@ describe('OpenAPI response schemas against real answers', () => {
       await waitFor(async () => (await status()) === 'running', { timeoutMs: 10_000 }).finally(release);
       await waitFor(async () => (await status()) === 'completed', { timeoutMs: 10_000 });
 
+      // A replay with the same Idempotency-Key answers the job it found in its state: the 202's schema says so (it
+      // said `queued` alone, which a client's generated types then refused for a replay of a finished job).
+      const keyed = h.headers(h.adminKey, { 'idempotency-key': `replayed-state-${jobId}` });
+      const first = (await conforms(
+        'post',
+        '/api/v1/ai/jobs',
+        await h.post('/api/v1/ai/jobs', { prompt: 'twice' }, keyed),
+      )) as {
+        jobId: string;
+      };
+      const read = async (): Promise<string> =>
+        ((await (await h.get(`/api/v1/ai/jobs/${first.jobId}`)).json()) as { status: string }).status;
+      await waitFor(async () => (await read()) === 'completed', { timeoutMs: 10_000 });
+      const replay = await h.post('/api/v1/ai/jobs', { prompt: 'twice' }, keyed);
+      expect(replay.headers.get('x-gateway-idempotent-replay')).toBe('true');
+      expect(await conforms('post', '/api/v1/ai/jobs', replay)).toEqual({ jobId: first.jobId, status: 'completed' });
+
       h.handle(allFailed);
       const failed = (await (await h.post('/api/v1/ai/jobs', { prompt: 'fails' })).json()) as { jobId: string };
       await waitFor(

@@ -201,7 +201,13 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     requestExample: { prompt: 'Write a haiku about queues', model: 'gpt-4o-mini' },
     headers: GENERATION_REQUEST_HEADERS,
     responses: {
-      '202': jsonAnswer('Accepted: the job is queued.', 'JobAccepted', 'Location', 'x-gateway-idempotent-replay'),
+      '202': jsonAnswer(
+        'Accepted: the job is queued. A replay with the same `Idempotency-Key` answers the job it found, in its state ' +
+          '(`running`, `completed`, ...), with `x-gateway-idempotent-replay: true`.',
+        'JobAccepted',
+        'Location',
+        'x-gateway-idempotent-replay',
+      ),
     },
   },
   'GET /api/v1/ai/jobs/{id}': {

@@ -318,12 +318,22 @@ const GENERATE_RESPONSE = object(
   ['citations', 'searchResults', 'serviceTier', 'annotations'],
 );
 
-const JOB_ACCEPTED = object({ jobId: STRING, status: constant('queued') });
+/** A job's states, as `GET /api/v1/ai/jobs/{id}` reads them (`JobState`). */
+const JOB_STATE: SchemaObject = { type: 'string', enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] };
+
+const JOB_ACCEPTED = object({
+  jobId: STRING,
+  // Not always `queued`: a replay with the same Idempotency-Key answers the state of the job it found.
+  status: described(
+    JOB_STATE,
+    '`queued` for a new job; a replay with the same `Idempotency-Key` says the state of the job it found.',
+  ),
+});
 
 const JOB_STATUS = object(
   {
     jobId: STRING,
-    status: { type: 'string', enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] },
+    status: JOB_STATE,
     result: { description: 'When `completed`.', allOf: [ref('GenerateResponse')] },
     error: { description: 'When `failed`; `attempts` when providers were tried.', allOf: [ref('ErrorBody')] },
     createdAt: DATE_TIME,
