@@ -25,7 +25,12 @@ const ANNOTATIONS = [
   },
 ];
 
-/** Perplexity's answer (prompts without "openai"), or OpenAI's search model's, streamed or whole. */
+const REFUSAL = "I'm sorry, I can't help with that.";
+
+/**
+ * Perplexity's answer (prompts without "openai"), or OpenAI's search model's, streamed or whole; a prompt with
+ * "refuse" is refused (whole), as OpenAI refuses: `content: null` and the words in `refusal`.
+ */
 function answer(prompt: string, stream: boolean, res: ServerResponse): void {
   const openai = prompt.includes('openai');
   const usage = { prompt_tokens: 9, completion_tokens: 5, total_tokens: 14 };
@@ -34,7 +39,11 @@ function answer(prompt: string, stream: boolean, res: ServerResponse): void {
     : { id: 'pplx-up', created: 1_760_000_000, model: 'sonar', citations: CITATIONS, search_results: SEARCH_RESULTS };
   const text = openai ? 'Decimal says 9.8.' : '9.8 is larger [1][2].';
   if (!stream) {
-    const message: Record<string, unknown> = { role: 'assistant', content: text };
+    // OpenAI's refusal: no content, the model's words in `message.refusal`.
+    const refused = prompt.includes('refuse');
+    const message: Record<string, unknown> = refused
+      ? { role: 'assistant', content: null, refusal: REFUSAL }
+      : { role: 'assistant', content: text };
     if (openai) {
       message.annotations = ANNOTATIONS;
     }
@@ -230,6 +239,17 @@ describe('answer sources: citations, search_results, service_tier, annotations (
       expect(openai.annotations).toEqual(ANNOTATIONS);
       expect(openai).not.toHaveProperty('citations');
       expect(openai).not.toHaveProperty('searchResults');
+    },
+  );
+
+  it.each(['generate', 'jobs'] as const)(
+    "answers a provider's refusal on the native API (%s), never an empty text alone",
+    async (how) => {
+      // Before, the native answer had no place for it: `text: ""` and `finishReason: "stop"`, the model's words lost.
+      const refused = await native(`openai, refuse this ${uniqueId()}`, how);
+      expect(refused.text).toBe('');
+      expect(refused.refusal).toBe(REFUSAL);
+      expect(await native(`openai, answer this ${uniqueId()}`, how)).not.toHaveProperty('refusal');
     },
   );
 

@@ -186,6 +186,15 @@ describe('OpenAPI response schemas against real answers', () => {
       await conforms('post', route, await h.post(route, { prompt: 'hi', options: { maxTokens: 8 } }));
       h.handle(fullAnswer);
       await conforms('post', route, await h.post(route, { prompt: 'hi' }));
+      h.handle(async (job) => {
+        const result = h.result(job.data.request, '', { refusal: 'No.' });
+        await h.publish(job, { t: 'result', jobId: job.id ?? '', result });
+        return { ok: true as const, result };
+      });
+      expect(await conforms('post', route, await h.post(route, { prompt: 'refused' }))).toMatchObject({
+        text: '',
+        refusal: 'No.',
+      });
       h.handle(allFailed);
       await conforms('post', route, await h.post(route, { prompt: 'hi' }));
       await conforms('post', route, await h.post(route, { prompt: 'hi', options: { maxTokens: 1.5 } }));

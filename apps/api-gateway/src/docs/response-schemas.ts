@@ -310,12 +310,13 @@ const GENERATE_RESPONSE = object(
     latencyMs: NUMBER,
     attempts: arrayOf(ref('Attempt')),
     cached: described(BOOLEAN, 'Answered from the response cache (no provider call; `costUsd` is 0).'),
+    refusal: described(STRING, "The model's refusal, when its provider gave one (`text` is then empty)."),
     citations: CITATIONS,
     searchResults: SEARCH_RESULTS,
     serviceTier: SERVICE_TIER,
     annotations: ANNOTATIONS,
   },
-  ['citations', 'searchResults', 'serviceTier', 'annotations'],
+  ['refusal', 'citations', 'searchResults', 'serviceTier', 'annotations'],
 );
 
 /** A job's states, as `GET /api/v1/ai/jobs/{id}` reads them (`JobState`). */

@@ -120,6 +120,8 @@ export interface GenerateResponse {
   attempts: Attempt[];
   /** Answered from the response cache (no provider call; `costUsd` is 0). */
   cached: boolean;
+  /** The model's refusal, when its provider gave one (OpenAI's `message.refusal`; `text` is then empty). */
+  refusal?: string;
   /**
    * The answer's sources, when its provider gave them (see AnswerDetails): Perplexity's `citations` and
    * `search_results`, OpenAI's `service_tier` and message `annotations`, as `/v1/chat/completions` answers them.
@@ -147,7 +149,10 @@ export function generateResponse(result: GenerationResult, requestId = result.re
     attempts: result.attempts,
     cached: result.cached === true,
   };
-  // Four field checks; set only when the provider gave them, as on /v1/chat/completions.
+  // Five field checks; set only when the provider gave them, as on /v1/chat/completions.
+  if (result.refusal !== undefined) {
+    body.refusal = result.refusal;
+  }
   if (result.citations !== undefined) {
     body.citations = result.citations;
   }
