@@ -89,6 +89,32 @@ describe('POST /v1/chat/completions: tools, formats and provider fields', () => 
     expect(badCall.param).toBe('messages[0].tool_calls[0].function.arguments');
   });
 
+  it("checks the native API's messages as chat's: a tool result answering no call is a 400 naming it, nothing queued", async () => {
+    // Before, the native body's messages skipped the conversation's rules: the job was admitted and queued, for the
+    // provider to refuse (or an adapter to drop a user message's tool_calls) after a rate-limit charge.
+    const native = async (body: Record<string, unknown>): Promise<ErrorEnvelope['error']> => {
+      await waitFor(async () => (await h.queue.getActiveCount()) === 0, { message: 'a previous job is still active' });
+      const before = h.jobsSeen.length;
+      const res = await h.post('/api/v1/ai/generate', { model: 'sim-claude', ...body });
+      const envelope = (await res.json()) as ErrorEnvelope;
+      expect([res.status, envelope.error?.code]).toEqual([400, 'invalid_request']);
+      expect(h.jobsSeen.length).toBe(before);
+      return envelope.error;
+    };
+    const orphan = await native({
+      systemPrompt: 'Be brief.',
+      messages: [
+        { role: 'user', content: 'weather?' },
+        { role: 'assistant', content: null, tool_calls: [call] },
+        { role: 'tool', tool_call_id: 'call_2', content: '12C' },
+      ],
+    });
+    // Named as the body has it: `systemPrompt` is not among its messages.
+    expect(orphan.param).toBe('messages[2].tool_call_id');
+    const userCalls = await native({ messages: [{ role: 'user', content: 'x', tool_calls: [call] }] });
+    expect(userCalls.param).toBe('messages[0].tool_calls');
+  });
+
   it('names the capability no deployment has (sim-gpt here is chat and streaming only)', async () => {
     const error = await rejected(chat('hi', { tools: [tool] }));
     expect(error).toMatchObject({ code: 'unsupported_capability', param: 'tools' });

@@ -12,6 +12,7 @@ import {
   type Usage,
 } from '@aigw/core';
 import { applyRoutingChoices, isSet, toChatMessage, toOptions, type RequestFrame } from '../generation/request-frame';
+import { checkToolConversation } from '../validation/chat-rules';
 import { assertMediaParts } from '../validation/media-parts';
 import type { GenerateDto } from './generate.dto';
 
@@ -32,6 +33,8 @@ export function nativeRequest(dto: GenerateDto, frame: RequestFrame): Generation
   if (isSet(dto.prompt)) {
     messages.push({ role: 'user', content: dto.prompt });
   } else if (dto.messages) {
+    // Chat's rules of the messages themselves, named as the body has them (`systemPrompt` is not among them).
+    checkToolConversation(dto.messages);
     assertMediaParts(dto.messages);
     for (const m of dto.messages) {
       messages.push(toChatMessage(m));

@@ -55,8 +55,11 @@ function checkStreamOptions(body: RuleBody): void {
   }
 }
 
-/** Every tool result answers a call an earlier assistant message made; only assistants make calls. */
-function checkToolConversation(messages: readonly RuleMessage[]): void {
+/**
+ * Every tool result answers a call an earlier assistant message made; only assistants make calls. Also the native
+ * API's `messages`, which are chat's (`nativeRequest`).
+ */
+export function checkToolConversation(messages: readonly RuleMessage[]): void {
   const calls = new Set<string>();
   messages.forEach((m, i) => {
     const hasCalls = (m.tool_calls?.length ?? 0) > 0;
