@@ -1,8 +1,12 @@
 import { request as httpRequest } from 'node:http';
-import { ErrorCode } from '@aigw/core';
+import { ErrorCode, GatewayError } from '@aigw/core';
+import { RedisKeys } from '@aigw/platform';
+import { Redis } from 'ioredis';
 import { waitFor } from '@aigw/testing';
+import { idempotentJobId } from '../../apps/api-gateway/src/generation/idempotency';
+import { GenerationQueue } from '../../apps/api-gateway/src/generation/generation-queue';
 import { call, createKey, createUser } from './admin/admin-support';
-import { chat, GatewayHarness, lastUserText, sleep, sseEvents, type ErrorEnvelope } from './support';
+import { chat, GatewayHarness, lastUserText, REDIS_URL, sleep, sseEvents, type ErrorEnvelope } from './support';
 
 interface JobView {
   jobId: string;
@@ -179,6 +183,49 @@ describe('idempotency and async jobs', () => {
       const body = (await retried.json()) as { choices: { message: { content: string } }[] };
       expect(body.choices[0].message.content).toBe('second run');
       expect(runs).toBe(2);
+    });
+
+    it("an async re-run whose add fails gives the key's run back: the client's next retry runs at once", async () => {
+      const created = await createKey(h, { userId: (await createUser(h, 'idem-rerun-addfail')).id });
+      const headers = h.headers(created.key, { 'idempotency-key': 'order-addfail' });
+      let jobId: string;
+      await h.queue.pause();
+      try {
+        const first = await h.post('/api/v1/ai/jobs', { prompt: 'add fails' }, headers);
+        expect(first.status).toBe(202);
+        jobId = ((await first.json()) as { jobId: string }).jobId;
+        const cancelled = await h.post(`/api/v1/ai/jobs/${jobId}/cancel`, undefined, h.headers(created.key));
+        expect(((await cancelled.json()) as JobView).status).toBe('cancelled');
+      } finally {
+        await h.queue.resume();
+      }
+      // The replay finds the job cancelled, takes the key's run to run it again, and its add fails.
+      const add = jest
+        .spyOn(h.app.get(GenerationQueue), 'add')
+        .mockRejectedValueOnce(
+          new GatewayError(ErrorCode.ServiceUnavailable, 'The request could not be queued; retry shortly.'),
+        );
+      let failed: Response;
+      try {
+        failed = await h.post('/api/v1/ai/jobs', { prompt: 'add fails' }, headers);
+      } finally {
+        add.mockRestore();
+      }
+      expect(failed.status).toBe(503);
+      // The run is given back, not held RUN_HOLD_MS: the claim keeps its body's fingerprint and no run.
+      const redis = new Redis(REDIS_URL);
+      const claim = await redis
+        .get(h.app.get(RedisKeys).key('idem', idempotentJobId(created.id, 'order-addfail')))
+        .finally(() => void redis.quit());
+      expect(claim).not.toBeNull();
+      expect(claim).not.toContain('#');
+      const retried = await h.post('/api/v1/ai/jobs', { prompt: 'add fails' }, headers);
+      expect(retried.status).toBe(202);
+      expect(((await retried.json()) as { jobId: string }).jobId).toBe(jobId);
+      await waitFor(async () => {
+        const res = await h.get(`/api/v1/ai/jobs/${jobId}`, h.headers(created.key));
+        return ((await res.json()) as JobView).result?.text === 'add fails';
+      });
     });
 
     it('a retry that joined the run before its first client left keeps it running: the run is not stopped under it', async () => {

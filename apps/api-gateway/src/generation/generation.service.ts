@@ -930,6 +930,10 @@ export class GenerationService {
       if (claim.fresh && claim.jobId !== sub.request.requestId) {
         // The Idempotency-Key claim would otherwise point at a job that never existed.
         await this.idempotency.release(claim.jobId);
+      } else {
+        // A replay's re-run of the key's job: its run is given back, so the client's retry runs at once rather than
+        // wait out RUN_HOLD_MS (the sync path gives it back as its request ends; the async one has nothing else).
+        this.idempotency.unlock(claim);
       }
       throw err;
     }
