@@ -632,6 +632,25 @@ describe('shipped catalogs', () => {
     expect(catalog.providers.find((p) => p.id === 'local')?.enabled).toBe(false);
   });
 
+  it("the example prices Anthropic's cache writes and DeepSeek's cache hits, as its comments say", () => {
+    const catalog = loadCatalogFile(join(config, 'providers.example.yaml'), {
+      OPENAI_API_KEY: 'k1',
+      ANTHROPIC_API_KEY: 'k2',
+    });
+    const models = (id: string) => catalog.providers.find((p) => p.id === id)?.models ?? [];
+    // Anthropic bills a cache write at 1.25x the input price ($1 per 1M for Haiku 3.5, $3.75 for Sonnet 4): without
+    // cacheWritePer1k every write was billed at the input price, a quarter under what Anthropic charged.
+    expect(models('anthropic').map((m) => [m.name, m.cacheWritePer1k])).toEqual([
+      ['claude-3-5-haiku', 0.001],
+      ['claude-sonnet-4', 0.00375],
+    ]);
+    // DeepSeek: $0.28 / $0.028 (cache hit) / $0.42 per 1M tokens.
+    expect(models('deepseek').map((m) => [m.name, m.promptPer1k, m.cachedPromptPer1k, m.completionPer1k])).toEqual([
+      ['deepseek-chat', 0.00028, 0.000028, 0.00042],
+      ['deepseek-reasoner', 0.00028, 0.000028, 0.00042],
+    ]);
+  });
+
   it('the example needs the OpenAI and Anthropic keys', () => {
     expect(() => loadCatalogFile(join(config, 'providers.example.yaml'), {})).toThrow(/OPENAI_API_KEY.*'openai'/);
   });

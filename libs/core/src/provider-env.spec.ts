@@ -1,4 +1,5 @@
 import { CatalogFileError } from './catalog-file';
+import { costOf } from './cost';
 import { PROVIDER_FAMILIES } from './provider-families';
 import { catalogFromEnv, ENV_PRESETS, ignoredProviderVariables, providerVariablesSet } from './provider-env';
 
@@ -58,7 +59,11 @@ describe('catalogFromEnv', () => {
     ]);
     const deepseek = catalog?.providers[0];
     expect(deepseek?.apiKey).toBe('sk-deep');
-    expect(deepseek?.models[0]).toMatchObject({ name: 'deepseek-chat', promptPer1k: 0.0014, completionPer1k: 0.0028 });
+    expect(deepseek?.models[0]).toMatchObject({
+      name: 'deepseek-chat',
+      promptPer1k: 0.00028,
+      completionPer1k: 0.00042,
+    });
     const ollama = catalog?.providers[2];
     expect(ollama?.apiKey).toBeUndefined();
     expect(ollama?.models.map((m) => [m.name, m.promptPer1k, m.completionPer1k])).toEqual([
@@ -66,6 +71,25 @@ describe('catalogFromEnv', () => {
       ['qwen2.5:7b', 0, 0],
     ]);
     expect(catalog?.providers[3].healthPath).toBe('/health');
+  });
+
+  it("prices DeepSeek's models at its list prices per 1M tokens / 1000, its prompt cache hits at the hit price", () => {
+    // DeepSeek's list (V3.2, both models): $0.28 per 1M prompt tokens, $0.028 per 1M served from its prompt cache
+    // (`prompt_cache_hit_tokens`), $0.42 per 1M completion tokens. The defaults were $1.40 and $2.80 per 1M (ten times
+    // the $0.14 / $0.28 of its first list: a per-1M price divided by 100, not 1000), cache hits at the full price.
+    const deepseek = catalogFromEnv({ DEEPSEEK_API_KEY: 'sk-deep' })?.providers[0];
+    for (const name of ['deepseek-chat', 'deepseek-reasoner']) {
+      const model = deepseek?.models.find((m) => m.name === name);
+      expect(model).toMatchObject({ promptPer1k: 0.00028, cachedPromptPer1k: 0.000028, completionPer1k: 0.00042 });
+      // 1M prompt tokens of which 900K cache hits, and 1M completion tokens: 0.028 + 0.0252 + 0.42.
+      const usage = {
+        promptTokens: 1_000_000,
+        cachedPromptTokens: 900_000,
+        completionTokens: 1_000_000,
+        totalTokens: 2_000_000,
+      };
+      expect(costOf(usage, model!)).toBe(0.4732);
+    }
   });
 
   it('fails naming every bad variable', () => {

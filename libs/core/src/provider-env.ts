@@ -69,11 +69,17 @@ export const ENV_PRESETS: readonly EnvPreset[] = [
     holds: 'key',
     baseUrl: 'https://api.deepseek.com',
     models: [
-      model('deepseek-chat', 0.0014, 0.0028, {
+      // DeepSeek's list per 1M tokens / 1000: $0.28 prompt, $0.028 prompt cache hit, $0.42 completion (both models).
+      model('deepseek-chat', 0.00028, 0.00042, {
+        cachedPromptPer1k: 0.000028,
         contextWindow: 64_000,
         capabilities: ['chat', 'streaming', 'tools', 'json'],
       }),
-      model('deepseek-reasoner', 0.0014, 0.0028, { contextWindow: 64_000, capabilities: CHAT }),
+      model('deepseek-reasoner', 0.00028, 0.00042, {
+        cachedPromptPer1k: 0.000028,
+        contextWindow: 64_000,
+        capabilities: CHAT,
+      }),
     ],
   },
   {
