@@ -25,4 +25,21 @@ describe('costOf', () => {
     };
     expect(costOf(usage, { promptPer1k: 1, completionPer1k: 1 })).toBe(0.1);
   });
+
+  it('bills writes to the 1-hour cache at twice the prompt price, within the writes, never under the write price', () => {
+    const usage = {
+      promptTokens: 1000,
+      completionTokens: 0,
+      totalTokens: 1000,
+      cachedPromptTokens: 0,
+      cacheWritePromptTokens: 300,
+      cacheWrite1hPromptTokens: 200,
+    };
+    // 700 plain * 3 + 100 written for 5 minutes * 3.75 + 200 written for an hour * 6, per 1K tokens
+    expect(costOf(usage, price)).toBeCloseTo((2100 + 375 + 1200) / 1000, 9);
+    // More 1-hour writes than writes: only the writes are.
+    expect(costOf({ ...usage, cacheWrite1hPromptTokens: 900 }, price)).toBeCloseTo((2100 + 1800) / 1000, 9);
+    // A catalog write price above twice the prompt's is kept.
+    expect(costOf(usage, { ...price, cacheWritePer1k: 10 })).toBeCloseTo((2100 + 1000 + 2000) / 1000, 9);
+  });
 });

@@ -13,20 +13,30 @@ export interface Pricing {
 }
 
 /**
+ * What a prompt token written to a cache that lives an hour costs, per 1K: Anthropic bills such writes at twice the
+ * input price (a 5-minute write at 1.25x: `cacheWritePer1k`), and never less than the write price the catalog sets.
+ */
+export function longCacheWritePer1k(price: Pricing): number {
+  return Math.max(2 * price.promptPer1k, price.cacheWritePer1k ?? price.promptPer1k);
+}
+
+/**
  * Cost in USD, rounded to 1e-9 so sums in PostgreSQL numeric columns stay exact. `promptTokens` counts every
  * prompt token once: cache reads and cache writes are parts of it, each billed at its own rate and never
- * again at the plain prompt rate.
+ * again at the plain prompt rate; writes to the 1-hour cache (`cacheWrite1hPromptTokens`) at `longCacheWritePer1k`.
  */
 export function costOf(usage: Usage, price: Pricing): number {
   const cached = Math.min(usage.cachedPromptTokens, usage.promptTokens);
   const written = Math.min(usage.cacheWritePromptTokens ?? 0, usage.promptTokens - cached);
+  const writtenLong = Math.min(usage.cacheWrite1hPromptTokens ?? 0, written);
   const uncached = usage.promptTokens - cached - written;
   const cachedRate = price.cachedPromptPer1k ?? price.promptPer1k;
   const writeRate = price.cacheWritePer1k ?? price.promptPer1k;
   const usd =
     (uncached * price.promptPer1k +
       cached * cachedRate +
-      written * writeRate +
+      (written - writtenLong) * writeRate +
+      (writtenLong === 0 ? 0 : writtenLong * longCacheWritePer1k(price)) +
       usage.completionTokens * price.completionPer1k) /
     1000;
   return Math.round(usd * 1e9) / 1e9;

@@ -241,6 +241,12 @@ export interface Usage {
   cachedPromptTokens: number;
   /** Prompt tokens written to the provider's prompt cache (Anthropic bills them at their own rate). */
   cacheWritePromptTokens?: number;
+  /**
+   * Of `cacheWritePromptTokens`, those written to a cache that lives an hour (Anthropic's `cache_control` with `ttl:
+   * "1h"`, `cache_creation.ephemeral_1h_input_tokens`): Anthropic bills them at twice the input price, not the
+   * 5-minute write price (1.25x). Absent: none, or a provider that does not say.
+   */
+  cacheWrite1hPromptTokens?: number;
   /** Completion tokens spent on hidden reasoning (part of `completionTokens`). */
   reasoningTokens?: number;
   /**

@@ -87,6 +87,33 @@ describe('worstCaseCharge', () => {
     expect(c.mediaReserveUsd).toBeCloseTo((c.mediaTokens / 1000) * 0.01, 12);
   });
 
+  it("reserves a prompt marked for Claude's 1-hour cache at twice the prompt price, the most its writes cost", () => {
+    const claude = { ...dear, model: { ...dear.model, cacheWritePer1k: 0.0125 } } as Deployment;
+    const plain = worstCaseCharge(chat('a long system prompt', 100), [cheap, claude], 4096);
+    const prompt = plain.tokens - 100;
+    expect(plain.reserveUsd).toBeCloseTo((prompt / 1000) * 0.0125 + (100 / 1000) * 0.03, 12);
+    for (const mark of ['message', 'part', 'tool', 'call'] as const) {
+      const request = chat('a long system prompt', 100);
+      const long = { type: 'ephemeral', ttl: '1h' };
+      if (mark === 'message') {
+        request.messages[0].cache_control = long;
+      } else if (mark === 'part') {
+        request.messages[0].content = [{ type: 'text', text: 'a long system prompt', cache_control: long }];
+      } else if (mark === 'tool') {
+        request.options.tools = [{ type: 'function', function: { name: 'f' }, cache_control: long }];
+      } else {
+        request.messages.push({
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' }, cache_control: long }],
+        });
+      }
+      const c = worstCaseCharge(request, [cheap, claude], 4096);
+      const asked = c.tokens - 100;
+      expect(c.reserveUsd).toBeCloseTo((asked / 1000) * 0.02 + (100 / 1000) * 0.03, 12);
+    }
+  });
+
   it('charges embeddings their input tokens only', () => {
     const texts = worstCaseCharge(
       { model: 'e', messages: [], options: {}, embeddings: { input: ['one two three', 'four'] } },

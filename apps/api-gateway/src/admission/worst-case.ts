@@ -2,8 +2,10 @@ import {
   countTextTokens,
   estimateRequestTokenShares,
   isModelAlias,
+  longCacheWritePer1k,
   mayUseDeployment,
   reachableDeployments,
+  type CacheControl,
   type Deployment,
   type GenerationRequest,
   type RequestTokens,
@@ -54,11 +56,45 @@ function schemaTokens(request: Pick<GenerationRequest, 'options'>): number {
   return format?.type === 'json_schema' ? countTextTokens(JSON.stringify(format.json_schema)) : 0;
 }
 
+const isLong = (c: CacheControl | undefined): boolean => c?.ttl === '1h';
+
+/**
+ * Whether the request marks a prompt-cache breakpoint that lives an hour (`cache_control.ttl: "1h"`, Claude's): the
+ * prompt before it may be written at twice the input price (`longCacheWritePer1k`). A loop over the messages' parts,
+ * tool calls and tools; the usual request, without any `cache_control`, stops at nothing.
+ */
+function asksLongCache(request: Pick<GenerationRequest, 'messages' | 'options'>): boolean {
+  for (const t of request.options.tools ?? []) {
+    if (isLong(t.cache_control)) {
+      return true;
+    }
+  }
+  for (const m of request.messages) {
+    if (isLong(m.cache_control)) {
+      return true;
+    }
+    if (Array.isArray(m.content)) {
+      for (const p of m.content) {
+        if (p.type !== 'input_audio' && isLong(p.cache_control)) {
+          return true;
+        }
+      }
+    }
+    for (const c of m.tool_calls ?? []) {
+      if (isLong(c.cache_control)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 /**
  * The most a request can cost: its estimated prompt tokens (the routing estimate: tool definitions included, and its
  * audio and file parts by their size; and the answer's JSON schema), the fields passed through to the provider
  * (`passThroughTokens`), plus its completion allowance (`max_tokens`, or `defaultMaxTokens` when absent) at the
- * highest prompt and completion prices among the deployments that may serve it. Settlement refunds the
+ * highest prompt and completion prices among the deployments that may serve it (a prompt cache write's included,
+ * and a 1-hour one's where the request asks for that cache). Settlement refunds the
  * difference, so over-reserving only delays other requests of a user close to their budget; under-reserving could let
  * concurrent requests overspend it. The audio and file parts' share (`mediaTokens`, `mediaReserveUsd`), a rough
  * estimate, is reserved only as far as each limit leaves (ADMIT_LUA): it never makes a request too large on its own.
@@ -74,8 +110,14 @@ export function worstCaseCharge(
   const passed = passThroughTokens(request);
   let promptPer1k = 0;
   let completionPer1k = 0;
+  const longCache = candidates.length > 0 && asksLongCache(request);
   for (const d of candidates) {
-    promptPer1k = Math.max(promptPer1k, d.model.promptPer1k, d.model.cacheWritePer1k ?? 0);
+    promptPer1k = Math.max(
+      promptPer1k,
+      d.model.promptPer1k,
+      d.model.cacheWritePer1k ?? 0,
+      longCache ? longCacheWritePer1k(d.model) : 0,
+    );
     completionPer1k = Math.max(completionPer1k, d.model.completionPer1k);
   }
   return {

@@ -293,9 +293,13 @@ const USAGE = object(
     totalTokens: INTEGER,
     cachedPromptTokens: described(INTEGER, "Prompt tokens the provider's prompt cache served."),
     cacheWritePromptTokens: INTEGER,
+    cacheWrite1hPromptTokens: described(
+      INTEGER,
+      'Part of `cacheWritePromptTokens` written to Claude\'s 1-hour cache (`cache_control.ttl: "1h"`), billed at twice the prompt price.',
+    ),
     reasoningTokens: described(INTEGER, 'Part of `completionTokens` spent on hidden reasoning.'),
   },
-  ['cacheWritePromptTokens', 'reasoningTokens'],
+  ['cacheWritePromptTokens', 'cacheWrite1hPromptTokens', 'reasoningTokens'],
 );
 
 const GENERATE_RESPONSE = object(

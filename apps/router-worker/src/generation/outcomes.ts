@@ -157,6 +157,10 @@ function billedUsage(promptTokens: number, completionTokens: number, reported: U
   const written = Math.min(reported.cacheWritePromptTokens ?? 0, promptTokens - cachedPromptTokens);
   if (written > 0) {
     usage.cacheWritePromptTokens = written;
+    const long = Math.min(reported.cacheWrite1hPromptTokens ?? 0, written);
+    if (long > 0) {
+      usage.cacheWrite1hPromptTokens = long;
+    }
   }
   return usage;
 }

@@ -19,6 +19,8 @@ interface WireUsage {
   output_tokens?: number | null;
   cache_read_input_tokens?: number | null;
   cache_creation_input_tokens?: number | null;
+  /** The writes by how long they live in the cache (`cache_control.ttl`: 5 minutes, or 1 hour at a higher price). */
+  cache_creation?: { ephemeral_1h_input_tokens?: number | null } | null;
 }
 
 interface WireBlock {
@@ -84,6 +86,10 @@ export function anthropicUsage(u: WireUsage | null | undefined): Usage {
   };
   if (cacheWrite > 0) {
     usage.cacheWritePromptTokens = cacheWrite;
+    const long = Math.min(num(u?.cache_creation?.ephemeral_1h_input_tokens), cacheWrite);
+    if (long > 0) {
+      usage.cacheWrite1hPromptTokens = long;
+    }
   }
   return usage;
 }
@@ -397,6 +403,9 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     }
     if (typeof u.cache_creation_input_tokens === 'number') {
       cur.cache_creation_input_tokens = u.cache_creation_input_tokens;
+    }
+    if (typeof u.cache_creation === 'object' && u.cache_creation !== null) {
+      cur.cache_creation = u.cache_creation;
     }
   }
 
