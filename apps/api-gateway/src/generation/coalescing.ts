@@ -6,6 +6,7 @@ import {
   merged,
   type GenerationRequest,
   type GenerationResult,
+  type UsageEvent,
   usageRecordOf,
 } from '@aigw/core';
 import {
@@ -219,22 +220,29 @@ export class Coalescing {
   failed(error: GatewayError, request: GenerationRequest, servedStale = false): void {
     // It ran no job: nothing of its own to settle.
     void this.admission.refund(request);
-    const last = error.attempts?.at(-1);
-    this.usage.record(
-      usageRecordOf(request, {
-        provider: last?.provider ?? null,
-        model: last?.model ?? null,
-        promptTokens: 0,
-        completionTokens: 0,
-        cachedTokens: 0,
-        costUsd: 0,
-        latencyMs: Math.max(0, Date.now() - request.receivedAt),
-        cached: servedStale,
-        status: 'error',
-        errorClass: error instanceof ClientGoneError ? 'cancelled' : (last?.errorClass ?? null),
-        errorCode: error instanceof ClientGoneError ? CLIENT_CLOSED_REQUEST : error.code,
-        attempts: 0,
-      }),
-    );
+    this.usage.record(unrecordedFailureEvent(request, error, servedStale));
   }
+}
+
+/**
+ * The usage row of a request answered with an error that no worker recorded (a coalesced follower, a request whose
+ * job BullMQ failed): no cost, no attempts of its own (which keeps it out of the deployment's statistics), the
+ * deployment the last attempt tried where the error names one. `cached`: a stale answer stood in for the error.
+ */
+export function unrecordedFailureEvent(request: GenerationRequest, error: GatewayError, cached = false): UsageEvent {
+  const last = error.attempts?.at(-1);
+  return usageRecordOf(request, {
+    provider: last?.provider ?? null,
+    model: last?.model ?? null,
+    promptTokens: 0,
+    completionTokens: 0,
+    cachedTokens: 0,
+    costUsd: 0,
+    latencyMs: Math.max(0, Date.now() - request.receivedAt),
+    cached,
+    status: 'error',
+    errorClass: error instanceof ClientGoneError ? 'cancelled' : (last?.errorClass ?? null),
+    errorCode: error instanceof ClientGoneError ? CLIENT_CLOSED_REQUEST : error.code,
+    attempts: 0,
+  });
 }

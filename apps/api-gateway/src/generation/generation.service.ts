@@ -22,7 +22,7 @@ import { boundedByAnswer } from './by-deadline';
 import { CacheStage, type CacheDecision } from './cache-stage';
 import { CancellationService } from './cancellation.service';
 import { FreshToolCallIds } from './fresh-tool-call-ids';
-import { COALESCED_HEADER, Coalescing, type Party } from './coalescing';
+import { COALESCED_HEADER, Coalescing, unrecordedFailureEvent, type Party } from './coalescing';
 import { GatewayMetrics } from './gateway-metrics';
 import { GenerationQueue, type Retention } from './generation-queue';
 import { FailedJobError, LostJobError, type JobSnapshot } from './job-snapshot';
@@ -47,6 +47,7 @@ import {
 import { Servable } from './servable';
 import { StreamRelay, type StreamEncoderFactory, type StreamHead } from './stream-relay';
 import { SyncWait } from './sync-wait';
+import { UsageQueue } from './usage-queue';
 
 /** Our own job: its answer comes on the reply channel; the stored job is only read if that got lost. */
 const OWN_FIRST_CHECK_MS = 2_000;
@@ -116,6 +117,7 @@ export class GenerationService {
     private readonly metrics: GatewayMetrics,
     private readonly limit: PendingLimit,
     private readonly shutdown: ShutdownState,
+    private readonly usage: UsageQueue,
   ) {}
 
   /**
@@ -394,6 +396,11 @@ export class GenerationService {
       // Given back once (the settlement's marker): a no-op when a run did settle it. A follower's is given back with its
       // usage row (`Coalescing.failed`); a replay watching another request's job was not admitted (nothing reserved).
       void this.admission.refundOnce(sub.request);
+      if (cached !== REPLAYED) {
+        // Its own job (a replay's is another request's, which that one records): the request was answered, so it is
+        // recorded, as a failure. A run that did record it keeps its row (the writer skips a request id it holds).
+        this.usage.record(unrecordedFailureEvent(sub.request, error));
+      }
     }
   }
 
