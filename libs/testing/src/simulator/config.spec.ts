@@ -25,10 +25,19 @@ describe('validateSimulatorPatch', () => {
     ['rateLimit', { requests: { limit: 10, remaining: 1 }, tokens: null }],
     ['rateLimit', { requests: null, tokens: null, minutes: 1 }],
     ['rateLimit', 'lots'],
+    ['errorHeaders', { 'X-Should-Retry': 'false' }],
+    ['errorHeaders', { 'retry-after': 3 }],
+    ['errorHeaders', { 'retry-after': '3\r\nset-cookie: x' }],
+    ['errorHeaders', ['x-should-retry']],
   ])('rejects %s = %p naming the field', (field, value) => {
     expect(() => validateSimulatorPatch({ [field]: value })).toThrow(
       expect.objectContaining({ name: 'SimulatorConfigError', field }) as Error,
     );
+  });
+
+  it('accepts extra error headers', () => {
+    const errorHeaders = { 'x-should-retry': 'false', 'retry-after-ms': '250' };
+    expect(validateSimulatorPatch({ errorHeaders })).toEqual({ errorHeaders });
   });
 
   it('accepts rate limits (a window may be null or left out) and copies them', () => {

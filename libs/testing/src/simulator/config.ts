@@ -58,6 +58,11 @@ export interface SimulatorConfig {
    * RFC 3339 instants. Static figures for tests to set (nothing is counted down); null sends none.
    */
   rateLimit: SimRateLimit | null;
+  /**
+   * Extra headers on every error response (a `status` failure, and the errors a request earns by itself), as a provider
+   * sends them with its error: `x-should-retry`, `retry-after-ms`, a `retry-after` on a 500. Names in lower case.
+   */
+  errorHeaders: Record<string, string>;
 }
 
 export const DEFAULT_SIMULATOR_CONFIG: Readonly<SimulatorConfig> = Object.freeze({
@@ -81,6 +86,7 @@ export const DEFAULT_SIMULATOR_CONFIG: Readonly<SimulatorConfig> = Object.freeze
     requests: Object.freeze({ limit: 10_000, remaining: 9_999, resetMs: 6 }),
     tokens: Object.freeze({ limit: 10_000_000, remaining: 9_990_000, resetMs: 60 }),
   }),
+  errorHeaders: Object.freeze({}),
 });
 
 /** A config value was rejected; `field` names the SimulatorConfig key. */
@@ -144,6 +150,20 @@ const rateLimitProblem: Check = (v) => {
   return rateWindowProblem(rl.requests ?? null, 'requests') ?? rateWindowProblem(rl.tokens ?? null, 'tokens');
 };
 
+const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
+
+const headersProblem: Check = (v) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    return 'must be an object of header names to values';
+  }
+  for (const [name, value] of Object.entries(v)) {
+    if (!HEADER_NAME.test(name) || typeof value !== 'string' || /[\r\n]/.test(value)) {
+      return `.${name} must be a lower-case header name with a one-line string value`;
+    }
+  }
+  return null;
+};
+
 const CHECKS: Record<keyof SimulatorConfig, Check> = {
   latencyMs: nonNegative(MAX_DELAY_MS, false),
   jitterMs: nonNegative(MAX_DELAY_MS, false),
@@ -170,6 +190,7 @@ const CHECKS: Record<keyof SimulatorConfig, Check> = {
   reportUsage: isBoolean,
   ignoreDimensions: isBoolean,
   rateLimit: rateLimitProblem,
+  errorHeaders: headersProblem,
 };
 
 function isConfigKey(key: string): key is keyof SimulatorConfig {

@@ -32,7 +32,7 @@ export class Responder {
   }
 
   error(ex: Exchange, wire: WireFormat, status: number, message?: string, param?: string | null): void {
-    const headers = this.headersFor(ex, wire, 'json');
+    const headers = { ...this.headersFor(ex, wire, 'json'), ...this.deps.config().errorHeaders };
     const retryAfter = wantsRetryAfter(status) ? this.deps.config().retryAfterS : null;
     if (retryAfter !== null && wire.retryAfterInBody !== true) {
       headers['retry-after'] = String(retryAfter);
