@@ -495,6 +495,12 @@ export class ProviderCallError extends Error {
    * client gets. Absent when no one field is.
    */
   readonly param?: string;
+  /**
+   * The provider's `x-should-retry` (OpenAI and Anthropic send it, and their SDKs obey it before their rule by status):
+   * whether calling the same deployment again may succeed, over what the class says (`planRetry`). Absent when it said
+   * nothing. The class alone still decides the fallback and what the circuit counts.
+   */
+  readonly shouldRetry?: boolean;
 
   constructor(
     errorClass: ErrorClass,
@@ -508,6 +514,7 @@ export class ProviderCallError extends Error {
       billed?: import('./domain').Usage;
       charged?: import('./domain').Usage;
       param?: string;
+      shouldRetry?: boolean;
     } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
@@ -525,6 +532,9 @@ export class ProviderCallError extends Error {
     }
     if (opts.param !== undefined) {
       this.param = opts.param;
+    }
+    if (opts.shouldRetry !== undefined) {
+      this.shouldRetry = opts.shouldRetry;
     }
   }
 }

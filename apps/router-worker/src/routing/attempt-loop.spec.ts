@@ -636,15 +636,24 @@ describe('AttemptLoop', () => {
       // instead, without counting: test/routing-e2e/cooldown.test.ts).
       bench.adapters.script(
         'http://a/v1',
-        { fail: failure(ErrorClass.Provider, 500, 20_000) },
-        { fail: failure(ErrorClass.Provider, 500, 20_000) },
+        { fail: failure(ErrorClass.Provider, 500, 5_000) },
+        { fail: failure(ErrorClass.Provider, 500, 5_000) },
       );
       const started = bench.clock.t;
       const err = await failureOf(bench.loop.run([a], request, signal));
       expect(err.code).toBe(ErrorCode.AllProvidersFailed);
       expect(err.attempts).toEqual([expect.objectContaining({ provider: 'a', ok: false, retries: 1 })]);
-      expect(bench.sleeps).toEqual([20_000]);
-      expect(bench.clock.t - started).toBeLessThan(21_000);
+      expect(bench.sleeps).toEqual([5_000]);
+      expect(bench.clock.t - started).toBeLessThan(6_000);
+    });
+
+    it('does not wait out a 500 whose Retry-After is longer than a cooldown may hold (CB_OPEN_MS)', async () => {
+      bench = new LoopBench({ maxRetries: 5 });
+      bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.Provider, 500, 20_000) });
+      const err = await failureOf(bench.loop.run([a], request, signal));
+      expect(err.code).toBe(ErrorCode.AllProvidersFailed);
+      expect(err.attempts).toEqual([expect.objectContaining({ provider: 'a', ok: false, retries: 0 })]);
+      expect(bench.sleeps).toEqual([]);
     });
 
     it('sets a deployment aside for the wait a 429 named instead of counting it, and calls it again after', async () => {

@@ -478,8 +478,9 @@ export class AttemptLoop {
       // either: the request moves on, or answers with the wait held. The deadline alone judged it, and an async job's
       // is a day away: a daily quota's Retry-After of an hour fitted, and the job slept that hour (once per retry) in
       // one of the worker's WORKER_CONCURRENCY slots, which enough such jobs would all fill. Nor is it shortened to
-      // the cooldown held: a provider that named an hour would refuse the retry, after a wait for nothing.
-      const outlasts = call.cooldown !== null && call.cooldown.ms > cooldownMaxMs;
+      // the cooldown held: a provider that named an hour would refuse the retry, after a wait for nothing. The same holds
+      // for any wait a provider named, a 500's or 504's Retry-After too, which sets nothing aside (`circuitCooldownOf`).
+      const outlasts = (call.cooldown?.ms ?? error.retryAfterMs ?? 0) > cooldownMaxMs;
       // A circuit this failure left open would refuse the retry: waiting for it (a Retry-After may ask for many
       // seconds) would only delay the fallback, or the error.
       if (!decision.retry || call.circuitOpen || outlasts) {

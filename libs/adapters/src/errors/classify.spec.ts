@@ -250,10 +250,71 @@ describe('classifyHttpFailure', () => {
     expect(http(429, `[${gemini('12s')}]`).retryAfterMs).toBe(12_000);
   });
 
-  it('reads Retry-After on 503 and 529 but not on other 5xx', () => {
+  it('reads Retry-After and retry-after-ms on every 5xx, as the SDKs do on every status they retry', () => {
     expect(http(503, 'busy', { 'retry-after': '3' }).retryAfterMs).toBe(3000);
     expect(http(529, 'busy', { 'retry-after': '1' }).retryAfterMs).toBe(1000);
-    expect(http(500, 'oops', { 'retry-after': '3' }).retryAfterMs).toBeUndefined();
+    expect(http(500, 'oops', { 'retry-after': '3' }).retryAfterMs).toBe(3000);
+    expect(http(502, 'oops', { 'retry-after-ms': '250' }).retryAfterMs).toBe(250);
+    expect(http(504, 'oops', { 'retry-after': new Date(NOW + 10_000).toUTCString() }).retryAfterMs).toBe(10_000);
+    expect(http(500, 'oops').retryAfterMs).toBeUndefined();
+  });
+
+  it('carries x-should-retry, whatever the status', () => {
+    expect(http(503, 'busy', { 'x-should-retry': 'false' }).shouldRetry).toBe(false);
+    expect(http(400, '{"error":{"message":"bad"}}', { 'x-should-retry': 'true' })).toMatchObject({
+      errorClass: ErrorClass.InvalidRequest,
+      shouldRetry: true,
+    });
+    expect(http(429, 'slow down', { 'x-should-retry': 'TRUE' }).shouldRetry).toBe(true);
+    expect(http(500, 'oops', { 'x-should-retry': 'maybe' }).shouldRetry).toBeUndefined();
+    expect(http(500, 'oops').shouldRetry).toBeUndefined();
+  });
+
+  describe('a 429 without Retry-After', () => {
+    const openAi = (remaining: string, reset: string, kind = 'tokens'): Record<string, string> => ({
+      [`x-ratelimit-remaining-${kind}`]: remaining,
+      [`x-ratelimit-reset-${kind}`]: reset,
+    });
+
+    it('waits for the reset of the OpenAI window that is spent', () => {
+      expect(http(429, 'limited', openAi('0', '6m0s')).retryAfterMs).toBe(360_000);
+      expect(http(429, 'limited', openAi('0', '20ms', 'requests')).retryAfterMs).toBe(20);
+      // Both spent: the call needs both back.
+      expect(http(429, 'limited', { ...openAi('0', '1s', 'requests'), ...openAi('0', '1m0s') }).retryAfterMs).toBe(
+        60_000,
+      );
+      // Only the spent one counts.
+      expect(http(429, 'limited', { ...openAi('0', '1s', 'requests'), ...openAi('500', '1m0s') }).retryAfterMs).toBe(
+        1000,
+      );
+    });
+
+    it('names no wait when no window says it is spent', () => {
+      expect(http(429, 'limited', openAi('9000', '60ms')).retryAfterMs).toBeUndefined();
+      expect(http(429, 'limited', openAi('0', 'soon')).retryAfterMs).toBeUndefined();
+    });
+
+    it("waits for the reset (RFC 3339) of Anthropic's spent window, input and output tokens included", () => {
+      const at = (s: number): string => new Date(NOW + s * 1000).toISOString();
+      const anthropic = (kind: string, remaining: string, reset: string): Record<string, string> => ({
+        [`anthropic-ratelimit-${kind}-remaining`]: remaining,
+        [`anthropic-ratelimit-${kind}-reset`]: reset,
+      });
+      expect(http(429, 'limited', anthropic('requests', '0', at(12))).retryAfterMs).toBe(12_000);
+      expect(
+        http(429, 'limited', { ...anthropic('input-tokens', '0', at(30)), ...anthropic('requests', '40', at(1)) })
+          .retryAfterMs,
+      ).toBe(30_000);
+      expect(http(429, 'limited', anthropic('output-tokens', '0', at(-5))).retryAfterMs).toBe(0);
+    });
+
+    it("prefers the wait OpenAI's message names, then Retry-After over everything", () => {
+      const body =
+        '{"error":{"message":"Rate limit reached for gpt-4o in organization org-abc on tokens per min (TPM): Limit 30000, Used 29000, Requested 2000. Please try again in 1.898s. Visit https://platform.openai.com/account/rate-limits to learn more.","type":"tokens","param":null,"code":"rate_limit_exceeded"}}';
+      expect(http(429, body, openAi('0', '1m0s')).retryAfterMs).toBe(1898);
+      expect(http(429, body.replace('1.898s', '6m0s')).retryAfterMs).toBe(360_000);
+      expect(http(429, body, { ...openAi('0', '1m0s'), 'retry-after': '2' }).retryAfterMs).toBe(2000);
+    });
   });
 
   it('treats an exhausted account as an auth problem, not a rate limit to wait out', () => {

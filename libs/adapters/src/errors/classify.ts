@@ -1,5 +1,12 @@
 import { ErrorClass, ProviderCallError } from '@aigw/core';
-import { ietfRateLimit, parseRetryAfter, type ResponseHeaders } from '../http/headers';
+import {
+  ietfRateLimit,
+  parseDurationMs,
+  parseRetryAfter,
+  shouldRetryHint,
+  spentWindowResetMs,
+  type ResponseHeaders,
+} from '../http/headers';
 import { detailFromBody, type ProviderErrorDetail, safeMessage } from './provider-message';
 
 const CONTEXT_LENGTH_CODES = new Set([
@@ -80,11 +87,49 @@ function isModelNotServed(detail: ProviderErrorDetail, said: string): boolean {
   return detail.code === 'model_not_found' || MODEL_NOT_SERVED_TEXT.test(said);
 }
 
+/**
+ * The wait OpenAI's rate-limit 429 names in its message ("... Please try again in 1.898s.", "in 20ms", "in 6m0s"; Groq
+ * words it alike), which is the wait for this request, where the `x-ratelimit-reset-*` headers give the time until the
+ * whole window is back.
+ */
+const TRY_AGAIN_IN = /\btry again in ((?:\d+(?:\.\d+)?(?:ms|h|m|s))+)/i;
+
+function toldWaitMs(said: string): number | undefined {
+  const m = TRY_AGAIN_IN.exec(said);
+  return m === null ? undefined : parseDurationMs(m[1]);
+}
+
+/**
+ * The wait a 429 names, most precise first: Retry-After (or `retry-after-ms`); Google's RetryInfo in the body (Gemini
+ * sends only that); the wait OpenAI's message names; the reset of the window the headers say is spent (OpenAI's
+ * `x-ratelimit-*`, Anthropic's `anthropic-ratelimit-*`); the IETF RateLimit reset (HuggingFace's free tier sends only
+ * that). Undefined when none says: the rate limit then names no wait (the next deployment is tried at once).
+ */
+function rateLimitWaitMs(
+  headers: ResponseHeaders,
+  detail: ProviderErrorDetail,
+  said: string,
+  now: number,
+): number | undefined {
+  return (
+    parseRetryAfter(headers, now) ??
+    detail.googleRetryDelayMs ??
+    toldWaitMs(said) ??
+    spentWindowResetMs(headers, now) ??
+    ietfRateLimit(headers)?.resetRequestsMs
+  );
+}
+
 function isContextLength(detail: ProviderErrorDetail, said: string): boolean {
   return (detail.code !== undefined && CONTEXT_LENGTH_CODES.has(detail.code)) || CONTEXT_LENGTH_TEXT.test(said);
 }
 
-/** Classify a non-2xx answer from its status, headers and (already fully read) body. Pure. */
+/**
+ * Classify a non-2xx answer from its status, headers and (already fully read) body. Pure. The provider's
+ * `x-should-retry` rides along (`ProviderCallError.shouldRetry`): whether the same deployment is called again follows
+ * it over the class, as the OpenAI and Anthropic SDKs obey it over the status; the class still decides the fallback and
+ * the circuit. The headers are read only here, on a failure.
+ */
 export function classifyHttpFailure(
   status: number,
   headers: ResponseHeaders,
@@ -95,8 +140,9 @@ export function classifyHttpFailure(
   const detail = detailFromBody(bodyText);
   const said = detail.described === true ? bodyText : detail.message;
   const message = `upstream HTTP ${status}: ${safeMessage(detail.message, apiKey)}`;
+  const shouldRetry = shouldRetryHint(headers);
   const make = (c: ErrorClass, retryAfterMs?: number): ProviderCallError =>
-    new ProviderCallError(c, message, { status, retryAfterMs });
+    new ProviderCallError(c, message, { status, retryAfterMs, shouldRetry });
 
   if (status === 400 || status === 422) {
     if (isContextLength(detail, said)) {
@@ -109,7 +155,7 @@ export function classifyHttpFailure(
       return make(ErrorClass.NotFound);
     }
     // The field the provider named, for the client's 400 (`invalidRequestFailure`).
-    return new ProviderCallError(ErrorClass.InvalidRequest, message, { status, param: detail.param });
+    return new ProviderCallError(ErrorClass.InvalidRequest, message, { status, param: detail.param, shouldRetry });
   }
   if (status === 413) {
     return make(ErrorClass.ContextLength);
@@ -127,14 +173,14 @@ export function classifyHttpFailure(
     return make(ErrorClass.NotFound);
   }
   if (status === 408) {
-    return make(ErrorClass.Timeout);
+    return make(ErrorClass.Timeout, parseRetryAfter(headers, now));
   }
   // 409 Conflict: a transient clash on the provider's side (OpenAI's lock timeouts, Google's ABORTED "retry the
   // request"), which the OpenAI and Anthropic SDKs retry as they do 408, 429 and 5xx. The gateway sends no state of
   // the client's a provider could conflict with: as InvalidRequest the client got a 400 (that no SDK retries) and the
   // other deployments of the model were never tried.
   if (status === 409) {
-    return make(ErrorClass.Provider);
+    return make(ErrorClass.Provider, parseRetryAfter(headers, now));
   }
   // 424 Failed Dependency: TGI's answer when generation itself failed on the server (a shard, CUDA out of memory),
   // a server fault like a 5xx, not the request's.
@@ -155,15 +201,13 @@ export function classifyHttpFailure(
     if (detail.code === 'insufficient_quota') {
       return make(ErrorClass.Auth);
     }
-    // Without Retry-After, Google's RetryInfo in the body (Gemini sends only that) or the IETF RateLimit reset
-    // (HuggingFace's free tier sends only that) says when to come back.
-    return make(
-      ErrorClass.RateLimit,
-      parseRetryAfter(headers, now) ?? detail.googleRetryDelayMs ?? ietfRateLimit(headers)?.resetRequestsMs,
-    );
+    return make(ErrorClass.RateLimit, rateLimitWaitMs(headers, detail, said, now));
   }
+  // A Retry-After (or `retry-after-ms`) on any 5xx is the provider's wait before the next call, as the SDKs read it on
+  // every status they retry: a 500, 502 or 504 that names one is not called again sooner. Only a 503 or 529 (no room)
+  // sets the deployment aside for it (`circuitCooldownOf`); the others still count against its circuit.
   if (status >= 500) {
-    return make(ErrorClass.Provider, status === 503 || status === 529 ? parseRetryAfter(headers, now) : undefined);
+    return make(ErrorClass.Provider, parseRetryAfter(headers, now));
   }
   if (status >= 400) {
     return make(isContextLength(detail, said) ? ErrorClass.ContextLength : ErrorClass.InvalidRequest);

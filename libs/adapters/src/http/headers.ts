@@ -156,3 +156,64 @@ export function ietfRateLimit(headers: ResponseHeaders): RateLimitInfo | undefin
 export function anyRateLimit(headers: ResponseHeaders): RateLimitInfo | undefined {
   return openAiRateLimit(headers) ?? ietfRateLimit(headers);
 }
+
+/**
+ * The `x-should-retry` header (OpenAI and Anthropic send it; their SDKs obey it before their rule by status): true or
+ * false when it says so, undefined when absent or anything else.
+ */
+export function shouldRetryHint(headers: ResponseHeaders): boolean | undefined {
+  const v = headerValue(headers, 'x-should-retry')?.trim().toLowerCase();
+  return v === 'true' ? true : v === 'false' ? false : undefined;
+}
+
+/** A spent window's header names: what is left of it, and when it is full again. */
+interface ResetPair {
+  remaining: string;
+  reset: string;
+}
+
+const OPENAI_WINDOWS: readonly ResetPair[] = ['requests', 'tokens'].map((k) => ({
+  remaining: `x-ratelimit-remaining-${k}`,
+  reset: `x-ratelimit-reset-${k}`,
+}));
+const ANTHROPIC_WINDOWS: readonly ResetPair[] = ['requests', 'tokens', 'input-tokens', 'output-tokens'].map((k) => ({
+  remaining: `anthropic-ratelimit-${k}-remaining`,
+  reset: `anthropic-ratelimit-${k}-reset`,
+}));
+
+function spentFor(
+  headers: ResponseHeaders,
+  windows: readonly ResetPair[],
+  resetMs: (v: string) => number | undefined,
+): number | undefined {
+  let wait: number | undefined;
+  for (const w of windows) {
+    if (count(headers, w.remaining) !== 0) {
+      continue;
+    }
+    const v = headerValue(headers, w.reset);
+    const ms = v === undefined ? undefined : resetMs(v);
+    if (ms !== undefined && Number.isFinite(ms)) {
+      wait = Math.max(wait ?? 0, ms);
+    }
+  }
+  return wait;
+}
+
+/**
+ * How long until the rate-limit window(s) a 429 ran out of are full again, in ms, from the headers of a provider that
+ * sent no Retry-After: OpenAI's `x-ratelimit-reset-{requests,tokens}` (Go durations, `6m0s`, `20ms`) and Anthropic's
+ * `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-reset` (RFC 3339 instants), of the windows whose
+ * `remaining` is 0 (the longest, when several are: the call needs them all). Undefined when no window says it is spent:
+ * the headers then do not say which limit the 429 was for, and the wait stays unnamed. Both providers document the
+ * reset as the time until the window is whole again, so it is the longest the wait can be. Failure path only.
+ */
+export function spentWindowResetMs(headers: ResponseHeaders, now: number): number | undefined {
+  return (
+    spentFor(headers, OPENAI_WINDOWS, parseDurationMs) ??
+    spentFor(headers, ANTHROPIC_WINDOWS, (v) => {
+      const at = Date.parse(v);
+      return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+    })
+  );
+}

@@ -96,6 +96,22 @@ describe('fitsDeadline', () => {
 });
 
 describe('planRetry', () => {
+  it("obeys the provider's x-should-retry over the class", () => {
+    const opts = { maxRetries: 2, baseMs: 100, maxMs: 1000, minCallMs: 10 };
+    expect(planRetry({ errorClass: ErrorClass.Provider, shouldRetry: false }, 1, 0, 60_000, opts, () => 0)).toEqual({
+      retry: false,
+      reason: 'not_retryable',
+    });
+    expect(
+      planRetry({ errorClass: ErrorClass.InvalidRequest, shouldRetry: true }, 1, 0, 60_000, opts, () => 0),
+    ).toEqual({ retry: true, delayMs: 0 });
+    // It does not lift the retry budget or the deadline.
+    expect(planRetry({ errorClass: ErrorClass.Provider, shouldRetry: true }, 3, 0, 60_000, opts, () => 0)).toEqual({
+      retry: false,
+      reason: 'exhausted',
+    });
+  });
+
   const retryOpts = { ...DEFAULT_RETRY_OPTIONS, baseMs: 100, maxMs: 1000, maxRetries: 2, minCallMs: 50 };
   const now = 10_000;
   const farDeadline = now + 60_000;

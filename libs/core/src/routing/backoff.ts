@@ -61,17 +61,19 @@ export type RetryDecision =
 
 /**
  * Whether to retry the same deployment after a failure, and after how long. `attempt` is the
- * number of the retry being considered (1 after the first failure).
+ * number of the retry being considered (1 after the first failure). The provider's own word
+ * (`shouldRetry`, its `x-should-retry` header) decides over the class, as the OpenAI and Anthropic
+ * SDKs let it decide over the status.
  */
 export function planRetry(
-  failure: { errorClass: ErrorClass; retryAfterMs?: number },
+  failure: { errorClass: ErrorClass; retryAfterMs?: number; shouldRetry?: boolean },
   attempt: number,
   nowMs: number,
   deadlineAt: number,
   opts: RetryOptions,
   random: () => number = Math.random,
 ): RetryDecision {
-  if (!isRetryableClass(failure.errorClass)) {
+  if (!(failure.shouldRetry ?? isRetryableClass(failure.errorClass))) {
     return { retry: false, reason: 'not_retryable' };
   }
   if (attempt > opts.maxRetries) {
