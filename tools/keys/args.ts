@@ -1,5 +1,4 @@
-import { allowedModelEntryProblem, DEFAULT_DATABASE_URL } from '@aigw/core';
-import { isISO8601 } from 'class-validator';
+import { allowedModelEntryProblem, DEFAULT_DATABASE_URL, KEY_EXPIRY_RULE, keyExpiryOf } from '@aigw/core';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../shared/database-cli';
 
@@ -127,11 +126,10 @@ export function parseKeysArgs(argv: string[]): KeysCommand {
 const MAX_RATE = 1_000_000_000;
 
 function expiryOf(value: string): Date {
-  const at = new Date(value);
-  // The admin API's rule (CreateKeyDto.expiresAt). Strict: a day that does not exist (2027-02-30) is refused, where
-  // Date alone would read it as one in the next month.
-  if (!isISO8601(value, { strict: true }) || !/(Z|[+-]\d\d:?\d\d)$/.test(value) || Number.isNaN(at.getTime())) {
-    throw new UsageError('--expires needs an ISO date-time with a time zone, e.g. 2027-01-31T00:00:00Z');
+  // The admin API's rule (CreateKeyDto.expiresAt).
+  const at = keyExpiryOf(value);
+  if (at === null) {
+    throw new UsageError(`--expires needs ${KEY_EXPIRY_RULE}`);
   }
   if (at.getTime() <= Date.now()) {
     throw new UsageError('--expires must lie in the future');

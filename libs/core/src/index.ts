@@ -27,6 +27,7 @@ export * from './governance/tiers';
 export * from './governance/caller';
 export * from './governance/policy';
 export * from './governance/model-access';
+export * from './governance/key-expiry';
 export * from './governance/tiers-file';
 export * from './cache/cache-key';
 export * from './analytics/latency-histogram';

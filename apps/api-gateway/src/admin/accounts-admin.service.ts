@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ErrorCode, GatewayError, type TierTable } from '@aigw/core';
+import { ErrorCode, GatewayError, keyExpiryOf, type TierTable } from '@aigw/core';
 import { ApiKeyStore, DuplicateUserError, UserStore, type UserView } from '@aigw/entities';
 import { AuthChanges } from '../auth/auth-changes';
 import { TIERS } from '../auth/tiers.provider';
@@ -65,9 +65,11 @@ export class AccountsAdminService {
   /** The key is in this answer only: it is stored as a hash. */
   async createKey(dto: CreateKeyDto, auth: AuthContext): Promise<KeyView & { key: string }> {
     let expiresAt: Date | null = null;
-    if (dto.expiresAt !== undefined) {
-      expiresAt = new Date(dto.expiresAt);
-      if (expiresAt.getTime() <= Date.now()) {
+    // Null, as a key without an expiry lists it, is none (it read as 1970 and was refused as "in the past").
+    if (dto.expiresAt !== undefined && dto.expiresAt !== null) {
+      // The DTO checked the form; never a key without the expiry asked for, should the two rules part.
+      expiresAt = keyExpiryOf(dto.expiresAt);
+      if (expiresAt === null || expiresAt.getTime() <= Date.now()) {
         throw new GatewayError(ErrorCode.InvalidRequest, "Invalid 'expiresAt': it must lie in the future.", {
           param: 'expiresAt',
         });

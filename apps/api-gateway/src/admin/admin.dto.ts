@@ -19,7 +19,7 @@ import {
   registerDecorator,
   type ValidationOptions,
 } from 'class-validator';
-import { allowedModelEntryProblem } from '@aigw/core';
+import { allowedModelEntryProblem, KEY_EXPIRY_RULE, keyExpiryOf } from '@aigw/core';
 import { StrictBody } from '../validation/strict-body';
 
 const MAX_RATE = 1_000_000_000;
@@ -48,6 +48,23 @@ function IsAllowedModelList(options?: ValidationOptions): PropertyDecorator {
       validator: {
         validate: (value: unknown): boolean =>
           Array.isArray(value) && value.every((e) => typeof e === 'string' && allowedModelEntryProblem(e) === null),
+      },
+    });
+}
+
+/**
+ * A key's expiry as `keyExpiryOf` reads it (the keys CLI's `--expires` rule too): beside `@IsISO8601`, which also passes
+ * ISO 8601 forms a JS Date cannot read (`2027-01-31T00Z`, `20270131T000000Z`, week and ordinal dates).
+ */
+function IsKeyExpiry(options?: ValidationOptions): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) =>
+    registerDecorator({
+      name: 'isKeyExpiry',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      options: { message: `$property must be ${KEY_EXPIRY_RULE}`, ...options },
+      validator: {
+        validate: (value: unknown): boolean => typeof value === 'string' && keyExpiryOf(value) !== null,
       },
     });
 }
@@ -89,11 +106,15 @@ export class CreateKeyDto {
   @Matches(NO_NUL, { message: 'name must not contain NUL characters' })
   name?: string;
 
-  /** ISO 8601 with a time zone; must lie in the future (checked by the service against the clock). */
+  /**
+   * ISO 8601 with a time zone; must lie in the future (checked by the service against the clock). `null`, as a key
+   * without one lists it: none.
+   */
   @IsOptional()
   @IsISO8601({ strict: true }, { message: 'expiresAt must be an ISO 8601 date-time' })
   @Matches(/(Z|[+-]\d\d:?\d\d)$/, { message: 'expiresAt must name its time zone (Z or ±hh:mm)' })
-  expiresAt?: string;
+  @IsKeyExpiry()
+  expiresAt?: string | null;
 
   @IsOptional()
   @IsArray()
