@@ -200,8 +200,23 @@ describe('command-line tools (built)', () => {
         expect(notFound.stderr).toContain('No key matches the key given');
         expect(notFound.stderr + notFound.stdout).not.toContain(unknownKey);
 
-        const audit = await local.query<{ action: string }[]>('SELECT action FROM audit_log ORDER BY id');
+        // Revoking it again changes nothing: it keeps its time, and no second `key.revoke` is audited.
+        const again = await node(KEYS, ['revoke', found?.id ?? ''], env);
+        expect(again.code).toBe(0);
+
+        const audit = await local.query<{ action: string; actor: string; detail: Record<string, unknown> }[]>(
+          'SELECT action, actor, detail FROM audit_log ORDER BY id',
+        );
         expect(audit.map((a) => a.action)).toEqual(['user.create', 'key.create', 'key.revoke']);
+        // As the admin API records a revocation: the key before and after (never the key or its hash).
+        expect(audit[2]).toMatchObject({
+          actor: 'cli',
+          detail: {
+            before: { id: found?.id, prefix: found?.prefix, userName: 'alice', revokedAt: null },
+            after: { id: found?.id, prefix: found?.prefix, userName: 'alice', revokedAt: expect.any(String) },
+          },
+        });
+        expect(JSON.stringify(audit)).not.toContain(key);
       } finally {
         await local.destroy();
       }

@@ -1,11 +1,4 @@
-import {
-  AuditLogEntity,
-  isWholeKey,
-  UserStore,
-  type ApiKeyInfo,
-  type ApiKeyStore,
-  type UserView,
-} from '@aigw/entities';
+import { isWholeKey, UserStore, type ApiKeyInfo, type ApiKeyStore, type UserView } from '@aigw/entities';
 import type { DataSource } from 'typeorm';
 import type { KeysCommand } from './args';
 import type { CliOutput } from '../shared/database-cli';
@@ -64,7 +57,6 @@ export async function runKeysCommand(
   dataSource: DataSource,
   io: KeysOutput,
 ): Promise<number> {
-  const audit = dataSource.getRepository(AuditLogEntity);
   switch (cmd.kind) {
     case 'create': {
       const role = cmd.admin ? 'admin' : 'user';
@@ -106,7 +98,8 @@ export async function runKeysCommand(
       return 0;
     }
     case 'revoke': {
-      const revoked = await store.revoke(cmd.target);
+      // Audited by the store, in the revocation's transaction, as the admin API's DELETE is.
+      const revoked = await store.revoke(cmd.target, 'cli');
       if (!revoked) {
         // A whole key is a secret: not printed back (a terminal's scrollback and a CI log keep what they show).
         io.err(
@@ -114,12 +107,6 @@ export async function runKeysCommand(
         );
         return 1;
       }
-      await audit.insert({
-        actor: 'cli',
-        action: 'key.revoke',
-        target: revoked.id,
-        detail: { prefix: revoked.prefix },
-      });
       io.out(
         `Revoked key ${revoked.prefix} (id ${revoked.id}) of user '${revoked.userName}' at ${when(revoked.revokedAt)}.`,
       );

@@ -335,9 +335,11 @@ export class ApiKeyStore {
   /**
    * Revokes one key by id, by its visible prefix, or by the whole key (matched by its hash: what someone holding a
    * leaked key has at hand; longer than any prefix, see keyPrefixOf). Returns it (already revoked keys keep their
-   * original revocation time), or null when nothing matches.
+   * original revocation time), or null when nothing matches. With `actor` (the keys CLI's `cli`), audited as
+   * `revokeById` audits: in the same transaction, the key before and after, and only when it was not revoked yet (the
+   * CLI wrote its own row afterwards, without the record, and again at every revoke of a key already revoked).
    */
-  async revoke(idOrPrefix: string): Promise<ApiKeyInfo | null> {
+  async revoke(idOrPrefix: string, actor?: string): Promise<ApiKeyInfo | null> {
     const repo = this.dataSource.getRepository(ApiKeyEntity);
     const where = UUID.test(idOrPrefix)
       ? { id: idOrPrefix }
@@ -351,6 +353,9 @@ export class ApiKeyStore {
     const [row] = matches;
     if (!row) {
       return null;
+    }
+    if (actor !== undefined) {
+      return this.revokeById(row.id, actor);
     }
     if (row.revokedAt === null) {
       await repo.update({ id: row.id, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
