@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ApiKeyStore, MIGRATIONS, ProviderEntity, runMigrationsLocked, SecretBox } from '@aigw/entities';
-import { CuttableRelay, freePort } from '@aigw/testing';
+import { CuttableRelay, freePort, TEST_REDIS_URL } from '@aigw/testing';
 import type { DataSource } from 'typeorm';
 import { DATABASE_URL, dropSchema, openDataSource, tablesIn, uniqueSchema } from './pg';
 
@@ -141,7 +141,8 @@ describe('command-line tools (built)', () => {
   describe('keys', () => {
     it('creates, lists and revokes keys in a schema no app has migrated yet', async () => {
       const schema = freshSchema('cli_keys');
-      const env = { DATABASE_URL, DATABASE_SCHEMA: schema };
+      // A revoke tells the gateways on REDIS_URL (auth-changes.test has them listening).
+      const env = { DATABASE_URL, DATABASE_SCHEMA: schema, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: schema };
       const admin = await openDataSource('public', 1);
       await admin.query(`CREATE SCHEMA "${schema}"`).finally(() => admin.destroy());
 
@@ -200,9 +201,19 @@ describe('command-line tools (built)', () => {
         expect(notFound.stderr).toContain('No key matches the key given');
         expect(notFound.stderr + notFound.stdout).not.toContain(unknownKey);
 
-        // Revoking it again changes nothing: it keeps its time, and no second `key.revoke` is audited.
-        const again = await node(KEYS, ['revoke', found?.id ?? ''], env);
+        expect(revoked.stderr).toBe('');
+
+        // Revoking it again changes nothing: it keeps its time, and no second `key.revoke` is audited. With no Redis
+        // to tell the gateways, it says so and how long the key may still work; the revocation stands (exit 0).
+        const again = await node(KEYS, ['revoke', found?.id ?? ''], {
+          ...env,
+          REDIS_URL: 'redis://:a-password@127.0.0.1:42001/0',
+        });
         expect(again.code).toBe(0);
+        expect(again.stderr).toMatch(
+          /^\(the gateways were not told \(Redis: connect ECONNREFUSED 127\.0\.0\.1:42001\): the key stops working/,
+        );
+        expect(again.stderr).not.toContain('a-password');
 
         const audit = await local.query<{ action: string; actor: string; detail: Record<string, unknown> }[]>(
           'SELECT action, actor, detail FROM audit_log ORDER BY id',

@@ -3,6 +3,12 @@ import type { DataSource } from 'typeorm';
 import type { KeysCommand } from './args';
 import type { CliOutput } from '../shared/database-cli';
 
+/**
+ * Tells the gateways that a user's keys changed (announceAuthChange); answers why it could not, or null. The default
+ * tells nobody (a test of the commands alone).
+ */
+export type AnnounceAuthChange = (userId: string) => Promise<string | null>;
+
 /** Where a command writes (see CliOutput). */
 export type KeysOutput = CliOutput;
 
@@ -56,6 +62,7 @@ export async function runKeysCommand(
   store: ApiKeyStore,
   dataSource: DataSource,
   io: KeysOutput,
+  announce: AnnounceAuthChange = () => Promise.resolve(null),
 ): Promise<number> {
   switch (cmd.kind) {
     case 'create': {
@@ -110,6 +117,14 @@ export async function runKeysCommand(
       io.out(
         `Revoked key ${revoked.prefix} (id ${revoked.id}) of user '${revoked.userName}' at ${when(revoked.revokedAt)}.`,
       );
+      // Also for a key revoked before: that run may not have reached the gateways.
+      const unsent = await announce(revoked.userId);
+      if (unsent !== null) {
+        io.err(
+          `(the gateways were not told (${unsent}): the key stops working on each within its AUTH_CACHE_TTL_MS, 5 s by ` +
+            'default)',
+        );
+      }
       return 0;
     }
   }

@@ -1,7 +1,10 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { waitFor } from '@aigw/testing';
 import { createGatewayApp } from '../../../apps/api-gateway/src/bootstrap';
-import { chat, GatewayHarness } from '../support';
+import { chat, DATABASE_URL, GatewayHarness, REDIS_URL } from '../support';
 import { call, createKey, createUser } from './admin-support';
 
 /**
@@ -42,6 +45,33 @@ describe('auth changes across gateway replicas', () => {
       timeoutMs: 1_500,
       intervalMs: 50,
     });
+  });
+
+  it('a key revoked with the keys CLI is refused on every replica at once', async () => {
+    const user = await createUser(h, 'revoked-from-a-shell');
+    const created = await createKey(h, { userId: user.id });
+    expect((await post(h.url, created.key, chat('before'))).status).toBe(200);
+    expect((await post(replicaUrl, created.key, chat('before'))).status).toBe(200);
+
+    // The built tool (as `npm run keys` runs it), with the gateway's variables. It sent nothing: each replica kept
+    // the key's cached lookup for AUTH_CACHE_TTL_MS (5 s here), and a leaked key revoked from a shell kept working.
+    const cli = join(__dirname, '../../../dist/tools/keys/main.js');
+    const env = {
+      PATH: process.env.PATH ?? '',
+      DATABASE_URL,
+      DATABASE_SCHEMA: h.schema,
+      REDIS_URL,
+      REDIS_PREFIX: h.prefix,
+    };
+    const revoked = await promisify(execFile)(process.execPath, [cli, 'revoke', created.id], { env });
+    expect(revoked.stdout).toContain(`Revoked key ${created.prefix}`);
+    expect(revoked.stderr).toBe('');
+    for (const url of [h.url, replicaUrl]) {
+      await waitFor(async () => (await post(url, created.key, chat('after'))).status === 401, {
+        timeoutMs: 1_500,
+        intervalMs: 50,
+      });
+    }
   });
 
   it('a daily limit set on one replica holds on both at once, counting every request after it', async () => {
