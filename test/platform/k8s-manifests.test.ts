@@ -6,6 +6,7 @@ import { load, loadAll } from 'js-yaml';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { JobName, parseRedisUrl, QueueName, validateEnv } from '@aigw/core';
+import { GatewayEnv } from '../../apps/api-gateway/src/config/gateway-env';
 import { BaseEnv, bullOptions, RedisKeys, shutdownBudget, withRedisPassword } from '@aigw/platform';
 import { freePort, TEST_REDIS_URL, uniqueId, waitFor } from '@aigw/testing';
 
@@ -86,6 +87,15 @@ function deployment(name: string): { spec: { replicas?: number; template: { spec
   return d as unknown as { spec: { replicas?: number; template: { spec: Record<string, unknown> } } };
 }
 
+/** A Kubernetes memory quantity (`512Mi`, `1Gi`) in MiB. */
+function mebibytes(quantity: string): number {
+  const match = /^(\d+)(Mi|Gi)$/.exec(quantity);
+  if (match === null) {
+    throw new Error(`unexpected memory quantity ${quantity}`);
+  }
+  return Number(match[1]) * (match[2] === 'Gi' ? 1024 : 1);
+}
+
 describe('k8s manifests', () => {
   it('apply every listed file and never the Secret template (it would overwrite the real Secret)', () => {
     for (const file of kustomization.resources) {
@@ -126,6 +136,35 @@ describe('k8s manifests', () => {
     // Autoscalers scale in routinely: a generation still running when its gateway or worker pod stops was cut with
     // a 503 (a stream: an error event mid-answer) once the drain ran out, 23 s into a 120 s deadline.
     expect(drainMs).toBeGreaterThanOrEqual(Number(config.REQUEST_TIMEOUT_MS ?? 120_000));
+  });
+
+  it('give the api-gateway a heap and a memory limit that hold MAX_PENDING_REQUESTS requests arriving at once', () => {
+    // Measured (the api-gateway alone, k8s ConfigMap environment, no worker: every request held until its deadline),
+    // a burst of 5,000 sync requests with a 32 KB prompt each: the heap peaked at ~420 MB (~90 MB at idle, ~66 KB
+    // per request while it arrives, is parsed and queued) and the process' RSS at ~700 MB, ~280 MB beyond the heap
+    // (new space, code, buffers). The same burst with 16 KB prompts in a 512Mi container with no heap flag crashed:
+    // V8 sizes its heap to half the container's memory (259 MB of 512Mi), "Reached heap limit", every held request
+    // lost, the very spike MAX_PENDING_REQUESTS is there to refuse with a 503.
+    const IDLE_HEAP_MB = 90;
+    const HEAP_PER_REQUEST_MB = 66 / 1024;
+    const RSS_BEYOND_HEAP_MB = 280;
+    const config = applied.find((d) => d.kind === 'ConfigMap')?.data ?? {};
+    const pending = Number(config.MAX_PENDING_REQUESTS ?? new GatewayEnv().MAX_PENDING_REQUESTS);
+    const [gateway] = deployment('api-gateway').spec.template.spec.containers as {
+      args: string[];
+      resources: { limits: { memory: string } };
+    }[];
+    const limitMb = mebibytes(gateway.resources.limits.memory);
+    const flag = gateway.args.map((arg) => /^--max-old-space-size=(\d+)$/.exec(arg)?.[1]).find(Boolean);
+    const heapMb = flag === undefined ? limitMb / 2 : Number(flag);
+    // The heap holds the burst with a quarter to spare (garbage between full GCs), and the container the heap.
+    expect({ heapMb, enough: heapMb >= 1.25 * (IDLE_HEAP_MB + pending * HEAP_PER_REQUEST_MB) }).toEqual({
+      heapMb,
+      enough: true,
+    });
+    expect(heapMb + RSS_BEYOND_HEAP_MB).toBeLessThanOrEqual(limitMb);
+    // A node flag, before the script: after it, it would be the app's argument.
+    expect(gateway.args.indexOf('dist/apps/api-gateway/src/main.js')).toBe(gateway.args.length - 1);
   });
 
   it('migrate in an init container, outside the startupProbe, and start the apps only on a migrated schema', () => {

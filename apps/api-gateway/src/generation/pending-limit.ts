@@ -10,8 +10,8 @@ const OVERLOADED_RETRY_AFTER_MS = 1_000;
 
 /**
  * The bound on the sync and streamed requests one gateway process holds in memory (`MAX_PENDING_REQUESTS`): each
- * holds ~27 KB until answered, and nothing else stops a spike from growing the process past its memory limit (the
- * kernel then kills it, and every request it held is lost). Counted by the reply hub, which already tracks every such
+ * takes ~66 KB of heap while it arrives with a 32 KB prompt, and nothing else stops a spike from growing the process
+ * past its heap or memory limit (V8 or the kernel then ends it, and every request it held is lost). Counted by the reply hub, which already tracks every such
  * request from its arrival until its waiter ends, whichever way (answer, error, deadline, client gone, shutdown).
  * Async submissions are not held and are never refused here; health and metrics routes never come here.
  *
