@@ -196,6 +196,47 @@ describe('TGI adapter against a real HTTP server', () => {
     expect((await failure(collect(adapter.stream(req(), never)))).errorClass).toBe(ErrorClass.Provider);
   });
 
+  it('leaves the answer uncapped when the client set no max_tokens, as OpenAI does (TGI caps an absent max_new_tokens at 100)', async () => {
+    // TGI's router (lib.rs GenerateParameters): `#[serde(default = "default_max_new_tokens")] max_new_tokens:
+    // Option<u32>` with `default_max_new_tokens() = Some(100)`; an explicit `null` is None, which validation.rs turns
+    // into the room left in the window (`max_total_tokens - input_length`). The model here ends after 150 tokens.
+    const budgetOf = (body: string): number | null => {
+      const parameters = (JSON.parse(body) as { parameters: Record<string, unknown> }).parameters;
+      return 'max_new_tokens' in parameters ? (parameters.max_new_tokens as number | null) : 100;
+    };
+    const generated = (body: string): { tokens: number; reason: string } => {
+      const budget = budgetOf(body);
+      return budget === null || budget >= 150
+        ? { tokens: 150, reason: 'eos_token' }
+        : { tokens: budget, reason: 'length' };
+    };
+    up.handler = (_req, res, seen) => {
+      const { tokens, reason } = generated(seen.body);
+      if (seen.url === '/generate') {
+        sendJson(res, 200, {
+          generated_text: 'w '.repeat(tokens),
+          details: { finish_reason: reason, generated_tokens: tokens, prefill: [] },
+        });
+        return;
+      }
+      startSse(res);
+      res.end(
+        sseEvent({
+          ...token('w '.repeat(tokens)),
+          generated_text: 'w '.repeat(tokens),
+          details: { finish_reason: reason, generated_tokens: tokens, input_length: 7 },
+        }),
+      );
+    };
+    const whole = await adapter.generate(req(), never);
+    expect(whole).toMatchObject({ finishReason: 'stop', usage: { completionTokens: 150 } });
+    const deltas = await within(5000, 'stream', collect(adapter.stream(req(), never)));
+    expect(deltas[deltas.length - 1]).toMatchObject({ finishReason: 'stop', usage: { completionTokens: 150 } });
+    // A client's own limit still goes as it is.
+    await adapter.generate(req({ maxTokens: 20 }), never);
+    expect(up.requests.map((r) => budgetOf(r.body))).toEqual([null, null, 20]);
+  });
+
   it('refuses tools and images before any call (the native API has neither)', async () => {
     const tools = await failure(
       adapter.generate(req({ tools: [{ type: 'function', function: { name: 'f' } }] }), never),

@@ -68,6 +68,7 @@ export function tgiPrompt(messages: readonly ChatMessage[]): string {
 
 /**
  * The `/generate` and `/generate_stream` body. TGI rejects temperature 0 and top_p 1: those mean greedy decoding.
+ * Without the client's `max_tokens`, `max_new_tokens: null` asks for the rest of the window, not TGI's default of 100.
  * `decoder_input_details` only without streaming: `/generate_stream` answers it with a validation error event.
  */
 export function tgiBody(req: AdapterRequest, stream: boolean): string {
@@ -87,7 +88,9 @@ export function tgiBody(req: AdapterRequest, stream: boolean): string {
   return JSON.stringify({
     inputs: tgiPrompt(req.messages),
     parameters: {
-      max_new_tokens: o.maxTokens,
+      // `null`, not left out: TGI reads an absent `max_new_tokens` as 100 (its serde default), cutting every answer of a
+      // client that set no limit there (`length`); `null` is its "no limit", up to the model's window, as OpenAI's is.
+      max_new_tokens: o.maxTokens ?? null,
       do_sample: sampling,
       temperature: o.temperature !== undefined && o.temperature > 0 ? o.temperature : undefined,
       top_p: o.topP !== undefined && o.topP > 0 && o.topP < 1 ? o.topP : undefined,
