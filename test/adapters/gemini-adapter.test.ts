@@ -432,6 +432,7 @@ describe('Gemini adapter against a real HTTP server', () => {
   // Gemini 3 refuses, with a 400, a history whose function call comes back without its signature: a tool loop's
   // second turn. The signature rides in the tool call id, which every client sends back as it came.
   const SIGNATURE = 'CiQBVKhc7+/aN1vX3T2m0f9sK4Q=';
+  const SIGNATURE_URL = Buffer.from(SIGNATURE, 'base64').toString('base64url');
   const signedCalls = [
     { functionCall: { name: 'weather', args: { city: 'Paris' } }, thoughtSignature: SIGNATURE },
     { functionCall: { name: 'weather', args: { city: 'Rome' } } },
@@ -514,6 +515,83 @@ describe('Gemini adapter against a real HTTP server', () => {
         { functionCall: { name: 'weather', args: { city: 'Rome' } } },
       ],
     });
+  });
+
+  it("sends Gemini 3 a tool loop whose calls no Gemini signed (another family's, a client's own) with Google's stand-in signature", async () => {
+    // Gemini 3 validates the signature of the first functionCall of each model turn of the current turn (from the last
+    // user message with text): one without is a 400 (ai.google.dev/gemini-api/docs/thought-signatures). For calls it
+    // did not make (a conversation begun on another model, calls a client wrote), Google documents the stand-in
+    // `skip_thought_signature_validator`, as gemini-cli sends it.
+    const MISSING =
+      'Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly.';
+    up.handler = (_req, res, seen) => {
+      const contents = (JSON.parse(seen.body) as { contents: { role: string; parts: Record<string, unknown>[] }[] })
+        .contents;
+      let start = -1;
+      contents.forEach((c, i) => {
+        if (c.role === 'user' && c.parts.some((p) => typeof p.text === 'string')) {
+          start = i;
+        }
+      });
+      const unsigned = contents
+        .slice(start + 1)
+        .filter((c) => c.role === 'model')
+        .some((c) => {
+          const first = c.parts.find((p) => p.functionCall !== undefined);
+          return first !== undefined && typeof first.thoughtSignature !== 'string';
+        });
+      if (unsigned) {
+        sendJson(res, 400, { error: { code: 400, message: MISSING, status: 'INVALID_ARGUMENT' } });
+        return;
+      }
+      sendJson(res, 200, { candidates: [{ content: { parts: [{ text: 'Sunny.' }] }, finishReason: 'STOP' }] });
+    };
+    const call = (id: string, city: string) => ({
+      id,
+      type: 'function' as const,
+      function: { name: 'weather', arguments: JSON.stringify({ city }) },
+    });
+    const messages: AdapterRequest['messages'] = [
+      { role: 'user', content: 'Weather in Oslo?' },
+      { role: 'assistant', content: null, tool_calls: [call('call_old', 'Oslo')] },
+      { role: 'tool', tool_call_id: 'call_old', content: '{"celsius":3}' },
+      { role: 'assistant', content: 'Cold.' },
+      { role: 'user', content: 'And in Paris and Rome, then Nice?' },
+      { role: 'assistant', content: null, tool_calls: [call('call_p', 'Paris'), call('call_r', 'Rome')] },
+      { role: 'tool', tool_call_id: 'call_p', content: '{"celsius":20}' },
+      { role: 'tool', tool_call_id: 'call_r', content: '{"celsius":24}' },
+      { role: 'assistant', content: null, tool_calls: [call(`call_n__thought__${SIGNATURE_URL}`, 'Nice')] },
+      { role: 'tool', tool_call_id: `call_n__thought__${SIGNATURE_URL}`, content: '{"celsius":22}' },
+    ];
+    const gemini3 = { ...target, model: 'gemini-3-pro-preview' };
+    const r = await adapter.generate({ target: gemini3, messages, options: {} }, never);
+    expect(r.text).toBe('Sunny.');
+    const sent = (JSON.parse(up.requests[0].body) as { contents: { role: string; parts: unknown[] }[] }).contents;
+    expect(sent.filter((c) => c.role === 'model').map((c) => c.parts)).toEqual([
+      // Before the current turn: not validated, sent as it was.
+      [{ functionCall: { name: 'weather', args: { city: 'Oslo' } } }],
+      [{ text: 'Cold.' }],
+      // The first call of a step only, as Gemini signs parallel calls.
+      [
+        {
+          functionCall: { name: 'weather', args: { city: 'Paris' } },
+          thoughtSignature: 'skip_thought_signature_validator',
+        },
+        { functionCall: { name: 'weather', args: { city: 'Rome' } } },
+      ],
+      // Gemini's own signature goes back as it came.
+      [{ functionCall: { name: 'weather', args: { city: 'Nice' } }, thoughtSignature: SIGNATURE }],
+    ]);
+    // Streamed alike.
+    up.handler = (_req, res) =>
+      sseCrlf(res, [{ candidates: [{ content: { parts: [{ text: 'Sunny.' }] }, finishReason: 'STOP' }] }]);
+    await within(5000, 'stream', collect(adapter.stream({ target: gemini3, messages, options: {} }, never)));
+    expect(up.requests[1].body).toBe(up.requests[0].body);
+    // Models before 3 validate no signature: their history goes as it is.
+    up.handler = (_req, res) =>
+      sendJson(res, 200, { candidates: [{ content: { parts: [{ text: 'Sunny.' }] }, finishReason: 'STOP' }] });
+    await adapter.generate({ target, messages, options: {} }, never);
+    expect(up.requests[2].body).not.toContain('skip_thought_signature_validator');
   });
 
   it('sends the images of a tool result (a screenshot tool) after its functionResponse instead of dropping them', async () => {

@@ -362,6 +362,49 @@ export function toGeminiPrompt(messages: readonly ChatMessage[]): GeminiPrompt {
   return prompt;
 }
 
+/**
+ * The stand-in signature Google documents for function calls no Gemini made, "transferring a trace from a different
+ * model" or calls a client wrote (ai.google.dev/gemini-api/docs/thought-signatures, FAQ; Vertex AI takes this one of
+ * the two), sent as gemini-cli sends it.
+ */
+export const FOREIGN_CALL_SIGNATURE = 'skip_thought_signature_validator';
+
+/** A Gemini API model of major version 3 or later (`gemini-3-pro-preview`, `models/gemini-3.1-flash`). */
+const GEMINI_3_OR_LATER = /^(?:models\/)?gemini-(\d+)(?:[.-]|$)/i;
+
+function validatesSignatures(model: string): boolean {
+  const m = GEMINI_3_OR_LATER.exec(model);
+  return m !== null && Number(m[1]) >= 3;
+}
+
+/**
+ * Gemini 3 answers 400 ("Function call is missing a thought_signature in functionCall parts") when the first function
+ * call of a model turn in the current turn (the turns after the last user message with text) has no signature: a
+ * conversation begun on another family, whose calls Gemini never signed, or a history a client wrote, fails on every
+ * Gemini 3 deployment. Such a call gets Google's stand-in (FOREIGN_CALL_SIGNATURE), as gemini-cli gives it; Gemini's
+ * own signatures go back as they came, and parallel calls after the first, which Gemini leaves unsigned, stay so. Older
+ * models validate none: their history is sent as it is. One pass over the contents, only for a Gemini 3 model.
+ */
+function signForeignCalls(contents: GeminiContent[]): void {
+  let start = contents.length;
+  while (start > 0 && !(contents[start - 1].role === 'user' && contents[start - 1].parts.some((p) => 'text' in p))) {
+    start--;
+  }
+  if (start === 0) {
+    return;
+  }
+  for (const content of contents.slice(start)) {
+    if (content.role !== 'model') {
+      continue;
+    }
+    const first = content.parts.findIndex((p) => 'functionCall' in p);
+    const part = content.parts[first];
+    if (part !== undefined && 'functionCall' in part && part.thoughtSignature === undefined) {
+      content.parts[first] = { functionCall: part.functionCall, thoughtSignature: FOREIGN_CALL_SIGNATURE };
+    }
+  }
+}
+
 function toolConfigOf(choice: ToolChoice | undefined): JsonObject | undefined {
   if (choice === undefined) {
     return undefined;
@@ -434,6 +477,9 @@ export function geminiBody(req: AdapterRequest): string {
         ]
       : undefined;
   const prompt = toGeminiPrompt(req.messages);
+  if (validatesSignatures(req.target.model)) {
+    signForeignCalls(prompt.contents);
+  }
   if (prompt.contents.length === 0) {
     // OpenAI answers a system prompt alone, or an empty message; Gemini needs contents. Refused before sending, so
     // routing can move on to a family that takes it, and the 400 names the field when none does.
