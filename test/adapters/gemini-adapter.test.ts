@@ -205,6 +205,9 @@ describe('Gemini adapter against a real HTTP server', () => {
       { candidates: [{ content: { parts: [{ text: 'Long' }] }, finishReason: 'MAX_TOKENS' }], usageMetadata: USAGE },
       { candidates: [{ content: { parts: [] }, finishReason: 'SAFETY' }] },
       { promptFeedback: { blockReason: 'PROHIBITED_CONTENT' }, usageMetadata: { promptTokenCount: 5 } },
+      { candidates: [{ content: { parts: [] }, finishReason: 'IMAGE_PROHIBITED_CONTENT' }] },
+      // "Request has at least one thought signature missing": no answer, not an empty success.
+      { candidates: [{ finishReason: 'MISSING_THOUGHT_SIGNATURE' }], usageMetadata: { promptTokenCount: 5 } },
     ];
     let i = 0;
     up.handler = (_req, res) => sendJson(res, 200, answers[i++]);
@@ -214,6 +217,8 @@ describe('Gemini adapter against a real HTTP server', () => {
     const blocked = await adapter.generate(req, never);
     expect(blocked).toMatchObject({ text: '', finishReason: 'content_filter' });
     expect(blocked.usage.promptTokens).toBe(5);
+    expect((await adapter.generate(req, never)).finishReason).toBe('content_filter');
+    expect((await failure(adapter.generate(req, never))).errorClass).toBe(ErrorClass.Provider);
   });
 
   it('streams with alt=sse: text pieces, a whole function call, and the finish reason and usage of the last event', async () => {

@@ -77,13 +77,15 @@ describe("Gemini's finishReason", () => {
     ['MAX_TOKENS', false, 'length'],
     ['SAFETY', false, 'content_filter'],
     ['RECITATION', false, 'content_filter'],
+    ['IMAGE_PROHIBITED_CONTENT', false, 'content_filter'],
+    ['IMAGE_RECITATION', false, 'content_filter'],
     ['OTHER', false, 'stop'],
     ['FINISH_REASON_UNSPECIFIED', false, 'stop'],
   ])('%p (calls made: %p) -> %p', (reason, calls, expected) => {
     expect(geminiFinishReason(reason, calls)).toBe(expected);
   });
 
-  it.each(['MALFORMED_FUNCTION_CALL', 'UNEXPECTED_TOOL_CALL'])(
+  it.each(['MALFORMED_FUNCTION_CALL', 'UNEXPECTED_TOOL_CALL', 'MISSING_THOUGHT_SIGNATURE'])(
     '%p is a provider failure, not an empty success',
     (r) => {
       expect(() => geminiFinishReason(r, false)).toThrow(

@@ -68,11 +68,17 @@ const FILTERED = new Set([
   'PROHIBITED_CONTENT',
   'SPII',
   'IMAGE_SAFETY',
+  'IMAGE_PROHIBITED_CONTENT',
+  'IMAGE_RECITATION',
   'LANGUAGE',
 ]);
 
-/** The model failed to produce a usable call: no answer, and another try (or deployment) may well make one. */
-const FAILED_CALLS = new Set(['MALFORMED_FUNCTION_CALL', 'UNEXPECTED_TOOL_CALL']);
+/**
+ * The model failed to produce a usable call (or, `MISSING_THOUGHT_SIGNATURE`, "request has at least one thought
+ * signature missing", refused the history): no answer, and another try (or deployment, another family) may well make
+ * one.
+ */
+const FAILED_CALLS = new Set(['MALFORMED_FUNCTION_CALL', 'UNEXPECTED_TOOL_CALL', 'MISSING_THOUGHT_SIGNATURE']);
 
 /**
  * Gemini's finishReason in OpenAI's terms; a stop that made function calls is `tool_calls`. A malformed or unexpected
