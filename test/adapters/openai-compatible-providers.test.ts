@@ -713,4 +713,58 @@ describe('OpenAI-compatible providers: DeepSeek, the HuggingFace router, llama.c
       expect(res.usage).toMatchObject({ promptTokens: 11, completionTokens: 0, totalTokens: 11 });
     });
   });
+
+  describe('Azure OpenAI', () => {
+    // learn.microsoft.com, Azure OpenAI REST API reference: `POST {endpoint}/openai/deployments/{deployment-id}/chat/
+    // completions?api-version=...`, authenticated by the key in the `api-key` header (or an Entra ID token as
+    // `Authorization: Bearer`); a key sent as a bearer token is refused with 401 "Access denied due to invalid
+    // subscription key or wrong API endpoint".
+    const KEY = 'a3f0c9d2e1b84c6f9a7d5e3b1c0f2a4d';
+    const azureAnswer = {
+      id: 'chatcmpl-az1',
+      object: 'chat.completion',
+      created: 1_760_000_000,
+      model: 'gpt-4o-2024-08-06',
+      prompt_filter_results: [{ prompt_index: 0, content_filter_results: {} }],
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: '9.8.' },
+          finish_reason: 'stop',
+          content_filter_results: {},
+        },
+      ],
+      usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15 },
+    };
+
+    it("sends the key in Azure's api-key header to a deployment URL with its api-version", async () => {
+      up.handler = (req, res) => {
+        if (req.headers['api-key'] !== KEY) {
+          sendJson(res, 401, {
+            error: {
+              code: '401',
+              message:
+                'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.',
+            },
+          });
+          return;
+        }
+        sendJson(res, 200, azureAnswer);
+      };
+      const azure = {
+        ...target,
+        baseUrl: `${up.origin}/openai/deployments/gpt-4o?api-version=2024-10-21`,
+        apiKey: KEY,
+        model: 'gpt-4o',
+      };
+      const res = await adapter.generate(request(azure), never);
+      expect(res).toMatchObject({ text: '9.8.', finishReason: 'stop' });
+      expect(up.requests[0].url).toBe('/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21');
+      // Other servers keep OpenAI's bearer token alone.
+      up.handler = (_req, res) => sendJson(res, 200, azureAnswer);
+      await adapter.generate(request(), never);
+      expect(up.requests[1].headers.authorization).toBe('Bearer sk-deepseek-0005');
+      expect(up.requests[1].headers['api-key']).toBeUndefined();
+    });
+  });
 });

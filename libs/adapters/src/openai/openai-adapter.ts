@@ -18,6 +18,32 @@ import { readModelList } from '../model-list';
 import { embeddingsBody, readEmbeddings } from './openai-embeddings';
 import { OpenAiStreamDecoder, openAiBody, readCompletion, saysStopForToolCalls } from './openai-wire';
 
+const AZURE_HOST = /\.(?:openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)$/i;
+const azureEndpoints = new Map<string, boolean>();
+
+/**
+ * Azure OpenAI: a deployment URL with its `?api-version=` (`https://x.openai.azure.com/openai/deployments/gpt-4o?
+ * api-version=2024-10-21`), or an Azure AI host. Azure takes an API key in its own `api-key` header and answers a key
+ * sent as a bearer token (which it reads as a Microsoft Entra ID token) with 401 "Access denied due to invalid
+ * subscription key", so such a provider never answered. The key goes in both headers, as Azure's own SDK sends it: a
+ * key in `api-key`, an Entra token in `Authorization`. Decided once per base URL (a map lookup per call).
+ */
+function isAzureEndpoint(baseUrl: string): boolean {
+  let azure = azureEndpoints.get(baseUrl);
+  if (azure === undefined) {
+    try {
+      const url = new URL(baseUrl);
+      azure = url.searchParams.has('api-version') || AZURE_HOST.test(url.hostname);
+    } catch {
+      azure = false;
+    }
+    if (azureEndpoints.size < 1024) {
+      azureEndpoints.set(baseUrl, azure);
+    }
+  }
+  return azure;
+}
+
 /**
  * `betas`: the client's Anthropic beta features (`/v1/messages`' `anthropic-beta` header), sent in that header to a
  * gateway in front of Claude only (`claudeOptions`): LiteLLM passes it on to Claude where the operator lets it
@@ -27,6 +53,9 @@ function headersOf(target: AdapterTarget, json: boolean, betas?: readonly string
   const h: Record<string, string> = json ? { 'content-type': 'application/json' } : {};
   if (target.apiKey !== undefined && target.apiKey.length > 0) {
     h.authorization = `Bearer ${target.apiKey}`;
+    if (isAzureEndpoint(target.baseUrl)) {
+      h['api-key'] = target.apiKey;
+    }
   }
   if (target.claudeOptions === true && betas !== undefined && betas.length > 0) {
     h['anthropic-beta'] = betas.join(',');
