@@ -425,6 +425,73 @@ describe('Gemini adapter against a real HTTP server', () => {
     expect(body.tools[0].functionDeclarations[0].parameters).toEqual(expected);
   });
 
+  it('declares a tool without arguments (an MCP tool, z.object({})) without the empty properties Gemini refuses', async () => {
+    // The Gemini API answers an OBJECT schema with `properties: {}` with 400 INVALID_ARGUMENT
+    // "* GenerateContentRequest.tools[0].function_declarations[0].parameters.properties: should be non-empty for OBJECT
+    // type"; `parameters` is optional in a FunctionDeclaration, and an object schema may leave `properties` out.
+    const emptyProperties = (v: unknown): boolean =>
+      typeof v === 'object' &&
+      v !== null &&
+      Object.entries(v as Record<string, unknown>).some(
+        ([k, sub]) =>
+          (k === 'properties' && typeof sub === 'object' && sub !== null && Object.keys(sub).length === 0) ||
+          emptyProperties(sub),
+      );
+    up.handler = (_req, res, seen) => {
+      if (emptyProperties((JSON.parse(seen.body) as { tools?: unknown }).tools)) {
+        sendJson(res, 400, {
+          error: {
+            code: 400,
+            message:
+              '* GenerateContentRequest.tools[0].function_declarations[0].parameters.properties: should be non-empty for OBJECT type\n',
+            status: 'INVALID_ARGUMENT',
+          },
+        });
+        return;
+      }
+      sendJson(res, 200, { candidates: [{ content: { parts: [{ text: 'ok' }] }, finishReason: 'STOP' }] });
+    };
+    const tools: NonNullable<AdapterRequest['options']['tools']> = [
+      // What MCP servers and zod-to-json-schema write for a tool without arguments.
+      {
+        type: 'function',
+        function: {
+          name: 'now',
+          description: 'The time',
+          parameters: { type: 'object', properties: {}, required: [], additionalProperties: false },
+        },
+      },
+      {
+        type: 'function',
+        function: {
+          name: 'log',
+          parameters: {
+            type: 'object',
+            properties: { text: { type: 'string' }, meta: { type: 'object', properties: {} } },
+            required: ['text'],
+          },
+        },
+      },
+    ];
+    const r = await adapter.generate(
+      { target, messages: [{ role: 'user', content: 'Time?' }], options: { tools } },
+      never,
+    );
+    expect(r.text).toBe('ok');
+    const declared = (JSON.parse(up.requests[0].body) as { tools: { functionDeclarations: unknown[] }[] }).tools[0];
+    expect(declared.functionDeclarations).toEqual([
+      { name: 'now', description: 'The time' },
+      {
+        name: 'log',
+        parameters: {
+          type: 'object',
+          properties: { text: { type: 'string' }, meta: { type: 'object' } },
+          required: ['text'],
+        },
+      },
+    ]);
+  });
+
   it('refuses, before any HTTP, a tool call whose arguments are not a JSON object', async () => {
     const req = toolRequest();
     req.messages[2].tool_calls = [{ id: 'call_a', type: 'function', function: { name: 'weather', arguments: '[1]' } }];

@@ -149,6 +149,13 @@ function toGemini(schema: JsonValue, defs: Definitions, resolving: ReadonlySet<s
       values = value;
     } else if (DATA_KEYWORDS.has(key)) {
       out[key] = value;
+    } else if (
+      (key === 'properties' && isObject(value) && Object.keys(value).length === 0) ||
+      isEmptyRequired(key, value)
+    ) {
+      // `properties: {}` (an object without fields: an MCP tool without arguments, `z.object({})`) is refused ("should
+      // be non-empty for OBJECT type"); left out, the object is the same. An empty `required` says nothing either.
+      continue;
     } else if (key === 'properties' && isObject(value)) {
       const named: JsonObject = {};
       for (const [name, sub] of Object.entries(value)) {
@@ -169,6 +176,26 @@ function toGemini(schema: JsonValue, defs: Definitions, resolving: ReadonlySet<s
     delete out.format;
   }
   return out;
+}
+
+function isEmptyRequired(key: string, value: JsonValue): boolean {
+  return key === 'required' && Array.isArray(value) && value.length === 0;
+}
+
+/**
+ * A tool's parameters as its declaration takes them: a schema that is a bare object (no fields, as `geminiSchema`
+ * writes a tool without arguments) is left out, `parameters` being optional, as every Gemini client sends such a tool.
+ */
+function declaredParameters(parameters: JsonObject | undefined): JsonValue | undefined {
+  if (parameters === undefined) {
+    return undefined;
+  }
+  const schema = geminiSchema(parameters);
+  const bare =
+    isObject(schema) &&
+    Object.keys(schema).every((k) => k === 'type') &&
+    (schema.type === undefined || (typeof schema.type === 'string' && schema.type.toLowerCase() === 'object'));
+  return bare ? undefined : schema;
 }
 
 /** The formats Gemini's `Schema` takes, by type; it refuses any other ("only 'enum' and 'date-time' are supported"). */
@@ -471,7 +498,7 @@ export function geminiBody(req: AdapterRequest): string {
             functionDeclarations: o.tools.map((t) => ({
               name: t.function.name,
               description: t.function.description,
-              parameters: t.function.parameters === undefined ? undefined : geminiSchema(t.function.parameters),
+              parameters: declaredParameters(t.function.parameters),
             })),
           },
         ]
