@@ -237,6 +237,66 @@ describe('TGI adapter against a real HTTP server', () => {
     expect(up.requests.map((r) => budgetOf(r.body))).toEqual([null, null, 20]);
   });
 
+  it("takes TGI's refusal of the JSON grammar (JSON mode without a schema, a server without grammar support) as a deployment that cannot express the request", async () => {
+    // TGI 3's router compiles the grammar itself and refuses a JSON schema without `properties` (validation.rs:
+    // "Grammar must have a 'properties' field"), which is what JSON mode without a schema (`json_object`) is sent as;
+    // a server started with --disable-grammar-support refuses any grammar ("grammar is not supported"). Unstreamed a
+    // 422, streamed an event of the 200. Either is the deployment's limit, not the client's mistake: routing moves on
+    // to a deployment that takes JSON mode, or answers a 400 naming response_format.
+    const refusal = (body: string): string | null => {
+      const grammar = (JSON.parse(body) as { parameters: { grammar?: { value?: Record<string, unknown> } } }).parameters
+        .grammar;
+      return grammar !== undefined && grammar.value?.properties === undefined
+        ? "Input validation error: grammar is not valid: Grammar must have a 'properties' field"
+        : null;
+    };
+    up.handler = (_req, res, seen) => {
+      const error = refusal(seen.body);
+      if (seen.url === '/generate_stream') {
+        startSse(res);
+        res.end(
+          error === null
+            ? sseEvent({
+                ...token('{}'),
+                generated_text: '{}',
+                details: { finish_reason: 'eos_token', generated_tokens: 1 },
+              })
+            : sseEvent({ error, error_type: 'validation' }),
+        );
+        return;
+      }
+      if (error !== null) {
+        sendJson(res, 422, { error, error_type: 'validation' });
+        return;
+      }
+      sendJson(res, 200, { generated_text: '{}', details: { finish_reason: 'eos_token', generated_tokens: 1 } });
+    };
+    const jsonMode = req({ responseFormat: { type: 'json_object' } });
+    const whole = await failure(adapter.generate(jsonMode, never));
+    expect(whole).toMatchObject({
+      errorClass: ErrorClass.InvalidRequest,
+      untranslatable: true,
+      param: 'response_format',
+    });
+    expect(whole.message).toContain("Grammar must have a 'properties' field");
+    const streamed = await failure(collect(adapter.stream(jsonMode, never)));
+    expect(streamed).toMatchObject({
+      errorClass: ErrorClass.InvalidRequest,
+      untranslatable: true,
+      param: 'response_format',
+    });
+    // Another validation error stays the client's own.
+    up.handler = (_req, res) =>
+      sendJson(res, 422, {
+        error: 'Input validation error: `temperature` must be strictly positive',
+        error_type: 'validation',
+      });
+    expect(await failure(adapter.generate(req({ temperature: 5 }), never))).toMatchObject({
+      errorClass: ErrorClass.InvalidRequest,
+      untranslatable: false,
+    });
+  });
+
   it('refuses tools and images before any call (the native API has neither)', async () => {
     const tools = await failure(
       adapter.generate(req({ tools: [{ type: 'function', function: { name: 'f' } }] }), never),

@@ -5,7 +5,7 @@ import { jsonCall, originCall, streamCall } from '../http/calls';
 import { anyRateLimit, type ResponseHeaders } from '../http/headers';
 import type { HttpPool } from '../http/http-pool';
 import type { AdapterRequest, AdapterResponse, AdapterTarget, HealthResult, ProviderAdapter } from '../types';
-import { readGeneration as readBody, readInfo, TgiStreamDecoder, tgiBody } from './tgi-wire';
+import { grammarRefusal, readGeneration as readBody, readInfo, TgiStreamDecoder, tgiBody } from './tgi-wire';
 
 function headersOf(target: AdapterTarget, json: boolean): Record<string, string> {
   const h: Record<string, string> = json ? { 'content-type': 'application/json' } : {};
@@ -53,9 +53,13 @@ export class TgiAdapter implements ProviderAdapter {
       headers: headersOf(req.target, true),
       body: tgiBody(req, false),
     } as const;
-    return jsonCall(this.pool, req.target, call, signal, (json, headers, status, apiKey) =>
-      readGeneration(json, headers, status, apiKey, req.options.stop),
-    );
+    try {
+      return await jsonCall(this.pool, req.target, call, signal, (json, headers, status, apiKey) =>
+        readGeneration(json, headers, status, apiKey, req.options.stop),
+      );
+    } catch (err) {
+      throw grammarRefusal(err, req);
+    }
   }
 
   async *stream(req: AdapterRequest, signal: AbortSignal): AsyncIterable<StreamDelta> {
@@ -65,7 +69,11 @@ export class TgiAdapter implements ProviderAdapter {
       headers: headersOf(req.target, true),
       body: tgiBody(req, true),
     } as const;
-    yield* streamCall(this.pool, req.target, call, signal, new TgiStreamDecoder(req.options.stop, req.target.apiKey));
+    try {
+      yield* streamCall(this.pool, req.target, call, signal, new TgiStreamDecoder(req.options.stop, req.target.apiKey));
+    } catch (err) {
+      throw grammarRefusal(err, req);
+    }
   }
 
   listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]> {

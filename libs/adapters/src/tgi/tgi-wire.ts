@@ -271,6 +271,37 @@ export class TgiStreamDecoder implements StreamDecoder {
   }
 }
 
+/** TGI's validation errors about the grammar: `ValidationError::InvalidGrammar` and `::Grammar` (router validation.rs). */
+const GRAMMAR_REFUSED = /grammar is not (?:valid|supported)/i;
+
+/**
+ * TGI's refusal of the grammar a JSON `response_format` was sent as, taken for what it is: this deployment cannot
+ * express the request (`untranslatable`, naming `response_format`), not the client's mistake. TGI 3 compiles the
+ * grammar in its router and refuses a JSON schema without `properties` ("Grammar must have a 'properties' field"),
+ * which JSON mode without a schema (`json_object`) is, and a server started with `--disable-grammar-support` refuses
+ * every grammar. As the client's 400 such a request failed on the deployment with no other tried; now routing moves
+ * on to a deployment that takes it, or answers a 400 naming `response_format`. Any other error is returned as it is.
+ */
+export function grammarRefusal(err: unknown, req: AdapterRequest): unknown {
+  const format = req.options.responseFormat;
+  if (
+    !(err instanceof ProviderCallError) ||
+    err.errorClass !== ErrorClass.InvalidRequest ||
+    err.untranslatable ||
+    format === undefined ||
+    format.type === 'text' ||
+    !GRAMMAR_REFUSED.test(err.message)
+  ) {
+    return err;
+  }
+  return new ProviderCallError(ErrorClass.InvalidRequest, err.message, {
+    status: err.status,
+    untranslatable: true,
+    param: 'response_format',
+    cause: err,
+  });
+}
+
 /** `GET /info`: the one model this server runs. */
 export function readInfo(json: unknown, status: number): string[] {
   const id = (json as { model_id?: unknown } | null)?.model_id;
