@@ -22,6 +22,7 @@ export { ConnectionDrainer } from './http/connection-drainer';
 export * from './http/framework-errors';
 export { corsOriginsOf, installCors, type CorsHeaders, type CorsOrigins } from './http/cors';
 export { awaitsContinue } from './http/continue';
+export { declaredRoutes } from './http/route-methods';
 export * from './http/static-files';
 export { installContentDecoding } from './http/json-body';
 export * from './lifecycle/shutdown';

@@ -21,6 +21,7 @@ import { PUBLIC_WHEN, type PublicPredicate } from '../auth/public-when';
 import type { GatewayEnv } from '../config/gateway-env';
 import { headerRefs, REQUEST_HEADERS, RESPONSE_HEADERS } from './headers';
 import { OPERATION_DOCS, type OperationDoc, type QueryParam } from './operations';
+import { REQUEST_SCHEMAS } from './request-schemas';
 import { RESPONSE_SCHEMAS } from './response-schemas';
 
 /** Routes anyone may call: probes, the scraper and these docs. Everything else needs a key. */
@@ -156,6 +157,13 @@ function decorate(path: string, op: OperationObject, doc: OperationDoc | undefin
   op.tags = [doc?.tag ?? tagOf(path)];
   // An empty requirement makes the key optional: the route is open (MODELS_PUBLIC), a key still counts when sent.
   op.security = isPublic ? [] : ctx.openOperations.has(op.operationId ?? '') ? [{}, ...KEY] : KEY;
+  if (doc?.requestBody !== undefined) {
+    op.requestBody ??= structuredClone(doc.requestBody);
+  }
+  if (doc?.requestExample !== undefined && op.requestBody === undefined) {
+    // An example of a body the operation does not have was dropped here, and the body went undocumented.
+    throw new Error(`OPERATION_DOCS gives ${path} a request example but the operation has no request body`);
+  }
   if (doc?.requestExample !== undefined && op.requestBody && 'content' in op.requestBody) {
     const json = op.requestBody.content['application/json'];
     if (json) {
@@ -391,6 +399,7 @@ export function buildOpenApiDocument(app: INestApplication, version: string): Op
     ...document.components.schemas,
     ...generated,
     ...RESPONSE_SCHEMAS,
+    ...REQUEST_SCHEMAS,
     HealthCheckResult: HEALTH_SCHEMA,
   };
   document.components.headers = { ...RESPONSE_HEADERS };

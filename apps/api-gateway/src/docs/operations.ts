@@ -1,10 +1,12 @@
 import type {
   ParameterObject,
   ReferenceObject,
+  RequestBodyObject,
   ResponseObject,
   SchemaObject,
 } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import { ANSWER_HEADERS, GENERATION_REQUEST_HEADERS, headerRefs, jsonAnswer } from './headers';
+import { jsonBody } from './request-schemas';
 
 /**
  * Summaries, descriptions, examples and bodies of the operations in the OpenAPI document, by `METHOD /path` (OpenAPI
@@ -16,6 +18,11 @@ export interface OperationDoc {
   description?: string;
   tag?: string;
   requestExample?: unknown;
+  /**
+   * The request body of a handler that reads a plain object (no DTO the scanner could describe), e.g. a catalog
+   * document's fields. A DTO's body comes from its validation rules instead.
+   */
+  requestBody?: RequestBodyObject;
   /**
    * Query parameters: the name of the DTO class the handler validates them with (its schema's properties become the
    * parameters, so they cannot drift from the rules), or the parameters of a handler that reads them one by one.
@@ -450,16 +457,19 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       '`[::ffff:169.254.169.254]`, ...) is a 400 naming `baseUrl` unless `PROVIDER_ALLOW_LINK_LOCAL=true` (here, on ' +
       'update, for gateways and imports alike: there only a `baseUrl` new or changed from the stored one); a host ' +
       'name resolving to one is only refused when called.',
+    requestBody: jsonBody('AdminProviderInput'),
     requestExample: { template: 'zai', gatewayId: 'litellm', enabled: true },
     responses: { '201': jsonAnswer('The provider as stored.', 'AdminProvider') },
   },
   'PATCH /api/v1/ai/admin/providers/{providerId}': {
     summary: 'Change a provider (null resets a field; apiKey null drops the key)',
+    requestBody: jsonBody('AdminProviderPatch'),
     requestExample: { routing: 'gateway', gatewayId: 'litellm' },
     responses: { '200': jsonAnswer('The provider as stored.', 'AdminProvider') },
   },
   'POST /api/v1/ai/admin/providers/{providerId}/toggle': {
     summary: 'Enable or disable a provider (flips, or sets `enabled`)',
+    requestBody: jsonBody('AdminProviderToggle', false),
     requestExample: { enabled: false },
     responses: { '200': jsonAnswer('The provider as stored.', 'AdminProvider') },
   },
@@ -469,11 +479,13 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   },
   'POST /api/v1/ai/admin/providers/{providerId}/models': {
     summary: 'Add a model to a provider',
+    requestBody: jsonBody('AdminModelInput'),
     requestExample: { name: 'glm-4.6', promptPer1k: 0.0006, completionPer1k: 0.0022, contextWindow: 200000 },
     responses: { '201': jsonAnswer('The model as stored.', 'AdminModel') },
   },
   'PATCH /api/v1/ai/admin/providers/{providerId}/models/{model}': {
     summary: "Change a model's prices, traits or enabled flag",
+    requestBody: jsonBody('AdminModelPatch'),
     requestExample: { promptPer1k: 0.0005, enabled: true },
     responses: { '200': jsonAnswer('The model as stored.', 'AdminModel') },
   },
@@ -491,11 +503,13 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
   },
   'POST /api/v1/ai/admin/gateways': {
     summary: 'Add a gateway (e.g. a LiteLLM proxy)',
+    requestBody: jsonBody('AdminGatewayInput'),
     requestExample: { id: 'litellm', baseUrl: 'http://litellm:4000/v1', apiKey: '${LITELLM_API_KEY}' },
     responses: { '201': jsonAnswer('The gateway as stored.', 'AdminGateway') },
   },
   'PATCH /api/v1/ai/admin/gateways/{gatewayId}': {
     summary: 'Change a gateway',
+    requestBody: jsonBody('AdminGatewayPatch'),
     requestExample: { timeoutMs: 120000 },
     responses: { '200': jsonAnswer('The gateway as stored.', 'AdminGateway') },
   },
@@ -518,6 +532,15 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     query: [
       { name: 'dryRun', description: 'true: answer the changes without applying them.', schema: { type: 'boolean' } },
     ],
+    requestBody: {
+      required: true,
+      content: {
+        ...jsonBody('ConfigImport').content,
+        // The same document as YAML, as the catalog file and `?format=yaml` export write it.
+        'application/yaml': { schema: { type: 'string' } },
+        'text/yaml': { schema: { type: 'string' } },
+      },
+    },
     summary: 'Import a configuration (JSON or YAML; dryRun=true shows the changes only)',
     description:
       'Validated as a whole (every problem named by its path) and applied in one transaction: what the file lacks ' +

@@ -23,7 +23,7 @@ import { UNAVAILABILITIES } from '../models/deployment-signals.service';
  * undocumented fields included, so they cannot drift from the code.
  */
 
-type Schema = SchemaObject | ReferenceObject;
+export type Schema = SchemaObject | ReferenceObject;
 
 const ref = (name: string): ReferenceObject => ({ $ref: `#/components/schemas/${name}` });
 const STRING: SchemaObject = { type: 'string' };
@@ -641,7 +641,7 @@ const SOURCE = described(
 );
 
 /** A model as the catalog file writes it (MODEL_KEYS; defaults spelled out, optional settings only when set). */
-const CATALOG_MODEL_FIELDS: Record<string, Schema> = {
+export const CATALOG_MODEL_FIELDS: Record<string, Schema> = {
   name: STRING,
   upstreamName: STRING,
   displayName: STRING,
@@ -657,7 +657,7 @@ const CATALOG_MODEL_FIELDS: Record<string, Schema> = {
   enabled: BOOLEAN,
   cache: object({ enabled: BOOLEAN, ttlS: INTEGER, staleTtlS: INTEGER }, ['enabled', 'ttlS', 'staleTtlS']),
 };
-const CATALOG_MODEL_OPTIONAL = [
+export const CATALOG_MODEL_OPTIONAL = [
   'upstreamName',
   'displayName',
   'description',
@@ -669,7 +669,7 @@ const CATALOG_MODEL_OPTIONAL = [
 ];
 
 /** A provider's settings as the catalog file writes them, but its key and models (PROVIDER_KEYS). */
-const CATALOG_PROVIDER_FIELDS: Record<string, Schema> = {
+export const CATALOG_PROVIDER_FIELDS: Record<string, Schema> = {
   id: STRING,
   displayName: STRING,
   kind: enumOf(PROVIDER_KINDS),
@@ -688,7 +688,7 @@ const CATALOG_PROVIDER_FIELDS: Record<string, Schema> = {
       "default of the provider's family.",
   ),
 };
-const CATALOG_PROVIDER_OPTIONAL = [
+export const CATALOG_PROVIDER_OPTIONAL = [
   'displayName',
   'plugin',
   'healthPath',

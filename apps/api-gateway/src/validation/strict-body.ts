@@ -1,4 +1,5 @@
 import type { ArgumentMetadata } from '@nestjs/common';
+import { JSONSchema } from 'class-validator-jsonschema';
 
 /** The DTO classes marked `@StrictBody()`: a set lookup per body, no metadata walk up the prototype chain. */
 const STRICT_BODIES = new WeakSet<object>();
@@ -15,6 +16,8 @@ const STRICT_BODIES = new WeakSet<object>();
 export function StrictBody(): ClassDecorator {
   return (target) => {
     STRICT_BODIES.add(target);
+    // The OpenAPI document says so too: a client validating against it refuses what the server would.
+    JSONSchema({ additionalProperties: false })(target);
   };
 }
 

@@ -27,6 +27,14 @@ export function collectRouteMethods(fastify: FastifyInstance): void {
 }
 
 /**
+ * Every route of the app as declared (`GET /api/v1/ai/jobs/:id`, `GET /v1/models/*`), `HEAD` ones included: what the
+ * OpenAPI document is checked against (test/gateway/docs). Empty when collectRouteMethods was not installed.
+ */
+export function declaredRoutes(fastify: FastifyInstance): { method: string; url: string }[] {
+  return [...(routeTables.get(fastify) ?? [])].flatMap(([method, urls]) => urls.map((url) => ({ method, url })));
+}
+
+/**
  * The methods the app answers at the path of `req` (none when no route has that path). Run only on a 404.
  *
  * Each method is asked of the router itself (`findRoute` with the request's URL), so a path reads here exactly as it
