@@ -307,6 +307,23 @@ ${provider('pa', 0.001, '\n    displayName: Provider A')}${provider('pb', 0.002)
     expect((await call('DELETE', '/api/v1/ai/preferences/Coding.v1:eu', key)).status).toBe(200);
   });
 
+  it("writes back a preference as it was read: the default's context '' is the default, as the list shows it", async () => {
+    const key = await newKey('round-trip');
+    expect((await call('PUT', '/api/v1/ai/preferences', key, { provider: 'pa', model: 'shared' })).status).toBe(200);
+    const [read] = ((await call('GET', '/api/v1/ai/preferences', key)).body as { data: Preference[] }).data;
+    expect(read.context).toBe('');
+    // A client changing the deployment of what it read sends the context back with it.
+    const rewritten = await call('PUT', '/api/v1/ai/preferences', key, {
+      context: read.context,
+      provider: 'pb',
+      model: 'shared',
+    });
+    expect(rewritten).toMatchObject({ status: 200, body: { context: '', id: 'pb/shared' } });
+    const after = ((await call('GET', '/api/v1/ai/preferences', key)).body as { data: Preference[] }).data;
+    expect(after.map((p) => [p.context, p.id])).toEqual([['', 'pb/shared']]);
+    expect(await answeredBy(key, { model: undefined, policy: 'preference' })).toBe('pb');
+  });
+
   it('lists a preference whose deployment was deleted as unavailable, not as another provider serving the model', async () => {
     const key = await newKey('orphaned');
     const created = await call('POST', '/api/v1/ai/admin/providers', system.adminKey, {

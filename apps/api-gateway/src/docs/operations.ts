@@ -289,7 +289,7 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       'A key restricted by `allowedModels` may name only a deployment its list allows (403 `model_not_allowed` ' +
       'otherwise, whether it exists or not). The provider and model must exist (400 `invalid_request` otherwise) and ' +
       'be enabled and available now (409 `model_unavailable` otherwise), the error naming `provider` or `model`. One ' +
-      'preference per context: a second PUT replaces the first.',
+      'preference per context: a second PUT replaces the first. `context` left out or `""` sets the default.',
     requestExample: { context: 'coding', provider: 'openai', model: 'gpt-4o-mini' },
     responses: { '200': jsonAnswer('The stored preference.', 'Preference') },
   },

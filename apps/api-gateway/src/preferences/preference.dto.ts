@@ -9,12 +9,18 @@ import { StrictBody } from '../validation/strict-body';
 export const CONTEXT_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 export const CONTEXT_RULE = '1 to 64 letters, digits, _ . : or -';
 
+/**
+ * A preference's context as `PUT` takes it: a context, or `''` for the default, as the list shows the default (a
+ * client writing back what it read sends it), which leaving `context` out also sets.
+ */
+const PREFERENCE_CONTEXT_PATTERN = /^[A-Za-z0-9_.:-]{0,64}$/;
+
 /** `PUT /api/v1/ai/preferences`. */
 @StrictBody()
 export class PutPreferenceDto {
   @IsOptional()
   @IsString({ message: 'context must be a string' })
-  @Matches(CONTEXT_PATTERN, { message: `context must be ${CONTEXT_RULE}` })
+  @Matches(PREFERENCE_CONTEXT_PATTERN, { message: `context must be '' (the default) or ${CONTEXT_RULE}` })
   context?: string;
 
   @IsString({ message: 'provider must be a string' })
