@@ -73,6 +73,8 @@ describe('OpenAPI docs', () => {
         .map((p) => p.name)
         .sort();
     expect(query('get', '/api/v1/ai/usage')).toEqual(['from', 'groupBy', 'to']);
+    // Anthropic's cursors of the models list, which its SDKs page by.
+    expect(query('get', '/v1/models')).toEqual(['after_id', 'before_id', 'limit']);
     expect(query('get', '/api/v1/ai/admin/keys')).toEqual(['cursor', 'limit', 'order', 'userId']);
     expect(query('get', '/api/v1/ai/admin/users')).toEqual(['cursor', 'limit', 'order', 'q']);
     expect(query('get', '/api/v1/ai/admin/config/export')).toEqual(['format']);

@@ -176,6 +176,33 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       "With an `anthropic-version` header (Anthropic's SDKs send it), Anthropic's Models API instead: " +
       '`{data: [{type: "model", id, display_name, created_at}], has_more, first_id, last_id}`, paged by `limit` ' +
       "(default 20, 1 to 1000), `after_id` or `before_id`, errors in Anthropic's shape.",
+    // Read only with `anthropic-version` (the OpenAI list is not paged): Anthropic's SDKs follow these cursors.
+    query: [
+      {
+        name: 'limit',
+        description: 'With `anthropic-version`: entries per page, 1 to 1000 (default 20).',
+        schema: { type: 'integer', minimum: 1, maximum: 1000 },
+      },
+      {
+        name: 'after_id',
+        description: "With `anthropic-version`: the page after this id (a page's `last_id`); 400 for an id not listed.",
+        schema: { type: 'string' },
+      },
+      {
+        name: 'before_id',
+        description: "With `anthropic-version`: the page before this id (a page's `first_id`); not with `after_id`.",
+        schema: { type: 'string' },
+      },
+    ],
+    headers: [
+      {
+        name: 'anthropic-version',
+        in: 'header',
+        required: false,
+        description: "Anthropic's SDKs send it: the answer is then Anthropic's Models API page.",
+        schema: { type: 'string' },
+      },
+    ],
     responses: {
       '200': jsonAnswer(
         'Every enabled deployment (`provider/model`), then every model name they serve; for a key restricted by ' +
