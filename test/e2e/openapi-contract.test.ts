@@ -2,6 +2,11 @@ import { parseSse, waitFor } from '@aigw/testing';
 import { ResponseContract, type Json, type OpenApiDocument } from '../gateway/docs/contract';
 import { TestSystem } from './harness';
 
+/** The request bodies the document declares, by path and method. */
+interface RequestBodies {
+  paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema?: unknown }> } }>>;
+}
+
 /**
  * The served OpenAPI document against what the whole system answers (gateway, router-worker and health-monitor
  * processes, a simulator as the providers, usage written to PostgreSQL by the real writer): every route the document
@@ -60,6 +65,13 @@ describe('OpenAPI document against the running system (e2e contract)', () => {
   ) => {
     const res = await send(method.toUpperCase(), route, body, key);
     expect({ route, status: res.status }).toEqual({ route, status });
+    if (body !== undefined && status < 400) {
+      // What the system took, the document's request schema takes too: a generated client can send it.
+      const declared = (contract.doc as unknown as RequestBodies).paths[template]?.[method]?.requestBody;
+      const schema = declared?.content['application/json']?.schema;
+      expect({ route, requestBody: schema !== undefined }).toEqual({ route, requestBody: true });
+      contract.expectValid(`${method} ${template} request`, schema, body);
+    }
     return contract.conforms(method, template, res);
   };
   const chat = (content: string, extra: Json = {}): Json => ({
