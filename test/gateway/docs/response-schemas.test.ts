@@ -180,6 +180,18 @@ describe('OpenAPI response schemas against real answers', () => {
     await conforms('get', '/v1/models/{id}', await h.get('/v1/models/nope'));
   });
 
+  it("GET /v1/models and /v1/models/{id} with anthropic-version: Anthropic's page and model, as the components say", async () => {
+    const anthropic = { ...h.headers(), 'anthropic-version': '2023-06-01' };
+    const first = await h.get('/v1/models?limit=1', anthropic);
+    expect(first.status).toBe(200);
+    const page = (await first.json()) as { last_id: string };
+    contract.expectValid('page', contract.component('AnthropicModelPage'), page);
+    const next = await h.get(`/v1/models?after_id=${encodeURIComponent(page.last_id)}&limit=1000`, anthropic);
+    contract.expectValid('next page', contract.component('AnthropicModelPage'), await next.json());
+    const one = await h.get('/v1/models/sim-gpt', anthropic);
+    contract.expectValid('model', contract.component('AnthropicModel'), await one.json());
+  });
+
   describe('the native API', () => {
     it('POST /api/v1/ai/generate: an answer and a failure with its attempts', async () => {
       const route = '/api/v1/ai/generate';

@@ -206,7 +206,7 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
     responses: {
       '200': jsonAnswer(
         'Every enabled deployment (`provider/model`), then every model name they serve; for a key restricted by ' +
-          '`allowedModels`, only those it may use.',
+          '`allowedModels`, only those it may use. With `anthropic-version`: an `AnthropicModelPage` of them instead.',
         'ModelList',
       ),
     },
@@ -218,7 +218,7 @@ export const OPERATION_DOCS: Readonly<Record<string, OperationDoc>> = {
       "`404 model_not_found` for an id not listed, one the key's `allowedModels` exclude included (as for OpenAI, " +
       'what a key may not see does not exist for it). With an `anthropic-version` header, ' +
       'Anthropic\'s `{type: "model", id, display_name, created_at}`.',
-    responses: { '200': jsonAnswer('The model.', 'Model') },
+    responses: { '200': jsonAnswer('The model (with `anthropic-version`: an `AnthropicModel`).', 'Model') },
   },
   'POST /api/v1/ai/generate': {
     summary: 'Generate (native API)',

@@ -286,6 +286,22 @@ const OPENAI_MODEL = object({
   owned_by: described(STRING, 'The provider of a deployment; `aigw` for a model name.'),
 });
 
+/** Anthropic's `ModelInfo`, as `GET /v1/models[/{id}]` answers a request with `anthropic-version`. */
+const ANTHROPIC_MODEL = object({
+  type: constant('model'),
+  id: described(STRING, 'As in the OpenAI list: a deployment (`provider/model`) or a model name.'),
+  display_name: STRING,
+  created_at: DATE_TIME,
+});
+
+/** A page of Anthropic's model list: `first_id` / `last_id` are the cursors of the pages before and after it. */
+const ANTHROPIC_MODEL_PAGE = object({
+  data: arrayOf(ref('AnthropicModel')),
+  has_more: BOOLEAN,
+  first_id: described(nullable(STRING), 'Pass as `before_id` for the page before; null on an empty page.'),
+  last_id: described(nullable(STRING), 'Pass as `after_id` for the page after; null on an empty page.'),
+});
+
 const USAGE = object(
   {
     promptTokens: INTEGER,
@@ -930,6 +946,8 @@ export const RESPONSE_SCHEMAS: Readonly<Record<string, SchemaObject>> = {
   EmbeddingList: EMBEDDING_LIST,
   Model: OPENAI_MODEL,
   ModelList: object({ object: constant('list'), data: arrayOf(ref('Model')) }),
+  AnthropicModel: ANTHROPIC_MODEL,
+  AnthropicModelPage: ANTHROPIC_MODEL_PAGE,
   Usage: USAGE,
   GenerateResponse: GENERATE_RESPONSE,
   JobAccepted: JOB_ACCEPTED,
