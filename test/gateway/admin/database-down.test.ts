@@ -1,5 +1,6 @@
 import { ApiKeyStore } from '@aigw/entities';
 import { CuttableRelay } from '@aigw/testing';
+import { ResponseContract, type OpenApiDocument } from '../docs/contract';
 import { GatewayHarness } from '../support';
 
 describe('admin API while PostgreSQL is down', () => {
@@ -41,6 +42,29 @@ describe('admin API while PostgreSQL is down', () => {
     }
     await relay.open();
     expect((await users()).status).toBe(200);
+  });
+
+  it("answers the 503 the OpenAPI document declares for each route, with Retry-After (a generated client's retry)", async () => {
+    const contract = new ResponseContract((await (await fetch(`${h.url}/docs-json`)).json()) as OpenApiDocument);
+    const userKey = await h.userKey('outage-docs');
+    const routes: [string, string][] = [
+      ['/api/v1/ai/admin/users', h.adminKey],
+      ['/api/v1/ai/preferences', userKey],
+      ['/api/v1/ai/usage', userKey],
+    ];
+    await relay.cut();
+    await new Promise((r) => setTimeout(r, 200));
+    try {
+      for (const [route, key] of routes) {
+        const reply = await fetch(`${h.url}${route}`, { headers: { authorization: `Bearer ${key}` } });
+        expect({ route, status: reply.status }).toEqual({ route, status: 503 });
+        expect(await contract.conforms('get', route, reply)).toMatchObject({ error: { code: 'service_unavailable' } });
+        const declared = contract.doc.paths[route].get.responses['503'].headers ?? {};
+        expect({ route, headers: Object.keys(declared) }).toEqual({ route, headers: ['x-request-id', 'Retry-After'] });
+      }
+    } finally {
+      await relay.open();
+    }
   });
 
   it('keeps accepting a key it knows, and records that use once PostgreSQL is back', async () => {

@@ -103,12 +103,17 @@ function errorResponses(envelope: 'ErrorEnvelope' | 'AnthropicErrorEnvelope'): M
   return out;
 }
 
+/**
+ * The error statuses an operation declares. 503 `service_unavailable` (with Retry-After) on every route: the server
+ * shutting down refuses any request, and a route meeting a Redis or PostgreSQL outage (authentication itself, past
+ * the key cache) answers it rather than a 500. A route's own 503 (the health checks') is kept.
+ */
 function statusesFor(path: string, isPublic: boolean): number[] {
   if (isPublic) {
-    return [500];
+    return [500, 503];
   }
-  const local = [400, 401, 403, 404, 409, 413, 415, 429, 500];
-  return GENERATION_PATHS.test(path) ? [...local, 502, 503, 504] : local;
+  const local = [400, 401, 403, 404, 409, 413, 415, 429, 500, 503];
+  return GENERATION_PATHS.test(path) ? [...local, 502, 504].sort((a, b) => a - b) : local;
 }
 
 /** `createKey` → `Create key`: the fallback summary of an operation without an entry in OPERATION_DOCS. */
