@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { median } from './measure.mjs';
-import { pinned, pinning, runToCompletion } from './processes.mjs';
+import { freePort, pinned, pinning, runToCompletion } from './processes.mjs';
 import { chatBody } from './system.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -50,13 +50,14 @@ function compute() {
   return { computeUs: median(times), keep };
 }
 
-function echo() {
+async function echo() {
+  const port = await freePort();
   const server = net.createServer((socket) => {
     socket.setNoDelay(true);
     socket.on('data', (d) => socket.write(d));
     socket.on('error', () => socket.destroy());
   });
-  server.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
+  server.listen(port, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
   process.stdin.resume();
   process.stdin.on('end', () => process.exit(0));
   process.stdin.on('close', () => process.exit(0));

@@ -46,11 +46,34 @@ export function pinSelf(cpu) {
 }
 
 /** A free loopback TCP port (the OS picks it; the tiny race before the child binds is acceptable here). */
-export function freePort() {
+/**
+ * A free loopback port: the kernel's choice, or the next free one of BENCH_PORT_RANGE ("LO-HI") when that is set,
+ * so that a bench run beside other work on the host keeps to the ports it was given.
+ */
+export async function freePort() {
+  const range = /^(\d+)-(\d+)$/.exec(process.env.BENCH_PORT_RANGE ?? '');
+  if (!range) {
+    return listenOn(0);
+  }
+  const [lo, hi] = [Number(range[1]), Number(range[2])];
+  for (let tries = 0; tries <= hi - lo; tries++) {
+    const port = lo + (nextInRange++ % (hi - lo + 1));
+    try {
+      return await listenOn(port);
+    } catch {
+      // taken: the next one
+    }
+  }
+  throw new Error(`no free port in BENCH_PORT_RANGE ${process.env.BENCH_PORT_RANGE}`);
+}
+
+let nextInRange = 0;
+
+function listenOn(want) {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(want, '127.0.0.1', () => {
       const { port } = srv.address();
       srv.close(() => resolve(port));
     });
