@@ -1,4 +1,4 @@
-import { AdapterRegistry, HttpPool, loadPlugin, PluginLoadError } from '@aigw/adapters';
+import { AdapterRegistry, CancelSignal, HttpPool, loadPlugin, PluginLoadError } from '@aigw/adapters';
 import { ErrorClass, ProviderCallError } from '@aigw/core';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,22 @@ describe('provider plugins', () => {
     writeFileSync(join(dir, 'half.js'), 'module.exports = { createAdapter: () => ({ generate() {}, stream() {} }) };');
     writeFileSync(join(dir, 'nothing.js'), 'module.exports = { hello: 1 };');
     writeFileSync(join(dir, 'broken.js'), 'throw new Error("boom at load");');
+    // Answers once its signal aborts, with whether it was a real AbortSignal and the abort's reason.
+    writeFileSync(
+      join(dir, 'waits.js'),
+      `module.exports = { createAdapter: () => ({
+        kind: 'plugin',
+        generate(req, signal) {
+          const real = signal instanceof AbortSignal;
+          return new Promise((resolve) => {
+            const done = () => resolve({ text: real + ':' + signal.reason, finishReason: 'stop', usage: {} });
+            if (signal.aborted) done(); else signal.addEventListener('abort', done, { once: true });
+          });
+        },
+        stream() {}, listModels() {}, healthCheck() {},
+        classifyError(err, signal) { return { real: signal instanceof AbortSignal, aborted: signal.aborted }; },
+      }) };`,
+    );
   });
   beforeEach(() => {
     pool = new HttpPool();
@@ -44,6 +60,20 @@ describe('provider plugins', () => {
     expect(await adapter.listModels(target, never)).toEqual(['echo-1', 'echo-embed']);
     // One instance per module, shared by every provider naming it.
     expect(registry.get('plugin', { id: 'echo2', plugin: EXAMPLE })).toBe(adapter);
+  });
+
+  it("hands a plugin a real AbortSignal that follows the worker's CancelSignal, aborted before or during the call", async () => {
+    const adapter = loadPlugin(join(dir, 'waits.js'), 'provider p', { pool });
+    const request = { target, messages: [{ role: 'user' as const, content: 'x' }], options: {} };
+    const running = new CancelSignal();
+    const answer = adapter.generate(request, running);
+    running.abort('client gone');
+    expect((await answer).text).toBe('true:client gone');
+    const cancelledFirst = new CancelSignal();
+    cancelledFirst.abort('deadline');
+    expect((await adapter.generate(request, cancelledFirst)).text).toBe('true:deadline');
+    expect(adapter.classifyError(new Error('x'), cancelledFirst)).toEqual({ real: true, aborted: true });
+    expect(adapter.kind).toBe('plugin');
   });
 
   it('embeds through a plugin implementing embed(); one declaring embeddings without it does not load', async () => {

@@ -1,12 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { classifyError } from './errors/classify';
 import type { HealthResult } from './types';
+import type { CallerSignal } from './http/caller-signal';
 
 /**
  * A health probe is a cheap authenticated read (the model list, or a server's health endpoint): it proves
  * reachability and a working key. When `read` yields the model list, the result carries it.
  */
-export async function probe(read: () => Promise<unknown>, signal: AbortSignal): Promise<HealthResult> {
+export async function probe(read: () => Promise<unknown>, signal: CallerSignal): Promise<HealthResult> {
   const started = performance.now();
   try {
     const value = await read();

@@ -9,6 +9,7 @@ export type {
   RateLimitInfo,
   ResponseObserver,
 } from './types';
+export { abortSignalOf, CancelSignal, type CallerSignal } from './http/caller-signal';
 export { HttpPool, type HttpCall, type HttpPoolOptions, type HttpPoolStats, type HttpResponse } from './http/http-pool';
 export { AddressRefusedError, guardedLookup } from './http/address-guard';
 export { AdapterRegistry, type AdapterOwner, type PluginOwner } from './registry';

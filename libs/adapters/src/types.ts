@@ -9,6 +9,7 @@ import type {
   Usage,
 } from '@aigw/core';
 import type { ResponseHeaders } from './http/headers';
+import type { CallerSignal } from './http/caller-signal';
 
 /**
  * Told the status and headers of each response of a call the moment they arrive, before the body is read (errors
@@ -142,19 +143,19 @@ export interface HealthResult {
  */
 export interface ProviderAdapter {
   readonly kind: ProviderKind;
-  generate(req: AdapterRequest, signal: AbortSignal): Promise<AdapterResponse>;
+  generate(req: AdapterRequest, signal: CallerSignal): Promise<AdapterResponse>;
   /**
    * Deltas in order. The id appears on the first delta, the finish reason and usage on the last ones; when a
    * provider repeats usage, the last one seen is the total. Stopping iteration early cancels the upstream request.
    */
-  stream(req: AdapterRequest, signal: AbortSignal): AsyncIterable<StreamDelta>;
+  stream(req: AdapterRequest, signal: CallerSignal): AsyncIterable<StreamDelta>;
   /**
    * Families that serve embeddings implement this (see `embedsWith` in core: routing sends embeddings requests only
    * to those); the others leave it out.
    */
-  embed?(req: EmbeddingsAdapterRequest, signal: AbortSignal): Promise<EmbeddingsResponse>;
-  listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]>;
+  embed?(req: EmbeddingsAdapterRequest, signal: CallerSignal): Promise<EmbeddingsResponse>;
+  listModels(target: AdapterTarget, signal: CallerSignal): Promise<string[]>;
   /** Never rejects: failures are reported in the result. */
-  healthCheck(target: AdapterTarget, signal: AbortSignal): Promise<HealthResult>;
-  classifyError(err: unknown, signal?: AbortSignal): ProviderCallError;
+  healthCheck(target: AdapterTarget, signal: CallerSignal): Promise<HealthResult>;
+  classifyError(err: unknown, signal?: CallerSignal): ProviderCallError;
 }

@@ -1,4 +1,5 @@
 import { CLIENT_GONE_MESSAGE, ErrorCode, GatewayError, type AbortCause, type Attempt, type Spent } from '@aigw/core';
+import type { CallerSignal } from '@aigw/adapters';
 
 /** The `reason` of a generation's AbortSignal, so whoever sees the abort knows why it happened. */
 export class GenerationAbort extends Error {
@@ -9,7 +10,7 @@ export class GenerationAbort extends Error {
 }
 
 /** The cause of an aborted signal, or null when it was not aborted by us. */
-export function abortCauseOf(signal: AbortSignal): AbortCause | null {
+export function abortCauseOf(signal: CallerSignal): AbortCause | null {
   return signal.aborted && signal.reason instanceof GenerationAbort ? signal.reason.abortCause : null;
 }
 

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { CancelSignal, type CallerSignal } from '@aigw/adapters';
 import { MAX_TIMER_MS, type AbortCause } from '@aigw/core';
 import { GenerationAbort } from './abort';
 
@@ -7,18 +8,19 @@ const EARLY_CANCEL_TTL_MS = 60_000;
 const EARLY_CANCEL_MAX = 10_000;
 
 export interface RunningGeneration {
-  readonly signal: AbortSignal;
+  /** The run's cancellation (a CancelSignal: a real AbortSignal only when a plugin adapter asks for one). */
+  readonly signal: CallerSignal;
   /** Must be called when the job ends, whatever the outcome. */
   end(): void;
 }
 
 /**
- * The AbortControllers of the generations running in this process, by job id. A cancel message is
+ * The cancellation signals of the generations running in this process, by job id. A cancel message is
  * broadcast to every worker; only the one running the job finds it here.
  */
 @Injectable()
 export class CancellationRegistry {
-  private readonly running = new Map<string, { controller: AbortController; requestId: string | undefined }>();
+  private readonly running = new Map<string, { controller: CancelSignal; requestId: string | undefined }>();
   /**
    * jobId -> expiry of a cancel that arrived before its job started here, and the run it was for (its request id;
    * undefined: any run, as a gateway of an earlier version sends it).
@@ -31,7 +33,7 @@ export class CancellationRegistry {
    * Idempotency-Key replay runs a cancelled job's id again) does not abort it.
    */
   begin(jobId: string, deadlineAt: number, requestId?: string): RunningGeneration {
-    const controller = new AbortController();
+    const controller = new CancelSignal();
     const early = this.early.get(jobId);
     if (early !== undefined) {
       // This id's run starts now: an earlier run of it can no longer start, so the memory is spent either way.
@@ -50,13 +52,13 @@ export class CancellationRegistry {
         timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
       }
     };
-    if (!controller.signal.aborted) {
+    if (!controller.aborted) {
       arm();
     }
     const entry = { controller, requestId };
     this.running.set(jobId, entry);
     return {
-      signal: controller.signal,
+      signal: controller,
       end: () => {
         clearTimeout(timer);
         if (this.running.get(jobId) === entry) {

@@ -11,6 +11,7 @@ import { isCoolingDown } from '../routing/routing-failures';
 import { sleep } from '../routing/sleep';
 import { resultOf, type Routed } from './outcomes';
 import type { StreamObserver } from './stream-observer';
+import type { CallerSignal } from '@aigw/adapters';
 
 export type { StreamObserver } from './stream-observer';
 
@@ -47,7 +48,7 @@ export class GenerationService {
    */
   async run(
     request: GenerationRequest,
-    signal: AbortSignal,
+    signal: CallerSignal,
     observer?: StreamObserver,
     opts: { waitOutCooldown?: boolean; rerun?: boolean } = {},
   ): Promise<GenerationResult> {
@@ -105,7 +106,7 @@ export class GenerationService {
    */
   private async planWaitingOutCooldown(
     request: GenerationRequest,
-    signal: AbortSignal,
+    signal: CallerSignal,
     countUse: boolean,
   ): Promise<RoutePlan> {
     for (;;) {

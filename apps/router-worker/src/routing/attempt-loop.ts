@@ -43,6 +43,7 @@ import {
   noHealthyProvider,
   untranslatableFailure,
 } from './routing-failures';
+import type { CallerSignal } from '@aigw/adapters';
 
 export interface AttemptLoopDeps {
   adapters: AdapterSource;
@@ -60,7 +61,7 @@ export interface AttemptLoopDeps {
   events: AttemptEvents;
   clock: AttemptClock;
   /** Resolves after `ms` or as soon as `signal` aborts; never rejects. */
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
+  sleep(ms: number, signal: CallerSignal): Promise<void>;
   random(): number;
   /** `cooldownMaxMs`: how long a provider's asked-for wait sets a deployment aside at most (CB_OPEN_MS). */
   config: { maxAttempts: number; retry: RetryOptions; cooldownMaxMs: number };
@@ -170,7 +171,7 @@ export class AttemptLoop {
   async run(
     candidates: readonly Deployment[],
     request: GenerationRequest,
-    signal: AbortSignal,
+    signal: CallerSignal,
     observer?: StreamObserver,
     closedAtPlan: ReadonlySet<string> = NONE_CLOSED,
     // The plan's (RoutePlan.estimate.promptTokens): a stream cut after it reached the client is billed with it when
@@ -197,7 +198,7 @@ export class AttemptLoop {
     log: AttemptLog,
     candidates: readonly Deployment[],
     request: GenerationRequest,
-    signal: AbortSignal,
+    signal: CallerSignal,
     observer: StreamObserver | undefined,
     closedAtPlan: ReadonlySet<string>,
     promptEstimate: number | undefined,
@@ -338,7 +339,7 @@ export class AttemptLoop {
   private async tryDeployment(
     planned: Deployment,
     request: GenerationRequest,
-    signal: AbortSignal,
+    signal: CallerSignal,
     observer: StreamObserver | undefined,
     log: AttemptLog,
     turn: { closedAtPlan: boolean; mayDefer: boolean; callsBefore: number },

@@ -17,7 +17,7 @@ import {
   type Route,
   type StreamDelta,
 } from '@aigw/core';
-import type { AdapterRequest, AdapterResponse, ProviderAdapter } from '@aigw/adapters';
+import type { AdapterRequest, AdapterResponse, CallerSignal, ProviderAdapter } from '@aigw/adapters';
 import { AttemptLoop, type AttemptLoopDeps } from './attempt-loop';
 import type { CallPermit, CallVerdict, CircuitPort } from './circuit-guard';
 
@@ -95,8 +95,10 @@ export class ScriptedAdapters {
   }
 
   get(kind: ProviderKind): ProviderAdapter {
-    const generate = (req: AdapterRequest, signal: AbortSignal): Promise<AdapterResponse> => {
-      signal.throwIfAborted();
+    const generate = (req: AdapterRequest, signal: CallerSignal): Promise<AdapterResponse> => {
+      if (signal.aborted) {
+        throw signal.reason;
+      }
       const step = this.next(req, kind, false);
       if ('fail' in step) {
         return Promise.reject(step.fail);

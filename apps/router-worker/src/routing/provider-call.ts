@@ -30,6 +30,7 @@ import type { CircuitPort } from './circuit-guard';
 import type { LatencySink } from './latency-book';
 import type { QuotaObservers } from './quota-book';
 import type { RouteOption } from './route-options';
+import type { CallerSignal } from '@aigw/adapters';
 
 export interface ProviderCallDeps {
   adapters: AdapterSource;
@@ -46,7 +47,7 @@ export interface CallSpec {
   deployment: Deployment;
   option: RouteOption;
   request: GenerationRequest;
-  signal: AbortSignal;
+  signal: CallerSignal;
   /** Sees a streamed answer's start and deltas. */
   observer?: CallObserver;
   /** The probe slot the circuit's permit holds (null for a closed circuit), settled with the call. */
@@ -78,7 +79,12 @@ export type CallResult =
  * Our own abort wins over whatever the adapter made of it (a torn socket can look like a network error). A plugin's
  * failure is made safe here (`pluginFailure`); the built-in adapters made theirs safe where they made them.
  */
-function classify(adapter: ProviderAdapter, err: unknown, signal: AbortSignal, option: RouteOption): ProviderCallError {
+function classify(
+  adapter: ProviderAdapter,
+  err: unknown,
+  signal: CallerSignal,
+  option: RouteOption,
+): ProviderCallError {
   let failure = err instanceof ProviderCallError ? err : adapter.classifyError(err, signal);
   if (option.kind === 'plugin') {
     failure = pluginFailure(failure, signal, option.target.apiKey);
@@ -98,7 +104,7 @@ function classify(adapter: ProviderAdapter, err: unknown, signal: AbortSignal, o
  * it made quoting its provider's answer, or any other error it threw (or its classifyError returned as it was), went to
  * the client word for word. Failure path only.
  */
-function pluginFailure(failure: unknown, signal: AbortSignal, apiKey: string | undefined): ProviderCallError {
+function pluginFailure(failure: unknown, signal: CallerSignal, apiKey: string | undefined): ProviderCallError {
   if (!(failure instanceof ProviderCallError)) {
     // Not a failure the attempt loop can read (no class): classified as the built-in adapters classify what they catch.
     return classifyError(failure, signal, apiKey);
@@ -219,7 +225,7 @@ async function embedAnswer(
   adapter: ProviderAdapter,
   call: AdapterRequest,
   request: GenerationRequest & { embeddings: EmbeddingsInput },
-  signal: AbortSignal,
+  signal: CallerSignal,
   clock: AttemptClock,
 ): Promise<ProviderAnswer> {
   if (adapter.embed === undefined) {

@@ -9,6 +9,7 @@ import {
   type Spent,
 } from '@aigw/core';
 import { abortCauseOf, GenerationCancelledError } from '../cancel/abort';
+import type { CallerSignal } from '@aigw/adapters';
 
 /*
  * The client-facing errors of a routed request. Messages name providers, classes and statuses, never a
@@ -17,7 +18,7 @@ import { abortCauseOf, GenerationCancelledError } from '../cancel/abort';
 
 /** Aborted by the deadline, the client or shutdown (a call aborted by nobody we know of: the pool closed under it). */
 export function cancelledFailure(
-  signal: AbortSignal,
+  signal: CallerSignal,
   attempts: Attempt[],
   cause?: unknown,
   spent?: Spent,

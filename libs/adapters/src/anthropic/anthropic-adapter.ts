@@ -8,6 +8,7 @@ import { readModelList } from '../model-list';
 import type { AdapterRequest, AdapterResponse, AdapterTarget, HealthResult, ProviderAdapter } from '../types';
 import { anthropicBody } from './anthropic-mapping';
 import { AnthropicStreamDecoder, readMessage } from './anthropic-wire';
+import type { CallerSignal } from '../http/caller-signal';
 
 const API_VERSION = '2023-06-01';
 
@@ -53,7 +54,7 @@ export class AnthropicAdapter implements ProviderAdapter {
 
   constructor(private readonly pool: HttpPool) {}
 
-  generate(req: AdapterRequest, signal: AbortSignal): Promise<AdapterResponse> {
+  generate(req: AdapterRequest, signal: CallerSignal): Promise<AdapterResponse> {
     const call = {
       method: 'POST',
       path: apiPath(req.target, '/messages'),
@@ -63,7 +64,7 @@ export class AnthropicAdapter implements ProviderAdapter {
     return jsonCall(this.pool, req.target, call, signal, readGeneration);
   }
 
-  stream(req: AdapterRequest, signal: AbortSignal): AsyncIterable<StreamDelta> {
+  stream(req: AdapterRequest, signal: CallerSignal): AsyncIterable<StreamDelta> {
     const call = {
       method: 'POST',
       path: apiPath(req.target, '/messages'),
@@ -73,7 +74,7 @@ export class AnthropicAdapter implements ProviderAdapter {
     return streamCall(this.pool, req.target, call, signal, new AnthropicStreamDecoder(req.target.apiKey));
   }
 
-  listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]> {
+  listModels(target: AdapterTarget, signal: CallerSignal): Promise<string[]> {
     // One page of up to 1000 is every model Anthropic offers; paging would only add round trips.
     const call = {
       method: 'GET',
@@ -83,11 +84,11 @@ export class AnthropicAdapter implements ProviderAdapter {
     return jsonCall(this.pool, target, call, signal, readModels);
   }
 
-  healthCheck(target: AdapterTarget, signal: AbortSignal): Promise<HealthResult> {
+  healthCheck(target: AdapterTarget, signal: CallerSignal): Promise<HealthResult> {
     return probe(() => this.listModels(target, signal), signal);
   }
 
-  classifyError(err: unknown, signal?: AbortSignal): ProviderCallError {
+  classifyError(err: unknown, signal?: CallerSignal): ProviderCallError {
     return classifyError(err, signal);
   }
 }

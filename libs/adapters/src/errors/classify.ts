@@ -8,6 +8,7 @@ import {
   type ResponseHeaders,
 } from '../http/headers';
 import { detailFromBody, type ProviderErrorDetail, safeMessage } from './provider-message';
+import type { CallerSignal } from '../http/caller-signal';
 
 const CONTEXT_LENGTH_CODES = new Set([
   'context_length_exceeded',
@@ -417,7 +418,7 @@ function findTransportClass(err: unknown, depth = 0): Found | undefined {
  * aborted, whatever broke is a consequence of the cancellation. `apiKey`, the key the call sent, is kept out of the
  * message. A ProviderCallError is returned as it is: its message was made safe where it was made.
  */
-export function classifyError(err: unknown, signal?: AbortSignal, apiKey?: string): ProviderCallError {
+export function classifyError(err: unknown, signal?: CallerSignal, apiKey?: string): ProviderCallError {
   if (err instanceof ProviderCallError) {
     return err;
   }

@@ -17,6 +17,7 @@ import { embedInBatches, estimatedEmbedUsage, textInputs, unitVector } from '../
 import { GEMINI_EMBED_BATCH_MAX, geminiEmbedBody, readGeminiEmbeddings } from './gemini-embeddings';
 import { geminiBody } from './gemini-mapping';
 import { GeminiStreamDecoder, readGenerateContent } from './gemini-wire';
+import type { CallerSignal } from '../http/caller-signal';
 
 function headersOf(target: AdapterTarget, json: boolean): Record<string, string> {
   const h: Record<string, string> = json ? { 'content-type': 'application/json' } : {};
@@ -69,7 +70,7 @@ export class GeminiAdapter implements ProviderAdapter {
   constructor(private readonly pool: HttpPool) {}
 
   // async: a request the mapping refuses (InvalidRequest) rejects instead of throwing synchronously.
-  async generate(req: AdapterRequest, signal: AbortSignal): Promise<AdapterResponse> {
+  async generate(req: AdapterRequest, signal: CallerSignal): Promise<AdapterResponse> {
     const call = {
       method: 'POST',
       path: `${modelPath(req.target.model)}:generateContent`,
@@ -79,7 +80,7 @@ export class GeminiAdapter implements ProviderAdapter {
     return jsonCall(this.pool, req.target, call, signal, readGeneration);
   }
 
-  async *stream(req: AdapterRequest, signal: AbortSignal): AsyncIterable<StreamDelta> {
+  async *stream(req: AdapterRequest, signal: CallerSignal): AsyncIterable<StreamDelta> {
     const call = {
       method: 'POST',
       path: `${modelPath(req.target.model)}:streamGenerateContent?alt=sse`,
@@ -95,7 +96,7 @@ export class GeminiAdapter implements ProviderAdapter {
    * the whole request, billed for the calls before it, as Google charged for those texts). Usage is estimated (the
    * API reports none). Vectors shortened by `dimensions` are scaled to unit length (see `unitVector`).
    */
-  async embed(req: EmbeddingsAdapterRequest, signal: AbortSignal): Promise<EmbeddingsResponse> {
+  async embed(req: EmbeddingsAdapterRequest, signal: CallerSignal): Promise<EmbeddingsResponse> {
     const texts = textInputs(req, 'the Gemini API');
     const max = Math.min(GEMINI_EMBED_BATCH_MAX, req.target.maxEmbeddingInputs ?? GEMINI_EMBED_BATCH_MAX);
     return embedInBatches(
@@ -122,17 +123,17 @@ export class GeminiAdapter implements ProviderAdapter {
     );
   }
 
-  listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]> {
+  listModels(target: AdapterTarget, signal: CallerSignal): Promise<string[]> {
     // One page of 1000 holds every model Google lists; paging would only add round trips.
     const call = { method: 'GET', path: '/models?pageSize=1000', headers: headersOf(target, false) } as const;
     return jsonCall(this.pool, target, call, signal, readModels);
   }
 
-  healthCheck(target: AdapterTarget, signal: AbortSignal): Promise<HealthResult> {
+  healthCheck(target: AdapterTarget, signal: CallerSignal): Promise<HealthResult> {
     return probe(() => this.listModels(target, signal), signal);
   }
 
-  classifyError(err: unknown, signal?: AbortSignal): ProviderCallError {
+  classifyError(err: unknown, signal?: CallerSignal): ProviderCallError {
     return classifyError(err, signal);
   }
 }

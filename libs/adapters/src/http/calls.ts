@@ -7,6 +7,7 @@ import type { AdapterTarget } from '../types';
 import { CallDeadline } from './deadline';
 import type { ResponseHeaders } from './headers';
 import type { HttpCall, HttpPool, HttpResponse } from './http-pool';
+import type { CallerSignal } from './caller-signal';
 
 function mib(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${bytes / (1024 * 1024)} MiB` : `${bytes / 1024} KiB`;
@@ -97,7 +98,7 @@ export async function jsonCall<T>(
   pool: HttpPool,
   target: AdapterTarget,
   call: HttpCall,
-  signal: AbortSignal,
+  signal: CallerSignal,
   read: JsonReader<T>,
 ): Promise<T> {
   const deadline = new CallDeadline(signal, target.timeoutMs);
@@ -129,7 +130,7 @@ export async function originCall(
   pool: HttpPool,
   target: AdapterTarget,
   path: string,
-  signal: AbortSignal,
+  signal: CallerSignal,
   headers: Record<string, string> = {},
 ): Promise<void> {
   const deadline = new CallDeadline(signal, target.timeoutMs);
@@ -168,7 +169,7 @@ export async function* streamCall(
   pool: HttpPool,
   target: AdapterTarget,
   call: HttpCall,
-  signal: AbortSignal,
+  signal: CallerSignal,
   decoder: StreamDecoder,
 ): AsyncGenerator<StreamDelta, void, undefined> {
   const deadline = new CallDeadline(signal, target.timeoutMs);

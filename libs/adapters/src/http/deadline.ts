@@ -1,6 +1,7 @@
 import { ErrorClass, MAX_TIMER_MS, ProviderCallError } from '@aigw/core';
 import { EventEmitter } from 'node:events';
 import { classifyError } from '../errors/classify';
+import type { CallerSignal } from './caller-signal';
 
 /** Node turns a delay it cannot represent (over MAX_TIMER_MS, or NaN) into 1 ms: clamp instead of timing out at once. */
 function timerDelay(ms: number): number {
@@ -31,7 +32,7 @@ export class CallDeadline extends EventEmitter {
   private disposed = false;
 
   constructor(
-    private readonly caller: AbortSignal,
+    private readonly caller: CallerSignal,
     private readonly timeoutMs: number,
   ) {
     super();

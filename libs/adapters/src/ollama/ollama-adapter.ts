@@ -16,6 +16,7 @@ import type {
 import { embedInBatches, textInputs } from '../embeddings/embedding-checks';
 import { ollamaEmbedBody, readOllamaEmbeddings } from './ollama-embeddings';
 import { OllamaStreamDecoder, ollamaBody, readChat, readTags } from './ollama-wire';
+import type { CallerSignal } from '../http/caller-signal';
 
 function headersOf(target: AdapterTarget, json: boolean): Record<string, string> {
   const h: Record<string, string> = json ? { 'content-type': 'application/json' } : {};
@@ -49,7 +50,7 @@ export class OllamaAdapter implements ProviderAdapter {
   constructor(private readonly pool: HttpPool) {}
 
   // async: a request the mapping refuses (InvalidRequest) rejects instead of throwing synchronously.
-  async generate(req: AdapterRequest, signal: AbortSignal): Promise<AdapterResponse> {
+  async generate(req: AdapterRequest, signal: CallerSignal): Promise<AdapterResponse> {
     const call = {
       method: 'POST',
       path: '/api/chat',
@@ -59,7 +60,7 @@ export class OllamaAdapter implements ProviderAdapter {
     return jsonCall(this.pool, req.target, call, signal, readGeneration);
   }
 
-  async *stream(req: AdapterRequest, signal: AbortSignal): AsyncIterable<StreamDelta> {
+  async *stream(req: AdapterRequest, signal: CallerSignal): AsyncIterable<StreamDelta> {
     const call = {
       method: 'POST',
       path: '/api/chat',
@@ -70,7 +71,7 @@ export class OllamaAdapter implements ProviderAdapter {
   }
 
   // async: token arrays, refused by `textInputs`, reject instead of throwing synchronously.
-  async embed(req: EmbeddingsAdapterRequest, signal: AbortSignal): Promise<EmbeddingsResponse> {
+  async embed(req: EmbeddingsAdapterRequest, signal: CallerSignal): Promise<EmbeddingsResponse> {
     const texts = textInputs(req, 'Ollama');
     // All inputs in one call unless the provider sets `maxEmbeddingInputs` (Ollama states no limit of its own).
     return embedInBatches(
@@ -91,17 +92,17 @@ export class OllamaAdapter implements ProviderAdapter {
     );
   }
 
-  listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]> {
+  listModels(target: AdapterTarget, signal: CallerSignal): Promise<string[]> {
     const call = { method: 'GET', path: '/api/tags', headers: headersOf(target, false) } as const;
     return jsonCall(this.pool, target, call, signal, readModels);
   }
 
   /** `/api/tags` reads the local model directory: no model is loaded, nothing is generated. */
-  healthCheck(target: AdapterTarget, signal: AbortSignal): Promise<HealthResult> {
+  healthCheck(target: AdapterTarget, signal: CallerSignal): Promise<HealthResult> {
     return probe(() => this.listModels(target, signal), signal);
   }
 
-  classifyError(err: unknown, signal?: AbortSignal): ProviderCallError {
+  classifyError(err: unknown, signal?: CallerSignal): ProviderCallError {
     return classifyError(err, signal);
   }
 }

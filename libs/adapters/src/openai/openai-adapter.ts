@@ -17,6 +17,7 @@ import type {
 import { readModelList } from '../model-list';
 import { embeddingsBody, readEmbeddings } from './openai-embeddings';
 import { OpenAiStreamDecoder, openAiBody, readCompletion, saysStopForToolCalls } from './openai-wire';
+import type { CallerSignal } from '../http/caller-signal';
 
 const AZURE_HOST = /\.(?:openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)$/i;
 const azureEndpoints = new Map<string, boolean>();
@@ -128,7 +129,7 @@ export class OpenAiAdapter implements ProviderAdapter {
 
   constructor(private readonly pool: HttpPool) {}
 
-  generate(req: AdapterRequest, signal: AbortSignal): Promise<AdapterResponse> {
+  generate(req: AdapterRequest, signal: CallerSignal): Promise<AdapterResponse> {
     const call = {
       method: 'POST',
       path: '/chat/completions',
@@ -141,7 +142,7 @@ export class OpenAiAdapter implements ProviderAdapter {
     );
   }
 
-  stream(req: AdapterRequest, signal: AbortSignal): AsyncIterable<StreamDelta> {
+  stream(req: AdapterRequest, signal: CallerSignal): AsyncIterable<StreamDelta> {
     const call = {
       method: 'POST',
       path: '/chat/completions',
@@ -163,7 +164,7 @@ export class OpenAiAdapter implements ProviderAdapter {
    * size 32", a 422 before anything was embedded), is asked again in requests of that many, and every later request
    * to it is split so from the start (remembered in this process, as `hostnameOf` remembers: see `learntLimitKey`).
    */
-  async embed(req: EmbeddingsAdapterRequest, signal: AbortSignal): Promise<EmbeddingsResponse> {
+  async embed(req: EmbeddingsAdapterRequest, signal: CallerSignal): Promise<EmbeddingsResponse> {
     const key = learntLimitKey(req.target);
     const learnt = this.embeddingLimits.get(key);
     const max = Math.min(req.target.maxEmbeddingInputs ?? req.input.length, learnt ?? req.input.length);
@@ -182,7 +183,7 @@ export class OpenAiAdapter implements ProviderAdapter {
   private embedInBatchesOf(
     req: EmbeddingsAdapterRequest,
     max: number,
-    signal: AbortSignal,
+    signal: CallerSignal,
   ): Promise<EmbeddingsResponse> {
     return embedInBatches<string | number[]>(
       req.input,
@@ -192,7 +193,7 @@ export class OpenAiAdapter implements ProviderAdapter {
     );
   }
 
-  private embedOnce(req: EmbeddingsAdapterRequest, signal: AbortSignal): Promise<EmbeddingsResponse> {
+  private embedOnce(req: EmbeddingsAdapterRequest, signal: CallerSignal): Promise<EmbeddingsResponse> {
     const call = {
       method: 'POST',
       path: '/embeddings',
@@ -231,12 +232,12 @@ export class OpenAiAdapter implements ProviderAdapter {
     }
   }
 
-  listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]> {
+  listModels(target: AdapterTarget, signal: CallerSignal): Promise<string[]> {
     const call = { method: 'GET', path: '/models', headers: headersOf(target, false) } as const;
     return jsonCall(this.pool, target, call, signal, readModels);
   }
 
-  healthCheck(target: AdapterTarget, signal: AbortSignal): Promise<HealthResult> {
+  healthCheck(target: AdapterTarget, signal: CallerSignal): Promise<HealthResult> {
     if (target.healthPath !== undefined) {
       // llama.cpp and vLLM answer `/health` (on the origin, beside `/v1`) without touching a model.
       return probe(() => originCall(this.pool, target, target.healthPath ?? '/health', signal), signal);
@@ -244,7 +245,7 @@ export class OpenAiAdapter implements ProviderAdapter {
     return probe(() => this.listModels(target, signal), signal);
   }
 
-  classifyError(err: unknown, signal?: AbortSignal): ProviderCallError {
+  classifyError(err: unknown, signal?: CallerSignal): ProviderCallError {
     return classifyError(err, signal);
   }
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { ConfigurationError } from '@aigw/core';
+import { abortSignalOf } from '../http/caller-signal';
 import type { HttpPool } from '../http/http-pool';
 import type { ProviderAdapter } from '../types';
 
@@ -79,5 +80,23 @@ export function loadPlugin(specifier: string, owner: string, context: PluginCont
       `${where} does not implement the ProviderAdapter interface: missing ${missing.map((m) => `${m}()`).join(', ')}`,
     );
   }
-  return adapter as ProviderAdapter;
+  return withAbortSignals(adapter as ProviderAdapter);
+}
+
+/**
+ * The plugin's adapter as the worker calls it: its methods receive a real AbortSignal, as the ProviderAdapter
+ * contract promises a plugin (it may hand it to `fetch`), where the built-in adapters take the worker's lighter
+ * CancelSignal. Everything else of the plugin's object is reached through the prototype, `this` included.
+ */
+function withAbortSignals(adapter: ProviderAdapter): ProviderAdapter {
+  const wrapped = Object.create(adapter) as ProviderAdapter;
+  wrapped.generate = (req, signal) => adapter.generate(req, abortSignalOf(signal));
+  wrapped.stream = (req, signal) => adapter.stream(req, abortSignalOf(signal));
+  wrapped.listModels = (target, signal) => adapter.listModels(target, abortSignalOf(signal));
+  wrapped.healthCheck = (target, signal) => adapter.healthCheck(target, abortSignalOf(signal));
+  wrapped.classifyError = (err, signal) => adapter.classifyError(err, signal && abortSignalOf(signal));
+  if (typeof adapter.embed === 'function') {
+    wrapped.embed = (req, signal) => adapter.embed!(req, abortSignalOf(signal));
+  }
+  return wrapped;
 }

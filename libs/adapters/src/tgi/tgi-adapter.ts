@@ -6,6 +6,7 @@ import { anyRateLimit, type ResponseHeaders } from '../http/headers';
 import type { HttpPool } from '../http/http-pool';
 import type { AdapterRequest, AdapterResponse, AdapterTarget, HealthResult, ProviderAdapter } from '../types';
 import { grammarRefusal, readGeneration as readBody, readInfo, TgiStreamDecoder, tgiBody } from './tgi-wire';
+import type { CallerSignal } from '../http/caller-signal';
 
 function headersOf(target: AdapterTarget, json: boolean): Record<string, string> {
   const h: Record<string, string> = json ? { 'content-type': 'application/json' } : {};
@@ -46,7 +47,7 @@ export class TgiAdapter implements ProviderAdapter {
   constructor(private readonly pool: HttpPool) {}
 
   // async: a request the mapping refuses (InvalidRequest) rejects instead of throwing synchronously.
-  async generate(req: AdapterRequest, signal: AbortSignal): Promise<AdapterResponse> {
+  async generate(req: AdapterRequest, signal: CallerSignal): Promise<AdapterResponse> {
     const call = {
       method: 'POST',
       path: '/generate',
@@ -62,7 +63,7 @@ export class TgiAdapter implements ProviderAdapter {
     }
   }
 
-  async *stream(req: AdapterRequest, signal: AbortSignal): AsyncIterable<StreamDelta> {
+  async *stream(req: AdapterRequest, signal: CallerSignal): AsyncIterable<StreamDelta> {
     const call = {
       method: 'POST',
       path: '/generate_stream',
@@ -76,20 +77,20 @@ export class TgiAdapter implements ProviderAdapter {
     }
   }
 
-  listModels(target: AdapterTarget, signal: AbortSignal): Promise<string[]> {
+  listModels(target: AdapterTarget, signal: CallerSignal): Promise<string[]> {
     const call = { method: 'GET', path: '/info', headers: headersOf(target, false) } as const;
     return jsonCall(this.pool, target, call, signal, readModels);
   }
 
   /** TGI's `/health` answers 200 once the model is loaded and the shard can generate. */
-  healthCheck(target: AdapterTarget, signal: AbortSignal): Promise<HealthResult> {
+  healthCheck(target: AdapterTarget, signal: CallerSignal): Promise<HealthResult> {
     return probe(
       () => originCall(this.pool, target, target.healthPath ?? '/health', signal, headersOf(target, false)),
       signal,
     );
   }
 
-  classifyError(err: unknown, signal?: AbortSignal): ProviderCallError {
+  classifyError(err: unknown, signal?: CallerSignal): ProviderCallError {
     return classifyError(err, signal);
   }
 }
