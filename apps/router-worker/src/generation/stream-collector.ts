@@ -29,7 +29,7 @@ export class StreamCollector {
   private readonly refusal: string[] = [];
   /** By tool call index; fragments of one call are concatenated in arrival order. */
   private readonly toolCalls = new Map<number, ToolCall>();
-  private head: StreamHead | undefined;
+  private first: StreamHead | undefined;
   private finishReason: string | null = null;
   private usage: Usage | undefined;
   private systemFingerprint: string | undefined;
@@ -49,7 +49,7 @@ export class StreamCollector {
   /** Adds a delta; returns the stream's head when this was the first delta, else undefined. */
   add(delta: StreamDelta, nowMs: number): StreamHead | undefined {
     let first: StreamHead | undefined;
-    if (!this.head) {
+    if (!this.first) {
       first = { id: delta.id ?? this.fallbackId, created: delta.created ?? Math.floor(nowMs / 1000) };
       if (delta.systemFingerprint !== undefined) {
         first.systemFingerprint = delta.systemFingerprint;
@@ -57,7 +57,7 @@ export class StreamCollector {
       if (delta.serviceTier !== undefined) {
         first.serviceTier = delta.serviceTier;
       }
-      this.head = first;
+      this.first = first;
     }
     if (delta.text !== '') {
       this.parts.push(delta.text);
@@ -126,10 +126,20 @@ export class StreamCollector {
     return first;
   }
 
+  /** The head the first delta fixed (the fallback id and `nowMs` before any came). */
+  head(nowMs = Date.now()): StreamHead {
+    return this.first ?? { id: this.fallbackId, created: Math.floor(nowMs / 1000) };
+  }
+
+  /** The last usage the stream gave so far (providers repeat it cumulatively), if any. */
+  usageSoFar(): Usage | undefined {
+    return this.usage;
+  }
+
   answer(nowMs: number): ProviderAnswer {
     const answer: ProviderAnswer = {
-      id: this.head?.id ?? this.fallbackId,
-      created: this.head?.created ?? Math.floor(nowMs / 1000),
+      id: this.first?.id ?? this.fallbackId,
+      created: this.first?.created ?? Math.floor(nowMs / 1000),
       text: this.parts.join(''),
       finishReason: this.finishReason,
       usage: this.usage ?? { ...EMPTY_USAGE },

@@ -117,7 +117,7 @@ function pluginFailure(failure: unknown, signal: CallerSignal, apiKey: string | 
 }
 
 interface StreamProgress {
-  /** Monotonic ms of the first delta, once it arrived. */
+  /** Monotonic ms of the first delta with something for the client (`hasContent`), once it arrived. */
   firstAt: number | null;
   /** Whether the provider's response headers arrived (the quota observer saw them). */
   headers: boolean;
@@ -190,11 +190,21 @@ async function streamAnswer(
   const collector = new StreamCollector(completionIdOf(request.requestId));
   progress.collector = collector;
   for await (const delta of adapter.stream(call, spec.signal)) {
-    const head = collector.add(delta, clock.now());
-    if (head) {
+    collector.add(delta, clock.now());
+    if (!hasContent(delta)) {
+      // An id or usage only (a server that streams usage on every chunk gives it with the role chunk): nothing for the
+      // client, so it commits nothing. Committed on it, a stream that failed right after went out as an SSE head and
+      // an error event, where nothing but metadata had come and the next deployment could have answered unseen.
+      continue;
+    }
+    if (progress.firstAt === null) {
       progress.firstAt = clock.monotonic();
-      const start: StreamStart = merged(head, { provider: d.provider.id, model: d.model.name, route: option.route });
-      const usage = delta.usage;
+      const start: StreamStart = merged(collector.head(clock.now()), {
+        provider: d.provider.id,
+        model: d.model.name,
+        route: option.route,
+      });
+      const usage = collector.usageSoFar();
       if (usage !== undefined && usage.promptTokens > 0) {
         start.promptTokens = usage.promptTokens;
         if (usage.cachedPromptTokens > 0) {
@@ -207,13 +217,11 @@ async function streamAnswer(
       observer?.onStart(start);
       progress.onCommitted?.();
     }
-    if (hasContent(delta)) {
-      observer?.onChunk(delta);
-    }
+    observer?.onChunk(delta);
   }
   if (progress.firstAt === null) {
-    // The stream ended as a whole one (`[DONE]`) without a single delta, not even a finish reason: nothing was
-    // generated, as an unstreamed completion without `choices` says. Taken for an empty answer, it was billed, never
+    // The stream ended as a whole one (`[DONE]`) without a single delta of an answer (an id or usage at most), not even
+    // a finish reason: nothing was generated, as an unstreamed completion without `choices` says. Taken for an empty answer, it was billed, never
     // retried or fallen back from, and counted a success by the circuit. Nothing reached the client: not committed.
     throw new ProviderCallError(ErrorClass.Provider, 'upstream stream ended without an answer');
   }
