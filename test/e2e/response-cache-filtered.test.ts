@@ -1,4 +1,4 @@
-import { parseSse, uniqueId } from '@aigw/testing';
+import { freePort, parseSse, uniqueId, waitFor } from '@aigw/testing';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
@@ -11,11 +11,14 @@ import { REDIS_URL, TestSystem } from './harness';
  */
 class FilteringServer {
   calls = 0;
+  /** How long each answer takes: identical requests sent together then share the call (ADR 0007). */
+  delayMs = 0;
   private readonly seen = new Set<string>();
   private readonly server: Server = createServer((req, res) => void this.answer(req, res));
 
   async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    const port = await freePort();
+    await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve));
   }
 
   get url(): string {
@@ -37,6 +40,9 @@ class FilteringServer {
       return;
     }
     this.calls++;
+    if (this.delayMs > 0) {
+      await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    }
     const body = JSON.parse(raw) as { stream?: boolean; messages: { content: string }[] };
     const prompt = body.messages[body.messages.length - 1].content;
     const filtered = !this.seen.has(prompt);
@@ -171,5 +177,44 @@ describe('response cache: a content-filtered answer is not stored (e2e)', () => 
     expect(upstream.calls).toBe(calls + 1);
     const replaced = JSON.parse((await redis.get(key)) ?? '{}') as { finishReason: string };
     expect(replaced.finishReason).toBe('stop');
+  });
+
+  /**
+   * A whole answer a content filter cut short is the leader's sample, not the request's answer: an identical request
+   * a moment later asks again (it is not stored), so one that happened to arrive while it was in flight must not be
+   * given it either. Its followers run again (together: one more provider call) and get an answer of their own.
+   */
+  it('coalesced whole followers of a filtered answer run again and get the whole answer', async () => {
+    upstream.delayMs = 800;
+    try {
+      const prompt = `coalesced filtered ${uniqueId()}`;
+      const calls = upstream.calls;
+      const leader = chat(prompt, false);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const followers = [chat(prompt, false), chat(prompt, false)];
+      const [first, ...rest] = await Promise.all([leader, ...followers]);
+      expect(first.headers.get('x-gateway-coalesced')).toBeNull();
+      expect(await answerOf(first, false)).toEqual(['Here is how you', 'content_filter']);
+      for (const res of rest) {
+        expect(await answerOf(res, false)).toEqual(['Here is the whole answer.', 'stop']);
+      }
+      // The followers' second run is one call between them.
+      expect(upstream.calls).toBe(calls + 2);
+      // One usage row each: the leader's call, the follower that led the second call, the one that followed it.
+      const ids = [first, ...rest].map((r) => r.headers.get('x-request-id'));
+      const rows = await waitFor(async () => {
+        const found = await system.query<{ cached: boolean; status: string }>(
+          'SELECT cached, status FROM usage_records WHERE request_id = ANY($1)',
+          [ids],
+        );
+        return found.length === 3 ? found : null;
+      });
+      expect(rows.filter((r) => r.status === 'success')).toHaveLength(3);
+      expect(rows.filter((r) => r.cached)).toHaveLength(1);
+      const third = await chat(prompt, false);
+      expect(third.headers.get('x-gateway-cache')).toBe('hit');
+    } finally {
+      upstream.delayMs = 0;
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  answerStorable,
   ErrorCode,
   GatewayError,
   merged,
@@ -184,6 +185,14 @@ export class GenerationService {
         }
         arrived();
         const answer = await wait.answer.finally(() => this.release(sub, claim, current));
+        if (this.asksAgain(answer, current, sub, client, run)) {
+          const again = await this.rejoin(sub, client, cached, current).catch(() => undefined);
+          if (again !== undefined) {
+            party = again;
+            continue;
+          }
+          // Past its deadline, or the drain ended, while it joined again: the leader's answer is what it has.
+        }
         const result = current?.role === 'follower' ? this.coalescing.serve(answer, sub.request) : answer;
         this.saySharedCall(client, current);
         client.setHeaders(resultHeaders(result, cached.status));
@@ -750,6 +759,29 @@ export class GenerationService {
       party?.role === 'follower' &&
       (err instanceof LostJobError || err instanceof FailedJobError || stoppedUnanswered(err)) &&
       run < MAX_FOLLOWER_RUNS &&
+      !client.gone &&
+      Date.now() < sub.request.deadlineAt
+    );
+  }
+
+  /**
+   * Whether a whole follower asks again rather than take the leader's answer: one a content filter cut short
+   * (`answerStorable`) is that call's sample, not stored, so an identical request a moment later asks the provider
+   * again; one that arrived while it was in flight is given the same chance. Its first run only (the followers that
+   * ask again share one more call between them), with a client and time left. A streamed follower cannot: its stream
+   * opened before the finish reason came.
+   */
+  private asksAgain(
+    answer: GenerationResult,
+    party: Party | null,
+    sub: Submission,
+    client: Client,
+    run: number,
+  ): boolean {
+    return (
+      party?.role === 'follower' &&
+      run === 1 &&
+      !answerStorable(answer) &&
       !client.gone &&
       Date.now() < sub.request.deadlineAt
     );
