@@ -218,3 +218,55 @@ describe('response cache: a content-filtered answer is not stored (e2e)', () => 
     }
   });
 });
+
+/**
+ * A follower asks again only with time for a call as long as the leader's: one that would be cut off by its own
+ * deadline takes the filtered answer it has rather than end in a 504.
+ */
+describe('coalescing: a filtered answer near a follower deadline (e2e)', () => {
+  const upstream = new FilteringServer();
+  const system = new TestSystem({
+    topology: 'single',
+    env: { CACHE_ENABLED: 'true', CACHE_TTL_S: '60', REQUEST_TIMEOUT_MS: '3000' },
+    catalog: () => `providers:
+  - id: guard
+    kind: openai
+    baseUrl: ${upstream.url}/v1
+    timeoutMs: 10000
+    models:
+      - { name: guarded, promptPer1k: 0.001, completionPer1k: 0.002, contextWindow: 8192, capabilities: [chat, streaming] }
+`,
+  });
+
+  beforeAll(async () => {
+    await upstream.start();
+    await system.start();
+  }, 120_000);
+  afterAll(async () => {
+    await system.stop();
+    await upstream.stop();
+  }, 60_000);
+
+  function chat(prompt: string): Promise<Response> {
+    return fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: JSON.stringify({ model: 'guard/guarded', messages: [{ role: 'user', content: prompt }] }),
+    });
+  }
+
+  it('a follower without time for another call gets the filtered answer, not a 504', async () => {
+    upstream.delayMs = 2_000;
+    const prompt = `late follower ${uniqueId()}`;
+    const calls = upstream.calls;
+    const leader = chat(prompt);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    const follower = await chat(prompt);
+    await leader;
+    expect(follower.status).toBe(200);
+    expect(follower.headers.get('x-gateway-coalesced')).toBe('true');
+    const body = (await follower.json()) as { choices: { finish_reason: string }[] };
+    expect(body.choices[0].finish_reason).toBe('content_filter');
+    expect(upstream.calls).toBe(calls + 1);
+  }, 20_000);
+});

@@ -768,8 +768,8 @@ export class GenerationService {
    * Whether a whole follower asks again rather than take the leader's answer: one a content filter cut short
    * (`answerStorable`) is that call's sample, not stored, so an identical request a moment later asks the provider
    * again; one that arrived while it was in flight is given the same chance. Its first run only (the followers that
-   * ask again share one more call between them), with a client and time left. A streamed follower cannot: its stream
-   * opened before the finish reason came.
+   * ask again share one more call between them), with a client and time left for a call as long as the leader's. A
+   * streamed follower cannot: its stream opened before the finish reason came.
    */
   private asksAgain(
     answer: GenerationResult,
@@ -783,7 +783,8 @@ export class GenerationService {
       run === 1 &&
       !answerStorable(answer) &&
       !client.gone &&
-      Date.now() < sub.request.deadlineAt
+      // Time for a call as long as the leader's: one cut off by the deadline would answer a 504 instead.
+      Date.now() + answer.providerLatencyMs < sub.request.deadlineAt
     );
   }
 
