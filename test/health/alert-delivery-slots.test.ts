@@ -67,7 +67,7 @@ describe('health monitor: a slow alert webhook does not hold up probes', () => {
     queue = new HealthQueue(env, keys, errors);
     const metrics = new MonitorMetrics(new Registry(), {} as ProviderHealthStore, {} as CatalogService);
     const alerts = new Alerts(env, queue, metrics, redis, keys, outbox);
-    const provider = { id: 'p1', enabled: true, routing: 'direct' } as ProviderSpec;
+    const provider = { id: 'p1', enabled: true, routing: 'direct', models: [] } as unknown as ProviderSpec;
     const catalog = { current: { gateways: [] }, provider: () => provider } as unknown as CatalogService;
     const prober = {
       probeProvider: () => {

@@ -9,7 +9,8 @@ import { PROVIDER_FAMILIES } from './provider-families';
 /**
  * `healthy`: the last probe worked, fast, with no failure in the recent window. `degraded`: it works but slowly
  * (over HEALTH_SLOW_MS) or intermittently (a failed probe in the recent window, or failures below the threshold).
- * `failing`: HEALTH_FAILURE_THRESHOLD consecutive failed probes. `unknown`: never probed.
+ * `failing`: HEALTH_FAILURE_THRESHOLD consecutive failed probes, until HEALTH_RECOVERY_THRESHOLD consecutive working
+ * ones. `unknown`: never probed.
  */
 export type ProviderHealthStatus = 'unknown' | 'healthy' | 'degraded' | 'failing';
 export const PROVIDER_HEALTH_STATUSES: readonly ProviderHealthStatus[] = ['unknown', 'healthy', 'degraded', 'failing'];

@@ -69,6 +69,16 @@ export class MonitorEnv extends BaseEnv {
   @Max(1000)
   HEALTH_FAILURE_THRESHOLD = 3;
 
+  /**
+   * Consecutive working probes a `failing` provider (or gateway) needs before it leaves `failing`: one lucky probe
+   * of a flapping provider neither routes to it first again nor raises a `recovered` alert. 1: the first one does.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  HEALTH_RECOVERY_THRESHOLD = 2;
+
   /** Probe history older than this is deleted (daily). */
   @Type(() => Number)
   @IsInt()

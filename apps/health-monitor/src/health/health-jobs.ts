@@ -16,7 +16,9 @@ import type { MonitorEnv } from '../config/monitor-env';
 import { Alerts, subjectLabel } from './alerts';
 import type { HealthJob } from './health-queue';
 import { MonitorMetrics } from './monitor-metrics';
+import { ProbeCycleLock } from './probe-cycle-lock';
 import { probeEveryMs } from './probe-interval';
+import { gatewayProbeSettings, providerProbeSettings } from './probe-settings';
 import { Prober, type ProbedRoute } from './prober';
 
 /**
@@ -49,6 +51,7 @@ export class HealthJobs implements OnApplicationBootstrap {
   private readonly logger = new Logger('HealthMonitor');
   private readonly rules: HealthRules;
   private readonly routes: RouteMemory;
+  private readonly cycles: ProbeCycleLock;
 
   constructor(
     @Inject(ENV) private readonly env: MonitorEnv,
@@ -59,16 +62,36 @@ export class HealthJobs implements OnApplicationBootstrap {
     private readonly alerts: Alerts,
     private readonly metrics: MonitorMetrics,
     @Inject(REDIS) redis: Redis,
-    keys: RedisKeys,
+    private readonly keys: RedisKeys,
     private readonly redisErrors: RedisErrors,
   ) {
     this.rules = {
       failureThreshold: env.HEALTH_FAILURE_THRESHOLD,
       slowMs: env.HEALTH_SLOW_MS,
       window: env.HEALTH_WINDOW,
+      recoveryThreshold: env.HEALTH_RECOVERY_THRESHOLD,
     };
     // The workers' route memory (same keys): what a probe learns, the next request uses.
     this.routes = new RouteMemory(redis, routingKeyPrefix(keys.prefix));
+    this.cycles = new ProbeCycleLock(redis);
+  }
+
+  /**
+   * Runs a probe cycle of `subject` unless one of the same settings is already running (on any replica): a second
+   * run of one cycle would probe twice and count one failure twice. Cycles of other settings (a probe-now of a
+   * changed key beside a scheduled probe of the old one) do not wait for each other: the store keeps the newer.
+   */
+  private async oneCycle(
+    subject: HealthSubject,
+    settings: string,
+    everyMs: number,
+    cycle: () => Promise<void>,
+  ): Promise<void> {
+    const key = this.keys.key('health', 'probing', subject.kind, subject.id, settings);
+    const ran = await this.cycles.run(key, everyMs, cycle, (err) => this.redisErrors.report('probe_lock', err));
+    if (!ran) {
+      this.logger.debug(`${subject.kind} ${subject.id}: a probe of it is already running, this one is skipped`);
+    }
   }
 
   /**
@@ -107,14 +130,18 @@ export class HealthJobs implements OnApplicationBootstrap {
       // Removed or disabled since the schedule was made: the next reconcile drops the schedule.
       return;
     }
-    const began = performance.now();
-    const routes = await this.prober.probeProvider(provider, this.catalog.current.gateways);
     const subject: HealthSubject = { kind: 'provider', id };
-    await this.record(subject, routes, began, probeEveryMs(this.env, provider), unservedVerdict(routes));
-    // Deleted while it was probed (the catalog reloaded meanwhile): its remembered route was just forgotten.
-    if (provider.routing === 'auto' && this.catalog.provider(id) !== undefined) {
-      await this.learnRoute(provider, routes);
-    }
+    const gateways = this.catalog.current.gateways;
+    const everyMs = probeEveryMs(this.env, provider);
+    await this.oneCycle(subject, providerProbeSettings(provider, gateways), everyMs, async () => {
+      const began = performance.now();
+      const routes = await this.prober.probeProvider(provider, gateways);
+      await this.record(subject, routes, began, everyMs, unservedVerdict(routes));
+      // Deleted while it was probed (the catalog reloaded meanwhile): its remembered route was just forgotten.
+      if (provider.routing === 'auto' && this.catalog.provider(id) !== undefined) {
+        await this.learnRoute(provider, routes);
+      }
+    });
   }
 
   async probeGateway(id: string): Promise<void> {
@@ -122,13 +149,12 @@ export class HealthJobs implements OnApplicationBootstrap {
     if (gateway === undefined) {
       return;
     }
-    const began = performance.now();
-    await this.record(
-      { kind: 'gateway', id },
-      [await this.prober.probeGateway(gateway)],
-      began,
-      probeEveryMs(this.env),
-    );
+    const subject: HealthSubject = { kind: 'gateway', id };
+    const everyMs = probeEveryMs(this.env);
+    await this.oneCycle(subject, gatewayProbeSettings(gateway), everyMs, async () => {
+      const began = performance.now();
+      await this.record(subject, [await this.prober.probeGateway(gateway)], began, everyMs);
+    });
   }
 
   /**

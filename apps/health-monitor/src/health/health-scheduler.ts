@@ -1,18 +1,11 @@
-import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import {
-  DAY_MS,
-  HealthJobName,
-  type Catalog,
-  type GatewaySpec,
-  type HealthJobMap,
-  type ProviderSpec,
-} from '@aigw/core';
+import { DAY_MS, HealthJobName, type Catalog, type HealthJobMap } from '@aigw/core';
 import { CatalogService, describeError, ENV } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import type { MonitorEnv } from '../config/monitor-env';
 import { HealthJobs } from './health-jobs';
 import { probeEveryMs } from './probe-interval';
+import { gatewayProbeSettings, providerProbeSettings } from './probe-settings';
 import { probedSubjects } from './probed-subjects';
 import { HealthQueue } from './health-queue';
 
@@ -41,30 +34,6 @@ export interface ScheduleSpec {
   settings?: string;
 }
 
-/** A short hash of what a probe depends on (keys included, so only the hash is ever kept). */
-function settingsHash(parts: unknown): string {
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
-}
-
-function gatewaySettings(g: GatewaySpec | undefined): unknown {
-  return g === undefined ? null : [g.baseUrl, g.apiKey ?? null, g.timeoutMs];
-}
-
-function providerSettings(p: ProviderSpec, gateways: readonly GatewaySpec[]): string {
-  return settingsHash([
-    p.kind,
-    p.baseUrl,
-    p.apiKey ?? null,
-    p.timeoutMs,
-    p.routing,
-    p.plugin ?? null,
-    p.healthPath ?? null,
-    p.probe ?? null,
-    p.models.map((m) => [m.upstreamName ?? m.name, m.enabled]),
-    p.routing === 'direct' ? null : gatewaySettings(gateways.find((g) => g.id === p.gateway)),
-  ]);
-}
-
 /**
  * The schedules a catalog calls for: a probe per enabled provider (its own `healthIntervalS`, else
  * HEALTH_INTERVAL_S), a model refresh per enabled provider, a probe per gateway an enabled provider routes
@@ -83,7 +52,7 @@ export function schedulesOf(catalog: Catalog, env: MonitorEnv): ScheduleSpec[] {
       name: HealthJobName.ProbeProvider,
       data: { id: p.id },
       everyMs,
-      settings: providerSettings(p, catalog.gateways),
+      settings: providerProbeSettings(p, catalog.gateways),
     });
     out.push({
       id: `discover:provider:${p.id}`,
@@ -99,7 +68,7 @@ export function schedulesOf(catalog: Catalog, env: MonitorEnv): ScheduleSpec[] {
         name: HealthJobName.ProbeGateway,
         data: { id: g.id },
         everyMs: probeEveryMs(env),
-        settings: settingsHash(gatewaySettings(g)),
+        settings: gatewayProbeSettings(g),
       });
     }
   }

@@ -19,7 +19,7 @@ import {
 import type { RouteCheck } from '@aigw/entities';
 import { CatalogService, ENV } from '@aigw/platform';
 import type { MonitorEnv } from '../config/monitor-env';
-import { probeEveryMs } from './probe-interval';
+import { probeBudgetMs, probeEveryMs } from './probe-interval';
 
 /**
  * The pools the probes of `catalog` send over (probePoolKey): each provider's direct route, each gateway as a route
@@ -98,11 +98,12 @@ export class Prober implements OnApplicationBootstrap, OnApplicationShutdown {
 
   /**
    * PROBE_TIMEOUT_MS, or the route's `timeoutMs` when shorter, and never past the subject's probe interval
-   * (`everyMs`): the scheduler adds the next probe as one starts, so a longer probe of a provider that does not
-   * answer would overlap the next one (two in flight at once, on whichever replicas took them).
+   * (`everyMs`) less the time to record it (`probeBudgetMs`): the scheduler adds the next probe as one starts, so a
+   * longer probe of a provider that does not answer would overlap the next one (which then finds the cycle lock
+   * held and skips).
    */
   private timeoutOf(timeoutMs: number, everyMs = Infinity): number {
-    return Math.min(this.env.PROBE_TIMEOUT_MS, timeoutMs, everyMs);
+    return Math.max(1, Math.floor(Math.min(this.env.PROBE_TIMEOUT_MS, timeoutMs, probeBudgetMs(everyMs))));
   }
 
   /** Every route the provider's traffic may take, concurrently. */

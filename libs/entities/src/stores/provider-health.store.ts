@@ -43,6 +43,13 @@ export interface HealthRules {
   slowMs: number;
   /** Probes looked back on: a failure among them makes a working subject `degraded` (HEALTH_WINDOW). */
   window: number;
+  /**
+   * Consecutive working probes a `failing` subject needs before it leaves `failing` (HEALTH_RECOVERY_THRESHOLD;
+   * default 1: the first working probe). Until then a working probe keeps it `failing`, and a failed one keeps it
+   * there whatever its streak: a provider that flaps between failing and working probes does not flip its status,
+   * its routing order and an alert pair at every probe.
+   */
+  recoveryThreshold?: number;
 }
 
 /** The subject's health after a probe, and before it: the caller raises an alert on a transition. */
@@ -305,6 +312,7 @@ export class ProviderHealthStore {
         rules.slowMs,
         rules.window,
         validUntil,
+        Math.max(1, rules.recoveryThreshold ?? 1),
       ];
       // A provider's unserved models (`unserved_models`): this probe's verdict when it could tell (null: none
       // missing); else the last one, as long as it was for the settings in force (a probe no older than
@@ -318,7 +326,7 @@ export class ProviderHealthStore {
         );
         unservedSet = `unserved_models = CASE
                   WHEN old.stale THEN old.unserved_models
-                  WHEN $10::boolean THEN $11::jsonb
+                  WHEN $11::boolean THEN $12::jsonb
                   WHEN old.last_check_at >= t.updated_at THEN old.unserved_models
                   ELSE NULL
                 END,`;
@@ -349,18 +357,27 @@ export class ProviderHealthStore {
                 ${unservedSet}
                 health_status = CASE
                   WHEN old.ignored THEN old.health_status
-                  WHEN NOT $2::boolean AND old.consecutive_failures + 1 >= $5 THEN 'failing'
+                  WHEN NOT $2::boolean AND (old.recovering OR old.consecutive_failures + 1 >= $5) THEN 'failing'
                   WHEN NOT $2::boolean THEN 'degraded'
+                  WHEN old.recovering AND r.up < $10 THEN 'failing'
                   WHEN $6::integer > $7 OR w.failed > 0 THEN 'degraded'
                   ELSE 'healthy'
                 END
            FROM (SELECT s.*, s.stale AND ($2::boolean OR s.consecutive_failures = 0) AS ignored
                    FROM (SELECT id, health_status, consecutive_failures, last_check_at, last_error, health_valid_until,
-                                coalesce(last_check_at > $3::timestamptz, false) AS stale${unservedCol}
+                                coalesce(last_check_at > $3::timestamptz, false) AS stale,
+                                -- Failing, and still held when this probe began (a status that ran out reads as
+                                -- unknown: the first working probe ends it, as it would an unknown one).
+                                health_status = 'failing' AND coalesce(health_valid_until > $3::timestamptz, true)
+                                  AS recovering${unservedCol}
                            FROM ${table} WHERE id = $1 FOR NO KEY UPDATE) s) old,
                 (SELECT count(*) FILTER (WHERE NOT p.up) AS failed
                    FROM (SELECT checked_at, bool_or(ok) AS up FROM ${this.checks()}
-                          WHERE ${column} = $1 GROUP BY checked_at ORDER BY checked_at DESC LIMIT $8) p) w
+                          WHERE ${column} = $1 GROUP BY checked_at ORDER BY checked_at DESC LIMIT $8) p) w,
+                -- The working probes among the last (recovery threshold) ones, this one included: all of them, a recovery.
+                (SELECT count(*) FILTER (WHERE q.up) AS up
+                   FROM (SELECT checked_at, bool_or(ok) AS up FROM ${this.checks()}
+                          WHERE ${column} = $1 GROUP BY checked_at ORDER BY checked_at DESC LIMIT $10) q) r
           WHERE t.id = old.id
       RETURNING old.health_status AS previous, t.health_status AS status,
                 t.consecutive_failures AS failures, t.last_error, clock_timestamp() AS recorded_at`,

@@ -20,6 +20,8 @@ export type RedisOp =
   | 'rotation'
   | 'route_read'
   | 'route_record'
+  /** The health monitor's per-subject probe cycle lock (taken or released; the probe runs regardless). */
+  | 'probe_lock'
   /** Deleting the routing state of providers and models that left the catalog (worker, after a reload). */
   | 'routing_forget'
   | 'usage_enqueue'
