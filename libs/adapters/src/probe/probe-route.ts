@@ -161,9 +161,13 @@ export async function probeRoute(options: ProbeRouteOptions): Promise<RouteProbe
   }
 
   if (provider.probe === 'completion' && model !== '') {
-    return completionProbe(adapter, target, signal, route, fail);
+    const done = await withDeadline(completionProbe(adapter, target, signal, route, fail), timeoutMs, fail);
+    return isTimedOut(done) ? done.probe : done;
   }
-  const health = await adapter.healthCheck(target, signal);
+  const health = await withDeadline(adapter.healthCheck(target, signal), timeoutMs, fail);
+  if (isTimedOut(health)) {
+    return health.probe;
+  }
   if (!health.ok) {
     const err =
       health.error ??
@@ -205,6 +209,44 @@ export async function probeRoute(options: ProbeRouteOptions): Promise<RouteProbe
     }
   }
   return result;
+}
+
+/**
+ * Past a probe's timeout (and a little grace for the adapter's own timer, which describes it better), the adapter's
+ * answer is no longer awaited. The built-in adapters bound their calls themselves; a plugin's may not (one that
+ * ignores the signal and never settles held its probe job, and one of the monitor's HEALTH_CONCURRENCY slots, for
+ * good: a few intervals later no provider was probed at all).
+ */
+const DEADLINE_GRACE_MS = 100;
+
+interface TimedOut {
+  timedOut: true;
+  probe: RouteProbe;
+}
+
+function isTimedOut(value: unknown): value is TimedOut {
+  return typeof value === 'object' && value !== null && (value as Partial<TimedOut>).timedOut === true;
+}
+
+async function withDeadline<T>(
+  work: Promise<T>,
+  timeoutMs: number,
+  fail: (err: ProviderCallError, latencyMs: number) => RouteProbe,
+): Promise<T | TimedOut> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<TimedOut>((resolve) => {
+    timer = setTimeout(() => {
+      const err = new ProviderCallError(ErrorClass.Timeout, `no answer within ${timeoutMs} ms`);
+      resolve({ timedOut: true, probe: fail(err, timeoutMs) });
+    }, timeoutMs + DEADLINE_GRACE_MS);
+  });
+  // A late rejection of the abandoned call is not an unhandled one.
+  work.catch(() => undefined);
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function completionProbe(
