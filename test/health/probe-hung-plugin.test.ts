@@ -2,6 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdapterRegistry, HttpPool, probeRoute } from '@aigw/adapters';
+import type { ProviderSpec } from '@aigw/core';
+import type { CatalogService } from '@aigw/platform';
+import type { MonitorEnv } from '../../apps/health-monitor/src/config/monitor-env';
+import { Prober } from '../../apps/health-monitor/src/health/prober';
 
 /**
  * A probe is bounded by its timeout even when the adapter does not bound itself: a provider plugin whose health
@@ -48,6 +52,50 @@ describe('probeRoute: an adapter that never answers', () => {
       new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 3000)),
     ]);
     expect(result).toMatchObject({ route: 'direct', ok: false, errorClass: 'timeout' });
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+});
+
+/** Model discovery through a plugin whose listModels never settles: the job ends, rejected as a timeout. */
+describe('Prober.listModels: an adapter that never answers', () => {
+  let dir: string;
+  let prober: Prober;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'hung-list-'));
+    const never = '() => new Promise(() => undefined)';
+    writeFileSync(
+      join(dir, 'hung.js'),
+      `module.exports = { createAdapter: () => ({ generate: ${never}, stream: async function* () {}, ` +
+        `listModels: ${never}, healthCheck: ${never}, classifyError: (e) => e }) };`,
+    );
+    const catalog = { checkBeforeSeed: () => undefined, onReload: () => undefined } as unknown as CatalogService;
+    prober = new Prober({ PROBE_TIMEOUT_MS: 300, PROVIDER_ALLOW_LINK_LOCAL: false } as MonitorEnv, catalog);
+  });
+  afterAll(async () => {
+    await prober.onApplicationShutdown();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('rejects as a timeout within PROBE_TIMEOUT_MS', async () => {
+    const provider = {
+      id: 'hung',
+      kind: 'plugin',
+      plugin: join(dir, 'hung.js'),
+      baseUrl: 'http://127.0.0.1:1/v1',
+      timeoutMs: 5000,
+      routing: 'direct',
+      models: [],
+    } as unknown as ProviderSpec;
+    const started = Date.now();
+    const outcome = await Promise.race([
+      prober.listModels(provider, 'direct', []).then(
+        () => 'listed',
+        (err: Error) => err.message,
+      ),
+      new Promise<string>((resolve) => setTimeout(() => resolve('hung'), 3000)),
+    ]);
+    expect(outcome).toMatch(/no model list within 300 ms/);
     expect(Date.now() - started).toBeLessThan(1500);
   });
 });

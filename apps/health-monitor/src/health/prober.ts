@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShut
 import {
   type Catalog,
   ErrorClass,
+  ProviderCallError,
   type GatewaySpec,
   type HealthRoute,
   type ProviderSpec,
@@ -33,6 +34,26 @@ function probeTargets(catalog: Catalog): { poolKey: string; baseUrl: string }[] 
       { poolKey: probePoolKey(`gateway:${g.id}`), baseUrl: g.baseUrl },
     ]),
   ];
+}
+
+/** Grace past a list's timeout for the adapter's own timer, whose error describes it better. */
+const LIST_GRACE_MS = 100;
+
+/**
+ * A model list read, rejected once `timeoutMs` (and a little grace) passed even when the adapter does not bound itself:
+ * a plugin whose listModels ignores the signal and never settles held a discovery job, and one of the monitor's
+ * HEALTH_CONCURRENCY slots, for good (one more every HEALTH_DISCOVERY_INTERVAL_S, until no probe ran at all).
+ */
+function bounded<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new ProviderCallError(ErrorClass.Timeout, `no model list within ${timeoutMs} ms`)),
+      timeoutMs + LIST_GRACE_MS,
+    );
+  });
+  work.catch(() => undefined);
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** One probed route: the history row, and what the probe saw (models, diagnosis) for the callers that want it. */
@@ -178,7 +199,7 @@ export class Prober implements OnApplicationBootstrap, OnApplicationShutdown {
         poolKey: `probe:${provider.id}`,
         ...(provider.apiKey === undefined || provider.apiKey === '' ? {} : { apiKey: provider.apiKey }),
       };
-      return adapter.listModels(target, AbortSignal.timeout(target.timeoutMs));
+      return bounded(adapter.listModels(target, AbortSignal.timeout(target.timeoutMs)), target.timeoutMs);
     }
     const gateway = gateways.find((g) => g.id === provider.gateway);
     if (gateway === undefined) {
@@ -191,6 +212,9 @@ export class Prober implements OnApplicationBootstrap, OnApplicationShutdown {
       poolKey: `probe:${gateway.id}`,
       ...(gateway.apiKey === undefined || gateway.apiKey === '' ? {} : { apiKey: gateway.apiKey }),
     };
-    return this.adapters.get('openai').listModels(target, AbortSignal.timeout(target.timeoutMs));
+    return bounded(
+      this.adapters.get('openai').listModels(target, AbortSignal.timeout(target.timeoutMs)),
+      target.timeoutMs,
+    );
   }
 }
