@@ -123,6 +123,39 @@ describe('ProviderHealthStore (real PostgreSQL)', () => {
     expect(Number(row.n)).toBe(1);
   });
 
+  it('keeps a failing subject failing until recoveryThreshold working probes in a row, unless its status ran out', async () => {
+    const g = { kind: 'gateway' as const, id: 'litellm' };
+    const rules: HealthRules = { ...RULES, failureThreshold: 1, recoveryThreshold: 2 };
+    const seen: string[] = [];
+    const probe = async (ok: boolean, holdsMs: number | null = null) => {
+      const at = tick();
+      const r = await store.recordProbe(
+        g,
+        [ok ? up(5, 'health') : down('health')],
+        at,
+        rules,
+        holdsMs === null ? null : new Date(at.getTime() + holdsMs),
+      );
+      seen.push(`${r?.previous}>${r?.status}`);
+    };
+    for (const ok of [false, true, false, true, true]) {
+      await probe(ok);
+    }
+    expect(seen).toEqual([
+      'healthy>failing',
+      'failing>failing',
+      'failing>failing',
+      'failing>failing',
+      'failing>degraded',
+    ]);
+    // Failing, but no probe confirmed it within its validity (readers took it as unknown): the next working probe
+    // ends it, as it would an unknown status, rather than turning it back to failing.
+    seen.length = 0;
+    await probe(false, 500);
+    await probe(true);
+    expect(seen).toEqual(['degraded>failing', 'failing>degraded']);
+  });
+
   it('concurrent probes of one provider see the transition to failing exactly once', async () => {
     const p = { kind: 'provider' as const, id: 'p2' };
     await store.recordProbe(p, [up()], tick(), RULES);
