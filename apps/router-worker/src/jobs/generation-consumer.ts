@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { JobName, QueueName, type GenerateJobData } from '@aigw/core';
+import { ErrorCode, JobName, QueueName, usageRecordOf, type GenerateJobData } from '@aigw/core';
 import { describeError, ENV, markWorkerLeaving, REDIS, RedisErrors, RedisKeys, ShutdownState } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import { CancellationRegistry } from '../cancel/cancellation-registry';
@@ -9,6 +9,7 @@ import { WorkerMetrics } from '../metrics/worker-metrics';
 import { QueueConsumer } from '../queue/consumer';
 import { QueueProcessor } from '../queue/queue-processor';
 import { CircuitGuard } from '../routing/circuit-guard';
+import { UsageRecorder } from '../usage/usage-recorder';
 import { GenerateHandler } from './generate.handler';
 import { Settlement } from './settlement';
 
@@ -33,6 +34,7 @@ export class GenerationConsumer {
     private readonly metrics: WorkerMetrics,
     private readonly circuits: CircuitGuard,
     private readonly settlement: Settlement,
+    private readonly usage: UsageRecorder,
   ) {}
 
   start(): void {
@@ -55,7 +57,11 @@ export class GenerationConsumer {
         const attach = this.circuits.readAhead(via);
         return attach === null ? null : (job) => attachToRequest(job.data, attach);
       },
-      onFailedForGood: (job) => this.refundFailed(job.data as GenerateJobData),
+      onFailedForGood: (job) => {
+        const data = job.data as GenerateJobData;
+        this.refundFailed(data);
+        this.recordFailed(data);
+      },
     });
     this.consumer.start();
   }
@@ -77,6 +83,42 @@ export class GenerationConsumer {
       .settle(request.reservation, 0, 0, { id: requestId, deadlineAt, receivedAt })
       .catch((err: unknown) =>
         this.logger.warn(`failed job ${requestId}: reservation not given back: ${describeError(err)}`),
+      );
+  }
+
+  /**
+   * The usage row of an async job BullMQ failed for good: no run handed in an outcome, so none recorded it (the gateway
+   * that answers a sync one 500 records that one). Recorded once, as a failure (`internal_error`, as its readers see it:
+   * "The generation failed after N attempts"), no cost, no attempts of its own; a run that did record it keeps its row
+   * (the writer skips a request id it holds). An Idempotency-Key re-run of the job is a request of its own (its own
+   * request id): recorded as such. Without it, the analytics' requests and failures missed the job and a rebuild of
+   * the quota counters dropped it from the day's requests. Only on this rare path: one usage event per job failed for
+   * good, shipped with the others.
+   */
+  private recordFailed(data: GenerateJobData): void {
+    if (data.replyTo !== null) {
+      return;
+    }
+    const { request } = data;
+    this.usage
+      .record(
+        usageRecordOf(request, {
+          provider: null,
+          model: null,
+          promptTokens: 0,
+          completionTokens: 0,
+          cachedTokens: 0,
+          costUsd: 0,
+          latencyMs: Math.max(0, Date.now() - request.receivedAt),
+          cached: false,
+          status: 'error',
+          errorClass: null,
+          errorCode: ErrorCode.Internal,
+          attempts: 0,
+        }),
+      )
+      .catch((err: unknown) =>
+        this.logger.warn(`failed job ${request.requestId}: usage not recorded: ${describeError(err)}`),
       );
   }
 
