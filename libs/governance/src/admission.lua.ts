@@ -191,13 +191,20 @@ end
  * later one (a run taking the job over after the worker that settled it died before completing it) changes
  * nothing. ARGV[1] = '0': no marker.
  *
+ * A request given back whole that nobody served and nothing records (`uncount`: its job cancelled or removed before a
+ * worker took it, never queued, admitted after its client was answered) is also taken off the day's and month's
+ * request counters it was charged to, by the same rules (a counter rebuilt or reset since is left alone): usage_records,
+ * from which the quota views read and a rebuild restores those counters, hold no row of it.
+ *
  * KEYS: 1 the marker, 2 the epoch, 3 the user's last reset time, then the reserved token counters, then (when
- * ARGV[10] is set) each one's twin of the minute now, in the same order, then the spend ones.
+ * ARGV[10] is set) each one's twin of the minute now, in the same order, then the spend ones, then (ARGV[11]) the day's
+ * and month's request counters to take the request off.
  * ARGV: 1 the marker's time to live | 2 the epoch ('-': none) and 3 the reset time at admission ('' and '': not
  * known, never replaced) | 4 how many token counters | 5 token delta, 6 tokens used | 7 reserved, 8 cost
  * (nano-dollars) | 9 when the request was received (epoch ms; '': after any reset) | 10 when the minute now ends
- * (PEXPIREAT of the twins; '': the admission's minute is not over, no twins) | 11.. for each spend counter, when its
- * day or month ends (epoch ms; '' or none: not known, any reset concerns it).
+ * (PEXPIREAT of the twins; '': the admission's minute is not over, no twins) | 11 how many request counters end KEYS
+ * | 12.. for each spend counter, then each request counter, when its day or month ends (epoch ms; '': not known, any
+ * reset concerns it).
  */
 export const SETTLE_LUA = `${MOVE_COUNTERS}
 if ARGV[1] ~= '0' and not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
@@ -206,6 +213,7 @@ end
 local tokenKeys = tonumber(ARGV[4])
 local used = tonumber(ARGV[6])
 local late = ARGV[10] ~= '' and tokenKeys or 0
+local requestKeys = tonumber(ARGV[11])
 local counters = {}
 for i = 4, #KEYS do
   local j = i - 3 - tokenKeys - late
@@ -215,10 +223,12 @@ for i = 4, #KEYS do
       late = late > 0 and KEYS[i + tokenKeys] or nil, lateAt = ARGV[10],
     }
   elseif j > 0 then
-    -- ARGV[10 + j] '' or none: not known, any reset concerns the counter.
+    -- ARGV[11 + j] '': not known, any reset concerns the counter. The last requestKeys are request counters.
+    local isRequest = i > #KEYS - requestKeys
     counters[#counters + 1] = {
-      key = KEYS[i], period = true, reserved = tonumber(ARGV[7]), used = tonumber(ARGV[8]),
-      ends = ARGV[10 + j] and tonumber(ARGV[10 + j]),
+      key = KEYS[i], period = true,
+      reserved = isRequest and 1 or tonumber(ARGV[7]), used = isRequest and 0 or tonumber(ARGV[8]),
+      ends = tonumber(ARGV[11 + j] or ''),
     }
   end
 end

@@ -201,8 +201,17 @@ export class AdmissionStore {
           spendKeys.push(keyList[8]);
           periodEnds.push(q.monthEndsAt);
         }
+        const requests: { keys: string[]; periodEnds: number[] } = { keys: [], periodEnds: [] };
+        if (l.dailyRequestLimit !== null) {
+          requests.keys.push(keyList[5]);
+          requests.periodEnds.push(q.dayEndsAt);
+        }
+        if (l.monthlyRequestLimit !== null) {
+          requests.keys.push(keyList[7]);
+          requests.periodEnds.push(q.monthEndsAt);
+        }
         const reservation =
-          tokenKeys.length + spendKeys.length === 0
+          tokenKeys.length + spendKeys.length + requests.keys.length === 0
             ? null
             : {
                 tokenKeys,
@@ -211,6 +220,7 @@ export class AdmissionStore {
                 spendKeys,
                 nanos: Number(reply[8]),
                 counters: { epoch: String(reply[5]), resets: String(reply[6]), resetsKey: keyList[9], periodEnds },
+                ...(requests.keys.length === 0 ? {} : { requests }),
               };
         return { kind: 'admitted', reservation, rate: this.rateView(l, counts, resetMs) };
       }
@@ -307,6 +317,7 @@ export class AdmissionStore {
     costUsd: number,
     once?: { jobId: string; ttlMs: number; sendBy?: number },
     receivedAt?: number,
+    uncount = false,
   ): Promise<void> {
     const marker = once === undefined ? this.keys.settled('') : this.keys.settled(once.jobId);
     const at = reservation.counters;
@@ -325,6 +336,11 @@ export class AdmissionStore {
       ...twins,
       ...reservation.spendKeys,
     ];
+    // Taken off the day's and month's request counters too: only a request nobody served, which nothing records.
+    const requests = uncount ? reservation.requests : undefined;
+    if (requests !== undefined) {
+      keys.push(...requests.keys);
+    }
     // A reservation of the release that counted micro-dollars is settled in its own counters and unit.
     const cost = reservation.micros === undefined ? usdToNanos(costUsd) : Math.ceil(costUsd * 1_000_000 - 1e-9);
     const args = [
@@ -338,21 +354,24 @@ export class AdmissionStore {
       cost,
       receivedAt ?? '',
       twins.length === 0 ? '' : p.windowEndsAt + WINDOW_KEEP_MS,
+      requests?.keys.length ?? 0,
       // Without them (a reservation of an older release), any reset concerns every spend counter, as it did then.
       ...reservation.spendKeys.map((_, i) => at?.periodEnds?.[i] ?? ''),
+      ...(requests?.periodEnds ?? []),
     ];
     await SETTLE.run(this.redis, keys, args, once?.sendBy);
   }
 
   /**
    * Gives back the whole reservation of a request that has no job (a cache hit, a coalesced follower, a request never
-   * queued): marked by its request id for REFUND_MARK_MS, so that the script sent again after a dropped connection
+   * queued; `uncount`: one nobody served, which no usage record counts, is taken off the day's and month's requests
+   * too): marked by its request id for REFUND_MARK_MS, so that the script sent again after a dropped connection
    * (it may have run already) gives nothing back a second time. One key written in the same script call.
    */
-  refund(reservation: Reservation, requestId: string, receivedAt?: number): Promise<void> {
+  refund(reservation: Reservation, requestId: string, receivedAt?: number, uncount = false): Promise<void> {
     // Never sent past its marker's life: held that long (a reconnection that never gets ready), it is given up.
     const sendBy = Date.now() + REFUND_MARK_MS - LATE_SEND_MARGIN_MS;
-    return this.settle(reservation, 0, 0, { jobId: requestId, ttlMs: REFUND_MARK_MS, sendBy }, receivedAt);
+    return this.settle(reservation, 0, 0, { jobId: requestId, ttlMs: REFUND_MARK_MS, sendBy }, receivedAt, uncount);
   }
 
   private periodEnd(check: LimitCheck, p: Periods): number {

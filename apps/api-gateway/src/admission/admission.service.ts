@@ -271,11 +271,11 @@ export class AdmissionService {
         this.env.REQUEST_TIMEOUT_MS,
         (late) => {
           if (late.kind === 'admitted' && late.reservation !== null && request.requestId !== undefined) {
-            void this.refund({
-              reservation: late.reservation,
-              requestId: request.requestId,
-              receivedAt: request.receivedAt,
-            });
+            // Answered without it (503): nobody served, nothing records it.
+            void this.refund(
+              { reservation: late.reservation, requestId: request.requestId, receivedAt: request.receivedAt },
+              true,
+            );
           }
         },
         this.shutdown,
@@ -299,25 +299,35 @@ export class AdmissionService {
   /**
    * Gives back the reservation of a job removed from the queue before any worker took it (its owner cancelled it),
    * marked as the worker marks its settlement (per admission, its request id, until a minute past its deadline): it
-   * is settled once, whoever gets there. Redis failing leaves it charged, as `refund` does: false (the caller may
+   * is settled once, whoever gets there. `uncount`: nobody served it and no usage record counts it (its job cancelled or
+   * removed before a worker took it, never queued), so it is taken off the day's and month's requests too, which
+   * usage_records (the quota views, a rebuild of the counters) do not count it in; a request answered and recorded
+   * (a failed job's) keeps its count. Redis failing leaves it charged, as `refund` does: false (the caller may
    * try again; the marker makes that safe until it expires, a minute past the deadline).
    */
   refundOnce(
     request: Pick<GenerationRequest, 'reservation' | 'requestId' | 'deadlineAt' | 'receivedAt'>,
+    uncount = false,
   ): Promise<boolean> {
     const once = { jobId: request.requestId, ttlMs: Math.max(0, request.deadlineAt - Date.now()) + 60_000 };
-    return this.giveBack(request.reservation, (r) => this.store.settle(r, 0, 0, once, request.receivedAt));
+    return this.giveBack(request.reservation, (r) => this.store.settle(r, 0, 0, once, request.receivedAt, uncount));
   }
 
   /**
    * Gives back the reservation of a request that has no job (a cache hit, a coalesced follower, one that never got
    * to be queued), marked by its request id for a little while (`AdmissionStore.refund`): ioredis sends a script
    * again when the connection dropped before its answer, and an unmarked refund that had run was applied twice. One
-   * key more written in the same script call, no round trip more. False when Redis failed: the day's counter stays
+   * key more written in the same script call, no round trip more. `uncount` as `refundOnce`'s (a cache hit and a
+   * coalesced follower are answered and recorded: they keep their count). False when Redis failed: the day's counter stays
    * high by one reservation until it expires or is rebuilt.
    */
-  refund(request: Pick<GenerationRequest, 'reservation' | 'requestId' | 'receivedAt'>): Promise<boolean> {
-    return this.giveBack(request.reservation, (r) => this.store.refund(r, request.requestId, request.receivedAt));
+  refund(
+    request: Pick<GenerationRequest, 'reservation' | 'requestId' | 'receivedAt'>,
+    uncount = false,
+  ): Promise<boolean> {
+    return this.giveBack(request.reservation, (r) =>
+      this.store.refund(r, request.requestId, request.receivedAt, uncount),
+    );
   }
 
   /**

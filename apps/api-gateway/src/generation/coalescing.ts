@@ -122,8 +122,8 @@ export class Coalescing {
     } catch (err) {
       this.errors.report('coalesce', err);
       if (err instanceof PastDeadline || err instanceof GatewayError) {
-        // Admitted, but no job will run for it. A GatewayError: the shutdown drain ended.
-        void this.admission.refund(request);
+        // Admitted, but no job will run for it, and nothing records it. A GatewayError: the shutdown drain ended.
+        void this.admission.refund(request, true);
         throw err instanceof PastDeadline ? deadlineError() : err;
       }
       return null;
@@ -167,7 +167,7 @@ export class Coalescing {
     const job = await this.queue.get(party.jobId).catch(() => undefined);
     if ((await this.cancellation.cancel(party.jobId, reason, job?.data.request.requestId)) && job !== undefined) {
       // Once, under the settlement's marker: a worker that settled it and died before completing it left it queued.
-      void this.admission.refundOnce(job.data.request);
+      void this.admission.refundOnce(job.data.request, true);
     }
   }
 

@@ -477,7 +477,7 @@ export class GenerationService {
         () =>
           void this.cancellation.cancel(claim.jobId, 'deadline', request.requestId).then((removed) => {
             if (removed) {
-              void this.admission.refundOnce(request);
+              void this.admission.refundOnce(request, true);
             }
           }),
         this.shutdown,
@@ -840,7 +840,7 @@ export class GenerationService {
               // died before completing it (the job waited to be run again): refunded once, under the settlement's
               // marker, so that one is not taken off the counters a second time.
               if (removed) {
-                void this.admission.refundOnce(request);
+                void this.admission.refundOnce(request, true);
               }
             })
         : watching
@@ -966,7 +966,7 @@ export class GenerationService {
     } catch (err) {
       // Once, under the settlement's marker: an add whose reply was lost may have queued the job all the same, and
       // its worker's settlement then changes nothing.
-      void this.admission.refundOnce(sub.request);
+      void this.admission.refundOnce(sub.request, true);
       if (claim.fresh && claim.jobId !== sub.request.requestId) {
         // The Idempotency-Key claim would otherwise point at a job that never existed.
         await this.idempotency.release(claim.jobId);

@@ -171,7 +171,7 @@ export class JobsService {
    */
   private async refundOwed(jobId: string, cancel: CancelRecord): Promise<CancelRecord> {
     const owed = cancel.refund;
-    if (owed === undefined || Date.now() >= owed.deadlineAt || !(await this.admission.refundOnce(owed))) {
+    if (owed === undefined || Date.now() >= owed.deadlineAt || !(await this.admission.refundOnce(owed, true))) {
       return cancel;
     }
     return this.queue.refunded(jobId, cancel).catch(() => cancel);

@@ -74,4 +74,11 @@ export interface Reservation {
    * only the counters of its own day and month (absent from an older release's: any reset replaced them all).
    */
   counters?: { epoch: string; resets: string; resetsKey: string; periodEnds?: number[] };
+  /**
+   * The day's and month's request counters admission charged (those whose limit applies) and when each day or month
+   * ends (epoch ms): a request given back whole that nobody served and nothing records (its job cancelled or removed
+   * before a worker took it) is taken off them (`AdmissionStore.settle`'s `uncount`). Absent from a reservation of an
+   * older release, or when no request quota applies.
+   */
+  requests?: { keys: string[]; periodEnds: number[] };
 }
