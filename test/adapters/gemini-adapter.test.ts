@@ -758,4 +758,63 @@ describe('Gemini adapter against a real HTTP server', () => {
     expect(streamed.generationConfig).toEqual(expect.objectContaining({ responseLogprobs: true }));
     expect(streamed.generationConfig).not.toHaveProperty('logprobs');
   });
+
+  it("turns thinking off (reasoning_effort none) only where the model allows it: 2.5 Pro's minimum budget, Gemini 3's lowest level", async () => {
+    // Google's documented limits (ai.google.dev/gemini-api/docs/thinking): 2.5 Pro thinks with 128 to 32,768 tokens
+    // and cannot turn it off; 2.5 Flash and Flash-Lite take 0; Gemini 3 Pro cannot turn it off (levels low and high),
+    // Gemini 3 Flash's least is `minimal`. Refusals as the API words them.
+    up.handler = (req, res, seen) => {
+      const model = /models\/([^:]+):/.exec(req.url ?? '')?.[1] ?? '';
+      const thinking = (JSON.parse(seen.body) as { generationConfig: { thinkingConfig?: JsonObject } }).generationConfig
+        .thinkingConfig;
+      const budget = thinking?.thinkingBudget;
+      const level = thinking?.thinkingLevel;
+      const refuse = (message: string): void =>
+        sendJson(res, 400, { error: { code: 400, message, status: 'INVALID_ARGUMENT' } });
+      if (budget !== undefined && level !== undefined) {
+        return refuse('You can only set only one of thinking budget and thinking level.');
+      }
+      if (budget === 0 && /gemini-(2\.5-pro|3)/.test(model)) {
+        return refuse('Budget 0 is invalid. This model only works in thinking mode.');
+      }
+      if (level === 'minimal' && /gemini-3(\.\d+)?-pro/.test(model)) {
+        return refuse('Thinking level MINIMAL is not supported for this model.');
+      }
+      if (level !== undefined && !model.startsWith('gemini-3')) {
+        return refuse('Thinking level is not supported for this model.');
+      }
+      sendJson(res, 200, {
+        candidates: [{ content: { role: 'model', parts: [{ text: 'ok' }] }, finishReason: 'STOP' }],
+        usageMetadata: { promptTokenCount: 1, candidatesTokenCount: 1, totalTokenCount: 2 },
+      });
+    };
+    const sent: unknown[] = [];
+    for (const model of [
+      'gemini-2.5-pro',
+      'gemini-2.5-flash',
+      'gemini-2.5-flash-lite',
+      'gemini-3-pro-preview',
+      'models/gemini-3.1-pro-preview',
+      'gemini-3-flash-preview',
+    ]) {
+      const req: AdapterRequest = {
+        target: { ...target, model },
+        messages: [{ role: 'user', content: 'x' }],
+        options: { reasoningEffort: 'none' },
+      };
+      expect((await adapter.generate(req, never)).text).toBe('ok');
+      const body = JSON.parse(up.requests[up.requests.length - 1].body) as {
+        generationConfig: { thinkingConfig?: JsonObject };
+      };
+      sent.push(body.generationConfig.thinkingConfig);
+    }
+    expect(sent).toEqual([
+      { thinkingBudget: 128 },
+      { thinkingBudget: 0 },
+      { thinkingBudget: 0 },
+      { thinkingLevel: 'low' },
+      { thinkingLevel: 'low' },
+      { thinkingLevel: 'minimal' },
+    ]);
+  });
 });

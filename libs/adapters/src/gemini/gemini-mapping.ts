@@ -445,9 +445,9 @@ function toolConfigOf(choice: ToolChoice | undefined): JsonObject | undefined {
 
 /**
  * Google's own mapping of `reasoning_effort` to `thinkingBudget` (its OpenAI-compatible endpoint's: low 1,024,
- * medium 8,192, high 24,576; `none` is 0, which turns thinking off where the model allows it). A budget the client
- * named (`/v1/messages`) goes as it is. Thought summaries are asked for, so the answer carries its reasoning as the
- * other families' do.
+ * medium 8,192, high 24,576; `none` is 0, which turns thinking off where the model allows it, see `leastThinking`).
+ * A budget the client named (`/v1/messages`) goes as it is. Thought summaries are asked for, so the answer carries its
+ * reasoning as the other families' do.
  */
 const THINKING_BUDGET: { readonly [E in ReasoningEffort]: number } = {
   none: 0,
@@ -458,10 +458,36 @@ const THINKING_BUDGET: { readonly [E in ReasoningEffort]: number } = {
   xhigh: 24576,
 };
 
-function thinkingConfigOf(o: GenerationOptions): JsonObject | undefined {
+/** `gemini-2.5-pro`, `models/gemini-3-pro-preview`, `gemini-3.1-flash-lite`: the version and the tier. */
+const GEMINI_MODEL = /^(?:models\/)?gemini-(\d+(?:\.\d+)?)-(pro|flash)/i;
+
+/**
+ * The least thinking a model takes, for `reasoning_effort: "none"`. Budget 0 turns thinking off on 2.5 Flash and
+ * Flash-Lite; 2.5 Pro and Gemini 3 Pro cannot turn it off and refuse 0 with a 400 ("Budget 0 is invalid. This model
+ * only works in thinking mode"), a refusal the client did not cause. 2.5 Pro's least budget is 128; Gemini 3 takes a
+ * `thinkingLevel` (not with a budget): `minimal` on Flash, `low` (the least Pro takes) otherwise. Other models (a
+ * name the pattern does not know) keep 0, as before.
+ */
+function leastThinking(model: string): JsonObject {
+  const m = GEMINI_MODEL.exec(model);
+  if (m === null) {
+    return { thinkingBudget: 0 };
+  }
+  const version = Number(m[1]);
+  const pro = m[2].toLowerCase() === 'pro';
+  if (version >= 3) {
+    return { thinkingLevel: pro ? 'low' : 'minimal' };
+  }
+  return version >= 2.5 && pro ? { thinkingBudget: 128 } : { thinkingBudget: 0 };
+}
+
+function thinkingConfigOf(o: GenerationOptions, model: string): JsonObject | undefined {
   const effort = o.reasoningEffort;
   if (effort === undefined) {
     return undefined;
+  }
+  if (effort === 'none' && o.reasoningBudget === undefined) {
+    return leastThinking(model);
   }
   // Adaptive thinking (`/v1/messages`): Gemini's dynamic budget (-1), with which the model decides how much to think.
   const budget = o.adaptiveThinking === true && effort !== 'none' ? -1 : (o.reasoningBudget ?? THINKING_BUDGET[effort]);
@@ -489,7 +515,7 @@ export function geminiBody(req: AdapterRequest): string {
       format?.type === 'json_schema' && format.json_schema.schema !== undefined
         ? geminiSchema(format.json_schema.schema)
         : undefined,
-    thinkingConfig: thinkingConfigOf(o),
+    thinkingConfig: thinkingConfigOf(o, req.target.model),
   };
   const tools =
     o.tools !== undefined && o.tools.length > 0
