@@ -8,6 +8,7 @@ import {
   type ToolCall,
   type Usage,
 } from '@aigw/core';
+import { CREDIT_EXHAUSTED_TEXT } from '../errors/classify';
 import { errorDetailOf, safeMessage } from '../errors/provider-message';
 import type { StreamDecoder } from '../http/calls';
 import type { SseEvent } from '../sse/sse-parser';
@@ -115,6 +116,10 @@ export function anthropicErrorClass(type: string | undefined, message: string): 
     case 'request_too_large':
       return ErrorClass.ContextLength;
     case 'invalid_request_error':
+      if (CREDIT_EXHAUSTED_TEXT.test(message)) {
+        // Spent credits or a spend limit reached: the account's, as over HTTP (classifyHttpFailure).
+        return ErrorClass.Auth;
+      }
       return /prompt is too long|exceed context limit/i.test(message)
         ? ErrorClass.ContextLength
         : ErrorClass.InvalidRequest;

@@ -168,6 +168,13 @@ describe('classifyHttpFailure', () => {
       '{"type":"error","error":{"type":"invalid_request_error","message":"Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."}}',
       ErrorClass.Auth,
     ],
+    // ... and a workspace past its monthly spend limit alike; `billing_error` is the account's at any status.
+    [
+      400,
+      '{"type":"error","error":{"type":"invalid_request_error","message":"You have reached your specified API usage limits. You will regain access on 2026-04-01 at 00:00 UTC."}}',
+      ErrorClass.Auth,
+    ],
+    [429, '{"type":"error","error":{"type":"billing_error","message":"Billing issue."}}', ErrorClass.Auth],
     [402, '{"error":"You have exceeded your monthly included credits for Inference Providers."}', ErrorClass.Auth],
     // A model the provider does not serve: the deployment's configuration, not the request's and not a transient fault.
     [

@@ -45,11 +45,13 @@ const ACCOUNT_REASONS = new Set([
 
 /**
  * Anthropic refuses every call of an account whose prepaid credits ran out with a 400 `invalid_request_error` ("Your
- * credit balance is too low to access the Anthropic API"), as LiteLLM relays it too. As InvalidRequest it was the
- * client's own 400 at once: no other deployment was tried and the deployment's circuit never opened, until someone
- * paid. It is the account's, as HuggingFace's 402 for spent credits is.
+ * credit balance is too low to access the Anthropic API"), as LiteLLM relays it too, and every call of a workspace or
+ * organization past the monthly spend limit its admin set alike ("You have reached your specified API usage limits.
+ * You will regain access on <date>"). As InvalidRequest it was the client's own 400 at once: no other deployment was
+ * tried and the deployment's circuit never opened, until someone paid or the month turned. It is the account's, as
+ * HuggingFace's 402 for spent credits is; so is Anthropic's `billing_error` type, whatever status it comes with.
  */
-const CREDIT_EXHAUSTED_TEXT = /credit balance is too low/i;
+export const CREDIT_EXHAUSTED_TEXT = /credit balance is too low|reached your specified API usage limits/i;
 
 /**
  * `said` is what the provider said: its error message, or the whole body when it held none (a traceback, a web page, a
@@ -61,8 +63,13 @@ function isAccountProblem(detail: ProviderErrorDetail, said: string): boolean {
     detail.googleStatus === 'FAILED_PRECONDITION' ||
     (detail.googleReason !== undefined && ACCOUNT_REASONS.has(detail.googleReason)) ||
     /API key (?:not valid|expired|is invalid)/i.test(said) ||
-    CREDIT_EXHAUSTED_TEXT.test(said)
+    isSpentAccount(detail, said)
   );
+}
+
+/** An account out of money (credits, a spend limit, billing), at 400 or 429: waiting a minute will not mend it. */
+function isSpentAccount(detail: ProviderErrorDetail, said: string): boolean {
+  return detail.code === 'insufficient_quota' || detail.code === 'billing_error' || CREDIT_EXHAUSTED_TEXT.test(said);
 }
 
 /**
@@ -197,9 +204,9 @@ export function classifyHttpFailure(
     if (OVER_TOKENS_PER_MINUTE_TEXT.test(said)) {
       return make(ErrorClass.ContextLength);
     }
-    // An exhausted account (OpenAI `insufficient_quota`) will not recover by waiting: treat it like a credential
-    // problem so routing moves on instead of retrying.
-    if (detail.code === 'insufficient_quota') {
+    // An exhausted account (OpenAI `insufficient_quota`; Anthropic's spent credits, spend limit or `billing_error`)
+    // will not recover by waiting: treat it like a credential problem so routing moves on instead of retrying.
+    if (isSpentAccount(detail, said)) {
       return make(ErrorClass.Auth);
     }
     return make(ErrorClass.RateLimit, rateLimitWaitMs(headers, detail, said, now));
