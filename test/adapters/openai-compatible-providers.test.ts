@@ -124,6 +124,44 @@ describe('OpenAI-compatible providers: DeepSeek, the HuggingFace router, llama.c
   });
 
   /*
+   * Groq (console.groq.com/docs): a stream whose request Groq does not give the usage chunk to (its older API, a proxy
+   * in front that drops `stream_options`) carries the counts on the finishing chunk under `x_groq.usage` (with its
+   * timings) and no `usage`.
+   */
+  describe('Groq', () => {
+    it("takes a stream's usage from x_groq.usage on the finishing chunk when no usage comes", async () => {
+      const chunk = (delta: Record<string, unknown>, finish: string | null = null): Record<string, unknown> => ({
+        id: 'chatcmpl-8566e76f',
+        object: 'chat.completion.chunk',
+        created: 1_716_131_679,
+        model: 'llama-3.3-70b-versatile',
+        system_fingerprint: 'fp_179b0f92c9',
+        choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+      });
+      up.handler = (_req, res) => {
+        startSse(res);
+        res.write(sseEvent({ ...chunk({ role: 'assistant', content: '' }), x_groq: { id: 'req_01hy8ppk' } }));
+        res.write(sseEvent(chunk({ content: '9.8 is larger.' })));
+        const usage = {
+          queue_time: 0.075,
+          prompt_tokens: 23,
+          prompt_time: 0.006,
+          completion_tokens: 19,
+          completion_time: 0.022,
+          total_tokens: 42,
+          total_time: 0.028,
+        };
+        res.write(sseEvent({ ...chunk({}, 'stop'), x_groq: { id: 'req_01hy8ppk', usage } }));
+        res.end(sseEvent('[DONE]'));
+      };
+      const deltas = await collect(adapter.stream(request({ ...target, model: 'llama-3.3-70b-versatile' }), never));
+      expect(textOf(deltas)).toBe('9.8 is larger.');
+      const last = deltas.filter((d) => d.usage !== undefined).at(-1);
+      expect(last?.usage).toMatchObject({ promptTokens: 23, completionTokens: 19, totalTokens: 42 });
+    });
+  });
+
+  /*
    * Mistral's reasoning models (docs.mistral.ai, "Reasoning"; magistral-*-2507 and later, mistral-small/medium with
    * `reasoning_effort`): `content` is a list of chunks, `{"type": "thinking", "thinking": [{"type": "text", "text"}]}`
    * then `{"type": "text", "text"}`; streamed, `delta.content` is such a list while it thinks and a plain string after.

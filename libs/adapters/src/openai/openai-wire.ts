@@ -117,6 +117,11 @@ interface WireCompletion {
   error?: unknown;
   /** TGI's, beside an `error` text: `validation`, `generation`, `overloaded` (`classifyTgiValidation`). */
   error_type?: unknown;
+  /**
+   * Groq: its request id, and on a stream's finishing chunk the usage (with timings) where no `usage` chunk comes (a
+   * request Groq did not take `stream_options` of).
+   */
+  x_groq?: { usage?: WireUsage | null } | null;
 }
 
 function hasMedia(m: ChatMessage): boolean {
@@ -992,8 +997,10 @@ export class OpenAiStreamDecoder implements StreamDecoder {
       delta.finishReason = finishReason;
       this.finished = true;
     }
-    if (chunk.usage !== undefined && chunk.usage !== null) {
-      delta.usage = usageOf(chunk.usage);
+    // Groq's `x_groq.usage` only where no `usage` is: a usage chunk after it (the last one counts) says the same.
+    const wireUsage = chunk.usage ?? chunk.x_groq?.usage;
+    if (wireUsage !== undefined && wireUsage !== null) {
+      delta.usage = usageOf(wireUsage);
     }
     const wireCalls = choice?.delta?.tool_calls;
     const toolCalls =
