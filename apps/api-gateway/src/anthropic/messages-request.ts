@@ -365,7 +365,12 @@ function systemText(system: unknown): string | ContentPart[] | null {
     }
     return textPart(block, `system[${i}]`);
   });
-  return parts.some(isMarked) ? parts : parts.map((p) => (p.type === 'text' ? p.text : '')).join('\n\n');
+  if (parts.some(isMarked)) {
+    return parts;
+  }
+  // `system: []` (or only empty blocks) is no system prompt, as `system: ""` is: Anthropic takes it so.
+  const text = parts.map((p) => (p.type === 'text' ? p.text : '')).join('\n\n');
+  return text === '' ? null : text;
 }
 
 function toolsOf(dto: MessagesDto): FunctionTool[] | undefined {
@@ -499,6 +504,16 @@ function assertKnownFields(body: unknown): void {
   }
 }
 
+/** An assistant turn with nothing in it: no text, tool call or thinking. */
+function isEmptyTurn(m: ChatMessage | undefined): boolean {
+  return (
+    m?.role === 'assistant' &&
+    (m.content === null || m.content === '') &&
+    m.tool_calls === undefined &&
+    m.thinking_blocks === undefined
+  );
+}
+
 /**
  * Whether the conversation ends with an assistant turn that has text: Anthropic's prefill, which the model continues
  * (Claude's answer holds only what follows it). Routing keeps such a request on the families that continue a final
@@ -532,6 +547,11 @@ export function messagesRequest(dto: MessagesDto, frame: RequestFrame, body: unk
       messages.push(assistantMessage(m.content, at, calls));
     }
   });
+  if (isEmptyTurn(messages.at(-1))) {
+    // Anthropic takes an empty final assistant turn (content "" or []) and answers as without it; sent on, OpenAI
+    // refuses an assistant message with no content and no tool calls (400), and Mistral a final assistant message.
+    messages.pop();
+  }
   const options = optionsOf(dto);
   if (endsWithPrefill(messages)) {
     options.assistantPrefill = true;
