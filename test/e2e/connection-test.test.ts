@@ -1,8 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { freePort, ProviderSimulator } from '@aigw/testing';
+import { freePort, ProviderSimulator, waitFor } from '@aigw/testing';
+import { Redis } from 'ioredis';
 import type { ConnectionTestResult } from '@aigw/core';
-import { TestSystem } from './harness';
+import { REDIS_URL, TestSystem } from './harness';
 
 const GATEWAY_KEY = 'sk-litellm-master-e2e-0123456789';
 const SIM_KEY = 'sk-sim-secret-e2e-0123456789';
@@ -199,6 +200,55 @@ providers:
     ]);
     expect(auto.body.suggestion?.patch).toEqual({ routing: 'gateway', gatewayId: 'litellm' });
     expect(completions(system.sim) + completions(proxy)).toBe(0);
+  });
+
+  it('a key typed into the form crosses Redis sealed: never in clear text on pub/sub, and still reaches the provider', async () => {
+    const sub = new Redis(REDIS_URL);
+    const seen: string[] = [];
+    sub.on('pmessage', (_pattern: string, channel: string, raw: string) => seen.push(`${channel} ${raw}`));
+    await sub.psubscribe('*');
+    try {
+      const before = authorizations.length;
+      const res = await test('/test', { kind: 'openai', baseUrl: keyedUrl, apiKey: UNSAVED_KEY });
+      expect(res.status).toBe(200);
+      expect(res.body.routes[0]).toMatchObject({ route: 'direct', ok: true, status: 200 });
+      expect(authorizations.slice(before)).toEqual([`Bearer ${UNSAVED_KEY}`]);
+      // The request did cross pub/sub (so the check below looked at it), with its key sealed.
+      const request = seen.find((m) => m.includes('health.probe') && m.includes(keyedUrl));
+      expect(request).toContain('sealedApiKey');
+      expect(seen.join('\n')).not.toContain(UNSAVED_KEY);
+      expect(seen.join('\n')).not.toContain(Buffer.from(UNSAVED_KEY).toString('base64').slice(0, 16));
+    } finally {
+      authorizations.length = 0;
+      await sub.quit();
+    }
+  });
+
+  it('refuses a sealed key copied into a message naming another URL (a replay on pub/sub)', async () => {
+    const sub = new Redis(REDIS_URL);
+    let request: { pattern: string; data: { provider: Record<string, unknown>; testId: string } } | undefined;
+    sub.on('pmessage', (_pattern: string, channel: string, raw: string) => {
+      if (channel.endsWith('health.probe') && raw.includes('sealedApiKey')) {
+        request ??= JSON.parse(raw) as typeof request;
+      }
+    });
+    await sub.psubscribe('*');
+    const pub = new Redis(REDIS_URL);
+    try {
+      await test('/test', { kind: 'openai', baseUrl: keyedUrl, apiKey: UNSAVED_KEY });
+      await waitFor(() => request !== undefined);
+      const before = authorizations.length;
+      const channel = (await pub.pubsub('CHANNELS', '*health.probe')) as string[];
+      const replay = { ...request, id: 'replay-1', data: { ...request!.data, testId: 'replay-1' } };
+      replay.data.provider = { ...replay.data.provider, baseUrl: `${keyedUrl}/stolen` };
+      await pub.publish(channel[0], JSON.stringify(replay));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(authorizations.slice(before)).toEqual([]);
+    } finally {
+      authorizations.length = 0;
+      await sub.quit();
+      await pub.quit();
+    }
   });
 
   it('refuses a link-local (cloud metadata) URL without connecting, and says so (loopback: the tests around it)', async () => {

@@ -72,8 +72,17 @@ export interface ConnectionTestResult {
 export interface UnsavedProviderSettings {
   kind: ProviderKind;
   baseUrl: string;
-  /** Secret: never logged, never echoed. */
+  /**
+   * Secret: never logged, never echoed. Only an api-gateway of a release before `sealedApiKey` sends it (the monitor
+   * still reads it, for a rollout that upgrades the monitor first); a current one never puts it on the wire.
+   */
   apiKey?: string;
+  /**
+   * The key typed into the form, as it travels on Redis pub/sub: sealed with SECRETS_KEY (the scheme of stored keys,
+   * see `sealConnectionTestKey`), bound to this test's `baseUrl` and `testId` so that a copy replayed with another
+   * URL is refused. The monitor opens it under SECRETS_KEY or SECRETS_KEY_PREVIOUS.
+   */
+  sealedApiKey?: string;
   /**
    * Instead of `apiKey`: the id of a saved gateway whose stored key the test sends (the Gateway screen testing a
    * changed URL while keeping the key). The monitor reads the key from its catalog: it never travels in a message.
@@ -115,3 +124,40 @@ export type HealthProbeRefusal = 'provider_not_found' | 'gateway_not_found' | 'i
 export type HealthProbeReply =
   | { ok: true; result: ConnectionTestResult }
   | { ok: false; reason: HealthProbeRefusal; message: string; param?: string };
+
+/** What `sealedApiKey` holds once opened: the key, and the test it was sealed for. */
+export interface ConnectionTestKey {
+  apiKey: string;
+  baseUrl: string;
+  testId: string;
+}
+
+/** The plaintext to seal as `sealedApiKey` (encrypt it with SECRETS_KEY's box). */
+export function connectionTestKeyText(key: ConnectionTestKey): string {
+  return JSON.stringify({ apiKey: key.apiKey, baseUrl: key.baseUrl, testId: key.testId });
+}
+
+/**
+ * The key of an opened `sealedApiKey`, when it was sealed for `baseUrl` and `testId`; undefined otherwise (a sealed
+ * key copied into a message naming another URL, or not one at all).
+ */
+export function connectionTestKeyOf(
+  plaintext: string,
+  baseUrl: string,
+  testId: string | undefined,
+): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(plaintext);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) {
+    return undefined;
+  }
+  const key = parsed as Partial<Record<keyof ConnectionTestKey, unknown>>;
+  if (typeof key.apiKey !== 'string' || key.baseUrl !== baseUrl || testId === undefined || key.testId !== testId) {
+    return undefined;
+  }
+  return key.apiKey;
+}

@@ -8,14 +8,15 @@ import {
   type ProbeProvider,
   type RouteProbe,
 } from '@aigw/adapters';
-import type {
-  ConnectionTestResult,
-  HealthProbeRequest,
-  GatewaySpec,
-  HealthProbeRefusal,
-  HealthProbeReply,
-  RouteCheck,
-  RoutingMethod,
+import {
+  connectionTestKeyOf,
+  type ConnectionTestResult,
+  type HealthProbeRequest,
+  type GatewaySpec,
+  type HealthProbeRefusal,
+  type HealthProbeReply,
+  type RouteCheck,
+  type RoutingMethod,
 } from '@aigw/core';
 import { databaseUnavailable, describeDatabaseError } from '@aigw/entities';
 import { CatalogService, ENV, REDIS, RedisKeys } from '@aigw/platform';
@@ -151,6 +152,13 @@ export class ConnectionTestService implements OnApplicationShutdown {
       providerId = null;
       gatewayId = s.gatewayId;
       let apiKey = s.apiKey;
+      if (s.sealedApiKey !== undefined) {
+        const opened = this.openKey(s.sealedApiKey, s.baseUrl, request.testId);
+        if (typeof opened !== 'string') {
+          return opened;
+        }
+        apiKey = opened;
+      }
       if (s.apiKeyFromGateway !== undefined) {
         const keeper = gateways.find((g) => g.id === s.apiKeyFromGateway);
         if (keeper === undefined) {
@@ -204,6 +212,29 @@ export class ConnectionTestService implements OnApplicationShutdown {
       // A one-off test leaves no sockets behind (an unsaved provider may never be tested again).
       await this.pool.closePoolKey(poolKey);
     }
+  }
+
+  /**
+   * The key a form's test sent sealed (`sealedApiKey`), opened under SECRETS_KEY or SECRETS_KEY_PREVIOUS; a refusal
+   * naming `apiKey` when it opens under neither (this process's keys differ from the api-gateway's: mid-rollout of a
+   * new SECRETS_KEY, as for a stored key) or was sealed for another URL or test.
+   */
+  private openKey(sealed: string, baseUrl: string, testId: string | undefined): string | HealthProbeReply {
+    let plaintext: string;
+    try {
+      plaintext = this.catalog.secrets.decrypt(sealed);
+    } catch {
+      return refuse(
+        'invalid_request',
+        "The health monitor cannot decrypt the 'apiKey' the api-gateway sent: give it the api-gateway's SECRETS_KEY " +
+          '(during a rotation, the old key in SECRETS_KEY_PREVIOUS).',
+        'apiKey',
+      );
+    }
+    return (
+      connectionTestKeyOf(plaintext, baseUrl, testId) ??
+      refuse('invalid_request', "The sealed 'apiKey' was not sealed for this test.", 'apiKey')
+    );
   }
 
   /**

@@ -46,7 +46,15 @@ export function readHealthProbeRequest(message: unknown): HealthProbeRequest | s
   if (p.probe !== undefined && !(PROBE_MODES as readonly unknown[]).includes(p.probe)) {
     return `'provider.probe' must be one of: ${PROBE_MODES.join(', ')}.`;
   }
-  for (const key of ['apiKey', 'apiKeyFromGateway', 'apiKeyFromProvider', 'gatewayId', 'healthPath', 'plugin']) {
+  for (const key of [
+    'apiKey',
+    'sealedApiKey',
+    'apiKeyFromGateway',
+    'apiKeyFromProvider',
+    'gatewayId',
+    'healthPath',
+    'plugin',
+  ]) {
     if (!optionalString(p, key)) {
       return `'provider.${key}' must be a string.`;
     }
@@ -61,6 +69,7 @@ export function readHealthProbeRequest(message: unknown): HealthProbeRequest | s
   };
   for (const key of [
     'apiKey',
+    'sealedApiKey',
     'apiKeyFromGateway',
     'apiKeyFromProvider',
     'gatewayId',
