@@ -37,6 +37,13 @@ describe('parseKeysArgs', () => {
     });
   });
 
+  it('takes a user name and a key label as long as the admin API does (200 characters)', () => {
+    expect(parseKeysArgs(['create', '--user', 'u'.repeat(200), '--name', 'n'.repeat(200)])).toMatchObject({
+      user: 'u'.repeat(200),
+      name: 'n'.repeat(200),
+    });
+  });
+
   it('parses users', () => {
     expect(parseKeysArgs(['users'])).toEqual({ kind: 'users' });
   });
@@ -56,6 +63,8 @@ describe('parseKeysArgs', () => {
     [['create', '--user'], "Option '--user <value>' argument missing"],
     [['create', '--user', 'a', '--role', 'x'], "Unknown option '--role'"],
     [['create', '--user', 'a', 'extra'], 'Unexpected argument'],
+    [['create', '--user', 'u'.repeat(201)], '--user must be at most 200 characters (it has 201)'],
+    [['create', '--user', 'a', '--name', 'n'.repeat(100_000)], '--name must be at most 200 characters'],
     [['list', '--all'], "Unknown option '--all'"],
     [['revoke'], 'revoke needs the id, the prefix or the whole of a key'],
     [['revoke', 'a', 'b'], "unexpected argument 'b'"],

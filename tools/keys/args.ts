@@ -4,6 +4,9 @@ import { UsageError } from '../shared/database-cli';
 
 export { UsageError };
 
+/** The longest user name and key label, as the admin API takes them. */
+export const MAX_NAME_LENGTH = 200;
+
 export type KeysCommand =
   | {
       kind: 'create';
@@ -80,6 +83,15 @@ export function parseKeysArgs(argv: string[]): KeysCommand {
         throw new UsageError('create needs --user NAME');
       }
       const name = typeof values.name === 'string' && values.name.trim() !== '' ? values.name.trim() : undefined;
+      // The admin API's limit (POST /users `name`, POST /keys `name`): a longer one was stored from here alone.
+      for (const [option, value] of [
+        ['--user', user],
+        ['--name', name],
+      ] as const) {
+        if (value !== undefined && value.length > MAX_NAME_LENGTH) {
+          throw new UsageError(`${option} must be at most ${MAX_NAME_LENGTH} characters (it has ${value.length})`);
+        }
+      }
       const cmd: KeysCommand = { kind: 'create', user, admin: values.admin === true };
       if (name !== undefined) {
         cmd.name = name;

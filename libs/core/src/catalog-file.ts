@@ -720,6 +720,9 @@ export function readConnectionSettings(
   return apiKey === undefined ? { baseUrl } : { baseUrl, apiKey };
 }
 
+/** The longest provider `displayName`: the admin API's limit on the name of a user or a key. */
+export const MAX_DISPLAY_NAME = 200;
+
 function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpec | undefined {
   const obj = r.object(raw, path, PROVIDER_KEYS);
   if (!obj) {
@@ -728,6 +731,10 @@ function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpe
   const id = r.id(obj, path);
   const owner = id === undefined ? path : `provider '${id}'`;
   const displayName = r.string(obj, 'displayName', path, owner, false);
+  if (displayName !== undefined && displayName.length > MAX_DISPLAY_NAME) {
+    // The admin API's limit on the names of users and keys: 100,000 characters were stored and listed everywhere.
+    r.problem(`${path}.displayName`, `must be at most ${MAX_DISPLAY_NAME} characters`);
+  }
   const kind = r.oneOf(obj, 'kind', path, owner, PROVIDER_KINDS);
   const baseUrl = r.url(obj, 'baseUrl', path, owner, id);
   const apiKey = r.apiKey(obj, path, owner, id);

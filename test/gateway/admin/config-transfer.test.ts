@@ -76,6 +76,23 @@ describe('admin API: config export and import', () => {
     expect(text.indexOf('gateways:')).toBeLessThan(text.indexOf('providers:'));
   });
 
+  it('415 for a media type it does not take names both it does: JSON and YAML', async () => {
+    const res = await importText('providers: []', 'text/plain');
+    expect(res.status).toBe(415);
+    const { error } = (await res.json()) as { error: { message: string; code: string } };
+    expect(error.code).toBe('unsupported_media_type');
+    expect(error.message).toContain('application/json');
+    expect(error.message).toContain('application/yaml');
+    // Elsewhere JSON alone is taken, and said.
+    const other = await fetch(`${h.url}/api/v1/ai/admin/providers`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.adminKey}`, 'content-type': 'text/plain' },
+      body: 'x',
+    });
+    expect(other.status).toBe(415);
+    expect(((await other.json()) as { error: { message: string } }).error.message).not.toContain('yaml');
+  });
+
   it('400 for an unknown format; 401 and 403', async () => {
     const res = await call(h, 'GET', `${EXPORT}?format=xml`);
     expect([res.status, errorOf(res).param]).toEqual([400, 'format']);

@@ -114,6 +114,10 @@ describe('admin API: provider health history and discovered models', () => {
     const limit = await history('?limit=5000');
     expect(limit.status).toBe(400);
     expect(errorOf(limit).param).toBe('limit');
+    for (const form of ['1e2', '0x10']) {
+      const nonDecimal = await history(`?limit=${form}`);
+      expect([form, nonDecimal.status, errorOf(nonDecimal).param]).toEqual([form, 400, 'limit']);
+    }
     for (const route of ['/api/v1/ai/admin/providers/nope/health', '/api/v1/ai/admin/providers/nope/models']) {
       const missing = await call(h, 'GET', route);
       expect(missing.status).toBe(404);

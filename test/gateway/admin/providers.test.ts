@@ -313,6 +313,8 @@ describe('admin API: providers, models and gateways', () => {
       ],
       [{ id: 'nul-name', ...base, models: [model('b-m', { displayName: 'a\u0000b' })] }, 'models[0].displayName'],
       [{ id: 'x'.repeat(65), ...base }, 'id'],
+      [{ id: 'long-display', ...base, displayName: 'd'.repeat(100_000) }, 'displayName'],
+      [{ id: 'long-display2', ...base, displayName: 'd'.repeat(201) }, 'displayName'],
       [{ id: 'long-model', ...base, models: [model('m'.repeat(257))] }, 'models[0].name'],
       // Credentials in a URL would be shown in every admin answer and export: refused, never stored.
       [{ id: 'url-secret', ...base, baseUrl: 'https://user:hunter2@example.com/v1' }, 'baseUrl'],
@@ -324,7 +326,11 @@ describe('admin API: providers, models and gateways', () => {
     // As long as may be: created, and reachable by every route that names it.
     const id = 'p'.repeat(64);
     const name = `org/${'n'.repeat(200)}`;
-    expect((await call(h, 'POST', P, { id, ...base, models: [model(name)] })).status).toBe(201);
+    expect(
+      (await call(h, 'POST', P, { id, ...base, displayName: 'd'.repeat(200), models: [model(name)] })).status,
+    ).toBe(201);
+    const renamed = await call(h, 'PATCH', `${P}/${id}`, { displayName: 'd'.repeat(201) });
+    expect([renamed.status, errorOf(renamed).param]).toEqual([400, 'displayName']);
     const path = `${P}/${id}/models/${encodeURIComponent(name)}`;
     expect((await call(h, 'PATCH', path, { quality: 0.4 })).status).toBe(200);
     expect((await call(h, 'DELETE', `${P}/${id}`)).status).toBe(200);

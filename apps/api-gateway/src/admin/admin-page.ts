@@ -1,4 +1,4 @@
-import { Type } from 'class-transformer';
+import { Transform, type TransformFnParams } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
 import { JSONSchema } from 'class-validator-jsonschema';
 import { ErrorCode, GatewayError } from '@aigw/core';
@@ -11,13 +11,24 @@ export const MAX_LIST_LIMIT = 1000;
 const LIMIT_MESSAGE = `limit must be a whole number from 1 to ${MAX_LIST_LIMIT}`;
 
 /**
+ * A query string's whole number, as written in decimal digits; anything else NaN (refused by `@IsInt`). `Number()`
+ * (what `@Type(() => Number)` does) took `1e2`, `0x10`, `0b11`, ` 5 ` and `5.0` as numbers of the listing's `limit`.
+ */
+export function decimalInteger({ value }: TransformFnParams): unknown {
+  if (typeof value === 'number') {
+    return value;
+  }
+  return typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : NaN;
+}
+
+/**
  * `?limit&cursor&order` of the admin listings of users and keys (oldest first, or newest first with `order=desc`;
  * `cursor`: the `nextCursor` of a page in the same order).
  */
 @StrictBody()
 export class ListPageQueryDto {
   @IsOptional()
-  @Type(() => Number)
+  @Transform(decimalInteger)
   @IsInt({ message: LIMIT_MESSAGE })
   @Min(1, { message: LIMIT_MESSAGE })
   @Max(MAX_LIST_LIMIT, { message: LIMIT_MESSAGE })

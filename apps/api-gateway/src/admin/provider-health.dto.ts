@@ -1,7 +1,8 @@
-import { Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { IsInstant } from '../validation/validators';
 import { StrictBody } from '../validation/strict-body';
+import { decimalInteger } from './admin-page';
 
 /** Most checks one history answer carries (newest first); uptime always covers the whole range. */
 export const MAX_HEALTH_CHECKS = 1000;
@@ -18,8 +19,8 @@ export class ProviderHealthQueryDto {
   to?: string;
 
   @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: 'limit must be an integer' })
+  @Transform(decimalInteger)
+  @IsInt({ message: 'limit must be a whole number in decimal digits' })
   @Min(1)
   @Max(MAX_HEALTH_CHECKS)
   limit?: number;

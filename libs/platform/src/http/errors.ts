@@ -14,14 +14,14 @@ export function pathSegmentTooLong(cause?: unknown): GatewayError {
 }
 
 /** Maps anything thrown to the one error envelope `{"error": {message, type, code, param}}`. */
-export function toGatewayError(err: unknown): GatewayError {
+export function toGatewayError(err: unknown, url?: string): GatewayError {
   if (err instanceof GatewayError) {
     return err;
   }
   if (err instanceof HttpException) {
     const status = err.getStatus();
     if (status === 415) {
-      return unsupportedMediaType(err);
+      return unsupportedMediaType(err, url);
     }
     const code = codeForStatus(status);
     const response = err.getResponse();
@@ -37,7 +37,7 @@ export function toGatewayError(err: unknown): GatewayError {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
         return new GatewayError(ErrorCode.PayloadTooLarge, 'Request body is too large.', { cause: err });
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-        return unsupportedMediaType(err);
+        return unsupportedMediaType(err, url);
       case 'FST_ERR_CTP_EMPTY_JSON_BODY':
         return new GatewayError(ErrorCode.InvalidJson, 'Request body is empty; a JSON object is required.', {
           cause: err,
@@ -107,8 +107,28 @@ function bodyNotReceived(cause: unknown): GatewayError {
 /** What a client that met a PostgreSQL outage is told to wait (Retry-After). */
 const DATABASE_RETRY_AFTER_MS = 5_000;
 
-function unsupportedMediaType(cause: unknown): GatewayError {
-  return new GatewayError(ErrorCode.UnsupportedMediaType, 'Content-Type must be application/json.', { cause });
+/** Routes that take more than JSON (see acceptMediaTypes): the path, and the media types its 415 names. */
+const otherMediaTypes: { path: RegExp; accepted: string }[] = [];
+
+/**
+ * Makes a 415 of requests whose path matches `path` name `accepted` (e.g. `application/json or YAML (...)`) instead
+ * of JSON alone: the config import takes YAML too, and its 415 said JSON only.
+ */
+export function acceptMediaTypes(path: RegExp, accepted: string): void {
+  // Each app boot registers again (tests boot many in one process): one entry per path.
+  const known = otherMediaTypes.find((r) => r.path.source === path.source);
+  if (known === undefined) {
+    otherMediaTypes.push({ path, accepted });
+  } else {
+    known.accepted = accepted;
+  }
+}
+
+function unsupportedMediaType(cause: unknown, url?: string): GatewayError {
+  const accepted = (url === undefined ? undefined : otherMediaTypes.find((r) => r.path.test(url)))?.accepted;
+  return new GatewayError(ErrorCode.UnsupportedMediaType, `Content-Type must be ${accepted ?? 'application/json'}.`, {
+    cause,
+  });
 }
 
 function codeForStatus(status: number): ErrorCode {
@@ -203,7 +223,9 @@ export const ANTHROPIC_PATH = /^\/v1\/messages(?:[/?]|$)/;
 
 /** Writes a GatewayError as HTTP; unexpected errors are logged (without request bodies or headers). */
 export function sendError(reply: FastifyReply, err: unknown, requestId?: string): void {
-  const gw = bodyBrokenOff(reply, err) ? bodyNotReceived(err) : toGatewayError(err);
+  // The request may be missing from a reply the framework refused before routing it.
+  const url = (reply.request as FastifyReply['request'] | undefined)?.url;
+  const gw = bodyBrokenOff(reply, err) ? bodyNotReceived(err) : toGatewayError(err, url);
   if (gw.code === ErrorCode.Internal) {
     logger.error(`unhandled error${requestId ? ` (request ${requestId})` : ''}: ${describeError(err)}`);
   }
