@@ -118,7 +118,12 @@ export type HealthProbeRequest = ({ providerId: string } | { provider: UnsavedPr
 };
 
 /** Why the monitor could not run the test at all (as opposed to a route that failed). */
-export type HealthProbeRefusal = 'provider_not_found' | 'gateway_not_found' | 'invalid_request';
+export type HealthProbeRefusal =
+  | 'provider_not_found'
+  | 'gateway_not_found'
+  | 'invalid_request'
+  /** `sealedApiKey` opens under none of the monitor's keys: the api-gateway tries its previous keys (mid-rotation). */
+  | 'sealed_key_unreadable';
 
 /** A refusal's `param` names the request field at fault when it is not the obvious one (`id`, `gatewayId`). */
 export type HealthProbeReply =

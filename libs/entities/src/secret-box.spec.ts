@@ -27,6 +27,17 @@ describe('SecretBox', () => {
     expect(() => other.decrypt(sealed)).toThrow(/SECRETS_KEY differs.*set the old key in SECRETS_KEY_PREVIOUS/);
   });
 
+  it('seals under a previous key when asked (a message to a process mid-rotation), never past the keys held', () => {
+    const a = randomBytes(32).toString('hex');
+    const b = randomBytes(32).toString('hex');
+    const rotating = SecretBox.fromKey(b, a);
+    expect(rotating.keyCount).toBe(2);
+    const oldOnly = SecretBox.fromKey(a);
+    expect(() => oldOnly.decrypt(rotating.encrypt('k'))).toThrow('cannot decrypt');
+    expect(oldOnly.decrypt(rotating.encrypt('k', 1))).toBe('k');
+    expect(() => rotating.encrypt('k', 2)).toThrow(RangeError);
+  });
+
   it('rejects values not in the v1 format', () => {
     expect(() => box.decrypt('plaintext')).toThrow('not in the v1 format');
     expect(() => box.decrypt('v2:a:b:c')).toThrow('not in the v1 format');

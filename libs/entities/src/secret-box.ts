@@ -97,9 +97,22 @@ export class SecretBox {
     return { box: new SecretBox(DEVELOPMENT_KEY, parsePreviousKeys(previous)), usingDevelopmentKey: true };
   }
 
-  encrypt(plaintext: string): string {
+  /** How many keys this box holds: SECRETS_KEY, then each of SECRETS_KEY_PREVIOUS. */
+  get keyCount(): number {
+    return 1 + this.previousKeys.length;
+  }
+
+  /**
+   * Seals under SECRETS_KEY; `keyIndex` > 0, under that previous key instead: only for a message to a process that may
+   * not hold SECRETS_KEY yet (mid-rotation), never for what is stored.
+   */
+  encrypt(plaintext: string, keyIndex = 0): string {
+    const key = keyIndex === 0 ? this.key : this.previousKeys[keyIndex - 1];
+    if (key === undefined) {
+      throw new RangeError(`no key ${keyIndex} (${this.keyCount} held)`);
+    }
     const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
     const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     const tag = cipher.getAuthTag();
     return [VERSION, iv.toString('base64'), tag.toString('base64'), ciphertext.toString('base64')].join(':');

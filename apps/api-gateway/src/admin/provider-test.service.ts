@@ -111,16 +111,28 @@ export class ProviderTestService {
   }
 
   private async ask(request: HealthProbeRequest): Promise<ConnectionTestResult> {
-    // Every monitor replica hears the request; the test id lets them probe once between them.
-    const testId = randomUUID();
-    const message: HealthProbeRequest = {
-      ...sealKey(request, testId, (text) => this.catalog.secrets.encrypt(text)),
-      testId,
-    };
-    const reply = await this.control.request<HealthProbeReply>(ControlPattern.HealthProbe, message, {
-      service: 'health monitor',
-      timeoutMs: this.env.CONNECTION_TEST_TIMEOUT_MS,
-    });
+    const { secrets } = this.catalog;
+    let reply: HealthProbeReply | undefined;
+    // A key typed into the form is sealed under SECRETS_KEY; a monitor that cannot open it (mid-rotation, still on
+    // the old key alone) gets it again under each SECRETS_KEY_PREVIOUS in turn: one more round trip per key, only then.
+    for (let keyIndex = 0; keyIndex < secrets.keyCount; keyIndex++) {
+      // Every monitor replica hears the request; the test id lets them probe once between them.
+      const testId = randomUUID();
+      const message: HealthProbeRequest = {
+        ...sealKey(request, testId, (text) => secrets.encrypt(text, keyIndex)),
+        testId,
+      };
+      reply = await this.control.request<HealthProbeReply>(ControlPattern.HealthProbe, message, {
+        service: 'health monitor',
+        timeoutMs: this.env.CONNECTION_TEST_TIMEOUT_MS,
+      });
+      if (reply.ok || reply.reason !== 'sealed_key_unreadable') {
+        break;
+      }
+    }
+    if (reply === undefined) {
+      throw new Error('a secrets box holds at least one key');
+    }
     if (reply.ok) {
       return reply.result;
     }
@@ -129,6 +141,9 @@ export class ProviderTestService {
         throw new GatewayError(ErrorCode.NotFound, reply.message, { param: reply.param ?? 'id' });
       case 'gateway_not_found':
         throw new GatewayError(ErrorCode.NotFound, reply.message, { param: reply.param ?? 'gatewayId' });
+      case 'sealed_key_unreadable':
+        // Neither SECRETS_KEY nor a previous one of this process is a key of the monitor's: a configuration fault.
+        throw new GatewayError(ErrorCode.ServiceUnavailable, reply.message);
       case 'invalid_request':
         throw new GatewayError(
           ErrorCode.InvalidRequest,

@@ -225,7 +225,7 @@ export class ConnectionTestService implements OnApplicationShutdown {
       plaintext = this.catalog.secrets.decrypt(sealed);
     } catch {
       return refuse(
-        'invalid_request',
+        'sealed_key_unreadable',
         "The health monitor cannot decrypt the 'apiKey' the api-gateway sent: give it the api-gateway's SECRETS_KEY " +
           '(during a rotation, the old key in SECRETS_KEY_PREVIOUS).',
         'apiKey',
