@@ -90,7 +90,8 @@ describe('JobsService: refund of a cancelled job removed from the queue', () => 
 
     expect((await jobs.cancel('j', auth, Date.now())).status).toBe('cancelled');
     expect(refundOnce).toHaveBeenCalledTimes(2);
-    expect(refundOnce).toHaveBeenLastCalledWith(expect.objectContaining({ reservation, requestId: 'req_1' }));
+    // `true`: the cancelled job's request is taken off the day's and month's request counts too.
+    expect(refundOnce).toHaveBeenLastCalledWith(expect.objectContaining({ reservation, requestId: 'req_1' }), true);
     expect(stored()?.refund).toBeUndefined();
 
     // Given back: nothing owed any more.
