@@ -10,6 +10,17 @@ type Obj = Record<string, unknown>;
 
 const TEST_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** The optional string fields of an unsaved provider a `health.probe` message may carry, copied as they come. */
+const STRING_FIELDS = [
+  'apiKey',
+  'sealedApiKey',
+  'apiKeyFromGateway',
+  'apiKeyFromProvider',
+  'gatewayId',
+  'healthPath',
+  'plugin',
+] as const;
+
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const optionalString = (o: Obj, key: string): boolean => o[key] === undefined || typeof o[key] === 'string';
 
@@ -46,15 +57,7 @@ export function readHealthProbeRequest(message: unknown): HealthProbeRequest | s
   if (p.probe !== undefined && !(PROBE_MODES as readonly unknown[]).includes(p.probe)) {
     return `'provider.probe' must be one of: ${PROBE_MODES.join(', ')}.`;
   }
-  for (const key of [
-    'apiKey',
-    'sealedApiKey',
-    'apiKeyFromGateway',
-    'apiKeyFromProvider',
-    'gatewayId',
-    'healthPath',
-    'plugin',
-  ]) {
+  for (const key of STRING_FIELDS) {
     if (!optionalString(p, key)) {
       return `'provider.${key}' must be a string.`;
     }
@@ -67,15 +70,7 @@ export function readHealthProbeRequest(message: unknown): HealthProbeRequest | s
     baseUrl: p.baseUrl,
     routing: p.routing as UnsavedProviderSettings['routing'],
   };
-  for (const key of [
-    'apiKey',
-    'sealedApiKey',
-    'apiKeyFromGateway',
-    'apiKeyFromProvider',
-    'gatewayId',
-    'healthPath',
-    'plugin',
-  ] as const) {
+  for (const key of STRING_FIELDS) {
     const value = p[key];
     if (typeof value === 'string') {
       provider[key] = value;
