@@ -1,4 +1,5 @@
 import {
+  bytesAt,
   dataUrlOf,
   IMAGE_TOKENS_HIGH_DETAIL,
   IMAGE_TOKENS_LOW_DETAIL,
@@ -27,17 +28,6 @@ const JPEG_SCAN_BYTES = 64 * 1024;
 
 /** Reads `n` bytes from byte `offset` of an image, or fewer past its end. */
 type Read = (offset: number, n: number) => Buffer;
-
-/** `n` bytes from byte `offset` of unwrapped base64 `data` (one wrapped decodes garbage, which the header checks catch). */
-function base64Reader(data: string): Read {
-  return (offset, n) => {
-    const first = Math.floor(offset / 3) * 4;
-    const last = Math.ceil((offset + n) / 3) * 4;
-    const bytes = Buffer.from(data.slice(first, last), 'base64');
-    const skip = offset % 3;
-    return bytes.subarray(skip, skip + n);
-  };
-}
 
 /** The image's width and height from its header, or null when it is not one read here. */
 export function imageSize(read: Read | Buffer): { width: number; height: number } | null {
@@ -116,7 +106,7 @@ export function imageWorstTokens(part: Extract<ContentPart, { type: 'image_url' 
   if (data === null) {
     return IMAGE_TOKENS_UNKNOWN_SIZE;
   }
-  const size = imageSize(base64Reader(data.base64));
+  const size = imageSize((offset, n) => bytesAt(data.base64, offset, n));
   if (size === null || size.width <= 0 || size.height <= 0) {
     return IMAGE_TOKENS_UNKNOWN_SIZE;
   }

@@ -76,7 +76,7 @@ export function decodedBytes(base64: string): number {
 }
 
 /** `bytes` bytes from byte `offset` of base64 `data` (unwrapped; a wrapped one decodes garbage, which callers check). */
-function bytesAt(data: string, offset: number, bytes: number): Buffer {
+export function bytesAt(data: string, offset: number, bytes: number): Buffer {
   const first = Math.floor(offset / 3) * 4;
   const chars = Math.ceil((offset + bytes) / 3) * 4 - first;
   const skip = offset % 3;
