@@ -119,6 +119,31 @@ export type UsageOutcome = Omit<
 >;
 
 /**
+ * The usage event of a request that ended in an error no worker run recorded (a coalesced follower's, a job BullMQ
+ * failed for good): no cost, no attempts of its own (which keeps it out of the deployment's statistics), the
+ * deployment named where one is known. `cached`: a stale answer stood in for the error.
+ */
+export function unrecordedFailureOf(
+  request: GenerationRequest,
+  o: Pick<UsageOutcome, 'provider' | 'model' | 'errorClass' | 'errorCode'> & { cached?: boolean },
+): UsageEvent {
+  return usageRecordOf(request, {
+    provider: o.provider,
+    model: o.model,
+    promptTokens: 0,
+    completionTokens: 0,
+    cachedTokens: 0,
+    costUsd: 0,
+    latencyMs: Math.max(0, Date.now() - request.receivedAt),
+    cached: o.cached ?? false,
+    status: 'error',
+    errorClass: o.errorClass,
+    errorCode: o.errorCode,
+    attempts: 0,
+  });
+}
+
+/**
  * A request's usage event: its own fields and the outcome's, in one literal, not `{ ...base, more }` (on Node 20
  * that spread cost ~17 µs of a worker's CPU per request, objects.ts). The one builder of the worker's events and the
  * gateway's (cache hits, coalesced followers).

@@ -7,7 +7,7 @@ import {
   type GenerationRequest,
   type GenerationResult,
   type UsageEvent,
-  usageRecordOf,
+  unrecordedFailureOf,
 } from '@aigw/core';
 import {
   ENV,
@@ -231,18 +231,12 @@ export class Coalescing {
  */
 export function unrecordedFailureEvent(request: GenerationRequest, error: GatewayError, cached = false): UsageEvent {
   const last = error.attempts?.at(-1);
-  return usageRecordOf(request, {
+  const gone = error instanceof ClientGoneError;
+  return unrecordedFailureOf(request, {
     provider: last?.provider ?? null,
     model: last?.model ?? null,
-    promptTokens: 0,
-    completionTokens: 0,
-    cachedTokens: 0,
-    costUsd: 0,
-    latencyMs: Math.max(0, Date.now() - request.receivedAt),
+    errorClass: gone ? 'cancelled' : (last?.errorClass ?? null),
+    errorCode: gone ? CLIENT_CLOSED_REQUEST : error.code,
     cached,
-    status: 'error',
-    errorClass: error instanceof ClientGoneError ? 'cancelled' : (last?.errorClass ?? null),
-    errorCode: error instanceof ClientGoneError ? CLIENT_CLOSED_REQUEST : error.code,
-    attempts: 0,
   });
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, JobName, QueueName, usageRecordOf, type GenerateJobData } from '@aigw/core';
+import { ErrorCode, JobName, QueueName, unrecordedFailureOf, type GenerateJobData } from '@aigw/core';
 import { describeError, ENV, markWorkerLeaving, REDIS, RedisErrors, RedisKeys, ShutdownState } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import { CancellationRegistry } from '../cancel/cancellation-registry';
@@ -102,20 +102,7 @@ export class GenerationConsumer {
     const { request } = data;
     this.usage
       .record(
-        usageRecordOf(request, {
-          provider: null,
-          model: null,
-          promptTokens: 0,
-          completionTokens: 0,
-          cachedTokens: 0,
-          costUsd: 0,
-          latencyMs: Math.max(0, Date.now() - request.receivedAt),
-          cached: false,
-          status: 'error',
-          errorClass: null,
-          errorCode: ErrorCode.Internal,
-          attempts: 0,
-        }),
+        unrecordedFailureOf(request, { provider: null, model: null, errorClass: null, errorCode: ErrorCode.Internal }),
       )
       .catch((err: unknown) =>
         this.logger.warn(`failed job ${request.requestId}: usage not recorded: ${describeError(err)}`),
