@@ -752,6 +752,46 @@ describe('OpenAI-compatible providers: DeepSeek, the HuggingFace router, llama.c
     });
   });
 
+  describe("finish reasons outside OpenAI's vocabulary", () => {
+    const whole = (finish: string) => ({
+      id: 'chatcmpl-f1',
+      object: 'chat.completion',
+      created: 1_760_000_000,
+      model: 'glm-4.6',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'Part of it' }, finish_reason: finish }],
+      usage: { prompt_tokens: 10, completion_tokens: 3, total_tokens: 13 },
+    });
+
+    it("reads Z.ai's streamed `sensitive` (blocked by its safety review) as content_filter", async () => {
+      up.handler = (_req, res) => {
+        startSse(res);
+        const chunk = (delta: Record<string, unknown>, finish: string | null) => ({
+          id: 'chatcmpl-z1',
+          object: 'chat.completion.chunk',
+          created: 1_760_000_000,
+          model: 'glm-4.6',
+          choices: [{ index: 0, delta, finish_reason: finish }],
+        });
+        res.write(sseEvent(chunk({ role: 'assistant', content: 'Part' }, null)));
+        res.write(sseEvent(chunk({}, 'sensitive')));
+        res.write(sseEvent('[DONE]'));
+        res.end();
+      };
+      const deltas = await collect(adapter.stream(request(), never));
+      expect(deltas.map((d) => d.finishReason).filter((f) => f !== undefined)).toEqual(['content_filter']);
+    });
+
+    it("reads Bedrock's guardrail_intervened as content_filter and Z.ai's network_error as a provider failure", async () => {
+      up.handler = (_req, res) => sendJson(res, 200, whole('guardrail_intervened'));
+      expect((await adapter.generate(request(), never)).finishReason).toBe('content_filter');
+      up.handler = (_req, res) => sendJson(res, 200, whole('network_error'));
+      expect(await failure(adapter.generate(request(), never))).toMatchObject({
+        errorClass: ErrorClass.Provider,
+        message: 'upstream ended the answer with finish_reason "network_error"',
+      });
+    });
+  });
+
   describe('Azure OpenAI', () => {
     // learn.microsoft.com, Azure OpenAI REST API reference: `POST {endpoint}/openai/deployments/{deployment-id}/chat/
     // completions?api-version=...`, authenticated by the key in the `api-key` header (or an Entra ID token as

@@ -70,6 +70,32 @@ describe('"insufficient_system_resource" (DeepSeek: the request was interrupted 
   });
 });
 
+describe("providers' documented words for a filtered, cut or failed answer", () => {
+  it.each([
+    // Amazon Bedrock (Converse StopReason): a guardrail stopped the generation; its content filters did.
+    ['guardrail_intervened', 'content_filter'],
+    ['content_filtered', 'content_filter'],
+    // Z.ai (docs.bigmodel.cn, finish_reason): intercepted by the safety review.
+    ['sensitive', 'content_filter'],
+    // Z.ai and Anthropic: the context window was reached.
+    ['model_context_window_exceeded', 'length'],
+  ])('%p -> %p, not "stop" (a complete answer)', (reason, expected) => {
+    expect(openAiFinishReason(reason)).toBe(expected);
+  });
+
+  // Z.ai's `network_error` ("model inference exception"), Bedrock's malformed output or tool use: no answer at all.
+  it.each(['network_error', 'malformed_model_output', 'malformed_tool_use'])('%p is a provider failure', (reason) => {
+    const usage = { promptTokens: 40, completionTokens: 3, totalTokens: 43, cachedPromptTokens: 0 };
+    expect(() => openAiFinishReason(reason, usage)).toThrow(
+      expect.objectContaining({
+        errorClass: ErrorClass.Provider,
+        charged: usage,
+        message: `upstream ended the answer with finish_reason "${reason}"`,
+      }) as Error,
+    );
+  });
+});
+
 describe("Gemini's finishReason", () => {
   it.each([
     ['STOP', false, 'stop'],

@@ -3,7 +3,13 @@ import { ErrorClass, ProviderCallError, type Usage } from '@aigw/core';
 /** OpenAI's finish reasons: the only ones an answer carries, whatever its provider's family. */
 const OPENAI_FINISH_REASONS = new Set(['stop', 'length', 'tool_calls', 'content_filter', 'function_call']);
 
-/** Other servers' words for them (OpenAI-compatible servers, families' own vocabularies), lower-cased. */
+/**
+ * Other servers' words for them (OpenAI-compatible servers, families' own vocabularies), lower-cased. Besides the
+ * families' own: Z.ai's `sensitive` (docs.bigmodel.cn: "the content was intercepted by the safety review") and its and
+ * Anthropic's `model_context_window_exceeded`; Amazon Bedrock's stop reasons (Converse `StopReason`, also passed on by
+ * its OpenAI-compatible endpoint and proxies) `guardrail_intervened` (a guardrail policy stopped the generation) and
+ * `content_filtered`. As `stop`, a filtered answer looked complete to its client and was cached as one.
+ */
 const SYNONYMS: Readonly<Record<string, string>> = {
   eos: 'stop',
   eos_token: 'stop',
@@ -12,19 +18,32 @@ const SYNONYMS: Readonly<Record<string, string>> = {
   model_length: 'length',
   max_tokens: 'length',
   max_output_tokens: 'length',
+  model_context_window_exceeded: 'length',
   tool_use: 'tool_calls',
   refusal: 'content_filter',
   safety: 'content_filter',
+  sensitive: 'content_filter',
+  guardrail_intervened: 'content_filter',
+  content_filtered: 'content_filter',
 };
 
 /**
  * Finish reasons that say the generation failed rather than ended: `error` (Mistral's and other OpenAI-compatible
  * servers' "generation failed"), `abort` (vLLM's and SGLang's: the engine aborted the request, on shutdown, sleep mode,
  * a scale-down or an abort call, and sent what it had with HTTP 200 and `[DONE]`), `insufficient_system_resource`
- * (DeepSeek's: "the request is interrupted due to insufficient resource of the inference system"). OpenAI's vocabulary
+ * (DeepSeek's: "the request is interrupted due to insufficient resource of the inference system"), `network_error`
+ * (Z.ai's: "model inference exception"), `malformed_model_output` and `malformed_tool_use` (Amazon Bedrock's: the model
+ * produced output, or a tool call, that could not be parsed, as Gemini's MALFORMED_FUNCTION_CALL). OpenAI's vocabulary
  * has no word for a cut answer: as `stop` a client would take the fragment for the whole answer.
  */
-const FAILED_FINISHES = new Set(['error', 'abort', 'insufficient_system_resource']);
+const FAILED_FINISHES = new Set([
+  'error',
+  'abort',
+  'insufficient_system_resource',
+  'network_error',
+  'malformed_model_output',
+  'malformed_tool_use',
+]);
 
 /**
  * A provider's finish reason in OpenAI's vocabulary, the one both entrances translate from (Anthropic's stop reasons
