@@ -5,7 +5,7 @@ import {
   HttpPool,
   type ProviderAdapter,
 } from '@aigw/adapters';
-import { ErrorClass } from '@aigw/core';
+import { ErrorClass, type ReasoningEffort } from '@aigw/core';
 import type { ServerResponse } from 'node:http';
 import { collect, failure, textOf } from './support/calls';
 import { FakeUpstream, sendJson, sleep, within } from './support/fake-upstream';
@@ -229,6 +229,47 @@ describe('Ollama adapter against a real HTTP server', () => {
     );
     expect(url.errorClass).toBe(ErrorClass.InvalidRequest);
     expect(up.requests).toHaveLength(2);
+  });
+
+  /*
+   * docs.ollama.com, Thinking: `think` is true/false, or a named level for a model that has levels: GPT-OSS takes
+   * "low", "medium" (its default, what `true` means) and "high". Ollama's chat handler refuses a string for any other
+   * model: 400 `think value "high" is not supported for this model` (server/routes.go, harmony parser only).
+   */
+  it("sends the effort as gpt-oss's thinking level, and as on/off to every other model", async () => {
+    up.handler = (_req, res, seen) => {
+      const body = JSON.parse(seen.body) as { model: string; think?: unknown };
+      if (typeof body.think === 'string' && !body.model.includes('gpt-oss')) {
+        sendJson(res, 400, { error: `think value "${body.think}" is not supported for this model` });
+        return;
+      }
+      sendJson(res, 200, { ...line('ok'), done: true, done_reason: 'stop', prompt_eval_count: 5, eval_count: 1 });
+    };
+    const ask = (model: string, reasoningEffort: ReasoningEffort) =>
+      adapter.generate(
+        { target: { ...target, model }, messages: [{ role: 'user', content: 'hi' }], options: { reasoningEffort } },
+        never,
+      );
+    const sent = () => (JSON.parse(up.requests[up.requests.length - 1].body) as { think?: unknown }).think;
+    for (const [effort, level] of [
+      ['minimal', 'low'],
+      ['low', 'low'],
+      ['medium', 'medium'],
+      ['high', 'high'],
+      ['xhigh', 'high'],
+      ['none', false],
+    ] as const) {
+      await ask('gpt-oss:20b', effort);
+      expect(sent()).toBe(level);
+    }
+    await ask('hf.co/unsloth/gpt-oss-20b-GGUF:Q4_K_M', 'high');
+    expect(sent()).toBe('high');
+    await ask('qwen3:8b', 'high');
+    expect(sent()).toBe(true);
+    await ask('qwen3:8b', 'none');
+    expect(sent()).toBe(false);
+    await ask('qwen3:8b', 'low');
+    expect(sent()).toBe(true);
   });
 
   it('lists /api/tags and health-checks on it', async () => {

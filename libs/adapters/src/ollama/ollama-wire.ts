@@ -4,6 +4,7 @@ import {
   dataUrlOf,
   type ChatMessage,
   type JsonObject,
+  type ReasoningEffort,
   type StreamDelta,
   type ToolCall,
   type ToolCallDelta,
@@ -102,6 +103,30 @@ function messageOf(m: ChatMessage, callNames: Map<string, string>): OllamaMessag
   return out;
 }
 
+/** A GPT-OSS model by its Ollama name (`gpt-oss:20b`, `gpt-oss:120b-cloud`, `hf.co/unsloth/gpt-oss-20b-GGUF:Q4_K_M`). */
+const GPT_OSS = /(?:^|\/)gpt-oss[^/]*$/i;
+
+/**
+ * Ollama's `think` for an effort (docs.ollama.com, Thinking): GPT-OSS takes a named level, `low`, `medium` (its
+ * default, what `true` means) or `high`, and ignored the effort as `true`; every other model takes on or off, and Ollama
+ * refuses a level for it (400 "think value ... is not supported for this model": string values go to its harmony
+ * parser only). The model is told by its name, as Ollama's own check reads the model's family (`gptoss`): a GPT-OSS
+ * under another name gets `true`, its default level. `minimal` and `xhigh`, which Ollama has no level for, are the
+ * nearest. A regular expression per request that asks for an effort.
+ */
+function thinkOf(effort: ReasoningEffort | undefined, model: string): boolean | 'low' | 'medium' | 'high' | undefined {
+  if (effort === undefined) {
+    return undefined;
+  }
+  if (effort === 'none') {
+    return false;
+  }
+  if (!GPT_OSS.test(model)) {
+    return true;
+  }
+  return effort === 'minimal' ? 'low' : effort === 'xhigh' ? 'high' : effort;
+}
+
 /**
  * The `/api/chat` body. Sampling fields go under `options` with Ollama's names (`num_predict` is the budget), and the
  * deployment's context window as `num_ctx`: the same value on every request, since Ollama reloads a model whose
@@ -137,8 +162,7 @@ export function ollamaBody(req: AdapterRequest, stream: boolean): string {
       frequency_penalty: o.frequencyPenalty,
       num_ctx: req.target.contextWindow,
     },
-    // Ollama's `think` is on or off (levels only for some models): any effort but `none` turns it on.
-    think: o.reasoningEffort === undefined ? undefined : o.reasoningEffort !== 'none',
+    think: thinkOf(o.reasoningEffort, req.target.model),
     stream,
   });
 }
