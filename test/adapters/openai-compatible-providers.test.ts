@@ -815,6 +815,52 @@ describe('OpenAI-compatible providers: DeepSeek, the HuggingFace router, llama.c
       usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15 },
     };
 
+    /**
+     * Azure's data plane as its REST reference has it: `GET {endpoint}/openai/models?api-version=...` ("Models - List":
+     * the models the resource can use) with the key in `api-key`; a deployment URL serves no model list (404 "Resource
+     * not found"); no key, or one only as a bearer token, is a 401.
+     */
+    function azureServer(): void {
+      up.handler = (req, res) => {
+        const url = new URL(req.url ?? '/', 'http://x');
+        if (req.headers['api-key'] !== KEY) {
+          sendJson(res, 401, { error: { code: '401', message: 'Access denied due to invalid subscription key.' } });
+        } else if (url.pathname === '/openai/models' && url.searchParams.getAll('api-version').length === 1) {
+          sendJson(res, 200, { data: [{ id: 'gpt-4o-2024-08-06', object: 'model', status: 'succeeded' }] });
+        } else {
+          sendJson(res, 404, { error: { code: '404', message: 'Resource not found' } });
+        }
+      };
+    }
+    const deployment = (): AdapterTarget => ({
+      ...target,
+      baseUrl: `${up.origin}/openai/deployments/gpt-4o?api-version=2024-10-21`,
+      apiKey: KEY,
+      model: 'gpt-4o',
+    });
+
+    it("health-checks a deployment URL on the resource's model list, with its key and api-version", async () => {
+      azureServer();
+      const health = await adapter.healthCheck(deployment(), never);
+      expect(health).toMatchObject({ ok: true, status: 200 });
+      // The resource's base models are not the deployments' names: no list to judge the catalog's models by.
+      expect(health.models).toBeUndefined();
+      expect(up.requests.map((r) => r.url)).toEqual(['/openai/models?api-version=2024-10-21']);
+      expect(up.requests[0].headers['api-key']).toBe(KEY);
+    });
+
+    it("sends a healthPath its key and the base URL's api-version, unless the path names its own query", async () => {
+      azureServer();
+      expect(await adapter.healthCheck({ ...deployment(), healthPath: '/openai/models' }, never)).toMatchObject({
+        ok: true,
+      });
+      expect(up.requests[0].url).toBe('/openai/models?api-version=2024-10-21');
+      expect(up.requests[0].headers['api-key']).toBe(KEY);
+      const own = { ...deployment(), healthPath: '/openai/models?api-version=2024-06-01' };
+      expect(await adapter.healthCheck(own, never)).toMatchObject({ ok: true });
+      expect(up.requests[1].url).toBe('/openai/models?api-version=2024-06-01');
+    });
+
     it("sends the key in Azure's api-key header to a deployment URL with its api-version", async () => {
       up.handler = (req, res) => {
         if (req.headers['api-key'] !== KEY) {

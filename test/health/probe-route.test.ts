@@ -52,6 +52,30 @@ describe('probeRoute', () => {
     expect(sim.stats().byRoute).toEqual({ 'GET /v1/models': 1 });
   });
 
+  it("probes an Azure OpenAI deployment URL out of the box: the resource's model list, with api-key and api-version", async () => {
+    // Azure answers nothing without its `api-key` header, and a deployment URL serves no model list (404).
+    up.handler = (req, res) => {
+      if (req.headers['api-key'] !== 'azure-key-0123456789abcdef') {
+        sendJson(res, 401, { error: { code: '401', message: 'Access denied due to invalid subscription key.' } });
+      } else if (req.url === '/openai/models?api-version=2024-10-21') {
+        sendJson(res, 200, { data: [{ id: 'gpt-4o-2024-08-06', object: 'model' }] });
+      } else {
+        sendJson(res, 404, { error: { code: '404', message: 'Resource not found' } });
+      }
+    };
+    const azure = provider({
+      id: 'azure',
+      baseUrl: `${up.origin}/openai/deployments/gpt-4o?api-version=2024-10-21`,
+      apiKey: 'azure-key-0123456789abcdef',
+      models: ['gpt-4o'],
+    });
+    const r = await direct(azure);
+    expect(r).toMatchObject({ route: 'direct', ok: true, status: 200 });
+    // Base models, not deployments: no verdict on the catalog's models.
+    expect(r.unservedModels).toBeUndefined();
+    expect(r.modelsChecked).toBeUndefined();
+  });
+
   it('sends a one-token completion only when the provider opts in', async () => {
     const r = await direct(provider({ probe: 'completion' }));
     expect(r).toMatchObject({ ok: true, status: 200 });

@@ -169,7 +169,8 @@ export async function jsonCall<T>(
 
 /**
  * A GET of `path` on the target's origin (not under its baseUrl's path) that only has to succeed: health endpoints
- * such as llama.cpp's and vLLM's `/health` live beside `/v1`. The body is read and ignored.
+ * such as llama.cpp's and vLLM's `/health` live beside `/v1`. The body is read and ignored. The baseUrl's query
+ * (Azure's `api-version`) goes with it, as with every call, unless `path` has a query of its own.
  */
 export async function originCall(
   pool: HttpPool,
@@ -181,7 +182,8 @@ export async function originCall(
   const deadline = new CallDeadline(signal, target.timeoutMs);
   try {
     // The pool keys its sockets by origin, so this shares the provider's pool (an invalid URL fails in the pool).
-    const origin = URL.canParse(target.baseUrl) ? new URL(target.baseUrl).origin : target.baseUrl;
+    const url = URL.canParse(target.baseUrl) ? new URL(target.baseUrl) : undefined;
+    const origin = url === undefined ? target.baseUrl : path.includes('?') ? url.origin : url.origin + url.search;
     const res = await openCall(pool, merged(target, { baseUrl: origin }), { method: 'GET', path, headers }, deadline);
     await res.body.dump();
   } catch (err) {

@@ -45,6 +45,22 @@ function isAzureEndpoint(baseUrl: string): boolean {
   return azure;
 }
 
+/** An Azure OpenAI deployment URL's path: `/openai/deployments/<deployment>` (its `api-version` in the query). */
+const AZURE_DEPLOYMENT_PATH = /^\/openai\/deployments\/[^/]+\/?$/;
+
+/**
+ * Where an Azure OpenAI deployment URL is health-checked: the resource's model list (`GET /openai/models?api-version=`,
+ * Azure's "Models - List"), since the deployment serves none. Undefined for any other base URL (Azure's `/openai/v1`
+ * serves `/models` as OpenAI does). Only on a health check.
+ */
+function azureHealthPath(baseUrl: string): string | undefined {
+  if (!URL.canParse(baseUrl)) {
+    return undefined;
+  }
+  const url = new URL(baseUrl);
+  return url.searchParams.has('api-version') && AZURE_DEPLOYMENT_PATH.test(url.pathname) ? '/openai/models' : undefined;
+}
+
 /**
  * `betas`: the client's Anthropic beta features (`/v1/messages`' `anthropic-beta` header), sent in that header to a
  * gateway in front of Claude only (`claudeOptions`): LiteLLM passes it on to Claude where the operator lets it
@@ -237,10 +253,17 @@ export class OpenAiAdapter implements ProviderAdapter {
     return jsonCall(this.pool, target, call, signal, readModels);
   }
 
+  /**
+   * The model list, or `healthPath` on the origin (llama.cpp and vLLM answer `/health` beside `/v1` without touching a
+   * model), sent the key as every call is (an Azure resource answers no call without it). An Azure deployment URL serves
+   * no model list: without a `healthPath` it is checked on the resource's (`azureHealthPath`), which proves the
+   * resource answers and takes the key but names base models, not deployments, so no list is returned to judge the
+   * catalog's models by.
+   */
   healthCheck(target: AdapterTarget, signal: CallerSignal): Promise<HealthResult> {
-    if (target.healthPath !== undefined) {
-      // llama.cpp and vLLM answer `/health` (on the origin, beside `/v1`) without touching a model.
-      return probe(() => originCall(this.pool, target, target.healthPath ?? '/health', signal), signal);
+    const path = target.healthPath ?? azureHealthPath(target.baseUrl);
+    if (path !== undefined) {
+      return probe(() => originCall(this.pool, target, path, signal, headersOf(target, false)), signal);
     }
     return probe(() => this.listModels(target, signal), signal);
   }
