@@ -208,6 +208,9 @@ describe('Gemini adapter against a real HTTP server', () => {
       { candidates: [{ content: { parts: [] }, finishReason: 'IMAGE_PROHIBITED_CONTENT' }] },
       // "Request has at least one thought signature missing": no answer, not an empty success.
       { candidates: [{ finishReason: 'MISSING_THOUGHT_SIGNATURE' }], usageMetadata: { promptTokenCount: 5 } },
+      // "Model called too many tools consecutively, thus the system exited execution"; "the response was malformed".
+      { candidates: [{ content: { parts: [{ text: 'Let me' }] }, finishReason: 'TOO_MANY_TOOL_CALLS' }] },
+      { candidates: [{ content: { parts: [{ text: '{"a":' }] }, finishReason: 'MALFORMED_RESPONSE' }] },
     ];
     let i = 0;
     up.handler = (_req, res) => sendJson(res, 200, answers[i++]);
@@ -218,6 +221,8 @@ describe('Gemini adapter against a real HTTP server', () => {
     expect(blocked).toMatchObject({ text: '', finishReason: 'content_filter' });
     expect(blocked.usage.promptTokens).toBe(5);
     expect((await adapter.generate(req, never)).finishReason).toBe('content_filter');
+    expect((await failure(adapter.generate(req, never))).errorClass).toBe(ErrorClass.Provider);
+    expect((await failure(adapter.generate(req, never))).errorClass).toBe(ErrorClass.Provider);
     expect((await failure(adapter.generate(req, never))).errorClass).toBe(ErrorClass.Provider);
   });
 

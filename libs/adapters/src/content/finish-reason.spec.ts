@@ -111,14 +111,17 @@ describe("Gemini's finishReason", () => {
     expect(geminiFinishReason(reason, calls)).toBe(expected);
   });
 
-  it.each(['MALFORMED_FUNCTION_CALL', 'UNEXPECTED_TOOL_CALL', 'MISSING_THOUGHT_SIGNATURE'])(
-    '%p is a provider failure, not an empty success',
-    (r) => {
-      expect(() => geminiFinishReason(r, false)).toThrow(
-        expect.objectContaining({ errorClass: ErrorClass.Provider }) as Error,
-      );
-    },
-  );
+  it.each([
+    'MALFORMED_FUNCTION_CALL',
+    'UNEXPECTED_TOOL_CALL',
+    'MISSING_THOUGHT_SIGNATURE',
+    'TOO_MANY_TOOL_CALLS',
+    'MALFORMED_RESPONSE',
+  ])('%p is a provider failure, not an empty success', (r) => {
+    expect(() => geminiFinishReason(r, false)).toThrow(
+      expect.objectContaining({ errorClass: ErrorClass.Provider }) as Error,
+    );
+  });
 
   it('a failed finish carries the usage Google billed as charged', () => {
     const usage = { promptTokens: 300, completionTokens: 12, totalTokens: 312, cachedPromptTokens: 0 };

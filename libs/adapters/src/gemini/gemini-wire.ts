@@ -75,10 +75,17 @@ const FILTERED = new Set([
 
 /**
  * The model failed to produce a usable call (or, `MISSING_THOUGHT_SIGNATURE`, "request has at least one thought
- * signature missing", refused the history): no answer, and another try (or deployment, another family) may well make
- * one.
+ * signature missing", refused the history; `TOO_MANY_TOOL_CALLS`, "model called too many tools consecutively, thus the
+ * system exited execution"; `MALFORMED_RESPONSE`, "token generation stopped because the response was malformed"): no
+ * answer, and another try (or deployment, another family) may well make one.
  */
-const FAILED_CALLS = new Set(['MALFORMED_FUNCTION_CALL', 'UNEXPECTED_TOOL_CALL', 'MISSING_THOUGHT_SIGNATURE']);
+const FAILED_CALLS = new Set([
+  'MALFORMED_FUNCTION_CALL',
+  'UNEXPECTED_TOOL_CALL',
+  'MISSING_THOUGHT_SIGNATURE',
+  'TOO_MANY_TOOL_CALLS',
+  'MALFORMED_RESPONSE',
+]);
 
 /**
  * Gemini's finishReason in OpenAI's terms; a stop that made function calls is `tool_calls`. A malformed or unexpected
