@@ -76,6 +76,27 @@ describe('probeRoute', () => {
     expect(r.modelsChecked).toBeUndefined();
   });
 
+  it.each([
+    ['anthropic', '', 'x-api-key'],
+    ['gemini', '/v1beta', 'x-goog-api-key'],
+    ['ollama', '', 'authorization'],
+  ] as const)(
+    'a %s provider with a healthPath is probed there (with its key), as the catalog says, not on its model list',
+    async (kind, prefix, keyHeader) => {
+      // An Anthropic-compatible (or Gemini-, Ollama-fronting) server without a model list, with a health endpoint.
+      up.handler = (req, res) =>
+        req.url === '/healthz' ? sendJson(res, 200, { status: 'ok' }) : sendJson(res, 404, { error: 'no such path' });
+      const before = up.requests.length;
+      const r = await direct(
+        provider({ id: `hp-${kind}`, kind, baseUrl: `${up.origin}${prefix}`, healthPath: '/healthz', models: ['m'] }),
+      );
+      expect(r).toMatchObject({ ok: true, status: 200 });
+      const seen = up.requests.slice(before);
+      expect(seen.map((q) => q.url)).toEqual(['/healthz']);
+      expect(String(seen[0].headers[keyHeader])).toContain('sk-probe-secret-0123456789');
+    },
+  );
+
   it('sends a one-token completion only when the provider opts in', async () => {
     const r = await direct(provider({ probe: 'completion' }));
     expect(r).toMatchObject({ ok: true, status: 200 });

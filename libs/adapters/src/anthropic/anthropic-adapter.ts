@@ -1,7 +1,7 @@
 import type { ProviderCallError, StreamDelta } from '@aigw/core';
 import { classifyError } from '../errors/classify';
 import { probe } from '../health';
-import { jsonCall, streamCall } from '../http/calls';
+import { jsonCall, originCall, streamCall } from '../http/calls';
 import { anthropicRateLimit, type ResponseHeaders } from '../http/headers';
 import type { HttpPool } from '../http/http-pool';
 import { readModelList } from '../model-list';
@@ -84,7 +84,12 @@ export class AnthropicAdapter implements ProviderAdapter {
     return jsonCall(this.pool, target, call, signal, readModels);
   }
 
+  /** The model list, or the `healthPath` the catalog sets (an Anthropic-compatible server without one), with the key. */
   healthCheck(target: AdapterTarget, signal: CallerSignal): Promise<HealthResult> {
+    const path = target.healthPath;
+    if (path !== undefined) {
+      return probe(() => originCall(this.pool, target, path, signal, headersOf(target, false)), signal);
+    }
     return probe(() => this.listModels(target, signal), signal);
   }
 

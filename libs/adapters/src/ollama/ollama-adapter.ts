@@ -1,7 +1,7 @@
 import type { ProviderCallError, StreamDelta } from '@aigw/core';
 import { classifyError } from '../errors/classify';
 import { probe } from '../health';
-import { jsonCall, streamCall } from '../http/calls';
+import { jsonCall, originCall, streamCall } from '../http/calls';
 import type { ResponseHeaders } from '../http/headers';
 import type { HttpPool } from '../http/http-pool';
 import type {
@@ -97,8 +97,15 @@ export class OllamaAdapter implements ProviderAdapter {
     return jsonCall(this.pool, target, call, signal, readModels);
   }
 
-  /** `/api/tags` reads the local model directory: no model is loaded, nothing is generated. */
+  /**
+   * `/api/tags` reads the local model directory: no model is loaded, nothing is generated. A `healthPath` the catalog
+   * sets (a proxy in front of Ollama) is read instead, with the key.
+   */
   healthCheck(target: AdapterTarget, signal: CallerSignal): Promise<HealthResult> {
+    const path = target.healthPath;
+    if (path !== undefined) {
+      return probe(() => originCall(this.pool, target, path, signal, headersOf(target, false)), signal);
+    }
     return probe(() => this.listModels(target, signal), signal);
   }
 
