@@ -228,7 +228,11 @@ describe('finishReasonOf', () => {
     ['max_tokens', 'length'],
     ['tool_use', 'tool_calls'],
     ['refusal', 'content_filter'],
+    ['model_context_window_exceeded', 'length'],
+    // Amazon Bedrock's, in Claude's message_delta when its guardrail stopped the answer.
+    ['guardrail_intervened', 'content_filter'],
     ['something_new', 'stop'],
+    ['constructor', 'stop'],
     [null, null],
   ])('%p -> %p', (stop, finish) => {
     expect(finishReasonOf(stop)).toBe(finish);

@@ -18,6 +18,7 @@ import {
   type ToolCall,
   type ToolChoice,
 } from '@aigw/core';
+import { knownFinishReason } from '../content/finish-reason';
 import { rewrittenToolCallId } from '../content/tool-call-id';
 import { isSigned, thinkingChecked, unsupported } from './claude-limits';
 import { idWithoutSignature } from '../gemini/thought-signature';
@@ -528,7 +529,9 @@ export function nativeStopReasonOf(stopReason: string | null | undefined): strin
 }
 
 /**
- * Anthropic stop reasons in OpenAI's finish-reason vocabulary; an unknown one ended the answer: `stop`. `pause_turn`
+ * Anthropic stop reasons in OpenAI's finish-reason vocabulary. A word outside Anthropic's is read as the OpenAI family
+ * reads it (`knownFinishReason`): Amazon Bedrock's `guardrail_intervened` (its guardrail stopped Claude's answer, in
+ * `message_delta` as in Converse) is `content_filter`; any other unknown one ended the answer: `stop`. `pause_turn`
  * (Anthropic paused a long turn of server tools; sent back, the turn goes on) is `stop`, as other SDKs map it: what
  * came is a whole answer so far, and `length` would tell the client to raise a budget that was not the cause.
  */
@@ -549,6 +552,6 @@ export function finishReasonOf(stopReason: string | null | undefined): string | 
     case 'refusal':
       return 'content_filter';
     default:
-      return 'stop';
+      return knownFinishReason(stopReason) ?? 'stop';
   }
 }

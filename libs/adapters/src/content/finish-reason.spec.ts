@@ -17,6 +17,9 @@ describe('openAiFinishReason', () => {
     ['tool_use', 'tool_calls'],
     ['refusal', 'content_filter'],
     ['something_new', 'stop'],
+    // A word that names an Object.prototype member is no synonym (a function is no finish reason).
+    ['constructor', 'stop'],
+    ['__proto__', 'stop'],
     [null, null],
     [undefined, null],
   ])('%p -> %p, never a value outside OpenAI enum', (reason, expected) => {

@@ -64,7 +64,23 @@ export function openAiFinishReason(reason: string | null | undefined, usage?: Us
   if (FAILED_FINISHES.has(lower)) {
     throw errorFinish(usage, lower);
   }
-  return OPENAI_FINISH_REASONS.has(lower) ? lower : (SYNONYMS[lower] ?? 'stop');
+  return knownFinishReason(reason) ?? 'stop';
+}
+
+/**
+ * A finish reason in OpenAI's vocabulary when it is one, or a known synonym (`SYNONYMS`), in any case; undefined for
+ * any other word. Never throws: the families with their own stop reasons (Anthropic's) read a word they do not know
+ * through it. Own keys only: a server's `constructor` or `__proto__` is no synonym.
+ */
+export function knownFinishReason(reason: string): string | undefined {
+  if (OPENAI_FINISH_REASONS.has(reason)) {
+    return reason;
+  }
+  const lower = reason.toLowerCase();
+  if (OPENAI_FINISH_REASONS.has(lower)) {
+    return lower;
+  }
+  return Object.hasOwn(SYNONYMS, lower) ? SYNONYMS[lower] : undefined;
 }
 
 /** Whether a provider's finish reason says the generation failed (`FAILED_FINISHES`, any case). */
