@@ -40,6 +40,12 @@ describe('classifyHttpFailure', () => {
       undefined,
     ],
     [
+      'TGI, a word that names an Object.prototype member',
+      422,
+      '{"error":"Input validation error: `constructor` is not valid","error_type":"validation"}',
+      undefined,
+    ],
+    [
       'TGI, not a validation error',
       422,
       '{"error":"`temperature` must be strictly positive","error_type":"generation"}',

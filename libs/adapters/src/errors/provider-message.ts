@@ -169,7 +169,7 @@ const TGI_PARAMS: Readonly<Record<string, string>> = {
  */
 function tgiParamOf(message: string): string | undefined {
   const named = /`([a-z_]+)`/.exec(message)?.[1];
-  return named === undefined ? undefined : TGI_PARAMS[named];
+  return named !== undefined && Object.hasOwn(TGI_PARAMS, named) ? TGI_PARAMS[named] : undefined;
 }
 
 /** The longest body shown when it is no error envelope: one plain line (`404 page not found`, a proxy's `Bad Gateway`). */
