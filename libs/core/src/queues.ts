@@ -53,6 +53,12 @@ export interface GenerateJobData {
    * worker does not read it.
    */
   nativeInput?: NativeInput;
+  /**
+   * Beside `nativeInput`: the body sent a `systemPrompt`, which went first among the request's messages, so that an
+   * error naming a message by its index (`messages[1].content`) names the body's. A separate field, not a value of
+   * `nativeInput`, so that a gateway older than it reads the jobs a newer one enqueued as before.
+   */
+  nativeSystemPrompt?: true;
 }
 
 /** The native API's input field: `prompt` or `messages`. */

@@ -331,12 +331,21 @@ const GENERATE_RESPONSE = object(
     attempts: arrayOf(ref('Attempt')),
     cached: described(BOOLEAN, 'Answered from the response cache (no provider call; `costUsd` is 0).'),
     refusal: described(STRING, "The model's refusal, when its provider gave one (`text` is then empty)."),
+    reasoning: described(
+      STRING,
+      "The model's reasoning, when its provider returned it (DeepSeek's `reasoning_content`, Claude's thinking): " +
+        "chat's `message.reasoning_content`.",
+    ),
+    thinkingBlocks: described(
+      arrayOf(ref('ThinkingBlock')),
+      "Claude's signed reasoning (chat's `message.thinking_blocks`): a later turn sends them back unchanged.",
+    ),
     citations: CITATIONS,
     searchResults: SEARCH_RESULTS,
     serviceTier: SERVICE_TIER,
     annotations: ANNOTATIONS,
   },
-  ['refusal', 'citations', 'searchResults', 'serviceTier', 'annotations'],
+  ['refusal', 'reasoning', 'thinkingBlocks', 'citations', 'searchResults', 'serviceTier', 'annotations'],
 );
 
 /** A job's states, as `GET /api/v1/ai/jobs/{id}` reads them (`JobState`). */

@@ -68,6 +68,8 @@ export interface EnqueueOptions {
   priority?: number;
   /** The native API's input field, for a failed job's error (see GenerateJobData.nativeInput). */
   nativeInput?: NativeInput;
+  /** See GenerateJobData.nativeSystemPrompt. */
+  nativeSystemPrompt?: true;
 }
 
 /**
@@ -195,6 +197,9 @@ export class GenerationQueue {
       }
       if (opts.nativeInput !== undefined) {
         data.nativeInput = opts.nativeInput;
+      }
+      if (opts.nativeSystemPrompt !== undefined) {
+        data.nativeSystemPrompt = opts.nativeSystemPrompt;
       }
       const { keepOutcomeMs, retentionS } = opts.retention;
       if (keepOutcomeMs !== undefined) {

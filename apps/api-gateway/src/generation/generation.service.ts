@@ -73,8 +73,11 @@ export interface Submission {
   endpoint: string;
   /** The native API's `useCache` (false: neither answer from nor store in the response cache). */
   useCache?: boolean;
-  /** The native API's input field: a failed async job's error names the fields of its body. */
-  nativeInput?: NativeInput;
+  /**
+   * The native API's input field, and whether a `systemPrompt` went first (NativeShape): a failed async job's error
+   * names the fields of its body.
+   */
+  native?: { input: NativeInput; systemPrompt: boolean };
 }
 
 type Mode = 'sync' | 'async';
@@ -959,7 +962,8 @@ export class GenerationService {
         replyTo: job.replyTo,
         retention: job.retention,
         coalescingKey: job.coalescingKey,
-        nativeInput: sub.nativeInput,
+        nativeInput: sub.native?.input,
+        nativeSystemPrompt: sub.native?.systemPrompt === true ? true : undefined,
       });
       // Replays under the key find the job from now on.
       this.idempotency.unlock(claim);

@@ -89,7 +89,7 @@ export function jobStatusView(
   }
   const input = job.data.nativeInput;
   if (view.error !== undefined && input !== undefined) {
-    view.error = nativeErrorBody(view.error, input);
+    view.error = nativeErrorBody(view.error, { input, systemPrompt: job.data.nativeSystemPrompt === true });
   }
   return view;
 }

@@ -5,8 +5,8 @@ import type { GenerateDto } from './generate.dto';
 import { jobStateOf, type JobState } from './job-status';
 import {
   generateResponse,
-  nativeInputOf,
   nativeRequest,
+  nativeShapeOf,
   withNativeParam,
   type GenerateResponse,
 } from './native-mapping';
@@ -24,11 +24,11 @@ export class NativeGenerationService {
 
   async generate(dto: GenerateDto, client: Client): Promise<GenerateResponse> {
     const request = nativeRequest(dto, this.generation.frame(client, 'sync'));
-    const input = nativeInputOf(dto);
+    const shape = nativeShapeOf(dto);
     const result = await this.generation
       .answer({ request, endpoint: 'generate', useCache: dto.useCache }, client)
       .catch((err: unknown) => {
-        throw withNativeParam(err, input);
+        throw withNativeParam(err, shape);
       });
     // The body's requestId is the x-request-id this answer carries: the client's own id when it sent one.
     return generateResponse(result, client.clientRequestId ?? request.requestId);
@@ -36,11 +36,11 @@ export class NativeGenerationService {
 
   async submit(dto: GenerateDto, client: Client): Promise<JobAccepted> {
     const request = nativeRequest(dto, this.generation.frame(client, 'async'));
-    const nativeInput = nativeInputOf(dto);
+    const shape = nativeShapeOf(dto);
     const { jobId, replayed } = await this.generation
-      .submit({ request, endpoint: 'jobs', useCache: dto.useCache, nativeInput }, client)
+      .submit({ request, endpoint: 'jobs', useCache: dto.useCache, native: shape }, client)
       .catch((err: unknown) => {
-        throw withNativeParam(err, nativeInput);
+        throw withNativeParam(err, shape);
       });
     client.setHeaders({ location: `/api/v1/ai/jobs/${jobId}` });
     return { jobId, status: replayed === null ? 'queued' : jobStateOf(replayed) };

@@ -97,18 +97,39 @@ describe('generateResponse', () => {
     });
   });
 
+  const PROMPT = { input: 'prompt', systemPrompt: false } as const;
+  const MESSAGES = { input: 'messages', systemPrompt: false } as const;
+
   it('names the native fields in errors that name their OpenAI spelling', () => {
-    expect(nativeParam('stop', 'prompt')).toBe('options.stop');
-    expect(nativeParam('top_p', 'messages')).toBe('options.topP');
-    expect(nativeParam('max_tokens', 'messages')).toBe('options.maxTokens');
-    expect(nativeParam('messages', 'prompt')).toBe('prompt');
-    expect(nativeParam('messages', 'messages')).toBe('messages');
-    expect(nativeParam('model', 'prompt')).toBe('model');
-    expect(nativeParam(null, 'prompt')).toBeNull();
+    expect(nativeParam('stop', PROMPT)).toBe('options.stop');
+    expect(nativeParam('top_p', MESSAGES)).toBe('options.topP');
+    expect(nativeParam('max_tokens', MESSAGES)).toBe('options.maxTokens');
+    expect(nativeParam('messages', PROMPT)).toBe('prompt');
+    expect(nativeParam('messages', MESSAGES)).toBe('messages');
+    expect(nativeParam('model', PROMPT)).toBe('model');
+    expect(nativeParam(null, PROMPT)).toBeNull();
     const err = new GatewayError(ErrorCode.UnsupportedParameter, 'no', { param: 'temperature' });
-    const renamed = withNativeParam(err, 'prompt') as GatewayError;
+    const renamed = withNativeParam(err, PROMPT) as GatewayError;
     expect(renamed.toBody()).toEqual({ ...err.toBody(), param: 'options.temperature' });
     const plain = new GatewayError(ErrorCode.InvalidRequest, 'no', { param: 'model' });
-    expect(withNativeParam(plain, 'prompt')).toBe(plain);
+    expect(withNativeParam(plain, PROMPT)).toBe(plain);
+  });
+
+  it.each([
+    // [provider param, body sent, native param]
+    ['messages[0].content', { input: 'prompt', systemPrompt: false }, 'prompt'],
+    ['messages[0].content', { input: 'prompt', systemPrompt: true }, 'systemPrompt'],
+    ['messages[1].content', { input: 'prompt', systemPrompt: true }, 'prompt'],
+    [
+      'messages[2].content[0].image_url.url',
+      { input: 'messages', systemPrompt: false },
+      'messages[2].content[0].image_url.url',
+    ],
+    ['messages[2].content', { input: 'messages', systemPrompt: true }, 'messages[1].content'],
+    ['messages[0]', { input: 'messages', systemPrompt: true }, 'systemPrompt'],
+    ['messages.3.content', { input: 'messages', systemPrompt: true }, 'messages[2].content'],
+    ['messages_extra', { input: 'messages', systemPrompt: true }, 'messages_extra'],
+  ] as const)('a message named by index, %s, is the body field it came from', (param, shape, native) => {
+    expect(nativeParam(param, shape)).toBe(native);
   });
 });

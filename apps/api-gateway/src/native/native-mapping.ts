@@ -9,6 +9,7 @@ import {
   type GenerationResult,
   type JsonValue,
   type NativeInput,
+  type ThinkingBlock,
   type Usage,
 } from '@aigw/core';
 import { applyRoutingChoices, isSet, toChatMessage, toOptions, type RequestFrame } from '../generation/request-frame';
@@ -67,32 +68,56 @@ const NATIVE_OPTION_PARAMS: Readonly<Record<string, string>> = {
   stop: 'options.stop',
 };
 
-/** Which input field a native body sent (validated: exactly one). */
-export function nativeInputOf(dto: GenerateDto): NativeInput {
-  return isSet(dto.prompt) ? 'prompt' : 'messages';
+/**
+ * What of a native body its gateway request's `messages` are made of: the input field it sent (validated: exactly one)
+ * and whether a `systemPrompt` went first (`nativeRequest` leaves an empty one out).
+ */
+export interface NativeShape {
+  input: NativeInput;
+  systemPrompt: boolean;
 }
 
+export function nativeShapeOf(dto: GenerateDto): NativeShape {
+  return { input: isSet(dto.prompt) ? 'prompt' : 'messages', systemPrompt: Boolean(dto.systemPrompt) };
+}
+
+/** `messages[2].content` (OpenAI), `messages.2.content` (Anthropic, Pydantic): the index and what follows it. */
+const MESSAGE_PARAM = /^messages(?:\[(\d+)\]|\.(\d+))(.*)$/;
+
 /**
- * An error's `param` as the native body spells it. Routing and the workers name OpenAI's fields (`stop`,
- * `top_p`, `messages`), which a native body does not have: `options.stop`, `options.topP`, and `prompt` for a
- * body that sent one (its prompt is the request's messages).
+ * An error's `param` as the native body spells it. Routing, the workers and the providers name OpenAI's fields
+ * (`stop`, `top_p`, `messages`, `messages[1].content`), which a native body does not have: `options.stop`,
+ * `options.topP`; a message of the gateway's request is the body's `systemPrompt` (the first, when one was sent), its
+ * `prompt`, or its own message, indexed as the body has it (`messages[0].content`).
  */
-export function nativeParam(param: string | null, input: NativeInput): string | null {
+export function nativeParam(param: string | null, shape: NativeShape): string | null {
   if (param === null) {
     return null;
   }
   if (param === 'messages') {
-    return input;
+    return shape.input;
   }
-  return NATIVE_OPTION_PARAMS[param] ?? param;
+  const indexed = MESSAGE_PARAM.exec(param);
+  if (indexed === null) {
+    return NATIVE_OPTION_PARAMS[param] ?? param;
+  }
+  const index = Number(indexed[1] ?? indexed[2]);
+  if (shape.systemPrompt && index === 0) {
+    return 'systemPrompt';
+  }
+  if (shape.input === 'prompt') {
+    // A string: whatever the provider names inside its message (`.content`) is the prompt itself.
+    return 'prompt';
+  }
+  return `messages[${index - (shape.systemPrompt ? 1 : 0)}]${indexed[3]}`;
 }
 
 /** `err` naming the native body's field (a new GatewayError, `err` its cause); any other error as it is. */
-export function withNativeParam(err: unknown, input: NativeInput): unknown {
+export function withNativeParam(err: unknown, shape: NativeShape): unknown {
   if (!(err instanceof GatewayError)) {
     return err;
   }
-  const param = nativeParam(err.param, input);
+  const param = nativeParam(err.param, shape);
   if (param === err.param) {
     return err;
   }
@@ -106,8 +131,8 @@ export function withNativeParam(err: unknown, input: NativeInput): unknown {
 }
 
 /** A stored error body naming the native body's field. */
-export function nativeErrorBody(body: ErrorBody, input: NativeInput): ErrorBody {
-  const param = nativeParam(body.param, input);
+export function nativeErrorBody(body: ErrorBody, shape: NativeShape): ErrorBody {
+  const param = nativeParam(body.param, shape);
   return param === body.param ? body : merged(body, { param });
 }
 
@@ -125,6 +150,13 @@ export interface GenerateResponse {
   cached: boolean;
   /** The model's refusal, when its provider gave one (OpenAI's `message.refusal`; `text` is then empty). */
   refusal?: string;
+  /**
+   * The reasoning the provider returned (`reasoning_content` of DeepSeek and OpenAI-compatible servers, Anthropic's
+   * thinking text), as `/v1/chat/completions` answers it in `message.reasoning_content`. Absent when empty.
+   */
+  reasoning?: string;
+  /** Anthropic's signed thinking blocks (chat's `message.thinking_blocks`): what a later turn sends back unchanged. */
+  thinkingBlocks?: ThinkingBlock[];
   /**
    * The answer's sources, when its provider gave them (see AnswerDetails): Perplexity's `citations` and
    * `search_results`, OpenAI's `service_tier` and message `annotations`, as `/v1/chat/completions` answers them.
@@ -152,9 +184,15 @@ export function generateResponse(result: GenerationResult, requestId = result.re
     attempts: result.attempts,
     cached: result.cached === true,
   };
-  // Five field checks; set only when the provider gave them, as on /v1/chat/completions.
+  // Seven field checks; set only when the provider gave them, as on /v1/chat/completions.
   if (result.refusal !== undefined) {
     body.refusal = result.refusal;
+  }
+  if (result.reasoning !== undefined && result.reasoning !== '') {
+    body.reasoning = result.reasoning;
+  }
+  if (result.thinkingBlocks !== undefined) {
+    body.thinkingBlocks = result.thinkingBlocks;
   }
   if (result.citations !== undefined) {
     body.citations = result.citations;
