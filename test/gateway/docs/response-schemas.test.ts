@@ -207,6 +207,22 @@ describe('OpenAPI response schemas against real answers', () => {
         text: '',
         refusal: 'No.',
       });
+      // The reasoning a provider returned, as chat's `reasoning_content` and `thinking_blocks` carry it: found by
+      // review, the native answer dropped both.
+      const thinkingBlocks = [
+        { type: 'thinking' as const, thinking: 'Compare digits.', signature: 'sig-1' },
+        { type: 'redacted_thinking' as const, data: 'sealed' },
+      ];
+      h.handle(async (job) => {
+        const result = h.result(job.data.request, '9.8', { reasoning: 'Compare digits.', thinkingBlocks });
+        await h.publish(job, { t: 'result', jobId: job.id ?? '', result });
+        return { ok: true as const, result };
+      });
+      expect(await conforms('post', route, await h.post(route, { prompt: 'think' }))).toMatchObject({
+        text: '9.8',
+        reasoning: 'Compare digits.',
+        thinkingBlocks,
+      });
       h.handle(allFailed);
       await conforms('post', route, await h.post(route, { prompt: 'hi' }));
       await conforms('post', route, await h.post(route, { prompt: 'hi', options: { maxTokens: 1.5 } }));
