@@ -29,6 +29,7 @@ const ALL = [
   'PreferenceUsageBatches1797100000000',
   'UnservedModels1797200000000',
   'MaxEmbeddingInputs1797300000000',
+  'ShortDisplayNames1798500000000',
 ];
 
 const TABLES = [

@@ -609,7 +609,13 @@ function readModel(r: CatalogReader, raw: unknown, path: string, owner: string):
   }
   const upstreamName = r.string(obj, 'upstreamName', path, owner, false);
   const displayName = r.string(obj, 'displayName', path, owner, false);
+  if (displayName !== undefined && displayName.length > MAX_DISPLAY_NAME) {
+    r.problem(`${path}.displayName`, `must be at most ${MAX_DISPLAY_NAME} characters`);
+  }
   const description = r.string(obj, 'description', path, owner, false);
+  if (description !== undefined && description.length > MAX_MODEL_DESCRIPTION) {
+    r.problem(`${path}.description`, `must be at most ${MAX_MODEL_DESCRIPTION} characters`);
+  }
   const price = { min: 0, max: MAX_PRICE_PER_1K };
   const promptPer1k = r.number(obj, 'promptPer1k', path, owner, price);
   const completionPer1k = r.number(obj, 'completionPer1k', path, owner, price);
@@ -720,8 +726,14 @@ export function readConnectionSettings(
   return apiKey === undefined ? { baseUrl } : { baseUrl, apiKey };
 }
 
-/** The longest provider `displayName`: the admin API's limit on the name of a user or a key. */
+/**
+ * The longest `displayName` of a provider or a model: the admin API's limit on the name of a user or a key. A model's
+ * and its description are listed to every client (models listing, preferences, console): 100,000 characters of either
+ * were stored and listed before.
+ */
 export const MAX_DISPLAY_NAME = 200;
+/** The longest model `description`: a paragraph. */
+export const MAX_MODEL_DESCRIPTION = 2_000;
 
 function readProvider(r: CatalogReader, raw: unknown, path: string): ProviderSpec | undefined {
   const obj = r.object(raw, path, PROVIDER_KEYS);

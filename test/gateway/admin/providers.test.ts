@@ -1,4 +1,5 @@
 import { ControlPattern } from '@aigw/core';
+import { MIGRATIONS } from '@aigw/entities';
 import { CatalogEventsController, CatalogService } from '@aigw/platform';
 import { waitFor } from '@aigw/testing';
 import { Redis } from 'ioredis';
@@ -316,6 +317,15 @@ describe('admin API: providers, models and gateways', () => {
       [{ id: 'long-display', ...base, displayName: 'd'.repeat(100_000) }, 'displayName'],
       [{ id: 'long-display2', ...base, displayName: 'd'.repeat(201) }, 'displayName'],
       [{ id: 'long-model', ...base, models: [model('m'.repeat(257))] }, 'models[0].name'],
+      // A model's name for people and its description are listed to every client: bounded as a provider's name.
+      [
+        { id: 'long-m-name', ...base, models: [model('b-m', { displayName: 'd'.repeat(201) })] },
+        'models[0].displayName',
+      ],
+      [
+        { id: 'long-m-desc', ...base, models: [model('b-m', { description: 'd'.repeat(2_001) })] },
+        'models[0].description',
+      ],
       // Credentials in a URL would be shown in every admin answer and export: refused, never stored.
       [{ id: 'url-secret', ...base, baseUrl: 'https://user:hunter2@example.com/v1' }, 'baseUrl'],
     ] as const) {
@@ -333,6 +343,59 @@ describe('admin API: providers, models and gateways', () => {
     expect([renamed.status, errorOf(renamed).param]).toEqual([400, 'displayName']);
     const path = `${P}/${id}/models/${encodeURIComponent(name)}`;
     expect((await call(h, 'PATCH', path, { quality: 0.4 })).status).toBe(200);
+    for (const [field, length] of [
+      ['displayName', 201],
+      ['description', 2_001],
+    ] as const) {
+      const res = await call(h, 'PATCH', path, { [field]: 'd'.repeat(length) });
+      expect([res.status, errorOf(res).param]).toEqual([400, field]);
+      expect((await call(h, 'PATCH', path, { [field]: 'd'.repeat(length - 1) })).status).toBe(200);
+    }
+    expect((await call(h, 'DELETE', `${P}/${id}`)).status).toBe(200);
+  });
+
+  it('a name or description stored over its limit (before it had one) is cut by the migration: changes work again', async () => {
+    // Found by review: every admin change validates the whole provider, so one stored with a 300-character
+    // displayName (the admin API took any length) refused a change of its timeout or its models over that name.
+    const id = 'legacy-names';
+    const base = { id, kind: 'openai', baseUrl: `${h.sim.url}/v1`, models: [model('lm')] };
+    expect((await call(h, 'POST', P, base)).status).toBe(201);
+    const ds = h.app.get(DataSource);
+    // A name of emoji (two UTF-16 units each, as the reader counts): 150 code points, 300 units.
+    await ds.query(`UPDATE providers SET display_name = repeat($2, 150) WHERE id = $1`, [id, '\u{1F600}']);
+    await ds.query(
+      `UPDATE models SET display_name = repeat('m', 300), description = repeat('d', 5000) WHERE provider_id = $1`,
+      [id],
+    );
+    const refused = await call(h, 'PATCH', `${P}/${id}`, { timeoutMs: 9_000 });
+    expect([refused.status, errorOf(refused).param]).toEqual([400, 'displayName']);
+
+    const migration = MIGRATIONS.find((m) => m.name === 'ShortDisplayNames1798500000000');
+    const migrate = async (): Promise<void> => {
+      const runner = ds.createQueryRunner();
+      try {
+        await new (migration as NonNullable<typeof migration>)().up(runner);
+      } finally {
+        await runner.release();
+      }
+    };
+    await migrate();
+
+    const changed = await call<ProviderBody & { displayName: string }>(h, 'PATCH', `${P}/${id}`, { timeoutMs: 9_000 });
+    expect(changed.status).toBe(200);
+    expect(changed.body.timeoutMs).toBe(9_000);
+    // Cut to at most 200 units with an ellipsis, never inside a surrogate pair.
+    expect(changed.body.displayName).toBe(`${'\u{1F600}'.repeat(99)}…`);
+    const m = await call<{ displayName: string; description: string }>(h, 'PATCH', `${P}/${id}/models/lm`, {
+      quality: 0.5,
+    });
+    expect(m.status).toBe(200);
+    expect([m.body.displayName.length, m.body.description.length]).toEqual([200, 2_000]);
+    expect(m.body.displayName.endsWith('m…')).toBe(true);
+    // Within its limits now: a second run leaves it as it is.
+    await migrate();
+    const again: { display_name: string }[] = await ds.query(`SELECT display_name FROM providers WHERE id = $1`, [id]);
+    expect(again[0].display_name).toBe(changed.body.displayName);
     expect((await call(h, 'DELETE', `${P}/${id}`)).status).toBe(200);
   });
 

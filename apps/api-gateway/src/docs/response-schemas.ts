@@ -4,6 +4,8 @@ import {
   ErrorCode,
   HEALTH_ROUTES,
   KNOWN_CAPABILITIES,
+  MAX_DISPLAY_NAME,
+  MAX_MODEL_DESCRIPTION,
   PROBE_MODES,
   PROVIDER_HEALTH_STATUSES,
   PROVIDER_KINDS,
@@ -666,11 +668,14 @@ const SOURCE = described(
 );
 
 /** A model as the catalog file writes it (MODEL_KEYS; defaults spelled out, optional settings only when set). */
+/** A provider's or a model's `displayName`: the catalog reader refuses a longer one (400 naming it). */
+const DISPLAY_NAME: SchemaObject = { type: 'string', maxLength: MAX_DISPLAY_NAME };
+
 export const CATALOG_MODEL_FIELDS: Record<string, Schema> = {
   name: STRING,
   upstreamName: STRING,
-  displayName: STRING,
-  description: STRING,
+  displayName: DISPLAY_NAME,
+  description: { type: 'string', maxLength: MAX_MODEL_DESCRIPTION },
   promptPer1k: NUMBER,
   completionPer1k: NUMBER,
   cachedPromptPer1k: NUMBER,
@@ -696,7 +701,7 @@ export const CATALOG_MODEL_OPTIONAL = [
 /** A provider's settings as the catalog file writes them, but its key and models (PROVIDER_KEYS). */
 export const CATALOG_PROVIDER_FIELDS: Record<string, Schema> = {
   id: STRING,
-  displayName: STRING,
+  displayName: DISPLAY_NAME,
   kind: enumOf(PROVIDER_KINDS),
   baseUrl: STRING,
   enabled: BOOLEAN,

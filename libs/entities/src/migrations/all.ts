@@ -21,6 +21,7 @@ import { HealthAlertOutbox1797050000000 } from './1797050000000-HealthAlertOutbo
 import { PreferenceUsageBatches1797100000000 } from './1797100000000-PreferenceUsageBatches';
 import { UnservedModels1797200000000 } from './1797200000000-UnservedModels';
 import { MaxEmbeddingInputs1797300000000 } from './1797300000000-MaxEmbeddingInputs';
+import { ShortDisplayNames1798500000000 } from './1798500000000-ShortDisplayNames';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -47,4 +48,5 @@ export const MIGRATIONS = [
   PreferenceUsageBatches1797100000000,
   UnservedModels1797200000000,
   MaxEmbeddingInputs1797300000000,
+  ShortDisplayNames1798500000000,
 ] as const;
