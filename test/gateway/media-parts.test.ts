@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { IMAGE_TOKENS_HIGH_DETAIL } from '@aigw/core';
 import { GatewayHarness, type ErrorEnvelope } from './support';
 
 /*
@@ -356,5 +357,30 @@ describe('media in content parts', () => {
     const res = await h.post('/v1/chat/completions', withImage(url));
     expect(res.status).toBe(200);
     expect((sent as unknown[])[1]).toEqual({ type: 'image_url', image_url: { url, detail: 'low' } });
+  });
+
+  it('count_tokens counts an image by its size, as admission reserves it (it counted every image as 765 tokens)', async () => {
+    const png = (width: number, height: number): string => {
+      const b = Buffer.alloc(33);
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]).copy(b, 0);
+      b.writeUInt32BE(13, 8);
+      b.write('IHDR', 12, 'latin1');
+      b.writeUInt32BE(width, 16);
+      b.writeUInt32BE(height, 20);
+      return b.toString('base64');
+    };
+    const counted = async (width: number, height: number): Promise<number> => {
+      const image = { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png(width, height) } };
+      const res = await h.post('/v1/messages/count_tokens', {
+        model: 'cl/vis',
+        messages: [{ role: 'user', content: [{ type: 'text', text: 'Describe it.' }, image] }],
+      });
+      const body = (await res.json()) as { input_tokens: number };
+      expect([res.status, body]).toEqual([200, { input_tokens: expect.any(Number) }]);
+      return body.input_tokens;
+    };
+    // 512×512 bills at most 350 (Claude): the fixed 765 covers it. 2048×2048: Gemini's 9 tiles of 258, 1,557 more.
+    const small = await counted(512, 512);
+    expect((await counted(2048, 2048)) - small).toBe(9 * 258 - IMAGE_TOKENS_HIGH_DETAIL);
   });
 });

@@ -184,3 +184,11 @@ export function withUnwrappedBase64(part: ContentPart): ContentPart {
       return part;
   }
 }
+
+/** `bytes` bytes from byte `offset` of base64 `data` (unwrapped; a wrapped one decodes garbage, which callers check). */
+export function bytesAt(data: string, offset: number, bytes: number): Buffer {
+  const first = Math.floor(offset / 3) * 4;
+  const chars = Math.ceil((offset + bytes) / 3) * 4 - first;
+  const skip = offset % 3;
+  return Buffer.from(data.slice(first, first + chars), 'base64').subarray(skip, skip + bytes);
+}

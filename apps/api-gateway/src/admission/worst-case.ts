@@ -10,7 +10,6 @@ import {
   type GenerationRequest,
   type RequestTokens,
 } from '@aigw/core';
-import { imageExcessTokens } from './image-tokens';
 
 /** What admission charges a request before it runs: tokens for the per-minute limits, USD for the budgets. */
 export interface Charge {
@@ -26,11 +25,9 @@ export interface Charge {
 function promptTokensOf(request: Pick<GenerationRequest, 'messages' | 'options' | 'embeddings'>): RequestTokens {
   const embeddings = request.embeddings;
   if (embeddings === undefined) {
-    const shares = estimateRequestTokenShares(request.messages, request.options.tools);
-    // Images by their size where a data URL's header gives it, else at the most one is billed (`imageExcessTokens`):
-    // a rough bound, like the audio and file parts' share, and reserved as that share is.
-    const images = imageExcessTokens(request.messages);
-    return images === 0 ? shares : { tokens: shares.tokens + images, mediaTokens: shares.mediaTokens + images };
+    // Images by their size where a data URL's header gives it, else at the most one is billed, in the media share
+    // (image-tokens.ts): a rough bound, like the audio and file parts', and reserved as that share is.
+    return estimateRequestTokenShares(request.messages, request.options.tools);
   }
   let tokens = 0;
   for (const item of embeddings.input) {

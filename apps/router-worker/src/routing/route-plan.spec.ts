@@ -236,6 +236,40 @@ describe('a request with a PDF, audio or other file part', () => {
     expect(ids(plan.candidates)).toEqual(['middle/m', 'narrow/m', 'wide/m']);
   });
 
+  it('counts an image by its size: a window that holds it only at the fixed 765 tokens goes after a roomier one', () => {
+    // Found by review: admission reserved a 2048×2048 image at 2,322 tokens (Gemini's 9 tiles), routing at 765.
+    const header = Buffer.alloc(33);
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]).copy(header, 0);
+    header.writeUInt32BE(13, 8);
+    header.write('IHDR', 12, 'latin1');
+    header.writeUInt32BE(2048, 16);
+    header.writeUInt32BE(2048, 20);
+    const url = `data:image/png;base64,${header.toString('base64')}`;
+    const messages: ChatMessage[] = [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Describe it.' },
+          { type: 'image_url', image_url: { url } },
+        ],
+      },
+    ];
+    const vision = { capabilities: ['chat' as const, 'streaming' as const, 'vision' as const] };
+    const tiny = deployment(
+      { id: 'tiny' },
+      { name: 'm', promptPer1k: 0.001, completionPer1k: 0.001, contextWindow: 2_000, ...vision },
+    );
+    const roomy = deployment(
+      { id: 'roomy' },
+      { name: 'm', promptPer1k: 1, completionPer1k: 1, contextWindow: 128_000, ...vision },
+    );
+    const request = generationRequest({ model: 'm', messages, options: { maxTokens: 100 } });
+    const route = routeNeedOf(request, [tiny, roomy], 10);
+    expect(route.estimate.promptTokens).toBe(estimatePromptTokens(messages) + 9 * 258 - 765);
+    const plan = planRoute([tiny, roomy], route, 'cost', { circuits: closed });
+    expect(ids(plan.candidates)).toEqual(['roomy/m', 'tiny/m']);
+  });
+
   it('still refuses what its text alone makes too long for every window (400 context_length_exceeded)', () => {
     const messages = [...withPdf(1), { role: 'user' as const, content: 'word '.repeat(40_000) }];
     const request = generationRequest({ model: 'm', messages });

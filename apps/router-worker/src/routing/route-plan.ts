@@ -49,7 +49,8 @@ export function routeNeedOf(
     return embeddingsNeedOf(request, request.embeddings.input, deployments);
   }
   // Tool definitions are part of the prompt providers bill and fit into the context window; so are audio and file
-  // parts, by a rough estimate of their size that drops no deployment on its own (`roomyFirst`).
+  // parts, and images by their size (what it may add to their fixed estimate), by a rough estimate that drops no
+  // deployment on its own (`roomyFirst`).
   const { tokens: promptTokens, mediaTokens } = estimateRequestTokenShares(request.messages, tools);
   const need: CandidateNeed = {
     model: request.model,

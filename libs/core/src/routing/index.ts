@@ -1,5 +1,6 @@
 export * from './tokens';
 export * from './media-tokens';
+export * from './image-tokens';
 export * from './candidates';
 export * from './policies';
 export * from './backoff';

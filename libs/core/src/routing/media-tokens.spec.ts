@@ -2,7 +2,6 @@ import type { ChatMessage, ContentPart } from '../domain';
 import {
   AUDIO_TOKENS_PER_SECOND,
   FILE_REFERENCE_TOKENS,
-  IMAGE_TOKENS_HIGH_DETAIL,
   MAX_VIDEO_TOKENS,
   PDF_BYTES_PER_PAGE,
   PDF_MAX_PAGES,
@@ -12,8 +11,20 @@ import {
   estimateMediaTokens,
   pdfTokens,
 } from './media-tokens';
+import { IMAGE_TOKENS_HIGH_DETAIL, IMAGE_TOKENS_UNKNOWN_SIZE } from './image-tokens';
 import { estimatePromptTokens } from './tokens';
 import { mimeOfUrl } from '../data-url';
+
+/** A PNG's signature and IHDR chunk: all of it an image's size is read from. */
+function png(width: number, height: number): Buffer {
+  const b = Buffer.alloc(33);
+  Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]).copy(b, 0);
+  b.writeUInt32BE(13, 8);
+  b.write('IHDR', 12, 'latin1');
+  b.writeUInt32BE(width, 16);
+  b.writeUInt32BE(height, 20);
+  return b;
+}
 
 function b64(bytes: number, head: Buffer = Buffer.alloc(0)): string {
   return Buffer.concat([head, Buffer.alloc(bytes - head.length, 0x55)]).toString('base64');
@@ -142,6 +153,9 @@ describe('audioSeconds', () => {
   });
 });
 
+/** What an image whose size is not read may be billed beyond the fixed estimate estimatePromptTokens gives it. */
+const UNKNOWN_IMAGE_EXCESS = IMAGE_TOKENS_UNKNOWN_SIZE - IMAGE_TOKENS_HIGH_DETAIL;
+
 describe('a PDF by URL', () => {
   const byUrl = (url: string): ChatMessage[] => [
     { role: 'user', content: [{ type: 'image_url', image_url: { url } }] },
@@ -158,26 +172,33 @@ describe('a PDF by URL', () => {
       'https://h/report.pdf#.png',
     ]) {
       expect(mimeOfUrl(url)).toBe('application/pdf');
-      expect(estimateMediaTokens(byUrl(url))).toBe(FILE_REFERENCE_TOKENS);
+      // On top of what an image of unknown size may add to its fixed estimate (the part is one, for the others).
+      expect(estimateMediaTokens(byUrl(url))).toBe(FILE_REFERENCE_TOKENS + UNKNOWN_IMAGE_EXCESS);
     }
   });
 
   it('is not what the adapter sends as an image', () => {
     for (const url of ['https://h/photo.png', 'https://h/report.pdf.png', 'https://h/pdf', 'https://h/x?f=a.pdf']) {
       expect(mimeOfUrl(url)).not.toBe('application/pdf');
-      expect(estimateMediaTokens(byUrl(url))).toBe(0);
+      expect(estimateMediaTokens(byUrl(url))).toBe(UNKNOWN_IMAGE_EXCESS);
     }
     // A data URL is an inline image, whatever it ends with.
-    expect(estimateMediaTokens(byUrl(`data:image/png;base64,${b64(30)}#.pdf`))).toBe(0);
+    expect(estimateMediaTokens(byUrl(`data:image/png;base64,${b64(30)}#.pdf`))).toBe(UNKNOWN_IMAGE_EXCESS);
   });
 });
 
 describe('estimateMediaTokens', () => {
-  it('is 0 for text and images (estimatePromptTokens counts those)', () => {
+  it('is 0 for text and for an image its fixed estimate covers; what a larger one may add is in it', () => {
     expect(estimateMediaTokens([{ role: 'user', content: 'hello' }])).toBe(0);
-    expect(
-      estimateMediaTokens(user([{ type: 'image_url', image_url: { url: `data:image/png;base64,${b64(100_000)}` } }])),
-    ).toBe(0);
+    const image = (url: string): ChatMessage[] => user([{ type: 'image_url', image_url: { url } }]);
+    // 512×512: within the 765 estimatePromptTokens counts.
+    expect(estimateMediaTokens(image(`data:image/png;base64,${png(512, 512).toString('base64')}`))).toBe(0);
+    // 2048×2048: Gemini's 9 tiles of 258 tokens, the most a provider bills for it.
+    expect(estimateMediaTokens(image(`data:image/png;base64,${png(2048, 2048).toString('base64')}`))).toBe(
+      9 * 258 - IMAGE_TOKENS_HIGH_DETAIL,
+    );
+    // A header not read: the most a provider bills for any one image.
+    expect(estimateMediaTokens(image(`data:image/png;base64,${b64(100_000)}`))).toBe(UNKNOWN_IMAGE_EXCESS);
   });
 
   it('reserves a PDF as a page per 32 KiB, at least one, at most 100', () => {
@@ -200,7 +221,10 @@ describe('estimateMediaTokens', () => {
   it('reserves files by their media type, a file_id and a PDF by URL at a fixed estimate', () => {
     const file = (fileData: string): ContentPart => ({ type: 'file', file: { file_data: fileData } });
     expect(estimateMediaTokens(user([file(`data:text/plain;base64,${b64(3_000)}`)]))).toBe(1_000);
-    expect(estimateMediaTokens(user([file(`data:image/png;base64,${b64(3_000)}`)]))).toBe(IMAGE_TOKENS_HIGH_DETAIL);
+    // An image sent as a file is one by its size, as an image part is; this one's header is not read.
+    expect(estimateMediaTokens(user([file(`data:image/png;base64,${b64(3_000)}`)]))).toBe(IMAGE_TOKENS_UNKNOWN_SIZE);
+    const wide = png(2048, 2048).toString('base64');
+    expect(estimateMediaTokens(user([file(`data:image/png;base64,${wide}`)]))).toBe(9 * 258);
     expect(estimateMediaTokens(user([file(`data:audio/mpeg;base64,${b64(40_000)}`)]))).toBe(
       10 * AUDIO_TOKENS_PER_SECOND,
     );
@@ -222,7 +246,7 @@ describe('estimateMediaTokens', () => {
     expect(estimateMediaTokens(user([{ type: 'file', file: { file_id: 'file-abc' } }]))).toBe(FILE_REFERENCE_TOKENS);
     expect(
       estimateMediaTokens(user([{ type: 'image_url', image_url: { url: 'https://example.com/a/report.PDF?x=1' } }])),
-    ).toBe(FILE_REFERENCE_TOKENS);
+    ).toBe(FILE_REFERENCE_TOKENS + UNKNOWN_IMAGE_EXCESS);
   });
 
   it('reserves input audio by its duration, in tool results too', () => {

@@ -1,5 +1,6 @@
-import { base64Tail, dataUrlOf, isDataUrl, mimeOfUrl } from '../data-url';
+import { base64Tail, bytesAt, dataUrlOf, isDataUrl, mimeOfUrl } from '../data-url';
 import type { ChatMessage, ContentPart } from '../domain';
+import { imageExcessTokens, imageUrlWorstTokens } from './image-tokens';
 
 /*
  * What the images, PDFs, audio and other files of a request may be billed as prompt tokens. The one definition that
@@ -9,14 +10,12 @@ import type { ChatMessage, ContentPart } from '../domain';
  * the estimates come from sizes and headers, each a rough upper-ish bound; usage is settled to the provider's
  * reported count afterwards, and routing refuses no request on their account alone (route-plan.ts).
  *
- * Cost: a request without audio or file parts pays a loop over its messages (no string is read). One with them pays
- * per part the data URL's bounded header parse and, for audio, the decoding of at most a few hundred base64
+ * Images are here for what their size may add to the fixed estimate estimatePromptTokens gives them (image-tokens.ts).
+ *
+ * Cost: a request without image, audio or file parts pays a loop over its messages (no string is read). One with them
+ * pays per part the data URL's bounded header parse and, for audio, the decoding of at most a few hundred base64
  * characters: never a scan or a copy of the payload (its decoded size is worked out from its length).
  */
-
-/** Image size is unknown here: a 1024×1024 image at high detail (85 + 4 tiles × 170), OpenAI's usual case. */
-export const IMAGE_TOKENS_HIGH_DETAIL = 765;
-export const IMAGE_TOKENS_LOW_DETAIL = 85;
 
 /**
  * A PDF page: Claude and OpenAI bill each page's text (Claude: ~1,500-3,000 tokens) and an image of it (~1,000-1,600),
@@ -73,14 +72,6 @@ const MP3_SYNC_WINDOW = 256;
  */
 export function decodedBytes(base64: string): number {
   return Math.floor((base64Tail(base64).end * 3) / 4);
-}
-
-/** `bytes` bytes from byte `offset` of base64 `data` (unwrapped; a wrapped one decodes garbage, which callers check). */
-export function bytesAt(data: string, offset: number, bytes: number): Buffer {
-  const first = Math.floor(offset / 3) * 4;
-  const chars = Math.ceil((offset + bytes) / 3) * 4 - first;
-  const skip = offset % 3;
-  return Buffer.from(data.slice(first, first + chars), 'base64').subarray(skip, skip + bytes);
 }
 
 /** A WAV file's bytes a second from its `fmt ` chunk (sample rate × block align), or null when there is none in reach. */
@@ -243,7 +234,8 @@ function fileDataTokens(fileData: string): number {
     case 'audio':
       return audioTokens(base64, subtype);
     case 'image':
-      return IMAGE_TOKENS_HIGH_DETAIL;
+      // By its size, as an image part is (image-tokens.ts).
+      return imageUrlWorstTokens(fileData, false);
     case 'video':
       return Math.min(
         MAX_VIDEO_TOKENS,
@@ -273,16 +265,18 @@ function partTokens(part: ContentPart): number {
     case 'file':
       return part.file.file_data === undefined ? FILE_REFERENCE_TOKENS : fileDataTokens(part.file.file_data);
     case 'image_url':
-      // An image is in estimatePromptTokens (IMAGE_TOKENS_*); a PDF by URL is a file on top of that.
-      return isRemotePdf(part.image_url.url) ? FILE_REFERENCE_TOKENS : 0;
+      // estimatePromptTokens has an image at a fixed size; what its size may add is here, and a PDF by URL is a file
+      // on top of that.
+      return imageExcessTokens(part) + (isRemotePdf(part.image_url.url) ? FILE_REFERENCE_TOKENS : 0);
     case 'text':
       return 0;
   }
 }
 
 /**
- * Prompt tokens of a request's audio and file parts (PDFs, documents, audio, video, files by id, PDFs by URL),
- * which estimatePromptTokens leaves out and estimateRequestTokens adds. 0 for a request without them.
+ * Prompt tokens of a request's audio and file parts (PDFs, documents, audio, video, files by id, PDFs by URL), which
+ * estimatePromptTokens leaves out and estimateRequestTokens adds, and what its images may be billed beyond the fixed
+ * estimate estimatePromptTokens has for them (imageExcessTokens). 0 for a request without them.
  */
 export function estimateMediaTokens(messages: readonly ChatMessage[]): number {
   let tokens = 0;

@@ -8,13 +8,8 @@ import {
   estimateRequestTokens,
   requiredContextTokens,
 } from './tokens';
-import {
-  IMAGE_TOKENS_HIGH_DETAIL,
-  IMAGE_TOKENS_LOW_DETAIL,
-  PDF_BYTES_PER_PAGE,
-  PDF_TOKENS_PER_PAGE,
-  estimateMediaTokens,
-} from './media-tokens';
+import { IMAGE_TOKENS_HIGH_DETAIL, IMAGE_TOKENS_LOW_DETAIL } from './image-tokens';
+import { PDF_BYTES_PER_PAGE, PDF_TOKENS_PER_PAGE, estimateMediaTokens } from './media-tokens';
 
 const reference = getEncoding('cl100k_base');
 const exact = (text: string): number => reference.encode(text, [], []).length;

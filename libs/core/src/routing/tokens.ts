@@ -1,6 +1,7 @@
 import { BytePairEncoder, type RankFile } from './bpe';
-import type { ChatMessage, ContentPart, FunctionTool } from '../domain';
-import { IMAGE_TOKENS_HIGH_DETAIL, IMAGE_TOKENS_LOW_DETAIL, estimateMediaTokens } from './media-tokens';
+import type { ChatMessage, FunctionTool } from '../domain';
+import { imageFixedTokens } from './image-tokens';
+import { estimateMediaTokens } from './media-tokens';
 
 /*
  * Prompt size estimation with a real BPE tokenizer (cl100k_base). Providers use different
@@ -192,13 +193,10 @@ export function countTextTokens(text: string): number {
   return text.length === 0 ? 0 : countTexts([text]);
 }
 
-function imageTokens(part: Extract<ContentPart, { type: 'image_url' }>): number {
-  return part.image_url.detail === 'low' ? IMAGE_TOKENS_LOW_DETAIL : IMAGE_TOKENS_HIGH_DETAIL;
-}
-
 /**
  * Estimated prompt tokens of a chat request, counted the way OpenAI bills chat prompts
- * (per-message framing, role, name, reply priming); images at a fixed size-independent cost.
+ * (per-message framing, role, name, reply priming); images at a fixed size-independent cost, what their size may add
+ * being in the media share (estimateMediaTokens, imageExcessTokens).
  */
 export function estimatePromptTokens(messages: readonly ChatMessage[]): number {
   let fixed = REPLY_PRIMING_TOKENS;
@@ -217,7 +215,7 @@ export function estimatePromptTokens(messages: readonly ChatMessage[]): number {
         if (part.type === 'text') {
           add(part.text);
         } else if (part.type === 'image_url') {
-          fixed += imageTokens(part);
+          fixed += imageFixedTokens(part);
         }
         // Audio and file parts have no size-independent estimate: estimateRequestTokens adds them by their size.
       }
@@ -263,7 +261,10 @@ export function requiredContextTokens(promptTokens: number, maxTokens: number | 
 export interface RequestTokens {
   /** Text, images, tool definitions, and the audio and file parts (`mediaTokens`). */
   tokens: number;
-  /** Of `tokens`, the audio and file parts by their size (`estimateMediaTokens`): a rough, upper-ish bound. */
+  /**
+   * Of `tokens`, the audio and file parts by their size, and what the images' size may add to their fixed estimate
+   * (`estimateMediaTokens`): a rough, upper-ish bound.
+   */
   mediaTokens: number;
 }
 

@@ -64,14 +64,12 @@ describe('imageWorstTokens', () => {
 });
 
 describe('imageExcessTokens', () => {
-  it('is what the images may be billed beyond the fixed estimate, nothing without images', () => {
-    expect(imageExcessTokens([{ role: 'user', content: 'hi' }])).toBe(0);
+  it('is what an image may be billed beyond the fixed estimate', () => {
     const small = dataUrl('image/png', png(512, 512));
     // 512×512: Claude's 350, OpenAI's 255, Gemini's 258: within the 765 estimated.
-    expect(imageExcessTokens([{ role: 'user', content: [image(small)] }])).toBe(0);
+    expect(imageExcessTokens(image(small))).toBe(0);
     const url = 'https://example.com/a.png';
-    expect(imageExcessTokens([{ role: 'user', content: [image(url), image(url, 'low')] }])).toBe(
-      IMAGE_TOKENS_UNKNOWN_SIZE - 765 + IMAGE_TOKENS_UNKNOWN_SIZE - 85,
-    );
+    expect(imageExcessTokens(image(url))).toBe(IMAGE_TOKENS_UNKNOWN_SIZE - 765);
+    expect(imageExcessTokens(image(url, 'low'))).toBe(IMAGE_TOKENS_UNKNOWN_SIZE - 85);
   });
 });

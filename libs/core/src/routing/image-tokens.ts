@@ -1,25 +1,26 @@
-import {
-  bytesAt,
-  dataUrlOf,
-  IMAGE_TOKENS_HIGH_DETAIL,
-  IMAGE_TOKENS_LOW_DETAIL,
-  type ChatMessage,
-  type ContentPart,
-} from '@aigw/core';
+import { bytesAt, dataUrlOf } from '../data-url';
+import type { ContentPart } from '../domain';
 
 /*
- * The most an image part may be billed as prompt tokens, for admission's reservation. The routing estimate takes every
- * image at a fixed 765 tokens (85 at `detail: "low"`), OpenAI's 1024×1024 at high detail; the providers bill by size:
- * OpenAI 85 + 170 a 512-px tile of the image scaled to fit 2048×2048 and then to a shortest side of 768 (up to 8 tiles,
- * 1,445 tokens; 85 at low detail), Claude width × height / 750 of the image scaled to a longest side of 1,568 px and at
- * most 1.15 megapixels (up to ~1,600, whatever `detail` says), Gemini 258 a 768-px tile (258 for an image of 384 px
- * or less). Reserved at 765, concurrent requests with large images took a user past a budget by up to twice their
- * images' cost. Where the part is a data URL whose PNG, GIF, WebP or JPEG header gives its size, the largest of those
- * bills for that size; otherwise (a URL, a header not read) the largest any of them bills for one image.
+ * What an image may be billed as prompt tokens. The estimate of the prompt's text part (estimatePromptTokens) takes
+ * every image at a fixed 765 tokens (85 at `detail: "low"`), OpenAI's 1024×1024 at high detail; the providers bill by
+ * size: OpenAI 85 + 170 a 512-px tile of the image scaled to fit 2048×2048 and then to a shortest side of 768 (up to
+ * 8 tiles, 1,445 tokens; 85 at low detail), Claude width × height / 750 of the image scaled to a longest side of
+ * 1,568 px and at most 1.15 megapixels (up to ~1,600, whatever `detail` says), Gemini 258 a 768-px tile (258 for an
+ * image of 384 px or less). Where the part is a data URL whose PNG, GIF, WebP or JPEG header gives its size, the
+ * largest of those bills for that size; otherwise (a URL, a header not read) the largest any of them bills for one
+ * image. What that is beyond the fixed estimate is part of the media share (estimateMediaTokens), the rough bound
+ * admission reserves as far as a limit leaves, routing's context filter tries rather than drops on, and
+ * `count_tokens` counts: reserved at 765 alone, concurrent requests with large images took a user past a budget by up
+ * to twice their images' cost, and routing and `count_tokens` undercounted what admission reserved.
  *
  * Cost: nothing for a request without images; per image given as a data URL, the decoding of its header (a few dozen
  * bytes; for a JPEG, a few bytes at each segment before its frame header): never the whole payload (~1-3 µs).
  */
+
+/** The fixed estimate of an image (estimatePromptTokens): a 1024×1024 image at high detail (85 + 4 tiles × 170). */
+export const IMAGE_TOKENS_HIGH_DETAIL = 765;
+export const IMAGE_TOKENS_LOW_DETAIL = 85;
 
 /** The most one image is billed when its size is not known: Claude's largest (1.15 megapixels / 750). */
 export const IMAGE_TOKENS_UNKNOWN_SIZE = 1_600;
@@ -100,9 +101,12 @@ function geminiTokens(width: number, height: number): number {
   return width <= 384 && height <= 384 ? 258 : 258 * Math.ceil(width / 768) * Math.ceil(height / 768);
 }
 
-/** The most one image part may be billed (see above). */
-export function imageWorstTokens(part: Extract<ContentPart, { type: 'image_url' }>): number {
-  const data = dataUrlOf(part.image_url.url);
+/**
+ * The most an image is billed, given as `url` (a data URL whose header is read, or any other URL): see above. `low`:
+ * OpenAI's `detail: "low"`, which the others do not take.
+ */
+export function imageUrlWorstTokens(url: string, low: boolean): number {
+  const data = dataUrlOf(url);
   if (data === null) {
     return IMAGE_TOKENS_UNKNOWN_SIZE;
   }
@@ -111,29 +115,20 @@ export function imageWorstTokens(part: Extract<ContentPart, { type: 'image_url' 
     return IMAGE_TOKENS_UNKNOWN_SIZE;
   }
   const { width, height } = size;
-  return Math.max(
-    openAiTokens(width, height, part.image_url.detail === 'low'),
-    claudeTokens(width, height),
-    geminiTokens(width, height),
-  );
+  return Math.max(openAiTokens(width, height, low), claudeTokens(width, height), geminiTokens(width, height));
 }
 
-/**
- * What the request's images may be billed beyond the routing estimate's fixed 765 (85 at low detail) each: added to
- * admission's reservation. A loop over the messages' parts; nothing for a request without images.
- */
-export function imageExcessTokens(messages: readonly ChatMessage[]): number {
-  let excess = 0;
-  for (const m of messages) {
-    if (!Array.isArray(m.content)) {
-      continue;
-    }
-    for (const part of m.content) {
-      if (part.type === 'image_url') {
-        const estimated = part.image_url.detail === 'low' ? IMAGE_TOKENS_LOW_DETAIL : IMAGE_TOKENS_HIGH_DETAIL;
-        excess += Math.max(0, imageWorstTokens(part) - estimated);
-      }
-    }
-  }
-  return excess;
+/** The most one image part may be billed (see above). */
+export function imageWorstTokens(part: Extract<ContentPart, { type: 'image_url' }>): number {
+  return imageUrlWorstTokens(part.image_url.url, part.image_url.detail === 'low');
+}
+
+/** The fixed estimate of an image part in the prompt's text part (estimatePromptTokens). */
+export function imageFixedTokens(part: Extract<ContentPart, { type: 'image_url' }>): number {
+  return part.image_url.detail === 'low' ? IMAGE_TOKENS_LOW_DETAIL : IMAGE_TOKENS_HIGH_DETAIL;
+}
+
+/** What an image part may be billed beyond its fixed estimate: its share of the media estimate (estimateMediaTokens). */
+export function imageExcessTokens(part: Extract<ContentPart, { type: 'image_url' }>): number {
+  return Math.max(0, imageWorstTokens(part) - imageFixedTokens(part));
 }
