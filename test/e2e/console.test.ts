@@ -2,6 +2,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { CuttableRelay, freePort, ProviderSimulator, waitFor } from '@aigw/testing';
+import { MAX_RANGE_DAYS as ANALYTICS_MAX_DAYS } from '../../apps/api-gateway/src/analytics/analytics.service';
+import { MAX_RANGE_DAYS as OWN_USAGE_MAX_DAYS } from '../../apps/api-gateway/src/usage/usage.service';
 import { ROOT, TestSystem } from './harness';
 
 /**
@@ -632,6 +634,59 @@ describe('web console', () => {
     expect(labels[0]).toBe(from);
     expect(labels[365]).toBe(to);
     await expect(page.getByLabel('From (UTC)').inputValue()).resolves.toBe(from);
+  });
+
+  it("Usage: a range longer than its API answers, or reversed, is said in the fields' terms and never asked for", async () => {
+    await open('usage');
+    await settled();
+    const asked: string[] = [];
+    const onRequest = (r: { url: () => string }) => {
+      const url = new URL(r.url());
+      if (url.pathname.endsWith('/usage')) {
+        asked.push(`${url.pathname} ${url.searchParams.get('from')?.slice(0, 10)}`);
+      }
+    };
+    page.on('request', onRequest);
+    const to = await page.getByLabel('To (UTC)').inputValue();
+    const daysBack = (n: number) => new Date(Date.parse(`${to}T00:00:00Z`) - n * 86_400_000).toISOString().slice(0, 10);
+    const problem = page.getByRole('alert').filter({ hasText: 'days, and this one has' });
+    try {
+      // One day more than the caller's own usage API takes (MAX_RANGE_DAYS): the console's words, no Retry of a
+      // request that could only be refused again, and no request.
+      await page.getByLabel('From (UTC)').fill(daysBack(OWN_USAGE_MAX_DAYS));
+      await problem.waitFor();
+      await expect(problem.textContent()).resolves.toBe(
+        `A range covers at most ${OWN_USAGE_MAX_DAYS} days, and this one has ${OWN_USAGE_MAX_DAYS + 1}: pick a later From or an earlier To.`,
+      );
+      await expect(problem.getByRole('button', { name: 'Retry' }).count()).resolves.toBe(0);
+      await shot('03-usage-range-too-long');
+      // All users (the analytics API) take that range: it is asked for and shown.
+      await page.getByLabel('All users').check();
+      await page.getByRole('region', { name: 'All users' }).waitFor();
+      await settled();
+      expect(asked).toContain(`/api/v1/ai/admin/usage ${daysBack(OWN_USAGE_MAX_DAYS)}`);
+      await page.getByLabel('From (UTC)').fill(daysBack(ANALYTICS_MAX_DAYS));
+      await problem.waitFor();
+      await expect(problem.textContent()).resolves.toContain(`at most ${ANALYTICS_MAX_DAYS} days`);
+      await expect(page.getByRole('button', { name: 'Download costs CSV' }).isDisabled()).resolves.toBe(true);
+      await page.getByLabel('All users').uncheck();
+      // The longest range the own usage API takes is asked for and shown.
+      await page.getByLabel('From (UTC)').fill(daysBack(OWN_USAGE_MAX_DAYS - 1));
+      await page.getByRole('region', { name: 'Your usage' }).waitFor();
+      await settled();
+      await expect(page.getByRole('alert').count()).resolves.toBe(0);
+      // From after To.
+      await page.getByLabel('To (UTC)').fill(daysBack(1));
+      await page.getByLabel('From (UTC)').fill(to);
+      await page.getByRole('alert').filter({ hasText: 'From is after To: pick a From on or before To.' }).waitFor();
+      expect(asked.filter((a) => a.endsWith(` ${daysBack(OWN_USAGE_MAX_DAYS)}`) && !a.includes('admin'))).toEqual([]);
+      expect(asked.filter((a) => a.endsWith(` ${daysBack(ANALYTICS_MAX_DAYS)}`))).toEqual([]);
+      expect(asked.filter((a) => a.endsWith(` ${to}`))).toEqual([]);
+    } finally {
+      page.off('request', onRequest);
+    }
+    await page.getByRole('button', { name: 'Today' }).click();
+    await page.getByRole('region', { name: 'Your usage' }).waitFor();
   });
 
   it('Usage: a relative range moves on past midnight UTC at the next refresh; a range picked stays', async () => {

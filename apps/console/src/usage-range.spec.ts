@@ -1,4 +1,4 @@
-import { apiRange, daysOf, rangeKey, resolveRange } from './usage-range';
+import { apiRange, daysOf, rangeKey, rangeProblem, resolveRange } from './usage-range';
 
 describe('usage range', () => {
   const before = Date.parse('2026-03-01T23:59:50Z');
@@ -38,5 +38,20 @@ describe('usage range', () => {
     // 2024-02-28 .. 2025-02-28: month-day alone would say 02-28 twice.
     const leap = daysOf({ from: '2024-02-28', to: '2025-02-28' });
     expect(new Set(leap.map((d) => d.label)).size).toBe(leap.length);
+  });
+
+  it('a range is refused before it is asked for when it is reversed or longer than its API takes', () => {
+    // 2024 is a leap year: 2024-01-01..2024-12-31 is 366 days.
+    expect(rangeProblem({ from: '2024-01-01', to: '2024-12-31' }, 366)).toBeNull();
+    expect(rangeProblem({ from: '2023-12-31', to: '2024-12-31' }, 366)).toBe(
+      'A range covers at most 366 days, and this one has 367: pick a later From or an earlier To.',
+    );
+    expect(rangeProblem({ from: '2023-12-31', to: '2024-12-31' }, 400)).toBeNull();
+    expect(rangeProblem({ from: '2026-03-02', to: '2026-03-02' }, 366)).toBeNull();
+    expect(rangeProblem({ from: '2026-03-02', to: '2026-03-01' }, 366)).toBe(
+      'From is after To: pick a From on or before To.',
+    );
+    // A year the API cannot read (a date field takes six digits).
+    expect(rangeProblem({ from: '2026-03-02', to: '275760-01-01' }, 366)).toMatch(/^From and To must be dates/);
   });
 });

@@ -29,6 +29,33 @@ export function rangeKey(choice: RangeChoice): string {
   return choice.kind === 'custom' ? `${choice.from}/${choice.to}` : `last ${choice.days}`;
 }
 
+/**
+ * The longest range, in days, that each API the Usage screen reads answers: the caller's own usage
+ * (`GET /api/v1/ai/usage`, MAX_RANGE_DAYS of the gateway's usage.service) and the admin analytics (`/admin/usage`,
+ * `/admin/costs`: MAX_RANGE_DAYS of analytics.service). A longer range is refused with a 400.
+ */
+export const OWN_USAGE_MAX_DAYS = 366;
+export const ANALYTICS_MAX_DAYS = 400;
+
+/**
+ * Why an API reading `r` (at most `maxDays` days) would refuse it, in the terms of the screen's fields; null when it
+ * takes it. Checked before fetching: the API's own 400 names its query parameter ('to'), not the field the user set,
+ * and a Retry of the same range could never succeed.
+ */
+export function rangeProblem(r: DayRange, maxDays: number): string | null {
+  const days = (Date.parse(`${r.to}T00:00:00Z`) - Date.parse(`${r.from}T00:00:00Z`)) / DAY_MS + 1;
+  if (!Number.isFinite(days)) {
+    return 'From and To must be dates from the year 0000 to 9999.';
+  }
+  if (days < 1) {
+    return 'From is after To: pick a From on or before To.';
+  }
+  if (days > maxDays) {
+    return `A range covers at most ${maxDays} days, and this one has ${days}: pick a later From or an earlier To.`;
+  }
+  return null;
+}
+
 /** The API's range: from the first day's start to the end of the last day (UTC). */
 export function apiRange(r: DayRange): { from: string; to: string } {
   return { from: `${r.from}T00:00:00.000Z`, to: new Date(Date.parse(`${r.to}T00:00:00.000Z`) + DAY_MS).toISOString() };

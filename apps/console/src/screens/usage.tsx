@@ -2,11 +2,21 @@ import { useState } from 'preact/hooks';
 import { api, qs, send } from '../api';
 import { BarChart, LineChart, type Point } from '../charts';
 import { formatCount, formatDateTime, formatPercent, formatUsd } from '../format';
-import { REFRESH_MS, useAction, useLoad } from '../hooks';
+import { REFRESH_MS, useAction, useLoad, type Load } from '../hooks';
 import { outcomesOf, successRateOf } from '../outcomes';
 import type { UsageGroup, UsageTotals, UsageView } from '../types';
-import { ActionNote, Empty, Field, Loaded, Section, Stat, download } from '../ui';
-import { apiRange, daysOf, rangeKey, resolveRange, type DayRange, type RangeChoice } from '../usage-range';
+import { ActionNote, Empty, ErrorBox, Field, Loaded, Section, Stat, download } from '../ui';
+import {
+  ANALYTICS_MAX_DAYS,
+  apiRange,
+  daysOf,
+  OWN_USAGE_MAX_DAYS,
+  rangeKey,
+  rangeProblem,
+  resolveRange,
+  type DayRange,
+  type RangeChoice,
+} from '../usage-range';
 
 type Metric = 'requests' | 'tokens' | 'costUsd';
 
@@ -107,12 +117,15 @@ export function UsageScreen({ admin }: { admin: boolean }) {
   const [choice, setChoice] = useState<RangeChoice>({ kind: 'last', days: 7 });
   const [all, setAll] = useState(false);
   const [metric, setMetric] = useState<Metric>('requests');
-  const live = { refreshMs: REFRESH_MS };
+  // Each answer renders again: the fields of a relative range move on at the first refresh past midnight.
+  const range = resolveRange(choice, Date.now());
+  // A range the API would refuse is said here, in the fields' terms, and not asked for (a relative one never is).
+  const problem = rangeProblem(range, all ? ANALYTICS_MAX_DAYS : OWN_USAGE_MAX_DAYS);
+  const live = { refreshMs: REFRESH_MS, enabled: problem === null };
   const byDay = useLoad(() => loadUsage(all, choice, 'day'), [all, rangeKey(choice)], live);
   const byProvider = useLoad(() => loadUsage(all, choice, 'provider'), [all, rangeKey(choice)], live);
   const [csv, runCsv] = useAction();
-  // Each answer renders again: the fields of a relative range move on at the first refresh past midnight.
-  const range = resolveRange(choice, Date.now());
+  const csvProblem = rangeProblem(range, ANALYTICS_MAX_DAYS);
   // A date picked fixes the range: it no longer moves with the clock.
   const pick = (edit: Partial<DayRange>) => setChoice({ kind: 'custom', ...range, ...edit });
 
@@ -175,13 +188,35 @@ export function UsageScreen({ admin }: { admin: boolean }) {
               <input type="checkbox" checked={all} onChange={(e) => setAll(e.currentTarget.checked)} />
               All users
             </label>
-            <button type="button" disabled={csv.busy} onClick={() => void downloadCsv()}>
+            <button type="button" disabled={csv.busy || csvProblem !== null} onClick={() => void downloadCsv()}>
               Download costs CSV
             </button>
           </>
         )}
       </form>
       <ActionNote action={csv} />
+      {problem === null ? (
+        <UsageSections all={all} metric={metric} byDay={byDay} byProvider={byProvider} />
+      ) : (
+        <ErrorBox message={problem} />
+      )}
+    </>
+  );
+}
+
+function UsageSections({
+  all,
+  metric,
+  byDay,
+  byProvider,
+}: {
+  all: boolean;
+  metric: Metric;
+  byDay: Load<UsageOf>;
+  byProvider: Load<UsageOf>;
+}) {
+  return (
+    <>
       <Loaded load={byDay} what="usage">
         {(u) => {
           const t = totalsOf(u);
