@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Download, type Locator, type Page } from 'playwright-core';
 import { CuttableRelay, freePort, ProviderSimulator, waitFor } from '@aigw/testing';
 import { MAX_RANGE_DAYS as ANALYTICS_MAX_DAYS } from '../../apps/api-gateway/src/analytics/analytics.service';
 import { MAX_RANGE_DAYS as OWN_USAGE_MAX_DAYS } from '../../apps/api-gateway/src/usage/usage.service';
@@ -687,6 +687,41 @@ describe('web console', () => {
     }
     await page.getByRole('button', { name: 'Today' }).click();
     await page.getByRole('region', { name: 'Your usage' }).waitFor();
+  });
+
+  it('Usage: a page a proxy answers in place of the costs CSV (a 200) is said, never downloaded as the CSV', async () => {
+    await open('usage');
+    await settled();
+    // What a sign-in proxy in front of the gateway answers once its own session has expired.
+    await page.route('**/api/v1/ai/admin/costs?*', (r) =>
+      r.fulfill({
+        status: 200,
+        contentType: 'text/html; charset=utf-8',
+        body: '<!doctype html><title>Sign in</title>',
+      }),
+    );
+    const downloads: string[] = [];
+    const onDownload = (d: Download) => downloads.push(d.suggestedFilename());
+    page.on('download', onDownload);
+    const button = page.getByRole('button', { name: 'Download costs CSV' });
+    try {
+      await button.click();
+      await page
+        .getByRole('alert')
+        .filter({ hasText: "The answer was not the gateway API's CSV (HTTP 200, text/html)" })
+        .waitFor();
+      await expect(page.getByText('Costs CSV downloaded.').count()).resolves.toBe(0);
+      expect(downloads).toEqual([]);
+    } finally {
+      page.off('download', onDownload);
+      await page.unroute('**/api/v1/ai/admin/costs?*');
+    }
+    // The gateway's own CSV downloads.
+    const [download] = await Promise.all([page.waitForEvent('download'), button.click()]);
+    expect(download.suggestedFilename()).toMatch(/^costs-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}\.csv$/);
+    expect(readFileSync(await download.path(), 'utf8').split('\r\n')[0]).toBe(
+      'day,costUsd,costSavedUsd,requests,promptTokens,completionTokens',
+    );
   });
 
   it('Usage: a relative range moves on past midnight UTC at the next refresh; a range picked stays', async () => {

@@ -1,4 +1,4 @@
-import { api, ApiError, normalizeKey } from './api';
+import { api, ApiError, apiFile, normalizeKey } from './api';
 
 describe('normalizeKey', () => {
   it('trims a key and strips a pasted "Bearer " prefix', () => {
@@ -40,5 +40,16 @@ describe('api', () => {
     expect((thrown as ApiError).message).toBe(
       "The answer was not the gateway API's JSON (HTTP 200, text/html): a proxy in front of the gateway may have answered instead. Reload the page or sign in again.",
     );
+  });
+
+  it('a file download (the costs CSV) takes an answer of its type only: a page in its place is an ApiError', async () => {
+    const csv = `data:text/csv;charset=utf-8,${encodeURIComponent('day,costUsd\r\n2026-12-01,0.5\r\n')}`;
+    await expect(apiFile(csv, 'text/csv', 'CSV', { key: null })).resolves.toBe('day,costUsd\r\n2026-12-01,0.5\r\n');
+    const page = `data:text/html;charset=utf-8,${encodeURIComponent('<!doctype html><title>Sign in</title>')}`;
+    await expect(apiFile(page, 'text/csv', 'CSV', { key: null })).rejects.toMatchObject({
+      code: 'invalid_response',
+      message:
+        "The answer was not the gateway API's CSV (HTTP 200, text/html): a proxy in front of the gateway may have answered instead. Reload the page or sign in again.",
+    });
   });
 });

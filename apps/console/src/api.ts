@@ -153,13 +153,34 @@ export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T
   } catch {
     // A page where the API's JSON should be (a sign-in proxy in front of the gateway whose own session expired):
     // the parser's "Unexpected token '<'" would say nothing to the admin.
-    const type = res.headers.get('content-type')?.split(';')[0].trim() || 'no content type';
-    throw new ApiError(
-      `The answer was not the gateway API's JSON (HTTP ${res.status}, ${type}): a proxy in front of the gateway may have answered instead. Reload the page or sign in again.`,
-      res.status,
-      'invalid_response',
-    );
+    throw notTheApi(res, 'JSON');
   }
+}
+
+/** The media type of an answer (`text/csv`), '' without one. */
+function mediaTypeOf(res: Response): string {
+  return res.headers.get('content-type')?.split(';')[0].trim().toLowerCase() ?? '';
+}
+
+/** An answer that is not the API's `what` (a proxy's page in its place): its status and content type. */
+function notTheApi(res: Response, what: string): ApiError {
+  return new ApiError(
+    `The answer was not the gateway API's ${what} (HTTP ${res.status}, ${mediaTypeOf(res) || 'no content type'}): a proxy in front of the gateway may have answered instead. Reload the page or sign in again.`,
+    res.status,
+    'invalid_response',
+  );
+}
+
+/**
+ * The text of a successful call whose answer is a file of `type` (the costs CSV): a page a proxy answered in its
+ * place (a sign-in proxy's, with a 200) is an ApiError, as in `api`, never offered as the file.
+ */
+export async function apiFile(path: string, type: string, what: string, opts: RequestOptions = {}): Promise<string> {
+  const res = await send(path, opts);
+  if (mediaTypeOf(res) !== type) {
+    throw notTheApi(res, what);
+  }
+  return res.text();
 }
 
 export function messageOf(err: unknown): string {

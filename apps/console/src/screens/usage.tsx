@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, qs, send } from '../api';
+import { api, apiFile, qs } from '../api';
 import { BarChart, LineChart, type Point } from '../charts';
 import { formatCount, formatDateTime, formatPercent, formatUsd } from '../format';
 import { REFRESH_MS, useAction, useLoad, type Load } from '../hooks';
@@ -132,8 +132,8 @@ export function UsageScreen({ admin }: { admin: boolean }) {
   const downloadCsv = () =>
     runCsv(async () => {
       const days = resolveRange(choice, Date.now());
-      const res = await send(`/api/v1/ai/admin/costs${qs({ ...apiRange(days), by: 'day', format: 'csv' })}`);
-      download(`costs-${days.from}-${days.to}.csv`, await res.text(), 'text/csv');
+      const path = `/api/v1/ai/admin/costs${qs({ ...apiRange(days), by: 'day', format: 'csv' })}`;
+      download(`costs-${days.from}-${days.to}.csv`, await apiFile(path, 'text/csv', 'CSV'), 'text/csv');
       return 'Costs CSV downloaded.';
     });
 
