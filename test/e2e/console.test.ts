@@ -1282,6 +1282,29 @@ describe('web console', () => {
     await expect(circuitOf()).resolves.toBe('closed');
   });
 
+  it('Configuration: a page a proxy answers in place of the export (a 200) is said, never kept as the configuration', async () => {
+    await open('config');
+    await page.route('**/api/v1/ai/admin/config/export?*', (r) =>
+      r.fulfill({
+        status: 200,
+        contentType: 'text/html; charset=utf-8',
+        body: '<!doctype html><title>Sign in</title>',
+      }),
+    );
+    try {
+      await page.getByLabel('Format').selectOption('yaml');
+      await page.getByRole('button', { name: 'Export', exact: true }).click();
+      await page
+        .getByRole('alert')
+        .filter({ hasText: "The answer was not the gateway API's YAML (HTTP 200, text/html)" })
+        .waitFor();
+      await expect(page.locator('textarea[data-export]').count()).resolves.toBe(0);
+      await expect(page.getByRole('button', { name: 'Download' }).isDisabled()).resolves.toBe(true);
+    } finally {
+      await page.unroute('**/api/v1/ai/admin/config/export?*');
+    }
+  });
+
   it('Configuration: export without secrets, then an import previewed as a diff before it is applied', async () => {
     await open('config');
     await page.getByLabel('Format').selectOption('yaml');

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, qs, send } from '../api';
+import { api, apiFile, qs } from '../api';
 import { useAction } from '../hooks';
 import { ActionNote, Field, Section, download } from '../ui';
 
@@ -96,8 +96,13 @@ export function ConfigScreen() {
             disabled={exp.busy}
             onClick={() =>
               void runExport(async () => {
-                const res = await send(`${CONFIG}/export${qs({ format })}`);
-                setExported({ text: await res.text(), format });
+                // A page a proxy answered in its place is refused, never kept as the configuration to download.
+                const text = await apiFile(
+                  `${CONFIG}/export${qs({ format })}`,
+                  CONTENT_TYPE[format],
+                  format.toUpperCase(),
+                );
+                setExported({ text, format });
                 return null;
               })
             }
