@@ -299,6 +299,36 @@ describe('web console', () => {
     await signIn(system.adminKey);
   });
 
+  it("a 401 page of a proxy in front of the gateway (not the gateway's envelope) keeps the key: no sign-out", async () => {
+    await open('usage');
+    await settled();
+    // What a single sign-on in front of the gateway answers a fetch once its own session has expired.
+    const proxy401 = {
+      status: 401,
+      contentType: 'text/html; charset=utf-8',
+      body: '<!doctype html><title>Sign in</title>',
+    };
+    await page.route('**/api/v1/ai/usage?*', (r) => r.fulfill(proxy401), { times: 2 });
+    await page.getByRole('button', { name: 'Last 30 days' }).click();
+    await page.getByRole('alert').filter({ hasText: "401 Unauthorized: not the gateway's answer" }).first().waitFor();
+    await expect(signInKey().count()).resolves.toBe(0);
+    await expect(page.getByRole('navigation', { name: 'Screens' }).count()).resolves.toBe(1);
+    // Past the proxy again, the screen loads with the same key.
+    await page.getByRole('button', { name: 'Retry' }).first().click();
+    await page.getByRole('region', { name: 'Your usage' }).waitFor();
+
+    // On a reload the stored key is kept for a retry, as while the gateway cannot be reached.
+    await page.route('**/api/v1/ai/usage', (r) => r.fulfill(proxy401), { times: 1 });
+    await page.reload();
+    await page
+      .getByRole('alert')
+      .filter({ hasText: "Your key could not be checked: 401 Unauthorized: not the gateway's" })
+      .waitFor();
+    await expect(signInKey().count()).resolves.toBe(0);
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Usage' }).waitFor();
+  });
+
   it('Models lists every deployment with its price and capabilities, filters and sorts', async () => {
     await open('models');
     const rows = page.locator('tr[data-model]');

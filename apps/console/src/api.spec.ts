@@ -1,4 +1,4 @@
-import { api, ApiError, apiFile, normalizeKey } from './api';
+import { api, ApiError, apiFile, errorOf, keyRefusedBy, normalizeKey } from './api';
 
 describe('normalizeKey', () => {
   it('trims a key and strips a pasted "Bearer " prefix', () => {
@@ -51,5 +51,34 @@ describe('api', () => {
       message:
         "The answer was not the gateway API's CSV (HTTP 200, text/html): a proxy in front of the gateway may have answered instead. Reload the page or sign in again.",
     });
+  });
+});
+
+describe('keyRefusedBy', () => {
+  it("is the gateway's own 401 (its envelope) only, not a proxy's 401 page", async () => {
+    const gateway = await errorOf(
+      new Response(
+        JSON.stringify({
+          error: { message: 'Invalid API key.', type: 'authentication_error', code: 'invalid_api_key', param: null },
+        }),
+        {
+          status: 401,
+          headers: { 'content-type': 'application/json' },
+        },
+      ),
+    );
+    expect(keyRefusedBy(gateway)).toBe(true);
+    const proxy = await errorOf(
+      new Response('<!doctype html><title>Sign in</title>', {
+        status: 401,
+        statusText: 'Unauthorized',
+        headers: { 'content-type': 'text/html' },
+      }),
+    );
+    expect(keyRefusedBy(proxy)).toBe(false);
+    expect(proxy.message).toBe(
+      "401 Unauthorized: not the gateway's answer; a proxy in front of it may want you to sign in to it again (reload the page)",
+    );
+    expect(keyRefusedBy(new ApiError('Service unavailable.', 503, 'service_unavailable'))).toBe(false);
   });
 });

@@ -89,7 +89,21 @@ export async function errorOf(res: Response): Promise<ApiError> {
   } catch {
     // Not JSON (a proxy's page): the status line says enough.
   }
+  if (code === null && res.status === 401) {
+    // A proxy in front of the gateway (a single sign-on whose own session expired) refused the request: not the key.
+    message +=
+      ": not the gateway's answer; a proxy in front of it may want you to sign in to it again (reload the page)";
+  }
   return new ApiError(message, res.status, code, param);
+}
+
+/**
+ * The gateway refused the key itself: a 401 in its error envelope (whose `code` it always sets). A 401 page of a
+ * proxy in front of the gateway says nothing of the key: forgetting the key for it would make the user paste it again
+ * once past the proxy.
+ */
+export function keyRefusedBy(err: unknown): boolean {
+  return err instanceof ApiError && err.status === 401 && err.code !== null;
 }
 
 export interface RequestOptions {
@@ -133,7 +147,7 @@ export async function send(path: string, opts: RequestOptions = {}): Promise<Res
     const err = await errorOf(res);
     // The session's own key refused (revoked, expired): sign out rather than fail every screen one by one. A
     // late answer for a key already replaced by another sign-in ends nothing.
-    if (res.status === 401 && opts.key === undefined && key !== null && key === storedKey()) {
+    if (keyRefusedBy(err) && opts.key === undefined && key !== null && key === storedKey()) {
       endSession(`You were signed out: ${err.message}`);
     }
     throw err;
@@ -237,7 +251,8 @@ export async function signIn(key: string): Promise<{ role: Role; tier: string }>
     await api(`/api/v1/ai/admin/keys${qs({ userId: NIL_USER })}`, { key });
     return { role: 'admin', tier: usage.quota.tier };
   } catch (err) {
-    if (err instanceof ApiError && err.status === 403) {
+    // The gateway's own 403 (its envelope): a proxy's page says nothing of the role.
+    if (err instanceof ApiError && err.status === 403 && err.code !== null) {
       return { role: 'user', tier: usage.quota.tier };
     }
     throw err;

@@ -1,5 +1,15 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, messageOf, normalizeKey, onSessionEnd, signIn, storedKey, storeKey, type Role } from './api';
+import {
+  ApiError,
+  keyRefusedBy,
+  messageOf,
+  normalizeKey,
+  onSessionEnd,
+  signIn,
+  storedKey,
+  storeKey,
+  type Role,
+} from './api';
 import { ErrorBox, Field } from './ui';
 import { ModelsScreen } from './screens/models';
 import { SettingsScreen } from './screens/settings';
@@ -35,9 +45,9 @@ const ROUTES: Route[] = [
   { path: 'config', label: 'Configuration', admin: true, render: () => <ConfigScreen /> },
 ];
 
-/** The gateway refused the key itself (401), or it cannot be a key: only then is a stored key of no more use. */
+/** The gateway refused the key itself (its 401), or it cannot be a key: only then is a stored key of no more use. */
 function keyRefused(err: unknown): boolean {
-  return err instanceof ApiError && (err.status === 401 || err.code === 'invalid_key_format');
+  return keyRefusedBy(err) || (err instanceof ApiError && err.code === 'invalid_key_format');
 }
 
 function currentPath(): string {
