@@ -99,6 +99,12 @@ export class GenerateHandler {
       local: this.local,
       batchChunks: job.data.batchChunks === true,
       run: job.attemptsStarted,
+      // Its gateway is gone (killed: no cancel comes) and nobody reads the rest: stopped as a client that left is.
+      onUnheard: () => {
+        if (this.cancellations.cancel(jobId, 'client_disconnected', request.requestId)) {
+          this.logger.warn(`job ${jobId}: its reply channel has had no subscriber for a while; the run is stopped`);
+        }
+      },
     });
     if (job.attemptsStarted > 1) {
       // A stall right after an outage may be our own lost completion; one without is a crashed worker.

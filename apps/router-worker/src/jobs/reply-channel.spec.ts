@@ -1,7 +1,7 @@
 import { ErrorCode, GatewayError, type GenerationResult, type ReplyMessage } from '@aigw/core';
 import { LocalReplies } from '@aigw/platform';
 import { Redis } from 'ioredis';
-import { REPLY_PUBLISH_MAX_CHARS, ReplyChannel } from './reply-channel';
+import { REPLY_PUBLISH_MAX_CHARS, ReplyChannel, UNHEARD_MS } from './reply-channel';
 import { ResultJson } from './result-json';
 
 /** A client whose every command fails at once: a publish attempt shows up as settle()'s failure. */
@@ -309,5 +309,86 @@ describe('ReplyChannel.sendResult: the final reply with its result serialised on
     reply.sendResult('result', new ResultJson(big));
     await reply.settle(Promise.resolve());
     expect(publish.mock.calls).toEqual([['aigw:reply:gw', JSON.stringify({ t: 'stored', jobId: 'job-r3' })]]);
+  });
+});
+
+describe('ReplyChannel whose gateway stopped listening (onUnheard)', () => {
+  const redis = deadRedis();
+  afterAll(() => redis.disconnect());
+  afterEach(() => jest.restoreAllMocks());
+
+  /** A channel whose PUBLISHes reach `receivers()` subscribers (at the time `at` set); its onUnheard calls. */
+  function channel(receivers: () => number, opts: { mirrored?: boolean } = {}) {
+    jest.spyOn(redis, 'publish').mockImplementation(() => Promise.resolve(receivers()));
+    const calls: number[] = [];
+    const names = { marker: 'm', log: 'l', channel: 'c' } as never;
+    const reply = new ReplyChannel(redis, 'aigw:reply:gw', 'job-u', {
+      onUnheard: () => calls.push(1),
+      mirror: opts.mirrored === true ? { names, ttlMs: 1000 } : null,
+    });
+    return { reply, calls };
+  }
+
+  function at(ms: number): void {
+    jest.spyOn(Date, 'now').mockReturnValue(ms);
+  }
+
+  it('is told once when every publish for UNHEARD_MS reached nobody', async () => {
+    const { reply, calls } = channel(() => 0);
+    at(1_000);
+    reply.onStart(head);
+    await reply.settle();
+    at(1_000 + UNHEARD_MS - 1);
+    reply.onChunk({ text: 'a' });
+    await reply.settle();
+    expect(calls).toHaveLength(0);
+    at(1_000 + UNHEARD_MS);
+    reply.onChunk({ text: 'b' });
+    reply.onChunk({ text: 'c' });
+    await reply.settle();
+    expect(calls).toHaveLength(1);
+  });
+
+  it('is not told when a publish reached the gateway again meanwhile (its subscriber reconnected)', async () => {
+    let n = 0;
+    const { reply, calls } = channel(() => n);
+    at(1_000);
+    reply.onStart(head);
+    await reply.settle();
+    n = 1;
+    at(5_000);
+    reply.onChunk({ text: 'a' });
+    await reply.settle();
+    n = 0;
+    at(6_000);
+    reply.onChunk({ text: 'b' });
+    await reply.settle();
+    at(1_000 + UNHEARD_MS);
+    reply.onChunk({ text: 'c' });
+    await reply.settle();
+    expect(calls).toHaveLength(0);
+  });
+
+  it('is not told once the final message went out, nor for a coalesced job', async () => {
+    const ended = channel(() => 0);
+    at(1_000);
+    ended.reply.onStart(head);
+    await ended.reply.settle();
+    at(1_000 + UNHEARD_MS);
+    ended.reply.send({ t: 'error', jobId: 'job-u', error: new GatewayError(ErrorCode.Internal, 'x').toBody() });
+    await ended.reply.settle();
+    expect(ended.calls).toHaveLength(0);
+
+    jest.restoreAllMocks();
+    const coalesced = channel(() => 0, { mirrored: true });
+    jest.spyOn(redis, 'rpush').mockResolvedValue(1);
+    jest.spyOn(redis, 'pexpire').mockResolvedValue(1);
+    at(1_000);
+    coalesced.reply.onStart(head);
+    await coalesced.reply.settle();
+    at(1_000 + UNHEARD_MS);
+    coalesced.reply.onChunk({ text: 'a' });
+    await coalesced.reply.settle();
+    expect(coalesced.calls).toHaveLength(0);
   });
 });

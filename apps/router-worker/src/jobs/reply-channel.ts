@@ -22,7 +22,21 @@ export interface ReplyChannelOptions {
   batchChunks?: boolean;
   /** The job's run (`attemptsStarted`): a `start` of a run after the first says so. */
   run?: number;
+  /**
+   * Called once when the reply channel has had no subscriber for UNHEARD_MS before the job's final message: the
+   * gateway that waited is gone (killed, so no cancel came), and nobody reads the rest of the answer. Judged from the
+   * replies of the PUBLISHes sent anyway (no extra round trip); not for a coalesced job, whose followers listen
+   * elsewhere and may still join, nor for a gateway in this process.
+   */
+  onUnheard?: () => void;
 }
+
+/**
+ * How long PUBLISHes to a job's reply channel must all have reached nobody before its gateway counts as gone. Longer
+ * than a live gateway's reply subscriber takes to reconnect and subscribe again (it reads the job back then, and a
+ * stream goes on): a drop, a Redis restart with the worker's publishes sent first.
+ */
+export const UNHEARD_MS = 10_000;
 
 /**
  * The longest message published whole, in UTF-16 code units of its JSON (`string.length`, read for free; at most 3
@@ -75,6 +89,11 @@ export class ReplyChannel implements StreamObserver {
   private pendingSeq = 0;
   /** A final message too big to publish was held: `stored` goes out once the outcome is kept (see `settle`). */
   private finalHeld = false;
+  /** A final message went out: what follows is no reader's concern. */
+  private ended = false;
+  /** When a PUBLISH reply first said nobody received it, since the last one that reached the gateway. */
+  private unheardSince: number | null = null;
+  private onUnheard: (() => void) | null;
 
   constructor(
     private readonly redis: Redis,
@@ -86,6 +105,7 @@ export class ReplyChannel implements StreamObserver {
     this.batchChunks = opts.batchChunks === true;
     this.run = opts.run ?? 1;
     this.inProcess = channel === null ? null : (opts.local?.senderTo(channel) ?? null);
+    this.onUnheard = this.mirror === null ? (opts.onUnheard ?? null) : null;
   }
 
   send(message: ReplyMessage): void {
@@ -152,6 +172,9 @@ export class ReplyChannel implements StreamObserver {
     if (channel === null) {
       return;
     }
+    if (message.t === 'result' || message.t === 'end' || message.t === 'error') {
+      this.ended = true;
+    }
     const inProcess = this.inProcess;
     if (inProcess !== null && this.mirror === null) {
       // Handed over in memory: never serialised, any size.
@@ -183,8 +206,24 @@ export class ReplyChannel implements StreamObserver {
       inProcess(message);
       return;
     }
-    this.last = this.redis.publish(channel, payload).catch(this.failed);
+    const published = this.redis.publish(channel, payload);
+    this.last = (this.onUnheard === null ? published : published.then(this.heard)).catch(this.failed);
   }
+
+  /** A PUBLISH's reply: how many subscribers got the message (see `onUnheard`). */
+  private readonly heard = (receivers: number): void => {
+    if (receivers > 0) {
+      this.unheardSince = null;
+      return;
+    }
+    const now = Date.now();
+    this.unheardSince ??= now;
+    const onUnheard = this.onUnheard;
+    if (onUnheard !== null && !this.ended && now - this.unheardSince >= UNHEARD_MS) {
+      this.onUnheard = null;
+      onUnheard();
+    }
+  };
 
   /**
    * A message over REPLY_PUBLISH_MAX_CHARS (see there). A stream's pieces go one `chunk` each, a piece too big on its
