@@ -1,4 +1,6 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { PrivateRedis, parseSse, waitFor } from '@aigw/testing';
+import { Redis } from 'ioredis';
 import { TestSystem } from '../e2e/harness';
 
 /**
@@ -21,6 +23,8 @@ interface Outcome {
   code?: string;
   /** For a stream: its last data line. */
   last?: string;
+  /** x-gateway-cache */
+  cache?: string | null;
 }
 
 /**
@@ -35,6 +39,8 @@ describe.each([
   // No AOF, no RDB: a restart comes back empty.
   const redis = new PrivateRedis(['--appendonly', 'no']);
   let sys: TestSystem;
+  /** A user's key with quota limits and a rate limit: admission, settlement and the quota rebuild run by script. */
+  let key = '';
 
   beforeAll(async () => {
     // A port of the run's own when given (0: a free one).
@@ -46,10 +52,24 @@ describe.each([
         REDIS_URL: redis.url,
         REQUEST_TIMEOUT_MS: String(DEADLINE_MS),
         WORKER_CONCURRENCY: concurrency,
+        CACHE_ENABLED: 'true',
       },
     });
     await sys.start();
     sys.sim.configure({ latencyMs: PROVIDER_MS, echo: true });
+    const [user] = await sys.query<{ id: string }>("INSERT INTO users (name) VALUES ('limited') RETURNING id");
+    key = `sk-aigw-${randomBytes(24).toString('base64url')}`;
+    await sys.query('INSERT INTO api_keys (user_id, role, key_hash, prefix, rpm) VALUES ($1, $2, $3, $4, $5)', [
+      user.id,
+      'user',
+      createHash('sha256').update(key).digest('hex'),
+      key.slice(0, 16),
+      10_000,
+    ]);
+    await sys.query(
+      `INSERT INTO user_quotas (user_id, tier, daily_spend_limit_usd, daily_request_limit) VALUES ($1, 'default', 100, 100000)`,
+      [user.id],
+    );
   }, 90_000);
 
   afterAll(async () => {
@@ -64,7 +84,7 @@ describe.each([
     const started = Date.now();
     const r = await fetch(`${sys.gatewayUrl}/v1/chat/completions`, {
       method: 'POST',
-      headers: sys.headers(),
+      headers: sys.headers(key),
       body: chatBody(prompt),
     });
     const json = (await r.json()) as { choices?: { message: { content: string } }[]; error?: { code: string } };
@@ -74,6 +94,7 @@ describe.each([
       ms: Date.now() - started,
       text: json.choices?.[0].message.content,
       code: json.error?.code,
+      cache: r.headers.get('x-gateway-cache'),
     };
   }
 
@@ -81,7 +102,7 @@ describe.each([
     const started = Date.now();
     const r = await fetch(`${sys.gatewayUrl}/v1/chat/completions`, {
       method: 'POST',
-      headers: sys.headers(),
+      headers: sys.headers(key),
       body: chatBody(prompt, true),
     });
     const raw = await r.text();
@@ -102,7 +123,7 @@ describe.each([
   async function submit(prompt: string): Promise<{ prompt: string; status: number; jobId?: string }> {
     const r = await fetch(`${sys.gatewayUrl}/api/v1/ai/jobs`, {
       method: 'POST',
-      headers: sys.headers(),
+      headers: sys.headers(key),
       body: JSON.stringify({ model: 'sim0/sim-gpt', prompt }),
     });
     const json = (await r.json()) as { jobId?: string };
@@ -166,11 +187,25 @@ describe.each([
       expect({ status: st.status, last: st.last }).toEqual({ status: 200, last: '[DONE]' });
       expect(st.text).toContain(st.prompt);
     }
+    // Admission ran its scripts on the new server (loaded again there: NOSCRIPT, then EVAL): the user's counters exist.
+    const probe = new Redis(redis.url);
+    try {
+      expect((await probe.keys(`${sys.prefix}:gov:*`)).length).toBeGreaterThan(0);
+    } finally {
+      await probe.quit();
+    }
+    // The same request again: a cache hit where the cache answers (its scripts too run on the new server).
+    const again = await sync('after restart sync 0');
+    expect({ status: again.status, text: again.text, cache: again.cache }).toEqual({
+      status: 200,
+      text: 'after restart sync 0',
+      cache: 'hit',
+    });
     const after = await submit('after restart async');
     expect(after.status).toBe(202);
     const view = await waitFor(
       async () => {
-        const r = await fetch(`${sys.gatewayUrl}/api/v1/ai/jobs/${after.jobId ?? ''}`, { headers: sys.headers() });
+        const r = await fetch(`${sys.gatewayUrl}/api/v1/ai/jobs/${after.jobId ?? ''}`, { headers: sys.headers(key) });
         const v = (await r.json()) as { status: string; result?: { text: string } };
         return v.status === 'completed' || v.status === 'failed' ? v : null;
       },
@@ -183,7 +218,7 @@ describe.each([
     for (const j of jobs) {
       const seen = await waitFor(
         async () => {
-          const r = await fetch(`${sys.gatewayUrl}/api/v1/ai/jobs/${j.jobId ?? ''}`, { headers: sys.headers() });
+          const r = await fetch(`${sys.gatewayUrl}/api/v1/ai/jobs/${j.jobId ?? ''}`, { headers: sys.headers(key) });
           const v = (await r.json()) as { status?: string; error?: { code: string } };
           return r.status === 404 || v.status === 'completed' || v.status === 'failed'
             ? { status: r.status, state: v.status ?? v.error?.code }
@@ -205,13 +240,20 @@ describe.each([
       expect({ prompt, calls: n }).toEqual({ prompt, calls: 1 });
     }
     // Every provider call's usage row, once (request ids are unique: a second row would be refused, not counted).
-    await waitFor(
-      async () => {
-        const rows = await sys.query<{ n: string }>('SELECT count(*) AS n FROM usage_records');
-        return Number(rows[0].n) === calls.size;
-      },
-      { timeoutMs: 20_000, intervalMs: 250, message: 'a provider call has no usage row' },
-    );
+    // (and the cache hit's row, billed nothing).
+    const byKind = async (): Promise<string> => {
+      const rows = await sys.query<{ cached: boolean; n: string }>(
+        'SELECT cached, count(*) AS n FROM usage_records GROUP BY cached ORDER BY cached',
+      );
+      return rows.map((r) => `${r.cached ? 'hit' : 'call'}:${r.n}`).join(' ');
+    };
+    await waitFor(async () => ((await byKind()) === `call:${calls.size} hit:1` ? true : null), {
+      timeoutMs: 20_000,
+      intervalMs: 250,
+      message: 'a provider call has no usage row, or one has two',
+    }).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}: ${await byKind()} for ${calls.size} calls`, { cause: err });
+    });
     for (const app of sys.apps) {
       expect({ app: app.name, unhandled: app.output.join('').includes('Unhandled error event') }).toEqual({
         app: app.name,
