@@ -7,8 +7,12 @@ import { TestSystem } from '../e2e/harness';
  * provider call, and settle the run once (one usage row, billed for what was streamed). Split topology: the worker
  * must outlive the gateway.
  */
-describe('a gateway killed mid-stream', () => {
-  const sys = new TestSystem({ topology: 'split', workers: 1 });
+describe.each([
+  ['', 'false'],
+  // With the response cache on, the stream is a coalesced job (ADR 0007): mirrored for followers nobody started.
+  [', a coalesced one', 'true'],
+])('a gateway killed mid-stream%s', (_label, cache) => {
+  const sys = new TestSystem({ topology: 'split', workers: 1, env: { CACHE_ENABLED: cache } });
 
   beforeAll(async () => {
     await sys.start();

@@ -318,8 +318,8 @@ describe('ReplyChannel whose gateway stopped listening (onUnheard)', () => {
   afterEach(() => jest.restoreAllMocks());
 
   /** A channel whose PUBLISHes reach `receivers()` subscribers (at the time `at` set); its onUnheard calls. */
-  function channel(receivers: () => number, opts: { mirrored?: boolean } = {}) {
-    jest.spyOn(redis, 'publish').mockImplementation(() => Promise.resolve(receivers()));
+  function channel(receivers: (channel: string) => number, opts: { mirrored?: boolean } = {}) {
+    jest.spyOn(redis, 'publish').mockImplementation((ch: string | Buffer) => Promise.resolve(receivers(String(ch))));
     const calls: number[] = [];
     const names = { marker: 'm', log: 'l', channel: 'c' } as never;
     const reply = new ReplyChannel(redis, 'aigw:reply:gw', 'job-u', {
@@ -369,26 +369,30 @@ describe('ReplyChannel whose gateway stopped listening (onUnheard)', () => {
     expect(calls).toHaveLength(0);
   });
 
-  it('is not told once the final message went out, nor for a coalesced job', async () => {
-    const ended = channel(() => 0);
+  it('is not told once the final message went out', async () => {
+    const { reply, calls } = channel(() => 0);
     at(1_000);
-    ended.reply.onStart(head);
-    await ended.reply.settle();
+    reply.onStart(head);
+    await reply.settle();
     at(1_000 + UNHEARD_MS);
-    ended.reply.send({ t: 'error', jobId: 'job-u', error: new GatewayError(ErrorCode.Internal, 'x').toBody() });
-    await ended.reply.settle();
-    expect(ended.calls).toHaveLength(0);
+    reply.send({ t: 'error', jobId: 'job-u', error: new GatewayError(ErrorCode.Internal, 'x').toBody() });
+    await reply.settle();
+    expect(calls).toHaveLength(0);
+  });
 
-    jest.restoreAllMocks();
-    const coalesced = channel(() => 0, { mirrored: true });
+  it.each([
+    ['is not told while a follower hears its mirror', 1, 0],
+    ['is told when neither its gateway nor a follower hears it', 0, 1],
+  ])('a coalesced job %s', async (_label, followers, told) => {
+    const { reply, calls } = channel((ch) => (ch === 'c' ? followers : 0), { mirrored: true });
     jest.spyOn(redis, 'rpush').mockResolvedValue(1);
     jest.spyOn(redis, 'pexpire').mockResolvedValue(1);
     at(1_000);
-    coalesced.reply.onStart(head);
-    await coalesced.reply.settle();
+    reply.onStart(head);
+    await reply.settle();
     at(1_000 + UNHEARD_MS);
-    coalesced.reply.onChunk({ text: 'a' });
-    await coalesced.reply.settle();
-    expect(coalesced.calls).toHaveLength(0);
+    reply.onChunk({ text: 'a' });
+    await reply.settle();
+    expect(calls).toHaveLength(told);
   });
 });

@@ -25,8 +25,8 @@ export interface ReplyChannelOptions {
   /**
    * Called once when the reply channel has had no subscriber for UNHEARD_MS before the job's final message: the
    * gateway that waited is gone (killed, so no cancel came), and nobody reads the rest of the answer. Judged from the
-   * replies of the PUBLISHes sent anyway (no extra round trip); not for a coalesced job, whose followers listen
-   * elsewhere and may still join, nor for a gateway in this process.
+   * replies of the PUBLISHes sent anyway (no extra round trip); a coalesced job's followers listen on its own channel
+   * (its mirror), so it counts as heard while either channel reaches somebody. Never for a gateway in this process.
    */
   onUnheard?: () => void;
 }
@@ -105,7 +105,7 @@ export class ReplyChannel implements StreamObserver {
     this.batchChunks = opts.batchChunks === true;
     this.run = opts.run ?? 1;
     this.inProcess = channel === null ? null : (opts.local?.senderTo(channel) ?? null);
-    this.onUnheard = this.mirror === null ? (opts.onUnheard ?? null) : null;
+    this.onUnheard = channel !== null && this.inProcess === null ? (opts.onUnheard ?? null) : null;
   }
 
   send(message: ReplyMessage): void {
@@ -284,7 +284,8 @@ export class ReplyChannel implements StreamObserver {
       this.mirrored = true;
       void this.redis.pexpire(names.log, mirror.ttlMs).catch(this.failed);
     }
-    void this.redis.publish(names.channel, payload).catch(this.failed);
+    const published = this.redis.publish(names.channel, payload);
+    void (this.onUnheard === null ? published : published.then(this.heard)).catch(this.failed);
   }
 
   private readonly failed = (err: unknown): void => {
