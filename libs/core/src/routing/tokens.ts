@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { BytePairEncoder, type RankFile } from './bpe';
 import type { ChatMessage, FunctionTool } from '../domain';
 import { imageFixedTokens } from './image-tokens';
@@ -50,14 +51,27 @@ const WHITESPACE_SLICE = 64;
 
 let encoder: BytePairEncoder | null = null;
 
+/**
+ * js-tiktoken's cl100k rank file (its data, not its code), read as data. `require`d, its 1.1 MB `bpe_ranks` string
+ * stayed on the heap for the life of the process: `module.exports` is held by the require cache and by the
+ * requiring module's `children`, although the encoder keeps only the typed arrays it decodes from it. Parsed here
+ * (the file is `module.exports = {JSON};`), the string is garbage once the encoder is built.
+ */
+function readRankFile(): RankFile {
+  const file = require.resolve('js-tiktoken/ranks/cl100k_base');
+  const text = readFileSync(file, 'utf8');
+  const ranks = JSON.parse(text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1)) as RankFile;
+  if (typeof ranks.pat_str !== 'string' || typeof ranks.bpe_ranks !== 'string') {
+    throw new Error(`${file}: not a tiktoken rank file (pat_str and bpe_ranks expected)`);
+  }
+  return ranks;
+}
+
 function getEncoder(): BytePairEncoder {
   if (encoder === null) {
-    // Loaded on first use: the rank file (js-tiktoken's data, not its code) is 1 MB of source
-    // and building the encoder costs ~0.2 s and ~3.4 MB retained (~12 MB of RSS), which
-    // processes that never estimate tokens should not pay.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a static import would load the table in every process importing @aigw/core
-    const ranks = require('js-tiktoken/ranks/cl100k_base') as RankFile;
-    encoder = new BytePairEncoder(ranks);
+    // Built on first use (or by warmUpTokenizer at worker boot): the rank file is 1 MB and building the encoder
+    // costs ~0.2 s and ~2.2 MB of typed arrays, which processes that never estimate tokens should not pay.
+    encoder = new BytePairEncoder(readRankFile());
   }
   return encoder;
 }
