@@ -1,5 +1,17 @@
+import path from 'node:path';
+import type { AppControllerRoute, AppViewRoute, IServerAdapter } from '@bull-board/api/dist/types';
 import { waitFor } from '@aigw/testing';
+import { BOARD_ROUTES, boardUiPath } from '../../../apps/api-gateway/src/admin/queue-board';
 import { GatewayHarness, type ErrorEnvelope } from '../support';
+
+// Counts each load of Bull Board's package into this file's module registry (the gateway's included): the gateway
+// loads it on the first authorised request to the board, not at boot.
+jest.mock('@bull-board/api', () => {
+  const counter = globalThis as { bullBoardLoads?: number };
+  counter.bullBoardLoads = (counter.bullBoardLoads ?? 0) + 1;
+  return jest.requireActual<object>('@bull-board/api');
+});
+const bullBoardLoads = (): number => (globalThis as { bullBoardLoads?: number }).bullBoardLoads ?? 0;
 
 /** Bull Board at /admin/queues: admins only (bearer, x-api-key, or Basic with the key as password). */
 describe('queue board', () => {
@@ -10,6 +22,10 @@ describe('queue board', () => {
 
   const basic = (key: string): Record<string, string> => ({
     authorization: `Basic ${Buffer.from(`admin:${key}`).toString('base64')}`,
+  });
+
+  it('has not loaded Bull Board at boot', () => {
+    expect(bullBoardLoads()).toBe(0);
   });
 
   it('asks a browser for the key: 401 with a Basic challenge and the envelope', async () => {
@@ -26,12 +42,16 @@ describe('queue board', () => {
       expect({ route, status: res.status }).toEqual({ route, status: 403 });
       await res.arrayBuffer();
     }
+    // Refused before the board is loaded.
+    expect(bullBoardLoads()).toBe(0);
   });
 
   it('shows an admin the page and every queue, with jobs the gateway enqueued', async () => {
     const page = await h.get('/admin/queues', basic(h.adminKey));
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('AI gateway queues');
+    // Loaded by this first authorised request, once.
+    expect(bullBoardLoads()).toBe(1);
     const asset = await h.get('/admin/queues/static/favicon-32x32.png', basic(h.adminKey));
     expect(asset.status).toBe(200);
     expect(asset.headers.get('content-type')).toBe('image/png');
@@ -100,5 +120,27 @@ describe('queue board', () => {
       await res.arrayBuffer();
     }
     expect(await counts()).toBe(before + 2);
+  });
+
+  it('declares the routes, methods and assets of the installed Bull Board', () => {
+    const seen: { entry?: AppViewRoute; api?: AppControllerRoute[]; statics?: string } = {};
+    const recorder = {
+      setQueues: () => recorder,
+      setViewsPath: () => recorder,
+      setStaticPath: (_route: string, dir: string) => ((seen.statics = dir), recorder),
+      setEntryRoute: (route: AppViewRoute) => ((seen.entry = route), recorder),
+      setErrorHandler: () => recorder,
+      setApiRoutes: (routes: AppControllerRoute[]) => ((seen.api = routes), recorder),
+      setUIConfig: () => recorder,
+    } as unknown as IServerAdapter;
+    const { createBullBoard } = jest.requireActual<typeof import('@bull-board/api')>('@bull-board/api');
+    createBullBoard({ queues: [], serverAdapter: recorder });
+    expect(seen.entry?.method).toBe('get');
+    expect([seen.entry?.route].flat()).toEqual(BOARD_ROUTES.entry);
+    const api = (seen.api ?? []).flatMap((r) =>
+      [r.method].flat().flatMap((m) => [r.route].flat().map((url) => [m, url])),
+    );
+    expect(api).toEqual(BOARD_ROUTES.api);
+    expect(seen.statics).toBe(path.join(boardUiPath(), 'dist/static'));
   });
 });

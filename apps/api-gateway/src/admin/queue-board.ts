@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import type * as BullBoardApi from '@bull-board/api';
+import type * as BullBoardAdapter from '@bull-board/api/bullMQAdapter';
 import type {
   AppControllerRoute,
   AppViewRoute,
@@ -30,6 +30,61 @@ import { presentedKey } from '../auth/credentials';
 import type { GatewayEnv } from '../config/gateway-env';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';
+
+/**
+ * Bull Board's routes as `createBullBoard` hands them to a server adapter (its `appRoutes`: the page's, then the
+ * API's, each with its method), declared here so that the gateway registers them at boot without loading the
+ * package (~2 MB of heap and 60 modules, in every gateway, for a page few open). A test checks them against the
+ * installed version's.
+ */
+export const BOARD_ROUTES = {
+  entry: ['/', '/metrics-history', '/job-schedulers', '/queue/:queueName', '/queue/:queueName/:jobId'],
+  api: [
+    ['get', '/api/redis/stats'],
+    ['get', '/api/queues'],
+    ['get', '/api/job-schedulers'],
+    ['get', '/api/queues/:queueName/metrics'],
+    ['get', '/api/queues/:queueName/default-job-options'],
+    ['get', '/api/queues/:queueName/workers'],
+    ['get', '/api/queues/:queueName/rate-limit'],
+    ['get', '/api/queues/:queueName/job-data-schema'],
+    ['put', '/api/queues/pause'],
+    ['put', '/api/queues/resume'],
+    ['get', '/api/queues/:queueName/:jobId/logs'],
+    ['get', '/api/queues/:queueName/:jobId/flow'],
+    ['get', '/api/queues/:queueName/:jobId'],
+    ['post', '/api/queues/:queueName/add'],
+    ['put', '/api/queues/:queueName/retry/:queueStatus'],
+    ['put', '/api/queues/:queueName/promote'],
+    ['put', '/api/queues/:queueName/clean/:queueStatus'],
+    ['put', '/api/queues/:queueName/pause'],
+    ['put', '/api/queues/:queueName/resume'],
+    ['put', '/api/queues/:queueName/concurrency'],
+    ['put', '/api/queues/:queueName/rate-limit'],
+    ['put', '/api/queues/:queueName/rate-limit/release'],
+    ['put', '/api/queues/:queueName/empty'],
+    ['put', '/api/queues/:queueName/obliterate'],
+    ['put', '/api/queues/:queueName/job-schedulers/:schedulerId/remove'],
+    ['patch', '/api/queues/:queueName/job-schedulers/:schedulerId'],
+    ['put', '/api/queues/:queueName/job-schedulers/:schedulerId/run'],
+    ['put', '/api/queues/:queueName/:jobId/retry'],
+    ['put', '/api/queues/:queueName/:jobId/clean'],
+    ['put', '/api/queues/:queueName/:jobId/promote'],
+    ['patch', '/api/queues/:queueName/:jobId/update-data'],
+    ['patch', '/api/queues/:queueName/:jobId/delay'],
+    ['patch', '/api/queues/:queueName/:jobId/priority'],
+    ['put', '/api/queues/:queueName/:jobId/remove-unprocessed-children'],
+  ],
+} as const satisfies { entry: readonly string[]; api: readonly (readonly [string, string])[] };
+
+/** Where Bull Board's page and assets are (its UI package), found without loading either package. */
+export function boardUiPath(): string {
+  return path.dirname(
+    require.resolve('@bull-board/ui/package.json', {
+      paths: [path.dirname(require.resolve('@bull-board/api'))],
+    }),
+  );
+}
 
 const BASIC = /^Basic[ \t]+([A-Za-z0-9+/=]+)[ \t]*$/i;
 
@@ -114,71 +169,89 @@ class BoardRoutes implements IServerAdapter {
     return this;
   }
 
-  register(
-    fastify: FastifyInstance,
-    base: string,
-    guard: (req: FastifyRequest, reply: FastifyReply) => Promise<void>,
-  ): void {
+  /** The page's HTML (the entry route `createBullBoard` set), under `base`. */
+  async page(base: string): Promise<string> {
     const entry = this.entry;
     if (entry === null) {
       throw new Error('createBullBoard did not set the entry route');
     }
-    serveStaticFiles(fastify, { prefix: `${base}${this.statics.route}`, root: this.statics.path, onRequest: guard });
-    for (const route of [entry.route].flat()) {
-      fastify.route({
-        method: entry.method.toUpperCase(),
-        url: `${base}${route === '/' ? '' : route}`,
-        onRequest: guard,
-        handler: async (_req, reply) => {
-          const { name, params } = entry.handler({ basePath: `${base}/`, uiConfig: this.ui });
-          const html = await renderFile(path.join(this.viewsPath, name), params);
-          return reply.type('text/html; charset=utf-8').send(html);
-        },
+    const { name, params } = entry.handler({ basePath: `${base}/`, uiConfig: this.ui });
+    return renderFile(path.join(this.viewsPath, name), params);
+  }
+
+  /** The route Bull Board declared for `method` and `url` (as in BOARD_ROUTES). */
+  apiRoute(method: string, url: string): AppControllerRoute | undefined {
+    return this.api.find((r) => [r.method].flat().includes(method as 'get') && [r.route].flat().includes(url));
+  }
+
+  async answer(route: AppControllerRoute, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    try {
+      const res = await route.handler({
+        queues: this.queues,
+        uiConfig: this.ui,
+        params: req.params as Record<string, string>,
+        query: req.query as Record<string, string>,
+        body: (req.body ?? {}) as Record<string, unknown>,
+        headers: req.headers as Record<string, string | undefined>,
       });
-    }
-    for (const route of this.api) {
-      for (const url of [route.route].flat()) {
-        fastify.route({
-          method: [route.method].flat().map((m) => m.toUpperCase() as 'GET'),
-          url: `${base}${url}`,
-          onRequest: guard,
-          handler: async (req, reply) => {
-            try {
-              const res = await route.handler({
-                queues: this.queues,
-                uiConfig: this.ui,
-                params: req.params as Record<string, string>,
-                query: req.query as Record<string, string>,
-                body: (req.body ?? {}) as Record<string, unknown>,
-                headers: req.headers as Record<string, string | undefined>,
-              });
-              return reply.status(res.status ?? 200).send(res.body);
-            } catch (err) {
-              const res = this.onError(err instanceof Error ? err : new Error(String(err)));
-              return reply.status(res.status ?? 500).send(res.body);
-            }
-          },
-        });
-      }
+      return reply.status(res.status ?? 200).send(res.body);
+    } catch (err) {
+      const res = this.onError(err instanceof Error ? err : new Error(String(err)));
+      return reply.status(res.status ?? 500).send(res.body);
     }
   }
 }
 
 /**
+ * Registers Bull Board's routes (BOARD_ROUTES) and assets under `base`, each behind `guard`, which loads the board
+ * (`board`) before a handler runs.
+ */
+function registerBoardRoutes(
+  fastify: FastifyInstance,
+  base: string,
+  guard: (req: FastifyRequest, reply: FastifyReply) => Promise<void>,
+  board: () => BoardRoutes,
+): void {
+  serveStaticFiles(fastify, {
+    prefix: `${base}/static`,
+    root: path.join(boardUiPath(), 'dist/static'),
+    onRequest: guard,
+  });
+  for (const route of BOARD_ROUTES.entry) {
+    fastify.route({
+      method: 'GET',
+      url: `${base}${route === '/' ? '' : route}`,
+      onRequest: guard,
+      handler: async (_req, reply) => reply.type('text/html; charset=utf-8').send(await board().page(base)),
+    });
+  }
+  for (const [method, url] of BOARD_ROUTES.api) {
+    fastify.route({
+      method: method.toUpperCase(),
+      url: `${base}${url}`,
+      onRequest: guard,
+      handler: async (req, reply) => {
+        const route = board().apiRoute(method, url);
+        if (route === undefined) {
+          throw new Error(`Bull Board declares no ${method} ${url}: BOARD_ROUTES is out of date`);
+        }
+        return board().answer(route, req, reply);
+      },
+    });
+  }
+}
+
+/**
  * Bull Board for admins at `/admin/queues`: the generation, usage and every other queue in `QueueName`.
- * Costs nothing until an admin opens it: its Redis connection and queue handles are made on the first
- * authorised request, and closed at shutdown.
+ * Costs nothing until an admin opens it: the package itself, its Redis connection and queue handles are loaded and
+ * made on the first authorised request, and closed at shutdown.
  */
 @Injectable()
 export class QueueBoard implements OnApplicationShutdown {
   private connection: Redis | null = null;
   private queues: Queue[] = [];
-  private readonly routes = new BoardRoutes();
-  private readonly board = createBullBoard({
-    queues: [],
-    serverAdapter: this.routes,
-    options: { uiConfig: { boardTitle: 'AI gateway queues' } },
-  });
+  /** Bull Board's adapter once an admin opened the board. */
+  private routes: BoardRoutes | null = null;
 
   constructor(
     @Inject(ENV) private readonly env: GatewayEnv,
@@ -188,7 +261,17 @@ export class QueueBoard implements OnApplicationShutdown {
   ) {}
 
   install(fastify: FastifyInstance): void {
-    this.routes.register(fastify, QUEUE_BOARD_PATH, (req, reply) => this.guard(req, reply));
+    registerBoardRoutes(
+      fastify,
+      QUEUE_BOARD_PATH,
+      (req, reply) => this.guard(req, reply),
+      () => {
+        if (this.routes === null) {
+          throw new Error('the queue board was not opened by its guard');
+        }
+        return this.routes;
+      },
+    );
   }
 
   private async guard(req: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -223,15 +306,26 @@ export class QueueBoard implements OnApplicationShutdown {
   }
 
   private attachQueues(): void {
-    if (this.connection !== null) {
+    if (this.routes !== null) {
       return;
     }
+    /* eslint-disable @typescript-eslint/no-require-imports -- loaded on the first authorised request, not at boot: a static import would load it into every gateway */
+    const { createBullBoard } = require('@bull-board/api') as typeof BullBoardApi;
+    const { BullMQAdapter } = require('@bull-board/api/bullMQAdapter') as typeof BullBoardAdapter;
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    const routes = new BoardRoutes();
+    const board = createBullBoard({
+      queues: [],
+      serverAdapter: routes,
+      options: { uiConfig: { boardTitle: 'AI gateway queues' }, uiBasePath: boardUiPath() },
+    });
     this.connection = createRedis(this.env.REDIS_URL, 'queue-board', this.errors);
     for (const name of Object.values(QueueName)) {
       const queue = new Queue(name, bullOptions(this.connection, this.keys));
       this.queues.push(queue);
-      this.board.addQueue(new BullMQAdapter(queue));
+      board.addQueue(new BullMQAdapter(queue));
     }
+    this.routes = routes;
   }
 
   async onApplicationShutdown(): Promise<void> {
