@@ -19,6 +19,7 @@ import { MonitorMetrics } from './monitor-metrics';
 import { ProbeCycleLock } from './probe-cycle-lock';
 import { probeEveryMs } from './probe-interval';
 import { gatewayProbeSettings, providerProbeSettings } from './probe-settings';
+import { probedSubjects } from './probed-subjects';
 import { Prober, type ProbedRoute } from './prober';
 
 /**
@@ -95,6 +96,29 @@ export class HealthJobs implements OnApplicationBootstrap {
   }
 
   /**
+   * Whether `subject` is still to be probed as PostgreSQL has it now, not only as the catalog in memory does: a job
+   * queued before an admin disabled or removed it may run before this replica's catalog reloads (the
+   * `provider.changed` message on its way, or lost: then until the periodic reload), and would call a provider (a
+   * billed completion, for one probed so) the admin turned off. Found gone: the catalog reloads now, which drops its
+   * schedules. One PostgreSQL read per probe or discovery job, none on the request path. PostgreSQL unreachable: the
+   * catalog's word stands (the probe's record fails anyway).
+   */
+  private async stillProbed(subject: HealthSubject): Promise<boolean> {
+    let probed: boolean;
+    try {
+      probed = await this.store.stillProbed(subject);
+    } catch (err) {
+      this.logger.debug(`${subject.kind} ${subject.id}: not checked before its probe: ${describeError(err)}`);
+      return true;
+    }
+    if (!probed) {
+      this.logger.log(`${subject.kind} ${subject.id}: disabled or removed since its probe was queued: not probed`);
+      this.catalog.refresh('a probed subject was disabled or removed');
+    }
+    return probed;
+  }
+
+  /**
    * Records the usage edges of this monitor's retention as it starts (`recordUsageEdges`), before any job runs.
    */
   async onApplicationBootstrap(): Promise<void> {
@@ -131,6 +155,9 @@ export class HealthJobs implements OnApplicationBootstrap {
       return;
     }
     const subject: HealthSubject = { kind: 'provider', id };
+    if (!(await this.stillProbed(subject))) {
+      return;
+    }
     const gateways = this.catalog.current.gateways;
     const everyMs = probeEveryMs(this.env, provider);
     await this.oneCycle(subject, providerProbeSettings(provider, gateways), everyMs, async () => {
@@ -144,12 +171,19 @@ export class HealthJobs implements OnApplicationBootstrap {
     });
   }
 
+  /**
+   * Probes a gateway on its own, while an enabled provider routes through it (`probedSubjects`): one whose last such
+   * provider was disabled is no longer probed, though its job was queued before.
+   */
   async probeGateway(id: string): Promise<void> {
     const gateway = this.catalog.current.gateways.find((g) => g.id === id);
-    if (gateway === undefined) {
+    if (gateway === undefined || !probedSubjects(this.catalog.current).gateways.has(id)) {
       return;
     }
     const subject: HealthSubject = { kind: 'gateway', id };
+    if (!(await this.stillProbed(subject))) {
+      return;
+    }
     const everyMs = probeEveryMs(this.env);
     await this.oneCycle(subject, gatewayProbeSettings(gateway), everyMs, async () => {
       const began = performance.now();
@@ -223,7 +257,7 @@ export class HealthJobs implements OnApplicationBootstrap {
    */
   async discoverModels(id: string): Promise<void> {
     const provider = this.catalog.provider(id);
-    if (provider === undefined || !provider.enabled) {
+    if (provider === undefined || !provider.enabled || !(await this.stillProbed({ kind: 'provider', id }))) {
       return;
     }
     const routes: Route[] =

@@ -229,6 +229,25 @@ export class ProviderHealthStore {
     );
   }
 
+  /**
+   * Whether the monitor still probes `subject` as PostgreSQL has it now (`probedSubjects` reads the same from the
+   * catalog): a provider that exists and is enabled; a gateway an enabled provider routes through (the providers'
+   * foreign key keeps such a gateway in existence). A probe job queued before an admin disabled or removed its
+   * subject asks this before it calls anything: the catalog in memory follows the change only once its reload ran
+   * (`provider.changed`, or the periodic one when that message was lost). One read of a few rows (the providers
+   * table holds one per provider), no lock.
+   */
+  async stillProbed(subject: HealthSubject): Promise<boolean> {
+    const providers = this.subjectTable('provider');
+    const rows = await this.dataSource.query<unknown[]>(
+      subject.kind === 'provider'
+        ? `SELECT 1 FROM ${providers} WHERE id = $1 AND enabled`
+        : `SELECT 1 FROM ${providers} WHERE gateway_id = $1 AND enabled AND routing <> 'direct' LIMIT 1`,
+      [subject.id],
+    );
+    return rows.length > 0;
+  }
+
   private outbox(): string {
     return tableRef(this.dataSource, HealthAlertOutboxEntity);
   }
