@@ -2,7 +2,6 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   closeAfterFailedStart,
-  dependenciesOf,
   listen,
   LocalReplies,
   METRICS_REGISTRY,
@@ -16,7 +15,7 @@ import {
 import type { Registry } from 'prom-client';
 import { createGatewayApp, gatewayAwaitsWorker, httpOptions } from '../../api-gateway/src/bootstrap';
 import type { GatewayEnv } from '../../api-gateway/src/config/gateway-env';
-import { createHealthMonitor } from '../../health-monitor/src/bootstrap';
+import { createHealthMonitor, monitorReadiness } from '../../health-monitor/src/bootstrap';
 import type { MonitorEnv } from '../../health-monitor/src/config/monitor-env';
 import { createRouterWorker, drainWorker, workerClientId, workerReadiness } from '../../router-worker/src/bootstrap';
 import type { WorkerEnv } from '../../router-worker/src/config/worker-env';
@@ -118,7 +117,7 @@ export class AllInOne {
     readiness.add('router-worker', workerReadiness(this.worker));
     if (this.monitor !== null) {
       metrics.include(this.monitor.get<symbol, Registry>(METRICS_REGISTRY, { strict: false }));
-      readiness.add('health-monitor', dependenciesOf(this.monitor));
+      readiness.add('health-monitor', monitorReadiness(this.monitor));
     }
   }
 }

@@ -5,10 +5,13 @@ import {
   closeAfterFailedStart,
   controlNamespace,
   createHttpApp,
+  dependenciesOf,
+  ENV,
   listen,
   type SharedProcess,
 } from '@aigw/platform';
 import type { MonitorEnv } from './config/monitor-env';
+import { HealthQueue } from './health/health-queue';
 import { HealthScheduler } from './health/health-scheduler';
 import { healthMonitorRoot } from './health-monitor.module';
 
@@ -41,6 +44,22 @@ export async function createHealthMonitor(env: MonitorEnv, shared?: SharedProces
   const app = await buildHealthMonitor(env, shared);
   await app.get(HealthScheduler).start();
   return app;
+}
+
+/**
+ * The readiness of a monitor hosted in another app's process (ADR 0010): what its own `/health/ready` checks when it
+ * runs alone, its Redis and PostgreSQL and, with scheduled probes on, its probe workers (`HealthQueue.problem`).
+ */
+export function monitorReadiness(app: NestFastifyApplication): () => Promise<void> {
+  const dependencies = dependenciesOf(app);
+  const env = app.get<symbol, MonitorEnv>(ENV, { strict: false });
+  const queue = app.get(HealthQueue);
+  return async () => {
+    if (env.HEALTH_PROBES_ENABLED) {
+      await queue.ready();
+    }
+    await dependencies();
+  };
 }
 
 /**
