@@ -113,6 +113,23 @@ describe('HealthScheduler: a changed provider is probed at once', () => {
     ]);
   });
 
+  it('probes at once a provider whose settings changed while no replica ran (a restart with a new catalog)', async () => {
+    // Every replica restarted meanwhile (a rollout that seeds a fixed base URL): none remembers the settings it saw.
+    catalog.current = catalogOf('http://127.0.0.1:2/v1', 'sk-three');
+    await replicas[0].reconcile();
+    const before = await probesNow('p1');
+    const restarted = new HealthScheduler(env, catalog as unknown as CatalogService, queue, {} as HealthJobs);
+    catalog.current = catalogOf('http://127.0.0.1:3/v1', 'sk-three');
+    await restarted.reconcile();
+    expect(await probesNow('p1')).toBe(before + 1);
+    expect(await probesNow('p2')).toBe(1);
+    // The replicas that ran on see the same change: still one probe for it.
+    for (const r of replicas) {
+      await r.reconcile();
+    }
+    expect(await probesNow('p1')).toBe(before + 1);
+  });
+
   it("puts back a schedule a replica of the previous release removed, at this release's next reconcile", async () => {
     // During a rolling upgrade a replica that does not know `relay-alerts` removes it at each of its reconciles
     // (every catalog reload); a replica of this release adds it again at its own next one (CATALOG_RELOAD_S, 30 s).

@@ -95,6 +95,12 @@ export enum HealthJobName {
 /** A probe or model refresh of one provider (or of one gateway, for ProbeGateway). */
 export interface HealthSubjectJobData {
   id: string;
+  /**
+   * On a probe's job scheduler (its template): the hash of the probe settings it was last written for, so that a
+   * replica that starts after they changed (every monitor restarted meanwhile) still probes the subject at once.
+   * Ignored by the job itself.
+   */
+  settings?: string;
 }
 
 /**

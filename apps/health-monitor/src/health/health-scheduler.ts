@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { DAY_MS, HealthJobName, type Catalog, type HealthJobMap } from '@aigw/core';
 import { CatalogService, describeError, ENV } from '@aigw/platform';
+import type { JobSchedulerJson } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { MonitorEnv } from '../config/monitor-env';
 import { HealthJobs } from './health-jobs';
@@ -21,6 +22,13 @@ export const CLOCK_SKEW_WARN_MS = 2_000;
 /** How long a probe run at once for a change stays in Redis: its id keeps the other replicas from adding it again. */
 const PROBE_NOW_KEEP_S = 600;
 
+/** The probe settings a scheduler was last written for (HealthSubjectJobData.settings); undefined when unknown. */
+function storedSettings(scheduler: JobSchedulerJson): string | undefined {
+  const data: unknown = scheduler.template?.data;
+  const settings = typeof data === 'object' && data !== null ? (data as { settings?: unknown }).settings : undefined;
+  return typeof settings === 'string' ? settings : undefined;
+}
+
 /** One BullMQ job scheduler: which job, for what, how often. */
 export interface ScheduleSpec {
   id: string;
@@ -28,8 +36,9 @@ export interface ScheduleSpec {
   data: HealthJobMap[HealthJobName];
   everyMs: number;
   /**
-   * Probes: a hash of the settings the probe uses. When it changes (a fixed base URL, a new key), the subject is
-   * probed at once rather than at its next interval, so a fixed provider does not stay `failing` that long.
+   * Probes: a hash of the settings the probe uses (also in `data`, so its scheduler keeps it). When it changes (a
+   * fixed base URL, a new key), the subject is probed at once rather than at its next interval, so a fixed provider
+   * does not stay `failing` that long.
    */
   settings?: string;
 }
@@ -47,12 +56,13 @@ export function schedulesOf(catalog: Catalog, env: MonitorEnv): ScheduleSpec[] {
       continue;
     }
     const everyMs = probeEveryMs(env, p);
+    const settings = providerProbeSettings(p, catalog.gateways);
     out.push({
       id: `probe:provider:${p.id}`,
       name: HealthJobName.ProbeProvider,
-      data: { id: p.id },
+      data: { id: p.id, settings },
       everyMs,
-      settings: providerProbeSettings(p, catalog.gateways),
+      settings,
     });
     out.push({
       id: `discover:provider:${p.id}`,
@@ -63,12 +73,13 @@ export function schedulesOf(catalog: Catalog, env: MonitorEnv): ScheduleSpec[] {
   }
   for (const g of catalog.gateways) {
     if (gateways.has(g.id)) {
+      const settings = gatewayProbeSettings(g);
       out.push({
         id: `probe:gateway:${g.id}`,
         name: HealthJobName.ProbeGateway,
-        data: { id: g.id },
+        data: { id: g.id, settings },
         everyMs: probeEveryMs(env),
-        settings: gatewayProbeSettings(g),
+        settings,
       });
     }
   }
@@ -180,13 +191,18 @@ export class HealthScheduler implements BeforeApplicationShutdown {
         removed++;
       }
     }
+    const changed = this.settingsChanged(wanted, have);
     for (const spec of wanted.values()) {
       const current = have.get(spec.id);
-      // Re-upserting an unchanged scheduler would reschedule its next job: leave it alone.
+      // Re-upserting an unchanged scheduler would reschedule its next job: leave it alone. One whose settings changed
+      // (and no other replica wrote them yet) is probed at once anyway; one written without them (by an earlier
+      // release) gets them once.
+      const stored = current === undefined ? undefined : storedSettings(current);
       if (
         current !== undefined &&
         Number(current.every) === spec.everyMs &&
-        String(current.name) === String(spec.name)
+        String(current.name) === String(spec.name) &&
+        (spec.settings === undefined || (stored !== undefined && (stored === spec.settings || !changed.has(spec.id))))
       ) {
         continue;
       }
@@ -198,7 +214,7 @@ export class HealthScheduler implements BeforeApplicationShutdown {
       );
       added++;
     }
-    const probedNow = await this.probeChanged(wanted);
+    const probedNow = await this.probeChanged(wanted, changed);
     if (added > 0 || removed > 0 || probedNow > 0) {
       this.logger.log(
         `probe schedules: ${added} added or changed, ${removed} removed, ${wanted.size} in all; ${probedNow} probed now for changed settings`,
@@ -207,18 +223,41 @@ export class HealthScheduler implements BeforeApplicationShutdown {
   }
 
   /**
-   * Adds a one-off probe of each subject whose probe settings changed since the last reconcile. Its id names the
-   * settings, so replicas that see the same change add it once (it is kept PROBE_NOW_KEEP_S once done). A new
-   * schedule needs none: its first job runs at once.
+   * The schedules whose probe settings changed: since this replica's last reconcile, or, for one it has not seen yet
+   * (it just started), since its scheduler was last written (the settings kept in its template), so that a change
+   * made while every monitor was down (a rollout seeding a fixed base URL) is probed at once too. A replica that
+   * remembers its own view goes by it: one whose catalog lags behind another's does not take their write for a change.
    */
-  private async probeChanged(wanted: ReadonlyMap<string, ScheduleSpec>): Promise<number> {
+  private settingsChanged(
+    wanted: ReadonlyMap<string, ScheduleSpec>,
+    have: ReadonlyMap<string, JobSchedulerJson>,
+  ): Set<string> {
+    const changed = new Set<string>();
+    for (const spec of wanted.values()) {
+      if (spec.settings === undefined) {
+        continue;
+      }
+      const current = have.get(spec.id);
+      const before = this.settings.get(spec.id) ?? (current === undefined ? undefined : storedSettings(current));
+      if (before !== undefined && before !== spec.settings) {
+        changed.add(spec.id);
+      }
+    }
+    return changed;
+  }
+
+  /**
+   * Adds a one-off probe of each subject whose probe settings changed (`settingsChanged`). Its id names the settings,
+   * so replicas that see the same change add it once (it is kept PROBE_NOW_KEEP_S once done). A new schedule needs
+   * none: its first job runs at once.
+   */
+  private async probeChanged(wanted: ReadonlyMap<string, ScheduleSpec>, changed: ReadonlySet<string>): Promise<number> {
     let added = 0;
     for (const spec of wanted.values()) {
       if (spec.settings === undefined) {
         continue;
       }
-      const before = this.settings.get(spec.id);
-      if (before !== undefined && before !== spec.settings) {
+      if (changed.has(spec.id)) {
         await this.queue.queue.add(spec.name, spec.data, {
           jobId: `now-${spec.id.replaceAll(':', '-')}-${spec.settings}`,
           removeOnComplete: { age: PROBE_NOW_KEEP_S },
