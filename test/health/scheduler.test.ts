@@ -1,7 +1,8 @@
-import { HealthJobName, parseCatalog, type Catalog } from '@aigw/core';
+import { HealthJobName, parseCatalog, QueueName, type Catalog } from '@aigw/core';
 import { Logger } from '@nestjs/common';
-import { type CatalogService, RedisErrors, RedisKeys } from '@aigw/platform';
+import { bullOptions, type CatalogService, RedisErrors, RedisKeys } from '@aigw/platform';
 import { TEST_REDIS_URL, uniqueId } from '@aigw/testing';
+import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { MonitorEnv } from '../../apps/health-monitor/src/config/monitor-env';
 import type { HealthJobs } from '../../apps/health-monitor/src/health/health-jobs';
@@ -70,6 +71,24 @@ describe('HealthScheduler: a changed provider is probed at once', () => {
     redis.disconnect();
   });
 
+  /** Completes every job waiting now, as a replica taking them would. */
+  async function finishWaiting(): Promise<void> {
+    const connection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+    const worker = new Worker(QueueName.Health, null, { ...bullOptions(connection, keys), autorun: false });
+    try {
+      for (;;) {
+        const job: Job | undefined = await worker.getNextJob('test-token', { block: false });
+        if (job === undefined) {
+          return;
+        }
+        await job.moveToCompleted(null, 'test-token', false);
+      }
+    } finally {
+      await worker.close();
+      connection.disconnect();
+    }
+  }
+
   /** Probe jobs of a provider that run now (waiting), not the schedules' next ones (delayed). */
   const probesNow = async (id: string): Promise<number> =>
     (await queue.queue.getJobs(['waiting', 'prioritized'])).filter(
@@ -116,7 +135,9 @@ describe('HealthScheduler: a changed provider is probed at once', () => {
   it('probes at once a provider whose settings changed while no replica ran (a restart with a new catalog)', async () => {
     // Every replica restarted meanwhile (a rollout that seeds a fixed base URL): none remembers the settings it saw.
     catalog.current = catalogOf('http://127.0.0.1:2/v1', 'sk-three');
-    await replicas[0].reconcile();
+    for (const r of replicas) {
+      await r.reconcile();
+    }
     const before = await probesNow('p1');
     const restarted = new HealthScheduler(env, catalog as unknown as CatalogService, queue, {} as HealthJobs);
     catalog.current = catalogOf('http://127.0.0.1:3/v1', 'sk-three');
@@ -128,6 +149,27 @@ describe('HealthScheduler: a changed provider is probed at once', () => {
       await r.reconcile();
     }
     expect(await probesNow('p1')).toBe(before + 1);
+  });
+
+  it('probes at once a change undone within minutes (a key rotated, then rotated back)', async () => {
+    catalog.current = catalogOf('http://127.0.0.1:4/v1', 'sk-good');
+    for (const r of replicas) {
+      await r.reconcile();
+    }
+    const before = await probesNow('p1');
+    catalog.current = catalogOf('http://127.0.0.1:4/v1', 'sk-bad');
+    for (const r of replicas) {
+      await r.reconcile();
+    }
+    expect(await probesNow('p1')).toBe(before + 1);
+    // Its probe has run (done, and kept a while under its id) before the change is undone.
+    await finishWaiting();
+    expect(await probesNow('p1')).toBe(0);
+    catalog.current = catalogOf('http://127.0.0.1:4/v1', 'sk-good');
+    for (const r of replicas) {
+      await r.reconcile();
+    }
+    expect(await probesNow('p1')).toBe(1);
   });
 
   it("puts back a schedule a replica of the previous release removed, at this release's next reconcile", async () => {

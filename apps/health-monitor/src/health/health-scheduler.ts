@@ -231,8 +231,8 @@ export class HealthScheduler implements BeforeApplicationShutdown {
   private settingsChanged(
     wanted: ReadonlyMap<string, ScheduleSpec>,
     have: ReadonlyMap<string, JobSchedulerJson>,
-  ): Set<string> {
-    const changed = new Set<string>();
+  ): Map<string, string> {
+    const changed = new Map<string, string>();
     for (const spec of wanted.values()) {
       if (spec.settings === undefined) {
         continue;
@@ -240,26 +240,32 @@ export class HealthScheduler implements BeforeApplicationShutdown {
       const current = have.get(spec.id);
       const before = this.settings.get(spec.id) ?? (current === undefined ? undefined : storedSettings(current));
       if (before !== undefined && before !== spec.settings) {
-        changed.add(spec.id);
+        changed.set(spec.id, before);
       }
     }
     return changed;
   }
 
   /**
-   * Adds a one-off probe of each subject whose probe settings changed (`settingsChanged`). Its id names the settings,
-   * so replicas that see the same change add it once (it is kept PROBE_NOW_KEEP_S once done). A new schedule needs
-   * none: its first job runs at once.
+   * Adds a one-off probe of each subject whose probe settings changed (`settingsChanged`, by id: the settings before).
+   * Its id names the change (the settings before and after), so replicas that see the same change add it once (it is
+   * kept PROBE_NOW_KEEP_S once done), while a change undone within that time (a key rotated back) is a change of its
+   * own, probed at once too (a replica that reloaded between two quick changes, while another saw only both at once,
+   * adds one probe more). A new schedule needs none: its first job runs at once.
    */
-  private async probeChanged(wanted: ReadonlyMap<string, ScheduleSpec>, changed: ReadonlySet<string>): Promise<number> {
+  private async probeChanged(
+    wanted: ReadonlyMap<string, ScheduleSpec>,
+    changed: ReadonlyMap<string, string>,
+  ): Promise<number> {
     let added = 0;
     for (const spec of wanted.values()) {
       if (spec.settings === undefined) {
         continue;
       }
-      if (changed.has(spec.id)) {
+      const before = changed.get(spec.id);
+      if (before !== undefined) {
         await this.queue.queue.add(spec.name, spec.data, {
-          jobId: `now-${spec.id.replaceAll(':', '-')}-${spec.settings}`,
+          jobId: `now-${spec.id.replaceAll(':', '-')}-${before}-${spec.settings}`,
           removeOnComplete: { age: PROBE_NOW_KEEP_S },
           removeOnFail: { age: PROBE_NOW_KEEP_S },
         });
