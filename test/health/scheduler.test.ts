@@ -172,6 +172,19 @@ describe('HealthScheduler: a changed provider is probed at once', () => {
     expect(await probesNow('p1')).toBe(1);
   });
 
+  it("refreshes at once the model list of a provider whose probe settings changed (a fixed base URL's models)", async () => {
+    const discoveries = async (): Promise<number> =>
+      (await queue.queue.getJobs(['waiting', 'prioritized'])).filter(
+        (j) => j.name === HealthJobName.DiscoverModels && (j.data as { id: string }).id === 'p1',
+      ).length;
+    const before = await discoveries();
+    catalog.current = catalogOf('http://127.0.0.1:5/v1', 'sk-good');
+    for (const r of replicas) {
+      await r.reconcile();
+    }
+    expect(await discoveries()).toBe(before + 1);
+  });
+
   it("puts back a schedule a replica of the previous release removed, at this release's next reconcile", async () => {
     // During a rolling upgrade a replica that does not know `relay-alerts` removes it at each of its reconciles
     // (every catalog reload); a replica of this release adds it again at its own next one (CATALOG_RELOAD_S, 30 s).

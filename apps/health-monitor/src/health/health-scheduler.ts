@@ -36,9 +36,9 @@ export interface ScheduleSpec {
   data: HealthJobMap[HealthJobName];
   everyMs: number;
   /**
-   * Probes: a hash of the settings the probe uses (also in `data`, so its scheduler keeps it). When it changes (a
-   * fixed base URL, a new key), the subject is probed at once rather than at its next interval, so a fixed provider
-   * does not stay `failing` that long.
+   * Probes and model refreshes: a hash of the settings the probe uses (also in `data`, so its scheduler keeps it).
+   * When it changes (a fixed base URL, a new key), the job runs at once rather than at its next interval, so a fixed
+   * provider does not stay `failing` (or its model list stale) that long.
    */
   settings?: string;
 }
@@ -64,11 +64,14 @@ export function schedulesOf(catalog: Catalog, env: MonitorEnv): ScheduleSpec[] {
       everyMs,
       settings,
     });
+    // The same settings: a fixed base URL or key has its model list read again at once too, not up to
+    // HEALTH_DISCOVERY_INTERVAL_S (an hour) later.
     out.push({
       id: `discover:provider:${p.id}`,
       name: HealthJobName.DiscoverModels,
-      data: { id: p.id },
+      data: { id: p.id, settings },
       everyMs: env.HEALTH_DISCOVERY_INTERVAL_S * 1000,
+      settings,
     });
   }
   for (const g of catalog.gateways) {
