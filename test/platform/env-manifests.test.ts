@@ -11,6 +11,7 @@ import { GatewayEnv, trustProxyOf } from '../../apps/api-gateway/src/config/gate
 import { MonitorEnv } from '../../apps/health-monitor/src/config/monitor-env';
 import { WorkerEnv } from '../../apps/router-worker/src/config/worker-env';
 import { parseSimulatorEnv } from '../../tools/simulator/env';
+import { shutdownBudget } from '@aigw/platform';
 
 /**
  * The variables the apps read (their env schemas), the README's variable tables and the deployment artefacts
@@ -297,6 +298,7 @@ describe('k8s manifests and the env schemas', () => {
 interface ComposeService {
   command?: string[];
   environment?: Env;
+  stop_grace_period?: string;
 }
 
 describe('docker-compose.yml and the env schemas', () => {
@@ -318,6 +320,34 @@ describe('docker-compose.yml and the env schemas', () => {
     const catalogFile = env.PROVIDERS_FILE.replace(/^\/app\//, '');
     expect(unknownIn(env, interpolated(read(catalogFile)))).toEqual([]);
     expectAccepted(service.command!, env);
+  });
+
+  it("stop no app before its grace is over, and let the gateway's and workers' drain cover the request deadline", () => {
+    const periodS = (service: ComposeService): number => {
+      const match = /^(\d+)s$/.exec(service.stop_grace_period ?? '10s');
+      expect(match).not.toBeNull();
+      return Number(match![1]);
+    };
+    expect(apps.length).toBeGreaterThanOrEqual(4);
+    for (const [name, service] of apps) {
+      const env = Object.fromEntries<string>(
+        Object.entries(service.environment ?? {}).map(([k, v]) => [k, interpolate(v)]),
+      );
+      for (const schema of SCHEMAS[service.command!.find((arg) => arg in SCHEMAS)!]) {
+        const app = validateEnv(schema, env) as { SHUTDOWN_GRACE_MS?: number; REQUEST_TIMEOUT_MS?: number };
+        if (app.SHUTDOWN_GRACE_MS === undefined) {
+          continue;
+        }
+        // Docker kills a container still running at its stop_grace_period (10 s unless set), and what it held.
+        expect({ name, killedAfterGrace: periodS(service) * 1000 > app.SHUTDOWN_GRACE_MS }).toEqual({
+          name,
+          killedAfterGrace: true,
+        });
+        if (app.REQUEST_TIMEOUT_MS !== undefined) {
+          expect(shutdownBudget(app.SHUTDOWN_GRACE_MS).drainMs).toBeGreaterThanOrEqual(app.REQUEST_TIMEOUT_MS);
+        }
+      }
+    }
   });
 
   it('run the simulator with variables it reads and accepts', () => {

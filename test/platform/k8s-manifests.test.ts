@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,16 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { JobName, parseRedisUrl, QueueName, validateEnv } from '@aigw/core';
 import { GatewayEnv } from '../../apps/api-gateway/src/config/gateway-env';
-import { BaseEnv, bullOptions, RedisKeys, shutdownBudget, withRedisPassword } from '@aigw/platform';
+import { MonitorEnv } from '../../apps/health-monitor/src/config/monitor-env';
+import { WorkerEnv } from '../../apps/router-worker/src/config/worker-env';
+import {
+  BaseEnv,
+  bullOptions,
+  RedisKeys,
+  shutdownBudget,
+  withRedisPassword,
+  type RequestDeadlineEnv,
+} from '@aigw/platform';
 import { freePort, TEST_REDIS_URL, uniqueId, waitFor } from '@aigw/testing';
 
 /**
@@ -96,6 +106,11 @@ function mebibytes(quantity: string): number {
   return Number(match[1]) * (match[2] === 'Gi' ? 1024 : 1);
 }
 
+/** The ConfigMap's variables with the SECRETS_KEY the Secret adds (its template holds a placeholder). */
+function withSecretsKey(config: Record<string, string>): Record<string, string> {
+  return { ...config, SECRETS_KEY: randomBytes(32).toString('base64') };
+}
+
 describe('k8s manifests', () => {
   it('apply every listed file and never the Secret template (it would overwrite the real Secret)', () => {
     for (const file of kustomization.resources) {
@@ -116,8 +131,14 @@ describe('k8s manifests', () => {
 
   it('keep the gateway accepting while its endpoints go, and give every app its grace after that', () => {
     const config = applied.find((d) => d.kind === 'ConfigMap')?.data ?? {};
-    const graceS = Number(config.SHUTDOWN_GRACE_MS ?? 25_000) / 1000;
-    for (const name of ['api-gateway', 'router-worker', 'health-monitor']) {
+    const apps: [string, new () => BaseEnv][] = [
+      ['api-gateway', GatewayEnv],
+      ['router-worker', WorkerEnv],
+      ['health-monitor', MonitorEnv],
+    ];
+    for (const [name, schema] of apps) {
+      // The grace the app has with the ConfigMap's variables (its own default when the ConfigMap sets none).
+      const graceS = validateEnv(schema, withSecretsKey(config)).SHUTDOWN_GRACE_MS / 1000;
       const pod = deployment(name).spec.template.spec;
       const [container] = pod.containers as Container[];
       const preStop = container.lifecycle?.preStop?.exec?.command;
@@ -132,10 +153,13 @@ describe('k8s manifests', () => {
 
   it('let a scale-in or a rollout finish every request in flight: the drain covers the request deadline', () => {
     const config = applied.find((d) => d.kind === 'ConfigMap')?.data ?? {};
-    const { drainMs } = shutdownBudget(Number(config.SHUTDOWN_GRACE_MS ?? 25_000));
-    // Autoscalers scale in routinely: a generation still running when its gateway or worker pod stops was cut with
-    // a 503 (a stream: an error event mid-answer) once the drain ran out, 23 s into a 120 s deadline.
-    expect(drainMs).toBeGreaterThanOrEqual(Number(config.REQUEST_TIMEOUT_MS ?? 120_000));
+    const holding: (new () => RequestDeadlineEnv)[] = [GatewayEnv, WorkerEnv];
+    for (const schema of holding) {
+      const env = validateEnv(schema, withSecretsKey(config));
+      // Autoscalers scale in routinely: a generation still running when its gateway or worker pod stops was cut with
+      // a 503 (a stream: an error event mid-answer) once the drain ran out, 23 s into a 120 s deadline.
+      expect(shutdownBudget(env.SHUTDOWN_GRACE_MS).drainMs).toBeGreaterThanOrEqual(env.REQUEST_TIMEOUT_MS);
+    }
   });
 
   it('give the api-gateway a heap and a memory limit that hold MAX_PENDING_REQUESTS requests arriving at once', () => {

@@ -62,6 +62,20 @@ function describe(errors: ValidationError[], given: Record<string, string>, unpl
 }
 
 /**
+ * A schema some of whose defaults follow other variables (SHUTDOWN_GRACE_MS follows REQUEST_TIMEOUT_MS): a field
+ * initializer sees only the other fields' defaults, so the values given are applied first, then the schema's static
+ * `deriveDefaults` fills in `env` the variables `given` leaves unset, before validation. Static, so that an env object
+ * spread into a copy (tests, the single process) is still of its schema's type.
+ */
+export interface DerivesDefaults<T> {
+  deriveDefaults(env: T, given: Readonly<Record<string, string>>): void;
+}
+
+function derivesDefaults<T>(schema: new () => T): schema is (new () => T) & DerivesDefaults<T> {
+  return typeof (schema as Partial<DerivesDefaults<T>>).deriveDefaults === 'function';
+}
+
+/**
  * Validates the environment once at boot against a class-validator schema. Values are
  * converted with `@Type`/`@Transform` on the schema; unknown variables are ignored, and empty or blank ones are unset;
  * numbers are plain decimals (`1e3` and `0x1F` are refused).
@@ -76,6 +90,9 @@ export function validateEnv<T extends object>(schema: new () => T, env: Record<s
     }
   }
   const instance = plainToInstance(schema, defined, { exposeDefaultValues: true });
+  if (derivesDefaults(schema)) {
+    schema.deriveDefaults(instance, defined);
+  }
   const errors = validateSync(instance, { skipMissingProperties: false, forbidUnknownValues: false });
   const unplain = unplainNumbers(instance, defined);
   if (errors.length > 0 || unplain.size > 0) {

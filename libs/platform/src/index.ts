@@ -1,5 +1,6 @@
 export * from './config/base-env';
 export * from './config/circuit-timing-env';
+export * from './config/request-deadline-env';
 export * from './config/load-env';
 export * from './redis/redis';
 export * from './redis/redis-errors';

@@ -1,12 +1,12 @@
 import { CACHE_SCOPES, DEFAULT_KEY_VARIABLES, HOUR_MS, KEY_VARIABLE_PATTERN, type CacheScope } from '@aigw/core';
 import { isIP } from 'node:net';
 import {
-  CircuitTimingEnv,
   corsOriginsOf,
   DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
   DEFAULT_RECEIVE_TIMEOUT_MS,
   IsListenHost,
   ReadableBy,
+  RequestDeadlineEnv,
   toBool,
   toList,
 } from '@aigw/platform';
@@ -91,8 +91,11 @@ const MAX_RETENTION_S = 30 * 86_400;
 const MAX_RATE = 1_000_000_000;
 
 /** The api-gateway's environment, validated once at boot (see `loadEnvOrExit`). */
-/** CB_OPEN_MS and CB_HALF_OPEN_PROBES (CircuitTimingEnv) decide `available` in the models listing and preferences. */
-export class GatewayEnv extends CircuitTimingEnv {
+/**
+ * CB_OPEN_MS and CB_HALF_OPEN_PROBES (CircuitTimingEnv) decide `available` in the models listing and preferences;
+ * REQUEST_TIMEOUT_MS and the SHUTDOWN_GRACE_MS it sets by default are RequestDeadlineEnv's.
+ */
+export class GatewayEnv extends RequestDeadlineEnv {
   @Type(() => Number)
   @IsInt()
   @Min(0)
@@ -134,13 +137,6 @@ export class GatewayEnv extends CircuitTimingEnv {
     message: 'BOOTSTRAP_ADMIN_KEY must not hold spaces or line breaks: no request could send it',
   })
   BOOTSTRAP_ADMIN_KEY?: string;
-
-  /** Deadline of a sync or streamed request; 504 past it and the provider call is cancelled. */
-  @Type(() => Number)
-  @IsInt()
-  @Min(100)
-  @Max(HOUR_MS)
-  REQUEST_TIMEOUT_MS = 120_000;
 
   /**
    * How long a started stream may go without a byte before the gateway writes a keep-alive: an SSE comment

@@ -1,10 +1,13 @@
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsNotEmpty, IsNumber, IsOptional, IsString, Max, Min } from 'class-validator';
 import { DAY_MS, ROUTING_POLICIES, type RoutingPolicy } from '@aigw/core';
-import { CircuitTimingEnv, IsListenHost } from '@aigw/platform';
+import { IsListenHost, RequestDeadlineEnv } from '@aigw/platform';
 
-/** The router-worker's environment, validated once at boot (see `loadEnvOrExit`). */
-export class WorkerEnv extends CircuitTimingEnv {
+/**
+ * The router-worker's environment, validated once at boot (see `loadEnvOrExit`). REQUEST_TIMEOUT_MS (the gateways',
+ * RequestDeadlineEnv) sizes its default SHUTDOWN_GRACE_MS: a sync job runs to that deadline.
+ */
+export class WorkerEnv extends RequestDeadlineEnv {
   /** Port of the small ops server (`/health/*`, `/metrics`); 0 picks a free one. */
   @Type(() => Number)
   @IsInt()

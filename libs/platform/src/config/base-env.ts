@@ -1,4 +1,5 @@
-import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, parseRedisUrl } from '@aigw/core';
+import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, HOUR_MS, parseRedisUrl } from '@aigw/core';
+import { graceCovering } from '../lifecycle/shutdown';
 import { Transform, Type } from 'class-transformer';
 import { checkDatabaseUrl, SecretBox, usageRetentionProblem, type UsageRetention } from '@aigw/entities';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, registerDecorator } from 'class-validator';
@@ -217,11 +218,16 @@ export class BaseEnv {
   @Max(86_400)
   CATALOG_RELOAD_S = 30;
 
-  /** How long SIGTERM waits for in-flight work before closing connections. */
+  /**
+   * How long SIGTERM waits for in-flight work before closing connections. The apps that serve requests
+   * (RequestDeadlineEnv: the api-gateway, the router-worker) default to REQUEST_TIMEOUT_MS plus 5 s, so that a stop
+   * with the defaults cuts no request within its deadline; the health-monitor's own work is short. Up to the longest
+   * REQUEST_TIMEOUT_MS plus those 5 s.
+   */
   @Type(() => Number)
   @IsInt()
   @Min(0)
-  @Max(600_000)
+  @Max(graceCovering(HOUR_MS))
   SHUTDOWN_GRACE_MS = 25_000;
 
   /**

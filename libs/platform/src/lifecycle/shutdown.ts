@@ -26,6 +26,17 @@ export function shutdownBudget(graceMs: number): ShutdownBudget {
 }
 
 /**
+ * What a grace must exceed a deadline by for its drain to outlast it (the 2 s reserve, and 3 s for the answer made at
+ * the deadline, a 504 or the worker's cut, to go out).
+ */
+export const GRACE_BEYOND_DEADLINE_MS = 5_000;
+
+/** The shortest SHUTDOWN_GRACE_MS whose drain (`shutdownBudget`) lets a request run to `deadlineMs` and be answered. */
+export function graceCovering(deadlineMs: number): number {
+  return deadlineMs + GRACE_BEYOND_DEADLINE_MS;
+}
+
+/**
  * Closes what a start that failed had opened (its connections, its subscriptions; `close` is an app's, or a host's of
  * several) within the grace, whatever the close throws or however long it hangs: the start's own failure is what the
  * process reports. Shared by every app whose start can fail after its app is built (a PORT in use).
