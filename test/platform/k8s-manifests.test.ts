@@ -747,6 +747,38 @@ describe('k8s manifests for Redis, metrics, drains and spreading', () => {
     expect(conf?.['redis.conf']).not.toMatch(/^\s*requirepass/m);
   });
 
+  it('govern the Redis StatefulSet with a headless Service, and let the apps and KEDA reach it by a stable address', () => {
+    type ServiceSpec = {
+      clusterIP?: string;
+      publishNotReadyAddresses?: boolean;
+      selector: Record<string, string>;
+      ports: { port: number; targetPort: string | number }[];
+    };
+    const services = applied.filter((d) => d.kind === 'Service');
+    const serviceSpec = (name: string): ServiceSpec | undefined =>
+      services.find((d) => d.metadata.name === name)?.spec as ServiceSpec | undefined;
+    const set = applied.find((d) => d.kind === 'StatefulSet' && d.metadata.name === 'redis')?.spec as {
+      serviceName: string;
+      selector: { matchLabels: Record<string, string> };
+    };
+    // A StatefulSet's serviceName must name a headless Service (clusterIP: None): it gives the pod its DNS name
+    // (redis-0.<service>), which a Service with a cluster IP does not.
+    const governing = serviceSpec(set.serviceName);
+    expect(governing?.clusterIP).toBe('None');
+    // The pod's name resolves while it replays its AOF too (Redis' own clients of it, a debugging session).
+    expect(governing?.publishNotReadyAddresses).toBe(true);
+    // The apps (REDIS_URL) and KEDA (REDIS_ADDRESS) connect to a Service with a cluster IP: one address that stays,
+    // refusing connections while Redis is not ready, rather than a name that resolves to nothing (the headless
+    // one's, which lists only ready pods without publishNotReadyAddresses) or to a pod's address that changes.
+    const config = applied.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'ai-gateway-config')?.data ?? {};
+    const { hostname, port } = new URL(config.REDIS_URL);
+    expect(secret.REDIS_ADDRESS).toBe(`${hostname}:${port}`);
+    const reached = serviceSpec(hostname);
+    expect(reached?.clusterIP).toBeUndefined();
+    expect(reached?.selector).toEqual(set.selector.matchLabels);
+    expect(reached?.ports.map((p) => [p.port, p.targetPort])).toEqual([[Number(port), 'redis']]);
+  });
+
   describe("Redis' start, run as the manifest runs it", () => {
     const dir = mkdtempSync(join(tmpdir(), 'aigw-k8s-redis-'));
     let port = 0;
