@@ -187,6 +187,13 @@ describe('k8s manifests', () => {
       enough: true,
     });
     expect(heapMb + RSS_BEYOND_HEAP_MB).toBeLessThanOrEqual(limitMb);
+    // Larger prompts: the held bodies' bytes are bounded too (MAX_PENDING_BYTES). The heap grows with the requests and
+    // their bytes alike, so bytes up to `pending` of the measured 32 KB prompts keep the measured peak an upper bound;
+    // by the count alone, at the ~2 bytes of heap per body byte measured, ~150 bodies of MAX_BODY_BYTES (2 MiB) would
+    // fill the heap, far below the count.
+    const pendingBytes = Number(config.MAX_PENDING_BYTES ?? new GatewayEnv().MAX_PENDING_BYTES);
+    expect(pendingBytes).toBeGreaterThan(0);
+    expect(pendingBytes).toBeLessThanOrEqual(pending * 32 * 1024);
     // A node flag, before the script: after it, it would be the app's argument.
     expect(gateway.args.indexOf('dist/apps/api-gateway/src/main.js')).toBe(gateway.args.length - 1);
   });

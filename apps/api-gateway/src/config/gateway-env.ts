@@ -165,6 +165,29 @@ export class GatewayEnv extends RequestDeadlineEnv {
   MAX_PENDING_REQUESTS = 5_000;
 
   /**
+   * The bodies' bytes (JSON as received, decoded) of the sync and streamed requests this gateway process holds at once,
+   * from arrival until their responses close: MAX_PENDING_REQUESTS counts requests, and 5,000 bodies of MAX_BODY_BYTES
+   * (2 MiB) are 10 GB. Past it a new one gets the same `503 gateway_overloaded`. The default, MAX_PENDING_REQUESTS'
+   * 5,000 times the 32 KB prompts its heap figure was measured with, keeps that figure an upper bound whatever the
+   * bodies' sizes (heap grows with both counts; neither passes the measured point). 0: no bound; else at least
+   * MAX_BODY_BYTES, or a body at that limit could never be taken.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(64 * 1024 * 1024 * 1024)
+  @ValidateBy({
+    name: 'holdsOneBody',
+    validator: {
+      validate: (value: unknown, args) =>
+        value === 0 || typeof value !== 'number' || value >= (args?.object as GatewayEnv).MAX_BODY_BYTES,
+      defaultMessage: (args) =>
+        `MAX_PENDING_BYTES must be 0 (no bound) or at least MAX_BODY_BYTES (${(args?.object as GatewayEnv).MAX_BODY_BYTES}): a body at that limit could never be taken`,
+    },
+  })
+  MAX_PENDING_BYTES = 5_000 * 32 * 1024;
+
+  /**
    * How long a connection test (`POST /api/v1/ai/admin/providers[/:id]/test`) waits for the health-monitor; keep
    * it above the monitor's PROBE_TIMEOUT_MS (the routes are probed concurrently).
    */

@@ -145,7 +145,7 @@ export class GenerationService {
   }
 
   async answer(sub: Submission, client: Client): Promise<GenerationResult> {
-    this.makeRoom();
+    this.makeRoom(client);
     // Until its job is queued (or it needs none), a draining process keeps its own worker taking jobs for it.
     const arrived = this.hub.arriving();
     try {
@@ -228,7 +228,7 @@ export class GenerationService {
 
   /** Resolves once the SSE response is open (the relay then owns it); rejects with the error to answer. */
   async stream(sub: Submission, client: Client, encoder: StreamEncoderFactory): Promise<void> {
-    this.makeRoom();
+    this.makeRoom(client);
     const arrived = this.hub.arriving();
     try {
       const entry = await this.enter(sub, client);
@@ -366,14 +366,16 @@ export class GenerationService {
   }
 
   /**
-   * Refuses a sync or streamed request the process has no room for (`MAX_PENDING_REQUESTS`), counted as its 503,
-   * before anything else: nothing was claimed, admitted, charged or queued for it. Async submissions never come here.
+   * Refuses a sync or streamed request the process has no room for (`MAX_PENDING_REQUESTS`, `MAX_PENDING_BYTES`),
+   * counted as its 503, before anything else: nothing was claimed, admitted, charged or queued for it; else holds its
+   * body's bytes until its response closes. Async submissions never come here.
    */
-  private makeRoom(): void {
-    const refusal = this.limit.refusal();
+  private makeRoom(client: Client): void {
+    const refusal = this.limit.refusal(client.bodyBytes);
     if (refusal !== null) {
       this.refused(refusal);
     }
+    this.limit.hold(client.bodyBytes, client);
   }
 
   /**

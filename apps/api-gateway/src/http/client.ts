@@ -18,11 +18,15 @@ export interface Client {
   readonly startedAt: number;
   /** The body as received, before DTO transformation (Idempotency-Key fingerprint). */
   readonly body: unknown;
+  /** The body's length in bytes as received (decoded), which MAX_PENDING_BYTES counts. */
+  readonly bodyBytes: number;
   /**
    * A request header the gateway reads (lower-case name); a `400` naming it when one that holds a single value
    * (`Idempotency-Key`, `x-gateway-policy`, `x-gateway-allow-fallback`) was sent more than once.
    */
   header(name: string): string | undefined;
+  /** Runs `cb` once when the response is over, whichever way: answered, failed, or its client gone. */
+  onClosed(cb: () => void): void;
   /** Adds headers to whatever answer goes out: a result, an error or a stream. */
   setHeaders(headers: Record<string, string>): void;
   /**
@@ -68,6 +72,7 @@ class FastifyClient implements Client {
   readonly jobId: string;
   readonly startedAt: number;
   readonly body: unknown;
+  readonly bodyBytes: number;
 
   constructor(
     private readonly req: FastifyRequest,
@@ -78,6 +83,17 @@ class FastifyClient implements Client {
     this.jobId = jobIdFor(req);
     this.startedAt = req.startedAt;
     this.body = req.body;
+    this.bodyBytes = req.bodyBytes;
+  }
+
+  onClosed(cb: () => void): void {
+    const raw = this.reply.raw;
+    // Closed already (its client left while the body was read): 'close' will not come again.
+    if (raw.closed || raw.destroyed) {
+      cb();
+    } else {
+      raw.once('close', cb);
+    }
   }
 
   header(name: string): string | undefined {

@@ -7,6 +7,16 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { awaitsContinue } from './continue';
 import { sendError, sendNotRouted } from './errors';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The JSON body's length in bytes as parsed (after its Content-Encoding is undone; 0 without a JSON body): what
+     * the api-gateway's MAX_PENDING_BYTES counts.
+     */
+    bodyBytes: number;
+  }
+}
+
 /** Oversized bodies up to this many times the limit are read and discarded before the 413 (see below). */
 const DRAIN_FACTOR = 8;
 
@@ -215,7 +225,9 @@ function parseBody(text: string): unknown {
 export function installJsonParser(fastify: FastifyInstance): void {
   // Fastify's default text/plain parser too: a body typed as text is not application/json (415), not a string body.
   fastify.removeContentTypeParser(['application/json', 'text/plain']);
+  fastify.decorateRequest('bodyBytes', 0);
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    req.bodyBytes = (body as Buffer).length;
     const text = decodeText(body as Buffer, req.headers['content-type']);
     if (text instanceof GatewayError) {
       done(text, undefined);
