@@ -1,5 +1,5 @@
 import { HOUR_MS, validateEnv } from '@aigw/core';
-import { shutdownBudget, type RequestDeadlineEnv } from '@aigw/platform';
+import { loadEnvOrReport, shutdownBudget, type RequestDeadlineEnv } from '@aigw/platform';
 import { GatewayEnv } from '../../apps/api-gateway/src/config/gateway-env';
 import { MonitorEnv } from '../../apps/health-monitor/src/config/monitor-env';
 import { WorkerEnv } from '../../apps/router-worker/src/config/worker-env';
@@ -46,5 +46,42 @@ describe('the default shutdown grace of the apps that hold requests', () => {
 
   it('leaves the health-monitor, which holds no request, its short grace', () => {
     expect(validateEnv(MonitorEnv, { REQUEST_TIMEOUT_MS: '300000' }).SHUTDOWN_GRACE_MS).toBe(25_000);
+  });
+});
+
+describe('a SHUTDOWN_GRACE_MS given shorter than the request deadline', () => {
+  /** What the boot's environment check writes to stderr with `vars` set (on top of the test's own environment). */
+  function bootWarnings(vars: Record<string, string>): string[] {
+    const writes: string[] = [];
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      writes.push(String(chunk));
+      return true;
+    });
+    const saved = { ...process.env };
+    try {
+      delete process.env.SHUTDOWN_GRACE_MS;
+      delete process.env.REQUEST_TIMEOUT_MS;
+      Object.assign(process.env, vars);
+      // The single process checks the environment once per app it hosts.
+      expect(loadEnvOrReport(GatewayEnv, 'api-gateway')).not.toBeNull();
+      expect(loadEnvOrReport(WorkerEnv, 'router-worker')).not.toBeNull();
+      expect(loadEnvOrReport(MonitorEnv, 'health-monitor')).not.toBeNull();
+    } finally {
+      process.env = saved;
+      spy.mockRestore();
+    }
+    return writes.filter((w) => w.includes('SHUTDOWN_GRACE_MS'));
+  }
+
+  it('is taken, with one warning at boot naming both values; a derived or long enough grace gets none', () => {
+    expect(bootWarnings({})).toEqual([]);
+    expect(bootWarnings({ REQUEST_TIMEOUT_MS: '300000' })).toEqual([]);
+    expect(bootWarnings({ REQUEST_TIMEOUT_MS: '120000', SHUTDOWN_GRACE_MS: '125000' })).toEqual([]);
+    // k8s/configmap.yaml's pair with only the deadline raised: the grace left behind.
+    expect(bootWarnings({ REQUEST_TIMEOUT_MS: '300000', SHUTDOWN_GRACE_MS: '125000' })).toEqual([
+      '[api-gateway] warning: SHUTDOWN_GRACE_MS=125000 lets in-flight requests run 123000 ms after SIGTERM, less than ' +
+        'REQUEST_TIMEOUT_MS=300000: a stop cuts longer ones with a retryable 503. Unset it (its default is 305000) or ' +
+        'raise it, with the time your orchestrator waits before killing.\n',
+    ]);
   });
 });

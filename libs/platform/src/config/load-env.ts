@@ -8,7 +8,9 @@ import {
   validateEnv,
 } from '@aigw/core';
 import { jsonLine, startFailureReport } from '../lifecycle/start-failure';
+import { graceCovering, shutdownBudget } from '../lifecycle/shutdown';
 import { BaseEnv, withRedisPassword } from './base-env';
+import { RequestDeadlineEnv } from './request-deadline-env';
 
 /**
  * Validates process.env against the app's schema; on failure prints every bad variable and exits 1,
@@ -75,7 +77,33 @@ export function loadEnvOrReport<T extends object>(schema: new () => T, appName: 
       process.stderr.write(refusal);
     }
   }
+  if (env instanceof RequestDeadlineEnv && !refusedCatalog) {
+    warnShortGrace(env, appName);
+  }
   return refusedCatalog ? null : env;
+}
+
+/**
+ * Warns (once per process, at boot) when SHUTDOWN_GRACE_MS, given explicitly, drains for less than REQUEST_TIMEOUT_MS
+ * (RequestDeadlineEnv derives a grace that does not): a stop then cuts the requests running longer with a retryable
+ * 503. Allowed, a shorter stop can be the operator's choice, but the pair is easily left behind when one is raised
+ * (k8s/configmap.yaml sets both).
+ */
+function warnShortGrace(env: RequestDeadlineEnv, appName: string): void {
+  const { drainMs } = shutdownBudget(env.SHUTDOWN_GRACE_MS);
+  if (drainMs >= env.REQUEST_TIMEOUT_MS || warned.has('SHUTDOWN_GRACE_MS')) {
+    return;
+  }
+  warned.add('SHUTDOWN_GRACE_MS');
+  const message =
+    `SHUTDOWN_GRACE_MS=${env.SHUTDOWN_GRACE_MS} lets in-flight requests run ${drainMs} ms after SIGTERM, less than ` +
+    `REQUEST_TIMEOUT_MS=${env.REQUEST_TIMEOUT_MS}: a stop cuts longer ones with a retryable 503. Unset it (its default ` +
+    `is ${graceCovering(env.REQUEST_TIMEOUT_MS)}) or raise it, with the time your orchestrator waits before killing.`;
+  process.stderr.write(
+    process.env.LOG_FORMAT === 'json'
+      ? `${jsonLine(appName, message, undefined, 'warn')}\n`
+      : `[${appName}] warning: ${message}\n`,
+  );
 }
 
 /** Provider problems already printed by this process (with the app name of the first app that found them). */
