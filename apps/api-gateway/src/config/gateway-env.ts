@@ -169,7 +169,9 @@ export class GatewayEnv extends RequestDeadlineEnv {
    * from arrival until their responses close: MAX_PENDING_REQUESTS counts requests, and 5,000 bodies of MAX_BODY_BYTES
    * (2 MiB) are 10 GB. Past it a new one gets the same `503 gateway_overloaded`. The default, MAX_PENDING_REQUESTS'
    * 5,000 times the 32 KB prompts its heap figure was measured with, keeps that figure an upper bound whatever the
-   * bodies' sizes (heap grows with both counts; neither passes the measured point). 0: no bound; else at least
+   * bodies' sizes (heap grows with both counts; neither passes the measured point). Retained heap measured in process
+   * (queue paused, after a GC): ~1.6 bytes per body byte for 1 MiB bodies, less than a 32 KB prompt's per byte, so
+   * larger bodies do not break that bound (the parse's transient peak is not measured). 0: no bound; else at least
    * MAX_BODY_BYTES, or a body at that limit could never be taken.
    */
   @Type(() => Number)
