@@ -97,6 +97,30 @@ describe('AdmissionStore', () => {
     expect(Number(tokens)).toBe(40);
   });
 
+  it('settles a cost above its reservation: the next request sees it, in spend and in tokens per minute', async () => {
+    // A provider that billed more than the worst case reserved (a prompt the tokenizer under-counted).
+    const req = input('u-over', { dailySpendLimitUsd: 0.05, monthlySpendLimitUsd: 0.05, keyTpm: 1_000 });
+    const a = await stores[0].admit(req);
+    if (a.kind !== 'admitted' || a.reservation === null) {
+      throw new Error(`expected an admission, got ${JSON.stringify(a)}`);
+    }
+    await stores[1].settle(a.reservation, 950, 0.045);
+    expect(await counters.read('u-over', now)).toMatchObject({ dailySpendUsd: 0.045, monthlySpendUsd: 0.045 });
+    expect(Number(await conns[0].get(a.reservation.tokenKeys[0]))).toBe(950);
+    // 0.045 + 0.01 > 0.05 and 950 + 100 > 1,000: refused until they reset, not for good; nothing charged.
+    const next = await stores[2].admit(req);
+    expect(next).toMatchObject({ kind: 'refused', check: 'monthly_spend', tooLarge: false });
+    expect(await stores[2].admit(input('u-over', { keyTpm: 1_000 }))).toMatchObject({
+      kind: 'refused',
+      check: 'key_tpm',
+      tooLarge: false,
+    });
+    // What is left fits a smaller request.
+    const small = await stores[0].admit(input('u-over', { dailySpendLimitUsd: 0.05 }, { reserveUsd: 0.004 }));
+    expect(small).toMatchObject({ kind: 'admitted' });
+    expect(await counters.read('u-over', now)).toMatchObject({ dailySpendUsd: 0.049 });
+  });
+
   it('sums many tiny costs exactly: a request costing a fraction of a micro-dollar is not counted as a whole one', async () => {
     // 50 requests of a cheap model (an embedding, a small local model): $0.00000025 each, $0.0000125 in all.
     const req = input('u-tiny', { dailySpendLimitUsd: 1 }, { reserveUsd: 0.0000003 });
