@@ -138,12 +138,12 @@ describe('every generation endpoint counts, settles and refuses alike', () => {
     }
   }
 
-  it.each(calls.map((c) => [c.name, c] as const))(
+  it.each(calls.flatMap((c) => [[c.name, c, true] as const, [`${c.name} (no usage reported)`, c, false] as const]))(
     '%s: one request counted, spend and the minute tokens settled to its usage record',
-    async (_name, call) => {
-      sys.sim.configure({ echo: false, completionTokens: 20, latencyMs: 0, chunkDelayMs: 5 });
+    async (name, call, reportUsage) => {
+      sys.sim.configure({ echo: false, completionTokens: 20, latencyMs: 0, chunkDelayMs: 5, reportUsage });
       await earlyInMinute();
-      const { userId, keyId, key } = await userWithKey(`parity-${call.name}`, 1000, { rpm: 1000, tpm: 1_000_000 });
+      const { userId, keyId, key } = await userWithKey(`parity-${name}`, 1000, { rpm: 1000, tpm: 1_000_000 });
       const windowAt = Date.now();
       const res = await send(key, call, `parity ${randomBytes(6).toString('hex')}`);
       expect(res.status).toBe(call.queued === true ? 202 : 200);
