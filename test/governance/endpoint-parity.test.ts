@@ -211,6 +211,33 @@ describe('every generation endpoint counts, settles and refuses alike', () => {
     },
     40_000,
   );
+  it.each(calls.map((c) => [c.name, c] as const))(
+    "%s: past the key's requests per minute, 429 with Retry-After to the minute's end and nothing remaining",
+    async (name, call) => {
+      sys.sim.configure({ echo: false, completionTokens: 5, latencyMs: 0, chunkDelayMs: 0, reportUsage: true });
+      await earlyInMinute();
+      const { key } = await userWithKey(`parity-rpm-${name}`, 1000, { rpm: 1, tpm: 1_000_000 });
+      const first = await send(key, call, `first ${randomBytes(6).toString('hex')}`);
+      expect(first.status).toBe(call.queued === true ? 202 : 200);
+      expect(first.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+      await first.text();
+      const before = Date.now();
+      const res = await send(key, call, `second ${randomBytes(6).toString('hex')}`);
+      const body = (await res.json()) as { error: { code: string; type: string; message: string } };
+      expect(res.status).toBe(429);
+      expect(body.error).toMatchObject({ code: 'rate_limit_exceeded' });
+      const toMinuteEnd = periodsAt(before).windowEndsAt - before;
+      const retryAfter = Number(res.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(Math.ceil(toMinuteEnd / 1000));
+      expect(res.headers.get('x-ratelimit-limit-requests')).toBe('1');
+      expect(res.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+      expect(res.headers.get('x-ratelimit-reset-requests')).toMatch(/^(\d+ms|\d+s|1m0s)$/);
+      expect(res.headers.get('x-should-retry')).not.toBe('false');
+    },
+    40_000,
+  );
+
   it('a key revoked while its stream runs: the stream ends whole, is billed once and settled; the key is refused next', async () => {
     sys.sim.configure({ echo: false, completionTokens: 30, latencyMs: 0, chunkDelayMs: 40 });
     const { userId, keyId, key } = await userWithKey('parity-revoked-stream', 1000, { rpm: 1000, tpm: 1_000_000 });
