@@ -238,6 +238,55 @@ describe('every generation endpoint counts, settles and refuses alike', () => {
     40_000,
   );
 
+  it('many concurrent requests of every endpoint racing a nearly spent budget: never past it, every reservation settled', async () => {
+    sys.sim.configure({ echo: false, completionTokens: 20, latencyMs: 50, chunkDelayMs: 10, reportUsage: true });
+    const [user] = await sys.query<{ id: string }>('INSERT INTO users (name) VALUES ($1) RETURNING id', [
+      'parity-race',
+    ]);
+    const plain = `sk-aigw-${randomBytes(24).toString('base64url')}`;
+    await sys.query('INSERT INTO api_keys (user_id, role, key_hash, prefix) VALUES ($1, $2, $3, $4)', [
+      user.id,
+      'user',
+      createHash('sha256').update(plain).digest('hex'),
+      plain.slice(0, 16),
+    ]);
+    // Room for a few worst cases only (sim-claude's 50 completion tokens reserve $0.00075, sim-gpt's $0.0001).
+    const budget = 0.003;
+    await sys.query(`INSERT INTO user_quotas (user_id, tier, daily_spend_limit_usd) VALUES ($1, 'default', $2)`, [
+      user.id,
+      budget,
+    ]);
+    const runs = Array.from({ length: 40 }, async (_, i) => {
+      const res = await send(plain, calls[i % calls.length], `race ${i} ${randomBytes(6).toString('hex')}`);
+      await res.text();
+      return res.status;
+    });
+    const statuses = await Promise.all(runs);
+    expect(statuses.filter((s) => s !== 200 && s !== 202 && s !== 429)).toEqual([]);
+    const admitted = statuses.filter((s) => s !== 429).length;
+    expect(admitted).toBeGreaterThan(0);
+    expect(admitted).toBeLessThan(40);
+    const [row] = await waitFor(
+      async () => {
+        const r = await sys.query<{ n: string; spent: string }>(
+          'SELECT count(*) AS n, coalesce(sum(cost_usd), 0) AS spent FROM usage_records WHERE user_id = $1',
+          [user.id],
+        );
+        return Number(r[0].n) === admitted ? r : null;
+      },
+      { timeoutMs: 20_000, message: 'usage rows did not arrive' },
+    );
+    expect(Number(row.spent)).toBeLessThanOrEqual(budget);
+    const counters = new QuotaCountersStore(redis, new GovernanceKeys(sys.prefix));
+    await waitFor(
+      async () => {
+        const c = await counters.read(user.id, Date.now());
+        return Math.abs(c.dailySpendUsd - Number(row.spent)) < 1e-12 ? c : null;
+      },
+      { timeoutMs: 10_000, message: `spend not settled to ${row.spent}` },
+    );
+  }, 60_000);
+
   it('a key revoked while its stream runs: the stream ends whole, is billed once and settled; the key is refused next', async () => {
     sys.sim.configure({ echo: false, completionTokens: 30, latencyMs: 0, chunkDelayMs: 40 });
     const { userId, keyId, key } = await userWithKey('parity-revoked-stream', 1000, { rpm: 1000, tpm: 1_000_000 });
