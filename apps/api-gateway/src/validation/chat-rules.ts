@@ -1,3 +1,4 @@
+import { ErrorCode, GatewayError } from '@aigw/core';
 import { assertMediaParts } from './media-parts';
 import { isAllowedToolsChoice } from './openai-fields';
 import { invalidParam } from './validation-errors';
@@ -25,6 +26,9 @@ interface RuleBody {
   /** OpenAI's deprecated function calling: not modelled, here only to be refused (`checkLegacyFunctions`). */
   functions?: unknown;
   function_call?: unknown;
+  /** OpenAI's audio output (`modalities: ["text", "audio"]`, `audio: {voice, format}`): not modelled, here only to be refused (`checkAudioOutput`). */
+  modalities?: unknown;
+  audio?: unknown;
 }
 
 /**
@@ -41,6 +45,23 @@ function checkLegacyFunctions(body: RuleBody): void {
         'legacy function calling is not supported: send the functions as tools ([{"type": "function", "function": {...}}]) and function_call as tool_choice',
       );
     }
+  }
+}
+
+/**
+ * Audio output is refused rather than passed through: an OpenAI-compatible provider would answer with the audio in
+ * `message.audio` (streamed as `delta.audio`), which the gateway's answers, streams and cache have no place for, so the
+ * client would get an empty answer for audio it paid for. `modalities: ["text"]` (OpenAI's default) is served.
+ */
+function checkAudioOutput(body: RuleBody): void {
+  const wantsAudio = Array.isArray(body.modalities) && body.modalities.includes('audio');
+  const param = wantsAudio ? 'modalities' : body.audio !== undefined && body.audio !== null ? 'audio' : null;
+  if (param !== null) {
+    throw new GatewayError(
+      ErrorCode.UnsupportedParameter,
+      `'${param}' is not supported: this gateway answers in text only (audio output would be lost); leave out 'audio' and ask for modalities ["text"].`,
+      { param },
+    );
   }
 }
 
@@ -120,6 +141,7 @@ function checkTools(body: RuleBody): void {
 /** Throws 400 invalid_request naming the field when a rule is broken. */
 export function assertChatRules(body: RuleBody): void {
   checkLegacyFunctions(body);
+  checkAudioOutput(body);
   checkStreamOptions(body);
   checkToolConversation(body.messages);
   assertMediaParts(body.messages);
