@@ -6,20 +6,45 @@ import { TestSystem } from './harness';
 /*
  * What an OpenAI-compatible provider puts in its answer beyond the text, through the whole system to the official
  * OpenAI SDK: audio output (OpenAI's `modalities: ["text", "audio"]`), which the gateway cannot relay and so refuses
- * before any provider is paid for it.
+ * before any provider is paid for it; the usage's details, Predicted Outputs' accepted and rejected tokens (what a
+ * client sending `prediction` reads to know whether it pays off) and the prompt's audio tokens, whole and streamed.
  */
 
 interface ChatBody {
   stream?: boolean;
   modalities?: string[];
+  prediction?: unknown;
   messages: { content: string }[];
 }
 
 const USAGE = { prompt_tokens: 9, completion_tokens: 20, total_tokens: 29 };
+/** OpenAI's usage for a request with a `prediction` and an audio part: every detail, zeros included, as OpenAI sends. */
+const DETAILED_USAGE = {
+  ...USAGE,
+  prompt_tokens_details: { cached_tokens: 0, audio_tokens: 4 },
+  completion_tokens_details: {
+    reasoning_tokens: 0,
+    audio_tokens: 0,
+    accepted_prediction_tokens: 12,
+    rejected_prediction_tokens: 3,
+  },
+};
 
 /** OpenAI's answer: with audio asked for, the audio in `message.audio` and no `content`, as gpt-4o-audio answers. */
 function answer(body: ChatBody, res: ServerResponse): void {
   const top = { id: 'chatcmpl-up', object: 'chat.completion', created: 1_760_000_000, model: 'gpt-4o-audio-preview' };
+  const usage = body.prediction === undefined ? USAGE : DETAILED_USAGE;
+  if (body.stream === true) {
+    const chunk = (choices: unknown[], extra: Record<string, unknown> = {}): string =>
+      `data: ${JSON.stringify({ ...top, object: 'chat.completion.chunk', choices, ...extra })}\n\n`;
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk([{ index: 0, delta: { role: 'assistant', content: 'Hello' }, finish_reason: null }]));
+    res.write(chunk([{ index: 0, delta: { content: ' there.' }, finish_reason: null }]));
+    res.write(chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]));
+    res.write(chunk([], { usage }));
+    res.end('data: [DONE]\n\n');
+    return;
+  }
   const message = body.modalities?.includes('audio')
     ? {
         role: 'assistant',
@@ -29,7 +54,7 @@ function answer(body: ChatBody, res: ServerResponse): void {
     : { role: 'assistant', content: 'Hello there.' };
   res
     .writeHead(200, { 'content-type': 'application/json' })
-    .end(JSON.stringify({ ...top, choices: [{ index: 0, message, finish_reason: 'stop' }], usage: USAGE }));
+    .end(JSON.stringify({ ...top, choices: [{ index: 0, message, finish_reason: 'stop' }], usage }));
 }
 
 describe('OpenAI SDK: what an answer carries beyond its text (e2e)', () => {
@@ -47,7 +72,7 @@ describe('OpenAI SDK: what an answer carries beyond its text (e2e)', () => {
     });
   });
   const system = new TestSystem({
-    env: { RETRY_MAX: '0' },
+    env: { RETRY_MAX: '0', CACHE_ENABLED: 'true', CACHE_TTL_S: '60' },
     catalog: () => `providers:
   - id: up
     kind: openai
@@ -101,5 +126,37 @@ describe('OpenAI SDK: what an answer carries beyond its text (e2e)', () => {
   it("serves OpenAI's default modalities, text only", async () => {
     const res = await client.chat.completions.create({ model: 'gpt-4o', messages, modalities: ['text'] });
     expect(res.choices[0].message.content).toBe('Hello there.');
+  });
+
+  it("relays Predicted Outputs' accepted and rejected tokens and the prompt's audio tokens, whole and streamed", async () => {
+    const ask = { model: 'gpt-4o', messages, prediction: { type: 'content' as const, content: 'Hello there.' } };
+    const whole = await client.chat.completions.create(ask);
+    expect(whole.choices[0].message.content).toBe('Hello there.');
+    const expected = {
+      prompt_tokens: 9,
+      completion_tokens: 20,
+      total_tokens: 29,
+      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 4 },
+      completion_tokens_details: { reasoning_tokens: 0, accepted_prediction_tokens: 12, rejected_prediction_tokens: 3 },
+    };
+    expect(whole.usage).toEqual(expected);
+    // The same request again is answered from the response cache, with the same usage.
+    const again = await client.chat.completions.create(ask).withResponse();
+    expect(again.response.headers.get('x-gateway-cache')).toBe('hit');
+    expect(again.data.usage).toEqual(expected);
+
+    const stream = await client.chat.completions.create({
+      ...ask,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = '';
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta?.content ?? '';
+      usage = chunk.usage ?? usage;
+    }
+    expect(text).toBe('Hello there.');
+    expect(usage).toEqual(expected);
   });
 });

@@ -250,6 +250,14 @@ export interface Usage {
   /** Completion tokens spent on hidden reasoning (part of `completionTokens`). */
   reasoningTokens?: number;
   /**
+   * OpenAI's Predicted Outputs (`prediction`): of the prediction's tokens, those that appeared in the completion and
+   * those that did not (both part of `completionTokens`, billed as completion tokens). Absent: none reported.
+   */
+  acceptedPredictionTokens?: number;
+  rejectedPredictionTokens?: number;
+  /** Of `promptTokens`, those of the request's audio parts (`input_audio`), where the provider says. */
+  audioPromptTokens?: number;
+  /**
    * What the provider said the call cost, in USD, where its answer says so (OpenRouter's `usage.cost`: its credits are
    * dollars). Billed instead of the catalog's price only where `reportedCostOf` trusts it.
    */

@@ -128,8 +128,11 @@ const OPENAI_USAGE = object(
     prompt_tokens: INTEGER,
     completion_tokens: INTEGER,
     total_tokens: INTEGER,
-    prompt_tokens_details: object({ cached_tokens: INTEGER }),
-    completion_tokens_details: object({ reasoning_tokens: INTEGER }),
+    prompt_tokens_details: object({ cached_tokens: INTEGER, audio_tokens: INTEGER }, ['audio_tokens']),
+    completion_tokens_details: object(
+      { reasoning_tokens: INTEGER, accepted_prediction_tokens: INTEGER, rejected_prediction_tokens: INTEGER },
+      ['accepted_prediction_tokens', 'rejected_prediction_tokens'],
+    ),
   },
   ['completion_tokens_details'],
 );
@@ -316,8 +319,24 @@ const USAGE = object(
       'Part of `cacheWritePromptTokens` written to Claude\'s 1-hour cache (`cache_control.ttl: "1h"`), billed at twice the prompt price.',
     ),
     reasoningTokens: described(INTEGER, 'Part of `completionTokens` spent on hidden reasoning.'),
+    acceptedPredictionTokens: described(
+      INTEGER,
+      "Predicted Outputs: of the prediction's tokens, those in the completion (part of `completionTokens`).",
+    ),
+    rejectedPredictionTokens: described(
+      INTEGER,
+      "Predicted Outputs: of the prediction's tokens, those not in the completion (part of `completionTokens`, billed).",
+    ),
+    audioPromptTokens: described(INTEGER, "Part of `promptTokens` from the request's audio parts."),
   },
-  ['cacheWritePromptTokens', 'cacheWrite1hPromptTokens', 'reasoningTokens'],
+  [
+    'cacheWritePromptTokens',
+    'cacheWrite1hPromptTokens',
+    'reasoningTokens',
+    'acceptedPredictionTokens',
+    'rejectedPredictionTokens',
+    'audioPromptTokens',
+  ],
 );
 
 const GENERATE_RESPONSE = object(

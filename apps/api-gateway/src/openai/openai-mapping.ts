@@ -185,8 +185,12 @@ export interface OpenAiUsage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
-  prompt_tokens_details: { cached_tokens: number };
-  completion_tokens_details?: { reasoning_tokens: number };
+  prompt_tokens_details: { cached_tokens: number; audio_tokens?: number };
+  completion_tokens_details?: {
+    reasoning_tokens: number;
+    accepted_prediction_tokens?: number;
+    rejected_prediction_tokens?: number;
+  };
 }
 
 export function openAiUsage(u: Usage): OpenAiUsage {
@@ -196,8 +200,16 @@ export function openAiUsage(u: Usage): OpenAiUsage {
     total_tokens: u.totalTokens,
     prompt_tokens_details: { cached_tokens: u.cachedPromptTokens },
   };
-  if (u.reasoningTokens !== undefined) {
-    usage.completion_tokens_details = { reasoning_tokens: u.reasoningTokens };
+  if (u.audioPromptTokens !== undefined) {
+    usage.prompt_tokens_details.audio_tokens = u.audioPromptTokens;
+  }
+  const predicted = u.acceptedPredictionTokens !== undefined || u.rejectedPredictionTokens !== undefined;
+  if (u.reasoningTokens !== undefined || predicted) {
+    usage.completion_tokens_details = { reasoning_tokens: u.reasoningTokens ?? 0 };
+  }
+  if (predicted && usage.completion_tokens_details !== undefined) {
+    usage.completion_tokens_details.accepted_prediction_tokens = u.acceptedPredictionTokens ?? 0;
+    usage.completion_tokens_details.rejected_prediction_tokens = u.rejectedPredictionTokens ?? 0;
   }
   return usage;
 }

@@ -45,8 +45,13 @@ interface WireUsage {
     cached_tokens?: number;
     cache_write_tokens?: number;
     cache_creation_tokens?: number;
+    audio_tokens?: number;
   } | null;
-  completion_tokens_details?: { reasoning_tokens?: number } | null;
+  completion_tokens_details?: {
+    reasoning_tokens?: number;
+    accepted_prediction_tokens?: number;
+    rejected_prediction_tokens?: number;
+  } | null;
   /** DeepSeek reports its prompt cache this way. */
   prompt_cache_hit_tokens?: number;
   /** LiteLLM: Anthropic's count of prompt tokens written to its cache, in every release. */
@@ -536,6 +541,17 @@ export function usageOf(u: WireUsage | null | undefined): Usage {
   const reasoning = u.completion_tokens_details?.reasoning_tokens;
   if (typeof reasoning === 'number' && reasoning > 0) {
     usage.reasoningTokens = reasoning;
+  }
+  // OpenAI reports these as 0 on every answer: only counts that say something are kept.
+  const accepted = num(u.completion_tokens_details?.accepted_prediction_tokens);
+  const rejected = num(u.completion_tokens_details?.rejected_prediction_tokens);
+  if (accepted > 0 || rejected > 0) {
+    usage.acceptedPredictionTokens = accepted;
+    usage.rejectedPredictionTokens = rejected;
+  }
+  const audio = num(details?.audio_tokens);
+  if (audio > 0) {
+    usage.audioPromptTokens = audio;
   }
   const cost = reportedCost(u);
   if (cost !== undefined) {
