@@ -7,7 +7,7 @@ const PROVIDER_KEY = 'sk-e2e-provider-key-77aa';
 const SECRETS_KEY = '5ec2e75e' + 'c0ffee42'.repeat(7);
 
 /**
- * Secrets never reach a log line or a client, driven through the real processes at LOG_LEVEL=debug: provider calls
+ * Secrets never reach a log line or a client, driven through the real processes at LOG_LEVEL=verbose (every line): provider calls
  * that fail with answers quoting the key they were sent (plain and URL-encoded), requests carrying the gateway key in
  * Authorization, x-api-key and api-key, a connection test, SECRETS_KEY in the environment. (A key in a baseUrl's query
  * string never gets this far: the catalog refuses it, `credentialParamOf`.)
@@ -17,7 +17,7 @@ describe('secrets in logs (e2e)', () => {
   let origin = '';
   const system = new TestSystem({
     workers: 1,
-    env: { LOG_LEVEL: 'debug', SECRETS_KEY },
+    env: { LOG_LEVEL: 'verbose', SECRETS_KEY },
     catalog: () => `providers:
   - id: keyed
     kind: openai

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { mergedMetrics } from './metrics';
+import { HOUR_MS } from '@aigw/core';
+import { LATENCY_BUCKETS, mergedMetrics } from './metrics';
 
 function registries(): { gateway: Registry; worker: Registry } {
   const gateway = new Registry();
@@ -66,5 +67,28 @@ describe('mergedMetrics', () => {
     const text = await mergedMetrics([gateway, worker]);
 
     expect(text).toContain('aigw_queue_jobs{state="waiting"} 7');
+  });
+});
+
+describe('LATENCY_BUCKETS', () => {
+  // REQUEST_TIMEOUT_MS may be up to an hour (a streamed answer lasts until its end), a provider's timeoutMs is an idle
+  // timeout for streams, and async jobs run longer still: a 4-minute generation and a 20-minute one must not share
+  // +Inf, or every quantile past the top bucket reads as that bucket.
+  it('tells apart generations up to the longest sync deadline, no bucket more than 3 times the one before', async () => {
+    const r = new Registry();
+    const h = new Histogram({ name: 'aigw_t_seconds', help: 'h', buckets: LATENCY_BUCKETS, registers: [r] });
+    for (const seconds of [240, 1200, HOUR_MS / 1000]) {
+      h.observe(seconds);
+    }
+    const counts = (await h.get()).values
+      .filter((v) => v.metricName === 'aigw_t_seconds_bucket')
+      .map((v) => [String(v.labels.le), v.value] as const);
+    const finite = counts.filter(([le]) => le !== '+Inf').map(([, n]) => n);
+    // Every observation is in a finite bucket, and the three in different ones.
+    expect(finite[finite.length - 1]).toBe(3);
+    expect(new Set(finite).size).toBeGreaterThanOrEqual(4);
+    for (let i = 1; i < LATENCY_BUCKETS.length; i++) {
+      expect(LATENCY_BUCKETS[i] / LATENCY_BUCKETS[i - 1]).toBeLessThanOrEqual(3);
+    }
   });
 });

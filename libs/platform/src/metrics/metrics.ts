@@ -64,9 +64,14 @@ export enum MetricName {
  */
 export const SCRAPE_READ_TIMEOUT_MS = 2_000;
 
-/** Latency buckets (seconds) from sub-millisecond overhead to multi-minute generations. */
+/**
+ * Latency buckets (seconds) from sub-millisecond overhead to hour-long generations: a sync request may be given up to
+ * an hour (REQUEST_TIMEOUT_MS), a stream lasts until its end (a provider's timeoutMs is an idle timeout there), and
+ * async jobs run longer. Past the top bucket every quantile reads as that bucket: with 120 s on top, a 4-minute
+ * answer and a 20-minute one were the same `+Inf`. No bucket is more than 3 times the one before.
+ */
 export const LATENCY_BUCKETS = [
-  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600,
 ];
 
 /**
