@@ -145,6 +145,24 @@ describe('AttemptLoop', () => {
     ]);
   });
 
+  it('deferred deployments are called again soonest due first, not in the order they were deferred', async () => {
+    // a asked for 5 s, b for nothing (its backoff, 50 ms); c failed for good. Waiting out a's 5 s first kept the
+    // request waiting while b may answer, and with a tighter deadline left no time for b's retry at all.
+    bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 5000) });
+    bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.RateLimit, 429) }, { answer: 'b soon' });
+    bench.adapters.script('http://c/v1', { fail: failure(ErrorClass.Auth, 401) });
+    const routed = await bench.loop.run([a, b, c], request, signal);
+    expect(routed.answer.text).toBe('b soon');
+    // b's backoff (random() = 0.5 of the cap 100), less the 10 ms c's call took.
+    expect(bench.sleeps).toEqual([40]);
+    expect(routed.attempts.map((x) => [x.provider, x.ok])).toEqual([
+      ['a', false],
+      ['b', false],
+      ['c', false],
+      ['b', true],
+    ]);
+  });
+
   it('a rate limit that names a short wait is waited for on the same deployment', async () => {
     bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 80) }, { answer: 'soon' });
     const routed = await bench.loop.run([a, b], request, signal);

@@ -306,7 +306,7 @@ export class AttemptLoop {
       last = { d, error };
       movingOn = last;
       if (outcome.defer !== undefined) {
-        turns.push({
+        deferTurn(turns, candidates.length, {
           d,
           at: this.deps.clock.now() + outcome.defer.ms,
           calls: outcome.defer.calls,
@@ -524,6 +524,22 @@ export class AttemptLoop {
       }
     }
   }
+}
+
+/**
+ * Queues a deferred deployment's second turn after the first tries (`firstTries` of them), the deferred ones soonest
+ * due first (equal ones in the order they were deferred). Queued in the order they were deferred, a long wait (a
+ * 429's Retry-After of seconds) deferred first was waited out before a retry due in milliseconds (a rate limit that
+ * named no wait, a timeout's backoff): the request waited while that deployment might have answered, and when the
+ * long wait left the deadline no room after it, that retry was never made. Only first tries defer, so the deferred
+ * part is complete before its first turn; a handful of entries at most (maxAttempts).
+ */
+function deferTurn(turns: Turn[], firstTries: number, turn: Turn & { at: number }): void {
+  let i = turns.length;
+  while (i > firstTries && (turns[i - 1].at ?? 0) > turn.at) {
+    i--;
+  }
+  turns.splice(i, 0, turn);
 }
 
 /**
