@@ -356,6 +356,20 @@ describe('AttemptLoop', () => {
     expect(err.param).toBe('messages');
   });
 
+  it('a deferred deployment no larger than one that found the request too long is not waited for nor called again', async () => {
+    // small was rate limited (its retry deferred), then large, whose window is larger, found the request too long:
+    // small cannot hold it either. Waiting out its 3 s to call it answered a 429 or a second context-length error
+    // (or, as a 502, whatever small said the second time) for a request the client must shorten.
+    const small = dep('small', { contextWindow: 8000 });
+    const large = dep('large', { contextWindow: 32_000 });
+    bench.adapters.script('http://small/v1', { fail: failure(ErrorClass.RateLimit, 429, 3000) });
+    bench.adapters.script('http://large/v1', { fail: failure(ErrorClass.ContextLength, 400) });
+    const err = await failureOf(bench.loop.run([small, large], request, signal));
+    expect(err.code).toBe(ErrorCode.ContextLengthExceeded);
+    expect(bench.sleeps).toEqual([]);
+    expect(err.attempts?.map((x) => x.provider)).toEqual(['small', 'large']);
+  });
+
   it('a too-long request the larger deployments lack the model for is context_length_exceeded, whatever the order', async () => {
     const small = dep('small', { contextWindow: 8000 });
     const large = dep('large', { contextWindow: 32_000 });

@@ -222,7 +222,9 @@ export class AttemptLoop {
     for (let i = 0; i < turns.length; i++) {
       const { d, at, calls, errorClass: deferredFor } = turns[i];
       const revisit = at !== undefined;
-      if (!revisit && (tried >= this.deps.config.maxAttempts || d.model.contextWindow <= tooSmallWindow)) {
+      // A window no larger than one that found the request too long cannot hold it: nor a deferred deployment's, whose
+      // wait (and second call) would answer a 429 or a 502 for a request the client must shorten.
+      if ((!revisit && tried >= this.deps.config.maxAttempts) || d.model.contextWindow <= tooSmallWindow) {
         continue;
       }
       if (signal.aborted) {
