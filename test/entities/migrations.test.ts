@@ -30,6 +30,7 @@ const ALL = [
   'UnservedModels1797200000000',
   'MaxEmbeddingInputs1797300000000',
   'ShortDisplayNames1798500000000',
+  'ProviderLatency1799300000000',
 ];
 
 const TABLES = [

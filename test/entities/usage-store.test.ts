@@ -149,6 +149,32 @@ describe('UsageStore', () => {
     expect(rollup.costUsd).toBeCloseTo(1e11, 0);
   });
 
+  it("averages a deployment's latency by its own calls, not the request's time behind other deployments' failures", async () => {
+    // lat-b answered in 200 ms, after lat-a had hung for 5 s: the request took 5.2 s. Its row's latency_ms is the
+    // request's (analytics), which the models listing and the latency policy's history read as lat-b's, so one slow
+    // failure elsewhere made lat-b look 26 times slower than it is.
+    const now = new Date();
+    const answered = event({
+      provider: 'lat-b',
+      model: 'shared',
+      latencyMs: 5200,
+      providerLatencyMs: 200,
+      attempts: 2,
+      createdAt: now.toISOString(),
+      failedAttempts: [{ provider: 'lat-a', model: 'shared', errorClass: 'timeout', latencyMs: 5000 }],
+    });
+    // A row written before the provider's own latency was recorded still counts by the request's.
+    const older = event({ provider: 'lat-c', model: 'shared', latencyMs: 300, createdAt: now.toISOString() });
+    expect(await store.insertBatch([answered, older])).toBe(2);
+    const row = await ds.getRepository(UsageRecordEntity).findOneByOrFail({ requestId: answered.requestId });
+    expect(row).toMatchObject({ latencyMs: 5200, providerLatencyMs: 200 });
+
+    const stats = await new DeploymentStatsStore(ds).since(new Date(now.getTime() - 60_000));
+    const of = (provider: string) => stats.find((s) => s.provider === provider);
+    expect(of('lat-b')).toMatchObject({ successes: 1, avgLatencyMs: 200 });
+    expect(of('lat-c')).toMatchObject({ successes: 1, avgLatencyMs: 300 });
+  });
+
   it("stores a fallback's failed attempts for their deployments, not as requests of the user", async () => {
     // pa failed twice (two deployments' worth of attempts), pb answered: the listing counted pb's answer only, so pa
     // looked perfect. The request must still count once for the user's quota and the analytics.

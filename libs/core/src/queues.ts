@@ -86,7 +86,15 @@ export interface UsageEvent {
   costUsd: number;
   /** A response cache hit's: the cost of the answer it replayed. Absent (0) otherwise and in older events. */
   costSavedUsd?: number;
+  /** The request's whole time, from its arrival (its queue wait, every attempt and wait before the answer). */
   latencyMs: number;
+  /**
+   * A success's: the answering provider call's own time (`GenerationResult.providerLatencyMs`), which the deployment's
+   * latency statistics average (the models listing, the latency policy's history): `latencyMs` holds the time the
+   * request spent before that call too (its queue wait, other deployments' failures, the waits between retries).
+   * Absent on failures, cache hits, coalesced followers and events of an older worker.
+   */
+  providerLatencyMs?: number;
   cached: boolean;
   status: 'success' | 'error';
   errorClass: string | null;
@@ -172,6 +180,7 @@ export function usageRecordOf(request: GenerationRequest, o: UsageOutcome): Usag
     costUsd: o.costUsd,
     costSavedUsd: o.costSavedUsd,
     latencyMs: o.latencyMs,
+    providerLatencyMs: o.providerLatencyMs,
     cached: o.cached,
     status: o.status,
     errorClass: o.errorClass,

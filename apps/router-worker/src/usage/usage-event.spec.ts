@@ -45,6 +45,8 @@ describe('usageEventOf', () => {
       cachedTokens: 4,
       costUsd: 0.0123,
       latencyMs: 43,
+      // The answering call's own time: what the deployment's latency statistics average, not the request's.
+      providerLatencyMs: 40,
       cached: false,
       status: 'success',
       errorClass: null,

@@ -40,6 +40,7 @@ export function usageEventOf(request: GenerationRequest, finished: Finished, now
       cachedTokens: result.usage.cachedPromptTokens,
       costUsd: result.costUsd,
       latencyMs: Math.round(result.latencyMs),
+      providerLatencyMs: Math.round(result.providerLatencyMs),
       cached: false,
       status: 'success',
       errorClass: null,

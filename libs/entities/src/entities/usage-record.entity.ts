@@ -65,6 +65,13 @@ export class UsageRecordEntity {
   @Column({ name: 'latency_ms', type: 'integer', default: 0 })
   latencyMs: number;
 
+  /**
+   * A success's answering provider call's own time (UsageEvent.providerLatencyMs), which the deployment's latency
+   * statistics average; null on other rows and on rows written before it was recorded (their `latency_ms` stands in).
+   */
+  @Column({ name: 'provider_latency_ms', type: 'integer', nullable: true })
+  providerLatencyMs: number | null;
+
   /** Answered from the gateway's response cache. */
   @Column({ type: 'boolean', default: false })
   cached: boolean;

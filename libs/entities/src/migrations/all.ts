@@ -22,6 +22,7 @@ import { PreferenceUsageBatches1797100000000 } from './1797100000000-PreferenceU
 import { UnservedModels1797200000000 } from './1797200000000-UnservedModels';
 import { MaxEmbeddingInputs1797300000000 } from './1797300000000-MaxEmbeddingInputs';
 import { ShortDisplayNames1798500000000 } from './1798500000000-ShortDisplayNames';
+import { ProviderLatency1799300000000 } from './1799300000000-ProviderLatency';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -49,4 +50,5 @@ export const MIGRATIONS = [
   UnservedModels1797200000000,
   MaxEmbeddingInputs1797300000000,
   ShortDisplayNames1798500000000,
+  ProviderLatency1799300000000,
 ] as const;

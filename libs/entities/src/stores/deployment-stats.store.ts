@@ -31,13 +31,15 @@ export class DeploymentStatsStore {
   /**
    * One grouped scan of usage_records since `since` (through its created_at index). A request its client left says
    * nothing of the provider: it is not counted. Nor is a row without a provider call of its own (`attempts` 0: a
-   * cache hit, a coalesced follower, whose leader's row counts the call).
+   * cache hit, a coalesced follower, whose leader's row counts the call). A success's latency is its answering call's
+   * own (`provider_latency_ms`), not the request's, which holds its queue wait and other deployments' failures before
+   * it; a row written before that was recorded counts by the request's.
    */
   async since(since: Date): Promise<DeploymentStats[]> {
     const rows = await this.dataSource.query<StatsRow[]>(
       `SELECT provider, model, count(*) AS requests,
               count(*) FILTER (WHERE status = 'success') AS successes,
-              avg(latency_ms) FILTER (WHERE status = 'success') AS avg_latency_ms
+              avg(coalesce(provider_latency_ms, latency_ms)) FILTER (WHERE status = 'success') AS avg_latency_ms
          FROM ${tableRef(this.dataSource, UsageRecordEntity)}
         WHERE created_at >= $1 AND NOT cached AND attempts > 0 AND provider IS NOT NULL AND model IS NOT NULL
           AND error_code IS DISTINCT FROM $2
