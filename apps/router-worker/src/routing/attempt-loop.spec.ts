@@ -163,6 +163,22 @@ describe('AttemptLoop', () => {
     ]);
   });
 
+  it("the last candidate's long wait is not waited out in place while a deferred deployment is due sooner", async () => {
+    // a's retry was deferred (its 429 named no wait: a 50 ms backoff); b, the last candidate, asked for 3 s. Waiting
+    // out b's 3 s in place kept a's retry behind it, though a may answer in 50 ms.
+    bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429) }, { answer: 'a soon' });
+    bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.RateLimit, 429, 3000) });
+    const routed = await bench.loop.run([a, b], request, signal);
+    expect(routed.answer.text).toBe('a soon');
+    // a's backoff (random() = 0.5 of the cap 100), less the 10 ms b's call took.
+    expect(bench.sleeps).toEqual([40]);
+    expect(routed.attempts.map((x) => [x.provider, x.ok])).toEqual([
+      ['a', false],
+      ['b', false],
+      ['a', true],
+    ]);
+  });
+
   it('a rate limit that names a short wait is waited for on the same deployment', async () => {
     bench.adapters.script('http://a/v1', { fail: failure(ErrorClass.RateLimit, 429, 80) }, { answer: 'soon' });
     const routed = await bench.loop.run([a, b], request, signal);

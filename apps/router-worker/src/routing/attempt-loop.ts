@@ -250,8 +250,12 @@ export class AttemptLoop {
         this.deps.events.fallback(movingOn.d, movingOn.error.errorClass, 'deployment');
         movingOn = null;
       }
-      // Only a first try defers, and only while another first try may follow.
-      const mayDefer = !revisit && i + 1 < candidates.length && tried + 1 < this.deps.config.maxAttempts;
+      // Only a first try defers, and only while another first try may follow or a deferred deployment waits its second
+      // turn (which may answer sooner than this one's wait: the last candidate's Retry-After of seconds was waited out
+      // in place, ahead of a deferred retry due in milliseconds).
+      const mayDefer =
+        !revisit &&
+        ((i + 1 < candidates.length && tried + 1 < this.deps.config.maxAttempts) || turns.length > candidates.length);
       const outcome = await this.tryDeployment(d, request, signal, observer, log, {
         // The plan's read is as fresh as the request's first call: a fallback comes after calls and retries that may
         // have taken the deployment's timeout and more, while other workers' failures opened its circuit (or a
