@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ReplyMessage } from '@aigw/core';
+import { DEFAULT_CIRCUIT_CONFIG, type ReplyMessage } from '@aigw/core';
+import { CircuitBreakerStore, routingKeyPrefix } from '@aigw/routing';
 import { WorkerHarness } from './support';
 
 type Of<T extends ReplyMessage['t']> = Extract<ReplyMessage, { t: T }>;
@@ -131,5 +132,29 @@ describe('router-worker: a provider without the model (in-process, real Redis, l
     });
     expect([ollama.calls - before[0], gemini.calls - before[1]]).toEqual([1, 1]);
     expect(JSON.stringify(reply)).not.toContain('secret');
+  });
+
+  it("answers as the circuits do, not 404, when the one deployment with the model is set aside by its provider's 429", async () => {
+    // funded serves `shared`, but its provider rate limited it for 20 s (a cooldown, on every worker); local and
+    // google lack the model. A 404 model_not_found told the client the model does not exist, and its SDK does not
+    // retry that: the answer is funded's 429 with the rest of its wait.
+    const store = new CircuitBreakerStore(h.producer, routingKeyPrefix(h.prefix), DEFAULT_CIRCUIT_CONFIG);
+    await store.recordCooldown('funded/shared', null, 20_000, 429);
+    const before = [ollama.calls, gemini.calls, h.sim.stats().total];
+    const job = await h.enqueue({ model: 'shared' });
+    const replies = await h.finalReplies(job.id!);
+    await store.reset('funded/shared');
+    const reply = replies.at(-1) as Of<'error'>;
+    expect(reply).toMatchObject({ t: 'error' });
+    expect(reply.error).toMatchObject({
+      code: 'provider_rate_limited',
+      attempts: [
+        expect.objectContaining({ provider: 'local', errorClass: 'not_found' }),
+        expect.objectContaining({ provider: 'google', errorClass: 'not_found' }),
+      ],
+    });
+    expect(reply.retryAfterMs).toBeGreaterThan(15_000);
+    expect(reply.retryAfterMs).toBeLessThanOrEqual(20_000);
+    expect([ollama.calls - before[0], gemini.calls - before[1], h.sim.stats().total - before[2]]).toEqual([1, 1, 0]);
   });
 });

@@ -76,6 +76,7 @@ export class GenerationService {
         watching,
         plan.closedAtPlan,
         plan.estimate.promptTokens,
+        plan.heldBack,
       );
     } catch (err) {
       // A stream cut (or cancelled) after it reached the client is billed for what was generated: counted here too,

@@ -5,6 +5,7 @@ import {
   ErrorCode,
   GatewayError,
   ProviderCallError,
+  type Attempt,
   type Deployment,
   type GenerationRequest,
 } from '@aigw/core';
@@ -818,6 +819,33 @@ describe('AttemptLoop', () => {
       bench.adapters.script('http://b/v1', { answer: 'b' });
       const routed = await bench.loop.run([a, b], request, signal);
       expect(routed.attempts).toEqual([expect.objectContaining({ provider: 'b', ok: true })]);
+    });
+
+    it('a deployment without the model beside one its circuit refused is no 404: the model is served, not now', async () => {
+      // b serves the model but its circuit is open; a (a local server that has not pulled it) answered 404. "The model
+      // does not exist" told the client not to retry a model a deployment serves once its circuit lets it.
+      bench = new LoopBench({ maxRetries: 0, circuit: { failureThreshold: 1 } });
+      bench.adapters.script('http://b/v1', { fail: failure(ErrorClass.Provider, 500) });
+      await failureOf(bench.loop.run([b], request, signal));
+      bench.adapters.script('http://a/v1', { fail: classifyHttpFailure(404, {}, '{"error":"model not found"}') });
+      const err = await failureOf(bench.loop.run([a, b], request, signal));
+      expect(err.code).toBe(ErrorCode.NoHealthyProvider);
+      expect(err.status).toBe(503);
+      expect(err.retryAfterMs).toBe(10_000 - 10);
+      expect(err.attempts?.map((x) => [x.provider, x.errorClass])).toEqual([['a', 'not_found']]);
+    });
+
+    it('nor beside deployments the plan left out for their circuits: their answer is given, with the attempts', async () => {
+      bench.adapters.script('http://a/v1', { fail: classifyHttpFailure(404, {}, '{"error":"model not found"}') });
+      const heldBack = (attempts: Attempt[]): GatewayError =>
+        new GatewayError(ErrorCode.ProviderRateLimited, 'rate limited', { retryAfterMs: 2000, attempts });
+      const err = await failureOf(bench.loop.run([a], request, signal, undefined, undefined, undefined, heldBack));
+      expect(err).toMatchObject({ code: ErrorCode.ProviderRateLimited, retryAfterMs: 2000 });
+      expect(err.attempts?.map((x) => x.provider)).toEqual(['a']);
+
+      // Without any held back, a 404 everywhere is the client's model_not_found.
+      bench.adapters.script('http://a/v1', { fail: classifyHttpFailure(404, {}, '{"error":"model not found"}') });
+      expect((await failureOf(bench.loop.run([a], request, signal))).code).toBe(ErrorCode.ModelNotFound);
     });
 
     it('counts one fallback per failed deployment, refused ones in between included', async () => {

@@ -37,6 +37,7 @@ import {
   contextLengthFailure,
   everyFailureNotFound,
   everyFailureTooLongOrNotFound,
+  type HeldBack,
   invalidRequestFailure,
   midStreamFailure,
   modelNotServed,
@@ -177,10 +178,21 @@ export class AttemptLoop {
     // The plan's (RoutePlan.estimate.promptTokens): a stream cut after it reached the client is billed with it when
     // its provider reported no prompt count. Counted here only for a caller without a plan.
     promptEstimate?: number,
+    // The plan's (RoutePlan.heldBack): the answer its circuits gave for the deployments it left out, if it left any.
+    heldBack: HeldBack | null = null,
   ): Promise<Routed> {
     const log: AttemptLog = { attempts: [], unreached: new Set(), charged: [] };
     try {
-      const routed = await this.route(log, candidates, request, signal, observer, closedAtPlan, promptEstimate);
+      const routed = await this.route(
+        log,
+        candidates,
+        request,
+        signal,
+        observer,
+        closedAtPlan,
+        promptEstimate,
+        heldBack,
+      );
       if (log.charged.length > 0) {
         routed.charged = log.charged;
       }
@@ -202,6 +214,7 @@ export class AttemptLoop {
     observer: StreamObserver | undefined,
     closedAtPlan: ReadonlySet<string>,
     promptEstimate: number | undefined,
+    heldBack: HeldBack | null,
   ): Promise<Routed> {
     const { attempts, unreached } = log;
     let tried = 0;
@@ -330,6 +343,15 @@ export class AttemptLoop {
       throw contextLengthFailure(last.error, attempts, request.embeddings !== undefined);
     }
     if (everyFailureNotFound(attempts)) {
+      // Deployments that serve the model were refused a call by their circuits (open, cooling down), here or when the
+      // plan left them out: the model is served, not now. Their answer (503 no_healthy_provider, or the providers' 429
+      // or 503 with their wait) is the client's, whose SDK retries it; a 404 said the model does not exist.
+      if (refusedRetryAfter !== null) {
+        throw noHealthyProvider(request.model, refusedRetryAfter, attempts);
+      }
+      if (heldBack !== null) {
+        throw heldBack(attempts);
+      }
       throw modelNotServed(request.model, attempts, last.error);
     }
     if (tooLong !== null && everyFailureTooLongOrNotFound(attempts)) {

@@ -10,6 +10,7 @@ import {
 import type { CircuitStatus } from '@aigw/routing';
 import { deployment, generationRequest } from '../generation/request.fixtures';
 import { orderingPolicyOf, planRoute, policyOf, roundRobinKeyOf, routeNeedOf } from './route-plan';
+import { isCoolingDown } from './routing-failures';
 
 // cheap < mid < dear; quality: dear best.
 const cheap = deployment({ id: 'cheap' }, { name: 'm', promptPer1k: 0.1, completionPer1k: 0.1, quality: 0.2 });
@@ -135,6 +136,18 @@ describe('planRoute', () => {
     expect(err.status).toBe(503);
     const halfOpenFull = new Map([['dear/m', { ...open(null), state: 'half_open' as const }]]);
     expect(thrown(() => planRoute(all, need('dear/m'), 'cost', { circuits: halfOpenFull })).retryAfterMs).toBe(1000);
+  });
+
+  it('keeps the answer of the circuits that left deployments out, for a request the others answer without the model', () => {
+    const cooling: CircuitStatus = { ...open(4000), state: 'closed', cooldownStatus: 429 };
+    const plan = planRoute(all, need('m'), 'cost', { circuits: new Map([['dear/m', cooling]]) });
+    expect(ids(plan.candidates)).toEqual(['small/m', 'cheap/m', 'mid/m']);
+    const attempts = [{ provider: 'cheap', model: 'm', route: 'direct' as const, ok: false, latencyMs: 5, retries: 0 }];
+    const err = plan.heldBack?.(attempts);
+    expect(err).toMatchObject({ code: ErrorCode.ProviderRateLimited, retryAfterMs: 4000, attempts });
+    // Calls were made: not a refusal an async job waits out and plans again for (isCoolingDown).
+    expect(isCoolingDown(err)).toBe(false);
+    expect(planRoute(all, need('m'), 'cost', { circuits: closed }).heldBack).toBeNull();
   });
 
   it('puts deployments of providers the monitor marks failing last, keeping the order of each group', () => {

@@ -4,6 +4,7 @@ import {
   estimateCompletionTokens,
   estimateRequestTokenShares,
   filterCandidates,
+  type GatewayError,
   orderCandidates,
   pinnedIdOf,
   policyOfAlias,
@@ -11,6 +12,7 @@ import {
   requiredContextTokens,
   resolvePolicy,
   selectionError,
+  type Attempt,
   type CandidateNeed,
   type CandidateSelection,
   type Deployment,
@@ -22,7 +24,7 @@ import {
   type TokenEstimate,
 } from '@aigw/core';
 import type { CircuitStatus } from '@aigw/routing';
-import { coolingDown, noHealthyProvider } from './routing-failures';
+import { coolingDown, noHealthyProvider, type HeldBack } from './routing-failures';
 
 /*
  * The pure half of routing a request: what it needs, which policy applies, and the ordered candidates
@@ -207,6 +209,12 @@ export interface RoutePlan {
    * trip (a closed circuit admits everything; one opening meanwhile costs at most that one call).
    */
   closedAtPlan: ReadonlySet<string>;
+  /**
+   * Set when circuits (open, cooling down) left deployments out: their answer, as when they left nothing, for a request
+   * every deployment called then answered without the model (a 404 would say the model does not exist). Null when
+   * none was left out.
+   */
+  heldBack: HeldBack | null;
 }
 
 function noHealthyRetryAfter(excluded: readonly Exclusion[], circuits: ReadonlyMap<string, CircuitStatus>): number {
@@ -228,7 +236,8 @@ function refusedByCircuits(
   model: string,
   excluded: readonly Exclusion[],
   circuits: ReadonlyMap<string, CircuitStatus>,
-): Error {
+  attempts?: Attempt[],
+): GatewayError {
   const retryAfterMs = noHealthyRetryAfter(excluded, circuits);
   const statuses = excluded
     .filter((e) => e.reason === 'circuit_open')
@@ -238,9 +247,10 @@ function refusedByCircuits(
       model,
       retryAfterMs,
       statuses.every((s) => s === 429),
+      attempts,
     );
   }
-  return noHealthyProvider(model, retryAfterMs);
+  return noHealthyProvider(model, retryAfterMs, attempts);
 }
 
 /**
@@ -281,5 +291,9 @@ export function planRoute(
       closedAtPlan.add(d.id);
     }
   }
-  return { policy, candidates, excluded: selection.excluded, estimate: route.estimate, closedAtPlan };
+  const { excluded } = selection;
+  const heldBack: HeldBack | null = excluded.some((e) => e.reason === 'circuit_open')
+    ? (attempts) => refusedByCircuits(route.need.model, excluded, circuits, attempts)
+    : null;
+  return { policy, candidates, excluded, estimate: route.estimate, closedAtPlan, heldBack };
 }

@@ -239,21 +239,35 @@ export function everyFailureTooLongOrNotFound(attempts: readonly Attempt[]): boo
  * again: a 429 when every one of them was rate limited (the SDKs retry it after its Retry-After), else a 503 that
  * says to retry; `retryAfterMs` is the soonest end of a cooldown. Not `no_healthy_provider`: nothing is unhealthy.
  */
-export function coolingDown(model: string, retryAfterMs: number, rateLimited: boolean): GatewayError {
+export function coolingDown(
+  model: string,
+  retryAfterMs: number,
+  rateLimited: boolean,
+  // The calls made to deployments without the model (HeldBack): then it is no refusal without a call (isCoolingDown).
+  attempts?: Attempt[],
+): GatewayError {
   const error = rateLimited
     ? new GatewayError(
         ErrorCode.ProviderRateLimited,
         `Every provider of '${model}' rate limited it: retry after the wait it asked for.`,
-        { retryAfterMs },
+        { retryAfterMs, attempts },
       )
     : new GatewayError(
         ErrorCode.AllProvidersOverloaded,
         `No provider of '${model}' has room for the request: retry after the wait it asked for.`,
-        { retryAfterMs: Math.min(retryAfterMs, MAX_NO_ROOM_RETRY_AFTER_MS) },
+        { retryAfterMs: Math.min(retryAfterMs, MAX_NO_ROOM_RETRY_AFTER_MS), attempts },
       );
-  coolingDowns.add(error);
+  if (attempts === undefined) {
+    coolingDowns.add(error);
+  }
   return error;
 }
+
+/**
+ * The answer a plan's circuits gave for the deployments it left out (open, cooling down), with the request's
+ * attempts: given when every deployment called lacked the model (RoutePlan.heldBack).
+ */
+export type HeldBack = (attempts: Attempt[]) => GatewayError;
 
 /** The errors `coolingDown` made (the same codes also end attempt loops whose calls failed). */
 const coolingDowns = new WeakSet<GatewayError>();
