@@ -1,6 +1,8 @@
 import { ErrorCode, GatewayError, type GenerationResult, type ReplyMessage } from '@aigw/core';
-import { LocalReplies } from '@aigw/platform';
+import { createRedis, LocalReplies, RedisErrors } from '@aigw/platform';
+import { TEST_REDIS_URL, uniqueId } from '@aigw/testing';
 import { Redis } from 'ioredis';
+import { execFileSync } from 'node:child_process';
 import { REPLY_PUBLISH_MAX_CHARS, ReplyChannel, UNHEARD_MS } from './reply-channel';
 import { ResultJson } from './result-json';
 
@@ -72,20 +74,26 @@ describe('ReplyChannel with batchChunks', () => {
     return { reply: new ReplyChannel(redis, 'aigw:reply:here', jobId, { local, batchChunks: true }), got };
   }
 
-  it("sends the deltas of one turn as one `chunks` message after the turn's callbacks, behind the start", async () => {
+  it("sends the deltas of one turn as one `chunks` message after the turn's callbacks, behind the start and the first content", async () => {
     const { reply, got } = channel('job-b1');
     reply.onStart(head);
     reply.onChunk({ text: 'Hel' });
+    // The first content after `start` goes at once (the gateway opens the stream on it), before the turn's callbacks:
+    // handed over as the start is (in a microtask), while the deltas read with it wait for the turn's end.
     await Promise.resolve();
-    reply.onChunk({ text: 'lo', finishReason: 'stop', toolCalls: [{ index: 0, name: 'f' }] });
-    await new Promise((resolve) => setImmediate(resolve));
     expect(got).toEqual([
       { t: 'start', jobId: 'job-b1', ...head },
+      { t: 'chunk', jobId: 'job-b1', seq: 0, text: 'Hel' },
+    ]);
+    reply.onChunk({ text: 'lo' });
+    reply.onChunk({ text: '!', finishReason: 'stop', toolCalls: [{ index: 0, name: 'f' }] });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(got.slice(2)).toEqual([
       {
         t: 'chunks',
         jobId: 'job-b1',
-        seq: 0,
-        pieces: [{ text: 'Hel' }, { text: 'lo', finishReason: 'stop', toolCalls: [{ index: 0, name: 'f' }] }],
+        seq: 1,
+        pieces: [{ text: 'lo' }, { text: '!', finishReason: 'stop', toolCalls: [{ index: 0, name: 'f' }] }],
       },
     ]);
   });
@@ -114,6 +122,57 @@ describe('ReplyChannel with batchChunks', () => {
     });
     await reply.settle();
     expect(got.map((m) => m.t)).toEqual(['chunks', 'error']);
+  });
+});
+
+/**
+ * What Redis holds in `key` right now, read by another process while this one's turn goes on: a command this process
+ * issued is there only if it left the process (a corked socket holds it until the end of the turn).
+ */
+function listNow(key: string): string[] {
+  const script = `
+    const Redis = require(${JSON.stringify(require.resolve('ioredis'))}).Redis;
+    const r = new Redis(${JSON.stringify(TEST_REDIS_URL)});
+    r.lrange(${JSON.stringify(key)}, 0, -1).then((v) => { process.stdout.write(JSON.stringify(v)); r.disconnect(); });
+  `;
+  return JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 })) as string[];
+}
+
+describe("ReplyChannel on the worker's corked command connection (the stream's first event)", () => {
+  const errors = new RedisErrors({ warn: () => undefined, log: () => undefined });
+  const redis = createRedis(TEST_REDIS_URL, 'reply-channel-spec', errors, { corkPerTurn: true });
+  const prefix = uniqueId('reply_first');
+  beforeAll(async () => {
+    await redis.ping();
+  });
+  afterAll(async () => {
+    await redis.del(`${prefix}:log`);
+    redis.disconnect();
+  });
+
+  it('sends `start` and the first content before the rest of the turn runs; later deltas still batch', async () => {
+    const names = { marker: `${prefix}:m`, log: `${prefix}:log`, channel: `${prefix}:c` };
+    const reply = new ReplyChannel(redis, `${prefix}:reply`, 'job-f1', {
+      mirror: { names, ttlMs: 60_000 },
+      batchChunks: true,
+    });
+    // As a worker's turn goes that read a whole short answer at once: the start, the first delta, then the others.
+    reply.onStart(head);
+    reply.onChunk({ text: 'Hel' });
+    // Still in the same turn (the rest of the answer, its result, its outcome and the job's completion would run
+    // here): the first content is in Redis already, for the gateway to open the stream with.
+    const sentAtOnce = listNow(names.log).map((m) => JSON.parse(m) as ReplyMessage);
+    reply.onChunk({ text: 'lo' });
+    reply.onChunk({ text: '!', finishReason: 'stop' });
+    expect(sentAtOnce).toEqual([
+      { t: 'start', jobId: 'job-f1', ...head },
+      { t: 'chunk', jobId: 'job-f1', seq: 0, text: 'Hel' },
+    ]);
+    await expect(reply.settle()).resolves.toBeUndefined();
+    const all = (await redis.lrange(names.log, 0, -1)).map((m) => JSON.parse(m) as ReplyMessage);
+    expect(all.slice(2)).toEqual([
+      { t: 'chunks', jobId: 'job-f1', seq: 1, pieces: [{ text: 'lo' }, { text: '!', finishReason: 'stop' }] },
+    ]);
   });
 });
 

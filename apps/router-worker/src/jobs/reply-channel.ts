@@ -1,6 +1,12 @@
 import { merged, noop } from '@aigw/core';
 import type { ReplyMessage, ReplyPiece, StreamDelta } from '@aigw/core';
-import { releaseInFlight, type InFlightNames, type LocalReplies, type LocalReplySender } from '@aigw/platform';
+import {
+  flushTurn,
+  releaseInFlight,
+  type InFlightNames,
+  type LocalReplies,
+  type LocalReplySender,
+} from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import type { StreamObserver, StreamStart } from '../generation/stream-observer';
 import { cutPiece } from './piece-cut';
@@ -64,6 +70,11 @@ const SLICE_CHARS = REPLY_PUBLISH_MAX_CHARS >> 3;
  * per delta, for the worker, Redis and the gateway. A lone delta still leaves as a `chunk`, so a stream whose deltas
  * arrive one per read looks as before. Any other message first sends what is pending, so the order holds.
  *
+ * The first delta after `start` is the stream's first content, which the gateway held the SSE head for: it leaves at
+ * once as a `chunk`, and the connection's per-turn cork is flushed behind it (`flushTurn`). A short answer read in
+ * one piece otherwise left only at the end of the turn, after its whole result was built, its outcome kept and its
+ * job completed: the client's first event waited for all of it. The deltas after it batch as above.
+ *
  * A coalesced job also mirrors every message for its followers: appended to the job's log (a late joiner replays
  * it from the start), then published on the job's own channel, in that order, so that a follower that subscribes
  * and then reads the log misses nothing. Its final message first ends the in-flight marker.
@@ -87,6 +98,8 @@ export class ReplyChannel implements StreamObserver {
   /** Deltas of this turn not sent yet (batchChunks), and the seq of the first. */
   private pending: ReplyPiece[] | null = null;
   private pendingSeq = 0;
+  /** `start` went out and no delta since: the next is the stream's first content, sent at once (`onChunk`). */
+  private firstContentNext = false;
   /** A final message too big to publish was held: `stored` goes out once the outcome is kept (see `settle`). */
   private finalHeld = false;
   /** A final message went out: what follows is no reader's concern. */
@@ -133,6 +146,7 @@ export class ReplyChannel implements StreamObserver {
       start.run = this.run;
     }
     this.send(start);
+    this.firstContentNext = true;
   }
 
   onChunk(delta: StreamDelta): void {
@@ -140,6 +154,13 @@ export class ReplyChannel implements StreamObserver {
       return;
     }
     const piece = pieceOf(delta);
+    if (this.firstContentNext) {
+      this.firstContentNext = false;
+      this.flushPending();
+      this.post(chunkMessage(this.jobId, this.seq++, piece));
+      flushTurn(this.redis);
+      return;
+    }
     if (!this.batchChunks) {
       this.post(chunkMessage(this.jobId, this.seq++, piece));
       return;

@@ -11,23 +11,54 @@ import type { Redis } from 'ioredis';
  * Only for connections without auto-pipelining (which batches by itself, but only the commands of one callback).
  */
 export class TurnCork {
-  private corked = false;
+  /** The stream this cork holds until the end of the turn, or null; `turn` tells a stale uncork from the live one. */
+  private corked: Redis['stream'] | null = null;
+  private turn = 0;
 
   constructor(private readonly connection: Redis) {}
 
   /** Call before issuing a command; no effect while the connection is not ready (commands then wait offline). */
   hold(): void {
-    if (this.corked || this.connection.status !== 'ready') {
+    if (this.corked !== null || this.connection.status !== 'ready') {
       return;
     }
     const stream = this.connection.stream;
     stream.cork();
-    this.corked = true;
+    this.corked = stream;
+    const turn = ++this.turn;
     setImmediate(() => {
-      this.corked = false;
-      stream.uncork();
+      if (this.turn === turn) {
+        this.release();
+      }
     });
   }
+
+  /**
+   * Writes what gathered now instead of at the end of the turn (one `writev`): for a command whose latency matters
+   * more than its batching (a stream's first event, `flushTurn`). A command later in the turn corks again.
+   */
+  release(): void {
+    const stream = this.corked;
+    if (stream === null) {
+      return;
+    }
+    this.corked = null;
+    this.turn++;
+    stream.uncork();
+  }
+}
+
+/** The cork of each connection `corkEveryCommand` set up, for `flushTurn`. */
+const turnCorks = new WeakMap<Redis, TurnCork>();
+
+/**
+ * Sends now what `connection` gathered so far this turn (`corkEveryCommand`), rather than once the turn's callbacks
+ * are done: a worker's turn that reads a whole short answer at once also builds its result, keeps its outcome and
+ * completes its job before the end of the turn, and the first event of the stream waited for all of it. No effect
+ * on a connection without the per-turn cork, or with nothing gathered. Costs one `writev` of its own.
+ */
+export function flushTurn(connection: Redis): void {
+  turnCorks.get(connection)?.release();
 }
 
 /**
@@ -38,6 +69,7 @@ export class TurnCork {
  */
 export function corkEveryCommand(connection: Redis): void {
   const cork = new TurnCork(connection);
+  turnCorks.set(connection, cork);
   const send = connection.sendCommand.bind(connection);
   connection.sendCommand = (command, stream) => {
     cork.hold();
