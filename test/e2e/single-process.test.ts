@@ -124,6 +124,48 @@ describe('single-process deployment (e2e)', () => {
     expect(Object.keys(body.info).sort()).toEqual(['database', 'health-monitor', 'redis', 'router-worker']);
     expect(Object.values(body.info).every((c) => c.status === 'up')).toBe(true);
   });
+
+  // The two cases below start or stop a process: they run last, on this system (a single process with its monitor,
+  // as each booted for itself before) rather than on a system booted for one case each.
+
+  // While this system's process runs, a second one is stopped as it starts.
+  it('SIGTERM while starting: finishes the start, then closes as for any SIGTERM and exits 0, rather than dying by the signal', async () => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'apps', 'all-in-one', 'src', 'main.js')], {
+      cwd: ROOT,
+      env: { ...system.baseEnv(), HOST: '127.0.0.1', PORT: String(await freePort()), LOG_LEVEL: 'log' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<[number | null, string | null]>((resolve) =>
+      child.once('exit', (code, signal) => resolve([code, signal])),
+    );
+    // The first app's start has begun: from here its worker may take jobs before the port opens.
+    await waitFor(() => output.includes('Starting Nest application'), { timeoutMs: 20_000 });
+    child.kill('SIGTERM');
+    expect(await exited).toEqual([0, null]);
+    expect(output).toContain('SIGTERM: shutting down');
+  }, 40_000);
+
+  // Stops this system's process: the last case here.
+  it('SIGTERM mid-request: the in-flight sync and streamed requests complete, then the process exits 0', async () => {
+    system.sim.configure({ latencyMs: 1_500 });
+    const [app] = system.apps;
+    const sync = chat(system, system.gatewayUrl, 'finish me');
+    const streamed = fetch(`${system.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: system.headers(),
+      body: chatBody('finish my stream', { stream: true }),
+    }).then(async (res) => ({ status: res.status, events: parseSse(await res.text()) }));
+    await waitFor(() => system.sim.stats().inFlight >= 2, { timeoutMs: 5000, message: 'requests not in flight' });
+    app.child.kill('SIGTERM');
+    expect(await sync).toMatchObject({ status: 200, text: 'finish me' });
+    const stream = await streamed;
+    expect(stream.status).toBe(200);
+    expect(stream.events[stream.events.length - 1].data).toBe('[DONE]');
+    expect(await app.exited).toBe(0);
+  }, 30_000);
 });
 
 describe('single-process instances sharing one Redis (e2e)', () => {
@@ -192,34 +234,6 @@ describe('single-process instances sharing one Redis (e2e)', () => {
   });
 });
 
-describe('single-process shutdown (e2e)', () => {
-  const system = new TestSystem({ topology: 'single' });
-
-  beforeAll(async () => {
-    await system.start();
-  }, 90_000);
-
-  afterAll(() => system.stop(), 30_000);
-
-  it('SIGTERM mid-request: the in-flight sync and streamed requests complete, then the process exits 0', async () => {
-    system.sim.configure({ latencyMs: 1_500 });
-    const [app] = system.apps;
-    const sync = chat(system, system.gatewayUrl, 'finish me');
-    const streamed = fetch(`${system.gatewayUrl}/v1/chat/completions`, {
-      method: 'POST',
-      headers: system.headers(),
-      body: chatBody('finish my stream', { stream: true }),
-    }).then(async (res) => ({ status: res.status, events: parseSse(await res.text()) }));
-    await waitFor(() => system.sim.stats().inFlight >= 2, { timeoutMs: 5000, message: 'requests not in flight' });
-    app.child.kill('SIGTERM');
-    expect(await sync).toMatchObject({ status: 200, text: 'finish me' });
-    const stream = await streamed;
-    expect(stream.status).toBe(200);
-    expect(stream.events[stream.events.length - 1].data).toBe('[DONE]');
-    expect(await app.exited).toBe(0);
-  }, 30_000);
-});
-
 describe('single-process SIGTERM beside other gateways (e2e)', () => {
   // A worker-less api-gateway shares the queue: once the single process's own gateway has no job waiting for a
   // worker, the draining process leaves that gateway's new jobs to the workers that stay, if any other is connected.
@@ -228,9 +242,12 @@ describe('single-process SIGTERM beside other gateways (e2e)', () => {
     appEnv: { 'all-in-one': { SHUTDOWN_GRACE_MS: '20000', LOG_LEVEL: 'log' } },
   });
   let redis: Redis;
+  /** A worker-less api-gateway whose jobs the draining processes' workers may take; one for every case here. */
+  let other: string;
 
   beforeAll(async () => {
     await system.start();
+    other = `http://127.0.0.1:${(await system.spawnApp('api-gateway', await freePort())).port}`;
     redis = new Redis(REDIS_URL);
   }, 90_000);
 
@@ -290,7 +307,6 @@ describe('single-process SIGTERM beside other gateways (e2e)', () => {
 
   it('with another worker connected: stops taking jobs while its own in-flight request finishes, the other takes the new one', async () => {
     const [app] = system.apps;
-    const other = `http://127.0.0.1:${(await system.spawnApp('api-gateway', await freePort())).port}`;
     system.sim.configure({ latencyMs: 3_000 });
     const own = chat(system, system.gatewayUrl, 'in flight at the SIGTERM');
     // Its own job is taken by its own worker before the other worker exists.
@@ -314,7 +330,6 @@ describe('single-process SIGTERM beside other gateways (e2e)', () => {
   it('with no other worker connected: keeps taking jobs until its gateway has closed, so the new one is answered', async () => {
     await onlyWorkersStartedHere();
     const app = await system.spawnApp('all-in-one', await freePort());
-    const other = `http://127.0.0.1:${(await system.spawnApp('api-gateway', await freePort())).port}`;
     // Long enough to outlast the SIGTERM, the port closing and the pause below on a loaded host (checked below).
     system.sim.configure({ latencyMs: 6_000 });
     const own = chat(system, `http://127.0.0.1:${app.port}`, 'in flight at this SIGTERM');
@@ -337,7 +352,6 @@ describe('single-process SIGTERM beside other gateways (e2e)', () => {
       await system.spawnApp('all-in-one', await freePort()),
       await system.spawnApp('all-in-one', await freePort()),
     ];
-    const other = `http://127.0.0.1:${(await system.spawnApp('api-gateway', await freePort())).port}`;
     system.sim.configure({ latencyMs: 6_000 });
     const own = drainers.map((app, i) => chat(system, `http://127.0.0.1:${app.port}`, `in flight at SIGTERM ${i}`));
     await Promise.all(drainers.map((_, i) => takenBy(`in flight at SIGTERM ${i}`)));
@@ -356,7 +370,6 @@ describe('single-process SIGTERM beside other gateways (e2e)', () => {
 
   it('draining beside a draining split router-worker: counts it as leaving, so a new job is still taken and answered', async () => {
     await onlyWorkersStartedHere();
-    const other = `http://127.0.0.1:${(await system.spawnApp('api-gateway', await freePort())).port}`;
     // One job at a time, and a drain time that outlasts it: once busy, it takes no other job.
     const worker = await system.spawnApp('router-worker', await freePort(), {
       WORKER_CONCURRENCY: '1',
@@ -458,34 +471,5 @@ describe('single-process start that fails after its worker took a job (e2e)', ()
     expect(await exited).toBe(1);
     expect(output).toContain('EADDRINUSE');
     expect(system.sim.stats().byRoute['POST /v1/chat/completions']).toBe(1);
-  }, 40_000);
-});
-
-describe('single-process SIGTERM while starting (e2e)', () => {
-  const system = new TestSystem({ topology: 'single' });
-
-  beforeAll(async () => {
-    await system.start();
-  }, 90_000);
-
-  afterAll(() => system.stop(), 30_000);
-
-  it('finishes the start, then closes as for any SIGTERM and exits 0, rather than dying by the signal', async () => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'apps', 'all-in-one', 'src', 'main.js')], {
-      cwd: ROOT,
-      env: { ...system.baseEnv(), HOST: '127.0.0.1', PORT: String(await freePort()), LOG_LEVEL: 'log' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<[number | null, string | null]>((resolve) =>
-      child.once('exit', (code, signal) => resolve([code, signal])),
-    );
-    // The first app's start has begun: from here its worker may take jobs before the port opens.
-    await waitFor(() => output.includes('Starting Nest application'), { timeoutMs: 20_000 });
-    child.kill('SIGTERM');
-    expect(await exited).toEqual([0, null]);
-    expect(output).toContain('SIGTERM: shutting down');
   }, 40_000);
 });
