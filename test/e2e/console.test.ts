@@ -690,9 +690,18 @@ describe('web console', () => {
       );
       await expect(problem.getByRole('button', { name: 'Retry' }).count()).resolves.toBe(0);
       await shot('03-usage-range-too-long');
-      // All users (the analytics API) take that range: it is asked for and shown.
+      // All users (the analytics API) take that range: it is asked for and shown. Waited for as a request: the
+      // loading state may not be on the page yet when the region is, so `settled` alone can pass before the ask.
+      const adminAsked = page.waitForRequest((r) => {
+        const url = new URL(r.url());
+        return (
+          url.pathname.endsWith('/admin/usage') &&
+          url.searchParams.get('from')?.slice(0, 10) === daysBack(OWN_USAGE_MAX_DAYS)
+        );
+      });
       await page.getByLabel('All users').check();
       await page.getByRole('region', { name: 'All users' }).waitFor();
+      await adminAsked;
       await settled();
       expect(asked).toContain(`/api/v1/ai/admin/usage ${daysBack(OWN_USAGE_MAX_DAYS)}`);
       await page.getByLabel('From (UTC)').fill(daysBack(ANALYTICS_MAX_DAYS));
