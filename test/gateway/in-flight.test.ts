@@ -99,19 +99,22 @@ describe('in-flight markers (real Redis)', () => {
       batchChunks: true,
     });
     reply.onStart({ provider: 'p', model: 'm', route: 'direct', attempts: 1, id: 'c', created: 1 });
+    // The first content leaves at once (the stream's first event waits for it); the rest of the turn batches.
     reply.onChunk({ text: 'hel' });
-    reply.onChunk({ text: 'lo', finishReason: 'stop' });
+    reply.onChunk({ text: 'lo' });
+    reply.onChunk({ text: '?', finishReason: 'stop' });
     expect(await reply.settle()).toBeUndefined();
     expect(await redis.exists(names.marker)).toBe(1);
     reply.onChunk({ text: '!' });
     reply.send({ t: 'error', jobId: 'job-b', error: new GatewayError(ErrorCode.Internal, 'x').toBody() });
     expect(await reply.settle()).toBeUndefined();
     const log = (await redis.lrange(names.log, 0, -1)).map((m) => JSON.parse(m) as ReplyMessage);
-    expect(log.slice(1, 3)).toEqual([
-      { t: 'chunks', jobId: 'job-b', seq: 0, pieces: [{ text: 'hel' }, { text: 'lo', finishReason: 'stop' }] },
-      { t: 'chunk', jobId: 'job-b', seq: 2, text: '!' },
+    expect(log.slice(1, 4)).toEqual([
+      { t: 'chunk', jobId: 'job-b', seq: 0, text: 'hel' },
+      { t: 'chunks', jobId: 'job-b', seq: 1, pieces: [{ text: 'lo' }, { text: '?', finishReason: 'stop' }] },
+      { t: 'chunk', jobId: 'job-b', seq: 3, text: '!' },
     ]);
-    expect(log.map((m) => m.t)).toEqual(['start', 'chunks', 'chunk', 'error']);
+    expect(log.map((m) => m.t)).toEqual(['start', 'chunk', 'chunks', 'chunk', 'error']);
     expect(await redis.exists(names.marker)).toBe(0);
   });
 

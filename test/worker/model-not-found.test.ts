@@ -154,7 +154,10 @@ describe('router-worker: a provider without the model (in-process, real Redis, l
       ],
     });
     expect(reply.retryAfterMs).toBeGreaterThan(15_000);
-    expect(reply.retryAfterMs).toBeLessThanOrEqual(20_000);
+    // The cooldown's end is kept by Redis' clock (TIME) and the rest of the wait read through the worker's estimate
+    // of that clock (an offset sampled from a round trip, off by up to half of one): a loaded host can read a
+    // fraction of a ms, or a few, over what was asked (20000.5 seen).
+    expect(reply.retryAfterMs).toBeLessThanOrEqual(20_100);
     expect([ollama.calls - before[0], gemini.calls - before[1], h.sim.stats().total - before[2]]).toEqual([1, 1, 0]);
   });
 });
