@@ -207,7 +207,7 @@ export class HealthJobs implements OnApplicationBootstrap {
     unserved?: string[],
   ): Promise<void> {
     for (const { check } of routes) {
-      this.metrics.probed(subjectLabel(subject), check.route, check.ok, check.latencyMs ?? 0);
+      this.metrics.probed(subjectLabel(subject), check.route, check.ok, check.latencyMs);
     }
     const recorded = await this.store.recordTimedProbe(
       subject,

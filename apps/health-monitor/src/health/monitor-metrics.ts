@@ -71,16 +71,24 @@ export class MonitorMetrics {
     });
     this.probeLatency = new Histogram({
       name: MetricName.HealthProbeLatency,
-      help: 'Latency of health probes by route',
+      help: 'Latency of successful health probes by route (failed probes are counted in aigw_health_probes_total only)',
       labelNames: ['route'] as const,
       buckets: LATENCY_BUCKETS,
       registers: [registry],
     });
   }
 
-  probed(subject: string, route: HealthRoute, ok: boolean, latencyMs: number): void {
+  /**
+   * Counts a probe by outcome; only a successful probe's latency is observed. A failed probe's duration is not the
+   * provider's latency: a refused connection or an unknown gateway ends in ~0 ms, a timeout at the timeout, and
+   * mixed into the histogram they drag its percentiles to whatever the failures took (Prometheus practice: track
+   * failures apart from the latency of what succeeded). The failure rate is in `aigw_health_probes_total`.
+   */
+  probed(subject: string, route: HealthRoute, ok: boolean, latencyMs: number | null): void {
     this.probes.inc({ provider: subject, route, outcome: ok ? 'ok' : 'failed' });
-    this.probeLatency.observe({ route }, latencyMs / 1000);
+    if (ok && latencyMs !== null) {
+      this.probeLatency.observe({ route }, latencyMs / 1000);
+    }
   }
 
   alerted(subject: string, kind: HealthAlertKind): void {
