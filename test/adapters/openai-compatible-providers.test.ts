@@ -5,7 +5,7 @@ import {
   HttpPool,
   type ProviderAdapter,
 } from '@aigw/adapters';
-import { ErrorClass, costOf } from '@aigw/core';
+import { ErrorClass, ProviderCallError, costOf } from '@aigw/core';
 import { collect, failure, textOf } from './support/calls';
 import { FakeUpstream, sendJson, sseEvent, startSse } from './support/fake-upstream';
 
@@ -847,6 +847,24 @@ describe('OpenAI-compatible providers: DeepSeek, the HuggingFace router, llama.c
       expect(health.models).toBeUndefined();
       expect(up.requests.map((r) => r.url)).toEqual(['/openai/models?api-version=2024-10-21']);
       expect(up.requests[0].headers['api-key']).toBe(KEY);
+    });
+
+    it('lists no models on a deployment URL, asking Azure nothing (it serves none, and lists no deployments)', async () => {
+      azureServer();
+      const err = await adapter.listModels(deployment(), never).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ProviderCallError);
+      expect(err).toMatchObject({ untranslatable: true, errorClass: ErrorClass.NotFound });
+      expect(up.requests).toEqual([]);
+      // Azure's OpenAI-style v1 surface does serve /models: it is listed as any OpenAI server's.
+      up.handler = (req, res) => {
+        sendJson(res, 200, { object: 'list', data: [{ id: 'gpt-4o', object: 'model' }] });
+      };
+      const v1 = { ...target, baseUrl: `${up.origin}/openai/v1`, apiKey: KEY };
+      expect(await adapter.listModels(v1, never)).toEqual(['gpt-4o']);
+      expect(up.requests.map((r) => r.url)).toEqual(['/openai/v1/models']);
     });
 
     it("sends a healthPath its key and the base URL's api-version, unless the path names its own query", async () => {

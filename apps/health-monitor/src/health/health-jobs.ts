@@ -1,6 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { DAY_MS, detectCapabilities, HealthJobName, type ProviderSpec, type Route } from '@aigw/core';
+import {
+  DAY_MS,
+  detectCapabilities,
+  HealthJobName,
+  ProviderCallError,
+  type ProviderSpec,
+  type Route,
+} from '@aigw/core';
 import {
   ProviderHealthStore,
   usageCutoffs,
@@ -274,7 +281,11 @@ export class HealthJobs implements OnApplicationBootstrap {
         await this.store.recordModels(id, models);
         return;
       } catch (err) {
-        this.logger.debug(`provider ${id}: model list over ${route} unavailable: ${describeError(err)}`);
+        // Refused by the adapter before any call (an Azure OpenAI deployment URL serves no model list): nothing was
+        // asked of the provider and nothing is recorded, so no list claims the catalog's models are not served.
+        if (!(err instanceof ProviderCallError && err.untranslatable)) {
+          this.logger.debug(`provider ${id}: model list over ${route} unavailable: ${describeError(err)}`);
+        }
       }
     }
   }

@@ -248,7 +248,22 @@ export class OpenAiAdapter implements ProviderAdapter {
     }
   }
 
+  /**
+   * `GET {baseUrl}/models`. An Azure OpenAI deployment URL serves none (Azure answers 404), and Azure's data plane has
+   * no list of a resource's deployments: its "Models - List" (`GET /openai/models`) names the base and fine-tuned models
+   * the resource may deploy, not the deployments a catalog names, so as a discovered list it would report every catalog
+   * model as no longer served. Such a URL is refused here, before any call (`untranslatable`): discovery skips it.
+   */
   listModels(target: AdapterTarget, signal: CallerSignal): Promise<string[]> {
+    if (azureHealthPath(target.baseUrl) !== undefined) {
+      return Promise.reject(
+        new ProviderCallError(
+          ErrorClass.NotFound,
+          'an Azure OpenAI deployment URL serves no model list (Azure lists no deployments on its data plane)',
+          { untranslatable: true },
+        ),
+      );
+    }
     const call = { method: 'GET', path: '/models', headers: headersOf(target, false) } as const;
     return jsonCall(this.pool, target, call, signal, readModels);
   }
