@@ -1,5 +1,5 @@
 import { ErrorCode } from '@aigw/core';
-import { waitFor } from '@aigw/testing';
+import { uniqueId, waitFor } from '@aigw/testing';
 import { GatewayHarness, lastUserText, type ErrorEnvelope } from './support';
 
 /**
@@ -40,6 +40,25 @@ describe('native API: a provider error naming a message names the native body fi
     });
   }
 
+  /**
+   * The error `GET /api/v1/ai/jobs/:id` reads of a failed sync job once BullMQ removed it: from the outcome its worker
+   * kept (an Idempotency-Key keeps it past the answer, until the request's deadline).
+   */
+  async function keptParam(body: unknown): Promise<{ answered: string | null; kept: string | null }> {
+    const headers = h.headers(h.adminKey, { 'idempotency-key': `kept-${uniqueId()}` });
+    const sync = await h.post('/api/v1/ai/generate', body, headers);
+    expect(sync.status).toBe(400);
+    const answered = ((await sync.json()) as ErrorEnvelope).error.param;
+    const jobId = h.jobsSeen[h.jobsSeen.length - 1];
+    expect(jobId).toMatch(/^idem_/);
+    await waitFor(async () => (await h.queue.getJob(jobId)) === undefined, { message: 'job not removed' });
+    const res = await h.get(`/api/v1/ai/jobs/${jobId}`);
+    expect(res.status).toBe(200);
+    const view = (await res.json()) as { status: string; error?: { param: string | null } };
+    expect(view.status).toBe('failed');
+    return { answered, kept: view.error?.param ?? null };
+  }
+
   const turns = [
     { role: 'user', content: 'a' },
     { role: 'assistant', content: 'b' },
@@ -58,11 +77,16 @@ describe('native API: a provider error naming a message names the native body fi
     ['a message, no systemPrompt', { messages: turns }, 'messages[2].content', 'messages[2].content'],
     // An empty systemPrompt is left out of the request: the indices are the body's.
     ['a message, an empty systemPrompt', { messages: turns, systemPrompt: '' }, 'messages[1]', 'messages[1]'],
+    // OpenAI's spelling of the body's other fields, as routing and the workers name them.
+    ['the stop sequences', { prompt: 'hi', options: { stop: ['x'] } }, 'stop', 'options.stop'],
+    ['the whole input, a prompt', { prompt: 'hi', systemPrompt: 's' }, 'messages', 'prompt'],
   ])('%s: generate and a job say the field of the body', async (_label, body, param, expected) => {
     refuse(param);
     const sync = await h.post('/api/v1/ai/generate', body);
     expect(sync.status).toBe(400);
     expect(((await sync.json()) as ErrorEnvelope).error.param).toBe(expected);
     expect(await jobParam(body)).toBe(expected);
+    // A sync job's kept outcome reads back as generate answered it. Found by review: it passed the param through.
+    expect(await keptParam(body)).toEqual({ answered: expected, kept: expected });
   });
 });

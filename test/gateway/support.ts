@@ -9,6 +9,7 @@ import {
   ControlPattern,
   EMPTY_USAGE,
   ErrorCode,
+  keptNative,
   outcomeTtlMs,
   QueueName,
   validateEnv,
@@ -144,12 +145,18 @@ export class GatewayHarness {
     return this;
   }
 
-  /** As the worker does before completing a sync job (BullMQ removes it as it completes): keeps its outcome. */
+  /**
+   * As the worker does before completing a sync job (BullMQ removes it as it completes): keeps its outcome, with whose
+   * it is and, for a failed native job, the body's input fields (OutcomeStore.keep; its usage event left out: the
+   * gateway does not read it).
+   */
   private async keepOutcome(job: GenerateJob, outcome: GenerateOutcome): Promise<void> {
     const { keepOutcomeMs, request } = job.data;
     if (keepOutcomeMs !== undefined) {
       const ttlMs = outcomeTtlMs(request.deadlineAt, keepOutcomeMs, Date.now());
-      await this.redis.set(this.outcomeKey(job.id ?? ''), JSON.stringify(outcome), 'PX', ttlMs);
+      const { userId, apiKeyId, receivedAt } = request;
+      const kept = { ...outcome, userId, apiKeyId, receivedAt, ...keptNative(job.data, outcome) };
+      await this.redis.set(this.outcomeKey(job.id ?? ''), JSON.stringify(kept), 'PX', ttlMs);
     }
   }
 

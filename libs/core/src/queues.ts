@@ -48,9 +48,10 @@ export interface GenerateJobData {
    */
   batchChunks?: true;
   /**
-   * Set on the native API's async jobs (`POST /api/v1/ai/jobs`): which of `prompt` and `messages` the body sent, so
-   * that a failed job's error names the field of that body (`prompt`, `options.stop`), not its OpenAI spelling. The
-   * worker does not read it.
+   * Set on the native API's jobs (`POST /api/v1/ai/jobs`, `/generate`): which of `prompt` and `messages` the body
+   * sent, so that a failed job's error names the field of that body (`prompt`, `options.stop`), not its OpenAI
+   * spelling. The worker only copies it (with `nativeSystemPrompt`) into a sync job's kept outcome when the job failed
+   * (`KeptNative`): `GET /api/v1/ai/jobs/:id` reads that outcome once BullMQ removed the job.
    */
   nativeInput?: NativeInput;
   /**
@@ -63,6 +64,23 @@ export interface GenerateJobData {
 
 /** The native API's input field: `prompt` or `messages`. */
 export type NativeInput = 'prompt' | 'messages';
+
+/**
+ * What a failed sync job's kept outcome carries of its job's `nativeInput` and `nativeSystemPrompt` (absent on a job
+ * the native API did not make, on an answer, and from a worker older than the fields): the job is gone by the time
+ * `GET /api/v1/ai/jobs/:id` reads the outcome, and its error is stored as the provider named it.
+ */
+export type KeptNative = Pick<GenerateJobData, 'nativeInput' | 'nativeSystemPrompt'>;
+
+/** The job's native fields for its kept outcome: only for a failed native job, nothing (no bytes) otherwise. */
+export function keptNative(data: GenerateJobData, outcome: GenerateOutcome): KeptNative {
+  if (outcome.ok || data.nativeInput === undefined) {
+    return {};
+  }
+  return data.nativeSystemPrompt === true
+    ? { nativeInput: data.nativeInput, nativeSystemPrompt: true }
+    : { nativeInput: data.nativeInput };
+}
 
 /** How long past its request's deadline a sync job's outcome stays readable (clock skew, a read-back in flight). */
 export const OUTCOME_MARGIN_MS = 10_000;

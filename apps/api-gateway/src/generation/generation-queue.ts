@@ -8,6 +8,7 @@ import {
   type GenerateJobData,
   type GenerateOutcome,
   type GenerationRequest,
+  type KeptNative,
   type NativeInput,
 } from '@aigw/core';
 import {
@@ -540,7 +541,7 @@ function isCancelRecord(value: unknown): value is CancelRecord {
  * What the worker keeps for a sync job: its outcome, whose it is (its user and key; no key from a worker older than
  * the field) and when it was asked.
  */
-export type KeptOutcome = GenerateOutcome & { userId: string; apiKeyId?: string; receivedAt: number };
+export type KeptOutcome = GenerateOutcome & KeptNative & { userId: string; apiKeyId?: string; receivedAt: number };
 
 function isKeptOutcome(value: unknown): value is KeptOutcome {
   return (

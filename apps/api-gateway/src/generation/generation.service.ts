@@ -74,8 +74,8 @@ export interface Submission {
   /** The native API's `useCache` (false: neither answer from nor store in the response cache). */
   useCache?: boolean;
   /**
-   * The native API's input field, and whether a `systemPrompt` went first (NativeShape): a failed async job's error
-   * names the fields of its body.
+   * The native API's input field, and whether a `systemPrompt` went first (NativeShape): a failed job's error names
+   * the fields of its body, read from the job (async) or from the outcome its worker kept (sync).
    */
   native?: { input: NativeInput; systemPrompt: boolean };
 }

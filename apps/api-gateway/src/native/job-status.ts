@@ -111,7 +111,12 @@ export function keptJobView(jobId: string, kept: KeptOutcome): JobStatusView {
     view.result = generateResponse(kept.result);
   } else {
     view.status = 'failed';
-    view.error = kept.error;
+    // As `generate` answered it: naming the body's field (read from the outcome's own fields only on a failure).
+    const input = kept.nativeInput;
+    view.error =
+      input === 'prompt' || input === 'messages'
+        ? nativeErrorBody(kept.error, { input, systemPrompt: kept.nativeSystemPrompt === true })
+        : kept.error;
   }
   return view;
 }

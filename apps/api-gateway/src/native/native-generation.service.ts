@@ -26,7 +26,7 @@ export class NativeGenerationService {
     const request = nativeRequest(dto, this.generation.frame(client, 'sync'));
     const shape = nativeShapeOf(dto);
     const result = await this.generation
-      .answer({ request, endpoint: 'generate', useCache: dto.useCache }, client)
+      .answer({ request, endpoint: 'generate', useCache: dto.useCache, native: shape }, client)
       .catch((err: unknown) => {
         throw withNativeParam(err, shape);
       });

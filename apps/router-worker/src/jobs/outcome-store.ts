@@ -1,5 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { outcomeTtlMs, type GenerateJobData, type GenerateOutcome, type UsageEvent } from '@aigw/core';
+import {
+  keptNative,
+  outcomeTtlMs,
+  type GenerateJobData,
+  type KeptNative,
+  type GenerateOutcome,
+  type UsageEvent,
+} from '@aigw/core';
 import { REDIS, RedisErrors, RedisKeys } from '@aigw/platform';
 import type { Redis } from 'ioredis';
 import { DrainDeadline } from '../lifecycle/drain-deadline';
@@ -42,7 +49,12 @@ export class OutcomeStore {
     // Whose it is (its user and key: a job is read by the key that made it) and when it was asked: GET /jobs/:id
     // answers from it once BullMQ has dropped the job. The gateway reads only the outcome's own fields.
     const { userId, apiKeyId, receivedAt } = data.request;
-    const value = keptOutcomeJson(outcome, { userId, apiKeyId, receivedAt, usage }, result);
+    // A failed native job's input fields too (a few bytes, none on an answer): its error is read by the body's fields.
+    const value = keptOutcomeJson(
+      outcome,
+      { userId, apiKeyId, receivedAt, usage, ...keptNative(data, outcome) },
+      result,
+    );
     const ttlMs = outcomeTtlMs(data.request.deadlineAt, data.keepOutcomeMs, Date.now());
     await this.drain.untilStored(
       `outcome of job ${jobId}`,
@@ -66,7 +78,15 @@ export class OutcomeStore {
       if (typeof value?.ok !== 'boolean' || typeof value.usage !== 'object' || value.usage === null) {
         return null;
       }
-      const { userId: _userId, apiKeyId: _apiKeyId, receivedAt: _receivedAt, usage, ...outcome } = value as Kept;
+      const {
+        userId: _userId,
+        apiKeyId: _apiKeyId,
+        receivedAt: _receivedAt,
+        nativeInput: _nativeInput,
+        nativeSystemPrompt: _nativeSystemPrompt,
+        usage,
+        ...outcome
+      } = value as Kept;
       return { outcome, usage };
     } catch (err) {
       this.errors.report('outcome_keep', err);
@@ -76,4 +96,4 @@ export class OutcomeStore {
 }
 
 /** A kept outcome as stored (`keep`). */
-type Kept = GenerateOutcome & { userId: string; apiKeyId?: string; receivedAt: number; usage: UsageEvent };
+type Kept = GenerateOutcome & KeptNative & { userId: string; apiKeyId?: string; receivedAt: number; usage: UsageEvent };
