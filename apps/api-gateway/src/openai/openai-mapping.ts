@@ -204,12 +204,14 @@ export function openAiUsage(u: Usage): OpenAiUsage {
     usage.prompt_tokens_details.audio_tokens = u.audioPromptTokens;
   }
   const predicted = u.acceptedPredictionTokens !== undefined || u.rejectedPredictionTokens !== undefined;
-  if (u.reasoningTokens !== undefined || predicted) {
-    usage.completion_tokens_details = { reasoning_tokens: u.reasoningTokens ?? 0 };
-  }
-  if (predicted && usage.completion_tokens_details !== undefined) {
-    usage.completion_tokens_details.accepted_prediction_tokens = u.acceptedPredictionTokens ?? 0;
-    usage.completion_tokens_details.rejected_prediction_tokens = u.rejectedPredictionTokens ?? 0;
+  if (predicted) {
+    usage.completion_tokens_details = {
+      reasoning_tokens: u.reasoningTokens ?? 0,
+      accepted_prediction_tokens: u.acceptedPredictionTokens ?? 0,
+      rejected_prediction_tokens: u.rejectedPredictionTokens ?? 0,
+    };
+  } else if (u.reasoningTokens !== undefined) {
+    usage.completion_tokens_details = { reasoning_tokens: u.reasoningTokens };
   }
   return usage;
 }
