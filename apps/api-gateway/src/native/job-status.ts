@@ -8,7 +8,7 @@ import {
   snapshotOf,
   type JobSnapshot,
 } from '../generation/job-snapshot';
-import { generateResponse, nativeErrorBody, type GenerateResponse } from './native-mapping';
+import { generateResponse, storedNativeErrorBody, type GenerateResponse } from './native-mapping';
 
 export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 
@@ -87,9 +87,8 @@ export function jobStatusView(
       view.error = lostJobError().toBody();
       break;
   }
-  const input = job.data.nativeInput;
-  if (view.error !== undefined && input !== undefined) {
-    view.error = nativeErrorBody(view.error, { input, systemPrompt: job.data.nativeSystemPrompt === true });
+  if (view.error !== undefined) {
+    view.error = storedNativeErrorBody(view.error, job.data);
   }
   return view;
 }
@@ -111,12 +110,8 @@ export function keptJobView(jobId: string, kept: KeptOutcome): JobStatusView {
     view.result = generateResponse(kept.result);
   } else {
     view.status = 'failed';
-    // As `generate` answered it: naming the body's field (read from the outcome's own fields only on a failure).
-    const input = kept.nativeInput;
-    view.error =
-      input === 'prompt' || input === 'messages'
-        ? nativeErrorBody(kept.error, { input, systemPrompt: kept.nativeSystemPrompt === true })
-        : kept.error;
+    // As `generate` answered it: naming the body's field (the outcome carries the job's native fields on a failure).
+    view.error = storedNativeErrorBody(kept.error, kept);
   }
   return view;
 }

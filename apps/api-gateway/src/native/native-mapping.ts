@@ -8,6 +8,7 @@ import {
   type GenerationRequest,
   type GenerationResult,
   type JsonValue,
+  type KeptNative,
   type NativeInput,
   type ThinkingBlock,
   type Usage,
@@ -134,6 +135,17 @@ export function withNativeParam(err: unknown, shape: NativeShape): unknown {
 export function nativeErrorBody(body: ErrorBody, shape: NativeShape): ErrorBody {
   const param = nativeParam(body.param, shape);
   return param === body.param ? body : merged(body, { param });
+}
+
+/**
+ * A stored error body (a job's, or the outcome its worker kept) naming the native body's field, by the native fields
+ * stored beside it (KeptNative); as it is for a job the native API did not make (or a value no gateway wrote).
+ */
+export function storedNativeErrorBody(body: ErrorBody, stored: KeptNative): ErrorBody {
+  const input = stored.nativeInput;
+  return input === 'prompt' || input === 'messages'
+    ? nativeErrorBody(body, { input, systemPrompt: stored.nativeSystemPrompt === true })
+    : body;
 }
 
 export interface GenerateResponse {
