@@ -56,8 +56,9 @@ describe('router-worker: retry decisions from provider response headers (in-proc
   };
 
   beforeAll(async () => {
-    await flaky.start(45_011);
-    await claude.start(45_012);
+    // Ports the system picks: a fixed one can be another suite's (or its outgoing connection's) at that moment.
+    await flaky.start();
+    await claude.start();
     await h.start();
   }, 60_000);
 
